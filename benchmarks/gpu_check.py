@@ -1,0 +1,382 @@
+"""One self-contained GPU check of the benchmark harness on randomly initialised LLaMA-7B shapes.
+
+Speed depends on shapes, not weight values, so no download is needed. It benchmarks
+  dense  (32 blocks), depth (9 blocks removed -> 23; the paper's PPL choice) and
+  width  (~4.9B: blocks 4..29 narrower, one block with zero heads; built from layer_shapes)
+with both backends (hf = the paper's protocol, compiled = static cache + CUDA graph), measures
+the memory bandwidth, prints a Markdown table and the dense/depth decode-step ratio against
+32/23, and writes gpu_check.json / gpu_check.md to --out (default $OUT).
+
+    python benchmarks/gpu_check.py                    # on the H100 (about 6 minutes)
+    python benchmarks/gpu_check.py --arch tiny-test --device cpu --dtype float32   # anywhere
+
+Cells are ordered by priority and skipped (recorded as such) when the time budget would be
+exceeded; an error in one cell is logged and recorded, and the next cell runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+from transformers import LlamaConfig
+
+from prunebench import benchmark as bench
+from prunebench.architectures import architecture_config
+from prunebench.atomic import write_json, write_text
+from prunebench.modeling import count_params, default_layer_shape, random_model, remove_blocks
+from prunebench.provenance import provenance
+from prunebench.static_decode import StaticDecoder
+
+log = logging.getLogger("gpu_check")
+
+# The paper's LLaMA-7B PPL choice of 9 blocks (reference/shortened-llama-facts.md).
+LLAMA7B_PPL_9 = [9, 10, 13, 14, 22, 24, 25, 26, 27]
+
+
+def tiny_test_config() -> LlamaConfig:
+    return LlamaConfig(hidden_size=64, intermediate_size=172, num_hidden_layers=8,
+                       num_attention_heads=4, num_key_value_heads=4, vocab_size=256,
+                       max_position_embeddings=512, bos_token_id=1, eos_token_id=2,
+                       pad_token_id=0, tie_word_embeddings=False)
+
+
+def arch_config(name: str) -> LlamaConfig:
+    return tiny_test_config() if name == "tiny-test" else architecture_config(name)
+
+
+def pruned_range(n: int) -> range:
+    """Blocks that pruning may touch: 4..n-3 for 32 blocks (the '+' heuristic), scaled."""
+    return range(round(n * 4 / 32), n - max(1, round(n * 2 / 32)))
+
+
+def depth_blocks(config: LlamaConfig) -> list[int]:
+    n = config.num_hidden_layers
+    if n == 32:
+        return LLAMA7B_PPL_9
+    k, span = max(1, round(n * 9 / 32)), pruned_range(n)
+    return sorted({span.start + i * len(span) // k for i in range(k)})
+
+
+def width_config(config: LlamaConfig, target_params: int) -> LlamaConfig:
+    """LLM-Pruner-like shapes: one ratio over the prunable blocks, plus a zero-head block."""
+    blocks = pruned_range(config.num_hidden_layers)
+    zero_head = blocks[len(blocks) // 2]
+    heads, kv = config.num_attention_heads, config.num_key_value_heads
+    groups = heads // kv
+
+    def shaped(ratio: float) -> LlamaConfig:
+        cfg = copy.deepcopy(config)
+        shapes = []
+        for i in range(cfg.num_hidden_layers):
+            shape = default_layer_shape(cfg)
+            if i in blocks:
+                keep_kv = max(1, round(kv * (1 - ratio)))  # whole KV groups, as for GQA
+                shape.update(num_attention_heads=keep_kv * groups, num_key_value_heads=keep_kv,
+                             intermediate_size=max(1, round(cfg.intermediate_size * (1 - ratio))))
+            if i == zero_head:
+                shape.update(num_attention_heads=0, num_key_value_heads=0, o_proj_bias=True,
+                             down_proj_bias=True)
+            shapes.append(shape)
+        cfg.layer_shapes = shapes
+        return cfg
+
+    lo, hi = 0.0, 0.95
+    for _ in range(40):  # bisection on the ratio: more ratio, fewer params
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if count_params(shaped(mid)) > target_params else (lo, mid)
+    return shaped(hi)
+
+
+def selfcheck(device: torch.device, attention: str, compile_mode: str) -> dict:
+    """Compiled vs HF greedy tokens on a tiny width-pruned fp32 model, on the real device."""
+    # Multi-head (no GQA) like LLaMA-7B: HF hands GQA to SDPA as enable_gqa, which not every
+    # pinned kernel accepts in fp32; the static decoder's GQA is covered by the CPU tests.
+    config = LlamaConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=4,
+                         num_attention_heads=8, num_key_value_heads=8, vocab_size=512,
+                         max_position_embeddings=256, bos_token_id=1, eos_token_id=2,
+                         pad_token_id=0, initializer_range=0.3)
+    config.layer_shapes = [{}, {"num_attention_heads": 0, "num_key_value_heads": 0,
+                                "o_proj_bias": True, "down_proj_bias": True},
+                           {"num_attention_heads": 4, "num_key_value_heads": 4,
+                            "intermediate_size": 96, "o_proj_bias": True}, {}]
+    model = random_model(config, device, torch.float32, seed=0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias"):
+                param.normal_(0.0, 0.3)
+    ids = bench.make_prompt(None, 12, config.vocab_size).to(device).repeat(2, 1)
+    ids[1, 5] = 77
+    n = 24
+    with bench.attention_context(attention), torch.inference_mode():
+        bench.set_hf_attention(model, attention)
+        ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                             max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
+        decoder = StaticDecoder(model, 2, 12 + n, mode=compile_mode,
+                                attention="eager" if attention == "eager" else "sdpa")
+        decoder.prepare()
+        out = decoder.generate(ids, n)
+    equal = bool(torch.equal(out, ref))
+    agree = float((out[:, 12:] == ref[:, 12:]).float().mean())
+    (log.info if equal else log.error)("selfcheck (%s, %s): compiled tokens %s HF generate "
+                                       "(%.0f%% agree)", decoder.mode, attention,
+                                       "equal" if equal else "DIFFER FROM", 100 * agree)
+    return {"tokens_equal": equal, "agreement": agree, "decode_mode": decoder.mode}
+
+
+class Budget:
+    """Skips a cell when its estimated cost would overrun the time budget."""
+
+    def __init__(self, seconds: float, start: float):
+        self.seconds, self.start = seconds, start
+        self.cost: dict[tuple, float] = {}
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def allows(self, estimate: float, reserve: float = 0.0) -> bool:
+        return self.elapsed() + estimate + reserve <= self.seconds
+
+
+def free(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def fmt_params(n: int) -> str:
+    return f"{n / 1e9:.3f}B" if n >= 1e8 else f"{n / 1e6:.3f}M"
+
+
+def markdown(cells: list[dict]) -> str:
+    head = ("| variant | params | blocks | backend | tokens | batch | latency s | tok/s | "
+            "ttft ms | step ms | floor ms | % floor | flag | peak GiB |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for cell in cells:
+        if cell["status"] != "ok":
+            lines.append(f"| {cell['variant']} | | | {cell['backend']} | {cell['tokens']} | "
+                         f"{cell['status']}: {str(cell.get('error', ''))[:60]} |" + " |" * 8)
+            continue
+        res = cell["result"]
+        for row in res["rows"]:
+            if row["status"] != "ok":
+                lines.append(f"| {cell['variant']} | {fmt_params(res['params'])} | {res['blocks']} "
+                             f"| {cell['backend']} | {cell['tokens']} | {row['batch_size']} | "
+                             f"{row['status']} |" + " |" * 7)
+                continue
+
+            def ms(x):
+                return f"{x * 1e3:.2f}" if x is not None else "-"
+
+            pct = f"{row['pct_of_floor']:.0f}%" if row["pct_of_floor"] is not None else "-"
+            lines.append(
+                f"| {cell['variant']} | {fmt_params(res['params'])} | {res['blocks']} | "
+                f"{cell['backend']} | {cell['tokens']} | {row['batch_size']} | "
+                f"{row['latency_s_mean']:.3f} | {row['throughput_tok_s']:.1f} | "
+                f"{ms(row['ttft_s'])} | {ms(row['decode_step_s'])} | {ms(row['floor_s'])} | "
+                f"{pct} | {'FLAG' if row['floor_flag'] else ''} | "
+                f"{(row['peak_memory_bytes'] or 0) / 2**30:.2f} |")
+    return "\n".join(lines)
+
+
+def ratios(cells: list[dict], dense_blocks: int, depth_blocks_left: int) -> list[dict]:
+    """Dense / depth decode-step ratio per backend, token config and batch, vs the block ratio."""
+    steps = {}
+    for cell in cells:
+        if cell["status"] == "ok" and cell["variant"] in ("dense", "depth"):
+            for row in cell["result"]["rows"]:
+                if row["status"] == "ok" and row["decode_step_s"]:
+                    steps[(cell["variant"], cell["backend"], cell["tokens"],
+                           row["batch_size"])] = row["decode_step_s"]
+    expected = dense_blocks / depth_blocks_left
+    out = []
+    for (variant, backend, tokens, batch), step in sorted(steps.items()):
+        depth = steps.get(("depth", backend, tokens, batch))
+        if variant == "dense" and depth:
+            ratio = step / depth
+            out.append({"backend": backend, "tokens": tokens, "batch_size": batch,
+                        "ratio": ratio, "blocks_ratio": expected,
+                        "within_15pct": abs(ratio / expected - 1) <= 0.15})
+    return out
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="float16")
+    p.add_argument("--tokens", default="12x128,82x128",
+                   help="token configs in priority order; later ones run if the budget allows")
+    p.add_argument("--batch-sizes", default="1,16,64")
+    p.add_argument("--backends", default="hf,compiled")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--attention", default="auto")
+    p.add_argument("--compile-mode", default="auto",
+                   help="compiled backend: auto (CUDA graph on CUDA), cuda-graph, reduce-overhead")
+    p.add_argument("--budget-s", type=float, default=320.0,
+                   help="wall-clock budget from start; cells that would overrun are skipped")
+    p.add_argument("--no-selfcheck", action="store_true")
+    p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    start = time.perf_counter()
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = bench.resolve_device(args.device)
+    dtype = bench.resolve_dtype(args.dtype)
+    attention = bench.resolve_attention(args.attention, device)
+    tokens = [tuple(int(x) for x in t.split("x")) for t in args.tokens.split(",")]
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    backends = args.backends.split(",")
+    budget = Budget(args.budget_s, start)
+
+    env = provenance(device=device, seed=args.seed, cell=vars(args))
+    print(f"torch {torch.__version__}, transformers {env['versions']['transformers']}, "
+          f"CUDA {env['cuda_version']}, driver {env.get('driver_version')}, "
+          f"GPU {env.get('gpu_name', 'none')}, device {device}, {bench.dtype_name(dtype)}, "
+          f"attention {attention}", flush=True)
+    report: dict = {"args": vars(args), "provenance": env, "cells": [], "selfcheck": None}
+
+    def save():
+        report["elapsed_s"] = budget.elapsed()
+        write_json(out_dir / "gpu_check.json", report)
+
+    if not args.no_selfcheck:
+        try:
+            report["selfcheck"] = selfcheck(device, attention, args.compile_mode)
+        except Exception as exc:  # noqa: BLE001 - recorded; the benchmarks still run
+            log.error("selfcheck failed:\n%s", traceback.format_exc())
+            report["selfcheck"] = {"error": f"{type(exc).__name__}: {exc}"}
+        free(device)
+    bandwidth, method = bench.measure_bandwidth(device)
+    report["bandwidth_gbps"], report["bandwidth_method"] = bandwidth / 1e9, method
+    print(f"memory bandwidth: {bandwidth / 1e9:.0f} GB/s ({method})", flush=True)
+    save()
+
+    config = arch_config(args.arch)
+    removed = depth_blocks(config)
+    # The width-pruned model is sized like the depth-pruned one (4.9B for LLaMA-7B).
+    width_cfg = width_config(config, count_params(_shallower(config, len(removed))))
+    variants = ["dense", "depth", "width"]
+    first_cost: dict[str, float] = {}  # variant -> cost of its first-token-config cells
+    build_cost = 0.0
+    model = None
+    for v_index, variant in enumerate(variants):
+        remaining = len(variants) - v_index - 1
+        t_build = time.perf_counter()
+        try:
+            # Copies of the config: remove_blocks edits the model's config in place.
+            if variant == "dense":
+                model = random_model(copy.deepcopy(config), device, dtype, seed=args.seed)
+            elif variant == "depth":
+                if model is None:
+                    model = random_model(copy.deepcopy(config), device, dtype, seed=args.seed)
+                model = remove_blocks(model, removed)
+            else:
+                model = None
+                free(device)
+                model = random_model(width_cfg, device, dtype, seed=args.seed)
+        except Exception as exc:  # noqa: BLE001
+            log.error("building %s failed:\n%s", variant, traceback.format_exc())
+            for lin, lout in tokens:
+                for backend in backends:
+                    report["cells"].append({"variant": variant, "backend": backend,
+                                            "tokens": f"{lin}x{lout}", "status": "error",
+                                            "error": f"build: {type(exc).__name__}: {exc}"})
+            model = None
+            free(device)
+            continue
+        build_cost = max(build_cost, time.perf_counter() - t_build)
+        log.info("%s: %.3fB params, %d blocks (built in %.1f s)", variant,
+                 count_params(model.config) / 1e9, model.config.num_hidden_layers,
+                 time.perf_counter() - t_build)
+        for t_index, (lin, lout) in enumerate(tokens):
+            for backend in backends:
+                key = (backend, t_index)
+                cell = {"variant": variant, "backend": backend, "tokens": f"{lin}x{lout}"}
+                estimate = budget.cost.get(key, budget.cost.get((backend, 0), 0.0))
+                # Later token configs must leave room for the first one of later variants.
+                reserve = 0.0 if t_index == 0 else remaining * (
+                    first_cost.get(variant, 0.0) + build_cost)
+                if not budget.allows(estimate, reserve):
+                    log.warning("skipping %s %s %dx%d: %.0f s elapsed, ~%.0f s needed, budget "
+                                "%.0f s", variant, backend, lin, lout, budget.elapsed(),
+                                estimate + reserve, budget.seconds)
+                    report["cells"].append({**cell, "status": "skipped (time budget)"})
+                    continue
+                t_cell = time.perf_counter()
+                try:
+                    result = bench.run_sweep(
+                        model, None, input_tokens=lin, output_tokens=lout,
+                        batch_sizes=batch_sizes, warmup=args.warmup, repeats=args.repeats,
+                        backend=backend, device=device, dtype=dtype, attention=attention,
+                        seed=args.seed, compile_mode=args.compile_mode,
+                        bandwidth_bytes_per_s=bandwidth, model_name=args.arch, variant=variant,
+                        cell=cell)
+                    result["provenance"] = None  # the report carries one for the whole run
+                    cell.update(status="ok", result=result)
+                except Exception as exc:  # noqa: BLE001 - one bad cell must not stop the check
+                    log.error("%s %s %dx%d failed:\n%s", variant, backend, lin, lout,
+                              traceback.format_exc())
+                    cell.update(status="error", error=f"{type(exc).__name__}: {exc}")
+                    free(device)
+                cost = time.perf_counter() - t_cell
+                cell["wall_s"] = cost
+                budget.cost[key] = max(budget.cost.get(key, 0.0), cost)
+                if t_index == 0:
+                    first_cost[variant] = first_cost.get(variant, 0.0) + cost
+                report["cells"].append(cell)
+                save()
+                log.info("cell %s %s %dx%d: %s in %.1f s (%.0f s elapsed)", variant, backend,
+                         lin, lout, cell["status"], cost, budget.elapsed())
+    model = None
+    free(device)
+
+    table = markdown(report["cells"])
+    report["ratios"] = ratios(report["cells"], config.num_hidden_layers,
+                              config.num_hidden_layers - len(removed))
+    lines = [table, "", f"dense/depth decode-step ratio (blocks ratio "
+                        f"{config.num_hidden_layers}/{config.num_hidden_layers - len(removed)} = "
+                        f"{config.num_hidden_layers / (config.num_hidden_layers - len(removed)):.3f}):"]
+    for r in report["ratios"]:
+        lines.append(f"- {r['backend']} {r['tokens']} batch {r['batch_size']}: {r['ratio']:.3f} "
+                     f"({'within' if r['within_15pct'] else 'OUTSIDE'} 15%)")
+    for cell in report["cells"]:
+        if (cell["status"] == "ok" and cell["variant"] == "dense" and cell["backend"] == "compiled"):
+            row = cell["result"]["rows"][0]
+            if row["status"] == "ok" and row["batch_size"] == 1 and row["pct_of_floor"]:
+                lines.append(f"- compiled dense batch 1 {cell['tokens']}: {row['pct_of_floor']:.0f}% "
+                             f"of the bandwidth floor (target >= 75%)")
+    lines.append(f"\nselfcheck: {json.dumps(report['selfcheck'])}")
+    lines.append(f"total wall time: {budget.elapsed():.0f} s")
+    text = "\n".join(lines)
+    print(text, flush=True)
+    save()
+    write_text(out_dir / "gpu_check.md", text + "\n")
+    return report
+
+
+def _shallower(config: LlamaConfig, k: int) -> LlamaConfig:
+    cfg = copy.deepcopy(config)
+    cfg.num_hidden_layers -= k
+    return cfg
+
+
+if __name__ == "__main__":
+    main()

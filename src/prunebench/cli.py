@@ -1,0 +1,98 @@
+"""`prunebench plan`: what each configured variant will be, from model configs alone.
+
+No weights are downloaded: a hub model's config.json is fetched alone (or read from
+resources/models/<name>/ when present), `random:` and known architectures need nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from prunebench import PrunebenchError
+from prunebench.modeling import count_params, load_config
+from prunebench.pruning import method_module, parse_variant
+from prunebench.sizes import format_params, parse_size
+
+
+def model_config(name: str, source: str, resources: Path):
+    from prunebench.hub import parse_source
+
+    local = resources / "models" / name
+    if (local / "config.json").exists():
+        return load_config(local)
+    parsed = parse_source(source)
+    if parsed.kind == "random":
+        from prunebench.architectures import architecture_config
+
+        return architecture_config(parsed.name)
+    if parsed.kind == "tiny":
+        raise PrunebenchError(f"model {name}: the tiny model is built by the workflow; run "
+                              f"`snakemake {local}` first")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(parsed.name, "config.json", revision=parsed.revision)
+    except Exception as err:  # noqa: BLE001 - any hub failure: say what to do
+        raise PrunebenchError(f"cannot fetch config.json of {parsed.name} ({type(err).__name__}); "
+                              f"download the model first or copy its config.json to {local}/") from None
+    return load_config(Path(path).parent)
+
+
+def plan_rows(config_file: str | Path, resources: str | Path = "resources") -> list[dict]:
+    config = yaml.safe_load(Path(config_file).read_text())
+    rows = []
+    for name, spec in config["models"].items():
+        model_cfg = model_config(name, spec["source"], Path(resources))
+        dense = count_params(model_cfg)
+        for item in spec["variants"]:
+            variant = item if isinstance(item, str) else item["name"]
+            method, size = parse_variant(variant)
+            row = {"model": name, "variant": variant, "dense_params": dense}
+            if method == "dense":
+                row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers)
+            else:
+                target = parse_size(size, dense)
+                params = {**config.get("methods", {}).get(method, {}).get("params", {}),
+                          **({} if isinstance(item, str) else item.get("params", {}))}
+                row.update(target_params=target,
+                           **method_module(method).plan(model_cfg, target, **params))
+            rows.append(row)
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    lines = ["| model | variant | target | params after | blocks after | plan |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        details = {k: v for k, v in r.items() if k not in
+                   ("model", "variant", "dense_params", "target_params", "params_after", "blocks_after")}
+        after = r.get("params_after")
+        lines.append(f"| {r['model']} | {r['variant']} | "
+                     f"{format_params(r['target_params']) if r.get('target_params') else '-'} | "
+                     f"{f'{after:,} ({format_params(after)})' if after else 'data-dependent'} | "
+                     f"{r.get('blocks_after', '-')} | "
+                     f"{', '.join(f'{k}={v}' for k, v in details.items())} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="prunebench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone")
+    plan.add_argument("--configfile", default="config/config.yaml")
+    plan.add_argument("--resources", default="resources")
+    args = parser.parse_args(argv)
+    try:
+        print(format_rows(plan_rows(args.configfile, args.resources)))
+    except PrunebenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Depth pruning: score every decoder block, remove the least important ones whole.
+
+The result is a plain, shallower LLaMA (a normal HF checkpoint). Criteria:
+- `ppl`: perplexity of the model on the calibration windows with only that block removed;
+  the block whose removal hurts least (lowest PPL) is the least important.
+The number of blocks k is solved from the target size: the k whose pruned size is closest to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prunebench import PrunebenchError
+from prunebench.modeling import block_param_count, count_params, layer_shapes, remove_blocks
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 128}
+DEFAULT_PARAMS = {"protect_first": 0, "protect_last": 0, "batch_size": 10}
+
+
+def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
+    """How many blocks to remove so the size is closest to the target (ties: fewer removed).
+
+    Removes the largest removable blocks first when sizing, which is exact for homogeneous models.
+    """
+    shapes = layer_shapes(config)
+    sizes = sorted((block_param_count(config, shapes[i]) for i in removable), reverse=True)
+    total = count_params(config)
+    best_k, best_gap = 0, abs(total - target_params)
+    for k, size in enumerate(sizes, start=1):
+        total -= size
+        if abs(total - target_params) < best_gap:
+            best_k, best_gap = k, abs(total - target_params)
+    if best_k == 0 and target_params < count_params(config):
+        raise PrunebenchError(
+            f"target {target_params:,} params is closer to the dense model than to removing one "
+            "block: depth pruning cannot reach it; choose a smaller target")
+    smallest = count_params(config) - sum(sizes)
+    if target_params < smallest - (sizes[-1] if sizes else 0) / 2:
+        raise PrunebenchError(
+            f"target {target_params:,} params is below {smallest:,}, the size with every removable "
+            "block gone (embeddings and protected blocks stay): choose a larger target")
+    return best_k
+
+
+def removable_blocks(n_blocks: int, protect_first: int, protect_last: int) -> list[int]:
+    if protect_first < 0 or protect_last < 0 or protect_first + protect_last >= n_blocks:
+        raise PrunebenchError(
+            f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
+            f"block out of {n_blocks}")
+    return list(range(protect_first, n_blocks - protect_last))
+
+
+@contextlib.contextmanager
+def without_blocks(model, blocks: set[int]):
+    """Temporarily run the model without some blocks (weights untouched, restored on exit)."""
+    layers, n = model.model.layers, model.config.num_hidden_layers
+    model.model.layers = nn.ModuleList(l for i, l in enumerate(layers) if i not in blocks)
+    model.config.num_hidden_layers = len(model.model.layers)
+    try:
+        yield model
+    finally:
+        model.model.layers, model.config.num_hidden_layers = layers, n
+
+
+@torch.no_grad()
+def calibration_nll(model, calibration: torch.Tensor, batch_size: int) -> float:
+    """Mean next-token NLL over all calibration windows."""
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for i in range(0, len(calibration), batch_size):
+        batch = calibration[i:i + batch_size].to(device)
+        logits = model(input_ids=batch, use_cache=False).logits.float()
+        nll = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
+                              reduction="sum")
+        total += nll.item()
+        count += batch[:, 1:].numel()
+    return total / count
+
+
+def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[float]:
+    """PPL of the model with each single block removed (higher = more important)."""
+    scores = []
+    n = model.config.num_hidden_layers
+    for block in range(n):
+        start = time.perf_counter()
+        with without_blocks(model, {block}):
+            nll = calibration_nll(model, calibration, batch_size)
+        scores.append(math.exp(min(nll, 700.0)))
+        log.info("block %d/%d: PPL without it %.3f (%.1fs)", block + 1, n, scores[-1],
+                 time.perf_counter() - start)
+    return scores
+
+
+def select_least_important(scores: list[float], k: int, removable: list[int]) -> list[int]:
+    ranked = sorted(removable, key=lambda b: (scores[b], b))
+    return sorted(ranked[:k])
+
+
+def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    """Depth pruning with the PPL criterion (one shot)."""
+    unknown = set(params) - set(DEFAULT_PARAMS)
+    if unknown:
+        raise PrunebenchError(f"depth_ppl: unknown parameters {sorted(unknown)}; "
+                              f"known: {sorted(DEFAULT_PARAMS)}")
+    p = {**DEFAULT_PARAMS, **params}
+    if calibration is None:
+        raise PrunebenchError("depth_ppl needs calibration windows")
+    n = model.config.num_hidden_layers
+    removable = removable_blocks(n, p["protect_first"], p["protect_last"])
+    k = solve_num_blocks(model.config, target_params, removable)
+    base_ppl = math.exp(calibration_nll(model, calibration, p["batch_size"]))
+    log.info("dense calibration PPL %.3f; scoring %d blocks to remove %d", base_ppl, n, k)
+    scores = ppl_scores(model, calibration, p["batch_size"])
+    removed = select_least_important(scores, k, removable)
+    remove_blocks(model, removed)
+    ranking = sorted(removable, key=lambda b: (scores[b], b))
+    log.info("removed blocks %s", removed)
+    return {"criterion": "ppl", "block_scores": scores, "ranking": ranking,
+            "removed_blocks": removed, "num_removed": k, "calibration_ppl_dense": base_ppl,
+            "protect_first": p["protect_first"], "protect_last": p["protect_last"]}
+
+
+def plan(config, target_params: int, **params) -> dict:
+    """What depth pruning will do to a model of this config, from the config alone."""
+    p = {**DEFAULT_PARAMS, **params}
+    removable = removable_blocks(config.num_hidden_layers, p["protect_first"], p["protect_last"])
+    k = solve_num_blocks(config, target_params, removable)
+    shapes = layer_shapes(config)
+    removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
+    return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
+            "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
+                                                       for b in removed),
+            "note": "which blocks go is decided by the calibration data"}

@@ -1,0 +1,81 @@
+"""Perplexity in fixed windows, the way the depth-pruning study measured it.
+
+The text is tokenized once as a stream (BOS at its start only, like the reference evaluation);
+with stride == window the windows do not overlap and every token after a window's first is scored
+once. With stride < window each window re-reads context and scores only its last `stride` tokens.
+The result depends only on the windows, never on the batch size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+import torch.nn.functional as F
+
+from prunebench import PrunebenchError
+
+log = logging.getLogger(__name__)
+
+
+def token_stream(tokenizer, text: str, bos: str = "first") -> torch.Tensor:
+    """Token ids of `text`; with bos "first" the stream starts with BOS (the reference's way)."""
+    if bos not in ("first", "none"):
+        raise PrunebenchError(f"bos handling {bos!r} unknown: use 'first' or 'none'")
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if bos == "first" and tokenizer.bos_token_id is not None:
+        ids = [tokenizer.bos_token_id] + ids
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def windows_of(stream: torch.Tensor, length: int, stride: int | None = None,
+               max_windows: int | None = None) -> list[tuple[int, int, int]]:
+    """(start, end, context) per window: the first `context` tokens are only read, not scored."""
+    stride = stride or length
+    if length < 2 or not 0 < stride <= length:
+        raise PrunebenchError(f"window {length} / stride {stride}: need window >= 2 and "
+                              "0 < stride <= window")
+    if len(stream) < length:
+        raise PrunebenchError(f"evaluation text has {len(stream)} tokens, fewer than one window "
+                              f"of {length}")
+    spans = [(0, length, 0)]
+    start = stride
+    while start + length <= len(stream):
+        spans.append((start, start + length, length - stride))
+        start += stride
+    return spans[:max_windows] if max_windows else spans
+
+
+@torch.no_grad()
+def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = None,
+               batch_size: int = 8, max_windows: int | None = None,
+               bos_token_id: int | None = None) -> dict:
+    """exp(total NLL / scored tokens) over the windows, with the counts behind it.
+
+    With `bos_token_id`, every window is BOS + (window - 1) text tokens, and BOS predicts the
+    first of them; without, a window is `window` text tokens and its first is never scored.
+    """
+    prefix = 1 if bos_token_id is not None else 0
+    spans = windows_of(stream, window - prefix, stride and min(stride, window - prefix), max_windows)
+    device = next(model.parameters()).device
+    total_nll, total_tokens = 0.0, 0
+    for i in range(0, len(spans), batch_size):
+        chunk = spans[i:i + batch_size]
+        batch = torch.stack([stream[s:e] for s, e, _ in chunk]).to(device)
+        if prefix:
+            batch = torch.cat([torch.full_like(batch[:, :1], bos_token_id), batch], dim=1)
+        logits = model(input_ids=batch).logits.float()
+        # nll[:, j] is the loss of input position j + 1; text token k sits at position k + prefix.
+        nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), batch[:, 1:], reduction="none")
+        for row, (_, _, context) in enumerate(chunk):
+            skip = max(context + prefix - 1, 0)
+            total_nll += nll[row, skip:].double().sum().item()
+            total_tokens += nll.shape[1] - skip
+        if (i // batch_size) % 20 == 0:
+            log.info("perplexity: %d/%d windows", min(i + batch_size, len(spans)), len(spans))
+    ppl = math.exp(total_nll / total_tokens) if total_nll / total_tokens < 700 else math.inf
+    if not math.isfinite(ppl):
+        log.warning("perplexity is not finite: the model diverges on this text")
+    return {"perplexity": ppl, "nll_sum": total_nll, "scored_tokens": total_tokens,
+            "windows": len(spans)}

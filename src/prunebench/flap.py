@@ -1,0 +1,310 @@
+"""FLAP (An et al. 2024): fluctuation-based adaptive structured pruning, retraining-free.
+
+What the original (CASIA-IVA-Lab/FLAP, lib/prune.py `prune_flap`) does, and this module
+reproduces:
+- statistics from the DENSE model: hooks on the inputs of o_proj and down_proj record, per
+  input channel, the mean and the variance over all calibration tokens (original: WikiText-2
+  train, 1024 windows of 128 tokens).
+- metrics: IFV = Var(x_j); WIFV (default) = Var(x_j) * ||W[:, j]||^2; WIFN =
+  mean_i |W_ij| * sqrt(mean x_j^2). The attention (o_proj) metric is squared.
+- structure AL-AM (default): standardise each layer's attention channel scores and MLP channel
+  scores separately ((x - mean) / std over the layer), a head scores the mean of its
+  standardised channels, heads and MLP channels are pooled over all blocks, sorted, and the
+  best are kept up to the budget. UL-UM: the same ratio p in every block, int(p * heads) heads
+  (score = sum of the head's channel metrics) and int(p * C) channels removed per block.
+- bias compensation: the removed channels' mean contribution W[:, removed] @ mean(x_removed)
+  is added to the o_proj / down_proj bias; every block gets both biases (as the original's
+  modified LLaMA has them). A block may end with zero heads: its attention is the bias alone.
+
+Differences, on purpose:
+- budget: the original pools with a head costing 512/3 MLP channels written into an integer
+  tensor (so 170) and cuts where the cumulative cost is closest to (1 - p) of the total; here
+  every unit costs its exact parameter count (a head 4 * d * head_dim, a channel 3 * d, i.e.
+  4 * head_dim / 3 channels) and the cut is where the whole model is closest to
+  `target_params`. The original also keeps only units strictly above the cut's score, one unit
+  fewer; here exactly the units up to the cut are kept.
+- statistics: the original's streaming variance (one window at a time, its first window
+  dropped) is a scaled approximation of the per-token variance computed here exactly (Chan's
+  parallel update in float64); ranking and standardised scores do not depend on the scale.
+- GQA: attention is pooled per KV group (its query heads' channels averaged).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+
+from prunebench import PrunebenchError
+from prunebench import surgery
+from prunebench.modeling import ZeroHeadAttention, block_param_count, count_params, head_dim, layer_shapes
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIBRATION = {"source": "wikitext2", "n": 1024, "length": 128}
+DEFAULT_PARAMS = {"structure": "AL-AM", "metric": "WIFV", "bias_compensation": True,
+                  "batch_size": 8}
+STRUCTURES = ("AL-AM", "UL-UM")
+METRICS = ("WIFV", "IFV", "WIFN")
+
+
+# --------------------------------------------------------------------------- statistics
+
+class ChannelStats:
+    """Per-channel mean and variance of a module's input over every token (float64)."""
+
+    def __init__(self):
+        self.n = 0
+        self.mean = None
+        self.m2 = None
+
+    def add(self, x: torch.Tensor) -> None:
+        x = x.detach().reshape(-1, x.shape[-1]).double()
+        nb = x.shape[0]
+        if nb == 0:
+            return
+        mean_b = x.mean(0)
+        m2_b = (x - mean_b).pow(2).sum(0)
+        if self.n == 0:
+            self.n, self.mean, self.m2 = nb, mean_b, m2_b
+            return
+        n = self.n + nb
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * nb / n
+        self.m2 = self.m2 + m2_b + delta.pow(2) * self.n * nb / n
+        self.n = n
+
+    @property
+    def var(self) -> torch.Tensor:
+        return self.m2 / max(self.n - 1, 1)
+
+    @property
+    def mean_square(self) -> torch.Tensor:
+        return self.m2 / self.n + self.mean.pow(2)
+
+
+def collect_stats(model, calibration: torch.Tensor, batch_size: int) -> list[dict[str, ChannelStats]]:
+    """Input statistics of every block's o_proj and down_proj on the dense model."""
+    stats = [{"o_proj": ChannelStats(), "down_proj": ChannelStats()} for _ in model.model.layers]
+    handles = []
+    for i, layer in enumerate(model.model.layers):
+        for name, module in (("o_proj", layer.self_attn.o_proj), ("down_proj", layer.mlp.down_proj)):
+            if module.in_features == 0:
+                continue  # a block already without heads / channels has nothing to score
+            handles.append(module.register_forward_pre_hook(
+                lambda _m, args, s=stats[i][name]: s.add(args[0])))
+    try:
+        with torch.no_grad():
+            for start in range(0, calibration.shape[0], batch_size):
+                batch = calibration[start:start + batch_size].to(model.device)
+                model(input_ids=batch, use_cache=False)
+                log.info("flap: statistics %d/%d windows", min(start + batch_size,
+                         calibration.shape[0]), calibration.shape[0])
+    finally:
+        for h in handles:
+            h.remove()
+    return stats
+
+
+def channel_metric(weight: torch.Tensor, stats: ChannelStats, metric: str) -> torch.Tensor:
+    """Per input channel of an output projection (float64, on the weight's device)."""
+    w = weight.detach().double()
+    if metric == "IFV":
+        return stats.var.clone()
+    if metric == "WIFV":
+        return stats.var * w.pow(2).sum(0)
+    return (w.abs() * stats.mean_square.sqrt().unsqueeze(0)).mean(0)  # WIFN
+
+
+def standardise(x: torch.Tensor) -> torch.Tensor:
+    """(x - mean) / std over one layer; a constant layer standardises to zeros."""
+    if x.numel() < 2:
+        return torch.zeros_like(x)
+    std = x.std()
+    return (x - x.mean()) / std if std > 0 else torch.zeros_like(x)
+
+
+# --------------------------------------------------------------------------- selection
+
+def _scores(model, stats, metric: str) -> list[dict[str, torch.Tensor | None]]:
+    """Raw per-channel metrics: attention squared, as in the original."""
+    out = []
+    for layer, st in zip(model.model.layers, stats):
+        attn = None
+        if not isinstance(layer.self_attn, ZeroHeadAttention):
+            attn = channel_metric(layer.self_attn.o_proj.weight, st["o_proj"], metric).pow(2).cpu()
+        mlp = None
+        if layer.mlp.down_proj.in_features:
+            mlp = channel_metric(layer.mlp.down_proj.weight, st["down_proj"], metric).cpu()
+        out.append({"attn": attn, "mlp": mlp})
+    return out
+
+
+def _unit_costs(config, shape: dict[str, Any]) -> tuple[int, int]:
+    """Exact parameter cost of one KV group and of one MLP channel in a block."""
+    rep = surgery.heads_per_group(config)
+    zero_attn = dict(shape, num_key_value_heads=0, num_attention_heads=0)
+    one_attn = dict(shape, num_key_value_heads=1, num_attention_heads=rep)
+    group = block_param_count(config, one_attn) - block_param_count(config, zero_attn)
+    channel = (block_param_count(config, dict(shape, intermediate_size=1))
+               - block_param_count(config, dict(shape, intermediate_size=0)))
+    return group, channel
+
+
+def plan_al_am(config, scores, target: int, biases: bool) -> dict[str, Any]:
+    """Pool standardised head and channel scores of all blocks, keep the best up to the budget."""
+    shapes = layer_shapes(config)
+    if biases:
+        shapes = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in shapes]
+    empty = [dict(s, num_key_value_heads=0, num_attention_heads=0, intermediate_size=0)
+             for s in shapes]
+    floor = count_params(surgery.config_with_shapes(config, empty))
+    if target < floor:
+        raise PrunebenchError(
+            f"flap: target {target:,} params is unreachable: with every head and MLP channel "
+            f"removed the model still has {floor:,} (embeddings, norms, biases); choose a "
+            "larger target")
+    units = []  # (score, cost, block, kind, index)
+    for b, (sc, shape) in enumerate(zip(scores, shapes)):
+        g_cost, c_cost = _unit_costs(config, shape)
+        if sc["attn"] is not None:
+            n_kv = shape["num_key_value_heads"]
+            head_scores = standardise(sc["attn"]).view(n_kv, -1).mean(1)
+            units += [(float(s), g_cost, b, "group", g) for g, s in enumerate(head_scores)]
+        if sc["mlp"] is not None:
+            ch_scores = standardise(sc["mlp"])
+            units += [(float(s), c_cost, b, "channel", c) for c, s in enumerate(ch_scores)]
+    order = sorted(range(len(units)), key=lambda k: -units[k][0])  # stable: ties keep order
+    costs = torch.tensor([units[k][1] for k in order], dtype=torch.float64)
+    totals = floor + torch.cat([torch.zeros(1, dtype=torch.float64), costs.cumsum(0)])
+    n_keep = int(torch.argmin((totals - target).abs()))
+    keep = [units[k] for k in order[:n_keep]]
+    threshold = units[order[n_keep - 1]][0] if n_keep else None
+    return _masks_from_keep(config, shapes, keep) | {"threshold": threshold, "ratio": None}
+
+
+def _masks_from_keep(config, shapes, keep) -> dict[str, Any]:
+    kept_groups = [set() for _ in shapes]
+    kept_channels = [set() for _ in shapes]
+    for _s, _c, b, kind, idx in keep:
+        (kept_groups if kind == "group" else kept_channels)[b].add(idx)
+    return {"kept_groups": [sorted(k) for k in kept_groups],
+            "kept_channels": [sorted(k) for k in kept_channels]}
+
+
+def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
+    """Uniform ratio in every block (solved to the target); lowest-scoring units removed."""
+    blocks = list(range(config.num_hidden_layers))
+    plan = surgery.solve_uniform(config, blocks, target,
+                                 lambda n, p: int(p * n), lambda n, p: int(n * p), biases=biases)
+    keep = []
+    for b, (sc, shape) in enumerate(zip(scores, plan["shapes"])):
+        if sc["attn"] is not None:
+            n_kv = layer_shapes(config)[b]["num_key_value_heads"]
+            head_scores = sc["attn"].view(n_kv, -1).sum(1)
+            best = torch.argsort(head_scores, descending=True, stable=True)
+            keep += [(0.0, 0, b, "group", int(g)) for g in best[:shape["num_key_value_heads"]]]
+        if sc["mlp"] is not None:
+            best = torch.argsort(sc["mlp"], descending=True, stable=True)
+            keep += [(0.0, 0, b, "channel", int(c)) for c in best[:shape["intermediate_size"]]]
+    return _masks_from_keep(config, plan["shapes"], keep) | {
+        "threshold": None, "ratio": plan["ratio"], "mlp_adjusted": plan["mlp_adjusted"]}
+
+
+# --------------------------------------------------------------------------- prune
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    p = surgery.check_params(params, DEFAULT_PARAMS, "flap")
+    if p["structure"] not in STRUCTURES:
+        raise PrunebenchError(f"flap: unknown structure {p['structure']!r}; choose one of "
+                              f"{list(STRUCTURES)}")
+    if p["metric"] not in METRICS:
+        raise PrunebenchError(f"flap: unknown metric {p['metric']!r}; choose one of {list(METRICS)}")
+    if not isinstance(p["bias_compensation"], bool):
+        raise PrunebenchError("flap: bias_compensation must be true or false")
+    if not isinstance(p["batch_size"], int) or p["batch_size"] < 1:
+        raise PrunebenchError("flap: batch_size must be a positive integer")
+    if calibration is None or calibration.dim() != 2:
+        raise PrunebenchError("flap needs calibration token ids of shape [n, L]")
+    config = model.config
+    target = int(target_params)
+    biases = p["bias_compensation"]
+    params_before = count_params(config)
+    if p["structure"] == "UL-UM":  # size check before any work
+        blocks = list(range(config.num_hidden_layers))
+        surgery.solve_uniform(config, blocks, target, lambda n, r: int(r * n),
+                              lambda n, r: int(n * r), biases=biases)
+
+    stats = collect_stats(model, calibration, p["batch_size"])
+    scores = _scores(model, stats, p["metric"])
+    plan = (plan_al_am if p["structure"] == "AL-AM" else plan_ul_um)(config, scores, target, biases)
+
+    hd, rep = head_dim(config), surgery.heads_per_group(config)
+    per_block = []
+    with torch.no_grad():
+        for b, layer in enumerate(model.model.layers):
+            st = stats[b]
+            n_kv = layer_shapes(config)[b]["num_key_value_heads"]
+            drop_g = sorted(set(range(n_kv)) - set(plan["kept_groups"][b]))
+            width = layer.mlp.gate_proj.out_features
+            drop_c = sorted(set(range(width)) - set(plan["kept_channels"][b]))
+            o_bias = d_bias = None
+            if biases:
+                # Mean contribution of what is removed, from the dense model's statistics.
+                if drop_g:
+                    cols = torch.tensor([c for g in drop_g for c in range(g * rep * hd, (g + 1) * rep * hd)])
+                    w = layer.self_attn.o_proj.weight.detach().double()
+                    o_bias = w[:, cols.to(w.device)] @ st["o_proj"].mean[cols.to(w.device)]
+                if drop_c:
+                    cols = torch.tensor(drop_c)
+                    w = layer.mlp.down_proj.weight.detach().double()
+                    d_bias = w[:, cols.to(w.device)] @ st["down_proj"].mean[cols.to(w.device)]
+                surgery.add_output_bias(model, b, "o_proj", o_bias)
+                surgery.add_output_bias(model, b, "down_proj", d_bias)
+            surgery.remove_kv_groups(model, b, drop_g)
+            surgery.remove_channels(model, b, drop_c)
+            per_block.append({
+                "block": b,
+                "kept_heads": [g * rep + r for g in plan["kept_groups"][b] for r in range(rep)],
+                "channels_kept": width - len(drop_c),
+                "channels_removed": len(drop_c),
+            })
+    params_after = count_params(config)
+    surgery.apply_shapes_check(model, params_after)
+    report = {
+        "method": "flap",
+        "structure": p["structure"],
+        "metric": p["metric"],
+        "bias_compensation": biases,
+        "calibration_tokens": int(calibration.numel()),
+        "threshold": plan["threshold"],
+        "ratio": plan["ratio"],
+        "target_params": target,
+        "params_before": params_before,
+        "params_after": params_after,
+        "target_error": (params_after - target) / target,
+        "blocks": per_block,
+    }
+    if "mlp_adjusted" in plan:
+        report["mlp_adjusted"] = plan["mlp_adjusted"]
+    if abs(params_after - target) > 0.01 * target:
+        log.warning("flap: pruned size %d is more than 1%% from the target %d", params_after, target)
+    return report
+
+
+def plan(config, target_params: int, **params) -> dict:
+    """What FLAP will do, from the config alone: UL-UM's ratio is solved here; AL-AM's
+    per-block widths depend on the calibration statistics, so only the budget is known."""
+    p = surgery.check_params(params, DEFAULT_PARAMS, "flap")
+    if p["structure"] not in STRUCTURES:
+        raise PrunebenchError(f"flap: unknown structure {p['structure']!r}; choose one of "
+                              f"{list(STRUCTURES)}")
+    if p["structure"] == "UL-UM":
+        solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
+                                       int(target_params), lambda n, r: int(r * n),
+                                       lambda n, r: int(n * r), biases=p["bias_compensation"])
+        return {"structure": "UL-UM", "ratio": round(solved["ratio"], 4),
+                "params_after": solved["params"], "blocks_after": config.num_hidden_layers}
+    return {"structure": "AL-AM", "params_after": None, "blocks_after": config.num_hidden_layers,
+            "note": "per-block widths depend on calibration; size within one unit of the target"}

@@ -1,0 +1,257 @@
+"""LLM-Pruner (Ma et al. 2023), block-wise: first-order Taylor importance, uniform ratio.
+
+What the original (horseee/LLM-Pruner, `hf_prune.py --block_wise --pruner_type taylor
+--taylor param_first`) does, and this module reproduces:
+- groups: an attention head = its q/k/v output rows + its o_proj input columns (whole heads);
+  an MLP channel = its gate/up output rows + its down_proj input column. GQA models (the
+  original's llama3.py) prune whole KV groups: a K/V head together with its query heads.
+- importance `param_first`: per weight |w * dL/dw|, summed over each channel's row/column,
+  summed over the group's members; a head's score is the sum over its head_dim channels.
+  Gradients come from ONE forward/backward of the causal-LM loss on the calibration batch
+  (original: 10 BookCorpus windows of 64 tokens). `param_second` (|w^2 * F|, F the per-sample
+  Fisher diagonal), `param_mix` (|w*g - w^2 F / 2|) and `vectorize` (|sum of w*g|) are the
+  original's other variants.
+- the same ratio p in every block of the range (original for 32 blocks: 4..29, i.e. start 4,
+  end 30 excluded); per block it removes `C - int(C * (1 - p))` channels, for attention
+  rounded down to whole heads (torch-pruning's local pruning with consecutive groups).
+  Default range for n blocks: start n // 8, end n - n // 16 (4..30 for 32 blocks, 5..38 for 40).
+
+The original takes p from the command line; here p is solved by bisection on the closed-form
+parameter count so the model reaches `target_params` (or `ratio` is given explicitly).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from transformers import LlamaConfig
+
+from prunebench import PrunebenchError
+from prunebench import surgery
+from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 64}
+DEFAULT_PARAMS = {"block_start": None, "block_end": None, "ratio": None, "taylor": "param_first"}
+TAYLOR_VARIANTS = ("param_first", "param_second", "param_mix", "vectorize")
+
+
+# --------------------------------------------------------------------------- sizing (no data)
+
+def channels_removed(channels: int, ratio: float) -> int:
+    """torch-pruning's local rule: keep int(C * (1 - p)) of C channels."""
+    return channels - int(channels * (1 - ratio))
+
+
+def groups_rule(config: LlamaConfig):
+    """KV groups removed per block: the channel rule rounded down to whole groups."""
+    hd = head_dim(config)
+    return lambda groups, ratio: channels_removed(groups * hd, ratio) // hd
+
+
+def pruned_layer_shapes(config: LlamaConfig, ratio: float, block_start: int | None = None,
+                        block_end: int | None = None) -> list[dict[str, Any]]:
+    """Per-block shapes after LLM-Pruner with `ratio` over the block range (config only)."""
+    _check_ratio(ratio)
+    blocks = surgery.block_range(config.num_hidden_layers, block_start, block_end)
+    return surgery.uniform_shapes(config, blocks, ratio, groups_rule(config), channels_removed)
+
+
+def pruned_param_count(config: LlamaConfig, ratio: float, block_start: int | None = None,
+                       block_end: int | None = None) -> int:
+    """Parameter count after LLM-Pruner with `ratio` (LLaMA-7B, 0.25, 4..30 -> 5.42B)."""
+    shapes = pruned_layer_shapes(config, ratio, block_start, block_end)
+    return count_params(surgery.config_with_shapes(config, shapes))
+
+
+def _check_ratio(ratio) -> None:
+    if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+        raise PrunebenchError(f"llm_pruner: ratio {ratio!r} must be a number in [0, 1] "
+                              "(the fraction of each block's heads and channels to remove)")
+
+
+# --------------------------------------------------------------------------- importance
+
+def _prunable_weights(layer) -> dict[str, torch.nn.Parameter]:
+    out = {}
+    if not isinstance(layer.self_attn, ZeroHeadAttention):
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            out[name] = getattr(layer.self_attn, name).weight
+    for name in ("gate_proj", "up_proj", "down_proj"):
+        out[name] = getattr(layer.mlp, name).weight
+    return out
+
+
+def _fisher(model, calibration: torch.Tensor, weights: list[torch.nn.Parameter]) -> list[torch.Tensor]:
+    """Per-sample squared gradients averaged over the samples (the original's `acc_grad`)."""
+    acc = [torch.zeros_like(w, dtype=torch.float32) for w in weights]
+    n = calibration.shape[0]
+    for j in range(n):
+        sample = calibration[j:j + 1]
+        model(input_ids=sample, labels=sample).loss.backward()
+        for a, w in zip(acc, weights):
+            a += w.grad.float().pow(2) / n
+            w.grad = None
+    return acc
+
+
+def _salience(w: torch.Tensor, g: torch.Tensor, fisher: torch.Tensor | None, taylor: str):
+    w, g = w.detach().float(), g.float()
+    if taylor == "param_second":
+        return w * fisher * w
+    if taylor == "param_mix":
+        return w * g - 0.5 * w * fisher * w
+    return w * g
+
+
+def _rows(s: torch.Tensor, taylor: str) -> torch.Tensor:
+    """Score per output row (a channel produced by the layer)."""
+    return s.sum(1).abs() if taylor == "vectorize" else s.abs().sum(1)
+
+
+def _cols(s: torch.Tensor, taylor: str) -> torch.Tensor:
+    """Score per input column (a channel consumed by the layer)."""
+    return s.sum(0).abs() if taylor == "vectorize" else s.abs().sum(0)
+
+
+def taylor_scores(model, calibration: torch.Tensor, blocks: list[int],
+                  taylor: str = "param_first") -> dict[int, dict[str, torch.Tensor]]:
+    """Group scores per block: {"groups": [n_kv], "channels": [intermediate]} (float32, CPU).
+
+    A KV group's score sums every member channel: its query heads' q rows and o_proj columns,
+    its K and V rows. For multi-head attention that is exactly the head score of the original.
+    """
+    layers = model.model.layers
+    requires = {p: p.requires_grad for p in model.parameters()}
+    for p in model.parameters():
+        p.requires_grad_(False)
+    named = {i: _prunable_weights(layers[i]) for i in blocks}
+    weights = [w for i in blocks for w in named[i].values()]
+    for w in weights:
+        w.requires_grad_(True)
+        w.grad = None
+    try:
+        fisher = None
+        if taylor in ("param_second", "param_mix"):
+            fisher = dict(zip(map(id, weights), _fisher(model, calibration, weights)))
+        log.info("llm_pruner: forward/backward on %d x %d calibration tokens", *calibration.shape)
+        loss = model(input_ids=calibration, labels=calibration).loss
+        if not torch.isfinite(loss):
+            raise PrunebenchError(f"llm_pruner: calibration loss is {loss.item()}; the model or "
+                                  "its calibration data is broken (check dtype and token ids)")
+        loss.backward()
+        scores = {}
+        hd = head_dim(model.config)
+        for i in blocks:
+            ws = named[i]
+            sal = {k: _salience(w, w.grad, fisher[id(w)] if fisher else None, taylor)
+                   for k, w in ws.items()}
+            out = {}
+            if "q_proj" in sal:
+                n_kv = ws["k_proj"].shape[0] // hd
+                q = _rows(sal["q_proj"], taylor) + _cols(sal["o_proj"], taylor)
+                kv = _rows(sal["k_proj"], taylor) + _rows(sal["v_proj"], taylor)
+                out["groups"] = (q.view(n_kv, -1).sum(1) + kv.view(n_kv, -1).sum(1)).cpu()
+            else:
+                out["groups"] = torch.zeros(0)
+            out["channels"] = (_rows(sal["gate_proj"], taylor) + _rows(sal["up_proj"], taylor)
+                               + _cols(sal["down_proj"], taylor)).cpu()
+            scores[i] = out
+            for w in ws.values():
+                w.grad = None
+    finally:
+        for p, r in requires.items():
+            p.requires_grad_(r)
+            p.grad = None
+    return scores
+
+
+def _summary(x: torch.Tensor) -> dict[str, float]:
+    if x.numel() == 0:
+        return {}
+    return {"min": float(x.min()), "mean": float(x.mean()), "max": float(x.max())}
+
+
+# --------------------------------------------------------------------------- prune
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    p = surgery.check_params(params, DEFAULT_PARAMS, "llm_pruner")
+    if p["taylor"] not in TAYLOR_VARIANTS:
+        raise PrunebenchError(f"llm_pruner: unknown taylor variant {p['taylor']!r}; "
+                              f"choose one of {list(TAYLOR_VARIANTS)}")
+    if calibration is None or calibration.dim() != 2 or calibration.shape[1] < 2:
+        raise PrunebenchError("llm_pruner needs calibration token ids of shape [n, L] with L >= 2")
+    config = model.config
+    blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
+    rule = groups_rule(config)
+    if p["ratio"] is not None:
+        _check_ratio(p["ratio"])
+        ratio = float(p["ratio"])
+        shapes = surgery.uniform_shapes(config, blocks, ratio, rule, channels_removed)
+        plan = {"ratio": ratio, "shapes": shapes, "mlp_adjusted": False,
+                "params": count_params(surgery.config_with_shapes(config, shapes))}
+    else:
+        plan = surgery.solve_uniform(config, blocks, int(target_params), rule, channels_removed)
+    params_before = count_params(config)
+    log.info("llm_pruner: ratio %.4f over blocks %d..%d -> %d params", plan["ratio"], blocks[0],
+             blocks[-1], plan["params"])
+
+    scores = taylor_scores(model, calibration.to(model.device), blocks, p["taylor"])
+    rep = surgery.heads_per_group(config)
+    per_block = []
+    with torch.no_grad():
+        for i in blocks:
+            want = plan["shapes"][i]
+            s = scores[i]
+            n_groups_drop = len(s["groups"]) - want["num_key_value_heads"]
+            n_ch_drop = len(s["channels"]) - want["intermediate_size"]
+            drop_g = torch.argsort(s["groups"], stable=True)[:n_groups_drop].tolist()
+            drop_c = torch.argsort(s["channels"], stable=True)[:n_ch_drop].tolist()
+            surgery.remove_kv_groups(model, i, drop_g)
+            surgery.remove_channels(model, i, drop_c)
+            kept = sorted(set(range(len(s["groups"]))) - set(drop_g))
+            per_block.append({
+                "block": i,
+                "kept_heads": [g * rep + r for g in kept for r in range(rep)],
+                "removed_heads": sorted(g * rep + r for g in drop_g for r in range(rep)),
+                "group_scores": [float(x) for x in s["groups"]],
+                "channels_kept": len(s["channels"]) - n_ch_drop,
+                "channels_removed": n_ch_drop,
+                "channel_scores": _summary(s["channels"]),
+            })
+    surgery.apply_shapes_check(model, plan["params"])
+    report = {
+        "method": "llm_pruner",
+        "taylor": p["taylor"],
+        "block_start": blocks[0], "block_end": blocks[-1] + 1,
+        "ratio": plan["ratio"],
+        "ratio_solved": p["ratio"] is None,
+        "mlp_adjusted": plan["mlp_adjusted"],
+        "target_params": int(target_params),
+        "params_before": params_before,
+        "params_after": plan["params"],
+        "target_error": (plan["params"] - target_params) / target_params if target_params else None,
+        "blocks": per_block,
+    }
+    if plan["mlp_adjusted"]:
+        report["mlp_channels_removed_per_block"] = plan["mlp_channels_removed_per_block"]
+    return report
+
+
+def plan(config: LlamaConfig, target_params: int, **params) -> dict:
+    """The solved ratio and exact size, from the config alone (no weights, no data)."""
+    p = surgery.check_params(params, DEFAULT_PARAMS, "llm_pruner")
+    blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
+    if p["ratio"] is not None:
+        _check_ratio(p["ratio"])
+        ratio, params_after = float(p["ratio"]), pruned_param_count(
+            config, p["ratio"], p["block_start"], p["block_end"])
+    else:
+        solved = surgery.solve_uniform(config, blocks, int(target_params), groups_rule(config),
+                                       channels_removed)
+        ratio, params_after = solved["ratio"], solved["params"]
+    return {"ratio": round(ratio, 4), "blocks": f"{blocks[0]}..{blocks[-1]}",
+            "params_after": params_after, "blocks_after": config.num_hidden_layers}

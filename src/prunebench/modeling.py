@@ -1,0 +1,336 @@
+"""Model I/O and the checkpoint format.
+
+A checkpoint is a directory with `config.json`, safetensors weights, tokenizer files and
+`prunebench.json` (the sha256 of every weight file). A dense or depth-pruned model is a plain HF
+LLaMA checkpoint. A width-pruned model's config carries `layer_shapes`: one entry per block with
+its query heads, KV heads, MLP width and which output biases exist. `build_model` rebuilds those
+shapes on the meta device, so sizing a model never needs its weights; `load_model` then assigns
+the weights from safetensors (never pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from torch import nn
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from prunebench import PrunebenchError
+from prunebench.atomic import atomic_dir
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "prunebench.json"
+FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------------------- layer shapes
+
+def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
+    return {
+        "num_attention_heads": config.num_attention_heads,
+        "num_key_value_heads": config.num_key_value_heads,
+        "intermediate_size": config.intermediate_size,
+        "o_proj_bias": bool(config.attention_bias),
+        "down_proj_bias": bool(getattr(config, "mlp_bias", False)),
+    }
+
+
+def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
+    """Per-block shapes; homogeneous configs get the same entry for every block."""
+    shapes = getattr(config, "layer_shapes", None)
+    if shapes is None:
+        return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
+    if len(shapes) != config.num_hidden_layers:
+        raise PrunebenchError(
+            f"config lists {len(shapes)} layer_shapes for {config.num_hidden_layers} blocks: "
+            "the checkpoint's config.json is inconsistent; re-run its prune step")
+    return [dict(default_layer_shape(config), **s) for s in shapes]
+
+
+def head_dim(config: LlamaConfig) -> int:
+    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
+def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
+    """Parameters of one decoder block with the given shape (norm weights included)."""
+    d, hd = config.hidden_size, head_dim(config)
+    q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
+    attn_bias = bool(config.attention_bias)
+    attn = d * q + 2 * d * kv + q * d
+    if attn_bias:
+        attn += q + 2 * kv
+    if attn_bias or shape["o_proj_bias"]:
+        attn += d
+    m = shape["intermediate_size"]
+    mlp = 3 * d * m
+    if getattr(config, "mlp_bias", False):
+        mlp += 2 * m
+    if getattr(config, "mlp_bias", False) or shape["down_proj_bias"]:
+        mlp += d
+    return attn + mlp + 2 * d
+
+
+def non_block_param_count(config: LlamaConfig) -> int:
+    """Embeddings, final norm and LM head."""
+    emb = config.vocab_size * config.hidden_size
+    head = 0 if config.tie_word_embeddings else emb
+    return emb + head + config.hidden_size
+
+
+def count_params(config: LlamaConfig) -> int:
+    """Exact parameter count from the config alone (closed form, checked against meta models)."""
+    return non_block_param_count(config) + sum(
+        block_param_count(config, s) for s in layer_shapes(config))
+
+
+def count_params_meta(config: LlamaConfig) -> int:
+    """The same count by instantiating the model on the meta device (no memory, no weights)."""
+    return sum(p.numel() for p in build_model(config).parameters())
+
+
+# --------------------------------------------------------------------------- building
+
+class ZeroHeadAttention(nn.Module):
+    """Attention of a block that kept no heads: its output is the o_proj bias alone.
+
+    It still writes a 1-dim dummy key/value per token into the KV cache so that the cache's
+    sequence length (read from block 0 by HF) stays right when block 0 is the zero-head one.
+    """
+
+    def __init__(self, config: LlamaConfig, layer_idx: int, has_bias: bool):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.head_dim = head_dim(config)
+        self.o_proj = nn.Linear(0, config.hidden_size, bias=has_bias)
+
+    def forward(self, hidden_states: torch.Tensor, *args, **kwargs):
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        if cache is not None:
+            b, s = hidden_states.shape[:2]
+            dummy = hidden_states.new_zeros(b, 1, s, 1)
+            cache.update(dummy, dummy, self.layer_idx)
+        out = self.o_proj(hidden_states.new_zeros(*hidden_states.shape[:-1], 0))
+        return out, None
+
+
+def _linear(n_in: int, n_out: int, bias: bool, like: nn.Linear) -> nn.Linear:
+    return nn.Linear(n_in, n_out, bias=bias, device=like.weight.device, dtype=like.weight.dtype)
+
+
+def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
+                      shape: dict[str, Any]) -> None:
+    """Replace a freshly built block's projections with modules of the given shape."""
+    d, hd = config.hidden_size, head_dim(config)
+    attn, mlp = layer.self_attn, layer.mlp
+    n_q, n_kv = shape["num_attention_heads"], shape["num_key_value_heads"]
+    attn_bias = bool(config.attention_bias)
+    if n_q == 0:
+        zero = ZeroHeadAttention(config, layer_idx, attn_bias or shape["o_proj_bias"])
+        zero.to(device=attn.o_proj.weight.device, dtype=attn.o_proj.weight.dtype)
+        layer.self_attn = zero
+    else:
+        if n_q % n_kv:
+            raise PrunebenchError(f"block {layer_idx}: {n_q} query heads is not a multiple of "
+                                  f"{n_kv} KV heads")
+        attn.q_proj = _linear(d, n_q * hd, attn_bias, attn.q_proj)
+        attn.k_proj = _linear(d, n_kv * hd, attn_bias, attn.k_proj)
+        attn.v_proj = _linear(d, n_kv * hd, attn_bias, attn.v_proj)
+        attn.o_proj = _linear(n_q * hd, d, attn_bias or shape["o_proj_bias"], attn.o_proj)
+        attn.num_key_value_groups = n_q // n_kv
+    m = shape["intermediate_size"]
+    mlp_bias = bool(getattr(config, "mlp_bias", False))
+    mlp.gate_proj = _linear(d, m, mlp_bias, mlp.gate_proj)
+    mlp.up_proj = _linear(d, m, mlp_bias, mlp.up_proj)
+    mlp.down_proj = _linear(m, d, mlp_bias or shape["down_proj_bias"], mlp.down_proj)
+    mlp.intermediate_size = m
+
+
+def build_model(config: LlamaConfig, device: str | torch.device = "meta",
+                dtype: torch.dtype | None = None) -> LlamaForCausalLM:
+    """Instantiate the architecture (per-block shapes included) with uninitialised weights.
+
+    On "meta" nothing is allocated; on a real device the weights are randomly initialised.
+    """
+    if getattr(config, "model_type", "llama") != "llama":
+        raise PrunebenchError(f"model_type {config.model_type!r} is not supported: prunebench "
+                              "handles LLaMA-architecture models (LlamaForCausalLM)")
+    shapes = getattr(config, "layer_shapes", None)
+    with torch.device(device):
+        model = LlamaForCausalLM(config)
+        if dtype is not None:
+            model.to(dtype)
+        if shapes is not None:
+            for idx, (layer, shape) in enumerate(zip(model.model.layers, layer_shapes(config))):
+                if shape != default_layer_shape(config):
+                    apply_layer_shape(layer, config, idx, shape)
+    return model
+
+
+def random_model(config: LlamaConfig, device: str | torch.device, dtype: torch.dtype,
+                 seed: int = 0) -> LlamaForCausalLM:
+    """A randomly initialised model of a known shape: speed depends on shapes, not values."""
+    torch.manual_seed(seed)
+    model = build_model(config, device=device, dtype=dtype)
+    model.eval()
+    return model
+
+
+# --------------------------------------------------------------------------- saving / loading
+
+def weight_files(path: Path) -> list[Path]:
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
+        hint = (f" (found pickle files {pickles}: prunebench never loads pickle; convert them to "
+                "safetensors first)") if pickles else ""
+        raise PrunebenchError(f"no safetensors weights in {path}{hint}")
+    return files
+
+
+def sha256_file(path: Path, chunk: int = 1 << 24) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> None:
+    manifest = {"format": FORMAT_VERSION,
+                "weights_sha256": {f.name: sha256_file(f) for f in weight_files(path)}}
+    manifest.update(extra or {})
+    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def verify_manifest(path: Path) -> None:
+    """Check every weight file against the recorded hash, naming the one that differs."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        return  # a checkpoint made elsewhere (e.g. a hub download without a manifest)
+    recorded = json.loads(manifest_path.read_text()).get("weights_sha256", {})
+    for name, digest in recorded.items():
+        file = path / name
+        if not file.exists():
+            raise PrunebenchError(f"checkpoint {path}: weight file {name} is missing; "
+                                  "re-run the step that made this checkpoint")
+        if sha256_file(file) != digest:
+            raise PrunebenchError(f"checkpoint {path}: weight file {name} does not match its "
+                                  "recorded sha256 (truncated or modified); re-run the step "
+                                  "that made this checkpoint")
+
+
+def load_config(path: str | Path) -> LlamaConfig:
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise PrunebenchError(f"no model at {path}: config.json is missing. Build or download "
+                              "the model first (the workflow's `model` rule does this)")
+    config = LlamaConfig.from_pretrained(path)
+    return config
+
+
+def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
+               extra_manifest: dict[str, Any] | None = None) -> None:
+    """Save config, safetensors weights, tokenizer and manifest atomically into `path`."""
+    from huggingface_hub import save_torch_state_dict
+
+    model.config.architectures = ["LlamaForCausalLM"]
+    with atomic_dir(path) as tmp:
+        model.config.save_pretrained(tmp)
+        if getattr(model, "generation_config", None) is not None:
+            model.generation_config.save_pretrained(tmp)
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        save_torch_state_dict(state, tmp, max_shard_size="5GB", safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        write_manifest(tmp, extra_manifest)
+
+
+def load_state_dict(path: Path, device: str | torch.device = "cpu",
+                    dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    state = {}
+    for file in weight_files(path):
+        with safe_open(file, framework="pt", device=str(device)) as fh:
+            for key in fh.keys():
+                tensor = fh.get_tensor(key)
+                if dtype is not None and tensor.is_floating_point():
+                    tensor = tensor.to(dtype)
+                state[key] = tensor
+    return state
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu",
+               dtype: torch.dtype | None = torch.float32, verify: bool = True) -> LlamaForCausalLM:
+    """Load any prunebench checkpoint (dense, depth- or width-pruned) from safetensors."""
+    path = Path(path)
+    config = load_config(path)
+    if verify:
+        verify_manifest(path)
+    model = build_model(config, device="meta")
+    state = load_state_dict(path, device=device, dtype=dtype)
+    if config.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state) - ({"lm_head.weight"} if config.tie_word_embeddings else set()))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise PrunebenchError(f"checkpoint {path}: weights do not match config.json "
+                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    for key, tensor in state.items():
+        if tuple(expected[key].shape) != tuple(tensor.shape):
+            raise PrunebenchError(f"checkpoint {path}: {key} has shape {tuple(tensor.shape)} but "
+                                  f"config.json implies {tuple(expected[key].shape)}")
+    model.load_state_dict(state, strict=False, assign=True)
+    if config.tie_word_embeddings:
+        model.lm_head.weight = model.model.embed_tokens.weight
+    # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real.
+    rotary_cls = type(model.model.rotary_emb)
+    with torch.device(device):
+        model.model.rotary_emb = rotary_cls(config=config)
+    model.eval()
+    return model
+
+
+def load_tokenizer(path: str | Path):
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+# --------------------------------------------------------------------------- depth surgery
+
+def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalLM:
+    """Remove whole decoder blocks in place; the result is a plain, shallower LLaMA."""
+    n = model.config.num_hidden_layers
+    drop = set(blocks)
+    if any(b < 0 or b >= n for b in drop):
+        raise PrunebenchError(f"block indices {sorted(drop)} out of range for {n} blocks")
+    keep = [i for i in range(n) if i not in drop]
+    model.model.layers = nn.ModuleList(model.model.layers[i] for i in keep)
+    for new_idx, layer in enumerate(model.model.layers):
+        layer.self_attn.layer_idx = new_idx
+        if hasattr(layer, "layer_idx"):
+            layer.layer_idx = new_idx
+    config = model.config
+    config.num_hidden_layers = len(keep)
+    if getattr(config, "layer_types", None):
+        config.layer_types = [config.layer_types[i] for i in keep]
+    if getattr(config, "layer_shapes", None) is not None:
+        config.layer_shapes = [config.layer_shapes[i] for i in keep]
+    return model
+
+
+def save_random_model(architecture: str, out_dir: str | Path, dtype: torch.dtype = torch.float16,
+                      seed: int = 0) -> None:
+    """A randomly initialised checkpoint of a known architecture (speed depends on shapes only)."""
+    from prunebench.architectures import architecture_config
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = random_model(architecture_config(architecture), device, dtype, seed)
+    save_model(model, None, out_dir, extra_manifest={"random": {"architecture": architecture,
+                                                                "seed": seed}})

@@ -1,0 +1,109 @@
+"""The method registry and one prune cell: load, prune to the target size, save, report."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.modeling import count_params, load_config, load_model, load_tokenizer, save_model
+from prunebench.sizes import parse_size
+
+log = logging.getLogger(__name__)
+
+# method name -> "module:function"; modules are imported only when used.
+METHODS: dict[str, str] = {
+    "depth_ppl": "prunebench.depth:prune_ppl",
+    "llm_pruner": "prunebench.llm_pruner:prune",
+    "flap": "prunebench.flap:prune",
+    "wanda_sp": "prunebench.wanda_sp:prune",
+}
+DATA_FREE: set[str] = set()
+
+
+def method_module(method: str):
+    if method not in METHODS:
+        raise PrunebenchError(f"unknown pruning method {method!r}: choose one of "
+                              f"{sorted(METHODS)} (or 'dense' for the unpruned model)")
+    module_name, _ = METHODS[method].split(":")
+    return importlib.import_module(module_name)
+
+
+def method_function(method: str):
+    return getattr(method_module(method), METHODS[method].split(":")[1])
+
+
+def default_calibration(method: str) -> dict[str, Any]:
+    """The original implementation's calibration (source, n, length) for a method."""
+    return dict(method_module(method).DEFAULT_CALIBRATION)
+
+
+def parse_variant(variant: str) -> tuple[str, str | None]:
+    """'depth_ppl-4.9B' -> ('depth_ppl', '4.9B'); 'dense' -> ('dense', None)."""
+    if variant == "dense":
+        return "dense", None
+    method, sep, size = variant.rpartition("-")
+    if not sep or not method or not size:
+        raise PrunebenchError(f"variant {variant!r} must be 'dense' or '<method>-<size>' "
+                              "such as 'depth_ppl-4.9B'")
+    return method, size
+
+
+def target_params_for(model_dir: str | Path, size: str) -> tuple[int, int]:
+    """(dense params, target params) from the config alone."""
+    dense = count_params(load_config(model_dir))
+    return dense, parse_size(size, dense)
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise PrunebenchError(f"device {requested!r} requested but no CUDA GPU is visible: run on a "
+                              "GPU node or set the device to 'cpu' / 'auto'")
+    return torch.device(requested)
+
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise PrunebenchError(f"unknown dtype {name!r}: choose one of {sorted(DTYPES)}")
+    return DTYPES[name]
+
+
+def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str | Path,
+                     calibration: torch.Tensor | None, params: dict[str, Any] | None = None,
+                     device: str = "auto", dtype: str = "float32") -> dict[str, Any]:
+    """Prune the checkpoint at model_dir and save the result atomically to out_dir.
+
+    Everything that can be checked from the config (method, size, parameters) is checked before
+    any weight is loaded, so bad input fails fast and writes nothing.
+    """
+    prune = method_function(method)
+    dense_params, target = target_params_for(model_dir, size)
+    dev = pick_device(device)
+    started = time.perf_counter()
+    model = load_model(model_dir, device=dev, dtype=parse_dtype(dtype))
+    blocks_before = model.config.num_hidden_layers
+    log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
+             f"{target:,}", f"{dense_params:,}")
+    method_report = prune(model, calibration, target, **(params or {}))
+    params_after = count_params(model.config)
+    actual = sum(p.numel() for p in model.parameters())
+    if actual != params_after:
+        raise RuntimeError(f"{method}: config says {params_after:,} params but the model has "
+                           f"{actual:,}; the method left config and weights out of step")
+    save_model(model.to(torch.float32) if dtype != "float32" else model,
+               load_tokenizer(model_dir), out_dir)
+    return {"method": method, "target": size, "target_params": target,
+            "params_before": dense_params, "params_after": params_after,
+            "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,
+            "method_report": method_report, "elapsed_s": time.perf_counter() - started,
+            "device": str(dev), "dtype": dtype}

@@ -1,0 +1,467 @@
+"""Tables (CSV + Markdown) and the throughput-vs-latency figure, built from the per-cell result files.
+
+Inputs are the JSON files the prune, benchmark and evaluate rules write (schemas in
+docs/architecture.md). The aggregate script passes the exact list of files it expects, so a
+missing or unreadable file is an error that names it and how to make it, never a silent gap
+in a table.
+
+Ordering everywhere: models and backends in the order their files were given (the config's
+order), the dense variant first and the others in the order given, token configs as in the
+study's figure (12x128, 82x128, 12x512, 82x512: output tokens, then input tokens), batch sizes
+ascending.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import cycle
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from prunebench import PrunebenchError
+from prunebench.atomic import atomic_path, read_json
+from prunebench.sizes import format_params
+
+DENSE = "dense"
+OK, OOM = "ok", "oom"
+
+_BENCH_REQUIRED = ("model", "variant", "backend", "input_tokens", "output_tokens", "rows")
+_BENCH_METRICS = ("latency_s_mean", "latency_s_std", "latency_s_min", "latency_s_median",
+                  "throughput_tok_s", "peak_memory_bytes")
+_BENCH_KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
+_CELL = ["model", "backend", "input_tokens", "output_tokens"]
+_REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
+                    "blocks_before", "blocks_after")
+
+# Sections an eval file may hold: JSON key -> column prefix. A new evaluation kind is one entry
+# here (a `{name: value}` dict), plus, if it has one, its scalar summary in _EVAL_SCALARS.
+_EVAL_SECTIONS = {"perplexity": "ppl", "accuracy": "acc"}
+_EVAL_SCALARS = {"average": "acc_average"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _remake_hint(path: Path, rule: str, force: bool) -> str:
+    flag = "-f " if force else ""
+    return f"rerun `snakemake {flag}{path}` (made by the {rule} rule)"
+
+
+def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise PrunebenchError(f"missing result file {path}: {_remake_hint(path, rule, False)}")
+    try:
+        data = read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PrunebenchError(
+            f"result file {path} is not valid JSON ({exc}): {_remake_hint(path, rule, True)}"
+        ) from exc
+    missing = [key for key in required if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise PrunebenchError(
+            f"result file {path} lacks {missing}: it is stale or from another tool; "
+            f"{_remake_hint(path, rule, True)}")
+    return data
+
+
+def _as_paths(paths: Iterable[str | os.PathLike], what: str, allow_empty: bool) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):  # a lone path would otherwise iterate by character
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths and not allow_empty:
+        raise PrunebenchError(f"no {what} files given: the aggregate rule must list at least one")
+    return paths
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Scalars kept, nested dicts joined with '_' (e.g. a `floor` block), lists dropped."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}_"))
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            flat[name] = value
+    return flat
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _reject_duplicates(df: pd.DataFrame, key: list[str], what: str) -> None:
+    dup = df[df.duplicated(key, keep=False)]
+    if not dup.empty:
+        first = dup.iloc[0]
+        files = sorted(set(dup.loc[(dup[key] == first[key]).all(axis=1), "source"]))
+        raise PrunebenchError(
+            f"{what} for {dict(first[key])} appears more than once (in {files}): "
+            "list each result file once in the aggregate inputs")
+
+
+def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per model, variant, backend, token config and batch size.
+
+    OOM rows are kept (status "oom", metrics NaN). Extra scalar fields of a file or row
+    (dtype, attention, ttft_s, floor fields, ...) are carried through as columns.
+    """
+    records = []
+    for path in _as_paths(paths, "bench", allow_empty=False):
+        data = _read(path, "benchmark", _BENCH_REQUIRED)
+        rows = data["rows"]
+        if not isinstance(rows, list) or not rows:
+            raise PrunebenchError(f"bench file {path} has no rows: "
+                                  f"{_remake_hint(path, 'benchmark', True)}")
+        bad = [k for k in ("input_tokens", "output_tokens")
+               if not isinstance(data[k], int) or data[k] < 1]
+        if bad:
+            raise PrunebenchError(f"bench file {path}: {bad} must be positive integers; "
+                                  f"{_remake_hint(path, 'benchmark', True)}")
+        head = {k: v for k, v in data.items() if k not in ("rows", "provenance")
+                and (v is None or isinstance(v, (str, int, float, bool)))}
+        for i, row in enumerate(rows):
+            records.append({**head, **_bench_row(path, i, row), "source": str(path)})
+    df = pd.DataFrame.from_records(records)
+    _reject_duplicates(df, _BENCH_KEY, "a bench row")
+    for column in _BENCH_METRICS:
+        df[column] = pd.to_numeric(df[column], errors="coerce")
+    df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", _token_label(df))
+    return _sort(df)
+
+
+def _bench_row(path: Path, i: int, row: Any) -> dict[str, Any]:
+    where = f"bench file {path}, row {i}"
+    fix = _remake_hint(path, "benchmark", True)
+    if not isinstance(row, dict) or not isinstance(row.get("batch_size"), int) \
+            or row["batch_size"] < 1:
+        raise PrunebenchError(f"{where}: needs a positive integer batch_size; {fix}")
+    status = row.get("status")
+    if status not in (OK, OOM):
+        raise PrunebenchError(f"{where}: status {status!r} is neither 'ok' nor 'oom'; {fix}")
+    flat = _flatten(row)
+    if status == OOM:  # whatever an OOM row recorded is not a measurement
+        flat.update({metric: None for metric in _BENCH_METRICS})
+        return flat
+    bad = [m for m in _BENCH_METRICS if not _is_number(row.get(m))]
+    if bad:
+        raise PrunebenchError(f"{where}: an 'ok' row needs finite numbers for {bad}; {fix}")
+    return flat
+
+
+def load_prune_reports(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per model and variant: method, target, params and blocks before/after, ..."""
+    records = []
+    for path in _as_paths(paths, "prune report", allow_empty=False):
+        data = _read(path, "prune", _REPORT_REQUIRED)
+        head = {k: v for k, v in data.items() if k != "method_report" and k != "provenance"
+                and (v is None or isinstance(v, (str, int, float, bool)))}
+        records.append({**head, "source": str(path)})
+    df = pd.DataFrame.from_records(records)
+    _reject_duplicates(df, ["model", "variant"], "a prune report")
+    return _sort(df)
+
+
+def load_evals(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per model and variant; `ppl_<dataset>`, `acc_<task>`, `acc_average` columns.
+
+    Several files of one model and variant (ppl.json, zeroshot.json) merge into one row.
+    """
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in _as_paths(paths, "eval", allow_empty=True):
+        data = _read(path, "perplexity", ("model", "variant"))
+        values = {}
+        for section, prefix in _EVAL_SECTIONS.items():
+            block = data.get(section)
+            if block is None:
+                continue
+            if not isinstance(block, dict) or not all(_is_number(v) for v in block.values()):
+                raise PrunebenchError(f"eval file {path}: '{section}' must map names to finite "
+                                      f"numbers; {_remake_hint(path, 'evaluate', True)}")
+            values.update({f"{prefix}_{name}": float(v) for name, v in block.items()})
+        for key, column in _EVAL_SCALARS.items():
+            if _is_number(data.get(key)):
+                values[column] = float(data[key])
+        if not values:
+            raise PrunebenchError(
+                f"eval file {path} holds none of {sorted(_EVAL_SECTIONS)}: "
+                f"{_remake_hint(path, 'evaluate', True)}")
+        row = merged.setdefault((data["model"], data["variant"]),
+                                {"model": data["model"], "variant": data["variant"]})
+        clash = sorted(set(values) & set(row))
+        if clash:
+            raise PrunebenchError(
+                f"eval file {path} repeats {clash} for {data['model']}/{data['variant']}: "
+                "list each eval file once in the aggregate inputs")
+        row.update(values)
+    df = pd.DataFrame.from_records(list(merged.values()), columns=None if merged else
+                                   ["model", "variant"])
+    return _sort(df)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ordering
+
+
+def _token_label(df: pd.DataFrame) -> pd.Series:
+    return df["input_tokens"].astype(int).astype(str) + "x" + df["output_tokens"].astype(int) \
+        .astype(str)
+
+
+def _appearance(values: Iterable) -> list:
+    return list(dict.fromkeys(values))
+
+
+def _variant_order(variants: Iterable[str]) -> list[str]:
+    seen = _appearance(variants)
+    return [v for v in seen if v == DENSE] + [v for v in seen if v != DENSE]
+
+
+def _token_order(df: pd.DataFrame) -> list[str]:
+    pairs = df[["output_tokens", "input_tokens", "tokens"]].drop_duplicates()
+    return list(pairs.sort_values(["output_tokens", "input_tokens"])["tokens"])
+
+
+def _sort(df: pd.DataFrame) -> pd.DataFrame:
+    """Sort by the module's ordering (see the module docstring) on whichever keys exist."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    rank = {"model": _appearance(df["model"]), "variant": _variant_order(df["variant"])}
+    if "backend" in df:
+        rank["backend"] = _appearance(df["backend"])
+    by = [c for c in ("model", "variant", "backend", "output_tokens", "input_tokens",
+                      "batch_size") if c in df]
+    key = (lambda s: s.map({v: i for i, v in enumerate(rank[s.name])}) if s.name in rank
+           else s)
+    return df.sort_values(by, key=key, kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def _params(df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFrame:
+    """Attach the exact parameter count from each (model, variant)'s prune report."""
+    params = reports_df[["model", "variant", "params_after"]].rename(
+        columns={"params_after": "params"})
+    out = df.drop(columns=["params"], errors="ignore").merge(
+        params, on=["model", "variant"], how="left")
+    missing = out.loc[out["params"].isna(), ["model", "variant"]].drop_duplicates()
+    if not missing.empty:
+        model, variant = missing.iloc[0]
+        path = Path("results/pruned") / model / variant / "prune_report.json"
+        raise PrunebenchError(
+            f"no prune report for {model}/{variant}: add {path} to the aggregate inputs "
+            "(made by the prune rule)")
+    out["params"] = out["params"].astype("int64")
+    out.insert(out.columns.get_loc("params") + 1, "params_fmt",
+               out["params"].map(lambda n: format_params(int(n))))
+    return out
+
+
+def _dense_rows(df: pd.DataFrame) -> pd.DataFrame:
+    dense = df[df["variant"] == DENSE]
+    cells = df[_CELL].drop_duplicates()
+    have = cells.merge(dense[_CELL].drop_duplicates(), how="left", indicator=True)
+    lacking = have[have["_merge"] == "left_only"]
+    if not lacking.empty:
+        c = lacking.iloc[0]
+        path = (Path("results/bench") / c["model"] / DENSE / c["backend"]
+                / f"{c['input_tokens']}x{c['output_tokens']}.json")
+        raise PrunebenchError(
+            f"no dense bench file for {c['model']} ({c['backend']}, "
+            f"{c['input_tokens']}x{c['output_tokens']}): speed-ups are relative to the dense "
+            f"model; add {path} to the aggregate inputs (made by the benchmark rule)")
+    return dense
+
+
+def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFrame:
+    """Per model x variant x backend x token config x batch size: params, latency, throughput,
+    peak memory and speed-ups over the dense model in the same cell and batch size.
+
+    throughput_speedup = throughput / dense throughput; latency_speedup = dense latency /
+    latency (both > 1 means faster than dense). Speed-ups are NaN where the dense model ran out
+    of memory or was not run at that batch size; OOM rows keep status "OOM" and NaN metrics.
+    """
+    df = _params(bench_df, reports_df)
+    dense = _dense_rows(df)[_CELL + ["batch_size", "latency_s_mean", "throughput_tok_s"]]
+    df = df.merge(dense, on=_CELL + ["batch_size"], how="left", suffixes=("", "_dense"))
+    df["throughput_speedup"] = df["throughput_tok_s"] / df["throughput_tok_s_dense"]
+    df["latency_speedup"] = df["latency_s_mean_dense"] / df["latency_s_mean"]
+    df["peak_memory_gib"] = df["peak_memory_bytes"] / 2**30
+    df["status"] = df["status"].map({OK: "ok", OOM: "OOM"})
+    core = ["model", "variant", "backend", "tokens", "input_tokens", "output_tokens",
+            "batch_size", "status", "params", "params_fmt", "latency_s_mean", "latency_s_std",
+            "latency_s_min", "latency_s_median", "throughput_tok_s", "peak_memory_gib",
+            "throughput_speedup", "latency_speedup"]
+    dropped = {"source", "peak_memory_bytes", "latency_s_mean_dense", "throughput_tok_s_dense"}
+    extras = [c for c in df.columns if c not in core and c not in dropped]
+    return _sort(df[core + extras])
+
+
+def quality_table(reports_df: pd.DataFrame, evals_df: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+    """Per model x variant: params (exact and formatted), % of dense, blocks, PPL, zero-shot."""
+    out = reports_df[["model", "variant", "method", "params_after", "params_before",
+                      "blocks_after"]].rename(columns={"params_after": "params",
+                                                       "blocks_after": "blocks"})
+    out.insert(out.columns.get_loc("params") + 1, "params_fmt",
+               out["params"].map(lambda n: format_params(int(n))))
+    # params_before is the dense model's count in every report, the dense one included.
+    out["params_pct_dense"] = 100.0 * out["params"] / out["params_before"]
+    out = out.drop(columns="params_before")
+    out = out[["model", "variant", "method", "params", "params_fmt", "params_pct_dense",
+               "blocks"]]
+    if evals_df is not None and not evals_df.empty:
+        orphans = evals_df.merge(out[["model", "variant"]], how="left", indicator=True)
+        orphans = orphans[orphans["_merge"] == "left_only"]
+        if not orphans.empty:
+            model, variant = orphans.iloc[0][["model", "variant"]]
+            path = Path("results/pruned") / model / variant / "prune_report.json"
+            raise PrunebenchError(
+                f"evaluations of {model}/{variant} have no prune report: add {path} to the "
+                "aggregate inputs (made by the prune rule)")
+        out = out.merge(evals_df, on=["model", "variant"], how="left")
+    return _sort(out)
+
+
+def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
+                  evals_df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per model x variant: params, evaluations, and for each backend and token config the
+    batch-1 latency, the best throughput over batch sizes (and the batch that gave it), each
+    with its speed-up over dense. Columns are named `{backend}_{lin}x{lout}_{metric}`.
+
+    The best-throughput speed-up compares the two best throughputs, each at its own batch
+    size: a pruned model that fits a larger batch gets credit for it, as in the study.
+    """
+    speed = speed_table(bench_df, reports_df)
+    ok = speed[speed["status"] == "ok"]
+    cell = ["model", "variant", "backend", "tokens"]
+    b1 = ok[ok["batch_size"] == 1].set_index(cell)[["latency_s_mean", "latency_speedup"]]
+    best = ok.loc[ok.groupby(cell, sort=False)["throughput_tok_s"].idxmax()].set_index(cell)
+    per_cell = pd.DataFrame(index=speed.set_index(cell).index.unique())
+    per_cell["latency_b1_s"] = b1["latency_s_mean"]
+    per_cell["latency_b1_speedup"] = b1["latency_speedup"]
+    per_cell["best_tok_s"] = best["throughput_tok_s"]
+    per_cell["best_batch"] = best["batch_size"].astype("Int64")
+    dense_best = per_cell.xs(DENSE, level="variant")["best_tok_s"]
+    per_cell["best_speedup"] = per_cell["best_tok_s"] / dense_best.reindex(
+        per_cell.index.droplevel("variant")).to_numpy()
+
+    backends = _appearance(speed["backend"])
+    tokens = _token_order(speed)
+    wide = per_cell.unstack(["backend", "tokens"])
+    columns = [(metric, b, t) for b in backends for t in tokens for metric in per_cell.columns
+               if (metric, b, t) in wide.columns]
+    wide = wide[columns]
+    wide.columns = [f"{b}_{t}_{metric}" for metric, b, t in columns]
+    wide = wide.reset_index()
+
+    quality = quality_table(reports_df, evals_df).drop(columns=["method", "blocks"])
+    out = quality.merge(wide, on=["model", "variant"], how="inner")
+    return _sort(out)
+
+
+def _markdown_cell(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A pipe table; in rows whose status is OOM the empty measurement cells read "OOM"."""
+    shown = df.astype(object).map(_markdown_cell)
+    if "status" in df:
+        oom = (df["status"] == "OOM").to_numpy()
+        shown = shown.mask(np.outer(oom, np.ones(df.shape[1], dtype=bool)) & (shown == "–"),
+                           "OOM")
+    align = ["right" if pd.api.types.is_numeric_dtype(df[c]) else "left" for c in df.columns]
+    return shown.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
+
+
+def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os.PathLike
+                ) -> None:
+    """Write `df` as CSV (full precision, for analysis) and as a Markdown pipe table."""
+    if df.empty:
+        raise PrunebenchError(
+            f"refusing to write an empty table to {csv_path}: no result rows reached it; "
+            "check that the aggregate rule lists the result files")
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(to_markdown(df))
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure
+
+
+def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLike,
+                               pdf_path: str | os.PathLike, backend: str = "hf"):
+    """The study's figure: models (rows) x token configs (columns); throughput (log2) against
+    the latency of one whole generate call, one line per variant, points labelled with their
+    batch size, OOM points left out. Saved as PNG and PDF; returns the matplotlib Figure."""
+    import seaborn as sns
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    df = bench_df[bench_df["backend"] == backend]
+    if df.empty:
+        raise PrunebenchError(
+            f"no bench rows for backend {backend!r} (have {_appearance(bench_df['backend'])}): "
+            "plot one of those, or add that backend's bench files to the aggregate inputs")
+    models, tokens = _appearance(df["model"]), _token_order(df)
+    variants = _variant_order(df["variant"])
+    # One colour and marker per variant for the whole figure, so panels read alike.
+    palette = dict(zip(variants, sns.color_palette("tab10" if len(variants) <= 10 else "husl",
+                                                   len(variants))))
+    markers = dict(zip(variants, cycle("osD^vP<>Xph*")))
+    ok = df[df["status"] == OK].sort_values("batch_size")
+
+    fig = Figure(figsize=(max(3.4 * len(tokens) + 0.6, 5.5), 2.9 * len(models) + 1.0),
+                 layout="constrained")
+    FigureCanvasAgg(fig)  # Agg renders both PNG and PDF without touching pyplot's state
+    axes = fig.subplots(len(models), len(tokens), squeeze=False)
+    for r, model in enumerate(models):
+        for c, tok in enumerate(tokens):
+            ax = axes[r][c]
+            cell = ok[(ok["model"] == model) & (ok["tokens"] == tok)]
+            ax.set_yscale("log", base=2)
+            if cell.empty:
+                ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", color="grey")
+            else:
+                sns.lineplot(data=cell, x="latency_s_mean", y="throughput_tok_s", hue="variant",
+                             style="variant", hue_order=variants, style_order=variants,
+                             palette=palette, markers=markers, dashes=False, sort=False,
+                             estimator=None, legend=False, ax=ax)
+                for row in cell.itertuples():
+                    ax.annotate(str(row.batch_size), (row.latency_s_mean, row.throughput_tok_s),
+                                xytext=(3, 3), textcoords="offset points", fontsize=6.5,
+                                color=palette[row.variant])
+            # Plain numbers (64, 128, ...) on the log2 axis read better than 2^k.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.grid(True, which="major", alpha=0.3)
+            ax.margins(x=0.12)  # room for the batch-size label of the last point
+            ax.set_title(tok, fontsize=10)
+            ax.set_xlabel("latency (s)" if r == len(models) - 1 else "")
+            ax.set_ylabel(f"{model}\nthroughput (tok/s)" if c == 0 else "")
+
+    handles = [Line2D([], [], color=palette[v], marker=markers[v], label=v) for v in variants]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(variants), 7),
+               frameon=False, title="variant (point labels: batch size)", fontsize=9,
+               title_fontsize=9)
+    fig.suptitle(f"Throughput vs latency, backend {backend}", fontsize=11)
+    for path, fmt in ((png_path, "png"), (pdf_path, "pdf")):
+        with atomic_path(path) as tmp:  # the temp name has no suffix, so name the format
+            fig.savefig(tmp, format=fmt, dpi=150)
+    return fig

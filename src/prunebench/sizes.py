@@ -1,0 +1,46 @@
+"""Target sizes: `4.9B`, `350M`, `800K`, an absolute count, or a kept fraction such as `0.75`."""
+
+from __future__ import annotations
+
+import re
+
+from prunebench import PrunebenchError
+
+_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMBG]?)\s*$", re.IGNORECASE)
+
+
+def parse_size(size: str | int | float, dense_params: int) -> int:
+    """Return the target parameter count for `size` given the dense model's count.
+
+    A plain number in (0, 1] is the fraction of the dense parameters to keep; a number with a
+    K/M/B suffix, or an integer above 1, is an absolute parameter count.
+    """
+    text = str(size)
+    match = _PATTERN.match(text)
+    if not match:
+        raise PrunebenchError(
+            f"malformed target size {text!r}: write an absolute count such as '4.9B' or '350M', "
+            "or the fraction of parameters to keep such as '0.75'")
+    value, suffix = float(match.group(1)), match.group(2).upper()
+    if suffix:
+        target = int(round(value * _SUFFIX[suffix]))
+    elif value <= 1:
+        target = int(round(value * dense_params))
+    else:
+        target = int(value)
+    if target <= 0:
+        raise PrunebenchError(f"target size {text!r} must be positive")
+    if target > dense_params:
+        raise PrunebenchError(
+            f"target size {text!r} ({target:,} params) is larger than the model "
+            f"({dense_params:,} params): choose a smaller target")
+    return target
+
+
+def format_params(n: int) -> str:
+    """4916965376 -> '4.92B' (for tables and logs)."""
+    for suffix, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{suffix}" if n / scale < 100 else f"{n / scale:.0f}{suffix}"
+    return str(n)

@@ -1,0 +1,164 @@
+"""Wanda-sp: structured Wanda, the baseline of the depth-pruning paper's tables.
+
+What the original (CASIA-IVA-Lab/FLAP, lib/prune.py `prune_wanda_sp`) does, and this module
+reproduces:
+- calibration: 128 C4 windows of 128 tokens.
+- blocks are pruned in sequence: block i's statistics come from inputs that went through the
+  already pruned blocks 0..i-1; after block i is pruned its outputs are recomputed and feed
+  block i+1. Both statistics of a block (o_proj and down_proj inputs) are gathered in one pass
+  before that block is pruned.
+- score of weight W_ij = |W_ij| * ||X_j||_2 (X_j: input channel j over all calibration tokens);
+  a channel's score is the mean over the output rows; a head's score the sum over its head_dim
+  channels (GQA: over all channels of the KV group's query heads).
+- the same ratio p in every block: int(p * heads) heads and int(p * C) MLP channels removed,
+  lowest scores first. No bias compensation.
+Here p is solved by bisection so the pruned model reaches `target_params`. The original scales
+||X_j||^2 by the number of windows; the scale is the same for every channel, so the ranking is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from prunebench import PrunebenchError
+from prunebench import surgery
+from prunebench.modeling import ZeroHeadAttention, count_params, layer_shapes
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIBRATION = {"source": "c4", "n": 128, "length": 128}
+DEFAULT_PARAMS = {"batch_size": 8}
+
+
+class _Caught(Exception):
+    """Raised by the hook on block 0 once it has the block's inputs."""
+
+
+def block_inputs(model, calibration: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, dict]]:
+    """Hidden states and call kwargs (masks, rotary embeddings) entering block 0, per batch.
+
+    The model itself builds the kwargs, so every block can later be called exactly as the
+    model calls it, whatever the transformers version.
+    """
+    caught: list[tuple[torch.Tensor, dict]] = []
+
+    def hook(_module, args, kwargs):
+        hidden = args[0] if args else kwargs.pop("hidden_states")
+        caught.append((hidden.detach(), dict(kwargs)))
+        raise _Caught
+
+    handle = model.model.layers[0].register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            for start in range(0, calibration.shape[0], batch_size):
+                try:
+                    model(input_ids=calibration[start:start + batch_size].to(model.device),
+                          use_cache=False)
+                except _Caught:
+                    pass
+    finally:
+        handle.remove()
+    return caught
+
+
+def _run_block(layer, batches):
+    outs = []
+    for hidden, kwargs in batches:
+        out = layer(hidden, **kwargs)
+        outs.append((out[0] if isinstance(out, tuple) else out, kwargs))
+    return outs
+
+
+class _SquareSum:
+    def __init__(self):
+        self.total = None
+
+    def add(self, x: torch.Tensor) -> None:
+        s = x.detach().reshape(-1, x.shape[-1]).double().pow(2).sum(0)
+        self.total = s if self.total is None else self.total + s
+
+
+def channel_scores(weight: torch.Tensor, square_sum: torch.Tensor) -> torch.Tensor:
+    """mean_i |W_ij| * ||X_j||_2 per input channel j."""
+    return (weight.detach().double().abs() * square_sum.sqrt().unsqueeze(0)).mean(0)
+
+
+def _rules():
+    return (lambda n, p: int(p * n)), (lambda n, p: int(n * p))
+
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    p = surgery.check_params(params, DEFAULT_PARAMS, "wanda_sp")
+    if not isinstance(p["batch_size"], int) or p["batch_size"] < 1:
+        raise PrunebenchError("wanda_sp: batch_size must be a positive integer")
+    if calibration is None or calibration.dim() != 2:
+        raise PrunebenchError("wanda_sp needs calibration token ids of shape [n, L]")
+    config = model.config
+    blocks = list(range(config.num_hidden_layers))
+    groups_rule, channels_rule = _rules()
+    plan = surgery.solve_uniform(config, blocks, int(target_params), groups_rule, channels_rule)
+    params_before = count_params(config)
+    rep = surgery.heads_per_group(config)
+    log.info("wanda_sp: ratio %.4f -> %d params", plan["ratio"], plan["params"])
+
+    batches = block_inputs(model, calibration, p["batch_size"])
+    per_block = []
+    with torch.no_grad():
+        for b in blocks:
+            layer = model.model.layers[b]
+            sums = {"o_proj": _SquareSum(), "down_proj": _SquareSum()}
+            handles = [m.register_forward_pre_hook(lambda _m, args, s=sums[name]: s.add(args[0]))
+                       for name, m in (("o_proj", layer.self_attn.o_proj),
+                                       ("down_proj", layer.mlp.down_proj)) if m.in_features]
+            _run_block(layer, batches)
+            for h in handles:
+                h.remove()
+            want = plan["shapes"][b]
+            drop_g: list[int] = []
+            if not isinstance(layer.self_attn, ZeroHeadAttention):
+                n_kv = layer_shapes(config)[b]["num_key_value_heads"]
+                heads = channel_scores(layer.self_attn.o_proj.weight, sums["o_proj"].total)
+                group_scores = heads.view(n_kv, -1).sum(1)
+                drop_g = torch.argsort(group_scores, stable=True)[:n_kv - want["num_key_value_heads"]].tolist()
+                surgery.remove_kv_groups(model, b, drop_g)
+            width = layer.mlp.gate_proj.out_features
+            drop_c: list[int] = []
+            if width:
+                ch = channel_scores(layer.mlp.down_proj.weight, sums["down_proj"].total)
+                drop_c = torch.argsort(ch, stable=True)[:width - want["intermediate_size"]].tolist()
+                surgery.remove_channels(model, b, drop_c)
+            # The next block sees this block's pruned outputs.
+            batches = _run_block(model.model.layers[b], batches)
+            kept = layer_shapes(config)[b]
+            per_block.append({
+                "block": b,
+                "removed_heads": sorted(g * rep + r for g in drop_g for r in range(rep)),
+                "heads_kept": kept["num_attention_heads"],
+                "channels_kept": kept["intermediate_size"],
+                "channels_removed": len(drop_c),
+            })
+            log.info("wanda_sp: block %d/%d pruned", b + 1, len(blocks))
+    surgery.apply_shapes_check(model, plan["params"])
+    return {
+        "method": "wanda_sp",
+        "ratio": plan["ratio"],
+        "mlp_adjusted": plan["mlp_adjusted"],
+        "target_params": int(target_params),
+        "params_before": params_before,
+        "params_after": plan["params"],
+        "target_error": (plan["params"] - target_params) / target_params,
+        "calibration_tokens": int(calibration.numel()),
+        "blocks": per_block,
+    }
+
+
+def plan(config, target_params: int, **params) -> dict:
+    """The solved uniform ratio and exact size, from the config alone."""
+    surgery.check_params(params, DEFAULT_PARAMS, "wanda_sp")
+    groups_rule, channels_rule = _rules()
+    solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
+                                   int(target_params), groups_rule, channels_rule)
+    return {"ratio": round(solved["ratio"], 4), "params_after": solved["params"],
+            "blocks_after": config.num_hidden_layers}

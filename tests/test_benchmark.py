@@ -1,0 +1,505 @@
+"""The generation benchmark harness on small random CPU models (behaviour, never timing)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig
+
+from prunebench import PrunebenchError
+from prunebench import benchmark as bench
+from prunebench.architectures import architecture_config
+from prunebench.modeling import build_model, remove_blocks, save_model
+from prunebench.static_decode import StaticDecoder, unfuse
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny matmuls: more threads only add contention on a shared 2-core machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_config(**overrides) -> LlamaConfig:
+    # A large init range makes random models produce varied greedy tokens (with the default
+    # 0.02 they repeat one token, which would make token-equality checks meaningless).
+    base = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+                num_key_value_heads=2, vocab_size=256, max_position_embeddings=128,
+                bos_token_id=1, eos_token_id=2, pad_token_id=0, initializer_range=0.3)
+    base.update(overrides)
+    return LlamaConfig(**base)
+
+
+def make_model(config: LlamaConfig, seed: int = 0):
+    torch.manual_seed(seed)
+    model = build_model(config, device="cpu")
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias"):
+                param.normal_(0.0, 0.3)
+    return model.eval()
+
+
+def dense_model():
+    return make_model(small_config())
+
+
+def depth_model():
+    return remove_blocks(make_model(small_config()), [1, 2])
+
+
+def width_model():
+    config = small_config(num_hidden_layers=4)
+    config.layer_shapes = [
+        {},
+        {"num_attention_heads": 0, "num_key_value_heads": 0, "intermediate_size": 96,
+         "o_proj_bias": True, "down_proj_bias": True},
+        {"num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 40,
+         "o_proj_bias": True, "down_proj_bias": True},
+        {"num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 72,
+         "down_proj_bias": True},
+    ]
+    return make_model(config)
+
+
+MODELS = {"dense": dense_model, "depth": depth_model, "width": width_model}
+
+
+def sweep(model, **kwargs):
+    args = dict(input_tokens=5, output_tokens=6, batch_sizes=[1, 2], warmup=0, repeats=1,
+                device="cpu", dtype="float32", seed=0)
+    args.update(kwargs)
+    return bench.run_sweep(model, None, **args)
+
+
+# --------------------------------------------------------------------------- prompts
+
+def test_random_prompt_exact_length_bos_and_deterministic():
+    for n in (1, 12, 82):
+        ids = bench.make_prompt(None, n, vocab_size=256, seed=3)
+        assert ids.shape == (n,) and ids.dtype == torch.long
+        assert ids[0].item() == 1
+        assert ((ids[1:] >= bench.FIRST_ORDINARY_ID) & (ids[1:] < 256)).all()
+    assert torch.equal(bench.make_prompt(None, 82, 256, seed=3), bench.make_prompt(None, 82, 256, seed=3))
+    assert not torch.equal(bench.make_prompt(None, 82, 256, seed=3), bench.make_prompt(None, 82, 256, seed=4))
+    with pytest.raises(PrunebenchError, match="at least 1"):
+        bench.make_prompt(None, 0, 256)
+
+
+def word_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = sorted(set(bench.PROMPT_TEXT.replace(",", " ").replace(".", " ").split()))
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, ",": 3, ".": 4}
+    vocab.update({w: i + 5 for i, w in enumerate(words)})
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>")
+
+
+def test_text_prompt_truncated_and_extended_to_exact_length():
+    tokenizer = word_tokenizer()
+    body = tokenizer(bench.PROMPT_TEXT, add_special_tokens=False)["input_ids"]
+    assert 0 not in body  # every word is known
+    short = bench.make_prompt(tokenizer, 12, vocab_size=10_000)
+    assert short.tolist() == [1] + body[:11]
+    assert tokenizer.decode(short[1:]).startswith("The Leaning Tower of Pisa is known for")
+    long = bench.make_prompt(tokenizer, len(body) + 30, vocab_size=10_000)
+    assert long.shape == (len(body) + 30,)
+    assert long.tolist() == ([1] + body + body)[:len(body) + 30]
+
+
+# --------------------------------------------------------------------------- the hf sweep
+
+def spy_outputs(monkeypatch, runner_cls):
+    shapes = []
+    original = runner_cls.generate
+
+    def generate(self, input_ids, attention_mask, clock=None):
+        out = original(self, input_ids, attention_mask, clock)
+        shapes.append((tuple(input_ids.shape), tuple(out.shape)))
+        return out
+
+    monkeypatch.setattr(runner_cls, "generate", generate)
+    return shapes
+
+
+@pytest.mark.parametrize("backend,runner_cls", [("hf", bench.HFRunner),
+                                                ("compiled", bench.CompiledRunner)])
+def test_forced_output_length_every_batch_size(monkeypatch, backend, runner_cls):
+    model = dense_model()
+    ids = bench.make_prompt(None, 5, 256)[None]
+    with torch.inference_mode():
+        first = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                               max_new_tokens=1, do_sample=False, pad_token_id=0)[0, -1].item()
+    # Make the model's first greedy token its EOS: unforced, generation would stop at once.
+    model.config.eos_token_id = first
+    model.generation_config.eos_token_id = first
+    shapes = spy_outputs(monkeypatch, runner_cls)
+    result = sweep(model, backend=backend, batch_sizes=[1, 2, 3], output_tokens=7, warmup=1,
+                   probe_attention=False)
+    assert [r["status"] for r in result["rows"]] == ["ok"] * 3
+    assert {i[0] for i, _ in shapes} == {1, 2, 3}
+    for (batch, length), out in shapes:
+        assert out == (batch, length + 7)
+
+
+def test_hf_sampling_honours_length():
+    result = sweep(dense_model(), sampling=True, output_tokens=5, batch_sizes=[2])
+    assert result["sampling"] == {"top_k": 50, "top_p": 0.95, "temperature": 1.0}
+    assert result["rows"][0]["status"] == "ok"
+
+
+def test_throughput_latency_and_split_fields():
+    result = sweep(dense_model(), batch_sizes=[1, 3], repeats=3, output_tokens=6)
+    for row in result["rows"]:
+        lat = row["latencies_s"]
+        assert len(lat) == 3
+        assert row["latency_s_mean"] == pytest.approx(sum(lat) / 3)
+        assert row["latency_s_min"] == min(lat)
+        assert row["latency_s_median"] == sorted(lat)[1]
+        assert row["throughput_tok_s"] == pytest.approx(row["batch_size"] * 6 / row["latency_s_mean"])
+        # The measured split is consistent with the whole call it was measured in.
+        assert 0 < row["ttft_s"] < row["latency_s_mean"]
+        assert 0 < row["decode_step_s"] * 5 < row["latency_s_mean"]
+        assert row["peak_memory_bytes"] > 0
+        assert row["floor_s"] is None  # no bandwidth on CPU unless asked for
+    assert result["peak_memory_method"].startswith("process RSS")
+
+
+@pytest.mark.parametrize("error", [
+    lambda: torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    lambda: RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0)"),
+    lambda: RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: "
+                         "can't allocate memory: you tried to allocate 1000000 bytes"),
+])
+@pytest.mark.parametrize("backend", ["hf", "compiled"])
+def test_oom_recorded_and_sweep_stops_keeping_rows(monkeypatch, error, backend):
+    model = dense_model()
+    inner = model.model.forward
+    calls = []
+
+    def forward(*args, **kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        calls.append(ids.shape[0])
+        if ids.shape[0] >= 3:
+            raise error()
+        return inner(*args, **kwargs)
+
+    if backend == "hf":
+        monkeypatch.setattr(model.model, "forward", forward)
+    else:  # the static decoder allocates its KV cache first: fail the allocation there
+        import prunebench.static_decode as sd
+
+        real_zeros = torch.zeros
+
+        def zeros(*shape, **kwargs):
+            if len(shape) == 1 and isinstance(shape[0], tuple) and len(shape[0]) == 4 \
+                    and shape[0][0] >= 3:
+                calls.append(shape[0][0])
+                raise error()
+            return real_zeros(*shape, **kwargs)
+
+        monkeypatch.setattr(sd.torch, "zeros", zeros)
+    result = sweep(model, backend=backend, batch_sizes=[4, 1, 2, 3], warmup=1)
+    rows = result["rows"]
+    assert [(r["batch_size"], r["status"]) for r in rows] == [(1, "ok"), (2, "ok"), (3, "oom")]
+    assert "allocate" in rows[-1]["error"]
+    assert rows[0]["latency_s_mean"] > 0 and rows[1]["throughput_tok_s"] > 0
+    assert result["provenance"]["versions"]["torch"]
+    assert 4 not in calls  # nothing ran after the out-of-memory batch size
+
+
+def test_other_errors_are_not_swallowed(monkeypatch):
+    model = dense_model()
+
+    def forward(*args, **kwargs):
+        raise ValueError("shape mismatch")
+
+    monkeypatch.setattr(model.model, "forward", forward)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        sweep(model, probe_attention=False)
+
+
+def test_is_out_of_memory():
+    assert bench.is_out_of_memory(torch.cuda.OutOfMemoryError("x"))
+    assert bench.is_out_of_memory(RuntimeError("CUDA error: out of memory"))
+    assert not bench.is_out_of_memory(RuntimeError("expected scalar type Half"))
+    assert not bench.is_out_of_memory(ValueError("out of memory"))
+
+
+def test_result_schema_and_provenance():
+    result = sweep(depth_model(), model_name="tiny", variant="depth-2", cell={"tokens": "5x6"})
+    for key in ("model", "variant", "backend", "input_tokens", "output_tokens", "params", "dtype",
+                "attention", "rows", "provenance"):
+        assert key in result
+    assert (result["model"], result["variant"], result["backend"]) == ("tiny", "depth-2", "hf")
+    assert result["blocks"] == 2 and result["dtype"] == "float32" and result["device"] == "cpu"
+    assert result["attention"] == "sdpa" and result["hf_attn_implementation"] == "sdpa"
+    assert any("scaled_dot_product" in k for k in result["attention_kernels"])
+    prov = result["provenance"]
+    assert prov["versions"]["transformers"] and prov["seed"] == 0
+    assert prov["cell"] == {"tokens": "5x6"} and prov["device"] == "cpu"
+    json.dumps(result)  # JSON-ready as returned
+
+
+def test_eager_attention_is_pinned_and_recorded():
+    result = sweep(dense_model(), attention="eager", batch_sizes=[1])
+    assert result["attention"] == "eager" and result["hf_attn_implementation"] == "eager"
+    assert result["attention_kernels"] == []  # no SDPA operator ran
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(backend="vllm"), "backend"),
+    (dict(backend="compiled", sampling=True), "greedily"),
+    (dict(output_tokens=0), "token config"),
+    (dict(input_tokens=100, output_tokens=100), "max_position_embeddings"),
+    (dict(attention="flash3"), "attention backend"),
+    (dict(dtype="float8"), "dtype"),
+    (dict(batch_sizes=[]), "batch sizes"),
+    (dict(repeats=0), "repeats"),
+])
+def test_bad_input(kwargs, match):
+    with pytest.raises(PrunebenchError, match=match):
+        sweep(dense_model(), **kwargs)
+
+
+# --------------------------------------------------------------------------- compiled backend
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_compiled_greedy_tokens_equal_hf_generate(kind):
+    model = MODELS[kind]()
+    ids = bench.make_prompt(None, 6, 256, seed=1).repeat(3, 1)
+    ids[1, 2], ids[2, 4] = 17, 99  # distinct rows, so each batch row is checked separately
+    n = 16
+    with torch.inference_mode():
+        ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n,
+                             min_new_tokens=n, do_sample=False, pad_token_id=0)
+        decoder = StaticDecoder(model, 3, 6 + n, mode="eager")
+        out = decoder.generate(ids, n)
+        hf_logits = model(ids).logits[:, -1]
+    assert torch.allclose(decoder.prefill_logits(ids), hf_logits, atol=1e-4)
+    assert len(set(ref[:, 6:].flatten().tolist())) > 8  # varied tokens: a real check
+    assert torch.equal(out, ref)
+
+
+def test_compiled_step_traces_as_one_graph():
+    """The decode step must compile with fullgraph (what reduce-overhead needs on CUDA)."""
+    model = width_model()
+    ids = bench.make_prompt(None, 5, 256).repeat(2, 1)
+    eager = StaticDecoder(model, 2, 15, mode="eager").generate(ids, 10)
+    compiled = StaticDecoder(model, 2, 15, mode="compile",
+                             compile_kwargs={"backend": "eager", "fullgraph": True})
+    compiled.prepare()
+    assert torch.equal(compiled.generate(ids, 10), eager)
+
+
+def test_static_decoder_caches_follow_block_shapes():
+    model = width_model()
+    decoder = StaticDecoder(model, 2, 20)
+    assert decoder.mode == "eager"  # CPU
+    assert decoder.n_heads == [4, 0, 2, 4]
+    assert decoder.blocks[1].k_cache is None  # zero-head block: no cache
+    assert decoder.blocks[0].k_cache.shape == (2, 2, 32, 16)  # 20 rounded up to the 16 alignment
+    assert decoder.blocks[2].v_cache.shape == (2, 1, 32, 16)
+    for mode in ("cuda-graph", "compile-graph", "autotune-graph", "reduce-overhead"):
+        with pytest.raises(PrunebenchError, match="CUDA"):
+            StaticDecoder(model, 2, 20, mode=mode)
+
+
+def hetero_model():
+    """Every block shape the decoder must handle, with q/k/v and gate/up biases to fuse too."""
+    config = small_config(num_hidden_layers=5, attention_bias=True, mlp_bias=True)
+    config.layer_shapes = [
+        {},
+        {"num_attention_heads": 0, "num_key_value_heads": 0, "intermediate_size": 96},
+        {"num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 0},
+        {"num_attention_heads": 0, "num_key_value_heads": 0, "intermediate_size": 0},
+        {"num_attention_heads": 4, "num_key_value_heads": 4, "intermediate_size": 40},
+    ]
+    return make_model(config)
+
+
+def storage_bytes(model) -> int:
+    storages = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes()
+                for p in model.parameters()}
+    return sum(storages.values())
+
+
+def test_fused_weights_same_logits_as_hf_modules_no_extra_memory(tmp_path):
+    model = hetero_model()
+    ids = bench.make_prompt(None, 7, 256, seed=2).repeat(2, 1)
+    ids[1, 3] = 50
+    n = 12
+    with torch.inference_mode():
+        hf_logits = model(ids).logits[:, -1]
+        ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n,
+                             min_new_tokens=n, do_sample=False, pad_token_id=0)
+    before = storage_bytes(model)
+    with torch.inference_mode():  # fusing must not turn the model's weights into inference tensors
+        decoder = StaticDecoder(model, 2, 7 + n, mode="eager")
+    blocks = decoder.blocks
+    assert [b.n_q for b in blocks] == [4, 0, 2, 0, 4] and [b.m for b in blocks] == [128, 96, 0, 0, 40]
+    assert blocks[2].gate_up_w is None and blocks[3].gate_up_w is None and blocks[3].qkv_w is None
+    assert blocks[2].down_b is not None and blocks[1].o_b is not None  # the biases remain
+    # One weight per block for q/k/v and one for gate/up; the HF modules now view into them.
+    attn, mlp = model.model.layers[4].self_attn, model.model.layers[4].mlp
+    assert blocks[4].qkv_w.shape == (3 * 64, 64) and blocks[4].qkv_b.shape == (3 * 64,)
+    assert blocks[4].gate_up_w.shape == (80, 64) and blocks[4].gate_up_b.shape == (80,)
+    assert attn.q_proj.weight.data_ptr() == blocks[4].qkv_w.data_ptr()
+    assert attn.v_proj.bias.data_ptr() == blocks[4].qkv_b[128:].data_ptr()
+    assert mlp.up_proj.weight.data_ptr() == blocks[4].gate_up_w[40:].data_ptr()
+    assert not attn.k_proj.weight.is_inference() and attn.k_proj.weight.requires_grad
+    assert storage_bytes(model) == before  # no second copy of the weights
+    # A second decoder over the same model reuses the fused tensors as they are.
+    again = StaticDecoder(model, 1, 8, mode="eager")
+    assert again.blocks[0].qkv_w.data_ptr() == blocks[0].qkv_w.data_ptr()
+    assert again.blocks[4].gate_up_w.data_ptr() == blocks[4].gate_up_w.data_ptr()
+    assert storage_bytes(model) == before
+
+    unfused = StaticDecoder(model, 2, 7 + n, mode="eager", fuse=False)
+    fused_logits = decoder.prefill_logits(ids)
+    assert torch.allclose(fused_logits, hf_logits, atol=1e-4)
+    assert torch.allclose(unfused.prefill_logits(ids), fused_logits, atol=1e-5)
+    with torch.inference_mode():
+        assert torch.equal(model(ids).logits[:, -1], hf_logits)  # HF still runs, on the views
+    assert len(set(ref[:, 7:].flatten().tolist())) > 6
+    assert torch.equal(decoder.generate(ids, n), ref)
+    assert torch.equal(unfused.generate(ids, n), ref)
+    # After unfuse the model can be saved with safetensors again and is unchanged.
+    del decoder, again, unfused, blocks
+    unfuse(model)
+    assert attn.q_proj.weight.untyped_storage().data_ptr() != \
+        attn.k_proj.weight.untyped_storage().data_ptr()
+    save_model(model, None, tmp_path / "saved")
+    with torch.inference_mode():
+        assert torch.equal(model(ids).logits[:, -1], hf_logits)
+
+
+# --------------------------------------------------------------------------- bandwidth floor
+
+def test_floor_arithmetic_llama7b_by_hand():
+    config = architecture_config("llama-7b")
+    # Per block: q,k,v,o 4*4096*4096 + gate,up,down 3*4096*11008 + two norms 2*4096
+    block = 4 * 4096 * 4096 + 3 * 4096 * 11008 + 2 * 4096
+    assert block == 202_383_360
+    # 32 blocks + final norm + LM head (32000 x 4096); the embedding table is not read.
+    assert bench.weight_bytes(config, "float16") == 2 * (32 * block + 4096 + 32000 * 4096)
+    assert bench.weight_bytes(config, torch.float16) == 13_214_687_232
+    # K and V, 32 blocks x 32 heads x 128 dims, batch 1, 76 positions, 2 bytes.
+    assert bench.kv_cache_bytes(config, 1, 76, "float16") == 2 * 76 * 32 * 32 * 128 * 2 == 39_845_888
+    assert bench.kv_cache_bytes(config, 64, 76, "float16") == 64 * 39_845_888
+    floor = bench.decode_floor_s(config, 1, 76, "float16", 2e12)
+    assert floor == pytest.approx((13_214_687_232 + 39_845_888) / 2e12)
+    assert bench.mean_decode_context(12, 128) == 76
+
+    depth = copy.deepcopy(config)
+    depth.num_hidden_layers = 23
+    assert bench.weight_bytes(depth, "float16") == 2 * (23 * block + 4096 + 32000 * 4096)
+    assert bench.kv_cache_bytes(depth, 1, 76, "float16") == 2 * 76 * 23 * 32 * 128 * 2
+
+
+def test_floor_arithmetic_heterogeneous_blocks_by_hand():
+    config = architecture_config("llama-7b")
+    config.num_hidden_layers = 3
+    config.layer_shapes = [
+        {},
+        {"num_attention_heads": 0, "num_key_value_heads": 0, "intermediate_size": 5504,
+         "o_proj_bias": True, "down_proj_bias": True},
+        {"num_attention_heads": 20, "num_key_value_heads": 20, "intermediate_size": 8192},
+    ]
+    dense_block = 202_383_360
+    zero_head = 4096 + 3 * 4096 * 5504 + 4096 + 2 * 4096  # o bias, MLP, down bias, norms
+    narrow = 4 * 4096 * 2560 + 3 * 4096 * 8192 + 2 * 4096
+    assert (zero_head, narrow) == (67_649_536, 142_614_528)
+    params = dense_block + zero_head + narrow + 4096 + 32000 * 4096
+    assert bench.weight_bytes(config, "bfloat16") == 2 * params == 1_087_447_040
+    assert bench.weight_bytes(config, "float32") == 4 * params
+    # KV: 32 + 0 + 20 heads of 128 dims, batch 4, 100 positions, 2 bytes each for K and V.
+    assert bench.kv_cache_bytes(config, 4, 100, "float16") == 2 * 4 * 100 * 52 * 128 * 2 == 10_649_600
+
+
+def test_floor_fields_and_flag_in_rows():
+    # An absurdly fast device: every CPU step is far beyond 10x the floor -> flagged at batch 1.
+    fast = sweep(dense_model(), batch_sizes=[1, 2], bandwidth_bytes_per_s=1e18)
+    one, two = fast["rows"]
+    assert fast["bandwidth_gbps"] == pytest.approx(1e9)
+    assert one["floor_flag"] is True and two["floor_flag"] is False  # only batch 1 is judged
+    assert one["pct_of_floor"] == pytest.approx(100 * one["floor_s"] / one["decode_step_s"])
+    context = bench.mean_decode_context(5, 6)
+    config = dense_model().config
+    assert two["floor_s"] == pytest.approx(bench.decode_floor_s(config, 2, context, "float32", 1e18))
+    # A very slow device: the floor is above the step, nothing is flagged.
+    slow = sweep(dense_model(), batch_sizes=[1], bandwidth_bytes_per_s=1.0)
+    assert slow["rows"][0]["floor_flag"] is False and slow["rows"][0]["pct_of_floor"] > 100
+
+
+def test_measure_bandwidth_cpu_is_cached(monkeypatch):
+    monkeypatch.setattr(bench, "_BANDWIDTH", {})
+    bandwidth, method = bench.measure_bandwidth("cpu", nbytes=1 << 20, iters=2)
+    assert bandwidth > 0 and "copies" in method
+    assert bench.measure_bandwidth("cpu") == (bandwidth, method)
+
+
+# --------------------------------------------------------------------------- gpu_check script
+
+def test_gpu_check_runs_on_cpu_with_tiny_shapes(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    gpu_check.main(["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32",
+                    "--tokens", "4x5", "--batch-sizes", "1,2", "--warmup", "0", "--repeats", "1",
+                    "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    cells = report["cells"]
+    assert {(c["variant"], c["backend"]) for c in cells} == {
+        (v, b) for v in ("dense", "depth", "width") for b in ("hf", "compiled")}
+    assert all(c["status"] == "ok" for c in cells), [c.get("error") for c in cells]
+    by_variant = {c["variant"]: c["result"] for c in cells if c["backend"] == "hf"}
+    assert by_variant["depth"]["blocks"] < by_variant["dense"]["blocks"]
+    assert by_variant["width"]["blocks"] == by_variant["dense"]["blocks"]
+    assert by_variant["width"]["params"] < by_variant["dense"]["params"]
+    assert report["selfcheck"]["tokens_equal"] is True
+    out = capsys.readouterr().out
+    assert "| variant |" in out and "blocks ratio 8/6" in out
+    assert report["ratios"] and all(r["blocks_ratio"] == pytest.approx(8 / 6)
+                                    for r in report["ratios"])
+    assert (tmp_path / "gpu_check.md").exists()
+
+
+def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("decode_variants",
+                                                  ROOT / "benchmarks" / "decode_variants.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main(["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32",
+                 "--tokens", "4x6", "--variants", "eager,unfused-eager,compile", "--warmup", "0",
+                 "--repeats", "1", "--budget-s", "0", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "decode_variants.json").read_text())
+    # A zero budget still records every variant: each one would overrun, so each is skipped.
+    assert [(r["variant"], r["status"]) for r in report["rows"]] == [
+        ("eager", "skipped"), ("unfused-eager", "skipped"), ("compile", "skipped")]
+    script.main(["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32",
+                 "--tokens", "4x6", "--variants", "eager,unfused-eager", "--warmup", "0",
+                 "--repeats", "1", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "decode_variants.json").read_text())
+    rows = report["rows"]
+    assert [(r["variant"], r["fuse"], r["status"]) for r in rows] == [
+        ("eager", True, "ok"), ("unfused-eager", False, "ok")]
+    for row in rows:
+        assert row["check"]["tokens_equal"] and row["check"]["distinct_tokens"] > 8
+        assert row["agreement_7b"] == 1.0
+        assert row["pct_of_floor"] == pytest.approx(100 * report["floor_s"] / row["decode_step_s"])
+    assert "| variant |" in capsys.readouterr().out
+    assert (tmp_path / "decode_variants.md").exists()

@@ -1,0 +1,66 @@
+"""Calibration windows and text sources."""
+import datasets
+import pytest
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.data import calibration_windows, load_rows, load_windows, save_windows
+
+
+class CharTokenizer:
+    """One id per character (offset by 3 for the special tokens); enough to test windowing."""
+    bos_token_id = 1
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [3 + (ord(c) % 50) for c in text]}
+
+
+ROWS = [f"row {i}: " + "abcdefghij" * (i % 3 + 1) for i in range(40)]
+
+
+def test_windows_have_exact_length_bos_first_and_are_seeded():
+    a = calibration_windows(ROWS, CharTokenizer(), n=6, length=32, seed=1234)
+    b = calibration_windows(ROWS, CharTokenizer(), n=6, length=32, seed=1234)
+    c = calibration_windows(ROWS, CharTokenizer(), n=6, length=32, seed=7)
+    assert a.shape == (6, 32) and a.dtype == torch.long
+    assert (a[:, 0] == 1).all()
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_too_little_text_is_refused():
+    with pytest.raises(PrunebenchError, match="fewer than one window"):
+        calibration_windows(["short"], CharTokenizer(), n=1, length=64, seed=0)
+
+
+def test_windows_round_trip_through_safetensors(tmp_path):
+    windows = calibration_windows(ROWS, CharTokenizer(), n=3, length=16, seed=0)
+    save_windows(windows, tmp_path / "w.safetensors", {"source": "embedded", "seed": 0})
+    loaded, meta = load_windows(tmp_path / "w.safetensors")
+    assert torch.equal(loaded, windows) and meta["source"] == "embedded"
+
+
+def test_embedded_source_reads_its_split(tmp_path):
+    (tmp_path / "train.txt").write_text("first paragraph\n\nsecond paragraph\n")
+    assert load_rows("embedded", "train", tmp_path) == ["first paragraph", "second paragraph"]
+    with pytest.raises(PrunebenchError, match="missing"):
+        load_rows("embedded", "test", tmp_path)
+
+
+def test_non_utf8_text_is_refused(tmp_path):
+    (tmp_path / "train.txt").write_bytes(b"caf\xe9 ok\n")
+    with pytest.raises(PrunebenchError, match="not UTF-8"):
+        load_rows("embedded", "train", tmp_path)
+
+
+def test_unknown_source_is_refused():
+    with pytest.raises(PrunebenchError, match="unknown text source 'books'"):
+        load_rows("books", "train")
+
+
+def test_offline_hub_dataset_names_it_and_how_to_prefetch(monkeypatch):
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach the hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(PrunebenchError, match=r"wikitext2 \(Salesforce/wikitext.*pre-fetch"):
+        load_rows("wikitext2", "test")

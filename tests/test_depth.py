@@ -1,0 +1,97 @@
+"""Depth pruning with the PPL criterion on the trained tiny model."""
+import random
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from prunebench import PrunebenchError
+from prunebench.data import calibration_windows, load_rows
+from prunebench.depth import calibration_nll, prune_ppl, removable_blocks, without_blocks
+from prunebench.evaluate import perplexity, token_stream
+from prunebench.modeling import count_params, load_model, load_tokenizer, remove_blocks, save_model
+from prunebench.pruning import prune_checkpoint
+
+
+@pytest.fixture(scope="module")
+def calibration(tiny_model_dir, embedded_corpus):
+    tokenizer = load_tokenizer(tiny_model_dir)
+    return calibration_windows(load_rows("embedded", "train", embedded_corpus), tokenizer,
+                               n=10, length=128, seed=1234)
+
+
+@pytest.fixture(scope="module")
+def heldout(tiny_model_dir, embedded_corpus):
+    tokenizer = load_tokenizer(tiny_model_dir)
+    text = "\n".join(load_rows("embedded", "test", embedded_corpus)[:300])
+    return token_stream(tokenizer, text)
+
+
+def heldout_ppl(model, stream):
+    return perplexity(model, stream, window=128, batch_size=16)["perplexity"]
+
+
+def test_ppl_criterion_beats_random_removal(tiny_model_dir, calibration, heldout):
+    model = load_model(tiny_model_dir)
+    n = model.config.num_hidden_layers
+    target = count_params(model.config) - 3 * (count_params(model.config) - count_params(
+        remove_blocks(load_model(tiny_model_dir), [0]).config))  # three blocks' worth
+    report = prune_ppl(model, calibration, target)
+    assert report["num_removed"] == 3 and len(report["block_scores"]) == n
+    pruned_ppl = heldout_ppl(model, heldout)
+    rng = random.Random(0)
+    random_ppls = []
+    for _ in range(4):
+        blocks = sorted(rng.sample(range(n), 3))
+        random_ppls.append(heldout_ppl(remove_blocks(load_model(tiny_model_dir), blocks), heldout))
+    assert pruned_ppl < min(random_ppls), (pruned_ppl, random_ppls, report["removed_blocks"])
+
+
+def test_scores_are_perplexities_without_each_block(tiny_model_dir, calibration):
+    model = load_model(tiny_model_dir)
+    target = count_params(model.config) - 1
+    report = prune_ppl(load_model(tiny_model_dir), calibration, int(target * 0.9))
+    with without_blocks(model, {2}):
+        nll = calibration_nll(model, calibration, batch_size=10)
+    assert report["block_scores"][2] == pytest.approx(torch.tensor(nll).exp().item(), rel=1e-6)
+    # the blocks removed are the lowest-scoring ones
+    worst_kept = min(s for i, s in enumerate(report["block_scores"])
+                     if i not in report["removed_blocks"])
+    assert all(report["block_scores"][b] <= worst_kept for b in report["removed_blocks"])
+
+
+def test_pruned_checkpoint_is_plain_hf_and_reloads_identically(tiny_model_dir, calibration, tmp_path):
+    dense_params = count_params(load_model(tiny_model_dir).config)
+    report = prune_checkpoint(tiny_model_dir, "depth_ppl", "0.8", tmp_path / "ckpt", calibration)
+    assert report["blocks_after"] < report["blocks_before"]
+    block = (dense_params - report["params_after"]) / (report["blocks_before"] - report["blocks_after"])
+    assert abs(report["params_after"] - 0.8 * dense_params) <= block  # within one block
+    ours = load_model(tmp_path / "ckpt")
+    hf = AutoModelForCausalLM.from_pretrained(tmp_path / "ckpt", dtype=torch.float32).eval()
+    ids = calibration[:2, :64]
+    with torch.no_grad():
+        assert torch.equal(ours(ids).logits, hf(ids).logits)
+
+
+def test_protected_blocks_are_never_removed(tiny_model_dir, calibration):
+    model = load_model(tiny_model_dir)
+    n = model.config.num_hidden_layers
+    report = prune_ppl(model, calibration, int(count_params(model.config) * 0.6),
+                       protect_first=2, protect_last=2)
+    assert all(2 <= b < n - 2 for b in report["removed_blocks"])
+
+
+def test_bad_parameters_are_refused_before_anything_changes(tiny_model_dir, calibration, tmp_path):
+    model = load_model(tiny_model_dir)
+    with pytest.raises(PrunebenchError, match="unknown parameters"):
+        prune_ppl(model, calibration, 10, criterion="magic")
+    with pytest.raises(PrunebenchError, match="no removable block"):
+        removable_blocks(8, 4, 4)
+    with pytest.raises(PrunebenchError, match="unknown pruning method 'depth_magic'"):
+        prune_checkpoint(tiny_model_dir, "depth_magic", "0.5", tmp_path / "x", calibration)
+    with pytest.raises(PrunebenchError, match="larger than the model"):
+        prune_checkpoint(tiny_model_dir, "depth_ppl", "5B", tmp_path / "x", calibration)
+    with pytest.raises(PrunebenchError, match="no model at"):
+        prune_checkpoint(tmp_path / "missing", "depth_ppl", "0.5", tmp_path / "x", calibration)
+    assert not (tmp_path / "x").exists()
+    assert model.config.num_hidden_layers == load_model(tiny_model_dir).config.num_hidden_layers

@@ -1,0 +1,28 @@
+"""The conda environment and pyproject.toml pin the same dependency ranges."""
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def name_of(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_env_file_pins_agree_with_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = yaml.safe_load((REPO / "envs" / "prunebench.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    env_pins = {name_of(r): r.replace(" ", "") for r in pip if not r.startswith("-e")}
+    # snakemake runs the workflow; it is not needed inside the jobs' environment.
+    project_pins = {name_of(r): r.replace(" ", "") for r in project if name_of(r) != "snakemake"}
+    assert env_pins == project_pins
+
+
+def test_every_rule_names_the_environment():
+    for rules in (REPO / "workflow" / "rules").glob("*.smk"):
+        text = rules.read_text()
+        assert len(re.findall(r"^rule \w+:", text, re.M)) == text.count('conda:\n        "../../envs/prunebench.yaml"'), rules

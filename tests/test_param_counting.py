@@ -1,0 +1,81 @@
+"""Exact parameter counts from the config alone (meta device, no weights)."""
+import pytest
+from transformers import LlamaConfig
+
+from prunebench import PrunebenchError
+from prunebench.architectures import architecture_config
+from prunebench.depth import solve_num_blocks
+from prunebench.modeling import (block_param_count, build_model, count_params, count_params_meta,
+                                 layer_shapes, remove_blocks)
+from prunebench.sizes import format_params, parse_size
+
+
+def test_llama_7b_counts_match_the_study():
+    config = architecture_config("llama-7b")
+    assert count_params(config) == 6_738_415_616
+    assert count_params_meta(config) == 6_738_415_616
+    assert block_param_count(config, layer_shapes(config)[0]) == 202_383_360
+
+
+def test_removing_nine_llama_7b_blocks_gives_4_917b():
+    model = build_model(architecture_config("llama-7b"))  # meta: nothing allocated
+    remove_blocks(model, list(range(9, 18)))
+    assert count_params(model.config) == 4_916_965_376
+    assert sum(p.numel() for p in model.parameters()) == 4_916_965_376
+
+
+def test_vicuna_13b_counts_and_solved_depth():
+    config = architecture_config("vicuna-13b")
+    assert count_params(config) == 13_015_864_320
+    assert block_param_count(config, layer_shapes(config)[0]) == 317_204_480
+    k = solve_num_blocks(config, parse_size("9.5B", count_params(config)), list(range(40)))
+    assert k == 11
+
+
+def test_solved_depth_for_llama_7b_sizes():
+    config = architecture_config("llama-7b")
+    dense = count_params(config)
+    assert [solve_num_blocks(config, parse_size(s, dense), list(range(32)))
+            for s in ("5.5B", "4.9B", "4.5B")] == [6, 9, 11]
+
+
+def test_closed_form_matches_meta_for_heterogeneous_shapes():
+    config = LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=3,
+                         num_attention_heads=4, num_key_value_heads=2, vocab_size=50)
+    config.layer_shapes = [
+        {"num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 10,
+         "o_proj_bias": True, "down_proj_bias": True},
+        {"num_attention_heads": 0, "num_key_value_heads": 0, "intermediate_size": 0,
+         "o_proj_bias": True, "down_proj_bias": False},
+        {},
+    ]
+    assert count_params(config) == count_params_meta(config)
+
+
+@pytest.mark.parametrize("text, expected", [("4.9B", 4_900_000_000), ("350M", 350_000_000),
+                                            ("0.5", 500), ("1", 1000), ("800", 800), ("2K", 2000)])
+def test_parse_size(text, expected):
+    dense = 1000 if expected <= 1000 else 10_000_000_000
+    assert parse_size(text, dense) == expected
+
+
+@pytest.mark.parametrize("text", ["4.9 billion", "-3", "B", "", "1.2.3"])
+def test_malformed_sizes_are_refused(text):
+    with pytest.raises(PrunebenchError, match="malformed target size"):
+        parse_size(text, 10**9)
+
+
+def test_size_larger_than_the_model_is_refused():
+    with pytest.raises(PrunebenchError, match="larger than the model"):
+        parse_size("8B", 6_738_415_616)
+
+
+def test_depth_target_out_of_reach_is_refused():
+    config = architecture_config("llama-7b")
+    with pytest.raises(PrunebenchError, match="below"):
+        solve_num_blocks(config, 100_000_000, list(range(4, 30)))
+
+
+def test_format_params():
+    assert format_params(4_916_965_376) == "4.92B"
+    assert format_params(6_738_415_616) == "6.74B"

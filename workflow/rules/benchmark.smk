@@ -1,0 +1,22 @@
+# Generation benchmarks: one batch-size sweep per model x variant x backend x token config.
+# A benchmark takes every core and the GPU so that no other job disturbs its timings.
+
+
+rule benchmark:
+    input:
+        checkpoint=lambda wc: checkpoint_dir(wc.model, wc.variant),
+        report="results/pruned/{model}/{variant}/prune_report.json",
+    output:
+        "results/bench/{model}/{variant}/{backend}/{lin}x{lout}.json",
+    params:
+        settings=config["benchmark"],
+        device=config["device"],
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/prunebench.yaml"
+    log:
+        "logs/bench/{model}/{variant}/{backend}/{lin}x{lout}.log",
+    script:
+        "../scripts/benchmark.py"

@@ -1,0 +1,38 @@
+# Pruning: one cell per model x variant. The dense variant keeps the base checkpoint and only
+# gets a report, so 13B weights are never copied.
+
+
+rule dense_report:
+    input:
+        model=lambda wc: model_dir(wc.model),
+    output:
+        report="results/pruned/{model}/dense/prune_report.json",
+    conda:
+        "../../envs/prunebench.yaml"
+    log:
+        "logs/prune/{model}/dense.log",
+    script:
+        "../scripts/dense_report.py"
+
+
+rule prune:
+    input:
+        model=lambda wc: model_dir(wc.model),
+        calibration=lambda wc: calibration_file(wc.model, prune_settings(wc.model, wc.variant)["calibration"]),
+    output:
+        checkpoint=directory("results/pruned/{model}/{variant}/checkpoint"),
+        report="results/pruned/{model}/{variant}/prune_report.json",
+    wildcard_constraints:
+        variant=r"[a-z0-9_]+-[A-Za-z0-9_.%]+",
+    params:
+        settings=lambda wc: prune_settings(wc.model, wc.variant),
+        device=config["device"],
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../envs/prunebench.yaml"
+    log:
+        "logs/prune/{model}/{variant}.log",
+    script:
+        "../scripts/prune.py"

@@ -1,0 +1,23 @@
+"""Tables and the throughput-vs-latency figure from every cell's result file."""
+from pathlib import Path
+
+from prunebench import logs, report
+
+log = logs.setup(snakemake.log[0])
+reports = report.load_prune_reports(snakemake.input.reports)
+bench = report.load_bench(snakemake.input.bench)
+evals = report.load_evals(snakemake.input.evals)
+
+tables = {
+    "speed": report.speed_table(bench, reports),
+    "quality": report.quality_table(reports, evals),
+    "summary": report.summary_table(bench, reports, evals),
+}
+tables_dir = Path(snakemake.output.tables[0]).parent
+for name, table in tables.items():
+    report.write_table(table, tables_dir / f"{name}.csv", tables_dir / f"{name}.md")
+figures_dir = Path(snakemake.output.figures[0]).parent
+for backend in snakemake.params.backends:
+    stem = figures_dir / f"throughput_vs_latency_{backend}"
+    report.plot_throughput_vs_latency(bench, f"{stem}.png", f"{stem}.pdf", backend=backend)
+log.info("tables and figures written")

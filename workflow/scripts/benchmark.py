@@ -1,0 +1,25 @@
+"""One generation benchmark cell: a batch-size sweep for one variant, backend and token config."""
+from prunebench import logs
+from prunebench.atomic import read_json, write_json
+from prunebench.benchmark import run_sweep
+from prunebench.modeling import load_model, load_tokenizer
+from prunebench.pruning import parse_dtype, pick_device
+
+log = logs.setup(snakemake.log[0])
+wc, settings = snakemake.wildcards, snakemake.params.settings
+device = pick_device(snakemake.params.device)
+dtype = settings["dtype"]
+if dtype == "auto":  # the study's fp16 on GPU; CPUs have no fast fp16 matmul
+    dtype = "float16" if device.type == "cuda" else "float32"
+model = load_model(snakemake.input.checkpoint, device=device, dtype=parse_dtype(dtype))
+tokenizer = load_tokenizer(snakemake.input.checkpoint)
+cell = {"model": wc.model, "variant": wc.variant, "backend": wc.backend,
+        "input_tokens": int(wc.lin), "output_tokens": int(wc.lout), **settings, "dtype": dtype}
+result = run_sweep(model, tokenizer, input_tokens=int(wc.lin), output_tokens=int(wc.lout),
+                   batch_sizes=settings["batch_sizes"], warmup=settings["warmup"],
+                   repeats=settings["repeats"], backend=wc.backend, device=device, dtype=dtype,
+                   attention=settings["attention"], seed=settings["seed"],
+                   compile_mode=settings["compile_mode"],
+                   model_name=wc.model, variant=wc.variant, cell=cell)
+result["params"] = read_json(snakemake.input.report)["params_after"]
+write_json(snakemake.output[0], result)

@@ -1,0 +1,25 @@
+"""Provide a base model: build the tiny default, download from the hub, or initialise randomly."""
+from pathlib import Path
+
+from prunebench import logs
+from prunebench.hub import parse_source
+
+log = logs.setup(snakemake.log[0])
+source = parse_source(snakemake.params.source)
+out_dir = Path(snakemake.output[0])
+
+if source.kind == "tiny":
+    from prunebench.tiny import build_tiny
+
+    build_tiny(out_dir, Path(snakemake.input.train_text).parent, **snakemake.params.tiny)
+elif source.kind == "hf":
+    from prunebench.atomic import atomic_dir
+    from prunebench.hub import download
+
+    with atomic_dir(out_dir) as tmp:
+        download(source.name, source.revision, tmp)
+else:
+    from prunebench.modeling import save_random_model
+
+    save_random_model(source.name, out_dir)
+log.info("model ready at %s", out_dir)
