@@ -10,9 +10,10 @@ from prunebench.data import calibration_windows, load_rows, load_windows, save_w
 class CharTokenizer:
     """One id per character (offset by 3 for the special tokens); enough to test windowing."""
     bos_token_id = 1
+    eos_token_id = 2
 
     def __call__(self, text, add_special_tokens=False):
-        return {"input_ids": [3 + (ord(c) % 50) for c in text]}
+        return {"input_ids": [3 + (ord(c) % 50) for c in text]}  # never 1 or 2
 
 
 ROWS = [f"row {i}: " + "abcdefghij" * (i % 3 + 1) for i in range(40)]
@@ -64,3 +65,12 @@ def test_offline_hub_dataset_names_it_and_how_to_prefetch(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(PrunebenchError, match=r"wikitext2 \(Salesforce/wikitext.*pre-fetch"):
         load_rows("wikitext2", "test")
+
+
+def test_wrapped_rows_follow_the_training_stream():
+    windows = calibration_windows(ROWS, CharTokenizer(), n=4, length=40, seed=3, wrap_rows=True)
+    for w in windows.tolist():
+        assert w[0] == 1  # a window starts at a row, with that row's BOS
+        for i, t in enumerate(w[:-1]):  # every row ends with EOS, then the next row's BOS
+            if t == 2:
+                assert w[i + 1] == 1

@@ -175,7 +175,7 @@ def test_missing_report_and_eval_files_are_named(study):
     root, _, reports, _ = study
     with pytest.raises(PrunebenchError, match=r"missing .*nope/prune_report\.json.*prune rule"):
         report.load_prune_reports(reports + [root / "results/pruned/m7/nope/prune_report.json"])
-    with pytest.raises(PrunebenchError, match=r"missing .*zeroshot\.json.*evaluate rule"):
+    with pytest.raises(PrunebenchError, match=r"missing .*zeroshot\.json.*zeroshot rule"):
         report.load_evals([root / "results/eval/m7/dense/zeroshot.json"])
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from prunebench.evaluate import perplexity
 from prunebench import PrunebenchError, modeling, tiny
 
 SMALL = 2_000  # sentences: enough for corpus and tokenizer checks, fast to make
@@ -200,7 +201,7 @@ WINDOWS = 24  # 24 x 256 test tokens per perplexity: enough to rank blocks, fast
 
 
 def _ppl(model, ids):
-    return tiny.perplexity(model, ids, window=256, max_windows=WINDOWS)
+    return perplexity(model, ids, window=256, max_windows=WINDOWS)["perplexity"]
 
 
 def test_tiny_model_beats_unigram(tiny_model_dir, tiny_eval):
@@ -209,7 +210,7 @@ def test_tiny_model_beats_unigram(tiny_model_dir, tiny_eval):
     total = len(train_ids) + len(tok)  # add-one smoothing
     targets = test_ids[1:].tolist()
     unigram = math.exp(-sum(math.log((counts[t] + 1) / total) for t in targets) / len(targets))
-    model_ppl = tiny.perplexity(modeling.load_model(tiny_model_dir), test_ids, window=256)
+    model_ppl = perplexity(modeling.load_model(tiny_model_dir), test_ids, window=256)["perplexity"]
     assert model_ppl < unigram / 10, (model_ppl, unigram)
 
 

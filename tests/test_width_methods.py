@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from prunebench.evaluate import perplexity
 from prunebench import PrunebenchError, data, flap, llm_pruner, modeling, surgery, tiny, wanda_sp
 from prunebench.architectures import architecture_config
 from prunebench.sizes import format_params
@@ -223,7 +224,7 @@ def trained(tiny_model_dir, embedded_corpus):
     calibration = data.calibration_windows(rows, tokenizer, n=32, length=64, seed=1234)
     stream = tiny.encode_text(tokenizer, (embedded_corpus / "validation.txt").read_text())
     dense = modeling.load_model(tiny_model_dir)
-    dense_ppl = tiny.perplexity(dense, stream, window=128, max_windows=24)
+    dense_ppl = perplexity(dense, stream, window=128, max_windows=24)["perplexity"]
     return {"dir": tiny_model_dir, "calibration": calibration, "stream": stream,
             "dense_ppl": dense_ppl, "dense_params": modeling.count_params(dense.config)}
 
@@ -234,7 +235,7 @@ def prune_trained(trained, name, **params):
     report = METHODS[name].prune(model, trained["calibration"], target, **params)
     assert abs(numel(model) - target) <= 0.01 * target
     assert report["params_after"] == numel(model)
-    return model, tiny.perplexity(model, trained["stream"], window=128, max_windows=24)
+    return model, perplexity(model, trained["stream"], window=128, max_windows=24)["perplexity"]
 
 
 def test_tiny_model_quality_sanity(trained):

@@ -1,5 +1,6 @@
 """End to end: the Snakemake workflow on the embedded default, run in a temporary directory."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,12 @@ FAST = {
 }
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", "test.yaml"]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+def snakemake(workdir: Path, *args: str, check: bool = True, configfile: str = "test.yaml",
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    # --configfile takes several values, so it goes last, after the targets.
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", configfile]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n"
                              f"{proc.stderr[-6000:]}")
@@ -45,6 +49,20 @@ def workflow_run(tmp_path_factory):
     workdir = make_workdir(tmp_path_factory.mktemp("workflow"))
     snakemake(workdir)
     return workdir
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
+    lines = output.splitlines()
+    start = lines.index("Job stats:") + 3  # skip the header and its rule
+    counts = {}
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        rule, count = line.split()
+        counts[rule] = int(count)
+    counts.pop("total", None)
+    return counts
 
 
 def load(path: Path):
@@ -95,9 +113,7 @@ def test_forcing_one_cell_reruns_only_it_and_the_aggregation(workflow_run):
     others = {p: p.stat().st_mtime_ns for p in (workflow_run / "results").rglob("*.json")
               if not str(p).endswith(cell)}
     dry = snakemake(workflow_run, "-n", "-f", cell, "results/tables/speed.csv").stdout
-    jobs = {line.split()[0]: int(line.split()[1]) for line in dry.splitlines()
-            if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] != "total"}
-    assert jobs == {"benchmark": 1, "aggregate": 1}, dry
+    assert job_counts(dry) == {"benchmark": 1, "aggregate": 1}, dry
     snakemake(workflow_run, "-f", cell)
     snakemake(workflow_run)
     assert {p: p.stat().st_mtime_ns for p in others} == others
@@ -123,9 +139,8 @@ def test_target_larger_than_model_fails_the_job_and_writes_nothing(workflow_run)
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
     config["models"]["tiny"]["variants"] = ["dense", "depth_ppl-0.8", "depth_ppl-5B"]
     (workflow_run / "big.yaml").write_text(yaml.safe_dump(config))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
-                           "big.yaml", "results/pruned/tiny/depth_ppl-5B/prune_report.json"],
-                          cwd=workflow_run, capture_output=True, text=True, timeout=600)
+    proc = snakemake(workflow_run, "results/pruned/tiny/depth_ppl-5B/prune_report.json",
+                     configfile="big.yaml", check=False)
     assert proc.returncode != 0
     log = (workflow_run / "logs/prune/tiny/depth_ppl-5B.log").read_text()
     assert "larger than the model" in log
@@ -137,11 +152,20 @@ def test_target_larger_than_model_fails_the_job_and_writes_nothing(workflow_run)
 def test_missing_hub_model_stops_with_a_message(tmp_path):
     workdir = make_workdir(tmp_path, models={"remote": {"source": "hf:nobody/no-such-model@main",
                                                         "variants": ["dense"]}})
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile",
-                           "test.yaml", "resources/models/remote"], cwd=workdir,
-                          capture_output=True, text=True, timeout=600,
-                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    proc = snakemake(workdir, "resources/models/remote", check=False, env={"HF_HUB_OFFLINE": "1"})
     assert proc.returncode != 0
     log = (workdir / "logs/model/remote.log").read_text()
     assert "nobody/no-such-model" in log and ("offline" in log or "not found" in log)
     assert not (workdir / "resources/models/remote").exists()
+
+
+def test_paper_config_dry_run_builds_the_full_dag(tmp_path):
+    workdir = make_workdir(tmp_path)
+    shutil.copy(REPO / "config" / "paper.yaml", workdir / "paper.yaml")
+    counts = job_counts(snakemake(workdir, "-n", configfile="paper.yaml").stdout)
+    # 2 models x 4 variants x 4 token configs x 2 backends
+    assert counts["benchmark"] == 64
+    assert counts["prune"] == 6 and counts["dense_report"] == 2 and counts["model"] == 2
+    assert counts["perplexity"] == 8 and counts["text"] == 2 and counts["aggregate"] == 1
+    prefetch = job_counts(snakemake(workdir, "-n", "prefetch", configfile="paper.yaml").stdout)
+    assert set(prefetch) == {"model", "calibration", "text", "prefetch"}

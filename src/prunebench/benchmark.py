@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterator
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.modeling import block_param_count, head_dim, layer_shapes
+from prunebench.modeling import (DTYPES, block_param_count, head_dim, layer_shapes,  # noqa: F401
+                                 resolve_device, resolve_dtype)
 from prunebench.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,6 @@ PROMPT_TEXT = (
 # Ids below this are special in LLaMA vocabularies (0 unk/pad, 1 BOS, 2 EOS).
 FIRST_ORDINARY_ID = 3
 
-DTYPES = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-          "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float32": torch.float32, "fp32": torch.float32, "float": torch.float32}
-
 # attention name -> SDPA backends it allows (None: no restriction / not SDPA).
 ATTENTION = {
     "sdpa": None,  # PyTorch's own dispatch (the pitfall of DESIGN.md section 6 on CUDA)
@@ -68,25 +65,6 @@ ATTENTION = {
 
 
 # --------------------------------------------------------------------------- resolution
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PrunebenchError(f"device {device} requested but CUDA is not available here; "
-                              "use device 'cpu' or 'auto'")
-    return device
-
-
-def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    try:
-        return DTYPES[str(dtype).lower()]
-    except KeyError:
-        raise PrunebenchError(f"unknown dtype {dtype!r}: choose one of {sorted(DTYPES)}") from None
-
 
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")

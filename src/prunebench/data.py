@@ -90,21 +90,27 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
 
 def load_text(source: str, split: str, embedded_dir: str | Path | None = None) -> str:
     """A split as one string, joined the way the reference evaluations join it."""
-    joiner = "\n" if source == "embedded" else HUB_TEXTS[source].joiner if source in HUB_TEXTS else "\n"
+    joiner = HUB_TEXTS[source].joiner if source in HUB_TEXTS else "\n"
     return joiner.join(load_rows(source, split, embedded_dir))
 
 
-def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: int) -> torch.Tensor:
-    """n windows of exactly `length` token ids, BOS first, drawn reproducibly from `rows`."""
+def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
+                        wrap_rows: bool = False) -> torch.Tensor:
+    """n windows of exactly `length` token ids, BOS first, drawn reproducibly from `rows`.
+
+    With `wrap_rows` every row is `<s> row </s>` (the embedded model's training stream), so a
+    window starting at a row starts with its BOS; otherwise BOS is put before the row's text.
+    """
     if n < 1 or length < 2:
         raise PrunebenchError(f"calibration needs n >= 1 windows of length >= 2 (got {n} x {length})")
     if not rows:
         raise PrunebenchError("calibration text is empty")
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
-    need = length - len(bos)
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    prefix, suffix, lead = (bos, eos, []) if wrap_rows else ([], [], bos)
+    need = length - len(lead)
     rng = random.Random(seed)
     encoded: dict[int, list[int]] = {}
-    total = 0
     windows = []
     for _ in range(n):
         start = rng.randrange(len(rows))
@@ -112,8 +118,7 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
         for offset in range(len(rows)):
             i = (start + offset) % len(rows)
             if i not in encoded:
-                encoded[i] = tokenizer(rows[i], add_special_tokens=False)["input_ids"]
-                total += len(encoded[i])
+                encoded[i] = prefix + tokenizer(rows[i], add_special_tokens=False)["input_ids"] + suffix
             ids.extend(encoded[i])
             if len(ids) >= need:
                 break
@@ -121,7 +126,7 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
             raise PrunebenchError(
                 f"calibration text has only {len(ids)} tokens, fewer than one window of {length}: "
                 "use a larger source or shorter windows")
-        windows.append(bos + ids[:need])
+        windows.append(lead + ids[:need])
     return torch.tensor(windows, dtype=torch.long)
 
 

@@ -27,6 +27,10 @@ from prunebench.atomic import atomic_dir
 log = logging.getLogger(__name__)
 
 MANIFEST = "prunebench.json"
+
+DTYPES = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+          "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float32": torch.float32, "fp32": torch.float32, "float": torch.float32}
 FORMAT_VERSION = 1
 
 
@@ -93,6 +97,28 @@ def count_params(config: LlamaConfig) -> int:
 def count_params_meta(config: LlamaConfig) -> int:
     """The same count by instantiating the model on the meta device (no memory, no weights)."""
     return sum(p.numel() for p in build_model(config).parameters())
+
+
+# --------------------------------------------------------------------------- device and dtype
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """'auto' = CUDA when present, else CPU; asking for CUDA without a GPU is an error."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PrunebenchError(f"device {device} requested but no CUDA GPU is visible here: run "
+                              "on a GPU node, or set the device to 'cpu' or 'auto'")
+    return device
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise PrunebenchError(f"unknown dtype {dtype!r}: choose one of {sorted(DTYPES)}") from None
 
 
 # --------------------------------------------------------------------------- building

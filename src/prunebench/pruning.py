@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.modeling import count_params, load_config, load_model, load_tokenizer, save_model
+from prunebench.modeling import (count_params, load_config, load_model, load_tokenizer,
+                                 resolve_device, resolve_dtype, save_model)
 from prunebench.sizes import parse_size
 
 log = logging.getLogger(__name__)
@@ -60,24 +61,6 @@ def target_params_for(model_dir: str | Path, size: str) -> tuple[int, int]:
     return dense, parse_size(size, dense)
 
 
-def pick_device(requested: str = "auto") -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise PrunebenchError(f"device {requested!r} requested but no CUDA GPU is visible: run on a "
-                              "GPU node or set the device to 'cpu' / 'auto'")
-    return torch.device(requested)
-
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def parse_dtype(name: str) -> torch.dtype:
-    if name not in DTYPES:
-        raise PrunebenchError(f"unknown dtype {name!r}: choose one of {sorted(DTYPES)}")
-    return DTYPES[name]
-
-
 def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str | Path,
                      calibration: torch.Tensor | None, params: dict[str, Any] | None = None,
                      device: str = "auto", dtype: str = "float32") -> dict[str, Any]:
@@ -88,9 +71,9 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     """
     prune = method_function(method)
     dense_params, target = target_params_for(model_dir, size)
-    dev = pick_device(device)
+    dev = resolve_device(device)
     started = time.perf_counter()
-    model = load_model(model_dir, device=dev, dtype=parse_dtype(dtype))
+    model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype))
     blocks_before = model.config.num_hidden_layers
     log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
              f"{target:,}", f"{dense_params:,}")
@@ -100,8 +83,9 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     if actual != params_after:
         raise RuntimeError(f"{method}: config says {params_after:,} params but the model has "
                            f"{actual:,}; the method left config and weights out of step")
-    save_model(model.to(torch.float32) if dtype != "float32" else model,
-               load_tokenizer(model_dir), out_dir)
+    # Saved in the base checkpoint's dtype (fp16 for the hub's LLaMA), whatever pruning used.
+    saved = getattr(model.config, "dtype", None) or getattr(model.config, "torch_dtype", None)
+    save_model(model.to(resolve_dtype(saved or "float32")), load_tokenizer(model_dir), out_dir)
     return {"method": method, "target": size, "target_params": target,
             "params_before": dense_params, "params_after": params_after,
             "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,

@@ -174,7 +174,8 @@ def load_evals(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for path in _as_paths(paths, "eval", allow_empty=True):
-        data = _read(path, "perplexity", ("model", "variant"))
+        rule = "perplexity" if Path(path).name == "ppl.json" else "zeroshot"
+        data = _read(path, rule, ("model", "variant"))
         values = {}
         for section, prefix in _EVAL_SECTIONS.items():
             block = data.get(section)
@@ -182,7 +183,7 @@ def load_evals(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
                 continue
             if not isinstance(block, dict) or not all(_is_number(v) for v in block.values()):
                 raise PrunebenchError(f"eval file {path}: '{section}' must map names to finite "
-                                      f"numbers; {_remake_hint(path, 'evaluate', True)}")
+                                      f"numbers; {_remake_hint(path, rule, True)}")
             values.update({f"{prefix}_{name}": float(v) for name, v in block.items()})
         for key, column in _EVAL_SCALARS.items():
             if _is_number(data.get(key)):
@@ -190,7 +191,7 @@ def load_evals(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         if not values:
             raise PrunebenchError(
                 f"eval file {path} holds none of {sorted(_EVAL_SECTIONS)}: "
-                f"{_remake_hint(path, 'evaluate', True)}")
+                f"{_remake_hint(path, rule, True)}")
         row = merged.setdefault((data["model"], data["variant"]),
                                 {"model": data["model"], "variant": data["variant"]})
         clash = sorted(set(values) & set(row))

@@ -41,6 +41,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from prunebench import PrunebenchError
 from prunebench.atomic import write_text
+from prunebench.evaluate import perplexity
 from prunebench.modeling import build_model, count_params, save_model
 
 log = logging.getLogger(__name__)
@@ -447,24 +448,6 @@ def _lm_loss(model: LlamaForCausalLM, batch: torch.Tensor) -> torch.Tensor:
                                              batch[:, 1:].reshape(-1))
 
 
-def perplexity(model: LlamaForCausalLM, ids: torch.Tensor, window: int = 256,
-               max_windows: int | None = None) -> float:
-    """Perplexity of a token stream in non-overlapping windows (every token but each first)."""
-    n = (len(ids) // window) if max_windows is None else min(max_windows, len(ids) // window)
-    if n < 1:
-        raise PrunebenchError(f"{len(ids)} tokens: fewer than one window of {window}")
-    windows = ids[: n * window].view(n, window)
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for chunk in windows.split(16):
-            logits = model(input_ids=chunk, use_cache=False).logits[:, :-1].float()
-            nll = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), chunk[:, 1:].reshape(-1), reduction="sum")
-            total += nll.item()
-            count += chunk[:, 1:].numel()
-    return math.exp(total / count)
-
-
 def build_tiny(out_dir: str | Path, corpus_dir: str | Path, *, seed: int = 0,
                vocab_size: int = DEFAULT_VOCAB_SIZE, steps: int = DEFAULT_STEPS,
                batch_size: int = DEFAULT_BATCH_SIZE, seq_len: int = DEFAULT_SEQ_LEN,
@@ -487,7 +470,7 @@ def build_tiny(out_dir: str | Path, corpus_dir: str | Path, *, seed: int = 0,
     if validation.exists():
         ids = encode_text(tokenizer, validation.read_text())
         if len(ids) >= seq_len:
-            record["validation_perplexity"] = perplexity(model, ids, window=seq_len)
+            record["validation_perplexity"] = perplexity(model, ids, window=seq_len)["perplexity"]
             log.info("validation perplexity %.3f", record["validation_perplexity"])
     save_model(model, tokenizer, out_dir, extra_manifest={"tiny": record})
     return Path(out_dir)

@@ -18,3 +18,9 @@ rule aggregate:
         "logs/aggregate.log",
     script:
         "../scripts/aggregate.py"
+
+
+# Run where the hub is reachable (e.g. a login node) before computing on offline nodes.
+rule prefetch:
+    input:
+        prefetch_targets(),

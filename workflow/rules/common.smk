@@ -110,6 +110,27 @@ def prune_reports():
     return [f"results/pruned/{m}/{v}/prune_report.json" for m in model_names() for v in variant_names(m)]
 
 
+EVAL_SPLITS = {"embedded": "test", "wikitext2": "test", "ptb": "validation"}
+
+
+def eval_text_file(dataset):
+    """Held-out text of a perplexity dataset, prepared once (hub datasets by the `text` rule)."""
+    if dataset == "embedded":
+        return "resources/data/embedded/test.txt"
+    return f"resources/data/text/{dataset}/{EVAL_SPLITS[dataset]}.txt"
+
+
+def prefetch_targets():
+    """Everything that needs the network: models, calibration windows, evaluation text."""
+    targets = [model_dir(m) for m in model_names()]
+    for m in model_names():
+        for v in variant_names(m):
+            if v != "dense":
+                targets.append(calibration_file(m, prune_settings(m, v)["calibration"]))
+    targets += [eval_text_file(d) for d in config["evaluation"]["perplexity"]["datasets"]]
+    return sorted(set(targets))
+
+
 TABLES = ["speed", "quality", "summary"]
 
 

@@ -1,14 +1,26 @@
 # Quality: perplexity of every variant on held-out text in fixed windows.
 
 
+rule text:
+    output:
+        "resources/data/text/{dataset}/{split}.txt",
+    wildcard_constraints:
+        dataset=r"wikitext2|ptb|bookcorpus|c4",
+    conda:
+        "../../envs/prunebench.yaml"
+    log:
+        "logs/text/{dataset}-{split}.log",
+    script:
+        "../scripts/text.py"
+
+
 def evaluation_inputs(wildcards):
-    inputs = {
+    datasets = config["evaluation"]["perplexity"]["datasets"]
+    return {
         "checkpoint": checkpoint_dir(wildcards.model, wildcards.variant),
         "report": f"results/pruned/{wildcards.model}/{wildcards.variant}/prune_report.json",
+        "texts": [eval_text_file(d) for d in datasets],
     }
-    if "embedded" in config["evaluation"]["perplexity"]["datasets"]:
-        inputs["text"] = "resources/data/embedded/test.txt"
-    return inputs
 
 
 rule perplexity:
@@ -18,6 +30,7 @@ rule perplexity:
         "results/eval/{model}/{variant}/ppl.json",
     params:
         settings=config["evaluation"]["perplexity"],
+        splits=EVAL_SPLITS,
         device=config["device"],
     threads: workflow.cores
     resources:

@@ -2,16 +2,15 @@
 from prunebench import logs
 from prunebench.atomic import read_json, write_json
 from prunebench.benchmark import run_sweep
-from prunebench.modeling import load_model, load_tokenizer
-from prunebench.pruning import parse_dtype, pick_device
+from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
 
 log = logs.setup(snakemake.log[0])
 wc, settings = snakemake.wildcards, snakemake.params.settings
-device = pick_device(snakemake.params.device)
+device = resolve_device(snakemake.params.device)
 dtype = settings["dtype"]
 if dtype == "auto":  # the study's fp16 on GPU; CPUs have no fast fp16 matmul
     dtype = "float16" if device.type == "cuda" else "float32"
-model = load_model(snakemake.input.checkpoint, device=device, dtype=parse_dtype(dtype))
+model = load_model(snakemake.input.checkpoint, device=device, dtype=resolve_dtype(dtype))
 tokenizer = load_tokenizer(snakemake.input.checkpoint)
 cell = {"model": wc.model, "variant": wc.variant, "backend": wc.backend,
         "input_tokens": int(wc.lin), "output_tokens": int(wc.lout), **settings, "dtype": dtype}

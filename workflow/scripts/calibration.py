@@ -10,7 +10,8 @@ wc = snakemake.wildcards
 tokenizer = load_tokenizer(snakemake.input.model)
 embedded_dir = Path(snakemake.input.text).parent if wc.source == "embedded" else None
 rows = load_rows(wc.source, "train", embedded_dir)
-windows = calibration_windows(rows, tokenizer, int(wc.n), int(wc.length), int(wc.seed))
+windows = calibration_windows(rows, tokenizer, int(wc.n), int(wc.length), int(wc.seed),
+                              wrap_rows=wc.source == "embedded")
 save_windows(windows, snakemake.output[0],
              {"source": wc.source, "split": "train", "n": wc.n, "length": wc.length, "seed": wc.seed})
 log.info("%d calibration windows of %d tokens from %s", len(windows), windows.shape[1], wc.source)
