@@ -503,3 +503,22 @@ def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys):
         assert row["pct_of_floor"] == pytest.approx(100 * report["floor_s"] / row["decode_step_s"])
     assert "| variant |" in capsys.readouterr().out
     assert (tmp_path / "decode_variants.md").exists()
+
+
+def test_failed_capture_falls_back_to_eager_and_keeps_the_sweep(monkeypatch):
+    """A decode-step capture that fails is recorded on every later row; no row is lost."""
+    import prunebench.static_decode as sd
+
+    real_prepare = sd.StaticDecoder.prepare
+
+    def prepare(self):
+        if self.mode != "eager":
+            raise RuntimeError("capture failed: simulated")
+        return real_prepare(self)
+
+    monkeypatch.setattr(sd.StaticDecoder, "prepare", prepare)
+    result = sweep(dense_model(), backend="compiled", batch_sizes=[1, 2, 3], warmup=0,
+                   compile_mode="compile")
+    assert [r["status"] for r in result["rows"]] == ["ok", "ok", "ok"]
+    assert all(r["decode_mode"] == "eager" for r in result["rows"])
+    assert all("capture failed" in r["decode_fallback"] for r in result["rows"])

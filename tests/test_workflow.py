@@ -169,3 +169,24 @@ def test_paper_config_dry_run_builds_the_full_dag(tmp_path):
     assert counts["perplexity"] == 8 and counts["text"] == 2 and counts["aggregate"] == 1
     prefetch = job_counts(snakemake(workdir, "-n", "prefetch", configfile="paper.yaml").stdout)
     assert set(prefetch) == {"model", "calibration", "text", "prefetch"}
+
+
+def test_adding_a_token_config_runs_only_the_new_cells(workflow_run):
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    config["benchmark"]["token_configs"].append("8x8")
+    (workflow_run / "more.yaml").write_text(yaml.safe_dump(config))
+    counts = job_counts(snakemake(workflow_run, "-n", configfile="more.yaml").stdout)
+    variants = len(config["models"]["tiny"]["variants"])
+    assert counts == {"benchmark": variants, "aggregate": 1, "all": 1}
+
+
+def test_changing_one_variants_parameters_reruns_only_that_variant(workflow_run):
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    variants = config["models"]["tiny"]["variants"]
+    variants[variants.index("flap-0.8")] = {"name": "flap-0.8", "params": {"structure": "UL-UM"}}
+    (workflow_run / "changed.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(workflow_run, "-n", configfile="changed.yaml").stdout
+    counts = job_counts(dry)
+    assert counts == {"prune": 1, "benchmark": len(config["benchmark"]["token_configs"]),
+                      "perplexity": 1, "aggregate": 1, "all": 1}, dry
+    assert "variant=flap-0.8" in dry and "variant=depth_ppl-0.8" not in dry

@@ -333,8 +333,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return True
     message = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in message
-                                              or "can't allocate memory" in message)
+    return isinstance(exc, RuntimeError) and any(
+        text in message for text in ("out of memory", "can't allocate memory",
+                                     "cublas_status_alloc_failed"))
 
 
 def free_memory(device: torch.device) -> None:
@@ -413,6 +414,7 @@ class CompiledRunner:
         self.fuse = fuse
         self.compile_kwargs = compile_kwargs
         self.decoder = None
+        self.fallback: str | None = None  # why capture failed, when it did
 
     def _decoder(self, batch_size: int, seq_len: int, mode: str):
         from prunebench.static_decode import StaticDecoder
@@ -438,7 +440,8 @@ class CompiledRunner:
                 raise
             # Keep the benchmark alive but say plainly that this row was not captured.
             log.warning("decode step capture (%s) failed, running eagerly: %s", self.mode, exc)
-            self.mode = f"eager ({self.mode} failed: {type(exc).__name__})"
+            self.fallback = f"{self.mode} failed: {type(exc).__name__}: {str(exc)[:200]}"
+            self.mode = "eager"  # later batch sizes run eagerly too
             self.decoder = self._decoder(batch_size, seq_len, "eager")
 
     def release(self) -> None:
@@ -632,7 +635,9 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
                        dtype=dtype, bandwidth=bandwidth)
             result["rows"].append(row)
             if backend == "compiled":
-                result["decode_mode"] = runner.mode
+                row["decode_mode"] = result["decode_mode"] = runner.mode
+                if runner.fallback:
+                    row["decode_fallback"] = runner.fallback
             log.info("batch size %d: latency %.4f s (std %.4f), %.1f tok/s, ttft %.4f s, "
                      "decode step %s, peak memory %.1f MiB", batch_size, row["latency_s_mean"],
                      row["latency_s_std"], row["throughput_tok_s"], row["ttft_s"],

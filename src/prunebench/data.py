@@ -45,8 +45,10 @@ EMBEDDED_SPLITS = ("train", "validation", "test")
 SOURCES = ("embedded", *HUB_TEXTS)
 
 
-def load_rows(source: str, split: str, embedded_dir: str | Path | None = None) -> list[str]:
-    """The source's split as a list of non-empty text rows (paragraphs / documents)."""
+def load_rows(source: str, split: str, embedded_dir: str | Path | None = None,
+              keep_empty: bool = False) -> list[str]:
+    """The source's split as a list of text rows (paragraphs / documents), empty ones dropped
+    unless `keep_empty` (WikiText's evaluation text keeps them, as the reference does)."""
     if source == "embedded":
         if split not in EMBEDDED_SPLITS:
             raise PrunebenchError(f"embedded text has splits {EMBEDDED_SPLITS}, not {split!r}")
@@ -67,7 +69,7 @@ def load_rows(source: str, split: str, embedded_dir: str | Path | None = None) -
     spec = HUB_TEXTS[source]
     if split not in spec.splits:
         raise PrunebenchError(f"{source} has splits {list(spec.splits)}, not {split!r}")
-    return [row for row in _load_hub_rows(source, spec, split) if row.strip()]
+    return [row for row in _load_hub_rows(source, spec, split) if keep_empty or row.strip()]
 
 
 def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
@@ -90,8 +92,9 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
 
 def load_text(source: str, split: str, embedded_dir: str | Path | None = None) -> str:
     """A split as one string, joined the way the reference evaluations join it."""
-    joiner = HUB_TEXTS[source].joiner if source in HUB_TEXTS else "\n"
-    return joiner.join(load_rows(source, split, embedded_dir))
+    if source in HUB_TEXTS:
+        return HUB_TEXTS[source].joiner.join(load_rows(source, split, keep_empty=True))
+    return "\n".join(load_rows(source, split, embedded_dir))
 
 
 def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,

@@ -301,6 +301,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
         verify_manifest(path)
     model = build_model(config, device="meta")
     state = load_state_dict(path, device=device, dtype=dtype)
+    # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary
+    # tables as weights; they are recomputed from the config, so drop them.
+    state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
     if config.tie_word_embeddings:
         state.pop("lm_head.weight", None)
     expected = model.state_dict()
@@ -324,7 +327,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     return model
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+
+
 def load_tokenizer(path: str | Path):
+    """The checkpoint's tokenizer, or None for a `random:` model saved without one."""
+    if not any((Path(path) / name).exists() for name in TOKENIZER_FILES):
+        return None
     return AutoTokenizer.from_pretrained(str(path))
 
 

@@ -72,6 +72,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     prune = method_function(method)
     dense_params, target = target_params_for(model_dir, size)
     dev = resolve_device(device)
+    tokenizer = load_tokenizer(model_dir)  # before the long part: a broken one fails fast
     started = time.perf_counter()
     model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype))
     blocks_before = model.config.num_hidden_layers
@@ -85,7 +86,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
                            f"{actual:,}; the method left config and weights out of step")
     # Saved in the base checkpoint's dtype (fp16 for the hub's LLaMA), whatever pruning used.
     saved = getattr(model.config, "dtype", None) or getattr(model.config, "torch_dtype", None)
-    save_model(model.to(resolve_dtype(saved or "float32")), load_tokenizer(model_dir), out_dir)
+    save_model(model.to(resolve_dtype(saved or "float32")), tokenizer, out_dir)
     return {"method": method, "target": size, "target_params": target,
             "params_before": dense_params, "params_after": params_after,
             "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,

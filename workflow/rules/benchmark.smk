@@ -9,7 +9,7 @@ rule benchmark:
     output:
         "results/bench/{model}/{variant}/{backend}/{lin}x{lout}.json",
     params:
-        settings=config["benchmark"],
+        settings=lambda wc: bench_settings(wc.backend),
         device=config["device"],
     threads: workflow.cores
     resources:

@@ -92,6 +92,18 @@ def token_configs():
     return [tuple(int(x) for x in tc.lower().split("x")) for tc in config["benchmark"]["token_configs"]]
 
 
+def bench_settings(backend):
+    """Only what shapes this backend's cells: adding a token config or changing another
+    backend's setting must not rerun finished cells."""
+    bench = config["benchmark"]
+    settings = {k: bench[k] for k in ("batch_sizes", "warmup", "repeats", "dtype", "attention", "seed")}
+    if backend == "compiled":
+        settings["compile_mode"] = bench["compile_mode"]
+    else:
+        settings["sampling"] = bench["sampling"]
+    return settings
+
+
 def bench_files():
     return [
         f"results/bench/{m}/{v}/{b}/{lin}x{lout}.json"

@@ -18,7 +18,8 @@ result = run_sweep(model, tokenizer, input_tokens=int(wc.lin), output_tokens=int
                    batch_sizes=settings["batch_sizes"], warmup=settings["warmup"],
                    repeats=settings["repeats"], backend=wc.backend, device=device, dtype=dtype,
                    attention=settings["attention"], seed=settings["seed"],
-                   compile_mode=settings["compile_mode"],
+                   compile_mode=settings.get("compile_mode", "auto"),
+                   sampling=settings.get("sampling", False),
                    model_name=wc.model, variant=wc.variant, cell=cell)
 result["params"] = read_json(snakemake.input.report)["params_after"]
 write_json(snakemake.output[0], result)

@@ -13,11 +13,17 @@ if source.kind == "tiny":
 
     build_tiny(out_dir, Path(snakemake.input.train_text).parent, **snakemake.params.tiny)
 elif source.kind == "hf":
-    from prunebench.atomic import atomic_dir
-    from prunebench.hub import download
+    import os
 
-    with atomic_dir(out_dir) as tmp:
-        download(source.name, source.revision, tmp)
+    from prunebench.hub import download
+    from prunebench.modeling import write_manifest
+
+    # A fixed staging folder, kept when a download breaks off, so a rerun resumes it; the
+    # checkpoint appears under its real name only once complete.
+    staging = out_dir.parent / f".{out_dir.name}.download"
+    download(source.name, source.revision, staging)
+    write_manifest(staging, {"source": snakemake.params.source})
+    os.replace(staging, out_dir)
 else:
     from prunebench.modeling import save_random_model
 

@@ -1,7 +1,7 @@
 """Perplexity of one variant on each configured dataset, in fixed windows."""
 from pathlib import Path
 
-from prunebench import logs
+from prunebench import PrunebenchError, logs
 from prunebench.atomic import read_json, write_json
 from prunebench.evaluate import perplexity, token_stream
 from prunebench.modeling import load_model, load_tokenizer, resolve_device
@@ -13,6 +13,9 @@ wc, settings = snakemake.wildcards, snakemake.params.settings
 device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.checkpoint, device=device)
 tokenizer = load_tokenizer(snakemake.input.checkpoint)
+if tokenizer is None:
+    raise PrunebenchError(f"{snakemake.input.checkpoint} has no tokenizer (a random: model?): "
+                          "perplexity needs one; evaluate hub or tiny models only")
 
 results, details = {}, {}
 for dataset, text_file in zip(settings["datasets"], snakemake.input.texts):
