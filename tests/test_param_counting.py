@@ -1,5 +1,6 @@
 """Exact parameter counts from the config alone (meta device, no weights)."""
 import pytest
+import torch
 from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
@@ -79,3 +80,23 @@ def test_depth_target_out_of_reach_is_refused():
 def test_format_params():
     assert format_params(4_916_965_376) == "4.92B"
     assert format_params(6_738_415_616) == "6.74B"
+
+
+def test_random_model_carries_a_stand_in_tokenizer(tmp_path, monkeypatch):
+    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from prunebench import architectures, modeling
+
+    monkeypatch.setitem(architectures.ARCHITECTURES, "unit-test", dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=2, vocab_size=64, max_position_embeddings=64, rms_norm_eps=1e-6))
+    tok = Tokenizer(models.WordLevel({"<unk>": 0, "<s>": 1, "</s>": 2, "a": 3}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
+                                        eos_token="</s>")
+    modeling.save_random_model("unit-test", tmp_path / "m", tokenizer=tokenizer, dtype=torch.float32)
+    assert modeling.load_tokenizer(tmp_path / "m") is not None
+    assert modeling.load_model(tmp_path / "m").config.num_hidden_layers == 2
+    modeling.save_random_model("unit-test", tmp_path / "bare", dtype=torch.float32)
+    assert modeling.load_tokenizer(tmp_path / "bare") is None

@@ -190,3 +190,10 @@ def test_changing_one_variants_parameters_reruns_only_that_variant(workflow_run)
     assert counts == {"prune": 1, "benchmark": len(config["benchmark"]["token_configs"]),
                       "perplexity": 1, "aggregate": 1, "all": 1}, dry
     assert "variant=flap-0.8" in dry and "variant=depth_ppl-0.8" not in dry
+
+
+def test_gpu_smoke_config_builds_its_dag(tmp_path):
+    workdir = make_workdir(tmp_path)
+    shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")
+    counts = job_counts(snakemake(workdir, "-n", configfile="smoke.yaml").stdout)
+    assert counts["benchmark"] == 4 * 2 * 2 and counts["prune"] == 3 and counts["model"] == 1

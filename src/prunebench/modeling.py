@@ -360,12 +360,21 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     return model
 
 
-def save_random_model(architecture: str, out_dir: str | Path, dtype: torch.dtype = torch.float16,
-                      seed: int = 0) -> None:
-    """A randomly initialised checkpoint of a known architecture (speed depends on shapes only)."""
+def save_random_model(architecture: str, out_dir: str | Path, tokenizer=None,
+                      dtype: torch.dtype = torch.float16, seed: int = 0) -> None:
+    """A randomly initialised checkpoint of a known architecture (speed depends on shapes only).
+
+    `tokenizer` (optional, e.g. the embedded text's) lets calibration and evaluation run on it;
+    its ids must fit the architecture's vocabulary.
+    """
     from prunebench.architectures import architecture_config
 
+    config = architecture_config(architecture)
+    if tokenizer is not None and len(tokenizer) > config.vocab_size:
+        raise PrunebenchError(f"tokenizer has {len(tokenizer)} ids, more than {architecture}'s "
+                              f"vocabulary of {config.vocab_size}")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = random_model(architecture_config(architecture), device, dtype, seed)
-    save_model(model, None, out_dir, extra_manifest={"random": {"architecture": architecture,
-                                                                "seed": seed}})
+    model = random_model(config, device, dtype, seed)
+    save_model(model, tokenizer, out_dir, extra_manifest={"random": {
+        "architecture": architecture, "seed": seed,
+        "tokenizer": "embedded text's (a stand-in)" if tokenizer is not None else None}})

@@ -16,7 +16,9 @@ rule embedded_text:
 
 
 def model_inputs(wildcards):
-    if config["models"][wildcards.model]["source"] == "tiny":
+    """The tiny model trains on the embedded text; random models take its tokenizer."""
+    source = config["models"][wildcards.model]["source"]
+    if source == "tiny" or source.startswith("random:"):
         return {"train_text": "resources/data/embedded/train.txt"}
     return {}
 

@@ -26,6 +26,9 @@ elif source.kind == "hf":
     os.replace(staging, out_dir)
 else:
     from prunebench.modeling import save_random_model
+    from prunebench.tiny import train_tokenizer
 
-    save_random_model(source.name, out_dir)
+    # A stand-in tokenizer (the embedded text's) so calibration and evaluation can run too.
+    text = Path(snakemake.input.train_text).read_text(encoding="utf-8")
+    save_random_model(source.name, out_dir, tokenizer=train_tokenizer(text))
 log.info("model ready at %s", out_dir)
