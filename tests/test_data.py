@@ -19,13 +19,18 @@ class CharTokenizer:
 ROWS = [f"row {i}: " + "abcdefghij" * (i % 3 + 1) for i in range(40)]
 
 
-def test_windows_have_exact_length_bos_first_and_are_seeded():
-    a = calibration_windows(ROWS, CharTokenizer(), n=6, length=32, seed=1234)
-    b = calibration_windows(ROWS, CharTokenizer(), n=6, length=32, seed=1234)
-    c = calibration_windows(ROWS, CharTokenizer(), n=6, length=32, seed=7)
-    assert a.shape == (6, 32) and a.dtype == torch.long
-    assert (a[:, 0] == 1).all()
+def test_windows_have_exact_length_random_offsets_and_are_seeded():
+    a = calibration_windows(ROWS, CharTokenizer(), n=20, length=32, seed=1234)
+    b = calibration_windows(ROWS, CharTokenizer(), n=20, length=32, seed=1234)
+    c = calibration_windows(ROWS, CharTokenizer(), n=20, length=32, seed=7)
+    assert a.shape == (20, 32) and a.dtype == torch.long
     assert torch.equal(a, b) and not torch.equal(a, c)
+    # random offsets, as the originals: most windows start inside a row, not at its BOS
+    assert (a[:, 0] != 1).sum() > 10
+    # every window is a contiguous slice of the BOS-per-row token stream
+    stream = [t for row in ROWS + ROWS for t in [1] + CharTokenizer()(row)["input_ids"]]
+    text = ",".join(map(str, stream))
+    assert all(",".join(map(str, w)) in text for w in a.tolist())
 
 
 def test_too_little_text_is_refused():

@@ -17,7 +17,7 @@ from prunebench.pruning import prune_checkpoint
 def calibration(tiny_model_dir, embedded_corpus):
     tokenizer = load_tokenizer(tiny_model_dir)
     return calibration_windows(load_rows("embedded", "train", embedded_corpus), tokenizer,
-                               n=10, length=128, seed=1234)
+                               n=10, length=128, seed=1234, wrap_rows=True)  # as the pipeline
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 Sources: `embedded` (text the pipeline generates itself, see `tiny.py`; offline), and the hub
 datasets of the original studies through `datasets`: `wikitext2`, `ptb`, `bookcorpus`, `c4`.
-Calibration windows are drawn the same way for every source: a seeded random row, followed by the
-rows after it until the window is full, BOS first (the model always saw BOS at a document start).
+Calibration windows start at a seeded random token of a random row and run on through the
+following rows, as the original implementations' random offsets do (see calibration_windows).
 """
 
 from __future__ import annotations
@@ -99,19 +99,19 @@ def load_text(source: str, split: str, embedded_dir: str | Path | None = None) -
 
 def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
                         wrap_rows: bool = False) -> torch.Tensor:
-    """n windows of exactly `length` token ids, BOS first, drawn reproducibly from `rows`.
+    """n windows of exactly `length` token ids, drawn reproducibly from `rows`.
 
-    With `wrap_rows` every row is `<s> row </s>` (the embedded model's training stream), so a
-    window starting at a row starts with its BOS; otherwise BOS is put before the row's text.
+    Each row is tokenized as the originals do (BOS first); a window starts at a random token of
+    a random row and runs on through the following rows, so BOS appears only where a row starts
+    (LLM-Pruner, FLAP and Wanda-sp all take random offsets). With `wrap_rows` every row is
+    `<s> row </s>` (the embedded model's training stream) and a window starts at a row's BOS.
     """
     if n < 1 or length < 2:
         raise PrunebenchError(f"calibration needs n >= 1 windows of length >= 2 (got {n} x {length})")
     if not rows:
         raise PrunebenchError("calibration text is empty")
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
-    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    prefix, suffix, lead = (bos, eos, []) if wrap_rows else ([], [], bos)
-    need = length - len(lead)
+    eos = [tokenizer.eos_token_id] if wrap_rows and tokenizer.eos_token_id is not None else []
     rng = random.Random(seed)
     encoded: dict[int, list[int]] = {}
     windows = []
@@ -121,15 +121,18 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
         for offset in range(len(rows)):
             i = (start + offset) % len(rows)
             if i not in encoded:
-                encoded[i] = prefix + tokenizer(rows[i], add_special_tokens=False)["input_ids"] + suffix
-            ids.extend(encoded[i])
-            if len(ids) >= need:
+                encoded[i] = bos + tokenizer(rows[i], add_special_tokens=False)["input_ids"] + eos
+            if offset == 0 and not wrap_rows:
+                ids.extend(encoded[i][rng.randrange(len(encoded[i])):])
+            else:
+                ids.extend(encoded[i])
+            if len(ids) >= length:
                 break
-        if len(ids) < need:
+        if len(ids) < length:
             raise PrunebenchError(
                 f"calibration text has only {len(ids)} tokens, fewer than one window of {length}: "
                 "use a larger source or shorter windows")
-        windows.append(lead + ids[:need])
+        windows.append(ids[:length])
     return torch.tensor(windows, dtype=torch.long)
 
 
