@@ -100,3 +100,10 @@ def test_random_model_carries_a_stand_in_tokenizer(tmp_path, monkeypatch):
     assert modeling.load_model(tmp_path / "m").config.num_hidden_layers == 2
     modeling.save_random_model("unit-test", tmp_path / "bare", dtype=torch.float32)
     assert modeling.load_tokenizer(tmp_path / "bare") is None
+
+
+def test_a_missing_tokenizer_is_named_with_what_needs_it(tmp_path):
+    from prunebench.modeling import require_tokenizer
+
+    with pytest.raises(PrunebenchError, match="no tokenizer files, but perplexity needs them"):
+        require_tokenizer(tmp_path, "perplexity")

@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterator
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.modeling import (DTYPES, block_param_count, head_dim, layer_shapes,  # noqa: F401
-                                 resolve_device, resolve_dtype)
+from prunebench.modeling import (block_param_count, head_dim, layer_shapes, resolve_device,
+                                 resolve_dtype)
 from prunebench.provenance import provenance
 
 log = logging.getLogger(__name__)

@@ -27,10 +27,6 @@ from prunebench.atomic import atomic_dir
 log = logging.getLogger(__name__)
 
 MANIFEST = "prunebench.json"
-
-DTYPES = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-          "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float32": torch.float32, "fp32": torch.float32, "float": torch.float32}
 FORMAT_VERSION = 1
 
 
@@ -100,6 +96,11 @@ def count_params_meta(config: LlamaConfig) -> int:
 
 
 # --------------------------------------------------------------------------- device and dtype
+
+DTYPES = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+          "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float32": torch.float32, "fp32": torch.float32, "float": torch.float32}
+
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """'auto' = CUDA when present, else CPU; asking for CUDA without a GPU is an error."""
@@ -335,6 +336,15 @@ def load_tokenizer(path: str | Path):
     if not any((Path(path) / name).exists() for name in TOKENIZER_FILES):
         return None
     return AutoTokenizer.from_pretrained(str(path))
+
+
+def require_tokenizer(path: str | Path, purpose: str):
+    """The checkpoint's tokenizer; an error naming what needs it when there is none."""
+    tokenizer = load_tokenizer(path)
+    if tokenizer is None:
+        raise PrunebenchError(f"{path} has no tokenizer files, but {purpose} needs them: copy the "
+                              "base model's tokenizer files into that folder")
+    return tokenizer
 
 
 # --------------------------------------------------------------------------- depth surgery

@@ -1,17 +1,13 @@
 """Draw calibration windows from a named source with the model's tokenizer."""
 from pathlib import Path
 
-from prunebench import PrunebenchError, logs
+from prunebench import logs
 from prunebench.data import calibration_windows, load_rows, save_windows
-from prunebench.modeling import load_tokenizer
+from prunebench.modeling import require_tokenizer
 
 log = logs.setup(snakemake.log[0])
 wc = snakemake.wildcards
-tokenizer = load_tokenizer(snakemake.input.model)
-if tokenizer is None:
-    raise PrunebenchError(f"{snakemake.input.model} has no tokenizer ({wc.model} is a random: model?): "
-                          "calibration windows need one; use a hub or tiny model, or copy a "
-                          "tokenizer into the model folder")
+tokenizer = require_tokenizer(snakemake.input.model, "drawing calibration windows")
 embedded_dir = Path(snakemake.input.text).parent if wc.source == "embedded" else None
 rows = load_rows(wc.source, "train", embedded_dir)
 windows = calibration_windows(rows, tokenizer, int(wc.n), int(wc.length), int(wc.seed),

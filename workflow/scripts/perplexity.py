@@ -1,10 +1,10 @@
 """Perplexity of one variant on each configured dataset, in fixed windows."""
 from pathlib import Path
 
-from prunebench import PrunebenchError, logs
+from prunebench import logs
 from prunebench.atomic import read_json, write_json
 from prunebench.evaluate import perplexity, token_stream
-from prunebench.modeling import load_model, load_tokenizer, resolve_device
+from prunebench.modeling import load_model, require_tokenizer, resolve_device
 from prunebench.provenance import provenance
 from prunebench.tiny import encode_text
 
@@ -12,10 +12,7 @@ log = logs.setup(snakemake.log[0])
 wc, settings = snakemake.wildcards, snakemake.params.settings
 device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.checkpoint, device=device)
-tokenizer = load_tokenizer(snakemake.input.checkpoint)
-if tokenizer is None:
-    raise PrunebenchError(f"{snakemake.input.checkpoint} has no tokenizer (a random: model?): "
-                          "perplexity needs one; evaluate hub or tiny models only")
+tokenizer = require_tokenizer(snakemake.input.checkpoint, "perplexity")
 
 results, details = {}, {}
 for dataset, text_file in zip(settings["datasets"], snakemake.input.texts):
