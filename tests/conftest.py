@@ -45,6 +45,12 @@ def _cache_key(**args) -> str:
     return digest.hexdigest()[:16]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_verification_memo(tmp_path_factory):
+    """Checkpoint verification memos (prunebench.integrity) go to a per-session folder."""
+    os.environ["PRUNEBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("prunebench-cache"))
+
+
 @pytest.fixture(scope="session")
 def embedded_corpus(tmp_path_factory) -> Path:
     """A directory with train.txt, validation.txt and test.txt (one paragraph per line)."""

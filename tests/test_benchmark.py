@@ -178,6 +178,19 @@ def test_throughput_latency_and_split_fields():
     assert result["peak_memory_method"].startswith("process RSS")
 
 
+def recording_forward(inner, batch_sizes: list, fails, error):
+    """A model forward that records each call's batch size and raises error() where fails."""
+
+    def forward(*args, **kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        batch_sizes.append(ids.shape[0])
+        if fails(ids.shape[0]):
+            raise error()
+        return inner(*args, **kwargs)
+
+    return forward
+
+
 @pytest.mark.parametrize("error", [
     lambda: torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
     lambda: RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0)"),
@@ -187,16 +200,8 @@ def test_throughput_latency_and_split_fields():
 @pytest.mark.parametrize("backend", ["hf", "compiled"])
 def test_oom_recorded_and_sweep_stops_keeping_rows(monkeypatch, error, backend):
     model = dense_model()
-    inner = model.model.forward
     calls = []
-
-    def forward(*args, **kwargs):
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        calls.append(ids.shape[0])
-        if ids.shape[0] >= 3:
-            raise error()
-        return inner(*args, **kwargs)
-
+    forward = recording_forward(model.model.forward, calls, lambda batch: batch >= 3, error)
     if backend == "hf":
         monkeypatch.setattr(model.model, "forward", forward)
     else:  # the static decoder allocates its KV cache first: fail the allocation there
@@ -522,3 +527,41 @@ def test_failed_capture_falls_back_to_eager_and_keeps_the_sweep(monkeypatch):
     assert [r["status"] for r in result["rows"]] == ["ok", "ok", "ok"]
     assert all(r["decode_mode"] == "eager" for r in result["rows"])
     assert all("capture failed" in r["decode_fallback"] for r in result["rows"])
+
+
+def test_crashed_sweep_resumes_from_its_finished_rows(monkeypatch, tmp_path):
+    """A non-OOM crash mid-sweep keeps the finished rows; the rerun measures only the rest."""
+    partial = tmp_path / ".5x6.unfinished.json"
+    model = dense_model()
+    seen = []
+    crash_at_three = recording_forward(
+        model.model.forward, seen, lambda batch: batch == 3,
+        lambda: RuntimeError("CUDA error: an illegal memory access was encountered"))
+    count_only = recording_forward(model.model.forward, seen, lambda batch: False, None)
+
+    monkeypatch.setattr(model.model, "forward", crash_at_three)
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        sweep(model, batch_sizes=[1, 2, 3], partial_path=partial, probe_attention=False)
+    saved = json.loads(partial.read_text())
+    assert [r["batch_size"] for r in saved["rows"]] == [1, 2]
+
+    monkeypatch.setattr(model.model, "forward", count_only)
+    seen.clear()
+    result = sweep(model, batch_sizes=[1, 2, 3], partial_path=partial, probe_attention=False)
+    assert result["resumed_batch_sizes"] == [1, 2]
+    assert [r["batch_size"] for r in result["rows"]] == [1, 2, 3]
+    assert [r["latency_s_mean"] for r in result["rows"][:2]] == \
+        [r["latency_s_mean"] for r in saved["rows"]]
+    assert set(seen) == {3}  # batch sizes 1 and 2 were not measured again
+
+
+def test_partial_rows_from_other_settings_are_not_reused(tmp_path):
+    partial = tmp_path / ".5x6.unfinished.json"
+    model = dense_model()
+    sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False)
+    assert partial.exists()
+    again = sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False, repeats=3)
+    assert again["resumed_batch_sizes"] == []  # different repeats: measured afresh
+    partial.write_text("{not json")
+    assert sweep(model, batch_sizes=[1], partial_path=partial,
+                 probe_attention=False)["resumed_batch_sizes"] == []

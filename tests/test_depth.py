@@ -9,7 +9,7 @@ from prunebench import PrunebenchError
 from prunebench.data import calibration_windows, load_rows
 from prunebench.depth import calibration_nll, prune_ppl, removable_blocks, without_blocks
 from prunebench.evaluate import perplexity, token_stream
-from prunebench.modeling import count_params, load_model, load_tokenizer, remove_blocks, save_model
+from prunebench.modeling import count_params, load_model, load_tokenizer, remove_blocks
 from prunebench.pruning import prune_checkpoint
 
 

@@ -3,6 +3,8 @@
 The hub is unreachable here, so huggingface_hub's own exception types are raised by a fake.
 """
 import logging
+import types
+from pathlib import Path
 
 import huggingface_hub
 import pytest
@@ -73,3 +75,112 @@ def test_parse_source(source, kind, name, revision):
 def test_malformed_sources_are_refused(source):
     with pytest.raises(PrunebenchError, match="model source"):
         parse_source(source)
+
+
+# --------------------------------------------------------------------------- issue 7 additions
+
+@pytest.fixture(autouse=True)
+def fake_hub_records(monkeypatch):
+    """The hub's per-file sha256 records (model_info), faked from the files the fake download
+    wrote, so verification runs offline; `corrupt` names files whose record differs."""
+    from prunebench.integrity import sha256_file
+
+    state = {"dir": None, "corrupt": set(), "calls": 0}
+
+    def fake_model_info(self, repo_id, revision=None, files_metadata=False, token=None, **kw):
+        state["calls"] += 1
+        siblings = []
+        for file in sorted(state["dir"].glob("*.safetensors")) if state["dir"] else []:
+            digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
+            siblings.append(types.SimpleNamespace(rfilename=file.name,
+                                                  lfs=types.SimpleNamespace(sha256=digest)))
+        return types.SimpleNamespace(siblings=siblings)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", fake_model_info)
+    return state
+
+
+def fake_download_into(monkeypatch, directory, files):
+    def fake_snapshot_download(**kwargs):
+        for name, data in files.items():
+            (directory / name).write_bytes(data)
+        return str(directory)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+
+
+def test_download_is_verified_against_the_hubs_sha256(monkeypatch, tmp_path, fake_hub_records):
+    fake_hub_records["dir"] = tmp_path
+    fake_download_into(monkeypatch, tmp_path, {"model-1.safetensors": b"abc",
+                                               "model-2.safetensors": b"def"})
+    assert download("org/model", "abc123", tmp_path) == tmp_path
+    assert fake_hub_records["calls"] == 1
+
+    fake_hub_records["corrupt"] = {"model-2.safetensors"}
+    with pytest.raises(PrunebenchError, match="model-2.safetensors does not match the hub's sha256"):
+        download("org/model", "abc123", tmp_path)
+    # The corrupt file is gone, so the rerun the message asks for downloads it again.
+    assert not (tmp_path / "model-2.safetensors").exists()
+    assert (tmp_path / "model-1.safetensors").exists()
+
+
+def _network_errors():
+    """Built-in errors plus the transport error of whichever HTTP client huggingface_hub uses
+    here (2.x: httpx2, 1.x: httpx, 0.x: requests): not all of them are OSErrors."""
+    import importlib
+
+    found = [ConnectionError("connection refused"), TimeoutError("timed out")]
+    for module, name in (("httpx2", "ConnectError"), ("httpx", "ConnectError"),
+                         ("requests", "ConnectionError")):
+        try:
+            found.append(getattr(importlib.import_module(module), name)("no route to host"))
+        except ImportError:
+            continue
+    assert len(found) > 2, "no HTTP client of huggingface_hub found"
+    return found
+
+
+@pytest.mark.parametrize("error", _network_errors(), ids=lambda e: type(e).__name__)
+def test_no_network_during_the_download_says_prefetch(monkeypatch, tmp_path, error):
+    def fake_snapshot_download(**kwargs):
+        raise error
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    with pytest.raises(PrunebenchError, match="offline") as info:
+        download("org/model", "abc123", tmp_path / "model")
+    assert "snakemake prefetch" in str(info.value)
+
+
+def test_rejected_token_says_to_fix_hf_token(monkeypatch, tmp_path):
+    err = hub_error(errors.HfHubHTTPError)
+    err.response = types.SimpleNamespace(status_code=401)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: (_ for _ in ()).throw(err))
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value_456")
+    with pytest.raises(PrunebenchError, match="HTTP 401") as info:
+        download("org/model", "abc123", tmp_path / "model")
+    assert "export HF_TOKEN" in str(info.value) and "hf_secret_value_456" not in str(info.value)
+
+
+def test_malformed_repository_id_is_explained(monkeypatch, tmp_path):
+    def fake_snapshot_download(**kwargs):
+        raise errors.HFValidationError("Repo id must be in the form 'repo_name'")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    with pytest.raises(PrunebenchError, match="not a valid hub repository id"):
+        download("org/model/extra", None, tmp_path / "model")
+
+
+@pytest.mark.parametrize("cls, phrase", [
+    (errors.GatedRepoError, "is gated: accept its licence"),
+    (errors.RepositoryNotFoundError, "not found (or private and HF_TOKEN is not set)"),
+    (errors.LocalEntryNotFoundError, "snakemake prefetch"),
+])
+def test_hub_error_messages_are_the_documented_ones(monkeypatch, tmp_path, cls, phrase):
+    """README.md lists what each hub failure says; the code must say exactly that."""
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda **kw: (_ for _ in ()).throw(hub_error(cls)))
+    with pytest.raises(PrunebenchError) as info:
+        download("org/model", "abc123", tmp_path / "model")
+    assert phrase in str(info.value)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert phrase in readme, f"README.md does not document the message {phrase!r}"

@@ -291,3 +291,59 @@ def test_figure_single_model_single_config(tmp_path):
     with pytest.raises(PrunebenchError, match="no bench rows for backend 'vllm'"):
         report.plot_throughput_vs_latency(report.load_bench(paths), tmp_path / "b.png",
                                           tmp_path / "b.pdf", backend="vllm")
+
+
+def _with_zeroshot(root, tasks=("boolq", "piqa", "hellaswag")):
+    files = []
+    for model in ("m7", "m13"):
+        for i, variant in enumerate(VARIANTS):
+            acc = {t: 0.5 + 0.01 * (i + j) for j, t in enumerate(tasks)}
+            files.append(write_eval(root, model, variant, "zeroshot.json", {
+                "accuracy": acc, "average": sum(acc.values()) / len(acc)}))
+    return files
+
+
+def test_quality_table_is_the_papers_layout(study):
+    root, _, reports, evals = study
+    zs = _with_zeroshot(root)
+    expect = {"perplexity": ["wikitext2", "ptb"], "accuracy": ["boolq", "piqa", "hellaswag"]}
+    table = report.quality_table(report.load_prune_reports(reports),
+                                 report.load_evals(evals + zs, expect=expect))
+    quality = [c for c in table.columns if c.startswith(("ppl_", "acc_"))]
+    assert quality == ["ppl_wikitext2", "ppl_ptb", "acc_boolq", "acc_piqa", "acc_hellaswag",
+                       "acc_average"]
+    assert table[quality].notna().all().all()
+    row = _row(table, model="m13", variant="flap-4.9B")
+    assert row["acc_average"] == pytest.approx((0.52 + 0.53 + 0.54) / 3)
+
+
+def test_combined_table_joins_quality_with_speed(study):
+    root, bench, reports, evals = study
+    table = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                 report.load_evals(evals + _with_zeroshot(root)))
+    row = _row(table, model="m7", variant="depth-4.9B")
+    assert row["acc_average"] == pytest.approx(0.52) and row["ppl_ptb"] == 20 + len("depth-4.9B")
+    assert row["hf_12x128_latency_b1_s"] == pytest.approx(
+        _latency("m7", "depth-4.9B", "hf", 12, 128, 1))
+    assert row["hf_12x128_best_batch"] == 16
+
+
+def test_dataset_missing_inside_one_eval_file_is_an_error(study):
+    root, _, _, evals = study
+    short = write_eval(root, "m13", "flap-4.9B", "ppl.json", {"perplexity": {"wikitext2": 9.0}})
+    evals = [p for p in evals if p != short] + [short]
+    with pytest.raises(PrunebenchError, match=r"m13/flap-4.9B/ppl.json lacks perplexity for "
+                                              r"\['ptb'\]"):
+        report.load_evals(evals)
+
+
+def test_task_missing_for_a_variant_is_an_error(study):
+    root, _, _, evals = study
+    zs = [p for p in _with_zeroshot(root) if p.parts[-2] != "dense" or p.parts[-3] != "m13"]
+    expect = {"perplexity": ["wikitext2", "ptb"], "accuracy": ["boolq", "piqa", "hellaswag"]}
+    with pytest.raises(PrunebenchError, match=r"m13/dense: add results/eval/m13/dense/"
+                                              r"zeroshot.json"):
+        report.load_evals(evals + zs, expect=expect)
+    with pytest.raises(PrunebenchError, match=r"no accuracy for \['winogrande'\]"):
+        report.load_evals(evals + _with_zeroshot(root),
+                          expect={**expect, "accuracy": ["boolq", "winogrande"]})

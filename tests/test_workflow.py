@@ -1,16 +1,15 @@
 """End to end: the Snakemake workflow on the embedded default, run in a temporary directory."""
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from workflow_helpers import REPO, copy_workflow, job_counts, run_snakemake
+
 pytestmark = pytest.mark.slow
 
 # The default config, made quicker: a shorter training run and a smaller sweep.
@@ -23,20 +22,12 @@ FAST = {
 
 def snakemake(workdir: Path, *args: str, check: bool = True, configfile: str = "test.yaml",
               env: dict | None = None) -> subprocess.CompletedProcess:
-    # --configfile takes several values, so it goes last, after the targets.
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", configfile]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **(env or {})})
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n"
-                             f"{proc.stderr[-6000:]}")
-    return proc
+    return run_snakemake(workdir, "--cores", "2", *args, configfile=configfile, check=check,
+                         env=env)
 
 
 def make_workdir(path: Path, **overrides) -> Path:
-    for item in ("Snakefile", "workflow", "config", "profiles", "envs"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, path / item)
+    copy_workflow(path)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     for key, value in {**FAST, **overrides}.items():
         config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
@@ -49,20 +40,6 @@ def workflow_run(tmp_path_factory):
     workdir = make_workdir(tmp_path_factory.mktemp("workflow"))
     snakemake(workdir)
     return workdir
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
-    lines = output.splitlines()
-    start = lines.index("Job stats:") + 3  # skip the header and its rule
-    counts = {}
-    for line in lines[start:]:
-        if not line.strip():
-            break
-        rule, count = line.split()
-        counts[rule] = int(count)
-    counts.pop("total", None)
-    return counts
 
 
 def load(path: Path):
@@ -159,18 +136,6 @@ def test_missing_hub_model_stops_with_a_message(tmp_path):
     assert not (workdir / "resources/models/remote").exists()
 
 
-def test_paper_config_dry_run_builds_the_full_dag(tmp_path):
-    workdir = make_workdir(tmp_path)
-    shutil.copy(REPO / "config" / "paper.yaml", workdir / "paper.yaml")
-    counts = job_counts(snakemake(workdir, "-n", configfile="paper.yaml").stdout)
-    # 2 models x 4 variants x 4 token configs x 2 backends
-    assert counts["benchmark"] == 64
-    assert counts["prune"] == 6 and counts["dense_report"] == 2 and counts["model"] == 2
-    assert counts["perplexity"] == 8 and counts["text"] == 2 and counts["aggregate"] == 1
-    prefetch = job_counts(snakemake(workdir, "-n", "prefetch", configfile="paper.yaml").stdout)
-    assert set(prefetch) == {"model", "calibration", "text", "prefetch"}
-
-
 def test_adding_a_token_config_runs_only_the_new_cells(workflow_run):
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
     config["benchmark"]["token_configs"].append("8x8")
@@ -188,7 +153,7 @@ def test_changing_one_variants_parameters_reruns_only_that_variant(workflow_run)
     dry = snakemake(workflow_run, "-n", configfile="changed.yaml").stdout
     counts = job_counts(dry)
     assert counts == {"prune": 1, "benchmark": len(config["benchmark"]["token_configs"]),
-                      "perplexity": 1, "aggregate": 1, "all": 1}, dry
+                      "perplexity": 1, "zeroshot": 1, "aggregate": 1, "all": 1}, dry
     assert "variant=flap-0.8" in dry and "variant=depth_ppl-0.8" not in dry
 
 
@@ -197,3 +162,20 @@ def test_gpu_smoke_config_builds_its_dag(tmp_path):
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")
     counts = job_counts(snakemake(workdir, "-n", configfile="smoke.yaml").stdout)
     assert counts["benchmark"] == 4 * 2 * 2 and counts["prune"] == 3 and counts["model"] == 1
+
+
+def test_report_builds_from_the_results_and_contains_the_figure(workflow_run):
+    """`snakemake --report` after the run: the ZIP holds the HTML report, the figure and the
+    tables, and the captions (rendered with the config) are in it."""
+    import zipfile
+
+    snakemake(workflow_run, "--report", "report.zip")
+    with zipfile.ZipFile(workflow_run / "report.zip") as archive:
+        names = archive.namelist()
+        html = next(archive.read(n) for n in names if n.endswith("report.html")).decode()
+    assert any(n.endswith("throughput_vs_latency_hf.png") for n in names), names
+    for table in ("speed", "quality", "summary"):
+        assert any(n.endswith(f"{table}.csv") for n in names), names
+    assert "Throughput vs latency" in html and "Tables" in html
+    assert "Rows are the models" in html            # the figure's caption, rendered
+    assert "prunebench: what structured pruning buys" in html   # workflow/report/workflow.rst

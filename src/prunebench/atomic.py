@@ -7,6 +7,8 @@ within one file system is atomic and Snakemake judges completeness by existence.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
 import shutil
@@ -14,10 +16,16 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from prunebench import PrunebenchError
+
 
 def _tmp_sibling(path: Path, is_dir: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}.partial-"
+    # A killed earlier attempt leaves its temporary behind; only one job writes a given output
+    # (Snakemake's guarantee), so whatever is left under this prefix is garbage.
+    for stale in path.parent.glob(f"{glob.escape(prefix)}*"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     if is_dir:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
     fd, name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
@@ -33,8 +41,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        _explain_disk_full(exc, path)
         raise
 
 
@@ -48,9 +57,20 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        _explain_disk_full(exc, path)
         raise
+
+
+def _explain_disk_full(exc: BaseException, path: Path) -> None:
+    """A full disk gets a message with the fix; the earlier content of `path` is untouched."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        free = shutil.disk_usage(path.parent).free
+        raise PrunebenchError(
+            f"no space left while writing {path} ({free / 2**30:.1f} GiB free on that file "
+            "system; the partial write was removed and any earlier version is intact): free "
+            "space or move results/ and resources/ to a larger disk, then rerun") from exc
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import statistics
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
 
 from prunebench import PrunebenchError
+from prunebench.atomic import write_json
 from prunebench.modeling import (block_param_count, head_dim, layer_shapes, resolve_device,
                                  resolve_dtype)
-from prunebench.provenance import provenance
+from prunebench.provenance import device_info, package_versions, provenance
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ BACKENDS = ("hf", "compiled")
 DEFAULT_BATCH_SIZES = (1, 8, 16, 32, 64, 128, 256)
 # A batch-1 decode step slower than this many bandwidth floors is flagged as an anomaly.
 FLOOR_FLAG_FACTOR = 10.0
+OOM = "oom"  # status of the batch size that ran out of memory (the sweep's last row)
 
 # The paper's 12-token prompt (12 tokens with BOS under the LLaMA tokenizer) opens the text, so the
 # 12-token prompt is the paper's; the rest is our own, long enough for the 82-token config.
@@ -550,12 +554,17 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
               sampling: bool = False, compile_mode: str = "auto",
               bandwidth_bytes_per_s: float | None = None, measure_floor: bool | None = None,
               probe_attention: bool = True, model_name: str | None = None,
-              variant: str | None = None, cell: dict | None = None) -> dict[str, Any]:
+              variant: str | None = None, cell: dict | None = None,
+              partial_path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Benchmark one model at one token config over increasing batch sizes.
 
     Stops at the first batch size that runs out of memory, recording it as an "oom" row.
     The bandwidth floor is measured on CUDA by default (`measure_floor`), or taken from
     `bandwidth_bytes_per_s`. Returns a JSON-ready dict (docs/architecture.md, bench schema).
+
+    With `partial_path`, every finished row is saved there as it completes, so a sweep that dies
+    (a crash, a pre-empted job) resumes at the batch size it stopped at, on the same machine
+    and settings only (`sweep_fingerprint`); the resumed rows are listed in the result.
     """
     from prunebench.modeling import count_params
 
@@ -605,6 +614,9 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
         "rows": [],
         "provenance": None,
     }
+    fingerprint = sweep_fingerprint(result, config, device, cell)
+    done = load_partial_rows(partial_path, fingerprint) if partial_path else {}
+    result["resumed_batch_sizes"] = sorted(done)
     torch.manual_seed(seed)
     log.info("benchmark %s/%s backend=%s %dx%d on %s %s attention=%s batches=%s",
              model_name, variant, backend, input_tokens, output_tokens, device,
@@ -614,6 +626,12 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
             result["attention_kernels"] = _probe_attention(model, backend, prompt, device,
                                                            compile_mode, attention)
         for batch_size in batch_sizes:
+            if batch_size in done:
+                log.info("batch size %d: resumed from %s", batch_size, partial_path)
+                result["rows"].append(done[batch_size])
+                if done[batch_size]["status"] == OOM:
+                    break
+                continue
             log.info("batch size %d: %d warm-up + %d timed runs", batch_size, warmup, repeats)
             oom = None
             try:
@@ -629,7 +647,8 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
                 free_memory(device)
                 log.warning("batch size %d ran out of memory; stopping the sweep (%s)",
                             batch_size, oom)
-                result["rows"].append({"batch_size": batch_size, "status": "oom", "error": oom})
+                result["rows"].append({"batch_size": batch_size, "status": OOM, "error": oom})
+                save_partial_rows(partial_path, fingerprint, result["rows"])
                 break
             _add_floor(row, config, input_tokens=input_tokens, output_tokens=output_tokens,
                        dtype=dtype, bandwidth=bandwidth)
@@ -643,9 +662,43 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
                      row["latency_s_std"], row["throughput_tok_s"], row["ttft_s"],
                      f"{row['decode_step_s'] * 1e3:.2f} ms" if row["decode_step_s"] else "n/a",
                      (row["peak_memory_bytes"] or 0) / 2**20)
+            save_partial_rows(partial_path, fingerprint, result["rows"])
     free_memory(device)
     result["provenance"] = provenance(device=device, seed=seed, cell=cell)
     return result
+
+
+def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
+                      cell: dict | None) -> dict[str, Any]:
+    """What must be equal for rows of an earlier, interrupted sweep to be reused: the model's
+    shape and the sweep's settings (`result` before any row), the device and the software."""
+    keys = ("model", "variant", "backend", "input_tokens", "output_tokens", "params", "blocks",
+            "dtype", "device", "attention", "sampling", "warmup", "repeats", "seed", "prompt_ids")
+    return {"sweep": {k: result[k] for k in keys}, "shapes": layer_shapes(config), "cell": cell,
+            "versions": package_versions(), "device": device_info(device)}
+
+
+def load_partial_rows(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dict[int, dict]:
+    """Rows saved by an interrupted sweep with the same fingerprint, by batch size."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable partial sweep %s (%s); starting over", path, exc)
+        return {}
+    if saved.get("fingerprint") != json.loads(json.dumps(fingerprint, default=str)):
+        log.info("partial sweep %s was made with other settings or on another machine; "
+                 "starting over", path)
+        return {}
+    return {row["batch_size"]: row for row in saved.get("rows", [])}
+
+
+def save_partial_rows(path: str | os.PathLike | None, fingerprint: dict[str, Any],
+                      rows: list[dict]) -> None:
+    if path is not None:
+        write_json(path, {"fingerprint": fingerprint, "rows": rows})
 
 
 def _probe_attention(model, backend: str, prompt: torch.Tensor, device: torch.device,

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from prunebench import PrunebenchError
+from prunebench.lora import split_variant
 from prunebench.modeling import count_params, load_config
 from prunebench.pruning import method_module, parse_variant
 from prunebench.sizes import format_params, parse_size
@@ -50,7 +51,8 @@ def plan_rows(config_file: str | Path, resources: str | Path = "resources") -> l
         dense = count_params(model_cfg)
         for item in spec["variants"]:
             variant = item if isinstance(item, str) else item["name"]
-            method, size = parse_variant(variant)
+            # A `+lora` variant has its base's size (merged adapters add no parameters).
+            method, size = parse_variant(split_variant(variant)[0])
             row = {"model": name, "variant": variant, "dense_params": dense}
             if method == "dense":
                 row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers)

@@ -1,8 +1,12 @@
 """Depth pruning: score every decoder block, remove the least important ones whole.
 
-The result is a plain, shallower LLaMA (a normal HF checkpoint). Criteria:
+The result is a plain, shallower LLaMA (a normal HF checkpoint). This module holds what every
+block-removal method shares (how many blocks to remove, which may go, running the model without
+some blocks, the calibration loss, the one-shot flow and its report) and the `ppl` criterion:
 - `ppl`: perplexity of the model on the calibration windows with only that block removed;
   the block whose removal hurts least (lowest PPL) is the least important.
+Other criteria live in their own modules: `depth_taylor` (Taylor+), `depth_mag` (Mag+),
+`sleb` (iterative), `shortgpt` (Block Influence).
 The number of blocks k is solved from the target size: the k whose pruned size is closest to it.
 """
 
@@ -12,6 +16,7 @@ import contextlib
 import logging
 import math
 import time
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +30,31 @@ log = logging.getLogger(__name__)
 DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 128}
 DEFAULT_PARAMS = {"protect_first": 0, "protect_last": 0, "batch_size": 10}
 
+
+# --------------------------------------------------------------------------- parameters
+
+def check_params(method: str, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The method's parameters over its defaults; unknown keys and bad values are refused."""
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise PrunebenchError(f"{method}: unknown parameters {sorted(unknown)}; "
+                              f"known: {sorted(defaults)}")
+    p = {**defaults, **params}
+    for name, minimum in (("protect_first", 0), ("protect_last", 0), ("batch_size", 1)):
+        if name in p and (isinstance(p[name], bool) or not isinstance(p[name], int)
+                          or p[name] < minimum):
+            raise PrunebenchError(f"{method}: {name}={p[name]!r} must be an integer >= {minimum}")
+    return p
+
+
+def require_calibration(method: str, calibration: torch.Tensor | None) -> torch.Tensor:
+    if calibration is None or calibration.dim() != 2 or calibration.shape[1] < 2:
+        raise PrunebenchError(f"{method} needs calibration token ids of shape [n, L] with L >= 2 "
+                              "(configure methods.<method>.calibration)")
+    return calibration
+
+
+# --------------------------------------------------------------------------- sizing
 
 def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     """How many blocks to remove so the size is closest to the target (ties: fewer removed).
@@ -47,7 +77,12 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     if target_params < smallest - (sizes[-1] if sizes else 0) / 2:
         raise PrunebenchError(
             f"target {target_params:,} params is below {smallest:,}, the size with every removable "
-            "block gone (embeddings and protected blocks stay): choose a larger target")
+            "block gone (embeddings and protected blocks stay): choose a larger target or protect "
+            "fewer blocks (protect_first / protect_last)")
+    if best_k >= config.num_hidden_layers:
+        raise PrunebenchError(
+            f"target {target_params:,} params would remove every block, leaving no model: "
+            "choose a larger target")
     return best_k
 
 
@@ -55,9 +90,23 @@ def removable_blocks(n_blocks: int, protect_first: int, protect_last: int) -> li
     if protect_first < 0 or protect_last < 0 or protect_first + protect_last >= n_blocks:
         raise PrunebenchError(
             f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
-            f"block out of {n_blocks}")
+            f"block out of {n_blocks}: lower them (0 and 0 switch the protection off)")
     return list(range(protect_first, n_blocks - protect_last))
 
+
+def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
+    """What removing whole blocks does to a model of this config, from the config alone."""
+    removable = removable_blocks(config.num_hidden_layers, protect_first, protect_last)
+    k = solve_num_blocks(config, target_params, removable)
+    shapes = layer_shapes(config)
+    removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
+    return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
+            "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
+                                                       for b in removed),
+            "note": "which blocks go is decided by the criterion"}
+
+
+# --------------------------------------------------------------------------- running the model
 
 @contextlib.contextmanager
 def without_blocks(model, blocks: set[int]):
@@ -86,6 +135,37 @@ def calibration_nll(model, calibration: torch.Tensor, batch_size: int) -> float:
     return total / count
 
 
+def select_least_important(scores: list[float], k: int, removable: list[int]) -> list[int]:
+    ranked = sorted(removable, key=lambda b: (scores[b], b))
+    return sorted(ranked[:k])
+
+
+def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
+                   score_blocks: Callable[[], tuple[list[float], dict[str, Any]]]) -> dict:
+    """Score every block once, remove the k lowest among the removable ones.
+
+    The block count is solved (and infeasible targets refused) before the possibly long scoring.
+    `score_blocks()` returns (a score per block, higher = more important; extra report fields).
+    """
+    n = model.config.num_hidden_layers
+    removable = removable_blocks(n, p["protect_first"], p["protect_last"])
+    k = solve_num_blocks(model.config, target_params, removable)
+    log.info("%s: scoring %d blocks to remove %d (removable %s)", criterion, n, k, removable)
+    scores, extra = score_blocks()
+    if len(scores) != n or not all(math.isfinite(s) for s in scores):
+        raise PrunebenchError(f"{criterion}: block scores {scores} are not {n} finite numbers; the "
+                              "model or its calibration data is broken (check dtype and token ids)")
+    ranking = sorted(removable, key=lambda b: (scores[b], b))
+    removed = sorted(ranking[:k])
+    remove_blocks(model, removed)
+    log.info("%s: removed blocks %s", criterion, removed)
+    return {"criterion": criterion, "block_scores": scores, "ranking": ranking,
+            "removed_blocks": removed, "num_removed": k, "protect_first": p["protect_first"],
+            "protect_last": p["protect_last"], **extra}
+
+
+# --------------------------------------------------------------------------- the PPL criterion
+
 def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[float]:
     """PPL of the model with each single block removed (higher = more important)."""
     scores = []
@@ -100,43 +180,20 @@ def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[f
     return scores
 
 
-def select_least_important(scores: list[float], k: int, removable: list[int]) -> list[int]:
-    ranked = sorted(removable, key=lambda b: (scores[b], b))
-    return sorted(ranked[:k])
-
-
 def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
     """Depth pruning with the PPL criterion (one shot)."""
-    unknown = set(params) - set(DEFAULT_PARAMS)
-    if unknown:
-        raise PrunebenchError(f"depth_ppl: unknown parameters {sorted(unknown)}; "
-                              f"known: {sorted(DEFAULT_PARAMS)}")
-    p = {**DEFAULT_PARAMS, **params}
-    if calibration is None:
-        raise PrunebenchError("depth_ppl needs calibration windows")
-    n = model.config.num_hidden_layers
-    removable = removable_blocks(n, p["protect_first"], p["protect_last"])
-    k = solve_num_blocks(model.config, target_params, removable)
-    base_ppl = math.exp(calibration_nll(model, calibration, p["batch_size"]))
-    log.info("dense calibration PPL %.3f; scoring %d blocks to remove %d", base_ppl, n, k)
-    scores = ppl_scores(model, calibration, p["batch_size"])
-    removed = select_least_important(scores, k, removable)
-    remove_blocks(model, removed)
-    ranking = sorted(removable, key=lambda b: (scores[b], b))
-    log.info("removed blocks %s", removed)
-    return {"criterion": "ppl", "block_scores": scores, "ranking": ranking,
-            "removed_blocks": removed, "num_removed": k, "calibration_ppl_dense": base_ppl,
-            "protect_first": p["protect_first"], "protect_last": p["protect_last"]}
+    p = check_params("depth_ppl", params, DEFAULT_PARAMS)
+    calibration = require_calibration("depth_ppl", calibration)
+
+    def score():
+        base_ppl = math.exp(calibration_nll(model, calibration, p["batch_size"]))
+        log.info("dense calibration PPL %.3f", base_ppl)
+        return ppl_scores(model, calibration, p["batch_size"]), {"calibration_ppl_dense": base_ppl}
+
+    return prune_one_shot(model, target_params, p, "ppl", score)
 
 
 def plan(config, target_params: int, **params) -> dict:
     """What depth pruning will do to a model of this config, from the config alone."""
-    p = {**DEFAULT_PARAMS, **params}
-    removable = removable_blocks(config.num_hidden_layers, p["protect_first"], p["protect_last"])
-    k = solve_num_blocks(config, target_params, removable)
-    shapes = layer_shapes(config)
-    removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
-    return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
-            "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
-                                                       for b in removed),
-            "note": "which blocks go is decided by the calibration data"}
+    p = check_params("depth_ppl", params, DEFAULT_PARAMS)
+    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

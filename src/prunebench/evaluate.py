@@ -56,6 +56,11 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
     With `bos_token_id`, every window is BOS + (window - 1) text tokens, and BOS predicts the
     first of them; without, a window is `window` text tokens and its first is never scored.
     """
+    context_limit = getattr(model.config, "max_position_embeddings", None)
+    if context_limit and window > context_limit:
+        raise PrunebenchError(f"perplexity window {window} exceeds the model's context of "
+                              f"{context_limit} tokens: set evaluation.perplexity.window <= "
+                              f"{context_limit}")
     prefix = 1 if bos_token_id is not None else 0
     spans = windows_of(stream, window - prefix, stride and min(stride, window - prefix), max_windows)
     device = next(model.parameters()).device

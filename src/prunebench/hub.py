@@ -7,6 +7,7 @@ message saying what to do.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -41,14 +42,34 @@ def parse_source(source: str) -> ModelSource:
     return ModelSource(match["kind"], match["name"], match["revision"])
 
 
+# Exception modules of the HTTP stacks huggingface_hub has used across versions (requests up to
+# 0.x, httpx in 1.x, httpx2 later): their transport errors are not always OSErrors.
+_NETWORK_MODULES = {"requests", "urllib3", "httpx", "httpx2", "httpcore"}
+
+
+def _is_network_error(err: BaseException) -> bool:
+    if isinstance(err, (ConnectionError, TimeoutError)):
+        return True
+    return type(err).__module__.split(".")[0] in _NETWORK_MODULES
+
+
+def _offline_message(repo_id: str) -> str:
+    return (f"cannot reach the Hugging Face hub to download {repo_id}: this machine is offline "
+            "or the hub is unreachable. Pre-fetch the models on a machine with network "
+            "(`snakemake prefetch --configfile <config>`), or copy the checkpoint into "
+            "resources/models/<name>/; a rerun resumes a broken-off download")
+
+
 def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     """Download a hub checkpoint's safetensors, config and tokenizer files into out_dir.
 
-    Resumable: huggingface_hub keeps partial files and skips completed ones on a rerun.
+    Resumable: huggingface_hub keeps partial files in out_dir and skips completed ones on a
+    rerun. Verified: every safetensors file's sha256 is checked against the hub's record.
     """
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (GatedRepoError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, HFValidationError,
+                                        LocalEntryNotFoundError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
 
     token = os.environ.get("HF_TOKEN") or None  # read here only; never logged or stored
     if revision is None:
@@ -58,6 +79,14 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     try:
         path = snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(out_dir),
                                  allow_patterns=ALLOW_PATTERNS, token=token)
+        path = Path(path)
+        if not list(path.glob("*.safetensors")):
+            raise PrunebenchError(
+                f"{repo_id}@{revision or 'main'} has no safetensors weights; prunebench never "
+                "loads pickle files. Choose a revision or mirror that ships *.safetensors")
+        verify_download(repo_id, revision, path, token)
+    except PrunebenchError:
+        raise
     except GatedRepoError:
         raise PrunebenchError(
             f"{repo_id} is gated: accept its licence on the hub page with your account, then "
@@ -69,17 +98,55 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
         raise PrunebenchError(
             f"model repository {repo_id!r} not found (or private and HF_TOKEN is not set): check "
             "the id, or export HF_TOKEN for a private repository") from None
+    except HFValidationError:
+        raise PrunebenchError(f"{repo_id!r} is not a valid hub repository id: write the "
+                              "model source as 'hf:<org>/<repo>@<revision>'") from None
     except LocalEntryNotFoundError:
-        raise PrunebenchError(
-            f"cannot reach the Hugging Face hub to download {repo_id}: this machine is offline. "
-            "Pre-fetch the models on a machine with network (`snakemake prefetch`), or copy the "
-            "checkpoint into resources/models/<name>/") from None
-    except OSError as err:  # connection errors surface as OSError subclasses
-        raise PrunebenchError(f"downloading {repo_id} failed ({type(err).__name__}): check the "
-                              "network, or pre-fetch the model where the hub is reachable") from None
-    path = Path(path)
-    if not list(path.glob("*.safetensors")):
-        raise PrunebenchError(
-            f"{repo_id}@{revision or 'main'} has no safetensors weights; prunebench never loads "
-            "pickle files. Choose a revision or mirror that ships *.safetensors")
+        raise PrunebenchError(_offline_message(repo_id)) from None
+    except HfHubHTTPError as err:
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise PrunebenchError(
+                f"the hub refused access to {repo_id} (HTTP {status}): HF_TOKEN is missing, "
+                "expired or lacks read access; create a read token and export HF_TOKEN") from None
+        raise PrunebenchError(f"the hub answered HTTP {status} for {repo_id}: retry later; a "
+                              "rerun resumes the download") from None
+    except Exception as err:
+        if _is_network_error(err):
+            raise PrunebenchError(_offline_message(repo_id)) from None
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            raise PrunebenchError(f"disk full while downloading {repo_id} into {out_dir}: free "
+                                  "space (7B needs ~14 GB, 13B ~26 GB) and rerun; the download "
+                                  "resumes") from None
+        if isinstance(err, OSError):
+            raise PrunebenchError(f"downloading {repo_id} failed ({type(err).__name__}): check "
+                                  "the network and the disk, or pre-fetch the model where the "
+                                  "hub is reachable; a rerun resumes") from None
+        raise
     return path
+
+
+def verify_download(repo_id: str, revision: str | None, path: Path, token: str | None) -> None:
+    """Compare every downloaded safetensors file with the sha256 the hub records for it.
+
+    A file that differs (a truncated or corrupted transfer) is deleted, so the rerun that the
+    message asks for downloads it again.
+    """
+    from huggingface_hub import HfApi
+
+    from prunebench.integrity import sha256_file
+
+    info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
+    expected = {s.rfilename: s.lfs.sha256 for s in (info.siblings or [])
+                if s.rfilename.endswith(".safetensors") and getattr(s, "lfs", None)}
+    for file in sorted(path.glob("*.safetensors")):
+        digest = expected.get(file.name)
+        if digest is None:
+            log.warning("%s: the hub records no sha256 for %s; not verified", repo_id, file.name)
+            continue
+        if sha256_file(file) != digest:
+            file.unlink()
+            raise PrunebenchError(f"{repo_id}: {file.name} does not match the hub's sha256 "
+                                  "(corrupted transfer); it was deleted, rerun to download it "
+                                  "again")
+    log.info("%s: %d safetensors files match the hub's sha256", repo_id, len(expected))

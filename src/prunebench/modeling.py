@@ -10,24 +10,24 @@ the weights from safetensors (never pickle).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from prunebench import PrunebenchError
+from prunebench import integrity
 from prunebench.atomic import atomic_dir
+from prunebench.integrity import verify_manifest
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "prunebench.json"
-FORMAT_VERSION = 1
+MANIFEST = integrity.MANIFEST
 
 
 # --------------------------------------------------------------------------- layer shapes
@@ -222,36 +222,9 @@ def weight_files(path: Path) -> list[Path]:
     return files
 
 
-def sha256_file(path: Path, chunk: int = 1 << 24) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> None:
-    manifest = {"format": FORMAT_VERSION,
-                "weights_sha256": {f.name: sha256_file(f) for f in weight_files(path)}}
-    manifest.update(extra or {})
-    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-
-
-def verify_manifest(path: Path) -> None:
-    """Check every weight file against the recorded hash, naming the one that differs."""
-    manifest_path = path / MANIFEST
-    if not manifest_path.exists():
-        return  # a checkpoint made elsewhere (e.g. a hub download without a manifest)
-    recorded = json.loads(manifest_path.read_text()).get("weights_sha256", {})
-    for name, digest in recorded.items():
-        file = path / name
-        if not file.exists():
-            raise PrunebenchError(f"checkpoint {path}: weight file {name} is missing; "
-                                  "re-run the step that made this checkpoint")
-        if sha256_file(file) != digest:
-            raise PrunebenchError(f"checkpoint {path}: weight file {name} does not match its "
-                                  "recorded sha256 (truncated or modified); re-run the step "
-                                  "that made this checkpoint")
+    """Record the sha256 of every weight file in `path` (verified by load_model)."""
+    integrity.write_manifest(path, weight_files(path), extra)
 
 
 def load_config(path: str | Path) -> LlamaConfig:
@@ -259,8 +232,18 @@ def load_config(path: str | Path) -> LlamaConfig:
     if not (path / "config.json").exists():
         raise PrunebenchError(f"no model at {path}: config.json is missing. Build or download "
                               "the model first (the workflow's `model` rule does this)")
-    config = LlamaConfig.from_pretrained(path)
-    return config
+    try:
+        raw = json.loads((path / "config.json").read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PrunebenchError(f"{path / 'config.json'} is not valid JSON ({exc}): re-download "
+                              "or rebuild the model") from exc
+    if raw.get("model_type", "llama") != "llama" or "auto_map" in raw:
+        # prunebench builds LlamaForCausalLM from its own code; it never runs a checkpoint's code.
+        raise PrunebenchError(
+            f"{path / 'config.json'} describes model_type {raw.get('model_type')!r}"
+            f"{' with custom code (auto_map)' if 'auto_map' in raw else ''}: prunebench handles "
+            "LLaMA-architecture checkpoints only and never runs code shipped with a checkpoint")
+    return LlamaConfig.from_pretrained(path)
 
 
 def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
@@ -284,22 +267,36 @@ def load_state_dict(path: Path, device: str | torch.device = "cpu",
                     dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     state = {}
     for file in weight_files(path):
-        with safe_open(file, framework="pt", device=str(device)) as fh:
-            for key in fh.keys():
-                tensor = fh.get_tensor(key)
-                if dtype is not None and tensor.is_floating_point():
-                    tensor = tensor.to(dtype)
-                state[key] = tensor
+        try:
+            with safe_open(file, framework="pt", device=str(device)) as fh:
+                for key in fh.keys():
+                    tensor = fh.get_tensor(key)
+                    if dtype is not None and tensor.is_floating_point():
+                        tensor = tensor.to(dtype)
+                    state[key] = tensor
+        except SafetensorError as exc:  # truncated or not safetensors at all
+            raise PrunebenchError(f"checkpoint {path}: weight file {file.name} is not readable "
+                                  f"safetensors ({exc}); re-download or re-run the step that "
+                                  "made it") from exc
     return state
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu",
-               dtype: torch.dtype | None = torch.float32, verify: bool = True) -> LlamaForCausalLM:
-    """Load any prunebench checkpoint (dense, depth- or width-pruned) from safetensors."""
+               dtype: torch.dtype | None = torch.float32, verify: bool = True,
+               device_map: str | dict | None = None, max_memory: dict | None = None,
+               offload_dir: str | Path | None = None) -> LlamaForCausalLM:
+    """Load any prunebench checkpoint (dense, depth- or width-pruned) from safetensors.
+
+    With `device_map` (a strategy such as "auto" or a module -> device mapping), whole blocks
+    are spread over GPUs / CPU / disk by prunebench.device_map instead of all going to `device`;
+    inputs then go to `device_map.main_device(model)`.
+    """
     path = Path(path)
     config = load_config(path)
     if verify:
         verify_manifest(path)
+    if device_map is not None:
+        device = "cpu"  # weights pass through host memory; dispatch() moves each to its device
     model = build_model(config, device="meta")
     state = load_state_dict(path, device=device, dtype=dtype)
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary
@@ -325,22 +322,38 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     with torch.device(device):
         model.model.rotary_emb = rotary_cls(config=config)
     model.eval()
+    if device_map is not None:
+        from prunebench.device_map import dispatch
+
+        model = dispatch(model, device_map, max_memory=max_memory, offload_dir=offload_dir)
     return model
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 
 
-def load_tokenizer(path: str | Path):
-    """The checkpoint's tokenizer, or None for a `random:` model saved without one."""
+def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
+    """The checkpoint's tokenizer, or None for a `random:` model saved without one.
+
+    Code shipped with a tokenizer runs only when the config sets `trust_remote_code: true`.
+    """
     if not any((Path(path) / name).exists() for name in TOKENIZER_FILES):
         return None
-    return AutoTokenizer.from_pretrained(str(path))
+    if trust_remote_code:
+        log.warning("trust_remote_code is on: code shipped with the tokenizer in %s may run", path)
+    try:
+        return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+    except ValueError as exc:
+        if "trust_remote_code" not in str(exc):
+            raise
+        raise PrunebenchError(f"the tokenizer in {path} needs to run code shipped with it; "
+                              "prunebench does not run it unless the config sets "
+                              "`trust_remote_code: true` (review that code first)") from exc
 
 
-def require_tokenizer(path: str | Path, purpose: str):
+def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = False):
     """The checkpoint's tokenizer; an error naming what needs it when there is none."""
-    tokenizer = load_tokenizer(path)
+    tokenizer = load_tokenizer(path, trust_remote_code)
     if tokenizer is None:
         raise PrunebenchError(f"{path} has no tokenizer files, but {purpose} needs them: copy the "
                               "base model's tokenizer files into that folder")

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
+from prunebench.benchmark import is_out_of_memory
 from prunebench.modeling import (count_params, load_config, load_model, load_tokenizer,
                                  resolve_device, resolve_dtype, save_model)
 from prunebench.sizes import parse_size
@@ -20,11 +21,16 @@ log = logging.getLogger(__name__)
 # method name -> "module:function"; modules are imported only when used.
 METHODS: dict[str, str] = {
     "depth_ppl": "prunebench.depth:prune_ppl",
+    "depth_taylor": "prunebench.depth_taylor:prune",
+    "depth_mag": "prunebench.depth_mag:prune",
+    "sleb": "prunebench.sleb:prune",
+    "shortgpt": "prunebench.shortgpt:prune",
     "llm_pruner": "prunebench.llm_pruner:prune",
     "flap": "prunebench.flap:prune",
     "wanda_sp": "prunebench.wanda_sp:prune",
 }
-DATA_FREE: set[str] = set()
+# Methods that read no calibration data (the workflow draws none for them).
+DATA_FREE: set[str] = {"depth_mag"}
 
 
 def method_module(method: str):
@@ -55,6 +61,11 @@ def parse_variant(variant: str) -> tuple[str, str | None]:
     return method, size
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 def target_params_for(model_dir: str | Path, size: str) -> tuple[int, int]:
     """(dense params, target params) from the config alone."""
     dense = count_params(load_config(model_dir))
@@ -63,27 +74,57 @@ def target_params_for(model_dir: str | Path, size: str) -> tuple[int, int]:
 
 def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str | Path,
                      calibration: torch.Tensor | None, params: dict[str, Any] | None = None,
-                     device: str = "auto", dtype: str = "float32") -> dict[str, Any]:
+                     device: str = "auto", dtype: str = "float32",
+                     trust_remote_code: bool = False,
+                     placement: dict[str, Any] | None = None) -> dict[str, Any]:
     """Prune the checkpoint at model_dir and save the result atomically to out_dir.
 
     Everything that can be checked from the config (method, size, parameters) is checked before
-    any weight is loaded, so bad input fails fast and writes nothing.
+    any weight is loaded, so bad input fails fast and writes nothing. `placement` (device_map,
+    max_memory) spreads a model larger than one GPU over several GPUs and the CPU while pruning;
+    disk offload is refused there, since pruning rewrites the weights in place.
     """
     prune = method_function(method)
     dense_params, target = target_params_for(model_dir, size)
     dev = resolve_device(device)
-    tokenizer = load_tokenizer(model_dir)  # before the long part: a broken one fails fast
+    # Before the long part: a broken tokenizer fails fast.
+    tokenizer = load_tokenizer(model_dir, trust_remote_code)
     started = time.perf_counter()
-    model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype))
-    blocks_before = model.config.num_hidden_layers
-    log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
-             f"{target:,}", f"{dense_params:,}")
-    method_report = prune(model, calibration, target, **(params or {}))
+    config = load_config(model_dir)
+    blocks_before = config.num_hidden_layers
+    if calibration is not None and calibration.shape[-1] > config.max_position_embeddings:
+        raise PrunebenchError(
+            f"calibration windows of {calibration.shape[-1]} tokens exceed the model's context of "
+            f"{config.max_position_embeddings}: set methods.{method}.calibration.length <= "
+            f"{config.max_position_embeddings}")
+    try:
+        model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype), **(placement or {}))
+        if "disk" in (getattr(model, "hf_device_map", None) or {}).values():
+            raise PrunebenchError(
+                f"the device map puts part of {model_dir} on disk, but pruning rewrites weights "
+                "in place: raise max_memory (GPUs and cpu) until the model fits in memory")
+        log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
+                 f"{target:,}", f"{dense_params:,}")
+        method_report = prune(model, calibration, target, **(params or {}))
+    except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
+        if not is_out_of_memory(exc):
+            raise
+        raise PrunebenchError(
+            f"out of memory pruning {model_dir} with {method} on {dev} ({_first_line(exc)}): "
+            "use a device with more memory, fewer or shorter calibration windows "
+            f"(methods.{method}.calibration), a smaller batch_size param where the method has "
+            "one, or a device_map that spreads the model over several devices") from None
     params_after = count_params(model.config)
     actual = sum(p.numel() for p in model.parameters())
     if actual != params_after:
         raise RuntimeError(f"{method}: config says {params_after:,} params but the model has "
                            f"{actual:,}; the method left config and weights out of step")
+    if getattr(model, "hf_device_map", None):
+        # A dispatched model cannot be moved as a whole while accelerate's hooks are attached.
+        from accelerate.hooks import remove_hook_from_submodules
+
+        remove_hook_from_submodules(model)
+        model.to("cpu")
     # Saved in the base checkpoint's dtype (fp16 for the hub's LLaMA), whatever pruning used.
     saved = getattr(model.config, "dtype", None) or getattr(model.config, "torch_dtype", None)
     save_model(model.to(resolve_dtype(saved or "float32")), tokenizer, out_dir)

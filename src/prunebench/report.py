@@ -167,14 +167,19 @@ def load_prune_reports(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     return _sort(df)
 
 
-def load_evals(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+def load_evals(paths: Iterable[str | os.PathLike],
+               expect: dict[str, Iterable[str]] | None = None) -> pd.DataFrame:
     """One row per model and variant; `ppl_<dataset>`, `acc_<task>`, `acc_average` columns.
 
     Several files of one model and variant (ppl.json, zeroshot.json) merge into one row.
+    A cell missing inside a file is an error, never a silent NaN: every file holding a section
+    must name the same datasets / tasks as the others, and with `expect` ({section: names},
+    from the config) every model and variant must have every expected name.
     """
     merged: dict[tuple[str, str], dict[str, Any]] = {}
+    names: dict[str, dict[Path, list[str]]] = {section: {} for section in _EVAL_SECTIONS}
     for path in _as_paths(paths, "eval", allow_empty=True):
-        rule = "perplexity" if Path(path).name == "ppl.json" else "zeroshot"
+        rule = _eval_rule(path)
         data = _read(path, rule, ("model", "variant"))
         values = {}
         for section, prefix in _EVAL_SECTIONS.items():
@@ -184,6 +189,7 @@ def load_evals(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             if not isinstance(block, dict) or not all(_is_number(v) for v in block.values()):
                 raise PrunebenchError(f"eval file {path}: '{section}' must map names to finite "
                                       f"numbers; {_remake_hint(path, rule, True)}")
+            names[section][path] = list(block)
             values.update({f"{prefix}_{name}": float(v) for name, v in block.items()})
         for key, column in _EVAL_SCALARS.items():
             if _is_number(data.get(key)):
@@ -200,9 +206,55 @@ def load_evals(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
                 f"eval file {path} repeats {clash} for {data['model']}/{data['variant']}: "
                 "list each eval file once in the aggregate inputs")
         row.update(values)
+    _check_eval_cells(names, merged, expect or {})
     df = pd.DataFrame.from_records(list(merged.values()), columns=None if merged else
                                    ["model", "variant"])
-    return _sort(df)
+    return _sort(df[_eval_column_order(df.columns)])
+
+
+_EVAL_FILES = {"perplexity": ("ppl.json", "perplexity"), "accuracy": ("zeroshot.json", "zeroshot")}
+
+
+def _eval_rule(path: Path) -> str:
+    return "perplexity" if Path(path).name == "ppl.json" else "zeroshot"
+
+
+def _check_eval_cells(names: dict[str, dict[Path, list[str]]],
+                      merged: dict[tuple[str, str], dict[str, Any]],
+                      expect: dict[str, Iterable[str]]) -> None:
+    for section, per_file in names.items():
+        union = _appearance(n for listed in per_file.values() for n in listed)
+        for path, listed in per_file.items():
+            lacking = [n for n in union if n not in listed]
+            if lacking:
+                raise PrunebenchError(
+                    f"eval file {path} lacks {section} for {lacking}, which other variants "
+                    f"have: {_remake_hint(path, _eval_rule(path), True)}")
+    unknown = sorted(set(expect) - set(_EVAL_SECTIONS))
+    if unknown:
+        raise PrunebenchError(f"expected eval sections {unknown} do not exist: use "
+                              f"{sorted(_EVAL_SECTIONS)}")
+    for (model, variant), row in merged.items():
+        for section, wanted in expect.items():
+            lacking = [n for n in wanted if f"{_EVAL_SECTIONS[section]}_{n}" not in row]
+            if lacking:
+                name, rule = _EVAL_FILES[section]
+                path = Path("results/eval") / model / variant / name
+                raise PrunebenchError(
+                    f"no {section} for {lacking} of {model}/{variant}: add {path} to the "
+                    f"aggregate inputs, or {_remake_hint(path, rule, True)}")
+
+
+def _eval_column_order(columns: Iterable[str]) -> list[str]:
+    """model, variant, then per section its names in first-seen order, the average last."""
+    columns = list(columns)
+    prefixes = [f"{p}_" for p in _EVAL_SECTIONS.values()]
+    scalars = [c for c in _EVAL_SCALARS.values() if c in columns]
+    ordered = [c for c in ("model", "variant") if c in columns]
+    for prefix in prefixes:
+        ordered += [c for c in columns if c.startswith(prefix) and c not in scalars]
+    ordered += scalars
+    return ordered + [c for c in columns if c not in ordered]
 
 
 # ---------------------------------------------------------------------------------------------

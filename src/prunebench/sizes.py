@@ -27,8 +27,12 @@ def parse_size(size: str | int | float, dense_params: int) -> int:
         target = int(round(value * _SUFFIX[suffix]))
     elif value <= 1:
         target = int(round(value * dense_params))
-    else:
+    elif value.is_integer():
         target = int(value)
+    else:  # '1.5': neither a fraction to keep nor a whole count; '1.5B' was probably meant
+        raise PrunebenchError(
+            f"target size {text!r} is ambiguous: a plain number is a kept fraction (<= 1) or a "
+            "whole parameter count; add a suffix for absolute sizes such as '1.5B'")
     if target <= 0:
         raise PrunebenchError(f"target size {text!r} must be positive")
     if target > dense_params:

@@ -13,7 +13,9 @@ rule benchmark:
         device=config["device"],
     threads: workflow.cores
     resources:
-        gpu=1,
+        gpu=GPU_JOB,
+        mem_mb=job_mem_mb("benchmark"),
+        runtime=job_runtime("benchmark"),
     conda:
         "../../envs/prunebench.yaml"
     log:

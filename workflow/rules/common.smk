@@ -3,12 +3,14 @@ import json
 from pathlib import Path
 
 from prunebench import PrunebenchError
-from prunebench.pruning import default_calibration, parse_variant
+from prunebench.mc_suite import TASKS as SUITE_TASKS
+from prunebench.lora import split_variant
+from prunebench.pruning import DATA_FREE, default_calibration, parse_variant
 
 
 wildcard_constraints:
     model=r"[A-Za-z0-9_.-]+",
-    variant=r"dense|[a-z0-9_]+-[A-Za-z0-9_.%]+",
+    variant=r"(?:dense|[a-z0-9_]+-[A-Za-z0-9_.%]+)(?:\+lora)?",  # +lora: LoRA-recovered
     backend=r"hf|compiled",
     lin=r"\d+",
     lout=r"\d+",
@@ -26,17 +28,23 @@ def model_names():
 
 
 def variant_entries(model):
-    """The model's variants as dicts {name, method, size, params, calibration}."""
+    """The model's variants as dicts {name, method, size, params, calibration, base, recovery};
+    `<base>+lora` has its base's method and size, and recovery 'lora' (rules/lora.smk)."""
     entries = []
     for item in config["models"][model]["variants"]:
         entry = {"name": item} if isinstance(item, str) else dict(item)
-        method, size = parse_variant(entry["name"])
-        entry.update(method=method, size=size)
+        base, recovery = split_variant(entry["name"])
+        method, size = parse_variant(base)
+        entry.update(method=method, size=size, base=base, recovery=recovery)
         entries.append(entry)
     names = [e["name"] for e in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise PrunebenchError(f"model {model}: variants listed twice: {duplicates}")
+    for e in entries:  # the base's own entry wins, so the +lora entry's settings would be lost
+        if e["recovery"] and e["base"] in names and ("params" in e or "calibration" in e):
+            raise PrunebenchError(f"model {model}: {e['name']} sets params/calibration, but its "
+                                  f"base {e['base']} is listed too: set them on {e['base']}")
     return entries
 
 
@@ -45,9 +53,14 @@ def variant_names(model):
 
 
 def variant_entry(model, variant):
-    for entry in variant_entries(model):
+    """A listed variant; a base listed only through its `+lora` variant takes that entry."""
+    entries = variant_entries(model)
+    for entry in entries:
         if entry["name"] == variant:
             return entry
+    for entry in entries:
+        if entry["recovery"] and entry["base"] == variant:
+            return {**entry, "name": variant, "recovery": None}
     raise PrunebenchError(f"variant {variant!r} is not configured for model {model!r}: add it "
                           f"under models.{model}.variants in the config")
 
@@ -59,15 +72,26 @@ def method_settings(method):
     return {"params": dict(settings.get("params", {})), "calibration": calibration}
 
 
+def canonical(value):
+    """Mappings with sorted keys, recursively. Snakemake compares a rule's params with the
+    recorded ones including key order, so a config rewritten with its keys in another order
+    (e.g. by yaml.safe_dump) would otherwise rerun every finished cell."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def prune_settings(model, variant):
     entry = variant_entry(model, variant)
     settings = method_settings(entry["method"])
-    return {
+    return canonical({
         "method": entry["method"],
         "size": entry["size"],
         "params": {**settings["params"], **entry.get("params", {})},
         "calibration": {**settings["calibration"], **entry.get("calibration", {})},
-    }
+    })
 
 
 def calibration_file(model, calibration):
@@ -85,6 +109,46 @@ def checkpoint_dir(model, variant):
     if variant == "dense":
         return model_dir(model)
     return f"results/pruned/{model}/{variant}/checkpoint"
+
+
+# Job sizes for the GPU rules (prune, benchmark, perplexity, zeroshot, lora). `gpu` is what keeps
+# GPU jobs apart: the local profile offers `gpu=1` in total, so they run one at a time there,
+# while a cluster gives each job its own GPU. Memory and time grow with the base model
+# (prunebench.jobsize); a profile's `set-resources` overrides them per rule.
+GPU_JOB = 0 if config.get("device", "auto") == "cpu" else 1
+
+
+def model_billions(model):
+    from prunebench.jobsize import model_billions as billions
+
+    return billions(model_dir(model), config["models"][model]["source"])
+
+
+def placement(model):
+    """A model's device map settings for load_model (prune and evaluation jobs; benchmarks stay
+    on one GPU): {} unless the config gives models.<name>.device_map / max_memory."""
+    entry = config["models"][model]
+    return canonical({k: entry[k] for k in ("device_map", "max_memory") if k in entry})
+
+
+def job_mem_mb(rule):
+    from prunebench.jobsize import mem_mb
+
+    return lambda wildcards, attempt: mem_mb(rule, model_billions(wildcards.model), attempt)
+
+
+def job_runtime(rule):
+    from prunebench.jobsize import runtime_min
+
+    return lambda wildcards, attempt: runtime_min(rule, model_billions(wildcards.model), attempt)
+
+
+def instruction_file():
+    """The records LoRA recovery trains on (rules/lora.smk), named by lora.data.source."""
+    from prunebench.lora import resolve_settings
+
+    source = resolve_settings(config.get("lora"))["data"]["source"]
+    return f"resources/data/instructions/{source}.jsonl"
 
 
 def token_configs():
@@ -115,7 +179,34 @@ def bench_files():
 
 
 def eval_files():
-    return [f"results/eval/{m}/{v}/ppl.json" for m in model_names() for v in variant_names(m)]
+    """ppl.json per variant, and zeroshot.json too when evaluation.zeroshot is configured."""
+    kinds = ["ppl.json"] + (["zeroshot.json"] if zeroshot_config() else [])
+    return [f"results/eval/{m}/{v}/{k}" for m in model_names() for v in variant_names(m)
+            for k in kinds]
+
+
+MC_SUITE = "resources/data/mc_suite"          # the offline lm-eval suite (prunebench.mc_suite)
+LM_EVAL_DATA = "resources/data/lm_eval"       # pre-fetched hub datasets of lm-eval tasks
+
+
+def zeroshot_config():
+    """evaluation.zeroshot with its defaults, or {} when zero-shot evaluation is off."""
+    settings = config["evaluation"].get("zeroshot")
+    if not settings:
+        return {}
+    return {"num_fewshot": 0, "limit": None, "batch_size": 32, "seed": 1234, "metrics": {},
+            **settings}
+
+
+def hf_cache_env(offline):
+    """Environment for lm-eval jobs: the datasets and hub caches inside the project (so a
+    pre-fetch on a login node serves the compute nodes), offline for evaluation jobs. Paths
+    are relative to the working directory; the scripts resolve them."""
+    env = {"HF_DATASETS_CACHE": f"{LM_EVAL_DATA}/cache/datasets",
+           "HF_HUB_CACHE": f"{LM_EVAL_DATA}/cache/hub"}
+    if offline:
+        env.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
+    return env
 
 
 def prune_reports():
@@ -133,13 +224,22 @@ def eval_text_file(dataset):
 
 
 def prefetch_targets():
-    """Everything that needs the network: models, calibration windows, evaluation text."""
+    """Everything that needs the network: models, calibration windows, evaluation text and
+    lm-eval's task datasets."""
     targets = [model_dir(m) for m in model_names()]
     for m in model_names():
-        for v in variant_names(m):
-            if v != "dense":
-                targets.append(calibration_file(m, prune_settings(m, v)["calibration"]))
+        for base in {e["base"] for e in variant_entries(m)} - {"dense"}:
+            settings = prune_settings(m, base)
+            if settings["method"] not in DATA_FREE:  # Mag+ reads no data
+                targets.append(calibration_file(m, settings["calibration"]))
     targets += [eval_text_file(d) for d in config["evaluation"]["perplexity"]["datasets"]]
+    # LoRA recovery's hub instruction data (Alpaca-cleaned); embedded data is made offline.
+    if any(e["recovery"] for m in model_names() for e in variant_entries(m)) \
+            and not instruction_file().endswith("/embedded.jsonl"):
+        targets.append(instruction_file())
+    # lm-eval's hub tasks: their datasets, downloaded by lm-eval into the project's cache.
+    targets += [f"{LM_EVAL_DATA}/{t}.json" for t in zeroshot_config().get("tasks", [])
+                if t not in SUITE_TASKS]
     return sorted(set(targets))
 
 

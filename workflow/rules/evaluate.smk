@@ -1,4 +1,4 @@
-# Quality: perplexity of every variant on held-out text in fixed windows.
+# Quality: perplexity in fixed windows and zero-shot accuracy (lm-eval) of every variant.
 
 
 rule text:
@@ -29,15 +29,93 @@ rule perplexity:
     output:
         "results/eval/{model}/{variant}/ppl.json",
     params:
-        settings=config["evaluation"]["perplexity"],
+        settings=canonical(config["evaluation"]["perplexity"]),
         splits=EVAL_SPLITS,
         device=config["device"],
+        placement=lambda wc: placement(wc.model),
     threads: workflow.cores
     resources:
-        gpu=1 if config["device"] != "cpu" else 0,
+        gpu=GPU_JOB,
+        mem_mb=job_mem_mb("perplexity"),
+        runtime=job_runtime("perplexity"),
     conda:
         "../../envs/prunebench.yaml"
     log:
         "logs/eval/{model}/{variant}/ppl.log",
     script:
         "../scripts/perplexity.py"
+
+
+# Zero-shot accuracy through lm-eval: the offline suite (generated from the embedded held-out
+# text) and/or lm-eval's hub tasks, whose datasets are pre-fetched by zeroshot_datasets.
+
+
+rule mc_suite:
+    input:
+        f"{EMBEDDED}/test.txt",
+    output:
+        expand(f"{MC_SUITE}/{{task}}.{{ext}}", task=SUITE_TASKS, ext=["yaml", "jsonl"]),
+        f"{MC_SUITE}/suite.json",
+    params:
+        settings=lambda wc: zeroshot_config().get("suite", {}),
+    log:
+        "logs/mc_suite.log",
+    conda:
+        "../../envs/prunebench.yaml"
+    script:
+        "../scripts/mc_suite.py"
+
+
+# Run where the hub is reachable (part of `snakemake prefetch`): lm-eval builds the task, which
+# downloads its dataset into the project's cache; the file records what was fetched.
+rule zeroshot_datasets:
+    output:
+        f"{LM_EVAL_DATA}/{{task}}.json",
+    wildcard_constraints:
+        task=r"[A-Za-z0-9_.-]+",
+    params:
+        hf_env=lambda wc: hf_cache_env(offline=False),
+    log:
+        "logs/zeroshot_datasets/{task}.log",
+    conda:
+        "../../envs/prunebench.yaml"
+    script:
+        "../scripts/zeroshot_datasets.py"
+
+
+def zeroshot_inputs(wildcards):
+    tasks = zeroshot_config()["tasks"]
+    inputs = {
+        "checkpoint": checkpoint_dir(wildcards.model, wildcards.variant),
+        "report": f"results/pruned/{wildcards.model}/{wildcards.variant}/prune_report.json",
+        "prefetched": [f"{LM_EVAL_DATA}/{t}.json" for t in tasks if t not in SUITE_TASKS],
+    }
+    if any(t in SUITE_TASKS for t in tasks):
+        inputs["suite"] = f"{MC_SUITE}/suite.json"
+    return inputs
+
+
+rule zeroshot:
+    input:
+        unpack(zeroshot_inputs),
+    output:
+        summary="results/eval/{model}/{variant}/zeroshot.json",
+        lm_eval="results/eval/{model}/{variant}/lm_eval.json",
+    params:
+        # Only what changes the scores; the suite's own settings reach it through its files.
+        settings=lambda wc: {k: v for k, v in zeroshot_config().items() if k != "suite"},
+        suite_dir=MC_SUITE,
+        # Evaluation never touches the network: hub datasets come from the pre-fetched cache.
+        hf_env=lambda wc: hf_cache_env(offline=True),
+        device=config["device"],
+    threads: workflow.cores
+    resources:
+        gpu=GPU_JOB,
+        mem_mb=job_mem_mb("zeroshot"),
+        runtime=job_runtime("zeroshot"),
+    conda:
+        "../../envs/prunebench.yaml"
+    log:
+        "logs/eval/{model}/{variant}/zeroshot.log",
+    script:
+        "../scripts/zeroshot.py"

@@ -15,10 +15,18 @@ rule dense_report:
         "../scripts/dense_report.py"
 
 
+def calibration_input(model, variant):
+    """The windows a prune reads; none for a data-free method (Mag+), so none are drawn."""
+    settings = prune_settings(model, variant)
+    if settings["method"] in DATA_FREE:
+        return []
+    return calibration_file(model, settings["calibration"])
+
+
 rule prune:
     input:
         model=lambda wc: model_dir(wc.model),
-        calibration=lambda wc: calibration_file(wc.model, prune_settings(wc.model, wc.variant)["calibration"]),
+        calibration=lambda wc: calibration_input(wc.model, wc.variant),
     output:
         checkpoint=directory("results/pruned/{model}/{variant}/checkpoint"),
         report="results/pruned/{model}/{variant}/prune_report.json",
@@ -27,9 +35,12 @@ rule prune:
     params:
         settings=lambda wc: prune_settings(wc.model, wc.variant),
         device=config["device"],
+        placement=lambda wc: placement(wc.model),
     threads: workflow.cores
     resources:
-        gpu=1 if config["device"] != "cpu" else 0,
+        gpu=GPU_JOB,
+        mem_mb=job_mem_mb("prune"),
+        runtime=job_runtime("prune"),
     conda:
         "../../envs/prunebench.yaml"
     log:

@@ -6,7 +6,7 @@ from prunebench import logs, report
 log = logs.setup(snakemake.log[0])
 reports = report.load_prune_reports(snakemake.input.reports)
 bench = report.load_bench(snakemake.input.bench)
-evals = report.load_evals(snakemake.input.evals)
+evals = report.load_evals(snakemake.input.evals, expect=snakemake.params.evals_expected)
 
 tables = {
     "speed": report.speed_table(bench, reports),

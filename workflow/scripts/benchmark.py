@@ -1,4 +1,6 @@
 """One generation benchmark cell: a batch-size sweep for one variant, backend and token config."""
+from pathlib import Path
+
 from prunebench import logs
 from prunebench.atomic import read_json, write_json
 from prunebench.benchmark import run_sweep
@@ -11,7 +13,11 @@ dtype = settings["dtype"]
 if dtype == "auto":  # the study's fp16 on GPU; CPUs have no fast fp16 matmul
     dtype = "float16" if device.type == "cuda" else "float32"
 model = load_model(snakemake.input.checkpoint, device=device, dtype=resolve_dtype(dtype))
-tokenizer = load_tokenizer(snakemake.input.checkpoint)
+tokenizer = load_tokenizer(snakemake.input.checkpoint, snakemake.config.get("trust_remote_code", False))
+output = Path(snakemake.output[0])
+# Finished batch sizes are kept here while the sweep runs, so a crashed or pre-empted job
+# resumes where it stopped; Snakemake does not own (or delete) this file.
+partial = output.with_name(f".{output.stem}.unfinished.json")
 cell = {"model": wc.model, "variant": wc.variant, "backend": wc.backend,
         "input_tokens": int(wc.lin), "output_tokens": int(wc.lout), **settings, "dtype": dtype}
 result = run_sweep(model, tokenizer, input_tokens=int(wc.lin), output_tokens=int(wc.lout),
@@ -20,6 +26,7 @@ result = run_sweep(model, tokenizer, input_tokens=int(wc.lin), output_tokens=int
                    attention=settings["attention"], seed=settings["seed"],
                    compile_mode=settings.get("compile_mode", "auto"),
                    sampling=settings.get("sampling", False),
-                   model_name=wc.model, variant=wc.variant, cell=cell)
+                   model_name=wc.model, variant=wc.variant, cell=cell, partial_path=partial)
 result["params"] = read_json(snakemake.input.report)["params_after"]
-write_json(snakemake.output[0], result)
+write_json(output, result)
+partial.unlink(missing_ok=True)

@@ -7,7 +7,8 @@ from prunebench.modeling import require_tokenizer
 
 log = logs.setup(snakemake.log[0])
 wc = snakemake.wildcards
-tokenizer = require_tokenizer(snakemake.input.model, "drawing calibration windows")
+tokenizer = require_tokenizer(snakemake.input.model, "drawing calibration windows",
+                              snakemake.config.get("trust_remote_code", False))
 embedded_dir = Path(snakemake.input.text).parent if wc.source == "embedded" else None
 rows = load_rows(wc.source, "train", embedded_dir)
 windows = calibration_windows(rows, tokenizer, int(wc.n), int(wc.length), int(wc.seed),

@@ -11,8 +11,9 @@ from prunebench.tiny import encode_text
 log = logs.setup(snakemake.log[0])
 wc, settings = snakemake.wildcards, snakemake.params.settings
 device = resolve_device(snakemake.params.device)
-model = load_model(snakemake.input.checkpoint, device=device)
-tokenizer = require_tokenizer(snakemake.input.checkpoint, "perplexity")
+model = load_model(snakemake.input.checkpoint, device=device, **snakemake.params.placement)
+tokenizer = require_tokenizer(snakemake.input.checkpoint, "perplexity",
+                              snakemake.config.get("trust_remote_code", False))
 
 results, details = {}, {}
 for dataset, text_file in zip(settings["datasets"], snakemake.input.texts):

@@ -7,13 +7,17 @@ from prunebench.provenance import provenance
 
 log = logs.setup(snakemake.log[0])
 settings = snakemake.params.settings
-windows, meta = load_windows(snakemake.input.calibration)
+# A data-free method (Mag+) gets no calibration input from the rule, and reports none.
+windows = load_windows(snakemake.input.calibration)[0] if snakemake.input.calibration else None
 report = prune_checkpoint(snakemake.input.model, settings["method"], settings["size"],
                           snakemake.output.checkpoint, windows, settings["params"],
-                          device=snakemake.params.device)
+                          device=snakemake.params.device,
+                          trust_remote_code=snakemake.config.get("trust_remote_code", False),
+                          placement=snakemake.params.placement)
 write_json(snakemake.output.report, {
     "model": snakemake.wildcards.model, "variant": snakemake.wildcards.variant, **report,
-    "calibration": settings["calibration"], "checkpoint": snakemake.output.checkpoint,
+    "calibration": settings["calibration"] if windows is not None else None,
+    "checkpoint": snakemake.output.checkpoint,
     "provenance": provenance(device=report["device"], seed=settings["calibration"]["seed"],
                              cell={"model": snakemake.wildcards.model, **settings}),
 })

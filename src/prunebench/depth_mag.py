@@ -1,0 +1,39 @@
+"""Depth pruning with the Mag+ criterion (Shortened LLaMA, Kim et al. 2024): data-free.
+
+A block's importance is the sum of |w| over all its weights (attention, MLP and both RMSNorms).
+The "+" rule keeps the first 4 and the last 2 blocks (`protect_first: 0, protect_last: 0` turns
+it off); the k lowest-scoring blocks are removed in one shot. No calibration data is read.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from prunebench.depth import check_params, plan_blocks, prune_one_shot
+
+log = logging.getLogger(__name__)
+
+# Unused (the criterion reads no data); kept because every method names the original's
+# calibration, and the original's script passes the Taylor+ one.
+DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 128}
+DEFAULT_PARAMS = {"protect_first": 4, "protect_last": 2}
+
+
+@torch.no_grad()
+def magnitude_scores(model) -> list[float]:
+    """Per block, the sum of |w| over its parameters (accumulated in float64)."""
+    return [float(sum(p.detach().abs().sum(dtype=torch.float64) for p in layer.parameters()))
+            for layer in model.model.layers]
+
+
+def prune(model, calibration: torch.Tensor | None, target_params: int, **params) -> dict:
+    """Depth pruning with Mag+ (one shot); `calibration` is ignored."""
+    p = check_params("depth_mag", params, DEFAULT_PARAMS)
+    return prune_one_shot(model, target_params, p, "magnitude", lambda: (magnitude_scores(model), {}))
+
+
+def plan(config, target_params: int, **params) -> dict:
+    p = check_params("depth_mag", params, DEFAULT_PARAMS)
+    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -1,0 +1,156 @@
+"""Depth pruning with the Taylor+ criterion (Shortened LLaMA, Kim et al. 2024).
+
+A block's importance is the sum over all its weights (attention, MLP and both RMSNorms; the
+embeddings, final norm and LM head are not in a block) of |w * dL/dw|, L the mean causal-LM
+loss over the calibration windows (the original: 10 BookCorpus windows of 128 tokens, float32).
+The "+" rule keeps the first 4 and the last 2 blocks; `protect_first: 0, protect_last: 0` turns
+it off. The k lowest-scoring blocks are removed in one shot.
+
+Memory: |w * g| is reduced per block by a post-accumulate-grad hook as soon as a parameter's
+gradient is final, and that gradient is dropped at once, so a single calibration batch costs
+about the weights plus one block's gradients; with gradient checkpointing the activations are
+one block's as well, so LLaMA-7B in float32 fits one 80 GB GPU. Several micro-batches
+(`batch_size` < n) must keep the accumulated gradients until the last one (|.| is not linear).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.depth import check_params, plan_blocks, prune_one_shot, require_calibration
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 128}
+DEFAULT_PARAMS = {"protect_first": 4, "protect_last": 2, "batch_size": 10, "dtype": "float32",
+                  "gradient_checkpointing": True}
+# Compute dtypes: float32 runs as is (a half-precision model is upcast for the pass and cast
+# back, which is exact); the half types run the forward/backward under autocast, so the weights
+# and their gradients stay in the model's own dtype.
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _check(params: dict) -> dict:
+    p = check_params("depth_taylor", params, DEFAULT_PARAMS)
+    if p["dtype"] not in DTYPES:
+        raise PrunebenchError(f"depth_taylor: dtype {p['dtype']!r} is not one of {list(DTYPES)}")
+    if not isinstance(p["gradient_checkpointing"], bool):
+        raise PrunebenchError("depth_taylor: gradient_checkpointing must be true or false")
+    return p
+
+
+@contextlib.contextmanager
+def _gradient_mode(model, checkpointing: bool, float32: bool):
+    """Only the blocks' parameters need gradients; training mode (required by HF for gradient
+    checkpointing) but with attention dropout off so the loss is the deterministic one; every
+    setting restored on exit."""
+    requires = {p: p.requires_grad for p in model.parameters()}
+    was_training = model.training
+    # transformers 5.2x renamed the API (activation_*); 4.56 has only the gradient_* names.
+    renamed = hasattr(model, "activation_checkpointing_enable")
+    was_checkpointing = (model.is_activation_checkpointing if renamed
+                         else model.is_gradient_checkpointing)
+    dropouts = {a: a.attention_dropout for a in (l.self_attn for l in model.model.layers)
+                if hasattr(a, "attention_dropout")}
+    # Parameters only: buffers such as the rotary frequencies keep their own dtype.
+    dtypes = {p: p.dtype for p in model.parameters()}
+    try:
+        for p in model.parameters():
+            p.requires_grad_(False)
+            p.grad = None
+        for p in model.model.layers.parameters():
+            p.requires_grad_(True)
+        for attn in dropouts:
+            attn.attention_dropout = 0.0
+        if float32:
+            for p in model.parameters():
+                p.data = p.data.float()
+        model.train()
+        if checkpointing and not was_checkpointing:
+            # Non-reentrant: with frozen embeddings the reentrant variant would see no input that
+            # requires grad and silently give the blocks no gradients.
+            kwargs = {"use_reentrant": False}
+            if renamed:
+                model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        yield
+    finally:
+        if checkpointing and not was_checkpointing:
+            (model.activation_checkpointing_disable if renamed
+             else model.gradient_checkpointing_disable)()
+        model.train(was_training)
+        for p, dtype in dtypes.items():
+            p.data = p.data.to(dtype)
+        for attn, rate in dropouts.items():
+            attn.attention_dropout = rate
+        for p, r in requires.items():
+            p.requires_grad_(r)
+            p.grad = None
+
+
+def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype: str = "float32",
+                  gradient_checkpointing: bool = True) -> tuple[list[float], float]:
+    """(per block sum of |w * dL/dw| over its parameters, the calibration loss)."""
+    device = next(model.parameters()).device
+    n_rows = calibration.shape[0]
+    batches = [calibration[i:i + batch_size] for i in range(0, n_rows, batch_size)]
+    sums = torch.zeros(model.config.num_hidden_layers, dtype=torch.float64, device=device)
+    state = {"last": False}
+
+    def reducer(block: int):
+        def hook(param: torch.Tensor) -> None:
+            if state["last"]:  # the gradient is complete: reduce it and free it right away
+                sums[block] += (param.detach().float() * param.grad.float()).abs().sum(dtype=torch.float64)
+                param.grad = None
+        return hook
+
+    autocast = (contextlib.nullcontext() if dtype == "float32"
+                else torch.autocast(device_type=device.type, dtype=DTYPES[dtype]))
+    handles = []
+    total_loss = 0.0
+    with _gradient_mode(model, gradient_checkpointing, dtype == "float32"):
+        try:
+            for i, layer in enumerate(model.model.layers):
+                handles += [p.register_post_accumulate_grad_hook(reducer(i)) for p in layer.parameters()]
+            for j, batch in enumerate(batches):
+                state["last"] = j == len(batches) - 1
+                batch = batch.to(device)
+                with autocast:
+                    loss = model(input_ids=batch, labels=batch, use_cache=False).loss.float()
+                if not torch.isfinite(loss):
+                    raise PrunebenchError(f"depth_taylor: calibration loss is {loss.item()}; the model "
+                                          "or its calibration data is broken (check dtype and token ids)")
+                # Weighted by rows so the gradient is that of the mean loss over all windows,
+                # whatever the micro-batching (windows have equal length).
+                (loss * (batch.shape[0] / n_rows)).backward()
+                total_loss += loss.item() * batch.shape[0] / n_rows
+        finally:
+            for h in handles:
+                h.remove()
+    return sums.tolist(), total_loss
+
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    """Depth pruning with Taylor+ (one shot)."""
+    p = _check(params)
+    calibration = require_calibration("depth_taylor", calibration)
+
+    def score():
+        log.info("depth_taylor: forward/backward on %d x %d calibration tokens (%s, checkpointing %s)",
+                 *calibration.shape, p["dtype"], p["gradient_checkpointing"])
+        scores, loss = taylor_scores(model, calibration, p["batch_size"], p["dtype"],
+                                     p["gradient_checkpointing"])
+        return scores, {"calibration_loss": loss, "dtype": p["dtype"],
+                        "gradient_checkpointing": p["gradient_checkpointing"]}
+
+    return prune_one_shot(model, target_params, p, "taylor", score)
+
+
+def plan(config, target_params: int, **params) -> dict:
+    p = _check(params)
+    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -1,0 +1,249 @@
+"""Instruction data for LoRA recovery: records, prompt templates, tokenization, splits.
+
+A record is `{"instruction", "input", "output"}` (Alpaca's fields). Sources:
+
+- `alpaca`: Alpaca-cleaned (`yahma/alpaca-cleaned`) from the hub through `datasets`, the
+  study's recovery data;
+- `embedded`: instruction-style records the pipeline makes offline from its own embedded train
+  text (continue a paragraph from its first sentences) and from `tiny.generate_probes` (complete
+  a sentence with a fact stated earlier), so the recovery stage runs without network.
+
+Records are written as JSON lines by the workflow's `instructions` rule; `split_records` draws
+the held-out validation set with a seed, and `encode_record` masks the prompt from the loss.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("instruction", "input", "output")
+SOURCES = ("embedded", "alpaca")
+ALPACA_HUB = "yahma/alpaca-cleaned"
+IGNORE_INDEX = -100  # label of a token that is not scored (the prompt and the padding)
+
+# The Alpaca prompt template (the study's recovery used it through alpaca-lora), and a short
+# one for the tiny model, whose 512-token vocabulary would spend most of a window on the
+# Alpaca preamble.
+TEMPLATES: dict[str, dict[str, str]] = {
+    "alpaca": {
+        "with_input": ("Below is an instruction that describes a task, paired with an input that "
+                       "provides further context. Write a response that appropriately completes "
+                       "the request.\n\n### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n"
+                       "### Response:\n"),
+        "no_input": ("Below is an instruction that describes a task. Write a response that "
+                     "appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n"
+                     "### Response:\n"),
+    },
+    "plain": {
+        "with_input": "{instruction} {input}",
+        "no_input": "{instruction}",
+    },
+}
+
+# Instructions of the embedded records; which one a record gets is drawn with the seed.
+CONTINUE = ("Continue the story:", "Continue the text:", "Write what happens next:")
+COMPLETE = ("Complete the sentence from the story:", "Finish the last sentence:")
+
+
+# --------------------------------------------------------------------------- sources
+
+def check_record(record: Any, where: str) -> dict[str, str]:
+    if not isinstance(record, dict) or any(not isinstance(record.get(f, ""), str) for f in FIELDS):
+        raise PrunebenchError(f"{where}: an instruction record must be an object with string "
+                              f"fields {FIELDS}; re-create the file with the `instructions` rule")
+    if not record.get("instruction", "").strip() or not record.get("output", "").strip():
+        raise PrunebenchError(f"{where}: a record has an empty instruction or output; remove it "
+                              "or re-create the file with the `instructions` rule")
+    return {f: record.get(f, "") for f in FIELDS}
+
+
+def embedded_records(train_text: str, seed: int = 0, n_recall: int | None = None
+                     ) -> list[dict[str, str]]:
+    """Instruction records from the embedded train text (one paragraph per line).
+
+    Every paragraph of at least two sentences gives a continuation record: its first sentences
+    are the input, the rest the output (the cut is drawn with the seed). `n_recall` (default: a
+    quarter of that count) sentence-completion records come from `tiny.generate_probes`, on a
+    random stream of their own, so none repeats the evaluation's test text.
+    """
+    from prunebench.tiny import generate_probes
+
+    rng = random.Random(f"prunebench-instructions-{seed}")
+    records = []
+    for line in train_text.splitlines():
+        sentences = _sentences(line)
+        if len(sentences) < 2:
+            continue
+        cut = rng.randint(1, min(len(sentences) - 1, max(1, len(sentences) // 2)))
+        records.append({"instruction": rng.choice(CONTINUE), "input": " ".join(sentences[:cut]),
+                        "output": " ".join(sentences[cut:])})
+    if not records:
+        raise PrunebenchError("the embedded train text has no paragraph of two sentences or more: "
+                              "re-create it with the `embedded_text` rule")
+    n_recall = len(records) // 4 if n_recall is None else n_recall
+    for item in generate_probes(seed, n_recall, split="instructions"):
+        answer = item["choices"][item["label"]].strip()
+        records.append({"instruction": rng.choice(COMPLETE), "input": item["context"],
+                        "output": answer})
+    rng.shuffle(records)
+    return records
+
+
+def _sentences(paragraph: str) -> list[str]:
+    """Split on '. ' keeping the full stop (the embedded language ends every sentence with one)."""
+    parts = [p.strip() for p in paragraph.strip().split(". ")]
+    parts = [p for p in parts if p]
+    return [p if p.endswith(".") else p + "." for p in parts]
+
+
+def alpaca_records(path: str = ALPACA_HUB, revision: str | None = None) -> list[dict[str, str]]:
+    """Alpaca-cleaned's train split through `datasets` (the study's recovery data)."""
+    import datasets
+
+    log.info("loading %s through datasets", path)
+    try:
+        data = datasets.load_dataset(path, split="train", revision=revision)
+    except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
+        raise PrunebenchError(
+            f"cannot load the instruction dataset {path}: {type(err).__name__}: {err}. This "
+            "machine may be offline: pre-fetch it where the hub is reachable (`snakemake "
+            "prefetch`, which writes resources/data/instructions/alpaca.jsonl, or `python -c "
+            f"\"import datasets; datasets.load_dataset('{path}')\"` and HF_DATASETS_OFFLINE=1 "
+            "here), or set lora.data.source to 'embedded'") from None
+    missing = [f for f in FIELDS if f not in data.column_names]
+    if missing:
+        raise PrunebenchError(f"{path} has no column(s) {missing}: it is not an Alpaca-format "
+                              "dataset (instruction, input, output)")
+    return [check_record({f: row[f] or "" for f in FIELDS}, path) for row in data]
+
+
+def make_records(source: str, embedded_train: str | Path | None = None, seed: int = 0,
+                 n_recall: int | None = None) -> list[dict[str, str]]:
+    if source == "alpaca":
+        return alpaca_records()
+    if source == "embedded":
+        if embedded_train is None or not Path(embedded_train).exists():
+            raise PrunebenchError(f"embedded instructions need the embedded train text "
+                                  f"({embedded_train}); run the workflow's embedded_text rule")
+        return embedded_records(Path(embedded_train).read_text(encoding="utf-8"), seed, n_recall)
+    raise PrunebenchError(f"unknown instruction source {source!r}: choose one of {list(SOURCES)}")
+
+
+def write_records(path: str | Path, records: Iterable[dict[str, str]]) -> int:
+    """JSON lines, written atomically; returns the count."""
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def read_records(path: str | Path) -> list[dict[str, str]]:
+    path = Path(path)
+    if not path.exists():
+        raise PrunebenchError(f"{path} is missing: make it with the workflow's `instructions` "
+                              "rule (or `snakemake prefetch` for hub data)")
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for i, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    records.append(check_record(json.loads(line), f"{path}:{i}"))
+                except json.JSONDecodeError as err:
+                    raise PrunebenchError(f"{path}:{i} is not JSON ({err.msg}): re-create the "
+                                          "file with the `instructions` rule") from None
+    if not records:
+        raise PrunebenchError(f"{path} holds no instruction records: re-create it with the "
+                              "`instructions` rule, or use another lora.data.source")
+    return records
+
+
+def split_records(records: list[dict[str, str]], val_size: int, seed: int,
+                  max_train: int | None = None) -> tuple[list[dict], list[dict]]:
+    """(train, validation): a seeded shuffle, the first `val_size` held out (the study: 2000)."""
+    if val_size < 1:
+        raise PrunebenchError(f"lora.data.val_size={val_size}: the best adapter is chosen by "
+                              "validation loss, so hold out at least 1 record")
+    if len(records) <= val_size:
+        raise PrunebenchError(f"only {len(records)} instruction records for a validation split of "
+                              f"{val_size}: lower lora.data.val_size or use more data")
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    val = [records[i] for i in order[:val_size]]
+    train = [records[i] for i in order[val_size:]]
+    if max_train is not None:
+        train = train[:max_train]
+    if not train:
+        raise PrunebenchError(f"no training records left (max_train={max_train}): raise "
+                              "lora.data.max_train or leave it out")
+    return train, val
+
+
+# --------------------------------------------------------------------------- tokenization
+
+def format_prompt(record: dict[str, str], template: str = "alpaca") -> str:
+    if template not in TEMPLATES:
+        raise PrunebenchError(f"unknown prompt template {template!r}: choose one of "
+                              f"{sorted(TEMPLATES)}")
+    forms = TEMPLATES[template]
+    form = forms["with_input"] if record.get("input", "").strip() else forms["no_input"]
+    return form.format(instruction=record["instruction"], input=record.get("input", ""))
+
+
+def encode_record(record: dict[str, str], tokenizer, template: str = "alpaca",
+                  max_length: int = 256) -> dict[str, torch.Tensor]:
+    """input_ids = BOS + prompt + response + EOS (cut at max_length); labels = input_ids with
+    the BOS and prompt positions set to -100, so only the response is learned.
+
+    Prompt and response are tokenized apart and concatenated, so the boundary is exact (joint
+    tokenization may merge the prompt's last piece with the response's first).
+    """
+    prompt = tokenizer(format_prompt(record, template), add_special_tokens=False)["input_ids"]
+    response = tokenizer(record["output"], add_special_tokens=False)["input_ids"]
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    head = bos + prompt
+    ids = (head + response + eos)[:max_length]
+    labels = ([IGNORE_INDEX] * len(head) + response + eos)[:max_length]
+    return {"input_ids": torch.tensor(ids, dtype=torch.long),
+            "labels": torch.tensor(labels, dtype=torch.long)}
+
+
+def encode_records(records: list[dict[str, str]], tokenizer, template: str, max_length: int,
+                   what: str) -> list[dict[str, torch.Tensor]]:
+    """Encoded records; those whose prompt fills the whole window (nothing to learn) dropped."""
+    if max_length < 2:
+        raise PrunebenchError(f"lora.max_length={max_length}: use at least 2 tokens")
+    encoded = [encode_record(r, tokenizer, template, max_length) for r in records]
+    kept = [e for e in encoded if bool((e["labels"] != IGNORE_INDEX).any())]
+    if len(kept) < len(encoded):
+        log.warning("%s: %d of %d records dropped, their prompt fills all %d tokens", what,
+                    len(encoded) - len(kept), len(encoded), max_length)
+    if not kept:
+        raise PrunebenchError(f"{what}: no record has a response within {max_length} tokens: "
+                              "raise lora.max_length or use a shorter prompt template")
+    return kept
+
+
+def collate(examples: list[dict[str, torch.Tensor]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded batch (positions stay 0.. for every row); padding unscored and unattended."""
+    length = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), length), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), length), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[row, :n], labels[row, :n], mask[row, :n] = e["input_ids"], e["labels"], 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}

@@ -1,0 +1,104 @@
+"""How much host memory and wall time a workflow job needs, sized by its base model.
+
+A cluster scheduler kills a job that overruns its request, and a request far too large waits in
+the queue for hours, so each GPU rule asks for memory and time that grow with the model: the
+base model's parameter count (from its downloaded `config.json`, else its `random:`
+architecture, else the size in its hub id such as `llama-7b`) times a per-rule rate. Host
+memory, not GPU memory, is what `mem_mb` requests: weights pass through host RAM on their way to
+the GPU. A retried job (pre-emption, out of memory) asks for more on each attempt.
+
+The rates are starting points for A100/H100 nodes; a site overrides any rule with
+`set-resources` in its profile (profiles/slurm/config.yaml).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from prunebench import PrunebenchError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Host memory and minutes for one job: fixed part + part per billion parameters."""
+
+    mem_gb: float
+    mem_gb_per_b: float
+    minutes: float
+    minutes_per_b: float
+
+
+# Why these rates (B = billions of base-model parameters):
+# - prune: the checkpoint is read as float32 in host memory (4 GB/B) before it moves to the
+#   device, plus the pruned copy being written; scoring + solving takes ~10 min/B on one GPU.
+# - benchmark: fp16 weights pass through host memory (2 GB/B); 7 batch sizes x 30 generate
+#   calls of up to 512 tokens: ~2 h for 7B with HF generate.
+# - perplexity / zeroshot: fp16 or fp32 load, a few thousand windows / lm-eval tasks.
+# - lora: float32 master weights and optimizer state stay on the GPU, the host holds one copy.
+RATES: dict[str, Rate] = {
+    "prune": Rate(mem_gb=16, mem_gb_per_b=5, minutes=30, minutes_per_b=10),
+    "benchmark": Rate(mem_gb=16, mem_gb_per_b=3, minutes=60, minutes_per_b=10),
+    "perplexity": Rate(mem_gb=16, mem_gb_per_b=5, minutes=20, minutes_per_b=4),
+    "zeroshot": Rate(mem_gb=16, mem_gb_per_b=5, minutes=60, minutes_per_b=15),
+    "lora": Rate(mem_gb=32, mem_gb_per_b=5, minutes=120, minutes_per_b=60),
+}
+
+# A hub id's own size tag ("llama-7b", "vicuna-13b-v1.3", "Llama-3-8B"), used before download.
+_SIZE_IN_NAME = re.compile(r"(?:^|[-_/.])(\d+(?:\.\d+)?)[bB](?:$|[-_/.])")
+
+
+def model_billions(model_dir: str | Path, source: str) -> float:
+    """The base model's parameters in billions, without loading any weights.
+
+    Order: the model's `config.json` when it is already there (exact, width shapes included),
+    the `random:` architecture's shape, the embedded tiny model, then the size in the hub id.
+    """
+    from prunebench.hub import parse_source
+
+    config_file = Path(model_dir) / "config.json"
+    if config_file.exists():
+        from prunebench.modeling import count_params, load_config
+
+        return count_params(load_config(model_dir)) / 1e9
+    parsed = parse_source(source)
+    if parsed.kind == "tiny":
+        return 0.0  # about 2M parameters: the fixed part of every rate covers it
+    if parsed.kind == "random":
+        from prunebench.architectures import architecture_config
+        from prunebench.modeling import count_params
+
+        return count_params(architecture_config(parsed.name)) / 1e9
+    match = _SIZE_IN_NAME.search(parsed.name)
+    if match is None:
+        raise PrunebenchError(
+            f"cannot size jobs for {source!r} before it is downloaded: its id names no size "
+            "(like '7b'). Run `snakemake prefetch` first (sizes then come from its config.json), "
+            "or set mem_mb / runtime for the GPU rules with set-resources in your profile")
+    return float(match.group(1))
+
+
+def _rate(rule: str) -> Rate:
+    try:
+        return RATES[rule]
+    except KeyError:
+        raise PrunebenchError(f"no job size for rule {rule!r}: add it to "
+                              f"prunebench.jobsize.RATES (known: {sorted(RATES)})") from None
+
+
+def mem_mb(rule: str, billions: float, attempt: int = 1) -> int:
+    """Host memory request in MB; each retry asks for half as much again."""
+    rate = _rate(rule)
+    gb = (rate.mem_gb + rate.mem_gb_per_b * billions) * (1 + 0.5 * (attempt - 1))
+    return int(math.ceil(gb)) * 1024
+
+
+def runtime_min(rule: str, billions: float, attempt: int = 1) -> int:
+    """Wall-time request in minutes; a pre-empted or timed-out job gets more on its retry."""
+    rate = _rate(rule)
+    return int(math.ceil((rate.minutes + rate.minutes_per_b * billions) * attempt))

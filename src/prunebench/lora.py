@@ -1,0 +1,380 @@
+"""LoRA recovery: fine-tune a (pruned) checkpoint with low-rank adapters, keep the adapter with
+the lowest validation loss, merge it and save a normal checkpoint.
+
+The study's recovery (DESIGN.md section 1, reference/shortened-llama-facts.md): peft LoRA with
+r 8, alpha 16, dropout 0.05 on q, k, v, o, gate, up and down projections; Alpaca-cleaned with
+2000 records held out; prompts masked from the loss; cut at 256 tokens; 2 epochs, lr 1e-4 with
+100 warm-up steps, batch 64 of micro-batches of 4; fp16 on GPU. Those are `DEFAULTS`; every key
+can be overridden (the embedded default config runs a short CPU version).
+
+Works on every checkpoint the pipeline makes: depth-pruned (fewer blocks), width-pruned (per-
+block shapes, output biases) and blocks left with no heads, whose attention (`ZeroHeadAttention`)
+has no q/k/v and an o_proj with no inputs: adapters go on the non-empty projections only.
+The merged model is a plain `LlamaForCausalLM` saved by `modeling.save_model`, so loading it
+never needs peft.
+
+A recovered variant is named `<base variant>+lora` (`depth_ppl-0.8+lora`, `dense+lora`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+import warnings
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prunebench import PrunebenchError
+from prunebench.instructions import IGNORE_INDEX, TEMPLATES, collate, encode_records
+
+log = logging.getLogger(__name__)
+
+SUFFIX = "+lora"
+TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+# The study's recovery settings. `eval_every`: None = validate at the end of every epoch, N =
+# every N optimizer steps. `amp`: auto = float16 autocast on CUDA (the study), none on CPU.
+DEFAULTS: dict[str, Any] = {
+    "r": 8,
+    "alpha": 16,
+    "dropout": 0.05,
+    "target_modules": list(TARGETS),
+    "epochs": 2,
+    "lr": 1e-4,
+    "weight_decay": 0.0,
+    "warmup_steps": 100,
+    "max_grad_norm": 1.0,
+    "batch_size": 64,
+    "micro_batch_size": 4,
+    "max_length": 256,
+    "template": "alpaca",
+    "eval_every": None,
+    "log_every": 10,
+    "amp": "auto",
+    "gradient_checkpointing": False,
+    "seed": 42,
+    # n_recall: sentence-completion records among the embedded ones (None: a quarter).
+    "data": {"source": "alpaca", "val_size": 2000, "max_train": None, "seed": 42,
+             "n_recall": None},
+}
+AMP = ("auto", "none", "float16", "bfloat16")
+
+
+# --------------------------------------------------------------------------- variants
+
+def split_variant(variant: str) -> tuple[str, str | None]:
+    """'depth_ppl-0.8+lora' -> ('depth_ppl-0.8', 'lora'); 'flap-0.8' -> ('flap-0.8', None)."""
+    if variant.endswith(SUFFIX):
+        base = variant[: -len(SUFFIX)]
+        if not base or SUFFIX in base:
+            raise PrunebenchError(f"variant {variant!r}: '+lora' follows one base variant once, "
+                                  "e.g. 'depth_ppl-0.8+lora' or 'dense+lora'")
+        return base, SUFFIX[1:]
+    if "+" in variant:
+        raise PrunebenchError(f"variant {variant!r}: the only recovery suffix is '+lora'")
+    return variant, None
+
+
+# --------------------------------------------------------------------------- settings
+
+def resolve_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The study's defaults with `overrides` (the config's `lora:` section) on top, checked."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise PrunebenchError(f"unknown lora setting(s) {unknown}: known are {sorted(DEFAULTS)}")
+    data = dict(DEFAULTS["data"])
+    data_over = overrides.pop("data", None) or {}
+    unknown = sorted(set(data_over) - set(data))
+    if unknown:
+        raise PrunebenchError(f"unknown lora.data setting(s) {unknown}: known are {sorted(data)}")
+    data.update(data_over)
+    settings = {**copy.deepcopy(DEFAULTS), **overrides, "data": data}
+    _check(settings)
+    return settings
+
+
+def _check(s: dict[str, Any]) -> None:
+    bad = [t for t in s["target_modules"] if t not in TARGETS]
+    if bad or not s["target_modules"]:
+        raise PrunebenchError(f"lora.target_modules {s['target_modules']}: unknown or empty "
+                              f"({bad}); choose among {list(TARGETS)}")
+    positive = {"r": s["r"], "alpha": s["alpha"], "epochs": s["epochs"], "lr": s["lr"],
+                "batch_size": s["batch_size"], "micro_batch_size": s["micro_batch_size"],
+                "max_length": s["max_length"], "log_every": s["log_every"]}
+    for key, value in positive.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise PrunebenchError(f"lora.{key}={value!r}: must be a positive number")
+    for key in ("r", "batch_size", "micro_batch_size", "max_length", "epochs"):
+        if int(s[key]) != s[key]:
+            raise PrunebenchError(f"lora.{key}={s[key]!r}: must be a whole number")
+    if not 0 <= s["dropout"] < 1:
+        raise PrunebenchError(f"lora.dropout={s['dropout']}: must be in [0, 1)")
+    if s["batch_size"] % s["micro_batch_size"]:
+        raise PrunebenchError(f"lora.batch_size={s['batch_size']} is not a multiple of "
+                              f"micro_batch_size={s['micro_batch_size']}: gradients are "
+                              "accumulated over whole micro-batches")
+    if s["warmup_steps"] < 0 or s["weight_decay"] < 0 or s["max_grad_norm"] < 0:
+        raise PrunebenchError("lora.warmup_steps, weight_decay and max_grad_norm must be >= 0 "
+                              "(max_grad_norm 0 turns clipping off)")
+    if s["eval_every"] is not None and (int(s["eval_every"]) != s["eval_every"] or s["eval_every"] < 1):
+        raise PrunebenchError(f"lora.eval_every={s['eval_every']!r}: a positive step count, or "
+                              "null to validate at the end of every epoch")
+    if s["template"] not in TEMPLATES:
+        raise PrunebenchError(f"lora.template={s['template']!r}: choose one of {sorted(TEMPLATES)}")
+    if s["amp"] not in AMP:
+        raise PrunebenchError(f"lora.amp={s['amp']!r}: choose one of {list(AMP)}")
+    if s["data"]["source"] not in ("embedded", "alpaca"):
+        raise PrunebenchError(f"lora.data.source={s['data']['source']!r}: use 'embedded' or "
+                              "'alpaca'")
+
+
+# --------------------------------------------------------------------------- adapters
+
+def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], list[str]]:
+    """(full names of the linear layers that get an adapter, names skipped as empty).
+
+    Names are given to peft in full: a suffix list would also match a zero-head block's o_proj,
+    which has no inputs, so an adapter there could never learn anything.
+    """
+    chosen, skipped = [], []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) and name.rsplit(".", 1)[-1] in targets:
+            (chosen if module.in_features and module.out_features else skipped).append(name)
+    if not chosen:
+        raise PrunebenchError(f"the model has no non-empty {list(targets)} projections to adapt: "
+                              "check lora.target_modules")
+    return chosen, skipped
+
+
+def attach_lora(model: nn.Module, settings: dict[str, Any]):
+    """Wrap `model` in a peft model with adapters on the chosen projections (seeded init)."""
+    from peft import LoraConfig, get_peft_model
+
+    names, skipped = lora_target_names(model, settings["target_modules"])
+    if skipped:
+        log.info("no adapter on %d empty projection(s): %s", len(skipped), skipped[:8])
+    config = LoraConfig(r=int(settings["r"]), lora_alpha=settings["alpha"],
+                        lora_dropout=settings["dropout"], target_modules=names, bias="none",
+                        task_type="CAUSAL_LM")
+    torch.manual_seed(settings["seed"])  # lora_A's random init
+    with warnings.catch_warnings():  # peft calls a transformers property deprecated in 5.x
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+        peft_model = get_peft_model(model, config)
+    return peft_model, names, skipped
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+# --------------------------------------------------------------------------- training
+
+def response_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """(summed cross-entropy of the scored tokens, their count); -100 labels are not scored."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                   use_cache=False).logits
+    labels = batch["labels"][:, 1:]
+    loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                           labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
+    return loss, int((labels != IGNORE_INDEX).sum())
+
+
+@torch.no_grad()
+def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pad_id: int,
+                    device: torch.device, amp: torch.dtype | None = None) -> float:
+    """Mean loss per scored (response) token over the validation records, dropout off."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(examples), micro_batch):
+        batch = {k: v.to(device) for k, v in collate(examples[i:i + micro_batch], pad_id).items()}
+        with _autocast(device, amp):
+            loss, n = response_loss(model, batch)
+        total, count = total + float(loss), count + n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def _autocast(device: torch.device, amp: torch.dtype | None):
+    if amp is None:
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=amp)
+
+
+def _amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+    if setting == "auto":
+        return torch.float16 if device.type == "cuda" else None
+    return {"none": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[setting]
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then linear decay to 0 at the last step (transformers' default)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_records: list[dict],
+               settings: dict[str, Any], device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+    """Fine-tune LoRA adapters on `model` (float32 weights, on `device`) and merge the best.
+
+    Returns (the merged plain model, the recovery report). The best adapter is the one with the
+    lowest validation loss among the evaluations, step 0 (no adapter, the base model) included,
+    so recovery never returns a model worse on the validation split than its base.
+    Deterministic on CPU for a given seed, data and thread count.
+    """
+    s = settings
+    amp = _amp_dtype(s["amp"], device)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    train = encode_records(train_records, tokenizer, s["template"], int(s["max_length"]), "train")
+    val = encode_records(val_records, tokenizer, s["template"], int(s["max_length"]), "validation")
+    micro, batch_size = int(s["micro_batch_size"]), int(s["batch_size"])
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    total_steps = int(s["epochs"]) * steps_per_epoch
+    eval_every = int(s["eval_every"]) if s["eval_every"] else steps_per_epoch
+
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    try:
+        model.config.use_cache = False
+        if s["gradient_checkpointing"]:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        peft_model, names, skipped = attach_lora(model, s)
+        peft_model.to(device)
+        trainable = [p for p in peft_model.parameters() if p.requires_grad]
+        n_trainable = sum(p.numel() for p in trainable)
+        log.info("LoRA r=%d on %d projections: %s trainable params; %d train / %d validation "
+                 "records, %d steps of %d (micro-batch %d)", s["r"], len(names),
+                 f"{n_trainable:,}", len(train), len(val), total_steps, batch_size, micro)
+        opt = torch.optim.AdamW(trainable, lr=s["lr"], weight_decay=s["weight_decay"],
+                                foreach=False)
+        scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+        shuffle = torch.Generator().manual_seed(int(s["seed"]))
+
+        history: list[dict[str, Any]] = []
+        best = {"step": 0, "val_loss": validation_loss(peft_model, val, micro, pad_id, device, amp)}
+        best_state = trainable_state(peft_model)
+        initial = best["val_loss"]
+        history.append({"step": 0, "epoch": 0.0, "train_loss": None, "val_loss": initial,
+                        "lr": 0.0})
+        log.info("step 0: validation loss %.4f (the base model)", initial)
+        started = time.perf_counter()
+        step, window_loss, window_tokens = 0, 0.0, 0
+        peft_model.train()
+        for epoch in range(int(s["epochs"])):
+            order = torch.randperm(len(train), generator=shuffle).tolist()
+            for start in range(0, len(order), batch_size):
+                batch_ids = order[start:start + batch_size]
+                micro_batches = [collate([train[i] for i in batch_ids[j:j + micro]], pad_id)
+                                 for j in range(0, len(batch_ids), micro)]
+                # The loss is the mean over the whole batch's response tokens: each micro-batch
+                # adds its summed loss divided by the batch's token count.
+                n_tokens = sum(int((mb["labels"][:, 1:] != IGNORE_INDEX).sum()) for mb in micro_batches)
+                lr = s["lr"] * _lr_factor(step, int(s["warmup_steps"]), total_steps)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                opt.zero_grad(set_to_none=True)
+                batch_loss = 0.0
+                for mb in micro_batches:
+                    mb = {k: v.to(device) for k, v in mb.items()}
+                    with _autocast(device, amp):
+                        loss, _ = response_loss(peft_model, mb)
+                    scaler.scale(loss / max(n_tokens, 1)).backward()
+                    batch_loss += float(loss.detach())
+                if s["max_grad_norm"]:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(trainable, s["max_grad_norm"])
+                scaler.step(opt)
+                scaler.update()
+                step += 1
+                window_loss, window_tokens = window_loss + batch_loss, window_tokens + n_tokens
+                last_of_epoch = start + batch_size >= len(order)
+                if step % int(s["log_every"]) == 0:
+                    log.info("step %d/%d  train loss %.4f  lr %.2e  %.1f s", step, total_steps,
+                             window_loss / max(window_tokens, 1), lr,
+                             time.perf_counter() - started)
+                if step % eval_every == 0 or step == total_steps or (last_of_epoch and not s["eval_every"]):
+                    val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp)
+                    history.append({"step": step, "epoch": round(step / steps_per_epoch, 4),
+                                    "train_loss": window_loss / max(window_tokens, 1),
+                                    "val_loss": val_loss, "lr": lr})
+                    window_loss, window_tokens = 0.0, 0
+                    improved = val_loss < best["val_loss"]
+                    if improved:
+                        best = {"step": step, "val_loss": val_loss}
+                        best_state = trainable_state(peft_model)
+                    log.info("step %d/%d: validation loss %.4f%s", step, total_steps, val_loss,
+                             "  (best so far)" if improved else "")
+        elapsed = time.perf_counter() - started
+
+        # Back to the best adapter, then fold it into the weights: a plain model again.
+        with torch.no_grad():
+            params = dict(peft_model.named_parameters())
+            for name, value in best_state.items():
+                params[name].copy_(value)
+        merged = peft_model.merge_and_unload()
+        if s["gradient_checkpointing"]:
+            merged.gradient_checkpointing_disable()
+        merged.config.use_cache = True
+        leftover = [n for n, _ in merged.named_modules() if "lora_" in n]
+        if leftover:
+            raise RuntimeError(f"LoRA modules left after merging: {leftover[:5]}")
+        merged_val = validation_loss(merged, val, micro, pad_id, device, amp)
+        merged.eval()
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+    log.info("best validation loss %.4f at step %d (base %.4f); merged model %.4f; %.1f s",
+             best["val_loss"], best["step"], initial, merged_val, elapsed)
+    report = {
+        "method": "lora",
+        "settings": s,
+        "train_records": len(train), "val_records": len(val),
+        "steps": total_steps, "steps_per_epoch": steps_per_epoch,
+        "trainable_params": n_trainable,
+        "adapted_modules": len(names), "skipped_empty_modules": skipped,
+        "amp": str(amp).replace("torch.", "") if amp else None,
+        "history": history,
+        "initial_val_loss": initial, "best_step": best["step"], "best_val_loss": best["val_loss"],
+        "merged_val_loss": merged_val,
+        "train_elapsed_s": elapsed,
+    }
+    return merged, report
+
+
+def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[str, Any],
+                       device: str = "auto") -> dict[str, Any]:
+    """Load the checkpoint at base_dir, recover it with LoRA on `records` (split here into train
+    and validation with the data seed), save the merged model to out_dir atomically."""
+    from prunebench.instructions import split_records
+    from prunebench.modeling import (count_params, load_model, require_tokenizer,
+                                     resolve_device, resolve_dtype, save_model)
+
+    s = resolve_settings(settings)
+    # The data is checked before anything is loaded, so bad input fails fast.
+    train, val = split_records(records, int(s["data"]["val_size"]), int(s["data"]["seed"]),
+                               s["data"].get("max_train"))
+    dev = resolve_device(device)
+    tokenizer = require_tokenizer(base_dir, "LoRA recovery")
+    started = time.perf_counter()
+    model = load_model(base_dir, device=dev, dtype=torch.float32)
+    params_before = count_params(model.config)
+    merged, report = train_lora(model, tokenizer, train, val, s, dev)
+    params_after = count_params(merged.config)
+    actual = sum(p.numel() for p in merged.parameters())
+    if not params_before == params_after == actual:
+        raise RuntimeError(f"LoRA recovery changed the model's size ({params_before:,} -> "
+                           f"{params_after:,}, {actual:,} in the weights)")
+    # Saved in the base checkpoint's dtype (fp16 for the hub's LLaMA), as the prune step does.
+    saved = getattr(merged.config, "dtype", None) or getattr(merged.config, "torch_dtype", None)
+    save_model(merged.to(resolve_dtype(saved or "float32")), tokenizer, out_dir,
+               extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],
+                                        "best_val_loss": report["best_val_loss"]}})
+    report.update(elapsed_s=time.perf_counter() - started, device=str(dev))
+    return report

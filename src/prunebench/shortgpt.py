@@ -1,0 +1,77 @@
+"""ShortGPT (Men et al. 2024): remove the blocks with the lowest Block Influence, in one shot.
+
+BI of a block = 1 - the mean, over all calibration tokens, of the cosine similarity between the
+block's input and output hidden states (the residual stream before and after it). Both are taken
+by hooks on the block itself: `output_hidden_states` would give the final RMSNorm's output as
+the last block's "output", which is not what that block produced.
+
+Calibration: the paper uses PG19, which `prunebench.data` does not offer; the default here is
+WikiText-2 train, 128 windows of 2048 tokens (long running text, as PG19's books are). Set
+`methods.shortgpt.calibration` to use another source.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+from prunebench.depth import check_params, plan_blocks, prune_one_shot, require_calibration
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIBRATION = {"source": "wikitext2", "n": 128, "length": 2048}
+DEFAULT_PARAMS = {"protect_first": 0, "protect_last": 0, "batch_size": 8}
+
+
+def _hidden(x):
+    # Decoder layers return a tensor (transformers 5) or a tuple whose first item it is (4.x).
+    return x[0] if isinstance(x, tuple) else x
+
+
+@torch.no_grad()
+def block_influence(model, calibration: torch.Tensor, batch_size: int = 8) -> list[float]:
+    """BI per block (0 for a block whose output equals its input)."""
+    layers = model.model.layers
+    device = next(model.parameters()).device
+    cos_sum = torch.zeros(len(layers), dtype=torch.float64, device=device)
+    inputs: dict[int, torch.Tensor] = {}
+
+    def before(i):
+        def hook(module, args, kwargs):
+            inputs[i] = args[0] if args else kwargs["hidden_states"]
+        return hook
+
+    def after(i):
+        def hook(module, args, kwargs, output):
+            cos = F.cosine_similarity(inputs.pop(i).float(), _hidden(output).float(), dim=-1)
+            cos_sum[i] += cos.sum(dtype=torch.float64)
+        return hook
+
+    handles = []
+    tokens = 0
+    try:
+        for i, layer in enumerate(layers):
+            handles.append(layer.register_forward_pre_hook(before(i), with_kwargs=True))
+            handles.append(layer.register_forward_hook(after(i), with_kwargs=True))
+        for j in range(0, len(calibration), batch_size):
+            batch = calibration[j:j + batch_size].to(device)
+            model.model(input_ids=batch, use_cache=False)  # the LM head is not needed
+            tokens += batch.numel()
+    finally:
+        for h in handles:
+            h.remove()
+    return (1.0 - cos_sum / tokens).tolist()
+
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    p = check_params("shortgpt", params, DEFAULT_PARAMS)
+    calibration = require_calibration("shortgpt", calibration)
+    return prune_one_shot(model, target_params, p, "block_influence",
+                          lambda: (block_influence(model, calibration, p["batch_size"]), {}))
+
+
+def plan(config, target_params: int, **params) -> dict:
+    p = check_params("shortgpt", params, DEFAULT_PARAMS)
+    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -1,0 +1,263 @@
+"""Zero-shot accuracy through lm-eval, on a model that is already loaded.
+
+lm-eval's `HFLM` wraps the model object that `prunebench.modeling.load_model` built, so
+width-pruned checkpoints with per-block shapes (which `from_pretrained` cannot rebuild) are
+scored by lm-eval's own request building, batching and metrics. Tasks come from lm-eval's
+`TaskManager`: its built-in tasks (the study's BoolQ, PIQA, HellaSwag, WinoGrande, ARC-e,
+ARC-c, OpenBookQA, which need their hub datasets) and, through `include_path`, the offline suite
+that `prunebench.mc_suite` writes.
+
+The summary takes one metric per task, the study's choice: acc_norm for HellaSwag, ARC-c and
+OpenBookQA, acc otherwise; the average is the plain mean over the tasks, as in the paper.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import functools
+import json
+import logging
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+from prunebench import PrunebenchError
+from prunebench.mc_suite import TASKS as SUITE_TASKS
+from prunebench.mc_suite import check_suite
+
+log = logging.getLogger(__name__)
+
+PAPER_TASKS = ("boolq", "piqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge",
+               "openbookqa")
+PAPER_METRICS = {"hellaswag": "acc_norm", "arc_challenge": "acc_norm", "openbookqa": "acc_norm"}
+DEFAULT_METRIC = "acc"
+METRICS = ("acc", "acc_norm")
+# lm-eval's results JSON minus what is large or not about the scores.
+_DROPPED_KEYS = ("samples", "pretty_env_info", "task_hashes")
+
+PREFETCH_HINT = ("pre-fetch it on a machine with network: `snakemake prefetch --configfile "
+                 "<your config>` (its zeroshot_datasets rule runs lm-eval's download into "
+                 "resources/data/lm_eval/cache), then run evaluations with HF_DATASETS_CACHE and "
+                 "HF_HUB_CACHE pointing there (the zeroshot rule does) and HF_DATASETS_OFFLINE=1")
+
+
+def summary_metric(task: str, overrides: dict[str, str] | None = None) -> str:
+    """The metric a task contributes to the summary: the config's, else the study's choice."""
+    metric = (overrides or {}).get(task) or PAPER_METRICS.get(task, DEFAULT_METRIC)
+    if metric not in METRICS:
+        raise PrunebenchError(f"summary metric {metric!r} for task {task}: use one of {METRICS}")
+    return metric
+
+
+def hub_tasks(tasks: list[str]) -> list[str]:
+    """The tasks that need a hub dataset (everything not in the offline suite)."""
+    return [t for t in tasks if t not in SUITE_TASKS]
+
+
+def lm_eval_version() -> str:
+    return metadata.version("lm_eval")
+
+
+def task_manager(include_path: str | Path | None, tasks: list[str]):
+    """lm-eval's TaskManager over its own tasks (only when asked for) plus `include_path`."""
+    if include_path:
+        check_suite(include_path, [t for t in tasks if t in SUITE_TASKS])
+    include = str(Path(include_path).resolve()) if include_path else None
+    # Indexing lm-eval's thousands of built-in YAMLs costs seconds; the suite needs none.
+    return _task_manager(include, bool(hub_tasks(tasks)) or not include)
+
+
+@functools.lru_cache(maxsize=8)
+def _task_manager(include: str | None, defaults: bool):
+    # Cached: the index only maps names to YAML files, which are read when a task is built.
+    from lm_eval.tasks import TaskManager
+
+    if not defaults:
+        try:
+            return TaskManager(include_path=include, include_defaults=False)
+        except TypeError:  # an lm-eval without include_defaults
+            pass
+    return TaskManager(include_path=include)
+
+
+def _check_known(manager, tasks: list[str], include_path) -> None:
+    known = set(manager.all_tasks)
+    for task in tasks:
+        if task not in known:
+            close = difflib.get_close_matches(task, known, n=3)
+            where = ("the offline suite (is evaluation.zeroshot.suite generated?)"
+                     if task in SUITE_TASKS else "lm-eval's task list (`lm-eval ls tasks`)")
+            raise PrunebenchError(f"lm-eval has no task {task!r}"
+                                  f"{f' (close: {close})' if close else ''}: pick one from "
+                                  f"{where}; include_path was {include_path}")
+
+
+@contextlib.contextmanager
+def _naming_datasets() -> Iterator[list[dict[str, Any]]]:
+    """Record every `datasets.load_dataset` call lm-eval makes, so a failed download can be
+    reported with the dataset it was for, whatever lm-eval version built the task."""
+    import datasets
+
+    calls: list[dict[str, Any]] = []
+    original = datasets.load_dataset
+
+    def recording(*args, **kwargs):
+        path = kwargs.get("path", args[0] if args else None)
+        name = kwargs.get("name", args[1] if len(args) > 1 else None)
+        call = {"path": path, "name": name, "ok": False}
+        calls.append(call)
+        out = original(*args, **kwargs)
+        call["ok"] = True
+        return out
+
+    datasets.load_dataset = recording
+    try:
+        yield calls
+    finally:
+        datasets.load_dataset = original
+
+
+def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]):
+    failed = [c for c in calls if not c["ok"]]
+    if not failed:
+        return None
+    call = failed[-1]
+    dataset = call["path"] + (f" ({call['name']})" if call["name"] else "")
+    if call["path"] == "json":
+        return PrunebenchError(f"cannot read the offline suite's data ({type(err).__name__}: "
+                               f"{err}): regenerate it (`snakemake -f "
+                               "resources/data/mc_suite/suite.json`)")
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return PrunebenchError(
+        f"lm-eval tasks {tasks} need the hub dataset {dataset}, which cannot be loaded here "
+        f"({type(err).__name__}: {first_line[:200]}); this machine may be offline: "
+        f"{PREFETCH_HINT}")
+
+
+def _build_tasks(manager, task: str) -> list:
+    """lm-eval's Task objects for `task` (a group gives several); building downloads data."""
+    if hasattr(manager, "load"):  # lm-eval >= 0.4.10: flat dicts
+        return list(manager.load([task])["tasks"].values())
+    from lm_eval.tasks import get_task_dict
+
+    return _flat_tasks(get_task_dict([task], manager))
+
+
+def _flat_tasks(task_dict) -> list:
+    """The Task objects of get_task_dict's (possibly nested, group-keyed) result."""
+    out = []
+    for value in task_dict.values():
+        out += _flat_tasks(value) if isinstance(value, dict) else [value]
+    return out
+
+
+def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[str, Any]:
+    """Download the datasets of `tasks` through lm-eval's own task building (so exactly what
+    lm-eval will ask for lands in the datasets cache); returns per task what was fetched."""
+    manager = task_manager(include_path, tasks)
+    _check_known(manager, tasks, include_path)
+    fetched = {}
+    for task in tasks:
+        with _naming_datasets() as calls:
+            try:
+                built = _build_tasks(manager, task)
+            except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
+                named = _dataset_error(calls, err, [task])
+                if named:
+                    raise named from err
+                raise
+        fetched[task] = {
+            "datasets": [{"path": c["path"], "name": c["name"]} for c in calls],
+            "docs": {t.config.task: _n_docs(t) for t in built},
+        }
+        log.info("prefetched %s: %s", task, fetched[task])
+    return fetched
+
+
+def _n_docs(task) -> int | None:
+    for docs in (task.test_docs, task.validation_docs):
+        try:
+            split = docs()
+        except Exception:  # noqa: BLE001 - a task without that split
+            split = None
+        if split is not None:
+            return len(split)
+    return None
+
+
+def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | None = None,
+             num_fewshot: int = 0, limit: int | float | None = None, batch_size: int = 16,
+             seed: int = 1234, metrics: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
+
+    summary: {"accuracy": {task: value}, "average", "metric": {task: metric},
+    "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n}}.
+    """
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+
+    if not tasks:
+        raise PrunebenchError("no zero-shot tasks given: list them in evaluation.zeroshot.tasks")
+    if batch_size < 1 or num_fewshot < 0:
+        raise PrunebenchError(f"batch_size={batch_size}, num_fewshot={num_fewshot}: need "
+                              "batch_size >= 1 and num_fewshot >= 0")
+    chosen = {task: summary_metric(task, metrics) for task in tasks}
+    manager = task_manager(include_path, tasks)
+    _check_known(manager, tasks, include_path)
+
+    was_training = model.training
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    with _naming_datasets() as calls:
+        try:
+            out = lm_eval.simple_evaluate(
+                model=lm, tasks=list(tasks), num_fewshot=num_fewshot, limit=limit,
+                task_manager=manager, log_samples=False, random_seed=seed,
+                numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
+        except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
+            named = _dataset_error(calls, err, hub_tasks(tasks))
+            if named:
+                raise named from err
+            raise
+        finally:
+            model.train(was_training)
+    if out is None:  # simple_evaluate returns None on non-zero ranks of a distributed run
+        raise PrunebenchError("lm-eval returned no results: run the evaluation as one process")
+    results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
+                                    default=_jsonable))
+    return {"summary": summarise(results, chosen), "lm_eval": results}
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy / torch scalars
+        return obj.item()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    return str(obj)  # functions and objects in task configs: their repr is enough to read
+
+
+def summarise(results: dict[str, Any], chosen: dict[str, str]) -> dict[str, Any]:
+    """The summary of an lm-eval results JSON; a task or metric missing from it is an error."""
+    per_task = results.get("results", {})
+    accuracy, detail, samples = {}, {}, {}
+    for task, metric in chosen.items():
+        scores = per_task.get(task)
+        if scores is None:
+            raise PrunebenchError(f"lm-eval's results lack task {task} (it has "
+                                  f"{sorted(per_task)}): the task did not run; check its log")
+        values = {}
+        for name in METRICS:
+            if f"{name},none" in scores:
+                values[name] = scores[f"{name},none"]
+                stderr = scores.get(f"{name}_stderr,none")
+                values[f"{name}_stderr"] = stderr if isinstance(stderr, (int, float)) else None
+        if metric not in values:
+            raise PrunebenchError(f"lm-eval's results for {task} have no {metric} (they have "
+                                  f"{sorted(values) or sorted(scores)}): choose another metric "
+                                  f"in evaluation.zeroshot.metrics")
+        accuracy[task] = float(values[metric])
+        detail[task] = values
+        n = results.get("n-samples", {}).get(task, {})
+        samples[task] = n.get("effective") if isinstance(n, dict) else None
+    return {"accuracy": accuracy, "average": sum(accuracy.values()) / len(accuracy),
+            "metric": chosen, "metrics": detail, "samples": samples}

@@ -1,0 +1,403 @@
+"""The full-scale path without a cluster, GPUs or hub: job sizes, device maps, the paper DAG,
+the SLURM profile against fake SLURM commands, and single-cell reruns of the paper config.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from prunebench import PrunebenchError, jobsize, modeling
+from prunebench.architectures import architecture_config
+from prunebench.device_map import dispatch, main_device, plan
+
+from workflow_helpers import REPO, copy_workflow, job_counts, run_snakemake
+
+
+# --------------------------------------------------------------------------- helpers
+
+snakemake = run_snakemake
+
+
+def variants(config: dict, model: str) -> list[str]:
+    return [v if isinstance(v, str) else v["name"] for v in config["models"][model]["variants"]]
+
+
+# --------------------------------------------------------------------------- job sizes
+
+@pytest.mark.parametrize("rule", sorted(jobsize.RATES))
+def test_13b_jobs_ask_for_more_memory_and_time_than_7b(rule):
+    b7 = jobsize.model_billions("/nonexistent", "random:llama-7b")
+    b13 = jobsize.model_billions("/nonexistent", "random:llama-13b")
+    assert 6.7 < b7 < 6.8 and 13.0 < b13 < 13.1
+    assert jobsize.mem_mb(rule, b13) > jobsize.mem_mb(rule, b7)
+    assert jobsize.runtime_min(rule, b13) > jobsize.runtime_min(rule, b7)
+    # A retried job (pre-empted, out of memory, out of time) asks for more.
+    assert jobsize.mem_mb(rule, b7, attempt=2) > jobsize.mem_mb(rule, b7)
+    assert jobsize.runtime_min(rule, b7, attempt=2) > jobsize.runtime_min(rule, b7)
+
+
+def test_model_size_comes_from_config_json_when_downloaded(tmp_path):
+    # A downloaded checkpoint's config.json wins over the size in its name.
+    architecture_config("llama-13b").save_pretrained(tmp_path)
+    exact = modeling.count_params(architecture_config("llama-13b")) / 1e9
+    assert jobsize.model_billions(tmp_path, "hf:someone/llama-7b") == pytest.approx(exact)
+
+
+@pytest.mark.parametrize("source, billions", [
+    ("hf:huggyllama/llama-7b@4782ad2", 7.0),
+    ("hf:lmsys/vicuna-13b-v1.3", 13.0),
+    ("hf:meta-llama/Meta-Llama-3-8B", 8.0),
+    ("tiny", 0.0),
+])
+def test_model_size_before_download(source, billions):
+    assert jobsize.model_billions("/nonexistent", source) == billions
+
+
+def test_unsized_hub_model_says_how_to_size_it():
+    with pytest.raises(PrunebenchError, match="set-resources"):
+        jobsize.model_billions("/nonexistent", "hf:org/mystery-model")
+
+
+# --------------------------------------------------------------------------- device maps
+
+def test_device_map_keeps_each_block_whole_and_in_order(small_random_model):
+    """With per-GPU caps the blocks spread over GPUs 0, 1, then CPU, never split."""
+    config = small_random_model(num_hidden_layers=6).config
+    model = modeling.build_model(config, device="meta")
+    block = sum(p.numel() * 4 for p in model.model.layers[0].parameters())
+    # accelerate keeps room for the largest block on each GPU, so 3 blocks' worth holds ~2.
+    placement = plan(model, "auto", max_memory={0: 3 * block, 1: 3 * block, "cpu": 100 * block})
+    devices = [placement.get(f"model.layers.{i}") for i in range(6)]
+    assert None not in devices, f"a block was split: {placement}"
+    order = {0: 0, 1: 1, "cpu": 2, "disk": 3}
+    chain = [placement["model.embed_tokens"], *devices, placement["lm_head"]]
+    assert [order[d] for d in chain] == sorted(order[d] for d in chain), placement
+    assert {0, 1, "cpu"} <= set(devices), placement
+
+
+@pytest.fixture
+def saved_model(small_random_model, tmp_path):
+    model = small_random_model(num_hidden_layers=6)
+    path = tmp_path / "ckpt"
+    modeling.save_model(model, None, path)
+    return path
+
+
+def _logits(model, ids):
+    with torch.no_grad():
+        return model(ids.to(main_device(model))).logits.cpu()
+
+
+def test_device_map_offload_gives_identical_logits(saved_model):
+    """A max_memory too small for the model puts later blocks on disk (the CPU test stand-in for
+    a model larger than its GPUs); hooks stream them in, and the logits do not change."""
+    ids = torch.randint(0, 128, (2, 24), generator=torch.Generator().manual_seed(0))
+    reference = _logits(modeling.load_model(saved_model), ids)
+    block = sum(p.numel() * 4 for p in modeling.load_model(saved_model).model.layers[0].parameters())
+    split = modeling.load_model(saved_model, device_map="sequential",
+                                max_memory={"cpu": 3 * block})
+    placement = split.hf_device_map
+    assert "disk" in placement.values() and "cpu" in placement.values(), placement
+    assert torch.equal(_logits(split, ids), reference)
+
+
+def test_explicit_device_map_gives_identical_logits(saved_model):
+    ids = torch.randint(0, 128, (1, 16), generator=torch.Generator().manual_seed(1))
+    reference = _logits(modeling.load_model(saved_model), ids)
+    mapping = {"model.embed_tokens": "cpu", "model.rotary_emb": "cpu", "model.norm": "cpu",
+               "lm_head": "cpu", **{f"model.layers.{i}": "cpu" if i < 3 else "disk"
+                                    for i in range(6)}}
+    split = modeling.load_model(saved_model, device_map=mapping)
+    assert torch.equal(_logits(split, ids), reference)
+
+
+def test_device_map_errors_name_the_fix(saved_model, small_random_model):
+    with pytest.raises(PrunebenchError, match="leaves .* tensors without a device"):
+        modeling.load_model(saved_model, device_map={"model.embed_tokens": "cpu"})
+    with pytest.raises(PrunebenchError, match="unknown device_map"):
+        modeling.load_model(saved_model, device_map="everywhere")
+    if torch.cuda.device_count() < 8:
+        model = small_random_model()
+        with pytest.raises(PrunebenchError, match="GPUs are visible"):
+            dispatch(model, {"": 7})
+
+
+# --------------------------------------------------------------------------- the paper DAG
+
+def expected_paper_counts(config: dict) -> dict[str, int]:
+    """Jobs per rule of a complete run, from the config alone."""
+    from prunebench.pruning import default_calibration, parse_variant
+
+    models = list(config["models"])
+    cells = len(config["benchmark"]["token_configs"]) * len(config["benchmark"]["backends"])
+    all_variants = [(m, v) for m in models for v in variants(config, m)]
+    pruned = [(m, v) for m, v in all_variants if v != "dense"]
+    calibrations = set()
+    for m, v in pruned:
+        method = parse_variant(v)[0]
+        calibration = {**default_calibration(method), "seed": 1234,
+                       **config.get("methods", {}).get(method, {}).get("calibration", {})}
+        calibrations.add((m, tuple(sorted(calibration.items()))))
+    hub_texts = [d for d in config["evaluation"]["perplexity"]["datasets"] if d != "embedded"]
+    return {
+        "model": len(models),
+        "dense_report": sum(v == "dense" for _, v in all_variants),
+        "prune": len(pruned),
+        "calibration": len(calibrations),
+        "benchmark": len(all_variants) * cells,
+        "perplexity": len(all_variants),
+        "text": len(hub_texts),
+        "aggregate": 1,
+    }
+
+
+def test_paper_config_dry_run_has_the_expected_jobs_per_rule(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    counts = job_counts(snakemake(workdir, "-n", "--cores", "2",
+                                  configfile="config/paper.yaml").stdout)
+    expected = expected_paper_counts(config)
+    assert {rule: counts.get(rule, 0) for rule in expected} == expected, counts
+    # The study: 2 models x 4 variants x 4 token configs, both backends.
+    assert expected["benchmark"] == 2 * 4 * 4 * 2
+
+
+def test_prefetch_fetches_every_model_and_dataset_of_the_paper_config(tmp_path):
+    """`snakemake prefetch` (on a node with network) leaves nothing for the compute nodes to
+    download: every model, every calibration set and every evaluation text."""
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    counts = job_counts(snakemake(workdir, "-n", "--cores", "2", "prefetch",
+                                  configfile="config/paper.yaml").stdout)
+    expected = expected_paper_counts(config)
+    for rule in ("model", "calibration", "text"):
+        assert counts.get(rule) == expected[rule], (rule, counts)
+    assert not {"prune", "benchmark", "perplexity", "aggregate"} & set(counts), counts
+
+
+def test_paper_config_pins_revisions_and_the_studys_protocol():
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    for name, model in config["models"].items():
+        assert re.fullmatch(r"hf:[^@]+@[0-9a-f]{40}", model["source"]), name
+    assert config["benchmark"]["token_configs"] == ["12x128", "82x128", "12x512", "82x512"]
+    assert config["benchmark"]["batch_sizes"] == [1, 8, 16, 32, 64, 128, 256]
+    assert (config["benchmark"]["warmup"], config["benchmark"]["repeats"]) == (10, 20)
+    assert config["benchmark"]["dtype"] == "float16" and config["benchmark"]["sampling"] is True
+    assert {v for m in config["models"] for v in variants(config, m)} >= {
+        "dense", "llm_pruner-4.9B", "flap-4.9B", "depth_ppl-4.9B",
+        "llm_pruner-9.2B", "flap-9.5B", "depth_ppl-9.5B"}
+    methods = config["methods"]
+    assert methods["depth_ppl"]["calibration"] == {"source": "bookcorpus", "n": 10,
+                                                   "length": 128, "seed": 1234}
+    assert methods["llm_pruner"]["calibration"]["source"] == "bookcorpus"
+    assert methods["flap"]["calibration"]["source"] == "wikitext2"
+
+
+# --------------------------------------------------------------------------- SLURM
+
+FAKE_SLURM = {
+    # sbatch: record the command line, answer a new job id (--parsable).
+    "sbatch": """#!/bin/bash
+dir="$(dirname "$0")"
+n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 )); echo $n > "$dir/count"
+printf '%s\\n' "$*" >> "$dir/sbatch.log"
+echo "$((1000 + n))"
+""",
+    # sacct: every submitted job failed (nothing really runs, so no output would appear).
+    "sacct": """#!/bin/bash
+dir="$(dirname "$0")"
+printf '%s\\n' "$*" >> "$dir/sacct.log"
+n=$(cat "$dir/count" 2>/dev/null || echo 0)
+for i in $(seq 1 $n); do echo "$((1000 + i))|FAILED"; done
+""",
+    "squeue": "#!/bin/bash\nexit 0\n",
+    "sacctmgr": "#!/bin/bash\necho my_account\n",          # the profile's account is valid
+    "scontrol": "#!/bin/bash\necho 'MinJobAge = 300 sec'\n",
+    "sinfo": "#!/bin/bash\nexit 0\n",
+    "scancel": "#!/bin/bash\nexit 0\n",
+}
+
+SLURM_CONFIG = {
+    "models": {
+        "m7": {"source": "random:llama-7b", "variants": ["dense", "depth_ppl-4.9B"]},
+        "m13": {"source": "random:llama-13b", "variants": ["dense", "depth_ppl-9.5B"]},
+    },
+    "methods": {"depth_ppl": {"calibration": {"source": "embedded", "n": 10, "length": 128,
+                                              "seed": 1234}}},
+    "device": "cuda",
+    "benchmark": {"token_configs": ["12x128"], "batch_sizes": [1]},
+    "evaluation": {"perplexity": {"datasets": ["wikitext2", "ptb"]}},
+}
+
+
+def submissions(log: Path) -> dict[str, dict]:
+    """sbatch log -> {'<rule>_<wildcards>': {'gpus', 'mem', 'time', 'partition', 'cpus'}}."""
+    out = {}
+    for line in log.read_text().splitlines():
+        args = shlex.split(line.split(" --wrap")[0])
+        flags = {}
+        for i, arg in enumerate(args):
+            if arg.startswith("--") and "=" in arg:
+                key, value = arg.split("=", 1)
+                flags[key] = value
+            elif arg.startswith("-") and i + 1 < len(args):
+                flags[arg] = args[i + 1]
+        out[flags["--comment"].removeprefix("rule_")] = {
+            "gpus": flags.get("--gpus"), "mem": int(flags["--mem"]), "time": int(flags["-t"]),
+            "partition": flags["-p"], "cpus": int(flags["--cpus-per-task"]),
+            "account": flags["-A"]}
+    return out
+
+
+def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    bin_dir = workdir / "fake-slurm"
+    bin_dir.mkdir()
+    for name, script in FAKE_SLURM.items():
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    (workdir / "slurm.yaml").write_text(yaml.safe_dump(SLURM_CONFIG))
+    # Inputs of the GPU jobs already there, so they are submitted in the first wave; their
+    # shapes are the real 7B / 13B configs (sizes come from config.json).
+    for name, arch in (("m7", "llama-7b"), ("m13", "llama-13b")):
+        architecture_config(arch).save_pretrained(workdir / f"resources/models/{name}")
+        calibration = workdir / f"resources/data/calibration/{name}/embedded-10x128-seed1234.safetensors"
+        calibration.parent.mkdir(parents=True)
+        calibration.write_bytes(b"")
+        report = workdir / f"results/pruned/{name}/dense/prune_report.json"
+        report.parent.mkdir(parents=True)
+        report.write_text("{}")
+    (workdir / "resources/data/text/wikitext2").mkdir(parents=True)
+    (workdir / "resources/data/text/wikitext2/test.txt").write_text("text\n")
+    targets = ["results/pruned/m7/depth_ppl-4.9B/prune_report.json",
+               "results/pruned/m13/depth_ppl-9.5B/prune_report.json",
+               "results/bench/m7/dense/hf/12x128.json", "results/bench/m13/dense/hf/12x128.json",
+               "resources/data/text/ptb/validation.txt"]       # the last one: a CPU job
+    proc = snakemake(workdir, "--workflow-profile", "profiles/slurm",
+                     "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
+                     "--latency-wait", "1", *targets, configfile="slurm.yaml", check=False,
+                     env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert proc.returncode != 0  # the fake sacct reports every job as failed
+    jobs = submissions(bin_dir / "sbatch.log")
+    assert len(jobs) == len(targets), proc.stderr[-3000:]
+    gpu_jobs = {k: v for k, v in jobs.items() if not k.startswith("text")}
+    for name, job in gpu_jobs.items():
+        assert job["gpus"] == "1" and job["partition"] == "gpu" and job["cpus"] == 8, name
+    for rule in ("prune", "benchmark"):
+        small = next(v for k, v in gpu_jobs.items() if k.startswith(f"{rule}_") and "m7_" in k)
+        large = next(v for k, v in gpu_jobs.items() if k.startswith(f"{rule}_") and "m13_" in k)
+        assert large["mem"] > small["mem"] and large["time"] > small["time"], rule
+        billions = jobsize.model_billions(workdir / "resources/models/m7", "random:llama-7b")
+        assert small["mem"] == jobsize.mem_mb(rule, billions)
+        assert small["time"] == jobsize.runtime_min(rule, billions)
+    cpu = jobs["text_wildcards_ptb_validation"]
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    defaults = profile["default-resources"]
+    assert cpu["gpus"] is None
+    assert (cpu["partition"], cpu["mem"], cpu["time"], cpu["cpus"]) == (
+        defaults["slurm_partition"], defaults["mem_mb"], defaults["runtime"],
+        defaults["cpus_per_task"])
+    assert all(job["account"] == defaults["slurm_account"] for job in jobs.values())
+
+
+def test_slurm_profile_puts_nothing_forbidden_in_slurm_extra():
+    from snakemake_executor_plugin_slurm.validation import get_forbidden_slurm_options
+
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    extras = [profile["default-resources"].get("slurm_extra", "")]
+    extras += [r.get("slurm_extra", "") for r in profile.get("set-resources", {}).values()]
+    for extra in extras:
+        for pattern, option in get_forbidden_slurm_options().items():
+            assert not re.search(pattern, extra or ""), f"slurm_extra sets the {option}"
+    assert profile["executor"] == "slurm" and profile["retries"] >= 1
+    assert profile["latency-wait"] >= 60
+
+
+def test_local_profile_runs_gpu_jobs_one_at_a_time():
+    profile = yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())
+    assert "gpu=1" in profile["resources"]
+
+
+# --------------------------------------------------------------------------- single-cell reruns
+
+def is_directory_output(path: str, rule: str) -> bool:
+    return rule == "model" or path.endswith("/checkpoint")
+
+
+@pytest.fixture(scope="module")
+def paper_done(tmp_path_factory):
+    """The paper config's workflow with every output present and recorded (--touch), as after
+    a complete run on a cluster, without computing anything."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("paper"))
+    # The run used the file as written; the changed config below is rewritten by yaml with its
+    # keys sorted, which must not rerun anything by itself.
+    shutil.copy(REPO / "config" / "paper.yaml", workdir / "paper.yaml")
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    summary = snakemake(workdir, "--summary", "--cores", "1", configfile="paper.yaml").stdout
+    for line in summary.splitlines()[1:]:
+        path, _, rule = line.split("\t")[:3]
+        target = workdir / path
+        if is_directory_output(path, rule):
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.touch()
+    snakemake(workdir, "--touch", "--cores", "1", configfile="paper.yaml")
+    return workdir, config
+
+
+@pytest.mark.slow
+def test_forcing_one_paper_cell_reruns_only_it_and_the_aggregation(paper_done):
+    workdir, _ = paper_done
+    cell = "results/bench/vicuna-13b/flap-9.5B/compiled/82x512.json"
+    dry = snakemake(workdir, "-n", "--cores", "1", "-f", cell, "results/tables/speed.csv",
+                    configfile="paper.yaml").stdout
+    assert job_counts(dry) == {"benchmark": 1, "aggregate": 1}, dry
+
+
+@pytest.mark.slow
+def test_changing_one_paper_variants_params_reruns_only_its_cells(paper_done):
+    workdir, config = paper_done
+    entries = config["models"]["llama-7b"]["variants"]
+    entries[entries.index("flap-4.9B")] = {"name": "flap-4.9B", "params": {"structure": "UL-UM"}}
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(workdir, "-n", "--cores", "1", configfile="changed.yaml").stdout
+    counts = job_counts(dry)
+    cells = len(config["benchmark"]["token_configs"]) * len(config["benchmark"]["backends"])
+    assert counts.get("prune") == 1 and counts.get("benchmark") == cells, dry
+    assert counts.get("perplexity") == 1 and counts.get("aggregate") == 1, dry
+    # Other per-variant evaluations (e.g. zero-shot) rerun for this variant only.
+    assert all(n == 1 for rule, n in counts.items() if rule not in ("benchmark",)), counts
+    reruns = set(re.findall(r"wildcards: model=([^,\s]+), variant=([^,\s]+)", dry))
+    assert reruns == {("llama-7b", "flap-4.9B")}, reruns
+
+
+@pytest.mark.parametrize("method", ["depth_ppl", "llm_pruner", "flap"])
+def test_pruning_through_a_device_map_gives_the_same_checkpoint(saved_model, tmp_path, method):
+    """A model spread by a device map (hooks attached, as on several GPUs) prunes to the same
+    weights as one loaded whole; a map that offloads to disk is refused before pruning."""
+    from prunebench.pruning import prune_checkpoint
+
+    calibration = torch.randint(3, 128, (8, 32), generator=torch.Generator().manual_seed(0))
+    mapping = {"model.embed_tokens": "cpu", "model.rotary_emb": "cpu", "model.norm": "cpu",
+               "lm_head": "cpu", **{f"model.layers.{i}": "cpu" for i in range(6)}}
+    plain = prune_checkpoint(saved_model, method, "0.8", tmp_path / "plain", calibration,
+                             device="cpu")
+    mapped = prune_checkpoint(saved_model, method, "0.8", tmp_path / "mapped", calibration,
+                              device="cpu", placement={"device_map": mapping})
+    assert plain["method_report"] == mapped["method_report"]
+    digests = [json.loads((tmp_path / d / modeling.MANIFEST).read_text())["weights_sha256"]
+               for d in ("plain", "mapped")]
+    assert digests[0] == digests[1]
+    with pytest.raises(PrunebenchError, match="on disk, but pruning rewrites weights"):
+        prune_checkpoint(saved_model, method, "0.8", tmp_path / "disk", calibration, device="cpu",
+                         placement={"device_map": {**mapping, "model.layers.5": "disk"}})
+    assert not (tmp_path / "disk").exists()

@@ -1,0 +1,285 @@
+"""The block-removal family: PPL, Taylor+, Mag+ (one shot), SLEB (iterative), ShortGPT (BI)."""
+import copy
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from prunebench import PrunebenchError
+from prunebench import depth, depth_mag, depth_taylor, shortgpt, sleb
+from prunebench.data import calibration_windows, load_rows
+from prunebench.modeling import count_params, load_model, load_tokenizer
+from prunebench.pruning import DATA_FREE, METHODS, method_module, prune_checkpoint
+
+PRUNE = {"ppl": depth.prune_ppl, "taylor": depth_taylor.prune, "mag": depth_mag.prune,
+         "sleb": sleb.prune, "shortgpt": shortgpt.prune}
+OFF = {"protect_first": 0, "protect_last": 0}
+NEW_METHODS = ["depth_taylor", "depth_mag", "sleb", "shortgpt"]
+
+
+@pytest.fixture(scope="module")
+def calibration(tiny_model_dir, embedded_corpus):
+    tokenizer = load_tokenizer(tiny_model_dir)
+    return calibration_windows(load_rows("embedded", "train", embedded_corpus), tokenizer,
+                               n=8, length=96, seed=1234, wrap_rows=True)
+
+
+def blocks_worth(model, k):
+    """A target k blocks below the model's size (blocks of a LLaMA are all the same size)."""
+    n = model.config.num_hidden_layers
+    per_block = sum(p.numel() for p in model.model.layers[0].parameters())
+    assert count_params(model.config) - n * per_block > 0
+    return count_params(model.config) - k * per_block
+
+
+def make_identity(model, block):
+    """Zeroed o_proj and down_proj: both residual updates vanish, the block passes its input on."""
+    with torch.no_grad():
+        model.model.layers[block].self_attn.o_proj.weight.zero_()
+        model.model.layers[block].mlp.down_proj.weight.zero_()
+    return model
+
+
+def insert_copy(model, block):
+    """The model with block `block` duplicated right after itself (the copy is index block+1)."""
+    layers = list(model.model.layers)
+    layers.insert(block + 1, copy.deepcopy(layers[block]))
+    model.model.layers = torch.nn.ModuleList(layers)
+    for i, layer in enumerate(layers):
+        layer.self_attn.layer_idx = i
+    model.config.num_hidden_layers = len(layers)
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = [model.config.layer_types[0]] * len(layers)
+    return model
+
+
+def direct_taylor(model, ids):
+    """Per block sum of |w * g| from one plain backward of the mean loss (no hooks, no tricks)."""
+    model.zero_grad(set_to_none=True)
+    model(input_ids=ids, labels=ids).loss.backward()
+    scores = [sum(float((p.detach() * p.grad).abs().sum()) for p in layer.parameters())
+              for layer in model.model.layers]
+    model.zero_grad(set_to_none=True)
+    return scores
+
+
+# --------------------------------------------------------------------------- the criteria
+
+@pytest.mark.parametrize("criterion", list(PRUNE))
+def test_an_identity_block_is_removed_first(tiny_model_dir, calibration, criterion):
+    model = make_identity(load_model(tiny_model_dir), 3)
+    report = PRUNE[criterion](model, calibration, blocks_worth(model, 1), **OFF)
+    assert report["removed_blocks"] == [3], report
+    assert model.config.num_hidden_layers == 7 and len(model.model.layers) == 7
+
+
+def test_block_influence_of_an_identity_block_is_zero(tiny_model_dir, calibration):
+    model = make_identity(load_model(tiny_model_dir), 3)
+    bi = shortgpt.block_influence(model, calibration, batch_size=3)
+    assert bi[3] == pytest.approx(0.0, abs=1e-6)
+    assert min(b for i, b in enumerate(bi) if i != 3) > 1e-3
+
+
+def test_block_influence_matches_a_direct_computation(small_random_model):
+    model = small_random_model(seed=3)
+    ids = torch.randint(3, 128, (4, 24), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        # a final norm weight that is not all ones, else the norm would only rescale each token
+        # and leave the cosine unchanged
+        model.model.norm.weight.uniform_(0.1, 2.0)
+        hidden = model(input_ids=ids, output_hidden_states=True).hidden_states
+    # hidden[i] is block i's input for every block but the last, whose output HF replaces by
+    # the final norm's: that one is exactly what BI must not use.
+    cos = [torch.nn.functional.cosine_similarity(a, b, dim=-1).mean().item()
+           for a, b in zip(hidden[:-1], hidden[1:])]
+    bi = shortgpt.block_influence(model, ids, batch_size=3)
+    assert bi[:-1] == pytest.approx([1 - c for c in cos[:-1]], abs=1e-5)
+    assert abs(bi[-1] - (1 - cos[-1])) > 1e-3
+
+
+@pytest.mark.parametrize("batch_size,checkpointing", [(4, True), (3, True), (4, False)])
+def test_taylor_scores_equal_a_direct_sum_of_w_times_g(small_random_model, batch_size, checkpointing):
+    model = small_random_model(seed=1)
+    ids = torch.randint(3, 128, (4, 32), generator=torch.Generator().manual_seed(0))
+    scores, loss = depth_taylor.taylor_scores(model, ids, batch_size=batch_size,
+                                              gradient_checkpointing=checkpointing)
+    assert scores == pytest.approx(direct_taylor(model, ids), rel=1e-4)
+    with torch.no_grad():
+        assert loss == pytest.approx(model(input_ids=ids, labels=ids).loss.item(), rel=1e-5)
+    # everything is as it was: no gradients kept, eval mode, requires_grad, no checkpointing
+    assert all(p.grad is None and p.requires_grad for p in model.parameters())
+    assert not model.training
+    assert not (model.is_activation_checkpointing if hasattr(model, "activation_checkpointing_enable")
+                else model.is_gradient_checkpointing)
+
+
+def test_taylor_in_half_precision_is_close_and_leaves_weights_untouched(small_random_model):
+    model = small_random_model(seed=1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ids = torch.randint(3, 128, (4, 32), generator=torch.Generator().manual_seed(0))
+    scores, _ = depth_taylor.taylor_scores(model, ids, batch_size=4, dtype="bfloat16")
+    exact = direct_taylor(model, ids)
+    assert scores == pytest.approx(exact, rel=0.1)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # a half-precision model is scored in float32 and given back in its own dtype, bit for bit
+    half = small_random_model(seed=1).to(torch.bfloat16)
+    weights = {k: v.clone() for k, v in half.state_dict().items()}
+    depth_taylor.taylor_scores(half, ids, batch_size=4)
+    assert all(v.dtype == weights[k].dtype and torch.equal(weights[k], v)
+               for k, v in half.state_dict().items())
+
+
+def test_magnitude_scores_are_the_sum_of_abs_weights(small_random_model):
+    model = small_random_model(seed=2)
+    expected = [sum(float(p.detach().abs().sum()) for p in layer.parameters())
+                for layer in model.model.layers]
+    assert depth_mag.magnitude_scores(model) == pytest.approx(expected, rel=1e-6)
+    # norms count: changing an RMSNorm weight changes only its block's score
+    with torch.no_grad():
+        model.model.layers[1].input_layernorm.weight.mul_(3)
+    after = depth_mag.magnitude_scores(model)
+    assert after[1] > expected[1] and after[0] == pytest.approx(expected[0])
+
+
+# --------------------------------------------------------------------------- SLEB
+
+def test_sleb_first_round_is_the_ppl_criterions_first_choice(tiny_model_dir, calibration):
+    model = load_model(tiny_model_dir)
+    target = blocks_worth(model, 1)
+    ppl = depth.prune_ppl(load_model(tiny_model_dir), calibration, target, **OFF)
+    report = sleb.prune(model, calibration, target, **OFF)
+    assert report["removed_blocks"] == ppl["ranking"][:1]
+    nll = report["rounds"][0]["candidate_nll"]
+    assert len(nll) == 8
+    assert [int(b) for b in sorted(nll, key=lambda b: (nll[b], int(b)))] == ppl["ranking"]
+
+
+def test_sleb_differs_from_one_shot_ppl_on_blocks_redundant_alone_not_together(
+        tiny_model_dir, calibration):
+    # Duplicate the most important block: removing either copy alone gives back the original
+    # model exactly, so one-shot PPL ranks both copies first and removes both, i.e. the
+    # original's most important block. SLEB removes one copy, then judges the other in the
+    # model that is left, where it is the most important block and stays.
+    scores = depth.ppl_scores(load_model(tiny_model_dir), calibration)
+    j = max(range(len(scores)), key=scores.__getitem__)
+    model = insert_copy(load_model(tiny_model_dir), j)
+    target = blocks_worth(model, 2)
+    one_shot = depth.prune_ppl(insert_copy(load_model(tiny_model_dir), j), calibration, target, **OFF)
+    assert one_shot["removed_blocks"] == [j, j + 1]
+    report = sleb.prune(model, calibration, target, **OFF)
+    assert report["removal_order"][0] == j
+    assert report["removal_order"][1] != j + 1
+    assert report["removed_blocks"] != one_shot["removed_blocks"]
+    # per-round losses are recorded and the greedy path never gets worse than its alternatives
+    first, second = report["rounds"]
+    assert first["nll"] == min(first["candidate_nll"].values())
+    assert second["nll"] == min(second["candidate_nll"].values())
+    assert str(j) not in second["candidate_nll"] and len(second["candidate_nll"]) == 8
+    assert second["nll"] < second["candidate_nll"][str(j + 1)]
+
+
+# --------------------------------------------------------------------------- the "+" rule, errors
+
+@pytest.mark.parametrize("criterion", ["taylor", "mag"])
+def test_plus_rule_is_on_by_default_and_switches_off(tiny_model_dir, calibration, criterion):
+    n = load_model(tiny_model_dir).config.num_hidden_layers
+    model = make_identity(load_model(tiny_model_dir), 1)  # the least important, but protected
+    report = PRUNE[criterion](model, calibration, blocks_worth(model, 2))
+    assert report["protect_first"] == 4 and report["protect_last"] == 2
+    assert all(4 <= b < n - 2 for b in report["removed_blocks"])
+    assert report["ranking"] == sorted(report["ranking"], key=lambda b: report["block_scores"][b])
+    assert set(report["ranking"]) == set(range(4, n - 2))
+    off = PRUNE[criterion](make_identity(load_model(tiny_model_dir), 1), calibration,
+                           blocks_worth(model, 2), **OFF)
+    assert 1 in off["removed_blocks"] and set(off["ranking"]) == set(range(n))
+    # the study's rule would leave 2 of 8 blocks removable: three blocks' worth is out of reach
+    with pytest.raises(PrunebenchError, match="protect fewer blocks"):
+        PRUNE[criterion](load_model(tiny_model_dir), calibration, blocks_worth(model, 4))
+
+
+@pytest.mark.parametrize("criterion", ["sleb", "shortgpt"])
+def test_protection_is_honoured(tiny_model_dir, calibration, criterion):
+    model = make_identity(load_model(tiny_model_dir), 0)
+    report = PRUNE[criterion](model, calibration, blocks_worth(model, 1), protect_first=1,
+                              protect_last=1)
+    assert report["removed_blocks"] != [0] and 0 < report["removed_blocks"][0] < 7
+
+
+@pytest.mark.parametrize("method", NEW_METHODS)
+def test_bad_input_is_refused_with_the_fix_named(tiny_model_dir, calibration, method):
+    module = method_module(method)
+    prune = getattr(module, METHODS[method].split(":")[1])
+    model = load_model(tiny_model_dir)
+    with pytest.raises(PrunebenchError, match=rf"{method}: unknown parameters \['bogus'\]"):
+        prune(model, calibration, blocks_worth(model, 1), bogus=1)
+    with pytest.raises(PrunebenchError, match="unknown parameters"):
+        module.plan(model.config, blocks_worth(model, 1), bogus=1)
+    with pytest.raises(PrunebenchError, match="must be an integer"):
+        prune(model, calibration, blocks_worth(model, 1), protect_first=-1)
+    with pytest.raises(PrunebenchError, match="leave no removable block"):
+        prune(model, calibration, blocks_worth(model, 1), protect_first=5, protect_last=3)
+    with pytest.raises(PrunebenchError, match="choose a larger target"):
+        prune(model, calibration, 1000, **OFF)
+    with pytest.raises(PrunebenchError, match="choose a smaller target"):
+        prune(model, calibration, count_params(model.config) - 10, **OFF)
+    if method not in DATA_FREE:
+        with pytest.raises(PrunebenchError, match="needs calibration"):
+            prune(model, None, blocks_worth(model, 1), **OFF)
+    assert model.config.num_hidden_layers == 8 and len(model.model.layers) == 8
+
+
+def test_taylor_options_are_checked(tiny_model_dir, calibration):
+    model = load_model(tiny_model_dir)
+    with pytest.raises(PrunebenchError, match="dtype 'fp8'"):
+        depth_taylor.prune(model, calibration, blocks_worth(model, 1), dtype="fp8")
+    with pytest.raises(PrunebenchError, match="gradient_checkpointing must be true or false"):
+        depth_taylor.plan(model.config, blocks_worth(model, 1), gradient_checkpointing="yes")
+
+
+@pytest.mark.parametrize("method", NEW_METHODS)
+def test_plan_sizes_the_method_from_the_config(tiny_model_dir, method):
+    config = load_model(tiny_model_dir).config
+    module = method_module(method)
+    plan = module.plan(config, int(count_params(config) * 0.8))
+    assert plan["blocks_removed"] == 2 and plan["blocks_after"] == 6
+    assert module.DEFAULT_CALIBRATION["n"] >= 1 and set(module.DEFAULT_PARAMS) >= {"protect_first",
+                                                                                   "protect_last"}
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+@pytest.mark.parametrize("method", NEW_METHODS)
+def test_pruned_checkpoint_saves_and_reloads(tiny_model_dir, calibration, tmp_path, method):
+    windows = None if method in DATA_FREE else calibration
+    report = prune_checkpoint(tiny_model_dir, method, "0.8", tmp_path / "ckpt", windows)
+    assert report["blocks_before"] == 8 and report["blocks_after"] == 6
+    method_report = report["method_report"]
+    assert len(method_report["removed_blocks"]) == 2
+    ours = load_model(tmp_path / "ckpt")
+    assert ours.config.num_hidden_layers == 6
+    assert sum(p.numel() for p in ours.parameters()) == report["params_after"]
+    hf = AutoModelForCausalLM.from_pretrained(tmp_path / "ckpt", dtype=torch.float32).eval()
+    # the kept blocks are the dense model's, in order
+    dense = load_model(tiny_model_dir)
+    kept = [i for i in range(8) if i not in method_report["removed_blocks"]]
+    for new, old in enumerate(kept):
+        assert torch.equal(ours.model.layers[new].mlp.down_proj.weight,
+                           dense.model.layers[old].mlp.down_proj.weight)
+    ids = calibration[:2, :48]
+    with torch.no_grad():
+        assert torch.equal(ours(ids).logits, hf(ids).logits)
+
+
+def test_depth_family_config_layers_over_the_default(tmp_path):
+    """config/depth-family.yaml (README) schedules one prune per depth criterion."""
+    import yaml
+    from workflow_helpers import REPO, copy_workflow, job_counts, run_snakemake
+
+    copy_workflow(tmp_path)
+    dry = run_snakemake(tmp_path, "-n", "--cores", "1",
+                        configfile=["config/config.yaml", "config/depth-family.yaml"]).stdout
+    variants = yaml.safe_load((REPO / "config" / "depth-family.yaml").read_text())["models"]["tiny"]["variants"]
+    for method in ("depth_ppl", "depth_taylor", "depth_mag", "sleb", "shortgpt"):
+        assert f"variant={method}-0.8" in dry, method
+    counts = job_counts(dry)
+    assert counts["prune"] == len([v for v in variants if v != "dense" and "+" not in v])

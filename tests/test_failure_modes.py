@@ -1,0 +1,435 @@
+"""The inventory of docs/failure-modes.md: one test per case (ids F01.. match the document).
+
+Each test feeds the bad input or injects the fault, asserts the message names the problem and
+the fix, and where something was computed before, that it is still intact.
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from snakemake.utils import validate
+
+from prunebench import PrunebenchError, atomic, modeling
+from prunebench.data import calibration_windows, load_rows
+from prunebench.depth import removable_blocks
+from prunebench.evaluate import perplexity
+from prunebench.hub import parse_source
+from prunebench.pruning import method_module, prune_checkpoint
+from prunebench.sizes import parse_size
+from workflow_helpers import copy_workflow
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def config_with(**changes):
+    config = copy.deepcopy(DEFAULT)
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        node[key] = value
+    return config
+
+
+def windows(n=2, length=16, vocab=100):
+    return torch.randint(3, vocab, (n, length), generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture
+def checkpoint(tmp_path, small_random_model):
+    path = tmp_path / "ckpt"
+    modeling.save_model(small_random_model(), None, path)
+    return path
+
+
+# ------------------------------------------------------------------------------------- config
+
+@pytest.mark.parametrize("case, changes, message", [
+    ("F01 wrong type", {"benchmark__batch_sizes": "1,4"}, "batch_sizes"),
+    ("F02 unknown key", {"benchmrk": {"warmup": 1}}, "benchmrk"),
+    ("F03 unknown method", {"models__tiny__variants": ["dense", "magic-0.5"]}, "magic-0.5"),
+    ("F04 unknown dataset", {"evaluation__perplexity__datasets": ["wikitext3"]}, "wikitext3"),
+    ("F05 malformed token config", {"benchmark__token_configs": ["12-128"]}, "12-128"),
+    ("F06 unknown device", {"device": "gpu"}, "gpu"),
+])
+def test_schema_refuses_bad_config_naming_the_value(case, changes, message):
+    with pytest.raises(Exception, match=re.escape(message)):
+        validate(config_with(**changes), SCHEMA)
+    validate(copy.deepcopy(DEFAULT), SCHEMA)  # the default itself is valid
+
+
+def test_f07_target_larger_than_the_model_writes_nothing(tmp_path, checkpoint):
+    with pytest.raises(PrunebenchError, match="larger than the model"):
+        prune_checkpoint(checkpoint, "depth_ppl", "5B", tmp_path / "out", windows(), device="cpu")
+    assert not (tmp_path / "out").exists()
+
+
+def test_f08_target_that_removes_every_block(small_random_model):
+    from prunebench.depth import solve_num_blocks
+
+    config = small_random_model().config
+    with pytest.raises(PrunebenchError, match="every block.*choose a larger target"):
+        solve_num_blocks(config, 1000, list(range(config.num_hidden_layers)))
+
+
+def test_f09_contradictory_protection_leaves_no_block():
+    with pytest.raises(PrunebenchError, match="leave no removable block"):
+        removable_blocks(4, protect_first=3, protect_last=1)
+
+
+@pytest.mark.parametrize("size, message", [("0", "must be positive"), ("4.9X", "'4.9B'"),
+                                           ("1.5", "'1.5B'")])
+def test_f10_malformed_or_impossible_size(size, message):
+    with pytest.raises(PrunebenchError, match=re.escape(message)):
+        parse_size(size, 1000)
+
+
+def test_f11_unknown_method_names_the_choices():
+    with pytest.raises(PrunebenchError, match=r"unknown pruning method 'depht_ppl'.*depth_ppl"):
+        method_module("depht_ppl")
+
+
+@pytest.mark.parametrize("source", ["hf:", "s3://bucket/model", "tiny:x"])
+def test_f12_malformed_model_source(source):
+    with pytest.raises(PrunebenchError, match=re.escape(repr(source.split(":")[0])[1:-1])):
+        parse_source(source)
+    from prunebench.architectures import architecture_config
+
+    with pytest.raises(PrunebenchError, match="unknown architecture 'llama-99b'.*llama-7b"):
+        architecture_config("llama-99b")  # a `random:` source names one of these
+
+
+def _workdir(tmp_path: Path, config: dict) -> Path:
+    copy_workflow(tmp_path)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def test_f13_duplicate_variants_stop_the_workflow_before_any_job(tmp_path):
+    # (Two identical strings the schema refuses already; a string and a dict of the same name
+    # get past it and are caught when the workflow reads its variants.)
+    config = config_with(models__tiny__variants=[
+        "dense", "flap-0.8", {"name": "flap-0.8", "params": {"structure": "UL-UM"}}])
+    workdir = _workdir(tmp_path, config)
+    (workdir / "results").mkdir()
+    (workdir / "results" / "earlier.json").write_text("{}")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
+                           "--configfile", "bad.yaml"], cwd=workdir, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "variants listed twice: ['flap-0.8']" in proc.stdout + proc.stderr
+    assert (workdir / "results" / "earlier.json").read_text() == "{}"
+
+
+# --------------------------------------------------------------------------------------- data
+
+class WordTokenizer:
+    """Just enough tokenizer for calibration_windows: one id per word."""
+    bos_token_id, eos_token_id = 1, 2
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [3 + len(w) for w in text.split()]}
+
+
+def test_f14_too_little_calibration_text():
+    with pytest.raises(PrunebenchError, match="fewer than one window of 128.*shorter windows"):
+        calibration_windows(["only a few words here"], WordTokenizer(), n=4, length=128, seed=0)
+
+
+def test_f15_empty_calibration_text():
+    with pytest.raises(PrunebenchError, match="calibration text is empty"):
+        calibration_windows([], WordTokenizer(), n=4, length=16, seed=0)
+
+
+def test_f16_non_utf8_text_file(tmp_path):
+    (tmp_path / "train.txt").write_bytes(b"caf\xe9 au lait\n")
+    with pytest.raises(PrunebenchError, match="train.txt is not UTF-8"):
+        load_rows("embedded", "train", tmp_path)
+
+
+def test_f17_missing_embedded_split_names_the_rule(tmp_path):
+    with pytest.raises(PrunebenchError, match="embedded_text rule"):
+        load_rows("embedded", "train", tmp_path)
+
+
+def test_f18_sequences_longer_than_the_context(tmp_path, checkpoint, small_random_model):
+    limit = small_random_model().config.max_position_embeddings
+    with pytest.raises(PrunebenchError, match=f"exceed the model's context of {limit}"):
+        prune_checkpoint(checkpoint, "depth_ppl", "0.8", tmp_path / "out",
+                         windows(length=limit + 1), device="cpu")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(PrunebenchError, match=f"exceeds the model's context of {limit}"):
+        perplexity(small_random_model(), torch.arange(3, 2000) % 100, window=limit * 2)
+    from prunebench.benchmark import run_sweep
+    with pytest.raises(PrunebenchError, match="exceed the model's"):
+        run_sweep(small_random_model(), None, input_tokens=limit, output_tokens=8, batch_sizes=[1],
+                  warmup=0, repeats=1, device="cpu", dtype="float32")
+
+
+# ------------------------------------------------------------------------------------- models
+
+def test_f19_missing_model(tmp_path):
+    with pytest.raises(PrunebenchError, match="config.json is missing.*`model` rule"):
+        modeling.load_model(tmp_path / "nowhere")
+
+
+def test_f20_missing_weight_file_is_named(checkpoint):
+    name = next(checkpoint.glob("*.safetensors")).name
+    (checkpoint / name).rename(checkpoint / "moved.bin")
+    with pytest.raises(PrunebenchError, match=f"(weight file {name} is missing|no safetensors)"):
+        modeling.load_model(checkpoint)
+
+
+def test_f21_truncated_weights_are_refused_with_the_file_named(checkpoint):
+    file = next(checkpoint.glob("*.safetensors"))
+    modeling.load_model(checkpoint)  # verified once (and memoised)
+    file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+    with pytest.raises(PrunebenchError, match=f"weight file {file.name} does not match"):
+        modeling.load_model(checkpoint)
+
+
+def test_f22_tampered_weights_are_refused_even_with_size_and_time_kept(checkpoint, monkeypatch):
+    file = next(checkpoint.glob("*.safetensors"))
+    modeling.load_model(checkpoint)
+    stat = file.stat()
+    data = bytearray(file.read_bytes())
+    data[-1] ^= 0xFF  # same size; one weight byte differs
+    file.write_bytes(bytes(data))
+    with pytest.raises(PrunebenchError, match=f"{file.name} does not match its recorded sha256"):
+        modeling.load_model(checkpoint)  # the write changed mtime: hashed again
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    monkeypatch.setenv("PRUNEBENCH_VERIFY", "full")  # the paranoid mode hashes regardless
+    with pytest.raises(PrunebenchError, match=f"{file.name} does not match"):
+        modeling.load_model(checkpoint)
+
+
+def test_f23_truncated_weights_without_manifest(checkpoint):
+    (checkpoint / modeling.MANIFEST).unlink()
+    file = next(checkpoint.glob("*.safetensors"))
+    file.write_bytes(file.read_bytes()[:100])
+    with pytest.raises(PrunebenchError, match=f"{file.name} is not readable safetensors"):
+        modeling.load_model(checkpoint)
+
+
+def test_f24_shapes_that_disagree_with_the_config(checkpoint):
+    config = json.loads((checkpoint / "config.json").read_text())
+    config["intermediate_size"] += 8
+    (checkpoint / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PrunebenchError, match=r"mlp.*has shape .* config.json implies"):
+        modeling.load_model(checkpoint)
+
+
+def test_f25_pickle_checkpoint_is_refused(tmp_path, checkpoint):
+    (checkpoint / modeling.MANIFEST).unlink()  # e.g. a download that shipped only pickle
+    for file in checkpoint.glob("*.safetensors"):
+        file.rename(file.with_suffix(".bin"))
+    with pytest.raises(PrunebenchError, match="never loads pickle"):
+        modeling.load_model(checkpoint)
+
+
+def test_f26_checkpoint_code_is_never_run(checkpoint):
+    config = json.loads((checkpoint / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilModel"}
+    (checkpoint / "config.json").write_text(json.dumps(config))
+    (checkpoint / "modeling_evil.py").write_text("raise SystemExit('checkpoint code ran')\n")
+    with pytest.raises(PrunebenchError, match="never runs code shipped with a checkpoint"):
+        modeling.load_model(checkpoint)
+
+
+def test_f27_tokenizer_code_needs_the_config_switch(tmp_path):
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(
+        {"auto_map": {"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]},
+         "tokenizer_class": "EvilTokenizer"}))
+    (tmp_path / "tokenization_evil.py").write_text("raise SystemExit('tokenizer code ran')\n")
+    with pytest.raises(PrunebenchError, match="`trust_remote_code: true`"):
+        modeling.load_tokenizer(tmp_path)
+
+
+def test_f28_unreadable_manifest(checkpoint):
+    (checkpoint / modeling.MANIFEST).write_text("{truncated")
+    with pytest.raises(PrunebenchError, match="prunebench.json is unreadable"):
+        modeling.load_model(checkpoint)
+
+
+# ------------------------------------------------------------------------------------ runtime
+
+def test_f29_no_gpu_when_one_is_required(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(PrunebenchError, match="no CUDA GPU is visible.*'cpu' or 'auto'"):
+        modeling.resolve_device("cuda")
+
+
+def test_f30_out_of_memory_while_pruning(tmp_path, checkpoint, monkeypatch):
+    import prunebench.depth as depth
+
+    def exhausted(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+
+    monkeypatch.setattr(depth, "calibration_nll", exhausted)
+    with pytest.raises(PrunebenchError, match="out of memory pruning .*calibration windows"):
+        prune_checkpoint(checkpoint, "depth_ppl", "0.8", tmp_path / "out", windows(), device="cpu")
+    assert not (tmp_path / "out").exists()
+
+
+def test_f31_disk_full_while_saving_keeps_the_earlier_checkpoint(tmp_path, checkpoint,
+                                                                 small_random_model, monkeypatch):
+    import huggingface_hub
+
+    before = (checkpoint / modeling.MANIFEST).read_text()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(huggingface_hub, "save_torch_state_dict", full_disk)
+    with pytest.raises(PrunebenchError, match="no space left while writing .*free space"):
+        modeling.save_model(small_random_model(seed=1), None, checkpoint)
+    assert (checkpoint / modeling.MANIFEST).read_text() == before
+    assert not list(checkpoint.parent.glob(".ckpt.partial-*"))
+    modeling.load_model(checkpoint)  # the earlier checkpoint still verifies
+
+
+def test_f32_killed_write_leaves_no_complete_looking_file_and_is_cleaned(tmp_path):
+    target = tmp_path / "result.json"
+    # What a SIGKILL between the temporary write and the rename leaves behind:
+    stale = tmp_path / ".result.json.partial-abc123"
+    stale.write_text('{"half": ')
+    assert not target.exists()
+    atomic.write_json(target, {"complete": True})
+    assert json.loads(target.read_text()) == {"complete": True}
+    assert not stale.exists()  # the next attempt removed its predecessor's garbage
+
+
+# ------------------------------------------------------------------------------------ cluster
+
+def test_f34_retried_prune_job_restarts_cleanly(tmp_path, checkpoint):
+    out = tmp_path / "pruned"
+    leftover = tmp_path / ".pruned.partial-xyz"  # a pre-empted attempt's half-written folder
+    leftover.mkdir()
+    (leftover / "model.safetensors").write_bytes(b"half")
+    report = prune_checkpoint(checkpoint, "depth_ppl", "0.8", out, windows(), device="cpu")
+    assert report["blocks_after"] < report["blocks_before"]
+    assert not leftover.exists()
+    modeling.load_model(out)
+
+
+def test_f36_profile_reruns_incomplete_jobs():
+    profile = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
+    assert profile["rerun-incomplete"] is True
+
+
+# ----------------------------------------------------------------------------------- security
+
+SOURCES = [p for d in ("src", "workflow", "benchmarks") for p in (REPO / d).rglob("*.py")]
+
+
+def test_f37_no_pickle_loading_and_no_remote_code_anywhere():
+    for path in SOURCES:
+        text = path.read_text()
+        for call in re.findall(r"torch\.load\([^)]*\)", text):
+            assert "weights_only=True" in call, f"{path}: {call}"
+        assert not re.search(r"^\s*import pickle|^\s*from pickle", text, re.M), path
+        assert "trust_remote_code=True" not in text, path
+
+
+# ---------------------------------------------------------------------- fault injection, e2e
+
+KILL_DURING_SAVE = """
+import os
+marker = os.environ.get("PRUNEBENCH_TEST_KILL_MARKER")
+if marker and os.path.exists(marker):
+    import signal
+    import huggingface_hub
+
+    real = huggingface_hub.save_torch_state_dict
+
+    def save_then_die(*args, **kwargs):
+        real(*args, **kwargs)  # the weights are on disk in the temporary folder...
+        os.remove(marker)
+        os.kill(os.getpid(), signal.SIGKILL)  # ...and the job dies before manifest and rename
+
+    huggingface_hub.save_torch_state_dict = save_then_die
+"""
+
+
+@pytest.mark.slow
+def test_f39_job_killed_mid_checkpoint_write_then_rerun_is_identical(tmp_path):
+    config = config_with(models__tiny__variants=["dense", "depth_ppl-0.8"])
+    config["embedded"]["model"]["steps"] = 60
+    workdir = _workdir(tmp_path / "work", config)
+    cell = "results/pruned/tiny/depth_ppl-0.8"
+    target = "results/eval/tiny/depth_ppl-0.8/ppl.json"
+
+    def run(env=None):
+        return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", target,
+                               "--configfile", "bad.yaml"], cwd=workdir, capture_output=True,
+                              text=True, timeout=900, env={**os.environ, **(env or {})})
+
+    def outcome():
+        manifest = json.loads((workdir / cell / "checkpoint" / modeling.MANIFEST).read_text())
+        report = json.loads((workdir / cell / "prune_report.json").read_text())
+        return (manifest["weights_sha256"], report["method_report"]["removed_blocks"],
+                json.loads((workdir / target).read_text())["perplexity"])
+
+    first = run()
+    assert first.returncode == 0, first.stderr[-4000:]
+    clean = outcome()
+    model_mtime = (workdir / "resources/models/tiny/prunebench.json").stat().st_mtime_ns
+    shutil.rmtree(workdir / cell)
+    (workdir / target).unlink()
+
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(KILL_DURING_SAVE)
+    marker = tmp_path / "kill-once"
+    marker.write_text("")
+    killed = run({"PYTHONPATH": f"{inject}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+                  "PRUNEBENCH_TEST_KILL_MARKER": str(marker)})
+    assert killed.returncode != 0 and not marker.exists(), killed.stderr[-4000:]
+    # Nothing that Snakemake (or a person) could mistake for a finished prune:
+    assert not (workdir / cell / "checkpoint").exists()
+    assert not (workdir / cell / "prune_report.json").exists()
+
+    again = run()
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert outcome() == clean  # same blocks, same weights, same perplexity
+    assert not list((workdir / cell).glob(".checkpoint.partial-*"))
+    # The base model was not touched by any of this.
+    assert (workdir / "resources/models/tiny/prunebench.json").stat().st_mtime_ns == model_mtime
+
+
+# -------------------------------------------------------------------------------- determinism
+
+@pytest.mark.parametrize("method", sorted(__import__("prunebench.pruning").pruning.METHODS))
+def test_f40_same_config_and_seed_give_the_same_decisions_and_numbers(tmp_path, tiny_model_dir,
+                                                                      method):
+    """Two runs of one prune cell and its evaluation on CPU agree bit for bit."""
+    from prunebench.pruning import DATA_FREE
+
+    vocab = modeling.load_config(tiny_model_dir).vocab_size
+    calibration = None if method in DATA_FREE else windows(n=8, length=64, vocab=vocab)
+    stream = windows(n=1, length=2048, vocab=vocab)[0]
+    outcomes = []
+    for run in ("a", "b"):
+        report = prune_checkpoint(tiny_model_dir, method, "0.8", tmp_path / run, calibration,
+                                  device="cpu")
+        manifest = json.loads((tmp_path / run / modeling.MANIFEST).read_text())
+        model = modeling.load_model(tmp_path / run)
+        ppl = perplexity(model, stream, window=128)["perplexity"]
+        outcomes.append((json.dumps(report["method_report"], sort_keys=True, default=str),
+                         manifest["weights_sha256"], ppl))
+    assert outcomes[0] == outcomes[1]

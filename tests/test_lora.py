@@ -1,0 +1,367 @@
+"""LoRA recovery: data, prompt masking, best-by-validation, merging, shapes, settings, workflow."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from prunebench import PrunebenchError, lora, surgery
+from prunebench.data import calibration_windows, load_rows
+from prunebench.evaluate import perplexity
+from prunebench.instructions import (IGNORE_INDEX, collate, embedded_records, encode_record,
+                                     encode_records, format_prompt, read_records, split_records,
+                                     write_records)
+from prunebench.modeling import (ZeroHeadAttention, count_params, load_config, load_model,
+                                 load_tokenizer, save_model)
+from prunebench.pruning import prune_checkpoint
+from prunebench.tiny import encode_text
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A short recovery that still moves the tiny model: a higher lr than the study's 1e-4.
+FAST = {"data": {"source": "embedded", "val_size": 16, "max_train": 96, "seed": 42},
+        "template": "plain", "epochs": 1, "lr": 2e-3, "batch_size": 16, "micro_batch_size": 8,
+        "max_length": 96, "warmup_steps": 1, "eval_every": 2, "log_every": 2, "seed": 0}
+# Smaller still, where only the mechanics are checked.
+TINY_RUN = {**FAST, "data": {**FAST["data"], "val_size": 8, "max_train": 16},
+            "batch_size": 8, "micro_batch_size": 4, "max_length": 48}
+
+
+@pytest.fixture(scope="module")
+def records(embedded_corpus):
+    return embedded_records((embedded_corpus / "train.txt").read_text(), seed=0)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir):
+    return load_tokenizer(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def test_stream(embedded_corpus, tokenizer):
+    return encode_text(tokenizer, (embedded_corpus / "test.txt").read_text())
+
+
+def held_out_ppl(path, stream):
+    return perplexity(load_model(path), stream, window=128, batch_size=16,
+                      max_windows=24)["perplexity"]
+
+
+@pytest.fixture(scope="module")
+def recovered(tiny_model_dir, embedded_corpus, tokenizer, records, tmp_path_factory):
+    """The tiny model depth-pruned to 60% (3 of 8 blocks), then recovered with FAST."""
+    root = tmp_path_factory.mktemp("lora")
+    windows = calibration_windows(load_rows("embedded", "train", embedded_corpus), tokenizer,
+                                  n=10, length=128, seed=1234, wrap_rows=True)
+    prune_checkpoint(tiny_model_dir, "depth_ppl", "0.6", root / "pruned", windows)
+    report = lora.recover_checkpoint(root / "pruned", root / "recovered", records, FAST,
+                                     device="cpu")
+    return {"pruned": root / "pruned", "recovered": root / "recovered", "report": report}
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+def test_recovery_lowers_held_out_perplexity(recovered, test_stream):
+    before = held_out_ppl(recovered["pruned"], test_stream)
+    after = held_out_ppl(recovered["recovered"], test_stream)
+    report = recovered["report"]
+    assert report["best_val_loss"] < report["initial_val_loss"]
+    assert after < before * 0.995, (before, after)
+
+
+def test_best_adapter_by_validation_loss_is_merged(recovered):
+    report = recovered["report"]
+    history = report["history"]
+    steps = report["steps"]
+    assert steps >= 4 and [h["step"] for h in history] == sorted({*range(0, steps + 1, 2), steps})
+    best = min(history, key=lambda h: h["val_loss"])
+    assert (report["best_step"], report["best_val_loss"]) == (best["step"], best["val_loss"])
+    # the saved model is the best adapter merged: its validation loss is the best one
+    assert report["merged_val_loss"] == pytest.approx(report["best_val_loss"], rel=1e-5)
+
+
+def test_merged_checkpoint_is_plain_and_keeps_the_pruned_shape(recovered):
+    out, pruned = recovered["recovered"], recovered["pruned"]
+    config_text = (out / "config.json").read_text().lower()
+    assert "lora" not in config_text and "peft" not in config_text
+    for file in out.glob("*.safetensors"):
+        with safe_open(str(file), framework="pt") as fh:
+            assert not [k for k in fh.keys() if "lora" in k or "base_layer" in k]
+    assert not list(out.glob("adapter_*"))
+    assert count_params(load_config(out)) == count_params(load_config(pruned))
+    assert load_config(out).num_hidden_layers == 5
+    base, merged = load_model(pruned), load_model(out)
+    changed = [n for n, p in merged.named_parameters()
+               if not torch.equal(p, dict(base.named_parameters())[n])]
+    assert changed and all(n.endswith("proj.weight") for n in changed), changed
+
+
+def test_merged_checkpoint_loads_without_peft(recovered, tmp_path):
+    """A fresh interpreter where `import peft` fails loads and runs the recovered model."""
+    ids = [[1, 5, 9, 30, 31, 7]]
+    expected = load_model(recovered["recovered"])(torch.tensor(ids)).logits
+    code = (
+        "import sys, json, torch\n"
+        "sys.modules['peft'] = None  # any import of peft now raises ImportError\n"
+        "from prunebench.modeling import load_model\n"
+        f"m = load_model({str(recovered['recovered'])!r})\n"
+        f"print(json.dumps(m(torch.tensor({ids})).logits.flatten().tolist()))\n"
+        "assert 'peft' not in [k for k, v in sys.modules.items() if v is not None]\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = torch.tensor(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert torch.allclose(got, expected.flatten(), atol=1e-5)
+
+
+def test_best_is_an_earlier_adapter_when_validation_turns_worse(tiny_model_dir, tokenizer,
+                                                                records, monkeypatch):
+    """Validation losses scripted to bottom out at step 2: the merged weights are exactly the
+    base plus the adapter as it was at step 2, not the last one."""
+    settings = lora.resolve_settings({**TINY_RUN, "eval_every": 1, "max_length": 128})
+    train, val = split_records(records, 8, 42, max_train=32)  # 4 steps of 8
+    scripted = iter([1.0, 0.9, 0.5] + [0.7] * 10)  # steps 0, 1, 2, ..., then the merged model
+    snapshots = {}
+    real_state = lora.trainable_state
+
+    def fake_validation_loss(model, *args, **kwargs):
+        value = next(scripted)
+        if any("lora_" in n for n, _ in model.named_parameters()):
+            snapshots[len(snapshots)] = real_state(model)  # the adapter at this evaluation
+        return value
+
+    monkeypatch.setattr(lora, "validation_loss", fake_validation_loss)
+    base = load_model(tiny_model_dir)
+    merged, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val,
+                                     settings, torch.device("cpu"))
+    assert report["steps"] == 4 and [h["step"] for h in report["history"]] == [0, 1, 2, 3, 4]
+    assert report["best_step"] == 2 and report["best_val_loss"] == 0.5
+    at_best = snapshots[2]
+    scale = settings["alpha"] / settings["r"]
+    prefix = "base_model.model.model.layers.3.mlp.down_proj"
+    a, b = at_best[f"{prefix}.lora_A.default.weight"], at_best[f"{prefix}.lora_B.default.weight"]
+    w0 = base.model.layers[3].mlp.down_proj.weight
+    assert not torch.equal(snapshots[2][f"{prefix}.lora_B.default.weight"],
+                           snapshots[4][f"{prefix}.lora_B.default.weight"])
+    assert torch.allclose(merged.model.layers[3].mlp.down_proj.weight, w0 + scale * b @ a,
+                          atol=1e-6)
+
+
+def test_no_improvement_keeps_the_base_model(tiny_model_dir, tokenizer, records):
+    """An lr that wrecks the model: the best evaluation is step 0, the base weights unchanged."""
+    settings = lora.resolve_settings({**TINY_RUN, "lr": 5.0, "warmup_steps": 0,
+                                      "max_grad_norm": 0})
+    train, val = split_records(records, 8, 42, max_train=16)
+    base = load_model(tiny_model_dir)
+    merged, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
+                                     torch.device("cpu"))
+    assert report["best_step"] == 0
+    # worse (or not even finite) after every step
+    assert all(not h["val_loss"] <= report["initial_val_loss"] for h in report["history"][1:])
+    for name, p in merged.state_dict().items():
+        assert torch.equal(p, base.state_dict()[name]), name
+
+
+def test_recovery_is_deterministic_on_cpu(tiny_model_dir, tokenizer, records):
+    settings = lora.resolve_settings(TINY_RUN)
+    train, val = split_records(records, 8, 42, max_train=16)
+    runs = [lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
+                            torch.device("cpu")) for _ in range(2)]
+    assert runs[0][1]["history"] == runs[1][1]["history"]
+    first, second = runs[0][0].state_dict(), runs[1][0].state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_width_pruned_checkpoint_with_a_zero_head_block_recovers(tiny_model_dir, records,
+                                                                  tmp_path):
+    model = load_model(tiny_model_dir)
+    surgery.remove_heads(model, 1, range(model.config.num_attention_heads))  # no heads left
+    surgery.add_output_bias(model, 1, "o_proj", torch.full((model.config.hidden_size,), 0.01))
+    surgery.remove_heads(model, 2, [0])
+    surgery.remove_channels(model, 4, range(0, 384, 3))
+    save_model(model, load_tokenizer(tiny_model_dir), tmp_path / "width")
+    report = lora.recover_checkpoint(tmp_path / "width", tmp_path / "out", records, TINY_RUN,
+                                     device="cpu")
+    assert report["skipped_empty_modules"] == ["model.layers.1.self_attn.o_proj"]
+    assert report["adapted_modules"] == 8 * 7 - 4  # block 1 has no q, k, v and an empty o
+    out = load_model(tmp_path / "out")
+    assert isinstance(out.model.layers[1].self_attn, ZeroHeadAttention)
+    assert load_config(tmp_path / "out").layer_shapes == load_config(tmp_path / "width").layer_shapes
+    assert torch.equal(out.model.layers[1].self_attn.o_proj.bias, model.model.layers[1].self_attn.o_proj.bias)
+    assert torch.isfinite(out(torch.tensor([[1, 5, 9, 30]])).logits).all()
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_prompt_tokens_are_masked_from_the_loss(tiny_model_dir, tokenizer):
+    record = {"instruction": "Continue the story:", "input": "Anna is a baker from Lima.",
+              "output": "She has a red cat."}
+    enc = encode_record(record, tokenizer, "alpaca", max_length=512)
+    prompt = tokenizer(format_prompt(record, "alpaca"), add_special_tokens=False)["input_ids"]
+    response = tokenizer(record["output"], add_special_tokens=False)["input_ids"]
+    head = 1 + len(prompt)  # BOS + prompt
+    assert enc["input_ids"].tolist() == [tokenizer.bos_token_id] + prompt + response + [
+        tokenizer.eos_token_id]
+    assert (enc["labels"][:head] == IGNORE_INDEX).all()
+    assert enc["labels"][head:].tolist() == response + [tokenizer.eos_token_id]
+    # padding is neither attended nor scored; the loss counts response tokens only
+    short = encode_record({**record, "output": "Yes."}, tokenizer, "plain", 512)
+    batch = collate([enc, short], tokenizer.pad_token_id)
+    assert batch["attention_mask"][1].sum() == len(short["input_ids"])
+    assert (batch["labels"][1, len(short["input_ids"]):] == IGNORE_INDEX).all()
+    model = load_model(tiny_model_dir)
+    loss, n = lora.response_loss(model, batch)
+    assert n == (len(response) + 1) + (len(short["labels"]) - int((short["labels"] == -100).sum()))
+    logits = model(input_ids=batch["input_ids"][:1, :len(enc["input_ids"])]).logits[0]
+    manual = torch.nn.functional.cross_entropy(logits[head - 1:-1], enc["input_ids"][head:],
+                                               reduction="sum")
+    single, _ = lora.response_loss(model, collate([enc], tokenizer.pad_token_id))
+    assert single.item() == pytest.approx(manual.item(), rel=1e-5)
+
+
+def test_embedded_records_are_instructions_from_the_train_text(embedded_corpus, records):
+    train = (embedded_corpus / "train.txt").read_text()
+    assert records == embedded_records(train, seed=0)  # seeded
+    assert records != embedded_records(train, seed=1)
+    continuations = [r for r in records if r["instruction"].startswith(("Continue", "Write"))]
+    assert len(continuations) > 1000 and len(records) > len(continuations)
+    sample = continuations[0]
+    assert f"{sample['input']} {sample['output']}" in train  # a paragraph cut in two
+
+
+def test_split_is_seeded_and_disjoint(records):
+    train, val = split_records(records, 50, seed=3)
+    assert len(val) == 50 and len(train) == len(records) - 50
+    assert (train, val) == split_records(records, 50, seed=3)
+    assert val != split_records(records, 50, seed=4)[1]
+    assert not {id(r) for r in val} & {id(r) for r in train}  # no record in both
+    assert len(split_records(records, 50, seed=3, max_train=10)[0]) == 10
+
+
+def test_records_round_trip_and_empty_files_are_refused(tmp_path, records):
+    path = tmp_path / "data.jsonl"
+    assert write_records(path, records[:5]) == 5
+    assert read_records(path) == records[:5]
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(PrunebenchError, match="no instruction records"):
+        read_records(tmp_path / "empty.jsonl")
+    (tmp_path / "bad.jsonl").write_text('{"instruction": "x", "output": ""}\n')
+    with pytest.raises(PrunebenchError, match="empty instruction or output"):
+        read_records(tmp_path / "bad.jsonl")
+    with pytest.raises(PrunebenchError, match="missing"):
+        read_records(tmp_path / "absent.jsonl")
+
+
+def test_empty_or_too_small_datasets_are_refused(tokenizer, records, tmp_path):
+    with pytest.raises(PrunebenchError, match="validation split"):
+        split_records(records[:10], 10, seed=0)
+    with pytest.raises(PrunebenchError, match="no record has a response"):
+        encode_records(records[:4], tokenizer, "alpaca", max_length=8, what="train")
+    with pytest.raises(PrunebenchError, match="validation split"):
+        lora.recover_checkpoint(tmp_path, tmp_path / "out", [], TINY_RUN, device="cpu")
+
+
+def test_alpaca_offline_explains_how_to_prefetch(monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("hub unreachable")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    from prunebench.instructions import alpaca_records
+
+    with pytest.raises(PrunebenchError, match="snakemake prefetch"):
+        alpaca_records()
+
+
+def test_alpaca_records_come_from_the_hub_dataset(monkeypatch):
+    import datasets
+
+    calls = []
+    rows = [{"instruction": "Name a colour.", "input": "", "output": "Red."},
+            {"instruction": "Add.", "input": "2 and 3", "output": "5"}]
+
+    def fake(path, split=None, revision=None):
+        calls.append((path, split))
+        return datasets.Dataset.from_list(rows)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    from prunebench.instructions import alpaca_records
+
+    assert alpaca_records() == rows and calls == [("yahma/alpaca-cleaned", "train")]
+    assert "### Input:\n2 and 3" in format_prompt(rows[1], "alpaca")
+    assert "### Input" not in format_prompt(rows[0], "alpaca")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_defaults_are_the_studys():
+    s = lora.resolve_settings()
+    assert (s["r"], s["alpha"], s["dropout"], s["epochs"], s["lr"]) == (8, 16, 0.05, 2, 1e-4)
+    assert (s["batch_size"], s["micro_batch_size"], s["max_length"]) == (64, 4, 256)
+    assert s["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                   "up_proj", "down_proj"]
+    assert s["data"]["source"] == "alpaca" and s["data"]["val_size"] == 2000
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"target_modules": ["q_proj", "qkv"]}, "target_modules"),
+    ({"target_modules": []}, "target_modules"),
+    ({"r": 0}, "lora.r=0"),
+    ({"r": -4}, "lora.r=-4"),
+    ({"batch_size": 10, "micro_batch_size": 4}, "multiple of"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"epochs": 1.5}, "whole number"),
+    ({"eval_every": 0}, "eval_every"),
+    ({"template": "chatml"}, "template"),
+    ({"rank": 8}, "unknown lora setting"),
+    ({"data": {"source": "embedded", "size": 3}}, "unknown lora.data"),
+    ({"data": {"source": "wikitext2"}}, "lora.data.source"),
+])
+def test_bad_settings_are_refused(overrides, message):
+    with pytest.raises(PrunebenchError, match=message):
+        lora.resolve_settings(overrides)
+
+
+def test_variant_names_split_into_base_and_recovery():
+    assert lora.split_variant("depth_ppl-0.8+lora") == ("depth_ppl-0.8", "lora")
+    assert lora.split_variant("dense+lora") == ("dense", "lora")
+    assert lora.split_variant("flap-4.9B") == ("flap-4.9B", None)
+    for bad in ("depth_ppl-0.8+lora+lora", "+lora", "flap-0.8+qlora"):
+        with pytest.raises(PrunebenchError):
+            lora.split_variant(bad)
+
+
+# --------------------------------------------------------------------------- workflow
+
+
+def test_workflow_dry_run_schedules_lora_variants(tmp_path):
+    from test_workflow import job_counts, make_workdir, snakemake
+
+    workdir = make_workdir(tmp_path, models={"tiny": {"source": "tiny", "variants": [
+        "dense", "depth_ppl-0.8+lora", "dense+lora", "flap-0.8", "flap-0.8+lora"]}})
+    dry = snakemake(workdir, "-n").stdout
+    counts = job_counts(dry)
+    # depth_ppl-0.8 is pruned for its +lora variant although not listed itself
+    assert counts["lora"] == 3 and counts["prune"] == 2 and counts["instructions"] == 1, dry
+    assert counts["dense_report"] == 1
+    for variant in ("dense+lora", "depth_ppl-0.8+lora", "flap-0.8+lora"):
+        assert f"results/pruned/tiny/{variant}/checkpoint" in dry
+        assert f"results/eval/tiny/{variant}/ppl.json" in dry
+    assert "results/bench/tiny/depth_ppl-0.8/" not in dry  # the unlisted base is not measured
+    assert "input: resources/models/tiny, results/pruned/tiny/dense/prune_report.json" in dry
+
+
+def test_workflow_refuses_a_malformed_recovery_suffix(tmp_path):
+    from test_workflow import make_workdir, snakemake
+
+    workdir = make_workdir(tmp_path, models={"tiny": {"source": "tiny", "variants": [
+        "dense", "depth_ppl-0.8+lora+lora"]}})
+    proc = snakemake(workdir, "-n", check=False)
+    assert proc.returncode != 0 and "depth_ppl-0.8+lora+lora" in proc.stdout + proc.stderr

@@ -1,0 +1,179 @@
+"""Zero-shot accuracy through lm-eval: the offline suite, dense vs random vs width-pruned, the
+paper's metric choice, and the offline error for hub tasks (with a fake hub)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from prunebench import PrunebenchError, data, mc_suite, modeling, zeroshot
+from prunebench.pruning import prune_checkpoint
+
+# Enough items that a model at chance stays well below the bar (std of a 2-choice task's
+# accuracy over 60 items: 0.065; of the 4-task average: about 0.03), small enough for seconds.
+ITEMS = 60
+CHANCE = sum(mc_suite.CHANCE.values()) / len(mc_suite.TASKS)
+
+
+@pytest.fixture(scope="module")
+def suite(embedded_corpus, tmp_path_factory):
+    return mc_suite.write_suite(embedded_corpus / "test.txt",
+                                tmp_path_factory.mktemp("zs") / "mc_suite", n=ITEMS)
+
+
+def run(model, tokenizer, suite, tasks=mc_suite.TASKS, **kwargs):
+    return zeroshot.evaluate(model, tokenizer, list(tasks), include_path=suite, batch_size=32,
+                             **kwargs)
+
+
+@pytest.fixture(scope="module")
+def dense_result(tiny_model_dir, suite):
+    model = modeling.load_model(tiny_model_dir)
+    return run(model, modeling.load_tokenizer(tiny_model_dir), suite)
+
+
+# --------------------------------------------------------------------------- the suite files
+
+def test_suite_is_lm_eval_yaml_over_balanced_jsonl(suite, embedded_corpus, tmp_path):
+    for task in mc_suite.TASKS:
+        config = yaml.safe_load((suite / f"{task}.yaml").read_text())
+        assert config["task"] == task and config["output_type"] == "multiple_choice"
+        assert config["dataset_path"] == "json"
+        rows = [json.loads(line) for line in
+                open(config["dataset_kwargs"]["data_files"]["test"])]
+        assert len(rows) == ITEMS
+        n = mc_suite.N_CHOICES[task]
+        assert all(len(r["choices"]) == n and len(set(r["choices"])) == n for r in rows)
+        # the answer is spread over the positions, so "always the first" is chance
+        counts = [sum(r["label"] == i for r in rows) for i in range(n)]
+        assert max(counts) <= 2 * ITEMS / n, (task, counts)
+    # two-choice tasks: as many singular answers as plural ones
+    agreement = [json.loads(line) for line in open(suite / "pb_agreement.jsonl")]
+    singular = sum(r["choices"][r["label"]].split()[0].endswith("s") for r in agreement)
+    assert singular == ITEMS // 2
+    # same text and seed, same bytes
+    again = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "again", n=ITEMS)
+    for task in mc_suite.TASKS:
+        assert (again / f"{task}.jsonl").read_bytes() == (suite / f"{task}.jsonl").read_bytes()
+
+
+def test_suite_refuses_more_items_than_the_text_holds(embedded_corpus, tmp_path):
+    with pytest.raises(PrunebenchError, match="too few .* items"):
+        mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "s", n=10**6)
+    assert not (tmp_path / "s").exists()
+
+
+def test_moved_suite_data_is_named(suite, tmp_path):
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for task in mc_suite.TASKS:
+        config = yaml.safe_load((suite / f"{task}.yaml").read_text())
+        config["dataset_kwargs"]["data_files"]["test"] = str(tmp_path / "gone.jsonl")
+        (moved / f"{task}.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(PrunebenchError, match="gone.jsonl.*regenerate"):
+        mc_suite.check_suite(moved, list(mc_suite.TASKS))
+
+
+# --------------------------------------------------------------------------- through lm-eval
+
+def test_dense_tiny_model_beats_chance(dense_result):
+    summary = dense_result["summary"]
+    assert set(summary["accuracy"]) == set(mc_suite.TASKS)
+    assert summary["samples"] == {t: ITEMS for t in mc_suite.TASKS}
+    assert summary["average"] >= CHANCE + 0.3, summary
+    for task in ("pb_number", "pb_counting", "pb_continuation"):
+        assert summary["accuracy"][task] >= mc_suite.CHANCE[task] + 0.3, summary
+    # lm-eval's own results JSON is kept, without per-sample records
+    assert set(mc_suite.TASKS) <= set(dense_result["lm_eval"]["results"])
+    assert "samples" not in dense_result["lm_eval"]
+    json.dumps(dense_result["lm_eval"])
+
+
+def test_random_model_of_same_shape_stays_at_chance(tiny_model_dir, suite, dense_result):
+    config = modeling.load_config(tiny_model_dir)
+    model = modeling.random_model(config, "cpu", torch.float32, seed=3)
+    summary = run(model, modeling.load_tokenizer(tiny_model_dir), suite)["summary"]
+    assert summary["average"] <= CHANCE + 0.1, summary
+    assert dense_result["summary"]["average"] - summary["average"] >= 0.25
+
+
+def test_width_pruned_heterogeneous_checkpoint_evaluates(tiny_model_dir, embedded_corpus, suite,
+                                                         tmp_path):
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    rows = [r for r in (embedded_corpus / "train.txt").read_text().splitlines() if r.strip()]
+    calibration = data.calibration_windows(rows, tokenizer, n=10, length=64, seed=1234)
+    out = tmp_path / "llm_pruner"
+    prune_checkpoint(tiny_model_dir, "llm_pruner", "0.8", out, calibration, device="cpu")
+    config = modeling.load_config(out)
+    shapes = modeling.layer_shapes(config)
+    assert len({json.dumps(s, sort_keys=True) for s in shapes}) > 1  # per-block shapes differ
+    model = modeling.load_model(out)
+    result = run(model, modeling.load_tokenizer(out), suite,
+                 tasks=("pb_number", "pb_continuation"), limit=20)
+    summary = result["summary"]
+    assert summary["samples"] == {"pb_number": 20, "pb_continuation": 20}
+    assert all(0.0 <= v <= 1.0 for v in summary["accuracy"].values())
+    assert summary["average"] > 0.5  # pruned to 80%, still far from chance on easy tasks
+
+
+# --------------------------------------------------------------------------- errors
+
+def test_hub_task_offline_names_dataset_and_prefetch(tiny_model_dir, monkeypatch):
+    import datasets
+
+    asked = []
+
+    def offline(*args, **kwargs):  # the hub as an offline machine sees it
+        asked.append(kwargs.get("path", args[0] if args else None))
+        raise ConnectionError("Couldn't reach the Hub (offline)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    model = modeling.load_model(tiny_model_dir)
+    with pytest.raises(PrunebenchError) as err:
+        zeroshot.evaluate(model, modeling.load_tokenizer(tiny_model_dir), ["arc_easy"], limit=2)
+    assert asked and asked[-1] in str(err.value)
+    assert "prefetch" in str(err.value) and "HF_DATASETS_OFFLINE" in str(err.value)
+    with pytest.raises(PrunebenchError, match="prefetch"):
+        zeroshot.prefetch(["arc_easy"])
+
+
+def test_unknown_task_is_refused_before_running(tiny_model_dir):
+    model = modeling.load_model(tiny_model_dir)
+    with pytest.raises(PrunebenchError, match="no task 'arc_eazy'.*arc_easy"):
+        zeroshot.evaluate(model, modeling.load_tokenizer(tiny_model_dir), ["arc_eazy"])
+    with pytest.raises(PrunebenchError, match="offline suite"):
+        zeroshot.evaluate(model, modeling.load_tokenizer(tiny_model_dir), ["pb_counting"])
+
+
+# --------------------------------------------------------------------------- the summary
+
+def fake_results(**tasks):
+    return {"results": {t: {"alias": t, **{f"{k},none": v for k, v in m.items()}}
+                        for t, m in tasks.items()},
+            "n-samples": {t: {"original": 10, "effective": 10} for t in tasks}}
+
+
+def test_summary_uses_the_papers_metric_per_task():
+    scores = {t: {"acc": 0.5 + i / 100, "acc_stderr": 0.01, "acc_norm": 0.7 + i / 100,
+                  "acc_norm_stderr": 0.01} for i, t in enumerate(zeroshot.PAPER_TASKS)}
+    chosen = {t: zeroshot.summary_metric(t) for t in zeroshot.PAPER_TASKS}
+    summary = zeroshot.summarise(fake_results(**scores), chosen)
+    for task, value in summary["accuracy"].items():
+        norm = task in ("hellaswag", "arc_challenge", "openbookqa")
+        assert value == scores[task]["acc_norm" if norm else "acc"], task
+    assert summary["average"] == pytest.approx(sum(summary["accuracy"].values()) / 7)
+    assert summary["metrics"]["boolq"]["acc_norm"] == scores["boolq"]["acc_norm"]
+    # the config may choose another metric for a task
+    assert zeroshot.summary_metric("boolq", {"boolq": "acc_norm"}) == "acc_norm"
+    with pytest.raises(PrunebenchError, match="use one of"):
+        zeroshot.summary_metric("boolq", {"boolq": "f1"})
+
+
+def test_summary_missing_task_or_metric_is_an_error():
+    with pytest.raises(PrunebenchError, match="lack task piqa"):
+        zeroshot.summarise(fake_results(boolq={"acc": 0.6}), {"boolq": "acc", "piqa": "acc"})
+    with pytest.raises(PrunebenchError, match="hellaswag have no acc_norm"):
+        zeroshot.summarise(fake_results(hellaswag={"acc": 0.6}), {"hellaswag": "acc_norm"})

@@ -1,0 +1,62 @@
+# LoRA recovery: `<variant>+lora` fine-tunes the base variant's checkpoint with LoRA on
+# instruction data, merges the best adapter and saves a normal checkpoint that the benchmark and
+# evaluation rules read like any other variant's (checkpoint_dir, prune_report.json).
+
+
+def lora_settings():
+    """The config's `lora:` section over the study's defaults (prunebench.lora.DEFAULTS)."""
+    from prunebench.lora import resolve_settings
+
+    return canonical(resolve_settings(config.get("lora")))
+
+
+def instruction_inputs(wildcards):
+    """Embedded instructions are made from the embedded train text; hub data needs nothing."""
+    if wildcards.source == "embedded":
+        return {"train_text": f"{EMBEDDED}/train.txt"}
+    return {}
+
+
+rule instructions:
+    input:
+        unpack(instruction_inputs),
+    output:
+        "resources/data/instructions/{source}.jsonl",
+    wildcard_constraints:
+        source=r"embedded|alpaca",
+    params:
+        # Only what shapes the records: the split and the training settings live in `lora`.
+        settings=lambda wc: {k: v for k, v in lora_settings()["data"].items()
+                             if k in ("seed", "n_recall")} if wc.source == "embedded" else {},
+    conda:
+        "../../envs/prunebench.yaml"
+    log:
+        "logs/instructions/{source}.log",
+    script:
+        "../scripts/instructions.py"
+
+
+rule lora:
+    input:
+        checkpoint=lambda wc: checkpoint_dir(wc.model, wc.base),
+        report="results/pruned/{model}/{base}/prune_report.json",
+        data=lambda wc: instruction_file(),
+    output:
+        checkpoint=directory("results/pruned/{model}/{base}+lora/checkpoint"),
+        report="results/pruned/{model}/{base}+lora/prune_report.json",
+    wildcard_constraints:
+        base=r"dense|[a-z0-9_]+-[A-Za-z0-9_.%]+",
+    params:
+        settings=lora_settings(),
+        device=config["device"],
+    threads: workflow.cores
+    resources:
+        gpu=GPU_JOB,
+        mem_mb=job_mem_mb("lora"),
+        runtime=job_runtime("lora"),
+    conda:
+        "../../envs/prunebench.yaml"
+    log:
+        "logs/lora/{model}/{base}+lora.log",
+    script:
+        "../scripts/lora.py"

@@ -1,0 +1,13 @@
+"""Generate the offline zero-shot suite (lm-eval task YAMLs over JSONL) from the held-out text."""
+from pathlib import Path
+
+from prunebench import logs
+from prunebench.mc_suite import DEFAULT_CONTEXT_SENTENCES, DEFAULT_ITEMS, write_suite
+
+log = logs.setup(snakemake.log[0])
+settings = snakemake.params.settings
+out_dir = write_suite(snakemake.input[0], Path(snakemake.output[-1]).parent,
+                      n=settings.get("items", DEFAULT_ITEMS), seed=settings.get("seed", 0),
+                      context_sentences=settings.get("context_sentences",
+                                                     DEFAULT_CONTEXT_SENTENCES))
+log.info("offline zero-shot suite written to %s", out_dir)

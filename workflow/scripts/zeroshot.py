@@ -1,0 +1,48 @@
+"""Zero-shot accuracy of one variant through lm-eval (HFLM around the loaded model)."""
+import os
+from pathlib import Path
+
+# Before datasets / huggingface_hub are imported: they read these once, at import.
+os.environ.update({k: str(Path(v).resolve()) if k.endswith("_CACHE") else v
+                   for k, v in snakemake.params.hf_env.items()})
+
+import time  # noqa: E402
+
+from prunebench import logs  # noqa: E402
+from prunebench.atomic import read_json, write_json  # noqa: E402
+from prunebench.modeling import load_model, require_tokenizer, resolve_device  # noqa: E402
+from prunebench.provenance import provenance  # noqa: E402
+from prunebench.zeroshot import SUITE_TASKS, evaluate, lm_eval_version  # noqa: E402
+
+log = logs.setup(snakemake.log[0])
+wc, settings = snakemake.wildcards, snakemake.params.settings
+tasks = settings["tasks"]
+device = resolve_device(snakemake.params.device)
+model = load_model(snakemake.input.checkpoint, device=device)
+tokenizer = require_tokenizer(snakemake.input.checkpoint, "zero-shot evaluation",
+                              snakemake.config.get("trust_remote_code", False))
+suite = snakemake.params.suite_dir if any(t in SUITE_TASKS for t in tasks) else None
+
+started = time.perf_counter()
+out = evaluate(model, tokenizer, tasks, include_path=suite, num_fewshot=settings["num_fewshot"],
+               limit=settings["limit"], batch_size=settings["batch_size"], seed=settings["seed"],
+               metrics=settings["metrics"])
+elapsed = time.perf_counter() - started
+summary = out["summary"]
+for task in tasks:
+    log.info("%s: %s %.4f", task, summary["metric"][task], summary["accuracy"][task])
+log.info("average %.4f over %d tasks in %.1f s", summary["average"], len(tasks), elapsed)
+
+cell = {"model": wc.model, "variant": wc.variant, **settings}
+record = provenance(device=device, seed=settings["seed"], cell=cell)
+write_json(snakemake.output.lm_eval, {**out["lm_eval"], "provenance": record})
+write_json(snakemake.output.summary, {
+    "model": wc.model, "variant": wc.variant,
+    "params": read_json(snakemake.input.report)["params_after"],
+    **summary,
+    "tasks": tasks, "num_fewshot": settings["num_fewshot"], "limit": settings["limit"],
+    "batch_size": settings["batch_size"], "seed": settings["seed"],
+    "suite": read_json(snakemake.input.suite) if suite else None,
+    "lm_eval_version": lm_eval_version(), "elapsed_s": elapsed,
+    "provenance": record,
+})
