@@ -103,11 +103,12 @@ rule zeroshot:
         lm_eval="results/eval/{model}/{variant}/lm_eval.json",
     params:
         # Only what changes the scores; the suite's own settings reach it through its files.
-        settings=lambda wc: {k: v for k, v in zeroshot_config().items() if k != "suite"},
+        settings=lambda wc: canonical({k: v for k, v in zeroshot_config().items() if k != "suite"}),
         suite_dir=MC_SUITE,
         # Evaluation never touches the network: hub datasets come from the pre-fetched cache.
         hf_env=lambda wc: hf_cache_env(offline=True),
         device=config["device"],
+        placement=lambda wc: placement(wc.model),
     threads: workflow.cores
     resources:
         gpu=GPU_JOB,

@@ -18,7 +18,7 @@ log = logs.setup(snakemake.log[0])
 wc, settings = snakemake.wildcards, snakemake.params.settings
 tasks = settings["tasks"]
 device = resolve_device(snakemake.params.device)
-model = load_model(snakemake.input.checkpoint, device=device)
+model = load_model(snakemake.input.checkpoint, device=device, **snakemake.params.placement)
 tokenizer = require_tokenizer(snakemake.input.checkpoint, "zero-shot evaluation",
                               snakemake.config.get("trust_remote_code", False))
 suite = snakemake.params.suite_dir if any(t in SUITE_TASKS for t in tasks) else None
