@@ -89,6 +89,25 @@ def test_llm_pruner_scores_equal_direct_w_times_grad(small_random_model):
         torch.testing.assert_close(scores[b]["channels"], direct_ch.detach().float(), rtol=1e-5, atol=0)
 
 
+def test_llm_pruner_holds_one_gradient_at_a_time(small_random_model, monkeypatch):
+    """Each weight's gradient is reduced and freed as soon as it is final, so a 13B model in
+    fp32 needs its weights plus one weight's gradient, not twice its weights."""
+    model = small_random_model(seed=2)
+    blocks = [0, 1, 2, 3]
+    weights = [w for b in blocks for w in llm_pruner._prunable_weights(model.model.layers[b]).values()]
+    live = []
+    real = llm_pruner._salience
+
+    def counting(w, g, fisher, taylor):
+        live.append(sum(p.grad is not None for p in weights))
+        return real(w, g, fisher, taylor)
+
+    monkeypatch.setattr(llm_pruner, "_salience", counting)
+    llm_pruner.taylor_scores(model, calib(128, n=4, length=16), blocks)
+    assert len(live) == len(weights) and max(live) == 1
+    assert all(p.grad is None for p in model.parameters())
+
+
 def make_useless(model, head: int, channel: int, blocks):
     """Zero what a head / MLP channel writes: it contributes nothing to the output."""
     hd = modeling.head_dim(model.config)
