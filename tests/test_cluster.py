@@ -204,9 +204,12 @@ def test_paper_config_pins_revisions_and_the_studys_protocol():
 # --------------------------------------------------------------------------- SLURM
 
 FAKE_SLURM = {
-    # sbatch: record the command line, answer a new job id (--parsable).
+    # sbatch: record the command line, answer a new job id (--parsable). The plugin submits in
+    # parallel: the lock keeps two submissions from drawing the same id (a job sacct never
+    # reports would leave Snakemake waiting for it).
     "sbatch": """#!/bin/bash
 dir="$(dirname "$0")"
+exec 9>"$dir/lock"; flock 9
 n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 )); echo $n > "$dir/count"
 printf '%s\\n' "$*" >> "$dir/sbatch.log"
 echo "$((1000 + n))"

@@ -16,6 +16,7 @@ from prunebench.instructions import (IGNORE_INDEX, collate, embedded_records, en
                                      write_records)
 from prunebench.modeling import (ZeroHeadAttention, count_params, load_config, load_model,
                                  load_tokenizer, save_model)
+from prunebench import pruning
 from prunebench.pruning import prune_checkpoint
 from prunebench.tiny import encode_text
 
@@ -330,12 +331,12 @@ def test_bad_settings_are_refused(overrides, message):
 
 
 def test_variant_names_split_into_base_and_recovery():
-    assert lora.split_variant("depth_ppl-0.8+lora") == ("depth_ppl-0.8", "lora")
-    assert lora.split_variant("dense+lora") == ("dense", "lora")
-    assert lora.split_variant("flap-4.9B") == ("flap-4.9B", None)
+    assert pruning.split_variant("depth_ppl-0.8+lora") == ("depth_ppl-0.8", "lora")
+    assert pruning.split_variant("dense+lora") == ("dense", "lora")
+    assert pruning.split_variant("flap-4.9B") == ("flap-4.9B", None)
     for bad in ("depth_ppl-0.8+lora+lora", "+lora", "flap-0.8+qlora"):
         with pytest.raises(PrunebenchError):
-            lora.split_variant(bad)
+            pruning.split_variant(bad)
 
 
 # --------------------------------------------------------------------------- workflow

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.atomic import write_json
+from prunebench.atomic import read_json, write_json
 from prunebench.modeling import (block_param_count, head_dim, layer_shapes, resolve_device,
                                  resolve_dtype)
 from prunebench.provenance import device_info, package_versions, provenance
@@ -684,7 +684,7 @@ def load_partial_rows(path: str | os.PathLike, fingerprint: dict[str, Any]) -> d
     if not path.exists():
         return {}
     try:
-        saved = json.loads(path.read_text())
+        saved = read_json(path)
     except (OSError, ValueError) as exc:
         log.warning("ignoring unreadable partial sweep %s (%s); starting over", path, exc)
         return {}

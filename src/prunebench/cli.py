@@ -13,9 +13,8 @@ from pathlib import Path
 import yaml
 
 from prunebench import PrunebenchError
-from prunebench.lora import split_variant
 from prunebench.modeling import count_params, load_config
-from prunebench.pruning import method_module, parse_variant
+from prunebench.pruning import method_module, parse_variant, split_variant
 from prunebench.sizes import format_params, parse_size
 
 

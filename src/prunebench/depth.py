@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError
+from prunebench.device_map import main_device
 from prunebench.modeling import block_param_count, count_params, layer_shapes, remove_blocks
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def without_blocks(model, blocks: set[int]):
 @torch.no_grad()
 def calibration_nll(model, calibration: torch.Tensor, batch_size: int) -> float:
     """Mean next-token NLL over all calibration windows."""
-    device = next(model.parameters()).device
+    device = main_device(model)  # where inputs go, also for a dispatched model
     total, count = 0.0, 0
     for i in range(0, len(calibration), batch_size):
         batch = calibration[i:i + batch_size].to(device)
@@ -135,9 +136,9 @@ def calibration_nll(model, calibration: torch.Tensor, batch_size: int) -> float:
     return total / count
 
 
-def select_least_important(scores: list[float], k: int, removable: list[int]) -> list[int]:
-    ranked = sorted(removable, key=lambda b: (scores[b], b))
-    return sorted(ranked[:k])
+def nll_to_ppl(nll: float) -> float:
+    """exp(nll), capped so that a diverging model gives a huge PPL rather than an overflow."""
+    return math.exp(min(nll, 700.0))
 
 
 def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
@@ -174,7 +175,7 @@ def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[f
         start = time.perf_counter()
         with without_blocks(model, {block}):
             nll = calibration_nll(model, calibration, batch_size)
-        scores.append(math.exp(min(nll, 700.0)))
+        scores.append(nll_to_ppl(nll))
         log.info("block %d/%d: PPL without it %.3f (%.1fs)", block + 1, n, scores[-1],
                  time.perf_counter() - start)
     return scores
@@ -186,7 +187,7 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
     calibration = require_calibration("depth_ppl", calibration)
 
     def score():
-        base_ppl = math.exp(calibration_nll(model, calibration, p["batch_size"]))
+        base_ppl = nll_to_ppl(calibration_nll(model, calibration, p["batch_size"]))
         log.info("dense calibration PPL %.3f", base_ppl)
         return ppl_scores(model, calibration, p["batch_size"]), {"calibration_ppl_dense": base_ppl}
 

@@ -22,22 +22,22 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.depth import check_params, plan_blocks, prune_one_shot, require_calibration
+from prunebench.device_map import main_device
+from prunebench.modeling import resolve_dtype
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 128}
 DEFAULT_PARAMS = {"protect_first": 4, "protect_last": 2, "batch_size": 10, "dtype": "float32",
                   "gradient_checkpointing": True}
-# Compute dtypes: float32 runs as is (a half-precision model is upcast for the pass and cast
-# back, which is exact); the half types run the forward/backward under autocast, so the weights
-# and their gradients stay in the model's own dtype.
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# Compute dtype (`dtype`): float32 runs as is (a half-precision model is upcast for the pass and
+# cast back, which is exact); a half type runs the forward/backward under autocast, so the
+# weights and their gradients stay in the model's own dtype.
 
 
 def _check(params: dict) -> dict:
     p = check_params("depth_taylor", params, DEFAULT_PARAMS)
-    if p["dtype"] not in DTYPES:
-        raise PrunebenchError(f"depth_taylor: dtype {p['dtype']!r} is not one of {list(DTYPES)}")
+    resolve_dtype(p["dtype"])  # an unknown name fails here, before any work
     if not isinstance(p["gradient_checkpointing"], bool):
         raise PrunebenchError("depth_taylor: gradient_checkpointing must be true or false")
     return p
@@ -96,24 +96,27 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
 def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype: str = "float32",
                   gradient_checkpointing: bool = True) -> tuple[list[float], float]:
     """(per block sum of |w * dL/dw| over its parameters, the calibration loss)."""
-    device = next(model.parameters()).device
+    device = main_device(model)  # where inputs go, also for a dispatched model
     n_rows = calibration.shape[0]
     batches = [calibration[i:i + batch_size] for i in range(0, n_rows, batch_size)]
+    compute = resolve_dtype(dtype)
     sums = torch.zeros(model.config.num_hidden_layers, dtype=torch.float64, device=device)
     state = {"last": False}
 
     def reducer(block: int):
         def hook(param: torch.Tensor) -> None:
             if state["last"]:  # the gradient is complete: reduce it and free it right away
-                sums[block] += (param.detach().float() * param.grad.float()).abs().sum(dtype=torch.float64)
+                # .to(): with a device map the block's weights may sit on another device.
+                sums[block] += (param.detach().float() * param.grad.float()).abs().sum(
+                    dtype=torch.float64).to(sums.device)
                 param.grad = None
         return hook
 
-    autocast = (contextlib.nullcontext() if dtype == "float32"
-                else torch.autocast(device_type=device.type, dtype=DTYPES[dtype]))
+    autocast = (contextlib.nullcontext() if compute == torch.float32
+                else torch.autocast(device_type=device.type, dtype=compute))
     handles = []
     total_loss = 0.0
-    with _gradient_mode(model, gradient_checkpointing, dtype == "float32"):
+    with _gradient_mode(model, gradient_checkpointing, compute == torch.float32):
         try:
             for i, layer in enumerate(model.model.layers):
                 handles += [p.register_post_accumulate_grad_hook(reducer(i)) for p in layer.parameters()]

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from prunebench import PrunebenchError
+from prunebench.device_map import main_device
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
                               f"{context_limit}")
     prefix = 1 if bos_token_id is not None else 0
     spans = windows_of(stream, window - prefix, stride and min(stride, window - prefix), max_windows)
-    device = next(model.parameters()).device
+    device = main_device(model)  # where inputs go, also for a dispatched model
     total_nll, total_tokens = 0.0, 0
     for i in range(0, len(spans), batch_size):
         chunk = spans[i:i + batch_size]

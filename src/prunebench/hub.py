@@ -60,6 +60,13 @@ def _offline_message(repo_id: str) -> str:
             "resources/models/<name>/; a rerun resumes a broken-off download")
 
 
+def apply_hf_env(env: dict[str, str]) -> None:
+    """Point the datasets / hub caches (and offline switches) at `env`, cache paths made
+    absolute. Call it before datasets or huggingface_hub are imported: they read these once."""
+    os.environ.update({k: str(Path(v).resolve()) if k.endswith("_CACHE") else v
+                       for k, v in env.items()})
+
+
 def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     """Download a hub checkpoint's safetensors, config and tokenizer files into out_dir.
 

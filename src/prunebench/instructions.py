@@ -77,12 +77,13 @@ def embedded_records(train_text: str, seed: int = 0, n_recall: int | None = None
     quarter of that count) sentence-completion records come from `tiny.generate_probes`, on a
     random stream of their own, so none repeats the evaluation's test text.
     """
+    from prunebench.mc_suite import split_sentences
     from prunebench.tiny import generate_probes
 
     rng = random.Random(f"prunebench-instructions-{seed}")
     records = []
     for line in train_text.splitlines():
-        sentences = _sentences(line)
+        sentences = split_sentences(line)
         if len(sentences) < 2:
             continue
         cut = rng.randint(1, min(len(sentences) - 1, max(1, len(sentences) // 2)))
@@ -98,13 +99,6 @@ def embedded_records(train_text: str, seed: int = 0, n_recall: int | None = None
                         "output": answer})
     rng.shuffle(records)
     return records
-
-
-def _sentences(paragraph: str) -> list[str]:
-    """Split on '. ' keeping the full stop (the embedded language ends every sentence with one)."""
-    parts = [p.strip() for p in paragraph.strip().split(". ")]
-    parts = [p for p in parts if p]
-    return [p if p.endswith(".") else p + "." for p in parts]
 
 
 def alpaca_records(path: str = ALPACA_HUB, revision: str | None = None) -> list[dict[str, str]]:

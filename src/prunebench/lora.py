@@ -30,11 +30,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError
-from prunebench.instructions import IGNORE_INDEX, TEMPLATES, collate, encode_records
+from prunebench.instructions import (IGNORE_INDEX, TEMPLATES, collate, encode_records,
+                                     split_records)
 
 log = logging.getLogger(__name__)
 
-SUFFIX = "+lora"
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 # The study's recovery settings. `eval_every`: None = validate at the end of every epoch, N =
@@ -63,21 +63,6 @@ DEFAULTS: dict[str, Any] = {
              "n_recall": None},
 }
 AMP = ("auto", "none", "float16", "bfloat16")
-
-
-# --------------------------------------------------------------------------- variants
-
-def split_variant(variant: str) -> tuple[str, str | None]:
-    """'depth_ppl-0.8+lora' -> ('depth_ppl-0.8', 'lora'); 'flap-0.8' -> ('flap-0.8', None)."""
-    if variant.endswith(SUFFIX):
-        base = variant[: -len(SUFFIX)]
-        if not base or SUFFIX in base:
-            raise PrunebenchError(f"variant {variant!r}: '+lora' follows one base variant once, "
-                                  "e.g. 'depth_ppl-0.8+lora' or 'dense+lora'")
-        return base, SUFFIX[1:]
-    if "+" in variant:
-        raise PrunebenchError(f"variant {variant!r}: the only recovery suffix is '+lora'")
-    return variant, None
 
 
 # --------------------------------------------------------------------------- settings
@@ -295,12 +280,12 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                 scaler.update()
                 step += 1
                 window_loss, window_tokens = window_loss + batch_loss, window_tokens + n_tokens
-                last_of_epoch = start + batch_size >= len(order)
                 if step % int(s["log_every"]) == 0:
                     log.info("step %d/%d  train loss %.4f  lr %.2e  %.1f s", step, total_steps,
                              window_loss / max(window_tokens, 1), lr,
                              time.perf_counter() - started)
-                if step % eval_every == 0 or step == total_steps or (last_of_epoch and not s["eval_every"]):
+                # (Without eval_every, eval_every is one epoch's steps: the epoch's last step.)
+                if step % eval_every == 0 or step == total_steps:
                     val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp)
                     history.append({"step": step, "epoch": round(step / steps_per_epoch, 4),
                                     "train_loss": window_loss / max(window_tokens, 1),
@@ -352,9 +337,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
                        device: str = "auto") -> dict[str, Any]:
     """Load the checkpoint at base_dir, recover it with LoRA on `records` (split here into train
     and validation with the data seed), save the merged model to out_dir atomically."""
-    from prunebench.instructions import split_records
-    from prunebench.modeling import (count_params, load_model, require_tokenizer,
-                                     resolve_device, resolve_dtype, save_model)
+    from prunebench.modeling import (check_param_count, config_dtype, load_model,
+                                     require_tokenizer, resolve_device, save_model)
 
     s = resolve_settings(settings)
     # The data is checked before anything is loaded, so bad input fails fast.
@@ -364,16 +348,9 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     tokenizer = require_tokenizer(base_dir, "LoRA recovery")
     started = time.perf_counter()
     model = load_model(base_dir, device=dev, dtype=torch.float32)
-    params_before = count_params(model.config)
     merged, report = train_lora(model, tokenizer, train, val, s, dev)
-    params_after = count_params(merged.config)
-    actual = sum(p.numel() for p in merged.parameters())
-    if not params_before == params_after == actual:
-        raise RuntimeError(f"LoRA recovery changed the model's size ({params_before:,} -> "
-                           f"{params_after:,}, {actual:,} in the weights)")
-    # Saved in the base checkpoint's dtype (fp16 for the hub's LLaMA), as the prune step does.
-    saved = getattr(merged.config, "dtype", None) or getattr(merged.config, "torch_dtype", None)
-    save_model(merged.to(resolve_dtype(saved or "float32")), tokenizer, out_dir,
+    check_param_count(merged, "LoRA recovery (merged)")  # merging adds no parameters
+    save_model(merged.to(config_dtype(merged.config)), tokenizer, out_dir,
                extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],
                                         "best_val_loss": report["best_val_loss"]}})
     report.update(elapsed_s=time.perf_counter() - started, device=str(dev))

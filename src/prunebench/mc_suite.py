@@ -49,7 +49,7 @@ SUITE_VERSION = 1
 # balanced over them and distractors drawn from them, so a model that simply prefers some
 # number words (a random one does) scores chance.
 COUNT_ANSWERS = NUMBERS[3:8]
-_SINGULAR = {s: p for s, p in PET_VERBS}
+_SINGULAR = dict(PET_VERBS)
 _PLURAL = {p: s for s, p in PET_VERBS}
 _NUMBER_INDEX = {word: i for i, word in enumerate(NUMBERS)}
 _PETS = "|".join(ANIMALS + [_plural(a) for a in ANIMALS])

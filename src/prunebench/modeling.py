@@ -227,6 +227,23 @@ def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> None:
     integrity.write_manifest(path, weight_files(path), extra)
 
 
+def config_dtype(config: LlamaConfig) -> torch.dtype:
+    """The dtype a checkpoint's config records (fp16 for the hub's LLaMA), else float32:
+    pruned and recovered checkpoints are saved in it, whatever dtype the work used."""
+    return resolve_dtype(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+                         or "float32")
+
+
+def check_param_count(model: LlamaForCausalLM, what: str) -> int:
+    """The model's parameter count, after checking the config and the weights agree on it."""
+    expected = count_params(model.config)
+    actual = sum(p.numel() for p in model.parameters())
+    if actual != expected:
+        raise RuntimeError(f"{what}: config says {expected:,} params but the model has "
+                           f"{actual:,}; config and weights are out of step")
+    return expected
+
+
 def load_config(path: str | Path) -> LlamaConfig:
     path = Path(path)
     if not (path / "config.json").exists():

@@ -12,8 +12,9 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.benchmark import is_out_of_memory
-from prunebench.modeling import (count_params, load_config, load_model, load_tokenizer,
-                                 resolve_device, resolve_dtype, save_model)
+from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
+                                 load_model, load_tokenizer, resolve_device, resolve_dtype,
+                                 save_model)
 from prunebench.sizes import parse_size
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,22 @@ def method_function(method: str):
 def default_calibration(method: str) -> dict[str, Any]:
     """The original implementation's calibration (source, n, length) for a method."""
     return dict(method_module(method).DEFAULT_CALIBRATION)
+
+
+SUFFIX = "+lora"  # `<variant>+lora`: the variant recovered with LoRA (prunebench.lora)
+
+
+def split_variant(variant: str) -> tuple[str, str | None]:
+    """'depth_ppl-0.8+lora' -> ('depth_ppl-0.8', 'lora'); 'flap-0.8' -> ('flap-0.8', None)."""
+    if variant.endswith(SUFFIX):
+        base = variant[: -len(SUFFIX)]
+        if not base or SUFFIX in base:
+            raise PrunebenchError(f"variant {variant!r}: '+lora' follows one base variant once, "
+                                  "e.g. 'depth_ppl-0.8+lora' or 'dense+lora'")
+        return base, SUFFIX[1:]
+    if "+" in variant:
+        raise PrunebenchError(f"variant {variant!r}: the only recovery suffix is '+lora'")
+    return variant, None
 
 
 def parse_variant(variant: str) -> tuple[str, str | None]:
@@ -114,20 +131,14 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
             "use a device with more memory, fewer or shorter calibration windows "
             f"(methods.{method}.calibration), a smaller batch_size param where the method has "
             "one, or a device_map that spreads the model over several devices") from None
-    params_after = count_params(model.config)
-    actual = sum(p.numel() for p in model.parameters())
-    if actual != params_after:
-        raise RuntimeError(f"{method}: config says {params_after:,} params but the model has "
-                           f"{actual:,}; the method left config and weights out of step")
+    params_after = check_param_count(model, method)
     if getattr(model, "hf_device_map", None):
         # A dispatched model cannot be moved as a whole while accelerate's hooks are attached.
         from accelerate.hooks import remove_hook_from_submodules
 
         remove_hook_from_submodules(model)
         model.to("cpu")
-    # Saved in the base checkpoint's dtype (fp16 for the hub's LLaMA), whatever pruning used.
-    saved = getattr(model.config, "dtype", None) or getattr(model.config, "torch_dtype", None)
-    save_model(model.to(resolve_dtype(saved or "float32")), tokenizer, out_dir)
+    save_model(model.to(config_dtype(model.config)), tokenizer, out_dir)
     return {"method": method, "target": size, "target_params": target,
             "params_before": dense_params, "params_after": params_after,
             "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,

@@ -215,8 +215,11 @@ def load_evals(paths: Iterable[str | os.PathLike],
 _EVAL_FILES = {"perplexity": ("ppl.json", "perplexity"), "accuracy": ("zeroshot.json", "zeroshot")}
 
 
+_RULE_OF_FILE = dict(_EVAL_FILES.values())
+
+
 def _eval_rule(path: Path) -> str:
-    return "perplexity" if Path(path).name == "ppl.json" else "zeroshot"
+    return _RULE_OF_FILE.get(Path(path).name, "zeroshot")
 
 
 def _check_eval_cells(names: dict[str, dict[Path, list[str]]],

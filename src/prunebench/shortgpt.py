@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from prunebench.depth import check_params, plan_blocks, prune_one_shot, require_calibration
+from prunebench.device_map import main_device
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def _hidden(x):
 def block_influence(model, calibration: torch.Tensor, batch_size: int = 8) -> list[float]:
     """BI per block (0 for a block whose output equals its input)."""
     layers = model.model.layers
-    device = next(model.parameters()).device
+    device = main_device(model)  # where inputs go, also for a dispatched model
     cos_sum = torch.zeros(len(layers), dtype=torch.float64, device=device)
     inputs: dict[int, torch.Tensor] = {}
 
@@ -46,7 +47,7 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8) -> li
     def after(i):
         def hook(module, args, kwargs, output):
             cos = F.cosine_similarity(inputs.pop(i).float(), _hidden(output).float(), dim=-1)
-            cos_sum[i] += cos.sum(dtype=torch.float64)
+            cos_sum[i] += cos.sum(dtype=torch.float64).to(cos_sum.device)  # device maps
         return hook
 
     handles = []

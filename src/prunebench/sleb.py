@@ -12,13 +12,13 @@ Cost: k rounds of up to n forward passes over the calibration set.
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import torch
 
-from prunebench.depth import (calibration_nll, check_params, plan_blocks, removable_blocks,
-                              require_calibration, solve_num_blocks, without_blocks)
+from prunebench.depth import (calibration_nll, check_params, nll_to_ppl, plan_blocks,
+                              removable_blocks, require_calibration, solve_num_blocks,
+                              without_blocks)
 from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def eliminate(model, calibration: torch.Tensor, k: int, candidates: list[int],
         best = min(nll, key=lambda b: (nll[b], b))
         removed.append(best)
         rounds.append({"round": r + 1, "removed": best, "nll": nll[best],
-                       "ppl": math.exp(min(nll[best], 700.0)),
+                       "ppl": nll_to_ppl(nll[best]),
                        "candidate_nll": {str(b): v for b, v in nll.items()}})
         log.info("sleb round %d/%d: removed block %d, calibration PPL %.3f (%.1fs)", r + 1, k, best,
                  rounds[-1]["ppl"], time.perf_counter() - start)
@@ -61,7 +61,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     remove_blocks(model, sorted(order))
     return {"criterion": "sleb", "removal_order": order, "removed_blocks": sorted(order),
             "num_removed": k, "rounds": rounds, "calibration_nll_dense": dense_nll,
-            "calibration_ppl_dense": math.exp(min(dense_nll, 700.0)),
+            "calibration_ppl_dense": nll_to_ppl(dense_nll),
             "protect_first": p["protect_first"], "protect_last": p["protect_last"]}
 
 

@@ -18,11 +18,11 @@ import difflib
 import functools
 import json
 import logging
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
 from prunebench import PrunebenchError
+from prunebench.atomic import _json_default
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite
 
@@ -55,14 +55,15 @@ def hub_tasks(tasks: list[str]) -> list[str]:
     return [t for t in tasks if t not in SUITE_TASKS]
 
 
-def lm_eval_version() -> str:
-    return metadata.version("lm_eval")
+def suite_tasks(tasks: list[str]) -> list[str]:
+    """The tasks of the offline suite (prunebench.mc_suite)."""
+    return [t for t in tasks if t in SUITE_TASKS]
 
 
 def task_manager(include_path: str | Path | None, tasks: list[str]):
     """lm-eval's TaskManager over its own tasks (only when asked for) plus `include_path`."""
     if include_path:
-        check_suite(include_path, [t for t in tasks if t in SUITE_TASKS])
+        check_suite(include_path, suite_tasks(tasks))
     include = str(Path(include_path).resolve()) if include_path else None
     # Indexing lm-eval's thousands of built-in YAMLs costs seconds; the suite needs none.
     return _task_manager(include, bool(hub_tasks(tasks)) or not include)
@@ -187,7 +188,7 @@ def _n_docs(task) -> int | None:
 
 
 def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | None = None,
-             num_fewshot: int = 0, limit: int | float | None = None, batch_size: int = 16,
+             num_fewshot: int = 0, limit: int | float | None = None, batch_size: int = 32,
              seed: int = 1234, metrics: dict[str, str] | None = None) -> dict[str, Any]:
     """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
 
@@ -229,8 +230,10 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
 
 
 def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "item"):  # numpy / torch scalars
-        return obj.item()
+    try:
+        return _json_default(obj)  # numpy / torch scalars, paths
+    except TypeError:
+        pass
     if isinstance(obj, (set, tuple)):
         return list(obj)
     return str(obj)  # functions and objects in task configs: their repr is enough to read

@@ -3,9 +3,10 @@ import json
 from pathlib import Path
 
 from prunebench import PrunebenchError
+from prunebench.data import HUB_TEXTS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
-from prunebench.lora import split_variant
-from prunebench.pruning import DATA_FREE, default_calibration, parse_variant
+from prunebench.zeroshot import hub_tasks, suite_tasks
+from prunebench.pruning import DATA_FREE, default_calibration, parse_variant, split_variant
 
 
 wildcard_constraints:
@@ -100,8 +101,22 @@ def calibration_file(model, calibration):
             f"{c['source']}-{c['n']}x{c['length']}-seed{c['seed']}.safetensors")
 
 
+def calibration_input(model, variant):
+    """The windows a prune reads; none for a data-free method (Mag+), so none are drawn."""
+    settings = prune_settings(model, variant)
+    if settings["method"] in DATA_FREE:
+        return []
+    return calibration_file(model, settings["calibration"])
+
+
 def model_dir(model):
     return f"resources/models/{model}"
+
+
+def variant_inputs(wildcards):
+    """What every evaluation of a variant reads: its checkpoint and its prune report."""
+    return {"checkpoint": checkpoint_dir(wildcards.model, wildcards.variant),
+            "report": f"results/pruned/{wildcards.model}/{wildcards.variant}/prune_report.json"}
 
 
 def checkpoint_dir(model, variant):
@@ -143,12 +158,16 @@ def job_runtime(rule):
     return lambda wildcards, attempt: runtime_min(rule, model_billions(wildcards.model), attempt)
 
 
-def instruction_file():
-    """The records LoRA recovery trains on (rules/lora.smk), named by lora.data.source."""
+def lora_settings():
+    """The config's `lora:` section over the study's defaults (prunebench.lora.DEFAULTS)."""
     from prunebench.lora import resolve_settings
 
-    source = resolve_settings(config.get("lora"))["data"]["source"]
-    return f"resources/data/instructions/{source}.jsonl"
+    return canonical(resolve_settings(config.get("lora")))
+
+
+def instruction_file():
+    """The records LoRA recovery trains on (rules/lora.smk), named by lora.data.source."""
+    return f"resources/data/instructions/{lora_settings()['data']['source']}.jsonl"
 
 
 def token_configs():
@@ -190,12 +209,8 @@ LM_EVAL_DATA = "resources/data/lm_eval"       # pre-fetched hub datasets of lm-e
 
 
 def zeroshot_config():
-    """evaluation.zeroshot with its defaults, or {} when zero-shot evaluation is off."""
-    settings = config["evaluation"].get("zeroshot")
-    if not settings:
-        return {}
-    return {"num_fewshot": 0, "limit": None, "batch_size": 32, "seed": 1234, "metrics": {},
-            **settings}
+    """evaluation.zeroshot (its defaults filled in by the schema), or {} when it is off."""
+    return config["evaluation"].get("zeroshot") or {}
 
 
 def hf_cache_env(offline):
@@ -229,17 +244,16 @@ def prefetch_targets():
     targets = [model_dir(m) for m in model_names()]
     for m in model_names():
         for base in {e["base"] for e in variant_entries(m)} - {"dense"}:
-            settings = prune_settings(m, base)
-            if settings["method"] not in DATA_FREE:  # Mag+ reads no data
-                targets.append(calibration_file(m, settings["calibration"]))
+            windows = calibration_input(m, base)  # none for a data-free method
+            if windows:
+                targets.append(windows)
     targets += [eval_text_file(d) for d in config["evaluation"]["perplexity"]["datasets"]]
     # LoRA recovery's hub instruction data (Alpaca-cleaned); embedded data is made offline.
     if any(e["recovery"] for m in model_names() for e in variant_entries(m)) \
-            and not instruction_file().endswith("/embedded.jsonl"):
+            and lora_settings()["data"]["source"] != "embedded":
         targets.append(instruction_file())
     # lm-eval's hub tasks: their datasets, downloaded by lm-eval into the project's cache.
-    targets += [f"{LM_EVAL_DATA}/{t}.json" for t in zeroshot_config().get("tasks", [])
-                if t not in SUITE_TASKS]
+    targets += [f"{LM_EVAL_DATA}/{t}.json" for t in hub_tasks(zeroshot_config().get("tasks", []))]
     return sorted(set(targets))
 
 

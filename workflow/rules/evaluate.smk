@@ -5,7 +5,7 @@ rule text:
     output:
         "resources/data/text/{dataset}/{split}.txt",
     wildcard_constraints:
-        dataset=r"wikitext2|ptb|bookcorpus|c4",
+        dataset="|".join(HUB_TEXTS),
     conda:
         "../../envs/prunebench.yaml"
     log:
@@ -16,11 +16,7 @@ rule text:
 
 def evaluation_inputs(wildcards):
     datasets = config["evaluation"]["perplexity"]["datasets"]
-    return {
-        "checkpoint": checkpoint_dir(wildcards.model, wildcards.variant),
-        "report": f"results/pruned/{wildcards.model}/{wildcards.variant}/prune_report.json",
-        "texts": [eval_text_file(d) for d in datasets],
-    }
+    return {**variant_inputs(wildcards), "texts": [eval_text_file(d) for d in datasets]}
 
 
 rule perplexity:
@@ -57,7 +53,7 @@ rule mc_suite:
         expand(f"{MC_SUITE}/{{task}}.{{ext}}", task=SUITE_TASKS, ext=["yaml", "jsonl"]),
         f"{MC_SUITE}/suite.json",
     params:
-        settings=lambda wc: zeroshot_config().get("suite", {}),
+        settings=lambda wc: canonical(zeroshot_config().get("suite", {})),
     log:
         "logs/mc_suite.log",
     conda:
@@ -85,12 +81,9 @@ rule zeroshot_datasets:
 
 def zeroshot_inputs(wildcards):
     tasks = zeroshot_config()["tasks"]
-    inputs = {
-        "checkpoint": checkpoint_dir(wildcards.model, wildcards.variant),
-        "report": f"results/pruned/{wildcards.model}/{wildcards.variant}/prune_report.json",
-        "prefetched": [f"{LM_EVAL_DATA}/{t}.json" for t in tasks if t not in SUITE_TASKS],
-    }
-    if any(t in SUITE_TASKS for t in tasks):
+    inputs = {**variant_inputs(wildcards),
+              "prefetched": [f"{LM_EVAL_DATA}/{t}.json" for t in hub_tasks(tasks)]}
+    if suite_tasks(tasks):
         inputs["suite"] = f"{MC_SUITE}/suite.json"
     return inputs
 
@@ -104,7 +97,6 @@ rule zeroshot:
     params:
         # Only what changes the scores; the suite's own settings reach it through its files.
         settings=lambda wc: canonical({k: v for k, v in zeroshot_config().items() if k != "suite"}),
-        suite_dir=MC_SUITE,
         # Evaluation never touches the network: hub datasets come from the pre-fetched cache.
         hf_env=lambda wc: hf_cache_env(offline=True),
         device=config["device"],

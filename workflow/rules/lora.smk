@@ -3,13 +3,6 @@
 # evaluation rules read like any other variant's (checkpoint_dir, prune_report.json).
 
 
-def lora_settings():
-    """The config's `lora:` section over the study's defaults (prunebench.lora.DEFAULTS)."""
-    from prunebench.lora import resolve_settings
-
-    return canonical(resolve_settings(config.get("lora")))
-
-
 def instruction_inputs(wildcards):
     """Embedded instructions are made from the embedded train text; hub data needs nothing."""
     if wildcards.source == "embedded":
@@ -40,7 +33,7 @@ rule lora:
     input:
         checkpoint=lambda wc: checkpoint_dir(wc.model, wc.base),
         report="results/pruned/{model}/{base}/prune_report.json",
-        data=lambda wc: instruction_file(),
+        data=instruction_file(),
     output:
         checkpoint=directory("results/pruned/{model}/{base}+lora/checkpoint"),
         report="results/pruned/{model}/{base}+lora/prune_report.json",

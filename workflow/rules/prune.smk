@@ -15,14 +15,6 @@ rule dense_report:
         "../scripts/dense_report.py"
 
 
-def calibration_input(model, variant):
-    """The windows a prune reads; none for a data-free method (Mag+), so none are drawn."""
-    settings = prune_settings(model, variant)
-    if settings["method"] in DATA_FREE:
-        return []
-    return calibration_file(model, settings["calibration"])
-
-
 rule prune:
     input:
         model=lambda wc: model_dir(wc.model),

@@ -2,12 +2,11 @@
 from pathlib import Path
 
 from prunebench import logs
-from prunebench.mc_suite import DEFAULT_CONTEXT_SENTENCES, DEFAULT_ITEMS, write_suite
+from prunebench.mc_suite import write_suite
 
 log = logs.setup(snakemake.log[0])
 settings = snakemake.params.settings
 out_dir = write_suite(snakemake.input[0], Path(snakemake.output[-1]).parent,
-                      n=settings.get("items", DEFAULT_ITEMS), seed=settings.get("seed", 0),
-                      context_sentences=settings.get("context_sentences",
-                                                     DEFAULT_CONTEXT_SENTENCES))
+                      n=settings["items"], seed=settings["seed"],
+                      context_sentences=settings["context_sentences"])
 log.info("offline zero-shot suite written to %s", out_dir)

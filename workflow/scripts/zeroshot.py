@@ -1,18 +1,16 @@
 """Zero-shot accuracy of one variant through lm-eval (HFLM around the loaded model)."""
-import os
-from pathlib import Path
+from prunebench.hub import apply_hf_env
 
-# Before datasets / huggingface_hub are imported: they read these once, at import.
-os.environ.update({k: str(Path(v).resolve()) if k.endswith("_CACHE") else v
-                   for k, v in snakemake.params.hf_env.items()})
+apply_hf_env(snakemake.params.hf_env)  # before datasets / huggingface_hub are imported
 
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from prunebench import logs  # noqa: E402
 from prunebench.atomic import read_json, write_json  # noqa: E402
 from prunebench.modeling import load_model, require_tokenizer, resolve_device  # noqa: E402
 from prunebench.provenance import provenance  # noqa: E402
-from prunebench.zeroshot import SUITE_TASKS, evaluate, lm_eval_version  # noqa: E402
+from prunebench.zeroshot import evaluate  # noqa: E402
 
 log = logs.setup(snakemake.log[0])
 wc, settings = snakemake.wildcards, snakemake.params.settings
@@ -21,7 +19,8 @@ device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.checkpoint, device=device, **snakemake.params.placement)
 tokenizer = require_tokenizer(snakemake.input.checkpoint, "zero-shot evaluation",
                               snakemake.config.get("trust_remote_code", False))
-suite = snakemake.params.suite_dir if any(t in SUITE_TASKS for t in tasks) else None
+suite_json = snakemake.input.get("suite")  # there when a task of the offline suite is asked for
+suite = str(Path(suite_json).parent) if suite_json else None
 
 started = time.perf_counter()
 out = evaluate(model, tokenizer, tasks, include_path=suite, num_fewshot=settings["num_fewshot"],
@@ -42,7 +41,7 @@ write_json(snakemake.output.summary, {
     **summary,
     "tasks": tasks, "num_fewshot": settings["num_fewshot"], "limit": settings["limit"],
     "batch_size": settings["batch_size"], "seed": settings["seed"],
-    "suite": read_json(snakemake.input.suite) if suite else None,
-    "lm_eval_version": lm_eval_version(), "elapsed_s": elapsed,
+    "suite": read_json(suite_json) if suite_json else None,
+    "lm_eval_version": record["versions"]["lm_eval"], "elapsed_s": elapsed,
     "provenance": record,
 })
