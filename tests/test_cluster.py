@@ -284,10 +284,12 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
                "results/pruned/m13/depth_ppl-9.5B/prune_report.json",
                "results/bench/m7/dense/hf/12x128.json", "results/bench/m13/dense/hf/12x128.json",
                "resources/data/text/ptb/validation.txt"]       # the last one: a CPU job
+    # --keep-going: the targets are independent, so every one is submitted even when the first
+    # failure is seen before the last submission (a loaded machine).
     proc = snakemake(workdir, "--workflow-profile", "profiles/slurm",
                      "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
-                     "--latency-wait", "1", *targets, configfile="slurm.yaml", check=False,
-                     env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+                     "--latency-wait", "1", "--keep-going", *targets, configfile="slurm.yaml",
+                     check=False, env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
     assert proc.returncode != 0  # the fake sacct reports every job as failed
     jobs = submissions(bin_dir / "sbatch.log")
     assert len(jobs) == len(targets), proc.stderr[-3000:]

@@ -1,15 +1,16 @@
 """Depth pruning with the PPL criterion on the trained tiny model."""
-import random
+import copy
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from prunebench import PrunebenchError
+from block_helpers import insert_block
+from prunebench import PrunebenchError, surgery
 from prunebench.data import calibration_windows, load_rows
 from prunebench.depth import calibration_nll, prune_ppl, removable_blocks, without_blocks
 from prunebench.evaluate import perplexity, token_stream
-from prunebench.modeling import count_params, load_model, load_tokenizer, remove_blocks
+from prunebench.modeling import count_params, load_model, load_tokenizer
 from prunebench.pruning import prune_checkpoint
 
 
@@ -31,20 +32,36 @@ def heldout_ppl(model, stream):
     return perplexity(model, stream, window=128, batch_size=16)["perplexity"]
 
 
-def test_ppl_criterion_beats_random_removal(tiny_model_dir, calibration, heldout):
-    model = load_model(tiny_model_dir)
+def with_sabotage_block(model, at: int):
+    """The model with an extra block at `at`: all its weights zero (it passes its input on) but
+    an o_proj bias that adds a huge constant to every token, drowning the residual stream. The
+    model is broken (a near-constant prediction) unless exactly that block is removed, and
+    removing it gives back the model itself."""
+    extra = copy.deepcopy(model.model.layers[at])
+    with torch.no_grad():
+        for p in extra.parameters():
+            p.zero_()
+    insert_block(model, at, extra)
+    g = torch.Generator().manual_seed(0)
+    surgery.add_output_bias(model, at, "o_proj",
+                            1e5 * torch.randn(model.config.hidden_size, generator=g))
+    return model
+
+
+def test_ppl_criterion_removes_the_one_block_that_breaks_the_model(tiny_model_dir, calibration,
+                                                                   heldout):
+    at = 4
+    model = with_sabotage_block(load_model(tiny_model_dir), at)
     n = model.config.num_hidden_layers
-    target = count_params(model.config) - 3 * (count_params(model.config) - count_params(
-        remove_blocks(load_model(tiny_model_dir), [0]).config))  # three blocks' worth
-    report = prune_ppl(model, calibration, target)
-    assert report["num_removed"] == 3 and len(report["block_scores"]) == n
-    pruned_ppl = heldout_ppl(model, heldout)
-    rng = random.Random(0)
-    random_ppls = []
-    for _ in range(4):
-        blocks = sorted(rng.sample(range(n), 3))
-        random_ppls.append(heldout_ppl(remove_blocks(load_model(tiny_model_dir), blocks), heldout))
-    assert pruned_ppl < min(random_ppls), (pruned_ppl, random_ppls, report["removed_blocks"])
+    per_block = sum(p.numel() for p in model.model.layers[0].parameters())
+    report = prune_ppl(model, calibration, count_params(model.config) - per_block)
+    assert report["num_removed"] == 1 and len(report["block_scores"]) == n == 9
+    assert report["removed_blocks"] == [at], report["block_scores"]
+    # What is left is the dense model itself, exactly; any other single removal leaves it broken.
+    dense = load_model(tiny_model_dir)
+    assert heldout_ppl(model, heldout) == heldout_ppl(dense, heldout)
+    scores = report["block_scores"]
+    assert min(s for b, s in enumerate(scores) if b != at) > 10 * scores[at], scores
 
 
 def test_scores_are_perplexities_without_each_block(tiny_model_dir, calibration):

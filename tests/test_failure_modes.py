@@ -11,7 +11,6 @@ import errno
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -210,6 +209,8 @@ def test_f22_tampered_weights_are_refused_even_with_size_and_time_kept(checkpoin
     data = bytearray(file.read_bytes())
     data[-1] ^= 0xFF  # same size; one weight byte differs
     file.write_bytes(bytes(data))
+    # A write moves mtime, but a coarse file-system clock may not show it: move it explicitly.
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     with pytest.raises(PrunebenchError, match=f"{file.name} does not match its recorded sha256"):
         modeling.load_model(checkpoint)  # the write changed mtime: hashed again
     os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -344,72 +345,6 @@ def test_f37_no_pickle_loading_and_no_remote_code_anywhere():
             assert "weights_only=True" in call, f"{path}: {call}"
         assert not re.search(r"^\s*import pickle|^\s*from pickle", text, re.M), path
         assert "trust_remote_code=True" not in text, path
-
-
-# ---------------------------------------------------------------------- fault injection, e2e
-
-KILL_DURING_SAVE = """
-import os
-marker = os.environ.get("PRUNEBENCH_TEST_KILL_MARKER")
-if marker and os.path.exists(marker):
-    import signal
-    import huggingface_hub
-
-    real = huggingface_hub.save_torch_state_dict
-
-    def save_then_die(*args, **kwargs):
-        real(*args, **kwargs)  # the weights are on disk in the temporary folder...
-        os.remove(marker)
-        os.kill(os.getpid(), signal.SIGKILL)  # ...and the job dies before manifest and rename
-
-    huggingface_hub.save_torch_state_dict = save_then_die
-"""
-
-
-@pytest.mark.slow
-def test_f39_job_killed_mid_checkpoint_write_then_rerun_is_identical(tmp_path):
-    config = config_with(models__tiny__variants=["dense", "depth_ppl-0.8"])
-    config["embedded"]["model"]["steps"] = 60
-    workdir = _workdir(tmp_path / "work", config)
-    cell = "results/pruned/tiny/depth_ppl-0.8"
-    target = "results/eval/tiny/depth_ppl-0.8/ppl.json"
-
-    def run(env=None):
-        return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", target,
-                               "--configfile", "bad.yaml"], cwd=workdir, capture_output=True,
-                              text=True, timeout=900, env={**os.environ, **(env or {})})
-
-    def outcome():
-        manifest = json.loads((workdir / cell / "checkpoint" / modeling.MANIFEST).read_text())
-        report = json.loads((workdir / cell / "prune_report.json").read_text())
-        return (manifest["weights_sha256"], report["method_report"]["removed_blocks"],
-                json.loads((workdir / target).read_text())["perplexity"])
-
-    first = run()
-    assert first.returncode == 0, first.stderr[-4000:]
-    clean = outcome()
-    model_mtime = (workdir / "resources/models/tiny/prunebench.json").stat().st_mtime_ns
-    shutil.rmtree(workdir / cell)
-    (workdir / target).unlink()
-
-    inject = tmp_path / "inject"
-    inject.mkdir()
-    (inject / "sitecustomize.py").write_text(KILL_DURING_SAVE)
-    marker = tmp_path / "kill-once"
-    marker.write_text("")
-    killed = run({"PYTHONPATH": f"{inject}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-                  "PRUNEBENCH_TEST_KILL_MARKER": str(marker)})
-    assert killed.returncode != 0 and not marker.exists(), killed.stderr[-4000:]
-    # Nothing that Snakemake (or a person) could mistake for a finished prune:
-    assert not (workdir / cell / "checkpoint").exists()
-    assert not (workdir / cell / "prune_report.json").exists()
-
-    again = run()
-    assert again.returncode == 0, again.stderr[-4000:]
-    assert outcome() == clean  # same blocks, same weights, same perplexity
-    assert not list((workdir / cell).glob(".checkpoint.partial-*"))
-    # The base model was not touched by any of this.
-    assert (workdir / "resources/models/tiny/prunebench.json").stat().st_mtime_ns == model_mtime
 
 
 # -------------------------------------------------------------------------------- determinism

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -269,8 +270,11 @@ def test_figure_grid_log2_and_oom_omitted(study, tmp_path):
     df = report.load_bench(bench)
     png, pdf = tmp_path / "fig/tl.png", tmp_path / "fig/tl.pdf"
     fig = report.plot_throughput_vs_latency(df, png, pdf, backend="hf")
-    assert png.stat().st_size > 10_000 and pdf.stat().st_size > 1_000
+    # Sizes depend on the fonts and the renderer: a bound any real plot clears.
+    assert png.stat().st_size > 1_000 and pdf.stat().st_size > 1_000
     assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])  # the PNG header's size
+    assert width > 300 and height > 200, (width, height)
     assert len(fig.axes) == 2 * 3
     for ax in fig.axes:
         assert ax.get_yscale() == "log" and ax.yaxis.get_transform().base == 2

@@ -30,6 +30,86 @@ def logits(model, ids):
         return model(input_ids=ids, use_cache=False).logits
 
 
+def size_tolerance(name: str, config, target: int) -> float:
+    """How far from the target a method may land. LLM-Pruner and Wanda-sp sizes follow from the
+    config alone (within 1%). FLAP AL-AM keeps the prefix of its ranked units whose size is
+    nearest the target, so it is within half the costliest unit: a KV group or an MLP channel."""
+    if name != "flap":
+        return 0.01 * target
+    assert not config.attention_bias and not getattr(config, "mlp_bias", False)
+    d, hd = config.hidden_size, modeling.head_dim(config)
+    rep = config.num_attention_heads // config.num_key_value_heads
+    group = (2 * rep + 2) * d * hd  # rep query heads in q_proj and o_proj, one k and one v head
+    return max(group, 3 * d) / 2
+
+
+def output_input_means(model, ids, batch_size: int = 8) -> list[dict[str, torch.Tensor]]:
+    """Per block, the float64 mean over all tokens of the inputs of o_proj and down_proj."""
+    sums = [{} for _ in model.model.layers]
+    counts = [{} for _ in model.model.layers]
+
+    def hook(b, name):
+        def record(_module, args):
+            x = args[0].detach().reshape(-1, args[0].shape[-1]).double()
+            sums[b][name] = sums[b].get(name, 0) + x.sum(0)
+            counts[b][name] = counts[b].get(name, 0) + x.shape[0]
+        return record
+
+    handles = [module.register_forward_pre_hook(hook(b, name))
+               for b, layer in enumerate(model.model.layers)
+               for name, module in (("o_proj", layer.self_attn.o_proj),
+                                    ("down_proj", layer.mlp.down_proj))]
+    try:
+        with torch.no_grad():  # batched as flap.prune does, so the inputs are the same
+            for start in range(0, len(ids), batch_size):
+                model(input_ids=ids[start:start + batch_size], use_cache=False)
+    finally:
+        for h in handles:
+            h.remove()
+    return [{k: s[k] / c[k] for k in s} for s, c in zip(sums, counts)]
+
+
+def kept_columns(dense: torch.Tensor, pruned: torch.Tensor) -> list[int]:
+    """The dense columns a pruned weight kept: each of its columns is an exact copy of one."""
+    match = (dense.T[:, None, :] == pruned.T[None, :, :]).all(-1)  # [dense cols, pruned cols]
+    assert (match.sum(0) == 1).all(), "a pruned column is not a column of the dense weight"
+    return match.int().argmax(0).tolist()
+
+
+def assert_flap_layer_means(dense, pruned, means, report, compensated: bool, rtol: float):
+    """FLAP's guarantee, per block and output projection, on the calibration tokens: with bias
+    compensation the pruned layer's mean output (kept columns + bias) is the dense layer's;
+    without, it is off by exactly the removed columns' mean contribution. Float64 throughout;
+    rtol covers a bias stored in the model's dtype. Returns how many columns were removed."""
+    hd = modeling.head_dim(dense.config)
+
+    def bias(lin):
+        return torch.zeros(lin.out_features, dtype=torch.float64) if lin.bias is None \
+            else lin.bias.detach().double()
+
+    removed_total = 0
+    for b, (d_layer, p_layer) in enumerate(zip(dense.model.layers, pruned.model.layers)):
+        for name in ("o_proj", "down_proj"):
+            d_lin = d_layer.self_attn.o_proj if name == "o_proj" else d_layer.mlp.down_proj
+            p_lin = p_layer.self_attn.o_proj if name == "o_proj" else p_layer.mlp.down_proj
+            m, w = means[b][name], d_lin.weight.detach().double()
+            kept = kept_columns(d_lin.weight.detach(), p_lin.weight.detach())
+            removed = sorted(set(range(w.shape[1])) - set(kept))
+            removed_total += len(removed)
+            if name == "o_proj":  # whole heads, as reported
+                assert sorted(kept) == [h * hd + i for h in report["blocks"][b]["kept_heads"]
+                                        for i in range(hd)], (b, kept)
+            else:
+                assert len(kept) == report["blocks"][b]["channels_kept"], b
+            dense_mean = w @ m + bias(d_lin)
+            pruned_mean = p_lin.weight.detach().double() @ m[kept] + bias(p_lin)
+            expected = dense_mean if compensated else dense_mean - w[:, removed] @ m[removed]
+            scale = float((w.abs() @ m.abs()).max() + bias(d_lin).abs().max())
+            torch.testing.assert_close(pruned_mean, expected, rtol=rtol, atol=rtol * scale,
+                                       msg=lambda msg: f"block {b} {name}: {msg}")
+    return removed_total
+
+
 # --------------------------------------------------------------------------- sizes
 
 def test_llm_pruner_original_setting_on_llama_7b_shapes_gives_5_42b():
@@ -50,8 +130,9 @@ def test_llm_pruner_original_setting_on_llama_7b_shapes_gives_5_42b():
 def test_pruned_model_lands_within_one_percent(small_random_model, name, frac):
     model = small_random_model(seed=3)
     target = int(modeling.count_params(model.config) * frac)
+    tolerance = size_tolerance(name, model.config, target)
     report = METHODS[name].prune(model, calib(128), target)
-    assert abs(numel(model) - target) <= 0.01 * target
+    assert abs(numel(model) - target) <= tolerance
     assert report["params_after"] == numel(model) == modeling.count_params(model.config)
 
 
@@ -59,10 +140,11 @@ def test_gqa_models_prune_whole_kv_groups(small_random_model):
     for name, module in METHODS.items():
         model = small_random_model(seed=1, num_attention_heads=4, num_key_value_heads=2)
         target = int(modeling.count_params(model.config) * 0.75)
+        tolerance = size_tolerance(name, model.config, target)
         module.prune(model, calib(128), target)
         for s in model.config.layer_shapes:
             assert s["num_attention_heads"] == 2 * s["num_key_value_heads"], name
-        assert abs(numel(model) - target) <= 0.01 * target, name
+        assert abs(numel(model) - target) <= tolerance, name
         assert torch.isfinite(logits(model, calib(128, 2))).all()
 
 
@@ -139,13 +221,41 @@ def test_useless_head_and_channel_are_removed_first(small_random_model, name):
         assert (layer.mlp.down_proj.weight.abs().sum(0) > 0).all(), name
 
 
+@pytest.mark.parametrize("biases", [False, True])
+def test_flap_al_am_plan_removes_the_lowest_pooled_units(small_random_model, biases):
+    """Synthetic scores where the answer is certain: blocks 0, 2, 3 score every unit alike
+    (standardised to 0); block 1 has a head and a channel that score 0 (far below the rest)."""
+    config = small_random_model().config  # 4 blocks, 4 heads of 16, MLP 128, hidden 64
+    scores = [{"attn": torch.ones(64, dtype=torch.float64),
+               "mlp": torch.ones(128, dtype=torch.float64)} for _ in range(4)]
+    scores[1]["attn"][2 * 16:3 * 16] = 0  # head 2
+    scores[1]["mlp"][7] = 0
+    shapes = [dict(s, o_proj_bias=biases, down_proj_bias=biases)
+              for s in modeling.layer_shapes(config)]
+    full = modeling.count_params(surgery.config_with_shapes(config, shapes))
+    group, channel = 4 * 64 * 16, 3 * 64
+    plan = flap.plan_al_am(config, scores, full - group - channel, biases)
+    assert plan["kept_groups"] == [[0, 1, 2, 3], [0, 1, 3], [0, 1, 2, 3], [0, 1, 2, 3]]
+    assert plan["kept_channels"] == [list(range(128)), [c for c in range(128) if c != 7],
+                                     list(range(128)), list(range(128))]
+    # a target one channel below the full size: only the lowest unit goes
+    plan = flap.plan_al_am(config, scores, full - channel, biases)
+    assert plan["kept_groups"][1] == [0, 1, 2, 3] and 7 not in plan["kept_channels"][1]
+    assert sum(map(len, plan["kept_channels"])) == 4 * 128 - 1
+
+
 def test_flap_al_am_removes_useless_head_and_channel(small_random_model):
     model = small_random_model(seed=5)
     make_useless(model, head=2, channel=7, blocks=[1])
     target = int(modeling.count_params(model.config) * 0.85)
     report = flap.prune(model, calib(128), target)
-    assert 2 not in report["blocks"][1]["kept_heads"]
-    assert (model.model.layers[1].mlp.down_proj.weight.abs().sum(0) > 0).all()
+    # Whether block 1 loses any unit depends on the weights (scores are pooled over blocks);
+    # within block 1 the zeroed head and channel score lowest, so they go first.
+    entry = report["blocks"][1]
+    if len(entry["kept_heads"]) < 4:
+        assert 2 not in entry["kept_heads"], entry
+    if entry["channels_removed"]:
+        assert (model.model.layers[1].mlp.down_proj.weight.abs().sum(0) > 0).all()
 
 
 # --------------------------------------------------------------------------- FLAP bias compensation
@@ -187,16 +297,15 @@ def test_flap_bias_compensation_is_exact_for_constant_inputs(small_random_model)
     assert (outputs[False] - reference).abs().max() > 1e-3  # without it, outputs move
 
 
-def test_flap_bias_compensation_helps_al_am(small_random_model):
+def test_flap_bias_compensation_keeps_each_layers_mean_output_al_am(small_random_model):
     dense = constant_input_model(small_random_model)
-    x, test = calib(128, n=6, length=20), calib(128, n=3, length=20, seed=9)
+    x = calib(128, n=6, length=20)
+    means = output_input_means(dense, x)
     target = int(modeling.count_params(dense.config) * 0.8)
-    err = {}
     for comp in (True, False):
         model = copy.deepcopy(dense)
-        flap.prune(model, x, target, bias_compensation=comp)
-        err[comp] = (logits(model, test) - logits(dense, test)).pow(2).mean().item()
-    assert err[True] < err[False]
+        report = flap.prune(model, x, target, bias_compensation=comp)
+        assert assert_flap_layer_means(dense, model, means, report, comp, rtol=1e-9) > 0
 
 
 # --------------------------------------------------------------------------- bad input
@@ -248,22 +357,33 @@ def trained(tiny_model_dir, embedded_corpus):
             "dense_ppl": dense_ppl, "dense_params": modeling.count_params(dense.config)}
 
 
-def prune_trained(trained, name, **params):
+def prune_trained(trained, name, with_ppl=True, **params):
     model = modeling.load_model(trained["dir"])
     target = int(trained["dense_params"] * 0.8)
+    tolerance = size_tolerance(name, model.config, target)
     report = METHODS[name].prune(model, trained["calibration"], target, **params)
-    assert abs(numel(model) - target) <= 0.01 * target
+    assert abs(numel(model) - target) <= tolerance
     assert report["params_after"] == numel(model)
+    if not with_ppl:
+        return model, report
     return model, perplexity(model, trained["stream"], window=128, max_windows=24)["perplexity"]
 
 
 def test_tiny_model_quality_sanity(trained):
-    ppl = {}
+    # A detector of broken surgery at 80% of the size, not a ranking of the methods (which
+    # one is better, or whether FLAP's compensation helps, varies with the trained weights).
+    dense_ppl = trained["dense_ppl"]
     for name in METHODS:
-        _model, ppl[name] = prune_trained(trained, name)
-        assert math.isfinite(ppl[name]) and ppl[name] > trained["dense_ppl"], (name, ppl)
-    _model, no_comp = prune_trained(trained, "flap", bias_compensation=False)
-    assert ppl["flap"] < no_comp, (ppl["flap"], no_comp)
+        _model, ppl = prune_trained(trained, name)
+        assert math.isfinite(ppl) and ppl < 1.5 * dense_ppl, (name, ppl, dense_ppl)
+
+
+def test_flap_bias_compensation_keeps_each_layers_mean_output_on_the_tiny_model(trained):
+    dense = modeling.load_model(trained["dir"])
+    means = output_input_means(dense, trained["calibration"])
+    for comp in (True, False):
+        model, report = prune_trained(trained, "flap", with_ppl=False, bias_compensation=comp)
+        assert assert_flap_layer_means(dense, model, means, report, comp, rtol=1e-5) > 0
 
 
 def test_pruned_tiny_model_round_trips(trained, tmp_path):

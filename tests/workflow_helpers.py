@@ -7,13 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def copy_workflow(workdir: Path) -> Path:
     """The workflow's files (not results or resources) copied into `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "workflow", "config", "profiles", "envs"):
+    for item in ("workflow", "config", "profiles"):
         src = REPO / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, workdir / item)
     return workdir
@@ -44,3 +46,39 @@ def job_counts(output: str) -> dict[str, int]:
         counts[rule] = int(count)
     counts.pop("total", None)
     return counts
+
+
+# The default config made quick for the end-to-end tests: a short training run (the tests that
+# judge the model's quality use their own checkpoint), one token config and a small sweep.
+FAST = {
+    "embedded": {"seed": 0, "model": {"seed": 0, "steps": 40}},
+    "benchmark": {"token_configs": ["12x16"], "batch_sizes": [1, 8], "warmup": 1, "repeats": 2},
+    # `device: cpu` frees the jobs from the one-GPU limit; with PARALLEL_JOBS two prune or
+    # evaluation jobs then run at once, so their seconds of library start-up overlap. Benchmark
+    # jobs still claim every core, so no other job runs while one is timed.
+    "device": "cpu",
+}
+PARALLEL_JOBS = ["--set-threads", "prune=1", "perplexity=1", "zeroshot=1", "lora=1"]
+
+
+def make_workdir(path: Path, **overrides) -> Path:
+    """A copy of the workflow with `test.yaml`: the default config, FAST and `overrides` on top."""
+    copy_workflow(path)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for key, value in {**FAST, **overrides}.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    (path / "test.yaml").write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake_command(*args: str, configfile: str = "test.yaml") -> list[str]:
+    """The command `snakemake()` runs (the test config's default target unless args name one)."""
+    return [sys.executable, "-m", "snakemake", "--cores", "2", *args, *PARALLEL_JOBS,
+            "--configfile", configfile]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, configfile: str = "test.yaml",
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    # --set-threads takes several values: it goes after the targets, before --configfile.
+    return run_snakemake(workdir, "--cores", "2", *args, *PARALLEL_JOBS, configfile=configfile,
+                         check=check, env=env)

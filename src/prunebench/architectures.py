@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from transformers import LlamaConfig
+from typing import TYPE_CHECKING
 
 from prunebench import PrunebenchError
+
+if TYPE_CHECKING:  # imported when a config is built: job sizing reads the shapes alone
+    from transformers import LlamaConfig
 
 # Shapes of the published checkpoints (config.json of each hub repository).
 ARCHITECTURES: dict[str, dict] = {
@@ -22,11 +25,17 @@ ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 
 
-def architecture_config(name: str) -> LlamaConfig:
+def architecture_shape(name: str) -> dict:
+    """The published checkpoint's config values (a copy)."""
     try:
-        shape = ARCHITECTURES[name]
+        return dict(ARCHITECTURES[name])
     except KeyError:
         raise PrunebenchError(
             f"unknown architecture {name!r}: choose one of {sorted(ARCHITECTURES)}") from None
-    return LlamaConfig(**shape, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+
+
+def architecture_config(name: str) -> LlamaConfig:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(**architecture_shape(name), bos_token_id=1, eos_token_id=2, pad_token_id=0,
                        tie_word_embeddings=False, hidden_act="silu")

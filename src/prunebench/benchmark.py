@@ -10,26 +10,28 @@ Every timed run also records when each output token was ready (CUDA events on GP
 synchronisation; perf_counter on CPU). From those marks come the time to first token (prefill)
 and the mean decode step, measured inside the same runs as the latency rather than derived from
 it. Each decode step is compared with a bandwidth floor (bytes that must be read per step /
-measured copy bandwidth) so that a pathological kernel choice shows up (DESIGN.md section 6).
+measured copy bandwidth) so that a pathological kernel choice shows up
+(docs/benchmarks.md, "Bandwidth floor").
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import os
 import statistics
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import read_json, write_json
+from prunebench.oom import free_memory, is_out_of_memory
 from prunebench.modeling import (block_param_count, head_dim, layer_shapes, resolve_device,
                                  resolve_dtype)
 from prunebench.provenance import device_info, package_versions, provenance
@@ -58,7 +60,7 @@ FIRST_ORDINARY_ID = 3
 
 # attention name -> SDPA backends it allows (None: no restriction / not SDPA).
 ATTENTION = {
-    "sdpa": None,  # PyTorch's own dispatch (the pitfall of DESIGN.md section 6 on CUDA)
+    "sdpa": None,  # PyTorch's own dispatch: on CUDA it may pick a pathologically slow kernel
     "flash-efficient": ("FLASH_ATTENTION", "EFFICIENT_ATTENTION"),
     "flash": ("FLASH_ATTENTION",),
     "efficient": ("EFFICIENT_ATTENTION",),
@@ -332,22 +334,6 @@ class PeakMemory:
         return False
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether an exception is an allocation failure (CUDA or CPU allocator)."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    message = str(exc).lower()
-    return isinstance(exc, RuntimeError) and any(
-        text in message for text in ("out of memory", "can't allocate memory",
-                                     "cublas_status_alloc_failed"))
-
-
-def free_memory(device: torch.device) -> None:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-
 # --------------------------------------------------------------------------- backends
 
 class HFRunner:
@@ -521,7 +507,7 @@ def _add_floor(row: dict[str, Any], config, *, input_tokens: int, output_tokens:
     if row["floor_flag"]:
         log.warning("batch-1 decode step %.2f ms is %.1fx the bandwidth floor %.2f ms: the timing "
                     "is dominated by something other than the model (framework overhead or a "
-                    "pathological kernel choice; see DESIGN.md section 6)",
+                    "pathological kernel choice; see docs/benchmarks.md, 'Bandwidth floor')",
                     row["decode_step_s"] * 1e3, row["decode_step_s"] / floor, floor * 1e3)
 
 

@@ -14,7 +14,8 @@ import yaml
 
 from prunebench import PrunebenchError
 from prunebench.modeling import count_params, load_config
-from prunebench.pruning import method_module, parse_variant, split_variant
+from prunebench.registry import method_module
+from prunebench.variants import prune_settings, variant_entries
 from prunebench.sizes import format_params, parse_size
 
 
@@ -48,19 +49,16 @@ def plan_rows(config_file: str | Path, resources: str | Path = "resources") -> l
     for name, spec in config["models"].items():
         model_cfg = model_config(name, spec["source"], Path(resources))
         dense = count_params(model_cfg)
-        for item in spec["variants"]:
-            variant = item if isinstance(item, str) else item["name"]
+        for entry in variant_entries(config, name):
             # A `+lora` variant has its base's size (merged adapters add no parameters).
-            method, size = parse_variant(split_variant(variant)[0])
-            row = {"model": name, "variant": variant, "dense_params": dense}
-            if method == "dense":
+            row = {"model": name, "variant": entry["name"], "dense_params": dense}
+            if entry["method"] == "dense":
                 row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers)
             else:
-                target = parse_size(size, dense)
-                params = {**config.get("methods", {}).get(method, {}).get("params", {}),
-                          **({} if isinstance(item, str) else item.get("params", {}))}
+                target = parse_size(entry["size"], dense)
+                params = prune_settings(config, name, entry["base"])["params"]
                 row.update(target_params=target,
-                           **method_module(method).plan(model_cfg, target, **params))
+                           **method_module(entry["method"]).plan(model_cfg, target, **params))
             rows.append(row)
     return rows
 

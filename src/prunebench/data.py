@@ -12,10 +12,12 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from prunebench import PrunebenchError
+
+if TYPE_CHECKING:  # torch is imported where windows are made: the workflow parses this module
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,8 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
                 f"calibration text has only {len(ids)} tokens, fewer than one window of {length}: "
                 "use a larger source or shorter windows")
         windows.append(ids[:length])
+    import torch
+
     return torch.tensor(windows, dtype=torch.long)
 
 

@@ -16,19 +16,20 @@ import contextlib
 import logging
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, registry
 from prunebench.device_map import main_device
 from prunebench.modeling import block_param_count, count_params, layer_shapes, remove_blocks
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 128}
+DEFAULT_CALIBRATION = registry.default_calibration("depth_ppl")  # defined once, in the registry
 DEFAULT_PARAMS = {"protect_first": 0, "protect_last": 0, "batch_size": 10}
 
 
@@ -113,7 +114,7 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
 def without_blocks(model, blocks: set[int]):
     """Temporarily run the model without some blocks (weights untouched, restored on exit)."""
     layers, n = model.model.layers, model.config.num_hidden_layers
-    model.model.layers = nn.ModuleList(l for i, l in enumerate(layers) if i not in blocks)
+    model.model.layers = nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks)
     model.config.num_hidden_layers = len(model.model.layers)
     try:
         yield model

@@ -11,13 +11,14 @@ import logging
 
 import torch
 
+from prunebench import registry
 from prunebench.depth import check_params, plan_blocks, prune_one_shot
 
 log = logging.getLogger(__name__)
 
 # Unused (the criterion reads no data); kept because every method names the original's
 # calibration, and the original's script passes the Taylor+ one.
-DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 128}
+DEFAULT_CALIBRATION = registry.default_calibration("depth_mag")  # defined once, in the registry
 DEFAULT_PARAMS = {"protect_first": 4, "protect_last": 2}
 
 

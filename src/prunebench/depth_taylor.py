@@ -20,14 +20,14 @@ import logging
 
 import torch
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, registry
 from prunebench.depth import check_params, plan_blocks, prune_one_shot, require_calibration
 from prunebench.device_map import main_device
 from prunebench.modeling import resolve_dtype
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 128}
+DEFAULT_CALIBRATION = registry.default_calibration("depth_taylor")  # defined once, in the registry
 DEFAULT_PARAMS = {"protect_first": 4, "protect_last": 2, "batch_size": 10, "dtype": "float32",
                   "gradient_checkpointing": True}
 # Compute dtype (`dtype`): float32 runs as is (a half-precision model is upcast for the pass and
@@ -54,7 +54,7 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
     renamed = hasattr(model, "activation_checkpointing_enable")
     was_checkpointing = (model.is_activation_checkpointing if renamed
                          else model.is_gradient_checkpointing)
-    dropouts = {a: a.attention_dropout for a in (l.self_attn for l in model.model.layers)
+    dropouts = {a: a.attention_dropout for a in (layer.self_attn for layer in model.model.layers)
                 if hasattr(a, "attention_dropout")}
     # Parameters only: buffers such as the rotary frequencies keep their own dtype.
     dtypes = {p: p.dtype for p in model.parameters()}

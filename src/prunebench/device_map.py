@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 NO_SPLIT = ["LlamaDecoderLayer"]
 STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
 
-DeviceMap = dict[str, Union[int, str]]
+DeviceMap = dict[str, int | str]
 
 
 def plan(model: nn.Module, device_map: str | DeviceMap = "auto",

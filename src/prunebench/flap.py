@@ -36,13 +36,13 @@ from typing import Any
 
 import torch
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, registry
 from prunebench import surgery
 from prunebench.modeling import ZeroHeadAttention, block_param_count, count_params, head_dim, layer_shapes
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = {"source": "wikitext2", "n": 1024, "length": 128}
+DEFAULT_CALIBRATION = registry.default_calibration("flap")  # defined once, in the registry
 DEFAULT_PARAMS = {"structure": "AL-AM", "metric": "WIFV", "bias_compensation": True,
                   "batch_size": 8}
 STRUCTURES = ("AL-AM", "UL-UM")

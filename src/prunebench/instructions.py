@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
+from prunebench.lora_settings import TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +37,6 @@ IGNORE_INDEX = -100  # label of a token that is not scored (the prompt and the p
 # The Alpaca prompt template (the study's recovery used it through alpaca-lora), and a short
 # one for the tiny model, whose 512-token vocabulary would spend most of a window on the
 # Alpaca preamble.
-TEMPLATES: dict[str, dict[str, str]] = {
-    "alpaca": {
-        "with_input": ("Below is an instruction that describes a task, paired with an input that "
-                       "provides further context. Write a response that appropriately completes "
-                       "the request.\n\n### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n"
-                       "### Response:\n"),
-        "no_input": ("Below is an instruction that describes a task. Write a response that "
-                     "appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n"
-                     "### Response:\n"),
-    },
-    "plain": {
-        "with_input": "{instruction} {input}",
-        "no_input": "{instruction}",
-    },
-}
 
 # Instructions of the embedded records; which one a record gets is drawn with the seed.
 CONTINUE = ("Continue the story:", "Continue the text:", "Write what happens next:")
@@ -78,7 +65,7 @@ def embedded_records(train_text: str, seed: int = 0, n_recall: int | None = None
     random stream of their own, so none repeats the evaluation's test text.
     """
     from prunebench.mc_suite import split_sentences
-    from prunebench.tiny import generate_probes
+    from prunebench.corpus import generate_probes
 
     rng = random.Random(f"prunebench-instructions-{seed}")
     records = []

@@ -63,17 +63,17 @@ def model_billions(model_dir: str | Path, source: str) -> float:
 
     config_file = Path(model_dir) / "config.json"
     if config_file.exists():
-        from prunebench.modeling import count_params, load_config
+        from prunebench.param_count import config_from_json, count_params
 
-        return count_params(load_config(model_dir)) / 1e9
+        return count_params(config_from_json(config_file)) / 1e9
     parsed = parse_source(source)
     if parsed.kind == "tiny":
         return 0.0  # about 2M parameters: the fixed part of every rate covers it
     if parsed.kind == "random":
-        from prunebench.architectures import architecture_config
-        from prunebench.modeling import count_params
+        from prunebench.architectures import architecture_shape
+        from prunebench.param_count import config_from_dict, count_params
 
-        return count_params(architecture_config(parsed.name)) / 1e9
+        return count_params(config_from_dict(architecture_shape(parsed.name))) / 1e9
     match = _SIZE_IN_NAME.search(parsed.name)
     if match is None:
         raise PrunebenchError(

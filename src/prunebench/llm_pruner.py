@@ -29,13 +29,13 @@ from typing import Any
 import torch
 from transformers import LlamaConfig
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, registry
 from prunebench import surgery
 from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = {"source": "bookcorpus", "n": 10, "length": 64}
+DEFAULT_CALIBRATION = registry.default_calibration("llm_pruner")  # defined once, in the registry
 DEFAULT_PARAMS = {"block_start": None, "block_end": None, "ratio": None, "taylor": "param_first"}
 TAYLOR_VARIANTS = ("param_first", "param_second", "param_mix", "vectorize")
 

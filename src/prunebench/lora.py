@@ -1,11 +1,8 @@
 """LoRA recovery: fine-tune a (pruned) checkpoint with low-rank adapters, keep the adapter with
 the lowest validation loss, merge it and save a normal checkpoint.
 
-The study's recovery (DESIGN.md section 1, reference/shortened-llama-facts.md): peft LoRA with
-r 8, alpha 16, dropout 0.05 on q, k, v, o, gate, up and down projections; Alpaca-cleaned with
-2000 records held out; prompts masked from the loss; cut at 256 tokens; 2 epochs, lr 1e-4 with
-100 warm-up steps, batch 64 of micro-batches of 4; fp16 on GPU. Those are `DEFAULTS`; every key
-can be overridden (the embedded default config runs a short CPU version).
+The study's recovery settings are `prunebench.lora_settings.DEFAULTS`; every key can be
+overridden (the embedded default config runs a short CPU version).
 
 Works on every checkpoint the pipeline makes: depth-pruned (fewer blocks), width-pruned (per-
 block shapes, output biases) and blocks left with no heads, whose attention (`ZeroHeadAttention`)
@@ -18,7 +15,6 @@ A recovered variant is named `<base variant>+lora` (`depth_ppl-0.8+lora`, `dense
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -30,94 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError
-from prunebench.instructions import (IGNORE_INDEX, TEMPLATES, collate, encode_records,
-                                     split_records)
+from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
+from prunebench.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
 
 log = logging.getLogger(__name__)
-
-TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-# The study's recovery settings. `eval_every`: None = validate at the end of every epoch, N =
-# every N optimizer steps. `amp`: auto = float16 autocast on CUDA (the study), none on CPU.
-DEFAULTS: dict[str, Any] = {
-    "r": 8,
-    "alpha": 16,
-    "dropout": 0.05,
-    "target_modules": list(TARGETS),
-    "epochs": 2,
-    "lr": 1e-4,
-    "weight_decay": 0.0,
-    "warmup_steps": 100,
-    "max_grad_norm": 1.0,
-    "batch_size": 64,
-    "micro_batch_size": 4,
-    "max_length": 256,
-    "template": "alpaca",
-    "eval_every": None,
-    "log_every": 10,
-    "amp": "auto",
-    "gradient_checkpointing": False,
-    "seed": 42,
-    # n_recall: sentence-completion records among the embedded ones (None: a quarter).
-    "data": {"source": "alpaca", "val_size": 2000, "max_train": None, "seed": 42,
-             "n_recall": None},
-}
-AMP = ("auto", "none", "float16", "bfloat16")
-
-
-# --------------------------------------------------------------------------- settings
-
-def resolve_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The study's defaults with `overrides` (the config's `lora:` section) on top, checked."""
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(DEFAULTS))
-    if unknown:
-        raise PrunebenchError(f"unknown lora setting(s) {unknown}: known are {sorted(DEFAULTS)}")
-    data = dict(DEFAULTS["data"])
-    data_over = overrides.pop("data", None) or {}
-    unknown = sorted(set(data_over) - set(data))
-    if unknown:
-        raise PrunebenchError(f"unknown lora.data setting(s) {unknown}: known are {sorted(data)}")
-    data.update(data_over)
-    settings = {**copy.deepcopy(DEFAULTS), **overrides, "data": data}
-    _check(settings)
-    return settings
-
-
-def _check(s: dict[str, Any]) -> None:
-    bad = [t for t in s["target_modules"] if t not in TARGETS]
-    if bad or not s["target_modules"]:
-        raise PrunebenchError(f"lora.target_modules {s['target_modules']}: unknown or empty "
-                              f"({bad}); choose among {list(TARGETS)}")
-    positive = {"r": s["r"], "alpha": s["alpha"], "epochs": s["epochs"], "lr": s["lr"],
-                "batch_size": s["batch_size"], "micro_batch_size": s["micro_batch_size"],
-                "max_length": s["max_length"], "log_every": s["log_every"]}
-    for key, value in positive.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise PrunebenchError(f"lora.{key}={value!r}: must be a positive number")
-    for key in ("r", "batch_size", "micro_batch_size", "max_length", "epochs"):
-        if int(s[key]) != s[key]:
-            raise PrunebenchError(f"lora.{key}={s[key]!r}: must be a whole number")
-    if not 0 <= s["dropout"] < 1:
-        raise PrunebenchError(f"lora.dropout={s['dropout']}: must be in [0, 1)")
-    if s["batch_size"] % s["micro_batch_size"]:
-        raise PrunebenchError(f"lora.batch_size={s['batch_size']} is not a multiple of "
-                              f"micro_batch_size={s['micro_batch_size']}: gradients are "
-                              "accumulated over whole micro-batches")
-    if s["warmup_steps"] < 0 or s["weight_decay"] < 0 or s["max_grad_norm"] < 0:
-        raise PrunebenchError("lora.warmup_steps, weight_decay and max_grad_norm must be >= 0 "
-                              "(max_grad_norm 0 turns clipping off)")
-    if s["eval_every"] is not None and (int(s["eval_every"]) != s["eval_every"] or s["eval_every"] < 1):
-        raise PrunebenchError(f"lora.eval_every={s['eval_every']!r}: a positive step count, or "
-                              "null to validate at the end of every epoch")
-    if s["template"] not in TEMPLATES:
-        raise PrunebenchError(f"lora.template={s['template']!r}: choose one of {sorted(TEMPLATES)}")
-    if s["amp"] not in AMP:
-        raise PrunebenchError(f"lora.amp={s['amp']!r}: choose one of {list(AMP)}")
-    if s["data"]["source"] not in ("embedded", "alpaca"):
-        raise PrunebenchError(f"lora.data.source={s['data']['source']!r}: use 'embedded' or "
-                              "'alpaca'")
-
 
 # --------------------------------------------------------------------------- adapters
 
@@ -253,7 +165,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         started = time.perf_counter()
         step, window_loss, window_tokens = 0, 0.0, 0
         peft_model.train()
-        for epoch in range(int(s["epochs"])):
+        for _epoch in range(int(s["epochs"])):
             order = torch.randperm(len(train), generator=shuffle).tolist()
             for start in range(0, len(order), batch_size):
                 batch_ids = order[start:start + batch_size]

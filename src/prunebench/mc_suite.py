@@ -32,7 +32,7 @@ import yaml
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir
-from prunebench.tiny import ANIMALS, COLOURS, NUMBERS, PET_VERBS, _plural
+from prunebench.corpus import ANIMALS, COLOURS, NUMBERS, PET_VERBS, _plural
 
 PREFIX = "pb_"
 TASKS = ("pb_agreement", "pb_number", "pb_counting", "pb_continuation")

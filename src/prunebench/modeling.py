@@ -24,6 +24,9 @@ from prunebench import PrunebenchError
 from prunebench import integrity
 from prunebench.atomic import atomic_dir
 from prunebench.integrity import verify_manifest
+from prunebench.param_count import (block_param_count, count_params,  # noqa: F401
+                                    default_layer_shape, head_dim, layer_shapes,
+                                    non_block_param_count)
 
 log = logging.getLogger(__name__)
 
@@ -31,64 +34,6 @@ MANIFEST = integrity.MANIFEST
 
 
 # --------------------------------------------------------------------------- layer shapes
-
-def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
-    return {
-        "num_attention_heads": config.num_attention_heads,
-        "num_key_value_heads": config.num_key_value_heads,
-        "intermediate_size": config.intermediate_size,
-        "o_proj_bias": bool(config.attention_bias),
-        "down_proj_bias": bool(getattr(config, "mlp_bias", False)),
-    }
-
-
-def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
-    """Per-block shapes; homogeneous configs get the same entry for every block."""
-    shapes = getattr(config, "layer_shapes", None)
-    if shapes is None:
-        return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
-    if len(shapes) != config.num_hidden_layers:
-        raise PrunebenchError(
-            f"config lists {len(shapes)} layer_shapes for {config.num_hidden_layers} blocks: "
-            "the checkpoint's config.json is inconsistent; re-run its prune step")
-    return [dict(default_layer_shape(config), **s) for s in shapes]
-
-
-def head_dim(config: LlamaConfig) -> int:
-    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-
-
-def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
-    """Parameters of one decoder block with the given shape (norm weights included)."""
-    d, hd = config.hidden_size, head_dim(config)
-    q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
-    attn_bias = bool(config.attention_bias)
-    attn = d * q + 2 * d * kv + q * d
-    if attn_bias:
-        attn += q + 2 * kv
-    if attn_bias or shape["o_proj_bias"]:
-        attn += d
-    m = shape["intermediate_size"]
-    mlp = 3 * d * m
-    if getattr(config, "mlp_bias", False):
-        mlp += 2 * m
-    if getattr(config, "mlp_bias", False) or shape["down_proj_bias"]:
-        mlp += d
-    return attn + mlp + 2 * d
-
-
-def non_block_param_count(config: LlamaConfig) -> int:
-    """Embeddings, final norm and LM head."""
-    emb = config.vocab_size * config.hidden_size
-    head = 0 if config.tie_word_embeddings else emb
-    return emb + head + config.hidden_size
-
-
-def count_params(config: LlamaConfig) -> int:
-    """Exact parameter count from the config alone (closed form, checked against meta models)."""
-    return non_block_param_count(config) + sum(
-        block_param_count(config, s) for s in layer_shapes(config))
-
 
 def count_params_meta(config: LlamaConfig) -> int:
     """The same count by instantiating the model on the meta device (no memory, no weights)."""

@@ -1,8 +1,7 @@
-"""The method registry and one prune cell: load, prune to the target size, save, report."""
+"""One prune cell: load, prune to the target size, save, report (methods: prunebench.registry)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from pathlib import Path
@@ -11,72 +10,15 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.benchmark import is_out_of_memory
 from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
                                  load_model, load_tokenizer, resolve_device, resolve_dtype,
                                  save_model)
+from prunebench.oom import is_out_of_memory
+from prunebench.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
+                                 method_function, method_module, parse_variant, split_variant)
 from prunebench.sizes import parse_size
 
 log = logging.getLogger(__name__)
-
-# method name -> "module:function"; modules are imported only when used.
-METHODS: dict[str, str] = {
-    "depth_ppl": "prunebench.depth:prune_ppl",
-    "depth_taylor": "prunebench.depth_taylor:prune",
-    "depth_mag": "prunebench.depth_mag:prune",
-    "sleb": "prunebench.sleb:prune",
-    "shortgpt": "prunebench.shortgpt:prune",
-    "llm_pruner": "prunebench.llm_pruner:prune",
-    "flap": "prunebench.flap:prune",
-    "wanda_sp": "prunebench.wanda_sp:prune",
-}
-# Methods that read no calibration data (the workflow draws none for them).
-DATA_FREE: set[str] = {"depth_mag"}
-
-
-def method_module(method: str):
-    if method not in METHODS:
-        raise PrunebenchError(f"unknown pruning method {method!r}: choose one of "
-                              f"{sorted(METHODS)} (or 'dense' for the unpruned model)")
-    module_name, _ = METHODS[method].split(":")
-    return importlib.import_module(module_name)
-
-
-def method_function(method: str):
-    return getattr(method_module(method), METHODS[method].split(":")[1])
-
-
-def default_calibration(method: str) -> dict[str, Any]:
-    """The original implementation's calibration (source, n, length) for a method."""
-    return dict(method_module(method).DEFAULT_CALIBRATION)
-
-
-SUFFIX = "+lora"  # `<variant>+lora`: the variant recovered with LoRA (prunebench.lora)
-
-
-def split_variant(variant: str) -> tuple[str, str | None]:
-    """'depth_ppl-0.8+lora' -> ('depth_ppl-0.8', 'lora'); 'flap-0.8' -> ('flap-0.8', None)."""
-    if variant.endswith(SUFFIX):
-        base = variant[: -len(SUFFIX)]
-        if not base or SUFFIX in base:
-            raise PrunebenchError(f"variant {variant!r}: '+lora' follows one base variant once, "
-                                  "e.g. 'depth_ppl-0.8+lora' or 'dense+lora'")
-        return base, SUFFIX[1:]
-    if "+" in variant:
-        raise PrunebenchError(f"variant {variant!r}: the only recovery suffix is '+lora'")
-    return variant, None
-
-
-def parse_variant(variant: str) -> tuple[str, str | None]:
-    """'depth_ppl-4.9B' -> ('depth_ppl', '4.9B'); 'dense' -> ('dense', None)."""
-    if variant == "dense":
-        return "dense", None
-    method, sep, size = variant.rpartition("-")
-    if not sep or not method or not size:
-        raise PrunebenchError(f"variant {variant!r} must be 'dense' or '<method>-<size>' "
-                              "such as 'depth_ppl-4.9B'")
-    return method, size
-
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from itertools import cycle
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -292,8 +293,10 @@ def _sort(df: pd.DataFrame) -> pd.DataFrame:
         rank["backend"] = _appearance(df["backend"])
     by = [c for c in ("model", "variant", "backend", "output_tokens", "input_tokens",
                       "batch_size") if c in df]
-    key = (lambda s: s.map({v: i for i, v in enumerate(rank[s.name])}) if s.name in rank
-           else s)
+
+    def key(s):
+        return s.map({v: i for i, v in enumerate(rank[s.name])}) if s.name in rank else s
+
     return df.sort_values(by, key=key, kind="stable").reset_index(drop=True)
 
 

@@ -17,12 +17,13 @@ import logging
 import torch
 import torch.nn.functional as F
 
+from prunebench import registry
 from prunebench.depth import check_params, plan_blocks, prune_one_shot, require_calibration
 from prunebench.device_map import main_device
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = {"source": "wikitext2", "n": 128, "length": 2048}
+DEFAULT_CALIBRATION = registry.default_calibration("shortgpt")  # defined once, in the registry
 DEFAULT_PARAMS = {"protect_first": 0, "protect_last": 0, "batch_size": 8}
 
 

@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from prunebench import registry
 from prunebench.depth import (calibration_nll, check_params, nll_to_ppl, plan_blocks,
                               removable_blocks, require_calibration, solve_num_blocks,
                               without_blocks)
@@ -23,7 +24,7 @@ from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = {"source": "wikitext2", "n": 128, "length": 2048}
+DEFAULT_CALIBRATION = registry.default_calibration("sleb")  # defined once, in the registry
 DEFAULT_PARAMS = {"protect_first": 1, "protect_last": 1, "batch_size": 8}
 
 

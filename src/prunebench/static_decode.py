@@ -1,9 +1,10 @@
 """The `compiled` backend: greedy decoding with a static KV cache, written out by hand.
 
-HF `generate` at batch 1 is bound by Python and kernel launches (DESIGN.md section 6). This module
-runs the same LLaMA forward directly over the HF modules' weights with a KV cache allocated once,
-so the decode step has fixed shapes and can be replayed as one CUDA graph, optionally after
-torch.compile has fused its elementwise work; what remains is what the hardware costs.
+HF `generate` at batch 1 is bound by Python and kernel launches (on an H100 it reaches about 12%
+of the bandwidth floor, docs/benchmarks.md). This module runs the same LLaMA forward directly over
+the HF modules' weights with a KV cache allocated once, so the decode step has fixed shapes and
+can be replayed as one CUDA graph, optionally after torch.compile has fused its elementwise work;
+what remains is what the hardware costs.
 
 A batch-1 decode step is bound by reading the weights, so the step reads them in as few, large
 GEMVs as possible: each block's q/k/v projections are one fused [q + 2 kv, d] weight and its
@@ -24,7 +25,7 @@ static cache under a mask of the positions filled so far.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

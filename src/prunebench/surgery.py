@@ -17,7 +17,8 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -22,13 +22,13 @@ import logging
 
 import torch
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, registry
 from prunebench import surgery
 from prunebench.modeling import ZeroHeadAttention, count_params, layer_shapes
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = {"source": "c4", "n": 128, "length": 128}
+DEFAULT_CALIBRATION = registry.default_calibration("wanda_sp")  # defined once, in the registry
 DEFAULT_PARAMS = {"batch_size": 8}
 
 

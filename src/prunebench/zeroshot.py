@@ -18,8 +18,9 @@ import difflib
 import functools
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from prunebench import PrunebenchError
 from prunebench.atomic import _json_default

@@ -8,17 +8,17 @@ rule benchmark:
         report="results/pruned/{model}/{variant}/prune_report.json",
     output:
         "results/bench/{model}/{variant}/{backend}/{lin}x{lout}.json",
-    params:
-        settings=lambda wc: bench_settings(wc.backend),
-        device=config["device"],
+    log:
+        "logs/bench/{model}/{variant}/{backend}/{lin}x{lout}.log",
+    conda:
+        "../envs/prunebench.yaml"
     threads: workflow.cores
     resources:
         gpu=GPU_JOB,
         mem_mb=job_mem_mb("benchmark"),
         runtime=job_runtime("benchmark"),
-    conda:
-        "../../envs/prunebench.yaml"
-    log:
-        "logs/bench/{model}/{variant}/{backend}/{lin}x{lout}.log",
+    params:
+        settings=lambda wc: bench_settings(wc.backend),
+        device=config["device"],
     script:
         "../scripts/benchmark.py"

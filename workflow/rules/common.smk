@@ -1,12 +1,14 @@
-# Helpers shared by the rule files: config access, variants, file names, wildcard constraints.
-import json
+# Helpers shared by all rule files (config access, variants, file names, wildcard constraints)
+# and every input function: the other rule files hold rules only, as `snakemake --lint` asks.
 from pathlib import Path
 
-from prunebench import PrunebenchError
+# Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
+from prunebench import variants
 from prunebench.data import HUB_TEXTS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
+from prunebench.registry import DATA_FREE
+from prunebench.variants import canonical
 from prunebench.zeroshot import hub_tasks, suite_tasks
-from prunebench.pruning import DATA_FREE, default_calibration, parse_variant, split_variant
 
 
 wildcard_constraints:
@@ -29,76 +31,24 @@ def model_names():
 
 
 def variant_entries(model):
-    """The model's variants as dicts {name, method, size, params, calibration, base, recovery};
-    `<base>+lora` has its base's method and size, and recovery 'lora' (rules/lora.smk)."""
-    entries = []
-    for item in config["models"][model]["variants"]:
-        entry = {"name": item} if isinstance(item, str) else dict(item)
-        base, recovery = split_variant(entry["name"])
-        method, size = parse_variant(base)
-        entry.update(method=method, size=size, base=base, recovery=recovery)
-        entries.append(entry)
-    names = [e["name"] for e in entries]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise PrunebenchError(f"model {model}: variants listed twice: {duplicates}")
-    for e in entries:  # the base's own entry wins, so the +lora entry's settings would be lost
-        if e["recovery"] and e["base"] in names and ("params" in e or "calibration" in e):
-            raise PrunebenchError(f"model {model}: {e['name']} sets params/calibration, but its "
-                                  f"base {e['base']} is listed too: set them on {e['base']}")
-    return entries
+    """The model's variants with method, size, base and recovery (prunebench.variants)."""
+    return variants.variant_entries(config, model)
 
 
 def variant_names(model):
-    return [e["name"] for e in variant_entries(model)]
-
-
-def variant_entry(model, variant):
-    """A listed variant; a base listed only through its `+lora` variant takes that entry."""
-    entries = variant_entries(model)
-    for entry in entries:
-        if entry["name"] == variant:
-            return entry
-    for entry in entries:
-        if entry["recovery"] and entry["base"] == variant:
-            return {**entry, "name": variant, "recovery": None}
-    raise PrunebenchError(f"variant {variant!r} is not configured for model {model!r}: add it "
-                          f"under models.{model}.variants in the config")
-
-
-def method_settings(method):
-    """Per-method params and calibration from the config, over the original's defaults."""
-    settings = config.get("methods", {}).get(method, {})
-    calibration = {**default_calibration(method), "seed": 1234, **settings.get("calibration", {})}
-    return {"params": dict(settings.get("params", {})), "calibration": calibration}
-
-
-def canonical(value):
-    """Mappings with sorted keys, recursively. Snakemake compares a rule's params with the
-    recorded ones including key order, so a config rewritten with its keys in another order
-    (e.g. by yaml.safe_dump) would otherwise rerun every finished cell."""
-    if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    return value
+    return variants.variant_names(config, model)
 
 
 def prune_settings(model, variant):
-    entry = variant_entry(model, variant)
-    settings = method_settings(entry["method"])
-    return canonical({
-        "method": entry["method"],
-        "size": entry["size"],
-        "params": {**settings["params"], **entry.get("params", {})},
-        "calibration": {**settings["calibration"], **entry.get("calibration", {})},
-    })
+    return variants.prune_settings(config, model, variant)
 
 
 def calibration_file(model, calibration):
     c = calibration
-    return (f"resources/data/calibration/{model}/"
-            f"{c['source']}-{c['n']}x{c['length']}-seed{c['seed']}.safetensors")
+    return (
+        f"resources/data/calibration/{model}/"
+        f"{c['source']}-{c['n']}x{c['length']}-seed{c['seed']}.safetensors"
+    )
 
 
 def calibration_input(model, variant):
@@ -115,8 +65,10 @@ def model_dir(model):
 
 def variant_inputs(wildcards):
     """What every evaluation of a variant reads: its checkpoint and its prune report."""
-    return {"checkpoint": checkpoint_dir(wildcards.model, wildcards.variant),
-            "report": f"results/pruned/{wildcards.model}/{wildcards.variant}/prune_report.json"}
+    return {
+        "checkpoint": checkpoint_dir(wildcards.model, wildcards.variant),
+        "report": f"results/pruned/{wildcards.model}/{wildcards.variant}/prune_report.json",
+    }
 
 
 def checkpoint_dir(model, variant):
@@ -142,8 +94,7 @@ def model_billions(model):
 def placement(model):
     """A model's device map settings for load_model (prune and evaluation jobs; benchmarks stay
     on one GPU): {} unless the config gives models.<name>.device_map / max_memory."""
-    entry = config["models"][model]
-    return canonical({k: entry[k] for k in ("device_map", "max_memory") if k in entry})
+    return variants.placement(config, model)
 
 
 def job_mem_mb(rule):
@@ -159,10 +110,8 @@ def job_runtime(rule):
 
 
 def lora_settings():
-    """The config's `lora:` section over the study's defaults (prunebench.lora.DEFAULTS)."""
-    from prunebench.lora import resolve_settings
-
-    return canonical(resolve_settings(config.get("lora")))
+    """The config's `lora:` section over the study's defaults (prunebench.lora_settings)."""
+    return variants.lora_settings(config)
 
 
 def instruction_file():
@@ -172,14 +121,18 @@ def instruction_file():
 
 def token_configs():
     """'12x128' -> (12, 128), in config order."""
-    return [tuple(int(x) for x in tc.lower().split("x")) for tc in config["benchmark"]["token_configs"]]
+    return [
+        tuple(int(x) for x in tc.lower().split("x")) for tc in config["benchmark"]["token_configs"]
+    ]
 
 
 def bench_settings(backend):
     """Only what shapes this backend's cells: adding a token config or changing another
     backend's setting must not rerun finished cells."""
     bench = config["benchmark"]
-    settings = {k: bench[k] for k in ("batch_sizes", "warmup", "repeats", "dtype", "attention", "seed")}
+    settings = {
+        k: bench[k] for k in ("batch_sizes", "warmup", "repeats", "dtype", "attention", "seed")
+    }
     if backend == "compiled":
         settings["compile_mode"] = bench["compile_mode"]
     else:
@@ -200,12 +153,13 @@ def bench_files():
 def eval_files():
     """ppl.json per variant, and zeroshot.json too when evaluation.zeroshot is configured."""
     kinds = ["ppl.json"] + (["zeroshot.json"] if zeroshot_config() else [])
-    return [f"results/eval/{m}/{v}/{k}" for m in model_names() for v in variant_names(m)
-            for k in kinds]
+    return [
+        f"results/eval/{m}/{v}/{k}" for m in model_names() for v in variant_names(m) for k in kinds
+    ]
 
 
-MC_SUITE = "resources/data/mc_suite"          # the offline lm-eval suite (prunebench.mc_suite)
-LM_EVAL_DATA = "resources/data/lm_eval"       # pre-fetched hub datasets of lm-eval tasks
+MC_SUITE = "resources/data/mc_suite"  # the offline lm-eval suite (prunebench.mc_suite)
+LM_EVAL_DATA = "resources/data/lm_eval"  # pre-fetched hub datasets of lm-eval tasks
 
 
 def zeroshot_config():
@@ -217,15 +171,19 @@ def hf_cache_env(offline):
     """Environment for lm-eval jobs: the datasets and hub caches inside the project (so a
     pre-fetch on a login node serves the compute nodes), offline for evaluation jobs. Paths
     are relative to the working directory; the scripts resolve them."""
-    env = {"HF_DATASETS_CACHE": f"{LM_EVAL_DATA}/cache/datasets",
-           "HF_HUB_CACHE": f"{LM_EVAL_DATA}/cache/hub"}
+    env = {
+        "HF_DATASETS_CACHE": f"{LM_EVAL_DATA}/cache/datasets",
+        "HF_HUB_CACHE": f"{LM_EVAL_DATA}/cache/hub",
+    }
     if offline:
         env.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
     return env
 
 
 def prune_reports():
-    return [f"results/pruned/{m}/{v}/prune_report.json" for m in model_names() for v in variant_names(m)]
+    return [
+        f"results/pruned/{m}/{v}/prune_report.json" for m in model_names() for v in variant_names(m)
+    ]
 
 
 EVAL_SPLITS = {"embedded": "test", "wikitext2": "test", "ptb": "validation"}
@@ -249,8 +207,10 @@ def prefetch_targets():
                 targets.append(windows)
     targets += [eval_text_file(d) for d in config["evaluation"]["perplexity"]["datasets"]]
     # LoRA recovery's hub instruction data (Alpaca-cleaned); embedded data is made offline.
-    if any(e["recovery"] for m in model_names() for e in variant_entries(m)) \
-            and lora_settings()["data"]["source"] != "embedded":
+    if (
+        any(e["recovery"] for m in model_names() for e in variant_entries(m))
+        and lora_settings()["data"]["source"] != "embedded"
+    ):
         targets.append(instruction_file())
     # lm-eval's hub tasks: their datasets, downloaded by lm-eval into the project's cache.
     targets += [f"{LM_EVAL_DATA}/{t}.json" for t in hub_tasks(zeroshot_config().get("tasks", []))]
@@ -262,6 +222,83 @@ TABLES = ["speed", "quality", "summary"]
 
 def all_targets():
     tables = expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
-    figures = expand("results/figures/throughput_vs_latency_{backend}.{ext}",
-                     backend=config["benchmark"]["backends"], ext=["png", "pdf"])
+    figures = expand(
+        "results/figures/throughput_vs_latency_{backend}.{ext}",
+        backend=config["benchmark"]["backends"],
+        ext=["png", "pdf"],
+    )
     return tables + figures
+
+
+# ---------------------------------------------------------------- input functions, per stage
+
+
+def model_inputs(wildcards):
+    """The tiny model trains on the embedded text; random models take its tokenizer."""
+    source = config["models"][wildcards.model]["source"]
+    if source == "tiny" or source.startswith("random:"):
+        return {"train_text": "resources/data/embedded/train.txt"}
+    return {}
+
+
+def calibration_inputs(wildcards):
+    """A model's tokenizer, and the embedded train text when the windows are cut from it."""
+    inputs = {"model": model_dir(wildcards.model)}
+    if wildcards.source == "embedded":
+        inputs["text"] = "resources/data/embedded/train.txt"
+    return inputs
+
+
+def instruction_inputs(wildcards):
+    """Embedded instructions are made from the embedded train text; hub data needs nothing."""
+    if wildcards.source == "embedded":
+        return {"train_text": f"{EMBEDDED}/train.txt"}
+    return {}
+
+
+def evaluation_inputs(wildcards):
+    """A perplexity cell reads the variant and the held-out text of every configured dataset."""
+    datasets = config["evaluation"]["perplexity"]["datasets"]
+    return {**variant_inputs(wildcards), "texts": [eval_text_file(d) for d in datasets]}
+
+
+def zeroshot_inputs(wildcards):
+    """A zero-shot cell reads the variant, the pre-fetched hub tasks and the offline suite."""
+    tasks = zeroshot_config()["tasks"]
+    inputs = {
+        **variant_inputs(wildcards),
+        "prefetched": [f"{LM_EVAL_DATA}/{t}.json" for t in hub_tasks(tasks)],
+    }
+    if suite_tasks(tasks):
+        inputs["suite"] = f"{MC_SUITE}/suite.json"
+    return inputs
+
+
+def in_report(paths):
+    """Flag the browsable copies (PNG figures, CSV tables) for the report; the PDF and Markdown
+    copies of the same content stay plain outputs. Captions are relative to the calling rule
+    file (workflow/rules/), as Snakemake resolves them where the rule is defined."""
+    flagged = []
+    for path in paths:
+        name = Path(path).stem
+        if path.endswith(".png"):
+            backend = name.removeprefix("throughput_vs_latency_")
+            path = report(
+                path,
+                caption="../report/throughput_vs_latency.rst",
+                category="Throughput vs latency",
+                subcategory=f"backend {backend}",
+                labels={"figure": "throughput vs latency", "backend": backend},
+            )
+        elif path.endswith(".csv"):
+            # A table without its own caption file gets the generic one.
+            own = Path(workflow.basedir, "report", f"{name}.rst").exists()
+            path = report(
+                path,
+                caption=f"../report/{name if own else 'table'}.rst",
+                category="Tables",
+                subcategory=name,
+                labels={"table": name},
+            )
+        flagged.append(path)
+    return flagged

@@ -4,19 +4,14 @@
 rule text:
     output:
         "resources/data/text/{dataset}/{split}.txt",
+    log:
+        "logs/text/{dataset}-{split}.log",
     wildcard_constraints:
         dataset="|".join(HUB_TEXTS),
     conda:
-        "../../envs/prunebench.yaml"
-    log:
-        "logs/text/{dataset}-{split}.log",
+        "../envs/prunebench.yaml"
     script:
         "../scripts/text.py"
-
-
-def evaluation_inputs(wildcards):
-    datasets = config["evaluation"]["perplexity"]["datasets"]
-    return {**variant_inputs(wildcards), "texts": [eval_text_file(d) for d in datasets]}
 
 
 rule perplexity:
@@ -24,20 +19,20 @@ rule perplexity:
         unpack(evaluation_inputs),
     output:
         "results/eval/{model}/{variant}/ppl.json",
-    params:
-        settings=canonical(config["evaluation"]["perplexity"]),
-        splits=EVAL_SPLITS,
-        device=config["device"],
-        placement=lambda wc: placement(wc.model),
+    log:
+        "logs/eval/{model}/{variant}/ppl.log",
+    conda:
+        "../envs/prunebench.yaml"
     threads: workflow.cores
     resources:
         gpu=GPU_JOB,
         mem_mb=job_mem_mb("perplexity"),
         runtime=job_runtime("perplexity"),
-    conda:
-        "../../envs/prunebench.yaml"
-    log:
-        "logs/eval/{model}/{variant}/ppl.log",
+    params:
+        settings=canonical(config["evaluation"]["perplexity"]),
+        splits=EVAL_SPLITS,
+        device=config["device"],
+        placement=lambda wc: placement(wc.model),
     script:
         "../scripts/perplexity.py"
 
@@ -52,12 +47,12 @@ rule mc_suite:
     output:
         expand(f"{MC_SUITE}/{{task}}.{{ext}}", task=SUITE_TASKS, ext=["yaml", "jsonl"]),
         f"{MC_SUITE}/suite.json",
-    params:
-        settings=lambda wc: canonical(zeroshot_config().get("suite", {})),
     log:
         "logs/mc_suite.log",
     conda:
-        "../../envs/prunebench.yaml"
+        "../envs/prunebench.yaml"
+    params:
+        settings=lambda wc: canonical(zeroshot_config().get("suite", {})),
     script:
         "../scripts/mc_suite.py"
 
@@ -67,25 +62,16 @@ rule mc_suite:
 rule zeroshot_datasets:
     output:
         f"{LM_EVAL_DATA}/{{task}}.json",
-    wildcard_constraints:
-        task=r"[A-Za-z0-9_.-]+",
-    params:
-        hf_env=lambda wc: hf_cache_env(offline=False),
     log:
         "logs/zeroshot_datasets/{task}.log",
+    wildcard_constraints:
+        task=r"[A-Za-z0-9_.-]+",
     conda:
-        "../../envs/prunebench.yaml"
+        "../envs/prunebench.yaml"
+    params:
+        hf_env=lambda wc: hf_cache_env(offline=False),
     script:
         "../scripts/zeroshot_datasets.py"
-
-
-def zeroshot_inputs(wildcards):
-    tasks = zeroshot_config()["tasks"]
-    inputs = {**variant_inputs(wildcards),
-              "prefetched": [f"{LM_EVAL_DATA}/{t}.json" for t in hub_tasks(tasks)]}
-    if suite_tasks(tasks):
-        inputs["suite"] = f"{MC_SUITE}/suite.json"
-    return inputs
 
 
 rule zeroshot:
@@ -94,6 +80,15 @@ rule zeroshot:
     output:
         summary="results/eval/{model}/{variant}/zeroshot.json",
         lm_eval="results/eval/{model}/{variant}/lm_eval.json",
+    log:
+        "logs/eval/{model}/{variant}/zeroshot.log",
+    conda:
+        "../envs/prunebench.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=GPU_JOB,
+        mem_mb=job_mem_mb("zeroshot"),
+        runtime=job_runtime("zeroshot"),
     params:
         # Only what changes the scores; the suite's own settings reach it through its files.
         settings=lambda wc: canonical({k: v for k, v in zeroshot_config().items() if k != "suite"}),
@@ -101,14 +96,5 @@ rule zeroshot:
         hf_env=lambda wc: hf_cache_env(offline=True),
         device=config["device"],
         placement=lambda wc: placement(wc.model),
-    threads: workflow.cores
-    resources:
-        gpu=GPU_JOB,
-        mem_mb=job_mem_mb("zeroshot"),
-        runtime=job_runtime("zeroshot"),
-    conda:
-        "../../envs/prunebench.yaml"
-    log:
-        "logs/eval/{model}/{variant}/zeroshot.log",
     script:
         "../scripts/zeroshot.py"

@@ -3,28 +3,24 @@
 # evaluation rules read like any other variant's (checkpoint_dir, prune_report.json).
 
 
-def instruction_inputs(wildcards):
-    """Embedded instructions are made from the embedded train text; hub data needs nothing."""
-    if wildcards.source == "embedded":
-        return {"train_text": f"{EMBEDDED}/train.txt"}
-    return {}
-
-
 rule instructions:
     input:
         unpack(instruction_inputs),
     output:
         "resources/data/instructions/{source}.jsonl",
-    wildcard_constraints:
-        source=r"embedded|alpaca",
-    params:
-        # Only what shapes the records: the split and the training settings live in `lora`.
-        settings=lambda wc: {k: v for k, v in lora_settings()["data"].items()
-                             if k in ("seed", "n_recall")} if wc.source == "embedded" else {},
-    conda:
-        "../../envs/prunebench.yaml"
     log:
         "logs/instructions/{source}.log",
+    wildcard_constraints:
+        source=r"embedded|alpaca",
+    conda:
+        "../envs/prunebench.yaml"
+    params:
+        # Only what shapes the records: the split and the training settings live in `lora`.
+        settings=lambda wc: (
+            {k: v for k, v in lora_settings()["data"].items() if k in ("seed", "n_recall")}
+            if wc.source == "embedded"
+            else {}
+        ),
     script:
         "../scripts/instructions.py"
 
@@ -37,19 +33,19 @@ rule lora:
     output:
         checkpoint=directory("results/pruned/{model}/{base}+lora/checkpoint"),
         report="results/pruned/{model}/{base}+lora/prune_report.json",
+    log:
+        "logs/lora/{model}/{base}+lora.log",
     wildcard_constraints:
         base=r"dense|[a-z0-9_]+-[A-Za-z0-9_.%]+",
-    params:
-        settings=lora_settings(),
-        device=config["device"],
+    conda:
+        "../envs/prunebench.yaml"
     threads: workflow.cores
     resources:
         gpu=GPU_JOB,
         mem_mb=job_mem_mb("lora"),
         runtime=job_runtime("lora"),
-    conda:
-        "../../envs/prunebench.yaml"
-    log:
-        "logs/lora/{model}/{base}+lora.log",
+    params:
+        settings=lora_settings(),
+        device=config["device"],
     script:
         "../scripts/lora.py"

@@ -7,10 +7,10 @@ rule dense_report:
         model=lambda wc: model_dir(wc.model),
     output:
         report="results/pruned/{model}/dense/prune_report.json",
-    conda:
-        "../../envs/prunebench.yaml"
     log:
         "logs/prune/{model}/dense.log",
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../scripts/dense_report.py"
 
@@ -22,20 +22,20 @@ rule prune:
     output:
         checkpoint=directory("results/pruned/{model}/{variant}/checkpoint"),
         report="results/pruned/{model}/{variant}/prune_report.json",
+    log:
+        "logs/prune/{model}/{variant}.log",
     wildcard_constraints:
         variant=r"[a-z0-9_]+-[A-Za-z0-9_.%]+",
-    params:
-        settings=lambda wc: prune_settings(wc.model, wc.variant),
-        device=config["device"],
-        placement=lambda wc: placement(wc.model),
+    conda:
+        "../envs/prunebench.yaml"
     threads: workflow.cores
     resources:
         gpu=GPU_JOB,
         mem_mb=job_mem_mb("prune"),
         runtime=job_runtime("prune"),
-    conda:
-        "../../envs/prunebench.yaml"
-    log:
-        "logs/prune/{model}/{variant}.log",
+    params:
+        settings=lambda wc: prune_settings(wc.model, wc.variant),
+        device=config["device"],
+        placement=lambda wc: placement(wc.model),
     script:
         "../scripts/prune.py"

@@ -1,0 +1,25 @@
+"""Out-of-memory detection, shared by pruning and benchmarking: both turn an allocation failure
+into an explained error (or an "oom" row) instead of a traceback."""
+
+from __future__ import annotations
+
+import gc
+
+import torch
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception is an allocation failure (CUDA or CPU allocator)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    message = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        text in message for text in ("out of memory", "can't allocate memory",
+                                     "cublas_status_alloc_failed"))
+
+
+def free_memory(device: torch.device) -> None:
+    """Return what a failed attempt allocated, before the next (smaller) one."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -1,0 +1,103 @@
+"""The pruning methods prunebench knows, and the variant names that select them.
+
+This module imports neither torch nor transformers: Snakemake reads it every time it parses the
+workflow (a dry run included), and `prunebench plan` sizes whole configs with it, so it must
+stay cheap to import. A method's code is imported only when the method is used.
+
+A variant is `dense`, `<method>-<size>` (`depth_ppl-4.9B`, `flap-0.8`), or either of them with
+`+lora` (recovered with LoRA afterwards).
+
+To add a method: write its module (a `prune(model, calibration, target_params, **params)` and a
+`plan(config, target_params, **params)`), then add one `Method` entry below; the config schema's
+method names are checked against this table by the tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from prunebench import PrunebenchError
+
+
+@dataclass(frozen=True)
+class Method:
+    entry: str                    # "module:function" that prunes
+    calibration: dict[str, Any]   # the original implementation's data: source, n, length
+    data_free: bool = False       # reads no calibration data (the workflow draws none)
+
+    @property
+    def module(self) -> str:
+        return self.entry.split(":")[0]
+
+
+METHODS: dict[str, Method] = {
+    # depth: whole blocks removed
+    "depth_ppl": Method("prunebench.depth:prune_ppl",
+                        {"source": "bookcorpus", "n": 10, "length": 128}),
+    "depth_taylor": Method("prunebench.depth_taylor:prune",
+                           {"source": "bookcorpus", "n": 10, "length": 128}),
+    "depth_mag": Method("prunebench.depth_mag:prune",
+                        {"source": "bookcorpus", "n": 10, "length": 128}, data_free=True),
+    "sleb": Method("prunebench.sleb:prune", {"source": "wikitext2", "n": 128, "length": 2048}),
+    "shortgpt": Method("prunebench.shortgpt:prune",
+                       {"source": "wikitext2", "n": 128, "length": 2048}),
+    # width: heads and MLP channels removed in every block
+    "llm_pruner": Method("prunebench.llm_pruner:prune",
+                         {"source": "bookcorpus", "n": 10, "length": 64}),
+    "flap": Method("prunebench.flap:prune", {"source": "wikitext2", "n": 1024, "length": 128}),
+    "wanda_sp": Method("prunebench.wanda_sp:prune", {"source": "c4", "n": 128, "length": 128}),
+}
+DATA_FREE: frozenset[str] = frozenset(name for name, m in METHODS.items() if m.data_free)
+# The seed of calibration draws when a config gives none (the study's).
+CALIBRATION_SEED = 1234
+
+
+def method(name: str) -> Method:
+    if name not in METHODS:
+        raise PrunebenchError(f"unknown pruning method {name!r}: choose one of "
+                              f"{sorted(METHODS)} (or 'dense' for the unpruned model)")
+    return METHODS[name]
+
+
+def method_module(name: str):
+    return importlib.import_module(method(name).module)
+
+
+def method_function(name: str):
+    return getattr(method_module(name), METHODS[name].entry.split(":")[1])
+
+
+def default_calibration(name: str) -> dict[str, Any]:
+    """The original implementation's calibration (source, n, length) for a method."""
+    return dict(method(name).calibration)
+
+
+# ----------------------------------------------------------------------------- variant names
+
+SUFFIX = "+lora"  # `<variant>+lora`: the variant recovered with LoRA (prunebench.lora)
+
+
+def split_variant(variant: str) -> tuple[str, str | None]:
+    """'depth_ppl-0.8+lora' -> ('depth_ppl-0.8', 'lora'); 'flap-0.8' -> ('flap-0.8', None)."""
+    if variant.endswith(SUFFIX):
+        base = variant[: -len(SUFFIX)]
+        if not base or SUFFIX in base:
+            raise PrunebenchError(f"variant {variant!r}: '+lora' follows one base variant once, "
+                                  "e.g. 'depth_ppl-0.8+lora' or 'dense+lora'")
+        return base, SUFFIX[1:]
+    if "+" in variant:
+        raise PrunebenchError(f"variant {variant!r}: the only recovery suffix is '+lora'")
+    return variant, None
+
+
+def parse_variant(variant: str) -> tuple[str, str | None]:
+    """'depth_ppl-4.9B' -> ('depth_ppl', '4.9B'); 'dense' -> ('dense', None)."""
+    if variant == "dense":
+        return "dense", None
+    name, sep, size = variant.rpartition("-")
+    if not sep or not name or not size:
+        raise PrunebenchError(f"variant {variant!r} must be 'dense' or '<method>-<size>' "
+                              "such as 'depth_ppl-4.9B'")
+    return name, size

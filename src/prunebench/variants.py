@@ -1,0 +1,95 @@
+"""A config resolved into variants and the settings of each: the one place that merges the
+config's layers (method defaults, `methods:` section, a variant's own entry, `lora:`).
+
+The workflow (workflow/rules/common.smk), `prunebench plan` and the tests all call these
+functions, so a variant is the same thing wherever it is read. No torch here: Snakemake
+imports this module on every parse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prunebench import PrunebenchError
+from prunebench.lora_settings import resolve_settings as resolve_lora_settings
+from prunebench.registry import CALIBRATION_SEED, default_calibration, parse_variant, split_variant
+
+
+def canonical(value: Any) -> Any:
+    """Mappings with sorted keys, recursively. Snakemake compares a rule's params with the
+    recorded ones including key order, so a config rewritten with its keys in another order
+    (e.g. by yaml.safe_dump) would otherwise rerun every finished cell."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def variant_entries(config: dict, model: str) -> list[dict[str, Any]]:
+    """The model's variants as dicts {name, method, size, params?, calibration?, base, recovery};
+    `<base>+lora` has its base's method and size, and recovery 'lora'."""
+    entries = []
+    for item in config["models"][model]["variants"]:
+        entry = {"name": item} if isinstance(item, str) else dict(item)
+        base, recovery = split_variant(entry["name"])
+        method, size = parse_variant(base)
+        entry.update(method=method, size=size, base=base, recovery=recovery)
+        entries.append(entry)
+    names = [e["name"] for e in entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise PrunebenchError(f"model {model}: variants listed twice: {duplicates}")
+    for e in entries:  # the base's own entry wins, so the +lora entry's settings would be lost
+        if e["recovery"] and e["base"] in names and ("params" in e or "calibration" in e):
+            raise PrunebenchError(f"model {model}: {e['name']} sets params/calibration, but its "
+                                  f"base {e['base']} is listed too: set them on {e['base']}")
+    return entries
+
+
+def variant_names(config: dict, model: str) -> list[str]:
+    return [e["name"] for e in variant_entries(config, model)]
+
+
+def variant_entry(config: dict, model: str, variant: str) -> dict[str, Any]:
+    """A listed variant; a base listed only through its `+lora` variant takes that entry."""
+    entries = variant_entries(config, model)
+    for entry in entries:
+        if entry["name"] == variant:
+            return entry
+    for entry in entries:
+        if entry["recovery"] and entry["base"] == variant:
+            return {**entry, "name": variant, "recovery": None}
+    raise PrunebenchError(f"variant {variant!r} is not configured for model {model!r}: add it "
+                          f"under models.{model}.variants in the config")
+
+
+def method_settings(config: dict, method: str) -> dict[str, Any]:
+    """Per-method params and calibration from the config, over the original's defaults."""
+    settings = (config.get("methods") or {}).get(method, {})
+    calibration = {**default_calibration(method), "seed": CALIBRATION_SEED,
+                   **settings.get("calibration", {})}
+    return {"params": dict(settings.get("params", {})), "calibration": calibration}
+
+
+def prune_settings(config: dict, model: str, variant: str) -> dict[str, Any]:
+    """What one prune cell runs with: method, size, params and calibration (canonical order)."""
+    entry = variant_entry(config, model, variant)
+    settings = method_settings(config, entry["method"])
+    return canonical({
+        "method": entry["method"],
+        "size": entry["size"],
+        "params": {**settings["params"], **entry.get("params", {})},
+        "calibration": {**settings["calibration"], **entry.get("calibration", {})},
+    })
+
+
+def lora_settings(config: dict) -> dict[str, Any]:
+    """The config's `lora:` section over the study's defaults, checked."""
+    return canonical(resolve_lora_settings(config.get("lora")))
+
+
+def placement(config: dict, model: str) -> dict[str, Any]:
+    """A model's device map settings (device_map, max_memory), {} unless the config gives them."""
+    entry = config["models"][model]
+    return canonical({k: entry[k] for k in ("device_map", "max_memory") if k in entry})
