@@ -10,11 +10,13 @@ CORES ?= all
 
 # torch goes in first through pip (which finds a local wheel where pip is configured with one);
 # the rest through uv, which installs the same packages several times faster than pip (about
-# 1 min instead of 3 on 2 cores). Where uv cannot work (no PyPI, only a mirror pip knows), pip does.
+# 1 min instead of 3 on 2 cores). --compile-bytecode as pip does: without .pyc files every job
+# would recompile transformers on import (seconds each). Where uv cannot work (no PyPI, only a
+# mirror pip knows), pip does.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv '$(TORCH_REQ)'
-	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -e '.[test]' \
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(VENV)/bin/python -e '.[test]' \
 		|| $(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
