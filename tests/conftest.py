@@ -1,52 +1,31 @@
-"""Shared fixtures: the embedded corpus, a trained tiny checkpoint (cached), small random models.
+"""Shared fixtures: the embedded corpus, the trained tiny checkpoint, small random models, and
+the default workflow's run; and the two background processes that make the last two.
 
-Training the tiny model takes a minute or two on two cores, so its checkpoint is cached under
-`$PRUNEBENCH_TEST_CACHE` (default `<repo>/.pytest_cache/prunebench`) in a directory named by a
-hash of the code that makes it and the build arguments. `save_model` writes atomically, so a
-directory that exists is complete.
+The two slow things the tests share, training the tiny test model (tests/tiny_checkpoint.py)
+and one run of the default workflow (workflow_helpers.FAST), start in background processes as
+soon as the tests are collected. Tests that need neither run first, beside them; then the tests
+of the tiny model, then those of the workflow run, each waiting for its process if it is not yet
+done. While a background process runs, every process computes with one thread: the two cores are
+shared, and waiting OpenMP threads slow small torch ops down many times.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
-import logging
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 import transformers
+from tiny_checkpoint import CORPUS_ARGS, checkpoint_dir, ensure_built, is_built
 
 from prunebench import modeling, tiny
 
 REPO = Path(__file__).resolve().parents[1]
 TORCH_THREADS = torch.get_num_threads()
-
-
-# The corpus and the test checkpoint. Fewer steps than the pipeline default keeps the first
-# test session short; tests/test_tiny.py checks that the quality bar still holds.
-CORPUS_ARGS = {"seed": 0, "n_sentences": tiny.DEFAULT_N_SENTENCES}
-TINY_BUILD_ARGS = {"seed": 0, "vocab_size": tiny.DEFAULT_VOCAB_SIZE, "steps": 200,
-                   "batch_size": tiny.DEFAULT_BATCH_SIZE, "seq_len": tiny.DEFAULT_SEQ_LEN,
-                   "lr": tiny.DEFAULT_LR}
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("PRUNEBENCH_TEST_CACHE", REPO / ".pytest_cache" / "prunebench"))
-
-
-def _cache_key(**args) -> str:
-    """Hash of everything the checkpoint depends on: code, library versions and arguments."""
-    digest = hashlib.sha256()
-    for module in (tiny, modeling):
-        digest.update(Path(module.__file__).read_bytes())
-    digest.update(json.dumps({"args": args, "torch": torch.__version__,
-                              "transformers": transformers.__version__},
-                             sort_keys=True).encode())
-    return digest.hexdigest()[:16]
+_BACKGROUND: dict[str, tuple[subprocess.Popen, Path]] = {}  # name -> (process, its log)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -66,15 +45,10 @@ def embedded_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(embedded_corpus) -> Path:
     """A trained tiny LLaMA checkpoint (tokenizer included), built once and then reused."""
-    out = _cache_root() / f"tiny-{_cache_key(corpus=CORPUS_ARGS, build=TINY_BUILD_ARGS)}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Parallel test workers (pytest-xdist) share the cache: one trains, the others wait for it.
-    with open(out.parent / f"{out.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / modeling.MANIFEST).exists():
-            logging.getLogger(__name__).info("training the tiny test model into %s", out)
-            tiny.build_tiny(out, embedded_corpus, **TINY_BUILD_ARGS)
-    return out
+    out = checkpoint_dir()
+    if _wait_for("tiny") not in (None, 0):
+        raise AssertionError(f"training the tiny test model failed:\n{_log_tail('tiny')}")
+    return ensure_built(out, embedded_corpus)  # already built unless the background was not run
 
 
 @pytest.fixture(scope="session")
@@ -100,49 +74,71 @@ def small_random_model():
 
 
 
-# ------------------------------------------------------------ the shared end-to-end run
-# The default workflow (made quick: workflow_helpers.FAST) runs once per session. It starts in
-# the background as soon as the tests are collected, so its minutes of mostly single-threaded
-# job start-up overlap the unit tests; each side then gets one compute thread of the two cores
-# (two threads each would oversubscribe them, and waiting OpenMP threads slow small torch ops
-# down many times). Tests of tests/test_workflow.py wait for it when they first need it.
-_BACKGROUND: dict[str, tuple[Path, subprocess.Popen]] = {}
+# ------------------------------------------------------------ the background processes
+def _group(item) -> int:
+    """Run order: tests needing neither background result, then the tiny model's, then the run's."""
+    if "default_workflow_run" in item.fixturenames:
+        return 2
+    return 1 if "tiny_model_dir" in item.fixturenames else 0
 
 
-def pytest_collection_finish(session):
-    wanted = any(item.path.name == "test_workflow.py" for item in session.items)
-    if not wanted or session.config.option.collectonly or os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    from workflow_helpers import make_workdir, snakemake_command
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=_group)  # stable: the file order holds within each group
 
-    workdir = make_workdir(session.config._tmp_path_factory.mktemp("workflow"))
-    log = open(workdir / "snakemake.out", "w")  # noqa: SIM115 - closed when the run ends
-    proc = subprocess.Popen(snakemake_command(), cwd=workdir, stdout=log,
-                            stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    log.close()
-    _BACKGROUND["run"] = (workdir, proc)
+
+def _start(name: str, cmd: list[str], cwd: Path, log: Path) -> None:
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+    _BACKGROUND[name] = (proc, log)
     torch.set_num_threads(1)
 
 
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    groups = {_group(item) for item in session.items}
+    scratch = session.config._tmp_path_factory.mktemp("background")
+    if 1 in groups and not is_built(checkpoint_dir()):
+        _start("tiny", [sys.executable, str(REPO / "tests" / "tiny_checkpoint.py")], REPO,
+               scratch / "tiny_checkpoint.log")
+    if 2 in groups:
+        from workflow_helpers import make_workdir, snakemake_command
+
+        workdir = make_workdir(session.config._tmp_path_factory.mktemp("workflow"))
+        _start("run", snakemake_command(), workdir, workdir / "snakemake.out")
+
+
+def _wait_for(name: str, timeout: int = 1800) -> int | None:
+    """Wait for a background process; its exit code, or None if it was never started."""
+    if name not in _BACKGROUND:
+        return None
+    proc, _ = _BACKGROUND[name]
+    return proc.wait(timeout=timeout)
+
+
+def _log_tail(name: str) -> str:
+    return _BACKGROUND[name][1].read_text()[-6000:]
+
+
+def pytest_runtest_setup(item):
+    # Once no background process is left, the tests may use every core again.
+    if all(proc.poll() is not None for proc, _ in _BACKGROUND.values()):
+        torch.set_num_threads(TORCH_THREADS)
+
+
 def pytest_sessionfinish(session):
-    if "run" in _BACKGROUND:  # started, but no test waited for it (e.g. -x stopped early)
-        _BACKGROUND.pop("run")[1].kill()
+    for proc, _ in _BACKGROUND.values():  # e.g. -x stopped the session before a test waited
+        if proc.poll() is None:
+            proc.kill()
 
 
 @pytest.fixture(scope="session")
-def default_workflow_run(tmp_path_factory) -> Path:
+def default_workflow_run() -> Path:
     """The finished default run's directory. Tests that change it (forced reruns) must leave
     it complete."""
-    from workflow_helpers import make_workdir, snakemake
-
-    if "run" not in _BACKGROUND:  # not started at collection (e.g. under pytest-xdist)
-        workdir = make_workdir(tmp_path_factory.mktemp("workflow"))
-        snakemake(workdir)
-        return workdir
-    workdir, proc = _BACKGROUND.pop("run")
-    code = proc.wait(timeout=1800)
-    torch.set_num_threads(TORCH_THREADS)
+    code = _wait_for("run")
+    assert code is not None, "the default run starts at collection (pytest_collection_finish)"
     if code != 0:
-        raise AssertionError(f"the default workflow run failed ({code}):\n"
-                             f"{(workdir / 'snakemake.out').read_text()[-6000:]}")
-    return workdir
+        raise AssertionError(f"the default workflow run failed ({code}):\n{_log_tail('run')}")
+    return _BACKGROUND["run"][1].parent
