@@ -13,8 +13,8 @@ import yaml
 from prunebench import modeling
 from workflow_helpers import PARALLEL_JOBS, REPO, job_counts, make_workdir, snakemake
 
-# Every test of the shared default run lives in this file: parallel test workers
-# (pytest-xdist --dist loadfile) give one file to one worker, so the run is made once.
+# The tests of the shared default run (started in the background when the tests are collected,
+# see tests/conftest.py) live in this file, with the other end-to-end tests.
 pytestmark = pytest.mark.slow
 
 
