@@ -78,9 +78,9 @@ def main() -> None:
     tmp = None
     corpus = args.corpus
     if corpus is None:
-        from prunebench import tiny
+        from prunebench.corpus import write_corpus
         tmp = tempfile.TemporaryDirectory()
-        tiny.write_corpus(tmp.name)
+        write_corpus(tmp.name)
         corpus = tmp.name
     rows = []
     for method in METHODS:

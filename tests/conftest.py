@@ -21,7 +21,7 @@ import torch
 import transformers
 from tiny_checkpoint import CORPUS_ARGS, checkpoint_dir, ensure_built, is_built
 
-from prunebench import modeling, tiny
+from prunebench import corpus, modeling, tiny
 
 REPO = Path(__file__).resolve().parents[1]
 TORCH_THREADS = torch.get_num_threads()
@@ -38,7 +38,7 @@ def isolated_verification_memo(tmp_path_factory):
 def embedded_corpus(tmp_path_factory) -> Path:
     """A directory with train.txt, validation.txt and test.txt (one paragraph per line)."""
     out = tmp_path_factory.mktemp("embedded_corpus")
-    tiny.write_corpus(out, **CORPUS_ARGS)
+    corpus.write_corpus(out, **CORPUS_ARGS)
     return out
 
 

@@ -18,7 +18,7 @@ from prunebench import PrunebenchError, jobsize, modeling
 from prunebench.architectures import architecture_config
 from prunebench.device_map import dispatch, main_device, plan
 
-from workflow_helpers import REPO, copy_workflow, job_counts, run_snakemake
+from workflow_helpers import REPO, copy_workflow, job_counts, reversed_keys, run_snakemake
 
 
 # --------------------------------------------------------------------------- helpers
@@ -366,6 +366,14 @@ def test_forcing_one_paper_cell_reruns_only_it_and_the_aggregation(paper_done):
     dry = snakemake(workdir, "-n", "--cores", "1", "-f", cell, "results/tables/speed.csv",
                     configfile="paper.yaml").stdout
     assert job_counts(dry) == {"benchmark": 1, "aggregate": 1}, dry
+
+
+@pytest.mark.slow
+def test_the_paper_config_with_its_keys_reordered_reruns_nothing(paper_done):
+    workdir, config = paper_done
+    (workdir / "reordered.yaml").write_text(yaml.safe_dump(reversed_keys(config), sort_keys=False))
+    dry = snakemake(workdir, "-n", "--cores", "1", configfile="reordered.yaml")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
 
 
 @pytest.mark.slow

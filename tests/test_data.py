@@ -79,3 +79,13 @@ def test_wrapped_rows_follow_the_training_stream():
         for i, t in enumerate(w[:-1]):  # every row ends with EOS, then the next row's BOS
             if t == 2:
                 assert w[i + 1] == 1
+
+
+@pytest.mark.parametrize("source, split", [("wikitext2", "test"), ("ptb", "validation")])
+def test_evaluation_text_joins_rows_as_the_study_did(monkeypatch, source, split):
+    # LLM-Pruner's perplexity evaluation, which the study used, joins the rows of both
+    # WikiText-2 and PTB with "\n\n" before tokenizing.
+    from prunebench import data
+
+    monkeypatch.setattr(data, "_load_hub_rows", lambda *args: ["first row", "", "second row"])
+    assert data.load_text(source, split) == "first row\n\n\n\nsecond row"

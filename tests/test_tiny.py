@@ -12,6 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from prunebench.evaluate import perplexity
 from prunebench import PrunebenchError, modeling, tiny
+from prunebench.corpus import FEMALE, generate_corpus, generate_probes, write_corpus
 
 SMALL = 2_000  # sentences: enough for corpus and tokenizer checks, fast to make
 
@@ -19,7 +20,7 @@ SMALL = 2_000  # sentences: enough for corpus and tokenizer checks, fast to make
 # --------------------------------------------------------------------------- corpus
 
 def test_corpus_splits_are_disjoint_and_deterministic():
-    corpus = tiny.generate_corpus(seed=3, n_sentences=SMALL)
+    corpus = generate_corpus(seed=3, n_sentences=SMALL)
     assert set(corpus) == {"train", "validation", "test"}
     paragraphs = {split: text.splitlines() for split, text in corpus.items()}
     assert len(paragraphs["train"]) > 40 and len(paragraphs["test"]) >= 3
@@ -29,18 +30,18 @@ def test_corpus_splits_are_disjoint_and_deterministic():
     assert not set(paragraphs["validation"]) & set(paragraphs["test"])
     sentences = sum(len(re.findall(r"[.]( |$)", line)) for line in paragraphs["train"])
     assert SMALL <= sentences < SMALL * 1.1
-    assert tiny.generate_corpus(seed=3, n_sentences=SMALL) == corpus
-    assert tiny.generate_corpus(seed=4, n_sentences=SMALL)["train"] != corpus["train"]
+    assert generate_corpus(seed=3, n_sentences=SMALL) == corpus
+    assert generate_corpus(seed=4, n_sentences=SMALL)["train"] != corpus["train"]
 
 
 def test_corpus_has_agreement_and_consistent_facts():
-    text = tiny.generate_corpus(seed=0, n_sentences=SMALL)["train"]
+    text = generate_corpus(seed=0, n_sentences=SMALL)["train"]
     for line in text.splitlines():
         people = dict(re.findall(r"(\w+) is an? (\w+) from \w+\.", line))
         genders = {}
         for name, pronoun in re.findall(r"(\w+) is an? \w+ from \w+\. (She|He) has", line):
             genders[name] = pronoun
-        female = set(tiny.FEMALE)
+        female = set(FEMALE)
         assert all((g == "She") == (n in female) for n, g in genders.items()), line
         # A restated job is the job the person was introduced with.
         for name, job in re.findall(r"(\w+) is an? (\w+)\.", line):
@@ -57,7 +58,7 @@ def test_corpus_has_agreement_and_consistent_facts():
 
 
 def test_probes_have_one_true_choice_stated_in_the_context():
-    probes = tiny.generate_probes(seed=0, n=200)
+    probes = generate_probes(seed=0, n=200)
     assert len(probes) == 200
     for item in probes:
         choices = item["choices"]
@@ -67,8 +68,8 @@ def test_probes_have_one_true_choice_stated_in_the_context():
 
 
 def test_write_corpus_writes_one_paragraph_per_line(tmp_path):
-    paths = tiny.write_corpus(tmp_path / "corpus", seed=1, n_sentences=SMALL)
-    expected = tiny.generate_corpus(seed=1, n_sentences=SMALL)
+    paths = write_corpus(tmp_path / "corpus", seed=1, n_sentences=SMALL)
+    expected = generate_corpus(seed=1, n_sentences=SMALL)
     assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == [
         "test.txt", "train.txt", "validation.txt"]
     for split, path in paths.items():
@@ -77,14 +78,14 @@ def test_write_corpus_writes_one_paragraph_per_line(tmp_path):
 
 def test_corpus_rejects_tiny_sizes():
     with pytest.raises(PrunebenchError, match="n_sentences"):
-        tiny.generate_corpus(n_sentences=10)
+        generate_corpus(n_sentences=10)
 
 
 # --------------------------------------------------------------------------- tokenizer
 
 @pytest.fixture(scope="module")
 def small_corpus():
-    return tiny.generate_corpus(seed=0, n_sentences=SMALL)
+    return generate_corpus(seed=0, n_sentences=SMALL)
 
 
 def test_tokenizer_follows_llama_conventions(small_corpus, tmp_path):

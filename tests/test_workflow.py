@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from prunebench import modeling
-from workflow_helpers import PARALLEL_JOBS, REPO, job_counts, make_workdir, snakemake
+from workflow_helpers import PARALLEL_JOBS, REPO, job_counts, make_workdir, reversed_keys, snakemake
 
 # The tests of the shared default run (started in the background when the tests are collected,
 # see tests/conftest.py) live in this file, with the other end-to-end tests.
@@ -97,18 +97,25 @@ def test_bad_config_is_refused_before_any_job(tmp_path, variants, message):
     assert not (workdir / "results" / "pruned").exists()
 
 
-def test_target_larger_than_model_fails_the_job_and_writes_nothing(workflow_run):
+def test_the_config_with_its_keys_reordered_reruns_nothing(workflow_run):
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
-    config["models"]["tiny"]["variants"] = ["dense", "depth_ppl-0.8", "depth_ppl-5B"]
+    (workflow_run / "reordered.yaml").write_text(yaml.safe_dump(reversed_keys(config),
+                                                                sort_keys=False))
+    dry = snakemake(workflow_run, "-n", configfile="reordered.yaml")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
+
+
+def test_target_larger_than_the_built_model_is_refused_before_any_job(workflow_run):
+    # Once the model's config.json is here, the dry run knows its size (before that, the prune
+    # job checks it before loading any weight: tests/test_failure_modes.py).
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    config["models"]["tiny"]["variants"] = ["dense", "depth_ppl-0.8", "depth_ppl-5M"]
     (workflow_run / "big.yaml").write_text(yaml.safe_dump(config))
-    proc = snakemake(workflow_run, "results/pruned/tiny/depth_ppl-5B/prune_report.json",
-                     configfile="big.yaml", check=False)
+    proc = snakemake(workflow_run, "-n", configfile="big.yaml", check=False)
     assert proc.returncode != 0
-    log = (workflow_run / "logs/prune/tiny/depth_ppl-5B.log").read_text()
-    assert "larger than the model" in log
-    assert not (workflow_run / "results/pruned/tiny/depth_ppl-5B").exists() or not any(
-        (workflow_run / "results/pruned/tiny/depth_ppl-5B").iterdir())
-    assert (workflow_run / "results/pruned/tiny/depth_ppl-0.8/prune_report.json").exists()
+    output = proc.stdout + proc.stderr
+    assert "model tiny, variant depth_ppl-5M" in output and "larger than the model" in output
+    assert not (workflow_run / "results/pruned/tiny/depth_ppl-5M").exists()
 
 
 def test_missing_hub_model_stops_with_a_message(tmp_path):

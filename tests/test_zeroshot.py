@@ -4,6 +4,7 @@ paper's metric choice, and the offline error for hub tasks (with a fake hub)."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -42,8 +43,9 @@ def test_suite_is_lm_eval_yaml_over_balanced_jsonl(suite, embedded_corpus, tmp_p
         config = yaml.safe_load((suite / f"{task}.yaml").read_text())
         assert config["task"] == task and config["output_type"] == "multiple_choice"
         assert config["dataset_path"] == "json"
-        rows = [json.loads(line) for line in
-                open(config["dataset_kwargs"]["data_files"]["test"])]
+        # named relative to the suite folder, so the folder can be copied or moved
+        assert config["dataset_kwargs"]["data_files"]["test"] == f"{task}.jsonl"
+        rows = [json.loads(line) for line in open(suite / f"{task}.jsonl")]
         assert len(rows) == ITEMS
         n = mc_suite.N_CHOICES[task]
         assert all(len(r["choices"]) == n and len(set(r["choices"])) == n for r in rows)
@@ -66,15 +68,39 @@ def test_suite_refuses_more_items_than_the_text_holds(embedded_corpus, tmp_path)
     assert not (tmp_path / "s").exists()
 
 
-def test_moved_suite_data_is_named(suite, tmp_path):
-    moved = tmp_path / "moved"
-    moved.mkdir()
-    for task in mc_suite.TASKS:
-        config = yaml.safe_load((suite / f"{task}.yaml").read_text())
-        config["dataset_kwargs"]["data_files"]["test"] = str(tmp_path / "gone.jsonl")
-        (moved / f"{task}.yaml").write_text(yaml.safe_dump(config))
-    with pytest.raises(PrunebenchError, match="gone.jsonl.*regenerate"):
-        mc_suite.check_suite(moved, list(mc_suite.TASKS))
+def test_missing_suite_data_is_named(suite, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(suite, broken)
+    (broken / "pb_counting.jsonl").unlink()
+    with pytest.raises(PrunebenchError, match="pb_counting.jsonl is missing.*regenerate"):
+        mc_suite.check_suite(broken, list(mc_suite.TASKS))
+
+
+def test_task_config_reads_the_data_next_to_the_yaml(suite, tmp_path):
+    # A suite written before the paths became relative holds where it was generated.
+    old = tmp_path / "old"
+    shutil.copytree(suite, old)
+    config = yaml.safe_load((old / "pb_number.yaml").read_text())
+    config["dataset_kwargs"]["data_files"]["test"] = str(tmp_path / "original" / "x.jsonl")
+    (old / "pb_number.yaml").write_text(yaml.safe_dump(config))
+    loaded = mc_suite.task_config(old, "pb_number")
+    assert loaded["dataset_kwargs"]["data_files"]["test"] == str(old.resolve() / "pb_number.jsonl")
+    assert loaded["task"] == "pb_number" and loaded["output_type"] == "multiple_choice"
+
+
+def test_moved_suite_evaluates_on_its_own_files(tiny_model_dir, embedded_corpus, tmp_path):
+    original = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "a" / "mc_suite",
+                                    n=ITEMS)
+    moved = tmp_path / "b" / "mc_suite"
+    moved.parent.mkdir()
+    shutil.move(original, moved)
+    shutil.rmtree(tmp_path / "a")
+    # Fewer items in the moved copy than the original had: the count shows which file was read.
+    rows = (moved / "pb_number.jsonl").read_text().splitlines(keepends=True)
+    (moved / "pb_number.jsonl").write_text("".join(rows[:7]))
+    model = modeling.load_model(tiny_model_dir)
+    result = run(model, modeling.load_tokenizer(tiny_model_dir), moved, tasks=("pb_number",))
+    assert result["summary"]["samples"] == {"pb_number": 7}
 
 
 # --------------------------------------------------------------------------- through lm-eval

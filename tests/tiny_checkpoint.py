@@ -23,13 +23,13 @@ from pathlib import Path
 import torch
 import transformers
 
-from prunebench import modeling, tiny
+from prunebench import corpus, modeling, tiny
 
 REPO = Path(__file__).resolve().parents[1]
 
 # Fewer steps than the pipeline default keeps the first test session short;
 # tests/test_tiny.py checks that the quality bar still holds.
-CORPUS_ARGS = {"seed": 0, "n_sentences": tiny.DEFAULT_N_SENTENCES}
+CORPUS_ARGS = {"seed": 0, "n_sentences": corpus.DEFAULT_N_SENTENCES}
 BUILD_ARGS = {"seed": 0, "vocab_size": tiny.DEFAULT_VOCAB_SIZE, "steps": 200,
               "batch_size": tiny.DEFAULT_BATCH_SIZE, "seq_len": tiny.DEFAULT_SEQ_LEN,
               "lr": tiny.DEFAULT_LR}
@@ -38,7 +38,7 @@ BUILD_ARGS = {"seed": 0, "vocab_size": tiny.DEFAULT_VOCAB_SIZE, "steps": 200,
 def checkpoint_dir() -> Path:
     """Where the checkpoint for this code, these library versions and arguments lives."""
     digest = hashlib.sha256()
-    for module in (tiny, modeling):
+    for module in (corpus, tiny, modeling):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(json.dumps({"corpus": CORPUS_ARGS, "build": BUILD_ARGS,
                               "torch": torch.__version__,
@@ -62,7 +62,7 @@ def ensure_built(out: Path, corpus_dir: Path | None = None) -> Path:
             with tempfile.TemporaryDirectory() as scratch:
                 if corpus_dir is None:
                     corpus_dir = Path(scratch)
-                    tiny.write_corpus(corpus_dir, **CORPUS_ARGS)
+                    corpus.write_corpus(corpus_dir, **CORPUS_ARGS)
                 tiny.build_tiny(out, corpus_dir, **BUILD_ARGS)
     return out
 

@@ -34,6 +34,16 @@ def run_snakemake(workdir: Path, *args: str, configfile: str | list[str], check:
     return proc
 
 
+def reversed_keys(value):
+    """The same config with every mapping's keys in reverse order (as another tool might write
+    it back); lists keep their order, which means something."""
+    if isinstance(value, dict):
+        return {k: reversed_keys(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_keys(v) for v in value]
+    return value
+
+
 def job_counts(output: str) -> dict[str, int]:
     """The 'Job stats' table of a (dry) run: rule -> number of jobs."""
     lines = output.splitlines()

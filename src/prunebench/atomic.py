@@ -2,6 +2,10 @@
 
 Everything is written to a temporary sibling first and renamed into place, because a rename
 within one file system is atomic and Snakemake judges completeness by existence.
+
+The temporary is made private (mkstemp: 0600, mkdtemp: 0700) and a rename keeps the mode, so
+before the rename everything written is given the mode a plain `open` or `mkdir` would have
+given it under the process umask: outputs are shared as the user's umask says, not private.
 """
 
 from __future__ import annotations
@@ -34,6 +38,43 @@ def _tmp_sibling(path: Path, is_dir: bool) -> Path:
     return Path(name)
 
 
+_PROC_STATUS = Path("/proc/self/status")
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux reports it (os.umask can only be
+    read by setting it, which for a moment gives other threads' new files the wrong mode)."""
+    try:
+        for line in _PROC_STATUS.read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)  # the strictest value for the moment it is set
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(path: Path) -> None:
+    """Give `path` (and, for a folder, everything in it) the umask's default mode: files 0o666,
+    folders 0o777, less the umask. Links are left alone: chmod would follow them out of the
+    tree."""
+    mask = current_umask()
+    file_mode, dir_mode = 0o666 & ~mask, 0o777 & ~mask
+    if path.is_symlink():
+        return
+    if not path.is_dir():
+        os.chmod(path, file_mode)
+        return
+    os.chmod(path, dir_mode)
+    for root, dirs, files in os.walk(path):  # os.walk does not descend into linked folders
+        for names, mode in ((dirs, dir_mode), (files, file_mode)):
+            for name in names:
+                item = os.path.join(root, name)
+                if not os.path.islink(item):
+                    os.chmod(item, mode)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path; on success it replaces `path`, on error it is deleted."""
@@ -41,6 +82,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = _tmp_sibling(path, is_dir=False)
     try:
         yield tmp
+        _apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -55,6 +97,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = _tmp_sibling(path, is_dir=True)
     try:
         yield tmp
+        _apply_umask(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

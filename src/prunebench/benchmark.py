@@ -31,6 +31,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import read_json, write_json
+from prunebench.logs import Progress
 from prunebench.oom import free_memory, is_out_of_memory
 from prunebench.modeling import (block_param_count, head_dim, layer_shapes, resolve_device,
                                  resolve_dtype)
@@ -117,6 +118,11 @@ def set_hf_attention(model, attention: str) -> str:
 def attention_kernels(fn: Callable[[], Any]) -> list[str]:
     """Names of the attention operators that actually ran during fn(), from the profiler."""
     from torch.profiler import ProfilerActivity, profile
+
+    # The profiler's library (Kineto) prints `USDT: ... profiler_start` / `profiler_stop` to
+    # stderr at every use; USDT is its highest level, so only a level above all of them
+    # silences it. Read once, when the profiler first starts; a value the user set is kept.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn()
@@ -454,8 +460,11 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
     attention_mask = torch.ones_like(input_ids)
     expected = (batch_size, input_ids.shape[1] + output_tokens)
     runner.prepare(batch_size, expected[1])
+    # Logged between runs only, never inside a timed one.
+    progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed)", warmup + repeats)
     for _ in range(warmup):
         runner.generate(input_ids, attention_mask)
+        progress.step()
     latencies, ttfts, steps = [], [], []
     with PeakMemory(device) as memory:
         for _ in range(repeats):
@@ -475,6 +484,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
             ttfts.append(marks[0])
             if output_tokens > 1:
                 steps.append((marks[-1] - marks[0]) / (output_tokens - 1))
+            progress.step()
     runner.release()
     mean = statistics.fmean(latencies)
     step = statistics.fmean(steps) if steps else None

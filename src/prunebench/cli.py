@@ -1,7 +1,11 @@
-"""`prunebench plan`: what each configured variant will be, from model configs alone.
+"""The `prunebench` command.
 
-No weights are downloaded: a hub model's config.json is fetched alone (or read from
+`prunebench plan`: what each configured variant will be, from model configs alone. No weights
+are downloaded: a hub model's config.json is fetched alone (or read from
 resources/models/<name>/ when present), `random:` and known architectures need nothing.
+
+`prunebench check-config FILE...`: the checks the workflow makes when it starts, on config files
+stacked as `--configfile` stacks them; a YAML syntax error is named with its line and column.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ from pathlib import Path
 import yaml
 
 from prunebench import PrunebenchError
-from prunebench.modeling import count_params, load_config
+from prunebench.config_checks import check_config, load_config_files
 from prunebench.registry import method_module
-from prunebench.variants import prune_settings, variant_entries
 from prunebench.sizes import format_params, parse_size
+from prunebench.variants import prune_settings, variant_entries
 
 
 def model_config(name: str, source: str, resources: Path):
     from prunebench.hub import parse_source
+    from prunebench.modeling import load_config
 
     local = resources / "models" / name
     if (local / "config.json").exists():
@@ -44,6 +49,8 @@ def model_config(name: str, source: str, resources: Path):
 
 
 def plan_rows(config_file: str | Path, resources: str | Path = "resources") -> list[dict]:
+    from prunebench.modeling import count_params
+
     config = yaml.safe_load(Path(config_file).read_text())
     rows = []
     for name, spec in config["models"].items():
@@ -84,9 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone")
     plan.add_argument("--configfile", default="config/config.yaml")
     plan.add_argument("--resources", default="resources")
+    check = sub.add_parser("check-config", help="check config files as the workflow does at start")
+    check.add_argument("files", nargs="+", help="config files, stacked left to right")
+    check.add_argument("--resources", default="resources")
     args = parser.parse_args(argv)
     try:
-        print(format_rows(plan_rows(args.configfile, args.resources)))
+        if args.command == "plan":
+            print(format_rows(plan_rows(args.configfile, args.resources)))
+        else:
+            check_config(load_config_files(args.files), resources=args.resources)
+            print(f"{' + '.join(args.files)}: no problem found")
     except PrunebenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,8 +1,29 @@
 """The embedded text: a synthetic English-like corpus the pipeline writes itself, offline.
 
-Pure Python (no torch), so the workflow's text and suite rules start fast. The language, its
-structure and why it is built that way are described in `prunebench.tiny`, which trains the tiny
-model on it.
+Pure Python (no torch), so the workflow's text and suite rules start fast; `prunebench.tiny`
+trains the tiny model on it.
+
+The tests and the default pipeline must run offline, so the pipeline writes its own text and
+trains its own model. The text is a small English-like language with structure that only a
+model using its context can predict:
+
+- entities: each paragraph introduces two or three people, each with a gender, a job, a city, a
+  pet (count, colour, animal) and a number of objects; these facts are random per paragraph;
+- recall (induction): later sentences restate those facts ("The baker from Lima is Anna.",
+  "Anna's dogs are red.") so the model must copy them from earlier in the paragraph;
+- agreement: pronouns follow the person's gender, verbs and pronouns follow the pet's number
+  ("Its ... sleeps" vs "They ... sleep");
+- counting: a person counts the objects they own ("one, two, three."), so the count must be
+  recalled and then carried out; number sequences also appear on their own;
+- ordering: an age chain ("A is older than B. B is older than C.") is followed by who is the
+  oldest and the youngest.
+
+Every recall sentence has a right answer and wrong answers of the same kind, which is what a
+"which continuation is true" task needs: `generate_probes` returns such items. Limit: at the
+default training budget (about 0.5M tokens) the model learns the grammar but not yet the
+in-context recall (probe accuracy stays at chance), so such a task needs a longer training.
+
+Corpus files (`write_corpus`) hold one paragraph per line.
 """
 
 from __future__ import annotations

@@ -4,10 +4,17 @@ Sources: `embedded` (text the pipeline generates itself, see `tiny.py`; offline)
 datasets of the original studies through `datasets`: `wikitext2`, `ptb`, `bookcorpus`, `c4`.
 Calibration windows start at a seeded random token of a random row and run on through the
 following rows, as the original implementations' random offsets do (see calibration_windows).
+
+A calibration file records the sha256 of its content in its own metadata (CHECKSUM_KEY), and
+load_windows checks it and that every id is a token of the model, so a damaged file stops with
+its name and the way to redraw it instead of an IndexError deep inside the model. Files from
+before the checksum still load, with the token-id checks only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 from dataclasses import dataclass
@@ -36,8 +43,9 @@ class HubText:
 HUB_TEXTS: dict[str, HubText] = {
     "wikitext2": HubText("Salesforce/wikitext", "wikitext-2-raw-v1", "text",
                          {"train": "train", "validation": "validation", "test": "test"}),
+    # The study's evaluation (LLM-Pruner's ppl_dataset) joins PTB's sentences with "\n\n" too.
     "ptb": HubText("ptb-text-only/ptb_text_only", "penn_treebank", "sentence",
-                   {"train": "train", "validation": "validation", "test": "test"}, joiner=" "),
+                   {"train": "train", "validation": "validation", "test": "test"}),
     "bookcorpus": HubText("bookcorpus/bookcorpus", None, "text", {"train": "train"}, joiner=" "),
     "c4": HubText("allenai/c4", None, "text", {"train": "train", "validation": "validation"},
                   data_files={"train": "en/c4-train.00000-of-01024.json.gz",
@@ -140,19 +148,80 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
     return torch.tensor(windows, dtype=torch.long)
 
 
+CHECKSUM_KEY = "content_sha256"  # metadata key of a calibration file's own digest
+
+
+def _windows_digest(ids: torch.Tensor, meta: dict[str, str]) -> str:
+    """sha256 of everything a calibration file holds: the ids' dtype, shape and bytes, and the
+    metadata (its digest excepted)."""
+    header = {"dtype": str(ids.dtype), "shape": list(ids.shape),
+              "meta": {k: v for k, v in meta.items() if k != CHECKSUM_KEY}}
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    digest.update(ids.contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_windows(windows: torch.Tensor, path: str | Path, meta: dict) -> None:
-    """Token windows as safetensors (metadata: source, n, length, seed)."""
+    """Token windows as safetensors (metadata: source, n, length, seed, and the content's sha256)."""
     from safetensors.torch import save_file
 
     from prunebench.atomic import atomic_path
 
+    ids = windows.contiguous().cpu()
+    metadata = {k: str(v) for k, v in meta.items()}
+    metadata[CHECKSUM_KEY] = _windows_digest(ids, metadata)
     with atomic_path(path) as tmp:
-        save_file({"input_ids": windows.contiguous()}, str(tmp),
-                  metadata={k: str(v) for k, v in meta.items()})
+        save_file({"input_ids": ids}, str(tmp), metadata=metadata)
 
 
-def load_windows(path: str | Path) -> tuple[torch.Tensor, dict]:
-    from safetensors import safe_open
+def token_id_problem(ids: torch.Tensor, vocab_size: int | None = None) -> str | None:
+    """What makes `ids` unusable as the model's input, or None: the model's embedding lookup
+    fails with a bare IndexError on an id outside 0..vocab_size-1."""
+    import torch
 
-    with safe_open(str(path), framework="pt") as fh:
-        return fh.get_tensor("input_ids"), dict(fh.metadata() or {})
+    integer = not (ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool)
+    if not integer or ids.ndim != 2 or ids.numel() == 0:
+        return (f"holds a {str(ids.dtype).removeprefix('torch.')} tensor of shape "
+                f"{tuple(ids.shape)}, not windows of integer token ids")
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0:
+        return f"holds token id {low}, which is negative"
+    if vocab_size is not None and high >= vocab_size:
+        return (f"holds token id {high}, outside the model's vocabulary of {vocab_size} "
+                "(corrupted, or drawn with another tokenizer)")
+    return None
+
+
+def _bad_calibration_file(path: Path, problem: str) -> PrunebenchError:
+    return PrunebenchError(f"calibration file {path} {problem}: delete it and rerun snakemake, "
+                           f"which draws it again (`snakemake --cores all {path}` redraws just "
+                           "this file)")
+
+
+def load_windows(path: str | Path, vocab_size: int | None = None) -> tuple[torch.Tensor, dict]:
+    """A calibration file's windows and metadata, verified before any model sees them.
+
+    The recorded sha256 is checked where there is one (files written before it have none), and
+    the ids must be 2-D integers, non-negative and, given `vocab_size`, below it. Any problem, an
+    unreadable or truncated file included, raises PrunebenchError naming the file and the fix.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = dict(fh.metadata() or {})
+            ids = fh.get_tensor("input_ids")
+    except (SafetensorError, OSError) as exc:
+        raise _bad_calibration_file(path, f"is not readable safetensors ({exc})") from exc
+    recorded = meta.pop(CHECKSUM_KEY, None)
+    if recorded is None:
+        log.info("%s has no recorded sha256 (written by an earlier prunebench): checking its "
+                 "token ids only", path)
+    elif recorded != _windows_digest(ids, meta):
+        raise _bad_calibration_file(path, "does not match its recorded sha256 (modified or "
+                                    "corrupted)")
+    problem = token_id_problem(ids, vocab_size)
+    if problem is not None:
+        raise _bad_calibration_file(path, problem)
+    return ids, meta

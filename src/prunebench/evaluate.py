@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from prunebench import PrunebenchError
 from prunebench.device_map import main_device
+from prunebench.logs import Progress
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
     spans = windows_of(stream, window - prefix, stride and min(stride, window - prefix), max_windows)
     device = main_device(model)  # where inputs go, also for a dispatched model
     total_nll, total_tokens = 0.0, 0
+    progress = Progress(log, "perplexity windows", len(spans))
     for i in range(0, len(spans), batch_size):
         chunk = spans[i:i + batch_size]
         batch = torch.stack([stream[s:e] for s, e, _ in chunk]).to(device)
@@ -78,8 +80,7 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
             skip = max(context + prefix - 1, 0)
             total_nll += nll[row, skip:].double().sum().item()
             total_tokens += nll.shape[1] - skip
-        if (i // batch_size) % 20 == 0:
-            log.info("perplexity: %d/%d windows", min(i + batch_size, len(spans)), len(spans))
+        progress.update(i + len(chunk))
     ppl = math.exp(total_nll / total_tokens) if total_nll / total_tokens < 700 else math.inf
     if not math.isfinite(ppl):
         log.warning("perplexity is not finite: the model diverges on this text")

@@ -38,6 +38,7 @@ import torch
 
 from prunebench import PrunebenchError, registry
 from prunebench import surgery
+from prunebench.logs import Progress
 from prunebench.modeling import ZeroHeadAttention, block_param_count, count_params, head_dim, layer_shapes
 
 log = logging.getLogger(__name__)
@@ -94,13 +95,13 @@ def collect_stats(model, calibration: torch.Tensor, batch_size: int) -> list[dic
                 continue  # a block already without heads / channels has nothing to score
             handles.append(module.register_forward_pre_hook(
                 lambda _m, args, s=stats[i][name]: s.add(args[0])))
+    progress = Progress(log, "flap: statistics windows", calibration.shape[0])
     try:
         with torch.no_grad():
             for start in range(0, calibration.shape[0], batch_size):
                 batch = calibration[start:start + batch_size].to(model.device)
                 model(input_ids=batch, use_cache=False)
-                log.info("flap: statistics %d/%d windows", min(start + batch_size,
-                         calibration.shape[0]), calibration.shape[0])
+                progress.update(start + len(batch))
     finally:
         for h in handles:
             h.remove()

@@ -5,7 +5,7 @@ A record is `{"instruction", "input", "output"}` (Alpaca's fields). Sources:
 - `alpaca`: Alpaca-cleaned (`yahma/alpaca-cleaned`) from the hub through `datasets`, the
   study's recovery data;
 - `embedded`: instruction-style records the pipeline makes offline from its own embedded train
-  text (continue a paragraph from its first sentences) and from `tiny.generate_probes` (complete
+  text (continue a paragraph from its first sentences) and from `corpus.generate_probes` (complete
   a sentence with a fact stated earlier), so the recovery stage runs without network.
 
 Records are written as JSON lines by the workflow's `instructions` rule; `split_records` draws
@@ -61,7 +61,7 @@ def embedded_records(train_text: str, seed: int = 0, n_recall: int | None = None
 
     Every paragraph of at least two sentences gives a continuation record: its first sentences
     are the input, the rest the output (the cut is drawn with the seed). `n_recall` (default: a
-    quarter of that count) sentence-completion records come from `tiny.generate_probes`, on a
+    quarter of that count) sentence-completion records come from `corpus.generate_probes`, on a
     random stream of their own, so none repeats the evaluation's test text.
     """
     from prunebench.mc_suite import split_sentences

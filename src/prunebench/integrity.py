@@ -1,10 +1,22 @@
-"""Checkpoint integrity: the sha256 of every weight file, recorded at save and checked at load.
+"""Checkpoint integrity: the sha256 of every file that defines a checkpoint, recorded at save and
+checked at load.
+
+Weights are not the only thing that decides what a checkpoint computes: `config.json` (e.g.
+`rope_theta`, `rms_norm_eps`), `generation_config.json` and the tokenizer files change results
+without changing any shape, so the shape checks in `modeling.load_model` cannot see an edit to
+them. The manifest therefore records the weights (`weights_sha256`) and those files
+(`files_sha256`: every top-level file with a DEFINING_SUFFIXES suffix that the save or a hub
+download wrote).
+
+Manifest formats: 1 recorded `weights_sha256` only; 2 (FORMAT_VERSION) adds `files_sha256`. A
+format-1 manifest still loads, and what it records is still verified.
 
 Hashing a 13B checkpoint (26 GB) takes tens of seconds, and every benchmark and evaluation cell
 loads its checkpoint again. So files are hashed in parallel, and a file whose size, inode and
 modification time are unchanged since it last verified against the recorded digest is not
-hashed again: anything that rewrites or truncates a file changes those. The memo lives outside
-the checkpoint (writing into a Snakemake output directory would make it look newer than its
+hashed again: anything that rewrites or truncates a file changes those. The memo covers the small
+files too, so a load that verifies nothing new costs a few stat calls. It lives outside the
+checkpoint (writing into a Snakemake output directory would make it look newer than its
 consumers). Set PRUNEBENCH_VERIFY=full to hash every time.
 """
 
@@ -24,7 +36,17 @@ from prunebench.atomic import write_json
 log = logging.getLogger(__name__)
 
 MANIFEST = "prunebench.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: weights_sha256 only; 2: also files_sha256 (config, tokenizer, ...)
+
+# Suffixes of the non-weight files that change what a checkpoint computes: config.json,
+# generation_config.json, the shard index and the tokenizer (tokenizer.json,
+# tokenizer_config.json, special_tokens_map.json, added_tokens.json, tokenizer.model,
+# chat_template.jinja, vocab/merges *.txt, *.tiktoken), and code a tokenizer may ship (*.py).
+# These are what save_model and a hub download (hub.ALLOW_PATTERNS) write besides the weights.
+DEFINING_SUFFIXES = (".json", ".model", ".txt", ".tiktoken", ".jinja", ".py")
+
+_REDO = ("re-run the step that made this checkpoint (delete the folder and rerun snakemake, "
+         "which makes it again)")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 24) -> str:
@@ -39,12 +61,28 @@ def sha256_files(files: list[Path]) -> dict[str, str]:
     """{file name: sha256}, hashed in parallel."""
     if not files:
         return {}
+    if len(files) == 1:  # e.g. one small file: no thread pool to start
+        return {files[0].name: sha256_file(files[0])}
     with ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1, 8)) as pool:
         return dict(zip((f.name for f in files), pool.map(sha256_file, files)))
 
 
+def defining_files(path: Path) -> list[Path]:
+    """The checkpoint's non-weight files that define its behaviour (see DEFINING_SUFFIXES).
+
+    Top level only and no hidden files: a hub download keeps its own bookkeeping in `.cache/`.
+    """
+    return sorted(f for f in Path(path).iterdir()
+                  if f.is_file() and f.suffix in DEFINING_SUFFIXES
+                  and f.name != MANIFEST and not f.name.startswith("."))
+
+
 def write_manifest(path: Path, weight_files: list[Path], extra: dict[str, Any] | None = None) -> None:
-    manifest = {"format": FORMAT_VERSION, "weights_sha256": sha256_files(weight_files)}
+    others = defining_files(path)
+    digests = sha256_files([*weight_files, *others])  # one pool for all: the small files ride along
+    manifest = {"format": FORMAT_VERSION,
+                "weights_sha256": {f.name: digests[f.name] for f in weight_files},
+                "files_sha256": {f.name: digests[f.name] for f in others}}
     manifest.update(extra or {})
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
@@ -60,43 +98,76 @@ def _stat_key(file: Path) -> list[int]:
     return [st.st_size, st.st_ino, st.st_mtime_ns]
 
 
-def verify_manifest(path: Path) -> None:
-    """Check every weight file against the recorded hash, naming the one that differs."""
+def _read_recorded(path: Path, manifest_path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(weights, other files) as {name: sha256}; a format-1 manifest has no other files."""
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        weights = manifest["weights_sha256"]
+        files = manifest.get("files_sha256", {})
+        if not all(isinstance(d, dict) and all(isinstance(v, str) for v in d.values())
+                   for d in (weights, files)):
+            raise TypeError("sha256 records are not {file: digest} maps")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PrunebenchError(f"checkpoint {path}: {MANIFEST} is unreadable ({exc}); re-run the "
+                              "step that made this checkpoint") from exc
+    if not files:
+        log.debug("%s: manifest format %s records weights only; config and tokenizer files are "
+                  "not verified", path, manifest.get("format"))
+    return weights, files
+
+
+def verify_manifest(path: Path, weights: bool = True) -> None:
+    """Check every recorded file against its hash, naming the one that differs.
+
+    With `weights=False` only the small files (config, tokenizer, ...) are checked: for jobs that
+    read the tokenizer but never the weights (drawing calibration windows).
+    """
     path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.exists():
         return  # a checkpoint made elsewhere (e.g. a hub download without a manifest)
-    try:
-        recorded = json.loads(manifest_path.read_text())["weights_sha256"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PrunebenchError(f"checkpoint {path}: {MANIFEST} is unreadable ({exc}); re-run the "
-                              "step that made this checkpoint") from exc
+    recorded_weights, recorded_files = _read_recorded(path, manifest_path)
+    recorded = {**recorded_files, **(recorded_weights if weights else {})}
+
+    def what(name: str) -> str:
+        return f"weight file {name}" if name in recorded_weights else name
+
     for name in recorded:
         if not (path / name).exists():
-            raise PrunebenchError(f"checkpoint {path}: weight file {name} is missing; "
-                                  "re-run the step that made this checkpoint")
+            raise PrunebenchError(f"checkpoint {path}: {what(name)} is missing; {_REDO}")
     memo_file = None if os.environ.get("PRUNEBENCH_VERIFY") == "full" else _memo_file(path)
     memo = _read_memo(memo_file)
-    stale = [name for name, digest in recorded.items()
-             if memo.get(name) != [*_stat_key(path / name), digest]]
+    # Stat before hashing: a file rewritten while it is hashed then fails the memo next time.
+    stats = {name: _stat_key(path / name) for name in recorded}
+    stale = [name for name, digest in recorded.items() if memo.get(name) != [*stats[name], digest]]
     actual = sha256_files([path / name for name in stale])
     for name in stale:
         if actual[name] != recorded[name]:
-            raise PrunebenchError(f"checkpoint {path}: weight file {name} does not match its "
-                                  "recorded sha256 (truncated or modified); re-run the step "
-                                  "that made this checkpoint")
+            raise PrunebenchError(_mismatch_message(path, name, what(name),
+                                                    name in recorded_weights))
     if memo_file is not None and stale:
-        memo = {name: [*_stat_key(path / name), digest] for name, digest in recorded.items()}
+        # Merge: a check of the small files alone must not forget the verified weights.
+        memo.update({name: [*stats[name], recorded[name]] for name in recorded})
         try:
             write_json(memo_file, memo)
         except OSError as exc:  # a read-only home only costs time
             log.debug("could not record verification in %s: %s", memo_file, exc)
 
 
+def _mismatch_message(path: Path, name: str, what: str, is_weight: bool) -> str:
+    if is_weight:
+        return (f"checkpoint {path}: {what} does not match its recorded sha256 (truncated or "
+                f"modified); {_REDO}")
+    return (f"checkpoint {path}: {what} does not match its recorded sha256 (edited after the "
+            "checkpoint was saved; it changes the model's results without changing any shape, "
+            f"so they would be silently wrong); restore the original {name}, or {_REDO}")
+
+
 def _read_memo(memo_file: Path | None) -> dict[str, Any]:
     if memo_file is None or not memo_file.exists():
         return {}
     try:
-        return json.loads(memo_file.read_text())
+        memo = json.loads(memo_file.read_text())
     except (OSError, ValueError):
         return {}
+    return memo if isinstance(memo, dict) else {}

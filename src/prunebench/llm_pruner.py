@@ -22,6 +22,7 @@ parameter count so the model reaches `target_params` (or `ratio` is given explic
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from typing import Any
@@ -31,6 +32,7 @@ from transformers import LlamaConfig
 
 from prunebench import PrunebenchError, registry
 from prunebench import surgery
+from prunebench.logs import Progress
 from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
 
 log = logging.getLogger(__name__)
@@ -94,13 +96,29 @@ def _fisher(model, calibration: torch.Tensor, weights: list[torch.nn.Parameter])
     """Per-sample squared gradients averaged over the samples (the original's `acc_grad`)."""
     acc = [torch.zeros_like(w, dtype=torch.float32) for w in weights]
     n = calibration.shape[0]
+    progress = Progress(log, "llm_pruner: per-window gradients (Fisher)", n)
     for j in range(n):
         sample = calibration[j:j + 1]
         model(input_ids=sample, labels=sample).loss.backward()
         for a, w in zip(acc, weights):
             a += w.grad.float().pow(2) / n
             w.grad = None
+        progress.step()
     return acc
+
+
+@contextlib.contextmanager
+def _forward_progress(model):
+    """Progress over the blocks of one forward pass: the scoring pass is a single call over the
+    whole calibration batch, which on a large model (or one offloaded to CPU) runs for minutes."""
+    layers = model.model.layers
+    progress = Progress(log, "llm_pruner: forward (blocks)", len(layers))
+    handles = [layer.register_forward_hook(lambda *_: progress.step()) for layer in layers]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _salience(w: torch.Tensor, g: torch.Tensor, fisher: torch.Tensor | None, taylor: str):
@@ -151,16 +169,20 @@ def taylor_scores(model, calibration: torch.Tensor, blocks: list[int],
             sal = _salience(w, w.grad, fisher[id(w)] if fisher else None, taylor)
             reduced[id(w)] = _rows(sal, taylor) if kind == "rows" else _cols(sal, taylor)
             w.grad = None
+            backward.step()  # `backward` is made just before the backward pass, below
 
         handles = [w.register_post_accumulate_grad_hook(
                        functools.partial(reduce_and_free, "cols" if k in COLUMN_WEIGHTS else "rows"))
                    for i in blocks for k, w in named[i].items()]
         log.info("llm_pruner: forward/backward on %d x %d calibration tokens", *calibration.shape)
         try:
-            loss = model(input_ids=calibration, labels=calibration).loss
+            with _forward_progress(model):
+                loss = model(input_ids=calibration, labels=calibration).loss
             if not torch.isfinite(loss):
                 raise PrunebenchError(f"llm_pruner: calibration loss is {loss.item()}; the model "
                                       "or its calibration data is broken (check dtype and token ids)")
+            # The backward's progress: a weight is scored the moment its gradient is final.
+            backward = Progress(log, "llm_pruner: backward (weights scored)", len(weights))
             loss.backward()
         finally:
             for handle in handles:

@@ -202,16 +202,19 @@ def generate_items(paragraphs: list[str], n: int = DEFAULT_ITEMS, seed: int = 0,
     return {task: _balanced(found[task], n, rng, task) for task in TASKS}
 
 
-def task_yaml(task: str, data_file: Path) -> dict:
-    """The lm-eval task config of one suite task over its JSONL file (an absolute path:
-    lm-eval resolves data_files against the working directory, not the YAML's folder)."""
+def task_yaml(task: str, data_file: str) -> dict:
+    """The lm-eval task config of one suite task over its JSONL file, named relative to the
+    suite folder. lm-eval hands data_files to `datasets` unchanged, which reads a relative path
+    against the working directory, not the YAML's folder; so prunebench never lets lm-eval read
+    this field: `task_config` replaces it with the file in the folder the suite is read from,
+    and a copied or moved suite reads its own files, never the original's."""
     metrics = [{"metric": m, "aggregation": "mean", "higher_is_better": True}
                for m in ("acc", "acc_norm")]
     return {
         "task": task,
         "tag": ["prunebench_suite"],
         "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(Path(data_file).resolve())}},
+        "dataset_kwargs": {"data_files": {"test": data_file}},
         "test_split": "test",
         "output_type": "multiple_choice",
         # Bare field names: lm-eval reads them from the document, no template involved.
@@ -222,6 +225,19 @@ def task_yaml(task: str, data_file: Path) -> dict:
         "metric_list": metrics,
         "metadata": {"version": SUITE_VERSION},
     }
+
+
+def task_config(suite_dir: str | Path, task: str) -> dict:
+    """The task's YAML as lm-eval should run it: its data is `{task}.jsonl` next to the YAML.
+
+    Whatever data path the YAML holds is replaced, so suites written before the paths became
+    relative (they hold the absolute path of where they were generated) work after a move too.
+    """
+    suite_dir = Path(suite_dir).resolve()
+    config = yaml.safe_load((suite_dir / f"{task}.yaml").read_text())
+    config["dataset_kwargs"] = {**config.get("dataset_kwargs", {}),
+                                "data_files": {"test": str(suite_dir / f"{task}.jsonl")}}
+    return config
 
 
 def write_suite(text_file: str | Path, out_dir: str | Path, n: int = DEFAULT_ITEMS,
@@ -237,9 +253,9 @@ def write_suite(text_file: str | Path, out_dir: str | Path, n: int = DEFAULT_ITE
     with atomic_dir(out_dir) as tmp:
         for task, rows in items.items():
             (tmp / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-            # The YAML names the final location, which exists once the directory is renamed.
+            # A path relative to the suite folder: the folder can be copied or moved as a whole.
             (tmp / f"{task}.yaml").write_text(
-                yaml.safe_dump(task_yaml(task, out_dir / f"{task}.jsonl"), sort_keys=False))
+                yaml.safe_dump(task_yaml(task, f"{task}.jsonl"), sort_keys=False))
         (tmp / "suite.json").write_text(json.dumps({
             "source": str(text_file), "items_per_task": n, "seed": seed,
             "context_sentences": context_sentences, "version": SUITE_VERSION,
@@ -249,15 +265,10 @@ def write_suite(text_file: str | Path, out_dir: str | Path, n: int = DEFAULT_ITE
 
 
 def check_suite(suite_dir: str | Path, tasks: list[str]) -> None:
-    """Fail early, naming the fix, when the suite lacks a task or its data moved."""
+    """Fail early, naming the fix, when the suite lacks a task's YAML or data file."""
     suite_dir = Path(suite_dir)
     for task in tasks:
-        config = suite_dir / f"{task}.yaml"
-        if not config.is_file():
-            raise PrunebenchError(f"{config} is missing: regenerate the suite "
-                                  f"(`snakemake -f {suite_dir}/suite.json`)")
-        data = Path(yaml.safe_load(config.read_text())["dataset_kwargs"]["data_files"]["test"])
-        if not data.is_file():
-            raise PrunebenchError(f"{config} points to {data}, which does not exist (was the "
-                                  f"project moved?): regenerate the suite "
-                                  f"(`snakemake -f {suite_dir}/suite.json`)")
+        for file in (suite_dir / f"{task}.yaml", suite_dir / f"{task}.jsonl"):
+            if not file.is_file():
+                raise PrunebenchError(f"{file} is missing: regenerate the suite "
+                                      f"(`snakemake -f {suite_dir}/suite.json`)")

@@ -1,11 +1,12 @@
 """Model I/O and the checkpoint format.
 
 A checkpoint is a directory with `config.json`, safetensors weights, tokenizer files and
-`prunebench.json` (the sha256 of every weight file). A dense or depth-pruned model is a plain HF
-LLaMA checkpoint. A width-pruned model's config carries `layer_shapes`: one entry per block with
-its query heads, KV heads, MLP width and which output biases exist. `build_model` rebuilds those
-shapes on the meta device, so sizing a model never needs its weights; `load_model` then assigns
-the weights from safetensors (never pickle).
+`prunebench.json` (the sha256 of every weight, config and tokenizer file; see
+prunebench.integrity). A dense or depth-pruned model is a plain HF LLaMA checkpoint. A
+width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
+heads, MLP width and which output biases exist. `build_model` rebuilds those shapes on the meta
+device, so sizing a model never needs its weights; `load_model` then assigns the weights from
+safetensors (never pickle).
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ def weight_files(path: Path) -> list[Path]:
 
 
 def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> None:
-    """Record the sha256 of every weight file in `path` (verified by load_model)."""
+    """Record the sha256 of every weight, config and tokenizer file in `path` (verified by
+    load_model; the config and tokenizer files also by load_tokenizer)."""
     integrity.write_manifest(path, weight_files(path), extra)
 
 
@@ -299,6 +301,9 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
 
     Code shipped with a tokenizer runs only when the config sets `trust_remote_code: true`.
     """
+    # Jobs that read only the tokenizer (calibration) must not tokenize with an edited or
+    # deleted one; the small files only, so this costs no weight hashing.
+    verify_manifest(Path(path), weights=False)
     if not any((Path(path) / name).exists() for name in TOKENIZER_FILES):
         return None
     if trust_remote_code:

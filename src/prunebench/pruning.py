@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
+from prunebench.data import token_id_problem
 from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
                                  load_model, load_tokenizer, resolve_device, resolve_dtype,
                                  save_model)
@@ -56,6 +57,11 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
             f"calibration windows of {calibration.shape[-1]} tokens exceed the model's context of "
             f"{config.max_position_embeddings}: set methods.{method}.calibration.length <= "
             f"{config.max_position_embeddings}")
+    problem = None if calibration is None else token_id_problem(calibration, config.vocab_size)
+    if problem is not None:  # the embedding lookup would fail deep inside with an IndexError
+        raise PrunebenchError(
+            f"the calibration tensor for {model_dir} {problem}: delete the calibration file "
+            "(resources/data/calibration/<model>/...) and rerun snakemake, which draws it again")
     try:
         model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype), **(placement or {}))
         if "disk" in (getattr(model, "hf_device_map", None) or {}).values():

@@ -1,28 +1,8 @@
-"""The embedded default: a synthetic corpus, its tokenizer and a tiny LLaMA trained on CPU.
+"""The embedded default's tokenizer and tiny LLaMA, trained on CPU on the synthetic corpus of
+`prunebench.corpus` (which describes the language and why it is built that way).
 
-The tests and the default pipeline must run offline, so the pipeline writes its own text and
-trains its own model. The text is a small English-like language with structure that only a
-model using its context can predict:
-
-- entities: each paragraph introduces two or three people, each with a gender, a job, a city, a
-  pet (count, colour, animal) and a number of objects; these facts are random per paragraph;
-- recall (induction): later sentences restate those facts ("The baker from Lima is Anna.",
-  "Anna's dogs are red.") so the model must copy them from earlier in the paragraph;
-- agreement: pronouns follow the person's gender, verbs and pronouns follow the pet's number
-  ("Its ... sleeps" vs "They ... sleep");
-- counting: a person counts the objects they own ("one, two, three."), so the count must be
-  recalled and then carried out; number sequences also appear on their own;
-- ordering: an age chain ("A is older than B. B is older than C.") is followed by who is the
-  oldest and the youngest.
-
-Every recall sentence has a right answer and wrong answers of the same kind, which is what a
-"which continuation is true" task needs: `generate_probes` returns such items. Limit: at the
-default training budget (about 0.5M tokens) the model learns the grammar but not yet the
-in-context recall (probe accuracy stays at chance), so such a task needs a longer training.
-
-Corpus files (`write_corpus`) hold one paragraph per line. The canonical token stream of a text
-(`encode_text`) is `<s> paragraph </s>` for every line, concatenated; the model is trained on
-random windows of that stream.
+The canonical token stream of a corpus file (`encode_text`) is `<s> paragraph </s>` for every
+line, concatenated; the model is trained on random windows of that stream.
 """
 
 from __future__ import annotations
@@ -38,11 +18,6 @@ from tokenizers import (Regex, Tokenizer, decoders, models, normalizers, pre_tok
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from prunebench import PrunebenchError
-# The language and its corpus files live in prunebench.corpus (pure Python, no torch); the
-# names are re-exported here for the tiny model's users.
-from prunebench.corpus import (ANIMALS, CITIES, COLOURS, DEFAULT_N_SENTENCES, FEMALE,  # noqa: F401
-                               JOBS, MALE, NUMBERS, OBJECTS, PET_VERBS, SPLITS, generate_corpus,
-                               generate_probes, write_corpus)
 from prunebench.evaluate import perplexity
 from prunebench.modeling import build_model, count_params, save_model
 
@@ -204,7 +179,7 @@ def build_tiny(out_dir: str | Path, corpus_dir: str | Path, *, seed: int = 0,
     train_file = Path(corpus_dir) / "train.txt"
     if not train_file.exists():
         raise PrunebenchError(f"{train_file} does not exist: write the corpus first "
-                              "(prunebench.tiny.write_corpus)")
+                              "(prunebench.corpus.write_corpus)")
     text = train_file.read_text()
     tokenizer = train_tokenizer(text, vocab_size=vocab_size)
     config = tiny_config(len(tokenizer), **config_overrides)

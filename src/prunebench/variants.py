@@ -13,6 +13,7 @@ from typing import Any
 from prunebench import PrunebenchError
 from prunebench.lora_settings import resolve_settings as resolve_lora_settings
 from prunebench.registry import CALIBRATION_SEED, default_calibration, parse_variant, split_variant
+from prunebench.sizes import parse_size_spec
 
 
 def canonical(value: Any) -> Any:
@@ -40,11 +41,27 @@ def variant_entries(config: dict, model: str) -> list[dict[str, Any]]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise PrunebenchError(f"model {model}: variants listed twice: {duplicates}")
+    same: dict[tuple, str] = {}  # one size spelled two ways ('0.8', '0.80') would prune twice
+    for e in entries:
+        key = (e["method"], _size_spec(model, e), e["recovery"])
+        if key in same:
+            raise PrunebenchError(f"model {model}: {same[key]} and {e['name']} are the same "
+                                  "variant (one size written two ways): keep one of them")
+        same[key] = e["name"]
     for e in entries:  # the base's own entry wins, so the +lora entry's settings would be lost
         if e["recovery"] and e["base"] in names and ("params" in e or "calibration" in e):
             raise PrunebenchError(f"model {model}: {e['name']} sets params/calibration, but its "
                                   f"base {e['base']} is listed too: set them on {e['base']}")
     return entries
+
+
+def _size_spec(model: str, entry: dict) -> tuple[str, float] | None:
+    if entry["size"] is None:
+        return None
+    try:
+        return parse_size_spec(entry["size"])
+    except PrunebenchError as err:
+        raise PrunebenchError(f"model {model}, variant {entry['name']}: {err}") from None
 
 
 def variant_names(config: dict, model: str) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Any
 from prunebench import PrunebenchError
 from prunebench.atomic import _json_default
 from prunebench.mc_suite import TASKS as SUITE_TASKS
-from prunebench.mc_suite import check_suite
+from prunebench.mc_suite import check_suite, task_config
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,15 @@ def _task_manager(include: str | None, defaults: bool):
     return TaskManager(include_path=include)
 
 
+def task_specs(tasks: list[str], include_path: str | Path | None) -> list[str | dict]:
+    """What lm-eval is asked to run: hub tasks by name, suite tasks as their full config with
+    the data file of the suite folder given here (see `mc_suite.task_config`), so a moved or
+    copied suite never reads data through a path written where it was generated."""
+    if not include_path:
+        return list(tasks)
+    return [task_config(include_path, t) if t in SUITE_TASKS else t for t in tasks]
+
+
 def _check_known(manager, tasks: list[str], include_path) -> None:
     known = set(manager.all_tasks)
     for task in tasks:
@@ -137,13 +146,14 @@ def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]
         f"{PREFETCH_HINT}")
 
 
-def _build_tasks(manager, task: str) -> list:
-    """lm-eval's Task objects for `task` (a group gives several); building downloads data."""
+def _build_tasks(manager, spec: str | dict) -> list:
+    """lm-eval's Task objects for a task name or config (a group gives several); building
+    downloads data."""
     if hasattr(manager, "load"):  # lm-eval >= 0.4.10: flat dicts
-        return list(manager.load([task])["tasks"].values())
+        return list(manager.load([spec])["tasks"].values())
     from lm_eval.tasks import get_task_dict
 
-    return _flat_tasks(get_task_dict([task], manager))
+    return _flat_tasks(get_task_dict([spec], manager))
 
 
 def _flat_tasks(task_dict) -> list:
@@ -160,10 +170,10 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
     manager = task_manager(include_path, tasks)
     _check_known(manager, tasks, include_path)
     fetched = {}
-    for task in tasks:
+    for task, spec in zip(tasks, task_specs(tasks, include_path)):
         with _naming_datasets() as calls:
             try:
-                built = _build_tasks(manager, task)
+                built = _build_tasks(manager, spec)
             except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
                 named = _dataset_error(calls, err, [task])
                 if named:
@@ -213,7 +223,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     with _naming_datasets() as calls:
         try:
             out = lm_eval.simple_evaluate(
-                model=lm, tasks=list(tasks), num_fewshot=num_fewshot, limit=limit,
+                model=lm, tasks=task_specs(tasks, include_path), num_fewshot=num_fewshot, limit=limit,
                 task_manager=manager, log_samples=False, random_seed=seed,
                 numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
         except Exception as err:  # noqa: BLE001 - datasets / hub raise many types

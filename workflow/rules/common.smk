@@ -137,7 +137,7 @@ def bench_settings(backend):
         settings["compile_mode"] = bench["compile_mode"]
     else:
         settings["sampling"] = bench["sampling"]
-    return settings
+    return settings  # scalars and lists in a fixed key order: the config's order cannot leak in
 
 
 def bench_files():

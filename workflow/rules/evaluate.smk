@@ -10,6 +10,9 @@ rule text:
         dataset="|".join(HUB_TEXTS),
     conda:
         "../envs/prunebench.yaml"
+    params:
+        # how the rows are joined into one text: a change must redo the file
+        joiner=lambda wc: HUB_TEXTS[wc.dataset].joiner,
     script:
         "../scripts/text.py"
 

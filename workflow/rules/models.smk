@@ -10,7 +10,7 @@ rule embedded_text:
     conda:
         "../envs/prunebench.yaml"
     params:
-        settings=config["embedded"],
+        settings=canonical(config["embedded"]),
     script:
         "../scripts/embedded_text.py"
 
@@ -27,6 +27,6 @@ rule model:
     threads: workflow.cores
     params:
         source=lambda wc: config["models"][wc.model]["source"],
-        tiny=config["embedded"]["model"],
+        tiny=canonical(config["embedded"]["model"]),
     script:
         "../scripts/model.py"

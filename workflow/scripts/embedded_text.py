@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from prunebench import logs
-from prunebench.tiny import write_corpus
+from prunebench.corpus import write_corpus
 
 log = logs.setup(snakemake.log[0])
 out_dir = Path(snakemake.output[0]).parent

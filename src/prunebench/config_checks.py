@@ -1,0 +1,154 @@
+"""Checks of a workflow config before any job runs, with one line per problem.
+
+The workflow calls `check_config` when it is parsed (a dry run included); `prunebench
+check-config FILE...` runs the same checks on config files, and also names the line of a YAML
+syntax error, which Snakemake reports without a position. No torch here: Snakemake imports this
+module on every parse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from prunebench import PrunebenchError
+from prunebench.registry import METHODS, parse_variant, split_variant
+from prunebench.sizes import parse_size
+from prunebench.variants import variant_entries
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+REQUIRED_SECTIONS = ("models", "benchmark", "evaluation")
+STACKING_HINT = ("a --configfile replaces config/config.yaml rather than adding to it: stack "
+                 "yours on top of the default, e.g. "
+                 "`snakemake --cores all --configfile config/config.yaml my.yaml`")
+
+
+def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
+    """The files merged left to right as Snakemake does (nested mappings merged, the rest
+    replaced); a YAML syntax error names the file, line and column."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as err:
+            raise PrunebenchError(f"cannot read config file {path}: {err.strerror}") from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or str(err)
+            raise PrunebenchError(f"{path}{where}: not valid YAML ({problem})") from None
+        if not isinstance(loaded, dict):
+            raise PrunebenchError(f"{path}: a config file is a mapping of sections "
+                                  "(models:, benchmark:, ...), not a list or a single value")
+        merged = _merge(merged, loaded)
+    return merged
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def schema_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
+    """Every way `config` breaks the schema, one line each: where, what, what is allowed."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_file).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
+        where = ".".join(str(p) for p in error.absolute_path) or "top level"
+        problems.append(f"{where}: {_explain(error)}")
+    return problems
+
+
+def _explain(error) -> str:
+    """jsonschema's message; a refused pattern says what was expected instead of the regex."""
+    value = error.instance
+    if isinstance(value, str) and _is_variant_path(error):  # a name, or an entry's `name:`
+        return _variant_problem(value)
+    if error.validator == "pattern" and isinstance(value, str):
+        described = error.schema.get("description")
+        if described:
+            return f"{value!r} is not allowed: expected {described}"
+    return error.message
+
+
+def _is_variant_path(error) -> bool:
+    path = list(error.absolute_path)
+    return len(path) >= 3 and path[0] == "models" and path[2] == "variants"
+
+
+def _variant_problem(name: str) -> str:
+    """Why a variant name is refused, in the registry's words (known methods listed)."""
+    try:
+        base, _ = split_variant(name)
+        method, size = parse_variant(base)
+        if method != "dense" and method not in METHODS:
+            return (f"unknown pruning method {method!r} in {name!r}: choose one of "
+                    f"{sorted(METHODS)} (or 'dense')")
+        parse_size(size or 1, 1)  # the size's own syntax; the model's size is checked later
+    except PrunebenchError as err:
+        return str(err) if name in str(err) else f"variant {name!r}: {err}"
+    return f"{name!r} is not a variant name such as 'depth_ppl-4.9B' or 'flap-0.8+lora'"
+
+
+def known_dense_params(model: str, source: str, resources: str | Path = "resources") -> int | None:
+    """The base model's exact parameter count when it is known without a download: its local
+    config.json, or the shape of a `random:` architecture; None otherwise."""
+    from prunebench.param_count import config_from_dict, config_from_json, count_params
+
+    config_file = Path(resources) / "models" / model / "config.json"
+    if config_file.exists():
+        return count_params(config_from_json(config_file))
+    if source.startswith("random:"):
+        from prunebench.architectures import ARCHITECTURES
+
+        shape = ARCHITECTURES.get(source.removeprefix("random:"))
+        return count_params(config_from_dict(shape)) if shape else None
+    return None
+
+
+def variant_problems(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
+    """Variants that cannot be made: bad or duplicated names, sizes larger than the model."""
+    problems = []
+    for model, spec in config["models"].items():
+        try:
+            entries = variant_entries(config, model)
+        except PrunebenchError as err:
+            problems.append(str(err))
+            continue
+        dense = known_dense_params(model, spec["source"], resources)
+        for entry in entries:
+            if entry["size"] is None or dense is None:
+                continue
+            try:
+                parse_size(entry["size"], dense)
+            except PrunebenchError as err:
+                problems.append(f"model {model}, variant {entry['name']}: {err}")
+    return problems
+
+
+def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
+                 resources: str | Path = "resources") -> None:
+    """Raise one PrunebenchError listing every problem of `config`, one line each."""
+    if not config:
+        raise PrunebenchError(
+            "no config was given: run Snakemake from the checkout's root (where profiles/default "
+            "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
+    problems = schema_problems(config, schema_file)
+    if not problems:
+        problems = variant_problems(config, resources)
+    if not problems:
+        return
+    missing = [s for s in REQUIRED_SECTIONS if s not in config]
+    hint = f"\n{STACKING_HINT}" if missing else ""
+    raise PrunebenchError(f"the config has {len(problems)} problem(s):\n  "
+                          + "\n  ".join(problems) + hint)

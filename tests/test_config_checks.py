@@ -1,0 +1,138 @@
+"""The checks every config passes before any job runs (prunebench.config_checks), and the
+`prunebench check-config` command that runs them on files."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from prunebench import PrunebenchError
+from prunebench.architectures import ARCHITECTURES
+from prunebench.config_checks import check_config, load_config_files
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = REPO / "config" / "config.yaml"
+
+
+def default_config(**models) -> dict:
+    config = yaml.safe_load(DEFAULT.read_text())
+    if models:
+        config["models"] = models
+    return config
+
+
+def problems(config: dict, resources: Path | str = "no-resources-here") -> str:
+    with pytest.raises(PrunebenchError) as err:
+        check_config(config, resources=resources)
+    return str(err.value)
+
+
+# Every shipped config, stacked as the README runs it.
+SHIPPED = [["config.yaml"], ["paper.yaml"], ["config.yaml", "depth-family.yaml"],
+           ["gpu-smoke.yaml"]]
+
+
+@pytest.mark.parametrize("files", SHIPPED, ids=lambda f: "+".join(f))
+def test_every_shipped_config_passes(files):
+    check_config(load_config_files([REPO / "config" / f for f in files]))
+
+
+@pytest.mark.parametrize("size, message", [
+    ("1.5", "ambiguous"), ("0", "must be positive"), ("0.0", "must be positive"),
+    ("4.9X", "malformed target size"),
+])
+def test_bad_sizes_are_refused_naming_model_and_variant(size, message):
+    text = problems(default_config(tiny={"source": "tiny", "variants": ["dense", f"flap-{size}"]}))
+    assert message in text and "tiny" in text and f"flap-{size}" in text
+
+
+@pytest.mark.parametrize("first, second", [("0.8", "0.80"), ("4.9B", "4900M"), ("350M", "350000000")])
+def test_one_size_written_two_ways_is_one_variant(first, second):
+    text = problems(default_config(tiny={"source": "tiny", "variants": [
+        "dense", f"depth_ppl-{first}", f"depth_ppl-{second}"]}))
+    assert f"depth_ppl-{first} and depth_ppl-{second} are the same variant" in text
+
+
+def test_the_same_size_for_two_methods_or_with_lora_is_allowed():
+    check_config(default_config(tiny={"source": "tiny", "variants": [
+        "dense", "depth_ppl-0.8", "flap-0.8", "depth_ppl-0.8+lora"]}))
+
+
+def test_size_larger_than_a_random_architecture_is_refused():
+    text = problems(default_config(big={"source": "random:llama-7b",
+                                        "variants": ["dense", "depth_ppl-8B"]}))
+    assert "model big, variant depth_ppl-8B" in text and "larger than the model" in text
+
+
+def test_size_larger_than_a_local_model_is_refused(tmp_path):
+    shape = {**ARCHITECTURES["llama-7b"], "num_hidden_layers": 2, "model_type": "llama"}
+    (tmp_path / "models" / "small").mkdir(parents=True)
+    (tmp_path / "models" / "small" / "config.json").write_text(json.dumps(shape))
+    config = default_config(small={"source": "hf:org/small", "variants": ["dense", "flap-5B"]})
+    assert "larger than the model" in problems(config, resources=tmp_path)
+    # the same config passes while the model's size is unknown (the prune job checks it then)
+    check_config(config, resources=tmp_path / "elsewhere")
+
+
+def test_a_token_config_with_zero_tokens_is_refused():
+    config = default_config()
+    config["benchmark"]["token_configs"] = ["12x0"]
+    text = problems(config)
+    assert "benchmark.token_configs.0: '12x0'" in text and "both positive" in text
+
+
+def test_an_unknown_method_lists_the_known_ones():
+    text = problems(default_config(tiny={"source": "tiny", "variants": ["dense", "magic-0.5"]}))
+    assert "unknown pruning method 'magic'" in text and "'depth_ppl'" in text
+
+
+def test_schema_problems_are_one_line_each_and_all_reported():
+    config = default_config()
+    config["benchmark"]["repeats"] = "x"
+    config["benchmrk"] = {}
+    lines = problems(config).splitlines()
+    assert lines[0] == "the config has 2 problem(s):"
+    assert any(line.strip().startswith("benchmark.repeats:") for line in lines)
+    assert any("'benchmrk' was unexpected" in line for line in lines)
+    assert len(lines) == 3 and all(len(line) < 300 for line in lines)  # never the schema itself
+
+
+def test_an_override_file_alone_says_how_to_stack_it(tmp_path):
+    override = tmp_path / "my.yaml"
+    override.write_text("benchmark: {repeats: 50}\n")
+    text = problems(load_config_files([override]))
+    assert "'models' is a required property" in text
+    assert "--configfile config/config.yaml my.yaml" in text
+    check_config(load_config_files([DEFAULT, override]))  # stacked, it is fine
+
+
+def test_no_config_at_all_says_where_to_run_from():
+    assert "run Snakemake from the checkout's root" in problems({})
+
+
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("benchmark:\n  repeats: 50\n  warmup: [1, 2\nmodels: {}\n")
+    with pytest.raises(PrunebenchError, match=r"bad.yaml, line \d+, column \d+: not valid YAML"):
+        load_config_files([bad])
+
+
+def test_files_stack_left_to_right_merging_sections(tmp_path):
+    top = tmp_path / "top.yaml"
+    top.write_text("benchmark: {repeats: 50}\n")
+    merged = load_config_files([DEFAULT, top])
+    default = yaml.safe_load(DEFAULT.read_text())
+    assert merged["benchmark"] == {**default["benchmark"], "repeats": 50}
+    assert merged["models"] == default["models"]
+
+
+def test_check_config_command(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("benchmark: [\n")
+    run = [sys.executable, "-m", "prunebench.cli", "check-config"]
+    proc = subprocess.run([*run, str(bad)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "not valid YAML" in proc.stderr
+    proc = subprocess.run([*run, "config/config.yaml"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,129 @@
+"""Job logs: rate-limited progress lines, tidy logger names, and a quiet console."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from prunebench import logs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def records(caplog):
+    caplog.set_level(logging.INFO, logger="test.progress")
+    return lambda: [r.getMessage() for r in caplog.records if r.name == "test.progress"]
+
+
+def progress(total: int, clock: FakeClock, every: float = 10.0) -> logs.Progress:
+    return logs.Progress(logging.getLogger("test.progress"), "windows", total, every=every,
+                         clock=clock)
+
+
+def test_progress_logs_first_last_and_at_most_every_interval(records):
+    clock = FakeClock()
+    p = progress(100, clock)
+    for _ in range(100):
+        clock.now += 1.0  # one second per unit: 100 s in all
+        p.step()
+    lines = records()
+    # the first unit, then one line per 10 s (units 11, 21, ..., 91), then the last
+    assert len(lines) == 11, lines
+    assert lines[0] == "windows: 1/100 (1%), elapsed 1 s, eta 99 s"
+    assert lines[1] == "windows: 11/100 (11%), elapsed 11 s, eta 89 s"
+    assert lines[-1] == "windows: 100/100 (100%), elapsed 100 s, eta 0 s"
+
+
+def test_progress_of_a_fast_loop_is_two_lines(records):
+    clock = FakeClock()
+    p = progress(2048, clock)
+    for done in range(8, 2049, 8):  # batches of 8, all within one interval
+        clock.now += 0.01
+        p.update(done)
+    assert [line.split(",")[0] for line in records()] == ["windows: 8/2048 (0%)",
+                                                          "windows: 2048/2048 (100%)"]
+
+
+def test_progress_counts_in_steps_of_any_size_and_without_units_done(records):
+    clock = FakeClock()
+    p = progress(10, clock, every=5.0)
+    p.update(0)
+    clock.now += 6
+    p.step(4)
+    clock.now += 6
+    p.step(6)
+    assert records() == ["windows: 0/10 (0%), elapsed 0 s, eta unknown",
+                         "windows: 4/10 (40%), elapsed 6 s, eta 9 s",
+                         "windows: 10/10 (100%), elapsed 12 s, eta 0 s"]
+
+
+def test_file_named_library_logger_gets_a_module_name_and_keeps_its_level(tmp_path):
+    path_named = logging.getLogger(
+        "/venv/lib/python3.11/site-packages/huggingface_hub/serialization/_torch.py")
+    log_file = tmp_path / "job.log"
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, sys.excepthook
+    try:
+        logs.setup(log_file)
+        logging.getLogger("prunebench.data").info("ours")
+        path_named.info("Model weights successfully saved to .x.partial-1!")
+        path_named.warning("a real warning")
+    finally:  # setup() configures the whole process; give the other tests theirs back
+        for handler in root.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        root.handlers[:], sys.excepthook = saved[0], saved[2]
+        root.setLevel(saved[1])
+        logging.captureWarnings(False)
+    text = log_file.read_text()
+    assert "prunebench.data: ours" in text
+    assert "huggingface_hub.serialization._torch: a real warning" in text
+    assert "successfully saved" not in text and "/venv/" not in text
+
+
+def test_module_name_of_a_file():
+    assert logs.module_name("/a/lib/python3.11/site-packages/pkg/sub/mod.py") == "pkg.sub.mod"
+    assert logs.module_name("/a/dist-packages/pkg/mod.py") == "pkg.mod"
+    assert logs.module_name("/somewhere/script.py") == "script"
+
+
+@pytest.mark.parametrize("profile", sorted((REPO / "profiles").glob("*/config.yaml")),
+                         ids=lambda p: p.parent.name)
+def test_profiles_do_not_print_shell_commands(profile):
+    # Every rule runs a script: Snakemake would print `Shell command: None` for each job.
+    assert not yaml.safe_load(profile.read_text()).get("printshellcmds")
+
+
+def test_workflow_rules_are_script_rules():
+    """The reason printshellcmds is off: a rule with `shell:` would want it back on."""
+    rules = "\n".join(p.read_text() for p in (REPO / "workflow").rglob("*.smk"))
+    rules += (REPO / "workflow" / "Snakefile").read_text()
+    assert "shell:" not in rules
+
+
+def test_attention_probe_prints_no_profiler_lines():
+    code = ("import torch\n"
+            "from prunebench.benchmark import attention_kernels\n"
+            "q = torch.ones(1, 1, 2, 4)\n"
+            "sdpa = torch.nn.functional.scaled_dot_product_attention\n"
+            "print(attention_kernels(lambda: sdpa(q, q, q)))\n")
+    env = {k: v for k, v in os.environ.items() if k != "KINETO_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300, check=True)
+    assert "scaled_dot_product" in proc.stdout
+    assert "USDT" not in proc.stderr, proc.stderr

@@ -1,0 +1,56 @@
+"""A workflow job stops when Snakemake, its parent, is killed (prunebench.parent_watch)."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+# The job: watches its parent, then works until interrupted, and records how it ended.
+JOB = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from prunebench.parent_watch import watch_parent
+    out = Path(sys.argv[1])
+    watch_parent(interval=0.1, grace=30)
+    (out / "started").touch()
+    try:
+        while True:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        (out / "interrupted").touch()  # where atomic writers drop their temporaries
+""")
+# Its parent, standing in for Snakemake: starts the job and waits.
+PARENT = textwrap.dedent("""
+    import subprocess, sys, time
+    subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+    time.sleep(600)
+""")
+
+
+def _wait_for(path, timeout=60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_job_is_interrupted_when_its_parent_is_killed(tmp_path):
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, JOB, str(tmp_path)])
+    try:
+        assert _wait_for(tmp_path / "started"), "the job did not start"
+        assert not (tmp_path / "interrupted").exists()  # alive while its parent is
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        assert _wait_for(tmp_path / "interrupted"), "the orphaned job kept running"
+    finally:
+        parent.kill()
+
+
+def test_no_watch_without_a_parent_to_watch(monkeypatch):
+    from prunebench import parent_watch
+
+    monkeypatch.setattr(parent_watch.os, "getppid", lambda: 1)
+    assert parent_watch.watch_parent() is None
