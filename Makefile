@@ -25,7 +25,9 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# The config check first: it names the line of a YAML syntax error, which Snakemake does not.
 run: setup
+	$(VENV)/bin/prunebench check-config config/config.yaml
 	$(VENV)/bin/snakemake --cores $(CORES)
 
 # The 10 slowest tests are listed. The shared end-to-end run starts in the background when the
