@@ -199,6 +199,8 @@ def test_paper_config_pins_revisions_and_the_studys_protocol():
                                                    "length": 128, "seed": 1234}
     assert methods["llm_pruner"]["calibration"]["source"] == "bookcorpus"
     assert methods["flap"]["calibration"]["source"] == "wikitext2"
+    # the study's lm-eval scored LLaMA's contexts without a BOS token
+    assert config["evaluation"]["zeroshot"]["add_bos_token"] is False
 
 
 # --------------------------------------------------------------------------- SLURM

@@ -120,6 +120,28 @@ def test_dense_tiny_model_beats_chance(dense_result):
     json.dumps(dense_result["lm_eval"])
 
 
+@pytest.mark.parametrize("add_bos_token", [True, False])
+def test_bos_setting_reaches_every_sequence_the_model_scores(tiny_model_dir, suite, add_bos_token):
+    model = modeling.load_model(tiny_model_dir)
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    first_tokens: list[int] = []
+
+    def record(module, args, kwargs):
+        ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
+        first_tokens.extend(ids[:, 0].tolist())
+
+    handle = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        out = run(model, tokenizer, suite, tasks=["pb_number"], limit=4,
+                  add_bos_token=add_bos_token)
+    finally:
+        handle.remove()
+    assert first_tokens, "lm-eval never called the model"
+    starts_with_bos = {token == tokenizer.bos_token_id for token in first_tokens}
+    assert starts_with_bos == {add_bos_token}
+    assert out["summary"]["add_bos_token"] is add_bos_token
+
+
 def test_random_model_of_same_shape_stays_at_chance(tiny_model_dir, suite, dense_result):
     config = modeling.load_config(tiny_model_dir)
     model = modeling.random_model(config, "cpu", torch.float32, seed=3)

@@ -200,8 +200,14 @@ def _n_docs(task) -> int | None:
 
 def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | None = None,
              num_fewshot: int = 0, limit: int | float | None = None, batch_size: int = 32,
-             seed: int = 1234, metrics: dict[str, str] | None = None) -> dict[str, Any]:
+             seed: int = 1234, metrics: dict[str, str] | None = None,
+             add_bos_token: bool = True) -> dict[str, Any]:
     """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
+
+    `add_bos_token`: whether every context starts with the BOS token. Always passed to lm-eval
+    explicitly: left unset, lm-eval 0.4.5 gives causal models no BOS and 0.4.13 lets the
+    tokenizer decide (LLaMA's adds one), so the scores would depend on the lm-eval version.
+    The study's lm-eval gave LLaMA no BOS (config/paper.yaml: false).
 
     summary: {"accuracy": {task: value}, "average", "metric": {task: metric},
     "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n}}.
@@ -219,7 +225,8 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     _check_known(manager, tasks, include_path)
 
     was_training = model.training
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
+              add_bos_token=add_bos_token)
     with _naming_datasets() as calls:
         try:
             out = lm_eval.simple_evaluate(
@@ -237,7 +244,8 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
         raise PrunebenchError("lm-eval returned no results: run the evaluation as one process")
     results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
                                     default=_jsonable))
-    return {"summary": summarise(results, chosen), "lm_eval": results}
+    summary = {**summarise(results, chosen), "add_bos_token": add_bos_token}
+    return {"summary": summary, "lm_eval": results}
 
 
 def _jsonable(obj: Any) -> Any:

@@ -25,7 +25,7 @@ suite = str(Path(suite_json).parent) if suite_json else None
 started = time.perf_counter()
 out = evaluate(model, tokenizer, tasks, include_path=suite, num_fewshot=settings["num_fewshot"],
                limit=settings["limit"], batch_size=settings["batch_size"], seed=settings["seed"],
-               metrics=settings["metrics"])
+               metrics=settings["metrics"], add_bos_token=settings["add_bos_token"])
 elapsed = time.perf_counter() - started
 summary = out["summary"]
 for task in tasks:
