@@ -34,6 +34,14 @@ def architecture_shape(name: str) -> dict:
             f"unknown architecture {name!r}: choose one of {sorted(ARCHITECTURES)}") from None
 
 
+def known_shape_of(repo_id: str) -> str | None:
+    """The known architecture a hub id names ('huggyllama/llama-7b' -> 'llama-7b',
+    'lmsys/vicuna-13b-v1.3' -> 'vicuna-13b'), the longest match; None if it names none."""
+    words = repo_id.lower().split("/")[-1]
+    names = [n for n in ARCHITECTURES if n in words.removeprefix("meta-")]
+    return max(names, key=len) if names else None
+
+
 def architecture_config(name: str) -> LlamaConfig:
     from transformers import LlamaConfig
 

@@ -38,14 +38,57 @@ def model_config(name: str, source: str, resources: Path):
     if parsed.kind == "tiny":
         raise PrunebenchError(f"model {name}: the tiny model is built by the workflow; run "
                               f"`snakemake {local}` first")
-    from huggingface_hub import hf_hub_download
+    return hub_config(name, parsed.name, parsed.revision, local)
 
+
+def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
+    """A hub model's config.json alone: from the hub cache, else downloaded; when the hub is
+    unreachable, the published shape of the architecture its id names (one line says so)."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    from prunebench.architectures import architecture_config, known_shape_of
+    from prunebench.modeling import load_config
+
+    cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if isinstance(cached, str):
+        return load_config(Path(cached).parent)
+    if hub_reachable():
+        try:
+            return load_config(Path(hf_hub_download(repo_id, "config.json",
+                                                    revision=revision)).parent)
+        except Exception as err:  # noqa: BLE001 - any hub failure: say what to do
+            failure = type(err).__name__
+    else:
+        failure = "the hub is unreachable from here"
+    shape = known_shape_of(repo_id)
+    if shape is None:
+        raise PrunebenchError(f"cannot fetch config.json of {repo_id} ({failure}); download the "
+                              f"model first or copy its config.json to {local}/")
+    print(f"{name}: no config.json of {repo_id} ({failure}); planning with the published "
+          f"shape of {shape} (prunebench.architectures)", file=sys.stderr)
+    return architecture_config(shape)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub answers a TCP connection: one quick check instead of huggingface_hub's
+    retries (about 30 s on an offline machine). Behind a proxy, or with HF_HUB_OFFLINE set,
+    no connection is tried."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # only the proxy knows; let huggingface_hub try
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
     try:
-        path = hf_hub_download(parsed.name, "config.json", revision=parsed.revision)
-    except Exception as err:  # noqa: BLE001 - any hub failure: say what to do
-        raise PrunebenchError(f"cannot fetch config.json of {parsed.name} ({type(err).__name__}); "
-                              f"download the model first or copy its config.json to {local}/") from None
-    return load_config(Path(path).parent)
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def plan_rows(config_file: str | Path, resources: str | Path = "resources") -> list[dict]:
