@@ -315,6 +315,37 @@ def state_of(model):
         getattr(model.config, "layer_shapes", None))
 
 
+def test_flap_upstream_statistics_follow_the_originals_streaming_update():
+    # Three windows of two tokens, one channel. By hand, window by window (n = windows seen):
+    #   n=0: mean = 2;                 fluc = 0;                           sq = 1 + 9 = 10
+    #   n=1: mean = 2/2 + 4/2 = 3;     fluc = 0 + ((2-3)^2 + (6-3)^2)/2 = 5;  sq = 10/2 + 40/2 = 25
+    #   n=2: mean = 3*2/3 + 0/3 = 2;   fluc = 5/2 + ((0-2)^2 + (0-2)^2)/3 = 31/6; sq = 25*2/3
+    windows = torch.tensor([[[1.0], [3.0]], [[2.0], [6.0]], [[0.0], [0.0]]])
+    stats = flap.UpstreamStats()
+    stats.add(windows)  # one forward batch of three windows
+    assert stats.n == 3
+    assert stats.mean.tolist() == pytest.approx([2.0])
+    assert stats.var.tolist() == pytest.approx([31 / 6])
+    assert stats.mean_square.tolist() == pytest.approx([50 / 3])
+    # the same windows in other batches give the same estimate (it is per window, in order)
+    split = flap.UpstreamStats()
+    split.add(windows[:2])
+    split.add(windows[2:])
+    assert torch.equal(split.var, stats.var) and torch.equal(split.mean, stats.mean)
+    # the exact per-token variance is another number: tokens 1,3,2,6,0,0, mean 2, m2 26, /5
+    exact = flap.ChannelStats()
+    exact.add(windows)
+    assert exact.var.item() == pytest.approx(5.2)
+
+
+def test_flap_prunes_with_the_upstream_statistics(small_random_model):
+    model = small_random_model(seed=5)
+    target = int(modeling.count_params(model.config) * 0.8)
+    report = flap.prune(model, calib(64), target, statistics="upstream")
+    assert abs(numel(model) - target) <= size_tolerance("flap", model.config, target)
+    assert report["params_after"] == numel(model)
+
+
 @pytest.mark.parametrize("name, target_frac, params, match", [
     ("llm_pruner", 0.01, {}, "unreachable"),
     ("flap", 0.01, {}, "unreachable"),
@@ -326,6 +357,7 @@ def state_of(model):
     ("llm_pruner", 0.8, {"ratio": 1.5}, "ratio"),
     ("flap", 0.8, {"structure": "AL-XX"}, "unknown structure"),
     ("flap", 0.8, {"metric": "norm"}, "unknown metric"),
+    ("flap", 0.8, {"statistics": "approximate"}, "unknown statistics"),
     ("wanda_sp", 0.8, {"sparsity": 0.5}, "unknown parameter"),
     # a uniform ratio over one block cannot take 30% of the model away
     ("llm_pruner", 0.7, {"block_start": 0, "block_end": 1}, "unreachable"),

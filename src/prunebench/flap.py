@@ -23,9 +23,14 @@ Differences, on purpose:
   4 * head_dim / 3 channels) and the cut is where the whole model is closest to
   `target_params`. The original also keeps only units strictly above the cut's score, one unit
   fewer; here exactly the units up to the cut are kept.
-- statistics: the original's streaming variance (one window at a time, its first window
-  dropped) is a scaled approximation of the per-token variance computed here exactly (Chan's
-  parallel update in float64); ranking and standardised scores do not depend on the scale.
+- statistics (`statistics: exact`, the default): per-channel mean and variance over every
+  calibration token, exactly (Chan's parallel update in float64). The original estimates them
+  with its own streaming update, one window at a time (`statistics: upstream`, config/paper.yaml):
+  the mean is the running mean of window means, but the fluctuation adds nothing for the first
+  window and, because its "old mean" aliases the updated one, each later window adds its squared
+  deviations from the mean after the update, divided by the window count rather than the token
+  count. That is not the per-token variance up to a scale: on the tiny model 1-3% of the MLP
+  channels FLAP keeps differ between the two.
 - GQA: attention is pooled per KV group (its query heads' channels averaged).
 """
 
@@ -45,8 +50,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("flap")  # defined once, in the registry
 DEFAULT_PARAMS = {"structure": "AL-AM", "metric": "WIFV", "bias_compensation": True,
-                  "batch_size": 8}
+                  "batch_size": 8, "statistics": "exact"}
 STRUCTURES = ("AL-AM", "UL-UM")
+STATISTICS = ("exact", "upstream")
 METRICS = ("WIFV", "IFV", "WIFN")
 
 
@@ -85,9 +91,45 @@ class ChannelStats:
         return self.m2 / self.n + self.mean.pow(2)
 
 
-def collect_stats(model, calibration: torch.Tensor, batch_size: int) -> list[dict[str, ChannelStats]]:
+class UpstreamStats:
+    """The original's streaming estimate (FLAP lib/layerwrapper.py, BiasGPT.add_batch), fed one
+    calibration window at a time as its prune_flap does, in float64:
+
+        mean <- mean * n/(n+1) + window_mean / (n+1)
+        fluc <- 0 for the first window, else fluc * (n-1)/n + sum_t (x_t - mean)^2 / (n+1)
+        sq   <- sq * n/(n+1) + sum_t x_t^2 / (n+1)           (WIFN's input norm)
+
+    where `mean` in the fluctuation is the already-updated one (the original's old mean is an
+    alias of the same tensor). `var` is `fluc`, `mean_square` is `sq`.
+    """
+
+    def __init__(self):
+        self.n = 0
+        self.mean = self.var = self.mean_square = None
+
+    def add(self, x: torch.Tensor) -> None:
+        x = x.detach().double()
+        for window in x.reshape(-1, *x.shape[-2:]):  # [L, C] each, in calibration order
+            self._add_window(window)
+
+    def _add_window(self, w: torch.Tensor) -> None:
+        n = self.n
+        if n == 0:
+            self.mean = w.mean(0)
+            self.var = torch.zeros_like(self.mean)
+            self.mean_square = w.pow(2).sum(0)
+        else:
+            self.mean = self.mean * n / (n + 1) + w.mean(0) / (n + 1)
+            self.var = self.var * (n - 1) / n + (w - self.mean).pow(2).sum(0) / (n + 1)
+            self.mean_square = self.mean_square * n / (n + 1) + w.pow(2).sum(0) / (n + 1)
+        self.n = n + 1
+
+
+def collect_stats(model, calibration: torch.Tensor, batch_size: int,
+                  statistics: str = "exact") -> list[dict[str, ChannelStats | UpstreamStats]]:
     """Input statistics of every block's o_proj and down_proj on the dense model."""
-    stats = [{"o_proj": ChannelStats(), "down_proj": ChannelStats()} for _ in model.model.layers]
+    kind = UpstreamStats if statistics == "upstream" else ChannelStats
+    stats = [{"o_proj": kind(), "down_proj": kind()} for _ in model.model.layers]
     handles = []
     for i, layer in enumerate(model.model.layers):
         for name, module in (("o_proj", layer.self_attn.o_proj), ("down_proj", layer.mlp.down_proj)):
@@ -226,6 +268,9 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
         raise PrunebenchError("flap: bias_compensation must be true or false")
     if not isinstance(p["batch_size"], int) or p["batch_size"] < 1:
         raise PrunebenchError("flap: batch_size must be a positive integer")
+    if p["statistics"] not in STATISTICS:
+        raise PrunebenchError(f"flap: unknown statistics {p['statistics']!r}; choose one of "
+                              f"{list(STATISTICS)}")
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("flap needs calibration token ids of shape [n, L]")
     config = model.config
@@ -237,7 +282,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
         surgery.solve_uniform(config, blocks, target, lambda n, r: int(r * n),
                               lambda n, r: int(n * r), biases=biases)
 
-    stats = collect_stats(model, calibration, p["batch_size"])
+    stats = collect_stats(model, calibration, p["batch_size"], p["statistics"])
     scores = _scores(model, stats, p["metric"])
     plan = (plan_al_am if p["structure"] == "AL-AM" else plan_ul_um)(config, scores, target, biases)
 
