@@ -48,3 +48,21 @@ def test_schema_accepts_every_registry_method_and_nothing_else():
         jsonschema.validate("magnitude-0.8", variant)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"magnitude": {}}, methods)
+
+
+def test_the_schemas_lora_defaults_are_lora_settings_defaults():
+    # The schema fills LoRA defaults into the config (what the rules compare); the library
+    # fills the same ones for library callers: the two must say the same.
+    from prunebench.lora_settings import AMP, DEFAULTS, TEMPLATES
+
+    lora = SCHEMA["properties"]["lora"]["properties"]
+    assert set(lora) == set(DEFAULTS)
+    for key, spec in lora.items():
+        if key == "data":
+            data = spec["properties"]
+            assert set(data) == set(DEFAULTS["data"])
+            assert {k: v["default"] for k, v in data.items()} == DEFAULTS["data"]
+        elif "default" in spec:
+            assert spec["default"] == DEFAULTS[key], key
+    assert lora["amp"]["enum"] == list(AMP)
+    assert set(lora["template"]["enum"]) == set(TEMPLATES)

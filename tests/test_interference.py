@@ -1,0 +1,82 @@
+"""Benchmarks never time at once (a machine-wide OS lock), and other work is measured
+(prunebench.interference)."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from prunebench.interference import CompetitionMeter, competing, machine_lock
+
+# Holds the lock until killed; says when it has it.
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from prunebench.interference import machine_lock
+    with machine_lock(Path(sys.argv[1])):
+        print("locked", flush=True)
+        time.sleep(600)
+""")
+
+
+def _try_lock(path) -> bool:
+    """Whether the lock can be taken right now (without waiting)."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_the_lock_excludes_others_and_dies_with_its_holder(tmp_path):
+    path = tmp_path / "bench.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert not _try_lock(path)
+        assert path.read_text().strip() == str(holder.pid)  # who holds it, for the waiting log
+        os.kill(holder.pid, signal.SIGKILL)  # no cleanup runs: the kernel releases the lock
+        holder.wait()
+        assert _try_lock(path)
+    finally:
+        holder.kill()
+
+
+def test_the_lock_is_released_when_the_block_ends(tmp_path):
+    path = tmp_path / "bench.lock"
+    with machine_lock(path):
+        assert not _try_lock(path)
+    assert _try_lock(path)
+    with pytest.raises(RuntimeError):  # also when the benchmark fails
+        with machine_lock(path):
+            raise RuntimeError
+    assert _try_lock(path)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="CPU accounting needs /proc/stat")
+def test_other_cpu_work_during_a_row_is_measured():
+    meter = CompetitionMeter("cpu")
+    meter.start()
+    # another process keeps a core busy for a second while this one only waits
+    subprocess.run([sys.executable, "-c",
+                    "import time\nend = time.time() + 1.0\nwhile time.time() < end: pass"])
+    record = meter.stop()
+    assert record["other_cpu_cores"] > 0.3  # at least its busy loop; more if the machine is busy
+    assert record["competition"] is (record["other_cpu_cores"] > 0.5)
+
+
+def test_competition_rule():
+    assert competing({"other_cpu_cores": 0.9, "gpu_other_processes": []})
+    assert not competing({"other_cpu_cores": 0.1, "gpu_other_processes": []})
+    assert competing({"other_cpu_cores": 0.0, "gpu_other_processes": [1234]})
+    # a GPU benchmark is not flagged for CPU work elsewhere on a shared node
+    assert not competing({"other_cpu_cores": 8.0, "gpu_other_processes": []}, count_cpu=False)
+    assert competing({"other_cpu_cores": None, "gpu_other_processes": [7]}, count_cpu=False)
