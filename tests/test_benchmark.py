@@ -259,6 +259,39 @@ def test_result_schema_and_provenance():
     json.dumps(result)  # JSON-ready as returned
 
 
+def test_rows_say_how_far_to_trust_them():
+    """Noise fields are present and consistent with each other (never with a speed)."""
+    result = sweep(dense_model(), batch_sizes=[1, 2], repeats=3, max_repeats=6,
+                   probe_attention=False)
+    assert (result["repeats"], result["max_repeats"], result["ci_target"]) == (3, 6, 0.05)
+    assert result["max_seconds"] is None  # no cap, written as JSON null
+    for row in result["rows"]:
+        lat = row["latencies_s"]
+        assert 3 <= row["runs"] == len(lat) <= 6
+        assert row["stop_reason"] in ("stable", "max_repeats")
+        assert (row["stop_reason"] == "stable") == (not row["unstable"])
+        assert row["unstable"] == (row["latency_s_ci95_rel"] > 0.05)
+        assert row["latency_s_ci95_low"] <= row["latency_s_mean"] <= row["latency_s_ci95_high"]
+        assert row["latency_s_min"] <= row["latency_s_median"] <= row["latency_s_p90"]
+        assert row["latency_s_cv"] == pytest.approx(row["latency_s_std"] / row["latency_s_mean"])
+        assert 0 < row["decode_step_s_p50"] <= row["decode_step_s_p90"]
+        # a mean of rates is never below the rate of the mean (Jensen), rounding aside
+        assert row["throughput_mean_of_rates"] >= row["throughput_tok_s"] * (1 - 1e-9)
+        assert row["throughput_tok_s"] == pytest.approx(
+            row["batch_size"] * 6 / row["latency_s_mean"])
+    json.dumps(result)
+
+
+def test_adaptive_repeats_off_and_capped_in_a_sweep():
+    off = sweep(dense_model(), batch_sizes=[1], repeats=2, probe_attention=False)
+    assert off["rows"][0]["runs"] == 2 and off["max_repeats"] == 2
+    # a seconds cap any run exceeds: no run beyond the minimum, whatever the machine
+    capped = sweep(dense_model(), batch_sizes=[1], repeats=2, max_repeats=50, max_seconds=1e-9,
+                   probe_attention=False)
+    assert capped["rows"][0]["runs"] == 2
+    assert capped["rows"][0]["stop_reason"] in ("stable", "max_seconds")
+
+
 def test_eager_attention_is_pinned_and_recorded():
     result = sweep(dense_model(), attention="eager", batch_sizes=[1])
     assert result["attention"] == "eager" and result["hf_attn_implementation"] == "eager"
@@ -274,6 +307,8 @@ def test_eager_attention_is_pinned_and_recorded():
     (dict(dtype="float8"), "dtype"),
     (dict(batch_sizes=[]), "batch sizes"),
     (dict(repeats=0), "repeats"),
+    (dict(max_seconds=0), "max_seconds"),
+    (dict(ci_target=-0.1), "ci_target"),
 ])
 def test_bad_input(kwargs, match):
     with pytest.raises(PrunebenchError, match=match):
@@ -598,6 +633,44 @@ def test_partial_rows_from_other_settings_are_not_reused(tmp_path):
     assert partial.exists()
     again = sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False, repeats=3)
     assert again["resumed_batch_sizes"] == []  # different repeats: measured afresh
+    again = sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False, repeats=3,
+                  max_repeats=4)
+    assert again["resumed_batch_sizes"] == []  # different adaptive repeats: measured afresh
     partial.write_text("{not json")
     assert sweep(model, batch_sizes=[1], partial_path=partial,
                  probe_attention=False)["resumed_batch_sizes"] == []
+
+
+# --------------------------------------------------------------------------- interference
+
+def test_a_sweep_holds_the_machine_lock_and_records_other_work(monkeypatch, tmp_path):
+    import fcntl
+    import os
+
+    from prunebench import interference
+
+    monkeypatch.setenv("PRUNEBENCH_LOCK_DIR", str(tmp_path))
+    held = []
+    real_sweep = bench.sweep
+
+    def checking_sweep(*args, **kwargs):
+        fd = os.open(interference.lock_path(), os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append(False)
+        except BlockingIOError:
+            held.append(True)
+        finally:
+            os.close(fd)
+        return real_sweep(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "sweep", checking_sweep)
+    result = sweep(dense_model())
+    assert held == [True]
+    for row in result["rows"]:
+        record = row["interference"]
+        assert isinstance(record["competition"], bool)
+        assert set(record) >= {"other_cpu_cores", "loadavg_before", "loadavg_after",
+                               "gpu_other_processes"}
+    sweep(dense_model(), exclusive=False)  # without the lock: not taken
+    assert held == [True, False]

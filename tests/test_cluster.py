@@ -196,11 +196,13 @@ def test_paper_config_pins_revisions_and_the_studys_protocol():
         "llm_pruner-9.2B", "flap-9.5B", "depth_ppl-9.5B"}
     methods = config["methods"]
     assert methods["depth_ppl"]["calibration"] == {"source": "bookcorpus", "n": 10,
-                                                   "length": 128, "seed": 1234}
+                                                   "length": 128, "seed": 1234,
+                                                   "sampling": "row_slice"}
     assert methods["llm_pruner"]["calibration"]["source"] == "bookcorpus"
     assert methods["flap"]["calibration"]["source"] == "wikitext2"
     # the study's lm-eval scored LLaMA's contexts without a BOS token
     assert config["evaluation"]["zeroshot"]["add_bos_token"] is False
+    assert methods["flap"]["params"]["statistics"] == "upstream"  # the original's estimator
 
 
 # --------------------------------------------------------------------------- SLURM

@@ -4,7 +4,10 @@ import pytest
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.data import calibration_windows, load_rows, load_windows, save_windows
+from prunebench.data import (SAMPLINGS, calibration_windows, draw_windows, load_rows, load_windows,
+                             save_windows)
+from prunebench.registry import METHODS, resolve_calibration
+from prunebench.variants import prune_settings
 
 
 class CharTokenizer:
@@ -89,3 +92,149 @@ def test_evaluation_text_joins_rows_as_the_study_did(monkeypatch, source, split)
 
     monkeypatch.setattr(data, "_load_hub_rows", lambda *args: ["first row", "", "second row"])
     assert data.load_text(source, split) == "first row\n\n\n\nsecond row"
+
+
+# ------------------------------------------------------------ the originals' samplings (draw_windows)
+
+SAMPLED = ["row_slice", "row_chunks", "joined_stream", "joined_chunks"]
+LONG_ROWS = [f"row {i}: " + "klmnopqrst" * (i % 5 + 2) for i in range(30)]  # 28-58 characters
+
+
+def encoded(row: str) -> list[int]:
+    return [1] + CharTokenizer()(row)["input_ids"]
+
+
+def is_slice(window: list[int], ids: list[int]) -> bool:
+    return any(ids[i:i + len(window)] == window for i in range(len(ids) - len(window) + 1))
+
+
+@pytest.mark.parametrize("sampling", ["wrapped", *SAMPLED])
+def test_every_sampling_gives_exact_length_windows_reproducibly(sampling):
+    a = draw_windows(LONG_ROWS, CharTokenizer(), n=6, length=24, seed=1234, sampling=sampling)
+    b = draw_windows(LONG_ROWS, CharTokenizer(), n=6, length=24, seed=1234, sampling=sampling)
+    c = draw_windows(LONG_ROWS, CharTokenizer(), n=6, length=24, seed=7, sampling=sampling)
+    assert a.dtype == torch.long and a.shape[1] == 24 and 1 <= a.shape[0] <= 6
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_wrapped_sampling_is_the_embedded_pipelines_draw():
+    assert torch.equal(draw_windows(ROWS, CharTokenizer(), n=4, length=40, seed=3),
+                       calibration_windows(ROWS, CharTokenizer(), n=4, length=40, seed=3,
+                                           wrap_rows=True))
+
+
+@pytest.mark.parametrize("sampling", ["row_slice", "row_chunks"])
+def test_row_samplings_cut_each_window_from_one_row(sampling):
+    windows = draw_windows(LONG_ROWS, CharTokenizer(), n=8, length=24, seed=0, sampling=sampling)
+    assert windows.shape == (8, 24)
+    rows = [encoded(row) for row in LONG_ROWS]
+    for w in windows.tolist():
+        assert w.count(1) <= 1 and (1 not in w or w[0] == 1)  # BOS only as a row's first token
+        assert any(is_slice(w, ids) for ids in rows), w
+
+
+class NumberTokenizer:
+    """Text is space-separated token ids: rows can be built whose every token names its row."""
+    bos_token_id = 1
+    eos_token_id = 2
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [int(t) for t in text.split()]}
+
+
+def numbered_rows(lengths: list[int]) -> list[str]:
+    """Row i holds tokens 1000 * (i + 1) + k, k < its length: a token's row is token // 1000 - 1."""
+    return [" ".join(str(1000 * (i + 1) + k) for k in range(n)) for i, n in enumerate(lengths)]
+
+
+def test_row_slices_come_from_distinct_long_enough_rows():
+    # ten rows too short for 24 tokens (23 with BOS), then five long enough (25 with BOS: the
+    # originals want a row longer than the window)
+    rows = numbered_rows([22] * 10 + [24] * 5)
+    windows = draw_windows(rows, NumberTokenizer(), n=5, length=24, seed=0, sampling="row_slice")
+    row_of = [{t // 1000 - 1 for t in w if t > 2} for w in windows.tolist()]
+    assert all(len(r) == 1 for r in row_of)
+    assert set().union(*row_of) == {10, 11, 12, 13, 14}
+    for w in windows.tolist():  # a contiguous slice: consecutive tokens of the row
+        body = [t for t in w if t != 1]
+        assert body == list(range(body[0], body[0] + len(body)))
+    with pytest.raises(PrunebenchError, match="only 5 of its 15 rows are longer than 24 tokens"):
+        draw_windows(rows, NumberTokenizer(), n=6, length=24, seed=0, sampling="row_slice")
+
+
+def test_row_chunks_are_consecutive_chunks_of_a_row():
+    windows = draw_windows(["abcdefghij" * 5], CharTokenizer(), n=10, length=16, seed=0,
+                           sampling="row_chunks")
+    ids = encoded("abcdefghij" * 5)  # 51 tokens: three chunks, the remainder dropped
+    assert windows.tolist() == [ids[0:16], ids[16:32], ids[32:48]]
+
+
+@pytest.mark.parametrize("sampling, joiner", [("joined_stream", " "), ("joined_chunks", "\n\n")])
+def test_joined_samplings_slice_one_stream_with_one_bos(sampling, joiner):
+    windows = draw_windows(LONG_ROWS, CharTokenizer(), n=8, length=24, seed=0, sampling=sampling)
+    for w in windows.tolist():
+        assert w.count(1) <= 1 and (1 not in w or w[0] == 1)  # only the stream's first token
+    if sampling == "joined_stream":  # every row, joined in order
+        assert windows.shape == (8, 24)
+        stream = encoded(joiner.join(LONG_ROWS))
+        assert all(is_slice(w, stream) for w in windows.tolist())
+    else:  # n rows in a seeded order, cut in consecutive chunks (so windows follow each other)
+        flat = [t for w in windows.tolist() for t in w]
+        assert flat[0] == 1 and 1 not in flat[1:]
+        text = "".join(chr(t) for t in flat[1:])
+        assert "".join(chr(t) for t in CharTokenizer()(joiner)["input_ids"]) in text
+
+
+def test_joined_chunks_give_fewer_windows_for_short_rows():
+    # 4 rows of about 40 characters joined: about 170 tokens, so 7 chunks of 24, not 100
+    windows = draw_windows(LONG_ROWS[:4], CharTokenizer(), n=100, length=24, seed=0,
+                           sampling="joined_chunks")
+    stream = encoded("\n\n".join(LONG_ROWS[:4]))  # shuffled rows have the same total length
+    assert windows.shape == (len(stream) // 24, 24)
+
+
+@pytest.mark.parametrize("sampling", SAMPLED)
+def test_too_little_text_names_source_n_length_and_the_fix(sampling):
+    with pytest.raises(PrunebenchError, match=r"bookcorpus.*(n = 10|length|of 64).*") as err:
+        draw_windows(["short row", "another short row"], CharTokenizer(), n=10, length=64,
+                     seed=0, sampling=sampling, source="bookcorpus")
+    message = str(err.value)
+    assert "64" in message and "n = 10" in message and sampling in message
+    assert "lower" in message or "raise" in message or "use a larger" in message
+
+
+def test_row_slice_counts_the_long_enough_rows():
+    rows = LONG_ROWS[:3] + ["tiny"] * 5
+    with pytest.raises(PrunebenchError, match=r"only 3 of its 8 rows are longer than 24 tokens"):
+        draw_windows(rows, CharTokenizer(), n=4, length=24, seed=0, sampling="row_slice")
+
+
+def test_unknown_sampling_is_refused():
+    with pytest.raises(PrunebenchError, match="unknown calibration sampling 'random'"):
+        draw_windows(ROWS, CharTokenizer(), n=1, length=8, seed=0, sampling="random")
+
+
+def test_saved_windows_record_their_sampling(tmp_path):
+    windows = draw_windows(LONG_ROWS, CharTokenizer(), n=2, length=16, seed=0, sampling="row_slice")
+    save_windows(windows, tmp_path / "w.safetensors", {"source": "c4", "sampling": "row_slice"})
+    assert load_windows(tmp_path / "w.safetensors")[1]["sampling"] == "row_slice"
+
+
+def test_sampling_defaults_to_the_originals_except_for_embedded_text():
+    assert resolve_calibration("flap")["sampling"] == "joined_stream"
+    assert resolve_calibration("depth_ppl", {"source": "wikitext2"})["sampling"] == "row_slice"
+    assert resolve_calibration("depth_ppl", {"source": "embedded"})["sampling"] == "wrapped"
+    # an explicit sampling wins at any level, also for the embedded text
+    assert resolve_calibration("sleb", {"sampling": "row_chunks"},
+                               {"source": "embedded"})["sampling"] == "row_chunks"
+    for name in METHODS:
+        assert resolve_calibration(name)["sampling"] in SAMPLINGS
+
+
+def test_variant_calibration_resolves_sampling_from_every_level():
+    config = {"models": {"m": {"source": "tiny", "variants": [
+        "flap-0.5", {"name": "depth_ppl-0.5", "calibration": {"source": "embedded"}}]}},
+        "methods": {"flap": {"calibration": {"source": "embedded", "n": 4}}}}
+    assert prune_settings(config, "m", "flap-0.5")["calibration"] == {
+        "source": "embedded", "n": 4, "length": 128, "seed": 1234, "sampling": "wrapped"}
+    assert prune_settings(config, "m", "depth_ppl-0.5")["calibration"]["sampling"] == "wrapped"

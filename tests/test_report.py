@@ -7,6 +7,7 @@ import math
 import struct
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from prunebench import PrunebenchError
@@ -25,7 +26,10 @@ def _latency(model, variant, backend, lin, lout, bs):
     return scale * (lout / 128) * (1 + lin / 100) * (1 + 0.05 * bs)
 
 
-def write_bench(root, model, variant, backend, lin, lout, batches=(1, 8, 16), oom=()):
+def write_bench(root, model, variant, backend, lin, lout, batches=(1, 8, 16), oom=(),
+                unstable=None):
+    """A bench file. With `unstable` (batch sizes to flag) its rows carry the noise fields of
+    prunebench.timing_stats; without, they look like files written before those existed."""
     rows = []
     for bs in batches:
         if bs in oom:
@@ -37,6 +41,15 @@ def write_bench(root, model, variant, backend, lin, lout, batches=(1, 8, 16), oo
                      "latency_s_median": lat, "throughput_tok_s": bs * lout / lat,
                      "peak_memory_bytes": (1 + bs) * 2**30, "decode_step_s": lat / lout,
                      "floor": {"decode_step_s": lat / lout / 3}})
+        if unstable is not None:
+            share = 0.08 if bs in unstable else 0.01
+            rows[-1].update({"latency_s_p90": lat * 1.03, "latency_s_cv": share * 2,
+                             "latency_s_ci95_low": lat * (1 - share),
+                             "latency_s_ci95_high": lat * (1 + share),
+                             "latency_s_ci95_rel": share, "unstable": bs in unstable,
+                             "runs": 50 if bs in unstable else 20, "stop_reason": "stable",
+                             "throughput_mean_of_rates": bs * lout / lat * 1.001,
+                             "decode_step_s_p50": lat / lout, "decode_step_s_p90": lat / lout})
     path = root / "results/bench" / model / variant / backend / f"{lin}x{lout}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"model": model, "variant": variant, "backend": backend,
@@ -351,3 +364,69 @@ def test_task_missing_for_a_variant_is_an_error(study):
     with pytest.raises(PrunebenchError, match=r"no accuracy for \['winogrande'\]"):
         report.load_evals(evals + _with_zeroshot(root),
                           expect={**expect, "accuracy": ["boolq", "winogrande"]})
+
+
+def test_noise_columns_and_unstable_flag_in_table_and_figure(tmp_path):
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8, 16), oom=(16,),
+                         unstable=(8,) if v == "flap-4.9B" else ())
+             for v in VARIANTS]
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    df = report.load_bench(bench)
+    table = report.speed_table(df, report.load_prune_reports(reports))
+    for column in ("latency_s_p90", "latency_s_cv", "latency_s_ci95_low", "latency_s_ci95_high",
+                   "latency_s_ci95_rel", "unstable", "runs", "throughput_mean_of_rates"):
+        assert column in table.columns, column
+    flagged = _row(table, variant="flap-4.9B", batch_size=8)
+    assert bool(flagged["unstable"]) and flagged["runs"] == 50
+    assert flagged["latency_s_ci95_rel"] == pytest.approx(0.08)
+    assert not bool(_row(table, variant="dense", batch_size=8)["unstable"])
+    oom = _row(table, variant="dense", batch_size=16)
+    assert oom["status"] == "OOM" and oom["unstable"] is pd.NA and oom["runs"] is pd.NA
+    assert list(table["unstable"].dropna()).count(True) == 1
+    assert "decode_step_s_p90" in table.columns  # carried through as an extra
+
+    report.write_table(table, tmp_path / "t/speed.csv", tmp_path / "t/speed.md")
+    header, _, *lines = (tmp_path / "t/speed.md").read_text().splitlines()
+    names = [c.strip() for c in header.split("|")]
+    assert "unstable" in names and "latency_s_cv" in names and "runs" in names
+    rows = [dict(zip(names, (c.strip() for c in line.split("|")))) for line in lines]
+    assert [(r["variant"], r["batch_size"]) for r in rows if r["unstable"] == "True"] == \
+        [("flap-4.9B", "8")]
+    assert {r["runs"] for r in rows} == {"20", "50", "OOM"}
+    back = pd.read_csv(tmp_path / "t/speed.csv")
+    assert back["unstable"].tolist().count(True) == 1
+
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
+    hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert sum(len(c.get_offsets()) for c in hollow) == 1  # only flap at batch 8
+    assert tuple(hollow[0].get_offsets()[0]) == pytest.approx(
+        (flagged["latency_s_mean"], flagged["throughput_tok_s"]))
+    assert all(tuple(fc) == (1.0, 1.0, 1.0, 1.0) for c in hollow for fc in c.get_facecolors())
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts[:3] == list(VARIANTS) and "unstable" in texts[3]
+    assert "mean latency" in fig.get_suptitle()  # names the throughput statistic it plots
+
+
+def test_files_without_noise_fields_still_load(study):
+    _, bench, reports, _ = study
+    table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))
+    assert table["unstable"].isna().all() and table["latency_s_cv"].isna().all()
+
+
+def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8), unstable=())
+             for v in VARIANTS]
+    data = json.loads(bench[0].read_text())  # its batch 8 competed with other work
+    for row in data["rows"]:
+        row["interference"] = {"other_cpu_cores": 1.5 if row["batch_size"] == 8 else 0.0,
+                               "gpu_other_processes": [], "competition": row["batch_size"] == 8}
+    bench[0].write_text(json.dumps(data))
+    df = report.load_bench(bench)
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    table = report.speed_table(df, report.load_prune_reports(reports))
+    flagged = table[table["competition"].fillna(False).astype(bool)]
+    assert [(r.variant, r.batch_size) for r in flagged.itertuples()] == [(VARIANTS[0], 8)]
+    assert table["competition"].isna().sum() == 2 * (len(VARIANTS) - 1)  # not recorded there
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
+    hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1

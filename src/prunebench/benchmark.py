@@ -31,11 +31,14 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import read_json, write_json
+from prunebench.interference import CompetitionMeter, machine_lock
 from prunebench.logs import Progress
 from prunebench.oom import free_memory, is_out_of_memory
 from prunebench.modeling import (block_param_count, head_dim, layer_shapes, resolve_device,
                                  resolve_dtype)
 from prunebench.provenance import device_info, package_versions, provenance
+from prunebench.timing_stats import (ci_share, coefficient_of_variation, is_unstable, mean_ci95,
+                                     percentile, repeat_until_stable)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ DEFAULT_BATCH_SIZES = (1, 8, 16, 32, 64, 128, 256)
 # A batch-1 decode step slower than this many bandwidth floors is flagged as an anomaly.
 FLOOR_FLAG_FACTOR = 10.0
 OOM = "oom"  # status of the batch size that ran out of memory (the sweep's last row)
+# A row whose 95% interval of the mean latency is wider than this share of the mean is unstable.
+DEFAULT_CI_TARGET = 0.05
 
 # The paper's 12-token prompt (12 tokens with BOS under the LLaMA tokenizer) opens the text, so the
 # 12-token prompt is the paper's; the rest is our own, long enough for the 82-token config.
@@ -455,52 +460,82 @@ class CompiledRunner:
 # --------------------------------------------------------------------------- the sweep
 
 def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_tokens: int,
-                   warmup: int, repeats: int, device: torch.device) -> dict[str, Any]:
+                   warmup: int, repeats: int, device: torch.device,
+                   max_repeats: int | None = None, max_seconds: float = float("inf"),
+                   ci_target: float = DEFAULT_CI_TARGET) -> dict[str, Any]:
     input_ids = prompt.to(device).unsqueeze(0).repeat(batch_size, 1)
     attention_mask = torch.ones_like(input_ids)
     expected = (batch_size, input_ids.shape[1] + output_tokens)
+    max_repeats = max(max_repeats or repeats, repeats)
     runner.prepare(batch_size, expected[1])
-    # Logged between runs only, never inside a timed one.
-    progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed)", warmup + repeats)
+    # Logged between runs only, never inside a timed one. The total is the most runs it may take.
+    progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed)",
+                        warmup + max_repeats)
     for _ in range(warmup):
         runner.generate(input_ids, attention_mask)
         progress.step()
-    latencies, ttfts, steps = [], [], []
+    ttfts, steps, gaps = [], [], []
+
+    def timed_run() -> float:
+        clock = StepClock(device)
+        synchronize(device)
+        t0 = time.perf_counter()
+        out = runner.generate(input_ids, attention_mask, clock)
+        synchronize(device)
+        latency = time.perf_counter() - t0
+        if tuple(out.shape) != expected:
+            raise PrunebenchError(f"generation returned shape {tuple(out.shape)}, expected "
+                                  f"{expected}: the output length was not honoured")
+        marks = clock.times()
+        if len(marks) != output_tokens:
+            raise PrunebenchError(f"step clock saw {len(marks)} tokens for {output_tokens} "
+                                  "generated: the backend's per-token hook is broken")
+        ttfts.append(marks[0])
+        if output_tokens > 1:
+            steps.append((marks[-1] - marks[0]) / (output_tokens - 1))
+            gaps.extend(b - a for a, b in zip(marks, marks[1:]))  # every single decode step
+        progress.step()
+        return latency
+
     with PeakMemory(device) as memory:
-        for _ in range(repeats):
-            clock = StepClock(device)
-            synchronize(device)
-            t0 = time.perf_counter()
-            out = runner.generate(input_ids, attention_mask, clock)
-            synchronize(device)
-            latencies.append(time.perf_counter() - t0)
-            if tuple(out.shape) != expected:
-                raise PrunebenchError(f"generation returned shape {tuple(out.shape)}, expected "
-                                      f"{expected}: the output length was not honoured")
-            marks = clock.times()
-            if len(marks) != output_tokens:
-                raise PrunebenchError(f"step clock saw {len(marks)} tokens for {output_tokens} "
-                                      "generated: the backend's per-token hook is broken")
-            ttfts.append(marks[0])
-            if output_tokens > 1:
-                steps.append((marks[-1] - marks[0]) / (output_tokens - 1))
-            progress.step()
+        latencies, stopped = repeat_until_stable(timed_run, min_runs=repeats,
+                                                 max_runs=max_repeats, max_seconds=max_seconds,
+                                                 target=ci_target)
     runner.release()
-    mean = statistics.fmean(latencies)
     step = statistics.fmean(steps) if steps else None
     return {
         "batch_size": batch_size,
         "status": "ok",
+        **latency_stats(latencies, ci_target),
+        "runs": len(latencies),
+        "stop_reason": stopped,
+        "throughput_tok_s": batch_size * output_tokens / statistics.fmean(latencies),
+        "throughput_mean_of_rates": statistics.fmean(batch_size * output_tokens / t
+                                                     for t in latencies),
+        "peak_memory_bytes": memory.peak_bytes,
+        "ttft_s": statistics.fmean(ttfts),
+        "decode_step_s": step,
+        "decode_step_s_p50": percentile(gaps, 50) if gaps else None,
+        "decode_step_s_p90": percentile(gaps, 90) if gaps else None,
+        "decode_throughput_tok_s": batch_size / step if step else None,
+    }
+
+
+def latency_stats(latencies: list[float], ci_target: float) -> dict[str, Any]:
+    """A row's latency fields: location, spread, the 95% interval of the mean and its verdict."""
+    mean, half = mean_ci95(latencies)
+    return {
         "latency_s_mean": mean,
         "latency_s_std": statistics.stdev(latencies) if len(latencies) > 1 else 0.0,
         "latency_s_min": min(latencies),
         "latency_s_median": statistics.median(latencies),
+        "latency_s_p90": percentile(latencies, 90),
+        "latency_s_cv": coefficient_of_variation(latencies),
+        "latency_s_ci95_low": mean - half if half is not None else None,
+        "latency_s_ci95_high": mean + half if half is not None else None,
+        "latency_s_ci95_rel": ci_share(latencies),
+        "unstable": is_unstable(latencies, ci_target),
         "latencies_s": latencies,
-        "throughput_tok_s": batch_size * output_tokens / mean,
-        "peak_memory_bytes": memory.peak_bytes,
-        "ttft_s": statistics.fmean(ttfts),
-        "decode_step_s": step,
-        "decode_throughput_tok_s": batch_size / step if step else None,
     }
 
 
@@ -522,7 +557,7 @@ def _add_floor(row: dict[str, Any], config, *, input_tokens: int, output_tokens:
 
 
 def _validate(*, backend, input_tokens, output_tokens, batch_sizes, warmup, repeats, sampling,
-              config) -> None:
+              config, max_seconds=float("inf"), ci_target=DEFAULT_CI_TARGET) -> None:
     if backend not in BACKENDS:
         raise PrunebenchError(f"unknown benchmark backend {backend!r}: choose one of {BACKENDS}")
     if backend == "compiled" and sampling:
@@ -537,15 +572,28 @@ def _validate(*, backend, input_tokens, output_tokens, batch_sizes, warmup, repe
     if warmup < 0 or repeats < 1:
         raise PrunebenchError(f"warmup={warmup}, repeats={repeats}: need warmup >= 0 and "
                               "repeats >= 1")
+    if not max_seconds > 0 or not ci_target > 0:
+        raise PrunebenchError(f"max_seconds={max_seconds}, ci_target={ci_target}: both must be "
+                              "positive")
     limit = getattr(config, "max_position_embeddings", None)
     if limit and input_tokens + output_tokens > limit:
         raise PrunebenchError(f"{input_tokens} + {output_tokens} tokens exceed the model's "
                               f"max_position_embeddings ({limit}); use a shorter token config")
 
 
-def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
+def run_sweep(model, tokenizer, *, exclusive: bool = True, **settings) -> dict[str, Any]:
+    """`sweep(model, tokenizer, **settings)` holding the machine's benchmark lock (unless
+    `exclusive` is false), so no two prunebench benchmarks ever time at once, whoever started
+    them; a sweep waits for the one before it."""
+    with machine_lock() if exclusive else contextlib.nullcontext():
+        return sweep(model, tokenizer, **settings)
+
+
+def sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
               batch_sizes=DEFAULT_BATCH_SIZES, warmup: int = 10, repeats: int = 20,
-              backend: str = "hf", device: str | torch.device = "auto",
+              max_repeats: int | None = None, max_seconds: float = float("inf"),
+              ci_target: float = DEFAULT_CI_TARGET, backend: str = "hf",
+              device: str | torch.device = "auto",
               dtype: str | torch.dtype = "float16", attention: str = "auto", seed: int = 0,
               sampling: bool = False, compile_mode: str = "auto",
               bandwidth_bytes_per_s: float | None = None, measure_floor: bool | None = None,
@@ -554,6 +602,9 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
               partial_path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Benchmark one model at one token config over increasing batch sizes.
 
+    Each row records the other work measured beside it (`interference`, flagged `competition`
+    when it competed: prunebench.interference).
+
     Stops at the first batch size that runs out of memory, recording it as an "oom" row.
     The bandwidth floor is measured on CUDA by default (`measure_floor`), or taken from
     `bandwidth_bytes_per_s`. Returns a JSON-ready dict (docs/architecture.md, bench schema).
@@ -561,6 +612,10 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
     With `partial_path`, every finished row is saved there as it completes, so a sweep that dies
     (a crash, a pre-empted job) resumes at the batch size it stopped at, on the same machine
     and settings only (`sweep_fingerprint`); the resumed rows are listed in the result.
+
+    Adaptive repeats: after `repeats` timed runs a batch size keeps being timed while the 95%
+    interval of its mean latency is wider than `ci_target` of the mean, up to `max_repeats` runs
+    (None: `repeats`, i.e. off) or `max_seconds` of timed runs (timing_stats.stop_reason).
     """
     from prunebench.modeling import count_params
 
@@ -568,7 +623,8 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
     batch_sizes = sorted(batch_sizes)
     _validate(backend=backend, input_tokens=input_tokens, output_tokens=output_tokens,
               batch_sizes=batch_sizes, warmup=warmup, repeats=repeats, sampling=sampling,
-              config=config)
+              config=config, max_seconds=max_seconds, ci_target=ci_target)
+    max_repeats = max(max_repeats or repeats, repeats)
     device, dtype = resolve_device(device), resolve_dtype(dtype)
     attention = resolve_attention(attention, device)
     model.to(device=device, dtype=dtype)
@@ -594,7 +650,10 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
         "attention": attention, "hf_attn_implementation": hf_attention,
         "attention_kernels": None, "decode_mode": None,
         "sampling": ({"top_k": 50, "top_p": 0.95, "temperature": 1.0} if sampling else None),
-        "warmup": warmup, "repeats": repeats, "batch_sizes": batch_sizes, "seed": seed,
+        "warmup": warmup, "repeats": repeats, "max_repeats": max_repeats,
+        # JSON has no infinity: no cap is written as null.
+        "max_seconds": max_seconds if max_seconds != float("inf") else None,
+        "ci_target": ci_target, "batch_sizes": batch_sizes, "seed": seed,
         "prompt_ids": prompt.tolist(),
         "timing": {
             "latency": "whole generate call, device synchronised before and after, perf_counter",
@@ -602,6 +661,13 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
                     "(CUDA events / perf_counter)",
             "decode_step": "(last token mark - first token mark) / (output_tokens - 1), "
                            "marked in each timed run",
+            "decode_step_percentiles": "over every single decode step (gap between successive "
+                                       "token marks) of every timed run",
+            "latency_ci95": "Student-t 95% interval of the mean latency; unstable when its "
+                            "half-width exceeds ci_target of the mean",
+            "throughput": "throughput_tok_s = batch * output_tokens / mean latency (plotted); "
+                          "throughput_mean_of_rates = mean over runs of batch * output_tokens "
+                          "/ latency (the study's)",
         },
         "peak_memory_method": PeakMemory(device).method,
         "bandwidth_gbps": bandwidth / 1e9 if bandwidth else None,
@@ -630,9 +696,17 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
                 continue
             log.info("batch size %d: %d warm-up + %d timed runs", batch_size, warmup, repeats)
             oom = None
+            meter = CompetitionMeter(device)
+            meter.start()
             try:
                 row = _measure_batch(runner, prompt, batch_size, output_tokens=output_tokens,
-                                     warmup=warmup, repeats=repeats, device=device)
+                                     warmup=warmup, repeats=repeats, device=device,
+                                     max_repeats=max_repeats, max_seconds=max_seconds,
+                                     ci_target=ci_target)
+                row["interference"] = meter.stop()
+                if row["interference"]["competition"]:
+                    log.warning("batch size %d: other work ran beside the timing (%s): its "
+                                "figures are flagged", batch_size, row["interference"])
             except Exception as exc:  # noqa: BLE001 - only allocation failures are handled
                 if not is_out_of_memory(exc):
                     raise
@@ -653,9 +727,11 @@ def run_sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
                 row["decode_mode"] = result["decode_mode"] = runner.mode
                 if runner.fallback:
                     row["decode_fallback"] = runner.fallback
-            log.info("batch size %d: latency %.4f s (std %.4f), %.1f tok/s, ttft %.4f s, "
-                     "decode step %s, peak memory %.1f MiB", batch_size, row["latency_s_mean"],
-                     row["latency_s_std"], row["throughput_tok_s"], row["ttft_s"],
+            log.info("batch size %d: latency %.4f s (std %.4f, %d runs, %s%s), %.1f tok/s, "
+                     "ttft %.4f s, decode step %s, peak memory %.1f MiB", batch_size,
+                     row["latency_s_mean"], row["latency_s_std"], row["runs"],
+                     row["stop_reason"], ", UNSTABLE" if row["unstable"] else "",
+                     row["throughput_tok_s"], row["ttft_s"],
                      f"{row['decode_step_s'] * 1e3:.2f} ms" if row["decode_step_s"] else "n/a",
                      (row["peak_memory_bytes"] or 0) / 2**20)
             save_partial_rows(partial_path, fingerprint, result["rows"])
@@ -669,7 +745,8 @@ def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
     """What must be equal for rows of an earlier, interrupted sweep to be reused: the model's
     shape and the sweep's settings (`result` before any row), the device and the software."""
     keys = ("model", "variant", "backend", "input_tokens", "output_tokens", "params", "blocks",
-            "dtype", "device", "attention", "sampling", "warmup", "repeats", "seed", "prompt_ids")
+            "dtype", "device", "attention", "sampling", "warmup", "repeats", "max_repeats",
+            "max_seconds", "ci_target", "seed", "prompt_ids")
     return {"sweep": {k: result[k] for k in keys}, "shapes": layer_shapes(config), "cell": cell,
             "versions": package_versions(), "device": device_info(device)}
 

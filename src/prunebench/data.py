@@ -2,8 +2,10 @@
 
 Sources: `embedded` (text the pipeline generates itself, see `tiny.py`; offline), and the hub
 datasets of the original studies through `datasets`: `wikitext2`, `ptb`, `bookcorpus`, `c4`.
-Calibration windows start at a seeded random token of a random row and run on through the
-following rows, as the original implementations' random offsets do (see calibration_windows).
+Calibration windows are drawn the way each original implementation draws them (`sampling`,
+see draw_windows and SAMPLINGS): one slice inside one long row, a row cut in chunks, or slices
+or chunks of the rows joined into one stream; `wrapped` (the embedded text's) runs on through
+`<s> row </s>` rows.
 
 A calibration file records the sha256 of its content in its own metadata (CHECKSUM_KEY), and
 load_windows checks it and that every id is a token of the model, so a damaged file stops with
@@ -109,12 +111,13 @@ def load_text(source: str, split: str, embedded_dir: str | Path | None = None) -
 
 def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
                         wrap_rows: bool = False) -> torch.Tensor:
-    """n windows of exactly `length` token ids, drawn reproducibly from `rows`.
+    """n windows of exactly `length` token ids, drawn reproducibly from `rows`, running on
+    across rows (the pipeline's `wrapped` sampling; draw_windows has the originals' kinds).
 
-    Each row is tokenized as the originals do (BOS first); a window starts at a random token of
-    a random row and runs on through the following rows, so BOS appears only where a row starts
-    (LLM-Pruner, FLAP and Wanda-sp all take random offsets). With `wrap_rows` every row is
-    `<s> row </s>` (the embedded model's training stream) and a window starts at a row's BOS.
+    Each row is tokenized with its BOS; a window starts at a random token of a random row and
+    runs on through the following rows, so it may hold several rows' BOS. With `wrap_rows`
+    every row is `<s> row </s>` (the embedded model's training stream) and a window starts at a
+    row's BOS.
     """
     if n < 1 or length < 2:
         raise PrunebenchError(f"calibration needs n >= 1 windows of length >= 2 (got {n} x {length})")
@@ -148,6 +151,120 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
     return torch.tensor(windows, dtype=torch.long)
 
 
+# How windows are drawn, after the original implementations (config/README.md, `sampling`):
+#   wrapped        the embedded text's: `<s> row </s>` rows run on (calibration_windows)
+#   row_slice      one random slice inside a random row longer than `length` (Shortened LLaMA,
+#                  LLM-Pruner on BookCorpus, Wanda-sp on C4)
+#   row_chunks     each row tokenized alone, cut in consecutive chunks (ShortGPT on PG19 books)
+#   joined_stream  all rows joined with " ", tokenized once, random slices (FLAP on WikiText-2)
+#   joined_chunks  n shuffled rows joined with "\n\n", tokenized once, consecutive chunks: often
+#                  fewer than n windows (SLEB on WikiText-2)
+SAMPLINGS = ("wrapped", "row_slice", "row_chunks", "joined_stream", "joined_chunks")
+DEFAULT_SAMPLING = "wrapped"  # a calibration file's name carries any other sampling
+JOINERS = {"joined_stream": " ", "joined_chunks": "\n\n"}  # FLAP's and SLEB's
+
+
+def draw_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
+                 sampling: str = DEFAULT_SAMPLING, source: str = "the calibration text") -> torch.Tensor:
+    """Calibration windows of exactly `length` token ids drawn from `rows` as `sampling` says
+    (SAMPLINGS), reproducibly from `seed`; `source` names the text in errors."""
+    if sampling not in SAMPLINGS:
+        raise PrunebenchError(f"unknown calibration sampling {sampling!r}: choose one of {list(SAMPLINGS)}")
+    if n < 1 or length < 2:
+        raise PrunebenchError(f"calibration needs n >= 1 windows of length >= 2 (got {n} x {length})")
+    if not rows:
+        raise PrunebenchError(f"calibration text {source} is empty")
+    if sampling == "wrapped":
+        return calibration_windows(rows, tokenizer, n, length, seed, wrap_rows=True)
+    draw = {"row_slice": _row_slices, "row_chunks": _row_chunks,
+            "joined_stream": _stream_slices, "joined_chunks": _stream_chunks}[sampling]
+    windows = draw(rows, tokenizer, n, length, random.Random(seed), source)
+    import torch
+
+    return torch.tensor(windows, dtype=torch.long)
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    """Token ids with the BOS the model's tokenizer puts first (the originals tokenize so)."""
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    return bos + tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _random_rows(rows: list[str], rng: random.Random):
+    """Row indices in a seeded random order, each once: drawn lazily, so a corpus of millions
+    of rows (BookCorpus) is neither shuffled nor tokenized whole for ten windows."""
+    seen: set[int] = set()
+    while len(seen) < len(rows):
+        i = rng.randrange(len(rows))
+        if i not in seen:
+            seen.add(i)
+            yield i
+
+
+def _row_slices(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
+    # The originals redraw a row until one is longer than `length`, then slice it at a random
+    # start; rows are drawn without repeats here, so too little text stops instead of looping.
+    windows = []
+    for i in _random_rows(rows, rng):
+        ids = _encode(tokenizer, rows[i])
+        if len(ids) > length:
+            start = rng.randrange(len(ids) - length)
+            windows.append(ids[start:start + length])
+            if len(windows) == n:
+                return windows
+    raise PrunebenchError(
+        f"calibration source {source}: only {len(windows)} of its {len(rows)} rows are longer than "
+        f"{length} tokens, fewer than the n = {n} windows asked for with sampling row_slice: lower "
+        "n or length, or choose a sampling that joins rows (joined_stream) in the calibration "
+        "settings")
+
+
+def _row_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
+    # ShortGPT cuts each book alone: a row's remainder shorter than `length` is dropped.
+    windows = []
+    for i in _random_rows(rows, rng):
+        ids = _encode(tokenizer, rows[i])
+        for start in range(0, len(ids) - length + 1, length):
+            windows.append(ids[start:start + length])
+            if len(windows) == n:
+                return windows
+    if not windows:
+        raise PrunebenchError(
+            f"calibration source {source}: none of its {len(rows)} rows has {length} tokens, so "
+            f"sampling row_chunks cuts no window (n = {n}): lower length, or choose a sampling "
+            "that joins rows (joined_stream) in the calibration settings")
+    log.warning("%s: row_chunks cut %d windows of %d tokens, fewer than n = %d", source,
+                len(windows), length, n)
+    return windows
+
+
+def _stream_slices(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
+    # FLAP: the whole split joined and tokenized once (one BOS, at the stream's start); n random
+    # starts, repeats allowed as in the original.
+    stream = _encode(tokenizer, JOINERS["joined_stream"].join(rows))
+    if len(stream) <= length:
+        raise PrunebenchError(
+            f"calibration source {source}: its {len(rows)} rows joined make {len(stream)} tokens, "
+            f"not more than one window of {length} (n = {n}, sampling joined_stream): lower "
+            "length or use a larger source")
+    return [stream[start:start + length]
+            for start in (rng.randrange(len(stream) - length) for _ in range(n))]
+
+
+def _stream_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
+    # SLEB: n shuffled rows joined and tokenized once, then cut in consecutive chunks, so short
+    # rows give fewer than n windows (the original's calibration set is that small too).
+    picked = rng.sample(range(len(rows)), min(n, len(rows)))
+    stream = _encode(tokenizer, JOINERS["joined_chunks"].join(rows[i] for i in picked))
+    windows = [stream[start:start + length] for start in range(0, len(stream) - length + 1, length)]
+    if not windows:
+        raise PrunebenchError(
+            f"calibration source {source}: {min(n, len(rows))} rows joined make {len(stream)} "
+            f"tokens, fewer than one window of {length} (n = {n}, sampling joined_chunks): raise "
+            "n (more rows) or lower length")
+    return windows[:n]
+
+
 CHECKSUM_KEY = "content_sha256"  # metadata key of a calibration file's own digest
 
 
@@ -162,7 +279,8 @@ def _windows_digest(ids: torch.Tensor, meta: dict[str, str]) -> str:
 
 
 def save_windows(windows: torch.Tensor, path: str | Path, meta: dict) -> None:
-    """Token windows as safetensors (metadata: source, n, length, seed, and the content's sha256)."""
+    """Token windows as safetensors (metadata: source, n, length, seed, sampling, and the
+    content's sha256)."""
     from safetensors.torch import save_file
 
     from prunebench.atomic import atomic_path

@@ -24,7 +24,7 @@ from prunebench import PrunebenchError
 @dataclass(frozen=True)
 class Method:
     entry: str                    # "module:function" that prunes
-    calibration: dict[str, Any]   # the original implementation's data: source, n, length
+    calibration: dict[str, Any]   # the original implementation's data: source, n, length, sampling
     data_free: bool = False       # reads no calibration data (the workflow draws none)
 
     @property
@@ -35,19 +35,25 @@ class Method:
 METHODS: dict[str, Method] = {
     # depth: whole blocks removed
     "depth_ppl": Method("prunebench.depth:prune_ppl",
-                        {"source": "bookcorpus", "n": 10, "length": 128}),
+                        {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"}),
     "depth_taylor": Method("prunebench.depth_taylor:prune",
-                           {"source": "bookcorpus", "n": 10, "length": 128}),
+                           {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"}),
     "depth_mag": Method("prunebench.depth_mag:prune",
-                        {"source": "bookcorpus", "n": 10, "length": 128}, data_free=True),
-    "sleb": Method("prunebench.sleb:prune", {"source": "wikitext2", "n": 128, "length": 2048}),
+                        {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"},
+                        data_free=True),
+    "sleb": Method("prunebench.sleb:prune",
+                   {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"}),
+    # ShortGPT cuts PG19 books in chunks (row_chunks); PG19 is no source here, and WikiText-2's
+    # rows are paragraphs far shorter than 2048 tokens, so its running text is sliced instead.
     "shortgpt": Method("prunebench.shortgpt:prune",
-                       {"source": "wikitext2", "n": 128, "length": 2048}),
+                       {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_stream"}),
     # width: heads and MLP channels removed in every block
     "llm_pruner": Method("prunebench.llm_pruner:prune",
-                         {"source": "bookcorpus", "n": 10, "length": 64}),
-    "flap": Method("prunebench.flap:prune", {"source": "wikitext2", "n": 1024, "length": 128}),
-    "wanda_sp": Method("prunebench.wanda_sp:prune", {"source": "c4", "n": 128, "length": 128}),
+                         {"source": "bookcorpus", "n": 10, "length": 64, "sampling": "row_slice"}),
+    "flap": Method("prunebench.flap:prune",
+                   {"source": "wikitext2", "n": 1024, "length": 128, "sampling": "joined_stream"}),
+    "wanda_sp": Method("prunebench.wanda_sp:prune",
+                       {"source": "c4", "n": 128, "length": 128, "sampling": "row_slice"}),
 }
 DATA_FREE: frozenset[str] = frozenset(name for name, m in METHODS.items() if m.data_free)
 # The seed of calibration draws when a config gives none (the study's).
@@ -70,8 +76,24 @@ def method_function(name: str):
 
 
 def default_calibration(name: str) -> dict[str, Any]:
-    """The original implementation's calibration (source, n, length) for a method."""
+    """The original implementation's calibration (source, n, length, sampling) for a method."""
     return dict(method(name).calibration)
+
+
+def resolve_calibration(name: str, *overrides: dict[str, Any]) -> dict[str, Any]:
+    """The calibration a method draws: the original's, the study's seed, then each override
+    (the config's `methods.<m>.calibration`, a variant's `calibration`) in turn.
+
+    The one rule for `sampling` left unset by every override: the embedded text draws
+    `wrapped` windows (its rows are short paragraphs no original sampling suits, and its
+    results keep their windows), any other source the method original's sampling.
+    """
+    resolved = {**default_calibration(name), "seed": CALIBRATION_SEED}
+    for override in overrides:
+        resolved.update(override)
+    if resolved["source"] == "embedded" and not any("sampling" in o for o in overrides):
+        resolved["sampling"] = "wrapped"
+    return resolved
 
 
 # ----------------------------------------------------------------------------- variant names

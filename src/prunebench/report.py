@@ -33,6 +33,11 @@ OK, OOM = "ok", "oom"
 _BENCH_REQUIRED = ("model", "variant", "backend", "input_tokens", "output_tokens", "rows")
 _BENCH_METRICS = ("latency_s_mean", "latency_s_std", "latency_s_min", "latency_s_median",
                   "throughput_tok_s", "peak_memory_bytes")
+# Noise fields of a row (prunebench.timing_stats). Files written before they existed lack them:
+# such rows read as NaN here rather than failing, and the figure draws them as stable.
+_BENCH_NOISE = ("latency_s_p90", "latency_s_cv", "latency_s_ci95_low", "latency_s_ci95_high",
+                "latency_s_ci95_rel", "runs", "throughput_mean_of_rates", "decode_step_s_p50",
+                "decode_step_s_p90")
 _BENCH_KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 _CELL = ["model", "backend", "input_tokens", "output_tokens"]
 _REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
@@ -130,8 +135,15 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             records.append({**head, **_bench_row(path, i, row), "source": str(path)})
     df = pd.DataFrame.from_records(records)
     _reject_duplicates(df, _BENCH_KEY, "a bench row")
-    for column in _BENCH_METRICS:
-        df[column] = pd.to_numeric(df[column], errors="coerce")
+    for column in _BENCH_METRICS + _BENCH_NOISE:
+        df[column] = pd.to_numeric(df.get(column, pd.Series(np.nan, index=df.index)),
+                                   errors="coerce")
+    df["runs"] = df["runs"].astype("Int64")
+    # True / False, or <NA> where not measured (OOM rows, files older than the flag).
+    df["unstable"] = df.get("unstable", pd.Series(pd.NA, index=df.index)).astype("boolean")
+    # Other work measured beside the row (prunebench.interference); <NA> where not recorded.
+    df["competition"] = df.get("interference_competition",
+                               pd.Series(pd.NA, index=df.index)).astype("boolean")
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", _token_label(df))
     return _sort(df)
 
@@ -147,7 +159,8 @@ def _bench_row(path: Path, i: int, row: Any) -> dict[str, Any]:
         raise PrunebenchError(f"{where}: status {status!r} is neither 'ok' nor 'oom'; {fix}")
     flat = _flatten(row)
     if status == OOM:  # whatever an OOM row recorded is not a measurement
-        flat.update({metric: None for metric in _BENCH_METRICS})
+        flat.update({metric: None for metric in
+                     _BENCH_METRICS + _BENCH_NOISE + ("unstable", "interference_competition")})
         return flat
     bad = [m for m in _BENCH_METRICS if not _is_number(row.get(m))]
     if bad:
@@ -346,6 +359,8 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     throughput_speedup = throughput / dense throughput; latency_speedup = dense latency /
     latency (both > 1 means faster than dense). Speed-ups are NaN where the dense model ran out
     of memory or was not run at that batch size; OOM rows keep status "OOM" and NaN metrics.
+    How far each timing can be trusted: p90, CV, the 95% interval of the mean, the `unstable`
+    flag and the number of timed `runs` (prunebench.timing_stats).
     """
     df = _params(bench_df, reports_df)
     dense = _dense_rows(df)[_CELL + ["batch_size", "latency_s_mean", "throughput_tok_s"]]
@@ -356,7 +371,10 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     df["status"] = df["status"].map({OK: "ok", OOM: "OOM"})
     core = ["model", "variant", "backend", "tokens", "input_tokens", "output_tokens",
             "batch_size", "status", "params", "params_fmt", "latency_s_mean", "latency_s_std",
-            "latency_s_min", "latency_s_median", "throughput_tok_s", "peak_memory_gib",
+            "latency_s_min", "latency_s_median", "latency_s_p90", "latency_s_cv",
+            "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
+            "competition", "runs",
+            "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
             "throughput_speedup", "latency_speedup"]
     dropped = {"source", "peak_memory_bytes", "latency_s_mean_dense", "throughput_tok_s_dense"}
     extras = [c for c in df.columns if c not in core and c not in dropped]
@@ -394,6 +412,9 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     """Per model x variant: params, evaluations, and for each backend and token config the
     batch-1 latency, the best throughput over batch sizes (and the batch that gave it), each
     with its speed-up over dense. Columns are named `{backend}_{lin}x{lout}_{metric}`.
+
+    `throughput_tok_s` (batch * tokens / mean latency) is the one compared and plotted;
+    `throughput_mean_of_rates` is the study's statistic (docs/benchmarks.md).
 
     The best-throughput speed-up compares the two best throughputs, each at its own batch
     size: a pruned model that fits a larger batch gets credit for it, as in the study.
@@ -466,7 +487,10 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
                                pdf_path: str | os.PathLike, backend: str = "hf"):
     """The study's figure: models (rows) x token configs (columns); throughput (log2) against
     the latency of one whole generate call, one line per variant, points labelled with their
-    batch size, OOM points left out. Saved as PNG and PDF; returns the matplotlib Figure."""
+    batch size, OOM points left out, unstable timings (95% interval wider than the target)
+    drawn hollow. Throughput is `throughput_tok_s`, batch * tokens / mean latency, so that a
+    point's two coordinates come from the same mean (docs/benchmarks.md). Saved as PNG and PDF;
+    returns the matplotlib Figure."""
     import seaborn as sns
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -502,6 +526,7 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
                              style="variant", hue_order=variants, style_order=variants,
                              palette=palette, markers=markers, dashes=False, sort=False,
                              estimator=None, legend=False, ax=ax)
+                _hollow_unstable(ax, cell, palette, markers)
                 for row in cell.itertuples():
                     ax.annotate(str(row.batch_size), (row.latency_s_mean, row.throughput_tok_s),
                                 xytext=(3, 3), textcoords="offset points", fontsize=6.5,
@@ -516,11 +541,35 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
             ax.set_ylabel(f"{model}\nthroughput (tok/s)" if c == 0 else "")
 
     handles = [Line2D([], [], color=palette[v], marker=markers[v], label=v) for v in variants]
+    if _untrusted(ok).any():  # the note only where a hollow point is drawn
+        handles.append(Line2D([], [], color="grey", marker="o", markerfacecolor="white",
+                              linestyle="none", label="hollow: unstable or contended timing"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(variants), 7),
                frameon=False, title="variant (point labels: batch size)", fontsize=9,
                title_fontsize=9)
-    fig.suptitle(f"Throughput vs latency, backend {backend}", fontsize=11)
+    fig.suptitle(f"Throughput vs latency, backend {backend}\n(throughput = batch x tokens / mean "
+                 "latency)", fontsize=10)
     for path, fmt in ((png_path, "png"), (pdf_path, "pdf")):
         with atomic_path(path) as tmp:  # the temp name has no suffix, so name the format
             fig.savefig(tmp, format=fmt, dpi=150)
     return fig
+
+
+def _untrusted(df: pd.DataFrame) -> pd.Series:
+    """Rows whose timing is unstable (interval too wide) or had other work beside it."""
+    flags = df["unstable"].fillna(False).astype(bool)
+    if "competition" in df:
+        flags |= df["competition"].fillna(False).astype(bool)
+    return flags
+
+
+def _hollow_unstable(ax, cell: pd.DataFrame, palette: dict, markers: dict) -> None:
+    """Redraw unstable points with a white face over the line's filled markers.
+
+    A scatter (a collection, not a line) so the lines still hold exactly the plotted points.
+    """
+    unstable = cell[_untrusted(cell)]
+    for variant, points in unstable.groupby("variant", sort=False):
+        ax.scatter(points["latency_s_mean"], points["throughput_tok_s"], marker=markers[variant],
+                   facecolors="white", edgecolors=[palette[variant]], linewidths=1.2, s=36,
+                   zorder=3)

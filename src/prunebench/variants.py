@@ -12,7 +12,7 @@ from typing import Any
 
 from prunebench import PrunebenchError
 from prunebench.lora_settings import resolve_settings as resolve_lora_settings
-from prunebench.registry import CALIBRATION_SEED, default_calibration, parse_variant, split_variant
+from prunebench.registry import parse_variant, resolve_calibration, split_variant
 from prunebench.sizes import parse_size_spec
 
 
@@ -81,11 +81,14 @@ def variant_entry(config: dict, model: str, variant: str) -> dict[str, Any]:
                           f"under models.{model}.variants in the config")
 
 
+def _method_config(config: dict, method: str) -> dict[str, Any]:
+    return (config.get("methods") or {}).get(method) or {}
+
+
 def method_settings(config: dict, method: str) -> dict[str, Any]:
     """Per-method params and calibration from the config, over the original's defaults."""
-    settings = (config.get("methods") or {}).get(method, {})
-    calibration = {**default_calibration(method), "seed": CALIBRATION_SEED,
-                   **settings.get("calibration", {})}
+    settings = _method_config(config, method)
+    calibration = resolve_calibration(method, settings.get("calibration", {}))
     return {"params": dict(settings.get("params", {})), "calibration": calibration}
 
 
@@ -97,7 +100,11 @@ def prune_settings(config: dict, model: str, variant: str) -> dict[str, Any]:
         "method": entry["method"],
         "size": entry["size"],
         "params": {**settings["params"], **entry.get("params", {})},
-        "calibration": {**settings["calibration"], **entry.get("calibration", {})},
+        # resolved from all levels at once: a variant that sets only `source: embedded` still
+        # gets embedded's default sampling (registry.resolve_calibration)
+        "calibration": resolve_calibration(
+            entry["method"], _method_config(config, entry["method"]).get("calibration", {}),
+            entry.get("calibration", {})),
     })
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
 from prunebench import variants
-from prunebench.data import HUB_TEXTS
+from prunebench.data import DEFAULT_SAMPLING, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.registry import DATA_FREE
 from prunebench.variants import canonical
@@ -21,6 +21,8 @@ wildcard_constraints:
     n=r"\d+",
     length=r"\d+",
     seed=r"\d+",
+    # "-<sampling>" or empty: a file of the default (wrapped) sampling keeps its older name
+    sampling="|".join(f"-{s}" for s in SAMPLINGS if s != DEFAULT_SAMPLING) + "|",
 
 
 EMBEDDED = "resources/data/embedded"
@@ -44,10 +46,14 @@ def prune_settings(model, variant):
 
 
 def calibration_file(model, calibration):
+    """...-seed<seed>.safetensors, with "-<sampling>" before the suffix unless it is the
+    default (wrapped), so the embedded windows drawn before `sampling` existed keep their name."""
     c = calibration
+    sampling = c.get("sampling", DEFAULT_SAMPLING)
+    tail = "" if sampling == DEFAULT_SAMPLING else f"-{sampling}"
     return (
         f"resources/data/calibration/{model}/"
-        f"{c['source']}-{c['n']}x{c['length']}-seed{c['seed']}.safetensors"
+        f"{c['source']}-{c['n']}x{c['length']}-seed{c['seed']}{tail}.safetensors"
     )
 
 
@@ -133,6 +139,8 @@ def bench_settings(backend):
     settings = {
         k: bench[k] for k in ("batch_sizes", "warmup", "repeats", "dtype", "attention", "seed")
     }
+    # Adaptive repeats decide how many timed runs a row gets, so they shape every cell.
+    settings.update({k: bench[k] for k in ("max_repeats", "max_seconds", "ci_target")})
     if backend == "compiled":
         settings["compile_mode"] = bench["compile_mode"]
     else:

@@ -1,0 +1,121 @@
+"""How far to trust a timing: spread, percentiles, a 95% t-interval, and when to stop repeating.
+
+Pure functions over lists of seconds, so they are tested on numbers worked out by hand
+(tests/test_timing_stats.py); `benchmark._measure_batch` applies them to every row.
+Student's t comes from a small table rather than scipy, which prunebench does not depend on.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+
+# Two-sided 95% critical values of Student's t (0.975 quantile) by degrees of freedom.
+_T95 = {
+    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+    10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
+    18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060,
+    26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042, 40: 2.021, 50: 2.009, 60: 2.000,
+    80: 1.990, 100: 1.984, 120: 1.980,
+}
+_Z95 = 1.960  # the normal limit, for very many runs
+
+# Why a row stopped taking timed runs (its `stop_reason`).
+STABLE, MAX_REPEATS, MAX_SECONDS = "stable", "max_repeats", "max_seconds"
+
+
+def t_critical_95(df: int) -> float:
+    """The 0.975 quantile of Student's t with `df` degrees of freedom.
+
+    Between tabulated values the next smaller df is used: its t is larger, so the interval is
+    never narrower than the exact one.
+    """
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
+    if df > max(_T95):
+        return _Z95 if df >= 1000 else _T95[max(_T95)]
+    return _T95[max(k for k in _T95 if k <= df)]
+
+
+def coefficient_of_variation(xs: Sequence[float]) -> float | None:
+    """Sample standard deviation / mean; None with fewer than two values (no spread seen)."""
+    if len(xs) < 2:
+        return None
+    mean = statistics.fmean(xs)
+    return statistics.stdev(xs) / mean if mean else None
+
+
+def percentile(xs: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), interpolating linearly between order statistics.
+
+    The same definition as numpy's default (and `statistics.median` at q=50): position
+    (n - 1) * q / 100 in the sorted values.
+    """
+    if not xs:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    ordered = sorted(xs)
+    pos = (len(ordered) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def mean_ci95(xs: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and the half-width of its 95% Student-t interval (None with fewer than two values)."""
+    mean = statistics.fmean(xs)
+    if len(xs) < 2:
+        return mean, None
+    return mean, t_critical_95(len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs))
+
+
+def ci_share(xs: Sequence[float]) -> float | None:
+    """The 95% half-width as a share of the mean (0.05 = the mean is known to within 5%)."""
+    mean, half = mean_ci95(xs)
+    if half is None or mean <= 0:
+        return None
+    return half / mean
+
+
+def is_unstable(xs: Sequence[float], target: float) -> bool:
+    """True when the interval is wider than `target` of the mean, or cannot be computed (one run
+    shows no spread, so it cannot show that the timing is stable)."""
+    share = ci_share(xs)
+    return share is None or share > target
+
+
+def stop_reason(latencies: Sequence[float], *, min_runs: int, max_runs: int,
+                max_seconds: float, target: float) -> str | None:
+    """Why to stop timing now, or None to take another run.
+
+    The minimum is always taken (the configured `repeats`, the study's protocol). After it, a run
+    is added while the interval is wider than `target`, until `max_runs` runs or `max_seconds`
+    of timed runs (the sum of the latencies, so the rule does not depend on a clock).
+    """
+    n = len(latencies)
+    if n < min_runs:
+        return None
+    if not is_unstable(latencies, target):
+        return STABLE
+    if n >= max_runs:
+        return MAX_REPEATS
+    if sum(latencies) >= max_seconds:
+        return MAX_SECONDS
+    return None
+
+
+def repeat_until_stable(run_once: Callable[[], float], *, min_runs: int, max_runs: int,
+                        max_seconds: float, target: float) -> tuple[list[float], str]:
+    """Call `run_once` (one timed run, returns its latency) until `stop_reason` says stop.
+
+    Returns the latencies and the reason. `max_runs` below `min_runs` is raised to it, so the
+    minimum always runs and `max_runs = repeats` turns adaptive repeats off.
+    """
+    max_runs = max(max_runs, min_runs)
+    latencies: list[float] = []
+    while (reason := stop_reason(latencies, min_runs=min_runs, max_runs=max_runs,
+                                 max_seconds=max_seconds, target=target)) is None:
+        latencies.append(run_once())
+    return latencies, reason

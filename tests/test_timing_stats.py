@@ -1,0 +1,118 @@
+"""Timing statistics on numbers worked out by hand, and the stopping rule of adaptive repeats
+driven by a fake timing source (no real runs, no sleeping, no timing assertions)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from prunebench import timing_stats as ts
+
+# mean 5, sample variance ((-3)^2 + (-1)^2 + 1^2 + 3^2) / 3 = 20/3, sd = 2.5820
+FOUR = [2.0, 4.0, 6.0, 8.0]
+
+
+def test_coefficient_of_variation_by_hand():
+    assert ts.coefficient_of_variation(FOUR) == pytest.approx(math.sqrt(20 / 3) / 5)
+    assert ts.coefficient_of_variation([3.0, 3.0, 3.0]) == 0.0
+    assert ts.coefficient_of_variation([3.0]) is None  # one value shows no spread
+
+
+def test_percentiles_interpolate_linearly():
+    # position (n - 1) * q / 100 in [2, 4, 6, 8]: q=50 -> 1.5 -> 5; q=90 -> 2.7 -> 6 + 0.7 * 2
+    assert ts.percentile(FOUR, 50) == pytest.approx(5.0)
+    assert ts.percentile(FOUR, 90) == pytest.approx(7.4)
+    assert ts.percentile([8.0, 2.0, 6.0, 4.0], 0) == 2.0  # order of the input does not matter
+    assert ts.percentile(FOUR, 100) == 8.0
+    assert ts.percentile([1.0, 2.0, 10.0], 50) == 2.0
+    assert ts.percentile([7.0], 90) == 7.0
+    with pytest.raises(ValueError):
+        ts.percentile([], 50)
+    with pytest.raises(ValueError):
+        ts.percentile(FOUR, 101)
+
+
+def test_t_table():
+    assert ts.t_critical_95(1) == 12.706
+    assert ts.t_critical_95(3) == 3.182
+    assert ts.t_critical_95(19) == 2.093
+    assert ts.t_critical_95(45) == 2.021  # between 40 and 50: the larger, safer t of 40
+    assert ts.t_critical_95(500) == 1.980
+    assert ts.t_critical_95(10_000) == 1.960
+    with pytest.raises(ValueError):
+        ts.t_critical_95(0)
+
+
+def test_mean_ci95_by_hand():
+    mean, half = ts.mean_ci95(FOUR)
+    # t(3) * sd / sqrt(4) = 3.182 * 2.5820 / 2 = 4.1080
+    assert mean == 5.0 and half == pytest.approx(3.182 * math.sqrt(20 / 3) / 2)
+    assert half == pytest.approx(4.108, abs=1e-3)
+    assert ts.ci_share(FOUR) == pytest.approx(half / 5)
+    assert ts.mean_ci95([2.0]) == (2.0, None)
+    assert ts.ci_share([2.0]) is None
+
+
+def test_unstable_flag():
+    assert ts.is_unstable(FOUR, 0.05)  # the mean known to within 82%: unstable
+    assert not ts.is_unstable(FOUR, 0.9)
+    # 1.00 and 1.02: sd 0.014142, half-width 12.706 * 0.014142 / sqrt(2) = 0.12706 -> 12.6% of 1.01
+    assert ts.is_unstable([1.00, 1.02], 0.05)
+    assert not ts.is_unstable([1.00, 1.02] * 10, 0.05)
+    assert ts.is_unstable([1.0], 0.05)  # one run cannot show that it is stable
+
+
+def fake_timer(latencies):
+    """A timing source that returns the given latencies in turn, then repeats the last one."""
+    calls = []
+
+    def run_once():
+        value = latencies[min(len(calls), len(latencies) - 1)]
+        calls.append(value)
+        return value
+
+    return run_once, calls
+
+
+def test_runs_that_agree_stop_at_the_minimum():
+    run_once, calls = fake_timer([1.0] * 100)
+    latencies, reason = ts.repeat_until_stable(run_once, min_runs=5, max_runs=50,
+                                               max_seconds=1e9, target=0.05)
+    assert (len(latencies), reason) == (5, ts.STABLE) and len(calls) == 5
+
+
+def test_noisy_runs_continue_until_the_interval_is_narrow():
+    # 1 and 2 alternating, mean 1.5: at n = 176, sd = 0.5 * sqrt(176 / 175) = 0.50143 and the
+    # half-width 1.980 * 0.50143 / sqrt(176) = 0.07484 is 4.99% of the mean; at 175 it is 5.01%
+    run_once, _ = fake_timer([1.0, 2.0] * 100)
+    latencies, reason = ts.repeat_until_stable(run_once, min_runs=4, max_runs=200,
+                                               max_seconds=1e9, target=0.05)
+    assert (len(latencies), reason) == (176, ts.STABLE)
+    assert ts.ci_share(latencies) <= 0.05 < ts.ci_share(latencies[:-1])
+
+
+def test_noisy_runs_stop_at_the_run_cap():
+    run_once, _ = fake_timer([1.0, 2.0] * 50)
+    latencies, reason = ts.repeat_until_stable(run_once, min_runs=4, max_runs=10,
+                                               max_seconds=1e9, target=0.05)
+    assert (len(latencies), reason) == (10, ts.MAX_REPEATS)
+
+
+def test_noisy_runs_stop_at_the_seconds_cap():
+    # 1 + 2 + 1 + 2 = 6 s after the minimum of 4; the cap is 9 s: two more runs reach 9
+    run_once, _ = fake_timer([1.0, 2.0] * 50)
+    latencies, reason = ts.repeat_until_stable(run_once, min_runs=4, max_runs=100,
+                                               max_seconds=9.0, target=0.05)
+    assert (len(latencies), reason) == (6, ts.MAX_SECONDS)
+
+
+def test_minimum_always_runs_and_max_at_the_minimum_turns_it_off():
+    # the seconds cap is spent after the first run, yet the minimum of 3 runs is taken
+    run_once, _ = fake_timer([5.0, 1.0, 9.0])
+    latencies, reason = ts.repeat_until_stable(run_once, min_runs=3, max_runs=1,
+                                               max_seconds=1.0, target=0.05)
+    assert latencies == [5.0, 1.0, 9.0] and reason == ts.MAX_REPEATS
+    run_once, _ = fake_timer([1.0])
+    assert ts.repeat_until_stable(run_once, min_runs=1, max_runs=1, max_seconds=1e9,
+                                  target=0.05) == ([1.0], ts.MAX_REPEATS)
