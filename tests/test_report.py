@@ -427,6 +427,11 @@ def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     flagged = table[table["competition"].fillna(False).astype(bool)]
     assert [(r.variant, r.batch_size) for r in flagged.itertuples()] == [(VARIANTS[0], 8)]
     assert table["competition"].isna().sum() == 2 * (len(VARIANTS) - 1)  # not recorded there
+    # the cell to rerun, named for the end-of-run warning, and the count in the summary
+    assert report.flagged_cells(table) == [f"results/bench/m7/{VARIANTS[0]}/hf/12x128.json"]
+    summary = report.summary_table(df, report.load_prune_reports(reports))
+    counts = dict(zip(summary["variant"], summary["timings_flagged"]))
+    assert counts == {v: int(v == VARIANTS[0]) for v in VARIANTS}
     fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
     hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
     assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1

@@ -444,7 +444,21 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
 
     quality = quality_table(reports_df, evals_df).drop(columns=["method", "blocks"])
     out = quality.merge(wide, on=["model", "variant"], how="inner")
+    # How many of the variant's timed rows are unstable or had other work beside them.
+    flagged = ok.assign(flag=_untrusted(ok)).groupby(["model", "variant"])["flag"].sum()
+    out["timings_flagged"] = [int(flagged.get((m, v), 0)) for m, v in
+                              zip(out["model"], out["variant"])]
     return _sort(out)
+
+
+def flagged_cells(speed: pd.DataFrame) -> list[str]:
+    """Result files (results/bench/...) with a row whose timing is unstable or contended: the
+    cells to rerun on a quiet machine."""
+    ok = speed[speed["status"] == "ok"]
+    rows = ok[_untrusted(ok)]
+    cells = rows[["model", "variant", "backend", "tokens"]].drop_duplicates()
+    return [f"results/bench/{r.model}/{r.variant}/{r.backend}/{r.tokens}.json"
+            for r in cells.itertuples()]
 
 
 def _markdown_cell(value: Any) -> str:

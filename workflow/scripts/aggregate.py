@@ -21,3 +21,8 @@ for backend in snakemake.params.backends:
     stem = figures_dir / f"throughput_vs_latency_{backend}"
     report.plot_throughput_vs_latency(bench, f"{stem}.png", f"{stem}.pdf", backend=backend)
 log.info("tables and figures written")
+# Said last, where the run ends: timings not to trust, and how to redo them.
+for cell in report.flagged_cells(tables["speed"]):
+    log.warning("%s has unstable or contended timings (unstable / competition in "
+                "results/tables/speed.csv): rerun it on a quiet machine with "
+                "`snakemake --cores all -f %s results/tables/speed.csv`", cell, cell)
