@@ -50,6 +50,31 @@ def test_the_lock_excludes_others_and_dies_with_its_holder(tmp_path):
         holder.kill()
 
 
+def test_a_second_benchmark_waits_for_the_first(tmp_path):
+    import threading
+
+    path = tmp_path / "bench.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE,
+                              text=True)
+    entered = threading.Event()
+
+    def second():
+        with machine_lock(path):
+            entered.set()
+
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        thread = threading.Thread(target=second, daemon=True)
+        thread.start()
+        assert not entered.wait(0.5)  # waits while the first holds the lock
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        assert entered.wait(60)  # and goes on as soon as it is released
+        thread.join(60)
+    finally:
+        holder.kill()
+
+
 def test_the_lock_is_released_when_the_block_ends(tmp_path):
     path = tmp_path / "bench.lock"
     with machine_lock(path):

@@ -36,24 +36,19 @@ def lock_path() -> Path:
 
 
 @contextlib.contextmanager
-def machine_lock(path: Path | None = None, poll_s: float = 5.0) -> Iterator[Path]:
+def machine_lock(path: Path | None = None) -> Iterator[Path]:
     """Hold the machine's benchmark lock; wait (saying for whom) while another holds it."""
     path = Path(path or lock_path())
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        waited = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited:
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                    log.info("another benchmark holds %s (pid %s): waiting for it to end, so "
-                             "the two are never timed at once", path, holder)
-                    waited = True
-                time.sleep(poll_s)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            log.info("another benchmark holds %s (pid %s): waiting for it to end, so the two "
+                     "are never timed at once", path, holder)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the holder ends, however it ends
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield path
