@@ -2,6 +2,7 @@
 
 The hub is unreachable here, so huggingface_hub's own exception types are raised by a fake.
 """
+import json
 import logging
 import types
 from pathlib import Path
@@ -54,9 +55,9 @@ def test_token_comes_from_environment_and_is_never_logged(monkeypatch, tmp_path,
     assert "hf_secret_value_123" not in caplog.text
 
 
-def test_repository_without_safetensors_is_refused(monkeypatch, tmp_path):
+def test_repository_without_any_weights_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: str(tmp_path))
-    with pytest.raises(PrunebenchError, match="no safetensors"):
+    with pytest.raises(PrunebenchError, match="neither safetensors nor pytorch_model"):
         download("org/model", None, tmp_path)
 
 
@@ -90,7 +91,9 @@ def fake_hub_records(monkeypatch):
     def fake_model_info(self, repo_id, revision=None, files_metadata=False, token=None, **kw):
         state["calls"] += 1
         siblings = []
-        for file in sorted(state["dir"].glob("*.safetensors")) if state["dir"] else []:
+        files = sorted(state["dir"].glob("*.safetensors")) + sorted(state["dir"].glob("*.bin")) \
+            if state["dir"] else []
+        for file in files:
             digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
             siblings.append(types.SimpleNamespace(rfilename=file.name,
                                                   lfs=types.SimpleNamespace(sha256=digest)))
@@ -184,3 +187,75 @@ def test_hub_error_messages_are_the_documented_ones(monkeypatch, tmp_path, cls, 
     assert phrase in str(info.value)
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert phrase in readme, f"README.md does not document the message {phrase!r}"
+
+
+# --------------------------------------------------------------------------- pickle-only repos
+
+def fake_pickle_repo(monkeypatch, directory, weights: dict):
+    """A repository with config.json and pytorch_model.bin only: the first (safetensors)
+    download brings the config, the second (pickle patterns) the .bin."""
+    import torch
+
+    def fake_snapshot_download(**kwargs):
+        if "pytorch_model*.bin" in kwargs["allow_patterns"]:
+            torch.save(weights, directory / "pytorch_model.bin")
+        else:
+            (directory / "config.json").write_text("{}")
+        return str(directory)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+
+
+def test_pickle_only_repository_is_converted_once_without_unpickling(monkeypatch, tmp_path,
+                                                                    fake_hub_records):
+    import torch
+    from safetensors.torch import load_file
+
+    from prunebench.integrity import sha256_file
+
+    weights = {"model.embed_tokens.weight": torch.randn(8, 4),
+               "lm_head.weight": torch.randn(8, 4)}
+    weights["tied.weight"] = weights["lm_head.weight"]  # shared memory, as tied weights are
+    fake_hub_records["dir"] = tmp_path
+    fake_pickle_repo(monkeypatch, tmp_path, weights)
+    download("org/old-model", "abc123", tmp_path)
+    assert not list(tmp_path.glob("*.bin"))  # nothing left that could be unpickled later
+    converted = load_file(tmp_path / "model.safetensors")
+    assert converted.keys() == weights.keys()
+    assert all(torch.equal(converted[k], weights[k]) for k in weights)
+    record = json.loads((tmp_path / "pickle_conversion.json").read_text())["converted"]
+    assert [(r["from"], r["to"]) for r in record] == [("pytorch_model.bin", "model.safetensors")]
+    assert record[0]["to_sha256"] == sha256_file(tmp_path / "model.safetensors")
+    assert record[0]["loader"] == "torch.load(weights_only=True)"
+
+
+def test_pickle_that_the_weights_only_loader_refuses_stays_refused(monkeypatch, tmp_path,
+                                                                   fake_hub_records):
+    import argparse
+
+    import torch
+
+    # Not a plain tensor container: unpickling would have to build an arbitrary object.
+    fake_hub_records["dir"] = tmp_path
+    fake_pickle_repo(monkeypatch, tmp_path, {"w": torch.zeros(2), "x": argparse.Namespace(a=1)})
+    with pytest.raises(PrunebenchError, match="cannot be read by torch's weights-only loader"):
+        download("org/odd-model", "abc123", tmp_path)
+    assert not list(tmp_path.glob("*.safetensors"))
+
+
+def test_sharded_pickle_index_points_at_the_safetensors_shards(tmp_path):
+    import torch
+
+    from prunebench.pickle_convert import convert_pickle_checkpoint
+
+    for i in (1, 2):
+        torch.save({f"w{i}": torch.ones(2)}, tmp_path / f"pytorch_model-0000{i}-of-00002.bin")
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": {
+        "w1": "pytorch_model-00001-of-00002.bin", "w2": "pytorch_model-00002-of-00002.bin"}}))
+    convert_pickle_checkpoint(tmp_path)
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    assert index["weight_map"] == {"w1": "model-00001-of-00002.safetensors",
+                                   "w2": "model-00002-of-00002.safetensors"}
+    assert not (tmp_path / "pytorch_model.bin.index.json").exists()
+    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
+        "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]

@@ -18,8 +18,10 @@ from prunebench import PrunebenchError
 
 log = logging.getLogger(__name__)
 
-# Only what a safetensors checkpoint needs; pickle weights are never downloaded.
+# Only what a safetensors checkpoint needs; pickle weights only for a repository without
+# safetensors, and then converted once through torch's weights-only loader (pickle_convert).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.txt", "*.tiktoken"]
+PICKLE_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 
 _SOURCE = re.compile(r"^(?P<kind>hf|random|tiny)(?::(?P<name>[^@]+)(?:@(?P<revision>.+))?)?$")
 
@@ -87,11 +89,10 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
         path = snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(out_dir),
                                  allow_patterns=ALLOW_PATTERNS, token=token)
         path = Path(path)
-        if not list(path.glob("*.safetensors")):
-            raise PrunebenchError(
-                f"{repo_id}@{revision or 'main'} has no safetensors weights; prunebench never "
-                "loads pickle files. Choose a revision or mirror that ships *.safetensors")
-        verify_download(repo_id, revision, path, token)
+        if list(path.glob("*.safetensors")):
+            verify_download(repo_id, revision, path, token)
+        else:
+            _download_and_convert_pickles(repo_id, revision, path, token)
     except PrunebenchError:
         raise
     except GatedRepoError:
@@ -133,8 +134,29 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     return path
 
 
-def verify_download(repo_id: str, revision: str | None, path: Path, token: str | None) -> None:
-    """Compare every downloaded safetensors file with the sha256 the hub records for it.
+def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path,
+                                  token: str | None) -> None:
+    """A repository with pickle weights only: fetch them, check them against the hub's sha256,
+    and convert them once into safetensors without unpickling (prunebench.pickle_convert)."""
+    from huggingface_hub import snapshot_download
+
+    from prunebench.pickle_convert import convert_pickle_checkpoint
+
+    snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(path),
+                      allow_patterns=PICKLE_PATTERNS, token=token)
+    if not list(path.glob("pytorch_model*.bin")):
+        raise PrunebenchError(
+            f"{repo_id}@{revision or 'main'} has neither safetensors nor pytorch_model*.bin "
+            "weights: choose a revision or mirror that ships *.safetensors")
+    log.warning("%s ships pickle weights only: converting them once to safetensors with torch's "
+                "weights-only loader (no code in them runs)", repo_id)
+    verify_download(repo_id, revision, path, token, suffix=".bin")
+    convert_pickle_checkpoint(path)
+
+
+def verify_download(repo_id: str, revision: str | None, path: Path, token: str | None,
+                    suffix: str = ".safetensors") -> None:
+    """Compare every downloaded weight file (`*<suffix>`) with the sha256 the hub records.
 
     A file that differs (a truncated or corrupted transfer) is deleted, so the rerun that the
     message asks for downloads it again.
@@ -145,8 +167,8 @@ def verify_download(repo_id: str, revision: str | None, path: Path, token: str |
 
     info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
     expected = {s.rfilename: s.lfs.sha256 for s in (info.siblings or [])
-                if s.rfilename.endswith(".safetensors") and getattr(s, "lfs", None)}
-    for file in sorted(path.glob("*.safetensors")):
+                if s.rfilename.endswith(suffix) and getattr(s, "lfs", None)}
+    for file in sorted(path.glob(f"*{suffix}")):
         digest = expected.get(file.name)
         if digest is None:
             log.warning("%s: the hub records no sha256 for %s; not verified", repo_id, file.name)
@@ -156,4 +178,4 @@ def verify_download(repo_id: str, revision: str | None, path: Path, token: str |
             raise PrunebenchError(f"{repo_id}: {file.name} does not match the hub's sha256 "
                                   "(corrupted transfer); it was deleted, rerun to download it "
                                   "again")
-    log.info("%s: %d safetensors files match the hub's sha256", repo_id, len(expected))
+    log.info("%s: %d %s files match the hub's sha256", repo_id, len(expected), suffix)
