@@ -77,3 +77,16 @@ def test_plan_offline_without_a_known_shape_says_what_to_do(tmp_path, capsys, mo
 ])
 def test_known_shape_of_a_hub_id(repo_id, shape):
     assert known_shape_of(repo_id) == shape
+
+
+def test_paper_tables_sizes_remove_the_studys_block_counts(tmp_path, monkeypatch):
+    # The study's tables: LLaMA-7B 20% / 35% pruned = 6 / 11 of 32 blocks, Vicuna-13B 21% / 37%
+    # = 8 / 15 of 40 blocks.
+    _offline(monkeypatch)
+    rows = plan_rows(REPO / "config" / "paper-tables.yaml", tmp_path)
+    removed = {(r["model"], r["variant"]): r.get("blocks_removed") for r in rows}
+    for model, sizes in {"llama-7b": {"5.5B": 6, "4.5B": 11},
+                         "vicuna-13b": {"10.5B": 8, "8.3B": 15}}.items():
+        for size, blocks in sizes.items():
+            for method in ("depth_ppl", "depth_taylor"):
+                assert removed[model, f"{method}-{size}"] == blocks

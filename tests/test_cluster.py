@@ -363,6 +363,19 @@ def paper_done(tmp_path_factory):
     return workdir, config
 
 
+def test_paper_tables_config_schedules_the_retrained_and_width_variants(tmp_path):
+    workdir = copy_workflow(tmp_path / "tables")
+    dry = snakemake(workdir, "-n", "--cores", "1",
+                    configfile=str(REPO / "config" / "paper-tables.yaml")).stdout
+    counts = job_counts(dry)
+    config = yaml.safe_load((REPO / "config" / "paper-tables.yaml").read_text())
+    names = [v for m in config["models"] for v in variants(config, m)]
+    assert counts["lora"] == sum(v.endswith("+lora") for v in names) == 12
+    assert counts["prune"] == sum(v != "dense" and not v.endswith("+lora") for v in names)
+    assert counts["perplexity"] == counts["zeroshot"] == len(names)
+    assert counts["aggregate"] == 1
+
+
 @pytest.mark.slow
 def test_forcing_one_paper_cell_reruns_only_it_and_the_aggregation(paper_done):
     workdir, _ = paper_done

@@ -30,8 +30,8 @@ def problems(config: dict, resources: Path | str = "no-resources-here") -> str:
 
 
 # Every shipped config, stacked as the README runs it.
-SHIPPED = [["config.yaml"], ["paper.yaml"], ["config.yaml", "depth-family.yaml"],
-           ["gpu-smoke.yaml"]]
+SHIPPED = [["config.yaml"], ["paper.yaml"], ["paper-tables.yaml"],
+           ["config.yaml", "depth-family.yaml"], ["gpu-smoke.yaml"]]
 
 
 @pytest.mark.parametrize("files", SHIPPED, ids=lambda f: "+".join(f))
