@@ -203,6 +203,13 @@ def test_paper_config_pins_revisions_and_the_studys_protocol():
     # the study's lm-eval scored LLaMA's contexts without a BOS token
     assert config["evaluation"]["zeroshot"]["add_bos_token"] is False
     assert methods["flap"]["params"]["statistics"] == "upstream"  # the original's estimator
+    # LLM-Pruner's published sizes are its own ratio over its own block range
+    entries = {m: {v["name"]: v for v in config["models"][m]["variants"] if isinstance(v, dict)}
+               for m in config["models"]}
+    assert entries["llama-7b"]["llm_pruner-4.9B"]["params"] == {
+        "ratio": 0.35, "block_start": 4, "block_end": 30}
+    assert entries["vicuna-13b"]["llm_pruner-9.2B"]["params"] == {
+        "ratio": 0.35, "block_start": 4, "block_end": 38}
 
 
 # --------------------------------------------------------------------------- SLURM
