@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from prunebench import PrunebenchError
 from prunebench import report
@@ -435,3 +436,42 @@ def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
     hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
     assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1
+
+
+def test_published_vs_reproduced_from_made_up_results(tmp_path):
+    published = tmp_path / "published.csv"
+    published.write_text("# a comment line\nmodel,variant,metric,published,source\n"
+                         "m7,dense,ppl_wikitext2,12.62,a.csv\n"
+                         "m7,dense,acc_boolq,0.75,b.csv\n"
+                         "m7,depth-4.9B,ppl_wikitext2,20.0,c.csv\n"
+                         "other,dense,ppl_wikitext2,9.0,d.csv\n")
+    quality = pd.DataFrame({"model": ["m7", "m7"], "variant": ["dense", "depth-4.9B"],
+                            "ppl_wikitext2": [12.80, 21.0], "acc_boolq": [0.745, None]})
+    table = report.published_vs_reproduced(quality, report.load_published(published))
+    rows = {(r.variant, r.metric): r for r in table.itertuples()}
+    assert set(rows) == {("dense", "ppl_wikitext2"), ("dense", "acc_boolq"),
+                         ("depth-4.9B", "ppl_wikitext2")}  # unpublished / unreproduced left out
+    ppl = rows["dense", "ppl_wikitext2"]
+    assert ppl.difference == pytest.approx(0.18) and ppl.tolerance == pytest.approx(0.2524)
+    assert ppl.within  # within 2% of 12.62
+    assert not rows["depth-4.9B", "ppl_wikitext2"].within  # 5% off
+    acc = rows["dense", "acc_boolq"]
+    assert acc.difference == pytest.approx(-0.005) and acc.tolerance == 0.01 and acc.within
+    assert list(table.columns)[:8] == ["model", "variant", "metric", "published", "reproduced",
+                                       "difference", "tolerance", "within"]
+    # nothing configured was published: an empty table with its header
+    empty = report.published_vs_reproduced(quality.assign(model="x"),
+                                           report.load_published(published))
+    report.write_table(empty, tmp_path / "t/pvr.csv", tmp_path / "t/pvr.md", allow_empty=True)
+    assert (tmp_path / "t/pvr.csv").read_text().startswith("model,variant,metric,published")
+
+
+def test_shipped_published_numbers_load_and_name_configured_variants():
+    from workflow_helpers import REPO
+
+    table = report.load_published(REPO / "config" / "published.csv")
+    tables_config = yaml.safe_load((REPO / "config" / "paper-tables.yaml").read_text())
+    for model, variant in set(zip(table["model"], table["variant"])):
+        assert variant in tables_config["models"][model]["variants"], (model, variant)
+    dense = table[(table["variant"] == "dense") & (table["metric"] == "ppl_wikitext2")]
+    assert dense["published"].round(2).tolist() == [12.62]  # LLaMA-7B, as the study reports

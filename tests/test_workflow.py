@@ -30,7 +30,7 @@ def load(path: Path):
 
 def test_every_table_figure_and_cell_is_produced(workflow_run):
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
-    for table in ("speed", "quality", "summary"):
+    for table in ("speed", "quality", "summary", "published_vs_reproduced"):
         for ext in ("csv", "md"):
             assert (workflow_run / f"results/tables/{table}.{ext}").stat().st_size > 0
     for ext in ("png", "pdf"):

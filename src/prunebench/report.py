@@ -451,6 +451,40 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     return _sort(out)
 
 
+# How close a reproduced number must come to the published one: perplexity within 2% of it,
+# accuracy within one point (0.01). Zero-shot accuracy moves by about a point between lm-eval
+# versions and prompt details; perplexity by well under 1% between correct implementations.
+PUBLISHED_TOLERANCE = {"ppl": ("relative", 0.02), "acc": ("absolute", 0.01)}
+
+
+def load_published(path: str | os.PathLike) -> pd.DataFrame:
+    """Published numbers (config/published.csv): model, variant, metric, published, source."""
+    table = pd.read_csv(path, comment="#")
+    missing = {"model", "variant", "metric", "published"} - set(table.columns)
+    if missing:
+        raise PrunebenchError(f"{path} lacks the column(s) {sorted(missing)}: it needs model, "
+                              "variant, metric (e.g. ppl_wikitext2, acc_boolq), published")
+    return table
+
+
+def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Per model, variant and metric with both numbers: published, reproduced, the difference
+    and whether it is within PUBLISHED_TOLERANCE. Empty when no configured cell was published."""
+    metrics = [c for c in quality.columns if c.startswith(("ppl_", "acc_"))]
+    reproduced = quality.melt(id_vars=["model", "variant"], value_vars=metrics,
+                              var_name="metric", value_name="reproduced").dropna()
+    out = published.merge(reproduced, on=["model", "variant", "metric"], how="inner")
+    kind = out["metric"].str.split("_").str[0]
+    out["difference"] = out["reproduced"] - out["published"]
+    bound = [PUBLISHED_TOLERANCE[k][1] * (abs(p) if PUBLISHED_TOLERANCE[k][0] == "relative" else 1)
+             for k, p in zip(kind, out["published"])]
+    out["tolerance"] = bound
+    out["within"] = out["difference"].abs() <= out["tolerance"]
+    columns = ["model", "variant", "metric", "published", "reproduced", "difference",
+               "tolerance", "within"] + (["source"] if "source" in out else [])
+    return out[columns].reset_index(drop=True)
+
+
 def flagged_cells(speed: pd.DataFrame) -> list[str]:
     """Result files (results/bench/...) with a row whose timing is unstable or contended: the
     cells to rerun on a quiet machine."""
@@ -480,10 +514,12 @@ def to_markdown(df: pd.DataFrame) -> str:
     return shown.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
 
 
-def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os.PathLike
-                ) -> None:
-    """Write `df` as CSV (full precision, for analysis) and as a Markdown pipe table."""
-    if df.empty:
+def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os.PathLike,
+                allow_empty: bool = False) -> None:
+    """Write `df` as CSV (full precision, for analysis) and as a Markdown pipe table. An empty
+    table is refused (results went missing) unless `allow_empty` (a comparison that may have
+    nothing to compare)."""
+    if df.empty and not allow_empty:
         raise PrunebenchError(
             f"refusing to write an empty table to {csv_path}: no result rows reached it; "
             "check that the aggregate rule lists the result files")

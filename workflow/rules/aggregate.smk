@@ -11,6 +11,7 @@ rule aggregate:
         reports=prune_reports(),
         bench=bench_files(),
         evals=eval_files(),
+        published="config/published.csv",  # the study's numbers, to compare with
     output:
         tables=in_report(expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])),
         figures=in_report(

@@ -225,7 +225,7 @@ def prefetch_targets():
     return sorted(set(targets))
 
 
-TABLES = ["speed", "quality", "summary"]
+TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]
 
 
 def all_targets():

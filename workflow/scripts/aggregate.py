@@ -13,9 +13,15 @@ tables = {
     "quality": report.quality_table(reports, evals),
     "summary": report.summary_table(bench, reports, evals),
 }
+tables["published_vs_reproduced"] = report.published_vs_reproduced(
+    tables["quality"], report.load_published(snakemake.input.published))
+if tables["published_vs_reproduced"].empty:
+    log.info("no configured model and variant has a published number (%s): "
+             "published_vs_reproduced is empty", snakemake.input.published)
 tables_dir = Path(snakemake.output.tables[0]).parent
 for name, table in tables.items():
-    report.write_table(table, tables_dir / f"{name}.csv", tables_dir / f"{name}.md")
+    report.write_table(table, tables_dir / f"{name}.csv", tables_dir / f"{name}.md",
+                       allow_empty=name == "published_vs_reproduced")
 figures_dir = Path(snakemake.output.figures[0]).parent
 for backend in snakemake.params.backends:
     stem = figures_dir / f"throughput_vs_latency_{backend}"
