@@ -654,7 +654,7 @@ def test_a_sweep_holds_the_machine_lock_and_records_other_work(monkeypatch, tmp_
     real_sweep = bench.sweep
 
     def checking_sweep(*args, **kwargs):
-        fd = os.open(interference.lock_path(), os.O_RDWR | os.O_CREAT)
+        fd = os.open(interference.lock_path("cpu"), os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             held.append(False)

@@ -98,6 +98,28 @@ def test_other_cpu_work_during_a_row_is_measured():
     assert record["competition"] is (record["other_cpu_cores"] > 0.5)
 
 
+def test_one_lock_per_cpu_machine_and_per_gpu(monkeypatch, tmp_path):
+    from prunebench import interference
+
+    monkeypatch.setenv("PRUNEBENCH_LOCK_DIR", str(tmp_path))
+    assert interference.lock_path("cpu") == tmp_path / "prunebench-benchmark-cpu.lock"
+    assert interference.device_key("cpu") == "cpu"
+
+
+def test_a_gpu_is_named_by_its_uuid_where_known(monkeypatch):
+    import types
+
+    import torch
+
+    from prunebench import interference
+
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    props = {0: types.SimpleNamespace(uuid="GPU-1234"), 1: types.SimpleNamespace()}
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: props[i])
+    assert interference.device_key(torch.device("cuda")) == "cuda-GPU-1234"
+    assert interference.device_key(torch.device("cuda", 1)) == "cuda-1"  # no uuid: the index
+
+
 def test_competition_rule():
     assert competing({"other_cpu_cores": 0.9, "gpu_other_processes": []})
     assert not competing({"other_cpu_cores": 0.1, "gpu_other_processes": []})

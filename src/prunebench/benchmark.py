@@ -582,10 +582,11 @@ def _validate(*, backend, input_tokens, output_tokens, batch_sizes, warmup, repe
 
 
 def run_sweep(model, tokenizer, *, exclusive: bool = True, **settings) -> dict[str, Any]:
-    """`sweep(model, tokenizer, **settings)` holding the machine's benchmark lock (unless
-    `exclusive` is false), so no two prunebench benchmarks ever time at once, whoever started
-    them; a sweep waits for the one before it."""
-    with machine_lock() if exclusive else contextlib.nullcontext():
+    """`sweep(model, tokenizer, **settings)` holding the benchmark lock of its device, the CPU
+    machine or the GPU (unless `exclusive` is false), so no two prunebench benchmarks ever
+    time on it at once, whoever started them; a sweep waits for the one before it."""
+    device = resolve_device(settings.get("device", "auto"))
+    with machine_lock(device=device) if exclusive else contextlib.nullcontext():
         return sweep(model, tokenizer, **settings)
 
 

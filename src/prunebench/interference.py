@@ -2,7 +2,8 @@
 
 Two benchmarks timed at once on one machine corrupt each other's figures, whoever started them
 (two Snakemake runs, a user's shell, an orphan of a killed run). A benchmark job therefore holds
-an exclusive OS file lock for its whole life (`machine_lock`): the kernel releases it when the
+an exclusive OS file lock on what it times (the CPU machine, or its GPU) for its whole life
+(`machine_lock`): the kernel releases it when the
 process ends, however it ends, so a crashed job never blocks the next. Other work that is not a
 prunebench benchmark cannot be locked out, so it is measured instead (`CompetitionMeter`):
 the CPU time the rest of the machine used while a row was timed (Linux /proc/stat, less this
@@ -28,17 +29,33 @@ log = logging.getLogger(__name__)
 OTHER_CPU_CORES_LIMIT = 0.5
 
 
-def lock_path() -> Path:
-    """One lock per machine, in a folder every user can write ($PRUNEBENCH_LOCK_DIR to move it,
-    e.g. onto a node-local disk)."""
+def device_key(device="cpu") -> str:
+    """What a benchmark times on: 'cpu', or one GPU by its UUID (a job's `cuda:0` is another
+    GPU in every job that SLURM gives its own), by its index where no UUID is known."""
+    text = str(getattr(device, "type", device))
+    if not text.startswith("cuda"):
+        return "cpu"
+    import torch
+
+    index = getattr(device, "index", None)
+    index = torch.cuda.current_device() if index is None else index
+    uuid = getattr(torch.cuda.get_device_properties(index), "uuid", None)
+    return f"cuda-{uuid}" if uuid else f"cuda-{index}"
+
+
+def lock_path(device="cpu") -> Path:
+    """One lock per CPU machine or GPU, in a folder every user can write
+    ($PRUNEBENCH_LOCK_DIR to move it, e.g. onto a node-local disk). Benchmarks on two GPUs of
+    one node each hold their own, so jobs on a shared node never queue behind each other."""
     folder = Path(os.environ.get("PRUNEBENCH_LOCK_DIR", tempfile.gettempdir()))
-    return folder / "prunebench-benchmark.lock"
+    return folder / f"prunebench-benchmark-{device_key(device)}.lock"
 
 
 @contextlib.contextmanager
-def machine_lock(path: Path | None = None) -> Iterator[Path]:
-    """Hold the machine's benchmark lock; wait (saying for whom) while another holds it."""
-    path = Path(path or lock_path())
+def machine_lock(path: Path | None = None, device="cpu") -> Iterator[Path]:
+    """Hold the benchmark lock of `device` (or `path`); wait, saying for whom, while another
+    benchmark holds it."""
+    path = Path(path or lock_path(device))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
