@@ -252,6 +252,22 @@ def test_eval_file_repeated_is_rejected(study):
         report.load_evals(evals + [evals[0]])
 
 
+def test_summary_markdown_is_the_compact_headline_and_csv_keeps_every_column(study, tmp_path):
+    _, bench, reports, evals = study
+    table = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                 report.load_evals(evals))
+    assert "acc_average" not in table  # these made-up results have no zero-shot cells
+    headline = report.headline_table(table.assign(acc_average=0.5))
+    assert list(headline.columns) == [
+        "model", "variant", "params_fmt", "params_pct_dense", "ppl_wikitext2", "ppl_ptb",
+        "acc_average", "hf_12x128_latency_b1_speedup", "hf_12x128_best_tok_s",
+        "hf_12x128_best_batch", "timings_flagged"]
+    report.write_table(table, tmp_path / "s.csv", tmp_path / "s.md", markdown=headline)
+    assert pd.read_csv(tmp_path / "s.csv").shape[1] == table.shape[1]
+    header = (tmp_path / "s.md").read_text().splitlines()[0]
+    assert [c.strip() for c in header.strip("|").split("|")] == list(headline.columns)
+
+
 def test_summary_best_throughput_and_batch1(study):
     _, bench, reports, evals = study
     table = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),

@@ -485,6 +485,22 @@ def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame) -> p
     return out[columns].reset_index(drop=True)
 
 
+def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary as people read it (summary.md): model, variant, size and share of dense,
+    perplexities, zero-shot average, then on the first backend and token config the batch-1
+    speed-up and the best throughput with its batch, and how many timings are flagged. The
+    wide per-configuration columns stay in summary.csv."""
+    speedups = [c for c in summary.columns if c.endswith("_latency_b1_speedup")]
+    cell = speedups[0].removesuffix("_latency_b1_speedup") if speedups else None
+    columns = ["model", "variant", "params_fmt", "params_pct_dense"]
+    columns += [c for c in summary.columns if c.startswith("ppl_")]
+    columns += [c for c in ("acc_average",) if c in summary.columns]
+    if cell:
+        columns += [f"{cell}_latency_b1_speedup", f"{cell}_best_tok_s", f"{cell}_best_batch"]
+    columns += [c for c in ("timings_flagged",) if c in summary.columns]
+    return summary[[c for c in columns if c in summary.columns]]
+
+
 def flagged_cells(speed: pd.DataFrame) -> list[str]:
     """Result files (results/bench/...) with a row whose timing is unstable or contended: the
     cells to rerun on a quiet machine."""
@@ -515,10 +531,10 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os.PathLike,
-                allow_empty: bool = False) -> None:
-    """Write `df` as CSV (full precision, for analysis) and as a Markdown pipe table. An empty
-    table is refused (results went missing) unless `allow_empty` (a comparison that may have
-    nothing to compare)."""
+                allow_empty: bool = False, markdown: pd.DataFrame | None = None) -> None:
+    """Write `df` as CSV (full precision, for analysis) and as a Markdown pipe table (of
+    `markdown` instead where given: a compact view of a wide table). An empty table is refused
+    (results went missing) unless `allow_empty` (a comparison that may have nothing to compare)."""
     if df.empty and not allow_empty:
         raise PrunebenchError(
             f"refusing to write an empty table to {csv_path}: no result rows reached it; "
@@ -526,7 +542,7 @@ def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(md_path) as tmp:
-        tmp.write_text(to_markdown(df))
+        tmp.write_text(to_markdown(df if markdown is None else markdown))
 
 
 # ---------------------------------------------------------------------------------------------
