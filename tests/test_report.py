@@ -491,3 +491,27 @@ def test_shipped_published_numbers_load_and_name_configured_variants():
         assert variant in tables_config["models"][model]["variants"], (model, variant)
     dense = table[(table["variant"] == "dense") & (table["metric"] == "ppl_wikitext2")]
     assert dense["published"].round(2).tolist() == [12.62]  # LLaMA-7B, as the study reports
+
+
+def test_pareto_front_keeps_the_variants_no_other_beats():
+    x = pd.Series([1.0, 1.5, 1.2, 2.0, 1.1])
+    acc = pd.Series([0.60, 0.55, 0.50, 0.40, 0.60])
+    # 2 is beaten by 1 (faster, better); 4 ties 0 on accuracy but is faster, so 0 is beaten
+    assert report.pareto_front(x, acc).tolist() == [False, True, False, True, True]
+    ppl = pd.Series([10.0, 12.0, 13.0, 20.0, 10.0])  # lower is better
+    assert report.pareto_front(x, ppl, higher_y_better=False).tolist() == [
+        False, True, False, True, True]
+
+
+def test_quality_vs_speed_figure_one_point_per_variant_and_its_front(study, tmp_path):
+    _, bench, reports, evals = study
+    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                   report.load_evals(evals))
+    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    models = list(dict.fromkeys(summary["model"]))
+    assert len(fig.axes) == len(models)
+    for ax, model in zip(fig.axes, models):
+        variants = (summary["model"] == model).sum()
+        assert len(ax.collections[0].get_offsets()) == variants
+        assert ax.yaxis_inverted()  # perplexity: lower is better, drawn up
+    assert (tmp_path / "q.png").stat().st_size > 1000 and (tmp_path / "q.pdf").exists()

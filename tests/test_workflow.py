@@ -35,6 +35,7 @@ def test_every_table_figure_and_cell_is_produced(workflow_run):
             assert (workflow_run / f"results/tables/{table}.{ext}").stat().st_size > 0
     for ext in ("png", "pdf"):
         assert (workflow_run / f"results/figures/throughput_vs_latency_hf.{ext}").stat().st_size > 0
+        assert (workflow_run / f"results/figures/quality_vs_speed.{ext}").stat().st_size > 0
     for variant in config["models"]["tiny"]["variants"]:
         for tc in config["benchmark"]["token_configs"]:
             assert (workflow_run / f"results/bench/tiny/{variant}/hf/{tc}.json").exists()
@@ -168,6 +169,7 @@ def test_report_builds_from_the_results_and_contains_the_figure(workflow_run):
         names = archive.namelist()
         html = next(archive.read(n) for n in names if n.endswith("report.html")).decode()
     assert any(n.endswith("throughput_vs_latency_hf.png") for n in names), names
+    assert any(n.endswith("quality_vs_speed.png") for n in names), names
     for table in ("speed", "quality", "summary"):
         assert any(n.endswith(f"{table}.csv") for n in names), names
     assert "Throughput vs latency" in html and "Tables" in html

@@ -639,3 +639,64 @@ def _hollow_unstable(ax, cell: pd.DataFrame, palette: dict, markers: dict) -> No
         ax.scatter(points["latency_s_mean"], points["throughput_tok_s"], marker=markers[variant],
                    facecolors="white", edgecolors=[palette[variant]], linewidths=1.2, s=36,
                    zorder=3)
+
+
+def pareto_front(x: pd.Series, y: pd.Series, higher_y_better: bool = True) -> pd.Series:
+    """True for the points no other point beats on both axes (higher x is better; y as told):
+    the variants worth choosing."""
+    sign = 1 if higher_y_better else -1
+    front = []
+    for i in x.index:
+        dominated = ((x >= x[i]) & (sign * y >= sign * y[i]) &
+                     ((x > x[i]) | (sign * y > sign * y[i]))).any()
+        front.append(not dominated)
+    return pd.Series(front, index=x.index)
+
+
+def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
+                          pdf_path: str | os.PathLike):
+    """Quality against speed, one panel per model, one point per variant: x the batch-1
+    latency speed-up over dense on the first backend and token config, y the zero-shot average
+    (higher is better) or, without zero-shot tasks, the first perplexity (lower is better,
+    axis inverted). The Pareto front (no other variant faster and better) is drawn as a line.
+    Saved as PNG and PDF; returns the matplotlib Figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    speedups = [c for c in summary.columns if c.endswith("_latency_b1_speedup")]
+    quality = "acc_average" if "acc_average" in summary else next(
+        (c for c in summary.columns if c.startswith("ppl_")), None)
+    if not speedups or quality is None:
+        raise PrunebenchError("quality vs speed needs a batch-1 timing and a perplexity or "
+                              "zero-shot result per variant: configure both")
+    x_col, higher_better = speedups[0], quality.startswith("acc_")
+    cell = x_col.removesuffix("_latency_b1_speedup").replace("_", " ", 1)
+    models = _appearance(summary["model"])
+    fig = Figure(figsize=(4.2 * len(models) + 0.4, 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models):
+        points = summary[summary["model"] == model].dropna(subset=[x_col, quality])
+        ax.scatter(points[x_col], points[quality], color="tab:blue", zorder=3)
+        for row in points.itertuples():
+            ax.annotate(row.variant, (getattr(row, x_col), getattr(row, quality)),
+                        xytext=(3, 3), textcoords="offset points", fontsize=6.5)
+        if not points.empty:
+            front = points[pareto_front(points[x_col], points[quality], higher_better)]
+            front = front.sort_values(x_col)
+            ax.plot(front[x_col], front[quality], color="tab:orange", zorder=2,
+                    label="Pareto front")
+            ax.legend(fontsize=7, frameon=False)
+        if not higher_better:
+            ax.invert_yaxis()  # up is better on both figures
+        ax.axvline(1.0, color="grey", linewidth=0.6, linestyle=":")  # dense speed
+        ax.grid(True, alpha=0.3)
+        ax.set_title(model, fontsize=10)
+        ax.set_xlabel(f"batch-1 speed-up over dense ({cell})")
+        ax.set_ylabel("zero-shot accuracy (average)" if higher_better
+                      else f"perplexity ({quality.removeprefix('ppl_')})")
+    fig.suptitle("Quality against speed (up and right is better)", fontsize=10)
+    for path, fmt in ((png_path, "png"), (pdf_path, "pdf")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150)
+    return fig

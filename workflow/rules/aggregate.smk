@@ -14,13 +14,7 @@ rule aggregate:
         published="config/published.csv",  # the study's numbers, to compare with
     output:
         tables=in_report(expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])),
-        figures=in_report(
-            expand(
-                "results/figures/throughput_vs_latency_{backend}.{ext}",
-                backend=config["benchmark"]["backends"],
-                ext=["png", "pdf"],
-            )
-        ),
+        figures=in_report(figure_files()),
     log:
         "logs/aggregate.log",
     conda:

@@ -228,14 +228,18 @@ def prefetch_targets():
 TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]
 
 
-def all_targets():
-    tables = expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
-    figures = expand(
+def figure_files():
+    """Throughput vs latency per backend, and quality vs speed."""
+    return expand(
         "results/figures/throughput_vs_latency_{backend}.{ext}",
         backend=config["benchmark"]["backends"],
         ext=["png", "pdf"],
-    )
-    return tables + figures
+    ) + expand("results/figures/quality_vs_speed.{ext}", ext=["png", "pdf"])
+
+
+def all_targets():
+    tables = expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
+    return tables + figure_files()
 
 
 # ---------------------------------------------------------------- input functions, per stage
@@ -289,7 +293,14 @@ def in_report(paths):
     flagged = []
     for path in paths:
         name = Path(path).stem
-        if path.endswith(".png"):
+        if path.endswith(".png") and name == "quality_vs_speed":
+            path = report(
+                path,
+                caption="../report/quality_vs_speed.rst",
+                category="Quality vs speed",
+                labels={"figure": "quality vs speed"},
+            )
+        elif path.endswith(".png"):
             backend = name.removeprefix("throughput_vs_latency_")
             path = report(
                 path,

@@ -27,6 +27,8 @@ figures_dir = Path(snakemake.output.figures[0]).parent
 for backend in snakemake.params.backends:
     stem = figures_dir / f"throughput_vs_latency_{backend}"
     report.plot_throughput_vs_latency(bench, f"{stem}.png", f"{stem}.pdf", backend=backend)
+report.plot_quality_vs_speed(tables["summary"], figures_dir / "quality_vs_speed.png",
+                             figures_dir / "quality_vs_speed.pdf")
 log.info("tables and figures written")
 # Said last, where the run ends: timings not to trust, and how to redo them.
 for cell in report.flagged_cells(tables["speed"]):
