@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from prunebench import PrunebenchError
+from prunebench.jobsize import known_param_count
 from prunebench.registry import METHODS, parse_variant, split_variant
 from prunebench.sizes import parse_size
 from prunebench.variants import variant_entries
@@ -26,8 +27,10 @@ STACKING_HINT = ("a --configfile replaces config/config.yaml rather than adding 
 
 
 def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
-    """The files merged left to right as Snakemake does (nested mappings merged, the rest
-    replaced); a YAML syntax error names the file, line and column."""
+    """The files merged left to right with Snakemake's own merge (nested mappings merged, the
+    rest replaced); a YAML syntax error names the file, line and column."""
+    from snakemake.utils import update_config
+
     merged: dict[str, Any] = {}
     for path in paths:
         try:
@@ -42,18 +45,8 @@ def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise PrunebenchError(f"{path}: a config file is a mapping of sections "
                                   "(models:, benchmark:, ...), not a list or a single value")
-        merged = _merge(merged, loaded)
+        update_config(merged, loaded)
     return merged
-
-
-def _merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def schema_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
@@ -100,22 +93,6 @@ def _variant_problem(name: str) -> str:
     return f"{name!r} is not a variant name such as 'depth_ppl-4.9B' or 'flap-0.8+lora'"
 
 
-def known_dense_params(model: str, source: str, resources: str | Path = "resources") -> int | None:
-    """The base model's exact parameter count when it is known without a download: its local
-    config.json, or the shape of a `random:` architecture; None otherwise."""
-    from prunebench.param_count import config_from_dict, config_from_json, count_params
-
-    config_file = Path(resources) / "models" / model / "config.json"
-    if config_file.exists():
-        return count_params(config_from_json(config_file))
-    if source.startswith("random:"):
-        from prunebench.architectures import ARCHITECTURES
-
-        shape = ARCHITECTURES.get(source.removeprefix("random:"))
-        return count_params(config_from_dict(shape)) if shape else None
-    return None
-
-
 def variant_problems(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
     """Variants that cannot be made: bad or duplicated names, sizes larger than the model."""
     problems = []
@@ -125,7 +102,7 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
         except PrunebenchError as err:
             problems.append(str(err))
             continue
-        dense = known_dense_params(model, spec["source"], resources)
+        dense = known_param_count(Path(resources) / "models" / model, spec["source"])
         for entry in entries:
             if entry["size"] is None or dense is None:
                 continue

@@ -53,27 +53,41 @@ RATES: dict[str, Rate] = {
 _SIZE_IN_NAME = re.compile(r"(?:^|[-_/.])(\d+(?:\.\d+)?)[bB](?:$|[-_/.])")
 
 
-def model_billions(model_dir: str | Path, source: str) -> float:
-    """The base model's parameters in billions, without loading any weights.
-
-    Order: the model's `config.json` when it is already there (exact, width shapes included),
-    the `random:` architecture's shape, the embedded tiny model, then the size in the hub id.
-    """
-    from prunebench.hub import parse_source
+def known_param_count(model_dir: str | Path, source: str) -> int | None:
+    """The base model's exact parameter count when it is known without a download: its
+    `config.json` when already there, or the shape of a known `random:` architecture; None
+    otherwise (the tiny model before it is trained, a hub model before download)."""
+    from prunebench.param_count import config_from_dict, config_from_json, count_params
 
     config_file = Path(model_dir) / "config.json"
     if config_file.exists():
-        from prunebench.param_count import config_from_json, count_params
+        return count_params(config_from_json(config_file))
+    if source.startswith("random:"):
+        from prunebench.architectures import ARCHITECTURES
 
-        return count_params(config_from_json(config_file)) / 1e9
+        shape = ARCHITECTURES.get(source.removeprefix("random:"))
+        return count_params(config_from_dict(shape)) if shape else None
+    return None
+
+
+def model_billions(model_dir: str | Path, source: str) -> float:
+    """The base model's parameters in billions, without loading any weights.
+
+    Order: the exact count when known (`known_param_count`), the embedded tiny model, then the
+    size in the hub id.
+    """
+    from prunebench.hub import parse_source
+
+    exact = known_param_count(model_dir, source)
+    if exact is not None:
+        return exact / 1e9
     parsed = parse_source(source)
     if parsed.kind == "tiny":
         return 0.0  # about 2M parameters: the fixed part of every rate covers it
     if parsed.kind == "random":
         from prunebench.architectures import architecture_shape
-        from prunebench.param_count import config_from_dict, count_params
 
-        return count_params(config_from_dict(architecture_shape(parsed.name))) / 1e9
+        architecture_shape(parsed.name)  # an unknown architecture: its error names the known ones
     match = _SIZE_IN_NAME.search(parsed.name)
     if match is None:
         raise PrunebenchError(

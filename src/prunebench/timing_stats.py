@@ -47,20 +47,15 @@ def coefficient_of_variation(xs: Sequence[float]) -> float | None:
 
 
 def percentile(xs: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100), interpolating linearly between order statistics.
+    """The q-th percentile (0..100), interpolating linearly between order statistics
+    (numpy's default, which `statistics.median` agrees with at q=50)."""
+    import numpy as np
 
-    The same definition as numpy's default (and `statistics.median` at q=50): position
-    (n - 1) * q / 100 in the sorted values.
-    """
     if not xs:
         raise ValueError("percentile of no values")
     if not 0 <= q <= 100:
         raise ValueError(f"percentile must be within 0..100, got {q}")
-    ordered = sorted(xs)
-    pos = (len(ordered) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    return float(np.percentile(xs, q))
 
 
 def mean_ci95(xs: Sequence[float]) -> tuple[float, float | None]:
