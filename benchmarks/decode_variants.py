@@ -33,7 +33,7 @@ import torch
 from transformers import LlamaConfig
 
 from prunebench import benchmark as bench
-from prunebench.architectures import architecture_config
+from prunebench.checkpoint.architectures import architecture_config
 from prunebench.atomic import write_json, write_text
 from prunebench.modeling import random_model
 from prunebench.provenance import provenance

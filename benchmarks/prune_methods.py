@@ -35,7 +35,8 @@ def run_one(method: str, model_dir: str, corpus: str, target: float) -> dict:
 
     import torch
 
-    from prunebench import data, modeling, sizes
+    from prunebench import data, modeling
+    from prunebench.plan import sizes
 
     torch.manual_seed(0)
     module = importlib.import_module(f"prunebench.{method.split('(')[0]}")

@@ -30,7 +30,7 @@ _BACKGROUND: dict[str, tuple[subprocess.Popen, Path]] = {}  # name -> (process, 
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_verification_memo(tmp_path_factory):
-    """Checkpoint verification memos (prunebench.integrity) go to a per-session folder."""
+    """Checkpoint verification memos (prunebench.checkpoint.integrity) go to a per-session folder."""
     os.environ["PRUNEBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("prunebench-cache"))
 
 

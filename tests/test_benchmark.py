@@ -13,7 +13,7 @@ from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
 from prunebench import benchmark as bench
-from prunebench.architectures import architecture_config
+from prunebench.checkpoint.architectures import architecture_config
 from prunebench.modeling import build_model, remove_blocks, save_model
 from prunebench.static_decode import StaticDecoder, unfuse
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prunebench.architectures import known_shape_of
+from prunebench.checkpoint.architectures import known_shape_of
 from prunebench.cli import main, plan_rows
 
 REPO = Path(__file__).resolve().parents[1]

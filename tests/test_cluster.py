@@ -14,9 +14,10 @@ import pytest
 import torch
 import yaml
 
-from prunebench import PrunebenchError, jobsize, modeling
-from prunebench.architectures import architecture_config
-from prunebench.device_map import dispatch, main_device, plan
+from prunebench import PrunebenchError, modeling
+from prunebench.plan import jobsize
+from prunebench.checkpoint.architectures import architecture_config
+from prunebench.checkpoint.device_map import dispatch, main_device, plan
 
 from workflow_helpers import REPO, copy_workflow, job_counts, reversed_keys, run_snakemake
 

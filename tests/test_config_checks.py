@@ -1,4 +1,4 @@
-"""The checks every config passes before any job runs (prunebench.config_checks), and the
+"""The checks every config passes before any job runs (prunebench.plan.checks), and the
 `prunebench check-config` command that runs them on files."""
 import json
 import subprocess
@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from prunebench import PrunebenchError
-from prunebench.architectures import ARCHITECTURES
-from prunebench.config_checks import check_config, load_config_files
+from prunebench.checkpoint.architectures import ARCHITECTURES
+from prunebench.plan.checks import check_config, load_config_files
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "config" / "config.yaml"

@@ -6,8 +6,8 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.data import (SAMPLINGS, calibration_windows, draw_windows, load_rows, load_windows,
                              save_windows)
-from prunebench.registry import METHODS, resolve_calibration
-from prunebench.variants import prune_settings
+from prunebench.methods.registry import METHODS, resolve_calibration
+from prunebench.plan.variants import prune_settings
 
 
 class CharTokenizer:

@@ -6,9 +6,10 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from block_helpers import insert_block
-from prunebench import PrunebenchError, surgery
+from prunebench import PrunebenchError
+from prunebench.methods import surgery
 from prunebench.data import calibration_windows, load_rows
-from prunebench.depth import calibration_nll, prune_ppl, removable_blocks, without_blocks
+from prunebench.methods.depth import calibration_nll, prune_ppl, removable_blocks, without_blocks
 from prunebench.evaluate import perplexity, token_stream
 from prunebench.modeling import count_params, load_model, load_tokenizer
 from prunebench.pruning import prune_checkpoint

@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM
 
 from block_helpers import insert_block
 from prunebench import PrunebenchError
-from prunebench import depth, depth_mag, depth_taylor, shortgpt, sleb
+from prunebench.methods import depth, depth_mag, depth_taylor, shortgpt, sleb
 from prunebench.data import calibration_windows, load_rows
 from prunebench.modeling import count_params, load_model, load_tokenizer
 from prunebench.pruning import DATA_FREE, METHODS, method_module, prune_checkpoint

@@ -22,11 +22,11 @@ from snakemake.utils import validate
 
 from prunebench import PrunebenchError, atomic, modeling
 from prunebench.data import calibration_windows, load_rows
-from prunebench.depth import removable_blocks
+from prunebench.methods.depth import removable_blocks
 from prunebench.evaluate import perplexity
 from prunebench.hub import parse_source
 from prunebench.pruning import method_module, prune_checkpoint
-from prunebench.sizes import parse_size
+from prunebench.plan.sizes import parse_size
 from workflow_helpers import copy_workflow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def test_f07_target_larger_than_the_model_writes_nothing(tmp_path, checkpoint):
 
 
 def test_f08_target_that_removes_every_block(small_random_model):
-    from prunebench.depth import solve_num_blocks
+    from prunebench.methods.depth import solve_num_blocks
 
     config = small_random_model().config
     with pytest.raises(PrunebenchError, match="every block.*choose a larger target"):
@@ -107,7 +107,7 @@ def test_f11_unknown_method_names_the_choices():
 def test_f12_malformed_model_source(source):
     with pytest.raises(PrunebenchError, match=re.escape(repr(source.split(":")[0])[1:-1])):
         parse_source(source)
-    from prunebench.architectures import architecture_config
+    from prunebench.checkpoint.architectures import architecture_config
 
     with pytest.raises(PrunebenchError, match="unknown architecture 'llama-99b'.*llama-7b"):
         architecture_config("llama-99b")  # a `random:` source names one of these
@@ -277,7 +277,7 @@ def test_f29_no_gpu_when_one_is_required(monkeypatch):
 
 
 def test_f30_out_of_memory_while_pruning(tmp_path, checkpoint, monkeypatch):
-    import prunebench.depth as depth
+    import prunebench.methods.depth as depth
 
     def exhausted(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")

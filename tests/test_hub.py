@@ -84,7 +84,7 @@ def test_malformed_sources_are_refused(source):
 def fake_hub_records(monkeypatch):
     """The hub's per-file sha256 records (model_info), faked from the files the fake download
     wrote, so verification runs offline; `corrupt` names files whose record differs."""
-    from prunebench.integrity import sha256_file
+    from prunebench.checkpoint.integrity import sha256_file
 
     state = {"dir": None, "corrupt": set(), "calls": 0}
 
@@ -211,7 +211,7 @@ def test_pickle_only_repository_is_converted_once_without_unpickling(monkeypatch
     import torch
     from safetensors.torch import load_file
 
-    from prunebench.integrity import sha256_file
+    from prunebench.checkpoint.integrity import sha256_file
 
     weights = {"model.embed_tokens.weight": torch.randn(8, 4),
                "lm_head.weight": torch.randn(8, 4)}
@@ -246,7 +246,7 @@ def test_pickle_that_the_weights_only_loader_refuses_stays_refused(monkeypatch, 
 def test_sharded_pickle_index_points_at_the_safetensors_shards(tmp_path):
     import torch
 
-    from prunebench.pickle_convert import convert_pickle_checkpoint
+    from prunebench.checkpoint.pickle_convert import convert_pickle_checkpoint
 
     for i in (1, 2):
         torch.save({f"w{i}": torch.ones(2)}, tmp_path / f"pytorch_model-0000{i}-of-00002.bin")

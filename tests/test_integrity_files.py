@@ -20,7 +20,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from prunebench import PrunebenchError, integrity, modeling, tiny
+from prunebench import PrunebenchError, modeling, tiny
+from prunebench.checkpoint import integrity
 from prunebench.data import CHECKSUM_KEY, load_windows, save_windows
 from prunebench.pruning import prune_checkpoint
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from prunebench import PrunebenchError, lora, surgery
+from prunebench import PrunebenchError, lora
+from prunebench.methods import surgery
 from prunebench.data import calibration_windows, load_rows
 from prunebench.evaluate import perplexity
 from prunebench.instructions import (IGNORE_INDEX, collate, embedded_records, encode_record,

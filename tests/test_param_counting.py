@@ -4,11 +4,11 @@ import torch
 from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
-from prunebench.architectures import architecture_config
-from prunebench.depth import solve_num_blocks
+from prunebench.checkpoint.architectures import architecture_config
+from prunebench.methods.depth import solve_num_blocks
 from prunebench.modeling import (block_param_count, build_model, count_params, count_params_meta,
                                  layer_shapes, remove_blocks)
-from prunebench.sizes import format_params, parse_size
+from prunebench.plan.sizes import format_params, parse_size
 
 
 def test_llama_7b_counts_match_the_study():
@@ -86,7 +86,8 @@ def test_random_model_carries_a_stand_in_tokenizer(tmp_path, monkeypatch):
     from transformers import PreTrainedTokenizerFast
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    from prunebench import architectures, modeling
+    from prunebench import modeling
+    from prunebench.checkpoint import architectures
 
     monkeypatch.setitem(architectures.ARCHITECTURES, "unit-test", dict(
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,

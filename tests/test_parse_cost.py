@@ -13,8 +13,8 @@ HEAVY = ("torch", "transformers", "lm_eval", "datasets", "peft", "accelerate", "
 def parse_time_modules() -> list[str]:
     """Every prunebench module a rule file imports at its top level, plus those its resource
     functions import when Snakemake sizes jobs (jobsize, param_count, hub)."""
-    modules = {"prunebench.jobsize", "prunebench.param_count", "prunebench.hub",
-               "prunebench.architectures"}
+    modules = {"prunebench.plan.jobsize", "prunebench.checkpoint.param_count", "prunebench.hub",
+               "prunebench.checkpoint.architectures"}
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
         for line in smk.read_text().splitlines():
             match = re.match(r"(?:from (prunebench[\w.]*) import|import (prunebench[\w.]*))", line)
@@ -25,7 +25,7 @@ def parse_time_modules() -> list[str]:
 
 def test_rule_files_import_only_light_modules():
     modules = parse_time_modules()
-    assert "prunebench.variants" in modules  # the parser above found the rule files' imports
+    assert "prunebench.plan.variants" in modules  # the parser above found the rule files' imports
     code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
             + f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -34,8 +34,9 @@ def test_rule_files_import_only_light_modules():
 
 def test_job_sizes_count_parameters_without_transformers(tmp_path):
     """A downloaded model's size comes from its config.json alone, and equals the exact count."""
-    from prunebench import jobsize, modeling
-    from prunebench.architectures import architecture_config
+    from prunebench import modeling
+    from prunebench.plan import jobsize
+    from prunebench.checkpoint.architectures import architecture_config
 
     config = architecture_config("llama-7b")
     config.save_pretrained(tmp_path)
@@ -44,9 +45,9 @@ def test_job_sizes_count_parameters_without_transformers(tmp_path):
 
 
 def test_job_sizes_of_random_architectures_need_no_transformers():
-    from prunebench import jobsize
+    from prunebench.plan import jobsize
 
-    code = ("import sys; from prunebench import jobsize; "
+    code = ("import sys; from prunebench.plan import jobsize; "
             "b = jobsize.model_billions('/nonexistent', 'random:llama-13b'); "
             "print(b, 'transformers' in sys.modules or 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

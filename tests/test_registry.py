@@ -1,4 +1,4 @@
-"""prunebench.registry.METHODS is the one list of pruning methods; the config schema repeats
+"""prunebench.methods.registry.METHODS is the one list of pruning methods; the config schema repeats
 the names (a JSON schema cannot import them), in two places, and must say the same."""
 import re
 
@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 import yaml
 
-from prunebench.registry import METHODS
+from prunebench.methods.registry import METHODS
 from workflow_helpers import REPO
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -30,7 +30,7 @@ def test_schema_names_exactly_the_registry_methods(where):
     missing = sorted(set(METHODS) - set(names))
     unknown = sorted(set(names) - set(METHODS))
     assert not missing and not unknown, (
-        f"config schema {where} disagrees with prunebench.registry.METHODS: "
+        f"config schema {where} disagrees with prunebench.methods.registry.METHODS: "
         f"missing {missing}, not in the registry {unknown}")
     assert len(names) == len(set(names)), f"{where} lists a method twice: {names}"
 
@@ -53,7 +53,7 @@ def test_schema_accepts_every_registry_method_and_nothing_else():
 def test_the_schemas_lora_defaults_are_lora_settings_defaults():
     # The schema fills LoRA defaults into the config (what the rules compare); the library
     # fills the same ones for library callers: the two must say the same.
-    from prunebench.lora_settings import AMP, DEFAULTS, TEMPLATES
+    from prunebench.plan.lora_settings import AMP, DEFAULTS, TEMPLATES
 
     lora = SCHEMA["properties"]["lora"]["properties"]
     assert set(lora) == set(DEFAULTS)

@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers import LlamaConfig
 
-from prunebench import PrunebenchError, modeling, surgery
+from prunebench import PrunebenchError, modeling
+from prunebench.methods import surgery
 from prunebench.modeling import ZeroHeadAttention
 
 HD = 16

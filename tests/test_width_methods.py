@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from prunebench.evaluate import perplexity
-from prunebench import PrunebenchError, data, flap, llm_pruner, modeling, surgery, tiny, wanda_sp
-from prunebench.architectures import architecture_config
-from prunebench.sizes import format_params
+from prunebench import PrunebenchError, data, modeling, tiny
+from prunebench.methods import flap, llm_pruner, surgery, wanda_sp
+from prunebench.checkpoint.architectures import architecture_config
+from prunebench.plan.sizes import format_params
 
 METHODS = {"llm_pruner": llm_pruner, "flap": flap, "wanda_sp": wanda_sp}
 

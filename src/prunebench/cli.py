@@ -17,10 +17,10 @@ from pathlib import Path
 import yaml
 
 from prunebench import PrunebenchError
-from prunebench.config_checks import check_config, load_config_files
-from prunebench.registry import method_module
-from prunebench.sizes import format_params, parse_size
-from prunebench.variants import prune_settings, variant_entries
+from prunebench.plan.checks import check_config, load_config_files
+from prunebench.methods.registry import method_module
+from prunebench.plan.sizes import format_params, parse_size
+from prunebench.plan.variants import prune_settings, variant_entries
 
 
 def model_config(name: str, source: str, resources: Path):
@@ -32,7 +32,7 @@ def model_config(name: str, source: str, resources: Path):
         return load_config(local)
     parsed = parse_source(source)
     if parsed.kind == "random":
-        from prunebench.architectures import architecture_config
+        from prunebench.checkpoint.architectures import architecture_config
 
         return architecture_config(parsed.name)
     if parsed.kind == "tiny":
@@ -46,7 +46,7 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
     unreachable, the published shape of the architecture its id names (one line says so)."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
-    from prunebench.architectures import architecture_config, known_shape_of
+    from prunebench.checkpoint.architectures import architecture_config, known_shape_of
     from prunebench.modeling import load_config
 
     cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
@@ -65,7 +65,7 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
         raise PrunebenchError(f"cannot fetch config.json of {repo_id} ({failure}); download the "
                               f"model first or copy its config.json to {local}/")
     print(f"{name}: no config.json of {repo_id} ({failure}); planning with the published "
-          f"shape of {shape} (prunebench.architectures)", file=sys.stderr)
+          f"shape of {shape} (prunebench.checkpoint.architectures)", file=sys.stderr)
     return architecture_config(shape)
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from prunebench import PrunebenchError
-from prunebench.device_map import main_device
+from prunebench.checkpoint.device_map import main_device
 from prunebench.logs import Progress
 
 log = logging.getLogger(__name__)

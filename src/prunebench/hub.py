@@ -137,10 +137,10 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
 def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path,
                                   token: str | None) -> None:
     """A repository with pickle weights only: fetch them, check them against the hub's sha256,
-    and convert them once into safetensors without unpickling (prunebench.pickle_convert)."""
+    and convert them once into safetensors without unpickling (prunebench.checkpoint.pickle_convert)."""
     from huggingface_hub import snapshot_download
 
-    from prunebench.pickle_convert import convert_pickle_checkpoint
+    from prunebench.checkpoint.pickle_convert import convert_pickle_checkpoint
 
     snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(path),
                       allow_patterns=PICKLE_PATTERNS, token=token)
@@ -163,7 +163,7 @@ def verify_download(repo_id: str, revision: str | None, path: Path, token: str |
     """
     from huggingface_hub import HfApi
 
-    from prunebench.integrity import sha256_file
+    from prunebench.checkpoint.integrity import sha256_file
 
     info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
     expected = {s.rfilename: s.lfs.sha256 for s in (info.siblings or [])

@@ -25,7 +25,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
-from prunebench.lora_settings import TEMPLATES
+from prunebench.plan.lora_settings import TEMPLATES
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """LoRA recovery: fine-tune a (pruned) checkpoint with low-rank adapters, keep the adapter with
 the lowest validation loss, merge it and save a normal checkpoint.
 
-The study's recovery settings are `prunebench.lora_settings.DEFAULTS`; every key can be
+The study's recovery settings are `prunebench.plan.lora_settings.DEFAULTS`; every key can be
 overridden (the embedded default config runs a short CPU version).
 
 Works on every checkpoint the pipeline makes: depth-pruned (fewer blocks), width-pruned (per-
@@ -27,7 +27,7 @@ from torch import nn
 
 from prunebench import PrunebenchError
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
-from prunebench.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
+from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
 
 log = logging.getLogger(__name__)
 

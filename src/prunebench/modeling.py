@@ -2,7 +2,7 @@
 
 A checkpoint is a directory with `config.json`, safetensors weights, tokenizer files and
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
-prunebench.integrity). A dense or depth-pruned model is a plain HF LLaMA checkpoint. A
+prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF LLaMA checkpoint. A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
 heads, MLP width and which output biases exist. `build_model` rebuilds those shapes on the meta
 device, so sizing a model never needs its weights; `load_model` then assigns the weights from
@@ -22,10 +22,10 @@ from torch import nn
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from prunebench import PrunebenchError
-from prunebench import integrity
+from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
-from prunebench.integrity import verify_manifest
-from prunebench.param_count import (block_param_count, count_params,  # noqa: F401
+from prunebench.checkpoint.integrity import verify_manifest
+from prunebench.checkpoint.param_count import (block_param_count, count_params,  # noqa: F401
                                     default_layer_shape, head_dim, layer_shapes,
                                     non_block_param_count)
 
@@ -252,7 +252,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     """Load any prunebench checkpoint (dense, depth- or width-pruned) from safetensors.
 
     With `device_map` (a strategy such as "auto" or a module -> device mapping), whole blocks
-    are spread over GPUs / CPU / disk by prunebench.device_map instead of all going to `device`;
+    are spread over GPUs / CPU / disk by prunebench.checkpoint.device_map instead of all going to `device`;
     inputs then go to `device_map.main_device(model)`.
     """
     path = Path(path)
@@ -287,7 +287,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
         model.model.rotary_emb = rotary_cls(config=config)
     model.eval()
     if device_map is not None:
-        from prunebench.device_map import dispatch
+        from prunebench.checkpoint.device_map import dispatch
 
         model = dispatch(model, device_map, max_memory=max_memory, offload_dir=offload_dir)
     return model
@@ -357,7 +357,7 @@ def save_random_model(architecture: str, out_dir: str | Path, tokenizer=None,
     `tokenizer` (optional, e.g. the embedded text's) lets calibration and evaluation run on it;
     its ids must fit the architecture's vocabulary.
     """
-    from prunebench.architectures import architecture_config
+    from prunebench.checkpoint.architectures import architecture_config
 
     config = architecture_config(architecture)
     if tokenizer is not None and len(tokenizer) > config.vocab_size:

@@ -1,4 +1,4 @@
-"""One prune cell: load, prune to the target size, save, report (methods: prunebench.registry)."""
+"""One prune cell: load, prune to the target size, save, report (methods: prunebench.methods.registry)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from prunebench.modeling import (check_param_count, config_dtype, count_params, 
                                  load_model, load_tokenizer, resolve_device, resolve_dtype,
                                  save_model)
 from prunebench.oom import is_out_of_memory
-from prunebench.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
+from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
-from prunebench.sizes import parse_size
+from prunebench.plan.sizes import parse_size
 
 log = logging.getLogger(__name__)
 

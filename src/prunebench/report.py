@@ -25,7 +25,7 @@ import pandas as pd
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path, read_json
-from prunebench.sizes import format_params
+from prunebench.plan.sizes import format_params
 
 DENSE = "dense"
 OK, OOM = "ok", "oom"

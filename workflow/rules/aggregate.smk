@@ -13,7 +13,7 @@ rule aggregate:
         evals=eval_files(),
         published="config/published.csv",  # the study's numbers, to compare with
     output:
-        tables=in_report(expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])),
+        tables=in_report(table_files()),
         figures=in_report(figure_files()),
     log:
         "logs/aggregate.log",

@@ -5,9 +5,9 @@
 rule benchmark:
     input:
         checkpoint=lambda wc: checkpoint_dir(wc.model, wc.variant),
-        report="results/pruned/{model}/{variant}/prune_report.json",
+        report=layout.PRUNE_REPORT,
     output:
-        "results/bench/{model}/{variant}/{backend}/{lin}x{lout}.json",
+        layout.BENCH,
     log:
         "logs/bench/{model}/{variant}/{backend}/{lin}x{lout}.log",
     conda:

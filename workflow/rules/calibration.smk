@@ -7,7 +7,7 @@ rule calibration:
     input:
         unpack(calibration_inputs),
     output:
-        "resources/data/calibration/{model}/{source}-{n}x{length}-seed{seed}{sampling}.safetensors",
+        layout.CALIBRATION,
     log:
         "logs/calibration/{model}/{source}-{n}x{length}-seed{seed}{sampling}.log",
     conda:

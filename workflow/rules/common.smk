@@ -3,11 +3,12 @@
 from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
-from prunebench import variants
+from prunebench.plan import layout, variants
+from prunebench.plan.layout import fill
 from prunebench.data import DEFAULT_SAMPLING, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
-from prunebench.registry import DATA_FREE
-from prunebench.variants import canonical
+from prunebench.methods.registry import DATA_FREE
+from prunebench.plan.variants import canonical
 from prunebench.zeroshot import hub_tasks, suite_tasks
 
 
@@ -25,7 +26,9 @@ wildcard_constraints:
     sampling="|".join(f"-{s}" for s in SAMPLINGS if s != DEFAULT_SAMPLING) + "|",
 
 
-EMBEDDED = "resources/data/embedded"
+EMBEDDED = layout.EMBEDDED
+MC_SUITE = layout.MC_SUITE
+LM_EVAL_DATA = layout.LM_EVAL_DATA
 
 
 def model_names():
@@ -33,7 +36,7 @@ def model_names():
 
 
 def variant_entries(model):
-    """The model's variants with method, size, base and recovery (prunebench.variants)."""
+    """The model's variants with method, size, base and recovery (prunebench.plan.variants)."""
     return variants.variant_entries(config, model)
 
 
@@ -51,9 +54,8 @@ def calibration_file(model, calibration):
     c = calibration
     sampling = c.get("sampling", DEFAULT_SAMPLING)
     tail = "" if sampling == DEFAULT_SAMPLING else f"-{sampling}"
-    return (
-        f"resources/data/calibration/{model}/"
-        f"{c['source']}-{c['n']}x{c['length']}-seed{c['seed']}{tail}.safetensors"
+    return layout.CALIBRATION.format(
+        model=model, source=c["source"], n=c["n"], length=c["length"], seed=c["seed"], sampling=tail
     )
 
 
@@ -66,14 +68,14 @@ def calibration_input(model, variant):
 
 
 def model_dir(model):
-    return f"resources/models/{model}"
+    return layout.MODEL.format(model=model)
 
 
 def variant_inputs(wildcards):
     """What every evaluation of a variant reads: its checkpoint and its prune report."""
     return {
         "checkpoint": checkpoint_dir(wildcards.model, wildcards.variant),
-        "report": f"results/pruned/{wildcards.model}/{wildcards.variant}/prune_report.json",
+        "report": layout.PRUNE_REPORT.format(model=wildcards.model, variant=wildcards.variant),
     }
 
 
@@ -81,18 +83,18 @@ def checkpoint_dir(model, variant):
     """Where a variant's weights live: the base model for dense, the pruned copy otherwise."""
     if variant == "dense":
         return model_dir(model)
-    return f"results/pruned/{model}/{variant}/checkpoint"
+    return layout.CHECKPOINT.format(model=model, variant=variant)
 
 
 # Job sizes for the GPU rules (prune, benchmark, perplexity, zeroshot, lora). `gpu` is what keeps
 # GPU jobs apart: the local profile offers `gpu=1` in total, so they run one at a time there,
 # while a cluster gives each job its own GPU. Memory and time grow with the base model
-# (prunebench.jobsize); a profile's `set-resources` overrides them per rule.
+# (prunebench.plan.jobsize); a profile's `set-resources` overrides them per rule.
 GPU_JOB = 0 if config.get("device", "auto") == "cpu" else 1
 
 
 def model_billions(model):
-    from prunebench.jobsize import model_billions as billions
+    from prunebench.plan.jobsize import model_billions as billions
 
     return billions(model_dir(model), config["models"][model]["source"])
 
@@ -104,25 +106,25 @@ def placement(model):
 
 
 def job_mem_mb(rule):
-    from prunebench.jobsize import mem_mb
+    from prunebench.plan.jobsize import mem_mb
 
     return lambda wildcards, attempt: mem_mb(rule, model_billions(wildcards.model), attempt)
 
 
 def job_runtime(rule):
-    from prunebench.jobsize import runtime_min
+    from prunebench.plan.jobsize import runtime_min
 
     return lambda wildcards, attempt: runtime_min(rule, model_billions(wildcards.model), attempt)
 
 
 def lora_settings():
-    """The config's `lora:` section over the study's defaults (prunebench.lora_settings)."""
+    """The config's `lora:` section over the study's defaults (prunebench.plan.lora_settings)."""
     return variants.lora_settings(config)
 
 
 def instruction_file():
     """The records LoRA recovery trains on (rules/lora.smk), named by lora.data.source."""
-    return f"resources/data/instructions/{lora_settings()['data']['source']}.jsonl"
+    return layout.INSTRUCTIONS.format(source=lora_settings()["data"]["source"])
 
 
 def token_configs():
@@ -150,7 +152,7 @@ def bench_settings(backend):
 
 def bench_files():
     return [
-        f"results/bench/{m}/{v}/{b}/{lin}x{lout}.json"
+        layout.BENCH.format(model=m, variant=v, backend=b, lin=lin, lout=lout)
         for m in model_names()
         for v in variant_names(m)
         for b in config["benchmark"]["backends"]
@@ -160,14 +162,13 @@ def bench_files():
 
 def eval_files():
     """ppl.json per variant, and zeroshot.json too when evaluation.zeroshot is configured."""
-    kinds = ["ppl.json"] + (["zeroshot.json"] if zeroshot_config() else [])
+    kinds = [layout.PPL] + ([layout.ZEROSHOT] if zeroshot_config() else [])
     return [
-        f"results/eval/{m}/{v}/{k}" for m in model_names() for v in variant_names(m) for k in kinds
+        kind.format(model=m, variant=v)
+        for m in model_names()
+        for v in variant_names(m)
+        for kind in kinds
     ]
-
-
-MC_SUITE = "resources/data/mc_suite"  # the offline lm-eval suite (prunebench.mc_suite)
-LM_EVAL_DATA = "resources/data/lm_eval"  # pre-fetched hub datasets of lm-eval tasks
 
 
 def zeroshot_config():
@@ -190,7 +191,9 @@ def hf_cache_env(offline):
 
 def prune_reports():
     return [
-        f"results/pruned/{m}/{v}/prune_report.json" for m in model_names() for v in variant_names(m)
+        layout.PRUNE_REPORT.format(model=m, variant=v)
+        for m in model_names()
+        for v in variant_names(m)
     ]
 
 
@@ -200,8 +203,8 @@ EVAL_SPLITS = {"embedded": "test", "wikitext2": "test", "ptb": "validation"}
 def eval_text_file(dataset):
     """Held-out text of a perplexity dataset, prepared once (hub datasets by the `text` rule)."""
     if dataset == "embedded":
-        return "resources/data/embedded/test.txt"
-    return f"resources/data/text/{dataset}/{EVAL_SPLITS[dataset]}.txt"
+        return layout.EMBEDDED_TEXT.format(split="test")
+    return layout.HUB_TEXT.format(dataset=dataset, split=EVAL_SPLITS[dataset])
 
 
 def prefetch_targets():
@@ -231,15 +234,16 @@ TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]
 def figure_files():
     """Throughput vs latency per backend, and quality vs speed."""
     return expand(
-        "results/figures/throughput_vs_latency_{backend}.{ext}",
-        backend=config["benchmark"]["backends"],
-        ext=["png", "pdf"],
-    ) + expand("results/figures/quality_vs_speed.{ext}", ext=["png", "pdf"])
+        layout.SPEED_FIGURE, backend=config["benchmark"]["backends"], ext=["png", "pdf"]
+    ) + expand(layout.QUALITY_FIGURE, ext=["png", "pdf"])
+
+
+def table_files():
+    return expand(layout.TABLE, table=TABLES, ext=["csv", "md"])
 
 
 def all_targets():
-    tables = expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md"])
-    return tables + figure_files()
+    return table_files() + figure_files()
 
 
 # ---------------------------------------------------------------- input functions, per stage
@@ -249,7 +253,7 @@ def model_inputs(wildcards):
     """The tiny model trains on the embedded text; random models take its tokenizer."""
     source = config["models"][wildcards.model]["source"]
     if source == "tiny" or source.startswith("random:"):
-        return {"train_text": "resources/data/embedded/train.txt"}
+        return {"train_text": layout.EMBEDDED_TEXT.format(split="train")}
     return {}
 
 
@@ -257,14 +261,14 @@ def calibration_inputs(wildcards):
     """A model's tokenizer, and the embedded train text when the windows are cut from it."""
     inputs = {"model": model_dir(wildcards.model)}
     if wildcards.source == "embedded":
-        inputs["text"] = "resources/data/embedded/train.txt"
+        inputs["text"] = layout.EMBEDDED_TEXT.format(split="train")
     return inputs
 
 
 def instruction_inputs(wildcards):
     """Embedded instructions are made from the embedded train text; hub data needs nothing."""
     if wildcards.source == "embedded":
-        return {"train_text": f"{EMBEDDED}/train.txt"}
+        return {"train_text": layout.EMBEDDED_TEXT.format(split="train")}
     return {}
 
 

@@ -3,7 +3,7 @@
 
 rule text:
     output:
-        "resources/data/text/{dataset}/{split}.txt",
+        layout.HUB_TEXT,
     log:
         "logs/text/{dataset}-{split}.log",
     wildcard_constraints:
@@ -21,7 +21,7 @@ rule perplexity:
     input:
         unpack(evaluation_inputs),
     output:
-        "results/eval/{model}/{variant}/ppl.json",
+        layout.PPL,
     log:
         "logs/eval/{model}/{variant}/ppl.log",
     conda:
@@ -81,8 +81,8 @@ rule zeroshot:
     input:
         unpack(zeroshot_inputs),
     output:
-        summary="results/eval/{model}/{variant}/zeroshot.json",
-        lm_eval="results/eval/{model}/{variant}/lm_eval.json",
+        summary=layout.ZEROSHOT,
+        lm_eval=layout.LM_EVAL,
     log:
         "logs/eval/{model}/{variant}/zeroshot.log",
     conda:

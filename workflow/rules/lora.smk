@@ -7,7 +7,7 @@ rule instructions:
     input:
         unpack(instruction_inputs),
     output:
-        "resources/data/instructions/{source}.jsonl",
+        layout.INSTRUCTIONS,
     log:
         "logs/instructions/{source}.log",
     wildcard_constraints:
@@ -28,11 +28,11 @@ rule instructions:
 rule lora:
     input:
         checkpoint=lambda wc: checkpoint_dir(wc.model, wc.base),
-        report="results/pruned/{model}/{base}/prune_report.json",
+        report=fill(layout.PRUNE_REPORT, variant="{base}"),
         data=instruction_file(),
     output:
-        checkpoint=directory("results/pruned/{model}/{base}+lora/checkpoint"),
-        report="results/pruned/{model}/{base}+lora/prune_report.json",
+        checkpoint=directory(fill(layout.CHECKPOINT, variant="{base}+lora")),
+        report=fill(layout.PRUNE_REPORT, variant="{base}+lora"),
     log:
         "logs/lora/{model}/{base}+lora.log",
     wildcard_constraints:

@@ -4,7 +4,7 @@
 
 rule embedded_text:
     output:
-        expand("resources/data/embedded/{split}.txt", split=["train", "validation", "test"]),
+        expand(layout.EMBEDDED_TEXT, split=["train", "validation", "test"]),
     log:
         "logs/embedded_text.log",
     conda:
@@ -19,7 +19,7 @@ rule model:
     input:
         unpack(model_inputs),
     output:
-        directory("resources/models/{model}"),
+        directory(layout.MODEL),
     log:
         "logs/model/{model}.log",
     conda:

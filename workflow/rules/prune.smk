@@ -6,7 +6,7 @@ rule dense_report:
     input:
         model=lambda wc: model_dir(wc.model),
     output:
-        report="results/pruned/{model}/dense/prune_report.json",
+        report=fill(layout.PRUNE_REPORT, variant="dense"),
     log:
         "logs/prune/{model}/dense.log",
     conda:
@@ -20,8 +20,8 @@ rule prune:
         model=lambda wc: model_dir(wc.model),
         calibration=lambda wc: calibration_input(wc.model, wc.variant),
     output:
-        checkpoint=directory("results/pruned/{model}/{variant}/checkpoint"),
-        report="results/pruned/{model}/{variant}/prune_report.json",
+        checkpoint=directory(layout.CHECKPOINT),
+        report=layout.PRUNE_REPORT,
     log:
         "logs/prune/{model}/{variant}.log",
     wildcard_constraints:

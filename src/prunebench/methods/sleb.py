@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from prunebench import registry
-from prunebench.depth import (calibration_nll, check_params, nll_to_ppl, plan_blocks,
+from prunebench.methods import registry
+from prunebench.methods.depth import (calibration_nll, check_params, nll_to_ppl, plan_blocks,
                               removable_blocks, require_calibration, solve_num_blocks,
                               without_blocks)
 from prunebench.modeling import remove_blocks

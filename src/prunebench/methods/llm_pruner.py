@@ -30,8 +30,9 @@ from typing import Any
 import torch
 from transformers import LlamaConfig
 
-from prunebench import PrunebenchError, registry
-from prunebench import surgery
+from prunebench import PrunebenchError
+from prunebench.methods import registry
+from prunebench.methods import surgery
 from prunebench.logs import Progress
 from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
 

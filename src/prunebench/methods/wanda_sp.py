@@ -22,8 +22,9 @@ import logging
 
 import torch
 
-from prunebench import PrunebenchError, registry
-from prunebench import surgery
+from prunebench import PrunebenchError
+from prunebench.methods import registry
+from prunebench.methods import surgery
 from prunebench.modeling import ZeroHeadAttention, count_params, layer_shapes
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError, registry
-from prunebench.device_map import main_device
+from prunebench import PrunebenchError
+from prunebench.methods import registry
+from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import block_param_count, count_params, layer_shapes, remove_blocks
 
 log = logging.getLogger(__name__)

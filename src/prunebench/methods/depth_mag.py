@@ -11,8 +11,8 @@ import logging
 
 import torch
 
-from prunebench import registry
-from prunebench.depth import check_params, plan_blocks, prune_one_shot
+from prunebench.methods import registry
+from prunebench.methods.depth import check_params, plan_blocks, prune_one_shot
 
 log = logging.getLogger(__name__)
 

@@ -34,25 +34,25 @@ class Method:
 
 METHODS: dict[str, Method] = {
     # depth: whole blocks removed
-    "depth_ppl": Method("prunebench.depth:prune_ppl",
+    "depth_ppl": Method("prunebench.methods.depth:prune_ppl",
                         {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"}),
-    "depth_taylor": Method("prunebench.depth_taylor:prune",
+    "depth_taylor": Method("prunebench.methods.depth_taylor:prune",
                            {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"}),
-    "depth_mag": Method("prunebench.depth_mag:prune",
+    "depth_mag": Method("prunebench.methods.depth_mag:prune",
                         {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"},
                         data_free=True),
-    "sleb": Method("prunebench.sleb:prune",
+    "sleb": Method("prunebench.methods.sleb:prune",
                    {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"}),
     # ShortGPT cuts PG19 books in chunks (row_chunks); PG19 is no source here, and WikiText-2's
     # rows are paragraphs far shorter than 2048 tokens, so its running text is sliced instead.
-    "shortgpt": Method("prunebench.shortgpt:prune",
+    "shortgpt": Method("prunebench.methods.shortgpt:prune",
                        {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_stream"}),
     # width: heads and MLP channels removed in every block
-    "llm_pruner": Method("prunebench.llm_pruner:prune",
+    "llm_pruner": Method("prunebench.methods.llm_pruner:prune",
                          {"source": "bookcorpus", "n": 10, "length": 64, "sampling": "row_slice"}),
-    "flap": Method("prunebench.flap:prune",
+    "flap": Method("prunebench.methods.flap:prune",
                    {"source": "wikitext2", "n": 1024, "length": 128, "sampling": "joined_stream"}),
-    "wanda_sp": Method("prunebench.wanda_sp:prune",
+    "wanda_sp": Method("prunebench.methods.wanda_sp:prune",
                        {"source": "c4", "n": 128, "length": 128, "sampling": "row_slice"}),
 }
 DATA_FREE: frozenset[str] = frozenset(name for name, m in METHODS.items() if m.data_free)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path, write_json
-from prunebench.integrity import sha256_file
+from prunebench.checkpoint.integrity import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.lora_settings import resolve_settings as resolve_lora_settings
-from prunebench.registry import parse_variant, resolve_calibration, split_variant
-from prunebench.sizes import parse_size_spec
+from prunebench.plan.lora_settings import resolve_settings as resolve_lora_settings
+from prunebench.methods.registry import parse_variant, resolve_calibration, split_variant
+from prunebench.plan.sizes import parse_size_spec
 
 
 def canonical(value: Any) -> Any:

@@ -41,8 +41,9 @@ from typing import Any
 
 import torch
 
-from prunebench import PrunebenchError, registry
-from prunebench import surgery
+from prunebench import PrunebenchError
+from prunebench.methods import registry
+from prunebench.methods import surgery
 from prunebench.logs import Progress
 from prunebench.modeling import ZeroHeadAttention, block_param_count, count_params, head_dim, layer_shapes
 

@@ -17,9 +17,9 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from prunebench import registry
-from prunebench.depth import check_params, plan_blocks, prune_one_shot, require_calibration
-from prunebench.device_map import main_device
+from prunebench.methods import registry
+from prunebench.methods.depth import check_params, plan_blocks, prune_one_shot, require_calibration
+from prunebench.checkpoint.device_map import main_device
 
 log = logging.getLogger(__name__)
 

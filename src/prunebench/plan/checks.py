@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 
 from prunebench import PrunebenchError
-from prunebench.jobsize import known_param_count
-from prunebench.registry import METHODS, parse_variant, split_variant
-from prunebench.sizes import parse_size
-from prunebench.variants import variant_entries
+from prunebench.plan.jobsize import known_param_count
+from prunebench.methods.registry import METHODS, parse_variant, split_variant
+from prunebench.plan.sizes import parse_size
+from prunebench.plan.variants import variant_entries
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 REQUIRED_SECTIONS = ("models", "benchmark", "evaluation")
 STACKING_HINT = ("a --configfile replaces config/config.yaml rather than adding to it: stack "
                  "yours on top of the default, e.g. "

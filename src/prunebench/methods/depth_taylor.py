@@ -20,9 +20,10 @@ import logging
 
 import torch
 
-from prunebench import PrunebenchError, registry
-from prunebench.depth import check_params, plan_blocks, prune_one_shot, require_calibration
-from prunebench.device_map import main_device
+from prunebench import PrunebenchError
+from prunebench.methods import registry
+from prunebench.methods.depth import check_params, plan_blocks, prune_one_shot, require_calibration
+from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import resolve_dtype
 
 log = logging.getLogger(__name__)

@@ -57,13 +57,13 @@ def known_param_count(model_dir: str | Path, source: str) -> int | None:
     """The base model's exact parameter count when it is known without a download: its
     `config.json` when already there, or the shape of a known `random:` architecture; None
     otherwise (the tiny model before it is trained, a hub model before download)."""
-    from prunebench.param_count import config_from_dict, config_from_json, count_params
+    from prunebench.checkpoint.param_count import config_from_dict, config_from_json, count_params
 
     config_file = Path(model_dir) / "config.json"
     if config_file.exists():
         return count_params(config_from_json(config_file))
     if source.startswith("random:"):
-        from prunebench.architectures import ARCHITECTURES
+        from prunebench.checkpoint.architectures import ARCHITECTURES
 
         shape = ARCHITECTURES.get(source.removeprefix("random:"))
         return count_params(config_from_dict(shape)) if shape else None
@@ -85,7 +85,7 @@ def model_billions(model_dir: str | Path, source: str) -> float:
     if parsed.kind == "tiny":
         return 0.0  # about 2M parameters: the fixed part of every rate covers it
     if parsed.kind == "random":
-        from prunebench.architectures import architecture_shape
+        from prunebench.checkpoint.architectures import architecture_shape
 
         architecture_shape(parsed.name)  # an unknown architecture: its error names the known ones
     match = _SIZE_IN_NAME.search(parsed.name)
@@ -102,7 +102,7 @@ def _rate(rule: str) -> Rate:
         return RATES[rule]
     except KeyError:
         raise PrunebenchError(f"no job size for rule {rule!r}: add it to "
-                              f"prunebench.jobsize.RATES (known: {sorted(RATES)})") from None
+                              f"prunebench.plan.jobsize.RATES (known: {sorted(RATES)})") from None
 
 
 def mem_mb(rule: str, billions: float, attempt: int = 1) -> int:

@@ -1,0 +1,38 @@
+"""Where every file of a run lives, written once. The patterns use Snakemake's wildcard syntax,
+which is also `str.format`'s: the rule files use them as they are, the library fills them in
+(`fill`). All paths are relative to the working directory, the checkout's root."""
+
+from __future__ import annotations
+
+# Inputs the workflow prepares (resources/)
+MODEL = "resources/models/{model}"
+EMBEDDED = "resources/data/embedded"
+EMBEDDED_TEXT = EMBEDDED + "/{split}.txt"  # train, validation, test
+HUB_TEXT = "resources/data/text/{dataset}/{split}.txt"
+# `{sampling}` is "-<sampling>", or empty for the default (wrapped) sampling, so files drawn
+# before `sampling` existed keep their names.
+CALIBRATION = ("resources/data/calibration/{model}/"
+               "{source}-{n}x{length}-seed{seed}{sampling}.safetensors")
+INSTRUCTIONS = "resources/data/instructions/{source}.jsonl"
+MC_SUITE = "resources/data/mc_suite"  # the offline lm-eval suite (prunebench.mc_suite)
+LM_EVAL_DATA = "resources/data/lm_eval"  # pre-fetched hub datasets of lm-eval tasks
+
+# Results, one folder per cell (results/)
+VARIANT = "results/pruned/{model}/{variant}"
+CHECKPOINT = VARIANT + "/checkpoint"
+PRUNE_REPORT = VARIANT + "/prune_report.json"
+BENCH = "results/bench/{model}/{variant}/{backend}/{lin}x{lout}.json"
+PPL = "results/eval/{model}/{variant}/ppl.json"
+ZEROSHOT = "results/eval/{model}/{variant}/zeroshot.json"
+LM_EVAL = "results/eval/{model}/{variant}/lm_eval.json"
+TABLE = "results/tables/{table}.{ext}"
+SPEED_FIGURE = "results/figures/throughput_vs_latency_{backend}.{ext}"
+QUALITY_FIGURE = "results/figures/quality_vs_speed.{ext}"
+
+
+def fill(pattern: str, **values) -> str:
+    """`pattern` with the given wildcards filled in and the others left as wildcards:
+    `fill(PRUNE_REPORT, variant="dense")` is "results/pruned/{model}/dense/prune_report.json"."""
+    for name, value in values.items():
+        pattern = pattern.replace("{" + name + "}", str(value))
+    return pattern
