@@ -88,6 +88,21 @@ def test_an_unknown_method_lists_the_known_ones():
     assert "unknown pruning method 'magic'" in text and "'depth_ppl'" in text
 
 
+def test_display_names_of_unknown_methods_or_models_are_refused():
+    config = default_config()
+    config["display_names"] = {"methods": {"depth": "Ours", "flap": ""},
+                                "models": {"tiny": "Tiny LLaMA"}}
+    text = problems(config)
+    assert "display_names.methods: 'depth' is not one of ['depth_ppl'" in text
+    assert "display_names.methods.flap: '' should be non-empty" in text
+    config["display_names"] = {"models": {"tiny": "Tiny LLaMA", "llama7b": "LLaMA-7B"}}
+    text = problems(config)
+    assert "display_names.models: 'llama7b' is not a model of this config (models: ['tiny'])" \
+        in text and "spell it as under `models:` or remove it" in text
+    config["display_names"] = {"models": {"tiny": "Tiny LLaMA"}, "methods": {"depth_ppl": "Ours"}}
+    check_config(config)
+
+
 def test_schema_problems_are_one_line_each_and_all_reported():
     config = default_config()
     config["benchmark"]["repeats"] = "x"

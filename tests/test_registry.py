@@ -21,6 +21,8 @@ def schema_method_lists() -> dict[str, list[str]]:
         "definitions.variant_name.pattern": match.group(1).split("|"),
         "properties.methods.propertyNames.enum":
             SCHEMA["properties"]["methods"]["propertyNames"]["enum"],
+        "properties.display_names.properties.methods.propertyNames.enum":
+            SCHEMA["properties"]["display_names"]["properties"]["methods"]["propertyNames"]["enum"],
     }
 
 

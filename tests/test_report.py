@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from matplotlib.colors import rgb_to_hsv, to_hex, to_rgb
 
 from prunebench import PrunebenchError
-from prunebench import report
+from prunebench import figure_style, report
+from prunebench.registry import METHODS
 
 DENSE_PARAMS = {"m7": 6_738_415_616, "m13": 13_015_864_320}
 BLOCK_PARAMS = {"m7": 202_383_360, "m13": 317_204_480}
@@ -308,12 +310,19 @@ def test_figure_grid_log2_and_oom_omitted(study, tmp_path):
     assert len(fig.axes) == 2 * 3
     for ax in fig.axes:
         assert ax.get_yscale() == "log" and ax.yaxis.get_transform().base == 2
-    assert [ax.get_title() for ax in fig.axes[:3]] == ["12x128", "82x128", "12x512"]
-    # panel (m7, 12x128): 3 variants x 3 batches, two OOM points left out
+    assert [ax.get_title() for ax in fig.axes[:3]] == [
+        "12 input x 128 output tokens", "82 input x 128 output tokens",
+        "12 input x 512 output tokens"]
+    # panel (m7, 12x128): 3 variants x 3 batches, two OOM rows drawn as marks, not points
     assert _points_per_axis(fig.axes[0]) == 9 - 2
+    assert sorted(t.get_gid() for t in fig.axes[0].texts if t.get_gid().startswith("oom")) \
+        == ["oom:dense:16", "oom:flap-4.9B:16"]
     assert _points_per_axis(fig.axes[4]) == 9
-    assert len(fig.legends) == 1
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(VARIANTS)
+    assert not fig.legends  # no hollow point, no note; a legend per row instead
+    # 'depth' is no registered method: drawn under its own name, never dropped
+    for ax, model in ((fig.axes[2], "m7"), (fig.axes[5], "m13")):
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == \
+            [model, "depth 4.9B", "FLAP 4.9B"]
 
 
 def test_figure_single_model_single_config(tmp_path):
@@ -420,7 +429,7 @@ def test_noise_columns_and_unstable_flag_in_table_and_figure(tmp_path):
         (flagged["latency_s_mean"], flagged["throughput_tok_s"]))
     assert all(tuple(fc) == (1.0, 1.0, 1.0, 1.0) for c in hollow for fc in c.get_facecolors())
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert texts[:3] == list(VARIANTS) and "unstable" in texts[3]
+    assert len(texts) == 1 and "unstable" in texts[0]
     assert "mean latency" in fig.get_suptitle()  # names the throughput statistic it plots
 
 
@@ -515,3 +524,251 @@ def test_quality_vs_speed_figure_one_point_per_variant_and_its_front(study, tmp_
         assert len(ax.collections[0].get_offsets()) == variants
         assert ax.yaxis_inverted()  # perplexity: lower is better, drawn up
     assert (tmp_path / "q.png").stat().st_size > 1000 and (tmp_path / "q.pdf").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The figure as the study drew it: fixed styles, display names, OOM marks, labels apart
+
+STUDY_VARIANTS = ("dense", "llm_pruner-4.9B", "flap-4.9B", "depth_ppl-4.9B",
+                  "depth_ppl-4.9B+lora")
+STUDY_SCALE = {"dense": 1.0, "llm_pruner-4.9B": 0.93, "flap-4.9B": 0.88,
+               "depth_ppl-4.9B": 0.7, "depth_ppl-4.9B+lora": 0.72}
+NAMES = {"models": {"m7": "LLaMA-7B", "m13": "Vicuna-13B"}, "methods": {"depth_ppl": "Ours"}}
+
+
+def write_rows(root, model, variant, lin, lout, batches, oom=(), scale=None):
+    """A bench file of made-up rows: latency grows with the batch, throughput follows."""
+    rows = []
+    for bs in batches:
+        if bs in oom:
+            rows.append({"batch_size": bs, "status": "oom", "error": "CUDA out of memory"})
+            continue
+        lat = (scale or STUDY_SCALE[variant]) * (lout / 128) * (1 + lin / 100) * (1 + 0.05 * bs)
+        rows.append({"batch_size": bs, "status": "ok", "latency_s_mean": lat,
+                     "latency_s_std": lat / 50, "latency_s_min": lat, "latency_s_median": lat,
+                     "throughput_tok_s": bs * lout / lat, "peak_memory_bytes": bs * 2**30})
+    path = root / "results/bench" / model / variant / "hf" / f"{lin}x{lout}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"model": model, "variant": variant, "backend": "hf",
+                                "input_tokens": lin, "output_tokens": lout, "rows": rows}))
+    return path
+
+
+@pytest.fixture
+def study_figure_rows(tmp_path):
+    """2 models x 2 token configs of the study's five variants; m13's dense and FLAP run out of
+    memory at batch 64 in 12x128, m13's LLM-Pruner at its first batch size in 82x128."""
+    paths = []
+    for model in ("m7", "m13"):
+        for variant in STUDY_VARIANTS:
+            for lin in (12, 82):
+                oom = ()
+                if model == "m13" and lin == 12 and variant in ("dense", "flap-4.9B"):
+                    oom = (64,)
+                if model == "m13" and lin == 82 and variant == "llm_pruner-4.9B":
+                    oom = (1, 8, 16, 32, 64)
+                paths.append(write_rows(tmp_path, model, variant, lin, 128, (1, 8, 16, 32, 64),
+                                        oom=oom))
+    return report.load_bench(paths)
+
+
+def _line_of(ax, rows):
+    """The line drawn through `rows` (matched by its points: seaborn leaves lines unnamed)."""
+    ok = rows[rows["status"] == "ok"].sort_values("batch_size")
+    found = [line for line in ax.lines if len(line.get_xdata()) == len(ok)
+             and np.allclose(line.get_xdata(), ok["latency_s_mean"])]
+    assert len(found) == 1, rows[["model", "variant", "tokens"]].iloc[0].to_dict()
+    return found[0]
+
+
+def _is_green(color):
+    hue = rgb_to_hsv(to_rgb(color))[0] * 360
+    return 90 <= hue <= 160
+
+
+def _is_blue(color):
+    hue = rgb_to_hsv(to_rgb(color))[0] * 360
+    return 190 <= hue <= 240
+
+
+def test_style_table_has_every_method_and_the_studys_styles():
+    assert set(figure_style.METHOD_STYLES) == set(METHODS)
+    dense = figure_style.DENSE_STYLE
+    assert dense.marker == "X" and to_hex(dense.color) == "#7f7f7f"  # gray crosses
+    assert figure_style.METHOD_STYLES["llm_pruner"].marker == "^"
+    assert figure_style.METHOD_STYLES["flap"].marker == "o"
+    for method in ("llm_pruner", "flap"):
+        assert _is_green(figure_style.METHOD_STYLES[method].color), method
+    ours = figure_style.METHOD_STYLES["depth_ppl"]
+    assert ours.marker == "s" and _is_blue(ours.color)
+    styles = list(figure_style.METHOD_STYLES.values()) + [dense]
+    assert len({(s.color, s.marker) for s in styles}) == len(styles)  # no two alike
+
+
+def test_lora_and_second_size_keep_the_methods_colour_and_marker_with_other_dashes():
+    styles = figure_style.line_styles(["dense", "depth_ppl-5.5B", "depth_ppl-5.5B+lora",
+                                       "depth_ppl-4.5B", "magic-0.5", "other-0.5"])
+    plain, lora, second = (styles[v] for v in ("depth_ppl-5.5B", "depth_ppl-5.5B+lora",
+                                                "depth_ppl-4.5B"))
+    assert (plain.color, plain.marker) == (lora.color, lora.marker) == \
+        (second.color, second.marker)
+    assert len({plain.dashes, lora.dashes, second.dashes}) == 3
+    assert plain.dashes == "" and plain.linestyle == "-"
+    # methods outside the table are drawn in styles of their own, not a listed method's
+    taken = {(s.color, s.marker) for s in figure_style.METHOD_STYLES.values()}
+    strangers = {(styles[v].color, styles[v].marker) for v in ("magic-0.5", "other-0.5")}
+    assert len(strangers) == 2 and not strangers & taken
+
+
+def test_figure_keeps_one_style_per_method_in_every_panel_and_row(study_figure_rows, tmp_path):
+    df = study_figure_rows
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
+                                            display_names=NAMES)
+    expected = {"dense": ("#7f7f7f", "X"), "llm_pruner-4.9B": ("#2ca02c", "^"),
+                "flap-4.9B": ("#006d2c", "o"), "depth_ppl-4.9B": ("#1f77b4", "s"),
+                "depth_ppl-4.9B+lora": ("#1f77b4", "s")}
+    seen = {}
+    for r, model in enumerate(("m7", "m13")):
+        for c, tok in enumerate(("12x128", "82x128")):
+            ax = fig.axes[2 * r + c]
+            for variant in STUDY_VARIANTS:
+                rows = df[(df["model"] == model) & (df["tokens"] == tok)
+                          & (df["variant"] == variant)]
+                if not (rows["status"] == "ok").any():
+                    continue  # m13 LLM-Pruner 82x128: out of memory throughout
+                line = _line_of(ax, rows)
+                style = (to_hex(line.get_color()), line.get_marker(), line.get_linestyle())
+                assert style[:2] == expected[variant], (model, tok, variant)
+                assert seen.setdefault(variant, style) == style, (model, tok, variant)
+    assert seen["depth_ppl-4.9B"][2] == "-" and seen["depth_ppl-4.9B+lora"][2] == "--"
+
+
+def test_figure_legends_titles_and_axis_labels(study_figure_rows, tmp_path):
+    fig = report.plot_throughput_vs_latency(study_figure_rows, tmp_path / "f.png",
+                                            tmp_path / "f.pdf", display_names=NAMES)
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    assert len(legends) == 2  # one per row: its sizes are the model's
+    assert [t.get_text() for t in legends[0].get_texts()] == [
+        "LLaMA-7B", "LLM-Pruner 4.9B", "FLAP 4.9B", "Ours 4.9B", "Ours 4.9B + LoRA"]
+    assert legends[0].get_title().get_text() == "LLaMA-7B"
+    assert [t.get_text() for t in legends[1].get_texts()][0] == "Vicuna-13B"
+    # legend handles draw what the panels draw
+    handle = dict(zip([t.get_text() for t in legends[0].get_texts()], legends[0].legend_handles))
+    assert to_hex(handle["FLAP 4.9B"].get_color()) == "#006d2c"
+    assert handle["Ours 4.9B + LoRA"].get_linestyle() == "--"
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["12 input x 128 output tokens", "82 input x 128 output tokens", "", ""]
+    assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "Latency (s)", "Latency (s)"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["Throughput (tokens/s)", "",
+                                                    "Throughput (tokens/s)", ""]
+
+
+def test_figure_default_names_and_sizes_from_the_prune_reports(tmp_path):
+    paths = [write_rows(tmp_path, "tiny", v, 12, 32, (1, 4), scale=s)
+             for v, s in (("dense", 1.0), ("depth_ppl-0.8", 0.8), ("flap-0.8", 0.9))]
+    reports = []
+    for variant, after in (("dense", 1_500_000), ("depth_ppl-0.8", 1_203_456),
+                           ("flap-0.8", 1_199_000)):
+        path = tmp_path / "results/pruned/tiny" / variant / "prune_report.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"model": "tiny", "variant": variant, "method": variant,
+                                    "params_before": 1_500_000, "params_after": after,
+                                    "blocks_before": 4, "blocks_after": 3}))
+        reports.append(path)
+    df = report.load_bench(paths)
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
+                                            reports_df=report.load_prune_reports(reports))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["tiny", "Ours (PPL) 1.2M", "FLAP 1.2M"]
+    # without the reports a kept fraction reads as a share of dense
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "g.png", tmp_path / "g.pdf",
+                                            display_names={"models": {"tiny": "Tiny LLaMA"}})
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["Tiny LLaMA", "Ours (PPL) 80%", "FLAP 80%"]
+
+
+def test_size_labels_as_the_study_wrote_them():
+    assert figure_style.size_label("llm_pruner-4.9B") == "4.9B"
+    assert figure_style.size_label("flap-4900M+lora") == "4900M"
+    assert figure_style.size_label("flap-4908000000") == "4.91B"
+    assert figure_style.size_label("flap-0.8", 1_203_456) == "1.2M"
+    assert figure_style.size_label("flap-0.75") == "75%"
+    assert figure_style.variant_label("m7", "dense+lora", NAMES) == "LLaMA-7B + LoRA"
+
+
+def _oom_marks(ax):
+    return {t.get_gid(): t for t in ax.texts if (t.get_gid() or "").startswith("oom:")}
+
+
+def test_figure_marks_oom_at_the_batch_size_that_ran_out(study_figure_rows, tmp_path):
+    df = study_figure_rows
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
+                                            display_names=NAMES)
+    assert [len(_oom_marks(ax)) for ax in fig.axes] == [0, 0, 2, 1]
+    marks = _oom_marks(fig.axes[2])  # m13, 12x128
+    for variant in ("dense", "flap-4.9B"):
+        mark = marks[f"oom:{variant}:64"]
+        assert mark.get_text() == "64: OOM" and mark.get_visible()
+        last = _row(df, model="m13", variant=variant, tokens="12x128", batch_size=32)
+        assert mark.xy == pytest.approx((last["latency_s_mean"], last["throughput_tok_s"]))
+        assert to_hex(mark.get_color()) == to_hex(_line_of(fig.axes[2], df[
+            (df["model"] == "m13") & (df["tokens"] == "12x128")
+            & (df["variant"] == variant)]).get_color())
+    # a line out of memory from its first batch size has no point to stand beside: a note
+    note = _oom_marks(fig.axes[3])["oom:llm_pruner-4.9B:1"]
+    assert note.get_text() == "LLM-Pruner 4.9B: OOM from batch 1"
+    # the OOM rows add no point to any line
+    assert sum(len(line.get_xdata()) for line in fig.axes[2].lines) == 5 * 5 - 2
+
+
+def test_figure_log2_axis_has_plain_power_of_two_ticks(study_figure_rows, tmp_path):
+    fig = report.plot_throughput_vs_latency(study_figure_rows, tmp_path / "f.png",
+                                            tmp_path / "f.pdf")
+    fig.canvas.draw()
+    for ax in fig.axes:
+        assert ax.get_yscale() == "log" and ax.yaxis.get_transform().base == 2
+        low, high = ax.get_ylim()
+        shown = [(tick, label.get_text()) for tick, label in
+                 zip(ax.get_yticks(), ax.get_yticklabels()) if low <= tick <= high]
+        assert len(shown) >= 2
+        for tick, text in shown:
+            assert text == f"{tick:.0f}" and math.log2(tick).is_integer(), text
+
+
+def test_batch_size_labels_never_overlap_each_other_or_leave_the_panel(tmp_path):
+    # Six lines nearly on top of each other: labels at one fixed offset would collide.
+    variants = {"dense": 1.0, "llm_pruner-4.9B": 0.99, "flap-4.9B": 0.985,
+                "depth_ppl-4.9B": 0.98, "depth_taylor-4.9B": 0.975, "sleb-4.9B": 0.97}
+    paths = [write_rows(tmp_path, "m7", v, 12, 128, (1, 2, 4, 8, 16, 32, 64, 128),
+                        oom=(128,) if v == "dense" else (), scale=s)
+             for v, s in variants.items()]
+    fig = report.plot_throughput_vs_latency(report.load_bench(paths), tmp_path / "f.png",
+                                            tmp_path / "f.pdf")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent(renderer)
+    texts = [t for t in ax.texts if t.get_visible()]
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, texts[i].get_text()
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, texts[i].get_text()
+        for j in range(i):
+            assert not box.overlaps(boxes[j]), (texts[i].get_gid(), texts[j].get_gid())
+    assert "oom:dense:128" in _oom_marks(ax)  # an OOM mark is never dropped
+    labels = [t for t in texts if t.get_gid().startswith("batch:")]
+    # not vacuous: the crowd pushed labels off their first place, and most still found one
+    assert any(tuple(t.xyann) != (4, 4) for t in labels)
+    assert len(labels) >= len(variants) * 7 // 2
+
+
+def test_display_names_unknown_method_or_section_is_an_error(study_figure_rows, tmp_path):
+    with pytest.raises(PrunebenchError, match=r"unknown method\(s\) \['depth'\].*depth_ppl"):
+        report.plot_throughput_vs_latency(study_figure_rows, tmp_path / "f.png",
+                                          tmp_path / "f.pdf",
+                                          display_names={"methods": {"depth": "Ours"}})
+    with pytest.raises(PrunebenchError, match=r"unknown section\(s\) \['model'\]"):
+        figure_style.check_display_names({"model": {"m7": "LLaMA-7B"}})
+    with pytest.raises(PrunebenchError, match=r"display_names.models: \['m7'\] need a non-emp"):
+        figure_style.check_display_names({"models": {"m7": " "}})
+    assert not (tmp_path / "f.png").exists()  # refused before anything is drawn

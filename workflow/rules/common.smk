@@ -231,6 +231,11 @@ def prefetch_targets():
 TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]
 
 
+def display_names():
+    """The figure's model and method names (config `display_names`), in a canonical order."""
+    return canonical(config.get("display_names", {}))
+
+
 def figure_files():
     """Throughput vs latency per backend, and quality vs speed."""
     return expand(

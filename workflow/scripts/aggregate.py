@@ -26,7 +26,9 @@ for name, table in tables.items():
 figures_dir = Path(snakemake.output.figures[0]).parent
 for backend in snakemake.params.backends:
     stem = figures_dir / f"throughput_vs_latency_{backend}"
-    report.plot_throughput_vs_latency(bench, f"{stem}.png", f"{stem}.pdf", backend=backend)
+    report.plot_throughput_vs_latency(bench, f"{stem}.png", f"{stem}.pdf", backend=backend,
+                                      reports_df=reports,
+                                      display_names=snakemake.params.display_names)
 report.plot_quality_vs_speed(tables["summary"], figures_dir / "quality_vs_speed.png",
                              figures_dir / "quality_vs_speed.pdf")
 log.info("tables and figures written")

@@ -113,6 +113,15 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
     return problems
 
 
+def display_name_problems(config: dict[str, Any]) -> list[str]:
+    """Display names of models the config does not have: a misspelt key would otherwise leave
+    the figure's label at the raw model key without a word."""
+    named = (config.get("display_names") or {}).get("models") or {}
+    return [f"display_names.models: {key!r} is not a model of this config (models: "
+            f"{sorted(config['models'])}): spell it as under `models:` or remove it"
+            for key in named if key not in config["models"]]
+
+
 def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
                  resources: str | Path = "resources") -> None:
     """Raise one PrunebenchError listing every problem of `config`, one line each."""
@@ -122,7 +131,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
             "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
     problems = schema_problems(config, schema_file)
     if not problems:
-        problems = variant_problems(config, resources)
+        problems = variant_problems(config, resources) + display_name_problems(config)
     if not problems:
         return
     missing = [s for s in REQUIRED_SECTIONS if s not in config]
