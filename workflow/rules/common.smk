@@ -4,7 +4,7 @@ from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
 from prunebench import variants
-from prunebench.data import DEFAULT_SAMPLING, HUB_TEXTS, SAMPLINGS
+from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.registry import DATA_FREE
 from prunebench.variants import canonical
@@ -192,9 +192,6 @@ def prune_reports():
     return [
         f"results/pruned/{m}/{v}/prune_report.json" for m in model_names() for v in variant_names(m)
     ]
-
-
-EVAL_SPLITS = {"embedded": "test", "wikitext2": "test", "ptb": "validation"}
 
 
 def eval_text_file(dataset):
