@@ -265,6 +265,7 @@ def embedded_text(folder: Path) -> Path:
 
 def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
+    from prunebench.data import SAMPLINGS, SOURCES
     from prunebench.modeling import count_params, load_config, require_tokenizer
     from prunebench.provenance import provenance
     from prunebench.pruning import prune_checkpoint
@@ -281,6 +282,10 @@ def prune_command(args) -> Path:
     if args.method in DATA_FREE and overrides:
         raise PrunebenchError(f"{args.method} is data-free: it reads no calibration data, so "
                               f"drop --calibration / --n / --length / --seed / --sampling")
+    if args.source is not None:
+        _choice(args.source, SOURCES, "--calibration source")
+    if args.sampling is not None:
+        _choice(args.sampling, SAMPLINGS, "--sampling")
     out = Path(args.out)
     check_out_dir(out, args.force)
     ckpt = resolve_model(args.model, args.cache_dir)
