@@ -173,11 +173,22 @@ def test_prune_refuses_a_missing_model_and_an_output_inside_it(tiny_model_dir, t
 def test_hub_calibration_offline_is_refused_at_once(tiny_model_dir, tmp_path, capsys,
                                                     monkeypatch):
     monkeypatch.setattr(cli, "hub_reachable", lambda: False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    for variable in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
     code, _, err = run(capsys, "prune", tiny_model_dir, "--method", "depth_ppl", "--size", "0.8",
                        "--out", tmp_path / "out", "--calibration", "wikitext2")
     assert_one_line_error(code, err, "hub is unreachable")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("variable", ["HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"])
+def test_offline_caches_are_used_without_asking_the_hub(monkeypatch, variable):
+    def never():
+        raise AssertionError("with the offline switch set, the caches answer: no connection")
+
+    monkeypatch.setattr(cli, "hub_reachable", never)
+    monkeypatch.setenv(variable, "1")
+    single.require_hub("calibration from wikitext2")  # no error: datasets reads its cache
 
 
 @pytest.mark.parametrize("items, expected", [
@@ -286,6 +297,7 @@ def test_eval_writes_the_workflows_perplexity_and_zeroshot(pruned, embedded_corp
     (["--ppl", "embedded,"], "empty entry"),
     (["--ppl", "embedded,embedded"], "twice"),
     (["--ppl", "embedded", "--bos", "never"], "unknown --bos"),
+    (["--tasks", "pb_numbers"], "unknown offline task 'pb_numbers'"),
 ])
 def test_eval_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     out = tmp_path / "eval"
@@ -303,10 +315,12 @@ def test_eval_refuses_a_full_output_and_offline_hub_tasks(tiny_model_dir, tmp_pa
     assert_one_line_error(code, err, "exists and is not empty")
     assert (out / "ppl.json").read_text() == "{}"
     monkeypatch.setattr(cli, "hub_reachable", lambda: False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    for variable in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
     for extra in (["--tasks", "pb_number,arc_easy"], ["--ppl", "wikitext2"]):
         code, _, err = run(capsys, "eval", tiny_model_dir, "--out", tmp_path / "e2", *extra)
         assert_one_line_error(code, err, "hub is unreachable")
+        assert extra[1].split(",")[-1] in err  # names what needs the hub
     assert not (tmp_path / "e2").exists()
 
 

@@ -241,7 +241,8 @@ def require_hub(what: str) -> None:
     datasets' retries); with HF_DATASETS_OFFLINE set the caches answer and nothing is tried."""
     from prunebench.cli import hub_reachable
 
-    if os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes"):
+    if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+           for v in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")):
         return
     if not hub_reachable():
         raise PrunebenchError(
@@ -429,6 +430,7 @@ def eval_command(args) -> Path:
     """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
     from prunebench.data import EVAL_SPLITS
     from prunebench.modeling import load_model, require_tokenizer, resolve_device
+    from prunebench.mc_suite import TASKS as SUITE_TASKS
     from prunebench.zeroshot import hub_tasks
 
     datasets = parse_list(args.ppl, "--ppl")
@@ -443,6 +445,9 @@ def eval_command(args) -> Path:
             raise PrunebenchError(f"{name} lists a name twice: keep one")
     if args.bos not in ("first", "window"):
         raise PrunebenchError(f"unknown --bos {args.bos!r}: choose 'first' or 'window'")
+    for task in tasks:  # a typo in an offline task name would otherwise ask the hub for it
+        if task.startswith("pb_") and task not in SUITE_TASKS:
+            _choice(task, SUITE_TASKS, "offline task")
     hub = [d for d in datasets if d != "embedded"] + hub_tasks(tasks)
     if hub:
         require_hub(f"evaluating {', '.join(hub)}")
