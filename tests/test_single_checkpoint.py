@@ -291,6 +291,21 @@ def test_eval_writes_the_workflows_perplexity_and_zeroshot(pruned, embedded_corp
     assert "pb_number: acc" in stdout and "average:" in stdout
 
 
+def test_a_failed_evaluation_writes_nothing(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    # Perplexity is done when the zero-shot part fails: neither file may appear alone.
+    from prunebench import zeroshot
+
+    def failing(*args, **kwargs):
+        raise PrunebenchError("lm-eval failed")
+
+    monkeypatch.setattr(zeroshot, "evaluate", failing)
+    out = tmp_path / "eval"
+    code, _, err = run(capsys, "eval", tiny_model_dir, "--ppl", "embedded", "--max-windows", "1",
+                       "--tasks", "pb_number", "--out", out, "--device", "cpu", "-q")
+    assert_one_line_error(code, err, "lm-eval failed")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("extra, expected", [
     ([], "nothing to evaluate"),
     (["--ppl", "books"], "unknown --ppl dataset 'books'"),
@@ -368,6 +383,13 @@ def test_hf_model_is_downloaded_once_with_the_env_token(tiny_model_dir, tmp_path
     assert (cache / "org--tiny-model@abc123" / modeling.MANIFEST).exists()
     assert run(capsys, *argv, "--out", tmp_path / "b", "-q")[0] == 0
     assert len(calls) == 1  # the second run reads the cached download
+
+
+def test_hf_revision_with_slashes_gets_one_cache_folder(tiny_model_dir, tmp_path, monkeypatch):
+    fake_hub(monkeypatch, tiny_model_dir, [])
+    folder = single.hub_checkpoint("hf:org/model@refs/pr/3", tmp_path)
+    assert folder == tmp_path / "org--model@refs--pr--3"
+    assert (folder / modeling.MANIFEST).exists() and list(tmp_path.iterdir()) == [folder]
 
 
 @pytest.mark.parametrize("source, fault, expected", [

@@ -113,7 +113,9 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     from prunebench.modeling import MANIFEST, write_manifest
 
     parsed = parse_source(source)
-    out = cache_dir / f"{parsed.name.replace('/', '--')}@{parsed.revision or 'main'}"
+    # One folder per repository and revision ('refs/pr/3' included: no '/' in the name).
+    folder = f"{parsed.name}@{parsed.revision or 'main'}".replace("/", "--")
+    out = cache_dir / folder
     if (out / MANIFEST).is_file():
         log.info("%s: using the download in %s", source, out)
         return out
@@ -126,8 +128,9 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     return out
 
 
-def dense_params_of(ckpt: Checkpoint) -> int:
-    """The workflow's `params`: the prune report's params_after, else the config's count."""
+def params_of(ckpt: Checkpoint) -> int:
+    """The checkpoint's parameter count as the workflow records it: the prune report's
+    params_after, else the count from its config (a dense model)."""
     if ckpt.report and ckpt.report.get("params_after"):
         return int(ckpt.report["params_after"])
     from prunebench.modeling import count_params, load_config
@@ -391,7 +394,7 @@ def bench_command(args) -> Path:
                        compile_mode=args.compile_mode, sampling=args.sampling,
                        model_name=ckpt.name, variant=ckpt.variant, cell=cell,
                        partial_path=partial)
-    result["params"] = dense_params_of(ckpt)
+    result["params"] = params_of(ckpt)
     write_json(out, result)
     partial.unlink(missing_ok=True)
     print(format_sweep(result))
@@ -509,7 +512,7 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
         results[dataset], details[dataset] = out["perplexity"], out
         log.info("%s: PPL %.3f over %d tokens", dataset, out["perplexity"], out["scored_tokens"])
     return {
-        "model": ckpt.name, "variant": ckpt.variant, "params": dense_params_of(ckpt),
+        "model": ckpt.name, "variant": ckpt.variant, "params": params_of(ckpt),
         "window": settings["window"], "stride": settings["stride"] or settings["window"],
         "bos": settings["bos"], "perplexity": results, "details": details,
         "splits": {d: EVAL_SPLITS[d] for d in datasets},
@@ -547,7 +550,7 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
         {"model": ckpt.name, "variant": ckpt.variant, "source": ckpt.source, **settings}))
     return {
         "zeroshot.json": {
-            "model": ckpt.name, "variant": ckpt.variant, "params": dense_params_of(ckpt),
+            "model": ckpt.name, "variant": ckpt.variant, "params": params_of(ckpt),
             **out["summary"], "tasks": tasks, "num_fewshot": settings["num_fewshot"],
             "limit": settings["limit"], "batch_size": settings["batch_size"],
             "seed": settings["seed"], "suite": suite,
