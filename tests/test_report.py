@@ -14,7 +14,7 @@ from matplotlib.colors import rgb_to_hsv, to_hex, to_rgb
 
 from prunebench import PrunebenchError
 from prunebench import figure_style, report
-from prunebench.registry import METHODS
+from prunebench.methods.registry import METHODS
 
 DENSE_PARAMS = {"m7": 6_738_415_616, "m13": 13_015_864_320}
 BLOCK_PARAMS = {"m7": 202_383_360, "m13": 317_204_480}

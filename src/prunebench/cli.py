@@ -6,6 +6,9 @@ resources/models/<name>/ when present), `random:` and known architectures need n
 
 `prunebench check-config FILE...`: the checks the workflow makes when it starts, on config files
 stacked as `--configfile` stacks them; a YAML syntax error is named with its line and column.
+
+`prunebench prune|bench|eval MODEL ...`: one checkpoint, no config, through the same library code
+as the workflow (prunebench.single; `prunebench <command> --help` shows an example).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, single
 from prunebench.plan.checks import check_config, load_config_files
 from prunebench.methods.registry import method_module
 from prunebench.plan.sizes import format_params, parse_size
@@ -129,7 +132,8 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="prunebench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="prunebench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone")
     plan.add_argument("--configfile", default="config/config.yaml")
@@ -137,9 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="check config files as the workflow does at start")
     check.add_argument("files", nargs="+", help="config files, stacked left to right")
     check.add_argument("--resources", default="resources")
+    single.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
-        if args.command == "plan":
+        if hasattr(args, "run"):  # prune, bench, eval
+            single.setup_logging(args.quiet)
+            args.run(args)
+        elif args.command == "plan":
             print(format_rows(plan_rows(args.configfile, args.resources)))
         else:
             check_config(load_config_files(args.files), resources=args.resources)

@@ -55,6 +55,9 @@ HUB_TEXTS: dict[str, HubText] = {
 }
 EMBEDDED_SPLITS = ("train", "validation", "test")
 SOURCES = ("embedded", *HUB_TEXTS)
+# The held-out split each perplexity dataset is scored on (the study's: WikiText-2 test, PTB
+# validation); the workflow and `prunebench eval` both read it from here.
+EVAL_SPLITS = {"embedded": "test", "wikitext2": "test", "ptb": "validation"}
 
 
 def load_rows(source: str, split: str, embedded_dir: str | Path | None = None,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.registry import METHODS, parse_variant, split_variant
-from prunebench.sizes import format_params, parse_size_spec
+from prunebench.methods.registry import METHODS, parse_variant, split_variant
+from prunebench.plan.sizes import format_params, parse_size_spec
 
 DENSE = "dense"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
 from prunebench.plan import layout, variants
 from prunebench.plan.layout import fill
-from prunebench.data import DEFAULT_SAMPLING, HUB_TEXTS, SAMPLINGS
+from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.methods.registry import DATA_FREE
 from prunebench.plan.variants import canonical
@@ -195,9 +195,6 @@ def prune_reports():
         for m in model_names()
         for v in variant_names(m)
     ]
-
-
-EVAL_SPLITS = {"embedded": "test", "wikitext2": "test", "ptb": "validation"}
 
 
 def eval_text_file(dataset):
