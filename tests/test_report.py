@@ -13,7 +13,8 @@ import yaml
 from matplotlib.colors import rgb_to_hsv, to_hex, to_rgb
 
 from prunebench import PrunebenchError
-from prunebench import figure_style, report
+from prunebench import report
+from prunebench.report import style as figure_style
 from prunebench.methods.registry import METHODS
 
 DENSE_PARAMS = {"m7": 6_738_415_616, "m13": 13_015_864_320}

@@ -21,7 +21,7 @@ rule aggregate:
         "../envs/prunebench.yaml"
     params:
         backends=config["benchmark"]["backends"],
-        # the figure's legend names (config `display_names`, prunebench.figure_style)
+        # the figure's legend names (config `display_names`, prunebench.report.style)
         display_names=display_names(),
         # every variant must have these evaluation cells; a missing one fails the aggregation
         evals_expected={

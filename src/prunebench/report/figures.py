@@ -1,0 +1,289 @@
+"""The figures: throughput against latency as the study drew it, and quality against speed
+with its Pareto front. Colours, markers and legend names come from prunebench.report.style."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prunebench import PrunebenchError
+from prunebench.atomic import atomic_path
+from prunebench.report import style
+from prunebench.report.load import (OK, OOM, appearance, token_order, untrusted,
+                                    variant_order)
+
+# ---------------------------------------------------------------------------------------------
+# Figure
+
+
+def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLike,
+                               pdf_path: str | os.PathLike, backend: str = "hf",
+                               reports_df: pd.DataFrame | None = None,
+                               display_names: dict[str, Any] | None = None):
+    """The study's figure: models (rows) x token configs (columns); throughput (log2, plain
+    tick numbers) against the latency of one whole generate call, one line per variant, points
+    labelled with their batch size (labels placed so that none overlaps another or a marker),
+    the batch size that ran out of memory marked "<batch>: OOM" beside the line's last point,
+    unstable timings (95% interval wider than the target) drawn hollow.
+
+    Each method keeps one colour and marker in every panel and row (prunebench.figure_style);
+    each row has its legend, labelled with display names and sizes ("LLaMA-7B",
+    "LLM-Pruner 4.9B"): `display_names` is the config's section of that name, and
+    `reports_df` (the prune reports) gives the parameter count shown for a fraction size
+    ("0.8"). Throughput is `throughput_tok_s`, batch * tokens / mean latency, so that a point's
+    two coordinates come from the same mean (docs/benchmarks.md). Saved as PNG and PDF;
+    returns the matplotlib Figure."""
+    import seaborn as sns
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    names = style.check_display_names(display_names)
+    df = bench_df[bench_df["backend"] == backend]
+    if df.empty:
+        raise PrunebenchError(
+            f"no bench rows for backend {backend!r} (have {appearance(bench_df['backend'])}): "
+            "plot one of those, or add that backend's bench files to the aggregate inputs")
+    models, tokens = appearance(df["model"]), token_order(df)
+    variants = variant_order(df["variant"])
+    styles = style.line_styles(variants)  # one style per variant for the whole figure
+    palette = {v: s.color for v, s in styles.items()}
+    markers = {v: s.marker for v, s in styles.items()}
+    dashes = {v: s.dashes for v, s in styles.items()}
+    sizes = {} if reports_df is None else {
+        (r.model, r.variant): int(r.params_after) for r in reports_df.itertuples()}
+    labels = {(m, v): style.variant_label(m, v, names, sizes.get((m, v)))
+              for m, v in df[["model", "variant"]].drop_duplicates().itertuples(index=False)}
+    shape = df.drop_duplicates("tokens").set_index("tokens")[["input_tokens", "output_tokens"]]
+    ok = df[df["status"] == OK].sort_values("batch_size")
+    # The sweep stops at the first batch size that runs out of memory: that one is marked.
+    oom = df[df["status"] == OOM].groupby(["model", "tokens", "variant"], sort=False)[
+        "batch_size"].min()
+
+    fig = Figure(figsize=(max(3.4 * len(tokens) + 2.8, 6.5), 2.9 * len(models) + 1.0),
+                 layout="constrained")
+    FigureCanvasAgg(fig)  # Agg renders both PNG and PDF without touching pyplot's state
+    axes = fig.subplots(len(models), len(tokens), squeeze=False)
+    marks: dict[Any, tuple[list, list]] = {}  # per axes: its points, the texts to place
+    for r, model in enumerate(models):
+        for c, tok in enumerate(tokens):
+            ax = axes[r][c]
+            cell = ok[(ok["model"] == model) & (ok["tokens"] == tok)]
+            cell_oom = {v: int(b) for (m, t, v), b in oom.items() if m == model and t == tok}
+            ax.set_yscale("log", base=2)
+            if not cell.empty:
+                sns.lineplot(data=cell, x="latency_s_mean", y="throughput_tok_s", hue="variant",
+                             style="variant", hue_order=variants, style_order=variants,
+                             palette=palette, markers=markers, dashes=dashes, sort=False,
+                             estimator=None, legend=False, ax=ax)
+                _hollow_unstable(ax, cell, palette, markers)
+                _frame_points(ax, cell["latency_s_mean"], cell["throughput_tok_s"])
+            elif not cell_oom:
+                ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center",
+                        color="grey")
+            marks[ax] = _panel_marks(ax, cell, cell_oom, palette, labels, model)
+            # Plain numbers (64, 128, ...) at the powers of two read better than 2^k.
+            ax.yaxis.set_major_locator(LogLocator(base=2))
+            ax.yaxis.set_major_formatter(FuncFormatter(_plain_tick))
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.grid(True, which="major", alpha=0.3)
+            if r == 0:
+                lin, lout = shape.loc[tok]
+                ax.set_title(f"{lin} input x {lout} output tokens", fontsize=10)
+            ax.set_xlabel("Latency (s)" if r == len(models) - 1 else "")
+            ax.set_ylabel("Throughput (tokens/s)" if c == 0 else "")
+        # A legend per row: labels carry the model's sizes ("LLM-Pruner 4.9B"), the styles
+        # are the figure's.
+        present = [v for v in variants if (model, v) in labels]
+        handles = [Line2D([], [], color=styles[v].color, marker=styles[v].marker,
+                          linestyle=styles[v].linestyle, label=labels[(model, v)])
+                   for v in present]
+        axes[r][-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                           frameon=False, fontsize=8, ncols=1 if len(present) <= 12 else 2,
+                           title=style.model_label(model, names), title_fontsize=9)
+
+    if untrusted(ok).any():  # the note only where a hollow point is drawn
+        note = [Line2D([], [], color="grey", marker="o", markerfacecolor="white",
+                       linestyle="none", label="hollow: unstable or contended timing")]
+        fig.legend(handles=note, loc="outside lower center", frameon=False, fontsize=9)
+    fig.suptitle(f"Throughput vs latency, backend {backend}\n(throughput = batch x tokens / mean "
+                 "latency; point labels: batch size)", fontsize=10)
+    # Labels are placed on the final layout: lay the figure out once, then freeze it, so the
+    # saved files put every text where its overlaps were checked.
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    renderer = fig.canvas.get_renderer()
+    for ax, (points, texts) in marks.items():
+        _place_texts(ax, renderer, points, texts)
+    for path, fmt in ((png_path, "png"), (pdf_path, "pdf")):
+        with atomic_path(path) as tmp:  # the temp name has no suffix, so name the format
+            fig.savefig(tmp, format=fmt, dpi=150)
+    return fig
+
+
+def _plain_tick(value: float, _pos=None) -> str:
+    return f"{value:.0f}" if value >= 1 else f"{value:g}"
+
+
+def _frame_points(ax, x: pd.Series, y: pd.Series) -> None:
+    """Limits with room for labels: x padded (more on the right, where an OOM mark goes), y out
+    to the enclosing powers of two, so that every panel has at least two labelled ticks."""
+    low, high = float(x.min()), float(x.max())
+    span = high - low if high > low else 0.4 * high
+    ax.set_xlim(max(low - 0.12 * span, 0.0), high + 0.28 * span)  # latencies are positive
+    bottom = 2.0 ** np.floor(np.log2(float(y.min()) / 1.15))
+    top = 2.0 ** np.ceil(np.log2(float(y.max()) * 1.3))
+    ax.set_ylim(bottom, top)
+
+
+# Where a text may go around its point, in points (dx, dy) with its alignment: close in first,
+# then farther out. The first place free of other texts and markers wins.
+_NEAR = [(1, 1, "left", "bottom"), (1, -1, "left", "top"), (-1, 1, "right", "bottom"),
+         (-1, -1, "right", "top"), (0, 1.4, "center", "bottom"), (0, -1.4, "center", "top"),
+         (1.4, 0, "left", "center"), (-1.4, 0, "right", "center")]
+_PLACES = [(dx * d, dy * d, ha, va) for d in (4, 9, 15, 22) for dx, dy, ha, va in _NEAR]
+# An OOM mark goes where the line would have gone on: right of its last point first.
+_OOM_PLACES = [p for p in _PLACES if p[0] > 0 and p[1] == 0] + _PLACES
+_MARKER_RADIUS_PT = 3.5  # matplotlib's default marker is 6 points across
+
+
+def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict,
+                 labels: dict, model: str) -> tuple[list, list]:
+    """A panel's measured points and the texts to place beside them: each line's OOM mark at
+    its last point (or, for a line with no measured point, a note in the panel's corner),
+    then the batch-size labels."""
+    points = list(zip(cell["latency_s_mean"], cell["throughput_tok_s"]))
+    texts = []
+    corner = 0
+    for variant, batch in cell_oom.items():
+        line = cell[cell["variant"] == variant]
+        if line.empty:  # out of memory from the first batch size on: nothing to put it beside
+            ax.text(0.03, 0.97 - 0.09 * corner, f"{labels[(model, variant)]}: OOM from "
+                    f"batch {batch}", transform=ax.transAxes, ha="left", va="top", fontsize=7,
+                    fontweight="bold", color=palette[variant], gid=f"oom:{variant}:{batch}")
+            corner += 1
+            continue
+        last = line.iloc[-1]
+        texts.append({"text": f"{batch}: OOM", "xy": (last.latency_s_mean,
+                      last.throughput_tok_s), "color": palette[variant], "weight": "bold",
+                      "places": _OOM_PLACES, "gid": f"oom:{variant}:{batch}"})
+    for row in cell.itertuples():
+        texts.append({"text": str(row.batch_size), "xy": (row.latency_s_mean,
+                      row.throughput_tok_s), "color": palette[row.variant], "weight": "normal",
+                      "places": _PLACES, "gid": f"batch:{row.variant}:{row.batch_size}"})
+    return points, texts
+
+
+def _place_texts(ax, renderer, points: list, texts: list) -> None:
+    """Put each text at its first place that stays inside the axes and overlaps no marker and
+    no text already placed (the corner notes included); a batch-size label with no free place
+    is left out rather than drawn over another (its point stays). Deterministic: the same
+    rows give the same figure."""
+    from matplotlib.transforms import Bbox
+
+    frame = ax.get_window_extent(renderer)
+    radius = renderer.points_to_pixels(_MARKER_RADIUS_PT)
+    taken = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+             for x, y in ax.transData.transform(points)] if points else []
+    taken += [t.get_window_extent(renderer) for t in ax.texts]
+    pad = renderer.points_to_pixels(0.5)
+    for spec in texts:
+        text = ax.annotate(spec["text"], spec["xy"], xytext=(0, 0), textcoords="offset points",
+                           fontsize=6.5, color=spec["color"], fontweight=spec["weight"],
+                           gid=spec["gid"])
+        for dx, dy, ha, va in spec["places"]:
+            text.set_position((dx, dy))
+            text.set_horizontalalignment(ha)
+            text.set_verticalalignment(va)
+            box = text.get_window_extent(renderer).padded(pad)
+            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
+                      and box.y1 <= frame.y1)
+            if inside and not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                break
+        else:
+            if spec["gid"].startswith("oom:"):  # never lost: beside its point regardless
+                text.set_position(spec["places"][0][:2])
+                text.set_horizontalalignment(spec["places"][0][2])
+                text.set_verticalalignment(spec["places"][0][3])
+                taken.append(text.get_window_extent(renderer).padded(pad))
+            else:
+                text.remove()
+
+
+
+def _hollow_unstable(ax, cell: pd.DataFrame, palette: dict, markers: dict) -> None:
+    """Redraw unstable points with a white face over the line's filled markers.
+
+    A scatter (a collection, not a line) so the lines still hold exactly the plotted points.
+    """
+    unstable = cell[untrusted(cell)]
+    for variant, points in unstable.groupby("variant", sort=False):
+        ax.scatter(points["latency_s_mean"], points["throughput_tok_s"], marker=markers[variant],
+                   facecolors="white", edgecolors=[palette[variant]], linewidths=1.2, s=36,
+                   zorder=3)
+
+
+def pareto_front(x: pd.Series, y: pd.Series, higher_y_better: bool = True) -> pd.Series:
+    """True for the points no other point beats on both axes (higher x is better; y as told):
+    the variants worth choosing."""
+    sign = 1 if higher_y_better else -1
+    front = []
+    for i in x.index:
+        dominated = ((x >= x[i]) & (sign * y >= sign * y[i]) &
+                     ((x > x[i]) | (sign * y > sign * y[i]))).any()
+        front.append(not dominated)
+    return pd.Series(front, index=x.index)
+
+
+def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
+                          pdf_path: str | os.PathLike):
+    """Quality against speed, one panel per model, one point per variant: x the batch-1
+    latency speed-up over dense on the first backend and token config, y the zero-shot average
+    (higher is better) or, without zero-shot tasks, the first perplexity (lower is better,
+    axis inverted). The Pareto front (no other variant faster and better) is drawn as a line.
+    Saved as PNG and PDF; returns the matplotlib Figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    speedups = [c for c in summary.columns if c.endswith("_latency_b1_speedup")]
+    quality = "acc_average" if "acc_average" in summary else next(
+        (c for c in summary.columns if c.startswith("ppl_")), None)
+    if not speedups or quality is None:
+        raise PrunebenchError("quality vs speed needs a batch-1 timing and a perplexity or "
+                              "zero-shot result per variant: configure both")
+    x_col, higher_better = speedups[0], quality.startswith("acc_")
+    cell = x_col.removesuffix("_latency_b1_speedup").replace("_", " ", 1)
+    models = appearance(summary["model"])
+    fig = Figure(figsize=(4.2 * len(models) + 0.4, 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models):
+        points = summary[summary["model"] == model].dropna(subset=[x_col, quality])
+        ax.scatter(points[x_col], points[quality], color="tab:blue", zorder=3)
+        for row in points.itertuples():
+            ax.annotate(row.variant, (getattr(row, x_col), getattr(row, quality)),
+                        xytext=(3, 3), textcoords="offset points", fontsize=6.5)
+        if not points.empty:
+            front = points[pareto_front(points[x_col], points[quality], higher_better)]
+            front = front.sort_values(x_col)
+            ax.plot(front[x_col], front[quality], color="tab:orange", zorder=2,
+                    label="Pareto front")
+            ax.legend(fontsize=7, frameon=False)
+        if not higher_better:
+            ax.invert_yaxis()  # up is better on both figures
+        ax.axvline(1.0, color="grey", linewidth=0.6, linestyle=":")  # dense speed
+        ax.grid(True, alpha=0.3)
+        ax.set_title(model, fontsize=10)
+        ax.set_xlabel(f"batch-1 speed-up over dense ({cell})")
+        ax.set_ylabel("zero-shot accuracy (average)" if higher_better
+                      else f"perplexity ({quality.removeprefix('ppl_')})")
+    fig.suptitle("Quality against speed (up and right is better)", fontsize=10)
+    for path, fmt in ((png_path, "png"), (pdf_path, "pdf")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150)
+    return fig

@@ -1,0 +1,321 @@
+"""Reading the per-cell result files into data frames, checked, in one order.
+
+Inputs are the JSON files the prune, benchmark and evaluate rules write (schemas in
+docs/architecture.md). The aggregate script passes the exact list of files it expects, so a
+missing or unreadable file is an error that names it and how to make it, never a silent gap
+in a table.
+
+Ordering everywhere: models and backends in the order their files were given (the config's
+order), the dense variant first and the others in the order given, token configs as in the
+study's figure (12x128, 82x128, 12x512, 82x512: output tokens, then input tokens), batch sizes
+ascending.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prunebench import PrunebenchError
+from prunebench.atomic import read_json
+from prunebench.plan import layout
+
+DENSE = "dense"
+OK, OOM = "ok", "oom"
+
+_BENCH_REQUIRED = ("model", "variant", "backend", "input_tokens", "output_tokens", "rows")
+_BENCH_METRICS = ("latency_s_mean", "latency_s_std", "latency_s_min", "latency_s_median",
+                  "throughput_tok_s", "peak_memory_bytes")
+# Noise fields of a row (prunebench.timing_stats). Files written before they existed lack them:
+# such rows read as NaN here rather than failing, and the figure draws them as stable.
+_BENCH_NOISE = ("latency_s_p90", "latency_s_cv", "latency_s_ci95_low", "latency_s_ci95_high",
+                "latency_s_ci95_rel", "runs", "throughput_mean_of_rates", "decode_step_s_p50",
+                "decode_step_s_p90")
+_BENCH_KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
+CELL = ["model", "backend", "input_tokens", "output_tokens"]
+_REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
+                    "blocks_before", "blocks_after")
+
+# Sections an eval file may hold: JSON key -> column prefix. A new evaluation kind is one entry
+# here (a `{name: value}` dict), plus, if it has one, its scalar summary in _EVAL_SCALARS.
+_EVAL_SECTIONS = {"perplexity": "ppl", "accuracy": "acc"}
+_EVAL_SCALARS = {"average": "acc_average"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _remake_hint(path: Path, rule: str, force: bool) -> str:
+    flag = "-f " if force else ""
+    return f"rerun `snakemake {flag}{path}` (made by the {rule} rule)"
+
+
+def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise PrunebenchError(f"missing result file {path}: {_remake_hint(path, rule, False)}")
+    try:
+        data = read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PrunebenchError(
+            f"result file {path} is not valid JSON ({exc}): {_remake_hint(path, rule, True)}"
+        ) from exc
+    missing = [key for key in required if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise PrunebenchError(
+            f"result file {path} lacks {missing}: it is stale or from another tool; "
+            f"{_remake_hint(path, rule, True)}")
+    return data
+
+
+def _as_paths(paths: Iterable[str | os.PathLike], what: str, allow_empty: bool) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):  # a lone path would otherwise iterate by character
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths and not allow_empty:
+        raise PrunebenchError(f"no {what} files given: the aggregate rule must list at least one")
+    return paths
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Scalars kept, nested dicts joined with '_' (e.g. a `floor` block), lists dropped."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}_"))
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            flat[name] = value
+    return flat
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _reject_duplicates(df: pd.DataFrame, key: list[str], what: str) -> None:
+    dup = df[df.duplicated(key, keep=False)]
+    if not dup.empty:
+        first = dup.iloc[0]
+        files = sorted(set(dup.loc[(dup[key] == first[key]).all(axis=1), "source"]))
+        raise PrunebenchError(
+            f"{what} for {dict(first[key])} appears more than once (in {files}): "
+            "list each result file once in the aggregate inputs")
+
+
+def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per model, variant, backend, token config and batch size.
+
+    OOM rows are kept (status "oom", metrics NaN). Extra scalar fields of a file or row
+    (dtype, attention, ttft_s, floor fields, ...) are carried through as columns.
+    """
+    records = []
+    for path in _as_paths(paths, "bench", allow_empty=False):
+        data = _read(path, "benchmark", _BENCH_REQUIRED)
+        rows = data["rows"]
+        if not isinstance(rows, list) or not rows:
+            raise PrunebenchError(f"bench file {path} has no rows: "
+                                  f"{_remake_hint(path, 'benchmark', True)}")
+        bad = [k for k in ("input_tokens", "output_tokens")
+               if not isinstance(data[k], int) or data[k] < 1]
+        if bad:
+            raise PrunebenchError(f"bench file {path}: {bad} must be positive integers; "
+                                  f"{_remake_hint(path, 'benchmark', True)}")
+        head = {k: v for k, v in data.items() if k not in ("rows", "provenance")
+                and (v is None or isinstance(v, (str, int, float, bool)))}
+        for i, row in enumerate(rows):
+            records.append({**head, **_bench_row(path, i, row), "source": str(path)})
+    df = pd.DataFrame.from_records(records)
+    _reject_duplicates(df, _BENCH_KEY, "a bench row")
+    for column in _BENCH_METRICS + _BENCH_NOISE:
+        df[column] = pd.to_numeric(df.get(column, pd.Series(np.nan, index=df.index)),
+                                   errors="coerce")
+    df["runs"] = df["runs"].astype("Int64")
+    # True / False, or <NA> where not measured (OOM rows, files older than the flag).
+    df["unstable"] = df.get("unstable", pd.Series(pd.NA, index=df.index)).astype("boolean")
+    # Other work measured beside the row (prunebench.interference); <NA> where not recorded.
+    df["competition"] = df.get("interference_competition",
+                               pd.Series(pd.NA, index=df.index)).astype("boolean")
+    df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
+    return sort_rows(df)
+
+
+def _bench_row(path: Path, i: int, row: Any) -> dict[str, Any]:
+    where = f"bench file {path}, row {i}"
+    fix = _remake_hint(path, "benchmark", True)
+    if not isinstance(row, dict) or not isinstance(row.get("batch_size"), int) \
+            or row["batch_size"] < 1:
+        raise PrunebenchError(f"{where}: needs a positive integer batch_size; {fix}")
+    status = row.get("status")
+    if status not in (OK, OOM):
+        raise PrunebenchError(f"{where}: status {status!r} is neither 'ok' nor 'oom'; {fix}")
+    flat = _flatten(row)
+    if status == OOM:  # whatever an OOM row recorded is not a measurement
+        flat.update({metric: None for metric in
+                     _BENCH_METRICS + _BENCH_NOISE + ("unstable", "interference_competition")})
+        return flat
+    bad = [m for m in _BENCH_METRICS if not _is_number(row.get(m))]
+    if bad:
+        raise PrunebenchError(f"{where}: an 'ok' row needs finite numbers for {bad}; {fix}")
+    return flat
+
+
+def load_prune_reports(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per model and variant: method, target, params and blocks before/after, ..."""
+    records = []
+    for path in _as_paths(paths, "prune report", allow_empty=False):
+        data = _read(path, "prune", _REPORT_REQUIRED)
+        head = {k: v for k, v in data.items() if k != "method_report" and k != "provenance"
+                and (v is None or isinstance(v, (str, int, float, bool)))}
+        records.append({**head, "source": str(path)})
+    df = pd.DataFrame.from_records(records)
+    _reject_duplicates(df, ["model", "variant"], "a prune report")
+    return sort_rows(df)
+
+
+def load_evals(paths: Iterable[str | os.PathLike],
+               expect: dict[str, Iterable[str]] | None = None) -> pd.DataFrame:
+    """One row per model and variant; `ppl_<dataset>`, `acc_<task>`, `acc_average` columns.
+
+    Several files of one model and variant (ppl.json, zeroshot.json) merge into one row.
+    A cell missing inside a file is an error, never a silent NaN: every file holding a section
+    must name the same datasets / tasks as the others, and with `expect` ({section: names},
+    from the config) every model and variant must have every expected name.
+    """
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    names: dict[str, dict[Path, list[str]]] = {section: {} for section in _EVAL_SECTIONS}
+    for path in _as_paths(paths, "eval", allow_empty=True):
+        rule = _eval_rule(path)
+        data = _read(path, rule, ("model", "variant"))
+        values = {}
+        for section, prefix in _EVAL_SECTIONS.items():
+            block = data.get(section)
+            if block is None:
+                continue
+            if not isinstance(block, dict) or not all(_is_number(v) for v in block.values()):
+                raise PrunebenchError(f"eval file {path}: '{section}' must map names to finite "
+                                      f"numbers; {_remake_hint(path, rule, True)}")
+            names[section][path] = list(block)
+            values.update({f"{prefix}_{name}": float(v) for name, v in block.items()})
+        for key, column in _EVAL_SCALARS.items():
+            if _is_number(data.get(key)):
+                values[column] = float(data[key])
+        if not values:
+            raise PrunebenchError(
+                f"eval file {path} holds none of {sorted(_EVAL_SECTIONS)}: "
+                f"{_remake_hint(path, rule, True)}")
+        row = merged.setdefault((data["model"], data["variant"]),
+                                {"model": data["model"], "variant": data["variant"]})
+        clash = sorted(set(values) & set(row))
+        if clash:
+            raise PrunebenchError(
+                f"eval file {path} repeats {clash} for {data['model']}/{data['variant']}: "
+                "list each eval file once in the aggregate inputs")
+        row.update(values)
+    _check_eval_cells(names, merged, expect or {})
+    df = pd.DataFrame.from_records(list(merged.values()), columns=None if merged else
+                                   ["model", "variant"])
+    return sort_rows(df[_eval_column_order(df.columns)])
+
+
+_EVAL_FILES = {"perplexity": (layout.PPL, "perplexity"), "accuracy": (layout.ZEROSHOT, "zeroshot")}
+
+
+_RULE_OF_FILE = {Path(pattern).name: rule for pattern, rule in _EVAL_FILES.values()}
+
+
+def _eval_rule(path: Path) -> str:
+    return _RULE_OF_FILE.get(Path(path).name, "zeroshot")
+
+
+def _check_eval_cells(names: dict[str, dict[Path, list[str]]],
+                      merged: dict[tuple[str, str], dict[str, Any]],
+                      expect: dict[str, Iterable[str]]) -> None:
+    for section, per_file in names.items():
+        union = appearance(n for listed in per_file.values() for n in listed)
+        for path, listed in per_file.items():
+            lacking = [n for n in union if n not in listed]
+            if lacking:
+                raise PrunebenchError(
+                    f"eval file {path} lacks {section} for {lacking}, which other variants "
+                    f"have: {_remake_hint(path, _eval_rule(path), True)}")
+    unknown = sorted(set(expect) - set(_EVAL_SECTIONS))
+    if unknown:
+        raise PrunebenchError(f"expected eval sections {unknown} do not exist: use "
+                              f"{sorted(_EVAL_SECTIONS)}")
+    for (model, variant), row in merged.items():
+        for section, wanted in expect.items():
+            lacking = [n for n in wanted if f"{_EVAL_SECTIONS[section]}_{n}" not in row]
+            if lacking:
+                pattern, rule = _EVAL_FILES[section]
+                path = pattern.format(model=model, variant=variant)
+                raise PrunebenchError(
+                    f"no {section} for {lacking} of {model}/{variant}: add {path} to the "
+                    f"aggregate inputs, or {_remake_hint(path, rule, True)}")
+
+
+def _eval_column_order(columns: Iterable[str]) -> list[str]:
+    """model, variant, then per section its names in first-seen order, the average last."""
+    columns = list(columns)
+    prefixes = [f"{p}_" for p in _EVAL_SECTIONS.values()]
+    scalars = [c for c in _EVAL_SCALARS.values() if c in columns]
+    ordered = [c for c in ("model", "variant") if c in columns]
+    for prefix in prefixes:
+        ordered += [c for c in columns if c.startswith(prefix) and c not in scalars]
+    ordered += scalars
+    return ordered + [c for c in columns if c not in ordered]
+
+
+# ---------------------------------------------------------------------------------------------
+# Ordering
+
+
+def token_label(df: pd.DataFrame) -> pd.Series:
+    return df["input_tokens"].astype(int).astype(str) + "x" + df["output_tokens"].astype(int) \
+        .astype(str)
+
+
+def appearance(values: Iterable) -> list:
+    return list(dict.fromkeys(values))
+
+
+def variant_order(variants: Iterable[str]) -> list[str]:
+    seen = appearance(variants)
+    return [v for v in seen if v == DENSE] + [v for v in seen if v != DENSE]
+
+
+def token_order(df: pd.DataFrame) -> list[str]:
+    pairs = df[["output_tokens", "input_tokens", "tokens"]].drop_duplicates()
+    return list(pairs.sort_values(["output_tokens", "input_tokens"])["tokens"])
+
+
+def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Sort by the module's ordering (see the module docstring) on whichever keys exist."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    rank = {"model": appearance(df["model"]), "variant": variant_order(df["variant"])}
+    if "backend" in df:
+        rank["backend"] = appearance(df["backend"])
+    by = [c for c in ("model", "variant", "backend", "output_tokens", "input_tokens",
+                      "batch_size") if c in df]
+
+    def key(s):
+        return s.map({v: i for i, v in enumerate(rank[s.name])}) if s.name in rank else s
+
+    return df.sort_values(by, key=key, kind="stable").reset_index(drop=True)
+
+
+
+def untrusted(df: pd.DataFrame) -> pd.Series:
+    """Rows whose timing is unstable (interval too wide) or had other work beside it."""
+    flags = df["unstable"].fillna(False).astype(bool)
+    if "competition" in df:
+        flags |= df["competition"].fillna(False).astype(bool)
+    return flags

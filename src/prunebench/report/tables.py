@@ -1,0 +1,249 @@
+"""The tables (CSV + Markdown): speed, quality, summary and its headline, published vs
+reproduced, and the cells whose timings are not to be trusted."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prunebench import PrunebenchError
+from prunebench.atomic import atomic_path
+from prunebench.plan import layout
+from prunebench.plan.sizes import format_params
+from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, sort_rows, token_order,
+                                    untrusted)
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def _params(df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFrame:
+    """Attach the exact parameter count from each (model, variant)'s prune report."""
+    params = reports_df[["model", "variant", "params_after"]].rename(
+        columns={"params_after": "params"})
+    out = df.drop(columns=["params"], errors="ignore").merge(
+        params, on=["model", "variant"], how="left")
+    missing = out.loc[out["params"].isna(), ["model", "variant"]].drop_duplicates()
+    if not missing.empty:
+        model, variant = missing.iloc[0]
+        path = layout.PRUNE_REPORT.format(model=model, variant=variant)
+        raise PrunebenchError(
+            f"no prune report for {model}/{variant}: add {path} to the aggregate inputs "
+            "(made by the prune rule)")
+    out["params"] = out["params"].astype("int64")
+    out.insert(out.columns.get_loc("params") + 1, "params_fmt",
+               out["params"].map(lambda n: format_params(int(n))))
+    return out
+
+
+def _dense_rows(df: pd.DataFrame) -> pd.DataFrame:
+    dense = df[df["variant"] == DENSE]
+    cells = df[CELL].drop_duplicates()
+    have = cells.merge(dense[CELL].drop_duplicates(), how="left", indicator=True)
+    lacking = have[have["_merge"] == "left_only"]
+    if not lacking.empty:
+        c = lacking.iloc[0]
+        path = layout.BENCH.format(model=c["model"], variant=DENSE, backend=c["backend"],
+                                   lin=c["input_tokens"], lout=c["output_tokens"])
+        raise PrunebenchError(
+            f"no dense bench file for {c['model']} ({c['backend']}, "
+            f"{c['input_tokens']}x{c['output_tokens']}): speed-ups are relative to the dense "
+            f"model; add {path} to the aggregate inputs (made by the benchmark rule)")
+    return dense
+
+
+def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFrame:
+    """Per model x variant x backend x token config x batch size: params, latency, throughput,
+    peak memory and speed-ups over the dense model in the same cell and batch size.
+
+    throughput_speedup = throughput / dense throughput; latency_speedup = dense latency /
+    latency (both > 1 means faster than dense). Speed-ups are NaN where the dense model ran out
+    of memory or was not run at that batch size; OOM rows keep status "OOM" and NaN metrics.
+    How far each timing can be trusted: p90, CV, the 95% interval of the mean, the `unstable`
+    flag and the number of timed `runs` (prunebench.timing_stats).
+    """
+    df = _params(bench_df, reports_df)
+    dense = _dense_rows(df)[CELL + ["batch_size", "latency_s_mean", "throughput_tok_s"]]
+    df = df.merge(dense, on=CELL + ["batch_size"], how="left", suffixes=("", "_dense"))
+    df["throughput_speedup"] = df["throughput_tok_s"] / df["throughput_tok_s_dense"]
+    df["latency_speedup"] = df["latency_s_mean_dense"] / df["latency_s_mean"]
+    df["peak_memory_gib"] = df["peak_memory_bytes"] / 2**30
+    df["status"] = df["status"].map({OK: "ok", OOM: "OOM"})
+    core = ["model", "variant", "backend", "tokens", "input_tokens", "output_tokens",
+            "batch_size", "status", "params", "params_fmt", "latency_s_mean", "latency_s_std",
+            "latency_s_min", "latency_s_median", "latency_s_p90", "latency_s_cv",
+            "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
+            "competition", "runs",
+            "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
+            "throughput_speedup", "latency_speedup"]
+    dropped = {"source", "peak_memory_bytes", "latency_s_mean_dense", "throughput_tok_s_dense"}
+    extras = [c for c in df.columns if c not in core and c not in dropped]
+    return sort_rows(df[core + extras])
+
+
+def quality_table(reports_df: pd.DataFrame, evals_df: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+    """Per model x variant: params (exact and formatted), % of dense, blocks, PPL, zero-shot."""
+    out = reports_df[["model", "variant", "method", "params_after", "params_before",
+                      "blocks_after"]].rename(columns={"params_after": "params",
+                                                       "blocks_after": "blocks"})
+    out.insert(out.columns.get_loc("params") + 1, "params_fmt",
+               out["params"].map(lambda n: format_params(int(n))))
+    # params_before is the dense model's count in every report, the dense one included.
+    out["params_pct_dense"] = 100.0 * out["params"] / out["params_before"]
+    out = out.drop(columns="params_before")
+    out = out[["model", "variant", "method", "params", "params_fmt", "params_pct_dense",
+               "blocks"]]
+    if evals_df is not None and not evals_df.empty:
+        orphans = evals_df.merge(out[["model", "variant"]], how="left", indicator=True)
+        orphans = orphans[orphans["_merge"] == "left_only"]
+        if not orphans.empty:
+            model, variant = orphans.iloc[0][["model", "variant"]]
+            path = layout.PRUNE_REPORT.format(model=model, variant=variant)
+            raise PrunebenchError(
+                f"evaluations of {model}/{variant} have no prune report: add {path} to the "
+                "aggregate inputs (made by the prune rule)")
+        out = out.merge(evals_df, on=["model", "variant"], how="left")
+    return sort_rows(out)
+
+
+def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
+                  evals_df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per model x variant: params, evaluations, and for each backend and token config the
+    batch-1 latency, the best throughput over batch sizes (and the batch that gave it), each
+    with its speed-up over dense. Columns are named `{backend}_{lin}x{lout}_{metric}`.
+
+    `throughput_tok_s` (batch * tokens / mean latency) is the one compared and plotted;
+    `throughput_mean_of_rates` is the study's statistic (docs/benchmarks.md).
+
+    The best-throughput speed-up compares the two best throughputs, each at its own batch
+    size: a pruned model that fits a larger batch gets credit for it, as in the study.
+    """
+    speed = speed_table(bench_df, reports_df)
+    ok = speed[speed["status"] == "ok"]
+    cell = ["model", "variant", "backend", "tokens"]
+    b1 = ok[ok["batch_size"] == 1].set_index(cell)[["latency_s_mean", "latency_speedup"]]
+    best = ok.loc[ok.groupby(cell, sort=False)["throughput_tok_s"].idxmax()].set_index(cell)
+    per_cell = pd.DataFrame(index=speed.set_index(cell).index.unique())
+    per_cell["latency_b1_s"] = b1["latency_s_mean"]
+    per_cell["latency_b1_speedup"] = b1["latency_speedup"]
+    per_cell["best_tok_s"] = best["throughput_tok_s"]
+    per_cell["best_batch"] = best["batch_size"].astype("Int64")
+    dense_best = per_cell.xs(DENSE, level="variant")["best_tok_s"]
+    per_cell["best_speedup"] = per_cell["best_tok_s"] / dense_best.reindex(
+        per_cell.index.droplevel("variant")).to_numpy()
+
+    backends = appearance(speed["backend"])
+    tokens = token_order(speed)
+    wide = per_cell.unstack(["backend", "tokens"])
+    columns = [(metric, b, t) for b in backends for t in tokens for metric in per_cell.columns
+               if (metric, b, t) in wide.columns]
+    wide = wide[columns]
+    wide.columns = [f"{b}_{t}_{metric}" for metric, b, t in columns]
+    wide = wide.reset_index()
+
+    quality = quality_table(reports_df, evals_df).drop(columns=["method", "blocks"])
+    out = quality.merge(wide, on=["model", "variant"], how="inner")
+    # How many of the variant's timed rows are unstable or had other work beside them.
+    flagged = ok.assign(flag=untrusted(ok)).groupby(["model", "variant"])["flag"].sum()
+    out["timings_flagged"] = [int(flagged.get((m, v), 0)) for m, v in
+                              zip(out["model"], out["variant"])]
+    return sort_rows(out)
+
+
+# How close a reproduced number must come to the published one: perplexity within 2% of it,
+# accuracy within one point (0.01). Zero-shot accuracy moves by about a point between lm-eval
+# versions and prompt details; perplexity by well under 1% between correct implementations.
+PUBLISHED_TOLERANCE = {"ppl": ("relative", 0.02), "acc": ("absolute", 0.01)}
+
+
+def load_published(path: str | os.PathLike) -> pd.DataFrame:
+    """Published numbers (config/published.csv): model, variant, metric, published, source."""
+    table = pd.read_csv(path, comment="#")
+    missing = {"model", "variant", "metric", "published"} - set(table.columns)
+    if missing:
+        raise PrunebenchError(f"{path} lacks the column(s) {sorted(missing)}: it needs model, "
+                              "variant, metric (e.g. ppl_wikitext2, acc_boolq), published")
+    return table
+
+
+def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Per model, variant and metric with both numbers: published, reproduced, the difference
+    and whether it is within PUBLISHED_TOLERANCE. Empty when no configured cell was published."""
+    metrics = [c for c in quality.columns if c.startswith(("ppl_", "acc_"))]
+    reproduced = quality.melt(id_vars=["model", "variant"], value_vars=metrics,
+                              var_name="metric", value_name="reproduced").dropna()
+    out = published.merge(reproduced, on=["model", "variant", "metric"], how="inner")
+    kind = out["metric"].str.split("_").str[0]
+    out["difference"] = out["reproduced"] - out["published"]
+    bound = [PUBLISHED_TOLERANCE[k][1] * (abs(p) if PUBLISHED_TOLERANCE[k][0] == "relative" else 1)
+             for k, p in zip(kind, out["published"])]
+    out["tolerance"] = bound
+    out["within"] = out["difference"].abs() <= out["tolerance"]
+    columns = ["model", "variant", "metric", "published", "reproduced", "difference",
+               "tolerance", "within"] + (["source"] if "source" in out else [])
+    return out[columns].reset_index(drop=True)
+
+
+def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary as people read it (summary.md): model, variant, size and share of dense,
+    perplexities, zero-shot average, then on the first backend and token config the batch-1
+    speed-up and the best throughput with its batch, and how many timings are flagged. The
+    wide per-configuration columns stay in summary.csv."""
+    speedups = [c for c in summary.columns if c.endswith("_latency_b1_speedup")]
+    cell = speedups[0].removesuffix("_latency_b1_speedup") if speedups else None
+    columns = ["model", "variant", "params_fmt", "params_pct_dense"]
+    columns += [c for c in summary.columns if c.startswith("ppl_")]
+    columns += [c for c in ("acc_average",) if c in summary.columns]
+    if cell:
+        columns += [f"{cell}_latency_b1_speedup", f"{cell}_best_tok_s", f"{cell}_best_batch"]
+    columns += [c for c in ("timings_flagged",) if c in summary.columns]
+    return summary[[c for c in columns if c in summary.columns]]
+
+
+def flagged_cells(speed: pd.DataFrame) -> list[str]:
+    """Result files (results/bench/...) with a row whose timing is unstable or contended: the
+    cells to rerun on a quiet machine."""
+    ok = speed[speed["status"] == "ok"]
+    rows = ok[untrusted(ok)]
+    cells = rows[["model", "variant", "backend", "tokens"]].drop_duplicates()
+    return [layout.BENCH.format(model=r.model, variant=r.variant, backend=r.backend,
+                                lin=r.tokens.split("x")[0], lout=r.tokens.split("x")[1])
+            for r in cells.itertuples()]
+
+
+def _markdown_cell(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A pipe table; in rows whose status is OOM the empty measurement cells read "OOM"."""
+    shown = df.astype(object).map(_markdown_cell)
+    if "status" in df:
+        oom = (df["status"] == "OOM").to_numpy()
+        shown = shown.mask(np.outer(oom, np.ones(df.shape[1], dtype=bool)) & (shown == "–"),
+                           "OOM")
+    align = ["right" if pd.api.types.is_numeric_dtype(df[c]) else "left" for c in df.columns]
+    return shown.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
+
+
+def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os.PathLike,
+                allow_empty: bool = False, markdown: pd.DataFrame | None = None) -> None:
+    """Write `df` as CSV (full precision, for analysis) and as a Markdown pipe table (of
+    `markdown` instead where given: a compact view of a wide table). An empty table is refused
+    (results went missing) unless `allow_empty` (a comparison that may have nothing to compare)."""
+    if df.empty and not allow_empty:
+        raise PrunebenchError(
+            f"refusing to write an empty table to {csv_path}: no result rows reached it; "
+            "check that the aggregate rule lists the result files")
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(to_markdown(df if markdown is None else markdown))
