@@ -14,7 +14,7 @@ import huggingface_hub
 import pytest
 from huggingface_hub import errors
 
-from prunebench import PrunebenchError, cli, modeling, single
+from prunebench import PrunebenchError, cli, commands, modeling
 from prunebench.atomic import read_json
 from prunebench.cli import main
 
@@ -91,7 +91,7 @@ def test_calibration_is_what_the_workflow_draws(tiny_model_dir, embedded_corpus)
     settings = resolve_calibration("flap", {"source": "embedded", "n": 3, "length": 32})
     expected = draw_windows(load_rows("embedded", "train", embedded_corpus), tokenizer, 3, 32,
                             settings["seed"], settings["sampling"], source="embedded")
-    assert single.draw_calibration(tokenizer, settings).equal(expected)
+    assert commands.draw_calibration(tokenizer, settings).equal(expected)
 
 
 def test_data_free_method_parses_params_and_refuses_a_full_output(tiny_model_dir, tmp_path,
@@ -188,7 +188,7 @@ def test_offline_caches_are_used_without_asking_the_hub(monkeypatch, variable):
 
     monkeypatch.setattr(cli, "hub_reachable", never)
     monkeypatch.setenv(variable, "1")
-    single.require_hub("calibration from wikitext2")  # no error: datasets reads its cache
+    commands.require_hub("calibration from wikitext2")  # no error: datasets reads its cache
 
 
 @pytest.mark.parametrize("items, expected", [
@@ -197,7 +197,7 @@ def test_offline_caches_are_used_without_asking_the_hub(monkeypatch, variable):
     ([], {}),
 ])
 def test_param_values_are_typed(items, expected):
-    assert single.parse_params(items) == expected
+    assert commands.parse_params(items) == expected
 
 
 # --------------------------------------------------------------------------- bench
@@ -387,7 +387,7 @@ def test_hf_model_is_downloaded_once_with_the_env_token(tiny_model_dir, tmp_path
 
 def test_hf_revision_with_slashes_gets_one_cache_folder(tiny_model_dir, tmp_path, monkeypatch):
     fake_hub(monkeypatch, tiny_model_dir, [])
-    folder = single.hub_checkpoint("hf:org/model@refs/pr/3", tmp_path)
+    folder = commands.hub_checkpoint("hf:org/model@refs/pr/3", tmp_path)
     assert folder == tmp_path / "org--model@refs--pr--3"
     assert (folder / modeling.MANIFEST).exists() and list(tmp_path.iterdir()) == [folder]
 

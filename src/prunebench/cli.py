@@ -8,7 +8,7 @@ resources/models/<name>/ when present), `random:` and known architectures need n
 stacked as `--configfile` stacks them; a YAML syntax error is named with its line and column.
 
 `prunebench prune|bench|eval MODEL ...`: one checkpoint, no config, through the same library code
-as the workflow (prunebench.single; `prunebench <command> --help` shows an example).
+as the workflow (prunebench.commands; `prunebench <command> --help` shows an example).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from prunebench import PrunebenchError, single
+from prunebench import PrunebenchError, commands
 from prunebench.plan.checks import check_config, load_config_files
 from prunebench.methods.registry import method_module
 from prunebench.plan.sizes import format_params, parse_size
@@ -141,11 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="check config files as the workflow does at start")
     check.add_argument("files", nargs="+", help="config files, stacked left to right")
     check.add_argument("--resources", default="resources")
-    single.add_parsers(sub)
+    commands.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         if hasattr(args, "run"):  # prune, bench, eval
-            single.setup_logging(args.quiet)
+            commands.setup_logging(args.quiet)
             args.run(args)
         elif args.command == "plan":
             print(format_rows(plan_rows(args.configfile, args.resources)))
