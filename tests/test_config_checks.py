@@ -151,3 +151,25 @@ def test_check_config_command(tmp_path):
     assert proc.returncode == 2 and "not valid YAML" in proc.stderr
     proc = subprocess.run([*run, "config/config.yaml"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_schema_defaults_and_choices_are_read_per_section(tmp_path):
+    from prunebench.plan.checks import schema_defaults, schema_enum
+
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(yaml.safe_dump({"properties": {
+        "device": {"type": "string", "default": "auto"},
+        "bench": {"type": "object", "required": ["sizes"], "properties": {
+            "sizes": {"type": "array", "items": {"enum": [1, 2]}},
+            "dtype": {"enum": ["auto", "float16"], "default": "auto"},
+            "extra": {"type": "object", "default": {}}}}}}))
+    assert schema_defaults("", schema) == {"device": "auto"}
+    assert schema_defaults("bench", schema) == {"dtype": "auto", "extra": {}}  # no required key
+    schema_defaults("bench", schema)["extra"]["changed"] = True  # a copy: the next call is clean
+    assert schema_defaults("bench", schema)["extra"] == {}
+    assert schema_enum("bench.dtype", schema) == ("auto", "float16")
+    assert schema_enum("bench.sizes", schema) == (1, 2)  # a list: its items' values
+    with pytest.raises(PrunebenchError, match=r"no 'bench\.size': bench has only"):
+        schema_defaults("bench.size", schema)
+    with pytest.raises(PrunebenchError, match="no values for 'device'"):
+        schema_enum("device", schema)

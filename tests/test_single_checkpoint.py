@@ -4,6 +4,7 @@ Commands run in-process through `cli.main` on the trained tiny model, at tiny si
 calibration windows, few timed runs, a few documents per task). Bad input is checked to fail
 with one `error:` line, exit code 2, no traceback, and nothing written.
 """
+import argparse
 import json
 import math
 import shutil
@@ -12,11 +13,16 @@ from pathlib import Path
 
 import huggingface_hub
 import pytest
+import yaml
 from huggingface_hub import errors
 
-from prunebench import PrunebenchError, cli, commands, modeling
+from prunebench import PrunebenchError, cli, modeling
 from prunebench.atomic import read_json
 from prunebench.cli import main
+from prunebench.commands import add_parsers, workflow_defaults
+from prunebench.commands.arguments import parse_params, require_hub
+from prunebench.commands.model_source import hub_checkpoint
+from prunebench.commands.prune import draw_calibration
 
 # The workflow's prune_report.json / bench / ppl.json / zeroshot.json keys
 # (docs/architecture.md, "Result files").
@@ -91,7 +97,7 @@ def test_calibration_is_what_the_workflow_draws(tiny_model_dir, embedded_corpus)
     settings = resolve_calibration("flap", {"source": "embedded", "n": 3, "length": 32})
     expected = draw_windows(load_rows("embedded", "train", embedded_corpus), tokenizer, 3, 32,
                             settings["seed"], settings["sampling"], source="embedded")
-    assert commands.draw_calibration(tokenizer, settings).equal(expected)
+    assert draw_calibration(tokenizer, settings).equal(expected)
 
 
 def test_data_free_method_parses_params_and_refuses_a_full_output(tiny_model_dir, tmp_path,
@@ -188,7 +194,7 @@ def test_offline_caches_are_used_without_asking_the_hub(monkeypatch, variable):
 
     monkeypatch.setattr(cli, "hub_reachable", never)
     monkeypatch.setenv(variable, "1")
-    commands.require_hub("calibration from wikitext2")  # no error: datasets reads its cache
+    require_hub("calibration from wikitext2")  # no error: datasets reads its cache
 
 
 @pytest.mark.parametrize("items, expected", [
@@ -197,7 +203,7 @@ def test_offline_caches_are_used_without_asking_the_hub(monkeypatch, variable):
     ([], {}),
 ])
 def test_param_values_are_typed(items, expected):
-    assert commands.parse_params(items) == expected
+    assert parse_params(items) == expected
 
 
 # --------------------------------------------------------------------------- bench
@@ -387,7 +393,7 @@ def test_hf_model_is_downloaded_once_with_the_env_token(tiny_model_dir, tmp_path
 
 def test_hf_revision_with_slashes_gets_one_cache_folder(tiny_model_dir, tmp_path, monkeypatch):
     fake_hub(monkeypatch, tiny_model_dir, [])
-    folder = commands.hub_checkpoint("hf:org/model@refs/pr/3", tmp_path)
+    folder = hub_checkpoint("hf:org/model@refs/pr/3", tmp_path)
     assert folder == tmp_path / "org--model@refs--pr--3"
     assert (folder / modeling.MANIFEST).exists() and list(tmp_path.iterdir()) == [folder]
 
@@ -409,6 +415,79 @@ def test_hf_model_errors(tmp_path, capsys, monkeypatch, source, fault, expected)
     assert_one_line_error(code, err, expected)
     assert not (tmp_path / "cache" / "org--model@v1").exists()  # only a resumable staging
     assert not list(tmp_path.glob("bench-*.json"))
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow" / "schemas"
+                         / "config.schema.yaml").read_text())
+
+# Each option whose default is a workflow default -> that config key in the schema.
+OPTION_DEFAULTS = {
+    **{(command, "device"): "device" for command in ("prune", "bench", "eval")},
+    **{(command, "trust_remote_code"): "trust_remote_code"
+       for command in ("prune", "bench", "eval")},
+    **{("bench", key): f"benchmark.{key}"
+       for key in ("warmup", "repeats", "max_repeats", "max_seconds", "ci_target", "dtype",
+                   "attention", "compile_mode", "seed", "sampling")},
+    **{("eval", key): f"evaluation.perplexity.{key}"
+       for key in ("window", "stride", "bos", "max_windows")},
+    **{("eval", key): f"evaluation.zeroshot.{key}"
+       for key in ("num_fewshot", "limit", "add_bos_token")},
+    ("eval", "zeroshot_seed"): "evaluation.zeroshot.seed",
+}
+
+
+def schema_entry(path: str) -> dict:
+    """Read straight from the schema file, not through prunebench.plan.checks, so that a bug
+    there cannot hide a drift."""
+    entry = SCHEMA
+    for key in path.split("."):
+        entry = entry["properties"][key]
+    return entry
+
+
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_parsers(sub)
+    return sub.choices
+
+
+@pytest.mark.parametrize("command, option", sorted(OPTION_DEFAULTS))
+def test_option_defaults_are_the_schemas(command, option):
+    default = command_parsers()[command].get_default(option)
+    expected = schema_entry(OPTION_DEFAULTS[command, option])["default"]
+    assert default == expected and type(default) is type(expected), \
+        f"prunebench {command} --{option.replace('_', '-')} defaults to {default!r}, the schema " \
+        f"to {expected!r}: change workflow_defaults (and say why there), not a copy"
+
+
+def test_defaults_without_an_option_are_the_schemas():
+    d = workflow_defaults
+    assert d.EMBEDDED_SEED == schema_entry("embedded.seed")["default"]
+    assert command_parsers()["bench"].get_default("backend") == \
+        schema_entry("benchmark.backends")["default"][0]
+    assert d.PPL_DEFAULTS["batch_size"] == schema_entry("evaluation.perplexity.batch_size")["default"]
+    for name in ("batch_size", "metrics"):
+        assert d.ZEROSHOT_DEFAULTS[name] == schema_entry(f"evaluation.zeroshot.{name}")["default"]
+    suite = schema_entry("evaluation.zeroshot.suite")["properties"]
+    assert d.SUITE_DEFAULTS == {key: entry["default"] for key, entry in suite.items()}
+
+
+def test_choices_are_the_schemas_and_the_batch_default_the_librarys():
+    from prunebench.benchmark import BACKENDS, DEFAULT_BATCH_SIZES
+
+    d = workflow_defaults
+    assert d.BENCH_DTYPES == tuple(schema_entry("benchmark.dtype")["enum"])
+    assert d.ATTENTIONS == tuple(schema_entry("benchmark.attention")["enum"])
+    assert d.COMPILE_MODES == tuple(schema_entry("benchmark.compile_mode")["enum"])
+    assert d.BOS_MODES == tuple(schema_entry("evaluation.perplexity.bos")["enum"])
+    assert d.BENCH_BACKENDS == tuple(schema_entry("benchmark.backends")["items"]["enum"]) \
+        == BACKENDS
+    # --batch's help writes the default out (building the parsers must not import torch).
+    help_text = command_parsers()["bench"]._option_string_actions["--batch"].help
+    assert f"default {','.join(map(str, DEFAULT_BATCH_SIZES))};" in help_text
 
 
 # --------------------------------------------------------------------------- help, other families

@@ -4,10 +4,16 @@ The workflow calls `check_config` when it is parsed (a dry run included); `prune
 check-config FILE...` runs the same checks on config files, and also names the line of a YAML
 syntax error, which Snakemake reports without a position. No torch here: Snakemake imports this
 module on every parse.
+
+The schema is also where the workflow's defaults and allowed values are written, once:
+`schema_defaults` and `schema_enum` read them for code that needs them outside a config (the
+`prunebench prune|bench|eval` commands).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,54 @@ REQUIRED_SECTIONS = ("models", "benchmark", "evaluation")
 STACKING_HINT = ("a --configfile replaces config/config.yaml rather than adding to it: stack "
                  "yours on top of the default, e.g. "
                  "`snakemake --cores all --configfile config/config.yaml my.yaml`")
+
+
+@functools.cache
+def load_schema(schema_file: str | Path = SCHEMA) -> dict[str, Any]:
+    """The config schema, read once per process (callers must not change it)."""
+    try:
+        return yaml.safe_load(Path(schema_file).read_text())
+    except OSError as err:
+        raise PrunebenchError(f"cannot read the config schema {schema_file} ({err.strerror}): "
+                              "prunebench runs from its checkout (pip install -e .), which "
+                              "holds workflow/schemas/") from None
+
+
+def schema_entry(path: str, schema_file: str | Path = SCHEMA) -> dict[str, Any]:
+    """The schema of one config key, named by its dotted path: 'benchmark.dtype' ('' is the
+    whole config)."""
+    entry = load_schema(schema_file)
+    walked = []
+    for key in path.split(".") if path else []:
+        properties = entry.get("properties") or {}
+        if key not in properties:
+            where = ".".join(walked) or "the top level"
+            raise PrunebenchError(f"the config schema has no {path!r}: {where} has only "
+                                  f"{sorted(properties)}")
+        entry = properties[key]
+        walked.append(key)
+    return entry
+
+
+def schema_defaults(path: str, schema_file: str | Path = SCHEMA) -> dict[str, Any]:
+    """The `default:` of each key directly under a config section ('evaluation.perplexity', or
+    '' for the top-level keys): what the workflow's validation fills in where a config leaves a
+    key out. Keys without a default (the required ones) are left out; a nested section's keys
+    need their own call. The values are copies, so a caller that changes one changes no other's.
+    """
+    properties = schema_entry(path, schema_file).get("properties") or {}
+    return {key: copy.deepcopy(entry["default"]) for key, entry in properties.items()
+            if "default" in entry}
+
+
+def schema_enum(path: str, schema_file: str | Path = SCHEMA) -> tuple:
+    """The values a config key allows ('benchmark.dtype'), or for a list its items' values
+    ('benchmark.backends'), in the schema's order."""
+    entry = schema_entry(path, schema_file)
+    allowed = entry.get("enum", (entry.get("items") or {}).get("enum"))
+    if allowed is None:
+        raise PrunebenchError(f"the config schema lists no values for {path!r} (no enum)")
+    return tuple(allowed)
 
 
 def load_config_files(paths: list[str | Path]) -> dict[str, Any]:

@@ -1,0 +1,128 @@
+"""The commands' arguments read and checked before any weight is loaded: `--param k=v`,
+`--tokens`, `--batch`, comma lists, choices, output paths, and whether the hub is needed and
+reachable. Each problem is one PrunebenchError that names the option and the fix."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from prunebench import PrunebenchError
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """`--param k=v` pairs: v is read as a bool (true/false), null, an int, a float, else kept
+    as a string."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise PrunebenchError(f"--param {item!r} must be key=value, e.g. --param "
+                                  "protect_first=4 or --param bias_compensation=false")
+        if key in params:
+            raise PrunebenchError(f"--param {key} is given twice: keep one")
+        params[key] = _param_value(text.strip())
+    return params
+
+
+def _param_value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_tokens(text: str) -> tuple[int, int]:
+    """'12x128' -> (12, 128)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise PrunebenchError(f"malformed --tokens {text!r}: write <input>x<output> token "
+                              "counts such as 12x128")
+    lin, lout = int(match[1]), int(match[2])
+    if lin < 1 or lout < 1:
+        raise PrunebenchError(f"--tokens {text!r} generates nothing: input and output need at "
+                              "least 1 token each, e.g. 12x128")
+    return lin, lout
+
+
+def parse_list(text: str | None, what: str) -> list[str]:
+    items = [t.strip() for t in (text or "").split(",")]
+    if text is not None and not all(items):
+        raise PrunebenchError(f"{what} {text!r} has an empty entry: separate names with single "
+                              "commas")
+    return [t for t in items if t]
+
+
+def parse_batches(text: str) -> list[int]:
+    """'1,8,64' -> [1, 8, 64]."""
+    try:
+        batches = [int(b) for b in parse_list(text, "--batch")]
+    except ValueError:
+        batches = []
+    if not batches or any(b < 1 for b in batches):
+        raise PrunebenchError(f"--batch {text!r} must list positive batch sizes, e.g. 1,8,64")
+    if len(set(batches)) != len(batches):
+        raise PrunebenchError(f"--batch {text!r} lists a batch size twice: keep one")
+    return sorted(batches)
+
+
+def parse_limit(text: str) -> int | float:
+    """lm-eval's limit: a whole number of documents, or a fraction below 1."""
+    value = float(text)
+    return int(value) if value >= 1 and value.is_integer() else value
+
+
+def choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    if value not in choices:
+        raise PrunebenchError(f"unknown {option} {value!r}: choose one of {list(choices)}")
+    return value
+
+
+def check_out_dir(out: Path, force: bool, model_dir: Path | None = None) -> None:
+    """An output folder is new, empty, or replaced only with --force (and only once the new one
+    is complete: atomic_dir)."""
+    if out.exists() and not out.is_dir():
+        raise PrunebenchError(f"--out {out} is a file, not a folder: choose a folder path")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise PrunebenchError(f"--out {out} exists and is not empty: choose another folder, or "
+                              "add --force to replace it (the old one goes only once the new "
+                              "one is complete)")
+    if model_dir is not None and out.resolve() in (model_dir.resolve(), *model_dir.resolve().parents):
+        raise PrunebenchError(f"--out {out} holds the model {model_dir} itself: choose a folder "
+                              "outside it")
+
+
+def check_out_file(out: Path, force: bool) -> None:
+    if out.is_dir():
+        raise PrunebenchError(f"--out {out} is a folder: give the JSON file's path")
+    if out.exists() and not force:
+        raise PrunebenchError(f"--out {out} exists: choose another file, or add --force to "
+                              "replace it")
+
+
+def require_hub(what: str) -> None:
+    """Stop at once, with the fix, when `what` needs the hub and it is unreachable (instead of
+    datasets' retries); with HF_DATASETS_OFFLINE set the caches answer and nothing is tried."""
+    # Looked up on prunebench.cli at each call: `plan` shares the check, and tests replace it
+    # there to play an offline machine.
+    from prunebench.cli import hub_reachable
+
+    if any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+           for v in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")):
+        return
+    if not hub_reachable():
+        raise PrunebenchError(
+            f"{what} needs a hub dataset, and the Hugging Face hub is unreachable from here: run "
+            "where it is reachable, or pre-fetch the data there (`snakemake prefetch`) and set "
+            "HF_DATASETS_OFFLINE=1 (with HF_DATASETS_CACHE pointing at that cache); the "
+            "embedded text and the pb_* tasks need no network")

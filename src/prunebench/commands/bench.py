@@ -1,0 +1,92 @@
+"""`prunebench bench`: one workflow benchmark cell (a batch-size sweep of one backend and token
+configuration) on one checkpoint, printed as a table and written as the workflow's JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prunebench import PrunebenchError
+from prunebench.atomic import write_json
+from prunebench.commands.arguments import check_out_file, choice, parse_batches, parse_tokens
+from prunebench.commands.model_source import params_of, resolve_model
+from prunebench.commands.workflow_defaults import ATTENTIONS, BENCH_DTYPES, COMPILE_MODES
+
+
+def bench_command(args) -> Path:
+    """`prunebench bench`: one workflow benchmark cell (a batch-size sweep), printed as a
+    table and written as the workflow's JSON."""
+    from prunebench.benchmark import BACKENDS, DEFAULT_BATCH_SIZES, run_sweep
+    from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
+
+    lin, lout = parse_tokens(args.tokens)
+    batches = parse_batches(args.batch) if args.batch else list(DEFAULT_BATCH_SIZES)
+    backend = choice(args.backend, BACKENDS, "--backend")
+    choice(args.dtype, BENCH_DTYPES, "--dtype")
+    choice(args.attention, ATTENTIONS, "--attention")
+    choice(args.compile_mode, COMPILE_MODES, "--compile-mode")
+    if backend == "compiled" and args.sampling:
+        raise PrunebenchError("the compiled backend decodes greedily: drop --sampling or use "
+                              "--backend hf")
+    if args.out:
+        check_out_file(Path(args.out), args.force)
+    ckpt = resolve_model(args.model, args.cache_dir)
+    out = Path(args.out or f"bench-{ckpt.name}-{ckpt.variant}-{backend}-{lin}x{lout}.json")
+    check_out_file(out, args.force)
+    device = resolve_device(args.device)
+    dtype = args.dtype
+    if dtype == "auto":  # the workflow's: the study's fp16 on GPU; CPUs have no fast fp16 matmul
+        dtype = "float16" if device.type == "cuda" else "float32"
+    # The workflow's bench_settings: only what shapes this backend's cells.
+    settings = {"batch_sizes": batches, "warmup": args.warmup, "repeats": args.repeats,
+                "dtype": args.dtype, "attention": args.attention, "seed": args.seed,
+                "max_repeats": args.max_repeats, "max_seconds": args.max_seconds,
+                "ci_target": args.ci_target}
+    settings.update({"compile_mode": args.compile_mode} if backend == "compiled"
+                    else {"sampling": args.sampling})
+    model = load_model(ckpt.path, device=device, dtype=resolve_dtype(dtype))
+    tokenizer = load_tokenizer(ckpt.path, args.trust_remote_code)
+    cell = {"model": ckpt.name, "variant": ckpt.variant, "backend": backend,
+            "input_tokens": lin, "output_tokens": lout, **settings, "dtype": dtype,
+            "source": ckpt.source}
+    # Finished batch sizes are kept here while the sweep runs, so a rerun after a crash
+    # resumes where it stopped (same machine and settings only), as a workflow cell does.
+    partial = out.with_name(f".{out.stem}.unfinished.json")
+    result = run_sweep(model, tokenizer, input_tokens=lin, output_tokens=lout,
+                       batch_sizes=batches, warmup=args.warmup, repeats=args.repeats,
+                       max_repeats=args.max_repeats, max_seconds=args.max_seconds,
+                       ci_target=args.ci_target, backend=backend, device=device, dtype=dtype,
+                       attention=args.attention, seed=args.seed,
+                       compile_mode=args.compile_mode, sampling=args.sampling,
+                       model_name=ckpt.name, variant=ckpt.variant, cell=cell,
+                       partial_path=partial)
+    result["params"] = params_of(ckpt)
+    write_json(out, result)
+    partial.unlink(missing_ok=True)
+    print(format_sweep(result))
+    print(f"wrote {out}")
+    return out
+
+
+def format_sweep(result: dict[str, Any]) -> str:
+    """The sweep as a table: one line per batch size."""
+    head = (f"{result['model']} / {result['variant']}: backend {result['backend']}, "
+            f"{result['input_tokens']}x{result['output_tokens']} tokens, {result['dtype']} on "
+            f"{result['device']}, attention {result['attention']}")
+    lines = [head, f"{'batch':>6}  {'latency s (mean ± std)':>24}  {'tok/s':>10}  {'CV':>6}  "
+                   f"{'runs':>4}  flags"]
+    for row in result["rows"]:
+        if row["status"] != "ok":
+            lines.append(f"{row['batch_size']:>6}  {row['status'].upper():>24}  {'-':>10}  "
+                         f"{'-':>6}  {'-':>4}  {row.get('error', '')[:60]}")
+            continue
+        cv = row.get("latency_s_cv")
+        flags = [f for f, on in (("unstable", row.get("unstable")),
+                                 ("competition", (row.get("interference") or {}).get("competition")),
+                                 ("floor", row.get("floor_flag"))) if on]
+        lines.append(f"{row['batch_size']:>6}  "
+                     f"{row['latency_s_mean']:>12.4f} ± {row['latency_s_std']:<9.4f}  "
+                     f"{row['throughput_tok_s']:>10.1f}  "
+                     f"{(f'{100 * cv:.1f}%' if cv is not None else '-'):>6}  "
+                     f"{row['runs']:>4}  {', '.join(flags) or '-'}")
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""`prunebench eval`: the workflow's perplexity and zero-shot cells on one checkpoint, writing
+ppl.json and/or zeroshot.json + lm_eval.json together, as results/eval/ holds them."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from prunebench import PrunebenchError
+from prunebench.atomic import atomic_dir, read_json, write_json
+from prunebench.commands.arguments import check_out_dir, choice, parse_list, require_hub
+from prunebench.commands.model_source import Checkpoint, params_of, resolve_model
+from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, PPL_DEFAULTS,
+                                                   SUITE_DEFAULTS, ZEROSHOT_DEFAULTS,
+                                                   embedded_text)
+from prunebench.plan.variants import canonical
+
+log = logging.getLogger(__name__)
+
+
+def eval_command(args) -> Path:
+    """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
+    from prunebench.data import EVAL_SPLITS
+    from prunebench.modeling import load_model, require_tokenizer, resolve_device
+    from prunebench.mc_suite import TASKS as SUITE_TASKS
+    from prunebench.zeroshot import hub_tasks
+
+    datasets = parse_list(args.ppl, "--ppl")
+    tasks = parse_list(args.tasks, "--tasks")
+    if not datasets and not tasks:
+        raise PrunebenchError("nothing to evaluate: give --ppl (e.g. embedded,wikitext2) and/or "
+                              "--tasks (e.g. pb_agreement,pb_number)")
+    for dataset in datasets:
+        choice(dataset, tuple(EVAL_SPLITS), "--ppl dataset")
+    for name, items in (("--ppl", datasets), ("--tasks", tasks)):
+        if len(set(items)) != len(items):
+            raise PrunebenchError(f"{name} lists a name twice: keep one")
+    choice(args.bos, BOS_MODES, "--bos")
+    for task in tasks:  # a typo in an offline task name would otherwise ask the hub for it
+        if task.startswith("pb_") and task not in SUITE_TASKS:
+            choice(task, SUITE_TASKS, "offline task")
+    hub = [d for d in datasets if d != "embedded"] + hub_tasks(tasks)
+    if hub:
+        require_hub(f"evaluating {', '.join(hub)}")
+    if args.out:
+        check_out_dir(Path(args.out), args.force)
+    ckpt = resolve_model(args.model, args.cache_dir)
+    out = Path(args.out or f"eval-{ckpt.name}-{ckpt.variant}")
+    check_out_dir(out, args.force, ckpt.path)
+    device = resolve_device(args.device)
+    model = load_model(ckpt.path, device=device)
+    purpose = "perplexity" if datasets else "zero-shot evaluation"
+    tokenizer = require_tokenizer(ckpt.path, purpose, args.trust_remote_code)
+    files: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        embedded_dir = None
+        if "embedded" in datasets or tasks:
+            embedded_dir = embedded_text(Path(scratch) / "embedded")
+        if datasets:
+            files["ppl.json"] = _perplexity(model, tokenizer, ckpt, datasets, embedded_dir, device,
+                                            args)
+        if tasks:
+            files.update(_zeroshot(model, tokenizer, ckpt, tasks, embedded_dir,
+                                   Path(scratch) / "mc_suite", device, args))
+    with atomic_dir(out) as tmp:  # the files of one evaluation appear together
+        for name, data in files.items():
+            write_json(tmp / name, data)
+    if "ppl.json" in files:
+        for dataset, value in files["ppl.json"]["perplexity"].items():
+            print(f"perplexity {dataset}: {value:.4f}")
+    if "zeroshot.json" in files:
+        summary = files["zeroshot.json"]
+        for task, value in summary["accuracy"].items():
+            print(f"{task}: {summary['metric'][task]} {value:.4f}")
+        print(f"average: {summary['average']:.4f}")
+    print(f"wrote {', '.join(str(out / name) for name in files)}")
+    return out
+
+
+def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, device, args) -> dict:
+    """ppl.json as the workflow's perplexity script writes it."""
+    from prunebench.data import EVAL_SPLITS, load_text
+    from prunebench.evaluate import perplexity, token_stream
+    from prunebench.provenance import provenance
+    from prunebench.tiny import encode_text
+
+    settings = {"datasets": datasets, "window": args.window, "stride": args.stride,
+                "bos": args.bos, "batch_size": args.batch_size or PPL_DEFAULTS["batch_size"],
+                "max_windows": args.max_windows}
+    results, details = {}, {}
+    for dataset in datasets:
+        if dataset == "embedded":  # scored as the tiny model was trained: <s> paragraph </s>
+            stream = encode_text(tokenizer, (embedded_dir / "test.txt").read_text(encoding="utf-8"))
+        else:
+            text = load_text(dataset, EVAL_SPLITS[dataset])  # the workflow's text rule's call
+            stream = token_stream(tokenizer, text, bos="first" if args.bos == "first" else "none")
+        bos_id = tokenizer.bos_token_id if args.bos == "window" else None
+        out = perplexity(model, stream, settings["window"], settings["stride"],
+                         settings["batch_size"], settings["max_windows"], bos_id)
+        results[dataset], details[dataset] = out["perplexity"], out
+        log.info("%s: PPL %.3f over %d tokens", dataset, out["perplexity"], out["scored_tokens"])
+    return {
+        "model": ckpt.name, "variant": ckpt.variant, "params": params_of(ckpt),
+        "window": settings["window"], "stride": settings["stride"] or settings["window"],
+        "bos": settings["bos"], "perplexity": results, "details": details,
+        "splits": {d: EVAL_SPLITS[d] for d in datasets},
+        "provenance": provenance(device=device, cell=canonical(
+            {"model": ckpt.name, "variant": ckpt.variant, "source": ckpt.source, **settings})),
+    }
+
+
+def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir, device,
+              args) -> dict[str, dict]:
+    """zeroshot.json and lm_eval.json as the workflow's zeroshot script writes them; the pb_*
+    tasks run on the offline suite made from the embedded held-out text (the mc_suite rule)."""
+    from prunebench.mc_suite import write_suite
+    from prunebench.provenance import provenance
+    from prunebench.zeroshot import evaluate, suite_tasks
+
+    settings = {**ZEROSHOT_DEFAULTS, "tasks": tasks, "num_fewshot": args.num_fewshot,
+                "limit": args.limit, "seed": args.zeroshot_seed,
+                "batch_size": args.batch_size or ZEROSHOT_DEFAULTS["batch_size"],
+                "add_bos_token": args.add_bos_token}
+    suite = None
+    if suite_tasks(tasks):
+        write_suite(embedded_dir / "test.txt", suite_dir, n=SUITE_DEFAULTS["items"],
+                    seed=SUITE_DEFAULTS["seed"],
+                    context_sentences=SUITE_DEFAULTS["context_sentences"])
+        suite = read_json(suite_dir / "suite.json")
+        suite["source"] = f"embedded test text, seed {EMBEDDED_SEED}"  # not the scratch path
+    started = time.perf_counter()
+    out = evaluate(model, tokenizer, tasks, include_path=suite_dir if suite else None,
+                   num_fewshot=settings["num_fewshot"], limit=settings["limit"],
+                   batch_size=settings["batch_size"], seed=settings["seed"],
+                   metrics=settings["metrics"], add_bos_token=settings["add_bos_token"])
+    elapsed = time.perf_counter() - started
+    record = provenance(device=device, seed=settings["seed"], cell=canonical(
+        {"model": ckpt.name, "variant": ckpt.variant, "source": ckpt.source, **settings}))
+    return {
+        "zeroshot.json": {
+            "model": ckpt.name, "variant": ckpt.variant, "params": params_of(ckpt),
+            **out["summary"], "tasks": tasks, "num_fewshot": settings["num_fewshot"],
+            "limit": settings["limit"], "batch_size": settings["batch_size"],
+            "seed": settings["seed"], "suite": suite,
+            "lm_eval_version": record["versions"]["lm_eval"], "elapsed_s": elapsed,
+            "provenance": record,
+        },
+        "lm_eval.json": {**out["lm_eval"], "provenance": record},
+    }

@@ -1,0 +1,102 @@
+"""MODEL as the commands take it: a checkpoint directory (config.json, safetensors weights,
+tokenizer), a `prunebench prune` output folder (its `checkpoint/` is used, and its prune report
+names the variant), or `hf:<org>/<repo>@<revision>`, downloaded once into the cache folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from prunebench import PrunebenchError
+from prunebench.atomic import read_json
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """Where `hf:` models are downloaded: $PRUNEBENCH_CACHE_DIR/models, else
+    ~/.cache/prunebench/models (beside the checkpoint verification memos)."""
+    root = os.environ.get("PRUNEBENCH_CACHE_DIR") or Path.home() / ".cache" / "prunebench"
+    return Path(root) / "models"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path            # the folder with config.json, weights and tokenizer
+    name: str             # the model name written into result files
+    variant: str          # "dense", or the variant its prune report names
+    source: str           # MODEL as given on the command line
+    report: dict | None   # the prune report beside it, when there is one
+
+
+def resolve_model(spec: str, cache_dir: str | Path | None = None) -> Checkpoint:
+    """MODEL as given -> the checkpoint folder, its name and variant (module docstring)."""
+    path = Path(spec).expanduser()
+    if path.exists() or not spec.startswith("hf:"):
+        return _local_checkpoint(path, spec)
+    from prunebench.hub import parse_source
+
+    parsed = parse_source(spec)  # a malformed hf: source stops here, before any download
+    folder = hub_checkpoint(spec, Path(cache_dir) if cache_dir else default_cache_dir())
+    return Checkpoint(folder, parsed.name.rsplit("/", 1)[-1], "dense", spec, None)
+
+
+def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
+    if not path.exists():
+        raise PrunebenchError(
+            f"no model at {spec}: give a checkpoint directory (config.json, safetensors weights, "
+            "tokenizer), a `prunebench prune` output folder, or hf:<org>/<repo>@<revision>")
+    if (path / "config.json").is_file():
+        folder = path
+        report_file = path.parent / "prune_report.json" if path.name == "checkpoint" else None
+    elif (path / "checkpoint" / "config.json").is_file():  # a `prunebench prune` --out folder
+        folder, report_file = path / "checkpoint", path / "prune_report.json"
+    else:
+        raise PrunebenchError(
+            f"{spec} holds no model: config.json is missing (neither in it nor in its "
+            "checkpoint/ folder); give a checkpoint directory or hf:<org>/<repo>@<revision>")
+    report = None
+    if report_file is not None and report_file.is_file():
+        try:
+            report = read_json(report_file)
+        except ValueError as err:
+            raise PrunebenchError(f"{report_file} is not valid JSON ({err}): prune again, or "
+                                  "give the checkpoint folder of another run") from None
+    if report:
+        return Checkpoint(folder, str(report.get("model") or folder.resolve().parent.name),
+                          str(report.get("variant") or "dense"), spec, report)
+    return Checkpoint(folder, folder.resolve().name, "dense", spec, None)
+
+
+def hub_checkpoint(source: str, cache_dir: Path) -> Path:
+    """A hub model downloaded once into cache_dir/<org>--<repo>@<revision> (the workflow's
+    `model` rule's way: a staging folder a rerun resumes, renamed once complete)."""
+    from prunebench.hub import download, parse_source
+    from prunebench.modeling import MANIFEST, write_manifest
+
+    parsed = parse_source(source)
+    # One folder per repository and revision ('refs/pr/3' included: no '/' in the name).
+    folder = f"{parsed.name}@{parsed.revision or 'main'}".replace("/", "--")
+    out = cache_dir / folder
+    if (out / MANIFEST).is_file():
+        log.info("%s: using the download in %s", source, out)
+        return out
+    if parsed.revision is None:
+        log.warning("%s is kept in %s: delete that folder to fetch a newer 'main'", source, out)
+    staging = out.parent / f".{out.name}.download"
+    download(parsed.name, parsed.revision, staging)  # token from HF_TOKEN, never printed
+    write_manifest(staging, {"source": source})
+    os.replace(staging, out)
+    return out
+
+
+def params_of(ckpt: Checkpoint) -> int:
+    """The checkpoint's parameter count as the workflow records it: the prune report's
+    params_after, else the count from its config (a dense model)."""
+    if ckpt.report and ckpt.report.get("params_after"):
+        return int(ckpt.report["params_after"])
+    from prunebench.modeling import count_params, load_config
+
+    return count_params(load_config(ckpt.path))

@@ -1,0 +1,96 @@
+"""`prunebench prune`: the workflow's prune cell (its calibration rule, then its prune rule) on
+one checkpoint, writing OUT/checkpoint/ and OUT/prune_report.json as results/pruned/ holds them.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prunebench import PrunebenchError
+from prunebench.atomic import atomic_dir, write_json
+from prunebench.commands.arguments import check_out_dir, choice, parse_params, require_hub
+from prunebench.commands.model_source import resolve_model
+from prunebench.commands.workflow_defaults import embedded_text
+from prunebench.plan.variants import canonical
+
+log = logging.getLogger(__name__)
+
+
+def prune_command(args) -> Path:
+    """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
+    from prunebench.data import SAMPLINGS, SOURCES
+    from prunebench.modeling import count_params, load_config, require_tokenizer
+    from prunebench.provenance import provenance
+    from prunebench.pruning import prune_checkpoint
+    from prunebench.methods.registry import DATA_FREE, method, method_module, resolve_calibration
+    from prunebench.plan.sizes import parse_size
+
+    if args.method == "dense":
+        raise PrunebenchError("'dense' is the unpruned model: there is nothing to prune; bench "
+                              "or eval the model itself")
+    method(args.method)  # an unknown method lists the known ones
+    params = parse_params(args.param)
+    overrides = {k: getattr(args, k) for k in ("source", "n", "length", "seed", "sampling")
+                 if getattr(args, k) is not None}
+    if args.method in DATA_FREE and overrides:
+        raise PrunebenchError(f"{args.method} is data-free: it reads no calibration data, so "
+                              f"drop --calibration / --n / --length / --seed / --sampling")
+    if args.source is not None:
+        choice(args.source, SOURCES, "--calibration source")
+    if args.sampling is not None:
+        choice(args.sampling, SAMPLINGS, "--sampling")
+    out = Path(args.out)
+    check_out_dir(out, args.force)
+    ckpt = resolve_model(args.model, args.cache_dir)
+    check_out_dir(out, args.force, ckpt.path)
+    config = load_config(ckpt.path)
+    target = parse_size(args.size, count_params(config))  # larger than the model, zero, ...
+    # From the config alone: unknown parameters and unreachable targets stop before any load.
+    method_module(args.method).plan(config, target, **params)
+    calibration = None if args.method in DATA_FREE else resolve_calibration(args.method, overrides)
+    windows = None
+    if calibration is not None:
+        if calibration["source"] != "embedded":
+            require_hub(f"calibration from {calibration['source']}")
+        tokenizer = require_tokenizer(ckpt.path, "drawing calibration windows",
+                                      args.trust_remote_code)
+        windows = draw_calibration(tokenizer, calibration)
+    variant = f"{args.method}-{args.size}"
+    cell = canonical({"model": ckpt.name, "source": ckpt.source, "method": args.method,
+                      "size": args.size, "params": params, "calibration": calibration})
+    with atomic_dir(out) as tmp:
+        report = prune_checkpoint(ckpt.path, args.method, args.size, tmp / "checkpoint", windows,
+                                  params, device=args.device,
+                                  trust_remote_code=args.trust_remote_code)
+        write_json(tmp / "prune_report.json", {
+            "model": ckpt.name, "variant": variant, **report,
+            "calibration": canonical(calibration) if calibration else None,
+            "checkpoint": str(out / "checkpoint"),
+            "provenance": provenance(device=report["device"],
+                                     seed=calibration["seed"] if calibration else None, cell=cell),
+        })
+    print(f"{variant}: {report['params_before']:,} -> {report['params_after']:,} params, "
+          f"{report['blocks_before']} -> {report['blocks_after']} blocks")
+    print(f"wrote {out / 'checkpoint'} and {out / 'prune_report.json'}")
+    return out
+
+
+def draw_calibration(tokenizer, calibration: dict[str, Any]):
+    """The windows the workflow's calibration rule draws for these settings (its script's
+    calls), kept in memory instead of a calibration file."""
+    from prunebench.data import JOINERS, draw_windows, load_rows
+
+    sampling = calibration["sampling"]
+    with tempfile.TemporaryDirectory() as scratch:
+        embedded_dir = embedded_text(Path(scratch)) if calibration["source"] == "embedded" else None
+        # The joined samplings join the split's rows as the originals do, empty ones included.
+        rows = load_rows(calibration["source"], "train", embedded_dir,
+                         keep_empty=sampling in JOINERS)
+    windows = draw_windows(rows, tokenizer, int(calibration["n"]), int(calibration["length"]),
+                           int(calibration["seed"]), sampling, source=calibration["source"])
+    log.info("%d calibration windows of %d tokens from %s (%s)", len(windows), windows.shape[1],
+             calibration["source"], sampling)
+    return windows
