@@ -76,3 +76,50 @@ def test_ci_runs_the_static_checks_before_the_tests():
     tests = position("make test")
     for check in ("ruff check", "snakefmt --check", "snakemake --lint"):
         assert position("make setup") < position(check) < tests, check
+
+
+# Where results and prepared inputs live is written once, in prunebench.plan.layout; a second
+# copy of a path in a rule file or a library module is how a renamed file goes half-renamed.
+RESULT_ROOTS = ("results/pruned", "results/bench", "results/eval", "results/tables",
+                "results/figures", "resources/models", "resources/data")
+
+
+def _string_literals(path: Path) -> list[tuple[int, str]]:
+    """Every string literal of a Python file, docstrings left out. A path is a literal that
+    starts with one of the roots; messages that name a file mid-sentence are not counted."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docstrings]
+
+
+def test_result_paths_are_written_once_in_the_layout_module():
+    layout = REPO / "src" / "prunebench" / "plan" / "layout.py"
+    offenders = []
+    for path in sorted((REPO / "src" / "prunebench").rglob("*.py")):
+        if path == layout:
+            continue
+        offenders += [f"{path.relative_to(REPO)}:{line}: {text!r}"
+                      for line, text in _string_literals(path)
+                      if text.startswith(RESULT_ROOTS)]
+    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if re.search(r"[\"'](?:%s)" % "|".join(RESULT_ROOTS), code):
+                offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not offenders, ("paths written outside prunebench.plan.layout (use its patterns):\n"
+                           + "\n".join(offenders))
+
+
+def test_the_layout_patterns_fill_as_the_rules_name_files():
+    from prunebench.plan import layout
+
+    assert layout.fill(layout.PRUNE_REPORT, variant="dense") == \
+        "results/pruned/{model}/dense/prune_report.json"
+    assert layout.BENCH.format(model="m", variant="v", backend="hf", lin=12, lout=128) == \
+        "results/bench/m/v/hf/12x128.json"
