@@ -1,0 +1,305 @@
+"""Model families: LLaMA-3 (GQA, rope scaling), Mistral, Qwen2 (q/k/v biases, tied embeddings),
+Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), each pruned with every method,
+saved, reloaded, benchmarked with both backends and evaluated, on tiny random models.
+
+The models are randomly initialised from transformers' own config classes with real GQA ratios
+(4 query heads on 2 KV heads). Biases and norm weights are randomised too (transformers
+initialises them to 0 and 1, which would hide a bias or norm weight sliced wrongly).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import transformers
+from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config,
+                          Qwen3Config)
+
+from prunebench import PrunebenchError, lora, surgery, tiny
+from prunebench.architectures import ARCHITECTURES, architecture_config, known_shape_of
+from prunebench.evaluate import perplexity
+from prunebench.instructions import embedded_records, split_records
+from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim,
+                                 load_config,
+                                 load_model, save_model)
+from prunebench.param_count import config_from_dict, config_from_json
+from prunebench.registry import method_function
+from prunebench.static_decode import StaticDecoder
+
+VOCAB = 128
+SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+             num_key_value_heads=2, vocab_size=VOCAB, max_position_embeddings=256,
+             bos_token_id=1, eos_token_id=2, pad_token_id=0)
+
+FAMILIES = {
+    # Llama-3 style: rope_theta 500000 and llama3 rope scaling whose original context (32) is
+    # short enough that the scaling changes the rotary tables within the tested positions.
+    "llama3": lambda: LlamaConfig(**SMALL, head_dim=16, rope_theta=500000.0, rope_scaling={
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 32}),
+    "mistral": lambda: MistralConfig(**SMALL, head_dim=16, sliding_window=None),
+    "qwen2": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True, use_sliding_window=False),
+    # Qwen3 sets head_dim apart from hidden / heads (Qwen3-0.6B: 1024 / 16 heads, head_dim 128).
+    "qwen3": lambda: Qwen3Config(**SMALL, head_dim=32, use_sliding_window=False),
+}
+CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+           "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
+
+# Every method, with parameters that let the depth methods remove blocks of a 4-block model.
+METHODS = {
+    "depth_ppl": {}, "depth_taylor": {"protect_first": 1, "protect_last": 1},
+    "depth_mag": {"protect_first": 1, "protect_last": 1}, "sleb": {}, "shortgpt": {},
+    "llm_pruner": {}, "flap": {}, "wanda_sp": {},
+}
+TARGET = 0.8  # of dense: one block of four, or about a fifth of every block's width
+
+NEAR_TIE = 1e-4  # far above float32 differences between correct implementations (~1e-5)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small ops run fastest on one thread, and other tests share the two cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def family_model(name: str, seed: int = 0):
+    config = FAMILIES[name]()
+    torch.manual_seed(seed)
+    model = build_model(config, device="cpu")
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if p.dim() == 1:  # biases around 0, norm weights around 1
+                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in pname else 0.0))
+    return model.eval()
+
+
+def logits(model, ids):
+    with torch.no_grad():
+        return model(input_ids=ids, use_cache=False).logits
+
+
+def numel(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def ids(n: int = 3, length: int = 12, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    out = torch.randint(3, VOCAB, (n, length), generator=g)
+    out[:, 0] = 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def tokenizer(embedded_corpus):
+    return tiny.train_tokenizer((embedded_corpus / "train.txt").read_text(), vocab_size=VOCAB)
+
+
+@pytest.fixture(scope="module")
+def base_dirs(tmp_path_factory, tokenizer):
+    """One saved dense checkpoint per family (tokenizer included)."""
+    root = tmp_path_factory.mktemp("families")
+    for name in FAMILIES:
+        save_model(family_model(name), tokenizer, root / name)
+    return {name: root / name for name in FAMILIES}
+
+
+# --------------------------------------------------------------------------- format and counts
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_class_counts_and_round_trip(name, base_dirs):
+    model = family_model(name)
+    loaded = load_model(base_dirs[name])
+    assert type(loaded).__name__ == CLASSES[name]
+    raw = json.loads((base_dirs[name] / "config.json").read_text())
+    assert raw["architectures"] == [CLASSES[name]]
+    # The closed form, the meta model, the real model and the config.json alone agree.
+    assert count_params(loaded.config) == count_params_meta(loaded.config) == numel(loaded)
+    assert count_params(config_from_json(base_dirs[name] / "config.json")) == numel(model)
+    x = ids()
+    assert torch.equal(logits(loaded, x), logits(model, x))
+
+
+def test_family_specific_pieces_are_real():
+    """The tiny configs exercise what makes each family different (else the tests prove less)."""
+    llama3 = family_model("llama3")
+    plain = build_model(LlamaConfig(**SMALL, head_dim=16, rope_theta=500000.0), device="cpu")
+    assert not torch.allclose(llama3.model.rotary_emb.inv_freq, plain.model.rotary_emb.inv_freq)
+    qwen2 = family_model("qwen2")
+    attn = qwen2.model.layers[0].self_attn
+    assert attn.q_proj.bias is not None and attn.k_proj.bias is not None
+    assert attn.o_proj.bias is None
+    assert qwen2.lm_head.weight is qwen2.model.embed_tokens.weight  # tied: counted once
+    assert numel(qwen2) == count_params(qwen2.config)
+    qwen3 = family_model("qwen3").model.layers[0].self_attn
+    assert qwen3.q_norm.weight.shape == (32,) and qwen3.q_proj.out_features == 4 * 32 != 64
+
+
+def test_other_model_types_are_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2}))
+    with pytest.raises(PrunebenchError, match="model_type 'gpt2'.*llama.*mistral.*qwen2.*qwen3"):
+        load_config(tmp_path)
+    with pytest.raises(PrunebenchError, match="model_type 'gpt2' is not supported"):
+        build_model(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2))
+    with pytest.raises(PrunebenchError, match="model_type 'gpt2' is not supported"):
+        count_params(config_from_dict({"model_type": "gpt2"}))
+
+
+# --------------------------------------------------------------------------- surgery per family
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_removing_a_silent_kv_group_keeps_the_logits(name):
+    """A KV group whose o_proj columns are zero adds nothing; removing it must leave the logits
+    unchanged. If a bias slice (Qwen2) or the shared q/k norm (Qwen3) went with the wrong heads,
+    the kept heads would change and so would the logits."""
+    model = family_model(name)
+    hd = head_dim(model.config)
+    rep = model.config.num_attention_heads // model.config.num_key_value_heads
+    with torch.no_grad():  # group 0 of block 1: its query heads 0..rep-1
+        model.model.layers[1].self_attn.o_proj.weight[:, :rep * hd] = 0
+    x = ids()
+    before = logits(model, x)
+    norm = getattr(model.model.layers[1].self_attn, "q_norm", None)
+    norm_before = None if norm is None else norm.weight.detach().clone()
+    surgery.remove_kv_groups(model, 1, [0])
+    attn = model.model.layers[1].self_attn
+    assert attn.k_proj.out_features == hd and attn.q_proj.out_features == rep * hd
+    if norm_before is not None:  # one head_dim weight shared by the heads: kept whole
+        assert torch.equal(attn.q_norm.weight, norm_before)
+    assert numel(model) == count_params(model.config)
+    torch.testing.assert_close(logits(model, x), before, rtol=0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- every method
+
+def greedy_tokens_agree(model, n_new: int = 10) -> None:
+    """The compiled decoder's greedy tokens equal HF generate's wherever HF's choice is certain
+    (up to a row's first near tie, which float rounding may flip)."""
+    prompt = ids(3, 6, seed=2)
+    with torch.inference_mode():
+        out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
+                             max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
+                             pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+        decoder = StaticDecoder(model, 3, 6 + n_new, mode="eager")
+        mine = decoder.generate(prompt, n_new)
+        torch.testing.assert_close(decoder.prefill_logits(prompt), logits(model, prompt)[:, -1],
+                                   rtol=0, atol=1e-4)
+    top2 = torch.stack(out.scores, dim=1).topk(2, dim=-1).values
+    tie = (top2[..., 0] - top2[..., 1]) < NEAR_TIE
+    for row in range(3):
+        k = int(tie[row].nonzero()[0]) if tie[row].any() else n_new
+        assert torch.equal(mine[row, :6 + k], out.sequences[row, :6 + k]), (row, k)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base_dirs,
+                                                              tmp_path):
+    model = load_model(base_dirs[name])
+    dense = numel(model)
+    target = int(TARGET * dense)
+    calibration = ids(8, 24, seed=3)
+    report = method_function(method)(model, calibration, target, **METHODS[method])
+    assert isinstance(report, dict)
+    after = numel(model)
+    assert after == count_params(model.config) < dense
+    assert abs(after - target) < 0.25 * dense  # one block of four at most, either side
+    save_model(model, None, tmp_path / "pruned")
+    reloaded = load_model(tmp_path / "pruned")
+    assert type(reloaded).__name__ == CLASSES[name]
+    assert numel(reloaded) == after == count_params(load_config(tmp_path / "pruned"))
+    x = ids()
+    assert torch.equal(logits(reloaded, x), logits(model, x))
+    greedy_tokens_agree(reloaded)
+    stream = ids(1, 400, seed=4)[0]
+    ppl = perplexity(reloaded, stream, window=64, bos_token_id=1)
+    assert torch.isfinite(torch.tensor(ppl["perplexity"])) and ppl["scored_tokens"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded_corpus,
+                                            tmp_path):
+    """Adapters go on every family's projections (same names); the merged model keeps the
+    pruned shape, saves as a plain checkpoint of its family and reloads with the same logits."""
+    model = load_model(base_dirs[name])
+    method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
+    pruned_params = numel(model)
+    records = embedded_records((embedded_corpus / "train.txt").read_text(), seed=0)
+    train, val = split_records(records, 8, seed=0)
+    settings = lora.resolve_settings({
+        "data": {"source": "embedded", "val_size": 8, "max_train": 16, "seed": 0},
+        "template": "plain", "epochs": 1, "lr": 2e-3, "batch_size": 8, "micro_batch_size": 4,
+        "max_length": 192, "warmup_steps": 1, "eval_every": 1, "log_every": 1, "seed": 0})
+    merged, report = lora.train_lora(model, tokenizer, train[:16], val, settings,
+                                     torch.device("cpu"))
+    assert report["best_val_loss"] <= report["initial_val_loss"]
+    assert numel(merged) == pruned_params == count_params(merged.config)
+    save_model(merged, tokenizer, tmp_path / "recovered")
+    reloaded = load_model(tmp_path / "recovered")
+    assert type(reloaded).__name__ == CLASSES[name]
+    x = ids()
+    assert torch.equal(logits(reloaded, x), logits(merged, x))
+
+
+# --------------------------------------------------------------------------- other code's loading
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dirs, tmp_path):
+    """docs: AutoModelForCausalLM.from_pretrained loads dense and depth-pruned checkpoints (they
+    are plain checkpoints of their family) with the same logits; a width-pruned one makes it
+    raise on the size mismatch rather than build a model of the wrong shapes."""
+    model = load_model(base_dirs[name])
+    method_function("depth_mag")(model, None, int(TARGET * numel(model)),
+                                 protect_first=1, protect_last=1)
+    save_model(model, None, tmp_path / "depth")
+    theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "depth", dtype=torch.float32)
+    assert type(theirs).__name__ == CLASSES[name]
+    x = ids()
+    assert torch.equal(logits(theirs.eval(), x), logits(model, x))
+
+    width = load_model(base_dirs[name])
+    surgery.remove_kv_groups(width, 1, [0])
+    save_model(width, None, tmp_path / "width")
+    with pytest.raises(RuntimeError, match="mismatch"):
+        AutoModelForCausalLM.from_pretrained(tmp_path / "width")
+    assert numel(load_model(tmp_path / "width")) == numel(width)  # prunebench's loader works
+
+
+# --------------------------------------------------------------------------- compiled backend
+
+def test_static_decoder_refuses_a_window_shorter_than_the_sequence():
+    config = MistralConfig(**SMALL, head_dim=16, sliding_window=8)
+    model = build_model(config, device="cpu").eval()
+    with pytest.raises(PrunebenchError, match="sliding-window attention over 8 tokens.*hf backend"):
+        StaticDecoder(model, 1, 20, mode="eager")
+    StaticDecoder(model, 1, 8, mode="eager")  # within the window: the same as full attention
+
+
+# --------------------------------------------------------------------------- known shapes
+
+# Totals of the published checkpoints (their model cards and the sum of their safetensors).
+PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
+             "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
+             "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320}
+
+
+@pytest.mark.parametrize("arch", sorted(PUBLISHED))
+def test_known_shapes_count_exactly(arch):
+    config = architecture_config(arch)
+    assert count_params(config) == count_params_meta(config) == PUBLISHED[arch]
+    assert count_params(config_from_dict(ARCHITECTURES[arch])) == PUBLISHED[arch]
+
+
+def test_known_shapes_build_their_family():
+    assert type(architecture_config("qwen2.5-7b")).__name__ == "Qwen2Config"
+    assert type(architecture_config("qwen3-8b")).__name__ == "Qwen3Config"
+    assert type(architecture_config("mistral-7b-v0.3")).__name__ == "MistralConfig"
+    assert architecture_config("llama-3.1-8b").rope_scaling["rope_type"] == "llama3"
+    assert known_shape_of("meta-llama/Llama-3.1-8B") == "llama-3.1-8b"
+    assert known_shape_of("mistralai/Mistral-7B-v0.3") == "mistral-7b-v0.3"
+    assert known_shape_of("Qwen/Qwen2.5-7B") == "qwen2.5-7b"
+    assert known_shape_of("Qwen/Qwen3-8B") == "qwen3-8b"
