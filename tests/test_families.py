@@ -10,14 +10,17 @@ initialises them to 0 and 1, which would hide a bias or norm weight sliced wrong
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 import transformers
+import yaml
 from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config,
                           Qwen3Config)
 
 from prunebench import PrunebenchError, lora, surgery, tiny
+from prunebench import benchmark as bench
 from prunebench.architectures import ARCHITECTURES, architecture_config, known_shape_of
 from prunebench.evaluate import perplexity
 from prunebench.instructions import embedded_records, split_records
@@ -215,6 +218,14 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     x = ids()
     assert torch.equal(logits(reloaded, x), logits(model, x))
     greedy_tokens_agree(reloaded)
+    # The benchmark itself on both backends, for one width and one depth method (the sweep's
+    # bookkeeping is the same for every method; the decoding was checked just above).
+    for backend in ("hf", "compiled") if method in ("flap", "shortgpt") else ():
+        result = bench.sweep(reloaded, None, input_tokens=5, output_tokens=4, batch_sizes=[2],
+                             warmup=0, repeats=1, device="cpu", dtype="float32", seed=0,
+                             backend=backend)
+        assert [row["status"] for row in result["rows"]] == ["ok"]
+        assert result["params"] == after
     stream = ids(1, 400, seed=4)[0]
     ppl = perplexity(reloaded, stream, window=64, bos_token_id=1)
     assert torch.isfinite(torch.tensor(ppl["perplexity"])) and ppl["scored_tokens"] > 0
@@ -303,3 +314,35 @@ def test_known_shapes_build_their_family():
     assert known_shape_of("mistralai/Mistral-7B-v0.3") == "mistral-7b-v0.3"
     assert known_shape_of("Qwen/Qwen2.5-7B") == "qwen2.5-7b"
     assert known_shape_of("Qwen/Qwen3-8B") == "qwen3-8b"
+
+
+# --------------------------------------------------------------------------- config/modern.yaml
+
+def test_modern_config_plans_exact_sizes_offline(tmp_path, capsys, monkeypatch):
+    """`prunebench plan --configfile config/modern.yaml` on a machine without the hub: the
+    published shapes give exact sizes; depth pruning to 75% removes 9 of Llama-3.1-8B's 32
+    blocks (218,112,000 params each) and 8 of Qwen2.5-7B's 28 (233,057,792 each)."""
+    import huggingface_hub
+
+    from prunebench import cli
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("plan must not download on an offline machine")
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_download)
+    monkeypatch.setattr(cli, "hub_reachable", lambda: False)
+    modern = Path(__file__).resolve().parents[1] / "config" / "modern.yaml"
+    rows = {(r["model"], r["variant"]): r for r in cli.plan_rows(modern, tmp_path)}
+    assert rows["llama-3.1-8b", "dense"]["params_after"] == 8_030_261_248
+    assert rows["qwen2.5-7b", "dense"]["params_after"] == 7_615_616_512
+    assert rows["llama-3.1-8b", "depth_ppl-0.75"]["params_after"] == 8_030_261_248 - 9 * 218_112_000
+    assert rows["qwen2.5-7b", "depth_taylor-0.75"]["params_after"] == 7_615_616_512 - 8 * 233_057_792
+    for (_model, variant), row in rows.items():
+        if variant.startswith(("llm_pruner", "wanda_sp")):  # sized from the config alone
+            assert abs(row["params_after"] - row["target_params"]) <= 0.01 * row["target_params"]
+    assert cli.main(["plan", "--configfile", str(modern), "--resources", str(tmp_path)]) == 0
+    assert "| qwen2.5-7b | wanda_sp-0.75 | 5.71B | 5,711,806,464" in capsys.readouterr().out
+    config = yaml.safe_load(modern.read_text())
+    assert config["benchmark"]["token_configs"] == ["12x128", "82x128", "12x512", "82x512"]
+    assert config["benchmark"]["backends"] == ["hf", "compiled"]
