@@ -256,6 +256,22 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
     assert torch.equal(logits(reloaded, x), logits(merged, x))
 
 
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_zeroshot_evaluates_a_width_pruned_model(name, base_dirs, tokenizer, embedded_corpus,
+                                                 tmp_path):
+    """lm-eval scores the family's pruned model through its own class (offline suite)."""
+    from prunebench import mc_suite, zeroshot
+
+    suite = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "mc_suite", n=20)
+    model = load_model(base_dirs[name])
+    method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
+    result = zeroshot.evaluate(model, tokenizer, ["pb_number", "pb_continuation"],
+                               include_path=suite, batch_size=8, limit=10)
+    summary = result["summary"]
+    assert summary["samples"] == {"pb_number": 10, "pb_continuation": 10}
+    assert all(0.0 <= v <= 1.0 for v in summary["accuracy"].values())
+
+
 # --------------------------------------------------------------------------- other code's loading
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -281,6 +297,19 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
 
 
 # --------------------------------------------------------------------------- compiled backend
+
+def test_qwen3_decode_step_traces_as_one_graph():
+    """The per-head q/k norm keeps the step free of graph breaks (what CUDA graphs and
+    reduce-overhead need); traced with the eager backend, so CPU is enough."""
+    model = family_model("qwen3")
+    surgery.remove_kv_groups(model, 2, [1])
+    prompt = ids(2, 5, seed=2)
+    eager = StaticDecoder(model, 2, 15, mode="eager").generate(prompt, 10)
+    compiled = StaticDecoder(model, 2, 15, mode="compile",
+                             compile_kwargs={"backend": "eager", "fullgraph": True})
+    compiled.prepare()
+    assert torch.equal(compiled.generate(prompt, 10), eager)
+
 
 def test_static_decoder_refuses_a_window_shorter_than_the_sequence():
     config = MistralConfig(**SMALL, head_dim=16, sliding_window=8)
