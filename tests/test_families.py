@@ -177,6 +177,31 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     torch.testing.assert_close(logits(model, x), before, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_empty_attention_and_mlp_blocks_round_trip_and_decode(name, tmp_path):
+    """A block left with no heads (its attention becomes ZeroHeadAttention inside the family's
+    own decoder layer; Qwen3's q/k norms go with it) and one left with no MLP channels: saved,
+    reloaded with the same logits, decoded by both backends alike."""
+    model = family_model(name)
+    surgery.remove_kv_groups(model, 1, [0, 1])
+    surgery.remove_channels(model, 2, range(128))
+    assert numel(model) == count_params(model.config)
+    save_model(model, None, tmp_path / "m")
+    reloaded = load_model(tmp_path / "m")
+    assert numel(reloaded) == numel(model)
+    x = ids()
+    assert torch.equal(logits(reloaded, x), logits(model, x))
+    greedy_tokens_agree(reloaded)
+
+
+def test_device_maps_keep_each_familys_blocks_whole():
+    from prunebench.device_map import no_split
+
+    for name, cls in (("mistral", "MistralDecoderLayer"), ("qwen2", "Qwen2DecoderLayer"),
+                      ("qwen3", "Qwen3DecoderLayer")):
+        assert cls in no_split(family_model(name))
+
+
 # --------------------------------------------------------------------------- every method
 
 def greedy_tokens_agree(model, n_new: int = 10) -> None:
