@@ -127,6 +127,27 @@ def test_family_class_counts_and_round_trip(name, base_dirs):
     assert torch.equal(logits(loaded, x), logits(model, x))
 
 
+@pytest.mark.parametrize("saved_as", ["model.embed_tokens.weight", "lm_head.weight"])
+def test_tied_embeddings_load_under_either_name(saved_as, tmp_path):
+    """A tied checkpoint holds the shared table once, under the embedding's name (transformers,
+    prunebench) or, from other savers, the head's; both load to the same model."""
+    from safetensors.torch import save_file
+
+    from prunebench.modeling import write_manifest
+
+    model = family_model("qwen2")
+    model.config.save_pretrained(tmp_path)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()
+             if k not in ("model.embed_tokens.weight", "lm_head.weight")}
+    state[saved_as] = model.model.embed_tokens.weight.detach().clone()
+    save_file(state, tmp_path / "model.safetensors")
+    write_manifest(tmp_path)
+    loaded = load_model(tmp_path)
+    assert loaded.lm_head.weight is loaded.model.embed_tokens.weight
+    x = ids()
+    assert torch.equal(logits(loaded, x), logits(model, x))
+
+
 def test_family_specific_pieces_are_real():
     """The tiny configs exercise what makes each family different (else the tests prove less)."""
     llama3 = family_model("llama3")
