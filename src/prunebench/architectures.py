@@ -26,9 +26,9 @@ ARCHITECTURES: dict[str, dict] = {
                        num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
                        max_position_embeddings=8192, rms_norm_eps=1e-5, rope_theta=500000.0),
 }
-# meta-llama/Llama-3.1-8B config.json: GQA 32/8 heads and Llama-3's rope scaling (its rotary
-# tables differ from plain RoPE beyond 8192 / low_freq_factor positions' wavelengths).
-# 8,030,261,248 parameters.
+# meta-llama/Llama-3.1-8B config.json: GQA 32/8 heads and Llama-3's rope scaling (rotary
+# frequencies whose wavelength exceeds 8192 / low_freq_factor tokens are divided by `factor`,
+# those between that and 8192 / high_freq_factor interpolated). 8,030,261,248 parameters.
 ARCHITECTURES["llama-3.1-8b"] = dict(
     ARCHITECTURES["llama-3-8b"], max_position_embeddings=131072,
     rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,

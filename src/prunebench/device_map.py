@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 # inside the block, once per sub-layer. Our zero-head attention stand-in is part of a block.
 # Each family has its own block class (MistralDecoderLayer, Qwen2DecoderLayer, ...): `no_split`.
 NO_SPLIT = ["LlamaDecoderLayer"]
+STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
 
 
 def no_split(model) -> list[str]:
     """The block class names of this model (its family's decoder layer, whole)."""
     return sorted({type(layer).__name__ for layer in model.model.layers} | set(NO_SPLIT))
-STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
+
 
 DeviceMap = dict[str, int | str]
 

@@ -23,6 +23,7 @@ from prunebench import PrunebenchError
 if TYPE_CHECKING:
     from transformers import LlamaConfig
 
+
 @dataclass(frozen=True)
 class Family:
     """What a model family's decoder block holds beyond the LLaMA layout.
