@@ -1,4 +1,4 @@
-"""Model families: LLaMA-3 (GQA, rope scaling), Mistral, Qwen2 (q/k/v biases, tied embeddings),
+"""Model families: LLaMA-3 (GQA, rope scaling), Mistral, Qwen2 (q/k/v biases; tied embeddings too),
 Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), each pruned with every method,
 saved, reloaded, benchmarked with both backends and evaluated, on tiny random models.
 
@@ -43,12 +43,17 @@ FAMILIES = {
         "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
         "original_max_position_embeddings": 32}),
     "mistral": lambda: MistralConfig(**SMALL, head_dim=16, sliding_window=None),
-    "qwen2": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True, use_sliding_window=False),
+    "qwen2": lambda: Qwen2Config(**SMALL, use_sliding_window=False),
     # Qwen3 sets head_dim apart from hidden / heads (Qwen3-0.6B: 1024 / 16 heads, head_dim 128).
     "qwen3": lambda: Qwen3Config(**SMALL, head_dim=32, use_sliding_window=False),
 }
+# Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
+# in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
+TIED = {"qwen2_tied": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True,
+                                          use_sliding_window=False)}
 CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
-           "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
+           "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+           "qwen2_tied": "Qwen2ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -71,7 +76,7 @@ def one_thread():
 
 
 def family_model(name: str, seed: int = 0):
-    config = FAMILIES[name]()
+    config = {**FAMILIES, **TIED}[name]()
     torch.manual_seed(seed)
     model = build_model(config, device="cpu")
     with torch.no_grad():
@@ -106,14 +111,14 @@ def tokenizer(embedded_corpus):
 def base_dirs(tmp_path_factory, tokenizer):
     """One saved dense checkpoint per family (tokenizer included)."""
     root = tmp_path_factory.mktemp("families")
-    for name in FAMILIES:
+    for name in [*FAMILIES, *TIED]:
         save_model(family_model(name), tokenizer, root / name)
-    return {name: root / name for name in FAMILIES}
+    return {name: root / name for name in [*FAMILIES, *TIED]}
 
 
 # --------------------------------------------------------------------------- format and counts
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", sorted([*FAMILIES, *TIED]))
 def test_family_class_counts_and_round_trip(name, base_dirs):
     model = family_model(name)
     loaded = load_model(base_dirs[name])
@@ -125,6 +130,9 @@ def test_family_class_counts_and_round_trip(name, base_dirs):
     assert count_params(config_from_json(base_dirs[name] / "config.json")) == numel(model)
     x = ids()
     assert torch.equal(logits(loaded, x), logits(model, x))
+    tokens = greedy_tokens_agree(loaded)
+    if name not in TIED:  # varied tokens: the decoding check is a real one
+        assert len(set(tokens[:, 6:].flatten().tolist())) > 3
 
 
 @pytest.mark.parametrize("saved_as", ["model.embed_tokens.weight", "lm_head.weight"])
@@ -135,7 +143,7 @@ def test_tied_embeddings_load_under_either_name(saved_as, tmp_path):
 
     from prunebench.modeling import write_manifest
 
-    model = family_model("qwen2")
+    model = family_model("qwen2_tied")
     model.config.save_pretrained(tmp_path)
     state = {k: v.contiguous() for k, v in model.state_dict().items()
              if k not in ("model.embed_tokens.weight", "lm_head.weight")}
@@ -153,7 +161,7 @@ def test_family_specific_pieces_are_real():
     llama3 = family_model("llama3")
     plain = build_model(LlamaConfig(**SMALL, head_dim=16, rope_theta=500000.0), device="cpu")
     assert not torch.allclose(llama3.model.rotary_emb.inv_freq, plain.model.rotary_emb.inv_freq)
-    qwen2 = family_model("qwen2")
+    qwen2 = family_model("qwen2_tied")
     attn = qwen2.model.layers[0].self_attn
     assert attn.q_proj.bias is not None and attn.k_proj.bias is not None
     assert attn.o_proj.bias is None
@@ -248,10 +256,11 @@ def greedy_tokens_agree(model, n_new: int = 10) -> None:
     for row in range(3):
         k = int(tie[row].nonzero()[0]) if tie[row].any() else n_new
         assert torch.equal(mine[row, :6 + k], out.sequences[row, :6 + k]), (row, k)
+    return mine
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", sorted([*FAMILIES, *TIED]))
 def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base_dirs,
                                                               tmp_path):
     model = load_model(base_dirs[name])
@@ -281,6 +290,21 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     stream = ids(1, 400, seed=4)[0]
     ppl = perplexity(reloaded, stream, window=64, bos_token_id=1)
     assert torch.isfinite(torch.tensor(ppl["perplexity"])) and ppl["scored_tokens"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_the_workflows_prune_step_runs_on_every_family(name, base_dirs, tmp_path):
+    """`pruning.prune_checkpoint` (what the workflow's prune job calls): the report's sizes are
+    the saved checkpoint's, and the tokenizer travels with it."""
+    from prunebench.pruning import prune_checkpoint
+
+    report = prune_checkpoint(base_dirs[name], "wanda_sp", "0.8", tmp_path / "out",
+                              ids(8, 24, seed=3), device="cpu")
+    reloaded = load_model(tmp_path / "out")
+    assert type(reloaded).__name__ == CLASSES[name]
+    assert report["params_after"] == numel(reloaded) < report["params_before"]
+    assert abs(report["params_after"] - report["target_params"]) <= 0.01 * report["target_params"]
+    assert (tmp_path / "out" / "tokenizer.json").exists()
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
