@@ -110,7 +110,7 @@ def test_result_paths_are_written_once_in_the_layout_module():
     for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             code = line.split("#")[0]
-            if re.search(r"[\"'](?:%s)" % "|".join(RESULT_ROOTS), code):
+            if re.search(r"[\"'](?:" + "|".join(RESULT_ROOTS) + ")", code):
                 offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert not offenders, ("paths written outside prunebench.plan.layout (use its patterns):\n"
                            + "\n".join(offenders))

@@ -7,8 +7,9 @@ overridden (the embedded default config runs a short CPU version).
 Works on every checkpoint the pipeline makes: depth-pruned (fewer blocks), width-pruned (per-
 block shapes, output biases) and blocks left with no heads, whose attention (`ZeroHeadAttention`)
 has no q/k/v and an o_proj with no inputs: adapters go on the non-empty projections only.
-The merged model is a plain `LlamaForCausalLM` saved by `modeling.save_model`, so loading it
-never needs peft.
+The merged model is a plain model of its family (`LlamaForCausalLM`, `Qwen2ForCausalLM`, ...:
+every supported family names its projections the same) saved by `modeling.save_model`, so
+loading it never needs peft.
 
 A recovered variant is named `<base variant>+lora` (`depth_ppl-0.8+lora`, `dense+lora`).
 """

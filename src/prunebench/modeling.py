@@ -2,7 +2,9 @@
 
 A checkpoint is a directory with `config.json`, safetensors weights, tokenizer files and
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
-prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF LLaMA checkpoint. A
+prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
+(LLaMA, Mistral, Qwen2, Qwen3: `param_count.FAMILIES`, chosen by the config's `model_type` and
+built from transformers' own classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
 heads, MLP width and which output biases exist. `build_model` rebuilds those shapes on the meta
 device, so sizing a model never needs its weights; `load_model` then assigns the weights from
@@ -19,15 +21,16 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
+import transformers
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import verify_manifest
-from prunebench.checkpoint.param_count import (block_param_count, count_params,  # noqa: F401
-                                    default_layer_shape, head_dim, layer_shapes,
-                                    non_block_param_count)
+from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, count_params,  # noqa: F401
+                                    default_layer_shape, family, head_dim, layer_shapes,
+                                    mlp_bias, non_block_param_count, o_bias, qkv_bias)
 
 log = logging.getLogger(__name__)
 
@@ -104,26 +107,39 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     d, hd = config.hidden_size, head_dim(config)
     attn, mlp = layer.self_attn, layer.mlp
     n_q, n_kv = shape["num_attention_heads"], shape["num_key_value_heads"]
-    attn_bias = bool(config.attention_bias)
+    in_bias, out_bias = qkv_bias(config), o_bias(config) or shape["o_proj_bias"]
     if n_q == 0:
-        zero = ZeroHeadAttention(config, layer_idx, attn_bias or shape["o_proj_bias"])
+        zero = ZeroHeadAttention(config, layer_idx, out_bias)
         zero.to(device=attn.o_proj.weight.device, dtype=attn.o_proj.weight.dtype)
         layer.self_attn = zero
     else:
         if n_q % n_kv:
             raise PrunebenchError(f"block {layer_idx}: {n_q} query heads is not a multiple of "
                                   f"{n_kv} KV heads")
-        attn.q_proj = _linear(d, n_q * hd, attn_bias, attn.q_proj)
-        attn.k_proj = _linear(d, n_kv * hd, attn_bias, attn.k_proj)
-        attn.v_proj = _linear(d, n_kv * hd, attn_bias, attn.v_proj)
-        attn.o_proj = _linear(n_q * hd, d, attn_bias or shape["o_proj_bias"], attn.o_proj)
+        attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
+        attn.k_proj = _linear(d, n_kv * hd, in_bias, attn.k_proj)
+        attn.v_proj = _linear(d, n_kv * hd, in_bias, attn.v_proj)
+        attn.o_proj = _linear(n_q * hd, d, out_bias, attn.o_proj)
+        # Qwen3's q_norm / k_norm (size head_dim, shared by the heads) keep their shape.
         attn.num_key_value_groups = n_q // n_kv
     m = shape["intermediate_size"]
-    mlp_bias = bool(getattr(config, "mlp_bias", False))
-    mlp.gate_proj = _linear(d, m, mlp_bias, mlp.gate_proj)
-    mlp.up_proj = _linear(d, m, mlp_bias, mlp.up_proj)
-    mlp.down_proj = _linear(m, d, mlp_bias or shape["down_proj_bias"], mlp.down_proj)
+    m_bias = mlp_bias(config)
+    mlp.gate_proj = _linear(d, m, m_bias, mlp.gate_proj)
+    mlp.up_proj = _linear(d, m, m_bias, mlp.up_proj)
+    mlp.down_proj = _linear(m, d, m_bias or shape["down_proj_bias"], mlp.down_proj)
     mlp.intermediate_size = m
+
+
+def model_class(config) -> type:
+    """The transformers causal-LM class of the config's family (LlamaForCausalLM, ...)."""
+    return getattr(transformers, family(config).model_class)
+
+
+def config_class(model_type: str) -> type:
+    """The transformers config class of a supported model_type (PrunebenchError otherwise)."""
+    from types import SimpleNamespace
+
+    return getattr(transformers, family(SimpleNamespace(model_type=model_type)).config_class)
 
 
 def build_model(config: LlamaConfig, device: str | torch.device = "meta",
@@ -131,13 +147,12 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     """Instantiate the architecture (per-block shapes included) with uninitialised weights.
 
     On "meta" nothing is allocated; on a real device the weights are randomly initialised.
+    The class is the family's own transformers class (`model_class`); other model types raise.
     """
-    if getattr(config, "model_type", "llama") != "llama":
-        raise PrunebenchError(f"model_type {config.model_type!r} is not supported: prunebench "
-                              "handles LLaMA-architecture models (LlamaForCausalLM)")
+    cls = model_class(config)
     shapes = getattr(config, "layer_shapes", None)
     with torch.device(device):
-        model = LlamaForCausalLM(config)
+        model = cls(config)
         if dtype is not None:
             model.to(dtype)
         if shapes is not None:
@@ -201,13 +216,16 @@ def load_config(path: str | Path) -> LlamaConfig:
     except (ValueError, UnicodeDecodeError) as exc:
         raise PrunebenchError(f"{path / 'config.json'} is not valid JSON ({exc}): re-download "
                               "or rebuild the model") from exc
-    if raw.get("model_type", "llama") != "llama" or "auto_map" in raw:
-        # prunebench builds LlamaForCausalLM from its own code; it never runs a checkpoint's code.
+    model_type = raw.get("model_type") or "llama"
+    if model_type not in FAMILIES or "auto_map" in raw:
+        # prunebench builds transformers' own classes; it never runs a checkpoint's code.
         raise PrunebenchError(
             f"{path / 'config.json'} describes model_type {raw.get('model_type')!r}"
             f"{' with custom code (auto_map)' if 'auto_map' in raw else ''}: prunebench handles "
-            "LLaMA-architecture checkpoints only and never runs code shipped with a checkpoint")
-    return LlamaConfig.from_pretrained(path)
+            f"the model types {sorted(FAMILIES)} "
+            f"({', '.join(f.model_class for f in FAMILIES.values())}) with transformers' own "
+            "code only and never runs code shipped with a checkpoint")
+    return config_class(model_type).from_pretrained(path)
 
 
 def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
@@ -215,12 +233,16 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
     """Save config, safetensors weights, tokenizer and manifest atomically into `path`."""
     from huggingface_hub import save_torch_state_dict
 
-    model.config.architectures = ["LlamaForCausalLM"]
+    model.config.architectures = [family(model.config).model_class]
     with atomic_dir(path) as tmp:
         model.config.save_pretrained(tmp)
         if getattr(model, "generation_config", None) is not None:
             model.generation_config.save_pretrained(tmp)
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        if model.config.tie_word_embeddings:
+            # One tensor under two names: keep the embedding's, as transformers saves it (the
+            # deduplicating saver would otherwise keep whichever name it meets first).
+            state.pop("lm_head.weight", None)
         save_torch_state_dict(state, tmp, max_shard_size="5GB", safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
@@ -267,7 +289,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     # tables as weights; they are recomputed from the config, so drop them.
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
     if config.tie_word_embeddings:
-        state.pop("lm_head.weight", None)
+        head = state.pop("lm_head.weight", None)
+        if "model.embed_tokens.weight" not in state and head is not None:
+            state["model.embed_tokens.weight"] = head  # tied, saved under the head's name
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state) - ({"lm_head.weight"} if config.tie_word_embeddings else set()))
     unexpected = sorted(set(state) - set(expected))

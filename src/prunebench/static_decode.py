@@ -17,6 +17,13 @@ attention output is the o_proj bias), blocks with a zero-channel MLP (the down_p
 shallower models (depth pruning) all just work: each block gets a cache of its own KV width, and
 zero-head blocks get none.
 
+The families differ only in per-block pieces, all read from the HF modules: q/k/v (and o_proj)
+biases (Qwen2) are fused like the weights; Qwen3's per-head q/k RMSNorm (one head_dim weight
+shared by every head) is applied to the projected heads before the rotation, as HF does; rope
+scaling (LLaMA-3's) comes with the rotary tables of the model's own rotary module. Sliding-window
+attention is not implemented: a model whose window is shorter than the decoder's length is
+refused (no benchmark length comes near the 4096-token windows of the published models).
+
 The step is written without host synchronisation (no `.item()`, no data-dependent shapes): the
 position is a device tensor, the cache write is an indexed store, and attention reads the whole
 static cache under a mask of the positions filled so far.
@@ -173,6 +180,14 @@ class Block(nn.Module):
         self.register_buffer("v_cache", v_cache, persistent=False)
         self.register_buffer("qkv_w", qkv_w, persistent=False)
         self.register_buffer("qkv_b", qkv_b, persistent=False)
+        # Qwen3: RMSNorm over each query / key head (weights of size head_dim, shared by heads).
+        q_norm, k_norm = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
+        self.register_buffer("q_norm_w", _detach(q_norm.weight) if q_norm is not None else None,
+                             persistent=False)
+        self.register_buffer("k_norm_w", _detach(k_norm.weight) if k_norm is not None else None,
+                             persistent=False)
+        self.q_norm_eps = q_norm.variance_epsilon if q_norm is not None else None
+        self.k_norm_eps = k_norm.variance_epsilon if k_norm is not None else None
         self.qkv_split = [self.n_q * head_dim, self.n_kv * head_dim, self.n_kv * head_dim]
 
         self.m = mlp.gate_proj.out_features
@@ -199,7 +214,11 @@ class Block(nn.Module):
         n_q, n_kv = self.n_q, self.n_kv
         qkv = self._project(h, self.qkv_w, self.qkv_b, self.qkv_split)
         qkv = qkv.view(b, t, n_q + 2 * n_kv, self.head_dim)
-        qk = apply_rotary(qkv[:, :, :n_q + n_kv], cos, sin)  # q and k rotated together
+        qk = qkv[:, :, :n_q + n_kv]
+        if self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3)
+            qk = torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps),
+                            rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps)], dim=2)
+        qk = apply_rotary(qk, cos, sin)  # q and k rotated together
         q = qk[:, :, :n_q].transpose(1, 2)
         self.k_cache[:, :, pos] = qk[:, :, n_q:].transpose(1, 2)
         self.v_cache[:, :, pos] = qkv[:, :, n_q + n_kv:].transpose(1, 2)
@@ -240,6 +259,24 @@ class Block(nn.Module):
 
 # --------------------------------------------------------------------------- the decoder
 
+def check_no_sliding_window(model: nn.Module, max_seq_len: int) -> None:
+    """Refuse a model whose sliding attention window would cut into `max_seq_len` tokens.
+
+    The decoder attends to every cached position; with a window at least as long as the
+    sequence, sliding-window attention is the same thing, so only shorter windows are refused.
+    """
+    config = model.config
+    windows = [getattr(layer.self_attn, "sliding_window", None) for layer in model.model.layers]
+    if getattr(config, "model_type", None) == "mistral":  # MistralAttention reads the config
+        windows.append(getattr(config, "sliding_window", None))
+    windows = [w for w in windows if w is not None]
+    if windows and min(windows) < max_seq_len:
+        raise PrunebenchError(
+            f"the model uses sliding-window attention over {min(windows)} tokens, shorter than "
+            f"the {max_seq_len} tokens of this benchmark cell: the compiled backend implements "
+            "full attention only; use the hf backend for this cell, or shorter token configs")
+
+
 class StaticDecoder(nn.Module):
     """Greedy decoding of a LlamaForCausalLM for a fixed batch size and maximum length.
 
@@ -273,6 +310,7 @@ class StaticDecoder(nn.Module):
             config.hidden_size // config.num_attention_heads)
         self.batch_size = batch_size
         self.max_seq_len = max_seq_len
+        check_no_sliding_window(model, max_seq_len)
         cache_len = -(-max_seq_len // CACHE_ALIGN) * CACHE_ALIGN
 
         self.register_buffer("embed", emb.detach(), persistent=False)

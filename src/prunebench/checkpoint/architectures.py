@@ -1,4 +1,9 @@
-"""Known LLaMA-family shapes, so plans can be sized and GPU runs made without any weights."""
+"""Known shapes of supported families, so plans can be sized and GPU runs made without weights.
+
+Each entry is the published checkpoint's config.json values that decide shapes and the forward
+pass (`model_type` picks the family, LLaMA when absent). Sizes count tied embeddings once
+(`param_count.count_params`); none of the 7-8B models here ties them.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,37 @@ ARCHITECTURES: dict[str, dict] = {
                        num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
                        max_position_embeddings=8192, rms_norm_eps=1e-5, rope_theta=500000.0),
 }
+# meta-llama/Llama-3.1-8B config.json: GQA 32/8 heads and Llama-3's rope scaling (rotary
+# frequencies whose wavelength exceeds 8192 / low_freq_factor tokens are divided by `factor`,
+# those between that and 8192 / high_freq_factor interpolated). 8,030,261,248 parameters.
+ARCHITECTURES["llama-3.1-8b"] = dict(
+    ARCHITECTURES["llama-3-8b"], max_position_embeddings=131072,
+    rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+    bos_token_id=128000, eos_token_id=128001)
+# mistralai/Mistral-7B-v0.3 config.json (v0.3: vocabulary 32768, no sliding window).
+# 7,248,023,552 parameters.
+ARCHITECTURES["mistral-7b-v0.3"] = dict(
+    model_type="mistral", hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=8, head_dim=128, vocab_size=32768,
+    max_position_embeddings=32768, rms_norm_eps=1e-5, rope_theta=1000000.0, sliding_window=None,
+    bos_token_id=1, eos_token_id=2)
+# Qwen/Qwen2.5-7B config.json: q/k/v biases (Qwen2 family), GQA 28/4 heads, untied embeddings
+# (the 0.5B-3B models tie them). 7,615,616,512 parameters.
+ARCHITECTURES["qwen2.5-7b"] = dict(
+    model_type="qwen2", hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+    num_attention_heads=28, num_key_value_heads=4, vocab_size=152064,
+    max_position_embeddings=131072, rms_norm_eps=1e-6, rope_theta=1000000.0,
+    use_sliding_window=False, tie_word_embeddings=False, bos_token_id=151643,
+    eos_token_id=151643)
+# Qwen/Qwen3-8B config.json: head_dim 128 given explicitly, per-head q/k RMSNorm, GQA 32/8.
+# 8,190,735,360 parameters.
+ARCHITECTURES["qwen3-8b"] = dict(
+    model_type="qwen3", hidden_size=4096, intermediate_size=12288, num_hidden_layers=36,
+    num_attention_heads=32, num_key_value_heads=8, head_dim=128, vocab_size=151936,
+    max_position_embeddings=40960, rms_norm_eps=1e-6, rope_theta=1000000.0,
+    attention_bias=False, use_sliding_window=False, tie_word_embeddings=False,
+    bos_token_id=151643, eos_token_id=151645)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 
@@ -43,7 +79,12 @@ def known_shape_of(repo_id: str) -> str | None:
 
 
 def architecture_config(name: str) -> LlamaConfig:
-    from transformers import LlamaConfig
+    """A transformers config of the architecture's family (LlamaConfig, Qwen2Config, ...)."""
+    from prunebench.modeling import config_class
 
-    return LlamaConfig(**architecture_shape(name), bos_token_id=1, eos_token_id=2, pad_token_id=0,
-                       tie_word_embeddings=False, hidden_act="silu")
+    shape = architecture_shape(name)
+    model_type = shape.pop("model_type", "llama")
+    settings = dict(bos_token_id=1, eos_token_id=2, tie_word_embeddings=False, hidden_act="silu")
+    if model_type == "llama":
+        settings["pad_token_id"] = 0
+    return config_class(model_type)(**{**settings, **shape})

@@ -25,8 +25,15 @@ log = logging.getLogger(__name__)
 
 # A decoder block is never split across devices: its residual stream would cross devices
 # inside the block, once per sub-layer. Our zero-head attention stand-in is part of a block.
+# Each family has its own block class (MistralDecoderLayer, Qwen2DecoderLayer, ...): `no_split`.
 NO_SPLIT = ["LlamaDecoderLayer"]
 STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def no_split(model) -> list[str]:
+    """The block class names of this model (its family's decoder layer, whole)."""
+    return sorted({type(layer).__name__ for layer in model.model.layers} | set(NO_SPLIT))
+
 
 DeviceMap = dict[str, int | str]
 
@@ -51,10 +58,10 @@ def plan(model: nn.Module, device_map: str | DeviceMap = "auto",
         raise PrunebenchError(f"unknown device_map {device_map!r}: use one of {STRATEGIES} or a "
                               "mapping of module names to devices (0, 1, 'cpu', 'disk')")
     if max_memory is None and device_map != "sequential":
-        max_memory = get_balanced_memory(model, dtype=dtype, no_split_module_classes=NO_SPLIT,
+        max_memory = get_balanced_memory(model, dtype=dtype, no_split_module_classes=no_split(model),
                                          low_zero=device_map == "balanced_low_0")
     placement = infer_auto_device_map(model, max_memory=max_memory, dtype=dtype,
-                                      no_split_module_classes=NO_SPLIT)
+                                      no_split_module_classes=no_split(model))
     log.info("device map: %s", summarize(placement))
     return placement
 

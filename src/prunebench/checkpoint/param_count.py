@@ -1,13 +1,19 @@
 """Exact parameter counts from a model's config alone (closed form), and its per-block shapes.
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
-workflow. `config` is a transformers LlamaConfig or anything with the same attributes (see
-`config_from_json`); prunebench.modeling checks these counts against meta-device models.
+workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
+Qwen2Config, Qwen3Config) or anything with the same attributes (see `config_from_json`);
+prunebench.modeling checks these counts against meta-device models.
+
+The families differ, for counting and surgery, only in which projections carry biases and
+whether attention normalises queries and keys per head (`FAMILIES`). Tied input and output
+embeddings (`tie_word_embeddings`, e.g. the small Qwen2.5 models) are one tensor, counted once.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -16,6 +22,69 @@ from prunebench import PrunebenchError
 
 if TYPE_CHECKING:
     from transformers import LlamaConfig
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a model family's decoder block holds beyond the LLaMA layout.
+
+    `model_class` is the transformers class prunebench builds (never remote code);
+    `qkv_bias` / `o_bias`: whether q/k/v and o_proj have biases, True / False always, or None
+    for "as the config's `attention_bias` says"; `mlp_bias_key`: the config key that gives the
+    MLP biases, if any; `qk_norm`: an RMSNorm of size head_dim on every query and every key
+    head (Qwen3), one weight shared by all heads of the block.
+    """
+
+    model_class: str
+    config_class: str
+    qkv_bias: bool | None
+    o_bias: bool | None
+    mlp_bias_key: str | None
+    qk_norm: bool
+
+
+# Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
+# attention_bias/mlp_bias; MistralAttention has no biases; Qwen2Attention has q/k/v biases and
+# none on o_proj; Qwen3Attention uses attention_bias for all four and adds q_norm/k_norm.
+FAMILIES: dict[str, Family] = {
+    "llama": Family("LlamaForCausalLM", "LlamaConfig", None, None, "mlp_bias", False),
+    "mistral": Family("MistralForCausalLM", "MistralConfig", False, False, None, False),
+    "qwen2": Family("Qwen2ForCausalLM", "Qwen2Config", True, False, None, False),
+    "qwen3": Family("Qwen3ForCausalLM", "Qwen3Config", None, None, None, True),
+}
+
+
+def family(config) -> Family:
+    """The config's family (by `model_type`; a config.json without one is LLaMA, as old ones)."""
+    model_type = getattr(config, "model_type", None) or "llama"
+    try:
+        return FAMILIES[model_type]
+    except KeyError:
+        raise PrunebenchError(
+            f"model_type {model_type!r} is not supported: prunebench handles "
+            f"{', '.join(sorted(FAMILIES))} ({', '.join(f.model_class for f in FAMILIES.values())}); "
+            "use a checkpoint of one of these families") from None
+
+
+def qkv_bias(config) -> bool:
+    f = family(config)
+    return bool(getattr(config, "attention_bias", False)) if f.qkv_bias is None else f.qkv_bias
+
+
+def o_bias(config) -> bool:
+    """Whether the family's o_proj has a bias before any pruning (FLAP may add one)."""
+    f = family(config)
+    return bool(getattr(config, "attention_bias", False)) if f.o_bias is None else f.o_bias
+
+
+def mlp_bias(config) -> bool:
+    f = family(config)
+    return bool(getattr(config, f.mlp_bias_key, False)) if f.mlp_bias_key else False
+
+
+def qk_norm(config) -> bool:
+    return family(config).qk_norm
+
 
 # LlamaConfig's defaults for the keys the counts read, for a config.json that omits them.
 _DEFAULTS = {"attention_bias": False, "mlp_bias": False, "tie_word_embeddings": False,
@@ -37,8 +106,8 @@ def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
         "num_attention_heads": config.num_attention_heads,
         "num_key_value_heads": config.num_key_value_heads,
         "intermediate_size": config.intermediate_size,
-        "o_proj_bias": bool(config.attention_bias),
-        "down_proj_bias": bool(getattr(config, "mlp_bias", False)),
+        "o_proj_bias": o_bias(config),
+        "down_proj_bias": mlp_bias(config),
     }
 
 
@@ -62,17 +131,20 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     """Parameters of one decoder block with the given shape (norm weights included)."""
     d, hd = config.hidden_size, head_dim(config)
     q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
-    attn_bias = bool(config.attention_bias)
     attn = d * q + 2 * d * kv + q * d
-    if attn_bias:
-        attn += q + 2 * kv
-    if attn_bias or shape["o_proj_bias"]:
+    if qkv_bias(config):
+        attn += q + 2 * kv  # a removed head takes its bias slice with it
+    if o_bias(config) or shape["o_proj_bias"]:
         attn += d
+    if qk_norm(config) and q:
+        # q_norm and k_norm weigh one head_dim vector each, shared by all heads: removing heads
+        # leaves them whole; a block with no heads left has no attention module to hold them.
+        attn += 2 * hd
     m = shape["intermediate_size"]
     mlp = 3 * d * m
-    if getattr(config, "mlp_bias", False):
+    if mlp_bias(config):
         mlp += 2 * m
-    if getattr(config, "mlp_bias", False) or shape["down_proj_bias"]:
+    if mlp_bias(config) or shape["down_proj_bias"]:
         mlp += d
     return attn + mlp + 2 * d
 
@@ -80,11 +152,15 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
 def non_block_param_count(config: LlamaConfig) -> int:
     """Embeddings, final norm and LM head."""
     emb = config.vocab_size * config.hidden_size
-    head = 0 if config.tie_word_embeddings else emb
+    head = 0 if config.tie_word_embeddings else emb  # tied: the head is the embedding
     return emb + head + config.hidden_size
 
 
 def count_params(config: LlamaConfig) -> int:
-    """Exact parameter count from the config alone (closed form, checked against meta models)."""
+    """Exact parameter count from the config alone (closed form, checked against meta models).
+
+    Tied embeddings (`tie_word_embeddings`) are one tensor and counted once, as
+    `model.parameters()` and the published totals count them."""
+    family(config)  # another model type: a clear error, not a count of the wrong layout
     return non_block_param_count(config) + sum(
         block_param_count(config, s) for s in layer_shapes(config))

@@ -1,0 +1,454 @@
+"""Model families: LLaMA-3 (GQA, rope scaling), Mistral, Qwen2 (q/k/v biases; tied embeddings too),
+Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), each pruned with every method,
+saved, reloaded, benchmarked with both backends and evaluated, on tiny random models.
+
+The models are randomly initialised from transformers' own config classes with real GQA ratios
+(4 query heads on 2 KV heads). Biases and norm weights are randomised too (transformers
+initialises them to 0 and 1, which would hide a bias or norm weight sliced wrongly).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+import yaml
+from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config,
+                          Qwen3Config)
+
+from prunebench import PrunebenchError, lora, tiny
+from prunebench.methods import surgery
+from prunebench import benchmark as bench
+from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config, known_shape_of
+from prunebench.evaluate import perplexity
+from prunebench.instructions import embedded_records, split_records
+from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim,
+                                 load_config, load_model, save_model)
+from prunebench.checkpoint.param_count import config_from_dict, config_from_json
+from prunebench.methods.registry import method_function
+from prunebench.static_decode import StaticDecoder
+
+VOCAB = 128
+SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+             num_key_value_heads=2, vocab_size=VOCAB, max_position_embeddings=256,
+             bos_token_id=1, eos_token_id=2, pad_token_id=0)
+
+FAMILIES = {
+    # Llama-3 style: rope_theta 500000 and llama3 rope scaling whose original context (32) is
+    # short enough that the scaling changes the rotary tables within the tested positions.
+    "llama3": lambda: LlamaConfig(**SMALL, head_dim=16, rope_theta=500000.0, rope_scaling={
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 32}),
+    "mistral": lambda: MistralConfig(**SMALL, head_dim=16, sliding_window=None),
+    "qwen2": lambda: Qwen2Config(**SMALL, use_sliding_window=False),
+    # Qwen3 sets head_dim apart from hidden / heads (Qwen3-0.6B: 1024 / 16 heads, head_dim 128).
+    "qwen3": lambda: Qwen3Config(**SMALL, head_dim=32, use_sliding_window=False),
+}
+# Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
+# in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
+TIED = {"qwen2_tied": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True,
+                                          use_sliding_window=False)}
+CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+           "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+           "qwen2_tied": "Qwen2ForCausalLM"}
+
+# Every method, with parameters that let the depth methods remove blocks of a 4-block model.
+METHODS = {
+    "depth_ppl": {}, "depth_taylor": {"protect_first": 1, "protect_last": 1},
+    "depth_mag": {"protect_first": 1, "protect_last": 1}, "sleb": {}, "shortgpt": {},
+    "llm_pruner": {}, "flap": {}, "wanda_sp": {},
+}
+TARGET = 0.8  # of dense: one block of four, or about a fifth of every block's width
+
+NEAR_TIE = 1e-4  # far above float32 differences between correct implementations (~1e-5)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small ops run fastest on one thread, and other tests share the two cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def family_model(name: str, seed: int = 0):
+    config = {**FAMILIES, **TIED}[name]()
+    torch.manual_seed(seed)
+    model = build_model(config, device="cpu")
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if p.dim() == 1:  # biases around 0, norm weights around 1
+                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in pname else 0.0))
+    return model.eval()
+
+
+def logits(model, ids):
+    with torch.no_grad():
+        return model(input_ids=ids, use_cache=False).logits
+
+
+def numel(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def ids(n: int = 3, length: int = 12, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    out = torch.randint(3, VOCAB, (n, length), generator=g)
+    out[:, 0] = 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def tokenizer(embedded_corpus):
+    return tiny.train_tokenizer((embedded_corpus / "train.txt").read_text(), vocab_size=VOCAB)
+
+
+@pytest.fixture(scope="module")
+def base_dirs(tmp_path_factory, tokenizer):
+    """One saved dense checkpoint per family (tokenizer included)."""
+    root = tmp_path_factory.mktemp("families")
+    for name in [*FAMILIES, *TIED]:
+        save_model(family_model(name), tokenizer, root / name)
+    return {name: root / name for name in [*FAMILIES, *TIED]}
+
+
+# --------------------------------------------------------------------------- format and counts
+
+@pytest.mark.parametrize("name", sorted([*FAMILIES, *TIED]))
+def test_family_class_counts_and_round_trip(name, base_dirs):
+    model = family_model(name)
+    loaded = load_model(base_dirs[name])
+    assert type(loaded).__name__ == CLASSES[name]
+    raw = json.loads((base_dirs[name] / "config.json").read_text())
+    assert raw["architectures"] == [CLASSES[name]]
+    # The closed form, the meta model, the real model and the config.json alone agree.
+    assert count_params(loaded.config) == count_params_meta(loaded.config) == numel(loaded)
+    assert count_params(config_from_json(base_dirs[name] / "config.json")) == numel(model)
+    x = ids()
+    assert torch.equal(logits(loaded, x), logits(model, x))
+    tokens = greedy_tokens_agree(loaded)
+    if name not in TIED:  # varied tokens: the decoding check is a real one
+        assert len(set(tokens[:, 6:].flatten().tolist())) > 3
+
+
+@pytest.mark.parametrize("saved_as", ["model.embed_tokens.weight", "lm_head.weight"])
+def test_tied_embeddings_load_under_either_name(saved_as, tmp_path):
+    """A tied checkpoint holds the shared table once, under the embedding's name (transformers,
+    prunebench) or, from other savers, the head's; both load to the same model."""
+    from safetensors.torch import save_file
+
+    from prunebench.modeling import write_manifest
+
+    model = family_model("qwen2_tied")
+    model.config.save_pretrained(tmp_path)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()
+             if k not in ("model.embed_tokens.weight", "lm_head.weight")}
+    state[saved_as] = model.model.embed_tokens.weight.detach().clone()
+    save_file(state, tmp_path / "model.safetensors")
+    write_manifest(tmp_path)
+    loaded = load_model(tmp_path)
+    assert loaded.lm_head.weight is loaded.model.embed_tokens.weight
+    x = ids()
+    assert torch.equal(logits(loaded, x), logits(model, x))
+
+
+def test_family_specific_pieces_are_real():
+    """The tiny configs exercise what makes each family different (else the tests prove less)."""
+    llama3 = family_model("llama3")
+    plain = build_model(LlamaConfig(**SMALL, head_dim=16, rope_theta=500000.0), device="cpu")
+    assert not torch.allclose(llama3.model.rotary_emb.inv_freq, plain.model.rotary_emb.inv_freq)
+    qwen2 = family_model("qwen2_tied")
+    attn = qwen2.model.layers[0].self_attn
+    assert attn.q_proj.bias is not None and attn.k_proj.bias is not None
+    assert attn.o_proj.bias is None
+    assert qwen2.lm_head.weight is qwen2.model.embed_tokens.weight  # tied: counted once
+    assert numel(qwen2) == count_params(qwen2.config)
+    qwen3 = family_model("qwen3").model.layers[0].self_attn
+    assert qwen3.q_norm.weight.shape == (32,) and qwen3.q_proj.out_features == 4 * 32 != 64
+
+
+def test_other_model_types_are_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2}))
+    with pytest.raises(PrunebenchError, match="model_type 'gpt2'.*llama.*mistral.*qwen2.*qwen3"):
+        load_config(tmp_path)
+    with pytest.raises(PrunebenchError, match="model_type 'gpt2' is not supported"):
+        build_model(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2))
+    with pytest.raises(PrunebenchError, match="model_type 'gpt2' is not supported"):
+        count_params(config_from_dict({"model_type": "gpt2"}))
+
+
+# --------------------------------------------------------------------------- surgery per family
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_removing_a_silent_kv_group_keeps_the_logits(name):
+    """A KV group whose o_proj columns are zero adds nothing; removing it must leave the logits
+    unchanged. If a bias slice (Qwen2) or the shared q/k norm (Qwen3) went with the wrong heads,
+    the kept heads would change and so would the logits."""
+    model = family_model(name)
+    hd = head_dim(model.config)
+    rep = model.config.num_attention_heads // model.config.num_key_value_heads
+    with torch.no_grad():  # group 0 of block 1: its query heads 0..rep-1
+        model.model.layers[1].self_attn.o_proj.weight[:, :rep * hd] = 0
+    x = ids()
+    before = logits(model, x)
+    norm = getattr(model.model.layers[1].self_attn, "q_norm", None)
+    norm_before = None if norm is None else norm.weight.detach().clone()
+    surgery.remove_kv_groups(model, 1, [0])
+    attn = model.model.layers[1].self_attn
+    assert attn.k_proj.out_features == hd and attn.q_proj.out_features == rep * hd
+    if norm_before is not None:  # one head_dim weight shared by the heads: kept whole
+        assert torch.equal(attn.q_norm.weight, norm_before)
+    assert numel(model) == count_params(model.config)
+    torch.testing.assert_close(logits(model, x), before, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_empty_attention_and_mlp_blocks_round_trip_and_decode(name, tmp_path):
+    """A block left with no heads (its attention becomes ZeroHeadAttention inside the family's
+    own decoder layer; Qwen3's q/k norms go with it) and one left with no MLP channels: saved,
+    reloaded with the same logits, decoded by both backends alike."""
+    model = family_model(name)
+    surgery.remove_kv_groups(model, 1, [0, 1])
+    surgery.remove_channels(model, 2, range(128))
+    assert numel(model) == count_params(model.config)
+    save_model(model, None, tmp_path / "m")
+    reloaded = load_model(tmp_path / "m")
+    assert numel(reloaded) == numel(model)
+    x = ids()
+    assert torch.equal(logits(reloaded, x), logits(model, x))
+    greedy_tokens_agree(reloaded)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_device_maps_keep_each_familys_blocks_whole(name):
+    """Spread over two (planned) GPUs, every family's decoder layer stays on one device: a
+    block split across devices would move its residual stream between them inside the block."""
+    from prunebench.checkpoint.device_map import plan
+
+    model = build_model(FAMILIES[name](), device="meta")
+    block = sum(p.numel() * 4 for p in model.model.layers[0].parameters())
+    placement = plan(model, "auto", max_memory={0: 3 * block, 1: 3 * block, "cpu": 100 * block})
+    devices = [placement.get(f"model.layers.{i}") for i in range(len(model.model.layers))]
+    assert None not in devices, f"a block was split: {placement}"
+    assert len(set(devices)) > 1, placement  # the caps really spread the blocks
+
+
+# --------------------------------------------------------------------------- every method
+
+def greedy_tokens_agree(model, n_new: int = 10) -> None:
+    """The compiled decoder's greedy tokens equal HF generate's wherever HF's choice is certain
+    (up to a row's first near tie, which float rounding may flip)."""
+    prompt = ids(3, 6, seed=2)
+    with torch.inference_mode():
+        out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
+                             max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
+                             pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+        decoder = StaticDecoder(model, 3, 6 + n_new, mode="eager")
+        mine = decoder.generate(prompt, n_new)
+        torch.testing.assert_close(decoder.prefill_logits(prompt), logits(model, prompt)[:, -1],
+                                   rtol=0, atol=1e-4)
+    top2 = torch.stack(out.scores, dim=1).topk(2, dim=-1).values
+    tie = (top2[..., 0] - top2[..., 1]) < NEAR_TIE
+    for row in range(3):
+        k = int(tie[row].nonzero()[0]) if tie[row].any() else n_new
+        assert torch.equal(mine[row, :6 + k], out.sequences[row, :6 + k]), (row, k)
+    return mine
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted([*FAMILIES, *TIED]))
+def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base_dirs,
+                                                              tmp_path):
+    model = load_model(base_dirs[name])
+    dense = numel(model)
+    target = int(TARGET * dense)
+    calibration = ids(8, 24, seed=3)
+    report = method_function(method)(model, calibration, target, **METHODS[method])
+    assert isinstance(report, dict)
+    after = numel(model)
+    assert after == count_params(model.config) < dense
+    assert abs(after - target) < 0.25 * dense  # one block of four at most, either side
+    save_model(model, None, tmp_path / "pruned")
+    reloaded = load_model(tmp_path / "pruned")
+    assert type(reloaded).__name__ == CLASSES[name]
+    assert numel(reloaded) == after == count_params(load_config(tmp_path / "pruned"))
+    x = ids()
+    assert torch.equal(logits(reloaded, x), logits(model, x))
+    greedy_tokens_agree(reloaded)
+    # The benchmark itself on both backends, for one width and one depth method (the sweep's
+    # bookkeeping is the same for every method; the decoding was checked just above).
+    for backend in ("hf", "compiled") if method in ("flap", "shortgpt") else ():
+        result = bench.sweep(reloaded, None, input_tokens=5, output_tokens=4, batch_sizes=[2],
+                             warmup=0, repeats=1, device="cpu", dtype="float32", seed=0,
+                             backend=backend)
+        assert [row["status"] for row in result["rows"]] == ["ok"]
+        assert result["params"] == after
+    stream = ids(1, 400, seed=4)[0]
+    ppl = perplexity(reloaded, stream, window=64, bos_token_id=1)
+    assert math.isfinite(ppl["perplexity"]) and ppl["scored_tokens"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_the_workflows_prune_step_runs_on_every_family(name, base_dirs, tmp_path):
+    """`pruning.prune_checkpoint` (what the workflow's prune job calls): the report's sizes are
+    the saved checkpoint's, and the tokenizer travels with it."""
+    from prunebench.pruning import prune_checkpoint
+
+    report = prune_checkpoint(base_dirs[name], "wanda_sp", "0.8", tmp_path / "out",
+                              ids(8, 24, seed=3), device="cpu")
+    reloaded = load_model(tmp_path / "out")
+    assert type(reloaded).__name__ == CLASSES[name]
+    assert report["params_after"] == numel(reloaded) < report["params_before"]
+    assert abs(report["params_after"] - report["target_params"]) <= 0.01 * report["target_params"]
+    assert (tmp_path / "out" / "tokenizer.json").exists()
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded_corpus,
+                                            tmp_path):
+    """Adapters go on every family's projections (same names); the merged model keeps the
+    pruned shape, saves as a plain checkpoint of its family and reloads with the same logits."""
+    model = load_model(base_dirs[name])
+    method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
+    pruned_params = numel(model)
+    records = embedded_records((embedded_corpus / "train.txt").read_text(), seed=0)
+    train, val = split_records(records, 8, seed=0)
+    settings = lora.resolve_settings({
+        "data": {"source": "embedded", "val_size": 8, "max_train": 16, "seed": 0},
+        "template": "plain", "epochs": 1, "lr": 2e-3, "batch_size": 8, "micro_batch_size": 4,
+        "max_length": 192, "warmup_steps": 1, "eval_every": 1, "log_every": 1, "seed": 0})
+    merged, report = lora.train_lora(model, tokenizer, train[:16], val, settings,
+                                     torch.device("cpu"))
+    assert report["best_val_loss"] <= report["initial_val_loss"]
+    assert numel(merged) == pruned_params == count_params(merged.config)
+    save_model(merged, tokenizer, tmp_path / "recovered")
+    reloaded = load_model(tmp_path / "recovered")
+    assert type(reloaded).__name__ == CLASSES[name]
+    x = ids()
+    assert torch.equal(logits(reloaded, x), logits(merged, x))
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_zeroshot_evaluates_a_width_pruned_model(name, base_dirs, tokenizer, embedded_corpus,
+                                                 tmp_path):
+    """lm-eval scores the family's pruned model through its own class (offline suite)."""
+    from prunebench import mc_suite, zeroshot
+
+    suite = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "mc_suite", n=20)
+    model = load_model(base_dirs[name])
+    method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
+    result = zeroshot.evaluate(model, tokenizer, ["pb_number", "pb_continuation"],
+                               include_path=suite, batch_size=8, limit=10)
+    summary = result["summary"]
+    assert summary["samples"] == {"pb_number": 10, "pb_continuation": 10}
+    assert all(0.0 <= v <= 1.0 for v in summary["accuracy"].values())
+
+
+# --------------------------------------------------------------------------- other code's loading
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dirs, tmp_path):
+    """docs: AutoModelForCausalLM.from_pretrained loads dense and depth-pruned checkpoints (they
+    are plain checkpoints of their family) with the same logits; a width-pruned one makes it
+    raise on the size mismatch rather than build a model of the wrong shapes."""
+    model = load_model(base_dirs[name])
+    method_function("depth_mag")(model, None, int(TARGET * numel(model)),
+                                 protect_first=1, protect_last=1)
+    save_model(model, None, tmp_path / "depth")
+    theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "depth", dtype=torch.float32)
+    assert type(theirs).__name__ == CLASSES[name]
+    x = ids()
+    assert torch.equal(logits(theirs.eval(), x), logits(model, x))
+
+    width = load_model(base_dirs[name])
+    surgery.remove_kv_groups(width, 1, [0])
+    save_model(width, None, tmp_path / "width")
+    with pytest.raises(RuntimeError, match="mismatch"):
+        AutoModelForCausalLM.from_pretrained(tmp_path / "width")
+    assert numel(load_model(tmp_path / "width")) == numel(width)  # prunebench's loader works
+
+
+# --------------------------------------------------------------------------- compiled backend
+
+def test_qwen3_decode_step_traces_as_one_graph():
+    """The per-head q/k norm keeps the step free of graph breaks (what CUDA graphs and
+    reduce-overhead need); traced with the eager backend, so CPU is enough."""
+    model = family_model("qwen3")
+    surgery.remove_kv_groups(model, 2, [1])
+    prompt = ids(2, 5, seed=2)
+    eager = StaticDecoder(model, 2, 15, mode="eager").generate(prompt, 10)
+    compiled = StaticDecoder(model, 2, 15, mode="compile",
+                             compile_kwargs={"backend": "eager", "fullgraph": True})
+    compiled.prepare()
+    assert torch.equal(compiled.generate(prompt, 10), eager)
+
+
+def test_static_decoder_refuses_a_window_shorter_than_the_sequence():
+    config = MistralConfig(**SMALL, head_dim=16, sliding_window=8)
+    model = build_model(config, device="cpu").eval()
+    with pytest.raises(PrunebenchError, match="sliding-window attention over 8 tokens.*hf backend"):
+        StaticDecoder(model, 1, 20, mode="eager")
+    StaticDecoder(model, 1, 8, mode="eager")  # within the window: the same as full attention
+
+
+# --------------------------------------------------------------------------- known shapes
+
+# Totals of the published checkpoints (their model cards and the sum of their safetensors).
+PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
+             "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
+             "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320}
+
+
+@pytest.mark.parametrize("arch", sorted(PUBLISHED))
+def test_known_shapes_count_exactly(arch):
+    config = architecture_config(arch)
+    assert count_params(config) == count_params_meta(config) == PUBLISHED[arch]
+    assert count_params(config_from_dict(ARCHITECTURES[arch])) == PUBLISHED[arch]
+
+
+def test_known_shapes_build_their_family():
+    assert type(architecture_config("qwen2.5-7b")).__name__ == "Qwen2Config"
+    assert type(architecture_config("qwen3-8b")).__name__ == "Qwen3Config"
+    assert type(architecture_config("mistral-7b-v0.3")).__name__ == "MistralConfig"
+    assert architecture_config("llama-3.1-8b").rope_scaling["rope_type"] == "llama3"
+    assert known_shape_of("meta-llama/Llama-3.1-8B") == "llama-3.1-8b"
+    assert known_shape_of("mistralai/Mistral-7B-v0.3") == "mistral-7b-v0.3"
+    assert known_shape_of("Qwen/Qwen2.5-7B") == "qwen2.5-7b"
+    assert known_shape_of("Qwen/Qwen3-8B") == "qwen3-8b"
+
+
+# --------------------------------------------------------------------------- config/modern.yaml
+
+def test_modern_config_plans_exact_sizes_offline(tmp_path, capsys, monkeypatch):
+    """`prunebench plan --configfile config/modern.yaml` on a machine without the hub: the
+    published shapes give exact sizes; depth pruning to 75% removes 9 of Llama-3.1-8B's 32
+    blocks (218,112,000 params each) and 8 of Qwen2.5-7B's 28 (233,057,792 each)."""
+    import huggingface_hub
+
+    from prunebench import cli
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("plan must not download on an offline machine")
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_download)
+    monkeypatch.setattr(cli, "hub_reachable", lambda: False)
+    modern = Path(__file__).resolve().parents[1] / "config" / "modern.yaml"
+    rows = {(r["model"], r["variant"]): r for r in cli.plan_rows(modern, tmp_path)}
+    assert rows["llama-3.1-8b", "dense"]["params_after"] == 8_030_261_248
+    assert rows["qwen2.5-7b", "dense"]["params_after"] == 7_615_616_512
+    assert rows["llama-3.1-8b", "depth_ppl-0.75"]["params_after"] == 8_030_261_248 - 9 * 218_112_000
+    assert rows["qwen2.5-7b", "depth_taylor-0.75"]["params_after"] == 7_615_616_512 - 8 * 233_057_792
+    for (_model, variant), row in rows.items():
+        if variant.startswith(("llm_pruner", "wanda_sp")):  # sized from the config alone
+            assert abs(row["params_after"] - row["target_params"]) <= 0.01 * row["target_params"]
+    assert cli.main(["plan", "--configfile", str(modern), "--resources", str(tmp_path)]) == 0
+    assert "| qwen2.5-7b | wanda_sp-0.75 | 5.71B | 5,711,806,464" in capsys.readouterr().out
+    config = yaml.safe_load(modern.read_text())
+    assert config["benchmark"]["token_configs"] == ["12x128", "82x128", "12x512", "82x512"]
+    assert config["benchmark"]["backends"] == ["hf", "compiled"]
