@@ -188,3 +188,20 @@ def test_build_time_is_measured_around_prepare_only(monkeypatch):
 def test_bad_sampling_flag():
     with pytest.raises(PrunebenchError, match="sampling must be"):
         sweep(dense_model(), sampling="yes")
+
+
+def test_compile_cache_is_the_change_of_inductors_counters_over_the_build(monkeypatch):
+    """What a build took from inductor's caches is recorded per row: here each `prepare` counts
+    one FX-graph cache hit, as a compile served from the on-disk cache does."""
+    from torch._dynamo.utils import counters
+
+    original = bench.CompiledRunner.prepare
+
+    def cached_prepare(self, batch_size, seq_len):
+        original(self, batch_size, seq_len)
+        counters["inductor"]["fxgraph_cache_hit"] += 1
+
+    monkeypatch.setattr(bench.CompiledRunner, "prepare", cached_prepare)
+    counters["inductor"]["fxgraph_cache_miss"] += 3  # earlier work: not this row's
+    result = sweep(dense_model(), backend="compiled", batch_sizes=[1, 2], probe_attention=False)
+    assert [r["compile_cache"] for r in result["rows"]] == [{"fxgraph_cache_hit": 1}] * 2

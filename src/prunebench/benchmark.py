@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -541,9 +542,12 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
 def inductor_cache_counts() -> dict[str, int]:
     """TorchInductor's cache counters so far (FX graph cache hits and misses, ...): their change
     over a `prepare` says how much of its compilation came from the on-disk caches."""
-    from torch._dynamo.utils import counters
-
-    return {k: int(n) for k, n in counters["inductor"].items() if "cache" in k}
+    # Not imported when nothing has compiled yet (importing dynamo costs seconds on a slow CPU);
+    # a compile in `prepare` imports it, and its counters then start from zero.
+    utils = sys.modules.get("torch._dynamo.utils")
+    if utils is None:
+        return {}
+    return {k: int(n) for k, n in utils.counters["inductor"].items() if "cache" in k}
 
 
 def latency_stats(latencies: list[float], ci_target: float) -> dict[str, Any]:

@@ -465,4 +465,3 @@ class StaticDecoder(nn.Module):
     def prefill_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Last-position logits of the prompt (for checking against HF)."""
         return self.forward(input_ids, self.positions[:input_ids.shape[1]])
-
