@@ -303,7 +303,6 @@ def test_eager_attention_is_pinned_and_recorded():
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(backend="vllm"), "backend"),
-    (dict(backend="compiled", sampling=True), "greedily"),
     (dict(output_tokens=0), "token config"),
     (dict(input_tokens=100, output_tokens=100), "max_position_embeddings"),
     (dict(attention="flash3"), "attention backend"),

@@ -81,7 +81,7 @@ def test_ci_runs_the_static_checks_before_the_tests():
 # Where results and prepared inputs live is written once, in prunebench.plan.layout; a second
 # copy of a path in a rule file or a library module is how a renamed file goes half-renamed.
 RESULT_ROOTS = ("results/pruned", "results/bench", "results/eval", "results/tables",
-                "results/figures", "resources/models", "resources/data")
+                "results/figures", "resources/models", "resources/data", "resources/cache")
 
 
 def _string_literals(path: Path) -> list[tuple[int, str]]:

@@ -33,12 +33,17 @@ def test_every_table_figure_and_cell_is_produced(workflow_run):
     for table in ("speed", "quality", "summary", "published_vs_reproduced"):
         for ext in ("csv", "md"):
             assert (workflow_run / f"results/tables/{table}.{ext}").stat().st_size > 0
+    # The default run benchmarks both backends: each gets its cells and its figure.
+    assert config["benchmark"]["backends"] == ["hf", "compiled"]
     for ext in ("png", "pdf"):
-        assert (workflow_run / f"results/figures/throughput_vs_latency_hf.{ext}").stat().st_size > 0
+        for backend in config["benchmark"]["backends"]:
+            figure = workflow_run / f"results/figures/throughput_vs_latency_{backend}.{ext}"
+            assert figure.stat().st_size > 0
         assert (workflow_run / f"results/figures/quality_vs_speed.{ext}").stat().st_size > 0
     for variant in config["models"]["tiny"]["variants"]:
         for tc in config["benchmark"]["token_configs"]:
-            assert (workflow_run / f"results/bench/tiny/{variant}/hf/{tc}.json").exists()
+            for backend in config["benchmark"]["backends"]:
+                assert (workflow_run / f"results/bench/tiny/{variant}/{backend}/{tc}.json").exists()
 
 
 def test_benchmark_values_are_sane(workflow_run):
@@ -53,6 +58,9 @@ def test_benchmark_values_are_sane(workflow_run):
                 r["batch_size"] * result["output_tokens"] / r["latency_s_mean"])
             # the config's adaptive repeats reached the sweep: 2 to 4 runs, each row judged
             assert 2 <= r["runs"] == len(r["latencies_s"]) <= 4 and r["unstable"] in (True, False)
+            assert r["compile_s"] >= 0  # the build, kept out of the timed runs
+        if result["backend"] == "compiled":  # on CPU `auto` runs the step op by op
+            assert result["decode_mode"] == "eager" and not any(r["compile_cache"] for r in rows)
         prov = result["provenance"]
         assert prov["versions"]["torch"] and prov["device"] and "seed" in prov
         assert result["attention"]
@@ -169,6 +177,7 @@ def test_report_builds_from_the_results_and_contains_the_figure(workflow_run):
         names = archive.namelist()
         html = next(archive.read(n) for n in names if n.endswith("report.html")).decode()
     assert any(n.endswith("throughput_vs_latency_hf.png") for n in names), names
+    assert any(n.endswith("throughput_vs_latency_compiled.png") for n in names), names
     assert any(n.endswith("quality_vs_speed.png") for n in names), names
     for table in ("speed", "quality", "summary"):
         assert any(n.endswith(f"{table}.csv") for n in names), names

@@ -3,8 +3,9 @@
 `hf` follows the paper's protocol (Kim et al. 2024): the same exact-length prompt repeated
 batch-size times, HF `generate` with the output length forced, the whole call timed with device
 synchronisation, warm-up runs then timed runs, throughput = batch * output tokens / latency.
-`compiled` (static_decode.py) decodes greedily with a static per-block KV cache and a CUDA-graph
-(or torch.compile) decode step: what the hardware allows rather than what Python allows.
+`compiled` (static_decode.py) decodes with a static per-block KV cache and a CUDA-graph
+(or torch.compile) decode step: what the hardware allows rather than what Python allows. Both
+decode greedily, or both sample with the study's settings (prunebench.sampling.STUDY_SAMPLING).
 
 Every timed run also records when each output token was ready (CUDA events on GPU, which add no
 synchronisation; perf_counter on CPU). From those marks come the time to first token (prefill)
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +39,7 @@ from prunebench.oom import free_memory, is_out_of_memory
 from prunebench.modeling import (block_param_count, head_dim, layer_shapes, resolve_device,
                                  resolve_dtype)
 from prunebench.provenance import device_info, package_versions, provenance
+from prunebench.sampling import STUDY_SAMPLING, Sampling
 from prunebench.timing_stats import (ci_share, coefficient_of_variation, is_unstable, mean_ci95,
                                      percentile, repeat_until_stable)
 
@@ -350,8 +353,7 @@ class PeakMemory:
 class HFRunner:
     """HF `generate` with the output length forced (the paper's protocol)."""
 
-    def __init__(self, model, output_tokens: int, *, sampling: bool = False, top_k: int = 50,
-                 top_p: float = 0.95):
+    def __init__(self, model, output_tokens: int, *, sampling: Sampling | None = None):
         from transformers import LogitsProcessor
 
         self.model = model
@@ -361,11 +363,11 @@ class HFRunner:
         # (e.g. do_sample=True with temperature 0.6). min = max new tokens masks EOS until the
         # last step, so the requested length is honoured.
         self.kwargs = dict(max_new_tokens=output_tokens, min_new_tokens=output_tokens,
-                           do_sample=sampling, num_beams=1, use_cache=True,
+                           do_sample=False, num_beams=1, use_cache=True,
                            pad_token_id=config.pad_token_id if config.pad_token_id is not None
                            else 0, eos_token_id=config.eos_token_id)
-        if sampling:
-            self.kwargs.update(top_k=top_k, top_p=top_p, temperature=1.0)
+        if sampling is not None:
+            self.kwargs.update(sampling.hf_kwargs())
 
         class ClockProcessor(LogitsProcessor):
             """Called once per generated token, after that token's forward: marks the clock."""
@@ -397,15 +399,17 @@ class HFRunner:
 
 
 class CompiledRunner:
-    """Greedy decoding with a static per-block KV cache (static_decode.StaticDecoder).
+    """Decoding with a static per-block KV cache (static_decode.StaticDecoder).
 
     `mode` is one of static_decode.MODES; `fuse=False` issues one GEMV per original projection
     (for comparison); `compile_kwargs` override torch.compile's arguments in the compile modes.
+    `sampling` (None: greedy) and `seed`: every call samples from a generator seeded with `seed`.
     """
 
     def __init__(self, model, output_tokens: int, *, mode: str = "auto",
                  attention: str = "sdpa", fuse: bool = True,
-                 compile_kwargs: dict | None = None):
+                 compile_kwargs: dict | None = None, sampling: Sampling | None = None,
+                 seed: int = 0):
         self.model = model
         self.output_tokens = output_tokens
         if mode == "auto":
@@ -414,6 +418,8 @@ class CompiledRunner:
         self.attention = "eager" if attention == "eager" else "sdpa"
         self.fuse = fuse
         self.compile_kwargs = compile_kwargs
+        self.sampling = sampling
+        self.seed = seed
         self.decoder = None
         self.fallback: str | None = None  # why capture failed, when it did
 
@@ -429,7 +435,8 @@ class CompiledRunner:
             torch._dynamo.reset()
         return StaticDecoder(self.model, batch_size, seq_len, mode=mode,
                              attention=self.attention, fuse=self.fuse,
-                             compile_kwargs=self.compile_kwargs)
+                             compile_kwargs=self.compile_kwargs, sampling=self.sampling,
+                             seed=self.seed)
 
     def prepare(self, batch_size: int, seq_len: int) -> None:
         self.decoder = None  # free the previous batch size's cache and graph first
@@ -467,7 +474,16 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
     attention_mask = torch.ones_like(input_ids)
     expected = (batch_size, input_ids.shape[1] + output_tokens)
     max_repeats = max(max_repeats or repeats, repeats)
+    # Building the backend (fusing, compiling, autotuning, capturing the CUDA graph) is timed on
+    # its own, before and apart from every warm-up and timed run.
+    cache_before = inductor_cache_counts()
+    synchronize(device)
+    t0 = time.perf_counter()
     runner.prepare(batch_size, expected[1])
+    synchronize(device)
+    compile_s = time.perf_counter() - t0
+    cache = {k: n - cache_before.get(k, 0) for k, n in inductor_cache_counts().items()
+             if n > cache_before.get(k, 0)}
     # Logged between runs only, never inside a timed one. The total is the most runs it may take.
     progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed)",
                         warmup + max_repeats)
@@ -506,6 +522,8 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
     return {
         "batch_size": batch_size,
         "status": "ok",
+        "compile_s": compile_s,
+        "compile_cache": cache,
         **latency_stats(latencies, ci_target),
         "runs": len(latencies),
         "stop_reason": stopped,
@@ -519,6 +537,17 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
         "decode_step_s_p90": percentile(gaps, 90) if gaps else None,
         "decode_throughput_tok_s": batch_size / step if step else None,
     }
+
+
+def inductor_cache_counts() -> dict[str, int]:
+    """TorchInductor's cache counters so far (FX graph cache hits and misses, ...): their change
+    over a `prepare` says how much of its compilation came from the on-disk caches."""
+    # Not imported when nothing has compiled yet (importing dynamo costs seconds on a slow CPU);
+    # a compile in `prepare` imports it, and its counters then start from zero.
+    utils = sys.modules.get("torch._dynamo.utils")
+    if utils is None:
+        return {}
+    return {k: int(n) for k, n in utils.counters["inductor"].items() if "cache" in k}
 
 
 def latency_stats(latencies: list[float], ci_target: float) -> dict[str, Any]:
@@ -560,9 +589,9 @@ def _validate(*, backend, input_tokens, output_tokens, batch_sizes, warmup, repe
               config, max_seconds=float("inf"), ci_target=DEFAULT_CI_TARGET) -> None:
     if backend not in BACKENDS:
         raise PrunebenchError(f"unknown benchmark backend {backend!r}: choose one of {BACKENDS}")
-    if backend == "compiled" and sampling:
-        raise PrunebenchError("the compiled backend decodes greedily; set sampling off or use "
-                              "backend 'hf'")
+    if not isinstance(sampling, bool):
+        raise PrunebenchError(f"sampling must be true (the study's top-k 50, top-p 0.95, T 1 on "
+                              f"both backends) or false (greedy), not {sampling!r}")
     if input_tokens < 1 or output_tokens < 1:
         raise PrunebenchError(f"token config {input_tokens}x{output_tokens} is invalid: input and "
                               "output need at least 1 token each")
@@ -638,10 +667,12 @@ def sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
     if bandwidth is None and (measure_floor if measure_floor is not None else device.type == "cuda"):
         bandwidth, bandwidth_method = measure_bandwidth(device)
 
+    decoding = STUDY_SAMPLING if sampling else None  # one definition for both backends
     if backend == "hf":
-        runner = HFRunner(model, output_tokens, sampling=sampling)
+        runner = HFRunner(model, output_tokens, sampling=decoding)
     else:
-        runner = CompiledRunner(model, output_tokens, mode=compile_mode, attention=attention)
+        runner = CompiledRunner(model, output_tokens, mode=compile_mode, attention=attention,
+                                sampling=decoding, seed=seed)
 
     result: dict[str, Any] = {
         "model": model_name, "variant": variant, "backend": backend,
@@ -650,7 +681,7 @@ def sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
         "dtype": dtype_name(dtype), "device": str(device),
         "attention": attention, "hf_attn_implementation": hf_attention,
         "attention_kernels": None, "decode_mode": None,
-        "sampling": ({"top_k": 50, "top_p": 0.95, "temperature": 1.0} if sampling else None),
+        "sampling": decoding.as_dict() if decoding else None,
         "warmup": warmup, "repeats": repeats, "max_repeats": max_repeats,
         # JSON has no infinity: no cap is written as null.
         "max_seconds": max_seconds if max_seconds != float("inf") else None,
@@ -675,6 +706,7 @@ def sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
         "bandwidth_method": bandwidth_method if bandwidth else None,
         "floor_context_tokens": mean_decode_context(input_tokens, output_tokens),
         "rows": [],
+        "compile_s": None,
         "provenance": None,
     }
     fingerprint = sweep_fingerprint(result, config, device, cell)
@@ -737,6 +769,8 @@ def sweep(model, tokenizer, *, input_tokens: int, output_tokens: int,
                      (row["peak_memory_bytes"] or 0) / 2**20)
             save_partial_rows(partial_path, fingerprint, result["rows"])
     free_memory(device)
+    # Resumed rows keep the build time of the run that measured them.
+    result["compile_s"] = sum(row.get("compile_s") or 0.0 for row in result["rows"])
     result["provenance"] = provenance(device=device, seed=seed, cell=cell)
     return result
 

@@ -1,4 +1,4 @@
-"""The `compiled` backend: greedy decoding with a static KV cache, written out by hand.
+"""The `compiled` backend: greedy or sampled decoding with a static KV cache, written out by hand.
 
 HF `generate` at batch 1 is bound by Python and kernel launches (on an H100 it reaches about 12%
 of the bandwidth floor, docs/benchmarks.md). This module runs the same LLaMA forward directly over
@@ -27,6 +27,12 @@ refused (no benchmark length comes near the 4096-token windows of the published 
 The step is written without host synchronisation (no `.item()`, no data-dependent shapes): the
 position is a device tensor, the cache write is an indexed store, and attention reads the whole
 static cache under a mask of the positions filled so far.
+
+Sampling (prunebench.sampling, the same top-k / top-p / temperature as the `hf` backend) stays
+on the device too: the step takes a tensor of Exponential(1) noise drawn from the decoder's own
+generator and returns the sampled token as a device tensor, which the next step reads directly.
+The noise is drawn outside the compiled function (dynamo does not trace a generator) but inside
+our CUDA graph, which replays the draw from the generator's advancing state.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError
+from prunebench.sampling import Sampling, exponential_noise, sample
 
 log = logging.getLogger(__name__)
 
@@ -278,15 +285,20 @@ def check_no_sliding_window(model: nn.Module, max_seq_len: int) -> None:
 
 
 class StaticDecoder(nn.Module):
-    """Greedy decoding of a LlamaForCausalLM for a fixed batch size and maximum length.
+    """Greedy (or sampled) decoding of a LlamaForCausalLM for a fixed batch size and length.
 
     `fuse=False` keeps one GEMV per original projection (q, k, v, gate, up: the layout before
     fusion, for comparison); the weights are stored fused either way.
+
+    `sampling` (prunebench.sampling.Sampling; None: greedy) samples every token, the first one
+    included, from a generator of the decoder's device that `generate` seeds with `seed` at the
+    start of every call, so a call's tokens depend only on the seed.
     """
 
     def __init__(self, model: nn.Module, batch_size: int, max_seq_len: int, *,
                  mode: str = "auto", attention: str = "sdpa",
-                 compile_kwargs: dict | None = None, fuse: bool = True):
+                 compile_kwargs: dict | None = None, fuse: bool = True,
+                 sampling: Sampling | None = None, seed: int = 0):
         super().__init__()
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")
@@ -337,6 +349,14 @@ class StaticDecoder(nn.Module):
                                           fuse) for layer in model.model.layers)
         self.n_heads = [block.n_q for block in self.blocks]
 
+        if sampling is not None and not isinstance(sampling, Sampling):
+            raise PrunebenchError(f"sampling must be a prunebench.sampling.Sampling or None "
+                                  f"(greedy), not {sampling!r}")
+        self.sampling = sampling
+        self.seed = seed
+        self.vocab_size = self.head_w.shape[0]
+        self.generator = torch.Generator(device=device) if sampling is not None else None
+
         self.compile_kwargs = dict(compile_kwargs or COMPILE_KWARGS.get(mode, {}))
         self._graph = None
         self._step: Callable = self._decode_step
@@ -362,9 +382,25 @@ class StaticDecoder(nn.Module):
         """[B, V] logits -> [B, 1] next tokens, never EOS."""
         return logits.index_fill(-1, self.suppressed, float("-inf")).argmax(dim=-1, keepdim=True)
 
-    def _decode_step(self, token: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """One greedy step: token [B, 1] at position pos [1] -> next token [B, 1]."""
-        return self.greedy(self.forward(token, pos))
+    def next_token(self, logits: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        """[B, V] logits -> [B, 1] next tokens, never EOS: greedy, or sampled with `noise`."""
+        if self.sampling is None:
+            return self.greedy(logits)
+        # EOS goes before the filters, as HF's min_new_tokens processor runs before its warpers.
+        logits = logits.index_fill(-1, self.suppressed, float("-inf"))
+        return sample(logits, noise, self.sampling)
+
+    def noise(self) -> torch.Tensor | None:
+        """This step's Exponential(1) draws from the decoder's generator (None when greedy)."""
+        if self.sampling is None:
+            return None
+        return exponential_noise((self.batch_size, self.vocab_size), self.generator,
+                                 self.positions.device)
+
+    def _decode_step(self, token: torch.Tensor, pos: torch.Tensor,
+                     noise: torch.Tensor | None) -> torch.Tensor:
+        """One step: token [B, 1] at position pos [1] (and its noise) -> next token [B, 1]."""
+        return self.next_token(self.forward(token, pos), noise)
 
     # ------------------------------------------------------------------ CUDA graph
 
@@ -373,17 +409,28 @@ class StaticDecoder(nn.Module):
         self._static_token = torch.zeros(self.batch_size, 1, dtype=torch.long,
                                          device=self.positions.device)
         self._static_pos = self.positions[:1].clone()
+        graph = torch.cuda.CUDAGraph()
+        if self.generator is not None:
+            # A graph replays its random draws from a generator registered with it (the default
+            # one is registered already); replays then advance that generator's state, so
+            # seeding it before a call makes the call's draws reproducible.
+            register = getattr(graph, "register_generator_state", None)
+            if register is None:
+                raise PrunebenchError(f"sampling inside a CUDA graph needs torch >= 2.5 "
+                                      f"(CUDAGraph.register_generator_state); this is torch "
+                                      f"{torch.__version__}: upgrade torch or set compile_mode "
+                                      "'reduce-overhead' or 'eager'")
+            register(self.generator)
         # Warm up on a side stream (compilation, cuBLAS handles, workspace) before capture, as
         # CUDA graphs require. It writes position 0 of the caches; the prefill overwrites it.
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(3):
-                self._step(self._static_token, self._static_pos)
+                self._step(self._static_token, self._static_pos, self.noise())
         torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self._static_out = self._step(self._static_token, self._static_pos)
+            self._static_out = self._step(self._static_token, self._static_pos, self.noise())
         self._graph = graph
 
     def prepare(self) -> None:
@@ -410,20 +457,22 @@ class StaticDecoder(nn.Module):
             self._graph.replay()
             return self._static_out.clone()
         if self.mode == "eager":
-            return self._step(token, pos)
+            return self._step(token, pos, self.noise())
         # Compiled (possibly with CUDA graphs): the output buffer may be reused by the next
         # replay, so keep a copy (the caller holds every token until the end).
         mark_step = getattr(torch.compiler, "cudagraph_mark_step_begin", None)
         if mark_step is not None:
             mark_step()
-        return self._step(token, pos).clone()
+        return self._step(token, pos, self.noise()).clone()
 
     # ------------------------------------------------------------------ generation
 
     @torch.inference_mode()
     def generate(self, input_ids: torch.Tensor, max_new_tokens: int,
-                 on_token: Callable[[], None] | None = None) -> torch.Tensor:
-        """Greedy continuation of `input_ids` [B, L] by exactly `max_new_tokens` tokens.
+                 on_token: Callable[[], None] | None = None,
+                 seed: int | None = None) -> torch.Tensor:
+        """Continuation of `input_ids` [B, L] by exactly `max_new_tokens` tokens (greedy, or
+        sampled from the generator seeded with `seed`, default the decoder's).
 
         `on_token` is called after each token is computed (the benchmark's step clock).
         Returns [B, L + max_new_tokens], like HF `generate`.
@@ -435,8 +484,11 @@ class StaticDecoder(nn.Module):
             raise PrunebenchError(f"{length} + {max_new_tokens} tokens exceed the static cache "
                                   f"({self.max_seq_len}); build the decoder with a larger "
                                   "max_seq_len")
+        if self.generator is not None:
+            # Host-side state only: seeding neither synchronises nor leaves the graph stale.
+            self.generator.manual_seed(self.seed if seed is None else seed)
         # Prefill runs eagerly through the same fused weights (once per call, its own shape).
-        token = self.greedy(self.forward(input_ids, self.positions[:length]))
+        token = self.next_token(self.forward(input_ids, self.positions[:length]), self.noise())
         if on_token is not None:
             on_token()
         out = [token]

@@ -1,5 +1,6 @@
 # Helpers shared by all rule files (config access, variants, file names, wildcard constraints)
 # and every input function: the other rule files hold rules only, as `snakemake --lint` asks.
+import os
 from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
@@ -29,6 +30,13 @@ wildcard_constraints:
 EMBEDDED = layout.EMBEDDED
 MC_SUITE = layout.MC_SUITE
 LM_EVAL_DATA = layout.LM_EVAL_DATA
+
+# One TorchInductor cache for every job (inherited by the job processes, on a cluster too, as
+# it lies under the shared working directory): compiled benchmark cells reuse the FX graphs and
+# the autotuned kernels of earlier cells whose shapes recur (the same GEMMs in every token
+# config of a model and in its depth-pruned variants; entries are keyed by GPU and versions).
+# A value the user set is kept. Setting it here never reruns a job.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(layout.INDUCTOR_CACHE).resolve()))
 
 
 def model_names():
@@ -145,6 +153,11 @@ def bench_settings(backend):
     settings.update({k: bench[k] for k in ("max_repeats", "max_seconds", "ci_target")})
     if backend == "compiled":
         settings["compile_mode"] = bench["compile_mode"]
+        # Both backends sample when asked (the same settings, prunebench.sampling); the key is
+        # added only then, so compiled cells finished before it existed (greedy) keep their
+        # params and are not rerun.
+        if bench["sampling"]:
+            settings["sampling"] = True
     else:
         settings["sampling"] = bench["sampling"]
     return settings  # scalars and lists in a fixed key order: the config's order cannot leak in

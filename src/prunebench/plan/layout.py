@@ -16,6 +16,7 @@ CALIBRATION = ("resources/data/calibration/{model}/"
 INSTRUCTIONS = "resources/data/instructions/{source}.jsonl"
 MC_SUITE = "resources/data/mc_suite"  # the offline lm-eval suite (prunebench.mc_suite)
 LM_EVAL_DATA = "resources/data/lm_eval"  # pre-fetched hub datasets of lm-eval tasks
+INDUCTOR_CACHE = "resources/cache/torchinductor"  # compiled kernels shared by every benchmark job
 
 # Results, one folder per cell (results/)
 VARIANT = "results/pruned/{model}/{variant}"
