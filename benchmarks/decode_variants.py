@@ -35,9 +35,9 @@ from transformers import LlamaConfig
 from prunebench import benchmark as bench
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.atomic import write_json, write_text
-from prunebench.modeling import random_model
+from prunebench.modeling import random_model, resolve_device, resolve_dtype
 from prunebench.provenance import provenance
-from prunebench.static_decode import StaticDecoder
+from prunebench.benchmark.compiled import StaticDecoder
 
 log = logging.getLogger("decode_variants")
 
@@ -178,8 +178,8 @@ def main(argv=None) -> dict:
     elapsed = lambda: time.perf_counter() - start  # noqa: E731
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = bench.resolve_device(args.device)
-    dtype = bench.resolve_dtype(args.dtype)
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype)
     attention = bench.resolve_attention(args.attention, device)
     n_in, n_out = (int(x) for x in args.tokens.split("x"))
     table = GPU_VARIANTS if device.type == "cuda" else CPU_VARIANTS

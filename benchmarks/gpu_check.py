@@ -33,9 +33,11 @@ from transformers import LlamaConfig
 from prunebench import benchmark as bench
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.atomic import write_json, write_text
-from prunebench.modeling import count_params, default_layer_shape, random_model, remove_blocks
+from prunebench.benchmark.attention import set_hf_attention
+from prunebench.modeling import (count_params, default_layer_shape, random_model, remove_blocks,
+                                 resolve_device, resolve_dtype)
 from prunebench.provenance import provenance
-from prunebench.static_decode import StaticDecoder
+from prunebench.benchmark.compiled import StaticDecoder
 
 log = logging.getLogger("gpu_check")
 
@@ -118,7 +120,7 @@ def selfcheck(device: torch.device, attention: str, compile_mode: str) -> dict:
     ids[1, 5] = 77
     n = 24
     with bench.attention_context(attention), torch.inference_mode():
-        bench.set_hf_attention(model, attention)
+        set_hf_attention(model, attention)
         ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                              max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
         decoder = StaticDecoder(model, 2, 12 + n, mode=compile_mode,
@@ -238,8 +240,8 @@ def main(argv=None) -> dict:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = bench.resolve_device(args.device)
-    dtype = bench.resolve_dtype(args.dtype)
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype)
     attention = bench.resolve_attention(args.attention, device)
     tokens = [tuple(int(x) for x in t.split("x")) for t in args.tokens.split(",")]
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]

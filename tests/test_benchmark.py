@@ -15,7 +15,8 @@ from prunebench import PrunebenchError
 from prunebench import benchmark as bench
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.modeling import build_model, remove_blocks, save_model
-from prunebench.static_decode import StaticDecoder, unfuse
+from prunebench.benchmark.compiled import StaticDecoder
+from prunebench.benchmark.fused_block import unfuse
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -205,7 +206,7 @@ def test_oom_recorded_and_sweep_stops_keeping_rows(monkeypatch, error, backend):
     if backend == "hf":
         monkeypatch.setattr(model.model, "forward", forward)
     else:  # the static decoder allocates its KV cache first: fail the allocation there
-        import prunebench.static_decode as sd
+        import prunebench.benchmark.compiled as sd
 
         real_zeros = torch.zeros
 
@@ -238,10 +239,12 @@ def test_other_errors_are_not_swallowed(monkeypatch):
 
 
 def test_is_out_of_memory():
-    assert bench.is_out_of_memory(torch.cuda.OutOfMemoryError("x"))
-    assert bench.is_out_of_memory(RuntimeError("CUDA error: out of memory"))
-    assert not bench.is_out_of_memory(RuntimeError("expected scalar type Half"))
-    assert not bench.is_out_of_memory(ValueError("out of memory"))
+    from prunebench.oom import is_out_of_memory
+
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("x"))
+    assert is_out_of_memory(RuntimeError("CUDA error: out of memory"))
+    assert not is_out_of_memory(RuntimeError("expected scalar type Half"))
+    assert not is_out_of_memory(ValueError("out of memory"))
 
 
 def test_result_schema_and_provenance():
@@ -315,6 +318,46 @@ def test_eager_attention_is_pinned_and_recorded():
 def test_bad_input(kwargs, match):
     with pytest.raises(PrunebenchError, match=match):
         sweep(dense_model(), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(backend="vllm"), "backend"),
+    (dict(output_tokens=0), "token config"),
+    (dict(batch_sizes=[0]), "batch sizes"),
+    (dict(sampling="yes"), "sampling"),
+])
+def test_bad_settings_fail_when_made_before_any_model_is_touched(kwargs, match):
+    settings = {"input_tokens": 4, "output_tokens": 4, **kwargs}
+    with pytest.raises(PrunebenchError, match=match):
+        bench.SweepSettings(**settings)
+
+
+def test_run_sweep_takes_a_settings_object_or_its_fields_but_not_both():
+    settings = bench.SweepSettings(input_tokens=5, output_tokens=6, batch_sizes=[2, 1],
+                                   warmup=0, repeats=1, device="cpu", dtype="float32",
+                                   probe_attention=False)
+    assert settings.batch_sizes == [1, 2] and settings.max_repeats == 1  # normalised once
+    from_object = bench.run_sweep(dense_model(), None, settings)
+    from_fields = sweep(dense_model(), probe_attention=False)
+    assert [r["batch_size"] for r in from_object["rows"]] == [1, 2]
+    assert {k: from_object[k] for k in ("input_tokens", "output_tokens", "batch_sizes", "dtype")} \
+        == {k: from_fields[k] for k in ("input_tokens", "output_tokens", "batch_sizes", "dtype")}
+    with pytest.raises(PrunebenchError, match="not both"):
+        bench.run_sweep(dense_model(), None, settings, warmup=2)
+    with pytest.raises(PrunebenchError, match=r"unknown benchmark settings \['repeat'\]"):
+        bench.run_sweep(dense_model(), None, input_tokens=5, output_tokens=6, repeat=3)
+
+
+def test_settings_from_the_config_section_take_the_sweep_keys_only():
+    """The config's benchmark section also holds the workflow's own keys (token_configs,
+    backends); a cell's settings take the rest, and the cell's fields win."""
+    section = {"token_configs": ["12x32"], "backends": ["hf", "compiled"], "warmup": 2,
+               "repeats": 3, "max_repeats": 9, "sampling": True, "dtype": "float32"}
+    settings = bench.SweepSettings.from_config(section, input_tokens=12, output_tokens=32,
+                                               backend="compiled")
+    assert (settings.warmup, settings.repeats, settings.max_repeats) == (2, 3, 9)
+    assert settings.sampling is True and settings.backend == "compiled"
+    assert settings.dtype == "float32"
 
 
 # --------------------------------------------------------------------------- compiled backend
@@ -509,7 +552,9 @@ def test_floor_fields_and_flag_in_rows():
 
 
 def test_measure_bandwidth_cpu_is_cached(monkeypatch):
-    monkeypatch.setattr(bench, "_BANDWIDTH", {})
+    from prunebench.benchmark import floors
+
+    monkeypatch.setattr(floors, "_BANDWIDTH", {})
     bandwidth, method = bench.measure_bandwidth("cpu", nbytes=1 << 20, iters=2)
     assert bandwidth > 0 and "copies" in method
     assert bench.measure_bandwidth("cpu") == (bandwidth, method)
@@ -585,7 +630,7 @@ def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypa
 
 def test_failed_capture_falls_back_to_eager_and_keeps_the_sweep(monkeypatch):
     """A decode-step capture that fails is recorded on every later row; no row is lost."""
-    import prunebench.static_decode as sd
+    import prunebench.benchmark.compiled as sd
 
     real_prepare = sd.StaticDecoder.prepare
 
@@ -649,11 +694,13 @@ def test_a_sweep_holds_the_machine_lock_and_records_other_work(monkeypatch, tmp_
     import fcntl
     import os
 
-    from prunebench import interference
+    from prunebench.benchmark import interference
 
     monkeypatch.setenv("PRUNEBENCH_LOCK_DIR", str(tmp_path))
     held = []
-    real_sweep = bench.sweep
+    from prunebench.benchmark import run
+
+    real_sweep = run.sweep
 
     def checking_sweep(*args, **kwargs):
         fd = os.open(interference.lock_path("cpu"), os.O_RDWR | os.O_CREAT)
@@ -666,7 +713,7 @@ def test_a_sweep_holds_the_machine_lock_and_records_other_work(monkeypatch, tmp_
             os.close(fd)
         return real_sweep(*args, **kwargs)
 
-    monkeypatch.setattr(bench, "sweep", checking_sweep)
+    monkeypatch.setattr(run, "sweep", checking_sweep)
     result = sweep(dense_model())
     assert held == [True]
     for row in result["rows"]:

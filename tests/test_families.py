@@ -30,7 +30,7 @@ from prunebench.modeling import (build_model, count_params, count_params_meta, h
                                  load_config, load_model, save_model)
 from prunebench.checkpoint.param_count import config_from_dict, config_from_json
 from prunebench.methods.registry import method_function
-from prunebench.static_decode import StaticDecoder
+from prunebench.benchmark.compiled import StaticDecoder
 
 VOCAB = 128
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
@@ -283,9 +283,10 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     # The benchmark itself on both backends, for one width and one depth method (the sweep's
     # bookkeeping is the same for every method; the decoding was checked just above).
     for backend in ("hf", "compiled") if method in ("flap", "shortgpt") else ():
-        result = bench.sweep(reloaded, None, input_tokens=5, output_tokens=4, batch_sizes=[2],
-                             warmup=0, repeats=1, device="cpu", dtype="float32", seed=0,
-                             backend=backend)
+        settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[2],
+                                       warmup=0, repeats=1, device="cpu", dtype="float32",
+                                       seed=0, backend=backend)
+        result = bench.sweep(reloaded, None, settings)
         assert [row["status"] for row in result["rows"]] == ["ok"]
         assert result["params"] == after
     stream = ids(1, 400, seed=4)[0]

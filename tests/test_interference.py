@@ -1,5 +1,5 @@
 """Benchmarks never time at once (a machine-wide OS lock), and other work is measured
-(prunebench.interference)."""
+(prunebench.benchmark.interference)."""
 import os
 import signal
 import subprocess
@@ -8,13 +8,13 @@ import textwrap
 
 import pytest
 
-from prunebench.interference import CompetitionMeter, competing, machine_lock
+from prunebench.benchmark.interference import CompetitionMeter, competing, machine_lock
 
 # Holds the lock until killed; says when it has it.
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from prunebench.interference import machine_lock
+    from prunebench.benchmark.interference import machine_lock
     with machine_lock(Path(sys.argv[1])):
         print("locked", flush=True)
         time.sleep(600)
@@ -99,7 +99,7 @@ def test_other_cpu_work_during_a_row_is_measured():
 
 
 def test_one_lock_per_cpu_machine_and_per_gpu(monkeypatch, tmp_path):
-    from prunebench import interference
+    from prunebench.benchmark import interference
 
     monkeypatch.setenv("PRUNEBENCH_LOCK_DIR", str(tmp_path))
     assert interference.lock_path("cpu") == tmp_path / "prunebench-benchmark-cpu.lock"
@@ -111,7 +111,7 @@ def test_a_gpu_is_named_by_its_uuid_where_known(monkeypatch):
 
     import torch
 
-    from prunebench import interference
+    from prunebench.benchmark import interference
 
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     props = {0: types.SimpleNamespace(uuid="GPU-1234"), 1: types.SimpleNamespace()}

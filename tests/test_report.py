@@ -33,7 +33,7 @@ def _latency(model, variant, backend, lin, lout, bs):
 def write_bench(root, model, variant, backend, lin, lout, batches=(1, 8, 16), oom=(),
                 unstable=None):
     """A bench file. With `unstable` (batch sizes to flag) its rows carry the noise fields of
-    prunebench.timing_stats; without, they look like files written before those existed."""
+    prunebench.benchmark.timing; without, they look like files written before those existed."""
     rows = []
     for bs in batches:
         if bs in oom:

@@ -236,6 +236,18 @@ def test_bench_prints_the_sweep_and_writes_the_workflows_json(pruned, tmp_path, 
     assert_one_line_error(code, err, "exists")  # never overwritten without --force
 
 
+def test_bench_samples_on_the_compiled_backend_as_on_hf(pruned, tmp_path, capsys):
+    """Both backends sample with the study's settings when asked (the same decoding)."""
+    out = tmp_path / "compiled.json"
+    code, _, err = run(capsys, "bench", pruned, "--tokens", "4x3", "--batch", "1",
+                       "--backend", "compiled", "--sampling", "--out", out, *QUICK_BENCH)
+    assert code == 0, err
+    result = read_json(out)
+    assert result["backend"] == "compiled"
+    assert result["sampling"] == {"top_k": 50, "top_p": 0.95, "temperature": 1.0}
+    assert result["provenance"]["cell"]["sampling"] is True
+
+
 @pytest.mark.parametrize("extra, expected", [
     (["--tokens", "12x0"], "generates nothing"),
     (["--tokens", "0x4"], "generates nothing"),
@@ -245,7 +257,6 @@ def test_bench_prints_the_sweep_and_writes_the_workflows_json(pruned, tmp_path, 
     (["--tokens", "12x4", "--backend", "tpu"], "unknown --backend 'tpu'"),
     (["--tokens", "12x4", "--backend", "tpu"], "compiled"),  # the known ones are listed
     (["--tokens", "12x4", "--dtype", "int3"], "unknown --dtype"),
-    (["--tokens", "12x4", "--backend", "compiled", "--sampling"], "decodes greedily"),
     (["--tokens", "2000x100"], "max_position_embeddings"),
 ])
 def test_bench_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):

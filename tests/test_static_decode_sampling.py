@@ -13,8 +13,8 @@ from transformers.generation.logits_process import (TemperatureLogitsWarper, Top
 
 from prunebench import PrunebenchError
 from prunebench import benchmark as bench
-from prunebench.sampling import STUDY_SAMPLING, Sampling, filter_logits, sample
-from prunebench.static_decode import StaticDecoder
+from prunebench.benchmark.sampling import STUDY_SAMPLING, Sampling, filter_logits, sample
+from prunebench.benchmark.compiled import StaticDecoder
 from test_benchmark import dense_model, sweep, width_model
 
 # The study's, one that cuts hard with every filter, and one per filter alone.
@@ -170,7 +170,9 @@ def test_build_time_is_measured_around_prepare_only(monkeypatch):
         clock["t"] += 0.001
         return clock["t"]
 
-    monkeypatch.setattr(bench.time, "perf_counter", perf_counter)
+    import time
+
+    monkeypatch.setattr(time, "perf_counter", perf_counter)
     original = bench.CompiledRunner.prepare
 
     def slow_prepare(self, batch_size, seq_len):

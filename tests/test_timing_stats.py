@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from prunebench import timing_stats as ts
+from prunebench.benchmark import timing as ts
 
 # mean 5, sample variance ((-3)^2 + (-1)^2 + 1^2 + 3^2) / 3 = 20/3, sd = 2.5820
 FOUR = [2.0, 4.0, 6.0, 8.0]

@@ -153,7 +153,7 @@ def bench_settings(backend):
     settings.update({k: bench[k] for k in ("max_repeats", "max_seconds", "ci_target")})
     if backend == "compiled":
         settings["compile_mode"] = bench["compile_mode"]
-        # Both backends sample when asked (the same settings, prunebench.sampling); the key is
+        # Both backends sample when asked (the same settings, prunebench.benchmark.sampling); the key is
         # added only then, so compiled cells finished before it existed (greedy) keep their
         # params and are not rerun.
         if bench["sampling"]:

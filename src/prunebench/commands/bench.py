@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prunebench import PrunebenchError
 from prunebench.atomic import write_json
 from prunebench.commands.arguments import check_out_file, choice, parse_batches, parse_tokens
 from prunebench.commands.model_source import params_of, resolve_model
@@ -16,7 +15,7 @@ from prunebench.commands.workflow_defaults import ATTENTIONS, BENCH_DTYPES, COMP
 def bench_command(args) -> Path:
     """`prunebench bench`: one workflow benchmark cell (a batch-size sweep), printed as a
     table and written as the workflow's JSON."""
-    from prunebench.benchmark import BACKENDS, DEFAULT_BATCH_SIZES, run_sweep
+    from prunebench.benchmark import BACKENDS, DEFAULT_BATCH_SIZES, SweepSettings, run_sweep
     from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
 
     lin, lout = parse_tokens(args.tokens)
@@ -25,9 +24,6 @@ def bench_command(args) -> Path:
     choice(args.dtype, BENCH_DTYPES, "--dtype")
     choice(args.attention, ATTENTIONS, "--attention")
     choice(args.compile_mode, COMPILE_MODES, "--compile-mode")
-    if backend == "compiled" and args.sampling:
-        raise PrunebenchError("the compiled backend decodes greedily: drop --sampling or use "
-                              "--backend hf")
     if args.out:
         check_out_file(Path(args.out), args.force)
     ckpt = resolve_model(args.model, args.cache_dir)
@@ -37,29 +33,30 @@ def bench_command(args) -> Path:
     dtype = args.dtype
     if dtype == "auto":  # the workflow's: the study's fp16 on GPU; CPUs have no fast fp16 matmul
         dtype = "float16" if device.type == "cuda" else "float32"
-    # The workflow's bench_settings: only what shapes this backend's cells.
-    settings = {"batch_sizes": batches, "warmup": args.warmup, "repeats": args.repeats,
+    # What the workflow's bench_settings records for a cell of this backend.
+    recorded = {"batch_sizes": batches, "warmup": args.warmup, "repeats": args.repeats,
                 "dtype": args.dtype, "attention": args.attention, "seed": args.seed,
                 "max_repeats": args.max_repeats, "max_seconds": args.max_seconds,
-                "ci_target": args.ci_target}
-    settings.update({"compile_mode": args.compile_mode} if backend == "compiled"
-                    else {"sampling": args.sampling})
-    model = load_model(ckpt.path, device=device, dtype=resolve_dtype(dtype))
-    tokenizer = load_tokenizer(ckpt.path, args.trust_remote_code)
+                "ci_target": args.ci_target, "sampling": args.sampling}
+    if backend == "compiled":
+        recorded["compile_mode"] = args.compile_mode
     cell = {"model": ckpt.name, "variant": ckpt.variant, "backend": backend,
-            "input_tokens": lin, "output_tokens": lout, **settings, "dtype": dtype,
+            "input_tokens": lin, "output_tokens": lout, **recorded, "dtype": dtype,
             "source": ckpt.source}
     # Finished batch sizes are kept here while the sweep runs, so a rerun after a crash
     # resumes where it stopped (same machine and settings only), as a workflow cell does.
     partial = out.with_name(f".{out.stem}.unfinished.json")
-    result = run_sweep(model, tokenizer, input_tokens=lin, output_tokens=lout,
-                       batch_sizes=batches, warmup=args.warmup, repeats=args.repeats,
-                       max_repeats=args.max_repeats, max_seconds=args.max_seconds,
-                       ci_target=args.ci_target, backend=backend, device=device, dtype=dtype,
-                       attention=args.attention, seed=args.seed,
-                       compile_mode=args.compile_mode, sampling=args.sampling,
-                       model_name=ckpt.name, variant=ckpt.variant, cell=cell,
-                       partial_path=partial)
+    # Made before the model loads, so a bad setting fails at once.
+    settings = SweepSettings(
+        input_tokens=lin, output_tokens=lout, batch_sizes=batches, warmup=args.warmup,
+        repeats=args.repeats, max_repeats=args.max_repeats, max_seconds=args.max_seconds,
+        ci_target=args.ci_target, backend=backend, device=device, dtype=dtype,
+        attention=args.attention, seed=args.seed, compile_mode=args.compile_mode,
+        sampling=args.sampling, model_name=ckpt.name, variant=ckpt.variant, cell=cell,
+        partial_path=partial)
+    model = load_model(ckpt.path, device=device, dtype=resolve_dtype(dtype))
+    tokenizer = load_tokenizer(ckpt.path, args.trust_remote_code)
+    result = run_sweep(model, tokenizer, settings)
     result["params"] = params_of(ckpt)
     write_json(out, result)
     partial.unlink(missing_ok=True)

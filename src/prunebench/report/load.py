@@ -32,7 +32,7 @@ OK, OOM = "ok", "oom"
 _BENCH_REQUIRED = ("model", "variant", "backend", "input_tokens", "output_tokens", "rows")
 _BENCH_METRICS = ("latency_s_mean", "latency_s_std", "latency_s_min", "latency_s_median",
                   "throughput_tok_s", "peak_memory_bytes")
-# Noise fields of a row (prunebench.timing_stats). Files written before they existed lack them:
+# Noise fields of a row (prunebench.benchmark.timing). Files written before they existed lack them:
 # such rows read as NaN here rather than failing, and the figure draws them as stable.
 _BENCH_NOISE = ("latency_s_p90", "latency_s_cv", "latency_s_ci95_low", "latency_s_ci95_high",
                 "latency_s_ci95_rel", "runs", "throughput_mean_of_rates", "decode_step_s_p50",
@@ -140,7 +140,7 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     df["runs"] = df["runs"].astype("Int64")
     # True / False, or <NA> where not measured (OOM rows, files older than the flag).
     df["unstable"] = df.get("unstable", pd.Series(pd.NA, index=df.index)).astype("boolean")
-    # Other work measured beside the row (prunebench.interference); <NA> where not recorded.
+    # Other work measured beside the row (prunebench.benchmark.interference); <NA> where not recorded.
     df["competition"] = df.get("interference_competition",
                                pd.Series(pd.NA, index=df.index)).astype("boolean")
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))

@@ -63,7 +63,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     latency (both > 1 means faster than dense). Speed-ups are NaN where the dense model ran out
     of memory or was not run at that batch size; OOM rows keep status "OOM" and NaN metrics.
     How far each timing can be trusted: p90, CV, the 95% interval of the mean, the `unstable`
-    flag and the number of timed `runs` (prunebench.timing_stats).
+    flag and the number of timed `runs` (prunebench.benchmark.timing).
     """
     df = _params(bench_df, reports_df)
     dense = _dense_rows(df)[CELL + ["batch_size", "latency_s_mean", "throughput_tok_s"]]

@@ -1,7 +1,7 @@
 """The benchmark's sampled decoding: one definition for both backends.
 
 The study timed generation while sampling (top-k 50, top-p 0.95, temperature 1). The `hf`
-backend hands these settings to HF `generate`; the `compiled` backend (static_decode.py) applies
+backend hands these settings to HF `generate`; the `compiled` backend (benchmark.compiled) applies
 the same filters itself, as tensor operations inside its decode step, so the sampled token never
 leaves the device: no `.item()`, no branch on a value, nothing that would stop a CUDA graph or
 synchronise the host.

@@ -28,7 +28,7 @@ The step is written without host synchronisation (no `.item()`, no data-dependen
 position is a device tensor, the cache write is an indexed store, and attention reads the whole
 static cache under a mask of the positions filled so far.
 
-Sampling (prunebench.sampling, the same top-k / top-p / temperature as the `hf` backend) stays
+Sampling (prunebench.benchmark.sampling, the same top-k / top-p / temperature as the `hf` backend) stays
 on the device too: the step takes a tensor of Exponential(1) noise drawn from the decoder's own
 generator and returns the sampled token as a device tensor, which the next step reads directly.
 The noise is drawn outside the compiled function (dynamo does not trace a generator) but inside
@@ -45,7 +45,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError
-from prunebench.sampling import Sampling, exponential_noise, sample
+from prunebench.benchmark.fused_block import Block, detach_or_none, rms_norm
+from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
 log = logging.getLogger(__name__)
 
@@ -69,199 +70,6 @@ COMPILE_KWARGS = {
 # The cache length is padded so the attention mask's last dim is aligned (memory-efficient
 # SDPA otherwise pads the mask on every call); padded positions are always masked out.
 CACHE_ALIGN = 16
-
-
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """LLaMA RMSNorm as HF computes it: float32 statistics, cast back, then the weight."""
-    h = F.rms_norm(x.to(torch.float32), (x.shape[-1],), eps=eps)
-    return weight * h.to(x.dtype)
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: [..., hd] with cos/sin broadcastable to it."""
-    return x * cos + rotate_half(x) * sin
-
-
-# --------------------------------------------------------------------------- fused weights
-
-def _consecutive(tensors: list[torch.Tensor]) -> bool:
-    """True when the tensors are contiguous row blocks lying back to back in one storage."""
-    first = tensors[0]
-    ptr = first.untyped_storage().data_ptr()
-    end = first.data_ptr()
-    for t in tensors:
-        if (not t.is_contiguous() or t.untyped_storage().data_ptr() != ptr
-                or t.data_ptr() != end or t.dtype != first.dtype):
-            return False
-        end += t.numel() * t.element_size()
-    return True
-
-
-def fuse_rows(params: list[torch.Tensor]) -> torch.Tensor:
-    """Concatenate parameters along dim 0 into one tensor and re-point each at its rows.
-
-    After this the parameters are views of the fused tensor: the old separate tensors are freed
-    (unless something else holds them), so fusing costs no memory beyond one block's transient
-    copy. Parameters that are already consecutive views (an earlier decoder fused them) are
-    reused as they are.
-    """
-    with torch.inference_mode(False), torch.no_grad():
-        if len(params) > 1 and _consecutive(params):
-            first = params[0].detach()
-            rows = sum(p.shape[0] for p in params)
-            return first.as_strided((rows, *first.shape[1:]), first.stride())
-        fused = torch.cat([p.detach() for p in params])
-        start = 0
-        for p in params:
-            p.data = fused[start:start + p.shape[0]]
-            start += p.shape[0]
-        return fused
-
-
-def unfuse(model: nn.Module) -> None:
-    """Give every parameter that shares storage with another its own copy again.
-
-    Saving with safetensors refuses parameters that are partial views of one storage, so call
-    this before saving a model a decoder has fused (costs one tensor's copy at a time).
-    """
-    seen: dict[int, int] = {}
-    params = list(model.parameters())
-    for p in params:
-        ptr = p.untyped_storage().data_ptr()
-        seen[ptr] = seen.get(ptr, 0) + 1
-    with torch.inference_mode(False), torch.no_grad():
-        for p in params:
-            if seen[p.untyped_storage().data_ptr()] > 1 and p.numel():
-                p.data = p.detach().clone()
-
-
-def fuse_linears(layers: list[nn.Linear]) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(weight, bias) of one linear computing all `layers`' outputs side by side."""
-    biases = [layer.bias for layer in layers]
-    if any(b is None for b in biases) and not all(b is None for b in biases):
-        raise PrunebenchError("cannot fuse projections where only some have a bias")
-    weight = fuse_rows([layer.weight for layer in layers])
-    bias = None if biases[0] is None else fuse_rows(biases)
-    return weight, bias
-
-
-def _detach(t: torch.Tensor | None) -> torch.Tensor | None:
-    return None if t is None else t.detach()
-
-
-class Block(nn.Module):
-    """One decoder block's weights (fused) and KV cache, as buffers of this module.
-
-    Buffers, so torch.compile treats them as static addresses (no copies under inductor's CUDA
-    graphs) and our CUDA graph can update the cache in place.
-    """
-
-    def __init__(self, layer: nn.Module, head_dim: int, cache_shape: tuple[int, int, int],
-                 fuse: bool):
-        super().__init__()
-        attn, mlp = layer.self_attn, layer.mlp
-        self.head_dim, self.fuse = head_dim, fuse
-        self.eps1 = layer.input_layernorm.variance_epsilon
-        self.eps2 = layer.post_attention_layernorm.variance_epsilon
-        self.register_buffer("ln1", layer.input_layernorm.weight.detach(), persistent=False)
-        self.register_buffer("ln2", layer.post_attention_layernorm.weight.detach(),
-                             persistent=False)
-        self.n_q = attn.q_proj.out_features // head_dim if hasattr(attn, "q_proj") else 0
-        self.n_kv = attn.k_proj.out_features // head_dim if self.n_q else 0
-        self.register_buffer("o_w", _detach(attn.o_proj.weight) if self.n_q else None,
-                             persistent=False)
-        self.register_buffer("o_b", _detach(attn.o_proj.bias), persistent=False)
-        qkv_w = qkv_b = k_cache = v_cache = None
-        if self.n_q:  # a cache of this block's own KV width; zero-head blocks get none
-            qkv_w, qkv_b = fuse_linears([attn.q_proj, attn.k_proj, attn.v_proj])
-            batch, length, dtype = cache_shape
-            shape = (batch, self.n_kv, length, head_dim)
-            k_cache = torch.zeros(shape, device=qkv_w.device, dtype=dtype)
-            v_cache = torch.zeros(shape, device=qkv_w.device, dtype=dtype)
-        self.register_buffer("k_cache", k_cache, persistent=False)
-        self.register_buffer("v_cache", v_cache, persistent=False)
-        self.register_buffer("qkv_w", qkv_w, persistent=False)
-        self.register_buffer("qkv_b", qkv_b, persistent=False)
-        # Qwen3: RMSNorm over each query / key head (weights of size head_dim, shared by heads).
-        q_norm, k_norm = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
-        self.register_buffer("q_norm_w", _detach(q_norm.weight) if q_norm is not None else None,
-                             persistent=False)
-        self.register_buffer("k_norm_w", _detach(k_norm.weight) if k_norm is not None else None,
-                             persistent=False)
-        self.q_norm_eps = q_norm.variance_epsilon if q_norm is not None else None
-        self.k_norm_eps = k_norm.variance_epsilon if k_norm is not None else None
-        self.qkv_split = [self.n_q * head_dim, self.n_kv * head_dim, self.n_kv * head_dim]
-
-        self.m = mlp.gate_proj.out_features
-        gate_up_w, gate_up_b = fuse_linears([mlp.gate_proj, mlp.up_proj]) if self.m else (None,
-                                                                                          None)
-        self.register_buffer("gate_up_w", gate_up_w, persistent=False)
-        self.register_buffer("gate_up_b", gate_up_b, persistent=False)
-        self.register_buffer("down_w", _detach(mlp.down_proj.weight) if self.m else None,
-                             persistent=False)
-        self.register_buffer("down_b", _detach(mlp.down_proj.bias), persistent=False)
-        self.act = mlp.act_fn
-
-    def _project(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                 split: list[int]) -> torch.Tensor:
-        """h @ weight.T (+ bias): one GEMV, or (fuse=False) one per original projection."""
-        if self.fuse:
-            return F.linear(h, weight, bias)
-        biases = [None] * len(split) if bias is None else bias.split(split)
-        return torch.cat([F.linear(h, w, b) for w, b in zip(weight.split(split), biases)], -1)
-
-    def attention(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                  pos: torch.Tensor, mask: torch.Tensor, eager: bool) -> torch.Tensor:
-        b, t, _ = h.shape
-        n_q, n_kv = self.n_q, self.n_kv
-        qkv = self._project(h, self.qkv_w, self.qkv_b, self.qkv_split)
-        qkv = qkv.view(b, t, n_q + 2 * n_kv, self.head_dim)
-        qk = qkv[:, :, :n_q + n_kv]
-        if self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3)
-            qk = torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps),
-                            rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps)], dim=2)
-        qk = apply_rotary(qk, cos, sin)  # q and k rotated together
-        q = qk[:, :, :n_q].transpose(1, 2)
-        self.k_cache[:, :, pos] = qk[:, :, n_q:].transpose(1, 2)
-        self.v_cache[:, :, pos] = qkv[:, :, n_q + n_kv:].transpose(1, 2)
-        keys, values = self.k_cache, self.v_cache
-        groups = n_q // n_kv
-        if groups > 1:
-            # Grouped-query attention: KV head j serves query heads j*groups .. j*groups+groups-1.
-            # Fold those heads into the query length instead of repeating the cache, which
-            # would copy the whole cache every step.
-            q = q.reshape(b, n_kv, groups * t, self.head_dim)
-            mask = mask.repeat(groups, 1)
-        if eager:
-            scores = (q @ keys.transpose(-1, -2)) * self.head_dim ** -0.5
-            scores = scores.masked_fill(~mask, float("-inf"))
-            probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
-            out = probs @ values
-        else:
-            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-        out = out.reshape(b, n_q, t, self.head_dim).transpose(1, 2).reshape(b, t, -1)
-        return F.linear(out, self.o_w, self.o_b)
-
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor,
-                mask: torch.Tensor, eager_attention: bool) -> torch.Tensor:
-        if self.n_q:
-            h = rms_norm(x, self.ln1, self.eps1)
-            x = x + self.attention(h, cos, sin, pos, mask, eager_attention)
-        elif self.o_b is not None:  # no heads: the attention output is the o_proj bias
-            x = x + self.o_b
-        if self.m:
-            h = rms_norm(x, self.ln2, self.eps2)
-            gate_up = self._project(h, self.gate_up_w, self.gate_up_b, [self.m, self.m])
-            inner = self.act(gate_up[..., :self.m]) * gate_up[..., self.m:]
-            x = x + F.linear(inner, self.down_w, self.down_b)
-        elif self.down_b is not None:  # zero-channel MLP: its output is the down_proj bias
-            x = x + self.down_b
-        return x
 
 
 # --------------------------------------------------------------------------- the decoder
@@ -290,7 +98,7 @@ class StaticDecoder(nn.Module):
     `fuse=False` keeps one GEMV per original projection (q, k, v, gate, up: the layout before
     fusion, for comparison); the weights are stored fused either way.
 
-    `sampling` (prunebench.sampling.Sampling; None: greedy) samples every token, the first one
+    `sampling` (prunebench.benchmark.sampling.Sampling; None: greedy) samples every token, the first one
     included, from a generator of the decoder's device that `generate` seeds with `seed` at the
     start of every call, so a call's tokens depend only on the seed.
     """
@@ -329,7 +137,7 @@ class StaticDecoder(nn.Module):
         self.register_buffer("norm_w", model.model.norm.weight.detach(), persistent=False)
         self.norm_eps = model.model.norm.variance_epsilon
         self.register_buffer("head_w", model.lm_head.weight.detach(), persistent=False)
-        self.register_buffer("head_b", _detach(model.lm_head.bias), persistent=False)
+        self.register_buffer("head_b", detach_or_none(model.lm_head.bias), persistent=False)
         # Rotary tables from the model's own rotary module, so any rope scaling it implements
         # (e.g. LLaMA-3's) is reproduced exactly; indexed by position in the step.
         positions = torch.arange(cache_len, device=device)
@@ -350,7 +158,7 @@ class StaticDecoder(nn.Module):
         self.n_heads = [block.n_q for block in self.blocks]
 
         if sampling is not None and not isinstance(sampling, Sampling):
-            raise PrunebenchError(f"sampling must be a prunebench.sampling.Sampling or None "
+            raise PrunebenchError(f"sampling must be a prunebench.benchmark.sampling.Sampling or None "
                                   f"(greedy), not {sampling!r}")
         self.sampling = sampling
         self.seed = seed

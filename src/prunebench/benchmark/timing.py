@@ -1,7 +1,7 @@
 """How far to trust a timing: spread, percentiles, a 95% t-interval, and when to stop repeating.
 
 Pure functions over lists of seconds, so they are tested on numbers worked out by hand
-(tests/test_timing_stats.py); `benchmark._measure_batch` applies them to every row.
+(tests/test_timing_stats.py); `benchmark.run` applies them to every row.
 Student's t comes from a small table rather than scipy, which prunebench does not depend on.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
+from typing import Any
 
 # Two-sided 95% critical values of Student's t (0.975 quantile) by degrees of freedom.
 _T95 = {
@@ -114,3 +115,21 @@ def repeat_until_stable(run_once: Callable[[], float], *, min_runs: int, max_run
                                  max_seconds=max_seconds, target=target)) is None:
         latencies.append(run_once())
     return latencies, reason
+
+
+def latency_stats(latencies: list[float], ci_target: float) -> dict[str, Any]:
+    """A row's latency fields: location, spread, the 95% interval of the mean and its verdict."""
+    mean, half = mean_ci95(latencies)
+    return {
+        "latency_s_mean": mean,
+        "latency_s_std": statistics.stdev(latencies) if len(latencies) > 1 else 0.0,
+        "latency_s_min": min(latencies),
+        "latency_s_median": statistics.median(latencies),
+        "latency_s_p90": percentile(latencies, 90),
+        "latency_s_cv": coefficient_of_variation(latencies),
+        "latency_s_ci95_low": mean - half if half is not None else None,
+        "latency_s_ci95_high": mean + half if half is not None else None,
+        "latency_s_ci95_rel": ci_share(latencies),
+        "unstable": is_unstable(latencies, ci_target),
+        "latencies_s": latencies,
+    }

@@ -1,0 +1,125 @@
+"""The memory-bandwidth floor of a decode step: the bytes it must read (weights, KV cache)
+over the device's measured copy bandwidth. A step far above its floor points at something other
+than the model (framework overhead, a pathological kernel; docs/benchmarks.md, "Bandwidth
+floor")."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.modeling import block_param_count, head_dim, layer_shapes, resolve_dtype
+
+log = logging.getLogger(__name__)
+
+# A batch-1 decode step slower than this many bandwidth floors is flagged as an anomaly.
+FLOOR_FLAG_FACTOR = 10.0
+
+
+def _element_size(dtype: str | torch.dtype) -> int:
+    return torch.empty((), dtype=resolve_dtype(dtype)).element_size()
+
+
+def weight_bytes(config, dtype: str | torch.dtype) -> int:
+    """Bytes of weights one decode step must read: every block, the final norm, the LM head.
+
+    Per-block shapes (width pruning, zero-head blocks) come from `layer_shapes`. The embedding
+    table is not read in full (only batch rows), so it is left out; the LM head is read in full
+    (with tied embeddings it is that same table, counted once).
+    """
+    params = sum(block_param_count(config, s) for s in layer_shapes(config))
+    params += config.hidden_size + config.vocab_size * config.hidden_size
+    return params * _element_size(dtype)
+
+
+def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -> int:
+    """Bytes of keys and values held for `seq_len` positions (read once per decode step).
+
+    Each block holds its own KV heads; blocks with zero heads hold none.
+    """
+    hd = head_dim(config)
+    kv_heads = sum(s["num_key_value_heads"] for s in layer_shapes(config)
+                   if s["num_attention_heads"] > 0)
+    return 2 * batch * seq_len * kv_heads * hd * _element_size(dtype)
+
+
+def decode_floor_s(config, batch: int, seq_len: int, dtype: str | torch.dtype,
+                   bandwidth_bytes_per_s: float) -> float:
+    """Lowest possible decode-step time if memory traffic were the only cost."""
+    if bandwidth_bytes_per_s <= 0:
+        raise PrunebenchError(f"bandwidth must be positive, got {bandwidth_bytes_per_s}")
+    total = weight_bytes(config, dtype) + kv_cache_bytes(config, batch, seq_len, dtype)
+    return total / bandwidth_bytes_per_s
+
+
+def mean_decode_context(input_tokens: int, output_tokens: int) -> int:
+    """Mean number of cached positions a decode step attends to: steps i = 1..N-1 see L + i."""
+    return input_tokens + output_tokens // 2
+
+
+_BANDWIDTH: dict[str, tuple[float, str]] = {}
+
+
+def measure_bandwidth(device: str | torch.device, nbytes: int | None = None,
+                      iters: int | None = None) -> tuple[float, str]:
+    """Device memory bandwidth in bytes/s from a large copy, measured once per process.
+
+    A copy reads and writes every byte, so traffic is 2 * nbytes per copy. Returns the figure
+    and a description of how it was measured.
+    """
+    device = torch.device(device)
+    key = str(device)
+    if key in _BANDWIDTH:
+        return _BANDWIDTH[key]
+    cuda = device.type == "cuda"
+    if nbytes is None:
+        nbytes = 1 << 30 if cuda else 1 << 26
+        if cuda:
+            nbytes = min(nbytes, torch.cuda.mem_get_info(device)[0] // 8)
+    iters = iters or (20 if cuda else 5)
+    src = torch.ones(nbytes, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    if cuda:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize(device)
+        start.record()
+        for _ in range(iters):
+            dst.copy_(src)
+        end.record()
+        end.synchronize()
+        seconds = start.elapsed_time(end) / 1000
+    else:
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            dst.copy_(src)
+        seconds = time.perf_counter() - t0
+    del src, dst
+    bandwidth = 2 * nbytes * iters / seconds
+    method = (f"{iters} copies of {nbytes / 2**20:.0f} MiB on {device}, "
+              "(read + write bytes) / time")
+    log.info("measured memory bandwidth of %s: %.1f GB/s", device, bandwidth / 1e9)
+    _BANDWIDTH[key] = (bandwidth, method)
+    return _BANDWIDTH[key]
+
+
+def add_floor(row: dict[str, Any], config, *, input_tokens: int, output_tokens: int,
+               dtype: torch.dtype, bandwidth: float | None) -> None:
+    row.update(floor_s=None, pct_of_floor=None, floor_flag=None)
+    if bandwidth is None or row["decode_step_s"] is None:
+        return
+    context = mean_decode_context(input_tokens, output_tokens)
+    floor = decode_floor_s(config, row["batch_size"], context, dtype, bandwidth)
+    row["floor_s"] = floor
+    row["pct_of_floor"] = 100.0 * floor / row["decode_step_s"]
+    row["floor_flag"] = row["batch_size"] == 1 and row["decode_step_s"] > FLOOR_FLAG_FACTOR * floor
+    if row["floor_flag"]:
+        log.warning("batch-1 decode step %.2f ms is %.1fx the bandwidth floor %.2f ms: the timing "
+                    "is dominated by something other than the model (framework overhead or a "
+                    "pathological kernel choice; see docs/benchmarks.md, 'Bandwidth floor')",
+                    row["decode_step_s"] * 1e3, row["decode_step_s"] / floor, floor * 1e3)

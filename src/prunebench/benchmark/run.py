@@ -1,0 +1,436 @@
+"""One benchmark cell: a batch-size sweep of one model, backend and token config.
+
+`hf` follows the paper's protocol (Kim et al. 2024): the same exact-length prompt repeated
+batch-size times, HF `generate` with the output length forced, the whole call timed with device
+synchronisation, warm-up runs then timed runs, throughput = batch * output tokens / latency.
+`compiled` (prunebench.benchmark.compiled) decodes with a static per-block KV cache and a
+CUDA-graph (or torch.compile) decode step: what the hardware allows rather than what Python
+allows. Both decode greedily, or both sample with the study's settings (benchmark.sampling).
+
+Every timed run also records when each output token was ready (CUDA events on GPU, which add no
+synchronisation; perf_counter on CPU). From those marks come the time to first token (prefill)
+and the mean decode step, measured inside the same runs as the latency rather than derived from
+it. Each decode step is compared with a bandwidth floor (benchmark.floors) so that a
+pathological kernel choice shows up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.atomic import read_json, write_json
+from prunebench.benchmark.attention import (attention_context, attention_kernels,
+                                            resolve_attention, set_hf_attention)
+from prunebench.benchmark.floors import add_floor, mean_decode_context, measure_bandwidth
+from prunebench.benchmark.interference import CompetitionMeter, machine_lock
+from prunebench.benchmark.measure import PeakMemory, StepClock, synchronize
+from prunebench.benchmark.prompts import make_prompt
+from prunebench.benchmark.runners import CompiledRunner, HFRunner, inductor_cache_counts
+from prunebench.benchmark.sampling import STUDY_SAMPLING
+from prunebench.benchmark.timing import latency_stats, percentile, repeat_until_stable
+from prunebench.logs import Progress
+from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
+from prunebench.oom import free_memory, is_out_of_memory
+from prunebench.provenance import device_info, package_versions, provenance
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("hf", "compiled")
+DEFAULT_BATCH_SIZES = (1, 8, 16, 32, 64, 128, 256)
+OOM = "oom"  # status of the batch size that ran out of memory (the sweep's last row)
+# A row whose 95% interval of the mean latency is wider than this share of the mean is unstable.
+DEFAULT_CI_TARGET = 0.05
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+@dataclass
+class SweepSettings:
+    """Everything one sweep is asked to do; checked when made, so a bad setting fails before a
+    model is touched. `from_config` builds it from the config's `benchmark:` section (the
+    workflow's defaults live in the config schema; these are the library's, for direct use).
+
+    Adaptive repeats: after `repeats` timed runs a batch size keeps being timed while the 95%
+    interval of its mean latency is wider than `ci_target` of the mean, up to `max_repeats` runs
+    (None: `repeats`, i.e. off) or `max_seconds` of timed runs (benchmark.timing.stop_reason).
+    The bandwidth floor is measured on CUDA by default (`measure_floor`), or taken from
+    `bandwidth_bytes_per_s`. With `partial_path`, finished rows are saved as they complete, so
+    a sweep that dies resumes where it stopped (same machine and settings only).
+    """
+
+    input_tokens: int
+    output_tokens: int
+    batch_sizes: list[int] = dataclasses.field(default_factory=lambda: list(DEFAULT_BATCH_SIZES))
+    warmup: int = 10
+    repeats: int = 20
+    max_repeats: int | None = None
+    max_seconds: float = float("inf")
+    ci_target: float = DEFAULT_CI_TARGET
+    backend: str = "hf"
+    device: str | torch.device = "auto"
+    dtype: str | torch.dtype = "float16"
+    attention: str = "auto"
+    seed: int = 0
+    sampling: bool = False  # True: the study's top-k 50, top-p 0.95, T 1 on either backend
+    compile_mode: str = "auto"
+    bandwidth_bytes_per_s: float | None = None
+    measure_floor: bool | None = None
+    probe_attention: bool = True
+    model_name: str | None = None  # names recorded in the result
+    variant: str | None = None
+    cell: dict | None = None  # the workflow cell's config, recorded in provenance
+    partial_path: str | os.PathLike | None = None
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise PrunebenchError(f"unknown benchmark backend {self.backend!r}: choose one of "
+                                  f"{BACKENDS}")
+        if not isinstance(self.sampling, bool):
+            raise PrunebenchError(f"sampling must be true (the study's top-k 50, top-p 0.95, T 1 "
+                                  f"on both backends) or false (greedy), not {self.sampling!r}")
+        if self.input_tokens < 1 or self.output_tokens < 1:
+            raise PrunebenchError(f"token config {self.input_tokens}x{self.output_tokens} is "
+                                  "invalid: input and output need at least 1 token each")
+        if not self.batch_sizes or any(int(b) != b or b < 1 for b in self.batch_sizes):
+            raise PrunebenchError(f"batch sizes {list(self.batch_sizes)} must be a non-empty "
+                                  "list of positive integers")
+        if self.warmup < 0 or self.repeats < 1:
+            raise PrunebenchError(f"warmup={self.warmup}, repeats={self.repeats}: need warmup "
+                                  ">= 0 and repeats >= 1")
+        if not self.max_seconds > 0 or not self.ci_target > 0:
+            raise PrunebenchError(f"max_seconds={self.max_seconds}, ci_target={self.ci_target}: "
+                                  "both must be positive")
+        self.batch_sizes = sorted(self.batch_sizes)
+        self.max_repeats = max(self.max_repeats or self.repeats, self.repeats)
+
+    @classmethod
+    def from_config(cls, benchmark: dict[str, Any], **fields) -> SweepSettings:
+        """From the config's `benchmark:` section (the keys a sweep takes; `token_configs` and
+        `backends` are the workflow's to expand) plus this cell's own `fields`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in benchmark.items() if k in names}, **fields)
+
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> SweepSettings:
+        """From keyword settings, an unknown one named as a user error (not a TypeError)."""
+        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise PrunebenchError(f"unknown benchmark settings {unknown}: the sweep takes "
+                                  f"{[f.name for f in dataclasses.fields(cls)]}")
+        return cls(**fields)
+
+
+def run_sweep(model, tokenizer, settings: SweepSettings | None = None, *,
+              exclusive: bool = True, **fields) -> dict[str, Any]:
+    """`sweep(model, tokenizer, settings)` holding the benchmark lock of its device, the CPU
+    machine or the GPU (unless `exclusive` is false), so no two prunebench benchmarks ever
+    time on it at once, whoever started them; a sweep waits for the one before it.
+
+    `settings`, or its fields as keywords (the workflow's rule script passes keywords; a script
+    must not change only because the library's signature did, or Snakemake reruns its jobs)."""
+    if settings is None:
+        settings = SweepSettings.of(fields)
+    elif fields:
+        raise PrunebenchError(f"pass the sweep's settings either as a SweepSettings or as "
+                              f"keywords, not both (got {sorted(fields)} beside it)")
+    device = resolve_device(settings.device)
+    with machine_lock(device=device) if exclusive else contextlib.nullcontext():
+        return sweep(model, tokenizer, settings)
+
+
+def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
+    """Benchmark one model at one token config over increasing batch sizes.
+
+    Each row records the other work measured beside it (`interference`, flagged `competition`
+    when it competed: benchmark.interference). Stops at the first batch size that runs out of
+    memory, recording it as an "oom" row. Returns a JSON-ready dict (docs/architecture.md,
+    bench schema); the resumed rows of an interrupted sweep are listed in it.
+    """
+    from prunebench.modeling import count_params
+
+    s = settings
+    config = model.config
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit and s.input_tokens + s.output_tokens > limit:
+        raise PrunebenchError(f"{s.input_tokens} + {s.output_tokens} tokens exceed the model's "
+                              f"max_position_embeddings ({limit}); use a shorter token config")
+    device, dtype = resolve_device(s.device), resolve_dtype(s.dtype)
+    attention = resolve_attention(s.attention, device)
+    model.to(device=device, dtype=dtype)
+    model.eval()
+    hf_attention = set_hf_attention(model, attention) if s.backend == "hf" else None
+    prompt = make_prompt(tokenizer, s.input_tokens, config.vocab_size, seed=s.seed,
+                         bos_token_id=config.bos_token_id)
+
+    bandwidth, bandwidth_method = s.bandwidth_bytes_per_s, "given by the caller"
+    measure = s.measure_floor if s.measure_floor is not None else device.type == "cuda"
+    if bandwidth is None and measure:
+        bandwidth, bandwidth_method = measure_bandwidth(device)
+
+    decoding = STUDY_SAMPLING if s.sampling else None  # one definition for both backends
+    if s.backend == "hf":
+        runner = HFRunner(model, s.output_tokens, sampling=decoding)
+    else:
+        runner = CompiledRunner(model, s.output_tokens, mode=s.compile_mode,
+                                attention=attention, sampling=decoding, seed=s.seed)
+
+    result: dict[str, Any] = {
+        "model": s.model_name, "variant": s.variant, "backend": s.backend,
+        "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
+        "params": count_params(config), "blocks": config.num_hidden_layers,
+        "dtype": dtype_name(dtype), "device": str(device),
+        "attention": attention, "hf_attn_implementation": hf_attention,
+        "attention_kernels": None, "decode_mode": None,
+        "sampling": decoding.as_dict() if decoding else None,
+        "warmup": s.warmup, "repeats": s.repeats, "max_repeats": s.max_repeats,
+        # JSON has no infinity: no cap is written as null.
+        "max_seconds": s.max_seconds if s.max_seconds != float("inf") else None,
+        "ci_target": s.ci_target, "batch_sizes": s.batch_sizes, "seed": s.seed,
+        "prompt_ids": prompt.tolist(),
+        "timing": TIMING_DEFINITIONS,
+        "peak_memory_method": PeakMemory(device).method,
+        "bandwidth_gbps": bandwidth / 1e9 if bandwidth else None,
+        "bandwidth_method": bandwidth_method if bandwidth else None,
+        "floor_context_tokens": mean_decode_context(s.input_tokens, s.output_tokens),
+        "rows": [],
+        "compile_s": None,
+        "provenance": None,
+    }
+    fingerprint = sweep_fingerprint(result, config, device, s.cell)
+    done = load_partial_rows(s.partial_path, fingerprint) if s.partial_path else {}
+    result["resumed_batch_sizes"] = sorted(done)
+    torch.manual_seed(s.seed)
+    log.info("benchmark %s/%s backend=%s %dx%d on %s %s attention=%s batches=%s",
+             s.model_name, s.variant, s.backend, s.input_tokens, s.output_tokens, device,
+             dtype_name(dtype), attention, s.batch_sizes)
+    with attention_context(attention):
+        if s.probe_attention:
+            result["attention_kernels"] = _probe_attention(model, s.backend, prompt, device,
+                                                           attention)
+        for batch_size in s.batch_sizes:
+            if batch_size in done:
+                log.info("batch size %d: resumed from %s", batch_size, s.partial_path)
+                result["rows"].append(done[batch_size])
+                if done[batch_size]["status"] == OOM:
+                    break
+                continue
+            log.info("batch size %d: %d warm-up + %d timed runs", batch_size, s.warmup,
+                     s.repeats)
+            row = _measure_or_oom(runner, prompt, batch_size, s, device)
+            if row["status"] == OOM:
+                result["rows"].append(row)
+                save_partial_rows(s.partial_path, fingerprint, result["rows"])
+                break
+            add_floor(row, config, input_tokens=s.input_tokens, output_tokens=s.output_tokens,
+                      dtype=dtype, bandwidth=bandwidth)
+            result["rows"].append(row)
+            if s.backend == "compiled":
+                row["decode_mode"] = result["decode_mode"] = runner.mode
+                if runner.fallback:
+                    row["decode_fallback"] = runner.fallback
+            _log_row(row)
+            save_partial_rows(s.partial_path, fingerprint, result["rows"])
+    free_memory(device)
+    # Resumed rows keep the build time of the run that measured them.
+    result["compile_s"] = sum(row.get("compile_s") or 0.0 for row in result["rows"])
+    result["provenance"] = provenance(device=device, seed=s.seed, cell=s.cell)
+    return result
+
+
+# How each timing field is measured, recorded with every result.
+TIMING_DEFINITIONS = {
+    "latency": "whole generate call, device synchronised before and after, perf_counter",
+    "ttft": "start of the call to the first token's logits, marked in each timed run "
+            "(CUDA events / perf_counter)",
+    "decode_step": "(last token mark - first token mark) / (output_tokens - 1), "
+                   "marked in each timed run",
+    "decode_step_percentiles": "over every single decode step (gap between successive "
+                               "token marks) of every timed run",
+    "latency_ci95": "Student-t 95% interval of the mean latency; unstable when its "
+                    "half-width exceeds ci_target of the mean",
+    "throughput": "throughput_tok_s = batch * output_tokens / mean latency (plotted); "
+                  "throughput_mean_of_rates = mean over runs of batch * output_tokens "
+                  "/ latency (the study's)",
+}
+
+
+def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettings,
+                    device: torch.device) -> dict[str, Any]:
+    """One batch size measured beside a competition meter, or its "oom" row."""
+    oom = None
+    meter = CompetitionMeter(device)
+    meter.start()
+    try:
+        row = _measure_batch(runner, prompt, batch_size, output_tokens=s.output_tokens,
+                             warmup=s.warmup, repeats=s.repeats, device=device,
+                             max_repeats=s.max_repeats, max_seconds=s.max_seconds,
+                             ci_target=s.ci_target)
+        row["interference"] = meter.stop()
+        if row["interference"]["competition"]:
+            log.warning("batch size %d: other work ran beside the timing (%s): its figures are "
+                        "flagged", batch_size, row["interference"])
+        return row
+    except Exception as exc:  # noqa: BLE001 - only allocation failures are handled
+        if not is_out_of_memory(exc):
+            raise
+        oom = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    # Outside the except block, so the traceback's tensors can be freed.
+    runner.release()
+    free_memory(device)
+    log.warning("batch size %d ran out of memory; stopping the sweep (%s)", batch_size, oom)
+    return {"batch_size": batch_size, "status": OOM, "error": oom}
+
+
+def _log_row(row: dict[str, Any]) -> None:
+    log.info("batch size %d: latency %.4f s (std %.4f, %d runs, %s%s), %.1f tok/s, "
+             "ttft %.4f s, decode step %s, peak memory %.1f MiB", row["batch_size"],
+             row["latency_s_mean"], row["latency_s_std"], row["runs"],
+             row["stop_reason"], ", UNSTABLE" if row["unstable"] else "",
+             row["throughput_tok_s"], row["ttft_s"],
+             f"{row['decode_step_s'] * 1e3:.2f} ms" if row["decode_step_s"] else "n/a",
+             (row["peak_memory_bytes"] or 0) / 2**20)
+
+
+def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_tokens: int,
+                   warmup: int, repeats: int, device: torch.device,
+                   max_repeats: int | None = None, max_seconds: float = float("inf"),
+                   ci_target: float = DEFAULT_CI_TARGET) -> dict[str, Any]:
+    input_ids = prompt.to(device).unsqueeze(0).repeat(batch_size, 1)
+    attention_mask = torch.ones_like(input_ids)
+    expected = (batch_size, input_ids.shape[1] + output_tokens)
+    max_repeats = max(max_repeats or repeats, repeats)
+    # Building the backend (fusing, compiling, autotuning, capturing the CUDA graph) is timed on
+    # its own, before and apart from every warm-up and timed run.
+    cache_before = inductor_cache_counts()
+    synchronize(device)
+    t0 = time.perf_counter()
+    runner.prepare(batch_size, expected[1])
+    synchronize(device)
+    compile_s = time.perf_counter() - t0
+    cache = {k: n - cache_before.get(k, 0) for k, n in inductor_cache_counts().items()
+             if n > cache_before.get(k, 0)}
+    # Logged between runs only, never inside a timed one. The total is the most runs it may take.
+    progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed)",
+                        warmup + max_repeats)
+    for _ in range(warmup):
+        runner.generate(input_ids, attention_mask)
+        progress.step()
+    ttfts, steps, gaps = [], [], []
+
+    def timed_run() -> float:
+        clock = StepClock(device)
+        synchronize(device)
+        t0 = time.perf_counter()
+        out = runner.generate(input_ids, attention_mask, clock)
+        synchronize(device)
+        latency = time.perf_counter() - t0
+        if tuple(out.shape) != expected:
+            raise PrunebenchError(f"generation returned shape {tuple(out.shape)}, expected "
+                                  f"{expected}: the output length was not honoured")
+        marks = clock.times()
+        if len(marks) != output_tokens:
+            raise PrunebenchError(f"step clock saw {len(marks)} tokens for {output_tokens} "
+                                  "generated: the backend's per-token hook is broken")
+        ttfts.append(marks[0])
+        if output_tokens > 1:
+            steps.append((marks[-1] - marks[0]) / (output_tokens - 1))
+            gaps.extend(b - a for a, b in zip(marks, marks[1:]))  # every single decode step
+        progress.step()
+        return latency
+
+    with PeakMemory(device) as memory:
+        latencies, stopped = repeat_until_stable(timed_run, min_runs=repeats,
+                                                 max_runs=max_repeats, max_seconds=max_seconds,
+                                                 target=ci_target)
+    runner.release()
+    step = statistics.fmean(steps) if steps else None
+    return {
+        "batch_size": batch_size,
+        "status": "ok",
+        "compile_s": compile_s,
+        "compile_cache": cache,
+        **latency_stats(latencies, ci_target),
+        "runs": len(latencies),
+        "stop_reason": stopped,
+        "throughput_tok_s": batch_size * output_tokens / statistics.fmean(latencies),
+        "throughput_mean_of_rates": statistics.fmean(batch_size * output_tokens / t
+                                                     for t in latencies),
+        "peak_memory_bytes": memory.peak_bytes,
+        "ttft_s": statistics.fmean(ttfts),
+        "decode_step_s": step,
+        "decode_step_s_p50": percentile(gaps, 50) if gaps else None,
+        "decode_step_s_p90": percentile(gaps, 90) if gaps else None,
+        "decode_throughput_tok_s": batch_size / step if step else None,
+    }
+
+
+def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
+                      cell: dict | None) -> dict[str, Any]:
+    """What must be equal for rows of an earlier, interrupted sweep to be reused: the model's
+    shape and the sweep's settings (`result` before any row), the device and the software."""
+    keys = ("model", "variant", "backend", "input_tokens", "output_tokens", "params", "blocks",
+            "dtype", "device", "attention", "sampling", "warmup", "repeats", "max_repeats",
+            "max_seconds", "ci_target", "seed", "prompt_ids")
+    return {"sweep": {k: result[k] for k in keys}, "shapes": layer_shapes(config), "cell": cell,
+            "versions": package_versions(), "device": device_info(device)}
+
+
+def load_partial_rows(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dict[int, dict]:
+    """Rows saved by an interrupted sweep with the same fingerprint, by batch size."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        saved = read_json(path)
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable partial sweep %s (%s); starting over", path, exc)
+        return {}
+    if saved.get("fingerprint") != json.loads(json.dumps(fingerprint, default=str)):
+        log.info("partial sweep %s was made with other settings or on another machine; "
+                 "starting over", path)
+        return {}
+    return {row["batch_size"]: row for row in saved.get("rows", [])}
+
+
+def save_partial_rows(path: str | os.PathLike | None, fingerprint: dict[str, Any],
+                      rows: list[dict]) -> None:
+    if path is not None:
+        write_json(path, {"fingerprint": fingerprint, "rows": rows})
+
+
+def _probe_attention(model, backend: str, prompt: torch.Tensor, device: torch.device,
+                     attention: str) -> list[str]:
+    """Which attention operators run for a prefill and a decode step under the pinned context."""
+    ids = prompt.to(device).unsqueeze(0)
+    try:
+        if backend == "hf":
+            runner = HFRunner(model, 2)
+            fn = lambda: runner.generate(ids, torch.ones_like(ids))  # noqa: E731
+        else:
+            # The eager decoder issues the same operators that a CUDA graph captures.
+            runner = CompiledRunner(model, 2, mode="eager", attention=attention)
+            runner.prepare(1, ids.shape[1] + 2)
+            fn = lambda: runner.generate(ids, None)  # noqa: E731
+        kernels = attention_kernels(fn)
+        runner.release()
+    except Exception as exc:  # noqa: BLE001 - the probe is diagnostic; the sweep decides
+        if is_out_of_memory(exc):
+            raise
+        log.warning("attention probe failed: %s", exc)
+        return [f"probe failed: {type(exc).__name__}: {str(exc)[:200]}"]
+    log.info("attention operators that ran: %s", kernels or "none (eager matmul + softmax)")
+    return kernels

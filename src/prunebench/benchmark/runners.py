@@ -1,0 +1,140 @@
+"""The two backends behind one interface (`prepare`, `generate`, `release`): `hf` (HF
+`generate`, the paper's protocol) and `compiled` (the static-cache decoder, prunebench.benchmark.
+compiled)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import torch
+
+from prunebench.benchmark.measure import StepClock
+from prunebench.benchmark.sampling import Sampling
+from prunebench.oom import is_out_of_memory
+
+log = logging.getLogger(__name__)
+
+class HFRunner:
+    """HF `generate` with the output length forced (the paper's protocol)."""
+
+    def __init__(self, model, output_tokens: int, *, sampling: Sampling | None = None):
+        from transformers import LogitsProcessor
+
+        self.model = model
+        self.output_tokens = output_tokens
+        config = model.config
+        # Passed as generate() kwargs so they override any generation_config a checkpoint ships
+        # (e.g. do_sample=True with temperature 0.6). min = max new tokens masks EOS until the
+        # last step, so the requested length is honoured.
+        self.kwargs = dict(max_new_tokens=output_tokens, min_new_tokens=output_tokens,
+                           do_sample=False, num_beams=1, use_cache=True,
+                           pad_token_id=config.pad_token_id if config.pad_token_id is not None
+                           else 0, eos_token_id=config.eos_token_id)
+        if sampling is not None:
+            self.kwargs.update(sampling.hf_kwargs())
+
+        class ClockProcessor(LogitsProcessor):
+            """Called once per generated token, after that token's forward: marks the clock."""
+
+            def __init__(self, clock: StepClock):
+                self.clock = clock
+
+            def __call__(self, input_ids, scores):
+                self.clock.mark()
+                return scores
+
+        self._clock_processor = ClockProcessor
+
+    def prepare(self, batch_size: int, seq_len: int) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def generate(self, input_ids, attention_mask, clock: StepClock | None = None):
+        from transformers import LogitsProcessorList
+
+        processors = LogitsProcessorList([self._clock_processor(clock)] if clock else [])
+        with torch.inference_mode():
+            if clock:
+                clock.start()
+            return self.model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                                       logits_processor=processors, **self.kwargs)
+
+
+class CompiledRunner:
+    """Decoding with a static per-block KV cache (benchmark.compiled.StaticDecoder).
+
+    `mode` is one of benchmark.compiled.MODES; `fuse=False` issues one GEMV per original projection
+    (for comparison); `compile_kwargs` override torch.compile's arguments in the compile modes.
+    `sampling` (None: greedy) and `seed`: every call samples from a generator seeded with `seed`.
+    """
+
+    def __init__(self, model, output_tokens: int, *, mode: str = "auto",
+                 attention: str = "sdpa", fuse: bool = True,
+                 compile_kwargs: dict | None = None, sampling: Sampling | None = None,
+                 seed: int = 0):
+        self.model = model
+        self.output_tokens = output_tokens
+        if mode == "auto":
+            mode = "cuda-graph" if model.device.type == "cuda" else "eager"
+        self.mode = mode
+        self.attention = "eager" if attention == "eager" else "sdpa"
+        self.fuse = fuse
+        self.compile_kwargs = compile_kwargs
+        self.sampling = sampling
+        self.seed = seed
+        self.decoder = None
+        self.fallback: str | None = None  # why capture failed, when it did
+
+    def _decoder(self, batch_size: int, seq_len: int, mode: str):
+        from prunebench.benchmark.compiled import StaticDecoder
+
+        if mode not in ("eager", "cuda-graph"):
+            # Each decoder is a new `self` for the same step function: without a reset, dynamo's
+            # recompile limit would be reached after a few batch sizes and it would fall back
+            # to eager silently.
+            import torch._dynamo
+
+            torch._dynamo.reset()
+        return StaticDecoder(self.model, batch_size, seq_len, mode=mode,
+                             attention=self.attention, fuse=self.fuse,
+                             compile_kwargs=self.compile_kwargs, sampling=self.sampling,
+                             seed=self.seed)
+
+    def prepare(self, batch_size: int, seq_len: int) -> None:
+        self.decoder = None  # free the previous batch size's cache and graph first
+        self.decoder = self._decoder(batch_size, seq_len, self.mode)
+        try:
+            self.decoder.prepare()
+        except Exception as exc:
+            if is_out_of_memory(exc) or self.mode == "eager":
+                raise
+            # Keep the benchmark alive but say plainly that this row was not captured.
+            log.warning("decode step capture (%s) failed, running eagerly: %s", self.mode, exc)
+            self.fallback = f"{self.mode} failed: {type(exc).__name__}: {str(exc)[:200]}"
+            self.mode = "eager"  # later batch sizes run eagerly too
+            self.decoder = self._decoder(batch_size, seq_len, "eager")
+
+    def release(self) -> None:
+        self.decoder = None
+
+    def generate(self, input_ids, attention_mask, clock: StepClock | None = None):
+        # Every prompt in the batch is the same full-length prompt, so no padding exists and
+        # the attention mask is all ones; the static decoder masks by position instead.
+        if clock:
+            clock.start()
+        return self.decoder.generate(input_ids, self.output_tokens,
+                                     on_token=clock.mark if clock else None)
+
+
+def inductor_cache_counts() -> dict[str, int]:
+    """TorchInductor's cache counters so far (FX graph cache hits and misses, ...): their change
+    over a `prepare` says how much of its compilation came from the on-disk caches."""
+    # Not imported when nothing has compiled yet (importing dynamo costs seconds on a slow CPU);
+    # a compile in `prepare` imports it, and its counters then start from zero.
+    utils = sys.modules.get("torch._dynamo.utils")
+    if utils is None:
+        return {}
+    return {k: int(n) for k, n in utils.counters["inductor"].items() if "cache" in k}
