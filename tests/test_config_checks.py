@@ -93,7 +93,8 @@ def test_display_names_of_unknown_methods_or_models_are_refused():
     config["display_names"] = {"methods": {"depth": "Ours", "flap": ""},
                                 "models": {"tiny": "Tiny LLaMA"}}
     text = problems(config)
-    assert "display_names.methods: 'depth' is not one of ['depth_ppl'" in text
+    assert "display_names.methods: unknown pruning method 'depth': choose one of ['depth_mag'" \
+        in text
     assert "display_names.methods.flap: '' should be non-empty" in text
     config["display_names"] = {"models": {"tiny": "Tiny LLaMA", "llama7b": "LLaMA-7B"}}
     text = problems(config)

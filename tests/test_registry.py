@@ -1,55 +1,69 @@
-"""prunebench.methods.registry.METHODS is the one list of pruning methods; the config schema repeats
-the names (a JSON schema cannot import them), in two places, and must say the same."""
-import re
+"""prunebench.methods.registry.METHODS is the one list of pruning methods: the config schema
+checks only the shape of a method name, and the config checks (prunebench.plan.checks) hold
+every name the config uses against the registry. Adding a method is its module and its entry."""
+import copy
 
-import jsonschema
 import pytest
 import yaml
 
 from prunebench.methods.registry import METHODS
+from prunebench.plan.checks import check_config, method_name_problems
 from workflow_helpers import REPO
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-VARIANT_PATTERN = SCHEMA["definitions"]["variant_name"]["pattern"]
 
 
-def schema_method_lists() -> dict[str, list[str]]:
-    # "^(dense|(depth_ppl|flap|...)-(<size>))(\+lora)?$": the alternation after "dense|("
-    match = re.match(r"\^\(dense\|\(([\w|]+)\)-", VARIANT_PATTERN)
-    assert match, f"the variant_name pattern changed shape: {VARIANT_PATTERN}"
-    return {
-        "definitions.variant_name.pattern": match.group(1).split("|"),
-        "properties.methods.propertyNames.enum":
-            SCHEMA["properties"]["methods"]["propertyNames"]["enum"],
-        "properties.display_names.properties.methods.propertyNames.enum":
-            SCHEMA["properties"]["display_names"]["properties"]["methods"]["propertyNames"]["enum"],
-    }
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("where", sorted(schema_method_lists()))
-def test_schema_names_exactly_the_registry_methods(where):
-    names = schema_method_lists()[where]
-    missing = sorted(set(METHODS) - set(names))
-    unknown = sorted(set(names) - set(METHODS))
-    assert not missing and not unknown, (
-        f"config schema {where} disagrees with prunebench.methods.registry.METHODS: "
-        f"missing {missing}, not in the registry {unknown}")
-    assert len(names) == len(set(names)), f"{where} lists a method twice: {names}"
+def _rules(node) -> list[str]:
+    """Every enum value and pattern of the schema (its rules, not its descriptions)."""
+    if isinstance(node, dict):
+        own = [str(v) for v in node.get("enum", [])] + ([node["pattern"]] if "pattern" in node
+                                                       else [])
+        return own + [r for value in node.values() for r in _rules(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _rules(value)]
+    return []
 
 
-def test_schema_accepts_every_registry_method_and_nothing_else():
-    """The same, by behaviour: each method's variant and methods entry pass, a stranger does not."""
-    variant = {**SCHEMA["definitions"]["variant_name"], "definitions": SCHEMA["definitions"]}
-    methods = SCHEMA["properties"]["methods"]
-    for name in METHODS:
-        for size in ("0.8", "4.9B"):
-            jsonschema.validate(f"{name}-{size}", variant)
-            jsonschema.validate(f"{name}-{size}+lora", variant)
-        jsonschema.validate({name: {}}, methods)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate("magnitude-0.8", variant)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"magnitude": {}}, methods)
+def test_the_schema_lists_no_method_names():
+    listed = sorted({name for name in METHODS for rule in _rules(SCHEMA) if name in rule})
+    assert not listed, (f"a rule of the config schema names {listed}: method names live only in "
+                        "prunebench.methods.registry.METHODS (the schema checks their shape)")
+
+
+def naming_every_method() -> dict:
+    config = default_config()
+    config["models"]["tiny"]["variants"] = (
+        ["dense"] + [f"{name}-0.{5 + i % 4}" for i, name in enumerate(METHODS)]
+        + [f"{next(iter(METHODS))}-0.5+lora"])
+    config["methods"] = {name: {} for name in METHODS}
+    config["display_names"] = {"methods": {name: name.upper() for name in METHODS}}
+    return config
+
+
+def test_every_registry_method_is_accepted_wherever_a_config_names_one():
+    config = naming_every_method()
+    assert method_name_problems(config) == []
+    check_config(config, resources=REPO / "no-such-resources")  # the whole check, schema too
+
+
+@pytest.mark.parametrize("place", ["variant", "methods", "display_names.methods"])
+def test_an_unknown_method_is_refused_wherever_it_is_named(place):
+    config = copy.deepcopy(naming_every_method())
+    if place == "variant":
+        config["models"]["tiny"]["variants"].append("magnitude-0.8")
+    elif place == "methods":
+        config["methods"]["magnitude"] = {}
+    else:
+        config["display_names"]["methods"]["magnitude"] = "Magnitude"
+    problems = method_name_problems(config)
+    assert len(problems) == 1 and "unknown pruning method 'magnitude'" in problems[0]
+    assert all(name in problems[0] for name in METHODS)  # the known ones, to choose from
+    with pytest.raises(Exception, match="magnitude"):
+        check_config(config, resources=REPO / "no-such-resources")
 
 
 def test_the_schemas_lora_defaults_are_lora_settings_defaults():

@@ -167,6 +167,37 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
     return problems
 
 
+def method_name_problems(config: dict[str, Any]) -> list[str]:
+    """Method names the registry does not know, wherever the config names a method (a variant,
+    a `methods:` key, a `display_names.methods` key). The registry is the one list of methods,
+    so the schema only checks their shape and this names the known ones. Run beside the schema
+    check, so it skips what the schema already refuses (a malformed name, a section that is not
+    a mapping) instead of failing on it."""
+    known = f"choose one of {sorted(METHODS)}"
+    problems = []
+    models = config.get("models")
+    for model, spec in (models.items() if isinstance(models, dict) else ()):
+        variants = spec.get("variants") if isinstance(spec, dict) else None
+        for item in variants if isinstance(variants, list) else ():
+            name = item.get("name") if isinstance(item, dict) else item
+            try:
+                method = parse_variant(split_variant(name)[0])[0]
+            except (PrunebenchError, AttributeError, TypeError):
+                continue  # not a variant name at all: the schema says so
+            if method != "dense" and method not in METHODS:
+                problems.append(f"models.{model}.variants: unknown pruning method {method!r} in "
+                                f"{name!r}: {known} (or 'dense')")
+    display = config.get("display_names")
+    sections = {"methods": config.get("methods"),
+                "display_names.methods": display.get("methods") if isinstance(display, dict)
+                else None}
+    for where, section in sections.items():
+        problems += [f"{where}: unknown pruning method {key!r}: {known}"
+                     for key in (section if isinstance(section, dict) else ())
+                     if key not in METHODS]
+    return problems
+
+
 def display_name_problems(config: dict[str, Any]) -> list[str]:
     """Display names of models the config does not have: a misspelt key would otherwise leave
     the figure's label at the raw model key without a word."""
@@ -183,7 +214,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
         raise PrunebenchError(
             "no config was given: run Snakemake from the checkout's root (where profiles/default "
             "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
-    problems = schema_problems(config, schema_file)
+    problems = schema_problems(config, schema_file) + method_name_problems(config)
     if not problems:
         problems = variant_problems(config, resources) + display_name_problems(config)
     if not problems:
