@@ -145,7 +145,8 @@ def test_adding_a_token_config_runs_only_the_new_cells(workflow_run):
     (workflow_run / "more.yaml").write_text(yaml.safe_dump(config))
     counts = job_counts(snakemake(workflow_run, "-n", configfile="more.yaml").stdout)
     variants = len(config["models"]["tiny"]["variants"])
-    assert counts == {"benchmark": variants, "aggregate": 1, "all": 1}
+    backends = len(config["benchmark"]["backends"])  # one new cell per variant and backend
+    assert counts == {"benchmark": variants * backends, "aggregate": 1, "all": 1}
 
 
 def test_changing_one_variants_parameters_reruns_only_that_variant(workflow_run):
@@ -155,7 +156,8 @@ def test_changing_one_variants_parameters_reruns_only_that_variant(workflow_run)
     (workflow_run / "changed.yaml").write_text(yaml.safe_dump(config))
     dry = snakemake(workflow_run, "-n", configfile="changed.yaml").stdout
     counts = job_counts(dry)
-    assert counts == {"prune": 1, "benchmark": len(config["benchmark"]["token_configs"]),
+    cells = len(config["benchmark"]["token_configs"]) * len(config["benchmark"]["backends"])
+    assert counts == {"prune": 1, "benchmark": cells,
                       "perplexity": 1, "zeroshot": 1, "aggregate": 1, "all": 1}, dry
     assert "variant=flap-0.8" in dry and "variant=depth_ppl-0.8" not in dry
 
