@@ -26,6 +26,7 @@ from prunebench.methods.depth import removable_blocks
 from prunebench.evaluate import perplexity
 from prunebench.hub import parse_source
 from prunebench.pruning import method_module, prune_checkpoint
+from prunebench.plan.checks import check_config
 from prunebench.plan.sizes import parse_size
 from workflow_helpers import copy_workflow
 
@@ -66,10 +67,12 @@ def checkpoint(tmp_path, small_random_model):
     ("F05 malformed token config", {"benchmark__token_configs": ["12-128"]}, "12-128"),
     ("F06 unknown device", {"device": "gpu"}, "gpu"),
 ])
-def test_schema_refuses_bad_config_naming_the_value(case, changes, message):
-    with pytest.raises(Exception, match=re.escape(message)):
-        validate(config_with(**changes), SCHEMA)
-    validate(copy.deepcopy(DEFAULT), SCHEMA)  # the default itself is valid
+def test_config_checks_refuse_bad_config_naming_the_value(case, changes, message, tmp_path):
+    """What the workflow runs before any job: the schema, then the registry's method names."""
+    with pytest.raises(PrunebenchError, match=re.escape(message)):
+        check_config(config_with(**changes), SCHEMA, resources=tmp_path)
+    check_config(copy.deepcopy(DEFAULT), SCHEMA, resources=tmp_path)  # the default is valid
+    validate(copy.deepcopy(DEFAULT), SCHEMA)  # and Snakemake's own validation agrees
 
 
 def test_f07_target_larger_than_the_model_writes_nothing(tmp_path, checkpoint):

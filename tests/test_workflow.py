@@ -97,7 +97,7 @@ def test_nothing_left_to_do_after_a_complete_run(workflow_run):
 
 
 @pytest.mark.parametrize("variants, message", [
-    (["dense", "magic-0.5"], "magic-0.5"),          # unknown method: schema names the value
+    (["dense", "magic-0.5"], "magic-0.5"),          # unknown method: the config checks name it
     (["dense", "depth_ppl-4.9X"], "depth_ppl-4.9X"),  # malformed size
 ])
 def test_bad_config_is_refused_before_any_job(tmp_path, variants, message):
