@@ -34,6 +34,16 @@ def isolated_verification_memo(tmp_path_factory):
     os.environ["PRUNEBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("prunebench-cache"))
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models' ops run fastest on one thread, and other tests share the cores; restored
+    after the test. Modules of such tests use it with `pytest.mark.usefixtures`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def embedded_corpus(tmp_path_factory) -> Path:
     """A directory with train.txt, validation.txt and test.txt (one paragraph per line)."""

@@ -31,6 +31,7 @@ from prunebench.modeling import (build_model, count_params, count_params_meta, h
 from prunebench.checkpoint.param_count import config_from_dict, config_from_json
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
+from test_benchmark import assert_step_traces_as_one_graph
 
 VOCAB = 128
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
@@ -67,13 +68,7 @@ TARGET = 0.8  # of dense: one block of four, or about a fifth of every block's w
 NEAR_TIE = 1e-4  # far above float32 differences between correct implementations (~1e-5)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small ops run fastest on one thread, and other tests share the two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 def family_model(name: str, seed: int = 0):
@@ -381,12 +376,7 @@ def test_qwen3_decode_step_traces_as_one_graph():
     reduce-overhead need); traced with the eager backend, so CPU is enough."""
     model = family_model("qwen3")
     surgery.remove_kv_groups(model, 2, [1])
-    prompt = ids(2, 5, seed=2)
-    eager = StaticDecoder(model, 2, 15, mode="eager").generate(prompt, 10)
-    compiled = StaticDecoder(model, 2, 15, mode="compile",
-                             compile_kwargs={"backend": "eager", "fullgraph": True})
-    compiled.prepare()
-    assert torch.equal(compiled.generate(prompt, 10), eager)
+    assert_step_traces_as_one_graph(model, ids(2, 5, seed=2))
 
 
 def test_static_decoder_refuses_a_window_shorter_than_the_sequence():

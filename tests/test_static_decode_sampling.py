@@ -22,12 +22,7 @@ SETTINGS = [STUDY_SAMPLING, Sampling(top_k=8, top_p=0.6, temperature=0.7),
             Sampling(top_k=0, top_p=0.8, temperature=1.3), Sampling(top_k=5, top_p=1.0)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 def hf_support(scores: torch.Tensor, s: Sampling) -> torch.Tensor:

@@ -275,10 +275,7 @@ def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSetti
     meter = CompetitionMeter(device)
     meter.start()
     try:
-        row = _measure_batch(runner, prompt, batch_size, output_tokens=s.output_tokens,
-                             warmup=s.warmup, repeats=s.repeats, device=device,
-                             max_repeats=s.max_repeats, max_seconds=s.max_seconds,
-                             ci_target=s.ci_target)
+        row = _measure_batch(runner, prompt, batch_size, s, device)
         row["interference"] = meter.stop()
         if row["interference"]["competition"]:
             log.warning("batch size %d: other work ran beside the timing (%s): its figures are "
@@ -305,14 +302,12 @@ def _log_row(row: dict[str, Any]) -> None:
              (row["peak_memory_bytes"] or 0) / 2**20)
 
 
-def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_tokens: int,
-                   warmup: int, repeats: int, device: torch.device,
-                   max_repeats: int | None = None, max_seconds: float = float("inf"),
-                   ci_target: float = DEFAULT_CI_TARGET) -> dict[str, Any]:
+def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettings,
+                   device: torch.device) -> dict[str, Any]:
+    output_tokens = s.output_tokens
     input_ids = prompt.to(device).unsqueeze(0).repeat(batch_size, 1)
     attention_mask = torch.ones_like(input_ids)
     expected = (batch_size, input_ids.shape[1] + output_tokens)
-    max_repeats = max(max_repeats or repeats, repeats)
     # Building the backend (fusing, compiling, autotuning, capturing the CUDA graph) is timed on
     # its own, before and apart from every warm-up and timed run.
     cache_before = inductor_cache_counts()
@@ -325,8 +320,8 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
              if n > cache_before.get(k, 0)}
     # Logged between runs only, never inside a timed one. The total is the most runs it may take.
     progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed)",
-                        warmup + max_repeats)
-    for _ in range(warmup):
+                        s.warmup + s.max_repeats)
+    for _ in range(s.warmup):
         runner.generate(input_ids, attention_mask)
         progress.step()
     ttfts, steps, gaps = [], [], []
@@ -353,9 +348,9 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
         return latency
 
     with PeakMemory(device) as memory:
-        latencies, stopped = repeat_until_stable(timed_run, min_runs=repeats,
-                                                 max_runs=max_repeats, max_seconds=max_seconds,
-                                                 target=ci_target)
+        latencies, stopped = repeat_until_stable(timed_run, min_runs=s.repeats,
+                                                 max_runs=s.max_repeats,
+                                                 max_seconds=s.max_seconds, target=s.ci_target)
     runner.release()
     step = statistics.fmean(steps) if steps else None
     return {
@@ -363,7 +358,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, *, output_toke
         "status": "ok",
         "compile_s": compile_s,
         "compile_cache": cache,
-        **latency_stats(latencies, ci_target),
+        **latency_stats(latencies, s.ci_target),
         "runs": len(latencies),
         "stop_reason": stopped,
         "throughput_tok_s": batch_size * output_tokens / statistics.fmean(latencies),

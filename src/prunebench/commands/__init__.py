@@ -130,7 +130,8 @@ def add_parsers(sub) -> None:
     # A switch that turns sampling on: off unless given, which is the schema's default (the
     # drift test checks it).
     bench.add_argument("--sampling", action="store_true",
-                       help="hf backend: sample (top-k 50, top-p 0.95) as the study did")
+                       help="sample (top-k 50, top-p 0.95, T 1) as the study did, on either "
+                            "backend")
     bench.set_defaults(run=bench_command)
 
     evaluate = sub.add_parser("eval", help="perplexity and zero-shot accuracy",

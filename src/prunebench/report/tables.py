@@ -209,9 +209,9 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
     cells to rerun on a quiet machine."""
     ok = speed[speed["status"] == "ok"]
     rows = ok[untrusted(ok)]
-    cells = rows[["model", "variant", "backend", "tokens"]].drop_duplicates()
+    cells = rows[["model", "variant", "backend", "input_tokens", "output_tokens"]].drop_duplicates()
     return [layout.BENCH.format(model=r.model, variant=r.variant, backend=r.backend,
-                                lin=r.tokens.split("x")[0], lout=r.tokens.split("x")[1])
+                                lin=r.input_tokens, lout=r.output_tokens)
             for r in cells.itertuples()]
 
 
