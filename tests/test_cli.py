@@ -90,3 +90,52 @@ def test_paper_tables_sizes_remove_the_studys_block_counts(tmp_path, monkeypatch
         for size, blocks in sizes.items():
             for method in ("depth_ppl", "depth_taylor"):
                 assert removed[model, f"{method}-{size}"] == blocks
+
+
+# --------------------------------------------------------------------------- KV cache
+
+def test_plan_gives_the_kv_cache_each_variant_keeps(tmp_path, capsys):
+    # Per generated token, K + V: 2 x blocks x KV heads x head_dim x 2 bytes (fp16).
+    config = {"models": {
+        "llama-7b": {"source": "random:llama-7b",  # MHA: 32 blocks of 32 KV heads of 128
+                     "variants": ["dense", "depth_ppl-4.9B", "flap-4.9B"]},
+        "llama-3.1-8b": {"source": "random:llama-3.1-8b",  # GQA: 32 blocks of 8 KV heads
+                         "variants": ["wanda_sp-0.75", "llm_pruner-0.75"]},
+    }}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    rows = {(r["model"], r["variant"]): r for r in plan_rows(tmp_path / "c.yaml", tmp_path)}
+    dense = 2 * 32 * 32 * 128 * 2
+    assert rows["llama-7b", "dense"]["kv_bytes"] == dense == 512 * 1024  # docs/families.md
+    # Depth: 9 of 32 blocks go with their whole cache.
+    assert rows["llama-7b", "depth_ppl-4.9B"]["kv_bytes"] == dense * (32 - 9) // 32
+    # FLAP's adaptive structure (AL-AM): the calibration data decides which heads stay.
+    assert rows["llama-7b", "flap-4.9B"]["kv_bytes"] is None
+    # Whole KV groups (docs/families.md): Wanda-sp keeps 6 of 8 in every block, LLM-Pruner 6
+    # of 8 in blocks 4..29 and all 8 in the 6 others.
+    gqa_dense = 2 * 32 * 8 * 128 * 2
+    assert rows["llama-3.1-8b", "wanda_sp-0.75"]["kv_bytes"] == gqa_dense * 6 // 8
+    assert rows["llama-3.1-8b", "llm_pruner-0.75"]["kv_bytes"] == \
+        2 * (26 * 6 + 6 * 8) * 128 * 2
+    assert main(["plan", "--configfile", str(tmp_path / "c.yaml"),
+                 "--resources", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "KV cache / token (fp16)" in out.splitlines()[0]
+    assert "| 32 | 512 KiB (100%) |" in out and "| 23 | 368 KiB (72%) |" in out
+    assert "| 32 | data-dependent |" in out and "| 32 | 96 KiB (75%) |" in out
+    assert "| 32 | 102 KiB (80%) |" in out  # 204 of 256 groups: the 80% docs/families.md gives
+
+
+def test_depth_kv_cache_is_data_dependent_only_when_removable_blocks_differ():
+    from prunebench.checkpoint.architectures import architecture_config
+    from prunebench.methods import depth
+    from prunebench.modeling import count_params
+
+    config = architecture_config("llama-7b")
+    shape = {"num_attention_heads": 32, "num_key_value_heads": 32, "intermediate_size": 11008}
+    # Block 0 already lost half its heads (a width-pruned model pruned again in depth).
+    config.layer_shapes = [dict(shape, num_attention_heads=16, num_key_value_heads=16)] + \
+        [dict(shape) for _ in range(31)]
+    target = int(count_params(config) * 0.8)
+    assert depth.plan(config, target)["kv_heads_kept"] is None  # the criterion may take block 0
+    kept = depth.plan(config, target, protect_first=1)
+    assert kept["kv_heads_kept"] == 16 + (31 - kept["blocks_removed"]) * 32

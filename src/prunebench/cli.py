@@ -95,38 +95,58 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def plan_rows(config_file: str | Path, resources: str | Path = "resources") -> list[dict]:
-    from prunebench.modeling import count_params
+    """One row per variant: its size and blocks, and `kv_bytes`, the KV cache one generated
+    token adds at fp16 (None where the method's data decides which heads stay)."""
+    from prunebench.checkpoint.param_count import (count_params, kv_bytes_per_token, kv_head_count,
+                                                   layer_shapes)
 
     config = yaml.safe_load(Path(config_file).read_text())
     rows = []
     for name, spec in config["models"].items():
         model_cfg = model_config(name, spec["source"], Path(resources))
         dense = count_params(model_cfg)
+        dense_kv = kv_head_count(layer_shapes(model_cfg))
         for entry in variant_entries(config, name):
             # A `+lora` variant has its base's size (merged adapters add no parameters).
-            row = {"model": name, "variant": entry["name"], "dense_params": dense}
+            row = {"model": name, "variant": entry["name"], "dense_params": dense,
+                   "dense_kv_bytes": kv_bytes_per_token(model_cfg, dense_kv)}
             if entry["method"] == "dense":
-                row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers)
+                row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers,
+                           kv_heads_kept=dense_kv)
             else:
                 target = parse_size(entry["size"], dense)
                 params = prune_settings(config, name, entry["base"])["params"]
                 row.update(target_params=target,
                            **method_module(entry["method"]).plan(model_cfg, target, **params))
+            kept = row.pop("kv_heads_kept")
+            row["kv_bytes"] = None if kept is None else kv_bytes_per_token(model_cfg, kept)
             rows.append(row)
     return rows
 
 
+def format_kv(kv_bytes: int | None, dense_kv_bytes: int) -> str:
+    """'368 KiB (72%)': per generated token at fp16, and against the dense model's (as
+    docs/families.md writes it)."""
+    if kv_bytes is None:
+        return "data-dependent"
+    kib = f"{kv_bytes / 1024:,.1f}".removesuffix(".0")
+    return f"{kib} KiB ({kv_bytes / dense_kv_bytes:.0%})" if dense_kv_bytes else f"{kib} KiB"
+
+
 def format_rows(rows: list[dict]) -> str:
-    lines = ["| model | variant | target | params after | blocks after | plan |",
-             "|---|---|---|---|---|---|"]
+    shown = ("model", "variant", "dense_params", "target_params", "params_after", "blocks_after",
+             "kv_bytes", "dense_kv_bytes")
+    lines = ["| model | variant | target | params after | blocks after | KV cache / token (fp16) "
+             "| plan |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        details = {k: v for k, v in r.items() if k not in
-                   ("model", "variant", "dense_params", "target_params", "params_after", "blocks_after")}
+        details = {k: v for k, v in r.items() if k not in shown}
         after = r.get("params_after")
         lines.append(f"| {r['model']} | {r['variant']} | "
                      f"{format_params(r['target_params']) if r.get('target_params') else '-'} | "
                      f"{f'{after:,} ({format_params(after)})' if after else 'data-dependent'} | "
                      f"{r.get('blocks_after', '-')} | "
+                     f"{format_kv(r['kv_bytes'], r['dense_kv_bytes'])} | "
                      f"{', '.join(f'{k}={v}' for k, v in details.items())} |")
     return "\n".join(lines)
 

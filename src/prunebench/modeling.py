@@ -29,8 +29,9 @@ from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import verify_manifest
 from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, count_params,  # noqa: F401
-                                    default_layer_shape, family, head_dim, layer_shapes,
-                                    mlp_bias, non_block_param_count, o_bias, qkv_bias)
+                                    default_layer_shape, family, head_dim, kv_head_count,
+                                    layer_shapes, mlp_bias, non_block_param_count, o_bias,
+                                    qkv_bias)
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.modeling import block_param_count, head_dim, layer_shapes, resolve_dtype
+from prunebench.modeling import (block_param_count, head_dim, kv_head_count, layer_shapes,
+                                 resolve_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,7 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     Each block holds its own KV heads; blocks with zero heads hold none.
     """
     hd = head_dim(config)
-    kv_heads = sum(s["num_key_value_heads"] for s in layer_shapes(config)
-                   if s["num_attention_heads"] > 0)
-    return 2 * batch * seq_len * kv_heads * hd * _element_size(dtype)
+    return 2 * batch * seq_len * kv_head_count(layer_shapes(config)) * hd * _element_size(dtype)
 
 
 def decode_floor_s(config, batch: int, seq_len: int, dtype: str | torch.dtype,

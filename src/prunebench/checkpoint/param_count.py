@@ -127,6 +127,17 @@ def head_dim(config: LlamaConfig) -> int:
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
+def kv_head_count(shapes: list[dict[str, Any]]) -> int:
+    """KV heads summed over blocks of these shapes (a block left with no heads caches nothing)."""
+    return sum(s["num_key_value_heads"] for s in shapes if s["num_attention_heads"] > 0)
+
+
+def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int = 2) -> int:
+    """Bytes of KV cache one token adds: a key and a value vector of head_dim per KV head
+    (`kv_heads` summed over the blocks); fp16 by default, the benchmarks' dtype on GPU."""
+    return 2 * kv_heads * head_dim(config) * bytes_per_value
+
+
 def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     """Parameters of one decoder block with the given shape (norm weights included)."""
     d, hd = config.hidden_size, head_dim(config)

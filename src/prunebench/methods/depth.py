@@ -26,7 +26,8 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.checkpoint.device_map import main_device
-from prunebench.modeling import block_param_count, count_params, layer_shapes, remove_blocks
+from prunebench.modeling import (block_param_count, count_params, kv_head_count, layer_shapes,
+                                 remove_blocks)
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,14 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     k = solve_num_blocks(config, target_params, removable)
     shapes = layer_shapes(config)
     removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
+    # The criterion picks which blocks go, so the KV cache kept is known from the config only
+    # when every removable block caches as many heads (always, in an unpruned model).
+    removable_kv = {kv_head_count([shapes[b]]) for b in removable}
     return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
             "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
                                                        for b in removed),
+            "kv_heads_kept": (kv_head_count(shapes) - k * removable_kv.pop()
+                              if len(removable_kv) == 1 else None),
             "note": "which blocks go is decided by the criterion"}
 
 

@@ -45,7 +45,8 @@ from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.methods import surgery
 from prunebench.logs import Progress
-from prunebench.modeling import ZeroHeadAttention, block_param_count, count_params, head_dim, layer_shapes
+from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_params, head_dim,
+                                 kv_head_count, layer_shapes)
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +353,8 @@ def plan(config, target_params: int, **params) -> dict:
                                        int(target_params), lambda n, r: int(r * n),
                                        lambda n, r: int(n * r), biases=p["bias_compensation"])
         return {"structure": "UL-UM", "ratio": round(solved["ratio"], 4),
-                "params_after": solved["params"], "blocks_after": config.num_hidden_layers}
+                "params_after": solved["params"], "blocks_after": config.num_hidden_layers,
+                "kv_heads_kept": kv_head_count(solved["shapes"])}
     return {"structure": "AL-AM", "params_after": None, "blocks_after": config.num_hidden_layers,
+            "kv_heads_kept": None,  # heads and channels compete for one budget
             "note": "per-block widths depend on calibration; size within one unit of the target"}

@@ -34,7 +34,7 @@ from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.methods import surgery
 from prunebench.logs import Progress
-from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
+from prunebench.modeling import ZeroHeadAttention, count_params, head_dim, kv_head_count
 
 log = logging.getLogger(__name__)
 
@@ -287,11 +287,13 @@ def plan(config: LlamaConfig, target_params: int, **params) -> dict:
     blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
     if p["ratio"] is not None:
         _check_ratio(p["ratio"])
-        ratio, params_after = float(p["ratio"]), pruned_param_count(
-            config, p["ratio"], p["block_start"], p["block_end"])
+        ratio = float(p["ratio"])
+        shapes = pruned_layer_shapes(config, ratio, p["block_start"], p["block_end"])
+        params_after = count_params(surgery.config_with_shapes(config, shapes))
     else:
         solved = surgery.solve_uniform(config, blocks, int(target_params), groups_rule(config),
                                        channels_removed)
-        ratio, params_after = solved["ratio"], solved["params"]
+        ratio, params_after, shapes = solved["ratio"], solved["params"], solved["shapes"]
     return {"ratio": round(ratio, 4), "blocks": f"{blocks[0]}..{blocks[-1]}",
-            "params_after": params_after, "blocks_after": config.num_hidden_layers}
+            "params_after": params_after, "blocks_after": config.num_hidden_layers,
+            "kv_heads_kept": kv_head_count(shapes)}

@@ -25,7 +25,7 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.methods import surgery
-from prunebench.modeling import ZeroHeadAttention, count_params, layer_shapes
+from prunebench.modeling import ZeroHeadAttention, count_params, kv_head_count, layer_shapes
 
 log = logging.getLogger(__name__)
 
@@ -162,4 +162,5 @@ def plan(config, target_params: int, **params) -> dict:
     solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
                                    int(target_params), groups_rule, channels_rule)
     return {"ratio": round(solved["ratio"], 4), "params_after": solved["params"],
-            "blocks_after": config.num_hidden_layers}
+            "blocks_after": config.num_hidden_layers,
+            "kv_heads_kept": kv_head_count(solved["shapes"])}
