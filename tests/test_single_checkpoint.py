@@ -1,7 +1,8 @@
-"""`prunebench prune`, `bench` and `eval`: one checkpoint, no config, the workflow's files.
+"""`prunebench prune`, `recover`, `bench` and `eval`: one checkpoint, no config, the
+workflow's files.
 
 Commands run in-process through `cli.main` on the trained tiny model, at tiny sizes (few
-calibration windows, few timed runs, a few documents per task). Bad input is checked to fail
+calibration windows, two LoRA steps, few timed runs, a few documents per task). Bad input is checked to fail
 with one `error:` line, exit code 2, no traceback, and nothing written.
 """
 import argparse
@@ -23,6 +24,7 @@ from prunebench.commands import add_parsers, workflow_defaults
 from prunebench.commands.arguments import parse_params, require_hub
 from prunebench.commands.model_source import hub_checkpoint
 from prunebench.commands.prune import draw_calibration
+from prunebench.commands.recover import LORA_OPTIONS
 
 # The workflow's prune_report.json / bench / ppl.json / zeroshot.json keys
 # (docs/architecture.md, "Result files").
@@ -204,6 +206,133 @@ def test_offline_caches_are_used_without_asking_the_hub(monkeypatch, variable):
 ])
 def test_param_values_are_typed(items, expected):
     assert parse_params(items) == expected
+
+
+# --------------------------------------------------------------------------- recover
+
+# A short recovery on the embedded records (2 optimizer steps), as a `lora:` config section.
+QUICK_LORA = {"data": {"source": "embedded", "val_size": 8, "max_train": 16},
+              "template": "plain", "epochs": 1, "lr": 2e-3, "batch_size": 8,
+              "micro_batch_size": 4, "max_length": 64, "warmup_steps": 1, "eval_every": 1}
+QUICK_RECOVER = ["--data", "embedded", "--val-size", "8", "--max-train", "16", "--template",
+                 "plain", "--epochs", "1", "--lr", "2e-3", "--batch-size", "8",
+                 "--micro-batch-size", "4", "--max-length", "64", "--warmup-steps", "1",
+                 "--eval-every", "1", "--device", "cpu", "-q"]
+# What workflow/scripts/lora.py adds to the base variant's report.
+RECOVERY_KEYS = {"base_variant", "recovery", "base_provenance"}
+
+
+@pytest.fixture(scope="module")
+def recovered(pruned, tmp_path_factory):
+    """`prunebench recover` output: the depth_ppl-0.8 checkpoint after a quick LoRA run."""
+    out = tmp_path_factory.mktemp("recover") / "tiny-ppl-lora"
+    assert main(["recover", str(pruned), "--out", str(out), *QUICK_RECOVER]) == 0
+    return out
+
+
+def test_recover_writes_the_workflows_lora_checkpoint_and_report(recovered, pruned):
+    from prunebench.commands.model_source import resolve_model
+    from prunebench.plan.variants import lora_settings
+
+    assert sorted(p.name for p in recovered.iterdir()) == ["checkpoint", "prune_report.json"]
+    base, report = read_json(pruned / "prune_report.json"), read_json(recovered / "prune_report.json")
+    assert set(report) == set(base) | RECOVERY_KEYS
+    assert report["variant"] == "depth_ppl-0.8+lora" and report["base_variant"] == "depth_ppl-0.8"
+    assert report["checkpoint"] == str(recovered / "checkpoint")
+    # The base's fields stay (the tables place the recovered variant beside its base), and its
+    # provenance moves to base_provenance.
+    assert {k: v for k, v in report.items() if k in base and k not in
+            ("variant", "checkpoint", "provenance")} == \
+        {k: v for k, v in base.items() if k not in ("variant", "checkpoint", "provenance")}
+    assert report["base_provenance"] == base["provenance"]
+    recovery = report["recovery"]
+    assert report["provenance"] == recovery["provenance"]
+    # The settings the workflow's lora rule passes for a config with this `lora:` section.
+    settings = lora_settings({"lora": QUICK_LORA})
+    assert report["provenance"]["cell"]["lora"] == settings
+    assert report["provenance"]["seed"] == settings["seed"]
+    assert recovery["steps"] == 2 and recovery["best_val_loss"] <= recovery["initial_val_loss"]
+    model = modeling.load_model(recovered / "checkpoint")  # a plain model: no peft, verified
+    assert modeling.check_param_count(model, "recovered") == report["params_after"]
+    assert model.config.num_hidden_layers == report["blocks_after"]
+    # bench and eval read it as the recovered variant.
+    assert resolve_model(str(recovered)).variant == "depth_ppl-0.8+lora"
+
+
+def test_recover_trains_on_the_workflows_instruction_records(embedded_corpus):
+    from prunebench.commands.recover import instruction_records
+    from prunebench.instructions import make_records
+
+    # conftest's corpus is the workflow's embedded text (its default seed).
+    data = {"source": "embedded", "seed": 7, "n_recall": 12}
+    assert instruction_records(data) == make_records("embedded", embedded_corpus / "train.txt",
+                                                     seed=7, n_recall=12)
+
+
+def test_recover_options_make_the_lora_section():
+    from prunebench.commands.recover import lora_section
+
+    args = command_parsers()["recover"].parse_args(
+        ["m", "--out", "o", "--rank", "4", "--data", "embedded", "--setting", "dropout=0.1",
+         "--setting", "data.n_recall=5", "--setting", "target_modules=q_proj,v_proj"])
+    section = lora_section(args)
+    assert section["r"] == 4 and section["dropout"] == 0.1
+    assert section["target_modules"] == ["q_proj", "v_proj"]
+    assert section["data"]["source"] == "embedded" and section["data"]["n_recall"] == 5
+    assert section["data"]["val_size"] == schema_entry("lora.data.val_size")["default"]
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--rank", "0"], "lora.r=0"),
+    (["--batch-size", "10", "--micro-batch-size", "4"], "not a multiple of"),
+    (["--template", "chatml"], "lora.template='chatml'"),
+    (["--data", "dolly"], "lora.data.source='dolly'"),
+    (["--setting", "dropout"], "--setting 'dropout' must be key=value"),
+    (["--setting", "r=4"], "set it with --rank"),
+    (["--setting", "rank=4"], "unknown --setting rank"),
+    (["--setting", "data=3"], "unknown --setting data"),
+    (["--setting", "dropout=1.5"], "lora.dropout=1.5"),
+    (["--val-size", "100000"], "only 3741 instruction records"),  # found before any load
+])
+def test_recover_bad_input(pruned, tmp_path, capsys, extra, expected):
+    out = tmp_path / "out"
+    args = [*QUICK_RECOVER, *extra]
+    code, _, err = run(capsys, "recover", pruned, "--out", out, *args)
+    assert_one_line_error(code, err, expected)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recover_refuses_what_is_not_a_pruned_checkpoint(tiny_model_dir, recovered, tmp_path,
+                                                         capsys):
+    out = tmp_path / "out"
+    for model, expected in [(tiny_model_dir, "is a dense model"),
+                            ("hf:org/model@v1", "dense hub model"),
+                            (recovered, "already recovered with LoRA"),
+                            (tmp_path / "nowhere", "no model at")]:
+        code, _, err = run(capsys, "recover", model, "--out", out, *QUICK_RECOVER)
+        assert_one_line_error(code, err, expected)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recover_refuses_a_full_output_and_offline_alpaca(pruned, tmp_path, capsys,
+                                                          monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("earlier result")
+    code, _, err = run(capsys, "recover", pruned, "--out", out, *QUICK_RECOVER)
+    assert_one_line_error(code, err, "exists and is not empty")
+    assert (out / "keep.txt").read_text() == "earlier result"
+    code, _, err = run(capsys, "recover", pruned, "--out", pruned, "--force", *QUICK_RECOVER)
+    assert_one_line_error(code, err, "holds the model")
+    assert (pruned / "checkpoint" / "config.json").is_file()
+    # The default data is the study's Alpaca-cleaned, a hub dataset.
+    monkeypatch.setattr(cli, "hub_reachable", lambda: False)
+    for variable in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    code, _, err = run(capsys, "recover", pruned, "--out", tmp_path / "r2", "--device", "cpu")
+    assert_one_line_error(code, err, "hub is unreachable")
+    assert "alpaca" in err
+    assert not (tmp_path / "r2").exists()
 
 
 # --------------------------------------------------------------------------- bench
@@ -447,6 +576,8 @@ OPTION_DEFAULTS = {
     **{("eval", key): f"evaluation.zeroshot.{key}"
        for key in ("num_fewshot", "limit", "add_bos_token")},
     ("eval", "zeroshot_seed"): "evaluation.zeroshot.seed",
+    ("recover", "device"): "device",
+    **{("recover", option): f"lora.{key}" for option, key in LORA_OPTIONS.items()},
 }
 
 
@@ -504,7 +635,7 @@ def test_choices_are_the_schemas_and_the_batch_default_the_librarys():
 # --------------------------------------------------------------------------- help, other families
 
 
-@pytest.mark.parametrize("command", ["prune", "bench", "eval"])
+@pytest.mark.parametrize("command", ["prune", "recover", "bench", "eval"])
 def test_help_shows_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

@@ -7,8 +7,9 @@ resources/models/<name>/ when present), `random:` and known architectures need n
 `prunebench check-config FILE...`: the checks the workflow makes when it starts, on config files
 stacked as `--configfile` stacks them; a YAML syntax error is named with its line and column.
 
-`prunebench prune|bench|eval MODEL ...`: one checkpoint, no config, through the same library code
-as the workflow (prunebench.commands; `prunebench <command> --help` shows an example).
+`prunebench prune|recover|bench|eval MODEL ...`: one checkpoint, no config, through the same
+library code as the workflow (prunebench.commands; `prunebench <command> --help` shows an
+example).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
-        if hasattr(args, "run"):  # prune, bench, eval
+        if hasattr(args, "run"):  # prune, recover, bench, eval
             commands.setup_logging(args.quiet)
             args.run(args)
         elif args.command == "plan":

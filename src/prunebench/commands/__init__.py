@@ -1,7 +1,8 @@
-"""One checkpoint, no config: `prunebench prune`, `prunebench bench` and `prunebench eval`.
+"""One checkpoint, no config: `prunebench prune`, `recover`, `bench` and `eval`.
 
 Each command calls the library functions the workflow's rule scripts call (prune_checkpoint,
-draw_windows, run_sweep, perplexity, zeroshot.evaluate) with the workflow's defaults (read from
+draw_windows, recover_checkpoint, run_sweep, perplexity, zeroshot.evaluate) with the workflow's
+defaults (read from
 workflow/schemas/config.schema.yaml: workflow_defaults), and writes the files a workflow cell
 writes, with their provenance. Everything that can be checked before a weight is loaded is
 checked first (method, size, parameters, token config, output folder: arguments), and every
@@ -13,8 +14,8 @@ prune` output folder (its `checkpoint/` is used, and its prune report names the 
 `hf:<org>/<repo>@<revision>`, downloaded once into the cache folder (`--cache-dir`):
 model_source.
 
-This module builds the three subcommands' parsers (`add_parsers`, called by prunebench.cli) and
-their progress lines (`setup_logging`); prune, bench and evaluation run them.
+This module builds the four subcommands' parsers (`add_parsers`, called by prunebench.cli) and
+their progress lines (`setup_logging`); prune, recover, bench and evaluation run them.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from prunebench.commands.arguments import parse_limit
 from prunebench.commands.bench import bench_command
 from prunebench.commands.evaluation import eval_command
 from prunebench.commands.prune import prune_command
+from prunebench.commands.recover import LORA_OPTIONS, recover_command
 from prunebench.commands.workflow_defaults import (ATTENTIONS, BENCH_BACKEND, BENCH_BACKENDS,
                                                    BENCH_DEFAULTS, BENCH_DTYPES, BOS_MODES,
-                                                   COMPILE_MODES, DEVICE, PPL_DEFAULTS,
+                                                   COMPILE_MODES, DEVICE, INSTRUCTION_SOURCES,
+                                                   LORA_DATA_DEFAULTS, LORA_DEFAULTS,
+                                                   LORA_TEMPLATES, PPL_DEFAULTS,
                                                    ZEROSHOT_DEFAULTS)
 from prunebench.methods.registry import CALIBRATION_SEED
 
@@ -42,6 +46,20 @@ writes OUT/checkpoint/ (the pruned model) and OUT/prune_report.json, as the work
 results/pruned/<model>/<variant>/. Sizes: 4.9B / 350M (parameters kept) or 0.8 (kept fraction).
 Calibration defaults to the method original's data (wikitext2, bookcorpus, c4: hub datasets);
 `embedded` is the pipeline's own text and needs no network."""
+
+RECOVER_EXAMPLE = """example:
+  prunebench recover pruned/tiny-ppl --out pruned/tiny-ppl-lora --data embedded \\
+      --template plain --max-train 128 --val-size 32 --epochs 1 --lr 2e-3 --batch-size 16 \\
+      --warmup-steps 2
+  prunebench recover pruned/flap --out pruned/flap-lora
+
+writes OUT/checkpoint/ (the merged model; it loads without peft) and OUT/prune_report.json (the
+base's report plus `recovery`), as the workflow's results/pruned/<model>/<variant>+lora/.
+Settings default to the study's (config/README.md, `lora`): Alpaca-cleaned, a hub dataset,
+2 epochs of batches of 64. A run is epochs x ceil(training records / batch size) steps, so
+--max-train and --epochs shorten it. `--data embedded` makes instruction records from the
+pipeline's own text and needs no network. --setting KEY=VALUE sets any other `lora` key
+(dropout=0.1, amp=bfloat16, gradient_checkpointing=true, target_modules=q_proj,v_proj)."""
 
 BENCH_EXAMPLE = f"""example:
   prunebench bench pruned/tiny-ppl --tokens 12x128 --batch 1,8,64 --backend hf
@@ -68,6 +86,24 @@ BATCH_HELP = ("batch sizes, e.g. 1,8,64 (default 1,8,16,32,64,128,256; the sweep
               "first out-of-memory)")
 
 
+LORA_HELP = {
+    "data": f"instruction records: {' or '.join(INSTRUCTION_SOURCES)} (alpaca: Alpaca-cleaned, "
+            "a hub dataset; embedded: made offline)",
+    "val_size": "records held out for the validation loss",
+    "max_train": "train on the first N records only (default: all)",
+    "rank": "LoRA rank",
+    "epochs": "passes over the training records",
+    "lr": "peak learning rate",
+    "batch_size": "records per optimizer step",
+    "micro_batch_size": "records per forward pass (gradients accumulated)",
+    "max_length": "tokens per record",
+    "template": f"prompt template: {' or '.join(LORA_TEMPLATES)}",
+    "warmup_steps": "optimizer steps of warm-up",
+    "eval_every": "validate every N steps (default: at the end of each epoch)",
+    "seed": "adapter initialisation, dropout and record order",
+}
+
+
 def _common(parser, model_help: str) -> None:
     parser.add_argument("model", metavar="MODEL", help=model_help)
     parser.add_argument("--device", default=DEVICE, help="auto (CUDA when present), cpu, cuda:N")
@@ -82,7 +118,7 @@ def _common(parser, model_help: str) -> None:
 
 
 def add_parsers(sub) -> None:
-    """The three subcommands on `prunebench`'s subparsers."""
+    """The four subcommands on `prunebench`'s subparsers."""
     model_help = ("checkpoint directory, `prunebench prune` output folder, or "
                   "hf:<org>/<repo>@<revision>")
     formatter = argparse.RawDescriptionHelpFormatter
@@ -106,6 +142,30 @@ def add_parsers(sub) -> None:
     prune.add_argument("--param", action="append", metavar="K=V",
                        help="method parameter, repeatable (numbers and true/false are parsed)")
     prune.set_defaults(run=prune_command)
+
+    recover = sub.add_parser("recover", help="LoRA recovery of one pruned checkpoint",
+                             epilog=RECOVER_EXAMPLE, formatter_class=formatter,
+                             description="Fine-tune a pruned MODEL with LoRA and merge the best "
+                                         "adapter, as a workflow `<variant>+lora` cell does.")
+    recover.add_argument("model", metavar="MODEL",
+                         help="a `prunebench prune` output folder (or the workflow's "
+                              "results/pruned/<model>/<variant>/)")
+    recover.add_argument("--out", required=True, help="output folder")
+    recover.add_argument("--device", default=DEVICE, help="auto (CUDA when present), cpu, cuda:N")
+    recover.add_argument("--force", action="store_true",
+                         help="replace an existing output (only once the new one is complete)")
+    recover.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    defaults = {**LORA_DEFAULTS, **{f"data.{k}": v for k, v in LORA_DATA_DEFAULTS.items()}}
+    for option, key in LORA_OPTIONS.items():
+        default = defaults[key]
+        # Settings that default to null (all records, validation once per epoch) are counts.
+        kind = int if default is None else type(default)
+        shown = "" if default is None else f", default {default}"
+        recover.add_argument(f"--{option.replace('_', '-')}", type=kind, default=default,
+                             help=f"{LORA_HELP[option]} (lora.{key}{shown})")
+    recover.add_argument("--setting", action="append", metavar="KEY=VALUE",
+                         help="any other lora setting, repeatable (config/README.md)")
+    recover.set_defaults(run=recover_command)
 
     bench = sub.add_parser("bench", help="benchmark generation over batch sizes",
                            epilog=BENCH_EXAMPLE, formatter_class=formatter,

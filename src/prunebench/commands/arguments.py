@@ -12,18 +12,18 @@ from typing import Any
 from prunebench import PrunebenchError
 
 
-def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """`--param k=v` pairs: v is read as a bool (true/false), null, an int, a float, else kept
-    as a string."""
+def parse_params(items: list[str] | None, option: str = "--param",
+                 example: str = "protect_first=4") -> dict[str, Any]:
+    """`--param k=v` pairs (or another option's): v is read as a bool (true/false), null, an
+    int, a float, else kept as a string. A key may be dotted (`data.seed`, a nested setting)."""
     params: dict[str, Any] = {}
     for item in items or []:
         key, sep, text = item.partition("=")
         key = key.strip()
-        if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise PrunebenchError(f"--param {item!r} must be key=value, e.g. --param "
-                                  "protect_first=4 or --param bias_compensation=false")
+        if not sep or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key):
+            raise PrunebenchError(f"{option} {item!r} must be key=value, e.g. {option} {example}")
         if key in params:
-            raise PrunebenchError(f"--param {key} is given twice: keep one")
+            raise PrunebenchError(f"{option} {key} is given twice: keep one")
         params[key] = _param_value(text.strip())
     return params
 

@@ -35,6 +35,13 @@ ATTENTIONS = schema_enum("benchmark.attention")
 COMPILE_MODES = schema_enum("benchmark.compile_mode")
 BOS_MODES = schema_enum("evaluation.perplexity.bos")
 
+# LoRA recovery: the study's settings (the schema's `lora` defaults; `target_modules`, which
+# the schema leaves to prunebench.plan.lora_settings, defaults to all seven projections there).
+LORA_DEFAULTS = schema_defaults("lora")
+LORA_DATA_DEFAULTS = schema_defaults("lora.data")
+INSTRUCTION_SOURCES = schema_enum("lora.data.source")
+LORA_TEMPLATES = schema_enum("lora.template")
+
 
 def embedded_text(folder: Path) -> Path:
     """The embedded text (train / validation / test) as the workflow's embedded_text rule makes

@@ -1,0 +1,125 @@
+"""`prunebench recover`: the workflow's `lora` cell (its instructions rule, then its lora rule)
+on one pruned checkpoint, writing OUT/checkpoint/ and OUT/prune_report.json as
+results/pruned/<model>/<variant>+lora/ holds them.
+
+The input is what `prunebench prune` writes (or a workflow variant folder): the recovered
+report is its prune report plus a `recovery` section, so the recovered variant sits beside its
+base in every table. A dense model is refused: recovering one is the workflow's `dense+lora`.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prunebench import PrunebenchError
+from prunebench.atomic import atomic_dir, write_json
+from prunebench.commands.arguments import check_out_dir, parse_params, require_hub
+from prunebench.commands.model_source import Checkpoint, resolve_model
+from prunebench.commands.workflow_defaults import embedded_text
+from prunebench.plan.lora_settings import DEFAULTS
+from prunebench.plan.variants import canonical, lora_settings
+
+log = logging.getLogger(__name__)
+
+# Option (its argparse dest) -> the `lora:` setting it sets; `data.` settings are nested.
+# Every other setting is reachable through --setting KEY=VALUE.
+LORA_OPTIONS = {
+    "data": "data.source", "val_size": "data.val_size", "max_train": "data.max_train",
+    "rank": "r", "epochs": "epochs", "lr": "lr", "batch_size": "batch_size",
+    "micro_batch_size": "micro_batch_size", "max_length": "max_length", "template": "template",
+    "warmup_steps": "warmup_steps", "eval_every": "eval_every", "seed": "seed",
+}
+SETTABLE = [k for k in DEFAULTS if k != "data"] + [f"data.{k}" for k in DEFAULTS["data"]]
+
+
+def recover_command(args) -> Path:
+    """`prunebench recover`: the workflow's instructions + lora rules on one pruned checkpoint."""
+    from prunebench.lora import recover_checkpoint
+    from prunebench.provenance import provenance
+
+    settings = lora_settings({"lora": lora_section(args)})  # the workflow's resolution
+    out = Path(args.out)
+    check_out_dir(out, args.force)
+    if args.model.startswith("hf:") and not Path(args.model).exists():
+        raise PrunebenchError(f"{args.model} is a dense hub model: recover takes a pruned "
+                              "checkpoint; prune it first with `prunebench prune`")
+    ckpt = resolve_model(args.model)
+    base = base_variant(ckpt)
+    check_out_dir(out, args.force, ckpt.path)
+    source = settings["data"]["source"]
+    if source != "embedded":
+        require_hub(f"LoRA recovery on {source} instructions")
+    records = instruction_records(settings["data"])
+    variant = f"{base}+lora"
+    with atomic_dir(out) as tmp:
+        recovery = recover_checkpoint(ckpt.path, tmp / "checkpoint", records, settings,
+                                      device=args.device)
+        # workflow/scripts/lora.py's report, field for field.
+        cell = {"model": ckpt.name, "variant": variant, "base_variant": base, "lora": settings,
+                "source": ckpt.source}
+        recovery["provenance"] = provenance(device=recovery["device"], seed=settings["seed"],
+                                            cell=canonical(cell))
+        write_json(tmp / "prune_report.json", {
+            **{k: v for k, v in ckpt.report.items() if k != "provenance"},
+            "variant": variant, "base_variant": base, "checkpoint": str(out / "checkpoint"),
+            "recovery": recovery, "base_provenance": ckpt.report.get("provenance"),
+            "provenance": recovery["provenance"],
+        })
+    print(f"{variant}: validation loss {recovery['initial_val_loss']:.4f} -> "
+          f"{recovery['best_val_loss']:.4f} (step {recovery['best_step']} of "
+          f"{recovery['steps']} kept)")
+    print(f"wrote {out / 'checkpoint'} and {out / 'prune_report.json'}")
+    return out
+
+
+def lora_section(args) -> dict[str, Any]:
+    """The config `lora:` section the options stand for (data.* nested under `data`)."""
+    flat = {key: getattr(args, option) for option, key in LORA_OPTIONS.items()}
+    flags = {key: f"--{option.replace('_', '-')}" for option, key in LORA_OPTIONS.items()}
+    for key, value in parse_params(args.setting, "--setting", "dropout=0.1").items():
+        if key in flags:
+            raise PrunebenchError(f"--setting {key}: set it with {flags[key]} instead")
+        if key not in SETTABLE:
+            raise PrunebenchError(f"unknown --setting {key}: choose among {SETTABLE} "
+                                  "(config/README.md, `lora`)")
+        if isinstance(DEFAULTS.get(key), list) and isinstance(value, str):
+            value = value.split(",")  # target_modules=q_proj,v_proj
+        flat[key] = value
+    section: dict[str, Any] = {}
+    for key, value in flat.items():
+        group, _, name = key.rpartition(".")
+        (section.setdefault(group, {}) if group else section)[name] = value
+    return section
+
+
+def base_variant(ckpt: Checkpoint) -> str:
+    """The pruned variant MODEL holds, from its prune report; dense and recovered models are
+    refused (the workflow's variant names allow one `+lora`, on a named base)."""
+    report = ckpt.report or {}
+    variant = report.get("variant", "dense")
+    if variant == "dense" or report.get("method") == "dense":
+        raise PrunebenchError(
+            f"{ckpt.source} is a dense model (no prune report of a pruned variant beside it): "
+            "recover takes a `prunebench prune` output folder; prune the model first")
+    if variant.endswith("+lora") or "recovery" in report:
+        raise PrunebenchError(f"{ckpt.source} holds {variant}, already recovered with LoRA: "
+                              "recover its base variant's folder instead")
+    return variant
+
+
+def instruction_records(data: dict[str, Any]) -> list[dict[str, str]]:
+    """The records the workflow's `instructions` rule writes for these data settings, kept in
+    memory: embedded ones from the embedded train text made with the workflow's seed,
+    Alpaca-cleaned from the hub."""
+    from prunebench.instructions import make_records
+
+    if data["source"] != "embedded":
+        return make_records(data["source"])
+    with tempfile.TemporaryDirectory() as scratch:
+        train = embedded_text(Path(scratch)) / "train.txt"
+        records = make_records("embedded", train, seed=data["seed"], n_recall=data["n_recall"])
+    log.info("%d embedded instruction records", len(records))
+    return records
