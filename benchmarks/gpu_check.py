@@ -190,25 +190,41 @@ def markdown(cells: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def ratios(cells: list[dict], dense_blocks: int, depth_blocks_left: int) -> list[dict]:
-    """Dense / depth decode-step ratio per backend, token config and batch, vs the block ratio."""
+def ratios(cells: list[dict], blocks_ratio: dict[str, float]) -> list[dict]:
+    """Dense / pruned decode-step ratio (the speed-up) per pruned variant, backend, token config
+    and batch size. `blocks_ratio` gives the ratio each variant would reach if the decode step
+    were proportional to its blocks (depth); width has none (None)."""
     steps = {}
     for cell in cells:
-        if cell["status"] == "ok" and cell["variant"] in ("dense", "depth"):
+        if cell["status"] == "ok":
             for row in cell["result"]["rows"]:
                 if row["status"] == "ok" and row["decode_step_s"]:
                     steps[(cell["variant"], cell["backend"], cell["tokens"],
                            row["batch_size"])] = row["decode_step_s"]
-    expected = dense_blocks / depth_blocks_left
     out = []
     for (variant, backend, tokens, batch), step in sorted(steps.items()):
-        depth = steps.get(("depth", backend, tokens, batch))
-        if variant == "dense" and depth:
-            ratio = step / depth
-            out.append({"backend": backend, "tokens": tokens, "batch_size": batch,
-                        "ratio": ratio, "blocks_ratio": expected,
-                        "within_15pct": abs(ratio / expected - 1) <= 0.15})
+        dense = steps.get(("dense", backend, tokens, batch))
+        if variant == "dense" or not dense:
+            continue
+        ratio, expected = dense / step, blocks_ratio.get(variant)
+        out.append({"variant": variant, "backend": backend, "tokens": tokens,
+                    "batch_size": batch, "ratio": ratio, "blocks_ratio": expected,
+                    "within_15pct": None if expected is None
+                    else abs(ratio / expected - 1) <= 0.15})
     return out
+
+
+def floor_lines(cells: list[dict]) -> list[str]:
+    """Each variant's compiled batch-1 decode step as % of its bandwidth floor."""
+    lines = []
+    for cell in cells:
+        if cell["status"] != "ok" or cell["backend"] != "compiled":
+            continue
+        for row in cell["result"]["rows"]:
+            if row["status"] == "ok" and row["batch_size"] == 1 and row["pct_of_floor"]:
+                lines.append(f"- compiled {cell['variant']} batch 1 {cell['tokens']}: "
+                             f"{row['pct_of_floor']:.0f}% of the bandwidth floor (goal >= 80%)")
+    return lines
 
 
 def parse_args(argv):
@@ -220,6 +236,8 @@ def parse_args(argv):
                    help="token configs in priority order; later ones run if the budget allows")
     p.add_argument("--batch-sizes", default="1,16,64")
     p.add_argument("--backends", default="hf,compiled")
+    p.add_argument("--hf-variants", default="dense,depth,width",
+                   help="variants the hf backend runs on (it is the slow one)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--attention", default="auto")
@@ -246,6 +264,7 @@ def main(argv=None) -> dict:
     tokens = [tuple(int(x) for x in t.split("x")) for t in args.tokens.split(",")]
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     backends = args.backends.split(",")
+    hf_variants = set(args.hf_variants.split(","))
     budget = Budget(args.budget_s, start)
 
     env = provenance(device=device, seed=args.seed, cell=vars(args))
@@ -310,6 +329,8 @@ def main(argv=None) -> dict:
                  time.perf_counter() - t_build)
         for t_index, (lin, lout) in enumerate(tokens):
             for backend in backends:
+                if backend == "hf" and variant not in hf_variants:
+                    continue
                 key = (backend, t_index)
                 cell = {"variant": variant, "backend": backend, "tokens": f"{lin}x{lout}"}
                 estimate = budget.cost.get(key, budget.cost.get((backend, 0), 0.0))
@@ -351,20 +372,16 @@ def main(argv=None) -> dict:
     free(device)
 
     table = markdown(report["cells"])
-    report["ratios"] = ratios(report["cells"], config.num_hidden_layers,
-                              config.num_hidden_layers - len(removed))
-    lines = [table, "", f"dense/depth decode-step ratio (blocks ratio "
-                        f"{config.num_hidden_layers}/{config.num_hidden_layers - len(removed)} = "
-                        f"{config.num_hidden_layers / (config.num_hidden_layers - len(removed)):.3f}):"]
+    n = config.num_hidden_layers
+    report["ratios"] = ratios(report["cells"], {"depth": n / (n - len(removed)), "width": None})
+    lines = [table, "", f"speed-up: dense / pruned decode step (depth: blocks ratio {n}/"
+                        f"{n - len(removed)} = {n / (n - len(removed)):.3f}):"]
     for r in report["ratios"]:
-        lines.append(f"- {r['backend']} {r['tokens']} batch {r['batch_size']}: {r['ratio']:.3f} "
-                     f"({'within' if r['within_15pct'] else 'OUTSIDE'} 15%)")
-    for cell in report["cells"]:
-        if (cell["status"] == "ok" and cell["variant"] == "dense" and cell["backend"] == "compiled"):
-            row = cell["result"]["rows"][0]
-            if row["status"] == "ok" and row["batch_size"] == 1 and row["pct_of_floor"]:
-                lines.append(f"- compiled dense batch 1 {cell['tokens']}: {row['pct_of_floor']:.0f}% "
-                             f"of the bandwidth floor (target >= 75%)")
+        within = ("" if r["within_15pct"] is None else
+                  f" ({'within' if r['within_15pct'] else 'OUTSIDE'} 15% of the blocks ratio)")
+        lines.append(f"- {r['variant']} {r['backend']} {r['tokens']} batch {r['batch_size']}: "
+                     f"{r['ratio']:.3f}{within}")
+    lines += floor_lines(report["cells"])
     lines.append(f"\nselfcheck: {json.dumps(report['selfcheck'])}")
     lines.append(f"total wall time: {budget.elapsed():.0f} s")
     text = "\n".join(lines)

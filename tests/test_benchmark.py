@@ -595,9 +595,27 @@ def test_gpu_check_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):
     assert report["selfcheck"]["tokens_equal"] is True
     out = capsys.readouterr().out
     assert "| variant |" in out and "blocks ratio 8/6" in out
-    assert report["ratios"] and all(r["blocks_ratio"] == pytest.approx(8 / 6)
-                                    for r in report["ratios"])
+    # A speed-up per pruned variant, backend and batch size; only depth has a blocks ratio.
+    assert {(r["variant"], r["backend"], r["batch_size"]) for r in report["ratios"]} == {
+        (v, b, n) for v in ("depth", "width") for b in ("hf", "compiled") for n in (1, 2)}
+    for r in report["ratios"]:
+        assert r["ratio"] > 0
+        assert (r["blocks_ratio"] == pytest.approx(8 / 6) if r["variant"] == "depth"
+                else r["blocks_ratio"] is None and r["within_15pct"] is None)
     assert (tmp_path / "gpu_check.md").exists()
+
+
+def test_gpu_check_runs_hf_only_on_the_variants_named(tmp_path):
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    gpu_check.main(["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32",
+                    "--tokens", "4x2", "--batch-sizes", "1", "--warmup", "0", "--repeats", "1",
+                    "--hf-variants", "width", "--no-selfcheck", "--budget-s", "1e9",
+                    "--out", str(tmp_path)])
+    cells = json.loads((tmp_path / "gpu_check.json").read_text())["cells"]
+    assert sorted((c["variant"], c["backend"]) for c in cells) == [
+        ("dense", "compiled"), ("depth", "compiled"), ("width", "compiled"), ("width", "hf")]
 
 
 def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):

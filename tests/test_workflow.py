@@ -166,7 +166,7 @@ def test_gpu_smoke_config_builds_its_dag(tmp_path):
     workdir = make_workdir(tmp_path)
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")
     counts = job_counts(snakemake(workdir, "-n", configfile="smoke.yaml").stdout)
-    assert counts["benchmark"] == 4 * 2 * 2 and counts["prune"] == 3 and counts["model"] == 1
+    assert counts["benchmark"] == 4 * 1 * 2 and counts["prune"] == 3 and counts["model"] == 1
 
 
 def test_report_builds_from_the_results_and_contains_the_figure(workflow_run):
