@@ -142,8 +142,12 @@ with atomic.atomic_dir(out) as tmp:
 def test_a_kill_while_replacing_a_folder_loses_neither_version(tmp_path, step, left):
     out = tmp_path / "out"
     folder_with(out, "old")
+    # The child imports the prunebench under test, wherever the environment's install points.
+    src = str(Path(atomic.__file__).resolve().parents[1])
+    paths = [src, os.environ.get("PYTHONPATH")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     proc = subprocess.run([sys.executable, "-c", KILLED_REPLACEMENT, str(out), step],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     aside = tmp_path / ".out.old"
     assert content(aside) == "old"  # the old version was set aside, not deleted
