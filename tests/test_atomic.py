@@ -1,9 +1,13 @@
-"""Atomic writes leave outputs with the modes the process umask gives, not private ones."""
+"""Atomic writes leave outputs with the modes the process umask gives, not private ones; a folder
+replaced (`--force`) is never lost, whenever the process dies."""
 
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +80,85 @@ def test_links_inside_a_folder_are_not_followed(tmp_path):
     with atomic.atomic_dir(tmp_path / "out") as tmp:
         (tmp / "link").symlink_to(outside)
     assert mode(outside) == 0o600
+
+
+# --------------------------------------------------------------------------- replacing a folder
+
+def folder_with(path: Path, text: str) -> None:
+    with atomic.atomic_dir(path) as tmp:
+        (tmp / "content.txt").write_text(text)
+
+
+def content(path: Path) -> str:
+    return (path / "content.txt").read_text()
+
+
+def test_a_failed_rename_keeps_the_old_folder(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    folder_with(out, "old")
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        # Moving the new folder in fails (the old one is already aside); putting it back works.
+        if Path(dst) == out and Path(src).name.startswith(".out.partial-"):
+            raise OSError("injected failure")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="injected"):
+        folder_with(out, "new")
+    assert content(out) == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing aside, no temporary
+
+
+# Runs atomic_dir in a fresh interpreter that SIGKILLs itself at one step of the replacement:
+# a real kill, which no exception handler can tidy up after.
+KILLED_REPLACEMENT = """
+import os, shutil, signal, sys
+from pathlib import Path
+from prunebench import atomic
+
+out, step = Path(sys.argv[1]), sys.argv[2]
+real_replace, real_rmtree = os.replace, shutil.rmtree
+
+def replace(src, dst):
+    if step == "between the renames" and Path(dst) == out:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+
+def rmtree(path, *args, **kwargs):
+    if step == "before the old one is deleted" and Path(path).name == ".out.old":
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_rmtree(path, *args, **kwargs)
+
+os.replace, shutil.rmtree = replace, rmtree
+with atomic.atomic_dir(out) as tmp:
+    (tmp / "content.txt").write_text("new")
+"""
+
+
+@pytest.mark.parametrize("step, left", [("between the renames", "old"),
+                                        ("before the old one is deleted", "new")])
+def test_a_kill_while_replacing_a_folder_loses_neither_version(tmp_path, step, left):
+    out = tmp_path / "out"
+    folder_with(out, "old")
+    # The child imports the prunebench under test, wherever the environment's install points.
+    src = str(Path(atomic.__file__).resolve().parents[1])
+    paths = [src, os.environ.get("PYTHONPATH")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    proc = subprocess.run([sys.executable, "-c", KILLED_REPLACEMENT, str(out), step],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    aside = tmp_path / ".out.old"
+    assert content(aside) == "old"  # the old version was set aside, not deleted
+    assert (content(out) == "new") if left == "new" else not out.exists()
+
+    # The next write to the same folder settles it first: the old version comes back when no
+    # new one got in (so a failure now still leaves it), a leftover beside a new one goes.
+    with pytest.raises(RuntimeError), atomic.atomic_dir(out):
+        raise RuntimeError("the next attempt fails too")
+    assert content(out) == left
+    assert not aside.exists()
+    folder_with(out, "newer")
+    assert content(out) == "newer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

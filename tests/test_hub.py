@@ -2,6 +2,7 @@
 
 The hub is unreachable here, so huggingface_hub's own exception types are raised by a fake.
 """
+import hashlib
 import json
 import logging
 import types
@@ -259,3 +260,122 @@ def test_sharded_pickle_index_points_at_the_safetensors_shards(tmp_path):
     assert not (tmp_path / "pytorch_model.bin.index.json").exists()
     assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
         "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+
+
+SHARDS = [f"pytorch_model-0000{i}-of-00003.bin" for i in (1, 2, 3)]
+
+
+@pytest.fixture
+def sharded_pickle_repo(monkeypatch, tmp_path, fake_hub_records):
+    """A hub repository with three pickle shards and their index, downloaded into `folder` as
+    huggingface_hub's local_dir mode does: a file is fetched when the patterns ask for it and it
+    is not in the folder yet. `fetched` lists every file fetched, `weights` each shard's."""
+    import fnmatch
+
+    import torch
+
+    folder = tmp_path / "download"
+    folder.mkdir()
+    generator = torch.Generator().manual_seed(0)
+    weights = {shard: {f"layer{i}.weight": torch.randn(4, 3, generator=generator),
+                       f"layer{i}.bias": torch.randn(4, generator=generator)}
+               for i, shard in enumerate(SHARDS)}
+    remote = {"config.json": b"{}", "pytorch_model.bin.index.json": json.dumps(
+        {"weight_map": {name: shard for shard, state in weights.items() for name in state}}).encode()}
+    for shard, state in weights.items():
+        torch.save(state, tmp_path / shard)
+        remote[shard] = (tmp_path / shard).read_bytes()
+    fetched = []
+
+    def fake_snapshot_download(allow_patterns, ignore_patterns=None, **kwargs):
+        for name, data in remote.items():
+            wanted = any(fnmatch.fnmatch(name, p) for p in allow_patterns)
+            ignored = any(fnmatch.fnmatch(name, p) for p in ignore_patterns or [])
+            if wanted and not ignored and not (folder / name).exists():
+                (folder / name).write_bytes(data)
+                fetched.append(name)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    fake_hub_records["dir"] = folder
+    return types.SimpleNamespace(folder=folder, weights=weights, remote=remote, fetched=fetched)
+
+
+def inject_fault(monkeypatch, where: str) -> None:
+    """Make the conversion stop at `where` (as a kill there would: nothing after it runs)."""
+    from prunebench.checkpoint import pickle_convert
+
+    real_save, real_write_json = pickle_convert._save, pickle_convert.write_json
+    saved = []
+
+    def save(tensors, target):
+        if where == "saving the second shard" and saved:
+            raise KeyboardInterrupt("injected: stopped while saving")
+        real_save(tensors, target)
+        saved.append(target)
+
+    def write_json(path, data):
+        real_write_json(path, data)
+        if where == "after the second shard, before its pickle goes" and \
+                path.name == pickle_convert.PROGRESS and len(data["converted"]) == 2:
+            raise KeyboardInterrupt("injected: stopped before deleting the pickle")
+        if where == "after the final record" and path.name == pickle_convert.RECORD:
+            raise KeyboardInterrupt("injected: stopped before the folder is put in place")
+
+    monkeypatch.setattr(pickle_convert, "_save", save)
+    monkeypatch.setattr(pickle_convert, "write_json", write_json)
+
+
+@pytest.mark.parametrize("where", ["saving the second shard",
+                                   "after the second shard, before its pickle goes",
+                                   "after the final record"])
+def test_interrupted_pickle_conversion_resumes_to_a_complete_checkpoint(
+        monkeypatch, sharded_pickle_repo, where):
+    """A rerun after an interruption must not take the shards converted so far for the whole
+    checkpoint (it used to: pickles were left unconverted and the model lacked their weights)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from prunebench.checkpoint import pickle_convert
+    from prunebench.checkpoint.integrity import sha256_file
+
+    repo, folder = sharded_pickle_repo, sharded_pickle_repo.folder
+    with monkeypatch.context() as patched:
+        inject_fault(patched, where)
+        with pytest.raises(KeyboardInterrupt, match="injected"):
+            download("org/old-model", "abc123", folder)
+    fetched_before = len(repo.fetched)
+    download("org/old-model", "abc123", folder)
+
+    # No shard was downloaded again: those converted (and deleted) before the interruption were
+    # not asked for, the others were still there.
+    assert not [name for name in repo.fetched[fetched_before:] if name.endswith(".bin")]
+    assert not list(folder.glob("*.bin")) and not (folder / pickle_convert.PICKLE_INDEX).exists()
+    assert not (folder / pickle_convert.PROGRESS).exists()
+    record = json.loads((folder / pickle_convert.RECORD).read_text())["converted"]
+    assert [r["from"] for r in record] == SHARDS
+    index = json.loads((folder / pickle_convert.SAFETENSORS_INDEX).read_text())["weight_map"]
+    for shard, entry in zip(SHARDS, record):
+        target = folder / pickle_convert.safetensors_name(shard)
+        assert entry["to"] == target.name and entry["to_sha256"] == sha256_file(target)
+        assert entry["from_sha256"] == hashlib.sha256(repo.remote[shard]).hexdigest()
+        converted = load_file(target)
+        assert converted.keys() == repo.weights[shard].keys()
+        assert all(torch.equal(converted[k], v) for k, v in repo.weights[shard].items())
+        assert all(index[k] == target.name for k in converted)
+    assert sorted(p.name for p in folder.glob("*.safetensors")) == sorted(
+        pickle_convert.safetensors_name(s) for s in SHARDS)
+
+
+def test_a_converted_shard_damaged_before_the_rerun_is_refused(monkeypatch, sharded_pickle_repo):
+    """Its pickle is gone, so the rerun cannot redo it: it says how to start again."""
+    folder = sharded_pickle_repo.folder
+    with monkeypatch.context() as patched:
+        inject_fault(patched, "saving the second shard")
+        with pytest.raises(KeyboardInterrupt):
+            download("org/old-model", "abc123", folder)
+    first = folder / "model-00001-of-00003.safetensors"
+    first.write_bytes(first.read_bytes()[:-1])
+    with pytest.raises(PrunebenchError, match="differs from what the conversion of "
+                       "pytorch_model-00001-of-00003.bin wrote.*delete .*download and convert"):
+        download("org/old-model", "abc123", folder)

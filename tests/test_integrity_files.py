@@ -12,6 +12,7 @@ never modified.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -330,3 +331,41 @@ def test_out_of_vocabulary_windows_stop_pruning_before_the_model(tmp_path, small
                                               f"of {VOCAB}.*delete the calibration file"):
         prune_checkpoint(checkpoint, "depth_ppl", "0.8", tmp_path / "out", windows, device="cpu")
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------- a checkpoint without manifest
+
+def test_own_checkpoint_without_manifest_loads_with_one_warning(checkpoint, caplog):
+    """A folder of the user's own (`prunebench bench DIR`) may come from anywhere: it loads, and
+    the log says that nothing was verified (it used to say nothing)."""
+    (checkpoint / modeling.MANIFEST).unlink()
+    with caplog.at_level(logging.WARNING, logger="prunebench"):
+        modeling.load_model(checkpoint)
+        modeling.load_tokenizer(checkpoint)
+    warnings = [r.getMessage() for r in caplog.records if modeling.MANIFEST in r.getMessage()]
+    assert len(warnings) == 1, warnings  # once per folder, though weights and tokenizer load
+    assert f"checkpoint {checkpoint} has no {modeling.MANIFEST}" in warnings[0]
+    assert "not verified" in warnings[0]
+
+
+@pytest.mark.parametrize("where", ["resources/models/tiny",
+                                   "results/pruned/tiny/depth_ppl-0.8/checkpoint"])
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_workflow_checkpoint_without_manifest_is_refused(checkpoint, tmp_path, monkeypatch,
+                                                         where, relative):
+    """The workflow writes a manifest into every checkpoint it puts there, so one without was put
+    there otherwise, and its files cannot be trusted: refused, by every kind of load."""
+    project = tmp_path / "project"
+    folder = project / where
+    folder.parent.mkdir(parents=True)
+    checkpoint.rename(folder)
+    modeling.load_tokenizer(folder)  # with its manifest, the same place is fine
+    (folder / modeling.MANIFEST).unlink()
+    if relative:
+        monkeypatch.chdir(project)
+        folder = Path(where)
+    for load in (modeling.load_model, modeling.load_tokenizer):
+        with pytest.raises(PrunebenchError) as info:
+            load(folder)
+        assert f"checkpoint {folder} has no {modeling.MANIFEST}" in str(info.value)
+        assert "delete the folder and rerun snakemake, which makes it again" in str(info.value)

@@ -400,6 +400,29 @@ def test_bench_refuses_a_missing_model(tmp_path, capsys):
     assert_one_line_error(code, err, "no model at")
 
 
+def test_bench_on_a_folder_without_manifest_warns_but_a_workflow_one_is_refused(
+        tiny_model_dir, tmp_path, capsys):
+    mine = tmp_path / "my-model"
+    shutil.copytree(tiny_model_dir, mine)
+    (mine / modeling.MANIFEST).unlink()  # e.g. saved by transformers
+    out = tmp_path / "bench.json"
+    code, _, err = run(capsys, "bench", mine, "--tokens", "4x2", "--batch", "1", "--out", out,
+                       *QUICK_BENCH)
+    assert code == 0, err
+    assert f"checkpoint {mine} has no {modeling.MANIFEST}" in err and "not verified" in err
+    assert read_json(out)["rows"][0]["status"] == "ok"
+
+    # The same folder where the workflow keeps its base models, which always have a manifest.
+    workflow_model = tmp_path / "resources" / "models" / "tiny"
+    workflow_model.parent.mkdir(parents=True)
+    mine.rename(workflow_model)
+    code, _, err = run(capsys, "bench", workflow_model, "--tokens", "4x2", "--batch", "1",
+                       "--out", tmp_path / "refused.json", *QUICK_BENCH)
+    assert_one_line_error(code, err, f"checkpoint {workflow_model} has no {modeling.MANIFEST}")
+    assert "delete the folder and rerun snakemake" in err
+    assert not (tmp_path / "refused.json").exists()
+
+
 # --------------------------------------------------------------------------- eval
 
 

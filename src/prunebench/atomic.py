@@ -1,7 +1,10 @@
 """Atomic writes: a killed job never leaves a file that looks complete.
 
 Everything is written to a temporary sibling first and renamed into place, because a rename
-within one file system is atomic and Snakemake judges completeness by existence.
+within one file system is atomic and Snakemake judges completeness by existence. A folder that
+replaces an existing one (`--force`) takes two renames, so the old one is kept aside as
+`.<name>.old` until the new one is in, and the next write to that folder settles what a kill in
+between left.
 
 The temporary is made private (mkstemp: 0600, mkdtemp: 0700) and a rename keeps the mode, so
 before the rename everything written is given the mode a plain `open` or `mkdir` would have
@@ -92,19 +95,53 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory; on success it replaces the directory `path`."""
+    """Yield a temporary directory; on success it replaces the directory `path` (the old one
+    goes only once the new one is in place: `_replace_dir`)."""
     path = Path(path)
+    _settle_replaced(path)
     tmp = _tmp_sibling(path, is_dir=True)
     try:
         yield tmp
         _apply_umask(tmp)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        _replace_dir(tmp, path)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        _settle_replaced(path)
         _explain_disk_full(exc, path)
         raise
+
+
+def _old_sibling(path: Path) -> Path:
+    return path.parent / f".{path.name}.old"
+
+
+def _replace_dir(new: Path, path: Path) -> None:
+    """Put the folder `new` in place of `path`.
+
+    No rename replaces a non-empty folder, and deleting the old one first would leave neither
+    if the process died before the rename. So the old one is renamed aside to a hidden sibling,
+    the new one renamed in, and only then the old one deleted: at every moment one complete
+    version is under `path` or (between the renames) kept aside, where `_settle_replaced` finds
+    it.
+    """
+    old = _old_sibling(path)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(new, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _settle_replaced(path: Path) -> None:
+    """Finish a replacement that was cut short: the old version kept aside goes back under
+    `path` if no new one got there, else it is deleted. Only one job writes a given output
+    (Snakemake's guarantee), so nothing else is using the sibling."""
+    old = _old_sibling(path)
+    if not old.exists():
+        return
+    if path.exists():
+        shutil.rmtree(old)
+    else:
+        os.replace(old, path)
 
 
 def _explain_disk_full(exc: BaseException, path: Path) -> None:

@@ -58,8 +58,9 @@ def _is_network_error(err: BaseException) -> bool:
 def _offline_message(repo_id: str) -> str:
     return (f"cannot reach the Hugging Face hub to download {repo_id}: this machine is offline "
             "or the hub is unreachable. Pre-fetch the models on a machine with network "
-            "(`snakemake prefetch --configfile <config>`), or copy the checkpoint into "
-            "resources/models/<name>/; a rerun resumes a broken-off download")
+            "(`snakemake prefetch --configfile <config>`), or copy its resources/models/<name>/ "
+            "folder, prunebench.json included, from a machine that pre-fetched it; a rerun "
+            "resumes a broken-off download")
 
 
 def apply_hf_env(env: dict[str, str]) -> None:
@@ -80,6 +81,8 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
                                         LocalEntryNotFoundError, RepositoryNotFoundError,
                                         RevisionNotFoundError)
 
+    from prunebench.checkpoint.pickle_convert import from_pickles
+
     token = os.environ.get("HF_TOKEN") or None  # read here only; never logged or stored
     if revision is None:
         log.warning("model %s has no pinned revision: results may change when the repository "
@@ -89,10 +92,12 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
         path = snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(out_dir),
                                  allow_patterns=ALLOW_PATTERNS, token=token)
         path = Path(path)
-        if list(path.glob("*.safetensors")):
-            verify_download(repo_id, revision, path, token)
-        else:
+        # By what is on disk, not by whether safetensors files are there: an interrupted
+        # conversion leaves some beside the pickles still to convert.
+        if from_pickles(path) or not list(path.glob("*.safetensors")):
             _download_and_convert_pickles(repo_id, revision, path, token)
+        else:
+            verify_download(repo_id, revision, path, token)
     except PrunebenchError:
         raise
     except GatedRepoError:
@@ -137,14 +142,18 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
 def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path,
                                   token: str | None) -> None:
     """A repository with pickle weights only: fetch them, check them against the hub's sha256,
-    and convert them once into safetensors without unpickling (prunebench.checkpoint.pickle_convert)."""
+    and convert them once into safetensors without unpickling (prunebench.checkpoint.pickle_convert).
+    An interrupted conversion resumes: the pickles it converted (and deleted) are not fetched
+    again."""
     from huggingface_hub import snapshot_download
 
-    from prunebench.checkpoint.pickle_convert import convert_pickle_checkpoint
+    from prunebench.checkpoint.pickle_convert import convert_pickle_checkpoint, converted_pickles
 
+    converted = converted_pickles(path)
     snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(path),
-                      allow_patterns=PICKLE_PATTERNS, token=token)
-    if not list(path.glob("pytorch_model*.bin")):
+                      allow_patterns=PICKLE_PATTERNS, ignore_patterns=converted or None,
+                      token=token)
+    if not list(path.glob("pytorch_model*.bin")) and not converted:
         raise PrunebenchError(
             f"{repo_id}@{revision or 'main'} has neither safetensors nor pytorch_model*.bin "
             "weights: choose a revision or mirror that ships *.safetensors")

@@ -9,7 +9,9 @@ them. The manifest therefore records the weights (`weights_sha256`) and those fi
 download wrote).
 
 Manifest formats: 1 recorded `weights_sha256` only; 2 (FORMAT_VERSION) adds `files_sha256`. A
-format-1 manifest still loads, and what it records is still verified.
+format-1 manifest still loads, and what it records is still verified. A checkpoint without a
+manifest is refused where the workflow keeps checkpoints (it writes one into each) and loads
+with a warning elsewhere (a user's own folder).
 
 Hashing a 13B checkpoint (26 GB) takes tens of seconds, and every benchmark and evaluation cell
 loads its checkpoint again. So files are hashed in parallel, and a file whose size, inode and
@@ -32,6 +34,7 @@ from typing import Any
 
 from prunebench import PrunebenchError
 from prunebench.atomic import write_json
+from prunebench.plan import layout
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +128,8 @@ def verify_manifest(path: Path, weights: bool = True) -> None:
     path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.exists():
-        return  # a checkpoint made elsewhere (e.g. a hub download without a manifest)
+        _no_manifest(path)
+        return
     recorded_weights, recorded_files = _read_recorded(path, manifest_path)
     recorded = {**recorded_files, **(recorded_weights if weights else {})}
 
@@ -152,6 +156,39 @@ def verify_manifest(path: Path, weights: bool = True) -> None:
             write_json(memo_file, memo)
         except OSError as exc:  # a read-only home only costs time
             log.debug("could not record verification in %s: %s", memo_file, exc)
+
+
+# Where the workflow puts checkpoints; every one it writes there has a manifest.
+_WORKFLOW_CHECKPOINTS = (layout.MODEL, layout.CHECKPOINT)
+_warned: set[Path] = set()  # folders already warned about: a job loads weights and tokenizer
+
+
+def _made_by_workflow(path: Path) -> bool:
+    """Whether `path` ends as one of the workflow's checkpoint paths (a wildcard matching any
+    one folder name). abspath, not resolve: a linked folder is judged by where it is used."""
+    parts = Path(os.path.abspath(path)).parts
+    for pattern in _WORKFLOW_CHECKPOINTS:
+        want = pattern.split("/")
+        tail = parts[-len(want):]
+        if len(tail) == len(want) and all(w.startswith("{") or w == p for w, p in zip(want, tail)):
+            return True
+    return False
+
+
+def _no_manifest(path: Path) -> None:
+    """A checkpoint without a manifest: one of the workflow's cannot be trusted (something other
+    than the workflow put it there, so nothing is known of its files); one of the user's own
+    (`prunebench bench/eval DIR`) loads, with a warning that nothing was verified."""
+    if _made_by_workflow(path):
+        raise PrunebenchError(
+            f"checkpoint {path} has no {MANIFEST}, which the workflow writes into every "
+            "checkpoint it makes there, so its files cannot be verified: delete the folder and "
+            "rerun snakemake, which makes it again (to bring a model in by hand, copy a whole "
+            f"resources/models/<name>/ folder made by the workflow, its {MANIFEST} included)")
+    if path not in _warned:
+        _warned.add(path)
+        log.warning("checkpoint %s has no %s: its weight, config and tokenizer files are not "
+                    "verified (a checkpoint made elsewhere)", path, MANIFEST)
 
 
 def _mismatch_message(path: Path, name: str, what: str, is_weight: bool) -> str:

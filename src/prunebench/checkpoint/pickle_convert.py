@@ -7,6 +7,12 @@ refuses anything else without running it. Each file becomes a safetensors file, 
 are recorded in `pickle_conversion.json` (hashed with the checkpoint's other files by its
 manifest), and the pickle file is deleted so nothing can load it later. A file the weights-only
 loader refuses stays refused, with its reason.
+
+An interrupted conversion resumes: each pickle is deleted only after its safetensors file and
+its record in `.pickle_conversion.progress.json` are written, so a rerun converts the pickles
+still there and checks the earlier ones' files against their records. Until the conversion has
+finished (no pickle and no progress record left), the folder's safetensors files are only part
+of the checkpoint: hub.download tells such a folder by `from_pickles`.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from prunebench.checkpoint.integrity import sha256_file
 log = logging.getLogger(__name__)
 
 RECORD = "pickle_conversion.json"
+# The records of the files converted so far, while a conversion is under way. Hidden, so no
+# manifest records it (integrity.defining_files).
+PROGRESS = ".pickle_conversion.progress.json"
 PICKLE_INDEX = "pytorch_model.bin.index.json"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 
@@ -51,32 +60,88 @@ def load_weights_only(path: Path) -> dict:
     return state
 
 
+def from_pickles(folder: str | Path) -> bool:
+    """Whether `folder` holds pickle weights, or a conversion of them (interrupted, or finished
+    by a download stopped before its folder was put in place): its safetensors files, if any,
+    are the conversion's to finish or check, not files the hub's sha256 can verify."""
+    folder = Path(folder)
+    return (any(folder.glob("pytorch_model*.bin")) or (folder / PROGRESS).exists()
+            or (folder / RECORD).exists())
+
+
+def converted_pickles(folder: str | Path) -> list[str]:
+    """The pickle files converted (and deleted) so far: a resumed download must not fetch
+    them again."""
+    return sorted(_records(Path(folder)))
+
+
 def convert_pickle_checkpoint(folder: str | Path) -> list[dict]:
-    """Convert every `pytorch_model*.bin` in `folder` to safetensors; returns the records."""
-    import torch
+    """Convert every `pytorch_model*.bin` in `folder` to safetensors, resuming a conversion that
+    was interrupted; returns the records of all converted files."""
+    folder = Path(folder)
+    done = _records(folder)  # {pickle name: record} of what an earlier attempt converted
+    pending = sorted(folder.glob("pytorch_model*.bin"))
+    if not pending and not done:
+        raise PrunebenchError(f"no pytorch_model*.bin files to convert in {folder}")
+    _check_converted(folder, [r for name, r in done.items()
+                              if name not in {p.name for p in pending}])
+    for source in pending:  # a pickle still there is converted (again), whatever was recorded
+        done[source.name] = _convert_file(source, folder / safetensors_name(source.name))
+        # Recorded before the pickle goes: a kill in between leaves the pickle to convert again.
+        write_json(folder / PROGRESS, {"converted": [done[n] for n in sorted(done)]})
+        source.unlink()
+    _convert_index(folder)
+    records = [done[name] for name in sorted(done)]
+    write_json(folder / RECORD, {"converted": records})
+    (folder / PROGRESS).unlink(missing_ok=True)  # last: until now a rerun resumes
+    return records
+
+
+def _save(tensors: dict, target: Path) -> None:
     from safetensors.torch import save_file
 
-    folder = Path(folder)
-    records = []
-    for source in sorted(folder.glob("pytorch_model*.bin")):
-        state = load_weights_only(source)
-        # safetensors refuses tensors that share memory or are not contiguous: own copies.
-        tensors = {name: t.detach().contiguous().clone() for name, t in state.items()}
-        target = folder / safetensors_name(source.name)
-        with atomic_path(target) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": "pt"})
-        records.append({"from": source.name, "from_sha256": sha256_file(source),
-                        "to": target.name, "to_sha256": sha256_file(target),
-                        "tensors": len(tensors), "loader": "torch.load(weights_only=True)",
-                        "torch": torch.__version__})
-        source.unlink()
-        log.info("converted %s to %s with the weights-only loader (%d tensors)",
-                 source.name, target.name, len(tensors))
-    if not records:
-        raise PrunebenchError(f"no pytorch_model*.bin files to convert in {folder}")
-    _convert_index(folder)
-    write_json(folder / RECORD, {"converted": records})
-    return records
+    with atomic_path(target) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+
+
+def _convert_file(source: Path, target: Path) -> dict:
+    import torch
+
+    state = load_weights_only(source)
+    # safetensors refuses tensors that share memory or are not contiguous: own copies.
+    tensors = {name: t.detach().contiguous().clone() for name, t in state.items()}
+    _save(tensors, target)
+    log.info("converted %s to %s with the weights-only loader (%d tensors)",
+             source.name, target.name, len(tensors))
+    return {"from": source.name, "from_sha256": sha256_file(source),
+            "to": target.name, "to_sha256": sha256_file(target),
+            "tensors": len(tensors), "loader": "torch.load(weights_only=True)",
+            "torch": torch.__version__}
+
+
+def _records(folder: Path) -> dict[str, dict]:
+    """{pickle name: record} of the files an earlier attempt converted: the progress record of
+    an interrupted conversion, else the record of a finished one (its download then stopped
+    before the folder was put in place)."""
+    for name in (PROGRESS, RECORD):
+        if (folder / name).exists():
+            try:
+                return {r["from"]: r for r in json.loads((folder / name).read_text())["converted"]}
+            except (ValueError, KeyError, TypeError) as err:
+                raise PrunebenchError(f"{folder / name} is unreadable ({err}): delete {folder} "
+                                      "and rerun to download and convert the model again") from None
+    return {}
+
+
+def _check_converted(folder: Path, records: list[dict]) -> None:
+    """The files an earlier attempt converted are still what it wrote: their pickles are gone,
+    so nothing else can vouch for them."""
+    for record in records:
+        target = folder / record["to"]
+        if not target.exists() or sha256_file(target) != record["to_sha256"]:
+            raise PrunebenchError(f"{target} is missing or differs from what the conversion of "
+                                  f"{record['from']} wrote, and that pickle is gone: delete "
+                                  f"{folder} and rerun to download and convert the model again")
 
 
 def _convert_index(folder: Path) -> None:
