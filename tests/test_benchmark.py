@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -253,6 +254,7 @@ def test_result_schema_and_provenance():
     prov = result["provenance"]
     assert prov["versions"]["transformers"] and prov["seed"] == 0
     assert prov["cell"] == {"tokens": "5x6"} and prov["device"] == "cpu"
+    assert re.fullmatch(r"[0-9a-f]{64}", prov["code"]["hash"])
     json.dumps(result)  # JSON-ready as returned
 
 

@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from prunebench import PrunebenchError, modeling
-from prunebench.plan import jobsize
+from prunebench.plan import jobsize, layout
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.checkpoint.device_map import dispatch, main_device, plan
 
@@ -244,6 +244,7 @@ SLURM_CONFIG = {
     "models": {
         "m7": {"source": "random:llama-7b", "variants": ["dense", "depth_ppl-4.9B"]},
         "m13": {"source": "random:llama-13b", "variants": ["dense", "depth_ppl-9.5B"]},
+        "r7": {"source": "random:llama-7b", "variants": ["dense"]},   # its model job only
     },
     "methods": {"depth_ppl": {"calibration": {"source": "embedded", "n": 10, "length": 128,
                                               "seed": 1234}}},
@@ -280,6 +281,12 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)
     (workdir / "slurm.yaml").write_text(yaml.safe_dump(SLURM_CONFIG))
+    # The embedded text a random model's stand-in tokenizer is trained on, older than the
+    # models made from it below (else those would be remade).
+    for split in ("train", "validation", "test"):
+        text = workdir / layout.EMBEDDED_TEXT.format(split=split)
+        text.parent.mkdir(parents=True, exist_ok=True)
+        text.write_text("text\n")
     # Inputs of the GPU jobs already there, so they are submitted in the first wave; their
     # shapes are the real 7B / 13B configs (sizes come from config.json).
     for name, arch in (("m7", "llama-7b"), ("m13", "llama-13b")):
@@ -295,7 +302,8 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     targets = ["results/pruned/m7/depth_ppl-4.9B/prune_report.json",
                "results/pruned/m13/depth_ppl-9.5B/prune_report.json",
                "results/bench/m7/dense/hf/12x128.json", "results/bench/m13/dense/hf/12x128.json",
-               "resources/data/text/ptb/validation.txt"]       # the last one: a CPU job
+               "resources/data/text/ptb/validation.txt",       # CPU jobs from here on
+               "resources/models/r7"]
     # --keep-going: the targets are independent, so every one is submitted even when the first
     # failure is seen before the last submission (a loaded machine).
     proc = snakemake(workdir, "--workflow-profile", "profiles/slurm",
@@ -305,7 +313,7 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     assert proc.returncode != 0  # the fake sacct reports every job as failed
     jobs = submissions(bin_dir / "sbatch.log")
     assert len(jobs) == len(targets), proc.stderr[-3000:]
-    gpu_jobs = {k: v for k, v in jobs.items() if not k.startswith("text")}
+    gpu_jobs = {k: v for k, v in jobs.items() if not k.startswith(("text", "model"))}
     for name, job in gpu_jobs.items():
         assert job["gpus"] == "1" and job["partition"] == "gpu" and job["cpus"] == 8, name
     for rule in ("prune", "benchmark"):
@@ -322,6 +330,9 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     assert (cpu["partition"], cpu["mem"], cpu["time"], cpu["cpus"]) == (
         defaults["slurm_partition"], defaults["mem_mb"], defaults["runtime"],
         defaults["cpus_per_task"])
+    # a random model holds `gpu` locally, but on the CPU partition it asks for none
+    model = jobs["model_wildcards_r7"]
+    assert model["gpus"] is None and model["partition"] == defaults["slurm_partition"]
     assert all(job["account"] == defaults["slurm_account"] for job in jobs.values())
 
 

@@ -1,4 +1,6 @@
 """Exact parameter counts from the config alone (meta device, no weights)."""
+import json
+
 import pytest
 import torch
 from transformers import LlamaConfig
@@ -98,6 +100,9 @@ def test_random_model_carries_a_stand_in_tokenizer(tmp_path, monkeypatch):
                                         eos_token="</s>")
     modeling.save_random_model("unit-test", tmp_path / "m", tokenizer=tokenizer, dtype=torch.float32)
     assert modeling.load_tokenizer(tmp_path / "m") is not None
+    # CUDA's generator and the CPU's draw different weights from one seed: the device is recorded
+    random = json.loads((tmp_path / "m" / modeling.MANIFEST).read_text())["random"]
+    assert random["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert modeling.load_model(tmp_path / "m").config.num_hidden_layers == 2
     modeling.save_random_model("unit-test", tmp_path / "bare", dtype=torch.float32)
     assert modeling.load_tokenizer(tmp_path / "bare") is None

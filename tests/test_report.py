@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import struct
 
@@ -462,6 +463,63 @@ def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
     hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
     assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1
+
+
+def _with_code(path, code):
+    """The file with `code` as its provenance's code block (None: none, as in older files)."""
+    data = json.loads(path.read_text())
+    data["provenance"] = {"seed": 0, **({"code": code} if code else {})}
+    path.write_text(json.dumps(data))
+    return path
+
+
+CODE_A = {"commit": "a" * 40, "dirty": False, "hash": "a" * 64}
+CODE_B = {"commit": None, "dirty": None, "hash": "b" * 64}
+
+
+def test_cells_made_by_different_code_are_warned_of(tmp_path, caplog):
+    bench = [_with_code(write_bench(tmp_path, "m7", v, "hf", 12, 128), code)
+             for v, code in zip(VARIANTS, (CODE_A, CODE_A, CODE_B))]
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        report.load_bench(bench)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "bench files were made by different code" in warning
+    assert f"2 by code {'a' * 12} (commit {'a' * 10})" in warning
+    assert f"1 by code {'b' * 12} (no git commit)" in warning
+    # neither is this checkout's code: all three are to rebuild, named with the README's advice
+    assert "Rebuild the 3 not made by this checkout's code" in warning
+    assert str(bench[2]) in warning and "snakemake --cores all -f" in warning
+    assert "--forcerun benchmark" in warning
+
+
+def test_cells_of_one_code_give_no_warning(tmp_path, caplog):
+    bench = [_with_code(write_bench(tmp_path, "m7", v, "hf", 12, 128), CODE_A) for v in VARIANTS]
+    reports = [_with_code(write_report(tmp_path, "m7", v), CODE_A) for v in VARIANTS]
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        report.load_bench(bench)
+        report.load_prune_reports(reports)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_cells_written_before_the_code_was_recorded_count_as_unknown_code(tmp_path, caplog):
+    from prunebench.provenance import code_identity
+
+    current = code_identity()
+    reports = [_with_code(write_report(tmp_path, "m7", v), code)
+               for v, code in zip(VARIANTS, (None, current, current))]
+    evals = [write_eval(tmp_path, "m7", v, "ppl.json", {"perplexity": {"wikitext2": 10.0}})
+             for v in VARIANTS]
+    _with_code(evals[0], current)
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        report.load_prune_reports(reports)
+        report.load_evals(evals)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2, warnings
+    prune, evaluation = warnings
+    assert "1 by unknown code" in prune and "this checkout's" in prune
+    # only the dense report (its own rule) is to rebuild: this checkout made the others
+    assert "Rebuild the 1 not made" in prune and "--forcerun dense_report" in prune
+    assert "2 by unknown code" in evaluation and "--forcerun perplexity" in evaluation
 
 
 def test_published_vs_reproduced_from_made_up_results(tmp_path):

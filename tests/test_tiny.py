@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import math
 import re
 
@@ -176,6 +177,20 @@ def test_training_rejects_bad_arguments(small_corpus):
 def test_build_tiny_needs_the_corpus(tmp_path):
     with pytest.raises(PrunebenchError, match="write the corpus"):
         tiny.build_tiny(tmp_path / "model", tmp_path / "missing")
+
+
+def test_build_tiny_records_how_its_weights_were_made(tmp_path):
+    # Library versions and the thread count change the trained weights' last bits (README,
+    # "What is bit-reproducible"): the manifest says which made these.
+    write_corpus(tmp_path / "corpus", seed=0, n_sentences=SMALL)
+    tiny.build_tiny(tmp_path / "model", tmp_path / "corpus", vocab_size=300, steps=1,
+                    batch_size=2, seq_len=32, hidden_size=32, intermediate_size=64,
+                    num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, head_dim=16)
+    record = json.loads((tmp_path / "model" / modeling.MANIFEST).read_text())["tiny"]
+    assert record["steps"] == 1 and record["seed"] == 0
+    made = record["provenance"]
+    assert made["versions"]["torch"] == torch.__version__ and made["torch_threads"] >= 1
+    assert made["seed"] == 0 and made["device"] == "cpu" and len(made["code"]["hash"]) == 64
 
 
 def test_small_random_model_fixture(small_random_model):

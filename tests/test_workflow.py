@@ -1,6 +1,7 @@
 """End to end: the Snakemake workflow on the embedded default, run in a temporary directory."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def test_benchmark_values_are_sane(workflow_run):
             assert result["decode_mode"] == "eager" and not any(r["compile_cache"] for r in rows)
         prov = result["provenance"]
         assert prov["versions"]["torch"] and prov["device"] and "seed" in prov
+        assert len(prov["code"]["hash"]) == 64  # which code made it (prunebench stays 0.1.0)
         assert result["attention"]
 
 
@@ -167,6 +169,18 @@ def test_gpu_smoke_config_builds_its_dag(tmp_path):
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")
     counts = job_counts(snakemake(workdir, "-n", configfile="smoke.yaml").stdout)
     assert counts["benchmark"] == 4 * 1 * 2 and counts["prune"] == 3 and counts["model"] == 1
+
+
+def test_only_a_random_model_job_holds_the_gpu(tmp_path):
+    # A `random:` model is initialised on the GPU when there is one; the tiny model trains on
+    # the CPU. The local profile's `gpu=1` keeps the former apart from the other GPU jobs.
+    workdir = make_workdir(tmp_path, device="auto", models={
+        "tiny": {"source": "tiny", "variants": ["dense"]},
+        "r7": {"source": "random:llama-7b", "variants": ["dense"]}})
+    dry = snakemake(workdir, "-n", "resources/models/tiny", "resources/models/r7").stdout
+    gpu = {re.search(r"model=(\S+)", job)[1]: re.search(r"resources: .*\bgpu=(\d+)", job)[1]
+           for job in dry.split("rule ") if job.startswith("model:")}
+    assert gpu == {"tiny": "0", "r7": "1"}, dry
 
 
 def test_report_builds_from_the_results_and_contains_the_figure(workflow_run):

@@ -390,6 +390,8 @@ def save_random_model(architecture: str, out_dir: str | Path, tokenizer=None,
                               f"vocabulary of {config.vocab_size}")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = random_model(config, device, dtype, seed)
+    # CUDA's and the CPU's generators draw different weights from one seed: the device is part
+    # of what makes these weights.
     save_model(model, tokenizer, out_dir, extra_manifest={"random": {
-        "architecture": architecture, "seed": seed,
+        "architecture": architecture, "seed": seed, "device": device,
         "tokenizer": "embedded text's (a stand-in)" if tokenizer is not None else None}})

@@ -1,12 +1,17 @@
-"""How a result was made: versions, device, seed and the cell's config, recorded in every file."""
+"""How a result was made: versions, the code, device, seed and the cell's config, recorded in
+every file."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import hashlib
 import os
 import platform
 import socket
+import subprocess
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,6 +28,56 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+# The prunebench package this process imported; its code identity is what made the results.
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Where the package lies in a checkout of this repository; a copy elsewhere inside some git work
+# tree (a non-editable install into a venv under the checkout) is not that checkout's code.
+_CHECKOUT_PREFIX = "src/prunebench/"
+
+
+def code_hash(root: Path = PACKAGE_DIR) -> str:
+    """sha256 over the package's .py files (sorted relative paths, each with its content's
+    sha256): names the code even without git, e.g. installed from a wheel."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    """git's stdout, or None when git is missing, fails or hangs: provenance never fails a job."""
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10,
+                             # never take the index lock: jobs run `git status` while the user
+                             # may be committing in the same checkout
+                             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_state(root: Path = PACKAGE_DIR) -> tuple[str | None, bool | None]:
+    """(commit, uncommitted changes under src/ or workflow/) of the checkout holding the
+    package at `root`; (None, None) when it is not this repository's checkout or git is absent."""
+    head = _git(["rev-parse", "HEAD", "--show-toplevel", "--show-prefix"], root)
+    lines = head.splitlines() if head else []
+    if len(lines) != 3 or lines[2] != _CHECKOUT_PREFIX:
+        return None, None
+    commit, top, _ = lines
+    status = _git(["status", "--porcelain", "--", "src", "workflow"], Path(top))
+    return commit, None if status is None else bool(status.strip())
+
+
+@functools.cache
+def code_identity(root: Path = PACKAGE_DIR) -> dict[str, Any]:
+    """The code that makes this process's results. Computed once per process: its modules were
+    read when imported, so a later edit of the files would not describe what ran, and git may
+    take a while on a busy disk."""
+    commit, dirty = git_state(root)
+    return {"commit": commit, "dirty": dirty, "hash": code_hash(root)}
 
 
 def device_info(device: torch.device | str | None = None) -> dict[str, Any]:
@@ -63,6 +118,8 @@ def provenance(*, device=None, seed: int | None = None, cell: dict[str, Any] | N
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": package_versions(),
+        # prunebench's version stays 0.1.0 while its code moves: this says which code it was
+        "code": dict(code_identity()),
         **device_info(device),
         "seed": seed,
         "cell": cell or {},

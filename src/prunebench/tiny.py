@@ -20,6 +20,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from prunebench import PrunebenchError
 from prunebench.evaluate import perplexity
 from prunebench.modeling import build_model, count_params, save_model
+from prunebench.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,9 @@ def build_tiny(out_dir: str | Path, corpus_dir: str | Path, *, seed: int = 0,
     model = train_tiny_model(config, tokenizer, text, steps=steps, batch_size=batch_size,
                              seq_len=seq_len, lr=lr, seed=seed, log_every=log_every)
     record = {"seed": seed, "vocab_size": vocab_size, "steps": steps, "batch_size": batch_size,
-              "seq_len": seq_len, "lr": lr, "config_overrides": config_overrides}
+              "seq_len": seq_len, "lr": lr, "config_overrides": config_overrides,
+              # the thread count and library versions can change the last bits of the weights
+              "provenance": provenance(device="cpu", seed=seed)}
     validation = Path(corpus_dir) / "validation.txt"
     if validation.exists():
         ids = encode_text(tokenizer, validation.read_text())

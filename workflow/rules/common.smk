@@ -272,6 +272,13 @@ def model_inputs(wildcards):
     return {}
 
 
+def model_gpu(wildcards):
+    """A `random:` model is initialised on the GPU when there is one (save_random_model); the
+    tiny model trains on the CPU and a download needs none, so only the former holds `gpu`."""
+    source = config["models"][wildcards.model]["source"]
+    return GPU_JOB if source.startswith("random:") else 0
+
+
 def calibration_inputs(wildcards):
     """A model's tokenizer, and the embedded train text when the windows are cut from it."""
     inputs = {"model": model_dir(wildcards.model)}

@@ -25,6 +25,8 @@ rule model:
     conda:
         "../envs/prunebench.yaml"
     threads: workflow.cores
+    resources:
+        gpu=model_gpu,
     params:
         source=lambda wc: config["models"][wc.model]["source"],
         tiny=canonical(config["embedded"]["model"]),

@@ -9,11 +9,15 @@ Ordering everywhere: models and backends in the order their files were given (th
 order), the dense variant first and the others in the order given, token configs as in the
 study's figure (12x128, 82x128, 12x512, 82x512: output tokens, then input tokens), batch sizes
 ascending.
+
+Each loader warns when its files were made by different code (their provenance's code hash):
+the tables would then set side by side numbers that different code made.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +29,8 @@ import pandas as pd
 from prunebench import PrunebenchError
 from prunebench.atomic import read_json
 from prunebench.plan import layout
+
+log = logging.getLogger(__name__)
 
 DENSE = "dense"
 OK, OOM = "ok", "oom"
@@ -75,6 +81,53 @@ def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[s
     return data
 
 
+def _code(data: dict[str, Any]) -> dict[str, Any]:
+    """A file's provenance `code` block; {} for files written before it was recorded."""
+    provenance = data.get("provenance")
+    code = provenance.get("code") if isinstance(provenance, dict) else None
+    return code if isinstance(code, dict) and code.get("hash") else {}
+
+
+def _code_name(code: dict[str, Any], current: str) -> str:
+    if not code:
+        return "unknown code (written before prunebench recorded it)"
+    commit = f"commit {code['commit'][:10]}" if code.get("commit") else "no git commit"
+    changes = " with uncommitted changes" if code.get("dirty") else ""
+    mine = ", this checkout's" if code["hash"] == current else ""
+    return f"code {code['hash'][:12]} ({commit}{changes}{mine})"
+
+
+def mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> str | None:
+    """A warning when `cells` ((file, the rule that makes it, its `_code`)) were made by more
+    than one code hash, naming how many cells each made and how to rebuild the cells that this
+    checkout's code did not make (README, "Rerunning one cell"); None when all agree."""
+    groups: dict[str | None, list[tuple[Path, str, dict[str, Any]]]] = {}
+    for cell in cells:
+        groups.setdefault(cell[2].get("hash"), []).append(cell)
+    if len(groups) < 2:
+        return None
+    from prunebench.provenance import code_identity  # imports torch: only when it is needed
+
+    current = code_identity()["hash"]
+    counts = "; ".join(f"{len(group)} by {_code_name(group[0][2], current)}"
+                       for group in groups.values())
+    stale = [(path, rule) for path, rule, code in cells if code.get("hash") != current]
+    files = ", ".join(str(path) for path, _ in stale[:3]) + \
+        (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
+    rules = " ".join(appearance(rule for _, rule in stale))
+    return (f"the {what} files were made by different code ({counts}), so the tables compare "
+            f"numbers that different code made. Rebuild the {len(stale)} not made by this "
+            f"checkout's code ({files}) with `snakemake --cores all -f <those files>`, or every "
+            f"cell of their rules with `snakemake --cores all --forcerun {rules}`, or delete them; "
+            "then run `snakemake --cores all`")
+
+
+def _warn_mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> None:
+    message = mixed_code(what, cells)
+    if message:
+        log.warning(message)
+
+
 def _as_paths(paths: Iterable[str | os.PathLike], what: str, allow_empty: bool) -> list[Path]:
     if isinstance(paths, (str, os.PathLike)):  # a lone path would otherwise iterate by character
         paths = [paths]
@@ -116,9 +169,10 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     OOM rows are kept (status "oom", metrics NaN). Extra scalar fields of a file or row
     (dtype, attention, ttft_s, floor fields, ...) are carried through as columns.
     """
-    records = []
+    records, cells = [], []
     for path in _as_paths(paths, "bench", allow_empty=False):
         data = _read(path, "benchmark", _BENCH_REQUIRED)
+        cells.append((path, "benchmark", _code(data)))
         rows = data["rows"]
         if not isinstance(rows, list) or not rows:
             raise PrunebenchError(f"bench file {path} has no rows: "
@@ -134,6 +188,7 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             records.append({**head, **_bench_row(path, i, row), "source": str(path)})
     df = pd.DataFrame.from_records(records)
     _reject_duplicates(df, _BENCH_KEY, "a bench row")
+    _warn_mixed_code("bench", cells)
     for column in _BENCH_METRICS + _BENCH_NOISE:
         df[column] = pd.to_numeric(df.get(column, pd.Series(np.nan, index=df.index)),
                                    errors="coerce")
@@ -169,15 +224,24 @@ def _bench_row(path: Path, i: int, row: Any) -> dict[str, Any]:
 
 def load_prune_reports(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """One row per model and variant: method, target, params and blocks before/after, ..."""
-    records = []
+    records, cells = [], []
     for path in _as_paths(paths, "prune report", allow_empty=False):
         data = _read(path, "prune", _REPORT_REQUIRED)
+        cells.append((path, _report_rule(data["variant"]), _code(data)))
         head = {k: v for k, v in data.items() if k != "method_report" and k != "provenance"
                 and (v is None or isinstance(v, (str, int, float, bool)))}
         records.append({**head, "source": str(path)})
     df = pd.DataFrame.from_records(records)
     _reject_duplicates(df, ["model", "variant"], "a prune report")
+    _warn_mixed_code("prune report", cells)
     return sort_rows(df)
+
+
+def _report_rule(variant: str) -> str:
+    """The rule that writes a variant's prune_report.json (workflow/rules/)."""
+    if variant.endswith("+lora"):
+        return "lora"
+    return "dense_report" if variant == DENSE else "prune"
 
 
 def load_evals(paths: Iterable[str | os.PathLike],
@@ -191,9 +255,11 @@ def load_evals(paths: Iterable[str | os.PathLike],
     """
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     names: dict[str, dict[Path, list[str]]] = {section: {} for section in _EVAL_SECTIONS}
+    cells = []
     for path in _as_paths(paths, "eval", allow_empty=True):
         rule = _eval_rule(path)
         data = _read(path, rule, ("model", "variant"))
+        cells.append((path, rule, _code(data)))
         values = {}
         for section, prefix in _EVAL_SECTIONS.items():
             block = data.get(section)
@@ -220,6 +286,7 @@ def load_evals(paths: Iterable[str | os.PathLike],
                 "list each eval file once in the aggregate inputs")
         row.update(values)
     _check_eval_cells(names, merged, expect or {})
+    _warn_mixed_code("eval", cells)
     df = pd.DataFrame.from_records(list(merged.values()), columns=None if merged else
                                    ["model", "variant"])
     return sort_rows(df[_eval_column_order(df.columns)])

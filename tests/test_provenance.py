@@ -1,0 +1,96 @@
+"""The code identity in every provenance block: which code made a result, with or without git."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from prunebench import provenance
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch) -> Path:
+    """A copy of the prunebench package, as a checkout holds it (src/prunebench), in no git
+    work tree: git searches no higher than tmp_path."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    for name in ("GIT_DIR", "GIT_WORK_TREE"):  # would point git at another repository
+        monkeypatch.delenv(name, raising=False)
+    root = tmp_path / "checkout" / "src" / "prunebench"
+    shutil.copytree(provenance.PACKAGE_DIR, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_provenance_names_the_code():
+    code = provenance.provenance()["code"]
+    assert set(code) == {"commit", "dirty", "hash"}
+    assert HEX64.fullmatch(code["hash"])
+    assert code["commit"] is None or re.fullmatch(r"[0-9a-f]{40,64}", code["commit"])
+    assert code["dirty"] in (None, True, False)
+
+
+def test_the_code_hash_changes_with_any_package_file(package_copy):
+    before = provenance.code_hash(package_copy)
+    assert before == provenance.code_hash(package_copy)  # a function of the files alone
+    module = package_copy / "report" / "tables.py"
+    module.write_text(module.read_text() + "\n# an edit\n")
+    edited = provenance.code_hash(package_copy)
+    assert HEX64.fullmatch(edited) and edited != before
+    (package_copy / "report" / "tables.py").rename(package_copy / "report" / "tables2.py")
+    assert provenance.code_hash(package_copy) != edited  # a file's name is part of the code
+
+
+def test_the_code_identity_is_computed_once_per_process(package_copy):
+    first = provenance.code_identity(package_copy)
+    (package_copy / "new_module.py").write_text("X = 1\n")
+    assert provenance.code_identity(package_copy) == first
+    assert provenance.code_hash(package_copy) != first["hash"]
+
+
+def test_without_git_only_the_hash_is_known(package_copy):
+    # A wheel's install, or a copy outside any checkout: no commit, no dirty flag, a hash.
+    assert provenance.git_state(package_copy) == (None, None)
+    assert provenance.code_identity(package_copy)["commit"] is None
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_checkouts_commit_and_uncommitted_changes(package_copy):
+    checkout = package_copy.parents[1]
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t",
+                               "-c", "commit.gpgsign=false", *args], cwd=checkout, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (checkout / "workflow").mkdir()
+    (checkout / "workflow" / "Snakefile").write_text("rule all:\n")
+    (checkout / "notes.txt").write_text("outside src/ and workflow/\n")
+    git("add", "src", "workflow")
+    git("commit", "-q", "-m", "x")
+    head = git("rev-parse", "HEAD")
+    # notes.txt is untracked, but outside src/ and workflow/: the code is as committed
+    assert provenance.git_state(package_copy) == (head, False)
+    (checkout / "workflow" / "Snakefile").write_text("rule all:\n    input: []\n")
+    assert provenance.git_state(package_copy) == (head, True)
+    git("checkout", "--", "workflow")
+    (package_copy / "new_module.py").write_text("X = 1\n")  # untracked, but code
+    assert provenance.git_state(package_copy) == (head, True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_package_copy_elsewhere_in_a_work_tree_is_not_its_code(package_copy):
+    # e.g. a non-editable install into a venv inside the checkout: HEAD is not what it runs
+    outer = package_copy.parents[2] / "outer"
+    venv_copy = outer / ".venv" / "lib" / "prunebench"
+    shutil.copytree(package_copy, venv_copy)
+    (outer / "README.md").write_text("a checkout\n")
+    for args in (["init", "-q"], ["add", "README.md"], ["commit", "-q", "-m", "x"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t",
+                        "-c", "commit.gpgsign=false", *args], cwd=outer, check=True)
+    assert provenance.git_state(venv_copy) == (None, None)
