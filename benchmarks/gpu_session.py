@@ -129,7 +129,7 @@ def install_wheels(session: Session) -> dict:
     return env
 
 
-def step_env(session: Session, env: dict, rehearse: bool) -> str:
+def step_env(session: Session, env: dict, work: Path) -> str:
     lines = []
     for cmd in (["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
                  "--format=csv,noheader"],
@@ -147,7 +147,7 @@ def step_env(session: Session, env: dict, rehearse: bool) -> str:
         session.say(line)
     freeze = subprocess.run([sys.executable, "-m", "pip", "list", "--format=freeze"],
                             capture_output=True, text=True, env=env)
-    (REPO / WORK / "pip-freeze.txt").write_text(freeze.stdout)
+    (work / "pip-freeze.txt").write_text(freeze.stdout)
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -181,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline-s", type=float, default=560.0,
                         help="wall-clock seconds for everything (the device allows 600 a command)")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "gpu_session_out"))
+    parser.add_argument("--work", type=Path, default=REPO / WORK,
+                        help="where the steps write their reports (packed into results.tar.gz)")
     parser.add_argument("--rehearse", action="store_true",
                         help="tiny shapes on the CPU, to test this script anywhere")
     args = parser.parse_args(argv)
@@ -189,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown step(s) {unknown}: choose from {list(STEPS)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (REPO / WORK).mkdir(parents=True, exist_ok=True)
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
     session = Session(args.out, args.deadline_s)
     session.say(f"gpu_session: steps {steps}, deadline {args.deadline_s:.0f} s"
                 + (", REHEARSAL on the CPU" if args.rehearse else ""))
@@ -209,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         session.say(f"--- {name} (up to {share:.0f} s)")
         t0 = time.monotonic()
         if name == "env":
-            sections.append(f"## env\n{step_env(session, env, args.rehearse)}")
+            sections.append(f"## env\n{step_env(session, env, work)}")
             continue
         if name in ("check", "autotune"):
-            out = REPO / WORK / name
+            out = work / name
             # gpu_check's own budget ends 30 s before the share, for its report and tables.
             extra = (check_args if name == "check" else autotune_args)(args.rehearse, share - 30)
             code, seconds = session.run([py, "benchmarks/gpu_check.py", *extra, "--out",
@@ -222,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "smoke":
             cmd = ["bash", "benchmarks/gpu_smoke.sh"]
             if args.rehearse:
-                overlay = REPO / WORK / "rehearsal.yaml"
+                overlay = work / "rehearsal.yaml"
                 overlay.write_text(REHEARSAL_OVERLAY)
                 cmd += ["--configfile", "config/gpu-smoke.yaml", str(overlay)]
             code, seconds = session.run(cmd, timeout=share, env=env)
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(f"## smoke: {state}, wall time {seconds:.0f} s (exit {code})\n"
                             + (read_md(summary) if code == 0 else ""))
         else:
-            out = REPO / WORK / "memory"
+            out = work / "memory"
             extra = ["--small", "--device", "cpu"] if args.rehearse else []
             code, seconds = session.run([py, "benchmarks/gpu_memory.py", *extra, "--budget-s",
                                          f"{max(1.0, share - 60):.0f}", "--out", str(out)],
@@ -246,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     sections.append(f"total wall time of this run: {total:.0f} s")
     (args.out / "summary.md").write_text("\n\n".join(sections) + "\n")
     with tarfile.open(args.out / "results.tar.gz", "w:gz") as archive:
-        for part in (WORK, Path("results/tables"), Path("results/figures"),
+        archive.add(work, arcname="gpu_session")
+        for part in (Path("results/tables"), Path("results/figures"),
                      Path("results/bench"), Path("logs"), Path(".snakemake/log")):
             if (REPO / part).exists():
                 archive.add(REPO / part, arcname=str(part))

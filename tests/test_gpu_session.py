@@ -1,0 +1,140 @@
+"""The GPU-slot scripts (benchmarks/gpu_session.py, gpu_memory.py, offline_wheels.py), on the CPU:
+their plumbing (deadlines, stopping, packing, skipping) and what each check proves."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------- gpu_session
+
+def test_session_env_step_writes_the_summary_the_log_and_the_archive(tmp_path):
+    session = load_script("gpu_session")
+    out, work = tmp_path / "out", tmp_path / "work"
+    assert session.main(["--steps", "env", "--out", str(out), "--work", str(work),
+                         "--deadline-s", "300"]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "## env" in summary and "torch" in summary and "total wall time" in summary
+    assert "gpu_session: steps ['env']" in (out / "session.log").read_text()
+    with tarfile.open(out / "results.tar.gz") as archive:
+        names = archive.getnames()
+    assert "gpu_session/pip-freeze.txt" in names
+    assert "torch==" in (work / "pip-freeze.txt").read_text()
+
+
+def test_session_skips_a_step_the_deadline_leaves_no_room_for(tmp_path):
+    session = load_script("gpu_session")
+    out = tmp_path / "out"
+    session.main(["--steps", "check,memory", "--out", str(out), "--work", str(tmp_path / "w"),
+                  "--deadline-s", "5"])
+    summary = (out / "summary.md").read_text()
+    assert summary.count("skipped: no time left") == 2
+    assert not (tmp_path / "w" / "check").exists()  # gpu_check never started
+
+
+def test_session_refuses_an_unknown_step(tmp_path):
+    session = load_script("gpu_session")
+    with pytest.raises(SystemExit) as stop:
+        session.main(["--steps", "env,smoek", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+
+
+def test_a_step_past_its_share_is_stopped_with_its_children(tmp_path):
+    """Snakemake's jobs are children of the step: stopping the step must stop them too."""
+    session = load_script("gpu_session").Session(tmp_path, deadline_s=60)
+    pid_file = tmp_path / "child.pid"
+    started = time.monotonic()
+    code, _ = session.run(["bash", "-c", f"sleep 120 & echo $! > {pid_file}; wait"], timeout=2)
+    assert code == 124
+    assert time.monotonic() - started < 60
+    child = int(pid_file.read_text())
+    for _ in range(50):  # the group got SIGTERM; give the kernel a moment to reap it
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the step's child {child} outlived the stop")
+
+
+# --------------------------------------------------------------------------- gpu_memory
+
+@pytest.mark.usefixtures("one_thread")
+def test_memory_script_prunes_to_its_targets_on_small_shapes(tmp_path):
+    memory = load_script("gpu_memory")
+    memory.main(["--small", "--device", "cpu", "--checks", "llm_pruner,taylor+",
+                 "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "gpu_memory.json").read_text())
+    rows = {r["check"]: r for r in report["checks"]}
+    assert [r["status"] for r in rows.values()] == ["ok", "ok"], rows
+    # LLM-Pruner narrows blocks but keeps all of them; Taylor+ removes whole blocks.
+    assert rows["llm_pruner"]["params_after"] < rows["llm_pruner"]["params_before"]
+    assert rows["llm_pruner"]["blocks_after"] == memory.setup("llm_pruner", True)[
+        "config"].num_hidden_layers
+    assert rows["taylor+"]["blocks_after"] < memory.setup("taylor+", True)[
+        "config"].num_hidden_layers
+    assert all(r["peak_gib"] is None for r in rows.values())  # no CUDA peak on the CPU
+    assert "| llm_pruner | ok |" in (tmp_path / "gpu_memory.md").read_text()
+
+
+def test_memory_script_refuses_an_unknown_check(tmp_path):
+    memory = load_script("gpu_memory")
+    with pytest.raises(SystemExit, match="unknown check"):
+        memory.main(["--small", "--device", "cpu", "--checks", "lora,flap",
+                     "--out", str(tmp_path)])
+
+
+# --------------------------------------------------------------------------- offline_wheels
+
+def test_have_list_reads_pip_freeze_and_plain_names(tmp_path):
+    wheels = load_script("offline_wheels")
+    have = tmp_path / "have.txt"
+    have.write_text("# comment\nPyYAML==6.0.2\ntyping_extensions\n"
+                    "torch @ file:///wheels/torch.whl\n\n")
+    assert wheels.read_have(have) == {"pyyaml", "typing-extensions", "torch"}
+
+
+def test_closure_follows_requirements_for_the_target_python():
+    wheels = load_script("offline_wheels")
+    found = wheels.closure(["snakemake"], "3.12")
+    assert {"snakemake", "snakemake-interface-common", "pyyaml"} <= set(found)
+    assert "pytest" not in found and "torch" not in found
+    from importlib import metadata
+    assert found["snakemake"] == metadata.version("snakemake")
+
+
+def test_only_what_the_target_lacks_is_fetched_once(tmp_path, monkeypatch):
+    wheels = load_script("offline_wheels")
+    needed = wheels.closure(["snakemake"], "3.12")
+    lacking = sorted(needed)[:2]
+    have = tmp_path / "have.txt"
+    have.write_text("\n".join(n for n in needed if n not in lacking))
+    out = tmp_path / "whl"
+    out.mkdir()
+    first = lacking[0].replace("-", "_")
+    (out / f"{first}-{needed[lacking[0]]}-py3-none-any.whl").write_text("")  # already there
+    (out / f"{lacking[1].replace('-', '_')}-0.0.0-py3-none-any.whl").write_text("")  # stale
+    fetched = []
+    monkeypatch.setattr(wheels, "fetch", lambda name, version, *_: fetched.append(
+        (name, version)) or "downloaded")
+    wheels.main(["snakemake", "--have", str(have), "--python-version", "3.12",
+                 "--out", str(out)])
+    assert fetched == [(lacking[1], needed[lacking[1]])]
+    assert not list(out.glob("*-0.0.0-*.whl"))  # two versions would stop the install
