@@ -46,11 +46,15 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     """
     prune = method_function(method)
     dense_params, target = target_params_for(model_dir, size)
+    config = load_config(model_dir)
+    # The method's own check of its parameters and of the target against this config (an
+    # unknown or bad parameter, protection that leaves no block, a target it cannot reach):
+    # `prune` repeats it, but only after the model is loaded.
+    method_module(method).plan(config, target, **(params or {}))
     dev = resolve_device(device)
     # Before the long part: a broken tokenizer fails fast.
     tokenizer = load_tokenizer(model_dir, trust_remote_code)
     started = time.perf_counter()
-    config = load_config(model_dir)
     blocks_before = config.num_hidden_layers
     if calibration is not None and calibration.shape[-1] > config.max_position_embeddings:
         raise PrunebenchError(
