@@ -222,10 +222,15 @@ def test_out_of_memory_names_the_settings_to_lower(tiny_model_dir, records, tmp_
                                 device="cpu")
     message = str(err.value)
     assert "\n" not in message and message.startswith("out of memory in LoRA recovery")
-    for setting in ("lora.micro_batch_size (now 4", "lora.gradient_checkpointing: true (now "
-                    "false)", "lora.max_length (now 48)"):
+    for setting in ("lora.micro_batch_size (now 4", "set lora.gradient_checkpointing: true",
+                    "lora.max_length (now 48)"):
         assert setting in message
     assert not (tmp_path / "out").exists()
+    with pytest.raises(PrunebenchError) as err:  # already on: not suggested again
+        lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records,
+                                {**TINY_RUN, "gradient_checkpointing": True}, device="cpu")
+    assert "gradient_checkpointing" not in str(err.value)
+    assert "lora.micro_batch_size (now 4" in str(err.value)
 
 
 def test_other_errors_in_recovery_are_not_called_out_of_memory(tiny_model_dir, records,

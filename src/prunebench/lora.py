@@ -267,13 +267,15 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):
             raise
-        # LoRA loads the whole model on one device (no device map), in float32.
+        # LoRA loads the whole model on one device (no device map), in float32: what is left
+        # to lower is the activations' memory.
+        checkpointing = ("" if s["gradient_checkpointing"]
+                         else "set lora.gradient_checkpointing: true, ")
         raise PrunebenchError(
             f"out of memory in LoRA recovery of {base_dir} on {dev} ({first_line(exc)}): lower "
             f"lora.micro_batch_size (now {s['micro_batch_size']}; lora.batch_size stays the "
-            f"effective batch), set lora.gradient_checkpointing: true (now "
-            f"{str(s['gradient_checkpointing']).lower()}), lower lora.max_length (now "
-            f"{s['max_length']}), or run it on a device with more memory") from None
+            f"effective batch), {checkpointing}lower lora.max_length (now {s['max_length']}), "
+            "or run it on a device with more memory") from None
     check_param_count(merged, "LoRA recovery (merged)")  # merging adds no parameters
     save_model(merged.to(config_dtype(merged.config)), tokenizer, out_dir,
                extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],
