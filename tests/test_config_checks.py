@@ -88,6 +88,34 @@ def test_an_unknown_method_lists_the_known_ones():
     assert "unknown pruning method 'magic'" in text and "'depth_ppl'" in text
 
 
+def test_unknown_method_parameters_are_refused_where_they_are_written():
+    """A misspelt parameter stops the workflow at start, not the prune job hours later."""
+    config = default_config(tiny={"source": "tiny", "variants": [
+        "dense", {"name": "flap-0.8+lora", "params": {"metrc": "IFV"}},
+        {"name": "dense+lora", "params": {"anything": 1}},  # not a method: nothing to check
+        {"name": "magic-0.5", "params": {"x": 1}}]})  # unknown method: reported once, as such
+    config["methods"] = {"depth_ppl": {"params": {"protect_frist": 4, "batch_size": 2}}}
+    lines = problems(config).splitlines()
+    assert "  models.tiny.variants: flap-0.8+lora: flap has no parameter(s) ['metrc']: its " \
+        "parameters are ['batch_size', 'bias_compensation', 'metric', 'statistics', " \
+        "'structure'] (config/README.md, `methods`)" in lines
+    assert any(line.startswith("  methods.depth_ppl.params: depth_ppl has no parameter(s) "
+                               "['protect_frist']") for line in lines)
+    assert sum("magic" in line for line in lines) == 1 and lines[0].startswith("the config has 3")
+    config["models"]["tiny"]["variants"] = ["dense", {"name": "flap-0.8", "params": {
+        "metric": "IFV"}}]
+    config["methods"] = {"depth_ppl": {"params": {"protect_first": 4}}}
+    check_config(config)
+
+
+def test_the_registry_holds_each_methods_parameters():
+    """The config checks read the names from the registry; the modules take them from there."""
+    from prunebench.methods.registry import METHODS, method_module
+
+    for name, entry in METHODS.items():
+        assert entry.params and method_module(name).DEFAULT_PARAMS == entry.params, name
+
+
 def test_display_names_of_unknown_methods_or_models_are_refused():
     config = default_config()
     config["display_names"] = {"methods": {"depth": "Ours", "flap": ""},

@@ -39,6 +39,29 @@ def test_perplexity_equals_direct_computation(model, stream):
     assert out["perplexity"] == pytest.approx(math.exp(nll / (5 * 19)), rel=1e-5)
 
 
+@pytest.mark.parametrize("error, translated", [
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), True),
+    (RuntimeError("CUDA error: out of memory"), True),
+    (RuntimeError("expected scalar type Half but found Float"), False),
+])
+def test_out_of_memory_names_the_batch_size_to_lower(model, stream, error, translated):
+    def exhausted(*args, **kwargs):
+        raise error
+
+    handle = model.register_forward_pre_hook(exhausted)
+    try:
+        with pytest.raises(PrunebenchError if translated else RuntimeError) as raised:
+            perplexity(model, stream, window=20, batch_size=3)
+    finally:
+        handle.remove()
+    if translated:
+        message = str(raised.value)
+        assert "\n" not in message and "in batches of 3 windows of 20 tokens" in message
+        assert "lower evaluation.perplexity.batch_size" in message and "device_map" in message
+    else:  # anything else is not explained away as memory
+        assert raised.value is error
+
+
 def test_perplexity_is_independent_of_batch_size(model, stream):
     values = {b: perplexity(model, stream, window=16, batch_size=b)["perplexity"] for b in (1, 2, 7)}
     assert values[1] == pytest.approx(values[2], rel=1e-6)

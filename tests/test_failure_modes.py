@@ -66,9 +66,12 @@ def checkpoint(tmp_path, small_random_model):
     ("F04 unknown dataset", {"evaluation__perplexity__datasets": ["wikitext3"]}, "wikitext3"),
     ("F05 malformed token config", {"benchmark__token_configs": ["12-128"]}, "12-128"),
     ("F06 unknown device", {"device": "gpu"}, "gpu"),
+    ("F48 unknown method parameter", {"methods": {"depth_ppl": {"params": {"protect_frist": 4}}}},
+     "methods.depth_ppl.params: depth_ppl has no parameter(s) ['protect_frist']"),
 ])
 def test_config_checks_refuse_bad_config_naming_the_value(case, changes, message, tmp_path):
-    """What the workflow runs before any job: the schema, then the registry's method names."""
+    """What the workflow runs before any job: the schema, then the registry's method names and
+    their parameters' names."""
     with pytest.raises(PrunebenchError, match=re.escape(message)):
         check_config(config_with(**changes), SCHEMA, resources=tmp_path)
     check_config(copy.deepcopy(DEFAULT), SCHEMA, resources=tmp_path)  # the default is valid
@@ -78,6 +81,27 @@ def test_config_checks_refuse_bad_config_naming_the_value(case, changes, message
 def test_f07_target_larger_than_the_model_writes_nothing(tmp_path, checkpoint):
     with pytest.raises(PrunebenchError, match="larger than the model"):
         prune_checkpoint(checkpoint, "depth_ppl", "5B", tmp_path / "out", windows(), device="cpu")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("method, params, message", [
+    ("depth_ppl", {"protect_frist": 1}, "depth_ppl: unknown parameters ['protect_frist']"),
+    ("depth_mag", {"protect_first": 3, "protect_last": 1}, "leave no removable block"),
+    ("flap", {"metric": "WIF"}, "flap: unknown metric 'WIF'"),
+    ("llm_pruner", {"taylor": "fourth"}, "llm_pruner: unknown taylor variant 'fourth'"),
+    ("wanda_sp", {"batch_size": 0}, "wanda_sp: batch_size must be a positive integer"),
+])
+def test_f49_bad_method_parameters_fail_before_any_weight_is_loaded(
+        tmp_path, checkpoint, monkeypatch, method, params, message):
+    import prunebench.pruning as pruning
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("load_model was called before the parameters were checked")
+
+    monkeypatch.setattr(pruning, "load_model", no_load)
+    with pytest.raises(PrunebenchError, match=re.escape(message)):
+        prune_checkpoint(checkpoint, method, "0.8", tmp_path / "out",
+                         None if method == "depth_mag" else windows(), params, device="cpu")
     assert not (tmp_path / "out").exists()
 
 

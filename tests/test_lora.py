@@ -207,6 +207,43 @@ def test_width_pruned_checkpoint_with_a_zero_head_block_recovers(tiny_model_dir,
     assert torch.isfinite(out(torch.tensor([[1, 5, 9, 30]])).logits).all()
 
 
+@pytest.mark.parametrize("error", [
+    torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB"),
+    RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4 GB"),
+])
+def test_out_of_memory_names_the_settings_to_lower(tiny_model_dir, records, tmp_path,
+                                                   monkeypatch, error):
+    def exhausted(*args, **kwargs):  # the first forward pass (step 0's validation) does not fit
+        raise error
+
+    monkeypatch.setattr(lora, "response_loss", exhausted)
+    with pytest.raises(PrunebenchError) as err:
+        lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records, TINY_RUN,
+                                device="cpu")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("out of memory in LoRA recovery")
+    for setting in ("lora.micro_batch_size (now 4", "set lora.gradient_checkpointing: true",
+                    "lora.max_length (now 48)"):
+        assert setting in message
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(PrunebenchError) as err:  # already on: not suggested again
+        lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records,
+                                {**TINY_RUN, "gradient_checkpointing": True}, device="cpu")
+    assert "gradient_checkpointing" not in str(err.value)
+    assert "lora.micro_batch_size (now 4" in str(err.value)
+
+
+def test_other_errors_in_recovery_are_not_called_out_of_memory(tiny_model_dir, records,
+                                                                 tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("expected scalar type Half but found Float")
+
+    monkeypatch.setattr(lora, "response_loss", broken)
+    with pytest.raises(RuntimeError, match="expected scalar type"):
+        lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records, TINY_RUN,
+                                device="cpu")
+
+
 # --------------------------------------------------------------------------- data
 
 

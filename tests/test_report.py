@@ -439,6 +439,48 @@ def test_files_without_noise_fields_still_load(study):
     _, bench, reports, _ = study
     table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))
     assert table["unstable"].isna().all() and table["latency_s_cv"].isna().all()
+    assert table["decode_fallback"].isna().all() and report.flagged_cells(table) == []
+
+
+def test_compiled_rows_that_ran_eagerly_are_flagged_and_drawn_hollow(tmp_path, caplog):
+    """A compiled cell whose capture failed times eager decoding (benchmark.runners): it is
+    flagged like an unstable row, not plotted and summarised as compiled."""
+    bench = [write_bench(tmp_path, "m7", v, "compiled", 12, 128, batches=(1, 8), unstable=())
+             for v in VARIANTS]
+    for path in bench:
+        data = json.loads(path.read_text())
+        for row in data["rows"]:
+            row["decode_mode"] = "cuda-graph"
+            # the runner's record: from the failed batch size on, every row runs eagerly
+            if path == bench[1] and row["batch_size"] == 8:
+                row["decode_mode"] = "eager"
+                row["decode_fallback"] = "cuda-graph failed: RuntimeError: capture failed"
+            elif path == bench[2]:
+                row["decode_fallback"] = ""  # nothing to say is nothing that fell back
+        path.write_text(json.dumps(data))
+    df = report.load_bench(bench)
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    table = report.speed_table(df, report.load_prune_reports(reports))
+    flagged = table[table["decode_fallback"].notna()]
+    assert [(r.variant, r.batch_size) for r in flagged.itertuples()] == [(VARIANTS[1], 8)]
+    assert not table["unstable"].any() and not table["competition"].any()
+    with caplog.at_level("WARNING", logger="prunebench.report"):
+        cells = report.flagged_cells(table)
+    path = f"results/bench/m7/{VARIANTS[1]}/compiled/12x128.json"
+    assert cells == [path]  # counted in the end-of-run warning
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: the compiled decode step ran eagerly (cuda-graph failed: RuntimeError: capture "
+        "failed), so its timings are not the compiled backend's (decode_fallback in "
+        "results/tables/speed.csv): fix that cause, then rerun the cell"]
+    summary = report.summary_table(df, report.load_prune_reports(reports))
+    assert dict(zip(summary["variant"], summary["timings_flagged"])) == {
+        v: int(v == VARIANTS[1]) for v in VARIANTS}
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
+                                            backend="compiled")
+    hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert len(hollow) == 1 and tuple(hollow[0].get_offsets()[0]) == pytest.approx(
+        (flagged.iloc[0]["latency_s_mean"], flagged.iloc[0]["throughput_tok_s"]))
+    assert "run eagerly" in fig.legends[0].get_texts()[0].get_text()
 
 
 def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):

@@ -193,6 +193,21 @@ def test_hub_task_offline_names_dataset_and_prefetch(tiny_model_dir, monkeypatch
         zeroshot.prefetch(["arc_easy"])
 
 
+def test_out_of_memory_names_the_batch_size_to_lower(tiny_model_dir, suite):
+    model = modeling.load_model(tiny_model_dir)
+
+    def exhausted(*args, **kwargs):  # the first batch lm-eval sends does not fit
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.00 GiB")
+
+    model.register_forward_pre_hook(exhausted)
+    with pytest.raises(PrunebenchError) as err:
+        run(model, modeling.load_tokenizer(tiny_model_dir), suite, tasks=["pb_number"], limit=4)
+    message = str(err.value)
+    assert "\n" not in message and "out of memory in lm-eval's zero-shot tasks ['pb_number']" \
+        in message and "in batches of 32" in message
+    assert "lower evaluation.zeroshot.batch_size" in message and "device_map" in message
+
+
 def test_unknown_task_is_refused_before_running(tiny_model_dir):
     model = modeling.load_model(tiny_model_dir)
     with pytest.raises(PrunebenchError, match="no task 'arc_eazy'.*arc_easy"):

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
 from prunebench.logs import Progress
+from prunebench.oom import first_line, is_out_of_memory
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +69,32 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
     device = main_device(model)  # where inputs go, also for a dispatched model
     total_nll, total_tokens = 0.0, 0
     progress = Progress(log, "perplexity windows", len(spans))
-    for i in range(0, len(spans), batch_size):
-        chunk = spans[i:i + batch_size]
-        batch = torch.stack([stream[s:e] for s, e, _ in chunk]).to(device)
-        if prefix:
-            batch = torch.cat([torch.full_like(batch[:, :1], bos_token_id), batch], dim=1)
-        logits = model(input_ids=batch).logits.float()
-        # nll[:, j] is the loss of input position j + 1; text token k sits at position k + prefix.
-        nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), batch[:, 1:], reduction="none")
-        for row, (_, _, context) in enumerate(chunk):
-            skip = max(context + prefix - 1, 0)
-            total_nll += nll[row, skip:].double().sum().item()
-            total_tokens += nll.shape[1] - skip
-        progress.update(i + len(chunk))
+    try:
+        for i in range(0, len(spans), batch_size):
+            chunk = spans[i:i + batch_size]
+            batch = torch.stack([stream[s:e] for s, e, _ in chunk]).to(device)
+            if prefix:
+                batch = torch.cat([torch.full_like(batch[:, :1], bos_token_id), batch], dim=1)
+            logits = model(input_ids=batch).logits.float()
+            # nll[:, j] is the loss of input position j + 1; text token k sits at position
+            # k + prefix.
+            nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), batch[:, 1:], reduction="none")
+            for row, (_, _, context) in enumerate(chunk):
+                skip = max(context + prefix - 1, 0)
+                total_nll += nll[row, skip:].double().sum().item()
+                total_tokens += nll.shape[1] - skip
+            progress.update(i + len(chunk))
+    except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
+        if not is_out_of_memory(exc):
+            raise
+        # The result does not depend on the batch size (module docstring), so lowering it is
+        # the first thing to try; the logits of a batch (batch x window x vocab, float32) are
+        # often what does not fit.
+        raise PrunebenchError(
+            f"out of memory scoring perplexity on {device} in batches of {batch_size} windows "
+            f"of {window} tokens ({first_line(exc)}): lower evaluation.perplexity.batch_size "
+            "(`prunebench eval --batch-size`), or spread the model over several devices with "
+            "the model's device_map / max_memory in the config") from None
     ppl = math.exp(total_nll / total_tokens) if total_nll / total_tokens < 700 else math.inf
     if not math.isfinite(ppl):
         log.warning("perplexity is not finite: the model diverges on this text")

@@ -28,6 +28,7 @@ from torch import nn
 
 from prunebench import PrunebenchError
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
+from prunebench.oom import first_line, is_out_of_memory
 from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -260,8 +261,21 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     dev = resolve_device(device)
     tokenizer = require_tokenizer(base_dir, "LoRA recovery")
     started = time.perf_counter()
-    model = load_model(base_dir, device=dev, dtype=torch.float32)
-    merged, report = train_lora(model, tokenizer, train, val, s, dev)
+    try:
+        model = load_model(base_dir, device=dev, dtype=torch.float32)
+        merged, report = train_lora(model, tokenizer, train, val, s, dev)
+    except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
+        if not is_out_of_memory(exc):
+            raise
+        # LoRA loads the whole model on one device (no device map), in float32: what is left
+        # to lower is the activations' memory.
+        checkpointing = ("" if s["gradient_checkpointing"]
+                         else "set lora.gradient_checkpointing: true, ")
+        raise PrunebenchError(
+            f"out of memory in LoRA recovery of {base_dir} on {dev} ({first_line(exc)}): lower "
+            f"lora.micro_batch_size (now {s['micro_batch_size']}; lora.batch_size stays the "
+            f"effective batch), {checkpointing}lower lora.max_length (now {s['max_length']}), "
+            "or run it on a device with more memory") from None
     check_param_count(merged, "LoRA recovery (merged)")  # merging adds no parameters
     save_model(merged.to(config_dtype(merged.config)), tokenizer, out_dir,
                extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],

@@ -14,17 +14,12 @@ from prunebench.data import token_id_problem
 from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
                                  load_model, load_tokenizer, resolve_device, resolve_dtype,
                                  save_model)
-from prunebench.oom import is_out_of_memory
+from prunebench.oom import first_line, is_out_of_memory
 from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
 from prunebench.plan.sizes import parse_size
 
 log = logging.getLogger(__name__)
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
 
 def target_params_for(model_dir: str | Path, size: str) -> tuple[int, int]:
     """(dense params, target params) from the config alone."""
@@ -46,11 +41,15 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     """
     prune = method_function(method)
     dense_params, target = target_params_for(model_dir, size)
+    config = load_config(model_dir)
+    # The method's own check of its parameters and of the target against this config (an
+    # unknown or bad parameter, protection that leaves no block, a target it cannot reach):
+    # `prune` repeats it, but only after the model is loaded.
+    method_module(method).plan(config, target, **(params or {}))
     dev = resolve_device(device)
     # Before the long part: a broken tokenizer fails fast.
     tokenizer = load_tokenizer(model_dir, trust_remote_code)
     started = time.perf_counter()
-    config = load_config(model_dir)
     blocks_before = config.num_hidden_layers
     if calibration is not None and calibration.shape[-1] > config.max_position_embeddings:
         raise PrunebenchError(
@@ -75,7 +74,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
         if not is_out_of_memory(exc):
             raise
         raise PrunebenchError(
-            f"out of memory pruning {model_dir} with {method} on {dev} ({_first_line(exc)}): "
+            f"out of memory pruning {model_dir} with {method} on {dev} ({first_line(exc)}): "
             "use a device with more memory, fewer or shorter calibration windows "
             f"(methods.{method}.calibration), a smaller batch_size param where the method has "
             "one, or a device_map that spreads the model over several devices") from None

@@ -234,6 +234,14 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
                 task_manager=manager, log_samples=False, random_seed=seed,
                 numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
         except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
+            from prunebench.oom import first_line, is_out_of_memory  # torch: imported late
+
+            if is_out_of_memory(err):
+                raise PrunebenchError(
+                    f"out of memory in lm-eval's zero-shot tasks {tasks} in batches of "
+                    f"{batch_size} ({first_line(err)}): lower evaluation.zeroshot.batch_size "
+                    "(`prunebench eval --batch-size`), or spread the model over several devices "
+                    "with the model's device_map / max_memory in the config") from None
             named = _dataset_error(calls, err, hub_tasks(tasks))
             if named:
                 raise named from err

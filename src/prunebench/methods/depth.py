@@ -32,7 +32,7 @@ from prunebench.modeling import (block_param_count, count_params, kv_head_count,
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("depth_ppl")  # defined once, in the registry
-DEFAULT_PARAMS = {"protect_first": 0, "protect_last": 0, "batch_size": 10}
+DEFAULT_PARAMS = registry.default_params("depth_ppl")  # defined once, in the registry
 
 
 # --------------------------------------------------------------------------- parameters

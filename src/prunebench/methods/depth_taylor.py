@@ -29,8 +29,7 @@ from prunebench.modeling import resolve_dtype
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("depth_taylor")  # defined once, in the registry
-DEFAULT_PARAMS = {"protect_first": 4, "protect_last": 2, "batch_size": 10, "dtype": "float32",
-                  "gradient_checkpointing": True}
+DEFAULT_PARAMS = registry.default_params("depth_taylor")  # defined once, in the registry
 # Compute dtype (`dtype`): float32 runs as is (a half-precision model is upcast for the pass and
 # cast back, which is exact); a half type runs the forward/backward under autocast, so the
 # weights and their gradients stay in the model's own dtype.

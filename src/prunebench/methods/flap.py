@@ -51,8 +51,7 @@ from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_par
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("flap")  # defined once, in the registry
-DEFAULT_PARAMS = {"structure": "AL-AM", "metric": "WIFV", "bias_compensation": True,
-                  "batch_size": 8, "statistics": "exact"}
+DEFAULT_PARAMS = registry.default_params("flap")  # defined once, in the registry
 STRUCTURES = ("AL-AM", "UL-UM")
 STATISTICS = ("exact", "upstream")
 METRICS = ("WIFV", "IFV", "WIFN")
@@ -259,7 +258,9 @@ def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- prune
 
-def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+def _check_params(params: dict) -> dict:
+    """The parameters over their defaults, every value checked (by `plan` too, so that a bad
+    value fails before any weight is loaded)."""
     p = surgery.check_params(params, DEFAULT_PARAMS, "flap")
     if p["structure"] not in STRUCTURES:
         raise PrunebenchError(f"flap: unknown structure {p['structure']!r}; choose one of "
@@ -268,11 +269,17 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
         raise PrunebenchError(f"flap: unknown metric {p['metric']!r}; choose one of {list(METRICS)}")
     if not isinstance(p["bias_compensation"], bool):
         raise PrunebenchError("flap: bias_compensation must be true or false")
-    if not isinstance(p["batch_size"], int) or p["batch_size"] < 1:
+    if isinstance(p["batch_size"], bool) or not isinstance(p["batch_size"], int) \
+            or p["batch_size"] < 1:
         raise PrunebenchError("flap: batch_size must be a positive integer")
     if p["statistics"] not in STATISTICS:
         raise PrunebenchError(f"flap: unknown statistics {p['statistics']!r}; choose one of "
                               f"{list(STATISTICS)}")
+    return p
+
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    p = _check_params(params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("flap needs calibration token ids of shape [n, L]")
     config = model.config
@@ -344,10 +351,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 def plan(config, target_params: int, **params) -> dict:
     """What FLAP will do, from the config alone: UL-UM's ratio is solved here; AL-AM's
     per-block widths depend on the calibration statistics, so only the budget is known."""
-    p = surgery.check_params(params, DEFAULT_PARAMS, "flap")
-    if p["structure"] not in STRUCTURES:
-        raise PrunebenchError(f"flap: unknown structure {p['structure']!r}; choose one of "
-                              f"{list(STRUCTURES)}")
+    p = _check_params(params)
     if p["structure"] == "UL-UM":
         solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
                                        int(target_params), lambda n, r: int(r * n),

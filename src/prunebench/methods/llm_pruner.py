@@ -39,7 +39,7 @@ from prunebench.modeling import ZeroHeadAttention, count_params, head_dim, kv_he
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("llm_pruner")  # defined once, in the registry
-DEFAULT_PARAMS = {"block_start": None, "block_end": None, "ratio": None, "taylor": "param_first"}
+DEFAULT_PARAMS = registry.default_params("llm_pruner")  # defined once, in the registry
 TAYLOR_VARIANTS = ("param_first", "param_second", "param_mix", "vectorize")
 
 
@@ -217,11 +217,18 @@ def _summary(x: torch.Tensor) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- prune
 
-def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+def _check_params(params: dict) -> dict:
+    """The parameters over their defaults, the taylor variant checked (by `plan` too, so that a
+    bad value fails before any weight is loaded)."""
     p = surgery.check_params(params, DEFAULT_PARAMS, "llm_pruner")
     if p["taylor"] not in TAYLOR_VARIANTS:
         raise PrunebenchError(f"llm_pruner: unknown taylor variant {p['taylor']!r}; "
                               f"choose one of {list(TAYLOR_VARIANTS)}")
+    return p
+
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    p = _check_params(params)
     if calibration is None or calibration.dim() != 2 or calibration.shape[1] < 2:
         raise PrunebenchError("llm_pruner needs calibration token ids of shape [n, L] with L >= 2")
     config = model.config
@@ -283,7 +290,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 
 def plan(config: LlamaConfig, target_params: int, **params) -> dict:
     """The solved ratio and exact size, from the config alone (no weights, no data)."""
-    p = surgery.check_params(params, DEFAULT_PARAMS, "llm_pruner")
+    p = _check_params(params)
     blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
     if p["ratio"] is not None:
         _check_ratio(p["ratio"])

@@ -8,17 +8,19 @@ A variant is `dense`, `<method>-<size>` (`depth_ppl-4.9B`, `flap-0.8`), or eithe
 `+lora` (recovered with LoRA afterwards).
 
 To add a method: write its module (a `prune(model, calibration, target_params, **params)` and a
-`plan(config, target_params, **params)`), then add one `Method` entry below; the config schema's
-method names are checked against this table by the tests. `plan` works from the config alone and
-returns `params_after`, `blocks_after` and `kv_heads_kept` (KV heads summed over the blocks
-kept: `prunebench plan`'s KV cache column), None for what the calibration data decides, plus
-whatever else `prunebench plan` should show (ratio, blocks removed, a note).
+`plan(config, target_params, **params)`), then add one `Method` entry below, with the names and
+defaults of its parameters; the config schema's method names are checked against this table by
+the tests. `plan` works from the config alone and returns `params_after`, `blocks_after` and
+`kv_heads_kept` (KV heads summed over the blocks kept: `prunebench plan`'s KV cache column), None
+for what the calibration data decides, plus whatever else `prunebench plan` should show (ratio,
+blocks removed, a note).
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prunebench import PrunebenchError
@@ -29,6 +31,10 @@ class Method:
     entry: str                    # "module:function" that prunes
     calibration: dict[str, Any]   # the original implementation's data: source, n, length, sampling
     data_free: bool = False       # reads no calibration data (the workflow draws none)
+    # The method's parameters and their defaults. Here rather than in the method's module (which
+    # imports torch) so that the config checks, run on every parse of the workflow, can refuse
+    # a misspelt parameter name before any job runs.
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def module(self) -> str:
@@ -38,25 +44,36 @@ class Method:
 METHODS: dict[str, Method] = {
     # depth: whole blocks removed
     "depth_ppl": Method("prunebench.methods.depth:prune_ppl",
-                        {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"}),
+                        {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"},
+                        params={"protect_first": 0, "protect_last": 0, "batch_size": 10}),
+    # depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
     "depth_taylor": Method("prunebench.methods.depth_taylor:prune",
-                           {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"}),
+                           {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"},
+                           params={"protect_first": 4, "protect_last": 2, "batch_size": 10,
+                                   "dtype": "float32", "gradient_checkpointing": True}),
     "depth_mag": Method("prunebench.methods.depth_mag:prune",
                         {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"},
-                        data_free=True),
+                        data_free=True, params={"protect_first": 4, "protect_last": 2}),
     "sleb": Method("prunebench.methods.sleb:prune",
-                   {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"}),
+                   {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"},
+                   params={"protect_first": 1, "protect_last": 1, "batch_size": 8}),
     # ShortGPT cuts PG19 books in chunks (row_chunks); PG19 is no source here, and WikiText-2's
     # rows are paragraphs far shorter than 2048 tokens, so its running text is sliced instead.
     "shortgpt": Method("prunebench.methods.shortgpt:prune",
-                       {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_stream"}),
+                       {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_stream"},
+                       params={"protect_first": 0, "protect_last": 0, "batch_size": 8}),
     # width: heads and MLP channels removed in every block
     "llm_pruner": Method("prunebench.methods.llm_pruner:prune",
-                         {"source": "bookcorpus", "n": 10, "length": 64, "sampling": "row_slice"}),
+                         {"source": "bookcorpus", "n": 10, "length": 64, "sampling": "row_slice"},
+                         params={"block_start": None, "block_end": None, "ratio": None,
+                                 "taylor": "param_first"}),
     "flap": Method("prunebench.methods.flap:prune",
-                   {"source": "wikitext2", "n": 1024, "length": 128, "sampling": "joined_stream"}),
+                   {"source": "wikitext2", "n": 1024, "length": 128, "sampling": "joined_stream"},
+                   params={"structure": "AL-AM", "metric": "WIFV", "bias_compensation": True,
+                           "batch_size": 8, "statistics": "exact"}),
     "wanda_sp": Method("prunebench.methods.wanda_sp:prune",
-                       {"source": "c4", "n": 128, "length": 128, "sampling": "row_slice"}),
+                       {"source": "c4", "n": 128, "length": 128, "sampling": "row_slice"},
+                       params={"batch_size": 8}),
 }
 DATA_FREE: frozenset[str] = frozenset(name for name, m in METHODS.items() if m.data_free)
 # The seed of calibration draws when a config gives none (the study's).
@@ -81,6 +98,16 @@ def method_function(name: str):
 def default_calibration(name: str) -> dict[str, Any]:
     """The original implementation's calibration (source, n, length, sampling) for a method."""
     return dict(method(name).calibration)
+
+
+def default_params(name: str) -> dict[str, Any]:
+    """A method's parameters with their defaults (a copy: the caller may change it)."""
+    return copy.deepcopy(method(name).params)
+
+
+def unknown_params(name: str, params: dict[str, Any]) -> list[str]:
+    """The names in `params` that the method does not have, sorted."""
+    return sorted(set(params) - set(method(name).params))
 
 
 def resolve_calibration(name: str, *overrides: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from prunebench.checkpoint.device_map import main_device
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("shortgpt")  # defined once, in the registry
-DEFAULT_PARAMS = {"protect_first": 0, "protect_last": 0, "batch_size": 8}
+DEFAULT_PARAMS = registry.default_params("shortgpt")  # defined once, in the registry
 
 
 def _hidden(x):

@@ -25,7 +25,7 @@ from prunebench.modeling import remove_blocks
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("sleb")  # defined once, in the registry
-DEFAULT_PARAMS = {"protect_first": 1, "protect_last": 1, "batch_size": 8}
+DEFAULT_PARAMS = registry.default_params("sleb")  # defined once, in the registry
 
 
 def eliminate(model, calibration: torch.Tensor, k: int, candidates: list[int],

@@ -30,7 +30,7 @@ from prunebench.modeling import ZeroHeadAttention, count_params, kv_head_count, 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("wanda_sp")  # defined once, in the registry
-DEFAULT_PARAMS = {"batch_size": 8}
+DEFAULT_PARAMS = registry.default_params("wanda_sp")  # defined once, in the registry
 
 
 class _Caught(Exception):
@@ -90,10 +90,18 @@ def _rules():
     return (lambda n, p: int(p * n)), (lambda n, p: int(n * p))
 
 
-def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+def _check_params(params: dict) -> dict:
+    """The parameters over their defaults, checked (by `plan` too, so that a bad value fails
+    before any weight is loaded)."""
     p = surgery.check_params(params, DEFAULT_PARAMS, "wanda_sp")
-    if not isinstance(p["batch_size"], int) or p["batch_size"] < 1:
+    if isinstance(p["batch_size"], bool) or not isinstance(p["batch_size"], int) \
+            or p["batch_size"] < 1:
         raise PrunebenchError("wanda_sp: batch_size must be a positive integer")
+    return p
+
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    p = _check_params(params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("wanda_sp needs calibration token ids of shape [n, L]")
     config = model.config
@@ -157,7 +165,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 
 def plan(config, target_params: int, **params) -> dict:
     """The solved uniform ratio and exact size, from the config alone."""
-    surgery.check_params(params, DEFAULT_PARAMS, "wanda_sp")
+    _check_params(params)
     groups_rule, channels_rule = _rules()
     solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
                                    int(target_params), groups_rule, channels_rule)

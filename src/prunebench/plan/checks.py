@@ -21,7 +21,7 @@ import yaml
 
 from prunebench import PrunebenchError
 from prunebench.plan.jobsize import known_param_count
-from prunebench.methods.registry import METHODS, parse_variant, split_variant
+from prunebench.methods.registry import METHODS, parse_variant, split_variant, unknown_params
 from prunebench.plan.sizes import parse_size
 from prunebench.plan.variants import variant_entries
 
@@ -198,6 +198,43 @@ def method_name_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def param_name_problems(config: dict[str, Any]) -> list[str]:
+    """Method parameters the method does not have, in `methods.<m>.params` and in a variant's
+    own `params`: a misspelt name (`protect_frist`) would otherwise stop the prune job only
+    when it runs, after the jobs before it. Only the names: their values, and whether a target
+    is reachable, need the method's code (torch), so the prune job checks them from the model's
+    config before it loads any weight, as `prunebench plan` does. Skips what the schema or
+    `method_name_problems` already refuses, as that one does."""
+    problems = []
+    models = config.get("models")
+    for model, spec in (models.items() if isinstance(models, dict) else ()):
+        variants = spec.get("variants") if isinstance(spec, dict) else None
+        for item in variants if isinstance(variants, list) else ():
+            if not isinstance(item, dict) or not isinstance(item.get("params"), dict):
+                continue
+            try:
+                method = parse_variant(split_variant(item.get("name"))[0])[0]
+            except (PrunebenchError, AttributeError, TypeError):
+                continue
+            problems += _unknown_params(f"models.{model}.variants: {item['name']}", method,
+                                        item["params"])
+    methods = config.get("methods")
+    for method, section in (methods.items() if isinstance(methods, dict) else ()):
+        if isinstance(section, dict) and isinstance(section.get("params"), dict):
+            problems += _unknown_params(f"methods.{method}.params", method, section["params"])
+    return problems
+
+
+def _unknown_params(where: str, method: str, params: dict[str, Any]) -> list[str]:
+    if method not in METHODS:  # 'dense' has no parameters to check; an unknown method is
+        return []              # method_name_problems' to report
+    unknown = unknown_params(method, params)
+    if not unknown:
+        return []
+    return [f"{where}: {method} has no parameter(s) {unknown}: its parameters are "
+            f"{sorted(METHODS[method].params)} (config/README.md, `methods`)"]
+
+
 def display_name_problems(config: dict[str, Any]) -> list[str]:
     """Display names of models the config does not have: a misspelt key would otherwise leave
     the figure's label at the raw model key without a word."""
@@ -214,7 +251,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
         raise PrunebenchError(
             "no config was given: run Snakemake from the checkout's root (where profiles/default "
             "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
-    problems = schema_problems(config, schema_file) + method_name_problems(config)
+    problems = (schema_problems(config, schema_file) + method_name_problems(config)
+                + param_name_problems(config))
     if not problems:
         problems = variant_problems(config, resources) + display_name_problems(config)
     if not problems:

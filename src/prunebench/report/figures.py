@@ -27,9 +27,10 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
     tick numbers) against the latency of one whole generate call, one line per variant, points
     labelled with their batch size (labels placed so that none overlaps another or a marker),
     the batch size that ran out of memory marked "<batch>: OOM" beside the line's last point,
-    unstable timings (95% interval wider than the target) drawn hollow.
+    flagged timings drawn hollow: unstable (95% interval wider than the target), contended
+    (other work beside them) or, on the compiled backend, a decode step that ran eagerly.
 
-    Each method keeps one colour and marker in every panel and row (prunebench.figure_style);
+    Each method keeps one colour and marker in every panel and row (prunebench.report.style);
     each row has its legend, labelled with display names and sizes ("LLaMA-7B",
     "LLM-Pruner 4.9B"): `display_names` is the config's section of that name, and
     `reports_df` (the prune reports) gives the parameter count shown for a fraction size
@@ -108,7 +109,8 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
 
     if untrusted(ok).any():  # the note only where a hollow point is drawn
         note = [Line2D([], [], color="grey", marker="o", markerfacecolor="white",
-                       linestyle="none", label="hollow: unstable or contended timing")]
+                       linestyle="none",
+                       label="hollow: unstable or contended timing, or compiled step run eagerly")]
         fig.legend(handles=note, loc="outside lower center", frameon=False, fontsize=9)
     fig.suptitle(f"Throughput vs latency, backend {backend}\n(throughput = batch x tokens / mean "
                  "latency; point labels: batch size)", fontsize=10)
@@ -217,7 +219,7 @@ def _place_texts(ax, renderer, points: list, texts: list) -> None:
 
 
 def _hollow_unstable(ax, cell: pd.DataFrame, palette: dict, markers: dict) -> None:
-    """Redraw unstable points with a white face over the line's filled markers.
+    """Redraw flagged points (`untrusted`) with a white face over the line's filled markers.
 
     A scatter (a collection, not a line) so the lines still hold exactly the plotted points.
     """

@@ -198,6 +198,11 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     # Other work measured beside the row (prunebench.benchmark.interference); <NA> where not recorded.
     df["competition"] = df.get("interference_competition",
                                pd.Series(pd.NA, index=df.index)).astype("boolean")
+    # Why a compiled decode step ran eagerly instead (prunebench.benchmark.runners.CompiledRunner
+    # records it on every row after a failed capture or compile): those timings are not the
+    # compiled backend's. <NA> where nothing fell back (and in files without the field).
+    fallback = df.get("decode_fallback", pd.Series(pd.NA, index=df.index))
+    df["decode_fallback"] = fallback.where(fallback.map(_nonempty_text), pd.NA).astype(object)
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
     return sort_rows(df)
 
@@ -381,8 +386,15 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def untrusted(df: pd.DataFrame) -> pd.Series:
-    """Rows whose timing is unstable (interval too wide) or had other work beside it."""
+    """Rows whose timing is unstable (interval too wide), had other work beside it, or was
+    meant to be compiled but ran eagerly (`decode_fallback`)."""
     flags = df["unstable"].fillna(False).astype(bool)
     if "competition" in df:
         flags |= df["competition"].fillna(False).astype(bool)
+    if "decode_fallback" in df:
+        flags |= df["decode_fallback"].map(_nonempty_text).astype(bool)
     return flags
+
+
+def _nonempty_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())

@@ -3,6 +3,7 @@ reproduced, and the cells whose timings are not to be trusted."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -15,6 +16,8 @@ from prunebench.plan import layout
 from prunebench.plan.sizes import format_params
 from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, sort_rows, token_order,
                                     untrusted)
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Tables
@@ -63,7 +66,8 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     latency (both > 1 means faster than dense). Speed-ups are NaN where the dense model ran out
     of memory or was not run at that batch size; OOM rows keep status "OOM" and NaN metrics.
     How far each timing can be trusted: p90, CV, the 95% interval of the mean, the `unstable`
-    flag and the number of timed `runs` (prunebench.benchmark.timing).
+    flag and the number of timed `runs` (prunebench.benchmark.timing), `competition` (other
+    work beside it) and `decode_fallback` (why a compiled row ran eagerly, if it did).
     """
     df = _params(bench_df, reports_df)
     dense = _dense_rows(df)[CELL + ["batch_size", "latency_s_mean", "throughput_tok_s"]]
@@ -76,7 +80,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
             "batch_size", "status", "params", "params_fmt", "latency_s_mean", "latency_s_std",
             "latency_s_min", "latency_s_median", "latency_s_p90", "latency_s_cv",
             "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
-            "competition", "runs",
+            "competition", "decode_fallback", "runs",
             "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
             "throughput_speedup", "latency_speedup"]
     dropped = {"source", "peak_memory_bytes", "latency_s_mean_dense", "throughput_tok_s_dense"}
@@ -147,7 +151,8 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
 
     quality = quality_table(reports_df, evals_df).drop(columns=["method", "blocks"])
     out = quality.merge(wide, on=["model", "variant"], how="inner")
-    # How many of the variant's timed rows are unstable or had other work beside them.
+    # How many of the variant's timed rows are unstable, had other work beside them, or ran
+    # eagerly where the compiled backend was asked for.
     flagged = ok.assign(flag=untrusted(ok)).groupby(["model", "variant"])["flag"].sum()
     out["timings_flagged"] = [int(flagged.get((m, v), 0)) for m, v in
                               zip(out["model"], out["variant"])]
@@ -205,14 +210,23 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def flagged_cells(speed: pd.DataFrame) -> list[str]:
-    """Result files (results/bench/...) with a row whose timing is unstable or contended: the
-    cells to rerun on a quiet machine."""
+    """Result files (results/bench/...) with a row whose timing is unstable or contended (the
+    cells to rerun on a quiet machine), or whose compiled decode step ran eagerly. The latter
+    are also logged here, with the reason, since a quiet machine alone does not fix them."""
     ok = speed[speed["status"] == "ok"]
     rows = ok[untrusted(ok)]
-    cells = rows[["model", "variant", "backend", "input_tokens", "output_tokens"]].drop_duplicates()
-    return [layout.BENCH.format(model=r.model, variant=r.variant, backend=r.backend,
-                                lin=r.input_tokens, lout=r.output_tokens)
-            for r in cells.itertuples()]
+    key = ["model", "variant", "backend", "input_tokens", "output_tokens"]
+
+    def path(r) -> str:
+        return layout.BENCH.format(model=r.model, variant=r.variant, backend=r.backend,
+                                   lin=r.input_tokens, lout=r.output_tokens)
+
+    if "decode_fallback" in rows:
+        for r in rows.dropna(subset=["decode_fallback"]).drop_duplicates(key).itertuples():
+            log.warning("%s: the compiled decode step ran eagerly (%s), so its timings are not "
+                        "the compiled backend's (decode_fallback in results/tables/speed.csv): "
+                        "fix that cause, then rerun the cell", path(r), r.decode_fallback)
+    return [path(r) for r in rows[key].drop_duplicates().itertuples()]
 
 
 def _markdown_cell(value: Any) -> str:
