@@ -467,7 +467,9 @@ def test_compiled_rows_that_ran_eagerly_are_flagged_and_drawn_hollow(tmp_path, c
     with caplog.at_level("WARNING", logger="prunebench.report"):
         cells = report.flagged_cells(table)
     path = f"results/bench/m7/{VARIANTS[1]}/compiled/12x128.json"
-    assert cells == [path]  # counted in the end-of-run warning
+    # Not among the cells to rerun on a quiet machine (that would not fix it): warned about
+    # with its reason instead.
+    assert cells == []
     assert [r.getMessage() for r in caplog.records] == [
         f"{path}: the compiled decode step ran eagerly (cuda-graph failed: RuntimeError: capture "
         "failed), so its timings are not the compiled backend's (decode_fallback in "

@@ -202,7 +202,7 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     # records it on every row after a failed capture or compile): those timings are not the
     # compiled backend's. <NA> where nothing fell back (and in files without the field).
     fallback = df.get("decode_fallback", pd.Series(pd.NA, index=df.index))
-    df["decode_fallback"] = fallback.where(fallback.map(_nonempty_text), pd.NA).astype(object)
+    df["decode_fallback"] = fallback.where(fallback.map(nonempty_text), pd.NA).astype(object)
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
     return sort_rows(df)
 
@@ -392,9 +392,9 @@ def untrusted(df: pd.DataFrame) -> pd.Series:
     if "competition" in df:
         flags |= df["competition"].fillna(False).astype(bool)
     if "decode_fallback" in df:
-        flags |= df["decode_fallback"].map(_nonempty_text).astype(bool)
+        flags |= df["decode_fallback"].map(nonempty_text).astype(bool)
     return flags
 
 
-def _nonempty_text(value: Any) -> bool:
+def nonempty_text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())

@@ -14,8 +14,8 @@ from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.plan import layout
 from prunebench.plan.sizes import format_params
-from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, sort_rows, token_order,
-                                    untrusted)
+from prunebench.report.load import (CELL, DENSE, OK, OOM, nonempty_text, appearance, sort_rows,
+                                    token_order, untrusted)
 
 log = logging.getLogger(__name__)
 
@@ -210,23 +210,29 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def flagged_cells(speed: pd.DataFrame) -> list[str]:
-    """Result files (results/bench/...) with a row whose timing is unstable or contended (the
-    cells to rerun on a quiet machine), or whose compiled decode step ran eagerly. The latter
-    are also logged here, with the reason, since a quiet machine alone does not fix them."""
+    """Result files (results/bench/...) with a row whose timing is unstable or contended: the
+    cells to rerun on a quiet machine, which the aggregation names at the end of the run.
+
+    Cells whose compiled decode step ran eagerly (`decode_fallback`) are flagged in the tables
+    and figures too, but are not returned: a quiet machine does not fix them. They are logged
+    here instead, each with its reason."""
     ok = speed[speed["status"] == "ok"]
-    rows = ok[untrusted(ok)]
     key = ["model", "variant", "backend", "input_tokens", "output_tokens"]
 
     def path(r) -> str:
         return layout.BENCH.format(model=r.model, variant=r.variant, backend=r.backend,
                                    lin=r.input_tokens, lout=r.output_tokens)
 
-    if "decode_fallback" in rows:
-        for r in rows.dropna(subset=["decode_fallback"]).drop_duplicates(key).itertuples():
+    if "decode_fallback" in ok:
+        fell_back = ok[ok["decode_fallback"].map(nonempty_text).astype(bool)]
+        for r in fell_back.drop_duplicates(key).itertuples():
             log.warning("%s: the compiled decode step ran eagerly (%s), so its timings are not "
                         "the compiled backend's (decode_fallback in results/tables/speed.csv): "
                         "fix that cause, then rerun the cell", path(r), r.decode_fallback)
-    return [path(r) for r in rows[key].drop_duplicates().itertuples()]
+    noisy = ok["unstable"].fillna(False).astype(bool)
+    if "competition" in ok:
+        noisy |= ok["competition"].fillna(False).astype(bool)
+    return [path(r) for r in ok[noisy][key].drop_duplicates().itertuples()]
 
 
 def _markdown_cell(value: Any) -> str:
