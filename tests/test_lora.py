@@ -244,6 +244,25 @@ def test_other_errors_in_recovery_are_not_called_out_of_memory(tiny_model_dir, r
                                 device="cpu")
 
 
+def test_recovery_hands_the_tokenizer_code_switch_on(tiny_model_dir, records, tmp_path,
+                                                    monkeypatch):
+    """Off unless asked: a tokenizer shipping its own code is refused (F27) by default."""
+    import prunebench.modeling as modeling
+
+    switches = []
+
+    def stop(path, purpose, trust_remote_code=False):
+        switches.append(trust_remote_code)
+        raise PrunebenchError("stopped before loading")
+
+    monkeypatch.setattr(modeling, "require_tokenizer", stop)
+    for kwargs in ({}, {"trust_remote_code": True}):
+        with pytest.raises(PrunebenchError, match="stopped before loading"):
+            lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records, TINY_RUN,
+                                    device="cpu", **kwargs)
+    assert switches == [False, True]
+
+
 # --------------------------------------------------------------------------- data
 
 

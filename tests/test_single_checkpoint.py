@@ -590,7 +590,7 @@ SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow" / "sch
 OPTION_DEFAULTS = {
     **{(command, "device"): "device" for command in ("prune", "bench", "eval")},
     **{(command, "trust_remote_code"): "trust_remote_code"
-       for command in ("prune", "bench", "eval")},
+       for command in ("prune", "recover", "bench", "eval")},
     **{("bench", key): f"benchmark.{key}"
        for key in ("warmup", "repeats", "max_repeats", "max_seconds", "ci_target", "dtype",
                    "attention", "compile_mode", "seed", "sampling")},

@@ -248,7 +248,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
 
 
 def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[str, Any],
-                       device: str = "auto") -> dict[str, Any]:
+                       device: str = "auto", trust_remote_code: bool = False) -> dict[str, Any]:
     """Load the checkpoint at base_dir, recover it with LoRA on `records` (split here into train
     and validation with the data seed), save the merged model to out_dir atomically."""
     from prunebench.modeling import (check_param_count, config_dtype, load_model,
@@ -259,7 +259,7 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     train, val = split_records(records, int(s["data"]["val_size"]), int(s["data"]["seed"]),
                                s["data"].get("max_train"))
     dev = resolve_device(device)
-    tokenizer = require_tokenizer(base_dir, "LoRA recovery")
+    tokenizer = require_tokenizer(base_dir, "LoRA recovery", trust_remote_code)
     started = time.perf_counter()
     try:
         model = load_model(base_dir, device=dev, dtype=torch.float32)

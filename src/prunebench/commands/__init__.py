@@ -154,6 +154,8 @@ def add_parsers(sub) -> None:
     recover.add_argument("--device", default=DEVICE, help="auto (CUDA when present), cpu, cuda:N")
     recover.add_argument("--force", action="store_true",
                          help="replace an existing output (only once the new one is complete)")
+    recover.add_argument("--trust-remote-code", action="store_true",
+                         help="let a tokenizer run code shipped with it (review it first)")
     recover.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     defaults = {**LORA_DEFAULTS, **{f"data.{k}": v for k, v in LORA_DATA_DEFAULTS.items()}}
     for option, key in LORA_OPTIONS.items():

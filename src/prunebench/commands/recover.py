@@ -56,7 +56,8 @@ def recover_command(args) -> Path:
     variant = f"{base}+lora"
     with atomic_dir(out) as tmp:
         recovery = recover_checkpoint(ckpt.path, tmp / "checkpoint", records, settings,
-                                      device=args.device)
+                                      device=args.device,
+                                      trust_remote_code=args.trust_remote_code)
         # workflow/scripts/lora.py's report, field for field.
         cell = {"model": ckpt.name, "variant": variant, "base_variant": base, "lora": settings,
                 "source": ckpt.source}
