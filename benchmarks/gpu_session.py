@@ -178,7 +178,7 @@ def read_md(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default=",".join(STEPS), help=f"any of {','.join(STEPS)}")
-    parser.add_argument("--deadline-s", type=float, default=560.0,
+    parser.add_argument("--deadline-s", type=float, default=580.0,
                         help="wall-clock seconds for everything (the device allows 600 a command)")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "gpu_session_out"))
     parser.add_argument("--work", type=Path, default=REPO / WORK,
