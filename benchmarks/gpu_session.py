@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default=",".join(STEPS), help=f"any of {','.join(STEPS)}")
     parser.add_argument("--deadline-s", type=float, default=580.0,
-                        help="wall-clock seconds for everything (the device allows 600 a command)")
+                        help="wall-clock seconds for all steps; keep it under the slot's command limit")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "gpu_session_out"))
     parser.add_argument("--work", type=Path, default=REPO / WORK,
                         help="where the steps write their reports (packed into results.tar.gz)")
