@@ -315,6 +315,32 @@ def test_f30_out_of_memory_while_pruning(tmp_path, checkpoint, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("error", [
+    torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 26.00 GiB"),
+    RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes"),
+])
+def test_f30b_out_of_memory_while_loading_a_model_is_explained(checkpoint, monkeypatch, error):
+    """The rule scripts load models themselves: load_model explains it for all of them."""
+    def exhausted(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(modeling, "load_state_dict", exhausted)
+    with pytest.raises(PrunebenchError) as err:
+        modeling.load_model(checkpoint, device="cpu")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"out of memory loading {checkpoint}")
+    assert "device_map / max_memory" in message and "allocate" in message
+
+
+def test_f30c_other_errors_while_loading_pass_unchanged(checkpoint, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("unexpected key in state dict")
+
+    monkeypatch.setattr(modeling, "load_state_dict", broken)
+    with pytest.raises(RuntimeError, match="unexpected key"):
+        modeling.load_model(checkpoint, device="cpu")
+
+
 def test_f31_disk_full_while_saving_keeps_the_earlier_checkpoint(tmp_path, checkpoint,
                                                                  small_random_model, monkeypatch):
     import huggingface_hub

@@ -276,9 +276,26 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
 
     With `device_map` (a strategy such as "auto" or a module -> device mapping), whole blocks
     are spread over GPUs / CPU / disk by prunebench.checkpoint.device_map instead of all going to `device`;
-    inputs then go to `device_map.main_device(model)`.
+    inputs then go to `device_map.main_device(model)`. A model that does not fit is an explained
+    error for every caller (the rule scripts load models themselves), not a traceback.
     """
-    path = Path(path)
+    from prunebench.oom import first_line, is_out_of_memory
+
+    try:
+        return _load_model(Path(path), device, dtype, verify, device_map, max_memory, offload_dir)
+    except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
+        if not is_out_of_memory(exc):
+            raise
+        where = f"device_map {device_map!r}" if device_map is not None else str(device)
+        raise PrunebenchError(
+            f"out of memory loading {path} onto {where} ({first_line(exc)}): use a device with "
+            "more memory or a smaller dtype, or spread the model over several GPUs and the CPU "
+            "with the model's device_map / max_memory (config/README.md, `models`; benchmarks "
+            "always run on one GPU)") from None
+
+
+def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
+                offload_dir) -> LlamaForCausalLM:
     config = load_config(path)
     if verify:
         verify_manifest(path)
