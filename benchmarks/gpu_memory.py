@@ -35,7 +35,7 @@ from prunebench.atomic import write_json, write_text
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.methods.registry import method_function
 from prunebench.modeling import count_params, random_model, resolve_device
-from prunebench.oom import is_out_of_memory
+from prunebench.oom import free_memory, is_out_of_memory
 from prunebench.plan.sizes import parse_size
 from prunebench.provenance import provenance
 
@@ -65,9 +65,8 @@ def setup(name: str, small: bool) -> dict:
 
 
 def reset_peak(device: torch.device) -> None:
-    gc.collect()
+    free_memory(device)  # the last check's model gone, so the next peak is its own
     if device.type == "cuda":
-        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
 
 

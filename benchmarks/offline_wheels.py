@@ -29,15 +29,12 @@ from pathlib import Path
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name as canonical
 
 # manylinux tags are matched exactly by pip: offer the common glibc baselines of x86-64 Linux.
 DEFAULT_PLATFORMS = ["manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux_2_24_x86_64",
                      "manylinux_2_27_x86_64", "manylinux_2_28_x86_64", "manylinux_2_31_x86_64",
                      "manylinux_2_34_x86_64", "manylinux_2_35_x86_64"]
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def read_have(path: Path) -> set[str]:

@@ -261,8 +261,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     dev = resolve_device(device)
     tokenizer = require_tokenizer(base_dir, "LoRA recovery", trust_remote_code)
     started = time.perf_counter()
+    model = load_model(base_dir, device=dev, dtype=torch.float32)  # explains its own OOM
     try:
-        model = load_model(base_dir, device=dev, dtype=torch.float32)
         merged, report = train_lora(model, tokenizer, train, val, s, dev)
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):

@@ -289,9 +289,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
         where = f"device_map {device_map!r}" if device_map is not None else str(device)
         raise PrunebenchError(
             f"out of memory loading {path} onto {where} ({first_line(exc)}): use a device with "
-            "more memory or a smaller dtype, or spread the model over several GPUs and the CPU "
-            "with the model's device_map / max_memory (config/README.md, `models`; benchmarks "
-            "always run on one GPU)") from None
+            "more memory or a smaller dtype, or, for prune and evaluation jobs, spread the model "
+            "over several GPUs and the CPU with the model's device_map / max_memory "
+            "(config/README.md, `models`; benchmarks and LoRA run on one device)") from None
 
 
 def _load_model(path: Path, device, dtype, verify, device_map, max_memory,

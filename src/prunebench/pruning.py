@@ -61,14 +61,15 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
         raise PrunebenchError(
             f"the calibration tensor for {model_dir} {problem}: delete the calibration file "
             "(resources/data/calibration/<model>/...) and rerun snakemake, which draws it again")
+    # load_model explains its own out-of-memory; what is wrapped below is the method's.
+    model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype), **(placement or {}))
+    if "disk" in (getattr(model, "hf_device_map", None) or {}).values():
+        raise PrunebenchError(
+            f"the device map puts part of {model_dir} on disk, but pruning rewrites weights "
+            "in place: raise max_memory (GPUs and cpu) until the model fits in memory")
+    log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
+             f"{target:,}", f"{dense_params:,}")
     try:
-        model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype), **(placement or {}))
-        if "disk" in (getattr(model, "hf_device_map", None) or {}).values():
-            raise PrunebenchError(
-                f"the device map puts part of {model_dir} on disk, but pruning rewrites weights "
-                "in place: raise max_memory (GPUs and cpu) until the model fits in memory")
-        log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
-                 f"{target:,}", f"{dense_params:,}")
         method_report = prune(model, calibration, target, **(params or {}))
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):

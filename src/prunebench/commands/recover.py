@@ -19,6 +19,7 @@ from prunebench.atomic import atomic_dir, write_json
 from prunebench.commands.arguments import check_out_dir, parse_params, require_hub
 from prunebench.commands.model_source import Checkpoint, resolve_model
 from prunebench.commands.workflow_defaults import embedded_text
+from prunebench.methods.registry import SUFFIX
 from prunebench.plan.lora_settings import DEFAULTS
 from prunebench.plan.variants import canonical, lora_settings
 
@@ -105,7 +106,7 @@ def base_variant(ckpt: Checkpoint) -> str:
         raise PrunebenchError(
             f"{ckpt.source} is a dense model (no prune report of a pruned variant beside it): "
             "recover takes a `prunebench prune` output folder; prune the model first")
-    if variant.endswith("+lora") or "recovery" in report:
+    if variant.endswith(SUFFIX) or "recovery" in report:
         raise PrunebenchError(f"{ckpt.source} holds {variant}, already recovered with LoRA: "
                               "recover its base variant's folder instead")
     return variant

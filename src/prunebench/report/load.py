@@ -385,15 +385,25 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 
-def untrusted(df: pd.DataFrame) -> pd.Series:
-    """Rows whose timing is unstable (interval too wide), had other work beside it, or was
-    meant to be compiled but ran eagerly (`decode_fallback`)."""
+def noisy(df: pd.DataFrame) -> pd.Series:
+    """Rows whose timing is unstable (interval too wide) or had other work beside it: a rerun
+    on a quiet machine fixes them."""
     flags = df["unstable"].fillna(False).astype(bool)
     if "competition" in df:
         flags |= df["competition"].fillna(False).astype(bool)
-    if "decode_fallback" in df:
-        flags |= df["decode_fallback"].map(nonempty_text).astype(bool)
     return flags
+
+
+def fell_back(df: pd.DataFrame) -> pd.Series:
+    """Rows meant to be compiled that ran eagerly (`decode_fallback` says why)."""
+    if "decode_fallback" not in df:
+        return pd.Series(False, index=df.index)
+    return df["decode_fallback"].map(nonempty_text).astype(bool)
+
+
+def untrusted(df: pd.DataFrame) -> pd.Series:
+    """Rows whose timing is not to be trusted: noisy, or fallen back to eager decoding."""
+    return noisy(df) | fell_back(df)
 
 
 def nonempty_text(value: Any) -> bool:

@@ -14,8 +14,8 @@ from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.plan import layout
 from prunebench.plan.sizes import format_params
-from prunebench.report.load import (CELL, DENSE, OK, OOM, nonempty_text, appearance, sort_rows,
-                                    token_order, untrusted)
+from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, fell_back, noisy,
+                                    sort_rows, token_order, untrusted)
 
 log = logging.getLogger(__name__)
 
@@ -223,16 +223,11 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
         return layout.BENCH.format(model=r.model, variant=r.variant, backend=r.backend,
                                    lin=r.input_tokens, lout=r.output_tokens)
 
-    if "decode_fallback" in ok:
-        fell_back = ok[ok["decode_fallback"].map(nonempty_text).astype(bool)]
-        for r in fell_back.drop_duplicates(key).itertuples():
-            log.warning("%s: the compiled decode step ran eagerly (%s), so its timings are not "
-                        "the compiled backend's (decode_fallback in results/tables/speed.csv): "
-                        "fix that cause, then rerun the cell", path(r), r.decode_fallback)
-    noisy = ok["unstable"].fillna(False).astype(bool)
-    if "competition" in ok:
-        noisy |= ok["competition"].fillna(False).astype(bool)
-    return [path(r) for r in ok[noisy][key].drop_duplicates().itertuples()]
+    for r in ok[fell_back(ok)].drop_duplicates(key).itertuples():
+        log.warning("%s: the compiled decode step ran eagerly (%s), so its timings are not "
+                    "the compiled backend's (decode_fallback in results/tables/speed.csv): "
+                    "fix that cause, then rerun the cell", path(r), r.decode_fallback)
+    return [path(r) for r in ok[noisy(ok)][key].drop_duplicates().itertuples()]
 
 
 def _markdown_cell(value: Any) -> str:
