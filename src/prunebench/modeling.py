@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
 import transformers
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import AutoTokenizer, LlamaConfig
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint import integrity
@@ -32,6 +32,10 @@ from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, coun
                                     default_layer_shape, family, head_dim, kv_head_count,
                                     layer_shapes, mlp_bias, non_block_param_count, o_bias,
                                     qkv_bias)
+
+if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
+    # which jobs that read a config or a tokenizer (calibration, dense report) do without
+    from transformers import LlamaForCausalLM
 
 log = logging.getLogger(__name__)
 

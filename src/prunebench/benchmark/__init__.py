@@ -10,18 +10,31 @@ and token config); the workflow's benchmark rule and `prunebench bench` call it.
 - `interference`: the per-device lock and what else ran beside a row
 """
 
-from prunebench.benchmark.attention import attention_context, attention_kernels, resolve_attention
-from prunebench.benchmark.floors import (decode_floor_s, kv_cache_bytes, mean_decode_context,
-                                         measure_bandwidth, weight_bytes)
-from prunebench.benchmark.measure import PeakMemory, StepClock, synchronize
-from prunebench.benchmark.prompts import FIRST_ORDINARY_ID, PROMPT_TEXT, make_prompt
-from prunebench.benchmark.run import (BACKENDS, DEFAULT_BATCH_SIZES, DEFAULT_CI_TARGET, OOM,
-                                      SweepSettings, dtype_name, run_sweep, sweep)
-from prunebench.benchmark.runners import CompiledRunner, HFRunner
+import importlib
 
-__all__ = ["BACKENDS", "DEFAULT_BATCH_SIZES", "DEFAULT_CI_TARGET", "FIRST_ORDINARY_ID", "OOM",
-           "PROMPT_TEXT", "CompiledRunner", "HFRunner", "PeakMemory", "StepClock",
-           "SweepSettings", "attention_context", "attention_kernels", "decode_floor_s",
-           "dtype_name", "kv_cache_bytes", "make_prompt", "mean_decode_context",
-           "measure_bandwidth", "resolve_attention", "run_sweep", "sweep", "synchronize",
-           "weight_bytes"]
+# Loaded on first use (PEP 562), so that a light submodule such as `interference` can be
+# imported without torch and transformers (seconds of start-up in every process that needs it).
+_SOURCES = {
+    "attention": ["attention_context", "attention_kernels", "resolve_attention"],
+    "floors": ["decode_floor_s", "kv_cache_bytes", "mean_decode_context", "measure_bandwidth",
+               "weight_bytes"],
+    "measure": ["PeakMemory", "StepClock", "synchronize"],
+    "prompts": ["FIRST_ORDINARY_ID", "PROMPT_TEXT", "make_prompt"],
+    "run": ["BACKENDS", "DEFAULT_BATCH_SIZES", "DEFAULT_CI_TARGET", "OOM", "SweepSettings",
+            "dtype_name", "run_sweep", "sweep"],
+    "runners": ["CompiledRunner", "HFRunner"],
+}
+_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
