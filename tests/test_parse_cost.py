@@ -10,6 +10,12 @@ from workflow_helpers import REPO
 HEAVY = ("torch", "transformers", "lm_eval", "datasets", "peft", "accelerate", "pandas")
 
 
+def probe(code: str) -> subprocess.CompletedProcess:
+    """`code` run in a fresh interpreter, where nothing is imported yet."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+
+
 def parse_time_modules() -> list[str]:
     """Every prunebench module a rule file imports at its top level, plus those its resource
     functions import when Snakemake sizes jobs (jobsize, param_count, hub)."""
@@ -28,7 +34,7 @@ def test_rule_files_import_only_light_modules():
     assert "prunebench.plan.variants" in modules  # the parser above found the rule files' imports
     code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
             + f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = probe(code)
     assert out.stdout.strip() == "", f"importing {modules} pulled in: {out.stdout.strip()}"
 
 
@@ -50,7 +56,7 @@ def test_job_sizes_of_random_architectures_need_no_transformers():
     code = ("import sys; from prunebench.plan import jobsize; "
             "b = jobsize.model_billions('/nonexistent', 'random:llama-13b'); "
             "print(b, 'transformers' in sys.modules or 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = probe(code)
     assert out.stdout.split() == [str(13_015_864_320 / 1e9), "False"]
     assert jobsize.model_billions("/nonexistent", "random:llama-13b") == 13_015_864_320 / 1e9
 
@@ -63,5 +69,5 @@ def test_light_library_modules_load_without_the_model_code():
             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
             "from prunebench.modeling import load_config, require_tokenizer\n"
             "print('transformers.modeling_utils' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = probe(code)
     assert out.stdout.split("\n")[:2] == ["", "False"], out.stdout
