@@ -2,16 +2,18 @@
 the default workflow's run; and the two background processes that make the last two.
 
 The two slow things the tests share, training the tiny test model (tests/tiny_checkpoint.py)
-and one run of the default workflow (workflow_helpers.FAST), start in background processes as
-soon as the tests are collected. Tests that need neither run first, beside them; then the tests
-of the tiny model, then those of the workflow run, each waiting for its process if it is not yet
-done. While a background process runs, every process computes with one thread: the two cores are
-shared, and waiting OpenMP threads slow small torch ops down many times.
+and one run of the default workflow (workflow_helpers.FAST), start in background processes
+before the tests are collected; one the collected tests do not need is stopped. Tests that need
+neither run first, beside them; then the tests of the tiny model, then those of the workflow
+run, each waiting for its process if it is not yet done. While a background process runs,
+every process computes with one thread: the two cores are shared, and waiting OpenMP threads
+slow small torch ops down many times.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -97,26 +99,43 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def _start(name: str, cmd: list[str], cwd: Path, log: Path) -> None:
-    with open(log, "w") as out:
+    with open(log, "w") as out:  # a session of its own: stopping it stops its jobs too
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+                                env={**os.environ, "OMP_NUM_THREADS": "1"},
+                                start_new_session=True)
     _BACKGROUND[name] = (proc, log)
     torch.set_num_threads(1)
 
 
-def pytest_collection_finish(session):
-    if session.config.option.collectonly:
-        return
-    groups = {_group(item) for item in session.items}
-    scratch = session.config._tmp_path_factory.mktemp("background")
-    if 1 in groups and not is_built(checkpoint_dir()):
-        _start("tiny", [sys.executable, str(REPO / "tests" / "tiny_checkpoint.py")], REPO,
-               scratch / "tiny_checkpoint.log")
-    if 2 in groups:
-        from workflow_helpers import make_workdir, snakemake_command
+def _stop(name: str) -> None:
+    proc, _ = _BACKGROUND[name]
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
-        workdir = make_workdir(session.config._tmp_path_factory.mktemp("workflow"))
-        _start("run", snakemake_command(), workdir, workdir / "snakemake.out")
+
+@pytest.hookimpl(trylast=True)  # after the tmpdir plugin has set up its factory
+def pytest_configure(config):
+    """Both background processes start before the tests are collected: importing the test
+    modules keeps one core busy for 10-30 s (longer on a fresh venv, which compiles them), and
+    the other core would wait. Those the collected tests turn out not to need are stopped."""
+    if config.option.collectonly or hasattr(config, "workerinput"):  # not in xdist workers
+        return
+    factory = config._tmp_path_factory
+    if not is_built(checkpoint_dir()):
+        _start("tiny", [sys.executable, str(REPO / "tests" / "tiny_checkpoint.py")], REPO,
+               factory.mktemp("background") / "tiny_checkpoint.log")
+    from workflow_helpers import make_workdir, snakemake_command
+
+    workdir = make_workdir(factory.mktemp("workflow"))
+    _start("run", snakemake_command(), workdir, workdir / "snakemake.out")
+
+
+def pytest_collection_finish(session):
+    groups = {_group(item) for item in session.items}
+    for name, group in (("tiny", 1), ("run", 2)):
+        if name in _BACKGROUND and group not in groups:
+            _stop(name)
 
 
 def _wait_for(name: str, timeout: int = 1800) -> int | None:
@@ -138,9 +157,8 @@ def pytest_runtest_setup(item):
 
 
 def pytest_sessionfinish(session):
-    for proc, _ in _BACKGROUND.values():  # e.g. -x stopped the session before a test waited
-        if proc.poll() is None:
-            proc.kill()
+    for name in _BACKGROUND:  # e.g. -x stopped the session before a test waited
+        _stop(name)
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,6 @@ import errno
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ from prunebench.hub import parse_source
 from prunebench.pruning import method_module, prune_checkpoint
 from prunebench.plan.checks import check_config
 from prunebench.plan.sizes import parse_size
-from workflow_helpers import copy_workflow
+from workflow_helpers import copy_workflow, run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -154,9 +152,8 @@ def test_f13_duplicate_variants_stop_the_workflow_before_any_job(tmp_path):
     workdir = _workdir(tmp_path, config)
     (workdir / "results").mkdir()
     (workdir / "results" / "earlier.json").write_text("{}")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
-                           "--configfile", "bad.yaml"], cwd=workdir, capture_output=True,
-                          text=True, timeout=300)
+    proc = run_snakemake(workdir, "-n", "--cores", "1", configfile="bad.yaml", check=False,
+                         timeout=300)
     assert proc.returncode != 0
     assert "variants listed twice: ['flap-0.8']" in proc.stdout + proc.stderr
     assert (workdir / "results" / "earlier.json").read_text() == "{}"

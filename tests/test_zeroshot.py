@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from prunebench import PrunebenchError, data, mc_suite, modeling, zeroshot
+from prunebench import PrunebenchError, data, mc_suite, modeling, tiny, zeroshot
 from prunebench.pruning import prune_checkpoint
 
 # Enough items that a model at chance stays well below the bar (std of a 2-choice task's
@@ -105,6 +105,26 @@ def test_moved_suite_evaluates_on_its_own_files(tiny_model_dir, embedded_corpus,
 
 # --------------------------------------------------------------------------- through lm-eval
 
+def test_torchs_environment_report_is_not_made_for_lm_eval(tiny_model_dir, suite, monkeypatch):
+    """lm-eval asks torch for its environment report (it runs `pip list`, nvidia-smi: seconds
+    per evaluation), which the kept results drop anyway: it is not made, and torch's function
+    is back in place afterwards."""
+    from torch.utils import collect_env
+
+    calls = []
+
+    def report():
+        calls.append(True)
+        return "report"
+
+    monkeypatch.setattr(collect_env, "get_pretty_env_info", report)
+    model = modeling.load_model(tiny_model_dir)
+    result = run(model, modeling.load_tokenizer(tiny_model_dir), suite, tasks=("pb_number",),
+                 limit=4)
+    assert result["summary"]["samples"] == {"pb_number": 4}
+    assert calls == [] and "pretty_env_info" not in result["lm_eval"]
+    assert collect_env.get_pretty_env_info is report
+
 def test_dense_tiny_model_beats_chance(dense_result):
     summary = dense_result["summary"]
     assert set(summary["accuracy"]) == set(mc_suite.TASKS)
@@ -174,7 +194,8 @@ def test_width_pruned_heterogeneous_checkpoint_evaluates(tiny_model_dir, embedde
 
 # --------------------------------------------------------------------------- errors
 
-def test_hub_task_offline_names_dataset_and_prefetch(tiny_model_dir, monkeypatch):
+def test_hub_task_offline_names_dataset_and_prefetch(small_random_model, embedded_corpus,
+                                                     monkeypatch):
     import datasets
 
     asked = []
@@ -184,9 +205,11 @@ def test_hub_task_offline_names_dataset_and_prefetch(tiny_model_dir, monkeypatch
         raise ConnectionError("Couldn't reach the Hub (offline)")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    model = modeling.load_model(tiny_model_dir)
+    # The data fails before any model runs: a random one (no wait for the trained one) will do.
+    tokenizer = tiny.train_tokenizer((embedded_corpus / "train.txt").read_text(), vocab_size=128)
+    model = small_random_model(vocab_size=len(tokenizer))
     with pytest.raises(PrunebenchError) as err:
-        zeroshot.evaluate(model, modeling.load_tokenizer(tiny_model_dir), ["arc_easy"], limit=2)
+        zeroshot.evaluate(model, tokenizer, ["arc_easy"], limit=2)
     assert asked and asked[-1] in str(err.value)
     assert "prefetch" in str(err.value) and "HF_DATASETS_OFFLINE" in str(err.value)
     with pytest.raises(PrunebenchError, match="prefetch"):

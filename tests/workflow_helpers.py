@@ -1,10 +1,12 @@
 """Helpers for tests that run Snakemake on a copy of the workflow in a temporary directory."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -23,15 +25,59 @@ def copy_workflow(workdir: Path) -> Path:
 
 def run_snakemake(workdir: Path, *args: str, configfile: str | list[str], check: bool = True,
                   env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`python -m snakemake <args> --configfile <files>` in `workdir`, as a forked process."""
     # --configfile takes several values (merged left to right), so it goes last.
     files = [configfile] if isinstance(configfile, str) else list(configfile)
-    cmd = [sys.executable, "-m", "snakemake", *args, "--configfile", *files]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    proc = _forked_snakemake([*args, "--configfile", *files], workdir,
+                             {**os.environ, **(env or {})}, timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n"
                              f"{proc.stderr[-6000:]}")
     return proc
+
+
+# A test's Snakemake run spends about 2 of its 3 seconds importing Snakemake and its plugins
+# (the SLURM plugin brings pandas), and the suite runs Snakemake dozens of times. So each run is
+# forked from a multiprocessing fork server that imported `snakemake.cli` once. The run is still
+# a process of its own, as with `python -m snakemake`: same arguments, working directory and
+# environment; Snakemake's global state and signal handlers end with it; its output is what it
+# wrote to file descriptors 1 and 2. The server forks from a clean single-threaded interpreter,
+# not from the test process with its torch threads.
+_FORK_SERVER = multiprocessing.get_context("forkserver")
+_FORK_SERVER.set_forkserver_preload(["snakemake.cli"])
+
+
+def _snakemake_main(argv: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    for fd, path in ((1, out), (2, err)):
+        with open(path, "wb") as stream:
+            os.dup2(stream.fileno(), fd)
+    sys.argv = ["snakemake", *argv]
+    from snakemake.cli import main
+
+    main(argv)  # ends in sys.exit(status), which becomes the process's exit code
+
+
+def _forked_snakemake(argv: list[str], cwd: Path, env: dict[str, str],
+                      timeout: float) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", *argv]
+    with tempfile.TemporaryDirectory() as scratch:
+        out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
+        process = _FORK_SERVER.Process(target=_snakemake_main,
+                                       args=(argv, str(cwd), env, str(out), str(err)))
+        process.start()
+        process.join(timeout)
+        timed_out = process.exitcode is None
+        if timed_out:
+            process.kill()
+            process.join()
+        stdout = out.read_text(errors="replace") if out.exists() else ""
+        stderr = err.read_text(errors="replace") if err.exists() else ""
+    if timed_out:  # as subprocess.run(timeout=...) would
+        raise subprocess.TimeoutExpired(command, timeout, stdout, stderr)
+    return subprocess.CompletedProcess(command, process.exitcode, stdout, stderr)
 
 
 def reversed_keys(value):
@@ -58,13 +104,25 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
-# The default config made quick for the end-to-end tests: a short training run (the tests that
-# judge the model's quality use their own checkpoint), one token config and a small sweep.
+# The default config made quick for the end-to-end tests, merged into it key by key. Every rule
+# still runs, on dense, a depth-pruned variant recovered by LoRA (its prune runs as the
+# recovery's base: an unlisted base is a supported config) and a width-pruned one, on the
+# `compiled` backend. Left out are the default's other variants (`depth_ppl-0.8`'s own cells,
+# `llm_pruner-0.8`) and the `hf` backend's cells: thirteen jobs of about 10 s each, most of it
+# importing torch and transformers, running the same rule code as the cells kept. Each method
+# and backend is tested on its own (test_width_methods, test_depth, test_families,
+# test_benchmark), and the default's full set of jobs by a dry run (test_workflow). Smaller
+# amounts of work too: a short training run (the tests that judge the model's quality use their
+# own checkpoint), FLAP on the depth criterion's 10 calibration windows (one calibration job for
+# both), a smaller zero-shot suite, one token config and a small sweep.
 FAST = {
-    "embedded": {"seed": 0, "model": {"seed": 0, "steps": 40}},
+    "models": {"tiny": {"variants": ["dense", "depth_ppl-0.8+lora", "flap-0.8"]}},
+    "embedded": {"seed": 0, "model": {"seed": 0, "steps": 20}},
+    "methods": {"flap": {"calibration": {"n": 10}}},
+    "evaluation": {"zeroshot": {"suite": {"items": 40}}},
     # Adaptive repeats kept on but small: the plumbing is tested here, the statistics elsewhere.
-    "benchmark": {"token_configs": ["12x16"], "batch_sizes": [1, 8], "warmup": 1, "repeats": 2,
-                  "max_repeats": 4},
+    "benchmark": {"backends": ["compiled"], "token_configs": ["12x16"], "batch_sizes": [1, 8],
+                  "warmup": 1, "repeats": 2, "max_repeats": 4},
     # `device: cpu` frees the jobs from the one-GPU limit; with PARALLEL_JOBS two jobs then run
     # at once, so their seconds of library start-up overlap.
     "device": "cpu",
@@ -79,13 +137,23 @@ PARALLEL_JOBS = ["--set-threads", "model=1", "prune=1", "perplexity=1", "zerosho
 
 
 def make_workdir(path: Path, **overrides) -> Path:
-    """A copy of the workflow with `test.yaml`: the default config, FAST and `overrides` on top."""
+    """A copy of the workflow with `test.yaml`: the default config with FAST merged in, and
+    `overrides` on top (each replaces its key's entries one level down)."""
     copy_workflow(path)
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for key, value in {**FAST, **overrides}.items():
+    config = merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), FAST)
+    for key, value in overrides.items():
         config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
     (path / "test.yaml").write_text(yaml.safe_dump(config))
     return path
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """`base` with `changes` merged in at every depth (a change's non-mapping value replaces)."""
+    out = dict(base)
+    for key, value in changes.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both else value
+    return out
 
 
 def snakemake_command(*args: str, configfile: str = "test.yaml") -> list[str]:

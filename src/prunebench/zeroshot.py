@@ -129,6 +129,25 @@ def _naming_datasets() -> Iterator[list[dict[str, Any]]]:
         datasets.load_dataset = original
 
 
+ENV_REPORT_SKIPPED = "not collected by prunebench: see the result's provenance"
+
+
+@contextlib.contextmanager
+def _without_torch_env_report() -> Iterator[None]:
+    """lm-eval puts torch's full environment report (`pretty_env_info`) into its results, and
+    making it runs `pip list` and other commands: about a second per evaluation here, more where
+    nvidia-smi or a large environment answers slowly. prunebench drops that key from what it
+    keeps (the provenance block records versions and device), so it is not made."""
+    from torch.utils import collect_env
+
+    original = collect_env.get_pretty_env_info
+    collect_env.get_pretty_env_info = lambda: ENV_REPORT_SKIPPED
+    try:
+        yield
+    finally:
+        collect_env.get_pretty_env_info = original
+
+
 def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]):
     failed = [c for c in calls if not c["ok"]]
     if not failed:
@@ -227,7 +246,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     was_training = model.training
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
               add_bos_token=add_bos_token)
-    with _naming_datasets() as calls:
+    with _naming_datasets() as calls, _without_torch_env_report():
         try:
             out = lm_eval.simple_evaluate(
                 model=lm, tasks=task_specs(tasks, include_path), num_fewshot=num_fewshot, limit=limit,
