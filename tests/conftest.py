@@ -119,7 +119,7 @@ def pytest_configure(config):
     """Both background processes start before the tests are collected: importing the test
     modules keeps one core busy for 10-30 s (longer on a fresh venv, which compiles them), and
     the other core would wait. Those the collected tests turn out not to need are stopped."""
-    if config.option.collectonly or hasattr(config, "workerinput"):  # not in xdist workers
+    if config.option.collectonly:
         return
     factory = config._tmp_path_factory
     if not is_built(checkpoint_dir()):

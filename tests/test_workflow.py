@@ -14,7 +14,7 @@ from prunebench import modeling
 from workflow_helpers import (REPO, copy_workflow, job_counts, make_workdir, reversed_keys,
                               run_snakemake, snakemake)
 
-# The tests of the shared default run (started in the background when the tests are collected,
+# The tests of the shared default run (started in the background before the tests are collected,
 # see tests/conftest.py) live in this file, with the other end-to-end tests.
 pytestmark = pytest.mark.slow
 

@@ -125,6 +125,7 @@ def test_torchs_environment_report_is_not_made_for_lm_eval(tiny_model_dir, suite
     assert calls == [] and "pretty_env_info" not in result["lm_eval"]
     assert collect_env.get_pretty_env_info is report
 
+
 def test_dense_tiny_model_beats_chance(dense_result):
     summary = dense_result["summary"]
     assert set(summary["accuracy"]) == set(mc_suite.TASKS)

@@ -54,7 +54,7 @@ def _snakemake_main(argv: list[str], cwd: str, env: dict[str, str], out: str, er
     for fd, path in ((1, out), (2, err)):
         with open(path, "wb") as stream:
             os.dup2(stream.fileno(), fd)
-    sys.argv = ["snakemake", *argv]
+    sys.argv = ["snakemake", *argv]  # what Snakemake's log shows as the command
     from snakemake.cli import main
 
     main(argv)  # ends in sys.exit(status), which becomes the process's exit code

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from prunebench import PrunebenchError
 from prunebench.atomic import _json_default
@@ -132,20 +133,14 @@ def _naming_datasets() -> Iterator[list[dict[str, Any]]]:
 ENV_REPORT_SKIPPED = "not collected by prunebench: see the result's provenance"
 
 
-@contextlib.contextmanager
-def _without_torch_env_report() -> Iterator[None]:
+def _without_torch_env_report():
     """lm-eval puts torch's full environment report (`pretty_env_info`) into its results, and
     making it runs `pip list` and other commands: about a second per evaluation here, more where
     nvidia-smi or a large environment answers slowly. prunebench drops that key from what it
     keeps (the provenance block records versions and device), so it is not made."""
     from torch.utils import collect_env
 
-    original = collect_env.get_pretty_env_info
-    collect_env.get_pretty_env_info = lambda: ENV_REPORT_SKIPPED
-    try:
-        yield
-    finally:
-        collect_env.get_pretty_env_info = original
+    return mock.patch.object(collect_env, "get_pretty_env_info", lambda: ENV_REPORT_SKIPPED)
 
 
 def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]):
