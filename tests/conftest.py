@@ -12,22 +12,36 @@ slow small torch ops down many times.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
-import transformers
-from tiny_checkpoint import CORPUS_ARGS, checkpoint_dir, ensure_built, is_built
 
-from prunebench import corpus, modeling, tiny
+if TYPE_CHECKING:
+    import transformers
+
+# torch, transformers and the model code are imported where they are used: pytest-xdist's
+# controller process (`make test-fast`) loads this file too, runs no test, and would otherwise
+# spend 10 s importing them before any worker starts.
 
 REPO = Path(__file__).resolve().parents[1]
-TORCH_THREADS = torch.get_num_threads()
+# pytest-xdist (`-n N`, as `make test-fast` runs) splits the cores among its worker processes.
+XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
 _BACKGROUND: dict[str, tuple[subprocess.Popen, Path]] = {}  # name -> (process, its log)
+
+
+@functools.cache
+def torch_threads() -> int:
+    """The threads a test may use once no background process runs: this process's share of the
+    cores (its torch default, read before any background process lowers it)."""
+    import torch
+
+    return max(1, torch.get_num_threads() // max(1, XDIST_WORKERS))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,6 +54,8 @@ def isolated_verification_memo(tmp_path_factory):
 def one_thread():
     """Tiny models' ops run fastest on one thread, and other tests share the cores; restored
     after the test. Modules of such tests use it with `pytest.mark.usefixtures`."""
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -49,6 +65,10 @@ def one_thread():
 @pytest.fixture(scope="session")
 def embedded_corpus(tmp_path_factory) -> Path:
     """A directory with train.txt, validation.txt and test.txt (one paragraph per line)."""
+    from tiny_checkpoint import CORPUS_ARGS
+
+    from prunebench import corpus
+
     out = tmp_path_factory.mktemp("embedded_corpus")
     corpus.write_corpus(out, **CORPUS_ARGS)
     return out
@@ -57,6 +77,8 @@ def embedded_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(embedded_corpus) -> Path:
     """A trained tiny LLaMA checkpoint (tokenizer included), built once and then reused."""
+    from tiny_checkpoint import checkpoint_dir, ensure_built
+
     out = checkpoint_dir()
     if _wait_for("tiny") not in (None, 0):
         raise AssertionError(f"training the tiny test model failed:\n{_log_tail('tiny')}")
@@ -69,6 +91,10 @@ def small_random_model():
 
     Default shape: 4 blocks, hidden 64, 4 heads of 16, MLP 128, vocab 128; eval mode, CPU.
     """
+
+    import torch
+
+    from prunebench import modeling, tiny
 
     def make(seed: int = 0, **overrides) -> transformers.LlamaForCausalLM:
         settings = dict(num_hidden_layers=4, hidden_size=64, intermediate_size=128,
@@ -104,6 +130,8 @@ def _start(name: str, cmd: list[str], cwd: Path, log: Path) -> None:
                                 env={**os.environ, "OMP_NUM_THREADS": "1"},
                                 start_new_session=True)
     _BACKGROUND[name] = (proc, log)
+    import torch
+
     torch.set_num_threads(1)
 
 
@@ -119,8 +147,17 @@ def pytest_configure(config):
     """Both background processes start before the tests are collected: importing the test
     modules keeps one core busy for 10-30 s (longer on a fresh venv, which compiles them), and
     the other core would wait. Those the collected tests turn out not to need are stopped."""
-    if config.option.collectonly:
+    if config.option.collectonly or XDIST_WORKERS or getattr(config.option, "numprocesses", None):
+        # Under xdist the workers spread the tests over the cores instead; the tiny model is
+        # trained by the first worker that needs it (the others wait on its lock), and the
+        # workflow run, which one process must share, is not made (default_workflow_run).
+        import torch
+
+        torch.set_num_threads(torch_threads())
         return
+    from tiny_checkpoint import checkpoint_dir, is_built
+
+    torch_threads()  # read before a background process lowers it
     factory = config._tmp_path_factory
     if not is_built(checkpoint_dir()):
         _start("tiny", [sys.executable, str(REPO / "tests" / "tiny_checkpoint.py")], REPO,
@@ -153,7 +190,9 @@ def _log_tail(name: str) -> str:
 def pytest_runtest_setup(item):
     # Once no background process is left, the tests may use every core again.
     if all(proc.poll() is not None for proc, _ in _BACKGROUND.values()):
-        torch.set_num_threads(TORCH_THREADS)
+        import torch
+
+        torch.set_num_threads(torch_threads())
 
 
 def pytest_sessionfinish(session):
@@ -166,7 +205,10 @@ def default_workflow_run() -> Path:
     """The finished default run's directory. Tests that change it (forced reruns) must leave
     it complete."""
     code = _wait_for("run")
-    assert code is not None, "the default run starts at collection (pytest_collection_finish)"
+    if code is None:
+        raise AssertionError(
+            "the end-to-end tests share one workflow run that a single pytest process starts at "
+            "collection; under pytest-xdist (-n) none is made: run them without -n (make test)")
     if code != 0:
         raise AssertionError(f"the default workflow run failed ({code}):\n{_log_tail('run')}")
     return _BACKGROUND["run"][1].parent

@@ -273,6 +273,7 @@ def submissions(log: Path) -> dict[str, dict]:
     return out
 
 
+@pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
 def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_path):
     workdir = copy_workflow(tmp_path)
     bin_dir = workdir / "fake-slurm"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -215,6 +216,46 @@ def test_hub_task_offline_names_dataset_and_prefetch(small_random_model, embedde
     assert "prefetch" in str(err.value) and "HF_DATASETS_OFFLINE" in str(err.value)
     with pytest.raises(PrunebenchError, match="prefetch"):
         zeroshot.prefetch(["arc_easy"])
+
+
+def _yaml_path(entry):
+    return entry.yaml_path if hasattr(entry, "yaml_path") else entry["yaml_path"]
+
+
+def test_the_studys_hub_tasks_index_only_their_own_folders():
+    """The study's tasks are found in their own YAML files without indexing lm-eval's whole task
+    tree (14,000 files, 10-25 s): the manager knows them and little else."""
+    zeroshot._task_manager.cache_clear()
+    manager = zeroshot.task_manager(None, list(zeroshot.PAPER_TASKS))
+    assert set(zeroshot.PAPER_TASKS) <= set(manager.all_subtasks)
+    assert len(manager.all_tasks) < 200  # the full index has thousands
+    for task in zeroshot.PAPER_TASKS:
+        text = Path(_yaml_path(manager.task_index[task])).read_text()
+        assert f"task: {task}" in text.splitlines()
+
+
+def test_the_task_scan_places_a_name_only_in_the_one_file_that_defines_it(tmp_path):
+    files = {
+        "a/first.yaml": "task: alpha  # a comment\ndataset_path: x\n",
+        "a/second.yaml": "include: first.yaml\ntask: 'beta'\n",
+        "g/group.yaml": "group: gamma\ntask:\n  - task: alpha\n    num_fewshot: 5\n  - beta\n",
+        "d/one.yaml": "task: delta\n",
+        "d2/two.yaml": "task: delta\n",
+        "e/tagged.yaml": "task: epsilon_long\ntag:\n  - eps\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    scan = zeroshot.scan_builtin_tasks(("alpha", "beta"), tmp_path)
+    assert scan.folders() == [str(tmp_path / "a")]  # not g/: a list item defines nothing
+    for names in (("gamma",), ("delta",), ("eps",), ("alpha", "eps")):  # group, twice, a tag
+        assert zeroshot.scan_builtin_tasks(names, tmp_path).folders() is None, names
+    scan = zeroshot.scan_builtin_tasks(("eps", "epsilon", "zeta"), tmp_path)
+    assert scan.mentioned == {"eps"}  # whole names only: not inside epsilon_long
+    assert {"alpha", "beta", "gamma", "delta", "epsilon_long"} <= scan.declared
+    with pytest.raises(PrunebenchError, match=r"no task 'alpah' \(close: \['alpha'"):
+        zeroshot._refuse_unmentioned(("alpah",), zeroshot.scan_builtin_tasks(("alpah",), tmp_path),
+                                     None)
 
 
 def test_out_of_memory_names_the_batch_size_to_lower(tiny_model_dir, suite):

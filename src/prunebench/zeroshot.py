@@ -18,7 +18,9 @@ import difflib
 import functools
 import json
 import logging
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -63,25 +65,79 @@ def suite_tasks(tasks: list[str]) -> list[str]:
 
 
 def task_manager(include_path: str | Path | None, tasks: list[str]):
-    """lm-eval's TaskManager over its own tasks (only when asked for) plus `include_path`."""
+    """lm-eval's TaskManager over the built-in tasks asked for plus `include_path`."""
     if include_path:
         check_suite(include_path, suite_tasks(tasks))
     include = str(Path(include_path).resolve()) if include_path else None
-    # Indexing lm-eval's thousands of built-in YAMLs costs seconds; the suite needs none.
-    return _task_manager(include, bool(hub_tasks(tasks)) or not include)
+    return _task_manager(include, tuple(sorted(set(hub_tasks(tasks)))))
 
 
 @functools.lru_cache(maxsize=8)
-def _task_manager(include: str | None, defaults: bool):
+def _task_manager(include: str | None, hub: tuple[str, ...]):
     # Cached: the index only maps names to YAML files, which are read when a task is built.
+    # Indexing all of lm-eval's ~14,000 built-in YAMLs takes 10-25 s per process, so only the
+    # folders that define the hub tasks asked for are indexed (a text scan of the YAMLs finds
+    # them in about a second). A name the scan cannot place in one file (a group, a tag, a name
+    # two files define) gets the full index; one no YAML mentions at all is refused at once.
     from lm_eval.tasks import TaskManager
 
-    if not defaults:
+    scan = scan_builtin_tasks(hub) if hub else None
+    if scan is not None:
+        _refuse_unmentioned(hub, scan, include)
+    folders = scan.folders() if scan is not None else []
+    if folders is not None:
+        paths = [*folders, *([include] if include else [])]
         try:
-            return TaskManager(include_path=include, include_defaults=False)
+            manager = TaskManager(include_path=paths or None, include_defaults=False)
         except TypeError:  # an lm-eval without include_defaults
-            pass
+            manager = None
+        if manager is not None and set(hub) <= set(manager.all_subtasks):
+            return manager
     return TaskManager(include_path=include)
+
+
+@dataclass
+class BuiltinScan:
+    """What a text scan of lm-eval's built-in task YAMLs says about some task names."""
+
+    files: dict[str, list[Path]]  # name -> the YAML files with a `task: <name>` line
+    mentioned: set[str]           # the names some YAML file contains at all
+    declared: set[str]            # every name a `task:` or `group:` line gives
+
+    def folders(self) -> list[str] | None:
+        """The folders that define the names, one file each; None if a name has no such file
+        or several: then only lm-eval's full index decides."""
+        if any(len(files) != 1 for files in self.files.values()):
+            return None
+        return sorted({str(files[0].parent) for files in self.files.values()})
+
+
+def scan_builtin_tasks(names: tuple[str, ...], root: Path | None = None) -> BuiltinScan:
+    """Scan the YAML files under `root` (lm-eval's built-in tasks) as text, without parsing."""
+    if root is None:
+        import lm_eval.tasks
+
+        root = Path(lm_eval.tasks.__file__).parent
+    alternatives = b"|".join(re.escape(name.encode()) for name in names)
+    defines = re.compile(rb"""^[ \t]*task:[ \t]*["']?(""" + alternatives
+                         + rb""")["']?[ \t]*(?:#.*)?$""", re.MULTILINE)
+    mentions = re.compile(rb"(?<![\w.-])(" + alternatives + rb")(?![\w.-])")
+    declares = re.compile(rb"""^[ \t-]*(?:task|group):[ \t]*["']?([\w.+-]+)""", re.MULTILINE)
+    scan = BuiltinScan({name: [] for name in names}, set(), set())
+    for path in sorted(root.rglob("*.yaml")):
+        text = path.read_bytes()
+        scan.mentioned.update(m.decode() for m in mentions.findall(text))
+        scan.declared.update(m.decode() for m in declares.findall(text))
+        for match in defines.finditer(text):
+            scan.files[match.group(1).decode()].append(path)
+    return scan
+
+
+def _refuse_unmentioned(hub: tuple[str, ...], scan: BuiltinScan, include: str | None) -> None:
+    """A hub task no built-in YAML mentions cannot be one of lm-eval's: a typo, told at once."""
+    for task in hub:
+        if task not in scan.mentioned:
+            _refuse_unknown(task, scan.declared, include)
 
 
 def task_specs(tasks: list[str], include_path: str | Path | None) -> list[str | dict]:
@@ -97,12 +153,16 @@ def _check_known(manager, tasks: list[str], include_path) -> None:
     known = set(manager.all_tasks)
     for task in tasks:
         if task not in known:
-            close = difflib.get_close_matches(task, known, n=3)
-            where = ("the offline suite (is evaluation.zeroshot.suite generated?)"
-                     if task in SUITE_TASKS else "lm-eval's task list (`lm-eval ls tasks`)")
-            raise PrunebenchError(f"lm-eval has no task {task!r}"
-                                  f"{f' (close: {close})' if close else ''}: pick one from "
-                                  f"{where}; include_path was {include_path}")
+            _refuse_unknown(task, known, include_path)
+
+
+def _refuse_unknown(task: str, known, include_path) -> None:
+    close = difflib.get_close_matches(task, known, n=3)
+    where = ("the offline suite (is evaluation.zeroshot.suite generated?)"
+             if task in SUITE_TASKS else "lm-eval's task list (`lm-eval ls tasks`)")
+    raise PrunebenchError(f"lm-eval has no task {task!r}"
+                          f"{f' (close: {close})' if close else ''}: pick one from "
+                          f"{where}; include_path was {include_path}")
 
 
 @contextlib.contextmanager
