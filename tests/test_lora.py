@@ -263,6 +263,31 @@ def test_recovery_hands_the_tokenizer_code_switch_on(tiny_model_dir, records, tm
     assert switches == [False, True]
 
 
+@pytest.mark.parametrize("switch", [False, True])
+def test_the_lora_rule_hands_the_configs_tokenizer_code_switch_on(switch, tmp_path, monkeypatch):
+    """The workflow's lora job passes `trust_remote_code` from the config, as the prune and
+    evaluation jobs do; a tokenizer shipping its own code is refused unless it is set."""
+    import prunebench.instructions
+    from workflow_helpers import run_rule_script
+
+    seen = {}
+
+    def stop(*args, **kwargs):
+        seen.update(kwargs)
+        raise PrunebenchError("stopped before loading")
+
+    monkeypatch.setattr(lora, "recover_checkpoint", stop)
+    monkeypatch.setattr(prunebench.instructions, "read_records", lambda path: [])
+    with pytest.raises(PrunebenchError, match="stopped before loading"):
+        run_rule_script("lora", monkeypatch, config={"trust_remote_code": switch},
+                        input={"checkpoint": "base", "report": "report.json", "data": "data"},
+                        output={"checkpoint": str(tmp_path / "out"),
+                                "report": str(tmp_path / "report.json")},
+                        params={"settings": {"seed": 0}, "device": "cpu", "source": "tiny"},
+                        wildcards={"model": "tiny", "base": "depth_ppl-0.8"})
+    assert seen["trust_remote_code"] is switch
+
+
 # --------------------------------------------------------------------------- data
 
 

@@ -109,6 +109,26 @@ def test_benchmark_values_are_sane(workflow_run):
         assert result["attention"]
 
 
+def test_every_result_file_names_its_model_and_where_the_model_came_from(workflow_run):
+    """Each cell's provenance records the model's name and its config source (for a hub model,
+    the repository at its revision), the variant, and the settings that made it."""
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    files = [p for kind in ("pruned", "bench", "eval")
+             for p in (workflow_run / "results" / kind).rglob("*.json")
+             if "checkpoint" not in p.parts]  # a checkpoint's own config and tokenizer files
+    seen = set()
+    for path in files:
+        variant = path.relative_to(workflow_run / "results").parts[2]
+        cell = load(path)["provenance"]["cell"]
+        assert cell["model"] == "tiny" and cell["source"] == config["models"]["tiny"]["source"], path
+        assert cell["variant"] == variant, path
+        seen.add(path.name)
+    assert {"prune_report.json", "ppl.json", "zeroshot.json", "lm_eval.json"} <= seen
+    recovered = load(workflow_run / "results/pruned/tiny/depth_ppl-0.8+lora/prune_report.json")
+    assert recovered["provenance"]["cell"]["lora"]["seed"] == recovered["provenance"]["seed"]
+    assert recovered["base_provenance"]["cell"]["variant"] == "depth_ppl-0.8"
+
+
 def test_pruned_model_has_requested_size_within_one_block(workflow_run):
     report = load(workflow_run / "results/pruned/tiny/depth_ppl-0.8/prune_report.json")
     removed = report["blocks_before"] - report["blocks_after"]

@@ -167,3 +167,23 @@ def snakemake(workdir: Path, *args: str, check: bool = True, configfile: str = "
     # --set-threads takes several values: it goes after the targets, before --configfile.
     return run_snakemake(workdir, "--cores", "2", *args, *PARALLEL_JOBS, configfile=configfile,
                          check=check, env=env)
+
+
+def run_rule_script(name: str, monkeypatch, **fields) -> dict:
+    """Run workflow/scripts/<name>.py in this process as Snakemake's `script:` directive does:
+    with a global `snakemake` whose input, output, params and wildcards are the given mappings
+    (attribute access) and whose config is `config` ({} unless given). The job's logging set-up
+    is skipped: it would replace pytest's log handlers and watch this process's parent."""
+    import logging
+    import runpy
+    import types
+
+    from prunebench import logs
+
+    monkeypatch.setattr(logs, "setup", lambda *args, **kwargs: logging.getLogger("prunebench"))
+    job = {"log": [os.devnull], "config": {}}
+    for key, value in fields.items():
+        named = key in ("input", "output", "params", "wildcards")
+        job[key] = types.SimpleNamespace(**value) if named else value
+    return runpy.run_path(str(REPO / "workflow" / "scripts" / f"{name}.py"),
+                          init_globals={"snakemake": types.SimpleNamespace(**job)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -100,3 +101,28 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
         log.warning("perplexity is not finite: the model diverges on this text")
     return {"perplexity": ppl, "nll_sum": total_nll, "scored_tokens": total_tokens,
             "windows": len(spans)}
+
+
+def perplexities(model, tokenizer, texts: dict[str, str],
+                 settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`perplexity` on each text (dataset -> text) with the evaluation settings (window,
+    stride, bos, batch_size, max_windows): dataset -> its result.
+
+    bos: "first" starts each text's stream with BOS, "window" starts every window with it,
+    "none" adds none. The embedded text is scored as the tiny model was trained: each paragraph
+    as <s> paragraph </s>."""
+    from prunebench.tiny import encode_text
+
+    scores = {}
+    for dataset, text in texts.items():
+        if dataset == "embedded":
+            stream = encode_text(tokenizer, text)
+        else:
+            stream = token_stream(tokenizer, text,
+                                  bos="first" if settings["bos"] == "first" else "none")
+        bos_id = tokenizer.bos_token_id if settings["bos"] == "window" else None
+        scores[dataset] = perplexity(model, stream, settings["window"], settings.get("stride"),
+                                     settings["batch_size"], settings.get("max_windows"), bos_id)
+        log.info("%s: PPL %.3f over %d tokens", dataset, scores[dataset]["perplexity"],
+                 scores[dataset]["scored_tokens"])
+    return scores

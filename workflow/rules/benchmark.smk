@@ -18,6 +18,7 @@ rule benchmark:
         mem_mb=job_mem_mb("benchmark"),
         runtime=job_runtime("benchmark"),
     params:
+        source=lambda wc: model_source(wc.model),
         settings=lambda wc: bench_settings(wc.backend),
         device=config["device"],
     script:

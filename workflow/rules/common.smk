@@ -75,6 +75,11 @@ def calibration_input(model, variant):
     return calibration_file(model, settings["calibration"])
 
 
+def model_source(model):
+    """Where the model comes from (models.<name>.source): every result file's cell records it."""
+    return config["models"][model]["source"]
+
+
 def model_dir(model):
     return layout.MODEL.format(model=model)
 

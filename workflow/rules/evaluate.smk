@@ -32,6 +32,7 @@ rule perplexity:
         mem_mb=job_mem_mb("perplexity"),
         runtime=job_runtime("perplexity"),
     params:
+        source=lambda wc: model_source(wc.model),
         settings=canonical(config["evaluation"]["perplexity"]),
         splits=EVAL_SPLITS,
         device=config["device"],
@@ -93,6 +94,7 @@ rule zeroshot:
         mem_mb=job_mem_mb("zeroshot"),
         runtime=job_runtime("zeroshot"),
     params:
+        source=lambda wc: model_source(wc.model),
         # Only what changes the scores; the suite's own settings reach it through its files.
         settings=lambda wc: canonical({k: v for k, v in zeroshot_config().items() if k != "suite"}),
         # Evaluation never touches the network: hub datasets come from the pre-fetched cache.

@@ -45,6 +45,7 @@ rule lora:
         mem_mb=job_mem_mb("lora"),
         runtime=job_runtime("lora"),
     params:
+        source=lambda wc: model_source(wc.model),
         settings=lora_settings(),
         device=config["device"],
     script:

@@ -11,6 +11,8 @@ rule dense_report:
         "logs/prune/{model}/dense.log",
     conda:
         "../envs/prunebench.yaml"
+    params:
+        source=lambda wc: model_source(wc.model),
     script:
         "../scripts/dense_report.py"
 
@@ -34,6 +36,7 @@ rule prune:
         mem_mb=job_mem_mb("prune"),
         runtime=job_runtime("prune"),
     params:
+        source=lambda wc: model_source(wc.model),
         settings=lambda wc: prune_settings(wc.model, wc.variant),
         device=config["device"],
         placement=lambda wc: placement(wc.model),

@@ -18,8 +18,9 @@ output = Path(snakemake.output[0])
 # Finished batch sizes are kept here while the sweep runs, so a crashed or pre-empted job
 # resumes where it stopped; Snakemake does not own (or delete) this file.
 partial = output.with_name(f".{output.stem}.unfinished.json")
-cell = {"model": wc.model, "variant": wc.variant, "backend": wc.backend,
-        "input_tokens": int(wc.lin), "output_tokens": int(wc.lout), **settings, "dtype": dtype}
+cell = {"model": wc.model, "source": snakemake.params.source, "variant": wc.variant,
+        "backend": wc.backend, "input_tokens": int(wc.lin), "output_tokens": int(wc.lout),
+        **settings, "dtype": dtype}
 result = run_sweep(model, tokenizer, input_tokens=int(wc.lin), output_tokens=int(wc.lout),
                    batch_sizes=settings["batch_sizes"], warmup=settings["warmup"],
                    repeats=settings["repeats"], max_repeats=settings["max_repeats"],

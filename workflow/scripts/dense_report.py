@@ -12,6 +12,7 @@ write_json(snakemake.output.report, {
     "target_params": params, "params_before": params, "params_after": params,
     "blocks_before": config.num_hidden_layers, "blocks_after": config.num_hidden_layers,
     "checkpoint": snakemake.input.model,
-    "provenance": provenance(cell={"model": snakemake.wildcards.model, "variant": "dense"}),
+    "provenance": provenance(cell={"model": snakemake.wildcards.model,
+                                   "source": snakemake.params.source, "variant": "dense"}),
 })
 log.info("dense model: %s params", f"{params:,}")

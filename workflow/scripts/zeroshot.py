@@ -9,7 +9,7 @@ from pathlib import Path  # noqa: E402
 from prunebench import logs  # noqa: E402
 from prunebench.atomic import read_json, write_json  # noqa: E402
 from prunebench.modeling import load_model, require_tokenizer, resolve_device  # noqa: E402
-from prunebench.provenance import provenance  # noqa: E402
+from prunebench.results import zeroshot_results  # noqa: E402
 from prunebench.zeroshot import evaluate  # noqa: E402
 
 log = logs.setup(snakemake.log[0])
@@ -32,16 +32,11 @@ for task in tasks:
     log.info("%s: %s %.4f", task, summary["metric"][task], summary["accuracy"][task])
 log.info("average %.4f over %d tasks in %.1f s", summary["average"], len(tasks), elapsed)
 
-cell = {"model": wc.model, "variant": wc.variant, **settings}
-record = provenance(device=device, seed=settings["seed"], cell=cell)
-write_json(snakemake.output.lm_eval, {**out["lm_eval"], "provenance": record})
-write_json(snakemake.output.summary, {
-    "model": wc.model, "variant": wc.variant,
-    "params": read_json(snakemake.input.report)["params_after"],
-    **summary,
-    "tasks": tasks, "num_fewshot": settings["num_fewshot"], "limit": settings["limit"],
-    "batch_size": settings["batch_size"], "seed": settings["seed"],
-    "suite": read_json(suite_json) if suite_json else None,
-    "lm_eval_version": record["versions"]["lm_eval"], "elapsed_s": elapsed,
-    "provenance": record,
-})
+zeroshot_json, lm_eval_json = zeroshot_results(
+    out, model=wc.model, variant=wc.variant,
+    params=read_json(snakemake.input.report)["params_after"], settings=settings,
+    suite=read_json(suite_json) if suite_json else None, elapsed_s=elapsed, device=device,
+    cell={"model": wc.model, "source": snakemake.params.source, "variant": wc.variant,
+          **settings})
+write_json(snakemake.output.lm_eval, lm_eval_json)
+write_json(snakemake.output.summary, zeroshot_json)

@@ -16,7 +16,6 @@ from prunebench.commands.model_source import Checkpoint, params_of, resolve_mode
 from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, PPL_DEFAULTS,
                                                    SUITE_DEFAULTS, ZEROSHOT_DEFAULTS,
                                                    embedded_text)
-from prunebench.plan.variants import canonical
 
 log = logging.getLogger(__name__)
 
@@ -83,33 +82,22 @@ def eval_command(args) -> Path:
 def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, device, args) -> dict:
     """ppl.json as the workflow's perplexity script writes it."""
     from prunebench.data import EVAL_SPLITS, load_text
-    from prunebench.evaluate import perplexity, token_stream
-    from prunebench.provenance import provenance
-    from prunebench.tiny import encode_text
+    from prunebench.evaluate import perplexities
+    from prunebench.results import perplexity_result
 
     settings = {"datasets": datasets, "window": args.window, "stride": args.stride,
                 "bos": args.bos, "batch_size": args.batch_size or PPL_DEFAULTS["batch_size"],
                 "max_windows": args.max_windows}
-    results, details = {}, {}
+    texts = {}
     for dataset in datasets:
-        if dataset == "embedded":  # scored as the tiny model was trained: <s> paragraph </s>
-            stream = encode_text(tokenizer, (embedded_dir / "test.txt").read_text(encoding="utf-8"))
+        if dataset == "embedded":
+            texts[dataset] = (embedded_dir / "test.txt").read_text(encoding="utf-8")
         else:
-            text = load_text(dataset, EVAL_SPLITS[dataset])  # the workflow's text rule's call
-            stream = token_stream(tokenizer, text, bos="first" if args.bos == "first" else "none")
-        bos_id = tokenizer.bos_token_id if args.bos == "window" else None
-        out = perplexity(model, stream, settings["window"], settings["stride"],
-                         settings["batch_size"], settings["max_windows"], bos_id)
-        results[dataset], details[dataset] = out["perplexity"], out
-        log.info("%s: PPL %.3f over %d tokens", dataset, out["perplexity"], out["scored_tokens"])
-    return {
-        "model": ckpt.name, "variant": ckpt.variant, "params": params_of(ckpt),
-        "window": settings["window"], "stride": settings["stride"] or settings["window"],
-        "bos": settings["bos"], "perplexity": results, "details": details,
-        "splits": {d: EVAL_SPLITS[d] for d in datasets},
-        "provenance": provenance(device=device, cell=canonical(
-            {"model": ckpt.name, "variant": ckpt.variant, "source": ckpt.source, **settings})),
-    }
+            texts[dataset] = load_text(dataset, EVAL_SPLITS[dataset])  # the text rule's call
+    return perplexity_result(
+        perplexities(model, tokenizer, texts, settings), model=ckpt.name, variant=ckpt.variant,
+        params=params_of(ckpt), settings=settings, splits=EVAL_SPLITS, device=device,
+        cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
 
 
 def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir, device,
@@ -117,7 +105,7 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
     """zeroshot.json and lm_eval.json as the workflow's zeroshot script writes them; the pb_*
     tasks run on the offline suite made from the embedded held-out text (the mc_suite rule)."""
     from prunebench.mc_suite import write_suite
-    from prunebench.provenance import provenance
+    from prunebench.results import zeroshot_results
     from prunebench.zeroshot import evaluate, suite_tasks
 
     settings = {**ZEROSHOT_DEFAULTS, "tasks": tasks, "num_fewshot": args.num_fewshot,
@@ -137,16 +125,8 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
                    batch_size=settings["batch_size"], seed=settings["seed"],
                    metrics=settings["metrics"], add_bos_token=settings["add_bos_token"])
     elapsed = time.perf_counter() - started
-    record = provenance(device=device, seed=settings["seed"], cell=canonical(
-        {"model": ckpt.name, "variant": ckpt.variant, "source": ckpt.source, **settings}))
-    return {
-        "zeroshot.json": {
-            "model": ckpt.name, "variant": ckpt.variant, "params": params_of(ckpt),
-            **out["summary"], "tasks": tasks, "num_fewshot": settings["num_fewshot"],
-            "limit": settings["limit"], "batch_size": settings["batch_size"],
-            "seed": settings["seed"], "suite": suite,
-            "lm_eval_version": record["versions"]["lm_eval"], "elapsed_s": elapsed,
-            "provenance": record,
-        },
-        "lm_eval.json": {**out["lm_eval"], "provenance": record},
-    }
+    summary, lm_eval_json = zeroshot_results(
+        out, model=ckpt.name, variant=ckpt.variant, params=params_of(ckpt), settings=settings,
+        suite=suite, elapsed_s=elapsed, device=device,
+        cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
+    return {"zeroshot.json": summary, "lm_eval.json": lm_eval_json}

@@ -14,7 +14,6 @@ from prunebench.atomic import atomic_dir, write_json
 from prunebench.commands.arguments import check_out_dir, choice, parse_params, require_hub
 from prunebench.commands.model_source import resolve_model
 from prunebench.commands.workflow_defaults import embedded_text
-from prunebench.plan.variants import canonical
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +22,8 @@ def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
     from prunebench.data import SAMPLINGS, SOURCES
     from prunebench.modeling import count_params, load_config, require_tokenizer
-    from prunebench.provenance import provenance
     from prunebench.pruning import prune_checkpoint
+    from prunebench.results import prune_report
     from prunebench.methods.registry import DATA_FREE, method, method_module, resolve_calibration
     from prunebench.plan.sizes import parse_size
 
@@ -59,19 +58,15 @@ def prune_command(args) -> Path:
                                       args.trust_remote_code)
         windows = draw_calibration(tokenizer, calibration)
     variant = f"{args.method}-{args.size}"
-    cell = canonical({"model": ckpt.name, "source": ckpt.source, "method": args.method,
-                      "size": args.size, "params": params, "calibration": calibration})
+    cell = {"model": ckpt.name, "source": ckpt.source, "variant": variant, "method": args.method,
+            "size": args.size, "params": params, "calibration": calibration}
     with atomic_dir(out) as tmp:
         report = prune_checkpoint(ckpt.path, args.method, args.size, tmp / "checkpoint", windows,
                                   params, device=args.device,
                                   trust_remote_code=args.trust_remote_code)
-        write_json(tmp / "prune_report.json", {
-            "model": ckpt.name, "variant": variant, **report,
-            "calibration": canonical(calibration) if calibration else None,
-            "checkpoint": str(out / "checkpoint"),
-            "provenance": provenance(device=report["device"],
-                                     seed=calibration["seed"] if calibration else None, cell=cell),
-        })
+        write_json(tmp / "prune_report.json", prune_report(
+            report, model=ckpt.name, variant=variant, checkpoint=out / "checkpoint",
+            calibration=calibration, cell=cell))
     print(f"{variant}: {report['params_before']:,} -> {report['params_after']:,} params, "
           f"{report['blocks_before']} -> {report['blocks_after']} blocks")
     print(f"wrote {out / 'checkpoint'} and {out / 'prune_report.json'}")

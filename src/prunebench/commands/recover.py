@@ -21,7 +21,7 @@ from prunebench.commands.model_source import Checkpoint, resolve_model
 from prunebench.commands.workflow_defaults import embedded_text
 from prunebench.methods.registry import SUFFIX
 from prunebench.plan.lora_settings import DEFAULTS
-from prunebench.plan.variants import canonical, lora_settings
+from prunebench.plan.variants import lora_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ SETTABLE = [k for k in DEFAULTS if k != "data"] + [f"data.{k}" for k in DEFAULTS
 def recover_command(args) -> Path:
     """`prunebench recover`: the workflow's instructions + lora rules on one pruned checkpoint."""
     from prunebench.lora import recover_checkpoint
-    from prunebench.provenance import provenance
+    from prunebench.results import recovered_report
 
     settings = lora_settings({"lora": lora_section(args)})  # the workflow's resolution
     out = Path(args.out)
@@ -59,17 +59,11 @@ def recover_command(args) -> Path:
         recovery = recover_checkpoint(ckpt.path, tmp / "checkpoint", records, settings,
                                       device=args.device,
                                       trust_remote_code=args.trust_remote_code)
-        # workflow/scripts/lora.py's report, field for field.
-        cell = {"model": ckpt.name, "variant": variant, "base_variant": base, "lora": settings,
-                "source": ckpt.source}
-        recovery["provenance"] = provenance(device=recovery["device"], seed=settings["seed"],
-                                            cell=canonical(cell))
-        write_json(tmp / "prune_report.json", {
-            **{k: v for k, v in ckpt.report.items() if k != "provenance"},
-            "variant": variant, "base_variant": base, "checkpoint": str(out / "checkpoint"),
-            "recovery": recovery, "base_provenance": ckpt.report.get("provenance"),
-            "provenance": recovery["provenance"],
-        })
+        write_json(tmp / "prune_report.json", recovered_report(
+            ckpt.report, recovery, variant=variant, base=base, checkpoint=out / "checkpoint",
+            settings=settings,
+            cell={"model": ckpt.name, "source": ckpt.source, "variant": variant,
+                  "base_variant": base, "lora": settings}))
     print(f"{variant}: validation loss {recovery['initial_val_loss']:.4f} -> "
           f"{recovery['best_val_loss']:.4f} (step {recovery['best_step']} of "
           f"{recovery['steps']} kept)")

@@ -1,0 +1,85 @@
+"""The result files of one cell, field by field: the prune report of a pruned or recovered
+variant, ppl.json, zeroshot.json and lm_eval.json.
+
+The workflow's rule scripts and the single-checkpoint commands (`prunebench prune`, `recover`,
+`eval`) both build their files here, so a command writes what a workflow cell writes. Each file
+carries its provenance (prunebench.provenance) with the cell's config: the model's name and
+source (a hub repository at its revision, `tiny`, `random:<arch>` or a folder), the variant and
+the settings that made it.
+
+The rule scripts stay thin on purpose: Snakemake reruns a rule's finished jobs when its script
+changes, not when the library it calls does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prunebench.plan.variants import canonical
+from prunebench.provenance import provenance
+
+
+def prune_report(report: dict[str, Any], *, model: str, variant: str, checkpoint: str | Path,
+                 calibration: dict[str, Any] | None, cell: dict[str, Any]) -> dict[str, Any]:
+    """prune_report.json of a pruned variant: `prunebench.pruning.prune_checkpoint`'s report,
+    named, with the calibration settings it read (None for a data-free method)."""
+    calibration = canonical(calibration) if calibration else None
+    return {
+        "model": model, "variant": variant, **report, "calibration": calibration,
+        "checkpoint": str(checkpoint),
+        "provenance": provenance(device=report["device"],
+                                 seed=calibration["seed"] if calibration else None,
+                                 cell=canonical(cell)),
+    }
+
+
+def recovered_report(base_report: dict[str, Any], recovery: dict[str, Any], *, variant: str,
+                     base: str, checkpoint: str | Path, settings: dict[str, Any],
+                     cell: dict[str, Any]) -> dict[str, Any]:
+    """prune_report.json of a LoRA-recovered variant: the base variant's report plus the
+    `recovery` section (`prunebench.lora.recover_checkpoint`'s report, with its provenance).
+
+    Params, blocks and method stay the base variant's (merging adds no parameters), so the
+    tables place the recovered variant beside its base; the base's provenance is kept as
+    `base_provenance`."""
+    recovery = {**recovery, "provenance": provenance(device=recovery["device"],
+                                                     seed=settings["seed"], cell=canonical(cell))}
+    return {
+        **{k: v for k, v in base_report.items() if k != "provenance"},
+        "variant": variant, "base_variant": base, "checkpoint": str(checkpoint),
+        "recovery": recovery, "base_provenance": base_report.get("provenance"),
+        "provenance": recovery["provenance"],
+    }
+
+
+def perplexity_result(scores: dict[str, dict[str, Any]], *, model: str, variant: str,
+                      params: int, settings: dict[str, Any], splits: dict[str, str], device,
+                      cell: dict[str, Any]) -> dict[str, Any]:
+    """ppl.json: `prunebench.evaluate.perplexities`' scores per dataset, with the window
+    settings and the split each text came from."""
+    datasets = list(scores)
+    return {
+        "model": model, "variant": variant, "params": params,
+        "window": settings["window"], "stride": settings.get("stride") or settings["window"],
+        "bos": settings["bos"], "perplexity": {d: scores[d]["perplexity"] for d in datasets},
+        "details": scores, "splits": {d: splits[d] for d in datasets},
+        "provenance": provenance(device=device, cell=canonical(cell)),
+    }
+
+
+def zeroshot_results(out: dict[str, Any], *, model: str, variant: str, params: int,
+                     settings: dict[str, Any], suite: dict[str, Any] | None, elapsed_s: float,
+                     device, cell: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(zeroshot.json, lm_eval.json) from `prunebench.zeroshot.evaluate`'s output: the summary
+    with the settings and the offline suite's description, and lm-eval's own results JSON."""
+    record = provenance(device=device, seed=settings["seed"], cell=canonical(cell))
+    summary = {
+        "model": model, "variant": variant, "params": params, **out["summary"],
+        "tasks": settings["tasks"], "num_fewshot": settings["num_fewshot"],
+        "limit": settings["limit"], "batch_size": settings["batch_size"],
+        "seed": settings["seed"], "suite": suite,
+        "lm_eval_version": record["versions"]["lm_eval"], "elapsed_s": elapsed_s,
+        "provenance": record,
+    }
+    return summary, {**out["lm_eval"], "provenance": record}
