@@ -151,9 +151,11 @@ def pytest_configure(config):
         # Under xdist the workers spread the tests over the cores instead; the tiny model is
         # trained by the first worker that needs it (the others wait on its lock), and the
         # workflow run, which one process must share, is not made (default_workflow_run).
-        import torch
+        # The controller runs no test: only a worker needs torch (and its share of the cores).
+        if XDIST_WORKERS:
+            import torch
 
-        torch.set_num_threads(torch_threads())
+            torch.set_num_threads(torch_threads())
         return
     from tiny_checkpoint import checkpoint_dir, is_built
 
@@ -207,8 +209,8 @@ def default_workflow_run() -> Path:
     code = _wait_for("run")
     if code is None:
         raise AssertionError(
-            "the end-to-end tests share one workflow run that a single pytest process starts at "
-            "collection; under pytest-xdist (-n) none is made: run them without -n (make test)")
+            "the end-to-end tests share one workflow run that a single pytest process starts "
+            "before collection; under pytest-xdist (-n) none is made: run them without -n (make test)")
     if code != 0:
         raise AssertionError(f"the default workflow run failed ({code}):\n{_log_tail('run')}")
     return _BACKGROUND["run"][1].parent

@@ -113,17 +113,24 @@ def test_every_result_file_names_its_model_and_where_the_model_came_from(workflo
     """Each cell's provenance records the model's name and its config source (for a hub model,
     the repository at its revision), the variant, and the settings that made it."""
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
-    files = [p for kind in ("pruned", "bench", "eval")
-             for p in (workflow_run / "results" / kind).rglob("*.json")
+    results = workflow_run / "results"
+    files = [p for kind in ("pruned", "bench", "eval") for p in (results / kind).rglob("*.json")
              if "checkpoint" not in p.parts]  # a checkpoint's own config and tokenizer files
-    seen = set()
     for path in files:
-        variant = path.relative_to(workflow_run / "results").parts[2]
+        variant = path.relative_to(results).parts[2]
         cell = load(path)["provenance"]["cell"]
         assert cell["model"] == "tiny" and cell["source"] == config["models"]["tiny"]["source"], path
         assert cell["variant"] == variant, path
-        seen.add(path.name)
-    assert {"prune_report.json", "ppl.json", "zeroshot.json", "lm_eval.json"} <= seen
+    # Every file the config asks for was among those checked: each variant's prune report (and
+    # a recovered variant's base's), evaluations, and one benchmark per backend and token config.
+    variants, bench = config["models"]["tiny"]["variants"], config["benchmark"]
+    expected = {f"pruned/tiny/{v.removesuffix('+lora')}/prune_report.json" for v in variants}
+    expected |= {f"pruned/tiny/{v}/prune_report.json" for v in variants}
+    expected |= {f"eval/tiny/{v}/{name}" for v in variants
+                 for name in ("ppl.json", "zeroshot.json", "lm_eval.json")}
+    expected |= {f"bench/tiny/{v}/{backend}/{tokens.lower()}.json" for v in variants
+                 for backend in bench["backends"] for tokens in bench["token_configs"]}
+    assert expected <= {path.relative_to(results).as_posix() for path in files}
     recovered = load(workflow_run / "results/pruned/tiny/depth_ppl-0.8+lora/prune_report.json")
     assert recovered["provenance"]["cell"]["lora"]["seed"] == recovered["provenance"]["seed"]
     assert recovered["base_provenance"]["cell"]["variant"] == "depth_ppl-0.8"

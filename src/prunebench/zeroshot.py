@@ -81,10 +81,11 @@ def _task_manager(include: str | None, hub: tuple[str, ...]):
     # two files define) gets the full index; one no YAML mentions at all is refused at once.
     from lm_eval.tasks import TaskManager
 
-    scan = scan_builtin_tasks(hub) if hub else None
-    if scan is not None:
+    folders: list[str] | None = []  # no hub task: the suite's folder alone
+    if hub:
+        scan = scan_builtin_tasks(hub)
         _refuse_unmentioned(hub, scan, include)
-    folders = scan.folders() if scan is not None else []
+        folders = scan.folders()
     if folders is not None:
         paths = [*folders, *([include] if include else [])]
         try:
