@@ -86,6 +86,16 @@ def tiny_model_dir(embedded_corpus) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_tokenizer(embedded_corpus):
+    """A tokenizer of 128 tokens (small_random_model's vocabulary), trained on part of the
+    embedded text: for checkpoints that must carry a tokenizer."""
+    from prunebench import tiny
+
+    lines = (embedded_corpus / "train.txt").read_text().splitlines()[:300]
+    return tiny.train_tokenizer("\n".join(lines), vocab_size=128)
+
+
+@pytest.fixture(scope="session")
 def small_random_model():
     """A factory `(seed=0, **config_overrides) -> LlamaForCausalLM`, randomly initialised.
 

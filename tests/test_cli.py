@@ -30,6 +30,34 @@ def test_plan_sizes_the_paper_variants_without_weights(tmp_path, capsys):
     assert "4,916,965,376" in capsys.readouterr().out
 
 
+def test_plan_stacks_config_files_as_snakemake_does(tmp_path, capsys):
+    """Two --configfile files (or one option with two files) are merged left to right, as
+    Snakemake merges them: models of both, and the second's variants for a model in both."""
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump({"models": {
+        "a": {"source": "random:llama-7b", "variants": ["dense", "depth_ppl-4.9B"]},
+        "b": {"source": "random:llama-13b", "variants": ["dense"]}}}))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({"models": {
+        "b": {"source": "random:llama-13b", "variants": ["depth_ppl-9.5B"]}}}))
+    files = [str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]
+    for argv in (["--configfile", files[0], "--configfile", files[1]], ["--configfile", *files]):
+        assert main(["plan", *argv, "--resources", str(tmp_path)]) == 0
+        shown = {tuple(cell.strip() for cell in line.split("|")[1:3])
+                 for line in capsys.readouterr().out.splitlines()[2:]}
+        assert shown == {("a", "dense"), ("a", "depth_ppl-4.9B"), ("b", "depth_ppl-9.5B")}
+
+
+def test_plan_sizes_a_local_folder_from_its_own_config(tmp_path, capsys):
+    from prunebench.checkpoint.architectures import architecture_config
+
+    folder = tmp_path / "my model"
+    folder.mkdir()
+    architecture_config("llama-7b").to_json_file(folder / "config.json")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"models": {
+        "mine": {"source": f"local:{folder}", "variants": ["depth_ppl-4.9B"]}}}))
+    rows = plan_rows(tmp_path / "c.yaml", tmp_path)
+    assert [(r["variant"], r["params_after"]) for r in rows] == [("depth_ppl-4.9B", 4_916_965_376)]
+
+
 def test_plan_reports_an_unreachable_target(tmp_path, capsys):
     config = {"models": {"m": {"source": "random:llama-7b", "variants": ["llm_pruner-0.5B"]}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))

@@ -21,7 +21,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from prunebench import PrunebenchError, modeling, tiny
+from prunebench import PrunebenchError, modeling
 from prunebench.checkpoint import integrity
 from prunebench.data import CHECKSUM_KEY, load_windows, save_windows
 from prunebench.pruning import prune_checkpoint
@@ -30,10 +30,9 @@ BEHAVIOUR_FILES = {"config.json", "generation_config.json", "tokenizer.json",
                    "tokenizer_config.json"}
 
 
-@pytest.fixture(scope="module")
-def tokenizer(embedded_corpus):
-    lines = (embedded_corpus / "train.txt").read_text().splitlines()[:300]
-    return tiny.train_tokenizer("\n".join(lines), vocab_size=128)
+@pytest.fixture
+def tokenizer(small_tokenizer):
+    return small_tokenizer
 
 
 @pytest.fixture

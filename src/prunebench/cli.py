@@ -18,7 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
 
 from prunebench import PrunebenchError, commands
 from prunebench.plan.checks import check_config, load_config_files
@@ -35,6 +34,10 @@ def model_config(name: str, source: str, resources: Path):
     if (local / "config.json").exists():
         return load_config(local)
     parsed = parse_source(source)
+    if parsed.kind == "local":
+        from prunebench.checkpoint.local_import import local_path
+
+        return load_config(local_path(parsed.name))
     if parsed.kind == "random":
         from prunebench.checkpoint.architectures import architecture_config
 
@@ -95,13 +98,16 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     return True
 
 
-def plan_rows(config_file: str | Path, resources: str | Path = "resources") -> list[dict]:
-    """One row per variant: its size and blocks, and `kv_bytes`, the KV cache one generated
-    token adds at fp16 (None where the method's data decides which heads stay)."""
+def plan_rows(config_files: str | Path | list[str | Path],
+              resources: str | Path = "resources") -> list[dict]:
+    """One row per variant of the config files (stacked as `--configfile` stacks them): its
+    size and blocks, and `kv_bytes`, the KV cache one generated token adds at fp16 (None where
+    the method's data decides which heads stay)."""
     from prunebench.checkpoint.param_count import (count_params, kv_bytes_per_token, kv_head_count,
                                                    layer_shapes)
 
-    config = yaml.safe_load(Path(config_file).read_text())
+    files = config_files if isinstance(config_files, list) else [config_files]
+    config = load_config_files(files)
     rows = []
     for name, spec in config["models"].items():
         model_cfg = model_config(name, spec["source"], Path(resources))
@@ -157,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone")
-    plan.add_argument("--configfile", default="config/config.yaml")
+    plan.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
+                      help="config files, stacked left to right as Snakemake's --configfile "
+                           "stacks them (default: config/config.yaml)")
     plan.add_argument("--resources", default="resources")
     check = sub.add_parser("check-config", help="check config files as the workflow does at start")
     check.add_argument("files", nargs="+", help="config files, stacked left to right")
@@ -169,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             commands.setup_logging(args.quiet)
             args.run(args)
         elif args.command == "plan":
-            print(format_rows(plan_rows(args.configfile, args.resources)))
+            print(format_rows(plan_rows(args.configfile or ["config/config.yaml"],
+                                        args.resources)))
         else:
             check_config(load_config_files(args.files), resources=args.resources)
             print(f"{' + '.join(args.files)}: no problem found")

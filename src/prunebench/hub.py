@@ -1,4 +1,5 @@
-"""Model sources: `hf:<repo>@<revision>` (Hugging Face hub), `tiny` (built here), `random:<arch>`.
+"""Model sources: `hf:<repo>@<revision>` (Hugging Face hub), `tiny` (built here), `random:<arch>`,
+`local:<path>` (a folder on disk, imported by checkpoint.local_import).
 
 Hub downloads take the access token from the environment (`HF_TOKEN`) and never log it; every
 failure mode a user can fix (offline, gated, wrong id or revision, no safetensors) stops with a
@@ -28,17 +29,19 @@ _SOURCE = re.compile(r"^(?P<kind>hf|random|tiny)(?::(?P<name>[^@]+)(?:@(?P<revis
 
 @dataclass(frozen=True)
 class ModelSource:
-    kind: str  # "hf", "random" or "tiny"
-    name: str | None = None  # hub repo id, or architecture name for random
+    kind: str  # "hf", "random", "tiny" or "local"
+    name: str | None = None  # hub repo id, architecture name for random, folder for local
     revision: str | None = None
 
 
 def parse_source(source: str) -> ModelSource:
+    if source.startswith("local:") and source.removeprefix("local:").strip():
+        return ModelSource("local", source.removeprefix("local:"))  # a path may hold '@' or ':'
     match = _SOURCE.match(source.strip())
     if not match or (match["kind"] in ("hf", "random") and not match["name"]):
         raise PrunebenchError(
-            f"malformed model source {source!r}: use 'tiny', 'hf:<org>/<repo>@<revision>' or "
-            "'random:<architecture>' (e.g. 'random:llama-7b')")
+            f"malformed model source {source!r}: use 'tiny', 'hf:<org>/<repo>@<revision>', "
+            "'random:<architecture>' (e.g. 'random:llama-7b') or 'local:<folder>'")
     if match["kind"] == "tiny" and match["name"]:
         raise PrunebenchError(f"model source {source!r}: 'tiny' takes no name")
     return ModelSource(match["kind"], match["name"], match["revision"])

@@ -13,7 +13,6 @@ safetensors (never pickle).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +26,9 @@ from transformers import AutoTokenizer, LlamaConfig
 from prunebench import PrunebenchError
 from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
-from prunebench.checkpoint.integrity import verify_manifest
-from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, count_params,  # noqa: F401
+from prunebench.checkpoint.integrity import TOKENIZER_FILES, verify_manifest  # noqa: F401
+from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, checked_config_json,  # noqa: F401
+                                    count_params,
                                     default_layer_shape, family, head_dim, kv_head_count,
                                     layer_shapes, mlp_bias, non_block_param_count, o_bias,
                                     qkv_bias)
@@ -213,24 +213,8 @@ def check_param_count(model: LlamaForCausalLM, what: str) -> int:
 
 def load_config(path: str | Path) -> LlamaConfig:
     path = Path(path)
-    if not (path / "config.json").exists():
-        raise PrunebenchError(f"no model at {path}: config.json is missing. Build or download "
-                              "the model first (the workflow's `model` rule does this)")
-    try:
-        raw = json.loads((path / "config.json").read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PrunebenchError(f"{path / 'config.json'} is not valid JSON ({exc}): re-download "
-                              "or rebuild the model") from exc
-    model_type = raw.get("model_type") or "llama"
-    if model_type not in FAMILIES or "auto_map" in raw:
-        # prunebench builds transformers' own classes; it never runs a checkpoint's code.
-        raise PrunebenchError(
-            f"{path / 'config.json'} describes model_type {raw.get('model_type')!r}"
-            f"{' with custom code (auto_map)' if 'auto_map' in raw else ''}: prunebench handles "
-            f"the model types {sorted(FAMILIES)} "
-            f"({', '.join(f.model_class for f in FAMILIES.values())}) with transformers' own "
-            "code only and never runs code shipped with a checkpoint")
-    return config_class(model_type).from_pretrained(path)
+    raw = checked_config_json(path)  # missing, invalid, or a family prunebench lacks: refused
+    return config_class(raw.get("model_type") or "llama").from_pretrained(path)
 
 
 def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
@@ -337,9 +321,6 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
 
         model = dispatch(model, device_map, max_memory=max_memory, offload_dir=offload_dir)
     return model
-
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False):

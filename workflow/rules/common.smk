@@ -1,6 +1,7 @@
 # Helpers shared by all rule files (config access, variants, file names, wildcard constraints)
 # and every input function: the other rule files hold rules only, as `snakemake --lint` asks.
 import os
+import re
 from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
@@ -225,7 +226,12 @@ def eval_text_file(dataset):
 def prefetch_targets():
     """Everything that needs the network: models, calibration windows, evaluation text and
     lm-eval's task datasets."""
-    targets = [model_dir(m) for m in model_names()]
+    # A `local:` model is imported where the workflow runs: nothing to fetch.
+    targets = [
+        model_dir(m)
+        for m in model_names()
+        if not config["models"][m]["source"].startswith("local:")
+    ]
     for m in model_names():
         for base in {e["base"] for e in variant_entries(m)} - {"dense"}:
             windows = calibration_input(m, base)  # none for a data-free method
@@ -275,6 +281,20 @@ def model_inputs(wildcards):
     if source == "tiny" or source.startswith("random:"):
         return {"train_text": layout.EMBEDDED_TEXT.format(split="train")}
     return {}
+
+
+def local_model_names():
+    """A regex of the models imported from a folder (`local:` sources): rule local_model's."""
+    names = [m for m, spec in config["models"].items() if spec["source"].startswith("local:")]
+    return "|".join(re.escape(m) for m in names) or "(?!)"  # (?!) matches no name
+
+
+def local_model_files(wildcards):
+    """The files a `local:` model is imported from (prunebench.checkpoint.local_import)."""
+    from prunebench.checkpoint.local_import import import_files, local_path
+
+    source = config["models"][wildcards.model]["source"]
+    return [str(f) for f in import_files(local_path(source.removeprefix("local:")))]
 
 
 def model_gpu(wildcards):

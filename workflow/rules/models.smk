@@ -1,5 +1,5 @@
-# Base models: the embedded tiny model (trained here on generated text), hub downloads and
-# randomly initialised known architectures.
+# Base models: the embedded tiny model (trained here on generated text), hub downloads,
+# randomly initialised known architectures, and folders on disk (local_model).
 
 
 rule embedded_text:
@@ -32,3 +32,25 @@ rule model:
         tiny=canonical(config["embedded"]["model"]),
     script:
         "../scripts/model.py"
+
+
+# A `local:<folder>` model is imported (copied, its manifest written) instead: a rule of its own,
+# whose inputs are the folder's files, so a changed file re-imports it.
+ruleorder: local_model > model
+
+
+rule local_model:
+    input:
+        local_model_files,
+    output:
+        directory(layout.MODEL),
+    log:
+        "logs/model/{model}.log",
+    wildcard_constraints:
+        model=local_model_names(),
+    conda:
+        "../envs/prunebench.yaml"
+    params:
+        source=lambda wc: config["models"][wc.model]["source"],
+    script:
+        "../scripts/local_model.py"

@@ -38,6 +38,8 @@ from prunebench.plan import layout
 
 log = logging.getLogger(__name__)
 
+# A checkpoint's tokenizer is whichever of these it has (calibration and evaluation need one).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 MANIFEST = "prunebench.json"
 FORMAT_VERSION = 2  # 1: weights_sha256 only; 2: also files_sha256 (config, tokenizer, ...)
 

@@ -96,6 +96,30 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     return SimpleNamespace(**{**_DEFAULTS, **values})
 
 
+def checked_config_json(path: str | Path) -> dict[str, Any]:
+    """The config.json of the checkpoint folder `path`, refused with what to do when it is
+    missing, not JSON, or of a model type (or custom code) prunebench does not build."""
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise PrunebenchError(f"no model at {path}: config.json is missing. Build or download "
+                              "the model first (the workflow's `model` rule does this)")
+    try:
+        raw = json.loads((path / "config.json").read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PrunebenchError(f"{path / 'config.json'} is not valid JSON ({exc}): re-download "
+                              "or rebuild the model") from exc
+    model_type = raw.get("model_type") or "llama"
+    if model_type not in FAMILIES or "auto_map" in raw:
+        # prunebench builds transformers' own classes; it never runs a checkpoint's code.
+        raise PrunebenchError(
+            f"{path / 'config.json'} describes model_type {raw.get('model_type')!r}"
+            f"{' with custom code (auto_map)' if 'auto_map' in raw else ''}: prunebench handles "
+            f"the model types {sorted(FAMILIES)} "
+            f"({', '.join(f.model_class for f in FAMILIES.values())}) with transformers' own "
+            "code only and never runs code shipped with a checkpoint")
+    return raw
+
+
 def config_from_json(path: str | Path) -> SimpleNamespace:
     """A checkpoint's config.json as an object the counts below accept."""
     return config_from_dict(json.loads(Path(path).read_text()))

@@ -167,6 +167,15 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
     return problems
 
 
+def local_source_problems(config: dict[str, Any]) -> list[str]:
+    """`local:<folder>` models whose folder cannot be imported (checkpoint.local_import)."""
+    from prunebench.checkpoint.local_import import local_problems
+
+    return [problem for model, spec in config["models"].items()
+            if spec["source"].startswith("local:")
+            for problem in local_problems(model, spec["source"].removeprefix("local:"))]
+
+
 def method_name_problems(config: dict[str, Any]) -> list[str]:
     """Method names the registry does not know, wherever the config names a method (a variant,
     a `methods:` key, a `display_names.methods` key). The registry is the one list of methods,
@@ -254,7 +263,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
     problems = (schema_problems(config, schema_file) + method_name_problems(config)
                 + param_name_problems(config))
     if not problems:
-        problems = variant_problems(config, resources) + display_name_problems(config)
+        problems = (local_source_problems(config) + variant_problems(config, resources)
+                    + display_name_problems(config))
     if not problems:
         return
     missing = [s for s in REQUIRED_SECTIONS if s not in config]

@@ -55,11 +55,17 @@ _SIZE_IN_NAME = re.compile(r"(?:^|[-_/.])(\d+(?:\.\d+)?)[bB](?:$|[-_/.])")
 
 def known_param_count(model_dir: str | Path, source: str) -> int | None:
     """The base model's exact parameter count when it is known without a download: its
-    `config.json` when already there, or the shape of a known `random:` architecture; None
+    `config.json` when already there (or in a `local:` source's folder), or the shape of a
+    known `random:` architecture; None
     otherwise (the tiny model before it is trained, a hub model before download)."""
     from prunebench.checkpoint.param_count import config_from_dict, config_from_json, count_params
 
     config_file = Path(model_dir) / "config.json"
+    if source.startswith("local:"):  # not imported yet: the folder's own config says
+        from prunebench.checkpoint.local_import import local_path
+
+        config_file = config_file if config_file.exists() else (
+            local_path(source.removeprefix("local:")) / "config.json")
     if config_file.exists():
         return count_params(config_from_json(config_file))
     if source.startswith("random:"):

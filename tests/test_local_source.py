@@ -1,0 +1,210 @@
+"""`local:<folder>` model sources: a checkpoint on disk imported into resources/models/<name>/
+(prunebench.checkpoint.local_import, the workflow's `local_model` rule)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from prunebench import PrunebenchError, modeling
+from prunebench.checkpoint.integrity import MANIFEST, sha256_file
+from prunebench.checkpoint.local_import import import_files, import_local, local_problems
+from prunebench.hub import parse_source
+from prunebench.plan.checks import check_config, load_config_files
+from workflow_helpers import REPO, copy_workflow, run_snakemake
+
+
+@pytest.fixture
+def tokenizer(small_tokenizer):
+    return small_tokenizer
+
+
+@pytest.fixture
+def user_folder(tmp_path, small_random_model, tokenizer):
+    """A folder as a user's own training leaves it: save_pretrained's files (no prunebench
+    manifest) beside things that are not the checkpoint."""
+    model = small_random_model(seed=3)
+    folder = tmp_path / "my-finetune"
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    (folder / "optimizer.pt").write_bytes(b"not part of the model")
+    (folder / "checkpoint-100").mkdir()
+    (folder / "checkpoint-100" / "config.json").write_text("{}")
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    return {f.name: (f.stat().st_mtime_ns, sha256_file(f)) for f in folder.iterdir() if f.is_file()}
+
+
+def output(proc) -> str:
+    return proc.stdout + proc.stderr
+
+
+def logits_of(model, ids):
+    import torch
+
+    with torch.no_grad():
+        return model(ids).logits
+
+
+def test_source_names_a_folder_whatever_its_characters():
+    parsed = parse_source("local:/data/runs/llama@step:100")
+    assert (parsed.kind, parsed.name, parsed.revision) == ("local", "/data/runs/llama@step:100", None)
+    with pytest.raises(PrunebenchError, match="local:<folder>"):
+        parse_source("local:")
+
+
+def test_a_folder_is_imported_as_the_same_model_with_a_manifest(user_folder, tmp_path):
+    import torch
+
+    before = snapshot(user_folder)
+    out = import_local(f"local:{user_folder}", tmp_path / "resources" / "models" / "mine")
+    # Only the checkpoint's files: config, weights, tokenizer (and the new manifest).
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [p.name for p in import_files(user_folder)] + [MANIFEST])
+    assert not (out / "optimizer.pt").exists() and not (out / "checkpoint-100").exists()
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["source"] == f"local:{user_folder}"
+    assert manifest["imported_from"] == str(user_folder.resolve())
+    assert manifest["weights_sha256"] == {"model.safetensors":
+                                          sha256_file(user_folder / "model.safetensors")}
+    ids = torch.tensor([[1, 5, 9, 17, 33]])
+    original = modeling.load_model(user_folder)  # a user's folder: loads with a warning
+    imported = modeling.load_model(out)          # verified against its manifest
+    assert torch.equal(logits_of(imported, ids), logits_of(original, ids))
+    assert modeling.load_tokenizer(out)("a b c")["input_ids"] == \
+        modeling.load_tokenizer(user_folder)("a b c")["input_ids"]
+    assert snapshot(user_folder) == before  # the folder is only read
+    assert not list(out.parent.glob(".*"))  # no staging folder left behind
+
+
+def test_a_pickle_only_folder_is_converted_without_unpickling(tmp_path, small_random_model,
+                                                               tokenizer):
+    import torch
+
+    model = small_random_model(seed=4)
+    folder = tmp_path / "old-style"
+    model.config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    out = import_local(f"local:{folder}", tmp_path / "models" / "old")
+    assert not list(out.glob("*.bin")) and (out / "model.safetensors").exists()
+    record = json.loads((out / "pickle_conversion.json").read_text())["converted"]
+    assert record[0]["loader"] == "torch.load(weights_only=True)"
+    assert record[0]["from_sha256"] == sha256_file(folder / "pytorch_model.bin")
+    assert (folder / "pytorch_model.bin").exists()  # the user's file stays where it was
+    ids = torch.tensor([[2, 4, 8, 16]])
+    assert torch.equal(logits_of(modeling.load_model(out), ids), logits_of(model, ids))
+
+
+def test_a_pickle_the_weights_only_loader_refuses_is_not_imported(tmp_path, small_random_model,
+                                                                   tokenizer):
+    import argparse
+
+    import torch
+
+    folder = tmp_path / "odd"
+    small_random_model().config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    # Not a plain tensor container: unpickling would have to build an arbitrary object.
+    torch.save({"w": torch.zeros(2), "x": argparse.Namespace(a=1)}, folder / "pytorch_model.bin")
+    with pytest.raises(PrunebenchError, match="weights-only loader"):
+        import_local(f"local:{folder}", tmp_path / "models" / "odd")
+    assert not (tmp_path / "models" / "odd").exists()
+
+
+def test_an_interrupted_import_resumes_and_recopies_what_changed(user_folder, tmp_path):
+    out = tmp_path / "models" / "mine"
+    staging = out.parent / f".{out.name}.import"
+    staging.mkdir(parents=True)
+    # An earlier attempt copied the weights whole (copy2: same size and modification time)...
+    shutil.copy2(user_folder / "model.safetensors", staging / "model.safetensors")
+    kept_inode = (staging / "model.safetensors").stat().st_ino
+    # ... and a config.json that the user has edited since.
+    (staging / "config.json").write_text((user_folder / "config.json").read_text() + " ")
+    os.utime(staging / "config.json", ns=(0, 0))
+    import_local(f"local:{user_folder}", out)
+    assert (out / "model.safetensors").stat().st_ino == kept_inode  # not copied again
+    assert (out / "config.json").read_bytes() == (user_folder / "config.json").read_bytes()
+    assert not staging.exists()
+
+
+@pytest.mark.parametrize("make, phrase", [
+    (lambda f: None, "no such folder"),
+    (lambda f: f.write_text("x"), "is a file"),
+    (lambda f: f.mkdir(), "has no config.json: give the folder that save_pretrained wrote"),
+    (lambda f: (f.mkdir(), (f / "config.json").write_text('{"model_type": "gpt2"}')),
+     "model_type 'gpt2'"),
+    (lambda f: (f.mkdir(), (f / "config.json").write_text(
+        '{"model_type": "llama", "auto_map": {"AutoModelForCausalLM": "m.M"}}')),
+     "custom code (auto_map)"),
+])
+def test_a_folder_that_is_no_checkpoint_is_named_with_the_fix(tmp_path, make, phrase):
+    folder = tmp_path / "model"
+    make(folder)
+    problems = local_problems("mine", str(folder))
+    assert len(problems) == 1 and phrase in problems[0]
+    assert problems[0].startswith(f"models.mine.source local:{folder}")
+
+
+def test_missing_weights_and_tokenizer_are_each_named(user_folder):
+    for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (user_folder / name).unlink()
+    (user_folder / "model.pt").write_bytes(b"x")
+    problems = local_problems("mine", str(user_folder))
+    assert len(problems) == 2
+    assert "holds no weights (found ['model.pt', 'optimizer.pt']" in problems[0]
+    assert "safe_serialization=True" in problems[0]
+    assert "has no tokenizer" in problems[1] and "tokenizer.save_pretrained" in problems[1]
+
+
+def test_the_workflow_checks_a_local_folder_and_its_sizes_at_start(user_folder, tmp_path):
+    (tmp_path / "local.yaml").write_text(
+        f"models:\n  mine:\n    source: local:{user_folder}\n"
+        f"    variants: [dense, depth_ppl-0.75, depth_ppl-9B]\n"
+        f"  gone:\n    source: local:{tmp_path / 'nowhere'}\n    variants: [dense]\n")
+    config = load_config_files([REPO / "config" / "config.yaml", tmp_path / "local.yaml"])
+    with pytest.raises(PrunebenchError) as info:
+        check_config(config, resources=tmp_path / "resources")
+    lines = [line.strip() for line in str(info.value).splitlines()[1:]]
+    assert len(lines) == 2, lines
+    assert "models.gone.source" in lines[0] and "no such folder" in lines[0]
+    # The size is checked against the folder's own config.json, before any import.
+    assert lines[1].startswith("model mine, variant depth_ppl-9B") and "larger than the model" in lines[1]
+
+
+def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
+        user_folder, tmp_path, small_random_model):
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "local.yaml").write_text(
+        f"models:\n  mine:\n    source: local:{user_folder}\n    variants: [dense]\n")
+    configs = ["config/config.yaml", "local.yaml"]
+    # Both kinds of base model in one run: the tiny one by `model`, the folder by `local_model`.
+    plan = output(run_snakemake(workdir, "-n", "--cores", "1", configfile=configs))
+    stats = dict(line.split() for line in plan.splitlines()
+                 if line.split()[:1] in (["model"], ["local_model"]) and len(line.split()) == 2)
+    assert stats == {"model": "1", "local_model": "1"}
+    # Nothing to fetch for a folder: `prefetch` leaves it to the run.
+    assert "local_model" not in output(run_snakemake(workdir, "-n", "--cores", "1", "prefetch",
+                                                     configfile=configs))
+    run_snakemake(workdir, "--cores", "1", "resources/models/mine", configfile=configs)
+    out = workdir / "resources" / "models" / "mine"
+    assert json.loads((out / MANIFEST).read_text())["source"] == f"local:{user_folder}"
+    rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",
+                                 configfile=configs))
+    assert "Nothing to be done" in rerun
+    # The user retrains into the folder after the import: other weights, newer than the import
+    # (whose time is moved back rather than the new file's into the future). Snakemake compares
+    # a small input's checksum too, so only a changed file counts.
+    small_random_model(seed=5).save_pretrained(user_folder, safe_serialization=True)
+    earlier = time.time() - 60
+    for stamp in (out / ".snakemake_timestamp", out):
+        os.utime(stamp, (earlier, earlier))
+    rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",
+                                 configfile=configs))
+    assert "Updated input files" in rerun and "model.safetensors" in rerun
