@@ -58,6 +58,17 @@ def test_plan_sizes_a_local_folder_from_its_own_config(tmp_path, capsys):
     assert [(r["variant"], r["params_after"]) for r in rows] == [("depth_ppl-4.9B", 4_916_965_376)]
 
 
+def test_the_paper_configs_prune_each_model_over_one_llm_pruner_block_range(tmp_path):
+    """The speed study and the quality tables prune a model's LLM-Pruner variants over the same
+    blocks (the default range for 40 blocks differs from the one the 13B configs give)."""
+    ranges: dict[str, set] = {}
+    for name in ("paper.yaml", "paper-tables.yaml"):
+        for row in plan_rows(REPO / "config" / name, tmp_path):
+            if row["variant"].startswith("llm_pruner-"):
+                ranges.setdefault(row["model"], set()).add(row["blocks"])
+    assert ranges == {"llama-7b": {"4..29"}, "vicuna-13b": {"4..37"}}
+
+
 def test_plan_reports_an_unreachable_target(tmp_path, capsys):
     config = {"models": {"m": {"source": "random:llama-7b", "variants": ["llm_pruner-0.5B"]}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))

@@ -3,6 +3,7 @@ the SLURM profile against fake SLURM commands, and single-cell reruns of the pap
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -184,6 +185,16 @@ def test_prefetch_fetches_every_model_and_dataset_of_the_paper_config(tmp_path):
     assert not {"prune", "benchmark", "perplexity", "aggregate"} & set(counts), counts
 
 
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/gpu-smoke.yaml"])
+def test_prefetch_of_an_offline_config_makes_nothing(tmp_path, config):
+    """The embedded default and the random-model smoke run need no network: prefetch must not
+    train the tiny model or build a 7B random one (13 GB) on a login node."""
+    workdir = copy_workflow(tmp_path)
+    counts = job_counts(snakemake(workdir, "-n", "--cores", "2", "prefetch",
+                                  configfile=config).stdout)
+    assert counts == {"prefetch": 1}, counts
+
+
 def test_paper_config_pins_revisions_and_the_studys_protocol():
     config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
     for name, model in config["models"].items():
@@ -198,7 +209,7 @@ def test_paper_config_pins_revisions_and_the_studys_protocol():
     methods = config["methods"]
     assert methods["depth_ppl"]["calibration"] == {"source": "bookcorpus", "n": 10,
                                                    "length": 128, "seed": 1234,
-                                                   "sampling": "row_slice"}
+                                                   "sampling": "row_slice_inclusive"}
     assert methods["llm_pruner"]["calibration"]["source"] == "bookcorpus"
     assert methods["flap"]["calibration"]["source"] == "wikitext2"
     # the study's lm-eval scored LLaMA's contexts without a BOS token
@@ -416,6 +427,7 @@ def test_the_paper_config_with_its_keys_reordered_reruns_nothing(paper_done):
 @pytest.mark.slow
 def test_changing_one_paper_variants_params_reruns_only_its_cells(paper_done):
     workdir, config = paper_done
+    config = copy.deepcopy(config)  # the fixture's copy is shared by the module's tests
     entries = config["models"]["llama-7b"]["variants"]
     entries[entries.index("flap-4.9B")] = {"name": "flap-4.9B", "params": {"structure": "UL-UM"}}
     (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
@@ -428,6 +440,17 @@ def test_changing_one_paper_variants_params_reruns_only_its_cells(paper_done):
     assert all(n == 1 for rule, n in counts.items() if rule not in ("benchmark",)), counts
     reruns = set(re.findall(r"wildcards: model=([^,\s]+), variant=([^,\s]+)", dry))
     assert reruns == {("llama-7b", "flap-4.9B")}, reruns
+
+
+@pytest.mark.slow
+def test_the_tiny_models_settings_rerun_nothing_of_a_hub_models_run(paper_done):
+    """`embedded:` configures the embedded text and the tiny model, which the paper's hub
+    models never read: changing it must not download them again, nor rerun what they made."""
+    workdir, config = paper_done
+    config = {**copy.deepcopy(config), "embedded": {"seed": 0, "model": {"seed": 1, "steps": 10}}}
+    (workdir / "embedded.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(workdir, "-n", "--cores", "1", configfile="embedded.yaml")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
 
 
 @pytest.mark.parametrize("method", ["depth_ppl", "llm_pruner", "flap"])

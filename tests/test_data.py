@@ -1,5 +1,7 @@
 """Calibration windows and text sources."""
 import datasets
+import random
+
 import pytest
 import torch
 
@@ -96,7 +98,7 @@ def test_evaluation_text_joins_rows_as_the_study_did(monkeypatch, source, split)
 
 # ------------------------------------------------------------ the originals' samplings (draw_windows)
 
-SAMPLED = ["row_slice", "row_chunks", "joined_stream", "joined_chunks"]
+SAMPLED = ["row_slice", "row_slice_inclusive", "row_chunks", "joined_stream", "joined_chunks"]
 LONG_ROWS = [f"row {i}: " + "klmnopqrst" * (i % 5 + 2) for i in range(30)]  # 28-58 characters
 
 
@@ -123,7 +125,7 @@ def test_wrapped_sampling_is_the_embedded_pipelines_draw():
                                            wrap_rows=True))
 
 
-@pytest.mark.parametrize("sampling", ["row_slice", "row_chunks"])
+@pytest.mark.parametrize("sampling", ["row_slice", "row_slice_inclusive", "row_chunks"])
 def test_row_samplings_cut_each_window_from_one_row(sampling):
     windows = draw_windows(LONG_ROWS, CharTokenizer(), n=8, length=24, seed=0, sampling=sampling)
     assert windows.shape == (8, 24)
@@ -147,19 +149,83 @@ def numbered_rows(lengths: list[int]) -> list[str]:
     return [" ".join(str(1000 * (i + 1) + k) for k in range(n)) for i, n in enumerate(lengths)]
 
 
-def test_row_slices_come_from_distinct_long_enough_rows():
-    # ten rows too short for 24 tokens (23 with BOS), then five long enough (25 with BOS: the
-    # originals want a row longer than the window)
+def test_study_row_slices_come_from_distinct_long_enough_rows():
+    # ten rows too short for 24 tokens (23 with BOS), then five long enough (25 with BOS)
     rows = numbered_rows([22] * 10 + [24] * 5)
-    windows = draw_windows(rows, NumberTokenizer(), n=5, length=24, seed=0, sampling="row_slice")
+    windows = draw_windows(rows, NumberTokenizer(), n=5, length=24, seed=0,
+                           sampling="row_slice_inclusive")
     row_of = [{t // 1000 - 1 for t in w if t > 2} for w in windows.tolist()]
     assert all(len(r) == 1 for r in row_of)
     assert set().union(*row_of) == {10, 11, 12, 13, 14}
     for w in windows.tolist():  # a contiguous slice: consecutive tokens of the row
         body = [t for t in w if t != 1]
         assert body == list(range(body[0], body[0] + len(body)))
-    with pytest.raises(PrunebenchError, match="only 5 of its 15 rows are longer than 24 tokens"):
-        draw_windows(rows, NumberTokenizer(), n=6, length=24, seed=0, sampling="row_slice")
+    with pytest.raises(PrunebenchError, match="only 5 of its 15 rows have at least 24 tokens"):
+        draw_windows(rows, NumberTokenizer(), n=6, length=24, seed=0,
+                     sampling="row_slice_inclusive")
+
+
+def test_gptq_row_slices_take_a_long_enough_row_again_when_they_must(caplog):
+    rows = numbered_rows([22] * 10 + [24] * 2)  # two rows longer than 24 tokens with BOS
+    windows = draw_windows(rows, NumberTokenizer(), n=5, length=24, seed=0, sampling="row_slice")
+    assert {t // 1000 - 1 for w in windows.tolist() for t in w if t > 2} <= {10, 11}
+    assert "drawn again" in caplog.text
+
+
+def study_get_examples(rows, tokenizer, n, length, seed):
+    """Shortened LLaMA's get_examples (src/dataset.py), as LLM-Pruner's get_bookcorpus: draw a
+    row until one of at least `length` tokens (BOS included) not taken before, then a start
+    from 0 to its last full window, both ends included, with Python's seeded generator."""
+    rng, windows, taken = random.Random(seed), [], []
+    for _ in range(n):
+        while True:
+            i = rng.randint(0, len(rows) - 1)
+            ids = [tokenizer.bos_token_id] + tokenizer(rows[i])["input_ids"]
+            if len(ids) >= length and i not in taken:
+                taken.append(i)
+                break
+        start = rng.randint(0, len(ids) - length)
+        windows.append(ids[start:start + length])
+    return windows
+
+
+def gptq_get_c4(rows, tokenizer, n, length, seed):
+    """GPTQ's get_c4 (Wanda-sp's and FLAP's C4 loader): draw a row until one longer than
+    `length`, then a start from 0 to one before its last full window."""
+    rng, windows = random.Random(seed), []
+    for _ in range(n):
+        while True:
+            i = rng.randint(0, len(rows) - 1)
+            ids = [tokenizer.bos_token_id] + tokenizer(rows[i])["input_ids"]
+            if len(ids) > length:
+                break
+        start = rng.randint(0, len(ids) - length - 1)
+        windows.append(ids[start:start + length])
+    return windows
+
+
+# Rows of 20-27 tokens with BOS, around windows of 24: some exactly 24 long, which
+# row_slice_inclusive takes and row_slice skips, and whose only window starts at 0.
+EDGE_ROWS = numbered_rows([19 + (7 * i) % 9 for i in range(120)])
+
+
+@pytest.mark.parametrize("seed", [0, 42, 1234])
+@pytest.mark.parametrize("sampling, original", [("row_slice_inclusive", study_get_examples),
+                                                ("row_slice", gptq_get_c4)])
+def test_row_slices_are_the_originals_windows(sampling, original, seed):
+    """Same seed, rows and tokenizer: the windows the original code draws, one for one."""
+    ours = draw_windows(EDGE_ROWS, NumberTokenizer(), n=10, length=24, seed=seed, sampling=sampling)
+    assert ours.tolist() == original(EDGE_ROWS, NumberTokenizer(), 10, 24, seed)
+
+
+def test_the_study_takes_rows_of_exactly_the_window_length():
+    rows = numbered_rows([23] * 6)  # 24 tokens with BOS: one window each, from the start
+    windows = draw_windows(rows, NumberTokenizer(), n=6, length=24, seed=0,
+                           sampling="row_slice_inclusive")
+    assert sorted(w[1] // 1000 - 1 for w in windows.tolist()) == list(range(6))
+    assert all(w[0] == 1 for w in windows.tolist())
+    with pytest.raises(PrunebenchError, match="none of its 6 rows is longer than 24 tokens"):
+        draw_windows(rows, NumberTokenizer(), n=1, length=24, seed=0, sampling="row_slice")
 
 
 def test_row_chunks_are_consecutive_chunks_of_a_row():
@@ -203,10 +269,11 @@ def test_too_little_text_names_source_n_length_and_the_fix(sampling):
     assert "lower" in message or "raise" in message or "use a larger" in message
 
 
-def test_row_slice_counts_the_long_enough_rows():
+def test_study_row_slice_counts_the_long_enough_rows():
     rows = LONG_ROWS[:3] + ["tiny"] * 5
-    with pytest.raises(PrunebenchError, match=r"only 3 of its 8 rows are longer than 24 tokens"):
-        draw_windows(rows, CharTokenizer(), n=4, length=24, seed=0, sampling="row_slice")
+    with pytest.raises(PrunebenchError, match=r"only 3 of its 8 rows have at least 24 tokens"):
+        draw_windows(rows, CharTokenizer(), n=4, length=24, seed=0,
+                     sampling="row_slice_inclusive")
 
 
 def test_unknown_sampling_is_refused():
@@ -222,7 +289,9 @@ def test_saved_windows_record_their_sampling(tmp_path):
 
 def test_sampling_defaults_to_the_originals_except_for_embedded_text():
     assert resolve_calibration("flap")["sampling"] == "joined_stream"
-    assert resolve_calibration("depth_ppl", {"source": "wikitext2"})["sampling"] == "row_slice"
+    assert resolve_calibration("depth_ppl", {"source": "wikitext2"})["sampling"] == \
+        "row_slice_inclusive"
+    assert resolve_calibration("wanda_sp")["sampling"] == "row_slice"
     assert resolve_calibration("depth_ppl", {"source": "embedded"})["sampling"] == "wrapped"
     # an explicit sampling wins at any level, also for the embedded text
     assert resolve_calibration("sleb", {"sampling": "row_chunks"},

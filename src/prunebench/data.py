@@ -156,13 +156,18 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
 
 # How windows are drawn, after the original implementations (config/README.md, `sampling`):
 #   wrapped        the embedded text's: `<s> row </s>` rows run on (calibration_windows)
-#   row_slice      one random slice inside a random row longer than `length` (Shortened LLaMA,
-#                  LLM-Pruner on BookCorpus, Wanda-sp on C4)
+#   row_slice      one random slice inside a random row longer than `length`, starting before
+#                  its last `length` tokens (GPTQ's get_c4: Wanda-sp on C4)
+#   row_slice_inclusive
+#                  one random slice inside a random row of at least `length` tokens, starting
+#                  anywhere up to its last full window (get_examples of Shortened LLaMA and
+#                  LLM-Pruner on BookCorpus)
 #   row_chunks     each row tokenized alone, cut in consecutive chunks (ShortGPT on PG19 books)
 #   joined_stream  all rows joined with " ", tokenized once, random slices (FLAP on WikiText-2)
 #   joined_chunks  n shuffled rows joined with "\n\n", tokenized once, consecutive chunks: often
 #                  fewer than n windows (SLEB on WikiText-2)
-SAMPLINGS = ("wrapped", "row_slice", "row_chunks", "joined_stream", "joined_chunks")
+SAMPLINGS = ("wrapped", "row_slice", "row_slice_inclusive", "row_chunks", "joined_stream",
+             "joined_chunks")
 DEFAULT_SAMPLING = "wrapped"  # a calibration file's name carries any other sampling
 JOINERS = {"joined_stream": " ", "joined_chunks": "\n\n"}  # FLAP's and SLEB's
 
@@ -179,8 +184,9 @@ def draw_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
         raise PrunebenchError(f"calibration text {source} is empty")
     if sampling == "wrapped":
         return calibration_windows(rows, tokenizer, n, length, seed, wrap_rows=True)
-    draw = {"row_slice": _row_slices, "row_chunks": _row_chunks,
-            "joined_stream": _stream_slices, "joined_chunks": _stream_chunks}[sampling]
+    draw = {"row_slice": _row_slices, "row_slice_inclusive": _row_slices_inclusive,
+            "row_chunks": _row_chunks, "joined_stream": _stream_slices,
+            "joined_chunks": _stream_chunks}[sampling]
     windows = draw(rows, tokenizer, n, length, random.Random(seed), source)
     import torch
 
@@ -205,21 +211,52 @@ def _random_rows(rows: list[str], rng: random.Random):
 
 
 def _row_slices(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
-    # The originals redraw a row until one is longer than `length`, then slice it at a random
-    # start; rows are drawn without repeats here, so too little text stops instead of looping.
+    # GPTQ's get_c4: draw a row until one is longer than `length` (any row, again and again),
+    # then a start before its last full window. One number from the generator per draw, as
+    # there, so the same seed, rows and tokenizer give the original's windows.
+    windows, taken, too_short = [], set(), set()
+    while len(windows) < n:
+        i = rng.randrange(len(rows))
+        if i in too_short:
+            continue
+        ids = _encode(tokenizer, rows[i])
+        if len(ids) <= length:
+            too_short.add(i)
+            if len(too_short) == len(rows):  # the original would loop forever
+                raise PrunebenchError(
+                    f"calibration source {source}: none of its {len(rows)} rows is longer than "
+                    f"{length} tokens, so sampling row_slice cuts no window (n = {n}): lower "
+                    "length, or choose a sampling that joins rows (joined_stream) in the "
+                    "calibration settings")
+            continue
+        if i in taken:
+            log.warning("%s: row %d drawn again for another window (row_slice takes a row any "
+                        "number of times, as GPTQ's get_c4 does)", source, i)
+        taken.add(i)
+        start = rng.randrange(len(ids) - length)
+        windows.append(ids[start:start + length])
+    return windows
+
+
+def _row_slices_inclusive(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
+    # Shortened LLaMA's and LLM-Pruner's get_examples: draw a row until one of at least `length`
+    # tokens not taken before, then a start anywhere up to its last full window. One number
+    # per draw, as there (a row drawn again is skipped, as it would be rejected again), so the
+    # same seed, rows and tokenizer give the original's windows; too little text stops instead
+    # of looping.
     windows = []
     for i in _random_rows(rows, rng):
         ids = _encode(tokenizer, rows[i])
-        if len(ids) > length:
-            start = rng.randrange(len(ids) - length)
+        if len(ids) >= length:
+            start = rng.randrange(len(ids) - length + 1)
             windows.append(ids[start:start + length])
             if len(windows) == n:
                 return windows
     raise PrunebenchError(
-        f"calibration source {source}: only {len(windows)} of its {len(rows)} rows are longer than "
-        f"{length} tokens, fewer than the n = {n} windows asked for with sampling row_slice: lower "
-        "n or length, or choose a sampling that joins rows (joined_stream) in the calibration "
-        "settings")
+        f"calibration source {source}: only {len(windows)} of its {len(rows)} rows have at least "
+        f"{length} tokens, fewer than the n = {n} windows asked for with sampling "
+        "row_slice_inclusive (each from another row): lower n or length, or choose a sampling "
+        "that joins rows (joined_stream) in the calibration settings")
 
 
 def _row_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:

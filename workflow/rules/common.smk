@@ -6,6 +6,7 @@ from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
 from prunebench.plan import layout, variants
+from prunebench.plan.checks import schema_defaults
 from prunebench.plan.layout import fill
 from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
@@ -224,20 +225,26 @@ def eval_text_file(dataset):
 
 
 def prefetch_targets():
-    """Everything that needs the network: models, calibration windows, evaluation text and
-    lm-eval's task datasets."""
-    # A `local:` model is imported where the workflow runs: nothing to fetch.
+    """Everything that needs the network, and nothing else: hub models, calibration windows
+    cut from hub text, evaluation text, LoRA's hub instructions and lm-eval's task datasets.
+    The tiny and `random:` models, a `local:` folder and anything made from the embedded text
+    are made offline by the run itself (on a login node they would only cost time and memory)."""
     targets = [
-        model_dir(m)
-        for m in model_names()
-        if not config["models"][m]["source"].startswith("local:")
+        model_dir(m) for m in model_names() if config["models"][m]["source"].startswith("hf:")
     ]
     for m in model_names():
         for base in {e["base"] for e in variant_entries(m)} - {"dense"}:
-            windows = calibration_input(m, base)  # none for a data-free method
-            if windows:
-                targets.append(windows)
-    targets += [eval_text_file(d) for d in config["evaluation"]["perplexity"]["datasets"]]
+            settings = prune_settings(m, base)
+            # Windows cut from hub text need the model's tokenizer: a non-hub model with hub
+            # calibration is made here too, as its windows are.
+            if (
+                settings["method"] not in DATA_FREE
+                and settings["calibration"]["source"] != "embedded"
+            ):
+                targets.append(calibration_file(m, settings["calibration"]))
+    targets += [
+        eval_text_file(d) for d in config["evaluation"]["perplexity"]["datasets"] if d != "embedded"
+    ]
     # LoRA recovery's hub instruction data (Alpaca-cleaned); embedded data is made offline.
     if (
         any(e["recovery"] for m in model_names() for e in variant_entries(m))
@@ -281,6 +288,21 @@ def model_inputs(wildcards):
     if source == "tiny" or source.startswith("random:"):
         return {"train_text": layout.EMBEDDED_TEXT.format(split="train")}
     return {}
+
+
+def embedded_text_settings():
+    """What the embedded text depends on: its seed, not the tiny model's training settings (so
+    changing those retrains the tiny model only)."""
+    return {"seed": config["embedded"]["seed"]}
+
+
+def tiny_model_settings(wildcards):
+    """The tiny model's training settings (embedded.model), for the tiny model only. Other
+    sources do not read them and get the schema's defaults: a constant, which is what their
+    finished jobs recorded, so changing the tiny model's settings never reruns a download."""
+    if config["models"][wildcards.model]["source"] == "tiny":
+        return canonical(config["embedded"]["model"])
+    return canonical(schema_defaults("embedded")["model"])
 
 
 def local_model_names():

@@ -10,7 +10,7 @@ rule embedded_text:
     conda:
         "../envs/prunebench.yaml"
     params:
-        settings=canonical(config["embedded"]),
+        settings=embedded_text_settings(),
     script:
         "../scripts/embedded_text.py"
 
@@ -29,7 +29,7 @@ rule model:
         gpu=model_gpu,
     params:
         source=lambda wc: config["models"][wc.model]["source"],
-        tiny=canonical(config["embedded"]["model"]),
+        tiny=tiny_model_settings,
     script:
         "../scripts/model.py"
 

@@ -44,15 +44,18 @@ class Method:
 METHODS: dict[str, Method] = {
     # depth: whole blocks removed
     "depth_ppl": Method("prunebench.methods.depth:prune_ppl",
-                        {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"},
+                        {"source": "bookcorpus", "n": 10, "length": 128,
+                         "sampling": "row_slice_inclusive"},
                         params={"protect_first": 0, "protect_last": 0, "batch_size": 10}),
     # depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
     "depth_taylor": Method("prunebench.methods.depth_taylor:prune",
-                           {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"},
+                           {"source": "bookcorpus", "n": 10, "length": 128,
+                            "sampling": "row_slice_inclusive"},
                            params={"protect_first": 4, "protect_last": 2, "batch_size": 10,
                                    "dtype": "float32", "gradient_checkpointing": True}),
     "depth_mag": Method("prunebench.methods.depth_mag:prune",
-                        {"source": "bookcorpus", "n": 10, "length": 128, "sampling": "row_slice"},
+                        {"source": "bookcorpus", "n": 10, "length": 128,
+                         "sampling": "row_slice_inclusive"},
                         data_free=True, params={"protect_first": 4, "protect_last": 2}),
     "sleb": Method("prunebench.methods.sleb:prune",
                    {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"},
@@ -64,7 +67,8 @@ METHODS: dict[str, Method] = {
                        params={"protect_first": 0, "protect_last": 0, "batch_size": 8}),
     # width: heads and MLP channels removed in every block
     "llm_pruner": Method("prunebench.methods.llm_pruner:prune",
-                         {"source": "bookcorpus", "n": 10, "length": 64, "sampling": "row_slice"},
+                         {"source": "bookcorpus", "n": 10, "length": 64,
+                          "sampling": "row_slice_inclusive"},
                          params={"block_start": None, "block_end": None, "ratio": None,
                                  "taylor": "param_first"}),
     "flap": Method("prunebench.methods.flap:prune",
