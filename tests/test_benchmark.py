@@ -222,6 +222,82 @@ def test_oom_recorded_and_sweep_stops_keeping_rows(monkeypatch, error, backend):
     assert 4 not in calls  # nothing ran after the out-of-memory batch size
 
 
+@pytest.mark.parametrize("backend", ["hf", "compiled"])
+def test_a_model_out_of_memory_at_batch_one_gets_its_oom_row(monkeypatch, backend):
+    """Out of memory already in the attention probe (batch 1): the sweep records batch 1 as
+    "oom", as for any batch size, instead of failing the job."""
+    model = dense_model()
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    if backend == "hf":
+        monkeypatch.setattr(model.model, "forward", out_of_memory)
+    else:  # the static decoder allocates its KV cache first: fail the allocation there
+        import prunebench.benchmark.compiled as sd
+
+        real_zeros = torch.zeros
+
+        def zeros(*shape, **kwargs):
+            if len(shape) == 1 and isinstance(shape[0], tuple) and len(shape[0]) == 4:
+                out_of_memory()
+            return real_zeros(*shape, **kwargs)
+
+        monkeypatch.setattr(sd.torch, "zeros", zeros)
+    result = sweep(model, backend=backend, batch_sizes=[1, 2])
+    assert [(r["batch_size"], r["status"]) for r in result["rows"]] == [(1, "oom")]
+    assert "out of memory" in result["rows"][0]["error"]
+    assert any("OutOfMemoryError" in k for k in result["attention_kernels"])
+
+
+def test_other_work_is_measured_over_the_timed_runs_only(monkeypatch):
+    """The competition meter covers the timed runs, not the backend's build or the warm-up."""
+    from prunebench.benchmark import run, runners
+
+    events = []
+    real_generate = runners.HFRunner.generate
+
+    def generate(self, *args, **kwargs):
+        events.append("run")
+        return real_generate(self, *args, **kwargs)
+
+    class Meter:
+        def __init__(self, device):
+            pass
+
+        def start(self):
+            events.append("start")
+
+        def stop(self):
+            events.append("stop")
+            return {"competition": False}
+
+    monkeypatch.setattr(runners.HFRunner, "generate", generate)
+    monkeypatch.setattr(runners.HFRunner, "prepare", lambda self, *a: events.append("build"))
+    monkeypatch.setattr(run, "CompetitionMeter", Meter)
+    sweep(dense_model(), batch_sizes=[1], warmup=2, repeats=2, probe_attention=False)
+    assert events == ["build", "run", "run", "start", "run", "run", "stop"]
+
+
+def test_cpu_peak_memory_fallback_reads_ru_maxrss_in_its_platform_unit(monkeypatch):
+    """Without /proc the peak is ru_maxrss: KiB on Linux, bytes on macOS (getrusage(2))."""
+    import os
+    import resource
+    import sys
+    import types
+
+    from prunebench.benchmark.measure import PeakMemory
+
+    real_exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda p: p != "/proc/self/statm" and real_exists(p))
+    monkeypatch.setattr(resource, "getrusage", lambda who: types.SimpleNamespace(ru_maxrss=5000))
+    for platform, peak in (("linux", 5000 * 1024), ("darwin", 5000)):
+        monkeypatch.setattr(sys, "platform", platform)
+        with PeakMemory(torch.device("cpu")) as memory:
+            pass
+        assert "ru_maxrss" in memory.method and memory.peak_bytes == peak
+
+
 def test_other_errors_are_not_swallowed(monkeypatch):
     model = dense_model()
 
@@ -324,6 +400,10 @@ def test_bad_input(kwargs, match):
     (dict(output_tokens=0), "token config"),
     (dict(batch_sizes=[0]), "batch sizes"),
     (dict(sampling="yes"), "sampling"),
+    (dict(batch_sizes=[True, 2.0]), "batch sizes"),
+    (dict(batch_sizes=[1, 2.5]), "batch sizes"),
+    (dict(compile_mode="bogus"), "compile_mode"),
+    (dict(dtype="float8"), "dtype"),
 ])
 def test_bad_settings_fail_when_made_before_any_model_is_touched(kwargs, match):
     settings = {"input_tokens": 4, "output_tokens": 4, **kwargs}
@@ -357,6 +437,26 @@ def test_settings_from_the_config_section_take_the_sweep_keys_only():
     assert (settings.warmup, settings.repeats, settings.max_repeats) == (2, 3, 9)
     assert settings.sampling is True and settings.backend == "compiled"
     assert settings.dtype == "float32"
+
+
+def test_settings_from_the_shipped_config_time_in_the_dtype_auto_names():
+    """The shipped config says `dtype: auto`: float16 on CUDA, float32 on CPU."""
+    import yaml
+
+    from prunebench.modeling import resolve_dtype
+
+    section = yaml.safe_load((ROOT / "config/config.yaml").read_text())["benchmark"]
+    assert section["dtype"] == "auto"
+    settings = bench.SweepSettings.from_config(section, input_tokens=5, output_tokens=6,
+                                               batch_sizes=[1], device="cpu", warmup=0,
+                                               repeats=1, max_repeats=1, probe_attention=False)
+    assert settings.batch_sizes == [1]  # the cell's fields win over the section's
+    result = bench.run_sweep(dense_model(), None, settings)
+    assert result["dtype"] == "float32" and result["rows"][0]["status"] == "ok"
+    assert resolve_dtype("auto", "cuda") == torch.float16  # no GPU needed to name it
+    assert resolve_dtype("auto", "cpu") == torch.float32
+    with pytest.raises(PrunebenchError, match="depends on the device"):
+        resolve_dtype("auto")
 
 
 # --------------------------------------------------------------------------- compiled backend
@@ -710,6 +810,27 @@ def test_partial_rows_from_other_settings_are_not_reused(tmp_path):
                  probe_attention=False)["resumed_batch_sizes"] == []
 
 
+def test_partial_rows_measured_by_other_code_are_not_reused(monkeypatch, tmp_path):
+    """A crashed sweep rerun after the package's code changed measures its rows afresh."""
+    from prunebench import provenance
+
+    partial = tmp_path / ".5x6.unfinished.json"
+    model = dense_model()
+    sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False)
+    same = sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False)
+    assert same["resumed_batch_sizes"] == [1]  # same code: resumed
+    try:
+        # the package as an edit would leave it: another hash of its .py files
+        monkeypatch.setattr(provenance, "code_hash", lambda root=None: "e" * 64)
+        provenance.code_identity.cache_clear()
+        edited = sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False)
+        assert edited["provenance"]["code"]["hash"] == "e" * 64
+        assert edited["resumed_batch_sizes"] == []
+    finally:
+        monkeypatch.undo()
+        provenance.code_identity.cache_clear()
+
+
 # --------------------------------------------------------------------------- interference
 
 def test_a_sweep_holds_the_machine_lock_and_records_other_work(monkeypatch, tmp_path):
@@ -740,7 +861,9 @@ def test_a_sweep_holds_the_machine_lock_and_records_other_work(monkeypatch, tmp_
     assert held == [True]
     for row in result["rows"]:
         record = row["interference"]
-        assert isinstance(record["competition"], bool)
+        # None only where the machine has no CPU accounting (not Linux): not checked
+        assert record["competition"] in ((True, False) if os.path.exists("/proc/stat")
+                                         else (None,))
         assert set(record) >= {"other_cpu_cores", "loadavg_before", "loadavg_after",
                                "gpu_other_processes"}
     sweep(dense_model(), exclusive=False)  # without the lock: not taken

@@ -127,3 +127,73 @@ def test_competition_rule():
     # a GPU benchmark is not flagged for CPU work elsewhere on a shared node
     assert not competing({"other_cpu_cores": 8.0, "gpu_other_processes": []}, count_cpu=False)
     assert competing({"other_cpu_cores": None, "gpu_other_processes": [7]}, count_cpu=False)
+    # a check that could not be made is not competition, nor its absence
+    assert competing({"other_cpu_cores": 0.0, "gpu_other_processes": None}, count_cpu=False) \
+        is None
+    assert competing({"other_cpu_cores": None, "gpu_other_processes": None}) is None
+
+
+def _fake_gpu(monkeypatch, listing):
+    """torch.cuda as a GPU machine shows it: `listing` is what list_gpu_processes returns (an
+    exception is raised)."""
+    import torch
+
+    def list_gpu_processes(device=None):
+        if isinstance(listing, Exception):
+            raise listing
+        return listing
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "list_gpu_processes", list_gpu_processes)
+
+
+@pytest.mark.parametrize("listing", [
+    "pynvml module not found, please install nvidia-ml-py",  # torch's answer without pynvml
+    "cuda driver can't be loaded, is cuda enabled?",
+    RuntimeError("NVML Shared Library Not Found"),
+])
+def test_gpu_processes_that_cannot_be_listed_are_unknown_not_none(monkeypatch, listing):
+    import torch
+
+    _fake_gpu(monkeypatch, listing)
+    meter = CompetitionMeter(torch.device("cuda", 0))
+    meter.start()
+    record = meter.stop()
+    assert record["gpu_other_processes"] is None  # not checked, rather than "none found"
+    assert record["competition"] is None
+    assert record["gpu_unchecked"]  # why, for the reader of the result file
+
+
+def test_the_benchmark_is_not_counted_as_another_process_on_its_gpu_in_a_container(
+        monkeypatch, tmp_path):
+    """In a container with its own PID namespace NVML names this process by its host PID."""
+    import torch
+
+    from prunebench.benchmark import interference
+
+    status = tmp_path / "status"
+    status.write_text(f"Name:\tpython\nPid:\t{os.getpid()}\nNSpid:\t48213\t{os.getpid()}\n"
+                      "PPid:\t1\n")
+    monkeypatch.setattr(interference, "PROC_STATUS", status)
+    assert interference.own_pids() == {48213, os.getpid()}
+    alone = "GPU:0\nprocess      48213 uses     1234.000 MB GPU memory"
+    _fake_gpu(monkeypatch, alone)
+    meter = CompetitionMeter(torch.device("cuda", 0))
+    meter.start()
+    record = meter.stop()
+    assert record["gpu_other_processes"] == [] and record["competition"] is False
+
+    _fake_gpu(monkeypatch, alone + "\nprocess        977 uses      512.000 MB GPU memory")
+    meter.start()
+    record = meter.stop()
+    assert record["gpu_other_processes"] == [977] and record["competition"] is True
+    _fake_gpu(monkeypatch, "GPU:0\nno processes are running")
+    meter.start()
+    assert meter.stop()["gpu_other_processes"] == []
+
+
+def test_own_pids_without_a_pid_namespace_listing(monkeypatch, tmp_path):
+    from prunebench.benchmark import interference
+
+    monkeypatch.setattr(interference, "PROC_STATUS", tmp_path / "absent")  # not Linux
+    assert interference.own_pids() == {os.getpid()}

@@ -509,6 +509,118 @@ def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1
 
 
+def test_rows_whose_gpu_was_not_checked_for_other_work_are_not_flagged(tmp_path):
+    """`competition: null` (other GPU processes could not be listed) is not checked, which
+    is neither competition nor a clean bill."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8), unstable=())
+             for v in VARIANTS]
+    data = json.loads(bench[0].read_text())
+    for row in data["rows"]:
+        row["interference"] = {"other_cpu_cores": 3.0, "gpu_other_processes": None,
+                               "gpu_unchecked": "pynvml module not found", "competition": None}
+    bench[0].write_text(json.dumps(data))
+    df = report.load_bench(bench)
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    table = report.speed_table(df, report.load_prune_reports(reports))
+    assert table["competition"].isna().all()
+    assert report.flagged_cells(table) == []
+    summary = report.summary_table(df, report.load_prune_reports(reports))
+    assert summary["timings_flagged"].tolist() == [0, 0, 0]
+
+
+def test_rows_timed_once_are_warned_of_as_such_not_sent_to_a_quiet_machine(tmp_path, caplog):
+    """With `repeats: 1` every row is unstable (one run shows no spread): the warning says so,
+    and only a row that also had other work beside it is a cell to rerun on a quiet machine."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8), unstable=(1, 8))
+             for v in VARIANTS]
+    for path in bench:
+        data = json.loads(path.read_text())
+        for row in data["rows"]:
+            row["runs"], row["latencies_s"] = 1, [row["latency_s_mean"]]
+            contended = path == bench[0] and row["batch_size"] == 8
+            row["interference"] = {"other_cpu_cores": 2.0 if contended else 0.0,
+                                   "gpu_other_processes": None, "competition": contended}
+        path.write_text(json.dumps(data))
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))
+    assert table["unstable"].all()  # still flagged in the tables and figures
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        cells = report.flagged_cells(table)
+    assert cells == [f"results/bench/m7/{VARIANTS[0]}/hf/12x128.json"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == len(VARIANTS)  # dense's batch 1 was timed once too
+    for variant, warning in zip(VARIANTS, warnings):
+        assert warning.startswith(f"results/bench/m7/{variant}/hf/12x128.json has batch sizes "
+                                  "timed only once")
+        assert "repeats" in warning and "quiet" not in warning
+
+
+def test_oom_rows_have_no_build_time(tmp_path):
+    bench = [write_bench(tmp_path, "m7", v, "compiled", 12, 128, batches=(1, 8), oom=(8,))
+             for v in VARIANTS]
+    for path in bench:
+        data = json.loads(path.read_text())
+        data["rows"][0]["compile_s"] = data["compile_s"] = 2.5  # the file's sum: one row
+        path.write_text(json.dumps(data))
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))
+    assert _row(table, variant="dense", batch_size=1)["compile_s"] == 2.5
+    assert math.isnan(_row(table, variant="dense", batch_size=8)["compile_s"])
+
+
+def _timed_with(path, gpu=None, **fields):
+    """The file as timed on `gpu` (None: on the CPU), with top-level `fields` (dtype, ...)."""
+    data = json.loads(path.read_text())
+    data["provenance"] = {"seed": 0, "device": "cuda:0" if gpu else "cpu", "cpu": "x86_64",
+                          **({"gpu_name": gpu} if gpu else {})}
+    data.update(fields)
+    path.write_text(json.dumps(data))
+    return path
+
+
+H100, A100 = "NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB"
+STUDY = {"top_k": 50, "top_p": 0.95, "temperature": 1.0}
+
+
+def test_variants_timed_on_other_devices_dtypes_or_decoding_are_warned_of(tmp_path, caplog):
+    dense, depth, flap = [write_bench(tmp_path, "m7", v, "hf", 12, 128) for v in VARIANTS]
+    _timed_with(dense, H100, sampling=None)
+    _timed_with(depth, H100, sampling=STUDY)
+    _timed_with(flap, A100, sampling=None, dtype="bfloat16")
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        df = report.load_bench([dense, depth, flap])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 3, warnings
+    devices, dtypes, decoding = warnings
+    assert f"timed with different devices ({H100} for dense, depth-4.9B; {A100} for " \
+        "flap-4.9B)" in devices
+    assert "m7 (hf, 12x128)" in devices and "speed-ups over dense" in devices
+    assert f"Rebuild the 1 not timed with the dense file's {H100} ({flap})" in devices
+    assert "snakemake --cores all -f" in devices and str(dense) not in devices
+    assert "different dtypes (float16 for dense, depth-4.9B; bfloat16 for flap-4.9B)" in dtypes
+    assert "different decoding settings (greedy for dense, flap-4.9B; top_k=50 top_p=0.95 " \
+        "temperature=1.0 for depth-4.9B)" in decoding and str(depth) in decoding
+    row = _row(df, variant="flap-4.9B", batch_size=1)
+    assert (row["device_name"], row["dtype"], row["sampling"]) == (A100, "bfloat16", "greedy")
+
+
+def test_cells_timed_alike_give_no_timing_warning(tmp_path, caplog):
+    """Each cell on one device is enough; another backend or token config on another device,
+    a CPU cell, and files that do not record a setting are not compared."""
+    files = []
+    for variant in VARIANTS:
+        files.append(_timed_with(write_bench(tmp_path, "m7", variant, "hf", 12, 128), H100))
+        files.append(_timed_with(write_bench(tmp_path, "m7", variant, "compiled", 12, 128),
+                                 A100))
+        files.append(_timed_with(write_bench(tmp_path, "m7", variant, "hf", 82, 128)))
+        files.append(write_bench(tmp_path, "m7", variant, "compiled", 82, 128))
+    _timed_with(files[-1], H100)  # one variant records its device, the others do not
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        df = report.load_bench(files)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert set(df["device_name"].dropna()) == {H100, A100, "CPU x86_64"}
+
+
 def _with_code(path, code):
     """The file with `code` as its provenance's code block (None: none, as in older files)."""
     data = json.loads(path.read_text())

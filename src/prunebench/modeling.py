@@ -67,9 +67,18 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
-def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+def resolve_dtype(dtype: str | torch.dtype,
+                  device: str | torch.device | None = None) -> torch.dtype:
+    """A dtype or its name; 'auto' (the benchmark's default) needs the `device` it runs on:
+    float16 on CUDA, the study's, and float32 elsewhere, since CPUs have no fast fp16 matmul."""
     if isinstance(dtype, torch.dtype):
         return dtype
+    if str(dtype).lower() == "auto":
+        if device is None:
+            raise PrunebenchError("dtype 'auto' depends on the device (float16 on CUDA, float32 "
+                                  "on CPU): pass the device, or name the dtype")
+        kind = resolve_device(device).type if device == "auto" else torch.device(device).type
+        return torch.float16 if kind == "cuda" else torch.float32
     try:
         return DTYPES[str(dtype).lower()]
     except KeyError:

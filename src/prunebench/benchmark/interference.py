@@ -6,9 +6,10 @@ an exclusive OS file lock on what it times (the CPU machine, or its GPU) for its
 (`machine_lock`): the kernel releases it when the
 process ends, however it ends, so a crashed job never blocks the next. Other work that is not a
 prunebench benchmark cannot be locked out, so it is measured instead (`CompetitionMeter`):
-the CPU time the rest of the machine used while a row was timed (Linux /proc/stat, less this
-process's own time), the load average, and other processes on the GPU. A row is flagged when
-any of them shows competition.
+the CPU time the rest of the machine used while a row's timed runs ran (Linux /proc/stat, less
+this process's own time), the load average, and other processes on the GPU. A row is flagged
+when any of them shows competition; a check that could not be made (no nvidia-ml-py to list
+the GPU's processes, no /proc/stat) is recorded as null, never as "none found".
 """
 
 from __future__ import annotations
@@ -96,31 +97,66 @@ def _loadavg() -> float | None:
         return None
 
 
-def _gpu_processes(device) -> list[int]:
-    """PIDs of other processes on this CUDA device (NVML through torch), [] when unknown."""
+# Where this process's PIDs in every PID namespace are listed (Linux, `NSpid:` line).
+PROC_STATUS = Path("/proc/self/status")
+
+
+def own_pids() -> set[int]:
+    """This process's PID in every PID namespace it lies in, outermost first in `NSpid:`.
+
+    NVML names processes by their PID in the driver's (the host's) namespace: inside a
+    container with its own PID namespace that is not os.getpid(), so comparing with
+    os.getpid() alone would count the benchmark itself as another process on its GPU."""
+    pids = {os.getpid()}
+    try:
+        for line in PROC_STATUS.read_text().splitlines():
+            if line.startswith("NSpid:"):
+                pids.update(int(field) for field in line.split()[1:])
+    except (OSError, ValueError):  # not Linux, or a kernel without NSpid (before 4.1)
+        pass
+    return pids
+
+
+def _gpu_processes(device) -> tuple[list[int] | None, str | None]:
+    """(PIDs of other processes on this CUDA device, None) from NVML through torch, or
+    (None, why not) when they cannot be listed: nvidia-ml-py (pynvml) missing, NVML failing,
+    or a CPU device. Unknown is never reported as none."""
+    if not str(getattr(device, "type", device)).startswith("cuda"):
+        return None, "not a CUDA device"
     try:
         import torch
 
-        if getattr(device, "type", str(device)).startswith("cuda") and torch.cuda.is_available():
-            text = torch.cuda.list_gpu_processes(device)
-            pids = [int(line.split()[1]) for line in text.splitlines() if line.startswith("process")]
-            return [pid for pid in pids if pid != os.getpid()]
-    except Exception:  # noqa: BLE001 - pynvml missing or NVML unavailable: nothing to say
-        return []
-    return []
+        if not torch.cuda.is_available():
+            return None, "CUDA is not available"
+        text = torch.cuda.list_gpu_processes(device)
+    except Exception as exc:  # noqa: BLE001 - NVML errors: the check could not be made
+        return None, f"{type(exc).__name__}: {str(exc)[:200]}"
+    lines = text.splitlines()
+    # A listing starts with "GPU:<index>"; anything else is torch's explanation of why it
+    # could not make one (e.g. "pynvml module not found, please install nvidia-ml-py").
+    if not lines or not lines[0].startswith("GPU:"):
+        return None, text.strip()[:200] or "empty answer from torch.cuda.list_gpu_processes"
+    pids = [int(line.split()[1]) for line in lines if line.startswith("process")]
+    mine = own_pids()
+    return [pid for pid in pids if pid not in mine], None
+
+
+# Reasons already logged, so an unchecked GPU is said once per process, not once per row.
+_UNCHECKED_SAID: set[str] = set()
 
 
 class CompetitionMeter:
-    """Measure other work around one timed row: `start()`, time the row, then `stop()`."""
+    """Measure other work around one row's timed runs: `start()`, time them, then `stop()`."""
 
     def __init__(self, device="cpu"):
         self.device = device
+        self.on_gpu = str(getattr(device, "type", device)).startswith("cuda")
 
     def start(self) -> None:
         self.wall = time.perf_counter()
         self.busy, self.own = _machine_busy_seconds(), _own_seconds()
         self.load_before = _loadavg()
-        self.gpu_before = _gpu_processes(self.device)
+        self.gpu_before = _gpu_processes(self.device) if self.on_gpu else (None, None)
 
     def stop(self) -> dict:
         wall = max(time.perf_counter() - self.wall, 1e-9)
@@ -128,21 +164,34 @@ class CompetitionMeter:
         other = None
         if busy is not None and self.busy is not None:
             other = max(0.0, (busy - self.busy) - (_own_seconds() - self.own)) / wall
-        gpu_after = _gpu_processes(self.device)
         record = {"other_cpu_cores": None if other is None else round(other, 3),
                   "loadavg_before": self.load_before, "loadavg_after": _loadavg(),
-                  "gpu_other_processes": sorted(set(self.gpu_before) | set(gpu_after))}
-        on_cpu = not str(getattr(self.device, "type", self.device)).startswith("cuda")
-        record["competition"] = competing(record, count_cpu=on_cpu)
+                  "gpu_other_processes": None}
+        if self.on_gpu:
+            (before, why), (after, why_after) = self.gpu_before, _gpu_processes(self.device)
+            if before is not None or after is not None:
+                record["gpu_other_processes"] = sorted(set(before or []) | set(after or []))
+            else:
+                record["gpu_unchecked"] = why or why_after
+                if record["gpu_unchecked"] not in _UNCHECKED_SAID:
+                    _UNCHECKED_SAID.add(record["gpu_unchecked"])
+                    log.warning("other processes on the GPU cannot be listed (%s): rows record "
+                                "gpu_other_processes and competition as null (not checked); "
+                                "install nvidia-ml-py to check them", record["gpu_unchecked"])
+        record["competition"] = competing(record, count_cpu=not self.on_gpu)
         return record
 
 
 def competing(record: dict, count_cpu: bool = True,
-              cpu_limit: float = OTHER_CPU_CORES_LIMIT) -> bool:
+              cpu_limit: float = OTHER_CPU_CORES_LIMIT) -> bool | None:
     """Whether other work ran beside the timed row: another process on its GPU, or (for a CPU
     benchmark) other processes taking more than `cpu_limit` cores. A GPU benchmark is not
-    flagged for CPU work elsewhere on a shared node: other jobs there own other cores."""
+    flagged for CPU work elsewhere on a shared node: other jobs there own other cores.
+    None when the check that counts could not be made (a GPU's processes unlisted, no CPU
+    accounting): not checked, which is neither competition nor its absence."""
     if record.get("gpu_other_processes"):
         return True
-    other = record.get("other_cpu_cores")
-    return count_cpu and other is not None and other > cpu_limit
+    if count_cpu:
+        other = record.get("other_cpu_cores")
+        return None if other is None else other > cpu_limit
+    return None if record.get("gpu_other_processes") is None else False

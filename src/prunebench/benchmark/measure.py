@@ -4,6 +4,7 @@ while it ran (`PeakMemory`), both without disturbing what they measure."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -92,5 +93,7 @@ class PeakMemory:
         else:
             import resource
 
-            self.peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            # getrusage(2): ru_maxrss is in KiB on Linux and the BSDs, in bytes on macOS.
+            self.peak_bytes = peak if sys.platform == "darwin" else peak * 1024
         return False

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import numbers
 import os
 import statistics
 import time
@@ -33,6 +34,7 @@ from prunebench import PrunebenchError
 from prunebench.atomic import read_json, write_json
 from prunebench.benchmark.attention import (attention_context, attention_kernels,
                                             resolve_attention, set_hf_attention)
+from prunebench.benchmark.compiled import MODES as COMPILE_MODES
 from prunebench.benchmark.floors import add_floor, mean_decode_context, measure_bandwidth
 from prunebench.benchmark.interference import CompetitionMeter, machine_lock
 from prunebench.benchmark.measure import PeakMemory, StepClock, synchronize
@@ -43,7 +45,7 @@ from prunebench.benchmark.timing import latency_stats, percentile, repeat_until_
 from prunebench.logs import Progress
 from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
 from prunebench.oom import free_memory, is_out_of_memory
-from prunebench.provenance import device_info, package_versions, provenance
+from prunebench.provenance import code_identity, device_info, package_versions, provenance
 
 log = logging.getLogger(__name__)
 
@@ -105,24 +107,32 @@ class SweepSettings:
         if self.input_tokens < 1 or self.output_tokens < 1:
             raise PrunebenchError(f"token config {self.input_tokens}x{self.output_tokens} is "
                                   "invalid: input and output need at least 1 token each")
-        if not self.batch_sizes or any(int(b) != b or b < 1 for b in self.batch_sizes):
+        # A bool is an int to Python and 2.0 equals 2, but neither is a batch size anyone meant.
+        if not self.batch_sizes or any(isinstance(b, bool) or not isinstance(b, numbers.Integral)
+                                       or b < 1 for b in self.batch_sizes):
             raise PrunebenchError(f"batch sizes {list(self.batch_sizes)} must be a non-empty "
-                                  "list of positive integers")
+                                  "list of positive integers, e.g. [1, 8, 16]")
+        if self.compile_mode not in COMPILE_MODES:
+            raise PrunebenchError(f"unknown compile_mode {self.compile_mode!r}: choose one of "
+                                  f"{COMPILE_MODES} (docs/benchmarks.md, \"Modes\")")
+        if self.dtype != "auto":
+            resolve_dtype(self.dtype)  # an unknown name fails here; 'auto' needs the device
         if self.warmup < 0 or self.repeats < 1:
             raise PrunebenchError(f"warmup={self.warmup}, repeats={self.repeats}: need warmup "
                                   ">= 0 and repeats >= 1")
         if not self.max_seconds > 0 or not self.ci_target > 0:
             raise PrunebenchError(f"max_seconds={self.max_seconds}, ci_target={self.ci_target}: "
                                   "both must be positive")
-        self.batch_sizes = sorted(self.batch_sizes)
+        self.batch_sizes = sorted(int(b) for b in self.batch_sizes)
         self.max_repeats = max(self.max_repeats or self.repeats, self.repeats)
 
     @classmethod
     def from_config(cls, benchmark: dict[str, Any], **fields) -> SweepSettings:
         """From the config's `benchmark:` section (the keys a sweep takes; `token_configs` and
-        `backends` are the workflow's to expand) plus this cell's own `fields`."""
+        `backends` are the workflow's to expand) plus this cell's own `fields`, which win over
+        the section's."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in benchmark.items() if k in names}, **fields)
+        return cls(**{**{k: v for k, v in benchmark.items() if k in names}, **fields})
 
     @classmethod
     def of(cls, fields: dict[str, Any]) -> SweepSettings:
@@ -168,7 +178,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     if limit and s.input_tokens + s.output_tokens > limit:
         raise PrunebenchError(f"{s.input_tokens} + {s.output_tokens} tokens exceed the model's "
                               f"max_position_embeddings ({limit}); use a shorter token config")
-    device, dtype = resolve_device(s.device), resolve_dtype(s.dtype)
+    device = resolve_device(s.device)
+    dtype = resolve_dtype(s.dtype, device)  # 'auto': float16 on CUDA, float32 on CPU
     attention = resolve_attention(s.attention, device)
     model.to(device=device, dtype=dtype)
     model.eval()
@@ -270,13 +281,10 @@ TIMING_DEFINITIONS = {
 
 def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettings,
                     device: torch.device) -> dict[str, Any]:
-    """One batch size measured beside a competition meter, or its "oom" row."""
+    """One batch size measured (with the other work beside its timed runs), or its "oom" row."""
     oom = None
-    meter = CompetitionMeter(device)
-    meter.start()
     try:
         row = _measure_batch(runner, prompt, batch_size, s, device)
-        row["interference"] = meter.stop()
         if row["interference"]["competition"]:
             log.warning("batch size %d: other work ran beside the timing (%s): its figures are "
                         "flagged", batch_size, row["interference"])
@@ -347,10 +355,15 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
         progress.step()
         return latency
 
+    # Other work is measured over the timed runs only: the build and warm-up are not timed (and
+    # a compile's own worker processes would count as other work there).
+    meter = CompetitionMeter(device)
     with PeakMemory(device) as memory:
+        meter.start()
         latencies, stopped = repeat_until_stable(timed_run, min_runs=s.repeats,
                                                  max_runs=s.max_repeats,
                                                  max_seconds=s.max_seconds, target=s.ci_target)
+        interference = meter.stop()
     runner.release()
     step = statistics.fmean(steps) if steps else None
     return {
@@ -370,18 +383,22 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
         "decode_step_s_p50": percentile(gaps, 50) if gaps else None,
         "decode_step_s_p90": percentile(gaps, 90) if gaps else None,
         "decode_throughput_tok_s": batch_size / step if step else None,
+        "interference": interference,
     }
 
 
 def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
                       cell: dict | None) -> dict[str, Any]:
     """What must be equal for rows of an earlier, interrupted sweep to be reused: the model's
-    shape and the sweep's settings (`result` before any row), the device and the software."""
+    shape and the sweep's settings (`result` before any row), the device, the software and
+    prunebench's own code (its hash, provenance.code_identity: a commit that changes no code
+    keeps the rows, an edit of the package, committed or not, does not)."""
     keys = ("model", "variant", "backend", "input_tokens", "output_tokens", "params", "blocks",
             "dtype", "device", "attention", "sampling", "warmup", "repeats", "max_repeats",
             "max_seconds", "ci_target", "seed", "prompt_ids")
     return {"sweep": {k: result[k] for k in keys}, "shapes": layer_shapes(config), "cell": cell,
-            "versions": package_versions(), "device": device_info(device)}
+            "versions": package_versions(), "code": code_identity()["hash"],
+            "device": device_info(device)}
 
 
 def load_partial_rows(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dict[int, dict]:
@@ -395,8 +412,8 @@ def load_partial_rows(path: str | os.PathLike, fingerprint: dict[str, Any]) -> d
         log.warning("ignoring unreadable partial sweep %s (%s); starting over", path, exc)
         return {}
     if saved.get("fingerprint") != json.loads(json.dumps(fingerprint, default=str)):
-        log.info("partial sweep %s was made with other settings or on another machine; "
-                 "starting over", path)
+        log.info("partial sweep %s was made with other settings, other code or on another "
+                 "machine; starting over", path)
         return {}
     return {row["batch_size"]: row for row in saved.get("rows", [])}
 
@@ -411,6 +428,7 @@ def _probe_attention(model, backend: str, prompt: torch.Tensor, device: torch.de
                      attention: str) -> list[str]:
     """Which attention operators run for a prefill and a decode step under the pinned context."""
     ids = prompt.to(device).unsqueeze(0)
+    runner, failure = None, None
     try:
         if backend == "hf":
             runner = HFRunner(model, 2)
@@ -421,11 +439,16 @@ def _probe_attention(model, backend: str, prompt: torch.Tensor, device: torch.de
             runner.prepare(1, ids.shape[1] + 2)
             fn = lambda: runner.generate(ids, None)  # noqa: E731
         kernels = attention_kernels(fn)
-        runner.release()
     except Exception as exc:  # noqa: BLE001 - the probe is diagnostic; the sweep decides
-        if is_out_of_memory(exc):
-            raise
-        log.warning("attention probe failed: %s", exc)
-        return [f"probe failed: {type(exc).__name__}: {str(exc)[:200]}"]
+        # Out of memory included: a model that cannot generate at batch 1 gets its "oom" row
+        # from the sweep's first batch size, as any other batch size does.
+        failure = f"probe failed: {type(exc).__name__}: {str(exc)[:200]}"
+    # Outside the except block, so the traceback's tensors can be freed.
+    if runner is not None:
+        runner.release()
+    if failure:
+        free_memory(device)
+        log.warning("attention %s", failure)
+        return [failure]
     log.info("attention operators that ran: %s", kernels or "none (eager matmul + softmax)")
     return kernels

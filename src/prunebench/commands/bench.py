@@ -15,7 +15,8 @@ from prunebench.commands.workflow_defaults import ATTENTIONS, BENCH_DTYPES, COMP
 def bench_command(args) -> Path:
     """`prunebench bench`: one workflow benchmark cell (a batch-size sweep), printed as a
     table and written as the workflow's JSON."""
-    from prunebench.benchmark import BACKENDS, DEFAULT_BATCH_SIZES, SweepSettings, run_sweep
+    from prunebench.benchmark import (BACKENDS, DEFAULT_BATCH_SIZES, SweepSettings, dtype_name,
+                                      run_sweep)
     from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
 
     lin, lout = parse_tokens(args.tokens)
@@ -30,9 +31,8 @@ def bench_command(args) -> Path:
     out = Path(args.out or f"bench-{ckpt.name}-{ckpt.variant}-{backend}-{lin}x{lout}.json")
     check_out_file(out, args.force)
     device = resolve_device(args.device)
-    dtype = args.dtype
-    if dtype == "auto":  # the workflow's: the study's fp16 on GPU; CPUs have no fast fp16 matmul
-        dtype = "float16" if device.type == "cuda" else "float32"
+    # 'auto' resolved as the workflow resolves it: the study's fp16 on GPU, fp32 on CPU.
+    dtype = dtype_name(resolve_dtype(args.dtype, device))
     # What the workflow's bench_settings records for a cell of this backend.
     recorded = {"batch_sizes": batches, "warmup": args.warmup, "repeats": args.repeats,
                 "dtype": args.dtype, "attention": args.attention, "seed": args.seed,

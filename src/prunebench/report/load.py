@@ -11,7 +11,10 @@ study's figure (12x128, 82x128, 12x512, 82x512: output tokens, then input tokens
 ascending.
 
 Each loader warns when its files were made by different code (their provenance's code hash):
-the tables would then set side by side numbers that different code made.
+the tables would then set side by side numbers that different code made. `load_bench` also
+warns when the variants of one model, backend and token config were timed on different devices,
+in different dtypes or with different decoding: their speed-ups over dense would measure that
+difference too.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ _BENCH_NOISE = ("latency_s_p90", "latency_s_cv", "latency_s_ci95_low", "latency_
                 "decode_step_s_p90")
 _BENCH_KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 CELL = ["model", "backend", "input_tokens", "output_tokens"]
+# What a speed-up over dense assumes both timings shared, besides the cell (column: what it is).
+TIMED_WITH = {"device_name": "devices", "dtype": "dtypes", "sampling": "decoding settings"}
 _REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
                     "blocks_before", "blocks_after")
 
@@ -182,13 +187,17 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         if bad:
             raise PrunebenchError(f"bench file {path}: {bad} must be positive integers; "
                                   f"{_remake_hint(path, 'benchmark', True)}")
-        head = {k: v for k, v in data.items() if k not in ("rows", "provenance")
+        # The file's compile_s is the sum over its rows: each row keeps its own (none if OOM).
+        head = {k: v for k, v in data.items() if k not in ("rows", "provenance", "compile_s")
                 and (v is None or isinstance(v, (str, int, float, bool)))}
+        head.update(device_name=device_name(data), sampling=sampling_label(data))
         for i, row in enumerate(rows):
             records.append({**head, **_bench_row(path, i, row), "source": str(path)})
     df = pd.DataFrame.from_records(records)
     _reject_duplicates(df, _BENCH_KEY, "a bench row")
     _warn_mixed_code("bench", cells)
+    for message in mixed_timing(df):
+        log.warning(message)
     for column in _BENCH_METRICS + _BENCH_NOISE:
         df[column] = pd.to_numeric(df.get(column, pd.Series(np.nan, index=df.index)),
                                    errors="coerce")
@@ -205,6 +214,63 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     df["decode_fallback"] = fallback.where(fallback.map(nonempty_text), pd.NA).astype(object)
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
     return sort_rows(df)
+
+
+def device_name(data: dict[str, Any]) -> str | None:
+    """What a bench file was timed on, from its provenance: the GPU's name, or on CPU the
+    processor platform reports; None where the file does not say (older files)."""
+    provenance = data.get("provenance")
+    provenance = provenance if isinstance(provenance, dict) else {}
+    if provenance.get("gpu_name"):
+        return str(provenance["gpu_name"])
+    device = str(provenance.get("device") or data.get("device") or "")
+    if device.startswith("cpu") and provenance.get("cpu"):
+        return f"CPU {provenance['cpu']}"
+    return None
+
+
+def sampling_label(data: dict[str, Any]) -> str | None:
+    """How a bench file decoded: "greedy", or its sampling settings ("top_k=50 top_p=0.95
+    temperature=1.0"); None in files older than the field."""
+    if "sampling" not in data:
+        return None
+    sampling = data["sampling"]
+    if not sampling:
+        return "greedy"
+    if isinstance(sampling, dict):
+        return " ".join(f"{k}={v}" for k, v in sampling.items())
+    return str(sampling)
+
+
+def mixed_timing(df: pd.DataFrame) -> list[str]:
+    """One warning per model, backend and token config whose variants were timed on different
+    devices, in different dtypes or with different decoding (TIMED_WITH), naming the files on
+    each side and how to redo those that differ from the dense file; a file that does not
+    record a setting is left out of its comparison."""
+    messages = []
+    files = df.drop_duplicates("source")
+    for cell, group in files.groupby(CELL, sort=False):
+        for column, what in TIMED_WITH.items():
+            if column not in group:
+                continue
+            known = group[group[column].notna()]
+            values = appearance(known[column])
+            if len(values) < 2:
+                continue
+            dense = known.loc[known["variant"] == DENSE, column]
+            reference = dense.iloc[0] if len(dense) else values[0]
+            sides = "; ".join(
+                f"{value} for {', '.join(known.loc[known[column] == value, 'variant'])}"
+                for value in values)
+            odd = list(known.loc[known[column] != reference, "source"])
+            model, backend, lin, lout = cell
+            messages.append(
+                f"the bench files of {model} ({backend}, {lin}x{lout}) were timed with different "
+                f"{what} ({sides}), so their speed-ups over dense measure that difference too. "
+                f"Rebuild the {len(odd)} not timed with the dense file's {reference} "
+                f"({', '.join(odd)}) with it, by `snakemake --cores all -f <those files>`, "
+                "then run `snakemake --cores all`")
+    return messages
 
 
 def _bench_row(path: Path, i: int, row: Any) -> dict[str, Any]:
@@ -386,12 +452,22 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def noisy(df: pd.DataFrame) -> pd.Series:
-    """Rows whose timing is unstable (interval too wide) or had other work beside it: a rerun
-    on a quiet machine fixes them."""
+    """Rows whose timing is unstable (interval too wide, or a single timed run) or had other
+    work beside it. Competition that was not checked (<NA>) is not competition."""
     flags = df["unstable"].fillna(False).astype(bool)
     if "competition" in df:
         flags |= df["competition"].fillna(False).astype(bool)
     return flags
+
+
+def timed_once(df: pd.DataFrame) -> pd.Series:
+    """Unstable rows that had a single timed run and no other work beside them: one run shows
+    no spread, so they are flagged whatever the machine; a quiet machine does not fix that,
+    more runs do."""
+    once = df["unstable"].fillna(False).astype(bool) & (df["runs"] == 1).fillna(False)
+    if "competition" in df:
+        once &= ~df["competition"].fillna(False).astype(bool)
+    return once.astype(bool)
 
 
 def fell_back(df: pd.DataFrame) -> pd.Series:

@@ -15,7 +15,7 @@ from prunebench.atomic import atomic_path
 from prunebench.plan import layout
 from prunebench.plan.sizes import format_params
 from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, fell_back, noisy,
-                                    sort_rows, token_order, untrusted)
+                                    sort_rows, timed_once, token_order, untrusted)
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +213,10 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
     """Result files (results/bench/...) with a row whose timing is unstable or contended: the
     cells to rerun on a quiet machine, which the aggregation names at the end of the run.
 
-    Cells whose compiled decode step ran eagerly (`decode_fallback`) are flagged in the tables
-    and figures too, but are not returned: a quiet machine does not fix them. They are logged
-    here instead, each with its reason."""
+    Cells whose compiled decode step ran eagerly (`decode_fallback`), and cells whose only
+    unstable rows had a single timed run (`repeats: 1`, or a first run over `max_seconds`), are
+    flagged in the tables and figures too, but are not returned: a quiet machine does not fix
+    them. They are logged here instead, each with what does."""
     ok = speed[speed["status"] == "ok"]
     key = ["model", "variant", "backend", "input_tokens", "output_tokens"]
 
@@ -227,7 +228,13 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
         log.warning("%s: the compiled decode step ran eagerly (%s), so its timings are not "
                     "the compiled backend's (decode_fallback in results/tables/speed.csv): "
                     "fix that cause, then rerun the cell", path(r), r.decode_fallback)
-    return [path(r) for r in ok[noisy(ok)][key].drop_duplicates().itertuples()]
+    once = timed_once(ok)
+    for r in ok[once].drop_duplicates(key).itertuples():
+        log.warning("%s has batch sizes timed only once (runs = 1 in results/tables/speed.csv): "
+                    "one run shows no spread, so they are flagged unstable on any machine: "
+                    "set the benchmark's repeats (and max_repeats) to 2 or more, or raise "
+                    "max_seconds, then rerun the cell", path(r))
+    return [path(r) for r in ok[noisy(ok) & ~once][key].drop_duplicates().itertuples()]
 
 
 def _markdown_cell(value: Any) -> str:
