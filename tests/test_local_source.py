@@ -208,3 +208,10 @@ def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
     rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",
                                  configfile=configs))
     assert "Updated input files" in rerun and "model.safetensors" in rerun
+
+
+def test_the_commands_take_a_local_source_as_its_folder(user_folder):
+    from prunebench.commands.model_source import resolve_model
+
+    ckpt = resolve_model(f"local:{user_folder}")
+    assert (ckpt.path, ckpt.variant, ckpt.source) == (user_folder, "dense", f"local:{user_folder}")

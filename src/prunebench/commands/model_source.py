@@ -1,6 +1,7 @@
 """MODEL as the commands take it: a checkpoint directory (config.json, safetensors weights,
-tokenizer), a `prunebench prune` output folder (its `checkpoint/` is used, and its prune report
-names the variant), or `hf:<org>/<repo>@<revision>`, downloaded once into the cache folder."""
+tokenizer; also written `local:<folder>`, as in a workflow config), a `prunebench prune` output
+folder (its `checkpoint/` is used, and its prune report names the variant), or
+`hf:<org>/<repo>@<revision>`, downloaded once into the cache folder."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class Checkpoint:
 
 def resolve_model(spec: str, cache_dir: str | Path | None = None) -> Checkpoint:
     """MODEL as given -> the checkpoint folder, its name and variant (module docstring)."""
-    path = Path(spec).expanduser()
+    # `local:<folder>`, as a workflow config names a folder, is that folder.
+    path = Path(spec.removeprefix("local:") if spec.startswith("local:") else spec).expanduser()
     if path.exists() or not spec.startswith("hf:"):
         return _local_checkpoint(path, spec)
     from prunebench.hub import parse_source
