@@ -57,6 +57,8 @@ def test_model_size_comes_from_config_json_when_downloaded(tmp_path):
     ("hf:huggyllama/llama-7b@4782ad2", 7.0),
     ("hf:lmsys/vicuna-13b-v1.3", 13.0),
     ("hf:meta-llama/Meta-Llama-3-8B", 8.0),
+    ("hf:HuggingFaceTB/SmolLM2-360M@main", 0.36),  # a size in millions
+    ("hf:Qwen/Qwen2.5-0.5B", 0.5),
     ("tiny", 0.0),
 ])
 def test_model_size_before_download(source, billions):
@@ -66,6 +68,55 @@ def test_model_size_before_download(source, billions):
 def test_unsized_hub_model_says_how_to_size_it():
     with pytest.raises(PrunebenchError, match="set-resources"):
         jobsize.model_billions("/nonexistent", "hf:org/mystery-model")
+
+
+def dry_run_jobs(output: str) -> dict[str, dict[str, str]]:
+    """A dry run's jobs: '<rule> <wildcards>' -> its resources as printed ('<TBD>' included)."""
+    jobs = {}
+    for block in re.split(r"^rule ", output, flags=re.M)[1:]:
+        wildcards = re.search(r"^\s+wildcards: (.*)$", block, flags=re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, flags=re.M)
+        name = f"{block.split(':')[0]} {wildcards[1] if wildcards else ''}".strip()
+        jobs[name] = dict(item.split("=", 1) for item in resources[1].split(", ")) \
+            if resources else {}
+    return jobs
+
+
+def test_slurm_profile_sizes_model_and_calibration_jobs(tmp_path):
+    """On a cluster the model jobs ask for memory and time sized by the model (a random 7B is
+    initialised in fp16 on the CPU: more than the CPU default's 8 GB), BookCorpus calibration
+    for the memory its rows take; the jobs of a hub model whose id names no size are sized when
+    they are about to run, once its config.json is here (a dry run shows <TBD>), not refused."""
+    workdir = copy_workflow(tmp_path)
+    (workdir / "sizes.yaml").write_text(yaml.safe_dump({
+        "models": {"r7": {"source": "random:llama-7b", "variants": ["dense"]},
+                   "mystery": {"source": "hf:org/mystery-model@main",
+                               "variants": ["dense", "flap-0.5"]}},
+        "methods": {"flap": {"calibration": {"source": "bookcorpus"}}},
+        "benchmark": {"token_configs": ["12x32"], "batch_sizes": [1]},
+        "evaluation": {"perplexity": {"datasets": ["embedded"]}}}))
+    dry = snakemake(workdir, "-n", "--workflow-profile", "profiles/slurm",
+                    configfile="sizes.yaml").stdout
+    jobs = dry_run_jobs(dry)
+    b7 = jobsize.model_billions("/nonexistent", "random:llama-7b")
+    r7 = jobs["model model=r7"]
+    assert (int(r7["mem_mb"]), int(r7["runtime"]), r7["gpu"]) == (
+        jobsize.mem_mb("model", b7), jobsize.runtime_min("model", b7), "0")
+    assert int(r7["mem_mb"]) > 13_500  # its fp16 weights alone
+    download = jobs["model model=mystery"]
+    assert (int(download["mem_mb"]), int(download["runtime"])) == (
+        jobsize.mem_mb("model", jobsize.UNSIZED_DOWNLOAD_B),
+        jobsize.runtime_min("model", jobsize.UNSIZED_DOWNLOAD_B))
+    calibration = next(v for k, v in jobs.items() if k.startswith("calibration "))
+    assert int(calibration["mem_mb"]) == jobsize.calibration_mem_mb("bookcorpus") >= 16 * 1024
+    for name, job in jobs.items():
+        if name.split()[0] in jobsize.RATES and "model=mystery" in name \
+                and not name.startswith("model "):
+            assert job["mem_mb"] == job["runtime"] == "<TBD>", name
+    assert "prune model=mystery, variant=flap-0.5" in jobs
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    for rule in ("model", "local_model", "calibration"):  # nothing overrides the sized requests
+        assert not {"mem_mb", "runtime"} & set(profile["set-resources"].get(rule, {})), rule
 
 
 # --------------------------------------------------------------------------- device maps
@@ -345,6 +396,9 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     # a random model holds `gpu` locally, but on the CPU partition it asks for none
     model = jobs["model_wildcards_r7"]
     assert model["gpus"] is None and model["partition"] == defaults["slurm_partition"]
+    b7 = jobsize.model_billions("/nonexistent", "random:llama-7b")  # sized by the model
+    assert (model["mem"], model["time"]) == (jobsize.mem_mb("model", b7),
+                                             jobsize.runtime_min("model", b7))
     assert all(job["account"] == defaults["slurm_account"] for job in jobs.values())
 
 

@@ -101,7 +101,10 @@ def test_unknown_method_parameters_are_refused_where_they_are_written():
         "'structure'] (config/README.md, `methods`)" in lines
     assert any(line.startswith("  methods.depth_ppl.params: depth_ppl has no parameter(s) "
                                "['protect_frist']") for line in lines)
-    assert sum("magic" in line for line in lines) == 1 and lines[0].startswith("the config has 3")
+    assert sum("magic" in line for line in lines) == 1 and lines[0].startswith("the config has 4")
+    # and the problem of another kind beside them, which the variant checks find
+    assert "  model tiny: dense+lora sets params/calibration, but its base dense is listed " \
+        "too: set them on dense" in lines
     config["models"]["tiny"]["variants"] = ["dense", {"name": "flap-0.8", "params": {
         "metric": "IFV"}}]
     config["methods"] = {"depth_ppl": {"params": {"protect_first": 4}}}
@@ -202,3 +205,85 @@ def test_schema_defaults_and_choices_are_read_per_section(tmp_path):
         schema_defaults("bench.size", schema)
     with pytest.raises(PrunebenchError, match="no values for 'device'"):
         schema_enum("device", schema)
+
+
+@pytest.mark.parametrize("architecture", ["llama-99b", "gpt2"])
+def test_an_unknown_random_architecture_is_refused_naming_the_known_ones(architecture):
+    """It used to pass, then stop the DAG build with a traceback from job sizing."""
+    text = problems(default_config(r={"source": f"random:{architecture}", "variants": ["dense"]}))
+    lines = text.splitlines()
+    assert lines[0] == "the config has 1 problem(s):"
+    assert lines[1].startswith(f"  models.r.source: unknown architecture {architecture!r} in "
+                               f"'random:{architecture}': choose one of ['llama-13b', ")
+    assert all(f"'{name}'" in lines[1] for name in ARCHITECTURES)
+
+
+def test_every_problem_is_listed_at_once_and_each_once():
+    """Size and display-name checks run beside the schema's; every bad variant of a model is
+    named, not only its first; a name refused two ways is one line."""
+    config = default_config(tiny={"source": "tiny", "variants": [
+        "dense", "flap-1.5", "depth_ppl-0", "flap-0.8", "flap-0.80", "Magic-0.5",
+        {"name": "magic-0.5X"}]})
+    config["benchmark"]["repeats"] = "x"
+    config["display_names"] = {"models": {"llama7b": "LLaMA-7B"}, "methods": {"Depth": "Ours"}}
+    lines = problems(config).splitlines()
+    expected = [
+        "benchmark.repeats: 'x' is not of type 'integer'",
+        "models.tiny.variants.5: unknown pruning method 'Magic' in 'Magic-0.5'",
+        "models.tiny.variants.6.name: unknown pruning method 'magic' in 'magic-0.5X'",
+        "display_names.methods: unknown pruning method 'Depth'",
+        "model tiny, variant flap-1.5: target size '1.5' is ambiguous",
+        "model tiny, variant depth_ppl-0: target size '0' must be positive",
+        "model tiny: flap-0.8 and flap-0.80 are the same variant",
+        "display_names.models: 'llama7b' is not a model of this config"]
+    for start in expected:
+        assert sum(line.startswith(f"  {start}") for line in lines) == 1, (start, lines)
+    assert sum("Magic" in line for line in lines) == sum("Depth" in line for line in lines) == 1
+    assert lines[0] == f"the config has {len(expected)} problem(s):" and len(lines) == 1 + len(
+        expected)
+
+
+def test_a_variant_listed_twice_is_one_line_naming_it():
+    text = problems(default_config(tiny={"source": "tiny", "variants": [
+        "dense", "flap-0.8", "flap-0.8"]}))
+    assert text.splitlines()[1:] == ["  model tiny: variants listed twice: ['flap-0.8']"]
+
+
+def test_a_stride_larger_than_the_window_is_refused():
+    """It used to be cut to the window silently."""
+    config = default_config()
+    config["evaluation"]["perplexity"].update(window=64, stride=128)
+    assert problems(config).splitlines()[1].startswith(
+        "  evaluation.perplexity.stride: 128 is larger than the window (64 tokens): the tokens "
+        "between two windows would never be scored")
+    del config["evaluation"]["perplexity"]["window"]  # the default window, 128
+    config["evaluation"]["perplexity"]["stride"] = 129
+    assert "129 is larger than the window (128 tokens)" in problems(config)
+    config["evaluation"]["perplexity"]["stride"] = 128
+    check_config(config)
+
+
+def test_a_misspelt_offline_task_is_refused_with_the_close_names():
+    """Taken for an lm-eval hub task, it would add a job that needs the network."""
+    config = default_config()
+    config["evaluation"]["zeroshot"]["tasks"] = ["pb_agreemnt", "pb_number", "pb_nothing",
+                                                 "boolq"]
+    lines = problems(config).splitlines()
+    assert lines[0] == "the config has 2 problem(s):"
+    assert lines[1].startswith("  evaluation.zeroshot.tasks: unknown offline task "
+                               "'pb_agreemnt' (did you mean 'pb_agreement'?): the offline "
+                               "suite's tasks are ['pb_agreement', 'pb_number'")
+    assert lines[2].startswith("  evaluation.zeroshot.tasks: unknown offline task "
+                               "'pb_nothing'")
+
+
+def test_max_memory_without_a_device_map_is_refused():
+    """It used to be ignored without a word."""
+    config = default_config(big={"source": "random:llama-7b", "variants": ["dense"],
+                                 "max_memory": {0: "70GiB", "cpu": "200GiB"}})
+    assert problems(config).splitlines()[1:] == [
+        "  models.big.max_memory: it caps each device of a device map, and models.big has no "
+        "device_map: add `device_map: auto` (or a mapping of modules to devices; "
+        "config/README.md, `models`), or remove max_memory"]
+    config["models"]["big"]["device_map"] = "auto"
+    check_config(config)

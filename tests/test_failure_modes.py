@@ -138,6 +138,21 @@ def test_f12_malformed_model_source(source):
         architecture_config("llama-99b")  # a `random:` source names one of these
 
 
+@pytest.mark.parametrize("source, message", [
+    ("hf:", "expected tiny | hf:<org>/<repo>@<revision>"), ("s3://bucket/model", "expected tiny"),
+    ("tiny:x", "expected tiny"),
+    # an unknown architecture used to pass, then stop the DAG build in job sizing
+    ("random:llama-99b", "unknown architecture 'llama-99b' in 'random:llama-99b': choose one of "
+                         "['llama-13b', 'llama-3-8b'"),
+])
+def test_f12_a_bad_model_source_is_refused_at_start(source, message):
+    with pytest.raises(PrunebenchError) as err:
+        check_config(config_with(models__tiny__source=source), SCHEMA, resources="nowhere")
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2 and lines[1].startswith("  models.tiny.source: ") \
+        and message in lines[1], lines
+
+
 def _workdir(tmp_path: Path, config: dict) -> Path:
     copy_workflow(tmp_path)
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))

@@ -488,12 +488,23 @@ def test_a_failed_evaluation_writes_nothing(tiny_model_dir, tmp_path, capsys, mo
     (["--ppl", "embedded,"], "empty entry"),
     (["--ppl", "embedded,embedded"], "twice"),
     (["--ppl", "embedded", "--bos", "never"], "unknown --bos"),
-    (["--tasks", "pb_numbers"], "unknown offline task 'pb_numbers'"),
+    (["--tasks", "pb_numbers"], "unknown offline task 'pb_numbers' (did you mean 'pb_number'?)"),
 ])
 def test_eval_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     out = tmp_path / "eval"
     code, _, err = run(capsys, "eval", tiny_model_dir, "--out", out, *extra)
     assert_one_line_error(code, err, expected)
+    assert not out.exists()
+
+
+def test_eval_refuses_a_stride_larger_than_the_window_before_looking_for_the_model(
+        tmp_path, capsys):
+    # (it used to be cut to the window silently, after the model was loaded)
+    out = tmp_path / "eval"
+    code, _, err = run(capsys, "eval", tmp_path / "no-model", "--ppl", "embedded", "--window",
+                       "64", "--stride", "128", "--out", out)
+    assert_one_line_error(code, err, "--stride 128 is larger than --window (64 tokens): the "
+                          "tokens between two windows would never be scored")
     assert not out.exists()
 
 

@@ -64,6 +64,19 @@ def suite_tasks(tasks: list[str]) -> list[str]:
     return [t for t in tasks if t in SUITE_TASKS]
 
 
+def unknown_suite_tasks(tasks: list[str]) -> list[str]:
+    """One line per `pb_*` name that is no task of the offline suite: a misspelling, which
+    would otherwise be taken for an lm-eval hub task and need the network."""
+    lines = []
+    for task in tasks:
+        if task.startswith("pb_") and task not in SUITE_TASKS:
+            close = difflib.get_close_matches(task, SUITE_TASKS, n=3, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            lines.append(f"unknown offline task {task!r}{hint}: the offline suite's tasks are "
+                         f"{list(SUITE_TASKS)}; a pb_* name is never looked up on the hub")
+    return lines
+
+
 def task_manager(include_path: str | Path | None, tasks: list[str]):
     """lm-eval's TaskManager over the built-in tasks asked for plus `include_path`."""
     if include_path:

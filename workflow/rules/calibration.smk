@@ -12,5 +12,7 @@ rule calibration:
         "logs/calibration/{model}/{source}-{n}x{length}-seed{seed}{sampling}.log",
     conda:
         "../envs/prunebench.yaml"
+    resources:
+        mem_mb=calibration_mem_mb,
     script:
         "../scripts/calibration.py"

@@ -1,5 +1,6 @@
 # Helpers shared by all rule files (config access, variants, file names, wildcard constraints)
 # and every input function: the other rule files hold rules only, as `snakemake --lint` asks.
+import errno
 import os
 import re
 from pathlib import Path
@@ -101,17 +102,28 @@ def checkpoint_dir(model, variant):
     return layout.CHECKPOINT.format(model=model, variant=variant)
 
 
-# Job sizes for the GPU rules (prune, benchmark, perplexity, zeroshot, lora). `gpu` is what keeps
-# GPU jobs apart: the local profile offers `gpu=1` in total, so they run one at a time there,
-# while a cluster gives each job its own GPU. Memory and time grow with the base model
-# (prunebench.plan.jobsize); a profile's `set-resources` overrides them per rule.
+# Job sizes for the GPU rules (prune, benchmark, perplexity, zeroshot, lora) and the rules that
+# make the base model (model, local_model). `gpu` is what keeps GPU jobs apart: the local
+# profile offers `gpu=1` in total, so they run one at a time there, while a cluster gives each
+# job its own GPU. Memory and time grow with the base model (prunebench.plan.jobsize); a
+# profile's `set-resources` overrides them per rule.
 GPU_JOB = 0 if config.get("device", "auto") == "cpu" else 1
 
 
-def model_billions(model):
-    from prunebench.plan.jobsize import model_billions as billions
+def model_billions(rule_name, model, input):
+    """The base model's size for a job of rule `rule_name`. A hub model whose id names no size
+    is sized from its config.json once downloaded: until then its jobs' requests are <TBD>
+    (Snakemake takes a FileNotFoundError naming a missing input as "size the job when it is
+    about to run", which is after the download)."""
+    from prunebench.plan import jobsize
 
-    return billions(model_dir(model), config["models"][model]["source"])
+    try:
+        return jobsize.job_billions(rule_name, model_dir(model), config["models"][model]["source"])
+    except jobsize.SizeUnknown:
+        missing = [path for path in input if not os.path.exists(path)]
+        if not missing:
+            raise
+        raise FileNotFoundError(errno.ENOENT, "made by an earlier job", missing[0]) from None
 
 
 def placement(model):
@@ -120,16 +132,27 @@ def placement(model):
     return variants.placement(config, model)
 
 
-def job_mem_mb(rule):
+def job_mem_mb(rule_name):
     from prunebench.plan.jobsize import mem_mb
 
-    return lambda wildcards, attempt: mem_mb(rule, model_billions(wildcards.model), attempt)
+    return lambda wildcards, input, attempt: mem_mb(
+        rule_name, model_billions(rule_name, wildcards.model, input), attempt
+    )
 
 
-def job_runtime(rule):
+def job_runtime(rule_name):
     from prunebench.plan.jobsize import runtime_min
 
-    return lambda wildcards, attempt: runtime_min(rule, model_billions(wildcards.model), attempt)
+    return lambda wildcards, input, attempt: runtime_min(
+        rule_name, model_billions(rule_name, wildcards.model, input), attempt
+    )
+
+
+def calibration_mem_mb(wildcards, attempt):
+    """Calibration holds the source's rows, not the model (prunebench.plan.jobsize)."""
+    from prunebench.plan.jobsize import calibration_mem_mb as mem_mb
+
+    return mem_mb(wildcards.source, attempt)
 
 
 def lora_settings():

@@ -27,6 +27,8 @@ rule model:
     threads: workflow.cores
     resources:
         gpu=model_gpu,
+        mem_mb=job_mem_mb("model"),
+        runtime=job_runtime("model"),
     params:
         source=lambda wc: config["models"][wc.model]["source"],
         tiny=tiny_model_settings,
@@ -50,6 +52,9 @@ rule local_model:
         model=local_model_names(),
     conda:
         "../envs/prunebench.yaml"
+    resources:
+        mem_mb=job_mem_mb("model"),  # the model rule's rate: copies, pickles converted
+        runtime=job_runtime("model"),
     params:
         source=lambda wc: config["models"][wc.model]["source"],
     script:

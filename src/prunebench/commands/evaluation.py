@@ -24,8 +24,8 @@ def eval_command(args) -> Path:
     """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
     from prunebench.data import EVAL_SPLITS
     from prunebench.modeling import load_model, require_tokenizer, resolve_device
-    from prunebench.mc_suite import TASKS as SUITE_TASKS
-    from prunebench.zeroshot import hub_tasks
+    from prunebench.plan.checks import stride_problem
+    from prunebench.zeroshot import hub_tasks, unknown_suite_tasks
 
     datasets = parse_list(args.ppl, "--ppl")
     tasks = parse_list(args.tasks, "--tasks")
@@ -38,9 +38,11 @@ def eval_command(args) -> Path:
         if len(set(items)) != len(items):
             raise PrunebenchError(f"{name} lists a name twice: keep one")
     choice(args.bos, BOS_MODES, "--bos")
-    for task in tasks:  # a typo in an offline task name would otherwise ask the hub for it
-        if task.startswith("pb_") and task not in SUITE_TASKS:
-            choice(task, SUITE_TASKS, "offline task")
+    typos = unknown_suite_tasks(tasks)  # a typo would otherwise ask the hub for the task
+    if typos:
+        raise PrunebenchError(f"--tasks: {typos[0]}")
+    if datasets and (problem := stride_problem(args.window, args.stride, "--window")):
+        raise PrunebenchError(f"--stride {problem}")
     hub = [d for d in datasets if d != "embedded"] + hub_tasks(tasks)
     if hub:
         require_hub(f"evaluating {', '.join(hub)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from prunebench import PrunebenchError
 from prunebench.plan.jobsize import known_param_count
 from prunebench.methods.registry import METHODS, parse_variant, split_variant, unknown_params
 from prunebench.plan.sizes import parse_size
-from prunebench.plan.variants import variant_entries
+from prunebench.plan.variants import read_variants
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 REQUIRED_SECTIONS = ("models", "benchmark", "evaluation")
@@ -111,9 +112,22 @@ def schema_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) ->
     validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
-        where = ".".join(str(p) for p in error.absolute_path) or "top level"
-        problems.append(f"{where}: {_explain(error)}")
+        if error.validator == "uniqueItems" and _is_variants(error.absolute_path):
+            continue  # variant_problems names the variants listed twice
+        for specific in _specific(error):
+            where = ".".join(str(p) for p in specific.absolute_path) or "top level"
+            problems.append(f"{where}: {_explain(specific)}")
     return problems
+
+
+def _specific(error) -> list:
+    """A variant written as a mapping that matches neither form: what is wrong with it as a
+    mapping (its name, an unknown key), not that it is no string either."""
+    if (error.validator == "oneOf" and isinstance(error.instance, dict)
+            and _is_variant_path(error)):
+        inner = [e for e in error.context if e.relative_schema_path[0] == 1]
+        return inner or [error]
+    return [error]
 
 
 def _explain(error) -> str:
@@ -121,11 +135,25 @@ def _explain(error) -> str:
     value = error.instance
     if isinstance(value, str) and _is_variant_path(error):  # a name, or an entry's `name:`
         return _variant_problem(value)
+    if "propertyNames" in error.schema_path and list(error.absolute_path) in _METHOD_SECTIONS:
+        return _unknown_method(value)  # as method_name_problems words it: one line remains
     if error.validator == "pattern" and isinstance(value, str):
         described = error.schema.get("description")
         if described:
             return f"{value!r} is not allowed: expected {described}"
     return error.message
+
+
+_METHOD_SECTIONS = (["methods"], ["display_names", "methods"])
+
+
+def _unknown_method(name: Any) -> str:
+    return f"unknown pruning method {name!r}: choose one of {sorted(METHODS)}"
+
+
+def _is_variants(path) -> bool:
+    path = list(path)
+    return len(path) == 3 and path[0] == "models" and path[2] == "variants"
 
 
 def _is_variant_path(error) -> bool:
@@ -147,16 +175,49 @@ def _variant_problem(name: str) -> str:
     return f"{name!r} is not a variant name such as 'depth_ppl-4.9B' or 'flap-0.8+lora'"
 
 
-def variant_problems(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
-    """Variants that cannot be made: bad or duplicated names, sizes larger than the model."""
+def _models(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The config's models whose entry is a mapping (the schema reports the others)."""
+    models = config.get("models")
+    return [(name, spec) for name, spec in (models.items() if isinstance(models, dict) else ())
+            if isinstance(spec, dict)]
+
+
+def _name_of(item: Any) -> Any:
+    return item.get("name") if isinstance(item, dict) else item
+
+
+@functools.cache
+def _schema_pattern(schema_file: str | Path, *path: str) -> re.Pattern:
+    entry = load_schema(schema_file)
+    for key in path:
+        entry = entry[key]
+    return re.compile(entry["pattern"])
+
+
+def _valid_variant_name(name: Any, schema_file: str | Path) -> bool:
+    """Whether the schema takes `name` as a variant name (it explains the others itself)."""
+    pattern = _schema_pattern(schema_file, "definitions", "variant_name")
+    return isinstance(name, str) and pattern.fullmatch(name) is not None
+
+
+def variant_problems(config: dict[str, Any], resources: str | Path = "resources",
+                     schema_file: str | Path = SCHEMA) -> list[str]:
+    """Variants that cannot be made, every one named: duplicated names, one size written two
+    ways, malformed sizes, sizes larger than the model (when its size is known here). Names the
+    schema refuses are its to explain."""
     problems = []
-    for model, spec in config["models"].items():
+    for model, spec in _models(config):
+        items = spec.get("variants")
+        items = [item for item in (items if isinstance(items, list) else ())
+                 if _valid_variant_name(_name_of(item), schema_file)]
+        entries, found = read_variants(model, items)
+        problems += found
+        source = spec.get("source")
         try:
-            entries = variant_entries(config, model)
-        except PrunebenchError as err:
-            problems.append(str(err))
-            continue
-        dense = known_param_count(Path(resources) / "models" / model, spec["source"])
+            dense = (known_param_count(Path(resources) / "models" / model, source)
+                     if isinstance(source, str) else None)
+        except (PrunebenchError, OSError, ValueError):
+            dense = None  # an unreadable local config.json: local_source_problems says so
         for entry in entries:
             if entry["size"] is None or dense is None:
                 continue
@@ -167,16 +228,43 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
     return problems
 
 
+def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
+    """Model sources that pass the schema's pattern but name nothing that can be made: a
+    `random:` architecture prunebench does not know (job sizing and the model job would fail
+    on it after the run started)."""
+    from prunebench.checkpoint.architectures import ARCHITECTURES
+    from prunebench.hub import parse_source
+
+    pattern = _schema_pattern(schema_file, "properties", "models", "additionalProperties",
+                              "properties", "source")
+    problems = []
+    for model, spec in _models(config):
+        source = spec.get("source")
+        if not isinstance(source, str) or not pattern.fullmatch(source):
+            continue  # the schema says what a source looks like
+        try:
+            parsed = parse_source(source)
+        except PrunebenchError as err:
+            problems.append(f"models.{model}.source: {err}")
+            continue
+        if parsed.kind == "random" and parsed.name not in ARCHITECTURES:
+            problems.append(f"models.{model}.source: unknown architecture {parsed.name!r} in "
+                            f"{source!r}: choose one of {sorted(ARCHITECTURES)} "
+                            "(docs/families.md), or give a hub id (hf:<org>/<repo>@<revision>)")
+    return problems
+
+
 def local_source_problems(config: dict[str, Any]) -> list[str]:
     """`local:<folder>` models whose folder cannot be imported (checkpoint.local_import)."""
     from prunebench.checkpoint.local_import import local_problems
 
-    return [problem for model, spec in config["models"].items()
-            if spec["source"].startswith("local:")
+    return [problem for model, spec in _models(config)
+            if isinstance(spec.get("source"), str) and spec["source"].startswith("local:")
+            and spec["source"].removeprefix("local:").strip()
             for problem in local_problems(model, spec["source"].removeprefix("local:"))]
 
 
-def method_name_problems(config: dict[str, Any]) -> list[str]:
+def method_name_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
     """Method names the registry does not know, wherever the config names a method (a variant,
     a `methods:` key, a `display_names.methods` key). The registry is the one list of methods,
     so the schema only checks their shape and this names the known ones. Run beside the schema
@@ -184,15 +272,13 @@ def method_name_problems(config: dict[str, Any]) -> list[str]:
     a mapping) instead of failing on it."""
     known = f"choose one of {sorted(METHODS)}"
     problems = []
-    models = config.get("models")
-    for model, spec in (models.items() if isinstance(models, dict) else ()):
-        variants = spec.get("variants") if isinstance(spec, dict) else None
+    for model, spec in _models(config):
+        variants = spec.get("variants")
         for item in variants if isinstance(variants, list) else ():
-            name = item.get("name") if isinstance(item, dict) else item
-            try:
-                method = parse_variant(split_variant(name)[0])[0]
-            except (PrunebenchError, AttributeError, TypeError):
-                continue  # not a variant name at all: the schema says so
+            name = _name_of(item)
+            if not _valid_variant_name(name, schema_file):
+                continue  # the schema's line explains it, unknown method included
+            method = parse_variant(split_variant(name)[0])[0]
             if method != "dense" and method not in METHODS:
                 problems.append(f"models.{model}.variants: unknown pruning method {method!r} in "
                                 f"{name!r}: {known} (or 'dense')")
@@ -201,7 +287,7 @@ def method_name_problems(config: dict[str, Any]) -> list[str]:
                 "display_names.methods": display.get("methods") if isinstance(display, dict)
                 else None}
     for where, section in sections.items():
-        problems += [f"{where}: unknown pruning method {key!r}: {known}"
+        problems += [f"{where}: {_unknown_method(key)}"
                      for key in (section if isinstance(section, dict) else ())
                      if key not in METHODS]
     return problems
@@ -215,9 +301,8 @@ def param_name_problems(config: dict[str, Any]) -> list[str]:
     config before it loads any weight, as `prunebench plan` does. Skips what the schema or
     `method_name_problems` already refuses, as that one does."""
     problems = []
-    models = config.get("models")
-    for model, spec in (models.items() if isinstance(models, dict) else ()):
-        variants = spec.get("variants") if isinstance(spec, dict) else None
+    for model, spec in _models(config):
+        variants = spec.get("variants")
         for item in variants if isinstance(variants, list) else ():
             if not isinstance(item, dict) or not isinstance(item.get("params"), dict):
                 continue
@@ -247,24 +332,75 @@ def _unknown_params(where: str, method: str, params: dict[str, Any]) -> list[str
 def display_name_problems(config: dict[str, Any]) -> list[str]:
     """Display names of models the config does not have: a misspelt key would otherwise leave
     the figure's label at the raw model key without a word."""
-    named = (config.get("display_names") or {}).get("models") or {}
+    display = config.get("display_names")
+    named = display.get("models") if isinstance(display, dict) else None
+    models = config.get("models")
+    if not isinstance(named, dict) or not isinstance(models, dict):
+        return []  # the schema's to report
     return [f"display_names.models: {key!r} is not a model of this config (models: "
-            f"{sorted(config['models'])}): spell it as under `models:` or remove it"
-            for key in named if key not in config["models"]]
+            f"{sorted(models)}): spell it as under `models:` or remove it"
+            for key in named if key not in models]
+
+
+def _section(config: dict[str, Any], *path: str) -> dict[str, Any]:
+    """config[path...] when every level is a mapping, else {} (the schema reports that)."""
+    for key in path:
+        config = config.get(key) if isinstance(config, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
+def task_problems(config: dict[str, Any]) -> list[str]:
+    """Misspelt offline-suite tasks (`pb_agreemnt`): any other name is an lm-eval hub task, so
+    the typo would add a job that needs the network to an offline run."""
+    from prunebench.zeroshot import unknown_suite_tasks
+
+    tasks = _section(config, "evaluation", "zeroshot").get("tasks")
+    names = [t for t in tasks if isinstance(t, str)] if isinstance(tasks, list) else []
+    return [f"evaluation.zeroshot.tasks: {line}" for line in unknown_suite_tasks(names)]
+
+
+def stride_problem(window: Any, stride: Any, window_name: str = "the window") -> str | None:
+    """Why windows of `window` tokens started every `stride` tokens cannot be scored, or None:
+    a stride larger than the window would skip the tokens between two windows."""
+    if isinstance(window, int) and isinstance(stride, int) and stride > window:
+        return (f"{stride} is larger than {window_name} ({window} tokens): the tokens between "
+                "two windows would never be scored. Set a stride <= the window (a smaller one "
+                "re-reads context), or leave it out for stride = window")
+    return None
+
+
+def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
+    """A perplexity stride larger than its window (evaluation.perplexity)."""
+    perplexity = _section(config, "evaluation", "perplexity")
+    window = perplexity.get("window",
+                            schema_defaults("evaluation.perplexity", schema_file)["window"])
+    problem = stride_problem(window, perplexity.get("stride"))
+    return [f"evaluation.perplexity.stride: {problem}"] if problem else []
+
+
+def placement_problems(config: dict[str, Any]) -> list[str]:
+    """`max_memory` caps the devices of a device map: without `device_map` it would be ignored."""
+    return [f"models.{model}.max_memory: it caps each device of a device map, and models."
+            f"{model} has no device_map: add `device_map: auto` (or a mapping of modules to "
+            "devices; config/README.md, `models`), or remove max_memory"
+            for model, spec in _models(config)
+            if "max_memory" in spec and "device_map" not in spec]
 
 
 def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
                  resources: str | Path = "resources") -> None:
-    """Raise one PrunebenchError listing every problem of `config`, one line each."""
+    """Raise one PrunebenchError listing every problem of `config`, one line each: every
+    check runs (each skips what an earlier one refuses), and a line said twice is kept once."""
     if not config:
         raise PrunebenchError(
             "no config was given: run Snakemake from the checkout's root (where profiles/default "
             "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
-    problems = (schema_problems(config, schema_file) + method_name_problems(config)
-                + param_name_problems(config))
-    if not problems:
-        problems = (local_source_problems(config) + variant_problems(config, resources)
-                    + display_name_problems(config))
+    found = (schema_problems(config, schema_file) + method_name_problems(config, schema_file)
+             + param_name_problems(config) + source_problems(config, schema_file)
+             + local_source_problems(config) + variant_problems(config, resources, schema_file)
+             + display_name_problems(config) + task_problems(config)
+             + perplexity_problems(config, schema_file) + placement_problems(config))
+    problems = list(dict.fromkeys(found))
     if not problems:
         return
     missing = [s for s in REQUIRED_SECTIONS if s not in config]

@@ -1,11 +1,13 @@
 """How much host memory and wall time a workflow job needs, sized by its base model.
 
 A cluster scheduler kills a job that overruns its request, and a request far too large waits in
-the queue for hours, so each GPU rule asks for memory and time that grow with the model: the
-base model's parameter count (from its downloaded `config.json`, else its `random:`
-architecture, else the size in its hub id such as `llama-7b`) times a per-rule rate. Host
-memory, not GPU memory, is what `mem_mb` requests: weights pass through host RAM on their way to
-the GPU. A retried job (pre-emption, out of memory) asks for more on each attempt.
+the queue for hours, so each GPU rule, and the `model` / `local_model` rules that make the base
+checkpoint, ask for memory and time that grow with the model: the base model's parameter count
+(from its downloaded `config.json`, else its `random:` architecture, else the size in its hub id
+such as `llama-7b` or `SmolLM2-360M`) times a per-rule rate. Host memory, not GPU memory, is what
+`mem_mb` requests: weights pass through host RAM on their way to the GPU. A retried job
+(pre-emption, out of memory) asks for more on each attempt. Calibration jobs load a tokenizer
+only: what they hold is the source's text (`calibration_mem_mb`).
 
 The rates are starting points for A100/H100 nodes; a site overrides any rule with
 `set-resources` in its profile (profiles/slurm/config.yaml).
@@ -41,7 +43,11 @@ class Rate:
 #   calls of up to 512 tokens: ~2 h for 7B with HF generate.
 # - perplexity / zeroshot: fp16 or fp32 load, a few thousand windows / lm-eval tasks.
 # - lora: float32 master weights and optimizer state stay on the GPU, the host holds one copy.
+# - model (and local_model): a `random:` model is initialised in fp16 in host memory on a CPU
+#   node (2 GB/B; LLaMA-7B: 13.5 GB) and saved; a download whose repository ships pickle weights
+#   converts one shard at a time (up to 10 GB each, held about twice); 13B takes 26 GB to fetch.
 RATES: dict[str, Rate] = {
+    "model": Rate(mem_gb=8, mem_gb_per_b=2.5, minutes=60, minutes_per_b=15),
     "prune": Rate(mem_gb=16, mem_gb_per_b=5, minutes=30, minutes_per_b=10),
     "benchmark": Rate(mem_gb=16, mem_gb_per_b=3, minutes=60, minutes_per_b=10),
     "perplexity": Rate(mem_gb=16, mem_gb_per_b=5, minutes=20, minutes_per_b=4),
@@ -49,8 +55,23 @@ RATES: dict[str, Rate] = {
     "lora": Rate(mem_gb=32, mem_gb_per_b=5, minutes=120, minutes_per_b=60),
 }
 
-# A hub id's own size tag ("llama-7b", "vicuna-13b-v1.3", "Llama-3-8B"), used before download.
-_SIZE_IN_NAME = re.compile(r"(?:^|[-_/.])(\d+(?:\.\d+)?)[bB](?:$|[-_/.])")
+# A hub model whose id names no size is sized from its config.json once downloaded (the workflow
+# sizes its jobs when they are about to run); its download itself is sized as a model of this
+# many billions: enough to convert a 10 GB pickle shard, the largest transformers wrote.
+UNSIZED_DOWNLOAD_B = 8.0
+
+# Calibration windows are drawn from the source's rows, all held as Python strings
+# (prunebench.data.load_rows): BookCorpus's 74M rows take about 9 GB, the other sources little.
+CALIBRATION_MEM_GB = {"bookcorpus": 16}
+CALIBRATION_DEFAULT_MEM_GB = 8
+
+# A hub id's own size tag ("llama-7b", "vicuna-13b-v1.3", "Llama-3-8B", "SmolLM2-360M"), used
+# before download.
+_SIZE_IN_NAME = re.compile(r"(?:^|[-_/.])(\d+(?:\.\d+)?)([bBmM])(?:$|[-_/.])")
+
+
+class SizeUnknown(PrunebenchError):
+    """A hub model's size before its config.json is here, when its id names none."""
 
 
 def known_param_count(model_dir: str | Path, source: str) -> int | None:
@@ -96,11 +117,25 @@ def model_billions(model_dir: str | Path, source: str) -> float:
         architecture_shape(parsed.name)  # an unknown architecture: its error names the known ones
     match = _SIZE_IN_NAME.search(parsed.name)
     if match is None:
-        raise PrunebenchError(
+        raise SizeUnknown(
             f"cannot size jobs for {source!r} before it is downloaded: its id names no size "
-            "(like '7b'). Run `snakemake prefetch` first (sizes then come from its config.json), "
-            "or set mem_mb / runtime for the GPU rules with set-resources in your profile")
-    return float(match.group(1))
+            "(like '7b' or '360M'). Run `snakemake prefetch` first (sizes then come from its "
+            "config.json), or set mem_mb / runtime for the GPU rules with set-resources in your "
+            "profile")
+    value = float(match.group(1))
+    return value if match.group(2) in "bB" else value / 1000
+
+
+def job_billions(rule: str, model_dir: str | Path, source: str) -> float:
+    """The size a job of `rule` is requested for: its base model's (`model_billions`). The
+    download of a hub model whose id names no size (rule `model`) asks as `UNSIZED_DOWNLOAD_B`;
+    every other job of such a model raises SizeUnknown until its config.json is here."""
+    try:
+        return model_billions(model_dir, source)
+    except SizeUnknown:
+        if rule == "model":
+            return UNSIZED_DOWNLOAD_B
+        raise
 
 
 def _rate(rule: str) -> Rate:
@@ -114,8 +149,16 @@ def _rate(rule: str) -> Rate:
 def mem_mb(rule: str, billions: float, attempt: int = 1) -> int:
     """Host memory request in MB; each retry asks for half as much again."""
     rate = _rate(rule)
-    gb = (rate.mem_gb + rate.mem_gb_per_b * billions) * (1 + 0.5 * (attempt - 1))
-    return int(math.ceil(gb)) * 1024
+    return _retried_mb(rate.mem_gb + rate.mem_gb_per_b * billions, attempt)
+
+
+def calibration_mem_mb(source: str, attempt: int = 1) -> int:
+    """Host memory request in MB of a calibration job drawing windows from `source`."""
+    return _retried_mb(CALIBRATION_MEM_GB.get(source, CALIBRATION_DEFAULT_MEM_GB), attempt)
+
+
+def _retried_mb(gb: float, attempt: int) -> int:
+    return int(math.ceil(gb * (1 + 0.5 * (attempt - 1)))) * 1024
 
 
 def runtime_min(rule: str, billions: float, attempt: int = 1) -> int:

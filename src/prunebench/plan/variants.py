@@ -30,29 +30,48 @@ def canonical(value: Any) -> Any:
 def variant_entries(config: dict, model: str) -> list[dict[str, Any]]:
     """The model's variants as dicts {name, method, size, params?, calibration?, base, recovery};
     `<base>+lora` has its base's method and size, and recovery 'lora'."""
-    entries = []
-    for item in config["models"][model]["variants"]:
+    entries, problems = read_variants(model, config["models"][model]["variants"])
+    if problems:
+        raise PrunebenchError("\n".join(problems))
+    return entries
+
+
+def read_variants(model: str, items: list) -> tuple[list[dict[str, Any]], list[str]]:
+    """The variants of `items` (names, or mappings with a `name`) that parse, and one line per
+    problem, every variant checked: a name that does not parse, a malformed size, a variant
+    listed twice or written twice (one size spelled two ways), a `+lora` entry whose settings
+    its listed base would override."""
+    entries, problems = [], []
+    for item in items:
         entry = {"name": item} if isinstance(item, str) else dict(item)
-        base, recovery = split_variant(entry["name"])
-        method, size = parse_variant(base)
+        try:
+            base, recovery = split_variant(entry["name"])
+            method, size = parse_variant(base)
+        except PrunebenchError as err:
+            problems.append(f"model {model}: {err}")
+            continue
         entry.update(method=method, size=size, base=base, recovery=recovery)
         entries.append(entry)
     names = [e["name"] for e in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise PrunebenchError(f"model {model}: variants listed twice: {duplicates}")
+        problems.append(f"model {model}: variants listed twice: {duplicates}")
     same: dict[tuple, str] = {}  # one size spelled two ways ('0.8', '0.80') would prune twice
     for e in entries:
-        key = (e["method"], _size_spec(model, e), e["recovery"])
-        if key in same:
-            raise PrunebenchError(f"model {model}: {same[key]} and {e['name']} are the same "
-                                  "variant (one size written two ways): keep one of them")
-        same[key] = e["name"]
+        try:
+            key = (e["method"], _size_spec(model, e), e["recovery"])
+        except PrunebenchError as err:
+            problems.append(str(err))
+            continue
+        if key in same and same[key] != e["name"]:  # the same name twice is said above
+            problems.append(f"model {model}: {same[key]} and {e['name']} are the same variant "
+                            "(one size written two ways): keep one of them")
+        same.setdefault(key, e["name"])
     for e in entries:  # the base's own entry wins, so the +lora entry's settings would be lost
         if e["recovery"] and e["base"] in names and ("params" in e or "calibration" in e):
-            raise PrunebenchError(f"model {model}: {e['name']} sets params/calibration, but its "
-                                  f"base {e['base']} is listed too: set them on {e['base']}")
-    return entries
+            problems.append(f"model {model}: {e['name']} sets params/calibration, but its base "
+                            f"{e['base']} is listed too: set them on {e['base']}")
+    return entries, problems
 
 
 def _size_spec(model: str, entry: dict) -> tuple[str, float] | None:
