@@ -91,7 +91,8 @@ def test_slurm_profile_sizes_model_and_calibration_jobs(tmp_path):
     (workdir / "sizes.yaml").write_text(yaml.safe_dump({
         "models": {"r7": {"source": "random:llama-7b", "variants": ["dense"]},
                    "mystery": {"source": "hf:org/mystery-model@main",
-                               "variants": ["dense", "flap-0.5"]}},
+                               "variants": ["dense", "flap-0.5"]},
+                   "big": {"source": "hf:org/big-70b@main", "variants": ["dense"]}},
         "methods": {"flap": {"calibration": {"source": "bookcorpus"}}},
         "benchmark": {"token_configs": ["12x32"], "batch_sizes": [1]},
         "evaluation": {"perplexity": {"datasets": ["embedded"]}}}))
@@ -107,6 +108,10 @@ def test_slurm_profile_sizes_model_and_calibration_jobs(tmp_path):
     assert (int(download["mem_mb"]), int(download["runtime"])) == (
         jobsize.mem_mb("model", jobsize.UNSIZED_DOWNLOAD_B),
         jobsize.runtime_min("model", jobsize.UNSIZED_DOWNLOAD_B))
+    # A download holds one file at a time: a 70B one asks no more than an unsized one.
+    assert jobs["model model=big"] == download, jobs["model model=big"]
+    assert int(jobs["benchmark model=big, variant=dense, backend=hf, lin=12, lout=32"]["mem_mb"]) \
+        == jobsize.mem_mb("benchmark", 70)
     calibration = next(v for k, v in jobs.items() if k.startswith("calibration "))
     assert int(calibration["mem_mb"]) == jobsize.calibration_mem_mb("bookcorpus") >= 16 * 1024
     for name, job in jobs.items():

@@ -171,22 +171,24 @@ def test_the_benchmark_is_not_counted_as_another_process_on_its_gpu_in_a_contain
 
     from prunebench.benchmark import interference
 
+    # PIDs other than this process's own, whatever that is: its host PID, another process's.
+    host_pid, other_pid = os.getpid() + 1, os.getpid() + 2
     status = tmp_path / "status"
-    status.write_text(f"Name:\tpython\nPid:\t{os.getpid()}\nNSpid:\t48213\t{os.getpid()}\n"
+    status.write_text(f"Name:\tpython\nPid:\t{os.getpid()}\nNSpid:\t{host_pid}\t{os.getpid()}\n"
                       "PPid:\t1\n")
     monkeypatch.setattr(interference, "PROC_STATUS", status)
-    assert interference.own_pids() == {48213, os.getpid()}
-    alone = "GPU:0\nprocess      48213 uses     1234.000 MB GPU memory"
+    assert interference.own_pids() == {host_pid, os.getpid()}
+    alone = f"GPU:0\nprocess      {host_pid} uses     1234.000 MB GPU memory"
     _fake_gpu(monkeypatch, alone)
     meter = CompetitionMeter(torch.device("cuda", 0))
     meter.start()
     record = meter.stop()
     assert record["gpu_other_processes"] == [] and record["competition"] is False
 
-    _fake_gpu(monkeypatch, alone + "\nprocess        977 uses      512.000 MB GPU memory")
+    _fake_gpu(monkeypatch, alone + f"\nprocess        {other_pid} uses      512.000 MB GPU memory")
     meter.start()
     record = meter.stop()
-    assert record["gpu_other_processes"] == [977] and record["competition"] is True
+    assert record["gpu_other_processes"] == [other_pid] and record["competition"] is True
     _fake_gpu(monkeypatch, "GPU:0\nno processes are running")
     meter.start()
     assert meter.stop()["gpu_other_processes"] == []

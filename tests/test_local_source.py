@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +29,8 @@ def user_folder(tmp_path, small_random_model, tokenizer):
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     (folder / "optimizer.pt").write_bytes(b"not part of the model")
+    (folder / "trainer_state.json").write_text('{"global_step": 100}')
+    (folder / "notes.txt").write_text("lr 1e-4, 3 epochs")
     (folder / "checkpoint-100").mkdir()
     (folder / "checkpoint-100" / "config.json").write_text("{}")
     return folder
@@ -67,7 +66,8 @@ def test_a_folder_is_imported_as_the_same_model_with_a_manifest(user_folder, tmp
     # Only the checkpoint's files: config, weights, tokenizer (and the new manifest).
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [p.name for p in import_files(user_folder)] + [MANIFEST])
-    assert not (out / "optimizer.pt").exists() and not (out / "checkpoint-100").exists()
+    for other in ("optimizer.pt", "checkpoint-100", "trainer_state.json", "notes.txt"):
+        assert not (out / other).exists(), other
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["source"] == f"local:{user_folder}"
     assert manifest["imported_from"] == str(user_folder.resolve())
@@ -118,20 +118,45 @@ def test_a_pickle_the_weights_only_loader_refuses_is_not_imported(tmp_path, smal
     assert not (tmp_path / "models" / "odd").exists()
 
 
-def test_an_interrupted_import_resumes_and_recopies_what_changed(user_folder, tmp_path):
-    out = tmp_path / "models" / "mine"
+def interrupt_import(monkeypatch, folder: Path, out: Path) -> Path:
+    """An import killed after its copies, before its manifest: its staging folder."""
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(modeling, "write_manifest", killed)
+        with pytest.raises(KeyboardInterrupt):
+            import_local(f"local:{folder}", out)
     staging = out.parent / f".{out.name}.import"
-    staging.mkdir(parents=True)
-    # An earlier attempt copied the weights whole (copy2: same size and modification time)...
-    shutil.copy2(user_folder / "model.safetensors", staging / "model.safetensors")
-    kept_inode = (staging / "model.safetensors").stat().st_ino
-    # ... and a config.json that the user has edited since.
-    (staging / "config.json").write_text((user_folder / "config.json").read_text() + " ")
-    os.utime(staging / "config.json", ns=(0, 0))
+    assert staging.is_dir() and not out.exists()
+    return staging
+
+
+def test_an_interrupted_import_resumes_without_copying_again(user_folder, tmp_path, monkeypatch):
+    out = tmp_path / "models" / "mine"
+    staging = interrupt_import(monkeypatch, user_folder, out)
+    copied = {f.name: f.stat().st_ino for f in staging.iterdir() if not f.name.startswith(".")}
+    assert copied.keys() == {f.name for f in import_files(user_folder)}
     import_local(f"local:{user_folder}", out)
-    assert (out / "model.safetensors").stat().st_ino == kept_inode  # not copied again
-    assert (out / "config.json").read_bytes() == (user_folder / "config.json").read_bytes()
-    assert not staging.exists()
+    # The same files, not copied again (a copy lands by rename: a new inode).
+    assert {name: (out / name).stat().st_ino for name in copied} == copied
+    assert not staging.exists() and not list(out.glob(".*"))
+
+
+def test_an_import_whose_folder_changed_meanwhile_starts_over(user_folder, tmp_path, monkeypatch,
+                                                              small_random_model):
+    out = tmp_path / "models" / "mine"
+    staging = interrupt_import(monkeypatch, user_folder, out)
+    assert (staging / "model.safetensors").exists()
+    # Before the rerun the user saves the model sharded: the single file is gone.
+    (user_folder / "model.safetensors").unlink()
+    small_random_model(seed=3).save_pretrained(user_folder, safe_serialization=True,
+                                               max_shard_size="300KB")
+    import_local(f"local:{user_folder}", out)
+    shards = sorted(p.name for p in user_folder.glob("*.safetensors"))
+    assert len(shards) > 1 and sorted(p.name for p in out.glob("*.safetensors")) == shards
+    assert not (out / "model.safetensors").exists()  # the old single file is not kept
+    assert (out / "model.safetensors.index.json").exists()
 
 
 @pytest.mark.parametrize("make, phrase", [
@@ -178,6 +203,19 @@ def test_the_workflow_checks_a_local_folder_and_its_sizes_at_start(user_folder, 
     assert lines[1].startswith("model mine, variant depth_ppl-9B") and "larger than the model" in lines[1]
 
 
+def test_a_folder_gone_after_its_import_does_not_stop_the_workflow(tmp_path):
+    """The import is what the workflow uses: a scratch folder purged since is no problem."""
+    (tmp_path / "local.yaml").write_text(
+        f"models:\n  mine:\n    source: local:{tmp_path / 'purged'}\n    variants: [dense]\n")
+    config = load_config_files([REPO / "config" / "config.yaml", tmp_path / "local.yaml"])
+    with pytest.raises(PrunebenchError, match="no such folder"):
+        check_config(config, resources=tmp_path / "resources")
+    imported = tmp_path / "resources" / "models" / "mine"
+    imported.mkdir(parents=True)
+    (imported / MANIFEST).write_text("{}")
+    check_config(config, resources=tmp_path / "resources")
+
+
 def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
         user_folder, tmp_path, small_random_model):
     workdir = copy_workflow(tmp_path / "wf")
@@ -198,16 +236,18 @@ def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
     rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",
                                  configfile=configs))
     assert "Nothing to be done" in rerun
-    # The user retrains into the folder after the import: other weights, newer than the import
-    # (whose time is moved back rather than the new file's into the future). Snakemake compares
-    # a small input's checksum too, so only a changed file counts.
-    small_random_model(seed=5).save_pretrained(user_folder, safe_serialization=True)
-    earlier = time.time() - 60
-    for stamp in (out / ".snakemake_timestamp", out):
-        os.utime(stamp, (earlier, earlier))
+    # The folder purged after the import (a scratch space): the import stands as it is.
+    away = user_folder.with_name("elsewhere")
+    user_folder.rename(away)
     rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",
                                  configfile=configs))
-    assert "Updated input files" in rerun and "model.safetensors" in rerun
+    assert "Nothing to be done" in rerun
+    away.rename(user_folder)
+    # The user retrains into the folder: the import is made again (and all made from it).
+    small_random_model(seed=5).save_pretrained(user_folder, safe_serialization=True)
+    rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",
+                                 configfile=configs))
+    assert "Params have changed" in rerun and "model.safetensors" in rerun, rerun
 
 
 def test_the_commands_take_a_local_source_as_its_folder(user_folder):

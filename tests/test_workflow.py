@@ -232,6 +232,17 @@ def test_changing_one_variants_parameters_reruns_only_that_variant(workflow_run)
     assert "variant=flap-0.8" in dry and "variant=depth_ppl-0.8" not in dry
 
 
+def test_the_tiny_models_settings_retrain_it_without_remaking_the_text(workflow_run):
+    """embedded.model trains the tiny model; the embedded text (and what is cut from it alone,
+    e.g. the offline zero-shot suite) does not depend on it."""
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    config["embedded"]["model"] = {**config["embedded"]["model"], "seed": 1}
+    (workflow_run / "retrained.yaml").write_text(yaml.safe_dump(config))
+    counts = job_counts(snakemake(workflow_run, "-n", configfile="retrained.yaml").stdout)
+    assert counts.get("model") == 1 and "prune" in counts, counts
+    assert not {"embedded_text", "mc_suite", "instructions"} & set(counts), counts
+
+
 def test_gpu_smoke_config_builds_its_dag(tmp_path):
     workdir = make_workdir(tmp_path)
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")

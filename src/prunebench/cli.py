@@ -18,7 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-
 from prunebench import PrunebenchError, commands
 from prunebench.plan.checks import check_config, load_config_files
 from prunebench.methods.registry import method_module

@@ -31,6 +31,8 @@ wildcard_constraints:
 
 
 EMBEDDED = layout.EMBEDDED
+# The tiny model's training settings when a config gives none (embedded.model in the schema).
+TINY_MODEL_DEFAULTS = schema_defaults("embedded")["model"]
 MC_SUITE = layout.MC_SUITE
 LM_EVAL_DATA = layout.LM_EVAL_DATA
 
@@ -248,10 +250,11 @@ def eval_text_file(dataset):
 
 
 def prefetch_targets():
-    """Everything that needs the network, and nothing else: hub models, calibration windows
-    cut from hub text, evaluation text, LoRA's hub instructions and lm-eval's task datasets.
-    The tiny and `random:` models, a `local:` folder and anything made from the embedded text
-    are made offline by the run itself (on a login node they would only cost time and memory)."""
+    """What needs the network: hub models, calibration windows cut from hub text, evaluation
+    text, LoRA's hub instructions and lm-eval's task datasets. The tiny and `random:` models, a
+    `local:` folder and anything made from the embedded text are made offline by the run itself
+    (on a login node they would only cost time and memory), except a model whose windows are
+    cut from hub text: cutting them needs its tokenizer."""
     targets = [
         model_dir(m) for m in model_names() if config["models"][m]["source"].startswith("hf:")
     ]
@@ -315,8 +318,9 @@ def model_inputs(wildcards):
 
 def embedded_text_settings():
     """What the embedded text depends on: its seed, not the tiny model's training settings (so
-    changing those retrains the tiny model only)."""
-    return {"seed": config["embedded"]["seed"]}
+    changing those retrains the tiny model only). The settings keep the shape they always had,
+    with the model part fixed to the schema's defaults, so finished jobs recorded the same."""
+    return canonical({**config["embedded"], "model": TINY_MODEL_DEFAULTS})
 
 
 def tiny_model_settings(wildcards):
@@ -325,21 +329,37 @@ def tiny_model_settings(wildcards):
     finished jobs recorded, so changing the tiny model's settings never reruns a download."""
     if config["models"][wildcards.model]["source"] == "tiny":
         return canonical(config["embedded"]["model"])
-    return canonical(schema_defaults("embedded")["model"])
+    return canonical(TINY_MODEL_DEFAULTS)
 
 
-def local_model_names():
-    """A regex of the models imported from a folder (`local:` sources): rule local_model's."""
-    names = [m for m, spec in config["models"].items() if spec["source"].startswith("local:")]
+def model_names_pattern(local):
+    """A regex of the models imported from a folder (`local:` sources: the local_model rule's
+    wildcard), or (`local=False`) of the others (the model rule's), so that each base model is
+    made by one rule only."""
+    names = [
+        m for m, spec in config["models"].items() if spec["source"].startswith("local:") == local
+    ]
     return "|".join(re.escape(m) for m in names) or "(?!)"  # (?!) matches no name
 
 
-def local_model_files(wildcards):
-    """The files a `local:` model is imported from (prunebench.checkpoint.local_import)."""
-    from prunebench.checkpoint.local_import import import_files, local_path
+def local_folder(model):
+    """The folder a `local:` model is imported from, resolved where Snakemake runs."""
+    from prunebench.checkpoint.local_import import local_path
 
-    source = config["models"][wildcards.model]["source"]
-    return [str(f) for f in import_files(local_path(source.removeprefix("local:")))]
+    return local_path(config["models"][model]["source"].removeprefix("local:"))
+
+
+def local_folder_state(wildcards):
+    """The files a `local:` model is imported from, with their sizes and modification times: a
+    change reruns the import (prunebench.checkpoint.local_import). Not input files, so a folder
+    gone after its import (a purged scratch space) leaves the import as it is: its state is then
+    the one its manifest recorded."""
+    from prunebench.checkpoint.local_import import folder_state, imported_state
+
+    folder = local_folder(wildcards.model)
+    if folder.exists():
+        return canonical(folder_state(folder))
+    return canonical(imported_state(model_dir(wildcards.model)) or {})
 
 
 def model_gpu(wildcards):

@@ -22,6 +22,8 @@ rule model:
         directory(layout.MODEL),
     log:
         "logs/model/{model}.log",
+    wildcard_constraints:
+        model=model_names_pattern(local=False),
     conda:
         "../envs/prunebench.yaml"
     threads: workflow.cores
@@ -37,19 +39,14 @@ rule model:
 
 
 # A `local:<folder>` model is imported (copied, its manifest written) instead: a rule of its own,
-# whose inputs are the folder's files, so a changed file re-imports it.
-ruleorder: local_model > model
-
-
+# with the folder's files as parameters, so a changed file re-imports it.
 rule local_model:
-    input:
-        local_model_files,
     output:
         directory(layout.MODEL),
     log:
         "logs/model/{model}.log",
     wildcard_constraints:
-        model=local_model_names(),
+        model=model_names_pattern(local=True),
     conda:
         "../envs/prunebench.yaml"
     resources:
@@ -57,5 +54,8 @@ rule local_model:
         runtime=job_runtime("model"),
     params:
         source=lambda wc: config["models"][wc.model]["source"],
+        # Resolved here, where Snakemake runs: a relative path names a folder beside it.
+        folder=lambda wc: str(local_folder(wc.model)),
+        files=local_folder_state,
     script:
         "../scripts/local_model.py"

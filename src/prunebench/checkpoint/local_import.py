@@ -4,31 +4,46 @@ model the user fine-tuned or a checkpoint kept on a cluster's shared file system
 The folder is imported once into the workflow's `resources/models/<name>/`, as a hub download
 is, rather than read in place: every result then comes from one fixed copy whose manifest
 records the sha256 of each file, whatever later happens to the folder (the workflow re-imports
-it, and reruns what depends on it, when one of its files changes). The folder is only read.
+it, and reruns what depends on it, when one of its files changes size or modification time:
+`folder_state`; once imported, the folder may even go). The folder is only read.
 
-What is imported is what a hub download takes (hub.ALLOW_PATTERNS: config, safetensors weights,
-tokenizer files), top level only. A folder with only pickle weights (`pytorch_model*.bin`) has
-them copied and converted once through torch's weights-only loader (checkpoint.pickle_convert),
-never unpickled. A folder that prunebench made (it holds a `prunebench.json` manifest) is
-verified against that manifest first.
+What is imported is the checkpoint (CHECKPOINT_FILES: config, generation config, tokenizer
+files, safetensors weights and their index), top level only: a trainer's logs and states
+beside it are left out, so adding one changes nothing. A folder with only pickle weights
+(`pytorch_model*.bin`) has them copied and converted once through torch's weights-only loader
+(checkpoint.pickle_convert), never unpickled. A folder that prunebench made (it holds a
+`prunebench.json` manifest) is verified against that manifest first.
 
 Copies land by rename, so an interrupted import resumes: a file already copied whole (same size
-and modification time as the folder's) is not copied again.
+and modification time as the folder's) is not copied again. The staging folder records the
+folder's files it was started from; if they changed before the rerun, it starts over.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import os
 import shutil
 from pathlib import Path
 
 from prunebench import PrunebenchError
-from prunebench.atomic import atomic_path
+from prunebench.atomic import atomic_path, write_json
 from prunebench.checkpoint.integrity import MANIFEST, TOKENIZER_FILES
 
 log = logging.getLogger(__name__)
+
+# The files of a checkpoint that save_pretrained (model and tokenizer) writes, and the record of
+# a pickle conversion prunebench made.
+CHECKPOINT_FILES = ["config.json", "generation_config.json", "*.safetensors",
+                    "model.safetensors.index.json", "tokenizer*.json", "tokenizer.model",
+                    "special_tokens_map.json", "added_tokens.json", "vocab.json", "vocab.txt",
+                    "merges.txt", "*.tiktoken", "chat_template.jinja", "chat_template.json",
+                    "pickle_conversion.json"]
+# The staging folder's record of the folder's files it copies (hidden: not in any manifest).
+SOURCE_RECORD = ".import-source.json"
+
 
 def local_path(name: str) -> Path:
     """The folder a `local:<name>` source names: `~` expanded, a relative path taken from the
@@ -43,13 +58,13 @@ def _matches(name: str, patterns: list[str]) -> bool:
 def import_files(folder: Path) -> list[Path]:
     """The files of `folder` that make the checkpoint: config, tokenizer and safetensors
     weights, or its pickle weights when it has no safetensors ones (converted on import)."""
-    from prunebench.hub import ALLOW_PATTERNS, PICKLE_PATTERNS
+    from prunebench.hub import PICKLE_PATTERNS
 
     if not folder.is_dir():
         return []
     files = sorted(f for f in folder.iterdir()
                    if f.is_file() and not f.name.startswith(".") and f.name != MANIFEST)
-    chosen = [f for f in files if _matches(f.name, ALLOW_PATTERNS)]
+    chosen = [f for f in files if _matches(f.name, CHECKPOINT_FILES)]
     if not any(f.suffix == ".safetensors" for f in chosen):
         chosen += [f for f in files if _matches(f.name, PICKLE_PATTERNS) and f not in chosen]
     return sorted(chosen)
@@ -90,40 +105,70 @@ def local_problems(model: str, source_name: str) -> list[str]:
     return problems
 
 
-def import_local(source: str, out_dir: str | Path) -> Path:
-    """Import the folder `source` (`local:<path>`) names into `out_dir`: copied, pickles
-    converted, manifest written, and put in place only once complete (module docstring)."""
+def import_local(source: str, out_dir: str | Path, folder: str | Path | None = None) -> Path:
+    """Import the folder `source` (`local:<path>`) names, or `folder` where the workflow
+    resolved that path already, into `out_dir`: copied, pickles converted, manifest written,
+    and put in place only once complete (module docstring)."""
     from prunebench.checkpoint.integrity import verify_manifest
-    from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint,
-                                                      converted_pickles, from_pickles)
+    from prunebench.checkpoint.pickle_convert import (PROGRESS, convert_pickle_checkpoint,
+                                                      converted_pickles)
     from prunebench.modeling import write_manifest
 
     out_dir = Path(out_dir)
-    name = source.removeprefix("local:")
-    problems = local_problems(out_dir.name, name)
+    folder = Path(folder) if folder else local_path(source.removeprefix("local:"))
+    problems = local_problems(out_dir.name, str(folder))
     if problems:
         raise PrunebenchError("\n".join(problems))
-    folder = local_path(name)
     if (folder / MANIFEST).is_file():  # made by prunebench: it says what its files must be
         verify_manifest(folder)
-    # A fixed staging folder, kept when an import breaks off, so a rerun resumes it.
+    files = import_files(folder)
+    # A fixed staging folder, kept when an import breaks off, so a rerun resumes it, unless the
+    # folder's files changed since (then a copy or conversion in it may be of the old ones).
     staging = out_dir.parent / f".{out_dir.name}.import"
+    record = folder_state(folder)
+    if staging.exists() and _recorded(staging) != record:
+        log.info("%s changed since the import broke off: starting it over", folder)
+        shutil.rmtree(staging)
     staging.mkdir(parents=True, exist_ok=True)
+    write_json(staging / SOURCE_RECORD, record)
     converted = set(converted_pickles(staging))  # pickles already converted (and deleted)
-    for file in import_files(folder):
+    for file in files:
         target = staging / file.name
         if file.name in converted or _same_copy(file, target):
             continue
         with atomic_path(target) as tmp:
             shutil.copy2(file, tmp)  # the folder's modification time too, for _same_copy
-    if from_pickles(staging):
+    if any(staging.glob("pytorch_model*.bin")) or (staging / PROGRESS).exists():
         log.warning("%s has pickle weights only: converting them once to safetensors with "
                     "torch's weights-only loader (no code in them runs)", folder)
         convert_pickle_checkpoint(staging)
-    write_manifest(staging, {"source": source, "imported_from": str(folder)})
+    (staging / SOURCE_RECORD).unlink()
+    write_manifest(staging, {"source": source, "imported_from": str(folder),
+                             "imported_files": record})
     os.replace(staging, out_dir)
     log.info("imported %s into %s", folder, out_dir)
     return out_dir
+
+
+def folder_state(folder: Path) -> dict[str, list[int]]:
+    """The files an import takes from `folder`, each with its size and modification time (ns):
+    what the workflow compares to tell whether the folder changed since its import."""
+    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in import_files(folder)}
+
+
+def imported_state(model_dir: Path) -> dict[str, list[int]] | None:
+    """`folder_state` of the folder as it was imported into `model_dir` (its manifest)."""
+    try:
+        return json.loads((Path(model_dir) / MANIFEST).read_text()).get("imported_files")
+    except (OSError, ValueError):
+        return None
+
+
+def _recorded(staging: Path) -> dict | None:
+    try:
+        return json.loads((staging / SOURCE_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _same_copy(file: Path, target: Path) -> bool:

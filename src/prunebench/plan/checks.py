@@ -254,13 +254,18 @@ def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) ->
     return problems
 
 
-def local_source_problems(config: dict[str, Any]) -> list[str]:
-    """`local:<folder>` models whose folder cannot be imported (checkpoint.local_import)."""
+def local_source_problems(config: dict[str, Any],
+                          resources: str | Path = "resources") -> list[str]:
+    """`local:<folder>` models whose folder cannot be imported (checkpoint.local_import). A
+    model imported already is not checked: its copy is what the workflow uses, and the folder
+    may have gone since (the import rule then counts as done)."""
+    from prunebench.checkpoint.integrity import MANIFEST
     from prunebench.checkpoint.local_import import local_problems
 
     return [problem for model, spec in _models(config)
             if isinstance(spec.get("source"), str) and spec["source"].startswith("local:")
             and spec["source"].removeprefix("local:").strip()
+            and not (Path(resources) / "models" / model / MANIFEST).is_file()
             for problem in local_problems(model, spec["source"].removeprefix("local:"))]
 
 
@@ -397,7 +402,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
             "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
     found = (schema_problems(config, schema_file) + method_name_problems(config, schema_file)
              + param_name_problems(config) + source_problems(config, schema_file)
-             + local_source_problems(config) + variant_problems(config, resources, schema_file)
+             + local_source_problems(config, resources)
+             + variant_problems(config, resources, schema_file)
              + display_name_problems(config) + task_problems(config)
              + perplexity_problems(config, schema_file) + placement_problems(config))
     problems = list(dict.fromkeys(found))

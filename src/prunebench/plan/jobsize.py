@@ -55,9 +55,10 @@ RATES: dict[str, Rate] = {
     "lora": Rate(mem_gb=32, mem_gb_per_b=5, minutes=120, minutes_per_b=60),
 }
 
-# A hub model whose id names no size is sized from its config.json once downloaded (the workflow
-# sizes its jobs when they are about to run); its download itself is sized as a model of this
-# many billions: enough to convert a 10 GB pickle shard, the largest transformers wrote.
+# A download or a folder's import holds one file at a time (a pickle shard converted: up to
+# 10 GB, the largest transformers wrote), whatever the model's size, so it asks as a model of at
+# most this many billions; so does the download of a hub model whose id names no size (its other
+# jobs are sized from its config.json once it is here, when they are about to run).
 UNSIZED_DOWNLOAD_B = 8.0
 
 # Calibration windows are drawn from the source's rows, all held as Python strings
@@ -127,15 +128,19 @@ def model_billions(model_dir: str | Path, source: str) -> float:
 
 
 def job_billions(rule: str, model_dir: str | Path, source: str) -> float:
-    """The size a job of `rule` is requested for: its base model's (`model_billions`). The
-    download of a hub model whose id names no size (rule `model`) asks as `UNSIZED_DOWNLOAD_B`;
-    every other job of such a model raises SizeUnknown until its config.json is here."""
+    """The size a job of `rule` is requested for: its base model's (`model_billions`), except
+    that the `model` rule's download or import of a checkpoint (any source but `random:`, whose
+    whole model is built in memory) asks as at most `UNSIZED_DOWNLOAD_B`, also when the id
+    names no size; every other job of such a model raises SizeUnknown until its config.json is
+    here."""
+    copies = rule == "model" and not source.startswith("random:")
     try:
-        return model_billions(model_dir, source)
+        billions = model_billions(model_dir, source)
     except SizeUnknown:
-        if rule == "model":
+        if copies:
             return UNSIZED_DOWNLOAD_B
         raise
+    return min(billions, UNSIZED_DOWNLOAD_B) if copies else billions
 
 
 def _rate(rule: str) -> Rate:
