@@ -277,6 +277,18 @@ def test_a_misspelt_offline_task_is_refused_with_the_close_names():
                                "'pb_nothing'")
 
 
+def test_a_summary_metric_for_a_task_not_configured_is_refused():
+    """A misspelt key would leave hellaswag on acc_norm and change the average silently."""
+    config = default_config()
+    config["evaluation"]["zeroshot"]["tasks"] = ["hellaswag", "pb_number"]
+    config["evaluation"]["zeroshot"]["metrics"] = {"hellaswg": "acc", "pb_number": "acc"}
+    lines = problems(config).splitlines()
+    assert lines == ["the config has 1 problem(s):",
+                     "  evaluation.zeroshot.metrics: 'hellaswg' is not one of the tasks "
+                     "['hellaswag', 'pb_number'] (did you mean 'hellaswag'?): spell it as under "
+                     "`tasks`, or remove it"]
+
+
 def test_max_memory_without_a_device_map_is_refused():
     """It used to be ignored without a word."""
     config = default_config(big={"source": "random:llama-7b", "variants": ["dense"],

@@ -74,6 +74,12 @@ def test_bos_per_window_scores_every_text_token(model, stream):
     nll = sum(direct_nll(model, w) for w in windows)
     assert out["scored_tokens"] == 100
     assert out["perplexity"] == pytest.approx(math.exp(nll / 100), rel=1e-5)
+    # what ppl.json's details record: the windows' text tokens and step, not the setting's 21
+    assert (out["window_text_tokens"], out["stride_tokens"], out["bos_in_every_window"]) == (
+        20, 20, True)
+    plain = perplexity(model, stream, window=20, stride=10)
+    assert (plain["window_text_tokens"], plain["stride_tokens"], plain["bos_in_every_window"]) \
+        == (20, 10, False)
 
 
 def test_strided_windows_score_each_token_once(model, stream):

@@ -1,4 +1,5 @@
 """LoRA recovery: data, prompt masking, best-by-validation, merging, shapes, settings, workflow."""
+import hashlib
 import json
 import math
 import subprocess
@@ -66,6 +67,13 @@ def recovered(tiny_model_dir, embedded_corpus, tokenizer, records, tmp_path_fact
 
 
 # --------------------------------------------------------------------------- recovery
+
+
+def test_the_report_names_the_records_trained_on(recovered, records):
+    """A hub dataset fetched at its newest may change: the digest of the records says which."""
+    digest = hashlib.sha256(json.dumps(records, sort_keys=True, ensure_ascii=False).encode())
+    assert recovered["report"]["records_sha256"] == digest.hexdigest()
+    assert recovered["report"]["records"] == len(records)
 
 
 def test_recovery_never_raises_the_validation_loss(recovered, test_stream):
@@ -296,10 +304,11 @@ def test_prompt_tokens_are_masked_from_the_loss(tiny_model_dir, tokenizer):
               "output": "She has a red cat."}
     enc = encode_record(record, tokenizer, "alpaca", max_length=512)
     prompt = tokenizer(format_prompt(record, "alpaca"), add_special_tokens=False)["input_ids"]
-    response = tokenizer(record["output"], add_special_tokens=False)["input_ids"]
+    text = tokenizer(format_prompt(record, "alpaca") + record["output"],
+                     add_special_tokens=False)["input_ids"]
+    response = text[len(prompt):]
     head = 1 + len(prompt)  # BOS + prompt
-    assert enc["input_ids"].tolist() == [tokenizer.bos_token_id] + prompt + response + [
-        tokenizer.eos_token_id]
+    assert enc["input_ids"].tolist() == [tokenizer.bos_token_id] + text + [tokenizer.eos_token_id]
     assert (enc["labels"][:head] == IGNORE_INDEX).all()
     assert enc["labels"][head:].tolist() == response + [tokenizer.eos_token_id]
     # padding is neither attended nor scored; the loss counts response tokens only
@@ -315,6 +324,40 @@ def test_prompt_tokens_are_masked_from_the_loss(tiny_model_dir, tokenizer):
                                                reduction="sum")
     single, _ = lora.response_loss(model, collate([enc], tokenizer.pad_token_id))
     assert single.item() == pytest.approx(manual.item(), rel=1e-5)
+
+
+def sentencepiece_like_tokenizer():
+    """A LLaMA-like tokenizer: newlines split off, words with a leading '▁', the first word of a
+    text too (what makes a response tokenized alone start with '▁Hello')."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split("\n", behavior="isolated"),
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")])
+    text = [format_prompt({"instruction": "Say hello.", "input": ""}, "alpaca") + "Hello there."] * 20
+    tok.train_from_iterator(text, trainers.BpeTrainer(vocab_size=200,
+                                                      special_tokens=["<unk>", "<s>", "</s>"]))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>")
+
+
+def test_prompt_and_response_are_tokenized_as_one_text_as_the_study_does():
+    """alpaca-lora (the study's recovery): tokenize prompt + response once, mask as many tokens
+    as the prompt alone has. Tokenized apart, the response would start with '▁Hello'."""
+    tokenizer = sentencepiece_like_tokenizer()
+    record = {"instruction": "Say hello.", "input": "", "output": "Hello there."}
+    prompt = format_prompt(record, "alpaca")
+    # LLaMA's tokenizer puts BOS first; alpaca-lora appends EOS.
+    bos, eos = [tokenizer.bos_token_id], [tokenizer.eos_token_id]
+    study_ids = bos + tokenizer(prompt + record["output"], add_special_tokens=False)["input_ids"] + eos
+    study_masked = len(bos + tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    enc = encode_record(record, tokenizer, "alpaca", max_length=64)
+    assert enc["input_ids"].tolist() == study_ids
+    assert enc["labels"].tolist() == [IGNORE_INDEX] * study_masked + study_ids[study_masked:]
+    alone = tokenizer(record["output"], add_special_tokens=False)["input_ids"]
+    assert enc["input_ids"].tolist()[study_masked] != alone[0]  # 'Hello', not '▁Hello'
 
 
 def test_embedded_records_are_instructions_from_the_train_text(embedded_corpus, records):
@@ -416,6 +459,11 @@ def test_defaults_are_the_studys():
     ({"rank": 8}, "unknown lora setting"),
     ({"data": {"source": "embedded", "size": 3}}, "unknown lora.data"),
     ({"data": {"source": "wikitext2"}}, "lora.data.source"),
+    # the schema's bounds also where no schema checks them (`prunebench recover`)
+    ({"data": {"max_train": -5}}, r"lora.data.max_train=-5: must be a whole number >= 1"),
+    ({"data": {"val_size": 0}}, "lora.data.val_size=0"),
+    ({"data": {"n_recall": -1}}, "lora.data.n_recall=-1"),
+    ({"data": {"seed": 1.5}}, "lora.data.seed=1.5"),
 ])
 def test_bad_settings_are_refused(overrides, message):
     with pytest.raises(PrunebenchError, match=message):

@@ -6,6 +6,7 @@ calibration windows, two LoRA steps, few timed runs, a few documents per task). 
 with one `error:` line, exit code 2, no traceback, and nothing written.
 """
 import argparse
+import hashlib
 import json
 import math
 import shutil
@@ -456,6 +457,9 @@ def test_eval_writes_the_workflows_perplexity_and_zeroshot(pruned, embedded_corp
     expected = perplexity(model, stream, 128, None, 8, 3)
     assert ppl["details"]["embedded"]["scored_tokens"] == expected["scored_tokens"]
     assert math.isclose(ppl["perplexity"]["embedded"], expected["perplexity"], rel_tol=1e-9)
+    # which text was scored (hub texts are loaded at their newest revision)
+    assert ppl["details"]["embedded"]["text_sha256"] == hashlib.sha256(
+        (embedded_corpus / "test.txt").read_bytes()).hexdigest()
     assert f"perplexity embedded: {expected['perplexity']:.4f}" in stdout
     zeroshot = read_json(out / "zeroshot.json")
     assert set(zeroshot) >= ZEROSHOT_KEYS
@@ -731,3 +735,22 @@ def test_commands_work_on_a_qwen2_model(tiny_qwen2_dir, tmp_path, capsys):
     assert code == 0, err
     ppl = json.loads((tmp_path / "eval" / "ppl.json").read_text())
     assert math.isfinite(ppl["perplexity"]["embedded"])
+
+
+@pytest.mark.parametrize("add_bos, warned", [(True, True), (False, False)])
+def test_eval_warns_that_hub_tasks_with_bos_are_not_the_studys_protocol(monkeypatch, caplog,
+                                                                        add_bos, warned):
+    """The CLI's default (a BOS before every context) is the embedded model's; the study's
+    lm-eval gave LLaMA none, so its numbers compare only with --no-add-bos-token."""
+    from prunebench import zeroshot
+    from prunebench.commands import evaluation
+
+    def stop(*args, **kwargs):
+        raise RuntimeError("stop before lm-eval")
+
+    monkeypatch.setattr(zeroshot, "evaluate", stop)
+    args = types.SimpleNamespace(add_bos_token=add_bos, num_fewshot=0, limit=None,
+                                 zeroshot_seed=1234, batch_size=None)
+    with pytest.raises(RuntimeError, match="stop before lm-eval"):
+        evaluation._zeroshot(None, None, None, ["arc_easy", "piqa"], None, None, "cpu", args)
+    assert ("--no-add-bos-token" in caplog.text) is warned

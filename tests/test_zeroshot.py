@@ -69,6 +69,15 @@ def test_suite_refuses_more_items_than_the_text_holds(embedded_corpus, tmp_path)
     assert not (tmp_path / "s").exists()
 
 
+def test_balancing_refuses_too_few_items_even_when_each_class_has_its_share():
+    """Two classes of one item each hold their share of 3 (one each), not the third item."""
+    import random
+
+    one = {"context": "c", "choices": [" a", " b"], "label": 0}
+    with pytest.raises(PrunebenchError, match=r"too few pb_number items \(2 for 3 wanted\)"):
+        mc_suite._balanced([("a", one), ("b", dict(one))], 3, random.Random(0), "pb_number")
+
+
 def test_missing_suite_data_is_named(suite, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(suite, broken)

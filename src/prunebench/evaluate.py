@@ -8,6 +8,7 @@ The result depends only on the windows, never on the batch size.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from typing import Any
@@ -66,7 +67,9 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
                               f"{context_limit} tokens: set evaluation.perplexity.window <= "
                               f"{context_limit}")
     prefix = 1 if bos_token_id is not None else 0
-    spans = windows_of(stream, window - prefix, stride and min(stride, window - prefix), max_windows)
+    # With a BOS in every window, a window holds window - 1 text tokens and steps by as many.
+    step = min(stride or window, window - prefix)
+    spans = windows_of(stream, window - prefix, step, max_windows)
     device = main_device(model)  # where inputs go, also for a dispatched model
     total_nll, total_tokens = 0.0, 0
     progress = Progress(log, "perplexity windows", len(spans))
@@ -100,7 +103,8 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
     if not math.isfinite(ppl):
         log.warning("perplexity is not finite: the model diverges on this text")
     return {"perplexity": ppl, "nll_sum": total_nll, "scored_tokens": total_tokens,
-            "windows": len(spans)}
+            "windows": len(spans), "window_text_tokens": window - prefix, "stride_tokens": step,
+            "bos_in_every_window": bool(prefix)}
 
 
 def perplexities(model, tokenizer, texts: dict[str, str],
@@ -113,6 +117,9 @@ def perplexities(model, tokenizer, texts: dict[str, str],
     as <s> paragraph </s>."""
     from prunebench.tiny import encode_text
 
+    if settings["bos"] != "none" and tokenizer.bos_token_id is None:
+        log.warning("the tokenizer has no BOS token (e.g. Qwen's): bos=%s adds none, so the "
+                    "texts are scored as with bos: none", settings["bos"])
     scores = {}
     for dataset, text in texts.items():
         if dataset == "embedded":
@@ -123,6 +130,8 @@ def perplexities(model, tokenizer, texts: dict[str, str],
         bos_id = tokenizer.bos_token_id if settings["bos"] == "window" else None
         scores[dataset] = perplexity(model, stream, settings["window"], settings.get("stride"),
                                      settings["batch_size"], settings.get("max_windows"), bos_id)
+        # Which text was scored: hub datasets are loaded at their newest revision.
+        scores[dataset]["text_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         log.info("%s: PPL %.3f over %d tokens", dataset, scores[dataset]["perplexity"],
                  scores[dataset]["scored_tokens"])
     return scores

@@ -25,7 +25,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
-from prunebench.plan.lora_settings import TEMPLATES
+from prunebench.plan.lora_settings import RESPONSE_SEPARATORS, TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -185,19 +185,24 @@ def format_prompt(record: dict[str, str], template: str = "alpaca") -> str:
 
 def encode_record(record: dict[str, str], tokenizer, template: str = "alpaca",
                   max_length: int = 256) -> dict[str, torch.Tensor]:
-    """input_ids = BOS + prompt + response + EOS (cut at max_length); labels = input_ids with
-    the BOS and prompt positions set to -100, so only the response is learned.
+    """input_ids = BOS + the prompt and response tokenized as one text + EOS (cut at
+    max_length); labels = input_ids with BOS and the prompt's tokens set to -100, so only the
+    response is learned.
 
-    Prompt and response are tokenized apart and concatenated, so the boundary is exact (joint
-    tokenization may merge the prompt's last piece with the response's first).
+    As the study's recovery (alpaca-lora's `generate_and_tokenize_prompt`): the whole text is
+    tokenized once, and as many leading tokens are masked as the prompt alone tokenizes to. The
+    response is not tokenized apart: a SentencePiece tokenizer would then start it with a
+    word-initial piece ("▁Hello" after "Response:\n", where the text has "Hello"), teaching the
+    model tokens it never sees in running text.
     """
-    prompt = tokenizer(format_prompt(record, template), add_special_tokens=False)["input_ids"]
-    response = tokenizer(record["output"], add_special_tokens=False)["input_ids"]
+    prompt_text = format_prompt(record, template)
+    prompt = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    text = tokenizer(prompt_text + RESPONSE_SEPARATORS[template] + record["output"],
+                     add_special_tokens=False)["input_ids"]
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    head = bos + prompt
-    ids = (head + response + eos)[:max_length]
-    labels = ([IGNORE_INDEX] * len(head) + response + eos)[:max_length]
+    ids = (bos + text + eos)[:max_length]
+    labels = ([IGNORE_INDEX] * len(bos + prompt) + text[len(prompt):] + eos)[:max_length]
     return {"input_ids": torch.tensor(ids, dtype=torch.long),
             "labels": torch.tensor(labels, dtype=torch.long)}
 

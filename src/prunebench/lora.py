@@ -16,6 +16,8 @@ A recovered variant is named `<base variant>+lora` (`depth_ppl-0.8+lora`, `dense
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import time
@@ -280,5 +282,10 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     save_model(merged.to(config_dtype(merged.config)), tokenizer, out_dir,
                extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],
                                         "best_val_loss": report["best_val_loss"]}})
-    report.update(elapsed_s=time.perf_counter() - started, device=str(dev))
+    # What was trained on, whatever the file it came from: a hub dataset revised later (Alpaca
+    # is fetched at its newest) gives other records, and this digest says so.
+    records_sha256 = hashlib.sha256(json.dumps(records, sort_keys=True,
+                                               ensure_ascii=False).encode()).hexdigest()
+    report.update(elapsed_s=time.perf_counter() - started, device=str(dev),
+                  records=len(records), records_sha256=records_sha256)
     return report

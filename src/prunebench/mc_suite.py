@@ -167,10 +167,11 @@ def _balanced(items: list[tuple[str, dict]], n: int, rng: random.Random, task: s
         classes.setdefault(cls, []).append(item)
     per_class = n // len(classes) if classes else 0
     short = {c: len(v) for c, v in classes.items() if len(v) < per_class}
-    if not classes or short:
+    if not classes or short or len(items) < n:  # the classes' shares, or the whole, too small
         raise PrunebenchError(
-            f"the held-out text yields too few {task} items ({short or 'none'} for {n} wanted): "
-            "ask for fewer items (evaluation.zeroshot.suite.items) or a larger embedded text")
+            f"the held-out text yields too few {task} items ({short or len(items)} for {n} "
+            "wanted): ask for fewer items (evaluation.zeroshot.suite.items) or a larger "
+            "embedded text")
     chosen = [item for cls in sorted(classes) for item in rng.sample(classes[cls], per_class)]
     chosen += rng.sample([i for _, i in items if i not in chosen], n - len(chosen))
     rng.shuffle(chosen)

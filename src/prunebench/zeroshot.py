@@ -54,6 +54,18 @@ def summary_metric(task: str, overrides: dict[str, str] | None = None) -> str:
     return metric
 
 
+def unknown_metric_tasks(metrics: dict[str, str] | None, tasks: list[str]) -> list[str]:
+    """Problems of `metrics` keys that name no configured task: a misspelt key would silently
+    leave that task on its default metric, and the average would change without a word."""
+    import difflib
+
+    return [f"{key!r} is not one of the tasks {sorted(tasks)}"
+            + (f" (did you mean {close[0]!r}?)"
+               if (close := difflib.get_close_matches(key, tasks, n=1)) else "")
+            + ": spell it as under `tasks`, or remove it"
+            for key in (metrics or {}) if key not in tasks]
+
+
 def hub_tasks(tasks: list[str]) -> list[str]:
     """The tasks that need a hub dataset (everything not in the offline suite)."""
     return [t for t in tasks if t not in SUITE_TASKS]
@@ -308,6 +320,9 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     if batch_size < 1 or num_fewshot < 0:
         raise PrunebenchError(f"batch_size={batch_size}, num_fewshot={num_fewshot}: need "
                               "batch_size >= 1 and num_fewshot >= 0")
+    problems = unknown_metric_tasks(metrics, tasks)
+    if problems:
+        raise PrunebenchError("summary metrics: " + "; ".join(problems))
     chosen = {task: summary_metric(task, metrics) for task in tasks}
     manager = task_manager(include_path, tasks)
     _check_known(manager, tasks, include_path)

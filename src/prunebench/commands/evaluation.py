@@ -108,8 +108,14 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
     tasks run on the offline suite made from the embedded held-out text (the mc_suite rule)."""
     from prunebench.mc_suite import write_suite
     from prunebench.results import zeroshot_results
-    from prunebench.zeroshot import evaluate, suite_tasks
+    from prunebench.zeroshot import evaluate, hub_tasks, suite_tasks
 
+    if args.add_bos_token and hub_tasks(tasks):
+        # The default is the embedded model's (trained with a BOS before every paragraph).
+        log.warning("lm-eval's tasks %s are scored with a BOS token before every context; the "
+                    "study's lm-eval gave LLaMA none (config/paper.yaml sets add_bos_token: "
+                    "false): pass --no-add-bos-token to compare with its numbers",
+                    hub_tasks(tasks))
     settings = {**ZEROSHOT_DEFAULTS, "tasks": tasks, "num_fewshot": args.num_fewshot,
                 "limit": args.limit, "seed": args.zeroshot_seed,
                 "batch_size": args.batch_size or ZEROSHOT_DEFAULTS["batch_size"],

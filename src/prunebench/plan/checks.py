@@ -356,12 +356,18 @@ def _section(config: dict[str, Any], *path: str) -> dict[str, Any]:
 
 def task_problems(config: dict[str, Any]) -> list[str]:
     """Misspelt offline-suite tasks (`pb_agreemnt`): any other name is an lm-eval hub task, so
-    the typo would add a job that needs the network to an offline run."""
-    from prunebench.zeroshot import unknown_suite_tasks
+    the typo would add a job that needs the network to an offline run; and summary metrics set
+    for a task that is not configured (a misspelt `hellaswg: acc`)."""
+    from prunebench.zeroshot import unknown_metric_tasks, unknown_suite_tasks
 
-    tasks = _section(config, "evaluation", "zeroshot").get("tasks")
+    zeroshot = _section(config, "evaluation", "zeroshot")
+    tasks = zeroshot.get("tasks")
     names = [t for t in tasks if isinstance(t, str)] if isinstance(tasks, list) else []
-    return [f"evaluation.zeroshot.tasks: {line}" for line in unknown_suite_tasks(names)]
+    metrics = zeroshot.get("metrics")
+    return ([f"evaluation.zeroshot.tasks: {line}" for line in unknown_suite_tasks(names)]
+            + [f"evaluation.zeroshot.metrics: {line}"
+               for line in unknown_metric_tasks(metrics if isinstance(metrics, dict) else {},
+                                                names)])
 
 
 def stride_problem(window: Any, stride: Any, window_name: str = "the window") -> str | None:

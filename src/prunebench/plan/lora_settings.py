@@ -29,6 +29,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "no_input": "{instruction}",
     },
 }
+# What joins a template's prompt and the response into the text the model learns from: the
+# Alpaca prompt ends with a newline; the plain one is followed by a space.
+RESPONSE_SEPARATORS: dict[str, str] = {"alpaca": "", "plain": " "}
 
 
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -113,3 +116,13 @@ def _check(s: dict[str, Any]) -> None:
     if s["data"]["source"] not in ("embedded", "alpaca"):
         raise PrunebenchError(f"lora.data.source={s['data']['source']!r}: use 'embedded' or "
                               "'alpaca'")
+    # The schema's bounds, for callers that do not go through it (`prunebench recover`): a
+    # negative max_train would slice records off the end instead of being refused.
+    for key, least, may_be_null in (("val_size", 1, False), ("max_train", 1, True),
+                                    ("n_recall", 0, True), ("seed", 0, False)):
+        value = s["data"].get(key)
+        if value is None and may_be_null:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise PrunebenchError(f"lora.data.{key}={value!r}: must be a whole number >= {least}"
+                                  + (", or null" if may_be_null else ""))
