@@ -78,6 +78,27 @@ def test_scores_are_perplexities_without_each_block(tiny_model_dir, calibration)
     assert all(report["block_scores"][b] <= worst_kept for b in report["removed_blocks"])
 
 
+def test_scores_in_half_precision_keep_the_weights_exact(tiny_model_dir, calibration):
+    """dtype: float16 (the study's) scores perplexities on a float16 copy; the blocks kept are
+    the loaded float32 weights, untouched."""
+    half = load_model(tiny_model_dir).half()
+    with without_blocks(half, {3}):
+        nll = calibration_nll(half, calibration, batch_size=10)
+    model = load_model(tiny_model_dir)
+    dense = {k: v.clone() for k, v in model.state_dict().items()}
+    target = int(count_params(model.config) * 0.8)
+    report = prune_ppl(model, calibration, target, dtype="float16")
+    assert report["dtype"] == "float16"
+    assert report["block_scores"][3] == pytest.approx(torch.tensor(nll).exp().item(), rel=1e-6)
+    kept = [b for b in range(len(report["block_scores"])) if b not in report["removed_blocks"]]
+    for new, old in enumerate(kept):  # every kept block, bit for bit, still float32
+        for name, tensor in model.model.layers[new].state_dict().items():
+            assert tensor.dtype == torch.float32
+            assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+    with pytest.raises(PrunebenchError, match="dtype='float8'"):
+        prune_ppl(load_model(tiny_model_dir), calibration, target, dtype="float8")
+
+
 def test_pruned_checkpoint_is_plain_hf_and_reloads_identically(tiny_model_dir, calibration, tmp_path):
     dense_params = count_params(load_model(tiny_model_dir).config)
     report = prune_checkpoint(tiny_model_dir, "depth_ppl", "0.8", tmp_path / "ckpt", calibration)

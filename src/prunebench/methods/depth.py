@@ -13,6 +13,7 @@ The number of blocks k is solved from the target size: the k whose pruned size i
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import time
@@ -189,15 +190,41 @@ def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[f
     return scores
 
 
+SCORING_DTYPES = ("float32", "float16", "bfloat16")
+
+
+def _scoring_dtype(p: dict[str, Any]) -> torch.dtype:
+    if p["dtype"] not in SCORING_DTYPES:
+        raise PrunebenchError(f"depth_ppl: dtype={p['dtype']!r}: choose one of {SCORING_DTYPES} "
+                              "(the study scored in float16 on the GPU)")
+    return getattr(torch, p["dtype"])
+
+
 def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    """Depth pruning with the PPL criterion (one shot)."""
+    """Depth pruning with the PPL criterion (one shot).
+
+    The perplexities are computed in `dtype`: float32 by default; float16 scores as the study
+    did (its model was loaded with `.half()`). Another dtype scores a copy of the model cast to
+    it, so the blocks kept are the loaded weights, bit for bit, whatever the scoring dtype.
+    """
     p = check_params("depth_ppl", params, DEFAULT_PARAMS)
+    dtype = _scoring_dtype(p)
     calibration = require_calibration("depth_ppl", calibration)
+    if dtype != torch.float32 and getattr(model, "hf_device_map", None):
+        raise PrunebenchError(
+            f"depth_ppl: dtype={p['dtype']} scores a copy of the model, which a model spread "
+            "over devices (device_map) has no room for: leave dtype at float32 there, or prune "
+            "on one device")
 
     def score():
-        base_ppl = nll_to_ppl(calibration_nll(model, calibration, p["batch_size"]))
-        log.info("dense calibration PPL %.3f", base_ppl)
-        return ppl_scores(model, calibration, p["batch_size"]), {"calibration_ppl_dense": base_ppl}
+        scoring = model if dtype == torch.float32 else copy.deepcopy(model).to(dtype)
+        try:
+            base_ppl = nll_to_ppl(calibration_nll(scoring, calibration, p["batch_size"]))
+            log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
+            scores = ppl_scores(scoring, calibration, p["batch_size"])
+        finally:
+            del scoring
+        return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"]}
 
     return prune_one_shot(model, target_params, p, "ppl", score)
 
@@ -205,4 +232,5 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
 def plan(config, target_params: int, **params) -> dict:
     """What depth pruning will do to a model of this config, from the config alone."""
     p = check_params("depth_ppl", params, DEFAULT_PARAMS)
+    _scoring_dtype(p)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -46,8 +46,10 @@ METHODS: dict[str, Method] = {
     "depth_ppl": Method("prunebench.methods.depth:prune_ppl",
                         {"source": "bookcorpus", "n": 10, "length": 128,
                          "sampling": "row_slice_inclusive"},
-                        params={"protect_first": 0, "protect_last": 0, "batch_size": 10}),
-    # depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
+                        params={"protect_first": 0, "protect_last": 0, "batch_size": 10,
+                                "dtype": "float32"}),
+    # depth_ppl's `dtype` is the one its calibration perplexities are computed in (the study:
+    # float16); depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
     "depth_taylor": Method("prunebench.methods.depth_taylor:prune",
                            {"source": "bookcorpus", "n": 10, "length": 128,
                             "sampling": "row_slice_inclusive"},
