@@ -99,6 +99,28 @@ def test_scores_in_half_precision_keep_the_weights_exact(tiny_model_dir, calibra
         prune_ppl(load_model(tiny_model_dir), calibration, target, dtype="float8")
 
 
+def test_a_float16_checkpoint_is_scored_in_place_and_keeps_its_weights(small_random_model,
+                                                                       tmp_path, monkeypatch):
+    """The study's case: a checkpoint stored in float16 scored in float16 needs no copy (a 13B
+    model's would take 26 GB more); cast back, its weights are the loaded ones exactly."""
+    from prunebench.methods import depth
+    from prunebench.modeling import save_model
+
+    source = small_random_model(seed=2, num_hidden_layers=6).half()
+    source.config.dtype = torch.float16  # as the hub's LLaMA config.json records it
+    save_model(source, None, tmp_path / "fp16")
+    model = load_model(tmp_path / "fp16")  # float32, from float16 values
+    dense = {k: v.clone() for k, v in model.state_dict().items()}
+    monkeypatch.setattr(depth.copy, "deepcopy", lambda *a: pytest.fail("copied the model"))
+    windows = torch.randint(3, 128, (4, 32), generator=torch.Generator().manual_seed(0))
+    report = prune_ppl(model, windows, int(count_params(model.config) * 0.7), dtype="float16")
+    kept = [b for b in range(6) if b not in report["removed_blocks"]]
+    assert next(model.parameters()).dtype == torch.float32
+    for new, old in enumerate(kept):
+        for name, tensor in model.model.layers[new].state_dict().items():
+            assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+
+
 def test_pruned_checkpoint_is_plain_hf_and_reloads_identically(tiny_model_dir, calibration, tmp_path):
     dense_params = count_params(load_model(tiny_model_dir).config)
     report = prune_checkpoint(tiny_model_dir, "depth_ppl", "0.8", tmp_path / "ckpt", calibration)

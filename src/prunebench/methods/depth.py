@@ -27,8 +27,8 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.checkpoint.device_map import main_device
-from prunebench.modeling import (block_param_count, count_params, kv_head_count, layer_shapes,
-                                 remove_blocks)
+from prunebench.modeling import (block_param_count, config_dtype, count_params, kv_head_count,
+                                 layer_shapes, remove_blocks)
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +204,10 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
     """Depth pruning with the PPL criterion (one shot).
 
     The perplexities are computed in `dtype`: float32 by default; float16 scores as the study
-    did (its model was loaded with `.half()`). Another dtype scores a copy of the model cast to
-    it, so the blocks kept are the loaded weights, bit for bit, whatever the scoring dtype.
+    did (its model was loaded with `.half()`). The blocks kept are the loaded weights, bit for
+    bit, whatever the scoring dtype: a checkpoint stored in that dtype (the study's float16
+    LLaMA) is cast to it in place and back, which is exact, since its values came from it; any
+    other is scored on a cast copy (more memory: a 13B model's float16 copy is 26 GB).
     """
     p = check_params("depth_ppl", params, DEFAULT_PARAMS)
     dtype = _scoring_dtype(p)
@@ -216,13 +218,18 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
             "over devices (device_map) has no room for: leave dtype at float32 there, or prune "
             "on one device")
 
+    loaded = next(model.parameters()).dtype
+    in_place = dtype == loaded or dtype == config_dtype(model.config)
+
     def score():
-        scoring = model if dtype == torch.float32 else copy.deepcopy(model).to(dtype)
+        scoring = model.to(dtype) if in_place else copy.deepcopy(model).to(dtype)
         try:
             base_ppl = nll_to_ppl(calibration_nll(scoring, calibration, p["batch_size"]))
             log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
             scores = ppl_scores(scoring, calibration, p["batch_size"])
         finally:
+            if in_place:
+                model.to(loaded)  # exact: the values were this dtype's before they were loaded
             del scoring
         return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"]}
 
