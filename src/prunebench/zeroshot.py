@@ -54,15 +54,17 @@ def summary_metric(task: str, overrides: dict[str, str] | None = None) -> str:
     return metric
 
 
+def _did_you_mean(name: str, choices, n: int = 3) -> str:
+    """' (did you mean 'a' or 'b'?)' for the choices close to a misspelt `name`, else ''."""
+    close = difflib.get_close_matches(name, list(choices), n=n)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
 def unknown_metric_tasks(metrics: dict[str, str] | None, tasks: list[str]) -> list[str]:
     """Problems of `metrics` keys that name no configured task: a misspelt key would silently
     leave that task on its default metric, and the average would change without a word."""
-    import difflib
-
-    return [f"{key!r} is not one of the tasks {sorted(tasks)}"
-            + (f" (did you mean {close[0]!r}?)"
-               if (close := difflib.get_close_matches(key, tasks, n=1)) else "")
-            + ": spell it as under `tasks`, or remove it"
+    return [f"{key!r} is not one of the tasks {sorted(tasks)}{_did_you_mean(key, tasks, n=1)}: "
+            "spell it as under `tasks`, or remove it"
             for key in (metrics or {}) if key not in tasks]
 
 
@@ -82,9 +84,8 @@ def unknown_suite_tasks(tasks: list[str]) -> list[str]:
     lines = []
     for task in tasks:
         if task.startswith("pb_") and task not in SUITE_TASKS:
-            close = difflib.get_close_matches(task, SUITE_TASKS, n=3, cutoff=0.6)
-            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-            lines.append(f"unknown offline task {task!r}{hint}: the offline suite's tasks are "
+            lines.append(f"unknown offline task {task!r}{_did_you_mean(task, SUITE_TASKS)}: the "
+                         "offline suite's tasks are "
                          f"{list(SUITE_TASKS)}; a pb_* name is never looked up on the hub")
     return lines
 

@@ -125,7 +125,7 @@ def import_local(source: str, out_dir: str | Path, folder: str | Path | None = N
     # A fixed staging folder, kept when an import breaks off, so a rerun resumes it, unless the
     # folder's files changed since (then a copy or conversion in it may be of the old ones).
     staging = out_dir.parent / f".{out_dir.name}.import"
-    record = folder_state(folder)
+    record = _state(files)
     if staging.exists() and _recorded(staging) != record:
         log.info("%s changed since the import broke off: starting it over", folder)
         shutil.rmtree(staging)
@@ -153,7 +153,11 @@ def import_local(source: str, out_dir: str | Path, folder: str | Path | None = N
 def folder_state(folder: Path) -> dict[str, list[int]]:
     """The files an import takes from `folder`, each with its size and modification time (ns):
     what the workflow compares to tell whether the folder changed since its import."""
-    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in import_files(folder)}
+    return _state(import_files(folder))
+
+
+def _state(files: list[Path]) -> dict[str, list[int]]:
+    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in files}
 
 
 def imported_state(model_dir: Path) -> dict[str, list[int]] | None:

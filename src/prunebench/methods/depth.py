@@ -28,7 +28,7 @@ from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import (block_param_count, config_dtype, count_params, kv_head_count,
-                                 layer_shapes, remove_blocks)
+                                 layer_shapes, remove_blocks, resolve_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def _scoring_dtype(p: dict[str, Any]) -> torch.dtype:
     if p["dtype"] not in SCORING_DTYPES:
         raise PrunebenchError(f"depth_ppl: dtype={p['dtype']!r}: choose one of {SCORING_DTYPES} "
                               "(the study scored in float16 on the GPU)")
-    return getattr(torch, p["dtype"])
+    return resolve_dtype(p["dtype"])
 
 
 def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) -> dict:

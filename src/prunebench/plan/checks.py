@@ -217,7 +217,7 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
             dense = (known_param_count(Path(resources) / "models" / model, source)
                      if isinstance(source, str) else None)
         except (PrunebenchError, OSError, ValueError):
-            dense = None  # an unreadable local config.json: local_source_problems says so
+            dense = None  # an unreadable local config.json: source_problems says so
         for entry in entries:
             if entry["size"] is None or dense is None:
                 continue
@@ -228,11 +228,17 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
     return problems
 
 
-def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
+def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA,
+                    resources: str | Path = "resources") -> list[str]:
     """Model sources that pass the schema's pattern but name nothing that can be made: a
     `random:` architecture prunebench does not know (job sizing and the model job would fail
-    on it after the run started)."""
+    on it after the run started), a `local:` folder that cannot be imported
+    (checkpoint.local_import). A local model imported already is not checked: its copy is what
+    the workflow uses, and the folder may have gone since (the import rule then counts as
+    done)."""
     from prunebench.checkpoint.architectures import ARCHITECTURES
+    from prunebench.checkpoint.integrity import MANIFEST
+    from prunebench.checkpoint.local_import import local_problems
     from prunebench.hub import parse_source
 
     pattern = _schema_pattern(schema_file, "properties", "models", "additionalProperties",
@@ -251,22 +257,9 @@ def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) ->
             problems.append(f"models.{model}.source: unknown architecture {parsed.name!r} in "
                             f"{source!r}: choose one of {sorted(ARCHITECTURES)} "
                             "(docs/families.md), or give a hub id (hf:<org>/<repo>@<revision>)")
+        if parsed.kind == "local" and not (Path(resources) / "models" / model / MANIFEST).is_file():
+            problems += local_problems(model, parsed.name)
     return problems
-
-
-def local_source_problems(config: dict[str, Any],
-                          resources: str | Path = "resources") -> list[str]:
-    """`local:<folder>` models whose folder cannot be imported (checkpoint.local_import). A
-    model imported already is not checked: its copy is what the workflow uses, and the folder
-    may have gone since (the import rule then counts as done)."""
-    from prunebench.checkpoint.integrity import MANIFEST
-    from prunebench.checkpoint.local_import import local_problems
-
-    return [problem for model, spec in _models(config)
-            if isinstance(spec.get("source"), str) and spec["source"].startswith("local:")
-            and spec["source"].removeprefix("local:").strip()
-            and not (Path(resources) / "models" / model / MANIFEST).is_file()
-            for problem in local_problems(model, spec["source"].removeprefix("local:"))]
 
 
 def method_name_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
@@ -407,8 +400,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
             "no config was given: run Snakemake from the checkout's root (where profiles/default "
             "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
     found = (schema_problems(config, schema_file) + method_name_problems(config, schema_file)
-             + param_name_problems(config) + source_problems(config, schema_file)
-             + local_source_problems(config, resources)
+             + param_name_problems(config) + source_problems(config, schema_file, resources)
              + variant_problems(config, resources, schema_file)
              + display_name_problems(config) + task_problems(config)
              + perplexity_problems(config, schema_file) + placement_problems(config))
