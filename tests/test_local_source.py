@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from prunebench import PrunebenchError, modeling
-from prunebench.checkpoint.integrity import MANIFEST, sha256_file
+from prunebench.checkpoint.integrity import MANIFEST, sha256_file, verify_manifest
 from prunebench.checkpoint.local_import import import_files, import_local, local_problems
 from prunebench.hub import parse_source
 from prunebench.plan.checks import check_config, load_config_files
 from workflow_helpers import REPO, copy_workflow, run_snakemake
+
+# 2026-01-01 00:00 UTC: when the user's training wrote its folder.
+SETTLED_NS = 1_767_225_600 * 1_000_000_000
 
 
 @pytest.fixture
@@ -33,6 +38,12 @@ def user_folder(tmp_path, small_random_model, tokenizer):
     (folder / "notes.txt").write_text("lr 1e-4, 3 epochs")
     (folder / "checkpoint-100").mkdir()
     (folder / "checkpoint-100" / "config.json").write_text("{}")
+    # Written a while ago, as a finished training's folder is: the files' times are settled.
+    # (Some file systems, a sandbox's or a network one, still move the modification time of a
+    # file written a moment ago; the import would then rightly take it as changed.)
+    for file in folder.iterdir():
+        if file.is_file():
+            os.utime(file, ns=(SETTLED_NS, SETTLED_NS))
     return folder
 
 
@@ -135,12 +146,16 @@ def interrupt_import(monkeypatch, folder: Path, out: Path) -> Path:
 def test_an_interrupted_import_resumes_without_copying_again(user_folder, tmp_path, monkeypatch):
     out = tmp_path / "models" / "mine"
     staging = interrupt_import(monkeypatch, user_folder, out)
-    copied = {f.name: f.stat().st_ino for f in staging.iterdir() if not f.name.startswith(".")}
-    assert copied.keys() == {f.name for f in import_files(user_folder)}
+    copied = {f.name for f in staging.iterdir() if not f.name.startswith(".")}
+    assert copied == {f.name for f in import_files(user_folder)}
+    copies = []
+    real_copy = shutil.copy2
+    monkeypatch.setattr(shutil, "copy2", lambda src, dst: copies.append(src) or real_copy(src, dst))
     import_local(f"local:{user_folder}", out)
-    # The same files, not copied again (a copy lands by rename: a new inode).
-    assert {name: (out / name).stat().st_ino for name in copied} == copied
+    assert copies == []  # every file was already copied whole: none is copied again
+    assert {f.name for f in out.iterdir()} == copied | {MANIFEST}
     assert not staging.exists() and not list(out.glob(".*"))
+    verify_manifest(out)
 
 
 def test_an_import_whose_folder_changed_meanwhile_starts_over(user_folder, tmp_path, monkeypatch,

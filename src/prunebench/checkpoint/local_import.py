@@ -142,9 +142,11 @@ def import_local(source: str, out_dir: str | Path, folder: str | Path | None = N
         log.warning("%s has pickle weights only: converting them once to safetensors with "
                     "torch's weights-only loader (no code in them runs)", folder)
         convert_pickle_checkpoint(staging)
-    (staging / SOURCE_RECORD).unlink()
+    # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
+    # and an import interrupted then resumes with its copies.
     write_manifest(staging, {"source": source, "imported_from": str(folder),
                              "imported_files": record})
+    (staging / SOURCE_RECORD).unlink()
     os.replace(staging, out_dir)
     log.info("imported %s into %s", folder, out_dir)
     return out_dir
