@@ -270,6 +270,11 @@ def test_paper_config_pins_revisions_and_the_studys_protocol():
     assert methods["flap"]["calibration"]["source"] == "wikitext2"
     # the study's lm-eval scored LLaMA's contexts without a BOS token
     assert config["evaluation"]["zeroshot"]["add_bos_token"] is False
+    # and ran the model in float16, as did its perplexity evaluation; so do the quality tables
+    for name in ("paper.yaml", "paper-tables.yaml"):
+        evaluation = yaml.safe_load((REPO / "config" / name).read_text())["evaluation"]
+        assert [evaluation[stage]["dtype"] for stage in ("perplexity", "zeroshot")] == \
+            ["float16", "float16"], name
     assert methods["flap"]["params"]["statistics"] == "upstream"  # the original's estimator
     # LLM-Pruner's published sizes are its own ratio over its own block range
     entries = {m: {v["name"]: v for v in config["models"][m]["variants"] if isinstance(v, dict)}

@@ -69,17 +69,46 @@ def test_perplexity_is_independent_of_batch_size(model, stream):
 
 
 def test_bos_per_window_scores_every_text_token(model, stream):
-    out = perplexity(model, stream, window=21, bos_token_id=1, batch_size=4)
+    out = perplexity(model, stream, window=20, bos_token_id=1, batch_size=4)
     windows = [torch.cat([torch.tensor([1]), stream[s:s + 20]]) for s in range(0, 100, 20)]
     nll = sum(direct_nll(model, w) for w in windows)
     assert out["scored_tokens"] == 100
     assert out["perplexity"] == pytest.approx(math.exp(nll / 100), rel=1e-5)
-    # what ppl.json's details record: the windows' text tokens and step, not the setting's 21
+    # what ppl.json's details record: the windows' text tokens and step
     assert (out["window_text_tokens"], out["stride_tokens"], out["bos_in_every_window"]) == (
         20, 20, True)
     plain = perplexity(model, stream, window=20, stride=10)
     assert (plain["window_text_tokens"], plain["stride_tokens"], plain["bos_in_every_window"]) \
         == (20, 10, False)
+
+
+def studys_eval_ppl(model, text_ids: torch.Tensor, seq_len: int, add_bos_to_every: bool,
+                    bos: int = 1) -> float:
+    """The study's perplexity (shortened-llm src/dataset.py `process_data` and src/eval_ppl.py
+    `llama_eval`), written out from its loops: BOS before the stream or before every window of
+    seq_len tokens, the NLL of every next token of each window, exp of their mean."""
+    ids = text_ids if add_bos_to_every else torch.cat([torch.tensor([bos]), text_ids])
+    nlls = []
+    for i in range(ids.numel() // seq_len):
+        window = ids[i * seq_len:(i + 1) * seq_len]
+        if add_bos_to_every:
+            window = torch.cat([torch.tensor([bos]), window])
+        with torch.no_grad():
+            logits = model(input_ids=window[None]).logits[0]
+        nlls.append(F.cross_entropy(logits[:-1].double(), window[1:], reduction="none"))
+    return math.exp(torch.cat(nlls).mean().item())
+
+
+@pytest.mark.parametrize("add_bos_to_every", [False, True])
+def test_both_bos_settings_score_what_the_studys_evaluation_scores(model, stream,
+                                                                  add_bos_to_every):
+    """bos: first is the study's ppl.csv protocol, bos: window its ppl_bos.csv one."""
+    text = stream[1:]  # text tokens only; the study puts the BOS in itself
+    ours_stream = text if add_bos_to_every else torch.cat([torch.tensor([1]), text])
+    ours = perplexity(model, ours_stream, window=16, batch_size=3,
+                      bos_token_id=1 if add_bos_to_every else None)
+    assert ours["perplexity"] == pytest.approx(
+        studys_eval_ppl(model, text, 16, add_bos_to_every), rel=1e-5)
 
 
 def test_strided_windows_score_each_token_once(model, stream):

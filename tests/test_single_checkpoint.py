@@ -471,6 +471,36 @@ def test_eval_writes_the_workflows_perplexity_and_zeroshot(pruned, embedded_corp
     assert "pb_number: acc" in stdout and "average:" in stdout
 
 
+def test_eval_in_float16_runs_the_model_in_float16_and_records_it(pruned, embedded_corpus,
+                                                                  tmp_path, capsys):
+    """--dtype (the workflow's evaluation.<stage>.dtype): the study evaluated in float16."""
+    from prunebench.evaluate import perplexity
+    from prunebench.tiny import encode_text
+
+    out = tmp_path / "eval"
+    code, _, _ = run(capsys, "eval", pruned, "--ppl", "embedded", "--max-windows", "2", "--tasks",
+                     "pb_number", "--limit", "4", "--dtype", "float16", "--out", out, "--device",
+                     "cpu", "-q")
+    assert code == 0
+    ppl, zeroshot = read_json(out / "ppl.json"), read_json(out / "zeroshot.json")
+    assert ppl["details"]["embedded"]["dtype"] == zeroshot["dtype"] == "float16"
+    assert ppl["provenance"]["cell"]["dtype"] == zeroshot["provenance"]["cell"]["dtype"] == "float16"
+    # The number is the float16 model's: the stored weights cast, then scored as in float32.
+    model = modeling.load_model(pruned / "checkpoint", dtype="float16")  # a name, as configs give
+    tokenizer = modeling.load_tokenizer(pruned / "checkpoint")
+    stream = encode_text(tokenizer, (embedded_corpus / "test.txt").read_text())
+    expected = perplexity(model, stream, 128, None, 8, 2)["perplexity"]
+    assert math.isclose(ppl["perplexity"]["embedded"], expected, rel_tol=1e-9)
+    # Left out, the model runs in float32 and the cell's settings have no dtype, as a workflow
+    # config without it.
+    code, _, _ = run(capsys, "eval", pruned, "--ppl", "embedded", "--max-windows", "2", "--out",
+                     tmp_path / "fp32", "--device", "cpu", "-q")
+    fp32 = read_json(tmp_path / "fp32" / "ppl.json")
+    assert fp32["details"]["embedded"]["dtype"] == "float32"
+    assert "dtype" not in fp32["provenance"]["cell"]
+    assert fp32["perplexity"]["embedded"] != ppl["perplexity"]["embedded"]
+
+
 def test_a_failed_evaluation_writes_nothing(tiny_model_dir, tmp_path, capsys, monkeypatch):
     # Perplexity is done when the zero-shot part fails: neither file may appear alone.
     from prunebench import zeroshot
@@ -492,6 +522,7 @@ def test_a_failed_evaluation_writes_nothing(tiny_model_dir, tmp_path, capsys, mo
     (["--ppl", "embedded,"], "empty entry"),
     (["--ppl", "embedded,embedded"], "twice"),
     (["--ppl", "embedded", "--bos", "never"], "unknown --bos"),
+    (["--ppl", "embedded", "--dtype", "float8"], "unknown --dtype 'float8'"),
     (["--tasks", "pb_numbers"], "unknown offline task 'pb_numbers' (did you mean 'pb_number'?)"),
 ])
 def test_eval_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
@@ -670,6 +701,8 @@ def test_choices_are_the_schemas_and_the_batch_default_the_librarys():
     assert d.ATTENTIONS == tuple(schema_entry("benchmark.attention")["enum"])
     assert d.COMPILE_MODES == tuple(schema_entry("benchmark.compile_mode")["enum"])
     assert d.BOS_MODES == tuple(schema_entry("evaluation.perplexity.bos")["enum"])
+    assert d.EVAL_DTYPES == tuple(schema_entry("evaluation.perplexity.dtype")["enum"]) \
+        == tuple(schema_entry("evaluation.zeroshot.dtype")["enum"])
     assert d.BENCH_BACKENDS == tuple(schema_entry("benchmark.backends")["items"]["enum"]) \
         == BACKENDS
     # --batch's help writes the default out (building the parsers must not import torch).
@@ -750,7 +783,7 @@ def test_eval_warns_that_hub_tasks_with_bos_are_not_the_studys_protocol(monkeypa
 
     monkeypatch.setattr(zeroshot, "evaluate", stop)
     args = types.SimpleNamespace(add_bos_token=add_bos, num_fewshot=0, limit=None,
-                                 zeroshot_seed=1234, batch_size=None)
+                                 zeroshot_seed=1234, batch_size=None, dtype=None)
     with pytest.raises(RuntimeError, match="stop before lm-eval"):
         evaluation._zeroshot(None, None, None, ["arc_easy", "piqa"], None, None, "cpu", args)
     assert ("--no-add-bos-token" in caplog.text) is warned

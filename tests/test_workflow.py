@@ -232,6 +232,32 @@ def test_changing_one_variants_parameters_reruns_only_that_variant(workflow_run)
     assert "variant=flap-0.8" in dry and "variant=depth_ppl-0.8" not in dry
 
 
+def test_an_evaluation_dtype_reruns_the_evaluations_of_its_stage_only(workflow_run):
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    config["evaluation"]["perplexity"]["dtype"] = "float16"
+    (workflow_run / "fp16.yaml").write_text(yaml.safe_dump(config))
+    counts = job_counts(snakemake(workflow_run, "-n", configfile="fp16.yaml").stdout)
+    scored = len(list((workflow_run / "results" / "eval").rglob("ppl.json")))
+    assert counts == {"perplexity": scored, "aggregate": 1, "all": 1}, counts
+
+
+def test_evaluation_jobs_load_as_placed_and_in_the_dtype_only_where_one_is_given():
+    """Without a dtype the jobs' load arguments are the placement alone, as before the key
+    existed: finished evaluations keep their params and are not rerun."""
+    from prunebench.plan.variants import evaluation_loading, placement
+
+    config = {"models": {"m": {"source": "tiny", "device_map": "auto", "max_memory": {0: "70GiB"}}},
+              "evaluation": {"perplexity": {"datasets": ["embedded"]}, "zeroshot": {"tasks": ["x"]}}}
+    for stage in ("perplexity", "zeroshot"):
+        assert evaluation_loading(config, "m", stage) == placement(config, "m")
+    config["evaluation"]["zeroshot"]["dtype"] = "float16"
+    assert evaluation_loading(config, "m", "zeroshot") == {**placement(config, "m"),
+                                                           "dtype": "float16"}
+    assert evaluation_loading(config, "m", "perplexity") == placement(config, "m")
+    del config["evaluation"]["zeroshot"]  # no zero-shot section at all
+    assert evaluation_loading(config, "m", "zeroshot") == placement(config, "m")
+
+
 def test_the_tiny_models_settings_retrain_it_without_remaking_the_text(workflow_run):
     """embedded.model trains the tiny model; the embedded text (and what is cut from it alone,
     e.g. the offline zero-shot suite) does not depend on it."""

@@ -58,18 +58,20 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
                bos_token_id: int | None = None) -> dict:
     """exp(total NLL / scored tokens) over the windows, with the counts behind it.
 
-    With `bos_token_id`, every window is BOS + (window - 1) text tokens, and BOS predicts the
-    first of them; without, a window is `window` text tokens and its first is never scored.
+    A window is `window` text tokens. With `bos_token_id`, BOS goes before each (the model
+    reads window + 1 tokens) and predicts its first text token, as the study's
+    `add_bos_to_every` evaluation (`ppl_bos`) does; without, a window's first token is never
+    scored.
     """
-    context_limit = getattr(model.config, "max_position_embeddings", None)
-    if context_limit and window > context_limit:
-        raise PrunebenchError(f"perplexity window {window} exceeds the model's context of "
-                              f"{context_limit} tokens: set evaluation.perplexity.window <= "
-                              f"{context_limit}")
     prefix = 1 if bos_token_id is not None else 0
-    # With a BOS in every window, a window holds window - 1 text tokens and steps by as many.
-    step = min(stride or window, window - prefix)
-    spans = windows_of(stream, window - prefix, step, max_windows)
+    context_limit = getattr(model.config, "max_position_embeddings", None)
+    if context_limit and window + prefix > context_limit:
+        with_bos = " (plus the BOS that starts every window)" if prefix else ""
+        raise PrunebenchError(f"perplexity window {window}{with_bos} exceeds the model's context "
+                              f"of {context_limit} tokens: set evaluation.perplexity.window <= "
+                              f"{context_limit - prefix}")
+    step = stride or window
+    spans = windows_of(stream, window, step, max_windows)
     device = main_device(model)  # where inputs go, also for a dispatched model
     total_nll, total_tokens = 0.0, 0
     progress = Progress(log, "perplexity windows", len(spans))
@@ -103,7 +105,7 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
     if not math.isfinite(ppl):
         log.warning("perplexity is not finite: the model diverges on this text")
     return {"perplexity": ppl, "nll_sum": total_nll, "scored_tokens": total_tokens,
-            "windows": len(spans), "window_text_tokens": window - prefix, "stride_tokens": step,
+            "windows": len(spans), "window_text_tokens": window, "stride_tokens": step,
             "bos_in_every_window": bool(prefix)}
 
 
@@ -115,6 +117,7 @@ def perplexities(model, tokenizer, texts: dict[str, str],
     bos: "first" starts each text's stream with BOS, "window" starts every window with it,
     "none" adds none. The embedded text is scored as the tiny model was trained: each paragraph
     as <s> paragraph </s>."""
+    from prunebench.modeling import dtype_name
     from prunebench.tiny import encode_text
 
     if settings["bos"] != "none" and tokenizer.bos_token_id is None:
@@ -130,8 +133,10 @@ def perplexities(model, tokenizer, texts: dict[str, str],
         bos_id = tokenizer.bos_token_id if settings["bos"] == "window" else None
         scores[dataset] = perplexity(model, stream, settings["window"], settings.get("stride"),
                                      settings["batch_size"], settings.get("max_windows"), bos_id)
-        # Which text was scored: hub datasets are loaded at their newest revision.
+        # Which text was scored (hub datasets are loaded at their newest revision), and in
+        # which precision (evaluation.perplexity.dtype).
         scores[dataset]["text_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        scores[dataset]["dtype"] = dtype_name(model)
         log.info("%s: PPL %.3f over %d tokens", dataset, scores[dataset]["perplexity"],
                  scores[dataset]["scored_tokens"])
     return scores

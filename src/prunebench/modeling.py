@@ -203,6 +203,11 @@ def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> None:
     integrity.write_manifest(path, weight_files(path), extra)
 
 
+def dtype_name(model: nn.Module) -> str:
+    """The precision `model` computes in ('float16'), as result files record it."""
+    return str(next(model.parameters()).dtype).removeprefix("torch.")
+
+
 def config_dtype(config: LlamaConfig) -> torch.dtype:
     """The dtype a checkpoint's config records (fp16 for the hub's LLaMA), else float32:
     pruned and recovered checkpoints are saved in it, whatever dtype the work used."""
@@ -266,10 +271,11 @@ def load_state_dict(path: Path, device: str | torch.device = "cpu",
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu",
-               dtype: torch.dtype | None = torch.float32, verify: bool = True,
+               dtype: torch.dtype | str | None = torch.float32, verify: bool = True,
                device_map: str | dict | None = None, max_memory: dict | None = None,
                offload_dir: str | Path | None = None) -> LlamaForCausalLM:
-    """Load any prunebench checkpoint (dense, depth- or width-pruned) from safetensors.
+    """Load any prunebench checkpoint (dense, depth- or width-pruned) from safetensors, in
+    `dtype` (a torch dtype or its name; None keeps the stored one).
 
     With `device_map` (a strategy such as "auto" or a module -> device mapping), whole blocks
     are spread over GPUs / CPU / disk by prunebench.checkpoint.device_map instead of all going to `device`;
@@ -278,6 +284,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     """
     from prunebench.oom import first_line, is_out_of_memory
 
+    if dtype is not None:
+        dtype = resolve_dtype(dtype, device)  # a name from a config ('auto' by the device)
     try:
         return _load_model(Path(path), device, dtype, verify, device_map, max_memory, offload_dir)
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated

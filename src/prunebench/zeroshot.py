@@ -311,10 +311,13 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     The study's lm-eval gave LLaMA no BOS (config/paper.yaml: false).
 
     summary: {"accuracy": {task: value}, "average", "metric": {task: metric},
-    "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n}}.
+    "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n},
+    "add_bos_token", "dtype": the precision the model ran in}.
     """
     import lm_eval
     from lm_eval.models.huggingface import HFLM
+
+    from prunebench.modeling import dtype_name
 
     if not tasks:
         raise PrunebenchError("no zero-shot tasks given: list them in evaluation.zeroshot.tasks")
@@ -356,7 +359,8 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
         raise PrunebenchError("lm-eval returned no results: run the evaluation as one process")
     results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
                                     default=_jsonable))
-    summary = {**summarise(results, chosen), "add_bos_token": add_bos_token}
+    summary = {**summarise(results, chosen), "add_bos_token": add_bos_token,
+               "dtype": dtype_name(model)}
     return {"summary": summary, "lm_eval": results}
 
 

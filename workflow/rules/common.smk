@@ -134,6 +134,12 @@ def placement(model):
     return variants.placement(config, model)
 
 
+def evaluation_loading(model, stage):
+    """load_model's arguments for an evaluation job: the placement, and the stage's dtype
+    where the config gives one (prunebench.plan.variants.evaluation_loading)."""
+    return variants.evaluation_loading(config, model, stage)
+
+
 def job_mem_mb(rule_name):
     from prunebench.plan.jobsize import mem_mb
 

@@ -36,7 +36,8 @@ rule perplexity:
         settings=canonical(config["evaluation"]["perplexity"]),
         splits=EVAL_SPLITS,
         device=config["device"],
-        placement=lambda wc: placement(wc.model),
+        # load_model's arguments: device map, memory caps, and evaluation.perplexity.dtype
+        placement=lambda wc: evaluation_loading(wc.model, "perplexity"),
     script:
         "../scripts/perplexity.py"
 
@@ -100,6 +101,7 @@ rule zeroshot:
         # Evaluation never touches the network: hub datasets come from the pre-fetched cache.
         hf_env=lambda wc: hf_cache_env(offline=True),
         device=config["device"],
-        placement=lambda wc: placement(wc.model),
+        # load_model's arguments: device map, memory caps, and evaluation.zeroshot.dtype
+        placement=lambda wc: evaluation_loading(wc.model, "zeroshot"),
     script:
         "../scripts/zeroshot.py"

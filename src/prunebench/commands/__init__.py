@@ -31,7 +31,8 @@ from prunebench.commands.prune import prune_command
 from prunebench.commands.recover import LORA_OPTIONS, recover_command
 from prunebench.commands.workflow_defaults import (ATTENTIONS, BENCH_BACKEND, BENCH_BACKENDS,
                                                    BENCH_DEFAULTS, BENCH_DTYPES, BOS_MODES,
-                                                   COMPILE_MODES, DEVICE, INSTRUCTION_SOURCES,
+                                                   COMPILE_MODES, DEVICE, EVAL_DTYPES,
+                                                   INSTRUCTION_SOURCES,
                                                    LORA_DATA_DEFAULTS, LORA_DEFAULTS,
                                                    LORA_TEMPLATES, PPL_DEFAULTS,
                                                    ZEROSHOT_DEFAULTS)
@@ -218,6 +219,10 @@ def add_parsers(sub) -> None:
     evaluate.add_argument("--zeroshot-seed", type=int, default=z["seed"])
     evaluate.add_argument("--add-bos-token", action=argparse.BooleanOptionalAction,
                           default=z["add_bos_token"], help="start every context with BOS")
+    # No default, as in the workflow's config: left out, the model runs in float32.
+    evaluate.add_argument("--dtype", default=None,
+                          help=f"{', '.join(EVAL_DTYPES)} (default float32; the study ran "
+                               "float16, auto is float16 on CUDA)")
     evaluate.set_defaults(run=eval_command)
 
 

@@ -13,9 +13,9 @@ from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir, read_json, write_json
 from prunebench.commands.arguments import check_out_dir, choice, parse_list, require_hub
 from prunebench.commands.model_source import Checkpoint, params_of, resolve_model
-from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, PPL_DEFAULTS,
-                                                   SUITE_DEFAULTS, ZEROSHOT_DEFAULTS,
-                                                   embedded_text)
+from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, EVAL_DTYPES,
+                                                   PPL_DEFAULTS, SUITE_DEFAULTS,
+                                                   ZEROSHOT_DEFAULTS, embedded_text)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ def eval_command(args) -> Path:
         if len(set(items)) != len(items):
             raise PrunebenchError(f"{name} lists a name twice: keep one")
     choice(args.bos, BOS_MODES, "--bos")
+    if args.dtype is not None:
+        choice(args.dtype, EVAL_DTYPES, "--dtype")
     typos = unknown_suite_tasks(tasks)  # a typo would otherwise ask the hub for the task
     if typos:
         raise PrunebenchError(f"--tasks: {typos[0]}")
@@ -52,7 +54,7 @@ def eval_command(args) -> Path:
     out = Path(args.out or f"eval-{ckpt.name}-{ckpt.variant}")
     check_out_dir(out, args.force, ckpt.path)
     device = resolve_device(args.device)
-    model = load_model(ckpt.path, device=device)
+    model = load_model(ckpt.path, device=device, dtype=args.dtype or "float32")
     purpose = "perplexity" if datasets else "zero-shot evaluation"
     tokenizer = require_tokenizer(ckpt.path, purpose, args.trust_remote_code)
     files: dict[str, Any] = {}
@@ -89,7 +91,7 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
 
     settings = {"datasets": datasets, "window": args.window, "stride": args.stride,
                 "bos": args.bos, "batch_size": args.batch_size or PPL_DEFAULTS["batch_size"],
-                "max_windows": args.max_windows}
+                "max_windows": args.max_windows, **_dtype_setting(args)}
     texts = {}
     for dataset in datasets:
         if dataset == "embedded":
@@ -119,7 +121,7 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
     settings = {**ZEROSHOT_DEFAULTS, "tasks": tasks, "num_fewshot": args.num_fewshot,
                 "limit": args.limit, "seed": args.zeroshot_seed,
                 "batch_size": args.batch_size or ZEROSHOT_DEFAULTS["batch_size"],
-                "add_bos_token": args.add_bos_token}
+                "add_bos_token": args.add_bos_token, **_dtype_setting(args)}
     suite = None
     if suite_tasks(tasks):
         write_suite(embedded_dir / "test.txt", suite_dir, n=SUITE_DEFAULTS["items"],
@@ -138,3 +140,8 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
         suite=suite, elapsed_s=elapsed, device=device,
         cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
     return {"zeroshot.json": summary, "lm_eval.json": lm_eval_json}
+
+
+def _dtype_setting(args) -> dict[str, str]:
+    """`dtype` in a cell's settings as the workflow's config has it: only where it was given."""
+    return {"dtype": args.dtype} if args.dtype is not None else {}

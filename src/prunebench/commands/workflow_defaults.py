@@ -34,6 +34,7 @@ BENCH_DTYPES = schema_enum("benchmark.dtype")
 ATTENTIONS = schema_enum("benchmark.attention")
 COMPILE_MODES = schema_enum("benchmark.compile_mode")
 BOS_MODES = schema_enum("evaluation.perplexity.bos")
+EVAL_DTYPES = schema_enum("evaluation.perplexity.dtype")
 
 # LoRA recovery: the study's settings (the schema's `lora` defaults; `target_modules`, which
 # the schema leaves to prunebench.plan.lora_settings, defaults to all seven projections there).

@@ -136,3 +136,11 @@ def placement(config: dict, model: str) -> dict[str, Any]:
     """A model's device map settings (device_map, max_memory), {} unless the config gives them."""
     entry = config["models"][model]
     return canonical({k: entry[k] for k in ("device_map", "max_memory") if k in entry})
+
+
+def evaluation_loading(config: dict, model: str, stage: str) -> dict[str, Any]:
+    """How an evaluation job (`stage`: perplexity or zeroshot) loads the model, as load_model's
+    keyword arguments: the model's placement, and `evaluation.<stage>.dtype` where the config
+    gives one. Left out, the dict is the placement alone, so finished jobs keep their params."""
+    dtype = (config.get("evaluation", {}).get(stage) or {}).get("dtype")
+    return canonical({**placement(config, model), **({"dtype": dtype} if dtype else {})})
