@@ -96,6 +96,74 @@ def test_evaluation_text_joins_rows_as_the_study_did(monkeypatch, source, split)
     assert data.load_text(source, split) == "first row\n\n\n\nsecond row"
 
 
+class FakeHub:
+    """`datasets.load_dataset` as the hub answers it (the hub is unreachable here): a script
+    repository is refused as datasets >= 4 refuses it; `parquet` reads the hub's export."""
+
+    def __init__(self, scripts=(), export_fails=False, offline=False):
+        self.scripts, self.export_fails, self.offline = set(scripts), export_fails, offline
+        self.calls = []
+
+    def __call__(self, path, name=None, **kwargs):
+        self.calls.append((path, name, kwargs))
+        if self.offline:
+            raise ConnectionError(f"Couldn't reach '{path}' on the Hub (LocalEntryNotFoundError)")
+        if path in self.scripts:
+            raise RuntimeError(f"Dataset scripts are no longer supported, but found {path}.py")
+        if path == "parquet" and self.export_fails:
+            raise FileNotFoundError(f"Unable to find '{kwargs['data_files']['rows']}'")
+        return {"text": ["row a", "row b"], "sentence": ["row a", "row b"]}
+
+
+def test_hub_texts_load_at_their_pinned_commit(monkeypatch):
+    import datasets
+
+    from prunebench import data
+
+    hub = FakeHub()
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    assert data.load_rows("wikitext2", "test") == ["row a", "row b"]
+    assert data.load_rows("c4", "train") == ["row a", "row b"]
+    revisions = [kwargs["revision"] for _, _, kwargs in hub.calls]
+    assert revisions == [data.HUB_TEXTS["wikitext2"].revision, data.HUB_TEXTS["c4"].revision]
+    assert all(len(r) == 40 for r in revisions)  # full commit hashes, not branch names
+    assert hub.calls[1][2]["data_files"] == data.HUB_TEXTS["c4"].data_files
+
+
+@pytest.mark.parametrize("source, split, folder", [
+    ("ptb", "validation", "penn_treebank/validation"), ("bookcorpus", "train", "plain_text/train")])
+def test_a_script_repository_is_read_from_the_hubs_parquet_export(monkeypatch, caplog, source,
+                                                                  split, folder):
+    import datasets
+
+    from prunebench import data
+
+    spec = data.HUB_TEXTS[source]
+    hub = FakeHub(scripts=[spec.path])
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    assert data.load_rows(source, split) == ["row a", "row b"]
+    assert [call[0] for call in hub.calls] == [spec.path, "parquet"]
+    files = hub.calls[1][2]["data_files"]["rows"]
+    assert files == (f"hf://datasets/{spec.path}@refs%2Fconvert%2Fparquet/{folder}/*.parquet")
+    assert "parquet export" in caplog.text
+
+
+def test_a_failed_export_and_an_offline_hub_are_explained(monkeypatch):
+    import datasets
+
+    from prunebench import data
+
+    monkeypatch.setattr(datasets, "load_dataset",
+                        FakeHub(scripts=["ptb-text-only/ptb_text_only"], export_fails=True))
+    with pytest.raises(PrunebenchError, match=r"loading script.*parquet export.*datasets<4"):
+        data.load_rows("ptb", "validation")
+    offline = FakeHub(offline=True)
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(PrunebenchError, match=r"ptb .*ConnectionError.*snakemake prefetch"):
+        data.load_rows("ptb", "validation")
+    assert len(offline.calls) == 1  # an unreachable hub is not taken for a script refusal
+
+
 # ------------------------------------------------------------ the originals' samplings (draw_windows)
 
 SAMPLED = ["row_slice", "row_slice_inclusive", "row_chunks", "joined_stream", "joined_chunks"]

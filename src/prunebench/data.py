@@ -39,19 +39,33 @@ class HubText:
     splits: dict[str, str]  # our split name -> the dataset's
     data_files: dict[str, str] | None = None
     joiner: str = "\n\n"
+    # The commit loaded, where one is known to hold the files the originals read; None: the
+    # newest.
+    revision: str | None = None
+    # For a repository that is still a loading script (which `datasets` 4 and newer refuse):
+    # the config folder of the hub's own parquet export of it (PARQUET_EXPORT), read instead.
+    export_config: str | None = None
 
 
-# Hub locations of the study's datasets (parquet versions that need no loading script).
+# The branch where the hub keeps a parquet copy of every dataset it can show, made by running
+# the dataset's own script (same rows, same order).
+PARQUET_EXPORT = "refs/convert/parquet"
+# Hub locations of the study's datasets.
 HUB_TEXTS: dict[str, HubText] = {
     "wikitext2": HubText("Salesforce/wikitext", "wikitext-2-raw-v1", "text",
-                         {"train": "train", "validation": "validation", "test": "test"}),
+                         {"train": "train", "validation": "validation", "test": "test"},
+                         revision="b08601e04326c79dfdd32d625aee71d232d685c3"),
     # The study's evaluation (LLM-Pruner's ppl_dataset) joins PTB's sentences with "\n\n" too.
     "ptb": HubText("ptb-text-only/ptb_text_only", "penn_treebank", "sentence",
-                   {"train": "train", "validation": "validation", "test": "test"}),
-    "bookcorpus": HubText("bookcorpus/bookcorpus", None, "text", {"train": "train"}, joiner=" "),
+                   {"train": "train", "validation": "validation", "test": "test"},
+                   export_config="penn_treebank"),
+    "bookcorpus": HubText("bookcorpus/bookcorpus", None, "text", {"train": "train"}, joiner=" ",
+                          export_config="plain_text"),
+    # The commit GPTQ-era code pins: the first shard of C4's English train and validation sets.
     "c4": HubText("allenai/c4", None, "text", {"train": "train", "validation": "validation"},
                   data_files={"train": "en/c4-train.00000-of-01024.json.gz",
-                              "validation": "en/c4-validation.00000-of-00008.json.gz"}),
+                              "validation": "en/c4-validation.00000-of-00008.json.gz"},
+                  revision="607bd4c8450a42878aa9ddc051a65a055450ef87"),
 }
 EMBEDDED_SPLITS = ("train", "validation", "test")
 SOURCES = ("embedded", *HUB_TEXTS)
@@ -90,18 +104,51 @@ def load_rows(source: str, split: str, embedded_dir: str | Path | None = None,
 def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
     import datasets
 
-    log.info("loading %s (%s %s, split %s) through datasets", source, spec.path, spec.name or "",
-             spec.splits[split])
+    where = f"{spec.path}{'/' + spec.name if spec.name else ''}@{spec.revision or 'main'}"
+    log.info("loading %s (%s, split %s) through datasets", source, where, spec.splits[split])
     try:
         data = datasets.load_dataset(spec.path, spec.name, split=spec.splits[split],
-                                     data_files=spec.data_files)
+                                     data_files=spec.data_files, revision=spec.revision)
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
+        from prunebench.oom import first_line
+
+        if spec.export_config and _is_script_refusal(err):
+            return _load_parquet_export(source, spec, split)
         raise PrunebenchError(
-            f"cannot load dataset {source} ({spec.path}{'/' + spec.name if spec.name else ''}, "
-            f"split {split}): {type(err).__name__}. This machine may be offline: pre-fetch it where "
-            f"the hub is reachable (`python -c \"import datasets; datasets.load_dataset("
-            f"'{spec.path}', {spec.name!r})\"` or `snakemake prefetch`) and set HF_DATASETS_OFFLINE=1 "
-            "here, or use the embedded source") from None
+            f"cannot load dataset {source} ({where}, split {split}): {type(err).__name__}: "
+            f"{first_line(err)}. This machine may be offline: pre-fetch it where the hub is "
+            "reachable (`snakemake prefetch`; the evaluation texts and calibration windows are "
+            "then files of the workflow, read without the network), or use the embedded "
+            "source") from None
+    return list(data[spec.text_field])
+
+
+def _is_script_refusal(err: Exception) -> bool:
+    """`datasets` 4 and newer refuse a repository that is a loading script."""
+    return "scripts are no longer supported" in str(err) or "trust_remote_code" in str(err)
+
+
+def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
+    """The split from the hub's parquet export of a script repository (PARQUET_EXPORT): the
+    rows the script makes, in its order. A partial export (`partial-<split>` folders, made
+    for the largest datasets) matches no file here and is refused: it holds other rows."""
+    import datasets
+
+    files = (f"hf://datasets/{spec.path}@{PARQUET_EXPORT.replace('/', '%2F')}/"
+             f"{spec.export_config}/{spec.splits[split]}/*.parquet")
+    log.warning("%s (%s) is a loading script, which this `datasets` refuses: reading the hub's "
+                "parquet export of it, %s", source, spec.path, files)
+    try:
+        data = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows")
+    except Exception as err:  # noqa: BLE001 - as in _load_hub_rows
+        from prunebench.oom import first_line
+
+        raise PrunebenchError(
+            f"cannot load dataset {source}: {spec.path} is a loading script, which datasets "
+            f"{datasets.__version__} refuses, and its parquet export {files} did not load "
+            f"({type(err).__name__}: {first_line(err)}). Pre-fetch it where the hub is reachable "
+            "(`snakemake prefetch`), or install `datasets<4` there, which still runs scripts") \
+            from None
     return list(data[spec.text_field])
 
 
