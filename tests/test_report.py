@@ -602,6 +602,12 @@ def test_variants_timed_on_other_devices_dtypes_or_decoding_are_warned_of(tmp_pa
         "temperature=1.0 for depth-4.9B)" in decoding and str(depth) in decoding
     row = _row(df, variant="flap-4.9B", batch_size=1)
     assert (row["device_name"], row["dtype"], row["sampling"]) == (A100, "bfloat16", "greedy")
+    # The speed table marks each row whose speed-ups compare unlike settings, and with what.
+    reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
+    speed = report.speed_table(df, reports)
+    marks = {v: set(speed.loc[speed["variant"] == v, "unlike_dense"]) for v in VARIANTS}
+    assert marks == {"dense": {""}, "depth-4.9B": {"decoding"}, "flap-4.9B": {"device, dtype"}}
+    assert set(report.tables.UNLIKE_DENSE) == set(report.load.TIMED_WITH)
 
 
 def test_cells_timed_alike_give_no_timing_warning(tmp_path, caplog):
@@ -618,6 +624,8 @@ def test_cells_timed_alike_give_no_timing_warning(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="prunebench.report"):
         df = report.load_bench(files)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
+    assert set(report.speed_table(df, reports)["unlike_dense"]) == {""}
     assert set(df["device_name"].dropna()) == {H100, A100, "CPU x86_64"}
 
 

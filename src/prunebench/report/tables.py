@@ -68,12 +68,16 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     How far each timing can be trusted: p90, CV, the 95% interval of the mean, the `unstable`
     flag and the number of timed `runs` (prunebench.benchmark.timing), `competition` (other
     work beside it) and `decode_fallback` (why a compiled row ran eagerly, if it did).
+    `unlike_dense` names what the row's file was timed with that the dense file of its cell
+    was not (device, dtype, decoding): its speed-ups measure that difference too.
     """
     df = _params(bench_df, reports_df)
-    dense = _dense_rows(df)[CELL + ["batch_size", "latency_s_mean", "throughput_tok_s"]]
+    dense_rows = _dense_rows(df)
+    dense = dense_rows[CELL + ["batch_size", "latency_s_mean", "throughput_tok_s"]]
     df = df.merge(dense, on=CELL + ["batch_size"], how="left", suffixes=("", "_dense"))
     df["throughput_speedup"] = df["throughput_tok_s"] / df["throughput_tok_s_dense"]
     df["latency_speedup"] = df["latency_s_mean_dense"] / df["latency_s_mean"]
+    df["unlike_dense"] = _unlike_dense(df, dense_rows)
     df["peak_memory_gib"] = df["peak_memory_bytes"] / 2**30
     df["status"] = df["status"].map({OK: "ok", OOM: "OOM"})
     core = ["model", "variant", "backend", "tokens", "input_tokens", "output_tokens",
@@ -82,10 +86,28 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
             "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
             "competition", "decode_fallback", "runs",
             "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
-            "throughput_speedup", "latency_speedup"]
+            "throughput_speedup", "latency_speedup", "unlike_dense"]
     dropped = {"source", "peak_memory_bytes", "latency_s_mean_dense", "throughput_tok_s_dense"}
     extras = [c for c in df.columns if c not in core and c not in dropped]
     return sort_rows(df[core + extras])
+
+
+# What a bench file records about how it was timed (load.TIMED_WITH's columns) -> its name in
+# `unlike_dense`.
+UNLIKE_DENSE = {"device_name": "device", "dtype": "dtype", "sampling": "decoding"}
+
+
+def _unlike_dense(df: pd.DataFrame, dense_rows: pd.DataFrame) -> pd.Series:
+    """Per row, what its file was timed with that its cell's dense file was not ("device,
+    dtype"), "" where alike; a setting a file does not record is not compared (as
+    load.mixed_timing, which warns of the same cells)."""
+    columns = [c for c in UNLIKE_DENSE if c in df]
+    dense = dense_rows.drop_duplicates(CELL).set_index(CELL)[columns]
+    theirs = dense.reindex(pd.MultiIndex.from_frame(df[CELL])).set_axis(df.index)
+    differs = {UNLIKE_DENSE[c]: (df[c].notna() & theirs[c].notna() & (df[c] != theirs[c]))
+               for c in columns}
+    return pd.Series([", ".join(name for name, rows in differs.items() if rows.loc[i])
+                      for i in df.index], index=df.index, dtype=object)
 
 
 def quality_table(reports_df: pd.DataFrame, evals_df: pd.DataFrame | None = None
