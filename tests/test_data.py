@@ -100,14 +100,19 @@ class FakeHub:
     """`datasets.load_dataset` as the hub answers it (the hub is unreachable here): a script
     repository is refused as datasets >= 4 refuses it; `parquet` reads the hub's export."""
 
-    def __init__(self, scripts=(), export_fails=False, offline=False):
+    def __init__(self, scripts=(), export_fails=False, offline=False, datasets_3=False):
         self.scripts, self.export_fails, self.offline = set(scripts), export_fails, offline
+        self.datasets_3 = datasets_3
         self.calls = []
 
     def __call__(self, path, name=None, **kwargs):
         self.calls.append((path, name, kwargs))
         if self.offline:
             raise ConnectionError(f"Couldn't reach '{path}' on the Hub (LocalEntryNotFoundError)")
+        if path in self.scripts and self.datasets_3:  # what datasets 2.20 to 3.x raise
+            raise ValueError(f"The repository for {path} contains custom code which must be "
+                             "executed to correctly load the dataset. Please pass the argument "
+                             "`trust_remote_code=True` to allow custom code to be run.")
         if path in self.scripts:
             raise RuntimeError(f"Dataset scripts are no longer supported, but found {path}.py")
         if path == "parquet" and self.export_fails:
@@ -130,21 +135,29 @@ def test_hub_texts_load_at_their_pinned_commit(monkeypatch):
     assert hub.calls[1][2]["data_files"] == data.HUB_TEXTS["c4"].data_files
 
 
+@pytest.mark.parametrize("datasets_3", [False, True])
 @pytest.mark.parametrize("source, split, folder", [
     ("ptb", "validation", "penn_treebank/validation"), ("bookcorpus", "train", "plain_text/train")])
 def test_a_script_repository_is_read_from_the_hubs_parquet_export(monkeypatch, caplog, source,
-                                                                  split, folder):
+                                                                  split, folder, datasets_3):
     import datasets
 
     from prunebench import data
 
     spec = data.HUB_TEXTS[source]
-    hub = FakeHub(scripts=[spec.path])
+    hub = FakeHub(scripts=[spec.path], datasets_3=datasets_3)
     monkeypatch.setattr(datasets, "load_dataset", hub)
     assert data.load_rows(source, split) == ["row a", "row b"]
     assert [call[0] for call in hub.calls] == [spec.path, "parquet"]
     files = hub.calls[1][2]["data_files"]["rows"]
     assert files == (f"hf://datasets/{spec.path}@refs%2Fconvert%2Fparquet/{folder}/*.parquet")
+    # huggingface_hub reads the repository, branch and files out of the address as meant
+    # (the hub itself is unreachable here)
+    from huggingface_hub.hf_file_system import parse_hf_uri
+
+    uri = parse_hf_uri(files)
+    assert (uri.type, uri.id, uri.revision, uri.path_in_repo) == (
+        "dataset", spec.path, "refs/convert/parquet", f"{folder}/*.parquet")
     assert "parquet export" in caplog.text
 
 
@@ -155,7 +168,8 @@ def test_a_failed_export_and_an_offline_hub_are_explained(monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset",
                         FakeHub(scripts=["ptb-text-only/ptb_text_only"], export_fails=True))
-    with pytest.raises(PrunebenchError, match=r"loading script.*parquet export.*datasets<4"):
+    with pytest.raises(PrunebenchError, match=r"loading script.*parquet export.*partial.*"
+                       r"HF_DATASETS_TRUST_REMOTE_CODE=1"):
         data.load_rows("ptb", "validation")
     offline = FakeHub(offline=True)
     monkeypatch.setattr(datasets, "load_dataset", offline)

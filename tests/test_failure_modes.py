@@ -213,6 +213,14 @@ def test_f18_sequences_longer_than_the_context(tmp_path, checkpoint, small_rando
     assert not (tmp_path / "out").exists()
     with pytest.raises(PrunebenchError, match=f"exceeds the model's context of {limit}"):
         perplexity(small_random_model(), torch.arange(3, 2000) % 100, window=limit * 2)
+    # A window of the whole context fits; with a BOS before every window it is one token over.
+    stream = torch.arange(3, limit + 3) % 100
+    assert perplexity(small_random_model(), stream, window=limit)["windows"] == 1
+    with pytest.raises(PrunebenchError, match=rf"window {limit} \(plus the BOS that starts every "
+                       rf"window\) exceeds the model's context of {limit} tokens: set "
+                       rf"evaluation.perplexity.window <= {limit - 1}"):
+        perplexity(small_random_model(), stream, window=limit, bos_token_id=1)
+    assert perplexity(small_random_model(), stream, window=limit - 1, bos_token_id=1)["windows"] == 1
     from prunebench.benchmark import run_sweep
     with pytest.raises(PrunebenchError, match="exceed the model's"):
         run_sweep(small_random_model(), None, input_tokens=limit, output_tokens=8, batch_sizes=[1],

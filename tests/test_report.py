@@ -250,6 +250,28 @@ def test_quality_table_with_ppl_and_zeroshot(study):
     assert not [c for c in plain.columns if c.startswith("acc_")]
 
 
+def test_variants_evaluated_in_different_precisions_are_warned_of(tmp_path, caplog):
+    """`dtype: auto` evaluates in float16 on a GPU node and float32 on a CPU one."""
+    def ppl(variant, dtype):
+        details = {"details": {d: {"dtype": dtype} for d in ("wikitext2", "ptb")}} if dtype else {}
+        return write_eval(tmp_path, "m7", variant, "ppl.json",
+                          {"perplexity": {"wikitext2": 10.0, "ptb": 20.0}, **details})
+
+    def zeroshot(variant, dtype):
+        return write_eval(tmp_path, "m7", variant, "zeroshot.json",
+                          {"accuracy": {"boolq": 0.7}, "average": 0.7, "dtype": dtype})
+
+    files = [ppl("dense", "float16"), ppl("depth-4.9B", "float32"), ppl("flap-4.9B", None),
+             *(zeroshot(v, "float16") for v in VARIANTS)]
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        report.load_evals(files)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings  # zero-shot ran alike; a file without dtype is skipped
+    assert "perplexity files of m7 ran the model in different precisions (float16 for " \
+        "dense; float32 for depth-4.9B)" in warnings[0]
+    assert "evaluation.perplexity.dtype" in warnings[0] and "-R perplexity" in warnings[0]
+
+
 def test_eval_file_repeated_is_rejected(study):
     _, _, _, evals = study
     with pytest.raises(PrunebenchError, match="repeats"):

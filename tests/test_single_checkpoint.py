@@ -703,6 +703,11 @@ def test_choices_are_the_schemas_and_the_batch_default_the_librarys():
     assert d.BOS_MODES == tuple(schema_entry("evaluation.perplexity.bos")["enum"])
     assert d.EVAL_DTYPES == tuple(schema_entry("evaluation.perplexity.dtype")["enum"]) \
         == tuple(schema_entry("evaluation.zeroshot.dtype")["enum"])
+    # No default for the evaluation dtype: one would enter every finished evaluation job's
+    # params and rerun them all; left out, the model runs in float32 (the CLI's None).
+    for stage in ("perplexity", "zeroshot"):
+        assert "default" not in schema_entry(f"evaluation.{stage}.dtype")
+    assert command_parsers()["eval"].get_default("dtype") is None
     assert d.BENCH_BACKENDS == tuple(schema_entry("benchmark.backends")["items"]["enum"]) \
         == BACKENDS
     # --batch's help writes the default out (building the parsers must not import torch).

@@ -50,7 +50,8 @@ class HubText:
 # The branch where the hub keeps a parquet copy of every dataset it can show, made by running
 # the dataset's own script (same rows, same order).
 PARQUET_EXPORT = "refs/convert/parquet"
-# Hub locations of the study's datasets.
+# Hub locations of the study's datasets. The pinned commits are those public code pins for
+# these files (WikiText-2's parquet layout; C4's first shards, as the GPTQ-era code reads them).
 HUB_TEXTS: dict[str, HubText] = {
     "wikitext2": HubText("Salesforce/wikitext", "wikitext-2-raw-v1", "text",
                          {"train": "train", "validation": "validation", "test": "test"},
@@ -61,7 +62,7 @@ HUB_TEXTS: dict[str, HubText] = {
                    export_config="penn_treebank"),
     "bookcorpus": HubText("bookcorpus/bookcorpus", None, "text", {"train": "train"}, joiner=" ",
                           export_config="plain_text"),
-    # The commit GPTQ-era code pins: the first shard of C4's English train and validation sets.
+    # The first shard of C4's English train and validation sets.
     "c4": HubText("allenai/c4", None, "text", {"train": "train", "validation": "validation"},
                   data_files={"train": "en/c4-train.00000-of-01024.json.gz",
                               "validation": "en/c4-validation.00000-of-00008.json.gz"},
@@ -124,7 +125,8 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
 
 
 def _is_script_refusal(err: Exception) -> bool:
-    """`datasets` 4 and newer refuse a repository that is a loading script."""
+    """`datasets` 4 and newer refuse a repository that is a loading script; 2.20 to 3.x run it
+    only with `trust_remote_code`, which prunebench never passes."""
     return "scripts are no longer supported" in str(err) or "trust_remote_code" in str(err)
 
 
@@ -145,10 +147,11 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
 
         raise PrunebenchError(
             f"cannot load dataset {source}: {spec.path} is a loading script, which datasets "
-            f"{datasets.__version__} refuses, and its parquet export {files} did not load "
-            f"({type(err).__name__}: {first_line(err)}). Pre-fetch it where the hub is reachable "
-            "(`snakemake prefetch`), or install `datasets<4` there, which still runs scripts") \
-            from None
+            f"{datasets.__version__} does not run, and its parquet export {files} did not load "
+            f"({type(err).__name__}: {first_line(err)}; a partial export, made for datasets over "
+            "5 GB, holds other rows and is not used). Pre-fetch it where the hub is reachable "
+            "(`snakemake prefetch`); or, having read the script (it is code from the hub), run "
+            "it with datasets < 4 and HF_DATASETS_TRUST_REMOTE_CODE=1 set") from None
     return list(data[spec.text_field])
 
 

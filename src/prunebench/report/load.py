@@ -327,10 +327,12 @@ def load_evals(paths: Iterable[str | os.PathLike],
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     names: dict[str, dict[Path, list[str]]] = {section: {} for section in _EVAL_SECTIONS}
     cells = []
+    precisions = []
     for path in _as_paths(paths, "eval", allow_empty=True):
         rule = _eval_rule(path)
         data = _read(path, rule, ("model", "variant"))
         cells.append((path, rule, _code(data)))
+        precisions.append((data["model"], rule, data["variant"], _eval_dtype(data), path))
         values = {}
         for section, prefix in _EVAL_SECTIONS.items():
             block = data.get(section)
@@ -358,6 +360,8 @@ def load_evals(paths: Iterable[str | os.PathLike],
         row.update(values)
     _check_eval_cells(names, merged, expect or {})
     _warn_mixed_code("eval", cells)
+    for message in mixed_precision(precisions):
+        log.warning(message)
     df = pd.DataFrame.from_records(list(merged.values()), columns=None if merged else
                                    ["model", "variant"])
     return sort_rows(df[_eval_column_order(df.columns)])
@@ -371,6 +375,38 @@ _RULE_OF_FILE = {Path(pattern).name: rule for pattern, rule in _EVAL_FILES.value
 
 def _eval_rule(path: Path) -> str:
     return _RULE_OF_FILE.get(Path(path).name, "zeroshot")
+
+
+def _eval_dtype(data: dict[str, Any]) -> str | None:
+    """The precision an eval file's model ran in (ppl.json per dataset, zeroshot.json once);
+    None where the file does not record it (files made before it was recorded)."""
+    if isinstance(data.get("details"), dict):
+        found = {d.get("dtype") for d in data["details"].values() if isinstance(d, dict)}
+        return ", ".join(sorted(found)) if found and None not in found else None
+    return data.get("dtype") if isinstance(data.get("dtype"), str) else None
+
+
+def mixed_precision(files: list[tuple[str, str, str, str | None, Path]]) -> list[str]:
+    """One warning per model and evaluation (perplexity, zeroshot) whose variants ran in
+    different precisions ((model, rule, variant, dtype, path) per file): `dtype: auto` on
+    nodes with and without a GPU, say. Their differences then include the precision's."""
+    messages = []
+    groups: dict[tuple[str, str], list[tuple[str, str, Path]]] = {}
+    for model, rule, variant, dtype, path in files:
+        if dtype is not None:
+            groups.setdefault((model, rule), []).append((variant, dtype, path))
+    for (model, rule), group in groups.items():
+        values = appearance(dtype for _, dtype, _ in group)
+        if len(values) < 2:
+            continue
+        sides = "; ".join(f"{value} for {', '.join(v for v, d, _ in group if d == value)}"
+                          for value in values)
+        messages.append(
+            f"the {rule} files of {model} ran the model in different precisions ({sides}), so "
+            f"their differences include the precision's. Set evaluation.{rule}.dtype to one "
+            "dtype (`auto` follows each job's device), then rerun them: "
+            f"`snakemake --cores all -R {rule}`")
+    return messages
 
 
 def _check_eval_cells(names: dict[str, dict[Path, list[str]]],
