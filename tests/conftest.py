@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,25 @@ if TYPE_CHECKING:
 # spend 10 s importing them before any worker starts.
 
 REPO = Path(__file__).resolve().parents[1]
+
+# What the tests and their background processes write outside their temporary folders goes to
+# one folder of this session's, set here, at import: before anything imports `datasets` (which
+# reads its cache path once) and before pytest_configure starts the background processes, which
+# inherit it. Removed at the end of the session (pytest_unconfigure).
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="prunebench-tests-"))
+# Checkpoint verification memos (prunebench.checkpoint.integrity): always this session's own,
+# never the user's ~/.cache/prunebench (nor a $PRUNEBENCH_CACHE_DIR with their downloads).
+os.environ["PRUNEBENCH_CACHE_DIR"] = str(_SESSION_DIR / "prunebench-cache")
+# The datasets cache of in-process lm-eval runs, instead of ~/.cache/huggingface/datasets; one
+# the user set is kept (HF_HOME and HF_HUB_CACHE are left alone: the hub cache is read-only here).
+os.environ.setdefault("HF_DATASETS_CACHE", str(_SESSION_DIR / "hf-datasets"))
+# The benchmark lock (prunebench.benchmark.interference): by default one file in /tmp that every
+# user's benchmarks share, which another job may hold, and which, made by another user under
+# the sticky /tmp with fs.protected_regular=1, cannot even be opened. This session's sweeps and
+# its background run still exclude each other (it is inherited; so are xdist workers). A folder
+# the user set is kept.
+os.environ.setdefault("PRUNEBENCH_LOCK_DIR", str(_SESSION_DIR / "locks"))
+
 # pytest-xdist (`-n N`, as `make test-fast` runs) splits the cores among its worker processes.
 XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
 _BACKGROUND: dict[str, tuple[subprocess.Popen, Path]] = {}  # name -> (process, its log)
@@ -42,12 +63,6 @@ def torch_threads() -> int:
     import torch
 
     return max(1, torch.get_num_threads() // max(1, XDIST_WORKERS))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def isolated_verification_memo(tmp_path_factory):
-    """Checkpoint verification memos (prunebench.checkpoint.integrity) go to a per-session folder."""
-    os.environ["PRUNEBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("prunebench-cache"))
 
 
 @pytest.fixture
@@ -210,6 +225,12 @@ def pytest_runtest_setup(item):
 def pytest_sessionfinish(session):
     for name in _BACKGROUND:  # e.g. -x stopped the session before a test waited
         _stop(name)
+
+
+def pytest_unconfigure(config):
+    for name in _BACKGROUND:  # stopped already, unless the session never ran
+        _stop(name)
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

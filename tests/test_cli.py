@@ -58,9 +58,13 @@ def test_plan_sizes_a_local_folder_from_its_own_config(tmp_path, capsys):
     assert [(r["variant"], r["params_after"]) for r in rows] == [("depth_ppl-4.9B", 4_916_965_376)]
 
 
-def test_the_paper_configs_prune_each_model_over_one_llm_pruner_block_range(tmp_path):
+def test_the_paper_configs_prune_each_model_over_one_llm_pruner_block_range(tmp_path,
+                                                                             monkeypatch):
     """The speed study and the quality tables prune a model's LLM-Pruner variants over the same
     blocks (the default range for 40 blocks differs from the one the 13B configs give)."""
+    # Without the hub (a test must not depend on it, nor wait on it): the models' published
+    # shapes, which their hub configs have too.
+    _offline(monkeypatch)
     ranges: dict[str, set] = {}
     for name in ("paper.yaml", "paper-tables.yaml"):
         for row in plan_rows(REPO / "config" / name, tmp_path):

@@ -9,6 +9,7 @@ import os
 import re
 import shlex
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -354,24 +355,42 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)
     (workdir / "slurm.yaml").write_text(yaml.safe_dump(SLURM_CONFIG))
+    # Each file's time is set, not left to the order of the writes: some file systems (a
+    # sandbox's, a network one) move a file's mtime after it is closed, others keep whole
+    # seconds or two. Inputs are older than what is made from them by clear margins, in whole
+    # even seconds: the texts at T-200 s, the models at T-100 s, calibration and reports at T.
+    # The workflow's code is older still (T-300 s): Snakemake reruns a job whose outputs are
+    # older than its script, and the copies keep the checkout's times, which may be recent.
+    now = int(time.time()) // 2 * 2
+
+    def settle(path: Path, seconds: int) -> None:
+        for item in [path, *path.rglob("*")]:  # a directory and everything in it
+            os.utime(item, (now + seconds, now + seconds))
+
+    settle(workdir / "workflow", -300)
     # The embedded text a random model's stand-in tokenizer is trained on, older than the
     # models made from it below (else those would be remade).
     for split in ("train", "validation", "test"):
         text = workdir / layout.EMBEDDED_TEXT.format(split=split)
         text.parent.mkdir(parents=True, exist_ok=True)
         text.write_text("text\n")
+        settle(text, -200)
     # Inputs of the GPU jobs already there, so they are submitted in the first wave; their
     # shapes are the real 7B / 13B configs (sizes come from config.json).
     for name, arch in (("m7", "llama-7b"), ("m13", "llama-13b")):
         architecture_config(arch).save_pretrained(workdir / f"resources/models/{name}")
+        settle(workdir / f"resources/models/{name}", -100)
         calibration = workdir / f"resources/data/calibration/{name}/embedded-10x128-seed1234.safetensors"
         calibration.parent.mkdir(parents=True)
         calibration.write_bytes(b"")
+        settle(calibration, 0)
         report = workdir / f"results/pruned/{name}/dense/prune_report.json"
         report.parent.mkdir(parents=True)
         report.write_text("{}")
+        settle(report, 0)
     (workdir / "resources/data/text/wikitext2").mkdir(parents=True)
     (workdir / "resources/data/text/wikitext2/test.txt").write_text("text\n")
+    settle(workdir / "resources/data/text/wikitext2/test.txt", -200)
     targets = ["results/pruned/m7/depth_ppl-4.9B/prune_report.json",
                "results/pruned/m13/depth_ppl-9.5B/prune_report.json",
                "results/bench/m7/dense/hf/12x128.json", "results/bench/m13/dense/hf/12x128.json",

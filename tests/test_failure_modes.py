@@ -256,8 +256,10 @@ def test_f22_tampered_weights_are_refused_even_with_size_and_time_kept(checkpoin
     data = bytearray(file.read_bytes())
     data[-1] ^= 0xFF  # same size; one weight byte differs
     file.write_bytes(bytes(data))
-    # A write moves mtime, but a coarse file-system clock may not show it: move it explicitly.
-    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    # A write moves mtime, but a coarse file-system clock may not show it: move it explicitly,
+    # by 10 s (a file system keeping 2 s steps would round +1 s back), and check it moved.
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000_000))
+    assert file.stat().st_mtime_ns != stat.st_mtime_ns, f"{file}: the file system kept its mtime"
     with pytest.raises(PrunebenchError, match=f"{file.name} does not match its recorded sha256"):
         modeling.load_model(checkpoint)  # the write changed mtime: hashed again
     os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))

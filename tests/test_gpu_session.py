@@ -64,14 +64,31 @@ def test_a_step_past_its_share_is_stopped_with_its_children(tmp_path):
     assert code == 124
     assert time.monotonic() - started < 60
     child = int(pid_file.read_text())
-    for _ in range(50):  # the group got SIGTERM; give the kernel a moment to reap it
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
+    for _ in range(50):  # the group got SIGTERM; give the kernel a moment to end it
+        if _ended(child):
             break
         time.sleep(0.1)
     else:
         pytest.fail(f"the step's child {child} outlived the stop")
+
+
+def _ended(pid: int) -> bool:
+    """Whether the process has ended. A zombie counts as ended: the orphaned child is reaped by
+    PID 1, and in a container without an init nothing may ever reap it, so kill(pid, 0) would
+    keep succeeding on a process that is dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):  # gone (ESRCH if it went while read)
+        if Path("/proc/self/stat").exists():
+            return True  # /proc works and has no such process
+    else:
+        # The state follows the command name in parentheses (which may itself hold ')').
+        return stat[stat.rindex(")") + 1:].split()[0] in ("Z", "X")
+    try:  # no /proc (not Linux): ask the kernel
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 # --------------------------------------------------------------------------- gpu_memory

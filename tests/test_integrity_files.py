@@ -26,6 +26,9 @@ from prunebench.checkpoint import integrity
 from prunebench.data import CHECKSUM_KEY, load_windows, save_windows
 from prunebench.pruning import prune_checkpoint
 
+# 2026-01-01 00:00:00 UTC: a settled file time, whole even seconds.
+SETTLED_NS = 1_767_225_600 * 1_000_000_000
+
 BEHAVIOUR_FILES = {"config.json", "generation_config.json", "tokenizer.json",
                    "tokenizer_config.json"}
 
@@ -40,6 +43,12 @@ def checkpoint(tmp_path, small_random_model, tokenizer):
     """A small random checkpoint saved with a tokenizer, as every prune step saves one."""
     path = tmp_path / "ckpt"
     modeling.save_model(small_random_model(), tokenizer, path)
+    # Saved a while ago, as a finished step's checkpoint is: the memo keys on mtime, and some
+    # file systems (a sandbox's, a network one) still move the mtime of a file written moments
+    # ago, which would make a memoised file look changed. A whole even second: exact on any.
+    for file in path.rglob("*"):
+        if file.is_file():
+            os.utime(file, ns=(SETTLED_NS, SETTLED_NS))
     return path
 
 
@@ -63,8 +72,10 @@ def set_rope_theta(config_file: Path, theta: float) -> float:
 
 
 def bump_mtime(file: Path, stat: os.stat_result) -> None:
-    """A write moves mtime, but a coarse file-system clock may not show it: move it explicitly."""
-    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    """A write moves mtime, but a coarse file-system clock may not show it: move it explicitly,
+    by 10 s (a file system keeping 2 s steps would round +1 s back), and check it moved."""
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000_000))
+    assert file.stat().st_mtime_ns != stat.st_mtime_ns, f"{file}: the file system kept its mtime"
 
 
 # ------------------------------------------------------------------ item 2: checkpoint files
