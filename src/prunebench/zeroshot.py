@@ -288,6 +288,19 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
     return fetched
 
 
+def _no_logits_cache() -> dict[str, bool]:
+    """HFLM's argument that turns its logits cache off (see `evaluate`), where it has one."""
+    import inspect
+
+    from lm_eval.models.huggingface import HFLM
+
+    if "logits_cache" in inspect.signature(HFLM.__init__).parameters:
+        return {"logits_cache": False}
+    log.warning("this lm-eval's HFLM has no logits_cache switch: requests that share their "
+                "text may be scored together (lm-eval issue 2984); use lm-eval >= 0.4.5")
+    return {}
+
+
 def _n_docs(task) -> int | None:
     for docs in (task.test_docs, task.validation_docs):
         try:
@@ -332,8 +345,13 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     _check_known(manager, tasks, include_path)
 
     was_training = model.training
+    # logits_cache off: lm-eval groups requests by their text minus its last token and scores
+    # the group once, which mixes up two requests of the same text split differently between
+    # context and answer (lm-eval issue 2984: the offline suite has such pairs across tasks, and
+    # a task's accuracy then depended on the tasks run beside it). Without it, each request is
+    # scored on its own; only single-token answers (boolq) pay, one forward per choice.
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
-              add_bos_token=add_bos_token)
+              add_bos_token=add_bos_token, **_no_logits_cache())
     with _naming_datasets() as calls, _without_torch_env_report():
         try:
             out = lm_eval.simple_evaluate(
