@@ -232,6 +232,19 @@ def test_f18_sequences_longer_than_the_context(tmp_path, checkpoint, small_rando
 def test_f19_missing_model(tmp_path):
     with pytest.raises(PrunebenchError, match="config.json is missing.*`model` rule"):
         modeling.load_model(tmp_path / "nowhere")
+    with pytest.raises(PrunebenchError, match="config.json is missing"):
+        modeling.load_tokenizer(tmp_path / "nowhere")  # not None, as for a model without one
+
+
+def test_a_variants_folder_names_its_checkpoint(tmp_path, checkpoint):
+    """results/pruned/<model>/<variant>/ holds the checkpoint folder and the prune report."""
+    variant = tmp_path / "depth_ppl-0.8"
+    variant.mkdir()
+    checkpoint.rename(variant / "checkpoint")
+    for load in (modeling.load_model, modeling.load_tokenizer):
+        with pytest.raises(PrunebenchError, match=f"is a variant's folder.*load the checkpoint, "
+                           f"{variant / 'checkpoint'}"):
+            load(variant)
 
 
 def test_f20_missing_weight_file_is_named(checkpoint):
@@ -303,6 +316,7 @@ def test_f26_checkpoint_code_is_never_run(checkpoint):
 
 
 def test_f27_tokenizer_code_needs_the_config_switch(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
     (tmp_path / "tokenizer_config.json").write_text(json.dumps(
         {"auto_map": {"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]},
          "tokenizer_class": "EvilTokenizer"}))

@@ -345,6 +345,8 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
 
     Code shipped with a tokenizer runs only when the config sets `trust_remote_code: true`.
     """
+    if not (Path(path) / "config.json").exists():
+        checked_config_json(path)  # no checkpoint here (or a variant's folder): named, not None
     # Jobs that read only the tokenizer (calibration) must not tokenize with an edited or
     # deleted one; the small files only, so this costs no weight hashing.
     verify_manifest(Path(path), weights=False)

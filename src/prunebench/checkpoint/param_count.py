@@ -100,6 +100,9 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
     """The config.json of the checkpoint folder `path`, refused with what to do when it is
     missing, not JSON, or of a model type (or custom code) prunebench does not build."""
     path = Path(path)
+    if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
+        raise PrunebenchError(f"{path} is a variant's folder (its prune report beside its "
+                              f"checkpoint): load the checkpoint, {path / 'checkpoint'}")
     if not (path / "config.json").exists():
         raise PrunebenchError(f"no model at {path}: config.json is missing. Build or download "
                               "the model first (the workflow's `model` rule does this)")
