@@ -445,6 +445,12 @@ def test_noise_columns_and_unstable_flag_in_table_and_figure(tmp_path):
     assert {r["runs"] for r in rows} == {"20", "50", "OOM"}
     back = pd.read_csv(tmp_path / "t/speed.csv")
     assert back["unstable"].tolist().count(True) == 1
+    # speed.md as the aggregation writes it: a readable view, its flags in one column
+    view = report.compact_view("speed", table)
+    assert len(view.columns) <= 15 and len(view) == len(table)
+    assert view.loc[view["flags"] != "", ["variant", "batch_size", "flags"]].values.tolist() == \
+        [["flap-4.9B", 8, "unstable"]]
+    assert report.compact_view("quality", table) is None  # narrow enough as it is
 
     fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
     hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
@@ -629,6 +635,8 @@ def test_variants_timed_on_other_devices_dtypes_or_decoding_are_warned_of(tmp_pa
     speed = report.speed_table(df, reports)
     marks = {v: set(speed.loc[speed["variant"] == v, "unlike_dense"]) for v in VARIANTS}
     assert marks == {"dense": {""}, "depth-4.9B": {"decoding"}, "flap-4.9B": {"device, dtype"}}
+    view = report.speed_headline(speed)
+    assert set(view.loc[view["variant"] == "flap-4.9B", "flags"]) == {"unlike dense: device, dtype"}
     assert set(report.tables.UNLIKE_DENSE) == set(report.load.TIMED_WITH)
 
 
@@ -769,6 +777,27 @@ def test_quality_vs_speed_figure_one_point_per_variant_and_its_front(study, tmp_
         assert len(ax.collections[0].get_offsets()) == variants
         assert ax.yaxis_inverted()  # perplexity: lower is better, drawn up
     assert (tmp_path / "q.png").stat().st_size > 1000 and (tmp_path / "q.pdf").exists()
+
+
+@pytest.mark.parametrize("unstable_variant, flagged", [
+    ("depth-4.9B", {"dense": False, "depth-4.9B": True, "flap-4.9B": False}),
+    ("dense", {"dense": True, "depth-4.9B": True, "flap-4.9B": True})])
+def test_a_speed_up_from_a_flagged_timing_is_drawn_hollow(tmp_path, unstable_variant, flagged):
+    """A batch-1 speed-up is as trustworthy as the less trustworthy of its two timings."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8),
+                         unstable=(1,) if v == unstable_variant else ()) for v in VARIANTS]
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    evals = [write_eval(tmp_path, "m7", v, "ppl.json", {"perplexity": {"wikitext2": 10.0 + i}})
+             for i, v in enumerate(VARIANTS)]
+    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                   report.load_evals(evals))
+    assert dict(zip(summary["variant"], summary["hf_12x128_latency_b1_flagged"])) == flagged
+    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    drawn = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    hollow = [c for c in drawn if all(tuple(fc) == (1.0, 1.0, 1.0, 1.0)
+                                      for fc in c.get_facecolors())]
+    assert sum(len(c.get_offsets()) for c in hollow) == sum(flagged.values())
+    assert sum(len(c.get_offsets()) for c in drawn) == len(VARIANTS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ tables_dir = Path(snakemake.output.tables[0]).parent
 for name, table in tables.items():
     report.write_table(table, tables_dir / f"{name}.csv", tables_dir / f"{name}.md",
                        allow_empty=name == "published_vs_reproduced",
-                       markdown=report.headline_table(table) if name == "summary" else None)
+                       markdown=report.compact_view(name, table))
 figures_dir = Path(snakemake.output.figures[0]).parent
 for backend in snakemake.params.backends:
     stem = figures_dir / f"throughput_vs_latency_{backend}"

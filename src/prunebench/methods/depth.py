@@ -185,7 +185,8 @@ def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[f
         with without_blocks(model, {block}):
             nll = calibration_nll(model, calibration, batch_size)
         scores.append(nll_to_ppl(nll))
-        log.info("block %d/%d: PPL without it %.3f (%.1fs)", block + 1, n, scores[-1],
+        # Blocks are named by their index (0-based), as the removal lists and reports name them.
+        log.info("block %d (of %d): PPL without it %.3f (%.1fs)", block, n, scores[-1],
                  time.perf_counter() - start)
     return scores
 

@@ -148,7 +148,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 "channels_kept": kept["intermediate_size"],
                 "channels_removed": len(drop_c),
             })
-            log.info("wanda_sp: block %d/%d pruned", b + 1, len(blocks))
+            log.info("wanda_sp: block %d (of %d) pruned", b, len(blocks))  # 0-based, as reported
     surgery.apply_shapes_check(model, plan["params"])
     return {
         "method": "wanda_sp",

@@ -259,6 +259,7 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         raise PrunebenchError("quality vs speed needs a batch-1 timing and a perplexity or "
                               "zero-shot result per variant: configure both")
     x_col, higher_better = speedups[0], quality.startswith("acc_")
+    flag_col = x_col.replace("_latency_b1_speedup", "_latency_b1_flagged")
     cell = x_col.removesuffix("_latency_b1_speedup").replace("_", " ", 1)
     models = appearance(summary["model"])
     fig = Figure(figsize=(4.2 * len(models) + 0.4, 3.6), layout="constrained")
@@ -266,7 +267,16 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
     axes = fig.subplots(1, len(models), squeeze=False)[0]
     for ax, model in zip(axes, models):
         points = summary[summary["model"] == model].dropna(subset=[x_col, quality])
-        ax.scatter(points[x_col], points[quality], color="tab:blue", zorder=3)
+        # Hollow where the batch-1 timing of the variant or of dense is not to be trusted
+        # (summary_table's `_latency_b1_flagged`; summaries made before it have none).
+        flagged = (points[flag_col].fillna(False).astype(bool) if flag_col in points
+                   else pd.Series(False, index=points.index))
+        ax.scatter(points.loc[~flagged, x_col], points.loc[~flagged, quality], color="tab:blue",
+                   zorder=3)
+        if flagged.any():
+            ax.scatter(points.loc[flagged, x_col], points.loc[flagged, quality], zorder=3,
+                       facecolors="white", edgecolors="tab:blue",
+                       label="hollow: batch-1 timing (its own or dense's) flagged")
         for row in points.itertuples():
             ax.annotate(row.variant, (getattr(row, x_col), getattr(row, quality)),
                         xytext=(3, 3), textcoords="offset points", fontsize=6.5)

@@ -151,11 +151,17 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     speed = speed_table(bench_df, reports_df)
     ok = speed[speed["status"] == "ok"]
     cell = ["model", "variant", "backend", "tokens"]
-    b1 = ok[ok["batch_size"] == 1].set_index(cell)[["latency_s_mean", "latency_speedup"]]
+    b1 = ok[ok["batch_size"] == 1].assign(flagged=untrusted).set_index(cell)
     best = ok.loc[ok.groupby(cell, sort=False)["throughput_tok_s"].idxmax()].set_index(cell)
     per_cell = pd.DataFrame(index=speed.set_index(cell).index.unique())
     per_cell["latency_b1_s"] = b1["latency_s_mean"]
     per_cell["latency_b1_speedup"] = b1["latency_speedup"]
+    # The batch-1 speed-up is as trustworthy as the less trustworthy of its two timings.
+    flags = b1["flagged"].astype(bool)
+    dense_flags = flags[flags.index.get_level_values("variant") == DENSE].droplevel("variant")
+    own = flags.reindex(per_cell.index, fill_value=False).astype(bool)
+    dense = dense_flags.reindex(per_cell.index.droplevel("variant"), fill_value=False)
+    per_cell["latency_b1_flagged"] = own.to_numpy() | dense.astype(bool).to_numpy()
     per_cell["best_tok_s"] = best["throughput_tok_s"]
     per_cell["best_batch"] = best["batch_size"].astype("Int64")
     dense_best = per_cell.xs(DENSE, level="variant")["best_tok_s"]
@@ -213,6 +219,37 @@ def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame) -> p
     columns = ["model", "variant", "metric", "published", "reproduced", "difference",
                "tolerance", "within"] + (["source"] if "source" in out else [])
     return out[columns].reset_index(drop=True)
+
+
+def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
+    """The speed table as people read it (speed.md): per row the cell, size, mean latency with
+    the half-width of its 95% interval, throughput, peak memory, the speed-ups, and one `flags`
+    column saying why a timing is not to be trusted as it stands (unstable, contended, run
+    eagerly, timed unlike the dense file). Every column stays in speed.csv."""
+    columns = ["model", "variant", "backend", "tokens", "batch_size", "status", "params_fmt",
+               "latency_s_mean", "latency_s_ci95_rel", "throughput_tok_s", "peak_memory_gib",
+               "throughput_speedup", "latency_speedup"]
+    out = speed[[c for c in columns if c in speed.columns]].copy()
+
+    def flagged(column: str) -> pd.Series:  # a column older files lack flags nothing
+        if column not in speed:
+            return pd.Series(False, index=speed.index)
+        return speed[column].fillna(False).astype(bool)
+
+    flags = {"unstable": flagged("unstable"), "contended": flagged("competition"),
+             "ran eagerly": fell_back(speed)}
+    unlike = speed["unlike_dense"].fillna("") if "unlike_dense" in speed else None
+    out["flags"] = [", ".join([name for name, rows in flags.items() if rows[i]]
+                              + ([f"unlike dense: {unlike[i]}"] if unlike is not None
+                                 and unlike[i] else []))
+                    for i in speed.index]
+    return out
+
+
+def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
+    """The Markdown view of the aggregate's table `name` where it is narrower than the CSV."""
+    views = {"summary": headline_table, "speed": speed_headline}
+    return views[name](table) if name in views else None
 
 
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
