@@ -73,7 +73,7 @@ def test_offline_hub_dataset_names_it_and_how_to_prefetch(monkeypatch):
         raise ConnectionError("Couldn't reach the hub")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(PrunebenchError, match=r"wikitext2 \(Salesforce/wikitext.*pre-fetch"):
+    with pytest.raises(PrunebenchError, match=r"wikitext2 \(Salesforce/wikitext.*snakemake prefetch"):
         load_rows("wikitext2", "test")
 
 

@@ -186,7 +186,8 @@ def test_hub_calibration_offline_is_refused_at_once(tiny_model_dir, tmp_path, ca
         monkeypatch.delenv(variable, raising=False)
     code, _, err = run(capsys, "prune", tiny_model_dir, "--method", "depth_ppl", "--size", "0.8",
                        "--out", tmp_path / "out", "--calibration", "wikitext2")
-    assert_one_line_error(code, err, "hub is unreachable")
+    assert_one_line_error(code, err, "hub is unreachable from here: calibrate on the "
+                          "pipeline's own text instead (--calibration embedded); or run where")
     assert not (tmp_path / "out").exists()
 
 
@@ -616,7 +617,10 @@ def test_hf_revision_with_slashes_gets_one_cache_folder(tiny_model_dir, tmp_path
 
 @pytest.mark.parametrize("source, fault, expected", [
     ("hf:", None, "malformed model source"),
-    ("hf:org/model@v1", errors.LocalEntryNotFoundError, "offline"),
+    # a command's own fix: its download cache, not the workflow's prefetch
+    ("hf:org/model@v1", errors.LocalEntryNotFoundError, "cannot reach the Hugging Face hub to "
+     "download org/model: run the command once where the hub is reachable (it keeps the "
+     "download in"),
     ("hf:org/model@v1", errors.RepositoryNotFoundError, "not found"),
 ])
 def test_hf_model_errors(tmp_path, capsys, monkeypatch, source, fault, expected):

@@ -117,10 +117,10 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
             return _load_parquet_export(source, spec, split)
         raise PrunebenchError(
             f"cannot load dataset {source} ({where}, split {split}): {type(err).__name__}: "
-            f"{first_line(err)}. This machine may be offline: pre-fetch it where the hub is "
-            "reachable (`snakemake prefetch`; the evaluation texts and calibration windows are "
-            "then files of the workflow, read without the network), or use the embedded "
-            "source") from None
+            f"{first_line(err)}. This machine may not reach the hub: run this where it does (for "
+            "a workflow, `snakemake prefetch` on a login node makes the evaluation texts and "
+            "calibration windows into files the compute nodes read without the network), or "
+            "use the embedded source") from None
     return list(data[spec.text_field])
 
 

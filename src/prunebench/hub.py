@@ -58,6 +58,11 @@ def _is_network_error(err: BaseException) -> bool:
     return type(err).__module__.split(".")[0] in _NETWORK_MODULES
 
 
+class HubUnreachable(PrunebenchError):
+    """The hub could not be reached for a download; the message says how the workflow gets
+    the model elsewhere (a command reading its own cache words its own fix)."""
+
+
 def _offline_message(repo_id: str) -> str:
     return (f"cannot reach the Hugging Face hub to download {repo_id}: this machine is offline "
             "or the hub is unreachable. Pre-fetch the models on a machine with network "
@@ -118,7 +123,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
         raise PrunebenchError(f"{repo_id!r} is not a valid hub repository id: write the "
                               "model source as 'hf:<org>/<repo>@<revision>'") from None
     except LocalEntryNotFoundError:
-        raise PrunebenchError(_offline_message(repo_id)) from None
+        raise HubUnreachable(_offline_message(repo_id)) from None
     except HfHubHTTPError as err:
         status = getattr(getattr(err, "response", None), "status_code", None)
         if status in (401, 403):
@@ -129,7 +134,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
                               "rerun resumes the download") from None
     except Exception as err:
         if _is_network_error(err):
-            raise PrunebenchError(_offline_message(repo_id)) from None
+            raise HubUnreachable(_offline_message(repo_id)) from None
         if isinstance(err, OSError) and err.errno == errno.ENOSPC:
             raise PrunebenchError(f"disk full while downloading {repo_id} into {out_dir}: free "
                                   "space (7B needs ~14 GB, 13B ~26 GB) and rerun; the download "

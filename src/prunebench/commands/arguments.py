@@ -110,9 +110,10 @@ def check_out_file(out: Path, force: bool) -> None:
                               "replace it")
 
 
-def require_hub(what: str) -> None:
+def require_hub(what: str, offline_way: str = "") -> None:
     """Stop at once, with the fix, when `what` needs the hub and it is unreachable (instead of
-    datasets' retries); with HF_DATASETS_OFFLINE set the caches answer and nothing is tried."""
+    datasets' retries); with HF_DATASETS_OFFLINE set the caches answer and nothing is tried.
+    `offline_way`: the command's own way to do without the hub, said first."""
     # Looked up on prunebench.cli at each call: `plan` shares the check, and tests replace it
     # there to play an offline machine.
     from prunebench.cli import hub_reachable
@@ -122,7 +123,8 @@ def require_hub(what: str) -> None:
         return
     if not hub_reachable():
         raise PrunebenchError(
-            f"{what} needs a hub dataset, and the Hugging Face hub is unreachable from here: run "
-            "where it is reachable, or pre-fetch the data there (`snakemake prefetch`) and set "
-            "HF_DATASETS_OFFLINE=1 (with HF_DATASETS_CACHE pointing at that cache); the "
-            "embedded text and the pb_* tasks need no network")
+            f"{what} needs a hub dataset, and the Hugging Face hub is unreachable from here: "
+            f"{offline_way + '; or ' if offline_way else ''}run where it is reachable, or load "
+            "the dataset once there with `datasets` and set HF_DATASETS_OFFLINE=1 here (with "
+            "HF_DATASETS_CACHE pointing at a copy of that cache); the embedded text and the "
+            "pb_* tasks need no network")

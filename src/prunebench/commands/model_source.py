@@ -75,7 +75,7 @@ def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
 def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     """A hub model downloaded once into cache_dir/<org>--<repo>@<revision> (the workflow's
     `model` rule's way: a staging folder a rerun resumes, renamed once complete)."""
-    from prunebench.hub import download, parse_source
+    from prunebench.hub import HubUnreachable, download, parse_source
     from prunebench.modeling import MANIFEST, write_manifest
 
     parsed = parse_source(source)
@@ -88,7 +88,15 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     if parsed.revision is None:
         log.warning("%s is kept in %s: delete that folder to fetch a newer 'main'", source, out)
     staging = out.parent / f".{out.name}.download"
-    download(parsed.name, parsed.revision, staging)  # token from HF_TOKEN, never printed
+    try:
+        download(parsed.name, parsed.revision, staging)  # token from HF_TOKEN, never printed
+    except HubUnreachable:
+        raise PrunebenchError(
+            f"cannot reach the Hugging Face hub to download {parsed.name}: run the command once "
+            f"where the hub is reachable (it keeps the download in {out}, which later runs use "
+            "without the network), copy that folder here from such a machine (--cache-dir "
+            "points at another cache), or give the model as a local folder "
+            "(local:<folder>)") from None
     write_manifest(staging, {"source": source})
     os.replace(staging, out)
     return out

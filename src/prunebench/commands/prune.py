@@ -53,7 +53,8 @@ def prune_command(args) -> Path:
     windows = None
     if calibration is not None:
         if calibration["source"] != "embedded":
-            require_hub(f"calibration from {calibration['source']}")
+            require_hub(f"calibration from {calibration['source']}",
+                        "calibrate on the pipeline's own text instead (--calibration embedded)")
         tokenizer = require_tokenizer(ckpt.path, "drawing calibration windows",
                                       args.trust_remote_code)
         windows = draw_calibration(tokenizer, calibration)

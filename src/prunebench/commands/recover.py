@@ -52,7 +52,8 @@ def recover_command(args) -> Path:
     check_out_dir(out, args.force, ckpt.path)
     source = settings["data"]["source"]
     if source != "embedded":
-        require_hub(f"LoRA recovery on {source} instructions")
+        require_hub(f"LoRA recovery on {source} instructions",
+                    "train on the pipeline's own records instead (--data embedded)")
     records = instruction_records(settings["data"])
     variant = f"{base}+lora"
     with atomic_dir(out) as tmp:
