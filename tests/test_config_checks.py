@@ -96,11 +96,12 @@ def test_unknown_method_parameters_are_refused_where_they_are_written():
         {"name": "magic-0.5", "params": {"x": 1}}]})  # unknown method: reported once, as such
     config["methods"] = {"depth_ppl": {"params": {"protect_frist": 4, "batch_size": 2}}}
     lines = problems(config).splitlines()
-    assert "  models.tiny.variants: flap-0.8+lora: flap has no parameter(s) ['metrc']: its " \
-        "parameters are ['batch_size', 'bias_compensation', 'metric', 'statistics', " \
-        "'structure'] (config/README.md, `methods`)" in lines
+    assert "  models.tiny.variants: flap-0.8+lora: flap has no parameter(s) ['metrc'] (did you " \
+        "mean 'metric'?): its parameters are ['batch_size', 'bias_compensation', 'metric', " \
+        "'statistics', 'structure'] (config/README.md, `methods`)" in lines
     assert any(line.startswith("  methods.depth_ppl.params: depth_ppl has no parameter(s) "
-                               "['protect_frist']") for line in lines)
+                               "['protect_frist'] (did you mean 'protect_first'?)")
+               for line in lines)
     assert sum("magic" in line for line in lines) == 1 and lines[0].startswith("the config has 4")
     # and the problem of another kind beside them, which the variant checks find
     assert "  model tiny: dense+lora sets params/calibration, but its base dense is listed " \
@@ -124,8 +125,8 @@ def test_display_names_of_unknown_methods_or_models_are_refused():
     config["display_names"] = {"methods": {"depth": "Ours", "flap": ""},
                                 "models": {"tiny": "Tiny LLaMA"}}
     text = problems(config)
-    assert "display_names.methods: unknown pruning method 'depth': choose one of ['depth_mag'" \
-        in text
+    assert "display_names.methods: unknown pruning method 'depth' (did you mean 'depth_ppl'?): " \
+        "choose one of ['depth_mag'" in text
     assert "display_names.methods.flap: '' should be non-empty" in text
     config["display_names"] = {"models": {"tiny": "Tiny LLaMA", "llama7b": "LLaMA-7B"}}
     text = problems(config)
@@ -142,8 +143,24 @@ def test_schema_problems_are_one_line_each_and_all_reported():
     lines = problems(config).splitlines()
     assert lines[0] == "the config has 2 problem(s):"
     assert any(line.strip().startswith("benchmark.repeats:") for line in lines)
-    assert any("'benchmrk' was unexpected" in line for line in lines)
+    assert any("top level: unknown key 'benchmrk' (did you mean 'benchmark'?)" in line
+               for line in lines)
     assert len(lines) == 3 and all(len(line) < 300 for line in lines)  # never the schema itself
+
+
+def test_misspelt_keys_and_methods_get_the_close_known_name():
+    config = default_config()
+    config["benchmark"]["repeat"] = 5
+    config["evaluation"]["perplexity"]["windw"] = 64
+    config["lora"] = {"rank": 16}
+    config["models"]["tiny"]["variants"].append("depht_ppl-0.5")
+    text = problems(config)
+    assert "benchmark: unknown key 'repeat' (did you mean 'repeats'?): the keys here are [" in text
+    assert "evaluation.perplexity: unknown key 'windw' (did you mean 'window'?)" in text
+    assert "lora: unknown key 'rank' (did you mean 'r'?)" in text  # the CLI's --rank
+    assert "unknown pruning method 'depht' in 'depht_ppl-0.5' (did you mean 'depth_ppl'?)" \
+        not in text  # the variant name parses as method 'depht_ppl'
+    assert "unknown pruning method 'depht_ppl'" in text and "(did you mean 'depth_ppl'?)" in text
 
 
 def test_an_override_file_alone_says_how_to_stack_it(tmp_path):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, did_you_mean
 from prunebench.atomic import _json_default
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite, task_config
@@ -54,16 +54,10 @@ def summary_metric(task: str, overrides: dict[str, str] | None = None) -> str:
     return metric
 
 
-def _did_you_mean(name: str, choices, n: int = 3) -> str:
-    """' (did you mean 'a' or 'b'?)' for the choices close to a misspelt `name`, else ''."""
-    close = difflib.get_close_matches(name, list(choices), n=n)
-    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-
-
 def unknown_metric_tasks(metrics: dict[str, str] | None, tasks: list[str]) -> list[str]:
     """Problems of `metrics` keys that name no configured task: a misspelt key would silently
     leave that task on its default metric, and the average would change without a word."""
-    return [f"{key!r} is not one of the tasks {sorted(tasks)}{_did_you_mean(key, tasks, n=1)}: "
+    return [f"{key!r} is not one of the tasks {sorted(tasks)}{did_you_mean(key, tasks)}: "
             "spell it as under `tasks`, or remove it"
             for key in (metrics or {}) if key not in tasks]
 
@@ -84,7 +78,7 @@ def unknown_suite_tasks(tasks: list[str]) -> list[str]:
     lines = []
     for task in tasks:
         if task.startswith("pb_") and task not in SUITE_TASKS:
-            lines.append(f"unknown offline task {task!r}{_did_you_mean(task, SUITE_TASKS)}: the "
+            lines.append(f"unknown offline task {task!r}{did_you_mean(task, SUITE_TASKS, n=3)}: the "
                          "offline suite's tasks are "
                          f"{list(SUITE_TASKS)}; a pb_* name is never looked up on the hub")
     return lines

@@ -23,7 +23,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,9 @@ CALIBRATION_SEED = 1234
 
 def method(name: str) -> Method:
     if name not in METHODS:
-        raise PrunebenchError(f"unknown pruning method {name!r}: choose one of "
-                              f"{sorted(METHODS)} (or 'dense' for the unpruned model)")
+        raise PrunebenchError(f"unknown pruning method {name!r}{did_you_mean(name, METHODS)}: "
+                              f"choose one of {sorted(METHODS)} (or 'dense' for the unpruned "
+                              "model)")
     return METHODS[name]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, did_you_mean
 from prunebench.plan.jobsize import known_param_count
 from prunebench.methods.registry import METHODS, parse_variant, split_variant, unknown_params
 from prunebench.plan.sizes import parse_size
@@ -137,6 +137,8 @@ def _explain(error) -> str:
         return _variant_problem(value)
     if "propertyNames" in error.schema_path and list(error.absolute_path) in _METHOD_SECTIONS:
         return _unknown_method(value)  # as method_name_problems words it: one line remains
+    if error.validator == "additionalProperties" and isinstance(value, dict):
+        return _unknown_keys(error.schema, value)
     if error.validator == "pattern" and isinstance(value, str):
         described = error.schema.get("description")
         if described:
@@ -147,8 +149,28 @@ def _explain(error) -> str:
 _METHOD_SECTIONS = (["methods"], ["display_names", "methods"])
 
 
+# Keys people write for a key of another name (the CLI's option names, the papers' words).
+KEY_ALIASES = {"rank": "r", "lora_rank": "r", "alpha": "lora_alpha", "dropout": "lora_dropout"}
+
+
+def _unknown_keys(schema: dict, value: dict) -> str:
+    """The keys of `value` that `schema` does not know, each with the close known key."""
+    known = sorted(schema.get("properties", {}))
+    patterns = list(schema.get("patternProperties", {}))
+    strangers = [k for k in value if k not in known and not any(re.search(p, str(k))
+                                                                for p in patterns)]
+    named = []
+    for key in strangers:
+        alias = KEY_ALIASES.get(str(key))
+        hint = f" (did you mean {alias!r}?)" if alias in known else did_you_mean(key, known)
+        named.append(f"{key!r}{hint}")
+    return (f"unknown key{'s' if len(named) > 1 else ''} {', '.join(named)}: the keys here are "
+            f"{known}")
+
+
 def _unknown_method(name: Any) -> str:
-    return f"unknown pruning method {name!r}: choose one of {sorted(METHODS)}"
+    return (f"unknown pruning method {name!r}{did_you_mean(name, METHODS)}: choose one of "
+            f"{sorted(METHODS)}")
 
 
 def _is_variants(path) -> bool:
@@ -167,8 +189,9 @@ def _variant_problem(name: str) -> str:
         base, _ = split_variant(name)
         method, size = parse_variant(base)
         if method != "dense" and method not in METHODS:
-            return (f"unknown pruning method {method!r} in {name!r}: choose one of "
-                    f"{sorted(METHODS)} (or 'dense')")
+            return (f"unknown pruning method {method!r} in {name!r}"
+                    f"{did_you_mean(method, METHODS)}: choose one of {sorted(METHODS)} "
+                    "(or 'dense')")
         parse_size(size or 1, 1)  # the size's own syntax; the model's size is checked later
     except PrunebenchError as err:
         return str(err) if name in str(err) else f"variant {name!r}: {err}"
@@ -279,7 +302,7 @@ def method_name_problems(config: dict[str, Any], schema_file: str | Path = SCHEM
             method = parse_variant(split_variant(name)[0])[0]
             if method != "dense" and method not in METHODS:
                 problems.append(f"models.{model}.variants: unknown pruning method {method!r} in "
-                                f"{name!r}: {known} (or 'dense')")
+                                f"{name!r}{did_you_mean(method, METHODS)}: {known} (or 'dense')")
     display = config.get("display_names")
     sections = {"methods": config.get("methods"),
                 "display_names.methods": display.get("methods") if isinstance(display, dict)
@@ -323,8 +346,10 @@ def _unknown_params(where: str, method: str, params: dict[str, Any]) -> list[str
     unknown = unknown_params(method, params)
     if not unknown:
         return []
-    return [f"{where}: {method} has no parameter(s) {unknown}: its parameters are "
-            f"{sorted(METHODS[method].params)} (config/README.md, `methods`)"]
+    known = sorted(METHODS[method].params)
+    hints = "".join(did_you_mean(name, known) for name in unknown if len(unknown) == 1)
+    return [f"{where}: {method} has no parameter(s) {unknown}{hints}: its parameters are "
+            f"{known} (config/README.md, `methods`)"]
 
 
 def display_name_problems(config: dict[str, Any]) -> list[str]:
