@@ -731,6 +731,13 @@ def test_help_shows_an_example(command, capsys):
     assert "example:" in stdout and f"prunebench {command} " in stdout
 
 
+def test_prune_help_lists_every_method():
+    from prunebench.methods.registry import METHODS
+
+    help_text = command_parsers()["prune"]._option_string_actions["--method"].help
+    assert all(name in help_text for name in METHODS)
+
+
 @pytest.fixture
 def tiny_qwen2_dir(tiny_model_dir, tmp_path) -> Path:
     """A randomly initialised tiny Qwen2 model saved by transformers, with the tiny model's

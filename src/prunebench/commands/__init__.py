@@ -36,7 +36,7 @@ from prunebench.commands.workflow_defaults import (ATTENTIONS, BENCH_BACKEND, BE
                                                    LORA_DATA_DEFAULTS, LORA_DEFAULTS,
                                                    LORA_TEMPLATES, PPL_DEFAULTS,
                                                    ZEROSHOT_DEFAULTS)
-from prunebench.methods.registry import CALIBRATION_SEED
+from prunebench.methods.registry import CALIBRATION_SEED, METHODS
 
 PRUNE_EXAMPLE = """example:
   prunebench prune resources/models/tiny --method depth_ppl --size 0.8 --out pruned/tiny-ppl \\
@@ -128,7 +128,7 @@ def add_parsers(sub) -> None:
                            description="Prune MODEL with one method to one size, as a workflow "
                                        "prune cell does.")
     _common(prune, "checkpoint directory or hf:<org>/<repo>@<revision>")
-    prune.add_argument("--method", required=True, help="pruning method (prunebench.methods.registry)")
+    prune.add_argument("--method", required=True, help=f"pruning method: {', '.join(METHODS)}")
     prune.add_argument("--size", required=True, help="target: 4.9B, 350M, or a kept fraction 0.8")
     prune.add_argument("--out", required=True, help="output folder")
     # Calibration options default to None: unset, the method's own settings apply
