@@ -111,5 +111,6 @@ def test_random_model_carries_a_stand_in_tokenizer(tmp_path, monkeypatch):
 def test_a_missing_tokenizer_is_named_with_what_needs_it(tmp_path):
     from prunebench.modeling import require_tokenizer
 
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')  # a random: model's folder
     with pytest.raises(PrunebenchError, match="no tokenizer files, but perplexity needs them"):
         require_tokenizer(tmp_path, "perplexity")
