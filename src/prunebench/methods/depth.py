@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, did_you_mean
 from prunebench.methods import registry
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import (block_param_count, config_dtype, count_params, kv_head_count,
@@ -42,7 +42,8 @@ def check_params(method: str, params: dict[str, Any], defaults: dict[str, Any]) 
     """The method's parameters over its defaults; unknown keys and bad values are refused."""
     unknown = set(params) - set(defaults)
     if unknown:
-        raise PrunebenchError(f"{method}: unknown parameters {sorted(unknown)}; "
+        hint = did_you_mean(next(iter(unknown)), defaults) if len(unknown) == 1 else ""
+        raise PrunebenchError(f"{method}: unknown parameters {sorted(unknown)}{hint}; "
                               f"known: {sorted(defaults)}")
     p = {**defaults, **params}
     for name, minimum in (("protect_first", 0), ("protect_last", 0), ("batch_size", 1)):

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from transformers import LlamaConfig
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, did_you_mean
 from prunebench.modeling import ZeroHeadAttention, count_params, head_dim, layer_shapes
 
 log = logging.getLogger(__name__)
@@ -326,7 +326,8 @@ def check_params(params: dict[str, Any], allowed: dict[str, Any], method: str) -
     """Merge user params over defaults; unknown keys raise."""
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise PrunebenchError(f"{method}: unknown parameter(s) {unknown}; "
+        hint = did_you_mean(unknown[0], allowed) if len(unknown) == 1 else ""
+        raise PrunebenchError(f"{method}: unknown parameter(s) {unknown}{hint}; "
                               f"the known ones are {sorted(allowed)}")
     return {**allowed, **params}
 
