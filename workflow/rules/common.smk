@@ -266,14 +266,11 @@ def prefetch_targets():
     ]
     for m in model_names():
         for base in {e["base"] for e in variant_entries(m)} - {"dense"}:
-            settings = prune_settings(m, base)
             # Windows cut from hub text need the model's tokenizer: a non-hub model with hub
             # calibration is made here too, as its windows are.
-            if (
-                settings["method"] not in DATA_FREE
-                and settings["calibration"]["source"] != "embedded"
-            ):
-                targets.append(calibration_file(m, settings["calibration"]))
+            windows = calibration_input(m, base)  # none for a data-free method
+            if windows and prune_settings(m, base)["calibration"]["source"] != "embedded":
+                targets.append(windows)
     targets += [
         eval_text_file(d) for d in config["evaluation"]["perplexity"]["datasets"] if d != "embedded"
     ]

@@ -22,14 +22,14 @@ folder's files it was started from; if they changed before the rerun, it starts 
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.atomic import atomic_path, write_json
+from prunebench.atomic import atomic_path, read_json, write_json
 from prunebench.checkpoint.integrity import MANIFEST, TOKENIZER_FILES
 
 log = logging.getLogger(__name__)
@@ -159,20 +159,27 @@ def folder_state(folder: Path) -> dict[str, list[int]]:
 
 
 def _state(files: list[Path]) -> dict[str, list[int]]:
-    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in files}
+    return {f.name: _size_and_time(f) for f in files}
+
+
+def _size_and_time(file: Path) -> list[int]:
+    stat = file.stat()
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def imported_state(model_dir: Path) -> dict[str, list[int]] | None:
     """`folder_state` of the folder as it was imported into `model_dir` (its manifest)."""
-    try:
-        return json.loads((Path(model_dir) / MANIFEST).read_text()).get("imported_files")
-    except (OSError, ValueError):
-        return None
+    manifest = _json_or_none(Path(model_dir) / MANIFEST)
+    return None if manifest is None else manifest.get("imported_files")
 
 
 def _recorded(staging: Path) -> dict | None:
+    return _json_or_none(staging / SOURCE_RECORD)
+
+
+def _json_or_none(path: Path) -> Any:
     try:
-        return json.loads((staging / SOURCE_RECORD).read_text())
+        return read_json(path)
     except (OSError, ValueError):
         return None
 
@@ -180,7 +187,4 @@ def _recorded(staging: Path) -> dict | None:
 def _same_copy(file: Path, target: Path) -> bool:
     """Whether an earlier attempt copied `file` whole (copies land by rename) and the folder's
     file has not changed since."""
-    if not target.exists():
-        return False
-    src, dst = file.stat(), target.stat()
-    return src.st_size == dst.st_size and src.st_mtime_ns == dst.st_mtime_ns
+    return target.exists() and _size_and_time(file) == _size_and_time(target)
