@@ -112,12 +112,19 @@ def test_unknown_method_parameters_are_refused_where_they_are_written():
     check_config(config)
 
 
-def test_the_registry_holds_each_methods_parameters():
-    """The config checks read the names from the registry; the modules take them from there."""
+def test_each_method_takes_its_registry_parameters_spelled_out():
+    """The registry holds every method's parameters (the config checks read the names there):
+    each default is a value its method accepts, and giving them all changes no plan."""
+    from prunebench.checkpoint.architectures import architecture_config
     from prunebench.methods.registry import METHODS, method_module
+    from prunebench.modeling import count_params
 
+    config = architecture_config("llama-7b")
+    target = int(count_params(config) * 0.7)
     for name, entry in METHODS.items():
-        assert entry.params and method_module(name).DEFAULT_PARAMS == entry.params, name
+        plan = method_module(name).plan
+        assert entry.params, name
+        assert plan(config, target, **entry.params) == plan(config, target), name
 
 
 def test_display_names_of_unknown_methods_or_models_are_refused():

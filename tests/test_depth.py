@@ -144,7 +144,7 @@ def test_protected_blocks_are_never_removed(tiny_model_dir, calibration):
 
 def test_bad_parameters_are_refused_before_anything_changes(tiny_model_dir, calibration, tmp_path):
     model = load_model(tiny_model_dir)
-    with pytest.raises(PrunebenchError, match="unknown parameters"):
+    with pytest.raises(PrunebenchError, match="unknown parameter"):
         prune_ppl(model, calibration, 10, criterion="magic")
     with pytest.raises(PrunebenchError, match="no removable block"):
         removable_blocks(8, 4, 4)

@@ -83,7 +83,7 @@ def test_f07_target_larger_than_the_model_writes_nothing(tmp_path, checkpoint):
 
 
 @pytest.mark.parametrize("method, params, message", [
-    ("depth_ppl", {"protect_frist": 1}, "depth_ppl: unknown parameters ['protect_frist']"),
+    ("depth_ppl", {"protect_frist": 1}, "depth_ppl: unknown parameter(s) ['protect_frist']"),
     ("depth_mag", {"protect_first": 3, "protect_last": 1}, "leave no removable block"),
     ("flap", {"metric": "WIF"}, "flap: unknown metric 'WIF'"),
     ("llm_pruner", {"taylor": "fourth"}, "llm_pruner: unknown taylor variant 'fourth'"),

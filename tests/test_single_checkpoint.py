@@ -148,9 +148,9 @@ def test_a_failed_prune_leaves_nothing(tiny_model_dir, tmp_path, monkeypatch):
     (["--method", "depth_ppl", "--size", "1.5"], "ambiguous"),
     (["--method", "depth_ppl", "--size", "0.8", "--param", "protect_first"], "key=value"),
     (["--method", "depth_ppl", "--size", "0.8", "--param", "=3"], "key=value"),
-    (["--method", "depth_ppl", "--size", "0.8", "--param", "bogus=1"], "unknown parameters"),
+    (["--method", "depth_ppl", "--size", "0.8", "--param", "bogus=1"], "unknown parameter"),
     (["--method", "depth_ppl", "--size", "0.8", "--param", "protect_frist=1"],
-     "unknown parameters ['protect_frist'] (did you mean 'protect_first'?)"),
+     "unknown parameter(s) ['protect_frist'] (did you mean 'protect_first'?)"),
     (["--method", "flap", "--size", "0.8", "--param", "metrc=IFV"],
      "unknown parameter(s) ['metrc'] (did you mean 'metric'?)"),
     (["--method", "depth_ppl", "--size", "0.8", "--param", "protect_first=1", "--param",
@@ -203,6 +203,42 @@ def test_offline_caches_are_used_without_asking_the_hub(monkeypatch, variable):
     monkeypatch.setattr(cli, "hub_reachable", never)
     monkeypatch.setenv(variable, "1")
     require_hub("calibration from wikitext2")  # no error: datasets reads its cache
+
+
+# A misspelt argument of each command, with the close name its message offers.
+TYPOS = [
+    (["prune", "m", "--method", "tylor", "--size", "0.8", "--out", "o"],
+     "unknown pruning method 'tylor' (did you mean 'depth_taylor'?)"),
+    (["prune", "m", "--method", "flap", "--size", "0.8", "--out", "o", "--param", "metrc=WIFV"],
+     "flap: unknown parameter(s) ['metrc'] (did you mean 'metric'?)"),
+    (["prune", "m", "--method", "depth_ppl", "--size", "0.8", "--out", "o", "--sampling",
+      "wraped"], "unknown --sampling 'wraped' (did you mean 'wrapped'?)"),
+    (["bench", "m", "--tokens", "12x4", "--backend", "hff"],
+     "unknown --backend 'hff' (did you mean 'hf'?)"),
+    (["eval", "m", "--ppl", "wikitxt2"], "unknown --ppl dataset 'wikitxt2' (did you mean "
+                                         "'wikitext2'?)"),
+    (["recover", "m", "--out", "o", "--setting", "data.sorce=embedded"],
+     "unknown --setting data.sorce (did you mean 'data.source'?)"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", TYPOS)
+def test_a_typo_is_refused_before_torch_is_imported(tmp_path, argv, expected):
+    """Importing torch takes seconds: a misspelt argument must not wait for it. Run in a fresh
+    interpreter, as this test session has torch imported already."""
+    import subprocess
+    import sys
+
+    probe = ("import json, sys\n"
+             "from prunebench.cli import main\n"
+             f"code = main({argv!r})\n"
+             "print(json.dumps([code, 'torch' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    code, torch_imported = json.loads(done.stdout.strip().splitlines()[-1])
+    assert_one_line_error(code, done.stderr, expected)
+    assert not torch_imported, "torch was imported before the typo was refused"
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 @pytest.mark.parametrize("items, expected", [

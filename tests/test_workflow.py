@@ -225,6 +225,35 @@ def test_missing_hub_model_stops_with_a_message(tmp_path):
     assert not (workdir / "resources/models/remote").exists()
 
 
+def test_a_dry_run_warns_of_an_unreachable_hub_and_of_gpu_jobs_without_a_gpu(tmp_path):
+    """Said before any job starts, on an offline machine without a GPU (both made so here:
+    HF_HUB_OFFLINE, and CUDA_VISIBLE_DEVICES hiding every device)."""
+    workdir = make_workdir(tmp_path, device="auto", models={
+        "tiny": {"source": "tiny", "variants": ["dense"]},
+        "remote": {"source": "hf:nobody/no-such-model-7b@main", "variants": ["dense"]}})
+    bare = {"HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = snakemake(workdir, "-n", env=bare)
+    said = proc.stdout + proc.stderr
+    assert "prunebench: 1 file(s) still to make need the Hugging Face hub " \
+           "(resources/models/remote); HF_HUB_OFFLINE is set" in said
+    assert "job(s) still to run for remote run on the CPU" in said  # not the tiny model's
+    config = yaml.safe_load((workdir / "test.yaml").read_text())
+    for device in ("cuda", "cpu"):
+        (workdir / f"{device}.yaml").write_text(yaml.safe_dump({**config, "device": device}))
+        proc = snakemake(workdir, "-n", configfile=f"{device}.yaml", env=bare)
+        said = proc.stdout + proc.stderr
+        stop = re.search(r"job\(s\) still to run for (.*) would stop at their start", said)
+        if device == "cuda":  # the tiny model's jobs too
+            assert stop and set(stop[1].split(", ")) == {"tiny", "remote"}, said
+        else:
+            assert "shows no GPU" not in said, said
+    # The embedded default alone needs neither.
+    del config["models"]["remote"]
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(workdir, "-n", configfile="tiny.yaml", env=bare)
+    assert "prunebench:" not in proc.stdout + proc.stderr
+
+
 def test_adding_a_token_config_runs_only_the_new_cells(workflow_run):
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
     config["benchmark"]["token_configs"].append("8x8")

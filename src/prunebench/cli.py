@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from prunebench import PrunebenchError, commands
+from prunebench.hub import hub_reachable  # here too: the commands look it up on this module
 from prunebench.plan.checks import check_config, load_config_files
 from prunebench.methods.registry import method_module
 from prunebench.plan.sizes import format_params, parse_size
@@ -73,28 +74,6 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
     print(f"{name}: no config.json of {repo_id} ({failure}); planning with the published "
           f"shape of {shape} (prunebench.checkpoint.architectures)", file=sys.stderr)
     return architecture_config(shape)
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the hub answers a TCP connection: one quick check instead of huggingface_hub's
-    retries (about 30 s on an offline machine). Behind a proxy, or with HF_HUB_OFFLINE set,
-    no connection is tried."""
-    import os
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True  # only the proxy knows; let huggingface_hub try
-    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
 
 
 def plan_rows(config_files: str | Path | list[str | Path],

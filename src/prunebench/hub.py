@@ -47,6 +47,27 @@ def parse_source(source: str) -> ModelSource:
     return ModelSource(match["kind"], match["name"], match["revision"])
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub answers a TCP connection: one quick check instead of huggingface_hub's
+    retries (about 30 s on an offline machine). Behind a proxy, or with HF_HUB_OFFLINE set,
+    no connection is tried."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # only the proxy knows; let huggingface_hub try
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 # Exception modules of the HTTP stacks huggingface_hub has used across versions (requests up to
 # 0.x, httpx in 1.x, httpx2 later): their transport errors are not always OSErrors.
 _NETWORK_MODULES = {"requests", "urllib3", "httpx", "httpx2", "httpcore"}

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
-from prunebench.plan import layout, variants
+from prunebench.plan import layout, preflight, variants
 from prunebench.plan.checks import schema_defaults
 from prunebench.plan.layout import fill
 from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
@@ -201,22 +201,22 @@ def bench_settings(backend):
     return settings  # scalars and lists in a fixed key order: the config's order cannot leak in
 
 
-def bench_files():
+def bench_files(models=None):
     return [
         layout.BENCH.format(model=m, variant=v, backend=b, lin=lin, lout=lout)
-        for m in model_names()
+        for m in models or model_names()
         for v in variant_names(m)
         for b in config["benchmark"]["backends"]
         for lin, lout in token_configs()
     ]
 
 
-def eval_files():
+def eval_files(models=None):
     """ppl.json per variant, and zeroshot.json too when evaluation.zeroshot is configured."""
     kinds = [layout.PPL] + ([layout.ZEROSHOT] if zeroshot_config() else [])
     return [
         kind.format(model=m, variant=v)
-        for m in model_names()
+        for m in models or model_names()
         for v in variant_names(m)
         for kind in kinds
     ]
@@ -283,6 +283,34 @@ def prefetch_targets():
     # lm-eval's hub tasks: their datasets, downloaded by lm-eval into the project's cache.
     targets += [f"{LM_EVAL_DATA}/{t}.json" for t in hub_tasks(zeroshot_config().get("tasks", []))]
     return sorted(set(targets))
+
+
+def gpu_job_files(model):
+    """The files of the model's jobs that want a GPU: prunes, benchmarks, evaluations."""
+    pruned = [v for v in variant_names(model) if v != "dense"]
+    return (
+        [layout.PRUNE_REPORT.format(model=model, variant=v) for v in pruned]
+        + bench_files([model])
+        + eval_files([model])
+    )
+
+
+def preflight_warnings():
+    """What will stop or crawl on this machine (prunebench.plan.preflight): files still to
+    fetch from an unreachable hub, GPU jobs still to run here without a GPU."""
+    from prunebench.hub import hub_reachable
+
+    hub_files = preflight.missing(prefetch_targets())
+    models_first = sorted(hub_files, key=lambda f: not f.startswith(model_dir("")))
+    hub = preflight.hub_warning(models_first, hub_reachable)
+    gpu = preflight.gpu_warning(
+        config.get("device", "auto"),
+        {m: preflight.missing(gpu_job_files(m)) for m in model_names()},
+        gpu=preflight.gpu_visible(),
+        jobs_run_here=workflow.local_exec,
+        cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
+    )
+    return [warning for warning in (hub, gpu) if warning]
 
 
 TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, did_you_mean
 
 
 def parse_params(items: list[str] | None, option: str = "--param",
@@ -84,7 +84,8 @@ def parse_limit(text: str) -> int | float:
 
 def choice(value: str, choices: tuple[str, ...], option: str) -> str:
     if value not in choices:
-        raise PrunebenchError(f"unknown {option} {value!r}: choose one of {list(choices)}")
+        raise PrunebenchError(f"unknown {option} {value!r}{did_you_mean(value, choices)}: "
+                              f"choose one of {list(choices)}")
     return value
 
 

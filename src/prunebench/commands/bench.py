@@ -9,24 +9,27 @@ from typing import Any
 from prunebench.atomic import write_json
 from prunebench.commands.arguments import check_out_file, choice, parse_batches, parse_tokens
 from prunebench.commands.model_source import params_of, resolve_model
-from prunebench.commands.workflow_defaults import ATTENTIONS, BENCH_DTYPES, COMPILE_MODES
+from prunebench.commands.workflow_defaults import (ATTENTIONS, BENCH_BACKENDS, BENCH_DTYPES,
+                                                   COMPILE_MODES)
 
 
 def bench_command(args) -> Path:
     """`prunebench bench`: one workflow benchmark cell (a batch-size sweep), printed as a
     table and written as the workflow's JSON."""
-    from prunebench.benchmark import (BACKENDS, DEFAULT_BATCH_SIZES, SweepSettings, dtype_name,
-                                      run_sweep)
-    from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
-
+    # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     lin, lout = parse_tokens(args.tokens)
-    batches = parse_batches(args.batch) if args.batch else list(DEFAULT_BATCH_SIZES)
-    backend = choice(args.backend, BACKENDS, "--backend")
+    batches = parse_batches(args.batch) if args.batch else None
+    backend = choice(args.backend, BENCH_BACKENDS, "--backend")
     choice(args.dtype, BENCH_DTYPES, "--dtype")
     choice(args.attention, ATTENTIONS, "--attention")
     choice(args.compile_mode, COMPILE_MODES, "--compile-mode")
     if args.out:
         check_out_file(Path(args.out), args.force)
+
+    from prunebench.benchmark import DEFAULT_BATCH_SIZES, SweepSettings, dtype_name, run_sweep
+    from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
+
+    batches = batches or list(DEFAULT_BATCH_SIZES)
     ckpt = resolve_model(args.model, args.cache_dir)
     out = Path(args.out or f"bench-{ckpt.name}-{ckpt.variant}-{backend}-{lin}x{lout}.json")
     check_out_file(out, args.force)

@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 def eval_command(args) -> Path:
     """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
     from prunebench.data import EVAL_SPLITS
-    from prunebench.modeling import load_model, require_tokenizer, resolve_device
     from prunebench.plan.checks import stride_problem
     from prunebench.zeroshot import hub_tasks, unknown_suite_tasks
 
+    # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     datasets = parse_list(args.ppl, "--ppl")
     tasks = parse_list(args.tasks, "--tasks")
     if not datasets and not tasks:
@@ -50,6 +50,9 @@ def eval_command(args) -> Path:
         require_hub(f"evaluating {', '.join(hub)}")
     if args.out:
         check_out_dir(Path(args.out), args.force)
+
+    from prunebench.modeling import load_model, require_tokenizer, resolve_device
+
     ckpt = resolve_model(args.model, args.cache_dir)
     out = Path(args.out or f"eval-{ckpt.name}-{ckpt.variant}")
     check_out_dir(out, args.force, ckpt.path)

@@ -21,17 +21,16 @@ log = logging.getLogger(__name__)
 def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
     from prunebench.data import SAMPLINGS, SOURCES
-    from prunebench.modeling import count_params, load_config, require_tokenizer
-    from prunebench.pruning import prune_checkpoint
-    from prunebench.results import prune_report
-    from prunebench.methods.registry import DATA_FREE, method, method_module, resolve_calibration
+    from prunebench.methods.registry import (DATA_FREE, method_module, resolve_calibration,
+                                             with_defaults)
     from prunebench.plan.sizes import parse_size
 
+    # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     if args.method == "dense":
         raise PrunebenchError("'dense' is the unpruned model: there is nothing to prune; bench "
                               "or eval the model itself")
-    method(args.method)  # an unknown method lists the known ones
     params = parse_params(args.param)
+    with_defaults(args.method, params)  # an unknown method or parameter names the known ones
     overrides = {k: getattr(args, k) for k in ("source", "n", "length", "seed", "sampling")
                  if getattr(args, k) is not None}
     if args.method in DATA_FREE and overrides:
@@ -43,6 +42,11 @@ def prune_command(args) -> Path:
         choice(args.sampling, SAMPLINGS, "--sampling")
     out = Path(args.out)
     check_out_dir(out, args.force)
+
+    from prunebench.modeling import count_params, load_config, require_tokenizer
+    from prunebench.pruning import prune_checkpoint
+    from prunebench.results import prune_report
+
     ckpt = resolve_model(args.model, args.cache_dir)
     check_out_dir(out, args.force, ckpt.path)
     config = load_config(ckpt.path)

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, did_you_mean
 from prunebench.atomic import atomic_dir, write_json
 from prunebench.commands.arguments import check_out_dir, parse_params, require_hub
 from prunebench.commands.model_source import Checkpoint, resolve_model
@@ -38,12 +38,14 @@ SETTABLE = [k for k in DEFAULTS if k != "data"] + [f"data.{k}" for k in DEFAULTS
 
 def recover_command(args) -> Path:
     """`prunebench recover`: the workflow's instructions + lora rules on one pruned checkpoint."""
-    from prunebench.lora import recover_checkpoint
-    from prunebench.results import recovered_report
-
+    # The settings are checked before torch is imported (seconds): a typo is refused at once.
     settings = lora_settings({"lora": lora_section(args)})  # the workflow's resolution
     out = Path(args.out)
     check_out_dir(out, args.force)
+
+    from prunebench.lora import recover_checkpoint
+    from prunebench.results import recovered_report
+
     if args.model.startswith("hf:") and not Path(args.model).exists():
         raise PrunebenchError(f"{args.model} is a dense hub model: recover takes a pruned "
                               "checkpoint; prune it first with `prunebench prune`")
@@ -80,7 +82,8 @@ def lora_section(args) -> dict[str, Any]:
         if key in flags:
             raise PrunebenchError(f"--setting {key}: set it with {flags[key]} instead")
         if key not in SETTABLE:
-            raise PrunebenchError(f"unknown --setting {key}: choose among {SETTABLE} "
+            raise PrunebenchError(f"unknown --setting {key}{did_you_mean(key, SETTABLE)}: "
+                                  f"choose among {SETTABLE} "
                                   "(config/README.md, `lora`)")
         if isinstance(DEFAULTS.get(key), list) and isinstance(value, str):
             value = value.split(",")  # target_modules=q_proj,v_proj

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError, did_you_mean
+from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import (block_param_count, config_dtype, count_params, kv_head_count,
@@ -38,14 +38,9 @@ DEFAULT_PARAMS = registry.default_params("depth_ppl")  # defined once, in the re
 
 # --------------------------------------------------------------------------- parameters
 
-def check_params(method: str, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """The method's parameters over its defaults; unknown keys and bad values are refused."""
-    unknown = set(params) - set(defaults)
-    if unknown:
-        hint = did_you_mean(next(iter(unknown)), defaults) if len(unknown) == 1 else ""
-        raise PrunebenchError(f"{method}: unknown parameters {sorted(unknown)}{hint}; "
-                              f"known: {sorted(defaults)}")
-    p = {**defaults, **params}
+def check_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The method's parameters over its defaults; unknown names and bad values are refused."""
+    p = registry.with_defaults(method, params)
     for name, minimum in (("protect_first", 0), ("protect_last", 0), ("batch_size", 1)):
         if name in p and (isinstance(p[name], bool) or not isinstance(p[name], int)
                           or p[name] < minimum):
@@ -211,7 +206,7 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
     LLaMA) is cast to it in place and back, which is exact, since its values came from it; any
     other is scored on a cast copy (more memory: a 13B model's float16 copy is 26 GB).
     """
-    p = check_params("depth_ppl", params, DEFAULT_PARAMS)
+    p = check_params("depth_ppl", params)
     dtype = _scoring_dtype(p)
     calibration = require_calibration("depth_ppl", calibration)
     if dtype != torch.float32 and getattr(model, "hf_device_map", None):
@@ -240,6 +235,6 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
 
 def plan(config, target_params: int, **params) -> dict:
     """What depth pruning will do to a model of this config, from the config alone."""
-    p = check_params("depth_ppl", params, DEFAULT_PARAMS)
+    p = check_params("depth_ppl", params)
     _scoring_dtype(p)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -31,10 +31,10 @@ def magnitude_scores(model) -> list[float]:
 
 def prune(model, calibration: torch.Tensor | None, target_params: int, **params) -> dict:
     """Depth pruning with Mag+ (one shot); `calibration` is ignored."""
-    p = check_params("depth_mag", params, DEFAULT_PARAMS)
+    p = check_params("depth_mag", params)
     return prune_one_shot(model, target_params, p, "magnitude", lambda: (magnitude_scores(model), {}))
 
 
 def plan(config, target_params: int, **params) -> dict:
-    p = check_params("depth_mag", params, DEFAULT_PARAMS)
+    p = check_params("depth_mag", params)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -36,7 +36,7 @@ DEFAULT_PARAMS = registry.default_params("depth_taylor")  # defined once, in the
 
 
 def _check(params: dict) -> dict:
-    p = check_params("depth_taylor", params, DEFAULT_PARAMS)
+    p = check_params("depth_taylor", params)
     resolve_dtype(p["dtype"])  # an unknown name fails here, before any work
     if not isinstance(p["gradient_checkpointing"], bool):
         raise PrunebenchError("depth_taylor: gradient_checkpointing must be true or false")

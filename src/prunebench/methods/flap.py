@@ -261,7 +261,7 @@ def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
 def _check_params(params: dict) -> dict:
     """The parameters over their defaults, every value checked (by `plan` too, so that a bad
     value fails before any weight is loaded)."""
-    p = surgery.check_params(params, DEFAULT_PARAMS, "flap")
+    p = registry.with_defaults("flap", params)
     if p["structure"] not in STRUCTURES:
         raise PrunebenchError(f"flap: unknown structure {p['structure']!r}; choose one of "
                               f"{list(STRUCTURES)}")

@@ -220,7 +220,7 @@ def _summary(x: torch.Tensor) -> dict[str, float]:
 def _check_params(params: dict) -> dict:
     """The parameters over their defaults, the taylor variant checked (by `plan` too, so that a
     bad value fails before any weight is loaded)."""
-    p = surgery.check_params(params, DEFAULT_PARAMS, "llm_pruner")
+    p = registry.with_defaults("llm_pruner", params)
     if p["taylor"] not in TAYLOR_VARIANTS:
         raise PrunebenchError(f"llm_pruner: unknown taylor variant {p['taylor']!r}; "
                               f"choose one of {list(TAYLOR_VARIANTS)}")

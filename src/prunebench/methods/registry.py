@@ -117,6 +117,18 @@ def unknown_params(name: str, params: dict[str, Any]) -> list[str]:
     return sorted(set(params) - set(method(name).params))
 
 
+def with_defaults(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The method's parameters: its defaults with `params` over them. A name the method does not
+    have is refused here, before torch is imported, with the closest known name."""
+    unknown = unknown_params(name, params)
+    if unknown:
+        known = sorted(method(name).params)
+        hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
+        raise PrunebenchError(f"{name}: unknown parameter(s) {unknown}{hint}; its parameters "
+                              f"are {known}")
+    return {**method(name).params, **params}  # defaults are scalars: no copy needed
+
+
 def resolve_calibration(name: str, *overrides: dict[str, Any]) -> dict[str, Any]:
     """The calibration a method draws: the original's, the study's seed, then each override
     (the config's `methods.<m>.calibration`, a variant's `calibration`) in turn.

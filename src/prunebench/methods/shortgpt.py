@@ -68,12 +68,12 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8) -> li
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    p = check_params("shortgpt", params, DEFAULT_PARAMS)
+    p = check_params("shortgpt", params)
     calibration = require_calibration("shortgpt", calibration)
     return prune_one_shot(model, target_params, p, "block_influence",
                           lambda: (block_influence(model, calibration, p["batch_size"]), {}))
 
 
 def plan(config, target_params: int, **params) -> dict:
-    p = check_params("shortgpt", params, DEFAULT_PARAMS)
+    p = check_params("shortgpt", params)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

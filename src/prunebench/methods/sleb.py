@@ -52,7 +52,7 @@ def eliminate(model, calibration: torch.Tensor, k: int, candidates: list[int],
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    p = check_params("sleb", params, DEFAULT_PARAMS)
+    p = check_params("sleb", params)
     calibration = require_calibration("sleb", calibration)
     removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"], p["protect_last"])
     k = solve_num_blocks(model.config, target_params, removable)
@@ -67,5 +67,5 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 
 
 def plan(config, target_params: int, **params) -> dict:
-    p = check_params("sleb", params, DEFAULT_PARAMS)
+    p = check_params("sleb", params)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

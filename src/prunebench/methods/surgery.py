@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from transformers import LlamaConfig
 
-from prunebench import PrunebenchError, did_you_mean
+from prunebench import PrunebenchError
 from prunebench.modeling import ZeroHeadAttention, count_params, head_dim, layer_shapes
 
 log = logging.getLogger(__name__)
@@ -320,16 +320,6 @@ def block_range(n_blocks: int, start: int | None, end: int | None) -> list[int]:
             f"block range {start}..{end} (end excluded) is out of bounds for {n_blocks} blocks: "
             f"choose 0 <= block_start < block_end <= {n_blocks}")
     return list(range(start, end))
-
-
-def check_params(params: dict[str, Any], allowed: dict[str, Any], method: str) -> dict[str, Any]:
-    """Merge user params over defaults; unknown keys raise."""
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        hint = did_you_mean(unknown[0], allowed) if len(unknown) == 1 else ""
-        raise PrunebenchError(f"{method}: unknown parameter(s) {unknown}{hint}; "
-                              f"the known ones are {sorted(allowed)}")
-    return {**allowed, **params}
 
 
 def apply_shapes_check(model: nn.Module, expected_params: int) -> None:

@@ -1,0 +1,82 @@
+"""What a run will meet on this machine, said once before any job starts (a dry run included):
+files still to fetch from a Hugging Face hub this machine cannot reach, and GPU jobs on a
+machine that shows no GPU. Warnings, not errors: the jobs that can run still run, and a job
+that cannot stops with its own message, but an hour later instead of now.
+
+Torch-free and network-light (one TCP connection, only when hub files are missing), as the
+workflow calls it on every start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+# How many missing files a warning names before "and N more".
+SHOWN = 3
+
+
+def gpu_visible(dev: Path = Path("/dev"), environ: dict[str, str] | None = None) -> bool:
+    """Whether this machine shows a GPU to CUDA (or ROCm), judged without importing torch
+    (seconds): an NVIDIA device node (/dev/nvidia0, ...) or ROCm's /dev/kfd, and
+    CUDA_VISIBLE_DEVICES not hiding every device ('' or '-1')."""
+    environ = os.environ if environ is None else environ
+    hidden = environ.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None and hidden.strip() in ("", "-1"):
+        return False
+    nvidia = any(p.name.removeprefix("nvidia").isdigit() for p in dev.glob("nvidia[0-9]*"))
+    return nvidia or (dev / "kfd").exists()
+
+
+def missing(paths: Iterable[str]) -> list[str]:
+    """The paths not on disk yet, in order, each once."""
+    return [p for p in dict.fromkeys(paths) if not os.path.exists(p)]
+
+
+def _listed(paths: list[str]) -> str:
+    more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
+    return ", ".join(paths[:SHOWN]) + more
+
+
+def hub_warning(missing_hub_files: list[str], reachable: Callable[[], bool]) -> str | None:
+    """A warning when files still to make need the hub and the hub does not answer."""
+    if not missing_hub_files or reachable():
+        return None
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        why = ("HF_HUB_OFFLINE is set: their jobs read huggingface_hub's cache and fail where "
+               "it does not hold them")
+    else:
+        why = "the hub does not answer from here: their jobs will fail"
+    return (f"{len(missing_hub_files)} file(s) still to make need the Hugging Face hub "
+            f"({_listed(missing_hub_files)}); {why}, the others still run. Fetch them on a "
+            "machine with network first (`snakemake prefetch --configfile <config>`, then copy "
+            "resources/ here: README, \"Real models\"), or use models and data that need no hub")
+
+
+def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_run_here: bool,
+                cpu_models: Iterable[str] = ()) -> str | None:
+    """A warning when prune, benchmark or evaluation jobs are still to run on this machine and
+    it shows no GPU. `pending` maps each model to its files of those jobs not made yet;
+    `device` is the config's: `cpu` asks for the CPU (nothing to say), `cuda` jobs would stop at
+    their start, `auto` ones go to the CPU, which only `cpu_models` (the tiny one) are made for.
+    Jobs that a cluster runs elsewhere (`jobs_run_here` false) are not this machine's concern."""
+    if gpu or not jobs_run_here or device == "cpu":
+        return None
+    to_cpu = device in ("auto", None)
+    waiting = {model: files for model, files in pending.items()
+               if files and not (to_cpu and model in set(cpu_models))}
+    if not waiting:
+        return None
+    count = sum(len(files) for files in waiting.values())
+    jobs = (f"the {count} prune, benchmark and evaluation job(s) still to run for "
+            f"{', '.join(waiting)}")
+    elsewhere = "Run on a GPU machine or on GPU nodes (--workflow-profile profiles/slurm)"
+    if not to_cpu:
+        return (f"device is {device!r} but this machine shows no GPU: {jobs} would stop at "
+                f"their start. {elsewhere}, or set device: auto to run them on the CPU")
+    return (f"this machine shows no GPU, so with device: auto {jobs} run on the CPU: hours for "
+            f"a model of billions of parameters, and CPU timings in the speed table. "
+            f"{elsewhere}, or set device: cuda to have them refused instead")

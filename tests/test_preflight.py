@@ -1,0 +1,92 @@
+"""prunebench.plan.preflight: the warnings a run gives before any job starts (hub files that
+cannot be fetched from here, GPU jobs on a machine without a GPU). The workflow's use of them is
+tested in tests/test_workflow.py (a dry run)."""
+from pathlib import Path
+
+import pytest
+
+from prunebench.plan import preflight
+
+
+def fake_dev(tmp_path: Path, *names: str) -> Path:
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    for name in names:
+        (dev / name).touch()
+    return dev
+
+
+@pytest.mark.parametrize("nodes, hidden, visible", [
+    (["nvidia0", "nvidiactl"], None, True),
+    (["nvidia3"], "0", True),               # a listed device is not hidden
+    (["kfd"], None, True),                  # ROCm
+    (["nvidiactl", "nvidia-uvm"], None, False),  # the driver without a device
+    ([], None, False),
+    (["nvidia0"], "", False),               # CUDA_VISIBLE_DEVICES hides every device
+    (["nvidia0"], "-1", False),
+])
+def test_a_gpu_is_seen_from_device_nodes_and_cuda_visible_devices(tmp_path, nodes, hidden,
+                                                                  visible):
+    environ = {} if hidden is None else {"CUDA_VISIBLE_DEVICES": hidden}
+    assert preflight.gpu_visible(fake_dev(tmp_path, *nodes), environ) is visible
+
+
+def test_missing_keeps_the_paths_not_on_disk_in_order_once(tmp_path):
+    (tmp_path / "here").touch()
+    paths = [str(tmp_path / n) for n in ("b", "here", "a", "b")]
+    assert preflight.missing(paths) == [str(tmp_path / "b"), str(tmp_path / "a")]
+
+
+def test_the_hub_is_asked_only_when_files_are_missing_and_named_when_it_does_not_answer(
+        monkeypatch):
+    from huggingface_hub import constants
+
+    asked = []
+    assert preflight.hub_warning([], lambda: asked.append(1) or False) is None
+    assert asked == []  # nothing to fetch: no connection tried
+    files = [f"resources/models/m{i}" for i in range(5)]
+    assert preflight.hub_warning(files, lambda: True) is None
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    warning = preflight.hub_warning(files, lambda: False)
+    assert warning.startswith("5 file(s) still to make need the Hugging Face hub "
+                              "(resources/models/m0, resources/models/m1, resources/models/m2 "
+                              "and 2 more); the hub does not answer from here")
+    assert "snakemake prefetch" in warning
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert "HF_HUB_OFFLINE is set" in preflight.hub_warning(files, lambda: False)
+
+
+PENDING = {"tiny": ["results/eval/tiny/dense/ppl.json"],
+           "llama": ["results/bench/llama/dense/hf/12x128.json", "results/eval/llama/dense/ppl.json"],
+           "done": []}
+
+
+def warn(device, pending=PENDING, gpu=False, here=True):
+    return preflight.gpu_warning(device, pending, gpu=gpu, jobs_run_here=here,
+                                 cpu_models=["tiny"])
+
+
+def test_auto_on_a_machine_without_gpu_warns_of_the_large_models_only():
+    warning = warn("auto")
+    assert "no GPU, so with device: auto the 2 prune, benchmark and evaluation job(s) still to " \
+           "run for llama run on the CPU" in warning
+    assert "tiny" not in warning and "done" not in warning
+    assert warn("auto", {"tiny": PENDING["tiny"], "done": []}) is None  # made for the CPU
+
+
+def test_cuda_on_a_machine_without_gpu_warns_that_every_gpu_job_would_stop():
+    warning = warn("cuda:1")
+    assert warning.startswith("device is 'cuda:1' but this machine shows no GPU: the 3 prune, "
+                              "benchmark and evaluation job(s) still to run for tiny, llama "
+                              "would stop at their start")
+    assert warn("cuda", {"done": []}) is None  # nothing left to run
+
+
+@pytest.mark.parametrize("device, gpu, here", [
+    ("cpu", False, True),      # asked for
+    ("auto", True, True),      # a GPU is here
+    ("cuda", True, True),
+    ("cuda", False, False),    # a cluster runs the jobs elsewhere
+])
+def test_no_gpu_warning_when_none_is_due(device, gpu, here):
+    assert warn(device, gpu=gpu, here=here) is None
