@@ -14,7 +14,6 @@ OpenBookQA, acc otherwise; the average is the plain mean over the tasks, as in t
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import json
 import logging
@@ -178,12 +177,10 @@ def _check_known(manager, tasks: list[str], include_path) -> None:
 
 
 def _refuse_unknown(task: str, known, include_path) -> None:
-    close = difflib.get_close_matches(task, known, n=3)
     where = ("the offline suite (is evaluation.zeroshot.suite generated?)"
              if task in SUITE_TASKS else "lm-eval's task list (`lm-eval ls tasks`)")
-    raise PrunebenchError(f"lm-eval has no task {task!r}"
-                          f"{f' (close: {close})' if close else ''}: pick one from "
-                          f"{where}; include_path was {include_path}")
+    raise PrunebenchError(f"lm-eval has no task {task!r}{did_you_mean(task, sorted(known), 3)}: "
+                          f"pick one from {where}; include_path was {include_path}")
 
 
 @contextlib.contextmanager
