@@ -38,15 +38,22 @@ def test_hub_errors_are_explained(monkeypatch, tmp_path, cls, expected):
     assert not (tmp_path / "model").exists()
 
 
-def test_token_comes_from_environment_and_is_never_logged(monkeypatch, tmp_path, caplog):
+def recorded_download(monkeypatch, folder) -> dict:
+    """snapshot_download replaced by one that writes a weights file into `folder`; the dict
+    it returns fills with the arguments of the call."""
     seen = {}
 
     def fake_snapshot_download(**kwargs):
         seen.update(kwargs)
-        (tmp_path / "model.safetensors").write_bytes(b"")
-        return str(tmp_path)
+        (folder / "model.safetensors").write_bytes(b"")
+        return str(folder)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    return seen
+
+
+def test_token_comes_from_environment_and_is_never_logged(monkeypatch, tmp_path, caplog):
+    seen = recorded_download(monkeypatch, tmp_path)
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
     with caplog.at_level(logging.DEBUG):
         download("org/model", "abc123", tmp_path)
@@ -54,6 +61,28 @@ def test_token_comes_from_environment_and_is_never_logged(monkeypatch, tmp_path,
     assert seen["revision"] == "abc123"
     assert all(not p.endswith(".bin") for p in seen["allow_patterns"])  # never pickle
     assert "hf_secret_value_123" not in caplog.text
+
+
+@pytest.mark.parametrize("value", ["hf_secret_value_123\n", " hf_secret_value_123\r\n"])
+def test_a_token_with_a_line_end_is_sent_without_it(monkeypatch, tmp_path, value):
+    """A token read from a secret file often ends in a newline: sent as it is, the HTTP header
+    fails on the client, which looked like an offline machine."""
+    seen = recorded_download(monkeypatch, tmp_path)
+    monkeypatch.setenv("HF_TOKEN", value)
+    download("org/model", "abc123", tmp_path)
+    assert seen["token"] == "hf_secret_value_123"
+
+
+@pytest.mark.parametrize("value", ["hf_secret value", "hf_secret\x1bvalue"])
+def test_a_token_with_whitespace_inside_is_refused_without_showing_it(monkeypatch, tmp_path,
+                                                                       value):
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda **kw: pytest.fail("downloaded with a broken token"))
+    monkeypatch.setenv("HF_TOKEN", value)
+    with pytest.raises(PrunebenchError, match="HF_TOKEN holds a space or a control character") \
+            as info:
+        download("org/model", "abc123", tmp_path / "model")
+    assert "secret" not in str(info.value)
 
 
 def test_repository_without_any_weights_is_refused(monkeypatch, tmp_path):

@@ -158,6 +158,38 @@ def test_an_interrupted_import_resumes_without_copying_again(user_folder, tmp_pa
     verify_manifest(out)
 
 
+def test_a_sharded_pickle_import_interrupted_after_its_conversion_resumes_cleanly(
+        tmp_path, small_random_model, tokenizer, monkeypatch):
+    """Killed after the conversion, before the manifest: the rerun copies the pickle index
+    again (the conversion had replaced it), and must convert it again rather than leave an
+    index of .bin shards that no longer exist in the imported checkpoint."""
+    import torch
+
+    model = small_random_model(seed=5)
+    folder = tmp_path / "sharded-pickles"
+    model.config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    state = model.state_dict()
+    names = sorted(state)
+    shards = {"pytorch_model-00001-of-00002.bin": names[: len(names) // 2],
+              "pytorch_model-00002-of-00002.bin": names[len(names) // 2:]}
+    for shard, keys in shards.items():
+        torch.save({k: state[k] for k in keys}, folder / shard)
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {k: s for s, keys in shards.items() for k in keys}}))
+    out = tmp_path / "models" / "sharded"
+    staging = interrupt_import(monkeypatch, folder, out)
+    assert (staging / "pickle_conversion.json").exists()  # the conversion had finished
+    import_local(f"local:{folder}", out)
+    assert not list(out.glob("pytorch_model*"))
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    assert set(index["weight_map"].values()) == {"model-00001-of-00002.safetensors",
+                                                 "model-00002-of-00002.safetensors"}
+    verify_manifest(out)
+    ids = torch.tensor([[2, 4, 8, 16]])
+    assert torch.equal(logits_of(modeling.load_model(out), ids), logits_of(model, ids))
+
+
 def test_an_import_whose_folder_changed_meanwhile_starts_over(user_folder, tmp_path, monkeypatch,
                                                               small_random_model):
     out = tmp_path / "models" / "mine"

@@ -94,3 +94,20 @@ def test_a_package_copy_elsewhere_in_a_work_tree_is_not_its_code(package_copy):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t",
                         "-c", "commit.gpgsign=false", *args], cwd=outer, check=True)
     assert provenance.git_state(venv_copy) == (None, None)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC  7B13 64-Core\n",
+     "AMD EPYC 7B13 64-Core"),
+    ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n",
+     "Intel(R) Xeon(R) Platinum 8480+"),
+    ("processor\t: 0\nBogoMIPS\t: 50.00\nCPU part\t: 0xd0c\n", None),  # an ARM board
+])
+def test_the_cpu_model_is_read_from_cpuinfo(tmp_path, monkeypatch, text, expected):
+    from prunebench import provenance
+
+    monkeypatch.setattr(provenance.platform, "system", lambda: "Linux")
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(text)
+    assert provenance.cpu_model(cpuinfo) == expected
+    assert provenance.cpu_model(tmp_path / "absent") is None

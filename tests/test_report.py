@@ -557,15 +557,17 @@ def test_rows_whose_gpu_was_not_checked_for_other_work_are_not_flagged(tmp_path)
 
 
 def test_rows_timed_once_are_warned_of_as_such_not_sent_to_a_quiet_machine(tmp_path, caplog):
-    """With `repeats: 1` every row is unstable (one run shows no spread): the warning says so,
-    and only a row that also had other work beside it is a cell to rerun on a quiet machine."""
+    """With `repeats: 1` every row is unstable (one run shows no spread): the warning says so
+    for every cell, and only a cell with a row that also had other work beside it is one to
+    rerun on a quiet machine as well."""
     bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8), unstable=(1, 8))
              for v in VARIANTS]
     for path in bench:
         data = json.loads(path.read_text())
         for row in data["rows"]:
             row["runs"], row["latencies_s"] = 1, [row["latency_s_mean"]]
-            contended = path == bench[0] and row["batch_size"] == 8
+            # dense's batch 8 had other work beside it; flap's every row did.
+            contended = (path == bench[0] and row["batch_size"] == 8) or path == bench[2]
             row["interference"] = {"other_cpu_cores": 2.0 if contended else 0.0,
                                    "gpu_other_processes": None, "competition": contended}
         path.write_text(json.dumps(data))
@@ -574,9 +576,10 @@ def test_rows_timed_once_are_warned_of_as_such_not_sent_to_a_quiet_machine(tmp_p
     assert table["unstable"].all()  # still flagged in the tables and figures
     with caplog.at_level(logging.WARNING, logger="prunebench.report"):
         cells = report.flagged_cells(table)
-    assert cells == [f"results/bench/m7/{VARIANTS[0]}/hf/12x128.json"]
+    assert cells == [f"results/bench/m7/{VARIANTS[i]}/hf/12x128.json" for i in (0, 2)]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == len(VARIANTS)  # dense's batch 1 was timed once too
+    # Every cell, flap's too: a quiet machine alone leaves its single runs without spread.
+    assert len(warnings) == len(VARIANTS)
     for variant, warning in zip(VARIANTS, warnings):
         assert warning.startswith(f"results/bench/m7/{variant}/hf/12x128.json has batch sizes "
                                   "timed only once")
@@ -596,10 +599,12 @@ def test_oom_rows_have_no_build_time(tmp_path):
     assert math.isnan(_row(table, variant="dense", batch_size=8)["compile_s"])
 
 
-def _timed_with(path, gpu=None, **fields):
-    """The file as timed on `gpu` (None: on the CPU), with top-level `fields` (dtype, ...)."""
+def _timed_with(path, gpu=None, cpu_model="AMD EPYC 7B13", **fields):
+    """The file as timed on `gpu` (None: on the CPU named `cpu_model`; None: a file older than
+    that field), with top-level `fields` (dtype, ...)."""
     data = json.loads(path.read_text())
     data["provenance"] = {"seed": 0, "device": "cuda:0" if gpu else "cpu", "cpu": "x86_64",
+                          **({"cpu_model": cpu_model} if cpu_model else {}),
                           **({"gpu_name": gpu} if gpu else {})}
     data.update(fields)
     path.write_text(json.dumps(data))
@@ -640,6 +645,22 @@ def test_variants_timed_on_other_devices_dtypes_or_decoding_are_warned_of(tmp_pa
     assert set(report.tables.UNLIKE_DENSE) == set(report.load.TIMED_WITH)
 
 
+def test_a_dense_file_without_the_setting_is_not_named_as_the_reference(tmp_path, caplog):
+    dense, depth, flap = [write_bench(tmp_path, "m7", v, "hf", 12, 128) for v in VARIANTS]
+    for path, dtype in ((dense, None), (depth, "float32"), (flap, "float16")):
+        data = json.loads(path.read_text())
+        data.pop("dtype", None)
+        if dtype:
+            data["dtype"] = dtype
+        path.write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        report.load_bench([dense, depth, flap])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "dense file's" not in warnings[0], warnings
+    assert "Rebuild the 1 not timed with the first variant's (the dense file does not record " \
+           f"its dtypes) float32 ({flap})" in warnings[0]
+
+
 def test_cells_timed_alike_give_no_timing_warning(tmp_path, caplog):
     """Each cell on one device is enough; another backend or token config on another device,
     a CPU cell, and files that do not record a setting are not compared."""
@@ -656,7 +677,22 @@ def test_cells_timed_alike_give_no_timing_warning(tmp_path, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
     assert set(report.speed_table(df, reports)["unlike_dense"]) == {""}
-    assert set(df["device_name"].dropna()) == {H100, A100, "CPU x86_64"}
+    assert set(df["device_name"].dropna()) == {H100, A100, "CPU AMD EPYC 7B13"}
+
+
+def test_cpu_cells_are_told_apart_by_the_processors_model_name(tmp_path, caplog):
+    """Every Linux PC's architecture is "x86_64": the model name is what differs. A file older
+    than that field is left out of the comparison, not taken for the same machine."""
+    dense, depth, flap = [write_bench(tmp_path, "m7", v, "hf", 12, 128) for v in VARIANTS]
+    _timed_with(dense, cpu_model="AMD EPYC 7B13")
+    _timed_with(depth, cpu_model="Intel(R) Xeon(R) Platinum 8480+")
+    _timed_with(flap, cpu_model=None)
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        df = report.load_bench([dense, depth, flap])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "timed with different devices (CPU AMD EPYC 7B13 for dense; " \
+        "CPU Intel(R) Xeon(R) Platinum 8480+ for depth-4.9B)" in warnings[0], warnings
+    assert pd.isna(_row(df, variant="flap-4.9B", batch_size=1)["device_name"])
 
 
 def _with_code(path, code):

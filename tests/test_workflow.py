@@ -254,6 +254,25 @@ def test_a_dry_run_warns_of_an_unreachable_hub_and_of_gpu_jobs_without_a_gpu(tmp
     assert "prunebench:" not in proc.stdout + proc.stderr
 
 
+def test_the_tables_record_what_they_were_made_from(workflow_run):
+    """results/tables/provenance.json: every input of the aggregation with its sha256 and
+    its own provenance, then the aggregation's."""
+    from prunebench.checkpoint.integrity import sha256_file
+
+    record = load(workflow_run / "results/tables/provenance.json")
+    inputs = {entry["path"]: entry for entry in record["inputs"]}
+    bench = sorted(str(p.relative_to(workflow_run))
+                   for p in (workflow_run / "results/bench").rglob("*.json"))
+    assert bench and set(bench) <= set(inputs)
+    assert "config/published.csv" in inputs
+    for path, entry in inputs.items():
+        assert entry["sha256"] == sha256_file(workflow_run / path), path
+        if path.endswith(".json"):
+            assert {"versions", "code", "seed", "cell"} <= set(entry["provenance"]), path
+    assert record["provenance"]["cell"]["backends"] == ["compiled"]  # the test config's
+    assert record["provenance"]["versions"]["torch"]
+
+
 def test_adding_a_token_config_runs_only_the_new_cells(workflow_run):
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
     config["benchmark"]["token_configs"].append("8x8")

@@ -47,6 +47,18 @@ def parse_source(source: str) -> ModelSource:
     return ModelSource(match["kind"], match["name"], match["revision"])
 
 
+def hub_token() -> str | None:
+    """HF_TOKEN from the environment, without the line end or spaces around it that a secret
+    file or an env file often leaves (huggingface_hub strips them when it reads the variable
+    itself; a token passed on is sent as it is, and an HTTP header with a line end fails as if
+    the hub were unreachable). Whitespace inside is refused: no token has any."""
+    token = (os.environ.get("HF_TOKEN") or "").strip()
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise PrunebenchError("HF_TOKEN holds a space or a control character inside it: export "
+                              "the token alone, e.g. export HF_TOKEN=hf_...")
+    return token or None
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the hub answers a TCP connection: one quick check instead of huggingface_hub's
     retries (about 30 s on an offline machine). Behind a proxy, or with HF_HUB_OFFLINE set,
@@ -112,7 +124,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
 
     from prunebench.checkpoint.pickle_convert import from_pickles
 
-    token = os.environ.get("HF_TOKEN") or None  # read here only; never logged or stored
+    token = hub_token()  # read here only; never logged or stored
     if revision is None:
         log.warning("model %s has no pinned revision: results may change when the repository "
                     "does; pin one with 'hf:%s@<commit>'", repo_id, repo_id)

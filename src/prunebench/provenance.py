@@ -80,11 +80,34 @@ def code_identity(root: Path = PACKAGE_DIR) -> dict[str, Any]:
     return {"commit": commit, "dirty": dirty, "hash": code_hash(root)}
 
 
+@functools.cache
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The processor's model name ("AMD EPYC 7B13", "Intel(R) Xeon(R) Platinum 8480+"): what
+    tells two CPU machines apart, where `platform.processor()` gives '' on Linux and only the
+    architecture elsewhere. None where the system does not say (some ARM boards)."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "cpu model", "Processor") and value.strip():
+                return " ".join(value.split())
+    except OSError:
+        pass
+    if platform.system() == "Darwin":
+        try:
+            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
+                                 capture_output=True, text=True, timeout=10)
+            return out.stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            return None
+    return None
+
+
 def device_info(device: torch.device | str | None = None) -> dict[str, Any]:
     device = torch.device(device) if device is not None else None
     info: dict[str, Any] = {
         "device": str(device) if device is not None else None,
         "cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),

@@ -1,5 +1,6 @@
 """The result files of one cell, field by field: the prune report of a pruned or recovered
-variant, ppl.json, zeroshot.json and lm_eval.json.
+variant, ppl.json, zeroshot.json and lm_eval.json; and the record of what the tables and
+figures were made from (results/tables/provenance.json).
 
 The workflow's rule scripts and the single-checkpoint commands (`prunebench prune`, `recover`,
 `eval`) both build their files here, so a command writes what a workflow cell writes. Each file
@@ -83,3 +84,25 @@ def zeroshot_results(out: dict[str, Any], *, model: str, variant: str, params: i
         "provenance": record,
     }
     return summary, {**out["lm_eval"], "provenance": record}
+
+
+def aggregation_record(inputs: dict[str, list[str | Path]],
+                       settings: dict[str, Any]) -> dict[str, Any]:
+    """results/tables/provenance.json: what the tables and figures were made from. Every input
+    file with its sha256 and, for a result file, its own provenance block (code, versions,
+    device, seed and the cell's config); then the aggregation's own provenance, its settings
+    as the cell. A CSV or a figure cannot carry this itself; with it, every number in them
+    leads back to the run that made it."""
+    from prunebench.atomic import read_json
+    from prunebench.checkpoint.integrity import sha256_file
+
+    files = []
+    for kind, paths in inputs.items():
+        for path in map(Path, paths):
+            entry: dict[str, Any] = {"kind": kind, "path": str(path),
+                                     "sha256": sha256_file(path)}
+            if path.suffix == ".json":
+                data = read_json(path)
+                entry["provenance"] = data.get("provenance") if isinstance(data, dict) else None
+            files.append(entry)
+    return {"inputs": files, "provenance": provenance(cell=canonical(settings))}

@@ -15,6 +15,7 @@ rule aggregate:
     output:
         tables=in_report(table_files()),
         figures=in_report(figure_files()),
+        provenance=layout.TABLES_PROVENANCE,
     log:
         "logs/aggregate.log",
     conda:

@@ -333,7 +333,7 @@ def table_files():
 
 
 def all_targets():
-    return table_files() + figure_files()
+    return table_files() + figure_files() + [layout.TABLES_PROVENANCE]
 
 
 # ---------------------------------------------------------------- input functions, per stage

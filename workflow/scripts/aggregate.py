@@ -2,6 +2,8 @@
 from pathlib import Path
 
 from prunebench import logs, report
+from prunebench.atomic import write_json
+from prunebench.results import aggregation_record
 
 log = logs.setup(snakemake.log[0])
 reports = report.load_prune_reports(snakemake.input.reports)
@@ -31,7 +33,13 @@ for backend in snakemake.params.backends:
                                       display_names=snakemake.params.display_names)
 report.plot_quality_vs_speed(tables["summary"], figures_dir / "quality_vs_speed.png",
                              figures_dir / "quality_vs_speed.pdf")
-log.info("tables and figures written")
+write_json(snakemake.output.provenance, aggregation_record(
+    {"prune_report": snakemake.input.reports, "bench": snakemake.input.bench,
+     "evaluation": snakemake.input.evals, "published": [snakemake.input.published]},
+    {"backends": snakemake.params.backends, "display_names": snakemake.params.display_names,
+     "evals_expected": snakemake.params.evals_expected}))
+log.info("tables and figures written, and what they were made from (%s)",
+         snakemake.output.provenance)
 # Said last, where the run ends: timings not to trust, and how to redo them.
 for cell in report.flagged_cells(tables["speed"]):
     log.warning("%s has unstable or contended timings (unstable / competition in "

@@ -110,8 +110,8 @@ def import_local(source: str, out_dir: str | Path, folder: str | Path | None = N
     resolved that path already, into `out_dir`: copied, pickles converted, manifest written,
     and put in place only once complete (module docstring)."""
     from prunebench.checkpoint.integrity import verify_manifest
-    from prunebench.checkpoint.pickle_convert import (PROGRESS, convert_pickle_checkpoint,
-                                                      converted_pickles)
+    from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint,
+                                                      converted_pickles, from_pickles)
     from prunebench.modeling import write_manifest
 
     out_dir = Path(out_dir)
@@ -138,7 +138,9 @@ def import_local(source: str, out_dir: str | Path, folder: str | Path | None = N
             continue
         with atomic_path(target) as tmp:
             shutil.copy2(file, tmp)  # the folder's modification time too, for _same_copy
-    if any(staging.glob("pytorch_model*.bin")) or (staging / PROGRESS).exists():
+    # Also after a finished conversion (its record there): the copies above brought the pickle
+    # index back, which the conversion turns into the safetensors one again.
+    if from_pickles(staging):
         log.warning("%s has pickle weights only: converting them once to safetensors with "
                     "torch's weights-only loader (no code in them runs)", folder)
         convert_pickle_checkpoint(staging)

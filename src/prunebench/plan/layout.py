@@ -27,6 +27,8 @@ PPL = "results/eval/{model}/{variant}/ppl.json"
 ZEROSHOT = "results/eval/{model}/{variant}/zeroshot.json"
 LM_EVAL = "results/eval/{model}/{variant}/lm_eval.json"
 TABLE = "results/tables/{table}.{ext}"
+# What the tables and figures were made from (prunebench.results.aggregation_record).
+TABLES_PROVENANCE = "results/tables/provenance.json"
 SPEED_FIGURE = "results/figures/throughput_vs_latency_{backend}.{ext}"
 QUALITY_FIGURE = "results/figures/quality_vs_speed.{ext}"
 

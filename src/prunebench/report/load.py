@@ -218,14 +218,16 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
 
 def device_name(data: dict[str, Any]) -> str | None:
     """What a bench file was timed on, from its provenance: the GPU's name, or on CPU the
-    processor platform reports; None where the file does not say (older files)."""
+    processor's model name; None where the file does not say. Files older than `cpu_model`
+    recorded only the architecture ("x86_64" on every Linux PC), which tells no two machines
+    apart: they are left out of the comparison rather than all taken for one machine."""
     provenance = data.get("provenance")
     provenance = provenance if isinstance(provenance, dict) else {}
     if provenance.get("gpu_name"):
         return str(provenance["gpu_name"])
     device = str(provenance.get("device") or data.get("device") or "")
-    if device.startswith("cpu") and provenance.get("cpu"):
-        return f"CPU {provenance['cpu']}"
+    if device.startswith("cpu") and provenance.get("cpu_model"):
+        return f"CPU {provenance['cpu_model']}"
     return None
 
 
@@ -258,7 +260,11 @@ def mixed_timing(df: pd.DataFrame) -> list[str]:
             if len(values) < 2:
                 continue
             dense = known.loc[known["variant"] == DENSE, column]
+            # Without the dense file's value (it does not record it), the first one stands in,
+            # and the message says so rather than call it the dense file's.
             reference = dense.iloc[0] if len(dense) else values[0]
+            whose = ("the dense file's" if len(dense) else
+                     f"the first variant's (the dense file does not record its {what})")
             sides = "; ".join(
                 f"{value} for {', '.join(known.loc[known[column] == value, 'variant'])}"
                 for value in values)
@@ -267,7 +273,7 @@ def mixed_timing(df: pd.DataFrame) -> list[str]:
             messages.append(
                 f"the bench files of {model} ({backend}, {lin}x{lout}) were timed with different "
                 f"{what} ({sides}), so their speed-ups over dense measure that difference too. "
-                f"Rebuild the {len(odd)} not timed with the dense file's {reference} "
+                f"Rebuild the {len(odd)} not timed with {whose} {reference} "
                 f"({', '.join(odd)}) with it, by `snakemake --cores all -f <those files>`, "
                 "then run `snakemake --cores all`")
     return messages
@@ -490,20 +496,22 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
 def noisy(df: pd.DataFrame) -> pd.Series:
     """Rows whose timing is unstable (interval too wide, or a single timed run) or had other
     work beside it. Competition that was not checked (<NA>) is not competition."""
-    flags = df["unstable"].fillna(False).astype(bool)
-    if "competition" in df:
-        flags |= df["competition"].fillna(False).astype(bool)
-    return flags
+    return df["unstable"].fillna(False).astype(bool) | contended(df)
 
 
 def timed_once(df: pd.DataFrame) -> pd.Series:
-    """Unstable rows that had a single timed run and no other work beside them: one run shows
-    no spread, so they are flagged whatever the machine; a quiet machine does not fix that,
-    more runs do."""
+    """Unstable rows that had a single timed run: one run shows no spread, so they are flagged
+    whatever the machine; more runs fix that, a quiet machine alone does not (one that also had
+    other work beside it needs both)."""
     once = df["unstable"].fillna(False).astype(bool) & (df["runs"] == 1).fillna(False)
-    if "competition" in df:
-        once &= ~df["competition"].fillna(False).astype(bool)
     return once.astype(bool)
+
+
+def contended(df: pd.DataFrame) -> pd.Series:
+    """Rows that had other work beside them (unchecked competition, <NA>, is not)."""
+    if "competition" not in df:
+        return pd.Series(False, index=df.index)
+    return df["competition"].fillna(False).astype(bool)
 
 
 def fell_back(df: pd.DataFrame) -> pd.Series:

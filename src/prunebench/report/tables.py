@@ -14,7 +14,7 @@ from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.plan import layout
 from prunebench.plan.sizes import format_params
-from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, fell_back, noisy,
+from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, contended, fell_back, noisy,
                                     sort_rows, timed_once, token_order, untrusted)
 
 log = logging.getLogger(__name__)
@@ -273,9 +273,10 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
     cells to rerun on a quiet machine, which the aggregation names at the end of the run.
 
     Cells whose compiled decode step ran eagerly (`decode_fallback`), and cells whose only
-    unstable rows had a single timed run (`repeats: 1`, or a first run over `max_seconds`), are
-    flagged in the tables and figures too, but are not returned: a quiet machine does not fix
-    them. They are logged here instead, each with what does."""
+    unstable rows had a single timed run (`repeats: 1`, or a first run over `max_seconds`) and
+    no other work beside them, are flagged in the tables and figures too, but are not returned:
+    a quiet machine does not fix them. They are logged here instead, each with what does; a
+    cell timed once beside other work gets both: returned, and logged as timed once."""
     ok = speed[speed["status"] == "ok"]
     key = ["model", "variant", "backend", "input_tokens", "output_tokens"]
 
@@ -293,7 +294,8 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
                     "one run shows no spread, so they are flagged unstable on any machine: "
                     "set the benchmark's repeats (and max_repeats) to 2 or more, or raise "
                     "max_seconds, then rerun the cell", path(r))
-    return [path(r) for r in ok[noisy(ok) & ~once][key].drop_duplicates().itertuples()]
+    only_once = once & ~contended(ok)  # a quiet machine changes nothing for these
+    return [path(r) for r in ok[noisy(ok) & ~only_once][key].drop_duplicates().itertuples()]
 
 
 def _markdown_cell(value: Any) -> str:
