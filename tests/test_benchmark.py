@@ -795,6 +795,17 @@ def test_crashed_sweep_resumes_from_its_finished_rows(monkeypatch, tmp_path):
     assert set(seen) == {3}  # batch sizes 1 and 2 were not measured again
 
 
+def test_a_compiled_sweep_resumed_whole_still_says_how_it_decoded(tmp_path):
+    partial = tmp_path / ".5x6.unfinished.json"
+    model = dense_model()
+    first = sweep(model, backend="compiled", batch_sizes=[1, 2], warmup=0, partial_path=partial,
+                  probe_attention=False)
+    again = sweep(model, backend="compiled", batch_sizes=[1, 2], warmup=0, partial_path=partial,
+                  probe_attention=False)
+    assert again["resumed_batch_sizes"] == [1, 2]
+    assert first["decode_mode"] and again["decode_mode"] == first["decode_mode"]
+
+
 def test_partial_rows_from_other_settings_are_not_reused(tmp_path):
     partial = tmp_path / ".5x6.unfinished.json"
     model = dense_model()

@@ -178,6 +178,25 @@ def test_explicit_device_map_gives_identical_logits(saved_model):
     assert torch.equal(_logits(split, ids), reference)
 
 
+def test_evaluations_record_where_a_spread_model_ran(saved_model, small_tokenizer):
+    """A model spread by a device map records its placement, module by module (its `device`
+    alone would say only where the inputs went); a model on one device records none."""
+    from prunebench.evaluate import perplexities
+
+    whole = modeling.load_model(saved_model)
+    assert modeling.placement_record(whole) == {}
+    mapping = {"model.embed_tokens": "cpu", "model.rotary_emb": "cpu", "model.norm": "cpu",
+               "lm_head": "cpu", **{f"model.layers.{i}": "cpu" if i < 3 else "disk"
+                                    for i in range(6)}}
+    split = modeling.load_model(saved_model, device_map=mapping)
+    settings = {"window": 16, "stride": 16, "bos": "first", "batch_size": 2, "max_windows": 2}
+    text = "a quick test of where the blocks ran " * 20
+    scores = perplexities(split, small_tokenizer, {"t": text}, settings)["t"]
+    assert scores["device_map"] == {k: str(v) for k, v in split.hf_device_map.items()}
+    assert scores["device_map"]["model.layers.5"] == "disk"
+    assert "device_map" not in perplexities(whole, small_tokenizer, {"t": text}, settings)["t"]
+
+
 def test_device_map_errors_name_the_fix(saved_model, small_random_model):
     with pytest.raises(PrunebenchError, match="leaves .* tensors without a device"):
         modeling.load_model(saved_model, device_map={"model.embed_tokens": "cpu"})

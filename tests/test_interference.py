@@ -157,6 +157,21 @@ def test_competition_rule():
     assert competing({"other_cpu_cores": None, "gpu_other_processes": None}) is None
 
 
+
+def test_what_the_tick_counts_can_show_by_themselves_is_not_competition(monkeypatch):
+    """/proc/stat counts whole ticks per CPU: over a short window on many cores, rounding alone
+    shows cores of other work. Only work beyond that allowance is flagged."""
+    from prunebench.benchmark import interference
+
+    row = {"other_cpu_cores": 0.9, "other_cpu_cores_resolution": 0.5, "gpu_other_processes": []}
+    assert not competing(row)
+    assert competing({**row, "other_cpu_cores": 1.2})
+    monkeypatch.setattr(interference.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(interference.os, "sysconf", lambda name: 100)
+    assert interference.tick_resolution(1.0) == pytest.approx(1.28)  # 2 ticks x 64 CPUs
+    assert interference.tick_resolution(4.0) == pytest.approx(0.32)  # shrinks with the window
+
+
 def _fake_gpu(monkeypatch, listing):
     """torch.cuda as a GPU machine shows it: `listing` is what list_gpu_processes returns (an
     exception is raised)."""

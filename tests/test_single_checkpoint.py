@@ -652,7 +652,45 @@ def test_hf_revision_with_slashes_gets_one_cache_folder(tiny_model_dir, tmp_path
     fake_hub(monkeypatch, tiny_model_dir, [])
     folder = hub_checkpoint("hf:org/model@refs/pr/3", tmp_path)
     assert folder == tmp_path / "org--model@refs--pr--3"
-    assert (folder / modeling.MANIFEST).exists() and list(tmp_path.iterdir()) == [folder]
+    assert (folder / modeling.MANIFEST).exists()
+    assert [p for p in tmp_path.iterdir() if not p.name.startswith(".")] == [folder]
+
+
+def test_a_cache_folder_without_a_finished_download_is_named_not_overwritten(
+        tiny_model_dir, tmp_path, monkeypatch):
+    calls: list = []
+    fake_hub(monkeypatch, tiny_model_dir, calls)
+    (tmp_path / "org--model@v1").mkdir()
+    (tmp_path / "org--model@v1" / "notes.txt").write_text("mine")
+    with pytest.raises(PrunebenchError, match=r"org--model@v1 exists but holds no finished "
+                                              r"download \(no prunebench.json\): delete it"):
+        hub_checkpoint("hf:org/model@v1", tmp_path)
+    assert calls == [] and (tmp_path / "org--model@v1" / "notes.txt").read_text() == "mine"
+
+
+def test_a_second_command_waits_for_the_download_under_way_and_uses_it(
+        tiny_model_dir, tmp_path, monkeypatch):
+    """Another process holds the download's lock (a first command downloading): this one
+    waits, then takes the finished folder instead of downloading into the same staging."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "org--model@v1"
+    holder = ("import fcntl, os, shutil, sys, time\n"
+              f"fd = os.open({str(tmp_path / '.org--model@v1.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+              "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+              "print('locked', flush=True)\n"
+              "time.sleep(1)\n"
+              f"shutil.copytree({str(tiny_model_dir)!r}, {str(out)!r})\n")
+    first = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "locked"
+        monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                            lambda **kw: pytest.fail("downloaded a second time"))
+        assert hub_checkpoint("hf:org/model@v1", tmp_path) == out
+    finally:
+        first.wait(timeout=60)
+    assert first.returncode == 0
 
 
 @pytest.mark.parametrize("source, fault, expected", [

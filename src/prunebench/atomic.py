@@ -9,14 +9,19 @@ between left.
 The temporary is made private (mkstemp: 0600, mkdtemp: 0700) and a rename keeps the mode, so
 before the rename everything written is given the mode a plain `open` or `mkdir` would have
 given it under the process umask: outputs are shared as the user's umask says, not private.
+
+Where two processes may make the same thing at once (outside Snakemake, which never runs two
+jobs for one output), `exclusive_lock` makes the second wait for the first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import glob
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -25,6 +30,31 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import PrunebenchError
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, waiting: str) -> Iterator[Path]:
+    """Hold an exclusive OS file lock on `path` (created) for the block. While another process
+    holds it, log `waiting` (formatted with `path` and `holder`, the holder's pid) and wait.
+    The kernel releases the lock when its holder ends, however it ends: a killed process never
+    blocks the next."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            log.info(waiting.format(path=path, holder=holder))
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the holder ends, however it ends
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _tmp_sibling(path: Path, is_dir: bool) -> Path:

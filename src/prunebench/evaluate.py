@@ -117,7 +117,7 @@ def perplexities(model, tokenizer, texts: dict[str, str],
     bos: "first" starts each text's stream with BOS, "window" starts every window with it,
     "none" adds none. The embedded text is scored as the tiny model was trained: each paragraph
     as <s> paragraph </s>."""
-    from prunebench.modeling import dtype_name
+    from prunebench.modeling import dtype_name, placement_record
     from prunebench.tiny import encode_text
 
     if settings["bos"] != "none" and tokenizer.bos_token_id is None:
@@ -137,6 +137,7 @@ def perplexities(model, tokenizer, texts: dict[str, str],
         # (evaluation.perplexity.dtype).
         scores[dataset]["text_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         scores[dataset]["dtype"] = dtype_name(model)
+        scores[dataset].update(placement_record(model))  # a model spread by a device map
         log.info("%s: PPL %.3f over %d tokens", dataset, scores[dataset]["perplexity"],
                  scores[dataset]["scored_tokens"])
     return scores

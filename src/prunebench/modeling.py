@@ -208,6 +208,14 @@ def dtype_name(model: nn.Module) -> str:
     return str(next(model.parameters()).dtype).removeprefix("torch.")
 
 
+def placement_record(model: nn.Module) -> dict[str, Any]:
+    """Where a model spread by a device map ran, module by module ({"device_map": {"model.layers.0":
+    "0", ..., "model.layers.39": "cpu"}}), as result files record it; {} for a model on one
+    device (the file's `device` says where)."""
+    mapping = getattr(model, "hf_device_map", None)
+    return {"device_map": {k: str(v) for k, v in mapping.items()}} if mapping else {}
+
+
 def config_dtype(config: LlamaConfig) -> torch.dtype:
     """The dtype a checkpoint's config records (fp16 for the hub's LLaMA), else float32:
     pruned and recovered checkpoints are saved in it, whatever dtype the work used."""

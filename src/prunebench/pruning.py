@@ -12,8 +12,8 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.data import token_id_problem
 from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
-                                 load_model, load_tokenizer, resolve_device, resolve_dtype,
-                                 save_model)
+                                 load_model, load_tokenizer, placement_record, resolve_device,
+                                 resolve_dtype, save_model)
 from prunebench.oom import first_line, is_out_of_memory
 from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
@@ -67,6 +67,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
         raise PrunebenchError(
             f"the device map puts part of {model_dir} on disk, but pruning rewrites weights "
             "in place: raise max_memory (GPUs and cpu) until the model fits in memory")
+    placed = placement_record(model)  # before the hooks go (below): where it was pruned
     log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
              f"{target:,}", f"{dense_params:,}")
     try:
@@ -91,4 +92,4 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
             "params_before": dense_params, "params_after": params_after,
             "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,
             "method_report": method_report, "elapsed_s": time.perf_counter() - started,
-            "device": str(dev), "dtype": dtype}
+            "device": str(dev), "dtype": dtype, **placed}

@@ -321,7 +321,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     import lm_eval
     from lm_eval.models.huggingface import HFLM
 
-    from prunebench.modeling import dtype_name
+    from prunebench.modeling import dtype_name, placement_record
 
     if not tasks:
         raise PrunebenchError("no zero-shot tasks given: list them in evaluation.zeroshot.tasks")
@@ -369,7 +369,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
                                     default=_jsonable))
     summary = {**summarise(results, chosen), "add_bos_token": add_bos_token,
-               "dtype": dtype_name(model)}
+               "dtype": dtype_name(model), **placement_record(model)}
     return {"summary": summary, "lm_eval": results}
 
 

@@ -15,7 +15,6 @@ the GPU's processes, no /proc/stat) is recorded as null, never as "none found".
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import resource
@@ -23,6 +22,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from prunebench.atomic import exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +57,10 @@ def lock_path(device="cpu") -> Path:
 def machine_lock(path: Path | None = None, device="cpu") -> Iterator[Path]:
     """Hold the benchmark lock of `device` (or `path`); wait, saying for whom, while another
     benchmark holds it."""
-    path = Path(path or lock_path(device))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            log.info("another benchmark holds %s (pid %s): waiting for it to end, so the two "
-                     "are never timed at once", path, holder)
-            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the holder ends, however it ends
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield path
-    finally:
-        os.close(fd)  # closing releases the lock (and the kernel does if the process dies)
+    with exclusive_lock(path or lock_path(device),
+                        "another benchmark holds {path} (pid {holder}): waiting for it to end, "
+                        "so the two are never timed at once") as held:
+        yield held
 
 
 def _machine_busy_seconds() -> float | None:
@@ -165,6 +154,7 @@ class CompetitionMeter:
         if busy is not None and self.busy is not None:
             other = max(0.0, (busy - self.busy) - (_own_seconds() - self.own)) / wall
         record = {"other_cpu_cores": None if other is None else round(other, 3),
+                  "other_cpu_cores_resolution": round(tick_resolution(wall), 3),
                   "loadavg_before": self.load_before, "loadavg_after": _loadavg(),
                   "gpu_other_processes": None}
         if self.on_gpu:
@@ -182,16 +172,27 @@ class CompetitionMeter:
         return record
 
 
+def tick_resolution(wall: float) -> float:
+    """How many cores of "other work" the machine's CPU accounting can show over `wall`
+    seconds when there was none: /proc/stat counts each CPU's time in whole ticks (1/100 s),
+    so each CPU's busy time over the window is off by up to about a tick at either end, while
+    the benchmark's own time (getrusage) is exact. Over a short window on many cores that is
+    several cores (2 ticks x 64 CPUs over 1 s: 1.28), more than the competition limit."""
+    return 2 * (os.cpu_count() or 1) / os.sysconf("SC_CLK_TCK") / max(wall, 1e-9)
+
+
 def competing(record: dict, count_cpu: bool = True,
               cpu_limit: float = OTHER_CPU_CORES_LIMIT) -> bool | None:
     """Whether other work ran beside the timed row: another process on its GPU, or (for a CPU
-    benchmark) other processes taking more than `cpu_limit` cores. A GPU benchmark is not
-    flagged for CPU work elsewhere on a shared node: other jobs there own other cores.
+    benchmark) other processes taking more than `cpu_limit` cores beyond what the CPU
+    accounting's ticks can show by themselves (`other_cpu_cores_resolution`). A GPU benchmark
+    is not flagged for CPU work elsewhere on a shared node: other jobs there own other cores.
     None when the check that counts could not be made (a GPU's processes unlisted, no CPU
     accounting): not checked, which is neither competition nor its absence."""
     if record.get("gpu_other_processes"):
         return True
     if count_cpu:
         other = record.get("other_cpu_cores")
-        return None if other is None else other > cpu_limit
+        slack = record.get("other_cpu_cores_resolution") or 0.0  # rows older than it: none
+        return None if other is None else other > cpu_limit + slack
     return None if record.get("gpu_other_processes") is None else False

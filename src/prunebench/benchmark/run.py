@@ -236,6 +236,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
             if batch_size in done:
                 log.info("batch size %d: resumed from %s", batch_size, s.partial_path)
                 result["rows"].append(done[batch_size])
+                if done[batch_size].get("decode_mode"):  # a sweep resumed whole says it too
+                    result["decode_mode"] = done[batch_size]["decode_mode"]
                 if done[batch_size]["status"] == OOM:
                     break
                 continue

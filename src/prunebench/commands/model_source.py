@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prunebench import PrunebenchError
-from prunebench.atomic import read_json
+from prunebench.atomic import exclusive_lock, read_json
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +85,33 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     if (out / MANIFEST).is_file():
         log.info("%s: using the download in %s", source, out)
         return out
-    if parsed.revision is None:
-        log.warning("%s is kept in %s: delete that folder to fetch a newer 'main'", source, out)
-    staging = out.parent / f".{out.name}.download"
-    try:
-        download(parsed.name, parsed.revision, staging)  # token from HF_TOKEN, never printed
-    except HubUnreachable:
-        raise PrunebenchError(
-            f"cannot reach the Hugging Face hub to download {parsed.name}: run the command once "
-            f"where the hub is reachable (it keeps the download in {out}, which later runs use "
-            "without the network), copy that folder here from such a machine (--cache-dir "
-            "points at another cache), or give the model as a local folder "
-            "(local:<folder>)") from None
-    write_manifest(staging, {"source": source})
-    os.replace(staging, out)
+    # Two commands asking for the same model at once share the staging folder: the second
+    # waits for the first, then finds its download finished.
+    with exclusive_lock(out.parent / f".{out.name}.lock",
+                        "another prunebench command is downloading into {path} (pid {holder}): "
+                        "waiting for it to finish"):
+        if (out / MANIFEST).is_file():
+            log.info("%s: using the download in %s", source, out)
+            return out
+        if out.exists():
+            raise PrunebenchError(
+                f"{out} exists but holds no finished download (no {MANIFEST}): delete it and "
+                "rerun, and the model is downloaded again")
+        if parsed.revision is None:
+            log.warning("%s is kept in %s: delete that folder to fetch a newer 'main'", source,
+                        out)
+        staging = out.parent / f".{out.name}.download"
+        try:
+            download(parsed.name, parsed.revision, staging)  # token from HF_TOKEN, never printed
+        except HubUnreachable:
+            raise PrunebenchError(
+                f"cannot reach the Hugging Face hub to download {parsed.name}: run the command "
+                f"once where the hub is reachable (it keeps the download in {out}, which later "
+                "runs use without the network), copy that folder here from such a machine "
+                "(--cache-dir points at another cache), or give the model as a local folder "
+                "(local:<folder>)") from None
+        write_manifest(staging, {"source": source})
+        os.replace(staging, out)
     return out
 
 
