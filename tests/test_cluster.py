@@ -366,13 +366,39 @@ def submissions(log: Path) -> dict[str, dict]:
 
 
 @pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
-def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_path):
-    workdir = copy_workflow(tmp_path)
+def fake_slurm(workdir: Path) -> Path:
+    """FAKE_SLURM's commands in workdir/fake-slurm/, the folder to put first on PATH."""
     bin_dir = workdir / "fake-slurm"
     bin_dir.mkdir()
     for name, script in FAKE_SLURM.items():
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def test_a_slurm_run_on_a_login_node_without_gpu_gets_no_gpu_warning(tmp_path):
+    """The jobs of a SLURM run go to GPU nodes: the login node's missing GPU is no concern
+    of theirs. A dry run cannot know the executor, so it says it as a condition."""
+    workdir = copy_workflow(tmp_path)
+    bin_dir = fake_slurm(workdir)
+    config = {**SLURM_CONFIG, "models": {"r7": SLURM_CONFIG["models"]["r7"]},
+              "evaluation": {"perplexity": {"datasets": ["embedded"]}}}
+    (workdir / "slurm.yaml").write_text(yaml.safe_dump(config))
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CUDA_VISIBLE_DEVICES": ""}
+    dry = run_snakemake(workdir, "-n", "--workflow-profile", "profiles/slurm",
+                        configfile="slurm.yaml", env=env)
+    assert "shows no GPU: the" in dry.stdout + dry.stderr
+    assert "would stop at their start if they run here" in dry.stdout + dry.stderr
+    real = run_snakemake(workdir, "--workflow-profile", "profiles/slurm",
+                         "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
+                         "--latency-wait", "1", configfile="slurm.yaml", check=False, env=env)
+    assert submissions(bin_dir / "sbatch.log"), real.stderr[-3000:]  # it did submit jobs
+    assert "shows no GPU" not in real.stdout + real.stderr
+
+
+def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    bin_dir = fake_slurm(workdir)
     (workdir / "slurm.yaml").write_text(yaml.safe_dump(SLURM_CONFIG))
     # Each file's time is set, not left to the order of the writes: some file systems (a
     # sandbox's, a network one) move a file's mtime after it is closed, others keep whole

@@ -323,3 +323,16 @@ def test_max_memory_without_a_device_map_is_refused():
         "config/README.md, `models`), or remove max_memory"]
     config["models"]["big"]["device_map"] = "auto"
     check_config(config)
+
+
+@pytest.mark.parametrize("name, choices, expected", [
+    ("tylor", ["depth_ppl", "depth_taylor", "flap"], "depth_taylor"),   # by its last word
+    ("sorce", ["data.source", "data.seed"], "data.source"),
+    ("openbook_qa", ["arabic_leaderboard_arabic_mt_openbook_qa", "openbookqa"], "openbookqa"),
+    ("rank", ["r", "data.max_train", "data.seed"], None),  # no near word: nothing offered
+    ("model", ["r", "target_modules", "max_length"], None),
+])
+def test_a_close_name_is_offered_whole_first_then_by_its_last_words(name, choices, expected):
+    from prunebench import did_you_mean
+
+    assert did_you_mean(name, choices) == (f" (did you mean {expected!r}?)" if expected else "")

@@ -408,3 +408,57 @@ def test_a_converted_shard_damaged_before_the_rerun_is_refused(monkeypatch, shar
     with pytest.raises(PrunebenchError, match="differs from what the conversion of "
                        "pytorch_model-00001-of-00003.bin wrote.*delete .*download and convert"):
         download("org/old-model", "abc123", folder)
+
+
+@pytest.fixture
+def direct_hub(monkeypatch):
+    """The hub's address set by the test: no proxy, not offline."""
+    from huggingface_hub import constants
+
+    for variable in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+    def point_at(url: str) -> None:
+        monkeypatch.setattr(constants, "ENDPOINT", url)
+    return point_at
+
+
+def test_the_hub_check_connects_to_the_endpoint(direct_hub):
+    import socket
+
+    from prunebench.hub import hub_reachable
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        direct_hub(f"http://127.0.0.1:{port}")
+        assert hub_reachable(timeout=5)
+    direct_hub(f"http://127.0.0.1:{port}")  # closed now: refused
+    assert not hub_reachable(timeout=5)
+
+
+def test_a_name_lookup_that_hangs_does_not_hold_the_hub_check(direct_hub, monkeypatch):
+    """A socket timeout does not bound getaddrinfo: a broken resolver would stall every dry
+    run that asks whether the hub answers."""
+    import socket
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def hanging_lookup(*args, **kwargs):
+        release.wait(60)
+        raise OSError("resolver gave up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    direct_hub("https://hub.invalid")
+    from prunebench.hub import hub_reachable
+
+    started = time.monotonic()
+    try:
+        assert not hub_reachable(timeout=0.5)
+        assert time.monotonic() - started < 30  # the lookup still hangs; the check does not
+    finally:
+        release.set()

@@ -24,6 +24,7 @@ def fake_dev(tmp_path: Path, *names: str) -> Path:
     ([], None, False),
     (["nvidia0"], "", False),               # CUDA_VISIBLE_DEVICES hides every device
     (["nvidia0"], "-1", False),
+    (["dxg"], None, True),                  # WSL2
 ])
 def test_a_gpu_is_seen_from_device_nodes_and_cuda_visible_devices(tmp_path, nodes, hidden,
                                                                   visible):
@@ -50,7 +51,8 @@ def test_the_hub_is_asked_only_when_files_are_missing_and_named_when_it_does_not
     warning = preflight.hub_warning(files, lambda: False)
     assert warning.startswith("5 file(s) still to make need the Hugging Face hub "
                               "(resources/models/m0, resources/models/m1, resources/models/m2 "
-                              "and 2 more); the hub does not answer from here")
+                              "and 2 more); the hub does not answer from here: their jobs will "
+                              "fail, and the run stops at the first (add --keep-going")
     assert "snakemake prefetch" in warning
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     assert "HF_HUB_OFFLINE is set" in preflight.hub_warning(files, lambda: False)
@@ -61,15 +63,15 @@ PENDING = {"tiny": ["results/eval/tiny/dense/ppl.json"],
            "done": []}
 
 
-def warn(device, pending=PENDING, gpu=False, here=True):
-    return preflight.gpu_warning(device, pending, gpu=gpu, jobs_run_here=here,
+def warn(device, pending=PENDING, gpu=False, here=True, dry_run=False):
+    return preflight.gpu_warning(device, pending, gpu=gpu, jobs_run_here=here, dry_run=dry_run,
                                  cpu_models=["tiny"])
 
 
 def test_auto_on_a_machine_without_gpu_warns_of_the_large_models_only():
     warning = warn("auto")
     assert "no GPU, so with device: auto the 2 prune, benchmark and evaluation job(s) still to " \
-           "run for llama run on the CPU" in warning
+           "run for llama would run on the CPU: hours" in warning
     assert "tiny" not in warning and "done" not in warning
     assert warn("auto", {"tiny": PENDING["tiny"], "done": []}) is None  # made for the CPU
 
@@ -80,6 +82,9 @@ def test_cuda_on_a_machine_without_gpu_warns_that_every_gpu_job_would_stop():
                               "benchmark and evaluation job(s) still to run for tiny, llama "
                               "would stop at their start")
     assert warn("cuda", {"done": []}) is None  # nothing left to run
+    # A dry run cannot tell whether a cluster will run them: it says so.
+    assert "would stop at their start if they run here (without a cluster executor)" \
+        in warn("cuda", dry_run=True)
 
 
 @pytest.mark.parametrize("device, gpu, here", [

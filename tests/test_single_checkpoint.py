@@ -8,6 +8,7 @@ with one `error:` line, exit code 2, no traceback, and nothing written.
 import argparse
 import hashlib
 import json
+import logging
 import math
 import shutil
 import types
@@ -219,6 +220,7 @@ TYPOS = [
                                          "'wikitext2'?)"),
     (["recover", "m", "--out", "o", "--setting", "data.sorce=embedded"],
      "unknown --setting data.sorce (did you mean 'data.source'?)"),
+    (["recover", "m", "--out", "o", "--setting", "rank=4"], "--setting rank: set it with --rank"),
 ]
 
 
@@ -338,8 +340,9 @@ def test_recover_options_make_the_lora_section():
     (["--data", "dolly"], "lora.data.source='dolly'"),
     (["--setting", "dropout"], "--setting 'dropout' must be key=value"),
     (["--setting", "r=4"], "set it with --rank"),
-    (["--setting", "rank=4"], "unknown --setting rank"),
-    (["--setting", "data=3"], "unknown --setting data"),
+    (["--setting", "rank=4"], "--setting rank: set it with --rank instead"),  # the option's name
+    (["--setting", "data=3"], "--setting data: set it with --data instead"),
+    (["--setting", "rnk=4"], "unknown --setting rnk"),
     (["--setting", "dropout=1.5"], "lora.dropout=1.5"),
     (["--val-size", "100000"], "only 3741 instruction records"),  # found before any load
 ])
@@ -669,7 +672,7 @@ def test_a_cache_folder_without_a_finished_download_is_named_not_overwritten(
 
 
 def test_a_second_command_waits_for_the_download_under_way_and_uses_it(
-        tiny_model_dir, tmp_path, monkeypatch):
+        tiny_model_dir, tmp_path, monkeypatch, caplog):
     """Another process holds the download's lock (a first command downloading): this one
     waits, then takes the finished folder instead of downloading into the same staging."""
     import subprocess
@@ -687,10 +690,12 @@ def test_a_second_command_waits_for_the_download_under_way_and_uses_it(
         assert first.stdout.readline().strip() == "locked"
         monkeypatch.setattr(huggingface_hub, "snapshot_download",
                             lambda **kw: pytest.fail("downloaded a second time"))
-        assert hub_checkpoint("hf:org/model@v1", tmp_path) == out
+        with caplog.at_level(logging.INFO, logger="prunebench"):
+            assert hub_checkpoint("hf:org/model@v1", tmp_path) == out
     finally:
         first.wait(timeout=60)
     assert first.returncode == 0
+    assert f"downloading hf:org/model@v1 into {out}: waiting" in caplog.text
 
 
 @pytest.mark.parametrize("source, fault, expected", [

@@ -15,14 +15,18 @@ def did_you_mean(name: str, choices, n: int = 1) -> str:
     an error message that refuses a name."""
     import difflib
 
-    # A choice is also found by its last words ('taylor' of 'depth_taylor', 'source' of
-    # 'data.source'): a misspelt short form is too far from the whole name for difflib.
     whole = [str(c) for c in choices]
-    by_alias = {alias: alias for alias in whole}
-    for choice in whole:
-        for at, char in enumerate(choice):
-            if char in "._" and choice[at + 1:]:
-                by_alias.setdefault(choice[at + 1:], choice)
-    ranked = difflib.get_close_matches(str(name), list(by_alias), n=max(1, len(by_alias)))
-    close = list(dict.fromkeys(by_alias[alias] for alias in ranked))
-    return f" (did you mean {' or '.join(map(repr, close[:n]))}?)" if close else ""
+    close = difflib.get_close_matches(str(name), whole, n=n)
+    if not close:
+        # Then by a choice's last words ('taylor' of 'depth_taylor', 'source' of
+        # 'data.source'): a misspelt short form is too far from the whole name for difflib.
+        # Only as a fallback and only when very close, as short tails match too much.
+        by_tail: dict[str, str] = {}
+        for choice in whole:
+            for at, char in enumerate(choice):
+                if char in "._" and choice[at + 1:]:
+                    by_tail.setdefault(choice[at + 1:], choice)
+        ranked = difflib.get_close_matches(str(name), list(by_tail), n=len(by_tail) or 1,
+                                           cutoff=0.8)
+        close = list(dict.fromkeys(by_tail[tail] for tail in ranked))[:n]
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import glob
 import json
 import logging
@@ -37,9 +36,10 @@ log = logging.getLogger(__name__)
 @contextlib.contextmanager
 def exclusive_lock(path: str | os.PathLike, waiting: str) -> Iterator[Path]:
     """Hold an exclusive OS file lock on `path` (created) for the block. While another process
-    holds it, log `waiting` (formatted with `path` and `holder`, the holder's pid) and wait.
-    The kernel releases the lock when its holder ends, however it ends: a killed process never
-    blocks the next."""
+    holds it, log `waiting` with the holder's pid, and wait. The kernel releases the lock when
+    its holder ends, however it ends: a killed process never blocks the next."""
+    import fcntl  # POSIX only: imported where a lock is taken, not by every user of this module
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -48,7 +48,7 @@ def exclusive_lock(path: str | os.PathLike, waiting: str) -> Iterator[Path]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            log.info(waiting.format(path=path, holder=holder))
+            log.info("%s (%s is held by pid %s)", waiting, path, holder)
             fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the holder ends, however it ends
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -8,6 +8,7 @@ message saying what to do.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -61,9 +62,11 @@ def hub_token() -> str | None:
 
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the hub answers a TCP connection: one quick check instead of huggingface_hub's
-    retries (about 30 s on an offline machine). Behind a proxy, or with HF_HUB_OFFLINE set,
-    no connection is tried."""
+    retries (about 30 s on an offline machine), `timeout` seconds at most for the name lookup
+    and as many for the connection. Behind a proxy, or with HF_HUB_OFFLINE set, no connection
+    is tried."""
     import socket
+    import threading
     from urllib.parse import urlparse
 
     from huggingface_hub import constants
@@ -72,12 +75,28 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True  # only the proxy knows; let huggingface_hub try
-    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
+    parsed = urlparse(constants.ENDPOINT)
+    host, port = parsed.hostname or "huggingface.co", parsed.port or 443
+    # The name lookup in a thread of its own: a socket timeout does not bound it, and a broken
+    # resolver can take tens of seconds (a daemon thread never holds the process at its end).
+    found: list = []
+
+    def resolve() -> None:
+        with contextlib.suppress(OSError):
+            found.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+
+    lookup = threading.Thread(target=resolve, daemon=True)
+    lookup.start()
+    lookup.join(timeout)
+    for family, kind, proto, _, address in list(found)[:2]:
+        try:
+            with socket.socket(family, kind, proto) as connection:
+                connection.settimeout(timeout)
+                connection.connect(address)
+            return True
+        except OSError:
+            continue
+    return False
 
 
 # Exception modules of the HTTP stacks huggingface_hub has used across versions (requests up to

@@ -308,9 +308,26 @@ def preflight_warnings():
         {m: preflight.missing(gpu_job_files(m)) for m in model_names()},
         gpu=preflight.gpu_visible(),
         jobs_run_here=workflow.local_exec,
+        dry_run=workflow.dryrun,
         cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
     )
     return [warning for warning in (hub, gpu) if warning]
+
+
+_PREFLIGHT_SAID = []
+
+
+def all_inputs(wildcards):
+    """The default target's files. Asked for when Snakemake builds the jobs of `all` (a run
+    or a dry run of the whole workflow, not `prefetch`, `--lint` or a cluster job's own parse),
+    when its executor is known: the moment to say, once, what will stop or crawl here."""
+    from snakemake.logging import logger
+
+    if not _PREFLIGHT_SAID:
+        _PREFLIGHT_SAID.append(True)
+        for warning in preflight_warnings():
+            logger.warning(f"prunebench: {warning}")
+    return all_targets()
 
 
 TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]

@@ -58,8 +58,8 @@ def machine_lock(path: Path | None = None, device="cpu") -> Iterator[Path]:
     """Hold the benchmark lock of `device` (or `path`); wait, saying for whom, while another
     benchmark holds it."""
     with exclusive_lock(path or lock_path(device),
-                        "another benchmark holds {path} (pid {holder}): waiting for it to end, "
-                        "so the two are never timed at once") as held:
+                        "another benchmark is timing on this device: waiting for it to end, so "
+                        "the two are never timed at once") as held:
         yield held
 
 

@@ -88,7 +88,7 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     # Two commands asking for the same model at once share the staging folder: the second
     # waits for the first, then finds its download finished.
     with exclusive_lock(out.parent / f".{out.name}.lock",
-                        "another prunebench command is downloading into {path} (pid {holder}): "
+                        f"another prunebench command is downloading {source} into {out}: "
                         "waiting for it to finish"):
         if (out / MANIFEST).is_file():
             log.info("%s: using the download in %s", source, out)

@@ -81,6 +81,9 @@ def lora_section(args) -> dict[str, Any]:
     for key, value in parse_params(args.setting, "--setting", "dropout=0.1").items():
         if key in flags:
             raise PrunebenchError(f"--setting {key}: set it with {flags[key]} instead")
+        if key in LORA_OPTIONS:  # an option's own name (`rank` for the setting `r`)
+            raise PrunebenchError(f"--setting {key}: set it with --{key.replace('_', '-')} "
+                                  "instead")
         if key not in SETTABLE:
             raise PrunebenchError(f"unknown --setting {key}{did_you_mean(key, SETTABLE)}: "
                                   f"choose among {SETTABLE} "

@@ -1,10 +1,10 @@
 """What a run will meet on this machine, said once before any job starts (a dry run included):
 files still to fetch from a Hugging Face hub this machine cannot reach, and GPU jobs on a
-machine that shows no GPU. Warnings, not errors: the jobs that can run still run, and a job
-that cannot stops with its own message, but an hour later instead of now.
+machine that shows no GPU. Warnings, not errors: a job that cannot run stops with its own
+message anyway, but later (after the tiny model trained, say) instead of now.
 
-Torch-free and network-light (one TCP connection, only when hub files are missing), as the
-workflow calls it on every start.
+Torch-free and network-light (one TCP connection, only when hub files are missing): the
+workflow asks it when it builds the default target's jobs.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ SHOWN = 3
 
 def gpu_visible(dev: Path = Path("/dev"), environ: dict[str, str] | None = None) -> bool:
     """Whether this machine shows a GPU to CUDA (or ROCm), judged without importing torch
-    (seconds): an NVIDIA device node (/dev/nvidia0, ...) or ROCm's /dev/kfd, and
-    CUDA_VISIBLE_DEVICES not hiding every device ('' or '-1')."""
+    (seconds): an NVIDIA device node (/dev/nvidia0, ...), ROCm's /dev/kfd or WSL2's /dev/dxg,
+    and CUDA_VISIBLE_DEVICES not hiding every device ('' or '-1')."""
     environ = os.environ if environ is None else environ
     hidden = environ.get("CUDA_VISIBLE_DEVICES")
     if hidden is not None and hidden.strip() in ("", "-1"):
         return False
     nvidia = any(p.name.removeprefix("nvidia").isdigit() for p in dev.glob("nvidia[0-9]*"))
-    return nvidia or (dev / "kfd").exists()
+    return nvidia or (dev / "kfd").exists() or (dev / "dxg").exists()
 
 
 def missing(paths: Iterable[str]) -> list[str]:
@@ -51,18 +51,21 @@ def hub_warning(missing_hub_files: list[str], reachable: Callable[[], bool]) -> 
     else:
         why = "the hub does not answer from here: their jobs will fail"
     return (f"{len(missing_hub_files)} file(s) still to make need the Hugging Face hub "
-            f"({_listed(missing_hub_files)}); {why}, the others still run. Fetch them on a "
+            f"({_listed(missing_hub_files)}); {why}, and the run stops at the first (add "
+            "--keep-going to make the rest meanwhile). Fetch them on a "
             "machine with network first (`snakemake prefetch --configfile <config>`, then copy "
             "resources/ here: README, \"Real models\"), or use models and data that need no hub")
 
 
 def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_run_here: bool,
-                cpu_models: Iterable[str] = ()) -> str | None:
+                dry_run: bool = False, cpu_models: Iterable[str] = ()) -> str | None:
     """A warning when prune, benchmark or evaluation jobs are still to run on this machine and
     it shows no GPU. `pending` maps each model to its files of those jobs not made yet;
     `device` is the config's: `cpu` asks for the CPU (nothing to say), `cuda` jobs would stop at
     their start, `auto` ones go to the CPU, which only `cpu_models` (the tiny one) are made for.
-    Jobs that a cluster runs elsewhere (`jobs_run_here` false) are not this machine's concern."""
+    Jobs that a cluster runs elsewhere (`jobs_run_here` false) are not this machine's concern;
+    a dry run cannot tell where they will run (its executor stands in for any), so it words
+    the warning as a condition."""
     if gpu or not jobs_run_here or device == "cpu":
         return None
     to_cpu = device in ("auto", None)
@@ -73,10 +76,11 @@ def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_r
     count = sum(len(files) for files in waiting.values())
     jobs = (f"the {count} prune, benchmark and evaluation job(s) still to run for "
             f"{', '.join(waiting)}")
+    where = " if they run here (without a cluster executor)" if dry_run else ""
     elsewhere = "Run on a GPU machine or on GPU nodes (--workflow-profile profiles/slurm)"
     if not to_cpu:
         return (f"device is {device!r} but this machine shows no GPU: {jobs} would stop at "
-                f"their start. {elsewhere}, or set device: auto to run them on the CPU")
-    return (f"this machine shows no GPU, so with device: auto {jobs} run on the CPU: hours for "
-            f"a model of billions of parameters, and CPU timings in the speed table. "
-            f"{elsewhere}, or set device: cuda to have them refused instead")
+                f"their start{where}. {elsewhere}, or set device: auto to run them on the CPU")
+    return (f"this machine shows no GPU, so with device: auto {jobs} would run on the "
+            f"CPU{where}: hours for models of billions of parameters, and CPU timings in the "
+            f"speed table. {elsewhere}, or set device: cuda to have them refused instead")
