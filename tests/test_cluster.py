@@ -602,3 +602,11 @@ def test_pruning_through_a_device_map_gives_the_same_checkpoint(saved_model, tmp
         prune_checkpoint(saved_model, method, "0.8", tmp_path / "disk", calibration, device="cpu",
                          placement={"device_map": {**mapping, "model.layers.5": "disk"}})
     assert not (tmp_path / "disk").exists()
+
+
+def test_a_suggested_rerun_repeats_the_runs_config_files(tmp_path):
+    inside = tmp_path / "config" / "paper tables.yaml"
+    outside = tmp_path.parent / "elsewhere.yaml"
+    assert layout.configfile_argument([inside, outside], cwd=tmp_path) == \
+        f"--configfile 'config/paper tables.yaml' {outside}"
+    assert layout.configfile_argument([]) == ""

@@ -336,3 +336,46 @@ def test_a_close_name_is_offered_whole_first_then_by_its_last_words(name, choice
     from prunebench import did_you_mean
 
     assert did_you_mean(name, choices) == (f" (did you mean {expected!r}?)" if expected else "")
+
+
+HUB_LLAMA = "hf:huggyllama/llama-7b@8416d3fefb0cb3ff5775a7b13c1692d10ff1aa16"
+
+
+def test_a_real_model_stacked_on_the_default_is_told_it_inherits_the_tiny_settings(tmp_path):
+    """config/config.yaml's calibration, LoRA data and zero-shot tasks suit the tiny model: a
+    hub model stacked on it would silently get them."""
+    from prunebench.plan.checks import embedded_settings_notes
+
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(yaml.safe_dump({"models": {"llama": {
+        "source": HUB_LLAMA, "variants": ["dense", "depth_ppl-4.9B", "llm_pruner-4.9B+lora"]}}}))
+    config = load_config_files([DEFAULT, stack])
+    check_config(config)
+    (note,) = embedded_settings_notes(config)
+    assert note.startswith("llama would run with settings made for the tiny model: calibration "
+                           "on the embedded text (depth_ppl, llm_pruner; ")
+    assert "LoRA on instruction records made from the embedded text" in note
+    assert "zero-shot on the offline pb_* tasks only" in note
+    # Each part goes once set for a real model.
+    config["methods"] = {m: {"calibration": {"source": "wikitext2"}}
+                         for m in ("depth_ppl", "llm_pruner")}
+    config["lora"]["data"] = {"source": "alpaca"}
+    config["evaluation"]["zeroshot"]["tasks"] = ["pb_number", "boolq"]
+    assert embedded_settings_notes(config) == []
+    # Configs made for real models, and the tiny default alone, get no note.
+    for files in SHIPPED:
+        assert embedded_settings_notes(load_config_files([REPO / "config" / f
+                                                          for f in files])) == [], files
+
+
+def test_check_config_prints_the_notes_after_no_problem(tmp_path):
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(yaml.safe_dump({"models": {"llama": {"source": HUB_LLAMA,
+                                                          "variants": ["dense"]}}}))
+    done = subprocess.run([sys.executable, "-m", "prunebench.cli", "check-config", str(DEFAULT),
+                           str(stack)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("no problem found")
+    assert lines[1].startswith("note: llama would run with settings made for the tiny model: "
+                               "zero-shot on the offline pb_* tasks only")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError, commands
 from prunebench.hub import hub_reachable  # here too: the commands look it up on this module
-from prunebench.plan.checks import check_config, load_config_files
+from prunebench.plan.checks import check_config, embedded_settings_notes, load_config_files
 from prunebench.methods.registry import method_module
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
@@ -158,8 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             print(format_rows(plan_rows(args.configfile or ["config/config.yaml"],
                                         args.resources)))
         else:
-            check_config(load_config_files(args.files), resources=args.resources)
+            config = load_config_files(args.files)
+            check_config(config, resources=args.resources)
             print(f"{' + '.join(args.files)}: no problem found")
+            for note in embedded_settings_notes(config):
+                print(f"note: {note}")
     except PrunebenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ rule aggregate:
         reports=prune_reports(),
         bench=bench_files(),
         evals=eval_files(),
-        published="config/published.csv",  # the study's numbers, to compare with
+        published=PUBLISHED,  # the study's numbers, to compare with
     output:
         tables=in_report(table_files()),
         figures=in_report(figure_files()),
@@ -36,4 +36,4 @@ rule aggregate:
 # Run where the hub is reachable (e.g. a login node) before computing on offline nodes.
 rule prefetch:
     input:
-        prefetch_targets(),
+        prefetch_inputs,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
 from prunebench.plan import layout, preflight, variants
-from prunebench.plan.checks import schema_defaults
+from prunebench.plan.checks import embedded_settings_notes, schema_defaults
 from prunebench.plan.layout import fill
 from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
@@ -16,8 +16,10 @@ from prunebench.plan.variants import canonical
 from prunebench.zeroshot import hub_tasks, suite_tasks
 
 
+# `model` only matches this config's models: a file of another config's model (a rerun
+# without its --configfile) gets "no rule to produce" instead of a KeyError in a job's sizing.
 wildcard_constraints:
-    model=r"[A-Za-z0-9_.-]+",
+    model="|".join(re.escape(m) for m in config["models"]) or "(?!)",
     variant=r"(?:dense|[a-z0-9_]+-[A-Za-z0-9_.%]+)(?:\+lora)?",  # +lora: LoRA-recovered
     backend=r"hf|compiled",
     lin=r"\d+",
@@ -42,6 +44,10 @@ LM_EVAL_DATA = layout.LM_EVAL_DATA
 # config of a model and in its depth-pruned variants; entries are keyed by GPU and versions).
 # A value the user set is kept. Setting it here never reruns a job.
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(layout.INDUCTOR_CACHE).resolve()))
+# This run's `--configfile ...`, for the rerun commands the aggregation prints; passed through
+# the environment rather than a param, so that the same config under another file name reruns
+# nothing.
+os.environ[layout.RERUN_CONFIG_VARIABLE] = layout.configfile_argument(workflow.configfiles)
 
 
 def model_names():
@@ -295,14 +301,19 @@ def gpu_job_files(model):
     )
 
 
-def preflight_warnings():
-    """What will stop or crawl on this machine (prunebench.plan.preflight): files still to
-    fetch from an unreachable hub, GPU jobs still to run here without a GPU."""
+def hub_preflight():
+    """The warning for files still to fetch from a hub this machine cannot reach, or None."""
     from prunebench.hub import hub_reachable
 
     hub_files = preflight.missing(prefetch_targets())
     models_first = sorted(hub_files, key=lambda f: not f.startswith(model_dir("")))
-    hub = preflight.hub_warning(models_first, hub_reachable)
+    return preflight.hub_warning(models_first, hub_reachable)
+
+
+def preflight_warnings():
+    """What will stop or crawl on this machine (prunebench.plan.preflight): files still to
+    fetch from an unreachable hub, GPU jobs still to run here without a GPU."""
+    hub = hub_preflight()
     gpu = preflight.gpu_warning(
         config.get("device", "auto"),
         {m: preflight.missing(gpu_job_files(m)) for m in model_names()},
@@ -311,7 +322,8 @@ def preflight_warnings():
         dry_run=workflow.dryrun,
         cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
     )
-    return [warning for warning in (hub, gpu) if warning]
+    notes = embedded_settings_notes(config)
+    return [warning for warning in (hub, gpu, *notes) if warning]
 
 
 _PREFLIGHT_SAID = []
@@ -330,7 +342,22 @@ def all_inputs(wildcards):
     return all_targets()
 
 
+def prefetch_inputs(wildcards):
+    """What `prefetch` fetches; the hub's answer first (this step needs it most)."""
+    from snakemake.logging import logger
+
+    if not _PREFLIGHT_SAID:
+        _PREFLIGHT_SAID.append(True)
+        warning = hub_preflight()
+        if warning:
+            logger.warning(f"prunebench: {warning}")
+    return prefetch_targets()
+
+
 TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]
+# The study's published numbers, in the checkout beside this workflow: found from a run in
+# another directory too (`snakemake --directory runs/<name>`, one directory per config).
+PUBLISHED = str(Path(workflow.basedir).parent / "config" / "published.csv")
 
 
 def display_names():

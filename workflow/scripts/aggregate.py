@@ -1,8 +1,11 @@
 """Tables and the throughput-vs-latency figure from every cell's result file."""
+import os
 from pathlib import Path
 
 from prunebench import logs, report
 from prunebench.atomic import write_json
+from prunebench.plan import layout
+from prunebench.report.load import THIS_RUN
 from prunebench.results import aggregation_record
 
 log = logs.setup(snakemake.log[0])
@@ -44,4 +47,5 @@ log.info("tables and figures written, and what they were made from (%s)",
 for cell in report.flagged_cells(tables["speed"]):
     log.warning("%s has unstable or contended timings (unstable / competition in "
                 "results/tables/speed.csv): rerun it on a quiet machine with "
-                "`snakemake --cores all -f %s results/tables/speed.csv`", cell, cell)
+                "`snakemake --cores all -f %s results/tables/speed.csv %s`", cell, cell,
+                os.environ.get(layout.RERUN_CONFIG_VARIABLE, THIS_RUN))

@@ -416,6 +416,41 @@ def placement_problems(config: dict[str, Any]) -> list[str]:
             if "max_memory" in spec and "device_map" not in spec]
 
 
+def embedded_settings_notes(config: dict[str, Any]) -> list[str]:
+    """Notes (not problems) for hub and `local:` models that take settings made for the tiny
+    model: calibration on the embedded text, LoRA on embedded records, zero-shot on the
+    offline pb_* tasks only. A config stacked on config/config.yaml inherits them without a
+    word, and a real model's numbers would then say little. Call on a config that passed
+    `check_config`."""
+    from prunebench.methods.registry import DATA_FREE
+    from prunebench.plan.variants import lora_settings, prune_settings, variant_entries
+
+    real = [m for m, spec in config.get("models", {}).items()
+            if str(spec.get("source", "")).startswith(("hf:", "local:"))]
+    if not real:
+        return []
+    inherited = []
+    methods = sorted({entry["method"] for m in real for entry in variant_entries(config, m)
+                      if entry["method"] not in DATA_FREE | {"dense"}
+                      and prune_settings(config, m, entry["base"])["calibration"]["source"]
+                      == "embedded"})
+    if methods:
+        inherited.append(f"calibration on the embedded text ({', '.join(methods)}; "
+                         "methods.<method>.calibration.source)")
+    if (any(entry["recovery"] for m in real for entry in variant_entries(config, m))
+            and lora_settings(config)["data"]["source"] == "embedded"):
+        inherited.append("LoRA on instruction records made from the embedded text "
+                         "(lora.data.source)")
+    tasks = (config.get("evaluation", {}).get("zeroshot") or {}).get("tasks") or []
+    if tasks and all(str(t).startswith("pb_") for t in tasks):
+        inherited.append("zero-shot on the offline pb_* tasks only (evaluation.zeroshot.tasks)")
+    if not inherited:
+        return []
+    return [f"{', '.join(real)} would run with settings made for the tiny model: "
+            f"{'; '.join(inherited)}. Right for a quick offline try; for a real model's "
+            "numbers start from config/paper.yaml or config/modern.yaml, or set those keys"]
+
+
 def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
                  resources: str | Path = "resources") -> None:
     """Raise one PrunebenchError listing every problem of `config`, one line each: every

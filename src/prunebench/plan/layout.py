@@ -39,3 +39,21 @@ def fill(pattern: str, **values) -> str:
     for name, value in values.items():
         pattern = pattern.replace("{" + name + "}", str(value))
     return pattern
+
+
+# The environment variable the workflow puts `configfile_argument` in for its jobs.
+RERUN_CONFIG_VARIABLE = "PRUNEBENCH_RUN_CONFIGFILES"
+
+
+def configfile_argument(paths, cwd: str | None = None) -> str:
+    """`--configfile a.yaml b.yaml` for a run's config files, relative to the working
+    directory where they lie under it (absolute elsewhere), quoted for a shell: part of every
+    rerun command a run suggests, which without it would read the default config."""
+    import os
+    import shlex
+
+    files = []
+    for path in paths:
+        relative = os.path.relpath(path, cwd)
+        files.append(str(path) if relative.startswith("..") else relative)
+    return "--configfile " + " ".join(shlex.quote(f) for f in files) if files else ""

@@ -49,6 +49,9 @@ _BENCH_NOISE = ("latency_s_p90", "latency_s_cv", "latency_s_ci95_low", "latency_
 _BENCH_KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 CELL = ["model", "backend", "input_tokens", "output_tokens"]
 # What a speed-up over dense assumes both timings shared, besides the cell (column: what it is).
+# The config of the run a suggested command must repeat: without it Snakemake reads the
+# default config, whose models may not include the file's.
+THIS_RUN = "--configfile <this run's config files>"
 TIMED_WITH = {"device_name": "devices", "dtype": "dtypes", "sampling": "decoding settings"}
 _REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
                     "blocks_before", "blocks_after")
@@ -122,9 +125,9 @@ def mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> str 
     rules = " ".join(appearance(rule for _, rule in stale))
     return (f"the {what} files were made by different code ({counts}), so the tables compare "
             f"numbers that different code made. Rebuild the {len(stale)} not made by this "
-            f"checkout's code ({files}) with `snakemake --cores all -f <those files>`, or every "
-            f"cell of their rules with `snakemake --cores all --forcerun {rules}`, or delete them; "
-            "then run `snakemake --cores all`")
+            f"checkout's code ({files}) with `snakemake --cores all -f <those files> "
+            f"{THIS_RUN}`, or every cell of their rules with `snakemake --cores all --forcerun "
+            f"{rules} {THIS_RUN}`, or delete them; then run `snakemake --cores all {THIS_RUN}`")
 
 
 def _warn_mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> None:
@@ -274,8 +277,8 @@ def mixed_timing(df: pd.DataFrame) -> list[str]:
                 f"the bench files of {model} ({backend}, {lin}x{lout}) were timed with different "
                 f"{what} ({sides}), so their speed-ups over dense measure that difference too. "
                 f"Rebuild the {len(odd)} not timed with {whose} {reference} "
-                f"({', '.join(odd)}) with it, by `snakemake --cores all -f <those files>`, "
-                "then run `snakemake --cores all`")
+                f"({', '.join(odd)}) with it, by `snakemake --cores all -f <those files> "
+                f"{THIS_RUN}`, then run `snakemake --cores all {THIS_RUN}`")
     return messages
 
 
