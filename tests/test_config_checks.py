@@ -379,3 +379,27 @@ def test_check_config_prints_the_notes_after_no_problem(tmp_path):
     assert lines[0].endswith("no problem found")
     assert lines[1].startswith("note: llama would run with settings made for the tiny model: "
                                "zero-shot on the offline pb_* tasks only")
+
+
+def test_token_configs_and_windows_longer_than_a_known_model_are_refused(tmp_path):
+    """Known here: a `random:` shape (llama-7b: 2048 positions) or a config.json in
+    resources/models/<name>/. A hub model not downloaded yet is left to its jobs."""
+    config = default_config(r7={"source": "random:llama-7b", "variants": ["dense"]},
+                            hub={"source": HUB_LLAMA, "variants": ["dense"]})
+    config["benchmark"]["token_configs"] = ["12x128", "1500x600"]
+    config["evaluation"]["perplexity"].update(window=2048, bos="window")
+    text = problems(config)
+    assert "benchmark.token_configs: 1500x600 needs 2100 positions, and model r7 has 2048 " \
+           "(max_position_embeddings)" in text
+    assert "evaluation.perplexity.window: 2048 tokens plus the BOS of every window exceed " \
+           "model r7's context of 2048: set it to at most 2047" in text
+    assert "model hub" not in text and "12x128" not in text
+    # Once the hub model's config.json is here, it is checked too.
+    (tmp_path / "models" / "hub").mkdir(parents=True)
+    (tmp_path / "models" / "hub" / "config.json").write_text(json.dumps(
+        {**ARCHITECTURES["llama-7b"], "max_position_embeddings": 1024, "model_type": "llama"}))
+    assert "and model hub has 1024" in problems(config, resources=tmp_path)
+    config["benchmark"]["token_configs"] = ["12x128"]
+    config["evaluation"]["perplexity"].update(window=1024, bos="first")
+    config["models"].pop("hub")
+    check_config(config)  # within every known context: no problem

@@ -218,7 +218,8 @@ def test_f18_sequences_longer_than_the_context(tmp_path, checkpoint, small_rando
     assert perplexity(small_random_model(), stream, window=limit)["windows"] == 1
     with pytest.raises(PrunebenchError, match=rf"window {limit} \(plus the BOS that starts every "
                        rf"window\) exceeds the model's context of {limit} tokens: set "
-                       rf"evaluation.perplexity.window <= {limit - 1}"):
+                       rf"evaluation.perplexity.window \(`prunebench eval --window`\) <= "
+                       rf"{limit - 1}"):
         perplexity(small_random_model(), stream, window=limit, bos_token_id=1)
     assert perplexity(small_random_model(), stream, window=limit - 1, bos_token_id=1)["windows"] == 1
     from prunebench.benchmark import run_sweep

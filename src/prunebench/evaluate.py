@@ -68,8 +68,8 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
     if context_limit and window + prefix > context_limit:
         with_bos = " (plus the BOS that starts every window)" if prefix else ""
         raise PrunebenchError(f"perplexity window {window}{with_bos} exceeds the model's context "
-                              f"of {context_limit} tokens: set evaluation.perplexity.window <= "
-                              f"{context_limit - prefix}")
+                              f"of {context_limit} tokens: set evaluation.perplexity.window "
+                              f"(`prunebench eval --window`) <= {context_limit - prefix}")
     step = stride or window
     spans = windows_of(stream, window, step, max_windows)
     device = main_device(model)  # where inputs go, also for a dispatched model

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from prunebench import PrunebenchError, did_you_mean
-from prunebench.plan.jobsize import known_param_count
+from prunebench.checkpoint.param_count import count_params
 from prunebench.methods.registry import METHODS, parse_variant, split_variant, unknown_params
 from prunebench.plan.sizes import parse_size
 from prunebench.plan.variants import read_variants
@@ -223,6 +223,19 @@ def _valid_variant_name(name: Any, schema_file: str | Path) -> bool:
     return isinstance(name, str) and pattern.fullmatch(name) is not None
 
 
+def _known_config(model: str, spec: dict[str, Any], resources: str | Path):
+    """The model's config when known here without a download (jobsize.known_config), else
+    None; also None for a `local:` config.json that cannot be read (source_problems says so)."""
+    from prunebench.plan.jobsize import known_config
+
+    source = spec.get("source")
+    try:
+        return (known_config(Path(resources) / "models" / model, source)
+                if isinstance(source, str) else None)
+    except (PrunebenchError, OSError, ValueError):
+        return None
+
+
 def variant_problems(config: dict[str, Any], resources: str | Path = "resources",
                      schema_file: str | Path = SCHEMA) -> list[str]:
     """Variants that cannot be made, every one named: duplicated names, one size written two
@@ -235,12 +248,8 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
                  if _valid_variant_name(_name_of(item), schema_file)]
         entries, found = read_variants(model, items)
         problems += found
-        source = spec.get("source")
-        try:
-            dense = (known_param_count(Path(resources) / "models" / model, source)
-                     if isinstance(source, str) else None)
-        except (PrunebenchError, OSError, ValueError):
-            dense = None  # an unreadable local config.json: source_problems says so
+        known = _known_config(model, spec, resources)
+        dense = None if known is None else count_params(known)
         for entry in entries:
             if entry["size"] is None or dense is None:
                 continue
@@ -407,6 +416,35 @@ def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA
     return [f"evaluation.perplexity.stride: {problem}"] if problem else []
 
 
+def context_problems(config: dict[str, Any], resources: str | Path = "resources",
+                     schema_file: str | Path = SCHEMA) -> list[str]:
+    """Token configs and perplexity windows longer than a model's context, where the model's
+    config is known here (as for `variant_problems`): else its benchmark and perplexity jobs
+    find out on the GPU, and a cluster profile's retries ask again twice."""
+    bench = _section(config, "benchmark")
+    perplexity = _section(config, "evaluation", "perplexity")
+    ppl = {**schema_defaults("evaluation.perplexity", schema_file), **perplexity}
+    problems = []
+    for model, spec in _models(config):
+        limit = getattr(_known_config(model, spec, resources), "max_position_embeddings", None)
+        if not isinstance(limit, int):
+            continue
+        for item in bench.get("token_configs") or []:
+            lin, _, lout = str(item).partition("x")
+            if lin.isdigit() and lout.isdigit() and int(lin) + int(lout) > limit:
+                problems.append(f"benchmark.token_configs: {item} needs {int(lin) + int(lout)} "
+                                f"positions, and model {model} has {limit} "
+                                "(max_position_embeddings): use a shorter token config")
+        needed = ppl["window"] + (1 if ppl["bos"] == "window" else 0) \
+            if isinstance(ppl.get("window"), int) else 0
+        if needed > limit:
+            problems.append(f"evaluation.perplexity.window: {ppl['window']} tokens"
+                            f"{' plus the BOS of every window' if ppl['bos'] == 'window' else ''}"
+                            f" exceed model {model}'s context of {limit}: set it to at most "
+                            f"{limit - (needed - ppl['window'])}")
+    return problems
+
+
 def placement_problems(config: dict[str, Any]) -> list[str]:
     """`max_memory` caps the devices of a device map: without `device_map` it would be ignored."""
     return [f"models.{model}.max_memory: it caps each device of a device map, and models."
@@ -463,7 +501,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + param_name_problems(config) + source_problems(config, schema_file, resources)
              + variant_problems(config, resources, schema_file)
              + display_name_problems(config) + task_problems(config)
-             + perplexity_problems(config, schema_file) + placement_problems(config))
+             + perplexity_problems(config, schema_file) + placement_problems(config)
+             + context_problems(config, resources, schema_file))
     problems = list(dict.fromkeys(found))
     if not problems:
         return

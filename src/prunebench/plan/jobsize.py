@@ -75,12 +75,12 @@ class SizeUnknown(PrunebenchError):
     """A hub model's size before its config.json is here, when its id names none."""
 
 
-def known_param_count(model_dir: str | Path, source: str) -> int | None:
-    """The base model's exact parameter count when it is known without a download: its
-    `config.json` when already there (or in a `local:` source's folder), or the shape of a
-    known `random:` architecture; None
-    otherwise (the tiny model before it is trained, a hub model before download)."""
-    from prunebench.checkpoint.param_count import config_from_dict, config_from_json, count_params
+def known_config(model_dir: str | Path, source: str):
+    """The base model's config (config.json's values) when it is known without a download:
+    its `config.json` when already there (or in a `local:` source's folder), or the shape of a
+    known `random:` architecture; None otherwise (the tiny model before it is trained, a hub
+    model before download)."""
+    from prunebench.checkpoint.param_count import config_from_dict, config_from_json
 
     config_file = Path(model_dir) / "config.json"
     if source.startswith("local:"):  # not imported yet: the folder's own config says
@@ -89,13 +89,21 @@ def known_param_count(model_dir: str | Path, source: str) -> int | None:
         config_file = config_file if config_file.exists() else (
             local_path(source.removeprefix("local:")) / "config.json")
     if config_file.exists():
-        return count_params(config_from_json(config_file))
+        return config_from_json(config_file)
     if source.startswith("random:"):
         from prunebench.checkpoint.architectures import ARCHITECTURES
 
         shape = ARCHITECTURES.get(source.removeprefix("random:"))
-        return count_params(config_from_dict(shape)) if shape else None
+        return config_from_dict(shape) if shape else None
     return None
+
+
+def known_param_count(model_dir: str | Path, source: str) -> int | None:
+    """The base model's exact parameter count when its config is known (`known_config`)."""
+    from prunebench.checkpoint.param_count import count_params
+
+    config = known_config(model_dir, source)
+    return None if config is None else count_params(config)
 
 
 def model_billions(model_dir: str | Path, source: str) -> float:
