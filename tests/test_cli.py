@@ -182,3 +182,25 @@ def test_depth_kv_cache_is_data_dependent_only_when_removable_blocks_differ():
     assert depth.plan(config, target)["kv_heads_kept"] is None  # the criterion may take block 0
     kept = depth.plan(config, target, protect_first=1)
     assert kept["kv_heads_kept"] == 16 + (31 - kept["blocks_removed"]) * 32
+
+
+def test_plan_plans_what_it_can_and_names_the_model_and_variant_of_what_it_cannot(
+        tmp_path, capsys, monkeypatch):
+    """One hub model without a known shape (offline) and one unreachable target: the other
+    rows are still given, each failure on its own line, and the exit code says it failed."""
+    _offline(monkeypatch)
+    config = {"models": {
+        "m": {"source": "random:llama-7b",
+              "variants": ["dense", "llm_pruner-0.5B", "depth_ppl-4.9B"]},
+        "mystery": {"source": "hf:org/mystery-model@main", "variants": ["dense"]}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["plan", "--configfile", str(tmp_path / "c.yaml"), "--resources",
+                 str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert "| m | dense |" in out and "| m | depth_ppl-4.9B | 4.9B |" in out
+    assert "| m | llm_pruner-0.5B | - |" in out and "| mystery | (all) | - |" in out
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2
+    assert errors[0].startswith("error: model m, variant llm_pruner-0.5B: ")
+    assert errors[1].startswith("error: model mystery, variant (all): ")
+    assert "org/mystery-model" in errors[1]

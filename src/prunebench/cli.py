@@ -87,22 +87,32 @@ def plan_rows(config_files: str | Path | list[str | Path],
     files = config_files if isinstance(config_files, list) else [config_files]
     config = load_config_files(files)
     rows = []
+    # A model or variant that cannot be planned gets a row with its `error`; the others are
+    # still planned (one unreachable hub model must not hide the rest).
     for name, spec in config["models"].items():
-        model_cfg = model_config(name, spec["source"], Path(resources))
+        try:
+            model_cfg = model_config(name, spec["source"], Path(resources))
+        except PrunebenchError as err:
+            rows.append({"model": name, "variant": "(all)", "error": str(err)})
+            continue
         dense = count_params(model_cfg)
         dense_kv = kv_head_count(layer_shapes(model_cfg))
         for entry in variant_entries(config, name):
             # A `+lora` variant has its base's size (merged adapters add no parameters).
             row = {"model": name, "variant": entry["name"], "dense_params": dense,
                    "dense_kv_bytes": kv_bytes_per_token(model_cfg, dense_kv)}
-            if entry["method"] == "dense":
-                row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers,
-                           kv_heads_kept=dense_kv)
-            else:
-                target = parse_size(entry["size"], dense)
-                params = prune_settings(config, name, entry["base"])["params"]
-                row.update(target_params=target,
-                           **method_module(entry["method"]).plan(model_cfg, target, **params))
+            try:
+                if entry["method"] == "dense":
+                    row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers,
+                               kv_heads_kept=dense_kv)
+                else:
+                    target = parse_size(entry["size"], dense)
+                    params = prune_settings(config, name, entry["base"])["params"]
+                    row.update(target_params=target,
+                               **method_module(entry["method"]).plan(model_cfg, target, **params))
+            except PrunebenchError as err:
+                rows.append({"model": name, "variant": entry["name"], "error": str(err)})
+                continue
             kept = row.pop("kv_heads_kept")
             row["kv_bytes"] = None if kept is None else kv_bytes_per_token(model_cfg, kept)
             rows.append(row)
@@ -125,6 +135,10 @@ def format_rows(rows: list[dict]) -> str:
              "| plan |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['variant']} | - | - | - | - | "
+                         "not planned: see below |")
+            continue
         details = {k: v for k, v in r.items() if k not in shown}
         after = r.get("params_after")
         lines.append(f"| {r['model']} | {r['variant']} | "
@@ -155,8 +169,14 @@ def main(argv: list[str] | None = None) -> int:
             commands.setup_logging(args.quiet)
             args.run(args)
         elif args.command == "plan":
-            print(format_rows(plan_rows(args.configfile or ["config/config.yaml"],
-                                        args.resources)))
+            rows = plan_rows(args.configfile or ["config/config.yaml"], args.resources)
+            print(format_rows(rows))
+            failed = [r for r in rows if "error" in r]
+            for r in failed:
+                print(f"error: model {r['model']}, variant {r['variant']}: {r['error']}",
+                      file=sys.stderr)
+            if failed:
+                return 2
         else:
             config = load_config_files(args.files)
             check_config(config, resources=args.resources)
