@@ -329,28 +329,28 @@ def preflight_warnings():
 _PREFLIGHT_SAID = []
 
 
-def all_inputs(wildcards):
-    """The default target's files. Asked for when Snakemake builds the jobs of `all` (a run
-    or a dry run of the whole workflow, not `prefetch`, `--lint` or a cluster job's own parse),
-    when its executor is known: the moment to say, once, what will stop or crawl here."""
+def say_once(warnings):
+    """Log the preflight warnings `warnings()` gives, the first time a target asks: Snakemake
+    may evaluate an input function more than once."""
     from snakemake.logging import logger
 
     if not _PREFLIGHT_SAID:
         _PREFLIGHT_SAID.append(True)
-        for warning in preflight_warnings():
+        for warning in warnings():
             logger.warning(f"prunebench: {warning}")
+
+
+def all_inputs(wildcards):
+    """The default target's files. Asked for when Snakemake builds the jobs of `all` (a run
+    or a dry run of the whole workflow, not `prefetch`, `--lint` or a cluster job's own parse),
+    when its executor is known: the moment to say what will stop or crawl here."""
+    say_once(preflight_warnings)
     return all_targets()
 
 
 def prefetch_inputs(wildcards):
     """What `prefetch` fetches; the hub's answer first (this step needs it most)."""
-    from snakemake.logging import logger
-
-    if not _PREFLIGHT_SAID:
-        _PREFLIGHT_SAID.append(True)
-        warning = hub_preflight()
-        if warning:
-            logger.warning(f"prunebench: {warning}")
+    say_once(lambda: [w for w in (hub_preflight(),) if w])
     return prefetch_targets()
 
 

@@ -435,13 +435,11 @@ def context_problems(config: dict[str, Any], resources: str | Path = "resources"
                 problems.append(f"benchmark.token_configs: {item} needs {int(lin) + int(lout)} "
                                 f"positions, and model {model} has {limit} "
                                 "(max_position_embeddings): use a shorter token config")
-        needed = ppl["window"] + (1 if ppl["bos"] == "window" else 0) \
-            if isinstance(ppl.get("window"), int) else 0
-        if needed > limit:
-            problems.append(f"evaluation.perplexity.window: {ppl['window']} tokens"
-                            f"{' plus the BOS of every window' if ppl['bos'] == 'window' else ''}"
-                            f" exceed model {model}'s context of {limit}: set it to at most "
-                            f"{limit - (needed - ppl['window'])}")
+        window, bos = ppl.get("window"), 1 if ppl.get("bos") == "window" else 0
+        if isinstance(window, int) and window + bos > limit:
+            problems.append(f"evaluation.perplexity.window: {window} tokens"
+                            f"{' plus the BOS of every window' if bos else ''} exceed model "
+                            f"{model}'s context of {limit}: set it to at most {limit - bos}")
     return problems
 
 

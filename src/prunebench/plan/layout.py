@@ -4,6 +4,9 @@ which is also `str.format`'s: the rule files use them as they are, the library f
 
 from __future__ import annotations
 
+import os
+import shlex
+
 # Inputs the workflow prepares (resources/)
 MODEL = "resources/models/{model}"
 EMBEDDED = "resources/data/embedded"
@@ -49,9 +52,6 @@ def configfile_argument(paths, cwd: str | None = None) -> str:
     """`--configfile a.yaml b.yaml` for a run's config files, relative to the working
     directory where they lie under it (absolute elsewhere), quoted for a shell: part of every
     rerun command a run suggests, which without it would read the default config."""
-    import os
-    import shlex
-
     files = []
     for path in paths:
         relative = os.path.relpath(path, cwd)
