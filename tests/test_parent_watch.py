@@ -6,6 +6,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 # The job: watches its parent, then works until interrupted, and records how it ended.
 JOB = textwrap.dedent("""
     import sys, time
@@ -37,8 +39,16 @@ def _wait_for(path, timeout=60.0) -> bool:
     return False
 
 
-def test_a_job_is_interrupted_when_its_parent_is_killed(tmp_path):
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, JOB, str(tmp_path)])
+@pytest.mark.parametrize("sigint", ["handled", "ignored"])
+def test_a_job_is_interrupted_when_its_parent_is_killed(tmp_path, sigint):
+    """`ignored`: as in a background job of a non-interactive shell (`snakemake ... &` in a
+    script), whose processes inherit SIGINT ignored; the job used to run on until the grace
+    period ended it without its clean-up."""
+    def ignore_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, JOB, str(tmp_path)],
+                              preexec_fn=ignore_sigint if sigint == "ignored" else None)
     try:
         assert _wait_for(tmp_path / "started"), "the job did not start"
         assert not (tmp_path / "interrupted").exists()  # alive while its parent is

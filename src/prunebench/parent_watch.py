@@ -15,6 +15,7 @@ from __future__ import annotations
 import _thread
 import logging
 import os
+import signal
 import threading
 import time
 
@@ -26,6 +27,13 @@ def watch_parent(interval: float = 2.0, grace: float = 60.0) -> threading.Thread
     parent = os.getppid()
     if parent <= 1:  # started by init (or already orphaned): nothing would tell us apart
         return None
+    # interrupt_main() does nothing while SIGINT is ignored, as it is in every process started
+    # from a background job of a non-interactive shell (`snakemake ... &` in a script): Python
+    # then leaves SIGINT ignored. Such a job must still stop the Ctrl-C way, so Python's own
+    # handler is put back (only the main thread may set it; the jobs call this from there).
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL)):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def run() -> None:
         while os.getppid() == parent:
