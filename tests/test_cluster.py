@@ -378,7 +378,8 @@ def fake_slurm(workdir: Path) -> Path:
 
 def test_a_slurm_run_on_a_login_node_without_gpu_gets_no_gpu_warning(tmp_path):
     """The jobs of a SLURM run go to GPU nodes: the login node's missing GPU is no concern
-    of theirs. A dry run cannot know the executor, so it says it as a condition."""
+    of theirs. A dry run's executor stands in for any, but the profile's partitions say where
+    the jobs go; without them it says the warning as a condition."""
     workdir = copy_workflow(tmp_path)
     bin_dir = fake_slurm(workdir)
     config = {**SLURM_CONFIG, "models": {"r7": SLURM_CONFIG["models"]["r7"]},
@@ -387,8 +388,10 @@ def test_a_slurm_run_on_a_login_node_without_gpu_gets_no_gpu_warning(tmp_path):
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CUDA_VISIBLE_DEVICES": ""}
     dry = run_snakemake(workdir, "-n", "--workflow-profile", "profiles/slurm",
                         configfile="slurm.yaml", env=env)
-    assert "shows no GPU: the" in dry.stdout + dry.stderr
-    assert "would stop at their start if they run here" in dry.stdout + dry.stderr
+    assert "shows no GPU" not in dry.stdout + dry.stderr
+    plain = run_snakemake(workdir, "-n", configfile="slurm.yaml", env=env)
+    assert "shows no GPU: the" in plain.stdout + plain.stderr
+    assert "would stop at their start if they run here" in plain.stdout + plain.stderr
     real = run_snakemake(workdir, "--workflow-profile", "profiles/slurm",
                          "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
                          "--latency-wait", "1", configfile="slurm.yaml", check=False, env=env)

@@ -1,6 +1,7 @@
 """The checks every config passes before any job runs (prunebench.plan.checks), and the
 `prunebench check-config` command that runs them on files."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -179,6 +180,30 @@ def test_an_override_file_alone_says_how_to_stack_it(tmp_path):
     check_config(load_config_files([DEFAULT, override]))  # stacked, it is fine
 
 
+def test_a_section_indented_under_another_is_named_as_an_indentation_slip(tmp_path):
+    """It used to get the stacking hint, which sends the user the wrong way."""
+    text = DEFAULT.read_text()
+    start = text.index("\nevaluation:") + 1  # it and the sections after it move right
+    section = text[start:]
+    slipped = tmp_path / "slipped.yaml"
+    slipped.write_text(text[:start] + "".join(f"  {line}" if line else line
+                                              for line in section.splitlines(True)))
+    config = load_config_files([slipped])
+    assert "evaluation" not in config
+    lines = problems(config).splitlines()
+    assert "  top level: 'evaluation' is a required property" in lines
+    assert lines[-1].startswith("'evaluation' sits inside ") and \
+        lines[-1].endswith(": a top-level section starts at the line's first column; check "
+                           "that file's indentation")
+    assert "--configfile config/config.yaml my.yaml" not in "\n".join(lines)
+    # `models` is a key of display_names too: missing at the top, it is not taken for a slip
+    config = load_config_files([DEFAULT])
+    del config["models"]
+    config["display_names"] = {"models": {"tiny": "Tiny"}}
+    text = problems(config)
+    assert "sits inside" not in text and "--configfile config/config.yaml my.yaml" in text
+
+
 def test_no_config_at_all_says_where_to_run_from():
     assert "run Snakemake from the checkout's root" in problems({})
 
@@ -299,6 +324,25 @@ def test_a_misspelt_offline_task_is_refused_with_the_close_names():
                                "suite's tasks are ['pb_agreement', 'pb_number'")
     assert lines[2].startswith("  evaluation.zeroshot.tasks: unknown offline task "
                                "'pb_nothing'")
+
+
+def test_a_hub_task_that_lm_eval_does_not_have_is_refused_at_start(tmp_path):
+    """Its zero-shot job used to refuse `hellaswg` only after the pruning before it (hours on
+    a cluster). The study's tasks pass with any lm-eval the project allows."""
+    from prunebench.zeroshot import PAPER_TASKS
+
+    config = default_config()
+    config["evaluation"]["zeroshot"]["tasks"] = [*PAPER_TASKS, "hellaswg", "pb_number"]
+    (tmp_path / "resources").mkdir()
+    lines = problems(config, tmp_path / "resources").splitlines()
+    assert len(lines) == 2 and lines[0] == "the config has 1 problem(s):"
+    assert re.fullmatch(r"  evaluation\.zeroshot\.tasks: lm-eval \S+ has no task 'hellaswg' "
+                        r"\(did you mean 'hellaswag'.*\?\): pick one from `lm-eval ls tasks`, "
+                        r"or a pb_\* task of the offline suite \[.*\]", lines[1]), lines[1]
+    # the words of lm-eval's YAMLs are kept for the next start
+    assert len(list((tmp_path / "resources" / "cache").glob("lm-eval-*-task-words.json"))) == 1
+    config["evaluation"]["zeroshot"]["tasks"] = list(PAPER_TASKS)
+    check_config(config, resources=tmp_path / "resources")
 
 
 def test_a_summary_metric_for_a_task_not_configured_is_refused():

@@ -11,7 +11,8 @@ import pytest
 
 from prunebench import PrunebenchError, modeling
 from prunebench.checkpoint.integrity import MANIFEST, sha256_file, verify_manifest
-from prunebench.checkpoint.local_import import import_files, import_local, local_problems
+from prunebench.checkpoint.local_import import (folder_state, import_files, import_local,
+                                                 local_problems, workflow_state)
 from prunebench.hub import parse_source
 from prunebench.plan.checks import check_config, load_config_files
 from workflow_helpers import REPO, copy_workflow, run_snakemake
@@ -92,6 +93,33 @@ def test_a_folder_is_imported_as_the_same_model_with_a_manifest(user_folder, tmp
         modeling.load_tokenizer(user_folder)("a b c")["input_ids"]
     assert snapshot(user_folder) == before  # the folder is only read
     assert not list(out.parent.glob(".*"))  # no staging folder left behind
+
+
+def test_a_touched_file_counts_as_unchanged_and_a_changed_one_as_changed(user_folder, tmp_path,
+                                                                        monkeypatch):
+    """Only content reruns the import and everything made from it (hours of GPU jobs): a
+    `touch`, or a copy that did not keep the times, used to count as a change."""
+    out = import_local(f"local:{user_folder}", tmp_path / "resources" / "models" / "mine")
+    imported = json.loads((out / MANIFEST).read_text())["imported_files"]
+    assert workflow_state(user_folder, out) == folder_state(user_folder) == imported
+    for file in import_files(user_folder):
+        os.utime(file, ns=(SETTLED_NS + 10**9, SETTLED_NS + 10**9))
+    assert folder_state(user_folder) != imported
+    assert workflow_state(user_folder, out) == imported
+    # The same bytes, known by their stat now: not hashed again.
+    from prunebench.checkpoint import integrity
+
+    hashed = []
+    original = integrity.sha256_files
+    monkeypatch.setattr(integrity, "sha256_files",
+                        lambda files: hashed.extend(files) or original(files))
+    assert workflow_state(user_folder, out) == imported and hashed == []
+    # One byte changed, the size kept: a change.
+    weights = user_folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert workflow_state(user_folder, out) == folder_state(user_folder) != imported
 
 
 def test_a_pickle_only_folder_is_converted_without_unpickling(tmp_path, small_random_model,
@@ -290,6 +318,13 @@ def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
                                  configfile=configs))
     assert "Nothing to be done" in rerun
     away.rename(user_folder)
+    # Touched (or copied without its times), the same bytes: nothing to redo.
+    for file in user_folder.iterdir():
+        if file.is_file():
+            os.utime(file)
+    rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",
+                                 configfile=configs))
+    assert "Nothing to be done" in rerun, rerun
     # The user retrains into the folder: the import is made again (and all made from it).
     small_random_model(seed=5).save_pretrained(user_folder, safe_serialization=True)
     rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",

@@ -218,6 +218,8 @@ TYPOS = [
      "unknown --backend 'hff' (did you mean 'hf'?)"),
     (["eval", "m", "--ppl", "wikitxt2"], "unknown --ppl dataset 'wikitxt2' (did you mean "
                                          "'wikitext2'?)"),
+    (["eval", "m", "--tasks", "boolq,hellaswg"], "has no task 'hellaswg' (did you mean "
+                                                 "'hellaswag'"),
     (["recover", "m", "--out", "o", "--setting", "data.sorce=embedded"],
      "unknown --setting data.sorce (did you mean 'data.source'?)"),
     (["recover", "m", "--out", "o", "--setting", "rank=4"], "--setting rank: set it with --rank"),
@@ -354,16 +356,42 @@ def test_recover_bad_input(pruned, tmp_path, capsys, extra, expected):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_recover_refuses_what_is_not_a_pruned_checkpoint(tiny_model_dir, recovered, tmp_path,
-                                                         capsys):
+def test_recover_refuses_a_recovered_checkpoint_and_no_model(recovered, tmp_path, capsys):
     out = tmp_path / "out"
-    for model, expected in [(tiny_model_dir, "is a dense model"),
-                            ("hf:org/model@v1", "dense hub model"),
-                            (recovered, "already recovered with LoRA"),
+    for model, expected in [(recovered, "already recovered with LoRA"),
                             (tmp_path / "nowhere", "no model at")]:
         code, _, err = run(capsys, "recover", model, "--out", out, *QUICK_RECOVER)
         assert_one_line_error(code, err, expected)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_recover_of_a_dense_model_is_the_workflows_dense_lora(tiny_model_dir, tmp_path):
+    """It used to be refused, though the workflow recovers `dense+lora`. Its base report is
+    the one the workflow's dense_report rule writes."""
+    import runpy
+
+    out = tmp_path / "dense-lora"
+    assert main(["recover", str(tiny_model_dir), "--out", str(out), *QUICK_RECOVER]) == 0
+    report = read_json(out / "prune_report.json")
+    assert report["variant"] == "dense+lora" and report["base_variant"] == "dense"
+    assert report["method"] == "dense" and report["target"] is None
+    params = modeling.count_params(modeling.load_config(tiny_model_dir))
+    assert report["params_after"] == report["params_before"] == params
+    assert modeling.count_params(modeling.load_config(out / "checkpoint")) == params
+    # The workflow's rule script on the same model writes the same base fields.
+    rule = types.SimpleNamespace(
+        input=types.SimpleNamespace(model=str(tiny_model_dir)),
+        output=types.SimpleNamespace(report=str(tmp_path / "dense_report.json")),
+        wildcards=types.SimpleNamespace(model=tiny_model_dir.resolve().name),
+        params=types.SimpleNamespace(source=str(tiny_model_dir)),
+        log=[str(tmp_path / "dense_report.log")])
+    runpy.run_path(str(Path(__file__).parents[1] / "workflow/scripts/dense_report.py"),
+                   init_globals={"snakemake": rule})
+    workflow = read_json(tmp_path / "dense_report.json")
+    assert set(report) == set(workflow) | RECOVERY_KEYS
+    same = set(workflow) - {"variant", "checkpoint", "provenance"}
+    assert {k: report[k] for k in same} == {k: workflow[k] for k in same}
+    assert report["base_provenance"]["cell"] == workflow["provenance"]["cell"]
 
 
 def test_recover_refuses_a_full_output_and_offline_alpaca(pruned, tmp_path, capsys,

@@ -279,6 +279,28 @@ def test_the_task_scan_places_a_name_only_in_the_one_file_that_defines_it(tmp_pa
                                      None)
 
 
+def test_hub_task_names_are_checked_against_the_words_of_lm_evals_yamls(tmp_path, monkeypatch):
+    root = tmp_path / "tasks"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "t.yaml").write_text("task: alpha\ntag:\n  - beta_tag\n")
+    monkeypatch.setattr(zeroshot, "lm_eval_tasks_dir", lambda: root)
+    cache = tmp_path / "cache"
+    # a task, a tag and the offline suite pass; a name with other characters is left to lm-eval
+    assert zeroshot.unknown_hub_tasks(["alpha", "beta_tag", "pb_number", "x+y"], cache) == []
+    [line] = zeroshot.unknown_hub_tasks(["alpah", "alpha"], cache)
+    assert "has no task 'alpah' (did you mean 'alpha'?): pick one from `lm-eval ls tasks`" in line
+    [saved] = cache.iterdir()
+    (root / "a" / "t.yaml").write_text("task: gamma\n")
+    assert zeroshot.unknown_hub_tasks(["alpha"], cache) == []  # the saved words answer
+    assert zeroshot.unknown_hub_tasks(["alpha"]) != []  # no cache folder: the files are read
+    saved.write_text("{")  # a damaged cache file is made again
+    assert zeroshot.unknown_hub_tasks(["alpha"], cache) != []
+    assert zeroshot.unknown_hub_tasks(["gamma"], cache) == []
+    # without a folder to keep it in, nothing is written
+    assert zeroshot.unknown_hub_tasks(["gamma"], tmp_path / "absent" / "cache") == []
+    assert not (tmp_path / "absent").exists()
+
+
 def test_out_of_memory_names_the_batch_size_to_lower(tiny_model_dir, suite):
     model = modeling.load_model(tiny_model_dir)
 

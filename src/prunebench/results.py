@@ -21,6 +21,19 @@ from prunebench.plan.variants import canonical
 from prunebench.provenance import provenance
 
 
+def dense_report(*, model: str, source: str, params: int, blocks: int,
+                 checkpoint: str | Path) -> dict[str, Any]:
+    """prune_report.json of the dense variant: nothing removed. workflow/scripts/dense_report.py
+    writes the same fields (it keeps its own copy: a changed rule script would rerun every
+    dense benchmark after it)."""
+    return {
+        "model": model, "variant": "dense", "method": "dense", "target": None,
+        "target_params": params, "params_before": params, "params_after": params,
+        "blocks_before": blocks, "blocks_after": blocks, "checkpoint": str(checkpoint),
+        "provenance": provenance(cell={"model": model, "source": source, "variant": "dense"}),
+    }
+
+
 def prune_report(report: dict[str, Any], *, model: str, variant: str, checkpoint: str | Path,
                  calibration: dict[str, Any] | None, cell: dict[str, Any]) -> dict[str, Any]:
     """prune_report.json of a pruned variant: `prunebench.pruning.prune_checkpoint`'s report,

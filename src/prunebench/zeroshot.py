@@ -116,6 +116,13 @@ def _task_manager(include: str | None, hub: tuple[str, ...]):
     return TaskManager(include_path=include)
 
 
+# lm-eval names a task, group or tag with one run of these characters; a name counts as
+# mentioned only as a whole run (`eps` is not inside `epsilon_long`).
+_NAME_RUN = re.compile(rb"[\w.-]+")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_DECLARES = re.compile(rb"""^[ \t-]*(?:task|group):[ \t]*["']?([\w.+-]+)""", re.MULTILINE)
+
+
 @dataclass
 class BuiltinScan:
     """What a text scan of lm-eval's built-in task YAMLs says about some task names."""
@@ -132,32 +139,101 @@ class BuiltinScan:
         return sorted({str(files[0].parent) for files in self.files.values()})
 
 
-def scan_builtin_tasks(names: tuple[str, ...], root: Path | None = None) -> BuiltinScan:
-    """Scan the YAML files under `root` (lm-eval's built-in tasks) as text, without parsing."""
-    if root is None:
-        import lm_eval.tasks
+def lm_eval_tasks_dir() -> Path | None:
+    """The folder of lm-eval's built-in task YAMLs, found without importing lm-eval."""
+    import importlib.util
 
-        root = Path(lm_eval.tasks.__file__).parent
+    spec = importlib.util.find_spec("lm_eval")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    root = Path(locations[0]) / "tasks" if locations else None
+    return root if root is not None and root.is_dir() else None
+
+
+def scan_builtin_tasks(names: tuple[str, ...], root: Path | None = None) -> BuiltinScan:
+    """Scan the YAML files under `root` (lm-eval's built-in tasks) as text, without parsing
+    (about a second for lm-eval's ~14,000 files, warm)."""
+    root = root or lm_eval_tasks_dir()
     alternatives = b"|".join(re.escape(name.encode()) for name in names)
     defines = re.compile(rb"""^[ \t]*task:[ \t]*["']?(""" + alternatives
                          + rb""")["']?[ \t]*(?:#.*)?$""", re.MULTILINE)
-    mentions = re.compile(rb"(?<![\w.-])(" + alternatives + rb")(?![\w.-])")
-    declares = re.compile(rb"""^[ \t-]*(?:task|group):[ \t]*["']?([\w.+-]+)""", re.MULTILINE)
+    wanted = {name.encode() for name in names}
     scan = BuiltinScan({name: [] for name in names}, set(), set())
     for path in sorted(root.rglob("*.yaml")):
         text = path.read_bytes()
-        scan.mentioned.update(m.decode() for m in mentions.findall(text))
-        scan.declared.update(m.decode() for m in declares.findall(text))
-        for match in defines.finditer(text):
-            scan.files[match.group(1).decode()].append(path)
+        found = wanted.intersection(_NAME_RUN.findall(text))
+        scan.mentioned.update(m.decode() for m in found)
+        scan.declared.update(m.decode() for m in _DECLARES.findall(text))
+        if found:
+            for match in defines.finditer(text):
+                scan.files[match.group(1).decode()].append(path)
     return scan
 
 
 def _refuse_unmentioned(hub: tuple[str, ...], scan: BuiltinScan, include: str | None) -> None:
     """A hub task no built-in YAML mentions cannot be one of lm-eval's: a typo, told at once."""
     for task in hub:
-        if task not in scan.mentioned:
+        if task not in scan.mentioned and _PLAIN_NAME.fullmatch(task):
             _refuse_unknown(task, scan.declared, include)
+
+
+def unknown_hub_tasks(tasks: list[str], cache_dir: Path | None = None) -> list[str]:
+    """One line per hub task that lm-eval's built-in YAMLs never mention: a typo
+    (`hellaswg`), which the zero-shot job would refuse only after the pruning before it. The
+    same test the job makes, from the words of lm-eval's YAMLs (`task_words`), so it refuses
+    nothing the job would run. Empty when lm-eval is not installed here."""
+    # A pb_* name is the offline suite's (unknown_suite_tasks names its typos).
+    hub = [t for t in hub_tasks(tasks) if not t.startswith("pb_") and _PLAIN_NAME.fullmatch(t)]
+    words = task_words(cache_dir) if hub else None
+    if words is None:
+        return []
+    return [f"lm-eval {words['version']} has no task {task!r}"
+            f"{did_you_mean(task, words['declared'], 3)}: pick one from `lm-eval ls tasks`, or "
+            f"a pb_* task of the offline suite {list(SUITE_TASKS)}"
+            for task in hub if task not in words["words"]]
+
+
+def task_words(cache_dir: Path | None = None) -> dict[str, Any] | None:
+    """Every name-like word of lm-eval's built-in task YAMLs (`words`) and the names their
+    `task:`/`group:` lines give (`declared`, the suggestions for a typo), with lm-eval's
+    `version`; None without lm-eval. Reading the files takes a second or more (longer on a
+    network file system), so the result is kept in `cache_dir`, one file per lm-eval version
+    and install folder."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = lm_eval_tasks_dir()
+    if root is None:
+        return None
+    try:
+        lm_eval_version = version("lm_eval")
+    except PackageNotFoundError:
+        lm_eval_version = "unknown"
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    cached = (Path(cache_dir) / f"lm-eval-{lm_eval_version}-{key}-task-words.json"
+              if cache_dir and lm_eval_version != "unknown" else None)
+    if cached is not None:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            data = json.loads(cached.read_text())
+            return {"version": lm_eval_version, "words": set(data["words"]),
+                    "declared": data["declared"]}
+    words: set[bytes] = set()
+    declared: set[bytes] = set()
+    for path in root.rglob("*.yaml"):
+        text = path.read_bytes()
+        words.update(_NAME_RUN.findall(text))
+        declared.update(_DECLARES.findall(text))
+    data = {"words": sorted(w.decode() for w in words),
+            "declared": sorted(d.decode() for d in declared)}
+    if cached is not None:
+        from prunebench.atomic import write_json
+
+        # Saved only where the resources folder exists (the cache folder is made in it, not
+        # its parents); a read-only checkout still gets the check, without the saving.
+        with contextlib.suppress(OSError, PrunebenchError):
+            cached.parent.mkdir(exist_ok=True)
+            write_json(cached, data)
+    return {"version": lm_eval_version, "words": set(data["words"]),
+            "declared": data["declared"]}
 
 
 def task_specs(tasks: list[str], include_path: str | Path | None) -> list[str | dict]:

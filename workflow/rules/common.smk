@@ -318,12 +318,21 @@ def preflight_warnings():
         config.get("device", "auto"),
         {m: preflight.missing(gpu_job_files(m)) for m in model_names()},
         gpu=preflight.gpu_visible(),
-        jobs_run_here=workflow.local_exec,
+        # A dry run's executor stands in for any; a SLURM partition in the resources
+        # (profiles/slurm, or a site's own profile) says its jobs go to the cluster.
+        jobs_run_here=workflow.local_exec and not (workflow.dryrun and slurm_partition_given()),
         dry_run=workflow.dryrun,
         cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
     )
     notes = embedded_settings_notes(config)
     return [warning for warning in (hub, gpu, *notes) if warning]
+
+
+def slurm_partition_given():
+    """Whether this run's default or per-rule resources name a SLURM partition."""
+    settings = workflow.resource_settings
+    given = [settings.default_resources, *settings.overwrite_resources.values()]
+    return any(r is not None and "slurm_partition" in r for r in given)
 
 
 _PREFLIGHT_SAID = []
@@ -426,14 +435,15 @@ def local_folder(model):
 
 def local_folder_state(wildcards):
     """The files a `local:` model is imported from, with their sizes and modification times: a
-    change reruns the import (prunebench.checkpoint.local_import). Not input files, so a folder
-    gone after its import (a purged scratch space) leaves the import as it is: its state is then
-    the one its manifest recorded."""
-    from prunebench.checkpoint.local_import import folder_state, imported_state
+    change of content reruns the import (a file only touched does not:
+    prunebench.checkpoint.local_import.workflow_state). Not input files, so a folder gone after
+    its import (a purged scratch space) leaves the import as it is: its state is then the one
+    its manifest recorded."""
+    from prunebench.checkpoint.local_import import imported_state, workflow_state
 
     folder = local_folder(wildcards.model)
     if folder.exists():
-        return canonical(folder_state(folder))
+        return canonical(workflow_state(folder, Path(model_dir(wildcards.model))))
     return canonical(imported_state(model_dir(wildcards.model)) or {})
 
 

@@ -121,6 +121,30 @@ def _read_recorded(path: Path, manifest_path: Path) -> tuple[dict[str, str], dic
     return weights, files
 
 
+def known_sha256(files: list[Path], announce=None) -> dict[str, str]:
+    """{file name: sha256} of files in one folder, each hashed only when its size, inode or
+    modification time is new to the folder's memo (the one verify_manifest keeps: an entry
+    says a file with that stat has that digest). `announce(names)` is called before hashing."""
+    if not files:
+        return {}
+    memo_file = _memo_file(files[0].parent)
+    memo = _read_memo(memo_file)
+    stats = {f.name: _stat_key(f) for f in files}
+    known = {name: entry[3] for name, entry in memo.items()
+             if name in stats and isinstance(entry, list) and entry[:3] == stats[name]}
+    stale = [f for f in files if f.name not in known]
+    if stale and announce is not None:
+        announce([f.name for f in stale])
+    fresh = sha256_files(stale)
+    if fresh:
+        memo.update({name: [*stats[name], digest] for name, digest in fresh.items()})
+        try:
+            write_json(memo_file, memo)
+        except OSError as exc:  # a read-only home only costs time
+            log.debug("could not record the hashes in %s: %s", memo_file, exc)
+    return {**known, **fresh}
+
+
 def verify_manifest(path: Path, weights: bool = True) -> None:
     """Check every recorded file against its hash, naming the one that differs.
 

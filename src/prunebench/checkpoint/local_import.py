@@ -4,8 +4,9 @@ model the user fine-tuned or a checkpoint kept on a cluster's shared file system
 The folder is imported once into the workflow's `resources/models/<name>/`, as a hub download
 is, rather than read in place: every result then comes from one fixed copy whose manifest
 records the sha256 of each file, whatever later happens to the folder (the workflow re-imports
-it, and reruns what depends on it, when one of its files changes size or modification time:
-`folder_state`; once imported, the folder may even go). The folder is only read.
+it, and reruns what depends on it, when one of its files changes: a new size, or a new
+modification time with other bytes, `workflow_state`; once imported, the folder may even go).
+The folder is only read.
 
 What is imported is the checkpoint (CHECKPOINT_FILES: config, generation config, tokenizer
 files, safetensors weights and their index), top level only: a trainer's logs and states
@@ -158,6 +159,41 @@ def folder_state(folder: Path) -> dict[str, list[int]]:
     """The files an import takes from `folder`, each with its size and modification time (ns):
     what the workflow compares to tell whether the folder changed since its import."""
     return _state(import_files(folder))
+
+
+def workflow_state(folder: Path, model_dir: Path) -> dict[str, list[int]]:
+    """What the workflow compares to decide whether `folder` changed since its import into
+    `model_dir`: `folder_state`, except when every file whose modification time moved still
+    has the size and the bytes that were imported (a `touch`, a copy that did not keep
+    times): then the imported record, so only a change of content reruns the import and what
+    was made from it. Such files are hashed once per change of their stat (known_sha256's
+    memo); pickles converted on import have no recorded hash and count as changed."""
+    from prunebench.checkpoint.integrity import known_sha256
+
+    now = folder_state(folder)
+    imported = imported_state(model_dir)
+    if not imported or now == imported or set(now) != set(imported):
+        return now
+    moved = [name for name in now if now[name] != imported[name]]
+    recorded = _imported_sha256(model_dir)
+    if any(now[name][0] != imported[name][0] or name not in recorded for name in moved):
+        return now
+
+    def announce(names: list[str]) -> None:
+        log.warning("%s: %s have a new modification time since the import; comparing their "
+                    "contents with it (once)", folder, ", ".join(names))
+
+    digests = known_sha256([folder / name for name in moved], announce)
+    return imported if all(digests[name] == recorded[name] for name in moved) else now
+
+
+def _imported_sha256(model_dir: Path) -> dict[str, str]:
+    """{file name: sha256} as the import's manifest records them."""
+    manifest = _json_or_none(Path(model_dir) / MANIFEST)
+    if not isinstance(manifest, dict):
+        return {}
+    recorded = {**(manifest.get("files_sha256") or {}), **(manifest.get("weights_sha256") or {})}
+    return {k: v for k, v in recorded.items() if isinstance(v, str)}
 
 
 def _state(files: list[Path]) -> dict[str, list[int]]:

@@ -55,7 +55,8 @@ RECOVER_EXAMPLE = """example:
   prunebench recover pruned/flap --out pruned/flap-lora
 
 writes OUT/checkpoint/ (the merged model; it loads without peft) and OUT/prune_report.json (the
-base's report plus `recovery`), as the workflow's results/pruned/<model>/<variant>+lora/.
+base's report plus `recovery`), as the workflow's results/pruned/<model>/<variant>+lora/; a
+dense MODEL gives the workflow's dense+lora (its base report is the dense variant's).
 Settings default to the study's (config/README.md, `lora`): Alpaca-cleaned, a hub dataset,
 2 epochs of batches of 64. A run is epochs x ceil(training records / batch size) steps, so
 --max-train and --epochs shorten it. `--data embedded` makes instruction records from the
@@ -144,20 +145,15 @@ def add_parsers(sub) -> None:
                        help="method parameter, repeatable (numbers and true/false are parsed)")
     prune.set_defaults(run=prune_command)
 
-    recover = sub.add_parser("recover", help="LoRA recovery of one pruned checkpoint",
+    recover = sub.add_parser("recover", help="LoRA recovery of one pruned (or dense) checkpoint",
                              epilog=RECOVER_EXAMPLE, formatter_class=formatter,
-                             description="Fine-tune a pruned MODEL with LoRA and merge the best "
-                                         "adapter, as a workflow `<variant>+lora` cell does.")
-    recover.add_argument("model", metavar="MODEL",
-                         help="a `prunebench prune` output folder (or the workflow's "
-                              "results/pruned/<model>/<variant>/)")
+                             description="Fine-tune MODEL with LoRA and merge the best adapter, "
+                                         "as a workflow `<variant>+lora` cell does (a dense "
+                                         "model: `dense+lora`).")
+    _common(recover, "a `prunebench prune` output folder (or the workflow's "
+                     "results/pruned/<model>/<variant>/); a dense checkpoint directory or "
+                     "hf:<org>/<repo>@<revision> gives dense+lora")
     recover.add_argument("--out", required=True, help="output folder")
-    recover.add_argument("--device", default=DEVICE, help="auto (CUDA when present), cpu, cuda:N")
-    recover.add_argument("--force", action="store_true",
-                         help="replace an existing output (only once the new one is complete)")
-    recover.add_argument("--trust-remote-code", action="store_true",
-                         help="let a tokenizer run code shipped with it (review it first)")
-    recover.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     defaults = {**LORA_DEFAULTS, **{f"data.{k}": v for k, v in LORA_DATA_DEFAULTS.items()}}
     for option, key in LORA_OPTIONS.items():
         default = defaults[key]

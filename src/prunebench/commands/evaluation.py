@@ -24,7 +24,7 @@ def eval_command(args) -> Path:
     """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
     from prunebench.data import EVAL_SPLITS
     from prunebench.plan.checks import stride_problem
-    from prunebench.zeroshot import hub_tasks, unknown_suite_tasks
+    from prunebench.zeroshot import hub_tasks, unknown_hub_tasks, unknown_suite_tasks
 
     # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     datasets = parse_list(args.ppl, "--ppl")
@@ -40,7 +40,9 @@ def eval_command(args) -> Path:
     choice(args.bos, BOS_MODES, "--bos")
     if args.dtype is not None:
         choice(args.dtype, EVAL_DTYPES, "--dtype")
-    typos = unknown_suite_tasks(tasks)  # a typo would otherwise ask the hub for the task
+    # A pb_* typo would otherwise ask the hub for the task; a hub task no YAML of lm-eval
+    # mentions would be refused only after the model is loaded.
+    typos = unknown_suite_tasks(tasks) + unknown_hub_tasks(tasks)
     if typos:
         raise PrunebenchError(f"--tasks: {typos[0]}")
     if datasets and (problem := stride_problem(args.window, args.stride, "--window")):

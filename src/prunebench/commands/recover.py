@@ -4,7 +4,8 @@ results/pruned/<model>/<variant>+lora/ holds them.
 
 The input is what `prunebench prune` writes (or a workflow variant folder): the recovered
 report is its prune report plus a `recovery` section, so the recovered variant sits beside its
-base in every table. A dense model is refused: recovering one is the workflow's `dense+lora`.
+base in every table. A dense model (a checkpoint without a prune report, or an hf: model)
+gives the workflow's `dense+lora`, on the dense variant's report.
 """
 
 from __future__ import annotations
@@ -46,16 +47,13 @@ def recover_command(args) -> Path:
     from prunebench.lora import recover_checkpoint
     from prunebench.results import recovered_report
 
-    if args.model.startswith("hf:") and not Path(args.model).exists():
-        raise PrunebenchError(f"{args.model} is a dense hub model: recover takes a pruned "
-                              "checkpoint; prune it first with `prunebench prune`")
-    ckpt = resolve_model(args.model)
-    base = base_variant(ckpt)
-    check_out_dir(out, args.force, ckpt.path)
     source = settings["data"]["source"]
     if source != "embedded":
         require_hub(f"LoRA recovery on {source} instructions",
                     "train on the pipeline's own records instead (--data embedded)")
+    ckpt = resolve_model(args.model, args.cache_dir)
+    base, base_report = base_variant(ckpt)
+    check_out_dir(out, args.force, ckpt.path)
     records = instruction_records(settings["data"])
     variant = f"{base}+lora"
     with atomic_dir(out) as tmp:
@@ -63,7 +61,7 @@ def recover_command(args) -> Path:
                                       device=args.device,
                                       trust_remote_code=args.trust_remote_code)
         write_json(tmp / "prune_report.json", recovered_report(
-            ckpt.report, recovery, variant=variant, base=base, checkpoint=out / "checkpoint",
+            base_report, recovery, variant=variant, base=base, checkpoint=out / "checkpoint",
             settings=settings,
             cell={"model": ckpt.name, "source": ckpt.source, "variant": variant,
                   "base_variant": base, "lora": settings}))
@@ -98,19 +96,23 @@ def lora_section(args) -> dict[str, Any]:
     return section
 
 
-def base_variant(ckpt: Checkpoint) -> str:
-    """The pruned variant MODEL holds, from its prune report; dense and recovered models are
-    refused (the workflow's variant names allow one `+lora`, on a named base)."""
+def base_variant(ckpt: Checkpoint) -> tuple[str, dict[str, Any]]:
+    """The variant MODEL holds and its report: a pruned variant's prune report, or for a dense
+    model the dense variant's report as the workflow writes it (`dense+lora` recovers it).
+    A recovered model is refused (the workflow's variant names allow one `+lora`)."""
     report = ckpt.report or {}
     variant = report.get("variant", "dense")
-    if variant == "dense" or report.get("method") == "dense":
-        raise PrunebenchError(
-            f"{ckpt.source} is a dense model (no prune report of a pruned variant beside it): "
-            "recover takes a `prunebench prune` output folder; prune the model first")
     if variant.endswith(SUFFIX) or "recovery" in report:
         raise PrunebenchError(f"{ckpt.source} holds {variant}, already recovered with LoRA: "
                               "recover its base variant's folder instead")
-    return variant
+    if variant != "dense" and report.get("method") != "dense":
+        return variant, report
+    from prunebench.modeling import count_params, load_config
+    from prunebench.results import dense_report
+
+    config = load_config(ckpt.path)
+    return "dense", dense_report(model=ckpt.name, source=ckpt.source, params=count_params(config),
+                                 blocks=config.num_hidden_layers, checkpoint=ckpt.path)
 
 
 def instruction_records(data: dict[str, Any]) -> list[dict[str, str]]:

@@ -381,17 +381,20 @@ def _section(config: dict[str, Any], *path: str) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
-def task_problems(config: dict[str, Any]) -> list[str]:
+def task_problems(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
     """Misspelt offline-suite tasks (`pb_agreemnt`): any other name is an lm-eval hub task, so
-    the typo would add a job that needs the network to an offline run; and summary metrics set
-    for a task that is not configured (a misspelt `hellaswg: acc`)."""
-    from prunebench.zeroshot import unknown_metric_tasks, unknown_suite_tasks
+    the typo would add a job that needs the network to an offline run; hub task names that no
+    YAML of the installed lm-eval mentions (`hellaswg`: its job would refuse it only after the
+    pruning before it; the words are kept under <resources>/cache); and summary metrics set for
+    a task that is not configured (a misspelt `hellaswg: acc`)."""
+    from prunebench.zeroshot import unknown_hub_tasks, unknown_metric_tasks, unknown_suite_tasks
 
     zeroshot = _section(config, "evaluation", "zeroshot")
     tasks = zeroshot.get("tasks")
     names = [t for t in tasks if isinstance(t, str)] if isinstance(tasks, list) else []
     metrics = zeroshot.get("metrics")
-    return ([f"evaluation.zeroshot.tasks: {line}" for line in unknown_suite_tasks(names)]
+    unknown = unknown_suite_tasks(names) + unknown_hub_tasks(names, Path(resources) / "cache")
+    return ([f"evaluation.zeroshot.tasks: {line}" for line in unknown]
             + [f"evaluation.zeroshot.metrics: {line}"
                for line in unknown_metric_tasks(metrics if isinstance(metrics, dict) else {},
                                                 names)])
@@ -498,13 +501,28 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
     found = (schema_problems(config, schema_file) + method_name_problems(config, schema_file)
              + param_name_problems(config) + source_problems(config, schema_file, resources)
              + variant_problems(config, resources, schema_file)
-             + display_name_problems(config) + task_problems(config)
+             + display_name_problems(config) + task_problems(config, resources)
              + perplexity_problems(config, schema_file) + placement_problems(config)
              + context_problems(config, resources, schema_file))
     problems = list(dict.fromkeys(found))
     if not problems:
         return
     missing = [s for s in REQUIRED_SECTIONS if s not in config]
-    hint = f"\n{STACKING_HINT}" if missing else ""
+    # A section refused as an unknown key inside another is an indentation slip, not a config
+    # that should have been stacked on the default.
+    nested = {s: where for s in missing if (where := _refused_inside(problems, s))}
+    hints = [f"{s!r} sits inside {where}: a top-level section starts at the line's first "
+             "column; check that file's indentation" for s, where in nested.items()]
+    if len(nested) < len(missing):
+        hints.append(STACKING_HINT)
     raise PrunebenchError(f"the config has {len(problems)} problem(s):\n  "
-                          + "\n  ".join(problems) + hint)
+                          + "\n  ".join(problems) + "".join(f"\n{h}" for h in hints))
+
+
+def _refused_inside(problems: list[str], key: str) -> str | None:
+    """The section where `key` was refused as an unknown key (`_unknown_keys`), or None."""
+    for line in problems:
+        where, _, what = line.partition(": ")
+        if what.startswith("unknown key") and repr(key) in what.partition(": the keys")[0]:
+            return where
+    return None
