@@ -57,14 +57,34 @@ DTYPES = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """'auto' = CUDA when present, else CPU; asking for CUDA without a GPU is an error."""
+    """'auto' = CUDA when present, else CPU; asking for CUDA without a GPU is an error. CUDA
+    without an index on a machine with several GPUs is the GPU this process claims (one no
+    other prunebench job holds: prunebench.gpu_claim), made the current device."""
     if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        device = "cuda"
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise PrunebenchError(f"device {device} requested but no CUDA GPU is visible here: run "
                               "on a GPU node, or set the device to 'cpu' or 'auto'")
+    if device.type == "cuda" and device.index is None and torch.cuda.device_count() > 1:
+        from prunebench.gpu_claim import claim_one
+
+        index = claim_one(gpu_keys())
+        torch.cuda.set_device(index)  # what torch calls without a device (synchronize) uses
+        return torch.device("cuda", index)
     return device
+
+
+def gpu_keys() -> list[str]:
+    """Each visible GPU's key for prunebench.gpu_claim: its UUID (the same GPU under any
+    CUDA_VISIBLE_DEVICES order), else its index."""
+    keys = []
+    for index in range(torch.cuda.device_count()):
+        uuid = getattr(torch.cuda.get_device_properties(index), "uuid", None)
+        keys.append(str(uuid) if uuid else str(index))
+    return keys
 
 
 def resolve_dtype(dtype: str | torch.dtype,
@@ -314,6 +334,10 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         verify_manifest(path)
     if device_map is not None:
         device = "cpu"  # weights pass through host memory; dispatch() moves each to its device
+        if torch.cuda.is_available() and torch.cuda.device_count() > 1:
+            from prunebench.gpu_claim import claim_all
+
+            claim_all(gpu_keys())  # spread over the GPUs: no other job may share them
     model = build_model(config, device="meta")
     state = load_state_dict(path, device=device, dtype=dtype)
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary

@@ -1,0 +1,166 @@
+"""One GPU per job on a machine with several (prunebench.gpu_claim): claimed through OS file
+locks, tried here with GPU keys of no real GPU, by processes as the workflow's jobs are."""
+import select
+import subprocess
+import sys
+import textwrap
+import time
+import types
+
+import pytest
+import torch
+
+from prunebench import gpu_claim, modeling
+
+# A job: claims one GPU (or all), says which, and holds it until told to end.
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from prunebench import gpu_claim
+    keys, mode, done = sys.argv[1].split(","), sys.argv[2], Path(sys.argv[3])
+    if mode == "one":
+        print(gpu_claim.claim_one(keys, poll_s=0.05), flush=True)
+    else:
+        gpu_claim.claim_all(keys)
+        print("all", flush=True)
+    while not done.exists():
+        time.sleep(0.05)
+""")
+
+
+@pytest.fixture
+def locks(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRUNEBENCH_LOCK_DIR", str(tmp_path / "locks"))
+    yield tmp_path
+    gpu_claim.release()
+
+
+class Holder:
+    def __init__(self, tmp_path, name: str, keys: list[str], mode: str = "one"):
+        self.done = tmp_path / f"{name}.done"
+        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, ",".join(keys), mode,
+                                      str(self.done)], stdout=subprocess.PIPE, text=True)
+
+    def said(self, timeout: float = 60) -> str:
+        """The holder's first line: what it claimed (it has claimed it when it says so)."""
+        assert _ready(self.proc.stdout, timeout), f"nothing claimed in {timeout} s"
+        line = self.proc.stdout.readline().strip()
+        assert line, f"the holder ended without claiming (rc {self.proc.poll()})"
+        return line
+
+    def waiting_after(self, seconds: float) -> bool:
+        """Whether it still has not claimed after `seconds`."""
+        time.sleep(seconds)
+        return self.proc.poll() is None and not _ready(self.proc.stdout)
+
+    def end(self):
+        """Ends it; one still waiting for a GPU (it never looks at `done`) is killed."""
+        self.done.touch()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _ready(stream, timeout: float = 0) -> bool:
+    """Whether `stream` has a line to read within `timeout` seconds."""
+    return bool(select.select([stream], [], [], timeout)[0])
+
+
+def test_each_job_gets_a_gpu_no_other_holds_and_waits_while_all_are_held(locks):
+    keys = ["fake-a", "fake-b"]
+    first, second = Holder(locks, "first", keys), None
+    try:
+        assert first.said() == "0"
+        second = Holder(locks, "second", keys)
+        assert second.said() == "1"
+        third = Holder(locks, "third", keys)
+        try:
+            assert third.waiting_after(1.0)  # both held: it cannot have one
+            first.end()  # a job ends, however it ends: the kernel lets go of its lock
+            assert third.said() == "0"
+        finally:
+            third.end()
+    finally:
+        first.end()
+        if second:
+            second.end()
+
+
+def test_a_model_spread_over_the_gpus_waits_for_every_one(locks):
+    keys = ["fake-a", "fake-b"]
+    single = Holder(locks, "single", keys)
+    try:
+        assert single.said() == "0"
+        spread = Holder(locks, "spread", keys, mode="all")
+        try:
+            assert spread.waiting_after(1.0)
+            single.end()
+            assert spread.said() == "all"
+            after = Holder(locks, "after", keys)  # every GPU is the spread model's now
+            try:
+                assert after.waiting_after(1.0)
+                spread.end()
+                assert after.said() == "0"
+            finally:
+                after.end()
+        finally:
+            spread.end()
+    finally:
+        single.end()
+
+
+def test_claim_all_lets_go_of_its_own_single_claim_first(locks):
+    """Two spread models each holding one GPU, waiting for the other's, would wait forever."""
+    keys = ["fake-a", "fake-b"]
+    assert gpu_claim.claim_one(keys) == 0
+    other = Holder(locks, "other", keys)
+    try:
+        assert other.said() == "1"
+        gpu_claim.release()
+        assert gpu_claim.claim_one(keys, poll_s=0.05) == 0
+        other.end()
+        gpu_claim.claim_all(keys)
+        assert sorted(gpu_claim._held) == keys
+    finally:
+        other.end()
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch, locks):
+    """torch seeing `count` GPUs (of no real device); the indexes set current are recorded."""
+    current = []
+
+    def make(count: int):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+        monkeypatch.setattr(torch.cuda, "get_device_properties",
+                            lambda index: types.SimpleNamespace(uuid=f"fake-{index}"))
+        monkeypatch.setattr(torch.cuda, "set_device", current.append)
+        return current
+
+    return make
+
+
+def test_cuda_without_an_index_is_the_gpu_this_job_claimed(fake_gpus, locks):
+    current = fake_gpus(3)
+    busy = Holder(locks, "busy", ["fake-0"])  # another job is on GPU 0
+    try:
+        assert busy.said() == "0"
+        assert modeling.resolve_device("auto") == torch.device("cuda", 1)
+        assert current == [1]
+        # The same GPU for every later call of this process (the sweep resolves it again).
+        assert modeling.resolve_device("cuda") == torch.device("cuda", 1)
+        # A device named with its index is used as given.
+        assert modeling.resolve_device("cuda:2") == torch.device("cuda", 2)
+        assert sorted(gpu_claim._held) == ["fake-1"]
+    finally:
+        busy.end()
+
+
+def test_with_one_gpu_nothing_is_claimed(fake_gpus, locks):
+    current = fake_gpus(1)
+    assert modeling.resolve_device("auto") == torch.device("cuda")
+    assert current == [] and gpu_claim._held == {}
+    assert not (locks / "locks").exists()
