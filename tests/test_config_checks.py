@@ -196,12 +196,14 @@ def test_a_section_indented_under_another_is_named_as_an_indentation_slip(tmp_pa
         lines[-1].endswith(": a top-level section starts at the line's first column; check "
                            "that file's indentation")
     assert "--configfile config/config.yaml my.yaml" not in "\n".join(lines)
-    # `models` is a key of display_names too: missing at the top, it is not taken for a slip
-    config = load_config_files([DEFAULT])
-    del config["models"]
-    config["display_names"] = {"models": {"tiny": "Tiny"}}
-    text = problems(config)
-    assert "sits inside" not in text and "--configfile config/config.yaml my.yaml" in text
+    # `models` is a key of display_names too: missing at the top, it is not taken for a slip,
+    # nor is a misspelt key there that the message suggests `models` for
+    for names in ({"models": {"tiny": "Tiny"}}, {"model": {"tiny": "Tiny"}}):
+        config = load_config_files([DEFAULT])
+        del config["models"]
+        config["display_names"] = names
+        text = problems(config)
+        assert "sits inside" not in text and "--configfile config/config.yaml my.yaml" in text
 
 
 def test_no_config_at_all_says_where_to_run_from():

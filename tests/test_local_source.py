@@ -122,6 +122,29 @@ def test_a_touched_file_counts_as_unchanged_and_a_changed_one_as_changed(user_fo
     assert workflow_state(user_folder, out) == folder_state(user_folder) != imported
 
 
+def test_a_damaged_record_or_a_file_gone_while_checked_counts_as_changed(user_folder, tmp_path,
+                                                                          monkeypatch):
+    """The worst an odd state may do is import again: never stop the workflow's start."""
+    from prunebench.checkpoint import integrity
+
+    out = import_local(f"local:{user_folder}", tmp_path / "resources" / "models" / "mine")
+    for file in import_files(user_folder):
+        os.utime(file, ns=(SETTLED_NS + 10**9, SETTLED_NS + 10**9))
+    manifest = (out / MANIFEST).read_text()
+
+    def gone(files):
+        raise FileNotFoundError(files[0])
+
+    monkeypatch.setattr(integrity, "sha256_files", gone)
+    assert workflow_state(user_folder, out) == folder_state(user_folder)
+    monkeypatch.undo()
+    for damaged in ("[]", '{"imported_files": [], "weights_sha256": []}'):
+        (out / MANIFEST).write_text(damaged)
+        assert workflow_state(user_folder, out) == folder_state(user_folder)
+    (out / MANIFEST).write_text(manifest)
+    assert workflow_state(user_folder, out) != folder_state(user_folder)
+
+
 def test_a_pickle_only_folder_is_converted_without_unpickling(tmp_path, small_random_model,
                                                                tokenizer):
     import torch

@@ -10,12 +10,12 @@ import pytest
 
 # The job: watches its parent, then works until interrupted, and records how it ended.
 JOB = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     from pathlib import Path
     from prunebench.parent_watch import watch_parent
     out = Path(sys.argv[1])
     watch_parent(interval=0.1, grace=30)
-    (out / "started").touch()
+    (out / "started").write_text(str(os.getpid()))
     try:
         while True:
             time.sleep(0.05)
@@ -51,6 +51,11 @@ def test_a_job_is_interrupted_when_its_parent_is_killed(tmp_path, sigint):
                               preexec_fn=ignore_sigint if sigint == "ignored" else None)
     try:
         assert _wait_for(tmp_path / "started"), "the job did not start"
+        if sigint == "ignored":  # a Ctrl-C at the terminal: ignored while Snakemake runs on
+            while not (tmp_path / "started").read_text():
+                time.sleep(0.05)
+            os.kill(int((tmp_path / "started").read_text()), signal.SIGINT)
+            time.sleep(1.0)
         assert not (tmp_path / "interrupted").exists()  # alive while its parent is
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()

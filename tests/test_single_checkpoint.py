@@ -365,10 +365,11 @@ def test_recover_refuses_a_recovered_checkpoint_and_no_model(recovered, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_recover_of_a_dense_model_is_the_workflows_dense_lora(tiny_model_dir, tmp_path):
+def test_recover_of_a_dense_model_is_the_workflows_dense_lora(tiny_model_dir, tmp_path,
+                                                              monkeypatch):
     """It used to be refused, though the workflow recovers `dense+lora`. Its base report is
     the one the workflow's dense_report rule writes."""
-    import runpy
+    from workflow_helpers import run_rule_script
 
     out = tmp_path / "dense-lora"
     assert main(["recover", str(tiny_model_dir), "--out", str(out), *QUICK_RECOVER]) == 0
@@ -379,14 +380,10 @@ def test_recover_of_a_dense_model_is_the_workflows_dense_lora(tiny_model_dir, tm
     assert report["params_after"] == report["params_before"] == params
     assert modeling.count_params(modeling.load_config(out / "checkpoint")) == params
     # The workflow's rule script on the same model writes the same base fields.
-    rule = types.SimpleNamespace(
-        input=types.SimpleNamespace(model=str(tiny_model_dir)),
-        output=types.SimpleNamespace(report=str(tmp_path / "dense_report.json")),
-        wildcards=types.SimpleNamespace(model=tiny_model_dir.resolve().name),
-        params=types.SimpleNamespace(source=str(tiny_model_dir)),
-        log=[str(tmp_path / "dense_report.log")])
-    runpy.run_path(str(Path(__file__).parents[1] / "workflow/scripts/dense_report.py"),
-                   init_globals={"snakemake": rule})
+    run_rule_script("dense_report", monkeypatch, input={"model": str(tiny_model_dir)},
+                    output={"report": str(tmp_path / "dense_report.json")},
+                    wildcards={"model": tiny_model_dir.resolve().name},
+                    params={"source": str(tiny_model_dir)})
     workflow = read_json(tmp_path / "dense_report.json")
     assert set(report) == set(workflow) | RECOVERY_KEYS
     same = set(workflow) - {"variant", "checkpoint", "provenance"}

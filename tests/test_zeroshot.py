@@ -282,23 +282,44 @@ def test_the_task_scan_places_a_name_only_in_the_one_file_that_defines_it(tmp_pa
 def test_hub_task_names_are_checked_against_the_words_of_lm_evals_yamls(tmp_path, monkeypatch):
     root = tmp_path / "tasks"
     (root / "a").mkdir(parents=True)
-    (root / "a" / "t.yaml").write_text("task: alpha\ntag:\n  - beta_tag\n")
+    (root / "a" / "t.yaml").write_text("task: alpha\ntag:\n  - beta_tag\ninclude: _common_yaml\n")
+    (root / "a" / "_common_yaml").write_text("tag: gamma_tag\n")  # a template, no suffix
+    (root / "a" / "utils.py").write_text("def delta_fn(): pass\n")
     monkeypatch.setattr(zeroshot, "lm_eval_tasks_dir", lambda: root)
     cache = tmp_path / "cache"
-    # a task, a tag and the offline suite pass; a name with other characters is left to lm-eval
-    assert zeroshot.unknown_hub_tasks(["alpha", "beta_tag", "pb_number", "x+y"], cache) == []
+    # a task, tags (one in an included template) and the offline suite pass; a name with other
+    # characters is left to lm-eval
+    assert zeroshot.unknown_hub_tasks(["alpha", "beta_tag", "gamma_tag", "pb_number", "x+y"],
+                                      cache) == []
+    assert zeroshot.unknown_hub_tasks(["delta_fn"], cache) != []  # not a task file
     [line] = zeroshot.unknown_hub_tasks(["alpah", "alpha"], cache)
     assert "has no task 'alpah' (did you mean 'alpha'?): pick one from `lm-eval ls tasks`" in line
     [saved] = cache.iterdir()
     (root / "a" / "t.yaml").write_text("task: gamma\n")
     assert zeroshot.unknown_hub_tasks(["alpha"], cache) == []  # the saved words answer
     assert zeroshot.unknown_hub_tasks(["alpha"]) != []  # no cache folder: the files are read
-    saved.write_text("{")  # a damaged cache file is made again
-    assert zeroshot.unknown_hub_tasks(["alpha"], cache) != []
-    assert zeroshot.unknown_hub_tasks(["gamma"], cache) == []
+    for damaged in ("{", "[]", '{"words": 3, "declared": []}'):  # made again
+        saved.write_text(damaged)
+        assert zeroshot.unknown_hub_tasks(["alpha"], cache) != []
+        assert zeroshot.unknown_hub_tasks(["gamma"], cache) == []
+    # a task folder changed in place (an editable lm-eval) is read again
+    (root / "b").mkdir()
+    (root / "b" / "new.yaml").write_text("task: epsilon\n")
+    assert zeroshot.unknown_hub_tasks(["epsilon"], cache) == []
     # without a folder to keep it in, nothing is written
     assert zeroshot.unknown_hub_tasks(["gamma"], tmp_path / "absent" / "cache") == []
     assert not (tmp_path / "absent").exists()
+
+
+def test_every_task_group_and_tag_lm_eval_lists_passes_the_start_check():
+    """The start check may refuse only typos: each name the installed lm-eval's full index
+    lists (tags defined in included templates too, such as `gpqa`) is among the words."""
+    from lm_eval.tasks import TaskManager
+
+    names = [n for n in TaskManager().all_tasks if zeroshot._PLAIN_NAME.fullmatch(n)]
+    assert len(names) > 1000  # the full index
+    words = zeroshot.task_words()["words"]
+    assert [n for n in names if n not in words] == []
 
 
 def test_out_of_memory_names_the_batch_size_to_lower(tiny_model_dir, suite):

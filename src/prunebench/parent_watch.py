@@ -28,18 +28,25 @@ def watch_parent(interval: float = 2.0, grace: float = 60.0) -> threading.Thread
     if parent <= 1:  # started by init (or already orphaned): nothing would tell us apart
         return None
     # interrupt_main() does nothing while SIGINT is ignored, as it is in every process started
-    # from a background job of a non-interactive shell (`snakemake ... &` in a script): Python
-    # then leaves SIGINT ignored. Such a job must still stop the Ctrl-C way, so Python's own
-    # handler is put back (only the main thread may set it; the jobs call this from there).
+    # from a background job of a non-interactive shell (`snakemake ... &` in a script). Such a
+    # job must still stop the Ctrl-C way once orphaned, yet keep ignoring a Ctrl-C typed at the
+    # terminal (Snakemake ignores it too, and runs on): a handler that interrupts only once the
+    # parent is gone. Only the main thread may set it; the jobs call this from there.
+    orphaned = threading.Event()
     if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL)):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        def interrupt_once_orphaned(signum, frame):
+            if orphaned.is_set():
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, interrupt_once_orphaned)
 
     def run() -> None:
         while os.getppid() == parent:
             time.sleep(interval)
         log.error("the process that started this job (pid %d, Snakemake) is gone: stopping the "
                   "job without writing its outputs; rerun the workflow to redo it", parent)
+        orphaned.set()
         _thread.interrupt_main()
         time.sleep(grace)
         os._exit(1)

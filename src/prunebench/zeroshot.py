@@ -149,37 +149,45 @@ def lm_eval_tasks_dir() -> Path | None:
     return root if root is not None and root.is_dir() else None
 
 
+def task_files(root: Path) -> list[Path]:
+    """The files under `root` (lm-eval's built-in tasks) that name tasks, groups and tags: its
+    YAML files, and the templates without a suffix that they `include:` (`_gpqa_cot_n_shot_yaml`
+    gives the `gpqa` tag its name)."""
+    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", "") and p.is_file())
+
+
 def scan_builtin_tasks(names: tuple[str, ...], root: Path | None = None) -> BuiltinScan:
-    """Scan the YAML files under `root` (lm-eval's built-in tasks) as text, without parsing
-    (about a second for lm-eval's ~14,000 files, warm)."""
+    """Scan the task files under `root` (lm-eval's built-in tasks) as text, without parsing
+    (one or two seconds for lm-eval's ~14,500 files, warm). Only a YAML file defines a task."""
     root = root or lm_eval_tasks_dir()
     alternatives = b"|".join(re.escape(name.encode()) for name in names)
     defines = re.compile(rb"""^[ \t]*task:[ \t]*["']?(""" + alternatives
                          + rb""")["']?[ \t]*(?:#.*)?$""", re.MULTILINE)
     wanted = {name.encode() for name in names}
     scan = BuiltinScan({name: [] for name in names}, set(), set())
-    for path in sorted(root.rglob("*.yaml")):
+    for path in task_files(root):
         text = path.read_bytes()
         found = wanted.intersection(_NAME_RUN.findall(text))
         scan.mentioned.update(m.decode() for m in found)
         scan.declared.update(m.decode() for m in _DECLARES.findall(text))
-        if found:
+        if found and path.suffix == ".yaml":
             for match in defines.finditer(text):
                 scan.files[match.group(1).decode()].append(path)
     return scan
 
 
 def _refuse_unmentioned(hub: tuple[str, ...], scan: BuiltinScan, include: str | None) -> None:
-    """A hub task no built-in YAML mentions cannot be one of lm-eval's: a typo, told at once."""
+    """A hub task no built-in task file mentions cannot be one of lm-eval's: a typo, told at
+    once."""
     for task in hub:
         if task not in scan.mentioned and _PLAIN_NAME.fullmatch(task):
             _refuse_unknown(task, scan.declared, include)
 
 
 def unknown_hub_tasks(tasks: list[str], cache_dir: Path | None = None) -> list[str]:
-    """One line per hub task that lm-eval's built-in YAMLs never mention: a typo
+    """One line per hub task that lm-eval's built-in task files never mention: a typo
     (`hellaswg`), which the zero-shot job would refuse only after the pruning before it. The
-    same test the job makes, from the words of lm-eval's YAMLs (`task_words`), so it refuses
+    same test the job makes, from the words of those files (`task_words`), so it refuses
     nothing the job would run. Empty when lm-eval is not installed here."""
     # A pb_* name is the offline suite's (unknown_suite_tasks names its typos).
     hub = [t for t in hub_tasks(tasks) if not t.startswith("pb_") and _PLAIN_NAME.fullmatch(t)]
@@ -192,12 +200,17 @@ def unknown_hub_tasks(tasks: list[str], cache_dir: Path | None = None) -> list[s
             for task in hub if task not in words["words"]]
 
 
+# What task_words keeps; a new number makes every cached file stale.
+_WORDS_FORMAT = 2
+
+
 def task_words(cache_dir: Path | None = None) -> dict[str, Any] | None:
-    """Every name-like word of lm-eval's built-in task YAMLs (`words`) and the names their
+    """Every name-like word of lm-eval's built-in task files (`words`) and the names their
     `task:`/`group:` lines give (`declared`, the suggestions for a typo), with lm-eval's
     `version`; None without lm-eval. Reading the files takes a second or more (longer on a
-    network file system), so the result is kept in `cache_dir`, one file per lm-eval version
-    and install folder."""
+    network file system), so the result is kept in `cache_dir`, one file per lm-eval install:
+    its version, folder and the modification times of its task folders (an editable install
+    updated in place keeps its version, not those)."""
     import hashlib
     from importlib.metadata import PackageNotFoundError, version
 
@@ -208,17 +221,20 @@ def task_words(cache_dir: Path | None = None) -> dict[str, Any] | None:
         lm_eval_version = version("lm_eval")
     except PackageNotFoundError:
         lm_eval_version = "unknown"
-    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
-    cached = (Path(cache_dir) / f"lm-eval-{lm_eval_version}-{key}-task-words.json"
-              if cache_dir and lm_eval_version != "unknown" else None)
-    if cached is not None:
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            data = json.loads(cached.read_text())
-            return {"version": lm_eval_version, "words": set(data["words"]),
-                    "declared": data["declared"]}
+    cached = None
+    if cache_dir:
+        folders = [root, *(p for p in root.rglob("*") if p.is_dir())]
+        stamp = f"{_WORDS_FORMAT}|{root.resolve()}|{max(p.stat().st_mtime_ns for p in folders)}"
+        key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+        cached = Path(cache_dir) / f"lm-eval-{lm_eval_version}-{key}-task-words.json"
+        data = _json_or_none(cached)
+        if (isinstance(data, dict) and isinstance(data.get("words"), list)
+                and isinstance(data.get("declared"), list)):
+            return {"version": lm_eval_version, "words": set(map(str, data["words"])),
+                    "declared": [str(d) for d in data["declared"]]}
     words: set[bytes] = set()
     declared: set[bytes] = set()
-    for path in root.rglob("*.yaml"):
+    for path in task_files(root):
         text = path.read_bytes()
         words.update(_NAME_RUN.findall(text))
         declared.update(_DECLARES.findall(text))
@@ -234,6 +250,13 @@ def task_words(cache_dir: Path | None = None) -> dict[str, Any] | None:
             write_json(cached, data)
     return {"version": lm_eval_version, "words": set(data["words"]),
             "declared": data["declared"]}
+
+
+def _json_or_none(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def task_specs(tasks: list[str], include_path: str | Path | None) -> list[str | dict]:

@@ -331,8 +331,14 @@ def preflight_warnings():
 def slurm_partition_given():
     """Whether this run's default or per-rule resources name a SLURM partition."""
     settings = workflow.resource_settings
-    given = [settings.default_resources, *settings.overwrite_resources.values()]
-    return any(r is not None and "slurm_partition" in r for r in given)
+    for given in [settings.default_resources, *settings.overwrite_resources.values()]:
+        names = getattr(given, "parsed", given)  # Snakemake 8's DefaultResources: a dict there
+        try:
+            if names is not None and "slurm_partition" in names:
+                return True
+        except TypeError:  # a form this Snakemake version does not let one look into
+            continue
+    return False
 
 
 _PREFLIGHT_SAID = []

@@ -124,19 +124,22 @@ def _read_recorded(path: Path, manifest_path: Path) -> tuple[dict[str, str], dic
 def known_sha256(files: list[Path], announce=None) -> dict[str, str]:
     """{file name: sha256} of files in one folder, each hashed only when its size, inode or
     modification time is new to the folder's memo (the one verify_manifest keeps: an entry
-    says a file with that stat has that digest). `announce(names)` is called before hashing."""
+    says a file with that stat has that digest; PRUNEBENCH_VERIFY=full hashes every time).
+    `announce(names)` is called before hashing."""
     if not files:
         return {}
-    memo_file = _memo_file(files[0].parent)
+    memo_file = None if os.environ.get("PRUNEBENCH_VERIFY") == "full" else _memo_file(
+        files[0].parent)
     memo = _read_memo(memo_file)
     stats = {f.name: _stat_key(f) for f in files}
     known = {name: entry[3] for name, entry in memo.items()
-             if name in stats and isinstance(entry, list) and entry[:3] == stats[name]}
+             if name in stats and isinstance(entry, list) and len(entry) == 4
+             and entry[:3] == stats[name] and isinstance(entry[3], str)}
     stale = [f for f in files if f.name not in known]
     if stale and announce is not None:
         announce([f.name for f in stale])
     fresh = sha256_files(stale)
-    if fresh:
+    if fresh and memo_file is not None:
         memo.update({name: [*stats[name], digest] for name, digest in fresh.items()})
         try:
             write_json(memo_file, memo)

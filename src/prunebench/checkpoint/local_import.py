@@ -171,20 +171,26 @@ def workflow_state(folder: Path, model_dir: Path) -> dict[str, list[int]]:
     from prunebench.checkpoint.integrity import known_sha256
 
     now = folder_state(folder)
-    imported = imported_state(model_dir)
-    if not imported or now == imported or set(now) != set(imported):
-        return now
-    moved = [name for name in now if now[name] != imported[name]]
-    recorded = _imported_sha256(model_dir)
-    if any(now[name][0] != imported[name][0] or name not in recorded for name in moved):
-        return now
 
     def announce(names: list[str]) -> None:
         log.warning("%s: %s have a new modification time since the import; comparing their "
                     "contents with it (once)", folder, ", ".join(names))
 
-    digests = known_sha256([folder / name for name in moved], announce)
-    return imported if all(digests[name] == recorded[name] for name in moved) else now
+    # Anything odd (a damaged manifest, a file gone or replaced while it is hashed) counts
+    # as changed: the worst it does is import again.
+    try:
+        imported = imported_state(model_dir)
+        if not isinstance(imported, dict) or now == imported or set(now) != set(imported):
+            return now
+        moved = [name for name in now if now[name] != imported[name]]
+        recorded = _imported_sha256(model_dir)
+        if any(now[name][0] != imported[name][0] or name not in recorded for name in moved):
+            return now
+        digests = known_sha256([folder / name for name in moved], announce)
+        same = all(digests[name] == recorded[name] for name in moved)
+    except (OSError, TypeError, AttributeError, IndexError, KeyError):
+        return now
+    return imported if same else now
 
 
 def _imported_sha256(model_dir: Path) -> dict[str, str]:
@@ -192,7 +198,10 @@ def _imported_sha256(model_dir: Path) -> dict[str, str]:
     manifest = _json_or_none(Path(model_dir) / MANIFEST)
     if not isinstance(manifest, dict):
         return {}
-    recorded = {**(manifest.get("files_sha256") or {}), **(manifest.get("weights_sha256") or {})}
+    recorded = {}
+    for key in ("files_sha256", "weights_sha256"):
+        if isinstance(manifest.get(key), dict):
+            recorded.update(manifest[key])
     return {k: v for k, v in recorded.items() if isinstance(v, str)}
 
 
@@ -208,7 +217,7 @@ def _size_and_time(file: Path) -> list[int]:
 def imported_state(model_dir: Path) -> dict[str, list[int]] | None:
     """`folder_state` of the folder as it was imported into `model_dir` (its manifest)."""
     manifest = _json_or_none(Path(model_dir) / MANIFEST)
-    return None if manifest is None else manifest.get("imported_files")
+    return manifest.get("imported_files") if isinstance(manifest, dict) else None
 
 
 def _recorded(staging: Path) -> dict | None:

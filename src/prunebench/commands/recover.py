@@ -38,7 +38,8 @@ SETTABLE = [k for k in DEFAULTS if k != "data"] + [f"data.{k}" for k in DEFAULTS
 
 
 def recover_command(args) -> Path:
-    """`prunebench recover`: the workflow's instructions + lora rules on one pruned checkpoint."""
+    """`prunebench recover`: the workflow's instructions + lora rules on one pruned (or dense)
+    checkpoint."""
     # The settings are checked before torch is imported (seconds): a typo is refused at once.
     settings = lora_settings({"lora": lora_section(args)})  # the workflow's resolution
     out = Path(args.out)

@@ -523,6 +523,8 @@ def _refused_inside(problems: list[str], key: str) -> str | None:
     """The section where `key` was refused as an unknown key (`_unknown_keys`), or None."""
     for line in problems:
         where, _, what = line.partition(": ")
-        if what.startswith("unknown key") and repr(key) in what.partition(": the keys")[0]:
-            return where
+        if what.startswith("unknown key"):
+            refused = re.sub(r" \(did you mean [^)]*\)", "", what.partition(": the keys")[0])
+            if repr(key) in refused:
+                return where
     return None
