@@ -842,6 +842,24 @@ def test_partial_rows_measured_by_other_code_are_not_reused(monkeypatch, tmp_pat
         provenance.code_identity.cache_clear()
 
 
+def test_partial_rows_resume_on_another_gpu_of_the_same_kind_not_on_another_device():
+    """A pre-empted job resumed on a machine with several GPUs takes any free one
+    (prunebench.gpu_claim): its index must not throw the finished rows away."""
+    from prunebench.benchmark.run import sweep_fingerprint
+
+    config = dense_model().config
+    result = {k: None for k in ("model", "variant", "backend", "input_tokens", "output_tokens",
+                                "params", "blocks", "dtype", "attention", "sampling", "warmup",
+                                "repeats", "max_repeats", "max_seconds", "ci_target", "seed",
+                                "prompt_ids")}
+
+    def fingerprint(device: str) -> dict:
+        return sweep_fingerprint({**result, "device": device}, config, torch.device(device), {})
+
+    assert fingerprint("cuda:0") == fingerprint("cuda:1") == fingerprint("cuda")
+    assert fingerprint("cuda:1") != fingerprint("cpu")
+
+
 # --------------------------------------------------------------------------- interference
 
 def test_a_sweep_holds_the_machine_lock_and_records_other_work(monkeypatch, tmp_path):

@@ -18,9 +18,12 @@ HOLDER = textwrap.dedent("""
     from pathlib import Path
     from prunebench import gpu_claim
     keys, mode, done = sys.argv[1].split(","), sys.argv[2], Path(sys.argv[3])
-    if mode == "one":
+    if mode in ("one", "one-then-all"):
         print(gpu_claim.claim_one(keys, poll_s=0.05), flush=True)
-    else:
+    if mode == "one-then-all":  # a device-mapped model's job: resolve_device, then load_model
+        while not done.with_suffix(".go").exists():
+            time.sleep(0.05)
+    if mode != "one":
         gpu_claim.claim_all(keys)
         print("all", flush=True)
     while not done.exists():
@@ -111,20 +114,27 @@ def test_a_model_spread_over_the_gpus_waits_for_every_one(locks):
         single.end()
 
 
-def test_claim_all_lets_go_of_its_own_single_claim_first(locks):
-    """Two spread models each holding one GPU, waiting for the other's, would wait forever."""
+def test_two_spread_models_that_each_hold_one_gpu_both_get_all_in_turn(locks):
+    """Each lets go of its own GPU before taking all in order: holding one while waiting for
+    the other's, they would wait forever."""
     keys = ["fake-a", "fake-b"]
-    assert gpu_claim.claim_one(keys) == 0
-    other = Holder(locks, "other", keys)
+    first = Holder(locks, "first", keys, mode="one-then-all")
+    second = Holder(locks, "second", keys, mode="one-then-all")
     try:
-        assert other.said() == "1"
-        gpu_claim.release()
-        assert gpu_claim.claim_one(keys, poll_s=0.05) == 0
-        other.end()
-        gpu_claim.claim_all(keys)
-        assert sorted(gpu_claim._held) == keys
+        assert {first.said(), second.said()} == {"0", "1"}  # one GPU each
+        for holder in (first, second):
+            holder.done.with_suffix(".go").touch()
+        outputs = {h.proc.stdout: h for h in (first, second)}
+        ready = select.select(list(outputs), [], [], 60)[0]
+        assert ready, "neither took every GPU: they wait on each other"
+        earlier = outputs[ready[0]]
+        assert earlier.said() == "all"
+        earlier.end()
+        later = second if earlier is first else first
+        assert later.said() == "all"
     finally:
-        other.end()
+        first.end()
+        second.end()
 
 
 @pytest.fixture
@@ -152,8 +162,11 @@ def test_cuda_without_an_index_is_the_gpu_this_job_claimed(fake_gpus, locks):
         assert current == [1]
         # The same GPU for every later call of this process (the sweep resolves it again).
         assert modeling.resolve_device("cuda") == torch.device("cuda", 1)
-        # A device named with its index is used as given.
+        assert current == [1, 1]
+        # A device named with its index is used as given, and made the current one too
+        # (CUDA events and graph capture use the current device).
         assert modeling.resolve_device("cuda:2") == torch.device("cuda", 2)
+        assert current == [1, 1, 2]
         assert sorted(gpu_claim._held) == ["fake-1"]
     finally:
         busy.end()

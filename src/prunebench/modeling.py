@@ -71,9 +71,11 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device.type == "cuda" and device.index is None and torch.cuda.device_count() > 1:
         from prunebench.gpu_claim import claim_one
 
-        index = claim_one(gpu_keys())
-        torch.cuda.set_device(index)  # what torch calls without a device (synchronize) uses
-        return torch.device("cuda", index)
+        device = torch.device("cuda", claim_one(gpu_keys()))
+    if device.type == "cuda" and device.index is not None:
+        # What torch uses where no device is named (CUDA events, streams, graph capture,
+        # synchronize): the GPU the work runs on, not GPU 0.
+        torch.cuda.set_device(device.index)
     return device
 
 
@@ -441,10 +443,10 @@ def save_random_model(architecture: str, out_dir: str | Path, tokenizer=None,
     if tokenizer is not None and len(tokenizer) > config.vocab_size:
         raise PrunebenchError(f"tokenizer has {len(tokenizer)} ids, more than {architecture}'s "
                               f"vocabulary of {config.vocab_size}")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device("auto")  # on a machine with several GPUs, one no other job holds
     model = random_model(config, device, dtype, seed)
     # CUDA's and the CPU's generators draw different weights from one seed: the device is part
-    # of what makes these weights.
+    # of what makes these weights (its kind: every GPU draws the same).
     save_model(model, tokenizer, out_dir, extra_manifest={"random": {
-        "architecture": architecture, "seed": seed, "device": device,
+        "architecture": architecture, "seed": seed, "device": device.type,
         "tokenizer": "embedded text's (a stand-in)" if tokenizer is not None else None}})

@@ -398,9 +398,12 @@ def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
     keys = ("model", "variant", "backend", "input_tokens", "output_tokens", "params", "blocks",
             "dtype", "device", "attention", "sampling", "warmup", "repeats", "max_repeats",
             "max_seconds", "ci_target", "seed", "prompt_ids")
-    return {"sweep": {k: result[k] for k in keys}, "shapes": layer_shapes(config), "cell": cell,
-            "versions": package_versions(), "code": code_identity()["hash"],
-            "device": device_info(device)}
+    sweep, info = {k: result[k] for k in keys}, device_info(device)
+    # The kind of device and the GPU's model count, not which of a machine's GPUs ran the rows:
+    # a resumed job takes any free one (prunebench.gpu_claim).
+    sweep["device"] = info["device"] = str(sweep["device"]).split(":")[0]
+    return {"sweep": sweep, "shapes": layer_shapes(config), "cell": cell,
+            "versions": package_versions(), "code": code_identity()["hash"], "device": info}
 
 
 def load_partial_rows(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dict[int, dict]:
