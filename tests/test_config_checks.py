@@ -427,6 +427,44 @@ def test_check_config_prints_the_notes_after_no_problem(tmp_path):
                                "zero-shot on the offline pb_* tasks only")
 
 
+def test_a_size_written_after_an_underscore_is_told_the_dash():
+    config = default_config()
+    config["models"]["tiny"]["variants"] = ["dense", "flap_0.8", "nomethod_0.8"]
+    text = problems(config)
+    assert "variant 'flap_0.8' must be 'dense' or '<method>-<size>' such as 'depth_ppl-4.9B' " \
+           "(did you mean 'flap-0.8'?)" in text
+    assert "'nomethod_0.8' must be 'dense' or '<method>-<size>' such as 'depth_ppl-4.9B'\n" \
+        in text + "\n"  # no method of that name: nothing to suggest
+
+
+def test_a_variant_of_another_runs_config_names_both_fixes():
+    """Asked for without the config that has it (a cell of a stacked run remade with the
+    default config alone), it used to say only to add it to the config."""
+    from prunebench.plan.variants import variant_entry
+
+    with pytest.raises(PrunebenchError) as err:
+        variant_entry(default_config(), "tiny", "wanda_sp-0.8")
+    assert str(err.value).startswith("variant 'wanda_sp-0.8' is not configured for model 'tiny': "
+                                     "add it under models.tiny.variants in the config, or, to "
+                                     "remake a file of a run whose config has it, repeat that "
+                                     "run's --configfile files")
+
+
+def test_a_token_config_longer_than_the_tiny_models_context_is_refused_before_it_is_trained(
+        tmp_path):
+    """Its shape is the pipeline's own: known before the model is (it used to be found out by
+    the benchmark job, minutes into a fresh run)."""
+    from prunebench.checkpoint.architectures import TINY_SHAPE
+
+    config = default_config()
+    limit = TINY_SHAPE["max_position_embeddings"]
+    config["benchmark"]["token_configs"] = ["12x32", f"{limit - 99}x100"]
+    assert f"needs {limit + 1} positions, and model tiny has {limit}" in problems(config,
+                                                                                 tmp_path)
+    config["embedded"]["model"]["max_position_embeddings"] = limit + 1  # its own override
+    check_config(config, resources=tmp_path)
+
+
 def test_token_configs_and_windows_longer_than_a_known_model_are_refused(tmp_path):
     """Known here: a `random:` shape (llama-7b: 2048 positions) or a config.json in
     resources/models/<name>/. A hub model not downloaded yet is left to its jobs."""

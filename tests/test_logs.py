@@ -96,6 +96,21 @@ def test_file_named_library_logger_gets_a_module_name_and_keeps_its_level(tmp_pa
     assert "successfully saved" not in text and "/venv/" not in text
 
 
+@pytest.mark.parametrize("raised, said, traceback", [
+    ("KeyboardInterrupt()", "interrupted: this job's outputs were not written", False),
+    ("RuntimeError('boom')", "job failed", True)])
+def test_an_interrupted_job_says_one_line_and_a_failed_one_its_traceback(tmp_path, raised, said,
+                                                                         traceback):
+    """Ctrl-C stops every running job: each used to print a traceback, like a crash."""
+    log_file = tmp_path / "job.log"
+    job = (f"from prunebench import logs\nlogs.setup({str(log_file)!r})\nraise {raised}\n")
+    done = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0
+    for text in (done.stderr, log_file.read_text()):
+        assert said in text and ("Traceback" in text) == traceback, text
+
+
 def test_module_name_of_a_file():
     assert logs.module_name("/a/lib/python3.11/site-packages/pkg/sub/mod.py") == "pkg.sub.mod"
     assert logs.module_name("/a/dist-packages/pkg/mod.py") == "pkg.mod"

@@ -828,6 +828,14 @@ def test_a_speed_up_from_a_flagged_timing_is_drawn_hollow(tmp_path, unstable_var
     summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
                                    report.load_evals(evals))
     assert dict(zip(summary["variant"], summary["hf_12x128_latency_b1_flagged"])) == flagged
+    # speed.md says it per row too: a clean row timed against a flagged dense row is flagged
+    view = report.speed_headline(report.speed_table(report.load_bench(bench),
+                                                    report.load_prune_reports(reports)))
+    says = {(v, b): f for v, b, f in view[["variant", "batch_size", "flags"]].values}
+    for variant, expected in flagged.items():
+        assert ("dense row flagged" in says[(variant, 1)]) == (
+            expected and variant != unstable_variant), says
+        assert says[(variant, 8)] == ""
     fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
     drawn = [c for c in fig.axes[0].collections if len(c.get_offsets())]
     hollow = [c for c in drawn if all(tuple(fc) == (1.0, 1.0, 1.0, 1.0)

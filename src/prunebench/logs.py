@@ -60,6 +60,9 @@ def _log_uncaught(exc_type, exc, tb) -> None:
     logger = logging.getLogger("prunebench")
     if issubclass(exc_type, PrunebenchError):  # the user's to fix: the message is the point
         logger.error("%s: %s", exc_type.__name__, exc)
+    elif issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C: one line per job, no traceback
+        logger.warning("interrupted: this job's outputs were not written, and the next run "
+                       "redoes it (a benchmark resumes from its finished batch sizes)")
     else:
         logger.error("job failed", exc_info=(exc_type, exc, tb))
 

@@ -80,14 +80,10 @@ def encode_text(tokenizer, text: str) -> torch.Tensor:
 # --------------------------------------------------------------------------- model
 
 def tiny_config(vocab_size: int, **overrides) -> LlamaConfig:
-    """8 blocks, hidden 128, 4 heads of 32, MLP 384: about 2M parameters."""
-    settings = dict(vocab_size=vocab_size, hidden_size=128, intermediate_size=384,
-                    num_hidden_layers=8, num_attention_heads=4, num_key_value_heads=4,
-                    head_dim=32, max_position_embeddings=1024, rms_norm_eps=1e-5,
-                    rope_theta=10000.0, tie_word_embeddings=False, bos_token_id=1,
-                    eos_token_id=2, pad_token_id=0, torch_dtype="float32")
-    settings.update(overrides)
-    return LlamaConfig(**settings)
+    """8 blocks, hidden 128, 4 heads of 32, MLP 384: about 2M parameters (TINY_SHAPE)."""
+    from prunebench.checkpoint.architectures import TINY_SHAPE
+
+    return LlamaConfig(**{**TINY_SHAPE, "vocab_size": vocab_size, **overrides})
 
 
 def _lr_at(step: int, steps: int, lr: float, warmup: int) -> float:

@@ -14,6 +14,16 @@ from prunebench import PrunebenchError
 if TYPE_CHECKING:  # imported when a config is built: job sizing reads the shapes alone
     from transformers import LlamaConfig
 
+# The embedded tiny model (prunebench.tiny): 8 blocks, hidden 128, 4 heads of 32, MLP 384, about
+# 2M parameters; its vocabulary is the size of the tokenizer trained on the embedded text, and
+# the config's `embedded.model` may override any of these. Here, torch-free, so that the
+# config checks know its context before it is trained.
+TINY_SHAPE: dict = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=8,
+                        num_attention_heads=4, num_key_value_heads=4, head_dim=32,
+                        max_position_embeddings=1024, rms_norm_eps=1e-5, rope_theta=10000.0,
+                        tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+                        pad_token_id=0, torch_dtype="float32")
+
 # Shapes of the published checkpoints (config.json of each hub repository).
 ARCHITECTURES: dict[str, dict] = {
     "llama-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,

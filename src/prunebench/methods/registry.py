@@ -169,6 +169,10 @@ def parse_variant(variant: str) -> tuple[str, str | None]:
         return "dense", None
     name, sep, size = variant.rpartition("-")
     if not sep or not name or not size:
+        # `flap_0.8`: a method name, then its size after another separator
+        method, _, tail = variant.rpartition("_")
+        hint = (f" (did you mean '{method}-{tail}'?)"
+                if method in METHODS and tail[:1].isdigit() else "")
         raise PrunebenchError(f"variant {variant!r} must be 'dense' or '<method>-<size>' "
-                              "such as 'depth_ppl-4.9B'")
+                              f"such as 'depth_ppl-4.9B'{hint}")
     return name, size

@@ -430,6 +430,11 @@ def context_problems(config: dict[str, Any], resources: str | Path = "resources"
     problems = []
     for model, spec in _models(config):
         limit = getattr(_known_config(model, spec, resources), "max_position_embeddings", None)
+        if limit is None and spec.get("source") == "tiny":  # before it is trained
+            from prunebench.checkpoint.architectures import TINY_SHAPE
+
+            limit = _section(config, "embedded", "model").get(
+                "max_position_embeddings", TINY_SHAPE["max_position_embeddings"])
         if not isinstance(limit, int):
             continue
         for item in bench.get("token_configs") or []:

@@ -97,7 +97,9 @@ def variant_entry(config: dict, model: str, variant: str) -> dict[str, Any]:
         if entry["recovery"] and entry["base"] == variant:
             return {**entry, "name": variant, "recovery": None}
     raise PrunebenchError(f"variant {variant!r} is not configured for model {model!r}: add it "
-                          f"under models.{model}.variants in the config")
+                          f"under models.{model}.variants in the config, or, to remake a file of "
+                          "a run whose config has it, repeat that run's --configfile files "
+                          "(after the target)")
 
 
 def _method_config(config: dict, method: str) -> dict[str, Any]:

@@ -237,13 +237,25 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
         return speed[column].fillna(False).astype(bool)
 
     flags = {"unstable": flagged("unstable"), "contended": flagged("competition"),
-             "ran eagerly": fell_back(speed)}
+             "ran eagerly": fell_back(speed),
+             "dense row flagged (so are its speed-ups)": dense_untrusted(speed)}
     unlike = speed["unlike_dense"].fillna("") if "unlike_dense" in speed else None
     out["flags"] = [", ".join([name for name, rows in flags.items() if rows[i]]
                               + ([f"unlike dense: {unlike[i]}"] if unlike is not None
                                  and unlike[i] else []))
                     for i in speed.index]
     return out
+
+
+def dense_untrusted(speed: pd.DataFrame) -> pd.Series:
+    """Rows of pruned variants whose dense row (same model, backend, tokens and batch size) is
+    untrusted: their speed-ups divide by that timing, however clean their own."""
+    row = ["model", "backend", "tokens", "batch_size"]
+    dense = speed[speed["variant"] == DENSE]
+    bad = set(map(tuple, dense.loc[untrusted(dense), row].itertuples(index=False)))
+    keys = speed[row].itertuples(index=False)
+    return pd.Series([v != DENSE and tuple(k) in bad for v, k in zip(speed["variant"], keys)],
+                     index=speed.index)
 
 
 def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
