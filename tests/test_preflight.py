@@ -95,3 +95,28 @@ def test_cuda_on_a_machine_without_gpu_warns_that_every_gpu_job_would_stop():
 ])
 def test_no_gpu_warning_when_none_is_due(device, gpu, here):
     assert warn(device, gpu=gpu, here=here) is None
+
+
+def test_tables_about_to_lose_rows_are_named_with_the_run_that_made_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.json", "b.json", "c.json"):
+        Path(name).write_text("{}")
+    record = {"inputs": [{"kind": "bench", "path": "a.json"}, {"kind": "evaluation", "path": "b.json"},
+                         {"kind": "prune_report", "path": "gone.json"},
+                         {"kind": "published", "path": "c.json"}],
+              "configfiles": "--configfile config/config.yaml my.yaml"}
+    warning = preflight.dropped_rows_warning(record, ["a.json"])
+    assert warning.startswith("the tables in results/tables/ hold rows from 1 result file(s) this "
+                              "run's config does not ask for (b.json)")
+    assert warning.endswith("stop (Ctrl-C) and rerun with the config files that made them "
+                            "(--configfile config/config.yaml my.yaml)")
+    # every row file asked for, or the others gone from disk, or no record: nothing to say
+    assert preflight.dropped_rows_warning(record, ["a.json", "b.json"]) is None
+    Path("b.json").unlink()
+    assert preflight.dropped_rows_warning(record, ["a.json"]) is None
+    assert preflight.dropped_rows_warning(None, []) is None
+    assert preflight.dropped_rows_warning({"inputs": "?"}, []) is None
+    Path("b.json").write_text("{}")
+    older = {k: v for k, v in record.items() if k != "configfiles"}  # made before it was kept
+    assert preflight.dropped_rows_warning(older, ["a.json"]).endswith(
+        "rerun with the --configfile files of the run that made them")

@@ -204,6 +204,23 @@ def test_the_config_with_its_keys_reordered_reruns_nothing(workflow_run):
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
 
 
+def test_a_run_that_would_remake_the_tables_without_some_rows_says_so_first(workflow_run):
+    """A cell of a stacked run remade with the default config alone used to rebuild the tables
+    without the other run's rows, without a word."""
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    variants = config["models"]["tiny"]["variants"]
+    gone = next(v for v in reversed(variants) if isinstance(v, str) and v != "dense")
+    config["models"]["tiny"]["variants"] = [v for v in variants if v != gone]
+    (workflow_run / "fewer.yaml").write_text(yaml.safe_dump(config))
+    said = "\n".join(snakemake(workflow_run, "-n", configfile="fewer.yaml").stderr.splitlines()
+                     + snakemake(workflow_run, "-n", configfile="fewer.yaml").stdout.splitlines())
+    assert "prunebench: the tables in results/tables/ hold rows from " in said, said[-3000:]
+    assert f"results/pruned/tiny/{gone}/prune_report.json" in said or gone in said
+    assert "rerun with the config files that made them (--configfile test.yaml)" in said
+    full = snakemake(workflow_run, "-n")
+    assert "hold rows from" not in full.stdout + full.stderr
+
+
 def test_target_larger_than_the_built_model_is_refused_before_any_job(workflow_run):
     # Once the model's config.json is here, the dry run knows its size (before that, the prune
     # job checks it before loading any weight: tests/test_failure_modes.py).

@@ -118,4 +118,11 @@ def aggregation_record(inputs: dict[str, list[str | Path]],
                 data = read_json(path)
                 entry["provenance"] = data.get("provenance") if isinstance(data, dict) else None
             files.append(entry)
-    return {"inputs": files, "provenance": provenance(cell=canonical(settings))}
+    # The run's config files, for a later run that would remake the tables without some rows
+    # (plan.preflight.dropped_rows_warning names them).
+    import os
+
+    from prunebench.plan.layout import RERUN_CONFIG_VARIABLE
+
+    return {"inputs": files, "configfiles": os.environ.get(RERUN_CONFIG_VARIABLE) or None,
+            "provenance": provenance(cell=canonical(settings))}

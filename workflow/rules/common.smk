@@ -325,7 +325,21 @@ def preflight_warnings():
         cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
     )
     notes = embedded_settings_notes(config)
-    return [warning for warning in (hub, gpu, *notes) if warning]
+    dropped = preflight.dropped_rows_warning(
+        read_json_or_none(layout.TABLES_PROVENANCE),
+        prune_reports() + bench_files() + eval_files(),
+    )
+    return [warning for warning in (hub, gpu, dropped, *notes) if warning]
+
+
+def read_json_or_none(path):
+    """A JSON file's content, or None when it is missing or unreadable."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def slurm_partition_given():

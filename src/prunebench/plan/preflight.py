@@ -84,3 +84,29 @@ def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_r
     return (f"this machine shows no GPU, so with device: auto {jobs} would run on the "
             f"CPU{where}: hours for models of billions of parameters, and CPU timings in the "
             f"speed table. {elsewhere}, or set device: cuda to have them refused instead")
+
+
+# Kinds of result file that make rows of the tables (aggregation_record's `kind`).
+ROW_KINDS = ("prune_report", "bench", "evaluation")
+
+
+def dropped_rows_warning(record: dict | None, inputs: Iterable[str]) -> str | None:
+    """A warning when the tables' last aggregation (`record`, results/tables/provenance.json)
+    read result files that this run's aggregation would not (`inputs`), and they are still on
+    disk: remade now, the tables would lose their rows. The usual cause: a cell of a stacked
+    run remade, or the tables refreshed, without that run's --configfile."""
+    if not isinstance(record, dict) or not isinstance(record.get("inputs"), list):
+        return None
+    wanted = set(inputs)
+    dropped = [e["path"] for e in record["inputs"]
+               if isinstance(e, dict) and e.get("kind") in ROW_KINDS
+               and isinstance(e.get("path"), str) and e["path"] not in wanted
+               and os.path.exists(e["path"])]
+    if not dropped:
+        return None
+    again = record.get("configfiles")
+    how = (f"rerun with the config files that made them ({again})" if again
+           else "rerun with the --configfile files of the run that made them")
+    return (f"the tables in results/tables/ hold rows from {len(dropped)} result file(s) this "
+            f"run's config does not ask for ({_listed(dropped)}): if the aggregation runs now, "
+            f"it remakes the tables without them. To keep them, stop (Ctrl-C) and {how}")
