@@ -463,6 +463,20 @@ def test_noise_columns_and_unstable_flag_in_table_and_figure(tmp_path):
     assert "mean latency" in fig.get_suptitle()  # names the throughput statistic it plots
 
 
+def test_flagged_cells_get_one_warning_with_one_command_for_all():
+    """It used to be one 400-character warning per file (24 on a contended default run)."""
+    cells = [f"results/bench/m7/v{i}/hf/12x128.json" for i in range(5)]
+    advice = report.rerun_advice(cells, "--configfile config/config.yaml my.yaml")
+    assert "\n" not in advice and advice.startswith(
+        "5 result file(s) have unstable or contended timings (results/bench/m7/v0/hf/12x128.json, "
+        "results/bench/m7/v1/hf/12x128.json, results/bench/m7/v2/hf/12x128.json and 2 more;")
+    assert advice.endswith("`snakemake --cores all -f " + " ".join(cells)
+                           + " results/tables/speed.csv --configfile config/config.yaml my.yaml`")
+    assert report.rerun_advice([], "--configfile x.yaml") is None
+    assert report.rerun_advice(cells[:1], "").endswith("-f " + cells[0]
+                                                       + " results/tables/speed.csv`")
+
+
 def test_files_without_noise_fields_still_load(study):
     _, bench, reports, _ = study
     table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))

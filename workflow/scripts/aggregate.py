@@ -44,8 +44,7 @@ write_json(snakemake.output.provenance, aggregation_record(
 log.info("tables and figures written, and what they were made from (%s)",
          snakemake.output.provenance)
 # Said last, where the run ends: timings not to trust, and how to redo them.
-for cell in report.flagged_cells(tables["speed"]):
-    log.warning("%s has unstable or contended timings (unstable / competition in "
-                "results/tables/speed.csv): rerun it on a quiet machine with "
-                "`snakemake --cores all -f %s results/tables/speed.csv %s`", cell, cell,
-                os.environ.get(layout.RERUN_CONFIG_VARIABLE, THIS_RUN))
+advice = report.rerun_advice(report.flagged_cells(tables["speed"]),
+                             os.environ.get(layout.RERUN_CONFIG_VARIABLE, THIS_RUN))
+if advice:
+    log.warning("%s", advice)

@@ -310,6 +310,19 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
     return [path(r) for r in ok[noisy(ok) & ~only_once][key].drop_duplicates().itertuples()]
 
 
+def rerun_advice(cells: list[str], configfiles: str) -> str | None:
+    """One warning for every cell `flagged_cells` returns, with one command that redoes them all
+    and the tables (`configfiles`: this run's --configfile arguments), or None."""
+    if not cells:
+        return None
+    shown = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
+    command = " ".join(["snakemake --cores all -f", *cells, "results/tables/speed.csv",
+                        *([configfiles] if configfiles else [])])
+    return (f"{len(cells)} result file(s) have unstable or contended timings ({shown}; unstable "
+            "/ competition in results/tables/speed.csv): rerun them on a quiet machine with "
+            f"`{command}`")
+
+
 def _markdown_cell(value: Any) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "–"
