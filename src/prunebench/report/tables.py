@@ -316,11 +316,11 @@ def rerun_advice(cells: list[str], configfiles: str) -> str | None:
     if not cells:
         return None
     shown = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
-    command = " ".join(["snakemake --cores all -f", *cells, "results/tables/speed.csv",
+    speed_csv = layout.TABLE.format(table="speed", ext="csv")
+    command = " ".join(["snakemake --cores all -f", *cells, speed_csv,
                         *([configfiles] if configfiles else [])])
     return (f"{len(cells)} result file(s) have unstable or contended timings ({shown}; unstable "
-            "/ competition in results/tables/speed.csv): rerun them on a quiet machine with "
-            f"`{command}`")
+            f"/ competition in {speed_csv}): rerun them on a quiet machine with `{command}`")
 
 
 def _markdown_cell(value: Any) -> str:
