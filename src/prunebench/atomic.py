@@ -198,6 +198,14 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def read_json_or_none(path: str | os.PathLike) -> Any:
+    """A JSON file's content, or None when it is missing or not readable JSON."""
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):  # numpy / torch scalars
         return obj.item()

@@ -99,8 +99,8 @@ def zeroshot_results(out: dict[str, Any], *, model: str, variant: str, params: i
     return summary, {**out["lm_eval"], "provenance": record}
 
 
-def aggregation_record(inputs: dict[str, list[str | Path]],
-                       settings: dict[str, Any]) -> dict[str, Any]:
+def aggregation_record(inputs: dict[str, list[str | Path]], settings: dict[str, Any],
+                       configfiles: str | None = None) -> dict[str, Any]:
     """results/tables/provenance.json: what the tables and figures were made from. Every input
     file with its sha256 and, for a result file, its own provenance block (code, versions,
     device, seed and the cell's config); then the aggregation's own provenance, its settings
@@ -118,11 +118,7 @@ def aggregation_record(inputs: dict[str, list[str | Path]],
                 data = read_json(path)
                 entry["provenance"] = data.get("provenance") if isinstance(data, dict) else None
             files.append(entry)
-    # The run's config files, for a later run that would remake the tables without some rows
-    # (plan.preflight.dropped_rows_warning names them).
-    import os
-
-    from prunebench.plan.layout import RERUN_CONFIG_VARIABLE
-
-    return {"inputs": files, "configfiles": os.environ.get(RERUN_CONFIG_VARIABLE) or None,
+    # `configfiles`, the run's `--configfile ...`, for a later run that would remake the tables
+    # without some rows (plan.preflight.dropped_rows_warning names them).
+    return {"inputs": files, "configfiles": configfiles or None,
             "provenance": provenance(cell=canonical(settings))}

@@ -18,6 +18,7 @@ from tokenizers import (Regex, Tokenizer, decoders, models, normalizers, pre_tok
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from prunebench import PrunebenchError
+from prunebench.checkpoint.architectures import TINY_SHAPE
 from prunebench.evaluate import perplexity
 from prunebench.modeling import build_model, count_params, save_model
 from prunebench.provenance import provenance
@@ -81,8 +82,6 @@ def encode_text(tokenizer, text: str) -> torch.Tensor:
 
 def tiny_config(vocab_size: int, **overrides) -> LlamaConfig:
     """8 blocks, hidden 128, 4 heads of 32, MLP 384: about 2M parameters (TINY_SHAPE)."""
-    from prunebench.checkpoint.architectures import TINY_SHAPE
-
     return LlamaConfig(**{**TINY_SHAPE, "vocab_size": vocab_size, **overrides})
 
 

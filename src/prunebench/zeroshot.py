@@ -25,7 +25,7 @@ from typing import Any
 from unittest import mock
 
 from prunebench import PrunebenchError, did_you_mean
-from prunebench.atomic import _json_default
+from prunebench.atomic import _json_default, read_json_or_none
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite, task_config
 
@@ -227,36 +227,27 @@ def task_words(cache_dir: Path | None = None) -> dict[str, Any] | None:
         stamp = f"{_WORDS_FORMAT}|{root.resolve()}|{max(p.stat().st_mtime_ns for p in folders)}"
         key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
         cached = Path(cache_dir) / f"lm-eval-{lm_eval_version}-{key}-task-words.json"
-        data = _json_or_none(cached)
-        if (isinstance(data, dict) and isinstance(data.get("words"), list)
-                and isinstance(data.get("declared"), list)):
-            return {"version": lm_eval_version, "words": set(map(str, data["words"])),
-                    "declared": [str(d) for d in data["declared"]]}
-    words: set[bytes] = set()
-    declared: set[bytes] = set()
-    for path in task_files(root):
-        text = path.read_bytes()
-        words.update(_NAME_RUN.findall(text))
-        declared.update(_DECLARES.findall(text))
-    data = {"words": sorted(w.decode() for w in words),
-            "declared": sorted(d.decode() for d in declared)}
-    if cached is not None:
-        from prunebench.atomic import write_json
+    data = read_json_or_none(cached) if cached else None
+    if not (isinstance(data, dict) and isinstance(data.get("words"), list)
+            and isinstance(data.get("declared"), list)):
+        words: set[bytes] = set()
+        declared: set[bytes] = set()
+        for path in task_files(root):
+            text = path.read_bytes()
+            words.update(_NAME_RUN.findall(text))
+            declared.update(_DECLARES.findall(text))
+        data = {"words": sorted(w.decode() for w in words),
+                "declared": sorted(d.decode() for d in declared)}
+        if cached is not None:
+            from prunebench.atomic import write_json
 
-        # Saved only where the resources folder exists (the cache folder is made in it, not
-        # its parents); a read-only checkout still gets the check, without the saving.
-        with contextlib.suppress(OSError, PrunebenchError):
-            cached.parent.mkdir(exist_ok=True)
-            write_json(cached, data)
-    return {"version": lm_eval_version, "words": set(data["words"]),
-            "declared": data["declared"]}
-
-
-def _json_or_none(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+            # Saved only where the resources folder exists (the cache folder is made in it,
+            # not its parents); a read-only checkout still gets the check, without the saving.
+            with contextlib.suppress(OSError, PrunebenchError):
+                cached.parent.mkdir(exist_ok=True)
+                write_json(cached, data)
+    return {"version": lm_eval_version, "words": set(map(str, data["words"])),
+            "declared": [str(d) for d in data["declared"]]}
 
 
 def task_specs(tasks: list[str], include_path: str | Path | None) -> list[str | dict]:

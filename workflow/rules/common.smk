@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
+from prunebench.atomic import read_json_or_none
 from prunebench.plan import layout, preflight, variants
 from prunebench.plan.checks import embedded_settings_notes, schema_defaults
 from prunebench.plan.layout import fill
@@ -330,16 +331,6 @@ def preflight_warnings():
         prune_reports() + bench_files() + eval_files(),
     )
     return [warning for warning in (hub, gpu, dropped, *notes) if warning]
-
-
-def read_json_or_none(path):
-    """A JSON file's content, or None when it is missing or unreadable."""
-    import json
-
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def slurm_partition_given():

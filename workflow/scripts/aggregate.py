@@ -36,15 +36,17 @@ for backend in snakemake.params.backends:
                                       display_names=snakemake.params.display_names)
 report.plot_quality_vs_speed(tables["summary"], figures_dir / "quality_vs_speed.png",
                              figures_dir / "quality_vs_speed.pdf")
+# This run's `--configfile ...` (the workflow passes it through the environment).
+configfiles = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
 write_json(snakemake.output.provenance, aggregation_record(
     {"prune_report": snakemake.input.reports, "bench": snakemake.input.bench,
      "evaluation": snakemake.input.evals, "published": [snakemake.input.published]},
     {"backends": snakemake.params.backends, "display_names": snakemake.params.display_names,
-     "evals_expected": snakemake.params.evals_expected}))
+     "evals_expected": snakemake.params.evals_expected}, configfiles))
 log.info("tables and figures written, and what they were made from (%s)",
          snakemake.output.provenance)
 # Said last, where the run ends: timings not to trust, and how to redo them.
 advice = report.rerun_advice(report.flagged_cells(tables["speed"]),
-                             os.environ.get(layout.RERUN_CONFIG_VARIABLE, THIS_RUN))
+                             THIS_RUN if configfiles is None else configfiles)
 if advice:
     log.warning("%s", advice)

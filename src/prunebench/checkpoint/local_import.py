@@ -27,10 +27,9 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.atomic import atomic_path, read_json, write_json
+from prunebench.atomic import atomic_path, read_json_or_none, write_json
 from prunebench.checkpoint.integrity import MANIFEST, TOKENIZER_FILES
 
 log = logging.getLogger(__name__)
@@ -195,7 +194,7 @@ def workflow_state(folder: Path, model_dir: Path) -> dict[str, list[int]]:
 
 def _imported_sha256(model_dir: Path) -> dict[str, str]:
     """{file name: sha256} as the import's manifest records them."""
-    manifest = _json_or_none(Path(model_dir) / MANIFEST)
+    manifest = read_json_or_none(Path(model_dir) / MANIFEST)
     if not isinstance(manifest, dict):
         return {}
     recorded = {}
@@ -216,19 +215,12 @@ def _size_and_time(file: Path) -> list[int]:
 
 def imported_state(model_dir: Path) -> dict[str, list[int]] | None:
     """`folder_state` of the folder as it was imported into `model_dir` (its manifest)."""
-    manifest = _json_or_none(Path(model_dir) / MANIFEST)
+    manifest = read_json_or_none(Path(model_dir) / MANIFEST)
     return manifest.get("imported_files") if isinstance(manifest, dict) else None
 
 
 def _recorded(staging: Path) -> dict | None:
-    return _json_or_none(staging / SOURCE_RECORD)
-
-
-def _json_or_none(path: Path) -> Any:
-    try:
-        return read_json(path)
-    except (OSError, ValueError):
-        return None
+    return read_json_or_none(staging / SOURCE_RECORD)
 
 
 def _same_copy(file: Path, target: Path) -> bool:

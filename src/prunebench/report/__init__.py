@@ -10,8 +10,7 @@ from prunebench.report.tables import (PUBLISHED_TOLERANCE, compact_view, flagged
                                       summary_table, to_markdown, write_table)
 
 __all__ = ["DENSE", "PUBLISHED_TOLERANCE", "compact_view", "flagged_cells", "headline_table",
-           "load_bench",
-           "load_evals", "load_prune_reports", "load_published", "pareto_front",
+           "load_bench", "load_evals", "load_prune_reports", "load_published", "pareto_front",
            "plot_quality_vs_speed", "plot_throughput_vs_latency", "published_vs_reproduced",
-           "quality_table", "rerun_advice", "speed_headline", "speed_table", "summary_table", "to_markdown",
-           "write_table"]
+           "quality_table", "rerun_advice", "speed_headline", "speed_table", "summary_table",
+           "to_markdown", "write_table"]

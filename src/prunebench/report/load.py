@@ -48,10 +48,10 @@ _BENCH_NOISE = ("latency_s_p90", "latency_s_cv", "latency_s_ci95_low", "latency_
                 "decode_step_s_p90")
 _BENCH_KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 CELL = ["model", "backend", "input_tokens", "output_tokens"]
-# What a speed-up over dense assumes both timings shared, besides the cell (column: what it is).
 # The config of the run a suggested command must repeat: without it Snakemake reads the
 # default config, whose models may not include the file's.
 THIS_RUN = "--configfile <this run's config files>"
+# What a speed-up over dense assumes both timings shared, besides the cell (column: what it is).
 TIMED_WITH = {"device_name": "devices", "dtype": "dtypes", "sampling": "decoding settings"}
 _REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
                     "blocks_before", "blocks_after")
