@@ -336,8 +336,9 @@ def test_f28_unreadable_manifest(checkpoint):
 
 def test_f29_no_gpu_when_one_is_required(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(PrunebenchError, match="no CUDA GPU is visible.*'cpu' or 'auto'"):
+    with pytest.raises(PrunebenchError, match="no CUDA GPU is visible.*'cpu' or 'auto'") as info:
         modeling.resolve_device("cuda")
+    assert info.value.retry_may_help  # another node of a cluster may have one (F54)
 
 
 def test_f30_out_of_memory_while_pruning(tmp_path, checkpoint, monkeypatch):
@@ -347,9 +348,10 @@ def test_f30_out_of_memory_while_pruning(tmp_path, checkpoint, monkeypatch):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
 
     monkeypatch.setattr(depth, "calibration_nll", exhausted)
-    with pytest.raises(PrunebenchError, match="out of memory pruning .*calibration windows"):
+    with pytest.raises(PrunebenchError, match="out of memory pruning .*calibration windows") as info:
         prune_checkpoint(checkpoint, "depth_ppl", "0.8", tmp_path / "out", windows(), device="cpu")
     assert not (tmp_path / "out").exists()
+    assert info.value.retry_may_help  # a retry asks for more memory (F54)
 
 
 @pytest.mark.parametrize("error", [
@@ -417,6 +419,88 @@ def test_f34_retried_prune_job_restarts_cleanly(tmp_path, checkpoint):
     assert report["blocks_after"] < report["blocks_before"]
     assert not leftover.exists()
     modeling.load_model(out)
+
+
+# A rule script in miniature: it logs as every rule script does, then counts its run and fails.
+RETRIED_JOB = """
+import sys
+from pathlib import Path
+from prunebench import PrunebenchError, ResourceError, logs
+logs.setup(sys.argv[1])
+with Path(sys.argv[2]).open("a") as runs:
+    runs.write("ran\\n")
+raise {error}("the job's input is wrong: fix it so")
+"""
+
+
+@pytest.mark.parametrize("error, retried", [("PrunebenchError", False), ("ResourceError", True)])
+def test_f54_a_retry_of_a_job_that_failed_on_its_input_stops_at_once(tmp_path, error, retried):
+    """A scheduler's retry (the SLURM profile's `retries`) of a job its input failed would fail
+    the same way after loading its model again; one the machine failed (out of memory, no GPU)
+    may succeed with the retry's larger allocation, and runs."""
+    import subprocess
+    import sys
+
+    from prunebench.logs import RUN_VARIABLE, failure_record_path
+
+    log, runs = tmp_path / "logs" / "job.log", tmp_path / "runs.txt"
+
+    def attempt(run_id: str | None) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != RUN_VARIABLE}
+        env.update({RUN_VARIABLE: run_id} if run_id else {})
+        done = subprocess.run([sys.executable, "-c", RETRIED_JOB.format(error=error), str(log),
+                               str(runs)], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode != 0
+        return done
+
+    attempt("run-1")
+    assert "the job's input is wrong" in log.read_text()
+    retry = attempt("run-1")
+    runs_so_far = 2 if retried else 1
+    assert runs.read_text().count("ran") == runs_so_far
+    if not retried:
+        for text in (retry.stderr, log.read_text()):
+            assert "a retry cannot fix this job's failure earlier in this run" in text, text
+            assert "the job's input is wrong: fix it so" in text and "Traceback" not in text
+    # The next run (the user changed something) runs the job again; so does a job outside
+    # any run (no run id), which leaves no record behind.
+    attempt("run-2")
+    assert runs.read_text().count("ran") == runs_so_far + 1
+    failure_record_path(log).unlink(missing_ok=True)
+    attempt(None)
+    assert runs.read_text().count("ran") == runs_so_far + 2
+    assert not failure_record_path(log).exists()
+
+
+def test_f54_the_workflows_retry_of_a_job_that_failed_on_its_input_stops_at_once(
+        tmp_path, small_random_model, small_tokenizer):
+    """Through Snakemake, with the workflow's own run id: a folder whose pickle the
+    weights-only loader refuses fails its import the same way on every attempt."""
+    import argparse
+
+    folder = tmp_path / "odd"
+    small_random_model().config.save_pretrained(folder)
+    small_tokenizer.save_pretrained(folder)
+    torch.save({"w": torch.zeros(2), "x": argparse.Namespace(a=1)}, folder / "pytorch_model.bin")
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "odd.yaml").write_text(
+        f"models:\n  odd:\n    source: local:{folder}\n    variants: [dense]\n")
+    configs = ["config/config.yaml", "odd.yaml"]
+    log = workdir / "logs" / "model" / "odd.log"
+    retried = run_snakemake(workdir, "--cores", "1", "--retries", "2", "resources/models/odd",
+                            configfile=configs, check=False)
+    assert retried.returncode != 0
+    assert retried.stderr.count("Trying to restart job") == 2, retried.stderr[-3000:]
+    # The last attempt's log: it stopped at once, naming the first attempt's error.
+    text = log.read_text()
+    assert "a retry cannot fix this job's failure earlier in this run" in text, text
+    assert "weights-only loader" in text
+    # A new run tries the job again, and fails on the input again (not on a stale record).
+    again = run_snakemake(workdir, "--cores", "1", "resources/models/odd", configfile=configs,
+                          check=False)
+    assert again.returncode != 0
+    text = log.read_text()
+    assert "weights-only loader" in text and "a retry cannot fix" not in text, text
 
 
 def test_f36_profile_reruns_incomplete_jobs():

@@ -9,6 +9,18 @@ __version__ = "0.1.0"
 class PrunebenchError(Exception):
     """An error caused by input the user can fix; the message names the problem and the fix."""
 
+    # Whether the same job, run again unchanged, could succeed. Not for input errors: the
+    # input decides them, so a scheduler's retry would only fail the same way again
+    # (prunebench.logs ends such retries at once).
+    retry_may_help = False
+
+
+class ResourceError(PrunebenchError):
+    """The machine fell short, not the input: out of memory, no GPU visible, the hub out of
+    reach. A retry with more memory or on another node may succeed."""
+
+    retry_may_help = True
+
 
 def did_you_mean(name: str, choices, n: int = 1) -> str:
     """' (did you mean 'a'?)' for the choices close to a misspelt `name`, else '': the end of

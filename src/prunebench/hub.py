@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, ResourceError
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _is_network_error(err: BaseException) -> bool:
     return type(err).__module__.split(".")[0] in _NETWORK_MODULES
 
 
-class HubUnreachable(PrunebenchError):
+class HubUnreachable(ResourceError):
     """The hub could not be reached for a download; the message says how the workflow gets
     the model elsewhere (a command reading its own cache words its own fix)."""
 
@@ -182,13 +182,13 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
             raise PrunebenchError(
                 f"the hub refused access to {repo_id} (HTTP {status}): HF_TOKEN is missing, "
                 "expired or lacks read access; create a read token and export HF_TOKEN") from None
-        raise PrunebenchError(f"the hub answered HTTP {status} for {repo_id}: retry later; a "
+        raise ResourceError(f"the hub answered HTTP {status} for {repo_id}: retry later; a "
                               "rerun resumes the download") from None
     except Exception as err:
         if _is_network_error(err):
             raise HubUnreachable(_offline_message(repo_id)) from None
         if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-            raise PrunebenchError(f"disk full while downloading {repo_id} into {out_dir}: free "
+            raise ResourceError(f"disk full while downloading {repo_id} into {out_dir}: free "
                                   "space (7B needs ~14 GB, 13B ~26 GB) and rerun; the download "
                                   "resumes") from None
         if isinstance(err, OSError):

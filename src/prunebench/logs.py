@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+
+from prunebench.atomic import read_json_or_none, write_json
+
+# Names one Snakemake run: the Snakefile sets it where it is unset, so the run's jobs (local
+# processes, and cluster jobs, which inherit the submitting environment) share it, while the
+# next run gets its own. It tells a scheduler's retry of a job apart from a new run.
+RUN_VARIABLE = "PRUNEBENCH_RUN_ID"
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
 
 
 def setup(log_path: str | Path | None = None, level: int = logging.INFO,
           stop_with_parent: bool = True) -> logging.Logger:
     """Log to the job's file and stderr. Every rule script calls this first, so it is also where
-    a job starts watching Snakemake, its parent, and stops if Snakemake goes away."""
+    a job starts watching Snakemake, its parent, and stops if Snakemake goes away, and where a
+    retry of a job that failed on its input stops (_stop_if_retry_cannot_help)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -24,6 +38,9 @@ def setup(log_path: str | Path | None = None, level: int = logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
+    global _failure_record
+    _failure_record = failure_record_path(log_path) if log_path else None
+    _stop_if_retry_cannot_help()
     warnings.filterwarnings("ignore", message="Initializing zero-element tensors is a no-op")
     if stop_with_parent:
         from prunebench.parent_watch import watch_parent
@@ -53,6 +70,43 @@ def module_name(path: str) -> str:
     return ".".join(parts[anchors[-1] + 1:]) if anchors else parts[-1]
 
 
+_failure_record: Path | None = None  # this job's (setup), where its input errors are recorded
+
+
+def failure_record_path(log_path: str | Path) -> Path:
+    """Where a job whose input failed it says so for its retries: beside its log (one log per
+    job), hidden, as it is no result."""
+    log_path = Path(log_path)
+    return log_path.with_name(f".{log_path.name}.failed.json")
+
+
+def _stop_if_retry_cannot_help() -> None:
+    """A job that failed on its input in this run, started again by the scheduler's retries
+    (the SLURM profile's `retries`, or `--retries`), would fail the same way after loading its
+    model again, which on a 13B model takes minutes of a GPU: it stops at once with the first
+    attempt's error. A new run (another run id) forgets the record and runs the job."""
+    run = os.environ.get(RUN_VARIABLE)
+    if _failure_record is None or not run:
+        return
+    record = read_json_or_none(_failure_record)
+    if isinstance(record, dict) and record.get("run") == run and record.get("error"):
+        logging.getLogger("prunebench").error(
+            "a retry cannot fix this job's failure earlier in this run, so it stops at once: "
+            "%s. Fix that, then run snakemake again", record["error"])
+        raise SystemExit(1)
+    _failure_record.unlink(missing_ok=True)
+
+
+def _record_input_failure(exc: BaseException) -> None:
+    run = os.environ.get(RUN_VARIABLE)
+    if _failure_record is None or not run:
+        return
+    try:
+        write_json(_failure_record, {"run": run, "error": f"{type(exc).__name__}: {exc}"})
+    except OSError:  # the record only spares retries; the error itself is already logged
+        pass
+
+
 def _log_uncaught(exc_type, exc, tb) -> None:
     """Put a failing job's error in its log file too, where Snakemake points the user."""
     from prunebench import PrunebenchError
@@ -60,6 +114,8 @@ def _log_uncaught(exc_type, exc, tb) -> None:
     logger = logging.getLogger("prunebench")
     if issubclass(exc_type, PrunebenchError):  # the user's to fix: the message is the point
         logger.error("%s: %s", exc_type.__name__, exc)
+        if not exc_type.retry_may_help:
+            _record_input_failure(exc)
     elif issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C: one line per job, no traceback
         logger.warning("interrupted: this job's outputs were not written, and the next run "
                        "redoes it (a benchmark resumes from its finished batch sizes)")

@@ -23,7 +23,7 @@ from torch import nn
 import transformers
 from transformers import AutoTokenizer, LlamaConfig
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, ResourceError
 from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import TOKENIZER_FILES, verify_manifest  # noqa: F401
@@ -66,7 +66,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         device = "cuda"
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise PrunebenchError(f"device {device} requested but no CUDA GPU is visible here: run "
+        raise ResourceError(f"device {device} requested but no CUDA GPU is visible here: run "
                               "on a GPU node, or set the device to 'cpu' or 'auto'")
     if device.type == "cuda" and device.index is None and torch.cuda.device_count() > 1:
         from prunebench.gpu_claim import claim_one
@@ -322,7 +322,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
         if not is_out_of_memory(exc):
             raise
         where = f"device_map {device_map!r}" if device_map is not None else str(device)
-        raise PrunebenchError(
+        raise ResourceError(
             f"out of memory loading {path} onto {where} ({first_line(exc)}): use a device with "
             "more memory or a smaller dtype, or, for prune and evaluation jobs, spread the model "
             "over several GPUs and the CPU with the model's device_map / max_memory "

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from prunebench import PrunebenchError, did_you_mean
+from prunebench import PrunebenchError, ResourceError, did_you_mean
 from prunebench.atomic import _json_default, read_json_or_none
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite, task_config
@@ -443,7 +443,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
             from prunebench.oom import first_line, is_out_of_memory  # torch: imported late
 
             if is_out_of_memory(err):
-                raise PrunebenchError(
+                raise ResourceError(
                     f"out of memory in lm-eval's zero-shot tasks {tasks} in batches of "
                     f"{batch_size} ({first_line(err)}): lower evaluation.zeroshot.batch_size "
                     "(`prunebench eval --batch-size`), or spread the model over several devices "

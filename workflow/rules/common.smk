@@ -7,6 +7,7 @@ from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
 from prunebench.atomic import read_json_or_none
+from prunebench.logs import RUN_VARIABLE, new_run_id
 from prunebench.plan import layout, preflight, variants
 from prunebench.plan.checks import embedded_settings_notes, schema_defaults
 from prunebench.plan.layout import fill
@@ -49,6 +50,9 @@ os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(layout.INDUCTOR_CACHE)
 # the environment rather than a param, so that the same config under another file name reruns
 # nothing.
 os.environ[layout.RERUN_CONFIG_VARIABLE] = layout.configfile_argument(workflow.configfiles)
+# This run's id, kept by its jobs (which parse this file again on a cluster): a retry of a job
+# that failed on its input then stops at once instead of failing the same way (prunebench.logs).
+os.environ.setdefault(RUN_VARIABLE, new_run_id())
 
 
 def model_names():
