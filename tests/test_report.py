@@ -287,7 +287,7 @@ def test_summary_markdown_is_the_compact_headline_and_csv_keeps_every_column(stu
     assert list(headline.columns) == [
         "model", "variant", "params_fmt", "params_pct_dense", "ppl_wikitext2", "ppl_ptb",
         "acc_average", "hf_12x128_latency_b1_speedup", "hf_12x128_best_tok_s",
-        "hf_12x128_best_batch", "timings_flagged"]
+        "hf_12x128_best_batch", "timings", "timings_flagged"]
     report.write_table(table, tmp_path / "s.csv", tmp_path / "s.md", markdown=headline)
     assert pd.read_csv(tmp_path / "s.csv").shape[1] == table.shape[1]
     header = (tmp_path / "s.md").read_text().splitlines()[0]
@@ -546,6 +546,7 @@ def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     summary = report.summary_table(df, report.load_prune_reports(reports))
     counts = dict(zip(summary["variant"], summary["timings_flagged"]))
     assert counts == {v: int(v == VARIANTS[0]) for v in VARIANTS}
+    assert summary["timings"].tolist() == [2] * len(VARIANTS)  # of its two timed rows
     fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
     hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
     assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1

@@ -179,11 +179,14 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
 
     quality = quality_table(reports_df, evals_df).drop(columns=["method", "blocks"])
     out = quality.merge(wide, on=["model", "variant"], how="inner")
-    # How many of the variant's timed rows are unstable, had other work beside them, or ran
-    # eagerly where the compiled backend was asked for.
-    flagged = ok.assign(flag=untrusted(ok)).groupby(["model", "variant"])["flag"].sum()
-    out["timings_flagged"] = [int(flagged.get((m, v), 0)) for m, v in
-                              zip(out["model"], out["variant"])]
+    # How many of the variant's timed rows (batch sizes x token configs x backends) there are,
+    # and how many of them are unstable, had other work beside them, or ran eagerly where the
+    # compiled backend was asked for: "3" flagged means little without "of 48".
+    flags = ok.assign(flag=untrusted(ok)).groupby(["model", "variant"])["flag"]
+    timed, flagged = flags.size(), flags.sum()
+    keys = list(zip(out["model"], out["variant"]))
+    out["timings"] = [int(timed.get(key, 0)) for key in keys]
+    out["timings_flagged"] = [int(flagged.get(key, 0)) for key in keys]
     return sort_rows(out)
 
 
@@ -267,8 +270,8 @@ def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as people read it (summary.md): model, variant, size and share of dense,
     perplexities, zero-shot average, then on the first backend and token config the batch-1
-    speed-up and the best throughput with its batch, and how many timings are flagged. The
-    wide per-configuration columns stay in summary.csv."""
+    speed-up and the best throughput with its batch, and how many timings there are and how many
+    of them are flagged. The wide per-configuration columns stay in summary.csv."""
     speedups = [c for c in summary.columns if c.endswith("_latency_b1_speedup")]
     cell = speedups[0].removesuffix("_latency_b1_speedup") if speedups else None
     columns = ["model", "variant", "params_fmt", "params_pct_dense"]
@@ -276,7 +279,7 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     columns += [c for c in ("acc_average",) if c in summary.columns]
     if cell:
         columns += [f"{cell}_latency_b1_speedup", f"{cell}_best_tok_s", f"{cell}_best_batch"]
-    columns += [c for c in ("timings_flagged",) if c in summary.columns]
+    columns += [c for c in ("timings", "timings_flagged") if c in summary.columns]
     return summary[[c for c in columns if c in summary.columns]]
 
 
