@@ -125,6 +125,56 @@ def test_slurm_profile_sizes_model_and_calibration_jobs(tmp_path):
         assert not {"mem_mb", "runtime"} & set(profile["set-resources"].get(rule, {})), rule
 
 
+def test_a_device_mapped_models_prune_and_evaluation_jobs_ask_for_the_gpus_it_names(tmp_path):
+    """On a cluster such a job gets the GPUs its max_memory names (`--gpus=2`), instead of one
+    GPU beside which the rest of the map has no device; locally Snakemake caps the request at
+    what `--resources gpu` offers. Benchmarks stay on one GPU."""
+    workdir = copy_workflow(tmp_path)
+    (workdir / "spread.yaml").write_text(yaml.safe_dump({
+        "models": {"r7": {"source": "random:llama-7b", "variants": ["dense", "depth_ppl-4.9B"],
+                          "device_map": "auto",
+                          "max_memory": {0: "70GiB", 1: "70GiB", "cpu": "200GiB"}},
+                   "one": {"source": "random:llama-7b", "variants": ["dense"]}},
+        "benchmark": {"token_configs": ["12x32"], "batch_sizes": [1]},
+        "evaluation": {"perplexity": {"datasets": ["embedded"]}}}))
+
+    def gpus(*args: str) -> dict[str, str]:
+        jobs = dry_run_jobs(snakemake(workdir, "-n", *args, configfile="spread.yaml").stdout)
+        return {name: job["gpu"] for name, job in jobs.items()
+                if name.split()[0] in ("prune", "perplexity", "benchmark")}
+
+    cluster = gpus("--workflow-profile", "profiles/slurm")
+    assert cluster["prune model=r7, variant=depth_ppl-4.9B"] == "2"
+    assert cluster["perplexity model=r7, variant=dense"] == "2"
+    assert cluster["perplexity model=one, variant=dense"] == "1"
+    assert {v for k, v in cluster.items() if k.startswith("benchmark ")} == {"1"}
+    assert set(gpus().values()) == {"1"}  # the local profile offers one GPU
+    assert gpus("--resources", "gpu=4")["prune model=r7, variant=depth_ppl-4.9B"] == "2"
+
+
+def test_params_with_a_max_memory_of_gpu_numbers_and_names_have_one_order():
+    """Params are recorded with sorted keys (so a reordered config reruns nothing); the
+    documented `{0: 70GiB, 1: 70GiB, cpu: 200GiB}` mixes numbers and names, which plain
+    sorting refuses: it stopped every run with a TypeError."""
+    from prunebench.plan.variants import canonical
+
+    shuffled = {"cpu": "200GiB", 1: "70GiB", 0: "70GiB", "disk": "1TiB"}
+    assert list(canonical(shuffled)) == [0, 1, "cpu", "disk"]
+    assert list(canonical({"b": 1, "a": {"d": 2, "c": 3}})["a"]) == ["c", "d"]
+
+
+@pytest.mark.parametrize("placement, gpus", [
+    ({}, []), ({"device_map": "auto"}, []),
+    ({"device_map": "auto", "max_memory": {0: "70GiB", 1: "70GiB", "cpu": "200GiB"}}, [0, 1]),
+    ({"device_map": "sequential", "max_memory": {"1": "70GiB", "cpu": "9GiB"}}, [1]),
+    ({"device_map": {"model.embed_tokens": 0, "model.layers": 2, "lm_head": "cpu"}}, [0, 2]),
+])
+def test_the_gpus_a_placement_names(placement, gpus):
+    from prunebench.plan.variants import placement_gpus
+
+    assert placement_gpus(placement) == gpus
+
+
 # --------------------------------------------------------------------------- device maps
 
 def test_device_map_keeps_each_block_whole_and_in_order(small_random_model):

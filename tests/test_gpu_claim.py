@@ -177,3 +177,14 @@ def test_with_one_gpu_nothing_is_claimed(fake_gpus, locks):
     assert modeling.resolve_device("auto") == torch.device("cuda")
     assert current == [] and gpu_claim._held == {}
     assert not (locks / "locks").exists()
+
+
+@pytest.mark.parametrize("max_memory, held", [
+    ({0: "70GiB", 1: "70GiB", "cpu": "200GiB"}, ["fake-0", "fake-1"]),
+    (None, ["fake-0", "fake-1", "fake-2", "fake-3"])])
+def test_a_spread_model_holds_the_gpus_its_placement_names_else_all(fake_gpus, locks,
+                                                                     max_memory, held):
+    """Two GPUs named of four: the other two stay free for other jobs."""
+    fake_gpus(4)
+    modeling.claim_placement_gpus("auto", max_memory)
+    assert sorted(gpu_claim._held) == held

@@ -329,6 +329,21 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
             "(config/README.md, `models`; benchmarks and LoRA run on one device)") from None
 
 
+def claim_placement_gpus(device_map: str | dict, max_memory: dict | None) -> None:
+    """Hold the GPUs a device-mapped model is spread over, on a machine with several, so that
+    no other prunebench job shares them (prunebench.gpu_claim): those its device_map or
+    max_memory names, else every visible one."""
+    if not (torch.cuda.is_available() and torch.cuda.device_count() > 1):
+        return
+    from prunebench.gpu_claim import claim_all
+    from prunebench.plan.variants import placement_gpus
+
+    keys = gpu_keys()
+    named = placement_gpus({"device_map": device_map, "max_memory": max_memory})
+    # An index beyond the visible GPUs is dispatch's to refuse, with its fix.
+    claim_all([keys[i] for i in named if i < len(keys)] if named else keys)
+
+
 def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
                 offload_dir) -> LlamaForCausalLM:
     config = load_config(path)
@@ -336,10 +351,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         verify_manifest(path)
     if device_map is not None:
         device = "cpu"  # weights pass through host memory; dispatch() moves each to its device
-        if torch.cuda.is_available() and torch.cuda.device_count() > 1:
-            from prunebench.gpu_claim import claim_all
-
-            claim_all(gpu_keys())  # spread over the GPUs: no other job may share them
+        claim_placement_gpus(device_map, max_memory)
     model = build_model(config, device="meta")
     state = load_state_dict(path, device=device, dtype=dtype)
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary

@@ -123,6 +123,14 @@ def checkpoint_dir(model, variant):
 GPU_JOB = 0 if config.get("device", "auto") == "cpu" else 1
 
 
+def placed_gpu_job(wildcards):
+    """`gpu` of a prune or evaluation job: one, or, for a model whose device_map or max_memory
+    names GPUs, enough to hold the highest one named (a cluster then gives the job that many;
+    a local run at most what `--resources gpu` offers, as Snakemake caps each job's request)."""
+    named = variants.placement_gpus(placement(wildcards.model))
+    return GPU_JOB * max(1, max(named, default=-1) + 1)
+
+
 def model_billions(rule_name, model, input):
     """The base model's size for a job of rule `rule_name`. A hub model whose id names no size
     is sized from its config.json once downloaded: until then its jobs' requests are <TBD>

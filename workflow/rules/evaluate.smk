@@ -28,7 +28,7 @@ rule perplexity:
         "../envs/prunebench.yaml"
     threads: workflow.cores
     resources:
-        gpu=GPU_JOB,
+        gpu=placed_gpu_job,
         mem_mb=job_mem_mb("perplexity"),
         runtime=job_runtime("perplexity"),
     params:
@@ -91,7 +91,7 @@ rule zeroshot:
         "../envs/prunebench.yaml"
     threads: workflow.cores
     resources:
-        gpu=GPU_JOB,
+        gpu=placed_gpu_job,
         mem_mb=job_mem_mb("zeroshot"),
         runtime=job_runtime("zeroshot"),
     params:

@@ -32,7 +32,7 @@ rule prune:
         "../envs/prunebench.yaml"
     threads: workflow.cores
     resources:
-        gpu=GPU_JOB,
+        gpu=placed_gpu_job,
         mem_mb=job_mem_mb("prune"),
         runtime=job_runtime("prune"),
     params:

@@ -21,10 +21,18 @@ def canonical(value: Any) -> Any:
     recorded ones including key order, so a config rewritten with its keys in another order
     (e.g. by yaml.safe_dump) would otherwise rerun every finished cell."""
     if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
+        return {k: canonical(value[k]) for k in sorted(value, key=_key_order)}
     if isinstance(value, list):
         return [canonical(v) for v in value]
     return value
+
+
+def _key_order(key: Any) -> tuple:
+    """Numbers first, in order, then the rest by text: a mapping may mix them (max_memory's
+    `{0: 70GiB, 1: 70GiB, cpu: 200GiB}`), which plain sorting refuses."""
+    if isinstance(key, (int, float)) and not isinstance(key, bool):
+        return (0, key, "")
+    return (1, 0, str(key))
 
 
 def variant_entries(config: dict, model: str) -> list[dict[str, Any]]:
@@ -138,6 +146,17 @@ def placement(config: dict, model: str) -> dict[str, Any]:
     """A model's device map settings (device_map, max_memory), {} unless the config gives them."""
     entry = config["models"][model]
     return canonical({k: entry[k] for k in ("device_map", "max_memory") if k in entry})
+
+
+def placement_gpus(placement: dict[str, Any]) -> list[int]:
+    """The GPU indices a placement names: those a device_map mapping puts modules on and the
+    GPU keys of max_memory (`{0: 70GiB, 1: 70GiB, cpu: 200GiB}` -> [0, 1]). [] for a strategy
+    alone (`device_map: auto`), which spreads the model over whatever GPUs the job sees."""
+    device_map = placement.get("device_map")
+    named = [*(device_map.values() if isinstance(device_map, dict) else []),
+             *(placement.get("max_memory") or {})]
+    return sorted({int(d) for d in named if (isinstance(d, int) and not isinstance(d, bool))
+                   or (isinstance(d, str) and d.isdigit())})
 
 
 def evaluation_loading(config: dict, model: str, stage: str) -> dict[str, Any]:
