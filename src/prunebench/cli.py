@@ -154,14 +154,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prunebench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone")
+    plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone",
+                          epilog="example: prunebench plan --configfile config/paper.yaml")
     plan.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
                       help="config files, stacked left to right as Snakemake's --configfile "
                            "stacks them (default: config/config.yaml)")
-    plan.add_argument("--resources", default="resources")
-    check = sub.add_parser("check-config", help="check config files as the workflow does at start")
+    plan.add_argument("--resources", default="resources", metavar="DIR",
+                      help="the workflow's resources folder, where downloaded or imported models' "
+                           "config.json are read first (default: resources)")
+    check = sub.add_parser("check-config", help="check config files as the workflow does at start",
+                           epilog="example: prunebench check-config config/config.yaml my-models.yaml")
     check.add_argument("files", nargs="+", help="config files, stacked left to right")
-    check.add_argument("--resources", default="resources")
+    check.add_argument("--resources", default="resources", metavar="DIR",
+                       help="the workflow's resources folder, where models are looked up as the "
+                            "workflow does (default: resources)")
     commands.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
