@@ -134,7 +134,9 @@ def test_a_device_mapped_models_prune_and_evaluation_jobs_ask_for_the_gpus_it_na
         "models": {"r7": {"source": "random:llama-7b", "variants": ["dense", "depth_ppl-4.9B"],
                           "device_map": "auto",
                           "max_memory": {0: "70GiB", 1: "70GiB", "cpu": "200GiB"}},
-                   "one": {"source": "random:llama-7b", "variants": ["dense"]}},
+                   "one": {"source": "random:llama-7b", "variants": ["dense"]},
+                   "host": {"source": "random:llama-7b", "variants": ["dense"],
+                            "device_map": "auto", "max_memory": {"cpu": "200GiB"}}},
         "benchmark": {"token_configs": ["12x32"], "batch_sizes": [1]},
         "evaluation": {"perplexity": {"datasets": ["embedded"]}}}))
 
@@ -147,8 +149,9 @@ def test_a_device_mapped_models_prune_and_evaluation_jobs_ask_for_the_gpus_it_na
     assert cluster["prune model=r7, variant=depth_ppl-4.9B"] == "2"
     assert cluster["perplexity model=r7, variant=dense"] == "2"
     assert cluster["perplexity model=one, variant=dense"] == "1"
+    assert cluster["perplexity model=host, variant=dense"] == "0"  # a map of the CPU alone
     assert {v for k, v in cluster.items() if k.startswith("benchmark ")} == {"1"}
-    assert set(gpus().values()) == {"1"}  # the local profile offers one GPU
+    assert {v for k, v in gpus().items() if "model=host" not in k} == {"1"}  # one offered
     assert gpus("--resources", "gpu=4")["prune model=r7, variant=depth_ppl-4.9B"] == "2"
 
 
@@ -164,7 +167,9 @@ def test_params_with_a_max_memory_of_gpu_numbers_and_names_have_one_order():
 
 
 @pytest.mark.parametrize("placement, gpus", [
-    ({}, []), ({"device_map": "auto"}, []),
+    ({}, None), ({"device_map": "auto"}, None),  # whatever GPUs the job sees
+    ({"device_map": "auto", "max_memory": {"cpu": "200GiB"}}, []),  # none
+    ({"device_map": {"": "cpu"}}, []),
     ({"device_map": "auto", "max_memory": {0: "70GiB", 1: "70GiB", "cpu": "200GiB"}}, [0, 1]),
     ({"device_map": "sequential", "max_memory": {"1": "70GiB", "cpu": "9GiB"}}, [1]),
     ({"device_map": {"model.embed_tokens": 0, "model.layers": 2, "lm_head": "cpu"}}, [0, 2]),

@@ -253,6 +253,13 @@ def test_f20_missing_weight_file_is_named(checkpoint):
     (checkpoint / name).rename(checkpoint / "moved.bin")
     with pytest.raises(PrunebenchError, match=f"(weight file {name} is missing|no safetensors)"):
         modeling.load_model(checkpoint)
+    # A file missing from a recorded checkpoint may be a shared file system showing it late:
+    # a scheduler's retry may find it (F54).
+    from prunebench.checkpoint.integrity import verify_manifest
+
+    with pytest.raises(PrunebenchError, match=f"weight file {name} is missing") as info:
+        verify_manifest(checkpoint)
+    assert info.value.retry_may_help
 
 
 def test_f21_truncated_weights_are_refused_with_the_file_named(checkpoint):
@@ -351,7 +358,8 @@ def test_f30_out_of_memory_while_pruning(tmp_path, checkpoint, monkeypatch):
     with pytest.raises(PrunebenchError, match="out of memory pruning .*calibration windows") as info:
         prune_checkpoint(checkpoint, "depth_ppl", "0.8", tmp_path / "out", windows(), device="cpu")
     assert not (tmp_path / "out").exists()
-    assert info.value.retry_may_help  # a retry asks for more memory (F54)
+    # The GPU a retry gets is of the same kind: it would run out the same way (F54).
+    assert not info.value.retry_may_help
 
 
 @pytest.mark.parametrize("error", [
@@ -369,6 +377,8 @@ def test_f30b_out_of_memory_while_loading_a_model_is_explained(checkpoint, monke
     message = str(err.value)
     assert "\n" not in message and message.startswith(f"out of memory loading {checkpoint}")
     assert "device_map / max_memory" in message and "allocate" in message
+    # The host's memory grows with a scheduler's retry; a GPU's does not (F54).
+    assert err.value.retry_may_help == ("can't allocate memory" in str(error))
 
 
 def test_f30c_other_errors_while_loading_pass_unchanged(checkpoint, monkeypatch):
@@ -390,8 +400,9 @@ def test_f31_disk_full_while_saving_keeps_the_earlier_checkpoint(tmp_path, check
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(huggingface_hub, "save_torch_state_dict", full_disk)
-    with pytest.raises(PrunebenchError, match="no space left while writing .*free space"):
+    with pytest.raises(PrunebenchError, match="no space left while writing .*free space") as info:
         modeling.save_model(small_random_model(seed=1), None, checkpoint)
+    assert info.value.retry_may_help  # space may be freed meanwhile (F54)
     assert (checkpoint / modeling.MANIFEST).read_text() == before
     assert not list(checkpoint.parent.glob(".ckpt.partial-*"))
     modeling.load_model(checkpoint)  # the earlier checkpoint still verifies
@@ -495,12 +506,58 @@ def test_f54_the_workflows_retry_of_a_job_that_failed_on_its_input_stops_at_once
     text = log.read_text()
     assert "a retry cannot fix this job's failure earlier in this run" in text, text
     assert "weights-only loader" in text
-    # A new run tries the job again, and fails on the input again (not on a stale record).
+    # A new run tries the job again, and fails on the input again (not on a stale record):
+    # also one started where the failed run's id is still set (a shell inside a cluster job
+    # inherits it), as the main process always names its run anew.
+    from prunebench.logs import RUN_VARIABLE, failure_record_path
+
+    failed_run = json.loads(failure_record_path(log).read_text())["run"]
     again = run_snakemake(workdir, "--cores", "1", "resources/models/odd", configfile=configs,
-                          check=False)
+                          check=False, env={RUN_VARIABLE: failed_run})
     assert again.returncode != 0
     text = log.read_text()
     assert "weights-only loader" in text and "a retry cannot fix" not in text, text
+
+
+def test_f54_a_failure_record_that_cannot_be_written_leaves_the_error_as_it_was(tmp_path,
+                                                                              monkeypatch):
+    """On a full disk the record's own write fails (atomic raises its ResourceError): the
+    job's error stays the one reported, with no second traceback from the error hook."""
+    from prunebench import ResourceError, logs
+
+    monkeypatch.setenv(logs.RUN_VARIABLE, "run-1")
+    monkeypatch.setattr(logs, "_failure_record", tmp_path / ".job.log.failed.json")
+
+    def full(*args, **kwargs):
+        raise ResourceError("no space left while writing ...")
+
+    monkeypatch.setattr(logs, "write_json", full)
+    logs._record_input_failure(PrunebenchError("bad input"))  # returns quietly
+    assert not (tmp_path / ".job.log.failed.json").exists()
+
+
+@pytest.mark.parametrize("cause, retry_may_help", [
+    (ConnectionError("Max retries exceeded with url"), True),
+    (TimeoutError("read timed out"), True),
+    (FileNotFoundError("Couldn't find a dataset script"), False),
+    (ValueError("BuilderConfig 'x' not found"), False)])
+def test_f54_a_dataset_that_failed_on_the_network_is_retried_one_that_is_wrong_is_not(
+        monkeypatch, cause, retry_may_help):
+    """datasets wraps the transport's error in its own: the cause decides."""
+    import datasets
+
+    from prunebench.data import load_text
+
+    def failing(*args, **kwargs):
+        try:
+            raise cause
+        except Exception as err:
+            raise RuntimeError("datasets could not load it") from err
+
+    monkeypatch.setattr(datasets, "load_dataset", failing)
+    with pytest.raises(PrunebenchError, match="cannot load dataset wikitext2") as info:
+        load_text("wikitext2", "test")
+    assert info.value.retry_may_help == retry_may_help
 
 
 def test_f36_profile_reruns_incomplete_jobs():

@@ -181,10 +181,11 @@ def test_with_one_gpu_nothing_is_claimed(fake_gpus, locks):
 
 @pytest.mark.parametrize("max_memory, held", [
     ({0: "70GiB", 1: "70GiB", "cpu": "200GiB"}, ["fake-0", "fake-1"]),
+    ({"cpu": "200GiB"}, []),  # a map of the CPU alone holds no GPU
     (None, ["fake-0", "fake-1", "fake-2", "fake-3"])])
 def test_a_spread_model_holds_the_gpus_its_placement_names_else_all(fake_gpus, locks,
                                                                      max_memory, held):
-    """Two GPUs named of four: the other two stay free for other jobs."""
+    """Two GPUs named of four: the other two stay free for other jobs; none named, all."""
     fake_gpus(4)
     modeling.claim_placement_gpus("auto", max_memory)
     assert sorted(gpu_claim._held) == held

@@ -16,8 +16,9 @@ class PrunebenchError(Exception):
 
 
 class ResourceError(PrunebenchError):
-    """The machine fell short, not the input: out of memory, no GPU visible, the hub out of
-    reach. A retry with more memory or on another node may succeed."""
+    """The machine fell short, not the input: the host out of memory, no GPU visible, the
+    network or the disk failing. A retry with more memory, later or on another node may
+    succeed. (A GPU out of memory is no such error: a retry gets the same kind of GPU.)"""
 
     retry_may_help = True
 

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from prunebench import PrunebenchError
+from prunebench import ResourceError
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _explain_disk_full(exc: BaseException, path: Path) -> None:
     """A full disk gets a message with the fix; the earlier content of `path` is untouched."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         free = shutil.disk_usage(path.parent).free
-        raise PrunebenchError(
+        raise ResourceError(
             f"no space left while writing {path} ({free / 2**30:.1f} GiB free on that file "
             "system; the partial write was removed and any earlier version is intact): free "
             "space or move results/ and resources/ to a larger disk, then rerun") from exc

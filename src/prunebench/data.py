@@ -111,11 +111,12 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
         data = datasets.load_dataset(spec.path, spec.name, split=spec.splits[split],
                                      data_files=spec.data_files, revision=spec.revision)
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
+        from prunebench.hub import load_error
         from prunebench.oom import first_line
 
         if spec.export_config and _is_script_refusal(err):
             return _load_parquet_export(source, spec, split)
-        raise PrunebenchError(
+        raise load_error(err)(
             f"cannot load dataset {source} ({where}, split {split}): {type(err).__name__}: "
             f"{first_line(err)}. This machine may not reach the hub: run this where it does (for "
             "a workflow, `snakemake prefetch` on a login node makes the evaluation texts and "
@@ -143,9 +144,10 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
     try:
         data = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows")
     except Exception as err:  # noqa: BLE001 - as in _load_hub_rows
+        from prunebench.hub import load_error
         from prunebench.oom import first_line
 
-        raise PrunebenchError(
+        raise load_error(err)(
             f"cannot load dataset {source}: {spec.path} is a loading script, which datasets "
             f"{datasets.__version__} does not run, and its parquet export {files} did not load "
             f"({type(err).__name__}: {first_line(err)}; a partial export, made for datasets over "

@@ -16,10 +16,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from prunebench import PrunebenchError, ResourceError
+from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
 from prunebench.logs import Progress
-from prunebench.oom import first_line, is_out_of_memory
+from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
         # The result does not depend on the batch size (module docstring), so lowering it is
         # the first thing to try; the logits of a batch (batch x window x vocab, float32) are
         # often what does not fit.
-        raise ResourceError(
+        raise out_of_memory_error(exc)(
             f"out of memory scoring perplexity on {device} in batches of {batch_size} windows "
             f"of {window} tokens ({first_line(exc)}): lower evaluation.perplexity.batch_size "
             "(`prunebench eval --batch-size`), or spread the model over several devices with "

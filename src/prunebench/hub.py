@@ -110,6 +110,19 @@ def _is_network_error(err: BaseException) -> bool:
     return type(err).__module__.split(".")[0] in _NETWORK_MODULES
 
 
+def load_error(err: BaseException) -> type[PrunebenchError]:
+    """The error to raise for a failed hub load (datasets wrap the transport's error in their
+    own): ResourceError when the network failed anywhere in its chain of causes, which a
+    retry may get past, else PrunebenchError."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if _is_network_error(err):
+            return ResourceError
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return PrunebenchError
+
+
 class HubUnreachable(ResourceError):
     """The hub could not be reached for a download; the message says how the workflow gets
     the model elsewhere (a command reading its own cache words its own fix)."""
@@ -191,8 +204,8 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
             raise ResourceError(f"disk full while downloading {repo_id} into {out_dir}: free "
                                   "space (7B needs ~14 GB, 13B ~26 GB) and rerun; the download "
                                   "resumes") from None
-        if isinstance(err, OSError):
-            raise PrunebenchError(f"downloading {repo_id} failed ({type(err).__name__}): check "
+        if isinstance(err, OSError):  # a broken-off or inconsistent transfer, an I/O error
+            raise ResourceError(f"downloading {repo_id} failed ({type(err).__name__}): check "
                                   "the network and the disk, or pre-fetch the model where the "
                                   "hub is reachable; a rerun resumes") from None
         raise
@@ -244,7 +257,7 @@ def verify_download(repo_id: str, revision: str | None, path: Path, token: str |
             continue
         if sha256_file(file) != digest:
             file.unlink()
-            raise PrunebenchError(f"{repo_id}: {file.name} does not match the hub's sha256 "
+            raise ResourceError(f"{repo_id}: {file.name} does not match the hub's sha256 "
                                   "(corrupted transfer); it was deleted, rerun to download it "
                                   "again")
     log.info("%s: %d %s files match the hub's sha256", repo_id, len(expected), suffix)

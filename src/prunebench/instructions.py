@@ -96,7 +96,9 @@ def alpaca_records(path: str = ALPACA_HUB, revision: str | None = None) -> list[
     try:
         data = datasets.load_dataset(path, split="train", revision=revision)
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
-        raise PrunebenchError(
+        from prunebench.hub import load_error
+
+        raise load_error(err)(
             f"cannot load the instruction dataset {path}: {type(err).__name__}: {err}. This "
             "machine may be offline: pre-fetch it where the hub is reachable (`snakemake "
             "prefetch`, which writes resources/data/instructions/alpaca.jsonl, or `python -c "

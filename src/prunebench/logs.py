@@ -103,8 +103,8 @@ def _record_input_failure(exc: BaseException) -> None:
         return
     try:
         write_json(_failure_record, {"run": run, "error": f"{type(exc).__name__}: {exc}"})
-    except OSError:  # the record only spares retries; the error itself is already logged
-        pass
+    except Exception:  # noqa: BLE001 - the record only spares retries (a full disk refuses it
+        pass           # too); the error itself is already logged
 
 
 def _log_uncaught(exc_type, exc, tb) -> None:

@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError, ResourceError
+from prunebench import PrunebenchError
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
-from prunebench.oom import first_line, is_out_of_memory
+from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
         # to lower is the activations' memory.
         checkpointing = ("" if s["gradient_checkpointing"]
                          else "set lora.gradient_checkpointing: true, ")
-        raise ResourceError(
+        raise out_of_memory_error(exc)(
             f"out of memory in LoRA recovery of {base_dir} on {dev} ({first_line(exc)}): lower "
             f"lora.micro_batch_size (now {s['micro_batch_size']}; lora.batch_size stays the "
             f"effective batch), {checkpointing}lower lora.max_length (now {s['max_length']}), "

@@ -312,7 +312,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     inputs then go to `device_map.main_device(model)`. A model that does not fit is an explained
     error for every caller (the rule scripts load models themselves), not a traceback.
     """
-    from prunebench.oom import first_line, is_out_of_memory
+    from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 
     if dtype is not None:
         dtype = resolve_dtype(dtype, device)  # a name from a config ('auto' by the device)
@@ -322,7 +322,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
         if not is_out_of_memory(exc):
             raise
         where = f"device_map {device_map!r}" if device_map is not None else str(device)
-        raise ResourceError(
+        raise out_of_memory_error(exc)(
             f"out of memory loading {path} onto {where} ({first_line(exc)}): use a device with "
             "more memory or a smaller dtype, or, for prune and evaluation jobs, spread the model "
             "over several GPUs and the CPU with the model's device_map / max_memory "
@@ -332,7 +332,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
 def claim_placement_gpus(device_map: str | dict, max_memory: dict | None) -> None:
     """Hold the GPUs a device-mapped model is spread over, on a machine with several, so that
     no other prunebench job shares them (prunebench.gpu_claim): those its device_map or
-    max_memory names, else every visible one."""
+    max_memory names (none for a map of only the CPU and disk), else every visible one."""
     if not (torch.cuda.is_available() and torch.cuda.device_count() > 1):
         return
     from prunebench.gpu_claim import claim_all
@@ -341,7 +341,7 @@ def claim_placement_gpus(device_map: str | dict, max_memory: dict | None) -> Non
     keys = gpu_keys()
     named = placement_gpus({"device_map": device_map, "max_memory": max_memory})
     # An index beyond the visible GPUs is dispatch's to refuse, with its fix.
-    claim_all([keys[i] for i in named if i < len(keys)] if named else keys)
+    claim_all(keys if named is None else [keys[i] for i in named if i < len(keys)])
 
 
 def _load_model(path: Path, device, dtype, verify, device_map, max_memory,

@@ -8,6 +8,8 @@ import gc
 
 import torch
 
+from prunebench import PrunebenchError, ResourceError
+
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """Whether an exception is an allocation failure (CUDA or CPU allocator)."""
@@ -17,6 +19,18 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(
         text in message for text in ("out of memory", "can't allocate memory",
                                      "cublas_status_alloc_failed"))
+
+
+def out_of_memory_error(exc: BaseException) -> type[PrunebenchError]:
+    """The error class for an allocation failure: ResourceError when the host ran out, which a
+    scheduler's retry may fix (each attempt asks for more memory); PrunebenchError when a GPU
+    did, as a retry gets the same GPU or one of its kind (the partition, `gpu_model`) and would
+    run out the same way after loading the model again: the settings must change."""
+    message = str(exc).lower()
+    on_gpu = isinstance(exc, torch.cuda.OutOfMemoryError) or any(
+        text in message for text in ("cuda out of memory", "hip out of memory",
+                                     "cublas_status_alloc_failed"))
+    return PrunebenchError if on_gpu else ResourceError
 
 
 def first_line(exc: BaseException) -> str:

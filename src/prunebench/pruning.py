@@ -9,12 +9,12 @@ from typing import Any
 
 import torch
 
-from prunebench import PrunebenchError, ResourceError
+from prunebench import PrunebenchError
 from prunebench.data import token_id_problem
 from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
                                  load_model, load_tokenizer, placement_record, resolve_device,
                                  resolve_dtype, save_model)
-from prunebench.oom import first_line, is_out_of_memory
+from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
 from prunebench.plan.sizes import parse_size
@@ -75,7 +75,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):
             raise
-        raise ResourceError(
+        raise out_of_memory_error(exc)(
             f"out of memory pruning {model_dir} with {method} on {dev} ({first_line(exc)}): "
             "use a device with more memory, fewer or shorter calibration windows "
             f"(methods.{method}.calibration), a smaller batch_size param where the method has "

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from prunebench import PrunebenchError, ResourceError, did_you_mean
+from prunebench import PrunebenchError, did_you_mean
 from prunebench.atomic import _json_default, read_json_or_none
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite, task_config
@@ -322,7 +322,9 @@ def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]
                                f"{err}): regenerate it (`snakemake -f "
                                "resources/data/mc_suite/suite.json`)")
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return PrunebenchError(
+    from prunebench.hub import load_error
+
+    return load_error(err)(
         f"lm-eval tasks {tasks} need the hub dataset {dataset}, which cannot be loaded here "
         f"({type(err).__name__}: {first_line[:200]}); this machine may be offline: "
         f"{PREFETCH_HINT}")
@@ -440,10 +442,11 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
                 task_manager=manager, log_samples=False, random_seed=seed,
                 numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
         except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
-            from prunebench.oom import first_line, is_out_of_memory  # torch: imported late
+            # torch: imported late
+            from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 
             if is_out_of_memory(err):
-                raise ResourceError(
+                raise out_of_memory_error(err)(
                     f"out of memory in lm-eval's zero-shot tasks {tasks} in batches of "
                     f"{batch_size} ({first_line(err)}): lower evaluation.zeroshot.batch_size "
                     "(`prunebench eval --batch-size`), or spread the model over several devices "

@@ -52,7 +52,12 @@ os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(layout.INDUCTOR_CACHE)
 os.environ[layout.RERUN_CONFIG_VARIABLE] = layout.configfile_argument(workflow.configfiles)
 # This run's id, kept by its jobs (which parse this file again on a cluster): a retry of a job
 # that failed on its input then stops at once instead of failing the same way (prunebench.logs).
-os.environ.setdefault(RUN_VARIABLE, new_run_id())
+# The main process always makes a new one: an id found in its environment is another run's (a
+# shell inside a cluster job, a second run through Snakemake's API in one Python process).
+if workflow.is_main_process:
+    os.environ[RUN_VARIABLE] = new_run_id()
+else:
+    os.environ.setdefault(RUN_VARIABLE, new_run_id())
 
 
 def model_names():
@@ -124,11 +129,12 @@ GPU_JOB = 0 if config.get("device", "auto") == "cpu" else 1
 
 
 def placed_gpu_job(wildcards):
-    """`gpu` of a prune or evaluation job: one, or, for a model whose device_map or max_memory
+    """`gpu` of a prune or evaluation job: one; for a model whose device_map or max_memory
     names GPUs, enough to hold the highest one named (a cluster then gives the job that many;
-    a local run at most what `--resources gpu` offers, as Snakemake caps each job's request)."""
+    a local run at most what `--resources gpu` offers, as Snakemake caps each job's request);
+    none for a map that names only the CPU and disk."""
     named = variants.placement_gpus(placement(wildcards.model))
-    return GPU_JOB * max(1, max(named, default=-1) + 1)
+    return GPU_JOB if named is None else GPU_JOB * (max(named, default=-1) + 1)
 
 
 def model_billions(rule_name, model, input):

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, ResourceError
 from prunebench.atomic import write_json
 from prunebench.plan import layout
 
@@ -167,7 +167,9 @@ def verify_manifest(path: Path, weights: bool = True) -> None:
 
     for name in recorded:
         if not (path / name).exists():
-            raise PrunebenchError(f"checkpoint {path}: {what(name)} is missing; {_REDO}")
+            # ResourceError: on a shared file system a file just written elsewhere may show
+            # late, which a retry gets past; a file really gone fails the retry as fast.
+            raise ResourceError(f"checkpoint {path}: {what(name)} is missing; {_REDO}")
     memo_file = None if os.environ.get("PRUNEBENCH_VERIFY") == "full" else _memo_file(path)
     memo = _read_memo(memo_file)
     # Stat before hashing: a file rewritten while it is hashed then fails the memo next time.

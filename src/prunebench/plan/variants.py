@@ -148,13 +148,16 @@ def placement(config: dict, model: str) -> dict[str, Any]:
     return canonical({k: entry[k] for k in ("device_map", "max_memory") if k in entry})
 
 
-def placement_gpus(placement: dict[str, Any]) -> list[int]:
+def placement_gpus(placement: dict[str, Any]) -> list[int] | None:
     """The GPU indices a placement names: those a device_map mapping puts modules on and the
-    GPU keys of max_memory (`{0: 70GiB, 1: 70GiB, cpu: 200GiB}` -> [0, 1]). [] for a strategy
-    alone (`device_map: auto`), which spreads the model over whatever GPUs the job sees."""
+    GPU keys of max_memory (`{0: 70GiB, 1: 70GiB, cpu: 200GiB}` -> [0, 1]; `{cpu: 200GiB}` ->
+    [], no GPU). None where it names no device at all (`device_map: auto` alone, or no device
+    map): the model goes to whatever GPUs the job sees."""
     device_map = placement.get("device_map")
     named = [*(device_map.values() if isinstance(device_map, dict) else []),
              *(placement.get("max_memory") or {})]
+    if not named:
+        return None
     return sorted({int(d) for d in named if (isinstance(d, int) and not isinstance(d, bool))
                    or (isinstance(d, str) and d.isdigit())})
 
