@@ -196,6 +196,76 @@ def test_recovery_is_deterministic_on_cpu(tiny_model_dir, tokenizer, records):
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
+# Two epochs of four steps, with dropout: a resume must continue the shuffle, the dropout
+# masks, the optimizer and the best adapter exactly.
+RESUMABLE = {**TINY_RUN, "epochs": 2, "eval_every": 3, "dropout": 0.1, "max_length": 128,
+             "data": {**TINY_RUN["data"], "max_train": 32}}
+
+
+@pytest.mark.parametrize("killed_after", [4, 5])  # at an epoch's end; inside the second epoch
+def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_one(
+        tiny_model_dir, records, tmp_path, monkeypatch, caplog, killed_after):
+    """A pre-empted job of the study's recovery (hours on a 7B model) started from step 0."""
+    reference = lora.recover_checkpoint(tiny_model_dir, tmp_path / "reference", records,
+                                        RESUMABLE, device="cpu")
+    out = tmp_path / "recovered"
+    progress = lora.progress_path_for(out)
+    monkeypatch.setenv(lora.SAVE_EVERY_VARIABLE, "0")  # a save after every step
+    real_save = lora._save_progress
+
+    def save_then_die(path, fingerprint, at, *args):
+        real_save(path, fingerprint, at, *args)
+        if at["step"] == killed_after:
+            raise KeyboardInterrupt  # the job killed right after this save
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lora, "_save_progress", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+    assert progress.exists() and not out.exists()
+    caplog.clear()  # the runs above may have been logged too (another test set INFO)
+    with caplog.at_level("INFO", logger="prunebench.lora"):
+        resumed = lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+    said = [r.getMessage() for r in caplog.records if r.name == "prunebench.lora"]
+    assert any(f"resuming the LoRA recovery at step {killed_after} of 8" in line
+               for line in said), said
+    assert not any("step 0: validation loss" in line for line in said)  # not started over
+    assert resumed["history"] == reference["history"]
+    assert resumed["best_step"] == reference["best_step"]
+    mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+    assert not progress.exists()  # removed once the model is saved
+
+
+@pytest.mark.parametrize("saved", ["other settings", "damaged"])
+def test_a_saved_progress_of_another_recovery_or_damaged_is_started_over(
+        tiny_model_dir, tokenizer, records, tmp_path, monkeypatch, caplog, saved):
+    settings = lora.resolve_settings({**TINY_RUN, "max_length": 128})
+    train, val = split_records(records, 8, 42, max_train=16)  # 2 steps of 8
+    progress = tmp_path / ".out.lora-unfinished.safetensors"
+    if saved == "damaged":
+        progress.write_bytes(b"not a safetensors file")
+    else:
+        monkeypatch.setenv(lora.SAVE_EVERY_VARIABLE, "0")
+        with monkeypatch.context() as patch:
+            def die(*args):
+                raise KeyboardInterrupt
+
+            patch.setattr(lora, "validation_loss", lambda *a, **k: 1.0)
+            patch.setattr(lora, "_lr_factor", lambda step, *a: die() if step == 1 else 1.0)
+            with pytest.raises(KeyboardInterrupt):
+                lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
+                                torch.device("cpu"), progress, fingerprint="another recovery")
+        assert progress.exists()
+        monkeypatch.delenv(lora.SAVE_EVERY_VARIABLE)
+    with caplog.at_level("WARNING", logger="prunebench.lora"):
+        _, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
+                                    torch.device("cpu"), progress, fingerprint="this recovery")
+    assert [h["step"] for h in report["history"]][0] == 0 and report["steps"] == 2
+    assert any("starting over" in r.getMessage() for r in caplog.records)
+    assert not progress.exists()
+
+
 def test_width_pruned_checkpoint_with_a_zero_head_block_recovers(tiny_model_dir, records,
                                                                   tmp_path):
     model = load_model(tiny_model_dir)

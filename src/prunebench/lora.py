@@ -20,8 +20,10 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -121,14 +123,125 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
+# --------------------------------------------------------------------------- resuming
+
+# How often a recovery saves its progress (seconds of training between saves): a pre-empted
+# or killed job then resumes at the last save instead of at step 0 (the study's recovery of a
+# 7B model takes hours). A save of a 7B model's adapters and optimizer state takes seconds.
+SAVE_EVERY_VARIABLE = "PRUNEBENCH_LORA_SAVE_EVERY_S"
+SAVE_EVERY_S = 600.0
+# Bumped when the saved progress changes meaning: older files are then started over.
+PROGRESS_FORMAT = 1
+
+
+def progress_path_for(out_dir: str | Path) -> Path:
+    """Where the recovery into `out_dir` keeps its progress: beside it, hidden (the output
+    folder itself appears only when the model is saved)."""
+    out_dir = Path(out_dir)
+    return out_dir.with_name(f".{out_dir.name}.lora-unfinished.safetensors")
+
+
+def _save_every_s() -> float:
+    value = os.environ.get(SAVE_EVERY_VARIABLE)
+    try:
+        return SAVE_EVERY_S if value is None else float(value)
+    except ValueError:
+        raise PrunebenchError(f"{SAVE_EVERY_VARIABLE}={value!r}: give seconds, e.g. 600") from None
+
+
+def _save_progress(path: Path, fingerprint: str, at: dict[str, Any], peft_model: nn.Module,
+                   opt: torch.optim.Optimizer, scaler, shuffle: torch.Generator,
+                   best_state: dict[str, torch.Tensor]) -> None:
+    """Everything the loop needs to go on exactly as if it had not stopped, at a step's end:
+    the adapters, the optimizer's and scaler's state, the random generators (dropout, the
+    epoch's shuffle), the best adapter so far and the history. One safetensors file (tensors,
+    and the rest as JSON in its metadata), written atomically: a job killed while saving
+    keeps the previous save."""
+    from safetensors.torch import save_file
+
+    from prunebench.atomic import atomic_path
+
+    tensors = {f"trainable/{n}": p.detach().cpu().contiguous()
+               for n, p in peft_model.named_parameters() if p.requires_grad}
+    tensors.update({f"best/{n}": t.cpu().contiguous() for n, t in best_state.items()})
+    for index, state in opt.state_dict()["state"].items():
+        tensors.update({f"optimizer/{index}/{k}": v.detach().cpu().contiguous().reshape(v.shape)
+                        for k, v in state.items()})
+    tensors["rng/torch"] = torch.get_rng_state()
+    tensors["rng/shuffle"] = shuffle.get_state()
+    if torch.cuda.is_available() and any(p.is_cuda for p in peft_model.parameters()):
+        tensors["rng/cuda"] = torch.cuda.get_rng_state()
+    meta = {"format": PROGRESS_FORMAT, "fingerprint": fingerprint, "scaler": scaler.state_dict(),
+            **at}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"progress": json.dumps(meta)})
+
+
+def _load_progress(path: Path | None, fingerprint: str) -> tuple[dict, dict] | None:
+    """(metadata, tensors) of a saved progress of this same recovery, or None (and the file
+    removed) when there is none, it is unreadable, or it belongs to other settings, data or
+    base model."""
+    if path is None or not path.exists():
+        return None
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as saved:
+            meta = json.loads(saved.metadata()["progress"])
+            tensors = {k: saved.get_tensor(k) for k in saved.keys()}
+    except Exception as err:  # noqa: BLE001 - any damage: start over, saying why
+        log.warning("cannot read the saved LoRA progress %s (%s): starting over", path, err)
+        path.unlink(missing_ok=True)
+        return None
+    if meta.get("format") != PROGRESS_FORMAT or meta.get("fingerprint") != fingerprint:
+        log.warning("the saved LoRA progress %s is of other settings, data or base model: "
+                    "starting over", path)
+        path.unlink(missing_ok=True)
+        return None
+    return meta, tensors
+
+
+def _restore_progress(tensors: dict[str, torch.Tensor], meta: dict, peft_model: nn.Module,
+                      opt: torch.optim.Optimizer, scaler,
+                      shuffle: torch.Generator) -> dict[str, torch.Tensor]:
+    """Put a saved progress back into the model, optimizer and generators; its best adapter."""
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if param.requires_grad:
+                param.copy_(tensors[f"trainable/{name}"])
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer/"):
+            _, index, name = key.split("/", 2)
+            state.setdefault(int(index), {})[name] = value
+    saved = opt.state_dict()
+    saved["state"] = state
+    opt.load_state_dict(saved)  # moves the state to the parameters' device
+    if meta["scaler"]:
+        scaler.load_state_dict(meta["scaler"])
+    torch.set_rng_state(tensors["rng/torch"])
+    shuffle.set_state(tensors["rng/shuffle"])
+    if "rng/cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng/cuda"])
+    return {k.removeprefix("best/"): v for k, v in tensors.items() if k.startswith("best/")}
+
+
+# --------------------------------------------------------------------------- training loop
+
 def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_records: list[dict],
-               settings: dict[str, Any], device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+               settings: dict[str, Any], device: torch.device,
+               progress_path: Path | None = None,
+               fingerprint: str = "") -> tuple[nn.Module, dict[str, Any]]:
     """Fine-tune LoRA adapters on `model` (float32 weights, on `device`) and merge the best.
 
     Returns (the merged plain model, the recovery report). The best adapter is the one with the
     lowest validation loss among the evaluations, step 0 (no adapter, the base model) included,
     so recovery never returns a model worse on the validation split than its base.
     Deterministic on CPU for a given seed, data and thread count.
+
+    With `progress_path`, the progress is saved there every SAVE_EVERY_S seconds of training,
+    and a saved progress with the same `fingerprint` (settings, data, base model) is resumed:
+    on CPU the result is bit for bit the one of an uninterrupted run.
     """
     s = settings
     amp = _amp_dtype(s["amp"], device)
@@ -159,19 +272,34 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
         shuffle = torch.Generator().manual_seed(int(s["seed"]))
 
-        history: list[dict[str, Any]] = []
-        best = {"step": 0, "val_loss": validation_loss(peft_model, val, micro, pad_id, device, amp)}
-        best_state = trainable_state(peft_model)
-        initial = best["val_loss"]
-        history.append({"step": 0, "epoch": 0.0, "train_loss": None, "val_loss": initial,
-                        "lr": 0.0})
-        log.info("step 0: validation loss %.4f (the base model)", initial)
-        started = time.perf_counter()
-        step, window_loss, window_tokens = 0, 0.0, 0
+        resumed = _load_progress(progress_path, fingerprint)
+        if resumed:
+            at, tensors = resumed
+            best_state = _restore_progress(tensors, at, peft_model, opt, scaler, shuffle)
+            history, best, initial = at["history"], at["best"], at["initial"]
+            step, window_loss, window_tokens = at["step"], at["window_loss"], at["window_tokens"]
+            log.info("resuming the LoRA recovery at step %d of %d (saved in %s)", step,
+                     total_steps, progress_path)
+        else:
+            best = {"step": 0,
+                    "val_loss": validation_loss(peft_model, val, micro, pad_id, device, amp)}
+            best_state = trainable_state(peft_model)
+            initial = best["val_loss"]
+            history = [{"step": 0, "epoch": 0.0, "train_loss": None, "val_loss": initial,
+                        "lr": 0.0}]
+            log.info("step 0: validation loss %.4f (the base model)", initial)
+            step, window_loss, window_tokens = 0, 0.0, 0
+            at = {"epoch": 0, "elapsed_s": 0.0}
+        save_every = _save_every_s()
+        started = time.perf_counter() - at["elapsed_s"]
+        last_save = time.monotonic()
         peft_model.train()
-        for _epoch in range(int(s["epochs"])):
-            order = torch.randperm(len(train), generator=shuffle).tolist()
-            for start in range(0, len(order), batch_size):
+        for epoch in range(at["epoch"], int(s["epochs"])):
+            if resumed and epoch == at["epoch"]:  # the epoch it stopped in, where it stopped
+                order, first = at["order"], at["next_start"]
+            else:
+                order, first = torch.randperm(len(train), generator=shuffle).tolist(), 0
+            for start in range(first, len(order), batch_size):
                 batch_ids = order[start:start + batch_size]
                 micro_batches = [collate([train[i] for i in batch_ids[j:j + micro]], pad_id)
                                  for j in range(0, len(batch_ids), micro)]
@@ -213,6 +341,17 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                         best_state = trainable_state(peft_model)
                     log.info("step %d/%d: validation loss %.4f%s", step, total_steps, val_loss,
                              "  (best so far)" if improved else "")
+                if (progress_path is not None and step < total_steps
+                        and time.monotonic() - last_save >= save_every):
+                    _save_progress(progress_path, fingerprint, {
+                        "step": step, "epoch": epoch, "next_start": start + batch_size,
+                        "order": order, "history": history, "best": best, "initial": initial,
+                        "window_loss": window_loss, "window_tokens": window_tokens,
+                        "elapsed_s": time.perf_counter() - started},
+                        peft_model, opt, scaler, shuffle, best_state)
+                    last_save = time.monotonic()
+                    log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
+                             progress_path)
         elapsed = time.perf_counter() - started
 
         # Back to the best adapter, then fold it into the weights: a plain model again.
@@ -250,10 +389,15 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
 
 
 def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[str, Any],
-                       device: str = "auto", trust_remote_code: bool = False) -> dict[str, Any]:
+                       device: str = "auto", trust_remote_code: bool = False,
+                       progress_path: str | Path | None = None) -> dict[str, Any]:
     """Load the checkpoint at base_dir, recover it with LoRA on `records` (split here into train
-    and validation with the data seed), save the merged model to out_dir atomically."""
-    from prunebench.modeling import (check_param_count, config_dtype, load_model,
+    and validation with the data seed), save the merged model to out_dir atomically.
+
+    The training's progress is saved beside out_dir (`progress_path_for`), or at
+    `progress_path`, so a killed recovery started again with the same base, records and
+    settings resumes where it last saved; it is removed once the model is saved."""
+    from prunebench.modeling import (MANIFEST, check_param_count, config_dtype, load_model,
                                      require_tokenizer, resolve_device, save_model)
 
     s = resolve_settings(settings)
@@ -262,10 +406,23 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
                                s["data"].get("max_train"))
     dev = resolve_device(device)
     tokenizer = require_tokenizer(base_dir, "LoRA recovery", trust_remote_code)
+    # What was trained on, whatever the file it came from: a hub dataset revised later (Alpaca
+    # is fetched at its newest) gives other records, and this digest says so.
+    records_sha256 = hashlib.sha256(json.dumps(records, sort_keys=True,
+                                               ensure_ascii=False).encode()).hexdigest()
+    progress = Path(progress_path) if progress_path else progress_path_for(out_dir)
+    # A saved progress is resumed only by the same recovery: the base model's manifest holds
+    # its weights' sha256.
+    manifest = Path(base_dir) / MANIFEST
+    base_identity = (hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists()
+                     else str(Path(base_dir).resolve()))
+    fingerprint = hashlib.sha256(json.dumps(
+        {"settings": s, "records": records_sha256, "base": base_identity},
+        sort_keys=True, default=str).encode()).hexdigest()
     started = time.perf_counter()
     model = load_model(base_dir, device=dev, dtype=torch.float32)  # explains its own OOM
     try:
-        merged, report = train_lora(model, tokenizer, train, val, s, dev)
+        merged, report = train_lora(model, tokenizer, train, val, s, dev, progress, fingerprint)
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):
             raise
@@ -282,10 +439,7 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     save_model(merged.to(config_dtype(merged.config)), tokenizer, out_dir,
                extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],
                                         "best_val_loss": report["best_val_loss"]}})
-    # What was trained on, whatever the file it came from: a hub dataset revised later (Alpaca
-    # is fetched at its newest) gives other records, and this digest says so.
-    records_sha256 = hashlib.sha256(json.dumps(records, sort_keys=True,
-                                               ensure_ascii=False).encode()).hexdigest()
+    progress.unlink(missing_ok=True)
     report.update(elapsed_s=time.perf_counter() - started, device=str(dev),
                   records=len(records), records_sha256=records_sha256)
     return report

@@ -45,7 +45,7 @@ def recover_command(args) -> Path:
     out = Path(args.out)
     check_out_dir(out, args.force)
 
-    from prunebench.lora import recover_checkpoint
+    from prunebench.lora import progress_path_for, recover_checkpoint
     from prunebench.results import recovered_report
 
     source = settings["data"]["source"]
@@ -60,7 +60,10 @@ def recover_command(args) -> Path:
     with atomic_dir(out) as tmp:
         recovery = recover_checkpoint(ckpt.path, tmp / "checkpoint", records, settings,
                                       device=args.device,
-                                      trust_remote_code=args.trust_remote_code)
+                                      trust_remote_code=args.trust_remote_code,
+                                      # beside --out, which is made only at the end: the same
+                                      # command again resumes a killed recovery
+                                      progress_path=progress_path_for(out))
         write_json(tmp / "prune_report.json", recovered_report(
             base_report, recovery, variant=variant, base=base, checkpoint=out / "checkpoint",
             settings=settings,
