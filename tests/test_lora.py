@@ -199,7 +199,7 @@ def test_recovery_is_deterministic_on_cpu(tiny_model_dir, tokenizer, records):
 # Two epochs of four steps, with dropout: a resume must continue the shuffle, the dropout
 # masks, the optimizer and the best adapter exactly.
 RESUMABLE = {**TINY_RUN, "epochs": 2, "eval_every": 3, "dropout": 0.1, "max_length": 128,
-             "data": {**TINY_RUN["data"], "max_train": 32}}
+             "lr": 5e-4, "data": {**TINY_RUN["data"], "max_train": 32}}
 
 
 @pytest.mark.parametrize("killed_after", [4, 5])  # at an epoch's end; inside the second epoch
@@ -208,6 +208,8 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
     """A pre-empted job of the study's recovery (hours on a 7B model) started from step 0."""
     reference = lora.recover_checkpoint(tiny_model_dir, tmp_path / "reference", records,
                                         RESUMABLE, device="cpu")
+    # An adapter that improved on the base is kept: the weights compared below are trained.
+    assert reference["best_step"] > 0 and reference["resumed_at_steps"] == []
     out = tmp_path / "recovered"
     progress = lora.progress_path_for(out)
     monkeypatch.setenv(lora.SAVE_EVERY_VARIABLE, "0")  # a save after every step
@@ -232,12 +234,13 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
     assert not any("step 0: validation loss" in line for line in said)  # not started over
     assert resumed["history"] == reference["history"]
     assert resumed["best_step"] == reference["best_step"]
+    assert resumed["resumed_at_steps"] == [killed_after]
     mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
     assert not progress.exists()  # removed once the model is saved
 
 
-@pytest.mark.parametrize("saved", ["other settings", "damaged"])
+@pytest.mark.parametrize("saved", ["other settings", "another shape", "damaged"])
 def test_a_saved_progress_of_another_recovery_or_damaged_is_started_over(
         tiny_model_dir, tokenizer, records, tmp_path, monkeypatch, caplog, saved):
     settings = lora.resolve_settings({**TINY_RUN, "max_length": 128})
@@ -253,17 +256,43 @@ def test_a_saved_progress_of_another_recovery_or_damaged_is_started_over(
 
             patch.setattr(lora, "validation_loss", lambda *a, **k: 1.0)
             patch.setattr(lora, "_lr_factor", lambda step, *a: die() if step == 1 else 1.0)
+            # "another shape": the same fingerprint (as after a peft update that named or
+            # shaped the adapters otherwise), adapters of another rank
+            first = {**settings, "r": 4} if saved == "another shape" else settings
             with pytest.raises(KeyboardInterrupt):
-                lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
-                                torch.device("cpu"), progress, fingerprint="another recovery")
+                lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, first,
+                                torch.device("cpu"), progress,
+                                fingerprint="this recovery" if saved == "another shape"
+                                else "another recovery")
         assert progress.exists()
         monkeypatch.delenv(lora.SAVE_EVERY_VARIABLE)
     with caplog.at_level("WARNING", logger="prunebench.lora"):
         _, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
                                     torch.device("cpu"), progress, fingerprint="this recovery")
-    assert [h["step"] for h in report["history"]][0] == 0 and report["steps"] == 2
-    assert any("starting over" in r.getMessage() for r in caplog.records)
+    assert report["resumed_at_steps"] == [] and report["steps"] == 2
+    warned = [r.getMessage() for r in caplog.records if "starting over" in r.getMessage()]
+    assert len(warned) == 1 and ("does not fit" in warned[0]) == (saved == "another shape")
     assert not progress.exists()
+    # A damaged file is set aside, not deleted: it may be looked at.
+    assert (saved == "damaged") == progress.with_name(f"{progress.name}.damaged").exists()
+
+
+def test_a_saved_progress_the_disk_fails_to_read_is_kept_for_the_retry(tmp_path, monkeypatch):
+    """A shared file system's hiccup (EIO, ESTALE) must not throw hours of training away."""
+    import errno
+
+    import safetensors
+
+    progress = tmp_path / ".out.lora-unfinished.safetensors"
+    progress.write_bytes(b"whatever is there")
+
+    def unreadable(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(safetensors, "safe_open", unreadable)
+    with pytest.raises(PrunebenchError, match="kept for the next attempt") as info:
+        lora._load_progress(progress, "fingerprint")
+    assert info.value.retry_may_help and progress.exists()
 
 
 def test_width_pruned_checkpoint_with_a_zero_head_block_recovers(tiny_model_dir, records,

@@ -118,7 +118,8 @@ def _log_uncaught(exc_type, exc, tb) -> None:
             _record_input_failure(exc)
     elif issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C: one line per job, no traceback
         logger.warning("interrupted: this job's outputs were not written, and the next run "
-                       "redoes it (a benchmark resumes from its finished batch sizes)")
+                       "redoes it (a benchmark resumes from its finished batch sizes, a LoRA "
+                       "recovery from its last saved step)")
     else:
         logger.error("job failed", exc_info=(exc_type, exc, tb))
 

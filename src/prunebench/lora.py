@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, ResourceError
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
@@ -178,27 +178,56 @@ def _save_progress(path: Path, fingerprint: str, at: dict[str, Any], peft_model:
 
 
 def _load_progress(path: Path | None, fingerprint: str) -> tuple[dict, dict] | None:
-    """(metadata, tensors) of a saved progress of this same recovery, or None (and the file
-    removed) when there is none, it is unreadable, or it belongs to other settings, data or
-    base model."""
+    """(metadata, tensors) of a saved progress of this same recovery, or None when there is
+    none, or it belongs to other settings, data, base model, device or versions (removed), or
+    it is damaged (set aside as `<name>.damaged`). A file the disk fails to read is no damage:
+    ResourceError, and the file stays for the retry (a shared file system's hiccup must not
+    throw hours of training away)."""
     if path is None or not path.exists():
         return None
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as saved:
-            meta = json.loads(saved.metadata()["progress"])
+            meta = json.loads((saved.metadata() or {})["progress"])
             tensors = {k: saved.get_tensor(k) for k in saved.keys()}
-    except Exception as err:  # noqa: BLE001 - any damage: start over, saying why
-        log.warning("cannot read the saved LoRA progress %s (%s): starting over", path, err)
-        path.unlink(missing_ok=True)
+    except OSError as err:
+        raise ResourceError(f"cannot read the saved LoRA progress {path} ({err}): it is kept "
+                            "for the next attempt; check the file system") from None
+    except (SafetensorError, KeyError, ValueError, TypeError) as err:
+        damaged = path.with_name(f"{path.name}.damaged")
+        os.replace(path, damaged)
+        log.warning("the saved LoRA progress %s is damaged (%s): starting over (it is kept as "
+                    "%s)", path, err, damaged.name)
         return None
     if meta.get("format") != PROGRESS_FORMAT or meta.get("fingerprint") != fingerprint:
-        log.warning("the saved LoRA progress %s is of other settings, data or base model: "
-                    "starting over", path)
+        log.warning("the saved LoRA progress %s is of other settings, data, base model, device "
+                    "or package versions: starting over", path)
         path.unlink(missing_ok=True)
         return None
     return meta, tensors
+
+
+def _fits(tensors: dict[str, torch.Tensor], peft_model: nn.Module,
+          opt: torch.optim.Optimizer) -> str | None:
+    """Why a saved progress does not fit this model and optimizer, or None: checked before
+    anything is changed, so a misfit starts over instead of failing every retry."""
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    for name, param in peft_model.named_parameters():
+        if param.requires_grad:
+            saved = tensors.get(f"trainable/{name}")
+            if saved is None or saved.shape != param.shape:
+                return f"adapter {name} missing or of another shape"
+    for key, value in tensors.items():
+        if key.startswith("optimizer/"):
+            _, index, name = key.split("/", 2)
+            if not index.isdigit() or int(index) >= len(params):
+                return f"optimizer state {key} has no parameter"
+            if name.startswith("exp_avg") and value.shape != params[int(index)].shape:
+                return f"optimizer state {key} is of another shape"
+    if not {"rng/torch", "rng/shuffle"} <= set(tensors):
+        return "random generator states missing"
+    return None
 
 
 def _restore_progress(tensors: dict[str, torch.Tensor], meta: dict, peft_model: nn.Module,
@@ -272,12 +301,22 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
         shuffle = torch.Generator().manual_seed(int(s["seed"]))
 
+        # A save is resumed on the same kind of device with the same mixed precision only:
+        # the scaler's state and the GPU's generator mean nothing elsewhere.
+        fingerprint = hashlib.sha256(f"{fingerprint}|{device.type}|{amp}".encode()).hexdigest()
         resumed = _load_progress(progress_path, fingerprint)
+        misfit = resumed and _fits(resumed[1], peft_model, opt)
+        if misfit:
+            log.warning("the saved LoRA progress %s does not fit this model (%s): starting over",
+                        progress_path, misfit)
+            progress_path.unlink(missing_ok=True)
+            resumed = None
         if resumed:
             at, tensors = resumed
             best_state = _restore_progress(tensors, at, peft_model, opt, scaler, shuffle)
             history, best, initial = at["history"], at["best"], at["initial"]
             step, window_loss, window_tokens = at["step"], at["window_loss"], at["window_tokens"]
+            resumed_at = [*at.get("resumed_at", []), step]
             log.info("resuming the LoRA recovery at step %d of %d (saved in %s)", step,
                      total_steps, progress_path)
         else:
@@ -289,7 +328,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                         "lr": 0.0}]
             log.info("step 0: validation loss %.4f (the base model)", initial)
             step, window_loss, window_tokens = 0, 0.0, 0
-            at = {"epoch": 0, "elapsed_s": 0.0}
+            at, resumed_at = {"epoch": 0, "elapsed_s": 0.0}, []
         save_every = _save_every_s()
         started = time.perf_counter() - at["elapsed_s"]
         last_save = time.monotonic()
@@ -347,7 +386,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                         "step": step, "epoch": epoch, "next_start": start + batch_size,
                         "order": order, "history": history, "best": best, "initial": initial,
                         "window_loss": window_loss, "window_tokens": window_tokens,
-                        "elapsed_s": time.perf_counter() - started},
+                        "elapsed_s": time.perf_counter() - started, "resumed_at": resumed_at},
                         peft_model, opt, scaler, shuffle, best_state)
                     last_save = time.monotonic()
                     log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
@@ -384,6 +423,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         "initial_val_loss": initial, "best_step": best["step"], "best_val_loss": best["val_loss"],
         "merged_val_loss": merged_val,
         "train_elapsed_s": elapsed,
+        # The steps at which a killed recovery was resumed from its saved progress ([]: none).
+        "resumed_at_steps": resumed_at,
     }
     return merged, report
 
@@ -395,8 +436,9 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     and validation with the data seed), save the merged model to out_dir atomically.
 
     The training's progress is saved beside out_dir (`progress_path_for`), or at
-    `progress_path`, so a killed recovery started again with the same base, records and
-    settings resumes where it last saved; it is removed once the model is saved."""
+    `progress_path`, so a killed recovery started again with the same base, records, settings,
+    device kind and package versions resumes where it last saved; it is removed once the model
+    is saved."""
     from prunebench.modeling import (MANIFEST, check_param_count, config_dtype, load_model,
                                      require_tokenizer, resolve_device, save_model)
 
@@ -416,9 +458,11 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     manifest = Path(base_dir) / MANIFEST
     base_identity = (hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists()
                      else str(Path(base_dir).resolve()))
+    from prunebench.provenance import package_versions
+
     fingerprint = hashlib.sha256(json.dumps(
-        {"settings": s, "records": records_sha256, "base": base_identity},
-        sort_keys=True, default=str).encode()).hexdigest()
+        {"settings": s, "records": records_sha256, "base": base_identity,
+         "versions": package_versions()}, sort_keys=True, default=str).encode()).hexdigest()
     started = time.perf_counter()
     model = load_model(base_dir, device=dev, dtype=torch.float32)  # explains its own OOM
     try:
@@ -434,7 +478,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
             f"out of memory in LoRA recovery of {base_dir} on {dev} ({first_line(exc)}): lower "
             f"lora.micro_batch_size (now {s['micro_batch_size']}; lora.batch_size stays the "
             f"effective batch), {checkpointing}lower lora.max_length (now {s['max_length']}), "
-            "or run it on a device with more memory") from None
+            "or run it on a device with more memory (changed settings start a saved recovery "
+            "over)") from None
     check_param_count(merged, "LoRA recovery (merged)")  # merging adds no parameters
     save_model(merged.to(config_dtype(merged.config)), tokenizer, out_dir,
                extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],
