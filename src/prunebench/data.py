@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prunebench import PrunebenchError
+from prunebench.hub import load_error
 
 if TYPE_CHECKING:  # torch is imported where windows are made: the workflow parses this module
     import torch
@@ -111,7 +112,6 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
         data = datasets.load_dataset(spec.path, spec.name, split=spec.splits[split],
                                      data_files=spec.data_files, revision=spec.revision)
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
-        from prunebench.hub import load_error
         from prunebench.oom import first_line
 
         if spec.export_config and _is_script_refusal(err):
@@ -144,7 +144,6 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
     try:
         data = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows")
     except Exception as err:  # noqa: BLE001 - as in _load_hub_rows
-        from prunebench.hub import load_error
         from prunebench.oom import first_line
 
         raise load_error(err)(

@@ -196,18 +196,18 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
                 f"the hub refused access to {repo_id} (HTTP {status}): HF_TOKEN is missing, "
                 "expired or lacks read access; create a read token and export HF_TOKEN") from None
         raise ResourceError(f"the hub answered HTTP {status} for {repo_id}: retry later; a "
-                              "rerun resumes the download") from None
+                            "rerun resumes the download") from None
     except Exception as err:
         if _is_network_error(err):
             raise HubUnreachable(_offline_message(repo_id)) from None
         if isinstance(err, OSError) and err.errno == errno.ENOSPC:
             raise ResourceError(f"disk full while downloading {repo_id} into {out_dir}: free "
-                                  "space (7B needs ~14 GB, 13B ~26 GB) and rerun; the download "
-                                  "resumes") from None
+                                "space (7B needs ~14 GB, 13B ~26 GB) and rerun; the download "
+                                "resumes") from None
         if isinstance(err, OSError):  # a broken-off or inconsistent transfer, an I/O error
             raise ResourceError(f"downloading {repo_id} failed ({type(err).__name__}): check "
-                                  "the network and the disk, or pre-fetch the model where the "
-                                  "hub is reachable; a rerun resumes") from None
+                                "the network and the disk, or pre-fetch the model where the "
+                                "hub is reachable; a rerun resumes") from None
         raise
     return path
 
@@ -258,6 +258,6 @@ def verify_download(repo_id: str, revision: str | None, path: Path, token: str |
         if sha256_file(file) != digest:
             file.unlink()
             raise ResourceError(f"{repo_id}: {file.name} does not match the hub's sha256 "
-                                  "(corrupted transfer); it was deleted, rerun to download it "
-                                  "again")
+                                "(corrupted transfer); it was deleted, rerun to download it "
+                                "again")
     log.info("%s: %d %s files match the hub's sha256", repo_id, len(expected), suffix)

@@ -25,6 +25,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
+from prunebench.hub import load_error
 from prunebench.plan.lora_settings import RESPONSE_SEPARATORS, TEMPLATES
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ def alpaca_records(path: str = ALPACA_HUB, revision: str | None = None) -> list[
     try:
         data = datasets.load_dataset(path, split="train", revision=revision)
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
-        from prunebench.hub import load_error
-
         raise load_error(err)(
             f"cannot load the instruction dataset {path}: {type(err).__name__}: {err}. This "
             "machine may be offline: pre-fetch it where the hub is reachable (`snakemake "

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from prunebench.atomic import read_json_or_none, write_json
 
-# Names one Snakemake run: the Snakefile sets it where it is unset, so the run's jobs (local
-# processes, and cluster jobs, which inherit the submitting environment) share it, while the
-# next run gets its own. It tells a scheduler's retry of a job apart from a new run.
+# Names one Snakemake run: the Snakefile's main process sets it anew, and the run's jobs (local
+# processes, and cluster jobs, which inherit the submitting environment) keep it, while the next
+# run gets its own. It tells a scheduler's retry of a job apart from a new run.
 RUN_VARIABLE = "PRUNEBENCH_RUN_ID"
 
 

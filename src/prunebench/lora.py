@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError, ResourceError
+from prunebench.atomic import atomic_path
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
@@ -159,13 +160,11 @@ def _save_progress(path: Path, fingerprint: str, at: dict[str, Any], peft_model:
     keeps the previous save."""
     from safetensors.torch import save_file
 
-    from prunebench.atomic import atomic_path
-
     tensors = {f"trainable/{n}": p.detach().cpu().contiguous()
                for n, p in peft_model.named_parameters() if p.requires_grad}
     tensors.update({f"best/{n}": t.cpu().contiguous() for n, t in best_state.items()})
     for index, state in opt.state_dict()["state"].items():
-        tensors.update({f"optimizer/{index}/{k}": v.detach().cpu().contiguous().reshape(v.shape)
+        tensors.update({f"optimizer/{index}/{k}": v.detach().cpu().contiguous()
                         for k, v in state.items()})
     tensors["rng/torch"] = torch.get_rng_state()
     tensors["rng/shuffle"] = shuffle.get_state()
@@ -269,8 +268,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     Deterministic on CPU for a given seed, data and thread count.
 
     With `progress_path`, the progress is saved there every SAVE_EVERY_S seconds of training,
-    and a saved progress with the same `fingerprint` (settings, data, base model) is resumed:
-    on CPU the result is bit for bit the one of an uninterrupted run.
+    and a saved progress with the same `fingerprint` (`recovery_fingerprint`) is resumed: on CPU
+    the result is bit for bit the one of an uninterrupted run.
     """
     s = settings
     amp = _amp_dtype(s["amp"], device)
@@ -301,9 +300,6 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
         shuffle = torch.Generator().manual_seed(int(s["seed"]))
 
-        # A save is resumed on the same kind of device with the same mixed precision only:
-        # the scaler's state and the GPU's generator mean nothing elsewhere.
-        fingerprint = hashlib.sha256(f"{fingerprint}|{device.type}|{amp}".encode()).hexdigest()
         resumed = _load_progress(progress_path, fingerprint)
         misfit = resumed and _fits(resumed[1], peft_model, opt)
         if misfit:
@@ -429,6 +425,25 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     return merged, report
 
 
+def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any],
+                         device: torch.device) -> str:
+    """What a saved progress must match to be resumed: the settings, the records, the base
+    model (its manifest holds its weights' sha256), the package versions, and the kind of
+    device with its mixed precision (the scaler's state and a GPU's generator mean nothing
+    elsewhere)."""
+    from prunebench.modeling import MANIFEST
+    from prunebench.provenance import package_versions
+
+    manifest = Path(base_dir) / MANIFEST
+    base = (hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists()
+            else str(Path(base_dir).resolve()))
+    return hashlib.sha256(json.dumps(
+        {"settings": settings, "records": records_sha256, "base": base,
+         "versions": package_versions(), "device": device.type,
+         "amp": str(_amp_dtype(settings["amp"], device))},
+        sort_keys=True, default=str).encode()).hexdigest()
+
+
 def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[str, Any],
                        device: str = "auto", trust_remote_code: bool = False,
                        progress_path: str | Path | None = None) -> dict[str, Any]:
@@ -439,7 +454,7 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     `progress_path`, so a killed recovery started again with the same base, records, settings,
     device kind and package versions resumes where it last saved; it is removed once the model
     is saved."""
-    from prunebench.modeling import (MANIFEST, check_param_count, config_dtype, load_model,
+    from prunebench.modeling import (check_param_count, config_dtype, load_model,
                                      require_tokenizer, resolve_device, save_model)
 
     s = resolve_settings(settings)
@@ -453,16 +468,7 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     records_sha256 = hashlib.sha256(json.dumps(records, sort_keys=True,
                                                ensure_ascii=False).encode()).hexdigest()
     progress = Path(progress_path) if progress_path else progress_path_for(out_dir)
-    # A saved progress is resumed only by the same recovery: the base model's manifest holds
-    # its weights' sha256.
-    manifest = Path(base_dir) / MANIFEST
-    base_identity = (hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists()
-                     else str(Path(base_dir).resolve()))
-    from prunebench.provenance import package_versions
-
-    fingerprint = hashlib.sha256(json.dumps(
-        {"settings": s, "records": records_sha256, "base": base_identity,
-         "versions": package_versions()}, sort_keys=True, default=str).encode()).hexdigest()
+    fingerprint = recovery_fingerprint(base_dir, records_sha256, s, dev)
     started = time.perf_counter()
     model = load_model(base_dir, device=dev, dtype=torch.float32)  # explains its own OOM
     try:

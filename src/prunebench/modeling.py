@@ -67,7 +67,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ResourceError(f"device {device} requested but no CUDA GPU is visible here: run "
-                              "on a GPU node, or set the device to 'cpu' or 'auto'")
+                            "on a GPU node, or set the device to 'cpu' or 'auto'")
     if device.type == "cuda" and device.index is None and torch.cuda.device_count() > 1:
         from prunebench.gpu_claim import claim_one
 

@@ -25,7 +25,8 @@ from typing import Any
 from unittest import mock
 
 from prunebench import PrunebenchError, did_you_mean
-from prunebench.atomic import _json_default, read_json_or_none
+from prunebench.atomic import _json_default, read_json_or_none, write_json
+from prunebench.hub import load_error
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite, task_config
 
@@ -239,8 +240,6 @@ def task_words(cache_dir: Path | None = None) -> dict[str, Any] | None:
         data = {"words": sorted(w.decode() for w in words),
                 "declared": sorted(d.decode() for d in declared)}
         if cached is not None:
-            from prunebench.atomic import write_json
-
             # Saved only where the resources folder exists (the cache folder is made in it,
             # not its parents); a read-only checkout still gets the check, without the saving.
             with contextlib.suppress(OSError, PrunebenchError):
@@ -322,8 +321,6 @@ def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]
                                f"{err}): regenerate it (`snakemake -f "
                                "resources/data/mc_suite/suite.json`)")
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    from prunebench.hub import load_error
-
     return load_error(err)(
         f"lm-eval tasks {tasks} need the hub dataset {dataset}, which cannot be loaded here "
         f"({type(err).__name__}: {first_line[:200]}); this machine may be offline: "
