@@ -1,8 +1,12 @@
 """Peak GPU memory of the heavy training-style steps, on randomly initialised big shapes.
 
-Memory depends on shapes, not weight values, so no download is needed. Three checks, in
+Memory depends on shapes, not weight values, so no download is needed. Four checks, in
 priority order, each through the library calls the workflow makes:
 
+  lora_resume a LoRA recovery under float16 autocast killed right after its first saved
+              progress and resumed, against the same recovery uninterrupted: the loss scaler's
+              state and the CUDA generator come back from the save (small shapes, seconds: the
+              mechanics, not the memory)
   llm_pruner  LLM-Pruner on LLaMA-13B in float32, pruned to 9.2B (the study's 13B size): one
               forward/backward on 10 x 64 calibration tokens; it must fit one GPU
   taylor+     depth_taylor ("Taylor+") on LLaMA-7B in float32, pruned to 4.9B: 10 x 128 tokens
@@ -41,7 +45,7 @@ from prunebench.provenance import provenance
 
 log = logging.getLogger("gpu_memory")
 
-CHECKS = ("llm_pruner", "taylor+", "lora")
+CHECKS = ("lora_resume", "llm_pruner", "taylor+", "lora")
 
 
 def small_config(layers: int) -> LlamaConfig:
@@ -61,6 +65,8 @@ def setup(name: str, small: bool) -> dict:
         return {"method": "depth_taylor", "config": small_config(8) if small
                 else architecture_config("llama-7b"),
                 "size": "0.75" if small else "4.9B", "calibration": (10, 128)}
+    if name == "lora_resume":
+        return {"config": small_config(4)}
     return {"config": small_config(4) if small else architecture_config("llama-7b")}
 
 
@@ -90,22 +96,28 @@ def run_prune(spec: dict, device: torch.device, seed: int) -> dict:
             "target": spec["size"], "method_report_keys": sorted(report)}
 
 
-def run_lora_step(spec: dict, device: torch.device, seed: int) -> dict:
-    """One optimizer step of the workflow's LoRA recovery under float16 autocast."""
+def lora_inputs(seed: int, overrides: dict) -> tuple:
+    """(tokenizer, settings, instruction records) for a recovery on the embedded text."""
     from prunebench.corpus import generate_corpus
     from prunebench.instructions import embedded_records
-    from prunebench.lora import train_lora
     from prunebench.plan.lora_settings import resolve_settings
     from prunebench.tiny import train_tokenizer
 
-    config = spec["config"]
     text = generate_corpus(seed=0)["train"]
     tokenizer = train_tokenizer(text)  # a stand-in: 512 ids, within every vocabulary here
-    settings = resolve_settings({"epochs": 1, "amp": "float16" if device.type == "cuda"
-                                 else "none", "warmup_steps": 0, "seed": seed})
+    settings = resolve_settings({"epochs": 1, "warmup_steps": 0, "seed": seed, **overrides})
+    return tokenizer, settings, embedded_records(text, seed=seed)
+
+
+def run_lora_step(spec: dict, device: torch.device, seed: int) -> dict:
+    """One optimizer step of the workflow's LoRA recovery under float16 autocast."""
+    from prunebench.lora import train_lora
+
+    config = spec["config"]
+    tokenizer, settings, records = lora_inputs(
+        seed, {"amp": "float16" if device.type == "cuda" else "none"})
     # Exactly one batch of the study's size (64 records in micro-batches of 4), then a merge;
     # validation on 4 records is the cheap part.
-    records = embedded_records(text, seed=seed)
     batch = int(settings["batch_size"])
     if len(records) < batch + 4:
         raise RuntimeError(f"only {len(records)} embedded records, need {batch + 4}")
@@ -118,6 +130,67 @@ def run_lora_step(spec: dict, device: torch.device, seed: int) -> dict:
             "micro_batch_size": settings["micro_batch_size"], "max_length": settings["max_length"]}
 
 
+class _Killed(BaseException):
+    """Stands for the job's end right after a save (a pre-emption, a time limit)."""
+
+
+def run_lora_resume(spec: dict, device: torch.device, seed: int) -> dict:
+    """A recovery killed right after its first saved progress, resumed, and compared with the
+    same recovery run through: on a CPU they are equal bit for bit; on a GPU, the scaler and
+    generators restored, they differ at most by the kernels' own run-to-run noise."""
+    import tempfile
+
+    from prunebench import lora
+
+    tokenizer, settings, records = lora_inputs(seed, {
+        "amp": "float16", "template": "plain", "batch_size": 8, "micro_batch_size": 4,
+        "max_length": 64, "eval_every": 1, "lr": 1e-3})
+    # Batches of 8 (of the records that fit 64 tokens), each step evaluated.
+    train, val = records[:24], records[24:32]
+
+    def recover(progress: Path | None) -> tuple[dict, dict]:
+        model = random_model(spec["config"], device, torch.float32, seed=seed)
+        merged, report = lora.train_lora(model, tokenizer, train, val, settings, device,
+                                         progress, "gpu_memory lora_resume")
+        return merged.state_dict(), report
+
+    reference, uninterrupted = recover(None)
+    save, saved = lora._save_progress, {}
+
+    def save_then_die(path, fingerprint, at, *args):
+        save(path, fingerprint, at, *args)
+        saved.update(step=at["step"], scaler=args[2].state_dict())
+        raise _Killed
+
+    with tempfile.TemporaryDirectory() as folder:
+        progress = Path(folder) / "progress.safetensors"
+        previous = os.environ.get(lora.SAVE_EVERY_VARIABLE)
+        os.environ[lora.SAVE_EVERY_VARIABLE] = "0"  # a save after every step
+        lora._save_progress = save_then_die
+        try:
+            recover(progress)
+        except _Killed:
+            pass
+        finally:
+            lora._save_progress = save
+            if previous is None:
+                os.environ.pop(lora.SAVE_EVERY_VARIABLE)
+            else:
+                os.environ[lora.SAVE_EVERY_VARIABLE] = previous
+        if not saved:
+            raise RuntimeError("the recovery ended without saving its progress")
+        weights, resumed = recover(progress)
+    diff = max(float((weights[k].float() - reference[k].float()).abs().max()) for k in reference)
+    return {"steps": uninterrupted["steps"], "amp": uninterrupted["amp"],
+            "killed_after": saved["step"], "resumed_at_steps": resumed["resumed_at_steps"],
+            "scale_at_kill": saved["scaler"].get("scale"),
+            "history_equal": resumed["history"] == uninterrupted["history"],
+            "max_abs_diff": diff}
+
+
+RUNS = {"lora_resume": run_lora_resume, "lora": run_lora_step}
+
+
 def markdown(rows: list[dict], gpu: str) -> str:
     lines = [f"Peak memory on {gpu} (torch.cuda.max_memory_allocated; the float32 weights alone "
              "in their own column)", "", "| check | status | peak GiB | weights GiB | s | detail |",
@@ -128,7 +201,8 @@ def markdown(rows: list[dict], gpu: str) -> str:
         seconds = f"{r['elapsed_s']:.0f}" if r.get("elapsed_s") is not None else "-"
         detail = r.get("error") or ", ".join(
             f"{k}={r[k]}" for k in ("params_before", "params_after", "blocks_after", "params",
-                                    "steps", "amp") if k in r)
+                                    "steps", "amp", "killed_after", "resumed_at_steps",
+                                    "scale_at_kill", "history_equal", "max_abs_diff") if k in r)
         lines.append(f"| {r['check']} | {r['status']} | {peak} | {weights} | {seconds} | "
                      f"{detail} |")
     return "\n".join(lines)
@@ -171,7 +245,7 @@ def main(argv=None) -> dict:
         reset_peak(device)
         t0 = time.perf_counter()
         try:
-            result = (run_lora_step if name == "lora" else run_prune)(spec, device, args.seed)
+            result = RUNS.get(name, run_prune)(spec, device, args.seed)
             row.update(status="ok", **result)
         except Exception as exc:  # noqa: BLE001 - recorded; the next check still runs
             log.error("%s failed:\n%s", name, traceback.format_exc())

@@ -10,8 +10,9 @@ command), so the checks run in one command, most informative first, under one de
   smoke     benchmarks/gpu_smoke.sh: the whole workflow on config/gpu-smoke.yaml, timed
   autotune  gpu_check with --compile-mode autotune-graph, compiled backend, batch 1: the
             decode step as % of the bandwidth floor after kernel autotuning
-  memory    benchmarks/gpu_memory.py: peak memory of LLM-Pruner on 13B, Taylor+ on 7B, one
-            LoRA step under float16 autocast
+  memory    benchmarks/gpu_memory.py: a float16 LoRA recovery killed after a save and resumed
+            (small shapes); peak memory of LLM-Pruner on 13B, Taylor+ on 7B, one LoRA step
+            under float16 autocast
 
 A step that would start too late is skipped, one that overruns its share is stopped (a stopped
 smoke run resumes where it stopped when run again on the same machine), and a failing step is

@@ -111,6 +111,20 @@ def test_memory_script_prunes_to_its_targets_on_small_shapes(tmp_path):
     assert "| llm_pruner | ok |" in (tmp_path / "gpu_memory.md").read_text()
 
 
+@pytest.mark.usefixtures("one_thread")
+def test_memory_script_resumes_a_killed_float16_recovery_exactly_on_the_cpu(tmp_path):
+    memory = load_script("gpu_memory")
+    report = memory.main(["--small", "--device", "cpu", "--checks", "lora_resume",
+                          "--out", str(tmp_path)])
+    [row] = report["checks"]
+    assert row["status"] == "ok", row
+    assert row["amp"] == "float16" and row["steps"] > row["killed_after"] >= 1
+    assert row["resumed_at_steps"] == [row["killed_after"]]
+    # Deterministic on a CPU: the resumed recovery is the uninterrupted one, bit for bit.
+    assert row["history_equal"] is True and row["max_abs_diff"] == 0.0
+    assert "| lora_resume | ok |" in (tmp_path / "gpu_memory.md").read_text()
+
+
 def test_memory_script_refuses_an_unknown_check(tmp_path):
     memory = load_script("gpu_memory")
     with pytest.raises(SystemExit, match="unknown check"):

@@ -1,4 +1,5 @@
 """LoRA recovery: data, prompt masking, best-by-validation, merging, shapes, settings, workflow."""
+import functools
 import hashlib
 import json
 import math
@@ -202,14 +203,33 @@ RESUMABLE = {**TINY_RUN, "epochs": 2, "eval_every": 3, "dropout": 0.1, "max_leng
              "lr": 5e-4, "data": {**TINY_RUN["data"], "max_train": 32}}
 
 
-@pytest.mark.parametrize("killed_after", [4, 5])  # at an epoch's end; inside the second epoch
+# Under float16 autocast (the study's setting on a GPU; slow on a CPU, hence short) the loss
+# scaler changes its scale every step (growth_interval=1: it grows until gradients overflow,
+# skips that step and backs off), so a resume that lost the scaler's state would scale, round
+# and skip differently from the uninterrupted run.
+FLOAT16_RESUMABLE = {**TINY_RUN, "amp": "float16",
+                     "data": {**TINY_RUN["data"], "max_train": 24}}
+
+
+@pytest.mark.parametrize("killed_after, amp", [
+    (4, "none"),  # at an epoch's end
+    (5, "none"),  # inside the second epoch
+    (1, "float16"),  # after its first step (of two)
+])
 def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_one(
-        tiny_model_dir, records, tmp_path, monkeypatch, caplog, killed_after):
+        tiny_model_dir, records, tmp_path, monkeypatch, caplog, killed_after, amp):
     """A pre-empted job of the study's recovery (hours on a 7B model) started from step 0."""
+    settings = RESUMABLE if amp == "none" else FLOAT16_RESUMABLE
+    if amp == "float16":
+        monkeypatch.setattr(torch.amp, "GradScaler",
+                            functools.partial(torch.amp.GradScaler, growth_interval=1))
     reference = lora.recover_checkpoint(tiny_model_dir, tmp_path / "reference", records,
-                                        RESUMABLE, device="cpu")
-    # An adapter that improved on the base is kept: the weights compared below are trained.
-    assert reference["best_step"] > 0 and reference["resumed_at_steps"] == []
+                                        settings, device="cpu")
+    assert reference["amp"] == (None if amp == "none" else amp)
+    assert reference["resumed_at_steps"] == []
+    if amp == "none":  # (the float16 run's last validation loss, in its history, is compared)
+        # An adapter that improved on the base is kept: the weights compared below are trained.
+        assert reference["best_step"] > 0
     out = tmp_path / "recovered"
     progress = lora.progress_path_for(out)
     monkeypatch.setenv(lora.SAVE_EVERY_VARIABLE, "0")  # a save after every step
@@ -223,15 +243,21 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
     with monkeypatch.context() as patch:
         patch.setattr(lora, "_save_progress", save_then_die)
         with pytest.raises(KeyboardInterrupt):
-            lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+            lora.recover_checkpoint(tiny_model_dir, out, records, settings, device="cpu")
     assert progress.exists() and not out.exists()
+    if amp == "float16":
+        # The step doubled or halved the scale: it is not its initial 2**16, and a resume that
+        # lost it would not end as the reference.
+        with safe_open(str(progress), framework="pt") as saved:
+            assert json.loads(saved.metadata()["progress"])["scaler"]["scale"] != 2.0**16
     caplog.clear()  # the runs above may have been logged too (another test set INFO)
     with caplog.at_level("INFO", logger="prunebench.lora"):
-        resumed = lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+        resumed = lora.recover_checkpoint(tiny_model_dir, out, records, settings, device="cpu")
     said = [r.getMessage() for r in caplog.records if r.name == "prunebench.lora"]
-    assert any(f"resuming the LoRA recovery at step {killed_after} of 8" in line
-               for line in said), said
+    assert any(f"resuming the LoRA recovery at step {killed_after} of {reference['steps']}"
+               in line for line in said), said
     assert not any("step 0: validation loss" in line for line in said)  # not started over
+    assert reference["steps"] > killed_after
     assert resumed["history"] == reference["history"]
     assert resumed["best_step"] == reference["best_step"]
     assert resumed["resumed_at_steps"] == [killed_after]
