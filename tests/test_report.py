@@ -710,6 +710,36 @@ def test_cpu_cells_are_told_apart_by_the_processors_model_name(tmp_path, caplog)
     assert pd.isna(_row(df, variant="flap-4.9B", batch_size=1)["device_name"])
 
 
+def test_cpu_cells_timed_with_other_thread_counts_are_marked(tmp_path, caplog):
+    """A benchmark job gets the run's --cores: a cell rerun with --cores 1 beside a dense file
+    timed with 2 threads gave speed-ups of 25x. GPU files' thread counts are not compared."""
+    dense, depth, flap = [write_bench(tmp_path, "m7", v, "hf", 12, 128) for v in VARIANTS]
+    for path, threads in ((dense, 2), (depth, 1), (flap, 2)):
+        _timed_with(path)
+        data = json.loads(path.read_text())
+        data["provenance"]["torch_threads"] = threads
+        path.write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        df = report.load_bench([dense, depth, flap])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "different CPU thread counts (2 for dense, flap-4.9B; 1 for " \
+        "depth-4.9B)" in warnings[0] and str(depth) in warnings[0], warnings
+    speed = report.speed_table(df, report.load_prune_reports(
+        [write_report(tmp_path, "m7", v) for v in VARIANTS]))
+    marks = {v: set(speed.loc[speed["variant"] == v, "unlike_dense"]) for v in VARIANTS}
+    assert marks == {"dense": {""}, "depth-4.9B": {"threads"}, "flap-4.9B": {""}}
+    for path, threads in ((dense, 2), (depth, 1), (flap, 2)):  # the same, timed on a GPU
+        _timed_with(path, H100)
+        data = json.loads(path.read_text())
+        data["provenance"]["torch_threads"] = threads
+        path.write_text(json.dumps(data))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        df = report.load_bench([dense, depth, flap])
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert df["cpu_threads"].isna().all()
+
+
 def _with_code(path, code):
     """The file with `code` as its provenance's code block (None: none, as in older files)."""
     data = json.loads(path.read_text())

@@ -52,7 +52,8 @@ CELL = ["model", "backend", "input_tokens", "output_tokens"]
 # default config, whose models may not include the file's.
 THIS_RUN = "--configfile <this run's config files>"
 # What a speed-up over dense assumes both timings shared, besides the cell (column: what it is).
-TIMED_WITH = {"device_name": "devices", "dtype": "dtypes", "sampling": "decoding settings"}
+TIMED_WITH = {"device_name": "devices", "dtype": "dtypes", "sampling": "decoding settings",
+              "cpu_threads": "CPU thread counts"}
 _REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
                     "blocks_before", "blocks_after")
 
@@ -193,7 +194,8 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         # The file's compile_s is the sum over its rows: each row keeps its own (none if OOM).
         head = {k: v for k, v in data.items() if k not in ("rows", "provenance", "compile_s")
                 and (v is None or isinstance(v, (str, int, float, bool)))}
-        head.update(device_name=device_name(data), sampling=sampling_label(data))
+        head.update(device_name=device_name(data), sampling=sampling_label(data),
+                    cpu_threads=cpu_threads(data))
         for i, row in enumerate(rows):
             records.append({**head, **_bench_row(path, i, row), "source": str(path)})
     df = pd.DataFrame.from_records(records)
@@ -232,6 +234,17 @@ def device_name(data: dict[str, Any]) -> str | None:
     if device.startswith("cpu") and provenance.get("cpu_model"):
         return f"CPU {provenance['cpu_model']}"
     return None
+
+
+def cpu_threads(data: dict[str, Any]) -> int | None:
+    """The threads torch ran a CPU-timed bench file with (a benchmark job gets the run's
+    --cores: a cell rerun with fewer is not timed like its dense file); None on a GPU, where
+    they hardly matter, and where the file does not say."""
+    provenance = data.get("provenance")
+    provenance = provenance if isinstance(provenance, dict) else {}
+    threads = provenance.get("torch_threads")
+    on_cpu = str(provenance.get("device") or data.get("device") or "").startswith("cpu")
+    return threads if on_cpu and isinstance(threads, int) else None
 
 
 def sampling_label(data: dict[str, Any]) -> str | None:

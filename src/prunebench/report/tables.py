@@ -69,7 +69,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     flag and the number of timed `runs` (prunebench.benchmark.timing), `competition` (other
     work beside it) and `decode_fallback` (why a compiled row ran eagerly, if it did).
     `unlike_dense` names what the row's file was timed with that the dense file of its cell
-    was not (device, dtype, decoding): its speed-ups measure that difference too.
+    was not (device, dtype, decoding, CPU threads): its speed-ups measure that difference too.
     """
     df = _params(bench_df, reports_df)
     dense_rows = _dense_rows(df)
@@ -94,7 +94,8 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
 
 # What a bench file records about how it was timed (load.TIMED_WITH's columns) -> its name in
 # `unlike_dense`.
-UNLIKE_DENSE = {"device_name": "device", "dtype": "dtype", "sampling": "decoding"}
+UNLIKE_DENSE = {"device_name": "device", "dtype": "dtype", "sampling": "decoding",
+                "cpu_threads": "threads"}
 
 
 def _unlike_dense(df: pd.DataFrame, dense_rows: pd.DataFrame) -> pd.Series:
