@@ -1,4 +1,6 @@
 """`prunebench plan`: sizes from configs alone, no weights."""
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,27 @@ def test_plan_plans_what_it_can_and_names_the_model_and_variant_of_what_it_canno
     assert errors[0].startswith("error: model m, variant llm_pruner-0.5B: ")
     assert errors[1].startswith("error: model mystery, variant (all): ")
     assert "org/mystery-model" in errors[1]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`prunebench check-config ... | head -1`: the pipe closes before the output is written."""
+    proc = subprocess.Popen([sys.executable, "-m", "prunebench.cli", "check-config",
+                             str(REPO / "config" / "config.yaml")], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_a_workflow_model_not_made_yet_names_the_command_that_makes_it(tmp_path, monkeypatch):
+    from prunebench import PrunebenchError
+    from prunebench.commands.model_source import resolve_model
+
+    monkeypatch.chdir(tmp_path)  # a fresh checkout: the README's examples name the tiny model
+    with pytest.raises(PrunebenchError, match=r"resources/models/tiny is made by the workflow: "
+                                              r"`snakemake --cores all resources/models/tiny`"):
+        resolve_model("resources/models/tiny")
+    with pytest.raises(PrunebenchError) as err:
+        resolve_model(str(tmp_path / "mine"))
+    assert "no model at" in str(err.value) and "snakemake" not in str(err.value)

@@ -668,3 +668,10 @@ def test_a_suggested_rerun_repeats_the_runs_config_files(tmp_path):
     assert layout.configfile_argument([inside, outside], cwd=tmp_path) == \
         f"--configfile 'config/paper tables.yaml' {outside}"
     assert layout.configfile_argument([]) == ""
+    # A run in its own directory: the command is typed in the checkout.
+    run = tmp_path / "runs" / "a b"
+    assert layout.configfile_argument([run / "mine.yaml", outside], cwd=run,
+                                      checkout=tmp_path) == \
+        f"--directory '{run}' --configfile '{run}/mine.yaml' {outside}"
+    assert layout.configfile_argument([inside], cwd=tmp_path, checkout=tmp_path) == \
+        "--configfile 'config/paper tables.yaml'"

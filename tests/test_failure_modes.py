@@ -103,6 +103,40 @@ def test_f49_bad_method_parameters_fail_before_any_weight_is_loaded(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("method, params, message, not_said", [
+    # FLAP's AL-AM widths come from calibration, but its smallest model does not: refused from
+    # the config (`prunebench plan` called it fine, and the prune job loaded the weights first)
+    ("flap", {}, "flap: target 1,000 params is unreachable: with every head and MLP channel "
+                 "removed the model still has", None),
+    ("flap", {"structure": "UL-UM"}, "is unreachable", None),
+    # every block's width: no block range to widen is suggested
+    ("wanda_sp", {}, "(embeddings and norms stay); choose a larger target", "block range"),
+])
+def test_f08b_a_target_below_the_methods_smallest_model_is_refused_from_the_config(
+        tmp_path, checkpoint, monkeypatch, method, params, message, not_said):
+    import prunebench.pruning as pruning
+
+    monkeypatch.setattr(pruning, "load_model", lambda *a, **k: pytest.fail("weights loaded"))
+    with pytest.raises(PrunebenchError) as err:
+        prune_checkpoint(checkpoint, method, "1000", tmp_path / "out", windows(), params,
+                         device="cpu")
+    assert message in str(err.value)
+    assert not_said is None or not_said not in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_f08c_protection_is_suggested_only_where_blocks_are_protected(small_random_model):
+    from prunebench.methods.depth import solve_num_blocks
+
+    config = small_random_model(vocab_size=1024).config  # embeddings outweigh a block
+    with pytest.raises(PrunebenchError) as err:
+        solve_num_blocks(config, 1000, list(range(config.num_hidden_layers)))
+    assert "every removable block gone (embeddings stay): choose a larger target" in str(err.value)
+    assert "protect" not in str(err.value)
+    with pytest.raises(PrunebenchError, match="and protected blocks stay.*protect fewer blocks"):
+        solve_num_blocks(config, 1000, [1, 2])
+
+
 def test_f08_target_that_removes_every_block(small_random_model):
     from prunebench.methods.depth import solve_num_blocks
 
@@ -517,6 +551,53 @@ def test_f54_the_workflows_retry_of_a_job_that_failed_on_its_input_stops_at_once
     assert again.returncode != 0
     text = log.read_text()
     assert "weights-only loader" in text and "a retry cannot fix" not in text, text
+
+
+def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_is_removed(
+        tmp_path, small_random_model, small_tokenizer):
+    """Snakemake removes a job's old outputs when it starts it again (its params changed): a
+    rerun that then failed on its input lost what it had made. Such reruns are refused before
+    any job starts: a mistyped parameter value, a moved local folder, a CUDA device here."""
+    folder = tmp_path / "mine"
+    small_random_model(num_hidden_layers=8).save_pretrained(folder)
+    small_tokenizer.save_pretrained(folder)
+    workdir = copy_workflow(tmp_path / "wf")
+    configs = ["config/config.yaml", "mine.yaml"]
+
+    def configure(source=folder, params=None, device="cpu"):
+        variant = {"name": "depth_mag-0.8", **({"params": params} if params else {})}
+        (workdir / "mine.yaml").write_text(yaml.safe_dump({
+            "device": device, "models": {"mine": {"source": f"local:{source}",
+                                                  "variants": [variant]}}}))
+
+    report = workdir / "results" / "pruned" / "mine" / "depth_mag-0.8" / "prune_report.json"
+    checkpoint = report.parent / "checkpoint"
+    configure()
+    run_snakemake(workdir, "--cores", "1", str(report.relative_to(workdir)), configfile=configs)
+    made = {p.name: p.read_bytes() for p in [report, *checkpoint.iterdir()]}
+    imported = workdir / "resources" / "models" / "mine"
+    no_gpu = {"CUDA_VISIBLE_DEVICES": ""}  # any machine shows no GPU to this run
+
+    cases = [
+        # 8 blocks with 6 + 2 protected: none left to remove (depth_mag's own check)
+        ({"params": {"protect_first": 6}}, "leave no removable block", checkpoint),
+        ({"source": tmp_path / "moved"}, "no such folder", imported),
+        ({"device": "cuda"}, "device is 'cuda' but this machine shows no GPU", checkpoint),
+    ]
+    for changes, message, kept in cases:
+        configure(**changes)
+        refused = run_snakemake(workdir, "--cores", "1", str(report.relative_to(workdir)),
+                                configfile=configs, check=False, env=no_gpu)
+        assert refused.returncode != 0
+        assert "found before any job started (nothing was run or removed)" in refused.stderr
+        assert message in refused.stderr, refused.stderr[-3000:]
+        assert "would be removed first" in refused.stderr or changes.get("device")
+        assert kept.is_dir() and report.exists()
+        assert {p.name: p.read_bytes() for p in [report, *checkpoint.iterdir()]} == made
+    configure()  # back as it was: nothing to do
+    again = run_snakemake(workdir, "--cores", "1", "-n", str(report.relative_to(workdir)),
+                          configfile=configs)
+    assert "Nothing to be done" in again.stdout + again.stderr
 
 
 def test_f54_a_failure_record_that_cannot_be_written_leaves_the_error_as_it_was(tmp_path,

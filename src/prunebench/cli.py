@@ -15,6 +15,7 @@ example).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -189,9 +190,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{' + '.join(args.files)}: no problem found")
             for note in embedded_settings_notes(config):
                 print(f"note: {note}")
+        sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
     except PrunebenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `prunebench plan | head`: the reader has gone, nothing to say
+        # Python's advice: point stdout at devnull, so its flush at exit raises nothing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

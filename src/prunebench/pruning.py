@@ -21,10 +21,15 @@ from prunebench.plan.sizes import parse_size
 
 log = logging.getLogger(__name__)
 
-def target_params_for(model_dir: str | Path, size: str) -> tuple[int, int]:
-    """(dense params, target params) from the config alone."""
-    dense = count_params(load_config(model_dir))
-    return dense, parse_size(size, dense)
+def check_prunable(config, method: str, size: str, params: dict[str, Any] | None = None) -> int:
+    """Everything about a prune that the model's config decides, checked without its weights:
+    the method, the size, the method's own check of its parameters and of the target against
+    this config (an unknown or bad parameter, protection that leaves no block, a target it
+    cannot reach). Returns the target parameter count."""
+    module = method_module(method)
+    target = parse_size(size, count_params(config))
+    module.plan(config, target, **(params or {}))
+    return target
 
 
 def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str | Path,
@@ -40,12 +45,10 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     disk offload is refused there, since pruning rewrites the weights in place.
     """
     prune = method_function(method)
-    dense_params, target = target_params_for(model_dir, size)
     config = load_config(model_dir)
-    # The method's own check of its parameters and of the target against this config (an
-    # unknown or bad parameter, protection that leaves no block, a target it cannot reach):
-    # `prune` repeats it, but only after the model is loaded.
-    method_module(method).plan(config, target, **(params or {}))
+    dense_params = count_params(config)
+    # `prune` repeats the method's check, but only after the model is loaded.
+    target = check_prunable(config, method, size, params)
     dev = resolve_device(device)
     # Before the long part: a broken tokenizer fails fast.
     tokenizer = load_tokenizer(model_dir, trust_remote_code)

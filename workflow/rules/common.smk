@@ -46,10 +46,12 @@ LM_EVAL_DATA = layout.LM_EVAL_DATA
 # config of a model and in its depth-pruned variants; entries are keyed by GPU and versions).
 # A value the user set is kept. Setting it here never reruns a job.
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(layout.INDUCTOR_CACHE).resolve()))
-# This run's `--configfile ...`, for the rerun commands the aggregation prints; passed through
-# the environment rather than a param, so that the same config under another file name reruns
-# nothing.
-os.environ[layout.RERUN_CONFIG_VARIABLE] = layout.configfile_argument(workflow.configfiles)
+# This run's `--configfile ...` (and `--directory ...` for a run outside the checkout), for the
+# rerun commands the aggregation prints; passed through the environment rather than a param,
+# so that the same config under another file name reruns nothing.
+os.environ[layout.RERUN_CONFIG_VARIABLE] = layout.configfile_argument(
+    workflow.configfiles, checkout=Path(workflow.basedir).parent
+)
 # This run's id, kept by its jobs (which parse this file again on a cluster): a retry of a job
 # that failed on its input then stops at once instead of failing the same way (prunebench.logs).
 # The main process always makes a new one: an id found in its environment is another run's (a
@@ -384,6 +386,40 @@ def all_inputs(wildcards):
     when its executor is known: the moment to say what will stop or crawl here."""
     say_once(preflight_warnings)
     return all_targets()
+
+
+def check_pending_jobs():
+    """Before the first job starts: refuse the jobs this run would start and see fail on their
+    input (prunebench.plan.pending; Snakemake removes a rerun job's old outputs first), and say
+    that the tables will lose rows (the default target said it already, but not named targets:
+    the command a summary gives to rerun cells)."""
+    from prunebench.plan.pending import PendingJob, base_model_config, check_pending
+
+    pending = list(workflow.dag.needrun_jobs())
+    check_pending(
+        [
+            PendingJob(
+                job.rule.name,
+                dict(job.wildcards.items()),
+                dict(job.params.items()),
+                tuple(job.output),
+            )
+            for job in pending
+        ],
+        lambda model: base_model_config(model_dir(model)),
+        jobs_run_here=workflow.local_exec,
+    )
+    for job in pending:
+        if job.rule.name == "aggregate":
+            record = read_json_or_none(layout.TABLES_PROVENANCE)
+            dropped = preflight.dropped_rows_warning(record, job.input)
+            say_once(lambda: [dropped] if dropped else [])
+
+
+onstart:
+    # Not for --touch, which runs nothing; jobs of a cluster run get --no-hooks.
+    if workflow.is_main_process and not getattr(workflow, "touch", False):
+        check_pending_jobs()
 
 
 def prefetch_inputs(wildcards):

@@ -172,7 +172,7 @@ def workflow_state(folder: Path, model_dir: Path) -> dict[str, list[int]]:
     now = folder_state(folder)
 
     def announce(names: list[str]) -> None:
-        log.warning("%s: %s have a new modification time since the import; comparing their "
+        log.warning("%s: a new modification time since the import (%s); comparing their "
                     "contents with it (once)", folder, ", ".join(names))
 
     # Anything odd (a damaged manifest, a file gone or replaced while it is hashed) counts

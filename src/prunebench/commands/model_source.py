@@ -47,9 +47,14 @@ def resolve_model(spec: str, cache_dir: str | Path | None = None) -> Checkpoint:
 
 def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
     if not path.exists():
+        # resources/models/<name>: the workflow's model folder, made by its model rules.
+        workflow_model = path.parent.name == "models" and path.parent.parent.name == "resources"
+        made_by = (f" ({path} is made by the workflow: `snakemake --cores all {path}` first)"
+                   if workflow_model else "")
         raise PrunebenchError(
-            f"no model at {spec}: give a checkpoint directory (config.json, safetensors weights, "
-            "tokenizer), a `prunebench prune` output folder, or hf:<org>/<repo>@<revision>")
+            f"no model at {spec}{made_by}: give a checkpoint directory (config.json, safetensors "
+            "weights, tokenizer), a `prunebench prune` output folder, or "
+            "hf:<org>/<repo>@<revision>")
     if (path / "config.json").is_file():
         folder = path
         report_file = path.parent / "prune_report.json" if path.name == "checkpoint" else None

@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
     from prunebench.data import SAMPLINGS, SOURCES
-    from prunebench.methods.registry import (DATA_FREE, method_module, resolve_calibration,
+    from prunebench.methods.registry import (DATA_FREE, resolve_calibration,
                                              with_defaults)
-    from prunebench.plan.sizes import parse_size
 
     # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     if args.method == "dense":
@@ -42,17 +41,16 @@ def prune_command(args) -> Path:
         choice(args.sampling, SAMPLINGS, "--sampling")
     out = Path(args.out)
     check_out_dir(out, args.force)
+    ckpt = resolve_model(args.model, args.cache_dir)  # a missing folder: said before torch loads
+    check_out_dir(out, args.force, ckpt.path)
 
-    from prunebench.modeling import count_params, load_config, require_tokenizer
-    from prunebench.pruning import prune_checkpoint
+    from prunebench.modeling import load_config, require_tokenizer
+    from prunebench.pruning import check_prunable, prune_checkpoint
     from prunebench.results import prune_report
 
-    ckpt = resolve_model(args.model, args.cache_dir)
-    check_out_dir(out, args.force, ckpt.path)
-    config = load_config(ckpt.path)
-    target = parse_size(args.size, count_params(config))  # larger than the model, zero, ...
-    # From the config alone: unknown parameters and unreachable targets stop before any load.
-    method_module(args.method).plan(config, target, **params)
+    # From the config alone: a size larger than the model, unknown parameters or values,
+    # unreachable targets stop before any load.
+    check_prunable(load_config(ckpt.path), args.method, args.size, params)
     calibration = None if args.method in DATA_FREE else resolve_calibration(args.method, overrides)
     windows = None
     if calibration is not None:

@@ -76,10 +76,12 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
             "block: depth pruning cannot reach it; choose a smaller target")
     smallest = count_params(config) - sum(sizes)
     if target_params < smallest - (sizes[-1] if sizes else 0) / 2:
+        protected = len(removable) < config.num_hidden_layers
         raise PrunebenchError(
             f"target {target_params:,} params is below {smallest:,}, the size with every removable "
-            "block gone (embeddings and protected blocks stay): choose a larger target or protect "
-            "fewer blocks (protect_first / protect_last)")
+            f"block gone (embeddings{' and protected blocks' if protected else ''} stay): choose "
+            "a larger target" + (" or protect fewer blocks (protect_first / protect_last)"
+                                 if protected else ""))
     if best_k >= config.num_hidden_layers:
         raise PrunebenchError(
             f"target {target_params:,} params would remove every block, leaving no model: "

@@ -262,10 +262,12 @@ def solve_uniform(config: LlamaConfig, blocks: Sequence[int], target: int,
         raise PrunebenchError(f"target {target:,} params exceeds the model's {dense:,}: "
                               "choose a smaller target")
     if target < floor * (1 - tolerance):
+        every = len(blocks) == config.num_hidden_layers
         raise PrunebenchError(
             f"target {target:,} params is unreachable: removing every head and MLP channel of "
             f"blocks {list(blocks)[0]}..{list(blocks)[-1]} still leaves {floor:,} (embeddings "
-            "and other blocks stay); choose a larger target or a wider block range")
+            f"{'and norms' if every else 'and other blocks'} stay); choose a larger target"
+            + ("" if every else " or a wider block range"))
     lo, hi = 0.0, 1.0  # at(lo) > target >= at(hi) once the bracket is set
     if at(lo) <= target:
         hi = lo

@@ -48,12 +48,21 @@ def fill(pattern: str, **values) -> str:
 RERUN_CONFIG_VARIABLE = "PRUNEBENCH_RUN_CONFIGFILES"
 
 
-def configfile_argument(paths, cwd: str | None = None) -> str:
+def configfile_argument(paths, cwd: str | None = None, checkout: str | None = None) -> str:
     """`--configfile a.yaml b.yaml` for a run's config files, relative to the working
     directory where they lie under it (absolute elsewhere), quoted for a shell: part of every
-    rerun command a run suggests, which without it would read the default config."""
+    rerun command a run suggests, which without it would read the default config.
+
+    A run in a directory of its own (`--directory runs/<name>`, not the `checkout` whose
+    workflow it runs) gets `--directory <it>` first and absolute paths: the command is typed in
+    the checkout, and without it would remake the run's files there."""
+    cwd = os.path.abspath(cwd or os.getcwd())
+    elsewhere = checkout is not None and os.path.abspath(checkout) != cwd
     files = []
     for path in paths:
         relative = os.path.relpath(path, cwd)
-        files.append(str(path) if relative.startswith("..") else relative)
-    return "--configfile " + " ".join(shlex.quote(f) for f in files) if files else ""
+        absolute = elsewhere or relative.startswith("..")
+        files.append(os.path.join(cwd, path) if absolute else relative)
+    directory = f"--directory {shlex.quote(cwd)} " if elsewhere else ""
+    return (directory + "--configfile " + " ".join(shlex.quote(f) for f in files) if files
+            else directory.strip())

@@ -1,0 +1,140 @@
+"""The jobs a run is about to start, checked before the first of them starts.
+
+Snakemake removes a job's old outputs when it starts the job again (its params, code or input
+changed), so a rerun that then fails on its input loses the result made before it; and a job
+that cannot run on this machine stops only after the jobs before it ran. What the config and
+the disk can tell is refused here instead, while every output still stands. The workflow asks
+this at its start (Snakemake's `onstart`: which jobs run is decided, none has started):
+
+- jobs that ask for a CUDA device (`device: cuda`) and would run on this machine, which shows
+  no GPU;
+- imports of a `local:` model from a folder that cannot be imported (moved, misspelt);
+- prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
+  value the method does not have, a target size it cannot reach.
+
+Torch is imported only for the last, and only when such a prune is pending: a new cell has
+nothing to lose, and its prune job checks the same before it loads any weight.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prunebench import PrunebenchError
+from prunebench.plan.preflight import gpu_visible
+
+# How many jobs a line names before "and N more".
+SHOWN = 3
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    """A job Snakemake is about to start: its rule, wildcards, params and output paths."""
+
+    rule: str
+    wildcards: dict[str, str]
+    params: dict[str, Any]
+    outputs: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        cell = "/".join(str(v) for v in self.wildcards.values())
+        return f"{self.rule} {cell}" if cell else self.rule
+
+    @property
+    def reruns(self) -> bool:
+        """Whether it runs again over outputs made before (which Snakemake removes first)."""
+        return any(os.path.exists(path) for path in self.outputs)
+
+
+def _listed(jobs: list[PendingJob]) -> str:
+    more = f" and {len(jobs) - SHOWN} more" if len(jobs) > SHOWN else ""
+    return ", ".join(job.name for job in jobs[:SHOWN]) + more
+
+
+def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) -> list[str]:
+    """Jobs that ask for a CUDA device and would run here, where no GPU shows."""
+    if gpu or not jobs_run_here:
+        return []
+    wanting = [job for job in jobs if str(job.params.get("device", "")).startswith("cuda")]
+    if not wanting:
+        return []
+    again = [job for job in wanting if job.reruns]
+    lost = ("" if not again else "; each would first remove the results it made before"
+            if len(again) == len(wanting) else f"; {len(again)} of them would first remove "
+            f"the results they made before ({_listed(again)})")
+    return [f"device is 'cuda' but this machine shows no GPU, and {len(wanting)} job(s) would "
+            f"run here and stop at their start ({_listed(wanting)}){lost}. Run on a GPU machine "
+            "or on GPU nodes (--workflow-profile profiles/slurm); device: auto runs them on the "
+            "CPU instead (hours for a model of billions of parameters)"]
+
+
+def local_import_problems(jobs: Iterable[PendingJob]) -> list[str]:
+    """Imports of `local:` models whose folder cannot be imported (the workflow's start check
+    skips a model imported before: this is the import run again, over the copy)."""
+    from prunebench.checkpoint.local_import import local_problems
+
+    problems = []
+    for job in jobs:
+        if job.rule == "local_model":
+            source = str(job.params.get("source", ""))
+            found = local_problems(job.wildcards["model"], source.removeprefix("local:"))
+            if found and job.reruns:
+                found = [f"{line} (the copy made before, {job.outputs[0]}, would be removed "
+                         "first; to keep using it, give the folder it was imported from)"
+                         for line in found]
+            problems += found
+    return problems
+
+
+def prune_problems(jobs: Iterable[PendingJob],
+                   model_config: Callable[[str], Any | None]) -> list[str]:
+    """Prunes run again whose method, size or parameters the model's config refuses.
+    `model_config(model)` gives the base model's config, or None where it is not known yet."""
+    again = [job for job in jobs if job.rule == "prune" and job.reruns]
+    if not again:
+        return []
+    from prunebench.pruning import check_prunable
+
+    problems = []
+    for job in again:
+        settings = job.params.get("settings") or {}
+        config = model_config(job.wildcards["model"]) if "method" in settings else None
+        if config is None:
+            continue
+        try:
+            check_prunable(config, settings["method"], settings["size"], settings.get("params"))
+        except PrunebenchError as err:
+            problems.append(f"{job.name}: {err} (its checkpoint made before, {job.outputs[0]}, "
+                            "would be removed first)")
+    return problems
+
+
+def base_model_config(model_dir: str | Path):
+    """The config of a base model already on disk, or None (not made yet, or unreadable: its
+    own job says why)."""
+    if not (Path(model_dir) / "config.json").is_file():
+        return None
+    from prunebench.modeling import load_config
+
+    try:
+        return load_config(model_dir)
+    except (PrunebenchError, OSError, ValueError):
+        return None
+
+
+def check_pending(jobs: Iterable[PendingJob], model_config: Callable[[str], Any | None],
+                  *, jobs_run_here: bool, gpu: bool | None = None) -> None:
+    """Raise one PrunebenchError naming every pending job that would fail on its input."""
+    jobs = list(jobs)
+    problems = (gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
+                             jobs_run_here=jobs_run_here)
+                + local_import_problems(jobs) + prune_problems(jobs, model_config))
+    if problems:
+        raise PrunebenchError(
+            f"{len(problems)} problem(s) found before any job started (nothing was run or "
+            "removed):\n  " + "\n  ".join(problems))

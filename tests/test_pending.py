@@ -1,0 +1,70 @@
+"""prunebench.plan.pending: the jobs a run is about to start, refused before the first starts
+when they would fail on their input (Snakemake would remove a rerun's old outputs first). The
+workflow's use of it: tests/test_failure_modes.py::test_f55_..."""
+import pytest
+
+from prunebench import PrunebenchError
+from prunebench.plan.pending import PendingJob, check_pending, gpu_problems, prune_problems
+
+
+def job(rule, outputs=(), **params):
+    return PendingJob(rule, {"model": "m", "variant": "depth_mag-0.8"}, params, tuple(outputs))
+
+
+def unknown_config(model):
+    raise AssertionError("a config was asked for where nothing needed checking")
+
+
+def test_cuda_jobs_to_run_here_without_a_gpu_are_refused_with_what_they_would_remove(tmp_path):
+    made = tmp_path / "made.json"
+    made.write_text("{}")
+    jobs = [job("prune", [made], device="cuda"), job("benchmark", [tmp_path / "new"],
+                                                     device="cuda"), job("aggregate")]
+    [line] = gpu_problems(jobs, gpu=False, jobs_run_here=True)
+    assert "device is 'cuda' but this machine shows no GPU, and 2 job(s)" in line
+    assert "1 of them would first remove the results they made before (prune m/depth_mag-0.8)" \
+        in line
+    with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
+        check_pending(jobs, unknown_config, jobs_run_here=True, gpu=False)
+
+
+@pytest.mark.parametrize("device, gpu, here", [
+    ("cuda", True, True),    # a GPU shows
+    ("cuda", False, False),  # a cluster runs them elsewhere
+    ("auto", False, True),   # they go to the CPU (preflight's warning says so)
+    ("cpu", False, True),
+])
+def test_no_gpu_refusal_when_the_jobs_can_start(device, gpu, here):
+    jobs = [job("prune", device=device)]
+    assert gpu_problems(jobs, gpu=gpu, jobs_run_here=here) == []
+    check_pending(jobs, unknown_config, jobs_run_here=here, gpu=gpu)
+
+
+def test_only_prunes_run_again_are_checked_against_the_models_config(tmp_path,
+                                                                     small_random_model):
+    settings = {"method": "depth_mag", "size": "0.8", "params": {"protect_first": 3,
+                                                                 "protect_last": 1}}
+    new = job("prune", [tmp_path / "new"], settings=settings)
+    assert prune_problems([new], unknown_config) == []  # a new cell has nothing to lose
+    old = tmp_path / "checkpoint"
+    old.mkdir()
+    again = job("prune", [old], settings=settings)
+    config = small_random_model().config  # 4 blocks: 3 + 1 protected leave none
+    [line] = prune_problems([again], lambda model: config)
+    assert line.startswith("prune m/depth_mag-0.8: protect_first=3 and protect_last=1 leave no "
+                           "removable block")
+    assert f"its checkpoint made before, {old}, would be removed first" in line
+    assert prune_problems([again], lambda model: None) == []  # the base not known: its job says
+    fine = job("prune", [old], settings={**settings, "params": {}, "method": "depth_ppl"})
+    assert prune_problems([fine], lambda model: config) == []
+
+
+def test_a_moved_local_folder_is_refused_naming_the_copy_made_before(tmp_path):
+    copy = tmp_path / "resources" / "models" / "m"
+    copy.mkdir(parents=True)
+    jobs = [PendingJob("local_model", {"model": "m"}, {"source": f"local:{tmp_path / 'gone'}"},
+                       (str(copy),))]
+    with pytest.raises(PrunebenchError) as err:
+        check_pending(jobs, unknown_config, jobs_run_here=True, gpu=False)
+    assert "no such folder" in str(err.value)
+    assert f"the copy made before, {copy}, would be removed first" in str(err.value)
