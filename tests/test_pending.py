@@ -15,6 +15,10 @@ def unknown_config(model):
     raise AssertionError("a config was asked for where nothing needed checking")
 
 
+def no_model_dir(model):
+    raise AssertionError("a model folder was asked for where nothing needed checking")
+
+
 def test_cuda_jobs_to_run_here_without_a_gpu_are_refused_with_what_they_would_remove(tmp_path):
     made = tmp_path / "made.json"
     made.write_text("{}")
@@ -25,7 +29,7 @@ def test_cuda_jobs_to_run_here_without_a_gpu_are_refused_with_what_they_would_re
     assert "1 of them would first remove the results they made before (prune m/depth_mag-0.8)" \
         in line
     with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
-        check_pending(jobs, unknown_config, jobs_run_here=True, gpu=False)
+        check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
 
 
 @pytest.mark.parametrize("device, gpu, here", [
@@ -37,7 +41,7 @@ def test_cuda_jobs_to_run_here_without_a_gpu_are_refused_with_what_they_would_re
 def test_no_gpu_refusal_when_the_jobs_can_start(device, gpu, here):
     jobs = [job("prune", device=device)]
     assert gpu_problems(jobs, gpu=gpu, jobs_run_here=here) == []
-    check_pending(jobs, unknown_config, jobs_run_here=here, gpu=gpu)
+    check_pending(jobs, no_model_dir, jobs_run_here=here, gpu=gpu)
 
 
 def test_only_prunes_run_again_are_checked_against_the_models_config(tmp_path,
@@ -65,6 +69,23 @@ def test_a_moved_local_folder_is_refused_naming_the_copy_made_before(tmp_path):
     jobs = [PendingJob("local_model", {"model": "m"}, {"source": f"local:{tmp_path / 'gone'}"},
                        (str(copy),))]
     with pytest.raises(PrunebenchError) as err:
-        check_pending(jobs, unknown_config, jobs_run_here=True, gpu=False)
+        check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
     assert "no such folder" in str(err.value)
     assert f"the copy made before, {copy}, would be removed first" in str(err.value)
+
+
+def test_a_prune_is_checked_against_its_base_on_disk_unless_the_run_makes_the_base_again(
+        tmp_path, small_random_model):
+    base = tmp_path / "resources" / "models" / "m"
+    small_random_model().save_pretrained(base)  # 4 blocks
+    old = tmp_path / "checkpoint"
+    old.mkdir()
+    settings = {"method": "depth_mag", "size": "0.8", "params": {"protect_first": 3,
+                                                                 "protect_last": 1}}
+    again = job("prune", [old], settings=settings)
+    with pytest.raises(PrunebenchError, match="leave no removable block out of 4"):
+        check_pending([again], lambda model: str(base), jobs_run_here=True, gpu=False)
+    # The base made again in this run (another revision, new weights, maybe another shape):
+    # the prune will see that one, so the copy on disk does not judge it.
+    remade = PendingJob("model", {"model": "m"}, {}, (str(base),))
+    check_pending([remade, again], lambda model: str(base), jobs_run_here=True, gpu=False)

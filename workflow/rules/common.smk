@@ -393,7 +393,7 @@ def check_pending_jobs():
     input (prunebench.plan.pending; Snakemake removes a rerun job's old outputs first), and say
     that the tables will lose rows (the default target said it already, but not named targets:
     the command a summary gives to rerun cells)."""
-    from prunebench.plan.pending import PendingJob, base_model_config, check_pending
+    from prunebench.plan.pending import PendingJob, check_pending
 
     pending = list(workflow.dag.needrun_jobs())
     check_pending(
@@ -406,7 +406,7 @@ def check_pending_jobs():
             )
             for job in pending
         ],
-        lambda model: base_model_config(model_dir(model)),
+        model_dir,
         jobs_run_here=workflow.local_exec,
     )
     for job in pending:

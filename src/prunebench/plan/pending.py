@@ -127,10 +127,19 @@ def base_model_config(model_dir: str | Path):
         return None
 
 
-def check_pending(jobs: Iterable[PendingJob], model_config: Callable[[str], Any | None],
+def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
                   *, jobs_run_here: bool, gpu: bool | None = None) -> None:
-    """Raise one PrunebenchError naming every pending job that would fail on its input."""
+    """Raise one PrunebenchError naming every pending job that would fail on its input.
+    `model_dir(model)` is the base model's folder; one that a pending job makes again (a
+    `local:` folder's new weights, another revision) is not read: the prune will see the new
+    one, and its job checks that."""
     jobs = list(jobs)
+    remade = {os.path.normpath(path) for job in jobs for path in job.outputs}
+
+    def model_config(model: str):
+        folder = model_dir(model)
+        return None if os.path.normpath(folder) in remade else base_model_config(folder)
+
     problems = (gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
                              jobs_run_here=jobs_run_here)
                 + local_import_problems(jobs) + prune_problems(jobs, model_config))
