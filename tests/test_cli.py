@@ -208,10 +208,18 @@ def test_plan_plans_what_it_can_and_names_the_model_and_variant_of_what_it_canno
     assert "org/mystery-model" in errors[1]
 
 
-def test_a_reader_that_leaves_early_gets_no_traceback():
-    """`prunebench check-config ... | head -1`: the pipe closes before the output is written."""
-    proc = subprocess.Popen([sys.executable, "-m", "prunebench.cli", "check-config",
-                             str(REPO / "config" / "config.yaml")], cwd=REPO,
+@pytest.mark.parametrize("command", ["check-config", "plan"])
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path, command):
+    """`prunebench check-config ... | head -1`: the pipe closes before the output is written;
+    also where a variant cannot be planned (the table is printed, then an error)."""
+    config = REPO / "config" / "config.yaml"
+    if command == "plan":
+        config = tmp_path / "c.yaml"
+        config.write_text(yaml.safe_dump({"models": {"m": {
+            "source": "random:llama-7b", "variants": ["dense", "llm_pruner-0.5B"]}}}))
+    argv = [command, str(config)] if command == "check-config" else [
+        command, "--configfile", str(config), "--resources", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "prunebench.cli", *argv], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader is gone before anything is written
     err = proc.stderr.read().decode()

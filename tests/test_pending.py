@@ -19,17 +19,20 @@ def no_model_dir(model):
     raise AssertionError("a model folder was asked for where nothing needed checking")
 
 
-def test_cuda_jobs_to_run_here_without_a_gpu_are_refused_with_what_they_would_remove(tmp_path):
+def test_cuda_jobs_run_again_here_without_a_gpu_are_refused_with_what_they_would_remove(
+        tmp_path):
     made = tmp_path / "made.json"
     made.write_text("{}")
     jobs = [job("prune", [made], device="cuda"), job("benchmark", [tmp_path / "new"],
                                                      device="cuda"), job("aggregate")]
     [line] = gpu_problems(jobs, gpu=False, jobs_run_here=True)
-    assert "device is 'cuda' but this machine shows no GPU, and 2 job(s)" in line
-    assert "1 of them would first remove the results they made before (prune m/depth_mag-0.8)" \
-        in line
+    assert line.startswith("device is 'cuda' but this machine shows no GPU: 1 job(s) run again "
+                           "here (prune m/depth_mag-0.8) would stop at their start, after "
+                           "removing the results they made before")
     with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
         check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
+    # New jobs alone lose nothing: the preflight warning says they will stop.
+    assert gpu_problems(jobs[1:], gpu=False, jobs_run_here=True) == []
 
 
 @pytest.mark.parametrize("device, gpu, here", [
@@ -38,8 +41,8 @@ def test_cuda_jobs_to_run_here_without_a_gpu_are_refused_with_what_they_would_re
     ("auto", False, True),   # they go to the CPU (preflight's warning says so)
     ("cpu", False, True),
 ])
-def test_no_gpu_refusal_when_the_jobs_can_start(device, gpu, here):
-    jobs = [job("prune", device=device)]
+def test_no_gpu_refusal_when_the_jobs_can_start(tmp_path, device, gpu, here):
+    jobs = [job("prune", [tmp_path], device=device)]  # run again (its output is there)
     assert gpu_problems(jobs, gpu=gpu, jobs_run_here=here) == []
     check_pending(jobs, no_model_dir, jobs_run_here=here, gpu=gpu)
 
@@ -74,10 +77,10 @@ def test_a_moved_local_folder_is_refused_naming_the_copy_made_before(tmp_path):
     assert f"the copy made before, {copy}, would be removed first" in str(err.value)
 
 
-def test_a_prune_is_checked_against_its_base_on_disk_unless_the_run_makes_the_base_again(
-        tmp_path, small_random_model):
+def test_a_prune_is_checked_against_the_base_it_will_see(tmp_path, small_random_model,
+                                                         small_tokenizer):
     base = tmp_path / "resources" / "models" / "m"
-    small_random_model().save_pretrained(base)  # 4 blocks
+    small_random_model().save_pretrained(base)  # on disk: 4 blocks
     old = tmp_path / "checkpoint"
     old.mkdir()
     settings = {"method": "depth_mag", "size": "0.8", "params": {"protect_first": 3,
@@ -85,7 +88,21 @@ def test_a_prune_is_checked_against_its_base_on_disk_unless_the_run_makes_the_ba
     again = job("prune", [old], settings=settings)
     with pytest.raises(PrunebenchError, match="leave no removable block out of 4"):
         check_pending([again], lambda model: str(base), jobs_run_here=True, gpu=False)
-    # The base made again in this run (another revision, new weights, maybe another shape):
-    # the prune will see that one, so the copy on disk does not judge it.
+    # The base downloaded again in this run (another revision): the prune will see that one,
+    # known once it is there, so the copy on disk does not judge it.
     remade = PendingJob("model", {"model": "m"}, {}, (str(base),))
     check_pending([remade, again], lambda model: str(base), jobs_run_here=True, gpu=False)
+    # Imported again from another local folder: that folder's config judges it, both ways.
+    for blocks, refused in ((8, False), (3, True)):
+        folder = tmp_path / f"local{blocks}"
+        small_random_model(num_hidden_layers=blocks).save_pretrained(folder)
+        small_tokenizer.save_pretrained(folder)
+        imported = PendingJob("local_model", {"model": "m"},
+                              {"source": f"local:{folder}", "folder": str(folder)}, (str(base),))
+        if refused:
+            with pytest.raises(PrunebenchError, match="leave no removable block out of 3"):
+                check_pending([imported, again], lambda model: str(base), jobs_run_here=True,
+                              gpu=False)
+        else:
+            check_pending([imported, again], lambda model: str(base), jobs_run_here=True,
+                          gpu=False)

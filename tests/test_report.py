@@ -724,10 +724,22 @@ def test_cpu_cells_timed_with_other_thread_counts_are_marked(tmp_path, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "different CPU thread counts (2 for dense, flap-4.9B; 1 for " \
         "depth-4.9B)" in warnings[0] and str(depth) in warnings[0], warnings
+    assert "`snakemake --cores 2 -f <those files>" in warnings[0]  # the job's threads
     speed = report.speed_table(df, report.load_prune_reports(
         [write_report(tmp_path, "m7", v) for v in VARIANTS]))
     marks = {v: set(speed.loc[speed["variant"] == v, "unlike_dense"]) for v in VARIANTS}
     assert marks == {"dense": {""}, "depth-4.9B": {"threads"}, "flap-4.9B": {""}}
+    # A file that does not record its threads (older, or timed on a GPU) is left out, and the
+    # others still read as whole numbers.
+    data = json.loads(flap.read_text())
+    del data["provenance"]["torch_threads"]
+    flap.write_text(json.dumps(data))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        df = report.load_bench([dense, depth, flap])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "(2 for dense; 1 for depth-4.9B)" in warnings[0], warnings
+    assert pd.isna(_row(df, variant="flap-4.9B", batch_size=1)["cpu_threads"])
     for path, threads in ((dense, 2), (depth, 1), (flap, 2)):  # the same, timed on a GPU
         _timed_with(path, H100)
         data = json.loads(path.read_text())

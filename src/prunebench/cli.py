@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                             "workflow does (default: resources)")
     commands.add_parsers(sub)
     args = parser.parse_args(argv)
+    code = 0
     try:
         if hasattr(args, "run"):  # prune, recover, bench, eval
             commands.setup_logging(args.quiet)
@@ -182,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in failed:
                 print(f"error: model {r['model']}, variant {r['variant']}: {r['error']}",
                       file=sys.stderr)
-            if failed:
-                return 2
+            code = 2 if failed else 0
         else:
             config = load_config_files(args.files)
             check_config(config, resources=args.resources)
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             for note in embedded_settings_notes(config):
                 print(f"note: {note}")
         sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
+        return code
     except PrunebenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -198,7 +199,6 @@ def main(argv: list[str] | None = None) -> int:
         # Python's advice: point stdout at devnull, so its flush at exit raises nothing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    return 0
 
 
 if __name__ == "__main__":

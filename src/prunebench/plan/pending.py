@@ -6,8 +6,8 @@ that cannot run on this machine stops only after the jobs before it ran. What th
 the disk can tell is refused here instead, while every output still stands. The workflow asks
 this at its start (Snakemake's `onstart`: which jobs run is decided, none has started):
 
-- jobs that ask for a CUDA device (`device: cuda`) and would run on this machine, which shows
-  no GPU;
+- jobs run again that ask for a CUDA device (`device: cuda`) and would run on this machine,
+  which shows no GPU;
 - imports of a `local:` model from a folder that cannot be imported (moved, misspelt);
 - prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
   value the method does not have, a target size it cannot reach.
@@ -57,20 +57,20 @@ def _listed(jobs: list[PendingJob]) -> str:
 
 
 def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) -> list[str]:
-    """Jobs that ask for a CUDA device and would run here, where no GPU shows."""
+    """Jobs run again that ask for a CUDA device and would run here, where no GPU shows: they
+    would stop at their start, their results made before removed. (New ones lose nothing: the
+    workflow's preflight warning says they will stop, and --keep-going makes the rest.)"""
     if gpu or not jobs_run_here:
         return []
-    wanting = [job for job in jobs if str(job.params.get("device", "")).startswith("cuda")]
-    if not wanting:
+    again = [job for job in jobs
+             if str(job.params.get("device", "")).startswith("cuda") and job.reruns]
+    if not again:
         return []
-    again = [job for job in wanting if job.reruns]
-    lost = ("" if not again else "; each would first remove the results it made before"
-            if len(again) == len(wanting) else f"; {len(again)} of them would first remove "
-            f"the results they made before ({_listed(again)})")
-    return [f"device is 'cuda' but this machine shows no GPU, and {len(wanting)} job(s) would "
-            f"run here and stop at their start ({_listed(wanting)}){lost}. Run on a GPU machine "
-            "or on GPU nodes (--workflow-profile profiles/slurm); device: auto runs them on the "
-            "CPU instead (hours for a model of billions of parameters)"]
+    return [f"device is 'cuda' but this machine shows no GPU: {len(again)} job(s) run again "
+            f"here ({_listed(again)}) would stop at their start, after removing the results "
+            "they made before. Run on a GPU machine or on GPU nodes (--workflow-profile "
+            "profiles/slurm); device: auto runs them on the CPU instead (hours for a model of "
+            "billions of parameters)"]
 
 
 def local_import_problems(jobs: Iterable[PendingJob]) -> list[str]:
@@ -130,15 +130,20 @@ def base_model_config(model_dir: str | Path):
 def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
                   *, jobs_run_here: bool, gpu: bool | None = None) -> None:
     """Raise one PrunebenchError naming every pending job that would fail on its input.
-    `model_dir(model)` is the base model's folder; one that a pending job makes again (a
-    `local:` folder's new weights, another revision) is not read: the prune will see the new
-    one, and its job checks that."""
+    `model_dir(model)` is the base model's folder. Where a pending job makes it again, the
+    prune will see the new one: a `local:` import's folder is read instead, and a download's
+    is left to the prune job (known only once it is there)."""
     jobs = list(jobs)
-    remade = {os.path.normpath(path) for job in jobs for path in job.outputs}
+    made_by = {os.path.normpath(path): job for job in jobs for path in job.outputs}
 
     def model_config(model: str):
         folder = model_dir(model)
-        return None if os.path.normpath(folder) in remade else base_model_config(folder)
+        remade = made_by.get(os.path.normpath(folder))
+        if remade is None:
+            return base_model_config(folder)
+        if remade.rule == "local_model" and remade.params.get("folder"):
+            return base_model_config(remade.params["folder"])  # the folder it imports now
+        return None  # downloaded again: known once it is there, to the prune job
 
     problems = (gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
                              jobs_run_here=jobs_run_here)

@@ -199,6 +199,9 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         for i, row in enumerate(rows):
             records.append({**head, **_bench_row(path, i, row), "source": str(path)})
     df = pd.DataFrame.from_records(records)
+    # Whole numbers, <NA> where not recorded (GPU files, older files): not 2.0 beside a gap.
+    if "cpu_threads" in df:
+        df["cpu_threads"] = df["cpu_threads"].astype("Int64")
     _reject_duplicates(df, _BENCH_KEY, "a bench row")
     _warn_mixed_code("bench", cells)
     for message in mixed_timing(df):
@@ -286,11 +289,13 @@ def mixed_timing(df: pd.DataFrame) -> list[str]:
                 for value in values)
             odd = list(known.loc[known[column] != reference, "source"])
             model, backend, lin, lout = cell
+            # A benchmark job gets the run's --cores as its threads.
+            cores = reference if column == "cpu_threads" else "all"
             messages.append(
                 f"the bench files of {model} ({backend}, {lin}x{lout}) were timed with different "
                 f"{what} ({sides}), so their speed-ups over dense measure that difference too. "
                 f"Rebuild the {len(odd)} not timed with {whose} {reference} "
-                f"({', '.join(odd)}) with it, by `snakemake --cores all -f <those files> "
+                f"({', '.join(odd)}) with it, by `snakemake --cores {cores} -f <those files> "
                 f"{THIS_RUN}`, then run `snakemake --cores all {THIS_RUN}`")
     return messages
 
