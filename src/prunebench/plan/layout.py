@@ -62,7 +62,7 @@ def configfile_argument(paths, cwd: str | None = None, checkout: str | None = No
     for path in paths:
         relative = os.path.relpath(path, cwd)
         absolute = elsewhere or relative.startswith("..")
-        files.append(os.path.join(cwd, path) if absolute else relative)
+        files.append(os.path.normpath(os.path.join(cwd, path)) if absolute else relative)
     directory = f"--directory {shlex.quote(cwd)} " if elsewhere else ""
     return (directory + "--configfile " + " ".join(shlex.quote(f) for f in files) if files
             else directory.strip())

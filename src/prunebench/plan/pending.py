@@ -1,10 +1,10 @@
 """The jobs a run is about to start, checked before the first of them starts.
 
 Snakemake removes a job's old outputs when it starts the job again (its params, code or input
-changed), so a rerun that then fails on its input loses the result made before it; and a job
-that cannot run on this machine stops only after the jobs before it ran. What the config and
-the disk can tell is refused here instead, while every output still stands. The workflow asks
-this at its start (Snakemake's `onstart`: which jobs run is decided, none has started):
+changed), so a rerun that then fails on its input loses the result made before it. What the
+config and the disk can tell is refused here instead, while every output still stands. The
+workflow asks this at its start (Snakemake's `onstart`: which jobs run is decided, none has
+started):
 
 - jobs run again that ask for a CUDA device (`device: cuda`) and would run on this machine,
   which shows no GPU;
