@@ -219,6 +219,12 @@ def test_a_run_that_would_remake_the_tables_without_some_rows_says_so_first(work
     assert "rerun with the config files that made them (--configfile test.yaml)" in said
     full = snakemake(workflow_run, "-n")
     assert "hold rows from" not in full.stdout + full.stderr
+    # The tables named as a target (the rerun command a summary gives names them, not `all`),
+    # the tables remade by -f: said too, once.
+    named = snakemake(workflow_run, "-n", "-f", "results/tables/speed.csv",
+                      configfile="fewer.yaml")
+    assert (named.stdout + named.stderr).count("prunebench: the tables in results/tables/ hold "
+                                               "rows from ") == 1, named.stderr[-3000:]
 
 
 def test_target_larger_than_the_built_model_is_refused_before_any_job(workflow_run):

@@ -11,7 +11,7 @@ rule aggregate:
         reports=prune_reports(),
         bench=bench_files(),
         evals=eval_files(),
-        published=PUBLISHED,  # the study's numbers, to compare with
+        published=published_input,  # the study's numbers, to compare with
     output:
         tables=in_report(table_files()),
         figures=in_report(figure_files()),

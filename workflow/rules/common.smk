@@ -346,11 +346,16 @@ def preflight_warnings():
         cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
     )
     notes = embedded_settings_notes(config)
-    dropped = preflight.dropped_rows_warning(
+    return [warning for warning in (hub, gpu, dropped_rows_warning(), *notes) if warning]
+
+
+def dropped_rows_warning():
+    """The warning that the tables, made now, would lose rows of result files this config does
+    not ask for (prunebench.plan.preflight), or None."""
+    return preflight.dropped_rows_warning(
         read_json_or_none(layout.TABLES_PROVENANCE),
         prune_reports() + bench_files() + eval_files(),
     )
-    return [warning for warning in (hub, gpu, dropped, *notes) if warning]
 
 
 def slurm_partition_given():
@@ -390,9 +395,7 @@ def all_inputs(wildcards):
 
 def check_pending_jobs():
     """Before the first job starts: refuse the jobs this run would start and see fail on their
-    input (prunebench.plan.pending; Snakemake removes a rerun job's old outputs first), and say
-    that the tables will lose rows (the default target said it already, but not named targets:
-    the command a summary gives to rerun cells)."""
+    input (prunebench.plan.pending; Snakemake removes a rerun job's old outputs first)."""
     from prunebench.plan.pending import PendingJob, check_pending
 
     pending = list(workflow.dag.needrun_jobs())
@@ -409,11 +412,6 @@ def check_pending_jobs():
         model_dir,
         jobs_run_here=workflow.local_exec,
     )
-    for job in pending:
-        if job.rule.name == "aggregate":
-            record = read_json_or_none(layout.TABLES_PROVENANCE)
-            dropped = preflight.dropped_rows_warning(record, job.input)
-            say_once(lambda: [dropped] if dropped else [])
 
 
 onstart:
@@ -432,6 +430,16 @@ TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]
 # The study's published numbers, in the checkout beside this workflow: found from a run in
 # another directory too (`snakemake --directory runs/<name>`, one directory per config).
 PUBLISHED = str(Path(workflow.basedir).parent / "config" / "published.csv")
+
+
+def published_input(wildcards):
+    """The study's numbers, for the aggregation. Asked for when Snakemake builds the
+    aggregation's job, for the default target or a named one (the tables in a rerun command a
+    summary gives): the moment to say the tables would lose rows (the default target's
+    warnings include it; said once)."""
+    if workflow.is_main_process:
+        say_once(lambda: [w for w in [dropped_rows_warning()] if w])
+    return PUBLISHED
 
 
 def display_names():
