@@ -139,6 +139,7 @@ def run_lora_resume(spec: dict, device: torch.device, seed: int) -> dict:
     same recovery run through: on a CPU they are equal bit for bit; on a GPU, the scaler and
     generators restored, they differ at most by the kernels' own run-to-run noise."""
     import tempfile
+    from unittest import mock
 
     from prunebench import lora
 
@@ -164,19 +165,13 @@ def run_lora_resume(spec: dict, device: torch.device, seed: int) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         progress = Path(folder) / "progress.safetensors"
-        previous = os.environ.get(lora.SAVE_EVERY_VARIABLE)
-        os.environ[lora.SAVE_EVERY_VARIABLE] = "0"  # a save after every step
-        lora._save_progress = save_then_die
-        try:
-            recover(progress)
-        except _Killed:
-            pass
-        finally:
-            lora._save_progress = save
-            if previous is None:
-                os.environ.pop(lora.SAVE_EVERY_VARIABLE)
-            else:
-                os.environ[lora.SAVE_EVERY_VARIABLE] = previous
+        # A save after every step, the first of them followed by the job's end.
+        with mock.patch.dict(os.environ, {lora.SAVE_EVERY_VARIABLE: "0"}), \
+                mock.patch.object(lora, "_save_progress", save_then_die):
+            try:
+                recover(progress)
+            except _Killed:
+                pass
         if not saved:
             raise RuntimeError("the recovery ended without saving its progress")
         weights, resumed = recover(progress)

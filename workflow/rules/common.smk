@@ -346,10 +346,10 @@ def preflight_warnings():
         cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
     )
     notes = embedded_settings_notes(config)
-    return [warning for warning in (hub, gpu, dropped_rows_warning(), *notes) if warning]
+    return [warning for warning in (hub, gpu, tables_losing_rows_warning(), *notes) if warning]
 
 
-def dropped_rows_warning():
+def tables_losing_rows_warning():
     """The warning that the tables, made now, would lose rows of result files this config does
     not ask for (prunebench.plan.preflight), or None."""
     return preflight.dropped_rows_warning(
@@ -438,7 +438,7 @@ def published_input(wildcards):
     summary gives): the moment to say the tables would lose rows (the default target's
     warnings include it; said once)."""
     if workflow.is_main_process:
-        say_once(lambda: [w for w in [dropped_rows_warning()] if w])
+        say_once(lambda: [w for w in [tables_losing_rows_warning()] if w])
     return PUBLISHED
 
 
