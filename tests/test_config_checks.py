@@ -427,6 +427,24 @@ def test_check_config_prints_the_notes_after_no_problem(tmp_path):
                                "zero-shot on the offline pb_* tasks only")
 
 
+def test_calibration_windows_longer_than_a_known_context_are_refused_at_start(tmp_path):
+    """The prune job refuses them (F18), but only after its calibration job drew them; the
+    config check names the variants, and leaves alone a data-free method's unused setting."""
+    config = default_config(r7={"source": "random:llama-7b", "variants": [
+        "dense", "depth_ppl-0.8", "depth_ppl-0.8+lora", "depth_mag-0.8", "flap-0.8",
+        {"name": "llm_pruner-0.8", "calibration": {"length": 2049}}]})
+    config["methods"]["depth_ppl"]["calibration"]["length"] = 4096
+    config["methods"]["depth_mag"] = {"calibration": {"length": 4096}}
+    text = problems(config, tmp_path)
+    assert ("calibration.length: the calibration windows of model r7's depth_ppl-0.8 (4096), "
+            "llm_pruner-0.8 (2049) exceed its context of 2048 tokens: set "
+            "methods.<method>.calibration.length (or the variant's) to at most 2048") in text
+    assert "depth_mag" not in text and "flap" not in text
+    config["methods"]["depth_ppl"]["calibration"]["length"] = 2048
+    config["models"]["r7"]["variants"][-1]["calibration"]["length"] = 2048
+    check_config(config, resources=tmp_path)  # the whole context fits
+
+
 def test_a_size_written_after_an_underscore_is_told_the_dash():
     config = default_config()
     config["models"]["tiny"]["variants"] = ["dense", "flap_0.8", "nomethod_0.8"]

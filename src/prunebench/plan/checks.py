@@ -448,7 +448,31 @@ def context_problems(config: dict[str, Any], resources: str | Path = "resources"
             problems.append(f"evaluation.perplexity.window: {window} tokens"
                             f"{' plus the BOS of every window' if bos else ''} exceed model "
                             f"{model}'s context of {limit}: set it to at most {limit - bos}")
+        problems += _calibration_context_problems(config, model, limit)
     return problems
+
+
+def _calibration_context_problems(config: dict[str, Any], model: str, limit: int) -> list[str]:
+    """Calibration windows longer than `model`'s context: its prune job would refuse them, but
+    only after its calibration job has drawn them (BookCorpus: minutes and 16 GB)."""
+    from prunebench.methods.registry import DATA_FREE
+    from prunebench.plan.variants import prune_settings, read_variants
+
+    entries, _ = read_variants(model, config["models"][model].get("variants") or [])
+    too_long = []
+    for base in dict.fromkeys(e["base"] for e in entries
+                              if e["method"] not in DATA_FREE | {"dense"}):
+        try:
+            length = prune_settings(config, model, base)["calibration"]["length"]
+        except PrunebenchError:  # a variant problem, said by variant_problems
+            continue
+        if isinstance(length, int) and length > limit:
+            too_long.append(f"{base} ({length})")
+    if not too_long:
+        return []
+    return [f"calibration.length: the calibration windows of model {model}'s "
+            f"{', '.join(too_long)} exceed its context of {limit} tokens: set "
+            f"methods.<method>.calibration.length (or the variant's) to at most {limit}"]
 
 
 def placement_problems(config: dict[str, Any]) -> list[str]:
