@@ -390,7 +390,7 @@ def test_static_decoder_refuses_a_window_shorter_than_the_sequence():
 # --------------------------------------------------------------------------- known shapes
 
 # Totals of the published checkpoints (their model cards and the sum of their safetensors).
-PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
+PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320}
 
