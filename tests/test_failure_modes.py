@@ -557,7 +557,8 @@ def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_i
         tmp_path, small_random_model, small_tokenizer):
     """Snakemake removes a job's old outputs when it starts it again (its params changed): a
     rerun that then failed on its input lost what it had made. Such reruns are refused before
-    any job starts: a mistyped parameter value, a moved local folder, a CUDA device here."""
+    any job starts: a mistyped parameter value, a moved local folder, a CUDA device here, a
+    result made on a GPU that `device: auto` would remake on this GPU-less machine's CPU."""
     folder = tmp_path / "mine"
     small_random_model(num_hidden_layers=8).save_pretrained(folder)
     small_tokenizer.save_pretrained(folder)
@@ -574,6 +575,11 @@ def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_i
     checkpoint = report.parent / "checkpoint"
     configure()
     run_snakemake(workdir, "--cores", "1", str(report.relative_to(workdir)), configfile=configs)
+    made_on_cpu = report.read_text()
+    # As if pruned on a GPU node: what a rerun of this cell on a GPU-less machine would replace.
+    on_gpu = json.loads(made_on_cpu)
+    on_gpu["provenance"].update(device="cuda:0", gpu_name="NVIDIA H200")
+    report.write_text(json.dumps(on_gpu))
     made = {p.name: p.read_bytes() for p in [report, *checkpoint.iterdir()]}
     imported = workdir / "resources" / "models" / "mine"
     no_gpu = {"CUDA_VISIBLE_DEVICES": ""}  # any machine shows no GPU to this run
@@ -583,6 +589,9 @@ def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_i
         ({"params": {"protect_first": 6}}, "leave no removable block", checkpoint),
         ({"source": tmp_path / "moved"}, "no such folder", imported),
         ({"device": "cuda"}, "device is 'cuda' but this machine shows no GPU", checkpoint),
+        ({"params": {"protect_first": 1}, "device": "auto"},
+         "device: auto would run 1 job(s) again on its CPU (prune mine/depth_mag-0.8), "
+         "replacing results made on NVIDIA H200", checkpoint),
     ]
     for changes, message, kept in cases:
         configure(**changes)
@@ -594,7 +603,13 @@ def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_i
         assert "would be removed first" in refused.stderr or changes.get("device")
         assert kept.is_dir() and report.exists()
         assert {p.name: p.read_bytes() for p in [report, *checkpoint.iterdir()]} == made
-    configure()  # back as it was: nothing to do
+    # Made on the CPU, the same rerun goes ahead, and a run of a named target says too where
+    # its jobs will run (the default target's preflight warning is not said for it).
+    report.write_text(made_on_cpu)
+    rerun = run_snakemake(workdir, "--cores", "1", str(report.relative_to(workdir)),
+                          configfile=configs, env=no_gpu)
+    assert "this machine shows no GPU, so with device: auto the 1 prune, benchmark and " \
+           "evaluation job(s) still to run for mine would run on the CPU" in rerun.stderr
     again = run_snakemake(workdir, "--cores", "1", "-n", str(report.relative_to(workdir)),
                           configfile=configs)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -4,7 +4,9 @@ workflow's use of it: tests/test_failure_modes.py::test_f55_..."""
 import pytest
 
 from prunebench import PrunebenchError
-from prunebench.plan.pending import PendingJob, check_pending, gpu_problems, prune_problems
+from prunebench.atomic import write_json
+from prunebench.plan.pending import (PendingJob, check_pending, gpu_problems, lora_problems,
+                                      prune_problems)
 
 
 def job(rule, outputs=(), **params):
@@ -45,6 +47,55 @@ def test_no_gpu_refusal_when_the_jobs_can_start(tmp_path, device, gpu, here):
     jobs = [job("prune", [tmp_path], device=device)]  # run again (its output is there)
     assert gpu_problems(jobs, gpu=gpu, jobs_run_here=here) == []
     check_pending(jobs, no_model_dir, jobs_run_here=here, gpu=gpu)
+
+
+def test_auto_jobs_run_again_here_over_gpu_results_are_refused(tmp_path):
+    """A one-cell rerun pasted on a cluster's login node without the profile: device: auto
+    would remake a GPU timing on the CPU. Results made on the CPU, new jobs, a GPU here, a
+    cluster run and an explicit device: cpu are let through."""
+    def result(name, device, gpu_name=None):
+        path = tmp_path / name
+        write_json(path, {"provenance": {"device": device, **({"gpu_name": gpu_name}
+                                                               if gpu_name else {})}})
+        return str(path)
+
+    on_gpu = job("benchmark", [result("gpu.json", "cuda:0", "NVIDIA H200")], device="auto")
+    lora = job("lora", [str(tmp_path / "ckpt"), result("report.json", "cuda")], device="auto")
+    on_cpu = job("benchmark", [result("cpu.json", "cpu")], device="auto")
+    new = job("benchmark", [str(tmp_path / "new.json")], device="auto")
+    [line] = gpu_problems([on_gpu, lora, on_cpu, new], gpu=False, jobs_run_here=True)
+    assert line.startswith("this machine shows no GPU, and device: auto would run 2 job(s) "
+                           "again on its CPU (benchmark m/depth_mag-0.8, lora m/depth_mag-0.8), "
+                           "replacing results made on NVIDIA H200, cuda")
+    assert "--workflow-profile profiles/slurm" in line and "set device: cpu" in line
+    with pytest.raises(PrunebenchError, match="1 problem"):
+        check_pending([on_gpu], no_model_dir, jobs_run_here=True, gpu=False)
+    assert gpu_problems([on_gpu], gpu=True, jobs_run_here=True) == []
+    assert gpu_problems([on_gpu], gpu=False, jobs_run_here=False) == []
+    explicit = job("benchmark", on_gpu.outputs, device="cpu")
+    assert gpu_problems([explicit, on_cpu, new], gpu=False, jobs_run_here=True) == []
+
+
+def test_a_lora_run_again_on_too_few_records_is_refused(tmp_path):
+    data = tmp_path / "instructions.jsonl"
+    data.write_text('{"instruction": "a", "input": "", "output": "b"}\n' * 5 + "\n")
+    old = tmp_path / "checkpoint"
+    old.mkdir()
+
+    def lora(val_size, outputs=(old,)):
+        return PendingJob("lora", {"model": "m", "base": "depth_mag-0.8"},
+                          {"settings": {"data": {"val_size": val_size}}},
+                          tuple(map(str, outputs)), (str(tmp_path / "ckpt"), str(data)))
+
+    [line] = lora_problems([lora(5)], set())
+    assert line.startswith("lora m/depth_mag-0.8: only 5 instruction records for a validation "
+                           "split of 5: lower lora.data.val_size")
+    assert f"its recovered checkpoint made before, {old}, would be removed first" in line
+    with pytest.raises(PrunebenchError, match="only 5 instruction records"):
+        check_pending([lora(5)], no_model_dir, jobs_run_here=True, gpu=False)
+    assert lora_problems([lora(4)], set()) == []  # 1 record left to train on
+    assert lora_problems([lora(5, outputs=[tmp_path / "new"])], set()) == []  # nothing to lose
+    assert lora_problems([lora(5)], {str(data)}) == []  # made again in this run: its job says
 
 
 def test_only_prunes_run_again_are_checked_against_the_models_config(tmp_path,

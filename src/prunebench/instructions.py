@@ -26,7 +26,7 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.hub import load_error
-from prunebench.plan.lora_settings import RESPONSE_SEPARATORS, TEMPLATES
+from prunebench.plan.lora_settings import RESPONSE_SEPARATORS, TEMPLATES, split_problem
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +158,9 @@ def split_records(records: list[dict[str, str]], val_size: int, seed: int,
     if val_size < 1:
         raise PrunebenchError(f"lora.data.val_size={val_size}: the best adapter is chosen by "
                               "validation loss, so hold out at least 1 record")
-    if len(records) <= val_size:
-        raise PrunebenchError(f"only {len(records)} instruction records for a validation split of "
-                              f"{val_size}: lower lora.data.val_size or use more data")
+    problem = split_problem(len(records), val_size)
+    if problem:
+        raise PrunebenchError(problem)
     order = list(range(len(records)))
     random.Random(seed).shuffle(order)
     val = [records[i] for i in order[:val_size]]

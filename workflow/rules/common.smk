@@ -399,6 +399,9 @@ def check_pending_jobs():
     from prunebench.plan.pending import PendingJob, check_pending
 
     pending = list(workflow.dag.needrun_jobs())
+    # A named target's run (one cell rerun) did not build the default target, where the
+    # preflight warnings are said: say the GPU one for the jobs about to start.
+    say_once(lambda: [w for w in (pending_gpu_warning(pending),) if w])
     check_pending(
         [
             PendingJob(
@@ -406,11 +409,27 @@ def check_pending_jobs():
                 dict(job.wildcards.items()),
                 dict(job.params.items()),
                 tuple(job.output),
+                tuple(job.input),
             )
             for job in pending
         ],
         model_dir,
         jobs_run_here=workflow.local_exec,
+    )
+
+
+def pending_gpu_warning(pending):
+    """The preflight GPU warning (prunebench.plan.preflight) for these pending jobs."""
+    jobs = {}
+    for job in pending:
+        if job.rule.name in preflight.GPU_RULES and "model" in job.wildcards.keys():
+            jobs.setdefault(job.wildcards.model, []).append(job.output[0])
+    return preflight.gpu_warning(
+        config.get("device", "auto"),
+        jobs,
+        gpu=preflight.gpu_visible(),
+        jobs_run_here=workflow.local_exec,
+        cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
     )
 
 

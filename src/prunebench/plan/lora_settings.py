@@ -83,6 +83,15 @@ def resolve_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     return settings
 
 
+def split_problem(n_records: int, val_size: int) -> str | None:
+    """Why `n_records` instruction records cannot give a validation split of `val_size` and
+    something to train on, or None."""
+    if n_records <= val_size:
+        return (f"only {n_records} instruction records for a validation split of {val_size}: "
+                "lower lora.data.val_size or use more data")
+    return None
+
+
 def _check(s: dict[str, Any]) -> None:
     bad = [t for t in s["target_modules"] if t not in TARGETS]
     if bad or not s["target_modules"]:

@@ -6,11 +6,14 @@ config and the disk can tell is refused here instead, while every output still s
 workflow asks this at its start (Snakemake's `onstart`: which jobs run is decided, none has
 started):
 
-- jobs run again that ask for a CUDA device (`device: cuda`) and would run on this machine,
-  which shows no GPU;
+- jobs run again that would run on this machine, which shows no GPU, and either ask for a
+  CUDA device (`device: cuda`: they would stop at their start) or would replace a result made
+  on a GPU with one made on the CPU (`device: auto`: a rerun of one cell pasted on a cluster's
+  login node without the cluster profile);
 - imports of a `local:` model from a folder that cannot be imported (moved, misspelt);
 - prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
-  value the method does not have, a target size it cannot reach.
+  value the method does not have, a target size it cannot reach;
+- LoRA recoveries run again whose instruction records cannot be split as `lora.data` asks.
 
 Torch is imported only for the last, and only when such a prune is pending: a new cell has
 nothing to lose, and its prune job checks the same before it loads any weight.
@@ -39,6 +42,7 @@ class PendingJob:
     wildcards: dict[str, str]
     params: dict[str, Any]
     outputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -57,20 +61,48 @@ def _listed(jobs: list[PendingJob]) -> str:
 
 
 def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) -> list[str]:
-    """Jobs run again that ask for a CUDA device and would run here, where no GPU shows: they
-    would stop at their start, their results made before removed. (New ones lose nothing: the
-    workflow's preflight warning says they will stop, and --keep-going makes the rest.)"""
+    """Jobs run again here, where no GPU shows, that ask for a CUDA device (they would stop at
+    their start, their results made before removed), or that `device: auto` would send to the
+    CPU over results made on a GPU (CPU timings in place of GPU ones, hours of work for a large
+    model). New jobs lose nothing: the workflow's preflight warning says where they will run."""
     if gpu or not jobs_run_here:
         return []
-    again = [job for job in jobs
-             if str(job.params.get("device", "")).startswith("cuda") and job.reruns]
-    if not again:
-        return []
-    return [f"device is 'cuda' but this machine shows no GPU: {len(again)} job(s) run again "
+    jobs = [job for job in jobs if job.reruns]
+    problems = []
+    again = [job for job in jobs if str(job.params.get("device", "")).startswith("cuda")]
+    if again:
+        problems.append(
+            f"device is 'cuda' but this machine shows no GPU: {len(again)} job(s) run again "
             f"here ({_listed(again)}) would stop at their start, after removing the results "
-            "they made before. Run on a GPU machine or on GPU nodes (--workflow-profile "
-            "profiles/slurm); device: auto runs them on the CPU instead (hours for a model of "
-            "billions of parameters)"]
+            f"they made before. {RUN_ON_GPU}; device: auto runs them on the CPU instead (hours "
+            "for a model of billions of parameters)")
+    made_on = [(job, made_on_gpu(job)) for job in jobs if job.params.get("device") == "auto"]
+    replaced = [job for job, gpu_name in made_on if gpu_name]
+    if replaced:
+        gpus = ", ".join(sorted({gpu_name for _, gpu_name in made_on if gpu_name}))
+        problems.append(
+            f"this machine shows no GPU, and device: auto would run {len(replaced)} job(s) "
+            f"again on its CPU ({_listed(replaced)}), replacing results made on {gpus} "
+            f"(hours for a model of billions of parameters; CPU timings in the speed table). "
+            f"{RUN_ON_GPU}, or set device: cpu to remake them on the CPU")
+    return problems
+
+
+RUN_ON_GPU = ("Run on a GPU machine, or on GPU nodes with the run's cluster profile "
+              "(--workflow-profile profiles/slurm)")
+
+
+def made_on_gpu(job: PendingJob) -> str | None:
+    """The GPU (its name, else its device) that a result file of `job` made before records in
+    its provenance, or None (made on the CPU, or no such file)."""
+    from prunebench.atomic import read_json_or_none
+
+    for path in job.outputs:
+        record = read_json_or_none(path) if str(path).endswith(".json") else None
+        made = record.get("provenance") if isinstance(record, dict) else None
+        if isinstance(made, dict) and str(made.get("device", "")).startswith("cuda"):
+            return str(made.get("gpu_name") or made["device"])
+    return None
 
 
 def local_import_problems(jobs: Iterable[PendingJob]) -> list[str]:
@@ -114,6 +146,29 @@ def prune_problems(jobs: Iterable[PendingJob],
     return problems
 
 
+def lora_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
+    """LoRA recoveries run again whose instruction file (already on disk, not among the files
+    `remade` by this run) holds too few records for `lora.data.val_size`."""
+    from prunebench.plan.lora_settings import split_problem
+
+    problems = []
+    for job in jobs:
+        if job.rule != "lora" or not job.reruns:
+            continue
+        data = (job.params.get("settings") or {}).get("data") or {}
+        for path in job.inputs:
+            if (not str(path).endswith(".jsonl") or os.path.normpath(path) in remade
+                    or not os.path.isfile(path) or "val_size" not in data):
+                continue
+            with open(path, encoding="utf-8") as fh:
+                records = sum(1 for line in fh if line.strip())
+            problem = split_problem(records, data["val_size"])
+            if problem:
+                problems.append(f"{job.name}: {problem} ({path}; its recovered checkpoint made "
+                                f"before, {job.outputs[0]}, would be removed first)")
+    return problems
+
+
 def base_model_config(model_dir: str | Path):
     """The config of a base model already on disk, or None (not made yet, or unreadable: its
     own job says why)."""
@@ -147,7 +202,8 @@ def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
 
     problems = (gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
                              jobs_run_here=jobs_run_here)
-                + local_import_problems(jobs) + prune_problems(jobs, model_config))
+                + local_import_problems(jobs) + prune_problems(jobs, model_config)
+                + lora_problems(jobs, set(made_by)))
     if problems:
         raise PrunebenchError(
             f"{len(problems)} problem(s) found before any job started (nothing was run or "

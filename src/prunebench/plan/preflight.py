@@ -57,6 +57,10 @@ def hub_warning(missing_hub_files: list[str], reachable: Callable[[], bool]) -> 
             "resources/ here: README, \"Real models\"), or use models and data that need no hub")
 
 
+# The workflow's rules whose jobs want a GPU (their `device` param): what `gpu_warning` counts.
+GPU_RULES = ("prune", "lora", "benchmark", "perplexity", "zeroshot")
+
+
 def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_run_here: bool,
                 dry_run: bool = False, cpu_models: Iterable[str] = ()) -> str | None:
     """A warning when prune, benchmark or evaluation jobs are still to run on this machine and
