@@ -55,9 +55,12 @@ def test_model_size_comes_from_config_json_when_downloaded(tmp_path):
 
 
 @pytest.mark.parametrize("source, billions", [
-    ("hf:huggyllama/llama-7b@4782ad2", 7.0),
-    ("hf:lmsys/vicuna-13b-v1.3", 13.0),
-    ("hf:meta-llama/Meta-Llama-3-8B", 8.0),
+    # A hub id of a known architecture: its published shape's exact count (as `prunebench plan`)
+    ("hf:huggyllama/llama-7b@4782ad2", 6.738415616),
+    ("hf:lmsys/vicuna-13b-v1.3", 13.01586432),
+    ("hf:meta-llama/Meta-Llama-3-8B", 8.030261248),
+    # Else the size its id names.
+    ("hf:someone/my-llama-like-7b", 7.0),
     ("hf:HuggingFaceTB/SmolLM2-360M@main", 0.36),  # a size in millions
     ("hf:Qwen/Qwen2.5-0.5B", 0.5),
     ("tiny", 0.0),

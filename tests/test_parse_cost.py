@@ -55,9 +55,10 @@ def test_job_sizes_of_random_architectures_need_no_transformers():
 
     code = ("import sys; from prunebench.plan import jobsize; "
             "b = jobsize.model_billions('/nonexistent', 'random:llama-13b'); "
-            "print(b, 'transformers' in sys.modules or 'torch' in sys.modules)")
+            "h = jobsize.model_billions('/nonexistent', 'hf:lmsys/vicuna-13b-v1.3'); "
+            "print(b, h, 'transformers' in sys.modules or 'torch' in sys.modules)")
     out = probe(code)
-    assert out.stdout.split() == [str(13_015_864_320 / 1e9), "False"]
+    assert out.stdout.split() == [str(13_015_864_320 / 1e9)] * 2 + ["False"]
     assert jobsize.model_billions("/nonexistent", "random:llama-13b") == 13_015_864_320 / 1e9
 
 

@@ -77,8 +77,9 @@ class SizeUnknown(PrunebenchError):
 
 def known_config(model_dir: str | Path, source: str):
     """The base model's config (config.json's values) when it is known without a download:
-    its `config.json` when already there (or in a `local:` source's folder), or the shape of a
-    known `random:` architecture; None otherwise (the tiny model before it is trained, a hub
+    its `config.json` when already there (or in a `local:` source's folder), or the published
+    shape of a known architecture that a `random:` source or a hub id names (`llama-7b`,
+    `lmsys/vicuna-13b-v1.3`); None otherwise (the tiny model before it is trained, another hub
     model before download)."""
     from prunebench.checkpoint.param_count import config_from_dict, config_from_json
 
@@ -90,11 +91,16 @@ def known_config(model_dir: str | Path, source: str):
             local_path(source.removeprefix("local:")) / "config.json")
     if config_file.exists():
         return config_from_json(config_file)
-    if source.startswith("random:"):
-        from prunebench.checkpoint.architectures import ARCHITECTURES
+    from prunebench.checkpoint.architectures import ARCHITECTURES, known_shape_of
 
+    if source.startswith("random:"):
         shape = ARCHITECTURES.get(source.removeprefix("random:"))
         return config_from_dict(shape) if shape else None
+    if source.startswith("hf:"):
+        from prunebench.hub import parse_source
+
+        name = known_shape_of(parse_source(source).name)
+        return config_from_dict(ARCHITECTURES[name]) if name else None
     return None
 
 
