@@ -18,6 +18,8 @@ rule aggregate:
         provenance=layout.TABLES_PROVENANCE,
     log:
         "logs/aggregate.log",
+    # tables and figures in seconds: not worth a cluster's queue
+    localrule: True
     conda:
         "../envs/prunebench.yaml"
     params:

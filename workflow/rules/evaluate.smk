@@ -8,6 +8,8 @@ rule text:
         "logs/text/{dataset}-{split}.log",
     wildcard_constraints:
         dataset="|".join(HUB_TEXTS),
+    # a small download: run where Snakemake runs (a login node reaches the hub)
+    localrule: True
     conda:
         "../envs/prunebench.yaml"
     params:
@@ -54,6 +56,8 @@ rule mc_suite:
         f"{MC_SUITE}/suite.json",
     log:
         "logs/mc_suite.log",
+    # seconds of work: not worth a cluster's queue
+    localrule: True
     conda:
         "../envs/prunebench.yaml"
     params:
@@ -71,6 +75,8 @@ rule zeroshot_datasets:
         "logs/zeroshot_datasets/{task}.log",
     wildcard_constraints:
         task=r"[A-Za-z0-9_.-]+",
+    # a download: run where Snakemake runs (a login node reaches the hub)
+    localrule: True
     conda:
         "../envs/prunebench.yaml"
     params:

@@ -12,6 +12,8 @@ rule instructions:
         "logs/instructions/{source}.log",
     wildcard_constraints:
         source=r"embedded|alpaca",
+    # a small download or seconds of work: run where Snakemake runs (no queue)
+    localrule: True
     conda:
         "../envs/prunebench.yaml"
     params:

@@ -7,6 +7,8 @@ rule embedded_text:
         expand(layout.EMBEDDED_TEXT, split=["train", "validation", "test"]),
     log:
         "logs/embedded_text.log",
+    # seconds of work: not worth a cluster's queue
+    localrule: True
     conda:
         "../envs/prunebench.yaml"
     params:

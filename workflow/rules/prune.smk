@@ -9,6 +9,8 @@ rule dense_report:
         report=fill(layout.PRUNE_REPORT, variant="dense"),
     log:
         "logs/prune/{model}/dense.log",
+    # a JSON from config.json: not worth a cluster's queue
+    localrule: True
     conda:
         "../envs/prunebench.yaml"
     params:
