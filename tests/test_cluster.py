@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 import shlex
@@ -45,6 +46,19 @@ def test_13b_jobs_ask_for_more_memory_and_time_than_7b(rule):
     # A retried job (pre-empted, out of memory, out of time) asks for more.
     assert jobsize.mem_mb(rule, b7, attempt=2) > jobsize.mem_mb(rule, b7)
     assert jobsize.runtime_min(rule, b7, attempt=2) > jobsize.runtime_min(rule, b7)
+
+
+@pytest.mark.parametrize("rule", sorted(jobsize.RATES))
+def test_small_models_ask_for_less_memory_but_not_less_time(rule):
+    """A tiny or 0.5B model's jobs do not queue for the 16-32 GB a 7B one needs; from 1B on
+    the rate is its fixed part plus its part per billion; run time keeps its fixed part."""
+    rate = jobsize.RATES[rule]
+    tiny, half, one = (jobsize.mem_mb(rule, b) for b in (0.0, 0.5, 1.0))
+    assert jobsize.SMALL_MODEL_MEM_GB * 1024 == tiny < half < one
+    assert one == math.ceil(rate.mem_gb + rate.mem_gb_per_b) * 1024
+    assert jobsize.mem_mb(rule, 7.0) == math.ceil(rate.mem_gb + 7 * rate.mem_gb_per_b) * 1024
+    assert jobsize.runtime_min(rule, 0.0) == math.ceil(rate.minutes)
+    assert jobsize.mem_mb(rule, 0.0, attempt=2) > tiny  # a retry still asks for more
 
 
 def test_model_size_comes_from_config_json_when_downloaded(tmp_path):

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Rate:
-    """Host memory and minutes for one job: fixed part + part per billion parameters."""
+    """Host memory and minutes for one job: fixed part + part per billion parameters (the
+    fixed memory shrinks below 1B: `mem_mb`)."""
 
     mem_gb: float
     mem_gb_per_b: float
@@ -165,10 +166,19 @@ def _rate(rule: str) -> Rate:
                               f"prunebench.plan.jobsize.RATES (known: {sorted(RATES)})") from None
 
 
+# A job's fixed memory (Python, torch and the CUDA libraries, lm-eval and its datasets, the
+# calibration windows) is a rate's `mem_gb` from a model of 1B parameters on; below that it
+# shrinks towards this much, so that a small model's jobs (the tiny model of a first try on a
+# cluster, a 0.5B one) do not queue for 16-32 GB they never touch. Run time keeps its fixed
+# part: a small model's generation is bound by per-token overheads, not by its size.
+SMALL_MODEL_MEM_GB = 6
+
+
 def mem_mb(rule: str, billions: float, attempt: int = 1) -> int:
     """Host memory request in MB; each retry asks for half as much again."""
     rate = _rate(rule)
-    return _retried_mb(rate.mem_gb + rate.mem_gb_per_b * billions, attempt)
+    fixed = SMALL_MODEL_MEM_GB + (rate.mem_gb - SMALL_MODEL_MEM_GB) * min(1.0, billions)
+    return _retried_mb(fixed + rate.mem_gb_per_b * billions, attempt)
 
 
 def calibration_mem_mb(source: str, attempt: int = 1) -> int:
