@@ -445,6 +445,21 @@ def test_calibration_windows_longer_than_a_known_context_are_refused_at_start(tm
     check_config(config, resources=tmp_path)  # the whole context fits
 
 
+def test_a_result_file_read_as_a_config_file_says_to_name_targets_first():
+    """`snakemake --configfile config/config.yaml results/eval/tiny/dense/ppl.json`: the target
+    is read as a second config file and merged into the first."""
+    config = default_config()
+    config.update(model="tiny", variant="dense", window=128, provenance={"seed": None})
+    text = problems(config)
+    assert "unknown key" in text and "'provenance'" in text
+    assert text.endswith("a result file was read as a config file (its `provenance` is in the "
+                         "config): Snakemake reads every path after --configfile as a config "
+                         "file, so name targets before it, e.g. `snakemake --cores all "
+                         "results/eval/<model>/<variant>/ppl.json --configfile "
+                         "config/config.yaml`")
+    assert "a result file" not in problems({**default_config(), "window": 128})
+
+
 def test_a_size_written_after_an_underscore_is_told_the_dash():
     config = default_config()
     config["models"]["tiny"]["variants"] = ["dense", "flap_0.8", "nomethod_0.8"]

@@ -32,6 +32,13 @@ STACKING_HINT = ("a --configfile replaces config/config.yaml rather than adding 
                  "yours on top of the default, e.g. "
                  "`snakemake --cores all --configfile config/config.yaml my.yaml`")
 
+# Every result file has a `provenance` block, and no config does: one merged into the config is
+# a target written after --configfile, whose values Snakemake reads as more config files.
+RESULT_AS_CONFIG_HINT = ("a result file was read as a config file (its `provenance` is in the "
+                         "config): Snakemake reads every path after --configfile as a config "
+                         "file, so name targets before it, e.g. `snakemake --cores all "
+                         "results/eval/<model>/<variant>/ppl.json --configfile config/config.yaml`")
+
 
 @functools.cache
 def load_schema(schema_file: str | Path = SCHEMA) -> dict[str, Any]:
@@ -544,6 +551,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              "column; check that file's indentation" for s, where in nested.items()]
     if len(nested) < len(missing):
         hints.append(STACKING_HINT)
+    if isinstance(config.get("provenance"), dict):
+        hints.insert(0, RESULT_AS_CONFIG_HINT)
     raise PrunebenchError(f"the config has {len(problems)} problem(s):\n  "
                           + "\n  ".join(problems) + "".join(f"\n{h}" for h in hints))
 
