@@ -654,6 +654,29 @@ def test_the_tiny_models_settings_rerun_nothing_of_a_hub_models_run(paper_done):
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
 
 
+@pytest.mark.slow
+def test_memory_only_settings_rerun_nothing_of_a_finished_run(paper_done):
+    """What the out-of-memory messages say to lower (plan.variants.MEMORY_ONLY) must not rerun
+    every finished cell of every model; a setting that changes the results still does."""
+    workdir, config = paper_done
+    # Every evaluation's metadata recorded (the fixture's --touch records only the jobs whose
+    # files it found out of date), so that a change of its params would show.
+    snakemake(workdir, "--touch", "--cores", "1", "--forcerun", "perplexity", "zeroshot",
+              configfile="paper.yaml")
+    config = copy.deepcopy(config)
+    config["evaluation"]["perplexity"]["batch_size"] = 2
+    config["evaluation"]["zeroshot"]["batch_size"] = 4
+    config["lora"] = {**config.get("lora", {}), "gradient_checkpointing": True}
+    (workdir / "memory.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(workdir, "-n", "--cores", "1", configfile="memory.yaml")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
+    config["evaluation"]["perplexity"]["max_windows"] = 10
+    (workdir / "memory.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(workdir, "-n", "--cores", "1", configfile="memory.yaml").stdout
+    counts = job_counts(dry)
+    assert counts["perplexity"] == sum(len(variants(config, m)) for m in config["models"]), dry
+
+
 @pytest.mark.parametrize("method", ["depth_ppl", "llm_pruner", "flap"])
 def test_pruning_through_a_device_map_gives_the_same_checkpoint(saved_model, tmp_path, method):
     """A model spread by a device map (hooks attached, as on several GPUs) prunes to the same

@@ -266,6 +266,41 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
     assert not progress.exists()  # removed once the model is saved
 
 
+def test_gradient_checkpointing_changes_memory_not_the_recovery(tiny_model_dir, records,
+                                                                 tmp_path, monkeypatch):
+    """What lets it reach the job outside its params (plan.variants.MEMORY_ONLY): recomputed
+    activations, dropout masks included, are the ones computed the first time, so a recovery
+    killed out of memory resumes with it turned on and ends as the run without it (up to the
+    rounding of a recomputation)."""
+    settings = lora.resolve_settings(RESUMABLE)
+    reference = lora.recover_checkpoint(tiny_model_dir, tmp_path / "reference", records,
+                                        settings, device="cpu")
+    out = tmp_path / "recovered"
+    monkeypatch.setenv(lora.SAVE_EVERY_VARIABLE, "0")  # a save after every step
+    real_save = lora._save_progress
+
+    def save_then_die(path, fingerprint, at, *args):
+        real_save(path, fingerprint, at, *args)
+        if at["step"] == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lora, "_save_progress", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            lora.recover_checkpoint(tiny_model_dir, out, records, settings, device="cpu")
+    resumed = lora.recover_checkpoint(tiny_model_dir, out, records,
+                                      {**settings, "gradient_checkpointing": True}, device="cpu")
+    assert resumed["resumed_at_steps"] == [2]  # resumed, not started over
+    assert [h["step"] for h in resumed["history"]] == [h["step"] for h in reference["history"]]
+    for mine, theirs in zip(resumed["history"], reference["history"]):
+        for key in ("train_loss", "val_loss"):
+            assert (mine.get(key) is None) == (theirs.get(key) is None)
+            if theirs.get(key) is not None:
+                assert mine[key] == pytest.approx(theirs[key], rel=1e-4)
+    mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
+    assert all(torch.allclose(mine[k], theirs[k], rtol=1e-4, atol=1e-6) for k in theirs)
+
+
 @pytest.mark.parametrize("saved", ["other settings", "another shape", "damaged"])
 def test_a_saved_progress_of_another_recovery_or_damaged_is_started_over(
         tiny_model_dir, tokenizer, records, tmp_path, monkeypatch, caplog, saved):

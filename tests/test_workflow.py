@@ -138,6 +138,16 @@ def test_every_result_file_names_its_model_and_where_the_model_came_from(workflo
     recovered = load(workflow_run / "results/pruned/tiny/depth_ppl-0.8+lora/prune_report.json")
     assert recovered["provenance"]["cell"]["lora"]["seed"] == recovered["provenance"]["seed"]
     assert recovered["base_provenance"]["cell"]["variant"] == "depth_ppl-0.8"
+    # The memory-only settings, which reach the jobs from the config rather than their params,
+    # are recorded as each cell ran with them.
+    from prunebench.plan.checks import schema_defaults
+
+    for stage, name in (("perplexity", "ppl.json"), ("zeroshot", "zeroshot.json")):
+        given = {**schema_defaults(f"evaluation.{stage}"), **config["evaluation"][stage]}
+        cell = load(results / "eval/tiny/dense" / name)["provenance"]["cell"]
+        assert cell["batch_size"] == given["batch_size"], name
+    assert recovered["provenance"]["cell"]["lora"]["gradient_checkpointing"] is \
+        (config.get("lora") or {}).get("gradient_checkpointing", False)
 
 
 def test_pruned_model_has_requested_size_within_one_block(workflow_run):

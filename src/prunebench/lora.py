@@ -427,18 +427,21 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
 
 def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any],
                          device: torch.device) -> str:
-    """What a saved progress must match to be resumed: the settings, the records, the base
-    model (its manifest holds its weights' sha256), the package versions, and the kind of
-    device with its mixed precision (the scaler's state and a GPU's generator mean nothing
-    elsewhere)."""
+    """What a saved progress must match to be resumed: the settings (but the memory-only
+    ones: a recovery stopped out of memory resumes with gradient checkpointing turned on), the
+    records, the base model (its manifest holds its weights' sha256), the package versions,
+    and the kind of device with its mixed precision (the scaler's state and a GPU's generator
+    mean nothing elsewhere)."""
     from prunebench.modeling import MANIFEST
+    from prunebench.plan.variants import MEMORY_ONLY
     from prunebench.provenance import package_versions
 
     manifest = Path(base_dir) / MANIFEST
     base = (hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists()
             else str(Path(base_dir).resolve()))
     return hashlib.sha256(json.dumps(
-        {"settings": settings, "records": records_sha256, "base": base,
+        {"settings": {k: v for k, v in settings.items() if k not in MEMORY_ONLY["lora"]},
+         "records": records_sha256, "base": base,
          "versions": package_versions(), "device": device.type,
          "amp": str(_amp_dtype(settings["amp"], device))},
         sort_keys=True, default=str).encode()).hexdigest()

@@ -35,7 +35,8 @@ rule perplexity:
         runtime=job_runtime("perplexity"),
     params:
         source=lambda wc: model_source(wc.model),
-        settings=canonical(config["evaluation"]["perplexity"]),
+        # what decides the perplexity; batch_size reaches the job from the config (MEMORY_ONLY)
+        settings=variants.rerun_settings(config, "perplexity"),
         splits=EVAL_SPLITS,
         device=config["device"],
         # load_model's arguments: device map, memory caps, and evaluation.perplexity.dtype
@@ -102,8 +103,9 @@ rule zeroshot:
         runtime=job_runtime("zeroshot"),
     params:
         source=lambda wc: model_source(wc.model),
-        # Only what changes the scores; the suite's own settings reach it through its files.
-        settings=lambda wc: canonical({k: v for k, v in zeroshot_config().items() if k != "suite"}),
+        # Only what changes the scores: the suite's own settings reach it through its files,
+        # batch_size from the config (prunebench.plan.variants.MEMORY_ONLY).
+        settings=lambda wc: variants.rerun_settings(config, "zeroshot"),
         # Evaluation never touches the network: hub datasets come from the pre-fetched cache.
         hf_env=lambda wc: hf_cache_env(offline=True),
         device=config["device"],

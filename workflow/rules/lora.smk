@@ -48,7 +48,8 @@ rule lora:
         runtime=job_runtime("lora"),
     params:
         source=lambda wc: model_source(wc.model),
-        settings=lora_settings(),
+        # gradient_checkpointing reaches the job from the config (plan.variants.MEMORY_ONLY)
+        settings=variants.rerun_settings(config, "lora"),
         device=config["device"],
     script:
         "../scripts/lora.py"

@@ -3,10 +3,13 @@ from prunebench import logs
 from prunebench.atomic import read_json, write_json
 from prunebench.instructions import read_records
 from prunebench.lora import recover_checkpoint
+from prunebench.plan.variants import job_settings
 from prunebench.results import recovered_report
 
 log = logs.setup(snakemake.log[0])
-wc, settings = snakemake.wildcards, snakemake.params.settings
+wc = snakemake.wildcards
+# the params' settings, and the memory-only ones from the run's config (MEMORY_ONLY)
+settings = job_settings(snakemake.config, "lora", snakemake.params.settings)
 variant = f"{wc.base}+lora"
 recovery = recover_checkpoint(snakemake.input.checkpoint, snakemake.output.checkpoint,
                               read_records(snakemake.input.data), settings,

@@ -5,10 +5,13 @@ from prunebench import logs
 from prunebench.atomic import read_json, write_json
 from prunebench.evaluate import perplexities
 from prunebench.modeling import load_model, require_tokenizer, resolve_device
+from prunebench.plan.variants import job_settings
 from prunebench.results import perplexity_result
 
 log = logs.setup(snakemake.log[0])
-wc, settings = snakemake.wildcards, snakemake.params.settings
+wc = snakemake.wildcards
+# the params' settings, and the memory-only ones from the run's config (MEMORY_ONLY)
+settings = job_settings(snakemake.config, "perplexity", snakemake.params.settings)
 device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.checkpoint, device=device, **snakemake.params.placement)
 tokenizer = require_tokenizer(snakemake.input.checkpoint, "perplexity",

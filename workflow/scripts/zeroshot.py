@@ -9,11 +9,14 @@ from pathlib import Path  # noqa: E402
 from prunebench import logs  # noqa: E402
 from prunebench.atomic import read_json, write_json  # noqa: E402
 from prunebench.modeling import load_model, require_tokenizer, resolve_device  # noqa: E402
+from prunebench.plan.variants import job_settings  # noqa: E402
 from prunebench.results import zeroshot_results  # noqa: E402
 from prunebench.zeroshot import evaluate  # noqa: E402
 
 log = logs.setup(snakemake.log[0])
-wc, settings = snakemake.wildcards, snakemake.params.settings
+wc = snakemake.wildcards
+# the params' settings, and the memory-only ones from the run's config (MEMORY_ONLY)
+settings = job_settings(snakemake.config, "zeroshot", snakemake.params.settings)
 tasks = settings["tasks"]
 device = resolve_device(snakemake.params.device)
 model = load_model(snakemake.input.checkpoint, device=device, **snakemake.params.placement)

@@ -168,3 +168,41 @@ def evaluation_loading(config: dict, model: str, stage: str) -> dict[str, Any]:
     gives one. Left out, the dict is the placement alone, so finished jobs keep their params."""
     dtype = (config.get("evaluation", {}).get(stage) or {}).get("dtype")
     return canonical({**placement(config, model), **({"dtype": dtype} if dtype else {})})
+
+
+# Settings that decide how much memory a job takes, not what it computes (the same numbers up
+# to floating-point rounding: evaluation batches hold whole windows or right-padded items of a
+# causal model; activations recomputed in the backward pass are the same activations). They
+# reach the job from the config, not through its params, which Snakemake reruns on: lowering
+# one past an out-of-memory error reruns no finished cell. Each result records what it ran with.
+MEMORY_ONLY: dict[str, tuple[str, ...]] = {
+    "perplexity": ("batch_size",),
+    "zeroshot": ("batch_size",),
+    "lora": ("gradient_checkpointing",),
+}
+
+
+def _stage_settings(config: dict, stage: str) -> dict[str, Any]:
+    if stage == "lora":
+        return lora_settings(config)
+    from prunebench.plan.checks import schema_defaults
+
+    return {**schema_defaults(f"evaluation.{stage}"),
+            **(config.get("evaluation", {}).get(stage) or {})}
+
+
+def rerun_settings(config: dict, stage: str) -> dict[str, Any]:
+    """A stage's settings (`evaluation.<stage>` or `lora`) that decide its results: the job's
+    params, without the MEMORY_ONLY ones (perplexity's are the config's section as given and
+    filled in by the schema; zero-shot's leave out its offline suite, which reaches the job
+    through its files)."""
+    settings = _stage_settings(config, stage)
+    left_out = {*MEMORY_ONLY[stage], *(("suite",) if stage == "zeroshot" else ())}
+    return canonical({k: v for k, v in settings.items() if k not in left_out})
+
+
+def job_settings(config: dict, stage: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What a job of `stage` runs with: its params' settings plus the config's MEMORY_ONLY
+    ones (read where the job runs, from the run's config)."""
+    settings = _stage_settings(config, stage)
+    return canonical({**params, **{k: settings[k] for k in MEMORY_ONLY[stage]}})
