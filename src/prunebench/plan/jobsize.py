@@ -78,9 +78,8 @@ class SizeUnknown(PrunebenchError):
 
 def known_config(model_dir: str | Path, source: str):
     """The base model's config (config.json's values) when it is known without a download:
-    its `config.json` when already there (or in a `local:` source's folder), or the published
-    shape of a known architecture that a `random:` source or a hub id names (`llama-7b`,
-    `lmsys/vicuna-13b-v1.3`); None otherwise (the tiny model before it is trained, another hub
+    its `config.json` when already there (or in a `local:` source's folder), or the shape of a
+    known `random:` architecture; None otherwise (the tiny model before it is trained, a hub
     model before download)."""
     from prunebench.checkpoint.param_count import config_from_dict, config_from_json
 
@@ -92,16 +91,11 @@ def known_config(model_dir: str | Path, source: str):
             local_path(source.removeprefix("local:")) / "config.json")
     if config_file.exists():
         return config_from_json(config_file)
-    from prunebench.checkpoint.architectures import ARCHITECTURES, known_shape_of
-
     if source.startswith("random:"):
+        from prunebench.checkpoint.architectures import ARCHITECTURES
+
         shape = ARCHITECTURES.get(source.removeprefix("random:"))
         return config_from_dict(shape) if shape else None
-    if source.startswith("hf:"):
-        from prunebench.hub import parse_source
-
-        name = known_shape_of(parse_source(source).name)
-        return config_from_dict(ARCHITECTURES[name]) if name else None
     return None
 
 
@@ -116,9 +110,14 @@ def known_param_count(model_dir: str | Path, source: str) -> int | None:
 def model_billions(model_dir: str | Path, source: str) -> float:
     """The base model's parameters in billions, without loading any weights.
 
-    Order: the exact count when known (`known_param_count`), the embedded tiny model, then the
-    size in the hub id.
+    Order: the exact count when known (`known_param_count`), the embedded tiny model, the
+    published shape of a known architecture its hub id names (`lmsys/vicuna-13b-v1.3`: as
+    `prunebench plan` counts it offline), then the size in the hub id. (The shape a hub id
+    names sizes jobs only: a fine-tune may differ from it in context length, which the config
+    checks must not guess.)
     """
+    from prunebench.checkpoint.architectures import ARCHITECTURES, known_shape_of
+    from prunebench.checkpoint.param_count import config_from_dict, count_params
     from prunebench.hub import parse_source
 
     exact = known_param_count(model_dir, source)
@@ -127,6 +126,8 @@ def model_billions(model_dir: str | Path, source: str) -> float:
     parsed = parse_source(source)
     if parsed.kind == "tiny":
         return 0.0  # about 2M parameters: the fixed part of every rate covers it
+    if parsed.kind == "hf" and (shape := known_shape_of(parsed.name)):
+        return count_params(config_from_dict(ARCHITECTURES[shape])) / 1e9
     if parsed.kind == "random":
         from prunebench.checkpoint.architectures import architecture_shape
 
