@@ -657,7 +657,8 @@ def test_the_tiny_models_settings_rerun_nothing_of_a_hub_models_run(paper_done):
 @pytest.mark.slow
 def test_memory_only_settings_rerun_nothing_of_a_finished_run(paper_done):
     """What the out-of-memory messages say to lower (plan.variants.MEMORY_ONLY) must not rerun
-    every finished cell of every model; a setting that changes the results still does."""
+    every finished cell of every model; a setting that changes the results still does. (LoRA's
+    gradient_checkpointing: test_workflow, on a run with a recovery.)"""
     workdir, config = paper_done
     # Every evaluation's metadata recorded (the fixture's --touch records only the jobs whose
     # files it found out of date), so that a change of its params would show.
@@ -666,7 +667,6 @@ def test_memory_only_settings_rerun_nothing_of_a_finished_run(paper_done):
     config = copy.deepcopy(config)
     config["evaluation"]["perplexity"]["batch_size"] = 2
     config["evaluation"]["zeroshot"]["batch_size"] = 4
-    config["lora"] = {**config.get("lora", {}), "gradient_checkpointing": True}
     (workdir / "memory.yaml").write_text(yaml.safe_dump(config))
     dry = snakemake(workdir, "-n", "--cores", "1", configfile="memory.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout

@@ -445,6 +445,24 @@ def test_calibration_windows_longer_than_a_known_context_are_refused_at_start(tm
     check_config(config, resources=tmp_path)  # the whole context fits
 
 
+@pytest.mark.parametrize("change, said", [
+    (lambda c: c["models"]["tiny"].update(variants=5), "5 is not of type 'array'"),
+    (lambda c: c["models"]["tiny"]["variants"].append({"params": {}}), "variants"),
+    (lambda c: c["methods"].update(depth_ppl=5), "5 is not of type 'object'"),
+    (lambda c: c["methods"]["depth_ppl"].update(calibration=5), "5 is not of type 'object'"),
+    (lambda c: c["models"]["tiny"]["variants"].append(
+        {"name": "depth_ppl-0.5", "calibration": 5}), "5 is not"),
+    (lambda c: c["models"]["tiny"]["variants"].append(
+        {"name": "depth_ppl-0.5", "params": [1]}), "[1] is not"),
+])
+def test_a_malformed_config_is_listed_not_crashed_on(change, said):
+    """The checks after the schema's skip what it refuses (the calibration context check read
+    the variants as if they were valid and raised TypeError / KeyError)."""
+    config = default_config()
+    change(config)
+    assert said in problems(config)
+
+
 def test_a_result_file_read_as_a_config_file_says_to_name_targets_first():
     """`snakemake --configfile config/config.yaml results/eval/tiny/dense/ppl.json`: the target
     is read as a second config file and merged into the first."""

@@ -31,6 +31,7 @@ def test_cuda_jobs_run_again_here_without_a_gpu_are_refused_with_what_they_would
     assert line.startswith("device is 'cuda' but this machine shows no GPU: 1 job(s) run again "
                            "here (prune m/depth_mag-0.8) would stop at their start, after "
                            "removing the results they made before")
+    assert "device: auto" not in line  # changing device would rerun every finished GPU job
     with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
         check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
     # New jobs alone lose nothing: the preflight warning says they will stop.
@@ -67,13 +68,18 @@ def test_auto_jobs_run_again_here_over_gpu_results_are_refused(tmp_path):
     assert line.startswith("this machine shows no GPU, and device: auto would run 2 job(s) "
                            "again on its CPU (benchmark m/depth_mag-0.8, lora m/depth_mag-0.8), "
                            "replacing results made on NVIDIA H200, cuda")
-    assert "--workflow-profile profiles/slurm" in line and "set device: cpu" in line
+    assert "--workflow-profile profiles/slurm" in line and "add --no-hooks" in line
+    # Not "change device": every finished GPU job has it as a param, so all would rerun.
+    assert "device: cpu" not in line
     with pytest.raises(PrunebenchError, match="1 problem"):
         check_pending([on_gpu], no_model_dir, jobs_run_here=True, gpu=False)
     assert gpu_problems([on_gpu], gpu=True, jobs_run_here=True) == []
     assert gpu_problems([on_gpu], gpu=False, jobs_run_here=False) == []
     explicit = job("benchmark", on_gpu.outputs, device="cpu")
     assert gpu_problems([explicit, on_cpu, new], gpu=False, jobs_run_here=True) == []
+    # The tiny model is made for the CPU: its GPU-made results may be remade here.
+    tiny = job("benchmark", on_gpu.outputs, device="auto", source="tiny")
+    assert gpu_problems([tiny], gpu=False, jobs_run_here=True) == []
 
 
 def test_a_lora_run_again_on_too_few_records_is_refused(tmp_path):

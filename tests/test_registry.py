@@ -39,7 +39,8 @@ def naming_every_method() -> dict:
     config["models"]["tiny"]["variants"] = (
         ["dense"] + [f"{name}-0.{5 + i % 4}" for i, name in enumerate(METHODS)]
         + [f"{next(iter(METHODS))}-0.5+lora"])
-    config["methods"] = {name: {} for name in METHODS}
+    # Windows the tiny model's context holds (SLEB's and ShortGPT's own are 2048 tokens long).
+    config["methods"] = {name: {"calibration": {"length": 128}} for name in METHODS}
     config["display_names"] = {"methods": {name: name.upper() for name in METHODS}}
     return config
 

@@ -147,7 +147,7 @@ def test_every_result_file_names_its_model_and_where_the_model_came_from(workflo
         cell = load(results / "eval/tiny/dense" / name)["provenance"]["cell"]
         assert cell["batch_size"] == given["batch_size"], name
     assert recovered["provenance"]["cell"]["lora"]["gradient_checkpointing"] is \
-        (config.get("lora") or {}).get("gradient_checkpointing", False)
+        config["lora"]["gradient_checkpointing"] is True  # the test config's, not the default
 
 
 def test_pruned_model_has_requested_size_within_one_block(workflow_run):
@@ -371,6 +371,22 @@ def test_the_tiny_models_settings_retrain_it_without_remaking_the_text(workflow_
     counts = job_counts(snakemake(workflow_run, "-n", configfile="retrained.yaml").stdout)
     assert counts.get("model") == 1 and "prune" in counts, counts
     assert not {"embedded_text", "mc_suite", "instructions"} & set(counts), counts
+
+
+def test_memory_only_settings_rerun_nothing_of_the_finished_run(workflow_run):
+    """Lowering what an out-of-memory message names (plan.variants.MEMORY_ONLY) reruns no
+    finished cell, the LoRA recovery included; a setting that changes the recovery does."""
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    config["evaluation"]["perplexity"]["batch_size"] += 1
+    config["evaluation"]["zeroshot"]["batch_size"] += 1
+    config["lora"]["gradient_checkpointing"] = not config["lora"]["gradient_checkpointing"]
+    (workflow_run / "memory.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(workflow_run, "-n", configfile="memory.yaml")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
+    config["lora"]["lr"] *= 2
+    (workflow_run / "memory.yaml").write_text(yaml.safe_dump(config))
+    counts = job_counts(snakemake(workflow_run, "-n", configfile="memory.yaml").stdout)
+    assert counts.get("lora") == 1, counts
 
 
 def test_gpu_smoke_config_builds_its_dag(tmp_path):

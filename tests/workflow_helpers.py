@@ -119,7 +119,10 @@ FAST = {
     "models": {"tiny": {"variants": ["dense", "depth_ppl-0.8+lora", "flap-0.8"]}},
     "embedded": {"seed": 0, "model": {"seed": 0, "steps": 20}},
     "methods": {"flap": {"calibration": {"n": 10}}},
-    "evaluation": {"zeroshot": {"suite": {"items": 40}}},
+    # Memory-only settings off their defaults, so that the run shows they reach the jobs.
+    "evaluation": {"zeroshot": {"suite": {"items": 40}, "batch_size": 16},
+                   "perplexity": {"batch_size": 3}},
+    "lora": {"gradient_checkpointing": True},
     # Adaptive repeats kept on but small: the plumbing is tested here, the statistics elsewhere.
     "benchmark": {"backends": ["compiled"], "token_configs": ["12x16"], "batch_sizes": [1, 8],
                   "warmup": 1, "repeats": 2, "max_repeats": 4},

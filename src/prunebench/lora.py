@@ -440,7 +440,9 @@ def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any]
     base = (hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists()
             else str(Path(base_dir).resolve()))
     return hashlib.sha256(json.dumps(
-        {"settings": {k: v for k, v in settings.items() if k not in MEMORY_ONLY["lora"]},
+        # The memory-only settings at their defaults, not left out: a save made before they
+        # stopped counting (with the defaults, as most are) still matches.
+        {"settings": {**settings, **{k: DEFAULTS[k] for k in MEMORY_ONLY["lora"]}},
          "records": records_sha256, "base": base,
          "versions": package_versions(), "device": device.type,
          "amp": str(_amp_dtype(settings["amp"], device))},

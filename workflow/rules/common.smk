@@ -331,11 +331,19 @@ def hub_preflight():
     return preflight.hub_warning(models_first, hub_reachable)
 
 
-def preflight_warnings():
-    """What will stop or crawl on this machine (prunebench.plan.preflight): files still to
-    fetch from an unreachable hub, GPU jobs still to run here without a GPU."""
-    hub = hub_preflight()
-    gpu = preflight.gpu_warning(
+def say_preflight_warnings():
+    """Say what will stop or crawl on this machine (prunebench.plan.preflight), each kind once:
+    files still to fetch from an unreachable hub, GPU jobs still to run here without a GPU,
+    tables that would lose rows, a real model on the tiny model's settings."""
+    say_once("hub", lambda: [hub_preflight()])
+    say_once("gpu", lambda: [gpu_preflight()])
+    say_once("tables", lambda: [tables_losing_rows_warning()])
+    say_once("notes", lambda: embedded_settings_notes(config))
+
+
+def gpu_preflight():
+    """The warning for the default target's GPU jobs still to run here without a GPU."""
+    return preflight.gpu_warning(
         config.get("device", "auto"),
         {m: preflight.missing(gpu_job_files(m)) for m in model_names()},
         gpu=preflight.gpu_visible(),
@@ -345,8 +353,6 @@ def preflight_warnings():
         dry_run=workflow.dryrun,
         cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
     )
-    notes = embedded_settings_notes(config)
-    return [warning for warning in (hub, gpu, tables_losing_rows_warning(), *notes) if warning]
 
 
 def tables_losing_rows_warning():
@@ -371,25 +377,28 @@ def slurm_partition_given():
     return False
 
 
-_PREFLIGHT_SAID = []
+_PREFLIGHT_SAID = set()
 
 
-def say_once(warnings):
-    """Log the preflight warnings `warnings()` gives, the first time a target asks: Snakemake
-    may evaluate an input function more than once."""
+def say_once(kind, warnings):
+    """Log the warnings `warnings()` gives (None for none) the first time their `kind` is
+    asked for: Snakemake may evaluate an input function more than once, and a kind has
+    several askers (the default target, the aggregation's input, `onstart` for a named
+    target's GPU jobs), of which the first says it."""
     from snakemake.logging import logger
 
-    if not _PREFLIGHT_SAID:
-        _PREFLIGHT_SAID.append(True)
+    if kind not in _PREFLIGHT_SAID:
+        _PREFLIGHT_SAID.add(kind)
         for warning in warnings():
-            logger.warning(f"prunebench: {warning}")
+            if warning:
+                logger.warning(f"prunebench: {warning}")
 
 
 def all_inputs(wildcards):
     """The default target's files. Asked for when Snakemake builds the jobs of `all` (a run
     or a dry run of the whole workflow, not `prefetch`, `--lint` or a cluster job's own parse),
     when its executor is known: the moment to say what will stop or crawl here."""
-    say_once(preflight_warnings)
+    say_preflight_warnings()
     return all_targets()
 
 
@@ -401,7 +410,7 @@ def check_pending_jobs():
     pending = list(workflow.dag.needrun_jobs())
     # A named target's run (one cell rerun) did not build the default target, where the
     # preflight warnings are said: say the GPU one for the jobs about to start.
-    say_once(lambda: [w for w in (pending_gpu_warning(pending),) if w])
+    say_once("gpu", lambda: [pending_gpu_warning(pending)])
     check_pending(
         [
             PendingJob(
@@ -441,7 +450,7 @@ onstart:
 
 def prefetch_inputs(wildcards):
     """What `prefetch` fetches; the hub's answer first (this step needs it most)."""
-    say_once(lambda: [w for w in (hub_preflight(),) if w])
+    say_once("hub", lambda: [hub_preflight()])
     return prefetch_targets()
 
 
@@ -457,7 +466,7 @@ def published_input(wildcards):
     summary gives): the moment to say the tables would lose rows (the default target's
     warnings include it; said once)."""
     if workflow.is_main_process:
-        say_once(lambda: [w for w in [tables_losing_rows_warning()] if w])
+        say_once("tables", lambda: [tables_losing_rows_warning()])
     return PUBLISHED
 
 

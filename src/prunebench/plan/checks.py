@@ -465,14 +465,17 @@ def _calibration_context_problems(config: dict[str, Any], model: str, limit: int
     from prunebench.methods.registry import DATA_FREE
     from prunebench.plan.variants import prune_settings, read_variants
 
-    entries, _ = read_variants(model, config["models"][model].get("variants") or [])
+    try:
+        entries, _ = read_variants(model, config["models"][model].get("variants") or [])
+    except (TypeError, KeyError, AttributeError):  # malformed: the schema's problems say how
+        return []
     too_long = []
     for base in dict.fromkeys(e["base"] for e in entries
                               if e["method"] not in DATA_FREE | {"dense"}):
         try:
             length = prune_settings(config, model, base)["calibration"]["length"]
-        except PrunebenchError:  # a variant problem, said by variant_problems
-            continue
+        except (PrunebenchError, TypeError, KeyError, AttributeError, ValueError):
+            continue  # a variant or a section the earlier checks refuse
         if isinstance(length, int) and length > limit:
             too_long.append(f"{base} ({length})")
     if not too_long:

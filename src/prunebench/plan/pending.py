@@ -74,9 +74,10 @@ def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) 
         problems.append(
             f"device is 'cuda' but this machine shows no GPU: {len(again)} job(s) run again "
             f"here ({_listed(again)}) would stop at their start, after removing the results "
-            f"they made before. {RUN_ON_GPU}; device: auto runs them on the CPU instead (hours "
-            "for a model of billions of parameters)")
-    made_on = [(job, made_on_gpu(job)) for job in jobs if job.params.get("device") == "auto"]
+            f"they made before. {RUN_ON_GPU}")
+    # The tiny model is made for the CPU (the preflight warning leaves it out too).
+    made_on = [(job, made_on_gpu(job)) for job in jobs
+               if job.params.get("device") == "auto" and job.params.get("source") != "tiny"]
     replaced = [job for job, gpu_name in made_on if gpu_name]
     if replaced:
         gpus = ", ".join(sorted({gpu_name for _, gpu_name in made_on if gpu_name}))
@@ -84,12 +85,15 @@ def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) 
             f"this machine shows no GPU, and device: auto would run {len(replaced)} job(s) "
             f"again on its CPU ({_listed(replaced)}), replacing results made on {gpus} "
             f"(hours for a model of billions of parameters; CPU timings in the speed table). "
-            f"{RUN_ON_GPU}, or set device: cpu to remake them on the CPU")
+            f"{RUN_ON_GPU}")
     return problems
 
 
+# What to do instead. Not "change `device`": every GPU job has it as a param, so every finished
+# one would rerun.
 RUN_ON_GPU = ("Run on a GPU machine, or on GPU nodes with the run's cluster profile "
-              "(--workflow-profile profiles/slurm)")
+              "(--workflow-profile profiles/slurm); to run them here anyway, add --no-hooks, "
+              "which skips this check")
 
 
 def made_on_gpu(job: PendingJob) -> str | None:
