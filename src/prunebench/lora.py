@@ -271,6 +271,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     and a saved progress with the same `fingerprint` (`recovery_fingerprint`) is resumed: on CPU
     the result is bit for bit the one of an uninterrupted run.
     """
+    from prunebench.modeling import set_activation_checkpointing
+
     s = settings
     amp = _amp_dtype(s["amp"], device)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -287,7 +289,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     try:
         model.config.use_cache = False
         if s["gradient_checkpointing"]:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            set_activation_checkpointing(model, True)
         peft_model, names, skipped = attach_lora(model, s)
         peft_model.to(device)
         trainable = [p for p in peft_model.parameters() if p.requires_grad]
@@ -396,7 +398,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                 params[name].copy_(value)
         merged = peft_model.merge_and_unload()
         if s["gradient_checkpointing"]:
-            merged.gradient_checkpointing_disable()
+            set_activation_checkpointing(merged, False)
         merged.config.use_cache = True
         leftover = [n for n, _ in merged.named_modules() if "lora_" in n]
         if leftover:

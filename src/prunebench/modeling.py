@@ -89,6 +89,32 @@ def gpu_keys() -> list[str]:
     return keys
 
 
+def is_activation_checkpointing(model) -> bool:
+    """Whether the model recomputes its blocks' activations in the backward pass."""
+    return (model.is_activation_checkpointing if _renamed_checkpointing(model)
+            else model.is_gradient_checkpointing)
+
+
+def set_activation_checkpointing(model, on: bool) -> None:
+    """Turn activation (gradient) checkpointing on, non-reentrant, or off. Non-reentrant: with
+    frozen embeddings the reentrant variant would see no input that requires grad and silently
+    give the blocks no gradients."""
+    renamed = _renamed_checkpointing(model)
+    if not on:
+        (model.activation_checkpointing_disable if renamed
+         else model.gradient_checkpointing_disable)()
+    elif renamed:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def _renamed_checkpointing(model) -> bool:
+    # transformers 5.2x renamed the API (activation_*) and deprecated the gradient_* names,
+    # which v6 removes; earlier versions (the GPU machine's 5.17 among them) have only those.
+    return hasattr(model, "activation_checkpointing_enable")
+
+
 def resolve_dtype(dtype: str | torch.dtype,
                   device: str | torch.device | None = None) -> torch.dtype:
     """A dtype or its name; 'auto' (the benchmark's default) needs the `device` it runs on:

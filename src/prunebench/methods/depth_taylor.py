@@ -24,7 +24,8 @@ from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.methods.depth import check_params, plan_blocks, prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
-from prunebench.modeling import resolve_dtype
+from prunebench.modeling import (is_activation_checkpointing, resolve_dtype,
+                                 set_activation_checkpointing)
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,7 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
     setting restored on exit."""
     requires = {p: p.requires_grad for p in model.parameters()}
     was_training = model.training
-    # transformers 5.2x renamed the API (activation_*); 4.56 has only the gradient_* names.
-    renamed = hasattr(model, "activation_checkpointing_enable")
-    was_checkpointing = (model.is_activation_checkpointing if renamed
-                         else model.is_gradient_checkpointing)
+    was_checkpointing = is_activation_checkpointing(model)
     dropouts = {a: a.attention_dropout for a in (layer.self_attn for layer in model.model.layers)
                 if hasattr(a, "attention_dropout")}
     # Parameters only: buffers such as the rotary frequencies keep their own dtype.
@@ -71,18 +69,11 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
                 p.data = p.data.float()
         model.train()
         if checkpointing and not was_checkpointing:
-            # Non-reentrant: with frozen embeddings the reentrant variant would see no input that
-            # requires grad and silently give the blocks no gradients.
-            kwargs = {"use_reentrant": False}
-            if renamed:
-                model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-            else:
-                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+            set_activation_checkpointing(model, True)
         yield
     finally:
         if checkpointing and not was_checkpointing:
-            (model.activation_checkpointing_disable if renamed
-             else model.gradient_checkpointing_disable)()
+            set_activation_checkpointing(model, False)
         model.train(was_training)
         for p, dtype in dtypes.items():
             p.data = p.data.to(dtype)
