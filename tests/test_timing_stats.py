@@ -34,10 +34,10 @@ def test_percentiles_interpolate_linearly():
 
 
 def test_t_table():
-    assert ts.t_critical_95(1) == 12.706
-    assert ts.t_critical_95(3) == 3.182
-    assert ts.t_critical_95(19) == 2.093
-    assert ts.t_critical_95(45) == 2.021  # between 40 and 50: the larger, safer t of 40
+    assert ts.t_critical_95(1) == 12.707
+    assert ts.t_critical_95(3) == 3.183
+    assert ts.t_critical_95(19) == 2.094
+    assert ts.t_critical_95(45) == 2.022  # between 40 and 50: the larger, safer t of 40
     assert ts.t_critical_95(500) == 1.980
     # Never narrower than exact, also past the table (exact: 1.9623 at df 1000, 1.9602 at
     # 10000; the normal limit 1.960 would be narrower).
@@ -46,11 +46,20 @@ def test_t_table():
         ts.t_critical_95(0)
 
 
+def test_every_tabulated_t_is_the_exact_quantile_rounded_up():
+    """Never below the exact value (the interval never too narrow), and within 0.001 of it."""
+    from scipy.stats import t  # scipy comes with lm-eval (scikit-learn); prunebench needs none
+
+    for df, value in ts._T95.items():
+        exact = float(t.ppf(0.975, df))
+        assert exact <= value < exact + 0.001, df
+
+
 def test_mean_ci95_by_hand():
     mean, half = ts.mean_ci95(FOUR)
-    # t(3) * sd / sqrt(4) = 3.182 * 2.5820 / 2 = 4.1080
-    assert mean == 5.0 and half == pytest.approx(3.182 * math.sqrt(20 / 3) / 2)
-    assert half == pytest.approx(4.108, abs=1e-3)
+    # t(3) * sd / sqrt(4) = 3.183 * 2.5820 / 2 = 4.1093
+    assert mean == 5.0 and half == pytest.approx(3.183 * math.sqrt(20 / 3) / 2)
+    assert half == pytest.approx(4.109, abs=1e-3)
     assert ts.ci_share(FOUR) == pytest.approx(half / 5)
     assert ts.mean_ci95([2.0]) == (2.0, None)
     assert ts.ci_share([2.0]) is None
@@ -59,7 +68,7 @@ def test_mean_ci95_by_hand():
 def test_unstable_flag():
     assert ts.is_unstable(FOUR, 0.05)  # the mean known to within 82%: unstable
     assert not ts.is_unstable(FOUR, 0.9)
-    # 1.00 and 1.02: sd 0.014142, half-width 12.706 * 0.014142 / sqrt(2) = 0.12706 -> 12.6% of 1.01
+    # 1.00 and 1.02: sd 0.014142, half-width 12.707 * 0.014142 / sqrt(2) = 0.12707 -> 12.6% of 1.01
     assert ts.is_unstable([1.00, 1.02], 0.05)
     assert not ts.is_unstable([1.00, 1.02] * 10, 0.05)
     assert ts.is_unstable([1.0], 0.05)  # one run cannot show that it is stable

@@ -133,7 +133,8 @@ def _plain_tick(value: float, _pos=None) -> str:
 
 def _frame_points(ax, x: pd.Series, y: pd.Series) -> None:
     """Limits with room for labels: x padded (more on the right, where an OOM mark goes), y out
-    to the enclosing powers of two, so that every panel has at least two labelled ticks."""
+    to the powers of two enclosing the points with room for their labels, so that every panel
+    has at least two labelled ticks."""
     low, high = float(x.min()), float(x.max())
     span = high - low if high > low else 0.4 * high
     ax.set_xlim(max(low - 0.12 * span, 0.0), high + 0.28 * span)  # latencies are positive
