@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,12 +84,13 @@ class Session:
         self.log.write(line + "\n")
         self.log.flush()
 
-    def run(self, cmd: list[str], timeout: float, env: dict | None = None) -> tuple[int, float]:
-        """Run `cmd` with its output teed to the log; stop its whole process group (snakemake's
-        jobs included) at `timeout`. Returns (exit code, 124 on timeout; seconds)."""
+    def run(self, cmd: list[str], timeout: float, env: dict | None = None,
+            cwd: Path = REPO) -> tuple[int, float]:
+        """Run `cmd` in `cwd` with its output teed to the log; stop its whole process group
+        (snakemake's jobs included) at `timeout`. Returns (exit code, 124 on timeout; seconds)."""
         self.say("$ " + shlex.join(cmd))
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env, start_new_session=True)
 
         def pump():
@@ -114,6 +116,26 @@ class Session:
         self.say(f"exit {code} after {seconds:.0f} s" + (" (stopped at its time share)"
                                                            if code == 124 else ""))
         return code, seconds
+
+
+# What a workflow run needs of the checkout: a rehearsal's smoke run works in a copy of these.
+CHECKOUT_PARTS = ("benchmarks", "config", "profiles", "src", "workflow", "pyproject.toml")
+
+
+def checkout_copy(dest: Path) -> Path:
+    """A fresh copy of the checkout's code and configs at `dest`. A rehearsal's smoke run works
+    there, so that its tiny stand-in of llama-7b never lands in this checkout's resources/ (the
+    config checks and `prunebench plan` read models found there) nor its results in results/."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for part in CHECKOUT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, dest / part)
+    return dest
 
 
 def install_wheels(session: Session) -> dict:
@@ -200,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     env = install_wheels(session)
     py = sys.executable
     sections: list[str] = []
+    # Where the smoke run writes resources/, results/ and logs/.
+    checkout = checkout_copy(work / "checkout") if args.rehearse else REPO
 
     for name in steps:
         longest, least, _ = SHARES[name]
@@ -229,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                 overlay = work / "rehearsal.yaml"
                 overlay.write_text(REHEARSAL_OVERLAY)
                 cmd += ["--configfile", "config/gpu-smoke.yaml", str(overlay)]
-            code, seconds = session.run(cmd, timeout=share, env=env)
-            summary = REPO / "results" / "tables" / "summary.md"
+            code, seconds = session.run(cmd, timeout=share, env=env, cwd=checkout)
+            summary = checkout / "results" / "tables" / "summary.md"
             state = {0: "complete", 124: "STOPPED at its time share (rerun to resume)"}.get(
                 code, "FAILED (see session.log and logs/ in results.tar.gz)")
             sections.append(f"## smoke: {state}, wall time {seconds:.0f} s (exit {code})\n"
@@ -250,13 +274,16 @@ def main(argv: list[str] | None = None) -> int:
     sections.append(f"total wall time of this run: {total:.0f} s")
     (args.out / "summary.md").write_text("\n\n".join(sections) + "\n")
     with tarfile.open(args.out / "results.tar.gz", "w:gz") as archive:
-        archive.add(work, arcname="gpu_session")
+        # The rehearsal's copy of the checkout: its run's files only (below), not its code.
+        archive.add(work, arcname="gpu_session",
+                    filter=lambda info: None if info.name.startswith("gpu_session/checkout")
+                    else info)
         for part in (Path("results/tables"), Path("results/figures"),
                      Path("results/bench"), Path("logs"), Path(".snakemake/log")):
-            if (REPO / part).exists():
-                archive.add(REPO / part, arcname=str(part))
-        for report in (REPO / "results" / "pruned").glob("*/*/prune_report.json"):
-            archive.add(report, arcname=str(report.relative_to(REPO)))
+            if (checkout / part).exists():
+                archive.add(checkout / part, arcname=str(part))
+        for report in (checkout / "results" / "pruned").glob("*/*/prune_report.json"):
+            archive.add(report, arcname=str(report.relative_to(checkout)))
     session.say(f"wrote {args.out / 'summary.md'} and {args.out / 'results.tar.gz'}")
     print((args.out / "summary.md").read_text(), flush=True)
     return 0

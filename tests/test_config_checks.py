@@ -24,7 +24,12 @@ def default_config(**models) -> dict:
     return config
 
 
-def problems(config: dict, resources: Path | str = "no-resources-here") -> str:
+# A resources folder that holds no model: the checks see only the configs, never what a run in
+# this checkout (the embedded default, a rehearsal of the GPU session) left in resources/.
+NOWHERE = "no-resources-here"
+
+
+def problems(config: dict, resources: Path | str = NOWHERE) -> str:
     with pytest.raises(PrunebenchError) as err:
         check_config(config, resources=resources)
     return str(err.value)
@@ -37,7 +42,7 @@ SHIPPED = [["config.yaml"], ["paper.yaml"], ["paper-tables.yaml"],
 
 @pytest.mark.parametrize("files", SHIPPED, ids=lambda f: "+".join(f))
 def test_every_shipped_config_passes(files):
-    check_config(load_config_files([REPO / "config" / f for f in files]))
+    check_config(load_config_files([REPO / "config" / f for f in files]), resources=NOWHERE)
 
 
 @pytest.mark.parametrize("size, message", [
@@ -58,7 +63,7 @@ def test_one_size_written_two_ways_is_one_variant(first, second):
 
 def test_the_same_size_for_two_methods_or_with_lora_is_allowed():
     check_config(default_config(tiny={"source": "tiny", "variants": [
-        "dense", "depth_ppl-0.8", "flap-0.8", "depth_ppl-0.8+lora"]}))
+        "dense", "depth_ppl-0.8", "flap-0.8", "depth_ppl-0.8+lora"]}), resources=NOWHERE)
 
 
 def test_size_larger_than_a_random_architecture_is_refused():
@@ -110,7 +115,7 @@ def test_unknown_method_parameters_are_refused_where_they_are_written():
     config["models"]["tiny"]["variants"] = ["dense", {"name": "flap-0.8", "params": {
         "metric": "IFV"}}]
     config["methods"] = {"depth_ppl": {"params": {"protect_first": 4}}}
-    check_config(config)
+    check_config(config, resources=NOWHERE)
 
 
 def test_each_method_takes_its_registry_parameters_spelled_out():
@@ -141,7 +146,7 @@ def test_display_names_of_unknown_methods_or_models_are_refused():
     assert "display_names.models: 'llama7b' is not a model of this config (models: ['tiny'])" \
         in text and "spell it as under `models:` or remove it" in text
     config["display_names"] = {"models": {"tiny": "Tiny LLaMA"}, "methods": {"depth_ppl": "Ours"}}
-    check_config(config)
+    check_config(config, resources=NOWHERE)
 
 
 def test_schema_problems_are_one_line_each_and_all_reported():
@@ -177,7 +182,7 @@ def test_an_override_file_alone_says_how_to_stack_it(tmp_path):
     text = problems(load_config_files([override]))
     assert "'models' is a required property" in text
     assert "--configfile config/config.yaml my.yaml" in text
-    check_config(load_config_files([DEFAULT, override]))  # stacked, it is fine
+    check_config(load_config_files([DEFAULT, override]), resources=NOWHERE)  # stacked, it is fine
 
 
 def test_a_section_indented_under_another_is_named_as_an_indentation_slip(tmp_path):
@@ -232,7 +237,8 @@ def test_check_config_command(tmp_path):
     run = [sys.executable, "-m", "prunebench.cli", "check-config"]
     proc = subprocess.run([*run, str(bad)], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and "not valid YAML" in proc.stderr
-    proc = subprocess.run([*run, "config/config.yaml"], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run([*run, "config/config.yaml", "--resources", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -311,7 +317,7 @@ def test_a_stride_larger_than_the_window_is_refused():
     config["evaluation"]["perplexity"]["stride"] = 129
     assert "129 is larger than the window (128 tokens)" in problems(config)
     config["evaluation"]["perplexity"]["stride"] = 128
-    check_config(config)
+    check_config(config, resources=NOWHERE)
 
 
 def test_a_misspelt_offline_task_is_refused_with_the_close_names():
@@ -368,7 +374,7 @@ def test_max_memory_without_a_device_map_is_refused():
         "device_map: add `device_map: auto` (or a mapping of modules to devices; "
         "config/README.md, `models`), or remove max_memory"]
     config["models"]["big"]["device_map"] = "auto"
-    check_config(config)
+    check_config(config, resources=NOWHERE)
 
 
 @pytest.mark.parametrize("name, choices, expected", [
@@ -396,7 +402,7 @@ def test_a_real_model_stacked_on_the_default_is_told_it_inherits_the_tiny_settin
     stack.write_text(yaml.safe_dump({"models": {"llama": {
         "source": HUB_LLAMA, "variants": ["dense", "depth_ppl-4.9B", "llm_pruner-4.9B+lora"]}}}))
     config = load_config_files([DEFAULT, stack])
-    check_config(config)
+    check_config(config, resources=NOWHERE)
     (note,) = embedded_settings_notes(config)
     assert note.startswith("llama would run with settings made for the tiny model: calibration "
                            "on the embedded text (depth_ppl, llm_pruner; ")
@@ -419,7 +425,8 @@ def test_check_config_prints_the_notes_after_no_problem(tmp_path):
     stack.write_text(yaml.safe_dump({"models": {"llama": {"source": HUB_LLAMA,
                                                           "variants": ["dense"]}}}))
     done = subprocess.run([sys.executable, "-m", "prunebench.cli", "check-config", str(DEFAULT),
-                           str(stack)], capture_output=True, text=True, timeout=120, cwd=REPO)
+                           str(stack), "--resources", str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].endswith("no problem found")
@@ -537,4 +544,4 @@ def test_token_configs_and_windows_longer_than_a_known_model_are_refused(tmp_pat
     config["benchmark"]["token_configs"] = ["12x128"]
     config["evaluation"]["perplexity"].update(window=1024, bos="first")
     config["models"].pop("hub")
-    check_config(config)  # within every known context: no problem
+    check_config(config, resources=NOWHERE)  # within every known context: no problem

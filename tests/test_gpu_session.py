@@ -38,6 +38,18 @@ def test_session_env_step_writes_the_summary_the_log_and_the_archive(tmp_path):
     assert "torch==" in (work / "pip-freeze.txt").read_text()
 
 
+def test_a_rehearsal_runs_the_workflow_in_a_copy_of_the_checkout(tmp_path):
+    """A rehearsal's smoke run made a tiny stand-in of llama-7b in this checkout's resources/,
+    which the config checks then read as the real model's (and its results in results/)."""
+    session = load_script("gpu_session")
+    copy = session.checkout_copy(tmp_path / "checkout")
+    for needed in ("workflow/Snakefile", "config/gpu-smoke.yaml", "profiles/default/config.yaml",
+                   "src/prunebench/__init__.py", "benchmarks/gpu_smoke.sh", "pyproject.toml"):
+        assert (copy / needed).is_file(), needed
+    assert not any((copy / part).exists() for part in ("results", "resources", ".venv", ".git"))
+    assert session.checkout_copy(tmp_path / "checkout") == copy  # made afresh over an old one
+
+
 def test_session_skips_a_step_the_deadline_leaves_no_room_for(tmp_path):
     session = load_script("gpu_session")
     out = tmp_path / "out"
