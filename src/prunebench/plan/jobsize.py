@@ -116,7 +116,8 @@ def model_billions(model_dir: str | Path, source: str) -> float:
     names sizes jobs only: a fine-tune may differ from it in context length, which the config
     checks must not guess.)
     """
-    from prunebench.checkpoint.architectures import ARCHITECTURES, known_shape_of
+    from prunebench.checkpoint.architectures import (ARCHITECTURES, architecture_shape,
+                                                     known_shape_of)
     from prunebench.checkpoint.param_count import config_from_dict, count_params
     from prunebench.hub import parse_source
 
@@ -129,8 +130,6 @@ def model_billions(model_dir: str | Path, source: str) -> float:
     if parsed.kind == "hf" and (shape := known_shape_of(parsed.name)):
         return count_params(config_from_dict(ARCHITECTURES[shape])) / 1e9
     if parsed.kind == "random":
-        from prunebench.checkpoint.architectures import architecture_shape
-
         architecture_shape(parsed.name)  # an unknown architecture: its error names the known ones
     match = _SIZE_IN_NAME.search(parsed.name)
     if match is None:
