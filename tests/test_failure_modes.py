@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -557,7 +558,7 @@ def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_i
         tmp_path, small_random_model, small_tokenizer):
     """Snakemake removes a job's old outputs when it starts it again (its params changed): a
     rerun that then failed on its input lost what it had made. Such reruns are refused before
-    any job starts: a mistyped parameter value, a moved local folder, a CUDA device here, a
+    any job starts: a mistyped parameter value, a local folder that lost its weights, a CUDA device here, a
     result made on a GPU that `device: auto` would remake on this GPU-less machine's CPU."""
     folder = tmp_path / "mine"
     small_random_model(num_hidden_layers=8).save_pretrained(folder)
@@ -582,12 +583,16 @@ def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_i
     report.write_text(json.dumps(on_gpu))
     made = {p.name: p.read_bytes() for p in [report, *checkpoint.iterdir()]}
     imported = workdir / "resources" / "models" / "mine"
+    unweighted = tmp_path / "unweighted"
+    shutil.copytree(folder, unweighted)
+    (unweighted / "model.safetensors").unlink()
     no_gpu = {"CUDA_VISIBLE_DEVICES": ""}  # any machine shows no GPU to this run
 
     cases = [
         # 8 blocks with 6 + 2 protected: none left to remove (depth_mag's own check)
         ({"params": {"protect_first": 6}}, "leave no removable block", checkpoint),
-        ({"source": tmp_path / "moved"}, "no such folder", imported),
+        # the folder's weights gone (its files changed, so it is imported again)
+        ({"source": unweighted}, "holds no weights", imported),
         ({"device": "cuda"}, "device is 'cuda' but this machine shows no GPU", checkpoint),
         ({"params": {"protect_first": 1}, "device": "auto"},
          "device: auto would run 1 job(s) again on its CPU (prune mine/depth_mag-0.8), "

@@ -314,6 +314,25 @@ def test_a_folder_gone_after_its_import_does_not_stop_the_workflow(tmp_path):
     check_config(config, resources=tmp_path / "resources")
 
 
+def test_a_missing_folder_with_an_import_is_noted_with_the_folder_it_came_from(
+        user_folder, tmp_path):
+    """A purged folder and a mistyped new path look alike: the run goes on with the copy made
+    before, and says where that copy came from."""
+    from prunebench.plan.checks import missing_folder_notes
+
+    resources = tmp_path / "resources"
+    config = {"models": {"mine": {"source": f"local:{tmp_path / 'typo'}"},
+                         "here": {"source": f"local:{user_folder}"},
+                         "new": {"source": f"local:{tmp_path / 'nowhere'}"},
+                         "tiny": {"source": "tiny"}}}
+    for model in ("mine", "here"):
+        import_local(f"local:{user_folder}", resources / "models" / model)
+    [note] = missing_folder_notes(config, resources)  # not: a folder there, or no copy yet
+    assert note.startswith(f"models.mine.source local:{tmp_path / 'typo'}: no such folder")
+    assert f"imported before into {resources / 'models' / 'mine'}/ from {user_folder}" in note
+    assert f"delete {resources / 'models' / 'mine'}/" in note
+
+
 def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
         user_folder, tmp_path, small_random_model):
     workdir = copy_workflow(tmp_path / "wf")
@@ -328,12 +347,25 @@ def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
     # Nothing to fetch for a folder: `prefetch` leaves it to the run.
     assert "local_model" not in output(run_snakemake(workdir, "-n", "--cores", "1", "prefetch",
                                                      configfile=configs))
-    run_snakemake(workdir, "--cores", "1", "resources/models/mine", configfile=configs)
+    report = "results/pruned/mine/dense/prune_report.json"  # a result made from the import
+    run_snakemake(workdir, "--cores", "1", report, configfile=configs)
     out = workdir / "resources" / "models" / "mine"
     assert json.loads((out / MANIFEST).read_text())["source"] == f"local:{user_folder}"
-    rerun = output(run_snakemake(workdir, "-n", "--cores", "1", "resources/models/mine",
-                                 configfile=configs))
+    # Results name the kind alone (the path is no param); the import's manifest the folder.
+    cell = json.loads((workdir / report).read_text())["provenance"]["cell"]
+    assert cell["source"] == "local:"
+    assert json.loads((out / MANIFEST).read_text())["imported_from"] == str(user_folder)
+    rerun = output(run_snakemake(workdir, "-n", "--cores", "1", report, configfile=configs))
     assert "Nothing to be done" in rerun
+    # The folder moved (here: copied without its times) and the config pointed there: the same
+    # files, so neither the import nor what was made from it reruns.
+    moved = tmp_path / "moved" / "my-finetune"
+    shutil.copytree(user_folder, moved, copy_function=shutil.copyfile)
+    (workdir / "moved.yaml").write_text(
+        f"models:\n  mine:\n    source: local:{moved}\n    variants: [dense]\n")
+    rerun = output(run_snakemake(workdir, "-n", "--cores", "1", report,
+                                 configfile=["config/config.yaml", "moved.yaml"]))
+    assert "Nothing to be done" in rerun, rerun
     # The folder purged after the import (a scratch space): the import stands as it is.
     away = user_folder.with_name("elsewhere")
     user_folder.rename(away)

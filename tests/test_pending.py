@@ -1,6 +1,8 @@
 """prunebench.plan.pending: the jobs a run is about to start, refused before the first starts
 when they would fail on their input (Snakemake would remove a rerun's old outputs first). The
 workflow's use of it: tests/test_failure_modes.py::test_f55_..."""
+import functools
+
 import pytest
 
 from prunebench import PrunebenchError
@@ -123,13 +125,14 @@ def test_only_prunes_run_again_are_checked_against_the_models_config(tmp_path,
     assert prune_problems([fine], lambda model: config) == []
 
 
-def test_a_moved_local_folder_is_refused_naming_the_copy_made_before(tmp_path):
+def test_a_local_import_run_again_from_a_folder_gone_is_refused_naming_the_copy(tmp_path):
     copy = tmp_path / "resources" / "models" / "m"
     copy.mkdir(parents=True)
-    jobs = [PendingJob("local_model", {"model": "m"}, {"source": f"local:{tmp_path / 'gone'}"},
-                       (str(copy),))]
+    # The folder comes from the run's config: no param of the import (moving it reruns nothing).
+    jobs = [PendingJob("local_model", {"model": "m"}, {"files": {}}, (str(copy),))]
     with pytest.raises(PrunebenchError) as err:
-        check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
+        check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False,
+                      local_folders={"m": str(tmp_path / "gone")})
     assert "no such folder" in str(err.value)
     assert f"the copy made before, {copy}, would be removed first" in str(err.value)
 
@@ -154,12 +157,12 @@ def test_a_prune_is_checked_against_the_base_it_will_see(tmp_path, small_random_
         folder = tmp_path / f"local{blocks}"
         small_random_model(num_hidden_layers=blocks).save_pretrained(folder)
         small_tokenizer.save_pretrained(folder)
-        imported = PendingJob("local_model", {"model": "m"},
-                              {"source": f"local:{folder}", "folder": str(folder)}, (str(base),))
+        imported = PendingJob("local_model", {"model": "m"}, {"files": {}}, (str(base),))
+        check = functools.partial(check_pending, [imported, again], lambda model: str(base),
+                                  jobs_run_here=True, gpu=False,
+                                  local_folders={"m": str(folder)})
         if refused:
             with pytest.raises(PrunebenchError, match="leave no removable block out of 3"):
-                check_pending([imported, again], lambda model: str(base), jobs_run_here=True,
-                              gpu=False)
+                check()
         else:
-            check_pending([imported, again], lambda model: str(base), jobs_run_here=True,
-                          gpu=False)
+            check()

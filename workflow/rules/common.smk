@@ -9,7 +9,11 @@ from pathlib import Path
 from prunebench.atomic import read_json_or_none
 from prunebench.logs import RUN_VARIABLE, new_run_id
 from prunebench.plan import layout, preflight, variants
-from prunebench.plan.checks import embedded_settings_notes, schema_defaults
+from prunebench.plan.checks import (
+    embedded_settings_notes,
+    missing_folder_notes,
+    schema_defaults,
+)
 from prunebench.plan.layout import fill
 from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
@@ -99,8 +103,13 @@ def calibration_input(model, variant):
 
 
 def model_source(model):
-    """Where the model comes from (models.<name>.source): every result file's cell records it."""
-    return config["models"][model]["source"]
+    """What the model is, a param of every job made from it: models.<name>.source, except that
+    a `local:` folder is named by its kind alone. Where the folder lies is no part of any
+    result: moving it reruns nothing, and a changed file in it reruns the import, and what was
+    made from it, through local_model's `files`. Results record it in their cell; the import's
+    manifest names the folder (`imported_from`) and the sha256 of each of its files."""
+    source = config["models"][model]["source"]
+    return "local:" if source.startswith("local:") else source
 
 
 def model_dir(model):
@@ -338,7 +347,7 @@ def say_preflight_warnings():
     say_once("hub", lambda: [hub_preflight()])
     say_once("gpu", lambda: [gpu_preflight()])
     say_once("tables", lambda: [tables_losing_rows_warning()])
-    say_once("notes", lambda: embedded_settings_notes(config))
+    say_once("notes", lambda: embedded_settings_notes(config) + missing_folder_notes(config))
 
 
 def gpu_preflight():
@@ -424,6 +433,7 @@ def check_pending_jobs():
         ],
         model_dir,
         jobs_run_here=workflow.local_exec,
+        local_folders={m: str(local_folder(m)) for m in local_models()},
     )
 
 
@@ -517,13 +527,18 @@ def tiny_model_settings(wildcards):
     return canonical(TINY_MODEL_DEFAULTS)
 
 
-def model_names_pattern(local):
-    """A regex of the models imported from a folder (`local:` sources: the local_model rule's
-    wildcard), or (`local=False`) of the others (the model rule's), so that each base model is
-    made by one rule only."""
-    names = [
+def local_models(local=True):
+    """The models imported from a folder (`local:` sources), or (`local=False`) the others."""
+    return [
         m for m, spec in config["models"].items() if spec["source"].startswith("local:") == local
     ]
+
+
+def model_names_pattern(local):
+    """A regex of the models imported from a folder (the local_model rule's wildcard), or
+    (`local=False`) of the others (the model rule's), so that each base model is made by one
+    rule only."""
+    names = local_models(local)
     return "|".join(re.escape(m) for m in names) or "(?!)"  # (?!) matches no name
 
 

@@ -41,7 +41,9 @@ rule model:
 
 
 # A `local:<folder>` model is imported (copied, its manifest written) instead: a rule of its own,
-# with the folder's files as parameters, so a changed file re-imports it.
+# with the folder's files as parameters, so a changed file re-imports it. Its path is no
+# parameter: the job reads it from the config, so a folder moved (or mounted elsewhere) with
+# the same files reruns nothing.
 rule local_model:
     output:
         directory(layout.MODEL),
@@ -55,9 +57,6 @@ rule local_model:
         mem_mb=job_mem_mb("model"),  # the model rule's rate: copies, pickles converted
         runtime=job_runtime("model"),
     params:
-        source=lambda wc: config["models"][wc.model]["source"],
-        # Resolved here, where Snakemake runs: a relative path names a folder beside it.
-        folder=lambda wc: str(local_folder(wc.model)),
         files=local_folder_state,
     script:
         "../scripts/local_model.py"

@@ -3,4 +3,6 @@ from prunebench import logs
 from prunebench.checkpoint.local_import import import_local
 
 log = logs.setup(snakemake.log[0])
-import_local(snakemake.params.source, snakemake.output[0], snakemake.params.folder)
+# From the config, not a param (rules/models.smk); a relative path is read from the directory
+# the workflow runs in, which is this job's too.
+import_local(snakemake.config["models"][snakemake.wildcards.model]["source"], snakemake.output[0])

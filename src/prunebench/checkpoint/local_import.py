@@ -105,17 +105,16 @@ def local_problems(model: str, source_name: str) -> list[str]:
     return problems
 
 
-def import_local(source: str, out_dir: str | Path, folder: str | Path | None = None) -> Path:
-    """Import the folder `source` (`local:<path>`) names, or `folder` where the workflow
-    resolved that path already, into `out_dir`: copied, pickles converted, manifest written,
-    and put in place only once complete (module docstring)."""
+def import_local(source: str, out_dir: str | Path) -> Path:
+    """Import the folder `source` (`local:<path>`) names into `out_dir`: copied, pickles
+    converted, manifest written, and put in place only once complete (module docstring)."""
     from prunebench.checkpoint.integrity import verify_manifest
     from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint,
                                                       converted_pickles, from_pickles)
     from prunebench.modeling import write_manifest
 
     out_dir = Path(out_dir)
-    folder = Path(folder) if folder else local_path(source.removeprefix("local:"))
+    folder = local_path(source.removeprefix("local:"))
     problems = local_problems(out_dir.name, str(folder))
     if problems:
         raise PrunebenchError("\n".join(problems))

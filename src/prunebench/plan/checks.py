@@ -494,6 +494,32 @@ def placement_problems(config: dict[str, Any]) -> list[str]:
             if "max_memory" in spec and "device_map" not in spec]
 
 
+def missing_folder_notes(config: dict[str, Any], resources: str | Path = "resources"
+                         ) -> list[str]:
+    """Notes for `local:` models imported before whose folder is not there now: the run goes on
+    with the copy (a purged scratch space is no problem, source_problems), which is also what
+    a mistyped new path gets, so say which folder that copy came from."""
+    from prunebench.atomic import read_json_or_none
+    from prunebench.checkpoint.integrity import MANIFEST
+    from prunebench.checkpoint.local_import import local_path
+
+    notes = []
+    for model, spec in _models(config):
+        source = spec.get("source")
+        if not isinstance(source, str) or not source.startswith("local:"):
+            continue
+        copy = Path(resources) / "models" / model
+        manifest = read_json_or_none(copy / MANIFEST)
+        folder = local_path(source.removeprefix("local:"))
+        if isinstance(manifest, dict) and not folder.exists():
+            notes.append(
+                f"models.{model}.source {source}: no such folder; the run uses the copy "
+                f"imported before into {copy}/ from {manifest.get('imported_from', '?')}, and "
+                "nothing made from it reruns. For another model give its folder; to import "
+                f"this one again, delete {copy}/")
+    return notes
+
+
 def embedded_settings_notes(config: dict[str, Any]) -> list[str]:
     """Notes (not problems) for hub and `local:` models that take settings made for the tiny
     model: calibration on the embedded text, LoRA on embedded records, zero-shot on the

@@ -10,7 +10,8 @@ started):
   CUDA device (`device: cuda`: they would stop at their start) or would replace a result made
   on a GPU with one made on the CPU (`device: auto`: a rerun of one cell pasted on a cluster's
   login node without the cluster profile);
-- imports of a `local:` model from a folder that cannot be imported (moved, misspelt);
+- imports of a `local:` model run again (the folder's files changed) from a folder that
+  cannot be imported (its weights or tokenizer gone);
 - prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
   value the method does not have, a target size it cannot reach;
 - LoRA recoveries run again whose instruction records cannot be split as `lora.data` asks.
@@ -22,7 +23,7 @@ nothing to lose, and its prune job checks the same before it loads any weight.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,16 +110,18 @@ def made_on_gpu(job: PendingJob) -> str | None:
     return None
 
 
-def local_import_problems(jobs: Iterable[PendingJob]) -> list[str]:
-    """Imports of `local:` models whose folder cannot be imported (the workflow's start check
-    skips a model imported before: this is the import run again, over the copy)."""
+def local_import_problems(jobs: Iterable[PendingJob], local_folders: Mapping[str, str]
+                          ) -> list[str]:
+    """Imports of `local:` models whose folder (`local_folders[model]`, from the run's config)
+    cannot be imported (the workflow's start check skips a model imported before: this is the
+    import run again, over the copy)."""
     from prunebench.checkpoint.local_import import local_problems
 
     problems = []
     for job in jobs:
-        if job.rule == "local_model":
-            source = str(job.params.get("source", ""))
-            found = local_problems(job.wildcards["model"], source.removeprefix("local:"))
+        model = job.wildcards.get("model")
+        if job.rule == "local_model" and model in local_folders:
+            found = local_problems(model, local_folders[model])
             if found and job.reruns:
                 found = [f"{line} (the copy made before, {job.outputs[0]}, would be removed "
                          "first; to keep using it, give the folder it was imported from)"
@@ -187,11 +190,15 @@ def base_model_config(model_dir: str | Path):
 
 
 def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
-                  *, jobs_run_here: bool, gpu: bool | None = None) -> None:
+                  *, jobs_run_here: bool, gpu: bool | None = None,
+                  local_folders: Mapping[str, str] | None = None) -> None:
     """Raise one PrunebenchError naming every pending job that would fail on its input.
-    `model_dir(model)` is the base model's folder. Where a pending job makes it again, the
-    prune will see the new one: a `local:` import's folder is read instead, and a download's
-    is left to the prune job (known only once it is there)."""
+    `model_dir(model)` is the base model's folder; `local_folders` the folder each `local:`
+    model is imported from (the run's config; no param of the import, so that moving it reruns
+    nothing). Where a pending job makes the base again, the prune will see the new one: a
+    `local:` import's folder is read instead, and a download's is left to the prune job (known
+    only once it is there)."""
+    local_folders = local_folders or {}
     jobs = list(jobs)
     made_by = {os.path.normpath(path): job for job in jobs for path in job.outputs}
 
@@ -200,13 +207,13 @@ def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
         remade = made_by.get(os.path.normpath(folder))
         if remade is None:
             return base_model_config(folder)
-        if remade.rule == "local_model" and remade.params.get("folder"):
-            return base_model_config(remade.params["folder"])  # the folder it imports now
+        if remade.rule == "local_model" and model in local_folders:
+            return base_model_config(local_folders[model])  # the folder it imports now
         return None  # downloaded again: known once it is there, to the prune job
 
     problems = (gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
                              jobs_run_here=jobs_run_here)
-                + local_import_problems(jobs) + prune_problems(jobs, model_config)
+                + local_import_problems(jobs, local_folders) + prune_problems(jobs, model_config)
                 + lora_problems(jobs, set(made_by)))
     if problems:
         raise PrunebenchError(
