@@ -136,6 +136,21 @@ def test_torchs_environment_report_is_not_made_for_lm_eval(tiny_model_dir, suite
     assert collect_env.get_pretty_env_info is report
 
 
+def test_lm_eval_run_outside_a_git_work_tree_prints_no_git_error(tiny_model_dir, suite,
+                                                                  monkeypatch, tmp_path, capfd):
+    """lm-eval runs `git describe` in the directory it runs in; a run directory outside any git
+    work tree got "fatal: not a git repository" in its output. Its `git_hash` names the code
+    that ran the evaluation instead: prunebench's commit, as the provenance does."""
+    from prunebench.provenance import code_identity
+
+    monkeypatch.chdir(tmp_path)
+    model = modeling.load_model(tiny_model_dir)
+    result = run(model, modeling.load_tokenizer(tiny_model_dir), suite, tasks=("pb_number",),
+                 limit=2)
+    assert "not a git repository" not in "".join(capfd.readouterr())
+    assert result["lm_eval"]["git_hash"] == code_identity()["commit"]
+
+
 def test_dense_tiny_model_beats_chance(dense_result):
     summary = dense_result["summary"]
     assert set(summary["accuracy"]) == set(mc_suite.TASKS)

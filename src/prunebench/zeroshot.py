@@ -310,6 +310,18 @@ def _without_torch_env_report():
     return mock.patch.object(collect_env, "get_pretty_env_info", lambda: ENV_REPORT_SKIPPED)
 
 
+def _git_hash_of_prunebench():
+    """lm-eval records as `git_hash` what `git describe` says of the directory it runs in, and
+    where that is no git work tree (a run directory elsewhere) git prints "fatal: not a git
+    repository" into the job's output. The code that ran the evaluation is prunebench's: its
+    commit (None outside a checkout), as the provenance block records it."""
+    from lm_eval import evaluator
+
+    from prunebench.provenance import code_identity
+
+    return mock.patch.object(evaluator, "get_git_commit_hash", lambda: code_identity()["commit"])
+
+
 def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]):
     failed = [c for c in calls if not c["ok"]]
     if not failed:
@@ -432,7 +444,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     # scored on its own; only single-token answers (boolq) pay, one forward per choice.
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
               add_bos_token=add_bos_token, **_no_logits_cache())
-    with _naming_datasets() as calls, _without_torch_env_report():
+    with _naming_datasets() as calls, _without_torch_env_report(), _git_hash_of_prunebench():
         try:
             out = lm_eval.simple_evaluate(
                 model=lm, tasks=task_specs(tasks, include_path), num_fewshot=num_fewshot, limit=limit,
