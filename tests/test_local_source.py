@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from prunebench import PrunebenchError, modeling
-from prunebench.checkpoint.integrity import MANIFEST, sha256_file, verify_manifest
+from prunebench.checkpoint.integrity import (MANIFEST, base_record, sha256_file,
+                                             verify_manifest)
 from prunebench.checkpoint.local_import import (folder_state, import_files, import_local,
                                                  local_problems, workflow_state)
 from prunebench.hub import parse_source
@@ -93,6 +94,12 @@ def test_a_folder_is_imported_as_the_same_model_with_a_manifest(user_folder, tmp
         modeling.load_tokenizer(user_folder)("a b c")["input_ids"]
     assert snapshot(user_folder) == before  # the folder is only read
     assert not list(out.parent.glob(".*"))  # no staging folder left behind
+    # What a model pruned from the copy records as its base: the folder too (results' cells
+    # name a local source by its kind alone).
+    assert base_record(out) == {"checkpoint": str(out),
+                                "manifest_sha256": sha256_file(out / MANIFEST),
+                                "source": f"local:{user_folder}",
+                                "imported_from": str(user_folder.resolve())}
 
 
 def test_a_touched_file_counts_as_unchanged_and_a_changed_one_as_changed(user_folder, tmp_path,

@@ -32,7 +32,7 @@ from prunebench.commands.recover import LORA_OPTIONS
 # (docs/architecture.md, "Result files").
 REPORT_KEYS = {"model", "variant", "method", "target", "target_params", "params_before",
                "params_after", "blocks_before", "blocks_after", "calibration", "method_report",
-               "elapsed_s", "checkpoint", "provenance"}
+               "elapsed_s", "base", "checkpoint", "provenance"}
 BENCH_KEYS = {"model", "variant", "backend", "input_tokens", "output_tokens", "params", "dtype",
               "attention", "rows", "provenance"}
 ROW_KEYS = {"batch_size", "status", "latency_s_mean", "latency_s_std", "latency_s_min",
@@ -88,6 +88,13 @@ def test_prune_writes_the_workflows_checkpoint_and_report(pruned, tiny_model_dir
     cell = report["provenance"]["cell"]
     assert cell["method"] == "depth_ppl" and cell["source"] == str(tiny_model_dir)
     assert report["provenance"]["seed"] == 1234
+    # It names the weights it was pruned from, as its checkpoint's manifest does.
+    from prunebench.checkpoint.integrity import MANIFEST, sha256_file
+
+    base = {"checkpoint": str(tiny_model_dir),
+            "manifest_sha256": sha256_file(tiny_model_dir / MANIFEST)}
+    assert report["base"] == base
+    assert read_json(pruned / "checkpoint" / MANIFEST)["base"] == base
     assert not list(pruned.parent.glob(".*partial*"))  # no temporary left beside it
 
 

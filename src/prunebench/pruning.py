@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
+from prunebench.checkpoint.integrity import base_record
 from prunebench.data import token_id_problem
 from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
                                  load_model, load_tokenizer, placement_record, resolve_device,
@@ -90,8 +91,10 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
 
         remove_hook_from_submodules(model)
         model.to("cpu")
-    save_model(model.to(config_dtype(model.config)), tokenizer, out_dir)
-    return {"method": method, "target": size, "target_params": target,
+    base = base_record(model_dir)
+    save_model(model.to(config_dtype(model.config)), tokenizer, out_dir,
+               extra_manifest={"base": base})
+    return {"method": method, "target": size, "target_params": target, "base": base,
             "params_before": dense_params, "params_after": params_after,
             "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,
             "method_report": method_report, "elapsed_s": time.perf_counter() - started,

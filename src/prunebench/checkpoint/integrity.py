@@ -92,6 +92,25 @@ def write_manifest(path: Path, weight_files: list[Path], extra: dict[str, Any] |
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
+def base_record(path: str | Path) -> dict[str, Any]:
+    """Which checkpoint a pruned one was made from, for its report and manifest: its folder,
+    the sha256 of its manifest (which holds every weight file's sha256, so it names the
+    weights wherever they lie), and where it came from as its manifest says (`source`, and
+    `imported_from` for a `local:` folder; the results' cells name such a source by its kind
+    alone, so that moving the folder reruns nothing)."""
+    path = Path(path)
+    manifest_file = path / MANIFEST
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except (OSError, ValueError):  # no manifest: a checkpoint loaded outside the workflow
+        return {"checkpoint": str(path), "manifest_sha256": None}
+    record = {"checkpoint": str(path), "manifest_sha256": sha256_file(manifest_file)}
+    if isinstance(manifest, dict):
+        record.update({key: manifest[key] for key in ("source", "imported_from")
+                       if isinstance(manifest.get(key), str)})
+    return record
+
+
 def _memo_file(path: Path) -> Path | None:
     root = os.environ.get("PRUNEBENCH_CACHE_DIR") or Path.home() / ".cache" / "prunebench"
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
