@@ -713,3 +713,31 @@ def test_a_suggested_rerun_repeats_the_runs_config_files(tmp_path):
         f"--directory '{run}' --configfile '{run}/mine.yaml' {outside}"
     assert layout.configfile_argument([inside], cwd=tmp_path, checkout=tmp_path) == \
         "--configfile 'config/paper tables.yaml'"
+
+
+def test_a_suggested_rerun_repeats_the_profile_the_run_was_started_with(tmp_path):
+    """A cell of a cluster run rerun from the suggested command without its profile would run
+    where Snakemake runs (a login node): the command line's profile goes into it."""
+    (tmp_path / "profiles" / "slurm").mkdir(parents=True)
+    snakemake = "/venv/bin/snakemake"
+    given = [snakemake, "--cores", "all", "--workflow-profile", "profiles/slurm",
+             "--configfile", "config/paper.yaml"]
+    assert layout.profile_argument(given, str(tmp_path), cwd=str(tmp_path)) == \
+        "--workflow-profile profiles/slurm"
+    # `python -m snakemake`, the `=` form, a profile name Snakemake looks up itself, and both.
+    module = "/venv/lib/python3.12/site-packages/snakemake/__main__.py"
+    assert layout.profile_argument([module, "--profile=my cluster"], str(tmp_path),
+                                   cwd=str(tmp_path)) == "--profile 'my cluster'"
+    assert layout.profile_argument(
+        [snakemake, "--profile", "site", "--workflow-profile=profiles/slurm"], str(tmp_path),
+        cwd=str(tmp_path)) == "--profile site --workflow-profile profiles/slurm"
+    # A run in its own directory: the command is typed in the checkout, the path made absolute.
+    run = tmp_path / "runs" / "a"
+    run.mkdir(parents=True)
+    assert layout.profile_argument(given, str(tmp_path), cwd=str(run), checkout=str(tmp_path)) \
+        == f"--workflow-profile {tmp_path / 'profiles' / 'slurm'}"
+    # No profile, Snakemake's `none`, or not Snakemake's command line (its API, pytest's).
+    assert layout.profile_argument([snakemake, "--cores", "all"], str(tmp_path)) == ""
+    assert layout.profile_argument([snakemake, "--workflow-profile", "none"], str(tmp_path)) == ""
+    assert layout.profile_argument(["/venv/bin/pytest", "--profile", "x"], str(tmp_path)) == ""
+    assert layout.profile_argument([], str(tmp_path)) == ""

@@ -3,6 +3,7 @@
 import errno
 import os
 import re
+import sys
 from pathlib import Path
 
 # Only torch-free modules here: Snakemake imports them on every parse, a dry run included.
@@ -50,11 +51,24 @@ LM_EVAL_DATA = layout.LM_EVAL_DATA
 # config of a model and in its depth-pruned variants; entries are keyed by GPU and versions).
 # A value the user set is kept. Setting it here never reruns a job.
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(layout.INDUCTOR_CACHE).resolve()))
-# This run's `--configfile ...` (and `--directory ...` for a run outside the checkout), for the
-# rerun commands the aggregation prints; passed through the environment rather than a param,
-# so that the same config under another file name reruns nothing.
-os.environ[layout.RERUN_CONFIG_VARIABLE] = layout.configfile_argument(
-    workflow.configfiles, checkout=Path(workflow.basedir).parent
+# This run's `--configfile ...` (and `--directory ...` for a run outside the checkout, and the
+# profile its command line named), for the rerun commands the aggregation prints; passed
+# through the environment rather than a param, so that the same config under another file
+# name reruns nothing. A cluster job's own command line is Snakemake's, not the user's.
+os.environ[layout.RERUN_CONFIG_VARIABLE] = " ".join(
+    filter(
+        None,
+        [
+            layout.profile_argument(
+                sys.argv if workflow.is_main_process else [],
+                workflow.workdir_init,
+                checkout=Path(workflow.basedir).parent,
+            ),
+            layout.configfile_argument(
+                workflow.configfiles, checkout=Path(workflow.basedir).parent
+            ),
+        ],
+    )
 )
 # This run's id, kept by its jobs (which parse this file again on a cluster): a retry of a job
 # that failed on its input then stops at once instead of failing the same way (prunebench.logs).
@@ -343,7 +357,8 @@ def hub_preflight():
 def say_preflight_warnings():
     """Say what will stop or crawl on this machine (prunebench.plan.preflight), each kind once:
     files still to fetch from an unreachable hub, GPU jobs still to run here without a GPU,
-    tables that would lose rows, a real model on the tiny model's settings."""
+    tables that would lose rows, a real model on the tiny model's settings, a `local:` folder
+    not there (its import made before is used)."""
     say_once("hub", lambda: [hub_preflight()])
     say_once("gpu", lambda: [gpu_preflight()])
     say_once("tables", lambda: [tables_losing_rows_warning()])

@@ -44,8 +44,43 @@ def fill(pattern: str, **values) -> str:
     return pattern
 
 
-# The environment variable the workflow puts `configfile_argument` in for its jobs.
+# The environment variable the workflow puts the run's arguments to repeat in for its jobs
+# (`profile_argument` and `configfile_argument`).
 RERUN_CONFIG_VARIABLE = "PRUNEBENCH_RUN_CONFIGFILES"
+PROFILE_OPTIONS = ("--workflow-profile", "--profile")
+
+
+def profile_argument(argv: list[str], invoked_in: str, cwd: str | None = None,
+                     checkout: str | None = None) -> str:
+    """`--workflow-profile profiles/slurm` (or `--profile ...`) as the `snakemake` command line
+    `argv` gave it, for the rerun commands a run suggests: without it, a cell of a cluster run
+    rerun from them would run where Snakemake runs. "" when `argv` is no `snakemake` command
+    line (the API, a test) or names no profile. A profile folder given by a path found from
+    `invoked_in` (where Snakemake was started) is written as `configfile_argument` writes
+    config files; a name Snakemake looks up in its own folders is kept as given."""
+    program = os.path.basename(argv[0]) if argv else ""
+    if program != "snakemake" and not (argv and argv[0].endswith(
+            os.path.join("snakemake", "__main__.py"))):  # `python -m snakemake`
+        return ""
+    given = []
+    for i, word in enumerate(argv[1:], 1):
+        for option in PROFILE_OPTIONS:
+            if word == option and i + 1 < len(argv):
+                given.append((option, argv[i + 1]))
+            elif word.startswith(option + "="):
+                given.append((option, word.split("=", 1)[1]))
+    cwd = os.path.abspath(cwd or os.getcwd())
+    elsewhere = checkout is not None and os.path.abspath(checkout) != cwd
+    words = []
+    for option, value in given:
+        if value == "none":  # Snakemake's word for no profile
+            continue
+        found = os.path.join(invoked_in, os.path.expanduser(value))
+        if os.path.exists(found):
+            relative = os.path.relpath(found, cwd)
+            value = os.path.normpath(found) if elsewhere or relative.startswith("..") else relative
+        words.append(f"{option} {shlex.quote(value)}")
+    return " ".join(words)
 
 
 def configfile_argument(paths, cwd: str | None = None, checkout: str | None = None) -> str:
