@@ -430,7 +430,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
 def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any],
                          device: torch.device) -> str:
     """What a saved progress must match to be resumed: the settings (but the memory-only
-    ones: a recovery stopped out of memory resumes with gradient checkpointing turned on), the
+    ones: a recovery stopped out of memory resumes with gradient checkpointing turned on; nor
+    `log_every`, which changes what the log says, not what is trained), the
     records, the base model (its manifest holds its weights' sha256), the package versions,
     and the kind of device with its mixed precision (the scaler's state and a GPU's generator
     mean nothing elsewhere)."""
@@ -442,9 +443,9 @@ def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any]
     base = (hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists()
             else str(Path(base_dir).resolve()))
     return hashlib.sha256(json.dumps(
-        # The memory-only settings at their defaults, not left out: a save made before they
-        # stopped counting (with the defaults, as most are) still matches.
-        {"settings": {**settings, **{k: DEFAULTS[k] for k in MEMORY_ONLY["lora"]}},
+        # Those settings at their defaults, not left out: a save made before they stopped
+        # counting (with the defaults, as most are) still matches.
+        {"settings": {**settings, **{k: DEFAULTS[k] for k in (*MEMORY_ONLY["lora"], "log_every")}},
          "records": records_sha256, "base": base,
          "versions": package_versions(), "device": device.type,
          "amp": str(_amp_dtype(settings["amp"], device))},
