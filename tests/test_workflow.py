@@ -389,6 +389,15 @@ def test_memory_only_settings_rerun_nothing_of_the_finished_run(workflow_run):
     assert counts.get("lora") == 1, counts
 
 
+def test_a_finished_run_moved_elsewhere_reruns_nothing(workflow_run, tmp_path):
+    """The checkout moved with its results (a new home, a copy to another file system): no
+    job's params or inputs name where it lies, so nothing reruns, the aggregation included."""
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(workflow_run, moved, symlinks=True)  # file times kept (copy2)
+    dry = snakemake(moved, "-n", configfile="test.yaml")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+
+
 def test_gpu_smoke_config_builds_its_dag(tmp_path):
     workdir = make_workdir(tmp_path)
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")

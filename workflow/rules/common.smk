@@ -482,7 +482,9 @@ def prefetch_inputs(wildcards):
 TABLES = ["speed", "quality", "summary", "published_vs_reproduced"]
 # The study's published numbers, in the checkout beside this workflow: found from a run in
 # another directory too (`snakemake --directory runs/<name>`, one directory per config).
-PUBLISHED = str(Path(workflow.basedir).parent / "config" / "published.csv")
+# Relative to the working directory, so that moving the checkout (its results in it) does not
+# change the aggregation's inputs.
+PUBLISHED = os.path.relpath(Path(workflow.basedir).parent / "config" / "published.csv")
 
 
 def published_input(wildcards):
