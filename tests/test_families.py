@@ -65,6 +65,13 @@ METHODS = {
 }
 TARGET = 0.8  # of dense: one block of four, or about a fifth of every block's width
 
+
+def test_the_family_tests_cover_every_registered_method():
+    """A method added to the registry gets these tests too (METHODS above names it)."""
+    from prunebench.methods.registry import METHODS as REGISTERED
+
+    assert set(METHODS) == set(REGISTERED)
+
 NEAR_TIE = 1e-4  # far above float32 differences between correct implementations (~1e-5)
 
 

@@ -166,7 +166,12 @@ def test_uniform_solver_lands_on_target_and_rejects_unreachable():
         plan = surgery.solve_uniform(config, range(4), int(dense * frac), *rules)
         assert abs(plan["params"] - dense * frac) <= 0.01 * dense * frac
         assert modeling.count_params(surgery.config_with_shapes(config, plan["shapes"])) == plan["params"]
-    with pytest.raises(PrunebenchError, match="unreachable"):
+    with pytest.raises(PrunebenchError, match="unreachable: removing every head and every MLP "
+                                              "channel of blocks 0..3 still leaves"):
         surgery.solve_uniform(config, range(4), modeling.non_block_param_count(config) // 2, *rules)
+    # A method that keeps every head (an MLP-only rule): the message says what it removes.
+    keep_heads = (lambda n, p: 0), rules[1]
+    with pytest.raises(PrunebenchError, match="unreachable: removing every MLP channel of blocks"):
+        surgery.solve_uniform(config, range(4), int(dense * 0.3), *keep_heads)
     with pytest.raises(PrunebenchError, match="out of bounds"):
         surgery.block_range(4, 2, 5)

@@ -114,7 +114,7 @@ def plan_rows(config_files: str | Path | list[str | Path],
             except PrunebenchError as err:
                 rows.append({"model": name, "variant": entry["name"], "error": str(err)})
                 continue
-            kept = row.pop("kv_heads_kept")
+            kept = row.pop("kv_heads_kept", None)  # a plan() without it: data-dependent
             row["kv_bytes"] = None if kept is None else kv_bytes_per_token(model_cfg, kept)
             rows.append(row)
     return rows

@@ -9,8 +9,8 @@ A variant is `dense`, `<method>-<size>` (`depth_ppl-4.9B`, `flap-0.8`), or eithe
 
 To add a method: write its module (a `prune(model, calibration, target_params, **params)` and a
 `plan(config, target_params, **params)`), then add one `Method` entry below, with the names and
-defaults of its parameters; the config schema's method names are checked against this table by
-the tests. `plan` works from the config alone and returns `params_after`, `blocks_after` and
+defaults of its parameters (docs/architecture.md, "Add a pruning method"); the config checks
+hold every method name a config uses against this table (the schema names no method). `plan` works from the config alone and returns `params_after`, `blocks_after` and
 `kv_heads_kept` (KV heads summed over the blocks kept: `prunebench plan`'s KV cache column), None
 for what the calibration data decides, plus whatever else `prunebench plan` should show (ratio,
 blocks removed, a note).

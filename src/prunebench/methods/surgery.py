@@ -263,8 +263,15 @@ def solve_uniform(config: LlamaConfig, blocks: Sequence[int], target: int,
                               "choose a smaller target")
     if target < floor * (1 - tolerance):
         every = len(blocks) == config.num_hidden_layers
+        # What the method's rules remove at their utmost (a method may keep every head).
+        utmost = [shapes for i, shapes in enumerate(uniform_shapes(
+            config, blocks, 1.0, groups_rule, channels_rule, biases)) if i in set(blocks)]
+        removed = " and ".join(
+            what for what, key in (("every head", "num_attention_heads"),
+                                   ("every MLP channel", "intermediate_size"))
+            if all(shape[key] == 0 for shape in utmost)) or "all the method can remove"
         raise PrunebenchError(
-            f"target {target:,} params is unreachable: removing every head and MLP channel of "
+            f"target {target:,} params is unreachable: removing {removed} of "
             f"blocks {list(blocks)[0]}..{list(blocks)[-1]} still leaves {floor:,} (embeddings "
             f"{'and norms' if every else 'and other blocks'} stay); choose a larger target"
             + ("" if every else " or a wider block range"))
