@@ -423,8 +423,10 @@ def test_a_real_model_stacked_on_the_default_is_told_it_inherits_the_tiny_settin
 
 def test_check_config_prints_the_notes_after_no_problem(tmp_path):
     stack = tmp_path / "stack.yaml"
-    stack.write_text(yaml.safe_dump({"models": {"llama": {"source": HUB_LLAMA,
-                                                          "variants": ["dense"]}}}))
+    # The tiny model's variants stacked to add one: the list replaces the default's, dense too.
+    stack.write_text(yaml.safe_dump({"models": {
+        "llama": {"source": HUB_LLAMA, "variants": ["dense"]},
+        "tiny": {"source": "tiny", "variants": ["flap-0.8"]}}}))
     done = subprocess.run([sys.executable, "-m", "prunebench.cli", "check-config", str(DEFAULT),
                            str(stack), "--resources", str(tmp_path)], capture_output=True,
                           text=True, timeout=120, cwd=REPO)
@@ -433,6 +435,16 @@ def test_check_config_prints_the_notes_after_no_problem(tmp_path):
     assert lines[0].endswith("no problem found")
     assert lines[1].startswith("note: llama would run with settings made for the tiny model: "
                                "zero-shot on the offline pb_* tasks only")
+    assert lines[2].startswith("note: models.tiny.variants has no dense: the tables compare "
+                               "every variant with the dense model, so the aggregation")
+    assert "replaces its variants list whole" in lines[2] and len(lines) == 3
+
+
+def test_no_shipped_config_lacks_a_dense_variant():
+    from prunebench.plan.checks import no_dense_notes
+
+    for files in SHIPPED:
+        assert no_dense_notes(load_config_files([REPO / "config" / f for f in files])) == [], files
 
 
 def test_calibration_windows_longer_than_a_known_context_are_refused_at_start(tmp_path):

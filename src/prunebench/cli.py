@@ -21,7 +21,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError, commands
 from prunebench.hub import hub_reachable  # here too: the commands look it up on this module
-from prunebench.plan.checks import check_config, embedded_settings_notes, load_config_files
+from prunebench.plan.checks import check_config, config_notes, load_config_files
 from prunebench.methods.registry import method_module
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config_files(args.files)
             check_config(config, resources=args.resources)
             print(f"{' + '.join(args.files)}: no problem found")
-            for note in embedded_settings_notes(config):
+            for note in config_notes(config, args.resources):
                 print(f"note: {note}")
         sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
         return code

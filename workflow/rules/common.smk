@@ -10,11 +10,7 @@ from pathlib import Path
 from prunebench.atomic import read_json_or_none
 from prunebench.logs import RUN_VARIABLE, new_run_id
 from prunebench.plan import layout, preflight, variants
-from prunebench.plan.checks import (
-    embedded_settings_notes,
-    missing_folder_notes,
-    schema_defaults,
-)
+from prunebench.plan.checks import config_notes, schema_defaults
 from prunebench.plan.layout import fill
 from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
@@ -357,12 +353,12 @@ def hub_preflight():
 def say_preflight_warnings():
     """Say what will stop or crawl on this machine (prunebench.plan.preflight), each kind once:
     files still to fetch from an unreachable hub, GPU jobs still to run here without a GPU,
-    tables that would lose rows, a real model on the tiny model's settings, a `local:` folder
-    not there (its import made before is used)."""
+    tables that would lose rows, and the config's notes (plan.checks.config_notes: a real
+    model on the tiny model's settings, a model without dense, a `local:` folder not there)."""
     say_once("hub", lambda: [hub_preflight()])
     say_once("gpu", lambda: [gpu_preflight()])
     say_once("tables", lambda: [tables_losing_rows_warning()])
-    say_once("notes", lambda: embedded_settings_notes(config) + missing_folder_notes(config))
+    say_once("notes", lambda: config_notes(config))
 
 
 def gpu_preflight():

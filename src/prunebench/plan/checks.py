@@ -494,6 +494,27 @@ def placement_problems(config: dict[str, Any]) -> list[str]:
             if "max_memory" in spec and "device_map" not in spec]
 
 
+def config_notes(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
+    """Notes (not problems) on a config that passed `check_config`, said by `prunebench
+    check-config` and at the start of a whole workflow run."""
+    return (embedded_settings_notes(config) + no_dense_notes(config)
+            + missing_folder_notes(config, resources))
+
+
+def no_dense_notes(config: dict[str, Any]) -> list[str]:
+    """Models without a dense variant. A cell of them runs, but the tables' speed-ups and
+    sizes are relative to the dense model, so the aggregation that ends a whole run stops on
+    them; a config stacked on another replaces its variants list whole, dense included."""
+    from prunebench.plan.variants import variant_entries
+
+    return [f"models.{m}.variants has no dense: the tables compare every variant with the "
+            "dense model, so the aggregation at the end of a whole run would stop with an "
+            "error; add dense to the list (a config file stacked on another replaces its "
+            "variants list whole)"
+            for m in config.get("models", {})
+            if not any(e["method"] == "dense" for e in variant_entries(config, m))]
+
+
 def missing_folder_notes(config: dict[str, Any], resources: str | Path = "resources"
                          ) -> list[str]:
     """Notes for `local:` models imported before whose folder is not there now: the run goes on

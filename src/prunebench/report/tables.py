@@ -54,7 +54,9 @@ def _dense_rows(df: pd.DataFrame) -> pd.DataFrame:
         raise PrunebenchError(
             f"no dense bench file for {c['model']} ({c['backend']}, "
             f"{c['input_tokens']}x{c['output_tokens']}): speed-ups are relative to the dense "
-            f"model; add {path} to the aggregate inputs (made by the benchmark rule)")
+            f"model; add dense to models.{c['model']}.variants in the config (a config file "
+            f"stacked on another replaces its variants list whole), or {path} to the aggregate "
+            "inputs (made by the benchmark rule)")
     return dense
 
 
