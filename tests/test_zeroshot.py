@@ -149,6 +149,14 @@ def test_lm_eval_run_outside_a_git_work_tree_prints_no_git_error(tiny_model_dir,
                  limit=2)
     assert "not a git repository" not in "".join(capfd.readouterr())
     assert result["lm_eval"]["git_hash"] == code_identity()["commit"]
+    # An lm-eval without that function (another version) is left as it is, not broken.
+    from lm_eval import evaluator
+
+    from prunebench.zeroshot import _git_hash_of_prunebench
+
+    monkeypatch.delattr(evaluator, "get_git_commit_hash")
+    with _git_hash_of_prunebench():
+        assert not hasattr(evaluator, "get_git_commit_hash")
 
 
 def test_dense_tiny_model_beats_chance(dense_result):

@@ -315,10 +315,14 @@ def _git_hash_of_prunebench():
     where that is no git work tree (a run directory elsewhere) git prints "fatal: not a git
     repository" into the job's output. The code that ran the evaluation is prunebench's: its
     commit (None outside a checkout), as the provenance block records it."""
+    import contextlib
+
     from lm_eval import evaluator
 
     from prunebench.provenance import code_identity
 
+    if not hasattr(evaluator, "get_git_commit_hash"):  # another lm-eval: leave it as it is
+        return contextlib.nullcontext()
     return mock.patch.object(evaluator, "get_git_commit_hash", lambda: code_identity()["commit"])
 
 
