@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import PrunebenchError, ResourceError
-from prunebench.atomic import write_json
+from prunebench.atomic import read_json_or_none, write_json
 from prunebench.plan import layout
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,10 @@ def base_record(path: str | Path) -> dict[str, Any]:
     `imported_from` for a `local:` folder; the results' cells name such a source by its kind
     alone, so that moving the folder reruns nothing)."""
     path = Path(path)
-    manifest_file = path / MANIFEST
-    try:
-        manifest = json.loads(manifest_file.read_text())
-    except (OSError, ValueError):  # no manifest: a checkpoint loaded outside the workflow
+    manifest = read_json_or_none(path / MANIFEST)
+    if manifest is None:  # no manifest: a checkpoint loaded outside the workflow
         return {"checkpoint": str(path), "manifest_sha256": None}
-    record = {"checkpoint": str(path), "manifest_sha256": sha256_file(manifest_file)}
+    record = {"checkpoint": str(path), "manifest_sha256": sha256_file(path / MANIFEST)}
     if isinstance(manifest, dict):
         record.update({key: manifest[key] for key in ("source", "imported_from")
                        if isinstance(manifest.get(key), str)})

@@ -70,17 +70,25 @@ def profile_argument(argv: list[str], invoked_in: str, cwd: str | None = None,
             elif word.startswith(option + "="):
                 given.append((option, word.split("=", 1)[1]))
     cwd = os.path.abspath(cwd or os.getcwd())
-    elsewhere = checkout is not None and os.path.abspath(checkout) != cwd
     words = []
     for option, value in given:
         if value == "none":  # Snakemake's word for no profile
             continue
         found = os.path.join(invoked_in, os.path.expanduser(value))
         if os.path.exists(found):
-            relative = os.path.relpath(found, cwd)
-            value = os.path.normpath(found) if elsewhere or relative.startswith("..") else relative
+            value = _rerun_path(found, cwd, checkout)
         words.append(f"{option} {shlex.quote(value)}")
     return " ".join(words)
+
+
+def _rerun_path(path, cwd: str, checkout: str | None) -> str:
+    """`path` as a rerun command gives it: relative to the working directory `cwd` where it
+    lies under it, absolute elsewhere or for a run outside the `checkout` (the command is typed
+    in the checkout)."""
+    elsewhere = checkout is not None and os.path.abspath(checkout) != cwd
+    relative = os.path.relpath(path, cwd)
+    absolute = elsewhere or relative.startswith("..")
+    return os.path.normpath(os.path.join(cwd, path)) if absolute else relative
 
 
 def configfile_argument(paths, cwd: str | None = None, checkout: str | None = None) -> str:
@@ -93,11 +101,7 @@ def configfile_argument(paths, cwd: str | None = None, checkout: str | None = No
     the checkout, and without it would remake the run's files there."""
     cwd = os.path.abspath(cwd or os.getcwd())
     elsewhere = checkout is not None and os.path.abspath(checkout) != cwd
-    files = []
-    for path in paths:
-        relative = os.path.relpath(path, cwd)
-        absolute = elsewhere or relative.startswith("..")
-        files.append(os.path.normpath(os.path.join(cwd, path)) if absolute else relative)
+    files = [_rerun_path(path, cwd, checkout) for path in paths]
     directory = f"--directory {shlex.quote(cwd)} " if elsewhere else ""
     return (directory + "--configfile " + " ".join(shlex.quote(f) for f in files) if files
             else directory.strip())
