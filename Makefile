@@ -37,17 +37,19 @@ run: setup
 	$(VENV)/bin/prunebench check-config config/config.yaml
 	$(VENV)/bin/snakemake --cores $(CORES)
 
-# The 10 slowest tests are listed. The shared end-to-end run starts in the background when the
-# tests are collected (tests/conftest.py), so one process is enough to keep both cores busy.
-PYTEST ?= $(VENV)/bin/pytest -q --durations=10
+# The 10 slowest tests are listed. pytest-xdist runs the tests in one process per core, beside
+# the two background processes that the tests share (the tiny test model's training and one
+# end-to-end run; tests/conftest.py): one process alone left a core idle for minutes.
+# worksteal hands each worker a contiguous share of the tests in conftest's order (those that wait
+# for a background result last), so a module's fixtures are mostly made once.
+PYTEST ?= $(VENV)/bin/pytest -q --durations=10 -n auto --dist worksteal
 
 test: setup
 	$(PYTEST)
 
-# Without the end-to-end runs nothing runs in the background, so pytest-xdist spreads the tests
-# over one process per core (the first to need the tiny test model trains it; the others wait).
+# Without the end-to-end runs.
 test-fast: setup
-	$(PYTEST) -m "not slow" -n auto --dist worksteal
+	$(PYTEST) -m "not slow"
 
 clean:
 	rm -rf results/* resources/* .snakemake logs

@@ -3,22 +3,25 @@ the default workflow's run; and the two background processes that make the last 
 
 The two slow things the tests share, training the tiny test model (tests/tiny_checkpoint.py)
 and one run of the default workflow (workflow_helpers.FAST), start in background processes
-before the tests are collected; one the collected tests do not need is stopped. Tests that need
-neither run first, beside them; then the tests of the tiny model, then those of the workflow
-run, each waiting for its process if it is not yet done. While a background process runs,
-every process computes with one thread: the two cores are shared, and waiting OpenMP threads
-slow small torch ops down many times.
-"""
+before the tests are collected; one the collected tests do not need is stopped. The tests run
+beside them (`make test`: in one pytest-xdist worker per core): first those needing neither,
+then the tests of the workflow run, then those of the tiny model, each waiting for its process
+if it is not yet done. While a background process runs, every process computes with one thread:
+the cores are shared, and waiting OpenMP threads slow small torch ops down many times."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,15 +54,14 @@ os.environ.setdefault("HF_DATASETS_CACHE", str(_SESSION_DIR / "hf-datasets"))
 # the user set is kept.
 os.environ.setdefault("PRUNEBENCH_LOCK_DIR", str(_SESSION_DIR / "locks"))
 
-# pytest-xdist (`-n N`, as `make test-fast` runs) splits the cores among its worker processes.
+# pytest-xdist (`-n N`, as `make test` runs) splits the cores among its worker processes.
 XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
-_BACKGROUND: dict[str, tuple[subprocess.Popen, Path]] = {}  # name -> (process, its log)
 
 
 @functools.cache
 def torch_threads() -> int:
     """The threads a test may use once no background process runs: this process's share of the
-    cores (its torch default, read before any background process lowers it)."""
+    cores (its torch default, read before pytest_runtest_setup first lowers it)."""
     import torch
 
     return max(1, torch.get_num_threads() // max(1, XDIST_WORKERS))
@@ -138,57 +140,78 @@ def small_random_model():
 
 
 # ------------------------------------------------------------ the background processes
+# The process that runs the session (alone, or as pytest-xdist's controller before its workers
+# start) starts them; every process that runs tests follows them through files in one folder,
+# named by an environment variable the workers inherit: `<name>.json` (pid and log) when a
+# process starts, then `<name>.rc` (its exit code) when it ends, or `<name>.stopped` when it was
+# stopped because no collected test needs it.
+BACKGROUND_VARIABLE = "PRUNEBENCH_TEST_BACKGROUND"
+_STARTED: dict[str, subprocess.Popen] = {}  # what this process started, to stop and reap
+# Runs a command, then writes its exit code (atomically: a reader sees all of it or no file).
+_RECORD_EXIT_CODE = ("import os, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+                     "open(sys.argv[1] + '.part', 'w').write(str(code)); "
+                     "os.replace(sys.argv[1] + '.part', sys.argv[1])")
+
+
 def _group(item) -> int:
-    """Run order: tests needing neither background result, then the tiny model's, then the run's."""
+    """Run order: tests needing neither background result, then the workflow run's, then the
+    tiny model's. The run's tests take it one at a time (default_workflow_run), so they start
+    as soon as it is done; the tiny model's, which any number of workers can run side by side,
+    fill the end."""
     if "default_workflow_run" in item.fixturenames:
-        return 2
-    return 1 if "tiny_model_dir" in item.fixturenames else 0
+        return 1
+    return 2 if "tiny_model_dir" in item.fixturenames else 0
 
 
 def pytest_collection_modifyitems(session, config, items):
     items.sort(key=_group)  # stable: the file order holds within each group
 
 
+def _folder() -> Path | None:
+    folder = os.environ.get(BACKGROUND_VARIABLE)
+    return Path(folder) if folder else None
+
+
+def _record(name: str) -> dict | None:
+    """A started background process's pid and log; None if it was not started."""
+    path = _folder() / f"{name}.json" if _folder() else None
+    return json.loads(path.read_text()) if path and path.exists() else None
+
+
 def _start(name: str, cmd: list[str], cwd: Path, log: Path) -> None:
+    exit_code = _folder() / f"{name}.rc"
     with open(log, "w") as out:  # a session of its own: stopping it stops its jobs too
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([sys.executable, "-c", _RECORD_EXIT_CODE, str(exit_code), *cmd],
+                                cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "OMP_NUM_THREADS": "1"},
                                 start_new_session=True)
-    _BACKGROUND[name] = (proc, log)
-    import torch
-
-    torch.set_num_threads(1)
+    _STARTED[name] = proc
+    (_folder() / f"{name}.json").write_text(json.dumps({"pid": proc.pid, "log": str(log)}))
 
 
-def _stop(name: str) -> None:
-    proc, _ = _BACKGROUND[name]
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+def _finished(name: str) -> bool:
+    return any((_folder() / f"{name}{end}").exists() for end in (".rc", ".stopped"))
+
+
+def _background_running() -> bool:
+    return any(_record(name) and not _finished(name) for name in ("tiny", "run"))
 
 
 @pytest.hookimpl(trylast=True)  # after the tmpdir plugin has set up its factory
 def pytest_configure(config):
     """Both background processes start before the tests are collected: importing the test
     modules keeps one core busy for 10-30 s (longer on a fresh venv, which compiles them), and
-    the other core would wait. Those the collected tests turn out not to need are stopped."""
-    if config.option.collectonly or XDIST_WORKERS or getattr(config.option, "numprocesses", None):
-        # Under xdist the workers spread the tests over the cores instead; the tiny model is
-        # trained by the first worker that needs it (the others wait on its lock), and the
-        # workflow run, which one process must share, is not made (default_workflow_run).
-        # The controller runs no test: only a worker needs torch (and its share of the cores).
-        if XDIST_WORKERS:
-            import torch
-
-            torch.set_num_threads(torch_threads())
-        return
-    from tiny_checkpoint import checkpoint_dir, is_built
-
-    torch_threads()  # read before a background process lowers it
+    the other core would wait. Those the collected tests turn out not to need are stopped. The
+    tiny model's process finds the model already built in seconds when it is cached: deciding
+    that here would import torch, and delay pytest-xdist's workers by as long."""
+    if config.option.collectonly or os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a worker: its controller started them
+    folder = _SESSION_DIR / "background"
+    folder.mkdir()
+    os.environ[BACKGROUND_VARIABLE] = str(folder)
     factory = config._tmp_path_factory
-    if not is_built(checkpoint_dir()):
-        _start("tiny", [sys.executable, str(REPO / "tests" / "tiny_checkpoint.py")], REPO,
-               factory.mktemp("background") / "tiny_checkpoint.log")
+    _start("tiny", [sys.executable, str(REPO / "tests" / "tiny_checkpoint.py")], REPO,
+           factory.mktemp("background") / "tiny_checkpoint.log")
     from workflow_helpers import make_workdir, snakemake_command
 
     workdir = make_workdir(factory.mktemp("workflow"))
@@ -196,52 +219,76 @@ def pytest_configure(config):
 
 
 def pytest_collection_finish(session):
-    groups = {_group(item) for item in session.items}
-    for name, group in (("tiny", 1), ("run", 2)):
-        if name in _BACKGROUND and group not in groups:
-            _stop(name)
+    """Stops what no collected test needs (in each process that collects: every worker collects
+    the same tests)."""
+    for name, fixture in (("run", "default_workflow_run"), ("tiny", "tiny_model_dir")):
+        record = _record(name)
+        needed = any(fixture in item.fixturenames for item in session.items)
+        if record and not needed and not _finished(name):
+            try:
+                os.killpg(record["pid"], signal.SIGKILL)
+            except ProcessLookupError:  # it had ended
+                pass
+            (_folder() / f"{name}.stopped").touch()
 
 
 def _wait_for(name: str, timeout: int = 1800) -> int | None:
     """Wait for a background process; its exit code, or None if it was never started."""
-    if name not in _BACKGROUND:
+    if _record(name) is None:
         return None
-    proc, _ = _BACKGROUND[name]
-    return proc.wait(timeout=timeout)
+    exit_code = _folder() / f"{name}.rc"
+    deadline = time.monotonic() + timeout
+    while not exit_code.exists():
+        if (_folder() / f"{name}.stopped").exists():
+            raise AssertionError(f"the background process {name!r} was stopped: no test was "
+                                 "thought to need it")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the background process {name!r} ran past {timeout} s")
+        time.sleep(0.5)
+    return int(exit_code.read_text())
 
 
 def _log_tail(name: str) -> str:
-    return _BACKGROUND[name][1].read_text()[-6000:]
+    return Path(_record(name)["log"]).read_text()[-6000:]
 
 
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures (one_thread) are set up
 def pytest_runtest_setup(item):
-    # Once no background process is left, the tests may use every core again.
-    if all(proc.poll() is not None for proc, _ in _BACKGROUND.values()):
-        import torch
+    # While a background process runs the cores are shared, so every process computes with one
+    # thread; then each test process takes its share.
+    import torch
 
-        torch.set_num_threads(torch_threads())
+    share = torch_threads()  # read first: it is the default, before any is set
+    torch.set_num_threads(1 if _background_running() else share)
+
+
+def _stop_started() -> None:
+    for proc in _STARTED.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def pytest_sessionfinish(session):
-    for name in _BACKGROUND:  # e.g. -x stopped the session before a test waited
-        _stop(name)
+    _stop_started()  # e.g. -x stopped the session before a test waited
 
 
 def pytest_unconfigure(config):
-    for name in _BACKGROUND:  # stopped already, unless the session never ran
-        _stop(name)
+    _stop_started()  # stopped already, unless the session never ran
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def default_workflow_run() -> Path:
-    """The finished default run's directory. Tests that change it (forced reruns) must leave
-    it complete."""
+@pytest.fixture
+def default_workflow_run() -> Iterator[Path]:
+    """The finished default run's directory, held by this test alone: tests in other pytest-xdist
+    workers that want it wait (a file lock). Tests that change it (forced reruns) must leave it
+    complete."""
     code = _wait_for("run")
     if code is None:
-        raise AssertionError(
-            "the end-to-end tests share one workflow run that a single pytest process starts "
-            "before collection; under pytest-xdist (-n) none is made: run them without -n (make test)")
+        raise AssertionError("the end-to-end tests share one workflow run that pytest starts "
+                             "before collection; none was started (--collect-only?)")
     if code != 0:
         raise AssertionError(f"the default workflow run failed ({code}):\n{_log_tail('run')}")
-    return _BACKGROUND["run"][1].parent
+    with open(_folder() / "run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield Path(_record("run")["log"]).parent

@@ -45,6 +45,24 @@ def test_every_shipped_config_passes(files):
     check_config(load_config_files([REPO / "config" / f for f in files]), resources=NOWHERE)
 
 
+def test_the_config_files_and_schema_read_as_pyyaml_reads_them():
+    """read_yaml parses with libyaml where it is installed: the same values as yaml.safe_load
+    for every shipped file (dates, numbers like 1e-4, nested lists), and the same refusals."""
+    from prunebench.plan import checks
+
+    files = [*sorted((REPO / "config").glob("*.yaml")), checks.SCHEMA,
+             *sorted((REPO / "profiles").glob("*/config.yaml"))]
+    assert len(files) >= 7
+    for path in files:
+        text = Path(path).read_text()
+        assert checks.read_yaml(text) == yaml.safe_load(text), path
+    for broken in ("models: [dense\n", "a: b: c\n", "key: 'open\n"):
+        with pytest.raises(yaml.YAMLError):
+            yaml.safe_load(broken)
+        with pytest.raises(yaml.YAMLError):
+            checks.read_yaml(broken)
+
+
 @pytest.mark.parametrize("size, message", [
     ("1.5", "ambiguous"), ("0", "must be positive"), ("0.0", "must be positive"),
     ("4.9X", "malformed target size"),

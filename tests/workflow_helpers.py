@@ -37,14 +37,19 @@ def run_snakemake(workdir: Path, *args: str, configfile: str | list[str], check:
 
 
 # A test's Snakemake run spends about 2 of its 3 seconds importing Snakemake and its plugins
-# (the SLURM plugin brings pandas), and the suite runs Snakemake dozens of times. So each run is
-# forked from a multiprocessing fork server that imported `snakemake.cli` once. The run is still
-# a process of its own, as with `python -m snakemake`: same arguments, working directory and
-# environment; Snakemake's global state and signal handlers end with it; its output is what it
-# wrote to file descriptors 1 and 2. The server forks from a clean single-threaded interpreter,
-# not from the test process with its torch threads.
+# (the SLURM plugin brings pandas), and the suite runs Snakemake over a hundred times. So each
+# run is forked from a multiprocessing fork server that imported `snakemake.cli` once, and what
+# the workflow's files and Snakemake import while they are parsed (another 0.5 s). The run is
+# still a process of its own, as with `python -m snakemake`: same arguments, working directory
+# and environment; Snakemake's global state and signal handlers end with it; its output is what
+# it wrote to file descriptors 1 and 2. The server forks from a clean single-threaded
+# interpreter, not from the test process with its torch threads.
 _FORK_SERVER = multiprocessing.get_context("forkserver")
-_FORK_SERVER.set_forkserver_preload(["snakemake.cli"])
+_FORK_SERVER.set_forkserver_preload([
+    "snakemake.cli", "snakemake.report", "jsonschema", "smart_open",  # Snakemake's, on use
+    "prunebench.plan.checks", "prunebench.plan.pending", "prunebench.plan.jobsize",
+    "prunebench.zeroshot", "prunebench.data", "prunebench.hub",
+    "prunebench.checkpoint.local_import"])  # the workflow's (workflow/rules/common.smk)
 
 
 def _snakemake_main(argv: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
