@@ -41,8 +41,9 @@ run: setup
 # the two background processes that the tests share (the tiny test model's training and one
 # end-to-end run; tests/conftest.py): one process alone left a core idle for minutes.
 # worksteal hands each worker a contiguous share of the tests in conftest's order (those that wait
-# for a background result last), so a module's fixtures are mostly made once.
-PYTEST ?= $(VENV)/bin/pytest -q --durations=10 -n auto --dist worksteal
+# for a background result last), so a module's fixtures are mostly made once. At most 8 workers:
+# each imports torch and holds about 1 GB at its peak.
+PYTEST ?= $(VENV)/bin/pytest -q --durations=10 -n auto --maxprocesses 8 --dist worksteal
 
 test: setup
 	$(PYTEST)

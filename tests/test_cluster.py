@@ -437,7 +437,6 @@ def submissions(log: Path) -> dict[str, dict]:
     return out
 
 
-@pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
 def fake_slurm(workdir: Path) -> Path:
     """FAKE_SLURM's commands in workdir/fake-slurm/, the folder to put first on PATH."""
     bin_dir = workdir / "fake-slurm"
@@ -448,6 +447,7 @@ def fake_slurm(workdir: Path) -> Path:
     return bin_dir
 
 
+@pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
 def test_a_slurm_run_on_a_login_node_without_gpu_gets_no_gpu_warning(tmp_path):
     """The jobs of a SLURM run go to GPU nodes: the login node's missing GPU is no concern
     of theirs. A dry run's executor stands in for any, but the profile's partitions say where
@@ -471,6 +471,7 @@ def test_a_slurm_run_on_a_login_node_without_gpu_gets_no_gpu_warning(tmp_path):
     assert "shows no GPU" not in real.stdout + real.stderr
 
 
+@pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
 def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_path):
     workdir = copy_workflow(tmp_path)
     bin_dir = fake_slurm(workdir)

@@ -518,6 +518,7 @@ def test_f54_a_retry_of_a_job_that_failed_on_its_input_stops_at_once(tmp_path, e
     assert not failure_record_path(log).exists()
 
 
+@pytest.mark.slow  # runs the workflow's jobs
 def test_f54_the_workflows_retry_of_a_job_that_failed_on_its_input_stops_at_once(
         tmp_path, small_random_model, small_tokenizer):
     """Through Snakemake, with the workflow's own run id: a folder whose pickle the
@@ -554,6 +555,7 @@ def test_f54_the_workflows_retry_of_a_job_that_failed_on_its_input_stops_at_once
     assert "weights-only loader" in text and "a retry cannot fix" not in text, text
 
 
+@pytest.mark.slow  # runs the workflow's jobs
 def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_is_removed(
         tmp_path, small_random_model, small_tokenizer):
     """Snakemake removes a job's old outputs when it starts it again (its params changed): a

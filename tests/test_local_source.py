@@ -340,6 +340,7 @@ def test_a_missing_folder_with_an_import_is_noted_with_the_folder_it_came_from(
     assert f"delete {resources / 'models' / 'mine'}/" in note
 
 
+@pytest.mark.slow  # runs the workflow's jobs
 def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
         user_folder, tmp_path, small_random_model):
     workdir = copy_workflow(tmp_path / "wf")
