@@ -174,7 +174,8 @@ def _folder() -> Path | None:
 
 def _record(name: str) -> dict | None:
     """A started background process's pid and log; None if it was not started."""
-    path = _folder() / f"{name}.json" if _folder() else None
+    folder = _folder()
+    path = folder / f"{name}.json" if folder else None
     return json.loads(path.read_text()) if path and path.exists() else None
 
 

@@ -1,8 +1,8 @@
 """The trained tiny checkpoint the tests share, cached on disk between sessions.
 
-Training it takes a few minutes on two cores, so conftest starts it in a background process
-(`python tests/tiny_checkpoint.py`) as soon as the tests are collected, and the fixture
-`tiny_model_dir` waits for it. The checkpoint lives under `$PRUNEBENCH_TEST_CACHE` (default
+Training it takes about 3 minutes of one core, so conftest starts it in a background process
+(`python tests/tiny_checkpoint.py`, which returns at once when the checkpoint is cached) before
+the tests are collected, and the fixture `tiny_model_dir` waits for it. The checkpoint lives under `$PRUNEBENCH_TEST_CACHE` (default
 `<repo>/.pytest_cache/prunebench`) in a directory named by a hash of the code that makes it and
 its arguments. Whoever builds it holds an OS file lock on `<dir>.lock` (released by the kernel if
 the builder dies), so the background builder and the fixture never train it twice at once, and
