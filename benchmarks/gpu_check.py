@@ -40,6 +40,9 @@ from prunebench.provenance import provenance
 from prunebench.benchmark.compiled import StaticDecoder
 
 log = logging.getLogger("gpu_check")
+# Randomly initialised LLaMA shapes: dense, depth-pruned (whole blocks) and width-pruned to the
+# same size.
+VARIANTS = ("dense", "depth", "width")
 
 # The paper's LLaMA-7B PPL choice of 9 blocks (reference/shortened-llama-facts.md).
 LLAMA7B_PPL_9 = [9, 10, 13, 14, 22, 24, 25, 26, 27]
@@ -236,7 +239,10 @@ def parse_args(argv):
                    help="token configs in priority order; later ones run if the budget allows")
     p.add_argument("--batch-sizes", default="1,16,64")
     p.add_argument("--backends", default="hf,compiled")
-    p.add_argument("--hf-variants", default="dense,depth,width",
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help="the models to benchmark, in this order (the budget skips the last "
+                        "first): a run that has measured dense before can put the pruned first")
+    p.add_argument("--hf-variants", default=",".join(VARIANTS),
                    help="variants the hf backend runs on (it is the slow one)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
@@ -248,7 +254,13 @@ def parse_args(argv):
     p.add_argument("--no-selfcheck", action="store_true")
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for option in ("variants", "hf_variants"):
+        unknown = sorted(set(getattr(args, option).split(",")) - set(VARIANTS))
+        if unknown:
+            p.error(f"--{option.replace('_', '-')}: unknown variant(s) {unknown}; choose from "
+                    f"{list(VARIANTS)}")
+    return args
 
 
 def main(argv=None) -> dict:
@@ -294,7 +306,7 @@ def main(argv=None) -> dict:
     removed = depth_blocks(config)
     # The width-pruned model is sized like the depth-pruned one (4.9B for LLaMA-7B).
     width_cfg = width_config(config, count_params(_shallower(config, len(removed))))
-    variants = ["dense", "depth", "width"]
+    variants = list(dict.fromkeys(args.variants.split(",")))
     first_cost: dict[str, float] = {}  # variant -> cost of its first-token-config cells
     build_cost = 0.0
     model = None

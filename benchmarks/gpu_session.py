@@ -9,7 +9,8 @@ command), so the checks run in one command, most informative first, under one de
             backend on the width model; throughput, % of the bandwidth floor, speed-ups
   smoke     benchmarks/gpu_smoke.sh: the whole workflow on config/gpu-smoke.yaml, timed
   autotune  gpu_check with --compile-mode autotune-graph, compiled backend, batch 1: the
-            decode step as % of the bandwidth floor after kernel autotuning
+            decode step as % of the bandwidth floor after kernel autotuning (about 90 s per
+            model on an H200: depth, width, then dense, as far as its share allows)
   memory    benchmarks/gpu_memory.py: a float16 LoRA recovery killed after a save and resumed
             (small shapes); peak memory of LLM-Pruner on 13B, Taylor+ on 7B, one LoRA step
             under float16 autocast
@@ -18,10 +19,12 @@ A step that would start too late is skipped, one that overruns its share is stop
 smoke run resumes where it stopped when run again on the same machine), and a failing step is
 recorded and the next one runs. Everything lands in --out (default $OUT, the device tool's
 folder that comes back): session.log (all output), summary.md (each step's table and wall time)
-and results.tar.gz (the JSON reports, the smoke run's tables, figures, sweeps and logs).
+and results.tar.gz (the JSON reports, the smoke run's tables, figures, sweeps, evaluations
+and logs).
 
     python3 benchmarks/gpu_session.py                      # on the GPU machine
     python3 benchmarks/gpu_session.py --steps autotune,memory --deadline-s 200   # the rest
+    python3 benchmarks/gpu_session.py --steps env,smoke --deadline-s 580   # check measured before
     python benchmarks/gpu_session.py --rehearse --out /tmp/rehearsal   # anywhere, on the CPU
 
 Carried wheels in .whl/ (benchmarks/offline_wheels.py makes them) are installed first.
@@ -48,8 +51,10 @@ SITE = Path("/tmp/prunebench-site")  # where carried wheels are installed
 
 # Each step's share of the deadline: (the most it may take, the least worth starting with, what
 # it leaves for the steps after it when they are to run).
-SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (420, 120, 100),
-          "autotune": (150, 90, 40), "memory": (150, 60, 0)}
+# The smoke run may take up to 540 s where it runs alone (its budget is 8 minutes); autotuning
+# takes about 90 s per model on an H200, so up to 300 s covers the three.
+SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (540, 120, 100),
+          "autotune": (300, 90, 40), "memory": (150, 60, 0)}
 
 REHEARSAL_OVERLAY = """\
 # Rehearsal on the CPU: the embedded tiny model instead of random LLaMA-7B shapes, fractions
@@ -189,9 +194,10 @@ def autotune_args(rehearse: bool, budget: float) -> list[str]:
         return ["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32", "--tokens", "4x8",
                 "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--backends",
                 "compiled", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
+    # The pruned models first: dense was measured on the H200 on 2026-11-30 (70% of the floor).
     return ["--tokens", "12x128", "--batch-sizes", "1", "--warmup", "1", "--repeats", "3",
-            "--backends", "compiled", "--compile-mode", "autotune-graph", "--no-selfcheck",
-            "--budget-s", f"{budget:.0f}"]
+            "--variants", "depth,width,dense", "--backends", "compiled",
+            "--compile-mode", "autotune-graph", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
 
 
 def read_md(path: Path) -> str:
@@ -278,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         archive.add(work, arcname="gpu_session",
                     filter=lambda info: None if info.name.startswith("gpu_session/checkout")
                     else info)
-        for part in (Path("results/tables"), Path("results/figures"),
-                     Path("results/bench"), Path("logs"), Path(".snakemake/log")):
+        for part in (Path("results/tables"), Path("results/figures"), Path("results/bench"),
+                     Path("results/eval"), Path("logs"), Path(".snakemake/log")):
             if (checkout / part).exists():
                 archive.add(checkout / part, arcname=str(part))
         for report in (checkout / "results" / "pruned").glob("*/*/prune_report.json"):

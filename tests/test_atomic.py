@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench import atomic, modeling
+from prunebench import PrunebenchError, atomic, modeling
 
 
 @pytest.fixture(params=[0o022, 0o077, 0o002])
@@ -162,3 +162,12 @@ def test_a_kill_while_replacing_a_folder_loses_neither_version(tmp_path, step, l
     folder_with(out, "newer")
     assert content(out) == "newer"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_free_space_is_checked_on_the_nearest_folder_that_exists(tmp_path):
+    out = tmp_path / "not" / "yet" / "checkpoint"  # results/pruned/<model>/ before the first job
+    atomic.require_free_space(out, 0, "pruning")
+    with pytest.raises(PrunebenchError, match=r"pruning needs about .* GiB for .*checkpoint but "
+                       r"its file system has .* GiB free"):
+        atomic.require_free_space(out, 2**62, "pruning")  # 4 EiB: more than any disk
+    assert not (tmp_path / "not").exists()  # the check creates nothing

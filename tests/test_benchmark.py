@@ -666,10 +666,20 @@ def test_measure_bandwidth_cpu_is_cached(monkeypatch):
 
 # --------------------------------------------------------------------------- gpu_check script
 
-def test_gpu_check_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):
+def load_gpu_check():
     spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
     gpu_check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu_check)
+    return gpu_check
+
+
+# Tiny shapes on the CPU, one token config, one batch size, one run: only what was run counts.
+TINY_CHECK = ["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32", "--tokens", "4x2",
+              "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--no-selfcheck",
+              "--budget-s", "1e9"]
+
+def test_gpu_check_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):
+    gpu_check = load_gpu_check()
     real_selfcheck, real_random_model = gpu_check.selfcheck, gpu_check.random_model
 
     def selfcheck_in_float64(*args, **kwargs):
@@ -708,16 +718,26 @@ def test_gpu_check_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):
 
 
 def test_gpu_check_runs_hf_only_on_the_variants_named(tmp_path):
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
-    gpu_check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_check)
-    gpu_check.main(["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32",
-                    "--tokens", "4x2", "--batch-sizes", "1", "--warmup", "0", "--repeats", "1",
-                    "--hf-variants", "width", "--no-selfcheck", "--budget-s", "1e9",
-                    "--out", str(tmp_path)])
+    gpu_check = load_gpu_check()
+    gpu_check.main([*TINY_CHECK, "--hf-variants", "width", "--out", str(tmp_path)])
     cells = json.loads((tmp_path / "gpu_check.json").read_text())["cells"]
     assert sorted((c["variant"], c["backend"]) for c in cells) == [
         ("dense", "compiled"), ("depth", "compiled"), ("width", "compiled"), ("width", "hf")]
+
+
+def test_gpu_check_runs_the_variants_named_in_their_order(tmp_path, capsys):
+    gpu_check = load_gpu_check()
+    # A session that measured dense before autotunes the pruned models first.
+    gpu_check.main([*TINY_CHECK, "--variants", "width,depth", "--backends", "compiled",
+                    "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [(c["variant"], c["status"]) for c in report["cells"]] == [("width", "ok"),
+                                                                      ("depth", "ok")]
+    assert report["ratios"] == []  # no dense row to divide by
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--variants", "dense,deep", "--out", str(tmp_path)])
+    assert "--variants: unknown variant(s) ['deep']; choose from ['dense', 'depth', 'width']" in (
+        capsys.readouterr().err)
 
 
 def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):

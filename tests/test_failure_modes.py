@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from safetensors import SafetensorError
 from snakemake.utils import validate
 
 from prunebench import PrunebenchError, atomic, modeling
@@ -425,14 +426,22 @@ def test_f30c_other_errors_while_loading_pass_unchanged(checkpoint, monkeypatch)
         modeling.load_model(checkpoint, device="cpu")
 
 
+@pytest.mark.parametrize("error", [
+    OSError(errno.ENOSPC, "No space left on device"),
+    OSError(errno.EDQUOT, "Disk quota exceeded"),
+    # What safetensors raised when a pruned 7B checkpoint filled a GPU machine's disk (its own
+    # exception class, the OS error only as text): it used to pass unexplained.
+    SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)"),
+])
 def test_f31_disk_full_while_saving_keeps_the_earlier_checkpoint(tmp_path, checkpoint,
-                                                                 small_random_model, monkeypatch):
+                                                                 small_random_model, monkeypatch,
+                                                                 error):
     import huggingface_hub
 
     before = (checkpoint / modeling.MANIFEST).read_text()
 
     def full_disk(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise error
 
     monkeypatch.setattr(huggingface_hub, "save_torch_state_dict", full_disk)
     with pytest.raises(PrunebenchError, match="no space left while writing .*free space") as info:
@@ -441,6 +450,79 @@ def test_f31_disk_full_while_saving_keeps_the_earlier_checkpoint(tmp_path, check
     assert (checkpoint / modeling.MANIFEST).read_text() == before
     assert not list(checkpoint.parent.glob(".ckpt.partial-*"))
     modeling.load_model(checkpoint)  # the earlier checkpoint still verifies
+
+
+def test_other_serializing_errors_are_not_called_a_full_disk(tmp_path, checkpoint,
+                                                              small_random_model, monkeypatch):
+    import huggingface_hub
+
+    def broken(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: Permission denied (os error 13)")
+
+    monkeypatch.setattr(huggingface_hub, "save_torch_state_dict", broken)
+    with pytest.raises(SafetensorError, match="Permission denied"):
+        modeling.save_model(small_random_model(seed=1), None, checkpoint)
+
+
+def test_f56_a_prune_that_cannot_be_saved_is_refused_before_the_model_is_loaded(
+        tmp_path, small_random_model, monkeypatch):
+    import prunebench.atomic as atomic_module
+    import prunebench.pruning as pruning
+
+    base = tmp_path / "base"
+    modeling.save_model(small_random_model().to(torch.float16), None, base)
+    out = tmp_path / "pruned"
+    leftover = tmp_path / ".pruned.partial-killed"  # a killed attempt's half-written folder
+    leftover.mkdir()
+    (leftover / "model.safetensors").write_bytes(b"half")
+    target = parse_size("0.8", modeling.count_params(modeling.load_config(base)))
+    real_usage = shutil.disk_usage
+    free = {"bytes": int(0.5 * target * 2)}  # half of the float16 checkpoint to come
+
+    def usage(path):
+        return real_usage(path)._replace(free=free["bytes"])
+
+    monkeypatch.setattr(atomic_module.shutil, "disk_usage", usage)
+    monkeypatch.setattr(pruning, "load_model", lambda *a, **k: pytest.fail("weights loaded"))
+    with pytest.raises(PrunebenchError, match=r"pruning .* with depth_ppl to 0.8 needs about "
+                       r"[\d.]+ GiB for .*pruned but its file system has [\d.]+ GiB free; "
+                       r"nothing was computed yet: free space") as info:
+        prune_checkpoint(base, "depth_ppl", "0.8", out, windows(), device="cpu")
+    assert info.value.retry_may_help  # space may be freed meanwhile (F54)
+    assert not out.exists()
+    assert not leftover.exists()  # garbage, and the space it held was counted as free
+    # Room for the float16 checkpoint (not for a float32 one): the prune runs and saves.
+    free["bytes"] = int(target * 2 * 1.2)
+    monkeypatch.undo()
+    monkeypatch.setattr(atomic_module.shutil, "disk_usage", usage)
+    prune_checkpoint(base, "depth_ppl", "0.8", out, windows(), device="cpu")
+    modeling.load_model(out)
+
+
+@pytest.mark.parametrize("config_names_it", [True, False])
+@pytest.mark.parametrize("method", ["depth_ppl", "flap"])
+def test_a_pruned_checkpoint_is_stored_in_its_bases_dtype(tmp_path, tiny_model_dir, method,
+                                                          config_names_it):
+    """Pruning computes in float32 (`dtype`) but saves in the dtype the base stores: a float16
+    base pruned to 4.9B gave a float32 checkpoint, 19 GB instead of 10, which filled a GPU
+    machine's disk. A config.json that names no dtype (a `random:` model made before the saver
+    recorded it, an old hub checkpoint) leaves it to the weights."""
+    base = tmp_path / "base"
+    modeling.save_model(modeling.load_model(tiny_model_dir).to(torch.float16),
+                        modeling.load_tokenizer(tiny_model_dir), base)
+    config = json.loads((base / "config.json").read_text())
+    assert config["dtype"] == "float16"  # the saver records what it saves
+    if not config_names_it:
+        del config["dtype"]
+        (base / "config.json").write_text(json.dumps(config))
+        modeling.write_manifest(base)
+    vocab = modeling.load_config(tiny_model_dir).vocab_size
+    prune_checkpoint(base, method, "0.8", tmp_path / "out", windows(n=4, length=32, vocab=vocab),
+                     device="cpu", dtype="float32")
+    assert modeling.stored_dtype(tmp_path / "out") == torch.float16
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["dtype"] == "float16"
+    loaded = modeling.load_model(tmp_path / "out", dtype=None)  # None: as stored
+    assert {p.dtype for p in loaded.parameters()} == {torch.float16}
 
 
 def test_f32_killed_write_leaves_no_complete_looking_file_and_is_cleaned(tmp_path):

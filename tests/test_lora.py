@@ -379,6 +379,31 @@ def test_width_pruned_checkpoint_with_a_zero_head_block_recovers(tiny_model_dir,
     assert torch.isfinite(out(torch.tensor([[1, 5, 9, 30]])).logits).all()
 
 
+def test_a_float16_base_recovers_into_a_float16_checkpoint_and_a_full_disk_is_refused_first(
+        tiny_model_dir, records, tmp_path, monkeypatch):
+    """LoRA trains in float32 but saves in the dtype the base stores (a float16 LLaMA's recovered
+    checkpoint in float32 would take twice the disk); a disk without room for it is refused
+    before the model is loaded."""
+    import prunebench.atomic as atomic_module
+    from prunebench import modeling
+
+    base = tmp_path / "base"
+    save_model(load_model(tiny_model_dir).to(torch.float16), load_tokenizer(tiny_model_dir), base)
+    real_usage = atomic_module.shutil.disk_usage
+    needed = count_params(load_config(base)) * 2
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic_module.shutil, "disk_usage",
+                      lambda path: real_usage(path)._replace(free=needed - 1))
+        patch.setattr(modeling, "load_model", lambda *a, **k: pytest.fail("weights loaded"))
+        with pytest.raises(PrunebenchError, match="LoRA recovery of .* needs about"):
+            lora.recover_checkpoint(base, tmp_path / "out", records, TINY_RUN, device="cpu")
+    assert not (tmp_path / "out").exists()
+    lora.recover_checkpoint(base, tmp_path / "out", records, TINY_RUN, device="cpu")
+    out = load_model(tmp_path / "out", dtype=None)
+    assert {p.dtype for p in out.parameters()} == {torch.float16}
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["dtype"] == "float16"
+
+
 @pytest.mark.parametrize("error", [
     torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB"),
     RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4 GB"),

@@ -34,6 +34,24 @@ def test_provenance_names_the_code():
     assert code["dirty"] in (None, True, False)
 
 
+def test_an_uninstalled_checkout_records_the_packages_own_version(monkeypatch):
+    """On the GPU machine prunebench ran from src/ on PYTHONPATH, not installed, and its
+    version was recorded as null; the other packages' stay null when absent."""
+    import prunebench
+
+    real = provenance.metadata.version
+
+    def not_installed(name):
+        if name in ("prunebench", "lm-eval"):
+            raise provenance.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(provenance.metadata, "version", not_installed)
+    versions = provenance.package_versions()
+    assert versions["prunebench"] == prunebench.__version__
+    assert versions["lm_eval"] is None
+
+
 def test_the_code_hash_changes_with_any_package_file(package_copy):
     before = provenance.code_hash(package_copy)
     assert before == provenance.code_hash(package_copy)  # a function of the files alone

@@ -57,13 +57,19 @@ def exclusive_lock(path: str | os.PathLike, waiting: str) -> Iterator[Path]:
         os.close(fd)  # closing releases the lock
 
 
-def _tmp_sibling(path: Path, is_dir: bool) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _remove_stale(path: Path) -> str:
+    """Remove what killed earlier attempts at writing `path` left behind; only one job writes a
+    given output (Snakemake's guarantee), so whatever is left under this prefix is garbage.
+    Returns the prefix."""
     prefix = f".{path.name}.partial-"
-    # A killed earlier attempt leaves its temporary behind; only one job writes a given output
-    # (Snakemake's guarantee), so whatever is left under this prefix is garbage.
     for stale in path.parent.glob(f"{glob.escape(prefix)}*"):
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    return prefix
+
+
+def _tmp_sibling(path: Path, is_dir: bool) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefix = _remove_stale(path)
     if is_dir:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
     fd, name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
@@ -174,14 +180,46 @@ def _settle_replaced(path: Path) -> None:
         os.replace(old, path)
 
 
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` says the disk (or the user's quota) is full: an OSError with that errno,
+    or an error of a Rust library that wraps one as text. safetensors raises its own
+    SafetensorError, 'Error while serializing: I/O error: No space left on device (os error
+    28)' (seen when a pruned 7B checkpoint filled a GPU machine's disk), which no errno
+    check catches."""
+    if isinstance(exc, OSError):
+        return exc.errno in DISK_FULL_ERRNOS
+    return any(f"(os error {code})" in str(exc) for code in DISK_FULL_ERRNOS)
+
+
 def _explain_disk_full(exc: BaseException, path: Path) -> None:
     """A full disk gets a message with the fix; the earlier content of `path` is untouched."""
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if is_disk_full(exc):
         free = shutil.disk_usage(path.parent).free
         raise ResourceError(
             f"no space left while writing {path} ({free / 2**30:.1f} GiB free on that file "
             "system; the partial write was removed and any earlier version is intact): free "
             "space or move results/ and resources/ to a larger disk, then rerun") from exc
+
+
+def require_free_space(path: str | os.PathLike, nbytes: int, what: str) -> None:
+    """Refuse, before the work that makes it, to write about `nbytes` to `path` where its file
+    system has less free: a long prune whose checkpoint cannot be saved is lost work. What
+    earlier killed attempts left behind is removed first (the space it held is free again);
+    the earlier version of `path` stays until a new one replaces it, so it is not counted."""
+    path = Path(path)
+    if path.parent.is_dir():
+        _remove_stale(path)
+    existing = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < nbytes:
+        raise ResourceError(
+            f"{what} needs about {nbytes / 2**30:.1f} GiB for {path} but its file system has "
+            f"{free / 2**30:.1f} GiB free; nothing was computed yet: free space (results of "
+            "variants no longer in the config can go) or move results/ and resources/ to a "
+            "larger disk, then rerun")
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

@@ -9,7 +9,6 @@ message saying what to do.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import re
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prunebench import PrunebenchError, ResourceError
+from prunebench.atomic import is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     except Exception as err:
         if _is_network_error(err):
             raise HubUnreachable(_offline_message(repo_id)) from None
-        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        if is_disk_full(err):
             raise ResourceError(f"disk full while downloading {repo_id} into {out_dir}: free "
                                 "space (7B needs ~14 GB, 13B ~26 GB) and rerun; the download "
                                 "resumes") from None

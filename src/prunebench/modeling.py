@@ -266,9 +266,35 @@ def placement_record(model: nn.Module) -> dict[str, Any]:
 
 def config_dtype(config: LlamaConfig) -> torch.dtype:
     """The dtype a checkpoint's config records (fp16 for the hub's LLaMA), else float32:
-    pruned and recovered checkpoints are saved in it, whatever dtype the work used."""
-    return resolve_dtype(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
-                         or "float32")
+    pruned and recovered checkpoints are saved in it, whatever dtype the work used.
+
+    A model from `load_model` carries its stored dtype here even where it computes in another
+    (loading in float32 leaves the config as on disk), and one whose config.json names none
+    carries its weights' dtype."""
+    # `dtype` since transformers 4.56 (`torch_dtype` before, a deprecated alias after).
+    named = getattr(config, "dtype", None) if hasattr(config, "dtype") else getattr(
+        config, "torch_dtype", None)
+    return resolve_dtype(named or "float32")
+
+
+# safetensors' names of the floating-point dtypes a checkpoint may be stored in.
+SAFETENSORS_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32,
+                      "F64": torch.float64}
+
+
+def stored_dtype(path: Path) -> torch.dtype | None:
+    """The floating-point dtype the checkpoint at `path` stores its weights in, from the first
+    weight file's header (no tensor is read); None if it has no floating-point tensor or the
+    header is unreadable (load_model's checks then say what is wrong with the file)."""
+    try:
+        with safe_open(weight_files(path)[0], framework="pt") as fh:
+            for key in fh.keys():
+                found = SAFETENSORS_DTYPES.get(fh.get_slice(key).get_dtype())
+                if found is not None:
+                    return found
+    except SafetensorError:
+        return None
+    return None
 
 
 def check_param_count(model: LlamaForCausalLM, what: str) -> int:
@@ -293,6 +319,12 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
     from huggingface_hub import save_torch_state_dict
 
     model.config.architectures = [family(model.config).model_class]
+    # config.json names the dtype the weights are saved in: a model cast after it was built
+    # (a `random:` model made in float16) would otherwise keep its config's, or none, and the
+    # checkpoints pruned from it would be saved in float32, twice the disk.
+    floating = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+    if floating is not None:
+        model.config.dtype = floating
     with atomic_dir(path) as tmp:
         model.config.save_pretrained(tmp)
         if getattr(model, "generation_config", None) is not None:
@@ -375,6 +407,11 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     config = load_config(path)
     if verify:
         verify_manifest(path)
+    stored = stored_dtype(path)
+    if stored is not None and stored != config_dtype(config):
+        # config.json names no dtype, or another than the weights': what is saved from this
+        # model (pruned, recovered) keeps the dtype its weights were stored in (config_dtype).
+        config.dtype = stored
     if device_map is not None:
         device = "cpu"  # weights pass through host memory; dispatch() moves each to its device
         claim_placement_gpus(device_map, max_memory)

@@ -27,6 +27,12 @@ def package_versions() -> dict[str, str | None]:
             versions[name] = metadata.version(name.replace("_", "-"))
         except metadata.PackageNotFoundError:
             versions[name] = None
+    if versions["prunebench"] is None:
+        # Run from a checkout on PYTHONPATH, not installed (a GPU node without pip access): the
+        # package's own version, not null. `code` says which commit it was in either case.
+        from prunebench import __version__
+
+        versions["prunebench"] = __version__
     return versions
 
 
