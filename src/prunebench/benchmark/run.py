@@ -257,7 +257,12 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
                     row["decode_fallback"] = runner.fallback
             _log_row(row)
             save_partial_rows(s.partial_path, fingerprint, result["rows"])
-    free_memory(device)
+    if device.type == "cuda":
+        # The next sweep in this process (another cell, model or backend) must find the GPU
+        # memory this one's garbage holds free, or its peak is not its own. On the CPU the
+        # collector frees it in its own time: a full collection here took ~0.5 s in a process
+        # that had imported the model code, per sweep.
+        free_memory(device)
     # Resumed rows keep the build time of the run that measured them.
     result["compile_s"] = sum(row.get("compile_s") or 0.0 for row in result["rows"])
     result["provenance"] = provenance(device=device, seed=s.seed, cell=s.cell)
