@@ -465,7 +465,7 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     from prunebench.atomic import require_free_space
     from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
                                      load_model, require_tokenizer, resolve_device, save_model,
-                                     stored_dtype)
+                                     saved_dtype)
 
     s = resolve_settings(settings)
     # The data is checked before anything is loaded, so bad input fails fast.
@@ -481,8 +481,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     fingerprint = recovery_fingerprint(base_dir, records_sha256, s, dev)
     # The merged model is saved in the dtype the base stores its weights in (LoRA adds none).
     base_config = load_config(base_dir)
-    saved_dtype = stored_dtype(Path(base_dir)) or config_dtype(base_config)
-    require_free_space(out_dir, count_params(base_config) * saved_dtype.itemsize,
+    require_free_space(out_dir, count_params(base_config)
+                       * saved_dtype(Path(base_dir), base_config).itemsize,
                        f"LoRA recovery of {base_dir}")
     started = time.perf_counter()
     model = load_model(base_dir, device=dev, dtype=torch.float32)  # explains its own OOM

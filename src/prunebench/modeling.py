@@ -297,6 +297,12 @@ def stored_dtype(path: Path) -> torch.dtype | None:
     return None
 
 
+def saved_dtype(path: Path, config: LlamaConfig) -> torch.dtype:
+    """The dtype a model made from the checkpoint at `path` (config `config`) is saved in,
+    pruned or recovered: its stored weights', else what its config names (config_dtype)."""
+    return stored_dtype(path) or config_dtype(config)
+
+
 def check_param_count(model: LlamaForCausalLM, what: str) -> int:
     """The model's parameter count, after checking the config and the weights agree on it."""
     expected = count_params(model.config)

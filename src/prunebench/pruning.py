@@ -15,7 +15,7 @@ from prunebench.checkpoint.integrity import base_record
 from prunebench.data import token_id_problem
 from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
                                  load_model, load_tokenizer, placement_record, resolve_device,
-                                 resolve_dtype, save_model, stored_dtype)
+                                 resolve_dtype, save_model, saved_dtype)
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
@@ -69,8 +69,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     # Saved in the dtype the base stores its weights in; a method may land a little below
     # its target, hence 95% of it (the check is there to refuse what cannot fit, not to judge
     # what barely fits).
-    saved_dtype = stored_dtype(Path(model_dir)) or config_dtype(config)
-    require_free_space(out_dir, int(0.95 * target * saved_dtype.itemsize),
+    require_free_space(out_dir, int(0.95 * target * saved_dtype(Path(model_dir), config).itemsize),
                        f"pruning {model_dir} with {method} to {size}")
     # load_model explains its own out-of-memory; what is wrapped below is the method's.
     model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype), **(placement or {}))
