@@ -230,6 +230,58 @@ def floor_lines(cells: list[dict]) -> list[str]:
     return lines
 
 
+def profile_cell(model, cell: dict, args, attention: str, budget: Budget) -> dict:
+    """Kernel profile of the cell's batch-1 decode step, rebuilt in the cell's mode.
+
+    The rebuild compiles the same graph again (inductor's caches make that quick; its batch-1
+    build time is the estimate when they do not), so it runs only if the budget allows.
+    """
+    from prunebench.benchmark.kernel_profile import markdown as profile_markdown
+    from prunebench.benchmark.kernel_profile import profile_decode_steps
+
+    rows = [r for r in cell["result"]["rows"] if r["batch_size"] == 1 and r["status"] == "ok"]
+    if not rows:
+        return {"status": "skipped: no batch-1 row"}
+    lin, lout = (int(x) for x in cell["tokens"].split("x"))
+    estimate = (rows[0].get("compile_s") or 0.0) + 10.0
+    if not budget.allows(estimate):
+        log.warning("skipping the %s profile: ~%.0f s needed", cell["variant"], estimate)
+        return {"status": "skipped (time budget)"}
+    t0 = time.perf_counter()
+    runner = None
+    try:
+        runner = bench.CompiledRunner(model, lout, mode=args.compile_mode, attention=attention)
+        with bench.attention_context(attention):
+            runner.prepare(1, lin + lout)
+            steps = min(args.profile_steps, lout)
+            profile = profile_decode_steps(runner.decoder, steps, lin)
+        profile.update(status="ok", decode_mode=runner.mode, wall_s=time.perf_counter() - t0)
+        log.info("profile %s: %s", cell["variant"],
+                 profile_markdown(profile, runner.mode).splitlines()[0])
+        return profile
+    except Exception as exc:  # noqa: BLE001 - the timed figures stand without it
+        log.error("profiling %s failed:\n%s", cell["variant"], traceback.format_exc())
+        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if runner is not None:
+            runner.release()
+        free(model.device)
+
+
+def profile_lines(cells: list[dict]) -> list[str]:
+    from prunebench.benchmark.kernel_profile import markdown as profile_markdown
+
+    lines = []
+    for cell in cells:
+        profile = cell.get("profile")
+        if profile is None:
+            continue
+        title = f"\nprofile: {cell['variant']} {cell['backend']} batch 1 {cell['tokens']}"
+        lines.append(profile_markdown(profile, title) if profile["status"] == "ok"
+                     else f"{title}: {profile['status']} {profile.get('error', '')}")
+    return lines
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
@@ -252,6 +304,10 @@ def parse_args(argv):
     p.add_argument("--budget-s", type=float, default=320.0,
                    help="wall-clock budget from start; cells that would overrun are skipped")
     p.add_argument("--no-selfcheck", action="store_true")
+    p.add_argument("--profile-steps", type=int, default=0,
+                   help="after each compiled cell of the first token config, profile this many "
+                        "batch-1 decode steps: kernels per step, busy time against the span, "
+                        "the costliest kernels (0: off)")
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -380,6 +436,10 @@ def main(argv=None) -> dict:
                 save()
                 log.info("cell %s %s %dx%d: %s in %.1f s (%.0f s elapsed)", variant, backend,
                          lin, lout, cell["status"], cost, budget.elapsed())
+                if (args.profile_steps and backend == "compiled" and t_index == 0
+                        and cell["status"] == "ok"):
+                    cell["profile"] = profile_cell(model, cell, args, attention, budget)
+                    save()
     model = None
     free(device)
 
@@ -394,6 +454,7 @@ def main(argv=None) -> dict:
         lines.append(f"- {r['variant']} {r['backend']} {r['tokens']} batch {r['batch_size']}: "
                      f"{r['ratio']:.3f}{within}")
     lines += floor_lines(report["cells"])
+    lines += profile_lines(report["cells"])
     lines.append(f"\nselfcheck: {json.dumps(report['selfcheck'])}")
     lines.append(f"total wall time: {budget.elapsed():.0f} s")
     text = "\n".join(lines)

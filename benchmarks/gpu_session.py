@@ -10,7 +10,8 @@ command), so the checks run in one command, most informative first, under one de
   smoke     benchmarks/gpu_smoke.sh: the whole workflow on config/gpu-smoke.yaml, timed
   autotune  gpu_check with --compile-mode autotune-graph, compiled backend, batch 1: the
             decode step as % of the bandwidth floor after kernel autotuning (about 90 s per
-            model on an H200: depth, width, then dense, as far as its share allows)
+            model on an H200: depth, width, then dense, as far as its share allows), each
+            followed by a kernel profile of 32 decode steps (--profile-steps)
   memory    benchmarks/gpu_memory.py: a float16 LoRA recovery killed after a save and resumed
             (small shapes); peak memory of LLM-Pruner on 13B, Taylor+ on 7B, one LoRA step
             under float16 autocast
@@ -193,11 +194,15 @@ def autotune_args(rehearse: bool, budget: float) -> list[str]:
     if rehearse:  # no CUDA graphs on the CPU: the same path with the op-by-op decoder
         return ["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32", "--tokens", "4x8",
                 "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--backends",
-                "compiled", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
+                "compiled", "--no-selfcheck", "--profile-steps", "4",
+                "--budget-s", f"{budget:.0f}"]
     # The pruned models first: dense was measured on the H200 on 2026-11-30 (70% of the floor).
+    # Each is then profiled (32 steps; a rebuild that inductor's caches make quick) to show
+    # where the time above the floor goes: inside the kernels or between them.
     return ["--tokens", "12x128", "--batch-sizes", "1", "--warmup", "1", "--repeats", "3",
             "--variants", "depth,width,dense", "--backends", "compiled",
-            "--compile-mode", "autotune-graph", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
+            "--compile-mode", "autotune-graph", "--no-selfcheck", "--profile-steps", "32",
+            "--budget-s", f"{budget:.0f}"]
 
 
 def read_md(path: Path) -> str:

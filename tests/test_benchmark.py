@@ -740,6 +740,23 @@ def test_gpu_check_runs_the_variants_named_in_their_order(tmp_path, capsys):
         capsys.readouterr().err)
 
 
+def test_gpu_check_profiles_the_compiled_decode_step_it_timed(tmp_path, capsys):
+    gpu_check = load_gpu_check()
+    gpu_check.main([*TINY_CHECK, "--variants", "dense,depth", "--backends", "compiled,hf",
+                    "--profile-steps", "3", "--out", str(tmp_path)])
+    cells = json.loads((tmp_path / "gpu_check.json").read_text())["cells"]
+    profiles = {(c["variant"], c["backend"]): c.get("profile") for c in cells}
+    assert profiles[("dense", "hf")] is None and profiles[("depth", "hf")] is None
+    for variant, blocks in (("dense", 8), ("depth", 6)):
+        profile = profiles[(variant, "compiled")]
+        assert profile["status"] == "ok", profile
+        assert profile["steps"] == 2  # the 4x2 cell decodes 2 tokens: no more steps to profile
+        linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
+        assert linear["per_step"] == 4 * blocks + 1
+    text = (tmp_path / "gpu_check.md").read_text()
+    assert "profile: dense compiled batch 1 4x2" in text and "| `aten::linear` |" in text
+
+
 def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("decode_variants",
                                                   ROOT / "benchmarks" / "decode_variants.py")

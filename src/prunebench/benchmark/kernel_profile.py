@@ -1,0 +1,137 @@
+"""Where a decode step's time goes: the kernels a few decode steps run, from the profiler.
+
+A batch-1 decode step that stays above its bandwidth floor after fusion, compilation and CUDA
+graphs loses the rest either inside kernels (a GEMV that does not reach the copy bandwidth) or
+between them (each kernel's launch, ramp-up and tail, paid once per kernel however little it
+reads). The profile separates the two: the summed kernel time per step against the span of the
+GPU timeline per step, the kernel count per step, and the kernels that take the most time.
+
+On CUDA the profiler records the kernels replayed from a CUDA graph one by one; on the CPU there
+are no kernels, and the top-level operators stand in for them (same table, op-by-op decoding).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any
+
+import torch
+
+# Kernel families by name, first match wins (attention before GEMM: cutlass's attention kernels
+# carry "cutlass" in their names too). Names are the libraries' own, so this only groups them
+# for reading; the raw names are kept in `top`.
+CATEGORIES = (
+    ("attention", ("flash", "fmha", "attention", "attn")),
+    ("gemm/gemv", ("gemm", "gemv", "cutlass", "xmma", "cublas", "splitk", "mm_", "addmm",
+                   "linear", "matmul")),
+    ("generated (triton)", ("triton",)),
+    ("copy/fill", ("memcpy", "memset", "copy", "fill")),
+)
+
+
+def category(name: str) -> str:
+    lower = name.lower()
+    for label, keys in CATEGORIES:
+        if any(k in lower for k in keys):
+            return label
+    return "other"
+
+
+def _events(prof, device_type: str) -> list[tuple[str, float, float]]:
+    """(name, start µs, end µs) of the device's kernels, or of the top-level CPU operators."""
+    out = []
+    for e in prof.events():
+        kind = str(getattr(e, "device_type", "")).rsplit(".", 1)[-1]
+        if device_type == "cuda":
+            if kind != "CUDA":
+                continue
+        elif kind != "CPU" or e.cpu_parent is not None or e.name.startswith("["):
+            continue
+        out.append((e.name, float(e.time_range.start), float(e.time_range.end)))
+    return out
+
+
+def profile_decode_steps(decoder, steps: int, start_position: int, top: int = 12) -> dict[str, Any]:
+    """Profile `steps` decode steps of a prepared StaticDecoder from `start_position` on.
+
+    The cache content does not change which kernels run or how long they take (attention reads
+    the whole static cache, masked), so the steps decode from a zero token without a prefill.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if start_position + steps > decoder.max_seq_len:
+        raise ValueError(f"{start_position} + {steps} steps exceed the decoder's cache "
+                         f"({decoder.max_seq_len} positions)")
+    from torch.profiler import ProfilerActivity, profile
+
+    device = decoder.positions.device
+    cuda = device.type == "cuda"
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # Kineto's USDT lines on stderr (attention.py)
+    token = torch.zeros(decoder.batch_size, 1, dtype=torch.long, device=device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with torch.inference_mode():
+        decoder.step(token, start_position)  # anything lazy happens outside the profile
+        if cuda:
+            torch.cuda.synchronize(device)
+        with profile(activities=activities) as prof:
+            for i in range(steps):
+                token = decoder.step(token, start_position + i)
+            if cuda:
+                torch.cuda.synchronize(device)
+    events = _events(prof, "cuda" if cuda else "cpu")
+    return summarise(events, steps, source="device kernels" if cuda else "top-level CPU operators",
+                     top=top)
+
+
+def summarise(events: list[tuple[str, float, float]], steps: int, source: str,
+              top: int = 12) -> dict[str, Any]:
+    """Per-step figures from (name, start µs, end µs) events of `steps` decode steps."""
+    result: dict[str, Any] = {"steps": steps, "source": source, "events": len(events)}
+    if not events:
+        result["note"] = ("the profiler recorded no events: this torch build may not trace "
+                          "kernels replayed from CUDA graphs")
+        return result
+    busy_us = sum(end - start for _, start, end in events)
+    span_us = max(end for _, _, end in events) - min(start for _, start, _ in events)
+    by_name: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    by_category: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    for name, start, end in events:
+        for table, key in ((by_name, name), (by_category, category(name))):
+            table[key][0] += 1
+            table[key][1] += end - start
+
+    def rows(table: dict[str, list[float]], label: str, limit: int | None) -> list[dict]:
+        ranked = sorted(table.items(), key=lambda kv: -kv[1][1])[:limit]
+        return [{label: key, "per_step": count / steps, "ms_per_step": us / steps / 1e3,
+                 "share": us / busy_us if busy_us else None} for key, (count, us) in ranked]
+
+    result.update(
+        per_step=len(events) / steps,
+        busy_ms_per_step=busy_us / steps / 1e3,
+        span_ms_per_step=span_us / steps / 1e3,
+        # Kernels of one stream do not overlap: what the span holds beyond them is idle time.
+        busy_fraction=busy_us / span_us if span_us else None,
+        categories=rows(by_category, "category", None),
+        top=rows(by_name, "name", top),
+    )
+    return result
+
+
+def markdown(profile: dict[str, Any], title: str) -> str:
+    """A short report: the step's busy time against its span, then categories and top kernels."""
+    if "per_step" not in profile:
+        return f"{title}: {profile.get('note', 'no profile')}"
+    lines = [f"{title}: {profile['per_step']:.0f} {profile['source']} per step, busy "
+             f"{profile['busy_ms_per_step']:.3f} ms of a {profile['span_ms_per_step']:.3f} ms "
+             f"span ({100 * profile['busy_fraction']:.0f}%), {profile['steps']} steps", ""]
+    for label, rows in (("kind", profile["categories"]), ("name", profile["top"])):
+        lines += [f"| {label} | per step | ms per step | share of busy time |",
+                  "|---|---|---|---|"]
+        for row in rows:
+            key = row["category"] if label == "kind" else row["name"]
+            key = key if len(key) <= 90 else key[:87] + "..."
+            lines.append(f"| {key if label == 'kind' else f'`{key}`'} | {row['per_step']:.1f} | "
+                         f"{row['ms_per_step']:.3f} | {100 * row['share']:.1f}% |")
+        lines.append("")
+    return "\n".join(lines).rstrip()

@@ -1,0 +1,79 @@
+"""The decode-step profile: per-step figures from the profiler's events (benchmarks/gpu_check.py
+--profile-steps prints them on a GPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from prunebench.benchmark.compiled import StaticDecoder
+from prunebench.benchmark.kernel_profile import category, markdown, profile_decode_steps, summarise
+from prunebench.modeling import build_model
+from transformers import LlamaConfig
+
+GEMV = "gemv2T_kernel_val<int, int, __half, __half, float, 128, 16, 4, 4, false>"
+NORM = "triton_red_fused__to_copy_add_mean_mul_pow_rsqrt_0"
+FLASH = "pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128, 128, 64, 4>>"
+
+
+def test_busy_time_is_separated_from_the_gaps_between_kernels():
+    # Two steps of three kernels on one stream (µs): 17 busy per step, idle gaps between.
+    events = [(GEMV, 0, 10), (NORM, 12, 14), (FLASH, 15, 20),
+              (GEMV, 25, 35), (NORM, 37, 39), (FLASH, 40, 45)]
+    profile = summarise(events, steps=2, source="device kernels")
+    assert profile["per_step"] == 3
+    assert profile["busy_ms_per_step"] == pytest.approx(0.017)
+    assert profile["span_ms_per_step"] == pytest.approx(0.0225)
+    assert profile["busy_fraction"] == pytest.approx(34 / 45)
+    assert [(r["category"], r["per_step"], r["share"]) for r in profile["categories"]] == [
+        ("gemm/gemv", 1, pytest.approx(10 / 17)), ("attention", 1, pytest.approx(5 / 17)),
+        ("generated (triton)", 1, pytest.approx(2 / 17))]
+    assert [r["name"] for r in profile["top"]] == [GEMV, FLASH, NORM]
+    assert summarise(events, steps=2, source="x", top=1)["top"][0]["name"] == GEMV
+    text = markdown(profile, "dense")
+    assert text.startswith("dense: 3 device kernels per step, busy 0.017 ms of a 0.022 ms span "
+                           "(76%), 2 steps")
+    assert f"| `{GEMV}` | 1.0 | 0.010 | 58.8% |" in text
+
+
+def test_no_events_say_why_instead_of_dividing_by_zero():
+    profile = summarise([], steps=4, source="device kernels")
+    assert profile["events"] == 0 and "no events" in profile["note"]
+    assert "no events" in markdown(profile, "dense")
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("fmha_cutlassF_f16_aligned_64x128_rf_sm80", "attention"),  # cutlass, but attention
+    ("sm90_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize64x64x64", "gemm/gemv"),
+    ("triton_poi_fused_add_cat_mul_1", "generated (triton)"),
+    ("Memcpy DtoD (Device -> Device)", "copy/fill"),
+    ("void at::native::reduce_kernel<512, 1>", "other"),
+])
+def test_kernel_names_are_grouped_by_family(name, kind):
+    assert category(name) == kind
+
+
+def tiny_decoder(fuse: bool) -> StaticDecoder:
+    config = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                         num_attention_heads=4, num_key_value_heads=2, vocab_size=64,
+                         max_position_embeddings=64, tie_word_embeddings=False)
+    torch.manual_seed(0)
+    return StaticDecoder(build_model(config, device="cpu").eval(), 1, 16, mode="eager", fuse=fuse)
+
+
+@pytest.mark.parametrize("fuse,per_block", [(True, 4), (False, 7)])
+def test_the_profile_counts_each_steps_projections(fuse, per_block):
+    # Fused: q/k/v one GEMV, gate/up one, o and down: 4 per block; unfused 7; plus the LM head.
+    profile = profile_decode_steps(tiny_decoder(fuse), steps=5, start_position=3)
+    assert profile["steps"] == 5 and profile["source"] == "top-level CPU operators"
+    linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
+    assert linear["per_step"] == 3 * per_block + 1
+    assert 0 < profile["busy_fraction"] <= 1
+
+
+def test_a_profile_past_the_cache_or_of_no_steps_is_refused():
+    decoder = tiny_decoder(True)
+    with pytest.raises(ValueError, match="exceed the decoder's cache"):
+        profile_decode_steps(decoder, steps=10, start_position=8)
+    with pytest.raises(ValueError, match="at least 1"):
+        profile_decode_steps(decoder, steps=0, start_position=0)
