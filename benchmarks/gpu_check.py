@@ -230,55 +230,21 @@ def floor_lines(cells: list[dict]) -> list[str]:
     return lines
 
 
-def profile_cell(model, cell: dict, args, attention: str, budget: Budget) -> dict:
-    """Kernel profile of the cell's batch-1 decode step, rebuilt in the cell's mode.
-
-    The rebuild compiles the same graph again (inductor's caches make that quick; its batch-1
-    build time is the estimate when they do not), so it runs only if the budget allows.
-    """
-    from prunebench.benchmark.kernel_profile import markdown as profile_markdown
-    from prunebench.benchmark.kernel_profile import profile_decode_steps
-
-    rows = [r for r in cell["result"]["rows"] if r["batch_size"] == 1 and r["status"] == "ok"]
-    if not rows:
-        return {"status": "skipped: no batch-1 row"}
-    lin, lout = (int(x) for x in cell["tokens"].split("x"))
-    estimate = (rows[0].get("compile_s") or 0.0) + 10.0
-    if not budget.allows(estimate):
-        log.warning("skipping the %s profile: ~%.0f s needed", cell["variant"], estimate)
-        return {"status": "skipped (time budget)"}
-    t0 = time.perf_counter()
-    runner = None
-    try:
-        runner = bench.CompiledRunner(model, lout, mode=args.compile_mode, attention=attention)
-        with bench.attention_context(attention):
-            runner.prepare(1, lin + lout)
-            steps = min(args.profile_steps, lout)
-            profile = profile_decode_steps(runner.decoder, steps, lin)
-        profile.update(status="ok", decode_mode=runner.mode, wall_s=time.perf_counter() - t0)
-        log.info("profile %s: %s", cell["variant"],
-                 profile_markdown(profile, runner.mode).splitlines()[0])
-        return profile
-    except Exception as exc:  # noqa: BLE001 - the timed figures stand without it
-        log.error("profiling %s failed:\n%s", cell["variant"], traceback.format_exc())
-        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        if runner is not None:
-            runner.release()
-        free(model.device)
-
-
 def profile_lines(cells: list[dict]) -> list[str]:
+    """The kernel profile of every row that has one (--profile-steps)."""
     from prunebench.benchmark.kernel_profile import markdown as profile_markdown
 
     lines = []
     for cell in cells:
-        profile = cell.get("profile")
-        if profile is None:
-            continue
-        title = f"\nprofile: {cell['variant']} {cell['backend']} batch 1 {cell['tokens']}"
-        lines.append(profile_markdown(profile, title) if profile["status"] == "ok"
-                     else f"{title}: {profile['status']} {profile.get('error', '')}")
+        for row in cell.get("result", {}).get("rows", []):
+            profile = row.get("kernel_profile")
+            if profile is None:
+                continue
+            title = (f"\nprofile: {cell['variant']} {cell['backend']} "
+                     f"{row.get('decode_mode')} ({cell['result']['attention']} attention) "
+                     f"batch {row['batch_size']} {cell['tokens']}")
+            lines.append(profile_markdown(profile, title) if profile["status"] == "ok"
+                         else f"{title}: {profile['status']} {profile.get('error', '')}")
     return lines
 
 
@@ -305,9 +271,9 @@ def parse_args(argv):
                    help="wall-clock budget from start; cells that would overrun are skipped")
     p.add_argument("--no-selfcheck", action="store_true")
     p.add_argument("--profile-steps", type=int, default=0,
-                   help="after each compiled cell of the first token config, profile this many "
-                        "batch-1 decode steps: kernels per step, busy time against the span, "
-                        "the costliest kernels (0: off)")
+                   help="compiled cells of the first token config: after each batch size's "
+                        "timed runs, profile this many decode steps (kernels per step, busy time "
+                        "against the span, the costliest kernels; 0: off)")
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -419,7 +385,8 @@ def main(argv=None) -> dict:
                         backend=backend, device=device, dtype=dtype, attention=attention,
                         seed=args.seed, compile_mode=args.compile_mode,
                         bandwidth_bytes_per_s=bandwidth, model_name=args.arch, variant=variant,
-                        cell=cell)
+                        cell=cell, profile_steps=args.profile_steps
+                        if backend == "compiled" and t_index == 0 else 0)
                     result["provenance"] = None  # the report carries one for the whole run
                     cell.update(status="ok", result=result)
                 except Exception as exc:  # noqa: BLE001 - one bad cell must not stop the check
@@ -436,10 +403,6 @@ def main(argv=None) -> dict:
                 save()
                 log.info("cell %s %s %dx%d: %s in %.1f s (%.0f s elapsed)", variant, backend,
                          lin, lout, cell["status"], cost, budget.elapsed())
-                if (args.profile_steps and backend == "compiled" and t_index == 0
-                        and cell["status"] == "ok"):
-                    cell["profile"] = profile_cell(model, cell, args, attention, budget)
-                    save()
     model = None
     free(device)
 

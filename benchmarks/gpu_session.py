@@ -9,9 +9,11 @@ command), so the checks run in one command, most informative first, under one de
             backend on the width model; throughput, % of the bandwidth floor, speed-ups
   smoke     benchmarks/gpu_smoke.sh: the whole workflow on config/gpu-smoke.yaml, timed
   autotune  gpu_check with --compile-mode autotune-graph, compiled backend, batch 1: the
-            decode step as % of the bandwidth floor after kernel autotuning (about 90 s per
-            model on an H200: depth, width, then dense, as far as its share allows), each
+            decode step as % of the bandwidth floor after kernel autotuning (63-123 s per
+            model on an H200: dense, width, then depth, as far as its share allows), each
             followed by a kernel profile of 32 decode steps (--profile-steps)
+  attention the autotuned depth model again with the decoder's own attention (--attention
+            eager: matmul + softmax fused by inductor) instead of SDPA's kernel, profiled
   memory    benchmarks/gpu_memory.py: a float16 LoRA recovery killed after a save and resumed
             (small shapes); peak memory of LLM-Pruner on 13B, Taylor+ on 7B, one LoRA step
             under float16 autocast
@@ -46,7 +48,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ("env", "check", "smoke", "autotune", "memory")
+STEPS = ("env", "check", "smoke", "autotune", "attention", "memory")
 WORK = Path("results/gpu_session")  # under results/: ignored by git, kept with the run's files
 SITE = Path("/tmp/prunebench-site")  # where carried wheels are installed
 
@@ -55,7 +57,7 @@ SITE = Path("/tmp/prunebench-site")  # where carried wheels are installed
 # The smoke run may take up to 540 s where it runs alone (its budget is 8 minutes); autotuning
 # takes about 90 s per model on an H200, so up to 300 s covers the three.
 SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (540, 120, 100),
-          "autotune": (300, 90, 40), "memory": (150, 60, 0)}
+          "autotune": (300, 90, 40), "attention": (150, 80, 0), "memory": (150, 60, 0)}
 
 REHEARSAL_OVERLAY = """\
 # Rehearsal on the CPU: the embedded tiny model instead of random LLaMA-7B shapes, fractions
@@ -65,7 +67,7 @@ embedded:
 models:
   llama-7b:
     source: tiny
-    variants: [dense, depth_ppl-0.75, llm_pruner-0.75, flap-0.75]
+    variants: [dense, depth_ppl-0.75, llm_pruner-0.75]
 device: cpu
 benchmark:
   token_configs: ["12x8"]
@@ -196,13 +198,20 @@ def autotune_args(rehearse: bool, budget: float) -> list[str]:
                 "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--backends",
                 "compiled", "--no-selfcheck", "--profile-steps", "4",
                 "--budget-s", f"{budget:.0f}"]
-    # The pruned models first: dense was measured on the H200 on 2026-11-30 (70% of the floor).
-    # Each is then profiled (32 steps; a rebuild that inductor's caches make quick) to show
-    # where the time above the floor goes: inside the kernels or between them.
+    # Depth and width were measured on the H200 on 2026-11-30 (72%, 60%; dense 70% in an
+    # earlier lease, without a profile): dense first now. Each row's kernel profile (32 steps,
+    # after the timed runs) shows where the time above the floor goes.
     return ["--tokens", "12x128", "--batch-sizes", "1", "--warmup", "1", "--repeats", "3",
-            "--variants", "depth,width,dense", "--backends", "compiled",
+            "--variants", "dense,width,depth", "--backends", "compiled",
             "--compile-mode", "autotune-graph", "--no-selfcheck", "--profile-steps", "32",
             "--budget-s", f"{budget:.0f}"]
+
+
+def attention_args(rehearse: bool, budget: float) -> list[str]:
+    """The autotuned depth model with the decoder's own attention (matmul, softmax, matmul,
+    which inductor fuses) instead of SDPA's memory-efficient kernel, which took 12.8 µs per
+    block for a ~140-position context on the H200 (9% of the step)."""
+    return [*autotune_args(rehearse, budget), "--variants", "depth", "--attention", "eager"]
 
 
 def read_md(path: Path) -> str:
@@ -250,10 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == "env":
             sections.append(f"## env\n{step_env(session, env, work)}")
             continue
-        if name in ("check", "autotune"):
+        if name in ("check", "autotune", "attention"):
             out = work / name
             # gpu_check's own budget ends 30 s before the share, for its report and tables.
-            extra = (check_args if name == "check" else autotune_args)(args.rehearse, share - 30)
+            extra = {"check": check_args, "autotune": autotune_args,
+                     "attention": attention_args}[name](args.rehearse, share - 30)
             code, seconds = session.run([py, "benchmarks/gpu_check.py", *extra, "--out",
                                          str(out)], timeout=share, env=env)
             sections.append(f"## {name} (exit {code}, {seconds:.0f} s)\n"

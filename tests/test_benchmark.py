@@ -404,6 +404,8 @@ def test_bad_input(kwargs, match):
     (dict(batch_sizes=[1, 2.5]), "batch sizes"),
     (dict(compile_mode="bogus"), "compile_mode"),
     (dict(dtype="float8"), "dtype"),
+    (dict(backend="compiled", profile_steps=-1), "profile_steps=-1: need 0"),
+    (dict(backend="hf", profile_steps=8), "the 'hf' backend has none to profile"),
 ])
 def test_bad_settings_fail_when_made_before_any_model_is_touched(kwargs, match):
     settings = {"input_tokens": 4, "output_tokens": 4, **kwargs}
@@ -425,6 +427,28 @@ def test_run_sweep_takes_a_settings_object_or_its_fields_but_not_both():
         bench.run_sweep(dense_model(), None, settings, warmup=2)
     with pytest.raises(PrunebenchError, match=r"unknown benchmark settings \['repeat'\]"):
         bench.run_sweep(dense_model(), None, input_tokens=5, output_tokens=6, repeat=3)
+
+
+def test_a_profiled_sweep_records_each_rows_decode_step_kernels(monkeypatch):
+    result = sweep(dense_model(), backend="compiled", profile_steps=4, probe_attention=False)
+    blocks = result["blocks"]
+    for row in result["rows"]:  # every batch size, after its timed runs
+        profile = row["kernel_profile"]
+        assert profile["status"] == "ok" and profile["steps"] == 4
+        linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
+        assert linear["per_step"] == 4 * blocks + 1  # fused q/k/v, o, gate/up, down; LM head
+    assert "kernel_profile" not in sweep(dense_model(), backend="compiled")["rows"][0]
+
+    import prunebench.benchmark.kernel_profile as kernel_profile
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUPTI_ERROR_NOT_INITIALIZED")
+
+    monkeypatch.setattr(kernel_profile, "profile_decode_steps", broken)
+    rows = sweep(dense_model(), backend="compiled", profile_steps=4)["rows"]
+    assert [r["status"] for r in rows] == ["ok", "ok"]  # the timings stand
+    assert rows[0]["kernel_profile"] == {"status": "error",
+                                         "error": "RuntimeError: CUPTI_ERROR_NOT_INITIALIZED"}
 
 
 def test_settings_from_the_config_section_take_the_sweep_keys_only():
@@ -745,7 +769,8 @@ def test_gpu_check_profiles_the_compiled_decode_step_it_timed(tmp_path, capsys):
     gpu_check.main([*TINY_CHECK, "--variants", "dense,depth", "--backends", "compiled,hf",
                     "--profile-steps", "3", "--out", str(tmp_path)])
     cells = json.loads((tmp_path / "gpu_check.json").read_text())["cells"]
-    profiles = {(c["variant"], c["backend"]): c.get("profile") for c in cells}
+    profiles = {(c["variant"], c["backend"]): c["result"]["rows"][0].get("kernel_profile")
+                for c in cells}
     assert profiles[("dense", "hf")] is None and profiles[("depth", "hf")] is None
     for variant, blocks in (("dense", 8), ("depth", 6)):
         profile = profiles[(variant, "compiled")]
@@ -754,7 +779,7 @@ def test_gpu_check_profiles_the_compiled_decode_step_it_timed(tmp_path, capsys):
         linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
         assert linear["per_step"] == 4 * blocks + 1
     text = (tmp_path / "gpu_check.md").read_text()
-    assert "profile: dense compiled batch 1 4x2" in text and "| `aten::linear` |" in text
+    assert "profile: dense compiled eager (sdpa attention) batch 1 4x2" in text and "| `aten::linear` |" in text
 
 
 def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):

@@ -181,3 +181,13 @@ def test_only_what_the_target_lacks_is_fetched_once(tmp_path, monkeypatch):
                  "--out", str(out)])
     assert fetched == [(lacking[1], needed[lacking[1]])]
     assert not list(out.glob("*-0.0.0-*.whl"))  # two versions would stop the install
+
+
+def test_the_attention_step_autotunes_the_depth_model_with_the_decoders_own_attention():
+    session, gpu_check = load_script("gpu_session"), load_script("gpu_check")
+    args = gpu_check.parse_args([*session.attention_args(False, 120), "--out", "x"])
+    assert (args.variants, args.attention, args.compile_mode) == ("depth", "eager",
+                                                                  "autotune-graph")
+    assert args.profile_steps > 0 and args.batch_sizes == "1" and args.backends == "compiled"
+    autotune = gpu_check.parse_args([*session.autotune_args(False, 120), "--out", "x"])
+    assert autotune.attention == "auto" and autotune.variants.split(",")[0] == "dense"

@@ -379,3 +379,37 @@ def test_workflow_checkpoint_without_manifest_is_refused(checkpoint, tmp_path, m
             load(folder)
         assert f"checkpoint {folder} has no {modeling.MANIFEST}" in str(info.value)
         assert "delete the folder and rerun snakemake, which makes it again" in str(info.value)
+
+
+def test_a_saved_checkpoint_is_not_hashed_again_at_its_first_load(tmp_path, small_random_model,
+                                                                 tokenizer, monkeypatch):
+    """The save hashed every file for the manifest; the rename into place keeps size, inode and
+    modification time, so the first load verifies from the memo. (The modification time is
+    left out of the stat key here: some file systems move it a moment after a write, which
+    only costs a hash, and would make this test depend on the file system.)"""
+    monkeypatch.setattr(integrity, "_stat_key",
+                        lambda file: [file.stat().st_size, file.stat().st_ino, 0])
+    hashed = []
+    real = integrity.sha256_file
+    monkeypatch.setattr(integrity, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    path = tmp_path / "ckpt"
+    modeling.save_model(small_random_model(), tokenizer, path)
+    recorded = manifest_of(path)
+    assert set(hashed) == {*recorded["weights_sha256"], *recorded["files_sha256"]}
+    memo = json.loads(integrity._memo_file(path).read_text())
+    assert {name: entry[3] for name, entry in memo.items()} == {
+        **recorded["weights_sha256"], **recorded["files_sha256"]}
+    hashed.clear()
+    modeling.load_model(path)
+    assert modeling.load_tokenizer(path) is not None
+    assert hashed == []
+    # A file no longer as it was hashed (another inode here) is left out of the memo.
+    integrity.remember_verified(path, {"config.json": [1, 2, 0, "0" * 64]})
+    assert json.loads(integrity._memo_file(path).read_text()) == memo
+
+
+def test_the_paranoid_mode_memoises_no_save(tmp_path, small_random_model, tokenizer, monkeypatch):
+    monkeypatch.setenv("PRUNEBENCH_VERIFY", "full")
+    path = tmp_path / "ckpt"
+    modeling.save_model(small_random_model(), tokenizer, path)
+    assert not integrity._memo_file(path).exists()

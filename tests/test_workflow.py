@@ -402,7 +402,7 @@ def test_gpu_smoke_config_builds_its_dag(tmp_path):
     workdir = make_workdir(tmp_path)
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")
     counts = job_counts(snakemake(workdir, "-n", configfile="smoke.yaml").stdout)
-    assert counts["benchmark"] == 4 * 1 * 2 and counts["prune"] == 3 and counts["model"] == 1
+    assert counts["benchmark"] == 3 * 1 * 2 and counts["prune"] == 2 and counts["model"] == 1
 
 
 def test_only_a_random_model_job_holds_the_gpu(tmp_path):

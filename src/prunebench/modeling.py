@@ -245,10 +245,11 @@ def weight_files(path: Path) -> list[Path]:
     return files
 
 
-def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> None:
+def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> dict[str, list]:
     """Record the sha256 of every weight, config and tokenizer file in `path` (verified by
-    load_model; the config and tokenizer files also by load_tokenizer)."""
-    integrity.write_manifest(path, weight_files(path), extra)
+    load_model; the config and tokenizer files also by load_tokenizer). Returns what was hashed,
+    for `integrity.remember_verified` once the folder is renamed into place."""
+    return integrity.write_manifest(path, weight_files(path), extra)
 
 
 def dtype_name(model: nn.Module) -> str:
@@ -343,7 +344,8 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
         save_torch_state_dict(state, tmp, max_shard_size="5GB", safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        write_manifest(tmp, extra_manifest)
+        hashed = write_manifest(tmp, extra_manifest)
+    integrity.remember_verified(Path(path), hashed)  # its first load need not hash it again
 
 
 def load_state_dict(path: Path, device: str | torch.device = "cpu",

@@ -52,7 +52,8 @@ def _events(prof, device_type: str) -> list[tuple[str, float, float]]:
     return out
 
 
-def profile_decode_steps(decoder, steps: int, start_position: int, top: int = 12) -> dict[str, Any]:
+def profile_decode_steps(decoder, steps: int, start_position: int,
+                         top: int | None = None) -> dict[str, Any]:
     """Profile `steps` decode steps of a prepared StaticDecoder from `start_position` on.
 
     The cache content does not change which kernels run or how long they take (attention reads
@@ -85,8 +86,9 @@ def profile_decode_steps(decoder, steps: int, start_position: int, top: int = 12
 
 
 def summarise(events: list[tuple[str, float, float]], steps: int, source: str,
-              top: int = 12) -> dict[str, Any]:
-    """Per-step figures from (name, start µs, end µs) events of `steps` decode steps."""
+              top: int | None = None) -> dict[str, Any]:
+    """Per-step figures from (name, start µs, end µs) events of `steps` decode steps; `top`
+    keeps that many kernel names, costliest first (None: all)."""
     result: dict[str, Any] = {"steps": steps, "source": source, "events": len(events)}
     if not events:
         result["note"] = ("the profiler recorded no events: this torch build may not trace "
@@ -118,14 +120,15 @@ def summarise(events: list[tuple[str, float, float]], steps: int, source: str,
     return result
 
 
-def markdown(profile: dict[str, Any], title: str) -> str:
-    """A short report: the step's busy time against its span, then categories and top kernels."""
+def markdown(profile: dict[str, Any], title: str, names: int = 15) -> str:
+    """A short report: the step's busy time against its span, then the kinds of kernel and the
+    `names` costliest kernels."""
     if "per_step" not in profile:
         return f"{title}: {profile.get('note', 'no profile')}"
     lines = [f"{title}: {profile['per_step']:.0f} {profile['source']} per step, busy "
              f"{profile['busy_ms_per_step']:.3f} ms of a {profile['span_ms_per_step']:.3f} ms "
              f"span ({100 * profile['busy_fraction']:.0f}%), {profile['steps']} steps", ""]
-    for label, rows in (("kind", profile["categories"]), ("name", profile["top"])):
+    for label, rows in (("kind", profile["categories"]), ("name", profile["top"][:names])):
         lines += [f"| {label} | per step | ms per step | share of busy time |",
                   "|---|---|---|---|"]
         for row in rows:

@@ -72,6 +72,8 @@ class SweepSettings:
     The bandwidth floor is measured on CUDA by default (`measure_floor`), or taken from
     `bandwidth_bytes_per_s`. With `partial_path`, finished rows are saved as they complete, so
     a sweep that dies resumes where it stopped (same machine and settings only).
+    `profile_steps` > 0 (compiled backend): after its timed runs, each batch size profiles that
+    many decode steps (benchmark.kernel_profile), recorded as the row's `kernel_profile`.
     """
 
     input_tokens: int
@@ -96,6 +98,7 @@ class SweepSettings:
     variant: str | None = None
     cell: dict | None = None  # the workflow cell's config, recorded in provenance
     partial_path: str | os.PathLike | None = None
+    profile_steps: int = 0
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -120,6 +123,11 @@ class SweepSettings:
         if self.warmup < 0 or self.repeats < 1:
             raise PrunebenchError(f"warmup={self.warmup}, repeats={self.repeats}: need warmup "
                                   ">= 0 and repeats >= 1")
+        if self.profile_steps < 0:
+            raise PrunebenchError(f"profile_steps={self.profile_steps}: need 0 (off) or more")
+        if self.profile_steps and self.backend != "compiled":
+            raise PrunebenchError("profile_steps profiles the compiled backend's decode step; "
+                                  f"the {self.backend!r} backend has none to profile: set it to 0")
         if not self.max_seconds > 0 or not self.ci_target > 0:
             raise PrunebenchError(f"max_seconds={self.max_seconds}, ci_target={self.ci_target}: "
                                   "both must be positive")
@@ -371,6 +379,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
                                                  max_runs=s.max_repeats,
                                                  max_seconds=s.max_seconds, target=s.ci_target)
         interference = meter.stop()
+    kernel_profile = _profile(runner, s, input_ids.shape[1]) if s.profile_steps else None
     runner.release()
     step = statistics.fmean(steps) if steps else None
     return {
@@ -391,7 +400,23 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
         "decode_step_s_p90": percentile(gaps, 90) if gaps else None,
         "decode_throughput_tok_s": batch_size / step if step else None,
         "interference": interference,
+        **({"kernel_profile": kernel_profile} if kernel_profile is not None else {}),
     }
+
+
+def _profile(runner, s: SweepSettings, prompt_tokens: int) -> dict[str, Any]:
+    """The decode step's kernels (after the timed runs, outside them); a profiler that fails is
+    recorded, and the row's timings stand."""
+    from prunebench.benchmark.kernel_profile import profile_decode_steps
+
+    try:
+        return {"status": "ok", **profile_decode_steps(
+            runner.decoder, min(s.profile_steps, s.output_tokens), prompt_tokens)}
+    except Exception as exc:  # noqa: BLE001 - diagnostics only
+        if is_out_of_memory(exc):
+            raise
+        log.warning("profiling the decode step failed: %s", exc)
+        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
 
 
 def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,

@@ -19,7 +19,9 @@ modification time are unchanged since it last verified against the recorded dige
 hashed again: anything that rewrites or truncates a file changes those. The memo covers the small
 files too, so a load that verifies nothing new costs a few stat calls. It lives outside the
 checkpoint (writing into a Snakemake output directory would make it look newer than its
-consumers). Set PRUNEBENCH_VERIFY=full to hash every time.
+consumers). Set PRUNEBENCH_VERIFY=full to hash every time. What a save has just hashed for its
+manifest is memoised under the checkpoint's final folder too (`remember_verified`, after the
+rename, which keeps size, inode and modification time), so its first load hashes nothing again.
 """
 
 from __future__ import annotations
@@ -82,14 +84,44 @@ def defining_files(path: Path) -> list[Path]:
                   and f.name != MANIFEST and not f.name.startswith("."))
 
 
-def write_manifest(path: Path, weight_files: list[Path], extra: dict[str, Any] | None = None) -> None:
+def write_manifest(path: Path, weight_files: list[Path],
+                   extra: dict[str, Any] | None = None) -> dict[str, list]:
+    """Write the manifest; return what was hashed as memo entries ({name: [size, inode, mtime,
+    sha256]}, stat taken before hashing) for `remember_verified` once the folder is in place."""
     others = defining_files(path)
-    digests = sha256_files([*weight_files, *others])  # one pool for all: the small files ride along
+    files = [*weight_files, *others]
+    stats = {f.name: _stat_key(f) for f in files}
+    digests = sha256_files(files)  # one pool for all: the small files ride along
     manifest = {"format": FORMAT_VERSION,
                 "weights_sha256": {f.name: digests[f.name] for f in weight_files},
                 "files_sha256": {f.name: digests[f.name] for f in others}}
     manifest.update(extra or {})
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return {name: [*stats[name], digests[name]] for name in digests}
+
+
+def remember_verified(path: Path, hashed: dict[str, list]) -> None:
+    """Memoise, for the checkpoint now at `path`, the files `write_manifest` hashed where it was
+    written (a staging folder renamed to `path` since): each file whose size, inode and
+    modification time are still those it was hashed with. A file that differs is left out, and
+    its first load hashes it as before."""
+    memo_file = None if os.environ.get("PRUNEBENCH_VERIFY") == "full" else _memo_file(path)
+    if memo_file is None:
+        return
+    fresh = {}
+    for name, entry in hashed.items():
+        try:
+            if _stat_key(path / name) == entry[:3]:
+                fresh[name] = entry
+        except OSError:  # gone already: nothing to remember
+            continue
+    if not fresh:
+        return
+    memo = {**_read_memo(memo_file), **fresh}
+    try:
+        write_json(memo_file, memo)
+    except OSError as exc:  # a read-only home only costs time
+        log.debug("could not record the hashes in %s: %s", memo_file, exc)
 
 
 def base_record(path: str | Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path, read_json_or_none, write_json
-from prunebench.checkpoint.integrity import MANIFEST, TOKENIZER_FILES
+from prunebench.checkpoint.integrity import MANIFEST, TOKENIZER_FILES, remember_verified
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +145,11 @@ def import_local(source: str, out_dir: str | Path) -> Path:
         convert_pickle_checkpoint(staging)
     # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
     # and an import interrupted then resumes with its copies.
-    write_manifest(staging, {"source": source, "imported_from": str(folder),
-                             "imported_files": record})
+    hashed = write_manifest(staging, {"source": source, "imported_from": str(folder),
+                                      "imported_files": record})
     (staging / SOURCE_RECORD).unlink()
     os.replace(staging, out_dir)
+    remember_verified(out_dir, hashed)
     log.info("imported %s into %s", folder, out_dir)
     return out_dir
 

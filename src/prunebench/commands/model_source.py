@@ -81,6 +81,7 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     """A hub model downloaded once into cache_dir/<org>--<repo>@<revision> (the workflow's
     `model` rule's way: a staging folder a rerun resumes, renamed once complete)."""
     from prunebench.hub import HubUnreachable, download, parse_source
+    from prunebench.checkpoint.integrity import remember_verified
     from prunebench.modeling import MANIFEST, write_manifest
 
     parsed = parse_source(source)
@@ -115,8 +116,9 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
                 "runs use without the network), copy that folder here from such a machine "
                 "(--cache-dir points at another cache), or give the model as a local folder "
                 "(local:<folder>)") from None
-        write_manifest(staging, {"source": source})
+        hashed = write_manifest(staging, {"source": source})
         os.replace(staging, out)
+        remember_verified(out, hashed)
     return out
 
 
