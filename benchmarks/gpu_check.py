@@ -127,7 +127,7 @@ def selfcheck(device: torch.device, attention: str, compile_mode: str) -> dict:
         ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                              max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
         decoder = StaticDecoder(model, 2, 12 + n, mode=compile_mode,
-                                attention="eager" if attention == "eager" else "sdpa")
+                                attention=attention if attention in ("eager", "flex") else "sdpa")
         decoder.prepare()
         out = decoder.generate(ids, n)
     equal = bool(torch.equal(out, ref))

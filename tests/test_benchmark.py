@@ -959,3 +959,59 @@ def test_a_sweep_holds_the_machine_lock_and_records_other_work(monkeypatch, tmp_
                                "gpu_other_processes"}
     sweep(dense_model(), exclusive=False)  # without the lock: not taken
     assert held == [True, False]
+
+
+# --------------------------------------------------------------------------- flex attention
+
+def gqa_model():
+    """Two blocks: grouped-query attention (4 query heads over 2 KV heads) and a zero-head one."""
+    config = small_config(num_hidden_layers=2)
+    config.layer_shapes = [{}, {"num_attention_heads": 0, "num_key_value_heads": 0,
+                                "o_proj_bias": True}]
+    return make_model(config)
+
+
+# Op by op flex runs its reference implementation, and says so: expected here.
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+def test_flex_attention_decodes_the_tokens_sdpa_decodes():
+    """flex_attention with the cache mask as a score modification attends exactly where SDPA
+    with the mask does (checked op by op on the CPU; on CUDA torch.compile generates it)."""
+    model = gqa_model()
+    ids = bench.make_prompt(None, 5, 256, seed=2).repeat(2, 1)
+    ids[1, 3] = 40
+    with torch.inference_mode():
+        sdpa = StaticDecoder(model, 2, 9, mode="eager")
+        flex = StaticDecoder(model, 2, 9, mode="eager", attention="flex")
+        assert torch.equal(flex.generate(ids, 4), sdpa.generate(ids, 4))
+        token, pos = ids[:, -1:], flex.positions[5:6]
+        assert torch.allclose(flex.forward(token, pos), sdpa.forward(token, pos), atol=1e-5)
+    # Its step compiles as one graph (what the CUDA graph and reduce-overhead need).
+    compiled = StaticDecoder(model, 2, 9, mode="compile", attention="flex",
+                             compile_kwargs={"backend": "eager", "fullgraph": True})
+    compiled.prepare()
+    with torch.inference_mode():
+        assert torch.equal(compiled.generate(ids, 4), sdpa.generate(ids, 4))
+
+
+def test_flex_attention_is_refused_where_nothing_would_compile_it():
+    model = gqa_model()
+    with pytest.raises(PrunebenchError, match="attention 'flex' needs torch.compile"):
+        StaticDecoder(model, 1, 8, mode="cuda-graph", attention="flex")
+    with pytest.raises(PrunebenchError, match="must be one of"):
+        StaticDecoder(model, 1, 8, attention="flash")
+    with pytest.raises(PrunebenchError, match="attention 'flex' is the compiled backend's"):
+        bench.SweepSettings(input_tokens=4, output_tokens=4, backend="hf", attention="flex")
+    # A compile that fails is not replaced by flex's op-by-op reference implementation.
+    def failing_backend(graph, example_inputs):
+        raise RuntimeError("inductor failed: simulated")
+
+    for attention, falls_back in (("sdpa", True), ("flex", False)):
+        runner = bench.CompiledRunner(model, 4, mode="compile", attention=attention,
+                                      compile_kwargs={"backend": failing_backend})
+        if falls_back:
+            runner.prepare(1, 8)
+            assert runner.mode == "eager" and "simulated" in runner.fallback
+        else:
+            with pytest.raises(Exception, match="simulated"):
+                runner.prepare(1, 8)
+            assert runner.fallback is None

@@ -185,9 +185,12 @@ def test_only_what_the_target_lacks_is_fetched_once(tmp_path, monkeypatch):
 
 def test_the_attention_step_autotunes_the_depth_model_with_the_decoders_own_attention():
     session, gpu_check = load_script("gpu_session"), load_script("gpu_check")
-    args = gpu_check.parse_args([*session.attention_args(False, 120), "--out", "x"])
-    assert (args.variants, args.attention, args.compile_mode) == ("depth", "eager",
-                                                                  "autotune-graph")
-    assert args.profile_steps > 0 and args.batch_sizes == "1" and args.backends == "compiled"
+    for attention in session.ATTENTION_TRIALS:
+        args = gpu_check.parse_args([*session.attention_args(False, 120, attention),
+                                     "--out", "x"])
+        assert (args.variants, args.attention, args.compile_mode) == ("depth", attention,
+                                                                      "autotune-graph")
+        assert args.profile_steps > 0 and args.batch_sizes == "1" and args.backends == "compiled"
+        assert args.no_selfcheck is (attention != "flex")  # flex proves its tokens first
     autotune = gpu_check.parse_args([*session.autotune_args(False, 120), "--out", "x"])
     assert autotune.attention == "auto" and autotune.variants.split(",")[0] == "dense"

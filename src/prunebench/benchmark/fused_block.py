@@ -31,6 +31,20 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos + rotate_half(x) * sin
 
 
+def flex_attention_masked(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                          mask: torch.Tensor, gqa: bool) -> torch.Tensor:
+    """Attention of q [B, Hq, T, hd] over the static cache [B, Hkv, L, hd] where mask [T, L] is
+    true, with flex_attention: the mask is applied as a score modification (scores of masked
+    positions -inf), so no block mask has to follow the position from step to step and the
+    step keeps its static shapes for the CUDA graph."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    def keep_visible(score, batch, head, q_idx, kv_idx):
+        return torch.where(mask[q_idx, kv_idx], score, -float("inf"))
+
+    return flex_attention(q, keys, values, score_mod=keep_visible, enable_gqa=gqa)
+
+
 # --------------------------------------------------------------------------- fused weights
 
 def _consecutive(tensors: list[torch.Tensor]) -> bool:
@@ -160,7 +174,10 @@ class Block(nn.Module):
         return torch.cat([F.linear(h, w, b) for w, b in zip(weight.split(split), biases)], -1)
 
     def attention(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                  pos: torch.Tensor, mask: torch.Tensor, eager: bool) -> torch.Tensor:
+                  pos: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
+        """`kind`: "sdpa" (PyTorch's kernels), "eager" (matmul, softmax, matmul) or "flex"
+        (flex_attention: under torch.compile one generated kernel, split over the cache for a
+        short query, as a decode step has)."""
         b, t, _ = h.shape
         n_q, n_kv = self.n_q, self.n_kv
         qkv = self._project(h, self.qkv_w, self.qkv_b, self.qkv_split)
@@ -175,13 +192,17 @@ class Block(nn.Module):
         self.v_cache[:, :, pos] = qkv[:, :, n_q + n_kv:].transpose(1, 2)
         keys, values = self.k_cache, self.v_cache
         groups = n_q // n_kv
+        if kind == "flex":
+            out = flex_attention_masked(q, keys, values, mask, groups > 1)
+            out = out.transpose(1, 2).reshape(b, t, -1)
+            return F.linear(out, self.o_w, self.o_b)
         if groups > 1:
             # Grouped-query attention: KV head j serves query heads j*groups .. j*groups+groups-1.
             # Fold those heads into the query length instead of repeating the cache, which
             # would copy the whole cache every step.
             q = q.reshape(b, n_kv, groups * t, self.head_dim)
             mask = mask.repeat(groups, 1)
-        if eager:
+        if kind == "eager":
             scores = (q @ keys.transpose(-1, -2)) * self.head_dim ** -0.5
             scores = scores.masked_fill(~mask, float("-inf"))
             probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
@@ -192,10 +213,10 @@ class Block(nn.Module):
         return F.linear(out, self.o_w, self.o_b)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor,
-                mask: torch.Tensor, eager_attention: bool) -> torch.Tensor:
+                mask: torch.Tensor, attention: str) -> torch.Tensor:
         if self.n_q:
             h = rms_norm(x, self.ln1, self.eps1)
-            x = x + self.attention(h, cos, sin, pos, mask, eager_attention)
+            x = x + self.attention(h, cos, sin, pos, mask, attention)
         elif self.o_b is not None:  # no heads: the attention output is the o_proj bias
             x = x + self.o_b
         if self.m:

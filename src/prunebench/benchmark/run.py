@@ -123,6 +123,10 @@ class SweepSettings:
         if self.warmup < 0 or self.repeats < 1:
             raise PrunebenchError(f"warmup={self.warmup}, repeats={self.repeats}: need warmup "
                                   ">= 0 and repeats >= 1")
+        if self.attention == "flex" and self.backend != "compiled":
+            raise PrunebenchError("attention 'flex' is the compiled backend's (its decode step "
+                                  f"under torch.compile); the {self.backend!r} backend takes "
+                                  "'auto', an SDPA kernel set or 'eager'")
         if self.profile_steps < 0:
             raise PrunebenchError(f"profile_steps={self.profile_steps}: need 0 (off) or more")
         if self.profile_steps and self.backend != "compiled":

@@ -80,7 +80,8 @@ class CompiledRunner:
         if mode == "auto":
             mode = "cuda-graph" if model.device.type == "cuda" else "eager"
         self.mode = mode
-        self.attention = "eager" if attention == "eager" else "sdpa"
+        # SDPA's kernel choice is the attention context's; "eager" and "flex" are the decoder's.
+        self.attention = attention if attention in ("eager", "flex") else "sdpa"
         self.fuse = fuse
         self.compile_kwargs = compile_kwargs
         self.sampling = sampling
@@ -109,7 +110,9 @@ class CompiledRunner:
         try:
             self.decoder.prepare()
         except Exception as exc:
-            if is_out_of_memory(exc) or self.mode == "eager":
+            # Flex attention run op by op is its reference implementation (every score
+            # materialised, seconds per step): no fallback worth timing, so its failure stands.
+            if is_out_of_memory(exc) or self.mode == "eager" or self.attention == "flex":
                 raise
             # Keep the benchmark alive but say plainly that this row was not captured.
             log.warning("decode step capture (%s) failed, running eagerly: %s", self.mode, exc)
