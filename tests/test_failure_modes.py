@@ -517,8 +517,9 @@ def test_a_pruned_checkpoint_is_stored_in_its_bases_dtype(tmp_path, tiny_model_d
         (base / "config.json").write_text(json.dumps(config))
         modeling.write_manifest(base)
     vocab = modeling.load_config(tiny_model_dir).vocab_size
-    prune_checkpoint(base, method, "0.8", tmp_path / "out", windows(n=4, length=32, vocab=vocab),
-                     device="cpu", dtype="float32")
+    report = prune_checkpoint(base, method, "0.8", tmp_path / "out",
+                              windows(n=4, length=32, vocab=vocab), device="cpu", dtype="float32")
+    assert (report["dtype"], report["saved_dtype"]) == ("float32", "float16")  # both recorded
     assert modeling.stored_dtype(tmp_path / "out") == torch.float16
     assert json.loads((tmp_path / "out" / "config.json").read_text())["dtype"] == "float16"
     loaded = modeling.load_model(tmp_path / "out", dtype=None)  # None: as stored

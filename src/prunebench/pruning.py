@@ -98,10 +98,12 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
         remove_hook_from_submodules(model)
         model.to("cpu")
     base = base_record(model_dir)
-    save_model(model.to(config_dtype(model.config)), tokenizer, out_dir,
-               extra_manifest={"base": base})
+    saved = config_dtype(model.config)
+    save_model(model.to(saved), tokenizer, out_dir, extra_manifest={"base": base})
     return {"method": method, "target": size, "target_params": target, "base": base,
             "params_before": dense_params, "params_after": params_after,
             "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,
             "method_report": method_report, "elapsed_s": time.perf_counter() - started,
-            "device": str(dev), "dtype": dtype, **placed}
+            # `dtype`: what the method computed in; `saved_dtype`: what the checkpoint stores.
+            "device": str(dev), "dtype": dtype, "saved_dtype": str(saved).removeprefix("torch."),
+            **placed}
