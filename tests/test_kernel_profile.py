@@ -44,6 +44,9 @@ def test_no_events_say_why_instead_of_dividing_by_zero():
 
 @pytest.mark.parametrize("name,kind", [
     ("fmha_cutlassF_f16_aligned_64x128_rf_sm80", "attention"),  # cutlass, but attention
+    ("triton_tem_fused_flex_attention_0", "attention"),  # a generated template, but attention
+    ("triton_per_fused__softmax_masked_fill_3", "attention"),
+    ("triton_tem_fused_bmm_1", "attention"),
     ("sm90_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize64x64x64", "gemm/gemv"),
     ("triton_poi_fused_add_cat_mul_1", "generated (triton)"),
     ("Memcpy DtoD (Device -> Device)", "copy/fill"),

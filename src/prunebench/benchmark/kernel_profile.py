@@ -19,10 +19,11 @@ from typing import Any
 import torch
 
 # Kernel families by name, first match wins (attention before GEMM: cutlass's attention kernels
-# carry "cutlass" in their names too). Names are the libraries' own, so this only groups them
-# for reading; the raw names are kept in `top`.
+# carry "cutlass" in their names too, inductor's flex-attention templates and the eager
+# attention's batched matmuls and softmax "triton"). Names are the libraries' own, so this only
+# groups them for reading; the raw names are kept in `top`.
 CATEGORIES = (
-    ("attention", ("flash", "fmha", "attention", "attn")),
+    ("attention", ("flash", "fmha", "attention", "attn", "flex", "bmm", "softmax")),
     ("gemm/gemv", ("gemm", "gemv", "cutlass", "xmma", "cublas", "splitk", "mm_", "addmm",
                    "linear", "matmul")),
     ("generated (triton)", ("triton",)),
