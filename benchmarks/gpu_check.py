@@ -122,7 +122,7 @@ def selfcheck(device: torch.device, attention: str, compile_mode: str) -> dict:
     ids = bench.make_prompt(None, 12, config.vocab_size).to(device).repeat(2, 1)
     ids[1, 5] = 77
     n = 24
-    with bench.attention_context(attention), torch.inference_mode():
+    with bench.attention_context(attention, device), torch.inference_mode():
         set_hf_attention(model, attention)
         ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                              max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
@@ -277,6 +277,9 @@ def parse_args(argv):
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.attention == "flex" and "hf" in args.backends.split(","):
+        p.error("--attention flex is the compiled backend's: add --backends compiled (and a "
+                "--compile-mode that compiles, e.g. autotune-graph)")
     for option in ("variants", "hf_variants"):
         unknown = sorted(set(getattr(args, option).split(",")) - set(VARIANTS))
         if unknown:

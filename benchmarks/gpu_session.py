@@ -56,7 +56,8 @@ SITE = Path("/tmp/prunebench-site")  # where carried wheels are installed
 # Each step's share of the deadline: (the most it may take, the least worth starting with, what
 # it leaves for the steps after it when they are to run).
 # The smoke run may take up to 540 s where it runs alone (its budget is 8 minutes); autotuning
-# takes about 90 s per model on an H200, so up to 300 s covers the three.
+# took 63-123 s per model on an H200 (2026-11-30), so up to 300 s covers two or three models;
+# the attention step's two trials on the depth model about 100 s each.
 SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (540, 120, 100),
           "autotune": (300, 90, 40), "attention": (240, 80, 0), "memory": (150, 60, 0)}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import json
@@ -450,6 +451,15 @@ def test_a_profiled_sweep_records_each_rows_decode_step_kernels(monkeypatch):
     assert rows[0]["kernel_profile"] == {"status": "error",
                                          "error": "RuntimeError: CUPTI_ERROR_NOT_INITIALIZED"}
 
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    # Even out of memory: the timed runs fit, so their row stands and the sweep goes on.
+    monkeypatch.setattr(kernel_profile, "profile_decode_steps", out_of_memory)
+    rows = sweep(dense_model(), backend="compiled", profile_steps=4)["rows"]
+    assert [(r["batch_size"], r["status"]) for r in rows] == [(1, "ok"), (2, "ok")]
+    assert "out of memory" in rows[1]["kernel_profile"]["error"]
+
 
 def test_settings_from_the_config_section_take_the_sweep_keys_only():
     """The config's benchmark section also holds the workflow's own keys (token_configs,
@@ -749,6 +759,29 @@ def test_gpu_check_runs_hf_only_on_the_variants_named(tmp_path):
         ("dense", "compiled"), ("depth", "compiled"), ("width", "compiled"), ("width", "hf")]
 
 
+def test_gpu_check_refuses_flex_attention_for_the_hf_backend(tmp_path, capsys):
+    gpu_check = load_gpu_check()
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--attention", "flex", "--out", str(tmp_path)])
+    assert "--attention flex is the compiled backend's: add --backends compiled" in (
+        capsys.readouterr().err)
+
+
+def test_flex_prefill_attention_is_pinned_on_cuda_as_auto_pins_it(monkeypatch):
+    import torch.nn.attention as sdpa
+
+    pinned = []
+    monkeypatch.setattr(sdpa, "sdpa_kernel", lambda backends: pinned.append(backends)
+                        or contextlib.nullcontext())
+    with bench.attention_context("flex", "cuda"):
+        pass
+    assert [[b.name for b in backends] for backends in pinned] == [
+        ["FLASH_ATTENTION", "EFFICIENT_ATTENTION"]]
+    with bench.attention_context("flex", "cpu"), bench.attention_context("flex"):
+        pass
+    assert len(pinned) == 1  # on the CPU PyTorch's own dispatch, as `auto` leaves it
+
+
 def test_gpu_check_runs_the_variants_named_in_their_order(tmp_path, capsys):
     gpu_check = load_gpu_check()
     # A session that measured dense before autotunes the pruned models first.
@@ -775,7 +808,7 @@ def test_gpu_check_profiles_the_compiled_decode_step_it_timed(tmp_path, capsys):
     for variant, blocks in (("dense", 8), ("depth", 6)):
         profile = profiles[(variant, "compiled")]
         assert profile["status"] == "ok", profile
-        assert profile["steps"] == 2  # the 4x2 cell decodes 2 tokens: no more steps to profile
+        assert profile["steps"] == 1  # a 4x2 cell's generate runs one decode step: no more
         linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
         assert linear["per_step"] == 4 * blocks + 1
     text = (tmp_path / "gpu_check.md").read_text()
@@ -1001,6 +1034,23 @@ def test_flex_attention_is_refused_where_nothing_would_compile_it():
         StaticDecoder(model, 1, 8, attention="flash")
     with pytest.raises(PrunebenchError, match="attention 'flex' is the compiled backend's"):
         bench.SweepSettings(input_tokens=4, output_tokens=4, backend="hf", attention="flex")
+    # On CUDA nothing compiles it with cuda-graph (also `auto` there) or op by op: refused from
+    # the settings alone, before a sweep moves the model.
+    from prunebench.benchmark.compiled import check_flex_mode
+
+    cuda = torch.device("cuda")
+    for mode in ("auto", "cuda-graph", "eager"):
+        with pytest.raises(PrunebenchError, match=f"compile_mode '(cuda-graph|{mode})' compiles"):
+            check_flex_mode("flex", mode, cuda)
+    for attention, mode, device in (("flex", "autotune-graph", cuda), ("flex", "eager",
+                                    torch.device("cpu")), ("sdpa", "cuda-graph", cuda)):
+        check_flex_mode(attention, mode, device)
+    moved = []
+    model = gqa_model()
+    model.to = lambda *args, **kwargs: moved.append(args)
+    with pytest.raises(PrunebenchError, match="attention 'flex' needs torch.compile"):
+        sweep(model, backend="compiled", attention="flex", compile_mode="cuda-graph")
+    assert moved == []
     # A compile that fails is not replaced by flex's op-by-op reference implementation.
     def failing_backend(graph, example_inputs):
         raise RuntimeError("inductor failed: simulated")

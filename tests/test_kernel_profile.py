@@ -36,10 +36,34 @@ def test_busy_time_is_separated_from_the_gaps_between_kernels():
     assert f"| `{GEMV}` | 1.0 | 0.010 | 58.8% |" in text
 
 
+def test_user_annotations_on_the_gpu_timeline_are_not_kernels():
+    """Inductor wraps a compiled call in a "## Call CompiledFxGraph ##" annotation, which the
+    profiler mirrors onto the GPU timeline over the call's kernels: counting it would count
+    their time twice."""
+    from types import SimpleNamespace
+
+    from prunebench.benchmark import kernel_profile
+
+    def event(name, start, end, device="DeviceType.CUDA", annotation=False, parent=None):
+        return SimpleNamespace(name=name, device_type=device, is_user_annotation=annotation,
+                               cpu_parent=parent, time_range=SimpleNamespace(start=start, end=end))
+
+    prof = SimpleNamespace(events=lambda: [
+        event("## Call CompiledFxGraph fabc ##", 0, 20, annotation=True),
+        event(GEMV, 0, 10), event(NORM, 12, 14),
+        event("cudaGraphLaunch", 0, 1, device="DeviceType.CPU")])
+    assert kernel_profile._events(prof, "cuda") == [(GEMV, 0.0, 10.0), (NORM, 12.0, 14.0)]
+    assert kernel_profile._events(prof, "cpu") == [("cudaGraphLaunch", 0.0, 1.0)]
+
+
 def test_no_events_say_why_instead_of_dividing_by_zero():
     profile = summarise([], steps=4, source="device kernels")
     assert profile["events"] == 0 and "no events" in profile["note"]
     assert "no events" in markdown(profile, "dense")
+    # Events of no duration (a clock too coarse): no share to give, and no crash.
+    instant = summarise([(GEMV, 5, 5)], steps=1, source="device kernels")
+    assert instant["busy_fraction"] is None and instant["top"][0]["share"] is None
+    assert "| - |" in markdown(instant, "dense")
 
 
 @pytest.mark.parametrize("name,kind", [
@@ -50,6 +74,10 @@ def test_no_events_say_why_instead_of_dividing_by_zero():
     ("sm90_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize64x64x64", "gemm/gemv"),
     ("triton_poi_fused_add_cat_mul_1", "generated (triton)"),
     ("Memcpy DtoD (Device -> Device)", "copy/fill"),
+    # A rotary kernel fused with a matmul's view: pointwise, not a GEMV.
+    ("triton_poi_fused__unsafe_view_add_cat_index_select_mm_mul_neg_slice_unsqueeze_view_2",
+     "generated (triton)"),
+    ("triton_red_fused__fused_rms_norm__to_copy_mm_mul_t_view_14", "gemm/gemv"),
     ("void at::native::reduce_kernel<512, 1>", "other"),
 ])
 def test_kernel_names_are_grouped_by_family(name, kind):

@@ -41,9 +41,14 @@ def resolve_attention(attention: str, device: torch.device) -> str:
 
 
 @contextlib.contextmanager
-def attention_context(attention: str) -> Iterator[None]:
-    """Restrict SDPA to the named kernels for everything run inside (capture included)."""
+def attention_context(attention: str, device: str | torch.device | None = None) -> Iterator[None]:
+    """Restrict SDPA to the named kernels for everything run inside (capture included).
+
+    `flex` decodes without SDPA, but its prefill uses SDPA: on CUDA pinned as `auto` pins it,
+    so that its time to first token compares with the SDPA rows'."""
     names = ATTENTION[attention]
+    if attention == "flex" and device is not None and torch.device(device).type == "cuda":
+        names = ATTENTION["flash-efficient"]
     if names is None:
         yield
         return
@@ -79,5 +84,6 @@ def attention_kernels(fn: Callable[[], Any]) -> list[str]:
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn()
-    keys = ("scaled_dot_product", "flash_attention", "efficient_attention", "cudnn_attention")
+    keys = ("scaled_dot_product", "flash_attention", "efficient_attention", "cudnn_attention",
+            "flex_attention")
     return sorted({e.name for e in prof.events() if any(k in e.name for k in keys)})

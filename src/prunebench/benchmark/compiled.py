@@ -95,6 +95,19 @@ def check_no_sliding_window(model: nn.Module, max_seq_len: int) -> None:
             "full attention only; use the hf backend for this cell, or shorter token configs")
 
 
+def check_flex_mode(attention: str, mode: str, device: torch.device) -> None:
+    """Refuse flex attention where nothing compiles it: a CUDA graph of our own or op by op on
+    CUDA would time flex_attention's reference implementation, every score materialised, which
+    says nothing about flex attention. (Op by op on the CPU stays allowed: what tests check.)"""
+    if mode == "auto":
+        mode = "cuda-graph" if device.type == "cuda" else "eager"
+    if attention == "flex" and (mode == "cuda-graph" or (mode == "eager" and device.type == "cuda")):
+        raise PrunebenchError(f"attention 'flex' needs torch.compile to generate its kernel, and "
+                              f"compile_mode {mode!r} compiles nothing: set compile_mode to "
+                              "compile-graph, autotune-graph, reduce-overhead or compile (or use "
+                              "another attention)")
+
+
 class StaticDecoder(nn.Module):
     """Greedy (or sampled) decoding of a LlamaForCausalLM for a fixed batch size and length.
 
@@ -125,13 +138,7 @@ class StaticDecoder(nn.Module):
         device, dtype = emb.device, emb.dtype
         if mode == "auto":
             mode = "cuda-graph" if device.type == "cuda" else "eager"
-        if attention == "flex" and mode == "cuda-graph":
-            # Without torch.compile flex_attention runs its reference implementation, which
-            # materialises every score: timing that would say nothing about flex attention.
-            raise PrunebenchError("attention 'flex' needs torch.compile to generate its kernel: "
-                                  "set compile_mode to compile-graph, autotune-graph, "
-                                  "reduce-overhead or compile (or use attention 'sdpa' with "
-                                  "cuda-graph)")
+        check_flex_mode(attention, mode, device)
         if (mode in GRAPH_MODES or mode == "reduce-overhead") and device.type != "cuda":
             raise PrunebenchError(f"compiled-backend mode {mode!r} needs a CUDA device (the model "
                                   f"is on {device}); use mode 'eager' on CPU")

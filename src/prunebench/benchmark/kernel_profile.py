@@ -18,12 +18,16 @@ from typing import Any
 
 import torch
 
-# Kernel families by name, first match wins (attention before GEMM: cutlass's attention kernels
+# Kernel families by name, first match wins: attention before GEMM (cutlass's attention kernels
 # carry "cutlass" in their names too, inductor's flex-attention templates and the eager
-# attention's batched matmuls and softmax "triton"). Names are the libraries' own, so this only
-# groups them for reading; the raw names are kept in `top`.
+# attention's batched matmuls and softmax "triton"), inductor's pointwise kernels before GEMM
+# (a rotary kernel fused with a matmul's view is named after the matmul). Names are the
+# libraries' own, so this only groups them for reading, with known blind spots: a sampled
+# decode's softmax counts as attention, a cuBLAS batched matmul (no "bmm" in its name) as GEMM.
+# The raw names are kept in `top`.
 CATEGORIES = (
     ("attention", ("flash", "fmha", "attention", "attn", "flex", "bmm", "softmax")),
+    ("generated (triton)", ("triton_poi_",)),
     ("gemm/gemv", ("gemm", "gemv", "cutlass", "xmma", "cublas", "splitk", "mm_", "addmm",
                    "linear", "matmul")),
     ("generated (triton)", ("triton",)),
@@ -45,7 +49,9 @@ def _events(prof, device_type: str) -> list[tuple[str, float, float]]:
     for e in prof.events():
         kind = str(getattr(e, "device_type", "")).rsplit(".", 1)[-1]
         if device_type == "cuda":
-            if kind != "CUDA":
+            # User annotations mirrored onto the GPU timeline (inductor's "## Call
+            # CompiledFxGraph ##" around a compiled call) span kernels: not kernels themselves.
+            if kind != "CUDA" or getattr(e, "is_user_annotation", False):
                 continue
         elif kind != "CPU" or e.cpu_parent is not None or e.name.startswith("["):
             continue
@@ -126,16 +132,21 @@ def markdown(profile: dict[str, Any], title: str, names: int = 15) -> str:
     `names` costliest kernels."""
     if "per_step" not in profile:
         return f"{title}: {profile.get('note', 'no profile')}"
+
+    def pct(x: float | None, digits: int = 0) -> str:
+        return "-" if x is None else f"{100 * x:.{digits}f}%"
+
     lines = [f"{title}: {profile['per_step']:.0f} {profile['source']} per step, busy "
              f"{profile['busy_ms_per_step']:.3f} ms of a {profile['span_ms_per_step']:.3f} ms "
-             f"span ({100 * profile['busy_fraction']:.0f}%), {profile['steps']} steps", ""]
+             f"span ({pct(profile['busy_fraction'])}), {profile['steps']} steps", ""]
     for label, rows in (("kind", profile["categories"]), ("name", profile["top"][:names])):
         lines += [f"| {label} | per step | ms per step | share of busy time |",
                   "|---|---|---|---|"]
         for row in rows:
             key = row["category"] if label == "kind" else row["name"]
             key = key if len(key) <= 90 else key[:87] + "..."
-            lines.append(f"| {key if label == 'kind' else f'`{key}`'} | {row['per_step']:.1f} | "
-                         f"{row['ms_per_step']:.3f} | {100 * row['share']:.1f}% |")
+            shown = key if label == "kind" else f"`{key}`"
+            lines.append(f"| {shown} | {row['per_step']:.1f} | {row['ms_per_step']:.3f} | "
+                         f"{pct(row['share'], 1)} |")
         lines.append("")
     return "\n".join(lines).rstrip()

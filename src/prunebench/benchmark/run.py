@@ -35,6 +35,7 @@ from prunebench.atomic import read_json, write_json
 from prunebench.benchmark.attention import (attention_context, attention_kernels,
                                             resolve_attention, set_hf_attention)
 from prunebench.benchmark.compiled import MODES as COMPILE_MODES
+from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.floors import add_floor, mean_decode_context, measure_bandwidth
 from prunebench.benchmark.interference import CompetitionMeter, machine_lock
 from prunebench.benchmark.measure import PeakMemory, StepClock, synchronize
@@ -193,6 +194,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     device = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype, device)  # 'auto': float16 on CUDA, float32 on CPU
     attention = resolve_attention(s.attention, device)
+    if s.backend == "compiled":  # before the model moves: flex needs a compile mode on CUDA
+        check_flex_mode(attention, s.compile_mode, device)
     model.to(device=device, dtype=dtype)
     model.eval()
     hf_attention = set_hf_attention(model, attention) if s.backend == "hf" else None
@@ -229,6 +232,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
         "bandwidth_gbps": bandwidth / 1e9 if bandwidth else None,
         "bandwidth_method": bandwidth_method if bandwidth else None,
         "floor_context_tokens": mean_decode_context(s.input_tokens, s.output_tokens),
+        # Only when profiling: rows resumed from an unprofiled sweep then do not match.
+        **({"profile_steps": s.profile_steps} if s.profile_steps else {}),
         "rows": [],
         "compile_s": None,
         "provenance": None,
@@ -240,7 +245,7 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     log.info("benchmark %s/%s backend=%s %dx%d on %s %s attention=%s batches=%s",
              s.model_name, s.variant, s.backend, s.input_tokens, s.output_tokens, device,
              dtype_name(dtype), attention, s.batch_sizes)
-    with attention_context(attention):
+    with attention_context(attention, device):
         if s.probe_attention:
             result["attention_kernels"] = _probe_attention(model, s.backend, prompt, device,
                                                            attention)
@@ -413,12 +418,14 @@ def _profile(runner, s: SweepSettings, prompt_tokens: int) -> dict[str, Any]:
     recorded, and the row's timings stand."""
     from prunebench.benchmark.kernel_profile import profile_decode_steps
 
+    # A generate of N tokens runs N - 1 decode steps; profile no more than that.
+    steps = min(s.profile_steps, max(1, s.output_tokens - 1))
     try:
-        return {"status": "ok", **profile_decode_steps(
-            runner.decoder, min(s.profile_steps, s.output_tokens), prompt_tokens)}
-    except Exception as exc:  # noqa: BLE001 - diagnostics only
+        return {"status": "ok", **profile_decode_steps(runner.decoder, steps, prompt_tokens)}
+    except Exception as exc:  # noqa: BLE001 - diagnostics only; even out of memory, the timed
+        # runs fit and their row stands
         if is_out_of_memory(exc):
-            raise
+            free_memory(runner.decoder.positions.device)
         log.warning("profiling the decode step failed: %s", exc)
         return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
 
