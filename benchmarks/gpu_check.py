@@ -37,7 +37,7 @@ from prunebench.benchmark.attention import set_hf_attention
 from prunebench.modeling import (count_params, default_layer_shape, random_model, remove_blocks,
                                  resolve_device, resolve_dtype)
 from prunebench.provenance import provenance
-from prunebench.benchmark.compiled import StaticDecoder
+from prunebench.benchmark.compiled import StaticDecoder, decoder_attention
 
 log = logging.getLogger("gpu_check")
 # Randomly initialised LLaMA shapes: dense, depth-pruned (whole blocks) and width-pruned to the
@@ -127,7 +127,7 @@ def selfcheck(device: torch.device, attention: str, compile_mode: str) -> dict:
         ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                              max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
         decoder = StaticDecoder(model, 2, 12 + n, mode=compile_mode,
-                                attention=attention if attention in ("eager", "flex") else "sdpa")
+                                attention=decoder_attention(attention))
         decoder.prepare()
         out = decoder.generate(ids, n)
     equal = bool(torch.equal(out, ref))

@@ -228,6 +228,14 @@ def read_md(path: Path) -> str:
     return path.read_text() if path.exists() else f"(no {path.name}: see session.log)"
 
 
+def run_gpu_check(session: Session, title: str, extra: list[str], out: Path, timeout: float,
+                  env: dict) -> str:
+    """Run benchmarks/gpu_check.py with `extra` arguments; its section of the summary."""
+    code, seconds = session.run([sys.executable, "benchmarks/gpu_check.py", *extra, "--out",
+                                 str(out)], timeout=timeout, env=env)
+    return f"## {title} (exit {code}, {seconds:.0f} s)\n{read_md(out / 'gpu_check.md')}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default=",".join(STEPS), help=f"any of {','.join(STEPS)}")
@@ -270,25 +278,18 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(f"## env\n{step_env(session, env, work)}")
             continue
         if name in ("check", "autotune"):
-            out = work / name
             # gpu_check's own budget ends 30 s before the share, for its report and tables.
             extra = (check_args if name == "check" else autotune_args)(args.rehearse, share - 30)
-            code, seconds = session.run([py, "benchmarks/gpu_check.py", *extra, "--out",
-                                         str(out)], timeout=share, env=env)
-            sections.append(f"## {name} (exit {code}, {seconds:.0f} s)\n"
-                            f"{read_md(out / 'gpu_check.md')}")
+            sections.append(run_gpu_check(session, name, extra, work / name, share, env))
         elif name == "attention":
             for attention in ATTENTION_TRIALS:  # each within what is left of the share
                 left = share - (time.monotonic() - t0)
                 if left < least:
                     sections.append(f"## attention {attention}\nskipped: its share is spent")
                     continue
-                out = work / f"attention-{attention}"
                 extra = attention_args(args.rehearse, left - 20, attention)
-                code, seconds = session.run([py, "benchmarks/gpu_check.py", *extra, "--out",
-                                             str(out)], timeout=left, env=env)
-                sections.append(f"## attention {attention} (exit {code}, {seconds:.0f} s)\n"
-                                f"{read_md(out / 'gpu_check.md')}")
+                sections.append(run_gpu_check(session, f"attention {attention}", extra,
+                                              work / f"attention-{attention}", left, env))
         elif name == "smoke":
             cmd = ["bash", "benchmarks/gpu_smoke.sh"]
             if args.rehearse:

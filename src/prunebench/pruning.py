@@ -13,9 +13,9 @@ from prunebench import PrunebenchError
 from prunebench.atomic import require_free_space
 from prunebench.checkpoint.integrity import base_record
 from prunebench.data import token_id_problem
-from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
-                                 load_model, load_tokenizer, placement_record, resolve_device,
-                                 resolve_dtype, save_model, saved_dtype)
+from prunebench.modeling import (check_param_count, config_dtype, count_params, dtype_name,
+                                 load_config, load_model, load_tokenizer, placement_record,
+                                 resolve_device, resolve_dtype, save_model, saved_dtype)
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
@@ -98,12 +98,11 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
         remove_hook_from_submodules(model)
         model.to("cpu")
     base = base_record(model_dir)
-    saved = config_dtype(model.config)
-    save_model(model.to(saved), tokenizer, out_dir, extra_manifest={"base": base})
+    save_model(model.to(config_dtype(model.config)), tokenizer, out_dir,
+               extra_manifest={"base": base})
     return {"method": method, "target": size, "target_params": target, "base": base,
             "params_before": dense_params, "params_after": params_after,
             "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,
             "method_report": method_report, "elapsed_s": time.perf_counter() - started,
             # `dtype`: what the method computed in; `saved_dtype`: what the checkpoint stores.
-            "device": str(dev), "dtype": dtype, "saved_dtype": str(saved).removeprefix("torch."),
-            **placed}
+            "device": str(dev), "dtype": dtype, "saved_dtype": dtype_name(model), **placed}

@@ -73,15 +73,20 @@ def set_hf_attention(model, attention: str) -> str:
     return model.config._attn_implementation
 
 
+def quiet_profiler() -> None:
+    """Call before the PyTorch profiler's first start in a process.
+
+    The profiler's library (Kineto) prints `USDT: ... profiler_start` / `profiler_stop` to
+    stderr at every use; USDT is its highest level, so only a level above all of them silences
+    it. Read once, when the profiler first starts; a value the user set is kept."""
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
+
+
 def attention_kernels(fn: Callable[[], Any]) -> list[str]:
     """Names of the attention operators that actually ran during fn(), from the profiler."""
     from torch.profiler import ProfilerActivity, profile
 
-    # The profiler's library (Kineto) prints `USDT: ... profiler_start` / `profiler_stop` to
-    # stderr at every use; USDT is its highest level, so only a level above all of them
-    # silences it. Read once, when the profiler first starts; a value the user set is kept.
-    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
-
+    quiet_profiler()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn()
     keys = ("scaled_dot_product", "flash_attention", "efficient_attention", "cudnn_attention",

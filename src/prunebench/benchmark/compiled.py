@@ -95,12 +95,24 @@ def check_no_sliding_window(model: nn.Module, max_seq_len: int) -> None:
             "full attention only; use the hf backend for this cell, or shorter token configs")
 
 
+def resolve_mode(mode: str, device: torch.device) -> str:
+    """`auto`: our own CUDA graph on CUDA, op by op elsewhere."""
+    if mode == "auto":
+        return "cuda-graph" if device.type == "cuda" else "eager"
+    return mode
+
+
+def decoder_attention(attention: str) -> str:
+    """The decoder's attention for a benchmark's `attention` setting: its own `eager` or `flex`,
+    else `sdpa` (which SDPA kernels may run is the attention context's to say)."""
+    return attention if attention in ("eager", "flex") else "sdpa"
+
+
 def check_flex_mode(attention: str, mode: str, device: torch.device) -> None:
     """Refuse flex attention where nothing compiles it: a CUDA graph of our own or op by op on
     CUDA would time flex_attention's reference implementation, every score materialised, which
     says nothing about flex attention. (Op by op on the CPU stays allowed: what tests check.)"""
-    if mode == "auto":
-        mode = "cuda-graph" if device.type == "cuda" else "eager"
+    mode = resolve_mode(mode, device)
     if attention == "flex" and (mode == "cuda-graph" or (mode == "eager" and device.type == "cuda")):
         raise PrunebenchError(f"attention 'flex' needs torch.compile to generate its kernel, and "
                               f"compile_mode {mode!r} compiles nothing: set compile_mode to "
@@ -136,8 +148,7 @@ class StaticDecoder(nn.Module):
         config = model.config
         emb = model.model.embed_tokens.weight
         device, dtype = emb.device, emb.dtype
-        if mode == "auto":
-            mode = "cuda-graph" if device.type == "cuda" else "eager"
+        mode = resolve_mode(mode, device)
         check_flex_mode(attention, mode, device)
         if (mode in GRAPH_MODES or mode == "reduce-overhead") and device.type != "cuda":
             raise PrunebenchError(f"compiled-backend mode {mode!r} needs a CUDA device (the model "

@@ -12,11 +12,12 @@ are no kernels, and the top-level operators stand in for them (same table, op-by
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from typing import Any
 
 import torch
+
+from prunebench.benchmark.attention import quiet_profiler
 
 # Kernel families by name, first match wins: attention before GEMM (cutlass's attention kernels
 # carry "cutlass" in their names too, inductor's flex-attention templates and the eager
@@ -75,7 +76,7 @@ def profile_decode_steps(decoder, steps: int, start_position: int,
 
     device = decoder.positions.device
     cuda = device.type == "cuda"
-    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # Kineto's USDT lines on stderr (attention.py)
+    quiet_profiler()
     token = torch.zeros(decoder.batch_size, 1, dtype=torch.long, device=device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with torch.inference_mode():

@@ -75,13 +75,12 @@ class CompiledRunner:
                  attention: str = "sdpa", fuse: bool = True,
                  compile_kwargs: dict | None = None, sampling: Sampling | None = None,
                  seed: int = 0):
+        from prunebench.benchmark.compiled import decoder_attention, resolve_mode
+
         self.model = model
         self.output_tokens = output_tokens
-        if mode == "auto":
-            mode = "cuda-graph" if model.device.type == "cuda" else "eager"
-        self.mode = mode
-        # SDPA's kernel choice is the attention context's; "eager" and "flex" are the decoder's.
-        self.attention = attention if attention in ("eager", "flex") else "sdpa"
+        self.mode = resolve_mode(mode, model.device)
+        self.attention = decoder_attention(attention)
         self.fuse = fuse
         self.compile_kwargs = compile_kwargs
         self.sampling = sampling
