@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 # Machines without an NVIDIA driver get the CPU-friendly pinned build; GPU machines any torch 2.x.
-TORCH_REQ ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.4,<3' || echo 'torch==2.13.0')
+TORCH_REQ ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.6,<3' || echo 'torch==2.13.0')
 CORES ?= all
 
 .PHONY: setup run test test-fast clean
@@ -22,7 +22,15 @@ CORES ?= all
 unexport PYTHONDONTWRITEBYTECODE
 FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 
+# The oldest Python prunebench runs on (pyproject.toml's requires-python; Snakemake 8 and 9 need
+# 3.11): an older one is refused here by name, before a venv is made that could not install.
+PYTHON_FLOOR := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"/\1/p' pyproject.toml)
+
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; floor = tuple(map(int, "$(PYTHON_FLOOR)".split("."))); \
+	sys.exit(None if sys.version_info[:2] >= floor else "prunebench needs Python $(PYTHON_FLOOR) \
+	or newer (Snakemake needs it); $(PYTHON) is Python %d.%d: run make with PYTHON=<a newer \
+	python3>, e.g. make test PYTHON=python3.12" % sys.version_info[:2])'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python \

@@ -37,6 +37,7 @@ Carried wheels in .whl/ (benchmarks/offline_wheels.py makes them) are installed 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -180,8 +181,22 @@ def step_env(session: Session, env: dict, work: Path) -> str:
         session.say(line)
     freeze = subprocess.run([sys.executable, "-m", "pip", "list", "--format=freeze"],
                             capture_output=True, text=True, env=env)
-    (work / "pip-freeze.txt").write_text(freeze.stdout)
+    with whole(work / "pip-freeze.txt") as tmp:
+        tmp.write_text(freeze.stdout)
     return "\n".join(f"- {line}" for line in lines)
+
+
+@contextlib.contextmanager
+def whole(path: Path):
+    """A temporary sibling to write; renamed to `path` only once written: a session stopped at
+    its deadline (or killed by the device's limit) leaves no truncated archive or summary that
+    looks finished. (Standalone: this script does not import prunebench's atomic helpers.)"""
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def check_args(rehearse: bool, budget: float) -> list[str]:
@@ -315,8 +330,9 @@ def main(argv: list[str] | None = None) -> int:
 
     total = time.monotonic() - session.start
     sections.append(f"total wall time of this run: {total:.0f} s")
-    (args.out / "summary.md").write_text("\n\n".join(sections) + "\n")
-    with tarfile.open(args.out / "results.tar.gz", "w:gz") as archive:
+    with whole(args.out / "summary.md") as tmp:
+        tmp.write_text("\n\n".join(sections) + "\n")
+    with whole(args.out / "results.tar.gz") as tmp, tarfile.open(tmp, "w:gz") as archive:
         # The rehearsal's copy of the checkout: its run's files only (below), not its code.
         archive.add(work, arcname="gpu_session",
                     filter=lambda info: None if info.name.startswith("gpu_session/checkout")

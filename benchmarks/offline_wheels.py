@@ -71,28 +71,32 @@ def closure(roots: list[str], python_version: str) -> dict[str, str]:
 
 
 def fetch(name: str, version: str, out: Path, python_version: str, platforms: list[str]) -> str:
-    """Download (or build, if pure Python) one wheel into `out`; returns how it was got."""
+    """Download (or build, if pure Python) one wheel into `out`; returns how it was got.
+
+    The wheel is made in a scratch folder inside `out` and renamed in only when whole: an
+    interrupted fetch leaves no partial wheel that a rerun would take as present (and the
+    rename never crosses file systems, as one from /tmp could)."""
     pip = [sys.executable, "-m", "pip"]
-    download = [*pip, "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                "--python-version", python_version, "--implementation", "cp",
-                *[arg for p in platforms for arg in ("--platform", p)],
-                "-d", str(out), f"{name}=={version}"]
-    if subprocess.run(download, capture_output=True, text=True).returncode == 0:
-        return "downloaded"
-    with tempfile.TemporaryDirectory() as scratch:
-        build = [*pip, "wheel", "--quiet", "--no-deps", "--no-binary", name, "-w", scratch,
-                 f"{name}=={version}"]
-        result = subprocess.run(build, capture_output=True, text=True)
-        wheels = list(Path(scratch).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            raise SystemExit(f"no wheel of {name}=={version} for Python {python_version} and "
-                             f"none could be built:\n{result.stderr[-2000:]}")
-        wheel = wheels[0]
-        if not wheel.name.endswith("-none-any.whl"):
+    with tempfile.TemporaryDirectory(dir=out, prefix=".fetch-") as scratch:
+        download = [*pip, "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                    "--python-version", python_version, "--implementation", "cp",
+                    *[arg for p in platforms for arg in ("--platform", p)],
+                    "-d", scratch, f"{name}=={version}"]
+        how = "downloaded"
+        if subprocess.run(download, capture_output=True, text=True).returncode != 0:
+            build = [*pip, "wheel", "--quiet", "--no-deps", "--no-binary", name, "-w", scratch,
+                     f"{name}=={version}"]
+            result = subprocess.run(build, capture_output=True, text=True)
+            if result.returncode != 0 or not list(Path(scratch).glob("*.whl")):
+                raise SystemExit(f"no wheel of {name}=={version} for Python {python_version} "
+                                 f"and none could be built:\n{result.stderr[-2000:]}")
+            how = "built (pure Python)"
+        wheel = next(Path(scratch).glob("*.whl"))
+        if how != "downloaded" and not wheel.name.endswith("-none-any.whl"):
             raise SystemExit(f"{name}=={version} has no wheel for the target and builds only a "
                              f"platform-specific one here ({wheel.name}): build it on the target")
         wheel.rename(out / wheel.name)
-    return "built (pure Python)"
+    return how
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         if any(w.name.split("-")[1] == version for w in present):
             print(f"{name}=={version}: already in {args.out}")
             continue
-        for stale in present:  # one version of each: two would stop the install
-            stale.unlink()
         how = fetch(name, version, args.out, args.python_version,
                     args.platforms or DEFAULT_PLATFORMS)
+        for stale in present:  # one version of each (two would stop the install), once the
+            stale.unlink()     # new one is in
         print(f"{name}=={version}: {how}")
     size = sum(w.stat().st_size for w in args.out.glob("*.whl"))
     print(f"{len(needed)} packages the target lacks, {size / 2**20:.1f} MiB in {args.out}")

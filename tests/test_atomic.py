@@ -171,3 +171,40 @@ def test_free_space_is_checked_on_the_nearest_folder_that_exists(tmp_path):
                        r"its file system has .* GiB free"):
         atomic.require_free_space(out, 2**62, "pruning")  # 4 EiB: more than any disk
     assert not (tmp_path / "not").exists()  # the check creates nothing
+
+
+def test_a_file_is_on_disk_before_its_name_is_and_the_name_after(tmp_path, monkeypatch):
+    """The order a crash-safe publish needs: the temporary file's data synced, then the rename,
+    then the folder holding the new name synced."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(src), str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    atomic.write_json(tmp_path / "result.json", {"ok": 1})
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    assert events[0][1] == events[1][1]  # the temporary file itself was synced
+    assert events[1][2] == str(tmp_path / "result.json")
+    assert events[2][1] == str(tmp_path)
+    assert atomic.read_json(tmp_path / "result.json") == {"ok": 1}
+
+
+def test_a_folder_that_cannot_be_synced_still_gets_the_file(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if os.path.isdir(os.readlink(f"/proc/self/fd/{fd}")):
+            raise OSError(22, "Invalid argument")  # as some network file systems answer
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    atomic.write_text(tmp_path / "table.md", "| a |\n")
+    assert (tmp_path / "table.md").read_text() == "| a |\n"

@@ -152,10 +152,21 @@ def test_forced_output_length_every_batch_size(monkeypatch, backend, runner_cls)
         assert out == (batch, length + 7)
 
 
-def test_hf_sampling_honours_length():
-    result = sweep(dense_model(), sampling=True, output_tokens=5, batch_sizes=[2])
+def test_hf_sampling_honours_length(monkeypatch):
+    model = dense_model()
+    # Every token but the pad is an EOS: unforced, every sequence would sample one at its first
+    # step and generation would stop there (with the likeliest token alone, at a probability
+    # of about 0.24, a batch of two would rarely stop within 5 sampled tokens).
+    eos = list(range(1, model.config.vocab_size))
+    model.config.eos_token_id = eos
+    model.generation_config.eos_token_id = eos
+    shapes = spy_outputs(monkeypatch, bench.HFRunner)
+    result = sweep(model, sampling=True, output_tokens=5, batch_sizes=[2], probe_attention=False)
     assert result["sampling"] == {"top_k": 50, "top_p": 0.95, "temperature": 1.0}
     assert result["rows"][0]["status"] == "ok"
+    assert {i[0] for i, _ in shapes} == {2}
+    for (batch, length), out in shapes:
+        assert out == (batch, length + 5)
 
 
 def test_throughput_latency_and_split_fields():
@@ -364,14 +375,42 @@ def test_rows_say_how_far_to_trust_them():
     json.dumps(result)
 
 
-def test_adaptive_repeats_off_and_capped_in_a_sweep():
+def test_adaptive_repeats_off_and_capped_in_a_sweep(monkeypatch):
+    import importlib
+    import types
+
     off = sweep(dense_model(), batch_sizes=[1], repeats=2, probe_attention=False)
     assert off["rows"][0]["runs"] == 2 and off["max_repeats"] == 2
-    # a seconds cap any run exceeds: no run beyond the minimum, whatever the machine
+    # A fake clock for the sweep's timing that moves only while a timed run generates: 1 s,
+    # 3 s, 1 s, 3 s... Runs that noisy are never stable: a standard deviation of about 1 s on a
+    # mean of about 2 s puts the 95% half-width, t(n-1) x 1 s / sqrt(n), above 5% of the mean
+    # (0.1 s) until n is in the hundreds, far past max_repeats=50. So the seconds cap stops it.
+    fake = {"t": 0.0, "runs": 0}
+    original = bench.HFRunner.generate
+
+    def generate(self, input_ids, attention_mask, clock=None):
+        out = original(self, input_ids, attention_mask, clock)
+        if clock is not None:  # a timed run (warm-ups are given no step clock)
+            fake["t"] += (1.0, 3.0)[fake["runs"] % 2]
+            fake["runs"] += 1
+        return out
+
+    monkeypatch.setattr(bench.HFRunner, "generate", generate)
+    run_module = importlib.import_module("prunebench.benchmark.run")
+    monkeypatch.setattr(run_module, "time", types.SimpleNamespace(perf_counter=lambda: fake["t"]))
+    # A cap any run exceeds: no run beyond the minimum of 2.
     capped = sweep(dense_model(), batch_sizes=[1], repeats=2, max_repeats=50, max_seconds=1e-9,
-                   probe_attention=False)
-    assert capped["rows"][0]["runs"] == 2
-    assert capped["rows"][0]["stop_reason"] in ("stable", "max_seconds")
+                   probe_attention=False)["rows"][0]
+    assert (capped["runs"], capped["stop_reason"]) == (2, "max_seconds")
+    assert capped["latencies_s"] == [1.0, 3.0]  # the fake clock timed it
+    # A cap of 10 s: the sums after each run are 1, 4, 5, 8, 9, 12; the minimum 2 runs are
+    # taken, then runs are added while the sum is below 10 (max_repeats=50 is never reached):
+    # 6 runs, the last one past the cap.
+    fake["runs"] = 0
+    capped = sweep(dense_model(), batch_sizes=[1], repeats=2, max_repeats=50, max_seconds=10,
+                   probe_attention=False)["rows"][0]
+    assert (capped["runs"], capped["stop_reason"]) == (6, "max_seconds")
+    assert capped["latencies_s"] == [1.0, 3.0] * 3 and capped["unstable"]
 
 
 def test_eager_attention_is_pinned_and_recorded():

@@ -135,6 +135,23 @@ def test_hub_texts_load_at_their_pinned_commit(monkeypatch):
     assert hub.calls[1][2]["data_files"] == data.HUB_TEXTS["c4"].data_files
 
 
+@pytest.mark.parametrize("env, sent", [(None, False), ("hf_secret_value_123", "hf_secret_value_123")])
+def test_hub_texts_send_the_environments_token_and_no_other(monkeypatch, env, sent):
+    """HF_TOKEN, or False: a token saved on the machine (`hf auth login`) is never sent."""
+    import datasets
+
+    from prunebench import data
+
+    if env is None:
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("HF_TOKEN", env)
+    hub = FakeHub(scripts=[data.HUB_TEXTS["ptb"].path])  # the direct load, then the export's
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    data.load_rows("ptb", "validation")
+    assert [kwargs["token"] for _, _, kwargs in hub.calls] == [sent, sent]
+
+
 @pytest.mark.parametrize("datasets_3", [False, True])
 @pytest.mark.parametrize("source, split, folder", [
     ("ptb", "validation", "penn_treebank/validation"), ("bookcorpus", "train", "plain_text/train")])

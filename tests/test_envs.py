@@ -1,5 +1,7 @@
 """The conda environment and pyproject.toml pin the same dependency ranges."""
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -37,3 +39,58 @@ def test_env_file_installs_the_library_from_this_checkout():
     assert len(editable) == 1
     assert (env_file.parent / editable[0]).resolve() == REPO
     assert (REPO / "pyproject.toml").exists()
+
+
+def python_floor() -> str:
+    """pyproject.toml's requires-python, '>=3.11' -> '3.11' (the one bound the project sets)."""
+    spec = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert re.fullmatch(r">=\d+\.\d+", spec), spec
+    return spec[2:]
+
+
+def test_python_floor_is_the_same_for_the_jobs_environment():
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "prunebench.yaml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    assert f">={python_floor()}," in python, python
+
+
+def fake_python(folder: Path, version: tuple[int, int]) -> Path:
+    """A python3 that make's version guard sees as `version` (sys.version_info replaced before
+    the guard's code runs); anything else it is asked to do (`-m venv`) it notes and fails."""
+    fake = folder / f"python{version[0]}.{version[1]}"
+    fake.write_text("#!/bin/sh\n"
+                    'if [ "$1" != "-c" ]; then echo "$@" >> "$0.calls"; exit 3; fi\n'
+                    f'exec "{sys.executable}" -c "import sys; '
+                    f"sys.version_info = ({version[0]}, {version[1]}, 0, 'final', 0)\n$2\"\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def venv_calls(fake: Path) -> str:
+    """What the fake python was asked beyond the guard (make may also ask pip's config first)."""
+    calls = fake.with_name(fake.name + ".calls")
+    return calls.read_text() if calls.exists() else ""
+
+
+def make_setup(python: Path, venv: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-C", str(REPO), "setup", f"PYTHON={python}", f"VENV={venv}"],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_make_refuses_a_python_older_than_the_floor_by_name(tmp_path):
+    """A Python below requires-python is named before any venv is made (uv or pip would only
+    say that no snakemake version fits)."""
+    major, minor = map(int, python_floor().split("."))
+    fake = fake_python(tmp_path, (major, minor - 1))
+    done = make_setup(fake, tmp_path / "venv")
+    assert done.returncode != 0
+    assert f"needs Python {python_floor()} or newer" in done.stderr
+    assert f"is Python {major}.{minor - 1}" in done.stderr
+    assert "-m venv" not in venv_calls(fake)
+
+
+def test_make_goes_on_with_a_python_at_the_floor(tmp_path):
+    fake = fake_python(tmp_path, tuple(map(int, python_floor().split("."))))
+    done = make_setup(fake, tmp_path / "venv")
+    assert "needs Python" not in done.stderr
+    assert "-m venv" in venv_calls(fake)

@@ -1,5 +1,6 @@
 """One GPU per job on a machine with several (prunebench.gpu_claim): claimed through OS file
 locks, tried here with GPU keys of no real GPU, by processes as the workflow's jobs are."""
+import os
 import select
 import subprocess
 import sys
@@ -12,11 +13,13 @@ import torch
 
 from prunebench import gpu_claim, modeling
 
-# A job: claims one GPU (or all), says which, and holds it until told to end.
+# A job: claims one GPU (or all), says which, and holds it until told to end; its log (stderr)
+# says when it has found every GPU it asked for held and waits.
 HOLDER = textwrap.dedent("""
-    import sys, time
+    import logging, sys, time
     from pathlib import Path
     from prunebench import gpu_claim
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)  # says when it waits
     keys, mode, done = sys.argv[1].split(","), sys.argv[2], Path(sys.argv[3])
     if mode in ("one", "one-then-all"):
         print(gpu_claim.claim_one(keys, poll_s=0.05), flush=True)
@@ -42,7 +45,9 @@ class Holder:
     def __init__(self, tmp_path, name: str, keys: list[str], mode: str = "one"):
         self.done = tmp_path / f"{name}.done"
         self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, ",".join(keys), mode,
-                                      str(self.done)], stdout=subprocess.PIPE, text=True)
+                                      str(self.done)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.log = ""
 
     def said(self, timeout: float = 60) -> str:
         """The holder's first line: what it claimed (it has claimed it when it says so)."""
@@ -51,9 +56,19 @@ class Holder:
         assert line, f"the holder ended without claiming (rc {self.proc.poll()})"
         return line
 
-    def waiting_after(self, seconds: float) -> bool:
-        """Whether it still has not claimed after `seconds`."""
-        time.sleep(seconds)
+    def waits(self, timeout: float = 60) -> bool:
+        """Whether it says it waits (it found what it asked for held: a try that failed, not a
+        slow start) and, once it has said so, still has claimed nothing."""
+        deadline = time.monotonic() + timeout
+        stderr = self.proc.stderr.fileno()  # read raw: a line buffered in Python hides from select
+        while "waiting" not in self.log:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([stderr], [], [], left)[0]:
+                return False
+            chunk = os.read(stderr, 4096)
+            if not chunk:  # it ended
+                return False
+            self.log += chunk.decode(errors="replace")
         return self.proc.poll() is None and not _ready(self.proc.stdout)
 
     def end(self):
@@ -80,7 +95,7 @@ def test_each_job_gets_a_gpu_no_other_holds_and_waits_while_all_are_held(locks):
         assert second.said() == "1"
         third = Holder(locks, "third", keys)
         try:
-            assert third.waiting_after(1.0)  # both held: it cannot have one
+            assert third.waits()  # both held: it cannot have one
             first.end()  # a job ends, however it ends: the kernel lets go of its lock
             assert third.said() == "0"
         finally:
@@ -98,12 +113,12 @@ def test_a_model_spread_over_the_gpus_waits_for_every_one(locks):
         assert single.said() == "0"
         spread = Holder(locks, "spread", keys, mode="all")
         try:
-            assert spread.waiting_after(1.0)
+            assert spread.waits()
             single.end()
             assert spread.said() == "all"
             after = Holder(locks, "after", keys)  # every GPU is the spread model's now
             try:
-                assert after.waiting_after(1.0)
+                assert after.waits()
                 spread.end()
                 assert after.said() == "0"
             finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -181,6 +182,52 @@ def test_only_what_the_target_lacks_is_fetched_once(tmp_path, monkeypatch):
                  "--out", str(out)])
     assert fetched == [(lacking[1], needed[lacking[1]])]
     assert not list(out.glob("*-0.0.0-*.whl"))  # two versions would stop the install
+
+
+def test_a_session_stopped_while_archiving_leaves_no_archive_that_looks_finished(tmp_path):
+    session = load_script("gpu_session")
+    (tmp_path / "results.tar.gz").write_bytes(b"an earlier session's")
+    with pytest.raises(KeyboardInterrupt), session.whole(tmp_path / "results.tar.gz") as tmp:
+        tmp.write_bytes(b"half an archive")
+        raise KeyboardInterrupt  # the deadline's signal
+    assert [p.name for p in tmp_path.iterdir()] == ["results.tar.gz"]
+    assert (tmp_path / "results.tar.gz").read_bytes() == b"an earlier session's"
+    with session.whole(tmp_path / "summary.md") as tmp:
+        tmp.write_text("done\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.tar.gz", "summary.md"]
+
+
+def fake_pip(monkeypatch, wheels, interrupt: bool) -> None:
+    """`pip download -d <folder>` that writes a wheel there, or is killed half-way through."""
+    def run(cmd, **kwargs):
+        folder = Path(cmd[cmd.index("-d") + 1])
+        (folder / "pkg-1.0-py3-none-any.whl").write_bytes(b"half" if interrupt else b"whole")
+        if interrupt:
+            raise KeyboardInterrupt
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(wheels.subprocess, "run", run)
+
+
+def test_a_fetched_wheel_appears_whole_in_the_wheel_folder(tmp_path, monkeypatch):
+    wheels = load_script("offline_wheels")
+    fake_pip(monkeypatch, wheels, interrupt=False)
+    assert wheels.fetch("pkg", "1.0", tmp_path, "3.12", ["any"]) == "downloaded"
+    assert [p.name for p in tmp_path.iterdir()] == ["pkg-1.0-py3-none-any.whl"]
+
+
+def test_an_interrupted_fetch_leaves_the_old_wheel_and_no_partial_one(tmp_path, monkeypatch):
+    wheels = load_script("offline_wheels")
+    out = tmp_path / "whl"
+    out.mkdir()
+    (out / "pkg-0.9-py3-none-any.whl").write_bytes(b"old")
+    (tmp_path / "have.txt").write_text("")
+    monkeypatch.setattr(wheels, "closure", lambda *args: {"pkg": "1.0"})
+    fake_pip(monkeypatch, wheels, interrupt=True)
+    with pytest.raises(KeyboardInterrupt):
+        wheels.main(["pkg", "--have", str(tmp_path / "have.txt"), "--python-version", "3.12",
+                     "--out", str(out)])
+    assert [p.name for p in out.iterdir()] == ["pkg-0.9-py3-none-any.whl"]
 
 
 def test_the_attention_step_autotunes_the_depth_model_with_the_decoders_own_attention():

@@ -5,6 +5,7 @@ The hub is unreachable here, so huggingface_hub's own exception types are raised
 import hashlib
 import json
 import logging
+import re
 import types
 from pathlib import Path
 
@@ -61,6 +62,34 @@ def test_token_comes_from_environment_and_is_never_logged(monkeypatch, tmp_path,
     assert seen["revision"] == "abc123"
     assert all(not p.endswith(".bin") for p in seen["allow_patterns"])  # never pickle
     assert "hf_secret_value_123" not in caplog.text
+
+
+def test_without_hf_token_no_saved_token_is_sent(monkeypatch, tmp_path):
+    """huggingface_hub would send a token saved by `hf auth login` when given None: prunebench
+    passes False, so tokens come from the environment only."""
+    seen = recorded_download(monkeypatch, tmp_path)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    download("org/model", "abc123", tmp_path)
+    assert seen["token"] is False
+
+
+def test_plan_fetches_a_config_with_the_environments_token_only(monkeypatch, tmp_path):
+    from prunebench import cli
+
+    asked = []
+
+    def fake_hf_hub_download(repo_id, filename, revision=None, token=None):
+        asked.append(token)
+        raise OSError("offline")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hf_hub_download)
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(cli, "hub_reachable", lambda: True)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    cli.hub_config("m", "huggyllama/llama-7b", None, tmp_path)  # falls back to the known shape
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
+    cli.hub_config("m", "huggyllama/llama-7b", None, tmp_path)
+    assert asked == [False, "hf_secret_value_123"]
 
 
 @pytest.mark.parametrize("value", ["hf_secret_value_123\n", " hf_secret_value_123\r\n"])
@@ -155,6 +184,72 @@ def test_download_is_verified_against_the_hubs_sha256(monkeypatch, tmp_path, fak
     # The corrupt file is gone, so the rerun the message asks for downloads it again.
     assert not (tmp_path / "model-2.safetensors").exists()
     assert (tmp_path / "model-1.safetensors").exists()
+
+
+def interrupted_download(monkeypatch, folder, repo_id, revision):
+    """A download of repo_id@revision into `folder` that breaks off after its first shard."""
+    def breaks_off(**kwargs):
+        (folder / "model-00001-of-00002.safetensors").write_bytes(b"old")
+        raise ConnectionError("connection reset")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", breaks_off)
+    with pytest.raises(PrunebenchError):
+        download(repo_id, revision, folder)
+    assert (folder / "model-00001-of-00002.safetensors").exists()  # kept for a resume
+
+
+def watching_download(monkeypatch, folder, files) -> list:
+    """snapshot_download replaced by one that notes the folder's files when it starts, then
+    writes `files`; returns the list it notes into."""
+    seen = []
+
+    def fake_snapshot_download(**kwargs):
+        seen.append(sorted(p.name for p in folder.glob("*.safetensors")))
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    return seen
+
+
+def test_a_broken_off_download_resumes_for_the_same_source(monkeypatch, tmp_path,
+                                                           fake_hub_records):
+    folder = tmp_path / ".model.download"
+    fake_hub_records["dir"] = folder
+    interrupted_download(monkeypatch, folder, "org/model", "abc123")
+    seen = watching_download(monkeypatch, folder, {"model-00002-of-00002.safetensors": b"b"})
+    download("org/model", "abc123", folder)
+    assert seen == [["model-00001-of-00002.safetensors"]]  # the first shard was not fetched again
+
+
+@pytest.mark.parametrize("repo_id, revision", [("org/other", "abc123"), ("org/model", "def456"),
+                                               ("org/model", None)])
+def test_a_broken_off_download_of_another_source_is_not_resumed(monkeypatch, tmp_path, caplog,
+                                                                fake_hub_records, repo_id,
+                                                                revision):
+    """The config's source changed after a download broke off: none of the old source's files
+    may stay (a leftover shard would load over the new model's tensors of the same names)."""
+    folder = tmp_path / ".model.download"
+    fake_hub_records["dir"] = folder
+    interrupted_download(monkeypatch, folder, "org/model", "abc123")
+    seen = watching_download(monkeypatch, folder, {"model.safetensors": b"new"})
+    with caplog.at_level(logging.WARNING, logger="prunebench.hub"):
+        download(repo_id, revision, folder)
+    assert seen == [[]]
+    assert sorted(p.name for p in folder.glob("*.safetensors")) == ["model.safetensors"]
+    assert "broken-off download of another source" in caplog.text
+    assert json.loads((folder / ".prunebench-download.json").read_text()) == {
+        "repo_id": repo_id, "revision": revision}
+
+
+def test_a_folder_of_unknown_files_is_not_emptied(monkeypatch, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    watching_download(monkeypatch, tmp_path, {"model.safetensors": b"x"})
+    with pytest.raises(PrunebenchError, match="holds files but no record of the download.*"
+                                              "delete the folder"):
+        download("org/model", "abc123", tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
 def _network_errors():
@@ -271,6 +366,36 @@ def test_pickle_that_the_weights_only_loader_refuses_stays_refused(monkeypatch, 
     with pytest.raises(PrunebenchError, match="cannot be read by torch's weights-only loader"):
         download("org/odd-model", "abc123", tmp_path)
     assert not list(tmp_path.glob("*.safetensors"))
+
+
+@pytest.mark.parametrize("version", ["2.5.1+cu121", "2.4.0", "1.13.1"])
+def test_no_pickle_is_read_with_a_torch_whose_weights_only_loader_is_unsafe(monkeypatch, tmp_path,
+                                                                            version):
+    import torch
+
+    from prunebench.checkpoint.pickle_convert import load_weights_only
+
+    torch.save({"w": torch.zeros(2)}, tmp_path / "pytorch_model.bin")
+    monkeypatch.setattr(torch, "__version__", version)
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("torch.load must not be called")
+
+    monkeypatch.setattr(torch, "load", no_load)
+    with pytest.raises(PrunebenchError, match=rf"torch {re.escape(version)}'s weights-only loader "
+                                              r"is not safe.*fixed in torch 2\.6.*upgrade torch"):
+        load_weights_only(tmp_path / "pytorch_model.bin")
+
+
+@pytest.mark.parametrize("version", ["2.6.0", "2.11.0+cu130", "2.13.0+cpu", "3.0.0"])
+def test_a_torch_with_a_safe_weights_only_loader_reads_the_pickle(monkeypatch, tmp_path, version):
+    import torch
+
+    from prunebench.checkpoint.pickle_convert import load_weights_only
+
+    torch.save({"w": torch.arange(3.0)}, tmp_path / "pytorch_model.bin")
+    monkeypatch.setattr(torch, "__version__", version)
+    assert torch.equal(load_weights_only(tmp_path / "pytorch_model.bin")["w"], torch.arange(3.0))
 
 
 def test_sharded_pickle_index_points_at_the_safetensors_shards(tmp_path):

@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-from prunebench.benchmark.interference import CompetitionMeter, competing, machine_lock
+from prunebench.benchmark.interference import (OTHER_CPU_CORES_LIMIT, CompetitionMeter, competing,
+                                               machine_lock)
 
 # Holds the lock until killed; says when it has it.
 HOLDER = textwrap.dedent("""
@@ -50,13 +51,25 @@ def test_the_lock_excludes_others_and_dies_with_its_holder(tmp_path):
         holder.kill()
 
 
-def test_a_second_benchmark_waits_for_the_first(tmp_path):
+def test_a_second_benchmark_waits_for_the_first(tmp_path, monkeypatch):
+    import fcntl
     import threading
 
     path = tmp_path / "bench.lock"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE,
                               text=True)
-    entered = threading.Event()
+    entered, blocked = threading.Event(), threading.Event()
+    real_flock = fcntl.flock
+
+    def flock(fd, operation):
+        # A waiting attempt (no LOCK_NB) on the lock file: the kernel holds it there until the
+        # holder lets go, so once it is seen the second cannot have entered before the kill.
+        if operation & fcntl.LOCK_EX and not operation & fcntl.LOCK_NB \
+                and os.fstat(fd).st_ino == os.stat(path).st_ino:
+            blocked.set()
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
 
     def second():
         with machine_lock(path):
@@ -66,7 +79,8 @@ def test_a_second_benchmark_waits_for_the_first(tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         thread = threading.Thread(target=second, daemon=True)
         thread.start()
-        assert not entered.wait(0.5)  # waits while the first holds the lock
+        assert blocked.wait(60)  # it waits for the lock the first holds
+        assert not entered.is_set() and holder.poll() is None
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
         assert entered.wait(60)  # and goes on as soon as it is released
@@ -112,7 +126,10 @@ def test_other_cpu_work_during_a_row_is_measured():
     # At least its busy loop (more if the machine is busy). Relative to the CPU time the loop
     # got, not one core: under a CPU quota it gets less than a core for its second.
     assert record["other_cpu_cores"] >= 0.4 * burner / wall
-    assert record["competition"] is (record["other_cpu_cores"] > 0.5)
+    # Flagged by the library's rule: beyond the limit plus what the ticks can show by themselves
+    # (which grows with the CPU count: the threshold itself is tried with fixed numbers below).
+    assert record["competition"] is (
+        record["other_cpu_cores"] > OTHER_CPU_CORES_LIMIT + record["other_cpu_cores_resolution"])
 
 
 def _machine_busy() -> float:

@@ -223,13 +223,29 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
     if amp == "float16":
         monkeypatch.setattr(torch.amp, "GradScaler",
                             functools.partial(torch.amp.GradScaler, growth_interval=1))
+    # The adapters each validation saw, per run: the last step is always validated, so the last
+    # adapters seen (the merged model has none) are those its training ended with, whichever
+    # step's adapter was kept as the best (the base's, step 0, where none improved on it).
+    adapters: list[list[dict]] = []
+    real_validation = lora.validation_loss
+
+    def validation_loss(model, *args, **kwargs):
+        seen = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
+        if seen:
+            adapters[-1].append(seen)
+        return real_validation(model, *args, **kwargs)
+
+    monkeypatch.setattr(lora, "validation_loss", validation_loss)
+    adapters.append([])
     reference = lora.recover_checkpoint(tiny_model_dir, tmp_path / "reference", records,
                                         settings, device="cpu")
     assert reference["amp"] == (None if amp == "none" else amp)
     assert reference["resumed_at_steps"] == []
-    if amp == "none":  # (the float16 run's last validation loss, in its history, is compared)
-        # An adapter that improved on the base is kept: the weights compared below are trained.
-        assert reference["best_step"] > 0
+    if amp == "none":
+        # Trained adapters are compared below, not untouched ones: every step moves them (a
+        # float16 step may be skipped by the loss scaler, so there only the comparison holds).
+        first, last = adapters[0][0], adapters[0][-1]
+        assert any(not torch.equal(last[n], first[n]) for n in first)
     out = tmp_path / "recovered"
     progress = lora.progress_path_for(out)
     monkeypatch.setenv(lora.SAVE_EVERY_VARIABLE, "0")  # a save after every step
@@ -240,6 +256,7 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
         if at["step"] == killed_after:
             raise KeyboardInterrupt  # the job killed right after this save
 
+    adapters.append([])
     with monkeypatch.context() as patch:
         patch.setattr(lora, "_save_progress", save_then_die)
         with pytest.raises(KeyboardInterrupt):
@@ -251,6 +268,7 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
         with safe_open(str(progress), framework="pt") as saved:
             assert json.loads(saved.metadata()["progress"])["scaler"]["scale"] != 2.0**16
     caplog.clear()  # the runs above may have been logged too (another test set INFO)
+    adapters.append([])
     with caplog.at_level("INFO", logger="prunebench.lora"):
         resumed = lora.recover_checkpoint(tiny_model_dir, out, records, settings, device="cpu")
     said = [r.getMessage() for r in caplog.records if r.name == "prunebench.lora"]
@@ -261,6 +279,10 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
     assert resumed["history"] == reference["history"]
     assert resumed["best_step"] == reference["best_step"]
     assert resumed["resumed_at_steps"] == [killed_after]
+    # The adapters the resumed run's last step ended with are the uninterrupted run's.
+    mine, theirs = adapters[-1][-1], adapters[0][-1]
+    assert mine.keys() == theirs.keys() and theirs
+    assert all(torch.equal(mine[n], theirs[n]) for n in theirs)
     mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
     assert not progress.exists()  # removed once the model is saved
@@ -611,14 +633,16 @@ def test_alpaca_records_come_from_the_hub_dataset(monkeypatch):
     rows = [{"instruction": "Name a colour.", "input": "", "output": "Red."},
             {"instruction": "Add.", "input": "2 and 3", "output": "5"}]
 
-    def fake(path, split=None, revision=None):
-        calls.append((path, split))
+    def fake(path, split=None, revision=None, token=None):
+        calls.append((path, split, token))
         return datasets.Dataset.from_list(rows)
 
     monkeypatch.setattr(datasets, "load_dataset", fake)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
     from prunebench.instructions import alpaca_records
 
-    assert alpaca_records() == rows and calls == [("yahma/alpaca-cleaned", "train")]
+    # token False: no token saved on the machine is sent (HF_TOKEN only)
+    assert alpaca_records() == rows and calls == [("yahma/alpaca-cleaned", "train", False)]
     assert "### Input:\n2 and 3" in format_prompt(rows[1], "alpaca")
     assert "### Input" not in format_prompt(rows[0], "alpaca")
 

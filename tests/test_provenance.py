@@ -30,8 +30,31 @@ def test_provenance_names_the_code():
     code = provenance.provenance()["code"]
     assert set(code) == {"commit", "dirty", "hash"}
     assert HEX64.fullmatch(code["hash"])
-    assert code["commit"] is None or re.fullmatch(r"[0-9a-f]{40,64}", code["commit"])
-    assert code["dirty"] in (None, True, False)
+    assert code == provenance.code_identity()  # commit and dirty: tried in git checkouts below
+
+
+def test_a_run_from_this_checkout_names_its_commit():
+    """Run from a git checkout of this repository (a developer's, CI's clone), the code is
+    named by the commit checked out, with whether src/ or workflow/ has changed since."""
+    repo = Path(__file__).resolve().parents[1]
+    if provenance.PACKAGE_DIR != repo / "src" / "prunebench" or not (repo / ".git").exists():
+        pytest.skip("prunebench is not imported from a git checkout of this repository")
+
+    def head() -> str | None:
+        try:
+            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                                 text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    before = head()
+    if before is None:
+        pytest.skip("git cannot read this checkout here")
+    commit, dirty = provenance.git_state()
+    assert commit in (before, head())  # (a commit made meanwhile: the newer one)
+    assert re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)
+    assert isinstance(dirty, bool)
 
 
 def test_an_uninstalled_checkout_records_the_packages_own_version(monkeypatch):

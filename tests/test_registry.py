@@ -6,6 +6,7 @@ import copy
 import pytest
 import yaml
 
+from prunebench import PrunebenchError
 from prunebench.methods.registry import METHODS
 from prunebench.plan.checks import check_config, method_name_problems
 from workflow_helpers import REPO
@@ -63,7 +64,7 @@ def test_an_unknown_method_is_refused_wherever_it_is_named(place):
     problems = method_name_problems(config)
     assert len(problems) == 1 and "unknown pruning method 'magnitude'" in problems[0]
     assert all(name in problems[0] for name in METHODS)  # the known ones, to choose from
-    with pytest.raises(Exception, match="magnitude"):
+    with pytest.raises(PrunebenchError, match="unknown pruning method 'magnitude'"):
         check_config(config, resources=REPO / "no-such-resources")
 
 

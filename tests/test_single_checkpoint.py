@@ -709,25 +709,52 @@ def test_a_second_command_waits_for_the_download_under_way_and_uses_it(
     waits, then takes the finished folder instead of downloading into the same staging."""
     import subprocess
     import sys
+    import threading
+    import time
 
     out = tmp_path / "org--model@v1"
+    go = tmp_path / "go"
+    # The first finishes its download only when told to: once the second is seen waiting.
     holder = ("import fcntl, os, shutil, sys, time\n"
               f"fd = os.open({str(tmp_path / '.org--model@v1.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
               "fcntl.flock(fd, fcntl.LOCK_EX)\n"
               "print('locked', flush=True)\n"
-              "time.sleep(1)\n"
+              f"while not os.path.exists({str(go)!r}):\n"
+              "    time.sleep(0.02)\n"
               f"shutil.copytree({str(tiny_model_dir)!r}, {str(out)!r})\n")
     first = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    second: dict = {}
+
+    def run_second():
+        try:
+            second["folder"] = hub_checkpoint("hf:org/model@v1", tmp_path)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            second["error"] = exc
+
+    waiting = f"downloading hf:org/model@v1 into {out}: waiting"
     try:
         assert first.stdout.readline().strip() == "locked"
         monkeypatch.setattr(huggingface_hub, "snapshot_download",
                             lambda **kw: pytest.fail("downloaded a second time"))
         with caplog.at_level(logging.INFO, logger="prunebench"):
-            assert hub_checkpoint("hf:org/model@v1", tmp_path) == out
+            thread = threading.Thread(target=run_second, daemon=True)
+            thread.start()
+            deadline = time.monotonic() + 60
+            while waiting not in caplog.text and thread.is_alive() \
+                    and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert waiting in caplog.text, second  # it waits while the first holds the lock
+            assert thread.is_alive() and not second  # and has not gone on without it
+            go.touch()
+            thread.join(60)
     finally:
+        go.touch()
         first.wait(timeout=60)
     assert first.returncode == 0
-    assert f"downloading hf:org/model@v1 into {out}: waiting" in caplog.text
+    assert not thread.is_alive()
+    if "error" in second:
+        raise second["error"]
+    assert second["folder"] == out
 
 
 @pytest.mark.parametrize("source, fault, expected", [

@@ -151,8 +151,8 @@ def test_both_backends_sample_in_a_sweep_and_record_build_time(backend):
     rows = result["rows"]
     assert [r["status"] for r in rows] == ["ok", "ok"]
     for row in rows:
-        # A difference of perf_counter readings, a monotonic clock: >= 0 on any machine.
-        assert isinstance(row["compile_s"], float) and row["compile_s"] >= 0
+        # (What it measures is tried on a fake clock: test_build_time_is_measured_around_...)
+        assert isinstance(row["compile_s"], float)
         assert isinstance(row["compile_cache"], dict)
     assert result["compile_s"] == pytest.approx(sum(r["compile_s"] for r in rows))
 

@@ -246,17 +246,38 @@ def test_flap_al_am_plan_removes_the_lowest_pooled_units(small_random_model, bia
 
 
 def test_flap_al_am_removes_useless_head_and_channel(small_random_model):
+    """Every block alike but for one useless head and MLP channel: those, pooled over the
+    blocks, score lowest, so a target just that much smaller removes exactly them."""
     model = small_random_model(seed=5)
-    make_useless(model, head=2, channel=7, blocks=[1])
-    target = int(modeling.count_params(model.config) * 0.85)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            # Identical rows: every head attends alike and every channel into o_proj and into
+            # down_proj carries the same input; identical columns weigh each channel alike. So
+            # within a block every head and every channel scores the same (a constant layer),
+            # until one of each is zeroed below: that one alone scores 0, far below the rest
+            # once standardised (-1.7 against 0.6 for heads, -11 against 0.09 for channels).
+            for proj in (attn.q_proj, attn.k_proj, attn.v_proj, mlp.gate_proj, mlp.up_proj):
+                proj.weight.copy_(proj.weight[:1].expand_as(proj.weight))
+            for proj in (attn.o_proj, mlp.down_proj):
+                proj.weight.copy_(proj.weight[:, :1].expand_as(proj.weight))
+    blocks = range(model.config.num_hidden_layers)
+    make_useless(model, head=2, channel=7, blocks=blocks)
+    config = model.config
+    # The pruned model's size with bias compensation (on by default): an output bias per block.
+    shapes = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in modeling.layer_shapes(config)]
+    full = modeling.count_params(surgery.config_with_shapes(config, shapes))
+    # one head (its rows of q, k, v and its columns of o_proj) and one MLP channel
+    group = 4 * config.hidden_size * modeling.head_dim(config)
+    channel = 3 * config.hidden_size
+    target = full - len(blocks) * (group + channel)
     report = flap.prune(model, calib(128), target)
-    # Whether block 1 loses any unit depends on the weights (scores are pooled over blocks);
-    # within block 1 the zeroed head and channel score lowest, so they go first.
-    entry = report["blocks"][1]
-    if len(entry["kept_heads"]) < 4:
-        assert 2 not in entry["kept_heads"], entry
-    if entry["channels_removed"]:
-        assert (model.model.layers[1].mlp.down_proj.weight.abs().sum(0) > 0).all()
+    assert report["structure"] == "AL-AM" and report["params_after"] == target
+    for entry in report["blocks"]:
+        assert entry["kept_heads"] == [0, 1, 3], entry
+        assert entry["channels_removed"] == 1, entry
+    for layer in model.model.layers:  # the zeroed channel is the one gone
+        assert (layer.mlp.down_proj.weight.abs().sum(0) > 0).all()
 
 
 # --------------------------------------------------------------------------- FLAP bias compensation

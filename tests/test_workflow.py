@@ -104,7 +104,7 @@ def test_benchmark_values_are_sane(workflow_run):
                 r["batch_size"] * result["output_tokens"] / r["latency_s_mean"])
             # the config's adaptive repeats reached the sweep: 2 to 4 runs, each row judged
             assert 2 <= r["runs"] == len(r["latencies_s"]) <= 4 and r["unstable"] in (True, False)
-            assert r["compile_s"] >= 0  # the build, kept out of the timed runs
+            assert isinstance(r["compile_s"], float)  # the build's time, recorded apart
         if result["backend"] == "compiled":  # on CPU `auto` runs the step op by op
             assert result["decode_mode"] == "eager" and not any(r["compile_cache"] for r in rows)
         prov = result["provenance"]

@@ -114,6 +114,34 @@ def _apply_umask(path: Path) -> None:
                     os.chmod(item, mode)
 
 
+def _fsync_file(path: Path) -> None:
+    """Put the file's data on disk before the rename that publishes it: after a machine crash
+    (a cluster node that fails just after its job ended) a file's new name can otherwise reach
+    the disk before its data, an empty or partial file under its final name. Single files only
+    (results, tables, figures: small); a checkpoint folder is not synced file by file, as its
+    manifest's sha256 catches damaged weights when it is loaded."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Put a rename in `path` on disk; file systems that cannot sync a folder are left as they
+    are (the rename itself is atomic either way)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path; on success it replaces `path`, on error it is deleted."""
@@ -122,7 +150,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         _apply_umask(tmp)
+        _fsync_file(tmp)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         _explain_disk_full(exc, path)

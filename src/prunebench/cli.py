@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from prunebench import PrunebenchError, commands
-from prunebench.hub import hub_reachable  # here too: the commands look it up on this module
+from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
 from prunebench.plan.checks import check_config, config_notes, load_config_files
 from prunebench.methods.registry import method_module
 from prunebench.plan.sizes import format_params, parse_size
@@ -62,8 +62,8 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
         return load_config(Path(cached).parent)
     if hub_reachable():
         try:
-            return load_config(Path(hf_hub_download(repo_id, "config.json",
-                                                    revision=revision)).parent)
+            return load_config(Path(hf_hub_download(repo_id, "config.json", revision=revision,
+                                                    token=hub_auth())).parent)
         except Exception as err:  # noqa: BLE001 - any hub failure: say what to do
             failure = type(err).__name__
     else:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prunebench import PrunebenchError
-from prunebench.hub import load_error
+from prunebench.hub import hub_auth, load_error
 
 if TYPE_CHECKING:  # torch is imported where windows are made: the workflow parses this module
     import torch
@@ -110,7 +110,8 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
     log.info("loading %s (%s, split %s) through datasets", source, where, spec.splits[split])
     try:
         data = datasets.load_dataset(spec.path, spec.name, split=spec.splits[split],
-                                     data_files=spec.data_files, revision=spec.revision)
+                                     data_files=spec.data_files, revision=spec.revision,
+                                     token=hub_auth())
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
         from prunebench.oom import first_line
 
@@ -142,7 +143,8 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
     log.warning("%s (%s) is a loading script, which this `datasets` refuses: reading the hub's "
                 "parquet export of it, %s", source, spec.path, files)
     try:
-        data = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows")
+        data = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows",
+                                     token=hub_auth())
     except Exception as err:  # noqa: BLE001 - as in _load_hub_rows
         from prunebench.oom import first_line
 

@@ -9,6 +9,7 @@ message saying what to do.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -58,6 +59,12 @@ def hub_token() -> str | None:
         raise PrunebenchError("HF_TOKEN holds a space or a control character inside it: export "
                               "the token alone, e.g. export HF_TOKEN=hf_...")
     return token or None
+
+
+def hub_auth() -> str | bool:
+    """What prunebench's own hub calls pass as `token`: HF_TOKEN, or False, so that no token
+    saved on the machine (`hf auth login`) is sent: tokens come from the environment only."""
+    return hub_token() or False
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -143,12 +150,64 @@ def apply_hf_env(env: dict[str, str]) -> None:
                        for k, v in env.items()})
 
 
+# Which repository and revision a download folder is being filled from: a rerun resumes only a
+# download of the same source. Hidden, so no manifest of the finished checkpoint records it.
+DOWNLOAD_SOURCE = ".prunebench-download.json"
+
+
+def claim_download_folder(out_dir: Path, repo_id: str, revision: str | None) -> None:
+    """Make `out_dir` a download folder of `repo_id@revision`.
+
+    A folder left by a broken-off download of another source (the config's `source` or its
+    revision changed since) is emptied: resuming into it would keep that source's shards, and
+    a leftover shard loads over the new model's tensors of the same names. A non-empty folder
+    without the record is not ours to empty: refused, naming it.
+    """
+    import shutil
+
+    from prunebench.atomic import write_json
+
+    wanted = {"repo_id": repo_id, "revision": revision}
+    record = out_dir / DOWNLOAD_SOURCE
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not record.is_file():
+            raise PrunebenchError(
+                f"{out_dir} holds files but no record of the download they belong to: delete "
+                "the folder and rerun to download the model afresh")
+        try:
+            found = json.loads(record.read_text())
+        except (OSError, ValueError):
+            found = None
+        if found == wanted:
+            log.info("resuming the download of %s@%s in %s", repo_id, revision or "main", out_dir)
+            return
+        log.warning("%s holds a broken-off download of another source (%s): emptied, to "
+                    "download %s@%s afresh", out_dir, found, repo_id, revision or "main")
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(record, wanted)
+
+
 def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     """Download a hub checkpoint's safetensors, config and tokenizer files into out_dir.
 
     Resumable: huggingface_hub keeps partial files in out_dir and skips completed ones on a
-    rerun. Verified: every safetensors file's sha256 is checked against the hub's record.
+    rerun of the same repository and revision (`claim_download_folder`). Verified: every
+    safetensors file's sha256 is checked against the hub's record.
     """
+    out_dir = Path(out_dir)
+    claim_download_folder(out_dir, repo_id, revision)
+    try:
+        return _fetch(repo_id, revision, out_dir)
+    except BaseException:
+        # Nothing arrived (refused, offline): no folder is left behind, as before the claim.
+        if [p.name for p in out_dir.iterdir()] == [DOWNLOAD_SOURCE]:
+            (out_dir / DOWNLOAD_SOURCE).unlink()
+            out_dir.rmdir()
+        raise
+
+
+def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, HFValidationError,
                                         LocalEntryNotFoundError, RepositoryNotFoundError,
@@ -156,7 +215,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
 
     from prunebench.checkpoint.pickle_convert import from_pickles
 
-    token = hub_token()  # read here only; never logged or stored
+    token = hub_auth()  # read here only; never logged or stored
     if revision is None:
         log.warning("model %s has no pinned revision: results may change when the repository "
                     "does; pin one with 'hf:%s@<commit>'", repo_id, repo_id)
@@ -213,7 +272,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
 
 
 def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path,
-                                  token: str | None) -> None:
+                                  token: str | bool) -> None:
     """A repository with pickle weights only: fetch them, check them against the hub's sha256,
     and convert them once into safetensors without unpickling (prunebench.checkpoint.pickle_convert).
     An interrupted conversion resumes: the pickles it converted (and deleted) are not fetched
@@ -236,7 +295,7 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path
     convert_pickle_checkpoint(path)
 
 
-def verify_download(repo_id: str, revision: str | None, path: Path, token: str | None,
+def verify_download(repo_id: str, revision: str | None, path: Path, token: str | bool,
                     suffix: str = ".safetensors") -> None:
     """Compare every downloaded weight file (`*<suffix>`) with the sha256 the hub records.
 

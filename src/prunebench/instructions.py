@@ -25,7 +25,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
-from prunebench.hub import load_error
+from prunebench.hub import hub_auth, load_error
 from prunebench.plan.lora_settings import RESPONSE_SEPARATORS, TEMPLATES, split_problem
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def alpaca_records(path: str = ALPACA_HUB, revision: str | None = None) -> list[
 
     log.info("loading %s through datasets", path)
     try:
-        data = datasets.load_dataset(path, split="train", revision=revision)
+        data = datasets.load_dataset(path, split="train", revision=revision, token=hub_auth())
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
         raise load_error(err)(
             f"cannot load the instruction dataset {path}: {type(err).__name__}: {err}. This "

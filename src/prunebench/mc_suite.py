@@ -34,7 +34,6 @@ from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir
 from prunebench.corpus import ANIMALS, COLOURS, NUMBERS, PET_VERBS, _plural
 
-PREFIX = "pb_"
 TASKS = ("pb_agreement", "pb_number", "pb_counting", "pb_continuation")
 N_CHOICES = {"pb_agreement": 2, "pb_number": 2, "pb_counting": 4, "pb_continuation": 4}
 # Fraction right by guessing, for comparing a model with chance.

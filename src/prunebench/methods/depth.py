@@ -33,7 +33,6 @@ from prunebench.modeling import (block_param_count, config_dtype, count_params, 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("depth_ppl")  # defined once, in the registry
-DEFAULT_PARAMS = registry.default_params("depth_ppl")  # defined once, in the registry
 
 
 # --------------------------------------------------------------------------- parameters

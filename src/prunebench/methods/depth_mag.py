@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 # Unused (the criterion reads no data); kept because every method names the original's
 # calibration, and the original's script passes the Taylor+ one.
 DEFAULT_CALIBRATION = registry.default_calibration("depth_mag")  # defined once, in the registry
-DEFAULT_PARAMS = registry.default_params("depth_mag")  # defined once, in the registry
 
 
 @torch.no_grad()

@@ -30,7 +30,6 @@ from prunebench.modeling import (is_activation_checkpointing, resolve_dtype,
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("depth_taylor")  # defined once, in the registry
-DEFAULT_PARAMS = registry.default_params("depth_taylor")  # defined once, in the registry
 # Compute dtype (`dtype`): float32 runs as is (a half-precision model is upcast for the pass and
 # cast back, which is exact); a half type runs the forward/backward under autocast, so the
 # weights and their gradients stay in the model's own dtype.

@@ -51,7 +51,6 @@ from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_par
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("flap")  # defined once, in the registry
-DEFAULT_PARAMS = registry.default_params("flap")  # defined once, in the registry
 STRUCTURES = ("AL-AM", "UL-UM")
 STATISTICS = ("exact", "upstream")
 METRICS = ("WIFV", "IFV", "WIFN")

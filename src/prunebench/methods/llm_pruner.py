@@ -39,7 +39,6 @@ from prunebench.modeling import ZeroHeadAttention, count_params, head_dim, kv_he
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("llm_pruner")  # defined once, in the registry
-DEFAULT_PARAMS = registry.default_params("llm_pruner")  # defined once, in the registry
 TAYLOR_VARIANTS = ("param_first", "param_second", "param_mix", "vectorize")
 
 

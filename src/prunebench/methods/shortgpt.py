@@ -24,7 +24,6 @@ from prunebench.checkpoint.device_map import main_device
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("shortgpt")  # defined once, in the registry
-DEFAULT_PARAMS = registry.default_params("shortgpt")  # defined once, in the registry
 
 
 def _hidden(x):

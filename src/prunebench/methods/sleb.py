@@ -25,7 +25,6 @@ from prunebench.modeling import remove_blocks
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("sleb")  # defined once, in the registry
-DEFAULT_PARAMS = registry.default_params("sleb")  # defined once, in the registry
 
 
 def eliminate(model, calibration: torch.Tensor, k: int, candidates: list[int],

@@ -30,7 +30,6 @@ from prunebench.modeling import ZeroHeadAttention, count_params, kv_head_count, 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("wanda_sp")  # defined once, in the registry
-DEFAULT_PARAMS = registry.default_params("wanda_sp")  # defined once, in the registry
 
 
 class _Caught(Exception):
