@@ -55,7 +55,8 @@ WORK = Path("results/gpu_session")  # under results/: ignored by git, kept with 
 SITE = Path("/tmp/prunebench-site")  # where carried wheels are installed
 
 # Each step's share of the deadline: (the most it may take, the least worth starting with, what
-# it leaves for the steps after it when they are to run).
+# the steps before it leave for it when it is to run: less than its least, so that the smoke run
+# keeps most of a default session, a later step runs only if the earlier ones end early).
 # The smoke run may take up to 540 s where it runs alone (its budget is 8 minutes); autotuning
 # took 63-123 s per model on an H200 (2026-11-30), so up to 300 s covers two or three models;
 # the attention step's two trials on the depth model about 100 s each.

@@ -955,6 +955,24 @@ def test_partial_rows_from_other_settings_are_not_reused(tmp_path):
                  probe_attention=False)["resumed_batch_sizes"] == []
 
 
+@pytest.mark.parametrize("first, then", [
+    ({"compile_mode": "auto"}, {"compile_mode": "eager"}),  # alike on a CPU, not asked alike
+    ({}, {"profile_steps": 2}),                              # rows without a kernel profile
+    ({"profile_steps": 2}, {}),
+])
+def test_compiled_rows_asked_for_otherwise_are_not_reused(tmp_path, first, then):
+    partial = tmp_path / ".5x6.unfinished.json"
+    model = dense_model()
+    settings = dict(backend="compiled", batch_sizes=[1], warmup=0, partial_path=partial,
+                    probe_attention=False, output_tokens=4)
+    sweep(model, **settings, **first)
+    assert sweep(model, **settings, **first)["resumed_batch_sizes"] == [1]  # alike: resumed
+    again = sweep(model, **settings, **then)
+    assert again["resumed_batch_sizes"] == []
+    assert again["compile_mode"] == then.get("compile_mode", "auto")
+    assert ("kernel_profile" in again["rows"][0]) is bool(then.get("profile_steps"))
+
+
 def test_partial_rows_measured_by_other_code_are_not_reused(monkeypatch, tmp_path):
     """A crashed sweep rerun after the package's code changed measures its rows afresh."""
     from prunebench import provenance

@@ -220,6 +220,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
         "params": count_params(config), "blocks": config.num_hidden_layers,
         "dtype": dtype_name(dtype), "device": str(device),
         "attention": attention, "hf_attn_implementation": hf_attention,
+        # the mode asked for (decode_mode: how it decoded, once known)
+        "compile_mode": s.compile_mode if s.backend == "compiled" else None,
         "attention_kernels": None, "decode_mode": None,
         "sampling": decoding.as_dict() if decoding else None,
         "warmup": s.warmup, "repeats": s.repeats, "max_repeats": s.max_repeats,
@@ -232,7 +234,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
         "bandwidth_gbps": bandwidth / 1e9 if bandwidth else None,
         "bandwidth_method": bandwidth_method if bandwidth else None,
         "floor_context_tokens": mean_decode_context(s.input_tokens, s.output_tokens),
-        # Only when profiling: rows resumed from an unprofiled sweep then do not match.
+        # Only when profiling (a row then has a kernel profile; sweep_fingerprint tells them
+        # apart from unprofiled rows).
         **({"profile_steps": s.profile_steps} if s.profile_steps else {}),
         "rows": [],
         "compile_s": None,
@@ -437,9 +440,9 @@ def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
     prunebench's own code (its hash, provenance.code_identity: a commit that changes no code
     keeps the rows, an edit of the package, committed or not, does not)."""
     keys = ("model", "variant", "backend", "input_tokens", "output_tokens", "params", "blocks",
-            "dtype", "device", "attention", "sampling", "warmup", "repeats", "max_repeats",
-            "max_seconds", "ci_target", "seed", "prompt_ids")
-    sweep, info = {k: result[k] for k in keys}, device_info(device)
+            "dtype", "device", "attention", "compile_mode", "sampling", "warmup", "repeats",
+            "max_repeats", "max_seconds", "ci_target", "seed", "prompt_ids", "profile_steps")
+    sweep, info = {k: result.get(k) for k in keys}, device_info(device)
     # The kind of device and the GPU's model count, not which of a machine's GPUs ran the rows:
     # a resumed job takes any free one (prunebench.gpu_claim).
     sweep["device"] = info["device"] = str(sweep["device"]).split(":")[0]
