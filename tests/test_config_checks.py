@@ -37,7 +37,7 @@ def problems(config: dict, resources: Path | str = NOWHERE) -> str:
 
 # Every shipped config, stacked as the README runs it.
 SHIPPED = [["config.yaml"], ["paper.yaml"], ["paper-tables.yaml"],
-           ["config.yaml", "depth-family.yaml"], ["gpu-smoke.yaml"]]
+           ["config.yaml", "depth-family.yaml"], ["gpu-smoke.yaml"], ["modern.yaml"]]
 
 
 @pytest.mark.parametrize("files", SHIPPED, ids=lambda f: "+".join(f))
@@ -484,7 +484,8 @@ def test_calibration_windows_longer_than_a_known_context_are_refused_at_start(tm
 
 
 @pytest.mark.parametrize("change, said", [
-    (lambda c: c["models"]["tiny"].update(variants=5), "5 is not of type 'array'"),
+    (lambda c: c["models"]["tiny"].update(variants=5),
+     "5 must be a list of variant names, e.g. variants: [dense, depth_ppl-0.8]"),
     (lambda c: c["models"]["tiny"]["variants"].append({"params": {}}), "variants"),
     (lambda c: c["methods"].update(depth_ppl=5), "5 is not of type 'object'"),
     (lambda c: c["methods"]["depth_ppl"].update(calibration=5), "5 is not of type 'object'"),
@@ -576,3 +577,102 @@ def test_token_configs_and_windows_longer_than_a_known_model_are_refused(tmp_pat
     config["evaluation"]["perplexity"].update(window=1024, bos="first")
     config["models"].pop("hub")
     check_config(config, resources=NOWHERE)  # within every known context: no problem
+
+
+# --------------------------------------------------------------------------- slips users make
+
+def test_variants_written_as_one_string_are_told_to_be_a_list():
+    text = problems(default_config(tiny={"source": "tiny", "variants": "depth_ppl-0.8"}))
+    assert "models.tiny.variants: 'depth_ppl-0.8' must be a list of variant names, e.g. " \
+           "variants: [depth_ppl-0.8]" in text
+    assert "is not a variant name" not in text  # the name itself is fine
+
+
+@pytest.mark.parametrize("name, fixed", [("llm_pruner-0.8b", "llm_pruner-0.8B"),
+                                         ("depth_ppl-350m+lora", "depth_ppl-350M+lora")])
+def test_a_lower_case_size_suffix_is_told_the_upper_case_name(name, fixed):
+    text = problems(default_config(tiny={"source": "tiny", "variants": ["dense", name]}))
+    assert f"variant {name!r}: write the size's suffix in upper case, {fixed!r}" in text
+    assert "larger than the model" not in text
+
+
+def test_a_misspelt_tiny_model_setting_is_refused_not_ignored():
+    config = default_config()
+    config["embedded"] = {"seed": 0, "model": {"seed": 0, "stepz": 100}}
+    assert "embedded.model: unknown key 'stepz' (did you mean 'steps'?)" in problems(config)
+    config["embedded"]["model"] = {"seed": 0, "steps": 100, "num_hidden_layers": 4}
+    check_config(config, resources=NOWHERE)
+
+
+def test_the_tiny_models_keys_are_build_tinys_arguments_and_its_shape():
+    """What the schema allows under embedded.model is what build_tiny takes: its keyword
+    arguments and the shape it starts from (TINY_SHAPE's keys that make sense to change)."""
+    import inspect
+
+    from prunebench.checkpoint.architectures import TINY_SHAPE
+    from prunebench.plan import checks
+    from prunebench.tiny import build_tiny
+
+    allowed = set(checks.load_schema(checks.SCHEMA)["properties"]["embedded"]["properties"]
+                  ["model"]["properties"])
+    arguments = {name for name, p in inspect.signature(build_tiny).parameters.items()
+                 if p.kind is p.KEYWORD_ONLY}
+    assert arguments <= allowed and allowed - arguments <= set(TINY_SHAPE)
+
+
+@pytest.mark.parametrize("shape", [None, {"num_hidden_layers": 16, "hidden_size": 256}])
+def test_a_count_larger_than_the_untrained_tiny_model_is_refused_at_start(shape):
+    """Before the tiny model is trained its size is known up to its vocabulary: a count above
+    the largest it can be is refused at start, with the size its shape settings give."""
+    from prunebench.checkpoint.architectures import TINY_SHAPE, TINY_VOCAB_SIZE
+    from prunebench.checkpoint.param_count import config_from_dict, count_params
+
+    config = default_config(tiny={"source": "tiny",
+                                  "variants": ["dense", "depth_ppl-0.8", "depth_ppl-5M"]})
+    shape = {**TINY_SHAPE, "vocab_size": TINY_VOCAB_SIZE, **(shape or {})}
+    if shape:
+        config["embedded"] = {"seed": 0, "model": {"seed": 0, **shape}}
+    largest = count_params(config_from_dict(shape))
+    if largest > 5_000_000:  # the larger shape: 5M fits, and the config passes
+        check_config(config, resources=NOWHERE)
+        return
+    text = problems(config)
+    assert ("variant depth_ppl-5M: target size '5M' is larger than the tiny model (at most "
+            f"{largest:,} params") in text
+    assert "depth_ppl-0.8:" not in text  # a fraction always fits
+
+
+def test_lora_batch_sizes_that_do_not_divide_are_refused_at_start():
+    config = default_config()
+    config["lora"] = {"batch_size": 10, "micro_batch_size": 4}
+    assert "lora.batch_size=10 is not a multiple of micro_batch_size=4" in problems(config)
+    config["lora"] = {"batch_size": "ten"}
+    text = problems(config)
+    assert "lora.batch_size: 'ten' is not of type 'integer'" in text
+    assert text.count("lora.batch_size") == 1  # said once, by the schema
+
+
+def test_a_method_parameter_or_calibration_at_the_wrong_level_is_told_where_it_goes():
+    config = default_config()
+    config["methods"]["depth_ppl"]["protect_first"] = 2
+    config["methods"]["llm_pruner"] = {"params": {"calibration": {"n": 5}}}
+    config["models"]["tiny"]["variants"].append({"name": "depth_ppl-0.5", "protect_last": 1})
+    text = problems(config)
+    assert "methods.depth_ppl: unknown key 'protect_first' (a method parameter: put it under " \
+           "params:)" in text
+    assert "unknown key 'protect_last' (a method parameter: put it under params:)" in text
+    assert "methods.llm_pruner.params: llm_pruner has no parameter(s) ['calibration'] " \
+           "(calibration sits beside params, one level up, not inside it)" in text
+
+
+def test_lora_keys_written_with_their_peft_names_get_the_configs_name():
+    config = default_config()
+    config["lora"] = {"lora_alpha": 32}
+    assert "lora: unknown key 'lora_alpha' (did you mean 'alpha'?)" in problems(config)
+
+
+def test_an_unknown_device_names_the_choices():
+    config = default_config()
+    config["device"] = "gpu"
+    assert "device: 'gpu' is not allowed: expected auto, cpu, cuda or cuda:<index>" \
+        in problems(config)

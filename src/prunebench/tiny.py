@@ -18,7 +18,7 @@ from tokenizers import (Regex, Tokenizer, decoders, models, normalizers, pre_tok
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.architectures import TINY_SHAPE
+from prunebench.checkpoint.architectures import TINY_SHAPE, TINY_VOCAB_SIZE
 from prunebench.evaluate import perplexity
 from prunebench.modeling import build_model, count_params, save_model
 from prunebench.provenance import provenance
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 
 # Defaults of the embedded model (the pipeline's `tiny` model and the tests' checkpoint).
-DEFAULT_VOCAB_SIZE = 512
+DEFAULT_VOCAB_SIZE = TINY_VOCAB_SIZE
 DEFAULT_STEPS = 250
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_SEQ_LEN = 256

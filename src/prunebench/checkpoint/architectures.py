@@ -24,6 +24,10 @@ TINY_SHAPE: dict = dict(hidden_size=128, intermediate_size=384, num_hidden_layer
                         tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
                         pad_token_id=0, torch_dtype="float32")
 
+# The tiny model's tokenizer vocabulary by default: its largest (a trained vocabulary may stay
+# smaller), so the largest the tiny model can be before it is trained (plan.checks).
+TINY_VOCAB_SIZE = 512
+
 # Shapes of the published checkpoints (config.json of each hub repository).
 ARCHITECTURES: dict[str, dict] = {
     "llama-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,

@@ -23,7 +23,7 @@ import yaml
 from prunebench import PrunebenchError, did_you_mean
 from prunebench.checkpoint.param_count import count_params
 from prunebench.methods.registry import METHODS, parse_variant, split_variant, unknown_params
-from prunebench.plan.sizes import parse_size
+from prunebench.plan.sizes import parse_size, parse_size_spec
 from prunebench.plan.variants import read_variants
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
@@ -150,6 +150,9 @@ def _specific(error) -> list:
 def _explain(error) -> str:
     """jsonschema's message; a refused pattern says what was expected instead of the regex."""
     value = error.instance
+    if _is_variants(error.absolute_path) and error.validator == "type":
+        example = value if isinstance(value, str) else "dense, depth_ppl-0.8"
+        return f"{value!r} must be a list of variant names, e.g. variants: [{example}]"
     if isinstance(value, str) and _is_variant_path(error):  # a name, or an entry's `name:`
         return _variant_problem(value)
     if "propertyNames" in error.schema_path and list(error.absolute_path) in _METHOD_SECTIONS:
@@ -166,8 +169,12 @@ def _explain(error) -> str:
 _METHOD_SECTIONS = (["methods"], ["display_names", "methods"])
 
 
+# Every method's parameter names (registry): one written beside `params` instead of inside it.
+METHOD_PARAMS = frozenset(name for m in METHODS.values() for name in m.params)
+
 # Keys people write for a key of another name (the CLI's option names, the papers' words).
-KEY_ALIASES = {"rank": "r", "lora_rank": "r", "alpha": "lora_alpha", "dropout": "lora_dropout"}
+KEY_ALIASES = {"rank": "r", "lora_rank": "r", "lora_r": "r", "lora_alpha": "alpha",
+               "lora_dropout": "dropout"}
 
 
 def _unknown_keys(schema: dict, value: dict) -> str:
@@ -179,7 +186,12 @@ def _unknown_keys(schema: dict, value: dict) -> str:
     named = []
     for key in strangers:
         alias = KEY_ALIASES.get(str(key))
-        hint = f" (did you mean {alias!r}?)" if alias in known else did_you_mean(key, known)
+        if "params" in known and key in METHOD_PARAMS:  # a method's parameter one level up
+            hint = " (a method parameter: put it under params:)"
+        elif alias in known:
+            hint = f" (did you mean {alias!r}?)"
+        else:
+            hint = did_you_mean(key, known)
         named.append(f"{key!r}{hint}")
     return (f"unknown key{'s' if len(named) > 1 else ''} {', '.join(named)}: the keys here are "
             f"{known}")
@@ -209,7 +221,11 @@ def _variant_problem(name: str) -> str:
             return (f"unknown pruning method {method!r} in {name!r}"
                     f"{did_you_mean(method, METHODS)}: choose one of {sorted(METHODS)} "
                     "(or 'dense')")
-        parse_size(size or 1, 1)  # the size's own syntax; the model's size is checked later
+        if size is not None:
+            parse_size_spec(size)  # the size's own syntax; the model's size is checked later
+            if size != size.upper():
+                written = f"{base[:-len(size)]}{size.upper()}{name[len(base):]}"
+                return f"variant {name!r}: write the size's suffix in upper case, {written!r}"
     except PrunebenchError as err:
         return str(err) if name in str(err) else f"variant {name!r}: {err}"
     return f"{name!r} is not a variant name such as 'depth_ppl-4.9B' or 'flap-0.8+lora'"
@@ -267,14 +283,37 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
         problems += found
         known = _known_config(model, spec, resources)
         dense = None if known is None else count_params(known)
+        untrained = dense is None and spec.get("source") == "tiny"
+        if untrained:
+            dense = tiny_params_at_most(config)
         for entry in entries:
             if entry["size"] is None or dense is None:
                 continue
             try:
-                parse_size(entry["size"], dense)
+                if untrained:  # only an upper bound: counts above it are certain to fail
+                    kind, target = parse_size_spec(entry["size"])
+                    if kind == "count" and target > dense:
+                        raise PrunebenchError(
+                            f"target size {entry['size']!r} is larger than the tiny model (at "
+                            f"most {dense:,} params, its vocabulary not trained yet): choose a "
+                            "smaller target, or a kept fraction such as '0.8'")
+                else:
+                    parse_size(entry["size"], dense)
             except PrunebenchError as err:
                 problems.append(f"model {model}, variant {entry['name']}: {err}")
     return problems
+
+
+def tiny_params_at_most(config: dict[str, Any]) -> int:
+    """The embedded tiny model's size before it is trained: its shape (TINY_SHAPE with the
+    config's `embedded.model` over it) at the largest vocabulary its tokenizer may get."""
+    from prunebench.checkpoint.architectures import TINY_SHAPE, TINY_VOCAB_SIZE
+    from prunebench.checkpoint.param_count import config_from_dict
+
+    settings = _section(config, "embedded", "model")
+    shape = {**TINY_SHAPE, **{k: v for k, v in settings.items() if k in TINY_SHAPE},
+             "vocab_size": settings.get("vocab_size", TINY_VOCAB_SIZE)}
+    return count_params(config_from_dict(shape))
 
 
 def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA,
@@ -373,7 +412,10 @@ def _unknown_params(where: str, method: str, params: dict[str, Any]) -> list[str
     if not unknown:
         return []
     known = sorted(METHODS[method].params)
-    hints = "".join(did_you_mean(name, known) for name in unknown if len(unknown) == 1)
+    if unknown == ["calibration"]:  # a section of its own, beside `params`
+        hints = " (calibration sits beside params, one level up, not inside it)"
+    else:
+        hints = "".join(did_you_mean(name, known) for name in unknown if len(unknown) == 1)
     return [f"{where}: {method} has no parameter(s) {unknown}{hints}: its parameters are "
             f"{known} (config/README.md, `methods`)"]
 
@@ -586,6 +628,21 @@ def embedded_settings_notes(config: dict[str, Any]) -> list[str]:
             "numbers start from config/paper.yaml or config/modern.yaml, or set those keys"]
 
 
+def lora_problems(config: dict[str, Any]) -> list[str]:
+    """LoRA settings the schema accepts one by one but not together (a batch size that is no
+    multiple of the micro-batch size, ...): found here rather than when a lora job starts."""
+    from prunebench.plan.lora_settings import resolve_settings
+
+    section = config.get("lora")
+    if not isinstance(section, dict):
+        return []
+    try:
+        resolve_settings(section)
+    except PrunebenchError as err:
+        return [str(err)]
+    return []
+
+
 def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
                  resources: str | Path = "resources") -> None:
     """Raise one PrunebenchError listing every problem of `config`, one line each: every
@@ -594,12 +651,15 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
         raise PrunebenchError(
             "no config was given: run Snakemake from the checkout's root (where profiles/default "
             "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
-    found = (schema_problems(config, schema_file) + method_name_problems(config, schema_file)
+    schema = schema_problems(config, schema_file)
+    # lora's settings together, once the schema has nothing to say of them one by one
+    lora = [] if any(p.startswith("lora") for p in schema) else lora_problems(config)
+    found = (schema + method_name_problems(config, schema_file)
              + param_name_problems(config) + source_problems(config, schema_file, resources)
              + variant_problems(config, resources, schema_file)
              + display_name_problems(config) + task_problems(config, resources)
              + perplexity_problems(config, schema_file) + placement_problems(config)
-             + context_problems(config, resources, schema_file))
+             + context_problems(config, resources, schema_file) + lora)
     problems = list(dict.fromkeys(found))
     if not problems:
         return
