@@ -24,7 +24,7 @@ FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.
 
 # The oldest Python prunebench runs on (pyproject.toml's requires-python; Snakemake 8 and 9 need
 # 3.11): an older one is refused here by name, before a venv is made that could not install.
-PYTHON_FLOOR := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"/\1/p' pyproject.toml)
+PYTHON_FLOOR := $(or $(shell sed -n 's/^requires-python = ">=\([0-9.]*[0-9]\).*/\1/p' pyproject.toml),3.11)
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; floor = tuple(map(int, "$(PYTHON_FLOOR)".split("."))); \

@@ -187,13 +187,20 @@ def test_a_file_is_on_disk_before_its_name_is_and_the_name_after(tmp_path, monke
         events.append(("replace", str(src), str(dst)))
         real_replace(src, dst)
 
+    def chmod(path, mode):
+        events.append(("chmod", str(path)))
+        real_chmod(path, mode)
+
+    real_chmod = os.chmod
     monkeypatch.setattr(atomic.os, "fsync", fsync)
     monkeypatch.setattr(atomic.os, "replace", replace)
+    monkeypatch.setattr(atomic.os, "chmod", chmod)
     atomic.write_json(tmp_path / "result.json", {"ok": 1})
-    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
-    assert events[0][1] == events[1][1]  # the temporary file itself was synced
-    assert events[1][2] == str(tmp_path / "result.json")
-    assert events[2][1] == str(tmp_path)
+    # synced while still private (a umask may leave the owner no read bit to open it with)
+    assert [e[0] for e in events] == ["fsync", "chmod", "replace", "fsync"]
+    assert events[0][1] == events[1][1] == events[2][1]  # the temporary file itself
+    assert events[2][2] == str(tmp_path / "result.json")
+    assert events[3][1] == str(tmp_path)
     assert atomic.read_json(tmp_path / "result.json") == {"ok": 1}
 
 

@@ -620,7 +620,8 @@ def test_the_tiny_models_keys_are_build_tinys_arguments_and_its_shape():
     assert arguments <= allowed and allowed - arguments <= set(TINY_SHAPE)
 
 
-@pytest.mark.parametrize("shape", [None, {"num_hidden_layers": 16, "hidden_size": 256}])
+@pytest.mark.parametrize("shape", [None, {"num_hidden_layers": 16, "hidden_size": 256},
+                                   {"tie_word_embeddings": True, "num_hidden_layers": 2}])
 def test_a_count_larger_than_the_untrained_tiny_model_is_refused_at_start(shape):
     """Before the tiny model is trained its size is known up to its vocabulary: a count above
     the largest it can be is refused at start, with the size its shape settings give."""
@@ -629,10 +630,10 @@ def test_a_count_larger_than_the_untrained_tiny_model_is_refused_at_start(shape)
 
     config = default_config(tiny={"source": "tiny",
                                   "variants": ["dense", "depth_ppl-0.8", "depth_ppl-5M"]})
-    shape = {**TINY_SHAPE, "vocab_size": TINY_VOCAB_SIZE, **(shape or {})}
     if shape:
         config["embedded"] = {"seed": 0, "model": {"seed": 0, **shape}}
-    largest = count_params(config_from_dict(shape))
+    full = {**TINY_SHAPE, "vocab_size": TINY_VOCAB_SIZE, **(shape or {})}
+    largest = count_params(config_from_dict(full))
     if largest > 5_000_000:  # the larger shape: 5M fits, and the config passes
         check_config(config, resources=NOWHERE)
         return

@@ -145,7 +145,7 @@ def fake_hub_records(monkeypatch):
     wrote, so verification runs offline; `corrupt` names files whose record differs."""
     from prunebench.checkpoint.integrity import sha256_file
 
-    state = {"dir": None, "corrupt": set(), "calls": 0}
+    state = {"dir": None, "corrupt": set(), "calls": 0, "unlisted": set()}
 
     def fake_model_info(self, repo_id, revision=None, files_metadata=False, token=None, **kw):
         state["calls"] += 1
@@ -153,6 +153,8 @@ def fake_hub_records(monkeypatch):
         files = sorted(state["dir"].glob("*.safetensors")) + sorted(state["dir"].glob("*.bin")) \
             if state["dir"] else []
         for file in files:
+            if file.name in state["unlisted"]:  # in the folder, not in the repository
+                continue
             digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
             siblings.append(types.SimpleNamespace(rfilename=file.name,
                                                   lfs=types.SimpleNamespace(sha256=digest)))
@@ -241,6 +243,56 @@ def test_a_broken_off_download_of_another_source_is_not_resumed(monkeypatch, tmp
     assert "broken-off download of another source" in caplog.text
     assert json.loads((folder / ".prunebench-download.json").read_text()) == {
         "repo_id": repo_id, "revision": revision}
+
+
+def test_a_shard_the_repository_no_longer_has_is_deleted_not_loaded(monkeypatch, tmp_path,
+                                                                    fake_hub_records, caplog):
+    """An unpinned source ('main') resumed after the branch moved: the shard of the old commit
+    that the new one lacks would load over the new tensors of the same names."""
+    folder = tmp_path / ".model.download"
+    fake_hub_records["dir"] = folder
+    interrupted_download(monkeypatch, folder, "org/model", None)
+    fake_hub_records["unlisted"] = {"model-00001-of-00002.safetensors"}
+    watching_download(monkeypatch, folder, {"model.safetensors": b"new"})
+    with caplog.at_level(logging.WARNING, logger="prunebench.hub"):
+        download("org/model", None, folder)
+    assert sorted(p.name for p in folder.glob("*.safetensors")) == ["model.safetensors"]
+    assert "model-00001-of-00002.safetensors is not in org/model@main" in caplog.text
+
+
+def test_an_emptying_cut_short_is_finished_by_the_next_download(monkeypatch, tmp_path,
+                                                               fake_hub_records):
+    folder = tmp_path / ".model.download"
+    fake_hub_records["dir"] = folder
+    leftover = tmp_path / ".model.download.discarded"  # killed while deleting it
+    leftover.mkdir()
+    (leftover / "model.safetensors").write_bytes(b"old")
+    watching_download(monkeypatch, folder, {"model.safetensors": b"new"})
+    download("org/model", "abc123", folder)
+    assert not leftover.exists() and (folder / "model.safetensors").read_bytes() == b"new"
+
+
+def test_a_malformed_token_is_said_before_a_text_is_loaded(monkeypatch):
+    import datasets
+
+    from prunebench import data
+
+    monkeypatch.setattr(datasets, "load_dataset",
+                        lambda *a, **k: pytest.fail("loaded with a broken token"))
+    monkeypatch.setenv("HF_TOKEN", "hf_secret value")
+    with pytest.raises(PrunebenchError, match="HF_TOKEN holds a space") as info:
+        data.load_rows("wikitext2", "test")
+    assert "cannot load dataset" not in str(info.value)
+
+
+def test_pickles_are_not_downloaded_for_a_torch_that_cannot_read_them_safely(
+        monkeypatch, sharded_pickle_repo):
+    import torch
+
+    monkeypatch.setattr(torch, "__version__", "2.5.1")
+    with pytest.raises(PrunebenchError, match="org/pickled's pickle weights would be unpickled.*upgrade torch"):
+        download("org/pickled", "abc123", sharded_pickle_repo.folder)
+    assert not [name for name in sharded_pickle_repo.fetched if name.endswith(".bin")]
 
 
 def test_a_folder_of_unknown_files_is_not_emptied(monkeypatch, tmp_path):
@@ -368,7 +420,8 @@ def test_pickle_that_the_weights_only_loader_refuses_stays_refused(monkeypatch, 
     assert not list(tmp_path.glob("*.safetensors"))
 
 
-@pytest.mark.parametrize("version", ["2.5.1+cu121", "2.4.0", "1.13.1"])
+@pytest.mark.parametrize("version", ["2.5.1+cu121", "2.4.0", "1.13.1", "2.6.0a0+ecf3bae40a",
+                                     "2.6.0.dev20241112", "2.6.0rc9"])
 def test_no_pickle_is_read_with_a_torch_whose_weights_only_loader_is_unsafe(monkeypatch, tmp_path,
                                                                             version):
     import torch
@@ -382,12 +435,14 @@ def test_no_pickle_is_read_with_a_torch_whose_weights_only_loader_is_unsafe(monk
         raise AssertionError("torch.load must not be called")
 
     monkeypatch.setattr(torch, "load", no_load)
-    with pytest.raises(PrunebenchError, match=rf"torch {re.escape(version)}'s weights-only loader "
-                                              r"is not safe.*fixed in torch 2\.6.*upgrade torch"):
+    with pytest.raises(PrunebenchError, match=rf"pytorch_model.bin would be unpickled, and torch "
+                                              rf"{re.escape(version)}'s weights-only loader is "
+                                              r"not safe.*fixed in torch 2\.6.*upgrade torch"):
         load_weights_only(tmp_path / "pytorch_model.bin")
 
 
-@pytest.mark.parametrize("version", ["2.6.0", "2.11.0+cu130", "2.13.0+cpu", "3.0.0"])
+@pytest.mark.parametrize("version", ["2.6.0", "2.11.0+cu130", "2.13.0+cpu", "2.7.0.dev20250101",
+                                     "2.10.0", "3.0.0"])
 def test_a_torch_with_a_safe_weights_only_loader_reads_the_pickle(monkeypatch, tmp_path, version):
     import torch
 

@@ -149,8 +149,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = _tmp_sibling(path, is_dir=False)
     try:
         yield tmp
+        _fsync_file(tmp)  # before the umask's mode, which may leave the owner no read bit
         _apply_umask(tmp)
-        _fsync_file(tmp)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException as exc:

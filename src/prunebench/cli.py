@@ -61,9 +61,10 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
     if isinstance(cached, str):
         return load_config(Path(cached).parent)
     if hub_reachable():
+        token = hub_auth()  # a malformed HF_TOKEN is said, not taken for a failed download
         try:
             return load_config(Path(hf_hub_download(repo_id, "config.json", revision=revision,
-                                                    token=hub_auth())).parent)
+                                                    token=token)).parent)
         except Exception as err:  # noqa: BLE001 - any hub failure: say what to do
             failure = type(err).__name__
     else:

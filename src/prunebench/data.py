@@ -108,10 +108,11 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
 
     where = f"{spec.path}{'/' + spec.name if spec.name else ''}@{spec.revision or 'main'}"
     log.info("loading %s (%s, split %s) through datasets", source, where, spec.splits[split])
+    token = hub_auth()  # a malformed HF_TOKEN is its own error, not an unreachable hub
     try:
         data = datasets.load_dataset(spec.path, spec.name, split=spec.splits[split],
                                      data_files=spec.data_files, revision=spec.revision,
-                                     token=hub_auth())
+                                     token=token)
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
         from prunebench.oom import first_line
 
@@ -142,9 +143,10 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
              f"{spec.export_config}/{spec.splits[split]}/*.parquet")
     log.warning("%s (%s) is a loading script, which this `datasets` refuses: reading the hub's "
                 "parquet export of it, %s", source, spec.path, files)
+    token = hub_auth()
     try:
         data = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows",
-                                     token=hub_auth())
+                                     token=token)
     except Exception as err:  # noqa: BLE001 - as in _load_hub_rows
         from prunebench.oom import first_line
 

@@ -169,6 +169,7 @@ def claim_download_folder(out_dir: Path, repo_id: str, revision: str | None) -> 
 
     wanted = {"repo_id": repo_id, "revision": revision}
     record = out_dir / DOWNLOAD_SOURCE
+    discarded = out_dir.with_name(f"{out_dir.name}.discarded")
     if out_dir.is_dir() and any(out_dir.iterdir()):
         if not record.is_file():
             raise PrunebenchError(
@@ -183,7 +184,10 @@ def claim_download_folder(out_dir: Path, repo_id: str, revision: str | None) -> 
             return
         log.warning("%s holds a broken-off download of another source (%s): emptied, to "
                     "download %s@%s afresh", out_dir, found, repo_id, revision or "main")
-        shutil.rmtree(out_dir)
+        # Renamed aside, then deleted: a kill while deleting leaves no half-emptied folder
+        # without its record (which the next run would refuse to touch).
+        os.replace(out_dir, discarded)
+    shutil.rmtree(discarded, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(record, wanted)
 
@@ -279,8 +283,10 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path
     again."""
     from huggingface_hub import snapshot_download
 
-    from prunebench.checkpoint.pickle_convert import convert_pickle_checkpoint, converted_pickles
+    from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint, converted_pickles,
+                                                      require_safe_torch)
 
+    require_safe_torch(f"{repo_id}'s pickle weights")  # before tens of GB are downloaded
     converted = converted_pickles(path)
     snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(path),
                       allow_patterns=PICKLE_PATTERNS, ignore_patterns=converted or None,
@@ -307,9 +313,17 @@ def verify_download(repo_id: str, revision: str | None, path: Path, token: str |
     from prunebench.checkpoint.integrity import sha256_file
 
     info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
+    listed = {s.rfilename for s in (info.siblings or [])}
     expected = {s.rfilename: s.lfs.sha256 for s in (info.siblings or [])
                 if s.rfilename.endswith(suffix) and getattr(s, "lfs", None)}
     for file in sorted(path.glob(f"*{suffix}")):
+        if listed and file.name not in listed:
+            # Left by an earlier download of this folder: a branch (`main`) that has moved
+            # since, whose old shard would load over the current tensors of the same names.
+            file.unlink()
+            log.warning("%s: %s is not in %s@%s (left by an earlier download of another "
+                        "commit): deleted", repo_id, file.name, repo_id, revision or "main")
+            continue
         digest = expected.get(file.name)
         if digest is None:
             log.warning("%s: the hub records no sha256 for %s; not verified", repo_id, file.name)

@@ -16,8 +16,9 @@ if TYPE_CHECKING:  # imported when a config is built: job sizing reads the shape
 
 # The embedded tiny model (prunebench.tiny): 8 blocks, hidden 128, 4 heads of 32, MLP 384, about
 # 2M parameters; its vocabulary is the size of the tokenizer trained on the embedded text, and
-# the config's `embedded.model` may override any of these. Here, torch-free, so that the
-# config checks know its context before it is trained.
+# the config's `embedded.model` may override the sizes, `rms_norm_eps`, `rope_theta` and
+# `tie_word_embeddings` (the schema lists them; the token ids and dtype stay). Here, torch-free,
+# so that the config checks know its context and size before it is trained.
 TINY_SHAPE: dict = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=8,
                         num_attention_heads=4, num_key_value_heads=4, head_dim=32,
                         max_position_embeddings=1024, rms_norm_eps=1e-5, rope_theta=10000.0,

@@ -43,28 +43,33 @@ def safetensors_name(pickle_name: str) -> str:
 
 
 # torch's weights-only loader could be made to run code before 2.6 (CVE-2025-32434); from 2.6
-# on it is the safe reader this module relies on (transformers refuses torch.load below it too).
-SAFE_TORCH = (2, 6)
+# on it is the safe reader this module relies on. Pre-releases of 2.6 (2.6.0a0 builds, dev,
+# rc) are refused too, as transformers refuses them for torch.load.
+SAFE_TORCH = "2.6"
 
 
-def torch_release(version: str) -> tuple[int, int]:
-    """'2.5.1+cu121' -> (2, 5)."""
-    match = re.match(r"(\d+)\.(\d+)", version)
-    if match is None:
-        raise PrunebenchError(f"cannot read torch's version {version!r}")
-    return int(match[1]), int(match[2])
+def require_safe_torch(what: str) -> None:
+    """Refuse to read the pickle file(s) `what` with a torch whose weights-only loader is not
+    safe, before anything is read (or downloaded)."""
+    import torch
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        safe = Version(str(torch.__version__)) >= Version(SAFE_TORCH)
+    except InvalidVersion:
+        safe = False
+    if not safe:
+        raise PrunebenchError(
+            f"{what} would be unpickled, and torch {torch.__version__}'s weights-only loader is not "
+            f"safe against malicious pickles (CVE-2025-32434; fixed in torch {SAFE_TORCH}): "
+            "upgrade torch, or choose a revision or mirror that ships safetensors")
 
 
 def load_weights_only(path: Path) -> dict:
     """A pickle file's tensors, read without running any code it names."""
     import torch
 
-    if torch_release(torch.__version__) < SAFE_TORCH:
-        raise PrunebenchError(
-            f"{path.name} is a pickle file, and torch {torch.__version__}'s weights-only loader "
-            f"is not safe against malicious pickles (CVE-2025-32434; fixed in torch "
-            f"{'.'.join(map(str, SAFE_TORCH))}): upgrade torch, or choose a revision or mirror "
-            "that ships safetensors")
+    require_safe_torch(path.name)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - UnpicklingError, RuntimeError, ... all refused
