@@ -142,7 +142,7 @@ def _nvidia_driver_version() -> str | None:
 def provenance(*, device=None, seed: int | None = None, cell: dict[str, Any] | None = None) -> dict[str, Any]:
     """The provenance block every result file carries."""
     return {
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "python": platform.python_version(),
         "platform": platform.platform(),
