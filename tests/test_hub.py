@@ -164,19 +164,10 @@ def fake_hub_records(monkeypatch):
     return state
 
 
-def fake_download_into(monkeypatch, directory, files):
-    def fake_snapshot_download(**kwargs):
-        for name, data in files.items():
-            (directory / name).write_bytes(data)
-        return str(directory)
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-
-
 def test_download_is_verified_against_the_hubs_sha256(monkeypatch, tmp_path, fake_hub_records):
     fake_hub_records["dir"] = tmp_path
-    fake_download_into(monkeypatch, tmp_path, {"model-1.safetensors": b"abc",
-                                               "model-2.safetensors": b"def"})
+    watching_download(monkeypatch, tmp_path, {"model-1.safetensors": b"abc",
+                                              "model-2.safetensors": b"def"})
     assert download("org/model", "abc123", tmp_path) == tmp_path
     assert fake_hub_records["calls"] == 1
 

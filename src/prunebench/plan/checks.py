@@ -290,13 +290,8 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
             if entry["size"] is None or dense is None:
                 continue
             try:
-                if untrained:  # only an upper bound: counts above it are certain to fail
-                    kind, target = parse_size_spec(entry["size"])
-                    if kind == "count" and target > dense:
-                        raise PrunebenchError(
-                            f"target size {entry['size']!r} is larger than the tiny model (at "
-                            f"most {dense:,} params, its vocabulary not trained yet): choose a "
-                            "smaller target, or a kept fraction such as '0.8'")
+                if untrained:
+                    _check_below_untrained_tiny(entry["size"], dense)
                 else:
                     parse_size(entry["size"], dense)
             except PrunebenchError as err:
@@ -304,16 +299,32 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
     return problems
 
 
-def tiny_params_at_most(config: dict[str, Any]) -> int:
-    """The embedded tiny model's size before it is trained: its shape (TINY_SHAPE with the
-    config's `embedded.model` over it) at the largest vocabulary its tokenizer may get."""
+def untrained_tiny_shape(config: dict[str, Any]) -> dict[str, Any]:
+    """The embedded tiny model's config before it is trained: TINY_SHAPE with the config's
+    `embedded.model` over it, at the largest vocabulary its tokenizer may get."""
     from prunebench.checkpoint.architectures import TINY_SHAPE, TINY_VOCAB_SIZE
-    from prunebench.checkpoint.param_count import config_from_dict
 
     settings = _section(config, "embedded", "model")
-    shape = {**TINY_SHAPE, **{k: v for k, v in settings.items() if k in TINY_SHAPE},
-             "vocab_size": settings.get("vocab_size", TINY_VOCAB_SIZE)}
-    return count_params(config_from_dict(shape))
+    return {**TINY_SHAPE, **{k: v for k, v in settings.items() if k in TINY_SHAPE},
+            "vocab_size": settings.get("vocab_size", TINY_VOCAB_SIZE)}
+
+
+def tiny_params_at_most(config: dict[str, Any]) -> int:
+    """The most parameters the tiny model can have before it is trained (its vocabulary may
+    stay below the largest)."""
+    from prunebench.checkpoint.param_count import config_from_dict
+
+    return count_params(config_from_dict(untrained_tiny_shape(config)))
+
+
+def _check_below_untrained_tiny(size: str, at_most: int) -> None:
+    """Only an upper bound is known: a count above it is certain to fail, a fraction fits."""
+    kind, target = parse_size_spec(size)
+    if kind == "count" and target > at_most:
+        raise PrunebenchError(
+            f"target size {size!r} is larger than the tiny model (at most {at_most:,} params, "
+            "its vocabulary not trained yet): choose a smaller target, or a kept fraction such "
+            "as '0.8'")
 
 
 def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA,
@@ -490,10 +501,7 @@ def context_problems(config: dict[str, Any], resources: str | Path = "resources"
     for model, spec in _models(config):
         limit = getattr(_known_config(model, spec, resources), "max_position_embeddings", None)
         if limit is None and spec.get("source") == "tiny":  # before it is trained
-            from prunebench.checkpoint.architectures import TINY_SHAPE
-
-            limit = _section(config, "embedded", "model").get(
-                "max_position_embeddings", TINY_SHAPE["max_position_embeddings"])
+            limit = untrained_tiny_shape(config)["max_position_embeddings"]
         if not isinstance(limit, int):
             continue
         for item in bench.get("token_configs") or []:
