@@ -26,6 +26,7 @@ from prunebench.commands import add_parsers, workflow_defaults
 from prunebench.commands.arguments import parse_params, require_hub
 from prunebench.commands.model_source import hub_checkpoint
 from prunebench.commands.prune import draw_calibration
+from prunebench.plan.layout import ZEROSHOT_PROGRESS_VARIABLE
 from prunebench.commands.recover import LORA_OPTIONS
 
 # The workflow's prune_report.json / bench / ppl.json / zeroshot.json keys
@@ -545,6 +546,33 @@ def test_eval_writes_the_workflows_perplexity_and_zeroshot(pruned, embedded_corp
     assert zeroshot["suite"]["items_per_task"] == 100  # the workflow's default suite
     assert "provenance" in read_json(out / "lm_eval.json")
     assert "pb_number: acc" in stdout and "average:" in stdout
+
+
+def test_eval_keeps_its_zero_shot_answers_until_it_finishes(tiny_model_dir, tmp_path, capsys,
+                                                           monkeypatch):
+    from prunebench.commands.evaluation import zeroshot_progress_dir
+    from prunebench.commands.model_source import default_cache_dir
+
+    monkeypatch.delenv(ZEROSHOT_PROGRESS_VARIABLE, raising=False)
+    assert zeroshot_progress_dir() == default_cache_dir().parent / "zeroshot-progress"
+    progress = tmp_path / "progress"
+    monkeypatch.setenv(ZEROSHOT_PROGRESS_VARIABLE, str(progress))
+    assert zeroshot_progress_dir() == progress
+    seen: list[list[str]] = []  # the stores on disk at each forward call of the model
+    real_load = modeling.load_model
+
+    def load_watched(*args, **kwargs):
+        model = real_load(*args, **kwargs)
+        model.register_forward_pre_hook(
+            lambda module, inputs: seen.append(sorted(p.name for p in progress.glob("*.jsonl"))))
+        return model
+
+    monkeypatch.setattr(modeling, "load_model", load_watched)
+    code, _, _ = run(capsys, "eval", tiny_model_dir, "--tasks", "pb_number", "--limit", "2",
+                     "--out", tmp_path / "eval", "--device", "cpu", "-q")
+    assert code == 0
+    assert seen and len(seen[0]) == 1 and all(names == seen[0] for names in seen)
+    assert list(progress.glob("*.jsonl")) == []  # deleted once the evaluation finished
 
 
 def test_eval_in_float16_runs_the_model_in_float16_and_records_it(pruned, embedded_corpus,

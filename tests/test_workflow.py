@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from prunebench import modeling
+from prunebench.plan import layout
 from workflow_helpers import (REPO, copy_workflow, job_counts, make_workdir, reversed_keys,
                               run_snakemake, snakemake)
 
@@ -192,6 +193,14 @@ def contents(files) -> dict[Path, str]:
 
 def test_nothing_left_to_do_after_a_complete_run(workflow_run):
     assert "Nothing to be done" in snakemake(workflow_run, "-n").stdout + snakemake(workflow_run, "-n").stderr
+
+
+def test_zero_shot_jobs_kept_their_answers_where_the_workflow_says_and_deleted_them(workflow_run):
+    # Each zero-shot job kept its lm-eval answers in this folder while it ran (a rerun of an
+    # interrupted one scores only the rest); every job finished, so none is left.
+    progress = workflow_run / layout.ZEROSHOT_PROGRESS
+    assert progress.is_dir()
+    assert list(progress.iterdir()) == []
 
 
 @pytest.mark.parametrize("variants, message", [

@@ -244,6 +244,173 @@ def test_width_pruned_heterogeneous_checkpoint_evaluates(tiny_model_dir, embedde
     assert summary["average"] > 0.5
 
 
+# --------------------------------------------------------------------------- resuming
+
+class Interrupted(Exception):
+    """What stops the evaluation below part-way, as a kill or a pre-emption would."""
+
+
+def count_forwards(model, fail_at: int | None = None) -> list[int]:
+    """A list whose length is the number of forward calls the model made; the `fail_at`-th
+    call raises Interrupted."""
+    calls: list[int] = []
+
+    def hook(module, args):
+        calls.append(1)
+        if fail_at is not None and len(calls) == fail_at:
+            raise Interrupted("stopped here")
+
+    model.register_forward_pre_hook(hook)
+    return calls
+
+
+def store_lines(folder: Path) -> list[dict]:
+    (store,) = folder.glob("*.jsonl")
+    return [json.loads(line) for line in store.read_text().splitlines()]
+
+
+def test_an_interrupted_evaluation_resumes_with_what_it_had_scored(tiny_model_dir, suite,
+                                                                   tmp_path):
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    progress = tmp_path / "progress"
+    # Batches of one: each request is one forward of its own tokens, the same computation in
+    # every run, so the resumed run's scores must equal an uninterrupted run's exactly.
+    settings = dict(tasks=mc_suite.TASKS, batch_size=1, limit=8)
+    fresh_model = modeling.load_model(tiny_model_dir)
+    fresh_forwards = count_forwards(fresh_model)
+    fresh = run(fresh_model, tokenizer, suite, **settings)
+    total = len(fresh_forwards)
+    assert fresh["summary"]["resumed_requests"] == 0  # no progress_dir: nothing kept
+
+    stopped_at = total // 2
+    interrupted = modeling.load_model(tiny_model_dir)
+    forwards = count_forwards(interrupted, fail_at=stopped_at)
+    with pytest.raises(Interrupted):
+        run(interrupted, tokenizer, suite, progress_dir=progress, **settings)
+    assert len(forwards) == stopped_at
+    header, *answers = store_lines(progress)
+    # every answer computed before the interruption was on disk at once (not only at the end)
+    assert len(answers) == stopped_at - 1
+    assert header["identity"]["add_bos_token"] is True
+
+    resumed_model = modeling.load_model(tiny_model_dir)
+    resumed_forwards = count_forwards(resumed_model)
+    resumed = run(resumed_model, tokenizer, suite, progress_dir=progress, **settings)
+    reused = resumed["summary"]["resumed_requests"]
+    assert reused >= stopped_at - 1  # a request repeated in another task is answered too
+    assert len(resumed_forwards) == total - reused
+    for key in ("accuracy", "metrics", "samples", "average"):
+        assert resumed["summary"][key] == fresh["summary"][key]
+    assert list(progress.glob("*.jsonl")) == []  # a finished evaluation deletes its store
+
+
+def test_progress_is_kept_only_for_the_same_model_scored_the_same_way(tiny_model_dir, suite,
+                                                                      tmp_path):
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    progress = tmp_path / "progress"
+    model = modeling.load_model(tiny_model_dir)
+    count_forwards(model, fail_at=5)
+    with pytest.raises(Interrupted):
+        run(model, tokenizer, suite, tasks=["pb_number"], limit=4, batch_size=1,
+            progress_dir=progress)
+    (kept,) = progress.glob("*.jsonl")
+    # Without a BOS token the answers differ: that evaluation has a store of its own.
+    other = run(modeling.load_model(tiny_model_dir), tokenizer, suite, tasks=["pb_number"],
+                limit=4, batch_size=1, progress_dir=progress, add_bos_token=False)
+    assert other["summary"]["resumed_requests"] == 0
+    assert list(progress.glob("*.jsonl")) == [kept]  # the other one's, finished, deleted
+    # Neither does a model pruned in memory after loading take the checkpoint's answers.
+    pruned = modeling.load_model(tiny_model_dir)
+    del pruned.model.layers[-1]
+    pruned.config.num_hidden_layers -= 1
+    assert run(pruned, tokenizer, suite, tasks=["pb_number"], limit=4, batch_size=1,
+               progress_dir=progress)["summary"]["resumed_requests"] == 0
+    # A model that did not come from a checkpoint with a manifest keeps nothing.
+    config = modeling.load_config(tiny_model_dir)
+    random = modeling.random_model(config, "cpu", torch.float32, seed=3)
+    empty = tmp_path / "none"
+    out = run(random, tokenizer, suite, tasks=["pb_number"], limit=2, progress_dir=empty)
+    assert out["summary"]["resumed_requests"] == 0 and not empty.exists()
+
+
+def test_the_progress_folder_comes_from_the_environment_when_not_given(tiny_model_dir, suite,
+                                                                       tmp_path, monkeypatch):
+    from prunebench.plan.layout import ZEROSHOT_PROGRESS_VARIABLE
+
+    monkeypatch.setenv(ZEROSHOT_PROGRESS_VARIABLE, str(tmp_path / "from-env"))
+    model = modeling.load_model(tiny_model_dir)
+    count_forwards(model, fail_at=3)
+    with pytest.raises(Interrupted):
+        run(model, modeling.load_tokenizer(tiny_model_dir), suite, tasks=["pb_number"], limit=4,
+            batch_size=1)
+    assert len(store_lines(tmp_path / "from-env")) == 1 + 2  # the header, two answers
+
+
+def test_out_of_memory_with_progress_says_the_answers_are_kept(tiny_model_dir, suite, tmp_path):
+    model = modeling.load_model(tiny_model_dir)
+    calls = count_forwards(model)
+
+    def exhausted(*args, **kwargs):  # the third batch does not fit
+        if len(calls) == 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.00 GiB")
+
+    model.register_forward_pre_hook(exhausted)
+    with pytest.raises(PrunebenchError, match="the 2 answers scored so far are kept"):
+        run(model, modeling.load_tokenizer(tiny_model_dir), suite, tasks=["pb_number"], limit=4,
+            batch_size=1, progress_dir=tmp_path)
+
+
+def test_a_store_drops_a_torn_or_damaged_line_and_appends_after_what_is_whole(tmp_path):
+    from prunebench.zeroshot_progress import open_store
+
+    identity = {"checkpoint": "abc"}
+    store = open_store(tmp_path, identity)
+    store.add("loglikelihood", ("a context", " answer"), (-1.5, True))
+    store.add("loglikelihood", ("a context", " other"), (-2.25, False))
+    store.close(finished=False)
+    (path,) = tmp_path.glob("*.jsonl")
+    lines = path.read_text().splitlines(keepends=True)
+    # a kill in the middle of the last line, and a line damaged on disk
+    path.write_text(lines[0] + "not json\n" + lines[1] + lines[2][:10])
+    store = open_store(tmp_path, identity)
+    assert list(store.answers.values()) == [(-1.5, True)]  # the whole line before the tear
+    assert store.lookup("loglikelihood", ("a context", " answer")) == (-1.5, True)
+    store.add("generate_until", ("a context", {"until": ["\n"]}), "text")
+    store.add("generate_until", ("a context", {"do_sample": True}), "drawn")  # never kept
+    store.close(finished=False)
+    again = open_store(tmp_path, identity)
+    assert len(again.answers) == 2
+    assert again.lookup("generate_until", ("a context", {"until": ["\n"]})) == "text"
+    again.close(finished=True)
+    assert not path.exists()
+
+
+def test_a_store_of_another_format_or_identity_is_started_afresh(tmp_path):
+    from prunebench import zeroshot_progress
+
+    store = zeroshot_progress.open_store(tmp_path, {"checkpoint": "abc"})
+    store.add("loglikelihood", ("x", "y"), (-1.0, True))
+    store.close(finished=False)
+    (path,) = tmp_path.glob("*.jsonl")
+    header, entry = path.read_text().splitlines()
+    path.write_text(header.replace('"abc"', '"xyz"') + "\n" + entry + "\n")  # not its own
+    assert zeroshot_progress.open_store(tmp_path, {"checkpoint": "abc"}).answers == {}
+    assert len(path.read_text().splitlines()) == 1  # the header alone
+
+
+def test_a_store_in_use_by_another_evaluation_is_left_to_it(tmp_path, caplog):
+    from prunebench.zeroshot_progress import open_store
+
+    first = open_store(tmp_path, {"checkpoint": "abc"})
+    first.add("loglikelihood", ("x", "y"), (-1.0, True))
+    assert open_store(tmp_path, {"checkpoint": "abc"}) is None
+    assert "keeps no progress of its own" in caplog.text
+    first.close(finished=False)
+    second = open_store(tmp_path, {"checkpoint": "abc"})  # released: taken with its answers
+    assert len(second.answers) == 1
+    second.close(finished=True)
+
+
 # --------------------------------------------------------------------------- errors
 
 def test_hub_task_offline_names_dataset_and_prefetch(small_random_model, embedded_corpus,

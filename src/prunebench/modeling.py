@@ -454,6 +454,9 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         from prunebench.checkpoint.device_map import dispatch
 
         model = dispatch(model, device_map, max_memory=max_memory, offload_dir=offload_dir)
+    # What the weights and tokenizer are, for a zero-shot evaluation's kept progress
+    # (prunebench.zeroshot_progress): answers of another model are never taken for this one's.
+    model.prunebench_content = integrity.content_digest(path)
     return model
 
 

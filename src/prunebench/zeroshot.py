@@ -17,6 +17,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from prunebench.atomic import _json_default, read_json_or_none, write_json
 from prunebench.hub import load_error
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite, task_config
+from prunebench.zeroshot_progress import open_store, resumable, store_identity
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +413,8 @@ def _n_docs(task) -> int | None:
 def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | None = None,
              num_fewshot: int = 0, limit: int | float | None = None, batch_size: int = 32,
              seed: int = 1234, metrics: dict[str, str] | None = None,
-             add_bos_token: bool = True) -> dict[str, Any]:
+             add_bos_token: bool = True,
+             progress_dir: str | Path | None = None) -> dict[str, Any]:
     """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
 
     `add_bos_token`: whether every context starts with the BOS token. Always passed to lm-eval
@@ -419,9 +422,15 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     tokenizer decide (LLaMA's adds one), so the scores would depend on the lm-eval version.
     The study's lm-eval gave LLaMA no BOS (config/paper.yaml: false).
 
+    `progress_dir` (default: $PRUNEBENCH_ZEROSHOT_PROGRESS, which the workflow sets; neither:
+    nothing kept): where each answer is kept as it is computed, so that a rerun after an
+    interruption scores only the rest (prunebench.zeroshot_progress). Only for a model from
+    `modeling.load_model` (the store is named by its checkpoint's content).
+
     summary: {"accuracy": {task: value}, "average", "metric": {task: metric},
     "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n},
-    "add_bos_token", "dtype": the precision the model ran in}.
+    "add_bos_token", "dtype": the precision the model ran in, "resumed_requests": how many
+    answers came from an interrupted run}.
     """
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -448,12 +457,17 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     # scored on its own; only single-token answers (boolq) pay, one forward per choice.
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
               add_bos_token=add_bos_token, **_no_logits_cache())
+    store = _progress_store(progress_dir, model, tokenizer, add_bos_token)
+    if store is not None:
+        resumable(lm, store)
+    finished = False
     with _naming_datasets() as calls, _without_torch_env_report(), _git_hash_of_prunebench():
         try:
             out = lm_eval.simple_evaluate(
                 model=lm, tasks=task_specs(tasks, include_path), num_fewshot=num_fewshot, limit=limit,
                 task_manager=manager, log_samples=False, random_seed=seed,
                 numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
+            finished = out is not None
         except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
             # torch: imported late
             from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
@@ -463,20 +477,40 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
                     f"out of memory in lm-eval's zero-shot tasks {tasks} in batches of "
                     f"{batch_size} ({first_line(err)}): lower evaluation.zeroshot.batch_size "
                     "(`prunebench eval --batch-size`), or spread the model over several devices "
-                    "with the model's device_map / max_memory in the config") from None
+                    "with the model's device_map / max_memory in the config"
+                    + (f"; the {len(store.answers)} answers scored so far are kept for the rerun"
+                       if store is not None else "")) from None
             named = _dataset_error(calls, err, hub_tasks(tasks))
             if named:
                 raise named from err
             raise
         finally:
             model.train(was_training)
+            if store is not None:
+                store.close(finished=finished)
     if out is None:  # simple_evaluate returns None on non-zero ranks of a distributed run
         raise PrunebenchError("lm-eval returned no results: run the evaluation as one process")
     results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
                                     default=_jsonable))
     summary = {**summarise(results, chosen), "add_bos_token": add_bos_token,
-               "dtype": dtype_name(model), **placement_record(model)}
+               "dtype": dtype_name(model), **placement_record(model),
+               "resumed_requests": store.reused if store is not None else 0}
     return {"summary": summary, "lm_eval": results}
+
+
+def _progress_store(progress_dir, model, tokenizer, add_bos_token: bool):
+    """The answer store of this evaluation (prunebench.zeroshot_progress), or None."""
+    from prunebench.plan.layout import ZEROSHOT_PROGRESS_VARIABLE
+
+    folder = progress_dir or os.environ.get(ZEROSHOT_PROGRESS_VARIABLE)
+    if not folder:
+        return None
+    identity = store_identity(model, tokenizer, add_bos_token)
+    if identity is None:
+        log.info("the model was not loaded from a checkpoint with a manifest: its zero-shot "
+                 "answers are not kept for a resumed run")
+        return None
+    return open_store(folder, identity)
 
 
 def _jsonable(obj: Any) -> Any:

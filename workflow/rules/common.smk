@@ -47,6 +47,12 @@ LM_EVAL_DATA = layout.LM_EVAL_DATA
 # config of a model and in its depth-pruned variants; entries are keyed by GPU and versions).
 # A value the user set is kept. Setting it here never reruns a job.
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(layout.INDUCTOR_CACHE).resolve()))
+# Where zero-shot jobs keep each lm-eval answer as it is computed, so that a job killed or
+# pre-empted part-way scores only the rest when rerun (prunebench.zeroshot_progress; a finished
+# job deletes its file). Through the environment, as above, so that it reruns no job.
+os.environ.setdefault(
+    layout.ZEROSHOT_PROGRESS_VARIABLE, str(Path(layout.ZEROSHOT_PROGRESS).resolve())
+)
 # This run's `--configfile ...` (and `--directory ...` for a run outside the checkout, and the
 # profile its command line named), for the rerun commands the aggregation prints; passed
 # through the environment rather than a param, so that the same config under another file

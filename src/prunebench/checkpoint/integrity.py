@@ -170,6 +170,18 @@ def _read_recorded(path: Path, manifest_path: Path) -> tuple[dict[str, str], dic
     return weights, files
 
 
+def content_digest(path: Path) -> str | None:
+    """One sha256 for what a checkpoint holds: of its manifest's records (every weight file's
+    and, from format 2, every other file's sha256); None without a manifest. Two folders with
+    the same digest hold the same model and tokenizer."""
+    manifest_path = Path(path) / MANIFEST
+    if not manifest_path.exists():
+        return None
+    weights, files = _read_recorded(Path(path), manifest_path)
+    records = json.dumps({"weights": weights, "files": files}, sort_keys=True)
+    return hashlib.sha256(records.encode()).hexdigest()
+
+
 def known_sha256(files: list[Path], announce=None) -> dict[str, str]:
     """{file name: sha256} of files in one folder, each hashed only when its size, inode or
     modification time is new to the folder's memo (the one verify_manifest keeps: an entry

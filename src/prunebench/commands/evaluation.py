@@ -4,6 +4,7 @@ ppl.json and/or zeroshot.json + lm_eval.json together, as results/eval/ holds th
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir, read_json, write_json
 from prunebench.commands.arguments import check_out_dir, choice, parse_list, require_hub
-from prunebench.commands.model_source import Checkpoint, params_of, resolve_model
+from prunebench.commands.model_source import (Checkpoint, default_cache_dir, params_of,
+                                              resolve_model)
 from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, EVAL_DTYPES,
                                                    PPL_DEFAULTS, SUITE_DEFAULTS,
                                                    ZEROSHOT_DEFAULTS, embedded_text)
@@ -138,13 +140,24 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
     out = evaluate(model, tokenizer, tasks, include_path=suite_dir if suite else None,
                    num_fewshot=settings["num_fewshot"], limit=settings["limit"],
                    batch_size=settings["batch_size"], seed=settings["seed"],
-                   metrics=settings["metrics"], add_bos_token=settings["add_bos_token"])
+                   metrics=settings["metrics"], add_bos_token=settings["add_bos_token"],
+                   progress_dir=zeroshot_progress_dir())
     elapsed = time.perf_counter() - started
     summary, lm_eval_json = zeroshot_results(
         out, model=ckpt.name, variant=ckpt.variant, params=params_of(ckpt), settings=settings,
         suite=suite, elapsed_s=elapsed, device=device,
         cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
     return {"zeroshot.json": summary, "lm_eval.json": lm_eval_json}
+
+
+def zeroshot_progress_dir() -> Path:
+    """Where an evaluation keeps its lm-eval answers as they come, so that the same command
+    rerun after an interruption scores only the rest (prunebench.zeroshot_progress):
+    $PRUNEBENCH_ZEROSHOT_PROGRESS, else zeroshot-progress beside the downloaded models."""
+    from prunebench.plan.layout import ZEROSHOT_PROGRESS_VARIABLE
+
+    chosen = os.environ.get(ZEROSHOT_PROGRESS_VARIABLE)
+    return Path(chosen) if chosen else default_cache_dir().parent / "zeroshot-progress"
 
 
 def _dtype_setting(args) -> dict[str, str]:

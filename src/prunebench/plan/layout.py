@@ -20,6 +20,10 @@ INSTRUCTIONS = "resources/data/instructions/{source}.jsonl"
 MC_SUITE = "resources/data/mc_suite"  # the offline lm-eval suite (prunebench.mc_suite)
 LM_EVAL_DATA = "resources/data/lm_eval"  # pre-fetched hub datasets of lm-eval tasks
 INDUCTOR_CACHE = "resources/cache/torchinductor"  # compiled kernels shared by every benchmark job
+# Answers of zero-shot evaluations still running or interrupted (prunebench.zeroshot_progress),
+# passed to the jobs through this environment variable, as the inductor cache is.
+ZEROSHOT_PROGRESS = "resources/cache/zeroshot-progress"
+ZEROSHOT_PROGRESS_VARIABLE = "PRUNEBENCH_ZEROSHOT_PROGRESS"
 
 # Results, one folder per cell (results/)
 VARIANT = "results/pruned/{model}/{variant}"
