@@ -134,6 +134,43 @@ def test_pruned_checkpoint_is_plain_hf_and_reloads_identically(tiny_model_dir, c
         assert torch.equal(ours(ids).logits, hf(ids).logits)
 
 
+def test_the_report_says_how_clearly_the_scores_separate_removed_from_kept(tiny_model_dir,
+                                                                          calibration):
+    model = load_model(tiny_model_dir)
+    report = prune_ppl(model, calibration, int(count_params(model.config) * 0.7))
+    k, ranking, scores = report["num_removed"], report["ranking"], report["block_scores"]
+    cut = report["cut"]
+    assert cut["last_removed"] == ranking[k - 1] and cut["last_removed"] in report["removed_blocks"]
+    assert cut["first_kept"] == ranking[k] and cut["first_kept"] not in report["removed_blocks"]
+    low, high = scores[cut["last_removed"]], scores[cut["first_kept"]]
+    assert cut["relative_gap"] == pytest.approx((high - low) / high) and cut["relative_gap"] >= 0
+
+
+@pytest.mark.parametrize("scores, k, near_tie", [
+    ([5.0, 1.0, 2.0, 2.0 * (1 + 1e-4), 9.0], 2, True),  # 0.01% apart: the study's kind of tie
+    ([5.0, 1.0, 2.0, 3.0, 9.0], 2, False),               # a third apart
+])
+def test_a_near_tie_at_the_cut_is_warned_of(small_random_model, scores, k, near_tie, caplog):
+    from prunebench.methods.depth import prune_one_shot
+
+    model = small_random_model(num_hidden_layers=5)
+    per_block = sum(p.numel() for p in model.model.layers[0].parameters())
+    target = count_params(model.config) - k * per_block
+    report = prune_one_shot(model, target, {"protect_first": 0, "protect_last": 0}, "test",
+                            lambda: (scores, {}))
+    assert report["removed_blocks"] == [1, 2]
+    assert (report["cut"]["last_removed"], report["cut"]["first_kept"]) == (2, 3)
+    assert ("near tie" in caplog.text) is near_tie
+
+
+def test_no_cut_when_nothing_stays_to_compare():
+    from prunebench.methods.depth import cut_margin
+
+    assert cut_margin([3, 1, 2], [1.0, 2.0, 3.0, 0.5], 0) is None
+    assert cut_margin([3, 1, 2], [1.0, 2.0, 3.0, 0.5], 3) is None
+    assert cut_margin([0, 1], [0.0, 0.0], 1)["relative_gap"] == 0.0  # all-zero scores: a tie
+
+
 def test_protected_blocks_are_never_removed(tiny_model_dir, calibration):
     model = load_model(tiny_model_dir)
     n = model.config.num_hidden_layers

@@ -4,6 +4,7 @@ paper's metric choice, and the offline error for hub tasks (with a fake hub)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -289,15 +290,17 @@ def test_an_interrupted_evaluation_resumes_with_what_it_had_scored(tiny_model_di
         run(interrupted, tokenizer, suite, progress_dir=progress, **settings)
     assert len(forwards) == stopped_at
     header, *answers = store_lines(progress)
-    # every answer computed before the interruption was on disk at once (not only at the end)
-    assert len(answers) == stopped_at - 1
+    # Answers computed before the interruption were on disk at once, not only at the end: one
+    # per request scored (a request repeated in another task is kept once).
+    keys = [a["key"] for a in answers]
+    assert 0 < len(keys) == len(set(keys)) <= stopped_at - 1
     assert header["identity"]["add_bos_token"] is True
 
     resumed_model = modeling.load_model(tiny_model_dir)
     resumed_forwards = count_forwards(resumed_model)
     resumed = run(resumed_model, tokenizer, suite, progress_dir=progress, **settings)
     reused = resumed["summary"]["resumed_requests"]
-    assert reused >= stopped_at - 1  # a request repeated in another task is answered too
+    assert reused >= len(keys)  # each kept answer served at least once
     assert len(resumed_forwards) == total - reused
     for key in ("accuracy", "metrics", "samples", "average"):
         assert resumed["summary"][key] == fresh["summary"][key]
@@ -374,13 +377,16 @@ def test_a_store_drops_a_torn_or_damaged_line_and_appends_after_what_is_whole(tm
     path.write_text(lines[0] + "not json\n" + lines[1] + lines[2][:10])
     store = open_store(tmp_path, identity)
     assert list(store.answers.values()) == [(-1.5, True)]  # the whole line before the tear
-    assert store.lookup("loglikelihood", ("a context", " answer")) == (-1.5, True)
-    store.add("generate_until", ("a context", {"until": ["\n"]}), "text")
-    store.add("generate_until", ("a context", {"do_sample": True}), "drawn")  # never kept
+    assert store.lookup("loglikelihood", ("a context", " answer")) == (True, (-1.5, True))
+    store.add("loglikelihood_rolling", ("a whole text",), -35.5)
+    # Generated text is never kept: it may be sampled (a temperature alone turns sampling on).
+    store.add("generate_until", ("a context", {"until": ["\n"], "temperature": 0.7}), "drawn")
     store.close(finished=False)
     again = open_store(tmp_path, identity)
     assert len(again.answers) == 2
-    assert again.lookup("generate_until", ("a context", {"until": ["\n"]})) == "text"
+    assert again.lookup("loglikelihood_rolling", ("a whole text",)) == (True, -35.5)
+    assert again.lookup("generate_until", ("a context", {"until": ["\n"], "temperature": 0.7})) \
+        == (False, None)
     again.close(finished=True)
     assert not path.exists()
 
@@ -399,16 +405,120 @@ def test_a_store_of_another_format_or_identity_is_started_afresh(tmp_path):
 
 
 def test_a_store_in_use_by_another_evaluation_is_left_to_it(tmp_path, caplog):
+    import subprocess
+    import sys
+
     from prunebench.zeroshot_progress import open_store
 
-    first = open_store(tmp_path, {"checkpoint": "abc"})
-    first.add("loglikelihood", ("x", "y"), (-1.0, True))
-    assert open_store(tmp_path, {"checkpoint": "abc"}) is None
-    assert "keeps no progress of its own" in caplog.text
-    first.close(finished=False)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from prunebench.zeroshot_progress import open_store; "
+         f"store = open_store({str(tmp_path)!r}, {{'checkpoint': 'abc'}}); "
+         "store.add('loglikelihood', ('x', 'y'), (-1.0, True)); print('held', flush=True); "
+         "sys.stdin.read(); store.close(finished=False)"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert open_store(tmp_path, {"checkpoint": "abc"}) is None
+        assert "keeps no progress of its own" in caplog.text
+    finally:
+        holder.communicate("", timeout=60)  # it closes its store and ends
     second = open_store(tmp_path, {"checkpoint": "abc"})  # released: taken with its answers
     assert len(second.answers) == 1
     second.close(finished=True)
+
+
+def test_the_store_locked_is_the_one_at_its_path(tmp_path, monkeypatch):
+    """The evaluation holding the store may finish (and delete it) between another's opening
+    and locking it: that one must then lock a file at the path, not the deleted one."""
+    import fcntl
+
+    from prunebench.zeroshot_progress import open_store
+
+    real_flock = fcntl.flock
+    deleted = []
+
+    def flock_after_the_holder_finished(fd, operation):
+        if not deleted:
+            (path,) = tmp_path.glob("*.jsonl")
+            path.unlink()
+            deleted.append(path)
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock_after_the_holder_finished)
+    store = open_store(tmp_path, {"checkpoint": "abc"})
+    store.add("loglikelihood", ("x", "y"), (-1.0, True))
+    assert deleted and store.path.exists()
+    assert len(store.path.read_text().splitlines()) == 2  # the header and the answer
+    store.close(finished=False)
+
+
+def test_progress_that_cannot_be_kept_never_fails_the_evaluation(tiny_model_dir, suite, tmp_path,
+                                                                 monkeypatch, caplog):
+    from prunebench import zeroshot_progress
+
+    model = modeling.load_model(tiny_model_dir)
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    # batches of one in every run: the same computation, so the same scores exactly
+    expected = run(model, tokenizer, suite, tasks=["pb_number"], limit=4,
+                   batch_size=1)["summary"]["accuracy"]
+    (tmp_path / "a-file").write_text("")
+    # a folder that cannot be made
+    out = run(model, tokenizer, suite, tasks=["pb_number"], limit=4, batch_size=1,
+              progress_dir=tmp_path / "a-file" / "progress")
+    assert out["summary"]["accuracy"] == expected and "cannot keep zero-shot answers" in caplog.text
+    # a disk that fills up part-way: the header and two answers written, then no room
+    import types
+
+    writes = []
+
+    def filling(fd, data):
+        writes.append(data)
+        if len(writes) > 3:
+            raise OSError(28, "No space left on device")
+        return os.write(fd, data)
+
+    caplog.clear()
+    monkeypatch.setattr(zeroshot_progress, "os", types.SimpleNamespace(**{**vars(os),
+                                                                          "write": filling}))
+    out = run(model, tokenizer, suite, tasks=["pb_number"], limit=4, batch_size=1,
+              progress_dir=tmp_path / "p")
+    assert out["summary"]["accuracy"] == expected
+    assert "No space left" in caplog.text and "the evaluation goes on" in caplog.text
+    assert len(writes) == 4  # nothing tried after the failure
+
+
+def test_a_failure_after_lm_eval_keeps_the_answers(tiny_model_dir, suite, tmp_path, monkeypatch):
+    def unreadable(results, chosen):
+        raise PrunebenchError("lm-eval's results lack task pb_number")
+
+    monkeypatch.setattr(zeroshot, "summarise", unreadable)
+    with pytest.raises(PrunebenchError, match="lack task"):
+        run(modeling.load_model(tiny_model_dir), modeling.load_tokenizer(tiny_model_dir), suite,
+            tasks=["pb_number"], limit=4, progress_dir=tmp_path)
+    assert len(store_lines(tmp_path)) > 1  # the header and the answers, kept
+
+
+def test_a_checkpoints_content_digest_covers_its_config_and_tokenizer(tiny_model_dir, tmp_path):
+    from prunebench.checkpoint.integrity import MANIFEST, content_digest
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(tiny_model_dir, copy)
+    assert content_digest(copy) == content_digest(tiny_model_dir)
+    manifest = json.loads((copy / MANIFEST).read_text())
+    config = json.loads((copy / "config.json").read_text())
+    config["rope_theta"] = 1234.0
+    (copy / "config.json").write_text(json.dumps(config))
+    manifest["files_sha256"]["config.json"] = "0" * 64
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    assert content_digest(copy) != content_digest(tiny_model_dir)
+    # A format-1 manifest records the weights only: the other files are hashed instead.
+    one = {k: v for k, v in manifest.items() if k != "files_sha256"}
+    (copy / MANIFEST).write_text(json.dumps({**one, "format": 1}))
+    before = content_digest(copy)
+    config["rope_theta"] = 4321.0
+    (copy / "config.json").write_text(json.dumps(config))
+    assert content_digest(copy) != before
+    assert content_digest(tmp_path) is None  # no manifest: nothing to name it by
 
 
 # --------------------------------------------------------------------------- errors

@@ -432,7 +432,6 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     "add_bos_token", "dtype": the precision the model ran in, "resumed_requests": how many
     answers came from an interrupted run}.
     """
-    import lm_eval
     from lm_eval.models.huggingface import HFLM
 
     from prunebench.modeling import dtype_name, placement_record
@@ -461,13 +460,35 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     if store is not None:
         resumable(lm, store)
     finished = False
+    try:
+        out = _simple_evaluate(lm, tasks, include_path, manager, store, num_fewshot=num_fewshot,
+                               limit=limit, batch_size=batch_size, seed=seed)
+        if out is None:  # simple_evaluate returns None on non-zero ranks of a distributed run
+            raise PrunebenchError("lm-eval returned no results: run the evaluation as one process")
+        results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
+                                        default=_jsonable))
+        summary = {**summarise(results, chosen), "add_bos_token": add_bos_token,
+                   "dtype": dtype_name(model), **placement_record(model),
+                   "resumed_requests": store.reused if store is not None else 0}
+        finished = True
+    finally:
+        model.train(was_training)  # HFLM put it in eval mode
+        if store is not None:
+            store.close(finished=finished)
+    return {"summary": summary, "lm_eval": results}
+
+
+def _simple_evaluate(lm, tasks, include_path, manager, store, *, num_fewshot, limit, batch_size,
+                     seed):
+    """lm-eval's run, its failures explained (out of memory, a dataset it could not load)."""
+    import lm_eval
+
     with _naming_datasets() as calls, _without_torch_env_report(), _git_hash_of_prunebench():
         try:
-            out = lm_eval.simple_evaluate(
+            return lm_eval.simple_evaluate(
                 model=lm, tasks=task_specs(tasks, include_path), num_fewshot=num_fewshot, limit=limit,
                 task_manager=manager, log_samples=False, random_seed=seed,
                 numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
-            finished = out is not None
         except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
             # torch: imported late
             from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
@@ -484,18 +505,6 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
             if named:
                 raise named from err
             raise
-        finally:
-            model.train(was_training)
-            if store is not None:
-                store.close(finished=finished)
-    if out is None:  # simple_evaluate returns None on non-zero ranks of a distributed run
-        raise PrunebenchError("lm-eval returned no results: run the evaluation as one process")
-    results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
-                                    default=_jsonable))
-    summary = {**summarise(results, chosen), "add_bos_token": add_bos_token,
-               "dtype": dtype_name(model), **placement_record(model),
-               "resumed_requests": store.reused if store is not None else 0}
-    return {"summary": summary, "lm_eval": results}
 
 
 def _progress_store(progress_dir, model, tokenizer, add_bos_token: bool):

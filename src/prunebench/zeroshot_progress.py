@@ -6,18 +6,24 @@ lm-eval asks its model for every request of a run in one call per request type
 its cache hook the moment a batch is scored. `resumable` routes those calls through an
 `AnswerStore`: answers already on disk are returned as they were, only the others reach the
 model, and each new one is appended to the store as it comes. A 13B evaluation killed after
-six of seven tasks then scores only what is left.
+six of seven tasks then scores only what is left. Only log-likelihoods are kept: generated text
+may be sampled (a task's `temperature` alone turns sampling on), and a kept sample would be
+returned for every repeat.
 
 A store belongs to one model and one way of scoring it: the file is named by a digest of the
-checkpoint's content (its manifest's sha256 records), the tokenizer, `add_bos_token`, the dtype
-and device type, and the torch / transformers / lm-eval versions, and its first line repeats
-them. Requests are keyed by their own text (as lm-eval's sqlite cache keys them), so changing
-the tasks, `limit` or the few-shot setting simply asks for other keys. The batch size is not
-part of it: lowering it past an out-of-memory error keeps what was scored (the answers agree
-up to floating-point rounding, as for `evaluation.zeroshot.batch_size` in general).
+checkpoint's content (`integrity.content_digest`), the model's shapes, the tokenizer,
+`add_bos_token`, the dtype and device type, prunebench's code and the torch / transformers /
+lm-eval versions, and its first line repeats them. Requests are keyed by their own text (as
+lm-eval's sqlite cache keys them), so changing the tasks, `limit` or the few-shot setting simply
+asks for other keys. The batch size is not part of it: lowering it past an out-of-memory error
+keeps what was scored (the answers agree up to floating-point rounding, as for
+`evaluation.zeroshot.batch_size` in general).
 
 The store is plain JSON lines (never pickle), flushed line by line; a line torn by a kill is
-dropped. A finished evaluation deletes its store: a forced rerun scores everything again.
+dropped. Keeping progress is best-effort: a folder that cannot be written, a full disk or a
+file system without locks turns it off with a warning, never failing the evaluation. The
+evaluation deletes its store once its results are made, so a forced rerun scores everything
+again.
 """
 
 from __future__ import annotations
@@ -31,21 +37,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from prunebench import PrunebenchError
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # a new number makes every store on disk stale
-REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling", "generate_until")
+REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling")  # deterministic answers only
 _HEADER_KEY = "prunebench_zeroshot_progress"
-_MISSING = object()
 _FSYNC_EVERY_S = 30.0  # flushed each line (a killed process loses nothing); fsynced this often
 
 
 def request_key(kind: str, args: tuple) -> str | None:
-    """The key of one request: its type and arguments (context and continuation, ...) as JSON.
-    None for a request not worth keeping: sampled generation (each run must draw anew) or
-    arguments that are not JSON."""
-    if kind == "generate_until" and len(args) > 1 and isinstance(args[1], dict) \
-            and args[1].get("do_sample"):
+    """The key of one request: its type and arguments (context and continuation) as JSON. None
+    for one not kept: another type (generation), or arguments that are not JSON."""
+    if kind not in REQUEST_TYPES:
         return None
     try:
         text = json.dumps([kind, *args], sort_keys=True)
@@ -61,7 +66,7 @@ def _decoded(answer: Any) -> Any:
 
 class AnswerStore:
     """One evaluation's answers: {request key: answer} read from `path`, and new answers
-    appended to it. Open with `open_store`; `close` releases the file's lock."""
+    appended to it while it is open. Open with `open_store`; `close` releases the file's lock."""
 
     def __init__(self, path: Path, fd: int, answers: dict[str, Any]):
         self.path = path
@@ -70,29 +75,38 @@ class AnswerStore:
         self.reused = 0  # requests answered from the store in this run
         self._synced = time.monotonic()
 
-    def lookup(self, kind: str, args: tuple) -> Any:
+    def lookup(self, kind: str, args: tuple) -> tuple[bool, Any]:
+        """(found, answer) for one request."""
         key = request_key(kind, args)
-        answer = self.answers.get(key, _MISSING) if key else _MISSING
-        if answer is not _MISSING:
-            self.reused += 1
-        return answer
+        if key is None or key not in self.answers:
+            return False, None
+        self.reused += 1
+        return True, self.answers[key]
 
     def add(self, kind: str, args: tuple, answer: Any) -> None:
         key = request_key(kind, tuple(args))
-        if key is None or self._fd < 0 or self.answers.get(key, _MISSING) == answer:
+        if key is None or self._fd < 0 or key in self.answers:
             return
         try:
-            line = json.dumps({"key": key, "answer": answer}) + "\n"
+            line = (json.dumps({"key": key, "answer": answer}) + "\n").encode()
         except (TypeError, ValueError):  # an answer that is not JSON: scored again next time
             return
         self.answers[key] = _decoded(json.loads(line)["answer"])
-        os.write(self._fd, line.encode())
-        if time.monotonic() - self._synced > _FSYNC_EVERY_S:
-            os.fsync(self._fd)
-            self._synced = time.monotonic()
+        try:
+            written = 0
+            while written < len(line):
+                written += os.write(self._fd, line[written:])
+            if time.monotonic() - self._synced > _FSYNC_EVERY_S:
+                os.fsync(self._fd)
+                self._synced = time.monotonic()
+        except OSError as exc:  # a full disk or a quota: the evaluation goes on without it
+            log.warning("cannot keep zero-shot answers in %s (%s): the evaluation goes on, but a "
+                        "rerun after an interruption will score everything again", self.path, exc)
+            self._release()
 
     def close(self, finished: bool) -> None:
-        """Release the store; a `finished` evaluation's is deleted (its results are written)."""
+        """Release the store. A `finished` evaluation's store is deleted (its results are made);
+        an unfinished one's is kept for the rerun."""
         if self._fd < 0:
             return
         try:
@@ -102,7 +116,13 @@ class AnswerStore:
                 os.fsync(self._fd)
                 log.info("%d answers kept in %s: a rerun of this evaluation scores only the rest",
                          len(self.answers), self.path)
+        except OSError as exc:  # never hides the evaluation's own outcome
+            log.warning("zero-shot progress file %s: %s", self.path, exc)
         finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._fd >= 0:
             os.close(self._fd)  # closing releases the lock
             self._fd = -1
 
@@ -113,6 +133,7 @@ def store_identity(model, tokenizer, add_bos_token: bool) -> dict[str, Any] | No
     from importlib.metadata import PackageNotFoundError, version
 
     from prunebench.modeling import dtype_name
+    from prunebench.provenance import code_identity
 
     checkpoint = getattr(model, "prunebench_content", None)
     if not checkpoint:
@@ -130,24 +151,23 @@ def store_identity(model, tokenizer, add_bos_token: bool) -> dict[str, Any] | No
             "tokenizer": str(getattr(tokenizer, "name_or_path", "")),
             "add_bos_token": bool(add_bos_token), "dtype": dtype_name(model),
             "devices": sorted({p.device.type for p in model.parameters()}),
-            "versions": versions}
+            "code": code_identity()["hash"], "versions": versions}
 
 
 def open_store(folder: str | Path, identity: dict[str, Any]) -> AnswerStore | None:
-    """The store of `identity` in `folder`, with what an earlier run of it left; None when
-    another process holds it (the same model evaluated twice at once: this one keeps nothing)."""
-    import fcntl  # POSIX only: imported where a lock is taken
-
+    """The store of `identity` in `folder`, with what an earlier run of it left; None when it
+    cannot be kept (another process holds it: the same model evaluated twice at once; a folder
+    that cannot be written; a file system without locks), with a warning."""
     header = json.loads(json.dumps({_HEADER_KEY: FORMAT, "identity": identity}))
     digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode()).hexdigest()[:24]
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}.jsonl"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    path = Path(folder) / f"{digest}.jsonl"
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        fd = _locked(path)
+    except OSError as exc:
+        log.warning("cannot keep zero-shot answers in %s (%s): the evaluation runs without "
+                    "them, so an interrupted one will start over", path, exc)
+        return None
+    if fd is None:
         log.warning("another process is evaluating the same model with %s: this evaluation "
                     "keeps no progress of its own", path)
         return None
@@ -157,13 +177,41 @@ def open_store(folder: str | Path, identity: dict[str, Any]) -> AnswerStore | No
         os.lseek(fd, 0, os.SEEK_END)
         if keep == 0:
             os.write(fd, (json.dumps(header, sort_keys=True) + "\n").encode())
-    except BaseException:
+    except OSError as exc:
         os.close(fd)
-        raise
+        log.warning("cannot keep zero-shot answers in %s (%s): the evaluation runs without them",
+                    path, exc)
+        return None
     if answers:
         log.info("resuming the zero-shot evaluation: %d answers from an interrupted run (%s)",
                  len(answers), path)
     return AnswerStore(path, fd, answers)
+
+
+def _locked(path: Path, attempts: int = 5) -> int | None:
+    """A descriptor of `path` holding its exclusive lock, or None while another holds it."""
+    import fcntl  # POSIX only: imported where a lock is taken
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(attempts):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except OSError:
+            os.close(fd)
+            raise
+        # The holder before us may have finished and deleted the file between our open and our
+        # lock: then we hold a file no one else will find. Lock the one at the path instead.
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    raise OSError(f"{path} kept being replaced while it was being locked")
 
 
 def _read(fd: int, header: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -196,7 +244,8 @@ class _SavingHook:
         self.store = store
 
     def add_partial(self, kind: str, args, answer) -> None:
-        self.store.add(kind, tuple(args), answer)
+        if args is not None:  # a rolling log-likelihood's windows come without a request
+            self.store.add(kind, tuple(args), answer)
 
 
 def resumable(lm, store: AnswerStore) -> None:
@@ -209,16 +258,16 @@ def resumable(lm, store: AnswerStore) -> None:
 
 
 def _answer(compute, kind: str, store: AnswerStore, requests: list, **kwargs) -> list:
-    answers = [store.lookup(kind, tuple(request.args)) for request in requests]
-    todo = [request for request, answer in zip(requests, answers) if answer is _MISSING]
+    found = [store.lookup(kind, tuple(request.args)) for request in requests]
+    todo = [request for request, (known, _) in zip(requests, found) if not known]
     if len(todo) < len(requests):
         log.info("%s: %d of %d requests answered by the interrupted run, %d to score", kind,
                  len(requests) - len(todo), len(requests), len(todo))
-    computed = iter(compute(todo, **kwargs) if todo else [])
-    out = []
-    for request, answer in zip(requests, answers):
-        if answer is _MISSING:
-            answer = next(computed)
-            store.add(kind, tuple(request.args), answer)  # where the hook did not already
-        out.append(answer)
-    return out
+    computed = list(compute(todo, **kwargs)) if todo else []
+    if len(computed) != len(todo):
+        raise PrunebenchError(f"lm-eval's {kind} gave {len(computed)} answers for {len(todo)} "
+                              "requests")
+    for request, answer in zip(todo, computed):
+        store.add(kind, tuple(request.args), answer)  # where the hook did not already
+    fresh = iter(computed)
+    return [answer if known else next(fresh) for known, answer in found]

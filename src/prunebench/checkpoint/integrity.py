@@ -171,13 +171,16 @@ def _read_recorded(path: Path, manifest_path: Path) -> tuple[dict[str, str], dic
 
 
 def content_digest(path: Path) -> str | None:
-    """One sha256 for what a checkpoint holds: of its manifest's records (every weight file's
-    and, from format 2, every other file's sha256); None without a manifest. Two folders with
-    the same digest hold the same model and tokenizer."""
+    """One sha256 for what a checkpoint holds: of its manifest's records of every weight file
+    and every other file that defines it (config, tokenizer; a format-1 manifest, which records
+    weights only, has those hashed here); None without a manifest. Two folders with the same
+    digest hold the same model and tokenizer."""
     manifest_path = Path(path) / MANIFEST
     if not manifest_path.exists():
         return None
     weights, files = _read_recorded(Path(path), manifest_path)
+    if not files:
+        files = sha256_files(defining_files(Path(path)))
     records = json.dumps({"weights": weights, "files": files}, sort_keys=True)
     return hashlib.sha256(records.encode()).hexdigest()
 

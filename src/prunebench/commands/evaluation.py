@@ -153,7 +153,8 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
 def zeroshot_progress_dir() -> Path:
     """Where an evaluation keeps its lm-eval answers as they come, so that the same command
     rerun after an interruption scores only the rest (prunebench.zeroshot_progress):
-    $PRUNEBENCH_ZEROSHOT_PROGRESS, else zeroshot-progress beside the downloaded models."""
+    $PRUNEBENCH_ZEROSHOT_PROGRESS, else zeroshot-progress in prunebench's cache folder
+    ($PRUNEBENCH_CACHE_DIR, else ~/.cache/prunebench, whatever --cache-dir says)."""
     from prunebench.plan.layout import ZEROSHOT_PROGRESS_VARIABLE
 
     chosen = os.environ.get(ZEROSHOT_PROGRESS_VARIABLE)
