@@ -43,9 +43,22 @@ def test_13b_jobs_ask_for_more_memory_and_time_than_7b(rule):
     assert 6.7 < b7 < 6.8 and 13.0 < b13 < 13.1
     assert jobsize.mem_mb(rule, b13) > jobsize.mem_mb(rule, b7)
     assert jobsize.runtime_min(rule, b13) > jobsize.runtime_min(rule, b7)
-    # A retried job (pre-empted, out of memory, out of time) asks for more.
+    # A retried job (out of memory, out of time, a node fault) asks for more.
     assert jobsize.mem_mb(rule, b7, attempt=2) > jobsize.mem_mb(rule, b7)
     assert jobsize.runtime_min(rule, b7, attempt=2) > jobsize.runtime_min(rule, b7)
+
+
+def test_a_retrys_time_stops_at_the_partitions_limit(monkeypatch):
+    b13 = jobsize.model_billions("/nonexistent", "random:llama-13b")
+    first, third = (jobsize.runtime_min("lora", b13, attempt=a) for a in (1, 3))
+    assert third > first + 10  # uncapped, a third attempt asks for about three times as long
+    monkeypatch.setenv(jobsize.MAX_RUNTIME_VARIABLE, str(first + 10))
+    assert jobsize.runtime_min("lora", b13, attempt=1) == first
+    assert jobsize.runtime_min("lora", b13, attempt=3) == first + 10
+    for bad in ("2 days", "0", "-5", "12.5"):
+        monkeypatch.setenv(jobsize.MAX_RUNTIME_VARIABLE, bad)
+        with pytest.raises(PrunebenchError, match="PRUNEBENCH_MAX_RUNTIME_MIN=.*whole number"):
+            jobsize.runtime_min("lora", b13)
 
 
 @pytest.mark.parametrize("rule", sorted(jobsize.RATES))
@@ -433,7 +446,8 @@ def submissions(log: Path) -> dict[str, dict]:
         out[flags["--comment"].removeprefix("rule_")] = {
             "gpus": flags.get("--gpus"), "mem": int(flags["--mem"]), "time": int(flags["-t"]),
             "partition": flags["-p"], "cpus": int(flags["--cpus-per-task"]),
-            "account": flags["-A"]}
+            "account": flags["-A"], "nodes": flags.get("--nodes"),
+            "requeue": "--requeue" in args, "ntasks_per_gpu": flags.get("--ntasks-per-gpu")}
     return out
 
 
@@ -531,6 +545,10 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     gpu_jobs = {k: v for k, v in jobs.items() if not k.startswith(("text", "model"))}
     for name, job in gpu_jobs.items():
         assert job["gpus"] == "1" and job["partition"] == "gpu" and job["cpus"] == 8, name
+        # on one node, one task (plugins before 2.7.1 gave a task per GPU)
+        assert job["nodes"] == "1" and job["ntasks_per_gpu"] is None, name
+    # SLURM may requeue a pre-empted job, which resumes from its kept progress
+    assert all(job["requeue"] for job in jobs.values())
     for rule in ("prune", "benchmark"):
         small = next(v for k, v in gpu_jobs.items() if k.startswith(f"{rule}_") and "m7_" in k)
         large = next(v for k, v in gpu_jobs.items() if k.startswith(f"{rule}_") and "m13_" in k)

@@ -6,7 +6,8 @@ checkpoint, ask for memory and time that grow with the model: the base model's p
 (from its downloaded `config.json`, else its `random:` architecture, else the size in its hub id
 such as `llama-7b` or `SmolLM2-360M`) times a per-rule rate. Host memory, not GPU memory, is what
 `mem_mb` requests: weights pass through host RAM on their way to the GPU. A retried job
-(pre-emption, out of memory) asks for more on each attempt. Calibration jobs load a tokenizer
+(out of memory, over time) asks for more on each attempt, its time capped by
+$PRUNEBENCH_MAX_RUNTIME_MIN where that is set (the partition's limit). Calibration jobs load a tokenizer
 only: what they hold is the source's text (`calibration_mem_mb`).
 
 The rates are starting points for A100/H100 nodes; a site overrides any rule with
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +192,26 @@ def _retried_mb(gb: float, attempt: int) -> int:
     return int(math.ceil(gb * (1 + 0.5 * (attempt - 1)))) * 1024
 
 
+# The longest wall time a job may ask for (a partition's MaxTime): a retry's request grows with
+# each attempt, and one over the partition's limit is refused or left pending by SLURM.
+MAX_RUNTIME_VARIABLE = "PRUNEBENCH_MAX_RUNTIME_MIN"
+
+
 def runtime_min(rule: str, billions: float, attempt: int = 1) -> int:
-    """Wall-time request in minutes; a pre-empted or timed-out job gets more on its retry."""
+    """Wall-time request in minutes; a timed-out job gets more on its retry, up to
+    $PRUNEBENCH_MAX_RUNTIME_MIN where it is set."""
     rate = _rate(rule)
-    return int(math.ceil((rate.minutes + rate.minutes_per_b * billions) * attempt))
+    minutes = int(math.ceil((rate.minutes + rate.minutes_per_b * billions) * attempt))
+    cap = max_runtime_min()
+    return min(minutes, cap) if cap is not None else minutes
+
+
+def max_runtime_min() -> int | None:
+    """$PRUNEBENCH_MAX_RUNTIME_MIN as a whole number of minutes, or None where it is unset."""
+    value = os.environ.get(MAX_RUNTIME_VARIABLE, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise PrunebenchError(f"{MAX_RUNTIME_VARIABLE}={value!r}: give the partition's time limit "
+                              "as a whole number of minutes (e.g. 2880 for 2 days), or unset it")
+    return int(value)
