@@ -172,6 +172,28 @@ def test_best_is_an_earlier_adapter_when_validation_turns_worse(tiny_model_dir, 
                           atol=1e-6)
 
 
+@pytest.mark.parametrize("save_every, best_step, best_loss", [
+    (None, 0, 0.1),  # every evaluation a candidate, the base model (step 0) too: the lowest
+    (2, 2, 0.5),     # saves at steps 2 and 4 only (the study's Trainer): the lower of those
+    (8, 4, 0.8),     # no evaluation at a save in 4 steps: the last adapter, as the Trainer keeps
+])
+def test_save_every_chooses_among_the_saved_steps_only(tiny_model_dir, tokenizer, records,
+                                                       monkeypatch, caplog, save_every,
+                                                       best_step, best_loss):
+    settings = lora.resolve_settings({**TINY_RUN, "eval_every": 1, "max_length": 128,
+                                      **({"save_every": save_every} if save_every else {})})
+    train, val = split_records(records, 8, 42, max_train=32)  # 4 steps of 8
+    # validation losses at steps 0, 1, 2, 3, 4, then of the merged model
+    scripted = iter([0.1, 0.3, 0.5, 0.2, 0.8, 0.0])
+    monkeypatch.setattr(lora, "validation_loss", lambda *args, **kwargs: next(scripted))
+    _, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
+                                torch.device("cpu"))
+    assert report["steps"] == 4
+    assert (report["best_step"], report["best_val_loss"]) == (best_step, best_loss)
+    assert report["initial_val_loss"] == 0.1
+    assert ("adapter of the last step is kept" in caplog.text) is (save_every == 8)
+
+
 def test_no_improvement_keeps_the_base_model(tiny_model_dir, tokenizer, records):
     """An lr that wrecks the model: the best evaluation is step 0, the base weights unchanged."""
     settings = lora.resolve_settings({**TINY_RUN, "lr": 5.0, "warmup_steps": 0,
@@ -668,6 +690,9 @@ def test_defaults_are_the_studys():
     ({"dropout": 1.0}, "dropout"),
     ({"epochs": 1.5}, "whole number"),
     ({"eval_every": 0}, "eval_every"),
+    ({"save_every": 200}, "needs evaluations at its steps"),                # epoch-end evaluations
+    ({"save_every": 200, "eval_every": 150}, "divisor of it \\(now 150"),
+    ({"save_every": 0, "eval_every": 100}, "lora.save_every=0"),
     ({"template": "chatml"}, "template"),
     ({"rank": 8}, "unknown lora setting"),
     ({"data": {"source": "embedded", "size": 3}}, "unknown lora.data"),
@@ -719,3 +744,17 @@ def test_workflow_refuses_a_malformed_recovery_suffix(tmp_path):
         "dense", "depth_ppl-0.8+lora+lora"]}})
     proc = snakemake(workdir, "-n", check=False)
     assert proc.returncode != 0 and "depth_ppl-0.8+lora+lora" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("warmup, total", [(100, 1556), (1, 8), (0, 5), (3, 3)])
+def test_the_learning_rate_follows_the_studys_trainer_schedule(warmup, total):
+    """The study's HF Trainer: get_linear_schedule_with_warmup, stepped after each update."""
+    from transformers import get_linear_schedule_with_warmup
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = get_linear_schedule_with_warmup(opt, warmup, total)
+    for step in range(total):
+        assert lora._lr_factor(step, warmup, total) == pytest.approx(
+            opt.param_groups[0]["lr"], abs=1e-12), step
+        opt.step()
+        schedule.step()

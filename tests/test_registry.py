@@ -71,10 +71,12 @@ def test_an_unknown_method_is_refused_wherever_it_is_named(place):
 def test_the_schemas_lora_defaults_are_lora_settings_defaults():
     # The schema fills LoRA defaults into the config (what the rules compare); the library
     # fills the same ones for library callers: the two must say the same.
-    from prunebench.plan.lora_settings import AMP, DEFAULTS, TEMPLATES
+    from prunebench.plan.lora_settings import AMP, DEFAULTS, OPTIONAL, TEMPLATES
 
     lora = SCHEMA["properties"]["lora"]["properties"]
-    assert set(lora) == set(DEFAULTS)
+    assert set(lora) == set(DEFAULTS) | set(OPTIONAL) and not set(DEFAULTS) & set(OPTIONAL)
+    # an optional setting has no default to fill in, so configs without it keep their params
+    assert all("default" not in lora[key] for key in OPTIONAL)
     for key, spec in lora.items():
         if key == "data":
             data = spec["properties"]

@@ -341,6 +341,10 @@ def test_recover_options_make_the_lora_section():
     assert section["target_modules"] == ["q_proj", "v_proj"]
     assert section["data"]["source"] == "embedded" and section["data"]["n_recall"] == 5
     assert section["data"]["val_size"] == schema_entry("lora.data.val_size")["default"]
+    assert "save_every" not in section  # an optional setting: absent unless given
+    args = command_parsers()["recover"].parse_args(
+        ["m", "--out", "o", "--eval-every", "100", "--setting", "save_every=200"])
+    assert (lora_section(args)["eval_every"], lora_section(args)["save_every"]) == (100, 200)
 
 
 @pytest.mark.parametrize("extra, expected", [

@@ -118,9 +118,11 @@ def _amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up, then linear decay to 0 at the last step (transformers' default)."""
+    """Linear warm-up from 0, then linear decay to 0 at the last step: the factor of optimizer
+    step `step` (0-based) under transformers' `get_linear_schedule_with_warmup`, the study's
+    Trainer's schedule (its first step has learning rate 0)."""
     if step < warmup:
-        return (step + 1) / warmup
+        return step / max(1, warmup)
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
@@ -264,7 +266,9 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
 
     Returns (the merged plain model, the recovery report). The best adapter is the one with the
     lowest validation loss among the evaluations, step 0 (no adapter, the base model) included,
-    so recovery never returns a model worse on the validation split than its base.
+    so recovery never returns a model worse on the validation split than its base. With
+    `save_every` only the evaluations at its multiples are candidates, as the study's HF Trainer
+    chose among its saves (the base model and the last step then only if they are saves).
     Deterministic on CPU for a given seed, data and thread count.
 
     With `progress_path`, the progress is saved there every SAVE_EVERY_S seconds of training,
@@ -282,6 +286,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total_steps = int(s["epochs"]) * steps_per_epoch
     eval_every = int(s["eval_every"]) if s["eval_every"] else steps_per_epoch
+    keep_every = s.get("save_every")  # the candidates' steps; None: every evaluation's
 
     deterministic = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
@@ -318,10 +323,11 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             log.info("resuming the LoRA recovery at step %d of %d (saved in %s)", step,
                      total_steps, progress_path)
         else:
-            best = {"step": 0,
-                    "val_loss": validation_loss(peft_model, val, micro, pad_id, device, amp)}
+            initial = validation_loss(peft_model, val, micro, pad_id, device, amp)
+            # With save_every, the base model is no candidate (the HF Trainer never saves it):
+            # the first candidate evaluation then always wins over this infinite loss.
+            best = {"step": 0, "val_loss": math.inf if keep_every else initial}
             best_state = trainable_state(peft_model)
-            initial = best["val_loss"]
             history = [{"step": 0, "epoch": 0.0, "train_loss": None, "val_loss": initial,
                         "lr": 0.0}]
             log.info("step 0: validation loss %.4f (the base model)", initial)
@@ -372,7 +378,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                                     "train_loss": window_loss / max(window_tokens, 1),
                                     "val_loss": val_loss, "lr": lr})
                     window_loss, window_tokens = 0.0, 0
-                    improved = val_loss < best["val_loss"]
+                    candidate = keep_every is None or step % keep_every == 0
+                    improved = candidate and val_loss < best["val_loss"]
                     if improved:
                         best = {"step": step, "val_loss": val_loss}
                         best_state = trainable_state(peft_model)
@@ -390,6 +397,13 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
                              progress_path)
         elapsed = time.perf_counter() - started
+        if math.isinf(best["val_loss"]):
+            # No evaluation fell on a multiple of save_every: nothing was a candidate, and the
+            # adapter trained to the end is kept, as the HF Trainer keeps its model then.
+            log.warning("no validation at a multiple of lora.save_every=%s in %d steps: the "
+                        "adapter of the last step is kept", keep_every, total_steps)
+            best = {"step": total_steps, "val_loss": history[-1]["val_loss"]}
+            best_state = trainable_state(peft_model)
 
         # Back to the best adapter, then fold it into the weights: a plain model again.
         with torch.no_grad():

@@ -21,7 +21,7 @@ from prunebench.commands.arguments import check_out_dir, parse_params, require_h
 from prunebench.commands.model_source import Checkpoint, resolve_model
 from prunebench.commands.workflow_defaults import embedded_text
 from prunebench.methods.registry import SUFFIX
-from prunebench.plan.lora_settings import DEFAULTS
+from prunebench.plan.lora_settings import DEFAULTS, OPTIONAL
 from prunebench.plan.variants import lora_settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ LORA_OPTIONS = {
     "micro_batch_size": "micro_batch_size", "max_length": "max_length", "template": "template",
     "warmup_steps": "warmup_steps", "eval_every": "eval_every", "seed": "seed",
 }
-SETTABLE = [k for k in DEFAULTS if k != "data"] + [f"data.{k}" for k in DEFAULTS["data"]]
+SETTABLE = ([k for k in DEFAULTS if k != "data"] + list(OPTIONAL)
+            + [f"data.{k}" for k in DEFAULTS["data"]])
 
 
 def recover_command(args) -> Path:

@@ -62,6 +62,12 @@ DEFAULTS: dict[str, Any] = {
              "n_recall": None},
 }
 AMP = ("auto", "none", "float16", "bfloat16")
+# Settings a config may give but that have no default: left out, a section has no such key, so
+# the settings (the lora rule's params) of every config without it stay as they were.
+# `save_every`: N = only the evaluations at multiples of N steps are candidates for the adapter
+# kept (the HF Trainer's `save_steps` with `load_best_model_at_end`, the study's 200); left out,
+# every evaluation and the base model (step 0) are.
+OPTIONAL = ("save_every",)
 
 
 # --------------------------------------------------------------------------- settings
@@ -69,9 +75,10 @@ AMP = ("auto", "none", "float16", "bfloat16")
 def resolve_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The study's defaults with `overrides` (the config's `lora:` section) on top, checked."""
     overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(DEFAULTS))
+    known = {*DEFAULTS, *OPTIONAL}
+    unknown = sorted(set(overrides) - known)
     if unknown:
-        raise PrunebenchError(f"unknown lora setting(s) {unknown}: known are {sorted(DEFAULTS)}")
+        raise PrunebenchError(f"unknown lora setting(s) {unknown}: known are {sorted(known)}")
     data = dict(DEFAULTS["data"])
     data_over = overrides.pop("data", None) or {}
     unknown = sorted(set(data_over) - set(data))
@@ -118,6 +125,16 @@ def _check(s: dict[str, Any]) -> None:
     if s["eval_every"] is not None and (int(s["eval_every"]) != s["eval_every"] or s["eval_every"] < 1):
         raise PrunebenchError(f"lora.eval_every={s['eval_every']!r}: a positive step count, or "
                               "null to validate at the end of every epoch")
+    save_every = s.get("save_every")
+    if save_every is not None:
+        if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+            raise PrunebenchError(f"lora.save_every={save_every!r}: a positive step count, or "
+                                  "leave it out to choose among every evaluation")
+        if s["eval_every"] is None or save_every % int(s["eval_every"]):
+            raise PrunebenchError(
+                f"lora.save_every={save_every} needs evaluations at its steps: set "
+                f"lora.eval_every to a divisor of it (now {s['eval_every']}; the study: "
+                "eval_every 100, save_every 200)")
     if s["template"] not in TEMPLATES:
         raise PrunebenchError(f"lora.template={s['template']!r}: choose one of {sorted(TEMPLATES)}")
     if s["amp"] not in AMP:
