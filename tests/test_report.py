@@ -286,8 +286,9 @@ def test_summary_markdown_is_the_compact_headline_and_csv_keeps_every_column(stu
     headline = report.headline_table(table.assign(acc_average=0.5))
     assert list(headline.columns) == [
         "model", "variant", "params_fmt", "params_pct_dense", "ppl_wikitext2", "ppl_ptb",
-        "acc_average", "hf_12x128_latency_b1_speedup", "hf_12x128_best_tok_s",
-        "hf_12x128_best_batch", "timings", "timings_flagged"]
+        "acc_average", "hf_12x128_latency_b1_speedup", "hf_12x128_latency_b1_flagged",
+        "hf_12x128_best_tok_s", "hf_12x128_best_batch", "hf_12x128_best_flagged", "timings",
+        "timings_flagged"]
     report.write_table(table, tmp_path / "s.csv", tmp_path / "s.md", markdown=headline)
     assert pd.read_csv(tmp_path / "s.csv").shape[1] == table.shape[1]
     header = (tmp_path / "s.md").read_text().splitlines()[0]
@@ -828,13 +829,78 @@ def test_published_vs_reproduced_from_made_up_results(tmp_path):
     assert not rows["depth-4.9B", "ppl_wikitext2"].within  # 5% off
     acc = rows["dense", "acc_boolq"]
     assert acc.difference == pytest.approx(-0.005) and acc.tolerance == 0.01 and acc.within
-    assert list(table.columns)[:8] == ["model", "variant", "metric", "published", "reproduced",
-                                       "difference", "tolerance", "within"]
+    assert list(table.columns)[:10] == ["model", "variant", "metric", "published", "reproduced",
+                                        "difference", "tolerance", "within", "comparable",
+                                        "differs_by"]
+    assert table["comparable"].all()  # a quality table that says nothing of how: taken as is
     # nothing configured was published: an empty table with its header
     empty = report.published_vs_reproduced(quality.assign(model="x"),
                                            report.load_published(published))
     report.write_table(empty, tmp_path / "t/pvr.csv", tmp_path / "t/pvr.md", allow_empty=True)
     assert (tmp_path / "t/pvr.csv").read_text().startswith("model,variant,metric,published")
+
+
+def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(tmp_path,
+                                                                                 caplog):
+    published = tmp_path / "published.csv"
+    published.write_text("model,variant,metric,published\n"
+                         "m7,dense,ppl_wikitext2,12.62\nm7,dense,acc_hellaswag,0.76\n"
+                         "m7,dense,acc_boolq,0.75\nm7,dense,acc_average,0.66\n")
+    tasks = ["boolq", "hellaswag"]  # two of the study's seven
+    study_cell = {"source": "hf:huggyllama/llama-7b@abc"}
+    prune_report = write_report(tmp_path, "m7", "dense")
+    ppl = write_eval(tmp_path, "m7", "dense", "ppl.json", {
+        "perplexity": {"wikitext2": 12.7}, "window": 128, "stride": 128, "bos": "first",
+        "provenance": {"cell": {**study_cell, "max_windows": 40}}})  # a subsample
+    zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json", {
+        "accuracy": {"boolq": 0.752, "hellaswag": 0.70}, "average": 0.726, "tasks": tasks,
+        "metric": {"boolq": "acc", "hellaswag": "acc"},  # the study: acc_norm for hellaswag
+        "num_fewshot": 0, "limit": None, "add_bos_token": False,
+        "provenance": {"cell": study_cell}})
+    quality = report.quality_table(report.load_prune_reports([prune_report]),
+                                   report.load_evals([ppl, zeroshot]))
+    table = report.published_vs_reproduced(quality, report.load_published(published))
+    rows = {r.metric: r for r in table.itertuples()}
+    assert rows["acc_boolq"].comparable and rows["acc_boolq"].within
+    assert rows["acc_boolq"].differs_by == ""
+    assert not rows["acc_hellaswag"].comparable and rows["acc_hellaswag"].within is None
+    assert "metric acc, the study's acc_norm" in rows["acc_hellaswag"].differs_by
+    assert "average of 2 tasks" in rows["acc_average"].differs_by
+    assert "other metrics for ['hellaswag']" in rows["acc_average"].differs_by
+    assert "max_windows 40" in rows["ppl_wikitext2"].differs_by
+    assert "reproduced otherwise than the study measured" in caplog.text
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"source": "random:llama-7b", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
+                                           "add_bos_token": False}},
+     ["model source random:llama-7b (not the published weights)"]),
+    ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": 100,
+                                "add_bos_token": True}},
+     ["limit 100, the study's None", "add_bos_token True, the study's False"]),
+    ({"source": "local:/m", "acc": {"tasks": ["boolq"], "num_fewshot": 5, "limit": None,
+                                    "add_bos_token": False}},
+     ["num_fewshot 5, the study's 0"]),
+    ({"source": "hf:x"}, ["its eval file records no settings"]),
+    (None, ["its eval file records no settings"]),
+])
+def test_protocol_differences_name_each_setting_apart_from_the_studys(settings, expected):
+    from prunebench.report.tables import protocol_differences
+
+    assert protocol_differences("acc_boolq", settings) == expected
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("m,v,ppl_wikitext2,1\nm,v,ppl_wikitext2,2\n", "given twice"),
+    ("m,v,acc_norm_hellaswag,1\n", "names the score kind: write acc_<task>"),
+    ("m,v,perplexity,1\n", "'perplexity' is neither"),
+    ("m,v,ppl_ptb,n/a\n", "must be a number"),
+])
+def test_a_malformed_published_file_is_refused(tmp_path, rows, message):
+    path = tmp_path / "published.csv"
+    path.write_text("model,variant,metric,published\n" + rows)
+    with pytest.raises(PrunebenchError, match=message):
+        report.load_published(path)
 
 
 def test_shipped_published_numbers_load_and_name_configured_variants():
@@ -899,6 +965,24 @@ def test_a_speed_up_from_a_flagged_timing_is_drawn_hollow(tmp_path, unstable_var
                                       for fc in c.get_facecolors())]
     assert sum(len(c.get_offsets()) for c in hollow) == sum(flagged.values())
     assert sum(len(c.get_offsets()) for c in drawn) == len(VARIANTS)
+
+
+@pytest.mark.parametrize("unstable_variant, flagged", [
+    ("depth-4.9B", {"dense": False, "depth-4.9B": True, "flap-4.9B": False}),
+    ("dense", {"dense": True, "depth-4.9B": True, "flap-4.9B": True})])
+def test_a_best_throughput_speed_up_from_a_flagged_timing_says_so(tmp_path, unstable_variant,
+                                                                   flagged):
+    """The best throughput's row (batch 8 here) unstable: its speed-up, and every speed-up
+    divided by it where it is dense's, is flagged in the summary and its headline."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8),
+                         unstable=(8,) if v == unstable_variant else ()) for v in VARIANTS]
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports))
+    assert set(summary["hf_12x128_best_batch"]) == {8}
+    assert dict(zip(summary["variant"], summary["hf_12x128_best_flagged"])) == flagged
+    assert not summary["hf_12x128_latency_b1_flagged"].any()  # batch 1 is clean
+    headline = report.headline_table(summary)
+    assert dict(zip(headline["variant"], headline["hf_12x128_best_flagged"])) == flagged
 
 
 # ---------------------------------------------------------------------------------------------

@@ -246,8 +246,8 @@ def pareto_front(x: pd.Series, y: pd.Series, higher_y_better: bool = True) -> pd
 def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
                           pdf_path: str | os.PathLike):
     """Quality against speed, one panel per model, one point per variant: x the batch-1
-    latency speed-up over dense on the first backend and token config, y the zero-shot average
-    (higher is better) or, without zero-shot tasks, the first perplexity (lower is better,
+    latency speed-up over dense on the first backend and the smallest token config, y the
+    zero-shot average (higher is better) or, without zero-shot tasks, the first perplexity (lower is better,
     axis inverted). The Pareto front (no other variant faster and better) is drawn as a line.
     Saved as PNG and PDF; returns the matplotlib Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -355,6 +355,7 @@ def load_evals(paths: Iterable[str | os.PathLike],
     names: dict[str, dict[Path, list[str]]] = {section: {} for section in _EVAL_SECTIONS}
     cells = []
     precisions = []
+    protocols: dict[tuple[str, str], dict[str, Any]] = {}
     for path in _as_paths(paths, "eval", allow_empty=True):
         rule = _eval_rule(path)
         data = _read(path, rule, ("model", "variant"))
@@ -385,13 +386,34 @@ def load_evals(paths: Iterable[str | os.PathLike],
                 f"eval file {path} repeats {clash} for {data['model']}/{data['variant']}: "
                 "list each eval file once in the aggregate inputs")
         row.update(values)
+        protocols.setdefault((data["model"], data["variant"]), {}).update(_protocol(data, rule))
     _check_eval_cells(names, merged, expect or {})
     _warn_mixed_code("eval", cells)
     for message in mixed_precision(precisions):
         log.warning(message)
     df = pd.DataFrame.from_records(list(merged.values()), columns=None if merged else
                                    ["model", "variant"])
-    return sort_rows(df[_eval_column_order(df.columns)])
+    df = sort_rows(df[_eval_column_order(df.columns)])
+    # How each number was measured, for the comparison with published ones (not a column:
+    # quality_table carries it on, tables.published_vs_reproduced reads it).
+    df.attrs["protocols"] = protocols
+    return df
+
+
+def _protocol(data: dict[str, Any], rule: str) -> dict[str, Any]:
+    """How an eval file's numbers were measured: the model's source, and per section the
+    settings a published number must share to be compared with them (None where the file
+    does not record one)."""
+    provenance = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
+    cell = provenance.get("cell") if isinstance(provenance.get("cell"), dict) else {}
+    out: dict[str, Any] = {"source": cell.get("source")}
+    if rule == "perplexity":
+        out["ppl"] = {"window": data.get("window"), "stride": data.get("stride"),
+                      "bos": data.get("bos"), "max_windows": cell.get("max_windows")}
+    else:
+        out["acc"] = {key: data.get(key) for key in
+                      ("tasks", "metric", "num_fewshot", "limit", "add_bos_token")}
+    return out
 
 
 _EVAL_FILES = {"perplexity": (layout.PPL, "perplexity"), "accuracy": (layout.ZEROSHOT, "zeroshot")}

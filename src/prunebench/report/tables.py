@@ -136,7 +136,10 @@ def quality_table(reports_df: pd.DataFrame, evals_df: pd.DataFrame | None = None
                 f"evaluations of {model}/{variant} have no prune report: add {path} to the "
                 "aggregate inputs (made by the prune rule)")
         out = out.merge(evals_df, on=["model", "variant"], how="left")
-    return sort_rows(out)
+    out = sort_rows(out)
+    if evals_df is not None:
+        out.attrs["protocols"] = evals_df.attrs.get("protocols", {})
+    return out
 
 
 def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
@@ -155,21 +158,18 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     ok = speed[speed["status"] == "ok"]
     cell = ["model", "variant", "backend", "tokens"]
     b1 = ok[ok["batch_size"] == 1].assign(flagged=untrusted).set_index(cell)
-    best = ok.loc[ok.groupby(cell, sort=False)["throughput_tok_s"].idxmax()].set_index(cell)
+    best = ok.loc[ok.groupby(cell, sort=False)["throughput_tok_s"].idxmax()]
+    best = best.assign(flagged=untrusted).set_index(cell)
     per_cell = pd.DataFrame(index=speed.set_index(cell).index.unique())
     per_cell["latency_b1_s"] = b1["latency_s_mean"]
     per_cell["latency_b1_speedup"] = b1["latency_speedup"]
-    # The batch-1 speed-up is as trustworthy as the less trustworthy of its two timings.
-    flags = b1["flagged"].astype(bool)
-    dense_flags = flags[flags.index.get_level_values("variant") == DENSE].droplevel("variant")
-    own = flags.reindex(per_cell.index, fill_value=False).astype(bool)
-    dense = dense_flags.reindex(per_cell.index.droplevel("variant"), fill_value=False)
-    per_cell["latency_b1_flagged"] = own.to_numpy() | dense.astype(bool).to_numpy()
+    per_cell["latency_b1_flagged"] = _with_dense_flags(b1["flagged"], per_cell.index)
     per_cell["best_tok_s"] = best["throughput_tok_s"]
     per_cell["best_batch"] = best["batch_size"].astype("Int64")
     dense_best = per_cell.xs(DENSE, level="variant")["best_tok_s"]
     per_cell["best_speedup"] = per_cell["best_tok_s"] / dense_best.reindex(
         per_cell.index.droplevel("variant")).to_numpy()
+    per_cell["best_flagged"] = _with_dense_flags(best["flagged"], per_cell.index)
 
     backends = appearance(speed["backend"])
     tokens = token_order(speed)
@@ -182,7 +182,8 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
 
     quality = quality_table(reports_df, evals_df).drop(columns=["method", "blocks"])
     out = quality.merge(wide, on=["model", "variant"], how="inner")
-    # How many of the variant's timed rows (batch sizes x token configs x backends) there are,
+    # How many of the variant's timed rows (batch sizes x token configs x backends, out-of-memory
+    # batch sizes not counted) there are,
     # and how many of them are unstable, had other work beside them, or ran eagerly where the
     # compiled backend was asked for: "3" flagged means little without "of 48".
     flags = ok.assign(flag=untrusted(ok)).groupby(["model", "variant"])["flag"]
@@ -191,6 +192,17 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     out["timings"] = [int(timed.get(key, 0)) for key in keys]
     out["timings_flagged"] = [int(flagged.get(key, 0)) for key in keys]
     return sort_rows(out)
+
+
+def _with_dense_flags(flags: pd.Series, index: pd.MultiIndex) -> np.ndarray:
+    """Per cell of `index` (model, variant, backend, tokens): whether its own timing or the
+    dense model's in the same cell is flagged. A speed-up is as trustworthy as the less
+    trustworthy of its two timings."""
+    flags = flags.astype(bool)
+    dense_flags = flags[flags.index.get_level_values("variant") == DENSE].droplevel("variant")
+    own = flags.reindex(index, fill_value=False).astype(bool)
+    dense = dense_flags.reindex(index.droplevel("variant"), fill_value=False)
+    return own.to_numpy() | dense.astype(bool).to_numpy()
 
 
 # How close a reproduced number must come to the published one: perplexity within 2% of it,
@@ -206,30 +218,121 @@ def load_published(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise PrunebenchError(f"{path} lacks the column(s) {sorted(missing)}: it needs model, "
                               "variant, metric (e.g. ppl_wikitext2, acc_boolq), published")
+    kinds = table["metric"].astype(str).str.split("_").str[0]
+    bad = table.loc[~kinds.isin(list(PUBLISHED_TOLERANCE)), "metric"].tolist()
+    if bad:
+        raise PrunebenchError(f"{path}: metric {bad[0]!r} is neither ppl_<dataset> nor "
+                              "acc_<task> (nor acc_average): name it as the quality table does")
+    named = table.loc[table["metric"].astype(str).str.startswith("acc_norm_"),
+                      "metric"].tolist()
+    if named:
+        raise PrunebenchError(f"{path}: metric {named[0]!r} names the score kind: write "
+                              "acc_<task> (the task's metric is the study's, acc_norm for "
+                              "hellaswag, arc_challenge, openbookqa; acc otherwise)")
+    repeated = table[table.duplicated(["model", "variant", "metric"], keep=False)]
+    if not repeated.empty:
+        first = repeated.iloc[0]
+        raise PrunebenchError(f"{path}: {first['model']}/{first['variant']} {first['metric']} "
+                              "is given twice: keep one row")
+    if not pd.to_numeric(table["published"], errors="coerce").notna().all():
+        raise PrunebenchError(f"{path}: every `published` value must be a number")
     return table
 
 
+# How the study measured what config/published.csv holds. A number reproduced another way is
+# listed beside the published one, but not compared (`comparable`, `differs_by`).
+STUDY_PERPLEXITY = {"window": 128, "stride": 128, "bos": "first", "max_windows": None}
+STUDY_ZEROSHOT = {"num_fewshot": 0, "limit": None, "add_bos_token": False}
+
+
+def protocol_differences(metric: str, protocol: dict[str, Any] | None) -> list[str]:
+    """Why a reproduced `metric` (ppl_<dataset>, acc_<task>, acc_average) was not measured as
+    the study measured its published one; [] when it was. `protocol`: how its eval file says
+    it was measured (report.load._protocol)."""
+    from prunebench.zeroshot import PAPER_TASKS, summary_metric
+
+    if protocol is None:
+        return ["its eval file records no settings"]
+    out = []
+    source = protocol.get("source")
+    if isinstance(source, str) and not source.startswith(("hf:", "local:")):
+        out.append(f"model source {source} (not the published weights)")
+    kind = "ppl" if metric.startswith("ppl_") else "acc"
+    settings = protocol.get(kind)
+    if settings is None:
+        return [*out, "its eval file records no settings"]
+    expected: dict[str, Any] = dict(STUDY_PERPLEXITY if kind == "ppl" else STUDY_ZEROSHOT)
+    if kind == "acc":
+        task = metric.removeprefix("acc_")
+        tasks = settings.get("tasks") or []
+        if task == "average":
+            if sorted(tasks) != sorted(PAPER_TASKS):
+                out.append(f"the average of {len(tasks)} tasks, not the study's seven")
+            chosen = settings.get("metric") or {}
+            changed = sorted(t for t in tasks if chosen.get(t) not in (None, summary_metric(t)))
+            if changed:
+                out.append(f"other metrics for {changed}")
+        elif task in PAPER_TASKS:
+            used = (settings.get("metric") or {}).get(task)
+            if used is not None and used != summary_metric(task):
+                out.append(f"metric {used}, the study's {summary_metric(task)}")
+    for key, value in expected.items():
+        if settings.get(key) != value:
+            out.append(f"{key} {settings.get(key)!r}, the study's {value!r}")
+    return out
+
+
 def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
-    """Per model, variant and metric with both numbers: published, reproduced, the difference
-    and whether it is within PUBLISHED_TOLERANCE. Empty when no configured cell was published."""
+    """Per model, variant and metric with both numbers: published, reproduced, the difference,
+    whether the reproduction was measured as the study measured (`comparable`; if not, how it
+    `differs_by`) and, only then, whether it is within PUBLISHED_TOLERANCE. Empty when no
+    configured cell was published."""
     metrics = [c for c in quality.columns if c.startswith(("ppl_", "acc_"))]
     reproduced = quality.melt(id_vars=["model", "variant"], value_vars=metrics,
                               var_name="metric", value_name="reproduced").dropna()
     out = published.merge(reproduced, on=["model", "variant", "metric"], how="inner")
+    _log_unmatched(quality, published, out)
     kind = out["metric"].str.split("_").str[0]
     out["difference"] = out["reproduced"] - out["published"]
     bound = [PUBLISHED_TOLERANCE[k][1] * (abs(p) if PUBLISHED_TOLERANCE[k][0] == "relative" else 1)
              for k, p in zip(kind, out["published"])]
     out["tolerance"] = bound
-    out["within"] = out["difference"].abs() <= out["tolerance"]
+    protocols = quality.attrs.get("protocols")
+    reasons = [protocol_differences(m, protocols.get((model, variant)))
+               if protocols is not None else []
+               for model, variant, m in zip(out["model"], out["variant"], out["metric"])]
+    out["comparable"] = [not r for r in reasons]
+    out["differs_by"] = ["; ".join(r) for r in reasons]
+    within = out["difference"].abs() <= out["tolerance"]
+    out["within"] = within.where(out["comparable"], None) if len(out) else within
+    skipped = out[~out["comparable"]]
+    if not skipped.empty:
+        log.warning("%d published number(s) were reproduced otherwise than the study measured "
+                    "them (published_vs_reproduced: comparable False), e.g. %s/%s %s: %s",
+                    len(skipped), *skipped.iloc[0][["model", "variant", "metric", "differs_by"]])
     columns = ["model", "variant", "metric", "published", "reproduced", "difference",
-               "tolerance", "within"] + (["source"] if "source" in out else [])
+               "tolerance", "within", "comparable", "differs_by"] + (
+                   ["source"] if "source" in out else [])
     return out[columns].reset_index(drop=True)
+
+
+def _log_unmatched(quality: pd.DataFrame, published: pd.DataFrame, matched: pd.DataFrame) -> None:
+    """Name the published numbers of configured variants that found no reproduced column: a
+    metric spelt otherwise than the quality table's, or not evaluated in this run."""
+    configured = set(zip(quality["model"], quality["variant"]))
+    found = set(zip(matched["model"], matched["variant"], matched["metric"]))
+    missed = [f"{m}/{v} {metric}" for m, v, metric in
+              zip(published["model"], published["variant"], published["metric"])
+              if (m, v) in configured and (m, v, metric) not in found]
+    if missed:
+        log.info("%d published number(s) of configured variants have no reproduced value in "
+                 "this run (not evaluated, or the metric named otherwise), e.g. %s",
+                 len(missed), ", ".join(missed[:3]))
 
 
 def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
     """The speed table as people read it (speed.md): per row the cell, size, mean latency with
-    the half-width of its 95% interval, throughput, peak memory, the speed-ups, and one `flags`
+    the half-width of its 95% interval as a share of the mean, throughput, peak memory, the speed-ups, and one `flags`
     column saying why a timing is not to be trusted as it stands (unstable, contended, run
     eagerly, timed unlike the dense file). Every column stays in speed.csv."""
     columns = ["model", "variant", "backend", "tokens", "batch_size", "status", "params_fmt",
@@ -272,16 +375,19 @@ def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
 
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as people read it (summary.md): model, variant, size and share of dense,
-    perplexities, zero-shot average, then on the first backend and token config the batch-1
-    speed-up and the best throughput with its batch, and how many timings there are and how many
-    of them are flagged. The wide per-configuration columns stay in summary.csv."""
+    perplexities, zero-shot average, then on the first backend and the smallest token config
+    (fewest output, then input tokens) the batch-1 speed-up and the best throughput with its
+    batch, each with whether it rests on a flagged timing (its own or dense's), and how many
+    timings there are and how many of them are flagged. The wide per-configuration columns
+    stay in summary.csv."""
     speedups = [c for c in summary.columns if c.endswith("_latency_b1_speedup")]
     cell = speedups[0].removesuffix("_latency_b1_speedup") if speedups else None
     columns = ["model", "variant", "params_fmt", "params_pct_dense"]
     columns += [c for c in summary.columns if c.startswith("ppl_")]
     columns += [c for c in ("acc_average",) if c in summary.columns]
     if cell:
-        columns += [f"{cell}_latency_b1_speedup", f"{cell}_best_tok_s", f"{cell}_best_batch"]
+        columns += [f"{cell}_latency_b1_speedup", f"{cell}_latency_b1_flagged",
+                    f"{cell}_best_tok_s", f"{cell}_best_batch", f"{cell}_best_flagged"]
     columns += [c for c in ("timings", "timings_flagged") if c in summary.columns]
     return summary[[c for c in columns if c in summary.columns]]
 
