@@ -194,6 +194,22 @@ def test_save_every_chooses_among_the_saved_steps_only(tiny_model_dir, tokenizer
     assert ("adapter of the last step is kept" in caplog.text) is (save_every == 8)
 
 
+def test_save_every_null_is_save_every_left_out():
+    # the same settings, so the same lora params: a config writing it reruns nothing
+    assert lora.resolve_settings({"save_every": None}) == lora.resolve_settings({})
+    assert "save_every" not in lora.resolve_settings({"save_every": None})
+
+
+def test_a_base_model_without_a_finite_loss_stays_the_best_without_save_every(
+        tiny_model_dir, tokenizer, records, monkeypatch, caplog):
+    settings = lora.resolve_settings({**TINY_RUN, "eval_every": 1, "max_length": 128})
+    train, val = split_records(records, 8, 42, max_train=32)  # 4 steps of 8
+    monkeypatch.setattr(lora, "validation_loss", lambda *args, **kwargs: math.inf)
+    _, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
+                                torch.device("cpu"))
+    assert report["best_step"] == 0 and "adapter of the last step" not in caplog.text
+
+
 def test_no_improvement_keeps_the_base_model(tiny_model_dir, tokenizer, records):
     """An lr that wrecks the model: the best evaluation is step 0, the base weights unchanged."""
     settings = lora.resolve_settings({**TINY_RUN, "lr": 5.0, "warmup_steps": 0,

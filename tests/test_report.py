@@ -832,7 +832,8 @@ def test_published_vs_reproduced_from_made_up_results(tmp_path):
     assert list(table.columns)[:10] == ["model", "variant", "metric", "published", "reproduced",
                                         "difference", "tolerance", "within", "comparable",
                                         "differs_by"]
-    assert table["comparable"].all()  # a quality table that says nothing of how: taken as is
+    # A quality table that says nothing of how it was measured: not known, judged as it stands.
+    assert table["comparable"].isna().all() and table["within"].notna().all()
     # nothing configured was published: an empty table with its header
     empty = report.published_vs_reproduced(quality.assign(model="x"),
                                            report.load_published(published))
@@ -861,14 +862,23 @@ def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(t
                                    report.load_evals([ppl, zeroshot]))
     table = report.published_vs_reproduced(quality, report.load_published(published))
     rows = {r.metric: r for r in table.itertuples()}
-    assert rows["acc_boolq"].comparable and rows["acc_boolq"].within
+    assert rows["acc_boolq"].comparable is True and rows["acc_boolq"].within is True
     assert rows["acc_boolq"].differs_by == ""
-    assert not rows["acc_hellaswag"].comparable and rows["acc_hellaswag"].within is None
+    assert rows["acc_hellaswag"].comparable is False and pd.isna(rows["acc_hellaswag"].within)
     assert "metric acc, the study's acc_norm" in rows["acc_hellaswag"].differs_by
     assert "average of 2 tasks" in rows["acc_average"].differs_by
     assert "other metrics for ['hellaswag']" in rows["acc_average"].differs_by
     assert "max_windows 40" in rows["ppl_wikitext2"].differs_by
     assert "reproduced otherwise than the study measured" in caplog.text
+    # the same from protocols given explicitly, and the CSV leaves what was not judged empty
+    bare = quality.copy()
+    bare.attrs = {}
+    again = report.published_vs_reproduced(bare, report.load_published(published),
+                                           protocols=quality.attrs["protocols"])
+    assert again["comparable"].tolist() == table["comparable"].tolist()
+    report.write_table(table, tmp_path / "pvr.csv", tmp_path / "pvr.md")
+    written = pd.read_csv(tmp_path / "pvr.csv").set_index("metric")
+    assert pd.isna(written.loc["acc_hellaswag", "within"])
 
 
 @pytest.mark.parametrize("settings, expected", [

@@ -268,7 +268,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     lowest validation loss among the evaluations, step 0 (no adapter, the base model) included,
     so recovery never returns a model worse on the validation split than its base. With
     `save_every` only the evaluations at its multiples are candidates, as the study's HF Trainer
-    chose among its saves (the base model and the last step then only if they are saves).
+    chose among its saves (the base model never, the last step only on a multiple).
     Deterministic on CPU for a given seed, data and thread count.
 
     With `progress_path`, the progress is saved there every SAVE_EVERY_S seconds of training,
@@ -397,7 +397,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
                              progress_path)
         elapsed = time.perf_counter() - started
-        if math.isinf(best["val_loss"]):
+        if keep_every is not None and math.isinf(best["val_loss"]):
             # No evaluation fell on a multiple of save_every: nothing was a candidate, and the
             # adapter trained to the end is kept, as the HF Trainer keeps its model then.
             log.warning("no validation at a multiple of lora.save_every=%s in %d steps: the "

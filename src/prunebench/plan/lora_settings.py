@@ -74,7 +74,9 @@ OPTIONAL = ("save_every",)
 
 def resolve_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The study's defaults with `overrides` (the config's `lora:` section) on top, checked."""
-    overrides = dict(overrides or {})
+    # An optional setting given as null is one left out: the settings (the lora rule's params)
+    # are then those of a config without it.
+    overrides = {k: v for k, v in (overrides or {}).items() if not (k in OPTIONAL and v is None)}
     known = {*DEFAULTS, *OPTIONAL}
     unknown = sorted(set(overrides) - known)
     if unknown:

@@ -282,11 +282,17 @@ def protocol_differences(metric: str, protocol: dict[str, Any] | None) -> list[s
     return out
 
 
-def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame,
+                            protocols: dict[tuple[str, str], dict[str, Any]] | None = None
+                            ) -> pd.DataFrame:
     """Per model, variant and metric with both numbers: published, reproduced, the difference,
     whether the reproduction was measured as the study measured (`comparable`; if not, how it
     `differs_by`) and, only then, whether it is within PUBLISHED_TOLERANCE. Empty when no
-    configured cell was published."""
+    configured cell was published.
+
+    `protocols` ({(model, variant): how its eval files say it was measured}): by default what
+    `load_evals` found, carried by `quality_table` in `quality.attrs`. Where neither says,
+    `comparable` is unknown (empty) and the number is judged as it stands."""
     metrics = [c for c in quality.columns if c.startswith(("ppl_", "acc_"))]
     reproduced = quality.melt(id_vars=["model", "variant"], value_vars=metrics,
                               var_name="metric", value_name="reproduced").dropna()
@@ -297,15 +303,18 @@ def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame) -> p
     bound = [PUBLISHED_TOLERANCE[k][1] * (abs(p) if PUBLISHED_TOLERANCE[k][0] == "relative" else 1)
              for k, p in zip(kind, out["published"])]
     out["tolerance"] = bound
-    protocols = quality.attrs.get("protocols")
+    if protocols is None:
+        protocols = quality.attrs.get("protocols")
     reasons = [protocol_differences(m, protocols.get((model, variant)))
-               if protocols is not None else []
+               if protocols is not None else None
                for model, variant, m in zip(out["model"], out["variant"], out["metric"])]
-    out["comparable"] = [not r for r in reasons]
-    out["differs_by"] = ["; ".join(r) for r in reasons]
-    within = out["difference"].abs() <= out["tolerance"]
-    out["within"] = within.where(out["comparable"], None) if len(out) else within
-    skipped = out[~out["comparable"]]
+    # Nullable booleans: empty where not known (comparable) or not judged (within).
+    out["comparable"] = pd.array([None if r is None else not r for r in reasons], dtype="boolean")
+    out["differs_by"] = ["" if r is None else "; ".join(r) for r in reasons]
+    within = pd.array(out["difference"].abs() <= out["tolerance"], dtype="boolean")
+    out["within"] = within
+    out.loc[out["comparable"].fillna(True).eq(False).to_numpy(), "within"] = pd.NA
+    skipped = out[out["comparable"].fillna(True).eq(False)]
     if not skipped.empty:
         log.warning("%d published number(s) were reproduced otherwise than the study measured "
                     "them (published_vs_reproduced: comparable False), e.g. %s/%s %s: %s",
