@@ -9,6 +9,7 @@ initialises them to 0 and 1, which would hide a bias or norm weight sliced wrong
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -27,7 +28,7 @@ from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_conf
 from prunebench.evaluate import perplexity
 from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim,
-                                 load_config, load_model, save_model)
+                                 load_config, load_model, remove_blocks, save_model)
 from prunebench.checkpoint.param_count import config_from_dict, config_from_json
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
@@ -392,6 +393,49 @@ def test_static_decoder_refuses_a_window_shorter_than_the_sequence():
     with pytest.raises(PrunebenchError, match="sliding-window attention over 8 tokens.*hf backend"):
         StaticDecoder(model, 1, 20, mode="eager")
     StaticDecoder(model, 1, 8, mode="eager")  # within the window: the same as full attention
+
+
+@pytest.mark.parametrize("rope_type", ["dynamic", "longrope"])
+def test_static_decoder_refuses_rotary_tables_that_change_with_the_length(rope_type):
+    extra = ({"short_factor": [1.0] * 8, "long_factor": [2.0] * 8,
+              "original_max_position_embeddings": 16} if rope_type == "longrope" else {})
+    config = LlamaConfig(**{**SMALL, "max_position_embeddings": 16}, head_dim=16,
+                         rope_scaling={"rope_type": rope_type, "factor": 2.0, **extra})
+    model = build_model(config, device="cpu").eval()
+    with pytest.raises(PrunebenchError, match=f"rope_type '{rope_type}'.*past 16 tokens.*hf backend"):
+        StaticDecoder(model, 1, 20, mode="eager")
+    StaticDecoder(model, 1, 16, mode="eager")  # within the original context: the same tables
+
+
+def test_depth_scoring_gives_each_remaining_block_its_own_attention_mask():
+    """Qwen2 picks each layer's mask (sliding or full) by config.layer_types[i]: with a block
+    left out, the list must lose that block's entry too."""
+    from prunebench.methods.depth import without_blocks
+
+    config = Qwen2Config(**SMALL, use_sliding_window=True, sliding_window=8, max_window_layers=2)
+    model = build_model(config, device="cpu").eval()
+    types = list(model.config.layer_types)
+    assert types[:2] != types[2:]  # mixed: the first two of one kind, the last two of another
+    tokens = ids(1, 20, seed=3)  # longer than the window: the two masks differ
+    pruned = copy.deepcopy(model)
+    remove_blocks(pruned, [0])  # the model truly without block 0
+    with torch.no_grad():  # without a cache, as the depth criteria score
+        expected = pruned(tokens, use_cache=False).logits
+        with without_blocks(model, {0}):
+            assert model.config.layer_types == types[1:]
+            scored = model(tokens, use_cache=False).logits
+    assert torch.equal(scored, expected)
+    assert model.config.layer_types == types and len(model.model.layers) == 4
+
+
+def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
+    """LLaMA-1 conversions and Vicuna v1.3 have no num_key_value_heads in config.json."""
+    values = {**SMALL, "model_type": "llama"}
+    del values["num_key_value_heads"]
+    old = config_from_dict(values)
+    assert old.num_key_value_heads == SMALL["num_attention_heads"]
+    full = build_model(LlamaConfig(**{**SMALL, "num_key_value_heads": 4}), device="meta")
+    assert count_params(old) == sum(p.numel() for p in full.parameters())
 
 
 # --------------------------------------------------------------------------- known shapes

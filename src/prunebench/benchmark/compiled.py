@@ -95,6 +95,25 @@ def check_no_sliding_window(model: nn.Module, max_seq_len: int) -> None:
             "full attention only; use the hf backend for this cell, or shorter token configs")
 
 
+# Rotary types whose frequencies HF recomputes from the current sequence length once it passes
+# the model's original context: the decoder's tables, made once, would be those of the start.
+LENGTH_DEPENDENT_ROPE = ("dynamic", "longrope")
+
+
+def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
+    """Refuse a model whose rotary tables would change within `max_seq_len` tokens."""
+    rotary = model.model.rotary_emb
+    rope_type = getattr(rotary, "rope_type", "default")
+    original = getattr(rotary, "original_max_seq_len", None) or getattr(
+        model.config, "max_position_embeddings", None)
+    if rope_type in LENGTH_DEPENDENT_ROPE and original is not None and max_seq_len > original:
+        raise PrunebenchError(
+            f"the model's rope_type {rope_type!r} recomputes its rotary frequencies for "
+            f"sequences past {original} tokens, and this benchmark cell runs to {max_seq_len}: "
+            "the compiled backend's rotary tables are fixed; use the hf backend for this cell, "
+            "or shorter token configs")
+
+
 def resolve_mode(mode: str, device: torch.device) -> str:
     """`auto`: our own CUDA graph on CUDA, op by op elsewhere."""
     if mode == "auto":
@@ -159,6 +178,7 @@ class StaticDecoder(nn.Module):
         self.batch_size = batch_size
         self.max_seq_len = max_seq_len
         check_no_sliding_window(model, max_seq_len)
+        check_static_rope(model, max_seq_len)
         cache_len = -(-max_seq_len // CACHE_ALIGN) * CACHE_ALIGN
 
         self.register_buffer("embed", emb.detach(), persistent=False)

@@ -93,7 +93,12 @@ _DEFAULTS = {"attention_bias": False, "mlp_bias": False, "tie_word_embeddings": 
 
 def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below accept (no transformers)."""
-    return SimpleNamespace(**{**_DEFAULTS, **values})
+    values = {**_DEFAULTS, **values}
+    # Configs written before transformers 4.31 (LLaMA-1 conversions, Vicuna v1.3) have no
+    # num_key_value_heads: every head has its own keys and values, as LlamaConfig assumes.
+    if values.get("num_key_value_heads") is None:
+        values["num_key_value_heads"] = values.get("num_attention_heads")
+    return SimpleNamespace(**values)
 
 
 def checked_config_json(path: str | Path) -> dict[str, Any]:

@@ -119,12 +119,19 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
 def without_blocks(model, blocks: set[int]):
     """Temporarily run the model without some blocks (weights untouched, restored on exit)."""
     layers, n = model.model.layers, model.config.num_hidden_layers
+    # Models of mixed sliding / full attention pick each layer's mask by config.layer_types[i]:
+    # the list must lose the same entries as the layers, or later blocks get a neighbour's mask.
+    layer_types = getattr(model.config, "layer_types", None)
     model.model.layers = nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks)
     model.config.num_hidden_layers = len(model.model.layers)
+    if layer_types is not None:
+        model.config.layer_types = [t for i, t in enumerate(layer_types) if i not in blocks]
     try:
         yield model
     finally:
         model.model.layers, model.config.num_hidden_layers = layers, n
+        if layer_types is not None:
+            model.config.layer_types = layer_types
 
 
 @torch.no_grad()
