@@ -208,6 +208,42 @@ def test_plan_plans_what_it_can_and_names_the_model_and_variant_of_what_it_canno
     assert "org/mystery-model" in errors[1]
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("benchmark: {}\n", "'models' is a required property"),
+    ("models: {}\n", "models: {} should be non-empty"),
+    ("models: {m: {source: tiny}}\n", "models.m: 'variants' is a required property"),
+    ("models: {m: {variants: [dense]}}\n", "models.m: 'source' is a required property"),
+    ("models: {m: {source: tiny, variants: depth_ppl-0.8}}\n", "must be a list of variant names"),
+    ("models: {m: {source: 'hf:/x@y', variants: [dense]}}\n", "is not a hub repository id"),
+])
+def test_plan_of_a_malformed_models_section_says_what_is_wrong(tmp_path, capsys, text, expected):
+    (tmp_path / "c.yaml").write_text(text)
+    assert main(["plan", "--configfile", str(tmp_path / "c.yaml"), "--resources",
+                 str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+def test_a_config_that_is_not_utf8_is_named(tmp_path, capsys):
+    (tmp_path / "c.yaml").write_bytes(b"models:\n  m: {source: \xff\xfe}\n")
+    for argv in (["plan", "--configfile", str(tmp_path / "c.yaml")],
+                 ["check-config", str(tmp_path / "c.yaml")]):
+        assert main(argv) == 2
+        assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_ctrl_c_in_a_command_is_one_line_and_exit_code_130(monkeypatch, capsys):
+    from prunebench import commands
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "prune_command", interrupted)
+    assert main(["prune", "m", "--method", "depth_ppl", "--size", "0.8", "--out", "o"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().startswith("interrupted: no output was written") and "Traceback" not in err
+
+
 @pytest.mark.parametrize("command", ["check-config", "plan"])
 def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path, command):
     """`prunebench check-config ... | head -1`: the pipe closes before the output is written;

@@ -115,9 +115,24 @@ def test_a_token_with_whitespace_inside_is_refused_without_showing_it(monkeypatc
 
 
 def test_repository_without_any_weights_is_refused(monkeypatch, tmp_path):
+    from prunebench import hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: str(tmp_path))
     with pytest.raises(PrunebenchError, match="neither safetensors nor pytorch_model"):
         download("org/model", None, tmp_path)
+
+
+def test_an_offline_download_that_returns_its_empty_folder_says_offline(monkeypatch, tmp_path):
+    """huggingface_hub, offline, returns an existing local_dir as it is instead of failing."""
+    from prunebench import hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: kw["local_dir"])
+    with pytest.raises(PrunebenchError, match="offline") as info:
+        download("org/model", "abc123", tmp_path / "model")
+    assert "neither safetensors" not in str(info.value)
+    assert not (tmp_path / "model").exists()  # nothing arrived: no folder left
 
 
 @pytest.mark.parametrize("source, kind, name, revision", [
@@ -131,7 +146,8 @@ def test_parse_source(source, kind, name, revision):
     assert (parsed.kind, parsed.name, parsed.revision) == (kind, name, revision)
 
 
-@pytest.mark.parametrize("source", ["hf:", "huggyllama/llama-7b", "random", "tiny:big"])
+@pytest.mark.parametrize("source", ["hf:", "huggyllama/llama-7b", "random", "tiny:big",
+                                    "hf:/x@y", "hf:org//repo", "hf:org/re po"])
 def test_malformed_sources_are_refused(source):
     with pytest.raises(PrunebenchError, match="model source"):
         parse_source(source)

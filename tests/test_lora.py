@@ -706,6 +706,10 @@ def test_defaults_are_the_studys():
     ({"dropout": 1.0}, "dropout"),
     ({"epochs": 1.5}, "whole number"),
     ({"eval_every": 0}, "eval_every"),
+    ({"dropout": "abc"}, "lora.dropout='abc': must be a number"),
+    ({"weight_decay": "x"}, "lora.weight_decay='x': must be a number"),
+    ({"max_grad_norm": True}, "lora.max_grad_norm=True: must be a number"),
+    ({"gradient_checkpointing": "maybe"}, "must be true or false"),
     ({"save_every": 200}, "needs evaluations at its steps"),                # epoch-end evaluations
     ({"save_every": 200, "eval_every": 150}, "divisor of it \\(now 150"),
     ({"save_every": 0, "eval_every": 100}, "lora.save_every=0"),

@@ -116,12 +116,16 @@ def test_data_free_method_parses_params_and_refuses_a_full_output(tiny_model_dir
                                                                    capsys):
     out = tmp_path / "mag"
     out.mkdir()
-    (out / "keep.txt").write_text("earlier result")
+    (out / "keep.txt").write_text("the user's own file")
     argv = ["prune", tiny_model_dir, "--method", "depth_mag", "--size", "0.8", "--out", out,
             "--param", "protect_first=1", "--param", "protect_last=1", "--device", "cpu", "-q"]
     code, _, err = run(capsys, *argv)
     assert_one_line_error(code, err, "exists and is not empty")
-    assert (out / "keep.txt").read_text() == "earlier result"  # untouched
+    # --force replaces only an earlier prunebench output, never a folder of other files
+    code, _, err = run(capsys, *argv, "--force")
+    assert_one_line_error(code, err, "holds files no prunebench command wrote")
+    assert (out / "keep.txt").read_text() == "the user's own file"  # untouched
+    (out / "prune_report.json").write_text("{}")  # an earlier result
     code, stdout, _ = run(capsys, *argv, "--force")
     assert code == 0 and "depth_mag-0.8" in stdout
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "prune_report.json"]
@@ -190,6 +194,59 @@ def test_prune_refuses_a_missing_model_and_an_output_inside_it(tiny_model_dir, t
                        copy, "--force")
     assert_one_line_error(code, err, "holds the model")
     assert (copy / "config.json").exists()
+    # nor a path inside it: a benchmark's JSON over the model's config.json
+    before = (copy / "config.json").read_bytes()
+    code, _, err = run(capsys, "bench", copy, "--tokens", "4x2", "--batch", "1", "--out",
+                       copy / "config.json", "--force")
+    assert_one_line_error(code, err, "is inside the model folder")
+    assert (copy / "config.json").read_bytes() == before
+    # an output path under a file is refused before any work
+    (tmp_path / "afile").write_text("")
+    for argv in (["prune", copy, "--method", "depth_mag", "--size", "0.8"],
+                 ["bench", copy, "--tokens", "4x2", "--batch", "1"],
+                 ["eval", copy, "--ppl", "embedded"]):
+        code, _, err = run(capsys, *argv, "--out", tmp_path / "afile" / "sub")
+        assert_one_line_error(code, err, "afile is a file, not a folder")
+
+
+def test_a_cache_folder_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(PrunebenchError, match="--cache-dir .*afile is a file"):
+        hub_checkpoint("hf:org/model@abc", tmp_path / "afile")
+
+
+@pytest.mark.parametrize("command, argv, expected", [
+    ("prune", ["--device", "gpu"], "unknown device 'gpu'"),
+    ("bench", ["--device", "CPU"], "unknown device 'CPU'"),
+    ("eval", ["--device", "cuda:x"], "unknown device 'cuda:x'"),
+    ("recover", ["--device", "mps"], "unknown device 'mps'"),
+    ("eval", ["--limit", "0"], "--limit: '0': give a whole number of documents"),
+    ("eval", ["--limit", "-1"], "'-1': give a whole number"),
+    ("eval", ["--limit", "1.5"], "'1.5': give a whole number"),
+    ("eval", ["--limit", "abc"], "'abc': give a whole number"),
+    ("eval", ["--batch-size", "0"], "--batch-size: '0': give a whole number of at least 1"),
+    ("eval", ["--batch-size", "-2"], "'-2': give a whole number of at least 1"),
+    ("eval", ["--max-windows", "0"], "--max-windows: '0'"),
+    ("eval", ["--stride", "0"], "--stride: '0'"),
+    ("eval", ["--num-fewshot", "-1"], "--num-fewshot: '-1': give a whole number of at least 0"),
+])
+def test_malformed_numbers_and_devices_are_refused_by_the_parser(command, argv, expected,
+                                                                  capsys):
+    base = {"prune": ["m", "--method", "depth_ppl", "--size", "0.8", "--out", "o"],
+            "bench": ["m", "--tokens", "4x2"], "eval": ["m", "--ppl", "embedded"],
+            "recover": ["m", "--out", "o"]}[command]
+    with pytest.raises(SystemExit) as exit_info:
+        command_parsers()[command].parse_args([*base, *argv])
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_well_formed_numbers_and_devices_pass_the_parser():
+    args = command_parsers()["eval"].parse_args(
+        ["m", "--device", "cuda:1", "--limit", "0.25", "--batch-size", "2", "--max-windows", "3",
+         "--num-fewshot", "0"])
+    assert (args.device, args.limit, args.batch_size, args.max_windows) == ("cuda:1", 0.25, 2, 3)
+    assert command_parsers()["eval"].parse_args(["m", "--limit", "50"]).limit == 50
 
 
 def test_hub_calibration_offline_is_refused_at_once(tiny_model_dir, tmp_path, capsys,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError, commands
 from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
-from prunebench.plan.checks import check_config, config_notes, load_config_files
+from prunebench.plan.checks import check_config, config_notes, load_config_files, schema_problems
 from prunebench.methods.registry import method_module
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
@@ -88,6 +88,12 @@ def plan_rows(config_files: str | Path | list[str | Path],
 
     files = config_files if isinstance(config_files, list) else [config_files]
     config = load_config_files(files)
+    # The shape of its `models` first (missing, empty, a model without source or variants, a
+    # variants string), as `check-config` says it; plan reads nothing else of the config.
+    problems = [p for p in schema_problems(config) if p.startswith("models") or "'models'" in p]
+    if problems:
+        raise PrunebenchError(f"the config has {len(problems)} problem(s):\n  "
+                              + "\n  ".join(problems))
     rows = []
     # A model or variant that cannot be planned gets a row with its `error`; the others are
     # still planned (one unreachable hub model must not hide the rest).
@@ -196,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     except PrunebenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: outputs are written whole or not at all
+        print("interrupted: no output was written; run the command again (a recovery resumes "
+              "from its last save)", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `prunebench plan | head`: the reader has gone, nothing to say
         # Python's advice: point stdout at devnull, so its flush at exit raises nothing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

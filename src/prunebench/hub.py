@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.txt", "*.tiktoken"]
 PICKLE_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 
+# A hub repository id: `<repo>` or `<org>/<repo>`, each of letters, digits, '-', '_' and '.'.
+_REPO_ID = re.compile(r"\w[\w.-]*(/\w[\w.-]*)?")
 _SOURCE = re.compile(r"^(?P<kind>hf|random|tiny)(?::(?P<name>[^@]+)(?:@(?P<revision>.+))?)?$")
 
 
@@ -46,6 +48,10 @@ def parse_source(source: str) -> ModelSource:
             "'random:<architecture>' (e.g. 'random:llama-7b') or 'local:<folder>'")
     if match["kind"] == "tiny" and match["name"]:
         raise PrunebenchError(f"model source {source!r}: 'tiny' takes no name")
+    if match["kind"] == "hf" and not _REPO_ID.fullmatch(match["name"]):
+        raise PrunebenchError(f"model source {source!r}: {match['name']!r} is not a hub "
+                              "repository id; write 'hf:<org>/<repo>@<revision>', e.g. "
+                              "'hf:huggyllama/llama-7b@<commit>'")
     return ModelSource(match["kind"], match["name"], match["revision"])
 
 
@@ -228,6 +234,12 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         path = snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(out_dir),
                                  allow_patterns=ALLOW_PATTERNS, token=token)
         path = Path(path)
+        # Offline, huggingface_hub returns an existing local_dir as it is (a warning, no error):
+        # a folder that received nothing is then the hub out of reach, not a repository
+        # without weights.
+        received = [p for p in path.iterdir() if p.name not in (DOWNLOAD_SOURCE, ".cache")]
+        if not received and not hub_reachable():
+            raise HubUnreachable(_offline_message(repo_id))
         # By what is on disk, not by whether safetensors files are there: an interrupted
         # conversion leaves some beside the pickles still to convert.
         if from_pickles(path) or not list(path.glob("*.safetensors")):

@@ -24,7 +24,8 @@ import argparse
 import logging
 import sys
 
-from prunebench.commands.arguments import parse_limit
+from prunebench.commands.arguments import (device_spec, non_negative_int, parse_limit,
+                                           positive_int)
 from prunebench.commands.bench import bench_command
 from prunebench.commands.evaluation import eval_command
 from prunebench.commands.prune import prune_command
@@ -108,7 +109,8 @@ LORA_HELP = {
 
 def _common(parser, model_help: str) -> None:
     parser.add_argument("model", metavar="MODEL", help=model_help)
-    parser.add_argument("--device", default=DEVICE, help="auto (CUDA when present), cpu, cuda:N")
+    parser.add_argument("--device", default=DEVICE, type=device_spec,
+                        help="auto (CUDA when present), cpu, cuda:N")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing output (only once the new one is complete)")
     parser.add_argument("--cache-dir", default=None,
@@ -202,14 +204,14 @@ def add_parsers(sub) -> None:
     evaluate.add_argument("--tasks", default=None, help="lm-eval tasks, comma-separated")
     evaluate.add_argument("--out", default=None, help="output folder")
     p, z = PPL_DEFAULTS, ZEROSHOT_DEFAULTS
-    evaluate.add_argument("--window", type=int, default=p["window"])
-    evaluate.add_argument("--stride", type=int, default=p["stride"])
+    evaluate.add_argument("--window", type=positive_int, default=p["window"])
+    evaluate.add_argument("--stride", type=positive_int, default=p["stride"])
     evaluate.add_argument("--bos", default=p["bos"], help=" or ".join(BOS_MODES))
-    evaluate.add_argument("--max-windows", type=int, default=p["max_windows"])
+    evaluate.add_argument("--max-windows", type=positive_int, default=p["max_windows"])
     # One option for two workflow settings: unset, each part takes its own default.
-    evaluate.add_argument("--batch-size", type=int, default=None,
+    evaluate.add_argument("--batch-size", type=positive_int, default=None,
                           help=f"default {p['batch_size']} (perplexity), {z['batch_size']} (tasks)")
-    evaluate.add_argument("--num-fewshot", type=int, default=z["num_fewshot"])
+    evaluate.add_argument("--num-fewshot", type=non_negative_int, default=z["num_fewshot"])
     evaluate.add_argument("--limit", type=parse_limit, default=z["limit"],
                           help="first N documents per task (< 1: that fraction)")
     evaluate.add_argument("--zeroshot-seed", type=int, default=z["seed"])

@@ -4,6 +4,8 @@ reachable. Each problem is one PrunebenchError that names the option and the fix
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import re
 from pathlib import Path
@@ -77,9 +79,48 @@ def parse_batches(text: str) -> list[int]:
 
 
 def parse_limit(text: str) -> int | float:
-    """lm-eval's limit: a whole number of documents, or a fraction below 1."""
-    value = float(text)
-    return int(value) if value >= 1 and value.is_integer() else value
+    """lm-eval's limit: a whole number of documents, or a fraction below 1 (argparse's type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or (value >= 1 and not value.is_integer()) or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of documents per task "
+                                         "(e.g. 50) or a fraction of them below 1 (e.g. 0.1)")
+    return int(value) if value >= 1 else value
+
+
+def positive_int(text: str) -> int:
+    """A count of at least 1 (argparse's type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A count of at least 0 (argparse's type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 0")
+    return value
+
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def device_spec(text: str) -> str:
+    """--device: auto, cpu, cuda or cuda:N (argparse's type), checked before torch loads."""
+    if not DEVICE_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use auto (CUDA when "
+                                         "present), cpu, cuda or cuda:N")
+    return text
 
 
 def choice(value: str, choices: tuple[str, ...], option: str) -> str:
@@ -89,26 +130,52 @@ def choice(value: str, choices: tuple[str, ...], option: str) -> str:
     return value
 
 
+# What an output folder of `prunebench prune`, `recover` or `eval` holds: --force replaces
+# only such a folder, never one of the user's own files.
+OUTPUT_MARKERS = ("prune_report.json", "ppl.json", "zeroshot.json", "lm_eval.json")
+
+
 def check_out_dir(out: Path, force: bool, model_dir: Path | None = None) -> None:
-    """An output folder is new, empty, or replaced only with --force (and only once the new one
-    is complete: atomic_dir)."""
+    """An output folder is new, empty, or an earlier output replaced only with --force (and only
+    once the new one is complete: atomic_dir)."""
+    _check_out_path(out, model_dir)
     if out.exists() and not out.is_dir():
         raise PrunebenchError(f"--out {out} is a file, not a folder: choose a folder path")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise PrunebenchError(f"--out {out} exists and is not empty: choose another folder, or "
-                              "add --force to replace it (the old one goes only once the new "
-                              "one is complete)")
     if model_dir is not None and out.resolve() in (model_dir.resolve(), *model_dir.resolve().parents):
         raise PrunebenchError(f"--out {out} holds the model {model_dir} itself: choose a folder "
                               "outside it")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise PrunebenchError(f"--out {out} exists and is not empty: choose another folder, "
+                                  "or add --force to replace it (the old one goes only once the "
+                                  "new one is complete)")
+        # Said once the model is known (its own folder gets the message above instead).
+        if model_dir is not None and not any((out / name).is_file() for name in OUTPUT_MARKERS):
+            raise PrunebenchError(
+                f"--out {out} holds files no prunebench command wrote (none of "
+                f"{', '.join(OUTPUT_MARKERS)}): --force replaces only an earlier output of "
+                "prune, recover or eval; choose another folder")
 
 
-def check_out_file(out: Path, force: bool) -> None:
+def check_out_file(out: Path, force: bool, model_dir: Path | None = None) -> None:
+    _check_out_path(out, model_dir)
     if out.is_dir():
         raise PrunebenchError(f"--out {out} is a folder: give the JSON file's path")
     if out.exists() and not force:
         raise PrunebenchError(f"--out {out} exists: choose another file, or add --force to "
                               "replace it")
+
+
+def _check_out_path(out: Path, model_dir: Path | None) -> None:
+    """An output path that can be made and touches no model: refused before any work."""
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise PrunebenchError(f"--out {out}: {parent} is a file, not a folder: choose "
+                                  "another path")
+    if model_dir is not None and model_dir.resolve() in out.resolve().parents:
+        raise PrunebenchError(f"--out {out} is inside the model folder {model_dir}: choose a "
+                              "path outside it (the model's files are checked against their "
+                              "recorded sha256)")
 
 
 def require_hub(what: str, offline_way: str = "") -> None:

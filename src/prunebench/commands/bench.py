@@ -32,7 +32,7 @@ def bench_command(args) -> Path:
     batches = batches or list(DEFAULT_BATCH_SIZES)
     ckpt = resolve_model(args.model, args.cache_dir)
     out = Path(args.out or f"bench-{ckpt.name}-{ckpt.variant}-{backend}-{lin}x{lout}.json")
-    check_out_file(out, args.force)
+    check_out_file(out, args.force, ckpt.path)
     device = resolve_device(args.device)
     # 'auto' resolved as the workflow resolves it: the study's fp16 on GPU, fp32 on CPU.
     dtype = dtype_name(resolve_dtype(args.dtype, device))

@@ -85,6 +85,9 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     from prunebench.modeling import MANIFEST, write_manifest
 
     parsed = parse_source(source)
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise PrunebenchError(f"--cache-dir {cache_dir} is a file: give the folder hub models "
+                              "are downloaded into")
     # One folder per repository and revision ('refs/pr/3' included: no '/' in the name).
     folder = f"{parsed.name}@{parsed.revision or 'main'}".replace("/", "--")
     out = cache_dir / folder

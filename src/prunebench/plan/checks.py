@@ -109,6 +109,9 @@ def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
             loaded = read_yaml(Path(path).read_text())
         except OSError as err:
             raise PrunebenchError(f"cannot read config file {path}: {err.strerror}") from None
+        except UnicodeDecodeError:
+            raise PrunebenchError(f"config file {path} is not UTF-8 text: save it as UTF-8 "
+                                  "YAML") from None
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -102,6 +102,13 @@ def split_problem(n_records: int, val_size: int) -> str | None:
 
 
 def _check(s: dict[str, Any]) -> None:
+    # Types first (`prunebench recover --setting dropout=abc` reaches here without a schema).
+    for key in ("dropout", "weight_decay", "max_grad_norm", "warmup_steps"):
+        if isinstance(s[key], bool) or not isinstance(s[key], (int, float)):
+            raise PrunebenchError(f"lora.{key}={s[key]!r}: must be a number")
+    if not isinstance(s["gradient_checkpointing"], bool):
+        raise PrunebenchError(f"lora.gradient_checkpointing={s['gradient_checkpointing']!r}: "
+                              "must be true or false")
     bad = [t for t in s["target_modules"] if t not in TARGETS]
     if bad or not s["target_modules"]:
         raise PrunebenchError(f"lora.target_modules {s['target_modules']}: unknown or empty "
