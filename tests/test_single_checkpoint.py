@@ -288,6 +288,10 @@ TYPOS = [
     (["recover", "m", "--out", "o", "--setting", "data.sorce=embedded"],
      "unknown --setting data.sorce (did you mean 'data.source'?)"),
     (["recover", "m", "--out", "o", "--setting", "rank=4"], "--setting rank: set it with --rank"),
+    (["prune", "m", "--method", "depth_ppl", "--size", "1.5m", "--out", "o"],
+     "--size '1.5m': write it as a variant's size is written, without spaces and with the "
+     "suffix in upper case ('1.5M')"),
+    (["prune", "m", "--method", "depth_ppl", "--size", " 0.8", "--out", "o"], "--size ' 0.8'"),
 ]
 
 

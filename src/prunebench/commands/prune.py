@@ -28,6 +28,11 @@ def prune_command(args) -> Path:
     if args.method == "dense":
         raise PrunebenchError("'dense' is the unpruned model: there is nothing to prune; bench "
                               "or eval the model itself")
+    # The size names the variant (`<method>-<size>`), so it is written as a config writes one.
+    if args.size != args.size.strip().upper():
+        raise PrunebenchError(f"--size {args.size!r}: write it as a variant's size is written, "
+                              f"without spaces and with the suffix in upper case "
+                              f"({args.size.strip().upper()!r}), e.g. 4.9B, 1500M or 0.8")
     params = parse_params(args.param)
     with_defaults(args.method, params)  # an unknown method or parameter names the known ones
     overrides = {k: getattr(args, k) for k in ("source", "n", "length", "seed", "sampling")
