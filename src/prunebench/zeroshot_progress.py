@@ -164,9 +164,7 @@ def open_store(folder: str | Path, identity: dict[str, Any]) -> AnswerStore | No
     try:
         fd = _locked(path)
     except OSError as exc:
-        log.warning("cannot keep zero-shot answers in %s (%s): the evaluation runs without "
-                    "them, so an interrupted one will start over", path, exc)
-        return None
+        return _cannot_keep(path, exc)
     if fd is None:
         log.warning("another process is evaluating the same model with %s: this evaluation "
                     "keeps no progress of its own", path)
@@ -179,13 +177,16 @@ def open_store(folder: str | Path, identity: dict[str, Any]) -> AnswerStore | No
             os.write(fd, (json.dumps(header, sort_keys=True) + "\n").encode())
     except OSError as exc:
         os.close(fd)
-        log.warning("cannot keep zero-shot answers in %s (%s): the evaluation runs without them",
-                    path, exc)
-        return None
+        return _cannot_keep(path, exc)
     if answers:
         log.info("resuming the zero-shot evaluation: %d answers from an interrupted run (%s)",
                  len(answers), path)
     return AnswerStore(path, fd, answers)
+
+
+def _cannot_keep(path: Path, exc: OSError) -> None:
+    log.warning("cannot keep zero-shot answers in %s (%s): the evaluation runs without them, so "
+                "an interrupted one will start over", path, exc)
 
 
 def _locked(path: Path, attempts: int = 5) -> int | None:
