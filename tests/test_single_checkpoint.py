@@ -229,6 +229,19 @@ def test_a_cache_folder_that_is_a_file_is_named(tmp_path):
     ("eval", ["--max-windows", "0"], "--max-windows: '0'"),
     ("eval", ["--stride", "0"], "--stride: '0'"),
     ("eval", ["--num-fewshot", "-1"], "--num-fewshot: '-1': give a whole number of at least 0"),
+    # named by the option typed, not by the config key behind it (lora.r, benchmark.warmup)
+    ("recover", ["--rank", "0"], "--rank: '0': give a whole number of at least 1"),
+    ("recover", ["--lr", "nan"], "--lr: 'nan': give a number above 0"),
+    ("recover", ["--max-length", "1"], "--max-length: '1': give a whole number of at least 2"),
+    ("bench", ["--warmup", "-1"], "--warmup: '-1': give a whole number of at least 0"),
+    ("bench", ["--repeats", "0"], "--repeats: '0'"),
+    ("bench", ["--max-seconds", "inf"], "--max-seconds: 'inf': give a number above 0"),
+    # a percentage typed for a share is named with the share it meant
+    ("bench", ["--ci-target", "5"], "--ci-target: '5': give a share of the mean between 0 and "
+                                    "1, e.g. 0.05 for 5%"),
+    ("prune", ["--n", "0"], "--n: '0': give a whole number of at least 1"),
+    ("prune", ["--length", "1"], "--length: '1': give a whole number of at least 2"),
+    ("prune", ["--seed", "-1"], "--seed: '-1': give a whole number of at least 0"),
 ])
 def test_malformed_numbers_and_devices_are_refused_by_the_parser(command, argv, expected,
                                                                   capsys):
@@ -409,7 +422,6 @@ def test_recover_options_make_the_lora_section():
 
 
 @pytest.mark.parametrize("extra, expected", [
-    (["--rank", "0"], "lora.r=0"),
     (["--batch-size", "10", "--micro-batch-size", "4"], "not a multiple of"),
     (["--template", "chatml"], "lora.template='chatml'"),
     (["--data", "dolly"], "lora.data.source='dolly'"),
@@ -542,6 +554,16 @@ def test_bench_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     out = tmp_path / "bench.json"
     code, _, err = run(capsys, "bench", tiny_model_dir, "--out", out, *QUICK_BENCH, *extra)
     assert_one_line_error(code, err, expected)
+    assert not out.exists()
+
+
+def test_a_compile_mode_for_the_hf_backend_is_refused_not_ignored(tiny_model_dir, tmp_path,
+                                                                   capsys):
+    out = tmp_path / "bench.json"
+    code, _, err = run(capsys, "bench", tiny_model_dir, "--out", out, *QUICK_BENCH, "--tokens",
+                       "4x2", "--backend", "hf", "--compile-mode", "autotune-graph")
+    assert_one_line_error(code, err, "--compile-mode autotune-graph sets the compiled backend; "
+                                     "the 'hf' backend has none")
     assert not out.exists()
 
 
@@ -918,6 +940,48 @@ def test_option_defaults_are_the_schemas(command, option):
     assert default == expected and type(default) is type(expected), \
         f"prunebench {command} --{option.replace('_', '-')} defaults to {default!r}, the schema " \
         f"to {expected!r}: change workflow_defaults (and say why there), not a copy"
+
+
+# Options without a default whose values a config key bounds: prune's calibration overrides.
+OPTION_KEYS = {**OPTION_DEFAULTS,
+               **{("prune", key): f"calibration.{key}" for key in ("n", "length", "seed")}}
+
+
+def bounded_entry(path: str) -> dict:
+    if path.startswith("calibration."):
+        return SCHEMA["definitions"]["calibration"]["properties"][path.split(".", 1)[1]]
+    return schema_entry(path)
+
+
+@pytest.mark.parametrize("command, option", sorted(OPTION_KEYS))
+def test_options_refuse_what_the_schema_refuses_and_take_what_it_takes(command, option):
+    """At each bound of the config key behind an option: the value just outside is refused by
+    the parser (naming the option), the bound itself (or just inside it) is taken."""
+    entry = bounded_entry(OPTION_KEYS[command, option])
+    kinds = entry.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    step = 1 if "integer" in kinds else 1e-6
+    cases = []  # (value, taken)
+    if "minimum" in entry:
+        cases += [(entry["minimum"] - step, False), (entry["minimum"], True)]
+    if "exclusiveMinimum" in entry:
+        cases += [(entry["exclusiveMinimum"], False), (entry["exclusiveMinimum"] + step, True)]
+    if "exclusiveMaximum" in entry:
+        cases += [(entry["exclusiveMaximum"], False), (entry["exclusiveMaximum"] - step, True)]
+    if not cases or not {"integer", "number"} & set(kinds):
+        pytest.skip(f"{OPTION_KEYS[command, option]} has no numeric bound")
+    base = {"prune": ["m", "--method", "depth_ppl", "--size", "0.8", "--out", "o"],
+            "bench": ["m", "--tokens", "4x2"], "eval": ["m", "--ppl", "embedded"],
+            "recover": ["m", "--out", "o"]}[command]
+    flag = f"--{option.replace('_', '-')}"
+    for value, taken in cases:
+        text = str(int(value)) if step == 1 else repr(float(value))
+        if taken:
+            args = command_parsers()[command].parse_args([*base, flag, text])
+            assert getattr(args, option) == pytest.approx(value)
+        else:
+            with pytest.raises(SystemExit):
+                command_parsers()[command].parse_args([*base, flag, text])
 
 
 def test_defaults_without_an_option_are_the_schemas():

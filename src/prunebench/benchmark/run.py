@@ -133,9 +133,12 @@ class SweepSettings:
         if self.profile_steps and self.backend != "compiled":
             raise PrunebenchError("profile_steps profiles the compiled backend's decode step; "
                                   f"the {self.backend!r} backend has none to profile: set it to 0")
-        if not self.max_seconds > 0 or not self.ci_target > 0:
-            raise PrunebenchError(f"max_seconds={self.max_seconds}, ci_target={self.ci_target}: "
-                                  "both must be positive")
+        if not self.max_seconds > 0:
+            raise PrunebenchError(f"max_seconds={self.max_seconds}: must be positive")
+        # A share of the mean: at 1 or more any spread would pass as stable (5% is 0.05).
+        if not 0 < self.ci_target < 1:
+            raise PrunebenchError(f"ci_target={self.ci_target}: a share of the mean latency "
+                                  "between 0 and 1, e.g. 0.05 for 5%")
         self.batch_sizes = sorted(int(b) for b in self.batch_sizes)
         self.max_repeats = max(self.max_repeats or self.repeats, self.repeats)
 

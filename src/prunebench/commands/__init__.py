@@ -24,8 +24,8 @@ import argparse
 import logging
 import sys
 
-from prunebench.commands.arguments import (device_spec, non_negative_int, parse_limit,
-                                           positive_int)
+from prunebench.commands.arguments import (at_least, device_spec, non_negative_int, parse_limit,
+                                           positive_float, positive_int, share)
 from prunebench.commands.bench import bench_command
 from prunebench.commands.evaluation import eval_command
 from prunebench.commands.prune import prune_command
@@ -89,6 +89,15 @@ BATCH_HELP = ("batch sizes, e.g. 1,8,64 (default 1,8,16,32,64,128,256; the sweep
               "first out-of-memory)")
 
 
+# The options' own checks, so that a bad value is named by the option typed (the settings'
+# check names the config key); data and template are checked against their choices.
+LORA_TYPES = {
+    **dict.fromkeys(("rank", "epochs", "batch_size", "micro_batch_size", "val_size",
+                     "max_train", "eval_every"), positive_int),
+    "max_length": at_least(2), "warmup_steps": non_negative_int, "seed": non_negative_int,
+    "lr": positive_float,
+}
+
 LORA_HELP = {
     "data": f"instruction records: {' or '.join(INSTRUCTION_SOURCES)} (alpaca: Alpaca-cleaned, "
             "a hub dataset; embedded: made offline)",
@@ -138,9 +147,9 @@ def add_parsers(sub) -> None:
     # (methods.registry.resolve_calibration), as in the workflow.
     prune.add_argument("--calibration", dest="source", default=None,
                        help="embedded, wikitext2, ptb, bookcorpus or c4 (default: the method's)")
-    prune.add_argument("--n", type=int, default=None, help="calibration windows")
-    prune.add_argument("--length", type=int, default=None, help="tokens per window")
-    prune.add_argument("--seed", type=int, default=None,
+    prune.add_argument("--n", type=positive_int, default=None, help="calibration windows")
+    prune.add_argument("--length", type=at_least(2), default=None, help="tokens per window")
+    prune.add_argument("--seed", type=non_negative_int, default=None,
                        help=f"calibration seed (default {CALIBRATION_SEED})")
     prune.add_argument("--sampling", default=None, help="how windows are drawn (config/README.md)")
     prune.add_argument("--param", action="append", metavar="K=V",
@@ -159,10 +168,9 @@ def add_parsers(sub) -> None:
     defaults = {**LORA_DEFAULTS, **{f"data.{k}": v for k, v in LORA_DATA_DEFAULTS.items()}}
     for option, key in LORA_OPTIONS.items():
         default = defaults[key]
-        # Settings that default to null (all records, validation once per epoch) are counts.
-        kind = int if default is None else type(default)
         shown = "" if default is None else f", default {default}"
-        recover.add_argument(f"--{option.replace('_', '-')}", type=kind, default=default,
+        recover.add_argument(f"--{option.replace('_', '-')}", type=LORA_TYPES.get(option, str),
+                             default=default,
                              help=f"{LORA_HELP[option]} (lora.{key}{shown})")
     recover.add_argument("--setting", action="append", metavar="KEY=VALUE",
                          help="any other lora setting, repeatable (config/README.md)")
@@ -179,15 +187,23 @@ def add_parsers(sub) -> None:
                        help=f"{' or '.join(BENCH_BACKENDS)} (hf: HF generate)")
     bench.add_argument("--out", default=None, help="JSON file to write")
     d = BENCH_DEFAULTS
-    bench.add_argument("--warmup", type=int, default=d["warmup"])
-    bench.add_argument("--repeats", type=int, default=d["repeats"])
-    bench.add_argument("--max-repeats", type=int, default=d["max_repeats"])
-    bench.add_argument("--max-seconds", type=float, default=d["max_seconds"])
-    bench.add_argument("--ci-target", type=float, default=d["ci_target"])
+    bench.add_argument("--warmup", type=non_negative_int, default=d["warmup"],
+                       help="untimed runs per batch size")
+    bench.add_argument("--repeats", type=positive_int, default=d["repeats"],
+                       help="timed runs per batch size, at least")
+    bench.add_argument("--max-repeats", type=positive_int, default=d["max_repeats"],
+                       help="timed runs at most, while the interval is wider than --ci-target "
+                            "(at most --repeats: no adaptive runs)")
+    bench.add_argument("--max-seconds", type=positive_float, default=d["max_seconds"],
+                       help="no further timed run past this many seconds of them")
+    bench.add_argument("--ci-target", type=share, default=d["ci_target"],
+                       help="a row is stable when its mean latency's 95%% interval is at most "
+                            "this share of the mean wide each side (0.05: 5%%)")
     bench.add_argument("--dtype", default=d["dtype"], help=", ".join(BENCH_DTYPES))
     bench.add_argument("--attention", default=d["attention"], help=", ".join(ATTENTIONS))
-    bench.add_argument("--compile-mode", default=d["compile_mode"], help=", ".join(COMPILE_MODES))
-    bench.add_argument("--seed", type=int, default=d["seed"])
+    bench.add_argument("--compile-mode", default=d["compile_mode"],
+                       help=f"the compiled backend's: {', '.join(COMPILE_MODES)}")
+    bench.add_argument("--seed", type=non_negative_int, default=d["seed"])
     # A switch that turns sampling on: off unless given, which is the schema's default (the
     # drift test checks it).
     bench.add_argument("--sampling", action="store_true",
@@ -204,7 +220,7 @@ def add_parsers(sub) -> None:
     evaluate.add_argument("--tasks", default=None, help="lm-eval tasks, comma-separated")
     evaluate.add_argument("--out", default=None, help="output folder")
     p, z = PPL_DEFAULTS, ZEROSHOT_DEFAULTS
-    evaluate.add_argument("--window", type=positive_int, default=p["window"])
+    evaluate.add_argument("--window", type=at_least(2), default=p["window"])
     evaluate.add_argument("--stride", type=positive_int, default=p["stride"])
     evaluate.add_argument("--bos", default=p["bos"], help=" or ".join(BOS_MODES))
     evaluate.add_argument("--max-windows", type=positive_int, default=p["max_windows"])
@@ -214,7 +230,7 @@ def add_parsers(sub) -> None:
     evaluate.add_argument("--num-fewshot", type=non_negative_int, default=z["num_fewshot"])
     evaluate.add_argument("--limit", type=parse_limit, default=z["limit"],
                           help="first N documents per task (< 1: that fraction)")
-    evaluate.add_argument("--zeroshot-seed", type=int, default=z["seed"])
+    evaluate.add_argument("--zeroshot-seed", type=non_negative_int, default=z["seed"])
     evaluate.add_argument("--add-bos-token", action=argparse.BooleanOptionalAction,
                           default=z["add_bos_token"], help="start every context with BOS")
     # No default, as in the workflow's config: left out, the model runs in float32.

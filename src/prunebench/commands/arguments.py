@@ -100,6 +100,37 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
+def at_least(least: int):
+    """An argparse type: a whole number of at least `least` (token counts need 2)."""
+    def whole_number(text: str) -> int:
+        return _whole_number(text, least)
+    return whole_number
+
+
+def positive_float(text: str) -> float:
+    """A finite number above 0 (argparse's type): seconds, a learning rate."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
+    return value
+
+
+def share(text: str) -> float:
+    """A share strictly between 0 and 1 (argparse's type), such as a CI target of 5%: 0.05."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        example = f"{value / 100:g} for {value:g}%" if 1 <= value < 100 else "0.05 for 5%"
+        raise argparse.ArgumentTypeError(f"{text!r}: give a share of the mean between 0 and 1, "
+                                         f"e.g. {example}")
+    return value
+
+
 def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)

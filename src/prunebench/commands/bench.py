@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prunebench import PrunebenchError
 from prunebench.atomic import write_json
 from prunebench.commands.arguments import check_out_file, choice, parse_batches, parse_tokens
 from prunebench.commands.model_source import params_of, resolve_model
-from prunebench.commands.workflow_defaults import (ATTENTIONS, BENCH_BACKENDS, BENCH_DTYPES,
-                                                   COMPILE_MODES)
+from prunebench.commands.workflow_defaults import (ATTENTIONS, BENCH_BACKENDS, BENCH_DEFAULTS,
+                                                   BENCH_DTYPES, COMPILE_MODES)
 
 
 def bench_command(args) -> Path:
@@ -23,6 +24,11 @@ def bench_command(args) -> Path:
     choice(args.dtype, BENCH_DTYPES, "--dtype")
     choice(args.attention, ATTENTIONS, "--attention")
     choice(args.compile_mode, COMPILE_MODES, "--compile-mode")
+    # The hf backend has no compile mode: a mode asked for would be silently ignored.
+    if backend != "compiled" and args.compile_mode != BENCH_DEFAULTS["compile_mode"]:
+        raise PrunebenchError(f"--compile-mode {args.compile_mode} sets the compiled backend; "
+                              f"the {backend!r} backend has none: add --backend compiled, or "
+                              "drop --compile-mode")
     if args.out:
         check_out_file(Path(args.out), args.force)
 
