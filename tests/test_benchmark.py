@@ -429,6 +429,7 @@ def test_eager_attention_is_pinned_and_recorded():
     (dict(repeats=0), "repeats"),
     (dict(max_seconds=0), "max_seconds"),
     (dict(ci_target=-0.1), "ci_target"),
+    (dict(ci_target=5), "ci_target=5: a share of the mean latency between 0 and 1"),
 ])
 def test_bad_input(kwargs, match):
     with pytest.raises(PrunebenchError, match=match):

@@ -107,6 +107,16 @@ def test_a_token_config_with_zero_tokens_is_refused():
     assert "benchmark.token_configs.0: '12x0'" in text and "both positive" in text
 
 
+@pytest.mark.parametrize("ci_target", [0, 1, 5])
+def test_a_ci_target_outside_zero_to_one_is_refused(ci_target):
+    """A share of the mean latency: 5 was meant as 5%, and at 1 any spread passes as stable."""
+    config = default_config()
+    config["benchmark"]["ci_target"] = ci_target
+    assert "benchmark.ci_target" in problems(config)
+    config["benchmark"]["ci_target"] = 0.99
+    check_config(config, resources=NOWHERE)
+
+
 def test_an_unknown_method_lists_the_known_ones():
     text = problems(default_config(tiny={"source": "tiny", "variants": ["dense", "magic-0.5"]}))
     assert "unknown pruning method 'magic'" in text and "'depth_ppl'" in text
