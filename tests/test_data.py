@@ -303,6 +303,27 @@ def gptq_get_c4(rows, tokenizer, n, length, seed):
     return windows
 
 
+def sleb_get_trainenc(rows, tokenizer, n, length, seed):
+    """SLEB's get_wikitext2_trainenc (utils/data_utils.py) and get_loss's windows (sleb.py):
+    the split shuffled by `datasets` with the seed, its first n rows joined with "\n\n" and
+    tokenized once with BOS, cut in consecutive windows (numel // length of them)."""
+    shuffled = datasets.Dataset.from_dict({"text": rows}).shuffle(seed=seed)
+    ids = [tokenizer.bos_token_id] + tokenizer("\n\n".join(shuffled[:n]["text"]))["input_ids"]
+    return [ids[i * length:(i + 1) * length] for i in range(len(ids) // length)]
+
+
+@pytest.mark.parametrize("seed", [0, 42, 1234])
+def test_joined_chunks_are_slebs_windows(seed):
+    """Same seed, rows (empty ones among them, as in WikiText-2) and tokenizer: the windows
+    SLEB's code cuts, one for one."""
+    rows = [row if i % 4 else ""
+            for i, row in enumerate(numbered_rows([5 + i % 7 for i in range(60)]))]
+    ours = draw_windows(rows, NumberTokenizer(), n=12, length=16, seed=seed,
+                        sampling="joined_chunks")
+    theirs = sleb_get_trainenc(rows, NumberTokenizer(), 12, 16, seed)
+    assert 1 < len(theirs) < 12 and ours.tolist() == theirs
+
+
 # Rows of 20-27 tokens with BOS, around windows of 24: some exactly 24 long, which
 # row_slice_inclusive takes and row_slice skips, and whose only window starts at 0.
 EDGE_ROWS = numbered_rows([19 + (7 * i) % 9 for i in range(120)])

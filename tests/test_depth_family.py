@@ -163,8 +163,9 @@ def test_magnitude_scores_are_the_sum_of_abs_weights(small_random_model):
 def test_sleb_first_round_is_the_ppl_criterions_first_choice(tiny_model_dir, calibration):
     model = load_model(tiny_model_dir)
     target = blocks_worth(model, 1)
-    ppl = depth.prune_ppl(load_model(tiny_model_dir), calibration, target, **OFF)
-    report = sleb.prune(model, calibration, target, **OFF)
+    # One batch size for both: batched sums round differently, which could swap a near tie.
+    ppl = depth.prune_ppl(load_model(tiny_model_dir), calibration, target, batch_size=8, **OFF)
+    report = sleb.prune(model, calibration, target, batch_size=8, **OFF)
     assert report["removed_blocks"] == ppl["ranking"][:1]
     nll = report["rounds"][0]["candidate_nll"]
     assert len(nll) == 8
@@ -197,6 +198,31 @@ def test_sleb_differs_from_one_shot_ppl_on_blocks_redundant_alone_not_together(
     assert first["candidate_nll"] == pytest.approx({"0": 6.0, "1": 1.1, "2": 1.2, "3": 2.0})
     assert (first["nll"], second["nll"]) == pytest.approx((1.1, 2.1))
     assert second["candidate_nll"] == pytest.approx({"0": 6.1, "2": 11.3, "3": 2.1})
+
+
+def test_sleb_scores_in_half_precision_and_keeps_the_weights_exact(tiny_model_dir, calibration):
+    """dtype: float16 (the original's model) computes every loss on a float16 copy, one window
+    per forward pass by default, as the original; the blocks kept are the loaded float32
+    weights, untouched."""
+    half = load_model(tiny_model_dir).half()
+    expected = {}
+    for block in range(half.config.num_hidden_layers):
+        with depth.without_blocks(half, {block}):
+            expected[str(block)] = depth.calibration_nll(half, calibration, batch_size=1)
+    model = load_model(tiny_model_dir)
+    dense = {k: v.clone() for k, v in model.state_dict().items()}
+    report = sleb.prune(model, calibration, blocks_worth(model, 1), dtype="float16", **OFF)
+    assert report["dtype"] == "float16"
+    assert report["rounds"][0]["candidate_nll"] == expected  # the same computation, exactly
+    kept = [b for b in range(len(expected)) if b not in report["removed_blocks"]]
+    for new, old in enumerate(kept):
+        for name, tensor in model.model.layers[new].state_dict().items():
+            assert tensor.dtype == torch.float32
+            assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+    with pytest.raises(PrunebenchError, match="sleb: dtype='float8'"):
+        sleb.prune(load_model(tiny_model_dir), calibration, blocks_worth(model, 1),
+                   dtype="float8")
+    assert METHODS["sleb"].params["batch_size"] == 1  # the original's
 
 
 def test_sleb_rounds_on_a_model_with_a_duplicated_block(tiny_model_dir, calibration):

@@ -219,8 +219,9 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
 #                  LLM-Pruner on BookCorpus)
 #   row_chunks     each row tokenized alone, cut in consecutive chunks (ShortGPT on PG19 books)
 #   joined_stream  all rows joined with " ", tokenized once, random slices (FLAP on WikiText-2)
-#   joined_chunks  n shuffled rows joined with "\n\n", tokenized once, consecutive chunks: often
-#                  fewer than n windows (SLEB on WikiText-2)
+#   joined_chunks  the first n rows of the split shuffled as `datasets` shuffles it, joined with
+#                  "\n\n", tokenized once, consecutive chunks: often fewer than n windows (SLEB
+#                  on WikiText-2)
 SAMPLINGS = ("wrapped", "row_slice", "row_slice_inclusive", "row_chunks", "joined_stream",
              "joined_chunks")
 DEFAULT_SAMPLING = "wrapped"  # a calibration file's name carries any other sampling
@@ -239,10 +240,12 @@ def draw_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
         raise PrunebenchError(f"calibration text {source} is empty")
     if sampling == "wrapped":
         return calibration_windows(rows, tokenizer, n, length, seed, wrap_rows=True)
-    draw = {"row_slice": _row_slices, "row_slice_inclusive": _row_slices_inclusive,
-            "row_chunks": _row_chunks, "joined_stream": _stream_slices,
-            "joined_chunks": _stream_chunks}[sampling]
-    windows = draw(rows, tokenizer, n, length, random.Random(seed), source)
+    if sampling == "joined_chunks":  # drawn with numpy's generator, as `datasets` shuffles
+        windows = _stream_chunks(rows, tokenizer, n, length, seed, source)
+    else:
+        draw = {"row_slice": _row_slices, "row_slice_inclusive": _row_slices_inclusive,
+                "row_chunks": _row_chunks, "joined_stream": _stream_slices}[sampling]
+        windows = draw(rows, tokenizer, n, length, random.Random(seed), source)
     import torch
 
     return torch.tensor(windows, dtype=torch.long)
@@ -346,10 +349,14 @@ def _stream_slices(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
             for start in (rng.randrange(len(stream) - length) for _ in range(n))]
 
 
-def _stream_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
-    # SLEB: n shuffled rows joined and tokenized once, then cut in consecutive chunks, so short
-    # rows give fewer than n windows (the original's calibration set is that small too).
-    picked = rng.sample(range(len(rows)), min(n, len(rows)))
+def _stream_chunks(rows, tokenizer, n, length, seed, source) -> list[list[int]]:
+    # SLEB: the split shuffled with `datasets`' Dataset.shuffle(seed) (a permutation from
+    # numpy's default_rng, empty rows included), its first n rows joined and tokenized once,
+    # then cut in consecutive chunks, so short rows give fewer than n windows (the original's
+    # calibration set is that small too: 128 WikiText-2 rows make about 5 windows of 2048).
+    import numpy as np
+
+    picked = np.random.default_rng(seed).permutation(len(rows))[:n].tolist()
     stream = _encode(tokenizer, JOINERS["joined_chunks"].join(rows[i] for i in picked))
     windows = [stream[start:start + length] for start in range(0, len(stream) - length + 1, length)]
     if not windows:

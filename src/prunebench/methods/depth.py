@@ -223,44 +223,56 @@ def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[f
 SCORING_DTYPES = ("float32", "float16", "bfloat16")
 
 
-def _scoring_dtype(p: dict[str, Any]) -> torch.dtype:
+def scoring_dtype(method: str, p: dict[str, Any], model=None) -> torch.dtype:
+    """The `dtype` param of a loss-scoring method (depth_ppl, sleb) as a torch dtype, refused
+    where the model (when given) cannot be scored in it."""
     if p["dtype"] not in SCORING_DTYPES:
-        raise PrunebenchError(f"depth_ppl: dtype={p['dtype']!r}: choose one of {SCORING_DTYPES} "
-                              "(the study scored in float16 on the GPU)")
-    return resolve_dtype(p["dtype"])
+        raise PrunebenchError(f"{method}: dtype={p['dtype']!r}: choose one of {SCORING_DTYPES} "
+                              "(the originals scored in float16 on the GPU)")
+    dtype = resolve_dtype(p["dtype"])
+    if model is not None and dtype != torch.float32 and getattr(model, "hf_device_map", None):
+        raise PrunebenchError(
+            f"{method}: dtype={p['dtype']} scores a copy of the model, which a model spread "
+            "over devices (device_map) has no room for: leave dtype at float32 there, or prune "
+            "on one device")
+    return dtype
+
+
+@contextlib.contextmanager
+def scored_in(model, dtype: torch.dtype):
+    """The model to compute calibration losses with, in `dtype`.
+
+    The blocks kept are the loaded weights, bit for bit, whatever the scoring dtype: a
+    checkpoint stored in that dtype (the study's float16 LLaMA) is cast to it in place and back
+    on exit, which is exact, since its values came from it; any other is scored on a cast copy
+    (more memory: a 13B model's float16 copy is 26 GB).
+    """
+    loaded = next(model.parameters()).dtype
+    in_place = dtype == loaded or dtype == config_dtype(model.config)
+    scoring = model.to(dtype) if in_place else copy.deepcopy(model).to(dtype)
+    try:
+        yield scoring
+    finally:
+        if in_place:
+            model.to(loaded)  # exact: the values were this dtype's before they were loaded
+        del scoring
 
 
 def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
     """Depth pruning with the PPL criterion (one shot).
 
-    The perplexities are computed in `dtype`: float32 by default; float16 scores as the study
-    did (its model was loaded with `.half()`). The blocks kept are the loaded weights, bit for
-    bit, whatever the scoring dtype: a checkpoint stored in that dtype (the study's float16
-    LLaMA) is cast to it in place and back, which is exact, since its values came from it; any
-    other is scored on a cast copy (more memory: a 13B model's float16 copy is 26 GB).
+    The perplexities are computed in `dtype` (scored_in): float32 by default; float16 scores as
+    the study did (its model was loaded with `.half()`).
     """
     p = check_params("depth_ppl", params)
-    dtype = _scoring_dtype(p)
+    dtype = scoring_dtype("depth_ppl", p, model)
     calibration = require_calibration("depth_ppl", calibration)
-    if dtype != torch.float32 and getattr(model, "hf_device_map", None):
-        raise PrunebenchError(
-            f"depth_ppl: dtype={p['dtype']} scores a copy of the model, which a model spread "
-            "over devices (device_map) has no room for: leave dtype at float32 there, or prune "
-            "on one device")
-
-    loaded = next(model.parameters()).dtype
-    in_place = dtype == loaded or dtype == config_dtype(model.config)
 
     def score():
-        scoring = model.to(dtype) if in_place else copy.deepcopy(model).to(dtype)
-        try:
+        with scored_in(model, dtype) as scoring:
             base_ppl = nll_to_ppl(calibration_nll(scoring, calibration, p["batch_size"]))
             log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
             scores = ppl_scores(scoring, calibration, p["batch_size"])
-        finally:
-            if in_place:
-                model.to(loaded)  # exact: the values were this dtype's before they were loaded
-            del scoring
         return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"]}
 
     return prune_one_shot(model, target_params, p, "ppl", score)
@@ -269,5 +281,5 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
 def plan(config, target_params: int, **params) -> dict:
     """What depth pruning will do to a model of this config, from the config alone."""
     p = check_params("depth_ppl", params)
-    _scoring_dtype(p)
+    scoring_dtype("depth_ppl", p)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -48,8 +48,8 @@ METHODS: dict[str, Method] = {
                          "sampling": "row_slice_inclusive"},
                         params={"protect_first": 0, "protect_last": 0, "batch_size": 10,
                                 "dtype": "float32"}),
-    # depth_ppl's `dtype` is the one its calibration perplexities are computed in (the study:
-    # float16); depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
+    # depth_ppl's and sleb's `dtype` is the one their calibration losses are computed in (the
+    # originals: float16); depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
     "depth_taylor": Method("prunebench.methods.depth_taylor:prune",
                            {"source": "bookcorpus", "n": 10, "length": 128,
                             "sampling": "row_slice_inclusive"},
@@ -61,8 +61,10 @@ METHODS: dict[str, Method] = {
                         data_free=True, params={"protect_first": 4, "protect_last": 2}),
     "sleb": Method("prunebench.methods.sleb:prune",
                    {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"},
-                   params={"protect_first": 1, "protect_last": 1, "batch_size": 8}),
-    # ShortGPT cuts PG19 books in chunks (row_chunks); PG19 is no source here, and WikiText-2's
+                   params={"protect_first": 1, "protect_last": 1, "batch_size": 1,
+                           "dtype": "float32"}),
+    # ShortGPT cuts every PG19 validation book in 256-token chunks (as row_chunks, remainders
+    # kept); PG19 is no source here, and WikiText-2's
     # rows are paragraphs far shorter than 2048 tokens, so its running text is sliced instead.
     "shortgpt": Method("prunebench.methods.shortgpt:prune",
                        {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_stream"},

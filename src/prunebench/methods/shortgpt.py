@@ -2,12 +2,12 @@
 
 BI of a block = 1 - the mean, over all calibration tokens, of the cosine similarity between the
 block's input and output hidden states (the residual stream before and after it). Both are taken
-by hooks on the block itself: `output_hidden_states` would give the final RMSNorm's output as
-the last block's "output", which is not what that block produced.
+by hooks on the block itself: `output_hidden_states` (which the authors' code reads) gives the
+final RMSNorm's output as the last block's "output", which is not what that block produced.
 
-Calibration: the paper uses PG19, which `prunebench.data` does not offer; the default here is
-WikiText-2 train, 128 windows of 2048 tokens (long running text, as PG19's books are). Set
-`methods.shortgpt.calibration` to use another source.
+Calibration: the original cuts every PG19 validation book in 256-token chunks; `prunebench.data`
+does not offer PG19, and the default here is WikiText-2 train, 128 windows of 2048 tokens (long
+running text, as PG19's books are). Set `methods.shortgpt.calibration` to use another source.
 """
 
 from __future__ import annotations
