@@ -10,7 +10,9 @@ import hashlib
 import json
 import logging
 import math
+import os
 import shutil
+import sys
 import types
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from huggingface_hub import errors
 from prunebench import PrunebenchError, cli, modeling
 from prunebench.atomic import read_json
 from prunebench.cli import main
-from prunebench.commands import add_parsers, workflow_defaults
+from prunebench.commands import QUIET_BARS, add_parsers, without_progress_bars, workflow_defaults
 from prunebench.commands.arguments import parse_params, require_hub
 from prunebench.commands.model_source import hub_checkpoint
 from prunebench.commands.prune import draw_calibration
@@ -313,7 +315,6 @@ def test_a_typo_is_refused_before_torch_is_imported(tmp_path, argv, expected):
     """Importing torch takes seconds: a misspelt argument must not wait for it. Run in a fresh
     interpreter, as this test session has torch imported already."""
     import subprocess
-    import sys
 
     probe = ("import json, sys\n"
              "from prunebench.cli import main\n"
@@ -635,6 +636,34 @@ def test_eval_writes_the_workflows_perplexity_and_zeroshot(pruned, embedded_corp
     assert "pb_number: acc" in stdout and "average:" in stdout
 
 
+def test_quiet_eval_prints_its_results_and_no_progress_bar(tiny_model_dir, tmp_path):
+    """-q: neither lm-eval's bars (tqdm, some switched off by argument, the others by the
+    environment the command sets before they are imported) nor its notices about how
+    prunebench calls it; the results still on stdout. A process of its own, as a user runs it."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "prunebench.cli", "eval", str(tiny_model_dir), "--tasks",
+         "pb_number", "--limit", "4", "--out", str(tmp_path / "eval"), "--device", "cpu", "-q"],
+        capture_output=True, text=True, timeout=600,
+        env={k: v for k, v in os.environ.items() if k not in QUIET_BARS})
+    assert done.returncode == 0, done.stderr
+    assert "pb_number: acc" in done.stdout and "wrote" in done.stdout
+    for noise in ("it/s", "Tokenizing inputs", "Running loglikelihood", "model kwarg is not",
+                  "already-initialized model", "Overwriting default num_fewshot"):
+        assert noise not in done.stderr, done.stderr
+
+
+def test_quiet_restores_the_progress_bar_variables_it_set(monkeypatch):
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    with without_progress_bars(True):
+        assert all(os.environ[name] == value for name, value in QUIET_BARS.items())
+    assert os.environ["TQDM_DISABLE"] == "0" and "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
+    with without_progress_bars(False):
+        assert os.environ["TQDM_DISABLE"] == "0"
+
+
 def test_eval_keeps_its_zero_shot_answers_until_it_finishes(tiny_model_dir, tmp_path, capsys,
                                                            monkeypatch):
     from prunebench.commands.evaluation import zeroshot_progress_dir
@@ -823,7 +852,6 @@ def test_a_second_command_waits_for_the_download_under_way_and_uses_it(
     """Another process holds the download's lock (a first command downloading): this one
     waits, then takes the finished folder instead of downloading into the same staging."""
     import subprocess
-    import sys
     import threading
     import time
 
@@ -1098,7 +1126,7 @@ def test_eval_warns_that_hub_tasks_with_bos_are_not_the_studys_protocol(monkeypa
 
     monkeypatch.setattr(zeroshot, "evaluate", stop)
     args = types.SimpleNamespace(add_bos_token=add_bos, num_fewshot=0, limit=None,
-                                 zeroshot_seed=1234, batch_size=None, dtype=None)
+                                 zeroshot_seed=1234, batch_size=None, dtype=None, quiet=False)
     with pytest.raises(RuntimeError, match="stop before lm-eval"):
         evaluation._zeroshot(None, None, None, ["arc_easy", "piqa"], None, None, "cpu", args)
     assert ("--no-add-bos-token" in caplog.text) is warned

@@ -721,3 +721,25 @@ def test_the_study_tasks_read_repositories_that_load_without_scripts():
     assert set(STUDY_TASK_DATASETS) == set(zeroshot.PAPER_TASKS)
     found = {task: lm_eval_dataset_path(task) for task in zeroshot.PAPER_TASKS}
     assert found == STUDY_TASK_DATASETS
+
+
+def test_lm_evals_notices_about_how_prunebench_calls_it_are_left_out_and_nothing_else(caplog):
+    """Passing a built model and an explicit num_fewshot is prunebench's way: lm-eval's notices
+    of it would appear on every run. Its other messages, from the same loggers, still do."""
+    import logging
+
+    huggingface, evaluator = (logging.getLogger(name)
+                              for name in ("lm_eval.models.huggingface", "lm_eval.evaluator"))
+    with caplog.at_level(logging.INFO), zeroshot._without_lm_eval_notices():
+        huggingface.warning("`pretrained` model kwarg is not of type `str`. Many other ...")
+        huggingface.warning("Passed an already-initialized model through `pretrained`, ...")
+        evaluator.warning("Overwriting default num_fewshot of %s from %s to %s", "t", None, 0)
+        huggingface.warning("something else went wrong")
+        # a notice of another logger is not prunebench's to drop
+        logging.getLogger("lm_eval.api.task").warning("Overwriting default num_fewshot of x")
+    assert [r.getMessage() for r in caplog.records] == [
+        "something else went wrong", "Overwriting default num_fewshot of x"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO):  # outside the evaluation: untouched
+        evaluator.warning("Overwriting default num_fewshot of %s from %s to %s", "t", None, 0)
+    assert len(caplog.records) == 1

@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if hasattr(args, "run"):  # prune, recover, bench, eval
             commands.setup_logging(args.quiet)
-            args.run(args)
+            with commands.without_progress_bars(args.quiet):
+                args.run(args)
         elif args.command == "plan":
             rows = plan_rows(args.configfile or ["config/config.yaml"], args.resources)
             print(format_rows(rows))

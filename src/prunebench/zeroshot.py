@@ -414,7 +414,8 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
              num_fewshot: int = 0, limit: int | float | None = None, batch_size: int = 32,
              seed: int = 1234, metrics: dict[str, str] | None = None,
              add_bos_token: bool = True,
-             progress_dir: str | Path | None = None) -> dict[str, Any]:
+             progress_dir: str | Path | None = None,
+             progress_bars: bool = True) -> dict[str, Any]:
     """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
 
     `add_bos_token`: whether every context starts with the BOS token. Always passed to lm-eval
@@ -426,6 +427,8 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     nothing kept): where each answer is kept as it is computed, so that a rerun after an
     interruption scores only the rest (prunebench.zeroshot_progress). Only for a model from
     `modeling.load_model` (the store is named by its checkpoint's content).
+
+    `progress_bars`: False turns off the bars of lm-eval's scoring (`prunebench eval -q`).
 
     summary: {"accuracy": {task: value}, "average", "metric": {task: metric},
     "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n},
@@ -454,8 +457,13 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     # context and answer (lm-eval issue 2984: the offline suite has such pairs across tasks, and
     # a task's accuracy then depended on the tasks run beside it). Without it, each request is
     # scored on its own; only single-token answers (boolq) pay, one forward per choice.
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
-              add_bos_token=add_bos_token, **_no_logits_cache())
+    with _without_lm_eval_notices():
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
+                  add_bos_token=add_bos_token, **_no_logits_cache())
+    if not progress_bars:
+        for kind in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
+            # Instance attributes, as lm-eval calls getattr(lm, kind)(requests).
+            setattr(lm, kind, functools.partial(getattr(lm, kind), disable_tqdm=True))
     store = _progress_store(progress_dir, model, tokenizer, add_bos_token)
     if store is not None:
         resumable(lm, store)
@@ -483,7 +491,8 @@ def _simple_evaluate(lm, tasks, include_path, manager, store, *, num_fewshot, li
     """lm-eval's run, its failures explained (out of memory, a dataset it could not load)."""
     import lm_eval
 
-    with _naming_datasets() as calls, _without_torch_env_report(), _git_hash_of_prunebench():
+    with _naming_datasets() as calls, _without_torch_env_report(), _git_hash_of_prunebench(), \
+            _without_lm_eval_notices():
         try:
             return lm_eval.simple_evaluate(
                 model=lm, tasks=task_specs(tasks, include_path), num_fewshot=num_fewshot, limit=limit,
@@ -505,6 +514,32 @@ def _simple_evaluate(lm, tasks, include_path, manager, store, *, num_fewshot, li
             if named:
                 raise named from err
             raise
+
+
+# What lm-eval says of how prunebench calls it, on every run: the model is passed built on
+# purpose (its loading is prunebench's), and num_fewshot is always given explicitly.
+_LM_EVAL_NOTICES = {
+    "lm_eval.models.huggingface": ("`pretrained` model kwarg is not of type `str`",
+                                   "Passed an already-initialized model through `pretrained`"),
+    "lm_eval.evaluator": ("Overwriting default num_fewshot of",),
+}
+
+
+@contextlib.contextmanager
+def _without_lm_eval_notices():
+    """lm-eval's messages about prunebench's own way of calling it left out; its others kept."""
+    loggers = [logging.getLogger(name) for name in _LM_EVAL_NOTICES]
+    for logger in loggers:
+        logger.addFilter(_keep)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(_keep)
+
+
+def _keep(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_LM_EVAL_NOTICES.get(record.name, ()))
 
 
 def _progress_store(progress_dir, model, tokenizer, add_bos_token: bool):

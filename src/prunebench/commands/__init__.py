@@ -21,7 +21,9 @@ their progress lines (`setup_logging`); prune, recover, bench and evaluation run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 
 from prunebench.commands.arguments import (at_least, device_spec, non_negative_int, parse_limit,
@@ -127,7 +129,8 @@ def _common(parser, model_help: str) -> None:
                              "$PRUNEBENCH_CACHE_DIR/models or ~/.cache/prunebench/models)")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="let a tokenizer run code shipped with it (review it first)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress lines or bars (errors, warnings and results still)")
 
 
 def add_parsers(sub) -> None:
@@ -251,6 +254,31 @@ class _Stderr(logging.StreamHandler):
     @stream.setter
     def stream(self, _value):
         pass
+
+
+# Progress bars of tqdm, datasets and huggingface_hub, turned off through the environment
+# variables each reads when it is imported: the commands import them only after the options are
+# read, so `-q` reaches the bars prunebench cannot switch off by argument (lm-eval's task
+# building, a dataset's preparation, a download).
+QUIET_BARS = {"TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+              "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
+@contextlib.contextmanager
+def without_progress_bars(quiet: bool):
+    """With `quiet`, QUIET_BARS set while the command runs (and restored after, for callers
+    that run several commands in one process)."""
+    saved = {name: os.environ.get(name) for name in QUIET_BARS}
+    if quiet:
+        os.environ.update(QUIET_BARS)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def setup_logging(quiet: bool) -> None:

@@ -141,7 +141,7 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
                    num_fewshot=settings["num_fewshot"], limit=settings["limit"],
                    batch_size=settings["batch_size"], seed=settings["seed"],
                    metrics=settings["metrics"], add_bos_token=settings["add_bos_token"],
-                   progress_dir=zeroshot_progress_dir())
+                   progress_dir=zeroshot_progress_dir(), progress_bars=not args.quiet)
     elapsed = time.perf_counter() - started
     summary, lm_eval_json = zeroshot_results(
         out, model=ckpt.name, variant=ckpt.variant, params=params_of(ckpt), settings=settings,
