@@ -107,6 +107,26 @@ def test_block_influence_matches_a_direct_computation(small_random_model):
     assert abs(bi[-1] - (1 - cos[-1])) > 1e-3
 
 
+def test_shortgpt_scores_in_half_precision_and_keeps_the_weights_exact(tiny_model_dir,
+                                                                      calibration):
+    """dtype: float16 (the original's model) runs the blocks in float16: the scores are those of
+    the float16 model; the blocks kept are the loaded float32 weights, untouched."""
+    expected = shortgpt.block_influence(load_model(tiny_model_dir).half(), calibration, 8)
+    model = load_model(tiny_model_dir)
+    dense = {k: v.clone() for k, v in model.state_dict().items()}
+    report = shortgpt.prune(model, calibration, blocks_worth(model, 1), dtype="float16")
+    assert report["dtype"] == "float16" and report["block_scores"] == expected
+    assert expected != shortgpt.block_influence(load_model(tiny_model_dir), calibration, 8)
+    kept = [b for b in range(len(expected)) if b not in report["removed_blocks"]]
+    for new, old in enumerate(kept):
+        for name, tensor in model.model.layers[new].state_dict().items():
+            assert tensor.dtype == torch.float32
+            assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+    with pytest.raises(PrunebenchError, match="shortgpt: dtype='int8'"):
+        shortgpt.prune(load_model(tiny_model_dir), calibration, blocks_worth(model, 1),
+                       dtype="int8")
+
+
 @pytest.mark.parametrize("batch_size,checkpointing", [(4, True), (3, True), (4, False)])
 def test_taylor_scores_equal_a_direct_sum_of_w_times_g(small_random_model, batch_size, checkpointing):
     model = small_random_model(seed=1)

@@ -224,8 +224,8 @@ SCORING_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def scoring_dtype(method: str, p: dict[str, Any], model=None) -> torch.dtype:
-    """The `dtype` param of a loss-scoring method (depth_ppl, sleb) as a torch dtype, refused
-    where the model (when given) cannot be scored in it."""
+    """The `dtype` param of a method that scores the model by running it (depth_ppl, sleb,
+    shortgpt) as a torch dtype, refused where the model (when given) cannot run in it."""
     if p["dtype"] not in SCORING_DTYPES:
         raise PrunebenchError(f"{method}: dtype={p['dtype']!r}: choose one of {SCORING_DTYPES} "
                               "(the originals scored in float16 on the GPU)")

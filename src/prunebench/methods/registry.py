@@ -48,8 +48,8 @@ METHODS: dict[str, Method] = {
                          "sampling": "row_slice_inclusive"},
                         params={"protect_first": 0, "protect_last": 0, "batch_size": 10,
                                 "dtype": "float32"}),
-    # depth_ppl's and sleb's `dtype` is the one their calibration losses are computed in (the
-    # originals: float16); depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
+    # depth_ppl's, sleb's and shortgpt's `dtype` is the one their model runs in while it is
+    # scored (the originals: float16); depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
     "depth_taylor": Method("prunebench.methods.depth_taylor:prune",
                            {"source": "bookcorpus", "n": 10, "length": 128,
                             "sampling": "row_slice_inclusive"},
@@ -68,7 +68,8 @@ METHODS: dict[str, Method] = {
     # rows are paragraphs far shorter than 2048 tokens, so its running text is sliced instead.
     "shortgpt": Method("prunebench.methods.shortgpt:prune",
                        {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_stream"},
-                       params={"protect_first": 0, "protect_last": 0, "batch_size": 8}),
+                       params={"protect_first": 0, "protect_last": 0, "batch_size": 8,
+                               "dtype": "float32"}),
     # width: heads and MLP channels removed in every block
     "llm_pruner": Method("prunebench.methods.llm_pruner:prune",
                          {"source": "bookcorpus", "n": 10, "length": 64,

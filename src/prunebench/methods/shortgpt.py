@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from prunebench.methods import registry
-from prunebench.methods.depth import check_params, plan_blocks, prune_one_shot, require_calibration
+from prunebench.methods.depth import (check_params, plan_blocks, prune_one_shot,
+                                      require_calibration, scored_in, scoring_dtype)
 from prunebench.checkpoint.device_map import main_device
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,20 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8) -> li
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    """ShortGPT. The model runs in `dtype` (float32 by default; the original loads it in
+    float16); the cosine similarities are computed in float32 either way."""
     p = check_params("shortgpt", params)
+    dtype = scoring_dtype("shortgpt", p, model)
     calibration = require_calibration("shortgpt", calibration)
-    return prune_one_shot(model, target_params, p, "block_influence",
-                          lambda: (block_influence(model, calibration, p["batch_size"]), {}))
+
+    def score():
+        with scored_in(model, dtype) as scoring:
+            return block_influence(scoring, calibration, p["batch_size"]), {"dtype": p["dtype"]}
+
+    return prune_one_shot(model, target_params, p, "block_influence", score)
 
 
 def plan(config, target_params: int, **params) -> dict:
     p = check_params("shortgpt", params)
+    scoring_dtype("shortgpt", p)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
