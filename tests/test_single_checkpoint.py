@@ -237,7 +237,7 @@ def test_a_cache_folder_that_is_a_file_is_named(tmp_path):
     ("recover", ["--max-length", "1"], "--max-length: '1': give a whole number of at least 2"),
     ("bench", ["--warmup", "-1"], "--warmup: '-1': give a whole number of at least 0"),
     ("bench", ["--repeats", "0"], "--repeats: '0'"),
-    ("bench", ["--max-seconds", "inf"], "--max-seconds: 'inf': give a number above 0"),
+    ("bench", ["--max-seconds", "0"], "--max-seconds: '0': give a number of seconds above 0"),
     # a percentage typed for a share is named with the share it meant
     ("bench", ["--ci-target", "5"], "--ci-target: '5': give a share of the mean between 0 and "
                                     "1, e.g. 0.05 for 5%"),
@@ -970,9 +970,12 @@ def test_option_defaults_are_the_schemas(command, option):
         f"to {expected!r}: change workflow_defaults (and say why there), not a copy"
 
 
-# Options without a default whose values a config key bounds: prune's calibration overrides.
+# Options whose values a config key bounds, beside those whose default is one: prune's
+# calibration overrides (no default: the method's own) and eval's --batch-size (one option for
+# both evaluation stages' batch sizes, whose bounds are the same).
 OPTION_KEYS = {**OPTION_DEFAULTS,
-               **{("prune", key): f"calibration.{key}" for key in ("n", "length", "seed")}}
+               **{("prune", key): f"calibration.{key}" for key in ("n", "length", "seed")},
+               ("eval", "batch_size"): "evaluation.perplexity.batch_size"}
 
 
 def bounded_entry(path: str) -> dict:
@@ -981,35 +984,69 @@ def bounded_entry(path: str) -> dict:
     return schema_entry(path)
 
 
-@pytest.mark.parametrize("command, option", sorted(OPTION_KEYS))
-def test_options_refuse_what_the_schema_refuses_and_take_what_it_takes(command, option):
-    """At each bound of the config key behind an option: the value just outside is refused by
-    the parser (naming the option), the bound itself (or just inside it) is taken."""
-    entry = bounded_entry(OPTION_KEYS[command, option])
+def bound_cases(entry: dict) -> list[tuple[str, bool]]:
+    """(value as typed, taken?) at each bound of a numeric schema entry, and a fraction for an
+    integer one."""
     kinds = entry.get("type")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
-    step = 1 if "integer" in kinds else 1e-6
-    cases = []  # (value, taken)
-    if "minimum" in entry:
-        cases += [(entry["minimum"] - step, False), (entry["minimum"], True)]
-    if "exclusiveMinimum" in entry:
-        cases += [(entry["exclusiveMinimum"], False), (entry["exclusiveMinimum"] + step, True)]
-    if "exclusiveMaximum" in entry:
-        cases += [(entry["exclusiveMaximum"], False), (entry["exclusiveMaximum"] - step, True)]
-    if not cases or not {"integer", "number"} & set(kinds):
-        pytest.skip(f"{OPTION_KEYS[command, option]} has no numeric bound")
+    kinds = set(kinds if isinstance(kinds, list) else [kinds])
+    integer = "integer" in kinds
+    step = 1 if integer else 1e-6
+
+    def typed(value):
+        return str(int(value)) if integer else repr(float(value))
+
+    cases = []
+    # sign: the side of the bound where values are taken (+1 above a minimum)
+    for key, sign, inclusive in (("minimum", 1, True), ("exclusiveMinimum", 1, False),
+                                 ("maximum", -1, True), ("exclusiveMaximum", -1, False)):
+        if key in entry:
+            bound = entry[key]
+            inside = bound if inclusive else bound + sign * step
+            outside = bound - sign * step if inclusive else bound
+            cases += [(typed(outside), False), (typed(inside), True)]
+    if integer:
+        cases.append((f"{entry.get('minimum', entry.get('exclusiveMinimum', 0)) + 1}.5", False))
+    return cases
+
+
+def test_every_bound_of_an_option_key_is_checked():
+    """The test below must not pass by skipping: every numeric key behind an option has a bound
+    it checks, and no bound keyword it does not know."""
+    for path in OPTION_KEYS.values():
+        entry = bounded_entry(path)
+        kinds = entry.get("type")
+        kinds = set(kinds if isinstance(kinds, list) else [kinds])
+        if kinds & {"integer", "number"}:
+            assert bound_cases(entry), path
+            assert not set(entry) - {"type", "minimum", "exclusiveMinimum", "maximum",
+                                     "exclusiveMaximum", "default", "description"}, path
+
+
+@pytest.mark.parametrize("command, option", sorted(OPTION_KEYS))
+def test_options_refuse_what_the_schema_refuses_and_take_what_it_takes(command, option, capsys):
+    """At each bound of the config key behind an option: the value just outside is refused by
+    the parser, naming the option, the bound itself (or just inside it) is taken; a fraction is
+    refused where the key is an integer."""
+    cases = bound_cases(bounded_entry(OPTION_KEYS[command, option]))
+    if not cases:
+        pytest.skip(f"{OPTION_KEYS[command, option]} is not a number")
     base = {"prune": ["m", "--method", "depth_ppl", "--size", "0.8", "--out", "o"],
             "bench": ["m", "--tokens", "4x2"], "eval": ["m", "--ppl", "embedded"],
             "recover": ["m", "--out", "o"]}[command]
     flag = f"--{option.replace('_', '-')}"
-    for value, taken in cases:
-        text = str(int(value)) if step == 1 else repr(float(value))
+    for text, taken in cases:
         if taken:
             args = command_parsers()[command].parse_args([*base, flag, text])
-            assert getattr(args, option) == pytest.approx(value)
+            assert getattr(args, option) == pytest.approx(float(text))
         else:
             with pytest.raises(SystemExit):
                 command_parsers()[command].parse_args([*base, flag, text])
+            assert f"argument {flag}: {text!r}" in capsys.readouterr().err
+
+
+def test_max_seconds_takes_inf_as_no_limit():
+    args = command_parsers()["bench"].parse_args(["m", "--tokens", "4x2", "--max-seconds", "inf"])
+    assert args.max_seconds == float("inf")
 
 
 def test_defaults_without_an_option_are_the_schemas():

@@ -135,7 +135,8 @@ class SweepSettings:
                                   f"the {self.backend!r} backend has none to profile: set it to 0")
         if not self.max_seconds > 0:
             raise PrunebenchError(f"max_seconds={self.max_seconds}: must be positive")
-        # A share of the mean: at 1 or more any spread would pass as stable (5% is 0.05).
+        # A share of the mean (5% is 0.05): an interval as wide as the mean itself says nothing
+        # about a timing, so 1 or more is a percentage typed by mistake.
         if not 0 < self.ci_target < 1:
             raise PrunebenchError(f"ci_target={self.ci_target}: a share of the mean latency "
                                   "between 0 and 1, e.g. 0.05 for 5%")

@@ -27,7 +27,7 @@ import os
 import sys
 
 from prunebench.commands.arguments import (at_least, device_spec, non_negative_int, parse_limit,
-                                           positive_float, positive_int, share)
+                                           positive_float, positive_int, seconds_cap, share)
 from prunebench.commands.bench import bench_command
 from prunebench.commands.evaluation import eval_command
 from prunebench.commands.prune import prune_command
@@ -197,8 +197,9 @@ def add_parsers(sub) -> None:
     bench.add_argument("--max-repeats", type=positive_int, default=d["max_repeats"],
                        help="timed runs at most, while the interval is wider than --ci-target "
                             "(at most --repeats: no adaptive runs)")
-    bench.add_argument("--max-seconds", type=positive_float, default=d["max_seconds"],
-                       help="no further timed run past this many seconds of them")
+    bench.add_argument("--max-seconds", type=seconds_cap, default=d["max_seconds"],
+                       help="no further timed run past this many seconds of them (inf: no "
+                            "limit)")
     bench.add_argument("--ci-target", type=share, default=d["ci_target"],
                        help="a row is stable when its mean latency's 95%% interval is at most "
                             "this share of the mean wide each side (0.05: 5%%)")
@@ -266,8 +267,10 @@ QUIET_BARS = {"TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
 
 @contextlib.contextmanager
 def without_progress_bars(quiet: bool):
-    """With `quiet`, QUIET_BARS set while the command runs (and restored after, for callers
-    that run several commands in one process)."""
+    """With `quiet`, QUIET_BARS set while the command runs, and the caller's environment
+    restored after it. The libraries read them once, when first imported, so this reaches the
+    bars of a process that has not imported them yet (a `prunebench` command); lm-eval's
+    scoring bars are switched off by argument (zeroshot.evaluate) wherever they run."""
     saved = {name: os.environ.get(name) for name in QUIET_BARS}
     if quiet:
         os.environ.update(QUIET_BARS)

@@ -118,6 +118,18 @@ def positive_float(text: str) -> float:
     return value
 
 
+def seconds_cap(text: str) -> float:
+    """A time limit above 0 in seconds, `inf` for none (argparse's type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0, or inf "
+                                         "for no limit")
+    return value
+
+
 def share(text: str) -> float:
     """A share strictly between 0 and 1 (argparse's type), such as a CI target of 5%: 0.05."""
     try:

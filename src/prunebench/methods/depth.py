@@ -230,11 +230,13 @@ def scoring_dtype(method: str, p: dict[str, Any], model=None) -> torch.dtype:
         raise PrunebenchError(f"{method}: dtype={p['dtype']!r}: choose one of {SCORING_DTYPES} "
                               "(the originals scored in float16 on the GPU)")
     dtype = resolve_dtype(p["dtype"])
+    # A model spread over devices may hold offloaded weights outside its modules, which a
+    # cast would miss, and a copy of it would need a second device map's room.
     if model is not None and dtype != torch.float32 and getattr(model, "hf_device_map", None):
         raise PrunebenchError(
-            f"{method}: dtype={p['dtype']} scores a copy of the model, which a model spread "
-            "over devices (device_map) has no room for: leave dtype at float32 there, or prune "
-            "on one device")
+            f"{method}: dtype={p['dtype']} runs the model cast to it, which prunebench does not "
+            "do to a model spread over devices (device_map): leave dtype at float32 there, or "
+            "prune on one device")
     return dtype
 
 

@@ -49,7 +49,8 @@ METHODS: dict[str, Method] = {
                         params={"protect_first": 0, "protect_last": 0, "batch_size": 10,
                                 "dtype": "float32"}),
     # depth_ppl's, sleb's and shortgpt's `dtype` is the one their model runs in while it is
-    # scored (the originals: float16); depth_taylor's `dtype` is the compute dtype of its gradient pass (methods.depth_taylor).
+    # scored (the originals: float16); depth_taylor's `dtype` is the compute dtype of its
+    # gradient pass (methods.depth_taylor).
     "depth_taylor": Method("prunebench.methods.depth_taylor:prune",
                            {"source": "bookcorpus", "n": 10, "length": 128,
                             "sampling": "row_slice_inclusive"},

@@ -4,9 +4,10 @@ Each round tries removing every remaining candidate block on top of those alread
 removes the one that gives the lowest mean next-token NLL on the calibration windows (the
 original: the first 128 rows of WikiText-2 train after a seeded shuffle, joined and cut in
 2048-token windows, about 5 of them, scored one window per forward pass in float16; it never
-tries the first and the last block, hence protect_first = protect_last = 1). Unlike the one-shot PPL criterion, a block's
-importance is judged in the model as it is after the earlier removals, so two blocks that are
-each redundant alone are not both removed when they are not redundant together.
+tries the first and the last block, hence protect_first = protect_last = 1). Unlike the
+one-shot PPL criterion, a block's importance is judged in the model as it is after the earlier
+removals, so two blocks that are each redundant alone are not both removed when they are not
+redundant together.
 Cost: k rounds of one pass over the calibration windows per remaining candidate.
 """
 
