@@ -105,6 +105,10 @@ def test_block_influence_matches_a_direct_computation(small_random_model):
     bi = shortgpt.block_influence(model, ids, batch_size=3)
     assert bi[:-1] == pytest.approx([1 - c for c in cos[:-1]], abs=1e-5)
     assert abs(bi[-1] - (1 - cos[-1])) > 1e-3
+    # last_block: final_norm reads the last block as the authors' code does (hidden[i], i + 1)
+    as_authors = shortgpt.block_influence(model, ids, batch_size=3, last_block="final_norm")
+    assert as_authors == pytest.approx([1 - c for c in cos], abs=1e-5)
+    assert as_authors[:-1] == bi[:-1]
 
 
 def test_shortgpt_scores_in_half_precision_and_keeps_the_weights_exact(tiny_model_dir,
@@ -122,6 +126,9 @@ def test_shortgpt_scores_in_half_precision_and_keeps_the_weights_exact(tiny_mode
         for name, tensor in model.model.layers[new].state_dict().items():
             assert tensor.dtype == torch.float32
             assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+    with pytest.raises(PrunebenchError, match="shortgpt: last_block='norm': choose 'output'"):
+        shortgpt.prune(load_model(tiny_model_dir), calibration, blocks_worth(model, 1),
+                       last_block="norm")
     with pytest.raises(PrunebenchError, match="shortgpt: dtype='int8'"):
         shortgpt.prune(load_model(tiny_model_dir), calibration, blocks_worth(model, 1),
                        dtype="int8")

@@ -70,7 +70,7 @@ METHODS: dict[str, Method] = {
     "shortgpt": Method("prunebench.methods.shortgpt:prune",
                        {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_stream"},
                        params={"protect_first": 0, "protect_last": 0, "batch_size": 8,
-                               "dtype": "float32"}),
+                               "dtype": "float32", "last_block": "output"}),
     # width: heads and MLP channels removed in every block
     "llm_pruner": Method("prunebench.methods.llm_pruner:prune",
                          {"source": "bookcorpus", "n": 10, "length": 64,

@@ -3,7 +3,8 @@
 BI of a block = 1 - the mean, over all calibration tokens, of the cosine similarity between the
 block's input and output hidden states (the residual stream before and after it). Both are taken
 by hooks on the block itself: `output_hidden_states` (which the authors' code reads) gives the
-final RMSNorm's output as the last block's "output", which is not what that block produced.
+final RMSNorm's output as the last block's "output", which is not what that block produced
+(`last_block: final_norm` reads it so, to reproduce that code's ranking).
 
 Calibration: the original cuts every PG19 validation book in 256-token chunks; `prunebench.data`
 does not offer PG19, and the default here is WikiText-2 train, 128 windows of 2048 tokens (long
@@ -17,6 +18,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
+from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.methods.depth import (check_params, plan_blocks, prune_one_shot,
                                       require_calibration, scored_in, scoring_dtype)
@@ -32,10 +34,17 @@ def _hidden(x):
     return x[0] if isinstance(x, tuple) else x
 
 
+# What the last block's input is compared with: what it produced (the paper's definition), or
+# that after the model's final norm, as the authors' code reads it from `output_hidden_states`.
+LAST_BLOCK = ("output", "final_norm")
+
+
 @torch.no_grad()
-def block_influence(model, calibration: torch.Tensor, batch_size: int = 8) -> list[float]:
-    """BI per block (0 for a block whose output equals its input)."""
+def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
+                    last_block: str = "output") -> list[float]:
+    """BI per block (0 for a block whose output equals its input); `last_block`: LAST_BLOCK."""
     layers = model.model.layers
+    last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
     cos_sum = torch.zeros(len(layers), dtype=torch.float64, device=device)
     inputs: dict[int, torch.Tensor] = {}
@@ -47,7 +56,10 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8) -> li
 
     def after(i):
         def hook(module, args, kwargs, output):
-            cos = F.cosine_similarity(inputs.pop(i).float(), _hidden(output).float(), dim=-1)
+            out = _hidden(output)
+            if i == last and last_block == "final_norm":
+                out = model.model.norm(out)
+            cos = F.cosine_similarity(inputs.pop(i).float(), out.float(), dim=-1)
             cos_sum[i] += cos.sum(dtype=torch.float64).to(cos_sum.device)  # device maps
         return hook
 
@@ -70,18 +82,28 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8) -> li
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
     """ShortGPT. The model runs in `dtype` (float32 by default; the original loads it in
     float16); the cosine similarities are computed in float32 either way."""
-    p = check_params("shortgpt", params)
+    p = _check(params)
     dtype = scoring_dtype("shortgpt", p, model)
     calibration = require_calibration("shortgpt", calibration)
 
     def score():
         with scored_in(model, dtype) as scoring:
-            return block_influence(scoring, calibration, p["batch_size"]), {"dtype": p["dtype"]}
+            scores = block_influence(scoring, calibration, p["batch_size"], p["last_block"])
+        return scores, {"dtype": p["dtype"], "last_block": p["last_block"]}
 
     return prune_one_shot(model, target_params, p, "block_influence", score)
 
 
 def plan(config, target_params: int, **params) -> dict:
-    p = check_params("shortgpt", params)
+    p = _check(params)
     scoring_dtype("shortgpt", p)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+
+
+def _check(params: dict) -> dict:
+    p = check_params("shortgpt", params)
+    if p["last_block"] not in LAST_BLOCK:
+        raise PrunebenchError(f"shortgpt: last_block={p['last_block']!r}: choose 'output' (what "
+                              "the block produced, the paper's definition) or 'final_norm' (that "
+                              "after the final norm, as the authors' code reads it)")
+    return p
