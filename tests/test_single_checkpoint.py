@@ -424,6 +424,11 @@ def test_recover_options_make_the_lora_section():
 
 @pytest.mark.parametrize("extra, expected", [
     (["--batch-size", "10", "--micro-batch-size", "4"], "not a multiple of"),
+    # the config keys a settings error names, with the options that set them
+    (["--batch-size", "10", "--micro-batch-size", "4"],
+     "(set by --batch-size and --micro-batch-size)"),
+    (["--setting", "weight_decay=-1"],
+     "(set by --warmup-steps, --setting weight_decay=... and --setting max_grad_norm=...)"),
     (["--template", "chatml"], "lora.template='chatml'"),
     (["--data", "dolly"], "lora.data.source='dolly'"),
     (["--setting", "dropout"], "--setting 'dropout' must be key=value"),
@@ -431,7 +436,8 @@ def test_recover_options_make_the_lora_section():
     (["--setting", "rank=4"], "--setting rank: set it with --rank instead"),  # the option's name
     (["--setting", "data=3"], "--setting data: set it with --data instead"),
     (["--setting", "rnk=4"], "unknown --setting rnk"),
-    (["--setting", "dropout=1.5"], "lora.dropout=1.5"),
+    (["--setting", "dropout=1.5"], "lora.dropout=1.5: must be in [0, 1) (set by --setting "
+                                   "dropout=...)"),
     (["--val-size", "100000"], "only 3741 instruction records"),  # found before any load
 ])
 def test_recover_bad_input(pruned, tmp_path, capsys, extra, expected):

@@ -11,6 +11,7 @@ gives the workflow's `dense+lora`, on the dense variant's report.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,10 @@ def recover_command(args) -> Path:
     """`prunebench recover`: the workflow's instructions + lora rules on one pruned (or dense)
     checkpoint."""
     # The settings are checked before torch is imported (seconds): a typo is refused at once.
-    settings = lora_settings({"lora": lora_section(args)})  # the workflow's resolution
+    try:
+        settings = lora_settings({"lora": lora_section(args)})  # the workflow's resolution
+    except PrunebenchError as err:
+        raise PrunebenchError(with_options(str(err))) from None
     out = Path(args.out)
     check_out_dir(out, args.force)
 
@@ -75,6 +79,23 @@ def recover_command(args) -> Path:
           f"{recovery['steps']} kept)")
     print(f"wrote {out / 'checkpoint'} and {out / 'prune_report.json'}")
     return out
+
+
+def with_options(message: str) -> str:
+    """A `lora` settings error (which names config keys: `lora.batch_size=10 is not a multiple
+    of micro_batch_size=4`) with the options that set those keys."""
+    flags = {key: f"--{option.replace('_', '-')}" for option, key in LORA_OPTIONS.items()}
+    named = []
+    # `lora.<key>`, `<key>=`, and the keys of two words or more named alone (weight_decay)
+    for match in re.finditer(r"lora\.([a-z_.]+)|\b([a-z_]+)=|\b([a-z]+_[a-z_]+)\b", message):
+        key = match[1] or match[2] or match[3]
+        flag = flags.get(key, f"--setting {key}=..." if key in SETTABLE else None)
+        if flag and flag not in named:
+            named.append(flag)
+    if not named:
+        return message
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    return f"{message} (set by {listed})"
 
 
 def lora_section(args) -> dict[str, Any]:
