@@ -107,6 +107,15 @@ def test_a_token_config_with_zero_tokens_is_refused():
     assert "benchmark.token_configs.0: '12x0'" in text and "both positive" in text
 
 
+def test_pg19_is_a_calibration_source():
+    config = default_config()
+    config["methods"]["shortgpt"] = {"calibration": {"source": "pg19", "n": 64, "length": 256}}
+    config["models"]["tiny"]["variants"] = ["dense", "shortgpt-0.8"]
+    check_config(config, resources=NOWHERE)
+    config["methods"]["shortgpt"]["calibration"]["source"] = "pg20"
+    assert "methods.shortgpt.calibration.source: 'pg20'" in problems(config)
+
+
 @pytest.mark.parametrize("ci_target", [0, 1, 5])
 def test_a_ci_target_outside_zero_to_one_is_refused(ci_target):
     """A share of the mean latency: 5 was meant as 5%, and an interval as wide as the mean

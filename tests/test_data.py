@@ -407,6 +407,46 @@ def test_saved_windows_record_their_sampling(tmp_path):
     assert load_windows(tmp_path / "w.safetensors")[1]["sampling"] == "row_slice"
 
 
+def test_saved_hub_windows_record_the_dataset_split_and_revision_they_came_from(tmp_path):
+    windows = draw_windows(LONG_ROWS, CharTokenizer(), n=2, length=16, seed=0,
+                           sampling="row_chunks")
+    save_windows(windows, tmp_path / "w.safetensors",
+                 {"source": "pg19", "split": "train", "sampling": "row_chunks"})
+    meta = load_windows(tmp_path / "w.safetensors")[1]  # its checksum covers the record too
+    assert meta["dataset"] == "emozilla/pg19 (validation) @ main"
+    save_windows(windows, tmp_path / "c4.safetensors", {"source": "c4", "split": "train"})
+    assert load_windows(tmp_path / "c4.safetensors")[1]["dataset"] == \
+        "allenai/c4 (train) @ 607bd4c8450a42878aa9ddc051a65a055450ef87"
+    save_windows(windows, tmp_path / "e.safetensors", {"source": "embedded", "split": "train"})
+    assert "dataset" not in load_windows(tmp_path / "e.safetensors")[1]
+
+
+def test_pg19_calibration_reads_the_validation_books_as_shortgpt_does(monkeypatch):
+    """ShortGPT's run_shortgpt.py: load_dataset("emozilla/pg19", split="validation"), the
+    books' `text`. Calibration reads a source's "train", which for pg19 is that split (its own
+    train split is 11 GB of books)."""
+    import datasets
+
+    hub = FakeHub()
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    assert load_rows("pg19", "train") == ["row a", "row b"]
+    (path, name, kwargs), = hub.calls
+    assert (path, name, kwargs["split"]) == ("emozilla/pg19", None, "validation")
+    with pytest.raises(PrunebenchError, match="pg19 has splits \\['train'\\], not 'test'"):
+        load_rows("pg19", "test")
+    assert resolve_calibration("shortgpt") == {"source": "pg19", "n": 32768, "length": 256,
+                                               "sampling": "row_chunks", "seed": 1234}
+
+
+def test_row_chunks_cut_every_row_when_n_is_above_them_all():
+    rows = numbered_rows([40, 20, 55])  # 41, 21, 56 tokens with BOS: 2 + 1 + 3 chunks of 16
+    windows = draw_windows(rows, NumberTokenizer(), n=1000, length=16, seed=0,
+                           sampling="row_chunks")
+    assert len(windows) == 6
+    assert sorted(t // 1000 - 1 for w in windows.tolist() for t in w[1:2] if t > 2) == \
+        [0, 0, 1, 2, 2, 2]
+
+
 def test_sampling_defaults_to_the_originals_except_for_embedded_text():
     assert resolve_calibration("flap")["sampling"] == "joined_stream"
     assert resolve_calibration("depth_ppl", {"source": "wikitext2"})["sampling"] == \

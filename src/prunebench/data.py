@@ -1,7 +1,8 @@
 """Text sources and calibration windows.
 
 Sources: `embedded` (text the pipeline generates itself, see `tiny.py`; offline), and the hub
-datasets of the original studies through `datasets`: `wikitext2`, `ptb`, `bookcorpus`, `c4`.
+datasets of the original studies through `datasets`: `wikitext2`, `ptb`, `bookcorpus`, `c4`,
+`pg19` (its validation books).
 Calibration windows are drawn the way each original implementation draws them (`sampling`,
 see draw_windows and SAMPLINGS): one slice inside one long row, a row cut in chunks, or slices
 or chunks of the rows joined into one stream; `wrapped` (the embedded text's) runs on through
@@ -68,6 +69,11 @@ HUB_TEXTS: dict[str, HubText] = {
                   data_files={"train": "en/c4-train.00000-of-01024.json.gz",
                               "validation": "en/c4-validation.00000-of-00008.json.gz"},
                   revision="607bd4c8450a42878aa9ddc051a65a055450ef87"),
+    # ShortGPT's calibration: PG19's 50 validation books (its run_shortgpt.py). Calibration
+    # draws from a source's "train", and PG19's own train split is 28,602 books (11 GB), so
+    # here "train" is the validation split (the calibration file records it: `dataset`).
+    "pg19": HubText("emozilla/pg19", None, "text", {"train": "validation"},
+                    export_config="default"),
 }
 EMBEDDED_SPLITS = ("train", "validation", "test")
 SOURCES = ("embedded", *HUB_TEXTS)
@@ -106,8 +112,8 @@ def load_rows(source: str, split: str, embedded_dir: str | Path | None = None,
 def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
     import datasets
 
-    where = f"{spec.path}{'/' + spec.name if spec.name else ''}@{spec.revision or 'main'}"
-    log.info("loading %s (%s, split %s) through datasets", source, where, spec.splits[split])
+    where = hub_location(source, split)
+    log.info("loading %s (%s) through datasets", source, where)
     token = hub_auth()  # a malformed HF_TOKEN is its own error, not an unreachable hub
     try:
         data = datasets.load_dataset(spec.path, spec.name, split=spec.splits[split],
@@ -119,7 +125,7 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
         if spec.export_config and _is_script_refusal(err):
             return _load_parquet_export(source, spec, split)
         raise load_error(err)(
-            f"cannot load dataset {source} ({where}, split {split}): {type(err).__name__}: "
+            f"cannot load dataset {source} ({where}): {type(err).__name__}: "
             f"{first_line(err)}. This machine may not reach the hub: run this where it does (for "
             "a workflow, `snakemake prefetch` on a login node makes the evaluation texts and "
             "calibration windows into files the compute nodes read without the network), or "
@@ -318,7 +324,8 @@ def _row_slices_inclusive(rows, tokenizer, n, length, rng, source) -> list[list[
 
 
 def _row_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
-    # ShortGPT cuts each book alone: a row's remainder shorter than `length` is dropped.
+    # ShortGPT cuts each book alone; a row's remainder shorter than `length` is dropped (the
+    # original scores it as a short chunk of its own, which windows of one length cannot hold).
     windows = []
     for i in _random_rows(rows, rng):
         ids = _encode(tokenizer, rows[i])
@@ -331,8 +338,10 @@ def _row_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
             f"calibration source {source}: none of its {len(rows)} rows has {length} tokens, so "
             f"sampling row_chunks cuts no window (n = {n}): lower length, or choose a sampling "
             "that joins rows (joined_stream) in the calibration settings")
-    log.warning("%s: row_chunks cut %d windows of %d tokens, fewer than n = %d", source,
-                len(windows), length, n)
+    # n caps the chunks; below it, every row was cut (ShortGPT scores every chunk of PG19's
+    # validation books, so its default n is set above them all).
+    log.info("%s: row_chunks cut every row: %d windows of %d tokens (n = %d caps them)", source,
+             len(windows), length, n)
     return windows
 
 
@@ -380,15 +389,24 @@ def _windows_digest(ids: torch.Tensor, meta: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
+def hub_location(source: str, split: str) -> str:
+    """Where a hub source's split is read: 'emozilla/pg19 (validation) @ main'."""
+    spec = HUB_TEXTS[source]
+    name = f"/{spec.name}" if spec.name else ""
+    return f"{spec.path}{name} ({spec.splits[split]}) @ {spec.revision or 'main'}"
+
+
 def save_windows(windows: torch.Tensor, path: str | Path, meta: dict) -> None:
-    """Token windows as safetensors (metadata: source, n, length, seed, sampling, and the
-    content's sha256)."""
+    """Token windows as safetensors (metadata: source, n, length, seed, sampling, the hub
+    dataset, split and revision they were cut from, and the content's sha256)."""
     from safetensors.torch import save_file
 
     from prunebench.atomic import atomic_path
 
     ids = windows.contiguous().cpu()
     metadata = {k: str(v) for k, v in meta.items()}
+    if meta.get("source") in HUB_TEXTS and meta.get("split") in HUB_TEXTS[meta["source"]].splits:
+        metadata["dataset"] = hub_location(meta["source"], meta["split"])
     metadata[CHECKSUM_KEY] = _windows_digest(ids, metadata)
     with atomic_path(path) as tmp:
         save_file({"input_ids": ids}, str(tmp), metadata=metadata)

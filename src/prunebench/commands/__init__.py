@@ -48,8 +48,8 @@ PRUNE_EXAMPLE = """example:
 
 writes OUT/checkpoint/ (the pruned model) and OUT/prune_report.json, as the workflow's
 results/pruned/<model>/<variant>/. Sizes: 4.9B / 350M (parameters kept) or 0.8 (kept fraction).
-Calibration defaults to the method original's data (wikitext2, bookcorpus, c4: hub datasets);
-`embedded` is the pipeline's own text and needs no network."""
+Calibration defaults to the method original's data (wikitext2, bookcorpus, c4, pg19: hub
+datasets); `embedded` is the pipeline's own text and needs no network."""
 
 RECOVER_EXAMPLE = """example:
   prunebench recover pruned/tiny-ppl --out pruned/tiny-ppl-lora --data embedded \\
@@ -149,7 +149,8 @@ def add_parsers(sub) -> None:
     # Calibration options default to None: unset, the method's own settings apply
     # (methods.registry.resolve_calibration), as in the workflow.
     prune.add_argument("--calibration", dest="source", default=None,
-                       help="embedded, wikitext2, ptb, bookcorpus or c4 (default: the method's)")
+                       help="embedded, wikitext2, ptb, bookcorpus, c4 or pg19 (default: the "
+                            "method's)")
     prune.add_argument("--n", type=positive_int, default=None, help="calibration windows")
     prune.add_argument("--length", type=at_least(2), default=None, help="tokens per window")
     prune.add_argument("--seed", type=non_negative_int, default=None,
