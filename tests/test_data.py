@@ -413,7 +413,7 @@ def test_saved_hub_windows_record_the_dataset_split_and_revision_they_came_from(
     save_windows(windows, tmp_path / "w.safetensors",
                  {"source": "pg19", "split": "train", "sampling": "row_chunks"})
     meta = load_windows(tmp_path / "w.safetensors")[1]  # its checksum covers the record too
-    assert meta["dataset"] == "emozilla/pg19 (validation) @ main"
+    assert meta["dataset"] == "emozilla/pg19 (validation) @ newest"
     save_windows(windows, tmp_path / "c4.safetensors", {"source": "c4", "split": "train"})
     assert load_windows(tmp_path / "c4.safetensors")[1]["dataset"] == \
         "allenai/c4 (train) @ 607bd4c8450a42878aa9ddc051a65a055450ef87"
@@ -432,16 +432,22 @@ def test_pg19_calibration_reads_the_validation_books_as_shortgpt_does(monkeypatc
     assert load_rows("pg19", "train") == ["row a", "row b"]
     (path, name, kwargs), = hub.calls
     assert (path, name, kwargs["split"]) == ("emozilla/pg19", None, "validation")
+    # the validation file alone: `datasets` downloads and prepares every split it is given
+    assert kwargs["data_files"] == {"validation": "data/validation-*.parquet"}
     with pytest.raises(PrunebenchError, match="pg19 has splits \\['train'\\], not 'test'"):
         load_rows("pg19", "test")
-    assert resolve_calibration("shortgpt") == {"source": "pg19", "n": 32768, "length": 256,
-                                               "sampling": "row_chunks", "seed": 1234}
 
 
-def test_row_chunks_cut_every_row_when_n_is_above_them_all():
+def test_row_chunks_cut_every_row_when_n_is_above_them_all(caplog):
     rows = numbered_rows([40, 20, 55])  # 41, 21, 56 tokens with BOS: 2 + 1 + 3 chunks of 16
-    windows = draw_windows(rows, NumberTokenizer(), n=1000, length=16, seed=0,
-                           sampling="row_chunks")
+    with caplog.at_level("INFO", logger="prunebench.data"):
+        windows = draw_windows(rows, NumberTokenizer(), n=1000, length=16, seed=0,
+                               sampling="row_chunks")
+        assert "cut every row: 6 windows" in caplog.text
+        caplog.clear()
+        assert len(draw_windows(rows, NumberTokenizer(), n=4, length=16, seed=0,
+                                sampling="row_chunks")) == 4
+        assert "took n = 4 windows of 16 tokens before every row was cut" in caplog.text
     assert len(windows) == 6
     assert sorted(t // 1000 - 1 for w in windows.tolist() for t in w[1:2] if t > 2) == \
         [0, 0, 1, 2, 2, 2]

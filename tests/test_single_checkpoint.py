@@ -436,6 +436,7 @@ def test_recover_options_make_the_lora_section():
     (["--setting", "rank=4"], "--setting rank: set it with --rank instead"),  # the option's name
     (["--setting", "data=3"], "--setting data: set it with --data instead"),
     (["--setting", "rnk=4"], "unknown --setting rnk"),
+
     (["--setting", "dropout=1.5"], "lora.dropout=1.5: must be in [0, 1) (set by --setting "
                                    "dropout=...)"),
     (["--val-size", "100000"], "only 3741 instruction records"),  # found before any load
@@ -446,6 +447,19 @@ def test_recover_bad_input(pruned, tmp_path, capsys, extra, expected):
     code, _, err = run(capsys, "recover", pruned, "--out", out, *args)
     assert_one_line_error(code, err, expected)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("extra, ending", [
+    (["--setting", "rnk=4"], "(config/README.md, `lora`)"),
+    (["--setting", "micro_batch_size=3"], "set it with --micro-batch-size instead"),
+])
+def test_an_error_about_the_options_themselves_lists_no_options(pruned, tmp_path, capsys,
+                                                                 extra, ending):
+    """Only the settings' check names config keys to translate: an option's own error names
+    setting keys as choices, which are not what went wrong."""
+    code, _, err = run(capsys, "recover", pruned, "--out", tmp_path / "out", *QUICK_RECOVER,
+                       *extra)
+    assert code == 2 and err.strip().endswith(ending), err
 
 
 def test_recover_refuses_a_recovered_checkpoint_and_no_model(recovered, tmp_path, capsys):

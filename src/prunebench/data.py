@@ -70,10 +70,12 @@ HUB_TEXTS: dict[str, HubText] = {
                               "validation": "en/c4-validation.00000-of-00008.json.gz"},
                   revision="607bd4c8450a42878aa9ddc051a65a055450ef87"),
     # ShortGPT's calibration: PG19's 50 validation books (its run_shortgpt.py). Calibration
-    # draws from a source's "train", and PG19's own train split is 28,602 books (11 GB), so
-    # here "train" is the validation split (the calibration file records it: `dataset`).
+    # draws from a source's "train", and PG19's own train split is 28,602 books (about 7 GB of
+    # parquet), so here "train" is the validation split (the calibration file records it:
+    # `dataset`), and only its file is downloaded (data_files: `datasets` would otherwise fetch
+    # and prepare every split of the repository).
     "pg19": HubText("emozilla/pg19", None, "text", {"train": "validation"},
-                    export_config="default"),
+                    data_files={"validation": "data/validation-*.parquet"}),
 }
 EMBEDDED_SPLITS = ("train", "validation", "test")
 SOURCES = ("embedded", *HUB_TEXTS)
@@ -332,14 +334,17 @@ def _row_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
         for start in range(0, len(ids) - length + 1, length):
             windows.append(ids[start:start + length])
             if len(windows) == n:
+                log.info("%s: row_chunks took n = %d windows of %d tokens before every row was "
+                         "cut (a random part of the text; a larger n cuts all)", source, n,
+                         length)
                 return windows
     if not windows:
         raise PrunebenchError(
             f"calibration source {source}: none of its {len(rows)} rows has {length} tokens, so "
             f"sampling row_chunks cuts no window (n = {n}): lower length, or choose a sampling "
             "that joins rows (joined_stream) in the calibration settings")
-    # n caps the chunks; below it, every row was cut (ShortGPT scores every chunk of PG19's
-    # validation books, so its default n is set above them all).
+    # n caps the chunks; below it, every row was cut (as ShortGPT scores every chunk of PG19's
+    # validation books).
     log.info("%s: row_chunks cut every row: %d windows of %d tokens (n = %d caps them)", source,
              len(windows), length, n)
     return windows
@@ -390,10 +395,12 @@ def _windows_digest(ids: torch.Tensor, meta: dict[str, str]) -> str:
 
 
 def hub_location(source: str, split: str) -> str:
-    """Where a hub source's split is read: 'emozilla/pg19 (validation) @ main'."""
+    """Which hub dataset, split and revision a source's split is: 'allenai/c4 (train) @
+    607bd4c8...' or, unpinned, 'emozilla/pg19 (validation) @ newest' (the newest revision when it was read;
+    a repository that is still a loading script is read from the hub's parquet export of it)."""
     spec = HUB_TEXTS[source]
     name = f"/{spec.name}" if spec.name else ""
-    return f"{spec.path}{name} ({spec.splits[split]}) @ {spec.revision or 'main'}"
+    return f"{spec.path}{name} ({spec.splits[split]}) @ {spec.revision or 'newest'}"
 
 
 def save_windows(windows: torch.Tensor, path: str | Path, meta: dict) -> None:

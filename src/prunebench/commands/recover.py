@@ -43,8 +43,9 @@ def recover_command(args) -> Path:
     """`prunebench recover`: the workflow's instructions + lora rules on one pruned (or dense)
     checkpoint."""
     # The settings are checked before torch is imported (seconds): a typo is refused at once.
+    section = lora_section(args)
     try:
-        settings = lora_settings({"lora": lora_section(args)})  # the workflow's resolution
+        settings = lora_settings({"lora": section})  # the workflow's resolution
     except PrunebenchError as err:
         raise PrunebenchError(with_options(str(err))) from None
     out = Path(args.out)
@@ -87,7 +88,8 @@ def with_options(message: str) -> str:
     flags = {key: f"--{option.replace('_', '-')}" for option, key in LORA_OPTIONS.items()}
     named = []
     # `lora.<key>`, `<key>=`, and the keys of two words or more named alone (weight_decay)
-    for match in re.finditer(r"lora\.([a-z_.]+)|\b([a-z_]+)=|\b([a-z]+_[a-z_]+)\b", message):
+    for match in re.finditer(r"lora\.([a-z_]+(?:\.[a-z_]+)*)|\b([a-z_]+)=|\b([a-z]+_[a-z_]+)\b",
+                             message):
         key = match[1] or match[2] or match[3]
         flag = flags.get(key, f"--setting {key}=..." if key in SETTABLE else None)
         if flag and flag not in named:

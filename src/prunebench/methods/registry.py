@@ -64,12 +64,13 @@ METHODS: dict[str, Method] = {
                    {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"},
                    params={"protect_first": 1, "protect_last": 1, "batch_size": 1,
                            "dtype": "float32"}),
-    # ShortGPT cuts every PG19 validation book in 256-token chunks and scores them all: n only
-    # caps the chunks, at 8.4M tokens, well above what the 50 books (about 3 million words)
-    # make, so all are scored (each book's short last chunk, which the original also scores,
-    # is dropped).
+    # ShortGPT cuts every PG19 validation book in 256-token chunks and scores them all, millions
+    # of tokens (`source: pg19` with row_chunks does so: config/README.md). The default slices
+    # WikiText-2's running text instead: long text, as PG19's books, at a fraction of the cost,
+    # and a default whose n and length suit whatever source a config names alone.
     "shortgpt": Method("prunebench.methods.shortgpt:prune",
-                       {"source": "pg19", "n": 32768, "length": 256, "sampling": "row_chunks"},
+                       {"source": "wikitext2", "n": 128, "length": 2048,
+                        "sampling": "joined_stream"},
                        params={"protect_first": 0, "protect_last": 0, "batch_size": 8,
                                "dtype": "float32", "last_block": "output"}),
     # width: heads and MLP channels removed in every block

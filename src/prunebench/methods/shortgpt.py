@@ -6,9 +6,10 @@ by hooks on the block itself: `output_hidden_states` (which the authors' code re
 final RMSNorm's output as the last block's "output", which is not what that block produced
 (`last_block: final_norm` reads it so, to reproduce that code's ranking).
 
-Calibration: the original cuts every PG19 validation book in 256-token chunks; `prunebench.data`
-does not offer PG19, and the default here is WikiText-2 train, 128 windows of 2048 tokens (long
-running text, as PG19's books are). Set `methods.shortgpt.calibration` to use another source.
+Calibration: the original cuts every PG19 validation book in 256-token chunks
+(`calibration: {source: pg19, n: 32768, length: 256, sampling: row_chunks}` does so here); the
+default is WikiText-2 train, 128 windows of 2048 tokens (long running text, as PG19's books are,
+at a fraction of the tokens). Set `methods.shortgpt.calibration` to use another source.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
         def hook(module, args, kwargs, output):
             out = _hidden(output)
             if i == last and last_block == "final_norm":
-                out = model.model.norm(out)
-            cos = F.cosine_similarity(inputs.pop(i).float(), out.float(), dim=-1)
+                out = model.model.norm(out).to(out.device)
+            # Under a device map, the input is seen before accelerate moves it to this block's
+            # device, and the final norm may sit on another: compared where the output is.
+            cos = F.cosine_similarity(inputs.pop(i).to(out.device).float(), out.float(), dim=-1)
             cos_sum[i] += cos.sum(dtype=torch.float64).to(cos_sum.device)  # device maps
         return hook
 
