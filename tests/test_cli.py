@@ -17,7 +17,8 @@ def test_plan_sizes_the_paper_variants_without_weights(tmp_path, capsys):
         "llama-7b": {"source": "random:llama-7b",
                      "variants": ["dense", "depth_ppl-4.9B", "llm_pruner-4.9B", "flap-4.9B",
                                   {"name": "llm_pruner-5.42B", "params": {"ratio": 0.25}}]},
-        "vicuna-13b": {"source": "random:vicuna-13b", "variants": ["depth_ppl-9.5B"]},
+        "vicuna-13b": {"source": "random:vicuna-13b",
+                       "variants": ["depth_ppl-9.5B", "depth_mag-9.5B"]},
     }}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     rows = {(r["model"], r["variant"]): r for r in plan_rows(tmp_path / "c.yaml", tmp_path)}
@@ -27,9 +28,16 @@ def test_plan_sizes_the_paper_variants_without_weights(tmp_path, capsys):
     assert abs(rows["llama-7b", "llm_pruner-4.9B"]["params_after"] - 4.9e9) < 0.01 * 4.9e9
     assert rows["llama-7b", "llm_pruner-5.42B"]["params_after"] == 5_422_977_024
     assert rows["vicuna-13b", "depth_ppl-9.5B"]["blocks_removed"] == 11
+    # the text each prune will read: the original's calibration unless the config says otherwise
+    assert rows["llama-7b", "depth_ppl-4.9B"]["calibration"] == \
+        "bookcorpus 10x128 seed 1234 row_slice_inclusive"
+    assert rows["llama-7b", "flap-4.9B"]["calibration"] == "wikitext2 1024x128 seed 1234 joined_stream"
+    assert "calibration" not in rows["llama-7b", "dense"]
+    assert "calibration" not in rows["vicuna-13b", "depth_mag-9.5B"]  # data-free
     assert main(["plan", "--configfile", str(tmp_path / "c.yaml"),
                  "--resources", str(tmp_path)]) == 0
-    assert "4,916,965,376" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "4,916,965,376" in out and "calibration=bookcorpus 10x128 seed 1234" in out
 
 
 def test_plan_stacks_config_files_as_snakemake_does(tmp_path, capsys):

@@ -22,7 +22,7 @@ from pathlib import Path
 from prunebench import PrunebenchError, commands
 from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
 from prunebench.plan.checks import check_config, config_notes, load_config_files, schema_problems
-from prunebench.methods.registry import method_module
+from prunebench.methods.registry import DATA_FREE, method_module
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
 
@@ -115,9 +115,12 @@ def plan_rows(config_files: str | Path | list[str | Path],
                                kv_heads_kept=dense_kv)
                 else:
                     target = parse_size(entry["size"], dense)
-                    params = prune_settings(config, name, entry["base"])["params"]
+                    settings = prune_settings(config, name, entry["base"])
                     row.update(target_params=target,
-                               **method_module(entry["method"]).plan(model_cfg, target, **params))
+                               **method_module(entry["method"]).plan(model_cfg, target,
+                                                                    **settings["params"]))
+                    if entry["method"] not in DATA_FREE:  # the text the prune will read
+                        row["calibration"] = format_calibration(settings["calibration"])
             except PrunebenchError as err:
                 rows.append({"model": name, "variant": entry["name"], "error": str(err)})
                 continue
@@ -125,6 +128,12 @@ def plan_rows(config_files: str | Path | list[str | Path],
             row["kv_bytes"] = None if kept is None else kv_bytes_per_token(model_cfg, kept)
             rows.append(row)
     return rows
+
+
+def format_calibration(calibration: dict) -> str:
+    """'bookcorpus 10x128 seed 1234 row_slice_inclusive': the windows a prune will draw."""
+    return (f"{calibration['source']} {calibration['n']}x{calibration['length']} "
+            f"seed {calibration['seed']} {calibration['sampling']}")
 
 
 def format_kv(kv_bytes: int | None, dense_kv_bytes: int) -> str:
