@@ -1,4 +1,5 @@
-"""Test helper: insert a block into a loaded LLaMA model, keeping its config consistent."""
+"""Test helpers for block-removal tests: insert a block into a loaded LLaMA model (keeping its
+config consistent); check that the blocks a prune kept are the loaded weights, exactly."""
 import torch
 
 
@@ -13,3 +14,13 @@ def insert_block(model, at: int, block):
     if getattr(model.config, "layer_types", None):
         model.config.layer_types = [model.config.layer_types[0]] * len(layers)
     return model
+
+
+def assert_kept_blocks_exact(model, dense: dict, removed: list[int], n_blocks: int) -> None:
+    """Every block `model` kept (of `n_blocks`, `removed` gone) is still float32 and equal, bit
+    for bit, to its tensors in `dense` (the state dict before the prune)."""
+    kept = [b for b in range(n_blocks) if b not in removed]
+    for new, old in enumerate(kept):
+        for name, tensor in model.model.layers[new].state_dict().items():
+            assert tensor.dtype == torch.float32
+            assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)

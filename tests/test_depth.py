@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from block_helpers import insert_block
+from block_helpers import assert_kept_blocks_exact, insert_block
 from prunebench import PrunebenchError
 from prunebench.methods import surgery
 from prunebench.data import calibration_windows, load_rows
@@ -90,11 +90,7 @@ def test_scores_in_half_precision_keep_the_weights_exact(tiny_model_dir, calibra
     report = prune_ppl(model, calibration, target, dtype="float16")
     assert report["dtype"] == "float16"
     assert report["block_scores"][3] == pytest.approx(torch.tensor(nll).exp().item(), rel=1e-6)
-    kept = [b for b in range(len(report["block_scores"])) if b not in report["removed_blocks"]]
-    for new, old in enumerate(kept):  # every kept block, bit for bit, still float32
-        for name, tensor in model.model.layers[new].state_dict().items():
-            assert tensor.dtype == torch.float32
-            assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+    assert_kept_blocks_exact(model, dense, report["removed_blocks"], len(report["block_scores"]))
     with pytest.raises(PrunebenchError, match="dtype='float8'"):
         prune_ppl(load_model(tiny_model_dir), calibration, target, dtype="float8")
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from block_helpers import insert_block
+from block_helpers import assert_kept_blocks_exact, insert_block
 from prunebench import PrunebenchError
 from prunebench.methods import depth, depth_mag, depth_taylor, shortgpt, sleb
 from prunebench.data import calibration_windows, load_rows
@@ -121,11 +121,7 @@ def test_shortgpt_scores_in_half_precision_and_keeps_the_weights_exact(tiny_mode
     report = shortgpt.prune(model, calibration, blocks_worth(model, 1), dtype="float16")
     assert report["dtype"] == "float16" and report["block_scores"] == expected
     assert expected != shortgpt.block_influence(load_model(tiny_model_dir), calibration, 8)
-    kept = [b for b in range(len(expected)) if b not in report["removed_blocks"]]
-    for new, old in enumerate(kept):
-        for name, tensor in model.model.layers[new].state_dict().items():
-            assert tensor.dtype == torch.float32
-            assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+    assert_kept_blocks_exact(model, dense, report["removed_blocks"], len(expected))
     with pytest.raises(PrunebenchError, match="shortgpt: last_block='norm': choose 'output'"):
         shortgpt.prune(load_model(tiny_model_dir), calibration, blocks_worth(model, 1),
                        last_block="norm")
@@ -241,11 +237,7 @@ def test_sleb_scores_in_half_precision_and_keeps_the_weights_exact(tiny_model_di
     report = sleb.prune(model, calibration, blocks_worth(model, 1), dtype="float16", **OFF)
     assert report["dtype"] == "float16"
     assert report["rounds"][0]["candidate_nll"] == expected  # the same computation, exactly
-    kept = [b for b in range(len(expected)) if b not in report["removed_blocks"]]
-    for new, old in enumerate(kept):
-        for name, tensor in model.model.layers[new].state_dict().items():
-            assert tensor.dtype == torch.float32
-            assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+    assert_kept_blocks_exact(model, dense, report["removed_blocks"], len(expected))
     with pytest.raises(PrunebenchError, match="sleb: dtype='float8'"):
         sleb.prune(load_model(tiny_model_dir), calibration, blocks_worth(model, 1),
                    dtype="float8")

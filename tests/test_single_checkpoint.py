@@ -217,6 +217,12 @@ def test_a_cache_folder_that_is_a_file_is_named(tmp_path):
         hub_checkpoint("hf:org/model@abc", tmp_path / "afile")
 
 
+# Each command's required arguments, for tests of the parser alone.
+MINIMAL_ARGV = {"prune": ["m", "--method", "depth_ppl", "--size", "0.8", "--out", "o"],
+                "bench": ["m", "--tokens", "4x2"], "eval": ["m", "--ppl", "embedded"],
+                "recover": ["m", "--out", "o"]}
+
+
 @pytest.mark.parametrize("command, argv, expected", [
     ("prune", ["--device", "gpu"], "unknown device 'gpu'"),
     ("bench", ["--device", "CPU"], "unknown device 'CPU'"),
@@ -247,9 +253,7 @@ def test_a_cache_folder_that_is_a_file_is_named(tmp_path):
 ])
 def test_malformed_numbers_and_devices_are_refused_by_the_parser(command, argv, expected,
                                                                   capsys):
-    base = {"prune": ["m", "--method", "depth_ppl", "--size", "0.8", "--out", "o"],
-            "bench": ["m", "--tokens", "4x2"], "eval": ["m", "--ppl", "embedded"],
-            "recover": ["m", "--out", "o"]}[command]
+    base = MINIMAL_ARGV[command]
     with pytest.raises(SystemExit) as exit_info:
         command_parsers()[command].parse_args([*base, *argv])
     assert exit_info.value.code == 2
@@ -436,7 +440,6 @@ def test_recover_options_make_the_lora_section():
     (["--setting", "rank=4"], "--setting rank: set it with --rank instead"),  # the option's name
     (["--setting", "data=3"], "--setting data: set it with --data instead"),
     (["--setting", "rnk=4"], "unknown --setting rnk"),
-
     (["--setting", "dropout=1.5"], "lora.dropout=1.5: must be in [0, 1) (set by --setting "
                                    "dropout=...)"),
     (["--val-size", "100000"], "only 3741 instruction records"),  # found before any load
@@ -1004,11 +1007,15 @@ def bounded_entry(path: str) -> dict:
     return schema_entry(path)
 
 
+def schema_types(entry: dict) -> set[str]:
+    kinds = entry.get("type")
+    return set(kinds if isinstance(kinds, list) else [kinds])
+
+
 def bound_cases(entry: dict) -> list[tuple[str, bool]]:
     """(value as typed, taken?) at each bound of a numeric schema entry, and a fraction for an
     integer one."""
-    kinds = entry.get("type")
-    kinds = set(kinds if isinstance(kinds, list) else [kinds])
+    kinds = schema_types(entry)
     integer = "integer" in kinds
     step = 1 if integer else 1e-6
 
@@ -1034,8 +1041,7 @@ def test_every_bound_of_an_option_key_is_checked():
     it checks, and no bound keyword it does not know."""
     for path in OPTION_KEYS.values():
         entry = bounded_entry(path)
-        kinds = entry.get("type")
-        kinds = set(kinds if isinstance(kinds, list) else [kinds])
+        kinds = schema_types(entry)
         if kinds & {"integer", "number"}:
             assert bound_cases(entry), path
             assert not set(entry) - {"type", "minimum", "exclusiveMinimum", "maximum",
@@ -1052,9 +1058,7 @@ def test_options_refuse_what_the_schema_refuses_and_take_what_it_takes(command, 
     the parser, naming the option, the bound itself (or just inside it) is taken; a fraction is
     refused where the key is an integer."""
     cases = bound_cases(bounded_entry(OPTION_KEYS[command, option]))
-    base = {"prune": ["m", "--method", "depth_ppl", "--size", "0.8", "--out", "o"],
-            "bench": ["m", "--tokens", "4x2"], "eval": ["m", "--ppl", "embedded"],
-            "recover": ["m", "--out", "o"]}[command]
+    base = MINIMAL_ARGV[command]
     flag = f"--{option.replace('_', '-')}"
     for text, taken in cases:
         if taken:

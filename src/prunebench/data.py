@@ -396,8 +396,9 @@ def _windows_digest(ids: torch.Tensor, meta: dict[str, str]) -> str:
 
 def hub_location(source: str, split: str) -> str:
     """Which hub dataset, split and revision a source's split is: 'allenai/c4 (train) @
-    607bd4c8...' or, unpinned, 'emozilla/pg19 (validation) @ newest' (the newest revision when it was read;
-    a repository that is still a loading script is read from the hub's parquet export of it)."""
+    607bd4c8...' or, unpinned, 'emozilla/pg19 (validation) @ newest' (the newest revision when
+    it was read; a repository that is still a loading script is read from the hub's parquet
+    export of it)."""
     spec = HUB_TEXTS[source]
     name = f"/{spec.name}" if spec.name else ""
     return f"{spec.path}{name} ({spec.splits[split]}) @ {spec.revision or 'newest'}"

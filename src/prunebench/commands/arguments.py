@@ -80,10 +80,7 @@ def parse_batches(text: str) -> list[int]:
 
 def parse_limit(text: str) -> int | float:
     """lm-eval's limit: a whole number of documents, or a fraction below 1 (argparse's type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _number(text)
     if not value > 0 or (value >= 1 and not value.is_integer()) or math.isinf(value):
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of documents per task "
                                          "(e.g. 50) or a fraction of them below 1 (e.g. 0.1)")
@@ -109,10 +106,7 @@ def at_least(least: int):
 
 def positive_float(text: str) -> float:
     """A finite number above 0 (argparse's type): seconds, a learning rate."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _number(text)
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
     return value
@@ -120,10 +114,7 @@ def positive_float(text: str) -> float:
 
 def seconds_cap(text: str) -> float:
     """A time limit above 0 in seconds, `inf` for none (argparse's type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0, or inf "
                                          "for no limit")
@@ -132,15 +123,20 @@ def seconds_cap(text: str) -> float:
 
 def share(text: str) -> float:
     """A share strictly between 0 and 1 (argparse's type), such as a CI target of 5%: 0.05."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _number(text)
     if not 0 < value < 1:
         example = f"{value / 100:g} for {value:g}%" if 1 <= value < 100 else "0.05 for 5%"
         raise argparse.ArgumentTypeError(f"{text!r}: give a share of the mean between 0 and 1, "
                                          f"e.g. {example}")
     return value
+
+
+def _number(text: str) -> float:
+    """`text` as a float; NaN (which every range check refuses) when it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 def _whole_number(text: str, least: int) -> int:

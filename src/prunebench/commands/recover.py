@@ -35,6 +35,8 @@ LORA_OPTIONS = {
     "micro_batch_size": "micro_batch_size", "max_length": "max_length", "template": "template",
     "warmup_steps": "warmup_steps", "eval_every": "eval_every", "seed": "seed",
 }
+# Each setting an option sets -> that option as typed (`r` -> `--rank`).
+FLAG_OF = {key: f"--{option.replace('_', '-')}" for option, key in LORA_OPTIONS.items()}
 SETTABLE = ([k for k in DEFAULTS if k != "data"] + list(OPTIONAL)
             + [f"data.{k}" for k in DEFAULTS["data"]])
 
@@ -85,13 +87,12 @@ def recover_command(args) -> Path:
 def with_options(message: str) -> str:
     """A `lora` settings error (which names config keys: `lora.batch_size=10 is not a multiple
     of micro_batch_size=4`) with the options that set those keys."""
-    flags = {key: f"--{option.replace('_', '-')}" for option, key in LORA_OPTIONS.items()}
     named = []
     # `lora.<key>`, `<key>=`, and the keys of two words or more named alone (weight_decay)
     for match in re.finditer(r"lora\.([a-z_]+(?:\.[a-z_]+)*)|\b([a-z_]+)=|\b([a-z]+_[a-z_]+)\b",
                              message):
         key = match[1] or match[2] or match[3]
-        flag = flags.get(key, f"--setting {key}=..." if key in SETTABLE else None)
+        flag = FLAG_OF.get(key, f"--setting {key}=..." if key in SETTABLE else None)
         if flag and flag not in named:
             named.append(flag)
     if not named:
@@ -103,10 +104,9 @@ def with_options(message: str) -> str:
 def lora_section(args) -> dict[str, Any]:
     """The config `lora:` section the options stand for (data.* nested under `data`)."""
     flat = {key: getattr(args, option) for option, key in LORA_OPTIONS.items()}
-    flags = {key: f"--{option.replace('_', '-')}" for option, key in LORA_OPTIONS.items()}
     for key, value in parse_params(args.setting, "--setting", "dropout=0.1").items():
-        if key in flags:
-            raise PrunebenchError(f"--setting {key}: set it with {flags[key]} instead")
+        if key in FLAG_OF:
+            raise PrunebenchError(f"--setting {key}: set it with {FLAG_OF[key]} instead")
         if key in LORA_OPTIONS:  # an option's own name (`rank` for the setting `r`)
             raise PrunebenchError(f"--setting {key}: set it with --{key.replace('_', '-')} "
                                   "instead")
