@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, data
 from prunebench.data import (SAMPLINGS, calibration_windows, draw_windows, load_rows, load_windows,
                              save_windows)
 from prunebench.methods.registry import METHODS, resolve_calibration
@@ -394,6 +394,60 @@ def test_study_row_slice_counts_the_long_enough_rows():
     with pytest.raises(PrunebenchError, match=r"only 3 of its 8 rows have at least 24 tokens"):
         draw_windows(rows, CharTokenizer(), n=4, length=24, seed=0,
                      sampling="row_slice_inclusive")
+
+
+class CountingRandom(random.Random):
+    """Python's generator, counting the row draws (randrange) made from it."""
+    draws = 0
+
+    def randrange(self, *args):
+        self.draws += 1
+        return super().randrange(*args)
+
+
+def count_draws(monkeypatch, sampling, rows, n, length, seed=0):
+    """draw_windows through a CountingRandom: (windows, draws made)."""
+    made = []
+    monkeypatch.setattr(data.random, "Random", lambda s: made.append(CountingRandom(s)) or made[-1])
+    try:
+        return draw_windows(rows, NumberTokenizer(), n=n, length=length, seed=seed,
+                            sampling=sampling), made[0].draws
+    except PrunebenchError as err:
+        return err, made[0].draws
+
+
+@pytest.mark.parametrize("sampling", ["row_slice", "row_slice_inclusive", "row_chunks"])
+def test_too_little_text_in_many_rows_ends_after_one_pass(monkeypatch, sampling):
+    """Rows that can never give the window: the error comes after about as many draws as rows
+    (past the limit, the rest are read once each), not after a coupon collector's N ln N
+    (~43,000 draws for 5,000 rows; for BookCorpus's 74 million, days and gigabytes)."""
+    monkeypatch.setattr(data, "DRAWS_BEFORE_SCAN", 100)
+    rows = numbered_rows([3] * 5000)
+    err, draws = count_draws(monkeypatch, sampling, rows, n=2, length=24)
+    assert isinstance(err, PrunebenchError) and "5000 rows" in str(err)
+    assert draws <= len(rows)
+
+
+@pytest.mark.parametrize("sampling", ["row_slice", "row_slice_inclusive"])
+def test_rare_long_rows_are_found_by_the_pass_and_drawn_as_the_sampling_draws(monkeypatch,
+                                                                                 sampling):
+    monkeypatch.setattr(data, "DRAWS_BEFORE_SCAN", 100)
+    lengths = [3] * 3000
+    for i in (17, 1500, 2999):  # three rows long enough among 3,000
+        lengths[i] = 40
+    rows = numbered_rows(lengths)
+    n = 3 if sampling == "row_slice_inclusive" else 7
+    windows, draws = count_draws(monkeypatch, sampling, rows, n=n, length=24)
+    again, _ = count_draws(monkeypatch, sampling, rows, n=n, length=24)
+    row_of = [{t // 1000 - 1 for t in w if t > 2} for w in windows.tolist()]
+    assert windows.shape == (n, 24) and torch.equal(windows, again)
+    assert all(len(r) == 1 for r in row_of) and set().union(*row_of) <= {17, 1500, 2999}
+    if sampling == "row_slice_inclusive":  # each from another row
+        assert set().union(*row_of) == {17, 1500, 2999}
+        assert draws <= len(rows) + n  # a start per window, a row draw each before the pass
+    for w in windows.tolist():  # a contiguous slice of its row
+        body = [t for t in w if t != 1]
+        assert body == list(range(body[0], body[0] + len(body)))
 
 
 def test_unknown_sampling_is_refused():

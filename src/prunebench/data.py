@@ -265,43 +265,94 @@ def _encode(tokenizer, text: str) -> list[int]:
     return bos + tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def _random_rows(rows: list[str], rng: random.Random):
-    """Row indices in a seeded random order, each once: drawn lazily, so a corpus of millions
-    of rows (BookCorpus) is neither shuffled nor tokenized whole for ten windows."""
-    seen: set[int] = set()
-    while len(seen) < len(rows):
-        i = rng.randrange(len(rows))
-        if i not in seen:
-            seen.add(i)
+# The originals draw rows at random until they have what they need: for ever, where the text
+# has too few long enough rows (BookCorpus's sentences and windows of 2048 tokens). Past this
+# many draws (row_slice: since its last window; as many as the text has rows, if more), far
+# past what the originals' own settings take (ten BookCorpus windows come within thousands), the
+# rows not yet looked at are read once each in a seeded random order instead: windows of the same
+# distribution, and after one pass either the windows or the "too little text" error, instead of
+# a coupon collector's N ln N draws over millions of rows.
+DRAWS_BEFORE_SCAN = 1_000_000
+
+
+def _draw_limit(count: int) -> int:
+    return max(count, DRAWS_BEFORE_SCAN)
+
+
+def _unseen_rows(seen: bytearray, rng: random.Random):
+    """The row indices `seen` does not mark, once each, in an order drawn from `rng`."""
+    import numpy as np
+
+    rest = np.flatnonzero(np.frombuffer(bytes(seen), dtype=np.uint8) == 0)
+    log.info("calibration: random draws found too few windows; reading the %d rows not yet seen "
+             "once each, in a seeded random order", len(rest))
+    np.random.default_rng(rng.getrandbits(64)).shuffle(rest)
+    return (int(i) for i in rest)
+
+
+def _random_rows(count: int, rng: random.Random):
+    """Row indices in a seeded random order, each once: one number per draw, a row drawn again
+    skipped (the originals' draw), then past _draw_limit draws the rest (_unseen_rows). Drawn
+    lazily, so a corpus of millions of rows (BookCorpus) is neither shuffled nor tokenized whole
+    for ten windows; one byte per row remembers which were seen."""
+    seen, left = bytearray(count), count
+    for _ in range(_draw_limit(count)):
+        i = rng.randrange(count)
+        if not seen[i]:
+            seen[i], left = 1, left - 1
             yield i
+            if not left:
+                return
+    yield from _unseen_rows(seen, rng)
 
 
 def _row_slices(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
     # GPTQ's get_c4: draw a row until one is longer than `length` (any row, again and again),
     # then a start before its last full window. One number from the generator per draw, as
     # there, so the same seed, rows and tokenizer give the original's windows.
-    windows, taken, too_short = [], set(), set()
-    while len(windows) < n:
-        i = rng.randrange(len(rows))
-        if i in too_short:
-            continue
-        ids = _encode(tokenizer, rows[i])
-        if len(ids) <= length:
-            too_short.add(i)
-            if len(too_short) == len(rows):  # the original would loop forever
-                raise PrunebenchError(
-                    f"calibration source {source}: none of its {len(rows)} rows is longer than "
-                    f"{length} tokens, so sampling row_slice cuts no window (n = {n}): lower "
-                    "length, or choose a sampling that joins rows (joined_stream) in the "
-                    "calibration settings")
-            continue
+    windows, taken, too_short, short_count = [], set(), bytearray(len(rows)), 0
+
+    def cut(i: int, ids: list[int]) -> None:
         if i in taken:
             log.warning("%s: row %d drawn again for another window (row_slice takes a row any "
                         "number of times, as GPTQ's get_c4 does)", source, i)
         taken.add(i)
         start = rng.randrange(len(ids) - length)
         windows.append(ids[start:start + length])
+
+    fruitless = 0  # draws since the last window
+    while len(windows) < n and fruitless < _draw_limit(len(rows)):
+        i = rng.randrange(len(rows))
+        if too_short[i]:
+            fruitless += 1
+            continue
+        ids = _encode(tokenizer, rows[i])
+        if len(ids) <= length:
+            too_short[i], short_count, fruitless = 1, short_count + 1, fruitless + 1
+            if short_count == len(rows):  # the original would loop forever
+                raise _no_row_longer(source, rows, n, length)
+            continue
+        cut(i, ids)
+        fruitless = 0
+    if len(windows) < n:  # long enough rows are too rare to meet by drawing: find them all
+        seen = bytearray(too_short)
+        for i in taken:
+            seen[i] = 1
+        long_rows = sorted(taken) + [i for i in _unseen_rows(seen, rng)
+                                     if len(_encode(tokenizer, rows[i])) > length]
+        if not long_rows:
+            raise _no_row_longer(source, rows, n, length)
+        while len(windows) < n:  # any long enough row, again and again, as above
+            i = long_rows[rng.randrange(len(long_rows))]
+            cut(i, _encode(tokenizer, rows[i]))
     return windows
+
+
+def _no_row_longer(source, rows, n, length) -> PrunebenchError:
+    return PrunebenchError(
+        f"calibration source {source}: none of its {len(rows)} rows is longer than {length} "
+        f"tokens, so sampling row_slice cuts no window (n = {n}): lower length, or choose a "
+        "sampling that joins rows (joined_stream) in the calibration settings")
 
 
 def _row_slices_inclusive(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
@@ -311,7 +362,7 @@ def _row_slices_inclusive(rows, tokenizer, n, length, rng, source) -> list[list[
     # same seed, rows and tokenizer give the original's windows; too little text stops instead
     # of looping.
     windows = []
-    for i in _random_rows(rows, rng):
+    for i in _random_rows(len(rows), rng):
         ids = _encode(tokenizer, rows[i])
         if len(ids) >= length:
             start = rng.randrange(len(ids) - length + 1)
@@ -329,7 +380,7 @@ def _row_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
     # ShortGPT cuts each book alone; a row's remainder shorter than `length` is dropped (the
     # original scores it as a short chunk of its own, which windows of one length cannot hold).
     windows = []
-    for i in _random_rows(rows, rng):
+    for i in _random_rows(len(rows), rng):
         ids = _encode(tokenizer, rows[i])
         for start in range(0, len(ids) - length + 1, length):
             windows.append(ids[start:start + length])
