@@ -161,7 +161,7 @@ def fake_hub_records(monkeypatch):
     wrote, so verification runs offline; `corrupt` names files whose record differs."""
     from prunebench.checkpoint.integrity import sha256_file
 
-    state = {"dir": None, "corrupt": set(), "calls": 0, "unlisted": set()}
+    state = {"dir": None, "corrupt": set(), "calls": 0, "unlisted": set(), "sha": None}
 
     def fake_model_info(self, repo_id, revision=None, files_metadata=False, token=None, **kw):
         state["calls"] += 1
@@ -174,7 +174,7 @@ def fake_hub_records(monkeypatch):
             digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
             siblings.append(types.SimpleNamespace(rfilename=file.name,
                                                   lfs=types.SimpleNamespace(sha256=digest)))
-        return types.SimpleNamespace(siblings=siblings)
+        return types.SimpleNamespace(siblings=siblings, sha=state["sha"])
 
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", fake_model_info)
     return state
@@ -193,6 +193,32 @@ def test_download_is_verified_against_the_hubs_sha256(monkeypatch, tmp_path, fak
     # The corrupt file is gone, so the rerun the message asks for downloads it again.
     assert not (tmp_path / "model-2.safetensors").exists()
     assert (tmp_path / "model-1.safetensors").exists()
+
+
+@pytest.mark.parametrize("revision", [None, "main"])
+def test_an_unpinned_download_records_the_commit_it_got(monkeypatch, tmp_path, fake_hub_records,
+                                                         revision):
+    """A source without @<commit> names no commit; the manifest, and the record a pruned
+    checkpoint keeps of its base, name the one the hub served."""
+    from prunebench.checkpoint.integrity import MANIFEST, base_record
+    from prunebench.modeling import write_manifest
+
+    fake_hub_records.update(dir=tmp_path, sha="4782ad278652c7c71b72204d462d6d01eaaf7549")
+    watching_download(monkeypatch, tmp_path, {"model.safetensors": b"abc"})
+    download("org/model", revision, tmp_path)
+    write_manifest(tmp_path, {"source": "hf:org/model"})
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["hub_commit"] == fake_hub_records["sha"]
+    assert base_record(tmp_path)["hub_commit"] == fake_hub_records["sha"]
+
+
+def test_a_manifest_without_a_hub_download_names_no_commit(tmp_path):
+    from prunebench.checkpoint.integrity import MANIFEST
+    from prunebench.modeling import write_manifest
+
+    (tmp_path / "model.safetensors").write_bytes(b"abc")
+    write_manifest(tmp_path, {"source": "random:llama-7b"})
+    assert "hub_commit" not in json.loads((tmp_path / MANIFEST).read_text())
 
 
 def interrupted_download(monkeypatch, folder, repo_id, revision):

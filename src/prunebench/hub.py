@@ -157,7 +157,8 @@ def apply_hf_env(env: dict[str, str]) -> None:
 
 
 # Which repository and revision a download folder is being filled from: a rerun resumes only a
-# download of the same source. Hidden, so no manifest of the finished checkpoint records it.
+# download of the same source; once verified, also the commit the hub served (record_commit),
+# which the manifest records as `hub_commit`. Hidden, so no manifest lists it as a file.
 DOWNLOAD_SOURCE = ".prunebench-download.json"
 
 
@@ -243,9 +244,10 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         # By what is on disk, not by whether safetensors files are there: an interrupted
         # conversion leaves some beside the pickles still to convert.
         if from_pickles(path) or not list(path.glob("*.safetensors")):
-            _download_and_convert_pickles(repo_id, revision, path, token)
+            commit = _download_and_convert_pickles(repo_id, revision, path, token)
         else:
-            verify_download(repo_id, revision, path, token)
+            commit = verify_download(repo_id, revision, path, token)
+        record_commit(path, commit)
     except PrunebenchError:
         raise
     except GatedRepoError:
@@ -288,11 +290,11 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
 
 
 def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path,
-                                  token: str | bool) -> None:
+                                  token: str | bool) -> str | None:
     """A repository with pickle weights only: fetch them, check them against the hub's sha256,
     and convert them once into safetensors without unpickling (prunebench.checkpoint.pickle_convert).
     An interrupted conversion resumes: the pickles it converted (and deleted) are not fetched
-    again."""
+    again. Returns the commit the hub served (verify_download)."""
     from huggingface_hub import snapshot_download
 
     from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint, converted_pickles,
@@ -309,13 +311,15 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path
             "weights: choose a revision or mirror that ships *.safetensors")
     log.warning("%s ships pickle weights only: converting them once to safetensors with torch's "
                 "weights-only loader (no code in them runs)", repo_id)
-    verify_download(repo_id, revision, path, token, suffix=".bin")
+    commit = verify_download(repo_id, revision, path, token, suffix=".bin")
     convert_pickle_checkpoint(path)
+    return commit
 
 
 def verify_download(repo_id: str, revision: str | None, path: Path, token: str | bool,
-                    suffix: str = ".safetensors") -> None:
-    """Compare every downloaded weight file (`*<suffix>`) with the sha256 the hub records.
+                    suffix: str = ".safetensors") -> str | None:
+    """Compare every downloaded weight file (`*<suffix>`) with the sha256 the hub records;
+    return the commit those records are of (None where the hub names none).
 
     A file that differs (a truncated or corrupted transfer) is deleted, so the rerun that the
     message asks for downloads it again.
@@ -346,3 +350,24 @@ def verify_download(repo_id: str, revision: str | None, path: Path, token: str |
                                 "(corrupted transfer); it was deleted, rerun to download it "
                                 "again")
     log.info("%s: %d %s files match the hub's sha256", repo_id, len(expected), suffix)
+    commit = getattr(info, "sha", None)
+    return commit if isinstance(commit, str) else None
+
+
+def record_commit(path: Path, commit: str | None) -> None:
+    """Add the commit the hub served to the folder's download record, where the manifest takes
+    it from (downloaded_commit): a source without `@<commit>` (none, or a branch) names none."""
+    from prunebench.atomic import read_json_or_none, write_json
+
+    record = read_json_or_none(path / DOWNLOAD_SOURCE)
+    if commit and isinstance(record, dict):
+        write_json(path / DOWNLOAD_SOURCE, {**record, "commit": commit})
+
+
+def downloaded_commit(path: Path) -> str | None:
+    """The commit of the hub download in `path` (record_commit), or None."""
+    from prunebench.atomic import read_json_or_none
+
+    record = read_json_or_none(Path(path) / DOWNLOAD_SOURCE)
+    commit = record.get("commit") if isinstance(record, dict) else None
+    return commit if isinstance(commit, str) else None

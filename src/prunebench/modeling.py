@@ -248,8 +248,14 @@ def weight_files(path: Path) -> list[Path]:
 def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> dict[str, list]:
     """Record the sha256 of every weight, config and tokenizer file in `path` (verified by
     load_model; the config and tokenizer files also by load_tokenizer). Returns what was hashed,
-    for `integrity.remember_verified` once the folder is renamed into place."""
-    return integrity.write_manifest(path, weight_files(path), extra)
+    for `integrity.remember_verified` once the folder is renamed into place. A hub download
+    records the commit the hub served (`hub_commit`), which a source without `@<commit>` does
+    not name."""
+    from prunebench.hub import downloaded_commit
+
+    commit = downloaded_commit(path)
+    return integrity.write_manifest(path, weight_files(path),
+                                    {**({"hub_commit": commit} if commit else {}), **(extra or {})})
 
 
 def dtype_name(model: nn.Module) -> str:

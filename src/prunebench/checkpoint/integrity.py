@@ -127,16 +127,16 @@ def remember_verified(path: Path, hashed: dict[str, list]) -> None:
 def base_record(path: str | Path) -> dict[str, Any]:
     """Which checkpoint a pruned one was made from, for its report and manifest: its folder,
     the sha256 of its manifest (which holds every weight file's sha256, so it names the
-    weights wherever they lie), and where it came from as its manifest says (`source`, and
-    `imported_from` for a `local:` folder; the results' cells name such a source by its kind
-    alone, so that moving the folder reruns nothing)."""
+    weights wherever they lie), and where it came from as its manifest says (`source`, the
+    `hub_commit` a hub download got, and `imported_from` for a `local:` folder; the results'
+    cells name such a source by its kind alone, so that moving the folder reruns nothing)."""
     path = Path(path)
     manifest = read_json_or_none(path / MANIFEST)
     if manifest is None:  # no manifest: a checkpoint loaded outside the workflow
         return {"checkpoint": str(path), "manifest_sha256": None}
     record = {"checkpoint": str(path), "manifest_sha256": sha256_file(path / MANIFEST)}
     if isinstance(manifest, dict):
-        record.update({key: manifest[key] for key in ("source", "imported_from")
+        record.update({key: manifest[key] for key in ("source", "hub_commit", "imported_from")
                        if isinstance(manifest.get(key), str)})
     return record
 
