@@ -282,3 +282,13 @@ def test_a_workflow_model_not_made_yet_names_the_command_that_makes_it(tmp_path,
     with pytest.raises(PrunebenchError) as err:
         resolve_model(str(tmp_path / "mine"))
     assert "no model at" in str(err.value) and "snakemake" not in str(err.value)
+
+
+def test_plan_refuses_a_fixed_ratio_that_misses_the_variants_size(tmp_path):
+    """llm_pruner-0.5 with ratio 0.1 would keep 92% of LLaMA-7B under a name that says 50%."""
+    config = {"models": {"llama-7b": {"source": "random:llama-7b", "variants": [
+        "dense", {"name": "llm_pruner-0.5", "params": {"ratio": 0.1}}]}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    row = {r["variant"]: r for r in plan_rows(tmp_path / "c.yaml", tmp_path)}["llm_pruner-0.5"]
+    assert "ratio 0.1 keeps 6,223,081,472 parameters, 85% above the variant's target" in row["error"]
+    assert "leave ratio out" in row["error"]

@@ -136,7 +136,7 @@ def test_unknown_method_parameters_are_refused_where_they_are_written():
     """A misspelt parameter stops the workflow at start, not the prune job hours later."""
     config = default_config(tiny={"source": "tiny", "variants": [
         "dense", {"name": "flap-0.8+lora", "params": {"metrc": "IFV"}},
-        {"name": "dense+lora", "params": {"anything": 1}},  # not a method: nothing to check
+        {"name": "dense+lora", "params": {"anything": 1}},  # not pruned: params do nothing
         {"name": "magic-0.5", "params": {"x": 1}}]})  # unknown method: reported once, as such
     config["methods"] = {"depth_ppl": {"params": {"protect_frist": 4, "batch_size": 2}}}
     lines = problems(config).splitlines()
@@ -147,9 +147,9 @@ def test_unknown_method_parameters_are_refused_where_they_are_written():
                                "['protect_frist'] (did you mean 'protect_first'?)")
                for line in lines)
     assert sum("magic" in line for line in lines) == 1 and lines[0].startswith("the config has 4")
-    # and the problem of another kind beside them, which the variant checks find
-    assert "  model tiny: dense+lora sets params/calibration, but its base dense is listed " \
-        "too: set them on dense" in lines
+    # and the problem of another kind beside them
+    assert "  models.tiny.variants: dense+lora: the dense model is not pruned, so its params " \
+        "would do nothing: remove it, or name a pruning method" in lines
     config["models"]["tiny"]["variants"] = ["dense", {"name": "flap-0.8", "params": {
         "metric": "IFV"}}]
     config["methods"] = {"depth_ppl": {"params": {"protect_first": 4}}}
@@ -697,3 +697,153 @@ def test_an_unknown_device_names_the_choices():
     config["device"] = "gpu"
     assert "device: 'gpu' is not allowed: expected auto, cpu, cuda or cuda:<index>" \
         in problems(config)
+
+
+# ------------------------------------------------------------ mistakes a researcher makes in a config
+
+@pytest.mark.parametrize("section, value", [
+    ({"benchmark": {"warmup": 1.0}}, "benchmark.warmup: 1.0 must be a whole number: write 1"),
+    ({"benchmark": {"batch_sizes": [1.0, 4]}}, "benchmark.batch_sizes.0: 1.0 must be a whole"),
+    ({"evaluation": {"perplexity": {"window": 128.0}}}, "window: 128.0 must be a whole number"),
+    ({"methods": {"depth_ppl": {"calibration": {"n": 10.0}}}}, "n: 10.0 must be a whole number"),
+])
+def test_a_whole_number_written_as_a_float_is_refused(section, value):
+    """JSON Schema takes 2.0 as an integer; the jobs then stop on it (range(1.0)), after their
+    finished results were removed for the changed params, or a float lands in a file name."""
+    config = default_config()
+    for key, settings in section.items():
+        config[key] = {**config.get(key, {}), **settings}
+    assert value in problems(config)
+
+
+def test_a_number_yaml_reads_as_text_says_how_to_write_it(tmp_path):
+    (tmp_path / "o.yaml").write_text("lora: {lr: 1e-4}\n")
+    message = problems(load_config_files([DEFAULT, tmp_path / "o.yaml"]))
+    assert "lora.lr: '1e-4' is text, not a number" in message and "1.0e-4" in message
+
+
+def test_a_key_written_twice_names_the_file_line_and_key(tmp_path):
+    (tmp_path / "o.yaml").write_text("benchmark:\n  batch_sizes: [1, 2]\nbenchmark:\n  repeats: 5\n")
+    with pytest.raises(PrunebenchError, match=r"o.yaml, line 3, column 1: key 'benchmark' is "
+                                              r"written twice in one mapping \(first on line 1\)"):
+        load_config_files([DEFAULT, tmp_path / "o.yaml"])
+    # the workflow reads its files with Snakemake's reader, and passes them to check again
+    assert "key 'benchmark' is written twice" in str(
+        pytest.raises(PrunebenchError, check_config, default_config(), resources=NOWHERE,
+                      files=[tmp_path / "o.yaml"]).value)
+
+
+def test_yaml_merge_keys_may_override_what_they_merge():
+    from prunebench.plan.checks import read_yaml
+
+    assert read_yaml("a: &x {b: 1, c: 2}\nd:\n  <<: *x\n  b: 3\n")["d"] == {"b": 3, "c": 2}
+
+
+def test_a_cuda_only_compile_mode_with_device_cpu_is_refused():
+    config = {**default_config(), "device": "cpu"}
+    config["benchmark"] = {**config["benchmark"], "compile_mode": "cuda-graph"}
+    assert "benchmark.compile_mode: 'cuda-graph' runs only on CUDA, and device is 'cpu'" in (
+        problems(config))
+    config["benchmark"]["backends"] = ["hf"]  # no compiled job: a note that it changes nothing
+    check_config(config, resources=NOWHERE)
+    from prunebench.plan.checks import config_notes
+
+    assert any("compile_mode 'cuda-graph' is for the compiled backend" in note
+               for note in config_notes(config, NOWHERE))
+
+
+@pytest.mark.parametrize("settings, said", [
+    ({"seq_len": 2048}, "embedded.model.seq_len: training windows of 2048 tokens exceed the tiny "
+                        "model's context (max_position_embeddings 1024)"),
+    ({"num_attention_heads": 3, "num_key_value_heads": 3},
+     "hidden_size 128 is no multiple of num_attention_heads 3"),
+    ({"num_key_value_heads": 3}, "num_attention_heads 4 is no multiple of num_key_value_heads 3"),
+    ({"steps": 0}, "embedded.model.steps: 0 is less than the minimum of 1"),
+])
+def test_tiny_model_settings_its_job_would_refuse_are_refused_at_start(settings, said):
+    """Found before Snakemake removes the trained tiny model to make it again."""
+    config = default_config()
+    config["embedded"] = {"model": settings}
+    assert said in problems(config)
+
+
+def test_the_tiny_models_own_settings_pass():
+    config = default_config()
+    config["embedded"] = {"model": {"seq_len": 1024, "num_attention_heads": 8,
+                                    "num_key_value_heads": 2}}
+    check_config(config, resources=NOWHERE)
+
+
+def test_a_local_folder_of_another_family_is_named_and_the_other_problems_still_said(tmp_path):
+    folder = tmp_path / "gpt2"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2}))
+    config = default_config(mine={"source": f"local:{folder}", "variants": ["dense", "flap-0.5"]})
+    config["benchmark"] = {**config["benchmark"], "warmup": "x"}
+    message = problems(config)
+    assert "benchmark.warmup: 'x'" in message
+    assert f"models.mine.source local:{folder}" in message and "model_type 'gpt2'" in message
+
+
+def test_dense_with_params_or_calibration_is_refused():
+    config = default_config(tiny={"source": "tiny", "variants": [
+        {"name": "dense", "params": {"protect_first": 2}, "calibration": {"n": 5}}]})
+    assert ("models.tiny.variants: dense: the dense model is not pruned, so its params and "
+            "calibration would do nothing") in problems(config)
+
+
+@pytest.mark.parametrize("variant", ["depth_ppl-1", "flap-1.0"])
+def test_a_size_that_keeps_every_parameter_is_refused(variant):
+    config = default_config(tiny={"source": "tiny", "variants": ["dense", variant]})
+    assert "keeps every parameter, which is the dense model" in problems(config)
+
+
+def test_dense_plus_lora_alone_is_no_dense_model():
+    from prunebench.plan.checks import config_notes
+
+    config = default_config(tiny={"source": "tiny", "variants": ["dense+lora", "depth_ppl-0.8"]})
+    check_config(config, resources=NOWHERE)
+    assert any("has no dense" in note for note in config_notes(config, NOWHERE))
+
+
+@pytest.mark.parametrize("limit, refused", [(1.5, True), (1.0, True), (0.5, False), (50, False),
+                                            (None, False)])
+def test_zero_shot_limit_is_whole_documents_or_a_fraction_below_one(limit, refused):
+    config = default_config()
+    config["evaluation"]["zeroshot"] = {**config["evaluation"]["zeroshot"], "limit": limit}
+    if refused:
+        assert f"evaluation.zeroshot.limit: {limit!r} is not allowed" in problems(config)
+    else:
+        check_config(config, resources=NOWHERE)
+
+
+def test_a_stacked_config_switches_zero_shot_off_with_null(tmp_path):
+    (tmp_path / "o.yaml").write_text("evaluation:\n  zeroshot: null\n")
+    config = load_config_files([DEFAULT, tmp_path / "o.yaml"])
+    assert "zeroshot" not in config["evaluation"]
+    check_config(config, resources=NOWHERE)
+
+
+def test_a_device_map_outside_its_choices_names_them():
+    config = default_config(tiny={"source": "tiny", "variants": ["dense"], "device_map": "Auto"})
+    assert ("models.tiny.device_map: 'Auto' is not allowed: expected one of auto, balanced, "
+            "balanced_low_0, sequential; or a mapping") in problems(config)
+
+
+@pytest.mark.parametrize("source, noted", [("hf:org/model", True), ("hf:org/model@main", True),
+                                           ("hf:org/model@4782ad278652c7c71b72204d462d6d01eaaf7549",
+                                            False)])
+def test_an_unpinned_hub_source_gets_a_note(source, noted):
+    from prunebench.plan.checks import unpinned_source_notes
+
+    config = default_config(m={"source": source, "variants": ["dense"]})
+    notes = unpinned_source_notes(config)
+    assert bool(notes) == noted
+    assert not noted or "names no commit" in notes[0] and "hf:org/model@<commit>" in notes[0]
+
+
+def test_params_on_a_lora_variant_whose_base_is_listed_belong_on_the_base():
+    config = default_config(tiny={"source": "tiny", "variants": [
+        "dense", "flap-0.8", {"name": "flap-0.8+lora", "params": {"metric": "IFV"}}]})
+    assert ("model tiny: flap-0.8+lora sets params/calibration, but its base flap-0.8 is listed "
+            "too: set them on flap-0.8") in problems(config)

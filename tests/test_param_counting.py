@@ -56,10 +56,17 @@ def test_closed_form_matches_meta_for_heterogeneous_shapes():
 
 
 @pytest.mark.parametrize("text, expected", [("4.9B", 4_900_000_000), ("350M", 350_000_000),
-                                            ("0.5", 500), ("1", 1000), ("800", 800), ("2K", 2000)])
+                                            ("0.5", 500), ("0.999", 999), ("800", 800),
+                                            ("2K", 2000)])
 def test_parse_size(text, expected):
     dense = 1000 if expected <= 1000 else 10_000_000_000
     assert parse_size(text, dense) == expected
+
+
+@pytest.mark.parametrize("text", ["1", "1.0", "1.00"])
+def test_a_size_that_keeps_every_parameter_is_no_pruned_variant(text):
+    with pytest.raises(PrunebenchError, match="keeps every parameter, which is the dense model"):
+        parse_size(text, 1000)
 
 
 @pytest.mark.parametrize("text", ["4.9 billion", "-3", "B", "", "1.2.3"])

@@ -40,6 +40,23 @@ def test_cuda_jobs_run_again_here_without_a_gpu_are_refused_with_what_they_would
     assert gpu_problems(jobs[1:], gpu=False, jobs_run_here=True) == []
 
 
+@pytest.mark.parametrize("mode", ["cuda-graph", "autotune-graph", "reduce-overhead"])
+def test_compiled_benchmarks_run_again_here_in_a_cuda_only_mode_are_refused(tmp_path, mode):
+    made = tmp_path / "made.json"
+    made.write_text("{}")
+    jobs = [job("benchmark", [made], device="auto", settings={"compile_mode": mode}),
+            job("benchmark", [tmp_path / "new"], device="auto", settings={"compile_mode": mode}),
+            job("benchmark", [made], device="auto", settings={"sampling": False})]  # hf backend
+    [line] = gpu_problems(jobs, gpu=False, jobs_run_here=True)
+    assert line.startswith(f"benchmark.compile_mode {mode!r} runs only on CUDA, and this machine "
+                           "shows no GPU: 1 compiled-backend benchmark(s) run again here")
+    assert gpu_problems(jobs, gpu=True, jobs_run_here=True) == []
+    assert gpu_problems(jobs, gpu=False, jobs_run_here=False) == []  # a cluster runs them
+    for harmless in ("auto", "eager"):  # op by op on the CPU
+        jobs = [job("benchmark", [made], device="auto", settings={"compile_mode": harmless})]
+        assert gpu_problems(jobs, gpu=False, jobs_run_here=True) == []
+
+
 @pytest.mark.parametrize("device, gpu, here", [
     ("cuda", True, True),    # a GPU shows
     ("cuda", False, False),  # a cluster runs them elsewhere

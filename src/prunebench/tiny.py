@@ -18,7 +18,7 @@ from tokenizers import (Regex, Tokenizer, decoders, models, normalizers, pre_tok
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.architectures import TINY_SHAPE, TINY_VOCAB_SIZE
+from prunebench.checkpoint.architectures import TINY_SEQ_LEN, TINY_SHAPE, TINY_VOCAB_SIZE
 from prunebench.evaluate import perplexity
 from prunebench.modeling import build_model, count_params, save_model
 from prunebench.provenance import provenance
@@ -31,7 +31,7 @@ UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 DEFAULT_VOCAB_SIZE = TINY_VOCAB_SIZE
 DEFAULT_STEPS = 250
 DEFAULT_BATCH_SIZE = 8
-DEFAULT_SEQ_LEN = 256
+DEFAULT_SEQ_LEN = TINY_SEQ_LEN
 DEFAULT_LR = 3e-3
 
 # --------------------------------------------------------------------------- tokenizer

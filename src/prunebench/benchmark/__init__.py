@@ -12,6 +12,10 @@ and token config); the workflow's benchmark rule and `prunebench bench` call it.
 
 import importlib
 
+# The compiled backend's modes that run only on CUDA (compiled.MODES says what each does): here,
+# where code that must not import torch (the workflow's start checks) reads them too.
+CUDA_ONLY_MODES = ("cuda-graph", "compile-graph", "autotune-graph", "reduce-overhead")
+
 # Loaded on first use (PEP 562), so that a light submodule such as `interference` can be
 # imported without torch and transformers (seconds of start-up in every process that needs it).
 _SOURCES = {

@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError
+from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.fused_block import Block, detach_or_none, rms_norm
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
@@ -169,7 +170,7 @@ class StaticDecoder(nn.Module):
         device, dtype = emb.device, emb.dtype
         mode = resolve_mode(mode, device)
         check_flex_mode(attention, mode, device)
-        if (mode in GRAPH_MODES or mode == "reduce-overhead") and device.type != "cuda":
+        if mode in CUDA_ONLY_MODES and device.type != "cuda":
             raise PrunebenchError(f"compiled-backend mode {mode!r} needs a CUDA device (the model "
                                   f"is on {device}); use mode 'eager' on CPU")
         self.mode = mode

@@ -28,6 +28,8 @@ TINY_SHAPE: dict = dict(hidden_size=128, intermediate_size=384, num_hidden_layer
 # The tiny model's tokenizer vocabulary by default: its largest (a trained vocabulary may stay
 # smaller), so the largest the tiny model can be before it is trained (plan.checks).
 TINY_VOCAB_SIZE = 512
+# The training windows' length by default (prunebench.tiny), at most max_position_embeddings.
+TINY_SEQ_LEN = 256
 
 # Shapes of the published checkpoints (config.json of each hub repository).
 ARCHITECTURES: dict[str, dict] = {

@@ -70,6 +70,23 @@ def pruned_param_count(config: LlamaConfig, ratio: float, block_start: int | Non
     return count_params(surgery.config_with_shapes(config, shapes))
 
 
+# How far the size a fixed `ratio` gives may stray from the variant's target: the study's ratio
+# 0.35 gives 4.908B for "4.9B" (LLaMA-7B) and 9.241B for "9.2B" (Vicuna-13B), 0.2% and 0.4% off.
+RATIO_TOLERANCE = 0.02
+
+
+def check_ratio_meets_target(ratio: float, params_after: int, target_params: int) -> None:
+    """Refuse a fixed ratio whose size is not the variant's: tables and figures would show the
+    variant under a size it does not have."""
+    if target_params and abs(params_after - target_params) > RATIO_TOLERANCE * target_params:
+        off = (params_after - target_params) / target_params
+        raise PrunebenchError(
+            f"llm_pruner: ratio {ratio} keeps {params_after:,} parameters, {abs(off):.0%} "
+            f"{'above' if off > 0 else 'below'} the variant's target of {target_params:,}, so its "
+            "name would misstate its size: leave ratio out (it is then solved to the target), or "
+            f"name the variant for the size the ratio gives ({params_after / 1e9:.3g}B)")
+
+
 def _check_ratio(ratio) -> None:
     if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
         raise PrunebenchError(f"llm_pruner: ratio {ratio!r} must be a number in [0, 1] "
@@ -239,6 +256,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
         shapes = surgery.uniform_shapes(config, blocks, ratio, rule, channels_removed)
         plan = {"ratio": ratio, "shapes": shapes, "mlp_adjusted": False,
                 "params": count_params(surgery.config_with_shapes(config, shapes))}
+        check_ratio_meets_target(ratio, plan["params"], int(target_params))
     else:
         plan = surgery.solve_uniform(config, blocks, int(target_params), rule, channels_removed)
     params_before = count_params(config)
@@ -296,6 +314,7 @@ def plan(config: LlamaConfig, target_params: int, **params) -> dict:
         ratio = float(p["ratio"])
         shapes = pruned_layer_shapes(config, ratio, p["block_start"], p["block_end"])
         params_after = count_params(surgery.config_with_shapes(config, shapes))
+        check_ratio_meets_target(ratio, params_after, int(target_params))
     else:
         solved = surgery.solve_uniform(config, blocks, int(target_params), groups_rule(config),
                                        channels_removed)

@@ -45,9 +45,36 @@ RESULT_AS_CONFIG_HINT = ("a result file was read as a config file (its `provenan
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A key written twice in one YAML mapping."""
+
+
+class _NoDuplicateKeys(_YAML_LOADER):
+    """A key written twice in one mapping is an error: YAML keeps the last without a word, so a
+    second `benchmark:` section would drop every setting of the first."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges are overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    earlier = first.setdefault(key, key_node.start_mark)
+                except TypeError:  # an unhashable key: the constructor's own error says so
+                    continue
+                if earlier is not key_node.start_mark:
+                    raise DuplicateKeyError(
+                        None, None, f"key {key!r} is written twice in one mapping (first on line "
+                        f"{earlier.line + 1}), and YAML would keep only the last: merge them into "
+                        "one", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(text: str) -> Any:
-    """yaml.safe_load, with libyaml where it is installed."""
-    return yaml.load(text, Loader=_YAML_LOADER)
+    """yaml.safe_load, with libyaml where it is installed, refusing a key written twice."""
+    return yaml.load(text, Loader=_NoDuplicateKeys)
 
 
 @functools.cache
@@ -98,6 +125,21 @@ def schema_enum(path: str, schema_file: str | Path = SCHEMA) -> tuple:
     return tuple(allowed)
 
 
+# Sections a config may leave out to skip a stage. A config stacked on another cannot remove a
+# key (Snakemake's merge only adds and replaces), so one set to null there is removed here,
+# before the checks and the workflow read the config.
+SWITCHED_OFF = (("evaluation", "zeroshot"),)
+
+
+def drop_switched_off(config: dict[str, Any]) -> dict[str, Any]:
+    """Remove the SWITCHED_OFF sections set to null, in place; return the config."""
+    for *parents, key in SWITCHED_OFF:
+        section = _section(config, *parents)
+        if key in section and section[key] is None:
+            del section[key]
+    return config
+
+
 def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
     """The files merged left to right with Snakemake's own merge (nested mappings merged, the
     rest replaced); a YAML syntax error names the file, line and column."""
@@ -116,20 +158,21 @@ def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
             mark = getattr(err, "problem_mark", None)
             where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(err, "problem", None) or str(err)
-            raise PrunebenchError(f"{path}{where}: not valid YAML ({problem})") from None
+            if not isinstance(err, DuplicateKeyError):
+                problem = f"not valid YAML ({problem})"
+            raise PrunebenchError(f"{path}{where}: {problem}") from None
         if not isinstance(loaded, dict):
             raise PrunebenchError(f"{path}: a config file is a mapping of sections "
                                   "(models:, benchmark:, ...), not a list or a single value")
         update_config(merged, loaded)
-    return merged
+    return drop_switched_off(merged)
 
 
 def schema_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
     """Every way `config` breaks the schema, one line each: where, what, what is allowed."""
-    import jsonschema
 
     schema = load_schema(schema_file)
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _strict_validator()(schema)
     problems = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
         if error.validator == "uniqueItems" and _is_variants(error.absolute_path):
@@ -138,6 +181,19 @@ def schema_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) ->
             where = ".".join(str(p) for p in specific.absolute_path) or "top level"
             problems.append(f"{where}: {_explain(specific)}")
     return problems
+
+
+@functools.cache
+def _strict_validator():
+    """jsonschema's validator, but an `integer` is a whole number written as one: JSON Schema
+    takes 2.0 as an integer, and the jobs then stop on it (`range(1.0)`), after Snakemake has
+    removed their finished results for the changed params (or a float lands in a file name)."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    whole = base.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(base, type_checker=whole)
 
 
 def _specific(error) -> list:
@@ -166,7 +222,50 @@ def _explain(error) -> str:
         described = error.schema.get("description")
         if described:
             return f"{value!r} is not allowed: expected {described}"
+    if error.validator == "type":
+        return _type_problem(value, error.validator_value) or error.message
+    if error.validator in ("oneOf", "anyOf"):  # jsonschema's "not valid under any of the given
+        allowed = _allowed(error.schema)      # schemas" names none of them
+        if allowed:
+            return f"{value!r} is not allowed: expected {allowed}"
     return error.message
+
+
+def _type_problem(value: Any, expected: str | list[str]) -> str | None:
+    """A whole number written as a float, or a number YAML read as text: what to write."""
+    expected = [expected] if isinstance(expected, str) else expected
+    if "integer" in expected and isinstance(value, float) and value.is_integer():
+        return f"{value!r} must be a whole number: write {int(value)}"
+    if ("number" in expected or "integer" in expected) and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return (f"{value!r} is text, not a number, to YAML, which reads e-notation only with a "
+                f"dot and a signed exponent: write {number!r}" + (
+                    f" or {number:.1e}".replace("e-0", "e-").replace("e+0", "e+")
+                    if "e" in value.lower() else ""))
+    return None
+
+
+_TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "text", "integer":
+               "a whole number", "number": "a number", "boolean": "true or false", "null": "null"}
+
+
+def _allowed(schema: dict) -> str | None:
+    """What a oneOf / anyOf accepts, in words: its alternatives' values and types, then its
+    description."""
+    words = []
+    for option in schema.get("oneOf") or schema.get("anyOf") or []:
+        if "enum" in option:
+            words.append("one of " + ", ".join(map(str, option["enum"])))
+        elif "type" in option:
+            types = [option["type"]] if isinstance(option["type"], str) else option["type"]
+            words.append(" or ".join(_TYPE_WORDS.get(t, t) for t in types))
+    described = schema.get("description")
+    if words and described:
+        return f"{'; or '.join(words)} ({described})"
+    return "; or ".join(words) or described
 
 
 _METHOD_SECTIONS = (["methods"], ["display_names", "methods"])
@@ -285,7 +384,12 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
         entries, found = read_variants(model, items)
         problems += found
         known = _known_config(model, spec, resources)
-        dense = None if known is None else count_params(known)
+        try:
+            dense = None if known is None else count_params(known)
+        except PrunebenchError as err:  # a family prunebench lacks, which source_problems
+            if not str(spec.get("source")).startswith("local:"):  # says of a local: folder
+                problems.append(f"model {model}: {err}")
+            continue
         untrained = dense is None and spec.get("source") == "tiny"
         if untrained:
             dense = tiny_params_at_most(config)
@@ -310,6 +414,36 @@ def untrained_tiny_shape(config: dict[str, Any]) -> dict[str, Any]:
     settings = _section(config, "embedded", "model")
     return {**TINY_SHAPE, **{k: v for k, v in settings.items() if k in TINY_SHAPE},
             "vocab_size": settings.get("vocab_size", TINY_VOCAB_SIZE)}
+
+
+def tiny_model_problems(config: dict[str, Any]) -> list[str]:
+    """`embedded.model` settings the tiny model's job would refuse (a shape transformers cannot
+    build, training windows longer than its context): found here, before Snakemake removes a
+    trained tiny model to make it again, and every result made from it goes stale."""
+    from prunebench.checkpoint.architectures import TINY_SEQ_LEN
+
+    if not any(spec.get("source") == "tiny" for _, spec in _models(config)):
+        return []
+    shape = untrained_tiny_shape(config)
+    seq_len = _section(config, "embedded", "model").get("seq_len", TINY_SEQ_LEN)
+    hidden, heads, kv_heads, context = (shape.get(k) for k in (
+        "hidden_size", "num_attention_heads", "num_key_value_heads", "max_position_embeddings"))
+    if not all(isinstance(v, int) and v > 0 for v in (seq_len, hidden, heads, kv_heads, context)):
+        return []  # the schema's to report
+    problems = []
+    if hidden % heads:
+        problems.append(f"embedded.model: hidden_size {hidden} is no multiple of "
+                        f"num_attention_heads {heads}, which transformers refuses: choose heads "
+                        "that divide it")
+    if heads % kv_heads:
+        problems.append(f"embedded.model: num_attention_heads {heads} is no multiple of "
+                        f"num_key_value_heads {kv_heads} (each key/value head serves a whole group "
+                        "of query heads): choose key/value heads that divide it")
+    if seq_len > context:
+        problems.append(f"embedded.model.seq_len: training windows of {seq_len} tokens exceed "
+                        f"the tiny model's context (max_position_embeddings {context}): set "
+                        f"seq_len to at most {context}, or raise max_position_embeddings")
+    return problems
 
 
 def tiny_params_at_most(config: dict[str, Any]) -> int:
@@ -404,11 +538,20 @@ def param_name_problems(config: dict[str, Any]) -> list[str]:
     for model, spec in _models(config):
         variants = spec.get("variants")
         for item in variants if isinstance(variants, list) else ():
-            if not isinstance(item, dict) or not isinstance(item.get("params"), dict):
+            if not isinstance(item, dict):
                 continue
             try:
                 method = parse_variant(split_variant(item.get("name"))[0])[0]
             except (PrunebenchError, AttributeError, TypeError):
+                continue
+            ignored = [key for key in ("params", "calibration") if key in item]
+            if method == "dense" and ignored:  # nothing is pruned: they would be ignored
+                problems.append(f"models.{model}.variants: {item['name']}: the dense model is "
+                                f"not pruned, so its {' and '.join(ignored)} would do nothing: "
+                                f"remove {'them' if len(ignored) > 1 else 'it'}, or name a "
+                                "pruning method")
+                continue
+            if not isinstance(item.get("params"), dict):
                 continue
             problems += _unknown_params(f"models.{model}.variants: {item['name']}", method,
                                         item["params"])
@@ -557,11 +700,54 @@ def placement_problems(config: dict[str, Any]) -> list[str]:
             if "max_memory" in spec and "device_map" not in spec]
 
 
+def compile_mode_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
+    """A compiled-backend mode that runs only on CUDA with `device: cpu`: every compiled
+    benchmark job would refuse it at its start."""
+    from prunebench.benchmark import CUDA_ONLY_MODES
+
+    bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
+    device = str(config.get("device", "auto"))
+    backends, mode = bench.get("backends"), bench.get("compile_mode")
+    if not isinstance(backends, list) or "compiled" not in backends:
+        return []
+    if device == "cpu" and mode in CUDA_ONLY_MODES:
+        return [f"benchmark.compile_mode: {mode!r} runs only on CUDA, and device is 'cpu': set "
+                "compile_mode to auto or eager (op by op on the CPU), or device to auto or cuda"]
+    return []
+
+
+def unpinned_source_notes(config: dict[str, Any]) -> list[str]:
+    """Hub models named without a commit (no `@`, or a branch such as `@main`): two downloads
+    may get other weights, and the published comparison then compares other models."""
+    notes = []
+    for model, spec in _models(config):
+        source = spec.get("source")
+        if not isinstance(source, str) or not source.startswith("hf:"):
+            continue
+        repo, _, revision = source.removeprefix("hf:").partition("@")
+        if revision in ("", "main", "master"):
+            notes.append(f"models.{model}.source {source} names no commit: a download later may "
+                         f"get other weights; pin one as hf:{repo}@<commit> (the downloaded "
+                         "model's manifest records the commit it got)")
+    return notes
+
+
+def compile_mode_notes(config: dict[str, Any]) -> list[str]:
+    """A compile_mode set for a run without the compiled backend: it changes nothing."""
+    bench = _section(config, "benchmark")
+    backends = bench.get("backends")
+    if "compile_mode" in bench and isinstance(backends, list) and "compiled" not in backends:
+        return [f"benchmark.compile_mode {bench['compile_mode']!r} is for the compiled backend, "
+                f"and benchmark.backends is {backends}: it changes nothing in this run"]
+    return []
+
+
 def config_notes(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
     """Notes (not problems) on a config that passed `check_config`, said by `prunebench
     check-config` and at the start of a whole workflow run."""
     return (embedded_settings_notes(config) + no_dense_notes(config)
-            + missing_folder_notes(config, resources))
+            + missing_folder_notes(config, resources) + compile_mode_notes(config)
+            + unpinned_source_notes(config))
 
 
 def no_dense_notes(config: dict[str, Any]) -> list[str]:
@@ -575,7 +761,8 @@ def no_dense_notes(config: dict[str, Any]) -> list[str]:
             "error; add dense to the list (a config file stacked on another replaces its "
             "variants list whole)"
             for m in config.get("models", {})
-            if not any(e["method"] == "dense" for e in variant_entries(config, m))]
+            if not any(e["method"] == "dense" and not e["recovery"]
+                       for e in variant_entries(config, m))]
 
 
 def missing_folder_notes(config: dict[str, Any], resources: str | Path = "resources"
@@ -655,14 +842,16 @@ def lora_problems(config: dict[str, Any]) -> list[str]:
 
 
 def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
-                 resources: str | Path = "resources") -> None:
+                 resources: str | Path = "resources", files: list[str | Path] = ()) -> None:
     """Raise one PrunebenchError listing every problem of `config`, one line each: every
-    check runs (each skips what an earlier one refuses), and a line said twice is kept once."""
+    check runs (each skips what an earlier one refuses), and a line said twice is kept once.
+    `files`: the config files it was read from, when another reader read them (Snakemake's,
+    which keeps the last of a key written twice without a word): read again here."""
     if not config:
         raise PrunebenchError(
             "no config was given: run Snakemake from the checkout's root (where profiles/default "
             "names config/config.yaml), or pass one with --configfile <checkout>/config/config.yaml")
-    schema = schema_problems(config, schema_file)
+    schema = file_problems(files) + schema_problems(config, schema_file)
     # lora's settings together, once the schema has nothing to say of them one by one
     lora = [] if any(p.startswith("lora") for p in schema) else lora_problems(config)
     found = (schema + method_name_problems(config, schema_file)
@@ -670,7 +859,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + variant_problems(config, resources, schema_file)
              + display_name_problems(config) + task_problems(config, resources)
              + perplexity_problems(config, schema_file) + placement_problems(config)
-             + context_problems(config, resources, schema_file) + lora)
+             + context_problems(config, resources, schema_file)
+             + compile_mode_problems(config, schema_file) + tiny_model_problems(config) + lora)
     problems = list(dict.fromkeys(found))
     if not problems:
         return
@@ -686,6 +876,17 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
         hints.insert(0, RESULT_AS_CONFIG_HINT)
     raise PrunebenchError(f"the config has {len(problems)} problem(s):\n  "
                           + "\n  ".join(problems) + "".join(f"\n{h}" for h in hints))
+
+
+def file_problems(files: list[str | Path]) -> list[str]:
+    """What read_yaml refuses in config files another reader took (a key written twice)."""
+    problems = []
+    for path in files:
+        try:
+            load_config_files([path])
+        except PrunebenchError as err:
+            problems.append(str(err))
+    return problems
 
 
 def _refused_inside(problems: list[str], key: str) -> str | None:

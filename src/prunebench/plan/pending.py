@@ -7,9 +7,10 @@ workflow asks this at its start (Snakemake's `onstart`: which jobs run is decide
 started):
 
 - jobs run again that would run on this machine, which shows no GPU, and either ask for a
-  CUDA device (`device: cuda`: they would stop at their start) or would replace a result made
-  on a GPU with one made on the CPU (`device: auto`: a rerun of one cell pasted on a cluster's
-  login node without the cluster profile);
+  CUDA device (`device: cuda`, or a compiled-backend mode that runs only on CUDA: they would
+  stop at their start) or would replace a result made on a GPU with one made on the CPU
+  (`device: auto`: a rerun of one cell pasted on a cluster's login node without the cluster
+  profile);
 - imports of a `local:` model run again (the folder's files changed) from a folder that
   cannot be imported (its weights or tokenizer gone);
 - prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import PrunebenchError
+from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.plan.preflight import gpu_visible
 
 # How many jobs a line names before "and N more".
@@ -76,6 +78,14 @@ def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) 
             f"device is 'cuda' but this machine shows no GPU: {len(again)} job(s) run again "
             f"here ({_listed(again)}) would stop at their start, after removing the results "
             f"they made before. {RUN_ON_GPU}")
+    cuda_modes = [job for job in jobs if job.params.get("device") == "auto"
+                  and _compile_mode(job) in CUDA_ONLY_MODES]
+    if cuda_modes:
+        problems.append(
+            f"benchmark.compile_mode {_compile_mode(cuda_modes[0])!r} runs only on CUDA, and "
+            f"this machine shows no GPU: {len(cuda_modes)} compiled-backend benchmark(s) run "
+            f"again here ({_listed(cuda_modes)}) would stop at their start, after removing the "
+            f"results they made before. {RUN_ON_GPU}")
     # The tiny model is made for the CPU (the preflight warning leaves it out too).
     made_on = [(job, made_on_gpu(job)) for job in jobs
                if job.params.get("device") == "auto" and job.params.get("source") != "tiny"]
@@ -88,6 +98,11 @@ def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) 
             f"(hours for a model of billions of parameters; CPU timings in the speed table). "
             f"{RUN_ON_GPU}")
     return problems
+
+
+def _compile_mode(job: PendingJob) -> Any:
+    settings = job.params.get("settings")
+    return settings.get("compile_mode") if isinstance(settings, dict) else None
 
 
 # What to do instead. Not "change `device`": every GPU job has it as a param, so every finished

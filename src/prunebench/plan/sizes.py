@@ -29,6 +29,10 @@ def parse_size_spec(size: str | int | float) -> tuple[str, float]:
                               "or a kept fraction such as '0.75'")
     if suffix:
         return "count", float(round(value * _SUFFIX[suffix]))
+    if value == 1:
+        raise PrunebenchError(f"target size {text!r} keeps every parameter, which is the dense "
+                              "model, not a pruned one: keep less, such as '0.8', or use the "
+                              "variant 'dense'")
     if value <= 1:
         return "fraction", value
     if value.is_integer():
