@@ -847,3 +847,19 @@ def test_params_on_a_lora_variant_whose_base_is_listed_belong_on_the_base():
         "dense", "flap-0.8", {"name": "flap-0.8+lora", "params": {"metric": "IFV"}}]})
     assert ("model tiny: flap-0.8+lora sets params/calibration, but its base flap-0.8 is listed "
             "too: set them on flap-0.8") in problems(config)
+
+
+def test_max_memory_keys_and_sizes_are_what_accelerate_reads():
+    """A misspelt device (`gpu0`) or size (`lots`, `2TB`: accelerate reads KB to GiB) would stop
+    the job on a GPU node; accepted ones are handed to accelerate as written."""
+    from accelerate.utils import convert_file_size_to_int
+
+    good = {0: "70GiB", 1: "1.5GB", "cpu": "200 GB", "disk": 10**12}
+    config = default_config(tiny={"source": "tiny", "variants": ["dense"], "device_map": "auto",
+                                  "max_memory": good})
+    check_config(config, resources=NOWHERE)
+    assert all(convert_file_size_to_int(v) > 0 for v in good.values())
+    config["models"]["tiny"]["max_memory"] = {"gpu0": "70GiB", 1: "lots", 2: "2TB"}
+    message = problems(config)
+    assert "models.tiny.max_memory: 'gpu0' is not allowed: expected a GPU index" in message
+    assert "max_memory.1: 'lots' is not allowed" in message and "'2TB' is not allowed" in message
