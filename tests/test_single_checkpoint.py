@@ -161,6 +161,10 @@ def test_a_failed_prune_leaves_nothing(tiny_model_dir, tmp_path, monkeypatch):
     (["--method", "depth_ppl", "--size", "100M"], "larger than the model"),
     (["--method", "depth_ppl", "--size", "0"], "must be positive"),
     (["--method", "depth_ppl", "--size", "1.5"], "ambiguous"),
+    (["--method", "depth_mag", "--size", "1"], "keeps every parameter"),
+    (["--method", "depth_mag", "--size", "1e6"], "malformed target size '1e6'"),  # no '1E6' hint
+    (["--method", "llm_pruner", "--size", "0.8", "--param", "ratio=1"],
+     "ratio 1.0 keeps"),  # a ratio whose size is not the variant's
     (["--method", "depth_ppl", "--size", "0.8", "--param", "protect_first"], "key=value"),
     (["--method", "depth_ppl", "--size", "0.8", "--param", "=3"], "key=value"),
     (["--method", "depth_ppl", "--size", "0.8", "--param", "bogus=1"], "unknown parameter"),
@@ -209,6 +213,112 @@ def test_prune_refuses_a_missing_model_and_an_output_inside_it(tiny_model_dir, t
                  ["eval", copy, "--ppl", "embedded"]):
         code, _, err = run(capsys, *argv, "--out", tmp_path / "afile" / "sub")
         assert_one_line_error(code, err, "afile is a file, not a folder")
+
+
+def test_prune_refuses_a_count_equal_to_the_dense_model(tiny_model_dir, tmp_path, capsys):
+    from prunebench.modeling import count_params, load_config
+
+    dense = count_params(load_config(tiny_model_dir))
+    code, _, err = run(capsys, "prune", tiny_model_dir, "--method", "depth_mag", "--size", dense,
+                       "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "keeps every parameter")
+
+
+def test_prune_refuses_a_pruned_checkpoint_as_its_model(pruned, tmp_path, capsys):
+    """Its size would be measured against the pruned model, its name say it came from dense."""
+    for model in (pruned, pruned / "checkpoint"):
+        code, _, err = run(capsys, "prune", model, "--method", "depth_mag", "--size", "0.8",
+                           "--out", tmp_path / "again")
+        assert_one_line_error(code, err, "holds depth_ppl-0.8 of ")
+        assert "an output of prunebench prune or recover" in err and "prune the dense" in err
+    assert not (tmp_path / "again").exists()
+
+
+def test_a_checkpoint_named_by_dot_is_its_pruned_variant(pruned, monkeypatch):
+    from prunebench.commands.model_source import resolve_model
+
+    monkeypatch.chdir(pruned / "checkpoint")
+    assert resolve_model(".").variant == "depth_ppl-0.8"
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tiny_model_dir, tmp_path,
+                                                                      capsys, monkeypatch):
+    """An evaluation found it could not write only after scoring everything."""
+    import prunebench.commands.arguments as arguments
+
+    def unwritable(**kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(arguments.tempfile, "NamedTemporaryFile", unwritable)
+    loads = []
+    monkeypatch.setattr("prunebench.modeling.load_model", lambda *a, **k: loads.append(a))
+    for argv in (["eval", tiny_model_dir, "--ppl", "embedded"],
+                 ["prune", tiny_model_dir, "--method", "depth_mag", "--size", "0.8"],
+                 ["bench", tiny_model_dir, "--tokens", "4x2", "--batch", "1"]):
+        code, _, err = run(capsys, *argv, "--out", tmp_path / "out")
+        assert_one_line_error(code, err, f"cannot write in {tmp_path} (Permission denied)")
+    assert not loads
+
+
+def test_a_symbolic_link_as_output_is_refused(tiny_model_dir, tmp_path, capsys):
+    """Replacing the output replaced the link itself, and left a link the next run tripped on."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "latest").symlink_to(tmp_path / "real")
+    code, _, err = run(capsys, "prune", tiny_model_dir, "--method", "depth_mag", "--size", "0.8",
+                       "--out", tmp_path / "latest", "--force")
+    assert_one_line_error(code, err, "is a symbolic link")
+    assert (tmp_path / "latest").is_symlink()
+
+
+def test_force_replaces_only_an_output_of_the_same_kind(pruned, tmp_path, capsys):
+    """An eval over a prune output would delete the checkpoint; a perplexity-only eval over an
+    earlier eval would delete its zero-shot results."""
+    copy = shutil.copytree(pruned, tmp_path / "pruned")
+    code, _, err = run(capsys, "eval", copy, "--ppl", "embedded", "--out", copy, "--force")
+    assert code == 2  # its own model: refused as such
+    other = shutil.copytree(pruned, tmp_path / "other")
+    code, _, err = run(capsys, "eval", copy, "--ppl", "embedded", "--out", other, "--force")
+    assert_one_line_error(code, err, "holds prune_report.json (written by prunebench prune or "
+                                     "recover), which this command does not write")
+    earlier = tmp_path / "earlier-eval"
+    earlier.mkdir()
+    (earlier / "zeroshot.json").write_text("{}")
+    (earlier / "lm_eval.json").write_text("{}")
+    code, _, err = run(capsys, "eval", copy, "--ppl", "embedded", "--out", earlier, "--force")
+    assert_one_line_error(code, err, "holds zeroshot.json, lm_eval.json (written by prunebench "
+                                     "eval)")
+    assert (other / "checkpoint").is_dir() and (earlier / "zeroshot.json").exists()
+
+
+def test_bench_force_replaces_only_a_benchmark_file(pruned, tmp_path, capsys):
+    copy = shutil.copytree(pruned, tmp_path / "pruned")
+    report = (copy / "prune_report.json").read_bytes()
+    code, _, err = run(capsys, "bench", copy, "--tokens", "4x2", "--batch", "1", "--out",
+                       copy / "prune_report.json", "--force")
+    assert_one_line_error(code, err, "an output of prunebench prune or recover")
+    assert (copy / "prune_report.json").read_bytes() == report
+    (tmp_path / "notes.json").write_text('{"mine": 1}')
+    code, _, err = run(capsys, "bench", copy, "--tokens", "4x2", "--batch", "1", "--out",
+                       tmp_path / "notes.json", "--force")
+    assert_one_line_error(code, err, "is no benchmark JSON of prunebench bench")
+    assert (tmp_path / "notes.json").read_text() == '{"mine": 1}'
+
+
+def test_sigterm_ends_a_command_as_ctrl_c_does(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """A batch system's time limit: the output being written is dropped whole, one line said."""
+    import os
+    import signal
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr("prunebench.pruning.prune_checkpoint", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = run(capsys, "prune", tiny_model_dir, "--method", "depth_mag", "--size", "0.8",
+                       "--out", tmp_path / "out", "--device", "cpu")
+    assert code == 143 and err.strip().splitlines()[-1].startswith("interrupted:")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.partial-*"))
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_a_cache_folder_that_is_a_file_is_named(tmp_path):
@@ -573,6 +683,9 @@ def test_bench_samples_on_the_compiled_backend_as_on_hf(pruned, tmp_path, capsys
     (["--tokens", "12x4", "--backend", "tpu"], "compiled"),  # the known ones are listed
     (["--tokens", "12x4", "--dtype", "int3"], "unknown --dtype"),
     (["--tokens", "2000x100"], "max_position_embeddings"),
+    (["--tokens", "4x4", "--batch", ""], "--batch '' has an empty entry"),  # not the default sweep
+    (["--tokens", "4x4", "--attention", "efficient"], "--attention efficient is a kernel of CUDA"),
+    (["--tokens", "4x4", "--attention", "cudnn"], "--attention cudnn is a kernel of CUDA only"),
 ])
 def test_bench_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     out = tmp_path / "bench.json"
@@ -1193,3 +1306,32 @@ def test_eval_warns_that_hub_tasks_with_bos_are_not_the_studys_protocol(monkeypa
     with pytest.raises(RuntimeError, match="stop before lm-eval"):
         evaluation._zeroshot(None, None, None, ["arc_easy", "piqa"], None, None, "cpu", args)
     assert ("--no-add-bos-token" in caplog.text) is warned
+
+
+def test_a_second_command_onto_an_output_being_written_is_refused(tiny_model_dir, tmp_path,
+                                                                    capsys):
+    """Two prunes onto one --out: each deleted the other's temporary, and the last replaced the
+    first's result without --force."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; "
+        "from prunebench.commands.arguments import claim_out; "
+        f"claim_out(Path({str(out)!r})); print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = run(capsys, "prune", tiny_model_dir, "--method", "depth_mag", "--size",
+                           "0.8", "--out", out, "--device", "cpu")
+        assert_one_line_error(code, err, f"--out {out} is being written by another prunebench "
+                                         f"command (pid {holder.pid})")
+    finally:
+        holder.kill()
+        holder.wait()
+    # once the holder has ended, the same command runs, and a second one in this process too
+    for force in ([], ["--force"]):
+        code, _, err = run(capsys, "prune", tiny_model_dir, "--method", "depth_mag", "--size",
+                           "0.8", "--out", out, "--device", "cpu", "-q", *force)
+        assert code == 0, err

@@ -16,15 +16,25 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 from prunebench import PrunebenchError, commands
+from prunebench.commands.arguments import release_out_locks
 from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
 from prunebench.plan.checks import check_config, config_notes, load_config_files, schema_problems
 from prunebench.methods.registry import DATA_FREE, method_module
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that what it was writing is cleaned up."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
 
 
 def model_config(name: str, source: str, resources: Path):
@@ -190,9 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         if hasattr(args, "run"):  # prune, recover, bench, eval
-            commands.setup_logging(args.quiet)
-            with commands.without_progress_bars(args.quiet):
-                args.run(args)
+            # SIGTERM (kill, a batch system's time limit) ends the command as Ctrl-C does: the
+            # output being written is dropped whole, and the message below is said.
+            before = signal.signal(signal.SIGTERM, _terminated)
+            try:
+                commands.setup_logging(args.quiet)
+                with commands.without_progress_bars(args.quiet):
+                    args.run(args)
+            finally:
+                signal.signal(signal.SIGTERM, before)
+                release_out_locks()
         elif args.command == "plan":
             rows = plan_rows(args.configfile or ["config/config.yaml"], args.resources)
             print(format_rows(rows))
@@ -212,10 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     except PrunebenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: outputs are written whole or not at all
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: outputs are written whole or not at all
         print("interrupted: no output was written; run the command again (a recovery resumes "
-              "from its last save)", file=sys.stderr)
-        return 130
+              "from its last save, a benchmark from its finished batch sizes)", file=sys.stderr)
+        return 143 if isinstance(interrupt, Terminated) else 130
     except BrokenPipeError:  # `prunebench plan | head`: the reader has gone, nothing to say
         # Python's advice: point stdout at devnull, so its flush at exit raises nothing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -240,7 +240,10 @@ def weight_files(path: Path) -> list[Path]:
     if not files:
         pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
         hint = (f" (found pickle files {pickles}: prunebench never loads pickle; convert them to "
-                "safetensors first)") if pickles else ""
+                "safetensors first: a workflow model `source: local:<folder>` converts them once "
+                "through torch's weights-only loader, or save the model again with "
+                "save_pretrained)") if pickles else (
+            ": copy the model's *.safetensors files (and their index) beside its config.json")
         raise PrunebenchError(f"no safetensors weights in {path}{hint}")
     return files
 

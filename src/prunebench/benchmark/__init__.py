@@ -15,6 +15,8 @@ import importlib
 # The compiled backend's modes that run only on CUDA (compiled.MODES says what each does): here,
 # where code that must not import torch (the workflow's start checks) reads them too.
 CUDA_ONLY_MODES = ("cuda-graph", "compile-graph", "autotune-graph", "reduce-overhead")
+# SDPA kernels that exist only on CUDA (attention.ATTENTION): on the CPU no backend would run.
+CUDA_ONLY_ATTENTION = ("efficient", "cudnn")
 
 # Loaded on first use (PEP 562), so that a light submodule such as `interference` can be
 # imported without torch and transformers (seconds of start-up in every process that needs it).

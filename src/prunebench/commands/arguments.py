@@ -8,6 +8,7 @@ import argparse
 import math
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -170,11 +171,53 @@ def choice(value: str, choices: tuple[str, ...], option: str) -> str:
 # What an output folder of `prunebench prune`, `recover` or `eval` holds: --force replaces
 # only such a folder, never one of the user's own files.
 OUTPUT_MARKERS = ("prune_report.json", "ppl.json", "zeroshot.json", "lm_eval.json")
+WRITTEN_BY = {"prune_report.json": "prune or recover", "ppl.json": "eval",
+              "zeroshot.json": "eval", "lm_eval.json": "eval"}
 
 
-def check_out_dir(out: Path, force: bool, model_dir: Path | None = None) -> None:
+# The output locks this process holds (claim_out), released when its command ends.
+_OUT_LOCKS: list[int] = []
+
+
+def claim_out(out: Path) -> None:
+    """Hold a lock on `out` until the command ends (release_out_locks): a second command writing
+    the same output at once is refused rather than raced (each would delete the other's
+    temporary, and the last to finish would replace the other's result without --force). The
+    lock files live in the temporary folder, one per output path, never beside the output."""
+    import fcntl
+    import hashlib
+
+    folder = Path(tempfile.gettempdir()) / f"prunebench-outputs-{os.getuid()}"
+    folder.mkdir(exist_ok=True)
+    key = hashlib.sha256(str(out.absolute()).encode()).hexdigest()[:32]
+    fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise PrunebenchError(f"--out {out} is being written by another prunebench command "
+                              f"(pid {holder}): wait for it to end, or choose another --out") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _OUT_LOCKS.append(fd)
+
+
+def release_out_locks() -> None:
+    while _OUT_LOCKS:
+        os.close(_OUT_LOCKS.pop())  # closing releases the lock
+
+
+def check_out_dir(out: Path, force: bool, model_dir: Path | None = None,
+                  writes: tuple[str, ...] = ()) -> None:
     """An output folder is new, empty, or an earlier output replaced only with --force (and only
-    once the new one is complete: atomic_dir)."""
+    once the new one is complete: atomic_dir). `writes`: the OUTPUT_MARKERS this command
+    writes; --force refuses a folder holding others (another command's output, or results of an
+    earlier eval this one does not recompute), which the replaced folder would take along.
+    With `model_dir` (the last check before the work) the output is claimed first (claim_out),
+    so what is found here stays so until the command ends."""
+    if model_dir is not None:
+        claim_out(out)
     _check_out_path(out, model_dir)
     if out.exists() and not out.is_dir():
         raise PrunebenchError(f"--out {out} is a file, not a folder: choose a folder path")
@@ -187,28 +230,70 @@ def check_out_dir(out: Path, force: bool, model_dir: Path | None = None) -> None
                                   "or add --force to replace it (the old one goes only once the "
                                   "new one is complete)")
         # Said once the model is known (its own folder gets the message above instead).
-        if model_dir is not None and not any((out / name).is_file() for name in OUTPUT_MARKERS):
+        found = [name for name in OUTPUT_MARKERS if (out / name).is_file()]
+        if model_dir is not None and not found:
             raise PrunebenchError(
                 f"--out {out} holds files no prunebench command wrote (none of "
                 f"{', '.join(OUTPUT_MARKERS)}): --force replaces only an earlier output of "
                 "prune, recover or eval; choose another folder")
+        lost = [name for name in found if writes and name not in writes]
+        if lost:
+            raise PrunebenchError(
+                f"--out {out} holds {', '.join(lost)} (written by prunebench "
+                f"{WRITTEN_BY[lost[0]]}), which this command does not write: --force would "
+                "delete it with the folder it replaces; choose another folder")
 
 
 def check_out_file(out: Path, force: bool, model_dir: Path | None = None) -> None:
+    """A benchmark's JSON: a new file, or with --force an earlier benchmark's, never inside a
+    prune or recover output (whose report it would sit beside, or replace). Claimed as
+    check_out_dir claims a folder."""
+    if model_dir is not None:
+        claim_out(out)
     _check_out_path(out, model_dir)
     if out.is_dir():
         raise PrunebenchError(f"--out {out} is a folder: give the JSON file's path")
+    holder = next((folder for folder in out.parents
+                   if (folder / "prune_report.json").is_file()), None)
+    if holder is not None:
+        raise PrunebenchError(f"--out {out} is inside {holder}, an output of prunebench prune or "
+                              "recover: choose a path outside it")
     if out.exists() and not force:
         raise PrunebenchError(f"--out {out} exists: choose another file, or add --force to "
                               "replace it")
+    # Said once the model is known (a path inside its folder gets that message instead).
+    if model_dir is not None and out.exists() and not _is_bench_file(out):
+        raise PrunebenchError(f"--out {out} is no benchmark JSON of prunebench bench: --force "
+                              "replaces only an earlier benchmark's file; choose another file")
+
+
+def _is_bench_file(path: Path) -> bool:
+    from prunebench.atomic import read_json_or_none
+
+    record = read_json_or_none(path)
+    return isinstance(record, dict) and "rows" in record and "provenance" in record
 
 
 def _check_out_path(out: Path, model_dir: Path | None) -> None:
-    """An output path that can be made and touches no model: refused before any work."""
+    """An output path that can be made and written, and touches no model: refused before any
+    work (an evaluation found it could not write only after hours of scoring)."""
+    if out.is_symlink():  # the output would replace the link, not go where it points
+        raise PrunebenchError(f"--out {out} is a symbolic link (to {os.readlink(out)}): give the "
+                              "path it points to, or another path")
     for parent in out.parents:
         if parent.exists() and not parent.is_dir():
             raise PrunebenchError(f"--out {out}: {parent} is a file, not a folder: choose "
                                   "another path")
+    existing = next(folder for folder in (out.absolute(), *out.absolute().parents)
+                    if folder.exists())
+    if existing == out.absolute():
+        existing = existing.parent  # the output is written beside itself, then renamed
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".prunebench-write-check-"):
+            pass
+    except OSError as err:
+        raise PrunebenchError(f"--out {out}: cannot write in {existing} ({err.strerror or err}): "
+                              "choose a folder you can write to") from None
     if model_dir is not None and model_dir.resolve() in out.resolve().parents:
         raise PrunebenchError(f"--out {out} is inside the model folder {model_dir}: choose a "
                               "path outside it (the model's files are checked against their "

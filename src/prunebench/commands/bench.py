@@ -19,7 +19,7 @@ def bench_command(args) -> Path:
     table and written as the workflow's JSON."""
     # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     lin, lout = parse_tokens(args.tokens)
-    batches = parse_batches(args.batch) if args.batch else None
+    batches = parse_batches(args.batch) if args.batch is not None else None
     backend = choice(args.backend, BENCH_BACKENDS, "--backend")
     choice(args.dtype, BENCH_DTYPES, "--dtype")
     choice(args.attention, ATTENTIONS, "--attention")
@@ -32,7 +32,8 @@ def bench_command(args) -> Path:
     if args.out:
         check_out_file(Path(args.out), args.force)
 
-    from prunebench.benchmark import DEFAULT_BATCH_SIZES, SweepSettings, dtype_name, run_sweep
+    from prunebench.benchmark import (CUDA_ONLY_ATTENTION, DEFAULT_BATCH_SIZES, SweepSettings,
+                                      dtype_name, run_sweep)
     from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
 
     batches = batches or list(DEFAULT_BATCH_SIZES)
@@ -40,6 +41,9 @@ def bench_command(args) -> Path:
     out = Path(args.out or f"bench-{ckpt.name}-{ckpt.variant}-{backend}-{lin}x{lout}.json")
     check_out_file(out, args.force, ckpt.path)
     device = resolve_device(args.device)
+    if device.type != "cuda" and args.attention in CUDA_ONLY_ATTENTION:
+        raise PrunebenchError(f"--attention {args.attention} is a kernel of CUDA only, and this "
+                              f"benchmark runs on {device}: use auto, sdpa, flash, math or eager")
     # 'auto' resolved as the workflow resolves it: the study's fp16 on GPU, fp32 on CPU.
     dtype = dtype_name(resolve_dtype(args.dtype, device))
     # What the workflow's bench_settings records for a cell of this backend.

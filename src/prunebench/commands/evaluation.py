@@ -52,14 +52,16 @@ def eval_command(args) -> Path:
     hub = [d for d in datasets if d != "embedded"] + hub_tasks(tasks)
     if hub:
         require_hub(f"evaluating {', '.join(hub)}")
+    # the files this evaluation writes: --force keeps it from deleting others with the folder
+    writes = ("ppl.json",) * bool(datasets) + ("zeroshot.json", "lm_eval.json") * bool(tasks)
     if args.out:
-        check_out_dir(Path(args.out), args.force)
+        check_out_dir(Path(args.out), args.force, writes=writes)
 
     from prunebench.modeling import load_model, require_tokenizer, resolve_device
 
     ckpt = resolve_model(args.model, args.cache_dir)
     out = Path(args.out or f"eval-{ckpt.name}-{ckpt.variant}")
-    check_out_dir(out, args.force, ckpt.path)
+    check_out_dir(out, args.force, ckpt.path, writes)
     device = resolve_device(args.device)
     model = load_model(ckpt.path, device=device, dtype=args.dtype or "float32")
     purpose = "perplexity" if datasets else "zero-shot evaluation"

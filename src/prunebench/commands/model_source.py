@@ -57,7 +57,9 @@ def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
             "hf:<org>/<repo>@<revision>")
     if (path / "config.json").is_file():
         folder = path
-        report_file = path.parent / "prune_report.json" if path.name == "checkpoint" else None
+        resolved = path.resolve()  # `.` or a link: the name of the folder it is
+        report_file = (resolved.parent / "prune_report.json" if resolved.name == "checkpoint"
+                       else None)
     elif (path / "checkpoint" / "config.json").is_file():  # a `prunebench prune` --out folder
         folder, report_file = path / "checkpoint", path / "prune_report.json"
     else:

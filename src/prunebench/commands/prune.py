@@ -23,6 +23,7 @@ def prune_command(args) -> Path:
     from prunebench.data import SAMPLINGS, SOURCES
     from prunebench.methods.registry import (DATA_FREE, resolve_calibration,
                                              with_defaults)
+    from prunebench.plan.sizes import parse_size_spec
 
     # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     if args.method == "dense":
@@ -30,6 +31,10 @@ def prune_command(args) -> Path:
                               "or eval the model itself")
     # The size names the variant (`<method>-<size>`), so it is written as a config writes one.
     if args.size != args.size.strip().upper():
+        try:  # no hint that is itself malformed ('1e6' -> '1E6'): the size as typed is named
+            parse_size_spec(args.size.strip().upper())
+        except PrunebenchError:
+            parse_size_spec(args.size)
         raise PrunebenchError(f"--size {args.size!r}: write it as a variant's size is written, "
                               f"without spaces and with the suffix in upper case "
                               f"({args.size.strip().upper()!r}), e.g. 4.9B, 1500M or 0.8")
@@ -45,9 +50,16 @@ def prune_command(args) -> Path:
     if args.sampling is not None:
         choice(args.sampling, SAMPLINGS, "--sampling")
     out = Path(args.out)
-    check_out_dir(out, args.force)
+    check_out_dir(out, args.force, writes=("prune_report.json",))
     ckpt = resolve_model(args.model, args.cache_dir)  # a missing folder: said before torch loads
-    check_out_dir(out, args.force, ckpt.path)
+    if ckpt.report is not None:
+        base = (ckpt.report.get("base") or {}).get("checkpoint")
+        raise PrunebenchError(
+            f"{args.model} holds {ckpt.variant} of {ckpt.name}, an output of prunebench prune or "
+            "recover: pruning it again would measure --size against it, not the dense model, "
+            "and name the result as if pruned from dense; prune the dense model"
+            f"{f' ({base})' if base else ''} to the size wanted instead")
+    check_out_dir(out, args.force, ckpt.path, ("prune_report.json",))
 
     from prunebench.modeling import load_config, require_tokenizer
     from prunebench.pruning import check_prunable, prune_checkpoint

@@ -51,7 +51,7 @@ def recover_command(args) -> Path:
     except PrunebenchError as err:
         raise PrunebenchError(with_options(str(err))) from None
     out = Path(args.out)
-    check_out_dir(out, args.force)
+    check_out_dir(out, args.force, writes=("prune_report.json",))
 
     from prunebench.lora import progress_path_for, recover_checkpoint
     from prunebench.results import recovered_report
@@ -62,7 +62,7 @@ def recover_command(args) -> Path:
                     "train on the pipeline's own records instead (--data embedded)")
     ckpt = resolve_model(args.model, args.cache_dir)
     base, base_report = base_variant(ckpt)
-    check_out_dir(out, args.force, ckpt.path)
+    check_out_dir(out, args.force, ckpt.path, ("prune_report.json",))
     records = instruction_records(settings["data"])
     variant = f"{base}+lora"
     with atomic_dir(out) as tmp:

@@ -35,6 +35,7 @@ from prunebench.methods import registry
 from prunebench.methods import surgery
 from prunebench.logs import Progress
 from prunebench.modeling import ZeroHeadAttention, count_params, head_dim, kv_head_count
+from prunebench.plan.sizes import format_params
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def check_ratio_meets_target(ratio: float, params_after: int, target_params: int
             f"llm_pruner: ratio {ratio} keeps {params_after:,} parameters, {abs(off):.0%} "
             f"{'above' if off > 0 else 'below'} the variant's target of {target_params:,}, so its "
             "name would misstate its size: leave ratio out (it is then solved to the target), or "
-            f"name the variant for the size the ratio gives ({params_after / 1e9:.3g}B)")
+            f"name the variant for the size the ratio gives ({format_params(params_after)})")
 
 
 def _check_ratio(ratio) -> None:

@@ -700,20 +700,25 @@ def placement_problems(config: dict[str, Any]) -> list[str]:
             if "max_memory" in spec and "device_map" not in spec]
 
 
-def compile_mode_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
-    """A compiled-backend mode that runs only on CUDA with `device: cpu`: every compiled
-    benchmark job would refuse it at its start."""
-    from prunebench.benchmark import CUDA_ONLY_MODES
+def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
+    """A compiled-backend mode, or an attention kernel, that runs only on CUDA with
+    `device: cpu`: every benchmark job it touches would stop on it."""
+    from prunebench.benchmark import CUDA_ONLY_ATTENTION, CUDA_ONLY_MODES
 
     bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
     device = str(config.get("device", "auto"))
     backends, mode = bench.get("backends"), bench.get("compile_mode")
-    if not isinstance(backends, list) or "compiled" not in backends:
-        return []
-    if device == "cpu" and mode in CUDA_ONLY_MODES:
-        return [f"benchmark.compile_mode: {mode!r} runs only on CUDA, and device is 'cpu': set "
-                "compile_mode to auto or eager (op by op on the CPU), or device to auto or cuda"]
-    return []
+    if not isinstance(backends, list):
+        return []  # the schema's to report
+    problems = []
+    if device == "cpu" and bench.get("attention") in CUDA_ONLY_ATTENTION:
+        problems.append(f"benchmark.attention: {bench['attention']!r} is a kernel of CUDA only, "
+                        "and device is 'cpu': use auto, sdpa, flash, math or eager")
+    if device == "cpu" and mode in CUDA_ONLY_MODES and "compiled" in backends:
+        problems.append(f"benchmark.compile_mode: {mode!r} runs only on CUDA, and device is "
+                        "'cpu': set compile_mode to auto or eager (op by op on the CPU), or "
+                        "device to auto or cuda")
+    return problems
 
 
 def unpinned_source_notes(config: dict[str, Any]) -> list[str]:
@@ -860,7 +865,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + display_name_problems(config) + task_problems(config, resources)
              + perplexity_problems(config, schema_file) + placement_problems(config)
              + context_problems(config, resources, schema_file)
-             + compile_mode_problems(config, schema_file) + tiny_model_problems(config) + lora)
+             + cuda_only_problems(config, schema_file) + tiny_model_problems(config) + lora)
     problems = list(dict.fromkeys(found))
     if not problems:
         return

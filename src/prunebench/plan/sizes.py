@@ -54,6 +54,10 @@ def parse_size(size: str | int | float, dense_params: int) -> int:
     if target <= 0:
         raise PrunebenchError(f"target size {size!r} keeps no parameter of a "
                               f"{dense_params:,}-parameter model: choose a larger target")
+    if target == dense_params:
+        raise PrunebenchError(f"target size {size!r} keeps every parameter of the "
+                              f"{dense_params:,}-parameter model, which is the dense model, not a "
+                              "pruned one: keep less, such as '0.8', or use the variant 'dense'")
     if target > dense_params:
         raise PrunebenchError(
             f"target size {size!r} ({target:,} params) is larger than the model "
