@@ -422,6 +422,8 @@ def test_max_memory_without_a_device_map_is_refused():
     ("openbook_qa", ["arabic_leaderboard_arabic_mt_openbook_qa", "openbookqa"], "openbookqa"),
     ("rank", ["r", "data.max_train", "data.seed"], None),  # no near word: nothing offered
     ("model", ["r", "target_modules", "max_length"], None),
+    ("DEPTH_PPL", ["depth_mag", "depth_ppl", "flap"], "depth_ppl"),  # the name in upper case
+    ("Flap", ["depth_mag", "depth_ppl", "flap"], "flap"),
 ])
 def test_a_close_name_is_offered_whole_first_then_by_its_last_words(name, choices, expected):
     from prunebench import did_you_mean

@@ -872,6 +872,15 @@ def test_a_failed_evaluation_writes_nothing(tiny_model_dir, tmp_path, capsys, mo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_more_few_shot_examples_than_a_task_has_are_explained(tiny_model_dir, tmp_path, capsys):
+    """lm-eval's own error was a traceback ("Sample larger than population") after loading."""
+    code, _, err = run(capsys, "eval", tiny_model_dir, "--tasks", "pb_agreement", "--num-fewshot",
+                       "1000", "--limit", "2", "--out", tmp_path / "e", "--device", "cpu", "-q")
+    assert_one_line_error(code, err, "num_fewshot 1000 asks for more examples than a task of "
+                                     "['pb_agreement'] has")
+    assert not (tmp_path / "e").exists()
+
+
 @pytest.mark.parametrize("extra, expected", [
     ([], "nothing to evaluate"),
     (["--ppl", "books"], "unknown --ppl dataset 'books'"),

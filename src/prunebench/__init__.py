@@ -29,7 +29,9 @@ def did_you_mean(name: str, choices, n: int = 1) -> str:
     import difflib
 
     whole = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(name), whole, n=n)
+    # The name in other letter case ('DEPTH_PPL') first: difflib counts every changed letter.
+    close = [c for c in whole if c.lower() == str(name).lower()][:n]
+    close = close or difflib.get_close_matches(str(name), whole, n=n)
     if not close:
         # Then by a choice's last words ('taylor' of 'depth_taylor', 'source' of
         # 'data.source'): a misspelt short form is too far from the whole name for difflib.

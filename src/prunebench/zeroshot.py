@@ -513,6 +513,11 @@ def _simple_evaluate(lm, tasks, include_path, manager, store, *, num_fewshot, li
             named = _dataset_error(calls, err, hub_tasks(tasks))
             if named:
                 raise named from err
+            if num_fewshot and "Sample larger than population" in str(err):  # lm-eval's draw
+                raise PrunebenchError(
+                    f"num_fewshot {num_fewshot} asks for more examples than a task of {tasks} "
+                    "has to draw them from: lower evaluation.zeroshot.num_fewshot "
+                    "(`prunebench eval --num-fewshot`)") from None
             raise
 
 
