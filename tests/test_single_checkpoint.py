@@ -162,6 +162,8 @@ def test_a_failed_prune_leaves_nothing(tiny_model_dir, tmp_path, monkeypatch):
     (["--method", "depth_ppl", "--size", "0"], "must be positive"),
     (["--method", "depth_ppl", "--size", "1.5"], "ambiguous"),
     (["--method", "depth_mag", "--size", "1"], "keeps every parameter"),
+    (["--method", "depth_ppl", "--size", "0.8", "--calibration", "embedded", "--length", "1025"],
+     "calibration windows of 1025 tokens (--length) exceed the model's context of 1024"),
     (["--method", "depth_mag", "--size", "1e6"], "malformed target size '1e6'"),  # no '1E6' hint
     (["--method", "llm_pruner", "--size", "0.8", "--param", "ratio=1"],
      "ratio 1.0 keeps"),  # a ratio whose size is not the variant's

@@ -67,8 +67,15 @@ def prune_command(args) -> Path:
 
     # From the config alone: a size larger than the model, unknown parameters or values,
     # unreachable targets stop before any load.
-    check_prunable(load_config(ckpt.path), args.method, args.size, params)
+    config = load_config(ckpt.path)
+    check_prunable(config, args.method, args.size, params)
     calibration = None if args.method in DATA_FREE else resolve_calibration(args.method, overrides)
+    context = config.max_position_embeddings
+    if calibration is not None and calibration["length"] > context:  # before the drawing
+        given = "--length" if args.length is not None else f"{args.method}'s default"
+        raise PrunebenchError(f"calibration windows of {calibration['length']} tokens ({given}) "
+                              f"exceed the model's context of {context}: give --length {context} "
+                              "or less")
     windows = None
     if calibration is not None:
         if calibration["source"] != "embedded":
