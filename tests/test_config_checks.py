@@ -861,7 +861,47 @@ def test_max_memory_keys_and_sizes_are_what_accelerate_reads():
                                   "max_memory": good})
     check_config(config, resources=NOWHERE)
     assert all(convert_file_size_to_int(v) > 0 for v in good.values())
-    config["models"]["tiny"]["max_memory"] = {"gpu0": "70GiB", 1: "lots", 2: "2TB"}
+    config["models"]["tiny"]["max_memory"] = {"gpu0": "70GiB", 1: "lots", 2: "2TB", 3: "70Gb"}
     message = problems(config)
     assert "models.tiny.max_memory: 'gpu0' is not allowed: expected a GPU index" in message
     assert "max_memory.1: 'lots' is not allowed" in message and "'2TB' is not allowed" in message
+    assert "'70Gb' is not allowed" in message  # accelerate would read bits: 8.75 GB
+
+
+def test_a_gpu_written_as_text_reaches_accelerate_as_a_number():
+    """A JSON config's keys are all text; accelerate recognises GPU 0 only as the number."""
+    from prunebench.modeling import accelerate_max_memory
+
+    assert accelerate_max_memory({"0": "70GiB", "1": 5, "cpu": "1GB"}) == {
+        0: "70GiB", 1: 5, "cpu": "1GB"}
+    assert accelerate_max_memory(None) is None
+
+
+
+@pytest.mark.parametrize("section, said", [
+    ({"lora": {"lr": "1e-5"}}, "write 1.0e-5"),
+    ({"lora": {"lr": "1.25e5"}}, "write 1.25e+5"),
+    ({"embedded": {"model": {"steps": "1e3"}}}, "'1e3' is text, not a whole number: write 1000"),
+    ({"embedded": {"model": {"seq_len": "128"}}}, "'128' is text, not a whole number: write 128"),
+    ({"lora": {"lr": "0.001"}}, "'0.001' is text, not a number (quoted?): write 0.001 without"),
+])
+def test_a_number_read_as_text_is_told_how_to_write_it(section, said):
+    """The hint is itself read as a number (YAML wants 1.0e-5: a dot and a signed exponent)."""
+    import yaml
+
+    config = default_config()
+    for key, settings in section.items():
+        config[key] = {**config.get(key, {}), **settings}
+    message = problems(config)
+    assert said in message
+    written = message.split("write ")[-1].split(" ")[0]
+    assert isinstance(yaml.safe_load(written), (int, float))
+
+
+def test_an_alias_of_a_mapping_with_a_merge_is_no_duplicate_key():
+    """PyYAML flattens a merge into the node itself: a later alias of it holds the merged keys
+    beside its own, which are no key written twice."""
+    from prunebench.plan.checks import read_yaml
+
+    text = "b: &b {y: 0}\nx: {a: &a {<<: *b, y: 1}}\nc: {<<: *a}\n"
+    assert read_yaml(text) == yaml.safe_load(text)  # PyYAML's own reading, whatever it is

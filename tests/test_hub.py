@@ -675,3 +675,18 @@ def test_a_name_lookup_that_hangs_does_not_hold_the_hub_check(direct_hub, monkey
         assert time.monotonic() - started < 30  # the lookup still hangs; the check does not
     finally:
         release.set()
+
+
+def test_a_download_verified_then_killed_resumes_with_its_files(tmp_path):
+    """The record gains the commit once the files are verified; a kill before the manifest is
+    written must not make the rerun take the folder for another source's and empty it."""
+    from prunebench.hub import DOWNLOAD_SOURCE, claim_download_folder, record_commit
+
+    claim_download_folder(tmp_path, "org/model", None)
+    (tmp_path / "model.safetensors").write_bytes(b"13 GB of weights")
+    record_commit(tmp_path, "4782ad278652c7c71b72204d462d6d01eaaf7549")
+    claim_download_folder(tmp_path, "org/model", None)  # the rerun
+    assert (tmp_path / "model.safetensors").exists()
+    assert json.loads((tmp_path / DOWNLOAD_SOURCE).read_text())["commit"].startswith("4782ad")
+    claim_download_folder(tmp_path, "org/other", None)  # another source is emptied, as before
+    assert not (tmp_path / "model.safetensors").exists()

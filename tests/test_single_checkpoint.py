@@ -1346,3 +1346,33 @@ def test_a_second_command_onto_an_output_being_written_is_refused(tiny_model_dir
         code, _, err = run(capsys, "prune", tiny_model_dir, "--method", "depth_mag", "--size",
                            "0.8", "--out", out, "--device", "cpu", "-q", *force)
         assert code == 0, err
+
+
+def test_the_output_lock_never_writes_through_a_planted_link(tmp_path, monkeypatch):
+    """Another user who could write in the lock folder must not get the pid written over a
+    file of the user's: the folder is made private, and a link in it is not followed."""
+    import hashlib
+    import os
+    import stat
+    import tempfile
+
+    from prunebench import PrunebenchError
+    from prunebench.commands.arguments import claim_out, release_out_locks
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = tmp_path / f"prunebench-outputs-{os.getuid()}"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    victim = tmp_path / "precious"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:32]
+    (folder / f"{key}.lock").symlink_to(victim)
+    with pytest.raises(PrunebenchError, match="is not a plain file"):
+        claim_out(out)
+    assert victim.read_text() == "precious"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    (folder / f"{key}.lock").unlink()
+    claim_out(out)
+    claim_out(out)  # the same command claiming again: no conflict with itself
+    release_out_locks()

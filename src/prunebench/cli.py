@@ -18,6 +18,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from prunebench import PrunebenchError, commands
@@ -202,13 +203,17 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "run"):  # prune, recover, bench, eval
             # SIGTERM (kill, a batch system's time limit) ends the command as Ctrl-C does: the
             # output being written is dropped whole, and the message below is said.
-            before = signal.signal(signal.SIGTERM, _terminated)
+            # (Python lets only its main thread set a handler: main() called from another
+            # thread leaves SIGTERM as it is.)
+            in_main = threading.current_thread() is threading.main_thread()
+            before = signal.signal(signal.SIGTERM, _terminated) if in_main else None
             try:
                 commands.setup_logging(args.quiet)
                 with commands.without_progress_bars(args.quiet):
                     args.run(args)
             finally:
-                signal.signal(signal.SIGTERM, before)
+                if in_main:  # None: a handler set from C, which cannot be put back but as default
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
                 release_out_locks()
         elif args.command == "plan":
             rows = plan_rows(args.configfile or ["config/config.yaml"], args.resources)

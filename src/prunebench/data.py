@@ -284,6 +284,8 @@ def _unseen_rows(seen: bytearray, rng: random.Random):
     import numpy as np
 
     rest = np.flatnonzero(np.frombuffer(bytes(seen), dtype=np.uint8) == 0)
+    if len(seen) < 2**32:  # half the memory of int64 indices (BookCorpus: 74M rows)
+        rest = rest.astype(np.uint32)
     log.info("calibration: random draws found too few windows; reading the %d rows not yet seen "
              "once each, in a seeded random order", len(rest))
     np.random.default_rng(rng.getrandbits(64)).shuffle(rest)

@@ -186,7 +186,8 @@ def claim_download_folder(out_dir: Path, repo_id: str, revision: str | None) -> 
             found = json.loads(record.read_text())
         except (OSError, ValueError):
             found = None
-        if found == wanted:
+        # the source only: a verified download adds the commit it got (record_commit)
+        if isinstance(found, dict) and {k: found.get(k) for k in wanted} == wanted:
             log.info("resuming the download of %s@%s in %s", repo_id, revision or "main", out_dir)
             return
         log.warning("%s holds a broken-off download of another source (%s): emptied, to "

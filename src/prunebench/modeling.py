@@ -419,6 +419,14 @@ def claim_placement_gpus(device_map: str | dict, max_memory: dict | None) -> Non
     claim_all(keys if named is None else [keys[i] for i in named if i < len(keys)])
 
 
+def accelerate_max_memory(max_memory: dict | None) -> dict | None:
+    """max_memory as accelerate reads it: a GPU written "0" (every key of a JSON config is
+    text) becomes 0, which accelerate wants ("Device 0 is not recognized" otherwise)."""
+    if not max_memory:
+        return max_memory
+    return {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in max_memory.items()}
+
+
 def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
                 offload_dir) -> LlamaForCausalLM:
     config = load_config(path)
@@ -429,6 +437,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         # config.json names no dtype, or another than the weights': what is saved from this
         # model (pruned, recovered) keeps the dtype its weights were stored in (config_dtype).
         config.dtype = stored
+    max_memory = accelerate_max_memory(max_memory)
     if device_map is not None:
         device = "cpu"  # weights pass through host memory; dispatch() moves each to its device
         claim_placement_gpus(device_map, max_memory)

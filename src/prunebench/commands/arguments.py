@@ -175,37 +175,67 @@ WRITTEN_BY = {"prune_report.json": "prune or recover", "ppl.json": "eval",
               "zeroshot.json": "eval", "lm_eval.json": "eval"}
 
 
-# The output locks this process holds (claim_out), released when its command ends.
-_OUT_LOCKS: list[int] = []
+# The output locks this process holds (claim_out), by output path, released when its command
+# ends (release_out_locks).
+_OUT_LOCKS: dict[str, int] = {}
 
 
 def claim_out(out: Path) -> None:
     """Hold a lock on `out` until the command ends (release_out_locks): a second command writing
-    the same output at once is refused rather than raced (each would delete the other's
-    temporary, and the last to finish would replace the other's result without --force). The
-    lock files live in the temporary folder, one per output path, never beside the output."""
+    the same output at once on this machine is refused rather than raced (each would delete the
+    other's temporary, and the last to finish would replace the other's result without
+    --force). The lock files live in a private folder of the user's in the temporary folder,
+    never beside the output (jobs on other machines of a cluster do not see them)."""
     import fcntl
     import hashlib
 
-    folder = Path(tempfile.gettempdir()) / f"prunebench-outputs-{os.getuid()}"
-    folder.mkdir(exist_ok=True)
-    key = hashlib.sha256(str(out.absolute()).encode()).hexdigest()[:32]
-    fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:32]
+    if key in _OUT_LOCKS:  # claimed already by this command
+        return
+    lock = _private_lock_folder() / f"{key}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as err:  # a link planted while the folder was open to others
+        raise PrunebenchError(f"the lock file {lock} is not a plain file ({err.strerror}): "
+                              "remove it") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     except BlockingIOError:
         holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
         os.close(fd)
         raise PrunebenchError(f"--out {out} is being written by another prunebench command "
                               f"(pid {holder}): wait for it to end, or choose another --out") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    _OUT_LOCKS.append(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    _OUT_LOCKS[key] = fd
+
+
+def _private_lock_folder() -> Path:
+    """<temporary folder>/prunebench-outputs-<uid>, made private; refused when it is not the
+    user's own private folder (another user could otherwise point its lock files at the user's
+    files, which claim_out writes its pid into)."""
+    import stat
+
+    folder = Path(tempfile.gettempdir()) / f"prunebench-outputs-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise PrunebenchError(f"{folder} is not a folder of yours (another user's, or a link): "
+                              "remove it, or set TMPDIR to a folder of your own")
+    if st.st_mode & 0o077:  # made open by an earlier version
+        os.chmod(folder, 0o700)
+    return folder
 
 
 def release_out_locks() -> None:
     while _OUT_LOCKS:
-        os.close(_OUT_LOCKS.pop())  # closing releases the lock
+        os.close(_OUT_LOCKS.popitem()[1])  # closing releases the lock
 
 
 def check_out_dir(out: Path, force: bool, model_dir: Path | None = None,
@@ -253,7 +283,7 @@ def check_out_file(out: Path, force: bool, model_dir: Path | None = None) -> Non
     _check_out_path(out, model_dir)
     if out.is_dir():
         raise PrunebenchError(f"--out {out} is a folder: give the JSON file's path")
-    holder = next((folder for folder in out.parents
+    holder = next((folder for folder in out.absolute().parents
                    if (folder / "prune_report.json").is_file()), None)
     if holder is not None:
         raise PrunebenchError(f"--out {out} is inside {holder}, an output of prunebench prune or "
@@ -284,6 +314,10 @@ def _check_out_path(out: Path, model_dir: Path | None) -> None:
         if parent.exists() and not parent.is_dir():
             raise PrunebenchError(f"--out {out}: {parent} is a file, not a folder: choose "
                                   "another path")
+    if model_dir is not None and model_dir.resolve() in out.resolve().parents:
+        raise PrunebenchError(f"--out {out} is inside the model folder {model_dir}: choose a "
+                              "path outside it (the model's files are checked against their "
+                              "recorded sha256)")
     existing = next(folder for folder in (out.absolute(), *out.absolute().parents)
                     if folder.exists())
     if existing == out.absolute():
@@ -294,10 +328,6 @@ def _check_out_path(out: Path, model_dir: Path | None) -> None:
     except OSError as err:
         raise PrunebenchError(f"--out {out}: cannot write in {existing} ({err.strerror or err}): "
                               "choose a folder you can write to") from None
-    if model_dir is not None and model_dir.resolve() in out.resolve().parents:
-        raise PrunebenchError(f"--out {out} is inside the model folder {model_dir}: choose a "
-                              "path outside it (the model's files are checked against their "
-                              "recorded sha256)")
 
 
 def require_hub(what: str, offline_way: str = "") -> None:

@@ -43,7 +43,8 @@ def bench_command(args) -> Path:
     device = resolve_device(args.device)
     if device.type != "cuda" and args.attention in CUDA_ONLY_ATTENTION:
         raise PrunebenchError(f"--attention {args.attention} is a kernel of CUDA only, and this "
-                              f"benchmark runs on {device}: use auto, sdpa, flash, math or eager")
+                              f"benchmark runs on {device}: use auto, sdpa, flash, flash-efficient, "
+                              "math or eager")
     # 'auto' resolved as the workflow resolves it: the study's fp16 on GPU, fp32 on CPU.
     dtype = dtype_name(resolve_dtype(args.dtype, device))
     # What the workflow's bench_settings records for a cell of this backend.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,10 @@ class _NoDuplicateKeys(_YAML_LOADER):
             first: dict = {}
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges are overridden
+                    continue
+                # only keys written inside this mapping: a merge flattened into it before (an
+                # alias used earlier) left the merged keys in its list
+                if not node.start_mark.index <= key_node.start_mark.index <= node.end_mark.index:
                     continue
                 key = self.construct_object(key_node, deep=True)
                 try:
@@ -234,18 +239,28 @@ def _explain(error) -> str:
 def _type_problem(value: Any, expected: str | list[str]) -> str | None:
     """A whole number written as a float, or a number YAML read as text: what to write."""
     expected = [expected] if isinstance(expected, str) else expected
+    whole_only = "integer" in expected and "number" not in expected
     if "integer" in expected and isinstance(value, float) and value.is_integer():
         return f"{value!r} must be a whole number: write {int(value)}"
-    if ("number" in expected or "integer" in expected) and isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return (f"{value!r} is text, not a number, to YAML, which reads e-notation only with a "
-                f"dot and a signed exponent: write {number!r}" + (
-                    f" or {number:.1e}".replace("e-0", "e-").replace("e+0", "e+")
-                    if "e" in value.lower() else ""))
-    return None
+    if not (isinstance(value, str) and ("number" in expected or "integer" in expected)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    if whole_only:
+        return (f"{value!r} is text, not a whole number: write {int(number)}"
+                if number.is_integer() else None)
+    if "e" not in value.lower():
+        return f"{value!r} is text, not a number (quoted?): write {value.strip()} without quotes"
+    # YAML reads e-notation as a number only with a dot in the mantissa and a signed exponent
+    mantissa, _, exponent = value.strip().lower().partition("e")
+    mantissa += "" if "." in mantissa else ".0"
+    exponent = exponent if exponent[:1] in "+-" else f"+{exponent}"
+    return (f"{value!r} is text, not a number, to YAML, which reads e-notation only with a dot "
+            f"and a signed exponent: write {mantissa}e{exponent}")
 
 
 _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "text", "integer":
@@ -713,7 +728,7 @@ def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA)
     problems = []
     if device == "cpu" and bench.get("attention") in CUDA_ONLY_ATTENTION:
         problems.append(f"benchmark.attention: {bench['attention']!r} is a kernel of CUDA only, "
-                        "and device is 'cpu': use auto, sdpa, flash, math or eager")
+                        "and device is 'cpu': use auto, sdpa, flash, flash-efficient, math or eager")
     if device == "cpu" and mode in CUDA_ONLY_MODES and "compiled" in backends:
         problems.append(f"benchmark.compile_mode: {mode!r} runs only on CUDA, and device is "
                         "'cpu': set compile_mode to auto or eager (op by op on the CPU), or "
@@ -722,15 +737,16 @@ def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA)
 
 
 def unpinned_source_notes(config: dict[str, Any]) -> list[str]:
-    """Hub models named without a commit (no `@`, or a branch such as `@main`): two downloads
-    may get other weights, and the published comparison then compares other models."""
+    """Hub models named without a commit (no `@`, a branch such as `@main`, a tag): two
+    downloads may get other weights, and the published comparison then compares other
+    models."""
     notes = []
     for model, spec in _models(config):
         source = spec.get("source")
         if not isinstance(source, str) or not source.startswith("hf:"):
             continue
         repo, _, revision = source.removeprefix("hf:").partition("@")
-        if revision in ("", "main", "master"):
+        if not re.fullmatch(r"[0-9a-f]{40}", revision):  # none, a branch or a tag
             notes.append(f"models.{model}.source {source} names no commit: a download later may "
                          f"get other weights; pin one as hf:{repo}@<commit> (the downloaded "
                          "model's manifest records the commit it got)")
