@@ -1376,3 +1376,29 @@ def test_the_output_lock_never_writes_through_a_planted_link(tmp_path, monkeypat
     claim_out(out)
     claim_out(out)  # the same command claiming again: no conflict with itself
     release_out_locks()
+
+
+def test_an_evaluation_that_cannot_write_its_files_keeps_its_answers(tiny_model_dir, tmp_path,
+                                                                      capsys, monkeypatch):
+    """The answers were deleted when lm-eval returned, before the write: a full disk at the end
+    lost the whole evaluation. Now they go only once the files are written."""
+    from prunebench.commands import evaluation
+
+    progress = tmp_path / "progress"
+    monkeypatch.setenv(ZEROSHOT_PROGRESS_VARIABLE, str(progress))
+    real_atomic_dir = evaluation.atomic_dir
+
+    def disk_full(path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(evaluation, "atomic_dir", disk_full)
+    argv = ["eval", tiny_model_dir, "--tasks", "pb_number", "--limit", "2", "--out",
+            tmp_path / "eval", "--device", "cpu", "-q"]
+    with pytest.raises(OSError, match="No space left"):
+        run(capsys, *argv)
+    assert len(list(progress.glob("*.jsonl"))) == 1
+    monkeypatch.setattr(evaluation, "atomic_dir", real_atomic_dir)
+    code, _, err = run(capsys, *argv)
+    assert code == 0, err
+    assert read_json(tmp_path / "eval" / "zeroshot.json")["resumed_requests"] > 0
+    assert list(progress.glob("*.jsonl")) == []

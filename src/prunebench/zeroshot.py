@@ -415,7 +415,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
              seed: int = 1234, metrics: dict[str, str] | None = None,
              add_bos_token: bool = True,
              progress_dir: str | Path | None = None,
-             progress_bars: bool = True) -> dict[str, Any]:
+             progress_bars: bool = True, keep_progress: bool = False) -> dict[str, Any]:
     """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
 
     `add_bos_token`: whether every context starts with the BOS token. Always passed to lm-eval
@@ -429,6 +429,10 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     `modeling.load_model` (the store is named by its checkpoint's content).
 
     `progress_bars`: False turns off the bars of lm-eval's scoring (`prunebench eval -q`).
+
+    `keep_progress`: the answers are kept even once the evaluation finished, and the result's
+    "progress" names their file, for the caller to delete once its results are written (an
+    output it fails to write then loses no answer).
 
     summary: {"accuracy": {task: value}, "average", "metric": {task: metric},
     "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n},
@@ -482,7 +486,10 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     finally:
         model.train(was_training)  # HFLM put it in eval mode
         if store is not None:
-            store.close(finished=finished)
+            store.close(finished=finished, keep=keep_progress)
+    if keep_progress:
+        return {"summary": summary, "lm_eval": results,
+                "progress": store.path if store is not None else None}
     return {"summary": summary, "lm_eval": results}
 
 

@@ -104,14 +104,17 @@ class AnswerStore:
                         "rerun after an interruption will score everything again", self.path, exc)
             self._release()
 
-    def close(self, finished: bool) -> None:
-        """Release the store. A `finished` evaluation's store is deleted (its results are made);
-        an unfinished one's is kept for the rerun."""
+    def close(self, finished: bool, keep: bool = False) -> None:
+        """Release the store. A `finished` evaluation's store is deleted (its results are made),
+        unless `keep` (its caller deletes it once they are written); an unfinished one's is kept
+        for the rerun."""
         if self._fd < 0:
             return
         try:
-            if finished:
+            if finished and not keep:
                 self.path.unlink(missing_ok=True)
+            elif finished:
+                os.fsync(self._fd)
             else:
                 os.fsync(self._fd)
                 log.info("%d answers kept in %s: a rerun of this evaluation scores only the rest",

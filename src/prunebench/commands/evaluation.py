@@ -74,12 +74,16 @@ def eval_command(args) -> Path:
         if datasets:
             files["ppl.json"] = _perplexity(model, tokenizer, ckpt, datasets, embedded_dir, device,
                                             args)
+        progress = None
         if tasks:
-            files.update(_zeroshot(model, tokenizer, ckpt, tasks, embedded_dir,
-                                   Path(scratch) / "mc_suite", device, args))
+            zeroshot_files, progress = _zeroshot(model, tokenizer, ckpt, tasks, embedded_dir,
+                                                 Path(scratch) / "mc_suite", device, args)
+            files.update(zeroshot_files)
     with atomic_dir(out) as tmp:  # the files of one evaluation appear together
         for name, data in files.items():
             write_json(tmp / name, data)
+    if progress is not None:  # the answers kept until now: a failed write above keeps them
+        Path(progress).unlink(missing_ok=True)
     if "ppl.json" in files:
         for dataset, value in files["ppl.json"]["perplexity"].items():
             print(f"perplexity {dataset}: {value:.4f}")
@@ -114,9 +118,10 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
 
 
 def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir, device,
-              args) -> dict[str, dict]:
-    """zeroshot.json and lm_eval.json as the workflow's zeroshot script writes them; the pb_*
-    tasks run on the offline suite made from the embedded held-out text (the mc_suite rule)."""
+              args) -> tuple[dict[str, dict], Path | None]:
+    """zeroshot.json and lm_eval.json as the workflow's zeroshot script writes them, and the
+    file of the answers kept until they are written (or None); the pb_* tasks run on the
+    offline suite made from the embedded held-out text (the mc_suite rule)."""
     from prunebench.mc_suite import write_suite
     from prunebench.results import zeroshot_results
     from prunebench.zeroshot import evaluate, hub_tasks, suite_tasks
@@ -143,13 +148,15 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
                    num_fewshot=settings["num_fewshot"], limit=settings["limit"],
                    batch_size=settings["batch_size"], seed=settings["seed"],
                    metrics=settings["metrics"], add_bos_token=settings["add_bos_token"],
-                   progress_dir=zeroshot_progress_dir(), progress_bars=not args.quiet)
+                   progress_dir=zeroshot_progress_dir(), progress_bars=not args.quiet,
+                   keep_progress=True)  # deleted by eval_command once its files are written
+    progress = out.pop("progress")
     elapsed = time.perf_counter() - started
     summary, lm_eval_json = zeroshot_results(
         out, model=ckpt.name, variant=ckpt.variant, params=params_of(ckpt), settings=settings,
         suite=suite, elapsed_s=elapsed, device=device,
         cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
-    return {"zeroshot.json": summary, "lm_eval.json": lm_eval_json}
+    return {"zeroshot.json": summary, "lm_eval.json": lm_eval_json}, progress
 
 
 def zeroshot_progress_dir() -> Path:
