@@ -203,11 +203,7 @@ def test_prune_refuses_a_missing_model_and_an_output_inside_it(tiny_model_dir, t
     assert_one_line_error(code, err, "holds the model")
     assert (copy / "config.json").exists()
     # nor a path inside it: a benchmark's JSON over the model's config.json
-    before = (copy / "config.json").read_bytes()
-    code, _, err = run(capsys, "bench", copy, "--tokens", "4x2", "--batch", "1", "--out",
-                       copy / "config.json", "--force")
-    assert_one_line_error(code, err, "is inside the model folder")
-    assert (copy / "config.json").read_bytes() == before
+    assert_bench_refused_over(capsys, copy, copy / "config.json", "is inside the model folder")
     # an output path under a file is refused before any work
     (tmp_path / "afile").write_text("")
     for argv in (["prune", copy, "--method", "depth_mag", "--size", "0.8"],
@@ -292,18 +288,22 @@ def test_force_replaces_only_an_output_of_the_same_kind(pruned, tmp_path, capsys
     assert (other / "checkpoint").is_dir() and (earlier / "zeroshot.json").exists()
 
 
+def assert_bench_refused_over(capsys, model, target: Path, expected: str) -> None:
+    """`bench --force` onto the file `target`: refused with `expected`, the file as it was."""
+    before = target.read_bytes()
+    code, _, err = run(capsys, "bench", model, "--tokens", "4x2", "--batch", "1", "--out",
+                       target, "--force")
+    assert_one_line_error(code, err, expected)
+    assert target.read_bytes() == before
+
+
 def test_bench_force_replaces_only_a_benchmark_file(pruned, tmp_path, capsys):
     copy = shutil.copytree(pruned, tmp_path / "pruned")
-    report = (copy / "prune_report.json").read_bytes()
-    code, _, err = run(capsys, "bench", copy, "--tokens", "4x2", "--batch", "1", "--out",
-                       copy / "prune_report.json", "--force")
-    assert_one_line_error(code, err, "an output of prunebench prune or recover")
-    assert (copy / "prune_report.json").read_bytes() == report
+    assert_bench_refused_over(capsys, copy, copy / "prune_report.json",
+                              "an output of prunebench prune or recover")
     (tmp_path / "notes.json").write_text('{"mine": 1}')
-    code, _, err = run(capsys, "bench", copy, "--tokens", "4x2", "--batch", "1", "--out",
-                       tmp_path / "notes.json", "--force")
-    assert_one_line_error(code, err, "is no benchmark JSON of prunebench bench")
-    assert (tmp_path / "notes.json").read_text() == '{"mine": 1}'
+    assert_bench_refused_over(capsys, copy, tmp_path / "notes.json",
+                              "is no benchmark JSON of prunebench bench")
 
 
 def test_sigterm_ends_a_command_as_ctrl_c_does(tiny_model_dir, tmp_path, capsys, monkeypatch):

@@ -47,14 +47,23 @@ def exclusive_lock(path: str | os.PathLike, waiting: str) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            log.info("%s (%s is held by pid %s)", waiting, path, holder)
+            log.info("%s (%s is held by pid %s)", waiting, path, lock_holder(fd))
             fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the holder ends, however it ends
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        sign_lock(fd)
         yield path
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def lock_holder(fd: int) -> str:
+    """The pid a lock file's holder wrote into it (sign_lock), as text."""
+    return os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+
+
+def sign_lock(fd: int) -> None:
+    """Write this process's pid into the lock file it now holds, for the next to name."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
 
 def _remove_stale(path: Path) -> str:

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from prunebench.atomic import sign_lock
+
 log = logging.getLogger(__name__)
 
 # How often a process waiting for a GPU looks again, in seconds.
@@ -56,8 +58,7 @@ def _take(key: str, wait: bool) -> bool:
         os.close(fd)
         return False
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        sign_lock(fd)
     except OSError:  # opened read-only: the pid is only for people reading the file
         pass
     _held[key] = fd

@@ -17,6 +17,8 @@ import importlib
 CUDA_ONLY_MODES = ("cuda-graph", "compile-graph", "autotune-graph", "reduce-overhead")
 # SDPA kernels that exist only on CUDA (attention.ATTENTION): on the CPU no backend would run.
 CUDA_ONLY_ATTENTION = ("efficient", "cudnn")
+# What to choose instead where no CUDA is (the attention kernels that run on the CPU).
+ON_CPU_INSTEAD = "use auto, sdpa, flash, flash-efficient, math or eager"
 
 # Loaded on first use (PEP 562), so that a light submodule such as `interference` can be
 # imported without torch and transformers (seconds of start-up in every process that needs it).

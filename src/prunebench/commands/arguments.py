@@ -189,6 +189,8 @@ def claim_out(out: Path) -> None:
     import fcntl
     import hashlib
 
+    from prunebench.atomic import lock_holder, sign_lock
+
     key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:32]
     if key in _OUT_LOCKS:  # claimed already by this command
         return
@@ -200,10 +202,9 @@ def claim_out(out: Path) -> None:
                               "remove it") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        sign_lock(fd)
     except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        holder = lock_holder(fd)
         os.close(fd)
         raise PrunebenchError(f"--out {out} is being written by another prunebench command "
                               f"(pid {holder}): wait for it to end, or choose another --out") from None

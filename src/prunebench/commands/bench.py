@@ -32,8 +32,8 @@ def bench_command(args) -> Path:
     if args.out:
         check_out_file(Path(args.out), args.force)
 
-    from prunebench.benchmark import (CUDA_ONLY_ATTENTION, DEFAULT_BATCH_SIZES, SweepSettings,
-                                      dtype_name, run_sweep)
+    from prunebench.benchmark import (CUDA_ONLY_ATTENTION, DEFAULT_BATCH_SIZES, ON_CPU_INSTEAD,
+                                      SweepSettings, dtype_name, run_sweep)
     from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
 
     batches = batches or list(DEFAULT_BATCH_SIZES)
@@ -43,8 +43,7 @@ def bench_command(args) -> Path:
     device = resolve_device(args.device)
     if device.type != "cuda" and args.attention in CUDA_ONLY_ATTENTION:
         raise PrunebenchError(f"--attention {args.attention} is a kernel of CUDA only, and this "
-                              f"benchmark runs on {device}: use auto, sdpa, flash, flash-efficient, "
-                              "math or eager")
+                              f"benchmark runs on {device}: {ON_CPU_INSTEAD}")
     # 'auto' resolved as the workflow resolves it: the study's fp16 on GPU, fp32 on CPU.
     dtype = dtype_name(resolve_dtype(args.dtype, device))
     # What the workflow's bench_settings records for a cell of this backend.

@@ -718,7 +718,7 @@ def placement_problems(config: dict[str, Any]) -> list[str]:
 def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
     """A compiled-backend mode, or an attention kernel, that runs only on CUDA with
     `device: cpu`: every benchmark job it touches would stop on it."""
-    from prunebench.benchmark import CUDA_ONLY_ATTENTION, CUDA_ONLY_MODES
+    from prunebench.benchmark import CUDA_ONLY_ATTENTION, CUDA_ONLY_MODES, ON_CPU_INSTEAD
 
     bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
     device = str(config.get("device", "auto"))
@@ -728,7 +728,7 @@ def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA)
     problems = []
     if device == "cpu" and bench.get("attention") in CUDA_ONLY_ATTENTION:
         problems.append(f"benchmark.attention: {bench['attention']!r} is a kernel of CUDA only, "
-                        "and device is 'cpu': use auto, sdpa, flash, flash-efficient, math or eager")
+                        f"and device is 'cpu': {ON_CPU_INSTEAD}")
     if device == "cpu" and mode in CUDA_ONLY_MODES and "compiled" in backends:
         problems.append(f"benchmark.compile_mode: {mode!r} runs only on CUDA, and device is "
                         "'cpu': set compile_mode to auto or eager (op by op on the CPU), or "
@@ -740,16 +740,18 @@ def unpinned_source_notes(config: dict[str, Any]) -> list[str]:
     """Hub models named without a commit (no `@`, a branch such as `@main`, a tag): two
     downloads may get other weights, and the published comparison then compares other
     models."""
+    from prunebench.hub import parse_source
+
     notes = []
     for model, spec in _models(config):
-        source = spec.get("source")
-        if not isinstance(source, str) or not source.startswith("hf:"):
+        try:
+            source = parse_source(spec.get("source"))
+        except (PrunebenchError, AttributeError):  # the schema or source_problems says why
             continue
-        repo, _, revision = source.removeprefix("hf:").partition("@")
-        if not re.fullmatch(r"[0-9a-f]{40}", revision):  # none, a branch or a tag
-            notes.append(f"models.{model}.source {source} names no commit: a download later may "
-                         f"get other weights; pin one as hf:{repo}@<commit> (the downloaded "
-                         "model's manifest records the commit it got)")
+        if source.kind == "hf" and not re.fullmatch(r"[0-9a-f]{40}", source.revision or ""):
+            notes.append(f"models.{model}.source {spec['source']} names no commit: a download "
+                         f"later may get other weights; pin one as hf:{source.name}@<commit> "
+                         "(the downloaded model's manifest records the commit it got)")
     return notes
 
 

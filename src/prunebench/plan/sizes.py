@@ -30,9 +30,7 @@ def parse_size_spec(size: str | int | float) -> tuple[str, float]:
     if suffix:
         return "count", float(round(value * _SUFFIX[suffix]))
     if value == 1:
-        raise PrunebenchError(f"target size {text!r} keeps every parameter, which is the dense "
-                              "model, not a pruned one: keep less, such as '0.8', or use the "
-                              "variant 'dense'")
+        raise _keeps_every_parameter(text)
     if value <= 1:
         return "fraction", value
     if value.is_integer():
@@ -41,6 +39,12 @@ def parse_size_spec(size: str | int | float) -> tuple[str, float]:
     raise PrunebenchError(
         f"target size {text!r} is ambiguous: a plain number is a kept fraction (<= 1) or a "
         "whole parameter count; add a suffix for absolute sizes such as '1.5B'")
+
+
+def _keeps_every_parameter(size, of_model: str = "") -> PrunebenchError:
+    return PrunebenchError(f"target size {str(size)!r} keeps every parameter{of_model}, which is "
+                           "the dense model, not a pruned one: keep less, such as '0.8', or use "
+                           "the variant 'dense'")
 
 
 def parse_size(size: str | int | float, dense_params: int) -> int:
@@ -55,9 +59,7 @@ def parse_size(size: str | int | float, dense_params: int) -> int:
         raise PrunebenchError(f"target size {size!r} keeps no parameter of a "
                               f"{dense_params:,}-parameter model: choose a larger target")
     if target == dense_params:
-        raise PrunebenchError(f"target size {size!r} keeps every parameter of the "
-                              f"{dense_params:,}-parameter model, which is the dense model, not a "
-                              "pruned one: keep less, such as '0.8', or use the variant 'dense'")
+        raise _keeps_every_parameter(size, f" of the {dense_params:,}-parameter model")
     if target > dense_params:
         raise PrunebenchError(
             f"target size {size!r} ({target:,} params) is larger than the model "
