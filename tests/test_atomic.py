@@ -215,3 +215,26 @@ def test_a_folder_that_cannot_be_synced_still_gets_the_file(tmp_path, monkeypatc
     monkeypatch.setattr(atomic.os, "fsync", fsync)
     atomic.write_text(tmp_path / "table.md", "| a |\n")
     assert (tmp_path / "table.md").read_text() == "| a |\n"
+
+
+def test_a_full_disk_inside_a_folder_names_the_folder_and_keeps_the_old_one(tmp_path,
+                                                                            monkeypatch):
+    """A file written inside atomic_dir that meets a full disk: the error names the output
+    folder, not the hidden temporary one it has just removed (it named that)."""
+    import errno
+
+    out = tmp_path / "eval"
+    folder_with(out, "old")
+
+    def full_disk(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "_fsync_file", full_disk)
+    with pytest.raises(PrunebenchError) as info:
+        with atomic.atomic_dir(out) as tmp:
+            atomic.write_json(tmp / "ppl.json", {"perplexity": 1.0})
+    message = str(info.value)
+    assert message.startswith(f"no space left while writing {out} ("), message
+    assert ".partial" not in message
+    assert content(out) == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval"]

@@ -554,7 +554,12 @@ def test_recover_options_make_the_lora_section():
     (["--setting", "rnk=4"], "unknown --setting rnk"),
     (["--setting", "dropout=1.5"], "lora.dropout=1.5: must be in [0, 1) (set by --setting "
                                    "dropout=...)"),
-    (["--val-size", "100000"], "only 3741 instruction records"),  # found before any load
+    # found before any load, named with the option that sets it (it named only the config key)
+    (["--val-size", "100000"], "only 3741 instruction records"),
+    (["--val-size", "100000"], "(set by --val-size)"),
+    # records longer than the model's context (1024) trained at positions it never saw
+    (["--max-length", "5000"], "lora.max_length=5000 is above the context of"),
+    (["--max-length", "5000"], "(set by --max-length)"),
 ])
 def test_recover_bad_input(pruned, tmp_path, capsys, extra, expected):
     out = tmp_path / "out"
@@ -772,6 +777,10 @@ def test_eval_writes_the_workflows_perplexity_and_zeroshot(pruned, embedded_corp
     assert zeroshot["suite"]["items_per_task"] == 100  # the workflow's default suite
     assert "provenance" in read_json(out / "lm_eval.json")
     assert "pb_number: acc" in stdout and "average:" in stdout
+    # how many documents the accuracy is over (a --limit of a few means little) and its error
+    stderr = zeroshot["metrics"]["pb_number"]["acc_stderr"]
+    assert f"pb_number: acc {zeroshot['accuracy']['pb_number']:.4f} ± {stderr:.4f} " \
+        "(6 documents)" in stdout
 
 
 def test_quiet_eval_prints_its_results_and_no_progress_bar(tiny_model_dir, tmp_path):

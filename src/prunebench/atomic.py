@@ -182,7 +182,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         _settle_replaced(path)
-        _explain_disk_full(exc, path)
+        # A file inside said so already, naming the hidden folder just removed: name `path`.
+        explained = isinstance(exc, ResourceError) and exc.__cause__ is not None
+        _explain_disk_full(exc.__cause__ if explained else exc, path)
         raise
 
 

@@ -485,6 +485,14 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     # The data is checked before anything is loaded, so bad input fails fast.
     train, val = split_records(records, int(s["data"]["val_size"]), int(s["data"]["seed"]),
                                s["data"].get("max_train"))
+    base_config = load_config(base_dir)
+    context = getattr(base_config, "max_position_embeddings", None)
+    if context and int(s["max_length"]) > context:
+        # Longer records would train the adapters at positions the model never saw (its
+        # rotary embedding extrapolated), which no error reports later.
+        raise PrunebenchError(f"lora.max_length={s['max_length']} is above the context of "
+                              f"{base_dir} (max_position_embeddings {context}): set "
+                              f"lora.max_length to {context} or less")
     dev = resolve_device(device)
     tokenizer = require_tokenizer(base_dir, "LoRA recovery", trust_remote_code)
     # What was trained on, whatever the file it came from: a hub dataset revised later (Alpaca
@@ -494,7 +502,6 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     progress = Path(progress_path) if progress_path else progress_path_for(out_dir)
     fingerprint = recovery_fingerprint(base_dir, records_sha256, s, dev)
     # The merged model is saved in the dtype the base stores its weights in (LoRA adds none).
-    base_config = load_config(base_dir)
     require_free_space(out_dir, count_params(base_config)
                        * saved_dtype(Path(base_dir), base_config).itemsize,
                        f"LoRA recovery of {base_dir}")

@@ -89,11 +89,22 @@ def eval_command(args) -> Path:
             print(f"perplexity {dataset}: {value:.4f}")
     if "zeroshot.json" in files:
         summary = files["zeroshot.json"]
-        for task, value in summary["accuracy"].items():
-            print(f"{task}: {summary['metric'][task]} {value:.4f}")
+        for task in summary["accuracy"]:
+            print(f"{task}: {format_accuracy(summary, task)}")
         print(f"average: {summary['average']:.4f}")
     print(f"wrote {', '.join(str(out / name) for name in files)}")
     return out
+
+
+def format_accuracy(summary: dict[str, Any], task: str) -> str:
+    """'acc 0.7180 ± 0.0105 (1838 documents)': the count and the standard error say how far to
+    trust it (a --limit of a few documents gives a number that means little)."""
+    metric = summary["metric"][task]
+    stderr = summary["metrics"][task].get(f"{metric}_stderr")
+    spread = f" ± {stderr:.4f}" if isinstance(stderr, (int, float)) else ""
+    count = summary["samples"][task]
+    return (f"{metric} {summary['accuracy'][task]:.4f}{spread} "
+            f"({count} document{'s' * (count != 1)})")
 
 
 def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, device, args) -> dict:

@@ -63,15 +63,18 @@ def recover_command(args) -> Path:
     ckpt = resolve_model(args.model, args.cache_dir)
     base, base_report = base_variant(ckpt)
     check_out_dir(out, args.force, ckpt.path, ("prune_report.json",))
-    records = instruction_records(settings["data"])
     variant = f"{base}+lora"
     with atomic_dir(out) as tmp:
-        recovery = recover_checkpoint(ckpt.path, tmp / "checkpoint", records, settings,
-                                      device=args.device,
-                                      trust_remote_code=args.trust_remote_code,
-                                      # beside --out, which is made only at the end: the same
-                                      # command again resumes a killed recovery
-                                      progress_path=progress_path_for(out))
+        try:  # the data's and the training's errors name config keys too: with their options
+            records = instruction_records(settings["data"])
+            recovery = recover_checkpoint(ckpt.path, tmp / "checkpoint", records, settings,
+                                          device=args.device,
+                                          trust_remote_code=args.trust_remote_code,
+                                          # beside --out, which is made only at the end: the
+                                          # same command again resumes a killed recovery
+                                          progress_path=progress_path_for(out))
+        except PrunebenchError as err:
+            raise type(err)(with_options(str(err))) from None
         write_json(tmp / "prune_report.json", recovered_report(
             base_report, recovery, variant=variant, base=base, checkpoint=out / "checkpoint",
             settings=settings,
