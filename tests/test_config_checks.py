@@ -156,6 +156,49 @@ def test_unknown_method_parameters_are_refused_where_they_are_written():
     check_config(config, resources=NOWHERE)
 
 
+def test_bad_method_parameter_values_are_refused_at_start():
+    """A value the method refuses (F49) stops the workflow when it starts, with every other
+    problem, not the prune job after the model's download and the jobs before it."""
+    config = default_config(tiny={"source": "tiny", "variants": [
+        "dense", {"name": "flap-0.8", "params": {"metric": "WIF", "batch_size": 0}},
+        {"name": "depth_ppl-0.8", "params": {"dtype": "fp16"}},
+        {"name": "llm_pruner-0.8", "params": {"ratio": 1.5, "taylor": True}}]})
+    config["methods"] = {"depth_taylor": {"params": {"gradient_checkpointing": "yes"}},
+                         "shortgpt": {"params": {"protect_first": -1}}}
+    lines = problems(config).splitlines()
+    assert lines[0] == "the config has 7 problem(s):"
+    for expected in (
+            "models.tiny.variants: flap-0.8: flap metric='WIF' (did you mean 'WIFV'?): choose "
+            "one of ['WIFV', 'IFV', 'WIFN'] (config/README.md, `methods`)",
+            "models.tiny.variants: flap-0.8: flap batch_size=0 must be an integer >= 1",
+            # the scoring dtypes are named in full (fp16 is depth_taylor's alias only)
+            "models.tiny.variants: depth_ppl-0.8: depth_ppl dtype='fp16': choose one of "
+            "['float32', 'float16', 'bfloat16']",
+            "models.tiny.variants: llm_pruner-0.8: llm_pruner ratio=1.5 must be a number in "
+            "[0, 1]",
+            "models.tiny.variants: llm_pruner-0.8: llm_pruner taylor=True: choose one of "
+            "['param_first'",
+            "methods.depth_taylor.params: depth_taylor gradient_checkpointing='yes' must be true "
+            "or false",
+            "methods.shortgpt.params: shortgpt protect_first=-1 must be an integer >= 0"):
+        assert any(line.strip().startswith(expected) for line in lines), (expected, lines)
+    config["models"]["tiny"]["variants"] = ["dense", {"name": "flap-0.8", "params": {
+        "metric": "IFV", "batch_size": 2}}, {"name": "llm_pruner-0.8", "params": {
+            "ratio": None, "block_start": 1}}]
+    config["methods"] = {"depth_taylor": {"params": {"dtype": "BF16"}}}  # any case, as torch
+    check_config(config, resources=NOWHERE)
+
+
+def test_every_method_parameter_has_a_rule_its_default_meets():
+    from prunebench.methods.registry import DTYPE_NAMES, METHODS, value_problems
+    from prunebench.modeling import DTYPES
+
+    for name, entry in METHODS.items():
+        assert set(entry.rules) == set(entry.params), name
+        assert value_problems(name, entry.params) == [], name
+    assert set(DTYPE_NAMES) == set(DTYPES)  # depth_taylor's dtype: what resolve_dtype reads
+
+
 def test_each_method_takes_its_registry_parameters_spelled_out():
     """The registry holds every method's parameters (the config checks read the names there):
     each default is a value its method accepts, and giving them all changes no plan. Every

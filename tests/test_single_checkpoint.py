@@ -419,6 +419,9 @@ TYPOS = [
     (["recover", "m", "--out", "o", "--setting", "data.sorce=embedded"],
      "unknown --setting data.sorce (did you mean 'data.source'?)"),
     (["recover", "m", "--out", "o", "--setting", "rank=4"], "--setting rank: set it with --rank"),
+    # a bad value too (it was refused after torch's import and the model's config)
+    (["prune", "m", "--method", "flap", "--size", "0.8", "--out", "o", "--param", "metric=WIF"],
+     "flap: metric='WIF' (did you mean 'WIFV'?): choose one of ['WIFV', 'IFV', 'WIFN']"),
     (["prune", "m", "--method", "depth_ppl", "--size", "1.5m", "--out", "o"],
      "--size '1.5m': write it as a variant's size is written, without spaces and with the "
      "suffix in upper case ('1.5M')"),

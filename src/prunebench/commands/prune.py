@@ -21,8 +21,7 @@ log = logging.getLogger(__name__)
 def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
     from prunebench.data import SAMPLINGS, SOURCES
-    from prunebench.methods.registry import (DATA_FREE, resolve_calibration,
-                                             with_defaults)
+    from prunebench.methods.registry import DATA_FREE, checked_params, resolve_calibration
     from prunebench.plan.sizes import parse_size_spec
 
     # The arguments are checked before torch is imported (seconds): a typo is refused at once.
@@ -39,7 +38,8 @@ def prune_command(args) -> Path:
                               f"without spaces and with the suffix in upper case "
                               f"({args.size.strip().upper()!r}), e.g. 4.9B, 1500M or 0.8")
     params = parse_params(args.param)
-    with_defaults(args.method, params)  # an unknown method or parameter names the known ones
+    # an unknown method or parameter names the known ones; a bad value, what it accepts
+    checked_params(args.method, params)
     overrides = {k: getattr(args, k) for k in ("source", "n", "length", "seed", "sampling")
                  if getattr(args, k) is not None}
     if args.method in DATA_FREE and overrides:

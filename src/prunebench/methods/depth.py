@@ -38,13 +38,9 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_ppl")  # defined once,
 # --------------------------------------------------------------------------- parameters
 
 def check_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The method's parameters over its defaults; unknown names and bad values are refused."""
-    p = registry.with_defaults(method, params)
-    for name, minimum in (("protect_first", 0), ("protect_last", 0), ("batch_size", 1)):
-        if name in p and (isinstance(p[name], bool) or not isinstance(p[name], int)
-                          or p[name] < minimum):
-            raise PrunebenchError(f"{method}: {name}={p[name]!r} must be an integer >= {minimum}")
-    return p
+    """The method's parameters over its defaults; unknown names and bad values are refused
+    (the registry's rules, which the config check at start applies too)."""
+    return registry.checked_params(method, params)
 
 
 def require_calibration(method: str, calibration: torch.Tensor | None) -> torch.Tensor:
@@ -220,15 +216,10 @@ def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[f
     return scores
 
 
-SCORING_DTYPES = ("float32", "float16", "bfloat16")
-
-
 def scoring_dtype(method: str, p: dict[str, Any], model=None) -> torch.dtype:
     """The `dtype` param of a method that scores the model by running it (depth_ppl, sleb,
-    shortgpt) as a torch dtype, refused where the model (when given) cannot run in it."""
-    if p["dtype"] not in SCORING_DTYPES:
-        raise PrunebenchError(f"{method}: dtype={p['dtype']!r}: choose one of {SCORING_DTYPES} "
-                              "(the originals scored in float16 on the GPU)")
+    shortgpt; one of registry.SCORING_DTYPES, checked with the other parameters) as a torch
+    dtype, refused where the model (when given) cannot run in it."""
     dtype = resolve_dtype(p["dtype"])
     # A model spread over devices may hold offloaded weights outside its modules, which a
     # cast would miss, and a copy of it would need a second device map's room.

@@ -51,9 +51,8 @@ from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_par
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("flap")  # defined once, in the registry
-STRUCTURES = ("AL-AM", "UL-UM")
-STATISTICS = ("exact", "upstream")
-METRICS = ("WIFV", "IFV", "WIFN")
+STRUCTURES, STATISTICS, METRICS = (registry.FLAP_STRUCTURES, registry.FLAP_STATISTICS,
+                                   registry.FLAP_METRICS)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -273,21 +272,7 @@ def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
 def _check_params(params: dict) -> dict:
     """The parameters over their defaults, every value checked (by `plan` too, so that a bad
     value fails before any weight is loaded)."""
-    p = registry.with_defaults("flap", params)
-    if p["structure"] not in STRUCTURES:
-        raise PrunebenchError(f"flap: unknown structure {p['structure']!r}; choose one of "
-                              f"{list(STRUCTURES)}")
-    if p["metric"] not in METRICS:
-        raise PrunebenchError(f"flap: unknown metric {p['metric']!r}; choose one of {list(METRICS)}")
-    if not isinstance(p["bias_compensation"], bool):
-        raise PrunebenchError("flap: bias_compensation must be true or false")
-    if isinstance(p["batch_size"], bool) or not isinstance(p["batch_size"], int) \
-            or p["batch_size"] < 1:
-        raise PrunebenchError("flap: batch_size must be a positive integer")
-    if p["statistics"] not in STATISTICS:
-        raise PrunebenchError(f"flap: unknown statistics {p['statistics']!r}; choose one of "
-                              f"{list(STATISTICS)}")
-    return p
+    return registry.checked_params("flap", params)
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:

@@ -40,7 +40,7 @@ from prunebench.plan.sizes import format_params
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("llm_pruner")  # defined once, in the registry
-TAYLOR_VARIANTS = ("param_first", "param_second", "param_mix", "vectorize")
+TAYLOR_VARIANTS = registry.TAYLOR_VARIANTS
 
 
 # --------------------------------------------------------------------------- sizing (no data)
@@ -237,11 +237,7 @@ def _summary(x: torch.Tensor) -> dict[str, float]:
 def _check_params(params: dict) -> dict:
     """The parameters over their defaults, the taylor variant checked (by `plan` too, so that a
     bad value fails before any weight is loaded)."""
-    p = registry.with_defaults("llm_pruner", params)
-    if p["taylor"] not in TAYLOR_VARIANTS:
-        raise PrunebenchError(f"llm_pruner: unknown taylor variant {p['taylor']!r}; "
-                              f"choose one of {list(TAYLOR_VARIANTS)}")
-    return p
+    return registry.checked_params("llm_pruner", params)
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
@@ -251,8 +247,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     config = model.config
     blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
     rule = groups_rule(config)
-    if p["ratio"] is not None:
-        _check_ratio(p["ratio"])
+    if p["ratio"] is not None:  # checked with the other parameters
         ratio = float(p["ratio"])
         shapes = surgery.uniform_shapes(config, blocks, ratio, rule, channels_removed)
         plan = {"ratio": ratio, "shapes": shapes, "mlp_adjusted": False,
@@ -310,8 +305,7 @@ def plan(config: LlamaConfig, target_params: int, **params) -> dict:
     """The solved ratio and exact size, from the config alone (no weights, no data)."""
     p = _check_params(params)
     blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
-    if p["ratio"] is not None:
-        _check_ratio(p["ratio"])
+    if p["ratio"] is not None:  # checked with the other parameters
         ratio = float(p["ratio"])
         shapes = pruned_layer_shapes(config, ratio, p["block_start"], p["block_end"])
         params_after = count_params(surgery.config_with_shapes(config, shapes))

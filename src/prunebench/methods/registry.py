@@ -27,14 +27,67 @@ from prunebench import PrunebenchError, did_you_mean
 
 
 @dataclass(frozen=True)
+class Rule:
+    """What one method parameter accepts: `whole` (an integer >= minimum), `bool`, `choice`
+    (one of `choices`; `any_case`: in any letter case), `fraction` (a number in [0, 1]);
+    `optional`: None too (a value solved or scaled to the model)."""
+    kind: str
+    minimum: int = 0
+    choices: tuple[str, ...] = ()
+    hint: str = ""
+    optional: bool = False
+    any_case: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with `value` (completing '<method>: <name>=<value>'), or None."""
+        if value is None and self.optional:
+            return None
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.kind == "whole" and not (number and isinstance(value, int)
+                                         and value >= self.minimum):
+            return f" must be an integer >= {self.minimum}{self.hint}"
+        if self.kind == "bool" and not isinstance(value, bool):
+            return f" must be true or false{self.hint}"
+        if self.kind == "fraction" and not (number and 0 <= value <= 1):
+            return f" must be a number in [0, 1]{self.hint}"
+        if self.kind == "choice":
+            given = value.lower() if self.any_case and isinstance(value, str) else value
+            if not (isinstance(given, str) and given in self.choices):
+                close = did_you_mean(value, self.choices) if isinstance(value, str) else ""
+                return f"{close}: choose one of {list(self.choices)}{self.hint}"
+        return None
+
+
+def whole(minimum: int, optional: bool = False) -> Rule:
+    return Rule("whole", minimum=minimum, optional=optional)
+
+
+BOOL = Rule("bool")
+PROTECT = {"protect_first": whole(0), "protect_last": whole(0)}
+# The choices of the methods' parameters, which their modules read from here.
+SCORING_DTYPES = ("float32", "float16", "bfloat16")  # a model run to score it
+DTYPE_NAMES = ("float32", "fp32", "float", "float16", "fp16", "half", "bfloat16", "bf16")
+SCORED_IN = Rule("choice", choices=SCORING_DTYPES,
+                 hint=" (the originals scored in float16 on the GPU)")
+TAYLOR_VARIANTS = ("param_first", "param_second", "param_mix", "vectorize")
+FLAP_STRUCTURES = ("AL-AM", "UL-UM")
+FLAP_METRICS = ("WIFV", "IFV", "WIFN")
+FLAP_STATISTICS = ("exact", "upstream")
+SHORTGPT_LAST_BLOCK = ("output", "final_norm")
+
+
+@dataclass(frozen=True)
 class Method:
     entry: str                    # "module:function" that prunes
     calibration: dict[str, Any]   # the original implementation's data: source, n, length, sampling
     data_free: bool = False       # reads no calibration data (the workflow draws none)
-    # The method's parameters and their defaults. Here rather than in the method's module (which
-    # imports torch) so that the config checks, run on every parse of the workflow, can refuse
-    # a misspelt parameter name before any job runs.
+    # The method's parameters and their defaults, and what each accepts. Here rather than in the
+    # method's module (which imports torch) so that the config checks, run on every parse of the
+    # workflow, can refuse a misspelt name or a bad value before any job runs; the method's code
+    # checks the same rules (checked_params). Whatever needs the model (a block range, a target
+    # the protection leaves unreachable) its `plan` checks, from the model's config.
     params: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, Rule] = field(default_factory=dict)
 
     @property
     def module(self) -> str:
@@ -47,7 +100,8 @@ METHODS: dict[str, Method] = {
                         {"source": "bookcorpus", "n": 10, "length": 128,
                          "sampling": "row_slice_inclusive"},
                         params={"protect_first": 0, "protect_last": 0, "batch_size": 10,
-                                "dtype": "float32"}),
+                                "dtype": "float32"},
+                        rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN}),
     # depth_ppl's, sleb's and shortgpt's `dtype` is the one their model runs in while it is
     # scored (the originals: float16); depth_taylor's `dtype` is the compute dtype of its
     # gradient pass (methods.depth_taylor).
@@ -55,15 +109,20 @@ METHODS: dict[str, Method] = {
                            {"source": "bookcorpus", "n": 10, "length": 128,
                             "sampling": "row_slice_inclusive"},
                            params={"protect_first": 4, "protect_last": 2, "batch_size": 10,
-                                   "dtype": "float32", "gradient_checkpointing": True}),
+                                   "dtype": "float32", "gradient_checkpointing": True},
+                           rules={**PROTECT, "batch_size": whole(1),
+                                  "dtype": Rule("choice", choices=DTYPE_NAMES, any_case=True),
+                                  "gradient_checkpointing": BOOL}),
     "depth_mag": Method("prunebench.methods.depth_mag:prune",
                         {"source": "bookcorpus", "n": 10, "length": 128,
                          "sampling": "row_slice_inclusive"},
-                        data_free=True, params={"protect_first": 4, "protect_last": 2}),
+                        data_free=True, params={"protect_first": 4, "protect_last": 2},
+                        rules=PROTECT),
     "sleb": Method("prunebench.methods.sleb:prune",
                    {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"},
                    params={"protect_first": 1, "protect_last": 1, "batch_size": 1,
-                           "dtype": "float32"}),
+                           "dtype": "float32"},
+                   rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN}),
     # ShortGPT cuts every PG19 validation book in 256-token chunks and scores them all, millions
     # of tokens (`source: pg19` with row_chunks does so: config/README.md). The default slices
     # WikiText-2's running text instead: long text, as PG19's books, at a fraction of the cost,
@@ -72,20 +131,36 @@ METHODS: dict[str, Method] = {
                        {"source": "wikitext2", "n": 128, "length": 2048,
                         "sampling": "joined_stream"},
                        params={"protect_first": 0, "protect_last": 0, "batch_size": 8,
-                               "dtype": "float32", "last_block": "output"}),
+                               "dtype": "float32", "last_block": "output"},
+                       rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN,
+                              "last_block": Rule(
+                                  "choice", choices=SHORTGPT_LAST_BLOCK,
+                                  hint=" (output: what the block produced, the paper's "
+                                       "definition; final_norm: that after the final norm, as "
+                                       "the authors' code reads it)")}),
     # width: heads and MLP channels removed in every block
     "llm_pruner": Method("prunebench.methods.llm_pruner:prune",
                          {"source": "bookcorpus", "n": 10, "length": 64,
                           "sampling": "row_slice_inclusive"},
                          params={"block_start": None, "block_end": None, "ratio": None,
-                                 "taylor": "param_first"}),
+                                 "taylor": "param_first"},
+                         rules={"block_start": whole(0, optional=True),
+                                "block_end": whole(1, optional=True),
+                                "ratio": Rule("fraction", optional=True,
+                                              hint=" (the fraction of each block's heads and "
+                                                   "channels to remove)"),
+                                "taylor": Rule("choice", choices=TAYLOR_VARIANTS)}),
     "flap": Method("prunebench.methods.flap:prune",
                    {"source": "wikitext2", "n": 1024, "length": 128, "sampling": "joined_stream"},
                    params={"structure": "AL-AM", "metric": "WIFV", "bias_compensation": True,
-                           "batch_size": 8, "statistics": "exact"}),
+                           "batch_size": 8, "statistics": "exact"},
+                   rules={"structure": Rule("choice", choices=FLAP_STRUCTURES),
+                          "metric": Rule("choice", choices=FLAP_METRICS),
+                          "bias_compensation": BOOL, "batch_size": whole(1),
+                          "statistics": Rule("choice", choices=FLAP_STATISTICS)}),
     "wanda_sp": Method("prunebench.methods.wanda_sp:prune",
                        {"source": "c4", "n": 128, "length": 128, "sampling": "row_slice"},
-                       params={"batch_size": 8}),
+                       params={"batch_size": 8}, rules={"batch_size": whole(1)}),
 }
 DATA_FREE: frozenset[str] = frozenset(name for name, m in METHODS.items() if m.data_free)
 # The seed of calibration draws when a config gives none (the study's).
@@ -133,6 +208,24 @@ def with_defaults(name: str, params: dict[str, Any]) -> dict[str, Any]:
         raise PrunebenchError(f"{name}: unknown parameter(s) {unknown}{hint}; its parameters "
                               f"are {known}")
     return {**method(name).params, **params}  # defaults are scalars: no copy needed
+
+
+def value_problems(name: str, params: dict[str, Any]) -> list[str]:
+    """What is wrong with the values of `params` (of names the method has), one line each:
+    "metric='WIF': choose one of [...]"."""
+    rules = method(name).rules
+    return [f"{key}={value!r}{problem}" for key, value in params.items()
+            if key in rules and (problem := rules[key].problem(value))]
+
+
+def checked_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The method's parameters over its defaults, an unknown name or a bad value refused (the
+    first found), before torch is imported."""
+    p = with_defaults(name, params)
+    problems = value_problems(name, p)
+    if problems:
+        raise PrunebenchError(f"{name}: {problems[0]}")
+    return p
 
 
 def resolve_calibration(name: str, *overrides: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.methods.depth import (check_params, plan_blocks, prune_one_shot,
                                       require_calibration, scored_in, scoring_dtype)
@@ -37,7 +36,7 @@ def _hidden(x):
 
 # What the last block's input is compared with: what it produced (the paper's definition), or
 # that after the model's final norm, as the authors' code reads it from `output_hidden_states`.
-LAST_BLOCK = ("output", "final_norm")
+LAST_BLOCK = registry.SHORTGPT_LAST_BLOCK
 
 
 @torch.no_grad()
@@ -104,9 +103,4 @@ def plan(config, target_params: int, **params) -> dict:
 
 
 def _check(params: dict) -> dict:
-    p = check_params("shortgpt", params)
-    if p["last_block"] not in LAST_BLOCK:
-        raise PrunebenchError(f"shortgpt: last_block={p['last_block']!r}: choose 'output' (what "
-                              "the block produced, the paper's definition) or 'final_norm' (that "
-                              "after the final norm, as the authors' code reads it)")
-    return p
+    return check_params("shortgpt", params)

@@ -92,11 +92,7 @@ def _rules():
 def _check_params(params: dict) -> dict:
     """The parameters over their defaults, checked (by `plan` too, so that a bad value fails
     before any weight is loaded)."""
-    p = registry.with_defaults("wanda_sp", params)
-    if isinstance(p["batch_size"], bool) or not isinstance(p["batch_size"], int) \
-            or p["batch_size"] < 1:
-        raise PrunebenchError("wanda_sp: batch_size must be a positive integer")
-    return p
+    return registry.checked_params("wanda_sp", params)
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:

@@ -23,7 +23,8 @@ import yaml
 
 from prunebench import PrunebenchError, did_you_mean
 from prunebench.checkpoint.param_count import count_params
-from prunebench.methods.registry import METHODS, parse_variant, split_variant, unknown_params
+from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
+                                         value_problems)
 from prunebench.plan.sizes import parse_size, parse_size_spec
 from prunebench.plan.variants import read_variants
 
@@ -542,13 +543,14 @@ def method_name_problems(config: dict[str, Any], schema_file: str | Path = SCHEM
     return problems
 
 
-def param_name_problems(config: dict[str, Any]) -> list[str]:
-    """Method parameters the method does not have, in `methods.<m>.params` and in a variant's
-    own `params`: a misspelt name (`protect_frist`) would otherwise stop the prune job only
-    when it runs, after the jobs before it. Only the names: their values, and whether a target
-    is reachable, need the method's code (torch), so the prune job checks them from the model's
-    config before it loads any weight, as `prunebench plan` does. Skips what the schema or
-    `method_name_problems` already refuses, as that one does."""
+def method_param_problems(config: dict[str, Any]) -> list[str]:
+    """Method parameters the method does not have or values it does not accept (the
+    registry's rules), in `methods.<m>.params` and in a variant's own `params`: a misspelt name
+    (`protect_frist`) or value (`metric: WIF`) would otherwise stop the prune job only when it
+    runs, after the jobs before it (a model's download, hours on a cluster). What needs the
+    model (a block range, a target the protection leaves unreachable) the prune job checks
+    from the model's config before it loads any weight, as `prunebench plan` does. Skips what
+    the schema or `method_name_problems` already refuses, as that one does."""
     problems = []
     for model, spec in _models(config):
         variants = spec.get("variants")
@@ -568,28 +570,30 @@ def param_name_problems(config: dict[str, Any]) -> list[str]:
                 continue
             if not isinstance(item.get("params"), dict):
                 continue
-            problems += _unknown_params(f"models.{model}.variants: {item['name']}", method,
+            problems += _param_problems(f"models.{model}.variants: {item['name']}", method,
                                         item["params"])
     methods = config.get("methods")
     for method, section in (methods.items() if isinstance(methods, dict) else ()):
         if isinstance(section, dict) and isinstance(section.get("params"), dict):
-            problems += _unknown_params(f"methods.{method}.params", method, section["params"])
+            problems += _param_problems(f"methods.{method}.params", method, section["params"])
     return problems
 
 
-def _unknown_params(where: str, method: str, params: dict[str, Any]) -> list[str]:
+def _param_problems(where: str, method: str, params: dict[str, Any]) -> list[str]:
     if method not in METHODS:  # 'dense' has no parameters to check; an unknown method is
         return []              # method_name_problems' to report
+    problems = [f"{where}: {method} {problem} (config/README.md, `methods`)"
+                for problem in value_problems(method, params)]
     unknown = unknown_params(method, params)
     if not unknown:
-        return []
+        return problems
     known = sorted(METHODS[method].params)
     if unknown == ["calibration"]:  # a section of its own, beside `params`
         hints = " (calibration sits beside params, one level up, not inside it)"
     else:
         hints = "".join(did_you_mean(name, known) for name in unknown if len(unknown) == 1)
     return [f"{where}: {method} has no parameter(s) {unknown}{hints}: its parameters are "
-            f"{known} (config/README.md, `methods`)"]
+            f"{known} (config/README.md, `methods`)"] + problems
 
 
 def display_name_problems(config: dict[str, Any]) -> list[str]:
@@ -878,7 +882,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
     # lora's settings together, once the schema has nothing to say of them one by one
     lora = [] if any(p.startswith("lora") for p in schema) else lora_problems(config)
     found = (schema + method_name_problems(config, schema_file)
-             + param_name_problems(config) + source_problems(config, schema_file, resources)
+             + method_param_problems(config) + source_problems(config, schema_file, resources)
              + variant_problems(config, resources, schema_file)
              + display_name_problems(config) + task_problems(config, resources)
              + perplexity_problems(config, schema_file) + placement_problems(config)
