@@ -238,3 +238,28 @@ def test_a_full_disk_inside_a_folder_names_the_folder_and_keeps_the_old_one(tmp_
     assert ".partial" not in message
     assert content(out) == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval"]
+
+
+# A process that keeps a file to resume from until it ends: how it ends decides.
+KEPT_UNTIL_EXIT = """
+import sys
+from pathlib import Path
+from prunebench.atomic import delete_at_successful_exit
+path = Path(sys.argv[1])
+path.write_text("answers")
+delete_at_successful_exit(path)
+assert path.exists()  # not before the process ends
+if sys.argv[2] == "raise":
+    raise RuntimeError("the result file could not be written")
+if sys.argv[2] == "interrupt":
+    raise KeyboardInterrupt
+"""
+
+
+@pytest.mark.parametrize("ending, kept", [("ok", False), ("raise", True), ("interrupt", True)])
+def test_a_file_kept_to_resume_goes_only_when_the_process_ends_well(tmp_path, ending, kept):
+    path = tmp_path / "progress.jsonl"
+    done = subprocess.run([sys.executable, "-c", KEPT_UNTIL_EXIT, str(path), ending],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode == 0) == (ending == "ok"), done.stderr
+    assert path.exists() == kept

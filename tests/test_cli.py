@@ -68,6 +68,23 @@ def test_plan_sizes_a_local_folder_from_its_own_config(tmp_path, capsys):
     assert [(r["variant"], r["params_after"]) for r in rows] == [("depth_ppl-4.9B", 4_916_965_376)]
 
 
+def test_plan_sizes_the_tiny_model_before_it_is_built(tmp_path, capsys, tiny_model_dir):
+    """It was refused until the workflow had trained the model. Its configured shape at the
+    largest vocabulary gives the built model's plan: the tokenizer learns every entry of its
+    vocabulary from the embedded text."""
+    import shutil
+
+    default = REPO / "config" / "config.yaml"
+    before = plan_rows(default, tmp_path / "fresh")
+    assert before and all("error" not in row for row in before)
+    assert "tiny: not built yet" in capsys.readouterr().err
+    built = tmp_path / "built" / "models" / "tiny"
+    built.mkdir(parents=True)
+    shutil.copy(tiny_model_dir / "config.json", built)
+    assert plan_rows(default, tmp_path / "built") == before
+    assert "not built yet" not in capsys.readouterr().err
+
+
 def test_the_paper_configs_prune_each_model_over_one_llm_pruner_block_range(tmp_path,
                                                                              monkeypatch):
     """The speed study and the quality tables prune a model's LLM-Pruner variants over the same

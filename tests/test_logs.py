@@ -111,6 +111,27 @@ def test_an_interrupted_job_says_one_line_and_a_failed_one_its_traceback(tmp_pat
         assert said in text and ("Traceback" in text) == traceback, text
 
 
+def test_sigterm_stops_a_job_as_ctrl_c_does(tmp_path):
+    """`timeout`, a batch system's time limit or pre-emption send SIGTERM to the job: it died
+    of it mid-write with no word in its log; it now stops as Ctrl-C stops it, the file being
+    written dropped whole, one line said."""
+    log_file, out = tmp_path / "job.log", tmp_path / "result.json"
+    job = ("import os, signal\n"
+           "from prunebench import atomic, logs\n"
+           f"logs.setup({str(log_file)!r})\n"
+           f"with atomic.atomic_path({str(out)!r}) as tmp:\n"
+           "    tmp.write_text('half')\n"
+           "    os.kill(os.getpid(), signal.SIGTERM)\n"
+           "    tmp.write_text('whole')\n")
+    done = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, (done.returncode, done.stderr)  # not -15: killed by it
+    text = log_file.read_text()
+    assert "terminated (SIGTERM): this job's outputs were not written" in text, text
+    assert "Traceback" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.log"]  # nothing half-written
+
+
 def test_module_name_of_a_file():
     assert logs.module_name("/a/lib/python3.11/site-packages/pkg/sub/mod.py") == "pkg.sub.mod"
     assert logs.module_name("/a/dist-packages/pkg/mod.py") == "pkg.mod"

@@ -407,6 +407,24 @@ def test_a_finished_run_moved_elsewhere_reruns_nothing(workflow_run, tmp_path):
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
 
 
+def test_a_cell_result_stopped_part_way_is_remade_by_the_next_plain_run(workflow_run, tmp_path):
+    """A forced one-cell rerun (`-f <file>`) that is interrupted leaves its cell without the
+    result file (Snakemake deletes it when the job starts). The next plain run used to find
+    nothing to do, the tables being made; it remakes those cells, and nothing else."""
+    workdir = tmp_path / "work"
+    shutil.copytree(workflow_run, workdir, symlinks=True)  # file times kept (copy2)
+    (workdir / "results/bench/tiny/dense/compiled/12x16.json").unlink()
+    (workdir / "results/eval/tiny/dense/zeroshot.json").unlink()
+    (workdir / "results/pruned/tiny/flap-0.8/prune_report.json").unlink()
+    # and a checkpoint deleted to save disk, its report kept: nothing to remake for it
+    shutil.rmtree(workdir / "results/pruned/tiny/depth_ppl-0.8+lora/checkpoint")
+    counts = job_counts(snakemake(workdir, "-n", configfile="test.yaml").stdout)
+    counts.pop("all", None)
+    # dense's two cells; the flap prune, and its cells after it (new input to them)
+    assert counts == {"benchmark": 2, "zeroshot": 2, "prune": 1, "perplexity": 1,
+                      "aggregate": 1}, counts
+
+
 def test_gpu_smoke_config_builds_its_dag(tmp_path):
     workdir = make_workdir(tmp_path)
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")

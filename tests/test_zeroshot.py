@@ -498,6 +498,27 @@ def test_a_failure_after_lm_eval_keeps_the_answers(tiny_model_dir, suite, tmp_pa
     assert len(store_lines(tmp_path)) > 1  # the header and the answers, kept
 
 
+def test_a_workflow_jobs_answers_outlive_its_result_files_write(tiny_model_dir, suite, tmp_path,
+                                                                  monkeypatch):
+    """The workflow's zero-shot script writes its files after evaluate() returns: the answers
+    kept in the workflow's folder ($PRUNEBENCH_ZEROSHOT_PROGRESS) stay until the job's process
+    ends well (atomic.delete_at_successful_exit), so a write that fails (a full disk, a folder
+    it cannot write) loses none; they were deleted when lm-eval returned."""
+    from prunebench.plan.layout import ZEROSHOT_PROGRESS_VARIABLE
+
+    deferred = []
+    monkeypatch.setattr(zeroshot, "delete_at_successful_exit", deferred.append)
+    monkeypatch.setenv(ZEROSHOT_PROGRESS_VARIABLE, str(tmp_path / "workflow"))
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    run(modeling.load_model(tiny_model_dir), tokenizer, suite, tasks=["pb_number"], limit=4)
+    (kept,) = (tmp_path / "workflow").glob("*.jsonl")
+    assert deferred == [kept] and len(store_lines(tmp_path / "workflow")) > 1
+    # A folder given to evaluate() itself: deleted once the evaluation is done, as before.
+    run(modeling.load_model(tiny_model_dir), tokenizer, suite, tasks=["pb_number"], limit=4,
+        progress_dir=tmp_path / "mine")
+    assert list((tmp_path / "mine").glob("*.jsonl")) == [] and deferred == [kept]
+
+
 def test_a_checkpoints_content_digest_covers_its_config_and_tokenizer(tiny_model_dir, tmp_path):
     from prunebench.checkpoint.integrity import MANIFEST, content_digest
 

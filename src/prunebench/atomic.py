@@ -221,6 +221,23 @@ def _settle_replaced(path: Path) -> None:
         os.replace(old, path)
 
 
+def delete_at_successful_exit(path: str | os.PathLike) -> None:
+    """Delete `path` when this process ends without an uncaught exception: for what a workflow
+    job keeps to resume (lm-eval's answers, a LoRA recovery's progress), which must outlive a
+    failure of the result files the job's script writes after the library returns (a full
+    disk, a folder it cannot write, an interrupt before). An uncaught exception, Ctrl-C
+    included, leaves `sys.last_value` set when exit handlers run; a kill runs none: either way
+    the file stays for the rerun."""
+    import atexit
+    import sys
+
+    def delete() -> None:
+        if getattr(sys, "last_value", None) is None and getattr(sys, "last_exc", None) is None:
+            Path(path).unlink(missing_ok=True)
+
+    atexit.register(delete)
+
+
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 

@@ -2,7 +2,8 @@
 
 `prunebench plan`: what each configured variant will be, from model configs alone. No weights
 are downloaded: a hub model's config.json is fetched alone (or read from
-resources/models/<name>/ when present), `random:` and known architectures need nothing.
+resources/models/<name>/ when present), `random:` and known architectures need nothing, the tiny
+model not built yet is planned from its configured shape.
 
 `prunebench check-config FILE...`: the checks the workflow makes when it starts, on config files
 stacked as `--configfile` stacks them; a YAML syntax error is named with its line and column.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError, commands
 from prunebench.commands.arguments import release_out_locks
+from prunebench.logs import Terminated, raise_terminated
 from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
 from prunebench.plan.checks import check_config, config_notes, load_config_files, schema_problems
 from prunebench.methods.registry import DATA_FREE, method_module
@@ -30,15 +32,9 @@ from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the command is, so that what it was writing is cleaned up."""
-
-
-def _terminated(signum, frame):
-    raise Terminated()
-
-
-def model_config(name: str, source: str, resources: Path):
+def model_config(name: str, source: str, resources: Path, config: dict | None = None):
+    """The transformers config of the model `name` of a workflow config (`config`: the tiny
+    model's `embedded.model` settings), without its weights."""
     from prunebench.hub import parse_source
     from prunebench.modeling import load_config
 
@@ -55,9 +51,22 @@ def model_config(name: str, source: str, resources: Path):
 
         return architecture_config(parsed.name)
     if parsed.kind == "tiny":
-        raise PrunebenchError(f"model {name}: the tiny model is built by the workflow; run "
-                              f"`snakemake {local}` first")
+        return untrained_tiny_config(name, local, config or {})
     return hub_config(name, parsed.name, parsed.revision, local)
+
+
+def untrained_tiny_config(name: str, local: Path, config: dict):
+    """The tiny model not built yet: its shape from `embedded.model`, at the largest vocabulary
+    its tokenizer may learn (the embedded text gives it every entry: the counts are exact once
+    the model is built, unless a setting shrinks the text). One line says so."""
+    from prunebench.plan.checks import untrained_tiny_shape
+    from prunebench.tiny import tiny_config
+
+    shape = untrained_tiny_shape(config)
+    print(f"{name}: not built yet ({local}); planned with its configured shape and a "
+          f"vocabulary of {shape['vocab_size']}, the most its tokenizer learns "
+          f"(`snakemake --cores all {local}` builds it)", file=sys.stderr)
+    return tiny_config(**shape)
 
 
 def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
@@ -110,7 +119,7 @@ def plan_rows(config_files: str | Path | list[str | Path],
     # still planned (one unreachable hub model must not hide the rest).
     for name, spec in config["models"].items():
         try:
-            model_cfg = model_config(name, spec["source"], Path(resources))
+            model_cfg = model_config(name, spec["source"], Path(resources), config)
         except PrunebenchError as err:
             rows.append({"model": name, "variant": "(all)", "error": str(err)})
             continue
@@ -206,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             # (Python lets only its main thread set a handler: main() called from another
             # thread leaves SIGTERM as it is.)
             in_main = threading.current_thread() is threading.main_thread()
-            before = signal.signal(signal.SIGTERM, _terminated) if in_main else None
+            before = signal.signal(signal.SIGTERM, raise_terminated) if in_main else None
             try:
                 commands.setup_logging(args.quiet)
                 with commands.without_progress_bars(args.quiet):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -21,6 +23,16 @@ RUN_VARIABLE = "PRUNEBENCH_RUN_ID"
 
 def new_run_id() -> str:
     return uuid.uuid4().hex
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a batch system's time limit or pre-emption), raised where
+    the process is, so that it stops as Ctrl-C stops it: what it was writing is dropped whole
+    and what it keeps to resume (zero-shot answers) is flushed, instead of dying mid-write."""
+
+
+def raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def setup(log_path: str | Path | None = None, level: int = logging.INFO,
@@ -41,6 +53,8 @@ def setup(log_path: str | Path | None = None, level: int = logging.INFO,
     global _failure_record
     _failure_record = failure_record_path(log_path) if log_path else None
     _stop_if_retry_cannot_help()
+    if threading.current_thread() is threading.main_thread():  # only it may set a handler
+        signal.signal(signal.SIGTERM, raise_terminated)
     warnings.filterwarnings("ignore", message="Initializing zero-element tensors is a no-op")
     if stop_with_parent:
         from prunebench.parent_watch import watch_parent
@@ -116,10 +130,13 @@ def _log_uncaught(exc_type, exc, tb) -> None:
         logger.error("%s: %s", exc_type.__name__, exc)
         if not exc_type.retry_may_help:
             _record_input_failure(exc)
-    elif issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C: one line per job, no traceback
-        logger.warning("interrupted: this job's outputs were not written, and the next run "
-                       "redoes it (a benchmark resumes from its finished batch sizes, a LoRA "
-                       "recovery from its last saved step)")
+    elif issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C, SIGTERM: one line, no traceback
+        logger.warning("%s: this job's outputs were not written, and the next run "
+                       "redoes it (a benchmark resumes from its finished batch sizes, a "
+                       "zero-shot evaluation from its kept answers, a LoRA recovery from its "
+                       "last saved step)",
+                       "terminated (SIGTERM)" if issubclass(exc_type, Terminated)
+                       else "interrupted")
     else:
         logger.error("job failed", exc_info=(exc_type, exc, tb))
 

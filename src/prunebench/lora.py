@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError, ResourceError
-from prunebench.atomic import atomic_path
+from prunebench.atomic import atomic_path, delete_at_successful_exit
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
@@ -468,14 +468,17 @@ def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any]
 
 def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[str, Any],
                        device: str = "auto", trust_remote_code: bool = False,
-                       progress_path: str | Path | None = None) -> dict[str, Any]:
+                       progress_path: str | Path | None = None,
+                       keep_progress: bool = False) -> dict[str, Any]:
     """Load the checkpoint at base_dir, recover it with LoRA on `records` (split here into train
     and validation with the data seed), save the merged model to out_dir atomically.
 
     The training's progress is saved beside out_dir (`progress_path_for`), or at
     `progress_path`, so a killed recovery started again with the same base, records, settings,
-    device kind and package versions resumes where it last saved; it is removed once the model
-    is saved."""
+    device kind and package versions resumes where it last saved. It is removed when the
+    process ends well, not when the model is saved: the caller's report is written after this
+    returns, and a failure there then resumes from the last save instead of step 0; with
+    `keep_progress`, it is the caller's to remove once its files are written."""
     from prunebench.atomic import require_free_space
     from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
                                      load_model, require_tokenizer, resolve_device, save_model,
@@ -526,7 +529,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     save_model(merged.to(config_dtype(merged.config)), tokenizer, out_dir,
                extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],
                                         "best_val_loss": report["best_val_loss"]}})
-    progress.unlink(missing_ok=True)
+    if not keep_progress:
+        delete_at_successful_exit(progress)
     report.update(elapsed_s=time.perf_counter() - started, device=str(dev),
                   records=len(records), records_sha256=records_sha256)
     return report

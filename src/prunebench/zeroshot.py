@@ -26,7 +26,8 @@ from typing import Any
 from unittest import mock
 
 from prunebench import PrunebenchError, did_you_mean
-from prunebench.atomic import _json_default, read_json_or_none, write_json
+from prunebench.atomic import (_json_default, delete_at_successful_exit, read_json_or_none,
+                               write_json)
 from prunebench.hub import load_error
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite, task_config
@@ -432,7 +433,10 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
 
     `keep_progress`: the answers are kept even once the evaluation finished, and the result's
     "progress" names their file, for the caller to delete once its results are written (an
-    output it fails to write then loses no answer).
+    output it fails to write then loses no answer). Without it, answers kept in the folder of
+    $PRUNEBENCH_ZEROSHOT_PROGRESS (a workflow job's, whose script writes the results after this
+    returns) are deleted when the process ends well, those in a `progress_dir` given here when
+    the evaluation is done.
 
     summary: {"accuracy": {task: value}, "average", "metric": {task: metric},
     "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n},
@@ -471,6 +475,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     store = _progress_store(progress_dir, model, tokenizer, add_bos_token)
     if store is not None:
         resumable(lm, store)
+    until_exit = store is not None and progress_dir is None and not keep_progress
     finished = False
     try:
         out = _simple_evaluate(lm, tasks, include_path, manager, store, num_fewshot=num_fewshot,
@@ -486,7 +491,9 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     finally:
         model.train(was_training)  # HFLM put it in eval mode
         if store is not None:
-            store.close(finished=finished, keep=keep_progress)
+            store.close(finished=finished, keep=keep_progress or until_exit)
+    if until_exit:
+        delete_at_successful_exit(store.path)
     if keep_progress:
         return {"summary": summary, "lm_eval": results,
                 "progress": store.path if store is not None else None}

@@ -516,7 +516,13 @@ def table_files():
 
 
 def all_targets():
-    return table_files() + figure_files() + [layout.TABLES_PROVENANCE]
+    """The tables and figures, and every cell's own result file: Snakemake remakes a missing
+    file only where something asks for it, and the tables, already made, would not. A cell
+    whose job was stopped part-way (a forced one-cell rerun interrupted: Snakemake deletes
+    the old result when the job starts) is remade by the next plain run. Checkpoints are not
+    asked for: deleting one to save disk reruns nothing."""
+    cells = prune_reports() + bench_files() + eval_files()
+    return table_files() + figure_files() + [layout.TABLES_PROVENANCE] + cells
 
 
 # ---------------------------------------------------------------- input functions, per stage

@@ -72,7 +72,8 @@ def recover_command(args) -> Path:
                                           trust_remote_code=args.trust_remote_code,
                                           # beside --out, which is made only at the end: the
                                           # same command again resumes a killed recovery
-                                          progress_path=progress_path_for(out))
+                                          progress_path=progress_path_for(out),
+                                          keep_progress=True)  # deleted below, once written
         except PrunebenchError as err:
             raise type(err)(with_options(str(err))) from None
         write_json(tmp / "prune_report.json", recovered_report(
@@ -80,6 +81,7 @@ def recover_command(args) -> Path:
             settings=settings,
             cell={"model": ckpt.name, "source": ckpt.source, "variant": variant,
                   "base_variant": base, "lora": settings}))
+    progress_path_for(out).unlink(missing_ok=True)  # the report is written: no resume needed
     print(f"{variant}: validation loss {recovery['initial_val_loss']:.4f} -> "
           f"{recovery['best_val_loss']:.4f} (step {recovery['best_step']} of "
           f"{recovery['steps']} kept)")
