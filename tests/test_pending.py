@@ -2,13 +2,15 @@
 when they would fail on their input (Snakemake would remove a rerun's old outputs first). The
 workflow's use of it: tests/test_failure_modes.py::test_f55_..."""
 import functools
+from pathlib import Path
 
 import pytest
 
 from prunebench import PrunebenchError
 from prunebench.atomic import write_json
+from prunebench.plan import pending
 from prunebench.plan.pending import (PendingJob, check_pending, gpu_problems, lora_problems,
-                                      prune_problems)
+                                      prune_problems, unwritable_folder_problems)
 
 
 def job(rule, outputs=(), **params):
@@ -183,3 +185,35 @@ def test_a_prune_is_checked_against_the_base_it_will_see(tmp_path, small_random_
                 check()
         else:
             check()
+
+
+def test_jobs_that_would_write_in_a_folder_this_user_cannot_write_are_refused(tmp_path,
+                                                                           monkeypatch):
+    """Snakemake stopped with a traceback of its own when it could not remove a rerun's old
+    outputs (a results folder made read-only). Each folder is probed by writing a file in it,
+    as permission bits do not tell (root writes anywhere but on an immutable folder or a
+    read-only mount), so the refusal is played here by the probe."""
+    locked, fine = tmp_path / "results" / "eval" / "m", tmp_path / "results" / "bench"
+    locked.mkdir(parents=True)
+    fine.mkdir(parents=True)
+    (locked / "zeroshot.json").write_text("{}")
+    real = pending.tempfile.NamedTemporaryFile
+
+    def probe(*args, dir, **kwargs):
+        if Path(dir) == locked:
+            raise PermissionError(1, "Operation not permitted")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(pending.tempfile, "NamedTemporaryFile", probe)
+    jobs = [job("zeroshot", [locked / "zeroshot.json", locked / "lm_eval.json"]),
+            job("perplexity", [locked / "sub" / "ppl.json"]),  # made in the nearest that exists
+            job("benchmark", [fine / "m" / "x.json"]), job("aggregate")]
+    [line] = unwritable_folder_problems(jobs)
+    assert line.startswith(f"{locked} cannot be written by this user (Operation not permitted), "
+                           "and 2 job(s) about to run write there (zeroshot m/depth_mag-0.8, "
+                           "perplexity m/depth_mag-0.8): ")
+    assert line.endswith("make it writable, or run where results/ and resources/ can be written")
+    with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
+        check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=True)
+    assert unwritable_folder_problems(jobs[2:]) == []
+    assert sorted(p.name for p in fine.iterdir()) == []  # the probe leaves nothing

@@ -24,6 +24,7 @@ nothing to lose, and its prune job checks the same before it loads any weight.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +192,32 @@ def lora_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
     return problems
 
 
+def unwritable_folder_problems(jobs: Iterable[PendingJob]) -> list[str]:
+    """The folders the pending jobs write in (the nearest that exists above each output) that
+    this user cannot write: Snakemake stopped there with a traceback of its own, after
+    removing what it could of a rerun's old outputs (a results folder made read-only, another
+    user's). One line per folder; a file probed and removed in each, as permission bits do not
+    tell (root, ACLs, read-only mounts, immutable folders)."""
+    writers: dict[Path, list[PendingJob]] = {}
+    for job in jobs:
+        for output in job.outputs:
+            path = Path(output).absolute()
+            folder = next(parent for parent in path.parents if parent.exists())
+            if job not in writers.setdefault(folder, []):
+                writers[folder].append(job)
+    problems = []
+    for folder, folder_jobs in sorted(writers.items()):
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".prunebench-write-check-"):
+                pass
+        except OSError as err:
+            problems.append(f"{folder} cannot be written by this user ({err.strerror or err}), "
+                            f"and {len(folder_jobs)} job(s) about to run write there "
+                            f"({_listed(folder_jobs)}): make it writable, or run where "
+                            "results/ and resources/ can be written")
+    return problems
+
+
 def base_model_config(model_dir: str | Path):
     """The config of a base model already on disk, or None (not made yet, or unreadable: its
     own job says why)."""
@@ -226,8 +253,9 @@ def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
             return base_model_config(local_folders[model])  # the folder it imports now
         return None  # downloaded again: known once it is there, to the prune job
 
-    problems = (gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
-                             jobs_run_here=jobs_run_here)
+    problems = (unwritable_folder_problems(jobs)
+                + gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
+                               jobs_run_here=jobs_run_here)
                 + local_import_problems(jobs, local_folders) + prune_problems(jobs, model_config)
                 + lora_problems(jobs, set(made_by)))
     if problems:
