@@ -328,6 +328,45 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
     assert progress.exists()
 
 
+@pytest.mark.parametrize("terminated_in", [3, 8])  # inside the first epoch; the last step
+def test_sigterm_saves_the_recovery_at_the_steps_end_and_the_rerun_resumes_there(
+        tiny_model_dir, records, tmp_path, monkeypatch, terminated_in):
+    """A batch system's pre-emption or time limit sends SIGTERM, then SIGKILL after a grace
+    period: the recovery lost everything since its last timed save (up to 10 minutes); it now
+    ends the step under way, saves there and stops, and the rerun ends as an uninterrupted
+    run. No timed save falls in this short run: the SIGTERM's is the only one."""
+    import os
+    import signal
+
+    from prunebench.logs import Terminated
+
+    reference = lora.recover_checkpoint(tiny_model_dir, tmp_path / "reference", records,
+                                        RESUMABLE, device="cpu")
+    assert reference["steps"] == 8
+    out = tmp_path / "recovered"
+    progress = lora.progress_path_for(out)
+    real_factor = lora._lr_factor
+
+    def terminate_during_the_step(step, *args):
+        if step == terminated_in - 1:  # the completed steps so far, as the step begins
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_factor(step, *args)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    with monkeypatch.context() as patch:
+        patch.setattr(lora, "_lr_factor", terminate_during_the_step)
+        with pytest.raises(Terminated):
+            lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+    assert signal.getsignal(signal.SIGTERM) == handler  # given back
+    assert progress.exists() and not out.exists()
+    resumed = lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+    assert resumed["resumed_at_steps"] == [terminated_in]
+    assert resumed["history"] == reference["history"]
+    assert resumed["best_step"] == reference["best_step"]
+    mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+
+
 def test_gradient_checkpointing_changes_memory_not_the_recovery(tiny_model_dir, records,
                                                                  tmp_path, monkeypatch):
     """What lets it reach the job outside its params (plan.variants.MEMORY_ONLY): recomputed

@@ -21,6 +21,8 @@ import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -33,6 +35,7 @@ from torch import nn
 from prunebench import PrunebenchError, ResourceError
 from prunebench.atomic import atomic_path, delete_at_successful_exit
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
+from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
 
@@ -150,6 +153,33 @@ def _save_every_s() -> float:
         return SAVE_EVERY_S if value is None else float(value)
     except ValueError:
         raise PrunebenchError(f"{SAVE_EVERY_VARIABLE}={value!r}: give seconds, e.g. 600") from None
+
+
+class _StopAtStepEnd:
+    """SIGTERM while training (a batch system's pre-emption or time limit, which leave a grace
+    period before SIGKILL) ends the step under way, saves the progress there and then stops as
+    SIGTERM stops any job (logs.Terminated): the rerun resumes at that step, not at the last
+    timed save, up to SAVE_EVERY_S earlier. A second SIGTERM stops at once. Only the main
+    thread may handle signals: elsewhere SIGTERM is left as it is."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:
+            self._before = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise Terminated()
+        self.requested = True
+        log.warning("SIGTERM: the progress is saved at the end of this step, then the recovery "
+                    "stops (a second SIGTERM stops it at once)")
+
+    def release(self) -> None:
+        if self._installed:  # a handler set from C reads as None: the default instead
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if self._before is None
+                          else self._before)
+            self._installed = False
 
 
 def _save_progress(path: Path, fingerprint: str, at: dict[str, Any], peft_model: nn.Module,
@@ -289,6 +319,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     keep_every = s.get("save_every")  # the candidates' steps; None: every evaluation's
 
     deterministic = torch.are_deterministic_algorithms_enabled()
+    stop = None  # the SIGTERM handler of the training loop, once it runs
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     try:
@@ -337,6 +368,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         started = time.perf_counter() - at["elapsed_s"]
         last_save = time.monotonic()
         peft_model.train()
+        stop = _StopAtStepEnd()
         for epoch in range(at["epoch"], int(s["epochs"])):
             if resumed and epoch == at["epoch"]:  # the epoch it stopped in, where it stopped
                 order, first = at["order"], at["next_start"]
@@ -385,8 +417,9 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                         best_state = trainable_state(peft_model)
                     log.info("step %d/%d: validation loss %.4f%s", step, total_steps, val_loss,
                              "  (best so far)" if improved else "")
-                if (progress_path is not None and step < total_steps
-                        and time.monotonic() - last_save >= save_every):
+                stopping = stop.requested
+                if progress_path is not None and (stopping or (
+                        step < total_steps and time.monotonic() - last_save >= save_every)):
                     _save_progress(progress_path, fingerprint, {
                         "step": step, "epoch": epoch, "next_start": start + batch_size,
                         "order": order, "history": history, "best": best, "initial": initial,
@@ -396,6 +429,9 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     last_save = time.monotonic()
                     log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
                              progress_path)
+                if stopping:
+                    raise Terminated()
+        stop.release()
         elapsed = time.perf_counter() - started
         if keep_every is not None and math.isinf(best["val_loss"]):
             # No evaluation fell on a multiple of save_every: nothing was a candidate, and the
@@ -420,6 +456,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         merged_val = validation_loss(merged, val, micro, pad_id, device, amp)
         merged.eval()
     finally:
+        if stop is not None:
+            stop.release()
         torch.use_deterministic_algorithms(deterministic)
     log.info("best validation loss %.4f at step %d (base %.4f); merged model %.4f; %.1f s",
              best["val_loss"], best["step"], initial, merged_val, elapsed)
