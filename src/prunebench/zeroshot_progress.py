@@ -22,8 +22,8 @@ keeps what was scored (the answers agree up to floating-point rounding, as for
 The store is plain JSON lines (never pickle), flushed line by line; a line torn by a kill is
 dropped. Keeping progress is best-effort: a folder that cannot be written, a full disk or a
 file system without locks turns it off with a warning, never failing the evaluation. The
-evaluation deletes its store once its results are made, so a forced rerun scores everything
-again.
+store is deleted once the results are written (a workflow job's when its process ends well,
+zeroshot.evaluate), so a forced rerun scores everything again.
 """
 
 from __future__ import annotations
