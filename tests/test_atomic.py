@@ -253,13 +253,23 @@ if sys.argv[2] == "raise":
     raise RuntimeError("the result file could not be written")
 if sys.argv[2] == "interrupt":
     raise KeyboardInterrupt
+if sys.argv[2] == "locked":  # another process's (the same model's evaluation) meanwhile
+    import fcntl, subprocess
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; "
+                               "f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); "
+                               "print('held', flush=True); time.sleep(60)", str(path)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\\n"
+    import atexit
+    atexit.register(holder.kill)  # after the deletion was tried (handlers run last first)
 """
 
 
-@pytest.mark.parametrize("ending, kept", [("ok", False), ("raise", True), ("interrupt", True)])
+@pytest.mark.parametrize("ending, kept", [("ok", False), ("raise", True), ("interrupt", True),
+                                          ("locked", True)])
 def test_a_file_kept_to_resume_goes_only_when_the_process_ends_well(tmp_path, ending, kept):
     path = tmp_path / "progress.jsonl"
     done = subprocess.run([sys.executable, "-c", KEPT_UNTIL_EXIT, str(path), ending],
                           capture_output=True, text=True, timeout=60)
-    assert (done.returncode == 0) == (ending == "ok"), done.stderr
+    assert (done.returncode == 0) == (ending in ("ok", "locked")), done.stderr
     assert path.exists() == kept

@@ -189,6 +189,24 @@ def test_bad_method_parameter_values_are_refused_at_start():
     check_config(config, resources=NOWHERE)
 
 
+def test_lora_records_longer_than_the_tiny_models_context_are_refused_at_start():
+    """The lora job refuses them before loading weights, but after the prune before it."""
+    from prunebench.plan.checks import untrained_tiny_shape
+
+    config = default_config()
+    context = untrained_tiny_shape(config)["max_position_embeddings"]
+    assert any(str(v).endswith("+lora") for v in config["models"]["tiny"]["variants"])
+    config["lora"]["max_length"] = context + 1
+    assert f"lora.max_length: {context + 1} tokens exceed the tiny model's context " \
+        f"(max_position_embeddings {context})" in problems(config)
+    config["lora"]["max_length"] = context
+    check_config(config, resources=NOWHERE)
+    # without a +lora variant nothing is trained: nothing to refuse
+    config["lora"]["max_length"] = context + 1
+    config["models"]["tiny"]["variants"] = ["dense", "depth_ppl-0.8"]
+    check_config(config, resources=NOWHERE)
+
+
 def test_every_method_parameter_has_a_rule_its_default_meets():
     from prunebench.methods.registry import DTYPE_NAMES, METHODS, value_problems
     from prunebench.modeling import DTYPES

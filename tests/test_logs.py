@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,7 @@ def test_file_named_library_logger_gets_a_module_name_and_keeps_its_level(tmp_pa
         "/venv/lib/python3.11/site-packages/huggingface_hub/serialization/_torch.py")
     log_file = tmp_path / "job.log"
     root = logging.getLogger()
-    saved = root.handlers[:], root.level, sys.excepthook
+    saved = root.handlers[:], root.level, sys.excepthook, signal.getsignal(signal.SIGTERM)
     try:
         logs.setup(log_file)
         logging.getLogger("prunebench.data").info("ours")
@@ -88,6 +89,7 @@ def test_file_named_library_logger_gets_a_module_name_and_keeps_its_level(tmp_pa
             if handler not in saved[0]:
                 handler.close()
         root.handlers[:], sys.excepthook = saved[0], saved[2]
+        signal.signal(signal.SIGTERM, saved[3])
         root.setLevel(saved[1])
         logging.captureWarnings(False)
     text = log_file.read_text()
@@ -130,6 +132,29 @@ def test_sigterm_stops_a_job_as_ctrl_c_does(tmp_path):
     assert "terminated (SIGTERM): this job's outputs were not written" in text, text
     assert "Traceback" not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.log"]  # nothing half-written
+
+
+def test_a_second_sigterm_kills_a_job_and_forked_children_take_sigterm_as_processes_do(
+        tmp_path):
+    """A job whose first SIGTERM is not acted on (a native call, threads) is killed by the
+    second, as a process without the handler would be; a worker forked without exec has the
+    default, not an exception it has no log for."""
+    job = ("import os, signal, time\n"
+           "from prunebench import logs\n"
+           f"logs.setup({str(tmp_path / 'job.log')!r})\n"
+           "child = os.fork()\n"
+           "if child == 0:\n"
+           "    os._exit(0 if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL else 3)\n"
+           "assert os.waitpid(child, 0)[1] == 0, 'the forked child kept the handler'\n"
+           "try:\n"
+           "    os.kill(os.getpid(), signal.SIGTERM)\n"
+           "except logs.Terminated:\n"
+           "    pass\n"
+           "os.kill(os.getpid(), signal.SIGTERM)\n"
+           "time.sleep(30)\n")
+    done = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGTERM, (done.returncode, done.stderr)
 
 
 def test_module_name_of_a_file():

@@ -307,6 +307,8 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
             assert json.loads(saved.metadata()["progress"])["scaler"]["scale"] != 2.0**16
     caplog.clear()  # the runs above may have been logged too (another test set INFO)
     adapters.append([])
+    deferred: list[Path] = []
+    monkeypatch.setattr(lora, "delete_at_successful_exit", deferred.append)
     with caplog.at_level("INFO", logger="prunebench.lora"):
         resumed = lora.recover_checkpoint(tiny_model_dir, out, records, settings, device="cpu")
     said = [r.getMessage() for r in caplog.records if r.name == "prunebench.lora"]
@@ -323,9 +325,10 @@ def test_a_killed_recovery_resumes_where_it_saved_and_ends_as_an_uninterrupted_o
     assert all(torch.equal(mine[n], theirs[n]) for n in theirs)
     mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
-    # Kept until the process ends well: the workflow's script writes the report after this
-    # returns, and a failure there resumes from the last save (it restarted from step 0).
-    assert progress.exists()
+    # Kept until the process ends well (atomic.delete_at_successful_exit): the workflow's
+    # script writes the report after this returns, and a failure there resumes from the last
+    # save (it restarted from step 0).
+    assert progress.exists() and deferred == [progress]
 
 
 @pytest.mark.parametrize("terminated_in", [3, 8])  # inside the first epoch; the last step

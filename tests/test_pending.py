@@ -217,3 +217,39 @@ def test_jobs_that_would_write_in_a_folder_this_user_cannot_write_are_refused(tm
         check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=True)
     assert unwritable_folder_problems(jobs[2:]) == []
     assert sorted(p.name for p in fine.iterdir()) == []  # the probe leaves nothing
+
+
+def test_a_full_disk_an_unsearchable_folder_and_an_emptied_folder_output_are_said(tmp_path,
+                                                                               monkeypatch):
+    import errno
+
+    full, checkpoint = tmp_path / "full", tmp_path / "cell" / "checkpoint"
+    full.mkdir()
+    checkpoint.mkdir(parents=True)
+    real = pending.tempfile.NamedTemporaryFile
+    refusals = {full: OSError(errno.ENOSPC, "No space left on device"),
+                checkpoint: PermissionError(13, "Permission denied")}
+
+    def probe(*args, dir, **kwargs):
+        if Path(dir) in refusals:
+            raise refusals[Path(dir)]
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(pending.tempfile, "NamedTemporaryFile", probe)
+    # A folder output made before, which Snakemake empties: probed inside, not only beside.
+    lines = unwritable_folder_problems([job("benchmark", [full / "x.json"]),
+                                        job("prune", [checkpoint, checkpoint.parent / "r.json"])])
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"{checkpoint} cannot be written by this user (Permission "
+                               "denied)"), lines
+    assert lines[1].startswith(f"{full} cannot be written by this user (No space left on "
+                               "device)") and lines[1].endswith(": free space on its disk")
+
+    # A folder above the output that this user cannot search: Path.exists raises there.
+    def unsearchable(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pending.Path, "exists", unsearchable)
+    [line] = unwritable_folder_problems([job("benchmark", [tmp_path / "a" / "b.json"])])
+    assert line.startswith(f"{tmp_path / 'a' / 'b.json'}: a folder above it cannot be "
+                           "searched by this user (Permission denied)")

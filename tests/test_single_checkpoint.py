@@ -585,6 +585,28 @@ def test_an_error_about_the_options_themselves_lists_no_options(pruned, tmp_path
     assert code == 2 and err.strip().endswith(ending), err
 
 
+def test_recover_on_a_full_disk_names_its_output_and_keeps_its_progress(pruned, tmp_path,
+                                                                         capsys, monkeypatch):
+    """The error names --out, not the hidden folder being written (the options added to
+    recover's errors had dropped the cause atomic_dir names it by); the training's progress
+    stays, so the same command resumes."""
+    import errno
+
+    import huggingface_hub
+
+    from prunebench.lora import SAVE_EVERY_VARIABLE, progress_path_for
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(huggingface_hub, "save_torch_state_dict", full_disk)
+    monkeypatch.setenv(SAVE_EVERY_VARIABLE, "0")  # a save after every step
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "recover", pruned, "--out", out, *QUICK_RECOVER)
+    assert_one_line_error(code, err, f"no space left while writing {out} (")
+    assert not out.exists() and progress_path_for(out).exists()
+
+
 def test_recover_refuses_a_recovered_checkpoint_and_no_model(recovered, tmp_path, capsys):
     out = tmp_path / "out"
     for model, expected in [(recovered, "already recovered with LoRA"),

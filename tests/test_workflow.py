@@ -201,6 +201,8 @@ def test_zero_shot_jobs_kept_their_answers_where_the_workflow_says_and_deleted_t
     progress = workflow_run / layout.ZEROSHOT_PROGRESS
     assert progress.is_dir()
     assert list(progress.iterdir()) == []
+    # nor any LoRA progress: it goes once the lora job has written its report and ended well
+    assert list((workflow_run / "results" / "pruned").rglob("*.lora-unfinished*")) == []
 
 
 @pytest.mark.parametrize("variants, message", [

@@ -227,13 +227,28 @@ def delete_at_successful_exit(path: str | os.PathLike) -> None:
     failure of the result files the job's script writes after the library returns (a full
     disk, a folder it cannot write, an interrupt before). An uncaught exception, Ctrl-C
     included, leaves `sys.last_value` set when exit handlers run; a kill runs none: either way
-    the file stays for the rerun."""
+    the file stays for the rerun. (`sys.exit(n)` sets nothing and counts as ending well: the
+    rule scripts never call it.) A file another process holds a lock on (the same model's
+    evaluation started meanwhile) is left to it."""
     import atexit
+    import fcntl
     import sys
 
     def delete() -> None:
-        if getattr(sys, "last_value", None) is None and getattr(sys, "last_exc", None) is None:
-            Path(path).unlink(missing_ok=True)
+        if getattr(sys, "last_value", None) is not None or \
+                getattr(sys, "last_exc", None) is not None:
+            return
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # gone already
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(path)
+        except OSError:  # held by another process: its file now
+            pass
+        finally:
+            os.close(fd)  # releases the lock
 
     atexit.register(delete)
 

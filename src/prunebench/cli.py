@@ -33,8 +33,8 @@ from prunebench.plan.variants import prune_settings, variant_entries
 
 
 def model_config(name: str, source: str, resources: Path, config: dict | None = None):
-    """The transformers config of the model `name` of a workflow config (`config`: the tiny
-    model's `embedded.model` settings), without its weights."""
+    """The transformers config of the model `name` of the workflow config `config` (whose
+    `embedded.model` shapes the tiny model), without its weights."""
     from prunebench.hub import parse_source
     from prunebench.modeling import load_config
 

@@ -35,6 +35,33 @@ def raise_terminated(signum, frame):
     raise Terminated()
 
 
+# How long a job may take to stop after SIGTERM (a native call must return to Python first,
+# threads must end) before it exits outright, as parent_watch does; a batch system's SIGKILL
+# may come sooner.
+TERMINATE_GRACE_S = 60.0
+
+
+def _terminate_job(signum, frame):
+    """A rule script's SIGTERM: stop as Ctrl-C does (Terminated); a second SIGTERM kills at
+    once (the default is back), and a job that has not stopped within TERMINATE_GRACE_S
+    exits."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    timer = threading.Timer(TERMINATE_GRACE_S, os._exit, args=(128 + signal.SIGTERM,))
+    timer.daemon = True
+    timer.start()
+    raise Terminated()
+
+
+def _default_sigterm_in_child() -> None:
+    """A child forked without exec (a worker pool) is stopped by SIGTERM as processes are:
+    it has no exception to raise it as, nor a log of its own."""
+    if signal.getsignal(signal.SIGTERM) is _terminate_job:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_fork_hook_registered = False
+
+
 def setup(log_path: str | Path | None = None, level: int = logging.INFO,
           stop_with_parent: bool = True) -> logging.Logger:
     """Log to the job's file and stderr. Every rule script calls this first, so it is also where
@@ -54,7 +81,11 @@ def setup(log_path: str | Path | None = None, level: int = logging.INFO,
     _failure_record = failure_record_path(log_path) if log_path else None
     _stop_if_retry_cannot_help()
     if threading.current_thread() is threading.main_thread():  # only it may set a handler
-        signal.signal(signal.SIGTERM, raise_terminated)
+        signal.signal(signal.SIGTERM, _terminate_job)
+        global _fork_hook_registered
+        if not _fork_hook_registered:
+            os.register_at_fork(after_in_child=_default_sigterm_in_child)
+            _fork_hook_registered = True
     warnings.filterwarnings("ignore", message="Initializing zero-element tensors is a no-op")
     if stop_with_parent:
         from prunebench.parent_watch import watch_parent

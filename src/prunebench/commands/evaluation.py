@@ -102,9 +102,9 @@ def format_accuracy(summary: dict[str, Any], task: str) -> str:
     metric = summary["metric"][task]
     stderr = summary["metrics"][task].get(f"{metric}_stderr")
     spread = f" ± {stderr:.4f}" if isinstance(stderr, (int, float)) else ""
-    count = summary["samples"][task]
-    return (f"{metric} {summary['accuracy'][task]:.4f}{spread} "
-            f"({count} document{'s' * (count != 1)})")
+    count = summary["samples"].get(task)
+    counted = f" ({count} document{'s' * (count != 1)})" if isinstance(count, int) else ""
+    return f"{metric} {summary['accuracy'][task]:.4f}{spread}{counted}"
 
 
 def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, device, args) -> dict:

@@ -75,7 +75,8 @@ def recover_command(args) -> Path:
                                           progress_path=progress_path_for(out),
                                           keep_progress=True)  # deleted below, once written
         except PrunebenchError as err:
-            raise type(err)(with_options(str(err))) from None
+            # the cause kept: a full disk's is what atomic_dir names the output folder by
+            raise type(err)(with_options(str(err))) from err.__cause__
         write_json(tmp / "prune_report.json", recovered_report(
             base_report, recovery, variant=variant, base=base, checkpoint=out / "checkpoint",
             settings=settings,

@@ -89,9 +89,10 @@ def check_ratio_meets_target(ratio: float, params_after: int, target_params: int
 
 
 def _check_ratio(ratio) -> None:
-    if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
-        raise PrunebenchError(f"llm_pruner: ratio {ratio!r} must be a number in [0, 1] "
-                              "(the fraction of each block's heads and channels to remove)")
+    """The registry's rule for `ratio` (a solved one has no None)."""
+    problem = registry.value_problems("llm_pruner", {"ratio": ratio})
+    if ratio is None or problem:
+        raise PrunebenchError(f"llm_pruner: {problem[0] if problem else 'ratio=None'}")
 
 
 # --------------------------------------------------------------------------- importance

@@ -26,6 +26,9 @@ from typing import Any
 from prunebench import PrunebenchError, did_you_mean
 
 
+RULE_KINDS = ("whole", "bool", "choice", "fraction")
+
+
 @dataclass(frozen=True)
 class Rule:
     """What one method parameter accepts: `whole` (an integer >= minimum), `bool`, `choice`
@@ -37,6 +40,11 @@ class Rule:
     hint: str = ""
     optional: bool = False
     any_case: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULE_KINDS or (self.kind == "choice") != bool(self.choices):
+            raise ValueError(f"Rule({self.kind!r}, choices={self.choices}): the kinds are "
+                             f"{RULE_KINDS}, and only a choice has choices")
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with `value` (completing '<method>: <name>=<value>'), or None."""
@@ -51,6 +59,8 @@ class Rule:
         if self.kind == "fraction" and not (number and 0 <= value <= 1):
             return f" must be a number in [0, 1]{self.hint}"
         if self.kind == "choice":
+            if self.any_case and type(value).__name__ == "dtype":  # a torch dtype, by name
+                value = str(value).removeprefix("torch.")
             given = value.lower() if self.any_case and isinstance(value, str) else value
             if not (isinstance(given, str) and given in self.choices):
                 close = did_you_mean(value, self.choices) if isinstance(value, str) else ""

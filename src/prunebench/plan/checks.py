@@ -25,6 +25,7 @@ from prunebench import PrunebenchError, did_you_mean
 from prunebench.checkpoint.param_count import count_params
 from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
                                          value_problems)
+from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
 from prunebench.plan.sizes import parse_size, parse_size_spec
 from prunebench.plan.variants import read_variants
 
@@ -459,6 +460,16 @@ def tiny_model_problems(config: dict[str, Any]) -> list[str]:
         problems.append(f"embedded.model.seq_len: training windows of {seq_len} tokens exceed "
                         f"the tiny model's context (max_position_embeddings {context}): set "
                         f"seq_len to at most {context}, or raise max_position_embeddings")
+    max_length = _section(config, "lora").get("max_length", LORA_DEFAULTS["max_length"])
+    tiny_variants = [_name_of(item) for _, spec in _models(config)
+                     if spec.get("source") == "tiny" and isinstance(spec.get("variants"), list)
+                     for item in spec["variants"]]
+    recovered = any(str(name).endswith("+lora") for name in tiny_variants)
+    if recovered and isinstance(max_length, int) and max_length > context:
+        # the lora job refuses it (lora.recover_checkpoint), after the prune before it
+        problems.append(f"lora.max_length: {max_length} tokens exceed the tiny model's context "
+                        f"(max_position_embeddings {context}), which its +lora variants would "
+                        f"be trained beyond: set max_length to at most {context}")
     return problems
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import PrunebenchError
+from prunebench.atomic import is_disk_full
 from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.plan.preflight import gpu_visible
 
@@ -193,28 +194,39 @@ def lora_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
 
 
 def unwritable_folder_problems(jobs: Iterable[PendingJob]) -> list[str]:
-    """The folders the pending jobs write in (the nearest that exists above each output) that
-    this user cannot write: Snakemake stopped there with a traceback of its own, after
-    removing what it could of a rerun's old outputs (a results folder made read-only, another
-    user's). One line per folder; a file probed and removed in each, as permission bits do not
-    tell (root, ACLs, read-only mounts, immutable folders)."""
-    writers: dict[Path, list[PendingJob]] = {}
+    """The folders the pending jobs write in (the nearest that exists above each output, and
+    an existing folder output itself, which Snakemake empties) that this user cannot write, or
+    whose disk is full: Snakemake stopped there with a traceback of its own, after removing
+    what it could of a rerun's old outputs (a results folder made read-only, another user's).
+    One line per folder; a file probed and removed in each, as permission bits do not tell
+    (root, ACLs, read-only mounts, immutable folders)."""
+    writers: dict[Path, dict[int, PendingJob]] = {}
+    problems = []
     for job in jobs:
         for output in job.outputs:
             path = Path(output).absolute()
-            folder = next(parent for parent in path.parents if parent.exists())
-            if job not in writers.setdefault(folder, []):
-                writers[folder].append(job)
-    problems = []
-    for folder, folder_jobs in sorted(writers.items()):
+            try:
+                folders = [next(p for p in path.parents if p.exists())]
+                if path.is_dir() and not path.is_symlink():
+                    folders.append(path)
+            except OSError as err:  # a folder above it that this user cannot even search
+                problems.append(f"{output}: a folder above it cannot be searched by this user "
+                                f"({err.strerror or err}): make it accessible, or run where "
+                                "results/ and resources/ can be written")
+                continue
+            for folder in folders:
+                writers.setdefault(folder, {})[id(job)] = job
+    for folder, by_id in sorted(writers.items()):
+        folder_jobs = list(by_id.values())
         try:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".prunebench-write-check-"):
                 pass
         except OSError as err:
+            fix = ("free space on its disk" if is_disk_full(err) else
+                   "make it writable, or run where results/ and resources/ can be written")
             problems.append(f"{folder} cannot be written by this user ({err.strerror or err}), "
                             f"and {len(folder_jobs)} job(s) about to run write there "
-                            f"({_listed(folder_jobs)}): make it writable, or run where "
-                            "results/ and resources/ can be written")
+                            f"({_listed(folder_jobs)}): {fix}")
     return problems
 
 

@@ -76,7 +76,7 @@ def read_variants(model: str, items: list) -> tuple[list[dict[str, Any]], list[s
                             "(one size written two ways): keep one of them")
         same.setdefault(key, e["name"])
     for e in entries:  # the base's own entry wins, so the +lora entry's settings would be lost
-        # (dense has nothing to set: plan.checks.param_name_problems says so of dense+lora)
+        # (dense has nothing to set: plan.checks.method_param_problems says so of dense+lora)
         if (e["recovery"] and e["base"] in names and e["method"] != "dense"
                 and ("params" in e or "calibration" in e)):
             problems.append(f"model {model}: {e['name']} sets params/calibration, but its base "
