@@ -433,6 +433,19 @@ TYPOS = [
 def test_a_typo_is_refused_before_torch_is_imported(tmp_path, argv, expected):
     """Importing torch takes seconds: a misspelt argument must not wait for it. Run in a fresh
     interpreter, as this test session has torch imported already."""
+    assert_refused_before_torch(tmp_path, argv, expected)
+
+
+def test_a_size_larger_than_the_model_is_refused_before_torch_is_imported(tiny_model_dir,
+                                                                          tmp_path):
+    """Read from the model's config.json alone (it waited about 6 s for torch)."""
+    assert_refused_before_torch(
+        tmp_path, ["prune", str(tiny_model_dir), "--method", "depth_ppl", "--size", "100M",
+                   "--out", "o"],
+        "target size '100M' (100,000,000 params) is larger than the model")
+
+
+def assert_refused_before_torch(tmp_path, argv, expected):
     import subprocess
 
     probe = ("import json, sys\n"

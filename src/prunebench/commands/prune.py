@@ -22,7 +22,9 @@ def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
     from prunebench.data import SAMPLINGS, SOURCES
     from prunebench.methods.registry import DATA_FREE, checked_params, resolve_calibration
-    from prunebench.plan.sizes import parse_size_spec
+    from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
+                                                   count_params)
+    from prunebench.plan.sizes import parse_size, parse_size_spec
 
     # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     if args.method == "dense":
@@ -60,6 +62,9 @@ def prune_command(args) -> Path:
             "and name the result as if pruned from dense; prune the dense model"
             f"{f' ({base})' if base else ''} to the size wanted instead")
     check_out_dir(out, args.force, ckpt.path, ("prune_report.json",))
+    # The size against the model's count from its config.json alone, before torch is imported
+    # (seconds): a size larger than the model is refused at once.
+    parse_size(args.size, count_params(config_from_dict(checked_config_json(ckpt.path))))
 
     from prunebench.modeling import load_config, require_tokenizer
     from prunebench.pruning import check_prunable, prune_checkpoint
