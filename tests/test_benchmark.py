@@ -293,21 +293,42 @@ def test_other_work_is_measured_over_the_timed_runs_only(monkeypatch):
 
 def test_cpu_peak_memory_fallback_reads_ru_maxrss_in_its_platform_unit(monkeypatch):
     """Without /proc the peak is ru_maxrss: KiB on Linux, bytes on macOS (getrusage(2))."""
-    import os
     import resource
     import sys
     import types
 
     from prunebench.benchmark.measure import PeakMemory
 
-    real_exists = os.path.exists
-    monkeypatch.setattr(os.path, "exists", lambda p: p != "/proc/self/statm" and real_exists(p))
+    from prunebench.benchmark import measure
+
+    monkeypatch.setattr(measure, "_resettable_high_water_mark", lambda: False)
     monkeypatch.setattr(resource, "getrusage", lambda who: types.SimpleNamespace(ru_maxrss=5000))
     for platform, peak in (("linux", 5000 * 1024), ("darwin", 5000)):
         monkeypatch.setattr(sys, "platform", platform)
         with PeakMemory(torch.device("cpu")) as memory:
             pass
         assert "ru_maxrss" in memory.method and memory.peak_bytes == peak
+
+
+def test_cpu_peak_memory_is_the_blocks_own_and_nothing_runs_beside_it():
+    """The peak of the block alone (an earlier, larger one is not counted), from the kernel's
+    high-water mark: no sampling thread woke inside the timed runs (it slowed them)."""
+    import threading
+
+    from prunebench.benchmark import measure
+
+    if not measure._resettable_high_water_mark():
+        pytest.skip("no resettable RSS high-water mark here (Linux 4.0+ with /proc)")
+    earlier = torch.ones(64 * 2**20)  # 256 MiB, touched
+    del earlier  # a large block goes back to the system when freed
+    threads = threading.active_count()
+    with measure.PeakMemory(torch.device("cpu")) as memory:
+        assert threading.active_count() == threads
+        start = measure._high_water_mark()
+        block = torch.ones(16 * 2**20)  # 64 MiB
+        del block
+    assert "VmHWM" in memory.method
+    assert start + 60 * 2**20 <= memory.peak_bytes < start + 200 * 2**20
 
 
 def test_other_errors_are_not_swallowed(monkeypatch):
