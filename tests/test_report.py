@@ -146,6 +146,34 @@ def test_speedups_use_dense_row_of_same_model_backend_tokens_and_batch(study):
     assert np.allclose(dense.loc[ok, "latency_speedup"], 1.0)
 
 
+def test_each_speedup_has_the_95_interval_of_its_two_rows(tmp_path):
+    """A speed-up divides two noisy means: its interval comes from both rows' spreads and
+    runs (the log-ratio delta method), and speed.md shows it beside the speed-up. Files that
+    record no runs (older ones) get none."""
+    from prunebench.benchmark.timing import ratio_ci95
+
+    reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, unstable=(8,)) for v in VARIANTS]
+    table = report.speed_table(report.load_bench(bench), reports)
+    for batch in (1, 8):
+        where = dict(model="m7", backend="hf", tokens="12x128", batch_size=batch)
+        row, dense = _row(table, variant="depth-4.9B", **where), _row(table, variant="dense",
+                                                                      **where)
+        low, high = ratio_ci95(
+            (dense["latency_s_mean"], dense["latency_s_std"], int(dense["runs"])),
+            (row["latency_s_mean"], row["latency_s_std"], int(row["runs"])))
+        assert (row["latency_speedup_ci95_low"], row["latency_speedup_ci95_high"]) == \
+            pytest.approx((low, high))
+        assert low < row["latency_speedup"] < high
+        shown = _row(report.speed_headline(table), variant="depth-4.9B", **where)
+        assert shown["speedup_ci95"] == f"[{low:.3g}, {high:.3g}]"
+    assert "throughput_speedup" not in report.speed_headline(table)  # = latency_speedup there
+    old = [write_bench(tmp_path / "old", "m7", v, "hf", 12, 128) for v in VARIANTS]
+    table = report.speed_table(report.load_bench(old), reports)
+    assert table["latency_speedup_ci95_low"].isna().all()
+    assert set(report.speed_headline(table)["speedup_ci95"]) == {""}
+
+
 def test_oom_rows_kept_and_marked(study, tmp_path):
     _, bench, reports, _ = study
     table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))
@@ -461,6 +489,7 @@ def test_noise_columns_and_unstable_flag_in_table_and_figure(tmp_path):
     assert all(tuple(fc) == (1.0, 1.0, 1.0, 1.0) for c in hollow for fc in c.get_facecolors())
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert len(texts) == 1 and "unstable" in texts[0]
+    assert "run eagerly" not in texts[0]  # no step ran eagerly here (it was said on hf too)
     assert "mean latency" in fig.get_suptitle()  # names the throughput statistic it plots
 
 
@@ -659,6 +688,16 @@ def test_variants_timed_on_other_devices_dtypes_or_decoding_are_warned_of(tmp_pa
     view = report.speed_headline(speed)
     assert set(view.loc[view["variant"] == "flap-4.9B", "flags"]) == {"unlike dense: device, dtype"}
     assert set(report.tables.UNLIKE_DENSE) == set(report.load.TIMED_WITH)
+    # and the summary's speed-ups (and the quality-vs-speed figure's points) count as flagged
+    # those timed unlike dense: a speed-up between two GPUs was drawn as a trusted point
+    summary = report.summary_table(df, reports).set_index("variant")
+    assert summary.loc["flap-4.9B", "hf_12x128_latency_b1_flagged"]
+    assert summary.loc["depth-4.9B", "hf_12x128_latency_b1_flagged"]  # decoding differs
+    assert not summary.loc["dense", "hf_12x128_latency_b1_flagged"]
+    assert summary.loc["flap-4.9B", "timings_flagged"] == summary.loc["flap-4.9B", "timings"]
+    # the figure names where its timings were made
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
+    assert f"backend hf on {H100}, {A100}\n" in fig.get_suptitle()
 
 
 def test_a_dense_file_without_the_setting_is_not_named_as_the_reference(tmp_path, caplog):
@@ -1130,8 +1169,8 @@ def test_figure_legends_titles_and_axis_labels(study_figure_rows, tmp_path):
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["12 input x 128 output tokens", "82 input x 128 output tokens", "", ""]
     assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "Latency (s)", "Latency (s)"]
-    assert [ax.get_ylabel() for ax in fig.axes] == ["Throughput (tokens/s)", "",
-                                                    "Throughput (tokens/s)", ""]
+    ylabel = "Throughput (tokens/s, log scale)"  # the log axis said where it is read
+    assert [ax.get_ylabel() for ax in fig.axes] == [ylabel, "", ylabel, ""]
 
 
 def test_figure_default_names_and_sizes_from_the_prune_reports(tmp_path):

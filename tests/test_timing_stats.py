@@ -127,3 +127,19 @@ def test_minimum_always_runs_and_max_at_the_minimum_turns_it_off():
     run_once, _ = fake_timer([1.0])
     assert ts.repeat_until_stable(run_once, min_runs=1, max_runs=1, max_seconds=1e9,
                                   target=0.05) == ([1.0], ts.MAX_REPEATS)
+
+
+def test_the_interval_of_a_ratio_of_two_means_by_hand():
+    """mean 1.0 (sd 0.1, 5 runs) over mean 0.5 (sd 0.05, 5 runs): each log mean has variance
+    0.1**2 / 5 = 0.002, Welch's df is (0.004)**2 / (2 * 0.002**2 / 4) = 8, t(8) = 2.306, so the
+    ratio 2 spans 2 * exp(-/+ 2.306 * sqrt(0.004))."""
+    from prunebench.benchmark.timing import ratio_ci95
+
+    half = 2.306 * math.sqrt(0.004)
+    assert ratio_ci95((1.0, 0.1, 5), (0.5, 0.05, 5)) == pytest.approx(
+        (2 * math.exp(-half), 2 * math.exp(half)), rel=1e-3)
+    # a single run, or no spread recorded: no interval
+    assert ratio_ci95((1.0, 0.1, 1), (0.5, 0.05, 5)) == (None, None)
+    assert ratio_ci95((1.0, float("nan"), 5), (0.5, 0.05, 5)) == (None, None)
+    # no spread at all: the ratio itself
+    assert ratio_ci95((1.0, 0.0, 5), (0.5, 0.0, 5)) == (2.0, 2.0)

@@ -67,6 +67,26 @@ def mean_ci95(xs: Sequence[float]) -> tuple[float, float | None]:
     return mean, t_critical_95(len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs))
 
 
+def ratio_ci95(top: tuple[float, float, int], bottom: tuple[float, float, int]
+               ) -> tuple[float | None, float | None]:
+    """95% interval of the ratio of two means, each given as (mean, sample std, runs): the
+    delta method on the log of the ratio (a ratio's interval is skewed), with Welch's degrees
+    of freedom, rounded down. (None, None) where either has fewer than two runs or no spread
+    recorded. It holds what the two rows' runs saw of each other's noise: two jobs timed at
+    different moments can differ by more (docs/benchmarks.md)."""
+    (m1, s1, n1), (m2, s2, n2) = top, bottom
+    values = (m1, s1, n1, m2, s2, n2)
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values) \
+            or n1 < 2 or n2 < 2 or m1 <= 0 or m2 <= 0:
+        return None, None
+    a, b = (s1 / m1) ** 2 / n1, (s2 / m2) ** 2 / n2  # variances of the two log means
+    if a + b == 0:
+        return m1 / m2, m1 / m2
+    df = (a + b) ** 2 / (a ** 2 / (n1 - 1) + b ** 2 / (n2 - 1))
+    half = t_critical_95(max(1, math.floor(df))) * math.sqrt(a + b)
+    return m1 / m2 * math.exp(-half), m1 / m2 * math.exp(half)
+
+
 def ci_share(xs: Sequence[float]) -> float | None:
     """The 95% half-width as a share of the mean (0.05 = the mean is known to within 5%)."""
     mean, half = mean_ci95(xs)

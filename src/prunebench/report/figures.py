@@ -12,7 +12,7 @@ import pandas as pd
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.report import style
-from prunebench.report.load import (OK, OOM, appearance, token_order, untrusted,
+from prunebench.report.load import (OK, OOM, appearance, fell_back, token_order, untrusted,
                                     variant_order)
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
                 lin, lout = shape.loc[tok]
                 ax.set_title(f"{lin} input x {lout} output tokens", fontsize=10)
             ax.set_xlabel("Latency (s)" if r == len(models) - 1 else "")
-            ax.set_ylabel("Throughput (tokens/s)" if c == 0 else "")
+            ax.set_ylabel("Throughput (tokens/s, log scale)" if c == 0 else "")
         # A legend per row: labels carry the model's sizes ("LLM-Pruner 4.9B"), the styles
         # are the figure's.
         present = [v for v in variants if (model, v) in labels]
@@ -108,12 +108,16 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
                            title=style.model_label(model, names), title_fontsize=9)
 
     if untrusted(ok).any():  # the note only where a hollow point is drawn
+        why = "unstable or contended timing" + (", or compiled step run eagerly"
+                                                if fell_back(ok).any() else "")
         note = [Line2D([], [], color="grey", marker="o", markerfacecolor="white",
-                       linestyle="none",
-                       label="hollow: unstable or contended timing, or compiled step run eagerly")]
+                       linestyle="none", label=f"hollow: {why}")]
         fig.legend(handles=note, loc="outside lower center", frameon=False, fontsize=9)
-    fig.suptitle(f"Throughput vs latency, backend {backend}\n(throughput = batch x tokens / mean "
-                 "latency; point labels: batch size)", fontsize=10)
+    # Where it was measured: a timing means nothing without its machine.
+    devices = ", ".join(appearance(ok["device_name"].dropna())) if "device_name" in ok else ""
+    fig.suptitle(f"Throughput vs latency, backend {backend}{f' on {devices}' if devices else ''}"
+                 "\n(throughput = batch x tokens / mean latency; point labels: batch size)",
+                 fontsize=10)
     # Labels are placed on the final layout: lay the figure out once, then freeze it, so the
     # saved files put every text where its overlaps were checked.
     fig.canvas.draw()

@@ -13,6 +13,7 @@ import pandas as pd
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.plan import layout
+from prunebench.benchmark.timing import ratio_ci95
 from prunebench.plan.sizes import format_params
 from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, contended, fell_back, noisy,
                                     sort_rows, timed_once, token_order, untrusted)
@@ -65,7 +66,9 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     peak memory and speed-ups over the dense model in the same cell and batch size.
 
     throughput_speedup = throughput / dense throughput; latency_speedup = dense latency /
-    latency (both > 1 means faster than dense). Speed-ups are NaN where the dense model ran out
+    latency (both > 1 means faster than dense; at one batch size and token count they are the
+    same number). latency_speedup_ci95_low/high: its 95% interval from the two rows' runs
+    (timing.ratio_ci95; empty where a row has one run). Speed-ups are NaN where the dense model ran out
     of memory or was not run at that batch size; OOM rows keep status "OOM" and NaN metrics.
     How far each timing can be trusted: p90, CV, the 95% interval of the mean, the `unstable`
     flag and the number of timed `runs` (prunebench.benchmark.timing), `competition` (other
@@ -75,10 +78,18 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     """
     df = _params(bench_df, reports_df)
     dense_rows = _dense_rows(df)
-    dense = dense_rows[CELL + ["batch_size", "latency_s_mean", "throughput_tok_s"]]
+    dense = dense_rows[CELL + ["batch_size", "latency_s_mean", "latency_s_std", "runs",
+                               "throughput_tok_s"]]
     df = df.merge(dense, on=CELL + ["batch_size"], how="left", suffixes=("", "_dense"))
     df["throughput_speedup"] = df["throughput_tok_s"] / df["throughput_tok_s_dense"]
     df["latency_speedup"] = df["latency_s_mean_dense"] / df["latency_s_mean"]
+    interval = [ratio_ci95((r.latency_s_mean_dense, r.latency_s_std_dense, _runs(r.runs_dense)),
+                           (r.latency_s_mean, r.latency_s_std, _runs(r.runs)))
+                for r in df.itertuples()]
+    df["latency_speedup_ci95_low"] = [low for low, _ in interval]
+    df["latency_speedup_ci95_high"] = [high for _, high in interval]
+    for column in ("latency_speedup_ci95_low", "latency_speedup_ci95_high"):
+        df[column] = pd.to_numeric(df[column])
     df["unlike_dense"] = _unlike_dense(df, dense_rows)
     df["peak_memory_gib"] = df["peak_memory_bytes"] / 2**30
     df["status"] = df["status"].map({OK: "ok", OOM: "OOM"})
@@ -88,10 +99,17 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
             "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
             "competition", "decode_fallback", "runs",
             "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
-            "throughput_speedup", "latency_speedup", "unlike_dense"]
-    dropped = {"source", "peak_memory_bytes", "latency_s_mean_dense", "throughput_tok_s_dense"}
+            "throughput_speedup", "latency_speedup", "latency_speedup_ci95_low",
+            "latency_speedup_ci95_high", "unlike_dense"]
+    dropped = {"source", "peak_memory_bytes", "latency_s_mean_dense", "latency_s_std_dense",
+               "runs_dense", "throughput_tok_s_dense"}
     extras = [c for c in df.columns if c not in core and c not in dropped]
     return sort_rows(df[core + extras])
+
+
+def _runs(value) -> int | None:
+    """A row's timed runs (pandas' nullable integer: NA where not recorded)."""
+    return None if pd.isna(value) else int(value)
 
 
 # What a bench file records about how it was timed (load.TIMED_WITH's columns) -> its name in
@@ -157,9 +175,9 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     speed = speed_table(bench_df, reports_df)
     ok = speed[speed["status"] == "ok"]
     cell = ["model", "variant", "backend", "tokens"]
-    b1 = ok[ok["batch_size"] == 1].assign(flagged=untrusted).set_index(cell)
+    b1 = ok[ok["batch_size"] == 1].assign(flagged=speedup_untrusted).set_index(cell)
     best = ok.loc[ok.groupby(cell, sort=False)["throughput_tok_s"].idxmax()]
-    best = best.assign(flagged=untrusted).set_index(cell)
+    best = best.assign(flagged=speedup_untrusted).set_index(cell)
     per_cell = pd.DataFrame(index=speed.set_index(cell).index.unique())
     per_cell["latency_b1_s"] = b1["latency_s_mean"]
     per_cell["latency_b1_speedup"] = b1["latency_speedup"]
@@ -186,12 +204,21 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     # batch sizes not counted) there are,
     # and how many of them are unstable, had other work beside them, or ran eagerly where the
     # compiled backend was asked for: "3" flagged means little without "of 48".
-    flags = ok.assign(flag=untrusted(ok)).groupby(["model", "variant"])["flag"]
+    flags = ok.assign(flag=speedup_untrusted(ok)).groupby(["model", "variant"])["flag"]
     timed, flagged = flags.size(), flags.sum()
     keys = list(zip(out["model"], out["variant"]))
     out["timings"] = [int(timed.get(key, 0)) for key in keys]
     out["timings_flagged"] = [int(flagged.get(key, 0)) for key in keys]
     return sort_rows(out)
+
+
+def speedup_untrusted(speed: pd.DataFrame) -> pd.Series:
+    """Rows whose speed-ups are not to be trusted as they stand: their timing is (`untrusted`),
+    or they were timed unlike their dense row (another device, dtype, decoding or thread
+    count: the speed-up measures that difference too)."""
+    unlike = (speed["unlike_dense"].fillna("") != "" if "unlike_dense" in speed
+              else pd.Series(False, index=speed.index))
+    return untrusted(speed) | unlike
 
 
 def _with_dense_flags(flags: pd.Series, index: pd.MultiIndex) -> np.ndarray:
@@ -341,13 +368,21 @@ def _log_unmatched(quality: pd.DataFrame, published: pd.DataFrame, matched: pd.D
 
 def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
     """The speed table as people read it (speed.md): per row the cell, size, mean latency with
-    the half-width of its 95% interval as a share of the mean, throughput, peak memory, the speed-ups, and one `flags`
+    the half-width of its 95% interval as a share of the mean, throughput, peak memory, the
+    speed-up over dense with its 95% interval, and one `flags`
     column saying why a timing is not to be trusted as it stands (unstable, contended, run
     eagerly, timed unlike the dense file). Every column stays in speed.csv."""
+    # One speed-up: at a row's batch size and token count the throughput ratio equals the
+    # latency ratio (speed.csv keeps both names); beside it, its 95% interval.
     columns = ["model", "variant", "backend", "tokens", "batch_size", "status", "params_fmt",
                "latency_s_mean", "latency_s_ci95_rel", "throughput_tok_s", "peak_memory_gib",
-               "throughput_speedup", "latency_speedup"]
+               "latency_speedup"]
     out = speed[[c for c in columns if c in speed.columns]].copy()
+    if "latency_speedup_ci95_low" in speed:
+        out["speedup_ci95"] = [
+            f"[{low:.3g}, {high:.3g}]" if pd.notna(low) and pd.notna(high) else ""
+            for low, high in zip(speed["latency_speedup_ci95_low"],
+                                 speed["latency_speedup_ci95_high"])]
 
     def flagged(column: str) -> pd.Series:  # a column older files lack flags nothing
         if column not in speed:
