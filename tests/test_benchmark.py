@@ -170,10 +170,12 @@ def test_hf_sampling_honours_length(monkeypatch):
 
 
 def test_throughput_latency_and_split_fields():
-    result = sweep(dense_model(), batch_sizes=[1, 3], repeats=3, output_tokens=6)
+    result = sweep(dense_model(), batch_sizes=[1, 3], repeats=3, output_tokens=6, warmup=2)
     for row in result["rows"]:
         lat = row["latencies_s"]
         assert len(lat) == 3
+        # the warm-up runs timed too, apart: whether they had settled can be read
+        assert len(row["warmup_latencies_s"]) == 2 and min(row["warmup_latencies_s"]) > 0
         assert row["latency_s_mean"] == pytest.approx(sum(lat) / 3)
         assert row["latency_s_min"] == min(lat)
         assert row["latency_s_median"] == sorted(lat)[1]

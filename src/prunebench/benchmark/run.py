@@ -360,8 +360,15 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
     # Logged between runs only, never inside a timed one. The total is the most runs it may take.
     progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed)",
                         s.warmup + s.max_repeats)
+    # Warm-up runs are timed too (not counted): whether they had settled can then be read
+    # from the result (`warmup_latencies_s` beside the timed `latencies_s`).
+    warmups = []
     for _ in range(s.warmup):
+        synchronize(device)
+        t0 = time.perf_counter()
         runner.generate(input_ids, attention_mask)
+        synchronize(device)
+        warmups.append(time.perf_counter() - t0)
         progress.step()
     ttfts, steps, gaps = [], [], []
 
@@ -404,6 +411,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
         "compile_s": compile_s,
         "compile_cache": cache,
         **latency_stats(latencies, s.ci_target),
+        "warmup_latencies_s": warmups,
         "runs": len(latencies),
         "stop_reason": stopped,
         "throughput_tok_s": batch_size * output_tokens / statistics.fmean(latencies),
