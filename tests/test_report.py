@@ -10,6 +10,7 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection, PathCollection
 import yaml
 from matplotlib.colors import rgb_to_hsv, to_hex, to_rgb
 
@@ -984,8 +985,11 @@ def test_quality_vs_speed_figure_one_point_per_variant_and_its_front(study, tmp_
     assert len(fig.axes) == len(models)
     for ax, model in zip(fig.axes, models):
         variants = (summary["model"] == model).sum()
-        assert len(ax.collections[0].get_offsets()) == variants
+        (points,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+        assert len(points.get_offsets()) == variants
         assert ax.yaxis_inverted()  # perplexity: lower is better, drawn up
+        # these files record no runs: no interval, no bars
+        assert not [c for c in ax.collections if isinstance(c, LineCollection)]
     assert (tmp_path / "q.png").stat().st_size > 1000 and (tmp_path / "q.pdf").exists()
 
 
@@ -1011,11 +1015,17 @@ def test_a_speed_up_from_a_flagged_timing_is_drawn_hollow(tmp_path, unstable_var
             expected and variant != unstable_variant), says
         assert says[(variant, 8)] == ""
     fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
-    drawn = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    drawn = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
     hollow = [c for c in drawn if all(tuple(fc) == (1.0, 1.0, 1.0, 1.0)
                                       for fc in c.get_facecolors())]
     assert sum(len(c.get_offsets()) for c in hollow) == sum(flagged.values())
     assert sum(len(c.get_offsets()) for c in drawn) == len(VARIANTS)
+    # each speed-up's 95% interval as a horizontal bar around its point
+    (bars,) = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
+    spans = sorted(x for seg in bars.get_segments() for x in (min(seg[:, 0]), max(seg[:, 0])))
+    expected = sorted([*summary["hf_12x128_latency_b1_speedup_ci95_low"],
+                       *summary["hf_12x128_latency_b1_speedup_ci95_high"]])
+    assert spans == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("unstable_variant, flagged", [

@@ -276,6 +276,13 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         # (summary_table's `_latency_b1_flagged`; summaries made before it have none).
         flagged = (points[flag_col].fillna(False).astype(bool) if flag_col in points
                    else pd.Series(False, index=points.index))
+        low, high = (x_col.replace("_speedup", f"_speedup_ci95_{end}") for end in ("low", "high"))
+        if low in points and points[low].notna().any():  # the speed-ups' 95% intervals
+            bars = points.dropna(subset=[low, high])
+            ax.errorbar(bars[x_col], bars[quality], fmt="none", ecolor="tab:blue", alpha=0.5,
+                        elinewidth=0.8, capsize=2, zorder=1,
+                        xerr=[bars[x_col] - bars[low], bars[high] - bars[x_col]],
+                        label="bars: 95% interval of the speed-up")
         ax.scatter(points.loc[~flagged, x_col], points.loc[~flagged, quality], color="tab:blue",
                    zorder=3)
         if flagged.any():
@@ -288,8 +295,9 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         if not points.empty:
             front = points[pareto_front(points[x_col], points[quality], higher_better)]
             front = front.sort_values(x_col)
-            ax.plot(front[x_col], front[quality], color="tab:orange", zorder=2,
-                    label="Pareto front")
+            # ringed too: a front of one point (one variant better and faster than all) shows
+            ax.plot(front[x_col], front[quality], color="tab:orange", zorder=2, marker="o",
+                    markersize=9, markerfacecolor="none", label="Pareto front")
             ax.legend(fontsize=7, frameon=False)
         if not higher_better:
             ax.invert_yaxis()  # up is better on both figures

@@ -181,6 +181,9 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     per_cell = pd.DataFrame(index=speed.set_index(cell).index.unique())
     per_cell["latency_b1_s"] = b1["latency_s_mean"]
     per_cell["latency_b1_speedup"] = b1["latency_speedup"]
+    for end in ("low", "high"):  # its 95% interval (timing.ratio_ci95), for the figure's bars
+        if f"latency_speedup_ci95_{end}" in b1:
+            per_cell[f"latency_b1_speedup_ci95_{end}"] = b1[f"latency_speedup_ci95_{end}"]
     per_cell["latency_b1_flagged"] = _with_dense_flags(b1["flagged"], per_cell.index)
     per_cell["best_tok_s"] = best["throughput_tok_s"]
     per_cell["best_batch"] = best["batch_size"].astype("Int64")
