@@ -83,9 +83,10 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     df = df.merge(dense, on=CELL + ["batch_size"], how="left", suffixes=("", "_dense"))
     df["throughput_speedup"] = df["throughput_tok_s"] / df["throughput_tok_s_dense"]
     df["latency_speedup"] = df["latency_s_mean_dense"] / df["latency_s_mean"]
+    # (dense against itself is 1 by definition: no interval)
     interval = [ratio_ci95((r.latency_s_mean_dense, r.latency_s_std_dense, _runs(r.runs_dense)),
                            (r.latency_s_mean, r.latency_s_std, _runs(r.runs)))
-                for r in df.itertuples()]
+                if r.variant != DENSE else (None, None) for r in df.itertuples()]
     df["latency_speedup_ci95_low"] = [low for low, _ in interval]
     df["latency_speedup_ci95_high"] = [high for _, high in interval]
     for column in ("latency_speedup_ci95_low", "latency_speedup_ci95_high"):
