@@ -162,11 +162,12 @@ class _StopAtStepEnd:
     timed save, up to SAVE_EVERY_S earlier. A second SIGTERM stops at once. Only the main
     thread may handle signals: elsewhere SIGTERM is left as it is."""
 
-    def __init__(self) -> None:
+    def __enter__(self) -> _StopAtStepEnd:
         self.requested = False
         self._installed = threading.current_thread() is threading.main_thread()
         if self._installed:
             self._before = signal.signal(signal.SIGTERM, self._handle)
+        return self
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
@@ -175,11 +176,10 @@ class _StopAtStepEnd:
         log.warning("SIGTERM: the progress is saved at the end of this step, then the recovery "
                     "stops (a second SIGTERM stops it at once)")
 
-    def release(self) -> None:
+    def __exit__(self, *exc) -> None:
         if self._installed:  # a handler set from C reads as None: the default instead
             signal.signal(signal.SIGTERM, signal.SIG_DFL if self._before is None
                           else self._before)
-            self._installed = False
 
 
 def _save_progress(path: Path, fingerprint: str, at: dict[str, Any], peft_model: nn.Module,
@@ -319,7 +319,6 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     keep_every = s.get("save_every")  # the candidates' steps; None: every evaluation's
 
     deterministic = torch.are_deterministic_algorithms_enabled()
-    stop = None  # the SIGTERM handler of the training loop, once it runs
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     try:
@@ -368,70 +367,71 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         started = time.perf_counter() - at["elapsed_s"]
         last_save = time.monotonic()
         peft_model.train()
-        stop = _StopAtStepEnd()
-        for epoch in range(at["epoch"], int(s["epochs"])):
-            if resumed and epoch == at["epoch"]:  # the epoch it stopped in, where it stopped
-                order, first = at["order"], at["next_start"]
-            else:
-                order, first = torch.randperm(len(train), generator=shuffle).tolist(), 0
-            for start in range(first, len(order), batch_size):
-                batch_ids = order[start:start + batch_size]
-                micro_batches = [collate([train[i] for i in batch_ids[j:j + micro]], pad_id)
-                                 for j in range(0, len(batch_ids), micro)]
-                # The loss is the mean over the whole batch's response tokens: each micro-batch
-                # adds its summed loss divided by the batch's token count.
-                n_tokens = sum(int((mb["labels"][:, 1:] != IGNORE_INDEX).sum()) for mb in micro_batches)
-                lr = s["lr"] * _lr_factor(step, int(s["warmup_steps"]), total_steps)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                opt.zero_grad(set_to_none=True)
-                batch_loss = 0.0
-                for mb in micro_batches:
-                    mb = {k: v.to(device) for k, v in mb.items()}
-                    with _autocast(device, amp):
-                        loss, _ = response_loss(peft_model, mb)
-                    scaler.scale(loss / max(n_tokens, 1)).backward()
-                    batch_loss += float(loss.detach())
-                if s["max_grad_norm"]:
-                    scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(trainable, s["max_grad_norm"])
-                scaler.step(opt)
-                scaler.update()
-                step += 1
-                window_loss, window_tokens = window_loss + batch_loss, window_tokens + n_tokens
-                if step % int(s["log_every"]) == 0:
-                    log.info("step %d/%d  train loss %.4f  lr %.2e  %.1f s", step, total_steps,
-                             window_loss / max(window_tokens, 1), lr,
-                             time.perf_counter() - started)
-                # (Without eval_every, eval_every is one epoch's steps: the epoch's last step.)
-                if step % eval_every == 0 or step == total_steps:
-                    val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp)
-                    history.append({"step": step, "epoch": round(step / steps_per_epoch, 4),
-                                    "train_loss": window_loss / max(window_tokens, 1),
-                                    "val_loss": val_loss, "lr": lr})
-                    window_loss, window_tokens = 0.0, 0
-                    candidate = keep_every is None or step % keep_every == 0
-                    improved = candidate and val_loss < best["val_loss"]
-                    if improved:
-                        best = {"step": step, "val_loss": val_loss}
-                        best_state = trainable_state(peft_model)
-                    log.info("step %d/%d: validation loss %.4f%s", step, total_steps, val_loss,
-                             "  (best so far)" if improved else "")
-                stopping = stop.requested
-                if progress_path is not None and (stopping or (
-                        step < total_steps and time.monotonic() - last_save >= save_every)):
-                    _save_progress(progress_path, fingerprint, {
-                        "step": step, "epoch": epoch, "next_start": start + batch_size,
-                        "order": order, "history": history, "best": best, "initial": initial,
-                        "window_loss": window_loss, "window_tokens": window_tokens,
-                        "elapsed_s": time.perf_counter() - started, "resumed_at": resumed_at},
-                        peft_model, opt, scaler, shuffle, best_state)
-                    last_save = time.monotonic()
-                    log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
-                             progress_path)
-                if stopping:
-                    raise Terminated()
-        stop.release()
+        # the SIGTERM handler of the loop: as long as it runs, a SIGTERM ends the step first
+        with _StopAtStepEnd() as stop:
+            for epoch in range(at["epoch"], int(s["epochs"])):
+                if resumed and epoch == at["epoch"]:  # the epoch it stopped in, where it stopped
+                    order, first = at["order"], at["next_start"]
+                else:
+                    order, first = torch.randperm(len(train), generator=shuffle).tolist(), 0
+                for start in range(first, len(order), batch_size):
+                    batch_ids = order[start:start + batch_size]
+                    micro_batches = [collate([train[i] for i in batch_ids[j:j + micro]], pad_id)
+                                     for j in range(0, len(batch_ids), micro)]
+                    # The loss is the mean over the whole batch's response tokens: each micro-batch
+                    # adds its summed loss divided by the batch's token count.
+                    n_tokens = sum(int((mb["labels"][:, 1:] != IGNORE_INDEX).sum())
+                                   for mb in micro_batches)
+                    lr = s["lr"] * _lr_factor(step, int(s["warmup_steps"]), total_steps)
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+                    opt.zero_grad(set_to_none=True)
+                    batch_loss = 0.0
+                    for mb in micro_batches:
+                        mb = {k: v.to(device) for k, v in mb.items()}
+                        with _autocast(device, amp):
+                            loss, _ = response_loss(peft_model, mb)
+                        scaler.scale(loss / max(n_tokens, 1)).backward()
+                        batch_loss += float(loss.detach())
+                    if s["max_grad_norm"]:
+                        scaler.unscale_(opt)
+                        torch.nn.utils.clip_grad_norm_(trainable, s["max_grad_norm"])
+                    scaler.step(opt)
+                    scaler.update()
+                    step += 1
+                    window_loss, window_tokens = window_loss + batch_loss, window_tokens + n_tokens
+                    if step % int(s["log_every"]) == 0:
+                        log.info("step %d/%d  train loss %.4f  lr %.2e  %.1f s", step, total_steps,
+                                 window_loss / max(window_tokens, 1), lr,
+                                 time.perf_counter() - started)
+                    # (Without eval_every, eval_every is one epoch's steps: the epoch's last step.)
+                    if step % eval_every == 0 or step == total_steps:
+                        val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp)
+                        history.append({"step": step, "epoch": round(step / steps_per_epoch, 4),
+                                        "train_loss": window_loss / max(window_tokens, 1),
+                                        "val_loss": val_loss, "lr": lr})
+                        window_loss, window_tokens = 0.0, 0
+                        candidate = keep_every is None or step % keep_every == 0
+                        improved = candidate and val_loss < best["val_loss"]
+                        if improved:
+                            best = {"step": step, "val_loss": val_loss}
+                            best_state = trainable_state(peft_model)
+                        log.info("step %d/%d: validation loss %.4f%s", step, total_steps, val_loss,
+                                 "  (best so far)" if improved else "")
+                    stopping = stop.requested
+                    if progress_path is not None and (stopping or (
+                            step < total_steps and time.monotonic() - last_save >= save_every)):
+                        _save_progress(progress_path, fingerprint, {
+                            "step": step, "epoch": epoch, "next_start": start + batch_size,
+                            "order": order, "history": history, "best": best, "initial": initial,
+                            "window_loss": window_loss, "window_tokens": window_tokens,
+                            "elapsed_s": time.perf_counter() - started, "resumed_at": resumed_at},
+                            peft_model, opt, scaler, shuffle, best_state)
+                        last_save = time.monotonic()
+                        log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
+                                 progress_path)
+                    if stopping:
+                        raise Terminated()
         elapsed = time.perf_counter() - started
         if keep_every is not None and math.isinf(best["val_loss"]):
             # No evaluation fell on a multiple of save_every: nothing was a candidate, and the
@@ -456,8 +456,6 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         merged_val = validation_loss(merged, val, micro, pad_id, device, amp)
         merged.eval()
     finally:
-        if stop is not None:
-            stop.release()
         torch.use_deterministic_algorithms(deterministic)
     log.info("best validation loss %.4f at step %d (base %.4f); merged model %.4f; %.1f s",
              best["val_loss"], best["step"], initial, merged_val, elapsed)

@@ -37,12 +37,6 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_ppl")  # defined once,
 
 # --------------------------------------------------------------------------- parameters
 
-def check_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The method's parameters over its defaults; unknown names and bad values are refused
-    (the registry's rules, which the config check at start applies too)."""
-    return registry.checked_params(method, params)
-
-
 def require_calibration(method: str, calibration: torch.Tensor | None) -> torch.Tensor:
     if calibration is None or calibration.dim() != 2 or calibration.shape[1] < 2:
         raise PrunebenchError(f"{method} needs calibration token ids of shape [n, L] with L >= 2 "
@@ -257,7 +251,7 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
     The perplexities are computed in `dtype` (scored_in): float32 by default; float16 scores as
     the study did (its model was loaded with `.half()`).
     """
-    p = check_params("depth_ppl", params)
+    p = registry.checked_params("depth_ppl", params)
     dtype = scoring_dtype("depth_ppl", p, model)
     calibration = require_calibration("depth_ppl", calibration)
 
@@ -273,6 +267,6 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
 
 def plan(config, target_params: int, **params) -> dict:
     """What depth pruning will do to a model of this config, from the config alone."""
-    p = check_params("depth_ppl", params)
+    p = registry.checked_params("depth_ppl", params)
     scoring_dtype("depth_ppl", p)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

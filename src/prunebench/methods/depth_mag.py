@@ -12,7 +12,7 @@ import logging
 import torch
 
 from prunebench.methods import registry
-from prunebench.methods.depth import check_params, plan_blocks, prune_one_shot
+from prunebench.methods.depth import plan_blocks, prune_one_shot
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ def magnitude_scores(model) -> list[float]:
 
 def prune(model, calibration: torch.Tensor | None, target_params: int, **params) -> dict:
     """Depth pruning with Mag+ (one shot); `calibration` is ignored."""
-    p = check_params("depth_mag", params)
+    p = registry.checked_params("depth_mag", params)
     return prune_one_shot(model, target_params, p, "magnitude", lambda: (magnitude_scores(model), {}))
 
 
 def plan(config, target_params: int, **params) -> dict:
-    p = check_params("depth_mag", params)
+    p = registry.checked_params("depth_mag", params)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

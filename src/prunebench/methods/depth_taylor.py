@@ -22,7 +22,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.methods import registry
-from prunebench.methods.depth import check_params, plan_blocks, prune_one_shot, require_calibration
+from prunebench.methods.depth import plan_blocks, prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import (is_activation_checkpointing, resolve_dtype,
                                  set_activation_checkpointing)
@@ -33,10 +33,6 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_taylor")  # defined on
 # Compute dtype (`dtype`): float32 runs as is (a half-precision model is upcast for the pass and
 # cast back, which is exact); a half type runs the forward/backward under autocast, so the
 # weights and their gradients stay in the model's own dtype.
-
-
-def _check(params: dict) -> dict:
-    return check_params("depth_taylor", params)
 
 
 @contextlib.contextmanager
@@ -126,7 +122,7 @@ def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype:
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
     """Depth pruning with Taylor+ (one shot)."""
-    p = _check(params)
+    p = registry.checked_params("depth_taylor", params)
     calibration = require_calibration("depth_taylor", calibration)
 
     def score():
@@ -141,5 +137,5 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 
 
 def plan(config, target_params: int, **params) -> dict:
-    p = _check(params)
+    p = registry.checked_params("depth_taylor", params)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -269,14 +269,8 @@ def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- prune
 
-def _check_params(params: dict) -> dict:
-    """The parameters over their defaults, every value checked (by `plan` too, so that a bad
-    value fails before any weight is loaded)."""
-    return registry.checked_params("flap", params)
-
-
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    p = _check_params(params)
+    p = registry.checked_params("flap", params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("flap needs calibration token ids of shape [n, L]")
     config = model.config
@@ -348,7 +342,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 def plan(config, target_params: int, **params) -> dict:
     """What FLAP will do, from the config alone: UL-UM's ratio is solved here; AL-AM's
     per-block widths depend on the calibration statistics, so only the budget is known."""
-    p = _check_params(params)
+    p = registry.checked_params("flap", params)
     if p["structure"] == "UL-UM":
         solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
                                        int(target_params), lambda n, r: int(r * n),

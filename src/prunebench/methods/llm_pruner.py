@@ -235,14 +235,8 @@ def _summary(x: torch.Tensor) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- prune
 
-def _check_params(params: dict) -> dict:
-    """The parameters over their defaults, the taylor variant checked (by `plan` too, so that a
-    bad value fails before any weight is loaded)."""
-    return registry.checked_params("llm_pruner", params)
-
-
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    p = _check_params(params)
+    p = registry.checked_params("llm_pruner", params)
     if calibration is None or calibration.dim() != 2 or calibration.shape[1] < 2:
         raise PrunebenchError("llm_pruner needs calibration token ids of shape [n, L] with L >= 2")
     config = model.config
@@ -304,7 +298,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 
 def plan(config: LlamaConfig, target_params: int, **params) -> dict:
     """The solved ratio and exact size, from the config alone (no weights, no data)."""
-    p = _check_params(params)
+    p = registry.checked_params("llm_pruner", params)
     blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
     if p["ratio"] is not None:  # checked with the other parameters
         ratio = float(p["ratio"])

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from prunebench.methods import registry
-from prunebench.methods.depth import (check_params, plan_blocks, prune_one_shot,
+from prunebench.methods.depth import (plan_blocks, prune_one_shot,
                                       require_calibration, scored_in, scoring_dtype)
 from prunebench.checkpoint.device_map import main_device
 
@@ -84,7 +84,7 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
     """ShortGPT. The model runs in `dtype` (float32 by default; the original loads it in
     float16); the cosine similarities are computed in float32 either way."""
-    p = _check(params)
+    p = registry.checked_params("shortgpt", params)
     dtype = scoring_dtype("shortgpt", p, model)
     calibration = require_calibration("shortgpt", calibration)
 
@@ -97,10 +97,6 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 
 
 def plan(config, target_params: int, **params) -> dict:
-    p = _check(params)
+    p = registry.checked_params("shortgpt", params)
     scoring_dtype("shortgpt", p)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
-
-
-def _check(params: dict) -> dict:
-    return check_params("shortgpt", params)

@@ -19,7 +19,7 @@ import time
 import torch
 
 from prunebench.methods import registry
-from prunebench.methods.depth import (calibration_nll, check_params, nll_to_ppl, plan_blocks,
+from prunebench.methods.depth import (calibration_nll, nll_to_ppl, plan_blocks,
                                       removable_blocks, require_calibration, scored_in,
                                       scoring_dtype, solve_num_blocks, without_blocks)
 from prunebench.modeling import remove_blocks
@@ -55,7 +55,7 @@ def eliminate(model, calibration: torch.Tensor, k: int, candidates: list[int],
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
     """SLEB. The losses are computed in `dtype` (float32 by default; the original loads the
     model in float16) with `batch_size` windows per forward pass (the original: 1)."""
-    p = check_params("sleb", params)
+    p = registry.checked_params("sleb", params)
     dtype = scoring_dtype("sleb", p, model)
     calibration = require_calibration("sleb", calibration)
     removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"], p["protect_last"])
@@ -72,6 +72,6 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 
 
 def plan(config, target_params: int, **params) -> dict:
-    p = check_params("sleb", params)
+    p = registry.checked_params("sleb", params)
     scoring_dtype("sleb", p)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])

@@ -89,14 +89,8 @@ def _rules():
     return (lambda n, p: int(p * n)), (lambda n, p: int(n * p))
 
 
-def _check_params(params: dict) -> dict:
-    """The parameters over their defaults, checked (by `plan` too, so that a bad value fails
-    before any weight is loaded)."""
-    return registry.checked_params("wanda_sp", params)
-
-
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    p = _check_params(params)
+    p = registry.checked_params("wanda_sp", params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("wanda_sp needs calibration token ids of shape [n, L]")
     config = model.config
@@ -160,7 +154,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
 
 def plan(config, target_params: int, **params) -> dict:
     """The solved uniform ratio and exact size, from the config alone."""
-    _check_params(params)
+    registry.checked_params("wanda_sp", params)
     groups_rule, channels_rule = _rules()
     solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
                                    int(target_params), groups_rule, channels_rule)
