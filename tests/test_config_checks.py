@@ -11,7 +11,7 @@ import yaml
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.architectures import ARCHITECTURES
-from prunebench.plan.checks import check_config, load_config_files
+from prunebench.plan.checks import check_config, drop_switched_off, load_config_files
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "config" / "config.yaml"
@@ -966,3 +966,30 @@ def test_an_alias_of_a_mapping_with_a_merge_is_no_duplicate_key():
 
     text = "b: &b {y: 0}\nx: {a: &a {<<: *b, y: 1}}\nc: {<<: *a}\n"
     assert read_yaml(text) == yaml.safe_load(text)  # PyYAML's own reading, whatever it is
+
+
+def test_paired_timing_settings_are_checked_at_start(tmp_path):
+    """benchmark.paired: its token configs must fit the model as the sweeps' do, a single pair
+    shows no spread, and a config stacked on one that has it switches it off with null."""
+    from prunebench.checkpoint.architectures import TINY_SHAPE
+
+    config = default_config()
+    limit = TINY_SHAPE["max_position_embeddings"]
+    config["benchmark"]["paired"] = {"token_configs": ["12x32"], "batch_sizes": [1, 4]}
+    check_config(config, resources=tmp_path)
+    config["benchmark"]["paired"]["token_configs"] = [f"{limit}x1"]
+    assert (f"benchmark.paired.token_configs: {limit}x1 needs {limit + 1} positions"
+            in problems(config, tmp_path))
+    config["benchmark"]["paired"] = {"token_configs": ["12x32"], "batch_sizes": [1], "pairs": 1}
+    assert "benchmark.paired.pairs" in problems(config, tmp_path)
+    config["benchmark"]["paired"] = {"token_configs": ["12x32"], "batch": [1]}
+    text = problems(config, tmp_path)
+    assert "benchmark.paired" in text and "batch_sizes" in text
+    off = tmp_path / "off.yaml"
+    off.write_text("benchmark:\n  paired: null\n")
+    on = tmp_path / "on.yaml"
+    on.write_text(yaml.safe_dump({"benchmark": {"paired": {"token_configs": ["12x32"],
+                                                           "batch_sizes": [1]}}}))
+    stacked = drop_switched_off(load_config_files([DEFAULT, on, off]))
+    assert "paired" not in stacked["benchmark"]
+    check_config(stacked, resources=tmp_path)

@@ -706,6 +706,48 @@ def test_bench_prints_the_sweep_and_writes_the_workflows_json(pruned, tmp_path, 
     assert_one_line_error(code, err, "exists")  # never overwritten without --force
 
 
+def test_bench_against_its_dense_model_times_the_two_in_turns(pruned, tiny_model_dir, tmp_path,
+                                                              capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run(capsys, "bench", pruned, "--against", tiny_model_dir, "--tokens",
+                            "4x3", "--batch", "2,1", "--warmup", "1", "--repeats", "3",
+                            "--device", "cpu", "-q")
+    assert code == 0, err
+    report = read_json(pruned / "prune_report.json")
+    out = tmp_path / f"paired-{report['model']}-depth_ppl-0.8-hf-4x3.json"
+    result = read_json(out)
+    assert (result["against"], result["pairs"]) == ("dense", 3)
+    assert (result["params"], result["dense_params"]) == (report["params_after"],
+                                                          report["params_before"])
+    assert [(r["batch_size"], len(r["dense_latencies_s"])) for r in result["rows"]] == [(1, 3),
+                                                                                        (2, 3)]
+    cell = result["provenance"]["cell"]
+    assert cell["against"] == str(tiny_model_dir) and cell["pairs"] == 3
+    assert not {"max_repeats", "ci_target"} & set(cell)
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["batch"])
+    assert "speed-up" in lines[header] and "unpaired interval" in lines[header]
+    assert [line.split()[0] for line in lines[header + 1:header + 3]] == ["1", "2"]
+    assert not list(tmp_path.glob(".*unfinished*"))
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--max-repeats", "9"], "--max-repeats sets adaptive repeats, which paired timing"),
+    (["--ci-target", "0.1", "--max-seconds", "5"], "--max-seconds and --ci-target set adaptive"),
+    (["--repeats", "1"], "at least 2 pairs"),
+])
+def test_bench_against_refuses_what_paired_timing_does_not_take(pruned, tiny_model_dir, tmp_path,
+                                                               capsys, extra, expected):
+    out = tmp_path / "paired.json"
+    code, _, err = run(capsys, "bench", pruned, "--against", tiny_model_dir, "--tokens", "4x3",
+                       "--out", out, "--device", "cpu", *extra)
+    assert_one_line_error(code, err, expected)
+    assert not out.exists()
+    code, _, err = run(capsys, "bench", pruned, "--against", tmp_path / "nowhere", "--tokens",
+                       "4x3", "--out", out)
+    assert_one_line_error(code, err, "no model at")
+
+
 def test_bench_samples_on_the_compiled_backend_as_on_hf(pruned, tmp_path, capsys):
     """Both backends sample with the study's settings when asked (the same decoding)."""
     out = tmp_path / "compiled.json"

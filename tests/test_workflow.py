@@ -427,6 +427,42 @@ def test_a_cell_result_stopped_part_way_is_remade_by_the_next_plain_run(workflow
                       "aggregate": 1}, counts
 
 
+def test_paired_timing_adds_only_its_jobs_and_its_table(workflow_run, tmp_path):
+    """benchmark.paired on a finished run: one paired job per pruned variant, backend and token
+    config, and the aggregation (its new table); nothing of the finished run reruns, and the
+    paired speed-ups sit beside the separate jobs' where the batch sizes meet."""
+    workdir = tmp_path / "work"
+    shutil.copytree(workflow_run, workdir, symlinks=True)  # file times kept (copy2)
+    config = yaml.safe_load((workdir / "test.yaml").read_text())
+    tokens = config["benchmark"]["token_configs"][0]
+    config["benchmark"]["paired"] = {"token_configs": [tokens], "batch_sizes": [1, 2],
+                                     "pairs": 3, "warmup": 1}
+    (workdir / "paired.yaml").write_text(yaml.safe_dump(config))
+    pruned = [v for v in config["models"]["tiny"]["variants"] if v != "dense"]
+    backends = config["benchmark"]["backends"]
+    counts = job_counts(snakemake(workdir, "-n", configfile="paired.yaml").stdout)
+    assert counts == {"paired_benchmark": len(pruned) * len(backends), "aggregate": 1,
+                      "all": 1}
+    snakemake(workdir, configfile="paired.yaml")
+    table = pd.read_csv(workdir / "results/tables/paired_speedup.csv")
+    assert sorted(set(table["variant"])) == sorted(pruned)
+    assert len(table) == len(pruned) * len(backends) * 2
+    ok = table[table["status"] == "ok"]
+    assert (ok["latency_speedup_ci95_low"] <= ok["latency_speedup"]).all()
+    assert (ok["latency_speedup"] <= ok["latency_speedup_ci95_high"]).all()
+    # batch 1 was swept too; batch 2 was not (the sweep's sizes are 1 and 8)
+    assert ok.loc[ok["batch_size"] == 1, "separate_jobs_speedup"].notna().all()
+    assert ok.loc[ok["batch_size"] == 2, "separate_jobs_speedup"].isna().all()
+    assert (workdir / "results/tables/paired_speedup.md").read_text().count("\n") > 2
+    result = load(workdir / f"results/paired/tiny/{pruned[0]}/{backends[0]}/{tokens}.json")
+    assert result["provenance"]["cell"]["pairs"] == 3
+    assert result["dense_params"] > result["params"]
+    record = load(workdir / "results/tables/provenance.json")
+    assert any(entry["kind"] == "paired" for entry in record["inputs"])
+    dry = snakemake(workdir, "-n", configfile="paired.yaml")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+
+
 def test_gpu_smoke_config_builds_its_dag(tmp_path):
     workdir = make_workdir(tmp_path)
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")

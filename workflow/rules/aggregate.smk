@@ -10,6 +10,7 @@ rule aggregate:
     input:
         reports=prune_reports(),
         bench=bench_files(),
+        paired=paired_files(),  # none unless benchmark.paired is on
         evals=eval_files(),
         published=published_input,  # the study's numbers, to compare with
     output:

@@ -225,11 +225,10 @@ def instruction_file():
     return layout.INSTRUCTIONS.format(source=lora_settings()["data"]["source"])
 
 
-def token_configs():
-    """'12x128' -> (12, 128), in config order."""
-    return [
-        tuple(int(x) for x in tc.lower().split("x")) for tc in config["benchmark"]["token_configs"]
-    ]
+def token_configs(section=None):
+    """'12x128' -> (12, 128), in config order, of `section` (the benchmark's by default)."""
+    section = section or config["benchmark"]
+    return [tuple(int(x) for x in tc.lower().split("x")) for tc in section["token_configs"]]
 
 
 def bench_settings(backend):
@@ -260,6 +259,37 @@ def bench_files(models=None):
         for v in variant_names(m)
         for b in config["benchmark"]["backends"]
         for lin, lout in token_configs()
+    ]
+
+
+def paired_config():
+    """benchmark.paired (its defaults filled in by the schema), or {} when it is off."""
+    return config["benchmark"].get("paired") or {}
+
+
+def paired_settings(backend):
+    """A paired job's settings: the benchmark's that shape this backend's runs (adaptive
+    repeats aside: the pairs are a fixed number) and benchmark.paired's."""
+    shared = {
+        k: v
+        for k, v in bench_settings(backend).items()
+        if k not in ("batch_sizes", "warmup", "repeats", "max_repeats", "max_seconds", "ci_target")
+    }
+    paired = paired_config()
+    return {**shared, **{k: paired[k] for k in ("batch_sizes", "warmup", "pairs")}}
+
+
+def paired_files(models=None):
+    """One file per pruned variant, backend and paired token config (none when it is off)."""
+    if not paired_config():
+        return []
+    return [
+        layout.PAIRED.format(model=m, variant=v, backend=b, lin=lin, lout=lout)
+        for m in models or model_names()
+        for v in variant_names(m)
+        if v != "dense"
+        for b in config["benchmark"]["backends"]
+        for lin, lout in token_configs(paired_config())
     ]
 
 
@@ -343,6 +373,7 @@ def gpu_job_files(model):
     return (
         [layout.PRUNE_REPORT.format(model=model, variant=v) for v in pruned]
         + bench_files([model])
+        + paired_files([model])
         + eval_files([model])
     )
 
@@ -386,7 +417,7 @@ def tables_losing_rows_warning():
     not ask for (prunebench.plan.preflight), or None."""
     return preflight.dropped_rows_warning(
         read_json_or_none(layout.TABLES_PROVENANCE),
-        prune_reports() + bench_files() + eval_files(),
+        prune_reports() + bench_files() + paired_files() + eval_files(),
     )
 
 
@@ -512,7 +543,9 @@ def figure_files():
 
 
 def table_files():
-    return expand(layout.TABLE, table=TABLES, ext=["csv", "md"])
+    """The tables; paired_speedup only when benchmark.paired is on."""
+    tables = TABLES + (["paired_speedup"] if paired_config() else [])
+    return expand(layout.TABLE, table=tables, ext=["csv", "md"])
 
 
 def all_targets():
@@ -521,7 +554,7 @@ def all_targets():
     whose job was stopped part-way (a forced one-cell rerun interrupted: Snakemake deletes
     the old result when the job starts) is remade by the next plain run. Checkpoints are not
     asked for: deleting one to save disk reruns nothing."""
-    cells = prune_reports() + bench_files() + eval_files()
+    cells = prune_reports() + bench_files() + paired_files() + eval_files()
     return table_files() + figure_files() + [layout.TABLES_PROVENANCE] + cells
 
 

@@ -18,6 +18,9 @@ tables = {
     "quality": report.quality_table(reports, evals),
     "summary": report.summary_table(bench, reports, evals),
 }
+if snakemake.input.paired:  # benchmark.paired is on
+    tables["paired_speedup"] = report.paired_table(report.load_paired(snakemake.input.paired),
+                                                   tables["speed"])
 tables["published_vs_reproduced"] = report.published_vs_reproduced(
     tables["quality"], report.load_published(snakemake.input.published))
 if tables["published_vs_reproduced"].empty:
@@ -40,7 +43,8 @@ report.plot_quality_vs_speed(tables["summary"], figures_dir / "quality_vs_speed.
 configfiles = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
 write_json(snakemake.output.provenance, aggregation_record(
     {"prune_report": snakemake.input.reports, "bench": snakemake.input.bench,
-     "evaluation": snakemake.input.evals, "published": [snakemake.input.published]},
+     "paired": snakemake.input.paired, "evaluation": snakemake.input.evals,
+     "published": [snakemake.input.published]},
     {"backends": snakemake.params.backends, "display_names": snakemake.params.display_names,
      "evals_expected": snakemake.params.evals_expected}, configfiles))
 log.info("tables and figures written, and what they were made from (%s)",

@@ -1,7 +1,9 @@
 """Generation benchmarks: `run_sweep` times one cell (a batch-size sweep of one model, backend
-and token config); the workflow's benchmark rule and `prunebench bench` call it.
+and token config); the workflow's benchmark rule and `prunebench bench` call it. `run_paired`
+times a variant and its dense model in turns (the paired_benchmark rule).
 
 - `run`: the sweep and its `SweepSettings`, resumable partial rows
+- `paired`: a variant's speed-up over its dense model, the two timed in turns in one process
 - `runners`: the `hf` and `compiled` backends behind one interface; `compiled`: the static-cache
   decoder; `sampling`: sampled decoding shared by both
 - `measure`: per-token clocks and peak memory; `timing`: the noise statistics and the adaptive
@@ -27,6 +29,7 @@ _SOURCES = {
     "floors": ["decode_floor_s", "kv_cache_bytes", "mean_decode_context", "measure_bandwidth",
                "weight_bytes"],
     "measure": ["PeakMemory", "StepClock", "synchronize"],
+    "paired": ["alternate", "paired_sweep", "run_paired"],
     "prompts": ["FIRST_ORDINARY_ID", "PROMPT_TEXT", "make_prompt"],
     "run": ["BACKENDS", "DEFAULT_BATCH_SIZES", "DEFAULT_CI_TARGET", "OOM", "SweepSettings",
             "dtype_name", "run_sweep", "sweep"],

@@ -152,6 +152,16 @@ class SweepSettings:
         return cls(**{**{k: v for k, v in benchmark.items() if k in names}, **fields})
 
     @classmethod
+    def given(cls, settings: SweepSettings | None, fields: dict[str, Any]) -> SweepSettings:
+        """What a caller passed: a SweepSettings, or its fields as keywords (not both)."""
+        if settings is None:
+            return cls.of(fields)
+        if fields:
+            raise PrunebenchError(f"pass the benchmark's settings either as a SweepSettings or "
+                                  f"as keywords, not both (got {sorted(fields)} beside it)")
+        return settings
+
+    @classmethod
     def of(cls, fields: dict[str, Any]) -> SweepSettings:
         """From keyword settings, an unknown one named as a user error (not a TypeError)."""
         unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(cls)})
@@ -169,14 +179,16 @@ def run_sweep(model, tokenizer, settings: SweepSettings | None = None, *,
 
     `settings`, or its fields as keywords (the workflow's rule script passes keywords; a script
     must not change only because the library's signature did, or Snakemake reruns its jobs)."""
-    if settings is None:
-        settings = SweepSettings.of(fields)
-    elif fields:
-        raise PrunebenchError(f"pass the sweep's settings either as a SweepSettings or as "
-                              f"keywords, not both (got {sorted(fields)} beside it)")
-    device = resolve_device(settings.device)
-    with machine_lock(device=device) if exclusive else contextlib.nullcontext():
+    settings = SweepSettings.given(settings, fields)
+    with device_lock(settings, exclusive):
         return sweep(model, tokenizer, settings)
+
+
+def device_lock(settings: SweepSettings, exclusive: bool = True):
+    """The benchmark lock of the device `settings` time on (nothing if not `exclusive`)."""
+    if not exclusive:
+        return contextlib.nullcontext()
+    return machine_lock(device=resolve_device(settings.device))
 
 
 def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
@@ -191,10 +203,7 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
 
     s = settings
     config = model.config
-    limit = getattr(config, "max_position_embeddings", None)
-    if limit and s.input_tokens + s.output_tokens > limit:
-        raise PrunebenchError(f"{s.input_tokens} + {s.output_tokens} tokens exceed the model's "
-                              f"max_position_embeddings ({limit}); use a shorter token config")
+    check_context(model, s)
     device = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype, device)  # 'auto': float16 on CUDA, float32 on CPU
     attention = resolve_attention(s.attention, device)
@@ -212,11 +221,7 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
         bandwidth, bandwidth_method = measure_bandwidth(device)
 
     decoding = STUDY_SAMPLING if s.sampling else None  # one definition for both backends
-    if s.backend == "hf":
-        runner = HFRunner(model, s.output_tokens, sampling=decoding)
-    else:
-        runner = CompiledRunner(model, s.output_tokens, mode=s.compile_mode,
-                                attention=attention, sampling=decoding, seed=s.seed)
+    runner = make_runner(model, s, attention)
 
     result: dict[str, Any] = {
         "model": s.model_name, "variant": s.variant, "backend": s.backend,
@@ -308,6 +313,23 @@ TIMING_DEFINITIONS = {
                   "throughput_mean_of_rates = mean over runs of batch * output_tokens "
                   "/ latency (the study's)",
 }
+
+
+def make_runner(model, s: SweepSettings, attention: str):
+    """The backend `s` asks for, decoding as it asks (greedy, or the study's sampling)."""
+    decoding = STUDY_SAMPLING if s.sampling else None
+    if s.backend == "hf":
+        return HFRunner(model, s.output_tokens, sampling=decoding)
+    return CompiledRunner(model, s.output_tokens, mode=s.compile_mode, attention=attention,
+                          sampling=decoding, seed=s.seed)
+
+
+def check_context(model, s: SweepSettings) -> None:
+    """Refuse a token config longer than the model's context, before the model moves."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit and s.input_tokens + s.output_tokens > limit:
+        raise PrunebenchError(f"{s.input_tokens} + {s.output_tokens} tokens exceed the model's "
+                              f"max_position_embeddings ({limit}); use a shorter token config")
 
 
 def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettings,
@@ -454,11 +476,18 @@ def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
     keys = ("model", "variant", "backend", "input_tokens", "output_tokens", "params", "blocks",
             "dtype", "device", "attention", "compile_mode", "sampling", "warmup", "repeats",
             "max_repeats", "max_seconds", "ci_target", "seed", "prompt_ids", "profile_steps")
-    sweep, info = {k: result.get(k) for k in keys}, device_info(device)
+    return run_fingerprint({k: result.get(k) for k in keys}, layer_shapes(config), device, cell)
+
+
+def run_fingerprint(settings: dict[str, Any], shapes: Any, device: torch.device,
+                    cell: dict | None) -> dict[str, Any]:
+    """`settings` (a run's, its "device" included) and model `shapes` with what else must be
+    equal for saved rows to be reused (sweep_fingerprint)."""
+    info = device_info(device)
     # The kind of device and the GPU's model count, not which of a machine's GPUs ran the rows:
     # a resumed job takes any free one (prunebench.gpu_claim).
-    sweep["device"] = info["device"] = str(sweep["device"]).split(":")[0]
-    return {"sweep": sweep, "shapes": layer_shapes(config), "cell": cell,
+    settings["device"] = info["device"] = str(settings["device"]).split(":")[0]
+    return {"sweep": settings, "shapes": shapes, "cell": cell,
             "versions": package_versions(), "code": code_identity()["hash"], "device": info}
 
 

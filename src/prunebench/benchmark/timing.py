@@ -87,6 +87,26 @@ def ratio_ci95(top: tuple[float, float, int], bottom: tuple[float, float, int]
     return m1 / m2 * math.exp(-half), m1 / m2 * math.exp(half)
 
 
+def paired_ratio_ci95(top: Sequence[float], bottom: Sequence[float]
+                      ) -> tuple[float, float | None, float | None]:
+    """The ratio of two timings taken in pairs (top[i] and bottom[i] back to back): the
+    geometric mean of the pairs' ratios and its 95% interval, the Student-t interval of the mean
+    log ratio with n - 1 degrees of freedom, exponentiated. A slow change common to both runs of
+    a pair (another job's load, clocks, a warming cache) cancels in their ratio, so the interval
+    holds what differs within pairs; (ratio, None, None) for a single pair."""
+    if len(top) != len(bottom) or not top:
+        raise ValueError(f"paired timings need as many runs on each side, at least one: got "
+                         f"{len(top)} and {len(bottom)}")
+    if min(top) <= 0 or min(bottom) <= 0:
+        raise ValueError("paired timings must all be positive durations")
+    logs = [math.log(a / b) for a, b in zip(top, bottom)]
+    mean = statistics.fmean(logs)
+    if len(logs) < 2:
+        return math.exp(mean), None, None
+    half = t_critical_95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+
+
 def ci_share(xs: Sequence[float]) -> float | None:
     """The 95% half-width as a share of the mean (0.05 = the mean is known to within 5%)."""
     mean, half = mean_ci95(xs)

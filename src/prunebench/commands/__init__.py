@@ -73,7 +73,12 @@ prints latency, throughput, CV and flags per batch size, and writes the workflow
 JSON (default: ./bench-<model>-<variant>-<backend>-<in>x<out>.json). Defaults are the
 workflow's: {BENCH_DEFAULTS['warmup']} warm-up and {BENCH_DEFAULTS['repeats']} timed runs, \
 adaptive up to {BENCH_DEFAULTS['max_repeats']} or {BENCH_DEFAULTS['max_seconds']:g} s per batch \
-size."""
+size.
+
+  prunebench bench pruned/tiny-ppl --against resources/models/tiny --tokens 12x128 --batch 1,16
+
+times the pruned model and its dense model in turns (--repeats pairs per batch size) and prints
+each speed-up with its paired 95% interval (default: ./paired-<model>-<variant>-...json)."""
 
 EVAL_EXAMPLE = """example:
   prunebench eval pruned/tiny-ppl --ppl embedded --tasks pb_agreement,pb_number --limit 50
@@ -190,6 +195,10 @@ def add_parsers(sub) -> None:
     bench.add_argument("--backend", default=BENCH_BACKEND,
                        help=f"{' or '.join(BENCH_BACKENDS)} (hf: HF generate)")
     bench.add_argument("--out", default=None, help="JSON file to write")
+    bench.add_argument("--against", default=None, metavar="DENSE",
+                       help="time MODEL in turns with DENSE (the model it was pruned from), "
+                            "--repeats pairs per batch size: its speed-up with a paired 95%% "
+                            "interval (no adaptive repeats)")
     d = BENCH_DEFAULTS
     bench.add_argument("--warmup", type=non_negative_int, default=d["warmup"],
                        help="untimed runs per batch size")

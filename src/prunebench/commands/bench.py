@@ -1,5 +1,6 @@
 """`prunebench bench`: one workflow benchmark cell (a batch-size sweep of one backend and token
-configuration) on one checkpoint, printed as a table and written as the workflow's JSON."""
+configuration) on one checkpoint, printed as a table and written as the workflow's JSON; with
+`--against DENSE`, the checkpoint and DENSE timed in turns, as a paired_benchmark cell."""
 
 from __future__ import annotations
 
@@ -29,17 +30,34 @@ def bench_command(args) -> Path:
         raise PrunebenchError(f"--compile-mode {args.compile_mode} sets the compiled backend; "
                               f"the {backend!r} backend has none: add --backend compiled, or "
                               "drop --compile-mode")
+    paired = args.against is not None
+    if paired:
+        adaptive = [f"--{key.replace('_', '-')}" for key in ADAPTIVE
+                    if getattr(args, key) != BENCH_DEFAULTS[key]]
+        if adaptive:
+            raise PrunebenchError(f"{' and '.join(adaptive)} "
+                                  f"{'set' if len(adaptive) > 1 else 'sets'} adaptive repeats, "
+                                  "which paired timing (--against) does not take: it times a "
+                                  f"fixed number of pairs (--repeats); drop {' and '.join(adaptive)}")
+        if args.repeats < 2:
+            raise PrunebenchError(f"--repeats {args.repeats}: paired timing needs at least 2 "
+                                  "pairs per batch size (one pair shows no spread, so no "
+                                  "interval): give --repeats 2 or more")
     if args.out:
         check_out_file(Path(args.out), args.force)
 
     from prunebench.benchmark import (CUDA_ONLY_ATTENTION, DEFAULT_BATCH_SIZES, ON_CPU_INSTEAD,
-                                      SweepSettings, dtype_name, run_sweep)
+                                      SweepSettings, dtype_name, run_paired, run_sweep)
     from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
 
     batches = batches or list(DEFAULT_BATCH_SIZES)
     ckpt = resolve_model(args.model, args.cache_dir)
-    out = Path(args.out or f"bench-{ckpt.name}-{ckpt.variant}-{backend}-{lin}x{lout}.json")
+    dense = resolve_model(args.against, args.cache_dir) if paired else None
+    kind = "paired" if paired else "bench"
+    out = Path(args.out or f"{kind}-{ckpt.name}-{ckpt.variant}-{backend}-{lin}x{lout}.json")
     check_out_file(out, args.force, ckpt.path)
+    if dense is not None:
+        check_out_file(out, args.force, dense.path)
     device = resolve_device(args.device)
     if device.type != "cuda" and args.attention in CUDA_ONLY_ATTENTION:
         raise PrunebenchError(f"--attention {args.attention} is a kernel of CUDA only, and this "
@@ -47,10 +65,14 @@ def bench_command(args) -> Path:
     # 'auto' resolved as the workflow resolves it: the study's fp16 on GPU, fp32 on CPU.
     dtype = dtype_name(resolve_dtype(args.dtype, device))
     # What the workflow's bench_settings records for a cell of this backend.
+    # (a paired job's: its pairs, no adaptive repeats, and the dense model it was paired with)
     recorded = {"batch_sizes": batches, "warmup": args.warmup, "repeats": args.repeats,
                 "dtype": args.dtype, "attention": args.attention, "seed": args.seed,
-                "max_repeats": args.max_repeats, "max_seconds": args.max_seconds,
-                "ci_target": args.ci_target, "sampling": args.sampling}
+                **({"against": dense.source} if paired else
+                   {key: getattr(args, key) for key in ADAPTIVE}),
+                "sampling": args.sampling}
+    if paired:
+        recorded["pairs"] = recorded.pop("repeats")
     if backend == "compiled":
         recorded["compile_mode"] = args.compile_mode
     cell = {"model": ckpt.name, "variant": ckpt.variant, "backend": backend,
@@ -59,23 +81,59 @@ def bench_command(args) -> Path:
     # Finished batch sizes are kept here while the sweep runs, so a rerun after a crash
     # resumes where it stopped (same machine and settings only), as a workflow cell does.
     partial = out.with_name(f".{out.stem}.unfinished.json")
+    adaptive = {} if paired else {key: getattr(args, key) for key in ADAPTIVE}
     # Made before the model loads, so a bad setting fails at once.
     settings = SweepSettings(
         input_tokens=lin, output_tokens=lout, batch_sizes=batches, warmup=args.warmup,
-        repeats=args.repeats, max_repeats=args.max_repeats, max_seconds=args.max_seconds,
-        ci_target=args.ci_target, backend=backend, device=device, dtype=dtype,
+        repeats=args.repeats, **adaptive, backend=backend, device=device, dtype=dtype,
         attention=args.attention, seed=args.seed, compile_mode=args.compile_mode,
         sampling=args.sampling, model_name=ckpt.name, variant=ckpt.variant, cell=cell,
         partial_path=partial)
     model = load_model(ckpt.path, device=device, dtype=resolve_dtype(dtype))
-    tokenizer = load_tokenizer(ckpt.path, args.trust_remote_code)
-    result = run_sweep(model, tokenizer, settings)
+    if paired:
+        dense_model = load_model(dense.path, device=device, dtype=resolve_dtype(dtype))
+        result = run_paired(dense_model, model, load_tokenizer(dense.path, args.trust_remote_code),
+                            settings)
+        result["dense_params"] = params_of(dense)
+    else:
+        result = run_sweep(model, load_tokenizer(ckpt.path, args.trust_remote_code), settings)
     result["params"] = params_of(ckpt)
     write_json(out, result)
     partial.unlink(missing_ok=True)
-    print(format_sweep(result))
+    print(format_paired(result) if paired else format_sweep(result))
     print(f"wrote {out}")
     return out
+
+
+# The settings of adaptive repeats (a sweep's; paired timing takes a fixed number of pairs).
+ADAPTIVE = ("max_repeats", "max_seconds", "ci_target")
+
+
+def format_paired(result: dict[str, Any]) -> str:
+    """Paired timing as a table: one line per batch size, the speed-up over the dense model
+    with its paired 95% interval and the unpaired one of the same runs."""
+    head = (f"{result['model']} / {result['variant']} against dense: backend "
+            f"{result['backend']}, {result['input_tokens']}x{result['output_tokens']} tokens, "
+            f"{result['dtype']} on {result['device']}, {result['pairs']} pairs")
+    lines = [head, f"{'batch':>6}  {'speed-up':>9}  {'95% interval':>17}  "
+                   f"{'unpaired interval':>17}  {'dense s':>9}  {'variant s':>9}  flags"]
+
+    def interval(low, high) -> str:
+        return f"[{low:.3f}, {high:.3f}]" if low is not None else "-"
+
+    for row in result["rows"]:
+        if row["status"] != "ok":
+            lines.append(f"{row['batch_size']:>6}  {row['status'].upper():>9}  "
+                         f"{row.get('error', '')[:60]}")
+            continue
+        flags = [f for f, on in (("competition", row["interference"].get("competition")),
+                                 ("ran eagerly", row.get("decode_fallback"))) if on]
+        lines.append(f"{row['batch_size']:>6}  {row['latency_speedup']:>8.3f}x  "
+                     f"{interval(row['latency_speedup_ci95_low'], row['latency_speedup_ci95_high']):>17}  "
+                     f"{interval(row['unpaired_speedup_ci95_low'], row['unpaired_speedup_ci95_high']):>17}  "
+                     f"{row['dense_latency_s_mean']:>9.4f}  {row['variant_latency_s_mean']:>9.4f}  "
+                     f"{', '.join(flags) or '-'}")
+    return "\n".join(lines)
 
 
 def format_sweep(result: dict[str, Any]) -> str:

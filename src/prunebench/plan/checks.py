@@ -135,7 +135,7 @@ def schema_enum(path: str, schema_file: str | Path = SCHEMA) -> tuple:
 # Sections a config may leave out to skip a stage. A config stacked on another cannot remove a
 # key (Snakemake's merge only adds and replaces), so one set to null there is removed here,
 # before the checks and the workflow read the config.
-SWITCHED_OFF = (("evaluation", "zeroshot"),)
+SWITCHED_OFF = (("evaluation", "zeroshot"), ("benchmark", "paired"))
 
 
 def drop_switched_off(config: dict[str, Any]) -> dict[str, Any]:
@@ -680,12 +680,15 @@ def context_problems(config: dict[str, Any], resources: str | Path = "resources"
             limit = untrained_tiny_shape(config)["max_position_embeddings"]
         if not isinstance(limit, int):
             continue
-        for item in bench.get("token_configs") or []:
-            lin, _, lout = str(item).partition("x")
-            if lin.isdigit() and lout.isdigit() and int(lin) + int(lout) > limit:
-                problems.append(f"benchmark.token_configs: {item} needs {int(lin) + int(lout)} "
-                                f"positions, and model {model} has {limit} "
-                                "(max_position_embeddings): use a shorter token config")
+        paired = bench.get("paired") if isinstance(bench.get("paired"), dict) else {}
+        for key, items in (("benchmark.token_configs", bench.get("token_configs")),
+                           ("benchmark.paired.token_configs", paired.get("token_configs"))):
+            for item in items if isinstance(items, list) else []:
+                lin, _, lout = str(item).partition("x")
+                if lin.isdigit() and lout.isdigit() and int(lin) + int(lout) > limit:
+                    problems.append(f"{key}: {item} needs {int(lin) + int(lout)} positions, "
+                                    f"and model {model} has {limit} (max_position_embeddings): "
+                                    "use a shorter token config")
         window, bos = ppl.get("window"), 1 if ppl.get("bos") == "window" else 0
         if isinstance(window, int) and window + bos > limit:
             problems.append(f"evaluation.perplexity.window: {window} tokens"

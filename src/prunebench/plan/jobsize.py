@@ -44,6 +44,8 @@ class Rate:
 #   device, plus the pruned copy being written; scoring + solving takes ~10 min/B on one GPU.
 # - benchmark: fp16 weights pass through host memory (2 GB/B); 7 batch sizes x 30 generate
 #   calls of up to 512 tokens: ~2 h for 7B with HF generate.
+# - paired_benchmark: the dense model and a variant in host memory at once (up to 4 GB/B in
+#   fp16); a few batch sizes x 2 x (3 + 20) calls: about half a sweep's time.
 # - perplexity / zeroshot: fp16 or fp32 load, a few thousand windows / lm-eval tasks.
 # - lora: float32 master weights and optimizer state stay on the GPU, the host holds one copy.
 # - model (and local_model): a `random:` model is initialised in fp16 in host memory on a CPU
@@ -53,6 +55,7 @@ RATES: dict[str, Rate] = {
     "model": Rate(mem_gb=8, mem_gb_per_b=2.5, minutes=60, minutes_per_b=15),
     "prune": Rate(mem_gb=16, mem_gb_per_b=5, minutes=30, minutes_per_b=10),
     "benchmark": Rate(mem_gb=16, mem_gb_per_b=3, minutes=60, minutes_per_b=10),
+    "paired_benchmark": Rate(mem_gb=16, mem_gb_per_b=5, minutes=30, minutes_per_b=5),
     "perplexity": Rate(mem_gb=16, mem_gb_per_b=5, minutes=20, minutes_per_b=4),
     "zeroshot": Rate(mem_gb=16, mem_gb_per_b=5, minutes=60, minutes_per_b=15),
     "lora": Rate(mem_gb=32, mem_gb_per_b=5, minutes=120, minutes_per_b=60),

@@ -30,6 +30,8 @@ VARIANT = "results/pruned/{model}/{variant}"
 CHECKPOINT = VARIANT + "/checkpoint"
 PRUNE_REPORT = VARIANT + "/prune_report.json"
 BENCH = "results/bench/{model}/{variant}/{backend}/{lin}x{lout}.json"
+# A pruned variant and its dense model timed in turns (benchmark.paired)
+PAIRED = "results/paired/{model}/{variant}/{backend}/{lin}x{lout}.json"
 PPL = "results/eval/{model}/{variant}/ppl.json"
 ZEROSHOT = "results/eval/{model}/{variant}/zeroshot.json"
 LM_EVAL = "results/eval/{model}/{variant}/lm_eval.json"

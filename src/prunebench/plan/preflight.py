@@ -58,7 +58,7 @@ def hub_warning(missing_hub_files: list[str], reachable: Callable[[], bool]) -> 
 
 
 # The workflow's rules whose jobs want a GPU (their `device` param): what `gpu_warning` counts.
-GPU_RULES = ("prune", "lora", "benchmark", "perplexity", "zeroshot")
+GPU_RULES = ("prune", "lora", "benchmark", "paired_benchmark", "perplexity", "zeroshot")
 
 
 def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_run_here: bool,
@@ -91,7 +91,7 @@ def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_r
 
 
 # Kinds of result file that make rows of the tables (aggregation_record's `kind`).
-ROW_KINDS = ("prune_report", "bench", "evaluation")
+ROW_KINDS = ("prune_report", "bench", "paired", "evaluation")
 
 
 def dropped_rows_warning(record: dict | None, inputs: Iterable[str]) -> str | None:

@@ -417,7 +417,10 @@ def dense_untrusted(speed: pd.DataFrame) -> pd.Series:
 
 def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
     """The Markdown view of the aggregate's table `name` where it is narrower than the CSV."""
-    views = {"summary": headline_table, "speed": speed_headline}
+    from prunebench.report.paired import paired_headline
+
+    views = {"summary": headline_table, "speed": speed_headline,
+             "paired_speedup": paired_headline}
     return views[name](table) if name in views else None
 
 

@@ -1,0 +1,231 @@
+"""Paired timing (prunebench.benchmark.paired): a variant and its dense model timed in turns.
+
+The statistics are checked on numbers worked out by hand and on synthetic timers (a drift that
+is the same for every machine); the sweep on small random CPU models, for its behaviour and
+records only, never for a speed."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.benchmark import paired
+from prunebench.benchmark import timing as ts
+from prunebench.modeling import remove_blocks
+from prunebench.report import load_paired, paired_headline, paired_table
+from test_benchmark import dense_model, make_model, recording_forward, small_config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+# ------------------------------------------------------------------------- the statistics
+
+
+def test_paired_ratio_by_hand():
+    # log ratios ln 2 and ln 4: mean 1.5 ln 2, sample sd ln 2 / sqrt 2, t(1) = 12.707
+    ratio, low, high = ts.paired_ratio_ci95([2.0, 4.0], [1.0, 1.0])
+    assert ratio == pytest.approx(2 ** 1.5)
+    half = 12.707 * (math.log(2) / math.sqrt(2)) / math.sqrt(2)
+    assert low == pytest.approx(2 ** 1.5 * math.exp(-half))
+    assert high == pytest.approx(2 ** 1.5 * math.exp(half))
+    # every pair with the same ratio: that ratio, no spread
+    assert ts.paired_ratio_ci95([3.0, 6.0, 9.0], [1.0, 2.0, 3.0]) == pytest.approx((3, 3, 3))
+    # one pair: the ratio, no interval
+    assert ts.paired_ratio_ci95([3.0], [2.0]) == (1.5, None, None)
+
+
+@pytest.mark.parametrize("top, bottom", [([1.0, 2.0], [1.0]), ([], []), ([1.0, 0.0], [1, 1])])
+def test_paired_ratio_refuses_unmatched_or_empty_or_zero_timings(top, bottom):
+    with pytest.raises(ValueError):
+        ts.paired_ratio_ci95(top, bottom)
+
+
+def test_turns_alternate_which_model_goes_first():
+    calls = []
+    dense, variant = paired.alternate(lambda: calls.append("d") or 1.0,
+                                      lambda: calls.append("v") or 2.0, 4)
+    assert "".join(calls) == "dvvddvvd"
+    assert dense == [1.0] * 4 and variant == [2.0] * 4
+    assert paired.alternate(lambda: 1.0, lambda: 1.0, 0) == ([], [])
+
+
+def test_pairs_cancel_a_drift_that_separate_means_cannot():
+    """The machine slows by 2% per run over the whole measurement (a throttling GPU, a job
+    starting beside it): the variant is truly 2x faster. Timed in turns, every pair sees nearly
+    the same slowdown: the paired interval holds 2 and is narrow. Timed one after the other (as
+    two jobs are), the variant's runs all come later and slower: the ratio of the means is far
+    from 2, and its unpaired interval, which sees only each side's spread, misses 2."""
+    clock = iter(range(10_000))
+
+    def slowdown() -> float:
+        return 1.02 ** next(clock)
+
+    dense, variant = paired.alternate(lambda: 2.0 * slowdown(), lambda: 1.0 * slowdown(), 10)
+    ratio, low, high = ts.paired_ratio_ci95(dense, variant)
+    assert low < 2.0 < high and high / low < 1.05
+
+    later_dense = [2.0 * slowdown() for _ in range(10)]
+    later_variant = [1.0 * slowdown() for _ in range(10)]
+
+    def summary(xs):
+        return sum(xs) / len(xs), pd.Series(xs).std(), len(xs)
+
+    separate_low, separate_high = ts.ratio_ci95(summary(later_dense), summary(later_variant))
+    assert not separate_low < 2.0 < separate_high
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+def depth_variant():
+    return remove_blocks(make_model(small_config()), [1, 2])
+
+
+def pair(dense=None, variant=None, **kwargs):
+    args = dict(input_tokens=5, output_tokens=6, batch_sizes=[1, 2], warmup=1, repeats=3,
+                device="cpu", dtype="float32", seed=0, model_name="m", variant="depth")
+    args.update(kwargs)
+    return paired.run_paired(dense or dense_model(), variant or depth_variant(), None, **args)
+
+
+@pytest.mark.parametrize("backend", ["hf", "compiled"])
+def test_a_paired_sweep_records_both_sides_pair_by_pair(backend):
+    result = pair(backend=backend)
+    assert result["against"] == "dense" and result["pairs"] == 3
+    assert result["dense_params"] > result["params"]
+    assert (result["dense_blocks"], result["blocks"]) == (4, 2)
+    assert result["provenance"]["versions"]["torch"]
+    assert [r["batch_size"] for r in result["rows"]] == [1, 2]
+    for row in result["rows"]:
+        assert row["status"] == "ok" and row["pairs"] == 3
+        assert len(row["dense_latencies_s"]) == len(row["variant_latencies_s"]) == 3
+        assert len(row["dense_warmup_latencies_s"]) == 1
+        ratio, low, high = ts.paired_ratio_ci95(row["dense_latencies_s"],
+                                                row["variant_latencies_s"])
+        assert (row["latency_speedup"], row["latency_speedup_ci95_low"],
+                row["latency_speedup_ci95_high"]) == (ratio, low, high)
+        assert row["unpaired_speedup"] == pytest.approx(
+            sum(row["dense_latencies_s"]) / sum(row["variant_latencies_s"]))
+        assert "competition" in row["interference"]
+        assert ("decode_modes" in row) == (backend == "compiled")
+    json.dumps(result)  # JSON-ready
+
+
+def test_the_turns_of_a_sweep_alternate(monkeypatch):
+    dense, variant = dense_model(), depth_variant()
+    order = []
+    for name, model in (("d", dense), ("v", variant)):
+        monkeypatch.setattr(model.model, "forward", recording_forward(
+            model.model.forward, [], lambda batch, name=name: (order.append(name), False)[1],
+            None))
+    pair(dense, variant, batch_sizes=[1], warmup=1, repeats=3, output_tokens=1)
+    # one forward per generate (a single output token): warm-up pair, then three timed pairs
+    assert "".join(order) == "dv" + "dvvddv"
+
+
+def test_out_of_memory_with_both_models_stops_at_that_batch_size(monkeypatch):
+    dense, variant = dense_model(), depth_variant()
+    seen = []
+    monkeypatch.setattr(variant.model, "forward", recording_forward(
+        variant.model.forward, seen, lambda batch: batch >= 2,
+        lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")))
+    result = pair(dense, variant, batch_sizes=[1, 2, 4])
+    assert [(r["batch_size"], r["status"]) for r in result["rows"]] == [(1, "ok"), (2, "oom")]
+    assert "out of memory" in result["rows"][-1]["error"]
+    assert 4 not in seen
+
+
+def test_an_interrupted_paired_sweep_resumes_from_its_finished_rows(monkeypatch, tmp_path):
+    partial = tmp_path / ".5x6.unfinished.json"
+    dense, variant = dense_model(), depth_variant()
+    seen = []
+    forward = variant.model.forward
+    monkeypatch.setattr(variant.model, "forward", recording_forward(
+        forward, seen, lambda batch: batch == 2, lambda: KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        pair(dense, variant, partial_path=partial)
+    monkeypatch.setattr(variant.model, "forward", recording_forward(forward, seen, lambda b: False,
+                                                                    None))
+    seen.clear()
+    result = pair(dense, variant, partial_path=partial)
+    assert result["resumed_batch_sizes"] == [1]
+    assert [r["batch_size"] for r in result["rows"]] == [1, 2]
+    assert set(seen) == {2}  # batch size 1 was not timed again
+    # other settings: timed afresh
+    assert pair(dense, variant, partial_path=partial, repeats=2)["resumed_batch_sizes"] == []
+
+
+@pytest.mark.parametrize("kwargs, variant, match", [
+    ({"max_repeats": 5}, None, "fixed number of pairs"),
+    ({"repeats": 1}, None, "at least 2 pairs"),
+    ({"input_tokens": 100, "output_tokens": 100}, None, "max_position_embeddings"),
+    ({}, lambda: make_model(small_config(vocab_size=128)), "vocabulary"),
+    ({"profile_steps": 2, "backend": "compiled"}, None, "profile_steps"),
+])
+def test_bad_paired_input_is_refused_before_any_run(kwargs, variant, match):
+    with pytest.raises(PrunebenchError, match=match):
+        pair(variant=variant() if variant else None, **kwargs)
+
+
+# ------------------------------------------------------------------------------ the table
+
+
+def paired_file(tmp_path, variant: str, rows: list[dict], name="12x8.json") -> str:
+    path = tmp_path / variant / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "model": "m", "variant": variant, "backend": "hf", "input_tokens": 12,
+        "output_tokens": 8, "params": 10, "dense_params": 20, "pairs": 3, "dtype": "float32",
+        "rows": rows, "provenance": {"code": {"hash": "abc"}, "device": "cpu"}}))
+    return str(path)
+
+
+def ok_row(batch: int, speedup: float, low: float, high: float, **extra) -> dict:
+    return {"batch_size": batch, "status": "ok", "pairs": 3, "latency_speedup": speedup,
+            "latency_speedup_ci95_low": low, "latency_speedup_ci95_high": high,
+            "unpaired_speedup": speedup, "unpaired_speedup_ci95_low": low / 2,
+            "unpaired_speedup_ci95_high": high * 2, "dense_latency_s_mean": speedup,
+            "variant_latency_s_mean": 1.0, "dense_latencies_s": [1.0, 2.0],
+            "interference": {"competition": False}, **extra}
+
+
+def test_the_paired_table_says_where_separate_jobs_fall_outside_the_paired_interval(tmp_path):
+    files = [paired_file(tmp_path, "depth", [ok_row(1, 1.5, 1.4, 1.6), ok_row(4, 1.5, 1.4, 1.6),
+                                             {"batch_size": 8, "status": "oom", "error": "x"}]),
+             paired_file(tmp_path, "width", [ok_row(1, 1.2, 1.1, 1.3, decode_fallback={
+                 "variant": "cuda-graph failed: RuntimeError"})])]
+    speed = pd.DataFrame({"model": "m", "variant": ["depth", "depth", "width"], "backend": "hf",
+                          "input_tokens": 12, "output_tokens": 8, "batch_size": [1, 4, 1],
+                          "latency_speedup": [1.55, 2.1, 1.25]})
+    df = load_paired(files)
+    assert "dense_latencies_s" not in df  # the runs stay in the files
+    table = paired_table(df, speed)
+    assert list(zip(table["variant"], table["batch_size"], table["status"])) == [
+        ("depth", 1, "ok"), ("depth", 4, "ok"), ("depth", 8, "OOM"), ("width", 1, "ok")]
+    assert table["separate_jobs_speedup"].tolist()[:2] == [1.55, 2.1]
+    assert table["separate_outside_paired"].tolist() == [False, True, pd.NA, False]
+    assert table["decode_fallback"].tolist()[3] == "variant: cuda-graph failed: RuntimeError"
+    shown = paired_headline(table)
+    assert shown["flags"].tolist() == ["", "separate jobs outside the interval", "",
+                                       "ran eagerly"]
+    assert shown["speedup_ci95"].tolist()[0] == "[1.4, 1.6]"
+    # without a speed table, nothing is compared
+    assert paired_table(df)["separate_outside_paired"].isna().all()
+
+
+def test_paired_files_that_cannot_be_read_as_results_name_their_fix(tmp_path):
+    assert load_paired([]).empty  # paired timing off
+    bad = paired_file(tmp_path, "depth", [{"batch_size": 1, "status": "ok"}])
+    with pytest.raises(PrunebenchError, match=r"finite numbers.*-f .*paired_benchmark"):
+        load_paired([bad])
+    with pytest.raises(PrunebenchError, match="missing result file"):
+        load_paired([str(tmp_path / "nowhere.json")])
+    twice = paired_file(tmp_path, "depth", [ok_row(1, 1.5, 1.4, 1.6)], name="copy.json")
+    first = paired_file(tmp_path, "depth", [ok_row(1, 1.5, 1.4, 1.6)])
+    with pytest.raises(PrunebenchError, match="more than once"):
+        load_paired([first, twice])
