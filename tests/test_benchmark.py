@@ -15,6 +15,7 @@ from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
 from prunebench import benchmark as bench
+from prunebench.benchmark import timing
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.modeling import build_model, remove_blocks, save_model
 from prunebench.benchmark.compiled import StaticDecoder
@@ -405,6 +406,9 @@ def test_rows_say_how_far_to_trust_them():
         assert row["throughput_mean_of_rates"] >= row["throughput_tok_s"] * (1 - 1e-9)
         assert row["throughput_tok_s"] == pytest.approx(
             row["batch_size"] * 6 / row["latency_s_mean"])
+        # drift, from the same list: tested from 8 runs on (`drifting` None below)
+        assert row["latency_s_trend"] == timing.trend_share(lat)
+        assert (row["drifting"] is None) == (len(lat) < timing.MIN_TREND_RUNS)
     json.dumps(result)
 
 

@@ -500,7 +500,8 @@ def test_flagged_cells_get_one_warning_with_one_command_for_all():
     cells = [f"results/bench/m7/v{i}/hf/12x128.json" for i in range(5)]
     advice = report.rerun_advice(cells, "--configfile config/config.yaml my.yaml")
     assert "\n" not in advice and advice.startswith(
-        "5 result file(s) have unstable or contended timings (results/bench/m7/v0/hf/12x128.json, "
+        "5 result file(s) have unstable, drifting or contended timings "
+        "(results/bench/m7/v0/hf/12x128.json, "
         "results/bench/m7/v1/hf/12x128.json, results/bench/m7/v2/hf/12x128.json and 2 more;")
     assert advice.endswith("`snakemake --cores all -f " + " ".join(cells)
                            + " results/tables/speed.csv --configfile config/config.yaml my.yaml`")
@@ -579,6 +580,39 @@ def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     counts = dict(zip(summary["variant"], summary["timings_flagged"]))
     assert counts == {v: int(v == VARIANTS[0]) for v in VARIANTS}
     assert summary["timings"].tolist() == [2] * len(VARIANTS)  # of its two timed rows
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
+    hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1
+
+
+def test_rows_whose_latency_drifted_are_flagged_named_and_drawn_hollow(tmp_path, caplog):
+    """A row whose runs kept slowing (`drifting`, prunebench.benchmark.timing.is_drifting) is
+    flagged as an unstable one is; a row timed once (no spread: `latency_s_std` null) loads."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8), unstable=())
+             for v in VARIANTS]
+    data = json.loads(bench[1].read_text())  # depth's batch 8 drifted; its batch 1 ran once
+    for row in data["rows"]:
+        drifting = row["batch_size"] == 8
+        row.update(drifting=drifting, latency_s_trend=0.12 if drifting else 0.0,
+                   latency_s_trend_p=0.001 if drifting else 0.9)
+        if row["batch_size"] == 1:
+            row.update(latency_s_std=None, runs=1, drifting=None)
+    bench[1].write_text(json.dumps(data))
+    df = report.load_bench(bench)
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    table = report.speed_table(df, report.load_prune_reports(reports))
+    assert [(r.variant, r.batch_size) for r in table[table["drifting"].fillna(False)]
+            .itertuples()] == [(VARIANTS[1], 8)]
+    depth = table[table["variant"] == VARIANTS[1]]
+    assert depth["latency_s_std"].isna().tolist() == [True, False]
+    assert pd.isna(depth["latency_speedup_ci95_low"].iloc[0])  # one run: no interval
+    shown = report.speed_headline(table)
+    assert shown.loc[(shown["variant"] == VARIANTS[1]) & (shown["batch_size"] == 8),
+                     "flags"].tolist() == ["drifting"]
+    assert report.flagged_cells(table) == [f"results/bench/m7/{VARIANTS[1]}/hf/12x128.json"]
+    assert "drifting" in report.rerun_advice(report.flagged_cells(table), "--configfile c.yaml")
+    summary = report.summary_table(df, report.load_prune_reports(reports))
+    assert dict(zip(summary["variant"], summary["timings_flagged"]))[VARIANTS[1]] == 1
     fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
     hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
     assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1

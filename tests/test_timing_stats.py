@@ -143,3 +143,53 @@ def test_the_interval_of_a_ratio_of_two_means_by_hand():
     assert ratio_ci95((1.0, float("nan"), 5), (0.5, 0.05, 5)) == (None, None)
     # no spread at all: the ratio itself
     assert ratio_ci95((1.0, 0.0, 5), (0.5, 0.0, 5)) == (2.0, 2.0)
+
+
+# ------------------------------------------------------------------------ drift over the runs
+
+
+def test_lag1_autocorrelation_by_hand():
+    # deviations -1.5, -0.5, 0.5, 1.5: (0.75 - 0.25 + 0.75) / (2.25 + 0.25 + 0.25 + 2.25)
+    assert ts.lag1_autocorrelation([1.0, 2.0, 3.0, 4.0]) == pytest.approx(0.25)
+    # alternating: each run unlike the one before
+    assert ts.lag1_autocorrelation([1.0, 3.0, 1.0, 3.0]) == pytest.approx(-0.75)
+    assert ts.lag1_autocorrelation([2.0, 2.0, 2.0]) is None  # no spread
+    assert ts.lag1_autocorrelation([1.0, 2.0]) is None
+
+
+def test_trend_share_is_robust_to_one_outlier():
+    # every slope 1: 1 x 3 runs / median 2.5
+    assert ts.trend_share([1.0, 2.0, 3.0, 4.0]) == pytest.approx(1.2)
+    # one outlier moves 4 of the 10 pairwise slopes; their median stays 1: 1 x 4 / median 3
+    assert ts.trend_share([1.0, 2.0, 3.0, 100.0, 5.0]) == pytest.approx(4 / 3)
+    assert ts.trend_share([2.0, 2.0, 2.0]) == 0.0
+    assert ts.trend_share([2.0]) is None
+
+
+def test_mann_kendall_p_value_by_hand():
+    # 8 rising runs: S = 28, var = 8 * 7 * 21 / 18, z = (28 - 1) / sqrt(var)
+    z = 27 / math.sqrt(8 * 7 * 21 / 18)
+    assert ts.trend_p_value([float(i) for i in range(8)]) == pytest.approx(
+        math.erfc(z / math.sqrt(2)))
+    assert ts.trend_p_value([float(-i) for i in range(8)]) == pytest.approx(
+        math.erfc(z / math.sqrt(2)))  # two-sided
+    # ties: 4 tied pairs leave S = 24 and take 4 * 2 * 1 * 9 from 18 var
+    z = 23 / math.sqrt((8 * 7 * 21 - 4 * 18) / 18)
+    assert ts.trend_p_value([1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0]) == pytest.approx(
+        math.erfc(z / math.sqrt(2)))
+    assert ts.trend_p_value([5.0] * 8) == 1.0
+    assert ts.trend_p_value([float(i) for i in range(ts.MIN_TREND_RUNS - 1)]) is None
+
+
+def test_a_row_drifts_when_its_trend_is_both_significant_and_larger_than_the_target():
+    rising = [1.0 + 0.02 * i for i in range(8)]  # +2% a run: 14% over the runs
+    assert ts.is_drifting(rising, 0.05) is True
+    assert ts.is_drifting(rising, 0.20) is False  # significant, but within the target
+    steady = [1.0, 1.1, 1.0, 1.1, 1.0, 1.1, 1.0, 1.1]  # wide but going nowhere
+    assert ts.is_drifting(steady, 0.05) is False
+    assert ts.is_drifting(rising[:7], 0.05) is None  # too few runs to test
+    stats = ts.latency_stats(rising, 0.05)
+    assert stats["drifting"] is True and stats["latency_s_trend"] == pytest.approx(0.14 / 1.07)
+    assert stats["latency_s_lag1_autocorr"] > 0
+    one = ts.latency_stats([0.5], 0.05)
+    assert one["latency_s_std"] is None and one["drifting"] is None  # no spread seen

@@ -354,10 +354,12 @@ def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSetti
 
 
 def _log_row(row: dict[str, Any]) -> None:
-    log.info("batch size %d: latency %.4f s (std %.4f, %d runs, %s%s), %.1f tok/s, "
+    std = row["latency_s_std"]
+    log.info("batch size %d: latency %.4f s (std %s, %d runs, %s%s%s), %.1f tok/s, "
              "ttft %.4f s, decode step %s, peak memory %.1f MiB", row["batch_size"],
-             row["latency_s_mean"], row["latency_s_std"], row["runs"],
+             row["latency_s_mean"], "n/a" if std is None else f"{std:.4f}", row["runs"],
              row["stop_reason"], ", UNSTABLE" if row["unstable"] else "",
+             f", DRIFTING {100 * row['latency_s_trend']:+.1f}%" if row["drifting"] else "",
              row["throughput_tok_s"], row["ttft_s"],
              f"{row['decode_step_s'] * 1e3:.2f} ms" if row["decode_step_s"] else "n/a",
              (row["peak_memory_bytes"] or 0) / 2**20)

@@ -1,4 +1,5 @@
-"""How far to trust a timing: spread, percentiles, a 95% t-interval, and when to stop repeating.
+"""How far to trust a timing: spread, percentiles, a 95% t-interval, drift over the runs, and
+when to stop repeating.
 
 Pure functions over lists of seconds, so they are tested on numbers worked out by hand
 (tests/test_timing_stats.py); `benchmark.run` applies them to every row.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -157,12 +159,75 @@ def repeat_until_stable(run_once: Callable[[], float], *, min_runs: int, max_run
     return latencies, reason
 
 
+# Fewest runs a trend is tested on: below it the normal approximation of Mann-Kendall's
+# statistic is poor (and, with 3 runs, no ordering could ever reach p < 0.05).
+MIN_TREND_RUNS = 8
+TREND_ALPHA = 0.05
+
+
+def lag1_autocorrelation(xs: Sequence[float]) -> float | None:
+    """How much each run resembles the one before it: the sample lag-1 autocorrelation,
+    sum((x[i] - m)(x[i+1] - m)) / sum((x[i] - m)^2). Independent runs give about 0 (slightly
+    below: -1/n on average); a drift or slow disturbances give clearly positive values. None
+    with fewer than 3 runs or no spread."""
+    if len(xs) < 3:
+        return None
+    mean = statistics.fmean(xs)
+    deviations = [x - mean for x in xs]
+    total = sum(d * d for d in deviations)
+    if total == 0:
+        return None
+    return sum(a * b for a, b in zip(deviations, deviations[1:])) / total
+
+
+def trend_share(xs: Sequence[float]) -> float | None:
+    """How much the latency changed from the first timed run to the last along a robust trend
+    line, as a share of the median: the Theil-Sen slope (the median of the slopes between every
+    two runs, which one outlier cannot move) x (n - 1) / median. 0.1: 10% slower by the last
+    run. None with fewer than 2 runs."""
+    n = len(xs)
+    if n < 2:
+        return None
+    slope = statistics.median((xs[j] - xs[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
+    median = statistics.median(xs)
+    return slope * (n - 1) / median if median else None
+
+
+def trend_p_value(xs: Sequence[float]) -> float | None:
+    """Two-sided p-value of the Mann-Kendall test for a monotonic trend over the runs: S, the
+    number of later runs above an earlier one less those below, against its variance under no
+    trend (ties corrected), with a continuity correction and the normal approximation. None
+    below MIN_TREND_RUNS runs."""
+    n = len(xs)
+    if n < MIN_TREND_RUNS:
+        return None
+    s = sum((xs[j] > xs[i]) - (xs[j] < xs[i]) for i in range(n) for j in range(i + 1, n))
+    ties = [t for t in Counter(xs).values() if t > 1]
+    variance = (n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties)) / 18
+    if s == 0 or variance <= 0:
+        return 1.0
+    z = (abs(s) - 1) / math.sqrt(variance)
+    return math.erfc(z / math.sqrt(2))
+
+
+def is_drifting(xs: Sequence[float], target: float) -> bool | None:
+    """True when the runs trend (Mann-Kendall p < TREND_ALPHA) by more than `target` of the
+    median over the timed runs: the mean then depends on when the timing stopped, and the
+    interval, which takes the runs as independent, is too narrow. None below MIN_TREND_RUNS."""
+    p, trend = trend_p_value(xs), trend_share(xs)
+    if p is None or trend is None:
+        return None
+    return p < TREND_ALPHA and abs(trend) > target
+
+
 def latency_stats(latencies: list[float], ci_target: float) -> dict[str, Any]:
-    """A row's latency fields: location, spread, the 95% interval of the mean and its verdict."""
+    """A row's latency fields: location, spread, the 95% interval of the mean and its verdict,
+    and whether the runs drifted (trend, its p-value, lag-1 autocorrelation, `drifting`)."""
     mean, half = mean_ci95(latencies)
     return {
         "latency_s_mean": mean,
-        "latency_s_std": statistics.stdev(latencies) if len(latencies) > 1 else 0.0,
+        # one run shows no spread: none recorded, not a spread of 0
+        "latency_s_std": statistics.stdev(latencies) if len(latencies) > 1 else None,
         "latency_s_min": min(latencies),
         "latency_s_median": statistics.median(latencies),
         "latency_s_p90": percentile(latencies, 90),
@@ -171,5 +236,9 @@ def latency_stats(latencies: list[float], ci_target: float) -> dict[str, Any]:
         "latency_s_ci95_high": mean + half if half is not None else None,
         "latency_s_ci95_rel": ci_share(latencies),
         "unstable": is_unstable(latencies, ci_target),
+        "latency_s_trend": trend_share(latencies),
+        "latency_s_trend_p": trend_p_value(latencies),
+        "latency_s_lag1_autocorr": lag1_autocorrelation(latencies),
+        "drifting": is_drifting(latencies, ci_target),
         "latencies_s": latencies,
     }

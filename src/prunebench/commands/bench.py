@@ -150,10 +150,13 @@ def format_sweep(result: dict[str, Any]) -> str:
             continue
         cv = row.get("latency_s_cv")
         flags = [f for f, on in (("unstable", row.get("unstable")),
+                                 ("drifting", row.get("drifting")),
                                  ("competition", (row.get("interference") or {}).get("competition")),
                                  ("floor", row.get("floor_flag"))) if on]
+        std = row["latency_s_std"]  # none for a single run
         lines.append(f"{row['batch_size']:>6}  "
-                     f"{row['latency_s_mean']:>12.4f} ± {row['latency_s_std']:<9.4f}  "
+                     f"{row['latency_s_mean']:>12.4f} ± "
+                     f"{'-' if std is None else format(std, '.4f'):<9}  "
                      f"{row['throughput_tok_s']:>10.1f}  "
                      f"{(f'{100 * cv:.1f}%' if cv is not None else '-'):>6}  "
                      f"{row['runs']:>4}  {', '.join(flags) or '-'}")

@@ -108,8 +108,8 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
                            title=style.model_label(model, names), title_fontsize=9)
 
     if untrusted(ok).any():  # the note only where a hollow point is drawn
-        why = "unstable or contended timing" + (", or compiled step run eagerly"
-                                                if fell_back(ok).any() else "")
+        why = "unstable, drifting or contended timing" + (", or compiled step run eagerly"
+                                                          if fell_back(ok).any() else "")
         note = [Line2D([], [], color="grey", marker="o", markerfacecolor="white",
                        linestyle="none", label=f"hollow: {why}")]
         fig.legend(handles=note, loc="outside lower center", frameon=False, fontsize=9)

@@ -39,13 +39,15 @@ DENSE = "dense"
 OK, OOM = "ok", "oom"
 
 _BENCH_REQUIRED = ("model", "variant", "backend", "input_tokens", "output_tokens", "rows")
-_BENCH_METRICS = ("latency_s_mean", "latency_s_std", "latency_s_min", "latency_s_median",
-                  "throughput_tok_s", "peak_memory_bytes")
+_BENCH_METRICS = ("latency_s_mean", "latency_s_min", "latency_s_median", "throughput_tok_s",
+                  "peak_memory_bytes")
 # Noise fields of a row (prunebench.benchmark.timing). Files written before they existed lack them:
-# such rows read as NaN here rather than failing, and the figure draws them as stable.
-_BENCH_NOISE = ("latency_s_p90", "latency_s_cv", "latency_s_ci95_low", "latency_s_ci95_high",
-                "latency_s_ci95_rel", "runs", "throughput_mean_of_rates", "decode_step_s_p50",
-                "decode_step_s_p90")
+# such rows read as NaN here rather than failing, and the figure draws them as stable. A row
+# timed once records no spread (latency_s_std null; 0.0 in files made before that was so).
+_BENCH_NOISE = ("latency_s_std", "latency_s_p90", "latency_s_cv", "latency_s_ci95_low",
+                "latency_s_ci95_high", "latency_s_ci95_rel", "runs", "throughput_mean_of_rates",
+                "decode_step_s_p50", "decode_step_s_p90", "latency_s_trend", "latency_s_trend_p",
+                "latency_s_lag1_autocorr")
 _BENCH_KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 CELL = ["model", "backend", "input_tokens", "output_tokens"]
 # The config of the run a suggested command must repeat: without it Snakemake reads the
@@ -212,6 +214,8 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     df["runs"] = df["runs"].astype("Int64")
     # True / False, or <NA> where not measured (OOM rows, files older than the flag).
     df["unstable"] = df.get("unstable", pd.Series(pd.NA, index=df.index)).astype("boolean")
+    # True / False; <NA> below the runs a trend is tested on, and in files older than the flag.
+    df["drifting"] = df.get("drifting", pd.Series(pd.NA, index=df.index)).astype("boolean")
     # Other work measured beside the row (prunebench.benchmark.interference); <NA> where not recorded.
     df["competition"] = df.get("interference_competition",
                                pd.Series(pd.NA, index=df.index)).astype("boolean")
@@ -312,7 +316,8 @@ def _bench_row(path: Path, i: int, row: Any) -> dict[str, Any]:
     flat = _flatten(row)
     if status == OOM:  # whatever an OOM row recorded is not a measurement
         flat.update({metric: None for metric in
-                     _BENCH_METRICS + _BENCH_NOISE + ("unstable", "interference_competition")})
+                     _BENCH_METRICS + _BENCH_NOISE + ("unstable", "drifting",
+                                                      "interference_competition")})
         return flat
     bad = [m for m in _BENCH_METRICS if not _is_number(row.get(m))]
     if bad:
@@ -564,9 +569,18 @@ def fell_back(df: pd.DataFrame) -> pd.Series:
     return df["decode_fallback"].map(nonempty_text).astype(bool)
 
 
+def drifted(df: pd.DataFrame) -> pd.Series:
+    """Rows whose runs trended by more than the interval's target (prunebench.benchmark.timing.
+    is_drifting); not tested (<NA>) is not drift."""
+    if "drifting" not in df:
+        return pd.Series(False, index=df.index)
+    return df["drifting"].fillna(False).astype(bool)
+
+
 def untrusted(df: pd.DataFrame) -> pd.Series:
-    """Rows whose timing is not to be trusted: noisy, or fallen back to eager decoding."""
-    return noisy(df) | fell_back(df)
+    """Rows whose timing is not to be trusted: noisy, drifting, or fallen back to eager
+    decoding."""
+    return noisy(df) | drifted(df) | fell_back(df)
 
 
 def nonempty_text(value: Any) -> bool:

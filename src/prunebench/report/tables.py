@@ -15,8 +15,9 @@ from prunebench.atomic import atomic_path
 from prunebench.plan import layout
 from prunebench.benchmark.timing import ratio_ci95
 from prunebench.plan.sizes import format_params
-from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, contended, fell_back, noisy,
-                                    sort_rows, timed_once, token_order, untrusted)
+from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, contended, drifted,
+                                    fell_back, noisy, sort_rows, timed_once, token_order,
+                                    untrusted)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
             "batch_size", "status", "params", "params_fmt", "latency_s_mean", "latency_s_std",
             "latency_s_min", "latency_s_median", "latency_s_p90", "latency_s_cv",
             "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
+            "latency_s_trend", "latency_s_trend_p", "latency_s_lag1_autocorr", "drifting",
             "competition", "decode_fallback", "runs",
             "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
             "throughput_speedup", "latency_speedup", "latency_speedup_ci95_low",
@@ -393,7 +395,8 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
             return pd.Series(False, index=speed.index)
         return speed[column].fillna(False).astype(bool)
 
-    flags = {"unstable": flagged("unstable"), "contended": flagged("competition"),
+    flags = {"unstable": flagged("unstable"), "drifting": flagged("drifting"),
+             "contended": flagged("competition"),
              "ran eagerly": fell_back(speed),
              "dense row flagged (so are its speed-ups)": dense_untrusted(speed)}
     unlike = speed["unlike_dense"].fillna("") if "unlike_dense" in speed else None
@@ -444,8 +447,9 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def flagged_cells(speed: pd.DataFrame) -> list[str]:
-    """Result files (results/bench/...) with a row whose timing is unstable or contended: the
-    cells to rerun on a quiet machine, which the aggregation names at the end of the run.
+    """Result files (results/bench/...) with a row whose timing is unstable, drifting or
+    contended: the cells to rerun on a quiet machine, which the aggregation names at the end
+    of the run.
 
     Cells whose compiled decode step ran eagerly (`decode_fallback`), and cells whose only
     unstable rows had a single timed run (`repeats: 1`, or a first run over `max_seconds`) and
@@ -470,7 +474,8 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
                     "set the benchmark's repeats (and max_repeats) to 2 or more, or raise "
                     "max_seconds, then rerun the cell", path(r))
     only_once = once & ~contended(ok)  # a quiet machine changes nothing for these
-    return [path(r) for r in ok[noisy(ok) & ~only_once][key].drop_duplicates().itertuples()]
+    redo = (noisy(ok) | drifted(ok)) & ~only_once
+    return [path(r) for r in ok[redo][key].drop_duplicates().itertuples()]
 
 
 def rerun_advice(cells: list[str], configfiles: str) -> str | None:
@@ -482,8 +487,10 @@ def rerun_advice(cells: list[str], configfiles: str) -> str | None:
     speed_csv = layout.TABLE.format(table="speed", ext="csv")
     command = " ".join(["snakemake --cores all -f", *cells, speed_csv,
                         *([configfiles] if configfiles else [])])
-    return (f"{len(cells)} result file(s) have unstable or contended timings ({shown}; unstable "
-            f"/ competition in {speed_csv}): rerun them on a quiet machine with `{command}`")
+    return (f"{len(cells)} result file(s) have unstable, drifting or contended timings ({shown}; "
+            f"unstable / drifting / competition in {speed_csv}; drifting: the latency kept "
+            "changing over the timed runs, which more warm-up, benchmark.warmup, also helps): "
+            f"rerun them on a quiet machine with `{command}`")
 
 
 def _markdown_cell(value: Any) -> str:
