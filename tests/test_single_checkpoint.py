@@ -372,6 +372,19 @@ def test_malformed_numbers_and_devices_are_refused_by_the_parser(command, argv, 
     assert expected in capsys.readouterr().err
 
 
+def test_a_value_starting_with_a_dash_is_told_how_to_be_given(tiny_model_dir, tmp_path, capsys):
+    """argparse takes `--tokens -1x8` for two options ("expected one argument"); the message
+    says how to pass such a value, which then gets the command's own refusal."""
+    out = tmp_path / "bench.json"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", str(tiny_model_dir), "--tokens", "-1x8", "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert "join it to its option with '=', e.g. --tokens=-1x8" in capsys.readouterr().err
+    code, _, err = run(capsys, "bench", tiny_model_dir, "--tokens=-1x8", "--out", out)
+    assert_one_line_error(code, err, "--tokens")
+    assert not out.exists()
+
+
 def test_well_formed_numbers_and_devices_pass_the_parser():
     args = command_parsers()["eval"].parse_args(
         ["m", "--device", "cuda:1", "--limit", "0.25", "--batch-size", "2", "--max-windows", "3",

@@ -187,9 +187,20 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (its subcommands' too), whose "expected one argument" also says how to
+    give a value that starts with '-': argparse reads `--tokens -1x8` as two options."""
+
+    def error(self, message: str):
+        if message.endswith("expected one argument"):
+            message += (" (a value that starts with '-' is read as an option: join it to its "
+                        "option with '=', e.g. --tokens=-1x8)")
+        super().error(message)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="prunebench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="prunebench", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone",
                           epilog="example: prunebench plan --configfile config/paper.yaml")
