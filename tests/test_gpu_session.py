@@ -61,6 +61,23 @@ def test_session_skips_a_step_the_deadline_leaves_no_room_for(tmp_path):
     assert not (tmp_path / "w" / "check").exists()  # gpu_check never started
 
 
+def test_the_paired_step_times_both_pruned_shapes_against_dense_in_a_rehearsal(tmp_path):
+    session = load_script("gpu_session")
+    out = tmp_path / "out"
+    assert session.main(["--steps", "paired", "--rehearse", "--out", str(out), "--work",
+                         str(tmp_path / "w"), "--deadline-s", "400"]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "## paired (exit 0" in summary
+    for variant in ("depth", "width"):
+        for backend in ("hf", "compiled"):
+            assert f"| {variant} | {backend} | 8x8 | 1 |" in summary, summary
+    report = json.loads((tmp_path / "w" / "paired" / "paired_check.json").read_text())
+    rows = [c["result"]["rows"][0] for c in report["cells"]]
+    assert all(r["status"] == "ok" and r["pairs"] == 2 for r in rows)
+    assert all(r["latency_speedup_ci95_low"] <= r["latency_speedup"]
+               <= r["latency_speedup_ci95_high"] for r in rows)
+
+
 def test_session_refuses_an_unknown_step(tmp_path):
     session = load_script("gpu_session")
     with pytest.raises(SystemExit) as stop:

@@ -128,7 +128,17 @@ def test_the_turns_of_a_sweep_alternate(monkeypatch):
     assert "".join(order) == "dv" + "dvvddv"
 
 
+def test_a_variant_larger_than_its_dense_model_is_warned_of(caplog):
+    with caplog.at_level("WARNING", logger="prunebench.benchmark.paired"):
+        pair(depth_variant(), dense_model(), batch_sizes=[1], repeats=2)
+    assert "were the two given the other way round" in caplog.text
+
+
 def test_out_of_memory_with_both_models_stops_at_that_batch_size(monkeypatch):
+    from prunebench.benchmark import runners
+
+    released = []
+    monkeypatch.setattr(runners.HFRunner, "release", lambda self: released.append(self.model))
     dense, variant = dense_model(), depth_variant()
     seen = []
     monkeypatch.setattr(variant.model, "forward", recording_forward(
@@ -138,6 +148,8 @@ def test_out_of_memory_with_both_models_stops_at_that_batch_size(monkeypatch):
     assert [(r["batch_size"], r["status"]) for r in result["rows"]] == [(1, "ok"), (2, "oom")]
     assert "out of memory" in result["rows"][-1]["error"]
     assert 4 not in seen
+    # both models' runners released after batch 1 and again at the failure
+    assert [id(m) for m in released] == [id(dense), id(variant)] * 2
 
 
 def test_an_interrupted_paired_sweep_resumes_from_its_finished_rows(monkeypatch, tmp_path):
@@ -163,8 +175,10 @@ def test_an_interrupted_paired_sweep_resumes_from_its_finished_rows(monkeypatch,
 @pytest.mark.parametrize("kwargs, variant, match", [
     ({"max_repeats": 5}, None, "fixed number of pairs"),
     ({"repeats": 1}, None, "at least 2 pairs"),
+    ({"warmup": 0}, None, "at least 1 warm-up pair"),
     ({"input_tokens": 100, "output_tokens": 100}, None, "max_position_embeddings"),
-    ({}, lambda: make_model(small_config(vocab_size=128)), "vocabulary"),
+    ({}, lambda: make_model(small_config(vocab_size=128)), "vocab_size"),
+    ({}, lambda: make_model(small_config(hidden_size=32)), "hidden_size"),
     ({"profile_steps": 2, "backend": "compiled"}, None, "profile_steps"),
 ])
 def test_bad_paired_input_is_refused_before_any_run(kwargs, variant, match):
@@ -175,13 +189,14 @@ def test_bad_paired_input_is_refused_before_any_run(kwargs, variant, match):
 # ------------------------------------------------------------------------------ the table
 
 
-def paired_file(tmp_path, variant: str, rows: list[dict], name="12x8.json") -> str:
+def paired_file(tmp_path, variant: str, rows: list[dict], name="12x8.json", gpu=None) -> str:
     path = tmp_path / variant / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "model": "m", "variant": variant, "backend": "hf", "input_tokens": 12,
-        "output_tokens": 8, "params": 10, "dense_params": 20, "pairs": 3, "dtype": "float32",
-        "rows": rows, "provenance": {"code": {"hash": "abc"}, "device": "cpu"}}))
+        "output_tokens": 8, "params": 10, "dense_params": 20, "pairs": 3, "dtype": "float16",
+        "rows": rows, "provenance": {"code": {"hash": "abc"}, "device": "cuda",
+                                     **({"gpu_name": gpu} if gpu else {})}}))
     return str(path)
 
 
@@ -194,28 +209,42 @@ def ok_row(batch: int, speedup: float, low: float, high: float, **extra) -> dict
             "interference": {"competition": False}, **extra}
 
 
-def test_the_paired_table_says_where_separate_jobs_fall_outside_the_paired_interval(tmp_path):
+def test_the_paired_table_says_where_separate_jobs_disagree_with_the_pairs(tmp_path):
     files = [paired_file(tmp_path, "depth", [ok_row(1, 1.5, 1.4, 1.6), ok_row(4, 1.5, 1.4, 1.6),
-                                             {"batch_size": 8, "status": "oom", "error": "x"}]),
+                                             {"batch_size": 8, "status": "oom", "error": "x"}],
+                         gpu="H200"),
              paired_file(tmp_path, "width", [ok_row(1, 1.2, 1.1, 1.3, decode_fallback={
-                 "variant": "cuda-graph failed: RuntimeError"})])]
+                 "variant": "cuda-graph failed: RuntimeError"})], gpu="H200")]
+    # depth at 1: the separate interval overlaps the paired one; at 4 it lies above it; width
+    # was swept on another GPU: not compared
     speed = pd.DataFrame({"model": "m", "variant": ["depth", "depth", "width"], "backend": "hf",
                           "input_tokens": 12, "output_tokens": 8, "batch_size": [1, 4, 1],
-                          "latency_speedup": [1.55, 2.1, 1.25]})
+                          "latency_speedup": [1.7, 2.1, 1.25],
+                          "latency_speedup_ci95_low": [1.55, 1.9, 1.2],
+                          "latency_speedup_ci95_high": [1.85, 2.3, 1.3],
+                          "device_name": ["H200", "H200", "H100"], "dtype": "float16"})
     df = load_paired(files)
     assert "dense_latencies_s" not in df  # the runs stay in the files
     table = paired_table(df, speed)
     assert list(zip(table["variant"], table["batch_size"], table["status"])) == [
         ("depth", 1, "ok"), ("depth", 4, "ok"), ("depth", 8, "OOM"), ("width", 1, "ok")]
-    assert table["separate_jobs_speedup"].tolist()[:2] == [1.55, 2.1]
-    assert table["separate_outside_paired"].tolist() == [False, True, pd.NA, False]
+    assert table["pairs"].isna().tolist() == [False, False, True, False]  # none timed at OOM
+    assert table["separate_jobs_speedup"].tolist()[:2] == [1.7, 2.1]
+    assert table["separate_jobs_disagree"].tolist() == [False, True, pd.NA, pd.NA]
+    assert table["separate_timed_unlike"].tolist() == ["", "", "", "device"]
+    assert pd.isna(table["separate_jobs_speedup"].iloc[3])
     assert table["decode_fallback"].tolist()[3] == "variant: cuda-graph failed: RuntimeError"
     shown = paired_headline(table)
-    assert shown["flags"].tolist() == ["", "separate jobs outside the interval", "",
-                                       "ran eagerly"]
+    assert shown["flags"].tolist() == ["", "separate jobs disagree", "",
+                                       "ran eagerly, separate jobs timed unlike: device"]
     assert shown["speedup_ci95"].tolist()[0] == "[1.4, 1.6]"
     # without a speed table, nothing is compared
-    assert paired_table(df)["separate_outside_paired"].isna().all()
+    assert paired_table(df)["separate_jobs_disagree"].isna().all()
+
+
+def test_no_paired_files_make_an_empty_table():
+    table = paired_table(load_paired([]), pd.DataFrame())
+    assert table.empty and paired_headline(table).empty
 
 
 def test_paired_files_that_cannot_be_read_as_results_name_their_fix(tmp_path):

@@ -748,6 +748,7 @@ def test_bench_against_its_dense_model_times_the_two_in_turns(pruned, tiny_model
     (["--max-repeats", "9"], "--max-repeats sets adaptive repeats, which paired timing"),
     (["--ci-target", "0.1", "--max-seconds", "5"], "--max-seconds and --ci-target set adaptive"),
     (["--repeats", "1"], "at least 2 pairs"),
+    (["--warmup", "0"], "at least 1 warm-up pair"),
 ])
 def test_bench_against_refuses_what_paired_timing_does_not_take(pruned, tiny_model_dir, tmp_path,
                                                                capsys, extra, expected):

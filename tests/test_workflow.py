@@ -463,6 +463,17 @@ def test_paired_timing_adds_only_its_jobs_and_its_table(workflow_run, tmp_path):
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
 
 
+def test_paired_timing_without_a_pruned_variant_plans_no_paired_table(tmp_path):
+    """With only dense to time, there is nothing to pair: no paired job, and no paired table
+    for the aggregation to promise (and then fail to write)."""
+    paired = {"paired": {"token_configs": ["12x16"], "batch_sizes": [1]}}
+    workdir = make_workdir(tmp_path, models={"tiny": {"source": "tiny", "variants": ["dense"]}},
+                           benchmark=paired)
+    dry = snakemake(workdir, "-n", "-p").stdout
+    assert "results/tables/speed.csv" in dry
+    assert "paired_speedup" not in dry and "paired_benchmark" not in dry
+
+
 def test_gpu_smoke_config_builds_its_dag(tmp_path):
     workdir = make_workdir(tmp_path)
     shutil.copy(REPO / "config" / "gpu-smoke.yaml", workdir / "smoke.yaml")

@@ -543,8 +543,8 @@ def figure_files():
 
 
 def table_files():
-    """The tables; paired_speedup only when benchmark.paired is on."""
-    tables = TABLES + (["paired_speedup"] if paired_config() else [])
+    """The tables; paired_speedup only when benchmark.paired has variants to time."""
+    tables = TABLES + (["paired_speedup"] if paired_files() else [])
     return expand(layout.TABLE, table=tables, ext=["csv", "md"])
 
 

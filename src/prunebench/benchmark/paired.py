@@ -5,7 +5,9 @@ moments: whatever changed in between (other work, clocks, a warmer cache) lands 
 while its interval (timing.ratio_ci95) holds only each job's own run-to-run spread. Here both
 models are loaded at once and, at each batch size, timed in turns: a pair is one run of each,
 back to back, the dense model first in even pairs and the variant first in odd ones
-(A B, B A, A B, ...), so a steady drift over the pairs favours neither side. The speed-up is
+(A B, B A, A B, ...), so a steady drift over the pairs favours neither side (exactly so for
+an even number of pairs and a linear drift; an odd number leaves one pair's order effect
+divided by the number of pairs). The speed-up is
 the geometric mean of the pairs' ratios, its 95% interval comes from their spread
 (timing.paired_ratio_ci95): a slow change common to both runs of a pair cancels in their
 ratio. A fixed number of pairs is timed (no stopping once the interval looks narrow, which
@@ -27,7 +29,7 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.attention import attention_context, resolve_attention, set_hf_attention
 from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.interference import CompetitionMeter
-from prunebench.benchmark.measure import synchronize
+from prunebench.benchmark.measure import StepClock, synchronize
 from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.run import (OOM, SweepSettings, check_context, device_lock,
                                       dtype_name, load_partial_rows, make_runner,
@@ -89,6 +91,11 @@ def paired_sweep(dense_model, model, tokenizer, settings: SweepSettings) -> dict
     if s.repeats < 2:
         raise PrunebenchError(f"repeats={s.repeats}: paired timing needs at least 2 pairs per "
                               "batch size (one pair shows no spread, so no interval)")
+    if s.warmup < 1:
+        # Preparing the second model's compiled step resets torch.compile's caches, so the
+        # first one's recompiles on its next run: that run must not be a timed one.
+        raise PrunebenchError(f"warmup={s.warmup}: paired timing needs at least 1 warm-up pair "
+                              "(the first run after both models are prepared may recompile)")
     if s.max_repeats != s.repeats:
         raise PrunebenchError(f"paired timing takes a fixed number of pairs (repeats="
                               f"{s.repeats}); adaptive repeats (max_repeats={s.max_repeats}) "
@@ -97,10 +104,16 @@ def paired_sweep(dense_model, model, tokenizer, settings: SweepSettings) -> dict
     if s.profile_steps:
         raise PrunebenchError("paired timing profiles no kernels: set profile_steps to 0 (a "
                               "sweep of the variant alone profiles its decode step)")
-    if dense_model.config.vocab_size != model.config.vocab_size:
-        raise PrunebenchError(f"the variant's vocabulary ({model.config.vocab_size} tokens) is "
-                              f"not the dense model's ({dense_model.config.vocab_size}): pair a "
-                              "variant with the model it was pruned from")
+    for what in ("vocab_size", "hidden_size"):  # what no pruning method here changes
+        theirs, ours = getattr(dense_model.config, what), getattr(model.config, what)
+        if theirs != ours:
+            raise PrunebenchError(f"the variant's {what} ({ours}) is not the dense model's "
+                                  f"({theirs}): pair a variant with the model it was pruned "
+                                  "from")
+    if count_params(model.config) > count_params(dense_model.config):
+        log.warning("the variant (%s parameters) is larger than the model it is timed against "
+                    "(%s): were the two given the other way round?", count_params(model.config),
+                    count_params(dense_model.config))
     for each in (dense_model, model):
         check_context(each, s)
     device = resolve_device(s.device)
@@ -198,9 +211,10 @@ def _time_pairs(runners, prompt: torch.Tensor, batch_size: int, s: SweepSettings
 
     def timer(runner) -> Callable[[], float]:
         def run_once() -> float:
+            clock = StepClock(device)  # as a sweep's timed runs are marked, token by token
             synchronize(device)
             t0 = time.perf_counter()
-            out = runner.generate(input_ids, attention_mask)
+            out = runner.generate(input_ids, attention_mask, clock)
             synchronize(device)
             latency = time.perf_counter() - t0
             if tuple(out.shape) != expected:
@@ -254,6 +268,13 @@ def paired_row(batch_size: int, dense: list[float], variant: list[float], *,
         if fallbacks:
             row["decode_fallback"] = fallbacks
     return row
+
+
+def row_flags(row: dict[str, Any]) -> list[str]:
+    """Why a paired row's speed-up is not to be trusted as it stands: other work beside its
+    pairs, or a side whose compiled decode step ran eagerly (the two then decoded unalike)."""
+    return [flag for flag, on in (("contended", row["interference"].get("competition")),
+                                  ("ran eagerly", row.get("decode_fallback"))) if on]
 
 
 def _log_row(row: dict[str, Any]) -> None:

@@ -197,8 +197,8 @@ def add_parsers(sub) -> None:
     bench.add_argument("--out", default=None, help="JSON file to write")
     bench.add_argument("--against", default=None, metavar="DENSE",
                        help="time MODEL in turns with DENSE (the model it was pruned from), "
-                            "--repeats pairs per batch size: its speed-up with a paired 95%% "
-                            "interval (no adaptive repeats)")
+                            "--warmup warm-up pairs then --repeats timed pairs per batch size: "
+                            "its speed-up with a paired 95%% interval (no adaptive repeats)")
     d = BENCH_DEFAULTS
     bench.add_argument("--warmup", type=non_negative_int, default=d["warmup"],
                        help="untimed runs per batch size")

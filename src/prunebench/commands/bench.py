@@ -43,6 +43,9 @@ def bench_command(args) -> Path:
             raise PrunebenchError(f"--repeats {args.repeats}: paired timing needs at least 2 "
                                   "pairs per batch size (one pair shows no spread, so no "
                                   "interval): give --repeats 2 or more")
+        if args.warmup < 1:
+            raise PrunebenchError("--warmup 0: paired timing needs at least 1 warm-up pair (the "
+                                  "first run after both models are prepared may recompile)")
     if args.out:
         check_out_file(Path(args.out), args.force)
 
@@ -112,6 +115,8 @@ ADAPTIVE = ("max_repeats", "max_seconds", "ci_target")
 def format_paired(result: dict[str, Any]) -> str:
     """Paired timing as a table: one line per batch size, the speed-up over the dense model
     with its paired 95% interval and the unpaired one of the same runs."""
+    from prunebench.benchmark.paired import row_flags
+
     head = (f"{result['model']} / {result['variant']} against dense: backend "
             f"{result['backend']}, {result['input_tokens']}x{result['output_tokens']} tokens, "
             f"{result['dtype']} on {result['device']}, {result['pairs']} pairs")
@@ -126,8 +131,7 @@ def format_paired(result: dict[str, Any]) -> str:
             lines.append(f"{row['batch_size']:>6}  {row['status'].upper():>9}  "
                          f"{row.get('error', '')[:60]}")
             continue
-        flags = [f for f, on in (("competition", row["interference"].get("competition")),
-                                 ("ran eagerly", row.get("decode_fallback"))) if on]
+        flags = row_flags(row)
         lines.append(f"{row['batch_size']:>6}  {row['latency_speedup']:>8.3f}x  "
                      f"{interval(row['latency_speedup_ci95_low'], row['latency_speedup_ci95_high']):>17}  "
                      f"{interval(row['unpaired_speedup_ci95_low'], row['unpaired_speedup_ci95_high']):>17}  "

@@ -1,0 +1,164 @@
+"""Paired speed-ups on randomly initialised LLaMA-7B shapes: dense against depth (23 blocks) and
+width (~4.9B, LLM-Pruner-shaped), each pair timed in turns in this one process
+(prunebench.benchmark.paired), on both backends.
+
+gpu_check.py times each model on its own and divides the means; here every speed-up comes
+with the 95% interval of its pairs, and beside it the interval the same runs give unpaired.
+All three models stay on the device (LLaMA-7B shapes in float16: about 33 GB).
+
+    python benchmarks/paired_check.py                 # on a GPU (a few minutes)
+    python benchmarks/paired_check.py --arch tiny-test --device cpu --dtype float32
+
+Cells run in order (depth before width, hf before compiled) and are skipped, recorded as
+such, when the time budget would be exceeded; an error in one is recorded and the next runs.
+Writes paired_check.json and paired_check.md to --out (default $OUT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, beside this script
+
+from gpu_check import _shallower, arch_config, depth_blocks, free, width_config  # noqa: E402
+
+from prunebench.atomic import write_json, write_text  # noqa: E402
+from prunebench.benchmark import run_paired  # noqa: E402
+from prunebench.benchmark.paired import row_flags  # noqa: E402
+from prunebench.modeling import (count_params, random_model, remove_blocks,  # noqa: E402
+                                 resolve_device, resolve_dtype)
+from prunebench.provenance import provenance  # noqa: E402
+
+log = logging.getLogger("paired_check")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="float16")
+    p.add_argument("--tokens", default="12x128", help="<input>x<output>")
+    p.add_argument("--batch-sizes", default="1,16")
+    p.add_argument("--backends", default="hf,compiled")
+    p.add_argument("--variants", default="depth,width")
+    p.add_argument("--pairs", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2, help="warm-up pairs")
+    p.add_argument("--compile-mode", default="auto")
+    p.add_argument("--budget-s", type=float, default=240.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=os.environ.get("OUT") or "paired_check_out")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.variants.split(",")) - {"depth", "width"})
+    if unknown:
+        p.error(f"--variants: unknown {unknown}; choose from depth, width")
+    if args.pairs < 2:
+        p.error("--pairs: at least 2 (one pair shows no spread, so no interval)")
+    if args.warmup < 1:
+        p.error("--warmup: at least 1 pair (the first run after both models are prepared may "
+                "recompile)")
+    return args
+
+
+def markdown(cells: list[dict]) -> str:
+    head = ("| variant | backend | tokens | batch | speed-up | 95% interval (pairs) | "
+            "unpaired interval | dense s | variant s | flags |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for cell in cells:
+        if cell["status"] != "ok":
+            lines.append(f"| {cell['variant']} | {cell['backend']} | {cell['tokens']} | | "
+                         f"{cell['status']}: {str(cell.get('error', ''))[:60]} | | | | | |")
+            continue
+        for row in cell["result"]["rows"]:
+            if row["status"] != "ok":
+                lines.append(f"| {cell['variant']} | {cell['backend']} | {cell['tokens']} | "
+                             f"{row['batch_size']} | {row['status']} | | | | | |")
+                continue
+            flags = row_flags(row)
+            lines.append(
+                f"| {cell['variant']} | {cell['backend']} | {cell['tokens']} | "
+                f"{row['batch_size']} | {row['latency_speedup']:.3f} | "
+                f"[{row['latency_speedup_ci95_low']:.3f}, {row['latency_speedup_ci95_high']:.3f}]"
+                f" | [{row['unpaired_speedup_ci95_low']:.3f}, "
+                f"{row['unpaired_speedup_ci95_high']:.3f}] | "
+                f"{row['dense_latency_s_mean']:.4f} | {row['variant_latency_s_mean']:.4f} | "
+                f"{', '.join(flags)} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    start = time.perf_counter()
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
+    lin, lout = (int(x) for x in args.tokens.split("x"))
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    report: dict = {"args": vars(args), "cells": [],
+                    "provenance": provenance(device=device, seed=args.seed, cell=vars(args))}
+
+    config = arch_config(args.arch)
+    removed = depth_blocks(config)
+    builders = {
+        # remove_blocks edits the model and its config in place: a model of its own
+        "depth": lambda: remove_blocks(random_model(copy.deepcopy(config), device, dtype,
+                                                    seed=args.seed), removed),
+        "width": lambda: random_model(width_config(config,
+                                                   count_params(_shallower(config, len(removed)))),
+                                      device, dtype, seed=args.seed),
+    }
+    dense = random_model(copy.deepcopy(config), device, dtype, seed=args.seed)
+    cost = 0.0  # the costliest cell so far: the estimate of the next
+    for variant in args.variants.split(","):
+        try:
+            model = builders[variant]()
+        except Exception as exc:  # noqa: BLE001 - recorded; the next variant runs
+            log.error("building %s failed:\n%s", variant, traceback.format_exc())
+            report["cells"].append({"variant": variant, "backend": "-", "tokens": args.tokens,
+                                    "status": "error", "error": f"build: {exc}"})
+            continue
+        for backend in args.backends.split(","):
+            cell = {"variant": variant, "backend": backend, "tokens": args.tokens}
+            if time.perf_counter() - start + cost > args.budget_s:
+                report["cells"].append({**cell, "status": "skipped (time budget)"})
+                continue
+            t0 = time.perf_counter()
+            try:
+                result = run_paired(dense, model, None, input_tokens=lin, output_tokens=lout,
+                                    batch_sizes=batch_sizes, warmup=args.warmup,
+                                    repeats=args.pairs, backend=backend, device=device,
+                                    dtype=dtype, compile_mode=args.compile_mode, seed=args.seed,
+                                    model_name=args.arch, variant=variant, cell=cell)
+                result["provenance"] = None  # the report carries one for the whole run
+                cell.update(status="ok", result=result)
+            except Exception as exc:  # noqa: BLE001 - one bad cell must not stop the check
+                log.error("%s %s failed:\n%s", variant, backend, traceback.format_exc())
+                cell.update(status="error", error=f"{type(exc).__name__}: {exc}")
+                free(device)
+            cell["wall_s"] = time.perf_counter() - t0
+            cost = max(cost, cell["wall_s"])
+            report["cells"].append(cell)
+            write_json(out / "paired_check.json", report)
+        model = None
+        free(device)
+    report["elapsed_s"] = time.perf_counter() - start
+    write_json(out / "paired_check.json", report)
+    env = report["provenance"]
+    table = (f"{args.arch} on {env.get('gpu_name') or device}, {args.dtype}, {args.pairs} pairs "
+             f"after {args.warmup} warm-up pairs, torch {env['versions']['torch']}, "
+             f"transformers {env['versions']['transformers']}\n\n{markdown(report['cells'])}")
+    write_text(out / "paired_check.md", table + "\n")
+    print(table, flush=True)
+    return report
+
+
+if __name__ == "__main__":
+    main()
