@@ -5,7 +5,7 @@ reads from two separate jobs.
 Where the separate jobs' 95% interval and the paired one do not overlap, the two estimates
 disagree by more than either's noise explains (on runs that differ only by chance, two 95%
 intervals miss each other far less often than one estimate falls outside the other's interval:
-under 1% against about 16% in a simulation): something changed between the two jobs (other
+0.3-0.6% against 15-16% in a simulation, docs/benchmarks.md): something changed between the two jobs (other
 work, clocks, the machine) that their own intervals do not hold. The paired figure is the one
 to quote, and the flag points at the cells whose separate timings to redo.
 """
