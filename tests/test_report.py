@@ -325,6 +325,29 @@ def test_summary_markdown_is_the_compact_headline_and_csv_keeps_every_column(stu
     assert [c.strip() for c in header.strip("|").split("|")] == list(headline.columns)
 
 
+def test_the_summary_carries_the_paired_batch1_speed_up_where_a_cell_was_paired(study):
+    _, bench, reports, evals = study
+    paired = pd.DataFrame({"model": "m7", "variant": ["depth-4.9B", "depth-4.9B", "flap-4.9B"],
+                           "backend": "hf", "tokens": "12x128", "batch_size": [1, 16, 1],
+                           "status": ["ok", "ok", "OOM"], "latency_speedup": [1.3, 1.2, None],
+                           "latency_speedup_ci95_low": [1.25, 1.1, None],
+                           "latency_speedup_ci95_high": [1.36, 1.3, None]})
+    table = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                 report.load_evals(evals), paired)
+    row = table.set_index(["model", "variant"])
+    assert row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_speedup"] == 1.3
+    assert row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_speedup_ci95_high"] == 1.36
+    # not paired: dense, an OOM pair, another model, another token config
+    assert row["hf_12x128_paired_b1_speedup"].notna().sum() == 1
+    assert row["hf_82x128_paired_b1_speedup"].isna().all()
+    headline = report.headline_table(table)
+    shown = headline.set_index(["model", "variant"])
+    assert shown.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_ci95"] == "[1.25, 1.36]"
+    assert shown.loc[("m7", "dense"), "hf_12x128_paired_b1_ci95"] == ""
+    assert list(headline.columns).index("hf_12x128_paired_b1_speedup") == \
+        list(headline.columns).index("hf_12x128_latency_b1_flagged") + 1
+
+
 def test_summary_best_throughput_and_batch1(study):
     _, bench, reports, evals = study
     table = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),

@@ -459,6 +459,9 @@ def test_paired_timing_adds_only_its_jobs_and_its_table(workflow_run, tmp_path):
     assert result["dense_params"] > result["params"]
     record = load(workdir / "results/tables/provenance.json")
     assert any(entry["kind"] == "paired" for entry in record["inputs"])
+    summary = pd.read_csv(workdir / "results/tables/summary.csv")
+    paired_b1 = summary.set_index("variant")[f"{backends[0]}_{tokens}_paired_b1_speedup"]
+    assert paired_b1[pruned].notna().all() and pd.isna(paired_b1["dense"])
     dry = snakemake(workdir, "-n", configfile="paired.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
 

@@ -13,14 +13,17 @@ reports = report.load_prune_reports(snakemake.input.reports)
 bench = report.load_bench(snakemake.input.bench)
 evals = report.load_evals(snakemake.input.evals, expect=snakemake.params.evals_expected)
 
+speed = report.speed_table(bench, reports)
+# benchmark.paired on: the paired speed-ups, beside the separate jobs' and in the summary
+paired = (report.paired_table(report.load_paired(snakemake.input.paired), speed)
+          if snakemake.input.paired else None)
 tables = {
-    "speed": report.speed_table(bench, reports),
+    "speed": speed,
     "quality": report.quality_table(reports, evals),
-    "summary": report.summary_table(bench, reports, evals),
+    "summary": report.summary_table(bench, reports, evals, paired),
 }
-if snakemake.input.paired:  # benchmark.paired is on
-    tables["paired_speedup"] = report.paired_table(report.load_paired(snakemake.input.paired),
-                                                   tables["speed"])
+if paired is not None:
+    tables["paired_speedup"] = paired
 tables["published_vs_reproduced"] = report.published_vs_reproduced(
     tables["quality"], report.load_published(snakemake.input.published))
 if tables["published_vs_reproduced"].empty:

@@ -164,10 +164,13 @@ def quality_table(reports_df: pd.DataFrame, evals_df: pd.DataFrame | None = None
 
 
 def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
-                  evals_df: pd.DataFrame | None = None) -> pd.DataFrame:
+                  evals_df: pd.DataFrame | None = None,
+                  paired: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per model x variant: params, evaluations, and for each backend and token config the
     batch-1 latency, the best throughput over batch sizes (and the batch that gave it), each
-    with its speed-up over dense. Columns are named `{backend}_{lin}x{lout}_{metric}`.
+    with its speed-up over dense. Columns are named `{backend}_{lin}x{lout}_{metric}`. With
+    the paired table (report.paired.paired_table), also the paired batch-1 speed-up and its
+    95% interval (`paired_b1_speedup*`) where the cell was timed in pairs.
 
     `throughput_tok_s` (batch * tokens / mean latency) is the one compared and plotted;
     `throughput_mean_of_rates` is the study's statistic (docs/benchmarks.md).
@@ -194,6 +197,11 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     per_cell["best_speedup"] = per_cell["best_tok_s"] / dense_best.reindex(
         per_cell.index.droplevel("variant")).to_numpy()
     per_cell["best_flagged"] = _with_dense_flags(best["flagged"], per_cell.index)
+    if paired is not None and not paired.empty:
+        pairs_b1 = paired[(paired["status"] == "ok") & (paired["batch_size"] == 1)]
+        pairs_b1 = pairs_b1.set_index(cell)
+        for name in ("", "_ci95_low", "_ci95_high"):
+            per_cell[f"paired_b1_speedup{name}"] = pairs_b1[f"latency_speedup{name}"]
 
     backends = appearance(speed["backend"])
     tokens = token_order(speed)
@@ -430,7 +438,8 @@ def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as people read it (summary.md): model, variant, size and share of dense,
     perplexities, zero-shot average, then on the first backend and the smallest token config
-    (fewest output, then input tokens) the batch-1 speed-up and the best throughput with its
+    (fewest output, then input tokens) the batch-1 speed-up (and, where that cell was timed in
+    pairs, the paired one with its interval) and the best throughput with its
     batch, each with whether it rests on a flagged timing (its own or dense's), and how many
     timings there are and how many of them are flagged. The wide per-configuration columns
     stay in summary.csv."""
@@ -441,8 +450,15 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     columns += [c for c in ("acc_average",) if c in summary.columns]
     if cell:
         columns += [f"{cell}_latency_b1_speedup", f"{cell}_latency_b1_flagged",
+                    f"{cell}_paired_b1_speedup", f"{cell}_paired_b1_ci95",
                     f"{cell}_best_tok_s", f"{cell}_best_batch", f"{cell}_best_flagged"]
     columns += [c for c in ("timings", "timings_flagged") if c in summary.columns]
+    summary = summary.copy()
+    if cell and f"{cell}_paired_b1_speedup" in summary:  # the paired figure, with its interval
+        low, high = summary[f"{cell}_paired_b1_speedup_ci95_low"], summary[
+            f"{cell}_paired_b1_speedup_ci95_high"]
+        summary[f"{cell}_paired_b1_ci95"] = [f"[{a:.3g}, {b:.3g}]" if pd.notna(a) and pd.notna(b)
+                                             else "" for a, b in zip(low, high)]
     return summary[[c for c in columns if c in summary.columns]]
 
 
