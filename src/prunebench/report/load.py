@@ -1,6 +1,6 @@
 """Reading the per-cell result files into data frames, checked, in one order.
 
-Inputs are the JSON files the prune, benchmark and evaluate rules write (schemas in
+Inputs are the JSON files the prune, benchmark (and paired_benchmark) and evaluate rules write (schemas in
 docs/architecture.md). The aggregate script passes the exact list of files it expects, so a
 missing or unreadable file is an error that names it and how to make it, never a silent gap
 in a table.
@@ -322,6 +322,68 @@ def _bench_row(path: Path, i: int, row: Any) -> dict[str, Any]:
     bad = [m for m in _BENCH_METRICS if not _is_number(row.get(m))]
     if bad:
         raise PrunebenchError(f"{where}: an 'ok' row needs finite numbers for {bad}; {fix}")
+    return flat
+
+
+_PAIRED_METRICS = ("latency_speedup", "latency_speedup_ci95_low", "latency_speedup_ci95_high",
+            "unpaired_speedup", "unpaired_speedup_ci95_low", "unpaired_speedup_ci95_high",
+            "dense_latency_s_mean", "variant_latency_s_mean")
+
+
+def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per model, variant, backend, token config and batch size of the paired files
+    (results/paired/..., prunebench.benchmark.paired); OOM rows kept with NaN metrics. An empty
+    list gives an empty frame with the columns the paired table reads (paired timing off)."""
+    records, cells = [], []
+    for path in _as_paths(paths, "paired", allow_empty=True):
+        data = _read(path, "paired_benchmark", _BENCH_REQUIRED)
+        cells.append((path, "paired_benchmark", _code(data)))
+        fix = _remake_hint(path, "paired_benchmark", True)
+        if not isinstance(data["rows"], list) or not data["rows"]:
+            raise PrunebenchError(f"paired file {path} has no rows: {fix}")
+        head = {k: v for k, v in data.items() if k not in ("rows", "provenance", "timing")
+                and (v is None or isinstance(v, (str, int, float, bool)))}
+        head.update(device_name=device_name(data), sampling=sampling_label(data))
+        for i, row in enumerate(data["rows"]):
+            records.append({**head, **_paired_row(path, i, row, fix), "source": str(path)})
+    if not records:  # paired timing off: no rows, every column the table reads
+        return pd.DataFrame(columns=_BENCH_KEY + ["tokens", "status", "pairs", "competition",
+                                           "decode_fallback"] + list(_PAIRED_METRICS))
+    df = pd.DataFrame.from_records(records)
+    _reject_duplicates(df, _BENCH_KEY, "a paired row")
+    _warn_mixed_code("paired", cells)
+    for column in _PAIRED_METRICS:
+        df[column] = pd.to_numeric(df.get(column, pd.Series(np.nan, index=df.index)),
+                                   errors="coerce")
+    df["pairs"] = pd.to_numeric(df.get("pairs"), errors="coerce").astype("Int64")
+    df["competition"] = df.get("interference_competition",
+                               pd.Series(pd.NA, index=df.index)).astype("boolean")
+    # Why a compiled decode step ran eagerly, per side ("variant: ..."); <NA> where neither did.
+    sides = [c for c in df.columns if c.startswith("decode_fallback_")]
+    df["decode_fallback"] = pd.Series(
+        [", ".join(f"{c.removeprefix('decode_fallback_')}: {r[c]}" for c in sides
+                   if nonempty_text(r[c])) or pd.NA for r in df[sides].to_dict("records")],
+        index=df.index, dtype=object)
+    df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
+    return sort_rows(df)
+
+
+def _paired_row(path: Path, i: int, row: Any, fix: str) -> dict[str, Any]:
+    where = f"paired file {path}, row {i}"
+    if not isinstance(row, dict) or not isinstance(row.get("batch_size"), int) \
+            or row["batch_size"] < 1:
+        raise PrunebenchError(f"{where}: needs a positive integer batch_size; {fix}")
+    if row.get("status") not in (OK, OOM):
+        raise PrunebenchError(f"{where}: status {row.get('status')!r} is neither 'ok' nor "
+                              f"'oom'; {fix}")
+    flat = _flatten({k: v for k, v in row.items() if not k.endswith("latencies_s")})
+    if row["status"] == OOM:  # nothing measured, no pairs timed
+        flat.update({metric: None for metric in _PAIRED_METRICS + ("interference_competition",
+                                                            "pairs")})
+    elif not all(isinstance(row.get(m), (int, float)) and np.isfinite(row[m])
+                 for m in ("latency_speedup", "dense_latency_s_mean", "variant_latency_s_mean")):
+        raise PrunebenchError(f"{where}: an 'ok' row needs finite numbers for its speed-up and "
+                              f"both mean latencies; {fix}")
     return flat
 
 
