@@ -37,7 +37,8 @@ def problems(config: dict, resources: Path | str = NOWHERE) -> str:
 
 # Every shipped config, stacked as the README runs it.
 SHIPPED = [["config.yaml"], ["paper.yaml"], ["paper-tables.yaml"],
-           ["config.yaml", "depth-family.yaml"], ["gpu-smoke.yaml"], ["modern.yaml"]]
+           ["config.yaml", "depth-family.yaml"], ["gpu-smoke.yaml"], ["modern.yaml"],
+           ["paper.yaml", "paired.yaml"]]
 
 
 @pytest.mark.parametrize("files", SHIPPED, ids=lambda f: "+".join(f))
