@@ -337,15 +337,22 @@ def test_the_summary_carries_the_paired_batch1_speed_up_where_a_cell_was_paired(
     row = table.set_index(["model", "variant"])
     assert row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_speedup"] == 1.3
     assert row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_speedup_ci95_high"] == 1.36
-    # not paired: dense, an OOM pair, another model, another token config
+    assert not row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_flagged"]  # not contended
+    # not paired: dense, an OOM pair, another model; cells never paired get no columns
     assert row["hf_12x128_paired_b1_speedup"].notna().sum() == 1
-    assert row["hf_82x128_paired_b1_speedup"].isna().all()
+    assert not [c for c in table.columns if "_paired_b1_" in c and "hf_12x128" not in c]
     headline = report.headline_table(table)
     shown = headline.set_index(["model", "variant"])
     assert shown.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_ci95"] == "[1.25, 1.36]"
     assert shown.loc[("m7", "dense"), "hf_12x128_paired_b1_ci95"] == ""
     assert list(headline.columns).index("hf_12x128_paired_b1_speedup") == \
         list(headline.columns).index("hf_12x128_latency_b1_flagged") + 1
+    # a contended pair is flagged as a contended sweep row is
+    paired.loc[0, "competition"] = True
+    flagged = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                   report.load_evals(evals), paired)
+    assert flagged.set_index(["model", "variant"]).loc[("m7", "depth-4.9B"),
+                                                       "hf_12x128_paired_b1_flagged"]
 
 
 def test_summary_best_throughput_and_batch1(study):

@@ -450,8 +450,10 @@ def test_paired_timing_adds_only_its_jobs_and_its_table(workflow_run, tmp_path):
     ok = table[table["status"] == "ok"]
     assert (ok["latency_speedup_ci95_low"] <= ok["latency_speedup"]).all()
     assert (ok["latency_speedup"] <= ok["latency_speedup_ci95_high"]).all()
-    # batch 1 was swept too; batch 2 was not (the sweep's sizes are 1 and 8)
+    # batch 1 was swept too, with as many threads (workflow_helpers.PARALLEL_JOBS); batch 2
+    # was not (the sweep's sizes are 1 and 8)
     assert ok.loc[ok["batch_size"] == 1, "separate_jobs_speedup"].notna().all()
+    assert (ok["separate_timed_unlike"].fillna("") == "").all()
     assert ok.loc[ok["batch_size"] == 2, "separate_jobs_speedup"].isna().all()
     assert (workdir / "results/tables/paired_speedup.md").read_text().count("\n") > 2
     result = load(workdir / f"results/paired/tiny/{pruned[0]}/{backends[0]}/{tokens}.json")
@@ -474,7 +476,7 @@ def test_paired_timing_without_a_pruned_variant_plans_no_paired_table(tmp_path):
                            benchmark=paired)
     dry = snakemake(workdir, "-n", "-p").stdout
     assert "results/tables/speed.csv" in dry
-    assert "paired_speedup" not in dry and "paired_benchmark" not in dry
+    assert "results/tables/paired_speedup" not in dry and "rule paired_benchmark" not in dry
 
 
 def test_gpu_smoke_config_builds_its_dag(tmp_path):

@@ -141,7 +141,7 @@ FAST = {
 # The benchmarks still time one at a time (their machine lock); what they measure here is
 # plumbing, not speed.
 PARALLEL_JOBS = ["--set-threads", "model=1", "prune=1", "perplexity=1", "zeroshot=1", "lora=1",
-                 "benchmark=1"]
+                 "benchmark=1", "paired_benchmark=1"]
 
 
 def make_workdir(path: Path, **overrides) -> Path:

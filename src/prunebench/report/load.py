@@ -343,7 +343,8 @@ def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             raise PrunebenchError(f"paired file {path} has no rows: {fix}")
         head = {k: v for k, v in data.items() if k not in ("rows", "provenance", "timing")
                 and (v is None or isinstance(v, (str, int, float, bool)))}
-        head.update(device_name=device_name(data), sampling=sampling_label(data))
+        head.update(device_name=device_name(data), sampling=sampling_label(data),
+                    cpu_threads=cpu_threads(data))
         for i, row in enumerate(data["rows"]):
             records.append({**head, **_paired_row(path, i, row, fix), "source": str(path)})
     if not records:  # paired timing off: no rows, every column the table reads
@@ -356,6 +357,7 @@ def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         df[column] = pd.to_numeric(df.get(column, pd.Series(np.nan, index=df.index)),
                                    errors="coerce")
     df["pairs"] = pd.to_numeric(df.get("pairs"), errors="coerce").astype("Int64")
+    df["cpu_threads"] = df["cpu_threads"].astype("Int64")  # as load_bench's, to compare
     df["competition"] = df.get("interference_competition",
                                pd.Series(pd.NA, index=df.index)).astype("boolean")
     # Why a compiled decode step ran eagerly, per side ("variant: ..."); <NA> where neither did.

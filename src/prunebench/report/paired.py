@@ -19,7 +19,8 @@ from prunebench.report.load import OK, OOM, nonempty_text
 
 _KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 # What the two timings must share for their speed-ups to be compared (column: its name).
-_TIMED_ALIKE = {"device_name": "device", "dtype": "dtype", "sampling": "decoding"}
+_TIMED_ALIKE = {"device_name": "device", "dtype": "dtype", "sampling": "decoding",
+                "cpu_threads": "threads"}
 _SEPARATE = {"latency_speedup": "separate_jobs_speedup",
              "latency_speedup_ci95_low": "separate_jobs_speedup_ci95_low",
              "latency_speedup_ci95_high": "separate_jobs_speedup_ci95_high"}
@@ -90,3 +91,11 @@ def paired_headline(table: pd.DataFrame) -> pd.DataFrame:
                               + ([f"separate jobs timed unlike: {unlike[i]}"] if unlike[i] else []))
                     for i in table.index]
     return out
+
+
+def paired_untrusted(table: pd.DataFrame) -> pd.Series:
+    """Paired rows not to be trusted as they stand: other work beside the pairs, or a side
+    whose compiled decode step ran eagerly (as benchmark.paired.row_flags says in a file)."""
+    contended = table.get("competition", pd.Series(pd.NA, index=table.index))
+    fell_back = table.get("decode_fallback", pd.Series(pd.NA, index=table.index))
+    return contended.fillna(False).astype(bool) | fell_back.map(nonempty_text).astype(bool)

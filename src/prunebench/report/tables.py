@@ -198,10 +198,13 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
         per_cell.index.droplevel("variant")).to_numpy()
     per_cell["best_flagged"] = _with_dense_flags(best["flagged"], per_cell.index)
     if paired is not None and not paired.empty:
+        from prunebench.report.paired import paired_untrusted
+
         pairs_b1 = paired[(paired["status"] == "ok") & (paired["batch_size"] == 1)]
-        pairs_b1 = pairs_b1.set_index(cell)
+        pairs_b1 = pairs_b1.assign(flagged=paired_untrusted).set_index(cell)
         for name in ("", "_ci95_low", "_ci95_high"):
             per_cell[f"paired_b1_speedup{name}"] = pairs_b1[f"latency_speedup{name}"]
+        per_cell["paired_b1_flagged"] = pairs_b1["flagged"].astype("boolean")
 
     backends = appearance(speed["backend"])
     tokens = token_order(speed)
@@ -210,6 +213,9 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
                if (metric, b, t) in wide.columns]
     wide = wide[columns]
     wide.columns = [f"{b}_{t}_{metric}" for metric, b, t in columns]
+    # paired columns of cells that were not timed in pairs would stay empty: left out
+    wide = wide.drop(columns=[c for c in wide.columns
+                              if "_paired_b1_" in c and wide[c].isna().all()])
     wide = wide.reset_index()
 
     quality = quality_table(reports_df, evals_df).drop(columns=["method", "blocks"])
@@ -451,6 +457,7 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     if cell:
         columns += [f"{cell}_latency_b1_speedup", f"{cell}_latency_b1_flagged",
                     f"{cell}_paired_b1_speedup", f"{cell}_paired_b1_ci95",
+                    f"{cell}_paired_b1_flagged",
                     f"{cell}_best_tok_s", f"{cell}_best_batch", f"{cell}_best_flagged"]
     columns += [c for c in ("timings", "timings_flagged") if c in summary.columns]
     summary = summary.copy()
