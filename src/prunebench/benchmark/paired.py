@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,11 +28,12 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.attention import attention_context, resolve_attention, set_hf_attention
 from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.interference import CompetitionMeter
-from prunebench.benchmark.measure import StepClock, synchronize
+from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.run import (OOM, SweepSettings, check_context, device_lock,
                                       dtype_name, load_partial_rows, make_runner,
-                                      run_fingerprint, save_partial_rows)
+                                      run_fingerprint, save_partial_rows, timed_generate,
+                                      timed_prepare)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
 from prunebench.benchmark.timing import paired_ratio_ci95, ratio_ci95
 from prunebench.logs import Progress
@@ -199,27 +199,15 @@ def _time_pairs(runners, prompt: torch.Tensor, batch_size: int, s: SweepSettings
     input_ids = prompt.to(device).unsqueeze(0).repeat(batch_size, 1)
     attention_mask = torch.ones_like(input_ids)
     expected = (batch_size, input_ids.shape[1] + s.output_tokens)
-    compile_s = []
-    for runner in runners:  # built apart from every timed run, as in a sweep
-        synchronize(device)
-        t0 = time.perf_counter()
-        runner.prepare(batch_size, expected[1])
-        synchronize(device)
-        compile_s.append(time.perf_counter() - t0)
+    compile_s = [timed_prepare(runner, batch_size, expected[1], device) for runner in runners]
     progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed, both models)",
                         2 * (s.warmup + s.repeats))
 
     def timer(runner) -> Callable[[], float]:
         def run_once() -> float:
-            clock = StepClock(device)  # as a sweep's timed runs are marked, token by token
-            synchronize(device)
-            t0 = time.perf_counter()
-            out = runner.generate(input_ids, attention_mask, clock)
-            synchronize(device)
-            latency = time.perf_counter() - t0
-            if tuple(out.shape) != expected:
-                raise PrunebenchError(f"generation returned shape {tuple(out.shape)}, expected "
-                                      f"{expected}: the output length was not honoured")
+            # marked token by token, as a sweep's timed runs are
+            latency = timed_generate(runner, input_ids, attention_mask, expected, device,
+                                     StepClock(device))
             progress.step()
             return latency
         return run_once

@@ -353,6 +353,33 @@ def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSetti
     return {"batch_size": batch_size, "status": OOM, "error": oom}
 
 
+def timed_prepare(runner, batch_size: int, seq_len: int, device: torch.device) -> float:
+    """Build the backend for a batch size (fusing, compiling, autotuning, capturing the CUDA
+    graph): its seconds, timed on their own, before and apart from every warm-up and timed
+    run."""
+    synchronize(device)
+    t0 = time.perf_counter()
+    runner.prepare(batch_size, seq_len)
+    synchronize(device)
+    return time.perf_counter() - t0
+
+
+def timed_generate(runner, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   expected: tuple[int, int], device: torch.device,
+                   clock: StepClock | None = None) -> float:
+    """One timed run: a whole generate call with the device synchronised before and after
+    (`clock` marks its tokens), refused unless its output has the `expected` shape."""
+    synchronize(device)
+    t0 = time.perf_counter()
+    out = runner.generate(input_ids, attention_mask, clock)
+    synchronize(device)
+    latency = time.perf_counter() - t0
+    if tuple(out.shape) != expected:
+        raise PrunebenchError(f"generation returned shape {tuple(out.shape)}, expected "
+                              f"{expected}: the output length was not honoured")
+    return latency
+
+
 def _log_row(row: dict[str, Any]) -> None:
     std = row["latency_s_std"]
     log.info("batch size %d: latency %.4f s (std %s, %d runs, %s%s%s), %.1f tok/s, "
@@ -374,11 +401,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
     # Building the backend (fusing, compiling, autotuning, capturing the CUDA graph) is timed on
     # its own, before and apart from every warm-up and timed run.
     cache_before = inductor_cache_counts()
-    synchronize(device)
-    t0 = time.perf_counter()
-    runner.prepare(batch_size, expected[1])
-    synchronize(device)
-    compile_s = time.perf_counter() - t0
+    compile_s = timed_prepare(runner, batch_size, expected[1], device)
     cache = {k: n - cache_before.get(k, 0) for k, n in inductor_cache_counts().items()
              if n > cache_before.get(k, 0)}
     # Logged between runs only, never inside a timed one. The total is the most runs it may take.
@@ -398,14 +421,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
 
     def timed_run() -> float:
         clock = StepClock(device)
-        synchronize(device)
-        t0 = time.perf_counter()
-        out = runner.generate(input_ids, attention_mask, clock)
-        synchronize(device)
-        latency = time.perf_counter() - t0
-        if tuple(out.shape) != expected:
-            raise PrunebenchError(f"generation returned shape {tuple(out.shape)}, expected "
-                                  f"{expected}: the output length was not honoured")
+        latency = timed_generate(runner, input_ids, attention_mask, expected, device, clock)
         marks = clock.times()
         if len(marks) != output_tokens:
             raise PrunebenchError(f"step clock saw {len(marks)} tokens for {output_tokens} "

@@ -101,11 +101,9 @@ def paired_ratio_ci95(top: Sequence[float], bottom: Sequence[float]
                          f"{len(top)} and {len(bottom)}")
     if min(top) <= 0 or min(bottom) <= 0:
         raise ValueError("paired timings must all be positive durations")
-    logs = [math.log(a / b) for a, b in zip(top, bottom)]
-    mean = statistics.fmean(logs)
-    if len(logs) < 2:
+    mean, half = mean_ci95([math.log(a / b) for a, b in zip(top, bottom)])
+    if half is None:
         return math.exp(mean), None, None
-    half = t_critical_95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
     return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
 

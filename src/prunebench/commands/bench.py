@@ -32,13 +32,13 @@ def bench_command(args) -> Path:
                               "drop --compile-mode")
     paired = args.against is not None
     if paired:
-        adaptive = [f"--{key.replace('_', '-')}" for key in ADAPTIVE
-                    if getattr(args, key) != BENCH_DEFAULTS[key]]
-        if adaptive:
-            raise PrunebenchError(f"{' and '.join(adaptive)} "
-                                  f"{'set' if len(adaptive) > 1 else 'sets'} adaptive repeats, "
-                                  "which paired timing (--against) does not take: it times a "
-                                  f"fixed number of pairs (--repeats); drop {' and '.join(adaptive)}")
+        asked = [f"--{key.replace('_', '-')}" for key in ADAPTIVE
+                 if getattr(args, key) != BENCH_DEFAULTS[key]]
+        if asked:
+            raise PrunebenchError(f"{' and '.join(asked)} {'set' if len(asked) > 1 else 'sets'} "
+                                  "adaptive repeats, which paired timing (--against) does not "
+                                  "take: it times a fixed number of pairs (--repeats); drop "
+                                  f"{' and '.join(asked)}")
         if args.repeats < 2:
             raise PrunebenchError(f"--repeats {args.repeats}: paired timing needs at least 2 "
                                   "pairs per batch size (one pair shows no spread, so no "
@@ -67,15 +67,15 @@ def bench_command(args) -> Path:
                               f"benchmark runs on {device}: {ON_CPU_INSTEAD}")
     # 'auto' resolved as the workflow resolves it: the study's fp16 on GPU, fp32 on CPU.
     dtype = dtype_name(resolve_dtype(args.dtype, device))
-    # What the workflow's bench_settings records for a cell of this backend.
-    # (a paired job's: its pairs, no adaptive repeats, and the dense model it was paired with)
-    recorded = {"batch_sizes": batches, "warmup": args.warmup, "repeats": args.repeats,
+    # A paired job takes no adaptive repeats.
+    adaptive = {} if paired else {key: getattr(args, key) for key in ADAPTIVE}
+    # What the workflow's bench_settings records for a cell of this backend (a paired job's:
+    # its pairs and the dense model it was timed against).
+    recorded = {"batch_sizes": batches, "warmup": args.warmup,
+                **({"pairs": args.repeats, "against": dense.source} if paired
+                   else {"repeats": args.repeats, **adaptive}),
                 "dtype": args.dtype, "attention": args.attention, "seed": args.seed,
-                **({"against": dense.source} if paired else
-                   {key: getattr(args, key) for key in ADAPTIVE}),
                 "sampling": args.sampling}
-    if paired:
-        recorded["pairs"] = recorded.pop("repeats")
     if backend == "compiled":
         recorded["compile_mode"] = args.compile_mode
     cell = {"model": ckpt.name, "variant": ckpt.variant, "backend": backend,
@@ -84,7 +84,6 @@ def bench_command(args) -> Path:
     # Finished batch sizes are kept here while the sweep runs, so a rerun after a crash
     # resumes where it stopped (same machine and settings only), as a workflow cell does.
     partial = out.with_name(f".{out.stem}.unfinished.json")
-    adaptive = {} if paired else {key: getattr(args, key) for key in ADAPTIVE}
     # Made before the model loads, so a bad setting fails at once.
     settings = SweepSettings(
         input_tokens=lin, output_tokens=lout, batch_sizes=batches, warmup=args.warmup,

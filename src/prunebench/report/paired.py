@@ -68,9 +68,7 @@ def paired_table(paired: pd.DataFrame, speed: pd.DataFrame | None = None) -> pd.
 def paired_headline(table: pd.DataFrame) -> pd.DataFrame:
     """paired_speedup.md: the cell, the paired speed-up and its interval, the unpaired interval
     of the same runs, the separate jobs' speed-up, and one `flags` column."""
-    def interval(low: pd.Series, high: pd.Series) -> list[str]:
-        return [f"[{a:.3g}, {b:.3g}]" if pd.notna(a) and pd.notna(b) else ""
-                for a, b in zip(low, high)]
+    from prunebench.report.tables import interval_text as interval
 
     out = table[["model", "variant", "backend", "tokens", "batch_size", "status", "pairs",
                  "latency_speedup"]].copy()

@@ -399,10 +399,8 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
                "latency_speedup"]
     out = speed[[c for c in columns if c in speed.columns]].copy()
     if "latency_speedup_ci95_low" in speed:
-        out["speedup_ci95"] = [
-            f"[{low:.3g}, {high:.3g}]" if pd.notna(low) and pd.notna(high) else ""
-            for low, high in zip(speed["latency_speedup_ci95_low"],
-                                 speed["latency_speedup_ci95_high"])]
+        out["speedup_ci95"] = interval_text(speed["latency_speedup_ci95_low"],
+                                            speed["latency_speedup_ci95_high"])
 
     def flagged(column: str) -> pd.Series:  # a column older files lack flags nothing
         if column not in speed:
@@ -419,6 +417,12 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
                                  and unlike[i] else []))
                     for i in speed.index]
     return out
+
+
+def interval_text(low: pd.Series, high: pd.Series) -> list[str]:
+    """A Markdown view's 95% intervals, "[1.22, 1.33]" ("" where either end is missing)."""
+    return [f"[{a:.3g}, {b:.3g}]" if pd.notna(a) and pd.notna(b) else ""
+            for a, b in zip(low, high)]
 
 
 def dense_untrusted(speed: pd.DataFrame) -> pd.Series:
@@ -462,10 +466,9 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     columns += [c for c in ("timings", "timings_flagged") if c in summary.columns]
     summary = summary.copy()
     if cell and f"{cell}_paired_b1_speedup" in summary:  # the paired figure, with its interval
-        low, high = summary[f"{cell}_paired_b1_speedup_ci95_low"], summary[
-            f"{cell}_paired_b1_speedup_ci95_high"]
-        summary[f"{cell}_paired_b1_ci95"] = [f"[{a:.3g}, {b:.3g}]" if pd.notna(a) and pd.notna(b)
-                                             else "" for a, b in zip(low, high)]
+        summary[f"{cell}_paired_b1_ci95"] = interval_text(
+            summary[f"{cell}_paired_b1_speedup_ci95_low"],
+            summary[f"{cell}_paired_b1_speedup_ci95_high"])
     return summary[[c for c in columns if c in summary.columns]]
 
 
