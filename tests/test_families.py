@@ -428,6 +428,31 @@ def test_depth_scoring_gives_each_remaining_block_its_own_attention_mask():
     assert model.config.layer_types == types and len(model.model.layers) == 4
 
 
+def test_wanda_sp_calls_each_block_with_the_mask_the_model_gives_it():
+    """Wanda-sp runs the blocks one at a time on captured inputs. On a model mixing sliding and
+    full attention, with windows longer than the sliding window, that block-by-block pass must
+    reproduce the model's own hidden states (block 0's mask handed to every block does not)."""
+    from prunebench.methods import wanda_sp
+
+    config = Qwen2Config(**SMALL, use_sliding_window=True, sliding_window=8, max_window_layers=2)
+    torch.manual_seed(0)
+    model = build_model(config, device="cpu").eval()
+    kinds = wanda_sp.attention_kinds(model.config)
+    assert kinds[:2] != kinds[2:]  # the first two blocks of one kind, the last two of another
+    tokens = ids(3, 20, seed=4)  # longer than the window: the two kinds' masks differ
+    with torch.no_grad():
+        expected = model(tokens, use_cache=False, output_hidden_states=True).hidden_states
+        batches = wanda_sp.block_inputs(model, tokens, batch_size=2)  # a short last batch too
+        for b, layer in enumerate(model.model.layers):
+            # hidden_states[b] is what enters block b (the last entry is after the final norm)
+            entering = torch.cat([hidden for hidden, _ in batches])
+            torch.testing.assert_close(entering, expected[b], rtol=1e-4, atol=1e-4)
+            batches = wanda_sp.run_block(layer, kinds[b], batches)
+    pruned = copy.deepcopy(model)
+    report = method_function("wanda_sp")(pruned, tokens, int(0.8 * count_params(model.config)))
+    assert len(report["blocks"]) == 4 and count_params(pruned.config) == report["params_after"]
+
+
 def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
     """LLaMA-1 conversions and Vicuna v1.3 have no num_key_value_heads in config.json."""
     values = {**SMALL, "model_type": "llama"}

@@ -33,40 +33,66 @@ DEFAULT_CALIBRATION = registry.default_calibration("wanda_sp")  # defined once, 
 
 
 class _Caught(Exception):
-    """Raised by the hook on block 0 once it has the block's inputs."""
+    """Raised by the last hook `block_inputs` needs, once it has what it needs of a batch."""
+
+
+def attention_kinds(config) -> list[str]:
+    """Each block's attention kind (`config.layer_types`: full or sliding), as the model picks
+    the block's mask by it; one kind for all where the config names none."""
+    return list(getattr(config, "layer_types", None) or ["full_attention"] * config.num_hidden_layers)
 
 
 def block_inputs(model, calibration: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, dict]]:
-    """Hidden states and call kwargs (masks, rotary embeddings) entering block 0, per batch.
+    """Per batch: the hidden states entering block 0, and for each attention kind the call
+    kwargs (mask, rotary embeddings) the model gives a block of that kind.
 
     The model itself builds the kwargs, so every block can later be called exactly as the
-    model calls it, whatever the transformers version.
+    model calls it, whatever the transformers version. A model mixing sliding and full
+    attention (Qwen2 / Qwen3 with `use_sliding_window`) gives the two kinds different masks once
+    a window is longer than the sliding window: each kind's are taken at its first block.
     """
+    kinds = attention_kinds(model.config)
+    first_of = {kind: kinds.index(kind) for kind in dict.fromkeys(kinds)}
+    last_needed = max(first_of.values())
     caught: list[tuple[torch.Tensor, dict]] = []
+    batch: dict = {}
 
-    def hook(_module, args, kwargs):
-        hidden = args[0] if args else kwargs.pop("hidden_states")
-        caught.append((hidden.detach(), dict(kwargs)))
-        raise _Caught
+    def hook_for(kind: str, index: int):
+        def hook(_module, args, kwargs):
+            hidden = args[0] if args else kwargs["hidden_states"]
+            if index == 0:
+                batch["hidden"] = hidden.detach()
+            batch.setdefault("kwargs", {})[kind] = {k: v for k, v in kwargs.items()
+                                                   if k != "hidden_states"}
+            if index == last_needed:
+                raise _Caught
+        return hook
 
-    handle = model.model.layers[0].register_forward_pre_hook(hook, with_kwargs=True)
+    layers = model.model.layers
+    handles = [layers[index].register_forward_pre_hook(hook_for(kind, index), with_kwargs=True)
+               for kind, index in first_of.items()]
     try:
         with torch.no_grad():
             for start in range(0, calibration.shape[0], batch_size):
+                batch.clear()
                 try:
                     model(input_ids=calibration[start:start + batch_size].to(model.device),
                           use_cache=False)
                 except _Caught:
                     pass
+                caught.append((batch["hidden"], batch["kwargs"]))
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
     return caught
 
 
-def _run_block(layer, batches):
+def run_block(layer, kind: str, batches):
+    """The block's outputs for each batch, called with its attention kind's kwargs; the
+    batches' kwargs pass on unchanged for the next block."""
     outs = []
     for hidden, kwargs in batches:
-        out = layer(hidden, **kwargs)
+        out = layer(hidden, **kwargs[kind])
         outs.append((out[0] if isinstance(out, tuple) else out, kwargs))
     return outs
 
@@ -102,6 +128,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     log.info("wanda_sp: ratio %.4f -> %d params", plan["ratio"], plan["params"])
 
     batches = block_inputs(model, calibration, p["batch_size"])
+    kinds = attention_kinds(config)
     per_block = []
     with torch.no_grad():
         for b in blocks:
@@ -110,7 +137,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             handles = [m.register_forward_pre_hook(lambda _m, args, s=sums[name]: s.add(args[0]))
                        for name, m in (("o_proj", layer.self_attn.o_proj),
                                        ("down_proj", layer.mlp.down_proj)) if m.in_features]
-            _run_block(layer, batches)
+            run_block(layer, kinds[b], batches)
             for h in handles:
                 h.remove()
             want = plan["shapes"][b]
@@ -128,7 +155,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 drop_c = torch.argsort(ch, stable=True)[:width - want["intermediate_size"]].tolist()
                 surgery.remove_channels(model, b, drop_c)
             # The next block sees this block's pruned outputs.
-            batches = _run_block(model.model.layers[b], batches)
+            batches = run_block(model.model.layers[b], kinds[b], batches)
             kept = layer_shapes(config)[b]
             per_block.append({
                 "block": b,
