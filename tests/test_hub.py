@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub import errors
 
 from prunebench import PrunebenchError
-from prunebench.hub import download, parse_source
+from prunebench.hub import download, downloaded_commit, parse_source
 
 
 def hub_error(cls, message="error"):
@@ -163,18 +163,29 @@ def fake_hub_records(monkeypatch):
 
     state = {"dir": None, "corrupt": set(), "calls": 0, "unlisted": set(), "sha": None}
 
+    class Info:
+        """What model_info returns: the commit now, and the files' records read when asked
+        (prunebench asks for them before the download and reads them after it)."""
+
+        def __init__(self):
+            self.sha = state["sha"]
+
+        @property
+        def siblings(self):
+            siblings = []
+            files = sorted(state["dir"].glob("*.safetensors")) + sorted(state["dir"].glob("*.bin")) \
+                if state["dir"] else []
+            for file in files:
+                if file.name in state["unlisted"]:  # in the folder, not in the repository
+                    continue
+                digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
+                siblings.append(types.SimpleNamespace(rfilename=file.name,
+                                                      lfs=types.SimpleNamespace(sha256=digest)))
+            return siblings
+
     def fake_model_info(self, repo_id, revision=None, files_metadata=False, token=None, **kw):
         state["calls"] += 1
-        siblings = []
-        files = sorted(state["dir"].glob("*.safetensors")) + sorted(state["dir"].glob("*.bin")) \
-            if state["dir"] else []
-        for file in files:
-            if file.name in state["unlisted"]:  # in the folder, not in the repository
-                continue
-            digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
-            siblings.append(types.SimpleNamespace(rfilename=file.name,
-                                                  lfs=types.SimpleNamespace(sha256=digest)))
-        return types.SimpleNamespace(siblings=siblings, sha=state["sha"])
+        return Info()
 
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", fake_model_info)
     return state
@@ -210,6 +221,32 @@ def test_an_unpinned_download_records_the_commit_it_got(monkeypatch, tmp_path, f
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["hub_commit"] == fake_hub_records["sha"]
     assert base_record(tmp_path)["hub_commit"] == fake_hub_records["sha"]
+
+
+@pytest.mark.parametrize("revision", [None, "main", "4782ad2"])
+def test_the_files_come_from_the_commit_that_is_recorded(monkeypatch, tmp_path, fake_hub_records,
+                                                          revision):
+    """The revision is resolved to a commit before the download, and the download asks for
+    that commit: a branch moving meanwhile cannot mix two commits' files or record another."""
+    sha = "4782ad278652c7c71b72204d462d6d01eaaf7549"
+    fake_hub_records.update(dir=tmp_path, sha=sha)
+    seen = recorded_download(monkeypatch, tmp_path)
+    download("org/model", revision, tmp_path)
+    assert seen["revision"] == sha
+    assert fake_hub_records["calls"] == 1  # one record for the download and its verification
+    assert downloaded_commit(tmp_path) == sha
+
+
+def test_pickle_weights_come_from_the_commit_that_is_recorded(monkeypatch, tmp_path,
+                                                               fake_hub_records):
+    sha = "4782ad278652c7c71b72204d462d6d01eaaf7549"
+    fake_hub_records.update(dir=tmp_path, sha=sha)
+    import torch
+
+    revisions = fake_pickle_repo(monkeypatch, tmp_path, {"w": torch.ones(2)})
+    download("org/model", "main", tmp_path)
+    assert revisions and set(revisions) == {sha}
+    assert downloaded_commit(tmp_path) == sha
 
 
 def test_a_manifest_without_a_hub_download_names_no_commit(tmp_path):
@@ -403,10 +440,14 @@ def test_hub_error_messages_are_the_documented_ones(monkeypatch, tmp_path, cls, 
 
 def fake_pickle_repo(monkeypatch, directory, weights: dict):
     """A repository with config.json and pytorch_model.bin only: the first (safetensors)
-    download brings the config, the second (pickle patterns) the .bin."""
+    download brings the config, the second (pickle patterns) the .bin. Returns the list of the
+    revisions the downloads asked for."""
     import torch
 
+    revisions = []
+
     def fake_snapshot_download(**kwargs):
+        revisions.append(kwargs["revision"])
         if "pytorch_model*.bin" in kwargs["allow_patterns"]:
             torch.save(weights, directory / "pytorch_model.bin")
         else:
@@ -414,6 +455,7 @@ def fake_pickle_repo(monkeypatch, directory, weights: dict):
         return str(directory)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    return revisions
 
 
 def test_pickle_only_repository_is_converted_once_without_unpickling(monkeypatch, tmp_path,

@@ -1159,12 +1159,14 @@ def test_a_second_command_waits_for_the_download_under_way_and_uses_it(
     ("hf:org/model@v1", errors.RepositoryNotFoundError, "not found"),
 ])
 def test_hf_model_errors(tmp_path, capsys, monkeypatch, source, fault, expected):
-    def failing_download(**kwargs):
+    def failing_call(*args, **kwargs):
         err = fault.__new__(fault)  # these need an HTTP response to construct normally
         err.args = ("error",)
         raise err
 
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", failing_download)
+    # the first call to the hub resolves the revision (model_info), then the files come
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", failing_call)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", failing_call)
     code, _, err = run(capsys, "bench", source, "--tokens", "4x4", "--cache-dir",
                        tmp_path / "cache")
     assert_one_line_error(code, err, expected)

@@ -220,7 +220,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
 
 
 def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, HFValidationError,
                                         LocalEntryNotFoundError, RepositoryNotFoundError,
                                         RevisionNotFoundError)
@@ -231,10 +231,17 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     if revision is None:
         log.warning("model %s has no pinned revision: results may change when the repository "
                     "does; pin one with 'hf:%s@<commit>'", repo_id, repo_id)
-    log.info("downloading %s@%s (safetensors, config and tokenizer only)", repo_id, revision or "main")
     try:
-        path = snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(out_dir),
-                                 allow_patterns=ALLOW_PATTERNS, token=token)
+        # The revision is resolved to a commit once, first: the files are downloaded from that
+        # commit and checked against its records, and it is the commit recorded. A branch
+        # (`main`) that moves while tens of GB arrive would otherwise mix two commits' files,
+        # or record a commit other than the one downloaded.
+        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
+        commit = info.sha if isinstance(getattr(info, "sha", None), str) else None
+        log.info("downloading %s@%s%s (safetensors, config and tokenizer only)", repo_id,
+                 revision or "main", f" (commit {commit})" if commit and commit != revision else "")
+        path = snapshot_download(repo_id=repo_id, revision=commit or revision,
+                                 local_dir=str(out_dir), allow_patterns=ALLOW_PATTERNS, token=token)
         path = Path(path)
         # Offline, huggingface_hub returns an existing local_dir as it is (a warning, no error):
         # a folder that received nothing is then the hub out of reach, not a repository
@@ -245,9 +252,9 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         # By what is on disk, not by whether safetensors files are there: an interrupted
         # conversion leaves some beside the pickles still to convert.
         if from_pickles(path) or not list(path.glob("*.safetensors")):
-            commit = _download_and_convert_pickles(repo_id, revision, path, token)
+            _download_and_convert_pickles(repo_id, revision, commit, info, path, token)
         else:
-            commit = verify_download(repo_id, revision, path, token)
+            verify_download(repo_id, revision, path, info)
         record_commit(path, commit)
     except PrunebenchError:
         raise
@@ -290,12 +297,12 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     return path
 
 
-def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path,
-                                  token: str | bool) -> str | None:
-    """A repository with pickle weights only: fetch them, check them against the hub's sha256,
-    and convert them once into safetensors without unpickling (prunebench.checkpoint.pickle_convert).
-    An interrupted conversion resumes: the pickles it converted (and deleted) are not fetched
-    again. Returns the commit the hub served (verify_download)."""
+def _download_and_convert_pickles(repo_id: str, revision: str | None, commit: str | None,
+                                  info, path: Path, token: str | bool) -> None:
+    """A repository with pickle weights only: fetch them (from `commit`, the one `info`
+    describes), check them against the hub's sha256, and convert them once into safetensors
+    without unpickling (prunebench.checkpoint.pickle_convert). An interrupted conversion
+    resumes: the pickles it converted (and deleted) are not fetched again."""
     from huggingface_hub import snapshot_download
 
     from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint, converted_pickles,
@@ -303,7 +310,7 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path
 
     require_safe_torch(f"{repo_id}'s pickle weights")  # before tens of GB are downloaded
     converted = converted_pickles(path)
-    snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(path),
+    snapshot_download(repo_id=repo_id, revision=commit or revision, local_dir=str(path),
                       allow_patterns=PICKLE_PATTERNS, ignore_patterns=converted or None,
                       token=token)
     if not list(path.glob("pytorch_model*.bin")) and not converted:
@@ -312,24 +319,20 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, path: Path
             "weights: choose a revision or mirror that ships *.safetensors")
     log.warning("%s ships pickle weights only: converting them once to safetensors with torch's "
                 "weights-only loader (no code in them runs)", repo_id)
-    commit = verify_download(repo_id, revision, path, token, suffix=".bin")
+    verify_download(repo_id, revision, path, info, suffix=".bin")
     convert_pickle_checkpoint(path)
-    return commit
 
 
-def verify_download(repo_id: str, revision: str | None, path: Path, token: str | bool,
-                    suffix: str = ".safetensors") -> str | None:
-    """Compare every downloaded weight file (`*<suffix>`) with the sha256 the hub records;
-    return the commit those records are of (None where the hub names none).
+def verify_download(repo_id: str, revision: str | None, path: Path, info,
+                    suffix: str = ".safetensors") -> None:
+    """Compare every downloaded weight file (`*<suffix>`) with the sha256 the hub records for
+    the commit downloaded (`info`: its `HfApi.model_info` with files_metadata).
 
     A file that differs (a truncated or corrupted transfer) is deleted, so the rerun that the
     message asks for downloads it again.
     """
-    from huggingface_hub import HfApi
-
     from prunebench.checkpoint.integrity import sha256_file
 
-    info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
     listed = {s.rfilename for s in (info.siblings or [])}
     expected = {s.rfilename: s.lfs.sha256 for s in (info.siblings or [])
                 if s.rfilename.endswith(suffix) and getattr(s, "lfs", None)}
@@ -351,8 +354,6 @@ def verify_download(repo_id: str, revision: str | None, path: Path, token: str |
                                 "(corrupted transfer); it was deleted, rerun to download it "
                                 "again")
     log.info("%s: %d %s files match the hub's sha256", repo_id, len(expected), suffix)
-    commit = getattr(info, "sha", None)
-    return commit if isinstance(commit, str) else None
 
 
 def record_commit(path: Path, commit: str | None) -> None:
