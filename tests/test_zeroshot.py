@@ -454,7 +454,7 @@ def test_the_store_locked_is_the_one_at_its_path(tmp_path, monkeypatch):
 
 def test_progress_that_cannot_be_kept_never_fails_the_evaluation(tiny_model_dir, suite, tmp_path,
                                                                  monkeypatch, caplog):
-    from prunebench import zeroshot_progress
+    from prunebench import progress_store
 
     model = modeling.load_model(tiny_model_dir)
     tokenizer = modeling.load_tokenizer(tiny_model_dir)
@@ -478,8 +478,8 @@ def test_progress_that_cannot_be_kept_never_fails_the_evaluation(tiny_model_dir,
         return os.write(fd, data)
 
     caplog.clear()
-    monkeypatch.setattr(zeroshot_progress, "os", types.SimpleNamespace(**{**vars(os),
-                                                                          "write": filling}))
+    monkeypatch.setattr(progress_store, "os", types.SimpleNamespace(**{**vars(os),
+                                                                       "write": filling}))
     out = run(model, tokenizer, suite, tasks=["pb_number"], limit=4, batch_size=1,
               progress_dir=tmp_path / "p")
     assert out["summary"]["accuracy"] == expected

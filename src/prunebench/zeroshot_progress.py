@@ -19,10 +19,10 @@ asks for other keys. The batch size is not part of it: lowering it past an out-o
 keeps what was scored (the answers agree up to floating-point rounding, as for
 `evaluation.zeroshot.batch_size` in general).
 
-The store is plain JSON lines (never pickle), flushed line by line; a line torn by a kill is
-dropped. Keeping progress is best-effort: a folder that cannot be written, a full disk or a
-file system without locks turns it off with a warning, never failing the evaluation. The
-store is deleted once the results are written (a workflow job's when its process ends well,
+The store (prunebench.progress_store) is plain JSON lines (never pickle), flushed line by
+line; a line torn by a kill is dropped. Keeping progress is best-effort: a folder that cannot
+be written, a full disk or a file system without locks turns it off with a warning, never
+failing the evaluation. The store is deleted once the results are written (a workflow job's when its process ends well,
 zeroshot.evaluate), so a forced rerun scores everything again.
 """
 
@@ -32,19 +32,17 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 from prunebench import PrunebenchError
+from prunebench.progress_store import ProgressStore, open_progress
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # a new number makes every store on disk stale
 REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling")  # deterministic answers only
 _HEADER_KEY = "prunebench_zeroshot_progress"
-_FSYNC_EVERY_S = 30.0  # flushed each line (a killed process loses nothing); fsynced this often
 
 
 def request_key(kind: str, args: tuple) -> str | None:
@@ -64,70 +62,32 @@ def _decoded(answer: Any) -> Any:
     return tuple(answer) if isinstance(answer, list) else answer
 
 
-class AnswerStore:
-    """One evaluation's answers: {request key: answer} read from `path`, and new answers
-    appended to it while it is open. Open with `open_store`; `close` releases the file's lock."""
+class AnswerStore(ProgressStore):
+    """One evaluation's answers, keyed by their requests (progress_store.ProgressStore). Open
+    with `open_store`; `close` releases the file's lock."""
 
-    def __init__(self, path: Path, fd: int, answers: dict[str, Any]):
-        self.path = path
-        self._fd = fd
-        self.answers = answers
+    decode = staticmethod(_decoded)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.reused = 0  # requests answered from the store in this run
-        self._synced = time.monotonic()
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return self.values
 
     def lookup(self, kind: str, args: tuple) -> tuple[bool, Any]:
         """(found, answer) for one request."""
         key = request_key(kind, args)
-        if key is None or key not in self.answers:
+        if key is None or key not in self.values:
             return False, None
         self.reused += 1
-        return True, self.answers[key]
+        return True, self.values[key]
 
     def add(self, kind: str, args: tuple, answer: Any) -> None:
         key = request_key(kind, tuple(args))
-        if key is None or self._fd < 0 or key in self.answers:
-            return
-        try:
-            line = (json.dumps({"key": key, "answer": answer}) + "\n").encode()
-        except (TypeError, ValueError):  # an answer that is not JSON: scored again next time
-            return
-        self.answers[key] = _decoded(json.loads(line)["answer"])
-        try:
-            written = 0
-            while written < len(line):
-                written += os.write(self._fd, line[written:])
-            if time.monotonic() - self._synced > _FSYNC_EVERY_S:
-                os.fsync(self._fd)
-                self._synced = time.monotonic()
-        except OSError as exc:  # a full disk or a quota: the evaluation goes on without it
-            log.warning("cannot keep zero-shot answers in %s (%s): the evaluation goes on, but a "
-                        "rerun after an interruption will score everything again", self.path, exc)
-            self._release()
-
-    def close(self, finished: bool, keep: bool = False) -> None:
-        """Release the store. A `finished` evaluation's store is deleted (its results are made),
-        unless `keep` (its caller deletes it once they are written); an unfinished one's is kept
-        for the rerun."""
-        if self._fd < 0:
-            return
-        try:
-            if finished and not keep:
-                self.path.unlink(missing_ok=True)
-            elif finished:
-                os.fsync(self._fd)
-            else:
-                os.fsync(self._fd)
-                log.info("%d answers kept in %s: a rerun of this evaluation scores only the rest",
-                         len(self.answers), self.path)
-        except OSError as exc:  # never hides the evaluation's own outcome
-            log.warning("zero-shot progress file %s: %s", self.path, exc)
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)  # closing releases the lock
-            self._fd = -1
+        if key is not None and self.is_open:
+            self.put(key, answer)
 
 
 def store_identity(model, tokenizer, add_bos_token: bool) -> dict[str, Any] | None:
@@ -161,83 +121,8 @@ def open_store(folder: str | Path, identity: dict[str, Any]) -> AnswerStore | No
     """The store of `identity` in `folder`, with what an earlier run of it left; None when it
     cannot be kept (another process holds it: the same model evaluated twice at once; a folder
     that cannot be written; a file system without locks), with a warning."""
-    header = json.loads(json.dumps({_HEADER_KEY: FORMAT, "identity": identity}))
-    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode()).hexdigest()[:24]
-    path = Path(folder) / f"{digest}.jsonl"
-    try:
-        fd = _locked(path)
-    except OSError as exc:
-        return _cannot_keep(path, exc)
-    if fd is None:
-        log.warning("another process is evaluating the same model with %s: this evaluation "
-                    "keeps no progress of its own", path)
-        return None
-    try:
-        answers, keep = _read(fd, header)
-        os.ftruncate(fd, keep)  # drops a line torn by a kill, or a stale store entirely
-        os.lseek(fd, 0, os.SEEK_END)
-        if keep == 0:
-            os.write(fd, (json.dumps(header, sort_keys=True) + "\n").encode())
-    except OSError as exc:
-        os.close(fd)
-        return _cannot_keep(path, exc)
-    if answers:
-        log.info("resuming the zero-shot evaluation: %d answers from an interrupted run (%s)",
-                 len(answers), path)
-    return AnswerStore(path, fd, answers)
-
-
-def _cannot_keep(path: Path, exc: OSError) -> None:
-    log.warning("cannot keep zero-shot answers in %s (%s): the evaluation runs without them, so "
-                "an interrupted one will start over", path, exc)
-
-
-def _locked(path: Path, attempts: int = 5) -> int | None:
-    """A descriptor of `path` holding its exclusive lock, or None while another holds it."""
-    import fcntl  # POSIX only: imported where a lock is taken
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(attempts):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        except OSError:
-            os.close(fd)
-            raise
-        # The holder before us may have finished and deleted the file between our open and our
-        # lock: then we hold a file no one else will find. Lock the one at the path instead.
-        try:
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                return fd
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-    raise OSError(f"{path} kept being replaced while it was being locked")
-
-
-def _read(fd: int, header: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """(answers, bytes to keep) of the file: 0 bytes when its first line is not `header`."""
-    data = b""
-    while chunk := os.read(fd, 1 << 20):
-        data += chunk
-    end = data.rfind(b"\n") + 1  # what follows the last newline is a torn line
-    lines = data[:end].splitlines()
-    try:
-        if not lines or json.loads(lines[0]) != header:
-            return {}, 0
-    except ValueError:
-        return {}, 0
-    answers = {}
-    for line in lines[1:]:
-        try:
-            entry = json.loads(line)
-            answers[str(entry["key"])] = _decoded(entry["answer"])
-        except (ValueError, KeyError, TypeError):
-            continue  # a damaged line only costs its request being scored again
-    return answers, end
+    return open_progress(folder, {_HEADER_KEY: FORMAT, "identity": identity},
+                         "zero-shot answers", "the evaluation", store_class=AnswerStore)
 
 
 class _SavingHook:
