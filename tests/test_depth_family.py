@@ -210,7 +210,6 @@ def test_sleb_differs_from_one_shot_ppl_on_blocks_redundant_alone_not_together(
         return 1.0 + sum(cost[b] for b in removed) + (10.0 if {1, 2} <= removed else 0.0)
 
     monkeypatch.setattr(depth, "calibration_nll", scripted_nll)
-    monkeypatch.setattr(sleb, "calibration_nll", scripted_nll)
     ids = torch.randint(3, 128, (2, 16), generator=torch.Generator().manual_seed(0))
     target = blocks_worth(models[0], 2)
     one_shot = depth.prune_ppl(models[0], ids, target, **OFF)
@@ -250,7 +249,9 @@ def test_sleb_rounds_on_a_model_with_a_duplicated_block(tiny_model_dir, calibrat
     back the original model exactly, and each SLEB round is judged after the earlier ones."""
     j = 2
     dense_nll = depth.calibration_nll(load_model(tiny_model_dir), calibration, batch_size=8)
-    scores = depth.ppl_scores(insert_copy(load_model(tiny_model_dir), j), calibration, batch_size=8)
+    copied = insert_copy(load_model(tiny_model_dir), j)
+    scores = depth.ppl_scores(depth.calibration_losses(copied, calibration, 8, None),
+                              copied.config.num_hidden_layers)
     assert scores[j] == scores[j + 1] == depth.nll_to_ppl(dense_nll)
     model = insert_copy(load_model(tiny_model_dir), j)
     reference = insert_copy(load_model(tiny_model_dir), j)
@@ -375,3 +376,91 @@ def test_depth_family_config_layers_over_the_default(tmp_path):
         assert f"variant={method}-0.8" in dry, method
     counts = job_counts(dry)
     assert counts["prune"] == len([v for v in variants if v != "dense" and "+" not in v])
+
+
+# --------------------------------------------------------------------------- resumed scoring
+
+def counting_losses(monkeypatch, interrupt_at: int | None = None) -> list:
+    """depth.calibration_nll counted (every depth criterion's loss goes through it), and
+    interrupted as by Ctrl-C at call `interrupt_at`; returns the list the calls go into."""
+    real = depth.calibration_nll
+    calls = []
+
+    def counted(model, calibration, batch_size):
+        calls.append(model.config.num_hidden_layers)
+        if len(calls) == interrupt_at:
+            raise KeyboardInterrupt
+        return real(model, calibration, batch_size)
+
+    monkeypatch.setattr(depth, "calibration_nll", counted)
+    return calls
+
+
+def without_counts(report):
+    return {k: v for k, v in report.items() if k != "calibration_losses"}
+
+
+@pytest.mark.parametrize("method", ["depth_ppl", "sleb"])
+def test_an_interrupted_scoring_resumes_where_it_stopped(tiny_model_dir, calibration, tmp_path,
+                                                          monkeypatch, method):
+    """The losses computed before a kill are read back, only the rest computed, and the prune
+    ends as an uninterrupted one does, to the last bit of every score."""
+    from prunebench.methods.loss_memo import ScoringProgress
+
+    assert METHODS[method].resumable
+    prune = {"depth_ppl": depth.prune_ppl, "sleb": sleb.prune}[method]
+    model = load_model(tiny_model_dir)
+    target = blocks_worth(model, 2)
+    expected = prune(model, calibration, target, **OFF)  # nothing kept without a folder
+    total = expected["calibration_losses"]["computed"]
+    assert expected["calibration_losses"]["reused"] == 0 and not list(tmp_path.iterdir())
+    done = total // 2
+    counting_losses(monkeypatch, interrupt_at=done + 1)
+    with pytest.raises(KeyboardInterrupt):
+        prune(load_model(tiny_model_dir), calibration, target,
+              progress=ScoringProgress(tmp_path), **OFF)
+    (path,) = tmp_path.glob("*.jsonl")
+    assert len(path.read_text().splitlines()) == 1 + done  # its header, then one line a loss
+    calls = counting_losses(monkeypatch)
+    progress = ScoringProgress(tmp_path)
+    resumed = prune(load_model(tiny_model_dir), calibration, target, progress=progress, **OFF)
+    assert len(calls) == total - done
+    assert resumed["calibration_losses"] == {"computed": total - done, "reused": done}
+    assert without_counts(resumed) == without_counts(expected)
+    assert progress.opened == [path] and path.exists()  # deleted by whoever writes the results
+
+
+def test_losses_of_another_scoring_are_not_reused(tiny_model_dir, calibration, tmp_path):
+    """Another batch size (other floating-point sums) or other calibration windows: another
+    store; a model built in memory (no manifest to name it): none."""
+    from prunebench.methods.loss_memo import ScoringProgress
+
+    target = blocks_worth(load_model(tiny_model_dir), 1)
+    runs = [(calibration[:4], 4), (calibration[:4], 2), (calibration[:2], 2)]
+    for windows, batch_size in runs:
+        report = depth.prune_ppl(load_model(tiny_model_dir), windows, target, batch_size=batch_size,
+                                 progress=ScoringProgress(tmp_path), **OFF)
+        assert report["calibration_losses"]["reused"] == 0
+    assert len(list(tmp_path.glob("*.jsonl"))) == len(runs)
+    in_memory = AutoModelForCausalLM.from_config(load_model(tiny_model_dir).config)
+    progress = ScoringProgress(tmp_path / "none")
+    depth.prune_ppl(in_memory, calibration[:2], target, progress=progress, **OFF)
+    assert progress.opened == [] and not (tmp_path / "none").exists()
+
+
+def test_a_workflow_prune_deletes_its_losses_only_when_its_process_ends_well(
+        tiny_model_dir, calibration, tmp_path, monkeypatch):
+    """$PRUNEBENCH_SCORING_PROGRESS (the workflow's jobs): the losses are kept there and left
+    for deletion at a good exit (the job's script writes its report after this returns); a
+    method that scores no block sets opens no store."""
+    from prunebench import pruning
+
+    at_exit = []
+    monkeypatch.setattr(pruning, "delete_at_successful_exit", at_exit.append)
+    monkeypatch.setenv("PRUNEBENCH_SCORING_PROGRESS", str(tmp_path / "progress"))
+    prune_checkpoint(tiny_model_dir, "depth_ppl", "0.8", tmp_path / "ppl", calibration,
+                     {"batch_size": 8}, device="cpu")
+    assert at_exit == list((tmp_path / "progress").glob("*.jsonl")) and len(at_exit) == 1
+    prune_checkpoint(tiny_model_dir, "shortgpt", "0.8", tmp_path / "bi", calibration,
+                     device="cpu")
+    assert len(at_exit) == 1 and not METHODS["shortgpt"].resumable

@@ -323,6 +323,35 @@ def test_sigterm_ends_a_command_as_ctrl_c_does(tiny_model_dir, tmp_path, capsys,
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_an_interrupted_prune_resumes_its_scoring(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """depth_ppl's losses computed before Ctrl-C are kept; the same command rerun computes only
+    the rest, and deletes them once its output is whole."""
+    from prunebench.methods import depth
+
+    progress = tmp_path / "progress"
+    monkeypatch.setenv("PRUNEBENCH_SCORING_PROGRESS", str(progress))
+    real, calls = depth.calibration_nll, []
+
+    def interrupted_at_the_fourth(*args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(depth, "calibration_nll", interrupted_at_the_fourth)
+    argv = ["prune", tiny_model_dir, "--method", "depth_ppl", "--size", "0.8", "--out",
+            tmp_path / "out", "--calibration", "embedded", "--n", "4", "--length", "64",
+            "--device", "cpu", "-q"]
+    code, _, err = run(capsys, *argv)
+    assert code == 130 and not (tmp_path / "out").exists()
+    assert len(list(progress.glob("*.jsonl"))) == 1
+    code, _, err = run(capsys, *argv)
+    assert code == 0, err
+    report = read_json(tmp_path / "out" / "prune_report.json")
+    assert report["method_report"]["calibration_losses"]["reused"] == 3
+    assert not list(progress.glob("*.jsonl"))
+
+
 def test_a_cache_folder_that_is_a_file_is_named(tmp_path):
     (tmp_path / "afile").write_text("")
     with pytest.raises(PrunebenchError, match="--cache-dir .*afile is a file"):

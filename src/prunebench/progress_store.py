@@ -107,6 +107,33 @@ class ProgressStore:
             self._fd = -1
 
 
+def model_identity(model, packages: tuple[str, ...]) -> dict[str, Any] | None:
+    """What a model's kept values depend on besides their keys: the checkpoint's content, the
+    shapes (a model pruned in memory after loading is another model), the dtype and device
+    type, prunebench's code and the versions of `packages`. None for a model that did not come
+    from a checkpoint with a manifest (`modeling.load_model` records its content)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from prunebench.modeling import dtype_name
+    from prunebench.provenance import code_identity
+
+    checkpoint = getattr(model, "prunebench_content", None)
+    if not checkpoint:
+        return None
+    versions = {}
+    for package in packages:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    shapes = json.dumps([[name, list(p.shape)] for name, p in model.named_parameters()])
+    return {"checkpoint": checkpoint,
+            "shapes": hashlib.sha256(shapes.encode()).hexdigest(),
+            "dtype": dtype_name(model),
+            "devices": sorted({p.device.type for p in model.parameters()}),
+            "code": code_identity()["hash"], "versions": versions}
+
+
 def store_path(folder: str | Path, header: dict[str, Any]) -> Path:
     """The file of the store with this header in `folder`."""
     header = json.loads(json.dumps(header))

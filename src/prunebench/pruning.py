@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.atomic import require_free_space
+from prunebench.atomic import delete_at_successful_exit, require_free_space
 from prunebench.checkpoint.integrity import base_record
 from prunebench.data import token_id_problem
 from prunebench.modeling import (check_param_count, config_dtype, count_params, dtype_name,
@@ -19,6 +20,8 @@ from prunebench.modeling import (check_param_count, config_dtype, count_params, 
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
+from prunebench.methods.loss_memo import ScoringProgress
+from prunebench.plan.layout import SCORING_PROGRESS_VARIABLE
 from prunebench.plan.sizes import parse_size
 
 log = logging.getLogger(__name__)
@@ -38,15 +41,26 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
                      calibration: torch.Tensor | None, params: dict[str, Any] | None = None,
                      device: str = "auto", dtype: str = "float32",
                      trust_remote_code: bool = False,
-                     placement: dict[str, Any] | None = None) -> dict[str, Any]:
+                     placement: dict[str, Any] | None = None,
+                     progress: ScoringProgress | None = None) -> dict[str, Any]:
     """Prune the checkpoint at model_dir and save the result atomically to out_dir.
 
     Everything that can be checked from the config (method, size, parameters) is checked before
     any weight is loaded, so bad input fails fast and writes nothing. `placement` (device_map,
     max_memory) spreads a model larger than one GPU over several GPUs and the CPU while pruning;
     disk offload is refused there, since pruning rewrites the weights in place.
+
+    A method that scores the model block set by block set (`resumable` in the registry) keeps
+    each calibration loss as it comes (methods.loss_memo), so that the same prune rerun after an
+    interruption computes only the rest: in `progress.folder`, whose stores the caller deletes
+    once its results are written; without one, in $PRUNEBENCH_SCORING_PROGRESS (the workflow
+    sets it), deleted when this process ends well; neither: not kept.
     """
     prune = method_function(method)
+    until_exit = progress is None
+    if progress is None and os.environ.get(SCORING_PROGRESS_VARIABLE):
+        progress = ScoringProgress(Path(os.environ[SCORING_PROGRESS_VARIABLE]))
+    resumable = {"progress": progress} if progress is not None and METHODS[method].resumable else {}
     config = load_config(model_dir)
     dense_params = count_params(config)
     # `prune` repeats the method's check, but only after the model is loaded.
@@ -81,7 +95,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
              f"{target:,}", f"{dense_params:,}")
     try:
-        method_report = prune(model, calibration, target, **(params or {}))
+        method_report = prune(model, calibration, target, **resumable, **(params or {}))
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):
             raise
@@ -100,6 +114,11 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     base = base_record(model_dir)
     save_model(model.to(config_dtype(model.config)), tokenizer, out_dir,
                extra_manifest={"base": base})
+    if until_exit and progress is not None:
+        # A workflow job's report is written by its script after this returns: the losses
+        # stay for a rerun until the job's process ends well (a full disk may fail the report).
+        for path in progress.opened:
+            delete_at_successful_exit(path)
     return {"method": method, "target": size, "target_params": target, "base": base,
             "params_before": dense_params, "params_after": params_after,
             "blocks_before": blocks_before, "blocks_after": model.config.num_hidden_layers,

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.progress_store import ProgressStore, open_progress
+from prunebench.progress_store import ProgressStore, model_identity, open_progress
 
 log = logging.getLogger(__name__)
 
@@ -93,28 +93,11 @@ class AnswerStore(ProgressStore):
 def store_identity(model, tokenizer, add_bos_token: bool) -> dict[str, Any] | None:
     """What decides the answers besides the requests' text; None for a model that did not come
     from a checkpoint with a manifest (`modeling.load_model` records its content)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from prunebench.modeling import dtype_name
-    from prunebench.provenance import code_identity
-
-    checkpoint = getattr(model, "prunebench_content", None)
-    if not checkpoint:
+    identity = model_identity(model, ("torch", "transformers", "lm_eval"))
+    if identity is None:
         return None
-    versions = {}
-    for package in ("torch", "transformers", "lm_eval"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    # The shapes too: a model pruned in memory after loading is another model.
-    shapes = json.dumps([[name, list(p.shape)] for name, p in model.named_parameters()])
-    return {"checkpoint": checkpoint,
-            "shapes": hashlib.sha256(shapes.encode()).hexdigest(),
-            "tokenizer": str(getattr(tokenizer, "name_or_path", "")),
-            "add_bos_token": bool(add_bos_token), "dtype": dtype_name(model),
-            "devices": sorted({p.device.type for p in model.parameters()}),
-            "code": code_identity()["hash"], "versions": versions}
+    return {**identity, "tokenizer": str(getattr(tokenizer, "name_or_path", "")),
+            "add_bos_token": bool(add_bos_token)}
 
 
 def open_store(folder: str | Path, identity: dict[str, Any]) -> AnswerStore | None:

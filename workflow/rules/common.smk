@@ -53,6 +53,11 @@ os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(layout.INDUCTOR_CACHE)
 os.environ.setdefault(
     layout.ZEROSHOT_PROGRESS_VARIABLE, str(Path(layout.ZEROSHOT_PROGRESS).resolve())
 )
+# Likewise the calibration losses of depth_ppl and SLEB prunes (prunebench.methods.loss_memo):
+# a prune job killed part-way computes only the losses still missing when rerun.
+os.environ.setdefault(
+    layout.SCORING_PROGRESS_VARIABLE, str(Path(layout.SCORING_PROGRESS).resolve())
+)
 # This run's `--configfile ...` (and `--directory ...` for a run outside the checkout, and the
 # profile its command line named), for the rerun commands the aggregation prints; passed
 # through the environment rather than a param, so that the same config under another file

@@ -4,7 +4,6 @@ ppl.json and/or zeroshot.json + lm_eval.json together, as results/eval/ holds th
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir, read_json, write_json
 from prunebench.commands.arguments import check_out_dir, choice, parse_list, require_hub
-from prunebench.commands.model_source import (Checkpoint, default_cache_dir, params_of,
+from prunebench.commands.model_source import (Checkpoint, params_of, progress_dir,
                                               resolve_model)
 from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, EVAL_DTYPES,
                                                    PPL_DEFAULTS, SUITE_DEFAULTS,
@@ -171,14 +170,11 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
 
 
 def zeroshot_progress_dir() -> Path:
-    """Where an evaluation keeps its lm-eval answers as they come, so that the same command
-    rerun after an interruption scores only the rest (prunebench.zeroshot_progress):
-    $PRUNEBENCH_ZEROSHOT_PROGRESS, else zeroshot-progress in prunebench's cache folder
-    ($PRUNEBENCH_CACHE_DIR, else ~/.cache/prunebench, whatever --cache-dir says)."""
+    """Where an evaluation keeps its lm-eval answers as they come (prunebench.zeroshot_progress;
+    model_source.progress_dir)."""
     from prunebench.plan.layout import ZEROSHOT_PROGRESS_VARIABLE
 
-    chosen = os.environ.get(ZEROSHOT_PROGRESS_VARIABLE)
-    return Path(chosen) if chosen else default_cache_dir().parent / "zeroshot-progress"
+    return progress_dir(ZEROSHOT_PROGRESS_VARIABLE, "zeroshot-progress")
 
 
 def _dtype_setting(args) -> dict[str, str]:

@@ -23,6 +23,15 @@ def default_cache_dir() -> Path:
     return Path(root) / "models"
 
 
+def progress_dir(variable: str, name: str) -> Path:
+    """Where a command keeps what a long computation has done so far, so that the same command
+    rerun after an interruption does only the rest: $<variable> (the workflow's jobs get it),
+    else `name` in prunebench's cache folder ($PRUNEBENCH_CACHE_DIR, else ~/.cache/prunebench,
+    whatever --cache-dir says)."""
+    chosen = os.environ.get(variable)
+    return Path(chosen) if chosen else default_cache_dir().parent / name
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     path: Path            # the folder with config.json, weights and tokenizer

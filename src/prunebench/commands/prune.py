@@ -12,7 +12,7 @@ from typing import Any
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir, write_json
 from prunebench.commands.arguments import check_out_dir, choice, parse_params, require_hub
-from prunebench.commands.model_source import resolve_model
+from prunebench.commands.model_source import progress_dir, resolve_model
 from prunebench.commands.workflow_defaults import embedded_text
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,9 @@ def prune_command(args) -> Path:
     # (seconds): a size larger than the model is refused at once.
     parse_size(args.size, count_params(config_from_dict(checked_config_json(ckpt.path))))
 
+    from prunebench.methods.loss_memo import ScoringProgress
     from prunebench.modeling import load_config, require_tokenizer
+    from prunebench.plan.layout import SCORING_PROGRESS_VARIABLE
     from prunebench.pruning import check_prunable, prune_checkpoint
     from prunebench.results import prune_report
 
@@ -92,13 +94,18 @@ def prune_command(args) -> Path:
     variant = f"{args.method}-{args.size}"
     cell = {"model": ckpt.name, "source": ckpt.source, "variant": variant, "method": args.method,
             "size": args.size, "params": params, "calibration": calibration}
+    # depth_ppl's and SLEB's losses are kept as they come: the same command rerun after an
+    # interruption computes only the rest (methods.loss_memo); deleted once the output is whole.
+    progress = ScoringProgress(progress_dir(SCORING_PROGRESS_VARIABLE, "scoring-progress"))
     with atomic_dir(out) as tmp:
         report = prune_checkpoint(ckpt.path, args.method, args.size, tmp / "checkpoint", windows,
                                   params, device=args.device,
-                                  trust_remote_code=args.trust_remote_code)
+                                  trust_remote_code=args.trust_remote_code, progress=progress)
         write_json(tmp / "prune_report.json", prune_report(
             report, model=ckpt.name, variant=variant, checkpoint=out / "checkpoint",
             calibration=calibration, cell=cell))
+    for path in progress.opened:
+        path.unlink(missing_ok=True)
     print(f"{variant}: {report['params_before']:,} -> {report['params_after']:,} params, "
           f"{report['blocks_before']} -> {report['blocks_after']} blocks")
     print(f"wrote {out / 'checkpoint'} and {out / 'prune_report.json'}")

@@ -27,6 +27,7 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.methods import registry
 from prunebench.checkpoint.device_map import main_device
+from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 from prunebench.modeling import (block_param_count, config_dtype, count_params, kv_head_count,
                                  layer_shapes, remove_blocks, resolve_dtype)
 
@@ -195,19 +196,27 @@ def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any
 
 # --------------------------------------------------------------------------- the PPL criterion
 
-def ppl_scores(model, calibration: torch.Tensor, batch_size: int = 10) -> list[float]:
+def ppl_scores(losses: LossMemo, n_blocks: int) -> list[float]:
     """PPL of the model with each single block removed (higher = more important)."""
     scores = []
-    n = model.config.num_hidden_layers
-    for block in range(n):
+    for block in range(n_blocks):
         start = time.perf_counter()
-        with without_blocks(model, {block}):
-            nll = calibration_nll(model, calibration, batch_size)
-        scores.append(nll_to_ppl(nll))
+        scores.append(nll_to_ppl(losses.nll({block})))
         # Blocks are named by their index (0-based), as the removal lists and reports name them.
-        log.info("block %d (of %d): PPL without it %.3f (%.1fs)", block, n, scores[-1],
+        log.info("block %d (of %d): PPL without it %.3f (%.1fs)", block, n_blocks, scores[-1],
                  time.perf_counter() - start)
     return scores
+
+
+def calibration_losses(model, calibration: torch.Tensor, batch_size: int,
+                       progress: ScoringProgress | None) -> LossMemo:
+    """The calibration NLL of `model` with any set of blocks left out, each computed once (and
+    kept in `progress.folder` where given, so that an interrupted prune resumes; loss_memo)."""
+    def compute(blocks: set[int]) -> float:
+        with without_blocks(model, blocks):
+            return calibration_nll(model, calibration, batch_size)
+
+    return open_memo(compute, progress, model, calibration, batch_size)
 
 
 def scoring_dtype(method: str, p: dict[str, Any], model=None) -> torch.dtype:
@@ -245,11 +254,13 @@ def scored_in(model, dtype: torch.dtype):
         del scoring
 
 
-def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+def prune_ppl(model, calibration: torch.Tensor, target_params: int,
+              progress: ScoringProgress | None = None, **params) -> dict:
     """Depth pruning with the PPL criterion (one shot).
 
     The perplexities are computed in `dtype` (scored_in): float32 by default; float16 scores as
-    the study did (its model was loaded with `.half()`).
+    the study did (its model was loaded with `.half()`). `progress`: where the losses are kept
+    as they come, so that an interrupted prune resumes (loss_memo).
     """
     p = registry.checked_params("depth_ppl", params)
     dtype = scoring_dtype("depth_ppl", p, model)
@@ -257,10 +268,17 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int, **params) ->
 
     def score():
         with scored_in(model, dtype) as scoring:
-            base_ppl = nll_to_ppl(calibration_nll(scoring, calibration, p["batch_size"]))
-            log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
-            scores = ppl_scores(scoring, calibration, p["batch_size"])
-        return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"]}
+            losses = calibration_losses(scoring, calibration, p["batch_size"], progress)
+            finished = False
+            try:
+                base_ppl = nll_to_ppl(losses.nll(set()))
+                log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
+                scores = ppl_scores(losses, scoring.config.num_hidden_layers)
+                finished = True
+            finally:
+                losses.close(finished)
+        return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"],
+                        "calibration_losses": losses.record()}
 
     return prune_one_shot(model, target_params, p, "ppl", score)
 

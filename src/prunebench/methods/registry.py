@@ -98,6 +98,9 @@ class Method:
     # the protection leaves unreachable) its `plan` checks, from the model's config.
     params: dict[str, Any] = field(default_factory=dict)
     rules: dict[str, Rule] = field(default_factory=dict)
+    # Its prune takes `progress` (methods.loss_memo.ScoringProgress) and keeps each calibration
+    # loss there as it comes: an interrupted prune resumes.
+    resumable: bool = False
 
     @property
     def module(self) -> str:
@@ -111,7 +114,8 @@ METHODS: dict[str, Method] = {
                          "sampling": "row_slice_inclusive"},
                         params={"protect_first": 0, "protect_last": 0, "batch_size": 10,
                                 "dtype": "float32"},
-                        rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN}),
+                        rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN},
+                        resumable=True),
     # depth_ppl's, sleb's and shortgpt's `dtype` is the one their model runs in while it is
     # scored (the originals: float16); depth_taylor's `dtype` is the compute dtype of its
     # gradient pass (methods.depth_taylor).
@@ -132,7 +136,8 @@ METHODS: dict[str, Method] = {
                    {"source": "wikitext2", "n": 128, "length": 2048, "sampling": "joined_chunks"},
                    params={"protect_first": 1, "protect_last": 1, "batch_size": 1,
                            "dtype": "float32"},
-                   rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN}),
+                   rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN},
+                   resumable=True),
     # ShortGPT cuts every PG19 validation book in 256-token chunks and scores them all, millions
     # of tokens (`source: pg19` with row_chunks does so: config/README.md). The default slices
     # WikiText-2's running text instead: long text, as PG19's books, at a fraction of the cost,

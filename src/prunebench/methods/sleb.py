@@ -19,9 +19,10 @@ import time
 import torch
 
 from prunebench.methods import registry
-from prunebench.methods.depth import (calibration_nll, nll_to_ppl, plan_blocks,
+from prunebench.methods.depth import (calibration_losses, nll_to_ppl, plan_blocks,
                                       removable_blocks, require_calibration, scored_in,
-                                      scoring_dtype, solve_num_blocks, without_blocks)
+                                      scoring_dtype, solve_num_blocks)
+from prunebench.methods.loss_memo import LossMemo, ScoringProgress
 from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
@@ -29,19 +30,13 @@ log = logging.getLogger(__name__)
 DEFAULT_CALIBRATION = registry.default_calibration("sleb")  # defined once, in the registry
 
 
-def eliminate(model, calibration: torch.Tensor, k: int, candidates: list[int],
-              batch_size: int) -> list[dict]:
+def eliminate(losses: LossMemo, k: int, candidates: list[int]) -> list[dict]:
     """k greedy rounds; returns one record per round (block indices are the original ones)."""
     removed: list[int] = []
     rounds = []
     for r in range(k):
         start = time.perf_counter()
-        nll = {}
-        for block in candidates:
-            if block in removed:
-                continue
-            with without_blocks(model, {*removed, block}):
-                nll[block] = calibration_nll(model, calibration, batch_size)
+        nll = {block: losses.nll({*removed, block}) for block in candidates if block not in removed}
         best = min(nll, key=lambda b: (nll[b], b))
         removed.append(best)
         rounds.append({"round": r + 1, "removed": best, "nll": nll[best],
@@ -52,23 +47,32 @@ def eliminate(model, calibration: torch.Tensor, k: int, candidates: list[int],
     return rounds
 
 
-def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+def prune(model, calibration: torch.Tensor, target_params: int,
+          progress: ScoringProgress | None = None, **params) -> dict:
     """SLEB. The losses are computed in `dtype` (float32 by default; the original loads the
-    model in float16) with `batch_size` windows per forward pass (the original: 1)."""
+    model in float16) with `batch_size` windows per forward pass (the original: 1). `progress`:
+    where the losses are kept as they come, so that an interrupted prune resumes (loss_memo)."""
     p = registry.checked_params("sleb", params)
     dtype = scoring_dtype("sleb", p, model)
     calibration = require_calibration("sleb", calibration)
     removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"], p["protect_last"])
     k = solve_num_blocks(model.config, target_params, removable)
     with scored_in(model, dtype) as scoring:
-        dense_nll = calibration_nll(scoring, calibration, p["batch_size"])
-        rounds = eliminate(scoring, calibration, k, removable, p["batch_size"])
+        losses = calibration_losses(scoring, calibration, p["batch_size"], progress)
+        finished = False
+        try:
+            dense_nll = losses.nll(set())
+            rounds = eliminate(losses, k, removable)
+            finished = True
+        finally:
+            losses.close(finished)
     order = [r["removed"] for r in rounds]
     remove_blocks(model, sorted(order))
     return {"criterion": "sleb", "removal_order": order, "removed_blocks": sorted(order),
             "num_removed": k, "rounds": rounds, "calibration_nll_dense": dense_nll,
             "calibration_ppl_dense": nll_to_ppl(dense_nll), "dtype": p["dtype"],
-            "protect_first": p["protect_first"], "protect_last": p["protect_last"]}
+            "protect_first": p["protect_first"], "protect_last": p["protect_last"],
+            "calibration_losses": losses.record()}
 
 
 def plan(config, target_params: int, **params) -> dict:

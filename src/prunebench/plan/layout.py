@@ -24,6 +24,10 @@ INDUCTOR_CACHE = "resources/cache/torchinductor"  # compiled kernels shared by e
 # passed to the jobs through this environment variable, as the inductor cache is.
 ZEROSHOT_PROGRESS = "resources/cache/zeroshot-progress"
 ZEROSHOT_PROGRESS_VARIABLE = "PRUNEBENCH_ZEROSHOT_PROGRESS"
+# Calibration losses of depth prunes still running or interrupted (prunebench.methods.loss_memo),
+# passed the same way.
+SCORING_PROGRESS = "resources/cache/scoring-progress"
+SCORING_PROGRESS_VARIABLE = "PRUNEBENCH_SCORING_PROGRESS"
 
 # Results, one folder per cell (results/)
 VARIANT = "results/pruned/{model}/{variant}"
