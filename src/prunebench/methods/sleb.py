@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from prunebench.methods import registry
-from prunebench.methods.depth import (calibration_nll, nll_to_ppl, plan_blocks,
-                                      removable_blocks, require_calibration, scored_in,
-                                      scoring_dtype, solve_num_blocks, without_blocks)
+from prunebench.methods import registry, sizing
+from prunebench.methods.depth import (calibration_nll, nll_to_ppl, removable_blocks,
+                                      require_calibration, scored_in, scoring_dtype,
+                                      solve_num_blocks, without_blocks)
 from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,5 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             "protect_first": p["protect_first"], "protect_last": p["protect_last"]}
 
 
-def plan(config, target_params: int, **params) -> dict:
-    p = registry.checked_params("sleb", params)
-    scoring_dtype("sleb", p)
-    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+# Sized from the config alone: torch-free, in methods.sizing, where `prunebench plan` calls it.
+plan = sizing.plan_sleb
