@@ -1,4 +1,5 @@
 """`prunebench plan`: sizes from configs alone, no weights."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,79 @@ def test_plan_offline_without_a_known_shape_says_what_to_do(tmp_path, capsys, mo
     assert main(["plan", "--configfile", str(tmp_path / "c.yaml"), "--resources", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "org/mystery-model" in err and "copy its config.json" in err
+
+
+# A fresh process: plans, then says which of torch and transformers it imported.
+PLAN_ALONE = """
+import sys
+from prunebench.cli import main
+code = main(sys.argv[1:])
+print("imported:", [m for m in ("torch", "transformers") if m in sys.modules], file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def transformers_config(values: dict):
+    """The family's transformers config of these values: what plan sized with before it read
+    configs without transformers (tiny_config and architecture_config build it so)."""
+    from prunebench.modeling import config_class
+
+    values = dict(values)
+    return config_class(values.pop("model_type", None) or "llama")(**values)
+
+
+def test_plan_imports_neither_torch_nor_transformers_and_prints_what_their_configs_give(
+        tmp_path, capsys, monkeypatch):
+    """Planning is arithmetic on configs: `prunebench plan` runs without torch or transformers
+    (seconds of imports). The configs it reads instead (param_count.config_from_dict) size every
+    variant as transformers' own configs do: the same table, notes and exit code as with the
+    transformers config of each model (`load_config`, `architecture_config`, `tiny_config`), for
+    the embedded default (the tiny model not built yet), the paper's models offline (their
+    published shapes) and a config.json of each family that leaves out every key at its
+    family's default (LLaMA-7B's: nearly all), which the config classes fill in."""
+    import json
+
+    from prunebench.checkpoint import param_count
+    from prunebench.checkpoint.architectures import architecture_values
+    from prunebench.modeling import config_class, load_config
+
+    families = {"llama-7b": ["dense", "depth_ppl-0.8", "llm_pruner-0.8", "flap-0.8",
+                             {"name": "llm_pruner-5.42B", "params": {"ratio": 0.25}}],
+                "mistral-7b-v0.3": ["sleb-0.75", "wanda_sp-0.75", "llm_pruner-0.75"],
+                "qwen2.5-7b": ["depth_taylor-0.75", "shortgpt-0.75",
+                               {"name": "flap-0.75", "params": {"structure": "UL-UM"}}],
+                "qwen3-8b": ["depth_mag-0.75", "wanda_sp-0.75", "llm_pruner-0.75"]}
+    models = {}
+    for arch, variants in families.items():
+        values = architecture_values(arch)
+        defaults = config_class(values["model_type"])()
+        folder = tmp_path / arch
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(
+            {k: v for k, v in values.items()
+             if k == "model_type" or getattr(defaults, k, None) != v}))
+        models[arch] = {"source": f"local:{folder}", "variants": variants}
+    (tmp_path / "families.yaml").write_text(yaml.safe_dump({"models": models}))
+    resources = ["--resources", str(tmp_path / "resources")]
+    runs = [["plan", *resources], ["plan", "--configfile", "config/paper.yaml", *resources],
+            ["plan", "--configfile", str(tmp_path / "families.yaml"), *resources]]
+    # No hub: neither the cache nor a connection (HF_HUB_OFFLINE), as _offline below.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    alone = [subprocess.run([sys.executable, "-c", PLAN_ALONE, *argv], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120) for argv in runs]
+
+    _offline(monkeypatch)
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(param_count, "checkpoint_config", load_config)
+    monkeypatch.setattr(param_count, "config_from_dict", transformers_config)
+    for argv, proc in zip(runs, alone):
+        stderr = proc.stderr.splitlines()
+        assert stderr[-1] == "imported: []", proc.stderr
+        code = main(argv)
+        expected = capsys.readouterr()
+        assert (proc.returncode, proc.stdout, stderr[:-1]) == \
+            (code, expected.out, expected.err.splitlines()), argv
+        assert code == 0 and "not planned" not in proc.stdout, proc.stdout
 
 
 @pytest.mark.parametrize("repo_id, shape", [

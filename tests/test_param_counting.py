@@ -7,6 +7,7 @@ from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.architectures import architecture_config
+from prunebench.checkpoint.param_count import FAMILIES, config_from_dict, head_dim, qkv_bias
 from prunebench.methods.depth import solve_num_blocks
 from prunebench.modeling import (block_param_count, build_model, count_params, count_params_meta,
                                  layer_shapes, remove_blocks)
@@ -53,6 +54,30 @@ def test_closed_form_matches_meta_for_heterogeneous_shapes():
         {},
     ]
     assert count_params(config) == count_params_meta(config)
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_a_config_read_without_transformers_takes_its_familys_defaults(model_type):
+    """`prunebench plan` reads a config.json without transformers (config_from_dict): a key
+    the file leaves out must take the value its family's transformers config class gives it, or
+    the plan would size another model than the one the prune builds."""
+    from prunebench.checkpoint.param_count import CONFIG_DEFAULTS
+    from prunebench.modeling import config_class
+
+    assert model_type in CONFIG_DEFAULTS  # else it would count with LLaMA's defaults
+
+    def counted(config):  # what the counts and the plans read (layer_shapes: heads, MLP, biases)
+        return (config.vocab_size, config.hidden_size, config.num_hidden_layers,
+                config.tie_word_embeddings, head_dim(config), qkv_bias(config),
+                layer_shapes(config))
+
+    for values in ({}, {"hidden_size": 256, "num_attention_heads": 8, "num_hidden_layers": 3},
+                   {"hidden_size": 256, "num_attention_heads": 8, "num_key_value_heads": 2,
+                    "tie_word_embeddings": True, "attention_bias": True, "mlp_bias": True}):
+        ours = config_from_dict({"model_type": model_type, **values})
+        theirs = config_class(model_type)(**values)
+        assert counted(ours) == counted(theirs), values
+        assert count_params(ours) == count_params(theirs), values
 
 
 @pytest.mark.parametrize("text, expected", [("4.9B", 4_900_000_000), ("350M", 350_000_000),

@@ -86,3 +86,14 @@ def test_the_schemas_lora_defaults_are_lora_settings_defaults():
             assert spec["default"] == DEFAULTS[key], key
     assert lora["amp"]["enum"] == list(AMP)
     assert set(lora["template"]["enum"]) == set(TEMPLATES)
+
+
+def test_each_methods_plan_is_the_torch_free_one():
+    """`prunebench plan` sizes with methods.sizing, which imports no torch; the prune job and
+    the pending-job checks call the method's module's `plan`: they are one function."""
+    from prunebench.methods.registry import method_module, method_plan
+
+    for name in METHODS:
+        assert method_module(name).plan is method_plan(name), name
+    with pytest.raises(PrunebenchError, match="unknown pruning method 'depht_ppl'"):
+        method_plan("depht_ppl")

@@ -3,7 +3,10 @@
 `prunebench plan`: what each configured variant will be, from model configs alone. No weights
 are downloaded: a hub model's config.json is fetched alone (or read from
 resources/models/<name>/ when present), `random:` and known architectures need nothing, the tiny
-model not built yet is planned from its configured shape.
+model not built yet is planned from its configured shape. Planning is arithmetic on configs,
+which importing torch and transformers would slow down several times over: the configs are read
+without them (`param_count.config_from_dict`) and the methods sized by the torch-free
+`methods.sizing`.
 
 `prunebench check-config FILE...`: the checks the workflow makes when it starts, on config files
 stacked as `--configfile` stacks them; a YAML syntax error is named with its line and column.
@@ -27,29 +30,31 @@ from prunebench.commands.arguments import release_out_locks
 from prunebench.logs import Terminated, raise_terminated
 from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
 from prunebench.plan.checks import check_config, config_notes, load_config_files, schema_problems
-from prunebench.methods.registry import DATA_FREE, method_module
+from prunebench.methods.registry import DATA_FREE, method_plan
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
 
 
 def model_config(name: str, source: str, resources: Path, config: dict | None = None):
-    """The transformers config of the model `name` of the workflow config `config` (whose
-    `embedded.model` shapes the tiny model), without its weights."""
+    """The config of the model `name` of the workflow config `config` (whose `embedded.model`
+    shapes the tiny model), without its weights: its values as the counts and the methods'
+    plans read them (`param_count.config_from_dict`, the family's transformers defaults for
+    what a config.json omits), without transformers."""
+    from prunebench.checkpoint.param_count import checkpoint_config, config_from_dict
     from prunebench.hub import parse_source
-    from prunebench.modeling import load_config
 
     local = resources / "models" / name
     if (local / "config.json").exists():
-        return load_config(local)
+        return checkpoint_config(local)
     parsed = parse_source(source)
     if parsed.kind == "local":
         from prunebench.checkpoint.local_import import local_path
 
-        return load_config(local_path(parsed.name))
+        return checkpoint_config(local_path(parsed.name))
     if parsed.kind == "random":
-        from prunebench.checkpoint.architectures import architecture_config
+        from prunebench.checkpoint.architectures import architecture_values
 
-        return architecture_config(parsed.name)
+        return config_from_dict(architecture_values(parsed.name))
     if parsed.kind == "tiny":
         return untrained_tiny_config(name, local, config or {})
     return hub_config(name, parsed.name, parsed.revision, local)
@@ -59,14 +64,14 @@ def untrained_tiny_config(name: str, local: Path, config: dict):
     """The tiny model not built yet: its shape from `embedded.model`, at the largest vocabulary
     its tokenizer may learn (the embedded text gives it every entry: the counts are exact once
     the model is built, unless a setting shrinks the text). One line says so."""
+    from prunebench.checkpoint.param_count import config_from_dict
     from prunebench.plan.checks import untrained_tiny_shape
-    from prunebench.tiny import tiny_config
 
     shape = untrained_tiny_shape(config)
     print(f"{name}: not built yet ({local}); planned with its configured shape and a "
           f"vocabulary of {shape['vocab_size']}, the most its tokenizer learns "
           f"(`snakemake --cores all {local}` builds it)", file=sys.stderr)
-    return tiny_config(**shape)
+    return config_from_dict(shape)  # counts as tiny_config(**shape), the built model's LlamaConfig
 
 
 def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
@@ -74,17 +79,18 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
     unreachable, the published shape of the architecture its id names (one line says so)."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
-    from prunebench.checkpoint.architectures import architecture_config, known_shape_of
-    from prunebench.modeling import load_config
+    from prunebench.checkpoint.architectures import architecture_values, known_shape_of
+    from prunebench.checkpoint.param_count import checkpoint_config, config_from_dict
 
     cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
     if isinstance(cached, str):
-        return load_config(Path(cached).parent)
+        return checkpoint_config(Path(cached).parent)
     if hub_reachable():
         token = hub_auth()  # a malformed HF_TOKEN is said, not taken for a failed download
         try:
-            return load_config(Path(hf_hub_download(repo_id, "config.json", revision=revision,
-                                                    token=token)).parent)
+            return checkpoint_config(Path(hf_hub_download(repo_id, "config.json",
+                                                          revision=revision,
+                                                          token=token)).parent)
         except Exception as err:  # noqa: BLE001 - any hub failure: say what to do
             failure = type(err).__name__
     else:
@@ -95,7 +101,7 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
                               f"model first or copy its config.json to {local}/")
     print(f"{name}: no config.json of {repo_id} ({failure}); planning with the published "
           f"shape of {shape} (prunebench.checkpoint.architectures)", file=sys.stderr)
-    return architecture_config(shape)
+    return config_from_dict(architecture_values(shape))
 
 
 def plan_rows(config_files: str | Path | list[str | Path],
@@ -137,8 +143,8 @@ def plan_rows(config_files: str | Path | list[str | Path],
                     target = parse_size(entry["size"], dense)
                     settings = prune_settings(config, name, entry["base"])
                     row.update(target_params=target,
-                               **method_module(entry["method"]).plan(model_cfg, target,
-                                                                    **settings["params"]))
+                               **method_plan(entry["method"])(model_cfg, target,
+                                                              **settings["params"]))
                     if entry["method"] not in DATA_FREE:  # the text the prune will read
                         row["calibration"] = format_calibration(settings["calibration"])
             except PrunebenchError as err:

@@ -95,13 +95,20 @@ def known_shape_of(repo_id: str) -> str | None:
     return max(names, key=len) if names else None
 
 
+def architecture_values(name: str) -> dict:
+    """The config values of the architecture: its published shape, its `model_type`, and the
+    settings its config.json has beside them."""
+    shape = architecture_shape(name)
+    model_type = shape.setdefault("model_type", "llama")
+    settings = dict(bos_token_id=1, eos_token_id=2, tie_word_embeddings=False, hidden_act="silu")
+    if model_type == "llama":
+        settings["pad_token_id"] = 0
+    return {**settings, **shape}
+
+
 def architecture_config(name: str) -> LlamaConfig:
     """A transformers config of the architecture's family (LlamaConfig, Qwen2Config, ...)."""
     from prunebench.modeling import config_class
 
-    shape = architecture_shape(name)
-    model_type = shape.pop("model_type", "llama")
-    settings = dict(bos_token_id=1, eos_token_id=2, tie_word_embeddings=False, hidden_act="silu")
-    if model_type == "llama":
-        settings["pad_token_id"] = 0
-    return config_class(model_type)(**{**settings, **shape})
+    values = architecture_values(name)
+    return config_class(values.pop("model_type"))(**values)

@@ -2,8 +2,9 @@
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config) or anything with the same attributes (see `config_from_json`);
-prunebench.modeling checks these counts against meta-device models.
+Qwen2Config, Qwen3Config) or anything with the same attributes (`config_from_dict`, which
+`prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
+models.
 
 The families differ, for counting and surgery, only in which projections carry biases and
 whether attention normalises queries and keys per head (`FAMILIES`). Tied input and output
@@ -86,18 +87,33 @@ def qk_norm(config) -> bool:
     return family(config).qk_norm
 
 
-# LlamaConfig's defaults for the keys the counts read, for a config.json that omits them.
-_DEFAULTS = {"attention_bias": False, "mlp_bias": False, "tie_word_embeddings": False,
-             "head_dim": None, "layer_shapes": None}
+# What each family's transformers config class (5.x) gives the keys the counts and the methods'
+# plans read, for a config.json that omits them, so that `config_from_dict` sizes the model
+# transformers would build from it (tests/test_param_counting.py holds them to the classes).
+# None: derived as the classes derive it (head_dim: hidden_size / heads; num_key_value_heads:
+# one per query head, as configs written before transformers 4.31 mean it: LLaMA-1
+# conversions, Vicuna v1.3).
+_LLAMA_DEFAULTS = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+                   "num_hidden_layers": 32, "num_attention_heads": 32,
+                   "num_key_value_heads": None, "head_dim": None, "tie_word_embeddings": False,
+                   "attention_bias": False, "mlp_bias": False}
+_QWEN_DEFAULTS = {**_LLAMA_DEFAULTS, "vocab_size": 151936, "intermediate_size": 22016,
+                  "num_key_value_heads": 32}
+CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": _LLAMA_DEFAULTS,
+    "mistral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8},
+    "qwen2": _QWEN_DEFAULTS,
+    "qwen3": {**_QWEN_DEFAULTS, "head_dim": 128},
+}
 
 
 def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
-    """Config values as an object the counts below accept (no transformers)."""
-    values = {**_DEFAULTS, **values}
-    # Configs written before transformers 4.31 (LLaMA-1 conversions, Vicuna v1.3) have no
-    # num_key_value_heads: every head has its own keys and values, as LlamaConfig assumes.
-    if values.get("num_key_value_heads") is None:
-        values["num_key_value_heads"] = values.get("num_attention_heads")
+    """Config values as an object the counts below and the methods' plans accept (no
+    transformers), with its family's defaults for the keys they read."""
+    defaults = CONFIG_DEFAULTS.get(values.get("model_type") or "llama", _LLAMA_DEFAULTS)
+    values = {**defaults, "layer_shapes": None, **values}
+    if values["num_key_value_heads"] is None:
+        values["num_key_value_heads"] = values["num_attention_heads"]
     return SimpleNamespace(**values)
 
 
@@ -131,6 +147,13 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
 def config_from_json(path: str | Path) -> SimpleNamespace:
     """A checkpoint's config.json as an object the counts below accept."""
     return config_from_dict(json.loads(Path(path).read_text()))
+
+
+def checkpoint_config(path: str | Path) -> SimpleNamespace:
+    """The config of the checkpoint folder `path`, refused as `modeling.load_config` refuses
+    it, as the object the counts and the methods' plans accept: `prunebench plan` sizes a model
+    with it, without transformers."""
+    return config_from_dict(checked_config_json(path))
 
 
 def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:

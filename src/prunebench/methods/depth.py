@@ -1,8 +1,9 @@
 """Depth pruning: score every decoder block, remove the least important ones whole.
 
 The result is a plain, shallower LLaMA (a normal HF checkpoint). This module holds what every
-block-removal method shares (how many blocks to remove, which may go, running the model without
-some blocks, the calibration loss, the one-shot flow and its report) and the `ppl` criterion:
+block-removal method shares (running the model without some blocks, the calibration loss, the
+one-shot flow and its report; how many blocks to remove and which may go are sized from the
+config in the torch-free `methods.sizing`) and the `ppl` criterion:
 - `ppl`: perplexity of the model on the calibration windows with only that block removed;
   the block whose removal hurts least (lowest PPL) is the least important.
 Other criteria live in their own modules: `depth_taylor` (Taylor+), `depth_mag` (Mag+),
@@ -25,11 +26,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError
-from prunebench.methods import registry
+from prunebench.methods import registry, sizing
 from prunebench.checkpoint.device_map import main_device
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
-from prunebench.modeling import (block_param_count, config_dtype, count_params, kv_head_count,
-                                 layer_shapes, remove_blocks, resolve_dtype)
+# Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
+# methods and their callers find them.
+from prunebench.methods.sizing import plan_blocks, removable_blocks, solve_num_blocks  # noqa: F401
+from prunebench.modeling import config_dtype, remove_blocks, resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -43,65 +46,6 @@ def require_calibration(method: str, calibration: torch.Tensor | None) -> torch.
         raise PrunebenchError(f"{method} needs calibration token ids of shape [n, L] with L >= 2 "
                               "(configure methods.<method>.calibration)")
     return calibration
-
-
-# --------------------------------------------------------------------------- sizing
-
-def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
-    """How many blocks to remove so the size is closest to the target (ties: fewer removed).
-
-    Removes the largest removable blocks first when sizing, which is exact for homogeneous models.
-    """
-    shapes = layer_shapes(config)
-    sizes = sorted((block_param_count(config, shapes[i]) for i in removable), reverse=True)
-    total = count_params(config)
-    best_k, best_gap = 0, abs(total - target_params)
-    for k, size in enumerate(sizes, start=1):
-        total -= size
-        if abs(total - target_params) < best_gap:
-            best_k, best_gap = k, abs(total - target_params)
-    if best_k == 0 and target_params < count_params(config):
-        raise PrunebenchError(
-            f"target {target_params:,} params is closer to the dense model than to removing one "
-            "block: depth pruning cannot reach it; choose a smaller target")
-    smallest = count_params(config) - sum(sizes)
-    if target_params < smallest - (sizes[-1] if sizes else 0) / 2:
-        protected = len(removable) < config.num_hidden_layers
-        raise PrunebenchError(
-            f"target {target_params:,} params is below {smallest:,}, the size with every removable "
-            f"block gone (embeddings{' and protected blocks' if protected else ''} stay): choose "
-            "a larger target" + (" or protect fewer blocks (protect_first / protect_last)"
-                                 if protected else ""))
-    if best_k >= config.num_hidden_layers:
-        raise PrunebenchError(
-            f"target {target_params:,} params would remove every block, leaving no model: "
-            "choose a larger target")
-    return best_k
-
-
-def removable_blocks(n_blocks: int, protect_first: int, protect_last: int) -> list[int]:
-    if protect_first < 0 or protect_last < 0 or protect_first + protect_last >= n_blocks:
-        raise PrunebenchError(
-            f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
-            f"block out of {n_blocks}: lower them (0 and 0 switch the protection off)")
-    return list(range(protect_first, n_blocks - protect_last))
-
-
-def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
-    """What removing whole blocks does to a model of this config, from the config alone."""
-    removable = removable_blocks(config.num_hidden_layers, protect_first, protect_last)
-    k = solve_num_blocks(config, target_params, removable)
-    shapes = layer_shapes(config)
-    removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
-    # The criterion picks which blocks go, so the KV cache kept is known from the config only
-    # when every removable block caches as many heads (always, in an unpruned model).
-    removable_kv = {kv_head_count([shapes[b]]) for b in removable}
-    return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
-            "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
-                                                       for b in removed),
-            "kv_heads_kept": (kv_head_count(shapes) - k * removable_kv.pop()
-                              if len(removable_kv) == 1 else None),
-            "note": "which blocks go is decided by the criterion"}
 
 
 # --------------------------------------------------------------------------- running the model
@@ -283,8 +227,6 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int,
     return prune_one_shot(model, target_params, p, "ppl", score)
 
 
-def plan(config, target_params: int, **params) -> dict:
-    """What depth pruning will do to a model of this config, from the config alone."""
-    p = registry.checked_params("depth_ppl", params)
-    scoring_dtype("depth_ppl", p)
-    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+# What depth pruning will do to a model of this config, from the config alone: torch-free, in
+# methods.sizing, where `prunebench plan` calls it.
+plan = sizing.plan_depth_ppl

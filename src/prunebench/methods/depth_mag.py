@@ -11,8 +11,8 @@ import logging
 
 import torch
 
-from prunebench.methods import registry
-from prunebench.methods.depth import plan_blocks, prune_one_shot
+from prunebench.methods import registry, sizing
+from prunebench.methods.depth import prune_one_shot
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,5 @@ def prune(model, calibration: torch.Tensor | None, target_params: int, **params)
     return prune_one_shot(model, target_params, p, "magnitude", lambda: (magnitude_scores(model), {}))
 
 
-def plan(config, target_params: int, **params) -> dict:
-    p = registry.checked_params("depth_mag", params)
-    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+# Sized from the config alone: torch-free, in methods.sizing, where `prunebench plan` calls it.
+plan = sizing.plan_depth_mag

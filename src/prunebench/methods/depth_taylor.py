@@ -21,8 +21,8 @@ import logging
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.methods import registry
-from prunebench.methods.depth import plan_blocks, prune_one_shot, require_calibration
+from prunebench.methods import registry, sizing
+from prunebench.methods.depth import prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import (is_activation_checkpointing, resolve_dtype,
                                  set_activation_checkpointing)
@@ -136,6 +136,5 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     return prune_one_shot(model, target_params, p, "taylor", score)
 
 
-def plan(config, target_params: int, **params) -> dict:
-    p = registry.checked_params("depth_taylor", params)
-    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+# Sized from the config alone: torch-free, in methods.sizing, where `prunebench plan` calls it.
+plan = sizing.plan_depth_taylor

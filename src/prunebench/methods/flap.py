@@ -42,11 +42,13 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.methods import registry
+from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
+# AL-AM's floor is known from the config alone: torch-free, in methods.sizing, which plans FLAP.
+from prunebench.methods.sizing import al_am_floor, compensated_shapes
 from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_params, head_dim,
-                                 kv_head_count, layer_shapes)
+                                 layer_shapes)
 
 log = logging.getLogger(__name__)
 
@@ -194,31 +196,9 @@ def _unit_costs(config, shape: dict[str, Any]) -> tuple[int, int]:
     return group, channel
 
 
-def _block_shapes(config, biases: bool) -> list[dict[str, Any]]:
-    shapes = layer_shapes(config)
-    if biases:  # bias compensation adds an output bias to every block
-        shapes = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in shapes]
-    return shapes
-
-
-def al_am_floor(config, target: int, biases: bool) -> int:
-    """The size with every head and MLP channel removed (embeddings, norms, the compensation
-    biases): AL-AM's smallest model, known from the config alone. Raises PrunebenchError when
-    `target` is below it."""
-    empty = [dict(s, num_key_value_heads=0, num_attention_heads=0, intermediate_size=0)
-             for s in _block_shapes(config, biases)]
-    floor = count_params(surgery.config_with_shapes(config, empty))
-    if target < floor:
-        raise PrunebenchError(
-            f"flap: target {target:,} params is unreachable: with every head and MLP channel "
-            f"removed the model still has {floor:,} (embeddings, norms, biases); choose a "
-            "larger target")
-    return floor
-
-
 def plan_al_am(config, scores, target: int, biases: bool) -> dict[str, Any]:
     """Pool standardised head and channel scores of all blocks, keep the best up to the budget."""
-    shapes = _block_shapes(config, biases)
+    shapes = compensated_shapes(config, biases)
     floor = al_am_floor(config, target, biases)
     units = []  # (score, cost, block, kind, index)
     for b, (sc, shape) in enumerate(zip(scores, shapes)):
@@ -339,18 +319,6 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     return report
 
 
-def plan(config, target_params: int, **params) -> dict:
-    """What FLAP will do, from the config alone: UL-UM's ratio is solved here; AL-AM's
-    per-block widths depend on the calibration statistics, so only the budget is known."""
-    p = registry.checked_params("flap", params)
-    if p["structure"] == "UL-UM":
-        solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
-                                       int(target_params), lambda n, r: int(r * n),
-                                       lambda n, r: int(n * r), biases=p["bias_compensation"])
-        return {"structure": "UL-UM", "ratio": round(solved["ratio"], 4),
-                "params_after": solved["params"], "blocks_after": config.num_hidden_layers,
-                "kv_heads_kept": kv_head_count(solved["shapes"])}
-    al_am_floor(config, int(target_params), p["bias_compensation"])  # refused here, not late
-    return {"structure": "AL-AM", "params_after": None, "blocks_after": config.num_hidden_layers,
-            "kv_heads_kept": None,  # heads and channels compete for one budget
-            "note": "per-block widths depend on calibration; size within one unit of the target"}
+# What FLAP will do, from the config alone: torch-free, in methods.sizing, where `prunebench
+# plan` calls it.
+plan = sizing.plan_flap

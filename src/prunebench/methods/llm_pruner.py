@@ -25,74 +25,24 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from typing import Any
 
 import torch
-from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
-from prunebench.methods import registry
+from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
-from prunebench.modeling import ZeroHeadAttention, count_params, head_dim, kv_head_count
-from prunebench.plan.sizes import format_params
+# LLM-Pruner's sizing from the config alone (its removal rules, the ratio solved or checked
+# against the target) is torch-free, in methods.sizing; named here too, where its callers find it.
+from prunebench.methods.sizing import (RATIO_TOLERANCE, channels_removed,  # noqa: F401
+                                       check_ratio_meets_target, groups_rule,
+                                       pruned_layer_shapes, pruned_param_count)
+from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("llm_pruner")  # defined once, in the registry
 TAYLOR_VARIANTS = registry.TAYLOR_VARIANTS
-
-
-# --------------------------------------------------------------------------- sizing (no data)
-
-def channels_removed(channels: int, ratio: float) -> int:
-    """torch-pruning's local rule: keep int(C * (1 - p)) of C channels."""
-    return channels - int(channels * (1 - ratio))
-
-
-def groups_rule(config: LlamaConfig):
-    """KV groups removed per block: the channel rule rounded down to whole groups."""
-    hd = head_dim(config)
-    return lambda groups, ratio: channels_removed(groups * hd, ratio) // hd
-
-
-def pruned_layer_shapes(config: LlamaConfig, ratio: float, block_start: int | None = None,
-                        block_end: int | None = None) -> list[dict[str, Any]]:
-    """Per-block shapes after LLM-Pruner with `ratio` over the block range (config only)."""
-    _check_ratio(ratio)
-    blocks = surgery.block_range(config.num_hidden_layers, block_start, block_end)
-    return surgery.uniform_shapes(config, blocks, ratio, groups_rule(config), channels_removed)
-
-
-def pruned_param_count(config: LlamaConfig, ratio: float, block_start: int | None = None,
-                       block_end: int | None = None) -> int:
-    """Parameter count after LLM-Pruner with `ratio` (LLaMA-7B, 0.25, 4..30 -> 5.42B)."""
-    shapes = pruned_layer_shapes(config, ratio, block_start, block_end)
-    return count_params(surgery.config_with_shapes(config, shapes))
-
-
-# How far the size a fixed `ratio` gives may stray from the variant's target: the study's ratio
-# 0.35 gives 4.908B for "4.9B" (LLaMA-7B) and 9.241B for "9.2B" (Vicuna-13B), 0.2% and 0.4% off.
-RATIO_TOLERANCE = 0.02
-
-
-def check_ratio_meets_target(ratio: float, params_after: int, target_params: int) -> None:
-    """Refuse a fixed ratio whose size is not the variant's: tables and figures would show the
-    variant under a size it does not have."""
-    if target_params and abs(params_after - target_params) > RATIO_TOLERANCE * target_params:
-        off = (params_after - target_params) / target_params
-        raise PrunebenchError(
-            f"llm_pruner: ratio {ratio} keeps {params_after:,} parameters, {abs(off):.0%} "
-            f"{'above' if off > 0 else 'below'} the variant's target of {target_params:,}, so its "
-            "name would misstate its size: leave ratio out (it is then solved to the target), or "
-            f"name the variant for the size the ratio gives ({format_params(params_after)})")
-
-
-def _check_ratio(ratio) -> None:
-    """The registry's rule for `ratio` (a solved one has no None)."""
-    problem = registry.value_problems("llm_pruner", {"ratio": ratio})
-    if ratio is None or problem:
-        raise PrunebenchError(f"llm_pruner: {problem[0] if problem else 'ratio=None'}")
 
 
 # --------------------------------------------------------------------------- importance
@@ -296,19 +246,6 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     return report
 
 
-def plan(config: LlamaConfig, target_params: int, **params) -> dict:
-    """The solved ratio and exact size, from the config alone (no weights, no data)."""
-    p = registry.checked_params("llm_pruner", params)
-    blocks = surgery.block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
-    if p["ratio"] is not None:  # checked with the other parameters
-        ratio = float(p["ratio"])
-        shapes = pruned_layer_shapes(config, ratio, p["block_start"], p["block_end"])
-        params_after = count_params(surgery.config_with_shapes(config, shapes))
-        check_ratio_meets_target(ratio, params_after, int(target_params))
-    else:
-        solved = surgery.solve_uniform(config, blocks, int(target_params), groups_rule(config),
-                                       channels_removed)
-        ratio, params_after, shapes = solved["ratio"], solved["params"], solved["shapes"]
-    return {"ratio": round(ratio, 4), "blocks": f"{blocks[0]}..{blocks[-1]}",
-            "params_after": params_after, "blocks_after": config.num_hidden_layers,
-            "kv_heads_kept": kv_head_count(shapes)}
+# The solved ratio and exact size, from the config alone: torch-free, in methods.sizing, where
+# `prunebench plan` calls it.
+plan = sizing.plan_llm_pruner

@@ -7,8 +7,9 @@ stay cheap to import. A method's code is imported only when the method is used.
 A variant is `dense`, `<method>-<size>` (`depth_ppl-4.9B`, `flap-0.8`), or either of them with
 `+lora` (recovered with LoRA afterwards).
 
-To add a method: write its module (a `prune(model, calibration, target_params, **params)` and a
-`plan(config, target_params, **params)`), then add one `Method` entry below, with the names and
+To add a method: write its module (a `prune(model, calibration, target_params, **params)`) and
+its `plan_<name>(config, target_params, **params)` in the torch-free `methods.sizing` (the
+module names it `plan` too), then add one `Method` entry below, with the names and
 defaults of its parameters (docs/architecture.md, "Add a pruning method"); the config checks
 hold every method name a config uses against this table (the schema names no method). `plan` works from the config alone and returns `params_after`, `blocks_after` and
 `kv_heads_kept` (KV heads summed over the blocks kept: `prunebench plan`'s KV cache column), None
@@ -196,6 +197,16 @@ def method_module(name: str):
 
 def method_function(name: str):
     return getattr(method_module(name), METHODS[name].entry.split(":")[1])
+
+
+def method_plan(name: str):
+    """The method's `plan(config, target_params, **params)`, taken from methods.sizing
+    (`plan_<name>`) rather than the method's module, which imports torch: `prunebench plan`
+    sizes whole configs without it."""
+    method(name)  # an unknown name is refused with the known ones
+    from prunebench.methods import sizing
+
+    return getattr(sizing, f"plan_{name}")
 
 
 def default_calibration(name: str) -> dict[str, Any]:

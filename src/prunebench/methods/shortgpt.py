@@ -19,9 +19,8 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from prunebench.methods import registry
-from prunebench.methods.depth import (plan_blocks, prune_one_shot,
-                                      require_calibration, scored_in, scoring_dtype)
+from prunebench.methods import registry, sizing
+from prunebench.methods.depth import prune_one_shot, require_calibration, scored_in, scoring_dtype
 from prunebench.checkpoint.device_map import main_device
 
 log = logging.getLogger(__name__)
@@ -96,7 +95,5 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     return prune_one_shot(model, target_params, p, "block_influence", score)
 
 
-def plan(config, target_params: int, **params) -> dict:
-    p = registry.checked_params("shortgpt", params)
-    scoring_dtype("shortgpt", p)
-    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+# Sized from the config alone: torch-free, in methods.sizing, where `prunebench plan` calls it.
+plan = sizing.plan_shortgpt

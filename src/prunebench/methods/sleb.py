@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from prunebench.methods import registry
-from prunebench.methods.depth import (calibration_losses, nll_to_ppl, plan_blocks,
-                                      removable_blocks, require_calibration, scored_in,
-                                      scoring_dtype, solve_num_blocks)
+from prunebench.methods import registry, sizing
+from prunebench.methods.depth import (calibration_losses, nll_to_ppl, removable_blocks,
+                                      require_calibration, scored_in, scoring_dtype,
+                                      solve_num_blocks)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
 from prunebench.modeling import remove_blocks
 
@@ -75,7 +75,5 @@ def prune(model, calibration: torch.Tensor, target_params: int,
             "calibration_losses": losses.record()}
 
 
-def plan(config, target_params: int, **params) -> dict:
-    p = registry.checked_params("sleb", params)
-    scoring_dtype("sleb", p)
-    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+# Sized from the config alone: torch-free, in methods.sizing, where `prunebench plan` calls it.
+plan = sizing.plan_sleb

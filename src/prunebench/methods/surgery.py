@@ -8,16 +8,16 @@ Attention is removed in units of KV groups: a KV group is one key/value head tog
 query heads that read it (for multi-head attention a group is exactly one head). A block that
 keeps no group gets `modeling.ZeroHeadAttention`, whose output is the o_proj bias alone.
 
-The sizing helpers at the bottom (`shapes_with`, `config_with_shapes`, `solve_uniform`) work on
-configs only, so a plan can be sized on the meta device without any weights.
+The sizing helpers (`heads_per_group`, `shapes_with`, `config_with_shapes`, `uniform_shapes`,
+`solve_uniform`, `block_range`) work on configs only and live in the torch-free
+`methods.sizing`, so that a plan is sized without torch; they are imported here too, for the
+code that finds them here.
 """
 
 from __future__ import annotations
 
-import copy
-import logging
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -25,19 +25,15 @@ from torch import nn
 from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
-from prunebench.modeling import ZeroHeadAttention, count_params, head_dim, layer_shapes
-
-log = logging.getLogger(__name__)
+from prunebench.methods.sizing import (RemovalRule, block_range, config_with_shapes,  # noqa: F401
+                                       heads_per_group, shape_after_removal, shapes_with,
+                                       solve_uniform, uniform_shapes)
+from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
 
 OUTPUT_MODULES = ("o_proj", "down_proj")
 
 
 # --------------------------------------------------------------------------- reading shapes
-
-def heads_per_group(config: LlamaConfig) -> int:
-    """Query heads per KV group (constant across blocks: groups are removed whole)."""
-    return config.num_attention_heads // config.num_key_value_heads
-
 
 def read_layer_shape(layer: nn.Module, config: LlamaConfig) -> dict[str, Any]:
     """The shape entry of a block as its modules really are."""
@@ -190,145 +186,6 @@ def add_output_bias(model: nn.Module, layer_idx: int, module: str,
         with torch.no_grad():
             linear.bias += delta.to(device=linear.bias.device, dtype=linear.bias.dtype)
     sync_layer_shapes(model)
-
-
-# --------------------------------------------------------------------------- sizing on configs
-
-def shapes_with(config: LlamaConfig, changes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The config's layer shapes with some entries updated (no model needed)."""
-    shapes = [dict(s) for s in layer_shapes(config)]
-    for idx, change in changes.items():
-        shapes[idx].update(change)
-    return shapes
-
-
-def config_with_shapes(config: LlamaConfig, shapes: list[dict[str, Any]]) -> LlamaConfig:
-    """A copy of `config` with the given per-block shapes (for closed-form counting)."""
-    new = copy.deepcopy(config)
-    new.layer_shapes = shapes
-    return new
-
-
-def shape_after_removal(config: LlamaConfig, shape: dict[str, Any], groups_removed: int,
-                        channels_removed: int) -> dict[str, Any]:
-    n_kv = shape["num_key_value_heads"] - groups_removed
-    return dict(shape, num_key_value_heads=n_kv,
-                num_attention_heads=n_kv * heads_per_group(config),
-                intermediate_size=shape["intermediate_size"] - channels_removed)
-
-
-RemovalRule = Callable[[int, float], int]
-
-
-def uniform_shapes(config: LlamaConfig, blocks: Sequence[int], ratio: float,
-                   groups_rule: RemovalRule, channels_rule: RemovalRule,
-                   biases: bool = False) -> list[dict[str, Any]]:
-    """Shapes after removing, in every listed block, what the rules give for `ratio`.
-
-    A rule maps (units in the block, ratio) to the number of units removed, so each method
-    keeps its original's rounding. `biases` adds o_proj / down_proj biases to every block.
-    """
-    shapes = [dict(s) for s in layer_shapes(config)]
-    for i in blocks:
-        s = shapes[i]
-        shapes[i] = shape_after_removal(config, s, groups_rule(s["num_key_value_heads"], ratio),
-                                        channels_rule(s["intermediate_size"], ratio))
-    if biases:
-        shapes = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in shapes]
-    return shapes
-
-
-def solve_uniform(config: LlamaConfig, blocks: Sequence[int], target: int,
-                  groups_rule: RemovalRule, channels_rule: RemovalRule, *,
-                  biases: bool = False, tolerance: float = 0.01) -> dict[str, Any]:
-    """Solve the uniform ratio whose pruned size is closest to `target` (bisection).
-
-    The size is a non-increasing step function of the ratio, so bisection finds the step that
-    crosses the target; the closer side wins. On small models one more head per block can be a
-    step of several percent; when the best uniform ratio misses the target by more than
-    `tolerance`, the heads of that ratio are kept and the number of MLP channels removed per
-    block is solved alone (reported as `mlp_adjusted`). Raises PrunebenchError when the target
-    cannot be reached within `tolerance`.
-    """
-    def count(shapes):
-        return count_params(config_with_shapes(config, shapes))
-
-    def at(ratio):
-        return count(uniform_shapes(config, blocks, ratio, groups_rule, channels_rule, biases))
-
-    dense = count_params(config)
-    floor = at(1.0)
-    if target > dense:
-        raise PrunebenchError(f"target {target:,} params exceeds the model's {dense:,}: "
-                              "choose a smaller target")
-    if target < floor * (1 - tolerance):
-        every = len(blocks) == config.num_hidden_layers
-        # What the method's rules remove at their utmost (a method may keep every head).
-        utmost = [shapes for i, shapes in enumerate(uniform_shapes(
-            config, blocks, 1.0, groups_rule, channels_rule, biases)) if i in set(blocks)]
-        removed = " and ".join(
-            what for what, key in (("every head", "num_attention_heads"),
-                                   ("every MLP channel", "intermediate_size"))
-            if all(shape[key] == 0 for shape in utmost)) or "all the method can remove"
-        raise PrunebenchError(
-            f"target {target:,} params is unreachable: removing {removed} of "
-            f"blocks {list(blocks)[0]}..{list(blocks)[-1]} still leaves {floor:,} (embeddings "
-            f"{'and norms' if every else 'and other blocks'} stay); choose a larger target"
-            + ("" if every else " or a wider block range"))
-    lo, hi = 0.0, 1.0  # at(lo) > target >= at(hi) once the bracket is set
-    if at(lo) <= target:
-        hi = lo
-    else:
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            if at(mid) <= target:
-                hi = mid
-            else:
-                lo = mid
-    ratio = min((lo, hi), key=lambda r: (abs(at(r) - target), r))
-    shapes = uniform_shapes(config, blocks, ratio, groups_rule, channels_rule, biases)
-    result = {"ratio": ratio, "shapes": shapes, "params": count(shapes), "mlp_adjusted": False}
-    if abs(result["params"] - target) <= tolerance * target:
-        return result
-    # Fine step: keep this ratio's heads, choose how many MLP channels each block loses. The
-    # size is linear in that number, so it is solved directly.
-    base = layer_shapes(config)
-    groups = {i: groups_rule(base[i]["num_key_value_heads"], ratio) for i in blocks}
-    width = min(base[i]["intermediate_size"] for i in blocks)
-
-    def with_channels(m):
-        cand = [dict(s) for s in base]
-        for i in blocks:
-            cand[i] = shape_after_removal(config, cand[i], groups[i], m)
-        if biases:
-            cand = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in cand]
-        return cand
-
-    n0 = count(with_channels(0))
-    per_channel = n0 - count(with_channels(1)) if width else 0
-    m = min(width, max(0, round((n0 - target) / per_channel))) if per_channel else 0
-    shapes = with_channels(m)
-    n = count(shapes)
-    if abs(n - target) > tolerance * target:
-        raise PrunebenchError(
-            f"target {target:,} params is unreachable with a uniform ratio over blocks "
-            f"{list(blocks)[0]}..{list(blocks)[-1]}: the closest size is {n:,}; choose another "
-            "target or block range")
-    log.info("uniform ratio %.4f misses the target by more than %.0f%%; removing %d MLP channels "
-             "per block instead", ratio, tolerance * 100, m)
-    return {"ratio": ratio, "shapes": shapes, "params": n, "mlp_adjusted": True,
-            "mlp_channels_removed_per_block": m}
-
-
-def block_range(n_blocks: int, start: int | None, end: int | None) -> list[int]:
-    """Blocks start..end-1; defaults scale LLM-Pruner's 4..30 of 32 to any depth."""
-    start = n_blocks // 8 if start is None else start
-    end = n_blocks - n_blocks // 16 if end is None else end
-    if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= n_blocks:
-        raise PrunebenchError(
-            f"block range {start}..{end} (end excluded) is out of bounds for {n_blocks} blocks: "
-            f"choose 0 <= block_start < block_end <= {n_blocks}")
-    return list(range(start, end))
 
 
 def apply_shapes_check(model: nn.Module, expected_params: int) -> None:

@@ -23,9 +23,9 @@ import logging
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.methods import registry
+from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
-from prunebench.modeling import ZeroHeadAttention, count_params, kv_head_count, layer_shapes
+from prunebench.modeling import ZeroHeadAttention, count_params, layer_shapes
 
 log = logging.getLogger(__name__)
 
@@ -111,17 +111,13 @@ def channel_scores(weight: torch.Tensor, square_sum: torch.Tensor) -> torch.Tens
     return (weight.detach().double().abs() * square_sum.sqrt().unsqueeze(0)).mean(0)
 
 
-def _rules():
-    return (lambda n, p: int(p * n)), (lambda n, p: int(n * p))
-
-
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
     p = registry.checked_params("wanda_sp", params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("wanda_sp needs calibration token ids of shape [n, L]")
     config = model.config
     blocks = list(range(config.num_hidden_layers))
-    groups_rule, channels_rule = _rules()
+    groups_rule, channels_rule = sizing.wanda_sp_rules()
     plan = surgery.solve_uniform(config, blocks, int(target_params), groups_rule, channels_rule)
     params_before = count_params(config)
     rep = surgery.heads_per_group(config)
@@ -179,12 +175,6 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     }
 
 
-def plan(config, target_params: int, **params) -> dict:
-    """The solved uniform ratio and exact size, from the config alone."""
-    registry.checked_params("wanda_sp", params)
-    groups_rule, channels_rule = _rules()
-    solved = surgery.solve_uniform(config, list(range(config.num_hidden_layers)),
-                                   int(target_params), groups_rule, channels_rule)
-    return {"ratio": round(solved["ratio"], 4), "params_after": solved["params"],
-            "blocks_after": config.num_hidden_layers,
-            "kv_heads_kept": kv_head_count(solved["shapes"])}
+# The solved uniform ratio and exact size, from the config alone: torch-free, in methods.sizing,
+# where `prunebench plan` calls it.
+plan = sizing.plan_wanda_sp

@@ -1,0 +1,393 @@
+"""Sizing a prune from the model's config alone: how many blocks a depth method removes, the
+uniform ratio a width method solves, and each method's `plan`.
+
+No torch here: `prunebench plan` sizes whole configs with this module, and importing torch
+would cost it seconds for arithmetic on a config. A method's module (which does import torch)
+takes what its prune shares with its plan from here, and has its plan as `plan`
+(`registry.method_plan` finds it here: `plan_<method>`).
+
+`config` is a transformers config or any object with the same attributes
+(`param_count.config_from_dict`); the counts are `checkpoint.param_count`'s closed forms.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prunebench import PrunebenchError
+from prunebench.checkpoint.param_count import (block_param_count, count_params, head_dim,
+                                               kv_head_count, layer_shapes)
+from prunebench.methods import registry
+from prunebench.plan.sizes import format_params
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- whole blocks
+
+def removable_blocks(n_blocks: int, protect_first: int, protect_last: int) -> list[int]:
+    if protect_first < 0 or protect_last < 0 or protect_first + protect_last >= n_blocks:
+        raise PrunebenchError(
+            f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
+            f"block out of {n_blocks}: lower them (0 and 0 switch the protection off)")
+    return list(range(protect_first, n_blocks - protect_last))
+
+
+def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
+    """How many blocks to remove so the size is closest to the target (ties: fewer removed).
+
+    Removes the largest removable blocks first when sizing, which is exact for homogeneous models.
+    """
+    shapes = layer_shapes(config)
+    sizes = sorted((block_param_count(config, shapes[i]) for i in removable), reverse=True)
+    total = count_params(config)
+    best_k, best_gap = 0, abs(total - target_params)
+    for k, size in enumerate(sizes, start=1):
+        total -= size
+        if abs(total - target_params) < best_gap:
+            best_k, best_gap = k, abs(total - target_params)
+    if best_k == 0 and target_params < count_params(config):
+        raise PrunebenchError(
+            f"target {target_params:,} params is closer to the dense model than to removing one "
+            "block: depth pruning cannot reach it; choose a smaller target")
+    smallest = count_params(config) - sum(sizes)
+    if target_params < smallest - (sizes[-1] if sizes else 0) / 2:
+        protected = len(removable) < config.num_hidden_layers
+        raise PrunebenchError(
+            f"target {target_params:,} params is below {smallest:,}, the size with every removable "
+            f"block gone (embeddings{' and protected blocks' if protected else ''} stay): choose "
+            "a larger target" + (" or protect fewer blocks (protect_first / protect_last)"
+                                 if protected else ""))
+    if best_k >= config.num_hidden_layers:
+        raise PrunebenchError(
+            f"target {target_params:,} params would remove every block, leaving no model: "
+            "choose a larger target")
+    return best_k
+
+
+def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
+    """What removing whole blocks does to a model of this config, from the config alone."""
+    removable = removable_blocks(config.num_hidden_layers, protect_first, protect_last)
+    k = solve_num_blocks(config, target_params, removable)
+    shapes = layer_shapes(config)
+    removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
+    # The criterion picks which blocks go, so the KV cache kept is known from the config only
+    # when every removable block caches as many heads (always, in an unpruned model).
+    removable_kv = {kv_head_count([shapes[b]]) for b in removable}
+    return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
+            "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
+                                                       for b in removed),
+            "kv_heads_kept": (kv_head_count(shapes) - k * removable_kv.pop()
+                              if len(removable_kv) == 1 else None),
+            "note": "which blocks go is decided by the criterion"}
+
+
+def plan_whole_blocks(method: str, config, target_params: int, **params) -> dict:
+    """The plan of a depth method (`method`: depth_ppl, depth_taylor, depth_mag, sleb or
+    shortgpt): its criterion decides which blocks go, the config how many.
+
+    A scoring `dtype` (depth_ppl, sleb, shortgpt) is one of registry.SCORING_DTYPES once its
+    parameters are checked; whether a model can be scored in it depends on how the model is
+    placed, which only the prune knows (`depth.scoring_dtype`)."""
+    p = registry.checked_params(method, params)
+    return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
+
+
+def plan_depth_ppl(config, target_params: int, **params) -> dict:
+    """What depth pruning will do to a model of this config, from the config alone."""
+    return plan_whole_blocks("depth_ppl", config, target_params, **params)
+
+
+def plan_depth_taylor(config, target_params: int, **params) -> dict:
+    return plan_whole_blocks("depth_taylor", config, target_params, **params)
+
+
+def plan_depth_mag(config, target_params: int, **params) -> dict:
+    return plan_whole_blocks("depth_mag", config, target_params, **params)
+
+
+def plan_sleb(config, target_params: int, **params) -> dict:
+    return plan_whole_blocks("sleb", config, target_params, **params)
+
+
+def plan_shortgpt(config, target_params: int, **params) -> dict:
+    return plan_whole_blocks("shortgpt", config, target_params, **params)
+
+
+# --------------------------------------------------------------------------- uniform width
+
+def heads_per_group(config) -> int:
+    """Query heads per KV group (constant across blocks: groups are removed whole)."""
+    return config.num_attention_heads // config.num_key_value_heads
+
+
+def shapes_with(config, changes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The config's layer shapes with some entries updated (no model needed)."""
+    shapes = [dict(s) for s in layer_shapes(config)]
+    for idx, change in changes.items():
+        shapes[idx].update(change)
+    return shapes
+
+
+def config_with_shapes(config, shapes: list[dict[str, Any]]):
+    """A copy of `config` with the given per-block shapes (for closed-form counting)."""
+    new = copy.deepcopy(config)
+    new.layer_shapes = shapes
+    return new
+
+
+def shape_after_removal(config, shape: dict[str, Any], groups_removed: int,
+                        channels_removed: int) -> dict[str, Any]:
+    n_kv = shape["num_key_value_heads"] - groups_removed
+    return dict(shape, num_key_value_heads=n_kv,
+                num_attention_heads=n_kv * heads_per_group(config),
+                intermediate_size=shape["intermediate_size"] - channels_removed)
+
+
+RemovalRule = Callable[[int, float], int]
+
+
+def uniform_shapes(config, blocks: Sequence[int], ratio: float,
+                   groups_rule: RemovalRule, channels_rule: RemovalRule,
+                   biases: bool = False) -> list[dict[str, Any]]:
+    """Shapes after removing, in every listed block, what the rules give for `ratio`.
+
+    A rule maps (units in the block, ratio) to the number of units removed, so each method
+    keeps its original's rounding. `biases` adds o_proj / down_proj biases to every block.
+    """
+    shapes = [dict(s) for s in layer_shapes(config)]
+    for i in blocks:
+        s = shapes[i]
+        shapes[i] = shape_after_removal(config, s, groups_rule(s["num_key_value_heads"], ratio),
+                                        channels_rule(s["intermediate_size"], ratio))
+    if biases:
+        shapes = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in shapes]
+    return shapes
+
+
+def solve_uniform(config, blocks: Sequence[int], target: int,
+                  groups_rule: RemovalRule, channels_rule: RemovalRule, *,
+                  biases: bool = False, tolerance: float = 0.01) -> dict[str, Any]:
+    """Solve the uniform ratio whose pruned size is closest to `target` (bisection).
+
+    The size is a non-increasing step function of the ratio, so bisection finds the step that
+    crosses the target; the closer side wins. On small models one more head per block can be a
+    step of several percent; when the best uniform ratio misses the target by more than
+    `tolerance`, the heads of that ratio are kept and the number of MLP channels removed per
+    block is solved alone (reported as `mlp_adjusted`). Raises PrunebenchError when the target
+    cannot be reached within `tolerance`.
+    """
+    def count(shapes):
+        return count_params(config_with_shapes(config, shapes))
+
+    def at(ratio):
+        return count(uniform_shapes(config, blocks, ratio, groups_rule, channels_rule, biases))
+
+    dense = count_params(config)
+    floor = at(1.0)
+    if target > dense:
+        raise PrunebenchError(f"target {target:,} params exceeds the model's {dense:,}: "
+                              "choose a smaller target")
+    if target < floor * (1 - tolerance):
+        every = len(blocks) == config.num_hidden_layers
+        # What the method's rules remove at their utmost (a method may keep every head).
+        utmost = [shapes for i, shapes in enumerate(uniform_shapes(
+            config, blocks, 1.0, groups_rule, channels_rule, biases)) if i in set(blocks)]
+        removed = " and ".join(
+            what for what, key in (("every head", "num_attention_heads"),
+                                   ("every MLP channel", "intermediate_size"))
+            if all(shape[key] == 0 for shape in utmost)) or "all the method can remove"
+        raise PrunebenchError(
+            f"target {target:,} params is unreachable: removing {removed} of "
+            f"blocks {list(blocks)[0]}..{list(blocks)[-1]} still leaves {floor:,} (embeddings "
+            f"{'and norms' if every else 'and other blocks'} stay); choose a larger target"
+            + ("" if every else " or a wider block range"))
+    lo, hi = 0.0, 1.0  # at(lo) > target >= at(hi) once the bracket is set
+    if at(lo) <= target:
+        hi = lo
+    else:
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if at(mid) <= target:
+                hi = mid
+            else:
+                lo = mid
+    ratio = min((lo, hi), key=lambda r: (abs(at(r) - target), r))
+    shapes = uniform_shapes(config, blocks, ratio, groups_rule, channels_rule, biases)
+    result = {"ratio": ratio, "shapes": shapes, "params": count(shapes), "mlp_adjusted": False}
+    if abs(result["params"] - target) <= tolerance * target:
+        return result
+    # Fine step: keep this ratio's heads, choose how many MLP channels each block loses. The
+    # size is linear in that number, so it is solved directly.
+    base = layer_shapes(config)
+    groups = {i: groups_rule(base[i]["num_key_value_heads"], ratio) for i in blocks}
+    width = min(base[i]["intermediate_size"] for i in blocks)
+
+    def with_channels(m):
+        cand = [dict(s) for s in base]
+        for i in blocks:
+            cand[i] = shape_after_removal(config, cand[i], groups[i], m)
+        if biases:
+            cand = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in cand]
+        return cand
+
+    n0 = count(with_channels(0))
+    per_channel = n0 - count(with_channels(1)) if width else 0
+    m = min(width, max(0, round((n0 - target) / per_channel))) if per_channel else 0
+    shapes = with_channels(m)
+    n = count(shapes)
+    if abs(n - target) > tolerance * target:
+        raise PrunebenchError(
+            f"target {target:,} params is unreachable with a uniform ratio over blocks "
+            f"{list(blocks)[0]}..{list(blocks)[-1]}: the closest size is {n:,}; choose another "
+            "target or block range")
+    log.info("uniform ratio %.4f misses the target by more than %.0f%%; removing %d MLP channels "
+             "per block instead", ratio, tolerance * 100, m)
+    return {"ratio": ratio, "shapes": shapes, "params": n, "mlp_adjusted": True,
+            "mlp_channels_removed_per_block": m}
+
+
+def block_range(n_blocks: int, start: int | None, end: int | None) -> list[int]:
+    """Blocks start..end-1; defaults scale LLM-Pruner's 4..30 of 32 to any depth."""
+    start = n_blocks // 8 if start is None else start
+    end = n_blocks - n_blocks // 16 if end is None else end
+    if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= n_blocks:
+        raise PrunebenchError(
+            f"block range {start}..{end} (end excluded) is out of bounds for {n_blocks} blocks: "
+            f"choose 0 <= block_start < block_end <= {n_blocks}")
+    return list(range(start, end))
+
+
+# --------------------------------------------------------------------------- LLM-Pruner
+
+def channels_removed(channels: int, ratio: float) -> int:
+    """LLM-Pruner's (torch-pruning's local) rule: keep int(C * (1 - p)) of C channels."""
+    return channels - int(channels * (1 - ratio))
+
+
+def groups_rule(config):
+    """LLM-Pruner's KV groups removed per block: the channel rule rounded down to whole
+    groups."""
+    hd = head_dim(config)
+    return lambda groups, ratio: channels_removed(groups * hd, ratio) // hd
+
+
+def pruned_layer_shapes(config, ratio: float, block_start: int | None = None,
+                        block_end: int | None = None) -> list[dict[str, Any]]:
+    """Per-block shapes after LLM-Pruner with `ratio` over the block range (config only)."""
+    _check_ratio(ratio)
+    blocks = block_range(config.num_hidden_layers, block_start, block_end)
+    return uniform_shapes(config, blocks, ratio, groups_rule(config), channels_removed)
+
+
+def pruned_param_count(config, ratio: float, block_start: int | None = None,
+                       block_end: int | None = None) -> int:
+    """Parameter count after LLM-Pruner with `ratio` (LLaMA-7B, 0.25, 4..30 -> 5.42B)."""
+    shapes = pruned_layer_shapes(config, ratio, block_start, block_end)
+    return count_params(config_with_shapes(config, shapes))
+
+
+# How far the size a fixed `ratio` gives may stray from the variant's target: the study's ratio
+# 0.35 gives 4.908B for "4.9B" (LLaMA-7B) and 9.241B for "9.2B" (Vicuna-13B), 0.2% and 0.4% off.
+RATIO_TOLERANCE = 0.02
+
+
+def check_ratio_meets_target(ratio: float, params_after: int, target_params: int) -> None:
+    """Refuse a fixed ratio whose size is not the variant's: tables and figures would show the
+    variant under a size it does not have."""
+    if target_params and abs(params_after - target_params) > RATIO_TOLERANCE * target_params:
+        off = (params_after - target_params) / target_params
+        raise PrunebenchError(
+            f"llm_pruner: ratio {ratio} keeps {params_after:,} parameters, {abs(off):.0%} "
+            f"{'above' if off > 0 else 'below'} the variant's target of {target_params:,}, so its "
+            "name would misstate its size: leave ratio out (it is then solved to the target), or "
+            f"name the variant for the size the ratio gives ({format_params(params_after)})")
+
+
+def _check_ratio(ratio) -> None:
+    """The registry's rule for `ratio` (a solved one has no None)."""
+    problem = registry.value_problems("llm_pruner", {"ratio": ratio})
+    if ratio is None or problem:
+        raise PrunebenchError(f"llm_pruner: {problem[0] if problem else 'ratio=None'}")
+
+
+def plan_llm_pruner(config, target_params: int, **params) -> dict:
+    """The solved ratio and exact size, from the config alone (no weights, no data)."""
+    p = registry.checked_params("llm_pruner", params)
+    blocks = block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
+    if p["ratio"] is not None:  # checked with the other parameters
+        ratio = float(p["ratio"])
+        shapes = pruned_layer_shapes(config, ratio, p["block_start"], p["block_end"])
+        params_after = count_params(config_with_shapes(config, shapes))
+        check_ratio_meets_target(ratio, params_after, int(target_params))
+    else:
+        solved = solve_uniform(config, blocks, int(target_params), groups_rule(config),
+                               channels_removed)
+        ratio, params_after, shapes = solved["ratio"], solved["params"], solved["shapes"]
+    return {"ratio": round(ratio, 4), "blocks": f"{blocks[0]}..{blocks[-1]}",
+            "params_after": params_after, "blocks_after": config.num_hidden_layers,
+            "kv_heads_kept": kv_head_count(shapes)}
+
+
+# --------------------------------------------------------------------------- FLAP
+
+def compensated_shapes(config, biases: bool) -> list[dict[str, Any]]:
+    """The config's block shapes, with the o_proj and down_proj biases that FLAP's bias
+    compensation adds to every block when `biases`."""
+    shapes = layer_shapes(config)
+    if biases:
+        shapes = [dict(s, o_proj_bias=True, down_proj_bias=True) for s in shapes]
+    return shapes
+
+
+def al_am_floor(config, target: int, biases: bool) -> int:
+    """The size with every head and MLP channel removed (embeddings, norms, the compensation
+    biases): AL-AM's smallest model, known from the config alone. Raises PrunebenchError when
+    `target` is below it."""
+    empty = [dict(s, num_key_value_heads=0, num_attention_heads=0, intermediate_size=0)
+             for s in compensated_shapes(config, biases)]
+    floor = count_params(config_with_shapes(config, empty))
+    if target < floor:
+        raise PrunebenchError(
+            f"flap: target {target:,} params is unreachable: with every head and MLP channel "
+            f"removed the model still has {floor:,} (embeddings, norms, biases); choose a "
+            "larger target")
+    return floor
+
+
+def plan_flap(config, target_params: int, **params) -> dict:
+    """What FLAP will do, from the config alone: UL-UM's ratio is solved here; AL-AM's
+    per-block widths depend on the calibration statistics, so only the budget is known."""
+    p = registry.checked_params("flap", params)
+    if p["structure"] == "UL-UM":
+        solved = solve_uniform(config, list(range(config.num_hidden_layers)),
+                               int(target_params), lambda n, r: int(r * n),
+                               lambda n, r: int(n * r), biases=p["bias_compensation"])
+        return {"structure": "UL-UM", "ratio": round(solved["ratio"], 4),
+                "params_after": solved["params"], "blocks_after": config.num_hidden_layers,
+                "kv_heads_kept": kv_head_count(solved["shapes"])}
+    al_am_floor(config, int(target_params), p["bias_compensation"])  # refused here, not late
+    return {"structure": "AL-AM", "params_after": None, "blocks_after": config.num_hidden_layers,
+            "kv_heads_kept": None,  # heads and channels compete for one budget
+            "note": "per-block widths depend on calibration; size within one unit of the target"}
+
+
+# --------------------------------------------------------------------------- Wanda-sp
+
+def wanda_sp_rules() -> tuple[RemovalRule, RemovalRule]:
+    """Wanda-sp's removal rules: int(p * heads) KV groups and int(p * C) MLP channels."""
+    return (lambda n, p: int(p * n)), (lambda n, p: int(n * p))
+
+
+def plan_wanda_sp(config, target_params: int, **params) -> dict:
+    """The solved uniform ratio and exact size, from the config alone."""
+    registry.checked_params("wanda_sp", params)
+    groups, channels = wanda_sp_rules()
+    solved = solve_uniform(config, list(range(config.num_hidden_layers)),
+                           int(target_params), groups, channels)
+    return {"ratio": round(solved["ratio"], 4), "params_after": solved["params"],
+            "blocks_after": config.num_hidden_layers,
+            "kv_heads_kept": kv_head_count(solved["shapes"])}
