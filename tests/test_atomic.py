@@ -276,3 +276,35 @@ def test_a_file_kept_to_resume_goes_only_when_the_process_ends_well(tmp_path, en
     finally:
         if ending == "locked" and done.stdout.strip():
             os.kill(int(done.stdout.split()[-1]), signal.SIGKILL)
+
+
+def test_a_progress_file_held_by_another_process_is_left_to_it(tmp_path, caplog):
+    """delete_unless_held (the commands delete their progress with it once their output is
+    whole): a file another process locked meanwhile (the same computation started again) is
+    left to it; an error deleting it is said, never raised."""
+    path = tmp_path / "progress.jsonl"
+    path.write_text("kept")
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1]); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); "
+                               "sys.stdin.read()", str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        atomic.delete_unless_held(path)
+        assert path.exists()
+    finally:
+        holder.communicate("", timeout=60)
+    real_unlink = os.unlink
+
+    def refused(target, *args, **kwargs):
+        if Path(target) == path:
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(target, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "unlink", refused)
+        atomic.delete_unless_held(path)
+    assert path.exists() and "could not delete the progress file" in caplog.text
+    atomic.delete_unless_held(path)
+    assert not path.exists()
+    atomic.delete_unless_held(path)  # gone already: nothing to do

@@ -250,7 +250,7 @@ def test_sleb_rounds_on_a_model_with_a_duplicated_block(tiny_model_dir, calibrat
     j = 2
     dense_nll = depth.calibration_nll(load_model(tiny_model_dir), calibration, batch_size=8)
     copied = insert_copy(load_model(tiny_model_dir), j)
-    scores = depth.ppl_scores(depth.calibration_losses(copied, calibration, 8, None),
+    scores = depth.ppl_scores(depth.calibration_losses(copied, calibration, 8, None, "float32"),
                               copied.config.num_hidden_layers)
     assert scores[j] == scores[j + 1] == depth.nll_to_ppl(dense_nll)
     model = insert_copy(load_model(tiny_model_dir), j)
@@ -397,7 +397,7 @@ def counting_losses(monkeypatch, interrupt_at: int | None = None) -> list:
 
 
 def without_counts(report):
-    return {k: v for k, v in report.items() if k != "calibration_losses"}
+    return {k: v for k, v in report.items() if k != "calibration_loss_counts"}
 
 
 @pytest.mark.parametrize("method", ["depth_ppl", "sleb"])
@@ -412,8 +412,8 @@ def test_an_interrupted_scoring_resumes_where_it_stopped(tiny_model_dir, calibra
     model = load_model(tiny_model_dir)
     target = blocks_worth(model, 2)
     expected = prune(model, calibration, target, **OFF)  # nothing kept without a folder
-    total = expected["calibration_losses"]["computed"]
-    assert expected["calibration_losses"]["reused"] == 0 and not list(tmp_path.iterdir())
+    total = expected["calibration_loss_counts"]["computed"]
+    assert expected["calibration_loss_counts"]["reused"] == 0 and not list(tmp_path.iterdir())
     done = total // 2
     counting_losses(monkeypatch, interrupt_at=done + 1)
     with pytest.raises(KeyboardInterrupt):
@@ -425,22 +425,24 @@ def test_an_interrupted_scoring_resumes_where_it_stopped(tiny_model_dir, calibra
     progress = ScoringProgress(tmp_path)
     resumed = prune(load_model(tiny_model_dir), calibration, target, progress=progress, **OFF)
     assert len(calls) == total - done
-    assert resumed["calibration_losses"] == {"computed": total - done, "reused": done}
+    assert resumed["calibration_loss_counts"] == {"computed": total - done, "reused": done}
     assert without_counts(resumed) == without_counts(expected)
     assert progress.opened == [path] and path.exists()  # deleted by whoever writes the results
 
 
 def test_losses_of_another_scoring_are_not_reused(tiny_model_dir, calibration, tmp_path):
-    """Another batch size (other floating-point sums) or other calibration windows: another
-    store; a model built in memory (no manifest to name it): none."""
+    """Another batch size (other floating-point sums), other calibration windows, or weights
+    loaded in another dtype (then scored in float32): another store; a model built in memory
+    (no manifest to name it): none."""
     from prunebench.methods.loss_memo import ScoringProgress
 
     target = blocks_worth(load_model(tiny_model_dir), 1)
-    runs = [(calibration[:4], 4), (calibration[:4], 2), (calibration[:2], 2)]
-    for windows, batch_size in runs:
-        report = depth.prune_ppl(load_model(tiny_model_dir), windows, target, batch_size=batch_size,
-                                 progress=ScoringProgress(tmp_path), **OFF)
-        assert report["calibration_losses"]["reused"] == 0
+    runs = [(calibration[:4], 4, torch.float32), (calibration[:4], 2, torch.float32),
+            (calibration[:2], 2, torch.float32), (calibration[:2], 2, torch.float16)]
+    for windows, batch_size, loaded in runs:
+        report = depth.prune_ppl(load_model(tiny_model_dir, dtype=loaded), windows, target,
+                                 batch_size=batch_size, progress=ScoringProgress(tmp_path), **OFF)
+        assert report["calibration_loss_counts"]["reused"] == 0
     assert len(list(tmp_path.glob("*.jsonl"))) == len(runs)
     in_memory = AutoModelForCausalLM.from_config(load_model(tiny_model_dir).config)
     progress = ScoringProgress(tmp_path / "none")
@@ -448,11 +450,43 @@ def test_losses_of_another_scoring_are_not_reused(tiny_model_dir, calibration, t
     assert progress.opened == [] and not (tmp_path / "none").exists()
 
 
-def test_a_workflow_prune_deletes_its_losses_only_when_its_process_ends_well(
+def test_a_damaged_loss_is_computed_again(tiny_model_dir, calibration, tmp_path):
+    """A kept line that is JSON but not a number (damaged on disk) costs its loss being
+    computed again, and written again, never a failed prune."""
+    from prunebench.methods.loss_memo import ScoringProgress, open_memo
+
+    model = load_model(tiny_model_dir)
+    calls = []
+
+    def compute(blocks):
+        calls.append(blocks)
+        return 1.5 + len(blocks)
+
+    def memo():
+        return open_memo(compute, ScoringProgress(tmp_path), model, calibration[:2], 2,
+                         "float32")
+
+    with memo() as losses:
+        assert losses.nll({0}) == losses.nll({1}) == 2.5
+    (path,) = tmp_path.glob("*.jsonl")
+    header, first, second = path.read_text().splitlines()
+    path.write_text("\n".join([header, first.replace("2.5", "null"), second]) + "\n")
+    calls.clear()
+    with memo() as losses:
+        assert losses.nll({0}) == losses.nll({1}) == 2.5
+    assert calls == [{0}]
+    calls.clear()
+    with memo() as losses:  # the loss written again is read back
+        assert losses.nll({0}) == 2.5 and losses.counts() == {"computed": 0, "reused": 1}
+    assert calls == []
+
+
+def test_a_workflow_prune_leaves_its_losses_for_deletion_at_a_good_exit(
         tiny_model_dir, calibration, tmp_path, monkeypatch):
     """$PRUNEBENCH_SCORING_PROGRESS (the workflow's jobs): the losses are kept there and left
-    for deletion at a good exit (the job's script writes its report after this returns); a
-    method that scores no block sets opens no store."""
+    for deletion when the process ends well (the job's script writes its report after this
+    returns; the deletion at exit itself: tests/test_atomic.py); a method that scores no block
+    sets opens no store."""
     from prunebench import pruning
 
     at_exit = []

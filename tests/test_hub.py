@@ -124,7 +124,8 @@ def test_repository_without_any_weights_is_refused(monkeypatch, tmp_path):
 
 
 def test_an_offline_download_that_returns_its_empty_folder_says_offline(monkeypatch, tmp_path):
-    """huggingface_hub, offline, returns an existing local_dir as it is instead of failing."""
+    """huggingface_hub, offline, returns an existing local_dir as it is instead of failing
+    (the hub gone between resolving the revision and the download)."""
     from prunebench import hub
 
     monkeypatch.setattr(hub, "hub_reachable", lambda: False)
@@ -133,6 +134,37 @@ def test_an_offline_download_that_returns_its_empty_folder_says_offline(monkeypa
         download("org/model", "abc123", tmp_path / "model")
     assert "neither safetensors" not in str(info.value)
     assert not (tmp_path / "model").exists()  # nothing arrived: no folder left
+
+
+@pytest.mark.parametrize("error", [ConnectionError("connection refused"),
+                                   errors.OfflineModeIsEnabled("HF_HUB_OFFLINE=1")])
+def test_resolving_the_revision_offline_says_offline(monkeypatch, tmp_path, error):
+    """The first call to the hub (model_info, which resolves the revision) fails offline."""
+    def unreachable(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", unreachable)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda **kw: pytest.fail("downloaded without a resolved revision"))
+    with pytest.raises(PrunebenchError, match="cannot reach the Hugging Face hub|offline"):
+        download("org/model", "main", tmp_path / "model")
+    assert not (tmp_path / "model").exists()  # nothing arrived: no folder left
+
+
+def test_listed_safetensors_that_did_not_arrive_are_a_retry_not_a_missing_format(monkeypatch,
+                                                                                 tmp_path):
+    """huggingface_hub returns the folder as it is when listing the files fails (HTTP 429 or
+    5xx): the hub listed safetensors, so this is no repository without them."""
+    from prunebench import ResourceError, hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)  # reachable, but it failed
+    listing = types.SimpleNamespace(sha="4782ad278652c7c71b72204d462d6d01eaaf7549", siblings=[
+        types.SimpleNamespace(rfilename="model.safetensors",
+                              lfs=types.SimpleNamespace(sha256="0" * 64))])
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: listing)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: kw["local_dir"])
+    with pytest.raises(ResourceError, match="lists 1 safetensors file.*none arrived.*rerun"):
+        download("org/model", "main", tmp_path / "model")
 
 
 @pytest.mark.parametrize("source, kind, name, revision", [

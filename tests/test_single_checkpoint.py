@@ -348,7 +348,7 @@ def test_an_interrupted_prune_resumes_its_scoring(tiny_model_dir, tmp_path, caps
     code, _, err = run(capsys, *argv)
     assert code == 0, err
     report = read_json(tmp_path / "out" / "prune_report.json")
-    assert report["method_report"]["calibration_losses"]["reused"] == 3
+    assert report["method_report"]["calibration_loss_counts"]["reused"] == 3
     assert not list(progress.glob("*.jsonl"))
 
 

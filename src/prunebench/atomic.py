@@ -221,34 +221,44 @@ def _settle_replaced(path: Path) -> None:
         os.replace(old, path)
 
 
-def delete_at_successful_exit(path: str | os.PathLike) -> None:
-    """Delete `path` when this process ends without an uncaught exception: for what a workflow
-    job keeps to resume (lm-eval's answers, a LoRA recovery's progress), which must outlive a
-    failure of the result files the job's script writes after the library returns (a full
-    disk, a folder it cannot write, an interrupt before). An uncaught exception, Ctrl-C
-    included, leaves `sys.last_value` set when exit handlers run; a kill runs none: either way
-    the file stays for the rerun. (`sys.exit(n)` sets nothing and counts as ending well: the
-    rule scripts never call it.) A file another process holds a lock on (the same model's
-    evaluation started meanwhile) is left to it."""
-    import atexit
+def delete_unless_held(path: str | os.PathLike) -> None:
+    """Delete a progress file whose results are written, unless another process holds its
+    lock (the same computation started meanwhile, which reads it: its file now). Never raises:
+    the results it served are made, and failing over their leftover would not be."""
     import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # gone already
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.unlink(path)
+    except BlockingIOError:  # held by another process
+        pass
+    except OSError as err:
+        log.warning("could not delete the progress file %s (%s): delete it by hand", path,
+                    err.strerror or err)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def delete_at_successful_exit(path: str | os.PathLike) -> None:
+    """Delete `path` when this process ends without an uncaught exception (delete_unless_held):
+    for what a workflow job keeps to resume (lm-eval's answers, a LoRA recovery's progress,
+    calibration losses), which must outlive a failure of the result files the job's script
+    writes after the library returns (a full disk, a folder it cannot write, an interrupt
+    before). An uncaught exception, Ctrl-C included, leaves `sys.last_value` set when exit
+    handlers run; a kill runs none: either way the file stays for the rerun. (`sys.exit(n)`
+    sets nothing and counts as ending well: the rule scripts never call it.)"""
+    import atexit
     import sys
 
     def delete() -> None:
         if getattr(sys, "last_value", None) is not None or \
                 getattr(sys, "last_exc", None) is not None:
             return
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:  # gone already
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.unlink(path)
-        except OSError:  # held by another process: its file now
-            pass
-        finally:
-            os.close(fd)  # releases the lock
+        delete_unless_held(path)
 
     atexit.register(delete)
 

@@ -252,7 +252,16 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         # By what is on disk, not by whether safetensors files are there: an interrupted
         # conversion leaves some beside the pickles still to convert.
         if from_pickles(path) or not list(path.glob("*.safetensors")):
-            _download_and_convert_pickles(repo_id, revision, commit, info, path, token)
+            listed = [s.rfilename for s in (info.siblings or [])
+                      if s.rfilename.endswith(".safetensors") and "/" not in s.rfilename]
+            if listed and not from_pickles(path):
+                # huggingface_hub returns an existing local_dir as it is when listing the
+                # files fails (HTTP 429 or 5xx): not a repository without safetensors.
+                raise ResourceError(
+                    f"the hub lists {len(listed)} safetensors file(s) of {repo_id}@"
+                    f"{commit or revision or 'main'} but none arrived (the hub failed part-way): "
+                    "rerun later; the download resumes")
+            _download_and_convert_pickles(repo_id, revision, info, path, token)
         else:
             verify_download(repo_id, revision, path, info)
         record_commit(path, commit)
@@ -297,12 +306,12 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     return path
 
 
-def _download_and_convert_pickles(repo_id: str, revision: str | None, commit: str | None,
-                                  info, path: Path, token: str | bool) -> None:
-    """A repository with pickle weights only: fetch them (from `commit`, the one `info`
-    describes), check them against the hub's sha256, and convert them once into safetensors
-    without unpickling (prunebench.checkpoint.pickle_convert). An interrupted conversion
-    resumes: the pickles it converted (and deleted) are not fetched again."""
+def _download_and_convert_pickles(repo_id: str, revision: str | None, info, path: Path,
+                                  token: str | bool) -> None:
+    """A repository with pickle weights only: fetch them (from the commit `info` describes,
+    which `revision` resolved to), check them against the hub's sha256, and convert them once
+    into safetensors without unpickling (prunebench.checkpoint.pickle_convert). An interrupted
+    conversion resumes: the pickles it converted (and deleted) are not fetched again."""
     from huggingface_hub import snapshot_download
 
     from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint, converted_pickles,
@@ -310,6 +319,7 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, commit: st
 
     require_safe_torch(f"{repo_id}'s pickle weights")  # before tens of GB are downloaded
     converted = converted_pickles(path)
+    commit = info.sha if isinstance(getattr(info, "sha", None), str) else None
     snapshot_download(repo_id=repo_id, revision=commit or revision, local_dir=str(path),
                       allow_patterns=PICKLE_PATTERNS, ignore_patterns=converted or None,
                       token=token)

@@ -62,6 +62,8 @@ class ProgressStore:
         if key in self.values:
             return self.values[key]
         try:
+            # "answer" for any value: the line format of the zero-shot stores, which came first
+            # (a store written before this module was shared reads back unchanged).
             line = (json.dumps({"key": key, "answer": value}) + "\n").encode()
         except (TypeError, ValueError):  # not JSON: computed again next time
             return None

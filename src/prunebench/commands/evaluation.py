@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.atomic import atomic_dir, read_json, write_json
+from prunebench.atomic import atomic_dir, delete_unless_held, read_json, write_json
 from prunebench.commands.arguments import check_out_dir, choice, parse_list, require_hub
 from prunebench.commands.model_source import (Checkpoint, params_of, progress_dir,
                                               resolve_model)
@@ -82,7 +82,7 @@ def eval_command(args) -> Path:
         for name, data in files.items():
             write_json(tmp / name, data)
     if progress is not None:  # the answers kept until now: a failed write above keeps them
-        Path(progress).unlink(missing_ok=True)
+        delete_unless_held(progress)
     if "ppl.json" in files:
         for dataset, value in files["ppl.json"]["perplexity"].items():
             print(f"perplexity {dataset}: {value:.4f}")

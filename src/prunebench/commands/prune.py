@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.atomic import atomic_dir, write_json
+from prunebench.atomic import atomic_dir, delete_unless_held, write_json
 from prunebench.commands.arguments import check_out_dir, choice, parse_params, require_hub
 from prunebench.commands.model_source import progress_dir, resolve_model
 from prunebench.commands.workflow_defaults import embedded_text
@@ -105,7 +105,7 @@ def prune_command(args) -> Path:
             report, model=ckpt.name, variant=variant, checkpoint=out / "checkpoint",
             calibration=calibration, cell=cell))
     for path in progress.opened:
-        path.unlink(missing_ok=True)
+        delete_unless_held(path)
     print(f"{variant}: {report['params_before']:,} -> {report['params_after']:,} params, "
           f"{report['blocks_before']} -> {report['blocks_after']} blocks")
     print(f"wrote {out / 'checkpoint'} and {out / 'prune_report.json'}")

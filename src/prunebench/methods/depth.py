@@ -32,7 +32,7 @@ from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
 from prunebench.methods.sizing import plan_blocks, removable_blocks, solve_num_blocks  # noqa: F401
-from prunebench.modeling import config_dtype, remove_blocks, resolve_dtype
+from prunebench.modeling import config_dtype, dtype_name, remove_blocks, resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -153,14 +153,15 @@ def ppl_scores(losses: LossMemo, n_blocks: int) -> list[float]:
 
 
 def calibration_losses(model, calibration: torch.Tensor, batch_size: int,
-                       progress: ScoringProgress | None) -> LossMemo:
-    """The calibration NLL of `model` with any set of blocks left out, each computed once (and
-    kept in `progress.folder` where given, so that an interrupted prune resumes; loss_memo)."""
+                       progress: ScoringProgress | None, loaded_dtype: str) -> LossMemo:
+    """The calibration NLL of `model` (in its scoring dtype; its weights loaded in
+    `loaded_dtype`) with any set of blocks left out, each computed once, and kept in
+    `progress.folder` where given, so that an interrupted prune resumes (loss_memo)."""
     def compute(blocks: set[int]) -> float:
         with without_blocks(model, blocks):
             return calibration_nll(model, calibration, batch_size)
 
-    return open_memo(compute, progress, model, calibration, batch_size)
+    return open_memo(compute, progress, model, calibration, batch_size, loaded_dtype)
 
 
 def scoring_dtype(method: str, p: dict[str, Any], model=None) -> torch.dtype:
@@ -211,18 +212,14 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int,
     calibration = require_calibration("depth_ppl", calibration)
 
     def score():
-        with scored_in(model, dtype) as scoring:
-            losses = calibration_losses(scoring, calibration, p["batch_size"], progress)
-            finished = False
-            try:
-                base_ppl = nll_to_ppl(losses.nll(set()))
-                log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
-                scores = ppl_scores(losses, scoring.config.num_hidden_layers)
-                finished = True
-            finally:
-                losses.close(finished)
+        loaded = dtype_name(model)
+        with scored_in(model, dtype) as scoring, \
+                calibration_losses(scoring, calibration, p["batch_size"], progress, loaded) as losses:
+            base_ppl = nll_to_ppl(losses.nll(set()))
+            log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
+            scores = ppl_scores(losses, scoring.config.num_hidden_layers)
         return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"],
-                        "calibration_losses": losses.record()}
+                        "calibration_loss_counts": losses.counts()}
 
     return prune_one_shot(model, target_params, p, "ppl", score)
 

@@ -10,17 +10,21 @@ cluster job or a time limit recomputes at most the loss that was under way; the 
 back are the floats the interrupted run computed, so the blocks removed are the same.
 
 The store (prunebench.progress_store) belongs to one model and one way of scoring it: its
-header names the checkpoint's content, the model's shapes, the calibration windows (a digest of
-the token ids), the scoring dtype, the batch size (it changes the floating-point sums), the
-device type, prunebench's code and the torch / transformers versions. A model not loaded from a
-checkpoint with a manifest keeps its losses in memory only. The store is deleted once the
-pruned checkpoint and its report are written (`prunebench.pruning.prune_checkpoint`).
+header names the checkpoint's content, the dtype its weights were loaded in, the model's
+shapes, the calibration windows (a digest of the token ids), the scoring dtype, the batch size
+(it changes the floating-point sums), the devices and their hardware (each GPU's name, or the
+CPU's model: another one rounds differently), prunebench's code and the torch / transformers
+versions. A model not loaded from a checkpoint with a manifest keeps its losses in memory only.
+The store is deleted once the pruned checkpoint and its report are written: by `prunebench
+prune` after its output is whole, by a workflow job when its process ends well
+(`prunebench.pruning.prune_checkpoint`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,21 +55,30 @@ def calibration_digest(calibration) -> str:
 
 class LossMemo:
     """The calibration NLL of the model with a set of blocks left out, computed by
-    `compute(blocks)` the first time it is asked for and read from the store after."""
+    `compute(blocks)` the first time it is asked for and read from the store after.
+
+    A context manager: leaving it releases the store, kept either way (an interrupted prune's
+    for the rerun; a finished one's for whoever writes the results, who deletes it then)."""
 
     def __init__(self, compute: Callable[[set[int]], float], store: ProgressStore | None):
         self._compute = compute
         self._store = store
-        self._losses: dict[str, float] = dict(store.values) if store is not None else {}
-        self.reused = 0    # losses read back from an interrupted run
-        self.computed = 0  # losses computed by this one
+        self._losses: dict[str, float] = {}
+        for key, value in list(store.values.items()) if store is not None else ():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and math.isfinite(value):
+                self._losses[key] = float(value)
+            else:  # a line damaged into another JSON value: computed and written again
+                del store.values[key]
+        self.reused = 0    # losses asked for again, or read back from an interrupted run
+        self.computed = 0  # losses computed by this run
 
     def nll(self, removed: Iterable[int]) -> float:
         blocks = set(removed)
         key = ",".join(str(b) for b in sorted(blocks))
         if key in self._losses:
             self.reused += 1
-            return float(self._losses[key])
+            return self._losses[key]
         value = float(self._compute(blocks))
         self.computed += 1
         self._losses[key] = value
@@ -73,28 +86,46 @@ class LossMemo:
             self._store.put(key, value)
         return value
 
-    def close(self, finished: bool) -> None:
-        """Release the store: kept either way (a finished prune's caller deletes it once the
-        checkpoint is written)."""
-        if self._store is not None:
-            self._store.close(finished=finished, keep=True)
+    def __enter__(self) -> LossMemo:
+        return self
 
-    def record(self) -> dict[str, int]:
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if self._store is not None:
+            self._store.close(finished=exc_type is None, keep=True)
+
+    def counts(self) -> dict[str, int]:
         """For the method's report: how many losses were computed and how many read back."""
         return {"computed": self.computed, "reused": self.reused}
 
 
+def hardware(model) -> list[str]:
+    """What computes the model's losses: each GPU's name and compute capability, or the CPU's
+    model. Another GPU or CPU model rounds differently, so its losses are not mixed in."""
+    import torch
+
+    from prunebench.provenance import cpu_model
+
+    names = set()
+    for device in {p.device for p in model.parameters()}:
+        if device.type == "cuda":
+            props = torch.cuda.get_device_properties(device)
+            names.add(f"{props.name} ({props.major}.{props.minor})")
+        else:
+            names.add(f"{device.type}: {cpu_model() or 'unknown model'}")
+    return sorted(names)
+
+
 def open_memo(compute: Callable[[set[int]], float], progress: ScoringProgress | None, model,
-              calibration, batch_size: int) -> LossMemo:
-    """A LossMemo of `model` (the model the losses are computed with, in its scoring dtype) on
-    these calibration windows, kept in `progress.folder` when there is one and the model came
-    from a checkpoint with a manifest."""
+              calibration, batch_size: int, loaded_dtype: str) -> LossMemo:
+    """A LossMemo of `model` (the model the losses are computed with, in its scoring dtype,
+    whose weights were loaded in `loaded_dtype`) on these calibration windows, kept in
+    `progress.folder` when there is one and the model came from a checkpoint with a manifest."""
     store = None
     identity = model_identity(model, ("torch", "transformers")) if progress is not None else None
     if identity is not None:
         header = {_HEADER_KEY: FORMAT, "identity": {
-            **identity, "calibration": calibration_digest(calibration),
-            "batch_size": int(batch_size)}}
+            **identity, "loaded_dtype": loaded_dtype, "hardware": hardware(model),
+            "calibration": calibration_digest(calibration), "batch_size": int(batch_size)}}
         store = open_progress(progress.folder, header, "calibration losses", "the prune")
         if store is not None:
             progress.opened.append(store.path)
@@ -102,4 +133,3 @@ def open_memo(compute: Callable[[set[int]], float], progress: ScoringProgress | 
         log.info("the model was not loaded from a checkpoint with a manifest: its calibration "
                  "losses are not kept for a resumed run")
     return LossMemo(compute, store)
-

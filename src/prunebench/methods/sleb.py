@@ -23,7 +23,7 @@ from prunebench.methods.depth import (calibration_losses, nll_to_ppl, removable_
                                       require_calibration, scored_in, scoring_dtype,
                                       solve_num_blocks)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
-from prunebench.modeling import remove_blocks
+from prunebench.modeling import dtype_name, remove_blocks
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +57,18 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     calibration = require_calibration("sleb", calibration)
     removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"], p["protect_last"])
     k = solve_num_blocks(model.config, target_params, removable)
-    with scored_in(model, dtype) as scoring:
-        losses = calibration_losses(scoring, calibration, p["batch_size"], progress)
-        finished = False
-        try:
-            dense_nll = losses.nll(set())
-            rounds = eliminate(losses, k, removable)
-            finished = True
-        finally:
-            losses.close(finished)
+    loaded = dtype_name(model)
+    with scored_in(model, dtype) as scoring, \
+            calibration_losses(scoring, calibration, p["batch_size"], progress, loaded) as losses:
+        dense_nll = losses.nll(set())
+        rounds = eliminate(losses, k, removable)
     order = [r["removed"] for r in rounds]
     remove_blocks(model, sorted(order))
     return {"criterion": "sleb", "removal_order": order, "removed_blocks": sorted(order),
             "num_removed": k, "rounds": rounds, "calibration_nll_dense": dense_nll,
             "calibration_ppl_dense": nll_to_ppl(dense_nll), "dtype": p["dtype"],
             "protect_first": p["protect_first"], "protect_last": p["protect_last"],
-            "calibration_losses": losses.record()}
+            "calibration_loss_counts": losses.counts()}
 
 
 # Sized from the config alone: torch-free, in methods.sizing, where `prunebench plan` calls it.
