@@ -253,3 +253,33 @@ def test_a_full_disk_an_unsearchable_folder_and_an_emptied_folder_output_are_sai
     [line] = unwritable_folder_problems([job("benchmark", [tmp_path / "a" / "b.json"])])
     assert line.startswith(f"{tmp_path / 'a' / 'b.json'}: a folder above it cannot be "
                            "searched by this user (Permission denied)")
+
+
+def test_checking_the_prunes_run_again_imports_no_torch(tmp_path, small_random_model):
+    """Snakemake's start checks size a prune run again from config.json alone: no torch import
+    (seconds) before a run whose jobs may not need it."""
+    import subprocess
+    import sys
+
+    base = tmp_path / "base"
+    small_random_model().save_pretrained(base)  # 4 blocks
+    old = tmp_path / "checkpoint"
+    old.mkdir()
+    script = f"""
+import sys
+from prunebench import PrunebenchError
+from prunebench.plan.pending import PendingJob, check_pending
+settings = {{"method": "depth_ppl", "size": "0.8",
+            "params": {{"protect_first": 3, "protect_last": 1}}}}
+again = PendingJob("prune", {{"model": "m", "variant": "depth_ppl-0.8"}}, {{"settings": settings}},
+                   ({str(old)!r},), ())
+try:
+    check_pending([again], lambda model: {str(base)!r}, jobs_run_here=True, gpu=False)
+except PrunebenchError as err:
+    print("refused:", "leave no removable block out of 4" in str(err))
+print("torch:", "torch" in sys.modules, "transformers:", "transformers" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["refused: True", "torch: False transformers: False"]

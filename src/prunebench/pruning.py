@@ -22,20 +22,9 @@ from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_cal
                                  method_function, method_module, parse_variant, split_variant)
 from prunebench.methods.loss_memo import ScoringProgress
 from prunebench.plan.layout import SCORING_PROGRESS_VARIABLE
-from prunebench.plan.sizes import parse_size
+from prunebench.methods.sizing import check_prunable
 
 log = logging.getLogger(__name__)
-
-def check_prunable(config, method: str, size: str, params: dict[str, Any] | None = None) -> int:
-    """Everything about a prune that the model's config decides, checked without its weights:
-    the method, the size, the method's own check of its parameters and of the target against
-    this config (an unknown or bad parameter, protection that leaves no block, a target it
-    cannot reach). Returns the target parameter count."""
-    module = method_module(method)
-    target = parse_size(size, count_params(config))
-    module.plan(config, target, **(params or {}))
-    return target
-
 
 def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str | Path,
                      calibration: torch.Tensor | None, params: dict[str, Any] | None = None,

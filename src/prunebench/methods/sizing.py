@@ -391,3 +391,17 @@ def plan_wanda_sp(config, target_params: int, **params) -> dict:
     return {"ratio": round(solved["ratio"], 4), "params_after": solved["params"],
             "blocks_after": config.num_hidden_layers,
             "kv_heads_kept": kv_head_count(solved["shapes"])}
+
+
+def check_prunable(config, method: str, size: str, params: dict[str, Any] | None = None) -> int:
+    """Everything about a prune that the model's config decides, checked without its weights:
+    the method, the size, the method's own check of its parameters and of the target against
+    this config (an unknown or bad parameter, protection that leaves no block, a target it
+    cannot reach). Returns the target parameter count. Torch-free, as `registry.method_plan`:
+    the workflow's start checks run it on the prunes that would run again."""
+    from prunebench.plan.sizes import parse_size
+
+    plan = registry.method_plan(method)
+    target = parse_size(size, count_params(config))
+    plan(config, target, **(params or {}))
+    return target

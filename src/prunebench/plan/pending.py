@@ -17,8 +17,8 @@ started):
   value the method does not have, a target size it cannot reach;
 - LoRA recoveries run again whose instruction records cannot be split as `lora.data` asks.
 
-Torch is imported only for the last, and only when such a prune is pending: a new cell has
-nothing to lose, and its prune job checks the same before it loads any weight.
+None of it imports torch: the prunes are sized from config.json alone (methods.sizing). A new
+cell has nothing to lose, and its prune job checks the same before it loads any weight.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def prune_problems(jobs: Iterable[PendingJob],
     again = [job for job in jobs if job.rule == "prune" and job.reruns]
     if not again:
         return []
-    from prunebench.pruning import check_prunable
+    from prunebench.methods.sizing import check_prunable
 
     problems = []
     for job in again:
@@ -235,10 +235,10 @@ def base_model_config(model_dir: str | Path):
     own job says why)."""
     if not (Path(model_dir) / "config.json").is_file():
         return None
-    from prunebench.modeling import load_config
+    from prunebench.checkpoint.param_count import checkpoint_config
 
     try:
-        return load_config(model_dir)
+        return checkpoint_config(model_dir)
     except (PrunebenchError, OSError, ValueError):
         return None
 
