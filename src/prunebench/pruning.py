@@ -21,8 +21,8 @@ from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
 from prunebench.methods.loss_memo import ScoringProgress
-from prunebench.plan.layout import SCORING_PROGRESS_VARIABLE
 from prunebench.methods.sizing import check_prunable
+from prunebench.plan.layout import SCORING_PROGRESS_VARIABLE
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params, head_dim,
                                                kv_head_count, layer_shapes)
 from prunebench.methods import registry
-from prunebench.plan.sizes import format_params
+from prunebench.plan.sizes import format_params, parse_size
 
 log = logging.getLogger(__name__)
 
@@ -399,8 +399,6 @@ def check_prunable(config, method: str, size: str, params: dict[str, Any] | None
     this config (an unknown or bad parameter, protection that leaves no block, a target it
     cannot reach). Returns the target parameter count. Torch-free, as `registry.method_plan`:
     the workflow's start checks run it on the prunes that would run again."""
-    from prunebench.plan.sizes import parse_size
-
     plan = registry.method_plan(method)
     target = parse_size(size, count_params(config))
     plan(config, target, **(params or {}))
