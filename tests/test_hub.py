@@ -205,14 +205,16 @@ def fake_hub_records(monkeypatch):
         @property
         def siblings(self):
             siblings = []
-            files = sorted(state["dir"].glob("*.safetensors")) + sorted(state["dir"].glob("*.bin")) \
-                if state["dir"] else []
+            files = sorted(p for p in state["dir"].iterdir()
+                           if p.is_file() and not p.name.startswith(".")) if state["dir"] else []
             for file in files:
-                if file.name in state["unlisted"]:  # in the folder, not in the repository
-                    continue
-                digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
-                siblings.append(types.SimpleNamespace(rfilename=file.name,
-                                                      lfs=types.SimpleNamespace(sha256=digest)))
+                if file.name in state["unlisted"] or file.name == "prunebench.json":
+                    continue  # in the folder, not in the repository
+                lfs = None  # the hub records a sha256 for its large (LFS) files: the weights
+                if file.suffix in (".safetensors", ".bin"):
+                    digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
+                    lfs = types.SimpleNamespace(sha256=digest)
+                siblings.append(types.SimpleNamespace(rfilename=file.name, lfs=lfs))
             return siblings
 
     def fake_model_info(self, repo_id, revision=None, files_metadata=False, token=None, **kw):
@@ -360,6 +362,31 @@ def test_a_shard_the_repository_no_longer_has_is_deleted_not_loaded(monkeypatch,
         download("org/model", None, folder)
     assert sorted(p.name for p in folder.glob("*.safetensors")) == ["model.safetensors"]
     assert "model-00001-of-00002.safetensors is not in org/model@main" in caplog.text
+
+
+def test_files_of_an_older_commit_are_deleted_not_read(monkeypatch, tmp_path, fake_hub_records,
+                                                       caplog):
+    """The branch moved from a sharded commit to a one-file one while the download was broken
+    off: the old shard index would name shards that are gone, the old tokenizer file would be
+    read instead of the new commit's. The files the commit has and the manifest stay."""
+    folder = tmp_path / ".model.download"
+    fake_hub_records["dir"] = folder
+    interrupted_download(monkeypatch, folder, "org/model", None)
+    for name in ("model.safetensors.index.json", "tokenizer.model", "notes.md"):
+        (folder / name).write_text("old")
+    (folder / "prunebench.json").write_text("{}")  # a manifest written before a kill
+    stale = {"model-00001-of-00002.safetensors", "model.safetensors.index.json",
+             "tokenizer.model"}
+    fake_hub_records["unlisted"] = stale | {"notes.md"}
+    watching_download(monkeypatch, folder, {"model.safetensors": b"new", "config.json": b"{}",
+                                            "tokenizer.json": b"{}"})
+    with caplog.at_level(logging.WARNING, logger="prunebench.hub"):
+        download("org/model", None, folder)
+    kept = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+    assert kept == {"model.safetensors", "config.json", "tokenizer.json", "prunebench.json",
+                    "notes.md"}  # notes.md: no pattern the download fetches, so not its file
+    for name in stale:
+        assert f"{name} is not in org/model@main" in caplog.text
 
 
 def test_an_emptying_cut_short_is_finished_by_the_next_download(monkeypatch, tmp_path,

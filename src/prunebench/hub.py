@@ -263,6 +263,7 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
                     "rerun later; the download resumes")
             _download_and_convert_pickles(repo_id, revision, info, path, token)
         else:
+            remove_files_of_other_commits(repo_id, revision, path, info)
             verify_download(repo_id, revision, path, info)
         record_commit(path, commit)
     except PrunebenchError:
@@ -331,6 +332,30 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, info, path
                 "weights-only loader (no code in them runs)", repo_id)
     verify_download(repo_id, revision, path, info, suffix=".bin")
     convert_pickle_checkpoint(path)
+
+
+def remove_files_of_other_commits(repo_id: str, revision: str | None, path: Path, info) -> None:
+    """Delete the files an earlier download into this folder left that the commit downloaded
+    (`info`) does not have: a branch (`main`) that moved before a broken-off download resumed.
+    huggingface_hub replaces the files both commits have, not the others; a leftover shard
+    would load over the current tensors of the same names, a leftover
+    `model.safetensors.index.json` would name shards the commit does not have, a leftover
+    tokenizer file would be read instead of the commit's."""
+    from fnmatch import fnmatch
+
+    from prunebench.checkpoint.integrity import MANIFEST
+
+    listed = {s.rfilename for s in (info.siblings or [])}
+    if not listed:  # no listing to judge by
+        return
+    for file in sorted(path.iterdir()):
+        # Hidden files are prunebench's own (the download record) or huggingface_hub's.
+        if (file.is_file() and file.name not in listed and file.name != MANIFEST
+                and not file.name.startswith(".")
+                and any(fnmatch(file.name, pattern) for pattern in ALLOW_PATTERNS)):
+            file.unlink()
+            log.warning("%s: %s is not in %s@%s (left by an earlier download of another "
+                        "commit): deleted", repo_id, file.name, repo_id, revision or "main")
 
 
 def verify_download(repo_id: str, revision: str | None, path: Path, info,
