@@ -1077,9 +1077,11 @@ def fake_hub(monkeypatch, source_dir: Path, calls: list):
         return local_dir
 
     def model_info(self, repo_id, revision=None, files_metadata=False, token=None, **kwargs):
+        # Every file of the repository, as the hub lists them; a sha256 for the weights (LFS).
         return types.SimpleNamespace(siblings=[
-            types.SimpleNamespace(rfilename=f.name, lfs=types.SimpleNamespace(sha256=sha256_file(f)))
-            for f in source_dir.glob("*.safetensors")])
+            types.SimpleNamespace(rfilename=f.name, lfs=types.SimpleNamespace(sha256=sha256_file(f))
+                                  if f.suffix == ".safetensors" else None)
+            for f in source_dir.iterdir() if f.name != modeling.MANIFEST])
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
