@@ -994,3 +994,27 @@ def test_paired_timing_settings_are_checked_at_start(tmp_path):
     stacked = drop_switched_off(load_config_files([DEFAULT, on, off]))
     assert "paired" not in stacked["benchmark"]
     check_config(stacked, resources=tmp_path)
+
+
+def test_a_variant_its_method_cannot_make_of_a_known_model_is_refused_at_start(tmp_path):
+    """From the model's config alone (methods.sizing), as the prune job checks it only after
+    the jobs before it: protection that leaves no block, a depth target closer to the dense
+    model than to one block less, a fixed LLM-Pruner ratio that misses the variant's size."""
+    config = default_config(r7={"source": "random:llama-7b", "variants": [
+        "dense", "depth_ppl-0.8",
+        {"name": "depth_taylor-0.8", "params": {"protect_first": 29, "protect_last": 3}},
+        "depth_ppl-6.7B",
+        {"name": "llm_pruner-0.9", "params": {"ratio": 0.35}}]})
+    text = problems(config, tmp_path)
+    assert ("model r7, variant depth_taylor-0.8: protect_first=29 and protect_last=3 leave no "
+            "removable block out of 32") in text
+    assert "model r7, variant depth_ppl-6.7B: target 6,700,000,000 params is closer to the " \
+           "dense model than to removing one block" in text
+    assert "model r7, variant llm_pruner-0.9: llm_pruner: ratio 0.35 keeps" in text
+    assert "variant depth_ppl-0.8" not in text
+    config["models"]["r7"]["variants"] = ["dense", "depth_ppl-0.8", "llm_pruner-0.8"]
+    check_config(config, resources=tmp_path)  # all can be made
+    # A value the registry refuses is said once, by the parameter check.
+    config["models"]["r7"]["variants"].append(
+        {"name": "depth_taylor-0.7", "params": {"protect_first": -1}})
+    assert problems(config, tmp_path).count("protect_first") == 1

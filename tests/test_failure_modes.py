@@ -673,24 +673,29 @@ def test_f55_a_rerun_that_would_fail_on_its_input_is_refused_before_its_result_i
     (unweighted / "model.safetensors").unlink()
     no_gpu = {"CUDA_VISIBLE_DEVICES": ""}  # any machine shows no GPU to this run
 
+    before_jobs = "found before any job started (nothing was run or removed)"
     cases = [
-        # 8 blocks with 6 + 2 protected: none left to remove (depth_mag's own check)
-        ({"params": {"protect_first": 6}}, "leave no removable block", checkpoint),
+        # 8 blocks with 6 + 2 protected: none left to remove (sized from the imported model's
+        # config.json with the config's other problems, before Snakemake plans any job)
+        ({"params": {"protect_first": 6}}, "leave no removable block", checkpoint,
+         "the config has 1 problem(s)"),
         # the folder's weights gone (its files changed, so it is imported again)
-        ({"source": unweighted}, "holds no weights", imported),
-        ({"device": "cuda"}, "device is 'cuda' but this machine shows no GPU", checkpoint),
+        ({"source": unweighted}, "holds no weights", imported, before_jobs),
+        ({"device": "cuda"}, "device is 'cuda' but this machine shows no GPU", checkpoint,
+         before_jobs),
         ({"params": {"protect_first": 1}, "device": "auto"},
          "device: auto would run 1 job(s) again on its CPU (prune mine/depth_mag-0.8), "
-         "replacing results made on NVIDIA H200", checkpoint),
+         "replacing results made on NVIDIA H200", checkpoint, before_jobs),
     ]
-    for changes, message, kept in cases:
+    for changes, message, kept, said_when in cases:
         configure(**changes)
         refused = run_snakemake(workdir, "--cores", "1", str(report.relative_to(workdir)),
                                 configfile=configs, check=False, env=no_gpu)
         assert refused.returncode != 0
-        assert "found before any job started (nothing was run or removed)" in refused.stderr
+        assert said_when in refused.stderr, refused.stderr[-3000:]
         assert message in refused.stderr, refused.stderr[-3000:]
-        assert "would be removed first" in refused.stderr or changes.get("device")
+        assert ("would be removed first" in refused.stderr or changes.get("device")
+                or said_when != before_jobs)
         assert kept.is_dir() and report.exists()
         assert {p.name: p.read_bytes() for p in [report, *checkpoint.iterdir()]} == made
     # Made on the CPU, the same rerun goes ahead, and a run of a named target says too where

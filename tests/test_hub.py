@@ -162,6 +162,8 @@ def test_listed_safetensors_that_did_not_arrive_are_a_retry_not_a_missing_format
         types.SimpleNamespace(rfilename="model.safetensors",
                               lfs=types.SimpleNamespace(sha256="0" * 64))])
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda *a, **k: listing)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_tree",
+                        lambda *a, **k: [types.SimpleNamespace(path="model.safetensors")])
     monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: kw["local_dir"])
     with pytest.raises(ResourceError, match="lists 1 safetensors file.*none arrived.*rerun"):
         download("org/model", "main", tmp_path / "model")
@@ -189,11 +191,21 @@ def test_malformed_sources_are_refused(source):
 
 @pytest.fixture(autouse=True)
 def fake_hub_records(monkeypatch):
-    """The hub's per-file sha256 records (model_info), faked from the files the fake download
-    wrote, so verification runs offline; `corrupt` names files whose record differs."""
+    """The hub's per-file sha256 records (model_info) and file list (list_repo_tree), faked
+    from the files the fake download wrote, so verification runs offline; `corrupt` names files
+    whose record differs, `unlisted` files in the folder that the repository does not have,
+    `extra` files the repository has that the download did not bring, `truncated` a
+    model_info whose `siblings` holds the weights alone (the hub's caches cut it short)."""
     from prunebench.checkpoint.integrity import sha256_file
 
-    state = {"dir": None, "corrupt": set(), "calls": 0, "unlisted": set(), "sha": None}
+    state = {"dir": None, "corrupt": set(), "calls": 0, "unlisted": set(), "sha": None,
+             "extra": set(), "truncated": False, "tree_error": None}
+
+    def repository_files():
+        files = sorted(p for p in state["dir"].iterdir()
+                       if p.is_file() and not p.name.startswith(".")) if state["dir"] else []
+        return [f for f in files if f.name not in state["unlisted"]
+                and f.name != "prunebench.json"]  # prunebench's, not the repository's
 
     class Info:
         """What model_info returns: the commit now, and the files' records read when asked
@@ -205,11 +217,9 @@ def fake_hub_records(monkeypatch):
         @property
         def siblings(self):
             siblings = []
-            files = sorted(p for p in state["dir"].iterdir()
-                           if p.is_file() and not p.name.startswith(".")) if state["dir"] else []
-            for file in files:
-                if file.name in state["unlisted"] or file.name == "prunebench.json":
-                    continue  # in the folder, not in the repository
+            for file in repository_files():
+                if state["truncated"] and file.suffix not in (".safetensors", ".bin"):
+                    continue
                 lfs = None  # the hub records a sha256 for its large (LFS) files: the weights
                 if file.suffix in (".safetensors", ".bin"):
                     digest = "0" * 64 if file.name in state["corrupt"] else sha256_file(file)
@@ -221,7 +231,15 @@ def fake_hub_records(monkeypatch):
         state["calls"] += 1
         return Info()
 
+    def fake_list_repo_tree(self, repo_id, path_in_repo=None, *, recursive=False, revision=None,
+                            token=None, **kw):
+        if state["tree_error"] is not None:
+            raise state["tree_error"]
+        names = {f.name for f in repository_files()} | state["extra"]
+        return [types.SimpleNamespace(path=name) for name in sorted(names)]
+
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", fake_model_info)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_tree", fake_list_repo_tree)
     return state
 
 
@@ -277,7 +295,7 @@ def test_pickle_weights_come_from_the_commit_that_is_recorded(monkeypatch, tmp_p
     fake_hub_records.update(dir=tmp_path, sha=sha)
     import torch
 
-    revisions = fake_pickle_repo(monkeypatch, tmp_path, {"w": torch.ones(2)})
+    revisions = fake_pickle_repo(monkeypatch, tmp_path, {"w": torch.ones(2)}, fake_hub_records)
     download("org/model", "main", tmp_path)
     assert revisions and set(revisions) == {sha}
     assert downloaded_commit(tmp_path) == sha
@@ -389,6 +407,47 @@ def test_files_of_an_older_commit_are_deleted_not_read(monkeypatch, tmp_path, fa
         assert f"{name} is not in org/model@main" in caplog.text
 
 
+def test_a_short_model_info_listing_deletes_nothing(monkeypatch, tmp_path, fake_hub_records):
+    """The files are judged by the hub's complete tree listing, not model_info's `siblings`,
+    which the hub may cut short: a config missing from a short list is no other commit's."""
+    fake_hub_records.update(dir=tmp_path, truncated=True)
+    watching_download(monkeypatch, tmp_path, {"model.safetensors": b"w", "config.json": b"{}",
+                                              "tokenizer.json": b"{}"})
+    download("org/model", "main", tmp_path)
+    assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == {
+        "model.safetensors", "config.json", "tokenizer.json"}
+
+
+def test_a_file_the_repository_has_that_did_not_arrive_is_a_retry(monkeypatch, tmp_path,
+                                                                    fake_hub_records):
+    """The hub failing part-way leaves the folder as it is: a model without its tokenizer
+    would be found out only by later jobs."""
+    from prunebench import ResourceError
+
+    fake_hub_records.update(dir=tmp_path, extra={"tokenizer.json", "tokenizer_config.json",
+                                                 "README.md"})  # README.md: not fetched
+    watching_download(monkeypatch, tmp_path, {"model.safetensors": b"w", "config.json": b"{}"})
+    with pytest.raises(ResourceError, match=r"2 file\(s\) of org/model@main did not arrive "
+                                            r"\(tokenizer.json, tokenizer_config.json; .*rerun"):
+        download("org/model", "main", tmp_path)
+    assert downloaded_commit(tmp_path) is None  # not recorded as complete
+
+
+def test_a_file_list_that_cannot_be_read_deletes_nothing(monkeypatch, tmp_path, fake_hub_records,
+                                                          caplog):
+    fake_hub_records.update(dir=tmp_path, tree_error=ConnectionError("reset"),
+                            sha="4782ad278652c7c71b72204d462d6d01eaaf7549")
+    (tmp_path / "old.safetensors").write_bytes(b"old")  # would go with a list to judge by
+    (tmp_path / ".prunebench-download.json").write_text(
+        json.dumps({"repo_id": "org/model", "revision": "main"}))
+    fake_hub_records["unlisted"] = {"old.safetensors"}
+    watching_download(monkeypatch, tmp_path, {"model.safetensors": b"w", "config.json": b"{}"})
+    with caplog.at_level(logging.WARNING, logger="prunebench.hub"):
+        download("org/model", "main", tmp_path)
+    assert (tmp_path / "old.safetensors").exists()
+    assert "file list could not be read (ConnectionError)" in caplog.text
+
+
 def test_an_emptying_cut_short_is_finished_by_the_next_download(monkeypatch, tmp_path,
                                                                fake_hub_records):
     folder = tmp_path / ".model.download"
@@ -497,7 +556,7 @@ def test_hub_error_messages_are_the_documented_ones(monkeypatch, tmp_path, cls, 
 
 # --------------------------------------------------------------------------- pickle-only repos
 
-def fake_pickle_repo(monkeypatch, directory, weights: dict):
+def fake_pickle_repo(monkeypatch, directory, weights: dict, records: dict):
     """A repository with config.json and pytorch_model.bin only: the first (safetensors)
     download brings the config, the second (pickle patterns) the .bin. Returns the list of the
     revisions the downloads asked for."""
@@ -514,6 +573,7 @@ def fake_pickle_repo(monkeypatch, directory, weights: dict):
         return str(directory)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    records["extra"] |= {"config.json", "pytorch_model.bin"}  # what the repository lists
     return revisions
 
 
@@ -528,7 +588,7 @@ def test_pickle_only_repository_is_converted_once_without_unpickling(monkeypatch
                "lm_head.weight": torch.randn(8, 4)}
     weights["tied.weight"] = weights["lm_head.weight"]  # shared memory, as tied weights are
     fake_hub_records["dir"] = tmp_path
-    fake_pickle_repo(monkeypatch, tmp_path, weights)
+    fake_pickle_repo(monkeypatch, tmp_path, weights, fake_hub_records)
     download("org/old-model", "abc123", tmp_path)
     assert not list(tmp_path.glob("*.bin"))  # nothing left that could be unpickled later
     converted = load_file(tmp_path / "model.safetensors")
@@ -548,7 +608,8 @@ def test_pickle_that_the_weights_only_loader_refuses_stays_refused(monkeypatch, 
 
     # Not a plain tensor container: unpickling would have to build an arbitrary object.
     fake_hub_records["dir"] = tmp_path
-    fake_pickle_repo(monkeypatch, tmp_path, {"w": torch.zeros(2), "x": argparse.Namespace(a=1)})
+    fake_pickle_repo(monkeypatch, tmp_path, {"w": torch.zeros(2), "x": argparse.Namespace(a=1)},
+                     fake_hub_records)
     with pytest.raises(PrunebenchError, match="cannot be read by torch's weights-only loader"):
         download("org/odd-model", "abc123", tmp_path)
     assert not list(tmp_path.glob("*.safetensors"))
@@ -640,7 +701,7 @@ def sharded_pickle_repo(monkeypatch, tmp_path, fake_hub_records):
         return str(folder)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    fake_hub_records["dir"] = folder
+    fake_hub_records.update(dir=folder, extra=set(remote))
     return types.SimpleNamespace(folder=folder, weights=weights, remote=remote, fetched=fetched)
 
 

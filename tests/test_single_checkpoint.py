@@ -1083,8 +1083,14 @@ def fake_hub(monkeypatch, source_dir: Path, calls: list):
                                   if f.suffix == ".safetensors" else None)
             for f in source_dir.iterdir() if f.name != modeling.MANIFEST])
 
+    def list_repo_tree(self, repo_id, path_in_repo=None, *, recursive=False, revision=None,
+                       token=None, **kwargs):
+        return [types.SimpleNamespace(path=f.name) for f in source_dir.iterdir()
+                if f.name != modeling.MANIFEST]
+
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_tree", list_repo_tree)
 
 
 def test_hf_model_is_downloaded_once_with_the_env_token(tiny_model_dir, tmp_path, capsys,

@@ -249,11 +249,11 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         received = [p for p in path.iterdir() if p.name not in (DOWNLOAD_SOURCE, ".cache")]
         if not received and not hub_reachable():
             raise HubUnreachable(_offline_message(repo_id))
+        files = repository_files(repo_id, commit or revision, token)
         # By what is on disk, not by whether safetensors files are there: an interrupted
         # conversion leaves some beside the pickles still to convert.
         if from_pickles(path) or not list(path.glob("*.safetensors")):
-            listed = [s.rfilename for s in (info.siblings or [])
-                      if s.rfilename.endswith(".safetensors") and "/" not in s.rfilename]
+            listed = sorted(name for name in files or () if name.endswith(".safetensors"))
             if listed and not from_pickles(path):
                 # huggingface_hub returns an existing local_dir as it is when listing the
                 # files fails (HTTP 429 or 5xx): not a repository without safetensors.
@@ -261,10 +261,12 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
                     f"the hub lists {len(listed)} safetensors file(s) of {repo_id}@"
                     f"{commit or revision or 'main'} but none arrived (the hub failed part-way): "
                     "rerun later; the download resumes")
-            _download_and_convert_pickles(repo_id, revision, info, path, token)
+            _download_and_convert_pickles(repo_id, revision, info, files, path, token)
         else:
-            remove_files_of_other_commits(repo_id, revision, path, info)
-            verify_download(repo_id, revision, path, info)
+            if files is not None:
+                require_every_file(repo_id, commit or revision, path, files)
+                remove_files_of_other_commits(repo_id, revision, path, files)
+            verify_download(repo_id, revision, path, info, files)
         record_commit(path, commit)
     except PrunebenchError:
         raise
@@ -307,8 +309,8 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     return path
 
 
-def _download_and_convert_pickles(repo_id: str, revision: str | None, info, path: Path,
-                                  token: str | bool) -> None:
+def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
+                                  files: set[str] | None, path: Path, token: str | bool) -> None:
     """A repository with pickle weights only: fetch them (from the commit `info` describes,
     which `revision` resolved to), check them against the hub's sha256, and convert them once
     into safetensors without unpickling (prunebench.checkpoint.pickle_convert). An interrupted
@@ -330,49 +332,83 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, info, path
             "weights: choose a revision or mirror that ships *.safetensors")
     log.warning("%s ships pickle weights only: converting them once to safetensors with torch's "
                 "weights-only loader (no code in them runs)", repo_id)
-    verify_download(repo_id, revision, path, info, suffix=".bin")
+    verify_download(repo_id, revision, path, info, files, suffix=".bin")
     convert_pickle_checkpoint(path)
 
 
-def remove_files_of_other_commits(repo_id: str, revision: str | None, path: Path, info) -> None:
-    """Delete the files an earlier download into this folder left that the commit downloaded
-    (`info`) does not have: a branch (`main`) that moved before a broken-off download resumed.
-    huggingface_hub replaces the files both commits have, not the others; a leftover shard
-    would load over the current tensors of the same names, a leftover
-    `model.safetensors.index.json` would name shards the commit does not have, a leftover
-    tokenizer file would be read instead of the commit's."""
+def repository_files(repo_id: str, revision: str | None, token: str | bool) -> set[str] | None:
+    """The names of the files at the top of the repository at `revision`, from the hub's tree
+    listing (paginated and complete, which is what huggingface_hub downloads from: model_info's
+    `siblings` may be cut short for a large repository or by the hub's caches, and a file
+    missing from a short list would be taken for another commit's). None, with a warning,
+    where it cannot be listed: nothing is then deleted or required by it."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoFolder
+
+    try:
+        return {entry.path for entry in HfApi().list_repo_tree(
+            repo_id, revision=revision, recursive=False, token=token)
+            if not isinstance(entry, RepoFolder)}
+    except Exception as err:  # noqa: BLE001 - best-effort: the download itself is done
+        log.warning("%s: the hub's file list could not be read (%s): files left by an earlier "
+                    "download of another commit, if any, are not looked for", repo_id,
+                    type(err).__name__)
+        return None
+
+
+def _fetched(name: str) -> bool:
+    """A top-level file the download fetches (ALLOW_PATTERNS); hidden ones are prunebench's own
+    (the download record) or huggingface_hub's."""
     from fnmatch import fnmatch
 
+    return not name.startswith(".") and any(fnmatch(name, pattern) for pattern in ALLOW_PATTERNS)
+
+
+def require_every_file(repo_id: str, revision: str | None, path: Path, files: set[str]) -> None:
+    """Refuse a download that lacks a file the repository has and the download fetches: the
+    hub failing part-way (huggingface_hub returns the folder as it is) would otherwise leave a
+    model without its config or tokenizer, found out only by later jobs."""
+    missing = sorted(name for name in files if _fetched(name) and not (path / name).is_file())
+    if missing:
+        raise ResourceError(
+            f"{len(missing)} file(s) of {repo_id}@{revision or 'main'} did not arrive "
+            f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}; the hub failed "
+            "part-way): rerun later; the download resumes")
+
+
+def remove_files_of_other_commits(repo_id: str, revision: str | None, path: Path,
+                                  files: set[str]) -> None:
+    """Delete the top-level files an earlier download into this folder left that the commit
+    downloaded (whose top-level `files` the hub lists) does not have: a branch (`main`) that
+    moved before a broken-off download resumed. huggingface_hub replaces the files both commits
+    have, not the others; a leftover shard would load over the current tensors of the same
+    names, a leftover `model.safetensors.index.json` would name shards the commit does not have,
+    a leftover tokenizer file would be read instead of the commit's."""
     from prunebench.checkpoint.integrity import MANIFEST
 
-    listed = {s.rfilename for s in (info.siblings or [])}
-    if not listed:  # no listing to judge by
-        return
     for file in sorted(path.iterdir()):
-        # Hidden files are prunebench's own (the download record) or huggingface_hub's.
-        if (file.is_file() and file.name not in listed and file.name != MANIFEST
-                and not file.name.startswith(".")
-                and any(fnmatch(file.name, pattern) for pattern in ALLOW_PATTERNS)):
+        if (file.is_file() and file.name not in files and file.name != MANIFEST
+                and _fetched(file.name)):
             file.unlink()
             log.warning("%s: %s is not in %s@%s (left by an earlier download of another "
                         "commit): deleted", repo_id, file.name, repo_id, revision or "main")
 
 
 def verify_download(repo_id: str, revision: str | None, path: Path, info,
-                    suffix: str = ".safetensors") -> None:
+                    files: set[str] | None, suffix: str = ".safetensors") -> None:
     """Compare every downloaded weight file (`*<suffix>`) with the sha256 the hub records for
-    the commit downloaded (`info`: its `HfApi.model_info` with files_metadata).
+    the commit downloaded (`info`: its `HfApi.model_info` with files_metadata); one the commit
+    does not have (`files`, its top-level names; None: unknown) is deleted.
 
     A file that differs (a truncated or corrupted transfer) is deleted, so the rerun that the
     message asks for downloads it again.
     """
     from prunebench.checkpoint.integrity import sha256_file
 
-    listed = {s.rfilename for s in (info.siblings or [])}
     expected = {s.rfilename: s.lfs.sha256 for s in (info.siblings or [])
                 if s.rfilename.endswith(suffix) and getattr(s, "lfs", None)}
     for file in sorted(path.glob(f"*{suffix}")):
-        if listed and file.name not in listed:
+        if files is not None and file.name not in files:
             # Left by an earlier download of this folder: a branch (`main`) that has moved
             # since, whose old shard would load over the current tensors of the same names.
             file.unlink()

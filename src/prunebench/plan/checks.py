@@ -423,6 +423,44 @@ def variant_problems(config: dict[str, Any], resources: str | Path = "resources"
     return problems
 
 
+def prunable_problems(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
+    """Pruned variants their method cannot make of a model whose config is known here: a
+    protection that leaves no block to remove, a target a depth method cannot reach (closer to
+    the dense model than to one block less), a fixed LLM-Pruner ratio that misses the variant's
+    size (methods.sizing, from the config alone). The prune job checks the same before it loads
+    any weight, but only after the jobs before it (a download, hours on a cluster). Sizes the
+    parser refuses and parameter values the registry refuses are `variant_problems`' and
+    `method_param_problems`' to report."""
+    from prunebench.methods.sizing import check_prunable
+    from prunebench.plan.variants import prune_settings
+
+    problems = []
+    for model, spec in _models(config):
+        known = _known_config(model, spec, resources)
+        if known is None:
+            continue
+        try:
+            entries, _ = read_variants(model, spec.get("variants") or [])
+            dense = count_params(known)
+        except (PrunebenchError, TypeError, AttributeError):  # the other checks say why
+            continue
+        for base in dict.fromkeys(e["base"] for e in entries if e["method"] != "dense"):
+            try:
+                settings = prune_settings(config, model, base)
+                parse_size(settings["size"], dense)
+            except (PrunebenchError, TypeError, KeyError, AttributeError, ValueError):
+                continue
+            if settings["method"] not in METHODS or unknown_params(
+                    settings["method"], settings["params"]) or value_problems(
+                    settings["method"], settings["params"]):
+                continue
+            try:
+                check_prunable(known, settings["method"], settings["size"], settings["params"])
+            except PrunebenchError as err:
+                problems.append(f"model {model}, variant {base}: {err}")
+    return problems
+
+
 def untrained_tiny_shape(config: dict[str, Any]) -> dict[str, Any]:
     """The embedded tiny model's config before it is trained: TINY_SHAPE with the config's
     `embedded.model` over it, at the largest vocabulary its tokenizer may get."""
@@ -898,6 +936,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
     found = (schema + method_name_problems(config, schema_file)
              + method_param_problems(config) + source_problems(config, schema_file, resources)
              + variant_problems(config, resources, schema_file)
+             + prunable_problems(config, resources)
              + display_name_problems(config) + task_problems(config, resources)
              + perplexity_problems(config, schema_file) + placement_problems(config)
              + context_problems(config, resources, schema_file)
