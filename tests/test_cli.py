@@ -210,8 +210,11 @@ def test_plan_imports_neither_torch_nor_transformers_and_prints_what_their_confi
         assert stderr[-1] == "imported: []", proc.stderr
         code = main(argv)
         expected = capsys.readouterr()
-        assert (proc.returncode, proc.stdout, stderr[:-1]) == \
-            (code, expected.out, expected.err.splitlines()), argv
+        # prunebench's own lines: a transformers version that warns while it builds a config
+        # (in-process only) is not what is compared
+        said = [line for line in expected.err.splitlines()
+                if "Warning" not in line and not line.startswith("  warnings.warn")]
+        assert (proc.returncode, proc.stdout, stderr[:-1]) == (code, expected.out, said), argv
         assert code == 0 and "not planned" not in proc.stdout, proc.stdout
 
 

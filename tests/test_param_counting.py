@@ -71,7 +71,8 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
                 config.tie_word_embeddings, head_dim(config), qkv_bias(config),
                 layer_shapes(config))
 
-    for values in ({}, {"hidden_size": 256, "num_attention_heads": 8, "num_hidden_layers": 3},
+    # Shapes every family accepts: Qwen's default is 32 KV heads, so 32 query heads here.
+    for values in ({}, {"hidden_size": 256, "num_attention_heads": 32, "num_hidden_layers": 3},
                    {"hidden_size": 256, "num_attention_heads": 8, "num_key_value_heads": 2,
                     "tie_word_embeddings": True, "attention_bias": True, "mlp_bias": True}):
         ours = config_from_dict({"model_type": model_type, **values})

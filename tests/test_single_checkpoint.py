@@ -487,6 +487,15 @@ def test_a_size_larger_than_the_model_is_refused_before_torch_is_imported(tiny_m
         "target size '100M' (100,000,000 params) is larger than the model")
 
 
+def test_protection_that_leaves_no_block_is_refused_before_torch_is_imported(tiny_model_dir,
+                                                                             tmp_path):
+    """What the method needs of the model's shape, sized from its config.json alone."""
+    assert_refused_before_torch(
+        tmp_path, ["prune", str(tiny_model_dir), "--method", "depth_taylor", "--size", "0.8",
+                   "--param", "protect_first=6", "--param", "protect_last=2", "--out", "o"],
+        "protect_first=6 and protect_last=2 leave no removable block out of 8")
+
+
 def assert_refused_before_torch(tmp_path, argv, expected):
     import subprocess
 

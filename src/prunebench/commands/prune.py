@@ -22,9 +22,9 @@ def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
     from prunebench.data import SAMPLINGS, SOURCES
     from prunebench.methods.registry import DATA_FREE, checked_params, resolve_calibration
-    from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
-                                                   count_params)
-    from prunebench.plan.sizes import parse_size, parse_size_spec
+    from prunebench.checkpoint.param_count import checked_config_json, config_from_dict
+    from prunebench.methods.sizing import check_prunable
+    from prunebench.plan.sizes import parse_size_spec
 
     # The arguments are checked before torch is imported (seconds): a typo is refused at once.
     if args.method == "dense":
@@ -62,20 +62,19 @@ def prune_command(args) -> Path:
             "and name the result as if pruned from dense; prune the dense model"
             f"{f' ({base})' if base else ''} to the size wanted instead")
     check_out_dir(out, args.force, ckpt.path, ("prune_report.json",))
-    # The size against the model's count from its config.json alone, before torch is imported
-    # (seconds): a size larger than the model is refused at once.
-    parse_size(args.size, count_params(config_from_dict(checked_config_json(ckpt.path))))
+    # The size and what the method needs of the model (protection that leaves a block, a
+    # reachable target) from its config.json alone, before torch is imported (seconds): refused
+    # at once.
+    check_prunable(config_from_dict(checked_config_json(ckpt.path)), args.method, args.size,
+                   params)
 
     from prunebench.methods.loss_memo import ScoringProgress
     from prunebench.modeling import load_config, require_tokenizer
     from prunebench.plan.layout import SCORING_PROGRESS_VARIABLE
-    from prunebench.pruning import check_prunable, prune_checkpoint
+    from prunebench.pruning import prune_checkpoint
     from prunebench.results import prune_report
 
-    # From the config alone: a size larger than the model, unknown parameters or values,
-    # unreachable targets stop before any load.
-    config = load_config(ckpt.path)
-    check_prunable(config, args.method, args.size, params)
+    config = load_config(ckpt.path)  # its context, as transformers reads it
     calibration = None if args.method in DATA_FREE else resolve_calibration(args.method, overrides)
     context = config.max_position_embeddings
     if calibration is not None and calibration["length"] > context:  # before the drawing
