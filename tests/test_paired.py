@@ -240,6 +240,13 @@ def test_the_paired_table_says_where_separate_jobs_disagree_with_the_pairs(tmp_p
     assert shown["speedup_ci95"].tolist()[0] == "[1.4, 1.6]"
     # without a speed table, nothing is compared
     assert paired_table(df)["separate_jobs_disagree"].isna().all()
+    # a separate speed-up whose two jobs were timed unlike each other is no figure to compare
+    speed["unlike_dense"] = ["", "threads", ""]
+    table = paired_table(df, speed)
+    assert table["separate_timed_unlike"].tolist() == ["", "its dense job (threads)", "",
+                                                       "device"]
+    assert table["separate_jobs_speedup"].isna().tolist() == [False, True, True, True]
+    assert table["separate_jobs_disagree"].tolist() == [False, pd.NA, pd.NA, pd.NA]
 
 
 def test_no_paired_files_make_an_empty_table():

@@ -32,7 +32,8 @@ def paired_table(paired: pd.DataFrame, speed: pd.DataFrame | None = None) -> pd.
     decoding, where both record them), the speed-up read from the two separate jobs with its
     interval (`separate_jobs_speedup*`) and `separate_jobs_disagree`: whether that interval
     and the paired one do not overlap. `separate_timed_unlike` names what differed where the
-    speed table's row was left out."""
+    speed table's row was left out: from the pairs, or between its own two jobs (its
+    `unlike_dense`)."""
     df = paired.copy()
     df["status"] = df["status"].map({OK: "ok", OOM: "OOM"})
     for column in _SEPARATE.values():
@@ -40,10 +41,17 @@ def paired_table(paired: pd.DataFrame, speed: pd.DataFrame | None = None) -> pd.
     df["separate_timed_unlike"] = ""
     if speed is not None and not speed.empty and not df.empty:
         alike = [c for c in _TIMED_ALIKE if c in speed and c in df]
-        theirs = speed.drop_duplicates(_KEY).set_index(_KEY)[list(_SEPARATE) + alike]
+        own = ["unlike_dense"] if "unlike_dense" in speed else []
+        theirs = speed.drop_duplicates(_KEY).set_index(_KEY)[list(_SEPARATE) + alike + own]
         theirs = theirs.reindex(pd.MultiIndex.from_frame(df[_KEY])).set_axis(df.index)
         differs = {c: theirs[c].notna() & df[c].notna() & (theirs[c] != df[c]) for c in alike}
-        unlike = pd.Series([", ".join(_TIMED_ALIKE[c] for c in alike if differs[c][i])
+        # The separate speed-up itself divides timings made unlike (the speed table's flag):
+        # no figure to compare either.
+        apart = (theirs["unlike_dense"].map(nonempty_text) if own
+                 else pd.Series(False, index=df.index))
+        unlike = pd.Series([", ".join([_TIMED_ALIKE[c] for c in alike if differs[c][i]]
+                                      + ([f"its dense job ({theirs['unlike_dense'][i]})"]
+                                         if apart[i] else []))
                             for i in df.index], index=df.index)
         for column, name in _SEPARATE.items():
             df[name] = pd.to_numeric(theirs[column], errors="coerce").where(unlike == "")
