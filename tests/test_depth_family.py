@@ -411,9 +411,12 @@ def test_an_interrupted_scoring_resumes_where_it_stopped(tiny_model_dir, calibra
     prune = {"depth_ppl": depth.prune_ppl, "sleb": sleb.prune}[method]
     model = load_model(tiny_model_dir)
     target = blocks_worth(model, 2)
+    # `prunebench plan` says what the prune costs, from the config alone
+    planned = method_module(method).plan(model.config, target, **OFF)["calibration_passes"]
     expected = prune(model, calibration, target, **OFF)  # nothing kept without a folder
     total = expected["calibration_loss_counts"]["computed"]
     assert expected["calibration_loss_counts"]["reused"] == 0 and not list(tmp_path.iterdir())
+    assert total == planned
     done = total // 2
     counting_losses(monkeypatch, interrupt_at=done + 1)
     with pytest.raises(KeyboardInterrupt):
