@@ -237,7 +237,7 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         # (`main`) that moves while tens of GB arrive would otherwise mix two commits' files,
         # or record a commit other than the one downloaded.
         info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
-        commit = info.sha if isinstance(getattr(info, "sha", None), str) else None
+        commit = commit_of(info)
         log.info("downloading %s@%s%s (safetensors, config and tokenizer only)", repo_id,
                  revision or "main", f" (commit {commit})" if commit and commit != revision else "")
         path = snapshot_download(repo_id=repo_id, revision=commit or revision,
@@ -309,6 +309,12 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     return path
 
 
+def commit_of(info) -> str | None:
+    """The commit a model_info answer describes (None where the hub names none)."""
+    sha = getattr(info, "sha", None)
+    return sha if isinstance(sha, str) else None
+
+
 def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
                                   files: set[str] | None, path: Path, token: str | bool) -> None:
     """A repository with pickle weights only: fetch them (from the commit `info` describes,
@@ -322,7 +328,7 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
 
     require_safe_torch(f"{repo_id}'s pickle weights")  # before tens of GB are downloaded
     converted = converted_pickles(path)
-    commit = info.sha if isinstance(getattr(info, "sha", None), str) else None
+    commit = commit_of(info)
     snapshot_download(repo_id=repo_id, revision=commit or revision, local_dir=str(path),
                       allow_patterns=PICKLE_PATTERNS, ignore_patterns=converted or None,
                       token=token)

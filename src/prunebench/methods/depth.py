@@ -199,6 +199,17 @@ def scored_in(model, dtype: torch.dtype):
         del scoring
 
 
+@contextlib.contextmanager
+def scored_losses(model, dtype: torch.dtype, calibration: torch.Tensor, batch_size: int,
+                  progress: ScoringProgress | None):
+    """The calibration losses of `model` run in `dtype` (scored_in), kept as they come where
+    `progress` says (calibration_losses): what depth_ppl and SLEB score with."""
+    loaded = dtype_name(model)  # before scored_in may cast it in place
+    with scored_in(model, dtype) as scoring, \
+            calibration_losses(scoring, calibration, batch_size, progress, loaded) as losses:
+        yield losses
+
+
 def prune_ppl(model, calibration: torch.Tensor, target_params: int,
               progress: ScoringProgress | None = None, **params) -> dict:
     """Depth pruning with the PPL criterion (one shot).
@@ -212,12 +223,10 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int,
     calibration = require_calibration("depth_ppl", calibration)
 
     def score():
-        loaded = dtype_name(model)
-        with scored_in(model, dtype) as scoring, \
-                calibration_losses(scoring, calibration, p["batch_size"], progress, loaded) as losses:
+        with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
             base_ppl = nll_to_ppl(losses.nll(set()))
             log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
-            scores = ppl_scores(losses, scoring.config.num_hidden_layers)
+            scores = ppl_scores(losses, model.config.num_hidden_layers)
         return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"],
                         "calibration_loss_counts": losses.counts()}
 

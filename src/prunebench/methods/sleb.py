@@ -19,11 +19,10 @@ import time
 import torch
 
 from prunebench.methods import registry, sizing
-from prunebench.methods.depth import (calibration_losses, nll_to_ppl, removable_blocks,
-                                      require_calibration, scored_in, scoring_dtype,
-                                      solve_num_blocks)
+from prunebench.methods.depth import (nll_to_ppl, removable_blocks, require_calibration,
+                                      scored_losses, scoring_dtype, solve_num_blocks)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
-from prunebench.modeling import dtype_name, remove_blocks
+from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +56,7 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     calibration = require_calibration("sleb", calibration)
     removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"], p["protect_last"])
     k = solve_num_blocks(model.config, target_params, removable)
-    loaded = dtype_name(model)
-    with scored_in(model, dtype) as scoring, \
-            calibration_losses(scoring, calibration, p["batch_size"], progress, loaded) as losses:
+    with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
         dense_nll = losses.nll(set())
         rounds = eliminate(losses, k, removable)
     order = [r["removed"] for r in rounds]
