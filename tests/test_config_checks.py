@@ -657,6 +657,13 @@ def test_token_configs_and_windows_longer_than_a_known_model_are_refused(tmp_pat
     (tmp_path / "models" / "hub" / "config.json").write_text(json.dumps(
         {**ARCHITECTURES["llama-7b"], "max_position_embeddings": 1024, "model_type": "llama"}))
     assert "and model hub has 1024" in problems(config, resources=tmp_path)
+    # A config.json that leaves the key out (LLaMA-1 conversions do) has the context transformers
+    # builds its model with (LlamaConfig: 2048); it used to be skipped, found by the GPU jobs.
+    shape = {k: v for k, v in ARCHITECTURES["llama-7b"].items() if k != "max_position_embeddings"}
+    (tmp_path / "models" / "hub" / "config.json").write_text(json.dumps(
+        {**shape, "model_type": "llama"}))
+    assert "1500x600 needs 2100 positions, and model hub has 2048" in problems(
+        config, resources=tmp_path)
     config["benchmark"]["token_configs"] = ["12x128"]
     config["evaluation"]["perplexity"].update(window=1024, bos="first")
     config["models"].pop("hub")

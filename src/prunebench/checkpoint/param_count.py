@@ -87,21 +87,22 @@ def qk_norm(config) -> bool:
     return family(config).qk_norm
 
 
-# What each family's transformers config class (5.x) gives the keys the counts and the methods'
-# plans read, for a config.json that omits them, so that `config_from_dict` sizes the model
-# transformers would build from it (tests/test_param_counting.py holds them to the classes).
+# What each family's transformers config class (5.x) gives the keys the counts, the methods'
+# plans and the start's context check read, for a config.json that omits them, so that
+# `config_from_dict` sizes (and bounds) the model transformers would build from it (tests/test_param_counting.py holds them to the classes).
 # None: derived as the classes derive it (head_dim: hidden_size / heads; num_key_value_heads:
 # one per query head, as configs written before transformers 4.31 mean it: LLaMA-1
 # conversions, Vicuna v1.3).
 _LLAMA_DEFAULTS = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
                    "num_hidden_layers": 32, "num_attention_heads": 32,
                    "num_key_value_heads": None, "head_dim": None, "tie_word_embeddings": False,
-                   "attention_bias": False, "mlp_bias": False}
+                   "attention_bias": False, "mlp_bias": False, "max_position_embeddings": 2048}
 _QWEN_DEFAULTS = {**_LLAMA_DEFAULTS, "vocab_size": 151936, "intermediate_size": 22016,
-                  "num_key_value_heads": 32}
+                  "num_key_value_heads": 32, "max_position_embeddings": 32768}
 CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "llama": _LLAMA_DEFAULTS,
-    "mistral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8},
+    "mistral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
+                "max_position_embeddings": 131072},
     "qwen2": _QWEN_DEFAULTS,
     "qwen3": {**_QWEN_DEFAULTS, "head_dim": 128},
 }
