@@ -245,6 +245,30 @@ def test_flap_al_am_plan_removes_the_lowest_pooled_units(small_random_model, bia
     assert sum(map(len, plan["kept_channels"])) == 4 * 128 - 1
 
 
+def test_flap_al_am_counts_qwen3s_shared_qk_norms_once_per_block():
+    """Qwen3's q/k norms are one head_dim vector each per block, whatever its heads: a block's
+    first KV group brings them, the others do not. Counted with every group, the plan's running
+    size grew by 2 * head_dim per further group, which here (head_dim 32, hidden 64) is one MLP
+    channel's cost over three blocks: a target one group and one channel below dense then lost
+    one channel more."""
+    from transformers import Qwen3Config
+
+    config = Qwen3Config(hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                         vocab_size=128, use_sliding_window=False)
+    scores = [{"attn": torch.ones(4 * 32, dtype=torch.float64),
+               "mlp": torch.ones(128, dtype=torch.float64)} for _ in range(4)]
+    scores[1]["attn"][2 * 32:4 * 32] = 0  # KV group 1 (query heads 2 and 3)
+    scores[1]["mlp"][7] = 0
+    shapes = modeling.layer_shapes(config)
+    smaller = [dict(s) for s in shapes]
+    smaller[1].update(num_key_value_heads=1, num_attention_heads=2, intermediate_size=127)
+    target = modeling.count_params(surgery.config_with_shapes(config, smaller))
+    plan = flap.plan_al_am(config, scores, target, biases=False)
+    assert plan["kept_groups"] == [[0, 1], [0], [0, 1], [0, 1]]
+    assert sum(map(len, plan["kept_channels"])) == 4 * 128 - 1 and 7 not in plan["kept_channels"][1]
+
+
 def test_flap_al_am_removes_useless_head_and_channel(small_random_model):
     """Every block alike but for one useless head and MLP channel: those, pooled over the
     blocks, score lowest, so a target just that much smaller removes exactly them."""

@@ -185,33 +185,45 @@ def _scores(model, stats, metric: str) -> list[dict[str, torch.Tensor | None]]:
     return out
 
 
-def _unit_costs(config, shape: dict[str, Any]) -> tuple[int, int]:
-    """Exact parameter cost of one KV group and of one MLP channel in a block."""
+def _unit_costs(config, shape: dict[str, Any]) -> tuple[int, int, int]:
+    """Exact parameter cost of a block's first KV group, of each further group, and of one MLP
+    channel. The first group also brings what a block with any attention has once, whatever
+    its heads: Qwen3's q/k norms (one head_dim vector each, shared by the heads)."""
     rep = surgery.heads_per_group(config)
-    zero_attn = dict(shape, num_key_value_heads=0, num_attention_heads=0)
-    one_attn = dict(shape, num_key_value_heads=1, num_attention_heads=rep)
-    group = block_param_count(config, one_attn) - block_param_count(config, zero_attn)
+
+    def attention(groups):
+        return block_param_count(config, dict(shape, num_key_value_heads=groups,
+                                              num_attention_heads=groups * rep))
+
     channel = (block_param_count(config, dict(shape, intermediate_size=1))
                - block_param_count(config, dict(shape, intermediate_size=0)))
-    return group, channel
+    return attention(1) - attention(0), attention(2) - attention(1), channel
 
 
 def plan_al_am(config, scores, target: int, biases: bool) -> dict[str, Any]:
     """Pool standardised head and channel scores of all blocks, keep the best up to the budget."""
     shapes = compensated_shapes(config, biases)
     floor = al_am_floor(config, target, biases)
-    units = []  # (score, cost, block, kind, index)
-    for b, (sc, shape) in enumerate(zip(scores, shapes)):
-        g_cost, c_cost = _unit_costs(config, shape)
+    costs_of = [_unit_costs(config, shape) for shape in shapes]
+    units = []  # (score, block, kind, index)
+    for b, sc in enumerate(scores):
         if sc["attn"] is not None:
-            n_kv = shape["num_key_value_heads"]
+            n_kv = shapes[b]["num_key_value_heads"]
             head_scores = standardise(sc["attn"]).view(n_kv, -1).mean(1)
-            units += [(float(s), g_cost, b, "group", g) for g, s in enumerate(head_scores)]
+            units += [(float(s), b, "group", g) for g, s in enumerate(head_scores)]
         if sc["mlp"] is not None:
-            ch_scores = standardise(sc["mlp"])
-            units += [(float(s), c_cost, b, "channel", c) for c, s in enumerate(ch_scores)]
+            units += [(float(s), b, "channel", c) for c, s in enumerate(standardise(sc["mlp"]))]
     order = sorted(range(len(units)), key=lambda k: -units[k][0])  # stable: ties keep order
-    costs = torch.tensor([units[k][1] for k in order], dtype=torch.float64)
+    costs, attended = [], set()  # attended: blocks that keep a group before this unit
+    for k in order:
+        _, b, kind, _ = units[k]
+        first_group, further_group, channel = costs_of[b]
+        if kind == "channel":
+            costs.append(channel)
+        else:
+            costs.append(further_group if b in attended else first_group)
+            attended.add(b)
+    costs = torch.tensor(costs, dtype=torch.float64)
     totals = floor + torch.cat([torch.zeros(1, dtype=torch.float64), costs.cumsum(0)])
     n_keep = int(torch.argmin((totals - target).abs()))
     keep = [units[k] for k in order[:n_keep]]
@@ -222,7 +234,7 @@ def plan_al_am(config, scores, target: int, biases: bool) -> dict[str, Any]:
 def _masks_from_keep(config, shapes, keep) -> dict[str, Any]:
     kept_groups = [set() for _ in shapes]
     kept_channels = [set() for _ in shapes]
-    for _s, _c, b, kind, idx in keep:
+    for _score, b, kind, idx in keep:
         (kept_groups if kind == "group" else kept_channels)[b].add(idx)
     return {"kept_groups": [sorted(k) for k in kept_groups],
             "kept_channels": [sorted(k) for k in kept_channels]}
@@ -239,10 +251,10 @@ def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
             n_kv = layer_shapes(config)[b]["num_key_value_heads"]
             head_scores = sc["attn"].view(n_kv, -1).sum(1)
             best = torch.argsort(head_scores, descending=True, stable=True)
-            keep += [(0.0, 0, b, "group", int(g)) for g in best[:shape["num_key_value_heads"]]]
+            keep += [(0.0, b, "group", int(g)) for g in best[:shape["num_key_value_heads"]]]
         if sc["mlp"] is not None:
             best = torch.argsort(sc["mlp"], descending=True, stable=True)
-            keep += [(0.0, 0, b, "channel", int(c)) for c in best[:shape["intermediate_size"]]]
+            keep += [(0.0, b, "channel", int(c)) for c in best[:shape["intermediate_size"]]]
     return _masks_from_keep(config, plan["shapes"], keep) | {
         "threshold": None, "ratio": plan["ratio"], "mlp_adjusted": plan["mlp_adjusted"]}
 
