@@ -1,5 +1,6 @@
 """The block-removal family: PPL, Taylor+, Mag+ (one shot), SLEB (iterative), ShortGPT (BI)."""
 import copy
+import json
 
 import pytest
 import torch
@@ -221,6 +222,67 @@ def test_sleb_differs_from_one_shot_ppl_on_blocks_redundant_alone_not_together(
     assert first["candidate_nll"] == pytest.approx({"0": 6.0, "1": 1.1, "2": 1.2, "3": 2.0})
     assert (first["nll"], second["nll"]) == pytest.approx((1.1, 2.1))
     assert second["candidate_nll"] == pytest.approx({"0": 6.1, "2": 11.3, "3": 2.1})
+
+
+def scripted_losses(monkeypatch, model, nll_without):
+    """Make the calibration loss of `model` with some blocks left out `nll_without(removed)`."""
+    index = {id(layer): i for i, layer in enumerate(model.model.layers)}
+    blocks = set(index.values())
+
+    def scripted_nll(scored, calibration, batch_size):
+        return nll_without(blocks - {index[id(layer)] for layer in scored.model.layers})
+
+    monkeypatch.setattr(depth, "calibration_nll", scripted_nll)
+
+
+NAN = float("nan")
+
+
+def test_a_block_whose_removal_gives_no_finite_loss_is_never_taken_first(small_random_model,
+                                                                          monkeypatch):
+    """Without a block the model can overflow (float16: an infinite logit makes the loss NaN).
+    Such a block is the most important, as in the original code (SLEB's `loss < min_loss` never
+    takes a NaN; the PPL criterion's pandas sort puts it last); a NaN listed first was taken by
+    `min` before, since nothing compares below NaN. Nothing is written to the report as NaN."""
+    cost = {0: NAN, 1: 5.0, 2: 0.2, 3: 1.0}
+    ids = torch.randint(3, 128, (2, 16), generator=torch.Generator().manual_seed(0))
+    for prune in (sleb.prune, depth.prune_ppl):
+        model = small_random_model(seed=0)
+        scripted_losses(monkeypatch, model, lambda removed: 1.0 + sum(cost[b] for b in removed))
+        report = prune(model, ids, blocks_worth(model, 2), **OFF)
+        assert report["removed_blocks"] == [2, 3], prune
+        text = json.dumps(report, allow_nan=False)  # raises on a NaN
+        if prune is sleb.prune:
+            assert json.loads(text)["rounds"][0]["candidate_nll"]["0"] is None
+        else:
+            assert report["block_scores"][0] is None and report["ranking"][-1] == 0
+
+
+def test_a_prune_that_would_take_a_block_without_a_finite_loss_is_refused(small_random_model,
+                                                                          monkeypatch):
+    """Two blocks to remove and only one whose removal gives a finite loss: the scoring dtype
+    overflows, which the message says with its fix, rather than remove an unscored block."""
+    cost = {0: NAN, 1: NAN, 2: 0.2, 3: NAN}
+    ids = torch.randint(3, 128, (2, 16), generator=torch.Generator().manual_seed(0))
+    for prune, said in ((sleb.prune, "sleb: in round 2"), (depth.prune_ppl, "ppl: the scores of "
+                                                           "blocks [0, 1, 3] are not finite")):
+        model = small_random_model(seed=0)
+        scripted_losses(monkeypatch, model, lambda removed: 1.0 + sum(cost[b] for b in removed))
+        with pytest.raises(PrunebenchError, match="score in float32 or bfloat16") as err:
+            prune(model, ids, blocks_worth(model, 2), **OFF)
+        assert said in str(err.value)
+        assert model.config.num_hidden_layers == 4  # nothing removed
+
+
+def test_a_protected_blocks_loss_need_not_be_finite(small_random_model, monkeypatch):
+    """The original scores every block and drops the protected ones after: a float16 overflow
+    without block 0, which the protection never lets go, must not stop the prune (it did)."""
+    cost = {0: NAN, 1: 0.3, 2: 0.2, 3: 1.0}
+    model = small_random_model(seed=0)
+    scripted_losses(monkeypatch, model, lambda removed: 1.0 + sum(cost[b] for b in removed))
+    ids = torch.randint(3, 128, (2, 16), generator=torch.Generator().manual_seed(0))
+    report = depth.prune_ppl(model, ids, blocks_worth(model, 1), protect_first=1, protect_last=0)
+    assert report["removed_blocks"] == [2] and report["cut"]["first_kept"] == 1
 
 
 def test_sleb_scores_in_half_precision_and_keeps_the_weights_exact(tiny_model_dir, calibration):

@@ -101,12 +101,24 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     k = solve_num_blocks(model.config, target_params, removable)
     log.info("%s: scoring %d blocks to remove %d (removable %s)", criterion, n, k, removable)
     scores, extra = score_blocks()
-    if len(scores) != n or not all(math.isfinite(s) for s in scores):
-        raise PrunebenchError(f"{criterion}: block scores {scores} are not {n} finite numbers; the "
-                              "model or its calibration data is broken (check dtype and token ids)")
-    ranking = sorted(removable, key=lambda b: (scores[b], b))
+    if len(scores) != n:
+        raise PrunebenchError(f"{criterion}: {len(scores)} block scores for {n} blocks")
+    ranked = [ranked_score(s) for s in scores]
+    ranking = sorted(removable, key=lambda b: (ranked[b], b))
     removed = sorted(ranking[:k])
-    cut = cut_margin(ranking, scores, k)
+    overflowed = [b for b in removable if not math.isfinite(scores[b])]
+    if any(b in overflowed for b in removed):
+        raise PrunebenchError(
+            f"{criterion}: the scores of blocks {overflowed} are not finite numbers "
+            f"({[scores[b] for b in overflowed]}) and {k} blocks must be removed of the "
+            f"{len(removable) - len(overflowed)} with a finite score: the model or its "
+            "calibration data is broken, or the scoring dtype overflows (score in float32 or "
+            "bfloat16; check the token ids)")
+    if overflowed:  # the original's order puts them last (pandas sorts NaN last), as here
+        log.warning("%s: blocks %s have no finite score (%s: the model overflowed without them); "
+                    "they rank as the most important, so none is removed", criterion, overflowed,
+                    [scores[b] for b in overflowed])
+    cut = cut_margin(ranking, ranked, k)
     if cut is not None and cut["relative_gap"] < NEAR_TIE:
         log.warning("%s: a near tie decides the last block removed: block %d (score %.6g) is "
                     "removed and block %d (score %.6g) kept, %.3g%% apart; other numerics (GPU, "
@@ -115,7 +127,9 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
                     cut["first_kept"], scores[cut["first_kept"]], 100 * cut["relative_gap"])
     remove_blocks(model, removed)
     log.info("%s: removed blocks %s", criterion, removed)
-    return {"criterion": criterion, "block_scores": scores, "ranking": ranking,
+    # A score that is not a number is written as null: JSON has no NaN or infinity.
+    return {"criterion": criterion,
+            "block_scores": [s if math.isfinite(s) else None for s in scores], "ranking": ranking,
             "removed_blocks": removed, "num_removed": k, "cut": cut,
             "protect_first": p["protect_first"], "protect_last": p["protect_last"], **extra}
 
@@ -126,6 +140,13 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
 NEAR_TIE = 0.005
 
 
+def ranked_score(score: float) -> float:
+    """A block's score as its ranking reads it: one that is not finite (a float16 overflow of
+    the model without the block gives NaN) as +inf, the most important, which the original
+    criteria's code does too (pandas sorts NaN last; SLEB's `loss < min_loss` never takes it)."""
+    return score if math.isfinite(score) else math.inf
+
+
 def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any] | None:
     """How clearly the scores separate the k blocks removed from those kept: the last block
     removed, the first kept, and their scores' gap relative to the larger (0: a tie). None when
@@ -133,6 +154,8 @@ def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any
     if not 0 < k < len(ranking):
         return None
     last, first = ranking[k - 1], ranking[k]
+    if math.isinf(scores[first]):  # kept for a score that is not finite: no tie
+        return {"last_removed": last, "first_kept": first, "relative_gap": 1.0}
     larger = max(abs(scores[last]), abs(scores[first]))
     gap = (scores[first] - scores[last]) / larger if larger else 0.0
     return {"last_removed": last, "first_kept": first, "relative_gap": gap}

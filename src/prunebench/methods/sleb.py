@@ -14,13 +14,16 @@ Cost: k rounds of one pass over the calibration windows per remaining candidate.
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import torch
 
+from prunebench import PrunebenchError
 from prunebench.methods import registry, sizing
-from prunebench.methods.depth import (nll_to_ppl, removable_blocks, require_calibration,
-                                      scored_losses, scoring_dtype, solve_num_blocks)
+from prunebench.methods.depth import (nll_to_ppl, ranked_score, removable_blocks,
+                                      require_calibration, scored_losses, scoring_dtype,
+                                      solve_num_blocks)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
 from prunebench.modeling import remove_blocks
 
@@ -36,11 +39,23 @@ def eliminate(losses: LossMemo, k: int, candidates: list[int]) -> list[dict]:
     for r in range(k):
         start = time.perf_counter()
         nll = {block: losses.nll({*removed, block}) for block in candidates if block not in removed}
-        best = min(nll, key=lambda b: (nll[b], b))
+        best = min(nll, key=lambda b: (ranked_score(nll[b]), b))
+        if not math.isfinite(nll[best]):
+            raise PrunebenchError(
+                f"sleb: in round {r + 1} (blocks {sorted(removed)} removed), the calibration loss "
+                f"is not a finite number without any of the blocks {sorted(nll)}: the scoring "
+                "dtype overflows or the model is broken (score in float32 or bfloat16; check the "
+                "token ids)")
+        overflowed = sorted(b for b, v in nll.items() if not math.isfinite(v))
+        if overflowed:
+            log.warning("sleb round %d: without blocks %s the calibration loss is not finite (the "
+                        "model overflowed): they are kept this round", r + 1, overflowed)
         removed.append(best)
+        # A loss that is not a number is written as null: JSON has no NaN or infinity.
         rounds.append({"round": r + 1, "removed": best, "nll": nll[best],
                        "ppl": nll_to_ppl(nll[best]),
-                       "candidate_nll": {str(b): v for b, v in nll.items()}})
+                       "candidate_nll": {str(b): v if math.isfinite(v) else None
+                                         for b, v in nll.items()}})
         log.info("sleb round %d/%d: removed block %d, calibration PPL %.3f (%.1fs)", r + 1, k, best,
                  rounds[-1]["ppl"], time.perf_counter() - start)
     return rounds
