@@ -381,6 +381,10 @@ def test_paper_config_pins_revisions_and_the_studys_protocol():
         assert [evaluation[stage]["dtype"] for stage in ("perplexity", "zeroshot")] == \
             ["float16", "float16"], name
     assert methods["flap"]["params"]["statistics"] == "upstream"  # the original's estimator
+    # the study's PPL criterion: float16, one window per forward pass (batches round otherwise)
+    for name in ("paper.yaml", "paper-tables.yaml"):
+        ppl = yaml.safe_load((REPO / "config" / name).read_text())["methods"]["depth_ppl"]
+        assert (ppl["params"]["dtype"], ppl["params"]["batch_size"]) == ("float16", 1), name
     # LLM-Pruner's published sizes are its own ratio over its own block range
     entries = {m: {v["name"]: v for v in config["models"][m]["variants"] if isinstance(v, dict)}
                for m in config["models"]}
