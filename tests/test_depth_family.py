@@ -50,11 +50,16 @@ def insert_copy(model, block):
     return model
 
 
-def direct_taylor(model, ids):
-    """Per block sum of |w * g| from one plain backward of the mean loss (no hooks, no tricks)."""
+def direct_taylor(model, ids, batch_size=None):
+    """The study's script's rule, with plain backward passes (no hooks, no tricks): per block,
+    the sum over its weights (no biases) of |w * G|, G the gradients of each batch's mean loss
+    summed over the batches of `batch_size` windows (all in one by default)."""
     model.zero_grad(set_to_none=True)
-    model(input_ids=ids, labels=ids).loss.backward()
-    scores = [sum(float((p.detach() * p.grad).abs().sum()) for p in layer.parameters())
+    batch_size = batch_size or len(ids)
+    for i in range(0, len(ids), batch_size):
+        model(input_ids=ids[i:i + batch_size], labels=ids[i:i + batch_size]).loss.backward()
+    scores = [sum(float((p.detach() * p.grad).abs().sum())
+                  for name, p in layer.named_parameters() if "weight" in name)
               for layer in model.model.layers]
     model.zero_grad(set_to_none=True)
     return scores
@@ -134,11 +139,16 @@ def test_shortgpt_scores_in_half_precision_and_keeps_the_weights_exact(tiny_mode
 
 @pytest.mark.parametrize("batch_size,checkpointing", [(4, True), (3, True), (4, False)])
 def test_taylor_scores_equal_a_direct_sum_of_w_times_g(small_random_model, batch_size, checkpointing):
-    model = small_random_model(seed=1)
+    """As the study's script computes them, also in unequal batches (3 and 1 windows: each
+    batch's mean loss weighs 1, not its share of the windows) and with biases (not scored)."""
+    model = small_random_model(seed=1, attention_bias=True)
+    with torch.no_grad():  # transformers starts biases at 0, where |b * g| is 0 anyway
+        for p in (p for name, p in model.named_parameters() if name.endswith("bias")):
+            p.normal_()
     ids = torch.randint(3, 128, (4, 32), generator=torch.Generator().manual_seed(0))
     scores, loss = depth_taylor.taylor_scores(model, ids, batch_size=batch_size,
                                               gradient_checkpointing=checkpointing)
-    assert scores == pytest.approx(direct_taylor(model, ids), rel=1e-4)
+    assert scores == pytest.approx(direct_taylor(model, ids, batch_size), rel=1e-4)
     with torch.no_grad():
         assert loss == pytest.approx(model(input_ids=ids, labels=ids).loss.item(), rel=1e-5)
     # everything is as it was: no gradients kept, eval mode, requires_grad, no checkpointing
@@ -176,6 +186,12 @@ def test_magnitude_scores_are_the_sum_of_abs_weights(small_random_model):
     expected = [sum(float(p.detach().abs().sum(dtype=torch.float64)) for p in layer.parameters())
                 for layer in model.model.layers]
     assert depth_mag.magnitude_scores(model) == pytest.approx(expected, rel=1e-6)
+    # biases are not scored (the study's script scores parameters named `weight`)
+    biased = small_random_model(seed=2, attention_bias=True)
+    unbiased = depth_mag.magnitude_scores(biased)
+    with torch.no_grad():
+        biased.model.layers[1].self_attn.q_proj.bias.fill_(100.0)
+    assert depth_mag.magnitude_scores(biased) == unbiased
     # norms count: changing an RMSNorm weight changes only its block's score
     with torch.no_grad():
         model.model.layers[1].input_layernorm.weight.mul_(3)

@@ -1,6 +1,7 @@
 """Depth pruning with the Mag+ criterion (Shortened LLaMA, Kim et al. 2024): data-free.
 
-A block's importance is the sum of |w| over all its weights (attention, MLP and both RMSNorms).
+A block's importance is the sum of |w| over all its weights (attention, MLP and both RMSNorms;
+not the biases some families have).
 The "+" rule keeps the first 4 and the last 2 blocks (`protect_first: 0, protect_last: 0` turns
 it off); the k lowest-scoring blocks are removed in one shot. No calibration data is read.
 """
@@ -23,8 +24,10 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_mag")  # defined once,
 
 @torch.no_grad()
 def magnitude_scores(model) -> list[float]:
-    """Per block, the sum of |w| over its parameters (accumulated in float64)."""
-    return [float(sum(p.detach().abs().sum(dtype=torch.float64) for p in layer.parameters()))
+    """Per block, the sum of |w| over its weights (accumulated in float64); biases are not
+    scored, as in the study's script (every parameter named `weight`)."""
+    return [float(sum(p.detach().abs().sum(dtype=torch.float64)
+                      for name, p in layer.named_parameters() if "weight" in name))
             for layer in model.model.layers]
 
 

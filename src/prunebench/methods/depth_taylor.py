@@ -1,8 +1,10 @@
 """Depth pruning with the Taylor+ criterion (Shortened LLaMA, Kim et al. 2024).
 
 A block's importance is the sum over all its weights (attention, MLP and both RMSNorms; the
-embeddings, final norm and LM head are not in a block) of |w * dL/dw|, L the mean causal-LM
-loss over the calibration windows (the original: 10 BookCorpus windows of 128 tokens, float32).
+embeddings, final norm and LM head are not in a block; biases are not scored) of |w * dL/dw|,
+L the mean causal-LM loss over the calibration windows (the original: 10 BookCorpus windows of
+128 tokens in one batch, float32; with several batches, L is the sum of their mean losses, as
+in its script).
 The "+" rule keeps the first 4 and the last 2 blocks; `protect_first: 0, protect_last: 0` turns
 it off. The k lowest-scoring blocks are removed in one shot.
 
@@ -77,7 +79,11 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
 
 def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype: str = "float32",
                   gradient_checkpointing: bool = True) -> tuple[list[float], float]:
-    """(per block sum of |w * dL/dw| over its parameters, the calibration loss)."""
+    """(per block sum of |w * G| over its weights, the calibration loss): G is the sum over the
+    batches of the gradient of each batch's mean loss, and biases are not scored, as in the
+    study's script (`anal_block_sensitivity_taylor.py`: one `loss.backward()` per batch, every
+    parameter named `weight` but the embeddings). One batch (the default, 10 of 10) is the
+    gradient of the mean loss."""
     device = main_device(model)  # where inputs go, also for a dispatched model
     n_rows = calibration.shape[0]
     batches = [calibration[i:i + batch_size] for i in range(0, n_rows, batch_size)]
@@ -101,7 +107,8 @@ def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype:
     with _gradient_mode(model, gradient_checkpointing, compute == torch.float32):
         try:
             for i, layer in enumerate(model.model.layers):
-                handles += [p.register_post_accumulate_grad_hook(reducer(i)) for p in layer.parameters()]
+                handles += [p.register_post_accumulate_grad_hook(reducer(i))
+                            for name, p in layer.named_parameters() if "weight" in name]
             for j, batch in enumerate(batches):
                 state["last"] = j == len(batches) - 1
                 batch = batch.to(device)
@@ -110,10 +117,8 @@ def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype:
                 if not torch.isfinite(loss):
                     raise PrunebenchError(f"depth_taylor: calibration loss is {loss.item()}; the model "
                                           "or its calibration data is broken (check dtype and token ids)")
-                # Weighted by rows so the gradient is that of the mean loss over all windows,
-                # whatever the micro-batching (windows have equal length).
-                (loss * (batch.shape[0] / n_rows)).backward()
-                total_loss += loss.item() * batch.shape[0] / n_rows
+                loss.backward()  # each batch's mean loss weighs 1, as in the study's script
+                total_loss += loss.item() * batch.shape[0] / n_rows  # the mean over windows
         finally:
             for h in handles:
                 h.remove()
