@@ -153,6 +153,30 @@ def test_forced_output_length_every_batch_size(monkeypatch, backend, runner_cls)
         assert out == (batch, length + 7)
 
 
+def test_hf_runs_with_the_benchmarks_settings_alone_not_the_checkpoints():
+    """transformers fills every setting a generate() call leaves out from the model's
+    generation_config (a checkpoint's generation_config.json): a repetition penalty or an n-gram
+    ban shipped with an instruct model added its work to the hf timing and changed its tokens."""
+    model = dense_model()
+    ids = bench.make_prompt(None, 6, 256)[None].repeat(2, 1)
+    mask = torch.ones_like(ids)
+    runner = bench.HFRunner(model, 24)
+    plain = runner.generate(ids, mask)
+    shipped = model.generation_config
+    shipped.update(repetition_penalty=3.0, no_repeat_ngram_size=1, do_sample=True,
+                   temperature=0.6, top_k=2, bad_words_ids=[[int(plain[0, -1])]])
+    assert torch.equal(runner.generate(ids, mask), plain)
+    assert model.generation_config is shipped  # given back as it was
+
+
+def test_the_compiled_runner_refuses_flash_attention_on_cuda(monkeypatch):
+    """Said before any GPU work (the decoder's mask would make CUDA's flash kernel refuse)."""
+    model = dense_model()
+    monkeypatch.setattr(type(model), "device", property(lambda self: torch.device("cuda", 0)))
+    with pytest.raises(PrunebenchError, match="'flash' takes no attention mask on CUDA"):
+        bench.CompiledRunner(model, 4, attention="flash")
+
+
 def test_hf_sampling_honours_length(monkeypatch):
     model = dense_model()
     # Every token but the pad is an EOS: unforced, every sequence would sample one at its first

@@ -823,6 +823,20 @@ def test_a_cuda_only_compile_mode_with_device_cpu_is_refused():
                for note in config_notes(config, NOWHERE))
 
 
+@pytest.mark.parametrize("device", ["auto", "cuda", "cuda:0"])
+def test_flash_attention_for_the_compiled_backend_on_cuda_is_refused(device):
+    """CUDA's flash kernel takes no mask and the compiled decoder always passes one: every
+    compiled cell would fail on the GPU, each attempt of each job."""
+    config = {**default_config(), "device": device}
+    config["benchmark"] = {**config["benchmark"], "attention": "flash"}
+    assert "benchmark.attention 'flash' takes no attention mask on CUDA, and the compiled " \
+           "backend's decoder masks its static KV cache" in problems(config)
+    config["benchmark"]["backends"] = ["hf"]  # HF's SDPA attention drops the mask where it can
+    check_config(config, resources=NOWHERE)
+    config["benchmark"]["backends"] = ["hf", "compiled"]
+    check_config({**config, "device": "cpu"}, resources=NOWHERE)  # the CPU kernel takes a mask
+
+
 @pytest.mark.parametrize("settings, said", [
     ({"seq_len": 2048}, "embedded.model.seq_len: training windows of 2048 tokens exceed the tiny "
                         "model's context (max_position_embeddings 1024)"),

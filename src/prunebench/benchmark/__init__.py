@@ -21,6 +21,12 @@ CUDA_ONLY_MODES = ("cuda-graph", "compile-graph", "autotune-graph", "reduce-over
 CUDA_ONLY_ATTENTION = ("efficient", "cudnn")
 # What to choose instead where no CUDA is (the attention kernels that run on the CPU).
 ON_CPU_INSTEAD = "use auto, sdpa, flash, flash-efficient, math or eager"
+# The compiled decoder masks its static KV cache, which CUDA's flash kernel does not accept.
+FLASH_TAKES_NO_MASK = (
+    "benchmark.attention 'flash' takes no attention mask on CUDA, and the compiled backend's "
+    "decoder masks its static KV cache (every compiled cell would stop with 'no available "
+    "kernel'): use auto or flash-efficient (flash where no mask is needed, memory-efficient "
+    "otherwise), efficient or flex, or time only the hf backend with flash")
 
 # Loaded on first use (PEP 562), so that a light submodule such as `interference` can be
 # imported without torch and transformers (seconds of start-up in every process that needs it).

@@ -4,11 +4,13 @@ compiled)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
 import torch
 
+from prunebench import PrunebenchError
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.sampling import Sampling
 from prunebench.oom import is_out_of_memory
@@ -24,9 +26,11 @@ class HFRunner:
         self.model = model
         self.output_tokens = output_tokens
         config = model.config
-        # Passed as generate() kwargs so they override any generation_config a checkpoint ships
-        # (e.g. do_sample=True with temperature 0.6). min = max new tokens masks EOS until the
-        # last step, so the requested length is honoured.
+        # The whole decoding setting: generate() runs with a fresh generation config (below),
+        # so nothing a checkpoint's generation_config.json ships (do_sample with temperature 0.6,
+        # a repetition_penalty, no_repeat_ngram_size) adds its work to the timing or changes the
+        # tokens. min = max new tokens masks EOS until the last step, so the requested length is
+        # honoured.
         self.kwargs = dict(max_new_tokens=output_tokens, min_new_tokens=output_tokens,
                            do_sample=False, num_beams=1, use_cache=True,
                            pad_token_id=config.pad_token_id if config.pad_token_id is not None
@@ -56,11 +60,26 @@ class HFRunner:
         from transformers import LogitsProcessorList
 
         processors = LogitsProcessorList([self._clock_processor(clock)] if clock else [])
-        with torch.inference_mode():
+        with torch.inference_mode(), only_these_settings(self.model):
             if clock:
                 clock.start()
             return self.model.generate(input_ids=input_ids, attention_mask=attention_mask,
                                        logits_processor=processors, **self.kwargs)
+
+
+@contextlib.contextmanager
+def only_these_settings(model):
+    """Let `generate` see only the settings passed to it: transformers fills every setting a
+    call leaves out from `model.generation_config` (the checkpoint's file), so it is replaced by
+    a default one while the call runs."""
+    from transformers import GenerationConfig
+
+    kept = model.generation_config
+    model.generation_config = GenerationConfig()
+    try:
+        yield
+    finally:
+        model.generation_config = kept
 
 
 class CompiledRunner:
@@ -77,6 +96,10 @@ class CompiledRunner:
                  seed: int = 0):
         from prunebench.benchmark.compiled import decoder_attention, resolve_mode
 
+        from prunebench.benchmark import FLASH_TAKES_NO_MASK
+
+        if attention == "flash" and model.device.type == "cuda":
+            raise PrunebenchError(FLASH_TAKES_NO_MASK)
         self.model = model
         self.output_tokens = output_tokens
         self.mode = resolve_mode(mode, model.device)
