@@ -11,7 +11,7 @@ import types
 import pytest
 import torch
 
-from prunebench import gpu_claim, modeling
+from prunebench import PrunebenchError, gpu_claim, modeling
 
 # A job: claims one GPU (or all), says which, and holds it until told to end; its log (stderr)
 # says when it has found every GPU it asked for held and waits.
@@ -185,6 +185,23 @@ def test_cuda_without_an_index_is_the_gpu_this_job_claimed(fake_gpus, locks):
         assert sorted(gpu_claim._held) == ["fake-1"]
     finally:
         busy.end()
+
+
+def test_an_index_beyond_the_gpus_this_job_sees_is_refused_with_the_fix(fake_gpus, locks,
+                                                                         monkeypatch):
+    """Under SLURM's `--gpus=1` a job sees its GPU as cuda:0: `device: cuda:1` failed each job
+    (and each retry) with CUDA's "invalid device ordinal", which names no fix."""
+    current = fake_gpus(1)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    with pytest.raises(PrunebenchError) as err:
+        modeling.resolve_device("cuda:1")
+    assert str(err.value) == (
+        "device cuda:1 names GPU 1, but this process sees 1 GPU (numbered from 0; "
+        "CUDA_VISIBLE_DEVICES=3): a scheduler such as SLURM gives each job its own GPUs, "
+        "numbered from 0 in the job. Set device to 'cuda' or 'auto' (each job then uses the GPU "
+        "it was given), or an index below 1")
+    assert current == []  # nothing made current
+    assert modeling.resolve_device("cuda:0") == torch.device("cuda", 0)
 
 
 def test_with_one_gpu_nothing_is_claimed(fake_gpus, locks):

@@ -14,6 +14,7 @@ safetensors (never pickle).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,16 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         from prunebench.gpu_claim import claim_one
 
         device = torch.device("cuda", claim_one(gpu_keys()))
+    if device.type == "cuda" and device.index is not None \
+            and device.index >= (count := torch.cuda.device_count()):
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise PrunebenchError(
+            f"device {device} names GPU {device.index}, but this process sees {count} GPU"
+            f"{'s' if count != 1 else ''} (numbered from 0"
+            f"{f'; CUDA_VISIBLE_DEVICES={visible}' if visible is not None else ''}): a scheduler "
+            "such as SLURM gives each job its own GPUs, numbered from 0 in the job. Set device "
+            "to 'cuda' or 'auto' (each job then uses the GPU it was given), or an index below "
+            f"{count}")
     if device.type == "cuda" and device.index is not None:
         # What torch uses where no device is named (CUDA events, streams, graph capture,
         # synchronize): the GPU the work runs on, not GPU 0.
