@@ -670,6 +670,30 @@ def test_token_configs_and_windows_longer_than_a_known_model_are_refused(tmp_pat
     check_config(config, resources=NOWHERE)  # within every known context: no problem
 
 
+def test_the_studys_tokenization_is_refused_for_a_model_known_to_lack_sentencepiece(tmp_path):
+    """Known here: the tiny model (its own tokenizer) and a downloaded model without
+    tokenizer.model (Llama-3's, Qwen's); a hub model not downloaded yet is left to its job."""
+    config = default_config()
+    config["models"]["hub"] = {"source": HUB_LLAMA, "variants": ["dense"]}
+    config["evaluation"]["perplexity"].update(datasets=["embedded", "wikitext2"],
+                                              tokenization="sentencepiece_legacy")
+    text = problems(config, tmp_path)
+    assert "for model tiny the tiny model's tokenizer is not a SentencePiece model: use " \
+           "tokenization: tokenizer, or evaluate that model in a run of its own" in text
+    assert "model hub" not in text
+    (tmp_path / "models" / "hub").mkdir(parents=True)
+    (tmp_path / "models" / "hub" / "config.json").write_text(json.dumps(
+        {**ARCHITECTURES["llama-7b"], "model_type": "llama"}))
+    assert f"for model hub {tmp_path / 'models' / 'hub'} has no tokenizer.model" in problems(
+        config, tmp_path)
+    (tmp_path / "models" / "hub" / "tokenizer.model").write_bytes(b"")
+    config["models"].pop("tiny")
+    check_config(config, resources=tmp_path)
+    config["models"]["tiny"] = default_config()["models"]["tiny"]
+    config["evaluation"]["perplexity"]["datasets"] = ["embedded"]  # scored as trained: no check
+    check_config(config, resources=tmp_path)
+
+
 # --------------------------------------------------------------------------- slips users make
 
 def test_variants_written_as_one_string_are_told_to_be_a_list():

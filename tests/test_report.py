@@ -981,6 +981,9 @@ def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(t
     assert "average of 2 tasks" in rows["acc_average"].differs_by
     assert "other metrics for ['hellaswag']" in rows["acc_average"].differs_by
     assert "max_windows 40" in rows["ppl_wikitext2"].differs_by
+    # a file without the setting was tokenized by the tokenizer, not as the study's code did
+    assert "tokenization 'tokenizer', the study's 'sentencepiece_legacy'" in \
+        rows["ppl_wikitext2"].differs_by
     assert "reproduced otherwise than the study measured" in caplog.text
     # the same from protocols given explicitly, and the CSV leaves what was not judged empty
     bare = quality.copy()

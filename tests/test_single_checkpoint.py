@@ -1031,6 +1031,8 @@ def test_more_few_shot_examples_than_a_task_has_are_explained(tiny_model_dir, tm
     (["--ppl", "embedded,embedded"], "twice"),
     (["--ppl", "embedded", "--bos", "never"], "unknown --bos"),
     (["--ppl", "embedded", "--dtype", "float8"], "unknown --dtype 'float8'"),
+    (["--ppl", "ptb", "--tokenization", "bpe"], "unknown --tokenization 'bpe': choose one of "
+                                                "['tokenizer', 'sentencepiece_legacy']"),
     (["--tasks", "pb_numbers"], "unknown offline task 'pb_numbers' (did you mean 'pb_number'?)"),
 ])
 def test_eval_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):

@@ -24,11 +24,12 @@ from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 log = logging.getLogger(__name__)
 
 
-def token_stream(tokenizer, text: str, bos: str = "first") -> torch.Tensor:
-    """Token ids of `text`; with bos "first" the stream starts with BOS (the reference's way)."""
+def token_stream(tokenizer, text: str, bos: str = "first", encode=None) -> torch.Tensor:
+    """Token ids of `text`; with bos "first" the stream starts with BOS (the reference's way).
+    `encode` (text -> ids) tokenizes instead of `tokenizer` (legacy_tokenization)."""
     if bos not in ("first", "none"):
         raise PrunebenchError(f"bos handling {bos!r} unknown: use 'first' or 'none'")
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    ids = encode(text) if encode else tokenizer(text, add_special_tokens=False)["input_ids"]
     if bos == "first" and tokenizer.bos_token_id is not None:
         ids = [tokenizer.bos_token_id] + ids
     return torch.tensor(ids, dtype=torch.long)
@@ -115,10 +116,20 @@ def perplexities(model, tokenizer, texts: dict[str, str],
     stride, bos, batch_size, max_windows): dataset -> its result.
 
     bos: "first" starts each text's stream with BOS, "window" starts every window with it,
-    "none" adds none. The embedded text is scored as the tiny model was trained: each paragraph
-    as <s> paragraph </s>."""
+    "none" adds none. tokenization (left out: "tokenizer"): "sentencepiece_legacy" tokenizes the
+    hub texts as the study's code did (legacy_tokenization), with the SentencePiece model of the
+    checkpoint `tokenizer` was loaded from. The embedded text is scored as the tiny model was
+    trained: each paragraph as <s> paragraph </s>."""
+    from prunebench.legacy_tokenization import TOKENIZATIONS, legacy_encoder
     from prunebench.modeling import dtype_name, placement_record
     from prunebench.tiny import encode_text
+
+    tokenization = settings.get("tokenization") or "tokenizer"
+    if tokenization not in TOKENIZATIONS:
+        raise PrunebenchError(f"evaluation.perplexity.tokenization {tokenization!r} unknown: use "
+                              f"one of {list(TOKENIZATIONS)}")
+    encode = legacy_encoder(tokenizer) if tokenization == "sentencepiece_legacy" and any(
+        dataset != "embedded" for dataset in texts) else None
 
     if settings["bos"] != "none" and tokenizer.bos_token_id is None:
         log.warning("the tokenizer has no BOS token (e.g. Qwen's): bos=%s adds none, so the "
@@ -129,7 +140,8 @@ def perplexities(model, tokenizer, texts: dict[str, str],
             stream = encode_text(tokenizer, text)
         else:
             stream = token_stream(tokenizer, text,
-                                  bos="first" if settings["bos"] == "first" else "none")
+                                  bos="first" if settings["bos"] == "first" else "none",
+                                  encode=encode)
         bos_id = tokenizer.bos_token_id if settings["bos"] == "window" else None
         scores[dataset] = perplexity(model, stream, settings["window"], settings.get("stride"),
                                      settings["batch_size"], settings.get("max_windows"), bos_id)
@@ -137,6 +149,8 @@ def perplexities(model, tokenizer, texts: dict[str, str],
         # (evaluation.perplexity.dtype).
         scores[dataset]["text_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         scores[dataset]["dtype"] = dtype_name(model)
+        scores[dataset]["tokenization"] = "tokenizer" if dataset == "embedded" else tokenization
+        scores[dataset]["stream_tokens"] = len(stream)
         scores[dataset].update(placement_record(model))  # a model spread by a device map
         log.info("%s: PPL %.3f over %d tokens", dataset, scores[dataset]["perplexity"],
                  scores[dataset]["scored_tokens"])

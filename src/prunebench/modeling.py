@@ -364,8 +364,25 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
         save_torch_state_dict(state, tmp, max_shard_size="5GB", safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
+            keep_sentencepiece_model(tokenizer, tmp)
         hashed = write_manifest(tmp, extra_manifest)
     integrity.remember_verified(Path(path), hashed)  # its first load need not hash it again
+
+
+def keep_sentencepiece_model(tokenizer, folder: Path) -> None:
+    """Copy the SentencePiece model (tokenizer.model) of the folder `tokenizer` was loaded from
+    into `folder`: transformers 5 saves a tokenizer without it, and evaluating text as the
+    study's code tokenized it needs it (prunebench.legacy_tokenization)."""
+    import shutil
+
+    from prunebench.legacy_tokenization import SENTENCEPIECE_FILE
+
+    loaded_from = getattr(tokenizer, "name_or_path", None)
+    if not loaded_from:  # made in memory (the tiny model's): no folder, no file
+        return
+    source = Path(str(loaded_from)) / SENTENCEPIECE_FILE
+    if source.is_file() and not (Path(folder) / SENTENCEPIECE_FILE).exists():
+        shutil.copyfile(source, Path(folder) / SENTENCEPIECE_FILE)
 
 
 def load_state_dict(path: Path, device: str | torch.device = "cpu",

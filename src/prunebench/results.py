@@ -76,7 +76,8 @@ def perplexity_result(scores: dict[str, dict[str, Any]], *, model: str, variant:
     return {
         "model": model, "variant": variant, "params": params,
         "window": settings["window"], "stride": settings.get("stride") or settings["window"],
-        "bos": settings["bos"], "perplexity": {d: scores[d]["perplexity"] for d in datasets},
+        "bos": settings["bos"], "tokenization": settings.get("tokenization") or "tokenizer",
+        "perplexity": {d: scores[d]["perplexity"] for d in datasets},
         "details": scores, "splits": {d: splits[d] for d in datasets},
         "provenance": provenance(device=device, cell=canonical(cell)),
     }

@@ -14,6 +14,7 @@ from prunebench.atomic import atomic_dir, delete_unless_held, read_json, write_j
 from prunebench.commands.arguments import check_out_dir, choice, parse_list, require_hub
 from prunebench.commands.model_source import (Checkpoint, params_of, progress_dir,
                                               resolve_model)
+from prunebench.legacy_tokenization import TOKENIZATIONS
 from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, EVAL_DTYPES,
                                                    PPL_DEFAULTS, SUITE_DEFAULTS,
                                                    ZEROSHOT_DEFAULTS, embedded_text)
@@ -39,6 +40,7 @@ def eval_command(args) -> Path:
         if len(set(items)) != len(items):
             raise PrunebenchError(f"{name} lists a name twice: keep one")
     choice(args.bos, BOS_MODES, "--bos")
+    choice(args.tokenization, TOKENIZATIONS, "--tokenization")
     if args.dtype is not None:
         choice(args.dtype, EVAL_DTYPES, "--dtype")
     # A pb_* typo would otherwise ask the hub for the task; a hub task no YAML of lm-eval
@@ -114,7 +116,10 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
 
     settings = {"datasets": datasets, "window": args.window, "stride": args.stride,
                 "bos": args.bos, "batch_size": args.batch_size or PPL_DEFAULTS["batch_size"],
-                "max_windows": args.max_windows, **_dtype_setting(args)}
+                "max_windows": args.max_windows, **_dtype_setting(args),
+                # as in the workflow's config: recorded only when it is not the tokenizer's
+                **({"tokenization": args.tokenization}
+                   if args.tokenization != "tokenizer" else {})}
     texts = {}
     for dataset in datasets:
         if dataset == "embedded":

@@ -694,13 +694,32 @@ def stride_problem(window: Any, stride: Any, window_name: str = "the window") ->
     return None
 
 
-def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
-    """A perplexity stride larger than its window (evaluation.perplexity)."""
+def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA,
+                        resources: str | Path = "resources") -> list[str]:
+    """A perplexity stride larger than its window; the study's tokenization (a SentencePiece
+    model's) of hub texts for a model known here to have none (evaluation.perplexity)."""
+    from prunebench.legacy_tokenization import SENTENCEPIECE_FILE
+
     perplexity = _section(config, "evaluation", "perplexity")
     window = perplexity.get("window",
                             schema_defaults("evaluation.perplexity", schema_file)["window"])
     problem = stride_problem(window, perplexity.get("stride"))
-    return [f"evaluation.perplexity.stride: {problem}"] if problem else []
+    problems = [f"evaluation.perplexity.stride: {problem}"] if problem else []
+    datasets = perplexity.get("datasets") if isinstance(perplexity.get("datasets"), list) else []
+    if perplexity.get("tokenization") != "sentencepiece_legacy" or datasets == ["embedded"]:
+        return problems
+    for model, spec in _models(config):
+        folder = Path(resources) / "models" / model
+        if spec.get("source") == "tiny":
+            why = "the tiny model's tokenizer is not a SentencePiece model"
+        elif (folder / "config.json").exists() and not (folder / SENTENCEPIECE_FILE).exists():
+            why = f"{folder} has no {SENTENCEPIECE_FILE} (its tokenizer is not SentencePiece's)"
+        else:  # not known here: the perplexity job says so
+            continue
+        problems.append(f"evaluation.perplexity.tokenization: sentencepiece_legacy tokenizes as "
+                        f"LLaMA-1's SentencePiece tokenizer did, and for model {model} {why}: "
+                        "use tokenization: tokenizer, or evaluate that model in a run of its own")
+    return problems
 
 
 def context_problems(config: dict[str, Any], resources: str | Path = "resources",
@@ -942,7 +961,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + variant_problems(config, resources, schema_file)
              + prunable_problems(config, resources)
              + display_name_problems(config) + task_problems(config, resources)
-             + perplexity_problems(config, schema_file) + placement_problems(config)
+             + perplexity_problems(config, schema_file, resources) + placement_problems(config)
              + context_problems(config, resources, schema_file)
              + cuda_only_problems(config, schema_file) + tiny_model_problems(config) + lora)
     problems = list(dict.fromkeys(found))

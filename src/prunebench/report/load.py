@@ -478,7 +478,9 @@ def _protocol(data: dict[str, Any], rule: str) -> dict[str, Any]:
     out: dict[str, Any] = {"source": cell.get("source")}
     if rule == "perplexity":
         out["ppl"] = {"window": data.get("window"), "stride": data.get("stride"),
-                      "bos": data.get("bos"), "max_windows": cell.get("max_windows")}
+                      "bos": data.get("bos"), "max_windows": cell.get("max_windows"),
+                      # files made before the setting existed were tokenized by the tokenizer
+                      "tokenization": data.get("tokenization") or "tokenizer"}
     else:
         out["acc"] = {key: data.get(key) for key in
                       ("tasks", "metric", "num_fewshot", "limit", "add_bos_token")}

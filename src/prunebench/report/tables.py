@@ -288,7 +288,8 @@ def load_published(path: str | os.PathLike) -> pd.DataFrame:
 
 # How the study measured what config/published.csv holds. A number reproduced another way is
 # listed beside the published one, but not compared (`comparable`, `differs_by`).
-STUDY_PERPLEXITY = {"window": 128, "stride": 128, "bos": "first", "max_windows": None}
+STUDY_PERPLEXITY = {"window": 128, "stride": 128, "bos": "first", "max_windows": None,
+                    "tokenization": "sentencepiece_legacy"}
 STUDY_ZEROSHOT = {"num_fewshot": 0, "limit": None, "add_bos_token": False}
 
 
