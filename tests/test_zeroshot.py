@@ -215,6 +215,21 @@ def test_bos_setting_reaches_every_sequence_the_model_scores(tiny_model_dir, sui
     assert out["summary"]["add_bos_token"] is add_bos_token
 
 
+def test_a_half_precision_model_is_scored_from_float32_log_probabilities(tiny_model_dir):
+    """As in the study's evaluation, whose transformers cast LLaMA's logits to float32 before
+    lm-eval's log-softmax; transformers 5 returns float16 logits, and lm-eval's log-softmax in
+    float16 put each answer's log-probability about 1e-3 off."""
+    model = modeling.load_model(tiny_model_dir, dtype=torch.float16)
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    lm = zeroshot.language_model(model, tokenizer, 1, add_bos_token=False)
+    context, answer = [5, 17, 42, 8, 99, 23], [61, 7, 130, 12]
+    (scored, _), = lm._loglikelihood_tokens([(("", ""), context, answer)], disable_tqdm=True)
+    with torch.no_grad():
+        logits = model(torch.tensor([context + answer[:-1]])).logits[0, -len(answer):]
+    expected = torch.log_softmax(logits, -1, dtype=torch.float32)[range(len(answer)), answer]
+    assert scored == pytest.approx(float(expected.sum()), rel=1e-5, abs=1e-5)
+
+
 def test_random_model_of_same_shape_stays_at_chance(tiny_model_dir, suite, dense_result):
     config = modeling.load_config(tiny_model_dir)
     model = modeling.random_model(config, "cpu", torch.float32, seed=3)

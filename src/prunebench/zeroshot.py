@@ -400,6 +400,39 @@ def _no_logits_cache() -> dict[str, bool]:
     return {}
 
 
+def language_model(model, tokenizer, batch_size: int, add_bos_token: bool):
+    """lm-eval's HFLM around `model`, scoring as the study's evaluation did."""
+    from lm_eval.models.huggingface import HFLM
+
+    # logits_cache off: lm-eval groups requests by their text minus its last token and scores
+    # the group once, which mixes up two requests of the same text split differently between
+    # context and answer (lm-eval issue 2984: the offline suite has such pairs across tasks, and
+    # a task's accuracy then depended on the tasks run beside it). Without it, each request is
+    # scored on its own; only single-token answers (boolq) pay, one forward per choice.
+    with _without_lm_eval_notices():
+        return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
+                    add_bos_token=add_bos_token, **_no_logits_cache(), **_float32_log_softmax())
+
+
+def _float32_log_softmax() -> dict[str, Any]:
+    """HFLM's argument that takes the log-softmax of the logits in float32, where it has one.
+
+    lm-eval takes it in the logits' dtype. transformers 4.x's LLaMA cast its logits to float32
+    (the study's evaluation: a float16 model, float32 log-probabilities); transformers 5 returns
+    them in the model's dtype, so a float16 model's answers were scored from float16
+    log-probabilities (about 0.003 nats off per token), which can flip a near-tied choice."""
+    import inspect
+
+    import torch
+    from lm_eval.models.huggingface import HFLM
+
+    if "softmax_dtype" in inspect.signature(HFLM.__init__).parameters:
+        return {"softmax_dtype": torch.float32}
+    log.warning("this lm-eval's HFLM has no softmax_dtype: a float16 or bfloat16 model's "
+                "answers are scored from log-probabilities in its own dtype")
+    return {}
+
+
 def _n_docs(task) -> int | None:
     for docs in (task.test_docs, task.validation_docs):
         try:
@@ -443,8 +476,6 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     "add_bos_token", "dtype": the precision the model ran in, "resumed_requests": how many
     answers came from an interrupted run}.
     """
-    from lm_eval.models.huggingface import HFLM
-
     from prunebench.modeling import dtype_name, placement_record
 
     if not tasks:
@@ -460,14 +491,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     _check_known(manager, tasks, include_path)
 
     was_training = model.training
-    # logits_cache off: lm-eval groups requests by their text minus its last token and scores
-    # the group once, which mixes up two requests of the same text split differently between
-    # context and answer (lm-eval issue 2984: the offline suite has such pairs across tasks, and
-    # a task's accuracy then depended on the tasks run beside it). Without it, each request is
-    # scored on its own; only single-token answers (boolq) pay, one forward per choice.
-    with _without_lm_eval_notices():
-        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
-                  add_bos_token=add_bos_token, **_no_logits_cache())
+    lm = language_model(model, tokenizer, batch_size, add_bos_token)
     if not progress_bars:
         for kind in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
             # Instance attributes, as lm-eval calls getattr(lm, kind)(requests).
