@@ -308,3 +308,21 @@ def test_a_progress_file_held_by_another_process_is_left_to_it(tmp_path, caplog)
     atomic.delete_unless_held(path)
     assert not path.exists()
     atomic.delete_unless_held(path)  # gone already: nothing to do
+
+
+def test_text_is_written_and_read_as_utf8_whatever_the_locale(tmp_path):
+    """WikiText holds '\u2013' and '\u00e9': under a locale whose encoding is not UTF-8
+    (LC_ALL=C with Python's locale coercion off) the text rule's write failed with a
+    UnicodeEncodeError, and the perplexity job reads the file as UTF-8 anyway."""
+    text = "caf\u00e9 \u2013 na\u00efve"
+    script = ("import sys; from prunebench.atomic import write_text, write_json, read_json; "
+              f"write_text(sys.argv[1], {ascii(text)}); "
+              f"write_json(sys.argv[1] + '.json', {{'name': {ascii(text)}}}); "
+              f"print(read_json(sys.argv[1] + '.json')['name'] == {ascii(text)})")
+    assert script.isascii()  # a command line the C locale can decode
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    done = subprocess.run([sys.executable, "-X", "utf8=0", "-c", script, str(tmp_path / "t.txt")],
+                          env=env, capture_output=True, text=True, encoding="utf-8")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "True"
+    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == text

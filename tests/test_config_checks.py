@@ -696,6 +696,14 @@ def test_the_studys_tokenization_is_refused_for_a_model_known_to_lack_sentencepi
 
 # --------------------------------------------------------------------------- slips users make
 
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "-x"])
+def test_a_model_name_that_is_no_folder_name_of_its_own_is_refused(name):
+    """'..' passed: its base model's folder was resources/ itself, its results results/."""
+    text = problems(default_config(**{name: {"source": "tiny", "variants": ["dense"]}}))
+    assert f"models: {name!r} is not allowed: expected a model name of letters, digits, '_', " \
+           "'.' and '-' that starts with a letter or digit" in text
+
+
 def test_variants_written_as_one_string_are_told_to_be_a_list():
     text = problems(default_config(tiny={"source": "tiny", "variants": "depth_ppl-0.8"}))
     assert "models.tiny.variants: 'depth_ppl-0.8' must be a list of variant names, e.g. " \

@@ -176,7 +176,7 @@ def build_tiny(out_dir: str | Path, corpus_dir: str | Path, *, seed: int = 0,
     if not train_file.exists():
         raise PrunebenchError(f"{train_file} does not exist: write the corpus first "
                               "(prunebench.corpus.write_corpus)")
-    text = train_file.read_text()
+    text = train_file.read_text(encoding="utf-8")
     tokenizer = train_tokenizer(text, vocab_size=vocab_size)
     config = tiny_config(len(tokenizer), **config_overrides)
     log.info("tiny model: %d-token vocab, %d blocks, %d params", len(tokenizer),
@@ -189,7 +189,7 @@ def build_tiny(out_dir: str | Path, corpus_dir: str | Path, *, seed: int = 0,
               "provenance": provenance(device="cpu", seed=seed)}
     validation = Path(corpus_dir) / "validation.txt"
     if validation.exists():
-        ids = encode_text(tokenizer, validation.read_text())
+        ids = encode_text(tokenizer, validation.read_text(encoding="utf-8"))
         if len(ids) >= seq_len:
             record["validation_perplexity"] = perplexity(model, ids, window=seq_len)["perplexity"]
             log.info("validation perplexity %.3f", record["validation_perplexity"])

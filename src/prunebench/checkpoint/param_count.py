@@ -129,7 +129,7 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
         raise PrunebenchError(f"no model at {path}: config.json is missing. Build or download "
                               "the model first (the workflow's `model` rule does this)")
     try:
-        raw = json.loads((path / "config.json").read_text())
+        raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise PrunebenchError(f"{path / 'config.json'} is not valid JSON ({exc}): re-download "
                               "or rebuild the model") from exc
@@ -147,7 +147,7 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
 
 def config_from_json(path: str | Path) -> SimpleNamespace:
     """A checkpoint's config.json as an object the counts below accept."""
-    return config_from_dict(json.loads(Path(path).read_text()))
+    return config_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def checkpoint_config(path: str | Path) -> SimpleNamespace:

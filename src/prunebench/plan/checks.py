@@ -88,7 +88,7 @@ def read_yaml(text: str) -> Any:
 def load_schema(schema_file: str | Path = SCHEMA) -> dict[str, Any]:
     """The config schema, read once per process (callers must not change it)."""
     try:
-        return read_yaml(Path(schema_file).read_text())
+        return read_yaml(Path(schema_file).read_text(encoding="utf-8"))
     except OSError as err:
         raise PrunebenchError(f"cannot read the config schema {schema_file} ({err.strerror}): "
                               "prunebench runs from its checkout (pip install -e .), which "
@@ -155,7 +155,7 @@ def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for path in paths:
         try:
-            loaded = read_yaml(Path(path).read_text())
+            loaded = read_yaml(Path(path).read_text(encoding="utf-8"))
         except OSError as err:
             raise PrunebenchError(f"cannot read config file {path}: {err.strerror}") from None
         except UnicodeDecodeError:

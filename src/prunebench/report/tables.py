@@ -551,4 +551,4 @@ def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(md_path) as tmp:
-        tmp.write_text(to_markdown(df if markdown is None else markdown))
+        tmp.write_text(to_markdown(df if markdown is None else markdown), encoding="utf-8")
