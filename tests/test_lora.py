@@ -727,6 +727,8 @@ def test_alpaca_records_come_from_the_hub_dataset(monkeypatch):
     assert alpaca_records() == rows and calls == [("yahma/alpaca-cleaned", "train", False)]
     assert "### Input:\n2 and 3" in format_prompt(rows[1], "alpaca")
     assert "### Input" not in format_prompt(rows[0], "alpaca")
+    # as alpaca-lora's Prompter (`if input:`): only an empty input has the no-input form
+    assert "### Input:\n \n" in format_prompt({**rows[0], "input": " "}, "alpaca")
 
 
 # --------------------------------------------------------------------------- settings

@@ -181,7 +181,9 @@ def format_prompt(record: dict[str, str], template: str = "alpaca") -> str:
         raise PrunebenchError(f"unknown prompt template {template!r}: choose one of "
                               f"{sorted(TEMPLATES)}")
     forms = TEMPLATES[template]
-    form = forms["with_input"] if record.get("input", "").strip() else forms["no_input"]
+    # Any input but an empty one takes the input form, whitespace too, as alpaca-lora's
+    # Prompter (`if input:`), which the study's recovery used.
+    form = forms["with_input"] if record.get("input") else forms["no_input"]
     return form.format(instruction=record["instruction"], input=record.get("input", ""))
 
 
