@@ -5,10 +5,12 @@ transformers 4.31, LLaMA-1's and Vicuna v1.3's among them).
 That tokenizer cuts the text at each special token's string (`<unk>`, `<s>`, `</s>`, and any
 added token) and gives every piece between them to SentencePiece on its own, so each piece gets
 SentencePiece's dummy prefix `▁`. transformers 5 tokenizes with the `tokenizers` library and
-without that prefix after a special token. The two streams differ wherever the text holds a
-special token's string: Penn Treebank's text holds `<unk>` 3,485 times (its rare words), so
+without that prefix after a special token. The two streams differ chiefly where the text holds
+a special token's string: Penn Treebank's text holds `<unk>` 3,485 times (its rare words), so
 its stream under LLaMA's tokenizer is about 3% longer the study's way (101,548 tokens against
-98,371), and its perplexity is another number. WikiText-2's raw text holds none.
+98,371, counted with LLaMA-1's tokenizer.model), and its perplexity is another number.
+WikiText-2's raw text holds none (the two streams are equal in length; 8 of its 338,538 tokens
+differ, where the `tokenizers` conversion splits a rare string otherwise).
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def qk_norm(config) -> bool:
 
 # What each family's transformers config class (5.x) gives the keys the counts, the methods'
 # plans and the start's context check read, for a config.json that omits them, so that
-# `config_from_dict` sizes (and bounds) the model transformers would build from it (tests/test_param_counting.py holds them to the classes).
+# `config_from_dict` sizes (and bounds) the model transformers would build from it
+# (tests/test_param_counting.py holds them to the classes).
 # None: derived as the classes derive it (head_dim: hidden_size / heads; num_key_value_heads:
 # one per query head, as configs written before transformers 4.31 mean it: LLaMA-1
 # conversions, Vicuna v1.3).
