@@ -1042,6 +1042,18 @@ def test_eval_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     assert not out.exists()
 
 
+def test_eval_refuses_the_studys_tokenization_without_its_model_before_loading(
+        tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """The tiny model's tokenizer is no SentencePiece model: said before the weights load."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # the text is never reached
+    monkeypatch.setattr(modeling, "load_model", lambda *a, **k: pytest.fail("model loaded"))
+    out = tmp_path / "eval"
+    code, _, err = run(capsys, "eval", tiny_model_dir, "--ppl", "ptb", "--tokenization",
+                       "sentencepiece_legacy", "--out", out)
+    assert_one_line_error(code, err, "needs the SentencePiece model (tokenizer.model)")
+    assert not out.exists()
+
+
 def test_eval_refuses_a_stride_larger_than_the_window_before_looking_for_the_model(
         tmp_path, capsys):
     # (it used to be cut to the window silently, after the model was loaded)

@@ -10,7 +10,8 @@ a special token's string: Penn Treebank's text holds `<unk>` 3,485 times (its ra
 its stream under LLaMA's tokenizer is about 3% longer the study's way (101,548 tokens against
 98,371, counted with LLaMA-1's tokenizer.model), and its perplexity is another number.
 WikiText-2's raw text holds none (the two streams are equal in length; 8 of its 338,538 tokens
-differ, where the `tokenizers` conversion splits a rare string otherwise).
+differ, where the `tokenizers` conversion splits a rare string otherwise). A text that starts
+with a space differs in its first tokens too (legacy: ' the' -> '▁', '▁the').
 """
 
 from __future__ import annotations

@@ -401,7 +401,13 @@ def _no_logits_cache() -> dict[str, bool]:
 
 
 def language_model(model, tokenizer, batch_size: int, add_bos_token: bool):
-    """lm-eval's HFLM around `model`, scoring as the study's evaluation did."""
+    """lm-eval's HFLM around `model`, scoring as the study's evaluation did.
+
+    The answers' log-probabilities are taken in float32 (`softmax_dtype`; lm-eval takes them
+    in the logits' dtype): transformers 4.x's LLaMA cast its logits to float32, as in the
+    study's evaluation of its float16 model; transformers 5 returns them in the model's dtype,
+    and a float16 log-softmax put a 4-token answer of the test model 0.009 nats off."""
+    import torch
     from lm_eval.models.huggingface import HFLM
 
     # logits_cache off: lm-eval groups requests by their text minus its last token and scores
@@ -411,26 +417,8 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool):
     # scored on its own; only single-token answers (boolq) pay, one forward per choice.
     with _without_lm_eval_notices():
         return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
-                    add_bos_token=add_bos_token, **_no_logits_cache(), **_float32_log_softmax())
-
-
-def _float32_log_softmax() -> dict[str, Any]:
-    """HFLM's argument that takes the log-softmax of the logits in float32, where it has one.
-
-    lm-eval takes it in the logits' dtype. transformers 4.x's LLaMA cast its logits to float32
-    (the study's evaluation: a float16 model, float32 log-probabilities); transformers 5 returns
-    them in the model's dtype, so a float16 model's answers were scored from float16
-    log-probabilities (about 0.003 nats off per token), which can flip a near-tied choice."""
-    import inspect
-
-    import torch
-    from lm_eval.models.huggingface import HFLM
-
-    if "softmax_dtype" in inspect.signature(HFLM.__init__).parameters:
-        return {"softmax_dtype": torch.float32}
-    log.warning("this lm-eval's HFLM has no softmax_dtype: a float16 or bfloat16 model's "
-                "answers are scored from log-probabilities in its own dtype")
-    return {}
+                    add_bos_token=add_bos_token, softmax_dtype=torch.float32,
+                    **_no_logits_cache())
 
 
 def _n_docs(task) -> int | None:
@@ -509,7 +497,8 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
         results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
                                         default=_jsonable))
         summary = {**summarise(results, chosen), "add_bos_token": add_bos_token,
-                   "dtype": dtype_name(model), **placement_record(model),
+                   "dtype": dtype_name(model), "log_softmax_dtype": "float32",
+                   **placement_record(model),
                    "resumed_requests": store.reused if store is not None else 0}
         finished = True
     finally:

@@ -26,7 +26,7 @@ FLASH_TAKES_NO_MASK = (
     "benchmark.attention 'flash' takes no attention mask on CUDA, and the compiled backend's "
     "decoder masks its static KV cache (every compiled cell would stop with 'no available "
     "kernel'): use auto or flash-efficient (flash where no mask is needed, memory-efficient "
-    "otherwise), efficient or flex, or time only the hf backend with flash")
+    "otherwise) or efficient, or time only the hf backend with flash")
 
 # Loaded on first use (PEP 562), so that a light submodule such as `interference` can be
 # imported without torch and transformers (seconds of start-up in every process that needs it).

@@ -63,6 +63,10 @@ def eval_command(args) -> Path:
     ckpt = resolve_model(args.model, args.cache_dir)
     out = Path(args.out or f"eval-{ckpt.name}-{ckpt.variant}")
     check_out_dir(out, args.force, ckpt.path, writes)
+    if args.tokenization == "sentencepiece_legacy" and set(datasets) - {"embedded"}:
+        from prunebench.legacy_tokenization import sentencepiece_file
+
+        sentencepiece_file(ckpt.path)  # before minutes of loading: one it lacks is said now
     device = resolve_device(args.device)
     model = load_model(ckpt.path, device=device, dtype=args.dtype or "float32")
     purpose = "perplexity" if datasets else "zero-shot evaluation"

@@ -710,8 +710,9 @@ def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA
         return problems
     for model, spec in _models(config):
         folder = Path(resources) / "models" / model
-        if spec.get("source") == "tiny":
-            why = "the tiny model's tokenizer is not a SentencePiece model"
+        if spec.get("source") == "tiny" or str(spec.get("source")).startswith("random:"):
+            why = "the tiny model's tokenizer (which random: models get too) is not a " \
+                  "SentencePiece model"
         elif (folder / "config.json").exists() and not (folder / SENTENCEPIECE_FILE).exists():
             why = f"{folder} has no {SENTENCEPIECE_FILE} (its tokenizer is not SentencePiece's)"
         else:  # not known here: the perplexity job says so
