@@ -39,9 +39,9 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_taylor")  # defined on
 
 @contextlib.contextmanager
 def _gradient_mode(model, checkpointing: bool, float32: bool):
-    """Only the blocks' parameters need gradients; training mode (required by HF for gradient
-    checkpointing) but with attention dropout off so the loss is the deterministic one; every
-    setting restored on exit."""
+    """Only the blocks' weights need gradients (biases are not scored); training mode (required
+    by HF for gradient checkpointing) but with attention dropout off so the loss is the
+    deterministic one; every setting restored on exit."""
     requires = {p: p.requires_grad for p in model.parameters()}
     was_training = model.training
     was_checkpointing = is_activation_checkpointing(model)
@@ -53,8 +53,8 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
         for p in model.parameters():
             p.requires_grad_(False)
             p.grad = None
-        for p in model.model.layers.parameters():
-            p.requires_grad_(True)
+        for name, p in model.model.layers.named_parameters():
+            p.requires_grad_("weight" in name)
         for attn in dropouts:
             attn.attention_dropout = 0.0
         if float32:
