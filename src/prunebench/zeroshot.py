@@ -387,22 +387,10 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
     return fetched
 
 
-def _no_logits_cache() -> dict[str, bool]:
-    """HFLM's argument that turns its logits cache off (see `evaluate`), where it has one."""
-    import inspect
-
-    from lm_eval.models.huggingface import HFLM
-
-    if "logits_cache" in inspect.signature(HFLM.__init__).parameters:
-        return {"logits_cache": False}
-    log.warning("this lm-eval's HFLM has no logits_cache switch: requests that share their "
-                "text may be scored together (lm-eval issue 2984); use lm-eval >= 0.4.5")
-    return {}
-
-
 def language_model(model, tokenizer, batch_size: int, add_bos_token: bool):
     """lm-eval's HFLM around `model`, scoring as the study's evaluation did.
 
+    Both arguments are HFLM's in every lm-eval prunebench takes (>= 0.4.10).
     The answers' log-probabilities are taken in float32 (`softmax_dtype`; lm-eval takes them
     in the logits' dtype): transformers 4.x's LLaMA cast its logits to float32, as in the
     study's evaluation of its float16 model; transformers 5 returns them in the model's dtype,
@@ -418,7 +406,7 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool):
     with _without_lm_eval_notices():
         return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
                     add_bos_token=add_bos_token, softmax_dtype=torch.float32,
-                    **_no_logits_cache())
+                    logits_cache=False)
 
 
 def _n_docs(task) -> int | None:
