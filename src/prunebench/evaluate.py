@@ -120,7 +120,7 @@ def perplexities(model, tokenizer, texts: dict[str, str],
     hub texts as the study's code did (legacy_tokenization), with the SentencePiece model of the
     checkpoint `tokenizer` was loaded from. The embedded text is scored as the tiny model was
     trained: each paragraph as <s> paragraph </s>."""
-    from prunebench.legacy_tokenization import TOKENIZATIONS, legacy_encoder
+    from prunebench.legacy_tokenization import TOKENIZATIONS, legacy_encoder, needs_sentencepiece
     from prunebench.modeling import dtype_name, placement_record
     from prunebench.tiny import encode_text
 
@@ -128,8 +128,7 @@ def perplexities(model, tokenizer, texts: dict[str, str],
     if tokenization not in TOKENIZATIONS:
         raise PrunebenchError(f"evaluation.perplexity.tokenization {tokenization!r} unknown: use "
                               f"one of {list(TOKENIZATIONS)}")
-    encode = legacy_encoder(tokenizer) if tokenization == "sentencepiece_legacy" and any(
-        dataset != "embedded" for dataset in texts) else None
+    encode = legacy_encoder(tokenizer) if needs_sentencepiece(tokenization, texts) else None
 
     if settings["bos"] != "none" and tokenizer.bos_token_id is None:
         log.warning("the tokenizer has no BOS token (e.g. Qwen's): bos=%s adds none, so the "

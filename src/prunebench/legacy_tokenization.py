@@ -27,6 +27,13 @@ SENTENCEPIECE_FILE = "tokenizer.model"
 TOKENIZATIONS = ("tokenizer", "sentencepiece_legacy")
 
 
+def needs_sentencepiece(tokenization: str | None, datasets) -> bool:
+    """Whether evaluating `datasets` with `tokenization` reads the SentencePiece model: the
+    study's tokenization of a hub text (the embedded text is scored as the tiny model was
+    trained, whatever the setting)."""
+    return tokenization == "sentencepiece_legacy" and any(d != "embedded" for d in datasets)
+
+
 def sentencepiece_file(checkpoint: str | Path) -> Path:
     """The SentencePiece model of `checkpoint`: its own `tokenizer.model`, else that of the
     checkpoint it was made from, as its manifest says (a pruned model's base, a recovered one's

@@ -14,7 +14,7 @@ from prunebench.atomic import atomic_dir, delete_unless_held, read_json, write_j
 from prunebench.commands.arguments import check_out_dir, choice, parse_list, require_hub
 from prunebench.commands.model_source import (Checkpoint, params_of, progress_dir,
                                               resolve_model)
-from prunebench.legacy_tokenization import TOKENIZATIONS
+from prunebench.legacy_tokenization import TOKENIZATIONS, needs_sentencepiece
 from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, EVAL_DTYPES,
                                                    PPL_DEFAULTS, SUITE_DEFAULTS,
                                                    ZEROSHOT_DEFAULTS, embedded_text)
@@ -63,7 +63,7 @@ def eval_command(args) -> Path:
     ckpt = resolve_model(args.model, args.cache_dir)
     out = Path(args.out or f"eval-{ckpt.name}-{ckpt.variant}")
     check_out_dir(out, args.force, ckpt.path, writes)
-    if args.tokenization == "sentencepiece_legacy" and set(datasets) - {"embedded"}:
+    if needs_sentencepiece(args.tokenization, datasets):
         from prunebench.legacy_tokenization import sentencepiece_file
 
         sentencepiece_file(ckpt.path)  # before minutes of loading: one it lacks is said now

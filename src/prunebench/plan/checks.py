@@ -698,7 +698,7 @@ def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA
                         resources: str | Path = "resources") -> list[str]:
     """A perplexity stride larger than its window; the study's tokenization (a SentencePiece
     model's) of hub texts for a model known here to have none (evaluation.perplexity)."""
-    from prunebench.legacy_tokenization import SENTENCEPIECE_FILE
+    from prunebench.legacy_tokenization import SENTENCEPIECE_FILE, needs_sentencepiece
 
     perplexity = _section(config, "evaluation", "perplexity")
     window = perplexity.get("window",
@@ -706,7 +706,7 @@ def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA
     problem = stride_problem(window, perplexity.get("stride"))
     problems = [f"evaluation.perplexity.stride: {problem}"] if problem else []
     datasets = perplexity.get("datasets") if isinstance(perplexity.get("datasets"), list) else []
-    if perplexity.get("tokenization") != "sentencepiece_legacy" or datasets == ["embedded"]:
+    if not needs_sentencepiece(perplexity.get("tokenization"), datasets):
         return problems
     for model, spec in _models(config):
         folder = Path(resources) / "models" / model
