@@ -966,7 +966,7 @@ def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(t
     zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json", {
         "accuracy": {"boolq": 0.752, "hellaswag": 0.70}, "average": 0.726, "tasks": tasks,
         "metric": {"boolq": "acc", "hellaswag": "acc"},  # the study: acc_norm for hellaswag
-        "num_fewshot": 0, "limit": None, "add_bos_token": False,
+        "num_fewshot": 0, "limit": None, "add_bos_token": False, "log_softmax_dtype": "float32",
         "provenance": {"cell": study_cell}})
     quality = report.quality_table(report.load_prune_reports([prune_report]),
                                    report.load_evals([ppl, zeroshot]))
@@ -996,16 +996,43 @@ def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(t
     assert pd.isna(written.loc["acc_hellaswag", "within"])
 
 
+def test_zero_shot_scored_before_its_log_softmax_precision_was_recorded_is_not_compared(
+        tmp_path):
+    # files from before float32 log-probabilities took lm-eval's log-softmax in the model's
+    # dtype: a float16 model's answers were scored in float16, not as the study scored them
+    published = tmp_path / "published.csv"
+    published.write_text("model,variant,metric,published\nm7,dense,acc_boolq,0.75\n")
+    old = {"accuracy": {"boolq": 0.752}, "average": 0.752, "tasks": ["boolq"],
+           "metric": {"boolq": "acc"}, "num_fewshot": 0, "limit": None, "add_bos_token": False,
+           "dtype": "float16", "provenance": {"cell": {"source": "hf:huggyllama/llama-7b@abc"}}}
+    prune_report = write_report(tmp_path, "m7", "dense")
+    zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json", old)
+    quality = report.quality_table(report.load_prune_reports([prune_report]),
+                                   report.load_evals([zeroshot]))
+    row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
+    assert not row["comparable"]
+    assert row["differs_by"] == "log_softmax_dtype 'float16', the study's 'float32'"
+    # a float32 model's logits were float32 all along
+    zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json", {**old, "dtype": "float32"})
+    quality = report.quality_table(report.load_prune_reports([prune_report]),
+                                   report.load_evals([zeroshot]))
+    row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
+    assert row["comparable"] and row["differs_by"] == ""
+
+
 @pytest.mark.parametrize("settings, expected", [
     ({"source": "random:llama-7b", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
-                                           "add_bos_token": False}},
+                                           "add_bos_token": False, "log_softmax_dtype": "float32"}},
      ["model source random:llama-7b (not the published weights)"]),
     ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": 100,
-                                "add_bos_token": True}},
+                                "add_bos_token": True, "log_softmax_dtype": "float32"}},
      ["limit 100, the study's None", "add_bos_token True, the study's False"]),
     ({"source": "local:/m", "acc": {"tasks": ["boolq"], "num_fewshot": 5, "limit": None,
-                                    "add_bos_token": False}},
+                                    "add_bos_token": False, "log_softmax_dtype": "float32"}},
      ["num_fewshot 5, the study's 0"]),
+    ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
+                                "add_bos_token": False, "log_softmax_dtype": "float16"}},
+     ["log_softmax_dtype 'float16', the study's 'float32'"]),
     ({"source": "hf:x"}, ["its eval file records no settings"]),
     (None, ["its eval file records no settings"]),
 ])

@@ -290,7 +290,10 @@ def load_published(path: str | os.PathLike) -> pd.DataFrame:
 # listed beside the published one, but not compared (`comparable`, `differs_by`).
 STUDY_PERPLEXITY = {"window": 128, "stride": 128, "bos": "first", "max_windows": None,
                     "tokenization": "sentencepiece_legacy"}
-STUDY_ZEROSHOT = {"num_fewshot": 0, "limit": None, "add_bos_token": False}
+STUDY_ZEROSHOT = {"num_fewshot": 0, "limit": None, "add_bos_token": False,
+                  # the study's transformers cast LLaMA's logits to float32 before lm-eval's
+                  # log-softmax
+                  "log_softmax_dtype": "float32"}
 
 
 def protocol_differences(metric: str, protocol: dict[str, Any] | None) -> list[str]:
