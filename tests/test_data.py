@@ -100,15 +100,22 @@ class FakeHub:
     """`datasets.load_dataset` as the hub answers it (the hub is unreachable here): a script
     repository is refused as datasets >= 4 refuses it; `parquet` reads the hub's export."""
 
-    def __init__(self, scripts=(), export_fails=False, offline=False, datasets_3=False):
+    def __init__(self, scripts=(), export_fails=False, offline=False, datasets_3=False,
+                 trusted_by_environment=False):
         self.scripts, self.export_fails, self.offline = set(scripts), export_fails, offline
         self.datasets_3 = datasets_3
+        # datasets 3.x with HF_DATASETS_TRUST_REMOTE_CODE=1: a script runs unless the call
+        # says trust_remote_code=False
+        self.trusted_by_environment = trusted_by_environment
         self.calls = []
 
     def __call__(self, path, name=None, **kwargs):
         self.calls.append((path, name, kwargs))
         if self.offline:
             raise ConnectionError(f"Couldn't reach '{path}' on the Hub (LocalEntryNotFoundError)")
+        if path in self.scripts and self.datasets_3 and kwargs.get(
+                "trust_remote_code", self.trusted_by_environment):
+            return {"text": ["the script's own code ran"]}
         if path in self.scripts and self.datasets_3:  # what datasets 2.20 to 3.x raise
             raise ValueError(f"The repository for {path} contains custom code which must be "
                              "executed to correctly load the dataset. Please pass the argument "
@@ -150,6 +157,22 @@ def test_hub_texts_send_the_environments_token_and_no_other(monkeypatch, env, se
     monkeypatch.setattr(datasets, "load_dataset", hub)
     data.load_rows("ptb", "validation")
     assert [kwargs["token"] for _, _, kwargs in hub.calls] == [sent, sent]
+
+
+@pytest.mark.parametrize("source, split", [("ptb", "validation"), ("bookcorpus", "train")])
+def test_no_dataset_repositorys_code_runs_even_where_the_environment_trusts_it(monkeypatch,
+                                                                               source, split):
+    """datasets 3.x runs a loading script when HF_DATASETS_TRUST_REMOTE_CODE=1 is set and the
+    call does not refuse it: prunebench's calls refuse it, so the text comes from the export."""
+    import datasets
+
+    from prunebench import data
+
+    hub = FakeHub(scripts=[data.HUB_TEXTS[source].path], datasets_3=True,
+                  trusted_by_environment=True)
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    assert data.load_rows(source, split) == ["row a", "row b"]
+    assert [kwargs["trust_remote_code"] for _, _, kwargs in hub.calls] == [False, False]
 
 
 @pytest.mark.parametrize("datasets_3", [False, True])

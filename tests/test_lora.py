@@ -715,16 +715,16 @@ def test_alpaca_records_come_from_the_hub_dataset(monkeypatch):
     rows = [{"instruction": "Name a colour.", "input": "", "output": "Red."},
             {"instruction": "Add.", "input": "2 and 3", "output": "5"}]
 
-    def fake(path, split=None, revision=None, token=None):
-        calls.append((path, split, token))
+    def fake(path, split=None, revision=None, token=None, trust_remote_code=None):
+        calls.append((path, split, token, trust_remote_code))
         return datasets.Dataset.from_list(rows)
 
     monkeypatch.setattr(datasets, "load_dataset", fake)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     from prunebench.instructions import alpaca_records
 
-    # token False: no token saved on the machine is sent (HF_TOKEN only)
-    assert alpaca_records() == rows and calls == [("yahma/alpaca-cleaned", "train", False)]
+    # token False: no token saved on the machine is sent (HF_TOKEN only); no repository code runs
+    assert alpaca_records() == rows and calls == [("yahma/alpaca-cleaned", "train", False, False)]
     assert "### Input:\n2 and 3" in format_prompt(rows[1], "alpaca")
     assert "### Input" not in format_prompt(rows[0], "alpaca")
     # as alpaca-lora's Prompter (`if input:`): only an empty input has the no-input form

@@ -582,6 +582,30 @@ def test_hub_task_offline_names_dataset_and_prefetch(small_random_model, embedde
         zeroshot.prefetch(["arc_easy"])
 
 
+@pytest.mark.parametrize("env, sent", [(None, False), ("hf_secret_value_123", "hf_secret_value_123")])
+def test_lm_evals_dataset_loads_run_no_repository_code_and_send_the_environments_token(
+        monkeypatch, env, sent):
+    """Some of lm-eval's task files ask `datasets` for trust_remote_code (lm-eval drops it only
+    for datasets >= 4); datasets sends a token saved on the machine when given none."""
+    import datasets
+
+    if env is None:
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("HF_TOKEN", env)
+    seen = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: seen.append(kwargs))
+    with zeroshot._naming_datasets() as calls:
+        # as lm-eval's task.py calls it for a task whose dataset_kwargs trust remote code
+        datasets.load_dataset(path="org/scripted", name="cfg", trust_remote_code=True)
+        datasets.load_dataset(path="org/plain", token="hf_given_by_the_caller")
+    assert [c["path"] for c in calls] == ["org/scripted", "org/plain"]
+    assert seen == [{"path": "org/scripted", "name": "cfg", "trust_remote_code": False,
+                     "token": sent},
+                    {"path": "org/plain", "token": "hf_given_by_the_caller",
+                     "trust_remote_code": False}]
+
+
 def _yaml_path(entry):
     return entry.yaml_path if hasattr(entry, "yaml_path") else entry["yaml_path"]
 

@@ -120,7 +120,7 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
     try:
         data = datasets.load_dataset(spec.path, spec.name, split=spec.splits[split],
                                      data_files=spec.data_files, revision=spec.revision,
-                                     token=token)
+                                     token=token, trust_remote_code=False)
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
         from prunebench.oom import first_line
 
@@ -137,7 +137,8 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
 
 def _is_script_refusal(err: Exception) -> bool:
     """`datasets` 4 and newer refuse a repository that is a loading script; 2.20 to 3.x run it
-    only with `trust_remote_code`, which prunebench never passes."""
+    only with `trust_remote_code`, which prunebench passes as False (explicitly: datasets 3.x
+    takes it from HF_DATASETS_TRUST_REMOTE_CODE otherwise, or asks at the terminal)."""
     return "scripts are no longer supported" in str(err) or "trust_remote_code" in str(err)
 
 
@@ -154,7 +155,7 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
     token = hub_auth()
     try:
         data = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows",
-                                     token=token)
+                                     token=token, trust_remote_code=False)
     except Exception as err:  # noqa: BLE001 - as in _load_hub_rows
         from prunebench.oom import first_line
 

@@ -96,7 +96,8 @@ def alpaca_records(path: str = ALPACA_HUB, revision: str | None = None) -> list[
     log.info("loading %s through datasets", path)
     token = hub_auth()  # a malformed HF_TOKEN is its own error, not an unreachable hub
     try:
-        data = datasets.load_dataset(path, split="train", revision=revision, token=token)
+        data = datasets.load_dataset(path, split="train", revision=revision, token=token,
+                                     trust_remote_code=False)  # datasets 3.x: see data.py
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
         raise load_error(err)(
             f"cannot load the instruction dataset {path}: {type(err).__name__}: {err}. This "

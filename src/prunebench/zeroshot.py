@@ -278,8 +278,13 @@ def _refuse_unknown(task: str, known, include_path) -> None:
 @contextlib.contextmanager
 def _naming_datasets() -> Iterator[list[dict[str, Any]]]:
     """Record every `datasets.load_dataset` call lm-eval makes, so a failed download can be
-    reported with the dataset it was for, whatever lm-eval version built the task."""
+    reported with the dataset it was for, whatever lm-eval version built the task; and make
+    each call as prunebench's own: no dataset repository's code runs (some of lm-eval's task
+    files ask for `trust_remote_code`, which lm-eval removes only for datasets >= 4), and only
+    the environment's token is sent (datasets would send one saved on the machine)."""
     import datasets
+
+    from prunebench.hub import hub_auth
 
     calls: list[dict[str, Any]] = []
     original = datasets.load_dataset
@@ -289,6 +294,9 @@ def _naming_datasets() -> Iterator[list[dict[str, Any]]]:
         name = kwargs.get("name", args[1] if len(args) > 1 else None)
         call = {"path": path, "name": name, "ok": False}
         calls.append(call)
+        kwargs["trust_remote_code"] = False
+        if kwargs.get("token") is None:
+            kwargs["token"] = hub_auth()
         out = original(*args, **kwargs)
         call["ok"] = True
         return out
