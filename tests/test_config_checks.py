@@ -862,6 +862,20 @@ def test_a_cuda_only_compile_mode_with_device_cpu_is_refused():
                for note in config_notes(config, NOWHERE))
 
 
+def test_the_default_compile_mode_of_a_run_without_the_compiled_backend_is_no_note():
+    """A run fills in the schema's defaults before its notes are made: a config that never
+    set compile_mode (config/paper-tables.yaml times hf only) gets no note about it."""
+    from prunebench.plan.checks import config_notes, schema_defaults
+
+    config = default_config()
+    config["benchmark"] = {**config["benchmark"], "backends": ["hf"]}
+    config["benchmark"].pop("compile_mode", None)
+    filled = {**config, "benchmark": {**schema_defaults("benchmark"), **config["benchmark"]}}
+    for checked in (config, filled):
+        check_config(checked, resources=NOWHERE)
+        assert not any("compile_mode" in note for note in config_notes(checked, NOWHERE))
+
+
 @pytest.mark.parametrize("device", ["auto", "cuda", "cuda:0"])
 def test_flash_attention_for_the_compiled_backend_on_cuda_is_refused(device):
     """CUDA's flash kernel takes no mask and the compiled decoder always passes one: every

@@ -835,11 +835,15 @@ def unpinned_source_notes(config: dict[str, Any]) -> list[str]:
     return notes
 
 
-def compile_mode_notes(config: dict[str, Any]) -> list[str]:
-    """A compile_mode set for a run without the compiled backend: it changes nothing."""
+def compile_mode_notes(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
+    """A compile_mode set for a run without the compiled backend: it changes nothing. The
+    schema's default is no choice of the user's (a run checks its config with the defaults
+    filled in), so only another mode is said."""
     bench = _section(config, "benchmark")
     backends = bench.get("backends")
-    if "compile_mode" in bench and isinstance(backends, list) and "compiled" not in backends:
+    default = schema_defaults("benchmark", schema_file)["compile_mode"]
+    if (bench.get("compile_mode", default) != default and isinstance(backends, list)
+            and "compiled" not in backends):
         return [f"benchmark.compile_mode {bench['compile_mode']!r} is for the compiled backend, "
                 f"and benchmark.backends is {backends}: it changes nothing in this run"]
     return []
