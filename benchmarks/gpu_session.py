@@ -56,7 +56,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("env", "check", "smoke", "autotune", "attention", "paired", "memory")
 WORK = Path("results/gpu_session")  # under results/: ignored by git, kept with the run's files
-SITE = Path("/tmp/prunebench-site")  # where carried wheels are installed
+SITE = REPO / ".whl" / "site"  # where carried wheels are installed (not a shared /tmp path)
+SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/gpu_smoke.sh)
 
 # Each step's share of the deadline: (the most it may take, the least worth starting with, what
 # the steps before it leave for it when it is to run: less than its least, so that the smoke run
@@ -318,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 overlay.write_text(REHEARSAL_OVERLAY)
                 cmd += ["--configfile", "config/gpu-smoke.yaml", str(overlay)]
             code, seconds = session.run(cmd, timeout=share, env=env, cwd=checkout)
-            summary = checkout / "results" / "tables" / "summary.md"
+            summary = checkout / SMOKE_DIR / "results" / "tables" / "summary.md"
             state = {0: "complete", 124: "STOPPED at its time share (rerun to resume)"}.get(
                 code, "FAILED (see session.log and logs/ in results.tar.gz)")
             sections.append(f"## smoke: {state}, wall time {seconds:.0f} s (exit {code})\n"
@@ -355,10 +356,10 @@ def main(argv: list[str] | None = None) -> int:
                     else info)
         for part in (Path("results/tables"), Path("results/figures"), Path("results/bench"),
                      Path("results/eval"), Path("logs"), Path(".snakemake/log")):
-            if (checkout / part).exists():
-                archive.add(checkout / part, arcname=str(part))
-        for report in (checkout / "results" / "pruned").glob("*/*/prune_report.json"):
-            archive.add(report, arcname=str(report.relative_to(checkout)))
+            if (checkout / SMOKE_DIR / part).exists():
+                archive.add(checkout / SMOKE_DIR / part, arcname=str(part))
+        for report in (checkout / SMOKE_DIR / "results" / "pruned").glob("*/*/prune_report.json"):
+            archive.add(report, arcname=str(report.relative_to(checkout / SMOKE_DIR)))
     session.say(f"wrote {args.out / 'summary.md'} and {args.out / 'results.tar.gz'}")
     print((args.out / "summary.md").read_text(), flush=True)
     return 0
