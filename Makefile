@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH_REQ ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.6,<3' || echo 'torch==2.13.0')
 CORES ?= all
 
-.PHONY: setup run test test-fast clean
+.PHONY: setup run test test-fast clean distclean
 
 # uv installs everything, several times faster than pip (about 1 min instead of 3 on 2 cores).
 # uv does not read pip's configuration, so a local wheel folder that pip is configured with
@@ -60,6 +60,13 @@ test: setup
 test-fast: setup
 	$(PYTEST) -m "not slow"
 
+# `clean` removes what runs made (results, logs, Snakemake's records) but keeps resources/: the
+# downloaded models (a 13B model is 26 GB), calibration and evaluation data, and the progress
+# that interrupted jobs resume from. `distclean` removes resources/ too.
 clean:
-	rm -rf results/* resources/* .snakemake logs
-	git checkout -- results/README.md resources/README.md
+	rm -rf results/* .snakemake logs
+	git checkout -- results/README.md
+
+distclean: clean
+	rm -rf resources/*
+	git checkout -- resources/README.md

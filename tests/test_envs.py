@@ -94,3 +94,32 @@ def test_make_goes_on_with_a_python_at_the_floor(tmp_path):
     done = make_setup(fake, tmp_path / "venv")
     assert "needs Python" not in done.stderr
     assert "-m venv" in venv_calls(fake)
+
+
+def test_make_clean_keeps_resources_and_distclean_removes_them(tmp_path):
+    """`make clean` removes what runs made; downloads, data and resumable progress in
+    resources/ go only with `make distclean`."""
+    for part in ("Makefile", "results/README.md", "resources/README.md", "pyproject.toml"):
+        (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / part).write_bytes((REPO / part).read_bytes())
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    made = ["results/tables/summary.md", "logs/a.log", ".snakemake/metadata/x",
+            "resources/models/llama-7b/model.safetensors", "resources/cache/lora-progress/p"]
+    for part in made:
+        (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / part).write_text("x")
+
+    def make(target):
+        subprocess.run(["make", "-C", str(tmp_path), target], check=True, capture_output=True,
+                       timeout=60)
+        return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                      if p.is_file() and ".git" not in p.parts)
+
+    assert make("clean") == ["Makefile", "pyproject.toml", "resources/README.md",
+                             "resources/cache/lora-progress/p",
+                             "resources/models/llama-7b/model.safetensors", "results/README.md"]
+    assert make("distclean") == ["Makefile", "pyproject.toml", "resources/README.md",
+                                 "results/README.md"]
