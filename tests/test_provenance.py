@@ -33,6 +33,19 @@ def test_provenance_names_the_code():
     assert code == provenance.code_identity()  # commit and dirty: tried in git checkouts below
 
 
+def test_results_record_the_tokenizer_and_hub_libraries_beside_the_main_packages():
+    """Tokenization decides calibration windows and perplexity streams: a result names the
+    tokenizers and sentencepiece that made it. The versions that name saved progress (resumed
+    benchmark sweeps, LoRA runs) stay the main packages', so no save made before is orphaned."""
+    from importlib import metadata
+
+    versions = provenance.provenance()["versions"]
+    for name in ("tokenizers", "sentencepiece", "huggingface_hub", "numpy"):
+        assert versions[name] == metadata.version(name.replace("_", "-")), name
+    assert set(provenance.package_versions()) == set(provenance.PACKAGES)
+    assert {k: versions[k] for k in provenance.PACKAGES} == provenance.package_versions()
+
+
 def test_a_run_from_this_checkout_names_its_commit():
     """Run from a git checkout of this repository (a developer's, CI's clone), the code is
     named by the commit checked out, with whether src/ or workflow/ has changed since."""

@@ -18,15 +18,25 @@ import torch
 
 PACKAGES = ("prunebench", "torch", "transformers", "accelerate", "safetensors", "snakemake",
             "datasets", "lm_eval", "peft")
+# Recorded in every result as well: tokenization (tokenizers, sentencepiece) decides the
+# calibration windows and perplexity streams, huggingface_hub what a download fetched. Not in
+# package_versions, which also names the saved progress that interrupted jobs resume from:
+# adding names there would make every such save unusable once.
+ALSO_RECORDED = ("tokenizers", "sentencepiece", "huggingface_hub", "numpy")
 
 
-def package_versions() -> dict[str, str | None]:
+def _installed_versions(names) -> dict[str, str | None]:
     versions = {}
-    for name in PACKAGES:
+    for name in names:
         try:
             versions[name] = metadata.version(name.replace("_", "-"))
         except metadata.PackageNotFoundError:
             versions[name] = None
+    return versions
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = _installed_versions(PACKAGES)
     if versions["prunebench"] is None:
         # Run from a checkout on PYTHONPATH, not installed (a GPU node without pip access): the
         # package's own version, not null. `code` says which commit it was in either case.
@@ -146,7 +156,7 @@ def provenance(*, device=None, seed: int | None = None, cell: dict[str, Any] | N
         "host": socket.gethostname(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": package_versions(),
+        "versions": {**package_versions(), **_installed_versions(ALSO_RECORDED)},
         # prunebench's version stays 0.1.0 while its code moves: this says which code it was
         "code": dict(code_identity()),
         **device_info(device),
