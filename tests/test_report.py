@@ -1393,3 +1393,25 @@ def test_display_names_unknown_method_or_section_is_an_error(study_figure_rows, 
     with pytest.raises(PrunebenchError, match=r"display_names.models: \['m7'\] need a non-emp"):
         figure_style.check_display_names({"models": {"m7": " "}})
     assert not (tmp_path / "f.png").exists()  # refused before anything is drawn
+
+
+def test_the_tables_provenance_names_the_dense_models_weights(tmp_path):
+    """A pruned report names the weights it was cut from (`base`); the dense report names a
+    folder only, so the aggregation's record says which weights were in it."""
+    from prunebench.checkpoint.integrity import sha256_file
+    from prunebench.results import aggregation_record
+
+    model_dir = tmp_path / "resources/models/m7"
+    model_dir.mkdir(parents=True)
+    (model_dir / "prunebench.json").write_text(json.dumps(
+        {"source": "hf:huggyllama/llama-7b", "hub_commit": "4782ad27" * 5}))
+    dense = write_report(tmp_path, "m7", "dense")
+    data = json.loads(dense.read_text())
+    dense.write_text(json.dumps({**data, "checkpoint": str(model_dir)}))
+    pruned = write_report(tmp_path, "m7", "depth-4.9B")
+    record = aggregation_record({"prune_report": [dense, pruned]}, {})
+    entries = {e["path"].split("/")[-2]: e for e in record["inputs"]}
+    assert entries["dense"]["weights"] == {
+        "checkpoint": str(model_dir), "manifest_sha256": sha256_file(model_dir / "prunebench.json"),
+        "source": "hf:huggyllama/llama-7b", "hub_commit": "4782ad27" * 5}
+    assert "weights" not in entries["depth-4.9B"]  # its report has its own `base`

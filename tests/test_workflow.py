@@ -322,6 +322,10 @@ def test_the_tables_record_what_they_were_made_from(workflow_run):
             assert {"versions", "code", "seed", "cell"} <= set(entry["provenance"]), path
     assert record["provenance"]["cell"]["backends"] == ["compiled"]  # the test config's
     assert record["provenance"]["versions"]["torch"]
+    # the dense baseline names its weights as a pruned variant's report names its base
+    dense = inputs["results/pruned/tiny/dense/prune_report.json"]
+    assert dense["weights"]["manifest_sha256"] == sha256_file(
+        workflow_run / "resources/models/tiny/prunebench.json")
 
 
 def test_adding_a_token_config_runs_only_the_new_cells(workflow_run):

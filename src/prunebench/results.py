@@ -104,11 +104,12 @@ def aggregation_record(inputs: dict[str, list[str | Path]], settings: dict[str, 
                        configfiles: str | None = None) -> dict[str, Any]:
     """results/tables/provenance.json: what the tables and figures were made from. Every input
     file with its sha256 and, for a result file, its own provenance block (code, versions,
-    device, seed and the cell's config); then the aggregation's own provenance, its settings
+    device, seed and the cell's config; for the dense model's report, which weights it names:
+    its manifest's sha256, source and hub commit); then the aggregation's own provenance, its settings
     as the cell. A CSV or a figure cannot carry this itself; with it, every number in them
     leads back to the run that made it."""
     from prunebench.atomic import read_json
-    from prunebench.checkpoint.integrity import sha256_file
+    from prunebench.checkpoint.integrity import base_record, sha256_file
 
     files = []
     for kind, paths in inputs.items():
@@ -118,6 +119,11 @@ def aggregation_record(inputs: dict[str, list[str | Path]], settings: dict[str, 
             if path.suffix == ".json":
                 data = read_json(path)
                 entry["provenance"] = data.get("provenance") if isinstance(data, dict) else None
+                if kind == "prune_report" and isinstance(data, dict) and \
+                        data.get("method") == "dense" and isinstance(data.get("checkpoint"), str):
+                    # A pruned variant's report names the weights it was cut from (`base`);
+                    # the dense one's names its folder only: which weights those were, here.
+                    entry["weights"] = base_record(data["checkpoint"])
             files.append(entry)
     # `configfiles`, the run's `--configfile ...`, for a later run that would remake the tables
     # without some rows (plan.preflight.dropped_rows_warning names them).
