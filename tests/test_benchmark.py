@@ -1184,3 +1184,43 @@ def test_flex_attention_is_refused_where_nothing_would_compile_it():
             with pytest.raises(Exception, match="simulated"):
                 runner.prepare(1, 8)
             assert runner.fallback is None
+
+
+def test_the_inductor_cache_is_made_private_and_refused_when_anyone_may_write_it(
+        tmp_path, monkeypatch, caplog):
+    """TorchInductor loads its cache entries as pickles: a folder every user may write into
+    would let any of them run code in a compiled benchmark."""
+    import os
+    import stat
+
+    from prunebench.benchmark.compiled import check_inductor_cache
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    check_inductor_cache()  # torch's own per-user default: nothing to check
+    fresh = tmp_path / "resources" / "cache" / "torchinductor"
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(fresh))
+    check_inductor_cache()
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700  # made private, whatever the umask
+    os.chmod(fresh, 0o775)  # a group's shared project folder: said, not refused
+    with caplog.at_level("WARNING"):
+        check_inductor_cache()
+    assert "writable by your group" in caplog.text
+    os.chmod(fresh, 0o777)
+    with pytest.raises(PrunebenchError, match=r"writable by every user.*chmod o-w"):
+        check_inductor_cache()
+
+
+def test_a_compiled_decoder_checks_its_inductor_cache_before_compiling(tmp_path, monkeypatch):
+    import os
+
+    from prunebench.benchmark import compiled
+
+    open_cache = tmp_path / "inductor"
+    open_cache.mkdir()
+    os.chmod(open_cache, 0o777)
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(open_cache))
+    monkeypatch.setattr(torch, "compile", lambda *a, **k: pytest.fail("compiled first"))
+    model = dense_model()
+    with pytest.raises(PrunebenchError, match="writable by every user"):
+        compiled.StaticDecoder(model, 1, 16, mode="compile")
+    compiled.StaticDecoder(model, 1, 16, mode="eager")  # compiles nothing: not checked

@@ -140,6 +140,34 @@ def check_flex_mode(attention: str, mode: str, device: torch.device) -> None:
                               "another attention)")
 
 
+def check_inductor_cache() -> None:
+    """TorchInductor loads its cache entries as pickles: whoever can write into its cache
+    folder can run code in this process. The folder TORCHINDUCTOR_CACHE_DIR names (the
+    workflow's lies in the project's resources/) is made private when it is new, and refused
+    when anyone may write into it; one your group may write into, or another user's, is said
+    (a shared project folder can be meant so)."""
+    import os
+    import stat
+    from pathlib import Path
+
+    folder = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if not folder:  # torch's own default: a folder of this user's under the temporary folder
+        return
+    path = Path(folder)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_mode & stat.S_IWOTH:
+        raise PrunebenchError(f"TorchInductor's cache {path} (TORCHINDUCTOR_CACHE_DIR) is writable "
+                              "by every user, and torch loads its entries as pickles, which can "
+                              f"run code in this job: `chmod o-w {path}`, or set "
+                              "TORCHINDUCTOR_CACHE_DIR to a folder of your own")
+    if st.st_uid != os.getuid() or st.st_mode & stat.S_IWGRP:
+        log.warning("TorchInductor's cache %s is %s: torch loads its entries as pickles, so they "
+                    "can run code in this job; keep it so only if you trust them (`chmod go-w`, "
+                    "or TORCHINDUCTOR_CACHE_DIR set to a folder of your own, otherwise)", path,
+                    "another user's" if st.st_uid != os.getuid() else "writable by your group")
+
+
 class StaticDecoder(nn.Module):
     """Greedy (or sampled) decoding of a LlamaForCausalLM for a fixed batch size and length.
 
@@ -218,6 +246,7 @@ class StaticDecoder(nn.Module):
         self._graph = None
         self._step: Callable = self._decode_step
         if mode not in ("eager", "cuda-graph"):
+            check_inductor_cache()
             self._step = torch.compile(self._decode_step, **self.compile_kwargs)
 
     # ------------------------------------------------------------------ the forward pass
