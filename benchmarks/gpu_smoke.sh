@@ -18,4 +18,5 @@ export PYTHONPATH="$PWD/src:${PYTHONPATH:-}"
 start=$(date +%s)
 "$PYTHON" -m snakemake --cores all --directory "$SMOKE_DIR" --configfile config/gpu-smoke.yaml "$@"
 echo "gpu-smoke wall time: $(( $(date +%s) - start )) s"
-cat "$SMOKE_DIR/results/tables/summary.md"
+summary="$SMOKE_DIR/results/tables/summary.md"
+if [ -f "$summary" ]; then cat "$summary"; else echo "no summary table (a dry run?): $summary"; fi

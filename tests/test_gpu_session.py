@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -258,3 +259,19 @@ def test_the_attention_step_autotunes_the_depth_model_with_the_decoders_own_atte
         assert args.no_selfcheck is (attention != "flex")  # flex proves its tokens first
     autotune = gpu_check.parse_args([*session.autotune_args(False, 120), "--out", "x"])
     assert autotune.attention == "auto" and autotune.variants.split(",")[0] == "dense"
+
+
+def test_the_smoke_run_works_in_a_directory_of_its_own(tmp_path):
+    """config/gpu-smoke.yaml names its random model llama-7b, as the paper configs name the real
+    one: run in the checkout's own resources/ and results/, it would replace a paper run's
+    download, checkpoints and results. A dry run shows where it works."""
+    session = load_script("gpu_session")
+    copy = session.checkout_copy(tmp_path / "checkout")
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = subprocess.run(["bash", "benchmarks/gpu_smoke.sh", "-n"], cwd=copy, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "This was a dry-run" in done.stdout + done.stderr
+    assert (copy / session.SMOKE_DIR / ".snakemake").is_dir()
+    assert not any((copy / part).exists() for part in ("results", "resources", ".snakemake",
+                                                       "logs"))
