@@ -127,7 +127,14 @@ def test_data_free_method_parses_params_and_refuses_a_full_output(tiny_model_dir
     code, _, err = run(capsys, *argv, "--force")
     assert_one_line_error(code, err, "holds files no prunebench command wrote")
     assert (out / "keep.txt").read_text() == "the user's own file"  # untouched
-    (out / "prune_report.json").write_text("{}")  # an earlier result
+    (out / "prune_report.json").write_text("{}")  # an earlier result beside the user's file
+    (out / "plots").mkdir()
+    code, _, err = run(capsys, *argv, "--force")
+    assert_one_line_error(code, err, "also holds keep.txt, plots/, which no prunebench command "
+                                     "wrote there")
+    assert (out / "keep.txt").read_text() == "the user's own file"  # untouched
+    (out / "keep.txt").unlink()
+    (out / "plots").rmdir()
     code, stdout, _ = run(capsys, *argv, "--force")
     assert code == 0 and "depth_mag-0.8" in stdout
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "prune_report.json"]

@@ -173,6 +173,9 @@ def choice(value: str, choices: tuple[str, ...], option: str) -> str:
 OUTPUT_MARKERS = ("prune_report.json", "ppl.json", "zeroshot.json", "lm_eval.json")
 WRITTEN_BY = {"prune_report.json": "prune or recover", "ppl.json": "eval",
               "zeroshot.json": "eval", "lm_eval.json": "eval"}
+# Everything prune, recover or eval puts in an --out folder: --force replaces the folder whole,
+# so it refuses one holding anything else (a user's notes, plots).
+OUTPUT_ENTRIES = frozenset({"checkpoint", *OUTPUT_MARKERS})
 
 
 # The output locks this process holds (claim_out), by output path, released when its command
@@ -267,6 +270,14 @@ def check_out_dir(out: Path, force: bool, model_dir: Path | None = None,
                 f"--out {out} holds files no prunebench command wrote (none of "
                 f"{', '.join(OUTPUT_MARKERS)}): --force replaces only an earlier output of "
                 "prune, recover or eval; choose another folder")
+        foreign = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in out.iterdir()
+                         if entry.name not in OUTPUT_ENTRIES)
+        if found and foreign:
+            raise PrunebenchError(
+                f"--out {out} also holds {', '.join(foreign[:5])}"
+                f"{f' and {len(foreign) - 5} more' if len(foreign) > 5 else ''}, which no "
+                "prunebench command wrote there: --force would delete them with the folder it "
+                "replaces; move them out, or choose another folder")
         lost = [name for name in found if writes and name not in writes]
         if lost:
             raise PrunebenchError(
