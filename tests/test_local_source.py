@@ -293,6 +293,30 @@ def test_missing_weights_and_tokenizer_are_each_named(user_folder):
     assert "has no tokenizer" in problems[1] and "tokenizer.save_pretrained" in problems[1]
 
 
+def test_a_weights_file_cut_short_is_named_before_the_import(user_folder):
+    """A copy cut short was imported as it was and failed jobs later, with a fix (re-run the
+    import) that copied the same file again."""
+    from prunebench.checkpoint.integrity import safetensors_problem
+
+    weights = user_folder / "model.safetensors"
+    assert safetensors_problem(weights) is None and local_problems("mine", str(user_folder)) == []
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[:len(whole) - 1000])
+    problems = local_problems("mine", str(user_folder))
+    assert len(problems) == 1
+    assert f"model.safetensors holds {len(whole) - 1000:,} bytes where its header describes " \
+           f"{len(whole):,} (cut short)" in problems[0]
+    assert "save the model there again" in problems[0]
+    with pytest.raises(PrunebenchError, match="cut short"):
+        import_local(f"local:{user_folder}", user_folder.parent / "imported" / "mine")
+    weights.write_bytes(whole[:20])  # not even its header
+    assert "too few for the header" in safetensors_problem(weights)
+    weights.write_bytes(whole + b"\0")
+    assert "extra bytes at its end" in safetensors_problem(weights)
+    weights.write_bytes(b"\x10" + b"\0" * 7 + b"not json" + b"\0" * 8)
+    assert "its header does not read" in safetensors_problem(weights)
+
+
 def test_the_workflow_checks_a_local_folder_and_its_sizes_at_start(user_folder, tmp_path):
     (tmp_path / "local.yaml").write_text(
         f"models:\n  mine:\n    source: local:{user_folder}\n"

@@ -141,6 +141,31 @@ def base_record(path: str | Path) -> dict[str, Any]:
     return record
 
 
+def safetensors_problem(file: str | Path) -> str | None:
+    """Why `file` is not a whole safetensors file, from its header alone (cheap for any size:
+    what a copy cut short or a file of another format looks like), or None. The format: an
+    8-byte little-endian header length, a JSON header giving each tensor's byte range, then
+    the tensors' bytes, which end exactly where the file does."""
+    file = Path(file)
+    size = file.stat().st_size
+    try:
+        with open(file, "rb") as fh:
+            length = int.from_bytes(fh.read(8), "little")
+            if size < 8 or length > size - 8:
+                return (f"{file.name} holds {size:,} bytes, too few for the header it begins "
+                        "with (cut short, or not safetensors)")
+            header = json.loads(fh.read(length))
+        ends = [entry["data_offsets"][1] for key, entry in header.items()
+                if key != "__metadata__"]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        return f"{file.name} is not safetensors: its header does not read ({type(err).__name__})"
+    expected = 8 + length + max(ends, default=0)
+    if size != expected:
+        return (f"{file.name} holds {size:,} bytes where its header describes {expected:,} "
+                f"({'cut short' if size < expected else 'extra bytes at its end'})")
+    return None
+
+
 def _memo_file(path: Path) -> Path | None:
     root = os.environ.get("PRUNEBENCH_CACHE_DIR") or Path.home() / ".cache" / "prunebench"
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]

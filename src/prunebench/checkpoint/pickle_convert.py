@@ -76,7 +76,9 @@ def load_weights_only(path: Path) -> dict:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
         raise PrunebenchError(
             f"{path.name} cannot be read by torch's weights-only loader ({reason}); prunebench "
-            "never unpickles it otherwise: choose a revision or mirror that ships safetensors"
+            "never unpickles it otherwise: choose a revision or mirror that ships safetensors, "
+            "or, for a local: folder, check the file is whole or save the model again with "
+            "save_pretrained(..., safe_serialization=True)"
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PrunebenchError(f"{path.name} holds no plain mapping of tensor names to tensors; "
