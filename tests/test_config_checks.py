@@ -277,6 +277,16 @@ def test_misspelt_keys_and_methods_get_the_close_known_name():
     assert "unknown pruning method 'depht_ppl'" in text and "(did you mean 'depth_ppl'?)" in text
 
 
+@pytest.mark.parametrize("variant", ["dense-0.5", "dense-0.5+lora"])
+def test_a_dense_variant_with_a_size_is_refused_with_the_fix(variant):
+    """`dense-0.5` passed the checks and `prunebench plan` (shown as the dense model), then
+    stopped Snakemake with a traceback saying 'dense' was an unknown method."""
+    config = default_config()
+    config["models"]["tiny"]["variants"].append(variant)
+    assert "variant 'dense-0.5': the dense model takes no size: write 'dense', or " \
+           "'<method>-0.5' for a model pruned to that size" in problems(config)
+
+
 def test_an_override_file_alone_says_how_to_stack_it(tmp_path):
     override = tmp_path / "my.yaml"
     override.write_text("benchmark: {repeats: 50}\n")

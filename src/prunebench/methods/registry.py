@@ -300,4 +300,7 @@ def parse_variant(variant: str) -> tuple[str, str | None]:
                 if method in METHODS and tail[:1].isdigit() else "")
         raise PrunebenchError(f"variant {variant!r} must be 'dense' or '<method>-<size>' "
                               f"such as 'depth_ppl-4.9B'{hint}")
+    if name == "dense":
+        raise PrunebenchError(f"variant {variant!r}: the dense model takes no size: write "
+                              f"'dense', or '<method>-{size}' for a model pruned to that size")
     return name, size
