@@ -228,11 +228,21 @@ def test_missing_report_and_eval_files_are_named(study):
         report.load_evals([root / "results/eval/m7/dense/zeroshot.json"])
 
 
-def test_bad_json_and_bad_rows_are_named(study):
+def test_bad_json_and_bad_rows_are_named(study, monkeypatch):
+    from prunebench.plan import layout
+
     _, bench, _, _ = study
     bench[1].write_text("{not json")
-    with pytest.raises(PrunebenchError, match=rf"{bench[1].name}.*not valid JSON.*snakemake -f"):
+    monkeypatch.delenv(layout.RERUN_CONFIG_VARIABLE, raising=False)
+    with pytest.raises(PrunebenchError, match=rf"{bench[1].name}.*not valid JSON.*snakemake "
+                       r"--cores all -f \S+` \(made by the benchmark rule\)"):
         report.load_bench(bench)
+    # in a run of another config, in a directory of its own: the command names both
+    run = "--directory runs/paper --configfile config/paper.yaml"
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, run)
+    with pytest.raises(PrunebenchError) as err:
+        report.load_bench(bench)
+    assert f"rerun `snakemake --cores all -f {bench[1]} {run}`" in str(err.value)
     data = {"model": "m", "variant": "dense", "backend": "hf", "input_tokens": 12,
             "output_tokens": 128, "rows": [{"batch_size": 1, "status": "ok",
                                             "latency_s_mean": 1.0}]}

@@ -70,8 +70,13 @@ _EVAL_SCALARS = {"average": "acc_average"}
 
 
 def _remake_hint(path: Path, rule: str, force: bool) -> str:
+    """The command that remakes `path`, with this run's --directory and --configfile (which
+    the workflow passes through the environment): without them a run of another config finds
+    no rule for the file, or remakes it with the default config's settings."""
     flag = "-f " if force else ""
-    return f"rerun `snakemake {flag}{path}` (made by the {rule} rule)"
+    run = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
+    return (f"rerun `snakemake --cores all {flag}{path}{' ' + run if run else ''}` (made by the "
+            f"{rule} rule)")
 
 
 def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[str, Any]:
