@@ -1574,3 +1574,27 @@ def test_an_evaluation_that_cannot_write_its_files_keeps_its_answers(tiny_model_
     assert code == 0, err
     assert read_json(tmp_path / "eval" / "zeroshot.json")["resumed_requests"] > 0
     assert list(progress.glob("*.jsonl")) == []
+
+
+def test_prune_says_a_missing_gpu_or_damaged_weights_before_drawing_calibration(
+        tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """Drawing the windows can be a hub text's download and tokenization: what would stop the
+    prune once its weights load is said first."""
+    import torch
+
+    from prunebench.commands import prune as prune_command
+
+    monkeypatch.setattr(prune_command, "draw_calibration",
+                        lambda *a, **k: pytest.fail("calibration drawn first"))
+    argv = ["prune", tiny_model_dir, "--method", "flap", "--size", "0.8", "--calibration",
+            "embedded", "--n", "4", "--length", "32", "-q"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, _, err = run(capsys, *argv, "--out", tmp_path / "a", "--device", "cuda")
+    assert_one_line_error(code, err, "no CUDA GPU is visible here")
+    damaged = shutil.copytree(tiny_model_dir, tmp_path / "damaged")
+    weights = next(damaged.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-100])
+    code, _, err = run(capsys, "prune", damaged, *argv[2:], "--out", tmp_path / "b",
+                       "--device", "cpu")
+    assert_one_line_error(code, err, f"{weights.name} holds")
+    assert "(cut short): re-download it, or re-run the step that made it" in err

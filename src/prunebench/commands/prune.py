@@ -68,8 +68,9 @@ def prune_command(args) -> Path:
     check_prunable(config_from_dict(checked_config_json(ckpt.path)), args.method, args.size,
                    params)
 
+    from prunebench.checkpoint.integrity import safetensors_problem
     from prunebench.methods.loss_memo import ScoringProgress
-    from prunebench.modeling import load_config, require_tokenizer
+    from prunebench.modeling import load_config, require_tokenizer, resolve_device, weight_files
     from prunebench.plan.layout import SCORING_PROGRESS_VARIABLE
     from prunebench.pruning import prune_checkpoint
     from prunebench.results import prune_report
@@ -82,6 +83,14 @@ def prune_command(args) -> Path:
         raise PrunebenchError(f"calibration windows of {calibration['length']} tokens ({given}) "
                               f"exceed the model's context of {context}: give --length {context} "
                               "or less")
+    # What stops the prune once its weights load, said before the windows are drawn (a hub
+    # text's download and tokenization): no GPU, weights that are not whole safetensors.
+    device = resolve_device(args.device)
+    damaged = [problem for file in weight_files(ckpt.path)
+               if (problem := safetensors_problem(file))]
+    if damaged:
+        raise PrunebenchError(f"checkpoint {ckpt.path}: {'; '.join(damaged)}: re-download it, or "
+                              "re-run the step that made it")
     windows = None
     if calibration is not None:
         if calibration["source"] != "embedded":
@@ -98,7 +107,7 @@ def prune_command(args) -> Path:
     progress = ScoringProgress(progress_dir(SCORING_PROGRESS_VARIABLE, "scoring-progress"))
     with atomic_dir(out) as tmp:
         report = prune_checkpoint(ckpt.path, args.method, args.size, tmp / "checkpoint", windows,
-                                  params, device=args.device,
+                                  params, device=device,
                                   trust_remote_code=args.trust_remote_code, progress=progress)
         write_json(tmp / "prune_report.json", prune_report(
             report, model=ckpt.name, variant=variant, checkpoint=out / "checkpoint",
