@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -168,9 +169,25 @@ def test_free_space_is_checked_on_the_nearest_folder_that_exists(tmp_path):
     out = tmp_path / "not" / "yet" / "checkpoint"  # results/pruned/<model>/ before the first job
     atomic.require_free_space(out, 0, "pruning")
     with pytest.raises(PrunebenchError, match=r"pruning needs about .* GiB for .*checkpoint but "
-                       r"its file system has .* GiB free"):
+                       r"its file system has .* free"):
         atomic.require_free_space(out, 2**62, "pruning")  # 4 EiB: more than any disk
     assert not (tmp_path / "not").exists()  # the check creates nothing
+
+
+def test_sizes_are_said_in_a_unit_that_shows_them_and_outputs_by_their_own_name(tmp_path,
+                                                                                 monkeypatch):
+    """A 3 MiB disk was '0.0 GiB free', and the path named the hidden staging folder."""
+    assert [atomic.human_bytes(n) for n in (512, 3 * 2**20 + 2**19, 8.7 * 2**30)] == [
+        "512 bytes", "3.5 MiB", "8.7 GiB"]
+    staged = tmp_path / ".p1.partial-x8k2" / "checkpoint"
+    monkeypatch.setattr(atomic.shutil, "disk_usage",
+                        lambda path: SimpleNamespace(total=2**30, free=3 * 2**20))
+    with pytest.raises(PrunebenchError) as err:
+        atomic.require_free_space(staged, 5 * 2**20 + 2**19, "pruning")
+    shown = tmp_path / "p1" / "checkpoint"
+    assert str(err.value).startswith(f"pruning needs about 5.5 MiB for {shown} but its file "
+                                     "system has 3.0 MiB free")
+    assert "an --out there" in str(err.value)
 
 
 def test_a_file_is_on_disk_before_its_name_is_and_the_name_after(tmp_path, monkeypatch):

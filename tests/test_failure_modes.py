@@ -485,7 +485,7 @@ def test_f56_a_prune_that_cannot_be_saved_is_refused_before_the_model_is_loaded(
     monkeypatch.setattr(atomic_module.shutil, "disk_usage", usage)
     monkeypatch.setattr(pruning, "load_model", lambda *a, **k: pytest.fail("weights loaded"))
     with pytest.raises(PrunebenchError, match=r"pruning .* with depth_ppl to 0.8 needs about "
-                       r"[\d.]+ GiB for .*pruned but its file system has [\d.]+ GiB free; "
+                       r"[\d.]+ [KMG]iB for .*pruned but its file system has [\d.]+ [KMG]iB free; "
                        r"nothing was computed yet: free space") as info:
         prune_checkpoint(base, "depth_ppl", "0.8", out, windows(), device="cpu")
     assert info.value.retry_may_help  # space may be freed meanwhile (F54)

@@ -22,6 +22,7 @@ import glob
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -277,14 +278,34 @@ def is_disk_full(exc: BaseException) -> bool:
     return any(f"(os error {code})" in str(exc) for code in DISK_FULL_ERRNOS)
 
 
+# How a full disk is fixed, for the workflow and for a prunebench command alike.
+MORE_SPACE = ("free space, or write to a larger disk (a workflow: move results/ and resources/ "
+              "there; a prunebench command: an --out there), then rerun")
+
+
+def human_bytes(n: float) -> str:
+    """A byte count in the unit that shows it: 5.6 MiB, not 0.0 GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _shown(path: Path) -> Path:
+    """`path` as the user named it: an atomic write's staging folder (`.<name>.partial-<x>`)
+    in its parts stands for `<name>`, the output it becomes."""
+    parts = [re.sub(r"^\.(.+)\.partial-[^/]*$", r"\1", part) for part in path.parts]
+    return Path(*parts)
+
+
 def _explain_disk_full(exc: BaseException, path: Path) -> None:
     """A full disk gets a message with the fix; the earlier content of `path` is untouched."""
     if is_disk_full(exc):
         free = shutil.disk_usage(path.parent).free
         raise ResourceError(
-            f"no space left while writing {path} ({free / 2**30:.1f} GiB free on that file "
-            "system; the partial write was removed and any earlier version is intact): free "
-            "space or move results/ and resources/ to a larger disk, then rerun") from exc
+            f"no space left while writing {_shown(path)} ({human_bytes(free)} free on that file "
+            f"system; the partial write was removed and any earlier version is intact): "
+            f"{MORE_SPACE}") from exc
 
 
 def require_free_space(path: str | os.PathLike, nbytes: int, what: str) -> None:
@@ -299,10 +320,9 @@ def require_free_space(path: str | os.PathLike, nbytes: int, what: str) -> None:
     free = shutil.disk_usage(existing).free
     if free < nbytes:
         raise ResourceError(
-            f"{what} needs about {nbytes / 2**30:.1f} GiB for {path} but its file system has "
-            f"{free / 2**30:.1f} GiB free; nothing was computed yet: free space (results of "
-            "variants no longer in the config can go) or move results/ and resources/ to a "
-            "larger disk, then rerun")
+            f"{what} needs about {human_bytes(nbytes)} for {_shown(path)} but its file system "
+            f"has {human_bytes(free)} free; nothing was computed yet: {MORE_SPACE} (results of "
+            "variants no longer in the config can go)")
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
