@@ -277,6 +277,24 @@ def test_misspelt_keys_and_methods_get_the_close_known_name():
     assert "unknown pruning method 'depht_ppl'" in text and "(did you mean 'depth_ppl'?)" in text
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("token_configs", [12], "benchmark.token_configs.0: 12 must be text, <input tokens>x<output "
+     "tokens>, both positive, such as '12x128': write it in quotes"),
+    ("token_configs", "12x128", "benchmark.token_configs: '12x128' is not a list: write a list, "
+     "e.g. ['12x128']"),
+    ("batch_sizes", 4, "benchmark.batch_sizes: 4 is not a list: write a list, e.g. [4]"),
+    ("batch_sizes", None, "benchmark.batch_sizes: nothing (null) is not a list"),
+    ("batch_sizes", [1, 4, 1], "benchmark.batch_sizes: [1, 4, 1] lists 1 more than once: give "
+     "each once"),
+])
+def test_a_list_written_otherwise_says_how_to_write_it(key, value, message):
+    """jsonschema's own words ('4 is not of type 'array'', 'has non-unique elements') named
+    neither the fix nor the repeated entry."""
+    config = default_config()
+    config["benchmark"] = {**config["benchmark"], key: value}
+    assert message in problems(config)
+
+
 @pytest.mark.parametrize("variant", ["dense-0.5", "dense-0.5+lora"])
 def test_a_dense_variant_with_a_size_is_refused_with_the_fix(variant):
     """`dense-0.5` passed the checks and `prunebench plan` (shown as the dense model), then

@@ -230,12 +230,31 @@ def _explain(error) -> str:
         if described:
             return f"{value!r} is not allowed: expected {described}"
     if error.validator == "type":
-        return _type_problem(value, error.validator_value) or error.message
+        return (_type_problem(value, error.validator_value)
+                or _shape_problem(value, error.validator_value, error.schema) or error.message)
+    if error.validator == "uniqueItems" and isinstance(value, list):
+        repeated = next((item for i, item in enumerate(value) if item in value[:i]), None)
+        return f"{value!r} lists {repeated!r} more than once: give each once"
     if error.validator in ("oneOf", "anyOf"):  # jsonschema's "not valid under any of the given
         allowed = _allowed(error.schema)      # schemas" names none of them
         if allowed:
             return f"{value!r} is not allowed: expected {allowed}"
     return error.message
+
+
+def _shape_problem(value: Any, expected: str | list[str], schema: dict) -> str | None:
+    """A single value or nothing where a list belongs; a number where text belongs."""
+    expected = [expected] if isinstance(expected, str) else expected
+    if expected == ["array"]:
+        example = ("[...]" if value is None or isinstance(value, (dict, list))
+                   else f"[{value!r}]" if isinstance(value, str) else f"[{value}]")
+        return (f"{'nothing (null)' if value is None else repr(value)} is not a list: write a "
+                f"list, e.g. {example}")
+    if expected == ["string"] and isinstance(value, (int, float)) and not isinstance(value, bool):
+        described = schema.get("description")
+        return (f"{value!r} must be text{f', {described}' if described else ''}: write it in "
+                "quotes")
+    return None
 
 
 def _type_problem(value: Any, expected: str | list[str]) -> str | None:
