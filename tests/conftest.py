@@ -253,9 +253,27 @@ def _freeze_imports() -> None:
     gc.freeze()
 
 
-def _wait_for(name: str, timeout: int = 1800) -> int | None:
-    """Wait for a background process; its exit code, or None if it was never started."""
-    if _record(name) is None:
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # no /proc (macOS): whether it can be signalled
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def _wait_for(name: str, timeout: float = 6 * 3600) -> int | None:
+    """Wait for a background process; its exit code, or None if it was never started. It is
+    waited for as long as it runs (a busy machine trained the tiny model for 26 minutes where
+    an idle one takes 3): a test fails when it ended without an exit code (killed), or, as a
+    last guard against a hung one, after `timeout` seconds."""
+    record = _record(name)
+    if record is None:
         return None
     exit_code = _folder() / f"{name}.rc"
     deadline = time.monotonic() + timeout
@@ -263,8 +281,14 @@ def _wait_for(name: str, timeout: int = 1800) -> int | None:
         if (_folder() / f"{name}.stopped").exists():
             raise AssertionError(f"the background process {name!r} was stopped: no test was "
                                  "thought to need it")
+        if not _alive(record["pid"]):
+            time.sleep(1)  # its exit code is written just before it ends
+            if exit_code.exists():
+                break
+            raise AssertionError(f"the background process {name!r} ended without an exit code "
+                                 f"(killed?); its log ends:\n{_log_tail(name)}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"the background process {name!r} ran past {timeout} s")
+            raise AssertionError(f"the background process {name!r} ran past {timeout:.0f} s")
         time.sleep(0.5)
     return int(exit_code.read_text())
 

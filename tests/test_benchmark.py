@@ -355,17 +355,17 @@ def test_cpu_peak_memory_is_the_blocks_own_and_nothing_runs_beside_it():
             pages[offset] = 1
         return pages
 
-    touched(256).close()  # a larger peak before the block
+    touched(640).close()  # a larger peak before the block
     threads = threading.active_count()
     with measure.PeakMemory(torch.device("cpu")) as memory:
         assert threading.active_count() == threads
         start = measure._high_water_mark()
-        touched(64).close()
+        touched(256).close()
     assert "VmHWM" in memory.method
     # The kernel keeps RSS counts per task or per CPU and folds them into the total in batches
-    # (64 faults; 2 x CPUs pages per CPU on newer kernels): the mark may lag the pages a
-    # little, hence 56 MiB of the block's 64.
-    assert start + 56 * 2**20 <= memory.peak_bytes < start + 200 * 2**20
+    # (64 faults; 2 x CPUs pages per CPU on newer kernels, which on a machine of hundreds of
+    # CPUs is tens of MiB): the mark may lag the pages, hence half of the block's 256 MiB.
+    assert start + 128 * 2**20 <= memory.peak_bytes < start + 512 * 2**20
 
 
 def test_other_errors_are_not_swallowed(monkeypatch):

@@ -22,7 +22,8 @@ from prunebench.plan import jobsize, layout
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.checkpoint.device_map import dispatch, main_device, plan
 
-from workflow_helpers import REPO, copy_workflow, job_counts, reversed_keys, run_snakemake
+from workflow_helpers import (REPO, copy_workflow, job_counts, require_executable_folder,
+                              reversed_keys, run_snakemake)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -465,6 +466,7 @@ def fake_slurm(workdir: Path) -> Path:
     """FAKE_SLURM's commands in workdir/fake-slurm/, the folder to put first on PATH."""
     bin_dir = workdir / "fake-slurm"
     bin_dir.mkdir()
+    require_executable_folder(bin_dir)
     for name, script in FAKE_SLURM.items():
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from workflow_helpers import require_executable_folder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,6 +58,7 @@ def test_python_floor_is_the_same_for_the_jobs_environment():
 def fake_python(folder: Path, version: tuple[int, int]) -> Path:
     """A python3 that make's version guard sees as `version` (sys.version_info replaced before
     the guard's code runs); anything else it is asked to do (`-m venv`) it notes and fails."""
+    require_executable_folder(folder)
     fake = folder / f"python{version[0]}.{version[1]}"
     fake.write_text("#!/bin/sh\n"
                     'if [ "$1" != "-c" ]; then echo "$@" >> "$0.calls"; exit 3; fi\n'

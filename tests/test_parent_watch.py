@@ -1,4 +1,5 @@
 """A workflow job stops when Snakemake, its parent, is killed (prunebench.parent_watch)."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,10 +11,13 @@ import pytest
 
 # The job: watches its parent, then works until interrupted, and records how it ended.
 JOB = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
     from pathlib import Path
     from prunebench.parent_watch import watch_parent
     out = Path(sys.argv[1])
+    # Says that the signals sent before it were handled (Python runs pending handlers in
+    # signal-number order: SIGINT's, 2, before SIGUSR1's).
+    signal.signal(signal.SIGUSR1, lambda *_: (out / "signals-handled").touch())
     watch_parent(interval=0.1, grace=30)
     (out / "started").write_text(str(os.getpid()))
     try:
@@ -30,10 +34,11 @@ PARENT = textwrap.dedent("""
 """)
 
 
-def _wait_for(path, timeout=60.0) -> bool:
+def _wait_for(*paths, timeout=60.0) -> bool:
+    """Whether one of `paths` appears within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists():
+        if any(path.exists() for path in paths):
             return True
         time.sleep(0.05)
     return False
@@ -54,8 +59,12 @@ def test_a_job_is_interrupted_when_its_parent_is_killed(tmp_path, sigint):
         if sigint == "ignored":  # a Ctrl-C at the terminal: ignored while Snakemake runs on
             while not (tmp_path / "started").read_text():
                 time.sleep(0.05)
-            os.kill(int((tmp_path / "started").read_text()), signal.SIGINT)
-            time.sleep(1.0)
+            job = int((tmp_path / "started").read_text())
+            os.kill(job, signal.SIGINT)
+            with contextlib.suppress(ProcessLookupError):  # ended by the SIGINT: failed below
+                os.kill(job, signal.SIGUSR1)
+            assert _wait_for(tmp_path / "signals-handled", tmp_path / "interrupted"), \
+                "the job handled no signal"
         assert not (tmp_path / "interrupted").exists()  # alive while its parent is
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()

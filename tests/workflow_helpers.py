@@ -195,3 +195,14 @@ def run_rule_script(name: str, monkeypatch, **fields) -> dict:
         job[key] = types.SimpleNamespace(**value) if named else value
     return runpy.run_path(str(REPO / "workflow" / "scripts" / f"{name}.py"),
                           init_globals={"snakemake": types.SimpleNamespace(**job)})
+
+
+def require_executable_folder(folder: Path) -> None:
+    """Skip a test that runs programs it writes into `folder` (a fake python3, a fake sbatch)
+    where the file system forbids running them: a temporary folder mounted noexec, as on
+    hardened hosts and some CI runners."""
+    import pytest
+
+    if os.statvfs(folder).f_flag & os.ST_NOEXEC:
+        pytest.skip(f"{folder} is on a file system mounted noexec: the fake programs this test "
+                    "writes there cannot run (set TMPDIR to a folder that allows it)")
