@@ -830,6 +830,8 @@ def test_bench_samples_on_the_compiled_backend_as_on_hf(pruned, tmp_path, capsys
     (["--tokens", "12x4", "--dtype", "int3"], "unknown --dtype"),
     (["--tokens", "2000x100"], "max_position_embeddings"),
     (["--tokens", "4x4", "--batch", ""], "--batch '' has an empty entry"),  # not the default sweep
+    (["--tokens", "4x4", "--batch", "1,,8"], "--batch '1,,8' has an empty entry: separate its "
+     "entries with single commas"),
     (["--tokens", "4x4", "--attention", "efficient"], "--attention efficient is a kernel of CUDA"),
     (["--tokens", "4x4", "--attention", "cudnn"], "--attention cudnn is a kernel of CUDA only"),
 ])
