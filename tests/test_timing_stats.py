@@ -179,6 +179,9 @@ def test_mann_kendall_p_value_by_hand():
         math.erfc(z / math.sqrt(2)))
     assert ts.trend_p_value([5.0] * 8) == 1.0
     assert ts.trend_p_value([float(i) for i in range(ts.MIN_TREND_RUNS - 1)]) is None
+    import numpy as np  # an array of the runs gives the same p-value (it raised TypeError)
+
+    assert ts.trend_p_value(np.arange(8.0)) == ts.trend_p_value([float(i) for i in range(8)])
 
 
 def test_a_row_drifts_when_its_trend_is_both_significant_and_larger_than_the_target():

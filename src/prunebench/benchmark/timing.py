@@ -196,6 +196,7 @@ def trend_p_value(xs: Sequence[float]) -> float | None:
     number of later runs above an earlier one less those below, against its variance under no
     trend (ties corrected), with a continuity correction and the normal approximation. None
     below MIN_TREND_RUNS runs."""
+    xs = [float(x) for x in xs]  # numpy's booleans do not subtract
     n = len(xs)
     if n < MIN_TREND_RUNS:
         return None

@@ -27,8 +27,9 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
     tick numbers) against the latency of one whole generate call, one line per variant, points
     labelled with their batch size (labels placed so that none overlaps another or a marker),
     the batch size that ran out of memory marked "<batch>: OOM" beside the line's last point,
-    flagged timings drawn hollow: unstable (95% interval wider than the target), contended
-    (other work beside them) or, on the compiled backend, a decode step that ran eagerly.
+    flagged timings drawn hollow: unstable (95% interval wider than the target), drifting,
+    contended (other work beside them) or, on the compiled backend, a decode step that ran
+    eagerly.
 
     Each method keeps one colour and marker in every panel and row (prunebench.report.style);
     each row has its legend, labelled with display names and sizes ("LLaMA-7B",
@@ -282,7 +283,7 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
             ax.errorbar(bars[x_col], bars[quality], fmt="none", ecolor="tab:blue", alpha=0.5,
                         elinewidth=0.8, capsize=2, zorder=1,
                         xerr=[bars[x_col] - bars[low], bars[high] - bars[x_col]],
-                        label="bars: 95% interval of the speed-up")
+                        label="bars: within-job 95% interval of the speed-up")
         ax.scatter(points.loc[~flagged, x_col], points.loc[~flagged, quality], color="tab:blue",
                    zorder=3)
         if flagged.any():
