@@ -1028,6 +1028,13 @@ def test_zero_shot_scored_before_its_log_softmax_precision_was_recorded_is_not_c
                                    report.load_evals([zeroshot]))
     row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
     assert row["comparable"] and row["differs_by"] == ""
+    # and files older still, from before the dtype was recorded, ran in float32 too
+    zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json",
+                          {k: v for k, v in old.items() if k != "dtype"})
+    quality = report.quality_table(report.load_prune_reports([prune_report]),
+                                   report.load_evals([zeroshot]))
+    row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
+    assert row["comparable"] and row["differs_by"] == ""
 
 
 @pytest.mark.parametrize("settings, expected", [

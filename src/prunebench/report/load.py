@@ -490,8 +490,10 @@ def _protocol(data: dict[str, Any], rule: str) -> dict[str, Any]:
         out["acc"] = {key: data.get(key) for key in
                       ("tasks", "metric", "num_fewshot", "limit", "add_bos_token")}
         # files made before it was recorded took lm-eval's log-softmax in the model's dtype
-        # (transformers 5 returns a float16 model's logits in float16)
-        out["acc"]["log_softmax_dtype"] = data.get("log_softmax_dtype") or data.get("dtype")
+        # (transformers 5 returns a float16 model's logits in float16); files older still
+        # record no dtype either, and ran in float32 (the only precision then)
+        out["acc"]["log_softmax_dtype"] = (data.get("log_softmax_dtype") or data.get("dtype")
+                                           or "float32")
     return out
 
 
