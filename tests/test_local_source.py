@@ -316,6 +316,22 @@ def test_a_weights_file_cut_short_is_named_before_the_import(user_folder):
     weights.write_bytes(b"\x10" + b"\0" * 7 + b"not json" + b"\0" * 8)
     assert "its header does not read" in safetensors_problem(weights)
 
+    def with_header(text: bytes, tail: int = 0) -> str | None:
+        weights.write_bytes(len(text).to_bytes(8, "little") + text + b"\0" * tail)
+        return safetensors_problem(weights)
+
+    assert with_header(b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4) is None
+    assert "does not read" in with_header(b'{"w": {"data_offsets": [0, "4"]}}', 4)
+    assert "does not read" in with_header(b"[" * 100_000 + b"]" * 100_000)  # nested past limits
+    # a header length no real file has is said, not read (it would be read whole into memory)
+    weights.write_bytes((2 * 10**8).to_bytes(8, "little"))
+    with open(weights, "r+b") as fh:
+        fh.truncate(2 * 10**8 + 16)  # sparse: no disk used
+    assert "over the format's 100,000,000" in safetensors_problem(weights)
+    weights.unlink()
+    weights.mkdir()  # a folder so named
+    assert safetensors_problem(weights) == "model.safetensors is not a file"
+
 
 def test_the_workflow_checks_a_local_folder_and_its_sizes_at_start(user_folder, tmp_path):
     (tmp_path / "local.yaml").write_text(

@@ -141,12 +141,18 @@ def base_record(path: str | Path) -> dict[str, Any]:
     return record
 
 
+# The largest header the safetensors library reads (its MAX_HEADER_SIZE).
+MAX_SAFETENSORS_HEADER = 100_000_000
+
+
 def safetensors_problem(file: str | Path) -> str | None:
     """Why `file` is not a whole safetensors file, from its header alone (cheap for any size:
     what a copy cut short or a file of another format looks like), or None. The format: an
     8-byte little-endian header length, a JSON header giving each tensor's byte range, then
     the tensors' bytes, which end exactly where the file does."""
     file = Path(file)
+    if not file.is_file():
+        return f"{file.name} is not a file"
     size = file.stat().st_size
     try:
         with open(file, "rb") as fh:
@@ -154,12 +160,19 @@ def safetensors_problem(file: str | Path) -> str | None:
             if size < 8 or length > size - 8:
                 return (f"{file.name} holds {size:,} bytes, too few for the header it begins "
                         "with (cut short, or not safetensors)")
+            if length > MAX_SAFETENSORS_HEADER:  # the safetensors library's own limit
+                return (f"{file.name} is not safetensors: its header would be {length:,} bytes, "
+                        f"over the format's {MAX_SAFETENSORS_HEADER:,}")
             header = json.loads(fh.read(length))
         ends = [entry["data_offsets"][1] for key, entry in header.items()
                 if key != "__metadata__"]
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        if not all(isinstance(end, int) and not isinstance(end, bool) for end in ends):
+            raise TypeError("a tensor's byte range is not a whole number")
+        expected = 8 + length + max(ends, default=0)
+    except OSError as err:
+        return f"{file.name} cannot be read ({err.strerror or err})"
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as err:
         return f"{file.name} is not safetensors: its header does not read ({type(err).__name__})"
-    expected = 8 + length + max(ends, default=0)
     if size != expected:
         return (f"{file.name} holds {size:,} bytes where its header describes {expected:,} "
                 f"({'cut short' if size < expected else 'extra bytes at its end'})")
