@@ -1205,8 +1205,17 @@ def test_the_inductor_cache_is_made_private_and_refused_when_anyone_may_write_it
     with caplog.at_level("WARNING"):
         check_inductor_cache()
     assert "writable by your group" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        check_inductor_cache()  # every batch size of every cell builds a decoder: said once
+    assert "writable by your group" not in caplog.text
     os.chmod(fresh, 0o777)
     with pytest.raises(PrunebenchError, match=r"writable by every user.*chmod o-w"):
+        check_inductor_cache()
+    a_file = tmp_path / "cache-file"
+    a_file.write_text("")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(a_file))
+    with pytest.raises(PrunebenchError, match="cannot be used.*a folder of your own"):
         check_inductor_cache()
 
 

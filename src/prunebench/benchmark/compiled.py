@@ -140,6 +140,9 @@ def check_flex_mode(attention: str, mode: str, device: torch.device) -> None:
                               "another attention)")
 
 
+_WARNED_CACHES: set = set()
+
+
 def check_inductor_cache() -> None:
     """TorchInductor loads its cache entries as pickles: whoever can write into its cache
     folder can run code in this process. The folder TORCHINDUCTOR_CACHE_DIR names (the
@@ -154,14 +157,20 @@ def check_inductor_cache() -> None:
     if not folder:  # torch's own default: a folder of this user's under the temporary folder
         return
     path = Path(folder)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = path.stat()
+    except OSError as err:  # a file of that name, or a folder that cannot be made
+        raise PrunebenchError(f"TorchInductor's cache {path} (TORCHINDUCTOR_CACHE_DIR) cannot be "
+                              f"used: {err.strerror or err}: set TORCHINDUCTOR_CACHE_DIR to a "
+                              "folder of your own") from None
     if st.st_mode & stat.S_IWOTH:
         raise PrunebenchError(f"TorchInductor's cache {path} (TORCHINDUCTOR_CACHE_DIR) is writable "
                               "by every user, and torch loads its entries as pickles, which can "
                               f"run code in this job: `chmod o-w {path}`, or set "
                               "TORCHINDUCTOR_CACHE_DIR to a folder of your own")
-    if st.st_uid != os.getuid() or st.st_mode & stat.S_IWGRP:
+    if (st.st_uid != os.getuid() or st.st_mode & stat.S_IWGRP) and path not in _WARNED_CACHES:
+        _WARNED_CACHES.add(path)  # once per process, not per batch size
         log.warning("TorchInductor's cache %s is %s: torch loads its entries as pickles, so they "
                     "can run code in this job; keep it so only if you trust them (`chmod go-w`, "
                     "or TORCHINDUCTOR_CACHE_DIR set to a folder of your own, otherwise)", path,
