@@ -60,9 +60,11 @@ test: setup
 test-fast: setup
 	$(PYTEST) -m "not slow"
 
-# `clean` removes what runs made (results, logs, Snakemake's records) but keeps resources/: the
-# downloaded models (a 13B model is 26 GB), calibration and evaluation data, and the progress
-# that interrupted jobs resume from. `distclean` removes resources/ too.
+# `clean` removes what runs made here (results, logs, Snakemake's records) but keeps resources/:
+# the downloaded models (a 13B model is 26 GB), calibration and evaluation data, and the
+# zero-shot answers and calibration losses that interrupted jobs resume from (LoRA's and a
+# benchmark's progress lie beside their results and go with them). `distclean` removes
+# resources/ too. Neither touches runs/ (runs in directories of their own).
 clean:
 	rm -rf results/* .snakemake logs
 	git checkout -- results/README.md

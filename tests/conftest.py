@@ -267,16 +267,17 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _wait_for(name: str, timeout: float = 6 * 3600) -> int | None:
+def _wait_for(name: str, stalled: float = 3600) -> int | None:
     """Wait for a background process; its exit code, or None if it was never started. It is
-    waited for as long as it runs (a busy machine trained the tiny model for 26 minutes where
-    an idle one takes 3): a test fails when it ended without an exit code (killed), or, as a
-    last guard against a hung one, after `timeout` seconds."""
+    waited for as long as it runs and writes to its log (a busy machine trained the tiny model
+    for 26 minutes where an idle one takes 3): a test fails when it ended without an exit code
+    (killed), or when its log has not grown for `stalled` seconds (hung)."""
     record = _record(name)
     if record is None:
         return None
     exit_code = _folder() / f"{name}.rc"
-    deadline = time.monotonic() + timeout
+    log = Path(record["log"])
+    grown, last_size = time.monotonic(), -1
     while not exit_code.exists():
         if (_folder() / f"{name}.stopped").exists():
             raise AssertionError(f"the background process {name!r} was stopped: no test was "
@@ -287,8 +288,12 @@ def _wait_for(name: str, timeout: float = 6 * 3600) -> int | None:
                 break
             raise AssertionError(f"the background process {name!r} ended without an exit code "
                                  f"(killed?); its log ends:\n{_log_tail(name)}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the background process {name!r} ran past {timeout:.0f} s")
+        size = log.stat().st_size if log.exists() else 0
+        if size != last_size:
+            grown, last_size = time.monotonic(), size
+        elif time.monotonic() - grown > stalled:
+            raise AssertionError(f"the background process {name!r} wrote nothing to {log} for "
+                                 f"{stalled:.0f} s (hung?); its log ends:\n{_log_tail(name)}")
         time.sleep(0.5)
     return int(exit_code.read_text())
 

@@ -109,7 +109,8 @@ def test_make_clean_keeps_resources_and_distclean_removes_them(tmp_path):
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "c"], check=True)
     made = ["results/tables/summary.md", "logs/a.log", ".snakemake/metadata/x",
-            "resources/models/llama-7b/model.safetensors", "resources/cache/lora-progress/p"]
+            "resources/models/llama-7b/model.safetensors",
+            "resources/cache/zeroshot-progress/p", "runs/paper/results/tables/summary.md"]
     for part in made:
         (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / part).write_text("x")
@@ -121,7 +122,8 @@ def test_make_clean_keeps_resources_and_distclean_removes_them(tmp_path):
                       if p.is_file() and ".git" not in p.parts)
 
     assert make("clean") == ["Makefile", "pyproject.toml", "resources/README.md",
-                             "resources/cache/lora-progress/p",
-                             "resources/models/llama-7b/model.safetensors", "results/README.md"]
+                             "resources/cache/zeroshot-progress/p",
+                             "resources/models/llama-7b/model.safetensors", "results/README.md",
+                             "runs/paper/results/tables/summary.md"]
     assert make("distclean") == ["Makefile", "pyproject.toml", "resources/README.md",
-                                 "results/README.md"]
+                                 "results/README.md", "runs/paper/results/tables/summary.md"]

@@ -203,6 +203,6 @@ def require_executable_folder(folder: Path) -> None:
     hardened hosts and some CI runners."""
     import pytest
 
-    if os.statvfs(folder).f_flag & os.ST_NOEXEC:
+    if os.statvfs(folder).f_flag & getattr(os, "ST_NOEXEC", 0):  # Linux only
         pytest.skip(f"{folder} is on a file system mounted noexec: the fake programs this test "
                     "writes there cannot run (set TMPDIR to a folder that allows it)")
