@@ -691,6 +691,14 @@ def test_empty_or_too_small_datasets_are_refused(tokenizer, records, tmp_path):
         split_records(records[:10], 10, seed=0)
     with pytest.raises(PrunebenchError, match="no record has a response"):
         encode_records(records[:4], tokenizer, "alpaca", max_length=8, what="train")
+    # a record whose prompt fills the window is kept, as the study's alpaca-lora keeps it: the
+    # batches (and so the step count) are the study's; it has no scored token
+    long_prompt = {**records[0], "input": " ".join(["word"] * 2000)}
+    encoded = encode_records([records[0], long_prompt], tokenizer, "alpaca", max_length=512,
+                             what="train")
+    assert len(encoded) == 2
+    assert bool((encoded[0]["labels"] != IGNORE_INDEX).any())
+    assert len(encoded[1]["input_ids"]) == 512 and bool((encoded[1]["labels"] == IGNORE_INDEX).all())
     with pytest.raises(PrunebenchError, match="validation split"):
         lora.recover_checkpoint(tmp_path, tmp_path / "out", [], TINY_RUN, device="cpu")
 

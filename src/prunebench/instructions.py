@@ -214,18 +214,21 @@ def encode_record(record: dict[str, str], tokenizer, template: str = "alpaca",
 
 def encode_records(records: list[dict[str, str]], tokenizer, template: str, max_length: int,
                    what: str) -> list[dict[str, torch.Tensor]]:
-    """Encoded records; those whose prompt fills the whole window (nothing to learn) dropped."""
+    """Every record encoded. One whose prompt fills the whole window has nothing to learn (no
+    scored token) and is kept, as the study's alpaca-lora keeps it: it still takes its place
+    in its batch, so the batches and the step count are the study's."""
     if max_length < 2:
         raise PrunebenchError(f"lora.max_length={max_length}: use at least 2 tokens")
     encoded = [encode_record(r, tokenizer, template, max_length) for r in records]
-    kept = [e for e in encoded if bool((e["labels"] != IGNORE_INDEX).any())]
-    if len(kept) < len(encoded):
-        log.warning("%s: %d of %d records dropped, their prompt fills all %d tokens", what,
-                    len(encoded) - len(kept), len(encoded), max_length)
-    if not kept:
+    silent = sum(not bool((e["labels"] != IGNORE_INDEX).any()) for e in encoded)
+    if silent == len(encoded):
         raise PrunebenchError(f"{what}: no record has a response within {max_length} tokens: "
                               "raise lora.max_length or use a shorter prompt template")
-    return kept
+    if silent:
+        log.warning("%s: %d of %d records have no response token within %d tokens (their "
+                    "prompt fills them): they add nothing to the loss, as in the study", what,
+                    silent, len(encoded), max_length)
+    return encoded
 
 
 def collate(examples: list[dict[str, torch.Tensor]], pad_id: int) -> dict[str, torch.Tensor]:
