@@ -679,9 +679,13 @@ def test_records_round_trip_and_empty_files_are_refused(tmp_path, records):
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(PrunebenchError, match="no instruction records"):
         read_records(tmp_path / "empty.jsonl")
-    (tmp_path / "bad.jsonl").write_text('{"instruction": "x", "output": ""}\n')
-    with pytest.raises(PrunebenchError, match="empty instruction or output"):
+    (tmp_path / "bad.jsonl").write_text('{"instruction": " ", "output": "y"}\n')
+    with pytest.raises(PrunebenchError, match="empty instruction"):
         read_records(tmp_path / "bad.jsonl")
+    # an empty output is a record the study trains on (its response: the EOS token alone)
+    (tmp_path / "stop.jsonl").write_text('{"instruction": "x", "output": ""}\n')
+    assert read_records(tmp_path / "stop.jsonl") == [{"instruction": "x", "input": "",
+                                                      "output": ""}]
     with pytest.raises(PrunebenchError, match="missing"):
         read_records(tmp_path / "absent.jsonl")
 

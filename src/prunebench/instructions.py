@@ -50,9 +50,11 @@ def check_record(record: Any, where: str) -> dict[str, str]:
     if not isinstance(record, dict) or any(not isinstance(record.get(f, ""), str) for f in FIELDS):
         raise PrunebenchError(f"{where}: an instruction record must be an object with string "
                               f"fields {FIELDS}; re-create the file with the `instructions` rule")
-    if not record.get("instruction", "").strip() or not record.get("output", "").strip():
-        raise PrunebenchError(f"{where}: a record has an empty instruction or output; remove it "
-                              "or re-create the file with the `instructions` rule")
+    # An empty output is kept, as the study's alpaca-lora trains on it: the response is the
+    # end-of-sequence token alone.
+    if not record.get("instruction", "").strip():
+        raise PrunebenchError(f"{where}: a record has an empty instruction; remove it or "
+                              "re-create the file with the `instructions` rule")
     return {f: record.get(f, "") for f in FIELDS}
 
 
