@@ -836,3 +836,34 @@ def test_the_learning_rate_follows_the_studys_trainer_schedule(warmup, total):
             opt.param_groups[0]["lr"], abs=1e-12), step
         opt.step()
         schedule.step()
+
+
+def test_a_full_disk_at_a_timed_save_leaves_the_training_going(tiny_model_dir, records, tmp_path,
+                                                              monkeypatch, caplog):
+    """The save only serves a resume; a full disk at one of them ended hours of training."""
+    import errno
+
+    monkeypatch.setenv(lora.SAVE_EVERY_VARIABLE, "0")  # a save after every step
+    calls = []
+
+    def disk_full(path, fingerprint, at, *args):
+        calls.append(at["step"])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lora, "_save_progress", disk_full)
+    with caplog.at_level("WARNING"):
+        result = lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records, RESUMABLE,
+                                         device="cpu", progress_path=tmp_path / "progress")
+    # it trained on after the first failed save: a save was tried after every step but the last
+    assert len(calls) >= 2 and calls == list(range(1, len(calls) + 1))
+    assert result["resumed_at_steps"] == []
+    assert "progress not saved, the disk is full" in caplog.text
+    assert (tmp_path / "out").is_dir()
+
+    def unreadable(*args):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(lora, "_save_progress", unreadable)  # any other failure still stops it
+    with pytest.raises(PermissionError):
+        lora.recover_checkpoint(tiny_model_dir, tmp_path / "out2", records, RESUMABLE,
+                                device="cpu", progress_path=tmp_path / "progress2")

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError, ResourceError
-from prunebench.atomic import atomic_path, delete_at_successful_exit
+from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_full
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
@@ -421,15 +421,28 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     stopping = stop.requested
                     if progress_path is not None and (stopping or (
                             step < total_steps and time.monotonic() - last_save >= save_every)):
-                        _save_progress(progress_path, fingerprint, {
-                            "step": step, "epoch": epoch, "next_start": start + batch_size,
-                            "order": order, "history": history, "best": best, "initial": initial,
-                            "window_loss": window_loss, "window_tokens": window_tokens,
-                            "elapsed_s": time.perf_counter() - started, "resumed_at": resumed_at},
-                            peft_model, opt, scaler, shuffle, best_state)
+                        try:
+                            _save_progress(progress_path, fingerprint, {
+                                "step": step, "epoch": epoch, "next_start": start + batch_size,
+                                "order": order, "history": history, "best": best,
+                                "initial": initial, "window_loss": window_loss,
+                                "window_tokens": window_tokens,
+                                "elapsed_s": time.perf_counter() - started,
+                                "resumed_at": resumed_at},
+                                peft_model, opt, scaler, shuffle, best_state)
+                        except Exception as err:  # noqa: BLE001 - a full disk only, below
+                            if not (is_disk_full(err) or (err.__cause__ is not None
+                                                           and is_disk_full(err.__cause__))):
+                                raise
+                            # The save is for a resume; the training is hours of work: it goes
+                            # on, and a resume starts from the previous save (still whole).
+                            log.warning("step %d/%d: progress not saved, the disk is full (%s); "
+                                        "training goes on, a resume would start from the "
+                                        "previous save", step, total_steps, first_line(err))
+                        else:
+                            log.info("step %d/%d: progress saved (%s), for a resume", step,
+                                     total_steps, progress_path)
                         last_save = time.monotonic()
-                        log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
-                                 progress_path)
                     if stopping:
                         raise Terminated()
         elapsed = time.perf_counter() - started
