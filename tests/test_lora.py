@@ -867,3 +867,28 @@ def test_a_full_disk_at_a_timed_save_leaves_the_training_going(tiny_model_dir, r
     with pytest.raises(PermissionError):
         lora.recover_checkpoint(tiny_model_dir, tmp_path / "out2", records, RESUMABLE,
                                 device="cpu", progress_path=tmp_path / "progress2")
+
+
+def test_a_validation_loss_that_is_not_finite_is_said(tiny_model_dir, records, tmp_path,
+                                                      monkeypatch, caplog):
+    """A forward pass that overflows under float16 autocast gives NaN losses, and NaN compares
+    as no better than anything: recovery silently kept the base model."""
+    real = lora.validation_loss
+    losses = iter([math.nan])
+    monkeypatch.setattr(lora, "validation_loss",
+                        lambda *a, **k: next(losses, None) or real(*a, **k))
+    with pytest.raises(PrunebenchError, match=r"base model's validation loss is nan under no "
+                       r"autocast.*set lora.amp to bfloat16"):
+        lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records, TINY_RUN,
+                                device="cpu")
+    calls = []
+
+    def later_nan(*args, **kwargs):
+        calls.append(1)
+        return math.nan if len(calls) == 2 else real(*args, **kwargs)
+
+    monkeypatch.setattr(lora, "validation_loss", later_nan)
+    with caplog.at_level("WARNING"):
+        lora.recover_checkpoint(tiny_model_dir, tmp_path / "out2", records, TINY_RUN,
+                                device="cpu")
+    assert "validation loss nan: this adapter is no candidate" in caplog.text

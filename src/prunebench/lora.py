@@ -354,6 +354,12 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                      total_steps, progress_path)
         else:
             initial = validation_loss(peft_model, val, micro, pad_id, device, amp)
+            if not math.isfinite(initial):  # every later loss would compare as no better
+                raise PrunebenchError(
+                    f"the base model's validation loss is {initial} under "
+                    f"{'no autocast' if amp is None else f'{amp} autocast'.replace('torch.', '')}"
+                    ": its forward pass overflows in that precision; set lora.amp to bfloat16 "
+                    "(`--setting amp=bfloat16`), or none")
             # With save_every, the base model is no candidate (the HF Trainer never saves it):
             # the first candidate evaluation then always wins over this infinite loss.
             best = {"step": 0, "val_loss": math.inf if keep_every else initial}
@@ -407,6 +413,10 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     # (Without eval_every, eval_every is one epoch's steps: the epoch's last step.)
                     if step % eval_every == 0 or step == total_steps:
                         val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp)
+                        if not math.isfinite(val_loss):
+                            log.warning("step %d/%d: validation loss %s: this adapter is no "
+                                        "candidate; if it stays so, set lora.amp to bfloat16 or "
+                                        "none", step, total_steps, val_loss)
                         history.append({"step": step, "epoch": round(step / steps_per_epoch, 4),
                                         "train_loss": window_loss / max(window_tokens, 1),
                                         "val_loss": val_loss, "lr": lr})
