@@ -354,15 +354,18 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                      total_steps, progress_path)
         else:
             initial = validation_loss(peft_model, val, micro, pad_id, device, amp)
-            if not math.isfinite(initial):  # every later loss would compare as no better
-                raise PrunebenchError(
-                    f"the base model's validation loss is {initial} under "
-                    f"{'no autocast' if amp is None else f'{amp} autocast'.replace('torch.', '')}"
-                    ": its forward pass overflows in that precision; set lora.amp to bfloat16 "
-                    "(`--setting amp=bfloat16`), or none")
+            if not math.isfinite(initial):
+                log.warning("step 0: the base model's validation loss is %s under %s: its "
+                            "forward pass overflows; if the adapters' losses are not finite "
+                            "either, set lora.amp to bfloat16 (`--setting amp=bfloat16`) or none",
+                            initial, "no autocast" if amp is None
+                            else f"{amp} autocast".replace("torch.", ""))
             # With save_every, the base model is no candidate (the HF Trainer never saves it):
-            # the first candidate evaluation then always wins over this infinite loss.
-            best = {"step": 0, "val_loss": math.inf if keep_every else initial}
+            # the first candidate evaluation then always wins over this infinite loss. A base
+            # loss that is NaN counts as infinite too: NaN compares as no better than anything,
+            # so no adapter could win over it.
+            best = {"step": 0, "val_loss": initial if math.isfinite(initial) and not keep_every
+                    else math.inf}
             best_state = trainable_state(peft_model)
             history = [{"step": 0, "epoch": 0.0, "train_loss": None, "val_loss": initial,
                         "lr": 0.0}]
