@@ -179,6 +179,12 @@ def safetensors_problem(file: str | Path) -> str | None:
     return None
 
 
+def safetensors_problems(files) -> list[str]:
+    """`safetensors_problem` of each safetensors file among `files`, those there are."""
+    return [problem for file in map(Path, files) if file.suffix == ".safetensors"
+            if (problem := safetensors_problem(file))]
+
+
 def _memo_file(path: Path) -> Path | None:
     root = os.environ.get("PRUNEBENCH_CACHE_DIR") or Path.home() / ".cache" / "prunebench"
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]

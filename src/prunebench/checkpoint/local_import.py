@@ -98,10 +98,9 @@ def local_problems(model: str, source_name: str) -> list[str]:
         found = f" (found {others}: only pytorch_model*.bin pickles are converted)" if others else ""
         problems.append(f"{where}: {folder} holds no weights{found}: save the model there with "
                         "save_pretrained(..., safe_serialization=True)")
-    from prunebench.checkpoint.integrity import safetensors_problem
+    from prunebench.checkpoint.integrity import safetensors_problems
 
-    damaged = [problem for file in import_files(folder) if file.suffix == ".safetensors"
-               for problem in [safetensors_problem(file)] if problem]
+    damaged = safetensors_problems(import_files(folder))
     if damaged:
         problems.append(f"{where}: {folder}: {'; '.join(damaged)}: save the model there again "
                         "(save_pretrained) or copy its files whole")

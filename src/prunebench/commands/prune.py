@@ -68,7 +68,7 @@ def prune_command(args) -> Path:
     check_prunable(config_from_dict(checked_config_json(ckpt.path)), args.method, args.size,
                    params)
 
-    from prunebench.checkpoint.integrity import safetensors_problem
+    from prunebench.checkpoint.integrity import safetensors_problems
     from prunebench.methods.loss_memo import ScoringProgress
     from prunebench.modeling import load_config, require_tokenizer, resolve_device, weight_files
     from prunebench.plan.layout import SCORING_PROGRESS_VARIABLE
@@ -86,8 +86,7 @@ def prune_command(args) -> Path:
     # What stops the prune once its weights load, said before the windows are drawn (a hub
     # text's download and tokenization): no GPU, weights that are not whole safetensors.
     device = resolve_device(args.device)
-    damaged = [problem for file in weight_files(ckpt.path)
-               if (problem := safetensors_problem(file))]
+    damaged = safetensors_problems(weight_files(ckpt.path))
     if damaged:
         raise PrunebenchError(f"checkpoint {ckpt.path}: {'; '.join(damaged)}: re-download it, or "
                               "re-run the step that made it")
