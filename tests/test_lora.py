@@ -838,6 +838,44 @@ def test_the_learning_rate_follows_the_studys_trainer_schedule(warmup, total):
         schedule.step()
 
 
+def test_updates_the_loss_scaler_skips_hold_the_schedule_back_as_the_studys_trainer(
+        tiny_model_dir, tokenizer, records, monkeypatch):
+    """The study's HF Trainer steps its scheduler only after an update the fp16 loss scaler
+    did not skip: skipped updates hold the learning rate where it was. Here the first two
+    steps' losses are made infinite, so the real scaler skips them; its initial scale of 1
+    cannot overflow the tiny model's gradients, so no other step is skipped."""
+    settings = lora.resolve_settings({**TINY_RUN, "amp": "float16", "eval_every": 1,
+                                      "warmup_steps": 2, "max_length": 128})
+    train, val = split_records(records, 8, 42, max_train=32)  # 4 steps of 2 micro-batches
+    monkeypatch.setattr(torch.amp, "GradScaler",
+                        functools.partial(torch.amp.GradScaler, init_scale=1.0))
+    training_calls = []
+    real_loss = lora.response_loss
+
+    def loss_infinite_in_the_first_two_steps(model, batch):
+        loss, n = real_loss(model, batch)
+        if model.training:
+            training_calls.append(1)
+            if len(training_calls) <= 4:
+                return loss * math.inf, n
+        return loss, n
+
+    monkeypatch.setattr(lora, "response_loss", loss_infinite_in_the_first_two_steps)
+    _, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
+                                torch.device("cpu"))
+    lr = settings["lr"]
+    assert len(training_calls) == 8 and report["steps"] == 4
+    # updates that ran before each step: 0, 0, 0, 1 (the factor of 0 updates is warm-up's 0)
+    assert [h["lr"] for h in report["history"]] == [0.0, 0.0, 0.0, 0.0, lr * 1 / 2]
+    assert report["skipped_updates"] == 2
+    # without a scaler (no autocast), no update is skipped: the plain schedule
+    monkeypatch.setattr(lora, "response_loss", real_loss)
+    _, plain = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val,
+                               {**settings, "amp": "none"}, torch.device("cpu"))
+    assert [h["lr"] for h in plain["history"]] == [0.0, 0.0, lr * 1 / 2, lr, lr * 1 / 2]
+    assert plain["skipped_updates"] == 0
+
+
 def test_a_full_disk_at_a_timed_save_leaves_the_training_going(tiny_model_dir, records, tmp_path,
                                                               monkeypatch, caplog):
     """The save only serves a resume; a full disk at one of them ended hours of training."""

@@ -120,6 +120,16 @@ def _amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
     return {"none": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[setting]
 
 
+def _optimizer_step(scaler, opt: torch.optim.Optimizer) -> bool:
+    """Step `opt` through the loss scaler; False when the scaler skipped the update (its
+    gradients were not finite, so it lowered the scale), as accelerate tells the HF Trainer
+    (`optimizer_step_was_skipped`: the scale went down). A disabled scaler never skips."""
+    before = scaler.get_scale()
+    scaler.step(opt)
+    scaler.update()
+    return scaler.get_scale() >= before
+
+
 def _lr_factor(step: int, warmup: int, total: int) -> float:
     """Linear warm-up from 0, then linear decay to 0 at the last step: the factor of optimizer
     step `step` (0-based) under transformers' `get_linear_schedule_with_warmup`, the study's
@@ -349,6 +359,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             best_state = _restore_progress(tensors, at, peft_model, opt, scaler, shuffle)
             history, best, initial = at["history"], at["best"], at["initial"]
             step, window_loss, window_tokens = at["step"], at["window_loss"], at["window_tokens"]
+            # (a save from before skipped updates were counted: as if none had been skipped)
+            updates = at.get("updates", step)
             resumed_at = [*at.get("resumed_at", []), step]
             log.info("resuming the LoRA recovery at step %d of %d (saved in %s)", step,
                      total_steps, progress_path)
@@ -371,6 +383,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                         "lr": 0.0}]
             log.info("step 0: validation loss %.4f (the base model)", initial)
             step, window_loss, window_tokens = 0, 0.0, 0
+            updates = 0
             at, resumed_at = {"epoch": 0, "elapsed_s": 0.0}, []
         save_every = _save_every_s()
         started = time.perf_counter() - at["elapsed_s"]
@@ -391,7 +404,10 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     # adds its summed loss divided by the batch's token count.
                     n_tokens = sum(int((mb["labels"][:, 1:] != IGNORE_INDEX).sum())
                                    for mb in micro_batches)
-                    lr = s["lr"] * _lr_factor(step, int(s["warmup_steps"]), total_steps)
+                    # The schedule counts the updates that ran: the study's HF Trainer steps its
+                    # scheduler only after an update the fp16 loss scaler did not skip, so its
+                    # schedule lags by the skipped ones (steps, evaluations and saves do not).
+                    lr = s["lr"] * _lr_factor(updates, int(s["warmup_steps"]), total_steps)
                     for group in opt.param_groups:
                         group["lr"] = lr
                     opt.zero_grad(set_to_none=True)
@@ -405,8 +421,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     if s["max_grad_norm"]:
                         scaler.unscale_(opt)
                         torch.nn.utils.clip_grad_norm_(trainable, s["max_grad_norm"])
-                    scaler.step(opt)
-                    scaler.update()
+                    updates += _optimizer_step(scaler, opt)
                     step += 1
                     window_loss, window_tokens = window_loss + batch_loss, window_tokens + n_tokens
                     if step % int(s["log_every"]) == 0:
@@ -439,7 +454,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                                 "step": step, "epoch": epoch, "next_start": start + batch_size,
                                 "order": order, "history": history, "best": best,
                                 "initial": initial, "window_loss": window_loss,
-                                "window_tokens": window_tokens,
+                                "window_tokens": window_tokens, "updates": updates,
                                 "elapsed_s": time.perf_counter() - started,
                                 "resumed_at": resumed_at},
                                 peft_model, opt, scaler, shuffle, best_state)
@@ -497,6 +512,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         "initial_val_loss": initial, "best_step": best["step"], "best_val_loss": best["val_loss"],
         "merged_val_loss": merged_val,
         "train_elapsed_s": elapsed,
+        # Updates the fp16 loss scaler skipped (gradients not finite); the schedule lags by them.
+        "skipped_updates": step - updates,
         # The steps at which a killed recovery was resumed from its saved progress ([]: none).
         "resumed_at_steps": resumed_at,
     }
