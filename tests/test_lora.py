@@ -103,6 +103,12 @@ def test_best_adapter_by_validation_loss_is_merged(recovered):
     assert report["merged_val_loss"] == pytest.approx(report["best_val_loss"], rel=1e-5)
 
 
+def test_a_float32_checkpoints_saved_loss_is_its_merged_loss(recovered):
+    report = recovered["report"]
+    assert report["saved_dtype"] == "float32"
+    assert report["saved_val_loss"] == report["merged_val_loss"]
+
+
 def test_merged_checkpoint_is_plain_and_keeps_the_pruned_shape(recovered):
     out, pruned = recovered["recovered"], recovered["pruned"]
     config_text = (out / "config.json").read_text().lower()
@@ -502,10 +508,22 @@ def test_a_float16_base_recovers_into_a_float16_checkpoint_and_a_full_disk_is_re
         with pytest.raises(PrunebenchError, match="LoRA recovery of .* needs about"):
             lora.recover_checkpoint(base, tmp_path / "out", records, TINY_RUN, device="cpu")
     assert not (tmp_path / "out").exists()
-    lora.recover_checkpoint(base, tmp_path / "out", records, TINY_RUN, device="cpu")
+    report = lora.recover_checkpoint(base, tmp_path / "out", records, TINY_RUN, device="cpu")
     out = load_model(tmp_path / "out", dtype=None)
     assert {p.dtype for p in out.parameters()} == {torch.float16}
     assert json.loads((tmp_path / "out" / "config.json").read_text())["dtype"] == "float16"
+    # The report's saved_val_loss is the saved checkpoint's own (its float16 weights), not the
+    # float32 merge's (merged_val_loss), which the rounding to float16 may not keep.
+    settings = lora.resolve_settings(TINY_RUN)
+    _, val = split_records(records, settings["data"]["val_size"], settings["data"]["seed"],
+                           settings["data"]["max_train"])
+    tokenizer = load_tokenizer(tmp_path / "out")
+    val = encode_records(val, tokenizer, settings["template"], settings["max_length"],
+                         "validation")
+    assert report["saved_dtype"] == "float16"
+    assert report["saved_val_loss"] == pytest.approx(lora.validation_loss(
+        out, val, settings["micro_batch_size"], tokenizer.pad_token_id or 0,
+        torch.device("cpu")), rel=1e-6)
 
 
 @pytest.mark.parametrize("error", [

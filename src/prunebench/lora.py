@@ -114,6 +114,10 @@ def _autocast(device: torch.device, amp: torch.dtype | None):
     return torch.autocast(device.type, dtype=amp)
 
 
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
 def _amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
     if setting == "auto":
         return torch.float16 if device.type == "cuda" else None
@@ -300,8 +304,8 @@ def _restore_progress(tensors: dict[str, torch.Tensor], meta: dict, peft_model: 
 
 def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_records: list[dict],
                settings: dict[str, Any], device: torch.device,
-               progress_path: Path | None = None,
-               fingerprint: str = "") -> tuple[nn.Module, dict[str, Any]]:
+               progress_path: Path | None = None, fingerprint: str = "",
+               saved_dtype: torch.dtype | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """Fine-tune LoRA adapters on `model` (float32 weights, on `device`) and merge the best.
 
     Returns (the merged plain model, the recovery report). The best adapter is the one with the
@@ -314,6 +318,10 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     With `progress_path`, the progress is saved there every SAVE_EVERY_S seconds of training,
     and a saved progress with the same `fingerprint` (`recovery_fingerprint`) is resumed: on CPU
     the result is bit for bit the one of an uninterrupted run.
+
+    With `saved_dtype` (the dtype the checkpoint will be saved in), the merged model is cast to
+    it and its validation loss measured again (`saved_val_loss`): a float16 weight keeps about
+    three significant digits, and the adapter's update to it is small beside it.
     """
     from prunebench.modeling import set_activation_checkpointing
 
@@ -495,11 +503,19 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         if leftover:
             raise RuntimeError(f"LoRA modules left after merging: {leftover[:5]}")
         merged_val = validation_loss(merged, val, micro, pad_id, device, amp)
+        saved_val = merged_val
+        if saved_dtype is not None and saved_dtype != next(merged.parameters()).dtype:
+            # The weights only: a model loaded from the checkpoint keeps its rotary
+            # frequencies (buffers, not saved) in float32, which `merged.to` would round.
+            for param in merged.parameters():
+                param.data = param.data.to(saved_dtype)
+            saved_val = validation_loss(merged, val, micro, pad_id, device, amp)
         merged.eval()
     finally:
         torch.use_deterministic_algorithms(deterministic)
-    log.info("best validation loss %.4f at step %d (base %.4f); merged model %.4f; %.1f s",
-             best["val_loss"], best["step"], initial, merged_val, elapsed)
+    log.info("best validation loss %.4f at step %d (base %.4f); merged model %.4f, %.4f in "
+             "%s as saved; %.1f s", best["val_loss"], best["step"], initial, merged_val, saved_val,
+             _dtype_name(next(merged.parameters()).dtype), elapsed)
     report = {
         "method": "lora",
         "settings": s,
@@ -507,10 +523,12 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         "steps": total_steps, "steps_per_epoch": steps_per_epoch,
         "trainable_params": n_trainable,
         "adapted_modules": len(names), "skipped_empty_modules": skipped,
-        "amp": str(amp).replace("torch.", "") if amp else None,
+        "amp": _dtype_name(amp) if amp else None,
         "history": history,
         "initial_val_loss": initial, "best_step": best["step"], "best_val_loss": best["val_loss"],
         "merged_val_loss": merged_val,
+        # the merged model's loss in the dtype it is saved in (its weights rounded to it)
+        "saved_dtype": _dtype_name(next(merged.parameters()).dtype), "saved_val_loss": saved_val,
         "train_elapsed_s": elapsed,
         # Updates the fp16 loss scaler skipped (gradients not finite); the schedule lags by them.
         "skipped_updates": step - updates,
@@ -590,7 +608,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     started = time.perf_counter()
     model = load_model(base_dir, device=dev, dtype=torch.float32)  # explains its own OOM
     try:
-        merged, report = train_lora(model, tokenizer, train, val, s, dev, progress, fingerprint)
+        merged, report = train_lora(model, tokenizer, train, val, s, dev, progress, fingerprint,
+                                    saved_dtype=config_dtype(model.config))
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):
             raise
