@@ -200,6 +200,42 @@ def test_save_every_chooses_among_the_saved_steps_only(tiny_model_dir, tokenizer
     assert ("adapter of the last step is kept" in caplog.text) is (save_every == 8)
 
 
+def test_keep_last_keeps_the_last_steps_adapter_as_the_studys_run(tiny_model_dir, tokenizer,
+                                                                    records, monkeypatch):
+    """The study's Trainer meant to reload its best save, but the saved adapter's names matched
+    none of the model's and nothing loaded: its merged model has the last step's adapter.
+    Validation losses scripted to bottom out at step 2: keep: last merges step 4's."""
+    settings = lora.resolve_settings({**TINY_RUN, "eval_every": 1, "max_length": 128,
+                                      "keep": "last"})
+    train, val = split_records(records, 8, 42, max_train=32)  # 4 steps of 8
+    scripted = iter([1.0, 0.9, 0.5, 0.7, 0.8, 0.0])  # steps 0..4, then the merged model
+    adapters = {}
+
+    def fake_validation_loss(model, *args, **kwargs):
+        if any("lora_" in n for n, _ in model.named_parameters()):
+            adapters[len(adapters)] = lora.trainable_state(model)  # the adapter at step N (0..4)
+        return next(scripted)
+
+    monkeypatch.setattr(lora, "validation_loss", fake_validation_loss)
+    base = load_model(tiny_model_dir)
+    merged, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val,
+                                     settings, torch.device("cpu"))
+    assert (report["best_step"], report["best_val_loss"]) == (4, 0.8)
+    assert report["settings"]["keep"] == "last"
+    scale = settings["alpha"] / settings["r"]
+    prefix = "base_model.model.model.layers.3.mlp.down_proj"
+    a, b = (adapters[4][f"{prefix}.lora_{x}.default.weight"] for x in "AB")
+    assert not torch.equal(b, adapters[2][f"{prefix}.lora_B.default.weight"])
+    assert torch.allclose(merged.model.layers[3].mlp.down_proj.weight,
+                          base.model.layers[3].mlp.down_proj.weight + scale * b @ a, atol=1e-6)
+    # keep: best (the same as left out) merges the lowest, step 2's
+    assert lora.resolve_settings({"keep": None}) == lora.resolve_settings({})
+    scripted = iter([1.0, 0.9, 0.5, 0.7, 0.8, 0.0])
+    _, best = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val,
+                              {**settings, "keep": "best"}, torch.device("cpu"))
+    assert (best["best_step"], best["best_val_loss"]) == (2, 0.5)
+
+
 def test_save_every_null_is_save_every_left_out():
     # the same settings, so the same lora params: a config writing it reruns nothing
     assert lora.resolve_settings({"save_every": None}) == lora.resolve_settings({})
@@ -789,6 +825,8 @@ def test_defaults_are_the_studys():
     ({"save_every": 200}, "needs evaluations at its steps"),                # epoch-end evaluations
     ({"save_every": 200, "eval_every": 150}, "divisor of it \\(now 150"),
     ({"save_every": 0, "eval_every": 100}, "lora.save_every=0"),
+    ({"keep": "worst"}, r"lora.keep='worst': choose one of \['best', 'last'\]"),
+    ({"keep": "last", "save_every": 200, "eval_every": 100}, "leave one of them out"),
     ({"template": "chatml"}, "template"),
     ({"rank": 8}, "unknown lora setting"),
     ({"data": {"source": "embedded", "size": 3}}, "unknown lora.data"),

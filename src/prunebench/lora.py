@@ -482,7 +482,15 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     if stopping:
                         raise Terminated()
         elapsed = time.perf_counter() - started
-        if keep_every is not None and math.isinf(best["val_loss"]):
+        if s.get("keep") == "last":
+            # The study's run: its Trainer's best-model reload loaded nothing (docs/fidelity.md).
+            # The last step is always validated, so its loss is the history's last.
+            log.info("lora.keep: last: the adapter of step %d is kept (validation loss %.4f; "
+                     "the lowest was %.4f at step %d)", step, history[-1]["val_loss"],
+                     best["val_loss"], best["step"])
+            best = {"step": step, "val_loss": history[-1]["val_loss"]}
+            best_state = trainable_state(peft_model)
+        elif keep_every is not None and math.isinf(best["val_loss"]):
             # No evaluation fell on a multiple of save_every: nothing was a candidate, and the
             # adapter trained to the end is kept, as the HF Trainer keeps its model then.
             log.warning("no validation at a multiple of lora.save_every=%s in %d steps: the "

@@ -67,7 +67,12 @@ AMP = ("auto", "none", "float16", "bfloat16")
 # `save_every`: N = only the evaluations at multiples of N steps are candidates for the adapter
 # kept (the HF Trainer's `save_steps` with `load_best_model_at_end`, the study's 200); left out,
 # every evaluation and the base model (step 0) are.
-OPTIONAL = ("save_every",)
+# `keep`: "best" (the same as left out) = the candidate with the lowest validation loss;
+# "last" = the adapter of the last step, whatever the validations say: what the study's run
+# kept (its Trainer's load_best_model_at_end matched none of the saved adapter's names and
+# loaded nothing; docs/fidelity.md).
+OPTIONAL = ("save_every", "keep")
+KEEP = ("best", "last")
 
 
 # --------------------------------------------------------------------------- settings
@@ -144,6 +149,13 @@ def _check(s: dict[str, Any]) -> None:
                 f"lora.save_every={save_every} needs evaluations at its steps: set "
                 f"lora.eval_every to a divisor of it (now {s['eval_every']}; the study: "
                 "eval_every 100, save_every 200)")
+    keep = s.get("keep")
+    if keep is not None and keep not in KEEP:
+        raise PrunebenchError(f"lora.keep={keep!r}: choose one of {list(KEEP)} (best: the adapter "
+                              "with the lowest validation loss; last: the last step's)")
+    if keep == "last" and save_every is not None:
+        raise PrunebenchError("lora.save_every chooses among validations, which lora.keep: last "
+                              "does not do: leave one of them out")
     if s["template"] not in TEMPLATES:
         raise PrunebenchError(f"lora.template={s['template']!r}: choose one of {sorted(TEMPLATES)}")
     if s["amp"] not in AMP:
