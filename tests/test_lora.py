@@ -412,6 +412,54 @@ def test_sigterm_saves_the_recovery_at_the_steps_end_and_the_rerun_resumes_there
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
 
 
+@pytest.mark.parametrize("validation, step", [(2, 3), (4, 8)])  # inside the run; the last step
+def test_sigterm_during_a_validation_cuts_it_short_and_the_rerun_runs_it(
+        tiny_model_dir, records, tmp_path, monkeypatch, validation, step):
+    """A validation of the study's 2000 records on a 13B model may outlast a batch system's
+    grace period after SIGTERM: it ran to its end before the progress was saved. Now it stops
+    at the next micro-batch, the progress is saved with the validation left to run, and the
+    rerun runs it first and ends as an uninterrupted run."""
+    import os
+    import signal
+
+    from prunebench.logs import Terminated
+
+    reference = lora.recover_checkpoint(tiny_model_dir, tmp_path / "reference", records,
+                                        RESUMABLE, device="cpu")
+    assert [h["step"] for h in reference["history"]] == [0, 3, 6, 8]
+    out = tmp_path / "recovered"
+    seen = {"validations": 0, "forwards": 0}
+    real_validation, real_loss = lora.validation_loss, lora.response_loss
+
+    def counted_validation(*args, **kwargs):
+        seen["validations"] += 1
+        seen["forwards"] = 0
+        return real_validation(*args, **kwargs)
+
+    def loss(model, batch):
+        if not model.training:  # a validation's micro-batch (two of 4 records each)
+            seen["forwards"] += 1
+            if seen["validations"] == validation and seen["forwards"] == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+        return real_loss(model, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lora, "validation_loss", counted_validation)
+        patch.setattr(lora, "response_loss", loss)
+        with pytest.raises(Terminated):
+            lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+    assert seen["validations"] == validation and seen["forwards"] == 1  # cut after one of two
+    with safe_open(str(lora.progress_path_for(out)), framework="pt") as saved:
+        at = json.loads(saved.metadata()["progress"])
+    assert at["step"] == step and at["pending_lr"] == reference["history"][validation - 1]["lr"]
+    assert [h["step"] for h in at["history"]] == [0, 3, 6, 8][:validation - 1]
+    resumed = lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+    assert resumed["resumed_at_steps"] == [step]
+    assert resumed["history"] == reference["history"]
+    mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+
+
 def test_gradient_checkpointing_changes_memory_not_the_recovery(tiny_model_dir, records,
                                                                  tmp_path, monkeypatch):
     """What lets it reach the job outside its params (plan.variants.MEMORY_ONLY): recomputed

@@ -92,19 +92,30 @@ def response_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[tor
     return loss, int((labels != IGNORE_INDEX).sum())
 
 
+class _ValidationCut(Exception):
+    """A SIGTERM came before or during a validation: it is left to the resumed run."""
+
+
 @torch.no_grad()
 def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pad_id: int,
-                    device: torch.device, amp: torch.dtype | None = None) -> float:
-    """Mean loss per scored (response) token over the validation records, dropout off."""
+                    device: torch.device, amp: torch.dtype | None = None, stop=None) -> float:
+    """Mean loss per scored (response) token over the validation records, dropout off. With
+    `stop` (a _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a validation of 2000
+    records of a 13B model may outlast a batch system's grace period before SIGKILL."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    for i in range(0, len(examples), micro_batch):
-        batch = {k: v.to(device) for k, v in collate(examples[i:i + micro_batch], pad_id).items()}
-        with _autocast(device, amp):
-            loss, n = response_loss(model, batch)
-        total, count = total + float(loss), count + n
-    model.train(was_training)
+    try:
+        for i in range(0, len(examples), micro_batch):
+            if stop is not None and stop.requested:
+                raise _ValidationCut()
+            batch = {k: v.to(device)
+                     for k, v in collate(examples[i:i + micro_batch], pad_id).items()}
+            with _autocast(device, amp):
+                loss, n = response_loss(model, batch)
+            total, count = total + float(loss), count + n
+    finally:
+        model.train(was_training)
     return total / max(count, 1)
 
 
@@ -369,6 +380,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             step, window_loss, window_tokens = at["step"], at["window_loss"], at["window_tokens"]
             # (a save from before skipped updates were counted: as if none had been skipped)
             updates = at.get("updates", step)
+            pending_lr = at.get("pending_lr")  # the learning rate of a validation left to run
             resumed_at = [*at.get("resumed_at", []), step]
             log.info("resuming the LoRA recovery at step %d of %d (saved in %s)", step,
                      total_steps, progress_path)
@@ -391,14 +403,47 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                         "lr": 0.0}]
             log.info("step 0: validation loss %.4f (the base model)", initial)
             step, window_loss, window_tokens = 0, 0.0, 0
-            updates = 0
+            updates, pending_lr = 0, None
             at, resumed_at = {"epoch": 0, "elapsed_s": 0.0}, []
         save_every = _save_every_s()
         started = time.perf_counter() - at["elapsed_s"]
         last_save = time.monotonic()
         peft_model.train()
+
+        def validate(stop) -> bool:
+            """The validation of this step, recorded (the window's train loss, the best
+            adapter); False when a SIGTERM cut it short, to be run by the resumed run (the
+            adapters it sees are the same: a validation draws no random number)."""
+            nonlocal window_loss, window_tokens, best, best_state
+            try:
+                val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp, stop)
+            except _ValidationCut:
+                log.warning("step %d/%d: SIGTERM: the validation is left to the resumed run",
+                            step, total_steps)
+                return False
+            if not math.isfinite(val_loss):
+                log.warning("step %d/%d: validation loss %s: this adapter is no "
+                            "candidate; if it stays so, set lora.amp to bfloat16 or "
+                            "none", step, total_steps, val_loss)
+            history.append({"step": step, "epoch": round(step / steps_per_epoch, 4),
+                            "train_loss": window_loss / max(window_tokens, 1),
+                            "val_loss": val_loss, "lr": pending_lr})
+            window_loss, window_tokens = 0.0, 0
+            candidate = keep_every is None or step % keep_every == 0
+            improved = candidate and val_loss < best["val_loss"]
+            if improved:
+                best = {"step": step, "val_loss": val_loss}
+                best_state = trainable_state(peft_model)
+            log.info("step %d/%d: validation loss %.4f%s", step, total_steps, val_loss,
+                     "  (best so far)" if improved else "")
+            return True
+
         # the SIGTERM handler of the loop: as long as it runs, a SIGTERM ends the step first
         with _StopAtStepEnd() as stop:
+            if pending_lr is not None:  # the saved progress left this step's validation to run
+                if not validate(stop):
+                    raise Terminated()  # still left to run: the saved progress says so
+                pending_lr = None
             for epoch in range(at["epoch"], int(s["epochs"])):
                 if resumed and epoch == at["epoch"]:  # the epoch it stopped in, where it stopped
                     order, first = at["order"], at["next_start"]
@@ -438,22 +483,9 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                                  time.perf_counter() - started)
                     # (Without eval_every, eval_every is one epoch's steps: the epoch's last step.)
                     if step % eval_every == 0 or step == total_steps:
-                        val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp)
-                        if not math.isfinite(val_loss):
-                            log.warning("step %d/%d: validation loss %s: this adapter is no "
-                                        "candidate; if it stays so, set lora.amp to bfloat16 or "
-                                        "none", step, total_steps, val_loss)
-                        history.append({"step": step, "epoch": round(step / steps_per_epoch, 4),
-                                        "train_loss": window_loss / max(window_tokens, 1),
-                                        "val_loss": val_loss, "lr": lr})
-                        window_loss, window_tokens = 0.0, 0
-                        candidate = keep_every is None or step % keep_every == 0
-                        improved = candidate and val_loss < best["val_loss"]
-                        if improved:
-                            best = {"step": step, "val_loss": val_loss}
-                            best_state = trainable_state(peft_model)
-                        log.info("step %d/%d: validation loss %.4f%s", step, total_steps, val_loss,
-                                 "  (best so far)" if improved else "")
+                        pending_lr = lr
+                        if validate(stop):
+                            pending_lr = None
                     stopping = stop.requested
                     if progress_path is not None and (stopping or (
                             step < total_steps and time.monotonic() - last_save >= save_every)):
@@ -463,6 +495,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                                 "order": order, "history": history, "best": best,
                                 "initial": initial, "window_loss": window_loss,
                                 "window_tokens": window_tokens, "updates": updates,
+                                "pending_lr": pending_lr,
                                 "elapsed_s": time.perf_counter() - started,
                                 "resumed_at": resumed_at},
                                 peft_model, opt, scaler, shuffle, best_state)
