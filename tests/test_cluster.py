@@ -385,8 +385,10 @@ def test_paper_config_pins_revisions_and_the_studys_protocol():
         evaluation = yaml.safe_load((REPO / "config" / name).read_text())["evaluation"]
         assert [evaluation[stage]["dtype"] for stage in ("perplexity", "zeroshot")] == \
             ["float16", "float16"], name
-        # and tokenized the texts with transformers 4.40's slow LlamaTokenizer (legacy mode)
-        assert evaluation["perplexity"]["tokenization"] == "sentencepiece_legacy", name
+        # and tokenized the texts with transformers 4.40's slow LlamaTokenizer (legacy mode),
+        # the zero-shot requests too
+        assert [evaluation[stage]["tokenization"] for stage in ("perplexity", "zeroshot")] == \
+            ["sentencepiece_legacy"] * 2, name
     assert methods["flap"]["params"]["statistics"] == "upstream"  # the original's estimator
     # the study's PPL criterion: float16, one window per forward pass (batches round otherwise)
     for name in ("paper.yaml", "paper-tables.yaml"):

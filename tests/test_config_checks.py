@@ -724,6 +724,12 @@ def test_the_studys_tokenization_is_refused_for_a_model_known_to_lack_sentencepi
     config["models"]["tiny"] = default_config()["models"]["tiny"]
     config["evaluation"]["perplexity"]["datasets"] = ["embedded"]  # scored as trained: no check
     check_config(config, resources=tmp_path)
+    # zero-shot: every request is tokenized so (the offline suite's too)
+    config["evaluation"]["zeroshot"]["tokenization"] = "sentencepiece_legacy"
+    text = problems(config, tmp_path)
+    assert "evaluation.zeroshot.tokenization: sentencepiece_legacy tokenizes as LLaMA-1's " \
+           "SentencePiece tokenizer did, and for model tiny the tiny model's tokenizer" in text
+    assert "evaluation.perplexity.tokenization" not in text and "model hub" not in text
 
 
 # --------------------------------------------------------------------------- slips users make

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, mc_suite, zeroshot
 from prunebench.evaluate import perplexities, perplexity
-from prunebench.legacy_tokenization import legacy_ids, sentencepiece_file
+from prunebench import legacy_tokenization
+from prunebench.legacy_tokenization import legacy_encoder, legacy_ids, sentencepiece_file
 from prunebench.modeling import build_model, load_model, load_tokenizer, save_model
 from prunebench.tiny import tiny_config
 
@@ -103,3 +104,66 @@ def test_a_checkpoint_without_the_model_finds_the_one_it_was_made_from(
            f"{sentencepiece_checkpoint}) have" in str(err.value)
     assert "use tokenization: tokenizer, or copy the base model's tokenizer.model" in \
         str(err.value)
+
+
+def test_zero_shot_requests_are_encoded_as_the_studys_lm_eval_encoded_them(
+        sentencepiece_checkpoint):
+    """The study's lm-eval encoded each request with the slow LlamaTokenizer: HFLM's
+    tok_encode, through which every log-likelihood request goes, gives the study's ids, with
+    a BOS where HFLM would put one."""
+    model, tokenizer = load_model(sentencepiece_checkpoint), load_tokenizer(sentencepiece_checkpoint)
+    encode = legacy_encoder(tokenizer)
+    plain = zeroshot.language_model(model, tokenizer, 1, False, encode)
+    with_bos = zeroshot.language_model(model, tokenizer, 1, True, encode)
+    for text, ids in STUDY_IDS.items():
+        assert plain.tok_encode(text) == ids
+        assert with_bos.tok_encode(text) == [1] + ids
+        assert with_bos.tok_encode(text, add_special_tokens=False) == ids
+        assert plain.tok_encode(text, add_special_tokens=True) == [1] + ids
+        assert with_bos.tok_encode(text, left_truncate_len=3) == ids[-3:]
+    # no second BOS before a text that starts with its string (as HFLM decides)
+    assert with_bos.tok_encode("<s> and the rest") == legacy_ids(
+        "<s> and the rest", DATA / "tokenizer.model", SPECIAL)
+    # lm-eval's split of a context and its answer: the answer's ids are the whole text's after
+    # the context's
+    text = "no special tokens here: price was 42 percent\n\nnew year"
+    context, answer = plain._encode_pair("no special tokens here: price was", " 42 percent\n\nnew year")
+    assert context + answer == STUDY_IDS[text]
+
+
+def test_a_zero_shot_evaluation_with_the_studys_tokenization_records_it(
+        sentencepiece_checkpoint, embedded_corpus, tmp_path, monkeypatch):
+    suite = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "suite", n=8)
+    model, tokenizer = load_model(sentencepiece_checkpoint), load_tokenizer(sentencepiece_checkpoint)
+    encoded = []
+    real = legacy_tokenization.legacy_ids
+
+    def counted(text, *args):
+        encoded.append(text)
+        return real(text, *args)
+
+    monkeypatch.setattr(legacy_tokenization, "legacy_ids", counted)
+    out = zeroshot.evaluate(model, tokenizer, ["pb_number"], include_path=suite, limit=4,
+                            add_bos_token=False, tokenization="sentencepiece_legacy",
+                            progress_dir=tmp_path / "progress")
+    assert out["summary"]["tokenization"] == "sentencepiece_legacy"
+    assert encoded  # the requests went through the study's encoding
+    plain = zeroshot.evaluate(model, tokenizer, ["pb_number"], include_path=suite, limit=4,
+                              add_bos_token=False, progress_dir=tmp_path / "progress")
+    assert plain["summary"]["tokenization"] == "tokenizer"
+    # Answers kept for one tokenization are not the other's (an interrupted evaluation resumes
+    # only in a store of its own identity); a store made before the setting existed still fits.
+    from prunebench.zeroshot_progress import store_identity
+
+    assert store_identity(model, tokenizer, False, "sentencepiece_legacy") != \
+        store_identity(model, tokenizer, False)
+    assert store_identity(model, tokenizer, False, "tokenizer") == \
+        store_identity(model, tokenizer, False) and "tokenization" not in \
+        store_identity(model, tokenizer, False)
+    with pytest.raises(PrunebenchError, match="tokenization 'bpe' unknown: use one of "):
+        zeroshot.evaluate(model, tokenizer, ["pb_number"], include_path=suite,
+                          tokenization="bpe")
+    (sentencepiece_checkpoint / "tokenizer.model").unlink()
+    with pytest.raises(PrunebenchError, match="needs the SentencePiece model"):
+        zeroshot.evaluate(model, tokenizer, ["pb_number"], include_path=suite,
+                          tokenization="sentencepiece_legacy")

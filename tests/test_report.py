@@ -977,7 +977,7 @@ def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(t
         "accuracy": {"boolq": 0.752, "hellaswag": 0.70}, "average": 0.726, "tasks": tasks,
         "metric": {"boolq": "acc", "hellaswag": "acc"},  # the study: acc_norm for hellaswag
         "num_fewshot": 0, "limit": None, "add_bos_token": False, "log_softmax_dtype": "float32",
-        "provenance": {"cell": study_cell}})
+        "tokenization": "sentencepiece_legacy", "provenance": {"cell": study_cell}})
     quality = report.quality_table(report.load_prune_reports([prune_report]),
                                    report.load_evals([ppl, zeroshot]))
     table = report.published_vs_reproduced(quality, report.load_published(published))
@@ -1014,7 +1014,8 @@ def test_zero_shot_scored_before_its_log_softmax_precision_was_recorded_is_not_c
     published.write_text("model,variant,metric,published\nm7,dense,acc_boolq,0.75\n")
     old = {"accuracy": {"boolq": 0.752}, "average": 0.752, "tasks": ["boolq"],
            "metric": {"boolq": "acc"}, "num_fewshot": 0, "limit": None, "add_bos_token": False,
-           "dtype": "float16", "provenance": {"cell": {"source": "hf:huggyllama/llama-7b@abc"}}}
+           "dtype": "float16", "tokenization": "sentencepiece_legacy",
+           "provenance": {"cell": {"source": "hf:huggyllama/llama-7b@abc"}}}
     prune_report = write_report(tmp_path, "m7", "dense")
     zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json", old)
     quality = report.quality_table(report.load_prune_reports([prune_report]),
@@ -1035,21 +1036,37 @@ def test_zero_shot_scored_before_its_log_softmax_precision_was_recorded_is_not_c
                                    report.load_evals([zeroshot]))
     row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
     assert row["comparable"] and row["differs_by"] == ""
+    # a file from before the zero-shot tokenization was recorded: the checkpoint's tokenizer
+    zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json",
+                          {k: v for k, v in old.items() if k not in ("dtype", "tokenization")})
+    quality = report.quality_table(report.load_prune_reports([prune_report]),
+                                   report.load_evals([zeroshot]))
+    row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
+    assert not row["comparable"]
+    assert row["differs_by"] == "tokenization 'tokenizer', the study's 'sentencepiece_legacy'"
 
 
 @pytest.mark.parametrize("settings, expected", [
     ({"source": "random:llama-7b", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
-                                           "add_bos_token": False, "log_softmax_dtype": "float32"}},
+                                           "add_bos_token": False, "log_softmax_dtype": "float32",
+                                           "tokenization": "sentencepiece_legacy"}},
      ["model source random:llama-7b (not the published weights)"]),
     ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": 100,
-                                "add_bos_token": True, "log_softmax_dtype": "float32"}},
+                                "add_bos_token": True, "log_softmax_dtype": "float32",
+                                "tokenization": "sentencepiece_legacy"}},
      ["limit 100, the study's None", "add_bos_token True, the study's False"]),
     ({"source": "local:/m", "acc": {"tasks": ["boolq"], "num_fewshot": 5, "limit": None,
-                                    "add_bos_token": False, "log_softmax_dtype": "float32"}},
+                                    "add_bos_token": False, "log_softmax_dtype": "float32",
+                                    "tokenization": "sentencepiece_legacy"}},
      ["num_fewshot 5, the study's 0"]),
     ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
-                                "add_bos_token": False, "log_softmax_dtype": "float16"}},
+                                "add_bos_token": False, "log_softmax_dtype": "float16",
+                                "tokenization": "sentencepiece_legacy"}},
      ["log_softmax_dtype 'float16', the study's 'float32'"]),
+    ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
+                                "add_bos_token": False, "log_softmax_dtype": "float32",
+                                "tokenization": "tokenizer"}},
+     ["tokenization 'tokenizer', the study's 'sentencepiece_legacy'"]),
     ({"source": "hf:x"}, ["its eval file records no settings"]),
     (None, ["its eval file records no settings"]),
 ])

@@ -1051,13 +1051,15 @@ def test_eval_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("what", [["--ppl", "ptb"], ["--tasks", "pb_number"]])
 def test_eval_refuses_the_studys_tokenization_without_its_model_before_loading(
-        tiny_model_dir, tmp_path, capsys, monkeypatch):
-    """The tiny model's tokenizer is no SentencePiece model: said before the weights load."""
+        tiny_model_dir, tmp_path, capsys, monkeypatch, what):
+    """The tiny model's tokenizer is no SentencePiece model: said before the weights load, for
+    a hub text's perplexity and for zero-shot tasks (every request is tokenized so)."""
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # the text is never reached
     monkeypatch.setattr(modeling, "load_model", lambda *a, **k: pytest.fail("model loaded"))
     out = tmp_path / "eval"
-    code, _, err = run(capsys, "eval", tiny_model_dir, "--ppl", "ptb", "--tokenization",
+    code, _, err = run(capsys, "eval", tiny_model_dir, *what, "--tokenization",
                        "sentencepiece_legacy", "--out", out)
     assert_one_line_error(code, err, "needs the SentencePiece model (tokenizer.model)")
     assert not out.exists()

@@ -10,20 +10,24 @@ a special token's string: Penn Treebank's text holds `<unk>` 3,485 times (its ra
 its stream under LLaMA's tokenizer is about 3% longer the study's way (101,548 tokens against
 98,371, counted with LLaMA-1's tokenizer.model), and its perplexity is another number.
 WikiText-2's raw text holds none (the two streams are equal in length; 8 of its 338,538 tokens
-differ, where the `tokenizers` conversion splits a rare string otherwise). A text that starts
-with a space differs in its first tokens too (legacy: ' the' -> '▁', '▁the').
+differ). A run of two or more spaces inside a text is split otherwise too (legacy:
+'band  between' -> '▁band', '▁', '▁between'; transformers 5: '▁band', '▁▁', 'between'), as
+SentencePiece cuts the text at spaces first; zero-shot tasks' texts hold such runs here and
+there. A text that starts with a space differs in its first tokens too (legacy: ' the' -> '▁',
+'▁the').
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 from prunebench import PrunebenchError
 
 SENTENCEPIECE_FILE = "tokenizer.model"
-# evaluation.perplexity.tokenization: the checkpoint's tokenizer as transformers loads it, or
-# the study's (this module).
+# evaluation.perplexity.tokenization and evaluation.zeroshot.tokenization: the checkpoint's
+# tokenizer as transformers loads it, or the study's (this module).
 TOKENIZATIONS = ("tokenizer", "sentencepiece_legacy")
 
 
@@ -51,7 +55,8 @@ def sentencepiece_file(checkpoint: str | Path) -> Path:
         manifest = read_json_or_none(folder / MANIFEST)
         folder = _made_from(manifest) if isinstance(manifest, dict) else None
     raise PrunebenchError(
-        f"evaluation.perplexity.tokenization sentencepiece_legacy needs the SentencePiece model "
+        f"tokenization sentencepiece_legacy (evaluation.perplexity or evaluation.zeroshot) "
+        f"needs the SentencePiece model "
         f"({SENTENCEPIECE_FILE}) of {checkpoint}, which neither it nor the checkpoints it was "
         f"made from ({', '.join(str(f) for f in seen[1:]) or 'none recorded'}) have: LLaMA-1, "
         "LLaMA-2 and Vicuna ship one; for a model whose tokenizer is not SentencePiece's "
@@ -77,9 +82,7 @@ def legacy_ids(text: str, model_file: str | Path, special_tokens: dict[str, int]
     same place), each piece between encoded by SentencePiece on its own, each special token its
     id. (Its special tokens strip no spaces around them: LLaMA's are made with lstrip and rstrip
     off.)"""
-    import sentencepiece
-
-    processor = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+    processor = _processor(str(model_file))
     strings = sorted((s for s in special_tokens if s), key=len, reverse=True)
     if not strings:
         return processor.encode(text) if text else []
@@ -92,6 +95,15 @@ def legacy_ids(text: str, model_file: str | Path, special_tokens: dict[str, int]
     if start < len(text):
         ids += processor.encode(text[start:])
     return ids
+
+
+@functools.lru_cache(maxsize=4)
+def _processor(model_file: str):
+    """The SentencePiece model at `model_file`, loaded once: zero-shot tasks encode every
+    request's text (tens of thousands) with it."""
+    import sentencepiece
+
+    return sentencepiece.SentencePieceProcessor(model_file=model_file)
 
 
 def legacy_encoder(tokenizer):

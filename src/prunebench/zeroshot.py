@@ -395,8 +395,13 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
     return fetched
 
 
-def language_model(model, tokenizer, batch_size: int, add_bos_token: bool):
+def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encode=None):
     """lm-eval's HFLM around `model`, scoring as the study's evaluation did.
+
+    `encode` (text -> ids, no BOS; legacy_tokenization.legacy_encoder) tokenizes the requests'
+    texts instead of `tokenizer`: the study's lm-eval encoded them with the slow SentencePiece
+    `LlamaTokenizer`. It replaces HFLM's `tok_encode`, which every log-likelihood request goes
+    through; generation tasks' batches (`tok_batch_encode`) keep `tokenizer`.
 
     Both arguments are HFLM's in every lm-eval prunebench takes (>= 0.4.10).
     The answers' log-probabilities are taken in float32 (`softmax_dtype`; lm-eval takes them
@@ -412,9 +417,24 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool):
     # a task's accuracy then depended on the tasks run beside it). Without it, each request is
     # scored on its own; only single-token answers (boolq) pay, one forward per choice.
     with _without_lm_eval_notices():
-        return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
-                    add_bos_token=add_bos_token, softmax_dtype=torch.float32,
-                    logits_cache=False)
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
+                  add_bos_token=add_bos_token, softmax_dtype=torch.float32, logits_cache=False)
+    if encode is not None:
+        lm.tok_encode = functools.partial(_legacy_tok_encode, lm, encode)
+    return lm
+
+
+def _legacy_tok_encode(lm, encode, string: str, add_special_tokens: bool | None = None,
+                       left_truncate_len: int | None = None, **kwargs) -> list[int]:
+    """HFLM.tok_encode with `encode` for the tokenizer: the BOS as HFLM decides it (asked for,
+    else its add_bos_token, but never before a text that starts with the BOS's own string)."""
+    bos = lm.add_bos_token if add_special_tokens is None else add_special_tokens
+    bos_string = lm.tokenizer.bos_token
+    if add_special_tokens is None and bos_string and string.startswith(bos_string):
+        bos = False
+    ids = ([lm.tokenizer.bos_token_id] if bos and lm.tokenizer.bos_token_id is not None
+           else []) + encode(string)
+    return ids[-left_truncate_len:] if left_truncate_len else ids
 
 
 def _n_docs(task) -> int | None:
@@ -428,10 +448,21 @@ def _n_docs(task) -> int | None:
     return None
 
 
+def evaluation_arguments(settings: dict[str, Any]) -> dict[str, Any]:
+    """evaluate()'s keyword arguments from a zero-shot cell's settings (`evaluation.zeroshot`
+    filled in by the schema): the workflow's script and `prunebench eval` pass them alike, so
+    that a new setting needs neither edited (an edited rule script reruns every finished job
+    of its rule)."""
+    return {"num_fewshot": settings["num_fewshot"], "limit": settings["limit"],
+            "batch_size": settings["batch_size"], "seed": settings["seed"],
+            "metrics": settings["metrics"], "add_bos_token": settings["add_bos_token"],
+            "tokenization": settings.get("tokenization") or "tokenizer"}
+
+
 def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | None = None,
              num_fewshot: int = 0, limit: int | float | None = None, batch_size: int = 32,
              seed: int = 1234, metrics: dict[str, str] | None = None,
-             add_bos_token: bool = True,
+             add_bos_token: bool = True, tokenization: str = "tokenizer",
              progress_dir: str | Path | None = None,
              progress_bars: bool = True, keep_progress: bool = False) -> dict[str, Any]:
     """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
@@ -440,6 +471,10 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     explicitly: left unset, lm-eval 0.4.5 gives causal models no BOS and 0.4.13 lets the
     tokenizer decide (LLaMA's adds one), so the scores would depend on the lm-eval version.
     The study's lm-eval gave LLaMA no BOS (config/paper.yaml: false).
+
+    `tokenization`: "tokenizer" (the checkpoint's, as transformers loads it) or
+    "sentencepiece_legacy": the requests' texts encoded as the study's lm-eval encoded them
+    (legacy_tokenization; the checkpoint, or the one it was made from, needs tokenizer.model).
 
     `progress_dir` (default: $PRUNEBENCH_ZEROSHOT_PROGRESS, which the workflow sets; neither:
     nothing kept): where each answer is kept as it is computed, so that a rerun after an
@@ -457,8 +492,8 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
 
     summary: {"accuracy": {task: value}, "average", "metric": {task: metric},
     "metrics": {task: {acc, acc_stderr, acc_norm, acc_norm_stderr}}, "samples": {task: n},
-    "add_bos_token", "dtype": the precision the model ran in, "resumed_requests": how many
-    answers came from an interrupted run}.
+    "add_bos_token", "tokenization", "dtype": the precision the model ran in,
+    "resumed_requests": how many answers came from an interrupted run}.
     """
     from prunebench.modeling import dtype_name, placement_record
 
@@ -470,17 +505,24 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     problems = unknown_metric_tasks(metrics, tasks)
     if problems:
         raise PrunebenchError("summary metrics: " + "; ".join(problems))
+    from prunebench.legacy_tokenization import TOKENIZATIONS, legacy_encoder
+
+    if tokenization not in TOKENIZATIONS:
+        raise PrunebenchError(f"evaluation.zeroshot.tokenization {tokenization!r} unknown: use "
+                              f"one of {list(TOKENIZATIONS)}")
+    # (its SentencePiece model missing is said here, before lm-eval builds a task)
+    encode = legacy_encoder(tokenizer) if tokenization == "sentencepiece_legacy" else None
     chosen = {task: summary_metric(task, metrics) for task in tasks}
     manager = task_manager(include_path, tasks)
     _check_known(manager, tasks, include_path)
 
     was_training = model.training
-    lm = language_model(model, tokenizer, batch_size, add_bos_token)
+    lm = language_model(model, tokenizer, batch_size, add_bos_token, encode)
     if not progress_bars:
         for kind in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
             # Instance attributes, as lm-eval calls getattr(lm, kind)(requests).
             setattr(lm, kind, functools.partial(getattr(lm, kind), disable_tqdm=True))
-    store = _progress_store(progress_dir, model, tokenizer, add_bos_token)
+    store = _progress_store(progress_dir, model, tokenizer, add_bos_token, tokenization)
     if store is not None:
         resumable(lm, store)
     until_exit = store is not None and progress_dir is None and not keep_progress
@@ -493,7 +535,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
         results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
                                         default=_jsonable))
         summary = {**summarise(results, chosen), "add_bos_token": add_bos_token,
-                   "dtype": dtype_name(model), "log_softmax_dtype": "float32",
+                   "tokenization": tokenization, "dtype": dtype_name(model), "log_softmax_dtype": "float32",
                    **placement_record(model),
                    "resumed_requests": store.reused if store is not None else 0}
         finished = True
@@ -570,14 +612,14 @@ def _keep(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith(_LM_EVAL_NOTICES.get(record.name, ()))
 
 
-def _progress_store(progress_dir, model, tokenizer, add_bos_token: bool):
+def _progress_store(progress_dir, model, tokenizer, add_bos_token: bool, tokenization: str):
     """The answer store of this evaluation (prunebench.zeroshot_progress), or None."""
     from prunebench.plan.layout import ZEROSHOT_PROGRESS_VARIABLE
 
     folder = progress_dir or os.environ.get(ZEROSHOT_PROGRESS_VARIABLE)
     if not folder:
         return None
-    identity = store_identity(model, tokenizer, add_bos_token)
+    identity = store_identity(model, tokenizer, add_bos_token, tokenization)
     if identity is None:
         log.info("the model was not loaded from a checkpoint with a manifest: its zero-shot "
                  "answers are not kept for a resumed run")

@@ -90,14 +90,17 @@ class AnswerStore(ProgressStore):
             self.put(key, answer)
 
 
-def store_identity(model, tokenizer, add_bos_token: bool) -> dict[str, Any] | None:
+def store_identity(model, tokenizer, add_bos_token: bool,
+                   tokenization: str = "tokenizer") -> dict[str, Any] | None:
     """What decides the answers besides the requests' text; None for a model that did not come
-    from a checkpoint with a manifest (`modeling.load_model` records its content)."""
+    from a checkpoint with a manifest (`modeling.load_model` records its content). The study's
+    tokenization is named only where it is used: a store made before it existed still fits."""
     identity = model_identity(model, ("torch", "transformers", "lm_eval"))
     if identity is None:
         return None
     return {**identity, "tokenizer": str(getattr(tokenizer, "name_or_path", "")),
-            "add_bos_token": bool(add_bos_token)}
+            "add_bos_token": bool(add_bos_token),
+            **({"tokenization": tokenization} if tokenization != "tokenizer" else {})}
 
 
 def open_store(folder: str | Path, identity: dict[str, Any]) -> AnswerStore | None:

@@ -11,7 +11,7 @@ from prunebench.atomic import read_json, write_json  # noqa: E402
 from prunebench.modeling import load_model, require_tokenizer, resolve_device  # noqa: E402
 from prunebench.plan.variants import job_settings  # noqa: E402
 from prunebench.results import zeroshot_results  # noqa: E402
-from prunebench.zeroshot import evaluate  # noqa: E402
+from prunebench.zeroshot import evaluate, evaluation_arguments  # noqa: E402
 
 log = logs.setup(snakemake.log[0])
 wc = snakemake.wildcards
@@ -26,9 +26,7 @@ suite_json = snakemake.input.get("suite")  # there when a task of the offline su
 suite = str(Path(suite_json).parent) if suite_json else None
 
 started = time.perf_counter()
-out = evaluate(model, tokenizer, tasks, include_path=suite, num_fewshot=settings["num_fewshot"],
-               limit=settings["limit"], batch_size=settings["batch_size"], seed=settings["seed"],
-               metrics=settings["metrics"], add_bos_token=settings["add_bos_token"])
+out = evaluate(model, tokenizer, tasks, include_path=suite, **evaluation_arguments(settings))
 elapsed = time.perf_counter() - started
 summary = out["summary"]
 for task in tasks:

@@ -240,7 +240,8 @@ def add_parsers(sub) -> None:
     evaluate.add_argument("--max-windows", type=positive_int, default=p["max_windows"])
     evaluate.add_argument("--tokenization", default="tokenizer",
                           help="tokenizer, or sentencepiece_legacy (as the study's code: "
-                               "transformers 4.x's slow LlamaTokenizer; needs tokenizer.model)")
+                               "transformers 4.x's slow LlamaTokenizer; needs tokenizer.model): "
+                               "of the --ppl hub texts and of every --tasks request")
     # One option for two workflow settings: unset, each part takes its own default.
     evaluate.add_argument("--batch-size", type=positive_int, default=None,
                           help=f"default {p['batch_size']} (perplexity), {z['batch_size']} (tasks)")

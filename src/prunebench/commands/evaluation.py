@@ -63,7 +63,8 @@ def eval_command(args) -> Path:
     ckpt = resolve_model(args.model, args.cache_dir)
     out = Path(args.out or f"eval-{ckpt.name}-{ckpt.variant}")
     check_out_dir(out, args.force, ckpt.path, writes)
-    if needs_sentencepiece(args.tokenization, datasets):
+    if needs_sentencepiece(args.tokenization, datasets) or (
+            tasks and args.tokenization == "sentencepiece_legacy"):
         from prunebench.legacy_tokenization import sentencepiece_file
 
         sentencepiece_file(ckpt.path)  # before minutes of loading: one it lacks is said now
@@ -143,7 +144,7 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
     offline suite made from the embedded held-out text (the mc_suite rule)."""
     from prunebench.mc_suite import write_suite
     from prunebench.results import zeroshot_results
-    from prunebench.zeroshot import evaluate, hub_tasks, suite_tasks
+    from prunebench.zeroshot import evaluate, evaluation_arguments, hub_tasks, suite_tasks
 
     if args.add_bos_token and hub_tasks(tasks):
         # The default is the embedded model's (trained with a BOS before every paragraph).
@@ -154,7 +155,9 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
     settings = {**ZEROSHOT_DEFAULTS, "tasks": tasks, "num_fewshot": args.num_fewshot,
                 "limit": args.limit, "seed": args.zeroshot_seed,
                 "batch_size": args.batch_size or ZEROSHOT_DEFAULTS["batch_size"],
-                "add_bos_token": args.add_bos_token, **_dtype_setting(args)}
+                "add_bos_token": args.add_bos_token, **_dtype_setting(args),
+                **({"tokenization": args.tokenization}
+                   if args.tokenization != "tokenizer" else {})}
     suite = None
     if suite_tasks(tasks):
         write_suite(embedded_dir / "test.txt", suite_dir, n=SUITE_DEFAULTS["items"],
@@ -164,10 +167,7 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
         suite["source"] = f"embedded test text, seed {EMBEDDED_SEED}"  # not the scratch path
     started = time.perf_counter()
     out = evaluate(model, tokenizer, tasks, include_path=suite_dir if suite else None,
-                   num_fewshot=settings["num_fewshot"], limit=settings["limit"],
-                   batch_size=settings["batch_size"], seed=settings["seed"],
-                   metrics=settings["metrics"], add_bos_token=settings["add_bos_token"],
-                   progress_dir=zeroshot_progress_dir(), progress_bars=not args.quiet,
+                   **evaluation_arguments(settings), progress_dir=zeroshot_progress_dir(), progress_bars=not args.quiet,
                    keep_progress=True)  # deleted by eval_command once its files are written
     progress = out.pop("progress")
     elapsed = time.perf_counter() - started

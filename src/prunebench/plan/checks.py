@@ -716,8 +716,9 @@ def stride_problem(window: Any, stride: Any, window_name: str = "the window") ->
 def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA,
                         resources: str | Path = "resources") -> list[str]:
     """A perplexity stride larger than its window; the study's tokenization (a SentencePiece
-    model's) of hub texts for a model known here to have none (evaluation.perplexity)."""
-    from prunebench.legacy_tokenization import SENTENCEPIECE_FILE, needs_sentencepiece
+    model's) of hub texts or zero-shot requests for a model known here to have none
+    (evaluation.perplexity, evaluation.zeroshot)."""
+    from prunebench.legacy_tokenization import needs_sentencepiece
 
     perplexity = _section(config, "evaluation", "perplexity")
     window = perplexity.get("window",
@@ -725,8 +726,19 @@ def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA
     problem = stride_problem(window, perplexity.get("stride"))
     problems = [f"evaluation.perplexity.stride: {problem}"] if problem else []
     datasets = perplexity.get("datasets") if isinstance(perplexity.get("datasets"), list) else []
-    if not needs_sentencepiece(perplexity.get("tokenization"), datasets):
-        return problems
+    if needs_sentencepiece(perplexity.get("tokenization"), datasets):
+        problems += _sentencepiece_problems(config, "perplexity", resources)
+    # (every zero-shot request is tokenized so, the offline suite's too)
+    if _section(config, "evaluation", "zeroshot").get("tokenization") == "sentencepiece_legacy":
+        problems += _sentencepiece_problems(config, "zeroshot", resources)
+    return problems
+
+
+def _sentencepiece_problems(config: dict[str, Any], stage: str,
+                            resources: str | Path) -> list[str]:
+    from prunebench.legacy_tokenization import SENTENCEPIECE_FILE
+
+    problems = []
     for model, spec in _models(config):
         folder = Path(resources) / "models" / model
         if spec.get("source") == "tiny" or str(spec.get("source")).startswith("random:"):
@@ -736,7 +748,7 @@ def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA
             why = f"{folder} has no {SENTENCEPIECE_FILE} (its tokenizer is not SentencePiece's)"
         else:  # not known here: the perplexity job says so
             continue
-        problems.append(f"evaluation.perplexity.tokenization: sentencepiece_legacy tokenizes as "
+        problems.append(f"evaluation.{stage}.tokenization: sentencepiece_legacy tokenizes as "
                         f"LLaMA-1's SentencePiece tokenizer did, and for model {model} {why}: "
                         "use tokenization: tokenizer, or evaluate that model in a run of its own")
     return problems

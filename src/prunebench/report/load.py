@@ -494,6 +494,8 @@ def _protocol(data: dict[str, Any], rule: str) -> dict[str, Any]:
         # record no dtype either, and ran in float32 (the only precision then)
         out["acc"]["log_softmax_dtype"] = (data.get("log_softmax_dtype") or data.get("dtype")
                                            or "float32")
+        # files made before the setting existed were tokenized by the tokenizer
+        out["acc"]["tokenization"] = data.get("tokenization") or "tokenizer"
     return out
 
 

@@ -293,7 +293,9 @@ STUDY_PERPLEXITY = {"window": 128, "stride": 128, "bos": "first", "max_windows":
 STUDY_ZEROSHOT = {"num_fewshot": 0, "limit": None, "add_bos_token": False,
                   # the study's transformers cast LLaMA's logits to float32 before lm-eval's
                   # log-softmax
-                  "log_softmax_dtype": "float32"}
+                  "log_softmax_dtype": "float32",
+                  # its lm-eval encoded the requests with the slow SentencePiece LlamaTokenizer
+                  "tokenization": "sentencepiece_legacy"}
 
 
 def protocol_differences(metric: str, protocol: dict[str, Any] | None) -> list[str]:
