@@ -114,7 +114,7 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
             f"{len(removable) - len(overflowed)} with a finite score: the model or its "
             "calibration data is broken, or the scoring dtype overflows (score in float32 or "
             "bfloat16; check the token ids)")
-    if overflowed:  # the original's order puts them last (pandas sorts NaN last), as here
+    if overflowed:  # last here; the original's Python sort leaves a NaN's place undefined
         log.warning("%s: blocks %s have no finite score (%s: the model overflowed without them); "
                     "they rank as the most important, so none is removed", criterion, overflowed,
                     [scores[b] for b in overflowed])
@@ -142,8 +142,9 @@ NEAR_TIE = 0.005
 
 def ranked_score(score: float) -> float:
     """A block's score as its ranking reads it: one that is not finite (a float16 overflow of
-    the model without the block gives NaN) as +inf, the most important, which the original
-    criteria's code does too (pandas sorts NaN last; SLEB's `loss < min_loss` never takes it)."""
+    the model without the block gives NaN) as +inf, the most important: never removed. SLEB's
+    `loss < min_loss` never takes it either; the Shortened LLaMA criteria sort with Python's
+    `sorted`, where a NaN key leaves the order around it undefined."""
     return score if math.isfinite(score) else math.inf
 
 
