@@ -1482,7 +1482,8 @@ def test_eval_warns_that_hub_tasks_with_bos_are_not_the_studys_protocol(monkeypa
 
     monkeypatch.setattr(zeroshot, "evaluate", stop)
     args = types.SimpleNamespace(add_bos_token=add_bos, num_fewshot=0, limit=None,
-                                 zeroshot_seed=1234, batch_size=None, dtype=None, quiet=False)
+                                 zeroshot_seed=1234, batch_size=None, dtype=None, quiet=False,
+                                 tokenization="tokenizer")
     with pytest.raises(RuntimeError, match="stop before lm-eval"):
         evaluation._zeroshot(None, None, None, ["arc_easy", "piqa"], None, None, "cpu", args)
     assert ("--no-add-bos-token" in caplog.text) is warned
