@@ -874,6 +874,7 @@ def test_defaults_are_the_studys():
     ({"save_every": 200, "eval_every": 150}, "divisor of it \\(now 150"),
     ({"save_every": 0, "eval_every": 100}, "lora.save_every=0"),
     ({"keep": "worst"}, r"lora.keep='worst': choose one of \['best', 'last'\]"),
+    ({"loss_weighting": "records"}, r"lora.loss_weighting='records': choose one of"),
     ({"keep": "last", "save_every": 200, "eval_every": 100}, "leave one of them out"),
     ({"template": "chatml"}, "template"),
     ({"rank": 8}, "unknown lora setting"),
@@ -926,6 +927,76 @@ def test_workflow_refuses_a_malformed_recovery_suffix(tmp_path):
         "dense", "depth_ppl-0.8+lora+lora"]}})
     proc = snakemake(workdir, "-n", check=False)
     assert proc.returncode != 0 and "depth_ppl-0.8+lora+lora" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("weighting", ["tokens", "batch_means"])
+def test_the_accumulated_gradient_is_the_full_batchs_loss_gradient(tiny_model_dir, tokenizer,
+                                                                   records, weighting):
+    """Micro-batch by micro-batch, the gradient adds up to the one of the batch's loss as
+    defined from each record's own summed loss and token count: the mean over the batch's
+    tokens, or the mean of the micro-batches' token means (the study's Trainer)."""
+    examples = encode_records(records[:6], tokenizer, "plain", 64, "train")
+    micro_batches = [collate(examples[i:i + 2], tokenizer.pad_token_id or 0)
+                     for i in range(0, 6, 2)]
+    model = load_model(tiny_model_dir)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    loss, weight = lora.backward_batch(model, micro_batches, weighting, scaler,
+                                       torch.device("cpu"), None)
+    accumulated = {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    reference_model = load_model(tiny_model_dir)
+    sums, counts = [], []
+    for example in examples:  # each record alone: no padding shared with any other
+        summed, count = lora.response_loss(reference_model,
+                                           collate([example], tokenizer.pad_token_id or 0))
+        sums.append(summed)
+        counts.append(count)
+    assert len(set(counts)) > 1  # records of unequal length: the two weightings differ
+    if weighting == "tokens":
+        reference = sum(sums) / sum(counts)
+        assert weight == sum(counts) and loss == pytest.approx(float(sum(sums)), rel=1e-5)
+    else:
+        reference = sum((sums[i] + sums[i + 1]) / (counts[i] + counts[i + 1])
+                        for i in range(0, 6, 2)) / 3
+        assert weight == 1 and loss == pytest.approx(float(reference), rel=1e-5)
+    reference.backward()
+    for name, p in reference_model.named_parameters():
+        assert torch.allclose(accumulated[name], p.grad, rtol=1e-4, atol=1e-7), name
+
+
+def test_a_recovery_with_the_studys_loss_weighting_validates_in_its_batches(
+        tiny_model_dir, tokenizer, records, monkeypatch):
+    settings = lora.resolve_settings({**TINY_RUN, "loss_weighting": "batch_means"})
+    train, val = split_records(records, 8, 42, max_train=16)
+    calls = []
+    real = lora.validation_loss
+
+    def recorded(model, examples, batch, *args, **kwargs):
+        calls.append((batch, kwargs.get("weighting")))
+        return real(model, examples, batch, *args, **kwargs)
+
+    monkeypatch.setattr(lora, "validation_loss", recorded)
+    _, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
+                                torch.device("cpu"))
+    assert report["settings"]["loss_weighting"] == "batch_means"
+    assert calls and set(calls) == {(lora.STUDY_EVAL_BATCH, "batch_means")}
+    assert all(math.isfinite(h["val_loss"]) for h in report["history"])
+    assert all(math.isfinite(h["train_loss"]) for h in report["history"][1:])
+
+
+def test_batch_means_validation_weighs_each_batch_by_its_records(tiny_model_dir, tokenizer,
+                                                                 records):
+    examples = encode_records(records[:5], tokenizer, "plain", 64, "validation")
+    model, pad = load_model(tiny_model_dir), tokenizer.pad_token_id or 0
+    per_record = [lora.response_loss(model, collate([e], pad)) for e in examples]
+    sums, counts = [float(s) for s, _ in per_record], [c for _, c in per_record]
+    # batches of 2: records 0-1, 2-3, 4; each batch's token mean counts once per record
+    means = [sum(sums[i:i + 2]) / sum(counts[i:i + 2]) for i in range(0, 5, 2)]
+    expected = (2 * means[0] + 2 * means[1] + means[2]) / 5
+    assert lora.validation_loss(model, examples, 2, pad, torch.device("cpu"),
+                                weighting="batch_means") == pytest.approx(expected, rel=1e-5)
+    assert lora.validation_loss(model, examples, 2, pad, torch.device("cpu")) == \
+        pytest.approx(sum(sums) / sum(counts), rel=1e-5)
 
 
 @pytest.mark.parametrize("warmup, total", [(100, 1556), (1, 8), (0, 5), (3, 3)])

@@ -37,7 +37,8 @@ from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_fu
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
-from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
+from prunebench.plan.lora_settings import (DEFAULTS, LOSS_WEIGHTINGS, TARGETS,  # noqa: F401
+                                           resolve_settings)
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +97,47 @@ class _ValidationCut(Exception):
     """A SIGTERM came before or during a validation: it is left to the resumed run."""
 
 
+# lora.loss_weighting: "tokens", the mean over a batch's scored tokens (prunebench's default);
+# "batch_means", the study's HF Trainer's: the mean of its micro-batches' own token means in
+# training, and in validation the mean of its batches' means weighted by their record counts
+# (its evaluation loop repeats each batch's loss once per record): LOSS_WEIGHTINGS.
+
+# The HF Trainer's default per_device_eval_batch_size, which the study's run kept.
+STUDY_EVAL_BATCH = 8
+
+
+def backward_batch(model: nn.Module, micro_batches: list[dict[str, torch.Tensor]],
+                   weighting: str, scaler, device: torch.device,
+                   amp: torch.dtype | None) -> tuple[float, float]:
+    """Accumulate the gradient of one batch's loss, micro-batch by micro-batch, weighted as
+    `weighting` says (WEIGHTINGS); returns (its loss, its weight in a window's mean): under
+    "tokens" the summed loss and the token count, under "batch_means" the batch's loss and 1.
+    A micro-batch without a scored token adds nothing (the study's Trainer got NaN from it)."""
+    counts = [int((mb["labels"][:, 1:] != IGNORE_INDEX).sum()) for mb in micro_batches]
+    total_tokens = sum(counts)
+    batch_loss = 0.0
+    for mb, count in zip(micro_batches, counts):
+        mb = {k: v.to(device) for k, v in mb.items()}
+        with _autocast(device, amp):
+            loss, _ = response_loss(model, mb)
+        if weighting == "tokens":
+            divisor = max(total_tokens, 1)
+        else:
+            divisor = max(count, 1) * len(micro_batches)
+        scaler.scale(loss / divisor).backward()
+        batch_loss += float(loss.detach()) / (1 if weighting == "tokens" else divisor)
+    return batch_loss, float(total_tokens if weighting == "tokens" else 1)
+
+
 @torch.no_grad()
 def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pad_id: int,
-                    device: torch.device, amp: torch.dtype | None = None, stop=None) -> float:
-    """Mean loss per scored (response) token over the validation records, dropout off. With
-    `stop` (a _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a validation of 2000
-    records of a 13B model may outlast a batch system's grace period before SIGKILL."""
+                    device: torch.device, amp: torch.dtype | None = None, stop=None,
+                    weighting: str = "tokens") -> float:
+    """The validation loss, dropout off: the mean loss per scored (response) token over the
+    records, or under "batch_means" (WEIGHTINGS) the mean of the batches' (of `micro_batch`
+    records) token means, each weighted by its record count. With `stop` (a _StopAtStepEnd),
+    a SIGTERM cuts it short (_ValidationCut): a validation of 2000 records of a 13B model may
+    outlast a batch system's grace period before SIGKILL."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -109,11 +145,14 @@ def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pa
         for i in range(0, len(examples), micro_batch):
             if stop is not None and stop.requested:
                 raise _ValidationCut()
-            batch = {k: v.to(device)
-                     for k, v in collate(examples[i:i + micro_batch], pad_id).items()}
+            records = examples[i:i + micro_batch]
+            batch = {k: v.to(device) for k, v in collate(records, pad_id).items()}
             with _autocast(device, amp):
                 loss, n = response_loss(model, batch)
-            total, count = total + float(loss), count + n
+            if weighting == "tokens":
+                total, count = total + float(loss), count + n
+            else:
+                total, count = total + float(loss) / max(n, 1) * len(records), count + len(records)
     finally:
         model.train(was_training)
     return total / max(count, 1)
@@ -342,6 +381,10 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     train = encode_records(train_records, tokenizer, s["template"], int(s["max_length"]), "train")
     val = encode_records(val_records, tokenizer, s["template"], int(s["max_length"]), "validation")
     micro, batch_size = int(s["micro_batch_size"]), int(s["batch_size"])
+    weighting = s.get("loss_weighting") or "tokens"
+    # The validation's batches: the loss weighted by tokens does not depend on them (up to
+    # rounding); the study's mean of batch means is over the HF Trainer's batches of 8.
+    val_batch = micro if weighting == "tokens" else STUDY_EVAL_BATCH
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total_steps = int(s["epochs"]) * steps_per_epoch
     eval_every = int(s["eval_every"]) if s["eval_every"] else steps_per_epoch
@@ -385,7 +428,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             log.info("resuming the LoRA recovery at step %d of %d (saved in %s)", step,
                      total_steps, progress_path)
         else:
-            initial = validation_loss(peft_model, val, micro, pad_id, device, amp)
+            initial = validation_loss(peft_model, val, val_batch, pad_id, device, amp,
+                                      weighting=weighting)
             if not math.isfinite(initial):
                 log.warning("step 0: the base model's validation loss is %s under %s: its "
                             "forward pass overflows; if the adapters' losses are not finite "
@@ -416,7 +460,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             adapters it sees are the same: a validation draws no random number)."""
             nonlocal window_loss, window_tokens, best, best_state
             try:
-                val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp, stop)
+                val_loss = validation_loss(peft_model, val, val_batch, pad_id, device, amp, stop,
+                                           weighting=weighting)
             except _ValidationCut:
                 log.warning("step %d/%d: SIGTERM: the validation is left to the resumed run",
                             step, total_steps)
@@ -453,10 +498,6 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     batch_ids = order[start:start + batch_size]
                     micro_batches = [collate([train[i] for i in batch_ids[j:j + micro]], pad_id)
                                      for j in range(0, len(batch_ids), micro)]
-                    # The loss is the mean over the whole batch's response tokens: each micro-batch
-                    # adds its summed loss divided by the batch's token count.
-                    n_tokens = sum(int((mb["labels"][:, 1:] != IGNORE_INDEX).sum())
-                                   for mb in micro_batches)
                     # The schedule counts the updates that ran: the study's HF Trainer steps its
                     # scheduler only after an update the fp16 loss scaler did not skip, so its
                     # schedule lags by the skipped ones (steps, evaluations and saves do not).
@@ -464,19 +505,15 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     for group in opt.param_groups:
                         group["lr"] = lr
                     opt.zero_grad(set_to_none=True)
-                    batch_loss = 0.0
-                    for mb in micro_batches:
-                        mb = {k: v.to(device) for k, v in mb.items()}
-                        with _autocast(device, amp):
-                            loss, _ = response_loss(peft_model, mb)
-                        scaler.scale(loss / max(n_tokens, 1)).backward()
-                        batch_loss += float(loss.detach())
+                    batch_loss, weight = backward_batch(peft_model, micro_batches, weighting,
+                                                        scaler, device, amp)
                     if s["max_grad_norm"]:
                         scaler.unscale_(opt)
                         torch.nn.utils.clip_grad_norm_(trainable, s["max_grad_norm"])
                     updates += _optimizer_step(scaler, opt)
                     step += 1
-                    window_loss, window_tokens = window_loss + batch_loss, window_tokens + n_tokens
+                    # (the train loss logged: the window's, weighted as the loss is)
+                    window_loss, window_tokens = window_loss + batch_loss, window_tokens + weight
                     if step % int(s["log_every"]) == 0:
                         log.info("step %d/%d  train loss %.4f  lr %.2e  %.1f s", step, total_steps,
                                  window_loss / max(window_tokens, 1), lr,
@@ -543,14 +580,16 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         leftover = [n for n, _ in merged.named_modules() if "lora_" in n]
         if leftover:
             raise RuntimeError(f"LoRA modules left after merging: {leftover[:5]}")
-        merged_val = validation_loss(merged, val, micro, pad_id, device, amp)
+        merged_val = validation_loss(merged, val, val_batch, pad_id, device, amp,
+                                     weighting=weighting)
         saved_val = merged_val
         if saved_dtype is not None and saved_dtype != next(merged.parameters()).dtype:
             # The weights only: a model loaded from the checkpoint keeps its rotary
             # frequencies (buffers, not saved) in float32, which `merged.to` would round.
             for param in merged.parameters():
                 param.data = param.data.to(saved_dtype)
-            saved_val = validation_loss(merged, val, micro, pad_id, device, amp)
+            saved_val = validation_loss(merged, val, val_batch, pad_id, device, amp,
+                                     weighting=weighting)
         merged.eval()
     finally:
         torch.use_deterministic_algorithms(deterministic)

@@ -71,8 +71,12 @@ AMP = ("auto", "none", "float16", "bfloat16")
 # "last" = the adapter of the last step, whatever the validations say: what the study's run
 # kept (its Trainer's load_best_model_at_end matched none of the saved adapter's names and
 # loaded nothing; docs/fidelity.md).
-OPTIONAL = ("save_every", "keep")
+# `loss_weighting`: "tokens" (the same as left out) = the loss is the mean over a batch's
+# scored tokens; "batch_means" = the study's HF Trainer's mean of micro-batch means (and, in
+# validation, of its batches of 8: prunebench.lora.WEIGHTINGS).
+OPTIONAL = ("save_every", "keep", "loss_weighting")
 KEEP = ("best", "last")
+LOSS_WEIGHTINGS = ("tokens", "batch_means")
 
 
 # --------------------------------------------------------------------------- settings
@@ -153,6 +157,12 @@ def _check(s: dict[str, Any]) -> None:
     if keep is not None and keep not in KEEP:
         raise PrunebenchError(f"lora.keep={keep!r}: choose one of {list(KEEP)} (best: the adapter "
                               "with the lowest validation loss; last: the last step's)")
+    weighting = s.get("loss_weighting")
+    if weighting is not None and weighting not in LOSS_WEIGHTINGS:
+        raise PrunebenchError(f"lora.loss_weighting={weighting!r}: choose one of "
+                              f"{list(LOSS_WEIGHTINGS)} (tokens: the mean over a batch's "
+                              "response tokens; batch_means: the study's mean of micro-batch "
+                              "means)")
     if keep == "last" and save_every is not None:
         raise PrunebenchError("lora.save_every chooses among validations, which lora.keep: last "
                               "does not do: leave one of them out")
