@@ -634,7 +634,8 @@ def test_rows_whose_latency_drifted_are_flagged_named_and_drawn_hollow(tmp_path,
     for row in data["rows"]:
         drifting = row["batch_size"] == 8
         row.update(drifting=drifting, latency_s_trend=0.12 if drifting else 0.0,
-                   latency_s_trend_p=0.001 if drifting else 0.9)
+                   latency_s_trend_p=0.001 if drifting else 0.9,
+                   latency_s_ci95_rel_ar1=0.07 if drifting else 0.01)
         if row["batch_size"] == 1:  # as timing.latency_stats records a single run
             row.update(latency_s_std=None, runs=1, drifting=None, unstable=True,
                        latency_s_ci95_low=None, latency_s_ci95_high=None,
@@ -647,6 +648,9 @@ def test_rows_whose_latency_drifted_are_flagged_named_and_drawn_hollow(tmp_path,
             .itertuples()] == [(VARIANTS[1], 8)]
     depth = table[table["variant"] == VARIANTS[1]]
     assert depth["latency_s_std"].isna().tolist() == [True, False]
+    # the interval widened for correlated runs is carried; files without it read as NaN
+    assert depth["latency_s_ci95_rel_ar1"].tolist() == [0.01, 0.07]
+    assert table[table["variant"] == VARIANTS[0]]["latency_s_ci95_rel_ar1"].isna().all()
     assert pd.isna(depth["latency_speedup_ci95_low"].iloc[0])  # one run: no interval
     shown = report.speed_headline(table)
     assert shown.loc[(shown["variant"] == VARIANTS[1]) & (shown["batch_size"] == 8),

@@ -157,6 +157,41 @@ def test_lag1_autocorrelation_by_hand():
     assert ts.lag1_autocorrelation([1.0, 2.0]) is None
 
 
+def test_the_ar1_interval_widens_by_the_variance_of_a_correlated_mean():
+    # independent runs (r <= 0): the plain interval; r = 0.5 over 4 runs:
+    # 1 + 2 (3/4 * 0.5 + 2/4 * 0.25 + 1/4 * 0.125) = 2.0625
+    assert ts.ar1_variance_factor(0.0, 20) == 1.0 == ts.ar1_variance_factor(-0.4, 20)
+    assert ts.ar1_variance_factor(0.5, 4) == pytest.approx(2.0625)
+    assert ts.ar1_variance_factor(2.0, 3) == ts.ar1_variance_factor(0.95, 3)  # capped
+    alternating = [1.0, 1.1, 1.0, 1.1, 1.0, 1.1]  # negative lag-1: not narrowed
+    assert ts.ci_share_ar1(alternating) == ts.ci_share(alternating)
+    rising = [1.0 + 0.02 * i for i in range(8)]
+    r = ts.lag1_autocorrelation(rising)
+    assert r > 0 and ts.ci_share_ar1(rising) == pytest.approx(
+        ts.ci_share(rising) * math.sqrt(ts.ar1_variance_factor(r, 8)))
+    assert ts.ci_share_ar1([1.0, 1.2]) == ts.ci_share([1.0, 1.2])  # too few runs for r
+    assert ts.ci_share_ar1([1.0]) is None
+    assert ts.latency_stats(rising, 0.05)["latency_s_ci95_rel_ar1"] == ts.ci_share_ar1(rising)
+
+
+def test_the_coverage_script_runs_prunebenchs_own_intervals(capsys):
+    """benchmarks/interval_coverage.py, which docs/benchmarks.md quotes: the widened interval
+    contains the plain one on every row, so it covers at least as often."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "interval_coverage.py"
+    spec = importlib.util.spec_from_file_location("interval_coverage", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = module.main(["--runs", "10", "--rows", "40", "--correlations", "0", "0.8"])
+    assert [r["correlation"] for r in results] == [0.0, 0.8]
+    assert all(r["widened"] >= r["plain"] and r["median_widening"] >= 1.0 for r in results)
+    assert "lag-1 0.80: plain covers" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        module.main(["--runs", "2"])
+
+
 def test_trend_share_is_robust_to_one_outlier():
     # every slope 1: 1 x 3 runs / median 2.5
     assert ts.trend_share([1.0, 2.0, 3.0, 4.0]) == pytest.approx(1.2)

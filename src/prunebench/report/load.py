@@ -47,7 +47,7 @@ _BENCH_METRICS = ("latency_s_mean", "latency_s_min", "latency_s_median", "throug
 _BENCH_NOISE = ("latency_s_std", "latency_s_p90", "latency_s_cv", "latency_s_ci95_low",
                 "latency_s_ci95_high", "latency_s_ci95_rel", "runs", "throughput_mean_of_rates",
                 "decode_step_s_p50", "decode_step_s_p90", "latency_s_trend", "latency_s_trend_p",
-                "latency_s_lag1_autocorr")
+                "latency_s_lag1_autocorr", "latency_s_ci95_rel_ar1")
 _BENCH_KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 CELL = ["model", "backend", "input_tokens", "output_tokens"]
 # The config of the run a suggested command must repeat: without it Snakemake reads the
