@@ -958,7 +958,7 @@ def test_the_accumulated_gradient_is_the_full_batchs_loss_gradient(tiny_model_di
     else:
         reference = sum((sums[i] + sums[i + 1]) / (counts[i] + counts[i + 1])
                         for i in range(0, 6, 2)) / 3
-        assert weight == 1 and loss == pytest.approx(float(reference), rel=1e-5)
+        assert weight == 1 and loss == pytest.approx(float(reference.detach()), rel=1e-5)
     reference.backward()
     for name, p in reference_model.named_parameters():
         assert torch.allclose(accumulated[name], p.grad, rtol=1e-4, atol=1e-7), name
@@ -997,6 +997,25 @@ def test_batch_means_validation_weighs_each_batch_by_its_records(tiny_model_dir,
                                 weighting="batch_means") == pytest.approx(expected, rel=1e-5)
     assert lora.validation_loss(model, examples, 2, pad, torch.device("cpu")) == \
         pytest.approx(sum(sums) / sum(counts), rel=1e-5)
+
+
+def test_amp_auto_follows_a_bfloat16_base_where_the_gpu_has_it(monkeypatch, tiny_model_dir):
+    """float16 autocast (the study's, for its float16 LLaMA) may overflow the activations of a
+    model trained in bfloat16 (Qwen2.5, Llama-3): `auto` takes bfloat16 for such a base."""
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert lora._amp_dtype("auto", cuda, torch.bfloat16) == torch.bfloat16
+    assert lora._amp_dtype("auto", cuda, torch.float16) == torch.float16
+    assert lora._amp_dtype("auto", cuda) == torch.float16
+    assert lora._amp_dtype("auto", cpu, torch.bfloat16) is None
+    assert lora._amp_dtype("float16", cuda, torch.bfloat16) == torch.float16  # as asked
+    settings = lora.resolve_settings({})
+    fingerprints = {dtype: lora.recovery_fingerprint(tiny_model_dir, "r", settings, cuda, dtype)
+                    for dtype in (torch.bfloat16, torch.float16, None)}
+    # a float16 base keeps the fingerprint it had (its saved progress still resumes)
+    assert fingerprints[torch.float16] == fingerprints[None] != fingerprints[torch.bfloat16]
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # a V100
+    assert lora._amp_dtype("auto", cuda, torch.bfloat16) == torch.float16
 
 
 @pytest.mark.parametrize("warmup, total", [(100, 1556), (1, 8), (0, 5), (3, 3)])

@@ -168,9 +168,17 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
 
 
-def _amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+def _amp_dtype(setting: str, device: torch.device,
+               base_dtype: torch.dtype | None = None) -> torch.dtype | None:
+    """The autocast dtype of lora.amp. `auto`: none on a CPU; on CUDA the study's float16, but
+    bfloat16 for a base stored in bfloat16 (Qwen2.5, Llama-3: trained in it, their activations
+    may overflow float16) where the GPU has it."""
     if setting == "auto":
-        return torch.float16 if device.type == "cuda" else None
+        if device.type != "cuda":
+            return None
+        if base_dtype == torch.bfloat16 and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float16
     return {"none": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[setting]
 
 
@@ -369,14 +377,15 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     and a saved progress with the same `fingerprint` (`recovery_fingerprint`) is resumed: on CPU
     the result is bit for bit the one of an uninterrupted run.
 
-    With `saved_dtype` (the dtype the checkpoint will be saved in), the merged model is cast to
-    it and its validation loss measured again (`saved_val_loss`): a float16 weight keeps about
-    three significant digits, and the adapter's update to it is small beside it.
+    With `saved_dtype` (the dtype the checkpoint will be saved in: the base's), the merged model
+    is cast to it and its validation loss measured again (`saved_val_loss`): a float16 weight
+    keeps about three significant digits, and the adapter's update to it is small beside it.
+    It also decides `amp: auto` on CUDA (bfloat16 autocast for a bfloat16 base, _amp_dtype).
     """
     from prunebench.modeling import set_activation_checkpointing
 
     s = settings
-    amp = _amp_dtype(s["amp"], device)
+    amp = _amp_dtype(s["amp"], device, saved_dtype)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     train = encode_records(train_records, tokenizer, s["template"], int(s["max_length"]), "train")
     val = encode_records(val_records, tokenizer, s["template"], int(s["max_length"]), "validation")
@@ -619,7 +628,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
 
 
 def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any],
-                         device: torch.device) -> str:
+                         device: torch.device, base_dtype: torch.dtype | None = None) -> str:
     """What a saved progress must match to be resumed: the settings (but the memory-only
     ones: a recovery stopped out of memory resumes with gradient checkpointing turned on; nor
     `log_every`, which changes what the log says, not what is trained), the
@@ -639,7 +648,7 @@ def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any]
         {"settings": {**settings, **{k: DEFAULTS[k] for k in (*MEMORY_ONLY["lora"], "log_every")}},
          "records": records_sha256, "base": base,
          "versions": package_versions(), "device": device.type,
-         "amp": str(_amp_dtype(settings["amp"], device))},
+         "amp": str(_amp_dtype(settings["amp"], device, base_dtype))},
         sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -680,16 +689,17 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     records_sha256 = hashlib.sha256(json.dumps(records, sort_keys=True,
                                                ensure_ascii=False).encode()).hexdigest()
     progress = Path(progress_path) if progress_path else progress_path_for(out_dir)
-    fingerprint = recovery_fingerprint(base_dir, records_sha256, s, dev)
-    # The merged model is saved in the dtype the base stores its weights in (LoRA adds none).
-    require_free_space(out_dir, count_params(base_config)
-                       * saved_dtype(Path(base_dir), base_config).itemsize,
+    # The merged model is saved in the dtype the base stores its weights in (LoRA adds none),
+    # which also chooses lora.amp: auto's precision.
+    base_dtype = saved_dtype(Path(base_dir), base_config)
+    fingerprint = recovery_fingerprint(base_dir, records_sha256, s, dev, base_dtype)
+    require_free_space(out_dir, count_params(base_config) * base_dtype.itemsize,
                        f"LoRA recovery of {base_dir}")
     started = time.perf_counter()
     model = load_model(base_dir, device=dev, dtype=torch.float32)  # explains its own OOM
     try:
         merged, report = train_lora(model, tokenizer, train, val, s, dev, progress, fingerprint,
-                                    saved_dtype=config_dtype(model.config))
+                                    saved_dtype=base_dtype)
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):
             raise
