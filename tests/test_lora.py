@@ -453,8 +453,49 @@ def test_sigterm_during_a_validation_cuts_it_short_and_the_rerun_runs_it(
         at = json.loads(saved.metadata()["progress"])
     assert at["step"] == step and at["pending_lr"] == reference["history"][validation - 1]["lr"]
     assert [h["step"] for h in at["history"]] == [0, 3, 6, 8][:validation - 1]
+    # a SIGTERM in the resumed run's first act, that validation: still left to run, and this
+    # resume counted
+    seen.update(validations=validation - 1, forwards=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(lora, "validation_loss", counted_validation)
+        patch.setattr(lora, "response_loss", loss)
+        with pytest.raises(Terminated):
+            lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
     resumed = lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
-    assert resumed["resumed_at_steps"] == [step]
+    assert resumed["resumed_at_steps"] == [step, step]
+    assert resumed["history"] == reference["history"]
+    mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+
+
+def test_a_recovery_stopped_after_its_last_step_resumes_at_the_merge(tiny_model_dir, records,
+                                                                      tmp_path, monkeypatch):
+    """The training's end is saved: a job stopped in the merge or its validations (one of the
+    merged weights, one as saved) retrained from its last timed save, up to 10 minutes."""
+    reference = lora.recover_checkpoint(tiny_model_dir, tmp_path / "reference", records,
+                                        RESUMABLE, device="cpu")
+    out = tmp_path / "recovered"
+    real_validation = lora.validation_loss
+
+    def killed_at_the_merged_models(model, *args, **kwargs):
+        if not any("lora_" in n for n, _ in model.named_parameters()):
+            raise KeyboardInterrupt  # the job killed in the merged model's validation
+        return real_validation(model, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lora, "validation_loss", killed_at_the_merged_models)
+        with pytest.raises(KeyboardInterrupt):
+            lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+    trained = []
+    real_loss = lora.response_loss
+
+    def counted(model, batch):
+        trained.extend([1] if model.training else [])
+        return real_loss(model, batch)
+
+    monkeypatch.setattr(lora, "response_loss", counted)
+    resumed = lora.recover_checkpoint(tiny_model_dir, out, records, RESUMABLE, device="cpu")
+    assert resumed["resumed_at_steps"] == [reference["steps"]] and not trained
     assert resumed["history"] == reference["history"]
     mine, theirs = load_model(out).state_dict(), load_model(tmp_path / "reference").state_dict()
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
@@ -531,7 +572,11 @@ def test_a_saved_progress_of_another_recovery_or_damaged_is_started_over(
     assert report["resumed_at_steps"] == [] and report["steps"] == 2
     warned = [r.getMessage() for r in caplog.records if "starting over" in r.getMessage()]
     assert len(warned) == 1 and ("does not fit" in warned[0]) == (saved == "another shape")
-    assert not progress.exists()
+    # the other recovery's progress is gone: what is there is this one's end (saved for a job
+    # stopped in the merge; the caller deletes it once its files are written)
+    with safe_open(str(progress), framework="pt") as kept:
+        meta = json.loads(kept.metadata()["progress"])
+    assert (meta["fingerprint"], meta["step"]) == ("this recovery", 2)
     # A damaged file is set aside, not deleted: it may be looked at.
     assert (saved == "damaged") == progress.with_name(f"{progress.name}.damaged").exists()
 
@@ -979,7 +1024,8 @@ def test_a_recovery_with_the_studys_loss_weighting_validates_in_its_batches(
     _, report = lora.train_lora(load_model(tiny_model_dir), tokenizer, train, val, settings,
                                 torch.device("cpu"))
     assert report["settings"]["loss_weighting"] == "batch_means"
-    assert calls and set(calls) == {(lora.STUDY_EVAL_BATCH, "batch_means")}
+    # computed micro_batch_size records at a time (what an out-of-memory error says to lower)
+    assert calls and set(calls) == {(settings["micro_batch_size"], "batch_means")}
     assert all(math.isfinite(h["val_loss"]) for h in report["history"])
     assert all(math.isfinite(h["train_loss"]) for h in report["history"][1:])
 
@@ -993,8 +1039,10 @@ def test_batch_means_validation_weighs_each_batch_by_its_records(tiny_model_dir,
     # batches of 2: records 0-1, 2-3, 4; each batch's token mean counts once per record
     means = [sum(sums[i:i + 2]) / sum(counts[i:i + 2]) for i in range(0, 5, 2)]
     expected = (2 * means[0] + 2 * means[1] + means[2]) / 5
-    assert lora.validation_loss(model, examples, 2, pad, torch.device("cpu"),
-                                weighting="batch_means") == pytest.approx(expected, rel=1e-5)
+    for forward in (1, 2, 3):  # records per forward pass: the means are of groups of 2
+        assert lora.validation_loss(model, examples, forward, pad, torch.device("cpu"),
+                                    weighting="batch_means", group=2) == \
+            pytest.approx(expected, rel=1e-5), forward
     assert lora.validation_loss(model, examples, 2, pad, torch.device("cpu")) == \
         pytest.approx(sum(sums) / sum(counts), rel=1e-5)
 
@@ -1003,7 +1051,14 @@ def test_amp_auto_follows_a_bfloat16_base_where_the_gpu_has_it(monkeypatch, tiny
     """float16 autocast (the study's, for its float16 LLaMA) may overflow the activations of a
     model trained in bfloat16 (Qwen2.5, Llama-3): `auto` takes bfloat16 for such a base."""
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    # torch counts an emulated bfloat16 (a V100's) as supported unless asked not to
+    asked = []
+
+    def supported(including_emulation=True, native=True):
+        asked.append(including_emulation)
+        return native or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", supported)
     assert lora._amp_dtype("auto", cuda, torch.bfloat16) == torch.bfloat16
     assert lora._amp_dtype("auto", cuda, torch.float16) == torch.float16
     assert lora._amp_dtype("auto", cuda) == torch.float16
@@ -1014,7 +1069,12 @@ def test_amp_auto_follows_a_bfloat16_base_where_the_gpu_has_it(monkeypatch, tiny
                     for dtype in (torch.bfloat16, torch.float16, None)}
     # a float16 base keeps the fingerprint it had (its saved progress still resumes)
     assert fingerprints[torch.float16] == fingerprints[None] != fingerprints[torch.bfloat16]
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # a V100
+    # keep picks among adapters the training tracks either way: no new fingerprint
+    assert lora.recovery_fingerprint(tiny_model_dir, "r", {**settings, "keep": "last"}, cpu) == \
+        lora.recovery_fingerprint(tiny_model_dir, "r", settings, cpu)
+    assert set(asked) == {False}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported",  # a V100: bfloat16 emulated only
+                        functools.partial(supported, native=False))
     assert lora._amp_dtype("auto", cuda, torch.bfloat16) == torch.float16
 
 
@@ -1086,7 +1146,7 @@ def test_a_full_disk_at_a_timed_save_leaves_the_training_going(tiny_model_dir, r
     with caplog.at_level("WARNING"):
         result = lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records, RESUMABLE,
                                          device="cpu", progress_path=tmp_path / "progress")
-    # it trained on after the first failed save: a save was tried after every step but the last
+    # it trained on after the first failed save: a save was tried after every step
     assert len(calls) >= 2 and calls == list(range(1, len(calls) + 1))
     assert result["resumed_at_steps"] == []
     assert "progress not saved, the disk is full" in caplog.text

@@ -610,6 +610,9 @@ def test_recover_options_make_the_lora_section():
     args = command_parsers()["recover"].parse_args(
         ["m", "--out", "o", "--eval-every", "100", "--setting", "save_every=200"])
     assert (lora_section(args)["eval_every"], lora_section(args)["save_every"]) == (100, 200)
+    # `none` is one of amp's values (the fix the recovery's overflow warning gives)
+    args = command_parsers()["recover"].parse_args(["m", "--out", "o", "--setting", "amp=none"])
+    assert lora_section(args)["amp"] == "none"
 
 
 @pytest.mark.parametrize("extra, expected", [

@@ -102,7 +102,7 @@ class _ValidationCut(Exception):
 # training, and in validation the mean of its batches' means weighted by their record counts
 # (its evaluation loop repeats each batch's loss once per record): LOSS_WEIGHTINGS.
 
-# The HF Trainer's default per_device_eval_batch_size, which the study's run kept.
+# The HF Trainer's default per_device_emicro_size, which the study's run kept.
 STUDY_EVAL_BATCH = 8
 
 
@@ -132,27 +132,32 @@ def backward_batch(model: nn.Module, micro_batches: list[dict[str, torch.Tensor]
 @torch.no_grad()
 def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pad_id: int,
                     device: torch.device, amp: torch.dtype | None = None, stop=None,
-                    weighting: str = "tokens") -> float:
-    """The validation loss, dropout off: the mean loss per scored (response) token over the
-    records, or under "batch_means" (WEIGHTINGS) the mean of the batches' (of `micro_batch`
-    records) token means, each weighted by its record count. With `stop` (a _StopAtStepEnd),
-    a SIGTERM cuts it short (_ValidationCut): a validation of 2000 records of a 13B model may
-    outlast a batch system's grace period before SIGKILL."""
+                    weighting: str = "tokens", group: int = STUDY_EVAL_BATCH) -> float:
+    """The validation loss, dropout off, computed `micro_batch` records at a time: the mean
+    loss per scored (response) token over the records, or under "batch_means" (WEIGHTINGS)
+    the mean of the token means of `group` records at a time, each weighted by its record
+    count. With `stop` (a _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a
+    validation of 2000 records of a 13B model may outlast a batch system's grace period."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
+    step = max(len(examples), 1) if weighting == "tokens" else group  # records per mean
     try:
-        for i in range(0, len(examples), micro_batch):
-            if stop is not None and stop.requested:
-                raise _ValidationCut()
-            records = examples[i:i + micro_batch]
-            batch = {k: v.to(device) for k, v in collate(records, pad_id).items()}
-            with _autocast(device, amp):
-                loss, n = response_loss(model, batch)
+        for g in range(0, len(examples), step):
+            records = examples[g:g + step]
+            summed, tokens = 0.0, 0
+            for i in range(0, len(records), micro_batch):
+                if stop is not None and stop.requested:
+                    raise _ValidationCut()
+                batch = {k: v.to(device)
+                         for k, v in collate(records[i:i + micro_batch], pad_id).items()}
+                with _autocast(device, amp):
+                    loss, n = response_loss(model, batch)
+                summed, tokens = summed + float(loss), tokens + n
             if weighting == "tokens":
-                total, count = total + float(loss), count + n
+                total, count = total + summed, count + tokens
             else:
-                total, count = total + float(loss) / max(n, 1) * len(records), count + len(records)
+                total, count = total + summed / max(tokens, 1) * len(records), count + len(records)
     finally:
         model.train(was_training)
     return total / max(count, 1)
@@ -172,11 +177,12 @@ def _amp_dtype(setting: str, device: torch.device,
                base_dtype: torch.dtype | None = None) -> torch.dtype | None:
     """The autocast dtype of lora.amp. `auto`: none on a CPU; on CUDA the study's float16, but
     bfloat16 for a base stored in bfloat16 (Qwen2.5, Llama-3: trained in it, their activations
-    may overflow float16) where the GPU has it."""
+    may overflow float16) where the GPU computes in it (Ampere and later; torch emulates it,
+    slowly, on older ones)."""
     if setting == "auto":
         if device.type != "cuda":
             return None
-        if base_dtype == torch.bfloat16 and torch.cuda.is_bf16_supported():
+        if base_dtype == torch.bfloat16 and torch.cuda.is_bf16_supported(including_emulation=False):
             return torch.bfloat16
         return torch.float16
     return {"none": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[setting]
@@ -391,9 +397,6 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     val = encode_records(val_records, tokenizer, s["template"], int(s["max_length"]), "validation")
     micro, batch_size = int(s["micro_batch_size"]), int(s["batch_size"])
     weighting = s.get("loss_weighting") or "tokens"
-    # The validation's batches: the loss weighted by tokens does not depend on them (up to
-    # rounding); the study's mean of batch means is over the HF Trainer's batches of 8.
-    val_batch = micro if weighting == "tokens" else STUDY_EVAL_BATCH
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total_steps = int(s["epochs"]) * steps_per_epoch
     eval_every = int(s["eval_every"]) if s["eval_every"] else steps_per_epoch
@@ -437,7 +440,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             log.info("resuming the LoRA recovery at step %d of %d (saved in %s)", step,
                      total_steps, progress_path)
         else:
-            initial = validation_loss(peft_model, val, val_batch, pad_id, device, amp,
+            initial = validation_loss(peft_model, val, micro, pad_id, device, amp,
                                       weighting=weighting)
             if not math.isfinite(initial):
                 log.warning("step 0: the base model's validation loss is %s under %s: its "
@@ -469,7 +472,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             adapters it sees are the same: a validation draws no random number)."""
             nonlocal window_loss, window_tokens, best, best_state
             try:
-                val_loss = validation_loss(peft_model, val, val_batch, pad_id, device, amp, stop,
+                val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp, stop,
                                            weighting=weighting)
             except _ValidationCut:
                 log.warning("step %d/%d: SIGTERM: the validation is left to the resumed run",
@@ -492,11 +495,42 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                      "  (best so far)" if improved else "")
             return True
 
+        def save(epoch: int, next_start: int, order: list[int]) -> None:
+            """The progress as it stands, for a resume; a full disk is warned of, not fatal."""
+            nonlocal last_save, saved_step
+            try:
+                _save_progress(progress_path, fingerprint, {
+                    "step": step, "epoch": epoch, "next_start": next_start, "order": order,
+                    "history": history, "best": best, "initial": initial,
+                    "window_loss": window_loss, "window_tokens": window_tokens,
+                    "updates": updates, "pending_lr": pending_lr,
+                    "elapsed_s": time.perf_counter() - started, "resumed_at": resumed_at},
+                    peft_model, opt, scaler, shuffle, best_state)
+            except Exception as err:  # noqa: BLE001 - a full disk only, below
+                if not (is_disk_full(err) or (err.__cause__ is not None
+                                               and is_disk_full(err.__cause__))):
+                    raise
+                # The save is for a resume; the training is hours of work: it goes on, and a
+                # resume starts from the previous save (still whole).
+                log.warning("step %d/%d: progress not saved, the disk is full (%s); training "
+                            "goes on, a resume would start from the previous save", step,
+                            total_steps, first_line(err))
+            else:
+                saved_step = step
+                log.info("step %d/%d: progress saved (%s), for a resume", step, total_steps,
+                         progress_path)
+            last_save = time.monotonic()
+
+        # The step the saved progress holds (a resumed run's is where it resumed).
+        saved_step = step if resumed else None
         # the SIGTERM handler of the loop: as long as it runs, a SIGTERM ends the step first
         with _StopAtStepEnd() as stop:
             if pending_lr is not None:  # the saved progress left this step's validation to run
                 if not validate(stop):
-                    raise Terminated()  # still left to run: the saved progress says so
+                    # still left to run; saved again, so that the next run counts this resume
+                    if progress_path is not None:
+                        save(at["epoch"], at["next_start"], at["order"])
+                    raise Terminated()
                 pending_lr = None
             for epoch in range(at["epoch"], int(s["epochs"])):
                 if resumed and epoch == at["epoch"]:  # the epoch it stopped in, where it stopped
@@ -535,31 +569,13 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
                     stopping = stop.requested
                     if progress_path is not None and (stopping or (
                             step < total_steps and time.monotonic() - last_save >= save_every)):
-                        try:
-                            _save_progress(progress_path, fingerprint, {
-                                "step": step, "epoch": epoch, "next_start": start + batch_size,
-                                "order": order, "history": history, "best": best,
-                                "initial": initial, "window_loss": window_loss,
-                                "window_tokens": window_tokens, "updates": updates,
-                                "pending_lr": pending_lr,
-                                "elapsed_s": time.perf_counter() - started,
-                                "resumed_at": resumed_at},
-                                peft_model, opt, scaler, shuffle, best_state)
-                        except Exception as err:  # noqa: BLE001 - a full disk only, below
-                            if not (is_disk_full(err) or (err.__cause__ is not None
-                                                           and is_disk_full(err.__cause__))):
-                                raise
-                            # The save is for a resume; the training is hours of work: it goes
-                            # on, and a resume starts from the previous save (still whole).
-                            log.warning("step %d/%d: progress not saved, the disk is full (%s); "
-                                        "training goes on, a resume would start from the "
-                                        "previous save", step, total_steps, first_line(err))
-                        else:
-                            log.info("step %d/%d: progress saved (%s), for a resume", step,
-                                     total_steps, progress_path)
-                        last_save = time.monotonic()
+                        save(epoch, start + batch_size, order)
                     if stopping:
                         raise Terminated()
+            if progress_path is not None and saved_step != step:
+                # Trained to the end: a job stopped in the merge or its validations resumes
+                # there, not at the last timed save (up to SAVE_EVERY_S of training before).
+                save(epoch, start + batch_size, order)
         elapsed = time.perf_counter() - started
         if s.get("keep") == "last":
             # The study's run: its Trainer's best-model reload loaded nothing (docs/fidelity.md).
@@ -589,7 +605,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         leftover = [n for n, _ in merged.named_modules() if "lora_" in n]
         if leftover:
             raise RuntimeError(f"LoRA modules left after merging: {leftover[:5]}")
-        merged_val = validation_loss(merged, val, val_batch, pad_id, device, amp,
+        merged_val = validation_loss(merged, val, micro, pad_id, device, amp,
                                      weighting=weighting)
         saved_val = merged_val
         if saved_dtype is not None and saved_dtype != next(merged.parameters()).dtype:
@@ -597,7 +613,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             # frequencies (buffers, not saved) in float32, which `merged.to` would round.
             for param in merged.parameters():
                 param.data = param.data.to(saved_dtype)
-            saved_val = validation_loss(merged, val, val_batch, pad_id, device, amp,
+            saved_val = validation_loss(merged, val, micro, pad_id, device, amp,
                                      weighting=weighting)
         merged.eval()
     finally:
@@ -631,7 +647,7 @@ def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any]
                          device: torch.device, base_dtype: torch.dtype | None = None) -> str:
     """What a saved progress must match to be resumed: the settings (but the memory-only
     ones: a recovery stopped out of memory resumes with gradient checkpointing turned on; nor
-    `log_every`, which changes what the log says, not what is trained), the
+    `log_every`, which changes what the log says, not what is trained; nor `keep`), the
     records, the base model (its manifest holds its weights' sha256), the package versions,
     and the kind of device with its mixed precision (the scaler's state and a GPU's generator
     mean nothing elsewhere)."""
@@ -645,7 +661,10 @@ def recovery_fingerprint(base_dir, records_sha256: str, settings: dict[str, Any]
     return hashlib.sha256(json.dumps(
         # Those settings at their defaults, not left out: a save made before they stopped
         # counting (with the defaults, as most are) still matches.
-        {"settings": {**settings, **{k: DEFAULTS[k] for k in (*MEMORY_ONLY["lora"], "log_every")}},
+        # `keep` only picks among the adapters the training tracks either way (the best and
+        # the last): a recovery stopped under one resumes under the other.
+        {"settings": {**{k: v for k, v in settings.items() if k != "keep"},
+                      **{k: DEFAULTS[k] for k in (*MEMORY_ONLY["lora"], "log_every")}},
          "records": records_sha256, "base": base,
          "versions": package_versions(), "device": device.type,
          "amp": str(_amp_dtype(settings["amp"], device, base_dtype))},

@@ -122,6 +122,8 @@ def lora_section(args) -> dict[str, Any]:
                                   "(config/README.md, `lora`)")
         if isinstance(DEFAULTS.get(key), list) and isinstance(value, str):
             value = value.split(",")  # target_modules=q_proj,v_proj
+        if key == "amp" and value is None:
+            value = "none"  # `amp=none` is one of its names, not a setting left out
         flat[key] = value
     section: dict[str, Any] = {}
     for key, value in flat.items():
