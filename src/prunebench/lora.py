@@ -102,7 +102,7 @@ class _ValidationCut(Exception):
 # training, and in validation the mean of its batches' means weighted by their record counts
 # (its evaluation loop repeats each batch's loss once per record): LOSS_WEIGHTINGS.
 
-# The HF Trainer's default per_device_emicro_size, which the study's run kept.
+# The HF Trainer's default per_device_eval_batch_size, which the study's run kept.
 STUDY_EVAL_BATCH = 8
 
 
@@ -110,9 +110,10 @@ def backward_batch(model: nn.Module, micro_batches: list[dict[str, torch.Tensor]
                    weighting: str, scaler, device: torch.device,
                    amp: torch.dtype | None) -> tuple[float, float]:
     """Accumulate the gradient of one batch's loss, micro-batch by micro-batch, weighted as
-    `weighting` says (WEIGHTINGS); returns (its loss, its weight in a window's mean): under
+    `weighting` says (LOSS_WEIGHTINGS); returns (its loss, its weight in a window's mean): under
     "tokens" the summed loss and the token count, under "batch_means" the batch's loss and 1.
-    A micro-batch without a scored token adds nothing (the study's Trainer got NaN from it)."""
+    Under "batch_means" a micro-batch without a scored token adds a loss of 0 and still counts
+    in the mean (the study's Trainer got NaN from it, and under float16 skipped the update)."""
     counts = [int((mb["labels"][:, 1:] != IGNORE_INDEX).sum()) for mb in micro_batches]
     total_tokens = sum(counts)
     batch_loss = 0.0
@@ -134,7 +135,7 @@ def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pa
                     device: torch.device, amp: torch.dtype | None = None, stop=None,
                     weighting: str = "tokens", group: int = STUDY_EVAL_BATCH) -> float:
     """The validation loss, dropout off, computed `micro_batch` records at a time: the mean
-    loss per scored (response) token over the records, or under "batch_means" (WEIGHTINGS)
+    loss per scored (response) token over the records, or under "batch_means" (LOSS_WEIGHTINGS)
     the mean of the token means of `group` records at a time, each weighted by its record
     count. With `stop` (a _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a
     validation of 2000 records of a 13B model may outlast a batch system's grace period."""
