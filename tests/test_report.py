@@ -625,6 +625,35 @@ def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     assert len(hollow) == 1 and len(hollow[0].get_offsets()) == 1
 
 
+def test_a_cells_drift_tests_are_taken_together(tmp_path):
+    """Each row's Mann-Kendall test takes 5% false alarms; a cell's rows are judged together
+    (Holm): a row at p 0.03 among three tested is no drift, one at p 0.001 still is, and a
+    row of another cell is adjusted among its own cell's rows only."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8, 16), unstable=())
+             for v in VARIANTS[:2]]
+    for path, ps in ((bench[0], [0.03, 0.5, None]), (bench[1], [0.001, 0.04, 0.9])):
+        data = json.loads(path.read_text())
+        for row, p in zip(data["rows"], ps):
+            # every tested row here trended by more than the target: only p decides
+            row.update(latency_s_trend=0.12, latency_s_trend_p=p,
+                       drifting=None if p is None else p < 0.05)
+        path.write_text(json.dumps(data))
+    df = report.load_bench(bench).set_index(["variant", "batch_size"])
+    first, second = VARIANTS[0], VARIANTS[1]
+    # cell 1: two tested rows, p 0.03 x 2 = 0.06; p 0.5 x 1 (kept non-decreasing: 0.5)
+    assert df.loc[(first, 1), "latency_s_trend_p_holm"] == pytest.approx(0.06)
+    assert df.loc[(first, 8), "latency_s_trend_p_holm"] == pytest.approx(0.5)
+    assert pd.isna(df.loc[(first, 16), "latency_s_trend_p_holm"])
+    assert bool(df.loc[(first, 1), "drifting_row"]) and not df.loc[(first, 1), "drifting"]
+    assert pd.isna(df.loc[(first, 16), "drifting"])  # untested stays untested
+    # cell 2: 0.001 x 3 = 0.003 drifts; 0.04 x 2 = 0.08 does not; 0.9 x 1
+    assert df.loc[(second, 1), "latency_s_trend_p_holm"] == pytest.approx(0.003)
+    assert bool(df.loc[(second, 1), "drifting"])
+    assert df.loc[(second, 8), "latency_s_trend_p_holm"] == pytest.approx(0.08)
+    assert bool(df.loc[(second, 8), "drifting_row"]) and not df.loc[(second, 8), "drifting"]
+    assert df.loc[(second, 16), "latency_s_trend_p_holm"] == pytest.approx(0.9)
+
+
 def test_rows_whose_latency_drifted_are_flagged_named_and_drawn_hollow(tmp_path, caplog):
     """A row whose runs kept slowing (`drifting`, prunebench.benchmark.timing.is_drifting) is
     flagged as an unstable one is; a row timed once (no spread: `latency_s_std` null) loads."""

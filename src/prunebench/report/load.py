@@ -31,6 +31,7 @@ import pandas as pd
 
 from prunebench import PrunebenchError
 from prunebench.atomic import read_json
+from prunebench.benchmark.timing import TREND_ALPHA
 from prunebench.plan import layout
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,16 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     # True / False, or <NA> where not measured (OOM rows, files older than the flag).
     df["unstable"] = df.get("unstable", pd.Series(pd.NA, index=df.index)).astype("boolean")
     # True / False; <NA> below the runs a trend is tested on, and in files older than the flag.
-    df["drifting"] = df.get("drifting", pd.Series(pd.NA, index=df.index)).astype("boolean")
+    df["drifting_row"] = df.get("drifting", pd.Series(pd.NA, index=df.index)).astype("boolean")
+    df["latency_s_trend_p_holm"] = _holm_per_cell(df)
+    # Drifting only where the cell's tests taken together say so: each row's own test takes 5%
+    # false alarms, and a cell of seven batch sizes then had about one chance in four of a row
+    # flagged by chance alone (docs/benchmarks.md, "Drift").
+    # (Untested rows stay <NA>; a file without p-values keeps its rows' own flags.)
+    tested = df["drifting_row"].notna() & df["latency_s_trend_p_holm"].notna()
+    df["drifting"] = df["drifting_row"].copy()
+    df.loc[tested, "drifting"] = (df.loc[tested, "drifting_row"]
+                                  & (df.loc[tested, "latency_s_trend_p_holm"] < TREND_ALPHA))
     # Other work measured beside the row (prunebench.benchmark.interference); <NA> where not recorded.
     df["competition"] = df.get("interference_competition",
                                pd.Series(pd.NA, index=df.index)).astype("boolean")
@@ -645,6 +655,21 @@ def fell_back(df: pd.DataFrame) -> pd.Series:
     if "decode_fallback" not in df:
         return pd.Series(False, index=df.index)
     return df["decode_fallback"].map(nonempty_text).astype(bool)
+
+
+def _holm_per_cell(df: pd.DataFrame) -> pd.Series:
+    """Holm's adjustment of the rows' trend p-values (latency_s_trend_p) over each result file's
+    tested rows: the i-th smallest of m times (m - i + 1), kept non-decreasing, at most 1. With
+    it a drift-free cell has at most TREND_ALPHA chance of a row flagged. NaN where untested."""
+    adjusted = pd.Series(np.nan, index=df.index)
+    for _, rows in df.groupby("source", sort=False):
+        p = rows["latency_s_trend_p"].dropna().sort_values(kind="stable")
+        m = len(p)
+        running = 0.0
+        for i, (index, value) in enumerate(p.items()):
+            running = max(running, min(1.0, (m - i) * value))
+            adjusted[index] = running
+    return adjusted
 
 
 def drifted(df: pd.DataFrame) -> pd.Series:

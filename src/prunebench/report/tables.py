@@ -100,7 +100,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
             "latency_s_min", "latency_s_median", "latency_s_p90", "latency_s_cv",
             "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
             "latency_s_trend", "latency_s_trend_p", "latency_s_lag1_autocorr",
-            "latency_s_ci95_rel_ar1", "drifting",
+            "latency_s_ci95_rel_ar1", "latency_s_trend_p_holm", "drifting_row", "drifting",
             "competition", "decode_fallback", "runs",
             "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
             "throughput_speedup", "latency_speedup", "latency_speedup_ci95_low",
