@@ -1099,7 +1099,7 @@ def test_updates_the_loss_scaler_skips_hold_the_schedule_back_as_the_studys_trai
     steps' losses are made infinite, so the real scaler skips them; its initial scale of 1
     cannot overflow the tiny model's gradients, so no other step is skipped."""
     settings = lora.resolve_settings({**TINY_RUN, "amp": "float16", "eval_every": 1,
-                                      "warmup_steps": 2, "max_length": 128})
+                                      "warmup_steps": 2, "max_length": 64})
     train, val = split_records(records, 8, 42, max_train=32)  # 4 steps of 2 micro-batches
     monkeypatch.setattr(torch.amp, "GradScaler",
                         functools.partial(torch.amp.GradScaler, init_scale=1.0))
