@@ -25,7 +25,7 @@ BURN_IN = 50  # runs drawn and dropped first, so the process starts at its stead
 
 def coverage(correlation: float, runs: int, rows: int, seed: int) -> dict[str, float]:
     """Coverage of both intervals over `rows` simulated rows of `runs` runs (latency 1.0 plus
-    1% noise, AR(1) with lag-1 `correlation`)."""
+    AR(1) noise with lag-1 `correlation`, each run adding a fresh 1%)."""
     generator = np.random.default_rng(seed)
     plain = widened = 0
     widenings = []

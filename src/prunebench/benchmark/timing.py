@@ -189,10 +189,12 @@ def ar1_variance_factor(r: float, n: int) -> float:
 def ci_share_ar1(xs: Sequence[float]) -> float | None:
     """ci_share widened for the runs' lag-1 autocorrelation (ar1_variance_factor with the sample
     estimate): an interval for runs that are not independent. The estimate from 20 runs is
-    itself about +-0.2 off and leans low, so the widening is partial: in a simulation of
-    AR(1) runs (benchmarks/interval_coverage.py: 20 runs, 4000 rows each) the 95% interval
-    covered the mean 91% of the time at a true lag-1 correlation of 0.3 (the plain one 86%),
-    87% at 0.5 (75%), 73% at 0.8 (46%), and 97% for independent runs (96%)."""
+    itself about +-0.2 off and leans low, and the sample variance it widens is itself low under
+    correlation, so the widening is partial: in a simulation of AR(1) runs
+    (benchmarks/interval_coverage.py: 20 runs, 4000 rows each) the 95% interval covered the
+    mean 91% of the time at a true lag-1 correlation of 0.3 (the plain one 86%), 87% at 0.5
+    (75%), 73% at 0.8 (46%), and 97% for independent runs (96%). With 3 runs the sample lag-1
+    correlation is never above 0 (and with 4 at most 0.31): such rows are not widened."""
     share, r = ci_share(xs), lag1_autocorrelation(xs)
     if share is None or r is None:
         return share
