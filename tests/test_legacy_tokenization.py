@@ -111,7 +111,8 @@ def test_zero_shot_requests_are_encoded_as_the_studys_lm_eval_encoded_them(
     """The study's lm-eval encoded each request with the slow LlamaTokenizer: HFLM's
     tok_encode, through which every log-likelihood request goes, gives the study's ids, with
     a BOS where HFLM would put one."""
-    model, tokenizer = load_model(sentencepiece_checkpoint), load_tokenizer(sentencepiece_checkpoint)
+    checkpoint = sentencepiece_checkpoint
+    model, tokenizer = load_model(checkpoint), load_tokenizer(checkpoint)
     encode = legacy_encoder(tokenizer)
     plain = zeroshot.language_model(model, tokenizer, 1, False, encode)
     with_bos = zeroshot.language_model(model, tokenizer, 1, True, encode)
@@ -127,14 +128,16 @@ def test_zero_shot_requests_are_encoded_as_the_studys_lm_eval_encoded_them(
     # lm-eval's split of a context and its answer: the answer's ids are the whole text's after
     # the context's
     text = "no special tokens here: price was 42 percent\n\nnew year"
-    context, answer = plain._encode_pair("no special tokens here: price was", " 42 percent\n\nnew year")
+    context, answer = plain._encode_pair("no special tokens here: price was",
+                                         " 42 percent\n\nnew year")
     assert context + answer == STUDY_IDS[text]
 
 
 def test_a_zero_shot_evaluation_with_the_studys_tokenization_records_it(
         sentencepiece_checkpoint, embedded_corpus, tmp_path, monkeypatch):
     suite = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "suite", n=8)
-    model, tokenizer = load_model(sentencepiece_checkpoint), load_tokenizer(sentencepiece_checkpoint)
+    checkpoint = sentencepiece_checkpoint
+    model, tokenizer = load_model(checkpoint), load_tokenizer(checkpoint)
     encoded = []
     real = legacy_tokenization.legacy_ids
 

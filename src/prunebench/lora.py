@@ -37,8 +37,7 @@ from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_fu
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
-from prunebench.plan.lora_settings import (DEFAULTS, LOSS_WEIGHTINGS, TARGETS,  # noqa: F401
-                                           resolve_settings)
+from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,8 @@ class _ValidationCut(Exception):
 # lora.loss_weighting: "tokens", the mean over a batch's scored tokens (prunebench's default);
 # "batch_means", the study's HF Trainer's: the mean of its micro-batches' own token means in
 # training, and in validation the mean of its batches' means weighted by their record counts
-# (its evaluation loop repeats each batch's loss once per record): LOSS_WEIGHTINGS.
+# (its evaluation loop repeats each batch's loss once per record): plan.lora_settings'
+# LOSS_WEIGHTINGS.
 
 # The HF Trainer's default per_device_eval_batch_size, which the study's run kept.
 STUDY_EVAL_BATCH = 8
@@ -110,7 +110,7 @@ def backward_batch(model: nn.Module, micro_batches: list[dict[str, torch.Tensor]
                    weighting: str, scaler, device: torch.device,
                    amp: torch.dtype | None) -> tuple[float, float]:
     """Accumulate the gradient of one batch's loss, micro-batch by micro-batch, weighted as
-    `weighting` says (LOSS_WEIGHTINGS); returns (its loss, its weight in a window's mean): under
+    `weighting` says (above); returns (its loss, its weight in a window's mean): under
     "tokens" the summed loss and the token count, under "batch_means" the batch's loss and 1.
     Under "batch_means" a micro-batch without a scored token adds a loss of 0 and still counts
     in the mean (the study's Trainer got NaN from it, and under float16 skipped the update)."""
@@ -135,8 +135,8 @@ def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pa
                     device: torch.device, amp: torch.dtype | None = None, stop=None,
                     weighting: str = "tokens", group: int = STUDY_EVAL_BATCH) -> float:
     """The validation loss, dropout off, computed `micro_batch` records at a time: the mean
-    loss per scored (response) token over the records, or under "batch_means" (LOSS_WEIGHTINGS)
-    the mean of the token means of `group` records at a time, each weighted by its record
+    loss per scored (response) token over the records, or under "batch_means" (above) the
+    mean of the token means of `group` records at a time, each weighted by its record
     count. With `stop` (a _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a
     validation of 2000 records of a 13B model may outlast a batch system's grace period."""
     was_training = model.training
@@ -398,6 +398,10 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     val = encode_records(val_records, tokenizer, s["template"], int(s["max_length"]), "validation")
     micro, batch_size = int(s["micro_batch_size"]), int(s["batch_size"])
     weighting = s.get("loss_weighting") or "tokens"
+
+    def loss_of(net: nn.Module, stop=None) -> float:  # the validation loss, as configured
+        return validation_loss(net, val, micro, pad_id, device, amp, stop, weighting=weighting)
+
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total_steps = int(s["epochs"]) * steps_per_epoch
     eval_every = int(s["eval_every"]) if s["eval_every"] else steps_per_epoch
@@ -441,14 +445,13 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             log.info("resuming the LoRA recovery at step %d of %d (saved in %s)", step,
                      total_steps, progress_path)
         else:
-            initial = validation_loss(peft_model, val, micro, pad_id, device, amp,
-                                      weighting=weighting)
+            initial = loss_of(peft_model)
             if not math.isfinite(initial):
                 log.warning("step 0: the base model's validation loss is %s under %s: its "
                             "forward pass overflows; if the adapters' losses are not finite "
                             "either, set lora.amp to bfloat16 (`--setting amp=bfloat16`) or none",
                             initial, "no autocast" if amp is None
-                            else f"{amp} autocast".replace("torch.", ""))
+                            else f"{_dtype_name(amp)} autocast")
             # With save_every, the base model is no candidate (the HF Trainer never saves it):
             # the first candidate evaluation then always wins over this infinite loss. A base
             # loss that is NaN counts as infinite too: NaN compares as no better than anything,
@@ -473,8 +476,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             adapters it sees are the same: a validation draws no random number)."""
             nonlocal window_loss, window_tokens, best, best_state
             try:
-                val_loss = validation_loss(peft_model, val, micro, pad_id, device, amp, stop,
-                                           weighting=weighting)
+                val_loss = loss_of(peft_model, stop)
             except _ValidationCut:
                 log.warning("step %d/%d: SIGTERM: the validation is left to the resumed run",
                             step, total_steps)
@@ -606,16 +608,14 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
         leftover = [n for n, _ in merged.named_modules() if "lora_" in n]
         if leftover:
             raise RuntimeError(f"LoRA modules left after merging: {leftover[:5]}")
-        merged_val = validation_loss(merged, val, micro, pad_id, device, amp,
-                                     weighting=weighting)
+        merged_val = loss_of(merged)
         saved_val = merged_val
         if saved_dtype is not None and saved_dtype != next(merged.parameters()).dtype:
             # The weights only: a model loaded from the checkpoint keeps its rotary
             # frequencies (buffers, not saved) in float32, which `merged.to` would round.
             for param in merged.parameters():
                 param.data = param.data.to(saved_dtype)
-            saved_val = validation_loss(merged, val, micro, pad_id, device, amp,
-                                     weighting=weighting)
+            saved_val = loss_of(merged)
         merged.eval()
     finally:
         torch.use_deterministic_algorithms(deterministic)

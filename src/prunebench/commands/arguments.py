@@ -61,8 +61,8 @@ def parse_tokens(text: str) -> tuple[int, int]:
 def parse_list(text: str | None, what: str) -> list[str]:
     items = [t.strip() for t in (text or "").split(",")]
     if text is not None and not all(items):
-        raise PrunebenchError(f"{what} {text!r} has an empty entry: separate its entries with single "
-                              "commas")
+        raise PrunebenchError(f"{what} {text!r} has an empty entry: separate its entries with "
+                              "single commas")
     return [t for t in items if t]
 
 

@@ -167,8 +167,8 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
         suite["source"] = f"embedded test text, seed {EMBEDDED_SEED}"  # not the scratch path
     started = time.perf_counter()
     out = evaluate(model, tokenizer, tasks, include_path=suite_dir if suite else None,
-                   **evaluation_arguments(settings), progress_dir=zeroshot_progress_dir(), progress_bars=not args.quiet,
-                   keep_progress=True)  # deleted by eval_command once its files are written
+                   **evaluation_arguments(settings), progress_dir=zeroshot_progress_dir(),
+                   progress_bars=not args.quiet, keep_progress=True)  # deleted by eval_command once its files are written
     progress = out.pop("progress")
     elapsed = time.perf_counter() - started
     summary, lm_eval_json = zeroshot_results(

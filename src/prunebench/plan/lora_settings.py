@@ -73,7 +73,7 @@ AMP = ("auto", "none", "float16", "bfloat16")
 # loaded nothing; docs/fidelity.md).
 # `loss_weighting`: "tokens" (the same as left out) = the loss is the mean over a batch's
 # scored tokens; "batch_means" = the study's HF Trainer's mean of micro-batch means (and, in
-# validation, of its batches of 8: prunebench.lora.WEIGHTINGS).
+# validation, of its batches of 8: prunebench.lora.backward_batch, validation_loss).
 OPTIONAL = ("save_every", "keep", "loss_weighting")
 KEEP = ("best", "last")
 LOSS_WEIGHTINGS = ("tokens", "batch_means")
