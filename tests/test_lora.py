@@ -240,6 +240,10 @@ def test_save_every_null_is_save_every_left_out():
     # the same settings, so the same lora params: a config writing it reruns nothing
     assert lora.resolve_settings({"save_every": None}) == lora.resolve_settings({})
     assert "save_every" not in lora.resolve_settings({"save_every": None})
+    assert lora.resolve_settings({"data": {"split": None}}) == lora.resolve_settings({})
+    assert "split" not in lora.resolve_settings({"data": {"split": None}})["data"]
+    assert lora.resolve_settings({"data": {"split": "train_test_split"}})["data"]["split"] == (
+        "train_test_split")
 
 
 def test_a_base_model_without_a_finite_loss_stays_the_best_without_save_every(
@@ -819,6 +823,42 @@ def test_split_is_seeded_and_disjoint(records):
     assert len(split_records(records, 50, seed=3, max_train=10)[0]) == 10
 
 
+def test_train_test_split_holds_out_the_records_the_studys_datasets_call_holds_out(records):
+    import datasets
+
+    rows = records[:300]
+    theirs = datasets.Dataset.from_list(rows).train_test_split(test_size=40, shuffle=True,
+                                                                 seed=42)
+    train, val = split_records(rows, 40, seed=42, split="train_test_split")
+    assert val == theirs["test"].to_list()
+    assert train == theirs["train"].to_list()  # in its order: max_train takes its first ones
+    assert split_records(rows, 40, seed=42, max_train=7, split="train_test_split")[0] == train[:7]
+    # another draw than the default's (Python's shuffle), whose held-out records it does not
+    # reproduce; "shuffle" and left out are the same draw
+    assert val != split_records(rows, 40, seed=42)[1]
+    assert split_records(rows, 40, seed=42, split="shuffle") == split_records(rows, 40, seed=42)
+
+
+def test_the_recovery_splits_the_records_as_lora_data_split_says(tiny_model_dir, records,
+                                                                 tmp_path, monkeypatch):
+    seen = []
+
+    class Split(Exception):
+        pass
+
+    def spy(*args):
+        seen.append(args)
+        raise Split  # nothing past the split is needed here
+
+    monkeypatch.setattr(lora, "split_records", spy)
+    for split in ("train_test_split", None):
+        settings = {**TINY_RUN, "data": {**TINY_RUN["data"], "split": split}}
+        with pytest.raises(Split):
+            lora.recover_checkpoint(tiny_model_dir, tmp_path / "out", records, settings,
+                                    device="cpu")
+    assert [args[1:] for args in seen] == [(8, 42, 16, "train_test_split"), (8, 42, 16, None)]
+
+
 def test_records_round_trip_and_empty_files_are_refused(tmp_path, records):
     path = tmp_path / "data.jsonl"
     assert write_records(path, records[:5]) == 5
@@ -930,6 +970,7 @@ def test_defaults_are_the_studys():
     ({"data": {"val_size": 0}}, "lora.data.val_size=0"),
     ({"data": {"n_recall": -1}}, "lora.data.n_recall=-1"),
     ({"data": {"seed": 1.5}}, "lora.data.seed=1.5"),
+    ({"data": {"split": "random"}}, r"lora.data.split='random': choose one of \['shuffle', "),
 ])
 def test_bad_settings_are_refused(overrides, message):
     with pytest.raises(PrunebenchError, match=message):

@@ -613,6 +613,10 @@ def test_recover_options_make_the_lora_section():
     # `none` is one of amp's values (the fix the recovery's overflow warning gives)
     args = command_parsers()["recover"].parse_args(["m", "--out", "o", "--setting", "amp=none"])
     assert lora_section(args)["amp"] == "none"
+    # a data setting without a default (lora.data.split) is settable too
+    args = command_parsers()["recover"].parse_args(
+        ["m", "--out", "o", "--setting", "data.split=train_test_split"])
+    assert lora_section(args)["data"]["split"] == "train_test_split"
 
 
 @pytest.mark.parametrize("extra, expected", [

@@ -21,12 +21,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy
 import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.hub import hub_auth, load_error
-from prunebench.plan.lora_settings import RESPONSE_SEPARATORS, TEMPLATES, split_problem
+from prunebench.plan.lora_settings import (RESPONSE_SEPARATORS, SPLITS, TEMPLATES,
+                                          split_problem)
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +159,30 @@ def read_records(path: str | Path) -> list[dict[str, str]]:
 
 
 def split_records(records: list[dict[str, str]], val_size: int, seed: int,
-                  max_train: int | None = None) -> tuple[list[dict], list[dict]]:
-    """(train, validation): a seeded shuffle, the first `val_size` held out (the study: 2000)."""
+                  max_train: int | None = None, split: str | None = None
+                  ) -> tuple[list[dict], list[dict]]:
+    """(train, validation): a seeded permutation of the records, its first `val_size` held
+    out (the study: 2000). `split` (lora.data.split) draws it: "shuffle" or None, Python's
+    `random.Random(seed).shuffle`; "train_test_split", as the `datasets` library's
+    `Dataset.train_test_split(test_size=val_size, shuffle=True, seed=seed)` draws it, the
+    study's split, which holds out the same records given the same records in the same
+    order."""
     if val_size < 1:
         raise PrunebenchError(f"lora.data.val_size={val_size}: the best adapter is chosen by "
                               "validation loss, so hold out at least 1 record")
     problem = split_problem(len(records), val_size)
     if problem:
         raise PrunebenchError(problem)
-    order = list(range(len(records)))
-    random.Random(seed).shuffle(order)
+    if split == "train_test_split":
+        # datasets' own draw (the same since datasets 1.x): numpy's default generator seeded
+        # with `seed` permutes the row indices; the first val_size are the test split, the
+        # rest, in that order, the train split.
+        order = numpy.random.default_rng(seed).permutation(len(records)).tolist()
+    elif split in (None, "shuffle"):
+        order = list(range(len(records)))
+        random.Random(seed).shuffle(order)
+    else:
+        raise PrunebenchError(f"lora.data.split={split!r}: choose one of {list(SPLITS)}")
     val = [records[i] for i in order[:val_size]]
     train = [records[i] for i in order[val_size:]]
     if max_train is not None:

@@ -693,7 +693,7 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     s = resolve_settings(settings)
     # The data is checked before anything is loaded, so bad input fails fast.
     train, val = split_records(records, int(s["data"]["val_size"]), int(s["data"]["seed"]),
-                               s["data"].get("max_train"))
+                               s["data"].get("max_train"), s["data"].get("split"))
     base_config = load_config(base_dir)
     context = getattr(base_config, "max_position_embeddings", None)
     if context and int(s["max_length"]) > context:

@@ -22,7 +22,7 @@ from prunebench.commands.arguments import check_out_dir, parse_params, require_h
 from prunebench.commands.model_source import Checkpoint, resolve_model
 from prunebench.commands.workflow_defaults import embedded_text
 from prunebench.methods.registry import SUFFIX
-from prunebench.plan.lora_settings import DEFAULTS, OPTIONAL
+from prunebench.plan.lora_settings import DATA_OPTIONAL, DEFAULTS, OPTIONAL
 from prunebench.plan.variants import lora_settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ LORA_OPTIONS = {
 # Each setting an option sets -> that option as typed (`r` -> `--rank`).
 FLAG_OF = {key: f"--{option.replace('_', '-')}" for option, key in LORA_OPTIONS.items()}
 SETTABLE = ([k for k in DEFAULTS if k != "data"] + list(OPTIONAL)
-            + [f"data.{k}" for k in DEFAULTS["data"]])
+            + [f"data.{k}" for k in (*DEFAULTS["data"], *DATA_OPTIONAL)])
 
 
 def recover_command(args) -> Path:

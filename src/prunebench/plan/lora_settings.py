@@ -77,6 +77,14 @@ AMP = ("auto", "none", "float16", "bfloat16")
 OPTIONAL = ("save_every", "keep", "loss_weighting")
 KEEP = ("best", "last")
 LOSS_WEIGHTINGS = ("tokens", "batch_means")
+# `data.split`, no default either: how the records are split into training and validation.
+# "shuffle" (the same as left out) = Python's `random.Random(data.seed).shuffle`, the first
+# val_size held out; "train_test_split" = the `datasets` library's
+# `Dataset.train_test_split(test_size=val_size, shuffle=True, seed=data.seed)`, which the
+# study's recovery script calls (with seed 42): the same held-out records, so the same
+# records trained on (prunebench.instructions.split_records).
+DATA_OPTIONAL = ("split",)
+SPLITS = ("shuffle", "train_test_split")
 
 
 # --------------------------------------------------------------------------- settings
@@ -91,10 +99,12 @@ def resolve_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     if unknown:
         raise PrunebenchError(f"unknown lora setting(s) {unknown}: known are {sorted(known)}")
     data = dict(DEFAULTS["data"])
-    data_over = overrides.pop("data", None) or {}
-    unknown = sorted(set(data_over) - set(data))
+    data_over = {k: v for k, v in (overrides.pop("data", None) or {}).items()
+                 if not (k in DATA_OPTIONAL and v is None)}
+    unknown = sorted(set(data_over) - {*data, *DATA_OPTIONAL})
     if unknown:
-        raise PrunebenchError(f"unknown lora.data setting(s) {unknown}: known are {sorted(data)}")
+        raise PrunebenchError(f"unknown lora.data setting(s) {unknown}: known are "
+                              f"{sorted({*data, *DATA_OPTIONAL})}")
     data.update(data_over)
     settings = {**copy.deepcopy(DEFAULTS), **overrides, "data": data}
     _check(settings)
@@ -173,6 +183,11 @@ def _check(s: dict[str, Any]) -> None:
     if s["data"]["source"] not in ("embedded", "alpaca"):
         raise PrunebenchError(f"lora.data.source={s['data']['source']!r}: use 'embedded' or "
                               "'alpaca'")
+    split = s["data"].get("split")
+    if split is not None and split not in SPLITS:
+        raise PrunebenchError(f"lora.data.split={split!r}: choose one of {list(SPLITS)} "
+                              "(shuffle: Python's seeded shuffle; train_test_split: the "
+                              "`datasets` library's, as the study's recovery)")
     # The schema's bounds, for callers that do not go through it (`prunebench recover`): a
     # negative max_train would slice records off the end instead of being refused.
     for key, least, may_be_null in (("val_size", 1, False), ("max_train", 1, True),
