@@ -71,7 +71,8 @@ def test_an_unknown_method_is_refused_wherever_it_is_named(place):
 def test_the_schemas_lora_defaults_are_lora_settings_defaults():
     # The schema fills LoRA defaults into the config (what the rules compare); the library
     # fills the same ones for library callers: the two must say the same.
-    from prunebench.plan.lora_settings import AMP, DEFAULTS, OPTIONAL, TEMPLATES
+    from prunebench.plan.lora_settings import (AMP, DATA_OPTIONAL, DEFAULTS, OPTIONAL, SPLITS,
+                                               TEMPLATES)
 
     lora = SCHEMA["properties"]["lora"]["properties"]
     assert set(lora) == set(DEFAULTS) | set(OPTIONAL) and not set(DEFAULTS) & set(OPTIONAL)
@@ -80,8 +81,11 @@ def test_the_schemas_lora_defaults_are_lora_settings_defaults():
     for key, spec in lora.items():
         if key == "data":
             data = spec["properties"]
-            assert set(data) == set(DEFAULTS["data"])
-            assert {k: v["default"] for k, v in data.items()} == DEFAULTS["data"]
+            assert set(data) == set(DEFAULTS["data"]) | set(DATA_OPTIONAL)
+            assert all("default" not in data[key] for key in DATA_OPTIONAL)
+            assert {k: v["default"] for k, v in data.items()
+                    if k not in DATA_OPTIONAL} == DEFAULTS["data"]
+            assert [v for v in data["split"]["enum"] if v is not None] == list(SPLITS)
         elif "default" in spec:
             assert spec["default"] == DEFAULTS[key], key
     assert lora["amp"]["enum"] == list(AMP)
