@@ -1186,6 +1186,82 @@ def test_flex_attention_is_refused_where_nothing_would_compile_it():
             assert runner.fallback is None
 
 
+def track_decoders(runner, monkeypatch) -> tuple[list, list]:
+    """(weak references to the KV cache of each decoder the runner builds, how many of the
+    earlier ones were still alive when each was built)."""
+    import weakref
+
+    caches, alive_at_build = [], []
+    build = runner._decoder
+
+    def counted_build(*args):
+        alive_at_build.append(sum(cache() is not None for cache in caches))
+        decoder = build(*args)
+        caches.append(weakref.ref(decoder.blocks[0].k_cache))
+        return decoder
+
+    monkeypatch.setattr(runner, "_decoder", counted_build)
+    return caches, alive_at_build
+
+
+@pytest.mark.parametrize("mode", ["eager", "compile"])
+def test_a_compiled_runner_frees_each_decoder_before_it_builds_the_next(mode, monkeypatch):
+    """A decoder's step (a bound method, or torch.compile's wrapper of one) refers to the
+    decoder: unless that cycle is broken, every earlier batch size's KV cache stays allocated
+    until a full collection, which a sweep never runs (its peak memory counted them, and a
+    large batch size ran out of memory early). The collector is off here: only references
+    free anything."""
+    import gc
+
+    model = gqa_model()
+    kwargs = {"compile_kwargs": {"backend": "eager"}} if mode == "compile" else {}
+    runner = bench.CompiledRunner(model, 4, mode=mode, **kwargs)
+    caches, alive_at_build = track_decoders(runner, monkeypatch)
+    gc.collect()
+    gc.disable()
+    try:
+        runner.prepare(2, 12)
+        runner.prepare(4, 12)
+        assert alive_at_build == [0, 0] and caches[1]() is not None
+        runner.release()
+        assert caches[1]() is None
+    finally:
+        gc.enable()
+    closed = StaticDecoder(model, 1, 12, mode="eager")
+    closed.close()
+    with pytest.raises(PrunebenchError, match="was closed"):
+        closed.step(torch.zeros(1, 1, dtype=torch.long), 0)
+
+
+def test_a_failed_capture_frees_its_decoder_before_the_eager_one_is_built(monkeypatch):
+    import gc
+
+    def failing_backend(graph, example_inputs):
+        raise RuntimeError("inductor failed: simulated")
+
+    runner = bench.CompiledRunner(gqa_model(), 4, mode="compile",
+                                  compile_kwargs={"backend": failing_backend})
+    caches, alive_at_build = track_decoders(runner, monkeypatch)
+    gc.collect()
+    gc.disable()
+    try:
+        runner.prepare(1, 8)  # the compile fails, the eager decoder replaces it
+    finally:
+        gc.enable()
+    assert runner.mode == "eager" and "simulated" in runner.fallback
+    assert alive_at_build == [0, 0]
+
+
+def test_flex_attention_on_cuda_is_not_probed_op_by_op():
+    """The probe decodes op by op, which flex attention on CUDA is refused for: the sweep's
+    record says it was not probed (before, every flex sweep recorded a failed probe)."""
+    from prunebench.benchmark.run import FLEX_NOT_PROBED, _probe_attention
+
+    kernels = _probe_attention(gqa_model(), "compiled", torch.tensor([5, 6, 7]),
+                               torch.device("cuda"), "flex")
+    assert kernels == [FLEX_NOT_PROBED]
+
+
 def test_the_inductor_cache_is_made_private_and_refused_when_anyone_may_write_it(
         tmp_path, monkeypatch, caplog):
     """TorchInductor loads its cache entries as pickles: a folder every user may write into

@@ -407,6 +407,24 @@ def test_static_decoder_refuses_rotary_tables_that_change_with_the_length(rope_t
     StaticDecoder(model, 1, 16, mode="eager")  # within the original context: the same tables
 
 
+@pytest.mark.parametrize("rope_type", ["dynamic", "longrope"])
+def test_static_decoder_tables_are_those_of_the_checked_length_not_the_padded_cache(rope_type):
+    """The cache is padded to a multiple of 16 positions: 18 tokens within a 20-token original
+    context get a 32-position cache, and a length-dependent rope shown 32 positions would
+    scale every position's frequencies."""
+    extra = ({"short_factor": [1.0] * 8, "long_factor": [2.0] * 8,
+              "original_max_position_embeddings": 20} if rope_type == "longrope" else {})
+    config = LlamaConfig(**{**SMALL, "max_position_embeddings": 20}, head_dim=16,
+                         rope_scaling={"rope_type": rope_type, "factor": 2.0, **extra})
+    model = build_model(config, device="cpu").eval()
+    decoder = StaticDecoder(model, 1, 18, mode="eager")
+    assert decoder.cos.shape[0] == 32
+    with torch.no_grad():
+        cos, sin = model.model.rotary_emb(decoder.embed[:1].unsqueeze(0),
+                                          torch.arange(18).unsqueeze(0))
+    assert torch.equal(decoder.cos[:18], cos[0]) and torch.equal(decoder.sin[:18], sin[0])
+
+
 def test_depth_scoring_gives_each_remaining_block_its_own_attention_mask():
     """Qwen2 picks each layer's mask (sliding or full) by config.layer_types[i]: with a block
     left out, the list must lose that block's entry too."""

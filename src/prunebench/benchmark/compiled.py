@@ -225,12 +225,17 @@ class StaticDecoder(nn.Module):
         self.register_buffer("head_w", model.lm_head.weight.detach(), persistent=False)
         self.register_buffer("head_b", detach_or_none(model.lm_head.bias), persistent=False)
         # Rotary tables from the model's own rotary module, so any rope scaling it implements
-        # (e.g. LLaMA-3's) is reproduced exactly; indexed by position in the step.
+        # (e.g. LLaMA-3's) is reproduced exactly; indexed by position in the step. Only the
+        # max_seq_len positions the check above allowed: a rope that recomputes its frequencies
+        # for longer sequences (dynamic, longrope) would otherwise see the cache's alignment
+        # padding and change every position's table. The padding's rows are never read.
         positions = torch.arange(cache_len, device=device)
         with torch.no_grad():
-            cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0), positions.unsqueeze(0))
-        self.register_buffer("cos", cos[0].to(dtype), persistent=False)
-        self.register_buffer("sin", sin[0].to(dtype), persistent=False)
+            cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
+                                              positions[:max_seq_len].unsqueeze(0))
+        padding = (0, 0, 0, cache_len - max_seq_len)
+        self.register_buffer("cos", F.pad(cos[0].to(dtype), padding), persistent=False)
+        self.register_buffer("sin", F.pad(sin[0].to(dtype), padding), persistent=False)
         self.register_buffer("positions", positions, persistent=False)
         # The output length is forced, so EOS can never be chosen (HF's min_new_tokens does the
         # same by masking it); without this the two backends would differ after any EOS.
@@ -257,6 +262,22 @@ class StaticDecoder(nn.Module):
         if mode not in ("eager", "cuda-graph"):
             check_inductor_cache()
             self._step = torch.compile(self._decode_step, **self.compile_kwargs)
+
+    def close(self) -> None:
+        """Let go of the step, compiled or captured: it refers to this decoder (a bound
+        method, and torch.compile's wrapper of it), and that cycle kept the decoder, its KV
+        cache and its CUDA graph's memory until the collector's next full pass, which a sweep
+        does not make: every earlier batch size's cache stayed allocated beside the next one's
+        (its peak memory counted them, and a large batch ran out of memory early). Dropping
+        the last reference to a closed decoder frees it at once. A closed decoder steps no
+        more."""
+        self._step = self._closed
+        self._graph = None
+
+    @staticmethod
+    def _closed(*_args) -> None:
+        raise PrunebenchError("this static decoder was closed (its runner moved on to another "
+                              "batch size): build a new one")
 
     # ------------------------------------------------------------------ the forward pass
 

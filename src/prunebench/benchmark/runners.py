@@ -13,7 +13,7 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.sampling import Sampling
-from prunebench.oom import is_out_of_memory
+from prunebench.oom import free_memory, is_out_of_memory
 
 log = logging.getLogger(__name__)
 
@@ -126,24 +126,47 @@ class CompiledRunner:
                              compile_kwargs=self.compile_kwargs, sampling=self.sampling,
                              seed=self.seed)
 
+    def _drop_decoder(self) -> None:
+        """Free the decoder's KV cache and CUDA graph now, before the next one is built: a
+        sweep's peak memory is then its own batch size's, and a large batch size gets the
+        memory earlier ones held."""
+        if self.decoder is None:
+            return
+        device = self.decoder.positions.device
+        self.decoder.close()  # its step's reference to it, the one cycle that held it
+        self.decoder = None
+        if self.mode not in ("eager", "cuda-graph"):
+            import torch._dynamo
+
+            torch._dynamo.reset()  # the compiled step's caches and guards may hold it too
+        if device.type == "cuda":
+            free_memory(device)  # whatever is left in cycles; outside every timed run
+
     def prepare(self, batch_size: int, seq_len: int) -> None:
-        self.decoder = None  # free the previous batch size's cache and graph first
+        self._drop_decoder()  # the previous batch size's cache and graph, freed first
         self.decoder = self._decoder(batch_size, seq_len, self.mode)
         try:
             self.decoder.prepare()
+            return
         except Exception as exc:
             # Flex attention run op by op is its reference implementation (every score
             # materialised, seconds per step): no fallback worth timing, so its failure stands.
             if is_out_of_memory(exc) or self.mode == "eager" or self.attention == "flex":
                 raise
-            # Keep the benchmark alive but say plainly that this row was not captured.
-            log.warning("decode step capture (%s) failed, running eagerly: %s", self.mode, exc)
+            # Keep the benchmark alive but say plainly that this row was not captured. The log
+            # gets the message, not the exception: a handler that keeps records would keep its
+            # traceback, and the failed decoder with it.
+            log.warning("decode step capture (%s) failed, running eagerly: %s", self.mode,
+                        str(exc))
             self.fallback = f"{self.mode} failed: {type(exc).__name__}: {str(exc)[:200]}"
-            self.mode = "eager"  # later batch sizes run eagerly too
-            self.decoder = self._decoder(batch_size, seq_len, "eager")
+        # Outside the except block, whose traceback holds the failed decoder: freed before the
+        # eager one's cache is allocated.
+        self._drop_decoder()
+        self.mode = "eager"  # later batch sizes run eagerly too
+        self.decoder = self._decoder(batch_size, seq_len, "eager")
 
     def release(self) -> None:
-        self.decoder = None
+        self._drop_decoder()
 
     def generate(self, input_ids, attention_mask, clock: StepClock | None = None):
         # Every prompt in the batch is the same full-length prompt, so no padding exists and
