@@ -727,10 +727,55 @@ def test_pruning_through_a_device_map_gives_the_same_checkpoint(saved_model, tmp
     digests = [json.loads((tmp_path / d / modeling.MANIFEST).read_text())["weights_sha256"]
                for d in ("plain", "mapped")]
     assert digests[0] == digests[1]
-    with pytest.raises(PrunebenchError, match="on disk, but pruning rewrites weights"):
+    with pytest.raises(PrunebenchError, match="their weights are read in per forward"):
         prune_checkpoint(saved_model, method, "0.8", tmp_path / "disk", calibration, device="cpu",
                          placement={"device_map": {**mapping, "model.layers.5": "disk"}})
     assert not (tmp_path / "disk").exists()
+
+
+def test_pruning_keeps_cpu_blocks_resident_and_refuses_streamed_ones(saved_model, tmp_path,
+                                                                      monkeypatch):
+    """Beside a GPU, accelerate streams the blocks a map puts on the cpu (their parameters
+    meta tensors outside a forward), where pruning reads, scores and slices the weights:
+    the prune loads them resident, and refuses a model whose blocks are streamed anyway. The
+    stream is made here as accelerate makes it for a GPU-led map (cpu_offload's hooks)."""
+    from accelerate import cpu_offload
+
+    from prunebench import pruning
+
+    asked = []
+
+    def streamed_block(*args, **kwargs):
+        asked.append(kwargs.get("keep_cpu_resident"))
+        model = modeling.load_model(*args, **kwargs)
+        cpu_offload(model.model.layers[2], execution_device="cpu")
+        return model
+
+    monkeypatch.setattr(pruning, "load_model", streamed_block)
+    calibration = torch.randint(3, 128, (4, 16), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(PrunebenchError, match=r"offloads \d+ module\(s\) of .* \(model\.layers\.2\."):
+        pruning.prune_checkpoint(saved_model, "depth_ppl", "0.8", tmp_path / "out", calibration,
+                                 device="cpu")
+    assert asked == [True] and not (tmp_path / "out").exists()
+
+
+def test_a_map_of_gpus_and_cpu_keeps_the_cpu_blocks_resident_only_when_asked(
+        small_random_model, monkeypatch):
+    import accelerate
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(accelerate, "dispatch_model",
+                        lambda model, **kwargs: calls.append(kwargs) or model)
+    model = small_random_model(num_hidden_layers=2)
+    mapping = {"model.embed_tokens": 0, "model.rotary_emb": 0, "model.layers.0": 0,
+               "model.layers.1": "cpu", "model.norm": "cpu", "lm_head": "cpu"}
+    for keep, main in ((True, "cpu"), (False, None)):
+        dispatch(model, mapping, keep_cpu_resident=keep)
+        assert calls[-1]["main_device"] == main  # None: accelerate's, the first GPU
+    dispatch(model, {**mapping, "model.layers.1": 1, "model.norm": 1, "lm_head": 1},
+             keep_cpu_resident=True)
+    assert calls[-1]["main_device"] is None  # nothing on the cpu: nothing to keep
 
 
 def test_a_suggested_rerun_repeats_the_runs_config_files(tmp_path):

@@ -406,21 +406,25 @@ def load_state_dict(path: Path, device: str | torch.device = "cpu",
 def load_model(path: str | Path, device: str | torch.device = "cpu",
                dtype: torch.dtype | str | None = torch.float32, verify: bool = True,
                device_map: str | dict | None = None, max_memory: dict | None = None,
-               offload_dir: str | Path | None = None) -> LlamaForCausalLM:
+               offload_dir: str | Path | None = None,
+               keep_cpu_resident: bool = False) -> LlamaForCausalLM:
     """Load any prunebench checkpoint (dense, depth- or width-pruned) from safetensors, in
     `dtype` (a torch dtype or its name; None keeps the stored one).
 
     With `device_map` (a strategy such as "auto" or a module -> device mapping), whole blocks
     are spread over GPUs / CPU / disk by prunebench.checkpoint.device_map instead of all going to `device`;
-    inputs then go to `device_map.main_device(model)`. A model that does not fit is an explained
-    error for every caller (the rule scripts load models themselves), not a traceback.
+    inputs then go to `device_map.main_device(model)`; `keep_cpu_resident` keeps the blocks
+    mapped to the cpu in host memory, computed there, instead of streamed to a GPU per forward
+    (`device_map.dispatch`). A model that does not fit is an explained error for every caller
+    (the rule scripts load models themselves), not a traceback.
     """
     from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 
     if dtype is not None:
         dtype = resolve_dtype(dtype, device)  # a name from a config ('auto' by the device)
     try:
-        return _load_model(Path(path), device, dtype, verify, device_map, max_memory, offload_dir)
+        return _load_model(Path(path), device, dtype, verify, device_map, max_memory, offload_dir,
+                           keep_cpu_resident)
     except Exception as exc:  # noqa: BLE001 - only allocation failures are translated
         if not is_out_of_memory(exc):
             raise
@@ -456,7 +460,7 @@ def accelerate_max_memory(max_memory: dict | None) -> dict | None:
 
 
 def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
-                offload_dir) -> LlamaForCausalLM:
+                offload_dir, keep_cpu_resident=False) -> LlamaForCausalLM:
     config = load_config(path)
     if verify:
         verify_manifest(path)
@@ -499,7 +503,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     if device_map is not None:
         from prunebench.checkpoint.device_map import dispatch
 
-        model = dispatch(model, device_map, max_memory=max_memory, offload_dir=offload_dir)
+        model = dispatch(model, device_map, max_memory=max_memory, offload_dir=offload_dir,
+                         keep_cpu_resident=keep_cpu_resident)
     # What the weights and tokenizer are, for a zero-shot evaluation's kept progress
     # (prunebench.zeroshot_progress): answers of another model are never taken for this one's.
     model.prunebench_content = integrity.content_digest(path)

@@ -12,6 +12,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import delete_at_successful_exit, require_free_space
+from prunebench.checkpoint.device_map import offloaded_modules
 from prunebench.checkpoint.integrity import base_record
 from prunebench.data import token_id_problem
 from prunebench.modeling import (check_param_count, config_dtype, count_params, dtype_name,
@@ -75,11 +76,18 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     require_free_space(out_dir, int(0.95 * target * saved_dtype(Path(model_dir), config).itemsize),
                        f"pruning {model_dir} with {method} to {size}")
     # load_model explains its own out-of-memory; what is wrapped below is the method's.
-    model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype), **(placement or {}))
-    if "disk" in (getattr(model, "hf_device_map", None) or {}).values():
+    # Blocks mapped to the cpu stay there, computed there: accelerate would otherwise stream
+    # their weights to a GPU per forward, leaving meta tensors where the methods read, score
+    # (gradient hooks) and slice them.
+    model = load_model(model_dir, device=dev, dtype=resolve_dtype(dtype), **(placement or {}),
+                       keep_cpu_resident=True)
+    streamed = offloaded_modules(model)
+    if streamed:
         raise PrunebenchError(
-            f"the device map puts part of {model_dir} on disk, but pruning rewrites weights "
-            "in place: raise max_memory (GPUs and cpu) until the model fits in memory")
+            f"the device map offloads {len(streamed)} module(s) of {model_dir} "
+            f"({', '.join(streamed[:3])}{', ...' if len(streamed) > 3 else ''}): their weights "
+            "are read in per forward (from disk), but pruning reads and rewrites weights in "
+            "place: raise max_memory (GPUs and cpu) until the model fits in memory")
     placed = placement_record(model)  # before the hooks go (below): where it was pruned
     log.info("pruning %s with %s to %s (%s params of %s)", model_dir, method, size,
              f"{target:,}", f"{dense_params:,}")

@@ -2,9 +2,10 @@
 
 Pruning LLaMA-13B in float32 (52 GB of weights, plus gradients for LLM-Pruner) or evaluating a
 larger model does not fit one 80 GB GPU. A device map places whole decoder blocks on GPUs in
-order (`0`, `1`, ...), then on `"cpu"` (weights kept in host memory and moved in per forward)
-and `"disk"` (memory-mapped from an offload folder); accelerate's hooks move activations
-between them, so the model computes exactly what it computes on one device.
+order (`0`, `1`, ...), then on `"cpu"` (weights kept in host memory: moved in to the first GPU
+per forward, or, for pruning, which reads and rewrites them, computed where they are) and
+`"disk"` (memory-mapped from an offload folder; refused for pruning); accelerate's hooks move
+activations between them, so the model computes exactly what it computes on one device.
 
 Benchmarks stay on one GPU: a split model's timings measure the transfers, not the model.
 """
@@ -95,11 +96,16 @@ def summarize(device_map: DeviceMap) -> dict[str, int]:
 
 def dispatch(model: nn.Module, device_map: str | DeviceMap = "auto",
              max_memory: dict[int | str, int | str] | None = None,
-             offload_dir: str | Path | None = None) -> nn.Module:
+             offload_dir: str | Path | None = None,
+             keep_cpu_resident: bool = False) -> nn.Module:
     """Place a loaded model's modules per the device map and hook up the transfers.
 
     Modules mapped to `"disk"` are written to `offload_dir` (a temporary folder when None,
-    kept alive as long as the model) and read back per forward.
+    kept alive as long as the model) and read back per forward. Modules mapped to `"cpu"`
+    beside GPUs are, as accelerate does it, kept in host memory but computed on the first GPU,
+    their weights moved in per forward (their parameters are then meta tensors), which
+    evaluation wants; `keep_cpu_resident` keeps them in place instead, computed on the CPU, as
+    pruning needs (it reads, scores and slices the weights themselves).
     """
     from accelerate import dispatch_model
 
@@ -116,8 +122,23 @@ def dispatch(model: nn.Module, device_map: str | DeviceMap = "auto",
         model._prunebench_offload_dir = tmp  # removed when the model is garbage-collected
     # force_hooks: even a single-device map gets the same code path, so a map that happens to
     # fit one device behaves like one that does not.
-    return dispatch_model(model, device_map=placement, offload_dir=offload_dir,
+    # accelerate makes the first GPU of the map the main device, and streams every module
+    # mapped to the cpu from there; with the cpu as the main device it streams disk ones only.
+    main = "cpu" if keep_cpu_resident and "cpu" in placement.values() else None
+    return dispatch_model(model, device_map=placement, main_device=main, offload_dir=offload_dir,
                           force_hooks=True)
+
+
+def offloaded_modules(model: nn.Module) -> list[str]:
+    """Names of the modules whose weights accelerate's hooks move in per forward (disk, or
+    cpu beside a GPU): their parameters are meta tensors outside a forward."""
+    names = []
+    for name, module in model.named_modules():
+        hook = getattr(module, "_hf_hook", None)
+        hooks = getattr(hook, "hooks", None) or ([hook] if hook is not None else [])
+        if any(getattr(h, "offload", False) for h in hooks):
+            names.append(name)
+    return names
 
 
 def main_device(model: nn.Module) -> torch.device:
