@@ -401,6 +401,10 @@ def test_f30_out_of_memory_while_pruning(tmp_path, checkpoint, monkeypatch):
 @pytest.mark.parametrize("error", [
     torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 26.00 GiB"),
     RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes"),
+    # cuBLAS's workspace or a CUDA context, outside the caching allocator (torch >= 2.8 raises
+    # torch.AcceleratorError, a RuntimeError; older ones a plain one)
+    RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be asynchronously "
+                 "reported"),
 ])
 def test_f30b_out_of_memory_while_loading_a_model_is_explained(checkpoint, monkeypatch, error):
     """The rule scripts load models themselves: load_model explains it for all of them."""
@@ -412,9 +416,13 @@ def test_f30b_out_of_memory_while_loading_a_model_is_explained(checkpoint, monke
         modeling.load_model(checkpoint, device="cpu")
     message = str(err.value)
     assert "\n" not in message and message.startswith(f"out of memory loading {checkpoint}")
-    assert "device_map / max_memory" in message and "allocate" in message
+    assert "device_map / max_memory" in message and str(error).splitlines()[0] in message
     # The host's memory grows with a scheduler's retry; a GPU's does not (F54).
     assert err.value.retry_may_help == ("can't allocate memory" in str(error))
+    if hasattr(torch, "AcceleratorError"):  # the type alone says it was a GPU's memory
+        from prunebench.oom import out_of_memory_error
+
+        assert out_of_memory_error(torch.AcceleratorError("out of memory")) is PrunebenchError
 
 
 def test_f30c_other_errors_while_loading_pass_unchanged(checkpoint, monkeypatch):

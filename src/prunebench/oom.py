@@ -27,8 +27,12 @@ def out_of_memory_error(exc: BaseException) -> type[PrunebenchError]:
     did, as a retry gets the same GPU or one of its kind (the partition, `gpu_model`) and would
     run out the same way after loading the model again: the settings must change."""
     message = str(exc).lower()
-    on_gpu = isinstance(exc, torch.cuda.OutOfMemoryError) or any(
+    # An allocation outside PyTorch's caching allocator (cuBLAS's workspace, a CUDA context)
+    # fails with a CUDA error, "CUDA error: out of memory" (torch.AcceleratorError from 2.8).
+    accelerator_error = getattr(torch, "AcceleratorError", ())
+    on_gpu = isinstance(exc, (torch.cuda.OutOfMemoryError, accelerator_error)) or any(
         text in message for text in ("cuda out of memory", "hip out of memory",
+                                     "cuda error: out of memory", "hip error: out of memory",
                                      "cublas_status_alloc_failed"))
     return PrunebenchError if on_gpu else ResourceError
 
