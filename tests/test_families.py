@@ -407,6 +407,31 @@ def test_static_decoder_refuses_rotary_tables_that_change_with_the_length(rope_t
     StaticDecoder(model, 1, 16, mode="eager")  # within the original context: the same tables
 
 
+def test_loading_computes_the_rotary_frequencies_on_the_cpu_as_transformers_does(
+        base_dirs, monkeypatch):
+    """A GPU's pow may round the frequencies' last bit otherwise than the CPU's, which
+    transformers computes them on: they are computed on the CPU whatever the model loads onto
+    (here "meta", which stands for a GPU: the weights are swapped for meta tensors)."""
+    from prunebench import modeling
+
+    path = base_dirs["llama3"]
+    shapes = build_model(load_config(path), device="meta").state_dict()
+    monkeypatch.setattr(modeling, "load_state_dict", lambda *args, **kwargs: {
+        k: torch.empty(v.shape, device="meta") for k, v in shapes.items()})
+    built_on = []
+    rotary_cls = type(build_model(load_config(path), device="meta").model.rotary_emb)
+    init = rotary_cls.__init__
+
+    def recorded_init(self, *args, **kwargs):
+        built_on.append(torch.get_default_device().type)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(rotary_cls, "__init__", recorded_init)
+    model = modeling.load_model(path, device="meta", verify=False)
+    # first with the model's skeleton (on meta, weights to come), then for real
+    assert built_on == ["meta", "cpu"] and model.model.rotary_emb.inv_freq.device.type == "meta"
+
+
 @pytest.mark.parametrize("rope_type", ["dynamic", "longrope"])
 def test_static_decoder_tables_are_those_of_the_checked_length_not_the_padded_cache(rope_type):
     """The cache is padded to a multiple of 16 positions: 18 tokens within a 20-token original

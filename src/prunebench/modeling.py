@@ -495,10 +495,10 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     model.load_state_dict(state, strict=False, assign=True)
     if config.tie_word_embeddings:
         model.lm_head.weight = model.model.embed_tokens.weight
-    # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real.
+    # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real, on
+    # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
     rotary_cls = type(model.model.rotary_emb)
-    with torch.device(device):
-        model.model.rotary_emb = rotary_cls(config=config)
+    model.model.rotary_emb = rotary_cls(config=config).to(device)
     model.eval()
     if device_map is not None:
         from prunebench.checkpoint.device_map import dispatch
