@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 
 import torch
 
@@ -77,17 +78,46 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
             p.grad = None
 
 
+# float16's gradients underflow: a logit's gradient is about p / N (1 / 32000 / 1270 for the
+# study's 10 x 128 windows on LLaMA: 2.5e-8), below float16's smallest subnormal, so autocast's
+# cast flushes most of them to zero and the block scores move by tenths of a percent, the size
+# of the near ties between blocks. The loss is scaled as the GradScaler's first scale does
+# (and the sums unscaled, exactly: a power of two); a pass whose sums overflow runs again at a
+# smaller scale. bfloat16 and float32 have float32's range and need none.
+FLOAT16_LOSS_SCALE = 2.0 ** 16
+LOSS_SCALE_STEP = 2.0 ** 4
+
+
 def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype: str = "float32",
                   gradient_checkpointing: bool = True) -> tuple[list[float], float]:
     """(per block sum of |w * G| over its weights, the calibration loss): G is the sum over the
     batches of the gradient of each batch's mean loss, and biases are not scored, as in the
     study's script (`anal_block_sensitivity_taylor.py`: one `loss.backward()` per batch, every
     parameter named `weight` but the embeddings). One batch (the default, 10 of 10) is the
-    gradient of the mean loss."""
+    gradient of the mean loss. Under float16 the loss is scaled (FLOAT16_LOSS_SCALE)."""
+    compute = resolve_dtype(dtype)
+    scale = FLOAT16_LOSS_SCALE if compute == torch.float16 else 1.0
+    while True:
+        sums, loss = _scaled_sums(model, calibration, batch_size, compute,
+                                  gradient_checkpointing, scale)
+        if all(math.isfinite(x) for x in sums):
+            return [x / scale for x in sums], loss
+        if scale <= 1.0:
+            raise PrunebenchError(
+                f"depth_taylor: the gradients overflow {dtype} (block scores {sums}): use "
+                "dtype bfloat16 or float32")
+        log.warning("depth_taylor: the %s gradients overflowed at loss scale %g; again at %g",
+                    dtype, scale, max(1.0, scale / LOSS_SCALE_STEP))
+        scale = max(1.0, scale / LOSS_SCALE_STEP)
+
+
+def _scaled_sums(model, calibration: torch.Tensor, batch_size: int, compute: torch.dtype,
+                 gradient_checkpointing: bool, scale: float) -> tuple[list[float], float]:
+    """One forward/backward pass over the calibration: the per block sums of |w * scale * G|
+    and the (unscaled) mean loss."""
     device = main_device(model)  # where inputs go, also for a dispatched model
     n_rows = calibration.shape[0]
     batches = [calibration[i:i + batch_size] for i in range(0, n_rows, batch_size)]
-    compute = resolve_dtype(dtype)
     sums = torch.zeros(model.config.num_hidden_layers, dtype=torch.float64, device=device)
     state = {"last": False}
 
@@ -117,7 +147,7 @@ def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype:
                 if not torch.isfinite(loss):
                     raise PrunebenchError(f"depth_taylor: calibration loss is {loss.item()}; the model "
                                           "or its calibration data is broken (check dtype and token ids)")
-                loss.backward()  # each batch's mean loss weighs 1, as in the study's script
+                (loss * scale).backward()  # each batch's mean loss weighs 1, as in the study's
                 total_loss += loss.item() * batch.shape[0] / n_rows  # the mean over windows
         finally:
             for h in handles:
