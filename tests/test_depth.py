@@ -117,6 +117,42 @@ def test_a_float16_checkpoint_is_scored_in_place_and_keeps_its_weights(small_ran
             assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
 
 
+def test_a_cast_copy_holds_no_second_copy_of_the_weights_in_their_own_dtype(small_random_model):
+    """Scoring a float32 model in float16 copies it cast: the copy's weights are made in
+    float16 straight away, never first as float32 copies (a 13B model's 52 GB more), and it
+    computes what the model cast whole computes; the model is left as it was."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from prunebench.methods.depth import cast_copy
+
+    model = small_random_model(seed=4, tie_word_embeddings=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    smallest_weight = min(p.numel() for p in model.parameters() if p.dim() == 2)
+
+    class Float32Copies(TorchDispatchMode):
+        made = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            inputs = {a.untyped_storage().data_ptr() for a in args
+                      if isinstance(a, torch.Tensor)}
+            if (isinstance(out, torch.Tensor) and out.dtype == torch.float32
+                    and out.numel() >= smallest_weight
+                    and out.untyped_storage().data_ptr() not in inputs):  # not a view: new
+                Float32Copies.made += 1
+            return out
+
+    with Float32Copies():
+        copied = cast_copy(model, torch.float16)
+    assert Float32Copies.made == 0
+    assert {p.dtype for p in copied.parameters()} == {torch.float16}
+    assert copied.lm_head.weight is copied.model.embed_tokens.weight  # still tied
+    ids = torch.randint(3, 128, (2, 16), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(copied(ids).logits, copy.deepcopy(model).half()(ids).logits)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 def test_pruned_checkpoint_is_plain_hf_and_reloads_identically(tiny_model_dir, calibration, tmp_path):
     dense_params = count_params(load_model(tiny_model_dir).config)
     report = prune_checkpoint(tiny_model_dir, "depth_ppl", "0.8", tmp_path / "ckpt", calibration)
