@@ -298,6 +298,60 @@ def test_f20_missing_weight_file_is_named(checkpoint):
     assert info.value.retry_may_help
 
 
+def test_f20b_a_stray_weight_file_beside_the_checkpoint_is_not_loaded(checkpoint, caplog):
+    """A leftover shard or another format's weights (a hub repository's
+    consolidated.safetensors) beside the model's files: loaded too, its tensors replaced the
+    model's (an lm_head of zeros scored perplexity 512 on the vocabulary), unseen by the
+    manifest's check of the files it records."""
+    from safetensors.torch import save_file
+
+    expected = modeling.load_model(checkpoint).state_dict()
+    head = expected["lm_head.weight"]
+    save_file({"lm_head.weight": torch.zeros_like(head)}, checkpoint / "zz-stale.safetensors")
+    model = modeling.load_model(checkpoint)
+    assert torch.equal(model.lm_head.weight, head)
+    assert "not loading zz-stale.safetensors" in caplog.text
+    # without a manifest the index says which files hold the model; without either, more than
+    # one file is a question prunebench does not guess the answer to
+    (checkpoint / modeling.MANIFEST).unlink()
+    with pytest.raises(PrunebenchError, match=r"several safetensors files \(model.safetensors, "
+                                              r"zz-stale.safetensors\) and no model.safetensors"):
+        modeling.load_model(checkpoint)
+    index = {"metadata": {}, "weight_map": {k: "model.safetensors" for k in expected}}
+    (checkpoint / modeling.SAFETENSORS_INDEX).write_text(json.dumps(index))
+    assert torch.equal(modeling.load_model(checkpoint).lm_head.weight, head)
+
+
+def test_f20c_a_shard_the_index_names_but_the_folder_lacks_is_named(checkpoint):
+    state = modeling.load_model(checkpoint).state_dict()
+    index = {"metadata": {}, "weight_map": {
+        k: "model.safetensors" if k.startswith("model.embed") else "model-00002.safetensors"
+        for k in state}}
+    (checkpoint / modeling.MANIFEST).unlink()
+    (checkpoint / modeling.SAFETENSORS_INDEX).write_text(json.dumps(index))
+    with pytest.raises(PrunebenchError, match=r"weight file\(s\) model-00002.safetensors "
+                                              r"missing \(named by its model.safetensors.index"):
+        modeling.load_model(checkpoint)
+    for broken in ("{", json.dumps({"weight_map": {}})):
+        (checkpoint / modeling.SAFETENSORS_INDEX).write_text(broken)
+        with pytest.raises(PrunebenchError, match="index.json is unreadable"):
+            modeling.load_model(checkpoint)
+
+
+def test_f20d_a_tensor_in_two_weight_files_is_refused(checkpoint):
+    from safetensors.torch import save_file
+
+    state = modeling.load_model(checkpoint).state_dict()
+    save_file({"lm_head.weight": state["lm_head.weight"].clone()},
+              checkpoint / "model-2.safetensors")
+    (checkpoint / modeling.MANIFEST).unlink()
+    index = {"metadata": {}, "weight_map": {**{k: "model.safetensors" for k in state},
+                                            "lm_head.weight": "model-2.safetensors"}}
+    (checkpoint / modeling.SAFETENSORS_INDEX).write_text(json.dumps(index))
+    with pytest.raises(PrunebenchError, match="lm_head.weight is in two of its weight files"):
+        modeling.load_model(checkpoint)
+
+
 def test_f21_truncated_weights_are_refused_with_the_file_named(checkpoint):
     file = next(checkpoint.glob("*.safetensors"))
     modeling.load_model(checkpoint)  # verified once (and memoised)

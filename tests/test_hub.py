@@ -61,6 +61,12 @@ def test_token_comes_from_environment_and_is_never_logged(monkeypatch, tmp_path,
     assert seen["token"] == "hf_secret_value_123"
     assert seen["revision"] == "abc123"
     assert all(not p.endswith(".bin") for p in seen["allow_patterns"])  # never pickle
+    # nor the weights of another layout beside transformers' shards (Mistral's)
+    assert seen["ignore_patterns"] == ["consolidated*.safetensors"]
+    from prunebench.hub import _fetched
+
+    assert not _fetched("consolidated.safetensors")
+    assert _fetched("model-00001-of-00003.safetensors") and _fetched("config.json")
     assert "hf_secret_value_123" not in caplog.text
 
 

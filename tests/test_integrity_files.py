@@ -207,7 +207,9 @@ def test_hub_download_manifest_covers_config_and_tokenizer(tmp_path, checkpoint)
     bookkeeping = download / ".cache" / "huggingface" / "download"
     bookkeeping.mkdir(parents=True)
     (bookkeeping / "config.json.metadata").write_text("abc\n")
-    (download / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {}}))
+    keys = modeling.load_state_dict(download)
+    (download / "model.safetensors.index.json").write_text(json.dumps(
+        {"weight_map": {k: "model.safetensors" for k in keys}}))
     modeling.write_manifest(download, {"source": "hf:org/model@rev"})
     manifest = manifest_of(download)
     assert manifest["source"] == "hf:org/model@rev"

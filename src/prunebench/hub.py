@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 # Only what a safetensors checkpoint needs; pickle weights only for a repository without
 # safetensors, and then converted once through torch's weights-only loader (pickle_convert).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.txt", "*.tiktoken"]
+# Mistral's repositories ship their weights twice: transformers' shards and, beside them, one
+# `consolidated.safetensors` in mistral-inference's layout (other tensor names), which no
+# transformers class loads: 14 GB more to download for Mistral-7B, never read.
+IGNORE_PATTERNS = ["consolidated*.safetensors"]
 PICKLE_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 
 # A hub repository id: `<repo>` or `<org>/<repo>`, each of letters, digits, '-', '_' and '.'.
@@ -241,7 +245,8 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         log.info("downloading %s@%s%s (safetensors, config and tokenizer only)", repo_id,
                  revision or "main", f" (commit {commit})" if commit and commit != revision else "")
         path = snapshot_download(repo_id=repo_id, revision=commit or revision,
-                                 local_dir=str(out_dir), allow_patterns=ALLOW_PATTERNS, token=token)
+                                 local_dir=str(out_dir), allow_patterns=ALLOW_PATTERNS,
+                                 ignore_patterns=IGNORE_PATTERNS, token=token)
         path = Path(path)
         # Offline, huggingface_hub returns an existing local_dir as it is (a warning, no error):
         # a folder that received nothing is then the hub out of reach, not a repository
@@ -363,11 +368,12 @@ def repository_files(repo_id: str, revision: str | None, token: str | bool) -> s
 
 
 def _fetched(name: str) -> bool:
-    """A top-level file the download fetches (ALLOW_PATTERNS); hidden ones are prunebench's own
-    (the download record) or huggingface_hub's."""
+    """A top-level file the download fetches (ALLOW_PATTERNS, not IGNORE_PATTERNS); hidden
+    ones are prunebench's own (the download record) or huggingface_hub's."""
     from fnmatch import fnmatch
 
-    return not name.startswith(".") and any(fnmatch(name, pattern) for pattern in ALLOW_PATTERNS)
+    return (not name.startswith(".") and any(fnmatch(name, p) for p in ALLOW_PATTERNS)
+            and not any(fnmatch(name, p) for p in IGNORE_PATTERNS))
 
 
 def require_every_file(repo_id: str, revision: str | None, path: Path, files: set[str]) -> None:

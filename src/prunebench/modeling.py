@@ -13,6 +13,7 @@ safetensors (never pickle).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -27,7 +28,8 @@ from transformers import AutoTokenizer, LlamaConfig
 from prunebench import PrunebenchError, ResourceError
 from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
-from prunebench.checkpoint.integrity import TOKENIZER_FILES, verify_manifest  # noqa: F401
+from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,  # noqa: F401
+                                             verify_manifest)
 from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, checked_config_json,  # noqa: F401
                                     count_params,
                                     default_layer_shape, family, head_dim, kv_head_count,
@@ -247,6 +249,10 @@ def random_model(config: LlamaConfig, device: str | torch.device, dtype: torch.d
 # --------------------------------------------------------------------------- saving / loading
 
 def weight_files(path: Path) -> list[Path]:
+    """The checkpoint's safetensors weight files: the shards its index names, else the files
+    its manifest records, else its one `*.safetensors` file. Another file beside them (a
+    leftover shard, another format's `consolidated.safetensors`) is not loaded: loaded too, its
+    tensors would replace the model's, unseen by the manifest's check of the files it records."""
     files = sorted(path.glob("*.safetensors"))
     if not files:
         pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
@@ -256,7 +262,55 @@ def weight_files(path: Path) -> list[Path]:
                 "save_pretrained)") if pickles else (
             ": copy the model's *.safetensors files (and their index) beside its config.json")
         raise PrunebenchError(f"no safetensors weights in {path}{hint}")
-    return files
+    names = _indexed_shards(path)
+    if names is None:
+        recorded = _manifest_weight_names(path)
+        if recorded:
+            names = recorded
+        elif len(files) > 1:
+            raise PrunebenchError(
+                f"{path} holds several safetensors files ({', '.join(f.name for f in files)}) "
+                f"and no {SAFETENSORS_INDEX} to say which hold the model: copy the model's "
+                "index beside them, or move the other files out")
+        else:
+            names = [files[0].name]
+    missing = [name for name in names if not (path / name).is_file()]
+    if missing:
+        raise PrunebenchError(
+            f"checkpoint {path}: weight file(s) {', '.join(missing)} missing (named by its "
+            f"{SAFETENSORS_INDEX if (path / SAFETENSORS_INDEX).exists() else integrity.MANIFEST}):"
+            " copy every shard of the model beside its config.json, or download it again")
+    stray = sorted(f.name for f in files if f.name not in names)
+    if stray:
+        log.warning("%s: not loading %s, which the checkpoint's index or manifest does not name",
+                    path, ", ".join(stray))
+    return [path / name for name in names]
+
+
+def _indexed_shards(path: Path) -> list[str] | None:
+    """The shard names `model.safetensors.index.json` maps the weights to (None: no index)."""
+    index = path / SAFETENSORS_INDEX
+    if not index.exists():
+        return None
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        names = sorted({str(name) for name in weight_map.values()})
+        if not names:
+            raise ValueError("its weight_map names no file")
+        return names
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PrunebenchError(f"{index} is unreadable ({type(exc).__name__}: {exc}): copy the "
+                              "model's index again, or download the model again") from None
+
+
+def _manifest_weight_names(path: Path) -> list[str] | None:
+    """The weight files the checkpoint's manifest records (None without a readable one: the
+    manifest's own check says what is wrong with it)."""
+    try:
+        recorded = json.loads((path / integrity.MANIFEST).read_text(encoding="utf-8"))
+        return sorted(recorded["weights_sha256"]) or None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> dict[str, list]:
@@ -392,6 +446,11 @@ def load_state_dict(path: Path, device: str | torch.device = "cpu",
         try:
             with safe_open(file, framework="pt", device=str(device)) as fh:
                 for key in fh.keys():
+                    if key in state:  # the second file's would silently replace the first's
+                        raise PrunebenchError(
+                            f"checkpoint {path}: {key} is in two of its weight files (the "
+                            f"second is {file.name}): the files are of two saves mixed; "
+                            "re-download or re-run the step that made it")
                     tensor = fh.get_tensor(key)
                     if dtype is not None and tensor.is_floating_point():
                         tensor = tensor.to(dtype)

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # A checkpoint's tokenizer is whichever of these it has (calibration and evaluation need one).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 MANIFEST = "prunebench.json"
+# The index of a sharded checkpoint: which shard holds each tensor.
+SAFETENSORS_INDEX = "model.safetensors.index.json"
 FORMAT_VERSION = 2  # 1: weights_sha256 only; 2: also files_sha256 (config, tokenizer, ...)
 
 # Suffixes of the non-weight files that change what a checkpoint computes: config.json,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path, write_json
-from prunebench.checkpoint.integrity import sha256_file
+from prunebench.checkpoint.integrity import SAFETENSORS_INDEX, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ RECORD = "pickle_conversion.json"
 # manifest records it (integrity.defining_files).
 PROGRESS = ".pickle_conversion.progress.json"
 PICKLE_INDEX = "pytorch_model.bin.index.json"
-SAFETENSORS_INDEX = "model.safetensors.index.json"
 
 
 def safetensors_name(pickle_name: str) -> str:
