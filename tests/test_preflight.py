@@ -120,3 +120,12 @@ def test_tables_about_to_lose_rows_are_named_with_the_run_that_made_them(tmp_pat
     older = {k: v for k, v in record.items() if k != "configfiles"}  # made before it was kept
     assert preflight.dropped_rows_warning(older, ["a.json"]).endswith(
         "rerun with the --configfile files of the run that made them")
+
+
+def test_a_cluster_run_with_the_local_profiles_gpu_limit_is_warned_of():
+    """`--profile profiles/slurm` (or $SNAKEMAKE_PROFILE) loads profiles/default beside it,
+    whose gpu=1 then lets one GPU job of the whole cluster run at a time."""
+    warning = preflight.cluster_gpu_limit_warning(1, cluster=True)
+    assert "only 1 GPU job(s)" in warning and "--workflow-profile profiles/slurm" in warning
+    assert preflight.cluster_gpu_limit_warning(1, cluster=False) is None  # local: wanted
+    assert preflight.cluster_gpu_limit_warning(None, cluster=True) is None  # no limit given

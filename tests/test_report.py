@@ -548,6 +548,24 @@ def test_flagged_cells_get_one_warning_with_one_command_for_all():
     assert report.rerun_advice([], "--configfile x.yaml") is None
     assert report.rerun_advice(cells[:1], "").endswith("-f " + cells[0]
                                                        + " results/tables/speed.csv`")
+    # A cluster run's profile sets the cores: a `--cores all` before it would override them
+    # (each job's threads the login node's core count)
+    run = "--workflow-profile profiles/slurm --configfile config/paper.yaml"
+    assert f"`snakemake -f {cells[0]} results/tables/speed.csv {run}`" in report.rerun_advice(
+        cells[:1], run)
+    assert "`snakemake -f " in report.rerun_advice(cells[:1], "--profile=my-site")
+
+
+def test_the_commands_a_run_suggests_leave_the_cores_to_its_profile(monkeypatch, tmp_path):
+    from prunebench.plan.layout import RERUN_CONFIG_VARIABLE
+    from prunebench.report.load import _remake_hint
+
+    monkeypatch.setenv(RERUN_CONFIG_VARIABLE, "--workflow-profile profiles/slurm")
+    assert _remake_hint(tmp_path / "x.json", "benchmark", True).startswith(
+        f"rerun `snakemake -f {tmp_path / 'x.json'} --workflow-profile profiles/slurm`")
+    monkeypatch.setenv(RERUN_CONFIG_VARIABLE, "--configfile config/paper.yaml")
+    assert _remake_hint(tmp_path / "x.json", "benchmark", False).startswith(
+        f"rerun `snakemake --cores all {tmp_path / 'x.json'} --configfile config/paper.yaml`")
 
 
 def test_files_without_noise_fields_still_load(study):

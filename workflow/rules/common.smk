@@ -399,6 +399,7 @@ def say_preflight_warnings():
     model on the tiny model's settings, a model without dense, a `local:` folder not there)."""
     say_once("hub", lambda: [hub_preflight()])
     say_once("gpu", lambda: [gpu_preflight()])
+    say_once("cluster_gpu", lambda: [cluster_gpu_limit()])
     say_once("tables", lambda: [tables_losing_rows_warning()])
     say_once("notes", lambda: config_notes(config))
 
@@ -414,6 +415,15 @@ def gpu_preflight():
         jobs_run_here=workflow.local_exec and not (workflow.dryrun and slurm_partition_given()),
         dry_run=workflow.dryrun,
         cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
+    )
+
+
+def cluster_gpu_limit():
+    """The warning that a cluster run inherited profiles/default's one-GPU-job limit."""
+    limit = workflow.global_resources.get("gpu")
+    return preflight.cluster_gpu_limit_warning(
+        getattr(limit, "value", limit),  # a Resource in Snakemake 9, a number before
+        cluster=not workflow.local_exec or (workflow.dryrun and slurm_partition_given()),
     )
 
 

@@ -60,6 +60,18 @@ RERUN_CONFIG_VARIABLE = "PRUNEBENCH_RUN_CONFIGFILES"
 PROFILE_OPTIONS = ("--workflow-profile", "--profile")
 
 
+def snakemake_command(run_arguments: str | None) -> str:
+    """The start of a rerun command for a run whose arguments to repeat are `run_arguments`
+    (RERUN_CONFIG_VARIABLE): `snakemake --cores all`, but where they name a profile, which
+    sets the cores itself: a `--cores all` before a cluster profile would override its
+    `cores`, and each job would get the login node's core count as its threads."""
+    words = shlex.split(run_arguments or "")
+    if any(word == option or word.startswith(option + "=")
+           for word in words for option in PROFILE_OPTIONS):
+        return "snakemake"
+    return "snakemake --cores all"
+
+
 def profile_argument(argv: list[str], invoked_in: str, cwd: str | None = None,
                      checkout: str | None = None) -> str:
     """`--workflow-profile profiles/slurm` (or `--profile ...`) as the `snakemake` command line

@@ -90,6 +90,21 @@ def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_r
             f"speed table. {elsewhere}, or set device: cuda to have them refused instead")
 
 
+def cluster_gpu_limit_warning(gpu_limit, *, cluster: bool) -> str | None:
+    """A warning when a cluster run (`cluster`: its jobs are submitted, not run here) lets
+    only `gpu_limit` GPU jobs run at once (the run's global `gpu` resource): profiles/default
+    sets gpu=1 for local runs, where two benchmarks would share one GPU, and Snakemake loads it
+    as the workflow profile beside a `--profile` or `$SNAKEMAKE_PROFILE` profile, whose own
+    settings it overrides; `--workflow-profile profiles/slurm` replaces it."""
+    if not cluster or not isinstance(gpu_limit, int) or isinstance(gpu_limit, bool):
+        return None
+    return (f"only {gpu_limit} GPU job(s) of this cluster run may run at a time (resources: "
+            f"gpu={gpu_limit}): profiles/default sets it for local runs, and Snakemake loads "
+            "that profile beside one given with --profile or $SNAKEMAKE_PROFILE, over its "
+            "settings. Start cluster runs with --workflow-profile profiles/slurm instead (it "
+            "replaces profiles/default), or pass --resources gpu=N to mean N")
+
+
 # Kinds of result file that make rows of the tables (aggregation_record's `kind`).
 ROW_KINDS = ("prune_report", "bench", "paired", "evaluation")
 

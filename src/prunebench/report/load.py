@@ -76,8 +76,8 @@ def _remake_hint(path: Path, rule: str, force: bool) -> str:
     no rule for the file, or remakes it with the default config's settings."""
     flag = "-f " if force else ""
     run = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
-    return (f"rerun `snakemake --cores all {flag}{path}{' ' + run if run else ''}` (made by the "
-            f"{rule} rule)")
+    return (f"rerun `{layout.snakemake_command(run)} {flag}{path}{' ' + run if run else ''}` "
+            f"(made by the {rule} rule)")
 
 
 def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[str, Any]:

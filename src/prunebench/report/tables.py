@@ -518,7 +518,7 @@ def rerun_advice(cells: list[str], configfiles: str) -> str | None:
         return None
     shown = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
     speed_csv = layout.TABLE.format(table="speed", ext="csv")
-    command = " ".join(["snakemake --cores all -f", *cells, speed_csv,
+    command = " ".join([layout.snakemake_command(configfiles), "-f", *cells, speed_csv,
                         *([configfiles] if configfiles else [])])
     return (f"{len(cells)} result file(s) have unstable, drifting or contended timings ({shown}; "
             f"unstable / drifting / competition in {speed_csv}; drifting: the latency kept "
