@@ -581,8 +581,15 @@ def test_a_saved_progress_of_another_recovery_or_damaged_is_started_over(
     with safe_open(str(progress), framework="pt") as kept:
         meta = json.loads(kept.metadata()["progress"])
     assert (meta["fingerprint"], meta["step"]) == ("this recovery", 2)
-    # A damaged file is set aside, not deleted: it may be looked at.
+    # A damaged file is set aside, not deleted: it may be looked at; one of other settings
+    # too (a mistyped option must not cost the recovery it meant to resume), named in the log.
     assert (saved == "damaged") == progress.with_name(f"{progress.name}.damaged").exists()
+    aside = progress.with_name(f"{progress.name}.other-settings")
+    assert (saved == "other settings") == aside.exists()
+    if saved == "other settings":
+        with safe_open(str(aside), framework="pt") as kept:
+            assert json.loads(kept.metadata()["progress"])["fingerprint"] == "another recovery"
+        assert aside.name in warned[0] and "move it back" in warned[0]
 
 
 def test_a_saved_progress_the_disk_fails_to_read_is_kept_for_the_retry(tmp_path, monkeypatch):

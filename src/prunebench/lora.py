@@ -287,9 +287,14 @@ def _save_progress(path: Path, fingerprint: str, at: dict[str, Any], peft_model:
         save_file(tensors, str(tmp), metadata={"progress": json.dumps(meta)})
 
 
+# The suffix a saved progress of another recovery is set aside under (one kept, the latest).
+OTHER_SETTINGS = ".other-settings"
+
+
 def _load_progress(path: Path | None, fingerprint: str) -> tuple[dict, dict] | None:
     """(metadata, tensors) of a saved progress of this same recovery, or None when there is
-    none, or it belongs to other settings, data, base model, device or versions (removed), or
+    none, or it belongs to other settings, data, base model, device or versions (set aside as
+    `<name>.other-settings`), or
     it is damaged (set aside as `<name>.damaged`). A file the disk fails to read is no damage:
     ResourceError, and the file stays for the retry (a shared file system's hiccup must not
     throw hours of training away)."""
@@ -311,9 +316,15 @@ def _load_progress(path: Path | None, fingerprint: str) -> tuple[dict, dict] | N
                     "%s)", path, err, damaged.name)
         return None
     if meta.get("format") != PROGRESS_FORMAT or meta.get("fingerprint") != fingerprint:
+        # Set aside, not deleted: a recovery rerun with a mistyped option would otherwise throw
+        # away hours of the one it meant to resume.
+        other = path.with_name(f"{path.name}{OTHER_SETTINGS}")
+        os.replace(path, other)
         log.warning("the saved LoRA progress %s is of other settings, data, base model, device "
-                    "or package versions: starting over", path)
-        path.unlink(missing_ok=True)
+                    "or package versions: starting over. It is kept as %s (at step %s): to "
+                    "resume it instead, stop this, move it back to %s and rerun with the "
+                    "settings it was made with; delete it when it is not wanted", path,
+                    other.name, meta.get("step"), path.name)
         return None
     return meta, tensors
 
