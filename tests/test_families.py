@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,28 @@ def test_other_model_types_are_refused(tmp_path):
         build_model(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2))
     with pytest.raises(PrunebenchError, match="model_type 'gpt2' is not supported"):
         count_params(config_from_dict({"model_type": "gpt2"}))
+
+
+@pytest.mark.parametrize("config, named", [
+    ({"hidden_size": None}, "hidden_size=None"),
+    ({"num_attention_heads": 4.0}, "num_attention_heads=4.0"),
+    ({"num_hidden_layers": 0, "vocab_size": "32000"}, "vocab_size='32000', num_hidden_layers=0"),
+    ({"num_key_value_heads": -2}, "num_key_value_heads=-2"),
+    ({"max_position_embeddings": None}, "max_position_embeddings=None"),
+])
+def test_a_config_json_whose_shape_is_not_whole_numbers_is_refused_by_key(tmp_path, config,
+                                                                          named):
+    """It stopped with a TypeError in the parameter count, or a transformers validation
+    traceback, in every command and at the workflow's start."""
+    base = family_model("llama3").config.to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({**base, **config}))
+    with pytest.raises(PrunebenchError, match=re.escape(f"config.json gives {named}: each must")):
+        load_config(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({**base, "head_dim": None}))
+    load_config(tmp_path)  # head_dim and num_key_value_heads may be null (derived)
+    (tmp_path / "config.json").write_text("[]")
+    with pytest.raises(PrunebenchError, match="holds a JSON list, not an object"):
+        load_config(tmp_path)
 
 
 # --------------------------------------------------------------------------- surgery per family

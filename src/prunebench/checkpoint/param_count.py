@@ -134,6 +134,9 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise PrunebenchError(f"{path / 'config.json'} is not valid JSON ({exc}): re-download "
                               "or rebuild the model") from exc
+    if not isinstance(raw, dict):
+        raise PrunebenchError(f"{path / 'config.json'} holds a JSON {type(raw).__name__}, not an "
+                              "object of settings: re-download or rebuild the model")
     model_type = raw.get("model_type") or "llama"
     if model_type not in FAMILIES or "auto_map" in raw:
         # prunebench builds transformers' own classes; it never runs a checkpoint's code.
@@ -143,7 +146,27 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
             f"the model types {sorted(FAMILIES)} "
             f"({', '.join(f.model_class for f in FAMILIES.values())}) with transformers' own "
             "code only and never runs code shipped with a checkpoint")
+    # The shapes every count and method reads: a hand-edited or damaged value would otherwise
+    # stop them with a TypeError deep inside, or a transformers validation traceback.
+    bad = [f"{key}={raw[key]!r}" for key in SHAPE_KEYS
+           if (key in raw and key not in OPTIONAL_SHAPE_KEYS or raw.get(key) is not None)
+           and not _positive_whole(raw[key])]
+    if bad:
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives {', '.join(bad)}: each must be a positive whole "
+            "number (or, for num_key_value_heads and head_dim, left out): re-download or rebuild "
+            "the model; a config.json edited by hand no longer describes its weights")
     return raw
+
+
+# The config keys of the model's shape (checked_config_json); the optional ones may be null.
+SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+              "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings")
+OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim")
+
+
+def _positive_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def config_from_json(path: str | Path) -> SimpleNamespace:
