@@ -812,6 +812,10 @@ def test_bench_against_refuses_what_paired_timing_does_not_take(pruned, tiny_mod
     code, _, err = run(capsys, "bench", pruned, "--against", tmp_path / "nowhere", "--tokens",
                        "4x3", "--out", out)
     assert_one_line_error(code, err, "no model at")
+    # a pruned model is no dense one to time against (against itself: a "speed-up" of ~1.0x)
+    code, _, err = run(capsys, "bench", pruned, "--against", pruned, "--tokens", "4x3",
+                       "--out", out)
+    assert_one_line_error(code, err, "is the depth_ppl-0.8 variant (its prune report says so)")
 
 
 def test_bench_samples_on_the_compiled_backend_as_on_hf(pruned, tmp_path, capsys):

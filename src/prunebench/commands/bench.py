@@ -56,6 +56,11 @@ def bench_command(args) -> Path:
     batches = batches or list(DEFAULT_BATCH_SIZES)
     ckpt = resolve_model(args.model, args.cache_dir)
     dense = resolve_model(args.against, args.cache_dir) if paired else None
+    if dense is not None and dense.variant != "dense":
+        # Its speed-up "over dense" would be over another pruned model (its own: ~1.0x).
+        raise PrunebenchError(
+            f"--against {args.against} is the {dense.variant} variant (its prune report says "
+            "so), not a dense model: give the dense model the pruned one was made from")
     kind = "paired" if paired else "bench"
     out = Path(args.out or f"{kind}-{ckpt.name}-{ckpt.variant}-{backend}-{lin}x{lout}.json")
     check_out_file(out, args.force, ckpt.path)
