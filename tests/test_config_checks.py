@@ -804,7 +804,19 @@ def test_a_count_larger_than_the_untrained_tiny_model_is_refused_at_start(shape)
     text = problems(config)
     assert ("variant depth_ppl-5M: target size '5M' is larger than the tiny model (at most "
             f"{largest:,} params") in text
-    assert "depth_ppl-0.8:" not in text  # a fraction always fits
+    assert "depth_ppl-0.8: target size" not in text  # a fraction is never too large
+
+
+def test_a_variant_the_untrained_tiny_model_cannot_make_is_refused_before_it_is_trained():
+    """`prunebench plan` refused it from the configured shape, but the check at start let it
+    through until the tiny model was trained, and the prune job failed after the training."""
+    from prunebench.checkpoint.architectures import TINY_SHAPE
+
+    config = default_config(tiny={"source": "tiny", "variants": ["dense", "depth_ppl-0.8"]})
+    config["methods"] = {"depth_ppl": {"params": {"protect_first": 100}}}
+    blocks = TINY_SHAPE["num_hidden_layers"]
+    assert (f"model tiny, variant depth_ppl-0.8: protect_first=100 and protect_last=0 leave no "
+            f"removable block out of {blocks}") in problems(config)
 
 
 def test_lora_batch_sizes_that_do_not_divide_are_refused_at_start():

@@ -37,9 +37,10 @@ def test_the_schema_lists_no_method_names():
 
 def naming_every_method() -> dict:
     config = default_config()
+    # 0.8: a size every method makes of the tiny model (the check at start refuses one a
+    # method cannot reach: Taylor+ and Mag+ protect 6 of its 8 blocks)
     config["models"]["tiny"]["variants"] = (
-        ["dense"] + [f"{name}-0.{5 + i % 4}" for i, name in enumerate(METHODS)]
-        + [f"{next(iter(METHODS))}-0.5+lora"])
+        ["dense"] + [f"{name}-0.8" for name in METHODS] + [f"{next(iter(METHODS))}-0.8+lora"])
     # Windows the tiny model's context holds (SLEB's and ShortGPT's own are 2048 tokens long).
     config["methods"] = {name: {"calibration": {"length": 128}} for name in METHODS}
     config["display_names"] = {"methods": {name: name.upper() for name in METHODS}}

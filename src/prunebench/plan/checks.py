@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from prunebench import PrunebenchError, did_you_mean
-from prunebench.checkpoint.param_count import count_params
+from prunebench.checkpoint.param_count import config_from_dict, count_params
 from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
                                          value_problems)
 from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
@@ -456,12 +456,17 @@ def prunable_problems(config: dict[str, Any], resources: str | Path = "resources
     problems = []
     for model, spec in _models(config):
         known = _known_config(model, spec, resources)
+        if known is None and spec.get("source") == "tiny":
+            # Not trained yet: its configured shape (its block count exact; its vocabulary the
+            # most its tokenizer learns, which the embedded text gives it), as `plan` sizes it,
+            # so that a variant it cannot make is refused before the training, not after.
+            known = config_from_dict(untrained_tiny_shape(config))
         if known is None:
             continue
         try:
             entries, _ = read_variants(model, spec.get("variants") or [])
             dense = count_params(known)
-        except (PrunebenchError, TypeError, AttributeError):  # the other checks say why
+        except (PrunebenchError, TypeError, AttributeError, KeyError):  # the others say why
             continue
         for base in dict.fromkeys(e["base"] for e in entries if e["method"] != "dense"):
             try:
@@ -533,8 +538,6 @@ def tiny_model_problems(config: dict[str, Any]) -> list[str]:
 def tiny_params_at_most(config: dict[str, Any]) -> int:
     """The most parameters the tiny model can have before it is trained (its vocabulary may
     stay below the largest)."""
-    from prunebench.checkpoint.param_count import config_from_dict
-
     return count_params(config_from_dict(untrained_tiny_shape(config)))
 
 
