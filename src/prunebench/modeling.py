@@ -281,10 +281,14 @@ def weight_files(path: Path) -> list[Path]:
             f"{SAFETENSORS_INDEX if (path / SAFETENSORS_INDEX).exists() else integrity.MANIFEST}):"
             " copy every shard of the model beside its config.json, or download it again")
     stray = sorted(f.name for f in files if f.name not in names)
-    if stray:
+    if stray and (path, tuple(stray)) not in _SAID_STRAY:  # said once, not at every read
+        _SAID_STRAY.add((path, tuple(stray)))
         log.warning("%s: not loading %s, which the checkpoint's index or manifest does not name",
                     path, ", ".join(stray))
     return [path / name for name in names]
+
+
+_SAID_STRAY: set[tuple[Path, tuple[str, ...]]] = set()
 
 
 def _indexed_shards(path: Path) -> list[str] | None:

@@ -119,6 +119,17 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     return SimpleNamespace(**values)
 
 
+# The config keys of a model's shape (checked_config_json); the optional ones may be null
+# (transformers derives them from the others).
+SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+              "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings")
+OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim")
+
+
+def _positive_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def checked_config_json(path: str | Path) -> dict[str, Any]:
     """The config.json of the checkpoint folder `path`, refused with what to do when it is
     missing, not JSON, or of a model type (or custom code) prunebench does not build."""
@@ -149,7 +160,7 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
     # The shapes every count and method reads: a hand-edited or damaged value would otherwise
     # stop them with a TypeError deep inside, or a transformers validation traceback.
     bad = [f"{key}={raw[key]!r}" for key in SHAPE_KEYS
-           if (key in raw and key not in OPTIONAL_SHAPE_KEYS or raw.get(key) is not None)
+           if key in raw and not (raw[key] is None and key in OPTIONAL_SHAPE_KEYS)
            and not _positive_whole(raw[key])]
     if bad:
         raise PrunebenchError(
@@ -157,16 +168,6 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
             "number (or, for num_key_value_heads and head_dim, left out): re-download or rebuild "
             "the model; a config.json edited by hand no longer describes its weights")
     return raw
-
-
-# The config keys of the model's shape (checked_config_json); the optional ones may be null.
-SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-              "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings")
-OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim")
-
-
-def _positive_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def config_from_json(path: str | Path) -> SimpleNamespace:

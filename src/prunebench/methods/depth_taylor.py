@@ -106,9 +106,10 @@ def taylor_scores(model, calibration: torch.Tensor, batch_size: int = 10, dtype:
             raise PrunebenchError(
                 f"depth_taylor: the gradients overflow {dtype} (block scores {sums}): use "
                 "dtype bfloat16 or float32")
+        smaller = max(1.0, scale / LOSS_SCALE_STEP)
         log.warning("depth_taylor: the %s gradients overflowed at loss scale %g; again at %g",
-                    dtype, scale, max(1.0, scale / LOSS_SCALE_STEP))
-        scale = max(1.0, scale / LOSS_SCALE_STEP)
+                    dtype, scale, smaller)
+        scale = smaller
 
 
 def _scaled_sums(model, calibration: torch.Tensor, batch_size: int, compute: torch.dtype,
@@ -147,7 +148,8 @@ def _scaled_sums(model, calibration: torch.Tensor, batch_size: int, compute: tor
                 if not torch.isfinite(loss):
                     raise PrunebenchError(f"depth_taylor: calibration loss is {loss.item()}; the model "
                                           "or its calibration data is broken (check dtype and token ids)")
-                (loss * scale).backward()  # each batch's mean loss weighs 1, as in the study's
+                # each batch's mean loss weighs 1 (times the scale), as in the study's script
+                (loss * scale).backward()
                 total_loss += loss.item() * batch.shape[0] / n_rows  # the mean over windows
         finally:
             for h in handles:
