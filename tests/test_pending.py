@@ -9,8 +9,9 @@ import pytest
 from prunebench import PrunebenchError
 from prunebench.atomic import write_json
 from prunebench.plan import pending
-from prunebench.plan.pending import (PendingJob, check_pending, gpu_problems, lora_problems,
-                                      prune_problems, unwritable_folder_problems)
+from prunebench.plan.pending import (PendingJob, check_pending, gpu_problems,
+                                      input_checkpoint_problems, lora_problems, prune_problems,
+                                      unwritable_folder_problems)
 
 
 def job(rule, outputs=(), **params):
@@ -123,6 +124,33 @@ def test_a_lora_run_again_on_too_few_records_is_refused(tmp_path):
     assert lora_problems([lora(4)], set()) == []  # 1 record left to train on
     assert lora_problems([lora(5, outputs=[tmp_path / "new"])], set()) == []  # nothing to lose
     assert lora_problems([lora(5)], {str(data)}) == []  # made again in this run: its job says
+
+
+def test_a_job_run_again_on_a_checkpoint_cut_short_is_refused_before_its_result_goes(
+        tmp_path, small_random_model):
+    """A forced benchmark of a checkpoint whose weights were truncated removed the benchmark
+    made before and then failed on the checkpoint."""
+    from prunebench import modeling
+
+    checkpoint = tmp_path / "checkpoint"
+    modeling.save_model(small_random_model(), None, checkpoint)
+    result = tmp_path / "12x32.json"
+    result.write_text("{}")
+
+    def bench(outputs=(result,)):
+        return PendingJob("benchmark", {"model": "m", "variant": "v"}, {},
+                          tuple(map(str, outputs)), (str(checkpoint),))
+
+    assert input_checkpoint_problems([bench()], set()) == []  # whole: nothing to say
+    weights = next(checkpoint.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    [line] = input_checkpoint_problems([bench()], set())
+    assert line.startswith(f"benchmark m/v: its input checkpoint {checkpoint}: {weights.name}")
+    assert f"{result}, made before, would be removed first" in line
+    with pytest.raises(PrunebenchError, match="its input checkpoint"):
+        check_pending([bench()], no_model_dir, jobs_run_here=True, gpu=True)
+    assert input_checkpoint_problems([bench([tmp_path / "new.json"])], set()) == []  # new
+    assert input_checkpoint_problems([bench()], {str(checkpoint)}) == []  # remade in this run
 
 
 def test_only_prunes_run_again_are_checked_against_the_models_config(tmp_path,

@@ -15,7 +15,8 @@ started):
   cannot be imported (its weights or tokenizer gone);
 - prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
   value the method does not have, a target size it cannot reach;
-- LoRA recoveries run again whose instruction records cannot be split as `lora.data` asks.
+- LoRA recoveries run again whose instruction records cannot be split as `lora.data` asks;
+- jobs run again whose input checkpoint holds a weight file cut short (its header says so).
 
 None of it imports torch: the prunes are sized from config.json alone (methods.sizing). A new
 cell has nothing to lose, and its prune job checks the same before it loads any weight.
@@ -193,6 +194,29 @@ def lora_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
     return problems
 
 
+def input_checkpoint_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
+    """Jobs run again whose input checkpoint (a folder on disk with a config.json, not among
+    the files `remade` by this run) holds a weight file cut short or not safetensors, from
+    the files' headers alone: the job would fail on it after its result was removed."""
+    from prunebench.checkpoint.integrity import safetensors_problems
+
+    problems = []
+    for job in jobs:
+        if not job.reruns:
+            continue
+        for path in job.inputs:
+            folder = Path(path)
+            if (os.path.normpath(path) in remade or not folder.is_dir()
+                    or not (folder / "config.json").is_file()):
+                continue
+            for problem in safetensors_problems(sorted(folder.glob("*.safetensors"))):
+                problems.append(f"{job.name}: its input checkpoint {folder}: {problem}; "
+                                f"{job.outputs[0]}, made before, would be removed first: "
+                                "remake the checkpoint (delete it and rerun snakemake, which "
+                                "makes it again) or put its files back")
+    return problems
+
+
 def unwritable_folder_problems(jobs: Iterable[PendingJob]) -> list[str]:
     """The folders the pending jobs write in (the nearest that exists above each output, and
     an existing folder output itself, which Snakemake empties) that this user cannot write, or
@@ -269,7 +293,7 @@ def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
                 + gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
                                jobs_run_here=jobs_run_here)
                 + local_import_problems(jobs, local_folders) + prune_problems(jobs, model_config)
-                + lora_problems(jobs, set(made_by)))
+                + lora_problems(jobs, set(made_by)) + input_checkpoint_problems(jobs, set(made_by)))
     if problems:
         raise PrunebenchError(
             f"{len(problems)} problem(s) found before any job started (nothing was run or "
