@@ -310,11 +310,14 @@ def _indexed_shards(path: Path) -> list[str] | None:
 def _manifest_weight_names(path: Path) -> list[str] | None:
     """The weight files the checkpoint's manifest records (None without a readable one: the
     manifest's own check says what is wrong with it)."""
-    try:
-        recorded = json.loads((path / integrity.MANIFEST).read_text(encoding="utf-8"))
-        return sorted(recorded["weights_sha256"]) or None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    manifest = path / integrity.MANIFEST
+    if not manifest.is_file():
         return None
+    try:
+        weights, _ = integrity.read_recorded(path, manifest)
+    except (PrunebenchError, OSError):
+        return None
+    return sorted(weights) or None
 
 
 def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> dict[str, list]:

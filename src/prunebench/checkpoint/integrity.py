@@ -198,7 +198,7 @@ def _stat_key(file: Path) -> list[int]:
     return [st.st_size, st.st_ino, st.st_mtime_ns]
 
 
-def _read_recorded(path: Path, manifest_path: Path) -> tuple[dict[str, str], dict[str, str]]:
+def read_recorded(path: Path, manifest_path: Path) -> tuple[dict[str, str], dict[str, str]]:
     """(weights, other files) as {name: sha256}; a format-1 manifest has no other files."""
     try:
         manifest = json.loads(manifest_path.read_text())
@@ -224,7 +224,7 @@ def content_digest(path: Path) -> str | None:
     manifest_path = Path(path) / MANIFEST
     if not manifest_path.exists():
         return None
-    weights, files = _read_recorded(Path(path), manifest_path)
+    weights, files = read_recorded(Path(path), manifest_path)
     if not files:
         files = sha256_files(defining_files(Path(path)))
     records = json.dumps({"weights": weights, "files": files}, sort_keys=True)
@@ -269,7 +269,7 @@ def verify_manifest(path: Path, weights: bool = True) -> None:
     if not manifest_path.exists():
         _no_manifest(path)
         return
-    recorded_weights, recorded_files = _read_recorded(path, manifest_path)
+    recorded_weights, recorded_files = read_recorded(path, manifest_path)
     recorded = {**recorded_files, **(recorded_weights if weights else {})}
 
     def what(name: str) -> str:
