@@ -344,6 +344,8 @@ def test_ctrl_c_in_a_command_is_one_line_and_exit_code_130(monkeypatch, capsys):
     assert main(["prune", "m", "--method", "depth_ppl", "--size", "0.8", "--out", "o"]) == 130
     err = capsys.readouterr().err
     assert err.strip().startswith("interrupted: no output was written") and "Traceback" not in err
+    # The line says what the rerun keeps, for the command that was interrupted.
+    assert "calibration losses it computed" in err and "batch sizes" not in err
 
 
 @pytest.mark.parametrize("command", ["check-config", "plan"])

@@ -1035,6 +1035,50 @@ def test_a_failed_evaluation_writes_nothing(tiny_model_dir, tmp_path, capsys, mo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_interrupted_eval_scores_no_finished_dataset_again(pruned, tmp_path, capsys,
+                                                              monkeypatch):
+    """Perplexity done, zero-shot interrupted: the rerun reads the perplexity back (it took as
+    long as the tasks on a big model) and writes what an uninterrupted evaluation writes."""
+    from prunebench import evaluate, zeroshot
+    from prunebench.commands.evaluation import PERPLEXITY_PROGRESS_VARIABLE
+
+    progress = tmp_path / "progress"
+    monkeypatch.setenv(PERPLEXITY_PROGRESS_VARIABLE, str(progress))
+    argv = ["eval", pruned, "--ppl", "embedded", "--max-windows", "2", "--tasks", "pb_number",
+            "--limit", "2", "--device", "cpu", "-q"]
+    real_evaluate, real_perplexities = zeroshot.evaluate, evaluate.perplexities
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zeroshot, "evaluate", interrupted)
+    code, _, err = run(capsys, *argv, "--out", tmp_path / "eval")
+    assert code == 130 and "reads back its finished perplexities" in err
+    assert not (tmp_path / "eval").exists() and len(list(progress.glob("*.jsonl"))) == 1
+
+    scored: list[list[str]] = []
+    monkeypatch.setattr(zeroshot, "evaluate", real_evaluate)
+    monkeypatch.setattr(evaluate, "perplexities",
+                        lambda model, tokenizer, texts, settings: scored.append(list(texts))
+                        or real_perplexities(model, tokenizer, texts, settings))
+    code, _, _ = run(capsys, *argv, "--out", tmp_path / "eval")
+    assert code == 0 and scored == []
+    assert list(progress.glob("*.jsonl")) == []  # deleted once the files are written
+    # Uninterrupted, the same evaluation scores the text and writes the same perplexity.
+    code, _, _ = run(capsys, *argv, "--out", tmp_path / "whole")
+    assert code == 0 and scored == [["embedded"]]
+    resumed, whole = (read_json(tmp_path / name / "ppl.json") for name in ("eval", "whole"))
+    assert resumed["perplexity"] == whole["perplexity"]
+    assert resumed["details"] == whole["details"]
+    # Kept perplexities serve only the same scoring: another window count scores again.
+    monkeypatch.setattr(zeroshot, "evaluate", interrupted)
+    assert run(capsys, *argv, "--out", tmp_path / "other")[0] == 130
+    monkeypatch.setattr(zeroshot, "evaluate", real_evaluate)
+    scored.clear()
+    code, _, _ = run(capsys, *[a if a != "2" else "1" for a in argv], "--out", tmp_path / "other")
+    assert code == 0 and scored == [["embedded"]]
+
+
 def test_more_few_shot_examples_than_a_task_has_are_explained(tiny_model_dir, tmp_path, capsys):
     """lm-eval's own error was a traceback ("Sample larger than population") after loading."""
     code, _, err = run(capsys, "eval", tiny_model_dir, "--tasks", "pb_agreement", "--num-fewshot",

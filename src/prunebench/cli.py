@@ -204,6 +204,16 @@ class Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+# What a command run again after an interruption does not do twice (the progress it kept).
+RESUMES = {
+    "recover": "it resumes from its last save",
+    "bench": "it resumes from its finished batch sizes",
+    "eval": "it reads back its finished perplexities and the zero-shot answers scored so far",
+    "prune": "a depth_ppl or sleb prune reads back the calibration losses it computed; the "
+             "other methods start again",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="prunebench", description=__doc__,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -261,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:  # Ctrl-C: outputs are written whole or not at all
-        print("interrupted: no output was written; run the command again (a recovery resumes "
-              "from its last save, a benchmark from its finished batch sizes)", file=sys.stderr)
+        print("interrupted: no output was written; run the command again: "
+              f"{RESUMES.get(args.command, 'it starts again')}", file=sys.stderr)
         return 143 if isinstance(interrupt, Terminated) else 130
     except BrokenPipeError:  # `prunebench plan | head`: the reader has gone, nothing to say
         # Python's advice: point stdout at devnull, so its flush at exit raises nothing again.

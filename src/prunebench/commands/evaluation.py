@@ -77,18 +77,20 @@ def eval_command(args) -> Path:
         embedded_dir = None
         if "embedded" in datasets or tasks:
             embedded_dir = embedded_text(Path(scratch) / "embedded")
+        kept: list[Path] = []  # progress files to delete once the results are written
         if datasets:
-            files["ppl.json"] = _perplexity(model, tokenizer, ckpt, datasets, embedded_dir, device,
-                                            args)
-        progress = None
+            files["ppl.json"], progress = _perplexity(model, tokenizer, ckpt, datasets,
+                                                      embedded_dir, device, args)
+            kept += [progress] if progress is not None else []
         if tasks:
             zeroshot_files, progress = _zeroshot(model, tokenizer, ckpt, tasks, embedded_dir,
                                                  Path(scratch) / "mc_suite", device, args)
             files.update(zeroshot_files)
+            kept += [progress] if progress is not None else []
     with atomic_dir(out) as tmp:  # the files of one evaluation appear together
         for name, data in files.items():
             write_json(tmp / name, data)
-    if progress is not None:  # the answers kept until now: a failed write above keeps them
+    for progress in kept:  # what was kept until now: a failed write above keeps it
         delete_unless_held(progress)
     if "ppl.json" in files:
         for dataset, value in files["ppl.json"]["perplexity"].items():
@@ -113,10 +115,12 @@ def format_accuracy(summary: dict[str, Any], task: str) -> str:
     return f"{metric} {summary['accuracy'][task]:.4f}{spread}{counted}"
 
 
-def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, device, args) -> dict:
-    """ppl.json as the workflow's perplexity script writes it."""
+def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, device,
+                args) -> tuple[dict, Path | None]:
+    """ppl.json as the workflow's perplexity script writes it, and the file keeping each
+    dataset's result until it is written (or None): an evaluation interrupted later (in its
+    zero-shot tasks, or in the next dataset) scores no finished dataset again when rerun."""
     from prunebench.data import EVAL_SPLITS, load_text
-    from prunebench.evaluate import perplexities
     from prunebench.results import perplexity_result
 
     settings = {"datasets": datasets, "window": args.window, "stride": args.stride,
@@ -131,10 +135,48 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
             texts[dataset] = (embedded_dir / "test.txt").read_text(encoding="utf-8")
         else:
             texts[dataset] = load_text(dataset, EVAL_SPLITS[dataset])  # the text rule's call
+    scores, progress = _resumable_perplexities(model, tokenizer, texts, settings)
     return perplexity_result(
-        perplexities(model, tokenizer, texts, settings), model=ckpt.name, variant=ckpt.variant,
+        scores, model=ckpt.name, variant=ckpt.variant,
         params=params_of(ckpt), settings=settings, splits=EVAL_SPLITS, device=device,
-        cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
+        cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings}), progress
+
+
+def _resumable_perplexities(model, tokenizer, texts: dict[str, str],
+                            settings: dict[str, Any]) -> tuple[dict[str, dict], Path | None]:
+    """`evaluate.perplexities`, one dataset at a time, each result kept in a progress file
+    (prunebench.progress_store) named by the model, the tokenizer and the settings; a dataset
+    is found there by its name and its text's sha256. A model without a manifest keeps none."""
+    import hashlib
+
+    from prunebench.evaluate import perplexities
+    from prunebench.progress_store import model_identity, open_progress
+
+    identity = model_identity(model, ("torch", "transformers"))
+    store = None
+    if identity is not None:
+        scoring = {key: value for key, value in settings.items() if key != "datasets"}
+        header = {"format": PERPLEXITY_PROGRESS_FORMAT, "identity": identity,
+                  "tokenizer": str(getattr(tokenizer, "name_or_path", "")), "settings": scoring}
+        store = open_progress(perplexity_progress_dir(), header, "perplexities", "the evaluation")
+    scores: dict[str, dict] = {}
+    finished = False
+    try:
+        for dataset, text in texts.items():
+            key = f"{dataset} {hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+            if store is not None and key in store.values:
+                log.info("perplexity of %s read back from an interrupted run of this "
+                         "evaluation (%s)", dataset, store.path)
+                scores[dataset] = store.values[key]
+                continue
+            scores[dataset] = perplexities(model, tokenizer, {dataset: text}, settings)[dataset]
+            if store is not None:
+                store.put(key, scores[dataset])
+        finished = True
+    finally:
+        if store is not None:
+            store.close(finished, keep=True)  # deleted by eval_command once ppl.json is written
+    return scores, store.path if store is not None else None
 
 
 def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir, device,
@@ -176,6 +218,17 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
         suite=suite, elapsed_s=elapsed, device=device,
         cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
     return {"zeroshot.json": summary, "lm_eval.json": lm_eval_json}, progress
+
+
+# Where `prunebench eval` keeps each dataset's perplexity until its files are written (the
+# workflow scores each model's datasets in one job of its own, so only the command keeps them).
+PERPLEXITY_PROGRESS_VARIABLE = "PRUNEBENCH_PERPLEXITY_PROGRESS"
+PERPLEXITY_PROGRESS_FORMAT = "prunebench perplexities 1"
+
+
+def perplexity_progress_dir() -> Path:
+    """$PRUNEBENCH_PERPLEXITY_PROGRESS, else perplexity-progress in prunebench's cache folder."""
+    return progress_dir(PERPLEXITY_PROGRESS_VARIABLE, "perplexity-progress")
 
 
 def zeroshot_progress_dir() -> Path:
