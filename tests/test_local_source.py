@@ -333,6 +333,27 @@ def test_a_weights_file_cut_short_is_named_before_the_import(user_folder):
     assert safetensors_problem(weights) == "model.safetensors is not a file"
 
 
+def test_a_missing_shard_or_files_without_their_index_are_named_before_the_import(
+        tmp_path, small_random_model, tokenizer):
+    """The import copied what was there and the first job to load the model failed (hours into
+    a run, perhaps); the start check now says it, as the loader would."""
+    folder = tmp_path / "sharded"
+    small_random_model(seed=3).save_pretrained(folder, safe_serialization=True,
+                                               max_shard_size="100KB")
+    tokenizer.save_pretrained(folder)
+    shards = sorted(folder.glob("*.safetensors"))
+    assert len(shards) > 2 and local_problems("mine", str(folder)) == []
+    shards[1].unlink()
+    problems = local_problems("mine", str(folder))
+    assert len(problems) == 1
+    assert f"weight file(s) {shards[1].name} missing (named by its model.safetensors.index.json)" \
+        in problems[0] and "copy every shard of the model" in problems[0]
+    (folder / "model.safetensors.index.json").unlink()  # the shards left, and no index
+    problems = local_problems("mine", str(folder))
+    assert len(problems) == 1
+    assert "holds several safetensors files" in problems[0] and "copy the model's index" in problems[0]
+
+
 def test_the_workflow_checks_a_local_folder_and_its_sizes_at_start(user_folder, tmp_path):
     (tmp_path / "local.yaml").write_text(
         f"models:\n  mine:\n    source: local:{user_folder}\n"

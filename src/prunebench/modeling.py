@@ -13,7 +13,6 @@ safetensors (never pickle).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -29,7 +28,7 @@ from prunebench import PrunebenchError, ResourceError
 from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,  # noqa: F401
-                                             verify_manifest)
+                                             verify_manifest, weight_files)
 from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, checked_config_json,  # noqa: F401
                                     count_params,
                                     default_layer_shape, family, head_dim, kv_head_count,
@@ -247,78 +246,6 @@ def random_model(config: LlamaConfig, device: str | torch.device, dtype: torch.d
 
 
 # --------------------------------------------------------------------------- saving / loading
-
-def weight_files(path: Path) -> list[Path]:
-    """The checkpoint's safetensors weight files: the shards its index names, else the files
-    its manifest records, else its one `*.safetensors` file. Another file beside them (a
-    leftover shard, another format's `consolidated.safetensors`) is not loaded: loaded too, its
-    tensors would replace the model's, unseen by the manifest's check of the files it records."""
-    files = sorted(path.glob("*.safetensors"))
-    if not files:
-        pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
-        hint = (f" (found pickle files {pickles}: prunebench never loads pickle; convert them to "
-                "safetensors first: a workflow model `source: local:<folder>` converts them once "
-                "through torch's weights-only loader, or save the model again with "
-                "save_pretrained)") if pickles else (
-            ": copy the model's *.safetensors files (and their index) beside its config.json")
-        raise PrunebenchError(f"no safetensors weights in {path}{hint}")
-    names = _indexed_shards(path)
-    if names is None:
-        recorded = _manifest_weight_names(path)
-        if recorded:
-            names = recorded
-        elif len(files) > 1:
-            raise PrunebenchError(
-                f"{path} holds several safetensors files ({', '.join(f.name for f in files)}) "
-                f"and no {SAFETENSORS_INDEX} to say which hold the model: copy the model's "
-                "index beside them, or move the other files out")
-        else:
-            names = [files[0].name]
-    missing = [name for name in names if not (path / name).is_file()]
-    if missing:
-        raise PrunebenchError(
-            f"checkpoint {path}: weight file(s) {', '.join(missing)} missing (named by its "
-            f"{SAFETENSORS_INDEX if (path / SAFETENSORS_INDEX).exists() else integrity.MANIFEST}):"
-            " copy every shard of the model beside its config.json, or download it again")
-    stray = sorted(f.name for f in files if f.name not in names)
-    if stray and (path, tuple(stray)) not in _SAID_STRAY:  # said once, not at every read
-        _SAID_STRAY.add((path, tuple(stray)))
-        log.warning("%s: not loading %s, which the checkpoint's index or manifest does not name",
-                    path, ", ".join(stray))
-    return [path / name for name in names]
-
-
-_SAID_STRAY: set[tuple[Path, tuple[str, ...]]] = set()
-
-
-def _indexed_shards(path: Path) -> list[str] | None:
-    """The shard names `model.safetensors.index.json` maps the weights to (None: no index)."""
-    index = path / SAFETENSORS_INDEX
-    if not index.exists():
-        return None
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        names = sorted({str(name) for name in weight_map.values()})
-        if not names:
-            raise ValueError("its weight_map names no file")
-        return names
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise PrunebenchError(f"{index} is unreadable ({type(exc).__name__}: {exc}): copy the "
-                              "model's index again, or download the model again") from None
-
-
-def _manifest_weight_names(path: Path) -> list[str] | None:
-    """The weight files the checkpoint's manifest records (None without a readable one: the
-    manifest's own check says what is wrong with it)."""
-    manifest = path / integrity.MANIFEST
-    if not manifest.is_file():
-        return None
-    try:
-        weights, _ = integrity.read_recorded(path, manifest)
-    except (PrunebenchError, OSError):
-        return None
-    return sorted(weights) or None
-
 
 def write_manifest(path: Path, extra: dict[str, Any] | None = None) -> dict[str, list]:
     """Record the sha256 of every weight, config and tokenizer file in `path` (verified by

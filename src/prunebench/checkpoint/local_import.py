@@ -98,12 +98,17 @@ def local_problems(model: str, source_name: str) -> list[str]:
         found = f" (found {others}: only pytorch_model*.bin pickles are converted)" if others else ""
         problems.append(f"{where}: {folder} holds no weights{found}: save the model there with "
                         "save_pretrained(..., safe_serialization=True)")
-    from prunebench.checkpoint.integrity import safetensors_problems
+    from prunebench.checkpoint.integrity import safetensors_problems, weight_files
 
     damaged = safetensors_problems(import_files(folder))
     if damaged:
         problems.append(f"{where}: {folder}: {'; '.join(damaged)}: save the model there again "
                         "(save_pretrained) or copy its files whole")
+    if any(n.endswith(".safetensors") for n in names):
+        try:  # the shards the model is loaded from: one its index names but missing, ...
+            weight_files(folder)
+        except PrunebenchError as err:
+            problems.append(f"{where}: {err}")
     if not names & set(TOKENIZER_FILES):
         problems.append(f"{where}: {folder} has no tokenizer ({', '.join(TOKENIZER_FILES)}); "
                         "calibration and evaluation need one: save the base model's tokenizer "
