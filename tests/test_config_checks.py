@@ -400,7 +400,7 @@ def test_an_unknown_random_architecture_is_refused_naming_the_known_ones(archite
     lines = text.splitlines()
     assert lines[0] == "the config has 1 problem(s):"
     assert lines[1].startswith(f"  models.r.source: unknown architecture {architecture!r} in "
-                               f"'random:{architecture}': choose one of ['llama-13b', ")
+                               f"'random:{architecture}': choose one of ['gemma-2-27b', ")
     assert all(f"'{name}'" in lines[1] for name in ARCHITECTURES)
 
 
@@ -934,6 +934,33 @@ def test_flash_attention_for_the_compiled_backend_on_cuda_is_refused(device):
     check_config(config, resources=NOWHERE)
     config["benchmark"]["backends"] = ["hf", "compiled"]
     check_config({**config, "device": "cpu"}, resources=NOWHERE)  # the CPU kernel takes a mask
+
+
+def test_sdpa_attention_for_a_model_that_soft_caps_its_scores_is_refused_at_start(tmp_path):
+    """Gemma-2 soft-caps its attention scores, which no SDPA kernel does: each of its benchmark
+    jobs would stop on it (auto picks matmul + softmax for it, the SDPA kernels for the rest)."""
+    config = default_config(g={"source": "random:gemma-2-2b", "variants": ["dense"]},
+                            l={"source": "random:llama-7b", "variants": ["dense"]})
+    check_config(config, resources=NOWHERE)  # attention: auto
+    config["benchmark"] = {**config["benchmark"], "attention": "flash-efficient"}
+    said = problems(config)
+    assert "benchmark.attention: 'flash-efficient' is PyTorch's SDPA, and model g soft-caps its " \
+           "attention scores (attn_logit_softcapping 50.0)" in said and "model l" not in said
+    config["benchmark"]["attention"] = "eager"
+    check_config(config, resources=NOWHERE)
+    # A local Gemma-2 whose config.json leaves the cap out has transformers' default, 50.
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({**ARCHITECTURES["gemma-2-2b"],
+                                                    "attn_logit_softcapping": None}))
+    from prunebench.plan.checks import softcap_attention_problems
+
+    local = {"models": {"m": {"source": f"local:{folder}"}}, "benchmark": {"attention": "sdpa"}}
+    assert softcap_attention_problems(local) == []  # switched off in its config.json
+    (folder / "config.json").write_text(json.dumps({
+        k: v for k, v in ARCHITECTURES["gemma-2-2b"].items() if k != "attn_logit_softcapping"}))
+    assert "soft-caps its attention scores (attn_logit_softcapping 50.0)" in \
+        softcap_attention_problems(local)[0]
 
 
 @pytest.mark.parametrize("settings, said", [

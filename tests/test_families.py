@@ -10,6 +10,7 @@ initialises them to 0 and 1, which would hide a bias or norm weight sliced wrong
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
@@ -19,8 +20,8 @@ import pytest
 import torch
 import transformers
 import yaml
-from transformers import (AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config,
-                          Qwen3Config)
+from transformers import (AutoModelForCausalLM, Gemma2Config, LlamaConfig, MistralConfig,
+                          Qwen2Config, Qwen3Config)
 
 from prunebench import PrunebenchError, lora, tiny
 from prunebench.methods import surgery
@@ -50,6 +51,13 @@ FAMILIES = {
     "qwen2": lambda: Qwen2Config(**SMALL, use_sliding_window=False),
     # Qwen3 sets head_dim apart from hidden / heads (Qwen3-0.6B: 1024 / 16 heads, head_dim 128).
     "qwen3": lambda: Qwen3Config(**SMALL, head_dim=32, use_sliding_window=False),
+    # Gemma-2: four norms a block weighing by 1 + weight, scaled embeddings, GeGLU, queries
+    # scaled by query_pre_attn_scalar (not head_dim, as Gemma-2-27B's), soft caps low enough
+    # to bend this tiny model's attention scores and logits (the published 50 and 30 would
+    # not touch them), sliding windows on every other block (longer than the tests' texts).
+    "gemma2": lambda: Gemma2Config(**SMALL, head_dim=16, query_pre_attn_scalar=24,
+                                   attn_logit_softcapping=0.1, final_logit_softcapping=0.5,
+                                   sliding_window=256),
 }
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -57,7 +65,7 @@ TIED = {"qwen2_tied": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True,
                                           use_sliding_window=False)}
 CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
-           "qwen2_tied": "Qwen2ForCausalLM"}
+           "qwen2_tied": "Qwen2ForCausalLM", "gemma2": "Gemma2ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -174,6 +182,21 @@ def test_family_specific_pieces_are_real():
     assert numel(qwen2) == count_params(qwen2.config)
     qwen3 = family_model("qwen3").model.layers[0].self_attn
     assert qwen3.q_norm.weight.shape == (32,) and qwen3.q_proj.out_features == 4 * 32 != 64
+    # Gemma-2: both soft caps bend this model's scores and logits (else the compiled decoder's
+    # caps would go untested), the final one bounds the logits; four norms a block, counted.
+    gemma = family_model("gemma2")
+    x = ids()
+    capped = logits(gemma, x)
+    assert capped.abs().max() < 0.5
+    for cap in ("attn_logit_softcapping", "final_logit_softcapping"):
+        uncapped = copy.deepcopy(gemma)
+        setattr(uncapped.config, cap, None)
+        for layer in uncapped.model.layers:
+            layer.self_attn.attn_logit_softcapping = uncapped.config.attn_logit_softcapping
+        assert (logits(uncapped, x) - capped).abs().max() > 1e-2, cap
+    layer = gemma.model.layers[0]
+    assert layer.pre_feedforward_layernorm.weight.shape == layer.post_feedforward_layernorm.weight.shape
+    assert numel(gemma) == count_params(gemma.config)
 
 
 def test_other_model_types_are_refused(tmp_path):
@@ -410,6 +433,33 @@ def test_qwen3_decode_step_traces_as_one_graph():
     assert_step_traces_as_one_graph(model, ids(2, 5, seed=2))
 
 
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+def test_soft_capped_attention_decodes_with_eager_or_flex_and_refuses_sdpa(base_dirs):
+    """Gemma-2 soft-caps its attention scores, which no SDPA kernel does: `auto` attention is
+    matmul + softmax on both backends (and recorded so), flex applies the cap in its score
+    modification, and SDPA is refused by name instead of timing another model."""
+    model = load_model(base_dirs["gemma2"])
+    prompt = ids(2, 5, seed=2)
+    with torch.inference_mode():
+        eager = StaticDecoder(model, 2, 9, mode="eager")
+        assert eager.attention == "eager"
+        flex = StaticDecoder(model, 2, 9, mode="eager", attention="flex")
+        assert torch.equal(flex.generate(prompt, 4), eager.generate(prompt, 4))
+    # The step traces as one graph with both caps and the sandwich norms.
+    assert_step_traces_as_one_graph(model, prompt)
+    with pytest.raises(PrunebenchError, match="soft-caps its attention scores.*'sdpa'.*eager"):
+        StaticDecoder(model, 2, 9, mode="eager", attention="sdpa")
+    for backend in ("hf", "compiled"):
+        settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[1],
+                                       warmup=0, repeats=1, device="cpu", dtype="float32",
+                                       seed=0, backend=backend)
+        result = bench.sweep(model, None, settings)
+        assert result["attention"] == "eager" and result["rows"][0]["status"] == "ok"
+        for attention in ("sdpa", "math"):
+            with pytest.raises(PrunebenchError, match=f"soft-caps.*attention '{attention}'"):
+                bench.sweep(model, None, dataclasses.replace(settings, attention=attention))
+
+
 def test_static_decoder_refuses_a_window_shorter_than_the_sequence():
     config = MistralConfig(**SMALL, head_dim=16, sliding_window=8)
     model = build_model(config, device="cpu").eval()
@@ -453,6 +503,34 @@ def test_loading_computes_the_rotary_frequencies_on_the_cpu_as_transformers_does
     model = modeling.load_model(path, device="meta", verify=False)
     # first with the model's skeleton (on meta, weights to come), then for real
     assert built_on == ["meta", "cpu"] and model.model.rotary_emb.inv_freq.device.type == "meta"
+
+
+def test_auto_dtype_keeps_a_bfloat16_checkpoint_in_bfloat16_on_a_gpu_that_computes_in_it(
+        base_dirs, tmp_path, monkeypatch):
+    """`dtype: auto` (evaluation) was float16 on every GPU: a model published in bfloat16
+    (Gemma-2, Llama-3, Qwen2.5) may overflow float16's range and score NaN. It now keeps
+    bfloat16 where the GPU computes in it natively (no GPU needed: the check is faked and the
+    loading itself spied on)."""
+    from prunebench import modeling
+    from prunebench.modeling import resolve_dtype
+
+    save_model(load_model(base_dirs["gemma2"], dtype=torch.bfloat16), None, tmp_path / "bf16")
+    assert modeling.stored_dtype(tmp_path / "bf16") == torch.bfloat16
+    for native, expected in ((True, torch.bfloat16), (False, torch.float16)):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported",
+                            lambda including_emulation=True, native=native: native)
+        assert resolve_dtype("auto", "cuda", torch.bfloat16) == expected
+    assert resolve_dtype("auto", "cuda", torch.float16) == torch.float16
+    assert resolve_dtype("auto", "cuda") == torch.float16  # stored dtype unknown: the study's
+    assert resolve_dtype("auto", "cpu", torch.bfloat16) == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    loaded_in = []
+    monkeypatch.setattr(modeling, "_load_model",
+                        lambda path, device, dtype, *rest: loaded_in.append(dtype))
+    for path in (tmp_path / "bf16", base_dirs["gemma2"]):  # stored in bfloat16, then float32
+        modeling.load_model(path, device="cuda", dtype="auto")
+    modeling.load_model(tmp_path / "bf16", device="cuda", dtype="float16")  # named: kept
+    assert loaded_in == [torch.bfloat16, torch.float16, torch.float16]
 
 
 @pytest.mark.parametrize("rope_type", ["dynamic", "longrope"])
@@ -534,7 +612,9 @@ def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
 # Totals of the published checkpoints (their model cards and the sum of their safetensors).
 PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
-             "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320}
+             "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,
+             "gemma-2-2b": 2_614_341_888, "gemma-2-9b": 9_241_705_984,
+             "gemma-2-27b": 27_227_128_320}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -553,6 +633,11 @@ def test_known_shapes_build_their_family():
     assert known_shape_of("mistralai/Mistral-7B-v0.3") == "mistral-7b-v0.3"
     assert known_shape_of("Qwen/Qwen2.5-7B") == "qwen2.5-7b"
     assert known_shape_of("Qwen/Qwen3-8B") == "qwen3-8b"
+    gemma = architecture_config("gemma-2-27b")
+    assert type(gemma).__name__ == "Gemma2Config" and gemma.hidden_activation == "gelu_pytorch_tanh"
+    assert gemma.query_pre_attn_scalar == 144 != gemma.head_dim
+    assert gemma.layer_types[:2] == ["sliding_attention", "full_attention"]
+    assert known_shape_of("google/gemma-2-9b") == "gemma-2-9b"
 
 
 # --------------------------------------------------------------------------- config/modern.yaml

@@ -70,7 +70,8 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
         # the start's context check read
         return (config.vocab_size, config.hidden_size, config.num_hidden_layers,
                 config.tie_word_embeddings, head_dim(config), qkv_bias(config),
-                layer_shapes(config), config.max_position_embeddings)
+                layer_shapes(config), config.max_position_embeddings,
+                getattr(config, "attn_logit_softcapping", None))  # the attention check's
 
     # Shapes every family accepts: Qwen's default is 32 KV heads, so 32 query heads here.
     for values in ({}, {"hidden_size": 256, "num_attention_heads": 32, "num_hidden_layers": 3},

@@ -127,10 +127,13 @@ def _renamed_checkpointing(model) -> bool:
     return hasattr(model, "activation_checkpointing_enable")
 
 
-def resolve_dtype(dtype: str | torch.dtype,
-                  device: str | torch.device | None = None) -> torch.dtype:
+def resolve_dtype(dtype: str | torch.dtype, device: str | torch.device | None = None,
+                  stored: torch.dtype | None = None) -> torch.dtype:
     """A dtype or its name; 'auto' (the benchmark's default) needs the `device` it runs on:
-    float16 on CUDA, the study's, and float32 elsewhere, since CPUs have no fast fp16 matmul."""
+    float16 on CUDA, the study's, and float32 elsewhere, since CPUs have no fast fp16 matmul.
+    Given the dtype a checkpoint is `stored` in, 'auto' on CUDA keeps bfloat16 for a model
+    stored in it (Gemma-2, Llama-3, Qwen2.5: trained in it, their activations may overflow
+    float16) where the GPU computes in it natively (Ampere and later)."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if str(dtype).lower() == "auto":
@@ -138,7 +141,11 @@ def resolve_dtype(dtype: str | torch.dtype,
             raise PrunebenchError("dtype 'auto' depends on the device (float16 on CUDA, float32 "
                                   "on CPU): pass the device, or name the dtype")
         kind = resolve_device(device).type if device == "auto" else torch.device(device).type
-        return torch.float16 if kind == "cuda" else torch.float32
+        if kind != "cuda":
+            return torch.float32
+        if stored == torch.bfloat16 and torch.cuda.is_bf16_supported(including_emulation=False):
+            return torch.bfloat16
+        return torch.float16
     try:
         return DTYPES[str(dtype).lower()]
     except KeyError:
@@ -306,6 +313,15 @@ def stored_dtype(path: Path) -> torch.dtype | None:
     return None
 
 
+def _stored_dtype_or_none(path: Path) -> torch.dtype | None:
+    """stored_dtype, or None where the checkpoint is missing or unreadable: the loader's own
+    checks then say what is wrong, as they would for any other dtype."""
+    try:
+        return stored_dtype(path)
+    except (PrunebenchError, OSError):
+        return None
+
+
 def saved_dtype(path: Path, config: LlamaConfig) -> torch.dtype:
     """The dtype a model made from the checkpoint at `path` (config `config`) is saved in,
     pruned or recovered: its stored weights', else what its config names (config_dtype)."""
@@ -413,8 +429,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     """
     from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 
-    if dtype is not None:
-        dtype = resolve_dtype(dtype, device)  # a name from a config ('auto' by the device)
+    if dtype is not None:  # a name from a config ('auto' by the device and the stored dtype)
+        auto = not isinstance(dtype, torch.dtype) and str(dtype).lower() == "auto"
+        dtype = resolve_dtype(dtype, device, _stored_dtype_or_none(Path(path)) if auto else None)
     try:
         return _load_model(Path(path), device, dtype, verify, device_map, max_memory, offload_dir,
                            keep_cpu_resident)
@@ -492,6 +509,12 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
     rotary_cls = type(model.model.rotary_emb)
     model.model.rotary_emb = rotary_cls(config=config).to(device)
+    _materialise_embedding_scale(model.model.embed_tokens, device)
+    left = [name for name, b in model.named_buffers() if b.is_meta]
+    if left and torch.device(device).type != "meta":  # a family's buffer this loader does not know: it would fail at the first forward
+        raise PrunebenchError(f"checkpoint {path}: the model's buffers {left[:5]} are not "
+                              "restored by prunebench's loader for this transformers version "
+                              f"({transformers.__version__}): report it with that version")
     model.eval()
     if device_map is not None:
         from prunebench.checkpoint.device_map import dispatch
@@ -502,6 +525,15 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # (prunebench.zeroshot_progress): answers of another model are never taken for this one's.
     model.prunebench_content = integrity.content_digest(path)
     return model
+
+
+def _materialise_embedding_scale(embedding: nn.Module, device) -> None:
+    """Gemma-2's scaled embedding (transformers 5.2x) keeps sqrt(hidden_size) in a buffer
+    saved with no checkpoint (left on meta by a load that assigns the weights): set it as its
+    module's own value, which transformers' initialisation gives it."""
+    scale = getattr(embedding, "embed_scale", None)
+    if isinstance(scale, torch.Tensor) and scale.is_meta:
+        embedding.embed_scale = torch.tensor(float(embedding.scalar_embed_scale), device=device)
 
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False):

@@ -30,14 +30,34 @@ ATTENTION = {
 }
 
 
-def resolve_attention(attention: str, device: torch.device) -> str:
-    """'auto' pins flash / memory-efficient SDPA on CUDA and leaves CPU to PyTorch."""
+def resolve_attention(attention: str, device: torch.device, model=None) -> str:
+    """'auto' pins flash / memory-efficient SDPA on CUDA and leaves CPU to PyTorch; for a
+    `model` that soft-caps its attention scores (Gemma-2), which no SDPA kernel does, it is
+    matmul + softmax (`eager`)."""
     if attention == "auto":
+        if model is not None and softcapped_attention(model):
+            return "eager"
         return "flash-efficient" if device.type == "cuda" else "sdpa"
     if attention not in ATTENTION:
         raise PrunebenchError(f"unknown attention backend {attention!r}: choose 'auto' or one of "
                               f"{sorted(ATTENTION)}")
     return attention
+
+
+def softcapped_attention(model) -> bool:
+    """Whether the model soft-caps its attention scores (Gemma-2: attn_logit_softcapping)."""
+    return getattr(model.config, "attn_logit_softcapping", None) is not None
+
+
+def check_softcap_attention(model, attention: str) -> None:
+    """Refuse SDPA for a model that soft-caps its attention scores: no SDPA kernel applies the
+    cap, so its scores (and tokens) would be another model's."""
+    if attention not in ("eager", "flex") and softcapped_attention(model):
+        raise PrunebenchError(
+            f"the model soft-caps its attention scores (attn_logit_softcapping "
+            f"{model.config.attn_logit_softcapping}, Gemma-2), which attention {attention!r} "
+            "(PyTorch's SDPA) cannot do: set the benchmark's attention to eager (or auto, "
+            "which picks it for such a model), or flex on the compiled backend")
 
 
 @contextlib.contextmanager

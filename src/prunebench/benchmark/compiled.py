@@ -20,7 +20,11 @@ zero-head blocks get none.
 The families differ only in per-block pieces, all read from the HF modules: q/k/v (and o_proj)
 biases (Qwen2) are fused like the weights; Qwen3's per-head q/k RMSNorm (one head_dim weight
 shared by every head) is applied to the projected heads before the rotation, as HF does; rope
-scaling (LLaMA-3's) comes with the rotary tables of the model's own rotary module. Sliding-window
+scaling (LLaMA-3's) comes with the rotary tables of the model's own rotary module. Gemma-2's
+layout comes from its family's flags (param_count.Family): scaled embeddings, norms weighing by
+1 + weight, a norm on each sublayer's output; its soft caps on the attention scores and the
+logits come from the modules and the config, and soft-capped scores rule out SDPA (matmul +
+softmax, or flex, attend instead: benchmark.attention). Sliding-window
 attention is not implemented: a model whose window is shorter than the decoder's length is
 refused (no benchmark length comes near the 4096-token windows of the published models).
 
@@ -46,7 +50,10 @@ from torch import nn
 
 from prunebench import PrunebenchError
 from prunebench.benchmark import CUDA_ONLY_MODES
-from prunebench.benchmark.fused_block import Block, detach_or_none, rms_norm
+from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
+from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, rms_norm,
+                                              soft_cap)
+from prunebench.checkpoint.param_count import family
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
 log = logging.getLogger(__name__)
@@ -189,15 +196,18 @@ class StaticDecoder(nn.Module):
     """
 
     def __init__(self, model: nn.Module, batch_size: int, max_seq_len: int, *,
-                 mode: str = "auto", attention: str = "sdpa",
+                 mode: str = "auto", attention: str = "auto",
                  compile_kwargs: dict | None = None, fuse: bool = True,
                  sampling: Sampling | None = None, seed: int = 0):
         super().__init__()
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")
+        if attention == "auto":  # SDPA, unless the model soft-caps its attention scores
+            attention = "eager" if softcapped_attention(model) else "sdpa"
         if attention not in DECODER_ATTENTION:
             raise PrunebenchError(f"static decoder attention must be one of {DECODER_ATTENTION}, "
                                   f"not {attention!r}")
+        check_softcap_attention(model, attention)
         # A plain attribute, not a submodule: the step reads only this module's buffers.
         object.__setattr__(self, "model", model)
         self.attention = attention
@@ -219,9 +229,16 @@ class StaticDecoder(nn.Module):
         check_static_rope(model, max_seq_len)
         cache_len = -(-max_seq_len // CACHE_ALIGN) * CACHE_ALIGN
 
+        layout = family(config)
         self.register_buffer("embed", emb.detach(), persistent=False)
+        # Gemma-2 scales the embeddings by sqrt(hidden_size), rounded to the weights' dtype as
+        # HF rounds it (a float32 scalar cast: bfloat16 gives 55.5 for sqrt(3072), not 55.43).
+        self.register_buffer("embed_scale", torch.tensor(config.hidden_size ** 0.5).to(dtype)
+                             if layout.scaled_embedding else None, persistent=False)
+        self.plus_one = layout.norm_plus_one
         self.register_buffer("norm_w", model.model.norm.weight.detach(), persistent=False)
-        self.norm_eps = model.model.norm.variance_epsilon
+        self.norm_eps = norm_eps(model.model.norm)
+        self.final_softcap = getattr(config, "final_logit_softcapping", None)
         self.register_buffer("head_w", model.lm_head.weight.detach(), persistent=False)
         self.register_buffer("head_b", detach_or_none(model.lm_head.bias), persistent=False)
         # Rotary tables from the model's own rotary module, so any rope scaling it implements
@@ -245,7 +262,7 @@ class StaticDecoder(nn.Module):
                              persistent=False)
 
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
-                                          fuse) for layer in model.model.layers)
+                                          fuse, self.plus_one) for layer in model.model.layers)
         self.n_heads = [block.n_q for block in self.blocks]
 
         if sampling is not None and not isinstance(sampling, Sampling):
@@ -285,18 +302,26 @@ class StaticDecoder(nn.Module):
         """Run `tokens` [B, T] at positions `pos` [T]; return the last position's logits.
 
         The prefill runs eagerly, where flex_attention would fall back to its slow reference
-        implementation: it attends with SDPA instead (the same attention, computed otherwise).
+        implementation: it attends with SDPA instead (the same attention, computed otherwise;
+        matmul and softmax for a model whose scores are soft-capped, which SDPA cannot do).
         """
-        attention = "sdpa" if prefill and self.attention == "flex" else self.attention
+        attention = self.attention
+        if prefill and attention == "flex":
+            attention = "eager" if any(b.softcap is not None for b in self.blocks) else "sdpa"
         x = F.embedding(tokens, self.embed)
+        if self.embed_scale is not None:
+            x = x * self.embed_scale
         # [T, 1, hd]: broadcast over batch and heads of the [B, T, heads, hd] projections.
         cos = self.cos.index_select(0, pos).unsqueeze(1)
         sin = self.sin.index_select(0, pos).unsqueeze(1)
         mask = self.positions.unsqueeze(0) <= pos.unsqueeze(1)  # [T, cache_len], causal
         for block in self.blocks:
             x = block(x, cos, sin, pos, mask, attention)
-        x = rms_norm(x[:, -1], self.norm_w, self.norm_eps)
-        return F.linear(x, self.head_w, self.head_b)
+        x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.plus_one)
+        logits = F.linear(x, self.head_w, self.head_b)
+        if self.final_softcap is not None:  # Gemma-2
+            logits = soft_cap(logits, self.final_softcap)
+        return logits
 
     def greedy(self, logits: torch.Tensor) -> torch.Tensor:
         """[B, V] logits -> [B, 1] next tokens, never EOS."""

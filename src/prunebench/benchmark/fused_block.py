@@ -15,10 +15,25 @@ from torch import nn
 
 from prunebench import PrunebenchError
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """LLaMA RMSNorm as HF computes it: float32 statistics, cast back, then the weight."""
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
+             plus_one: bool = False) -> torch.Tensor:
+    """LLaMA RMSNorm as HF computes it: float32 statistics, cast back, then the weight; or
+    (`plus_one`, Gemma's) the float32 statistics weighed by 1 + weight, then cast back."""
     h = F.rms_norm(x.to(torch.float32), (x.shape[-1],), eps=eps)
+    if plus_one:
+        return (h * (1.0 + weight.to(torch.float32))).to(x.dtype)
     return weight * h.to(x.dtype)
+
+
+def norm_eps(norm: nn.Module) -> float:
+    """An HF RMSNorm's epsilon (`variance_epsilon` in LLaMA's and Qwen's, `eps` in Gemma's)."""
+    eps = getattr(norm, "variance_epsilon", None)
+    return norm.eps if eps is None else eps
+
+
+def soft_cap(x: torch.Tensor, cap: float) -> torch.Tensor:
+    """cap * tanh(x / cap), in HF's order of operations (Gemma-2's attention and logits)."""
+    return torch.tanh(x / cap) * cap
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -32,17 +47,21 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 def flex_attention_masked(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                          mask: torch.Tensor, gqa: bool) -> torch.Tensor:
+                          mask: torch.Tensor, gqa: bool, scale: float | None = None,
+                          softcap: float | None = None) -> torch.Tensor:
     """Attention of q [B, Hq, T, hd] over the static cache [B, Hkv, L, hd] where mask [T, L] is
     true, with flex_attention: the mask is applied as a score modification (scores of masked
     positions -inf), so no block mask has to follow the position from step to step and the
-    step keeps its static shapes for the CUDA graph."""
+    step keeps its static shapes for the CUDA graph. `softcap` caps the scaled scores first,
+    as Gemma-2's attention does."""
     from torch.nn.attention.flex_attention import flex_attention
 
     def keep_visible(score, batch, head, q_idx, kv_idx):
+        if softcap is not None:
+            score = soft_cap(score, softcap)
         return torch.where(mask[q_idx, kv_idx], score, -float("inf"))
 
-    return flex_attention(q, keys, values, score_mod=keep_visible, enable_gqa=gqa)
+    return flex_attention(q, keys, values, score_mod=keep_visible, enable_gqa=gqa, scale=scale)
 
 
 # --------------------------------------------------------------------------- fused weights
@@ -120,16 +139,27 @@ class Block(nn.Module):
     """
 
     def __init__(self, layer: nn.Module, head_dim: int, cache_shape: tuple[int, int, int],
-                 fuse: bool):
+                 fuse: bool, plus_one: bool = False):
         super().__init__()
         attn, mlp = layer.self_attn, layer.mlp
-        self.head_dim, self.fuse = head_dim, fuse
-        self.eps1 = layer.input_layernorm.variance_epsilon
-        self.eps2 = layer.post_attention_layernorm.variance_epsilon
-        self.register_buffer("ln1", layer.input_layernorm.weight.detach(), persistent=False)
-        self.register_buffer("ln2", layer.post_attention_layernorm.weight.detach(),
-                             persistent=False)
+        self.head_dim, self.fuse, self.plus_one = head_dim, fuse, plus_one
+        # The norms before attention and before the MLP, and (Gemma-2's sandwich layout, where
+        # post_attention_layernorm is the attention output's) those of the two outputs.
+        sandwich = hasattr(layer, "pre_feedforward_layernorm")
+        norms = {"ln1": layer.input_layernorm,
+                 "ln2": layer.pre_feedforward_layernorm if sandwich else layer.post_attention_layernorm,
+                 "ln_attn_out": layer.post_attention_layernorm if sandwich else None,
+                 "ln_mlp_out": layer.post_feedforward_layernorm if sandwich else None}
+        self.eps = {}
+        for name, norm in norms.items():
+            self.register_buffer(name, None if norm is None else norm.weight.detach(),
+                                 persistent=False)
+            self.eps[name] = None if norm is None else norm_eps(norm)
         self.n_q = attn.q_proj.out_features // head_dim if hasattr(attn, "q_proj") else 0
+        # Queries' scale (Gemma-2: query_pre_attn_scalar ** -0.5, not head_dim's) and the soft
+        # cap of the attention scores (Gemma-2), as the HF module holds them.
+        self.scale = float(getattr(attn, "scaling", head_dim ** -0.5))
+        self.softcap = getattr(attn, "attn_logit_softcapping", None) if self.n_q else None
         self.n_kv = attn.k_proj.out_features // head_dim if self.n_q else 0
         self.register_buffer("o_w", detach_or_none(attn.o_proj.weight) if self.n_q else None,
                              persistent=False)
@@ -151,8 +181,8 @@ class Block(nn.Module):
                              persistent=False)
         self.register_buffer("k_norm_w", detach_or_none(k_norm.weight) if k_norm is not None else None,
                              persistent=False)
-        self.q_norm_eps = q_norm.variance_epsilon if q_norm is not None else None
-        self.k_norm_eps = k_norm.variance_epsilon if k_norm is not None else None
+        self.q_norm_eps = norm_eps(q_norm) if q_norm is not None else None
+        self.k_norm_eps = norm_eps(k_norm) if k_norm is not None else None
         self.qkv_split = [self.n_q * head_dim, self.n_kv * head_dim, self.n_kv * head_dim]
 
         self.m = mlp.gate_proj.out_features
@@ -193,7 +223,8 @@ class Block(nn.Module):
         keys, values = self.k_cache, self.v_cache
         groups = n_q // n_kv
         if kind == "flex":
-            out = flex_attention_masked(q, keys, values, mask, groups > 1)
+            out = flex_attention_masked(q, keys, values, mask, groups > 1, self.scale,
+                                        self.softcap)
             out = out.transpose(1, 2).reshape(b, t, -1)
             return F.linear(out, self.o_w, self.o_b)
         if groups > 1:
@@ -203,27 +234,42 @@ class Block(nn.Module):
             q = q.reshape(b, n_kv, groups * t, self.head_dim)
             mask = mask.repeat(groups, 1)
         if kind == "eager":
-            scores = (q @ keys.transpose(-1, -2)) * self.head_dim ** -0.5
+            scores = (q @ keys.transpose(-1, -2)) * self.scale
+            if self.softcap is not None:
+                scores = soft_cap(scores, self.softcap)
             scores = scores.masked_fill(~mask, float("-inf"))
             probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
             out = probs @ values
         else:
-            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+            if self.softcap is not None:  # the decoder refuses this before any step
+                raise PrunebenchError("SDPA cannot soft-cap attention scores: use eager or flex")
+            # SDPA's own scale where it is the model's (1 / sqrt(head_dim)), as before.
+            scale = None if self.scale == self.head_dim ** -0.5 else self.scale
+            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=scale)
         out = out.reshape(b, n_q, t, self.head_dim).transpose(1, 2).reshape(b, t, -1)
         return F.linear(out, self.o_w, self.o_b)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor,
                 mask: torch.Tensor, attention: str) -> torch.Tensor:
         if self.n_q:
-            h = rms_norm(x, self.ln1, self.eps1)
-            x = x + self.attention(h, cos, sin, pos, mask, attention)
+            h = self._norm(x, "ln1")
+            x = x + self._output_norm(self.attention(h, cos, sin, pos, mask, attention),
+                                      "ln_attn_out")
         elif self.o_b is not None:  # no heads: the attention output is the o_proj bias
-            x = x + self.o_b
+            x = x + self._output_norm(self.o_b.expand_as(x), "ln_attn_out")
         if self.m:
-            h = rms_norm(x, self.ln2, self.eps2)
+            h = self._norm(x, "ln2")
             gate_up = self._project(h, self.gate_up_w, self.gate_up_b, [self.m, self.m])
             inner = self.act(gate_up[..., :self.m]) * gate_up[..., self.m:]
-            x = x + F.linear(inner, self.down_w, self.down_b)
+            x = x + self._output_norm(F.linear(inner, self.down_w, self.down_b), "ln_mlp_out")
         elif self.down_b is not None:  # zero-channel MLP: its output is the down_proj bias
-            x = x + self.down_b
+            x = x + self._output_norm(self.down_b.expand_as(x), "ln_mlp_out")
+        # (Without a bias, an empty attention or MLP outputs zeros, which a norm keeps zero.)
         return x
+
+    def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        return rms_norm(x, getattr(self, name), self.eps[name], self.plus_one)
+
+    def _output_norm(self, out: torch.Tensor, name: str) -> torch.Tensor:
+        """A sublayer's output, normed where the layout norms it (Gemma-2), else as it is."""
+        return out if getattr(self, name) is None else self._norm(out, name)

@@ -25,7 +25,8 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.benchmark.attention import attention_context, resolve_attention, set_hf_attention
+from prunebench.benchmark.attention import (attention_context, check_softcap_attention,
+                                            resolve_attention, set_hf_attention)
 from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.interference import CompetitionMeter
 from prunebench.benchmark.measure import StepClock
@@ -118,7 +119,9 @@ def paired_sweep(dense_model, model, tokenizer, settings: SweepSettings) -> dict
         check_context(each, s)
     device = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype, device)
-    attention = resolve_attention(s.attention, device)
+    attention = resolve_attention(s.attention, device, dense_model)
+    for each in (dense_model, model):
+        check_softcap_attention(each, attention)
     if s.backend == "compiled":
         check_flex_mode(attention, s.compile_mode, device)
     hf_attention = None

@@ -33,7 +33,8 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.atomic import read_json, write_json
 from prunebench.benchmark.attention import (attention_context, attention_kernels,
-                                            resolve_attention, set_hf_attention)
+                                            check_softcap_attention, resolve_attention,
+                                            set_hf_attention)
 from prunebench.benchmark.compiled import MODES as COMPILE_MODES
 from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.floors import add_floor, mean_decode_context, measure_bandwidth
@@ -206,7 +207,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     check_context(model, s)
     device = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype, device)  # 'auto': float16 on CUDA, float32 on CPU
-    attention = resolve_attention(s.attention, device)
+    attention = resolve_attention(s.attention, device, model)
+    check_softcap_attention(model, attention)  # before minutes of work, not at the first step
     if s.backend == "compiled":  # before the model moves: flex needs a compile mode on CUDA
         check_flex_mode(attention, s.compile_mode, device)
     model.to(device=device, dtype=dtype)

@@ -2,7 +2,7 @@
 
 Each entry is the published checkpoint's config.json values that decide shapes and the forward
 pass (`model_type` picks the family, LLaMA when absent). Sizes count tied embeddings once
-(`param_count.count_params`); none of the 7-8B models here ties them.
+(`param_count.count_params`); of the models here, only Gemma-2's tie them.
 """
 
 from __future__ import annotations
@@ -74,6 +74,24 @@ ARCHITECTURES["qwen3-8b"] = dict(
     max_position_embeddings=40960, rms_norm_eps=1e-6, rope_theta=1000000.0,
     attention_bias=False, use_sliding_window=False, tie_word_embeddings=False,
     bos_token_id=151643, eos_token_id=151645)
+# google/gemma-2-2b, -9b and -27b config.json (Gemma-2 family): head_dim 256 (27B: 128, with
+# queries scaled by 144 ** -0.5, not head_dim's), soft-capped attention (50) and final logits
+# (30), sliding windows of 4096 tokens on every other block, tied embeddings.
+# 2,614,341,888 / 9,241,705,984 / 27,227,128,320 parameters.
+_GEMMA2 = dict(model_type="gemma2", vocab_size=256000, max_position_embeddings=8192,
+               rms_norm_eps=1e-6, rope_theta=10000.0, hidden_activation="gelu_pytorch_tanh",
+               attn_logit_softcapping=50.0, final_logit_softcapping=30.0, sliding_window=4096,
+               attention_bias=False, tie_word_embeddings=True, bos_token_id=2, eos_token_id=1,
+               pad_token_id=0)
+ARCHITECTURES["gemma-2-2b"] = dict(
+    _GEMMA2, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
+    num_attention_heads=8, num_key_value_heads=4, head_dim=256, query_pre_attn_scalar=256)
+ARCHITECTURES["gemma-2-9b"] = dict(
+    _GEMMA2, hidden_size=3584, intermediate_size=14336, num_hidden_layers=42,
+    num_attention_heads=16, num_key_value_heads=8, head_dim=256, query_pre_attn_scalar=256)
+ARCHITECTURES["gemma-2-27b"] = dict(
+    _GEMMA2, hidden_size=4608, intermediate_size=36864, num_hidden_layers=46,
+    num_attention_heads=32, num_key_value_heads=16, head_dim=128, query_pre_attn_scalar=144)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 
@@ -100,7 +118,9 @@ def architecture_values(name: str) -> dict:
     settings its config.json has beside them."""
     shape = architecture_shape(name)
     model_type = shape.setdefault("model_type", "llama")
-    settings = dict(bos_token_id=1, eos_token_id=2, tie_word_embeddings=False, hidden_act="silu")
+    settings = dict(bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    if model_type != "gemma2":  # Gemma-2 names its activation hidden_activation (its shape's)
+        settings["hidden_act"] = "silu"
     if model_type == "llama":
         settings["pad_token_id"] = 0
     return {**settings, **shape}

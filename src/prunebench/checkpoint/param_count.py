@@ -2,12 +2,13 @@
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config) or anything with the same attributes (`config_from_dict`, which
+Qwen2Config, Qwen3Config, Gemma2Config) or anything with the same attributes (`config_from_dict`, which
 `prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
 models.
 
-The families differ, for counting and surgery, only in which projections carry biases and
-whether attention normalises queries and keys per head (`FAMILIES`). Tied input and output
+The families differ, for counting and surgery, only in which projections carry biases,
+whether attention normalises queries and keys per head, and how many norms a block has
+(`FAMILIES`). Tied input and output
 embeddings (`tie_word_embeddings`, e.g. the small Qwen2.5 models) are one tensor, counted once.
 """
 
@@ -34,6 +35,13 @@ class Family:
     for "as the config's `attention_bias` says"; `mlp_bias_key`: the config key that gives the
     MLP biases, if any; `qk_norm`: an RMSNorm of size head_dim on every query and every key
     head (Qwen3), one weight shared by all heads of the block.
+
+    Gemma-2's layout: `sandwich_norms`, an RMSNorm on the attention's and on the MLP's output
+    too (`post_attention_layernorm`, `post_feedforward_layernorm`; `pre_feedforward_layernorm`
+    is then the norm before the MLP): four norms a block; `norm_plus_one`, RMSNorms that weigh
+    by 1 + weight, in float32 before the cast back; `scaled_embedding`, embeddings multiplied by
+    sqrt(hidden_size) (in the weights' dtype). Its attention and final logits are soft-capped
+    (`attn_logit_softcapping`, `final_logit_softcapping`, read from the config).
     """
 
     model_class: str
@@ -42,6 +50,9 @@ class Family:
     o_bias: bool | None
     mlp_bias_key: str | None
     qk_norm: bool
+    sandwich_norms: bool = False
+    norm_plus_one: bool = False
+    scaled_embedding: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -52,6 +63,10 @@ FAMILIES: dict[str, Family] = {
     "mistral": Family("MistralForCausalLM", "MistralConfig", False, False, None, False),
     "qwen2": Family("Qwen2ForCausalLM", "Qwen2Config", True, False, None, False),
     "qwen3": Family("Qwen3ForCausalLM", "Qwen3Config", None, None, None, True),
+    # Gemma2Attention uses attention_bias for all four projections (no published model sets
+    # it); Gemma2DecoderLayer holds the four norms; Gemma2RMSNorm weighs by 1 + weight.
+    "gemma2": Family("Gemma2ForCausalLM", "Gemma2Config", None, None, None, False,
+                     sandwich_norms=True, norm_plus_one=True, scaled_embedding=True),
 }
 
 
@@ -87,6 +102,12 @@ def qk_norm(config) -> bool:
     return family(config).qk_norm
 
 
+def norms_per_block(config) -> int:
+    """RMSNorm weights of hidden_size in each block: before attention and before the MLP, and
+    after each of them too in the sandwich layout (Gemma-2)."""
+    return 4 if family(config).sandwich_norms else 2
+
+
 # What each family's transformers config class (5.x) gives the keys the counts, the methods'
 # plans and the start's context check read, for a config.json that omits them, so that
 # `config_from_dict` sizes (and bounds) the model transformers would build from it
@@ -106,6 +127,10 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "max_position_embeddings": 131072},
     "qwen2": _QWEN_DEFAULTS,
     "qwen3": {**_QWEN_DEFAULTS, "head_dim": 128},
+    "gemma2": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 2304,
+               "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
+               "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
+               "max_position_embeddings": 8192, "attn_logit_softcapping": 50.0},
 }
 
 
@@ -238,7 +263,7 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         mlp += 2 * m
     if mlp_bias(config) or shape["down_proj_bias"]:
         mlp += d
-    return attn + mlp + 2 * d
+    return attn + mlp + norms_per_block(config) * d
 
 
 def non_block_param_count(config: LlamaConfig) -> int:

@@ -254,7 +254,8 @@ def add_parsers(sub) -> None:
     # No default, as in the workflow's config: left out, the model runs in float32.
     evaluate.add_argument("--dtype", default=None,
                           help=f"{', '.join(EVAL_DTYPES)} (default float32; the study ran "
-                               "float16, auto is float16 on CUDA)")
+                               "float16; auto is float16 on CUDA, bfloat16 for a model "
+                               "stored in it)")
     evaluate.set_defaults(run=eval_command)
 
 

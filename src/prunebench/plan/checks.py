@@ -850,6 +850,27 @@ def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA)
     return problems
 
 
+def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "resources",
+                               schema_file: str | Path = SCHEMA) -> list[str]:
+    """An SDPA attention setting for a model that soft-caps its attention scores (Gemma-2),
+    where its config is known here: no SDPA kernel applies the cap, so every benchmark job of
+    that model would stop on it (`auto` picks matmul + softmax for it)."""
+    bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
+    attention = bench.get("attention")
+    if attention in ("auto", "eager") or not isinstance(attention, str):
+        return []
+    problems = []
+    for model, spec in _models(config):
+        cap = getattr(_known_config(model, spec, resources), "attn_logit_softcapping", None)
+        if cap is not None:
+            problems.append(f"benchmark.attention: {attention!r} is PyTorch's SDPA, and model "
+                            f"{model} soft-caps its attention scores (attn_logit_softcapping "
+                            f"{cap}), which SDPA cannot do: set attention to auto (matmul and "
+                            "softmax for such a model, the SDPA kernels for the others) or "
+                            "eager")
+    return problems
+
+
 def unpinned_source_notes(config: dict[str, Any]) -> list[str]:
     """Hub models named without a commit (no `@`, a branch such as `@main`, a tag): two
     downloads may get other weights, and the published comparison then compares other
@@ -1002,7 +1023,9 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + display_name_problems(config) + task_problems(config, resources)
              + perplexity_problems(config, schema_file, resources) + placement_problems(config)
              + context_problems(config, resources, schema_file)
-             + cuda_only_problems(config, schema_file) + tiny_model_problems(config) + lora)
+             + cuda_only_problems(config, schema_file)
+             + softcap_attention_problems(config, resources, schema_file)
+             + tiny_model_problems(config) + lora)
     problems = list(dict.fromkeys(found))
     if not problems:
         return
