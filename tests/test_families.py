@@ -533,6 +533,20 @@ def test_auto_dtype_keeps_a_bfloat16_checkpoint_in_bfloat16_on_a_gpu_that_comput
     assert loaded_in == [torch.bfloat16, torch.float16, torch.float16]
 
 
+def test_a_bfloat16_model_timed_in_float16_is_warned_of(base_dirs, caplog):
+    """Benchmarks keep the study's float16 under `auto`; a model published in bfloat16 may
+    overflow it (NaN tokens; sampling stops on them), which the sweep now says."""
+    model = load_model(base_dirs["gemma2"])
+    model.config.dtype = "bfloat16"  # as a checkpoint stored in bfloat16 records it
+    for dtype, warned in (("float16", True), ("bfloat16", False)):
+        caplog.clear()
+        settings = bench.SweepSettings(input_tokens=3, output_tokens=2, batch_sizes=[1],
+                                       warmup=0, repeats=1, device="cpu", dtype=dtype, seed=0,
+                                       backend="hf", probe_attention=False)
+        bench.sweep(model, None, settings)
+        assert ("stored in bfloat16 and is timed in float16" in caplog.text) == warned
+
+
 @pytest.mark.parametrize("rope_type", ["dynamic", "longrope"])
 def test_static_decoder_tables_are_those_of_the_checked_length_not_the_padded_cache(rope_type):
     """The cache is padded to a multiple of 16 positions: 18 tokens within a 20-token original

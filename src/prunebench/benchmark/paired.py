@@ -34,7 +34,8 @@ from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.run import (OOM, SweepSettings, check_context, device_lock,
                                       dtype_name, load_partial_rows, make_runner,
                                       run_fingerprint, save_partial_rows, timed_generate,
-                                      timed_prepare)
+                                      timed_prepare,
+                                      warn_if_timed_in_float16_but_stored_in_bfloat16)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
 from prunebench.benchmark.timing import paired_ratio_ci95, ratio_ci95
 from prunebench.logs import Progress
@@ -120,6 +121,7 @@ def paired_sweep(dense_model, model, tokenizer, settings: SweepSettings) -> dict
     device = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype, device)
     attention = resolve_attention(s.attention, device, dense_model)
+    warn_if_timed_in_float16_but_stored_in_bfloat16(dense_model, dtype)
     for each in (dense_model, model):
         check_softcap_attention(each, attention)
     if s.backend == "compiled":

@@ -209,6 +209,7 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     dtype = resolve_dtype(s.dtype, device)  # 'auto': float16 on CUDA, float32 on CPU
     attention = resolve_attention(s.attention, device, model)
     check_softcap_attention(model, attention)  # before minutes of work, not at the first step
+    warn_if_timed_in_float16_but_stored_in_bfloat16(model, dtype)
     if s.backend == "compiled":  # before the model moves: flex needs a compile mode on CUDA
         check_flex_mode(attention, s.compile_mode, device)
     model.to(device=device, dtype=dtype)
@@ -485,6 +486,18 @@ def _profile(runner, s: SweepSettings, prompt_tokens: int) -> dict[str, Any]:
             free_memory(runner.decoder.positions.device)
         log.warning("profiling the decode step failed: %s", exc)
         return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+
+
+def warn_if_timed_in_float16_but_stored_in_bfloat16(model, dtype: torch.dtype) -> None:
+    """A model published in bfloat16 (Gemma-2, Llama-3, Qwen2.5) may overflow float16, the
+    study's and `dtype: auto`'s choice on a GPU: its tokens may then be NaN's, and sampling
+    stops on them. Said once per sweep; the timing itself is left to the user's setting."""
+    from prunebench.modeling import config_dtype
+
+    if dtype == torch.float16 and config_dtype(model.config) == torch.bfloat16:
+        log.warning("the model is stored in bfloat16 and is timed in float16 (benchmark.dtype "
+                    "auto or float16), whose range its activations may exceed (non-finite "
+                    "logits): set benchmark.dtype to bfloat16 to time it as it is published")
 
 
 def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
