@@ -116,6 +116,46 @@ def test_a_paired_sweep_records_both_sides_pair_by_pair(backend):
     json.dumps(result)  # JSON-ready
 
 
+def test_the_second_runner_keeps_the_first_ones_compiled_step(monkeypatch):
+    """Each compiled runner reset dynamo (all compiled code of the process) as it built its
+    decoder: the variant's reset, after the dense runner had compiled its step, made the dense
+    one compile again inside its timed runs (reduce-overhead and compile modes). Now each batch
+    size compiles each model's step once, before any timed run. (torch.compile runs dynamo
+    with its eager backend here: the CPU needs no C++ build to count the compilations.)"""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile",
+                        lambda fn, **kwargs: real_compile(fn, backend="eager", fullgraph=True))
+    compiled_at = []  # the number of compilations before each timed generate
+    real_reset = torch._dynamo.reset
+
+    def reset():
+        compiled_at.append("reset")
+        real_reset()
+
+    monkeypatch.setattr(torch._dynamo, "reset", reset)
+    from prunebench.benchmark import runners
+
+    real_generate = runners.CompiledRunner.generate
+
+    def generate(self, *args, **kwargs):
+        compiled_at.append(counters["stats"]["unique_graphs"])
+        return real_generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(runners.CompiledRunner, "generate", generate)
+    counters.clear()
+    result = pair(backend="compiled", compile_mode="compile", batch_sizes=[1, 2], warmup=1,
+                  repeats=2, output_tokens=3)
+    assert all(row["status"] == "ok" for row in result["rows"])
+    # per batch size six runs (a warm-up pair, two timed pairs), all after both steps were
+    # compiled and with no compilation (and no reset) between them
+    assert "".join("r" if e == "reset" else "g" for e in compiled_at).count("rggggggr") == 2
+    timed = [e for e in compiled_at if e != "reset"]
+    assert len(timed) == 12 and timed[:6] == [timed[0]] * 6 and timed[6:] == [timed[6]] * 6
+
+
 def test_the_turns_of_a_sweep_alternate(monkeypatch):
     dense, variant = dense_model(), depth_variant()
     order = []

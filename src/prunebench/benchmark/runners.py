@@ -110,6 +110,16 @@ class CompiledRunner:
         self.seed = seed
         self.decoder = None
         self.fallback: str | None = None  # why capture failed, when it did
+        # Whether building or dropping a decoder resets dynamo (every compiled function of the
+        # process). A paired benchmark's second runner does not: its reset, between the first
+        # runner's compilation and its timed runs, would make the first recompile inside them.
+        self.resets_dynamo = True
+
+    def _reset_dynamo(self) -> None:
+        if self.resets_dynamo:
+            import torch._dynamo
+
+            torch._dynamo.reset()
 
     def _decoder(self, batch_size: int, seq_len: int, mode: str):
         from prunebench.benchmark.compiled import StaticDecoder
@@ -118,9 +128,7 @@ class CompiledRunner:
             # Each decoder is a new `self` for the same step function: without a reset, dynamo's
             # recompile limit would be reached after a few batch sizes and it would fall back
             # to eager silently.
-            import torch._dynamo
-
-            torch._dynamo.reset()
+            self._reset_dynamo()
         return StaticDecoder(self.model, batch_size, seq_len, mode=mode,
                              attention=self.attention, fuse=self.fuse,
                              compile_kwargs=self.compile_kwargs, sampling=self.sampling,
@@ -136,9 +144,7 @@ class CompiledRunner:
         self.decoder.close()  # its step's reference to it, the one cycle that held it
         self.decoder = None
         if self.mode not in ("eager", "cuda-graph"):
-            import torch._dynamo
-
-            torch._dynamo.reset()  # the compiled step's caches and guards may hold it too
+            self._reset_dynamo()  # the compiled step's caches and guards may hold it too
         if device.type == "cuda":
             free_memory(device)  # whatever is left in cycles; outside every timed run
 
