@@ -20,8 +20,8 @@ import pytest
 import torch
 import transformers
 import yaml
-from transformers import (AutoModelForCausalLM, Gemma2Config, LlamaConfig, MistralConfig,
-                          Qwen2Config, Qwen3Config)
+from transformers import (AutoModelForCausalLM, Gemma2Config, GemmaConfig, LlamaConfig,
+                          MistralConfig, Qwen2Config, Qwen3Config)
 
 from prunebench import PrunebenchError, lora, tiny
 from prunebench.methods import surgery
@@ -55,6 +55,9 @@ FAMILIES = {
     # scaled by query_pre_attn_scalar (not head_dim, as Gemma-2-27B's), soft caps low enough
     # to bend this tiny model's attention scores and logits (the published 50 and 30 would
     # not touch them), sliding windows on every other block (longer than the tests' texts).
+    # Gemma: norms weighing by 1 + weight, scaled embeddings, GeGLU, head_dim set apart
+    # (untied here, unlike the published models: see TIED).
+    "gemma": lambda: GemmaConfig(**SMALL, head_dim=32, tie_word_embeddings=False),
     "gemma2": lambda: Gemma2Config(**SMALL, head_dim=16, query_pre_attn_scalar=24,
                                    attn_logit_softcapping=0.1, final_logit_softcapping=0.5,
                                    sliding_window=256),
@@ -65,7 +68,8 @@ TIED = {"qwen2_tied": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True,
                                           use_sliding_window=False)}
 CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
-           "qwen2_tied": "Qwen2ForCausalLM", "gemma2": "Gemma2ForCausalLM"}
+           "qwen2_tied": "Qwen2ForCausalLM", "gemma": "GemmaForCausalLM",
+           "gemma2": "Gemma2ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -627,6 +631,7 @@ def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
 PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,
+             "gemma-2b": 2_506_172_416, "gemma-7b": 8_537_680_896,
              "gemma-2-2b": 2_614_341_888, "gemma-2-9b": 9_241_705_984,
              "gemma-2-27b": 27_227_128_320}
 
@@ -652,6 +657,9 @@ def test_known_shapes_build_their_family():
     assert gemma.query_pre_attn_scalar == 144 != gemma.head_dim
     assert gemma.layer_types[:2] == ["sliding_attention", "full_attention"]
     assert known_shape_of("google/gemma-2-9b") == "gemma-2-9b"
+    assert known_shape_of("google/gemma-2-2b-it") == "gemma-2-2b"  # not Gemma-1's gemma-2b
+    assert known_shape_of("google/gemma-2b") == "gemma-2b"
+    assert type(architecture_config("gemma-7b")).__name__ == "GemmaConfig"
 
 
 # --------------------------------------------------------------------------- config/modern.yaml

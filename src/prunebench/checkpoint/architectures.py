@@ -2,7 +2,7 @@
 
 Each entry is the published checkpoint's config.json values that decide shapes and the forward
 pass (`model_type` picks the family, LLaMA when absent). Sizes count tied embeddings once
-(`param_count.count_params`); of the models here, only Gemma-2's tie them.
+(`param_count.count_params`); of the models here, only Gemma's and Gemma-2's tie them.
 """
 
 from __future__ import annotations
@@ -92,6 +92,20 @@ ARCHITECTURES["gemma-2-9b"] = dict(
 ARCHITECTURES["gemma-2-27b"] = dict(
     _GEMMA2, hidden_size=4608, intermediate_size=36864, num_hidden_layers=46,
     num_attention_heads=32, num_key_value_heads=16, head_dim=128, query_pre_attn_scalar=144)
+# google/gemma-2b and gemma-7b config.json (Gemma family): head_dim 256, norms weighing by
+# 1 + weight, scaled embeddings, GeGLU, no soft caps; 2B has one KV head (multi-query
+# attention: width pruning can remove no head of it, only MLP channels), 7B has 16.
+# 2,506,172,416 / 8,537,680,896 parameters.
+_GEMMA = dict(model_type="gemma", vocab_size=256000, max_position_embeddings=8192,
+              rms_norm_eps=1e-6, rope_theta=10000.0, hidden_act="gelu_pytorch_tanh",
+              attention_bias=False, tie_word_embeddings=True, bos_token_id=2, eos_token_id=1,
+              pad_token_id=0)
+ARCHITECTURES["gemma-2b"] = dict(
+    _GEMMA, hidden_size=2048, intermediate_size=16384, num_hidden_layers=18,
+    num_attention_heads=8, num_key_value_heads=1, head_dim=256)
+ARCHITECTURES["gemma-7b"] = dict(
+    _GEMMA, hidden_size=3072, intermediate_size=24576, num_hidden_layers=28,
+    num_attention_heads=16, num_key_value_heads=16, head_dim=256)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 
@@ -118,9 +132,8 @@ def architecture_values(name: str) -> dict:
     settings its config.json has beside them."""
     shape = architecture_shape(name)
     model_type = shape.setdefault("model_type", "llama")
+    # (each family's activation is its config class's default: SiLU, Gemma's GELU)
     settings = dict(bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
-    if model_type != "gemma2":  # Gemma-2 names its activation hidden_activation (its shape's)
-        settings["hidden_act"] = "silu"
     if model_type == "llama":
         settings["pad_token_id"] = 0
     return {**settings, **shape}

@@ -2,7 +2,7 @@
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config, Gemma2Config) or anything with the same attributes (`config_from_dict`, which
+Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config) or anything with the same attributes (`config_from_dict`, which
 `prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
 models.
 
@@ -36,12 +36,13 @@ class Family:
     MLP biases, if any; `qk_norm`: an RMSNorm of size head_dim on every query and every key
     head (Qwen3), one weight shared by all heads of the block.
 
-    Gemma-2's layout: `sandwich_norms`, an RMSNorm on the attention's and on the MLP's output
-    too (`post_attention_layernorm`, `post_feedforward_layernorm`; `pre_feedforward_layernorm`
-    is then the norm before the MLP): four norms a block; `norm_plus_one`, RMSNorms that weigh
-    by 1 + weight, in float32 before the cast back; `scaled_embedding`, embeddings multiplied by
-    sqrt(hidden_size) (in the weights' dtype). Its attention and final logits are soft-capped
-    (`attn_logit_softcapping`, `final_logit_softcapping`, read from the config).
+    Gemma's layout: `norm_plus_one`, RMSNorms that weigh by 1 + weight, in float32 before the
+    cast back; `scaled_embedding`, embeddings multiplied by sqrt(hidden_size) (in the weights'
+    dtype); and Gemma-2's `sandwich_norms`, an RMSNorm on the attention's and on the MLP's
+    output too (`post_attention_layernorm`, `post_feedforward_layernorm`;
+    `pre_feedforward_layernorm` is then the norm before the MLP): four norms a block. Gemma-2's
+    attention scores and final logits are soft-capped (`attn_logit_softcapping`,
+    `final_logit_softcapping`, read from the config).
     """
 
     model_class: str
@@ -63,8 +64,11 @@ FAMILIES: dict[str, Family] = {
     "mistral": Family("MistralForCausalLM", "MistralConfig", False, False, None, False),
     "qwen2": Family("Qwen2ForCausalLM", "Qwen2Config", True, False, None, False),
     "qwen3": Family("Qwen3ForCausalLM", "Qwen3Config", None, None, None, True),
-    # Gemma2Attention uses attention_bias for all four projections (no published model sets
-    # it); Gemma2DecoderLayer holds the four norms; Gemma2RMSNorm weighs by 1 + weight.
+    # GemmaAttention and Gemma2Attention use attention_bias for all four projections (no
+    # published model sets it); GemmaRMSNorm and Gemma2RMSNorm weigh by 1 + weight, and
+    # Gemma2DecoderLayer holds four norms.
+    "gemma": Family("GemmaForCausalLM", "GemmaConfig", None, None, None, False,
+                    norm_plus_one=True, scaled_embedding=True),
     "gemma2": Family("Gemma2ForCausalLM", "Gemma2Config", None, None, None, False,
                      sandwich_norms=True, norm_plus_one=True, scaled_embedding=True),
 }
@@ -127,6 +131,10 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "max_position_embeddings": 131072},
     "qwen2": _QWEN_DEFAULTS,
     "qwen3": {**_QWEN_DEFAULTS, "head_dim": 128},
+    "gemma": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 3072,
+              "intermediate_size": 24576, "num_hidden_layers": 28, "num_attention_heads": 16,
+              "num_key_value_heads": 16, "head_dim": 256, "tie_word_embeddings": True,
+              "max_position_embeddings": 8192},
     "gemma2": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 2304,
                "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
