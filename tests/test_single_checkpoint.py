@@ -373,6 +373,9 @@ MINIMAL_ARGV = {"prune": ["m", "--method", "depth_ppl", "--size", "0.8", "--out"
 
 @pytest.mark.parametrize("command, argv, expected", [
     ("prune", ["--device", "gpu"], "unknown device 'gpu'"),
+    ("prune", ["--out", ""], "argument --out: '' is empty: name the folder (or file) to write"),
+    ("eval", ["--out", " "], "argument --out: ' ' is empty"),
+    ("bench", ["--out", ""], "argument --out: '' is empty"),
     ("bench", ["--device", "CPU"], "unknown device 'CPU'"),
     ("eval", ["--device", "cuda:x"], "unknown device 'cuda:x'"),
     ("recover", ["--device", "mps"], "unknown device 'mps'"),
@@ -406,6 +409,16 @@ def test_malformed_numbers_and_devices_are_refused_by_the_parser(command, argv, 
         command_parsers()[command].parse_args([*base, *argv])
     assert exit_info.value.code == 2
     assert expected in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", sorted(MINIMAL_ARGV))
+def test_an_empty_model_is_refused_by_name(command, capsys):
+    """An unset shell variable as MODEL was looked for as the current folder ("error:  holds no
+    model")."""
+    with pytest.raises(SystemExit) as exit_info:
+        command_parsers()[command].parse_args(["", *MINIMAL_ARGV[command][1:]])
+    assert exit_info.value.code == 2
+    assert "argument MODEL: '' is empty: give a checkpoint folder or hf:" in capsys.readouterr().err
 
 
 def test_a_value_starting_with_a_dash_is_told_how_to_be_given(tiny_model_dir, tmp_path, capsys):

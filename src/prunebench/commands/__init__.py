@@ -26,8 +26,9 @@ import logging
 import os
 import sys
 
-from prunebench.commands.arguments import (at_least, device_spec, non_negative_int, parse_limit,
-                                           positive_float, positive_int, seconds_cap, share)
+from prunebench.commands.arguments import (at_least, device_spec, model_name, non_negative_int,
+                                           out_path, parse_limit, positive_float, positive_int,
+                                           seconds_cap, share)
 from prunebench.commands.bench import bench_command
 from prunebench.commands.evaluation import eval_command
 from prunebench.commands.prune import prune_command
@@ -124,7 +125,7 @@ LORA_HELP = {
 
 
 def _common(parser, model_help: str) -> None:
-    parser.add_argument("model", metavar="MODEL", help=model_help)
+    parser.add_argument("model", metavar="MODEL", type=model_name, help=model_help)
     parser.add_argument("--device", default=DEVICE, type=device_spec,
                         help="auto (CUDA when present), cpu, cuda:N")
     parser.add_argument("--force", action="store_true",
@@ -150,7 +151,7 @@ def add_parsers(sub) -> None:
     _common(prune, "checkpoint directory or hf:<org>/<repo>@<revision>")
     prune.add_argument("--method", required=True, help=f"pruning method: {', '.join(METHODS)}")
     prune.add_argument("--size", required=True, help="target: 4.9B, 350M, or a kept fraction 0.8")
-    prune.add_argument("--out", required=True, help="output folder")
+    prune.add_argument("--out", type=out_path, required=True, help="output folder")
     # Calibration options default to None: unset, the method's own settings apply
     # (methods.registry.resolve_calibration), as in the workflow.
     prune.add_argument("--calibration", dest="source", default=None,
@@ -173,7 +174,7 @@ def add_parsers(sub) -> None:
     _common(recover, "a `prunebench prune` output folder (or the workflow's "
                      "results/pruned/<model>/<variant>/); a dense checkpoint directory or "
                      "hf:<org>/<repo>@<revision> gives dense+lora")
-    recover.add_argument("--out", required=True, help="output folder")
+    recover.add_argument("--out", type=out_path, required=True, help="output folder")
     defaults = {**LORA_DEFAULTS, **{f"data.{k}": v for k, v in LORA_DATA_DEFAULTS.items()}}
     for option, key in LORA_OPTIONS.items():
         default = defaults[key]
@@ -194,7 +195,7 @@ def add_parsers(sub) -> None:
     bench.add_argument("--batch", default=None, help=BATCH_HELP)
     bench.add_argument("--backend", default=BENCH_BACKEND,
                        help=f"{' or '.join(BENCH_BACKENDS)} (hf: HF generate)")
-    bench.add_argument("--out", default=None, help="JSON file to write")
+    bench.add_argument("--out", type=out_path, default=None, help="JSON file to write")
     bench.add_argument("--against", default=None, metavar="DENSE",
                        help="time MODEL in turns with DENSE (the model it was pruned from), "
                             "--warmup warm-up pairs then --repeats timed pairs per batch size: "
@@ -232,7 +233,7 @@ def add_parsers(sub) -> None:
     _common(evaluate, model_help)
     evaluate.add_argument("--ppl", default=None, help="datasets: embedded, wikitext2, ptb")
     evaluate.add_argument("--tasks", default=None, help="lm-eval tasks, comma-separated")
-    evaluate.add_argument("--out", default=None, help="output folder")
+    evaluate.add_argument("--out", type=out_path, default=None, help="output folder")
     p, z = PPL_DEFAULTS, ZEROSHOT_DEFAULTS
     evaluate.add_argument("--window", type=at_least(2), default=p["window"])
     evaluate.add_argument("--stride", type=positive_int, default=p["stride"])

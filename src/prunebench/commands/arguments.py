@@ -88,6 +88,23 @@ def parse_limit(text: str) -> int | float:
     return int(value) if value >= 1 else value
 
 
+def model_name(text: str) -> str:
+    """MODEL on the command line (argparse's type): an empty one (an unset shell variable)
+    would otherwise be looked for as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: give a checkpoint folder or "
+                                         "hf:<org>/<repo>@<revision>")
+    return text
+
+
+def out_path(text: str) -> str:
+    """--out (argparse's type): an empty one (`--out "$DIR"` with DIR unset) would otherwise be
+    the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: name the folder (or file) to write")
+    return text
+
+
 def positive_int(text: str) -> int:
     """A count of at least 1 (argparse's type)."""
     return _whole_number(text, 1)
