@@ -232,6 +232,12 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     """
     cls = model_class(config)
     shapes = getattr(config, "layer_shapes", None)
+    if getattr(config, "attn_logit_softcapping", None) is not None:
+        # Gemma-2 soft-caps its attention scores, which no SDPA kernel does: transformers 5.2x
+        # builds it with eager attention, but 5.17 (and older) picks SDPA, whose attention
+        # drops the cap without a word, and every prune, evaluation and LoRA would score
+        # another model. (The benchmarks set their attention themselves.)
+        config._attn_implementation = "eager"
     with torch.device(device):
         model = cls(config)
         if dtype is not None:

@@ -83,7 +83,10 @@ def attention_context(attention: str, device: str | torch.device | None = None) 
 
 
 def set_hf_attention(model, attention: str) -> str:
-    """Make the HF model use SDPA (or eager attention); return what its config now says."""
+    """Make the HF model use SDPA (or eager attention); return what its config now says. A
+    model that soft-caps its attention scores is refused SDPA here too (transformers may
+    refuse it, and the fallback below would set it anyway)."""
+    check_softcap_attention(model, attention)
     impl = "eager" if attention == "eager" else "sdpa"
     try:
         model.set_attn_implementation(impl)

@@ -1,6 +1,6 @@
 """Depth pruning with the Mag+ criterion (Shortened LLaMA, Kim et al. 2024): data-free.
 
-A block's importance is the sum of |w| over all its weights (attention, MLP and both RMSNorms;
+A block's importance is the sum of |w| over all its weights (attention, MLP and its RMSNorms;
 not the biases some families have).
 The "+" rule keeps the first 4 and the last 2 blocks (`protect_first: 0, protect_last: 0` turns
 it off); the k lowest-scoring blocks are removed in one shot. No calibration data is read.

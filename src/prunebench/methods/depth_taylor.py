@@ -1,6 +1,6 @@
 """Depth pruning with the Taylor+ criterion (Shortened LLaMA, Kim et al. 2024).
 
-A block's importance is the sum over all its weights (attention, MLP and both RMSNorms; the
+A block's importance is the sum over all its weights (attention, MLP and its RMSNorms; the
 embeddings, final norm and LM head are not in a block; biases are not scored) of |w * dL/dw|,
 L the mean causal-LM loss over the calibration windows (the original: 10 BookCorpus windows of
 128 tokens in one batch, float32; with several batches, L is the sum of their mean losses, as

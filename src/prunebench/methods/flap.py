@@ -47,8 +47,8 @@ from prunebench.methods import surgery
 from prunebench.logs import Progress
 # AL-AM's floor is known from the config alone: torch-free, in methods.sizing, which plans FLAP.
 from prunebench.methods.sizing import al_am_floor, compensated_shapes
-from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_params, head_dim,
-                                 layer_shapes)
+from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_params, family,
+                                 head_dim, layer_shapes)
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +279,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     plan = (plan_al_am if p["structure"] == "AL-AM" else plan_ul_um)(config, scores, target, biases)
 
     hd, rep = head_dim(config), surgery.heads_per_group(config)
+    normed_outputs = family(config).sandwich_norms
     per_block = []
     with torch.no_grad():
         for b, layer in enumerate(model.model.layers):
@@ -289,12 +290,14 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             drop_c = sorted(set(range(width)) - set(plan["kept_channels"][b]))
             o_bias = d_bias = None
             if biases:
-                # Mean contribution of what is removed, from the dense model's statistics.
-                if drop_g:
+                # Mean contribution of what is removed, from the dense model's statistics. A
+                # sublayer emptied whole gets none where a norm follows its output (Gemma-2):
+                # the norm would scale that mean up to a full-size constant output.
+                if drop_g and not (normed_outputs and len(drop_g) == n_kv):
                     cols = torch.tensor([c for g in drop_g for c in range(g * rep * hd, (g + 1) * rep * hd)])
                     w = layer.self_attn.o_proj.weight.detach().double()
                     o_bias = w[:, cols.to(w.device)] @ st["o_proj"].mean[cols.to(w.device)]
-                if drop_c:
+                if drop_c and not (normed_outputs and len(drop_c) == width):
                     cols = torch.tensor(drop_c)
                     w = layer.mlp.down_proj.weight.detach().double()
                     d_bias = w[:, cols.to(w.device)] @ st["down_proj"].mean[cols.to(w.device)]
@@ -307,6 +310,9 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 "kept_heads": [g * rep + r for g in plan["kept_groups"][b] for r in range(rep)],
                 "channels_kept": width - len(drop_c),
                 "channels_removed": len(drop_c),
+                # which of o_proj / down_proj got a compensation bias
+                "compensated": [name for name, bias in (("o_proj", o_bias), ("down_proj", d_bias))
+                                if bias is not None],
             })
     params_after = count_params(config)
     surgery.apply_shapes_check(model, params_after)
