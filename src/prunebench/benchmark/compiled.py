@@ -20,11 +20,12 @@ zero-head blocks get none.
 The families differ only in per-block pieces, all read from the HF modules: q/k/v (and o_proj)
 biases (Qwen2) are fused like the weights; Qwen3's per-head q/k RMSNorm (one head_dim weight
 shared by every head) is applied to the projected heads before the rotation, as HF does; rope
-scaling (LLaMA-3's) comes with the rotary tables of the model's own rotary module. Gemma-2's
+scaling (LLaMA-3's) comes with the rotary tables of the model's own rotary module. Gemma's
 layout comes from its family's flags (param_count.Family): scaled embeddings, norms weighing by
-1 + weight, a norm on each sublayer's output; its soft caps on the attention scores and the
-logits come from the modules and the config, and soft-capped scores rule out SDPA (matmul +
-softmax, or flex, attend instead: benchmark.attention). Sliding-window
+1 + weight, and (Gemma-2) a norm on each sublayer's output; Gemma-2's query scale and soft caps
+on the attention scores and the logits come from the modules and the config, and soft-capped
+scores rule out SDPA (matmul + softmax, or flex, attend instead: benchmark.attention).
+Sliding-window
 attention is not implemented: a model whose window is shorter than the decoder's length is
 refused (no benchmark length comes near the 4096-token windows of the published models).
 
@@ -231,7 +232,7 @@ class StaticDecoder(nn.Module):
 
         layout = family(config)
         self.register_buffer("embed", emb.detach(), persistent=False)
-        # Gemma-2 scales the embeddings by sqrt(hidden_size), rounded to the weights' dtype as
+        # Gemma scales the embeddings by sqrt(hidden_size), rounded to the weights' dtype as
         # HF rounds it (a float32 scalar cast: bfloat16 gives 55.5 for sqrt(3072), not 55.43).
         self.register_buffer("embed_scale", torch.tensor(config.hidden_size ** 0.5).to(dtype)
                              if layout.scaled_embedding else None, persistent=False)

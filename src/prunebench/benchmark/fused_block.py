@@ -159,6 +159,9 @@ class Block(nn.Module):
         # Queries' scale (Gemma-2: query_pre_attn_scalar ** -0.5, not head_dim's) and the soft
         # cap of the attention scores (Gemma-2), as the HF module holds them.
         self.scale = float(getattr(attn, "scaling", head_dim ** -0.5))
+        # What SDPA and flex are given: their own default where it is the model's scale (as
+        # before scales other than 1 / sqrt(head_dim) existed here), else the model's.
+        self.kernel_scale = None if self.scale == head_dim ** -0.5 else self.scale
         self.softcap = getattr(attn, "attn_logit_softcapping", None) if self.n_q else None
         self.n_kv = attn.k_proj.out_features // head_dim if self.n_q else 0
         self.register_buffer("o_w", detach_or_none(attn.o_proj.weight) if self.n_q else None,
@@ -223,7 +226,7 @@ class Block(nn.Module):
         keys, values = self.k_cache, self.v_cache
         groups = n_q // n_kv
         if kind == "flex":
-            out = flex_attention_masked(q, keys, values, mask, groups > 1, self.scale,
+            out = flex_attention_masked(q, keys, values, mask, groups > 1, self.kernel_scale,
                                         self.softcap)
             out = out.transpose(1, 2).reshape(b, t, -1)
             return F.linear(out, self.o_w, self.o_b)
@@ -243,9 +246,8 @@ class Block(nn.Module):
         else:
             if self.softcap is not None:  # the decoder refuses this before any step
                 raise PrunebenchError("SDPA cannot soft-cap attention scores: use eager or flex")
-            # SDPA's own scale where it is the model's (1 / sqrt(head_dim)), as before.
-            scale = None if self.scale == self.head_dim ** -0.5 else self.scale
-            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=scale)
+            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask,
+                                                 scale=self.kernel_scale)
         out = out.reshape(b, n_q, t, self.head_dim).transpose(1, 2).reshape(b, t, -1)
         return F.linear(out, self.o_w, self.o_b)
 

@@ -136,10 +136,11 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
         else:
             texts[dataset] = load_text(dataset, EVAL_SPLITS[dataset])  # the text rule's call
     scores, progress = _resumable_perplexities(model, tokenizer, texts, settings)
-    return perplexity_result(
+    result = perplexity_result(
         scores, model=ckpt.name, variant=ckpt.variant,
         params=params_of(ckpt), settings=settings, splits=EVAL_SPLITS, device=device,
-        cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings}), progress
+        cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
+    return result, progress
 
 
 def _resumable_perplexities(model, tokenizer, texts: dict[str, str],
