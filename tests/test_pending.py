@@ -9,9 +9,9 @@ import pytest
 from prunebench import PrunebenchError
 from prunebench.atomic import write_json
 from prunebench.plan import pending
-from prunebench.plan.pending import (PendingJob, check_pending, gpu_problems,
-                                      input_checkpoint_problems, lora_problems, prune_problems,
-                                      unwritable_folder_problems)
+from prunebench.plan.pending import (PendingJob, aggregation_input_problems, check_pending,
+                                      gpu_problems, input_checkpoint_problems, lora_problems,
+                                      prune_problems, unwritable_folder_problems)
 
 
 def job(rule, outputs=(), **params):
@@ -151,6 +151,38 @@ def test_a_job_run_again_on_a_checkpoint_cut_short_is_refused_before_its_result_
         check_pending([bench()], no_model_dir, jobs_run_here=True, gpu=True)
     assert input_checkpoint_problems([bench([tmp_path / "new.json"])], set()) == []  # new
     assert input_checkpoint_problems([bench()], {str(checkpoint)}) == []  # remade in this run
+
+
+def test_an_aggregation_run_again_over_a_damaged_result_is_refused_before_its_tables_go(
+        tmp_path, monkeypatch):
+    """A hand-edited bench file (newer than the tables) reran the aggregation, which removed
+    the tables and figures and then failed on that file."""
+    from test_report import write_bench
+
+    monkeypatch.chdir(tmp_path)  # the workflow's paths are relative to where it runs
+    good = write_bench(Path("."), "m7", "dense", "hf", 12, 128)
+    edited = write_bench(Path("."), "m7", "depth-4.9B", "hf", 12, 128)
+    table = tmp_path / "results/tables/speed.csv"
+    table.parent.mkdir(parents=True)
+    table.write_text("made before")
+    published = tmp_path / "published.csv"
+    published.write_text("not a result file: not read here")
+
+    def aggregate(inputs, outputs=("results/tables/speed.csv",)):
+        return PendingJob("aggregate", {}, {}, outputs, tuple(map(str, inputs)))
+
+    inputs = [good, edited, published]
+    assert aggregation_input_problems([aggregate(inputs)], set()) == []
+    edited.write_text(edited.read_text()[:-40])  # cut short by a hand edit
+    [line] = aggregation_input_problems([aggregate(inputs)], set())
+    assert line.startswith("aggregate: ") and str(edited) in line
+    assert "(the tables and figures made before would be removed first)" in line
+    with pytest.raises(PrunebenchError, match="would be removed first"):
+        check_pending([aggregate(inputs)], no_model_dir, jobs_run_here=True, gpu=True)
+    # nothing to lose, or the file is made again by this run: its own job decides
+    assert aggregation_input_problems([aggregate(inputs, ("results/tables/new.csv",))],
+                                      set()) == []
+    assert aggregation_input_problems([aggregate(inputs)], {str(edited)}) == []
 
 
 def test_only_prunes_run_again_are_checked_against_the_models_config(tmp_path,

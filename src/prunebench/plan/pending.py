@@ -17,6 +17,8 @@ started):
   value the method does not have, a target size it cannot reach;
 - LoRA recoveries run again whose instruction records cannot be split as `lora.data` asks;
 - jobs run again whose input checkpoint holds a weight file cut short (its header says so).
+- an aggregation run again over a result file its reader refuses (a hand-edited or damaged
+  bench, paired, evaluation file or prune report): its tables and figures would go first.
 
 None of it imports torch: the prunes are sized from config.json alone (methods.sizing). A new
 cell has nothing to lose, and its prune job checks the same before it loads any weight.
@@ -34,6 +36,7 @@ from typing import Any
 from prunebench import PrunebenchError
 from prunebench.atomic import is_disk_full
 from prunebench.benchmark import CUDA_ONLY_MODES
+from prunebench.plan import layout
 from prunebench.plan.preflight import gpu_visible
 
 # How many jobs a line names before "and N more".
@@ -217,6 +220,45 @@ def input_checkpoint_problems(jobs: Iterable[PendingJob], remade: set[str]) -> l
     return problems
 
 
+# Each result folder's files, and the reader the aggregation reads them with (report.load).
+_AGGREGATED = ((layout.BENCH, "load_bench"), (layout.PAIRED, "load_paired"),
+               (layout.PRUNE_REPORT, "load_prune_reports"), (layout.PPL, "load_evals"),
+               (layout.ZEROSHOT, "load_evals"))
+
+
+def aggregation_input_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
+    """An aggregation run again (an input changed) over a result file, not made again by this
+    run, that its reader refuses on its own (a hand-edited or damaged file): the aggregation
+    would fail on it after Snakemake removed the tables and figures made before. Each file is
+    read alone; what only holds across files (every variant's cells there) stays the
+    aggregation's to check."""
+    problems = []
+    for job in jobs:
+        if job.rule != "aggregate" or not job.reruns:
+            continue
+        from prunebench.report import load  # pandas: only where an aggregation reruns
+
+        for path in job.inputs:
+            reader = next((getattr(load, name) for pattern, name in _AGGREGATED
+                           if _matches(path, pattern)), None)
+            if reader is None or os.path.normpath(path) in remade or not os.path.isfile(path):
+                continue
+            try:
+                reader([path])
+            except PrunebenchError as err:
+                problems.append(f"{job.name}: {err} (the tables and figures made before would "
+                                "be removed first)")
+    return problems
+
+
+def _matches(path: str, pattern: str) -> bool:
+    """Whether `path` is a file of the layout `pattern` (its wildcards one folder or name each)."""
+    import re
+
+    regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(pattern))
+    return re.fullmatch(regex, Path(path).as_posix().removeprefix("./")) is not None
+
+
 def unwritable_folder_problems(jobs: Iterable[PendingJob]) -> list[str]:
     """The folders the pending jobs write in (the nearest that exists above each output, and
     an existing folder output itself, which Snakemake empties) that this user cannot write, or
@@ -293,7 +335,8 @@ def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
                 + gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
                                jobs_run_here=jobs_run_here)
                 + local_import_problems(jobs, local_folders) + prune_problems(jobs, model_config)
-                + lora_problems(jobs, set(made_by)) + input_checkpoint_problems(jobs, set(made_by)))
+                + lora_problems(jobs, set(made_by)) + input_checkpoint_problems(jobs, set(made_by))
+                + aggregation_input_problems(jobs, set(made_by)))
     if problems:
         raise PrunebenchError(
             f"{len(problems)} problem(s) found before any job started (nothing was run or "
