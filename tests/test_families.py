@@ -598,6 +598,29 @@ def test_auto_dtype_keeps_a_bfloat16_checkpoint_in_bfloat16_on_a_gpu_that_comput
     assert loaded_in == [torch.bfloat16, torch.float16, torch.float16]
 
 
+def test_bfloat16_support_is_asked_of_the_gpu_named(monkeypatch):
+    """`is_bf16_supported` answers for the current GPU: on a node mixing an A100 (cuda:1) with
+    a V100 (cuda:0, emulated only), `auto` asked the wrong one."""
+    import contextlib
+
+    from prunebench.modeling import computes_bfloat16, resolve_dtype
+
+    current = [None]
+
+    @contextlib.contextmanager
+    def made_current(index):
+        before, current[0] = current[0], index
+        yield
+        current[0] = before
+
+    monkeypatch.setattr(torch.cuda, "device", made_current)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: current[0] == torch.device("cuda:1"))
+    assert computes_bfloat16("cuda:1") and not computes_bfloat16("cuda:0")
+    assert resolve_dtype("auto", "cuda:1", torch.bfloat16) == torch.bfloat16
+    assert resolve_dtype("auto", "cuda:0", torch.bfloat16) == torch.float16
+
+
 def test_a_bfloat16_model_timed_in_float16_is_warned_of(base_dirs, caplog):
     """Benchmarks keep the study's float16 under `auto`; a model published in bfloat16 may
     overflow it (NaN tokens; sampling stops on them), which the sweep now says."""

@@ -342,6 +342,8 @@ def test_a_missing_shard_or_files_without_their_index_are_named_before_the_impor
                                                max_shard_size="100KB")
     tokenizer.save_pretrained(folder)
     shards = sorted(folder.glob("*.safetensors"))
+    # a hidden file beside them (macOS's `._` copies) is no shard: not refused, not loaded
+    (folder / f"._{shards[0].name}").write_bytes(b"\0\0\0\0\0\0\0\0resource fork")
     assert len(shards) > 2 and local_problems("mine", str(folder)) == []
     shards[1].unlink()
     problems = local_problems("mine", str(folder))

@@ -116,44 +116,68 @@ def test_a_paired_sweep_records_both_sides_pair_by_pair(backend):
     json.dumps(result)  # JSON-ready
 
 
-def test_the_second_runner_keeps_the_first_ones_compiled_step(monkeypatch):
+@pytest.mark.parametrize("fails", [False, True])
+def test_each_batch_size_compiles_each_models_step_once_and_statically(fails, monkeypatch):
     """Each compiled runner reset dynamo (all compiled code of the process) as it built its
     decoder: the variant's reset, after the dense runner had compiled its step, made the dense
-    one compile again inside its timed runs (reduce-overhead and compile modes). Now each batch
-    size compiles each model's step once, before any timed run. (torch.compile runs dynamo
-    with its eager backend here: the CPU needs no C++ build to count the compilations.)"""
+    one compile again inside its timed runs (reduce-overhead and compile modes). Now the pairs
+    reset it once per batch size, before both are built: each step compiles once, with static
+    shapes (a width variant compiled beside the dense step had its widths marked dynamic), and
+    a runner that fell back to eager (`fails`: the dense capture fails once) stops no reset,
+    so dynamo's recompile limit (8) is never reached over a long sweep. (torch.compile runs
+    dynamo with its eager backend here: the CPU needs no C++ build.)"""
     import torch._dynamo
     from torch._dynamo.utils import counters
 
-    real_compile = torch.compile
-    monkeypatch.setattr(torch, "compile",
-                        lambda fn, **kwargs: real_compile(fn, backend="eager", fullgraph=True))
-    compiled_at = []  # the number of compilations before each timed generate
-    real_reset = torch._dynamo.reset
-
-    def reset():
-        compiled_at.append("reset")
-        real_reset()
-
-    monkeypatch.setattr(torch._dynamo, "reset", reset)
     from prunebench.benchmark import runners
+    from test_benchmark import width_model
 
-    real_generate = runners.CompiledRunner.generate
+    real_compile = torch.compile
+    symbolic = []  # per compiled graph: whether any of its inputs is a symbolic size
 
-    def generate(self, *args, **kwargs):
-        compiled_at.append(counters["stats"]["unique_graphs"])
-        return real_generate(self, *args, **kwargs)
+    def recording(gm, example_inputs):
+        symbolic.append(any(isinstance(x, torch.SymInt) for x in example_inputs))
+        return gm.forward
 
-    monkeypatch.setattr(runners.CompiledRunner, "generate", generate)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: real_compile(
+        fn, backend=recording, fullgraph=True, dynamic=kwargs.get("dynamic")))
+    events = []  # "reset", or the number of compilations before each warm-up or timed run
+    real_reset = torch._dynamo.reset
+    monkeypatch.setattr(torch._dynamo, "reset", lambda: (events.append("reset"), real_reset()))
+    real_generate, real_prepare = runners.CompiledRunner.generate, runners.CompiledRunner.prepare
+    monkeypatch.setattr(runners.CompiledRunner, "generate", lambda self, *a, **k: (
+        events.append(counters["stats"]["unique_graphs"]), real_generate(self, *a, **k))[1])
+    failed = []
+
+    def prepare(self, batch_size, seq_len):
+        if fails and not failed:  # the dense model's first capture
+            failed.append(self)
+            real_build = self._decoder
+
+            def failing_build(*args):
+                decoder = real_build(*args)
+                decoder.prepare = lambda: (_ for _ in ()).throw(RuntimeError("capture failed"))
+                self._decoder = real_build
+                return decoder
+
+            self._decoder = failing_build
+        return real_prepare(self, batch_size, seq_len)
+
+    monkeypatch.setattr(runners.CompiledRunner, "prepare", prepare)
     counters.clear()
-    result = pair(backend="compiled", compile_mode="compile", batch_sizes=[1, 2], warmup=1,
-                  repeats=2, output_tokens=3)
-    assert all(row["status"] == "ok" for row in result["rows"])
-    # per batch size six runs (a warm-up pair, two timed pairs), all after both steps were
-    # compiled and with no compilation (and no reset) between them
-    assert "".join("r" if e == "reset" else "g" for e in compiled_at).count("rggggggr") == 2
-    timed = [e for e in compiled_at if e != "reset"]
-    assert len(timed) == 12 and timed[:6] == [timed[0]] * 6 and timed[6:] == [timed[6]] * 6
+    sizes = list(range(1, 11))
+    result = pair(variant=width_model(), backend="compiled", compile_mode="compile",
+                  batch_sizes=sizes, warmup=1, repeats=2, output_tokens=2)
+    assert [row["status"] for row in result["rows"]] == ["ok"] * len(sizes)
+    modes = [row["decode_modes"] for row in result["rows"]]
+    assert all(m["variant"] == "compile" for m in modes)  # compiled to the last batch size
+    assert all(m["dense"] == ("eager" if fails else "compile") for m in modes)
+    assert not any(symbolic) and symbolic
+    # per batch size six runs (a warm-up pair, two timed pairs), no compilation between them
+    runs = "".join("r" if e == "reset" else "g" for e in events)
+    assert runs.count("rggggggr") == len(sizes), runs
+    timed = [e for e in events if e != "reset"]
+    assert all(len(set(timed[i:i + 6])) == 1 for i in range(0, len(timed), 6))
 
 
 def test_the_turns_of_a_sweep_alternate(monkeypatch):

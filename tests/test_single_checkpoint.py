@@ -419,6 +419,10 @@ def test_an_empty_model_is_refused_by_name(command, capsys):
         command_parsers()[command].parse_args(["", *MINIMAL_ARGV[command][1:]])
     assert exit_info.value.code == 2
     assert "argument MODEL: '' is empty: give a checkpoint folder or hf:" in capsys.readouterr().err
+    if command == "bench":  # the dense model it is timed against, too
+        with pytest.raises(SystemExit):
+            command_parsers()[command].parse_args([*MINIMAL_ARGV[command], "--against", " "])
+        assert "argument --against: ' ' is empty" in capsys.readouterr().err
 
 
 def test_a_value_starting_with_a_dash_is_told_how_to_be_given(tiny_model_dir, tmp_path, capsys):
@@ -1074,7 +1078,8 @@ def test_an_interrupted_eval_scores_no_finished_dataset_again(pruned, tmp_path, 
     monkeypatch.setattr(evaluate, "perplexities",
                         lambda model, tokenizer, texts, settings: scored.append(list(texts))
                         or real_perplexities(model, tokenizer, texts, settings))
-    code, _, _ = run(capsys, *argv, "--out", tmp_path / "eval")
+    # lowered after an out of memory, the batch size keeps what was scored
+    code, _, _ = run(capsys, *argv, "--batch-size", "1", "--out", tmp_path / "eval")
     assert code == 0 and scored == []
     assert list(progress.glob("*.jsonl")) == []  # deleted once the files are written
     # Uninterrupted, the same evaluation scores the text and writes the same perplexity.
@@ -1082,7 +1087,8 @@ def test_an_interrupted_eval_scores_no_finished_dataset_again(pruned, tmp_path, 
     assert code == 0 and scored == [["embedded"]]
     resumed, whole = (read_json(tmp_path / name / "ppl.json") for name in ("eval", "whole"))
     assert resumed["perplexity"] == whole["perplexity"]
-    assert resumed["details"] == whole["details"]
+    assert resumed["details"] == whole["details"]  # the batch size each dataset ran with too
+    assert resumed["details"]["embedded"]["batch_size"] == 8
     # Kept perplexities serve only the same scoring: another window count scores again.
     monkeypatch.setattr(zeroshot, "evaluate", interrupted)
     assert run(capsys, *argv, "--out", tmp_path / "other")[0] == 130

@@ -208,7 +208,8 @@ class Parser(argparse.ArgumentParser):
 RESUMES = {
     "recover": "it resumes from its last save",
     "bench": "it resumes from its finished batch sizes",
-    "eval": "it reads back its finished perplexities and the zero-shot answers scored so far",
+    "eval": "it reads back its finished perplexities and the zero-shot answers scored so far "
+            "(of a checkpoint with a prunebench manifest; others start again)",
     "prune": "a depth_ppl or sleb prune reads back the calibration losses it computed; the "
              "other methods start again",
 }

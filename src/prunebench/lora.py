@@ -183,7 +183,9 @@ def _amp_dtype(setting: str, device: torch.device,
     if setting == "auto":
         if device.type != "cuda":
             return None
-        if base_dtype == torch.bfloat16 and torch.cuda.is_bf16_supported(including_emulation=False):
+        from prunebench.modeling import computes_bfloat16
+
+        if base_dtype == torch.bfloat16 and computes_bfloat16(device):
             return torch.bfloat16
         return torch.float16
     return {"none": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[setting]

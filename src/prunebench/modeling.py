@@ -143,13 +143,25 @@ def resolve_dtype(dtype: str | torch.dtype, device: str | torch.device | None = 
         kind = resolve_device(device).type if device == "auto" else torch.device(device).type
         if kind != "cuda":
             return torch.float32
-        if stored == torch.bfloat16 and torch.cuda.is_bf16_supported(including_emulation=False):
+        if stored == torch.bfloat16 and computes_bfloat16(device):
             return torch.bfloat16
         return torch.float16
     try:
         return DTYPES[str(dtype).lower()]
     except KeyError:
         raise PrunebenchError(f"unknown dtype {dtype!r}: choose one of {sorted(DTYPES)}") from None
+
+
+def computes_bfloat16(device: str | torch.device) -> bool:
+    """Whether the CUDA device (the one named, not merely the current one: a node may mix GPU
+    models) computes in bfloat16 natively (Ampere and later; torch emulates it, slowly, on
+    older ones)."""
+    import contextlib
+
+    device = resolve_device(device) if device == "auto" else torch.device(device)
+    named = torch.cuda.device(device) if device.index is not None else contextlib.nullcontext()
+    with named:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
 
 
 # --------------------------------------------------------------------------- building

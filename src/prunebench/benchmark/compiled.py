@@ -274,7 +274,11 @@ class StaticDecoder(nn.Module):
         self.vocab_size = self.head_w.shape[0]
         self.generator = torch.Generator(device=device) if sampling is not None else None
 
-        self.compile_kwargs = dict(compile_kwargs or COMPILE_KWARGS.get(mode, {}))
+        # Static shapes always: with another decoder's step still compiled (a paired
+        # benchmark's other model), dynamo would otherwise mark this one's per-block widths
+        # dynamic and compile other kernels than a sweep of this model alone does.
+        self.compile_kwargs = {"dynamic": False,
+                               **(compile_kwargs or COMPILE_KWARGS.get(mode, {}))}
         self._graph = None
         self._step: Callable = self._decode_step
         if mode not in ("eager", "cuda-graph"):

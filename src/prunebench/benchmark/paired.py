@@ -136,11 +136,12 @@ def paired_sweep(dense_model, model, tokenizer, settings: SweepSettings) -> dict
     prompt = make_prompt(tokenizer, s.input_tokens, config.vocab_size, seed=s.seed,
                          bos_token_id=config.bos_token_id)
     runners = (make_runner(dense_model, s, attention), make_runner(model, s, attention))
-    # The dense runner resets dynamo as it builds each batch size's decoder, before either is
-    # compiled; the variant's, built next, keeps the dense one's compiled step (a reset would
-    # make it recompile inside its timed runs: reduce-overhead and compile modes).
-    if hasattr(runners[1], "resets_dynamo"):
-        runners[1].resets_dynamo = False
+    # Neither runner resets dynamo (all compiled code of the process) itself: the variant's
+    # reset, after the dense step was compiled, made it recompile inside its timed runs. The
+    # pairs reset it once per batch size instead (_reset_compiled), before both are built.
+    for runner in runners:
+        if hasattr(runner, "resets_dynamo"):
+            runner.resets_dynamo = False
     result: dict[str, Any] = {
         "model": s.model_name, "variant": s.variant, "against": "dense", "backend": s.backend,
         "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
@@ -198,6 +199,7 @@ def _pair_or_oom(runners, prompt: torch.Tensor, batch_size: int, s: SweepSetting
     # Outside the except block, so the traceback's tensors can be freed.
     for runner in runners:
         runner.release()
+    _reset_compiled(runners)
     free_memory(device)
     log.warning("batch size %d ran out of memory with both models on the device; stopping "
                 "(%s)", batch_size, error)
@@ -209,6 +211,7 @@ def _time_pairs(runners, prompt: torch.Tensor, batch_size: int, s: SweepSettings
     input_ids = prompt.to(device).unsqueeze(0).repeat(batch_size, 1)
     attention_mask = torch.ones_like(input_ids)
     expected = (batch_size, input_ids.shape[1] + s.output_tokens)
+    _reset_compiled(runners)  # the last batch size's compiled steps: once, before both builds
     compile_s = [timed_prepare(runner, batch_size, expected[1], device) for runner in runners]
     progress = Progress(log, f"batch size {batch_size}: runs (warm-up + timed, both models)",
                         2 * (s.warmup + s.repeats))
@@ -230,9 +233,20 @@ def _time_pairs(runners, prompt: torch.Tensor, batch_size: int, s: SweepSettings
     interference = meter.stop()
     for runner in runners:
         runner.release()
+    _reset_compiled(runners)  # what dynamo's caches still hold of the released decoders
     return paired_row(batch_size, dense, variant, dense_warmup=dense_warmup,
                       variant_warmup=variant_warmup, compile_s=compile_s,
                       interference=interference, runners=runners)
+
+
+def _reset_compiled(runners) -> None:
+    """Reset dynamo where either runner compiles its step: each batch size then compiles each
+    model's step once (static shapes: compile_kwargs), and dynamo's recompile limit is never
+    reached over a long sweep, whatever mode a runner fell back to."""
+    if any(getattr(runner, "mode", "eager") not in ("eager", "cuda-graph") for runner in runners):
+        import torch._dynamo
+
+        torch._dynamo.reset()
 
 
 def paired_row(batch_size: int, dense: list[float], variant: list[float], *,

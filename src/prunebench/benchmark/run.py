@@ -495,9 +495,10 @@ def warn_if_timed_in_float16_but_stored_in_bfloat16(model, dtype: torch.dtype) -
     from prunebench.modeling import config_dtype
 
     if dtype == torch.float16 and config_dtype(model.config) == torch.bfloat16:
-        log.warning("the model is stored in bfloat16 and is timed in float16 (benchmark.dtype "
-                    "auto or float16), whose range its activations may exceed (non-finite "
-                    "logits): set benchmark.dtype to bfloat16 to time it as it is published")
+        log.warning("the model is stored in bfloat16 and is timed in float16 (the benchmark's "
+                    "dtype auto or float16), whose range its activations may exceed (non-finite "
+                    "logits): set the dtype to bfloat16 (benchmark.dtype, prunebench bench "
+                    "--dtype) to time it as it is published")
 
 
 def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,

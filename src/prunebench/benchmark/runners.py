@@ -111,8 +111,9 @@ class CompiledRunner:
         self.decoder = None
         self.fallback: str | None = None  # why capture failed, when it did
         # Whether building or dropping a decoder resets dynamo (every compiled function of the
-        # process). A paired benchmark's second runner does not: its reset, between the first
-        # runner's compilation and its timed runs, would make the first recompile inside them.
+        # process). A paired benchmark's runners do not: one's reset, between the other's
+        # compilation and its timed runs, would make that one recompile inside them; the
+        # pairs reset it themselves, once per batch size.
         self.resets_dynamo = True
 
     def _reset_dynamo(self) -> None:
@@ -166,8 +167,12 @@ class CompiledRunner:
                         str(exc))
             self.fallback = f"{self.mode} failed: {type(exc).__name__}: {str(exc)[:200]}"
         # Outside the except block, whose traceback holds the failed decoder: freed before the
-        # eager one's cache is allocated.
+        # eager one's cache is allocated, dynamo's hold on it included (also in a paired
+        # benchmark, whose other model may then compile again: that row is flagged anyway).
         self._drop_decoder()
+        import torch._dynamo
+
+        torch._dynamo.reset()
         self.mode = "eager"  # later batch sizes run eagerly too
         self.decoder = self._decoder(batch_size, seq_len, "eager")
 

@@ -356,7 +356,8 @@ def weight_files(path: Path) -> list[Path]:
     its manifest records, else its one `*.safetensors` file. Another file beside them (a
     leftover shard, another format's `consolidated.safetensors`) is not loaded: loaded too, its
     tensors would replace the model's, unseen by the manifest's check of the files it records."""
-    files = sorted(path.glob("*.safetensors"))
+    # (a hidden file, such as macOS's `._model.safetensors` beside a copy, is none of them)
+    files = sorted(f for f in path.glob("*.safetensors") if not f.name.startswith("."))
     if not files:
         pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
         hint = (f" (found pickle files {pickles}: prunebench never loads pickle; convert them to "

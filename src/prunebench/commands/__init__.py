@@ -196,7 +196,7 @@ def add_parsers(sub) -> None:
     bench.add_argument("--backend", default=BENCH_BACKEND,
                        help=f"{' or '.join(BENCH_BACKENDS)} (hf: HF generate)")
     bench.add_argument("--out", type=out_path, default=None, help="JSON file to write")
-    bench.add_argument("--against", default=None, metavar="DENSE",
+    bench.add_argument("--against", default=None, metavar="DENSE", type=model_name,
                        help="time MODEL in turns with DENSE (the model it was pruned from), "
                             "--warmup warm-up pairs then --repeats timed pairs per batch size: "
                             "its speed-up with a paired 95%% interval (no adaptive repeats)")
@@ -255,8 +255,9 @@ def add_parsers(sub) -> None:
     # No default, as in the workflow's config: left out, the model runs in float32.
     evaluate.add_argument("--dtype", default=None,
                           help=f"{', '.join(EVAL_DTYPES)} (default float32; the study ran "
-                               "float16; auto is float16 on CUDA, bfloat16 for a model "
-                               "stored in it)")
+                               "float16; auto is float32 on CPU and float16 on CUDA, or "
+                               "bfloat16 for a model stored in it where the GPU computes in "
+                               "it natively)")
     evaluate.set_defaults(run=eval_command)
 
 

@@ -156,7 +156,10 @@ def _resumable_perplexities(model, tokenizer, texts: dict[str, str],
     identity = model_identity(model, ("torch", "transformers"))
     store = None
     if identity is not None:
-        scoring = {key: value for key, value in settings.items() if key != "datasets"}
+        # batch_size only sets how many windows share a forward pass (lowered after an out of
+        # memory, as the zero-shot tasks' is): a rerun with another keeps what was scored.
+        scoring = {key: value for key, value in settings.items()
+                   if key not in ("datasets", "batch_size")}
         header = {"format": PERPLEXITY_PROGRESS_FORMAT, "identity": identity,
                   "tokenizer": str(getattr(tokenizer, "name_or_path", "")), "settings": scoring}
         store = open_progress(perplexity_progress_dir(), header, "perplexities", "the evaluation")
@@ -171,6 +174,7 @@ def _resumable_perplexities(model, tokenizer, texts: dict[str, str],
                 scores[dataset] = store.values[key]
                 continue
             scores[dataset] = perplexities(model, tokenizer, {dataset: text}, settings)[dataset]
+            scores[dataset]["batch_size"] = settings["batch_size"]  # what it ran with
             if store is not None:
                 store.put(key, scores[dataset])
         finished = True
