@@ -94,10 +94,11 @@ def paired_sweep(dense_model, model, tokenizer, settings: SweepSettings) -> dict
         raise PrunebenchError(f"repeats={s.repeats}: paired timing needs at least 2 pairs per "
                               "batch size (one pair shows no spread, so no interval)")
     if s.warmup < 1:
-        # Preparing the second model's compiled step resets torch.compile's caches, so the
-        # first one's recompiles on its next run: that run must not be a timed one.
+        # Each model's first run after its build pays what no later run does (lazy CUDA
+        # handles and workspaces, the allocator's first blocks, the caches of a first call):
+        # it must not be a timed one.
         raise PrunebenchError(f"warmup={s.warmup}: paired timing needs at least 1 warm-up pair "
-                              "(the first run after both models are prepared may recompile)")
+                              "(each model's first run after it is built pays first-call costs)")
     if s.max_repeats != s.repeats:
         raise PrunebenchError(f"paired timing takes a fixed number of pairs (repeats="
                               f"{s.repeats}); adaptive repeats (max_repeats={s.max_repeats}) "

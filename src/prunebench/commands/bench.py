@@ -44,8 +44,9 @@ def bench_command(args) -> Path:
                                   "pairs per batch size (one pair shows no spread, so no "
                                   "interval): give --repeats 2 or more")
         if args.warmup < 1:
-            raise PrunebenchError("--warmup 0: paired timing needs at least 1 warm-up pair (the "
-                                  "first run after both models are prepared may recompile)")
+            raise PrunebenchError("--warmup 0: paired timing needs at least 1 warm-up pair "
+                                  "(each model's first run after it is built pays first-call "
+                                  "costs)")
     if args.out:
         check_out_file(Path(args.out), args.force)
 
