@@ -22,6 +22,9 @@ checkpoint (writing into a Snakemake output directory would make it look newer t
 consumers). Set PRUNEBENCH_VERIFY=full to hash every time. What a save has just hashed for its
 manifest is memoised under the checkpoint's final folder too (`remember_verified`, after the
 rename, which keeps size, inode and modification time), so its first load hashes nothing again.
+
+Which files hold the weights (`weight_files`) is decided here too, without torch, so that the
+workflow's start check of a `local:` folder and the loader agree.
 """
 
 from __future__ import annotations
