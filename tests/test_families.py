@@ -525,12 +525,37 @@ def test_soft_capped_attention_decodes_with_eager_or_flex_and_refuses_sdpa(base_
                 bench.sweep(model, None, dataclasses.replace(settings, attention=attention))
 
 
-def test_static_decoder_refuses_a_window_shorter_than_the_sequence():
-    config = MistralConfig(**SMALL, head_dim=16, sliding_window=8)
-    model = build_model(config, device="cpu").eval()
-    with pytest.raises(PrunebenchError, match="sliding-window attention over 8 tokens.*hf backend"):
-        StaticDecoder(model, 1, 20, mode="eager")
-    StaticDecoder(model, 1, 8, mode="eager")  # within the window: the same as full attention
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+@pytest.mark.parametrize("name, config", [
+    # every block (Mistral-7B-v0.1's layout), every other block (Gemma-2's), the first two
+    # blocks of four (Qwen2's use_sliding_window with max_window_layers)
+    ("mistral", lambda: MistralConfig(**SMALL, head_dim=16, sliding_window=5)),
+    ("gemma2", lambda: Gemma2Config(**SMALL, head_dim=16, query_pre_attn_scalar=24,
+                                    attn_logit_softcapping=0.1, final_logit_softcapping=0.5,
+                                    sliding_window=5)),
+    ("qwen2", lambda: Qwen2Config(**SMALL, use_sliding_window=True, sliding_window=5,
+                                  max_window_layers=2)),
+])
+def test_the_compiled_decoder_attends_within_each_blocks_sliding_window(name, config,
+                                                                         monkeypatch):
+    """Windows shorter than the sequence used to be refused (use the hf backend); each block
+    now masks the static cache to its window's last positions, as transformers does: the
+    greedy tokens of 16-token sequences through 5-token windows equal HF generate's (eager and
+    flex attention), and differ from what full attention would decode."""
+    monkeypatch.setitem(FAMILIES, name, config)
+    model = family_model(name)
+    windows = StaticDecoder(model, 3, 16, mode="eager").windows
+    assert 5 in windows and (None in windows) == (name != "mistral")
+    tokens = greedy_tokens_agree(model)
+    prompt = ids(3, 6, seed=2)
+    with torch.inference_mode():
+        flex = StaticDecoder(model, 3, 16, mode="eager", attention="flex").generate(prompt, 10)
+        assert torch.equal(flex, tokens)
+        full = StaticDecoder(model, 3, 16, mode="eager")
+        full.windows = [None] * len(full.windows)  # what the decoder computed before
+        assert not torch.equal(full.generate(prompt, 10), tokens)
+    assert StaticDecoder(model, 1, 5, mode="eager").windows == [None] * 4  # within: full
+    assert_step_traces_as_one_graph(model, prompt)  # the masks keep the step one graph
 
 
 @pytest.mark.parametrize("rope_type", ["dynamic", "longrope"])

@@ -25,9 +25,9 @@ layout comes from its family's flags (param_count.Family): scaled embeddings, no
 1 + weight, and (Gemma-2) a norm on each sublayer's output; Gemma-2's query scale and soft caps
 on the attention scores and the logits come from the modules and the config, and soft-capped
 scores rule out SDPA (matmul + softmax, or flex, attend instead: benchmark.attention).
-Sliding-window
-attention is not implemented: a model whose window is shorter than the decoder's length is
-refused (no benchmark length comes near the 4096-token windows of the published models).
+Sliding-window attention (Mistral-7B-v0.1, every other Gemma-2 block, Qwen with
+`use_sliding_window`) is a mask per window over the same static cache: a block attends to the
+window's last positions only, as transformers masks them (`sliding_windows`).
 
 The step is written without host synchronisation (no `.item()`, no data-dependent shapes): the
 position is a device tensor, the cache write is an indexed store, and attention reads the whole
@@ -86,22 +86,19 @@ CACHE_ALIGN = 16
 
 # --------------------------------------------------------------------------- the decoder
 
-def check_no_sliding_window(model: nn.Module, max_seq_len: int) -> None:
-    """Refuse a model whose sliding attention window would cut into `max_seq_len` tokens.
-
-    The decoder attends to every cached position; with a window at least as long as the
-    sequence, sliding-window attention is the same thing, so only shorter windows are refused.
-    """
+def sliding_windows(model: nn.Module, max_seq_len: int) -> list[int | None]:
+    """Each block's sliding attention window (a token attends to itself and the window - 1
+    before it, as transformers masks it), or None for full attention, which a window at least
+    `max_seq_len` long is the same as. Gemma-2 and Qwen's attention modules hold their own
+    window; Mistral's reads the config's, for every block."""
     config = model.config
-    windows = [getattr(layer.self_attn, "sliding_window", None) for layer in model.model.layers]
-    if getattr(config, "model_type", None) == "mistral":  # MistralAttention reads the config
-        windows.append(getattr(config, "sliding_window", None))
-    windows = [w for w in windows if w is not None]
-    if windows and min(windows) < max_seq_len:
-        raise PrunebenchError(
-            f"the model uses sliding-window attention over {min(windows)} tokens, shorter than "
-            f"the {max_seq_len} tokens of this benchmark cell: the compiled backend implements "
-            "full attention only; use the hf backend for this cell, or shorter token configs")
+    windows = []
+    for layer in model.model.layers:
+        window = getattr(layer.self_attn, "sliding_window", None)
+        if window is None and getattr(config, "model_type", None) == "mistral":
+            window = getattr(config, "sliding_window", None)
+        windows.append(window if window is not None and window < max_seq_len else None)
+    return windows
 
 
 # Rotary types whose frequencies HF recomputes from the current sequence length once it passes
@@ -226,7 +223,7 @@ class StaticDecoder(nn.Module):
             config.hidden_size // config.num_attention_heads)
         self.batch_size = batch_size
         self.max_seq_len = max_seq_len
-        check_no_sliding_window(model, max_seq_len)
+        self.windows = sliding_windows(model, max_seq_len)
         check_static_rope(model, max_seq_len)
         cache_len = -(-max_seq_len // CACHE_ALIGN) * CACHE_ALIGN
 
@@ -319,9 +316,13 @@ class StaticDecoder(nn.Module):
         # [T, 1, hd]: broadcast over batch and heads of the [B, T, heads, hd] projections.
         cos = self.cos.index_select(0, pos).unsqueeze(1)
         sin = self.sin.index_select(0, pos).unsqueeze(1)
-        mask = self.positions.unsqueeze(0) <= pos.unsqueeze(1)  # [T, cache_len], causal
-        for block in self.blocks:
-            x = block(x, cos, sin, pos, mask, attention)
+        causal = self.positions.unsqueeze(0) <= pos.unsqueeze(1)  # [T, cache_len]
+        masks = {None: causal}
+        for window in sorted({w for w in self.windows if w is not None}):
+            # the window's last positions only: kv > q - window, as transformers masks them
+            masks[window] = causal & (self.positions.unsqueeze(0) > pos.unsqueeze(1) - window)
+        for block, window in zip(self.blocks, self.windows):
+            x = block(x, cos, sin, pos, masks[window], attention)
         x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.plus_one)
         logits = F.linear(x, self.head_w, self.head_b)
         if self.final_softcap is not None:  # Gemma-2
