@@ -13,6 +13,7 @@ safetensors (never pickle).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -156,8 +157,6 @@ def computes_bfloat16(device: str | torch.device) -> bool:
     """Whether the CUDA device (the one named, not merely the current one: a node may mix GPU
     models) computes in bfloat16 natively (Ampere and later; torch emulates it, slowly, on
     older ones)."""
-    import contextlib
-
     device = resolve_device(device) if device == "auto" else torch.device(device)
     named = torch.cuda.device(device) if device.index is not None else contextlib.nullcontext()
     with named:

@@ -354,13 +354,18 @@ def _read_memo(memo_file: Path | None) -> dict[str, Any]:
     return memo if isinstance(memo, dict) else {}
 
 
+def safetensors_files(path: Path) -> list[Path]:
+    """The `*.safetensors` files in the folder `path`, sorted; a hidden one (macOS's
+    `._model.safetensors` beside a copy) is none of them."""
+    return sorted(f for f in path.glob("*.safetensors") if not f.name.startswith("."))
+
+
 def weight_files(path: Path) -> list[Path]:
     """The checkpoint's safetensors weight files: the shards its index names, else the files
     its manifest records, else its one `*.safetensors` file. Another file beside them (a
     leftover shard, another format's `consolidated.safetensors`) is not loaded: loaded too, its
     tensors would replace the model's, unseen by the manifest's check of the files it records."""
-    # (a hidden file, such as macOS's `._model.safetensors` beside a copy, is none of them)
-    files = sorted(f for f in path.glob("*.safetensors") if not f.name.startswith("."))
+    files = safetensors_files(path)
     if not files:
         pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
         hint = (f" (found pickle files {pickles}: prunebench never loads pickle; convert them to "

@@ -88,21 +88,18 @@ def parse_limit(text: str) -> int | float:
     return int(value) if value >= 1 else value
 
 
-def model_name(text: str) -> str:
-    """MODEL on the command line (argparse's type): an empty one (an unset shell variable)
-    would otherwise be looked for as the current folder."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is empty: give a checkpoint folder or "
-                                         "hf:<org>/<repo>@<revision>")
-    return text
+def _non_empty(fix: str):
+    """An argparse type for a name that must not be empty: an unset shell variable (`--out
+    "$DIR"`) would otherwise stand for the current folder."""
+    def named(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{text!r} is empty: {fix}")
+        return text
+    return named
 
 
-def out_path(text: str) -> str:
-    """--out (argparse's type): an empty one (`--out "$DIR"` with DIR unset) would otherwise be
-    the current folder."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is empty: name the folder (or file) to write")
-    return text
+model_name = _non_empty("give a checkpoint folder or hf:<org>/<repo>@<revision>")  # MODEL
+out_path = _non_empty("name the folder (or file) to write")  # --out
 
 
 def positive_int(text: str) -> int:

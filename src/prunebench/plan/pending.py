@@ -16,7 +16,7 @@ started):
 - prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
   value the method does not have, a target size it cannot reach;
 - LoRA recoveries run again whose instruction records cannot be split as `lora.data` asks;
-- jobs run again whose input checkpoint holds a weight file cut short (its header says so).
+- jobs run again whose input checkpoint holds a weight file cut short (its header says so);
 - an aggregation run again over a result file its reader refuses (a hand-edited or damaged
   bench, paired, evaluation file or prune report): its tables and figures would go first.
 
@@ -27,6 +27,7 @@ cell has nothing to lose, and its prune job checks the same before it loads any 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -201,7 +202,7 @@ def input_checkpoint_problems(jobs: Iterable[PendingJob], remade: set[str]) -> l
     """Jobs run again whose input checkpoint (a folder on disk with a config.json, not among
     the files `remade` by this run) holds a weight file cut short or not safetensors, from
     the files' headers alone: the job would fail on it after its result was removed."""
-    from prunebench.checkpoint.integrity import safetensors_problems
+    from prunebench.checkpoint.integrity import safetensors_files, safetensors_problems
 
     problems = []
     for job in jobs:
@@ -212,7 +213,7 @@ def input_checkpoint_problems(jobs: Iterable[PendingJob], remade: set[str]) -> l
             if (os.path.normpath(path) in remade or not folder.is_dir()
                     or not (folder / "config.json").is_file()):
                 continue
-            for problem in safetensors_problems(sorted(folder.glob("*.safetensors"))):
+            for problem in safetensors_problems(safetensors_files(folder)):
                 problems.append(f"{job.name}: its input checkpoint {folder}: {problem}; "
                                 f"{job.outputs[0]}, made before, would be removed first: "
                                 "remake the checkpoint (delete it and rerun snakemake, which "
@@ -253,8 +254,6 @@ def aggregation_input_problems(jobs: Iterable[PendingJob], remade: set[str]) -> 
 
 def _matches(path: str, pattern: str) -> bool:
     """Whether `path` is a file of the layout `pattern` (its wildcards one folder or name each)."""
-    import re
-
     regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(pattern))
     return re.fullmatch(regex, Path(path).as_posix().removeprefix("./")) is not None
 
