@@ -963,6 +963,24 @@ def test_sdpa_attention_for_a_model_that_soft_caps_its_scores_is_refused_at_star
         softcap_attention_problems(local)[0]
 
 
+def test_lora_targets_naming_part_of_a_packed_projection_are_refused_at_start():
+    """Phi-3 packs q/k/v into one qkv_proj: `target_modules: [q_proj, v_proj]` would stop each
+    of its lora jobs, after its prune; found at the start instead, for the models with +lora
+    variants only, and LLaMA models keep adapting q and v alone."""
+    config = default_config(p={"source": "random:phi-4-mini", "variants": ["dense", "flap-0.8",
+                                                                           "flap-0.8+lora"]},
+                            l={"source": "random:llama-7b", "variants": ["flap-0.8+lora"]},
+                            q={"source": "random:phi-3-mini", "variants": ["flap-0.8"]})
+    check_config(config, resources=NOWHERE)  # all seven: every packed module whole
+    config["lora"] = {**config.get("lora", {}), "target_modules": ["q_proj", "v_proj"]}
+    said = problems(config)
+    assert "models.p (phi3): lora.target_modules names ['q_proj', 'v_proj'] but not " \
+           "['k_proj']: Phi-3 packs q_proj, k_proj, v_proj into one qkv_proj" in said
+    assert "models.l" not in said and "models.q" not in said
+    config["lora"]["target_modules"] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    check_config(config, resources=NOWHERE)
+
+
 @pytest.mark.parametrize("settings, said", [
     ({"seq_len": 2048}, "embedded.model.seq_len: training windows of 2048 tokens exceed the tiny "
                         "model's context (max_position_embeddings 1024)"),

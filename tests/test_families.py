@@ -1,6 +1,8 @@
 """Model families: LLaMA-3 (GQA, rope scaling), Mistral, Qwen2 (q/k/v biases; tied embeddings too),
-Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), each pruned with every method,
-saved, reloaded, benchmarked with both backends and evaluated, on tiny random models.
+Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), Gemma and Gemma-2 (norms weighing by
+1 + weight, scaled embeddings, Gemma-2's sandwich norms and soft caps), Phi-3 (packed qkv_proj
+and gate_up_proj, partial rotary), each pruned with every method, saved, reloaded, benchmarked
+with both backends and evaluated, on tiny random models.
 
 The models are randomly initialised from transformers' own config classes with real GQA ratios
 (4 query heads on 2 KV heads). Biases and norm weights are randomised too (transformers
@@ -21,15 +23,15 @@ import torch
 import transformers
 import yaml
 from transformers import (AutoModelForCausalLM, Gemma2Config, GemmaConfig, LlamaConfig,
-                          MistralConfig, Qwen2Config, Qwen3Config)
+                          MistralConfig, Phi3Config, Qwen2Config, Qwen3Config)
 
-from prunebench import PrunebenchError, lora, tiny
+from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
 from prunebench import benchmark as bench
 from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config, known_shape_of
 from prunebench.evaluate import perplexity
 from prunebench.instructions import embedded_records, split_records
-from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim,
+from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim, layer_shapes,
                                  load_config, load_model, remove_blocks, save_model)
 from prunebench.checkpoint.param_count import config_from_dict, config_from_json
 from prunebench.methods.registry import method_function
@@ -61,6 +63,9 @@ FAMILIES = {
     "gemma2": lambda: Gemma2Config(**SMALL, head_dim=16, query_pre_attn_scalar=24,
                                    attn_logit_softcapping=0.1, final_logit_softcapping=0.5,
                                    sliding_window=256),
+    # Phi-3: q/k/v packed into one qkv_proj, gate/up into one gate_up_proj; rotary on half of
+    # each head (Phi-4-mini's partial_rotary_factor is 0.75; Phi-3's 1).
+    "phi3": lambda: Phi3Config(**SMALL, partial_rotary_factor=0.5),
 }
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -69,7 +74,7 @@ TIED = {"qwen2_tied": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True,
 CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
            "qwen2_tied": "Qwen2ForCausalLM", "gemma": "GemmaForCausalLM",
-           "gemma2": "Gemma2ForCausalLM"}
+           "gemma2": "Gemma2ForCausalLM", "phi3": "Phi3ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -241,7 +246,8 @@ def test_a_config_json_whose_shape_is_not_whole_numbers_is_refused_by_key(tmp_pa
 def test_removing_a_silent_kv_group_keeps_the_logits(name):
     """A KV group whose o_proj columns are zero adds nothing; removing it must leave the logits
     unchanged. If a bias slice (Qwen2) or the shared q/k norm (Qwen3) went with the wrong heads,
-    the kept heads would change and so would the logits."""
+    or a packed qkv_proj (Phi-3) lost the wrong rows or split its output at the model's head
+    count, the kept heads would change and so would the logits."""
     model = family_model(name)
     hd = head_dim(model.config)
     rep = model.config.num_attention_heads // model.config.num_key_value_heads
@@ -253,7 +259,7 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     norm_before = None if norm is None else norm.weight.detach().clone()
     surgery.remove_kv_groups(model, 1, [0])
     attn = model.model.layers[1].self_attn
-    assert attn.k_proj.out_features == hd and attn.q_proj.out_features == rep * hd
+    assert projections.attention_heads(attn, hd) == (rep, 1)
     if norm_before is not None:  # one head_dim weight shared by the heads: kept whole
         assert torch.equal(attn.q_norm.weight, norm_before)
     assert numel(model) == count_params(model.config)
@@ -535,6 +541,8 @@ def test_soft_capped_attention_decodes_with_eager_or_flex_and_refuses_sdpa(base_
                                     sliding_window=5)),
     ("qwen2", lambda: Qwen2Config(**SMALL, use_sliding_window=True, sliding_window=5,
                                   max_window_layers=2)),
+    # every block, from the config (Phi-3-mini-4k's 2047)
+    ("phi3", lambda: Phi3Config(**SMALL, partial_rotary_factor=0.5, sliding_window=5)),
 ])
 def test_the_compiled_decoder_attends_within_each_blocks_sliding_window(name, config,
                                                                          monkeypatch):
@@ -545,7 +553,7 @@ def test_the_compiled_decoder_attends_within_each_blocks_sliding_window(name, co
     monkeypatch.setitem(FAMILIES, name, config)
     model = family_model(name)
     windows = StaticDecoder(model, 3, 16, mode="eager").windows
-    assert 5 in windows and (None in windows) == (name != "mistral")
+    assert 5 in windows and (None in windows) == (name not in ("mistral", "phi3"))
     tokens = greedy_tokens_agree(model)
     prompt = ids(3, 6, seed=2)
     with torch.inference_mode():
@@ -660,6 +668,20 @@ def test_a_bfloat16_model_timed_in_float16_is_warned_of(base_dirs, caplog):
         assert ("stored in bfloat16 and is timed in float16" in caplog.text) == warned
 
 
+def test_static_decoder_refuses_longrope_past_its_own_original_context():
+    """Longrope switches to its long factors past the rope's `original_max_position_embeddings`
+    (Phi-3-mini-128k: 4096 of 131072 positions), not past max_position_embeddings: a cell
+    between the two was decoded with the short tables HF leaves behind after 4096 tokens."""
+    config = Phi3Config(**{**SMALL, "max_position_embeddings": 64},
+                        original_max_position_embeddings=16,  # as Phi-3's config.json has it
+                        rope_scaling={"rope_type": "longrope", "short_factor": [1.0] * 8,
+                                      "long_factor": [2.0] * 8})
+    model = build_model(config, device="cpu").eval()
+    with pytest.raises(PrunebenchError, match="rope_type 'longrope'.*past 16 tokens"):
+        StaticDecoder(model, 1, 20, mode="eager")
+    StaticDecoder(model, 1, 16, mode="eager")
+
+
 @pytest.mark.parametrize("rope_type", ["dynamic", "longrope"])
 def test_static_decoder_tables_are_those_of_the_checked_length_not_the_padded_cache(rope_type):
     """The cache is padded to a multiple of 16 positions: 18 tokens within a 20-token original
@@ -742,7 +764,9 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,
              "gemma-2b": 2_506_172_416, "gemma-7b": 8_537_680_896,
              "gemma-2-2b": 2_614_341_888, "gemma-2-9b": 9_241_705_984,
-             "gemma-2-27b": 27_227_128_320}
+             "gemma-2-27b": 27_227_128_320, "phi-3-mini": 3_821_079_552,
+             "phi-3-medium": 13_960_238_080, "phi-4": 14_659_507_200,
+             "phi-4-mini": 3_836_021_760}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -769,6 +793,11 @@ def test_known_shapes_build_their_family():
     assert known_shape_of("google/gemma-2-2b-it") == "gemma-2-2b"  # not Gemma-1's gemma-2b
     assert known_shape_of("google/gemma-2b") == "gemma-2b"
     assert type(architecture_config("gemma-7b")).__name__ == "GemmaConfig"
+    phi = architecture_config("phi-4-mini")
+    assert type(phi).__name__ == "Phi3Config" and phi.rope_parameters["partial_rotary_factor"] == 0.75
+    assert known_shape_of("microsoft/Phi-4-mini-instruct") == "phi-4-mini"  # not Phi-4's 14.7B
+    assert known_shape_of("microsoft/phi-4") == "phi-4"
+    assert known_shape_of("microsoft/Phi-3-medium-4k-instruct") == "phi-3-medium"
 
 
 # --------------------------------------------------------------------------- config/modern.yaml
@@ -801,3 +830,79 @@ def test_modern_config_plans_exact_sizes_offline(tmp_path, capsys, monkeypatch):
     config = yaml.safe_load(modern.read_text())
     assert config["benchmark"]["token_configs"] == ["12x128", "82x128", "12x512", "82x512"]
     assert config["benchmark"]["backends"] == ["hf", "compiled"]
+
+
+# --------------------------------------------------------------------------- packed projections
+
+def unpacked_twin(model):
+    """The LLaMA model computing what a Phi-3 model (full rotary, no window) computes: its
+    packed qkv_proj / gate_up_proj split into q/k/v and gate/up, every other weight as it is."""
+    c = model.config
+    twin = build_model(LlamaConfig(
+        hidden_size=c.hidden_size, intermediate_size=c.intermediate_size,
+        num_hidden_layers=c.num_hidden_layers, num_attention_heads=c.num_attention_heads,
+        num_key_value_heads=c.num_key_value_heads, vocab_size=c.vocab_size,
+        max_position_embeddings=c.max_position_embeddings, rms_norm_eps=c.rms_norm_eps,
+        rope_theta=c.rope_parameters["rope_theta"], bos_token_id=1, eos_token_id=2,
+        pad_token_id=0), device="cpu", dtype=next(model.parameters()).dtype)
+    hd, state = head_dim(c), {}
+    for key, value in model.state_dict().items():
+        if key.endswith("qkv_proj.weight"):
+            q, k, v = value.split([c.num_attention_heads * hd, *[c.num_key_value_heads * hd] * 2])
+            state.update({key.replace("qkv_proj", n): t for n, t in zip(("q_proj", "k_proj",
+                                                                        "v_proj"), (q, k, v))})
+        elif key.endswith("gate_up_proj.weight"):
+            gate, up = value.chunk(2)
+            state.update({key.replace("gate_up_proj", "gate_proj"): gate,
+                          key.replace("gate_up_proj", "up_proj"): up})
+        else:
+            state[key] = value
+    twin.load_state_dict(state, strict=True)
+    return twin.eval()
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_prunes_packed_projections_as_it_prunes_separate_ones(method):
+    """Phi-3 packs q/k/v and gate/up by rows. Each method must score and remove the same heads
+    and channels, with the same weights left, as on the LLaMA twin that keeps them apart (the
+    same function: equal logits first). In float64, so that rounding cannot reorder two scores."""
+    model = family_model("phi3")
+    model.config.rope_parameters["partial_rotary_factor"] = 1.0
+    model = build_model(model.config, device="cpu", dtype=torch.float64).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.2) if p.dim() > 1 else p.normal_(1, 0.2)
+    twin = unpacked_twin(model)
+    x = ids()
+    torch.testing.assert_close(logits(model, x), logits(twin, x), rtol=0, atol=1e-10)
+    calibration = ids(8, 24, seed=3)
+    target = int(0.5 * numel(model))  # half: the width methods take heads too, not channels only
+    method_function(method)(model, calibration, target, **METHODS[method])
+    method_function(method)(twin, calibration, target, **METHODS[method])
+    assert numel(model) == numel(twin) == count_params(model.config) < 2 * target
+    ours, theirs = (layer_shapes(m.config) for m in (model, twin))
+    assert ours == theirs
+    assert len(model.model.layers) == len(twin.model.layers)
+    torch.testing.assert_close(logits(model, x), logits(twin, x), rtol=0, atol=1e-10)
+    if method in ("llm_pruner", "flap", "wanda_sp"):  # the width methods did remove heads
+        assert any(s["num_attention_heads"] < 4 for s in ours), ours
+
+
+def test_lora_adapts_a_packed_projection_when_all_its_parts_are_targets():
+    """Phi-3's qkv_proj is q_proj, k_proj and v_proj at once: it gets an adapter when all three
+    are targets (the default), and naming some of them only is refused, since that adapter
+    would change the others too. Separate projections are chosen one by one, as before."""
+    model = family_model("phi3")
+    chosen, _ = lora.lora_target_names(model, list(lora.TARGETS))
+    assert {name.rsplit(".", 1)[-1] for name in chosen} == {"qkv_proj", "o_proj",
+                                                             "gate_up_proj", "down_proj"}
+    assert len(chosen) == 4 * 4
+    chosen, _ = lora.lora_target_names(model, ["q_proj", "k_proj", "v_proj"])
+    assert chosen == [f"model.layers.{i}.self_attn.qkv_proj" for i in range(4)]
+    with pytest.raises(PrunebenchError, match=r"names \['q_proj', 'v_proj'\] but not \['k_proj'\].*"
+                       "packs q_proj, k_proj, v_proj into one qkv_proj"):
+        lora.lora_target_names(model, ["q_proj", "v_proj"])
+    with pytest.raises(PrunebenchError, match=r"names \['up_proj'\].*one gate_up_proj"):
+        lora.lora_target_names(model, ["o_proj", "up_proj"])
+    separate, _ = lora.lora_target_names(family_model("llama3"), ["q_proj", "v_proj"])
+    assert {name.rsplit(".", 1)[-1] for name in separate} == {"q_proj", "v_proj"}

@@ -33,11 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError, ResourceError
+from prunebench.checkpoint.param_count import PACKED_PARTS
 from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_full
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
-from prunebench.plan.lora_settings import DEFAULTS, TARGETS, resolve_settings  # noqa: F401
+from prunebench.plan.lora_settings import (DEFAULTS, TARGETS, packed_target_problems,  # noqa: F401
+                                           resolve_settings)
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,19 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     """(full names of the linear layers that get an adapter, names skipped as empty).
 
     Names are given to peft in full: a suffix list would also match a zero-head block's o_proj,
-    which has no inputs, so an adapter there could never learn anything.
+    which has no inputs, so an adapter there could never learn anything. A module packing
+    several of the targets' parts (Phi-3's qkv_proj: q_proj, k_proj, v_proj; gate_up_proj:
+    gate_proj, up_proj) gets one adapter when all its parts are targets; naming some of them
+    only is refused, since its adapter would change the others too.
     """
+    if any(name.endswith(tuple(f".{p}" for p in PACKED_PARTS)) for name, _ in model.named_modules()):
+        if problems := packed_target_problems(targets):
+            raise PrunebenchError(problems[0])
     chosen, skipped = [], []
     for name, module in model.named_modules():
-        if isinstance(module, nn.Linear) and name.rsplit(".", 1)[-1] in targets:
+        short = name.rsplit(".", 1)[-1]
+        parts = PACKED_PARTS.get(short, (short,))
+        if isinstance(module, nn.Linear) and all(p in targets for p in parts):
             (chosen if module.in_features and module.out_features else skipped).append(name)
     if not chosen:
         raise PrunebenchError(f"the model has no non-empty {list(targets)} projections to adapt: "

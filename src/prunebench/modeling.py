@@ -3,7 +3,7 @@
 A checkpoint is a directory with `config.json`, safetensors weights, tokenizer files and
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
-(LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2: `param_count.FAMILIES`, chosen by the config's `model_type` and
+(LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Phi-3: `param_count.FAMILIES`, chosen by the config's `model_type` and
 built from transformers' own classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
 heads, MLP width and which output biases exist. `build_model` rebuilds those shapes on the meta
@@ -34,7 +34,8 @@ from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, chec
                                     count_params,
                                     default_layer_shape, family, head_dim, kv_head_count,
                                     layer_shapes, mlp_bias, non_block_param_count, o_bias,
-                                    qkv_bias)
+                                    packed_projections, qkv_bias)
+from prunebench.projections import set_block_heads
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
     # which jobs that read a config or a tokenizer (calibration, dense report) do without
@@ -200,6 +201,7 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     attn, mlp = layer.self_attn, layer.mlp
     n_q, n_kv = shape["num_attention_heads"], shape["num_key_value_heads"]
     in_bias, out_bias = qkv_bias(config), o_bias(config) or shape["o_proj_bias"]
+    packed = packed_projections(config)
     if n_q == 0:
         zero = ZeroHeadAttention(config, layer_idx, out_bias)
         zero.to(device=attn.o_proj.weight.device, dtype=attn.o_proj.weight.dtype)
@@ -208,16 +210,22 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         if n_q % n_kv:
             raise PrunebenchError(f"block {layer_idx}: {n_q} query heads is not a multiple of "
                                   f"{n_kv} KV heads")
-        attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
-        attn.k_proj = _linear(d, n_kv * hd, in_bias, attn.k_proj)
-        attn.v_proj = _linear(d, n_kv * hd, in_bias, attn.v_proj)
+        if packed:  # Phi-3: one qkv_proj, rows [q; k; v]
+            attn.qkv_proj = _linear(d, (n_q + 2 * n_kv) * hd, in_bias, attn.qkv_proj)
+        else:
+            attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
+            attn.k_proj = _linear(d, n_kv * hd, in_bias, attn.k_proj)
+            attn.v_proj = _linear(d, n_kv * hd, in_bias, attn.v_proj)
         attn.o_proj = _linear(n_q * hd, d, out_bias, attn.o_proj)
         # Qwen3's q_norm / k_norm (size head_dim, shared by the heads) keep their shape.
-        attn.num_key_value_groups = n_q // n_kv
+        set_block_heads(attn, n_q, n_kv)
     m = shape["intermediate_size"]
     m_bias = mlp_bias(config)
-    mlp.gate_proj = _linear(d, m, m_bias, mlp.gate_proj)
-    mlp.up_proj = _linear(d, m, m_bias, mlp.up_proj)
+    if packed:  # Phi-3: one gate_up_proj, rows [gate; up]
+        mlp.gate_up_proj = _linear(d, 2 * m, m_bias, mlp.gate_up_proj)
+    else:
+        mlp.gate_proj = _linear(d, m, m_bias, mlp.gate_proj)
+        mlp.up_proj = _linear(d, m, m_bias, mlp.up_proj)
     mlp.down_proj = _linear(m, d, m_bias or shape["down_proj_bias"], mlp.down_proj)
     mlp.intermediate_size = m
 

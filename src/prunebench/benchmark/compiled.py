@@ -90,12 +90,12 @@ def sliding_windows(model: nn.Module, max_seq_len: int) -> list[int | None]:
     """Each block's sliding attention window (a token attends to itself and the window - 1
     before it, as transformers masks it), or None for full attention, which a window at least
     `max_seq_len` long is the same as. Gemma-2 and Qwen's attention modules hold their own
-    window; Mistral's reads the config's, for every block."""
+    window; Mistral's and Phi-3's read the config's, for every block."""
     config = model.config
     windows = []
     for layer in model.model.layers:
         window = getattr(layer.self_attn, "sliding_window", None)
-        if window is None and getattr(config, "model_type", None) == "mistral":
+        if window is None and getattr(config, "model_type", None) in ("mistral", "phi3"):
             window = getattr(config, "sliding_window", None)
         windows.append(window if window is not None and window < max_seq_len else None)
     return windows
@@ -112,6 +112,13 @@ def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
     rope_type = getattr(rotary, "rope_type", "default")
     original = getattr(rotary, "original_max_seq_len", None) or getattr(
         model.config, "max_position_embeddings", None)
+    if rope_type == "longrope":
+        # longrope switches to its long factors past the rope's own original context
+        # (Phi-3-mini-128k: 4096 tokens of 131072), not past max_position_embeddings.
+        rope = getattr(model.config, "rope_parameters", None) or getattr(
+            model.config, "rope_scaling", None) or {}
+        original = rope.get("original_max_position_embeddings") or getattr(
+            model.config, "original_max_position_embeddings", None) or original
     if rope_type in LENGTH_DEPENDENT_ROPE and original is not None and max_seq_len > original:
         raise PrunebenchError(
             f"the model's rope_type {rope_type!r} recomputes its rotary frequencies for "

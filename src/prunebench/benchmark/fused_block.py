@@ -2,7 +2,8 @@
 
 A batch-1 decode step is bound by reading the weights, so it reads them in as few, large GEMVs
 as possible: each block's q/k/v projections become one fused [q + 2 kv, d] weight and its
-gate/up projections one fused [2 m, d] weight, built once per block. The HF modules' parameters
+gate/up projections one fused [2 m, d] weight, built once per block (Phi-3 packs them so
+already: its modules' weights are used as they are). The HF modules' parameters
 are then re-pointed at row views of the fused tensors, so no second copy of the weights exists
 and the HF model keeps working on the same memory (`unfuse` undoes the re-pointing).
 """
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, projections
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
              plus_one: bool = False) -> torch.Tensor:
@@ -42,8 +43,13 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: [..., hd] with cos/sin broadcastable to it."""
-    return x * cos + rotate_half(x) * sin
+    """x: [..., hd] with cos/sin broadcastable to it, or narrower (a `partial_rotary_factor`,
+    Phi-4-mini's): the first dimensions rotate, the rest pass through, as transformers does."""
+    rotary = cos.shape[-1]
+    if rotary == x.shape[-1]:
+        return x * cos + rotate_half(x) * sin
+    head, tail = x[..., :rotary], x[..., rotary:]
+    return torch.cat((head * cos + rotate_half(head) * sin, tail), dim=-1)
 
 
 def flex_attention_masked(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -87,8 +93,10 @@ def fuse_rows(params: list[torch.Tensor]) -> torch.Tensor:
     copy. Parameters that are already consecutive views (an earlier decoder fused them) are
     reused as they are.
     """
+    if len(params) == 1:  # already one tensor (Phi-3's packed projections)
+        return params[0].detach()
     with torch.inference_mode(False), torch.no_grad():
-        if len(params) > 1 and _consecutive(params):
+        if _consecutive(params):
             first = params[0].detach()
             rows = sum(p.shape[0] for p in params)
             return first.as_strided((rows, *first.shape[1:]), first.stride())
@@ -155,7 +163,7 @@ class Block(nn.Module):
             self.register_buffer(name, None if norm is None else norm.weight.detach(),
                                  persistent=False)
             self.eps[name] = None if norm is None else norm_eps(norm)
-        self.n_q = attn.q_proj.out_features // head_dim if hasattr(attn, "q_proj") else 0
+        self.n_q, self.n_kv = projections.attention_heads(attn, head_dim)
         # Queries' scale (Gemma-2: query_pre_attn_scalar ** -0.5, not head_dim's) and the soft
         # cap of the attention scores (Gemma-2), as the HF module holds them.
         self.scale = float(getattr(attn, "scaling", head_dim ** -0.5))
@@ -163,13 +171,13 @@ class Block(nn.Module):
         # before scales other than 1 / sqrt(head_dim) existed here), else the model's.
         self.kernel_scale = None if self.scale == head_dim ** -0.5 else self.scale
         self.softcap = getattr(attn, "attn_logit_softcapping", None) if self.n_q else None
-        self.n_kv = attn.k_proj.out_features // head_dim if self.n_q else 0
         self.register_buffer("o_w", detach_or_none(attn.o_proj.weight) if self.n_q else None,
                              persistent=False)
         self.register_buffer("o_b", detach_or_none(attn.o_proj.bias), persistent=False)
         qkv_w = qkv_b = k_cache = v_cache = None
         if self.n_q:  # a cache of this block's own KV width; zero-head blocks get none
-            qkv_w, qkv_b = fuse_linears([attn.q_proj, attn.k_proj, attn.v_proj])
+            qkv_w, qkv_b = fuse_linears([attn.qkv_proj] if hasattr(attn, "qkv_proj") else
+                                        [attn.q_proj, attn.k_proj, attn.v_proj])
             batch, length, dtype = cache_shape
             shape = (batch, self.n_kv, length, head_dim)
             k_cache = torch.zeros(shape, device=qkv_w.device, dtype=dtype)
@@ -188,15 +196,16 @@ class Block(nn.Module):
         self.k_norm_eps = norm_eps(k_norm) if k_norm is not None else None
         self.qkv_split = [self.n_q * head_dim, self.n_kv * head_dim, self.n_kv * head_dim]
 
-        self.m = mlp.gate_proj.out_features
-        gate_up_w, gate_up_b = fuse_linears([mlp.gate_proj, mlp.up_proj]) if self.m else (None,
-                                                                                          None)
+        self.m = projections.mlp_width(mlp)
+        gate_up = [mlp.gate_up_proj] if hasattr(mlp, "gate_up_proj") else [mlp.gate_proj,
+                                                                             mlp.up_proj]
+        gate_up_w, gate_up_b = fuse_linears(gate_up) if self.m else (None, None)
         self.register_buffer("gate_up_w", gate_up_w, persistent=False)
         self.register_buffer("gate_up_b", gate_up_b, persistent=False)
         self.register_buffer("down_w", detach_or_none(mlp.down_proj.weight) if self.m else None,
                              persistent=False)
         self.register_buffer("down_b", detach_or_none(mlp.down_proj.bias), persistent=False)
-        self.act = mlp.act_fn
+        self.act = getattr(mlp, "act_fn", None) or mlp.activation_fn  # (Phi-3's name)
 
     def _project(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                  split: list[int]) -> torch.Tensor:

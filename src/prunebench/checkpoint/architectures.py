@@ -2,7 +2,8 @@
 
 Each entry is the published checkpoint's config.json values that decide shapes and the forward
 pass (`model_type` picks the family, LLaMA when absent). Sizes count tied embeddings once
-(`param_count.count_params`); of the models here, only Gemma's and Gemma-2's tie them.
+(`param_count.count_params`); of the models here, only Gemma's, Gemma-2's and Phi-4-mini's tie
+them.
 """
 
 from __future__ import annotations
@@ -106,6 +107,34 @@ ARCHITECTURES["gemma-2b"] = dict(
 ARCHITECTURES["gemma-7b"] = dict(
     _GEMMA, hidden_size=3072, intermediate_size=24576, num_hidden_layers=28,
     num_attention_heads=16, num_key_value_heads=16, head_dim=256)
+# microsoft/Phi-3-mini-4k-instruct, Phi-3-medium-4k-instruct, phi-4 and Phi-4-mini-instruct
+# config.json (Phi-3 family: q/k/v packed into one qkv_proj, gate/up into one gate_up_proj; no
+# biases). Phi-3's 4k models attend within sliding windows of 2047 tokens; Phi-4-mini rotates
+# three quarters of each head (partial_rotary_factor 0.75) and ties its embeddings. Its
+# published config also scales its rotary frequencies (longrope, with per-frequency factors
+# for its 128k context) which are left out here: they change the tables' values, not a shape
+# or the work of a token; a downloaded Phi-4-mini has them.
+# 3,821,079,552 / 13,960,238,080 / 14,659,507,200 / 3,836,021,760 parameters.
+_PHI3 = dict(model_type="phi3", rms_norm_eps=1e-5, rope_theta=10000.0, attention_bias=False,
+             tie_word_embeddings=False)
+ARCHITECTURES["phi-3-mini"] = dict(
+    _PHI3, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=32, vocab_size=32064,
+    max_position_embeddings=4096, sliding_window=2047, bos_token_id=1, eos_token_id=32000,
+    pad_token_id=32000)
+ARCHITECTURES["phi-3-medium"] = dict(
+    ARCHITECTURES["phi-3-mini"], hidden_size=5120, intermediate_size=17920,
+    num_hidden_layers=40, num_attention_heads=40, num_key_value_heads=10)
+ARCHITECTURES["phi-4"] = dict(
+    _PHI3, hidden_size=5120, intermediate_size=17920, num_hidden_layers=40,
+    num_attention_heads=40, num_key_value_heads=10, vocab_size=100352,
+    max_position_embeddings=16384, rope_theta=250000.0, sliding_window=None,
+    bos_token_id=100257, eos_token_id=100265, pad_token_id=100349)
+ARCHITECTURES["phi-4-mini"] = dict(
+    _PHI3, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
+    num_attention_heads=24, num_key_value_heads=8, vocab_size=200064,
+    max_position_embeddings=131072, partial_rotary_factor=0.75, tie_word_embeddings=True,
+    bos_token_id=199999, eos_token_id=199999, pad_token_id=199999)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 

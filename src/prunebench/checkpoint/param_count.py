@@ -2,7 +2,7 @@
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config) or anything with the same attributes (`config_from_dict`, which
+Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config) or anything with the same attributes (`config_from_dict`, which
 `prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
 models.
 
@@ -43,6 +43,10 @@ class Family:
     `pre_feedforward_layernorm` is then the norm before the MLP): four norms a block. Gemma-2's
     attention scores and final logits are soft-capped (`attn_logit_softcapping`,
     `final_logit_softcapping`, read from the config).
+
+    `packed_projections` (Phi-3): q, k and v are one Linear, `qkv_proj`, its rows [q; k; v],
+    and gate and up one, `gate_up_proj`, its rows [gate; up]: the same weights as the LLaMA
+    layout's separate projections, stacked (prunebench.projections reads them by part).
     """
 
     model_class: str
@@ -54,6 +58,7 @@ class Family:
     sandwich_norms: bool = False
     norm_plus_one: bool = False
     scaled_embedding: bool = False
+    packed_projections: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -71,6 +76,9 @@ FAMILIES: dict[str, Family] = {
                     norm_plus_one=True, scaled_embedding=True),
     "gemma2": Family("Gemma2ForCausalLM", "Gemma2Config", None, None, None, False,
                      sandwich_norms=True, norm_plus_one=True, scaled_embedding=True),
+    # Phi3Attention / Phi3MLP: packed qkv_proj and gate_up_proj, no biases at all.
+    "phi3": Family("Phi3ForCausalLM", "Phi3Config", False, False, None, False,
+                   packed_projections=True),
 }
 
 
@@ -106,6 +114,15 @@ def qk_norm(config) -> bool:
     return family(config).qk_norm
 
 
+def packed_projections(config) -> bool:
+    return family(config).packed_projections
+
+
+# A packed module's parts, in the order of its rows (Phi-3), by the LLaMA layout's names.
+PACKED_PARTS: dict[str, tuple[str, ...]] = {"qkv_proj": ("q_proj", "k_proj", "v_proj"),
+                                            "gate_up_proj": ("gate_proj", "up_proj")}
+
+
 def norms_per_block(config) -> int:
     """RMSNorm weights of hidden_size in each block: before attention and before the MLP, and
     after each of them too in the sandwich layout (Gemma-2)."""
@@ -139,6 +156,8 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
                "max_position_embeddings": 8192, "attn_logit_softcapping": 50.0},
+    "phi3": {**_LLAMA_DEFAULTS, "vocab_size": 32064, "hidden_size": 3072,
+             "intermediate_size": 8192, "max_position_embeddings": 4096},
 }
 
 

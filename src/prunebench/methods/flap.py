@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, projections
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
@@ -286,7 +286,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             st = stats[b]
             n_kv = layer_shapes(config)[b]["num_key_value_heads"]
             drop_g = sorted(set(range(n_kv)) - set(plan["kept_groups"][b]))
-            width = layer.mlp.gate_proj.out_features
+            width = projections.mlp_width(layer.mlp)
             drop_c = sorted(set(range(width)) - set(plan["kept_channels"][b]))
             o_bias = d_bias = None
             if biases:

@@ -28,7 +28,7 @@ import logging
 
 import torch
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, projections
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
@@ -52,13 +52,9 @@ COLUMN_WEIGHTS = ("o_proj", "down_proj")
 
 
 def _prunable_weights(layer) -> dict[str, torch.nn.Parameter]:
-    out = {}
-    if not isinstance(layer.self_attn, ZeroHeadAttention):
-        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
-            out[name] = getattr(layer.self_attn, name).weight
-    for name in ("gate_proj", "up_proj", "down_proj"):
-        out[name] = getattr(layer.mlp, name).weight
-    return out
+    """The block's projection weights by module name (Phi-3's packed qkv_proj / gate_up_proj
+    whole: their row scores are split into q, k, v and gate, up after the backward)."""
+    return projections.scored_weights(layer, not isinstance(layer.self_attn, ZeroHeadAttention))
 
 
 def _fisher(model, calibration: torch.Tensor, weights: list[torch.nn.Parameter]) -> list[torch.Tensor]:
@@ -159,10 +155,11 @@ def taylor_scores(model, calibration: torch.Tensor, blocks: list[int],
         scores = {}
         hd = head_dim(model.config)
         for i in blocks:
-            r = {k: reduced[id(w)] for k, w in named[i].items()}
+            r = projections.part_tensors(layers[i], hd,
+                                         {k: reduced[id(w)] for k, w in named[i].items()})
             out = {}
             if "q_proj" in r:
-                n_kv = named[i]["k_proj"].shape[0] // hd
+                n_kv = r["k_proj"].shape[0] // hd
                 q = r["q_proj"] + r["o_proj"]
                 kv = r["k_proj"] + r["v_proj"]
                 out["groups"] = (q.view(n_kv, -1).sum(1) + kv.view(n_kv, -1).sum(1)).cpu()

@@ -4,7 +4,8 @@ Every operation builds new, smaller `nn.Linear` modules (never masks) and then r
 block's shape from its modules into `config.layer_shapes`, so `modeling.count_params(config)`
 always equals the real parameter count and `save_model` / `load_model` round-trip the model.
 
-Attention is removed in units of KV groups: a KV group is one key/value head together with the
+Phi-3 packs q/k/v and gate/up into one module each: the same rows leave it
+(prunebench.projections). Attention is removed in units of KV groups: a KV group is one key/value head together with the
 query heads that read it (for multi-head attention a group is exactly one head). A block that
 keeps no group gets `modeling.ZeroHeadAttention`, whose output is the o_proj bias alone.
 
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 from transformers import LlamaConfig
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, projections
 from prunebench.methods.sizing import (RemovalRule, block_range, config_with_shapes,  # noqa: F401
                                        heads_per_group, shape_after_removal, shapes_with,
                                        solve_uniform, uniform_shapes)
@@ -37,16 +38,12 @@ OUTPUT_MODULES = ("o_proj", "down_proj")
 
 def read_layer_shape(layer: nn.Module, config: LlamaConfig) -> dict[str, Any]:
     """The shape entry of a block as its modules really are."""
-    hd = head_dim(config)
     attn, mlp = layer.self_attn, layer.mlp
-    if isinstance(attn, ZeroHeadAttention):
-        n_q = n_kv = 0
-    else:
-        n_q, n_kv = attn.q_proj.out_features // hd, attn.k_proj.out_features // hd
+    n_q, n_kv = projections.attention_heads(attn, head_dim(config))
     return {
         "num_attention_heads": n_q,
         "num_key_value_heads": n_kv,
-        "intermediate_size": mlp.gate_proj.out_features,
+        "intermediate_size": projections.mlp_width(mlp),
         "o_proj_bias": attn.o_proj.bias is not None,
         "down_proj_bias": mlp.down_proj.bias is not None,
     }
@@ -107,7 +104,7 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
     layer = _layer(model, layer_idx)
     attn = layer.self_attn
     hd, rep = head_dim(config), heads_per_group(config)
-    n_kv = 0 if isinstance(attn, ZeroHeadAttention) else attn.k_proj.out_features // hd
+    n_kv = projections.attention_heads(attn, hd)[1]
     drop = _unique_indices(groups, n_kv, "KV group", layer_idx)
     if not drop:
         return
@@ -122,10 +119,10 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
     else:
         kv_rows = _channels_of(keep, hd)
         q_rows = _channels_of([g * rep + r for g in keep for r in range(rep)], hd)
-        attn.q_proj = _sliced_linear(attn.q_proj, rows=q_rows)
-        attn.k_proj = _sliced_linear(attn.k_proj, rows=kv_rows)
-        attn.v_proj = _sliced_linear(attn.v_proj, rows=kv_rows)
+        for name, rows in projections.kept_attention_rows(attn, hd, q_rows, kv_rows).items():
+            setattr(attn, name, _sliced_linear(getattr(attn, name), rows=rows))
         attn.o_proj = _sliced_linear(attn.o_proj, cols=q_rows)
+        projections.set_block_heads(attn, len(q_rows) // hd, len(kv_rows) // hd)
     sync_layer_shapes(model)
 
 
@@ -148,13 +145,13 @@ def remove_heads(model: nn.Module, layer_idx: int, heads: Iterable[int]) -> None
 def remove_channels(model: nn.Module, layer_idx: int, channels: Iterable[int]) -> None:
     """Remove MLP channels: gate/up output rows and down_proj input columns."""
     mlp = _layer(model, layer_idx).mlp
-    width = mlp.gate_proj.out_features
+    width = projections.mlp_width(mlp)
     drop = set(_unique_indices(channels, width, "MLP channel", layer_idx))
     if not drop:
         return
     keep = [c for c in range(width) if c not in drop]
-    mlp.gate_proj = _sliced_linear(mlp.gate_proj, rows=keep)
-    mlp.up_proj = _sliced_linear(mlp.up_proj, rows=keep)
+    for name, rows in projections.kept_mlp_rows(mlp, keep).items():
+        setattr(mlp, name, _sliced_linear(getattr(mlp, name), rows=rows))
     mlp.down_proj = _sliced_linear(mlp.down_proj, cols=keep)
     mlp.intermediate_size = len(keep)
     sync_layer_shapes(model)

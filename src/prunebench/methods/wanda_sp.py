@@ -22,7 +22,7 @@ import logging
 
 import torch
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, projections
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.modeling import ZeroHeadAttention, count_params, layer_shapes
@@ -144,7 +144,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 group_scores = heads.view(n_kv, -1).sum(1)
                 drop_g = torch.argsort(group_scores, stable=True)[:n_kv - want["num_key_value_heads"]].tolist()
                 surgery.remove_kv_groups(model, b, drop_g)
-            width = layer.mlp.gate_proj.out_features
+            width = projections.mlp_width(layer.mlp)
             drop_c: list[int] = []
             if width:
                 ch = channel_scores(layer.mlp.down_proj.weight, sums["down_proj"].total)

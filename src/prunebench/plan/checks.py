@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from prunebench import PrunebenchError, did_you_mean
-from prunebench.checkpoint.param_count import config_from_dict, count_params
+from prunebench.checkpoint.param_count import config_from_dict, count_params, family
 from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
                                          value_problems)
 from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
@@ -871,6 +871,29 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
     return problems
 
 
+def packed_lora_target_problems(config: dict[str, Any],
+                                resources: str | Path = "resources") -> list[str]:
+    """LoRA targets naming some parts of a packed projection (Phi-3's qkv_proj, gate_up_proj)
+    for a model with `+lora` variants whose config is known here: its lora jobs would stop on
+    them, each after its prune."""
+    from prunebench.plan.lora_settings import packed_target_problems
+    from prunebench.plan.variants import read_variants
+
+    section = _section(config, "lora")
+    targets = section.get("target_modules")
+    if not isinstance(targets, list) or not (found := packed_target_problems(targets)):
+        return []
+    problems = []
+    for model, spec in _models(config):
+        items = spec.get("variants")
+        entries = read_variants(model, items if isinstance(items, list) else [])[0]
+        known = _known_config(model, spec, resources)
+        if (any(e["recovery"] for e in entries) and known is not None
+                and family(known).packed_projections):
+            problems += [f"models.{model} ({known.model_type}): {problem}" for problem in found]
+    return problems
+
+
 def unpinned_source_notes(config: dict[str, Any]) -> list[str]:
     """Hub models named without a commit (no `@`, a branch such as `@main`, a tag): two
     downloads may get other weights, and the published comparison then compares other
@@ -1025,6 +1048,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + context_problems(config, resources, schema_file)
              + cuda_only_problems(config, schema_file)
              + softcap_attention_problems(config, resources, schema_file)
+             + packed_lora_target_problems(config, resources)
              + tiny_model_problems(config) + lora)
     problems = list(dict.fromkeys(found))
     if not problems:

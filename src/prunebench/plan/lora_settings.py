@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from prunebench import PrunebenchError
+from prunebench.checkpoint.param_count import PACKED_PARTS
 
 # Prompt templates of the instruction records (prunebench.instructions formats them).
 TEMPLATES: dict[str, dict[str, str]] = {
@@ -35,6 +36,21 @@ RESPONSE_SEPARATORS: dict[str, str] = {"alpaca": "", "plain": " "}
 
 
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def packed_target_problems(targets: list[str]) -> list[str]:
+    """Targets that name some parts of a packed projection but not all (Phi-3's qkv_proj is
+    q_proj, k_proj and v_proj at once): its one adapter would change the unnamed parts too."""
+    problems = []
+    for packed, parts in PACKED_PARTS.items():
+        named = [p for p in parts if p in targets]
+        if named and len(named) < len(parts):
+            problems.append(
+                f"lora.target_modules names {named} but not "
+                f"{[p for p in parts if p not in named]}: Phi-3 packs {', '.join(parts)} into "
+                f"one {packed}, whose adapter changes all of them; name all of {list(parts)} "
+                "or none")
+    return problems
 
 # The study's recovery settings. `eval_every`: None = validate at the end of every epoch, N =
 # every N optimizer steps. `amp`: auto = float16 autocast on CUDA (the study), none on CPU.
