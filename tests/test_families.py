@@ -906,3 +906,33 @@ def test_lora_adapts_a_packed_projection_when_all_its_parts_are_targets():
         lora.lora_target_names(model, ["o_proj", "up_proj"])
     separate, _ = lora.lora_target_names(family_model("llama3"), ["q_proj", "v_proj"])
     assert {name.rsplit(".", 1)[-1] for name in separate} == {"q_proj", "v_proj"}
+
+
+def test_code_a_phi3_checkpoint_ships_under_its_familys_names_is_set_aside(base_dirs, tmp_path):
+    """Phi-3's hub checkpoints name their own copies of the family's classes (`auto_map`,
+    written before transformers took the family in): such a checkpoint loads with transformers'
+    class, its code never imported, and is saved without the map; code under any other name is
+    still refused (tests/test_failure_modes.py::test_f26_checkpoint_code_is_never_run)."""
+    import shutil
+
+    from prunebench.modeling import write_manifest
+
+    folder = tmp_path / "hub-phi3"
+    shutil.copytree(base_dirs["phi3"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoConfig": "configuration_phi3.Phi3Config",
+                          "AutoModelForCausalLM": "modeling_phi3.Phi3ForCausalLM"}
+    (folder / "config.json").write_text(json.dumps(config))
+    for name in ("configuration_phi3.py", "modeling_phi3.py"):
+        (folder / name).write_text("raise SystemExit('checkpoint code ran')\n")
+    write_manifest(folder)
+    model = load_model(folder)
+    assert type(model) is transformers.Phi3ForCausalLM
+    x = ids()
+    assert torch.equal(logits(model, x), logits(load_model(base_dirs["phi3"]), x))
+    save_model(model, None, tmp_path / "saved")
+    assert "auto_map" not in json.loads((tmp_path / "saved" / "config.json").read_text())
+    config["auto_map"]["AutoModelForCausalLM"] = "modeling_phi3.Phi3ForCausalLMWithExtras"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PrunebenchError, match="with custom code .auto_map.*never runs code"):
+        load_config(folder)

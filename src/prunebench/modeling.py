@@ -375,6 +375,9 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
     from huggingface_hub import save_torch_state_dict
 
     model.config.architectures = [family(model.config).model_class]
+    # A checkpoint that named code of its family's own classes (Phi-3's `auto_map`) was built
+    # with transformers' class, and is saved as one (the code files do not travel with it).
+    model.config.__dict__.pop("auto_map", None)
     # config.json names the dtype the weights are saved in: a model cast after it was built
     # (a `random:` model made in float16) would otherwise keep its config's, or none, and the
     # checkpoints pruned from it would be saved in float32, twice the disk.

@@ -182,6 +182,24 @@ def _positive_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _shipped_code_is_the_familys(raw: dict[str, Any], model_type: str) -> bool:
+    """Whether code a config.json names (`auto_map`) is none, or only classes of the family's
+    own names: Phi-3's checkpoints ship `configuration_phi3.Phi3Config` and
+    `modeling_phi3.Phi3ForCausalLM`, written before transformers took the family in. Such code
+    is set aside (never imported) and transformers' own class built, as transformers does
+    without `trust_remote_code`; code under any other name may compute another model, and is
+    refused."""
+    auto_map = raw.get("auto_map")
+    if auto_map is None:
+        return True
+    if not isinstance(auto_map, dict):
+        return False
+    own = {FAMILIES[model_type].model_class, FAMILIES[model_type].config_class}
+    named = [v for value in auto_map.values()
+             for v in (value if isinstance(value, list) else [value]) if v is not None]
+    return all(isinstance(v, str) and v.rsplit(".", 1)[-1] in own for v in named)
+
+
 def checked_config_json(path: str | Path) -> dict[str, Any]:
     """The config.json of the checkpoint folder `path`, refused with what to do when it is
     missing, not JSON, or of a model type (or custom code) prunebench does not build."""
@@ -201,7 +219,7 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
         raise PrunebenchError(f"{path / 'config.json'} holds a JSON {type(raw).__name__}, not an "
                               "object of settings: re-download or rebuild the model")
     model_type = raw.get("model_type") or "llama"
-    if model_type not in FAMILIES or "auto_map" in raw:
+    if model_type not in FAMILIES or not _shipped_code_is_the_familys(raw, model_type):
         # prunebench builds transformers' own classes; it never runs a checkpoint's code.
         raise PrunebenchError(
             f"{path / 'config.json'} describes model_type {raw.get('model_type')!r}"
