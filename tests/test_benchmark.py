@@ -775,6 +775,21 @@ def test_floor_arithmetic_heterogeneous_blocks_by_hand():
     assert bench.kv_cache_bytes(config, 4, 100, "float16") == 2 * 4 * 100 * 52 * 128 * 2 == 10_649_600
 
 
+def test_the_floor_reads_a_sliding_windows_positions_only():
+    """A block attending within a sliding window reads (and transformers' cache keeps) the
+    window's positions only: Phi-3-mini-4k's 2047 in every block, Gemma-2's 4096 in every other.
+    The floor counted the whole context, so a long cell's step could beat its own 'floor'."""
+    phi = architecture_config("phi-3-mini")  # 32 blocks x 32 KV heads of 96, window 2047
+    per_position = 2 * 32 * 32 * 96 * 2
+    assert bench.kv_cache_bytes(phi, 1, 1000, "float16") == 1000 * per_position
+    assert bench.kv_cache_bytes(phi, 1, 4000, "float16") == 2047 * per_position
+    gemma = architecture_config("gemma-2-2b")  # 26 blocks x 4 KV heads of 256, every other
+    per_block = 2 * 4 * 256 * 2
+    assert bench.kv_cache_bytes(gemma, 2, 8000, "float16") == 2 * 13 * per_block * (8000 + 4096)
+    assert bench.kv_cache_bytes(architecture_config("llama-7b"), 1, 4000, "float16") == \
+        4000 * 2 * 32 * 32 * 128 * 2  # no window: every position
+
+
 def test_floor_fields_and_flag_in_rows():
     # An absurdly fast device: every CPU step is far beyond 10x the floor -> flagged at batch 1.
     fast = sweep(dense_model(), batch_sizes=[1, 2], bandwidth_bytes_per_s=1e18)

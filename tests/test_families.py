@@ -765,6 +765,7 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "gemma-2b": 2_506_172_416, "gemma-7b": 8_537_680_896,
              "gemma-2-2b": 2_614_341_888, "gemma-2-9b": 9_241_705_984,
              "gemma-2-27b": 27_227_128_320, "phi-3-mini": 3_821_079_552,
+             "phi-3.5-mini": 3_821_079_552,
              "phi-3-medium": 13_960_238_080, "phi-4": 14_659_507_200,
              "phi-4-mini": 3_836_021_760}
 
@@ -797,6 +798,7 @@ def test_known_shapes_build_their_family():
     assert type(phi).__name__ == "Phi3Config" and phi.rope_parameters["partial_rotary_factor"] == 0.75
     assert known_shape_of("microsoft/Phi-4-mini-instruct") == "phi-4-mini"  # not Phi-4's 14.7B
     assert known_shape_of("microsoft/phi-4") == "phi-4"
+    assert known_shape_of("microsoft/Phi-3.5-mini-instruct") == "phi-3.5-mini"
     assert known_shape_of("microsoft/Phi-3-medium-4k-instruct") == "phi-3-medium"
 
 
@@ -932,7 +934,54 @@ def test_code_a_phi3_checkpoint_ships_under_its_familys_names_is_set_aside(base_
     assert torch.equal(logits(model, x), logits(load_model(base_dirs["phi3"]), x))
     save_model(model, None, tmp_path / "saved")
     assert "auto_map" not in json.loads((tmp_path / "saved" / "config.json").read_text())
-    config["auto_map"]["AutoModelForCausalLM"] = "modeling_phi3.Phi3ForCausalLMWithExtras"
-    (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(PrunebenchError, match="with custom code .auto_map.*never runs code"):
+    # Phi-4-mini's map also names a tokenizer repository (the tokenizer loader's to judge), a
+    # fine-tune names its base repository's code: both set aside too.
+    for model_code in ("modeling_phi3.Phi3ForCausalLM",
+                       "microsoft/Phi-3-mini-4k-instruct--modeling_phi3.Phi3ForCausalLM"):
+        config["auto_map"].update(AutoModelForCausalLM=model_code, AutoTokenizer="Xenova/gpt-4o")
+        (folder / "config.json").write_text(json.dumps(config))
+        assert load_config(folder).model_type == "phi3"
+    # Other code, or the family's class name in another module or family, is refused.
+    for model_code in ("modeling_phi3.Phi3ForCausalLMWithExtras", "my_phi3.Phi3ForCausalLM"):
+        config["auto_map"]["AutoModelForCausalLM"] = model_code
+        (folder / "config.json").write_text(json.dumps(config))
+        with pytest.raises(PrunebenchError, match="with custom code .auto_map.*never runs code"):
+            load_config(folder)
+    llama = json.loads((base_dirs["llama3"] / "config.json").read_text())
+    llama["auto_map"] = {"AutoModelForCausalLM": "modeling_llama.LlamaForCausalLM"}
+    (folder / "config.json").write_text(json.dumps(llama))
+    with pytest.raises(PrunebenchError, match="with custom code .auto_map"):
         load_config(folder)
+
+
+def test_an_hf_phi3_cell_that_crosses_its_original_context_is_warned_of(caplog):
+    """transformers' Phi-3 generate drops its KV cache and prefills the whole sequence again at
+    the decode step that passes `original_max_position_embeddings` (phi-4: 16384, Phi-3 and
+    Phi-4-mini: 4096): an hf cell crossing it times one such prefill, which is said. Counted as
+    generate counts it: the tokens fed at each forward pass."""
+    from prunebench.benchmark.run import generate_prefills_again_at
+
+    config = Phi3Config(**SMALL, original_max_position_embeddings=8)
+    model = build_model(config, device="cpu").eval()
+    fed = []
+    handle = model.model.register_forward_pre_hook(
+        lambda module, args, kwargs: fed.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
+    for input_tokens, output_tokens in ((5, 6), (5, 4), (9, 4), (3, 4)):
+        fed.clear()
+        prompt = ids(1, input_tokens, seed=5)
+        with torch.inference_mode():
+            model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
+                           max_new_tokens=output_tokens, min_new_tokens=output_tokens,
+                           do_sample=False, pad_token_id=0)
+        again = [n for n in fed[1:] if n > 1]  # a decode step feeding more than one token
+        expected = generate_prefills_again_at(config, input_tokens, output_tokens)
+        assert again == ([] if expected is None else [expected]), (input_tokens, fed)
+    handle.remove()
+    assert generate_prefills_again_at(config, 5, 6) == 9
+    assert generate_prefills_again_at(architecture_config("phi-4"), 82, 512) is None
+    assert generate_prefills_again_at(family_model("llama3").config, 5, 600) is None
+    settings = bench.SweepSettings(input_tokens=5, output_tokens=6, batch_sizes=[1], warmup=0,
+                                   repeats=1, device="cpu", dtype="float32", seed=0,
+                                   backend="hf", probe_attention=False)
+    bench.sweep(model, None, settings)
+    assert "prefills all 9 tokens again once the sequence passes 8 tokens" in caplog.text

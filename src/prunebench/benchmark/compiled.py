@@ -55,6 +55,7 @@ from prunebench.benchmark.attention import check_softcap_attention, softcapped_a
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, rms_norm,
                                               soft_cap)
 from prunebench.checkpoint.param_count import family
+from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
 log = logging.getLogger(__name__)
@@ -87,18 +88,11 @@ CACHE_ALIGN = 16
 # --------------------------------------------------------------------------- the decoder
 
 def sliding_windows(model: nn.Module, max_seq_len: int) -> list[int | None]:
-    """Each block's sliding attention window (a token attends to itself and the window - 1
-    before it, as transformers masks it), or None for full attention, which a window at least
-    `max_seq_len` long is the same as. Gemma-2 and Qwen's attention modules hold their own
-    window; Mistral's and Phi-3's read the config's, for every block."""
-    config = model.config
-    windows = []
-    for layer in model.model.layers:
-        window = getattr(layer.self_attn, "sliding_window", None)
-        if window is None and getattr(config, "model_type", None) in ("mistral", "phi3"):
-            window = getattr(config, "sliding_window", None)
-        windows.append(window if window is not None and window < max_seq_len else None)
-    return windows
+    """Each block's sliding attention window (param_count.sliding_windows: a token attends to
+    itself and the window - 1 before it, as transformers masks it), or None for full attention,
+    which a window at least `max_seq_len` long is the same as."""
+    return [window if window is not None and window < max_seq_len else None
+            for window in param_sliding_windows(model.config)]
 
 
 # Rotary types whose frequencies HF recomputes from the current sequence length once it passes

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.modeling import (block_param_count, head_dim, kv_head_count, layer_shapes,
-                                 resolve_dtype)
+from prunebench.checkpoint.param_count import sliding_windows
+from prunebench.modeling import block_param_count, head_dim, layer_shapes, resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,15 @@ def weight_bytes(config, dtype: str | torch.dtype) -> int:
 
 
 def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -> int:
-    """Bytes of keys and values held for `seq_len` positions (read once per decode step).
+    """Bytes of keys and values a step attending to `seq_len` positions must read.
 
-    Each block holds its own KV heads; blocks with zero heads hold none.
+    Each block holds its own KV heads; blocks with zero heads hold none; a block with a sliding
+    window shorter than `seq_len` attends to (and transformers' cache keeps) the window only.
     """
-    hd = head_dim(config)
-    return 2 * batch * seq_len * kv_head_count(layer_shapes(config)) * hd * _element_size(dtype)
+    positions = sum(shape["num_key_value_heads"] * min(seq_len, window or seq_len)
+                    for shape, window in zip(layer_shapes(config), sliding_windows(config))
+                    if shape["num_attention_heads"] > 0)
+    return 2 * batch * positions * head_dim(config) * _element_size(dtype)
 
 
 def decode_floor_s(config, batch: int, seq_len: int, dtype: str | torch.dtype,

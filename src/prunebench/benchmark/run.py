@@ -210,6 +210,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     attention = resolve_attention(s.attention, device, model)
     check_softcap_attention(model, attention)  # before minutes of work, not at the first step
     warn_if_timed_in_float16_but_stored_in_bfloat16(model, dtype)
+    if s.backend == "hf":
+        warn_if_generate_prefills_again(model, s.input_tokens, s.output_tokens)
     if s.backend == "compiled":  # before the model moves: flex needs a compile mode on CUDA
         check_flex_mode(attention, s.compile_mode, device)
     model.to(device=device, dtype=dtype)
@@ -499,6 +501,32 @@ def warn_if_timed_in_float16_but_stored_in_bfloat16(model, dtype: torch.dtype) -
                     "dtype auto or float16), whose range its activations may exceed (non-finite "
                     "logits): set the dtype to bfloat16 (benchmark.dtype, prunebench bench "
                     "--dtype) to time it as it is published")
+
+
+def generate_prefills_again_at(config, input_tokens: int, output_tokens: int) -> int | None:
+    """The sequence length at which transformers' Phi-3 generate drops its KV cache and
+    prefills the whole sequence again (once its input passes the config's
+    `original_max_position_embeddings`, where Phi-3's longrope switches factors; Phi3ForCausalLM
+    does it whatever its rope), if a cell of these lengths reaches it; else None."""
+    original = getattr(config, "original_max_position_embeddings", None)
+    if getattr(config, "model_type", None) != "phi3" or not isinstance(original, int):
+        return None
+    # Decode step k feeds input + k tokens, with input + k - 1 cached: the cache is dropped at
+    # the step that feeds original + 1 tokens, steps 1 .. output - 1 (the prefill is step 0).
+    return original + 1 if input_tokens <= original <= input_tokens + output_tokens - 2 else None
+
+
+def warn_if_generate_prefills_again(model, input_tokens: int, output_tokens: int) -> None:
+    """An `hf` cell whose generate prefills the whole sequence again in one decode step: it
+    times that prefill too, as transformers' generate runs it; said, not hidden."""
+    at = generate_prefills_again_at(model.config, input_tokens, output_tokens)
+    if at is not None:
+        log.warning("transformers' generate for this Phi-3 model drops its KV cache and "
+                    "prefills all %d tokens again once the sequence passes %d tokens "
+                    "(original_max_position_embeddings): the hf backend's decode time of this "
+                    "%dx%d cell includes that prefill (the compiled backend refuses a longrope "
+                    "model past that length; keep cells shorter to time decoding alone)",
+                    at, at - 1, input_tokens, output_tokens)
 
 
 def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,

@@ -114,7 +114,8 @@ ARCHITECTURES["gemma-7b"] = dict(
 # published config also scales its rotary frequencies (longrope, with per-frequency factors
 # for its 128k context) which are left out here: they change the tables' values, not a shape
 # or the work of a token; a downloaded Phi-4-mini has them.
-# 3,821,079,552 / 13,960,238,080 / 14,659,507,200 / 3,836,021,760 parameters.
+# 3,821,079,552 (Phi-3-mini, Phi-3.5-mini) / 13,960,238,080 / 14,659,507,200 / 3,836,021,760
+# parameters.
 _PHI3 = dict(model_type="phi3", rms_norm_eps=1e-5, rope_theta=10000.0, attention_bias=False,
              tie_word_embeddings=False)
 ARCHITECTURES["phi-3-mini"] = dict(
@@ -122,13 +123,18 @@ ARCHITECTURES["phi-3-mini"] = dict(
     num_attention_heads=32, num_key_value_heads=32, vocab_size=32064,
     max_position_embeddings=4096, sliding_window=2047, bos_token_id=1, eos_token_id=32000,
     pad_token_id=32000)
+# microsoft/Phi-3.5-mini-instruct: Phi-3-mini's shapes with a 128k context (its longrope
+# factors left out, as Phi-4-mini's below).
+ARCHITECTURES["phi-3.5-mini"] = dict(ARCHITECTURES["phi-3-mini"], max_position_embeddings=131072,
+                                     sliding_window=262144)
 ARCHITECTURES["phi-3-medium"] = dict(
     ARCHITECTURES["phi-3-mini"], hidden_size=5120, intermediate_size=17920,
     num_hidden_layers=40, num_attention_heads=40, num_key_value_heads=10)
 ARCHITECTURES["phi-4"] = dict(
     _PHI3, hidden_size=5120, intermediate_size=17920, num_hidden_layers=40,
     num_attention_heads=40, num_key_value_heads=10, vocab_size=100352,
-    max_position_embeddings=16384, rope_theta=250000.0, sliding_window=None,
+    max_position_embeddings=16384, original_max_position_embeddings=16384,
+    rope_theta=250000.0, sliding_window=None,
     bos_token_id=100257, eos_token_id=100265, pad_token_id=100349)
 ARCHITECTURES["phi-4-mini"] = dict(
     _PHI3, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,

@@ -47,6 +47,9 @@ class Family:
     `packed_projections` (Phi-3): q, k and v are one Linear, `qkv_proj`, its rows [q; k; v],
     and gate and up one, `gate_up_proj`, its rows [gate; up]: the same weights as the LLaMA
     layout's separate projections, stacked (prunebench.projections reads them by part).
+
+    `shipped_code`: the `module.Class` names of code the family's published checkpoints name
+    in their config.json's `auto_map` that transformers' own classes replace (never imported).
     """
 
     model_class: str
@@ -59,6 +62,7 @@ class Family:
     norm_plus_one: bool = False
     scaled_embedding: bool = False
     packed_projections: bool = False
+    shipped_code: tuple[str, ...] = ()
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -78,7 +82,8 @@ FAMILIES: dict[str, Family] = {
                      sandwich_norms=True, norm_plus_one=True, scaled_embedding=True),
     # Phi3Attention / Phi3MLP: packed qkv_proj and gate_up_proj, no biases at all.
     "phi3": Family("Phi3ForCausalLM", "Phi3Config", False, False, None, False,
-                   packed_projections=True),
+                   packed_projections=True,
+                   shipped_code=("configuration_phi3.Phi3Config", "modeling_phi3.Phi3ForCausalLM")),
 }
 
 
@@ -183,21 +188,24 @@ def _positive_whole(value: Any) -> bool:
 
 
 def _shipped_code_is_the_familys(raw: dict[str, Any], model_type: str) -> bool:
-    """Whether code a config.json names (`auto_map`) is none, or only classes of the family's
-    own names: Phi-3's checkpoints ship `configuration_phi3.Phi3Config` and
-    `modeling_phi3.Phi3ForCausalLM`, written before transformers took the family in. Such code
-    is set aside (never imported) and transformers' own class built, as transformers does
-    without `trust_remote_code`; code under any other name may compute another model, and is
-    refused."""
+    """Whether the code a config.json names (`auto_map`) is none, or only the family's own
+    classes as its published checkpoints ship them (`Family.shipped_code`: Phi-3's
+    `configuration_phi3.Phi3Config` and `modeling_phi3.Phi3ForCausalLM`, written before
+    transformers took the family in, also named from another repository as
+    `<repo>--modeling_phi3.Phi3ForCausalLM` by its fine-tunes). Such code is set aside (never
+    imported) and transformers' own class built, as transformers does without
+    `trust_remote_code`; any other code may compute another model, and is refused. Tokenizer
+    entries are the tokenizer loader's to judge (it runs no code without the config's
+    `trust_remote_code`; Phi-4-mini's map names a tokenizer repository)."""
     auto_map = raw.get("auto_map")
     if auto_map is None:
         return True
     if not isinstance(auto_map, dict):
         return False
-    own = {FAMILIES[model_type].model_class, FAMILIES[model_type].config_class}
-    named = [v for value in auto_map.values()
+    named = [v for key, value in auto_map.items() if not str(key).startswith("AutoTokenizer")
              for v in (value if isinstance(value, list) else [value]) if v is not None]
-    return all(isinstance(v, str) and v.rsplit(".", 1)[-1] in own for v in named)
+    shipped = FAMILIES[model_type].shipped_code
+    return all(isinstance(v, str) and v.split("--")[-1] in shipped for v in named)
 
 
 def checked_config_json(path: str | Path) -> dict[str, Any]:
@@ -272,6 +280,18 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             f"config lists {len(shapes)} layer_shapes for {config.num_hidden_layers} blocks: "
             "the checkpoint's config.json is inconsistent; re-run its prune step")
     return [dict(default_layer_shape(config), **s) for s in shapes]
+
+
+def sliding_windows(config: LlamaConfig) -> list[int | None]:
+    """Each block's sliding attention window (a token attends to itself and the window - 1
+    positions before it), None for full attention, as transformers' classes read the config:
+    per block from `layer_types` where the config has them (Gemma-2's every other block, Qwen's
+    `use_sliding_window` blocks), else the config's window for every block (Mistral, Phi-3)."""
+    window = getattr(config, "sliding_window", None)
+    types = getattr(config, "layer_types", None)
+    if types:
+        return [window if kind == "sliding_attention" else None for kind in types]
+    return [window] * config.num_hidden_layers
 
 
 def head_dim(config: LlamaConfig) -> int:
