@@ -22,6 +22,9 @@ command), so the checks run in one command, most informative first, under one de
   memory    benchmarks/gpu_memory.py: a float16 LoRA recovery killed after a save and resumed
             (small shapes); peak memory of LLM-Pruner on 13B, Taylor+ on 7B, one LoRA step
             under float16 autocast
+  families  benchmarks/family_check.py: every family's compiled decoder under its CUDA graph
+            against HF generate (small random models, dense, width and depth), float32
+            tokens equal up to near ties, bfloat16 agreement reported (under a minute)
 
 A step that would start too late is skipped, one that overruns its share is stopped (a stopped
 smoke run resumes where it stopped when run again on the same machine), and a failing step is
@@ -54,7 +57,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ("env", "check", "smoke", "autotune", "attention", "paired", "memory")
+STEPS = ("env", "check", "smoke", "autotune", "attention", "paired", "memory", "families")
 WORK = Path("results/gpu_session")  # under results/: ignored by git, kept with the run's files
 SITE = REPO / ".whl" / "site"  # where carried wheels are installed (not a shared /tmp path)
 SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/gpu_smoke.sh)
@@ -67,7 +70,7 @@ SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/
 # the attention step's two trials on the depth model about 100 s each.
 SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (540, 120, 100),
           "autotune": (300, 90, 40), "attention": (240, 80, 0), "paired": (240, 90, 0),
-          "memory": (150, 60, 0)}
+          "memory": (150, 60, 0), "families": (120, 40, 0)}
 
 REHEARSAL_OVERLAY = """\
 # Rehearsal on the CPU: the embedded tiny model instead of random LLaMA-7B shapes, fractions
@@ -334,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
                                         timeout=share, env=env)
             sections.append(f"## paired (exit {code}, {seconds:.0f} s)\n"
                             f"{read_md(out / 'paired_check.md')}")
+        elif name == "families":
+            out = work / "families"
+            extra = ["--device", "cpu"] if args.rehearse else []
+            code, seconds = session.run([py, "benchmarks/family_check.py", *extra, "--out",
+                                         str(out)], timeout=share, env=env)
+            sections.append(f"## families (exit {code}, {seconds:.0f} s)\n"
+                            f"{read_md(out / 'family_check.md')}")
         else:
             out = work / "memory"
             extra = ["--small", "--device", "cpu"] if args.rehearse else []

@@ -279,3 +279,38 @@ def test_the_smoke_run_works_in_a_directory_of_its_own(tmp_path):
     assert (copy / session.SMOKE_DIR / ".snakemake").is_dir()
     assert not any((copy / part).exists() for part in ("results", "resources", ".snakemake",
                                                        "logs"))
+
+
+# --------------------------------------------------------------------------- family_check
+
+def test_the_families_step_checks_every_family_against_hf_generate_in_a_rehearsal(tmp_path):
+    """Every family's small model, dense, width- and depth-pruned, decoded by the compiled
+    decoder and by HF generate: in float32 the tokens agree up to near ties (op by op on the
+    CPU here; under the decoder's CUDA graph on a GPU)."""
+    from prunebench.checkpoint.param_count import FAMILIES
+
+    session = load_script("gpu_session")
+    out = tmp_path / "out"
+    assert session.main(["--steps", "families", "--rehearse", "--out", str(out), "--work",
+                         str(tmp_path / "w"), "--deadline-s", "200"]) == 0
+    assert "## families (exit 0" in (out / "summary.md").read_text()
+    report = json.loads((tmp_path / "w" / "families" / "family_check.json").read_text())
+    checked = [r for r in report["rows"] if r["dtype"] == "float32"]
+    assert {(r["family"], r["variant"]) for r in checked} == {
+        (family, variant) for family in FAMILIES for variant in ("dense", "width", "depth")}
+    assert all(r["status"] == "ok" and r["tokens_checkable"] > r["tokens"] / 2 for r in checked)
+    assert {r["status"] for r in report["rows"] if r["dtype"] == "bfloat16"} == {"reported"}
+
+
+def test_the_family_check_fails_on_a_decoder_that_decodes_otherwise(tmp_path, monkeypatch):
+    """A decoder that drifts from HF generate is a float32 MISMATCH and exit 1, not a pass."""
+    from prunebench.benchmark import fused_block
+
+    check = load_script("family_check")
+    rotary = fused_block.apply_rotary
+    monkeypatch.setattr(fused_block, "apply_rotary",
+                        lambda x, cos, sin: rotary(x, cos, -sin))  # rotates the other way
+    assert check.main(["--device", "cpu", "--families", "llama", "--dtype", "float32",
+                       "--out", str(tmp_path)]) == 1
+    rows = json.loads((tmp_path / "family_check.json").read_text())["rows"]
+    assert [r["status"] for r in rows] == ["MISMATCH"] * 3

@@ -1,0 +1,215 @@
+"""Every supported family's compiled decoder against transformers' generate, on the device.
+
+The CPU tests check each family's decoder op by op (mode "eager"); this runs the same decoding
+as the benchmarks run it on a GPU, under the decoder's own CUDA graph: per family, a small
+random model shaped like a published one (its family's pieces kept: Llama-3.1's rope scaling,
+Qwen2's q/k/v biases, Qwen3's q/k norms, Gemma's plus-one norms and scaled embeddings, Gemma-2's
+soft caps and sandwich norms, Phi-4-mini's packed projections and partial rotary; sliding
+windows of 8 tokens, as Mistral-7B-v0.1, Gemma-2 and Phi-3-4k have them in longer form, so that
+a 24-token cell passes them), dense, width-pruned (a KV
+group out of one block, every head out of another, half the channels of a third) and
+depth-pruned (one block out). Each decodes greedily with the compiled backend and with HF
+generate, in float32: the tokens must agree up to a row's first near tie. In the benchmarks'
+dtype (bfloat16 by default) it reports how many tokens agree, for information (rounding
+differs between the two implementations, so sequences part after a near tie).
+
+    python benchmarks/family_check.py                              # on a GPU (under a minute)
+    python benchmarks/family_check.py --device cpu --mode eager    # anywhere
+
+Writes family_check.json and family_check.md to --out (default $OUT); exits 1 if a float32
+check failed (tokens differ before a near tie, or the rows generated fewer than 3 distinct
+tokens each on average: output any decoder would match).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from prunebench.atomic import write_json, write_text
+from prunebench.benchmark.compiled import StaticDecoder, resolve_mode
+from prunebench.checkpoint.architectures import architecture_values
+from prunebench.methods import surgery
+from prunebench.modeling import (build_model, config_class, remove_blocks, resolve_device,
+                                 resolve_dtype)
+from prunebench.provenance import provenance
+
+log = logging.getLogger("family_check")
+
+# One published shape per family, made small; what makes the family differ is kept.
+FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
+                 "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
+                 "phi3": "phi-4-mini"}
+SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+             num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
+             bos_token_id=1, eos_token_id=2, pad_token_id=0)
+WINDOW = 8  # shorter than the cells: the windows' masks take part
+NEAR_TIE = 1e-4  # float32: far above the differences of two correct implementations
+MIN_VARIED = 3  # distinct generated tokens per row (mean) for the agreement to mean something
+
+
+def small_config(family: str):
+    values = {**architecture_values(FAMILY_SHAPES[family]), **SMALL}
+    model_type = values.pop("model_type")
+    if model_type in ("mistral", "gemma2", "phi3"):  # Mistral-7B-v0.1's, Gemma-2's, Phi-3-4k's
+        values["sliding_window"] = WINDOW
+    if model_type == "gemma2":
+        values["query_pre_attn_scalar"] = 24  # not head_dim's, as Gemma-2-27B's
+    if model_type == "llama":  # its rope scaling's original context inside the cell
+        values["rope_scaling"] = {**values["rope_scaling"], "original_max_position_embeddings": 8}
+    return config_class(model_type)(**values)
+
+
+def variants(config, device, seed: int) -> dict:
+    """dense, width- and depth-pruned models of `config`, drawn on the CPU (the same weights
+    on every device). Matrices of variance 1 / fan-in: at transformers' initial 0.02 a small
+    model repeats one token whatever its attention computes, and would prove nothing. Biases
+    and norms randomised too (HF's zeros and ones would hide a slice of the wrong rows)."""
+    torch.manual_seed(seed)
+    dense = build_model(copy.deepcopy(config), device="cpu", dtype=torch.float32).eval()
+    with torch.no_grad():
+        for name, p in dense.named_parameters():
+            if p.dim() == 2:
+                p.normal_(0, p.shape[1] ** -0.5)
+            else:
+                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in name else 0.0))
+    dense.to(device)
+    width = copy.deepcopy(dense)
+    surgery.remove_kv_groups(width, 1, [0])
+    surgery.remove_kv_groups(width, 2, [0, 1])  # no heads left: its output bias alone
+    surgery.remove_channels(width, 3, range(0, config.intermediate_size, 2))
+    depth = copy.deepcopy(dense)
+    remove_blocks(depth, [1])
+    return {"dense": dense, "width": width, "depth": depth}
+
+
+def hf_greedy(model, prompt, n_new):
+    out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
+                         max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
+                         pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+    return out.sequences, torch.stack(out.scores, dim=1)
+
+
+def agreement(mine, theirs, scores, prompt_len: int) -> tuple[int, int, bool]:
+    """(tokens equal before the first difference, tokens checkable before each row's first
+    near tie, all checkable tokens equal), summed over rows."""
+    top2 = scores.float().topk(2, dim=-1).values
+    tie = (top2[..., 0] - top2[..., 1]) < NEAR_TIE
+    equal = checkable = 0
+    ok = True
+    for row in range(mine.shape[0]):
+        new_mine, new_theirs = mine[row, prompt_len:], theirs[row, prompt_len:]
+        differs = (new_mine != new_theirs).nonzero()
+        first_diff = int(differs[0]) if len(differs) else len(new_mine)
+        first_tie = int(tie[row].nonzero()[0]) if tie[row].any() else len(new_mine)
+        equal += first_diff
+        checkable += first_tie
+        ok &= first_diff >= first_tie
+    return equal, checkable, ok
+
+
+def check(family, variant, model, mode, dtype, args, device) -> dict:
+    row = {"family": family, "variant": variant, "dtype": str(dtype).removeprefix("torch."),
+           "mode": mode}
+    t0 = time.perf_counter()
+    try:
+        model = model.to(dtype)
+        generator = torch.Generator().manual_seed(args.seed + 1)
+        prompt = torch.randint(3, model.config.vocab_size, (args.batch, args.input_tokens),
+                               generator=generator).to(device)
+        prompt[:, 0] = 1
+        with torch.inference_mode():
+            theirs, scores = hf_greedy(model, prompt, args.output_tokens)
+            decoder = StaticDecoder(model, args.batch, args.input_tokens + args.output_tokens,
+                                    mode=mode)
+            mine = decoder.generate(prompt, args.output_tokens)
+            del decoder
+        equal, checkable, ok = agreement(mine, theirs, scores, args.input_tokens)
+        total = args.batch * args.output_tokens
+        # Distinct tokens per row, on average: a model repeating one token agrees with any
+        # decoder, so rows that do prove little (a random model may fall into such a loop).
+        varied = sum(len(set(theirs[r, args.input_tokens:].tolist()))
+                     for r in range(args.batch)) / args.batch
+        # float32 is the check; another dtype is reported only (see the module's docstring)
+        status = ("ok" if ok else "MISMATCH") if dtype == torch.float32 else "reported"
+        if status == "ok" and varied < MIN_VARIED:
+            status = "UNVARIED"
+        row.update(status=status, tokens_equal=equal, tokens_checkable=checkable, tokens=total,
+                   distinct_per_row=round(varied, 2))
+    except Exception as exc:  # noqa: BLE001 - recorded; the next model runs
+        log.error("%s %s %s failed:\n%s", family, variant, dtype, traceback.format_exc())
+        row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+    row["seconds"] = round(time.perf_counter() - t0, 2)
+    return row
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--mode", default="auto", help="the decoder's mode (auto: cuda-graph on CUDA)")
+    p.add_argument("--dtype", default="bfloat16", help="the benchmarks' dtype, reported beside float32")
+    p.add_argument("--families", default=",".join(FAMILY_SHAPES))
+    p.add_argument("--batch", type=int, default=3)
+    p.add_argument("--input-tokens", type=int, default=6)
+    p.add_argument("--output-tokens", type=int, default=18)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=os.environ.get("OUT") or "family_check_out")
+    return p.parse_args(argv)
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| family | variant | dtype | status | tokens equal / checkable / all | s |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        counts = (f"{r['tokens_equal']} / {r['tokens_checkable']} / {r['tokens']}"
+                  if "tokens" in r else r.get("error", ""))
+        lines.append(f"| {r['family']} | {r['variant']} | {r['dtype']} | {r['status']} | "
+                     f"{counts} | {r['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(args.device)
+    dtypes = list(dict.fromkeys([torch.float32, resolve_dtype(args.dtype)]))
+    mode = resolve_mode(args.mode, device)  # auto: the decoder's CUDA graph on CUDA
+    rows = []
+    for family in args.families.split(","):
+        try:
+            models = variants(small_config(family), device, args.seed)
+        except Exception as exc:  # noqa: BLE001 - recorded; the next family runs
+            log.error("building %s failed:\n%s", family, traceback.format_exc())
+            rows.append({"family": family, "variant": "-", "dtype": "-", "mode": mode,
+                         "status": "error", "error": f"{type(exc).__name__}: {exc}",
+                         "seconds": 0})
+            continue
+        for dtype in dtypes:
+            for variant, model in models.items():
+                rows.append(check(family, variant, model, mode, dtype, args, device))
+                log.info("%s", rows[-1])
+        del models
+    report = {"args": vars(args), "mode": mode, "rows": rows,
+              "provenance": provenance(device=device, seed=args.seed, cell=vars(args))}
+    write_json(out / "family_check.json", report)
+    write_text(out / "family_check.md", f"# Families: compiled decoder ({mode}) against HF "
+               f"generate on {device}\n\n" + markdown(rows))
+    print(markdown(rows))
+    failed = [r for r in rows if r["status"] in ("MISMATCH", "UNVARIED", "error")
+              and r["dtype"] in ("float32", "-")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
