@@ -4,7 +4,8 @@ The CPU tests check each family's decoder op by op (mode "eager"); this runs the
 as the benchmarks run it on a GPU, under the decoder's own CUDA graph: per family, a small
 random model shaped like a published one (its family's pieces kept: Llama-3.1's rope scaling,
 Qwen2's q/k/v biases, Qwen3's q/k norms, Gemma's plus-one norms and scaled embeddings, Gemma-2's
-soft caps and sandwich norms, Phi-4-mini's packed projections and partial rotary; sliding
+soft caps and sandwich norms, Phi-4-mini's packed projections and partial rotary, OLMo-2's
+output norms and whole-projection q/k norms; sliding
 windows of 8 tokens, as Mistral-7B-v0.1, Gemma-2 and Phi-3-4k have them in longer form, so that
 a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
@@ -47,7 +48,7 @@ log = logging.getLogger("family_check")
 # One published shape per family, made small; what makes the family differ is kept.
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
-                 "phi3": "phi-4-mini"}
+                 "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b"}
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)

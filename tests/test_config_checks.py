@@ -970,12 +970,14 @@ def test_lora_targets_naming_part_of_a_packed_projection_are_refused_at_start():
     config = default_config(p={"source": "random:phi-4-mini", "variants": ["dense", "flap-0.8",
                                                                            "flap-0.8+lora"]},
                             l={"source": "random:llama-7b", "variants": ["flap-0.8+lora"]},
-                            q={"source": "random:phi-3-mini", "variants": ["flap-0.8"]})
+                            q={"source": "random:phi-3-mini", "variants": ["flap-0.8"]},
+                            h={"source": "hf:microsoft/phi-4", "variants": ["flap-0.8+lora"]})
     check_config(config, resources=NOWHERE)  # all seven: every packed module whole
     config["lora"] = {**config.get("lora", {}), "target_modules": ["q_proj", "v_proj"]}
     said = problems(config)
     assert "models.p (phi3): lora.target_modules names ['q_proj', 'v_proj'] but not " \
            "['k_proj']: Phi-3 packs q_proj, k_proj, v_proj into one qkv_proj" in said
+    assert "models.h (phi3): lora.target_modules names" in said  # not downloaded: its id
     assert "models.l" not in said and "models.q" not in said
     config["lora"]["target_modules"] = ["q_proj", "k_proj", "v_proj", "o_proj"]
     check_config(config, resources=NOWHERE)

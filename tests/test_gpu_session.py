@@ -66,12 +66,17 @@ def test_session_skips_a_step_the_deadline_leaves_no_room_for(tmp_path):
     assert not (tmp_path / "w" / "check").exists()  # gpu_check never started
 
 
-def test_the_paired_step_times_both_pruned_shapes_against_dense_in_a_rehearsal(tmp_path):
+def rehearsed_summary(step: str, tmp_path: Path, deadline_s: int) -> str:
+    """The summary of one step rehearsed on the CPU (its reports under tmp_path / "w")."""
     session = load_script("gpu_session")
     out = tmp_path / "out"
-    assert session.main(["--steps", "paired", "--rehearse", "--out", str(out), "--work",
-                         str(tmp_path / "w"), "--deadline-s", "400"]) == 0
-    summary = (out / "summary.md").read_text()
+    assert session.main(["--steps", step, "--rehearse", "--out", str(out), "--work",
+                         str(tmp_path / "w"), "--deadline-s", str(deadline_s)]) == 0
+    return (out / "summary.md").read_text()
+
+
+def test_the_paired_step_times_both_pruned_shapes_against_dense_in_a_rehearsal(tmp_path):
+    summary = rehearsed_summary("paired", tmp_path, 400)
     assert "## paired (exit 0" in summary
     for variant in ("depth", "width"):
         for backend in ("hf", "compiled"):
@@ -283,23 +288,25 @@ def test_the_smoke_run_works_in_a_directory_of_its_own(tmp_path):
 
 # --------------------------------------------------------------------------- family_check
 
-def test_the_families_step_checks_every_family_against_hf_generate_in_a_rehearsal(tmp_path):
+def test_the_family_check_checks_every_family_against_hf_generate(tmp_path):
     """Every family's small model, dense, width- and depth-pruned, decoded by the compiled
     decoder and by HF generate: in float32 the tokens agree up to near ties (op by op on the
-    CPU here; under the decoder's CUDA graph on a GPU)."""
+    CPU here; under the decoder's CUDA graph on a GPU), and the rows vary."""
     from prunebench.checkpoint.param_count import FAMILIES
 
-    session = load_script("gpu_session")
-    out = tmp_path / "out"
-    assert session.main(["--steps", "families", "--rehearse", "--out", str(out), "--work",
-                         str(tmp_path / "w"), "--deadline-s", "200"]) == 0
-    assert "## families (exit 0" in (out / "summary.md").read_text()
-    report = json.loads((tmp_path / "w" / "families" / "family_check.json").read_text())
+    check = load_script("family_check")
+    assert check.main(["--device", "cpu", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "family_check.json").read_text())
     checked = [r for r in report["rows"] if r["dtype"] == "float32"]
     assert {(r["family"], r["variant"]) for r in checked} == {
         (family, variant) for family in FAMILIES for variant in ("dense", "width", "depth")}
     assert all(r["status"] == "ok" and r["tokens_checkable"] > r["tokens"] / 2 for r in checked)
     assert {r["status"] for r in report["rows"] if r["dtype"] == "bfloat16"} == {"reported"}
+
+
+def test_the_families_step_runs_the_family_check_in_a_rehearsal(tmp_path):
+    summary = rehearsed_summary("families", tmp_path, 200)
+    assert "## families (exit 0" in summary and "| llama | width | float32 | ok |" in summary
 
 
 def test_the_family_check_fails_on_a_decoder_that_decodes_otherwise(tmp_path, monkeypatch):

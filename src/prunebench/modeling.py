@@ -194,6 +194,19 @@ def _linear(n_in: int, n_out: int, bias: bool, like: nn.Linear) -> nn.Linear:
     return nn.Linear(n_in, n_out, bias=bias, device=like.weight.device, dtype=like.weight.dtype)
 
 
+def norm_like(norm: nn.Module, size: int) -> nn.Module:
+    """An RMSNorm of the same class and epsilon as `norm`, over `size` channels."""
+    new = type(norm)(size, norm_eps(norm))
+    return new.to(device=norm.weight.device, dtype=norm.weight.dtype)
+
+
+def norm_eps(norm: nn.Module) -> float:
+    """An HF RMSNorm's epsilon (`variance_epsilon` in LLaMA's, Qwen's and OLMo's, `eps` in
+    Gemma's)."""
+    eps = getattr(norm, "variance_epsilon", None)
+    return norm.eps if eps is None else eps
+
+
 def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
                       shape: dict[str, Any]) -> None:
     """Replace a freshly built block's projections with modules of the given shape."""
@@ -217,7 +230,11 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
             attn.k_proj = _linear(d, n_kv * hd, in_bias, attn.k_proj)
             attn.v_proj = _linear(d, n_kv * hd, in_bias, attn.v_proj)
         attn.o_proj = _linear(n_q * hd, d, out_bias, attn.o_proj)
-        # Qwen3's q_norm / k_norm (size head_dim, shared by the heads) keep their shape.
+        # Qwen3's q_norm / k_norm (size head_dim, shared by the heads) keep their shape;
+        # OLMo-2's norm the whole projections, one weight per channel.
+        if family(config).qk_norm_whole:
+            attn.q_norm = norm_like(attn.q_norm, n_q * hd)
+            attn.k_norm = norm_like(attn.k_norm, n_kv * hd)
         set_block_heads(attn, n_q, n_kv)
     m = shape["intermediate_size"]
     m_bias = mlp_bias(config)

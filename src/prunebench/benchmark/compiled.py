@@ -52,7 +52,7 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
-from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, rms_norm,
+from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style, rms_norm,
                                               soft_cap)
 from prunebench.checkpoint.param_count import family
 from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
@@ -234,7 +234,7 @@ class StaticDecoder(nn.Module):
         # HF rounds it (a float32 scalar cast: bfloat16 gives 55.5 for sqrt(3072), not 55.43).
         self.register_buffer("embed_scale", torch.tensor(config.hidden_size ** 0.5).to(dtype)
                              if layout.scaled_embedding else None, persistent=False)
-        self.plus_one = layout.norm_plus_one
+        self.norm_style = norm_style(layout)
         self.register_buffer("norm_w", model.model.norm.weight.detach(), persistent=False)
         self.norm_eps = norm_eps(model.model.norm)
         self.final_softcap = getattr(config, "final_logit_softcapping", None)
@@ -261,7 +261,7 @@ class StaticDecoder(nn.Module):
                              persistent=False)
 
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
-                                          fuse, self.plus_one) for layer in model.model.layers)
+                                          fuse, self.norm_style) for layer in model.model.layers)
         self.n_heads = [block.n_q for block in self.blocks]
 
         if sampling is not None and not isinstance(sampling, Sampling):
@@ -324,7 +324,7 @@ class StaticDecoder(nn.Module):
             masks[window] = causal & (self.positions.unsqueeze(0) > pos.unsqueeze(1) - window)
         for block, window in zip(self.blocks, self.windows):
             x = block(x, cos, sin, pos, masks[window], attention)
-        x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.plus_one)
+        x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.norm_style)
         logits = F.linear(x, self.head_w, self.head_b)
         if self.final_softcap is not None:  # Gemma-2
             logits = soft_cap(logits, self.final_softcap)

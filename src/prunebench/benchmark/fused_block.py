@@ -15,21 +15,29 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError, projections
+from prunebench.modeling import norm_eps
+
+# How a family's RMSNorm applies its weight (`norm_style`): LLaMA's weighs the statistics cast
+# back to the input's dtype; Gemma's weighs them by 1 + weight in float32, OLMo-2's by the
+# weight in float32, each then cast back.
+NORM_STYLES = ("llama", "plus_one", "float32")
+
+
+def norm_style(layout) -> str:
+    """The RMSNorm style of a `param_count.Family`."""
+    return ("plus_one" if layout.norm_plus_one else
+            "float32" if layout.norm_weight_float32 else "llama")
+
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
-             plus_one: bool = False) -> torch.Tensor:
-    """LLaMA RMSNorm as HF computes it: float32 statistics, cast back, then the weight; or
-    (`plus_one`, Gemma's) the float32 statistics weighed by 1 + weight, then cast back."""
+             style: str = "llama") -> torch.Tensor:
+    """An HF RMSNorm: float32 statistics, then the weight as the family applies it (above)."""
     h = F.rms_norm(x.to(torch.float32), (x.shape[-1],), eps=eps)
-    if plus_one:
+    if style == "plus_one":
         return (h * (1.0 + weight.to(torch.float32))).to(x.dtype)
+    if style == "float32":
+        return (weight.to(torch.float32) * h).to(x.dtype)
     return weight * h.to(x.dtype)
-
-
-def norm_eps(norm: nn.Module) -> float:
-    """An HF RMSNorm's epsilon (`variance_epsilon` in LLaMA's and Qwen's, `eps` in Gemma's)."""
-    eps = getattr(norm, "variance_epsilon", None)
-    return norm.eps if eps is None else eps
 
 
 def soft_cap(x: torch.Tensor, cap: float) -> torch.Tensor:
@@ -147,17 +155,22 @@ class Block(nn.Module):
     """
 
     def __init__(self, layer: nn.Module, head_dim: int, cache_shape: tuple[int, int, int],
-                 fuse: bool, plus_one: bool = False):
+                 fuse: bool, norm_style: str = "llama"):
         super().__init__()
         attn, mlp = layer.self_attn, layer.mlp
-        self.head_dim, self.fuse, self.plus_one = head_dim, fuse, plus_one
-        # The norms before attention and before the MLP, and (Gemma-2's sandwich layout, where
-        # post_attention_layernorm is the attention output's) those of the two outputs.
+        self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
+        # The norms before attention and before the MLP (LLaMA's post_attention_layernorm is
+        # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
+        # all four (its post_attention_layernorm is the attention output's), OLMo-2's the
+        # output norms only.
         sandwich = hasattr(layer, "pre_feedforward_layernorm")
-        norms = {"ln1": layer.input_layernorm,
-                 "ln2": layer.pre_feedforward_layernorm if sandwich else layer.post_attention_layernorm,
-                 "ln_attn_out": layer.post_attention_layernorm if sandwich else None,
-                 "ln_mlp_out": layer.post_feedforward_layernorm if sandwich else None}
+        post_only = not hasattr(layer, "input_layernorm")
+        outputs = sandwich or post_only
+        norms = {"ln1": None if post_only else layer.input_layernorm,
+                 "ln2": (layer.pre_feedforward_layernorm if sandwich else None if post_only
+                         else layer.post_attention_layernorm),
+                 "ln_attn_out": layer.post_attention_layernorm if outputs else None,
+                 "ln_mlp_out": layer.post_feedforward_layernorm if outputs else None}
         self.eps = {}
         for name, norm in norms.items():
             self.register_buffer(name, None if norm is None else norm.weight.detach(),
@@ -194,6 +207,8 @@ class Block(nn.Module):
                              persistent=False)
         self.q_norm_eps = norm_eps(q_norm) if q_norm is not None else None
         self.k_norm_eps = norm_eps(k_norm) if k_norm is not None else None
+        # OLMo-2's q/k norms weigh every channel of the whole projection (Qwen3's: one head's)
+        self.qk_norm_whole = q_norm is not None and q_norm.weight.numel() != head_dim
         self.qkv_split = [self.n_q * head_dim, self.n_kv * head_dim, self.n_kv * head_dim]
 
         self.m = projections.mlp_width(mlp)
@@ -225,7 +240,14 @@ class Block(nn.Module):
         qkv = self._project(h, self.qkv_w, self.qkv_b, self.qkv_split)
         qkv = qkv.view(b, t, n_q + 2 * n_kv, self.head_dim)
         qk = qkv[:, :, :n_q + n_kv]
-        if self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3)
+        if self.q_norm_w is not None and self.qk_norm_whole:  # OLMo-2: over all heads
+            flat = qk.reshape(b, t, n_q + n_kv, self.head_dim)
+            q_all = rms_norm(flat[:, :, :n_q].reshape(b, t, -1), self.q_norm_w, self.q_norm_eps,
+                             self.norm_style)
+            k_all = rms_norm(flat[:, :, n_q:].reshape(b, t, -1), self.k_norm_w, self.k_norm_eps,
+                             self.norm_style)
+            qk = torch.cat([q_all, k_all], dim=-1).view(b, t, n_q + n_kv, self.head_dim)
+        elif self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3)
             qk = torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps),
                             rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps)], dim=2)
         qk = apply_rotary(qk, cos, sin)  # q and k rotated together
@@ -279,7 +301,8 @@ class Block(nn.Module):
         return x
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        return rms_norm(x, getattr(self, name), self.eps[name], self.plus_one)
+        weight = getattr(self, name)
+        return x if weight is None else rms_norm(x, weight, self.eps[name], self.norm_style)
 
     def _output_norm(self, out: torch.Tensor, name: str) -> torch.Tensor:
         """A sublayer's output, normed where the layout norms it (Gemma-2), else as it is."""

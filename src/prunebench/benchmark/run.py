@@ -564,8 +564,10 @@ def load_partial_rows(path: str | os.PathLike, fingerprint: dict[str, Any]) -> d
         log.warning("ignoring unreadable partial sweep %s (%s); starting over", path, exc)
         return {}
     if saved.get("fingerprint") != json.loads(json.dumps(fingerprint, default=str)):
-        log.info("partial sweep %s was made with other settings, other code or on another "
-                 "machine; starting over", path)
+        log.warning("partial sweep %s was made with other settings, other code or on another "
+                    "kind of machine (CPU model and cores, GPU, driver: a job requeued onto "
+                    "another node type); starting over, as timings of two machines are not "
+                    "mixed", path)
         return {}
     return {row["batch_size"]: row for row in saved.get("rows", [])}
 

@@ -141,6 +141,20 @@ ARCHITECTURES["phi-4-mini"] = dict(
     num_attention_heads=24, num_key_value_heads=8, vocab_size=200064,
     max_position_embeddings=131072, partial_rotary_factor=0.75, tie_word_embeddings=True,
     bos_token_id=199999, eos_token_id=199999, pad_token_id=199999)
+# allenai/OLMo-2-1124-7B and -13B config.json (OLMo-2 family: norms after each sublayer's
+# output only, q/k RMSNorms over the whole projections; multi-head attention).
+# 7,298,617,344 / 13,716,198,400 parameters (counted from these configs; the model cards say
+# 7.3B and 13.7B).
+_OLMO2 = dict(model_type="olmo2", vocab_size=100352, max_position_embeddings=4096,
+              rms_norm_eps=1e-6, rope_theta=500000.0, attention_bias=False,
+              tie_word_embeddings=False, bos_token_id=None, eos_token_id=100257,
+              pad_token_id=100277)
+ARCHITECTURES["olmo-2-1124-7b"] = dict(
+    _OLMO2, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=32)
+ARCHITECTURES["olmo-2-1124-13b"] = dict(
+    _OLMO2, hidden_size=5120, intermediate_size=13824, num_hidden_layers=40,
+    num_attention_heads=40, num_key_value_heads=40)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 

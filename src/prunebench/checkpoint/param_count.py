@@ -2,7 +2,7 @@
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config) or anything with the same attributes (`config_from_dict`, which
+Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config) or anything with the same attributes (`config_from_dict`, which
 `prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
 models.
 
@@ -48,6 +48,13 @@ class Family:
     and gate and up one, `gate_up_proj`, its rows [gate; up]: the same weights as the LLaMA
     layout's separate projections, stacked (prunebench.projections reads them by part).
 
+    OLMo-2's layout: `post_norms`, a block's two norms are on the attention's and the MLP's
+    outputs (`post_attention_layernorm`, `post_feedforward_layernorm`) and none before them;
+    `qk_norm_whole`, an RMSNorm over each block's whole query projection and another over its
+    whole key projection (sizes heads x head_dim: they shrink with the heads and, as the RMS is
+    taken over every head left, removing heads rescales the others); and `norm_weight_float32`,
+    every RMSNorm weighs its float32 statistics before the cast back (LLaMA's weighs after).
+
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
     """
@@ -62,6 +69,9 @@ class Family:
     norm_plus_one: bool = False
     scaled_embedding: bool = False
     packed_projections: bool = False
+    post_norms: bool = False
+    qk_norm_whole: bool = False
+    norm_weight_float32: bool = False
     shipped_code: tuple[str, ...] = ()
 
 
@@ -84,6 +94,10 @@ FAMILIES: dict[str, Family] = {
     "phi3": Family("Phi3ForCausalLM", "Phi3Config", False, False, None, False,
                    packed_projections=True,
                    shipped_code=("configuration_phi3.Phi3Config", "modeling_phi3.Phi3ForCausalLM")),
+    # Olmo2Attention uses attention_bias for all four projections (no published model sets it)
+    # and norms the whole q and k projections; Olmo2DecoderLayer norms the sublayers' outputs.
+    "olmo2": Family("Olmo2ForCausalLM", "Olmo2Config", None, None, None, False,
+                    post_norms=True, qk_norm_whole=True, norm_weight_float32=True),
 }
 
 
@@ -128,9 +142,16 @@ PACKED_PARTS: dict[str, tuple[str, ...]] = {"qkv_proj": ("q_proj", "k_proj", "v_
                                             "gate_up_proj": ("gate_proj", "up_proj")}
 
 
+def normed_outputs(config) -> bool:
+    """Whether a norm follows each sublayer's output (Gemma-2's sandwich, OLMo-2's post-norms):
+    a sublayer emptied whole then adds that norm of its output bias, or nothing."""
+    f = family(config)
+    return f.sandwich_norms or f.post_norms
+
+
 def norms_per_block(config) -> int:
-    """RMSNorm weights of hidden_size in each block: before attention and before the MLP, and
-    after each of them too in the sandwich layout (Gemma-2)."""
+    """RMSNorm weights of hidden_size in each block: before attention and before the MLP (after
+    each, OLMo-2), and after each of them too in the sandwich layout (Gemma-2)."""
     return 4 if family(config).sandwich_norms else 2
 
 
@@ -163,6 +184,7 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                "max_position_embeddings": 8192, "attn_logit_softcapping": 50.0},
     "phi3": {**_LLAMA_DEFAULTS, "vocab_size": 32064, "hidden_size": 3072,
              "intermediate_size": 8192, "max_position_embeddings": 4096},
+    "olmo2": {**_LLAMA_DEFAULTS, "vocab_size": 50304},
 }
 
 
@@ -322,6 +344,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # q_norm and k_norm weigh one head_dim vector each, shared by all heads: removing heads
         # leaves them whole; a block with no heads left has no attention module to hold them.
         attn += 2 * hd
+    if family(config).qk_norm_whole:
+        attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
     m = shape["intermediate_size"]
     mlp = 3 * d * m
     if mlp_bias(config):

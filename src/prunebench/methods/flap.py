@@ -47,8 +47,9 @@ from prunebench.methods import surgery
 from prunebench.logs import Progress
 # AL-AM's floor is known from the config alone: torch-free, in methods.sizing, which plans FLAP.
 from prunebench.methods.sizing import al_am_floor, compensated_shapes
-from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_params, family,
-                                 head_dim, layer_shapes)
+from prunebench.checkpoint.param_count import normed_outputs as normed_outputs_of
+from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_params, head_dim,
+                                 layer_shapes)
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +280,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     plan = (plan_al_am if p["structure"] == "AL-AM" else plan_ul_um)(config, scores, target, biases)
 
     hd, rep = head_dim(config), surgery.heads_per_group(config)
-    normed_outputs = family(config).sandwich_norms
+    normed_outputs = normed_outputs_of(config)
     per_block = []
     with torch.no_grad():
         for b, layer in enumerate(model.model.layers):
@@ -291,7 +292,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             o_bias = d_bias = None
             if biases:
                 # Mean contribution of what is removed, from the dense model's statistics. A
-                # sublayer emptied whole gets none where a norm follows its output (Gemma-2):
+                # sublayer emptied whole gets none where a norm follows its output (Gemma-2, OLMo-2):
                 # the norm would scale that mean up to a full-size constant output.
                 if drop_g and not (normed_outputs and len(drop_g) == n_kv):
                     cols = torch.tensor([c for g in drop_g for c in range(g * rep * hd, (g + 1) * rep * hd)])

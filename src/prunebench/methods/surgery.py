@@ -29,7 +29,7 @@ from prunebench import PrunebenchError, projections
 from prunebench.methods.sizing import (RemovalRule, block_range, config_with_shapes,  # noqa: F401
                                        heads_per_group, shape_after_removal, shapes_with,
                                        solve_uniform, uniform_shapes)
-from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
+from prunebench.modeling import ZeroHeadAttention, norm_like, count_params, family, head_dim
 
 OUTPUT_MODULES = ("o_proj", "down_proj")
 
@@ -92,6 +92,16 @@ def _sliced_linear(linear: nn.Linear, rows: Sequence[int] | None = None,
     return new
 
 
+def _sliced_norm(norm: nn.Module, channels: Sequence[int]) -> nn.Module:
+    """A new RMSNorm of `norm`'s class weighing only the given channels."""
+    weight = norm.weight.detach()
+    idx = torch.as_tensor(list(channels), dtype=torch.long, device=weight.device)
+    new = norm_like(norm, len(channels))
+    new.weight = nn.Parameter(weight.index_select(0, idx).clone(),
+                              requires_grad=norm.weight.requires_grad)
+    return new
+
+
 def _channels_of(units: Sequence[int], width: int) -> list[int]:
     return [u * width + i for u in units for i in range(width)]
 
@@ -122,6 +132,9 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
         for name, rows in projections.kept_attention_rows(attn, hd, q_rows, kv_rows).items():
             setattr(attn, name, _sliced_linear(getattr(attn, name), rows=rows))
         attn.o_proj = _sliced_linear(attn.o_proj, cols=q_rows)
+        if family(config).qk_norm_whole:  # OLMo-2: a norm weight per q / k channel
+            attn.q_norm = _sliced_norm(attn.q_norm, q_rows)
+            attn.k_norm = _sliced_norm(attn.k_norm, kv_rows)
         projections.set_block_heads(attn, len(q_rows) // hd, len(kv_rows) // hd)
     sync_layer_shapes(model)
 

@@ -871,11 +871,26 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
     return problems
 
 
+def _named_shape(spec: dict[str, Any]):
+    """The published shape a hub source's id names (`hf:microsoft/phi-4` -> phi-4), as a
+    config, before its config.json is downloaded; else None. Its family is what the checks
+    need of it (the id names the family, which a fine-tune keeps)."""
+    from prunebench.checkpoint.architectures import architecture_values, known_shape_of
+    from prunebench.hub import parse_source
+
+    try:
+        source = parse_source(spec.get("source"))
+    except (PrunebenchError, AttributeError):  # the schema or source_problems says why
+        return None
+    shape = known_shape_of(source.name) if source.kind == "hf" else None
+    return config_from_dict(architecture_values(shape)) if shape else None
+
+
 def packed_lora_target_problems(config: dict[str, Any],
                                 resources: str | Path = "resources") -> list[str]:
     """LoRA targets naming some parts of a packed projection (Phi-3's qkv_proj, gate_up_proj)
-    for a model with `+lora` variants whose config is known here: its lora jobs would stop on
-    them, each after its prune."""
+    for a model with `+lora` variants whose config is known here, or whose hub id names a known
+    shape: its lora jobs would stop on them, each after its prune."""
     from prunebench.plan.lora_settings import packed_target_problems
     from prunebench.plan.variants import read_variants
 
@@ -887,7 +902,7 @@ def packed_lora_target_problems(config: dict[str, Any],
     for model, spec in _models(config):
         items = spec.get("variants")
         entries = read_variants(model, items if isinstance(items, list) else [])[0]
-        known = _known_config(model, spec, resources)
+        known = _known_config(model, spec, resources) or _named_shape(spec)
         if (any(e["recovery"] for e in entries) and known is not None
                 and family(known).packed_projections):
             problems += [f"models.{model} ({known.model_type}): {problem}" for problem in found]
