@@ -148,9 +148,10 @@ class HubUnreachable(ResourceError):
 def _offline_message(repo_id: str) -> str:
     return (f"cannot reach the Hugging Face hub to download {repo_id}: this machine is offline "
             "or the hub is unreachable. Pre-fetch the models on a machine with network "
-            "(`snakemake prefetch --configfile <config>`), or copy its resources/models/<name>/ "
-            "folder, prunebench.json included, from a machine that pre-fetched it; a rerun "
-            "resumes a broken-off download")
+            "(`snakemake prefetch --resources mem_mb=32000 --configfile <config>`, with the "
+            "run's --directory where it has one: README, \"Real models\"), or copy its "
+            "resources/models/<name>/ folder, prunebench.json included, from a machine that "
+            "pre-fetched it; a rerun resumes a broken-off download")
 
 
 def apply_hf_env(env: dict[str, str]) -> None:

@@ -53,8 +53,10 @@ def hub_warning(missing_hub_files: list[str], reachable: Callable[[], bool]) -> 
     return (f"{len(missing_hub_files)} file(s) still to make need the Hugging Face hub "
             f"({_listed(missing_hub_files)}); {why}, and the run stops at the first (add "
             "--keep-going to make the rest meanwhile). Fetch them on a "
-            "machine with network first (`snakemake prefetch --configfile <config>`, then copy "
-            "resources/ here: README, \"Real models\"), or use models and data that need no hub")
+            "machine with network first (`snakemake prefetch --resources mem_mb=32000 "
+            "--configfile <config>`, with the run's --directory where it has one, then copy "
+            "that resources/ here: README, \"Real models\"), or use models and data that need "
+            "no hub")
 
 
 # The workflow's rules whose jobs want a GPU (their `device` param): what `gpu_warning` counts.
