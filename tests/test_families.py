@@ -1,7 +1,8 @@
 """Model families: LLaMA-3 (GQA, rope scaling), Mistral, Qwen2 (q/k/v biases; tied embeddings too),
 Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), Gemma and Gemma-2 (norms weighing by
 1 + weight, scaled embeddings, Gemma-2's sandwich norms and soft caps), Phi-3 (packed qkv_proj
-and gate_up_proj, partial rotary), each pruned with every method, saved, reloaded, benchmarked
+and gate_up_proj, partial rotary), OLMo-2 (output norms, q/k norms over whole projections),
+Granite (embedding, attention, residual and logit scalars), each pruned with every method, saved, reloaded, benchmarked
 with both backends and evaluated, on tiny random models.
 
 The models are randomly initialised from transformers' own config classes with real GQA ratios
@@ -22,8 +23,9 @@ import pytest
 import torch
 import transformers
 import yaml
-from transformers import (AutoModelForCausalLM, Gemma2Config, GemmaConfig, LlamaConfig,
-                          MistralConfig, Olmo2Config, Phi3Config, Qwen2Config, Qwen3Config)
+from transformers import (AutoModelForCausalLM, Gemma2Config, GemmaConfig, GraniteConfig,
+                          LlamaConfig, MistralConfig, Olmo2Config, Phi3Config, Qwen2Config,
+                          Qwen3Config)
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -68,6 +70,10 @@ FAMILIES = {
     "phi3": lambda: Phi3Config(**SMALL, partial_rotary_factor=0.5),
     # OLMo-2: norms after each sublayer's output only; q/k norms over the whole projections.
     "olmo2": lambda: Olmo2Config(**SMALL),
+    # Granite: LLaMA's layout with scalars on the embeddings, the attention scores, each
+    # sublayer's output and the logits (far enough from 1 to change this model's tokens).
+    "granite": lambda: GraniteConfig(**SMALL, embedding_multiplier=4.0, attention_multiplier=0.125,
+                                     residual_multiplier=0.5, logits_scaling=2.0),
 }
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -77,7 +83,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
            "qwen2_tied": "Qwen2ForCausalLM", "gemma": "GemmaForCausalLM",
            "gemma2": "Gemma2ForCausalLM", "phi3": "Phi3ForCausalLM",
-           "olmo2": "Olmo2ForCausalLM"}
+           "olmo2": "Olmo2ForCausalLM", "granite": "GraniteForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -217,6 +223,19 @@ def test_family_specific_pieces_are_real():
     olmo = family_model("olmo2").model.layers[0]
     assert not hasattr(olmo, "input_layernorm") and hasattr(olmo, "post_feedforward_layernorm")
     assert olmo.self_attn.q_norm.weight.shape == (4 * 16,) and olmo.self_attn.k_norm.weight.shape == (2 * 16,)
+    # Granite: each scalar changes the logits (else the compiled decoder's would go untested).
+    granite = family_model("granite")
+    scaled = logits(granite, x)
+    for scalar in ("embedding_multiplier", "attention_multiplier", "residual_multiplier",
+                   "logits_scaling"):
+        plain = copy.deepcopy(granite)
+        setattr(plain.config, scalar, 1.0)
+        plain.model.embedding_multiplier = plain.config.embedding_multiplier
+        for layer in plain.model.layers:
+            layer.residual_multiplier = plain.config.residual_multiplier
+            layer.self_attn.scaling = plain.config.attention_multiplier
+        # (a random model's attention is near uniform: its scale bends the logits least)
+        assert (logits(plain, x) - scaled).abs().max() > 1e-3, scalar
 
 
 def test_other_model_types_are_refused(tmp_path):
@@ -1025,3 +1044,34 @@ def test_every_known_shape_and_family_is_documented():
             assert f"| `{name}` |" in families_md, name
     for model_type in SUPPORTED:
         assert f"| `{model_type}` |" in families_md and f"`{model_type}`" in config_md, model_type
+
+
+def test_olmo2_rotates_in_float32_and_norms_a_one_head_block_whole_in_the_compiled_decoder():
+    """OLMo-2's rotary module returns float32 tables, which its attention applies in float32
+    before the cast back (the other families' tables come in the model's dtype): the decoder
+    rotated bfloat16 queries in bfloat16, 0.1 off HF's logits at every step. And a pruned
+    OLMo-2 block left with one head has head_dim q-norm weights, which the decoder took for
+    Qwen3's per-head norm (weighed after the cast, not before). Checked where the check is
+    exact on any machine: the tables' dtype, the rotation bit for bit (elementwise), the
+    block's kind of norm."""
+    from transformers.models.olmo2.modeling_olmo2 import apply_rotary_pos_emb
+
+    from prunebench.benchmark.fused_block import apply_rotary
+
+    mha = copy.deepcopy(FAMILIES["olmo2"]())
+    mha.num_key_value_heads = mha.num_attention_heads  # multi-head, as OLMo-2-7B
+    one_head = build_model(mha, device="cpu", dtype=torch.bfloat16)
+    surgery.remove_kv_groups(one_head, 1, [0, 1, 2])
+    decoder = StaticDecoder(one_head, 1, 8, mode="eager", attention="eager")
+    assert decoder.cos.dtype == torch.float32
+    assert decoder.blocks[1].n_q == 1 and decoder.blocks[1].qk_norm_whole
+    assert StaticDecoder(family_model("qwen3").to(torch.bfloat16), 1, 8,
+                         mode="eager").blocks[1].qk_norm_whole is False
+    assert StaticDecoder(family_model("llama3").to(torch.bfloat16), 1, 8,
+                         mode="eager").cos.dtype == torch.bfloat16
+    # The rotation itself: bit for bit HF's (elementwise float32 arithmetic, then the cast).
+    q = torch.randn(1, 5, 4, 16, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    cos, sin = decoder.cos[:5].unsqueeze(1), decoder.sin[:5].unsqueeze(1)
+    theirs, _ = apply_rotary_pos_emb(q.transpose(1, 2), q.transpose(1, 2),
+                                     decoder.cos[:5].unsqueeze(0), decoder.sin[:5].unsqueeze(0))
+    assert torch.equal(apply_rotary(q, cos, sin), theirs.transpose(1, 2))

@@ -238,6 +238,12 @@ class StaticDecoder(nn.Module):
         self.register_buffer("norm_w", model.model.norm.weight.detach(), persistent=False)
         self.norm_eps = norm_eps(model.model.norm)
         self.final_softcap = getattr(config, "final_logit_softcapping", None)
+        # Granite's scalars: embeddings times embedding_multiplier (a Python float times the
+        # weights' dtype, as HF multiplies), logits divided by logits_scaling; each block
+        # scales its sublayers' outputs by residual_multiplier.
+        self.embedding_multiplier = config.embedding_multiplier if layout.multipliers else None
+        self.logits_scaling = config.logits_scaling if layout.multipliers else None
+        residual = config.residual_multiplier if layout.multipliers else None
         self.register_buffer("head_w", model.lm_head.weight.detach(), persistent=False)
         self.register_buffer("head_b", detach_or_none(model.lm_head.bias), persistent=False)
         # Rotary tables from the model's own rotary module, so any rope scaling it implements
@@ -249,9 +255,11 @@ class StaticDecoder(nn.Module):
         with torch.no_grad():
             cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
                                               positions[:max_seq_len].unsqueeze(0))
+        # In the dtype the module returns for the model's dtype: the model's own for most
+        # families, float32 for OLMo-2's, whose attention rotates in float32.
         padding = (0, 0, 0, cache_len - max_seq_len)
-        self.register_buffer("cos", F.pad(cos[0].to(dtype), padding), persistent=False)
-        self.register_buffer("sin", F.pad(sin[0].to(dtype), padding), persistent=False)
+        self.register_buffer("cos", F.pad(cos[0], padding), persistent=False)
+        self.register_buffer("sin", F.pad(sin[0], padding), persistent=False)
         self.register_buffer("positions", positions, persistent=False)
         # The output length is forced, so EOS can never be chosen (HF's min_new_tokens does the
         # same by masking it); without this the two backends would differ after any EOS.
@@ -261,7 +269,9 @@ class StaticDecoder(nn.Module):
                              persistent=False)
 
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
-                                          fuse, self.norm_style) for layer in model.model.layers)
+                                          fuse, self.norm_style, residual,
+                                          layout.qk_norm_whole)
+                                    for layer in model.model.layers)
         self.n_heads = [block.n_q for block in self.blocks]
 
         if sampling is not None and not isinstance(sampling, Sampling):
@@ -314,6 +324,8 @@ class StaticDecoder(nn.Module):
         x = F.embedding(tokens, self.embed)
         if self.embed_scale is not None:
             x = x * self.embed_scale
+        if self.embedding_multiplier is not None:
+            x = x * self.embedding_multiplier
         # [T, 1, hd]: broadcast over batch and heads of the [B, T, heads, hd] projections.
         cos = self.cos.index_select(0, pos).unsqueeze(1)
         sin = self.sin.index_select(0, pos).unsqueeze(1)
@@ -326,6 +338,8 @@ class StaticDecoder(nn.Module):
             x = block(x, cos, sin, pos, masks[window], attention)
         x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.norm_style)
         logits = F.linear(x, self.head_w, self.head_b)
+        if self.logits_scaling is not None:  # Granite
+            logits = logits / self.logits_scaling
         if self.final_softcap is not None:  # Gemma-2
             logits = soft_cap(logits, self.final_softcap)
         return logits

@@ -52,12 +52,14 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """x: [..., hd] with cos/sin broadcastable to it, or narrower (a `partial_rotary_factor`,
-    Phi-4-mini's): the first dimensions rotate, the rest pass through, as transformers does."""
+    Phi-4-mini's): the first dimensions rotate, the rest pass through, as transformers does.
+    Computed in the tables' dtype where it is wider than x's (OLMo-2's rotary module returns
+    float32 tables, which its attention applies in float32) and cast back to x's."""
     rotary = cos.shape[-1]
     if rotary == x.shape[-1]:
-        return x * cos + rotate_half(x) * sin
+        return (x * cos + rotate_half(x) * sin).to(x.dtype)
     head, tail = x[..., :rotary], x[..., rotary:]
-    return torch.cat((head * cos + rotate_half(head) * sin, tail), dim=-1)
+    return torch.cat(((head * cos + rotate_half(head) * sin).to(x.dtype), tail), dim=-1)
 
 
 def flex_attention_masked(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -155,10 +157,12 @@ class Block(nn.Module):
     """
 
     def __init__(self, layer: nn.Module, head_dim: int, cache_shape: tuple[int, int, int],
-                 fuse: bool, norm_style: str = "llama"):
+                 fuse: bool, norm_style: str = "llama",
+                 residual_multiplier: float | None = None, qk_norm_whole: bool = False):
         super().__init__()
         attn, mlp = layer.self_attn, layer.mlp
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
+        self.residual_multiplier = residual_multiplier  # Granite: each sublayer's output
         # The norms before attention and before the MLP (LLaMA's post_attention_layernorm is
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
         # all four (its post_attention_layernorm is the attention output's), OLMo-2's the
@@ -207,8 +211,9 @@ class Block(nn.Module):
                              persistent=False)
         self.q_norm_eps = norm_eps(q_norm) if q_norm is not None else None
         self.k_norm_eps = norm_eps(k_norm) if k_norm is not None else None
-        # OLMo-2's q/k norms weigh every channel of the whole projection (Qwen3's: one head's)
-        self.qk_norm_whole = q_norm is not None and q_norm.weight.numel() != head_dim
+        # OLMo-2's q/k norms weigh every channel of the whole projection (Qwen3's: one head's),
+        # as the family says: a pruned OLMo-2 block with one head left has head_dim of them.
+        self.qk_norm_whole = q_norm is not None and qk_norm_whole
         self.qkv_split = [self.n_q * head_dim, self.n_kv * head_dim, self.n_kv * head_dim]
 
         self.m = projections.mlp_width(mlp)
@@ -248,8 +253,10 @@ class Block(nn.Module):
                              self.norm_style)
             qk = torch.cat([q_all, k_all], dim=-1).view(b, t, n_q + n_kv, self.head_dim)
         elif self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3)
-            qk = torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps),
-                            rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps)], dim=2)
+            qk = torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps,
+                                     self.norm_style),
+                            rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps,
+                                     self.norm_style)], dim=2)
         qk = apply_rotary(qk, cos, sin)  # q and k rotated together
         q = qk[:, :, :n_q].transpose(1, 2)
         self.k_cache[:, :, pos] = qk[:, :, n_q:].transpose(1, 2)
@@ -305,5 +312,10 @@ class Block(nn.Module):
         return x if weight is None else rms_norm(x, weight, self.eps[name], self.norm_style)
 
     def _output_norm(self, out: torch.Tensor, name: str) -> torch.Tensor:
-        """A sublayer's output, normed where the layout norms it (Gemma-2), else as it is."""
-        return out if getattr(self, name) is None else self._norm(out, name)
+        """A sublayer's output as the residual stream adds it: normed where the layout norms it
+        (Gemma-2, OLMo-2), scaled where the model scales it (Granite), else as it is."""
+        if getattr(self, name) is not None:
+            out = self._norm(out, name)
+        if self.residual_multiplier is not None:
+            out = out * self.residual_multiplier
+        return out

@@ -2,7 +2,8 @@
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config) or anything with the same attributes (`config_from_dict`, which
+Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config,
+GraniteConfig) or anything with the same attributes (`config_from_dict`, which
 `prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
 models.
 
@@ -55,6 +56,11 @@ class Family:
     taken over every head left, removing heads rescales the others); and `norm_weight_float32`,
     every RMSNorm weighs its float32 statistics before the cast back (LLaMA's weighs after).
 
+    `multipliers` (Granite): the config's `embedding_multiplier` scales the embeddings,
+    `residual_multiplier` each sublayer's output before the residual sum, `logits_scaling`
+    divides the logits (its `attention_multiplier` is the attention's scale, which the
+    attention module holds); no parameter of them, so counts and surgery are LLaMA's.
+
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
     """
@@ -72,6 +78,7 @@ class Family:
     post_norms: bool = False
     qk_norm_whole: bool = False
     norm_weight_float32: bool = False
+    multipliers: bool = False
     shipped_code: tuple[str, ...] = ()
 
 
@@ -98,6 +105,10 @@ FAMILIES: dict[str, Family] = {
     # and norms the whole q and k projections; Olmo2DecoderLayer norms the sublayers' outputs.
     "olmo2": Family("Olmo2ForCausalLM", "Olmo2Config", None, None, None, False,
                     post_norms=True, qk_norm_whole=True, norm_weight_float32=True),
+    # GraniteAttention / GraniteMLP: LLaMA's biases (attention_bias, mlp_bias); the scalars of
+    # GraniteModel, GraniteDecoderLayer and GraniteForCausalLM.
+    "granite": Family("GraniteForCausalLM", "GraniteConfig", None, None, "mlp_bias", False,
+                      multipliers=True),
 }
 
 
@@ -185,6 +196,7 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "phi3": {**_LLAMA_DEFAULTS, "vocab_size": 32064, "hidden_size": 3072,
              "intermediate_size": 8192, "max_position_embeddings": 4096},
     "olmo2": {**_LLAMA_DEFAULTS, "vocab_size": 50304},
+    "granite": _LLAMA_DEFAULTS,
 }
 
 
