@@ -17,14 +17,10 @@ from torch import nn
 from prunebench import PrunebenchError, projections
 from prunebench.modeling import norm_eps
 
-# How a family's RMSNorm applies its weight (`norm_style`): LLaMA's weighs the statistics cast
-# back to the input's dtype; Gemma's weighs them by 1 + weight in float32, OLMo-2's by the
-# weight in float32, each then cast back.
-NORM_STYLES = ("llama", "plus_one", "float32")
-
-
 def norm_style(layout) -> str:
-    """The RMSNorm style of a `param_count.Family`."""
+    """How a `param_count.Family`'s RMSNorm applies its weight: "llama", to the statistics cast
+    back to the input's dtype; "plus_one" (Gemma's), 1 + weight in float32, then the cast;
+    "float32" (OLMo-2's), the weight in float32, then the cast."""
     return ("plus_one" if layout.norm_plus_one else
             "float32" if layout.norm_weight_float32 else "llama")
 

@@ -8,7 +8,8 @@ GraniteConfig) or anything with the same attributes (`config_from_dict`, which
 models.
 
 The families differ, for counting and surgery, only in which projections carry biases,
-whether attention normalises queries and keys per head, and how many norms a block has
+whether attention normalises queries and keys (per head, or over the whole projection), how
+many norms a block has and whether q/k/v and gate/up are packed into one module each
 (`FAMILIES`). Tied input and output
 embeddings (`tie_word_embeddings`, e.g. the small Qwen2.5 models) are one tensor, counted once.
 """
