@@ -49,9 +49,10 @@ log = logging.getLogger("family_check")
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None}
-# Granite's scalars (no known shape): far enough from 1 to change a small model's tokens.
-GRANITE = dict(model_type="granite", embedding_multiplier=4.0, attention_multiplier=0.125,
-               residual_multiplier=0.5, logits_scaling=2.0)
+# Granite's scalars (no known shape): Granite-3-like, far from 1 and no powers of two (which
+# every dtype holds exactly, so a scalar applied in another dtype would go unseen).
+GRANITE = dict(model_type="granite", embedding_multiplier=12.0, attention_multiplier=0.0151,
+               residual_multiplier=0.22, logits_scaling=7.3)
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)
