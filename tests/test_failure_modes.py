@@ -853,3 +853,18 @@ def test_f40_same_config_and_seed_give_the_same_decisions_and_numbers(tmp_path, 
         outcomes.append((json.dumps(report["method_report"], sort_keys=True, default=str),
                          manifest["weights_sha256"], ppl))
     assert outcomes[0] == outcomes[1]
+
+
+def test_f58_a_quantized_checkpoint_is_refused_with_the_fix(checkpoint):
+    """An AWQ / GPTQ / bitsandbytes checkpoint holds packed integer weights: it stopped with a
+    size or key mismatch deep in the load, or was planned as its base model's shape."""
+    config = json.loads((checkpoint / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "awq", "bits": 4}
+    (checkpoint / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PrunebenchError, match=r"quantized checkpoint \(quantization_config, "
+                       r"awq\).*use the checkpoint it was quantized from"):
+        modeling.load_model(checkpoint)
+    from prunebench.checkpoint.param_count import checkpoint_config
+
+    with pytest.raises(PrunebenchError, match="quantized checkpoint"):
+        checkpoint_config(checkpoint)  # what plans and the start's checks read

@@ -844,6 +844,10 @@ def test_known_shapes_build_their_family():
     assert known_shape_of("microsoft/phi-4") == "phi-4"
     assert known_shape_of("microsoft/Phi-3.5-mini-instruct") == "phi-3.5-mini"
     assert known_shape_of("allenai/OLMo-2-1124-13B-Instruct") == "olmo-2-1124-13b"
+    # Another kind of checkpoint under a known shape's name: not planned as that shape.
+    for other in ("allenai/OLMo-2-1124-7B-RM", "Qwen/Qwen2.5-7B-Instruct-AWQ",
+                  "Qwen/Qwen2.5-7B-Instruct-GGUF", "unsloth/phi-4-bnb-4bit"):
+        assert known_shape_of(other) is None, other
     assert type(architecture_config("olmo-2-1124-7b")).__name__ == "Olmo2Config"
     assert known_shape_of("microsoft/Phi-3-medium-4k-instruct") == "phi-3-medium"
 

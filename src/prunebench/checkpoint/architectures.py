@@ -8,6 +8,7 @@ them.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from prunebench import PrunebenchError
@@ -168,10 +169,19 @@ def architecture_shape(name: str) -> dict:
             f"unknown architecture {name!r}: choose one of {sorted(ARCHITECTURES)}") from None
 
 
+# Hub id parts that name another kind of checkpoint than the shape's causal LM: quantized
+# weights (which prunebench refuses once their config.json is read) and reward models.
+OTHER_KINDS = ("gguf", "awq", "gptq", "bnb", "4bit", "8bit", "int4", "int8", "exl2", "mlx",
+               "rm", "reward")
+
+
 def known_shape_of(repo_id: str) -> str | None:
     """The known architecture a hub id names ('huggyllama/llama-7b' -> 'llama-7b',
-    'lmsys/vicuna-13b-v1.3' -> 'vicuna-13b'), the longest match; None if it names none."""
+    'lmsys/vicuna-13b-v1.3' -> 'vicuna-13b'), the longest match; None if it names none, or
+    names another kind of checkpoint too ('...-AWQ', '...-GGUF', a reward model '...-RM')."""
     words = repo_id.lower().split("/")[-1]
+    if set(re.split(r"[-_.]", words)) & set(OTHER_KINDS):
+        return None
     names = [n for n in ARCHITECTURES if n in words.removeprefix("meta-")]
     return max(names, key=len) if names else None
 

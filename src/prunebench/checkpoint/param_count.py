@@ -270,6 +270,14 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
             f"the model types {sorted(FAMILIES)} "
             f"({', '.join(f.model_class for f in FAMILIES.values())}) with transformers' own "
             "code only and never runs code shipped with a checkpoint")
+    quantized = raw.get("quantization_config")
+    if quantized is not None:
+        method = quantized.get("quant_method") if isinstance(quantized, dict) else None
+        raise PrunebenchError(
+            f"{path / 'config.json'} describes a quantized checkpoint (quantization_config"
+            f"{f', {method}' if method else ''}): prunebench prunes, times and evaluates "
+            "full-precision weights (float32, float16, bfloat16 safetensors), which pruning "
+            "rewrites; use the checkpoint it was quantized from")
     # The shapes every count and method reads: a hand-edited or damaged value would otherwise
     # stop them with a TypeError deep inside, or a transformers validation traceback.
     bad = [f"{key}={raw[key]!r}" for key in SHAPE_KEYS
