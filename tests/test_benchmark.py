@@ -1017,19 +1017,26 @@ def test_a_compiled_sweep_resumed_whole_still_says_how_it_decoded(tmp_path):
     assert first["decode_mode"] and again["decode_mode"] == first["decode_mode"]
 
 
-def test_partial_rows_from_other_settings_are_not_reused(tmp_path):
+def test_partial_rows_from_other_settings_are_not_reused_but_kept(tmp_path):
+    """Rows of other settings (or another kind of machine: a job requeued onto another node
+    type) are measured afresh, and set aside rather than overwritten: the time they took is
+    not lost to a mistyped option."""
     partial = tmp_path / ".5x6.unfinished.json"
+    other = tmp_path / ".5x6.unfinished.json.other"
     model = dense_model()
     sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False)
     assert partial.exists()
+    first_rows = json.loads(partial.read_text())["rows"]
     again = sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False, repeats=3)
     assert again["resumed_batch_sizes"] == []  # different repeats: measured afresh
+    assert json.loads(other.read_text())["rows"] == first_rows  # kept beside
     again = sweep(model, batch_sizes=[1], partial_path=partial, probe_attention=False, repeats=3,
                   max_repeats=4)
     assert again["resumed_batch_sizes"] == []  # different adaptive repeats: measured afresh
     partial.write_text("{not json")
     assert sweep(model, batch_sizes=[1], partial_path=partial,
                  probe_attention=False)["resumed_batch_sizes"] == []
+    assert (tmp_path / ".5x6.unfinished.json.damaged").read_text() == "{not json"
 
 
 @pytest.mark.parametrize("first, then", [

@@ -553,21 +553,36 @@ def run_fingerprint(settings: dict[str, Any], shapes: Any, device: torch.device,
             "versions": package_versions(), "code": code_identity()["hash"], "device": info}
 
 
+# The suffix a partial sweep of other settings or another kind of machine is set aside under
+# (one kept, the latest), and that of an unreadable one.
+OTHER_SWEEP, DAMAGED_SWEEP = ".other", ".damaged"
+
+
 def load_partial_rows(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dict[int, dict]:
-    """Rows saved by an interrupted sweep with the same fingerprint, by batch size."""
+    """Rows saved by an interrupted sweep with the same fingerprint, by batch size. Another
+    sweep's rows are set aside, not overwritten: the hours they took stay on disk."""
     path = Path(path)
     if not path.exists():
         return {}
     try:
         saved = read_json(path)
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable partial sweep %s (%s); starting over", path, exc)
+    except ValueError as exc:
+        os.replace(path, path.with_name(path.name + DAMAGED_SWEEP))
+        log.warning("the partial sweep %s is unreadable (%s); starting over (it is kept as %s)",
+                    path, exc, path.name + DAMAGED_SWEEP)
+        return {}
+    except OSError as exc:
+        log.warning("cannot read the partial sweep %s (%s); starting over (it is left where it "
+                    "is)", path, exc)
         return {}
     if saved.get("fingerprint") != json.loads(json.dumps(fingerprint, default=str)):
+        os.replace(path, path.with_name(path.name + OTHER_SWEEP))
         log.warning("partial sweep %s was made with other settings, other code or on another "
                     "kind of machine (CPU model and cores, GPU, driver: a job requeued onto "
                     "another node type); starting over, as timings of two machines are not "
-                    "mixed", path)
+                    "mixed. Its %d row(s) are kept as %s: to resume them instead, stop this, "
+                    "move it back and rerun with those settings on such a machine", path,
+                    len(saved.get("rows", [])), path.name + OTHER_SWEEP)
         return {}
     return {row["batch_size"]: row for row in saved.get("rows", [])}
 
