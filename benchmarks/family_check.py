@@ -48,7 +48,8 @@ log = logging.getLogger("family_check")
 # One published shape per family, made small; what makes the family differ is kept.
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
-                 "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None}
+                 "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
+                 "gemma3_text": "gemma-3-1b"}
 # Granite's scalars (no known shape): Granite-3-like, far from 1 and no powers of two (which
 # every dtype holds exactly, so a scalar applied in another dtype would go unseen).
 GRANITE = dict(model_type="granite", embedding_multiplier=12.0, attention_multiplier=0.0151,
@@ -65,10 +66,12 @@ def small_config(family: str):
     shape = FAMILY_SHAPES[family]
     values = {**(architecture_values(shape) if shape else GRANITE), **SMALL}
     model_type = values.pop("model_type")
-    if model_type in ("mistral", "gemma2", "phi3"):  # Mistral-7B-v0.1's, Gemma-2's, Phi-3-4k's
+    if model_type in ("mistral", "gemma2", "phi3", "gemma3_text"):  # as Mistral-7B-v0.1's, ...
         values["sliding_window"] = WINDOW
-    if model_type == "gemma2":
+    if model_type in ("gemma2", "gemma3_text"):
         values["query_pre_attn_scalar"] = 24  # not head_dim's, as Gemma-2-27B's
+    if model_type == "gemma3_text":  # a local and a global block of each rotary base
+        values["layer_types"] = ["sliding_attention", "full_attention"] * 2
     if model_type == "llama":  # its rope scaling's original context inside the cell
         values["rope_scaling"] = {**values["rope_scaling"], "original_max_position_embeddings": 8}
     return config_class(model_type)(**values)

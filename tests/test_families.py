@@ -23,7 +23,8 @@ import pytest
 import torch
 import transformers
 import yaml
-from transformers import (AutoModelForCausalLM, Gemma2Config, GemmaConfig, GraniteConfig,
+from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, GemmaConfig,
+                          GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Phi3Config, Qwen2Config,
                           Qwen3Config)
 
@@ -74,6 +75,11 @@ FAMILIES = {
     # sublayer's output and the logits (far enough from 1 to change this model's tokens, and
     # no powers of two, which every dtype holds exactly: a scalar applied in another dtype or
     # order than transformers' would round otherwise).
+    # Gemma-3 (text): Gemma-2's block with per-head q/k norms, no soft caps, local and global
+    # blocks rotating with their own bases (two tables); untied, as Gemma above.
+    "gemma3": lambda: Gemma3TextConfig(**SMALL, head_dim=16, query_pre_attn_scalar=24,
+                                       sliding_window=256, tie_word_embeddings=False,
+                                       layer_types=["sliding_attention", "full_attention"] * 2),
     "granite": lambda: GraniteConfig(**SMALL, embedding_multiplier=12.0, attention_multiplier=0.0151,
                                      residual_multiplier=0.22, logits_scaling=7.3),
 }
@@ -85,7 +91,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
            "qwen2_tied": "Qwen2ForCausalLM", "gemma": "GemmaForCausalLM",
            "gemma2": "Gemma2ForCausalLM", "phi3": "Phi3ForCausalLM",
-           "olmo2": "Olmo2ForCausalLM", "granite": "GraniteForCausalLM"}
+           "olmo2": "Olmo2ForCausalLM", "granite": "GraniteForCausalLM",
+           "gemma3": "Gemma3ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -585,6 +592,10 @@ def test_soft_capped_attention_decodes_with_eager_or_flex_and_refuses_sdpa(base_
                                   max_window_layers=2)),
     # every block, from the config (Phi-3-mini-4k's 2047)
     ("phi3", lambda: Phi3Config(**SMALL, partial_rotary_factor=0.5, sliding_window=5)),
+    # Gemma-3's local blocks, which also rotate with their own base
+    ("gemma3", lambda: Gemma3TextConfig(**SMALL, head_dim=16, query_pre_attn_scalar=24,
+                                        sliding_window=5, tie_word_embeddings=False,
+                                        layer_types=["sliding_attention", "full_attention"] * 2)),
 ])
 def test_the_compiled_decoder_attends_within_each_blocks_sliding_window(name, config,
                                                                          monkeypatch):
@@ -801,7 +812,8 @@ def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
 # --------------------------------------------------------------------------- known shapes
 
 # Totals of the published checkpoints (their model cards and the sum of their safetensors;
-# OLMo-2's counted from their config.json, which their model cards round to 7.3B and 13.7B).
+# OLMo-2's and Gemma-3's counted from their config.json, which their model cards round to
+# 7.3B and 13.7B, 1B and 270M).
 PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,
@@ -811,7 +823,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "phi-3.5-mini": 3_821_079_552,
              "phi-3-medium": 13_960_238_080, "phi-4": 14_659_507_200,
              "phi-4-mini": 3_836_021_760, "olmo-2-1124-7b": 7_298_617_344,
-             "olmo-2-1124-13b": 13_716_198_400}
+             "olmo-2-1124-13b": 13_716_198_400, "gemma-3-1b": 999_885_952,
+             "gemma-3-270m": 268_098_176}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

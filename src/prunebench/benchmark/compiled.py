@@ -95,6 +95,20 @@ def sliding_windows(model: nn.Module, max_seq_len: int) -> list[int | None]:
             for window in param_sliding_windows(model.config)]
 
 
+def rotary_kinds(model: nn.Module) -> list[str | None]:
+    """Each block's kind of rotary table: its layer type where the model's rotary module keeps
+    one table per layer type (Gemma-3: `rotary_emb(x, positions, layer_type)`), else None (one
+    table for every block)."""
+    if getattr(model.model.rotary_emb, "layer_types", None) is None:
+        return [None] * len(model.model.layers)
+    return list(model.config.layer_types)
+
+
+def _suffix(kind: str | None) -> str:
+    """The buffer-name suffix of a kind of rotary table ("cos", "cos_full_attention")."""
+    return "" if kind is None else f"_{kind}"
+
+
 # Rotary types whose frequencies HF recomputes from the current sequence length once it passes
 # the model's original context: the decoder's tables, made once, would be those of the start.
 LENGTH_DEPENDENT_ROPE = ("dynamic", "longrope")
@@ -104,6 +118,9 @@ def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
     """Refuse a model whose rotary tables would change within `max_seq_len` tokens."""
     rotary = model.model.rotary_emb
     rope_type = getattr(rotary, "rope_type", "default")
+    if isinstance(rope_type, dict):  # one per layer type (Gemma-3): any that changes counts
+        rope_type = next((t for t in rope_type.values() if t in LENGTH_DEPENDENT_ROPE),
+                         "default")
     original = getattr(rotary, "original_max_seq_len", None) or getattr(
         model.config, "max_position_embeddings", None)
     if rope_type == "longrope":
@@ -251,15 +268,20 @@ class StaticDecoder(nn.Module):
         # max_seq_len positions the check above allowed: a rope that recomputes its frequencies
         # for longer sequences (dynamic, longrope) would otherwise see the cache's alignment
         # padding and change every position's table. The padding's rows are never read.
+        # Gemma-3's module holds one table per kind of layer (local layers rotate with another
+        # base than global ones), which its blocks take by their layer type.
         positions = torch.arange(cache_len, device=device)
-        with torch.no_grad():
-            cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
-                                              positions[:max_seq_len].unsqueeze(0))
-        # In the dtype the module returns for the model's dtype: the model's own for most
-        # families, float32 for OLMo-2's, whose attention rotates in float32.
+        self.rotary_kinds = rotary_kinds(model)
         padding = (0, 0, 0, cache_len - max_seq_len)
-        self.register_buffer("cos", F.pad(cos[0], padding), persistent=False)
-        self.register_buffer("sin", F.pad(sin[0], padding), persistent=False)
+        for kind in dict.fromkeys(self.rotary_kinds):
+            with torch.no_grad():
+                cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
+                                                  positions[:max_seq_len].unsqueeze(0),
+                                                  *([kind] if kind else []))
+            # In the dtype the module returns for the model's dtype: the model's own for most
+            # families, float32 for OLMo-2's, whose attention rotates in float32.
+            self.register_buffer(f"cos{_suffix(kind)}", F.pad(cos[0], padding), persistent=False)
+            self.register_buffer(f"sin{_suffix(kind)}", F.pad(sin[0], padding), persistent=False)
         self.register_buffer("positions", positions, persistent=False)
         # The output length is forced, so EOS can never be chosen (HF's min_new_tokens does the
         # same by masking it); without this the two backends would differ after any EOS.
@@ -327,15 +349,16 @@ class StaticDecoder(nn.Module):
         if self.embedding_multiplier is not None:
             x = x * self.embedding_multiplier
         # [T, 1, hd]: broadcast over batch and heads of the [B, T, heads, hd] projections.
-        cos = self.cos.index_select(0, pos).unsqueeze(1)
-        sin = self.sin.index_select(0, pos).unsqueeze(1)
+        tables = {kind: (getattr(self, f"cos{_suffix(kind)}").index_select(0, pos).unsqueeze(1),
+                         getattr(self, f"sin{_suffix(kind)}").index_select(0, pos).unsqueeze(1))
+                  for kind in dict.fromkeys(self.rotary_kinds)}
         causal = self.positions.unsqueeze(0) <= pos.unsqueeze(1)  # [T, cache_len]
         masks = {None: causal}
         for window in sorted({w for w in self.windows if w is not None}):
             # the window's last positions only: kv > q - window, as transformers masks them
             masks[window] = causal & (self.positions.unsqueeze(0) > pos.unsqueeze(1) - window)
-        for block, window in zip(self.blocks, self.windows):
-            x = block(x, cos, sin, pos, masks[window], attention)
+        for block, window, kind in zip(self.blocks, self.windows, self.rotary_kinds):
+            x = block(x, *tables[kind], pos, masks[window], attention)
         x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.norm_style)
         logits = F.linear(x, self.head_w, self.head_b)
         if self.logits_scaling is not None:  # Granite

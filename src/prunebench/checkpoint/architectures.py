@@ -156,6 +156,23 @@ ARCHITECTURES["olmo-2-1124-7b"] = dict(
 ARCHITECTURES["olmo-2-1124-13b"] = dict(
     _OLMO2, hidden_size=5120, intermediate_size=13824, num_hidden_layers=40,
     num_attention_heads=40, num_key_value_heads=40)
+# google/gemma-3-1b-pt and gemma-3-270m config.json (Gemma-3 text family, gemma3_text):
+# Gemma-2's block with per-head q/k norms and no soft caps; five local blocks (512-token
+# windows, rotary base 10000) to one global block (base 1000000); one KV head of 256.
+# 999,885,952 / 268,098,176 parameters (counted from these configs; the model cards say 1B
+# and 270M).
+_GEMMA3 = dict(model_type="gemma3_text", vocab_size=262144, max_position_embeddings=32768,
+               rms_norm_eps=1e-6, hidden_activation="gelu_pytorch_tanh", head_dim=256,
+               num_attention_heads=4, num_key_value_heads=1, query_pre_attn_scalar=256,
+               sliding_window=512, attention_bias=False, tie_word_embeddings=True,
+               rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                                "full_attention": {"rope_type": "default",
+                                                   "rope_theta": 1000000.0}},
+               bos_token_id=2, eos_token_id=1, pad_token_id=0)
+ARCHITECTURES["gemma-3-1b"] = dict(_GEMMA3, hidden_size=1152, intermediate_size=6912,
+                                   num_hidden_layers=26)
+ARCHITECTURES["gemma-3-270m"] = dict(_GEMMA3, hidden_size=640, intermediate_size=2048,
+                                     num_hidden_layers=18)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 

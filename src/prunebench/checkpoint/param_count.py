@@ -3,7 +3,7 @@
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config,
-GraniteConfig) or anything with the same attributes (`config_from_dict`, which
+GraniteConfig, Gemma3TextConfig) or anything with the same attributes (`config_from_dict`, which
 `prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
 models.
 
@@ -110,6 +110,10 @@ FAMILIES: dict[str, Family] = {
     # GraniteModel, GraniteDecoderLayer and GraniteForCausalLM.
     "granite": Family("GraniteForCausalLM", "GraniteConfig", None, None, "mlp_bias", False,
                       multipliers=True),
+    # Gemma3Attention: attention_bias for all four, per-head q_norm / k_norm (Gemma's plus-one
+    # RMSNorm of head_dim); Gemma3DecoderLayer: Gemma-2's four norms; text-only checkpoints.
+    "gemma3_text": Family("Gemma3ForCausalLM", "Gemma3TextConfig", None, None, None, True,
+                          sandwich_norms=True, norm_plus_one=True, scaled_embedding=True),
 }
 
 
@@ -198,6 +202,10 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
              "intermediate_size": 8192, "max_position_embeddings": 4096},
     "olmo2": {**_LLAMA_DEFAULTS, "vocab_size": 50304},
     "granite": _LLAMA_DEFAULTS,
+    "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
+                    "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
+                    "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
+                    "max_position_embeddings": 131072},
 }
 
 
