@@ -4,8 +4,9 @@ The CPU tests check each family's decoder op by op (mode "eager"); this runs the
 as the benchmarks run it on a GPU, under the decoder's own CUDA graph: per family, a small
 random model shaped like a published one (its family's pieces kept: Llama-3.1's rope scaling,
 Qwen2's q/k/v biases, Qwen3's q/k norms, Gemma's plus-one norms and scaled embeddings, Gemma-2's
-soft caps and sandwich norms, Phi-4-mini's packed projections and partial rotary, OLMo-2's
-output norms and whole-projection q/k norms, Granite's scalars; sliding
+soft caps and sandwich norms, Gemma-3's per-head q/k norms and two rotary bases, Phi-4-mini's
+packed projections and partial rotary, OLMo-2's output norms and whole-projection q/k norms,
+Granite's scalars; sliding
 windows of 8 tokens, as Mistral-7B-v0.1, Gemma-2 and Phi-3-4k have them in longer form, so that
 a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and

@@ -721,6 +721,37 @@ def test_a_bfloat16_model_timed_in_float16_is_warned_of(base_dirs, caplog):
         assert ("stored in bfloat16 and is timed in float16" in caplog.text) == warned
 
 
+def test_a_per_layer_type_longrope_is_refused_past_its_own_original_context():
+    """Gemma-3 keeps rope parameters per layer type: a longrope of its global blocks switches
+    factors past rope_parameters["full_attention"]["original_max_position_embeddings"]; the
+    check read the top level (no such key) and let the cell through to decode with the long
+    factors where HF prefills with the short ones."""
+    config = Gemma3TextConfig(**SMALL, head_dim=16, query_pre_attn_scalar=24, sliding_window=256,
+                              tie_word_embeddings=False,
+                              layer_types=["sliding_attention", "full_attention"] * 2,
+                              rope_parameters={
+                                  "sliding_attention": {"rope_type": "default", "rope_theta": 1e4},
+                                  "full_attention": {"rope_type": "longrope", "rope_theta": 1e6,
+                                                     "factor": 16.0, "short_factor": [1.0] * 8,
+                                                     "long_factor": [4.0] * 8,
+                                                     "original_max_position_embeddings": 16}})
+    model = build_model(config, device="cpu").eval()
+    with pytest.raises(PrunebenchError, match="rope_type 'longrope'.*past 16 tokens"):
+        StaticDecoder(model, 1, 24, mode="eager")
+    StaticDecoder(model, 1, 16, mode="eager")
+
+
+def test_known_shapes_are_handed_out_as_copies_nested_values_too():
+    """transformers' config classes write into the rope dicts they are given: a shallow copy
+    let one built config change the table (and every config built after it)."""
+    before = copy.deepcopy(ARCHITECTURES["gemma-3-1b"])
+    config = architecture_config("gemma-3-1b")
+    config.rope_parameters["full_attention"]["rope_theta"] = 1.0
+    architecture_config("llama-3.1-8b")
+    assert ARCHITECTURES["gemma-3-1b"] == before
+    assert "rope_theta" not in ARCHITECTURES["llama-3.1-8b"]["rope_scaling"]
+
+
 def test_static_decoder_refuses_longrope_past_its_own_original_context():
     """Longrope switches to its long factors past the rope's `original_max_position_embeddings`
     (Phi-3-mini-128k: 4096 of 131072 positions), not past max_position_embeddings: a cell

@@ -118,16 +118,17 @@ def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
     """Refuse a model whose rotary tables would change within `max_seq_len` tokens."""
     rotary = model.model.rotary_emb
     rope_type = getattr(rotary, "rope_type", "default")
-    if isinstance(rope_type, dict):  # one per layer type (Gemma-3): any that changes counts
-        rope_type = next((t for t in rope_type.values() if t in LENGTH_DEPENDENT_ROPE),
-                         "default")
+    rope = getattr(model.config, "rope_parameters", None) or getattr(
+        model.config, "rope_scaling", None) or {}
+    if isinstance(rope_type, dict):  # one per layer type (Gemma-3): any that changes counts,
+        # with its own parameters (rope_parameters[layer_type])
+        kind = next((k for k, t in rope_type.items() if t in LENGTH_DEPENDENT_ROPE), None)
+        rope_type, rope = rope_type.get(kind, "default"), rope.get(kind) or {}
     original = getattr(rotary, "original_max_seq_len", None) or getattr(
         model.config, "max_position_embeddings", None)
     if rope_type == "longrope":
         # longrope switches to its long factors past the rope's own original context
         # (Phi-3-mini-128k: 4096 tokens of 131072), not past max_position_embeddings.
-        rope = getattr(model.config, "rope_parameters", None) or getattr(
-            model.config, "rope_scaling", None) or {}
         original = rope.get("original_max_position_embeddings") or getattr(
             model.config, "original_max_position_embeddings", None) or original
     if rope_type in LENGTH_DEPENDENT_ROPE and original is not None and max_seq_len > original:

@@ -8,6 +8,7 @@ them.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import TYPE_CHECKING
 
@@ -178,9 +179,10 @@ ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 
 
 def architecture_shape(name: str) -> dict:
-    """The published checkpoint's config values (a copy)."""
+    """The published checkpoint's config values (a copy, nested values too: transformers'
+    config classes write into the rope dicts they are given)."""
     try:
-        return dict(ARCHITECTURES[name])
+        return copy.deepcopy(ARCHITECTURES[name])
     except KeyError:
         raise PrunebenchError(
             f"unknown architecture {name!r}: choose one of {sorted(ARCHITECTURES)}") from None
