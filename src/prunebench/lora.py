@@ -54,9 +54,9 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     gate_proj, up_proj) gets one adapter when all its parts are targets; naming some of them
     only is refused, since its adapter would change the others too.
     """
-    if any(name.endswith(tuple(f".{p}" for p in PACKED_PARTS)) for name, _ in model.named_modules()):
-        if problems := packed_target_problems(targets):
-            raise PrunebenchError(problems[0])
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    if names & PACKED_PARTS.keys() and (problems := packed_target_problems(targets)):
+        raise PrunebenchError(problems[0])
     chosen, skipped = [], []
     for name, module in model.named_modules():
         short = name.rsplit(".", 1)[-1]

@@ -34,7 +34,7 @@ from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, chec
                                     count_params,
                                     default_layer_shape, family, head_dim, kv_head_count,
                                     layer_shapes, mlp_bias, non_block_param_count, o_bias,
-                                    packed_projections, qkv_bias)
+                                    qkv_bias)
 from prunebench.projections import set_block_heads
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
@@ -214,7 +214,7 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     attn, mlp = layer.self_attn, layer.mlp
     n_q, n_kv = shape["num_attention_heads"], shape["num_key_value_heads"]
     in_bias, out_bias = qkv_bias(config), o_bias(config) or shape["o_proj_bias"]
-    packed = packed_projections(config)
+    layout = family(config)
     if n_q == 0:
         zero = ZeroHeadAttention(config, layer_idx, out_bias)
         zero.to(device=attn.o_proj.weight.device, dtype=attn.o_proj.weight.dtype)
@@ -223,7 +223,7 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         if n_q % n_kv:
             raise PrunebenchError(f"block {layer_idx}: {n_q} query heads is not a multiple of "
                                   f"{n_kv} KV heads")
-        if packed:  # Phi-3: one qkv_proj, rows [q; k; v]
+        if layout.packed_projections:  # Phi-3: one qkv_proj, rows [q; k; v]
             attn.qkv_proj = _linear(d, (n_q + 2 * n_kv) * hd, in_bias, attn.qkv_proj)
         else:
             attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
@@ -232,13 +232,13 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         attn.o_proj = _linear(n_q * hd, d, out_bias, attn.o_proj)
         # Qwen3's q_norm / k_norm (size head_dim, shared by the heads) keep their shape;
         # OLMo-2's norm the whole projections, one weight per channel.
-        if family(config).qk_norm_whole:
+        if layout.qk_norm_whole:
             attn.q_norm = norm_like(attn.q_norm, n_q * hd)
             attn.k_norm = norm_like(attn.k_norm, n_kv * hd)
         set_block_heads(attn, n_q, n_kv)
     m = shape["intermediate_size"]
     m_bias = mlp_bias(config)
-    if packed:  # Phi-3: one gate_up_proj, rows [gate; up]
+    if layout.packed_projections:  # Phi-3: one gate_up_proj, rows [gate; up]
         mlp.gate_up_proj = _linear(d, 2 * m, m_bias, mlp.gate_up_proj)
     else:
         mlp.gate_proj = _linear(d, m, m_bias, mlp.gate_proj)

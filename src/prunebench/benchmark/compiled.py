@@ -54,8 +54,7 @@ from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style, rms_norm,
                                               soft_cap)
-from prunebench.checkpoint.param_count import family
-from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
+from prunebench.checkpoint.param_count import family, sliding_windows as param_sliding_windows
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
 log = logging.getLogger(__name__)

@@ -149,10 +149,6 @@ def qk_norm(config) -> bool:
     return family(config).qk_norm
 
 
-def packed_projections(config) -> bool:
-    return family(config).packed_projections
-
-
 # A packed module's parts, in the order of its rows (Phi-3), by the LLaMA layout's names.
 PACKED_PARTS: dict[str, tuple[str, ...]] = {"qkv_proj": ("q_proj", "k_proj", "v_proj"),
                                             "gate_up_proj": ("gate_proj", "up_proj")}

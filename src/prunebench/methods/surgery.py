@@ -29,7 +29,7 @@ from prunebench import PrunebenchError, projections
 from prunebench.methods.sizing import (RemovalRule, block_range, config_with_shapes,  # noqa: F401
                                        heads_per_group, shape_after_removal, shapes_with,
                                        solve_uniform, uniform_shapes)
-from prunebench.modeling import ZeroHeadAttention, norm_like, count_params, family, head_dim
+from prunebench.modeling import ZeroHeadAttention, count_params, family, head_dim, norm_like
 
 OUTPUT_MODULES = ("o_proj", "down_proj")
 
