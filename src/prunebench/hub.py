@@ -210,18 +210,25 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
 
     Resumable: huggingface_hub keeps partial files in out_dir and skips completed ones on a
     rerun of the same repository and revision (`claim_download_folder`). Verified: every
-    safetensors file's sha256 is checked against the hub's record.
+    safetensors file's sha256 is checked against the hub's record. A multimodal checkpoint
+    whose language model is of a supported family (Gemma-3 4B-27B) is then turned into that
+    language model's text-only checkpoint (checkpoint.text_part; a rerun brings back the
+    files it had changed, and it starts again).
     """
+    from prunebench.checkpoint.text_part import take_text_part
+
     out_dir = Path(out_dir)
     claim_download_folder(out_dir, repo_id, revision)
     try:
-        return _fetch(repo_id, revision, out_dir)
+        path = _fetch(repo_id, revision, out_dir)
     except BaseException:
         # Nothing arrived (refused, offline): no folder is left behind, as before the claim.
         if [p.name for p in out_dir.iterdir()] == [DOWNLOAD_SOURCE]:
             (out_dir / DOWNLOAD_SOURCE).unlink()
             out_dir.rmdir()
         raise
+    take_text_part(path)
+    return path
 
 
 def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:

@@ -174,6 +174,28 @@ ARCHITECTURES["gemma-3-1b"] = dict(_GEMMA3, hidden_size=1152, intermediate_size=
                                    num_hidden_layers=26)
 ARCHITECTURES["gemma-3-270m"] = dict(_GEMMA3, hidden_size=640, intermediate_size=2048,
                                      num_hidden_layers=18)
+# google/gemma-3-4b-pt, -12b-pt and -27b-pt config.json's text_config: their language models,
+# which prunebench keeps of these multimodal checkpoints (checkpoint.text_part; the SigLIP
+# vision tower and projector, about 0.4B parameters, are left out). A vocabulary of 262208,
+# 1024-token windows, and global blocks whose rotary positions are divided by 8 (linear
+# scaling) for a 128k context. 3,880,263,168 / 11,766,034,176 / 27,009,346,304 parameters
+# (counted from these configs; with the vision tower's 0.42B, the 4.3B, 12.2B and 27.4B of the
+# published totals).
+_GEMMA3_MULTIMODAL = dict(
+    _GEMMA3, vocab_size=262208, max_position_embeddings=131072, sliding_window=1024,
+    rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                     "full_attention": {"rope_type": "linear", "factor": 8.0,
+                                        "rope_theta": 1000000.0}})
+ARCHITECTURES["gemma-3-4b"] = dict(_GEMMA3_MULTIMODAL, hidden_size=2560, intermediate_size=10240,
+                                   num_hidden_layers=34, num_attention_heads=8,
+                                   num_key_value_heads=4)
+ARCHITECTURES["gemma-3-12b"] = dict(_GEMMA3_MULTIMODAL, hidden_size=3840,
+                                    intermediate_size=15360, num_hidden_layers=48,
+                                    num_attention_heads=16, num_key_value_heads=8)
+ARCHITECTURES["gemma-3-27b"] = dict(_GEMMA3_MULTIMODAL, hidden_size=5376,
+                                    intermediate_size=21504, num_hidden_layers=62,
+                                    num_attention_heads=32, num_key_value_heads=16, head_dim=128,
+                                    query_pre_attn_scalar=168)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 

@@ -40,7 +40,7 @@ CHECKPOINT_FILES = ["config.json", "generation_config.json", "*.safetensors",
                     "model.safetensors.index.json", "tokenizer*.json", "tokenizer.model",
                     "special_tokens_map.json", "added_tokens.json", "vocab.json", "vocab.txt",
                     "merges.txt", "*.tiktoken", "chat_template.jinja", "chat_template.json",
-                    "pickle_conversion.json"]
+                    "pickle_conversion.json", "text_part.json"]
 # The staging folder's record of the folder's files it copies (hidden: not in any manifest).
 SOURCE_RECORD = ".import-source.json"
 
@@ -88,7 +88,9 @@ def local_problems(model: str, source_name: str) -> list[str]:
         return [f"{where}: {folder} has no config.json: give the folder that save_pretrained "
                 "wrote (config.json, the weights and the tokenizer)"]
     try:
-        checked_config_json(folder)  # missing or invalid, or a family prunebench lacks
+        # missing or invalid, or a family prunebench lacks (a multimodal checkpoint is taken,
+        # its language model kept on import: checkpoint.text_part)
+        checked_config_json(folder, text_part=True)
     except PrunebenchError as err:
         return [f"{where}: {err}"]
     problems = []
@@ -122,6 +124,7 @@ def import_local(source: str, out_dir: str | Path) -> Path:
     from prunebench.checkpoint.integrity import verify_manifest
     from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint,
                                                       converted_pickles, from_pickles)
+    from prunebench.checkpoint.text_part import take_text_part
     from prunebench.modeling import write_manifest
 
     out_dir = Path(out_dir)
@@ -154,6 +157,7 @@ def import_local(source: str, out_dir: str | Path) -> Path:
         log.warning("%s has pickle weights only: converting them once to safetensors with "
                     "torch's weights-only loader (no code in them runs)", folder)
         convert_pickle_checkpoint(staging)
+    take_text_part(staging)  # a multimodal checkpoint (Gemma-3 4B-27B): its language model
     # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
     # and an import interrupted then resumes with its copies.
     hashed = write_manifest(staging, {"source": source, "imported_from": str(folder),

@@ -247,9 +247,16 @@ def _shipped_code_is_the_familys(raw: dict[str, Any], model_type: str) -> bool:
     return all(isinstance(v, str) and v.split("--")[-1] in shipped for v in named)
 
 
-def checked_config_json(path: str | Path) -> dict[str, Any]:
+def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, Any]:
     """The config.json of the checkpoint folder `path`, refused with what to do when it is
-    missing, not JSON, or of a model type (or custom code) prunebench does not build."""
+    missing, not JSON, or of a model type (or custom code) prunebench does not build.
+
+    A multimodal checkpoint whose language model prunebench takes out on download or import
+    (checkpoint.text_part: Gemma-3 4B-27B) is refused too, unless
+    `text_part`: then its language model's values are returned, as its text-only checkpoint
+    will have them (what the start's checks and `prunebench plan` read of a folder to import or
+    of a hub config)."""
+    from prunebench.checkpoint.text_part import WRAPPERS, text_config_values, wrapper_of
     path = Path(path)
     if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
         raise PrunebenchError(f"{path} is a variant's folder (its prune report beside its "
@@ -265,15 +272,6 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise PrunebenchError(f"{path / 'config.json'} holds a JSON {type(raw).__name__}, not an "
                               "object of settings: re-download or rebuild the model")
-    model_type = raw.get("model_type") or "llama"
-    if model_type not in FAMILIES or not _shipped_code_is_the_familys(raw, model_type):
-        # prunebench builds transformers' own classes; it never runs a checkpoint's code.
-        raise PrunebenchError(
-            f"{path / 'config.json'} describes model_type {raw.get('model_type')!r}"
-            f"{' with custom code (auto_map)' if 'auto_map' in raw else ''}: prunebench handles "
-            f"the model types {sorted(FAMILIES)} "
-            f"({', '.join(f.model_class for f in FAMILIES.values())}) with transformers' own "
-            "code only and never runs code shipped with a checkpoint")
     quantized = raw.get("quantization_config")
     if quantized is not None:
         method = quantized.get("quant_method") if isinstance(quantized, dict) else None
@@ -282,6 +280,26 @@ def checked_config_json(path: str | Path) -> dict[str, Any]:
             f"{f', {method}' if method else ''}): prunebench prunes, times and evaluates "
             "full-precision weights (float32, float16, bfloat16 safetensors), which pruning "
             "rewrites; use the checkpoint it was quantized from")
+    # (a wrapper naming code of its own is refused below, as any model naming code)
+    wrapper = wrapper_of(raw) if "auto_map" not in raw else None
+    if wrapper is not None and not text_part:
+        raise PrunebenchError(
+            f"{path / 'config.json'} describes a multimodal {wrapper.model_class}: prunebench "
+            f"keeps its {wrapper.text_model_type} language model when the workflow downloads or "
+            "imports it (models.<name>.source hf:<org>/<repo> or local:<folder>) and when a "
+            "command downloads it (hf:<org>/<repo>), not from a folder given as it is")
+    if wrapper is not None:
+        raw = text_config_values(raw, str(path / "config.json"))
+    model_type = raw.get("model_type") or "llama"
+    if model_type not in FAMILIES or not _shipped_code_is_the_familys(raw, model_type):
+        # prunebench builds transformers' own classes; it never runs a checkpoint's code.
+        raise PrunebenchError(
+            f"{path / 'config.json'} describes model_type {raw.get('model_type')!r}"
+            f"{' with custom code (auto_map)' if 'auto_map' in raw else ''}: prunebench handles "
+            f"the model types {sorted(FAMILIES)} "
+            f"({', '.join(f.model_class for f in FAMILIES.values())}), and the language model "
+            f"of {', '.join(w.model_class for w in WRAPPERS.values())} checkpoints, with "
+            "transformers' own code only and never runs code shipped with a checkpoint")
     # The shapes every count and method reads: a hand-edited or damaged value would otherwise
     # stop them with a TypeError deep inside, or a transformers validation traceback.
     bad = [f"{key}={raw[key]!r}" for key in SHAPE_KEYS
@@ -303,8 +321,9 @@ def config_from_json(path: str | Path) -> SimpleNamespace:
 def checkpoint_config(path: str | Path) -> SimpleNamespace:
     """The config of the checkpoint folder `path`, refused as `modeling.load_config` refuses
     it, as the object the counts and the methods' plans accept: `prunebench plan` sizes a model
-    with it, without transformers."""
-    return config_from_dict(checked_config_json(path))
+    with it, without transformers (a multimodal checkpoint by the language model prunebench
+    keeps of it)."""
+    return config_from_dict(checked_config_json(path, text_part=True))
 
 
 def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:

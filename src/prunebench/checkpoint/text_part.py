@@ -1,0 +1,231 @@
+"""The language model of a multimodal checkpoint, taken out once as a text-only checkpoint.
+
+Gemma-3's 4B, 12B and 27B checkpoints (`model_type` gemma3, Gemma3ForConditionalGeneration)
+hold a Gemma-3 text model (the `gemma3_text` family of the 270M and 1B checkpoints) beside a
+SigLIP vision tower and the projector that turns its image features into tokens. Given text
+alone, such a model runs its language model and its LM head and nothing else: the same
+computation as the text family's causal LM with those weights. prunebench prunes, times and
+evaluates text generation, so when the workflow downloads or imports such a checkpoint (and
+when a command downloads one) it keeps only that part: the language model's tensors renamed
+to the text checkpoint's names, into new shards (`model-text-*.safetensors`) with their index,
+the text config as config.json, and `text_part.json` recording what was left out. The vision
+tower's and projector's tensors are not kept, so image input is gone from every variant.
+
+The config the language model runs with is the wrapper's `text_config` (keys it leaves out take
+the text config class's defaults, as in the wrapper) with what the wrapper itself decides for
+the whole model: whether the LM head is tied to the embedding (`tie_word_embeddings`, the
+wrapper class's default where absent), the dtype, the special token ids, and, for Gemma-3, no
+final logit soft cap (Gemma3ForConditionalGeneration never applies one; Gemma3ForCausalLM
+would apply a `final_logit_softcapping` the text config names).
+
+Resumable: the new shards land by rename, and config.json is rewritten only after them and the
+index, so until it is the folder is still the multimodal checkpoint (a rerun of the download or
+import brings back any original file changed since, and the extraction starts again); the
+original shards are deleted last.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prunebench import PrunebenchError
+
+log = logging.getLogger(__name__)
+
+RECORD = "text_part.json"
+TEXT_SHARD = "model-text-{:05d}-of-{:05d}.safetensors"
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    """A multimodal model type whose language model is a supported text family.
+
+    `renames`: tensor name prefixes of the language model in the wrapper's checkpoints (as the
+    hub's files name them, and as transformers 5 names them in memory) and what the text
+    family's checkpoints call them; `left_out`: prefixes of the other modalities' tensors;
+    `tied_by_default`: the wrapper config class's `tie_word_embeddings` default;
+    `text_overrides`: text config values the wrapper's forward pass implies."""
+
+    model_class: str
+    text_model_type: str
+    renames: tuple[tuple[str, str], ...]
+    left_out: tuple[str, ...]
+    tied_by_default: bool
+    text_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+# Not taken: Mistral-Small 3.1 (`mistral3`), whose config class ties the LM head by default
+# where its published config.json names no tying and its files hold an LM head of their own:
+# which one the wrapper computes with depends on the transformers version.
+WRAPPERS: dict[str, Wrapper] = {
+    # The LLaVA-style layout: `language_model.model.*` (and an untied `language_model.lm_head.*`)
+    # in the hub's files, which transformers 5 still writes; `model.language_model.*` and
+    # `lm_head.*` in transformers 5's modules. Gemma3ForConditionalGeneration's LM head never
+    # soft-caps the logits.
+    "gemma3": Wrapper(
+        "Gemma3ForConditionalGeneration", "gemma3_text",
+        renames=(("language_model.model.", "model."), ("language_model.lm_head.", "lm_head."),
+                 ("model.language_model.", "model."), ("lm_head.", "lm_head.")),
+        left_out=("vision_tower.", "multi_modal_projector.", "model.vision_tower.",
+                  "model.multi_modal_projector."),
+        tied_by_default=True, text_overrides={"final_logit_softcapping": None}),
+}
+
+# What a wrapper's config holds for the whole model that its language model's config repeats.
+_WHOLE_MODEL_KEYS = ("torch_dtype", "dtype", "bos_token_id", "eos_token_id", "pad_token_id")
+
+
+def wrapper_of(raw: dict[str, Any]) -> Wrapper | None:
+    """The wrapper a config.json's values describe, or None for any other model."""
+    return WRAPPERS.get(raw.get("model_type") or "")
+
+
+def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[str, Any]:
+    """The config.json values of the language model inside the wrapper `raw` describes (module
+    docstring); refused with what to do when it holds no text config of the expected family."""
+    wrapper = WRAPPERS[raw["model_type"]]
+    text = raw.get("text_config")
+    if not isinstance(text, dict):
+        raise PrunebenchError(
+            f"{where} describes a {raw['model_type']} model without a text_config object: "
+            "re-download the checkpoint; its language model's settings are missing")
+    kind = text.get("model_type") or wrapper.text_model_type
+    if kind != wrapper.text_model_type:
+        raise PrunebenchError(
+            f"{where}: the {raw['model_type']} model's language model is {kind!r}, not "
+            f"{wrapper.text_model_type!r} as in the published checkpoints: prunebench takes out "
+            f"only a {wrapper.text_model_type} language model")
+    values = {k: v for k, v in text.items() if k not in ("architectures", "auto_map")}
+    values.update({k: raw[k] for k in _WHOLE_MODEL_KEYS if k in raw})
+    values["tie_word_embeddings"] = raw.get("tie_word_embeddings", wrapper.tied_by_default)
+    values.update(wrapper.text_overrides)
+    values["model_type"] = wrapper.text_model_type
+    return values
+
+
+def _text_name(wrapper: Wrapper, name: str) -> str | None:
+    """The text checkpoint's name of the wrapper's tensor `name`, None for a tensor left out;
+    a name of neither kind is refused (another layout, whose tensors could be lost)."""
+    for old, new in wrapper.renames:
+        if name.startswith(old):
+            return new + name.removeprefix(old)
+    if name.startswith(wrapper.left_out):
+        return None
+    raise PrunebenchError(
+        f"tensor {name!r} is neither the language model's nor the vision tower's or projector's "
+        f"in a {wrapper.model_class} checkpoint: this layout is not one prunebench knows; "
+        "use a checkpoint saved by transformers (save_pretrained) or the published one")
+
+
+def take_text_part(folder: str | Path) -> bool:
+    """If `folder` holds a multimodal checkpoint of a known wrapper, turn it into its language
+    model's text-only checkpoint in place (module docstring); True if it did."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from prunebench.atomic import atomic_path, read_json_or_none, write_json
+    from prunebench.checkpoint.integrity import SAFETENSORS_INDEX, weight_files
+
+    folder = Path(folder)
+    raw = read_json_or_none(folder / "config.json")
+    wrapper = wrapper_of(raw) if isinstance(raw, dict) else None
+    if wrapper is None:
+        _delete_originals(folder)  # an extraction that ended before deleting them
+        return False
+    values = text_config_values(raw, str(folder / "config.json"))
+    originals = [f for f in weight_files(folder) if not _is_text_shard(f.name)]
+    if not originals:  # a previous run wrote the index; its shards are complete (written first)
+        originals = sorted(f for f in folder.glob("*.safetensors") if not _is_text_shard(f.name))
+    # Every tensor's new name first (names only, nothing loaded): an unknown layout stops here.
+    kept: dict[Path, dict[str, str]] = {}
+    left_out = {"tensors": 0, "parameters": 0}
+    for file in originals:
+        with safe_open(file, framework="pt") as handle:
+            for name in handle.keys():
+                text_name = _text_name(wrapper, name)
+                if text_name is None:
+                    left_out["tensors"] += 1
+                    left_out["parameters"] += _numel(handle.get_slice(name).get_shape())
+                else:
+                    kept.setdefault(file, {})[name] = text_name
+    if not kept:
+        raise PrunebenchError(f"{folder}: no tensor of the language model in its weights: "
+                              "re-download the checkpoint")
+    if not values["tie_word_embeddings"] and not any(
+            name.startswith("lm_head.") for names in kept.values() for name in names.values()):
+        raise PrunebenchError(f"{folder}: its config.json unties the LM head from the "
+                              "embedding, and its weights hold no LM head: re-download the "
+                              "checkpoint")
+    shards = {file: TEXT_SHARD.format(i, len(kept)) for i, file in enumerate(kept, start=1)}
+    weight_map, total = {}, 0
+    for file, names in kept.items():
+        target = folder / shards[file]
+        with safe_open(file, framework="pt") as handle:
+            for name, text_name in names.items():
+                weight_map[text_name] = shards[file]
+                total += _nbytes(handle.get_slice(name))
+            if target.is_file():  # written whole (by rename) by an interrupted run
+                continue
+            tensors = {text_name: handle.get_tensor(name) for name, text_name in names.items()}
+        with atomic_path(target) as tmp:
+            save_file(tensors, str(tmp), metadata={"format": "pt"})
+        del tensors
+    write_json(folder / RECORD, {
+        "taken_from": wrapper.model_class, "model_type": raw["model_type"],
+        "text_model_type": wrapper.text_model_type,
+        "original_weight_files": sorted(f.name for f in originals),
+        "left_out": {**left_out, "prefixes": list(wrapper.left_out)},
+        "text_config_overrides": wrapper.text_overrides})
+    write_json(folder / SAFETENSORS_INDEX, {"metadata": {"total_size": total},
+                                            "weight_map": dict(sorted(weight_map.items()))})
+    with atomic_path(folder / "config.json") as tmp:
+        tmp.write_text(json.dumps({"architectures": [_text_class(values)], **values}, indent=2)
+                       + "\n", encoding="utf-8")
+    _delete_originals(folder)
+    log.info("%s: kept the %s language model of this %s (%d tensors of the vision tower and "
+             "projector, %d parameters, left out)", folder, wrapper.text_model_type,
+             wrapper.model_class, left_out["tensors"], left_out["parameters"])
+    return True
+
+
+def _text_class(values: dict[str, Any]) -> str:
+    from prunebench.checkpoint.param_count import FAMILIES
+
+    return FAMILIES[values["model_type"]].model_class
+
+
+def _delete_originals(folder: Path) -> None:
+    """Delete the wrapper's weight files an extraction recorded, once config.json is the text
+    model's (the last step of `take_text_part`, redone if a run ended before it)."""
+    from prunebench.atomic import read_json_or_none
+
+    record = read_json_or_none(folder / RECORD)
+    if not isinstance(record, dict):
+        return
+    for name in record.get("original_weight_files") or ():
+        if isinstance(name, str) and not _is_text_shard(name):
+            (folder / Path(name).name).unlink(missing_ok=True)
+
+
+def _is_text_shard(name: str) -> bool:
+    return name.startswith("model-text-") and name.endswith(".safetensors")
+
+
+def _numel(shape) -> int:
+    count = 1
+    for size in shape:
+        count *= size
+    return count
+
+
+_DTYPE_BYTES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2,
+                "I16": 2, "U16": 2, "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
+def _nbytes(tensor_slice) -> int:
+    return _numel(tensor_slice.get_shape()) * _DTYPE_BYTES.get(tensor_slice.get_dtype(), 4)

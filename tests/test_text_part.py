@@ -1,0 +1,297 @@
+"""Gemma-3's multimodal checkpoints (4B-27B): the language model prunebench keeps of them
+(prunebench.checkpoint.text_part) computes, on text, what the whole model computes; it is taken
+out on download and on import, resumably, and refused where its layout is not known."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from prunebench import PrunebenchError
+from prunebench.checkpoint import text_part
+from prunebench.checkpoint.architectures import ARCHITECTURES, known_shape_of
+from prunebench.checkpoint.integrity import weight_files
+from prunebench.checkpoint.param_count import checkpoint_config, config_from_dict, count_params
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+VOCAB = 300
+# A Gemma-3 language model as the 4B-27B have it, small: GQA, local and global blocks, the
+# global ones with linearly scaled rotary positions; and a final logit soft cap that the
+# multimodal class ignores (low enough to bend these logits if it were applied).
+TEXT = dict(model_type="gemma3_text", hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+            num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=VOCAB,
+            max_position_embeddings=256, query_pre_attn_scalar=24, sliding_window=8,
+            layer_types=["sliding_attention", "full_attention"] * 2,
+            rope_scaling={"rope_type": "linear", "factor": 8.0}, final_logit_softcapping=0.5)
+VISION = dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
+              num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14)
+
+
+def multimodal(text: dict | None = None, **top):
+    """A random Gemma3ForConditionalGeneration (biases and norm weights randomised too)."""
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    config = Gemma3Config(text_config=dict(text or TEXT), vision_config=dict(VISION),
+                          mm_tokens_per_image=4, boi_token_index=297, eoi_token_index=298,
+                          image_token_index=299, **top)
+    torch.manual_seed(0)
+    model = Gemma3ForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 1:
+                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in name else 0.0))
+    return model
+
+
+def saved(model, folder: Path, **kwargs) -> Path:
+    model.save_pretrained(folder, **kwargs)
+    return folder
+
+
+def text_ids() -> torch.Tensor:
+    return torch.randint(3, 290, (2, 20), generator=torch.Generator().manual_seed(1))
+
+
+def logits(model, ids) -> torch.Tensor:
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def left_out_parameters(model) -> int:
+    return sum(p.numel() for part in (model.model.vision_tower, model.model.multi_modal_projector)
+               for p in part.parameters())
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file()}
+
+
+def test_the_kept_language_model_computes_what_the_multimodal_model_computes(tmp_path):
+    """Sharded so that one shard holds vision tensors only: those go, each text shard gets a
+    new one, the originals are deleted; the logits on text are the whole model's, and the soft
+    cap its text config names is not applied (the multimodal class applies none)."""
+    from prunebench.modeling import load_model
+
+    model = multimodal()
+    folder = saved(model, tmp_path / "gemma3", max_shard_size="100KB")
+    originals = [f.name for f in weight_files(folder)]
+    assert len(originals) > 2
+    assert text_part.take_text_part(folder) is True
+
+    expected = logits(model, text_ids())
+    cap = TEXT["final_logit_softcapping"]  # were it applied, the logits would differ
+    assert (cap * torch.tanh(expected / cap) - expected).abs().max() > 0.1
+    kept = load_model(folder)
+    assert type(kept).__name__ == "Gemma3ForCausalLM"
+    assert kept.config.final_logit_softcapping is None
+    torch.testing.assert_close(logits(kept, text_ids()), expected, rtol=0, atol=1e-5)
+
+    names = {f.name for f in folder.glob("*.safetensors")}
+    assert names == {f.name for f in weight_files(folder)}  # only what the index names
+    assert all(text_part._is_text_shard(n) for n in names) and not names & set(originals)
+    language = sum(p.numel() for p in model.model.language_model.parameters())
+    assert sum(p.numel() for p in kept.parameters()) == language
+    assert count_params(checkpoint_config(folder)) == language
+    record = json.loads((folder / text_part.RECORD).read_text())
+    assert record["left_out"]["parameters"] == left_out_parameters(model)
+    assert record["taken_from"] == "Gemma3ForConditionalGeneration"
+    assert record["original_weight_files"] == sorted(originals)
+    assert text_part.take_text_part(folder) is False  # done: a text checkpoint stays as it is
+
+
+def test_a_config_json_in_the_published_form_gives_the_same_language_model(tmp_path):
+    """google/gemma-3-4b-it's config.json names few keys in transformers 4.50's terms
+    (rope_scaling, sliding_window_pattern, torch_dtype at the top): the text config's class
+    fills the rest, as inside the multimodal model."""
+    from transformers import Gemma3ForConditionalGeneration
+
+    from prunebench.modeling import load_model
+
+    text = {k: v for k, v in TEXT.items() if k not in ("layer_types", "final_logit_softcapping")}
+    folder = saved(multimodal(), tmp_path / "published")
+    published = {
+        "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+        "boi_token_index": 297, "eoi_token_index": 298, "image_token_index": 299,
+        "mm_tokens_per_image": 4, "eos_token_id": [1, 106], "torch_dtype": "float32",
+        "text_config": {**text, "sliding_window_pattern": 2, "rope_theta": 1000000.0,
+                        "rope_local_base_freq": 10000.0},
+        "vision_config": VISION}
+    (folder / "config.json").write_text(json.dumps(published))
+    whole = Gemma3ForConditionalGeneration.from_pretrained(folder).eval()
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    text_part.take_text_part(copy)
+
+    kept = load_model(copy)
+    assert kept.config.eos_token_id == [1, 106]  # the whole model's, as generation uses it
+    assert kept.config.layer_types == whole.config.text_config.layer_types
+    torch.testing.assert_close(logits(kept, text_ids()), logits(whole, text_ids()),
+                               rtol=0, atol=1e-5)
+
+
+def test_transformers_5_module_names_and_an_untied_head_are_taken_too(tmp_path):
+    """Tensors named as transformers 5's modules name them (`model.language_model.*`,
+    `model.vision_tower.*`, `lm_head.*`), with an LM head of its own (untied)."""
+    from prunebench.modeling import load_model
+
+    model = multimodal(tie_word_embeddings=False)
+    folder = saved(model, tmp_path / "untied")
+    state = load_file(folder / "model.safetensors")
+    renamed = {}
+    for name, tensor in state.items():
+        for old, new in (("language_model.model.", "model.language_model."),
+                         ("language_model.lm_head.", "lm_head."),
+                         ("vision_tower.", "model.vision_tower."),
+                         ("multi_modal_projector.", "model.multi_modal_projector.")):
+            if name.startswith(old):
+                renamed[new + name.removeprefix(old)] = tensor
+    assert "lm_head.weight" in renamed and len(renamed) == len(state)
+    save_file(renamed, folder / "model.safetensors", metadata={"format": "pt"})
+
+    text_part.take_text_part(folder)
+    kept = load_model(folder)
+    assert kept.config.tie_word_embeddings is False
+    assert not torch.equal(kept.lm_head.weight, kept.model.embed_tokens.weight)
+    torch.testing.assert_close(logits(kept, text_ids()), logits(model, text_ids()),
+                               rtol=0, atol=1e-5)
+
+
+def test_an_unknown_tensor_is_refused_and_nothing_is_changed(tmp_path):
+    folder = saved(multimodal(), tmp_path / "odd")
+    state = load_file(folder / "model.safetensors")
+    state["audio_tower.proj.weight"] = torch.zeros(2, 2)
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    before = files(folder)
+    with pytest.raises(PrunebenchError, match="audio_tower.proj.weight"):
+        text_part.take_text_part(folder)
+    assert files(folder) == before
+
+
+def test_a_language_model_of_another_family_is_refused(tmp_path):
+    folder = saved(multimodal(), tmp_path / "other")
+    config = json.loads((folder / "config.json").read_text())
+    config["text_config"]["model_type"] = "llama"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PrunebenchError, match="'llama', not 'gemma3_text'"):
+        text_part.take_text_part(folder)
+    with pytest.raises(PrunebenchError, match="'llama', not 'gemma3_text'"):
+        checkpoint_config(folder)
+
+
+def test_an_interrupted_extraction_resumes_to_the_same_checkpoint(tmp_path, monkeypatch):
+    """Broken off while writing its shards, the folder is still the multimodal checkpoint (its
+    config.json), and the rerun finishes it with the shards already written; broken off after
+    config.json, before the originals were deleted, the next call deletes them (only files the
+    index does not name)."""
+    model = multimodal()
+    straight = saved(model, tmp_path / "straight", max_shard_size="100KB")
+    broken = tmp_path / "broken"
+    shutil.copytree(straight, broken)
+    text_part.take_text_part(straight)
+
+    import safetensors.torch
+
+    calls = []
+
+    def failing_save(tensors, path, metadata=None):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("killed")
+        return save_file(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", failing_save)
+    with pytest.raises(OSError, match="killed"):
+        text_part.take_text_part(broken)
+    assert json.loads((broken / "config.json").read_text())["model_type"] == "gemma3"
+    assert len(list(broken.glob("model-text-*"))) == 1  # the first shard, whole
+    monkeypatch.undo()
+    assert text_part.take_text_part(broken) is True
+    assert files(broken) == files(straight)
+
+    # config.json written, the originals not yet deleted: the next call deletes them.
+    original = tmp_path / "original"
+    shutil.copytree(tmp_path / "straight", original)
+    leftover = original / json.loads((original / text_part.RECORD).read_text())[
+        "original_weight_files"][0]
+    leftover.write_bytes(b"left by a run that ended before deleting it")
+    assert text_part.take_text_part(original) is False
+    assert not leftover.exists() and files(original) == files(straight)
+
+
+def test_a_multimodal_folder_given_as_it_is_is_refused_with_the_way_to_use_it(tmp_path):
+    from prunebench.modeling import load_config
+
+    folder = saved(multimodal(), tmp_path / "gemma-3-4b-it")
+    with pytest.raises(PrunebenchError, match="Gemma3ForConditionalGeneration.*local:<folder>"):
+        load_config(folder)
+
+
+def test_the_workflow_checks_plans_and_imports_its_language_model(tmp_path):
+    """A `local:` folder holding the multimodal checkpoint passes the start's checks, is sized
+    by its language model, and is imported as that model, manifest verified."""
+    from prunebench.checkpoint.integrity import MANIFEST, verify_manifest
+    from prunebench.checkpoint.local_import import import_local, local_problems
+    from prunebench.modeling import load_model
+    from prunebench.tiny import train_tokenizer
+
+    model = multimodal()
+    folder = saved(model, tmp_path / "gemma-3-4b-it")
+    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+    assert local_problems("gemma3", str(folder)) == []
+    language = sum(p.numel() for p in model.model.language_model.parameters())
+    assert count_params(checkpoint_config(folder)) == language
+
+    out = tmp_path / "resources" / "models" / "gemma3"
+    import_local(f"local:{folder}", out)
+    verify_manifest(out)
+    assert text_part.RECORD in json.loads((out / MANIFEST).read_text())["files_sha256"]
+    assert json.loads((folder / "config.json").read_text())["model_type"] == "gemma3"  # read only
+    torch.testing.assert_close(logits(load_model(out), text_ids()), logits(model, text_ids()),
+                               rtol=0, atol=1e-5)
+
+
+def test_a_download_keeps_the_language_model(tmp_path, monkeypatch):
+    """hub.download (the workflow's model rule and the commands' hf: models) takes the language
+    model out once the files are there (the network part faked: it copies a saved model)."""
+    from prunebench import hub
+
+    folder = saved(multimodal(), tmp_path / "saved")
+
+    def fetched(repo_id, revision, out_dir):
+        shutil.copytree(folder, out_dir, dirs_exist_ok=True)
+        return out_dir
+
+    monkeypatch.setattr(hub, "_fetch", fetched)
+    out = hub.download("google/gemma-3-4b-it", "abc", tmp_path / "download")
+    assert json.loads((out / "config.json").read_text())["model_type"] == "gemma3_text"
+    assert (out / text_part.RECORD).is_file()
+    with safe_open(next(out.glob("model-text-*.safetensors")), "pt") as handle:
+        assert all(name.startswith(("model.", "lm_head.")) for name in handle.keys())
+
+
+def test_the_published_configs_text_part_is_the_known_shape():
+    """gemma-3-4b-it's published config.json, as the start and `prunebench plan` read it, sizes
+    as the `gemma-3-4b` shape a hub id of it is planned with (the text config class's defaults
+    for what it leaves out)."""
+    published = {
+        "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+        "torch_dtype": "bfloat16", "eos_token_id": [1, 106],
+        "text_config": {"hidden_size": 2560, "intermediate_size": 10240,
+                        "model_type": "gemma3_text", "num_hidden_layers": 34,
+                        "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+                        "sliding_window": 1024},
+        "vision_config": {"hidden_size": 1152, "image_size": 896, "intermediate_size": 4304,
+                          "model_type": "siglip_vision_model", "num_attention_heads": 16,
+                          "num_hidden_layers": 27, "patch_size": 14, "vision_use_head": False}}
+    values = text_part.text_config_values(published)
+    assert values["model_type"] == "gemma3_text" and values["torch_dtype"] == "bfloat16"
+    assert known_shape_of("google/gemma-3-4b-it") == "gemma-3-4b"
+    assert count_params(config_from_dict(values)) == count_params(
+        config_from_dict(ARCHITECTURES["gemma-3-4b"])) == 3_880_263_168
