@@ -50,11 +50,16 @@ log = logging.getLogger("family_check")
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
-                 "gemma3_text": "gemma-3-1b"}
-# Granite's scalars (no known shape): Granite-3-like, far from 1 and no powers of two (which
-# every dtype holds exactly, so a scalar applied in another dtype would go unseen).
-GRANITE = dict(model_type="granite", embedding_multiplier=12.0, attention_multiplier=0.0151,
-               residual_multiplier=0.22, logits_scaling=7.3)
+                 "gemma3_text": "gemma-3-4b", "smollm3": None}
+# The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
+# powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
+# unseen); SmolLM3 with a block attending without rotary positions (NoPE) between rotating ones,
+# untied (a random model with tied embeddings repeats its tokens, which proves nothing).
+UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
+                            attention_multiplier=0.0151, residual_multiplier=0.22,
+                            logits_scaling=7.3),
+            "smollm3": dict(model_type="smollm3", no_rope_layers=[1, 0, 1, 1],
+                            tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -65,7 +70,7 @@ MIN_VARIED = 3  # distinct generated tokens per row (mean) for the agreement to 
 
 def small_config(family: str):
     shape = FAMILY_SHAPES[family]
-    values = {**(architecture_values(shape) if shape else GRANITE), **SMALL}
+    values = {**(architecture_values(shape) if shape else UNSHAPED[family]), **SMALL}
     model_type = values.pop("model_type")
     if model_type in ("mistral", "gemma2", "phi3", "gemma3_text"):  # as Mistral-7B-v0.1's, ...
         values["sliding_window"] = WINDOW

@@ -2,7 +2,8 @@
 Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), Gemma and Gemma-2 (norms weighing by
 1 + weight, scaled embeddings, Gemma-2's sandwich norms and soft caps), Phi-3 (packed qkv_proj
 and gate_up_proj, partial rotary), OLMo-2 (output norms, q/k norms over whole projections),
-Granite (embedding, attention, residual and logit scalars), each pruned with every method, saved, reloaded, benchmarked
+Granite (embedding, attention, residual and logit scalars), SmolLM3 (blocks without rotary
+positions), each pruned with every method, saved, reloaded, benchmarked
 with both backends and evaluated, on tiny random models.
 
 The models are randomly initialised from transformers' own config classes with real GQA ratios
@@ -26,7 +27,7 @@ import yaml
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, GemmaConfig,
                           GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Phi3Config, Qwen2Config,
-                          Qwen3Config)
+                          Qwen3Config, SmolLM3Config)
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -82,6 +83,10 @@ FAMILIES = {
                                        layer_types=["sliding_attention", "full_attention"] * 2),
     "granite": lambda: GraniteConfig(**SMALL, embedding_multiplier=12.0, attention_multiplier=0.0151,
                                      residual_multiplier=0.22, logits_scaling=7.3),
+    # SmolLM3: LLaMA's block, every fourth one without rotary positions (NoPE); here the second,
+    # so removing the first block moves it (tied embeddings, as SmolLM3-3B's, are not: see TIED).
+    "smollm3": lambda: SmolLM3Config(**SMALL, head_dim=16, no_rope_layers=[1, 0, 1, 1],
+                                     tie_word_embeddings=False),
 }
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -92,7 +97,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2_tied": "Qwen2ForCausalLM", "gemma": "GemmaForCausalLM",
            "gemma2": "Gemma2ForCausalLM", "phi3": "Phi3ForCausalLM",
            "olmo2": "Olmo2ForCausalLM", "granite": "GraniteForCausalLM",
-           "gemma3": "Gemma3ForCausalLM"}
+           "gemma3": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -518,6 +523,28 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
     with pytest.raises(RuntimeError, match="mismatch"):
         AutoModelForCausalLM.from_pretrained(tmp_path / "width")
     assert numel(load_model(tmp_path / "width")) == numel(width)  # prunebench's loader works
+
+
+@pytest.mark.parametrize("removed", [[0], [1], [0, 3]])
+def test_removed_blocks_take_their_rotary_flags_with_them(removed, tmp_path):
+    """SmolLM3's attention reads `config.no_rope_layers[layer_idx]` when its block is built:
+    a depth-pruned checkpoint's list must lose the removed blocks' entries, or its blocks reload
+    with their neighbours' flags (removing block 0 made the NoPE block rotate). Loaded by
+    prunebench and by transformers, the same logits; the compiled decoder skips the rotation
+    where the block does."""
+    model = family_model("smollm3")
+    flags = [layer.self_attn.use_rope for layer in model.model.layers]
+    remove_blocks(model, removed)
+    kept = [f for i, f in enumerate(flags) if i not in removed]
+    assert model.config.no_rope_layers == kept
+    save_model(model, None, tmp_path / "depth")
+    x = ids()
+    for loaded in (load_model(tmp_path / "depth"),
+                   AutoModelForCausalLM.from_pretrained(tmp_path / "depth", dtype=torch.float32)):
+        assert [layer.self_attn.use_rope for layer in loaded.model.layers] == kept
+        assert torch.equal(logits(loaded.eval(), x), logits(model, x))
+    decoder = StaticDecoder(model, batch_size=1, max_seq_len=16, mode="eager", fuse=False)
+    assert [block.rotate for block in decoder.blocks] == [bool(f) for f in kept]
 
 
 # --------------------------------------------------------------------------- compiled backend

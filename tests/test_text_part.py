@@ -295,3 +295,145 @@ def test_the_published_configs_text_part_is_the_known_shape():
     assert known_shape_of("google/gemma-3-4b-it") == "gemma-3-4b"
     assert count_params(config_from_dict(values)) == count_params(
         config_from_dict(ARCHITECTURES["gemma-3-4b"])) == 3_880_263_168
+
+
+def test_an_lm_head_of_its_own_stays_untied_whatever_the_config_says(tmp_path):
+    """A fine-tune saved by transformers 4 with an untied head names the tying in its text
+    config only, so the wrapper's config says nothing (tied, by its class's default); its own
+    head, which differs from the embedding, is what transformers computes with."""
+    from prunebench.modeling import load_model
+
+    model = multimodal(tie_word_embeddings=False)
+    folder = saved(model, tmp_path / "fine-tune")
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("tie_word_embeddings")
+    config["text_config"]["tie_word_embeddings"] = False
+    (folder / "config.json").write_text(json.dumps(config))
+    text_part.take_text_part(folder)
+    kept = load_model(folder)
+    assert kept.config.tie_word_embeddings is False
+    torch.testing.assert_close(logits(kept, text_ids()), logits(model, text_ids()),
+                               rtol=0, atol=1e-5)
+
+
+def test_a_record_copied_into_another_checkpoint_deletes_nothing(tmp_path):
+    """A text_part.json carried into a folder where a fine-tune of the kept model was saved
+    (whose shards may have the original's names: model-00001-of-00002): its files stay."""
+    from prunebench.modeling import save_model
+
+    extracted = saved(multimodal(), tmp_path / "extracted", max_shard_size="100KB")
+    text_part.take_text_part(extracted)
+    record = json.loads((extracted / text_part.RECORD).read_text())
+    fine_tune = tmp_path / "fine-tune"
+    from prunebench.modeling import load_model
+
+    save_model(load_model(extracted), None, fine_tune)
+    # beside its weights, a file of the recorded names that its index does not name
+    (fine_tune / record["original_weight_files"][0]).write_bytes(b"kept by the user")
+    (fine_tune / text_part.RECORD).write_text(json.dumps(record))
+    before = files(fine_tune)
+    assert text_part.take_text_part(fine_tune) is False
+    assert files(fine_tune) == before
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"quantization_config": {"quant_method": "bitsandbytes"}}, "quantized checkpoint"),
+    ({"auto_map": {"AutoModel": "modeling_x.Model"}}, "custom code"),
+    ({"tie_word_embeddings": None}, "not valid for gemma3_text"),
+    ({"text_config": {**TEXT, "use_bidirectional_attention": True}},
+     "use_bidirectional_attention"),
+])
+def test_a_config_the_start_or_transformers_refuses_changes_nothing(tmp_path, change, message):
+    folder = saved(multimodal(), tmp_path / "refused")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **change}))
+    before = files(folder)
+    with pytest.raises(PrunebenchError, match=message):
+        text_part.take_text_part(folder)
+    assert files(folder) == before
+
+
+def test_shards_of_other_original_files_are_not_reused(tmp_path, monkeypatch):
+    """An extraction broken off, then its original files replaced by others of the same names
+    (a branch that moved, a folder saved again): the rerun makes every text shard again from
+    the new files, none of the earlier run's is kept."""
+    import safetensors.torch
+
+    folder = saved(multimodal(), tmp_path / "moved", max_shard_size="100KB")
+    fresh = tmp_path / "fresh"
+    shutil.copytree(folder, fresh)
+    calls = []
+
+    def failing_save(tensors, path, metadata=None):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError("killed")
+        return save_file(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", failing_save)
+    with pytest.raises(OSError, match="killed"):
+        text_part.take_text_part(folder)
+    monkeypatch.undo()
+    assert len(list(folder.glob("model-text-*"))) == 2
+    for root in (folder, fresh):  # the same new tensors under the same names, in both
+        for shard in sorted(root.glob("model-0*.safetensors")):
+            save_file({k: v + 0.5 for k, v in load_file(shard).items()}, shard,
+                      metadata={"format": "pt"})
+    text_part.take_text_part(fresh)
+    text_part.take_text_part(folder)
+    assert files(folder) == files(fresh)
+
+
+def test_a_touched_source_file_does_not_import_again(tmp_path):
+    """The workflow reruns an import (and all made from it) when a file of the folder changed,
+    not when it was only touched: the files the extraction replaced are known by the sha256
+    it recorded of them."""
+    import os
+
+    from prunebench.checkpoint.local_import import (folder_state, import_files, import_local,
+                                                    workflow_state)
+    from prunebench.tiny import train_tokenizer
+
+    folder = saved(multimodal(), tmp_path / "gemma-3-4b-it")
+    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+    out = import_local(f"local:{folder}", tmp_path / "resources" / "models" / "gemma3")
+    imported = folder_state(folder)
+    for file in import_files(folder):
+        stat = file.stat()
+        os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert folder_state(folder) != imported
+    assert workflow_state(folder, out) == imported
+    config = folder / "config.json"
+    config.write_text(config.read_text().replace('"mm_tokens_per_image": 4',
+                                                 '"mm_tokens_per_image": 5'))
+    assert workflow_state(folder, out) == folder_state(folder) != imported
+
+
+def test_a_finished_extraction_is_not_downloaded_again(tmp_path, monkeypatch):
+    """Killed after the language model was kept (while the manifest was hashed, before the
+    folder was renamed), the rerun does not fetch the whole multimodal checkpoint again."""
+    from prunebench import hub
+
+    folder = saved(multimodal(), tmp_path / "saved")
+
+    def fetched(repo_id, revision, out_dir):
+        shutil.copytree(folder, out_dir, dirs_exist_ok=True)
+        return out_dir
+
+    monkeypatch.setattr(hub, "_fetch", fetched)
+    out = hub.download("google/gemma-3-4b-it", "abc", tmp_path / "download")
+    before = files(out)
+
+    def refetched(*args):
+        raise AssertionError("fetched again")
+
+    monkeypatch.setattr(hub, "_fetch", refetched)
+    assert hub.download("google/gemma-3-4b-it", "abc", tmp_path / "download") == out
+    assert files(out) == before
+
+
+def test_the_whole_models_dtype_is_the_text_models():
+    raw = {"model_type": "gemma3", "torch_dtype": "bfloat16",
+           "text_config": {"model_type": "gemma3_text", "dtype": "float32"}}
+    values = text_part.text_config_values(raw)
+    assert values["torch_dtype"] == "bfloat16" and "dtype" not in values

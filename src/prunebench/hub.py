@@ -215,10 +215,17 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     language model's text-only checkpoint (checkpoint.text_part; a rerun brings back the
     files it had changed, and it starts again).
     """
-    from prunebench.checkpoint.text_part import take_text_part
+    from prunebench.checkpoint.text_part import finished, take_text_part
 
     out_dir = Path(out_dir)
     claim_download_folder(out_dir, repo_id, revision)
+    if finished(out_dir):
+        # A run killed after the language model was taken out (while the manifest was being
+        # hashed): its files are the verified download's, whose originals are gone; fetching
+        # would bring the whole multimodal checkpoint again.
+        log.info("%s: the download in %s was finished and its language model kept: not "
+                 "downloaded again", repo_id, out_dir)
+        return out_dir
     try:
         path = _fetch(repo_id, revision, out_dir)
     except BaseException:

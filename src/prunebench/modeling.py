@@ -630,11 +630,17 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             layer.layer_idx = new_idx
     config = model.config
     config.num_hidden_layers = len(keep)
-    if getattr(config, "layer_types", None):
-        config.layer_types = [config.layer_types[i] for i in keep]
-    if getattr(config, "layer_shapes", None) is not None:
-        config.layer_shapes = [config.layer_shapes[i] for i in keep]
+    for key in PER_BLOCK_CONFIG_LISTS:
+        if getattr(config, key, None):
+            setattr(config, key, [getattr(config, key)[i] for i in keep])
     return model
+
+
+# Config lists with one entry per block, which lose the removed blocks' entries: each block's
+# attention kind (Gemma-2/3, Qwen), whether it rotates (SmolLM3's NoPE blocks: read when a
+# block is built, so a saved checkpoint would otherwise reload its blocks with their
+# neighbours' flags) and its width (a width-pruned checkpoint's shapes).
+PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes")
 
 
 def save_random_model(architecture: str, out_dir: str | Path, tokenizer=None,

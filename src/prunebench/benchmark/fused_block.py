@@ -177,6 +177,8 @@ class Block(nn.Module):
                                  persistent=False)
             self.eps[name] = None if norm is None else norm_eps(norm)
         self.n_q, self.n_kv = projections.attention_heads(attn, head_dim)
+        # SmolLM3's NoPE blocks attend without rotary positions (the module's flag)
+        self.rotate = bool(getattr(attn, "use_rope", True))
         # Queries' scale (Gemma-2: query_pre_attn_scalar ** -0.5, not head_dim's) and the soft
         # cap of the attention scores (Gemma-2), as the HF module holds them.
         self.scale = float(getattr(attn, "scaling", head_dim ** -0.5))
@@ -253,7 +255,8 @@ class Block(nn.Module):
                                      self.norm_style),
                             rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps,
                                      self.norm_style)], dim=2)
-        qk = apply_rotary(qk, cos, sin)  # q and k rotated together
+        if self.rotate:
+            qk = apply_rotary(qk, cos, sin)  # q and k rotated together
         q = qk[:, :, :n_q].transpose(1, 2)
         self.k_cache[:, :, pos] = qk[:, :, n_q:].transpose(1, 2)
         self.v_cache[:, :, pos] = qkv[:, :, n_q + n_kv:].transpose(1, 2)

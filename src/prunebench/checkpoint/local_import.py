@@ -157,7 +157,9 @@ def import_local(source: str, out_dir: str | Path) -> Path:
         log.warning("%s has pickle weights only: converting them once to safetensors with "
                     "torch's weights-only loader (no code in them runs)", folder)
         convert_pickle_checkpoint(staging)
-    take_text_part(staging)  # a multimodal checkpoint (Gemma-3 4B-27B): its language model
+    # A multimodal checkpoint (Gemma-3 4B-27B): its language model, with the sha256 of the
+    # folder's files it replaces (workflow_state compares the folder's files with them).
+    take_text_part(staging, hash_sources=True)
     # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
     # and an import interrupted then resumes with its copies.
     hashed = write_manifest(staging, {"source": source, "imported_from": str(folder),
@@ -208,7 +210,11 @@ def workflow_state(folder: Path, model_dir: Path) -> dict[str, list[int]]:
 
 
 def _imported_sha256(model_dir: Path) -> dict[str, str]:
-    """{file name: sha256} as the import's manifest records them."""
+    """{file name: sha256} of the folder's files as imported: as the import's manifest records
+    them, or, for the files that taking a multimodal checkpoint's language model replaced
+    (config.json, the original shards), as its record has them."""
+    from prunebench.checkpoint.text_part import RECORD
+
     manifest = read_json_or_none(Path(model_dir) / MANIFEST)
     if not isinstance(manifest, dict):
         return {}
@@ -216,6 +222,9 @@ def _imported_sha256(model_dir: Path) -> dict[str, str]:
     for key in ("files_sha256", "weights_sha256"):
         if isinstance(manifest.get(key), dict):
             recorded.update(manifest[key])
+    text_part = read_json_or_none(Path(model_dir) / RECORD)
+    if isinstance(text_part, dict) and isinstance(text_part.get("source_sha256"), dict):
+        recorded.update(text_part["source_sha256"])
     return {k: v for k, v in recorded.items() if isinstance(v, str)}
 
 

@@ -3,7 +3,7 @@
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config,
-GraniteConfig, Gemma3TextConfig) or anything with the same attributes (`config_from_dict`, which
+GraniteConfig, Gemma3TextConfig, SmolLM3Config) or anything with the same attributes (`config_from_dict`, which
 `prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
 models.
 
@@ -114,6 +114,9 @@ FAMILIES: dict[str, Family] = {
     # RMSNorm of head_dim); Gemma3DecoderLayer: Gemma-2's four norms; text-only checkpoints.
     "gemma3_text": Family("Gemma3ForCausalLM", "Gemma3TextConfig", None, None, None, True,
                           sandwich_norms=True, norm_plus_one=True, scaled_embedding=True),
+    # SmolLM3Attention / SmolLM3MLP: LLaMA's biases; every fourth block (`no_rope_layers`
+    # 0) attends without rotary positions (NoPE), a flag the attention module keeps.
+    "smollm3": Family("SmolLM3ForCausalLM", "SmolLM3Config", None, None, "mlp_bias", False),
 }
 
 
@@ -198,6 +201,9 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
              "intermediate_size": 8192, "max_position_embeddings": 4096},
     "olmo2": {**_LLAMA_DEFAULTS, "vocab_size": 50304},
     "granite": _LLAMA_DEFAULTS,
+    "smollm3": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2048,
+                "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 4,
+                "tie_word_embeddings": True, "max_position_embeddings": 32768},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -284,10 +290,12 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     wrapper = wrapper_of(raw) if "auto_map" not in raw else None
     if wrapper is not None and not text_part:
         raise PrunebenchError(
-            f"{path / 'config.json'} describes a multimodal {wrapper.model_class}: prunebench "
-            f"keeps its {wrapper.text_model_type} language model when the workflow downloads or "
-            "imports it (models.<name>.source hf:<org>/<repo> or local:<folder>) and when a "
-            "command downloads it (hf:<org>/<repo>), not from a folder given as it is")
+            f"{path / 'config.json'} describes a multimodal {wrapper.model_class}, whose "
+            f"{wrapper.text_model_type} language model prunebench keeps when a workflow "
+            "downloads or imports it (models.<name>.source: hf:<org>/<repo>@<commit> or "
+            "local:<folder>; it is then in resources/models/<name>/) or when a command "
+            "downloads it (MODEL hf:<org>/<repo>@<commit>); a command does not take it out of "
+            "a folder: give it one of those")
     if wrapper is not None:
         raw = text_config_values(raw, str(path / "config.json"))
     model_type = raw.get("model_type") or "llama"

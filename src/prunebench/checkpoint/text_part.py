@@ -14,14 +14,18 @@ tower's and projector's tensors are not kept, so image input is gone from every 
 The config the language model runs with is the wrapper's `text_config` (keys it leaves out take
 the text config class's defaults, as in the wrapper) with what the wrapper itself decides for
 the whole model: whether the LM head is tied to the embedding (`tie_word_embeddings`, the
-wrapper class's default where absent), the dtype, the special token ids, and, for Gemma-3, no
+wrapper class's default where absent; an LM head of its own that differs from the embedding
+stays untied, as transformers loads it), the dtype, the special token ids, and, for Gemma-3, no
 final logit soft cap (Gemma3ForConditionalGeneration never applies one; Gemma3ForCausalLM
-would apply a `final_logit_softcapping` the text config names).
+would apply a `final_logit_softcapping` the text config names). A wrapper whose config the
+start would refuse (quantized, shipping code) or whose text config transformers refuses is
+refused before any file changes.
 
 Resumable: the new shards land by rename, and config.json is rewritten only after them and the
 index, so until it is the folder is still the multimodal checkpoint (a rerun of the download or
-import brings back any original file changed since, and the extraction starts again); the
-original shards are deleted last.
+import brings back any original file changed since, and the extraction starts again, keeping
+the shards already made from the same files); the original shards are deleted last, and only
+from the folder the extraction's record describes.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 
 RECORD = "text_part.json"
 TEXT_SHARD = "model-text-{:05d}-of-{:05d}.safetensors"
+# The original weight files (size, modification time) the text shards are being made from,
+# while they are. Hidden: no manifest records it, no download listing deletes it.
+PROGRESS = ".text_part.progress.json"
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,8 @@ WRAPPERS: dict[str, Wrapper] = {
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats.
-_WHOLE_MODEL_KEYS = ("torch_dtype", "dtype", "bos_token_id", "eos_token_id", "pad_token_id")
+_DTYPE_KEYS = ("torch_dtype", "dtype")
+_WHOLE_MODEL_KEYS = (*_DTYPE_KEYS, "bos_token_id", "eos_token_id", "pad_token_id")
 
 
 def wrapper_of(raw: dict[str, Any]) -> Wrapper | None:
@@ -91,14 +99,26 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     if not isinstance(text, dict):
         raise PrunebenchError(
             f"{where} describes a {raw['model_type']} model without a text_config object: "
-            "re-download the checkpoint; its language model's settings are missing")
+            "re-download the checkpoint, or save it again with save_pretrained; its language "
+            "model's settings are missing")
     kind = text.get("model_type") or wrapper.text_model_type
     if kind != wrapper.text_model_type:
         raise PrunebenchError(
             f"{where}: the {raw['model_type']} model's language model is {kind!r}, not "
             f"{wrapper.text_model_type!r} as in the published checkpoints: prunebench takes out "
-            f"only a {wrapper.text_model_type} language model")
+            f"only a {wrapper.text_model_type} language model; use a published Gemma-3 "
+            "checkpoint or a fine-tune of one")
+    if text.get("use_bidirectional_attention"):
+        # The multimodal class ignores it on text (and halves the sliding windows for it); the
+        # text class would attend both ways: no text checkpoint computes what the whole does.
+        raise PrunebenchError(
+            f"{where}: its text_config sets use_bidirectional_attention (an embedding model's "
+            "setting), which the multimodal model and a text model apply differently: "
+            "prunebench prunes and times causal language models; use a checkpoint without it")
     values = {k: v for k, v in text.items() if k not in ("architectures", "auto_map")}
+    if any(k in raw for k in _DTYPE_KEYS):  # one dtype, the whole model's
+        for key in _DTYPE_KEYS:
+            values.pop(key, None)
     values.update({k: raw[k] for k in _WHOLE_MODEL_KEYS if k in raw})
     values["tie_word_embeddings"] = raw.get("tie_word_embeddings", wrapper.tied_by_default)
     values.update(wrapper.text_overrides)
@@ -106,7 +126,7 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     return values
 
 
-def _text_name(wrapper: Wrapper, name: str) -> str | None:
+def _text_name(wrapper: Wrapper, name: str, file: Path) -> str | None:
     """The text checkpoint's name of the wrapper's tensor `name`, None for a tensor left out;
     a name of neither kind is refused (another layout, whose tensors could be lost)."""
     for old, new in wrapper.renames:
@@ -115,21 +135,25 @@ def _text_name(wrapper: Wrapper, name: str) -> str | None:
     if name.startswith(wrapper.left_out):
         return None
     raise PrunebenchError(
-        f"tensor {name!r} is neither the language model's nor the vision tower's or projector's "
-        f"in a {wrapper.model_class} checkpoint: this layout is not one prunebench knows; "
-        "use a checkpoint saved by transformers (save_pretrained) or the published one")
+        f"{file}: tensor {name!r} is neither the language model's nor the vision tower's or "
+        f"projector's in a {wrapper.model_class} checkpoint, a layout prunebench does not know "
+        "(nothing was changed): use the published checkpoint, or a fine-tune saved with "
+        "transformers' save_pretrained")
 
 
-def take_text_part(folder: str | Path) -> bool:
+def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
     """If `folder` holds a multimodal checkpoint of a known wrapper, turn it into its language
-    model's text-only checkpoint in place (module docstring); True if it did."""
+    model's text-only checkpoint in place (module docstring); True if it did. `hash_sources`:
+    record the sha256 of the files it replaces (an import's, so that the workflow can tell a
+    source file that was only touched from one that changed)."""
     import json
 
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     from prunebench.atomic import atomic_path, read_json_or_none, write_json
-    from prunebench.checkpoint.integrity import SAFETENSORS_INDEX, weight_files
+    from prunebench.checkpoint.integrity import SAFETENSORS_INDEX, sha256_files, weight_files
+    from prunebench.checkpoint.param_count import checked_config_json
 
     folder = Path(folder)
     raw = read_json_or_none(folder / "config.json")
@@ -137,7 +161,10 @@ def take_text_part(folder: str | Path) -> bool:
     if wrapper is None:
         _delete_originals(folder)  # an extraction that ended before deleting them
         return False
-    values = text_config_values(raw, str(folder / "config.json"))
+    # Everything the start refuses (quantized weights, code of its own, bad shapes) and every
+    # value the text config class refuses stops here, before any file changes.
+    values = checked_config_json(folder, text_part=True)
+    _require_valid(values, folder)
     originals = [f for f in weight_files(folder) if not _is_text_shard(f.name)]
     if not originals:  # a previous run wrote the index; its shards are complete (written first)
         originals = sorted(f for f in folder.glob("*.safetensors") if not _is_text_shard(f.name))
@@ -147,7 +174,7 @@ def take_text_part(folder: str | Path) -> bool:
     for file in originals:
         with safe_open(file, framework="pt") as handle:
             for name in handle.keys():
-                text_name = _text_name(wrapper, name)
+                text_name = _text_name(wrapper, name, file)
                 if text_name is None:
                     left_out["tensors"] += 1
                     left_out["parameters"] += _numel(handle.get_slice(name).get_shape())
@@ -155,12 +182,16 @@ def take_text_part(folder: str | Path) -> bool:
                     kept.setdefault(file, {})[name] = text_name
     if not kept:
         raise PrunebenchError(f"{folder}: no tensor of the language model in its weights: "
-                              "re-download the checkpoint")
-    if not values["tie_word_embeddings"] and not any(
-            name.startswith("lm_head.") for names in kept.values() for name in names.values()):
-        raise PrunebenchError(f"{folder}: its config.json unties the LM head from the "
-                              "embedding, and its weights hold no LM head: re-download the "
-                              "checkpoint")
+                              "re-download the checkpoint, or save it again with save_pretrained")
+    values["tie_word_embeddings"] = _tied(values["tie_word_embeddings"], kept, folder)
+    # Text shards an interrupted run wrote are kept only if made from these very files (a
+    # download of a branch that moved since brings others).
+    state = {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in originals}
+    if read_json_or_none(folder / PROGRESS) != state:
+        for stale in folder.glob("model-text-*.safetensors"):
+            stale.unlink()
+        write_json(folder / PROGRESS, state)
+    sources = sha256_files([folder / "config.json", *originals]) if hash_sources else None
     shards = {file: TEXT_SHARD.format(i, len(kept)) for i, file in enumerate(kept, start=1)}
     weight_map, total = {}, 0
     for file, names in kept.items():
@@ -169,7 +200,7 @@ def take_text_part(folder: str | Path) -> bool:
             for name, text_name in names.items():
                 weight_map[text_name] = shards[file]
                 total += _nbytes(handle.get_slice(name))
-            if target.is_file():  # written whole (by rename) by an interrupted run
+            if target.is_file():  # written whole (by rename) from these files by an earlier run
                 continue
             tensors = {text_name: handle.get_tensor(name) for name, text_name in names.items()}
         with atomic_path(target) as tmp:
@@ -179,8 +210,10 @@ def take_text_part(folder: str | Path) -> bool:
         "taken_from": wrapper.model_class, "model_type": raw["model_type"],
         "text_model_type": wrapper.text_model_type,
         "original_weight_files": sorted(f.name for f in originals),
+        "text_weight_files": sorted(shards.values()),
         "left_out": {**left_out, "prefixes": list(wrapper.left_out)},
-        "text_config_overrides": wrapper.text_overrides})
+        "text_config_overrides": wrapper.text_overrides,
+        **({"source_sha256": sources} if sources is not None else {})})
     write_json(folder / SAFETENSORS_INDEX, {"metadata": {"total_size": total},
                                             "weight_map": dict(sorted(weight_map.items()))})
     with atomic_path(folder / "config.json") as tmp:
@@ -193,23 +226,92 @@ def take_text_part(folder: str | Path) -> bool:
     return True
 
 
+def finished(folder: str | Path) -> bool:
+    """Whether `folder` holds a finished extraction: config.json the text model's, and the
+    index naming exactly the shards the extraction wrote, all there."""
+    from prunebench.atomic import read_json_or_none
+
+    folder = Path(folder)
+    raw = read_json_or_none(folder / "config.json")
+    record = read_json_or_none(folder / RECORD)
+    return (isinstance(raw, dict) and wrapper_of(raw) is None and isinstance(record, dict)
+            and _indexed(folder) == set(record.get("text_weight_files") or ())
+            and all((folder / name).is_file() for name in record["text_weight_files"]))
+
+
+def _require_valid(values: dict[str, Any], folder: Path) -> None:
+    """Build the text family's config from `values`: a value transformers refuses is said now,
+    with the folder, rather than by every job that loads the model later."""
+    from prunebench.modeling import config_class
+
+    try:
+        config_class(values["model_type"])(**values)
+    except Exception as err:  # noqa: BLE001 - transformers' validation errors vary by version
+        raise PrunebenchError(
+            f"{folder / 'config.json'}: its language model's settings are not valid for "
+            f"{values['model_type']} ({type(err).__name__}: {err}): re-download the checkpoint, "
+            "or save it again with save_pretrained") from None
+
+
+def _tied(tied: bool, kept: dict[Path, dict[str, str]], folder: Path) -> bool:
+    """Whether the text model ties its LM head to the embedding: as the config says, except
+    that an LM head of its own that differs from the embedding is kept untied (as transformers
+    5 loads such a checkpoint, and as transformers 4 did for a text config that unties it)."""
+    from safetensors import safe_open
+
+    where = {text: (file, name) for file, names in kept.items() for name, text in names.items()}
+    if "lm_head.weight" not in where:
+        if not tied:
+            raise PrunebenchError(
+                f"{folder}: its config.json unties the LM head from the embedding, and its "
+                "weights hold no LM head: re-download the checkpoint, or save it again with "
+                "save_pretrained")
+        return True
+    if not tied or "model.embed_tokens.weight" not in where:
+        return tied
+
+    def tensor(text_name: str):
+        file, name = where[text_name]
+        with safe_open(file, framework="pt") as handle:
+            return handle.get_tensor(name)
+
+    if tensor("lm_head.weight").equal(tensor("model.embed_tokens.weight")):
+        return True
+    log.warning("%s: its LM head differs from the embedding although the config ties them: "
+                "kept untied, as transformers loads it", folder)
+    return False
+
+
 def _text_class(values: dict[str, Any]) -> str:
     from prunebench.checkpoint.param_count import FAMILIES
 
     return FAMILIES[values["model_type"]].model_class
 
 
+def _indexed(folder: Path) -> set[str] | None:
+    """The weight files the folder's checkpoint is loaded from, None if it cannot be read."""
+    from prunebench.checkpoint.integrity import weight_files
+
+    try:
+        return {f.name for f in weight_files(folder)}
+    except PrunebenchError:
+        return None
+
+
 def _delete_originals(folder: Path) -> None:
-    """Delete the wrapper's weight files an extraction recorded, once config.json is the text
-    model's (the last step of `take_text_part`, redone if a run ended before it)."""
+    """Delete the wrapper's weight files once the folder is the finished text checkpoint the
+    extraction's record describes (the last step of `take_text_part`, redone if a run ended
+    before it). Nothing the index names is deleted, nor anything in a folder the record does
+    not describe (a text_part.json copied into another checkpoint's folder)."""
     from prunebench.atomic import read_json_or_none
 
-    record = read_json_or_none(folder / RECORD)
-    if not isinstance(record, dict):
+    if not finished(folder):
         return
-    for name in record.get("original_weight_files") or ():
-        if isinstance(name, str) and not _is_text_shard(name):
-            (folder / Path(name).name).unlink(missing_ok=True)
+    named = _indexed(folder) or set()
+    for name in read_json_or_none(folder / RECORD).get("original_weight_files") or ():
+        if isinstance(name, str) and Path(name).name == name and name not in named:
+            (folder / name).unlink(missing_ok=True)
+    (folder / PROGRESS).unlink(missing_ok=True)
 
 
 def _is_text_shard(name: str) -> bool:

@@ -32,7 +32,8 @@ from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
 from prunebench.methods.sizing import plan_blocks, removable_blocks, solve_num_blocks  # noqa: F401
-from prunebench.modeling import config_dtype, dtype_name, remove_blocks, resolve_dtype
+from prunebench.modeling import (PER_BLOCK_CONFIG_LISTS, config_dtype, dtype_name, remove_blocks,
+                                 resolve_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +56,20 @@ def without_blocks(model, blocks: set[int]):
     """Temporarily run the model without some blocks (weights untouched, restored on exit)."""
     layers, n = model.model.layers, model.config.num_hidden_layers
     # Models of mixed sliding / full attention pick each layer's mask by config.layer_types[i]:
-    # the list must lose the same entries as the layers, or later blocks get a neighbour's mask.
-    layer_types = getattr(model.config, "layer_types", None)
+    # the per-block lists must lose the same entries as the layers, or later blocks get a
+    # neighbour's mask.
+    lists = {key: getattr(model.config, key) for key in PER_BLOCK_CONFIG_LISTS
+             if getattr(model.config, key, None) is not None}
     model.model.layers = nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks)
     model.config.num_hidden_layers = len(model.model.layers)
-    if layer_types is not None:
-        model.config.layer_types = [t for i, t in enumerate(layer_types) if i not in blocks]
+    for key, values in lists.items():
+        setattr(model.config, key, [v for i, v in enumerate(values) if i not in blocks])
     try:
         yield model
     finally:
         model.model.layers, model.config.num_hidden_layers = layers, n
-        if layer_types is not None:
-            model.config.layer_types = layer_types
+        for key, values in lists.items():
+            setattr(model.config, key, values)
 
 
 @torch.no_grad()
