@@ -73,6 +73,34 @@ def files(folder: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file()}
 
 
+def killed_at_shard(n: int, folder: Path, monkeypatch) -> None:
+    """Run the extraction of `folder` killed while it writes its n-th text shard."""
+    import safetensors.torch
+
+    calls = []
+
+    def failing_save(tensors, path, metadata=None):
+        calls.append(path)
+        if len(calls) == n:
+            raise OSError("killed")
+        return save_file(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", failing_save)
+    with pytest.raises(OSError, match="killed"):
+        text_part.take_text_part(folder)
+
+
+def fake_fetch(monkeypatch, folder: Path) -> None:
+    """hub.download's network part faked: it copies the saved model `folder`."""
+    from prunebench import hub
+
+    def fetched(repo_id, revision, out_dir):
+        shutil.copytree(folder, out_dir, dirs_exist_ok=True)
+        return out_dir
+
+    monkeypatch.setattr(hub, "_fetch", fetched)
+
+
 def test_the_kept_language_model_computes_what_the_multimodal_model_computes(tmp_path):
     """Sharded so that one shard holds vision tensors only: those go, each text shard gets a
     new one, the originals are deleted; the logits on text are the whole model's, and the soft
@@ -196,19 +224,7 @@ def test_an_interrupted_extraction_resumes_to_the_same_checkpoint(tmp_path, monk
     shutil.copytree(straight, broken)
     text_part.take_text_part(straight)
 
-    import safetensors.torch
-
-    calls = []
-
-    def failing_save(tensors, path, metadata=None):
-        calls.append(path)
-        if len(calls) == 2:
-            raise OSError("killed")
-        return save_file(tensors, path, metadata=metadata)
-
-    monkeypatch.setattr(safetensors.torch, "save_file", failing_save)
-    with pytest.raises(OSError, match="killed"):
-        text_part.take_text_part(broken)
+    killed_at_shard(2, broken, monkeypatch)
     assert json.loads((broken / "config.json").read_text())["model_type"] == "gemma3"
     assert len(list(broken.glob("model-text-*"))) == 1  # the first shard, whole
     monkeypatch.undo()
@@ -262,13 +278,7 @@ def test_a_download_keeps_the_language_model(tmp_path, monkeypatch):
     model out once the files are there (the network part faked: it copies a saved model)."""
     from prunebench import hub
 
-    folder = saved(multimodal(), tmp_path / "saved")
-
-    def fetched(repo_id, revision, out_dir):
-        shutil.copytree(folder, out_dir, dirs_exist_ok=True)
-        return out_dir
-
-    monkeypatch.setattr(hub, "_fetch", fetched)
+    fake_fetch(monkeypatch, saved(multimodal(), tmp_path / "saved"))
     out = hub.download("google/gemma-3-4b-it", "abc", tmp_path / "download")
     assert json.loads((out / "config.json").read_text())["model_type"] == "gemma3_text"
     assert (out / text_part.RECORD).is_file()
@@ -357,22 +367,10 @@ def test_shards_of_other_original_files_are_not_reused(tmp_path, monkeypatch):
     """An extraction broken off, then its original files replaced by others of the same names
     (a branch that moved, a folder saved again): the rerun makes every text shard again from
     the new files, none of the earlier run's is kept."""
-    import safetensors.torch
-
     folder = saved(multimodal(), tmp_path / "moved", max_shard_size="100KB")
     fresh = tmp_path / "fresh"
     shutil.copytree(folder, fresh)
-    calls = []
-
-    def failing_save(tensors, path, metadata=None):
-        calls.append(path)
-        if len(calls) == 3:
-            raise OSError("killed")
-        return save_file(tensors, path, metadata=metadata)
-
-    monkeypatch.setattr(safetensors.torch, "save_file", failing_save)
-    with pytest.raises(OSError, match="killed"):
-        text_part.take_text_part(folder)
+    killed_at_shard(3, folder, monkeypatch)
     monkeypatch.undo()
     assert len(list(folder.glob("model-text-*"))) == 2
     for root in (folder, fresh):  # the same new tensors under the same names, in both
@@ -414,13 +412,7 @@ def test_a_finished_extraction_is_not_downloaded_again(tmp_path, monkeypatch):
     folder was renamed), the rerun does not fetch the whole multimodal checkpoint again."""
     from prunebench import hub
 
-    folder = saved(multimodal(), tmp_path / "saved")
-
-    def fetched(repo_id, revision, out_dir):
-        shutil.copytree(folder, out_dir, dirs_exist_ok=True)
-        return out_dir
-
-    monkeypatch.setattr(hub, "_fetch", fetched)
+    fake_fetch(monkeypatch, saved(multimodal(), tmp_path / "saved"))
     out = hub.download("google/gemma-3-4b-it", "abc", tmp_path / "download")
     before = files(out)
 
