@@ -871,8 +871,8 @@ def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
 
 # Totals of the published checkpoints (their model cards and the sum of their safetensors;
 # OLMo-2's and Gemma-3's counted from their config.json, which their model cards round to
-# 7.3B and 13.7B, 1B and 270M; Gemma-3 4B-27B: their language models alone, 0.42B short of the
-# cards' 4.3B, 12.2B and 27.4B).
+# 7.3B and 13.7B, 1B and 270M; Gemma-3 4B-27B and Mistral-Small 3.x: their language models
+# alone, short of the cards' 4.3B, 12.2B, 27.4B and 24B by their vision towers).
 PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,
@@ -884,7 +884,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "phi-4-mini": 3_836_021_760, "olmo-2-1124-7b": 7_298_617_344,
              "olmo-2-1124-13b": 13_716_198_400, "gemma-3-1b": 999_885_952,
              "gemma-3-270m": 268_098_176, "gemma-3-4b": 3_880_263_168,
-             "gemma-3-12b": 11_766_034_176, "gemma-3-27b": 27_009_346_304}
+             "gemma-3-12b": 11_766_034_176, "gemma-3-27b": 27_009_346_304,
+             "mistral-small-3.1-24b": 23_572_403_200, "mistral-small-3.2-24b": 23_572_403_200}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

@@ -429,3 +429,40 @@ def test_the_whole_models_dtype_is_the_text_models():
            "text_config": {"model_type": "gemma3_text", "dtype": "float32"}}
     values = text_part.text_config_values(raw)
     assert values["torch_dtype"] == "bfloat16" and "dtype" not in values
+
+
+def test_mistral_small_3_keeps_its_mistral_language_model_and_its_own_head(tmp_path):
+    """Mistral-Small 3.1 / 3.2 (Mistral3ForConditionalGeneration): a Mistral text model with
+    head_dim set apart and an LM head of its own, beside a Pixtral vision tower; its published
+    config.json names no tying at the top (the class's default ties) and unties in its
+    text_config: the head kept is its own."""
+    from transformers import Mistral3Config, Mistral3ForConditionalGeneration
+
+    from prunebench.modeling import load_model
+
+    text = dict(model_type="mistral", hidden_size=64, intermediate_size=128,
+                num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                vocab_size=VOCAB, max_position_embeddings=256, sliding_window=None,
+                tie_word_embeddings=False)
+    vision = dict(model_type="pixtral", hidden_size=32, intermediate_size=64,
+                  num_hidden_layers=1, num_attention_heads=2, head_dim=16, image_size=28,
+                  patch_size=14)
+    torch.manual_seed(0)
+    model = Mistral3ForConditionalGeneration(Mistral3Config(
+        text_config=text, vision_config=vision, image_token_index=299,
+        tie_word_embeddings=False)).eval()
+    folder = saved(model, tmp_path / "mistral-small")
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("tie_word_embeddings")
+    (folder / "config.json").write_text(json.dumps(config))
+
+    assert text_part.take_text_part(folder) is True
+    kept = load_model(folder)
+    assert type(kept).__name__ == "MistralForCausalLM" and kept.config.head_dim == 8
+    assert kept.config.tie_word_embeddings is False
+    torch.testing.assert_close(logits(kept, text_ids()), logits(model, text_ids()),
+                               rtol=0, atol=1e-5)
+    record = json.loads((folder / text_part.RECORD).read_text())
+    assert record["taken_from"] == "Mistral3ForConditionalGeneration"
+    assert record["left_out"]["parameters"] == left_out_parameters(model)
+    assert known_shape_of("mistralai/Mistral-Small-3.1-24B-Instruct-2503") == "mistral-small-3.1-24b"

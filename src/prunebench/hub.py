@@ -211,9 +211,9 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     Resumable: huggingface_hub keeps partial files in out_dir and skips completed ones on a
     rerun of the same repository and revision (`claim_download_folder`). Verified: every
     safetensors file's sha256 is checked against the hub's record. A multimodal checkpoint
-    whose language model is of a supported family (Gemma-3 4B-27B) is then turned into that
-    language model's text-only checkpoint (checkpoint.text_part; a rerun brings back the
-    files it had changed, and it starts again).
+    whose language model is of a supported family (Gemma-3 4B-27B, Mistral-Small 3.1) is
+    then turned into that language model's text-only checkpoint (checkpoint.text_part; a
+    rerun brings back the files it had changed, and it starts again).
     """
     from prunebench.checkpoint.text_part import finished, take_text_part
 

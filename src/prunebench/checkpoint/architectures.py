@@ -61,6 +61,17 @@ ARCHITECTURES["mistral-7b-v0.3"] = dict(
     num_attention_heads=32, num_key_value_heads=8, head_dim=128, vocab_size=32768,
     max_position_embeddings=32768, rms_norm_eps=1e-5, rope_theta=1000000.0, sliding_window=None,
     bos_token_id=1, eos_token_id=2)
+# mistralai/Mistral-Small-3.1-24B-Instruct-2503 and -3.2-24B-Instruct-2506 config.json's
+# text_config: their language model, which prunebench keeps of these multimodal checkpoints
+# (checkpoint.text_part; the Pixtral vision tower and projector are left out): head_dim 128
+# set apart from hidden / heads (5120 / 32), GQA 32 / 8, an untied LM head. 23,572,403,200
+# parameters (counted from this config; the model cards' 24B include the vision tower).
+ARCHITECTURES["mistral-small-3.1-24b"] = dict(
+    model_type="mistral", hidden_size=5120, intermediate_size=32768, num_hidden_layers=40,
+    num_attention_heads=32, num_key_value_heads=8, head_dim=128, vocab_size=131072,
+    max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=1000000000.0,
+    sliding_window=None, bos_token_id=1, eos_token_id=2)
+ARCHITECTURES["mistral-small-3.2-24b"] = ARCHITECTURES["mistral-small-3.1-24b"]
 # Qwen/Qwen2.5-7B config.json: q/k/v biases (Qwen2 family), GQA 28/4 heads, untied embeddings
 # (the 0.5B-3B models tie them). 7,615,616,512 parameters.
 ARCHITECTURES["qwen2.5-7b"] = dict(

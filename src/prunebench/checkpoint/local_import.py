@@ -157,8 +157,9 @@ def import_local(source: str, out_dir: str | Path) -> Path:
         log.warning("%s has pickle weights only: converting them once to safetensors with "
                     "torch's weights-only loader (no code in them runs)", folder)
         convert_pickle_checkpoint(staging)
-    # A multimodal checkpoint (Gemma-3 4B-27B): its language model, with the sha256 of the
-    # folder's files it replaces (workflow_state compares the folder's files with them).
+    # A multimodal checkpoint (Gemma-3 4B-27B, Mistral-Small 3.1): its language model, with
+    # the sha256 of the folder's files it replaces (workflow_state compares the folder's files
+    # with them).
     take_text_part(staging, hash_sources=True)
     # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
     # and an import interrupted then resumes with its copies.

@@ -2,10 +2,10 @@
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config,
-GraniteConfig, Gemma3TextConfig, SmolLM3Config) or anything with the same attributes (`config_from_dict`, which
-`prunebench plan` sizes with); prunebench.modeling checks these counts against meta-device
-models.
+Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, GraniteConfig,
+Gemma3TextConfig, SmolLM3Config) or anything with the same attributes (`config_from_dict`,
+which `prunebench plan` sizes with); prunebench.modeling checks these counts against
+meta-device models.
 
 The families differ, for counting and surgery, only in which projections carry biases,
 whether attention normalises queries and keys (per head, or over the whole projection), how
@@ -258,7 +258,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     missing, not JSON, or of a model type (or custom code) prunebench does not build.
 
     A multimodal checkpoint whose language model prunebench takes out on download or import
-    (checkpoint.text_part: Gemma-3 4B-27B) is refused too, unless
+    (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.1) is refused too, unless
     `text_part`: then its language model's values are returned, as its text-only checkpoint
     will have them (what the start's checks and `prunebench plan` read of a folder to import or
     of a hub config)."""

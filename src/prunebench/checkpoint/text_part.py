@@ -2,7 +2,9 @@
 
 Gemma-3's 4B, 12B and 27B checkpoints (`model_type` gemma3, Gemma3ForConditionalGeneration)
 hold a Gemma-3 text model (the `gemma3_text` family of the 270M and 1B checkpoints) beside a
-SigLIP vision tower and the projector that turns its image features into tokens. Given text
+SigLIP vision tower and the projector that turns its image features into tokens; Mistral-Small
+3.1 and 3.2 (`mistral3`, Mistral3ForConditionalGeneration) hold a Mistral text model beside a
+Pixtral vision tower. Given text
 alone, such a model runs its language model and its LM head and nothing else: the same
 computation as the text family's causal LM with those weights. prunebench prunes, times and
 evaluates text generation, so when the workflow downloads or imports such a checkpoint (and
@@ -64,21 +66,24 @@ class Wrapper:
     text_overrides: dict[str, Any] = field(default_factory=dict)
 
 
-# Not taken: Mistral-Small 3.1 (`mistral3`), whose config class ties the LM head by default
-# where its published config.json names no tying and its files hold an LM head of their own:
-# which one the wrapper computes with depends on the transformers version.
+# The LLaVA-style layout both use: `language_model.model.*` (and an untied
+# `language_model.lm_head.*`) in the hub's files, which transformers 5 still writes;
+# `model.language_model.*` and `lm_head.*` in transformers 5's modules.
+_LLAVA_RENAMES = (("language_model.model.", "model."), ("language_model.lm_head.", "lm_head."),
+                  ("model.language_model.", "model."), ("lm_head.", "lm_head."))
+_LLAVA_LEFT_OUT = ("vision_tower.", "multi_modal_projector.", "model.vision_tower.",
+                   "model.multi_modal_projector.")
+
 WRAPPERS: dict[str, Wrapper] = {
-    # The LLaVA-style layout: `language_model.model.*` (and an untied `language_model.lm_head.*`)
-    # in the hub's files, which transformers 5 still writes; `model.language_model.*` and
-    # `lm_head.*` in transformers 5's modules. Gemma3ForConditionalGeneration's LM head never
-    # soft-caps the logits.
-    "gemma3": Wrapper(
-        "Gemma3ForConditionalGeneration", "gemma3_text",
-        renames=(("language_model.model.", "model."), ("language_model.lm_head.", "lm_head."),
-                 ("model.language_model.", "model."), ("lm_head.", "lm_head.")),
-        left_out=("vision_tower.", "multi_modal_projector.", "model.vision_tower.",
-                  "model.multi_modal_projector."),
-        tied_by_default=True, text_overrides={"final_logit_softcapping": None}),
+    # Gemma3ForConditionalGeneration's LM head never soft-caps the logits.
+    "gemma3": Wrapper("Gemma3ForConditionalGeneration", "gemma3_text", _LLAVA_RENAMES,
+                      _LLAVA_LEFT_OUT, tied_by_default=True,
+                      text_overrides={"final_logit_softcapping": None}),
+    # Mistral-Small 3.1 / 3.2: a Mistral text model (head_dim 128 set apart) and a Pixtral
+    # vision tower. Its config class ties by default where the published config.json names no
+    # tying, and the files hold an LM head of their own, which differs: kept untied (_tied).
+    "mistral3": Wrapper("Mistral3ForConditionalGeneration", "mistral", _LLAVA_RENAMES,
+                        _LLAVA_LEFT_OUT, tied_by_default=True),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats.
