@@ -466,3 +466,24 @@ def test_mistral_small_3_keeps_its_mistral_language_model_and_its_own_head(tmp_p
     assert record["taken_from"] == "Mistral3ForConditionalGeneration"
     assert record["left_out"]["parameters"] == left_out_parameters(model)
     assert known_shape_of("mistralai/Mistral-Small-3.1-24B-Instruct-2503") == "mistral-small-3.1-24b"
+
+
+def test_a_command_given_the_folder_imports_its_language_model_once(tmp_path, monkeypatch):
+    """`prunebench prune ./gemma-3-4b-it ...`: the folder's language model, imported into the
+    command's cache as a workflow imports it, once; the folder only read."""
+    from prunebench.checkpoint import local_import
+    from prunebench.commands.model_source import resolve_model
+    from prunebench.modeling import load_model
+    from prunebench.tiny import train_tokenizer
+
+    model = multimodal()
+    folder = saved(model, tmp_path / "gemma-3-4b-it")
+    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+    before = files(folder)
+    checkpoint = resolve_model(str(folder), tmp_path / "cache")
+    assert checkpoint.path.parent == tmp_path / "cache" and checkpoint.name == "gemma-3-4b-it"
+    torch.testing.assert_close(logits(load_model(checkpoint.path), text_ids()),
+                               logits(model, text_ids()), rtol=0, atol=1e-5)
+    monkeypatch.setattr(local_import, "import_local", lambda *a: pytest.fail("imported again"))
+    assert resolve_model(f"local:{folder}", tmp_path / "cache").path == checkpoint.path
+    assert files(folder) == before

@@ -293,9 +293,9 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{path / 'config.json'} describes a multimodal {wrapper.model_class}, whose "
             f"{wrapper.text_model_type} language model prunebench keeps when a workflow "
             "downloads or imports it (models.<name>.source: hf:<org>/<repo>@<commit> or "
-            "local:<folder>; it is then in resources/models/<name>/) or when a command "
-            "downloads it (MODEL hf:<org>/<repo>@<commit>); a command does not take it out of "
-            "a folder: give it one of those")
+            "local:<folder>; it is then in resources/models/<name>/) and when a command is "
+            "given it (MODEL hf:<org>/<repo>@<commit> or the folder: imported into the "
+            "command's cache); load that language model, not the folder as it is")
     if wrapper is not None:
         raw = text_config_values(raw, str(path / "config.json"))
     model_type = raw.get("model_type") or "llama"

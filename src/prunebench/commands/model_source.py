@@ -1,12 +1,15 @@
 """MODEL as the commands take it: a checkpoint directory (config.json, safetensors weights,
 tokenizer; also written `local:<folder>`, as in a workflow config), a `prunebench prune` output
 folder (its `checkpoint/` is used, and its prune report names the variant), or
-`hf:<org>/<repo>@<revision>`, downloaded once into the cache folder."""
+`hf:<org>/<repo>@<revision>`, downloaded once into the cache folder. A multimodal checkpoint
+directory (Gemma-3 4B-27B, Mistral-Small 3.x) is imported once into the cache folder as its
+language model (checkpoint.text_part)."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +49,9 @@ def resolve_model(spec: str, cache_dir: str | Path | None = None) -> Checkpoint:
     # `local:<folder>`, as a workflow config names a folder, is that folder.
     path = Path(spec.removeprefix("local:") if spec.startswith("local:") else spec).expanduser()
     if path.exists() or not spec.startswith("hf:"):
+        if _multimodal(path):
+            folder = multimodal_import(path, Path(cache_dir) if cache_dir else default_cache_dir())
+            return Checkpoint(folder, path.resolve().name, "dense", spec, None)
         return _local_checkpoint(path, spec)
     from prunebench.hub import parse_source
 
@@ -102,17 +108,8 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
     # One folder per repository and revision ('refs/pr/3' included: no '/' in the name).
     folder = f"{parsed.name}@{parsed.revision or 'main'}".replace("/", "--")
     out = cache_dir / folder
-    if (out / MANIFEST).is_file():
-        log.info("%s: using the download in %s", source, out)
-        return out
-    # Two commands asking for the same model at once share the staging folder: the second
-    # waits for the first, then finds its download finished.
-    with exclusive_lock(out.parent / f".{out.name}.lock",
-                        f"another prunebench command is downloading {source} into {out}: "
-                        "waiting for it to finish"):
-        if (out / MANIFEST).is_file():
-            log.info("%s: using the download in %s", source, out)
-            return out
+
+    def fetch() -> None:
         if out.exists():
             raise PrunebenchError(
                 f"{out} exists but holds no finished download (no {MANIFEST}): delete it and "
@@ -133,7 +130,55 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
         hashed = write_manifest(staging, {"source": source})
         os.replace(staging, out)
         remember_verified(out, hashed)
+
+    return made_once(out, f"downloading {source}", fetch)
+
+
+def made_once(out: Path, doing: str, make: Callable[[], None]) -> Path:
+    """`out`, made by `make` unless a finished one (with its manifest) is there. Two commands
+    asking for it at once share the work: the second waits for the first, then finds it
+    finished."""
+    from prunebench.checkpoint.integrity import MANIFEST
+
+    if not (out / MANIFEST).is_file():
+        with exclusive_lock(out.parent / f".{out.name}.lock",
+                            f"another prunebench command is {doing} into {out}: waiting for "
+                            "it to finish"):
+            if not (out / MANIFEST).is_file():
+                make()
+                return out
+    log.info("using %s (made by an earlier command)", out)
     return out
+
+
+def _multimodal(path: Path) -> bool:
+    """Whether `path` holds a multimodal checkpoint whose language model prunebench keeps
+    (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.x)."""
+    from prunebench.atomic import read_json_or_none
+    from prunebench.checkpoint.text_part import wrapper_of
+
+    raw = read_json_or_none(path / "config.json") if path.is_dir() else None
+    return isinstance(raw, dict) and "auto_map" not in raw and wrapper_of(raw) is not None
+
+
+def multimodal_import(path: Path, cache_dir: Path) -> Path:
+    """The language model of the multimodal checkpoint in `path`, imported once (as a workflow's
+    `local:` source is: copied, taken out, manifest written; the folder is only read) into
+    cache_dir/local--<folder>@<digest of its files' names, sizes and times>, so a folder
+    whose files change is imported anew."""
+    import hashlib
+    import json
+
+    from prunebench.checkpoint.local_import import folder_state, import_local
+
+    state = json.dumps(folder_state(path.resolve()), sort_keys=True).encode()
+    out = cache_dir / f"local--{path.resolve().name}@{hashlib.sha256(state).hexdigest()[:12]}"
+
+    def imported() -> None:
+        log.info("%s is multimodal: importing its language model into %s (once)", path, out)
+        import_local(f"local:{path.resolve()}", out)
+
+    return made_once(out, f"importing {path}", imported)
 
 
 def params_of(ckpt: Checkpoint) -> int:
