@@ -50,7 +50,7 @@ log = logging.getLogger("family_check")
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
-                 "gemma3_text": "gemma-3-4b", "smollm3": None}
+                 "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with a block attending without rotary positions (NoPE) between rotating ones,
@@ -59,7 +59,11 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
             "smollm3": dict(model_type="smollm3", no_rope_layers=[1, 0, 1, 1],
-                            tie_word_embeddings=False)}
+                            tie_word_embeddings=False),
+            # OLMo-3: local blocks rotating with another base than the global one
+            "olmo3": dict(model_type="olmo3", rope_parameters={
+                "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                "full_attention": {"rope_type": "default", "rope_theta": 500000.0}})}
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -72,7 +76,7 @@ def small_config(family: str):
     shape = FAMILY_SHAPES[family]
     values = {**(architecture_values(shape) if shape else UNSHAPED[family]), **SMALL}
     model_type = values.pop("model_type")
-    if model_type in ("mistral", "gemma2", "phi3", "gemma3_text"):  # as Mistral-7B-v0.1's, ...
+    if model_type in ("mistral", "gemma2", "phi3", "gemma3_text", "olmo3"):  # as Mistral-7B-v0.1's
         values["sliding_window"] = WINDOW
     if model_type in ("gemma2", "gemma3_text"):
         values["query_pre_attn_scalar"] = 24  # not head_dim's, as Gemma-2-27B's

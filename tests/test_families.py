@@ -1,7 +1,8 @@
 """Model families: LLaMA-3 (GQA, rope scaling), Mistral, Qwen2 (q/k/v biases; tied embeddings too),
 Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), Gemma and Gemma-2 (norms weighing by
 1 + weight, scaled embeddings, Gemma-2's sandwich norms and soft caps), Phi-3 (packed qkv_proj
-and gate_up_proj, partial rotary), OLMo-2 (output norms, q/k norms over whole projections),
+and gate_up_proj, partial rotary), OLMo-2 and OLMo-3 (output norms, q/k norms over whole
+projections; OLMo-3's sliding windows),
 Granite (embedding, attention, residual and logit scalars), SmolLM3 (blocks without rotary
 positions), each pruned with every method, saved, reloaded, benchmarked
 with both backends and evaluated, on tiny random models.
@@ -26,8 +27,8 @@ import transformers
 import yaml
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, GemmaConfig,
                           GraniteConfig,
-                          LlamaConfig, MistralConfig, Olmo2Config, Phi3Config, Qwen2Config,
-                          Qwen3Config, SmolLM3Config)
+                          LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
+                          Qwen2Config, Qwen3Config, SmolLM3Config)
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -72,6 +73,11 @@ FAMILIES = {
     "phi3": lambda: Phi3Config(**SMALL, partial_rotary_factor=0.5),
     # OLMo-2: norms after each sublayer's output only; q/k norms over the whole projections.
     "olmo2": lambda: Olmo2Config(**SMALL),
+    # OLMo-3: OLMo-2's block, sliding windows (shorter than the tests' texts) on three blocks of
+    # four, one rotary table per kind of block (here of two bases: the global blocks' own).
+    "olmo3": lambda: Olmo3Config(**SMALL, sliding_window=6, rope_parameters={
+        "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+        "full_attention": {"rope_type": "default", "rope_theta": 500000.0}}),
     # Granite: LLaMA's layout with scalars on the embeddings, the attention scores, each
     # sublayer's output and the logits (far enough from 1 to change this model's tokens, and
     # no powers of two, which every dtype holds exactly: a scalar applied in another dtype or
@@ -97,7 +103,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2_tied": "Qwen2ForCausalLM", "gemma": "GemmaForCausalLM",
            "gemma2": "Gemma2ForCausalLM", "phi3": "Phi3ForCausalLM",
            "olmo2": "Olmo2ForCausalLM", "granite": "GraniteForCausalLM",
-           "gemma3": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM"}
+           "gemma3": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM",
+           "olmo3": "Olmo3ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -307,7 +314,7 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     attn = model.model.layers[1].self_attn
     assert projections.attention_heads(attn, hd) == (rep, 1)
     assert numel(model) == count_params(model.config)
-    if name == "olmo2":
+    if name in ("olmo2", "olmo3"):
         # OLMo-2 norms the whole q and k projections: the kept channels keep their weights,
         # and the kept heads are rescaled (the RMS is now taken over them alone), so removing
         # even a silent group changes the logits (docs/families.md).

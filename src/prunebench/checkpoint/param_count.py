@@ -3,7 +3,7 @@
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, GraniteConfig,
-Gemma3TextConfig, SmolLM3Config) or anything with the same attributes (`config_from_dict`,
+Gemma3TextConfig, SmolLM3Config, Olmo3Config) or anything with the same attributes (`config_from_dict`,
 which `prunebench plan` sizes with); prunebench.modeling checks these counts against
 meta-device models.
 
@@ -106,6 +106,10 @@ FAMILIES: dict[str, Family] = {
     # and norms the whole q and k projections; Olmo2DecoderLayer norms the sublayers' outputs.
     "olmo2": Family("Olmo2ForCausalLM", "Olmo2Config", None, None, None, False,
                     post_norms=True, qk_norm_whole=True, norm_weight_float32=True),
+    # Olmo3Attention / Olmo3DecoderLayer: OLMo-2's, with sliding windows on three blocks of
+    # four (`layer_types`) and one rotary table per layer type (as Gemma-3's, in float32).
+    "olmo3": Family("Olmo3ForCausalLM", "Olmo3Config", None, None, None, False,
+                    post_norms=True, qk_norm_whole=True, norm_weight_float32=True),
     # GraniteAttention / GraniteMLP: LLaMA's biases (attention_bias, mlp_bias); the scalars of
     # GraniteModel, GraniteDecoderLayer and GraniteForCausalLM.
     "granite": Family("GraniteForCausalLM", "GraniteConfig", None, None, "mlp_bias", False,
@@ -200,6 +204,7 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "phi3": {**_LLAMA_DEFAULTS, "vocab_size": 32064, "hidden_size": 3072,
              "intermediate_size": 8192, "max_position_embeddings": 4096},
     "olmo2": {**_LLAMA_DEFAULTS, "vocab_size": 50304},
+    "olmo3": {**_LLAMA_DEFAULTS, "vocab_size": 50304},
     "granite": _LLAMA_DEFAULTS,
     "smollm3": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2048,
                 "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 4,
