@@ -4,10 +4,11 @@ The CPU tests check each family's decoder op by op (mode "eager"); this runs the
 as the benchmarks run it on a GPU, under the decoder's own CUDA graph: per family, a small
 random model shaped like a published one (its family's pieces kept: Llama-3.1's rope scaling,
 Qwen2's q/k/v biases, Qwen3's q/k norms, Gemma's plus-one norms and scaled embeddings, Gemma-2's
-soft caps and sandwich norms, Gemma-3's per-head q/k norms and two rotary bases, Phi-4-mini's
-packed projections and partial rotary, OLMo-2's output norms and whole-projection q/k norms,
-Granite's scalars; sliding
-windows of 8 tokens, as Mistral-7B-v0.1, Gemma-2 and Phi-3-4k have them in longer form, so that
+soft caps and sandwich norms, Gemma-3-4B's per-head q/k norms, two rotary bases and linear
+scaling, Phi-4-mini's packed projections and partial rotary, OLMo-2's output norms and
+whole-projection q/k norms, OLMo-3's with local blocks, Granite's scalars, SmolLM3's blocks
+without rotary positions; sliding windows of 8 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3,
+OLMo-3 and Phi-3-4k have them in longer form, so that
 a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
 depth-pruned (one block out). Each decodes greedily with the compiled backend and with HF
@@ -53,12 +54,13 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
-# unseen); SmolLM3 with a block attending without rotary positions (NoPE) between rotating ones,
-# untied (a random model with tied embeddings repeats its tokens, which proves nothing).
+# unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
+# (the depth variant's removal of block 1 moves block 3's to 2), untied (a random model with
+# tied embeddings repeats its tokens, which proves nothing).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
-            "smollm3": dict(model_type="smollm3", no_rope_layers=[1, 0, 1, 1],
+            "smollm3": dict(model_type="smollm3", no_rope_layers=[1, 0, 1, 0],
                             tie_word_embeddings=False),
             # OLMo-3: local blocks rotating with another base than the global one
             "olmo3": dict(model_type="olmo3", rope_parameters={

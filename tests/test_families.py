@@ -554,6 +554,21 @@ def test_removed_blocks_take_their_rotary_flags_with_them(removed, tmp_path):
     assert [block.rotate for block in decoder.blocks] == [bool(f) for f in kept]
 
 
+@pytest.mark.parametrize("key, value", [("no_rope_layers", [1, 0, 1]),
+                                        ("layer_types", ["full_attention"]),
+                                        ("no_rope_layers", "1101")])
+def test_a_per_block_list_without_an_entry_for_every_block_is_refused(key, value, tmp_path):
+    """transformers reads `no_rope_layers[layer_idx]` when it builds a block: a list cut short
+    (a config.json edited by hand) stopped the load on a bare IndexError."""
+    from prunebench.checkpoint.param_count import checked_config_json
+
+    save_model(family_model("smollm3"), None, tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, key: value}))
+    with pytest.raises(PrunebenchError, match=f"gives {key} .* for 4 blocks: each block needs"):
+        checked_config_json(tmp_path / "m")
+
+
 # --------------------------------------------------------------------------- compiled backend
 
 def test_qwen3_decode_step_traces_as_one_graph():
@@ -630,6 +645,14 @@ def test_soft_capped_attention_decodes_with_eager_or_flex_and_refuses_sdpa(base_
     ("gemma3", lambda: Gemma3TextConfig(**SMALL, head_dim=16, query_pre_attn_scalar=24,
                                         sliding_window=5, tie_word_embeddings=False,
                                         layer_types=["sliding_attention", "full_attention"] * 2)),
+    # SmolLM3's use_sliding_window: windows on its blocks without rotary positions
+    ("smollm3", lambda: SmolLM3Config(**SMALL, head_dim=16, no_rope_layers=[1, 0, 1, 0],
+                                      use_sliding_window=True, sliding_window=5,
+                                      tie_word_embeddings=False)),
+    # OLMo-3's three local blocks of four, rotating with their own base
+    ("olmo3", lambda: Olmo3Config(**SMALL, sliding_window=5, rope_parameters={
+        "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+        "full_attention": {"rope_type": "default", "rope_theta": 500000.0}})),
 ])
 def test_the_compiled_decoder_attends_within_each_blocks_sliding_window(name, config,
                                                                          monkeypatch):
@@ -892,7 +915,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "olmo-2-1124-13b": 13_716_198_400, "gemma-3-1b": 999_885_952,
              "gemma-3-270m": 268_098_176, "gemma-3-4b": 3_880_263_168,
              "gemma-3-12b": 11_766_034_176, "gemma-3-27b": 27_009_346_304,
-             "mistral-small-3.1-24b": 23_572_403_200, "mistral-small-3.2-24b": 23_572_403_200}
+             "mistral-small-3.1-24b": 23_572_403_200, "mistral-small-3.2-24b": 23_572_403_200,
+             "smollm3-3b": 3_075_098_624}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

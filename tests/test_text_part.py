@@ -392,10 +392,11 @@ def test_a_touched_source_file_does_not_import_again(tmp_path):
                                                     workflow_state)
     from prunebench.tiny import train_tokenizer
 
-    folder = saved(multimodal(), tmp_path / "gemma-3-4b-it")
+    folder = saved(multimodal(), tmp_path / "gemma-3-4b-it", max_shard_size="100KB")
     train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
     out = import_local(f"local:{folder}", tmp_path / "resources" / "models" / "gemma3")
     imported = folder_state(folder)
+    assert "model.safetensors.index.json" in imported  # sharded, as the published ones
     for file in import_files(folder):
         stat = file.stat()
         os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
@@ -408,13 +409,16 @@ def test_a_touched_source_file_does_not_import_again(tmp_path):
 
 
 def test_a_finished_extraction_is_not_downloaded_again(tmp_path, monkeypatch):
-    """Killed after the language model was kept (while the manifest was hashed, before the
-    folder was renamed), the rerun does not fetch the whole multimodal checkpoint again."""
+    """Killed after the language model was kept (while the manifest was hashed, or before the
+    originals were deleted), the rerun does not fetch the whole multimodal checkpoint again;
+    originals left over are deleted."""
     from prunebench import hub
 
     fake_fetch(monkeypatch, saved(multimodal(), tmp_path / "saved"))
     out = hub.download("google/gemma-3-4b-it", "abc", tmp_path / "download")
     before = files(out)
+    leftover = out / json.loads((out / text_part.RECORD).read_text())["original_weight_files"][0]
+    leftover.write_bytes(b"an original the killed run had not deleted yet")
 
     def refetched(*args):
         raise AssertionError("fetched again")
@@ -422,6 +426,41 @@ def test_a_finished_extraction_is_not_downloaded_again(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "_fetch", refetched)
     assert hub.download("google/gemma-3-4b-it", "abc", tmp_path / "download") == out
     assert files(out) == before
+
+
+def test_an_import_killed_after_the_extraction_finishes_without_copying_again(tmp_path,
+                                                                                monkeypatch):
+    """Killed while the manifest was hashed (minutes for a 27B model), the import's rerun
+    writes the manifest of what it made; it does not copy the folder's shards again (the
+    originals are gone from its staging folder) nor make the text shards again."""
+    import prunebench.modeling
+    from prunebench.checkpoint import local_import
+    from prunebench.modeling import load_model
+    from prunebench.tiny import train_tokenizer
+
+    model = multimodal()
+    folder = saved(model, tmp_path / "gemma-3-4b-it", max_shard_size="100KB")
+    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+    out = tmp_path / "resources" / "models" / "gemma3"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prunebench.modeling, "write_manifest", killed)
+    with pytest.raises(KeyboardInterrupt):
+        local_import.import_local(f"local:{folder}", out)
+    staging = out.parent / f".{out.name}.import"
+    assert text_part.finished(staging)
+    shards = {f.name: f.stat().st_mtime_ns for f in staging.glob("model-text-*")}
+    monkeypatch.undo()
+
+    copies = []
+    monkeypatch.setattr(local_import, "_copy_and_convert", lambda *a: copies.append(a))
+    local_import.import_local(f"local:{folder}", out)
+    assert copies == []
+    assert {f.name: f.stat().st_mtime_ns for f in out.glob("model-text-*")} == shards
+    torch.testing.assert_close(logits(load_model(out), text_ids()), logits(model, text_ids()),
+                               rtol=0, atol=1e-5)
 
 
 def test_the_whole_models_dtype_is_the_text_models():

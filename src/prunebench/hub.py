@@ -221,10 +221,11 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     claim_download_folder(out_dir, repo_id, revision)
     if finished(out_dir):
         # A run killed after the language model was taken out (while the manifest was being
-        # hashed): its files are the verified download's, whose originals are gone; fetching
-        # would bring the whole multimodal checkpoint again.
+        # hashed, or the originals deleted): its files are the verified download's; fetching
+        # would bring the whole multimodal checkpoint again. Originals left are deleted now.
         log.info("%s: the download in %s was finished and its language model kept: not "
                  "downloaded again", repo_id, out_dir)
+        take_text_part(out_dir)
         return out_dir
     try:
         path = _fetch(repo_id, revision, out_dir)

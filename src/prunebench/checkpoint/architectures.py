@@ -207,6 +207,15 @@ ARCHITECTURES["gemma-3-27b"] = dict(_GEMMA3_MULTIMODAL, hidden_size=5376,
                                     intermediate_size=21504, num_hidden_layers=62,
                                     num_attention_heads=32, num_key_value_heads=16, head_dim=128,
                                     query_pre_attn_scalar=168)
+# HuggingFaceTB/SmolLM3-3B (SmolLM3 family: every fourth block without rotary positions), as
+# transformers' SmolLM3Config describes it (its defaults are documented as SmolLM3-3B's; the
+# published config.json could not be read here, so its context length and rotary base are the
+# class's: 32768 tokens, base 2,000,000). GQA 16 / 4, tied embeddings. 3,075,098,624
+# parameters (the model card: 3B).
+ARCHITECTURES["smollm3-3b"] = dict(
+    model_type="smollm3", hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
+    num_attention_heads=16, num_key_value_heads=4, vocab_size=128256, tie_word_embeddings=True,
+    bos_token_id=128000, eos_token_id=128001, pad_token_id=128004)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 

@@ -122,9 +122,7 @@ def import_local(source: str, out_dir: str | Path) -> Path:
     """Import the folder `source` (`local:<path>`) names into `out_dir`: copied, pickles
     converted, manifest written, and put in place only once complete (module docstring)."""
     from prunebench.checkpoint.integrity import verify_manifest
-    from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint,
-                                                      converted_pickles, from_pickles)
-    from prunebench.checkpoint.text_part import take_text_part
+    from prunebench.checkpoint.text_part import RECORD, finished, take_text_part
     from prunebench.modeling import write_manifest
 
     out_dir = Path(out_dir)
@@ -144,6 +142,34 @@ def import_local(source: str, out_dir: str | Path) -> Path:
         shutil.rmtree(staging)
     staging.mkdir(parents=True, exist_ok=True)
     write_json(staging / SOURCE_RECORD, record)
+    # An import killed after it took a multimodal checkpoint's language model out (while its
+    # manifest was hashed) is finished with what it made: the originals are gone from staging.
+    taken_out = RECORD not in {f.name for f in files} and finished(staging)
+    if not taken_out:
+        _copy_and_convert(folder, files, staging)
+        # A multimodal checkpoint (Gemma-3 4B-27B, Mistral-Small 3.1): its language model,
+        # with the sha256 of the folder's files it replaces (workflow_state compares the
+        # folder's files with them).
+        taken_out = take_text_part(staging, hash_sources=True)
+    extra = {"source": source, "imported_from": str(folder), "imported_files": record}
+    if taken_out:
+        extra["imported_sha256"] = read_json_or_none(staging / RECORD).get("source_sha256")
+    # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
+    # and an import interrupted then resumes with its copies.
+    hashed = write_manifest(staging, extra)
+    (staging / SOURCE_RECORD).unlink()
+    os.replace(staging, out_dir)
+    remember_verified(out_dir, hashed)
+    log.info("imported %s into %s", folder, out_dir)
+    return out_dir
+
+
+def _copy_and_convert(folder: Path, files: list[Path], staging: Path) -> None:
+    """Copy `files` of `folder` into `staging` (those an earlier attempt copied whole are kept)
+    and convert pickle weights once."""
+    from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint,
+                                                      converted_pickles, from_pickles)
+
     converted = set(converted_pickles(staging))  # pickles already converted (and deleted)
     for file in files:
         target = staging / file.name
@@ -157,19 +183,6 @@ def import_local(source: str, out_dir: str | Path) -> Path:
         log.warning("%s has pickle weights only: converting them once to safetensors with "
                     "torch's weights-only loader (no code in them runs)", folder)
         convert_pickle_checkpoint(staging)
-    # A multimodal checkpoint (Gemma-3 4B-27B, Mistral-Small 3.1): its language model, with
-    # the sha256 of the folder's files it replaces (workflow_state compares the folder's files
-    # with them).
-    take_text_part(staging, hash_sources=True)
-    # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
-    # and an import interrupted then resumes with its copies.
-    hashed = write_manifest(staging, {"source": source, "imported_from": str(folder),
-                                      "imported_files": record})
-    (staging / SOURCE_RECORD).unlink()
-    os.replace(staging, out_dir)
-    remember_verified(out_dir, hashed)
-    log.info("imported %s into %s", folder, out_dir)
-    return out_dir
 
 
 def folder_state(folder: Path) -> dict[str, list[int]]:
@@ -212,20 +225,15 @@ def workflow_state(folder: Path, model_dir: Path) -> dict[str, list[int]]:
 
 def _imported_sha256(model_dir: Path) -> dict[str, str]:
     """{file name: sha256} of the folder's files as imported: as the import's manifest records
-    them, or, for the files that taking a multimodal checkpoint's language model replaced
-    (config.json, the original shards), as its record has them."""
-    from prunebench.checkpoint.text_part import RECORD
-
+    them, or, for the files that taking a multimodal checkpoint's language model out replaced
+    (config.json, the original shards and index), as it recorded them (`imported_sha256`)."""
     manifest = read_json_or_none(Path(model_dir) / MANIFEST)
     if not isinstance(manifest, dict):
         return {}
     recorded = {}
-    for key in ("files_sha256", "weights_sha256"):
+    for key in ("files_sha256", "weights_sha256", "imported_sha256"):
         if isinstance(manifest.get(key), dict):
             recorded.update(manifest[key])
-    text_part = read_json_or_none(Path(model_dir) / RECORD)
-    if isinstance(text_part, dict) and isinstance(text_part.get("source_sha256"), dict):
-        recorded.update(text_part["source_sha256"])
     return {k: v for k, v in recorded.items() if isinstance(v, str)}
 
 

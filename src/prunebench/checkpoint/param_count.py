@@ -323,6 +323,18 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{path / 'config.json'} gives {', '.join(bad)}: each must be a positive whole "
             "number (or, for num_key_value_heads and head_dim, left out): re-download or rebuild "
             "the model; a config.json edited by hand no longer describes its weights")
+    # One entry per block (each block's attention kind, whether it rotates): a short list
+    # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
+    blocks = raw.get("num_hidden_layers")
+    short = [f"{key} ({len(raw[key]) if isinstance(raw[key], list) else raw[key]!r})"
+             for key in ("layer_types", "no_rope_layers") if raw.get(key) is not None
+             and isinstance(blocks, int) and not (isinstance(raw[key], list)
+                                                  and len(raw[key]) >= blocks)]
+    if short:
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives {', '.join(short)} for {blocks} blocks: each block "
+            "needs its entry: re-download or rebuild the model; a config.json edited by hand no "
+            "longer describes its blocks")
     return raw
 
 

@@ -111,8 +111,8 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
         raise PrunebenchError(
             f"{where}: the {raw['model_type']} model's language model is {kind!r}, not "
             f"{wrapper.text_model_type!r} as in the published checkpoints: prunebench takes out "
-            f"only a {wrapper.text_model_type} language model; use a published Gemma-3 "
-            "checkpoint or a fine-tune of one")
+            f"only a {wrapper.text_model_type} language model; use a published "
+            f"{wrapper.model_class} checkpoint or a fine-tune of one")
     if text.get("use_bidirectional_attention"):
         # The multimodal class ignores it on text (and halves the sliding windows for it); the
         # text class would attend both ways: no text checkpoint computes what the whole does.
@@ -196,7 +196,10 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
         for stale in folder.glob("model-text-*.safetensors"):
             stale.unlink()
         write_json(folder / PROGRESS, state)
-    sources = sha256_files([folder / "config.json", *originals]) if hash_sources else None
+    replaced = [folder / "config.json", *originals]
+    if (_indexed(folder) or set()) & {f.name for f in originals}:  # the wrapper's index: replaced
+        replaced.append(folder / SAFETENSORS_INDEX)
+    sources = sha256_files(replaced) if hash_sources else None
     shards = {file: TEXT_SHARD.format(i, len(kept)) for i, file in enumerate(kept, start=1)}
     weight_map, total = {}, 0
     for file, names in kept.items():
@@ -294,13 +297,16 @@ def _text_class(values: dict[str, Any]) -> str:
 
 
 def _indexed(folder: Path) -> set[str] | None:
-    """The weight files the folder's checkpoint is loaded from, None if it cannot be read."""
-    from prunebench.checkpoint.integrity import weight_files
+    """The weight files the folder's index names, None without a readable index (read as it
+    is: the loader's check would warn of the files beside them, which an extraction deletes
+    next)."""
+    from prunebench.checkpoint.integrity import _indexed_shards
 
     try:
-        return {f.name for f in weight_files(folder)}
+        names = _indexed_shards(folder)
     except PrunebenchError:
         return None
+    return None if names is None else set(names)
 
 
 def _delete_originals(folder: Path) -> None:
