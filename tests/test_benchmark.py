@@ -639,8 +639,14 @@ def assert_step_traces_as_one_graph(model, prompt: torch.Tensor, new_tokens: int
     """The decode step compiles with fullgraph (no graph break: what CUDA graphs and
     reduce-overhead need) and decodes as the eager step does; traced with the eager backend,
     so CPU is enough."""
+    import torch._dynamo
+
     batch, length = prompt.shape[0], prompt.shape[1] + new_tokens
     eager = StaticDecoder(model, batch, length, mode="eager").generate(prompt, new_tokens)
+    # Each decoder is a new `self` for the same step function, as in the benchmark runners,
+    # which reset dynamo per decoder: else the tests that ran before in this process count
+    # towards its recompile limit (8), and a fullgraph step past it fails.
+    torch._dynamo.reset()
     compiled = StaticDecoder(model, batch, length, mode="compile",
                              compile_kwargs={"backend": "eager", "fullgraph": True})
     compiled.prepare()
