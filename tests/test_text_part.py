@@ -263,6 +263,12 @@ def test_the_workflow_checks_plans_and_imports_its_language_model(tmp_path):
     assert local_problems("gemma3", str(folder)) == []
     language = sum(p.numel() for p in model.model.language_model.parameters())
     assert count_params(checkpoint_config(folder)) == language
+    # the jobs' sizes, before the import (the end-to-end run stopped here on the wrapper's
+    # model_type)
+    from prunebench.plan.jobsize import known_param_count
+
+    assert known_param_count(tmp_path / "resources" / "models" / "gemma3",
+                             f"local:{folder}") == language
 
     out = tmp_path / "resources" / "models" / "gemma3"
     import_local(f"local:{folder}", out)

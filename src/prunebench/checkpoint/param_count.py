@@ -339,8 +339,14 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
 
 
 def config_from_json(path: str | Path) -> SimpleNamespace:
-    """A checkpoint's config.json as an object the counts below accept."""
-    return config_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    """A checkpoint's config.json as an object the counts below accept (a multimodal one's by
+    the language model prunebench keeps of it: checkpoint.text_part)."""
+    from prunebench.checkpoint.text_part import text_config_values, wrapper_of
+
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    if isinstance(raw, dict) and "auto_map" not in raw and wrapper_of(raw) is not None:
+        raw = text_config_values(raw, str(path))
+    return config_from_dict(raw)
 
 
 def checkpoint_config(path: str | Path) -> SimpleNamespace:
