@@ -858,3 +858,51 @@ def test_a_download_verified_then_killed_resumes_with_its_files(tmp_path):
     assert json.loads((tmp_path / DOWNLOAD_SOURCE).read_text())["commit"].startswith("4782ad")
     claim_download_folder(tmp_path, "org/other", None)  # another source is emptied, as before
     assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_an_interrupted_extraction_of_a_multimodal_download_keeps_its_text_shards(
+        monkeypatch, tmp_path, fake_hub_records):
+    """A download of Gemma-3-4B killed while its language model was being taken out: the
+    rerun (the hub's file list has no text shard) keeps the shards made from the same original
+    files instead of deleting them as another commit's, makes the others, and ends as a
+    straight extraction does."""
+    import filecmp
+    import shutil
+
+    import safetensors.torch
+    from safetensors.torch import save_file
+
+    from test_text_part import files, multimodal, saved
+
+    repository = saved(multimodal(), tmp_path / "repository", max_shard_size="100KB")
+    fake_hub_records["dir"] = repository  # the hub lists and records the repository's files
+
+    def fake_snapshot_download(**kwargs):  # brings back what is missing or changed
+        for file in repository.iterdir():
+            target = Path(kwargs["local_dir"]) / file.name
+            if not target.exists() or not filecmp.cmp(file, target, shallow=False):
+                shutil.copy2(file, target)
+        return kwargs["local_dir"]
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    straight = download("google/gemma-3-4b-it", "abc123", tmp_path / "straight")
+    calls = []
+
+    def killed_at_the_third(tensors, path, metadata=None):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError("killed")
+        return save_file(tensors, path, metadata=metadata)
+
+    folder = tmp_path / "download"
+    with monkeypatch.context() as patch:
+        patch.setattr(safetensors.torch, "save_file", killed_at_the_third)
+        with pytest.raises(OSError, match="killed"):
+            download("google/gemma-3-4b-it", "abc123", folder)
+    kept = {f.name: f.stat().st_mtime_ns for f in folder.glob("model-text-*")}
+    assert len(kept) == 2
+
+    download("google/gemma-3-4b-it", "abc123", folder)
+    assert {f.name: f.stat().st_mtime_ns for f in folder.glob("model-text-*")
+            if f.name in kept} == kept
+    assert files(folder) == files(straight)

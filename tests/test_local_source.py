@@ -71,6 +71,22 @@ def test_source_names_a_folder_whatever_its_characters():
         parse_source("local:")
 
 
+def test_weights_of_another_layout_are_not_imported(user_folder, tmp_path):
+    """Mistral's repositories keep, beside transformers' shards, one `consolidated.safetensors`
+    for mistral-inference (tens of GB no transformers class reads); a folder fetched whole with
+    `hf download` has it. The hub download leaves it out, and so does the import."""
+    from safetensors import safe_open
+
+    with safe_open(user_folder / "model.safetensors", "pt") as handle:  # sharded, as Mistral's
+        weight_map = {name: "model.safetensors" for name in handle.keys()}
+    (user_folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (user_folder / "consolidated.safetensors").write_bytes(b"another layout")
+    out = import_local(f"local:{user_folder}", tmp_path / "resources" / "models" / "mine")
+    assert not (out / "consolidated.safetensors").exists()
+    assert "consolidated.safetensors" not in folder_state(user_folder)
+
+
 def test_a_folder_is_imported_as_the_same_model_with_a_manifest(user_folder, tmp_path):
     import torch
 

@@ -211,7 +211,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     Resumable: huggingface_hub keeps partial files in out_dir and skips completed ones on a
     rerun of the same repository and revision (`claim_download_folder`). Verified: every
     safetensors file's sha256 is checked against the hub's record. A multimodal checkpoint
-    whose language model is of a supported family (Gemma-3 4B-27B, Mistral-Small 3.1) is
+    whose language model is of a supported family (Gemma-3 4B-27B, Mistral-Small 3.x) is
     then turned into that language model's text-only checkpoint (checkpoint.text_part; a
     rerun brings back the files it had changed, and it starts again).
     """
@@ -385,11 +385,15 @@ def repository_files(repo_id: str, revision: str | None, token: str | bool) -> s
 
 def _fetched(name: str) -> bool:
     """A top-level file the download fetches (ALLOW_PATTERNS, not IGNORE_PATTERNS); hidden
-    ones are prunebench's own (the download record) or huggingface_hub's."""
+    ones are prunebench's own (the download record) or huggingface_hub's, and so are those an
+    interrupted extraction of a multimodal checkpoint's language model wrote (its text shards,
+    which its rerun keeps)."""
     from fnmatch import fnmatch
 
+    from prunebench.checkpoint.text_part import own_file
+
     return (not name.startswith(".") and any(fnmatch(name, p) for p in ALLOW_PATTERNS)
-            and not any(fnmatch(name, p) for p in IGNORE_PATTERNS))
+            and not any(fnmatch(name, p) for p in IGNORE_PATTERNS) and not own_file(name))
 
 
 def require_every_file(repo_id: str, revision: str | None, path: Path, files: set[str]) -> None:
@@ -432,10 +436,13 @@ def verify_download(repo_id: str, revision: str | None, path: Path, info,
     message asks for downloads it again.
     """
     from prunebench.checkpoint.integrity import sha256_file
+    from prunebench.checkpoint.text_part import own_file
 
     expected = {s.rfilename: s.lfs.sha256 for s in (info.siblings or [])
                 if s.rfilename.endswith(suffix) and getattr(s, "lfs", None)}
     for file in sorted(path.glob(f"*{suffix}")):
+        if own_file(file.name):  # an interrupted extraction's text shard: not the download's
+            continue
         if files is not None and file.name not in files:
             # Left by an earlier download of this folder: a branch (`main`) that has moved
             # since, whose old shard would load over the current tensors of the same names.

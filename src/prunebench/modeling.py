@@ -31,7 +31,8 @@ from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,  # noqa: F401
                                              verify_manifest, weight_files)
-from prunebench.checkpoint.param_count import (FAMILIES, block_param_count, checked_config_json,  # noqa: F401
+from prunebench.checkpoint.param_count import (FAMILIES, PER_BLOCK_CONFIG_LISTS,  # noqa: F401
+                                    block_param_count, checked_config_json,
                                     count_params,
                                     default_layer_shape, family, head_dim, kv_head_count,
                                     layer_shapes, mlp_bias, non_block_param_count, o_bias,
@@ -635,13 +636,6 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         if getattr(config, key, None):
             setattr(config, key, [getattr(config, key)[i] for i in keep])
     return model
-
-
-# Config lists with one entry per block, which lose the removed blocks' entries: each block's
-# attention kind (Gemma-2/3, Qwen), whether it rotates (SmolLM3's NoPE blocks: read when a
-# block is built, so a saved checkpoint would otherwise reload its blocks with their
-# neighbours' flags) and its width (a width-pruned checkpoint's shapes).
-PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes")
 
 
 def save_random_model(architecture: str, out_dir: str | Path, tokenizer=None,

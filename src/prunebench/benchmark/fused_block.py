@@ -312,7 +312,7 @@ class Block(nn.Module):
 
     def _output_norm(self, out: torch.Tensor, name: str) -> torch.Tensor:
         """A sublayer's output as the residual stream adds it: normed where the layout norms it
-        (Gemma-2, OLMo-2), scaled where the model scales it (Granite), else as it is."""
+        (Gemma-2/3, OLMo-2/3), scaled where the model scales it (Granite), else as it is."""
         if getattr(self, name) is not None:
             out = self._norm(out, name)
         if self.residual_multiplier is not None:

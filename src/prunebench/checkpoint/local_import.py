@@ -57,25 +57,30 @@ def _matches(name: str, patterns: list[str]) -> bool:
 
 def import_files(folder: Path) -> list[Path]:
     """The files of `folder` that make the checkpoint: config, tokenizer and safetensors
-    weights, or its pickle weights when it has no safetensors ones (converted on import)."""
-    from prunebench.hub import PICKLE_PATTERNS
+    weights, or its pickle weights when it has no safetensors ones (converted on import).
+    Weights of another layout a hub download leaves out too (Mistral's
+    `consolidated.safetensors`, for mistral-inference: tens of GB no transformers class
+    reads) are not imported."""
+    from prunebench.hub import IGNORE_PATTERNS, PICKLE_PATTERNS
 
     if not folder.is_dir():
         return []
     files = sorted(f for f in folder.iterdir()
                    if f.is_file() and not f.name.startswith(".") and f.name != MANIFEST)
-    chosen = [f for f in files if _matches(f.name, CHECKPOINT_FILES)]
+    chosen = [f for f in files
+              if _matches(f.name, CHECKPOINT_FILES) and not _matches(f.name, IGNORE_PATTERNS)]
     if not any(f.suffix == ".safetensors" for f in chosen):
         chosen += [f for f in files if _matches(f.name, PICKLE_PATTERNS) and f not in chosen]
     return sorted(chosen)
 
 
-def local_problems(model: str, source_name: str) -> list[str]:
+def local_problems(model: str, source_name: str, where: str | None = None) -> list[str]:
     """What stops `local:<source_name>` from being imported as model `model`, one line each:
-    checked when the workflow starts, before any job runs."""
+    checked when the workflow starts, before any job runs. `where` names the folder in the
+    messages (a workflow config's `models.<model>.source` by default)."""
     from prunebench.checkpoint.param_count import checked_config_json
 
-    where = f"models.{model}.source local:{source_name}"
+    where = where or f"models.{model}.source local:{source_name}"
     folder = local_path(source_name)
     if not folder.exists():
         return [f"{where}: no such folder {folder} (a relative path is read from the directory "
@@ -118,7 +123,7 @@ def local_problems(model: str, source_name: str) -> list[str]:
     return problems
 
 
-def import_local(source: str, out_dir: str | Path) -> Path:
+def import_local(source: str, out_dir: str | Path, where: str | None = None) -> Path:
     """Import the folder `source` (`local:<path>`) names into `out_dir`: copied, pickles
     converted, manifest written, and put in place only once complete (module docstring)."""
     from prunebench.checkpoint.integrity import verify_manifest
@@ -127,7 +132,7 @@ def import_local(source: str, out_dir: str | Path) -> Path:
 
     out_dir = Path(out_dir)
     folder = local_path(source.removeprefix("local:"))
-    problems = local_problems(out_dir.name, str(folder))
+    problems = local_problems(out_dir.name, str(folder), where)
     if problems:
         raise PrunebenchError("\n".join(problems))
     if (folder / MANIFEST).is_file():  # made by prunebench: it says what its files must be
@@ -147,7 +152,7 @@ def import_local(source: str, out_dir: str | Path) -> Path:
     taken_out = RECORD not in {f.name for f in files} and finished(staging)
     if not taken_out:
         _copy_and_convert(folder, files, staging)
-        # A multimodal checkpoint (Gemma-3 4B-27B, Mistral-Small 3.1): its language model,
+        # A multimodal checkpoint (Gemma-3 4B-27B, Mistral-Small 3.x): its language model,
         # with the sha256 of the folder's files it replaces (workflow_state compares the
         # folder's files with them).
         taken_out = take_text_part(staging, hash_sources=True)

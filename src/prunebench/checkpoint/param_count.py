@@ -2,10 +2,10 @@
 
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
-Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, GraniteConfig,
-Gemma3TextConfig, SmolLM3Config, Olmo3Config) or anything with the same attributes (`config_from_dict`,
-which `prunebench plan` sizes with); prunebench.modeling checks these counts against
-meta-device models.
+Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
+GraniteConfig, Gemma3TextConfig, SmolLM3Config) or anything with the same attributes
+(`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling checks these
+counts against meta-device models.
 
 The families differ, for counting and surgery, only in which projections carry biases,
 whether attention normalises queries and keys (per head, or over the whole projection), how
@@ -226,6 +226,13 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     return SimpleNamespace(**values)
 
 
+# Config lists with one entry per block, which lose the removed blocks' entries
+# (modeling.remove_blocks) and must hold one for every block (checked_config_json): each
+# block's attention kind (Gemma-2/3, OLMo-3, Qwen), whether it rotates (SmolLM3's NoPE blocks:
+# read when a block is built, so a saved checkpoint would otherwise reload its blocks with
+# their neighbours' flags) and its width (a width-pruned checkpoint's shapes).
+PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes")
+
 # The config keys of a model's shape (checked_config_json); the optional ones may be null
 # (transformers derives them from the others).
 SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
@@ -263,7 +270,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     missing, not JSON, or of a model type (or custom code) prunebench does not build.
 
     A multimodal checkpoint whose language model prunebench takes out on download or import
-    (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.1) is refused too, unless
+    (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.x) is refused too, unless
     `text_part`: then its language model's values are returned, as its text-only checkpoint
     will have them (what the start's checks and `prunebench plan` read of a folder to import or
     of a hub config)."""
@@ -327,7 +334,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
     short = [f"{key} ({len(raw[key]) if isinstance(raw[key], list) else raw[key]!r})"
-             for key in ("layer_types", "no_rope_layers") if raw.get(key) is not None
+             for key in PER_BLOCK_CONFIG_LISTS if raw.get(key) is not None
              and isinstance(blocks, int) and not (isinstance(raw[key], list)
                                                   and len(raw[key]) >= blocks)]
     if short:

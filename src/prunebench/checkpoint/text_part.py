@@ -59,6 +59,7 @@ class Wrapper:
     `text_overrides`: text config values the wrapper's forward pass implies."""
 
     model_class: str
+    published: str  # the checkpoints it is made for, as the messages name them
     text_model_type: str
     renames: tuple[tuple[str, str], ...]
     left_out: tuple[str, ...]
@@ -76,13 +77,15 @@ _LLAVA_LEFT_OUT = ("vision_tower.", "multi_modal_projector.", "model.vision_towe
 
 WRAPPERS: dict[str, Wrapper] = {
     # Gemma3ForConditionalGeneration's LM head never soft-caps the logits.
-    "gemma3": Wrapper("Gemma3ForConditionalGeneration", "gemma3_text", _LLAVA_RENAMES,
+    "gemma3": Wrapper("Gemma3ForConditionalGeneration", "Gemma-3 4B, 12B and 27B",
+                      "gemma3_text", _LLAVA_RENAMES,
                       _LLAVA_LEFT_OUT, tied_by_default=True,
                       text_overrides={"final_logit_softcapping": None}),
     # Mistral-Small 3.1 / 3.2: a Mistral text model (head_dim 128 set apart) and a Pixtral
     # vision tower. Its config class ties by default where the published config.json names no
     # tying, and the files hold an LM head of their own, which differs: kept untied (_tied).
-    "mistral3": Wrapper("Mistral3ForConditionalGeneration", "mistral", _LLAVA_RENAMES,
+    "mistral3": Wrapper("Mistral3ForConditionalGeneration", "Mistral-Small 3.1 and 3.2",
+                        "mistral", _LLAVA_RENAMES,
                         _LLAVA_LEFT_OUT, tied_by_default=True),
 }
 
@@ -109,10 +112,10 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     kind = text.get("model_type") or wrapper.text_model_type
     if kind != wrapper.text_model_type:
         raise PrunebenchError(
-            f"{where}: the {raw['model_type']} model's language model is {kind!r}, not "
-            f"{wrapper.text_model_type!r} as in the published checkpoints: prunebench takes out "
-            f"only a {wrapper.text_model_type} language model; use a published "
-            f"{wrapper.model_class} checkpoint or a fine-tune of one")
+            f"{where}: the {raw['model_type']} model's language model is {kind!r}: prunebench "
+            f"takes out only the {wrapper.text_model_type!r} language model of "
+            f"{wrapper.published} ({wrapper.model_class}), and their fine-tunes; a {kind!r} "
+            "one is not supported")
     if text.get("use_bidirectional_attention"):
         # The multimodal class ignores it on text (and halves the sliding windows for it); the
         # text class would attend both ways: no text checkpoint computes what the whole does.
@@ -188,7 +191,8 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
     if not kept:
         raise PrunebenchError(f"{folder}: no tensor of the language model in its weights: "
                               "re-download the checkpoint, or save it again with save_pretrained")
-    values["tie_word_embeddings"] = _tied(values["tie_word_embeddings"], kept, folder)
+    values["tie_word_embeddings"] = _tied(values["tie_word_embeddings"], kept, folder,
+                                          stated="tie_word_embeddings" in raw)
     # Text shards an interrupted run wrote are kept only if made from these very files (a
     # download of a branch that moved since brings others).
     state = {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in originals}
@@ -261,7 +265,7 @@ def _require_valid(values: dict[str, Any], folder: Path) -> None:
             "or save it again with save_pretrained") from None
 
 
-def _tied(tied: bool, kept: dict[Path, dict[str, str]], folder: Path) -> bool:
+def _tied(tied: bool, kept: dict[Path, dict[str, str]], folder: Path, stated: bool) -> bool:
     """Whether the text model ties its LM head to the embedding: as the config says, except
     that an LM head of its own that differs from the embedding is kept untied (as transformers
     5 loads such a checkpoint, and as transformers 4 did for a text config that unties it)."""
@@ -285,8 +289,12 @@ def _tied(tied: bool, kept: dict[Path, dict[str, str]], folder: Path) -> bool:
 
     if tensor("lm_head.weight").equal(tensor("model.embed_tokens.weight")):
         return True
-    log.warning("%s: its LM head differs from the embedding although the config ties them: "
-                "kept untied, as transformers loads it", folder)
+    # (published Mistral-Small checkpoints: their config names no tying, their class's
+    # default ties; a config that says so is worth a warning)
+    (log.warning if stated else log.info)(
+        "%s: its LM head differs from the embedding although %s: kept untied, as "
+        "transformers loads it", folder,
+        "its config ties them" if stated else "its config class ties them by default")
     return False
 
 
@@ -323,6 +331,12 @@ def _delete_originals(folder: Path) -> None:
         if isinstance(name, str) and Path(name).name == name and name not in named:
             (folder / name).unlink(missing_ok=True)
     (folder / PROGRESS).unlink(missing_ok=True)
+
+
+def own_file(name: str) -> bool:
+    """Whether `name` is a file an extraction writes (a text shard, its record): not one of the
+    download's, which a rerun of the download must not take for another commit's and delete."""
+    return _is_text_shard(name) or name == RECORD
 
 
 def _is_text_shard(name: str) -> bool:

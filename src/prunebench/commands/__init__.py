@@ -11,8 +11,9 @@ complete.
 
 MODEL is a checkpoint directory (config.json, safetensors weights, tokenizer), a `prunebench
 prune` output folder (its `checkpoint/` is used, and its prune report names the variant), or
-`hf:<org>/<repo>@<revision>`, downloaded once into the cache folder (`--cache-dir`):
-model_source.
+`hf:<org>/<repo>@<revision>`, downloaded once into the cache folder (`--cache-dir`), where the
+language model of a multimodal checkpoint directory (Gemma-3 4B-27B, Mistral-Small 3.x) is
+imported once too: model_source.
 
 This module builds the four subcommands' parsers (`add_parsers`, called by prunebench.cli) and
 their progress lines (`setup_logging`); prune, recover, bench and evaluation run them.
@@ -131,7 +132,8 @@ def _common(parser, model_help: str) -> None:
     parser.add_argument("--force", action="store_true",
                         help="replace an existing output (only once the new one is complete)")
     parser.add_argument("--cache-dir", default=None,
-                        help="where hf: models are downloaded (default "
+                        help="where hf: models are downloaded, and the language model of "
+                             "a multimodal checkpoint folder imported (default "
                              "$PRUNEBENCH_CACHE_DIR/models or ~/.cache/prunebench/models)")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="let a tokenizer run code shipped with it (review it first)")

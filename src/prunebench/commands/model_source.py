@@ -176,7 +176,7 @@ def multimodal_import(path: Path, cache_dir: Path) -> Path:
 
     def imported() -> None:
         log.info("%s is multimodal: importing its language model into %s (once)", path, out)
-        import_local(f"local:{path.resolve()}", out)
+        import_local(f"local:{path.resolve()}", out, where=f"MODEL {path}")
 
     return made_once(out, f"importing {path}", imported)
 
