@@ -4,11 +4,11 @@ Gemma-3's 4B, 12B and 27B checkpoints (`model_type` gemma3, Gemma3ForConditional
 hold a Gemma-3 text model (the `gemma3_text` family of the 270M and 1B checkpoints) beside a
 SigLIP vision tower and the projector that turns its image features into tokens; Mistral-Small
 3.1 and 3.2 (`mistral3`, Mistral3ForConditionalGeneration) hold a Mistral text model beside a
-Pixtral vision tower. Given text
-alone, such a model runs its language model and its LM head and nothing else: the same
-computation as the text family's causal LM with those weights. prunebench prunes, times and
-evaluates text generation, so when the workflow downloads or imports such a checkpoint (and
-when a command downloads one) it keeps only that part: the language model's tensors renamed
+Pixtral vision tower. Given text alone, such a model runs its language model and its LM head
+and nothing else: the same computation as the text family's causal LM with those weights.
+prunebench prunes, times and evaluates text generation, so when the workflow downloads or
+imports such a checkpoint (and when a command downloads one or is given its folder) it keeps
+only that part: the language model's tensors renamed
 to the text checkpoint's names, into new shards (`model-text-*.safetensors`) with their index,
 the text config as config.json, and `text_part.json` recording what was left out. The vision
 tower's and projector's tensors are not kept, so image input is gone from every variant.
@@ -52,14 +52,15 @@ PROGRESS = ".text_part.progress.json"
 class Wrapper:
     """A multimodal model type whose language model is a supported text family.
 
-    `renames`: tensor name prefixes of the language model in the wrapper's checkpoints (as the
+    `published`: the checkpoints it is made for, as messages name them; `renames`: tensor
+    name prefixes of the language model in the wrapper's checkpoints (as the
     hub's files name them, and as transformers 5 names them in memory) and what the text
     family's checkpoints call them; `left_out`: prefixes of the other modalities' tensors;
     `tied_by_default`: the wrapper config class's `tie_word_embeddings` default;
     `text_overrides`: text config values the wrapper's forward pass implies."""
 
     model_class: str
-    published: str  # the checkpoints it is made for, as the messages name them
+    published: str
     text_model_type: str
     renames: tuple[tuple[str, str], ...]
     left_out: tuple[str, ...]
@@ -156,9 +157,6 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
     source file that was only touched from one that changed)."""
     import json
 
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
     from prunebench.atomic import atomic_path, read_json_or_none, write_json
     from prunebench.checkpoint.integrity import SAFETENSORS_INDEX, sha256_files, weight_files
     from prunebench.checkpoint.param_count import checked_config_json
@@ -176,18 +174,7 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
     originals = [f for f in weight_files(folder) if not _is_text_shard(f.name)]
     if not originals:  # a previous run wrote the index; its shards are complete (written first)
         originals = sorted(f for f in folder.glob("*.safetensors") if not _is_text_shard(f.name))
-    # Every tensor's new name first (names only, nothing loaded): an unknown layout stops here.
-    kept: dict[Path, dict[str, str]] = {}
-    left_out = {"tensors": 0, "parameters": 0}
-    for file in originals:
-        with safe_open(file, framework="pt") as handle:
-            for name in handle.keys():
-                text_name = _text_name(wrapper, name, file)
-                if text_name is None:
-                    left_out["tensors"] += 1
-                    left_out["parameters"] += _numel(handle.get_slice(name).get_shape())
-                else:
-                    kept.setdefault(file, {})[name] = text_name
+    kept, left_out = _sorted_tensors(wrapper, originals)
     if not kept:
         raise PrunebenchError(f"{folder}: no tensor of the language model in its weights: "
                               "re-download the checkpoint, or save it again with save_pretrained")
@@ -205,19 +192,7 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
         replaced.append(folder / SAFETENSORS_INDEX)
     sources = sha256_files(replaced) if hash_sources else None
     shards = {file: TEXT_SHARD.format(i, len(kept)) for i, file in enumerate(kept, start=1)}
-    weight_map, total = {}, 0
-    for file, names in kept.items():
-        target = folder / shards[file]
-        with safe_open(file, framework="pt") as handle:
-            for name, text_name in names.items():
-                weight_map[text_name] = shards[file]
-                total += _nbytes(handle.get_slice(name))
-            if target.is_file():  # written whole (by rename) from these files by an earlier run
-                continue
-            tensors = {text_name: handle.get_tensor(name) for name, text_name in names.items()}
-        with atomic_path(target) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": "pt"})
-        del tensors
+    weight_map, total = _write_text_shards(kept, shards, folder)
     write_json(folder / RECORD, {
         "taken_from": wrapper.model_class, "model_type": raw["model_type"],
         "text_model_type": wrapper.text_model_type,
@@ -236,6 +211,52 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
              "projector, %d parameters, left out)", folder, wrapper.text_model_type,
              wrapper.model_class, left_out["tensors"], left_out["parameters"])
     return True
+
+
+def _sorted_tensors(wrapper: Wrapper, originals: list[Path]):
+    """Each original file's language-model tensors with their new names ({file: {name: text
+    name}}), and the count of the tensors and parameters left out; names only, nothing loaded,
+    so an unknown layout stops here before any file changes."""
+    from safetensors import safe_open
+
+    kept: dict[Path, dict[str, str]] = {}
+    left_out = {"tensors": 0, "parameters": 0}
+    for file in originals:
+        with safe_open(file, framework="pt") as handle:
+            for name in handle.keys():
+                text_name = _text_name(wrapper, name, file)
+                if text_name is None:
+                    left_out["tensors"] += 1
+                    left_out["parameters"] += _numel(handle.get_slice(name).get_shape())
+                else:
+                    kept.setdefault(file, {})[name] = text_name
+    return kept, left_out
+
+
+def _write_text_shards(kept: dict[Path, dict[str, str]], shards: dict[Path, str],
+                       folder: Path) -> tuple[dict[str, str], int]:
+    """One text shard per original file that holds language-model tensors (one original in
+    memory at a time; a shard an earlier run wrote whole is kept); the index's weight map and
+    total size."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from prunebench.atomic import atomic_path
+
+    weight_map, total = {}, 0
+    for file, names in kept.items():
+        target = folder / shards[file]
+        with safe_open(file, framework="pt") as handle:
+            for name, text_name in names.items():
+                weight_map[text_name] = shards[file]
+                total += _nbytes(handle.get_slice(name))
+            if target.is_file():  # written whole (by rename) from these files by an earlier run
+                continue
+            tensors = {text_name: handle.get_tensor(name) for name, text_name in names.items()}
+        with atomic_path(target) as tmp:
+            save_file(tensors, str(tmp), metadata={"format": "pt"})
+        del tensors
+    return weight_map, total
 
 
 def finished(folder: str | Path) -> bool:
