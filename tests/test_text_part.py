@@ -55,6 +55,13 @@ def saved(model, folder: Path, **kwargs) -> Path:
     return folder
 
 
+def with_tokenizer(folder: Path) -> None:
+    """A tokenizer beside the weights, as a checkpoint to import must have."""
+    from prunebench.tiny import train_tokenizer
+
+    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+
+
 def text_ids() -> torch.Tensor:
     return torch.randint(3, 290, (2, 20), generator=torch.Generator().manual_seed(1))
 
@@ -258,11 +265,10 @@ def test_the_workflow_checks_plans_and_imports_its_language_model(tmp_path):
     from prunebench.checkpoint.integrity import MANIFEST, verify_manifest
     from prunebench.checkpoint.local_import import import_local, local_problems
     from prunebench.modeling import load_model
-    from prunebench.tiny import train_tokenizer
 
     model = multimodal()
     folder = saved(model, tmp_path / "gemma-3-4b-it")
-    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+    with_tokenizer(folder)
     assert local_problems("gemma3", str(folder)) == []
     language = sum(p.numel() for p in model.model.language_model.parameters())
     assert count_params(checkpoint_config(folder)) == language
@@ -399,10 +405,9 @@ def test_a_touched_source_file_does_not_import_again(tmp_path):
 
     from prunebench.checkpoint.local_import import (folder_state, import_files, import_local,
                                                     workflow_state)
-    from prunebench.tiny import train_tokenizer
 
     folder = saved(multimodal(), tmp_path / "gemma-3-4b-it", max_shard_size="100KB")
-    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+    with_tokenizer(folder)
     out = import_local(f"local:{folder}", tmp_path / "resources" / "models" / "gemma3")
     imported = folder_state(folder)
     assert "model.safetensors.index.json" in imported  # sharded, as the published ones
@@ -445,11 +450,10 @@ def test_an_import_killed_after_the_extraction_finishes_without_copying_again(tm
     import prunebench.modeling
     from prunebench.checkpoint import local_import
     from prunebench.modeling import load_model
-    from prunebench.tiny import train_tokenizer
 
     model = multimodal()
     folder = saved(model, tmp_path / "gemma-3-4b-it", max_shard_size="100KB")
-    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+    with_tokenizer(folder)
     out = tmp_path / "resources" / "models" / "gemma3"
 
     def killed(*args, **kwargs):
@@ -523,11 +527,10 @@ def test_a_command_given_the_folder_imports_its_language_model_once(tmp_path, mo
     from prunebench.checkpoint import local_import
     from prunebench.commands.model_source import resolve_model
     from prunebench.modeling import load_model
-    from prunebench.tiny import train_tokenizer
 
     model = multimodal()
     folder = saved(model, tmp_path / "gemma-3-4b-it")
-    train_tokenizer("the cat sat on the mat. " * 50).save_pretrained(folder)
+    with_tokenizer(folder)
     before = files(folder)
     checkpoint = resolve_model(str(folder), tmp_path / "cache")
     assert checkpoint.path.parent == tmp_path / "cache" and checkpoint.name == "gemma-3-4b-it"

@@ -145,11 +145,16 @@ class HubUnreachable(ResourceError):
     the model elsewhere (a command reading its own cache words its own fix)."""
 
 
+# How a run's hub files are fetched beforehand where the hub is reachable (a login node: the
+# memory a download may take there), as the offline messages give it.
+PREFETCH_COMMAND = ("`snakemake prefetch --resources mem_mb=32000 --configfile <config>`, with "
+                    "the run's --directory where it has one")
+
+
 def _offline_message(repo_id: str) -> str:
     return (f"cannot reach the Hugging Face hub to download {repo_id}: this machine is offline "
-            "or the hub is unreachable. Pre-fetch the models on a machine with network "
-            "(`snakemake prefetch --resources mem_mb=32000 --configfile <config>`, with the "
-            "run's --directory where it has one: README, \"Real models\"), or copy its "
+            f"or the hub is unreachable. Pre-fetch the models on a machine with network "
+            f"({PREFETCH_COMMAND}: README, \"Real models\"), or copy its "
             "resources/models/<name>/ folder, prunebench.json included, from a machine that "
             "pre-fetched it; a rerun resumes a broken-off download")
 

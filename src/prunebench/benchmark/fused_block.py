@@ -244,10 +244,9 @@ class Block(nn.Module):
         qkv = qkv.view(b, t, n_q + 2 * n_kv, self.head_dim)
         qk = qkv[:, :, :n_q + n_kv]
         if self.q_norm_w is not None and self.qk_norm_whole:  # OLMo-2: over all heads
-            flat = qk.reshape(b, t, n_q + n_kv, self.head_dim)
-            q_all = rms_norm(flat[:, :, :n_q].reshape(b, t, -1), self.q_norm_w, self.q_norm_eps,
+            q_all = rms_norm(qk[:, :, :n_q].reshape(b, t, -1), self.q_norm_w, self.q_norm_eps,
                              self.norm_style)
-            k_all = rms_norm(flat[:, :, n_q:].reshape(b, t, -1), self.k_norm_w, self.k_norm_eps,
+            k_all = rms_norm(qk[:, :, n_q:].reshape(b, t, -1), self.k_norm_w, self.k_norm_eps,
                              self.norm_style)
             qk = torch.cat([q_all, k_all], dim=-1).view(b, t, n_q + n_kv, self.head_dim)
         elif self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3)

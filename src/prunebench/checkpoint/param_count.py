@@ -274,7 +274,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     `text_part`: then its language model's values are returned, as its text-only checkpoint
     will have them (what the start's checks and `prunebench plan` read of a folder to import or
     of a hub config)."""
-    from prunebench.checkpoint.text_part import WRAPPERS, text_config_values, wrapper_of
+    from prunebench.checkpoint.text_part import WRAPPERS, taken_apart, text_config_values
     path = Path(path)
     if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
         raise PrunebenchError(f"{path} is a variant's folder (its prune report beside its "
@@ -298,8 +298,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{f', {method}' if method else ''}): prunebench prunes, times and evaluates "
             "full-precision weights (float32, float16, bfloat16 safetensors), which pruning "
             "rewrites; use the checkpoint it was quantized from")
-    # (a wrapper naming code of its own is refused below, as any model naming code)
-    wrapper = wrapper_of(raw) if "auto_map" not in raw else None
+    wrapper = taken_apart(raw)  # (one naming code of its own is refused below)
     if wrapper is not None and not text_part:
         raise PrunebenchError(
             f"{path / 'config.json'} describes a multimodal {wrapper.model_class}, whose "
@@ -348,10 +347,10 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
 def config_from_json(path: str | Path) -> SimpleNamespace:
     """A checkpoint's config.json as an object the counts below accept (a multimodal one's by
     the language model prunebench keeps of it: checkpoint.text_part)."""
-    from prunebench.checkpoint.text_part import text_config_values, wrapper_of
+    from prunebench.checkpoint.text_part import taken_apart, text_config_values
 
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    if isinstance(raw, dict) and "auto_map" not in raw and wrapper_of(raw) is not None:
+    if taken_apart(raw) is not None:
         raw = text_config_values(raw, str(path))
     return config_from_dict(raw)
 

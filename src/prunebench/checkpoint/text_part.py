@@ -95,9 +95,16 @@ _DTYPE_KEYS = ("torch_dtype", "dtype")
 _WHOLE_MODEL_KEYS = (*_DTYPE_KEYS, "bos_token_id", "eos_token_id", "pad_token_id")
 
 
-def wrapper_of(raw: dict[str, Any]) -> Wrapper | None:
-    """The wrapper a config.json's values describe, or None for any other model."""
-    return WRAPPERS.get(raw.get("model_type") or "")
+def wrapper_of(raw: Any) -> Wrapper | None:
+    """The wrapper a config.json's values describe, or None for any other model (or values
+    that are no object)."""
+    return WRAPPERS.get(raw.get("model_type") or "") if isinstance(raw, dict) else None
+
+
+def taken_apart(raw: Any) -> Wrapper | None:
+    """The wrapper whose language model prunebench keeps of a checkpoint with this config.json:
+    None for one that names code of its own (refused, as any model naming code is)."""
+    return None if isinstance(raw, dict) and "auto_map" in raw else wrapper_of(raw)
 
 
 def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[str, Any]:
@@ -163,7 +170,7 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
 
     folder = Path(folder)
     raw = read_json_or_none(folder / "config.json")
-    wrapper = wrapper_of(raw) if isinstance(raw, dict) else None
+    wrapper = wrapper_of(raw)
     if wrapper is None:
         _delete_originals(folder)  # an extraction that ended before deleting them
         return False

@@ -155,10 +155,9 @@ def _multimodal(path: Path) -> bool:
     """Whether `path` holds a multimodal checkpoint whose language model prunebench keeps
     (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.x)."""
     from prunebench.atomic import read_json_or_none
-    from prunebench.checkpoint.text_part import wrapper_of
+    from prunebench.checkpoint.text_part import taken_apart
 
-    raw = read_json_or_none(path / "config.json") if path.is_dir() else None
-    return isinstance(raw, dict) and "auto_map" not in raw and wrapper_of(raw) is not None
+    return path.is_dir() and taken_apart(read_json_or_none(path / "config.json")) is not None
 
 
 def multimodal_import(path: Path, cache_dir: Path) -> Path:

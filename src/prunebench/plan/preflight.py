@@ -50,13 +50,13 @@ def hub_warning(missing_hub_files: list[str], reachable: Callable[[], bool]) -> 
                "it does not hold them")
     else:
         why = "the hub does not answer from here: their jobs will fail"
+    from prunebench.hub import PREFETCH_COMMAND
+
     return (f"{len(missing_hub_files)} file(s) still to make need the Hugging Face hub "
             f"({_listed(missing_hub_files)}); {why}, and the run stops at the first (add "
-            "--keep-going to make the rest meanwhile). Fetch them on a "
-            "machine with network first (`snakemake prefetch --resources mem_mb=32000 "
-            "--configfile <config>`, with the run's --directory where it has one, then copy "
-            "that resources/ here: README, \"Real models\"), or use models and data that need "
-            "no hub")
+            "--keep-going to make the rest meanwhile). Fetch them on a machine with network "
+            f"first ({PREFETCH_COMMAND}, then copy that resources/ here: README, \"Real "
+            "models\"), or use models and data that need no hub")
 
 
 # The workflow's rules whose jobs want a GPU (their `device` param): what `gpu_warning` counts.
