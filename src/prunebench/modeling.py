@@ -597,14 +597,39 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
         return None
     if trust_remote_code:
         log.warning("trust_remote_code is on: code shipped with the tokenizer in %s may run", path)
+    options = tokenizer_options(path)
     try:
-        return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code,
+                                                  **options)
     except ValueError as exc:
         if "trust_remote_code" not in str(exc):
             raise
         raise PrunebenchError(f"the tokenizer in {path} needs to run code shipped with it; "
                               "prunebench does not run it unless the config sets "
                               "`trust_remote_code: true` (review that code first)") from exc
+    # What the zero-shot answers kept for resuming depend on besides the files (zeroshot_progress).
+    tokenizer.prunebench_options = options
+    return tokenizer
+
+
+# Mistral's tokenizers converted from its own format (Mistral-Small 3.x and others with a
+# vocabulary over 100k tokens) were published with a pre-tokenizer regex that splits some text
+# unlike Mistral's own tokenizer, the one the model was trained with. transformers 5 corrects
+# it only when asked (and warns otherwise), and only for a checkpoint of a Mistral model saved
+# before transformers 5: a copy prunebench saved (a pruned model) holds the corrected tokenizer
+# already. Other families are never asked: transformers 5.17 would also "correct" a
+# large-vocabulary tokenizer whose config.json names no transformers version.
+MISTRAL_MODEL_TYPES = frozenset({"mistral"})
+
+
+def tokenizer_options(path: str | Path) -> dict[str, Any]:
+    """The options prunebench loads the tokenizer in checkpoint folder `path` with."""
+    from prunebench.atomic import read_json_or_none
+
+    raw = read_json_or_none(Path(path) / "config.json")
+    if isinstance(raw, dict) and raw.get("model_type") in MISTRAL_MODEL_TYPES:
+        return {"fix_mistral_regex": True}
+    return {}
 
 
 def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = False):

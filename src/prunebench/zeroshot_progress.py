@@ -94,13 +94,16 @@ def store_identity(model, tokenizer, add_bos_token: bool,
                    tokenization: str = "tokenizer") -> dict[str, Any] | None:
     """What decides the answers besides the requests' text; None for a model that did not come
     from a checkpoint with a manifest (`modeling.load_model` records its content). The study's
-    tokenization is named only where it is used: a store made before it existed still fits."""
+    tokenization and the tokenizer's load options (modeling.tokenizer_options) are named only
+    where they are used: a store made before they existed still fits."""
     identity = model_identity(model, ("torch", "transformers", "lm_eval"))
     if identity is None:
         return None
     return {**identity, "tokenizer": str(getattr(tokenizer, "name_or_path", "")),
             "add_bos_token": bool(add_bos_token),
-            **({"tokenization": tokenization} if tokenization != "tokenizer" else {})}
+            **({"tokenization": tokenization} if tokenization != "tokenizer" else {}),
+            **({"tokenizer_options": options}
+               if (options := getattr(tokenizer, "prunebench_options", None)) else {})}
 
 
 def open_store(folder: str | Path, identity: dict[str, Any]) -> AnswerStore | None:

@@ -90,9 +90,12 @@ WRAPPERS: dict[str, Wrapper] = {
                         _LLAVA_LEFT_OUT, tied_by_default=True),
 }
 
-# What a wrapper's config holds for the whole model that its language model's config repeats.
+# What a wrapper's config holds for the whole model that its language model's config repeats;
+# the transformers version that saved it decides how transformers loads its tokenizer
+# (modeling.tokenizer_options).
 _DTYPE_KEYS = ("torch_dtype", "dtype")
-_WHOLE_MODEL_KEYS = (*_DTYPE_KEYS, "bos_token_id", "eos_token_id", "pad_token_id")
+_WHOLE_MODEL_KEYS = (*_DTYPE_KEYS, "bos_token_id", "eos_token_id", "pad_token_id",
+                     "transformers_version")
 
 
 def wrapper_of(raw: Any) -> Wrapper | None:

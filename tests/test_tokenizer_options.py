@@ -1,0 +1,102 @@
+"""How prunebench loads a checkpoint's tokenizer: Mistral's converted tokenizers (Mistral-Small
+3.x) with the pre-tokenizer transformers corrects, and a pruned copy tokenizing as its base."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from prunebench.modeling import load_tokenizer, save_model, tokenizer_options
+from prunebench.zeroshot_progress import store_identity
+
+# Over the 100k tokens above which transformers looks at Mistral's pre-tokenizer regex.
+VOCAB = 100_100
+# A pre-tokenizer as published in a converted tokenizer.json: a regex split, then byte-level.
+PUBLISHED_SPLIT = (r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+                   r"|\s+(?!\S)|\s+")
+TEXT = "HelloWorld 12345 don't"
+
+corrects_mistral_regex = pytest.mark.skipif(
+    not hasattr(PreTrainedTokenizerFast, "_patch_mistral_regex"),
+    reason="this transformers version does not correct Mistral's tokenizer regex")
+
+
+def large_vocab_tokenizer(folder: Path, model_type: str, transformers_version: str | None) -> Path:
+    """A checkpoint folder's tokenizer files and config.json, the tokenizer shaped as
+    Mistral-Small's (a vocabulary over 100k tokens, a regex split before byte-level)."""
+    vocab = {f"w{i}": i for i in range(VOCAB - 1)} | {"<unk>": VOCAB - 1}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PUBLISHED_SPLIT), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>").save_pretrained(folder)
+    config = {"model_type": model_type}
+    if transformers_version is not None:
+        config["transformers_version"] = transformers_version
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def pieces(tokenizer) -> list[str]:
+    return [piece for piece, _ in tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(TEXT)]
+
+
+def published_pieces(folder: Path) -> list[str]:
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    return [piece for piece, _ in tok.pre_tokenizer.pre_tokenize_str(TEXT)]
+
+
+@corrects_mistral_regex
+def test_a_mistral_tokenizer_and_its_pruned_copy_tokenize_as_transformers_corrects_it(tmp_path):
+    """Mistral-Small 3.x's tokenizer, saved before transformers 5: loaded with transformers'
+    correction of its regex (not as published), and a pruned model saved from it (config.json
+    then names transformers 5, which corrects nothing more) tokenizes the same way."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    dense = large_vocab_tokenizer(tmp_path / "dense", "mistral", "4.50.0.dev0")
+    corrected = pieces(AutoTokenizer.from_pretrained(str(dense), fix_mistral_regex=True))
+    assert corrected != published_pieces(dense)  # the example tells the two apart
+
+    tokenizer = load_tokenizer(dense)
+    assert pieces(tokenizer) == corrected
+    torch.manual_seed(0)
+    model = MistralForCausalLM(MistralConfig(
+        vocab_size=VOCAB, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=8))
+    save_model(model, tokenizer, tmp_path / "pruned")
+    saved_by = json.loads((tmp_path / "pruned" / "config.json").read_text())
+    assert saved_by["transformers_version"] == transformers.__version__
+    assert pieces(load_tokenizer(tmp_path / "pruned")) == corrected
+
+
+@pytest.mark.parametrize("model_type", ["gemma3_text", "llama"])
+def test_another_familys_large_tokenizer_is_loaded_as_published(tmp_path, model_type):
+    """transformers 5.17 would "correct" any large-vocabulary tokenizer whose config.json names
+    no transformers version (a multimodal checkpoint's language model once had none): other
+    families are never asked for the correction."""
+    folder = large_vocab_tokenizer(tmp_path, model_type, None)
+    tokenizer = load_tokenizer(folder)
+    assert pieces(tokenizer) == published_pieces(folder)
+    assert tokenizer_options(folder) == {}
+
+
+def test_kept_zero_shot_answers_are_told_apart_by_the_tokenizers_options(tmp_path):
+    """Answers kept by an interrupted evaluation with the tokenizer as published are not taken
+    for the corrected one's; a tokenizer loaded with no option names none (a store made before
+    options existed still fits)."""
+    from prunebench.tiny import train_tokenizer
+
+    model = torch.nn.Linear(1, 1)
+    model.prunebench_content = "sha256:0"
+    tokenizer = train_tokenizer("the cat sat on the mat. " * 50)
+    plain = store_identity(model, tokenizer, True)
+    assert "tokenizer_options" not in plain
+    tokenizer.prunebench_options = {}
+    assert store_identity(model, tokenizer, True) == plain
+    tokenizer.prunebench_options = {"fix_mistral_regex": True}
+    assert store_identity(model, tokenizer, True) != plain
