@@ -100,3 +100,74 @@ def test_kept_zero_shot_answers_are_told_apart_by_the_tokenizers_options(tmp_pat
     assert store_identity(model, tokenizer, True) == plain
     tokenizer.prunebench_options = {"fix_mistral_regex": True}
     assert store_identity(model, tokenizer, True) != plain
+
+
+# A tekken.json as Mistral publishes it beside (or instead of) transformers' files: byte-level BPE
+# ranks (the single bytes, then merges), special tokens ranked before them.
+TEKKEN_SPECIALS = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]"]
+TEKKEN_TOKENS = [bytes([b]) for b in range(256)] + [b"th", b"the", b" the", b"at", b"cat", b" cat"]
+TEKKEN_PATTERN = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
+                  r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*"
+                  r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def tekken_only(folder: Path) -> Path:
+    """A Mistral checkpoint folder's config.json and tekken.json, no other tokenizer file (as
+    Mistral-Small 3.2 and Magistral are published)."""
+    import base64
+
+    folder.mkdir(parents=True)
+    vocab = [{"rank": rank, "token_bytes": base64.b64encode(token).decode(),
+              "token_str": token.decode("latin-1")} for rank, token in enumerate(TEKKEN_TOKENS)]
+    specials = [{"rank": rank, "token_str": token, "is_control": True}
+                for rank, token in enumerate(TEKKEN_SPECIALS)]
+    config = {"pattern": TEKKEN_PATTERN, "num_vocab_tokens": len(TEKKEN_TOKENS),
+              "default_vocab_size": len(TEKKEN_TOKENS) + len(TEKKEN_SPECIALS),
+              "default_num_special_tokens": len(TEKKEN_SPECIALS), "version": "v7"}
+    (folder / "tekken.json").write_text(json.dumps(
+        {"config": config, "vocab": vocab, "special_tokens": specials}))
+    (folder / "config.json").write_text(json.dumps(
+        {"model_type": "mistral", "transformers_version": "4.52.4", "bos_token_id": 1,
+         "eos_token_id": 2}))
+    return folder
+
+
+def tekken_id(token: bytes) -> int:
+    """The id Mistral's tokenizer gives a token: its rank after the special tokens."""
+    return len(TEKKEN_SPECIALS) + TEKKEN_TOKENS.index(token)
+
+
+def test_a_tekken_json_alone_is_the_tokenizer_with_the_models_bos_and_eos(tmp_path):
+    """Mistral's tekken.json without transformers' files: prunebench tokenizes with it, names
+    the BOS and EOS tokens config.json gives the ids of (transformers' conversion names none, and
+    windows would start without the BOS), and a pruned copy tokenizes the same."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from prunebench.checkpoint.local_import import local_problems
+
+    folder = tekken_only(tmp_path / "mistral")
+    assert not any("has no tokenizer" in problem for problem in local_problems("m", str(folder)))
+    tokenizer = load_tokenizer(folder)
+    assert tokenizer is not None
+    assert tokenizer("the cat")["input_ids"] == [tekken_id(b"the"), tekken_id(b" cat")]
+    assert (tokenizer.bos_token, tokenizer.bos_token_id) == ("<s>", 1)
+    assert (tokenizer.eos_token, tokenizer.eos_token_id) == ("</s>", 2)
+
+    torch.manual_seed(0)
+    model = MistralForCausalLM(MistralConfig(
+        vocab_size=len(TEKKEN_TOKENS) + len(TEKKEN_SPECIALS), hidden_size=16,
+        intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+        head_dim=8, bos_token_id=1, eos_token_id=2))
+    save_model(model, tokenizer, tmp_path / "pruned")
+    copy = load_tokenizer(tmp_path / "pruned")
+    assert copy("the cat")["input_ids"] == tokenizer("the cat")["input_ids"]
+    assert (copy.bos_token_id, copy.eos_token_id) == (1, 2)
+
+
+def test_a_tokenizer_config_beside_tekken_json_decides_the_special_tokens(tmp_path):
+    """Only a tekken.json alone takes its BOS and EOS from config.json: transformers' files beside
+    it decide, as transformers loads them (Qwen's name no BOS while its config.json names one)."""
+    folder = tekken_only(tmp_path / "mistral")
+    AutoTokenizer.from_pretrained(str(folder)).save_pretrained(folder)  # naming neither token
+    tokenizer = load_tokenizer(folder)
+    assert (tokenizer.bos_token, tokenizer.eos_token) == (None, None)

@@ -607,9 +607,27 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
         raise PrunebenchError(f"the tokenizer in {path} needs to run code shipped with it; "
                               "prunebench does not run it unless the config sets "
                               "`trust_remote_code: true` (review that code first)") from exc
+    _name_tekken_special_tokens(tokenizer, Path(path))
     # What the zero-shot answers kept for resuming depend on besides the files (zeroshot_progress).
     tokenizer.prunebench_options = options
     return tokenizer
+
+
+def _name_tekken_special_tokens(tokenizer, path: Path) -> None:
+    """A tokenizer transformers builds from Mistral's tekken.json alone names no BOS or EOS
+    token, so windows and prompts would start without the BOS the model was trained with: name
+    the tokens config.json gives the ids of (a pruned copy saves them with the tokenizer)."""
+    from prunebench.atomic import read_json_or_none
+
+    if (path / "tokenizer_config.json").exists() or not (path / "tekken.json").exists():
+        return
+    raw = read_json_or_none(path / "config.json") or {}
+    for role in ("bos", "eos"):
+        token_id = raw.get(f"{role}_token_id")
+        if getattr(tokenizer, f"{role}_token") is None and isinstance(token_id, int):
+            token = tokenizer.convert_ids_to_tokens(token_id)
+            if token is not None:
+                setattr(tokenizer, f"{role}_token", token)
 
 
 # Mistral's tokenizers converted from its own format (Mistral-Small 3.x and others with a

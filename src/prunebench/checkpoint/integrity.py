@@ -44,7 +44,9 @@ from prunebench.plan import layout
 log = logging.getLogger(__name__)
 
 # A checkpoint's tokenizer is whichever of these it has (calibration and evaluation need one).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+# Any of these is a tokenizer transformers loads; Mistral's tekken.json alone (Mistral-Small
+# 3.2, Magistral) is converted by transformers 5.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "tekken.json")
 MANIFEST = "prunebench.json"
 # The index of a sharded checkpoint: which shard holds each tensor.
 SAFETENSORS_INDEX = "model.safetensors.index.json"

@@ -34,10 +34,11 @@ from prunebench.checkpoint.integrity import MANIFEST, TOKENIZER_FILES, remember_
 
 log = logging.getLogger(__name__)
 
-# The files of a checkpoint that save_pretrained (model and tokenizer) writes, and the record of
-# a pickle conversion prunebench made.
+# The files of a checkpoint that save_pretrained (model and tokenizer) writes, Mistral's own
+# tokenizer file, and the record of a pickle conversion prunebench made.
 CHECKPOINT_FILES = ["config.json", "generation_config.json", "*.safetensors",
                     "model.safetensors.index.json", "tokenizer*.json", "tokenizer.model",
+                    "tekken.json",
                     "special_tokens_map.json", "added_tokens.json", "vocab.json", "vocab.txt",
                     "merges.txt", "*.tiktoken", "chat_template.jinja", "chat_template.json",
                     "pickle_conversion.json", "text_part.json"]
