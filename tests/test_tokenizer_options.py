@@ -85,6 +85,22 @@ def test_another_familys_large_tokenizer_is_loaded_as_published(tmp_path, model_
     assert tokenizer_options(folder) == {}
 
 
+def test_a_mistral_tokenizer_without_a_leading_regex_split_is_loaded_as_published(tmp_path):
+    """transformers' correction replaces a leading regex split; given a SentencePiece-style
+    pre-tokenizer (Mistral-7B's, in a fine-tune whose vocabulary grew past 100k) it would put a
+    byte-level one in its place and break the tokenization: such a tokenizer is not corrected."""
+    folder = tmp_path / "mistral"
+    folder.mkdir()
+    vocab = {f"w{i}": i for i in range(VOCAB - 1)} | {"<unk>": VOCAB - 1}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>").save_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps(
+        {"model_type": "mistral", "transformers_version": "4.50.0.dev0"}))
+    assert tokenizer_options(folder) == {}
+    assert pieces(load_tokenizer(folder)) == published_pieces(folder)
+
+
 def test_kept_zero_shot_answers_are_told_apart_by_the_tokenizers_options(tmp_path):
     """Answers kept by an interrupted evaluation with the tokenizer as published are not taken
     for the corrected one's; a tokenizer loaded with no option names none (a store made before
@@ -111,9 +127,9 @@ TEKKEN_PATTERN = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{
                   r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 
-def tekken_only(folder: Path) -> Path:
-    """A Mistral checkpoint folder's config.json and tekken.json, no other tokenizer file (as
-    Mistral-Small 3.2 and Magistral are published)."""
+def tekken_only(folder: Path, **token_ids) -> Path:
+    """A Mistral checkpoint folder's config.json (naming `token_ids`) and tekken.json, no other
+    tokenizer file (as Mistral-Small 3.2 and Magistral are published)."""
     import base64
 
     folder.mkdir(parents=True)
@@ -127,8 +143,7 @@ def tekken_only(folder: Path) -> Path:
     (folder / "tekken.json").write_text(json.dumps(
         {"config": config, "vocab": vocab, "special_tokens": specials}))
     (folder / "config.json").write_text(json.dumps(
-        {"model_type": "mistral", "transformers_version": "4.52.4", "bos_token_id": 1,
-         "eos_token_id": 2}))
+        {"model_type": "mistral", "transformers_version": "4.52.4", **token_ids}))
     return folder
 
 
@@ -137,37 +152,45 @@ def tekken_id(token: bytes) -> int:
     return len(TEKKEN_SPECIALS) + TEKKEN_TOKENS.index(token)
 
 
-def test_a_tekken_json_alone_is_the_tokenizer_with_the_models_bos_and_eos(tmp_path):
+@pytest.mark.parametrize("token_ids, bos, eos", [
+    ({"bos_token_id": 1, "eos_token_id": 2}, "<s>", "</s>"),
+    ({"bos_token_id": 3, "eos_token_id": [4, 2]}, "[INST]", "[/INST]"),  # the first EOS
+    ({}, "<s>", "</s>"),  # config.json names none: MistralConfig's 1 and 2
+])
+def test_a_tekken_json_alone_is_the_tokenizer_with_the_models_bos_and_eos(tmp_path, token_ids,
+                                                                          bos, eos):
     """Mistral's tekken.json without transformers' files: prunebench tokenizes with it, names
-    the BOS and EOS tokens config.json gives the ids of (transformers' conversion names none, and
-    windows would start without the BOS), and a pruned copy tokenizes the same."""
+    the BOS and EOS tokens of the model's config (transformers' conversion names none) and adds
+    the BOS to encoded text as Mistral's tokenizer does (lm-eval's requests rely on it), and a
+    pruned copy tokenizes the same."""
     from transformers import MistralConfig, MistralForCausalLM
 
     from prunebench.checkpoint.local_import import local_problems
 
-    folder = tekken_only(tmp_path / "mistral")
+    folder = tekken_only(tmp_path / "mistral", **token_ids)
     assert not any("has no tokenizer" in problem for problem in local_problems("m", str(folder)))
     tokenizer = load_tokenizer(folder)
-    assert tokenizer is not None
-    assert tokenizer("the cat")["input_ids"] == [tekken_id(b"the"), tekken_id(b" cat")]
-    assert (tokenizer.bos_token, tokenizer.bos_token_id) == ("<s>", 1)
-    assert (tokenizer.eos_token, tokenizer.eos_token_id) == ("</s>", 2)
+    assert tokenizer is not None and (tokenizer.bos_token, tokenizer.eos_token) == (bos, eos)
+    bos_id = TEKKEN_SPECIALS.index(bos)
+    text_ids = [tekken_id(b"the"), tekken_id(b" cat")]
+    assert tokenizer("the cat", add_special_tokens=False)["input_ids"] == text_ids
+    assert tokenizer.encode("the cat") == [bos_id, *text_ids]
 
     torch.manual_seed(0)
     model = MistralForCausalLM(MistralConfig(
         vocab_size=len(TEKKEN_TOKENS) + len(TEKKEN_SPECIALS), hidden_size=16,
         intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-        head_dim=8, bos_token_id=1, eos_token_id=2))
+        head_dim=8))
     save_model(model, tokenizer, tmp_path / "pruned")
     copy = load_tokenizer(tmp_path / "pruned")
-    assert copy("the cat")["input_ids"] == tokenizer("the cat")["input_ids"]
-    assert (copy.bos_token_id, copy.eos_token_id) == (1, 2)
+    assert copy.encode("the cat") == [bos_id, *text_ids]
+    assert (copy.bos_token, copy.eos_token) == (bos, eos)
 
 
 def test_a_tokenizer_config_beside_tekken_json_decides_the_special_tokens(tmp_path):
     """Only a tekken.json alone takes its BOS and EOS from config.json: transformers' files beside
     it decide, as transformers loads them (Qwen's name no BOS while its config.json names one)."""
-    folder = tekken_only(tmp_path / "mistral")
+    folder = tekken_only(tmp_path / "mistral", bos_token_id=1, eos_token_id=2)
     AutoTokenizer.from_pretrained(str(folder)).save_pretrained(folder)  # naming neither token
     tokenizer = load_tokenizer(folder)
     assert (tokenizer.bos_token, tokenizer.eos_token) == (None, None)

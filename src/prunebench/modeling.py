@@ -615,19 +615,23 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
 
 def _name_tekken_special_tokens(tokenizer, path: Path) -> None:
     """A tokenizer transformers builds from Mistral's tekken.json alone names no BOS or EOS
-    token, so windows and prompts would start without the BOS the model was trained with: name
-    the tokens config.json gives the ids of (a pruned copy saves them with the tokenizer)."""
-    from prunebench.atomic import read_json_or_none
-
+    token and adds none: name the tokens the model's config gives the ids of (its class's
+    defaults where config.json names none) and add the BOS to encoded text, as Mistral's
+    tokenizer does (lm-eval's requests rely on it; prunebench's own windows and prompts add
+    the named BOS themselves). A pruned copy saves both with the tokenizer."""
     if (path / "tokenizer_config.json").exists() or not (path / "tekken.json").exists():
         return
-    raw = read_json_or_none(path / "config.json") or {}
+    config = load_config(path)
     for role in ("bos", "eos"):
-        token_id = raw.get(f"{role}_token_id")
+        token_id = getattr(config, f"{role}_token_id", None)
+        if isinstance(token_id, list):  # several EOS ids: the first is the tokenizer's
+            token_id = token_id[0] if token_id else None
         if getattr(tokenizer, f"{role}_token") is None and isinstance(token_id, int):
             token = tokenizer.convert_ids_to_tokens(token_id)
             if token is not None:
                 setattr(tokenizer, f"{role}_token", token)
+    if tokenizer.bos_token is not None:
+        tokenizer.add_bos_token = True
 
 
 # Mistral's tokenizers converted from its own format (Mistral-Small 3.x and others with a
@@ -641,11 +645,20 @@ MISTRAL_MODEL_TYPES = frozenset({"mistral"})
 
 
 def tokenizer_options(path: str | Path) -> dict[str, Any]:
-    """The options prunebench loads the tokenizer in checkpoint folder `path` with."""
+    """The options prunebench loads the tokenizer in checkpoint folder `path` with: the
+    correction for a Mistral checkpoint's tokenizer.json that splits by a regex first (as the
+    converted ones do). transformers' correction replaces that split; it would swap another
+    pre-tokenizer (SentencePiece-style, Mistral-7B's) for a byte-level one and break it, and
+    a tokenizer converted from tekken.json alone is made with Mistral's own regex."""
     from prunebench.atomic import read_json_or_none
 
     raw = read_json_or_none(Path(path) / "config.json")
-    if isinstance(raw, dict) and raw.get("model_type") in MISTRAL_MODEL_TYPES:
+    if not (isinstance(raw, dict) and raw.get("model_type") in MISTRAL_MODEL_TYPES):
+        return {}
+    tokenizer_json = read_json_or_none(Path(path) / "tokenizer.json")
+    pre = tokenizer_json.get("pre_tokenizer") if isinstance(tokenizer_json, dict) else None
+    steps = pre.get("pretokenizers") if isinstance(pre, dict) else None
+    if (pre or {}).get("type") == "Sequence" and steps and steps[0].get("type") == "Split":
         return {"fix_mistral_regex": True}
     return {}
 
