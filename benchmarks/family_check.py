@@ -51,7 +51,7 @@ log = logging.getLogger("family_check")
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
-                 "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": None}
+                 "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -61,11 +61,7 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
             "smollm3": dict(model_type="smollm3", no_rope_layers=[1, 0, 1, 0],
-                            tie_word_embeddings=False),
-            # OLMo-3: local blocks rotating with another base than the global one
-            "olmo3": dict(model_type="olmo3", rope_parameters={
-                "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
-                "full_attention": {"rope_type": "default", "rope_theta": 500000.0}})}
+                            tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -84,7 +80,8 @@ def small_config(family: str):
         values["query_pre_attn_scalar"] = 24  # not head_dim's, as Gemma-2-27B's
     if model_type == "gemma3_text":  # a local and a global block of each rotary base
         values["layer_types"] = ["sliding_attention", "full_attention"] * 2
-    if model_type == "llama":  # its rope scaling's original context inside the cell
+    if model_type in ("llama", "olmo3"):  # rope scaling's original context inside the cell
+        # (OLMo-3: YaRN on the global blocks' table only; the local blocks' unscaled)
         values["rope_scaling"] = {**values["rope_scaling"], "original_max_position_embeddings": 8}
     return config_class(model_type)(**values)
 

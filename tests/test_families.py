@@ -33,7 +33,8 @@ from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
 from prunebench import benchmark as bench
-from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config, known_shape_of
+from prunebench.checkpoint.architectures import (ARCHITECTURES, architecture_config,
+                                                architecture_values, known_shape_of)
 from prunebench.evaluate import perplexity
 from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim, layer_shapes,
@@ -916,7 +917,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "gemma-3-270m": 268_098_176, "gemma-3-4b": 3_880_263_168,
              "gemma-3-12b": 11_766_034_176, "gemma-3-27b": 27_009_346_304,
              "mistral-small-3.1-24b": 23_572_403_200, "mistral-small-3.2-24b": 23_572_403_200,
-             "smollm3-3b": 3_075_098_624}
+             "smollm3-3b": 3_075_098_624, "olmo-3-7b": 7_298_011_136,
+             "olmo-3-32b": 32_233_522_176}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -954,6 +956,20 @@ def test_known_shapes_build_their_family():
                   "Qwen/Qwen2.5-7B-Instruct-GGUF", "unsloth/phi-4-bnb-4bit"):
         assert known_shape_of(other) is None, other
     assert type(architecture_config("olmo-2-1124-7b")).__name__ == "Olmo2Config"
+    olmo3 = architecture_config("olmo-3-7b")
+    assert type(olmo3).__name__ == "Olmo3Config" and olmo3.layer_types[:4] == \
+        ["sliding_attention"] * 3 + ["full_attention"]
+    # YaRN on the full-attention blocks' rotary positions only, as in transformers' Olmo3Config
+    assert olmo3.rope_parameters["full_attention"]["rope_type"] == "yarn"
+    assert olmo3.rope_parameters["sliding_attention"]["rope_type"] == "default"
+    for repo, shape, same_as in (("allenai/Olmo-3-1025-7B", "olmo-3-1025-7b", "olmo-3-7b"),
+                                 ("allenai/Olmo-3-7B-Think", "olmo-3-7b", "olmo-3-7b"),
+                                 ("allenai/Olmo-3.1-32B-Instruct", "olmo-3.1-32b", "olmo-3-32b")):
+        assert known_shape_of(repo) == shape
+        assert architecture_values(shape) == architecture_values(same_as)
+    smollm3 = architecture_config("smollm3-3b")  # the published context and base, not the class's
+    assert smollm3.max_position_embeddings == 65536
+    assert smollm3.rope_parameters["rope_theta"] == 5_000_000.0
     assert known_shape_of("microsoft/Phi-3-medium-4k-instruct") == "phi-3-medium"
 
 
@@ -1150,10 +1166,12 @@ def test_every_known_shape_and_family_is_documented():
     docs = Path(__file__).resolve().parents[1] / "docs" / "families.md"
     config_readme = Path(__file__).resolve().parents[1] / "config" / "README.md"
     families_md, config_md = docs.read_text(), config_readme.read_text()
-    for name in ARCHITECTURES:
+    first_name = {}  # another name of a shape (vicuna-7b, olmo-3-1025-7b) is named, no row
+    for name, values in ARCHITECTURES.items():
+        first_name.setdefault(id(values), name)
         assert f"`{name}`" in config_md, name
-        if not name.startswith("vicuna"):  # the table names them LLaMA shapes
-            assert f"| `{name}` |" in families_md, name
+        row = f"| `{name}` |" if first_name[id(values)] == name else f"`{name}`"
+        assert row in families_md, name
     for model_type in SUPPORTED:
         assert f"| `{model_type}` |" in families_md and f"`{model_type}`" in config_md, model_type
 

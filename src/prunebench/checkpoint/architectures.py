@@ -168,6 +168,25 @@ ARCHITECTURES["olmo-2-1124-7b"] = dict(
 ARCHITECTURES["olmo-2-1124-13b"] = dict(
     _OLMO2, hidden_size=5120, intermediate_size=13824, num_hidden_layers=40,
     num_attention_heads=40, num_key_value_heads=40)
+# allenai/Olmo-3-1025-7B (-7B-Instruct, -7B-Think) and Olmo-3-1125-32B / Olmo-3.1-32B config.json,
+# as public code quotes them (the hub could not be read here): OLMo-2's block with three
+# sliding-window blocks (4096 tokens) to one full-attention block, whose rotary positions
+# alone are YaRN-scaled (factor 8 over 8192 tokens), as transformers' Olmo3Config applies a
+# config.json's `rope_scaling`. 7,298,011,136 / 32,233,522,176 parameters (counted from these
+# configs; the model cards say 7B and 32B).
+_OLMO3 = dict(model_type="olmo3", vocab_size=100278, max_position_embeddings=65536,
+              rms_norm_eps=1e-6, rope_theta=500000.0, sliding_window=4096,
+              rope_scaling={"rope_type": "yarn", "factor": 8.0,
+                            "original_max_position_embeddings": 8192, "beta_fast": 32.0,
+                            "beta_slow": 1.0, "attention_factor": 1.2079441541679836},
+              attention_bias=False, tie_word_embeddings=False, bos_token_id=None,
+              eos_token_id=100257, pad_token_id=100277)
+ARCHITECTURES["olmo-3-7b"] = dict(
+    _OLMO3, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=32)
+ARCHITECTURES["olmo-3-32b"] = dict(
+    _OLMO3, hidden_size=5120, intermediate_size=27648, num_hidden_layers=64,
+    num_attention_heads=40, num_key_value_heads=8)
 # google/gemma-3-1b-pt and gemma-3-270m config.json (Gemma-3 text family, gemma3_text):
 # Gemma-2's block with per-head q/k norms and no soft caps; five local blocks (512-token
 # windows, rotary base 10000) to one global block (base 1000000); one KV head of 256.
@@ -207,17 +226,20 @@ ARCHITECTURES["gemma-3-27b"] = dict(_GEMMA3_MULTIMODAL, hidden_size=5376,
                                     intermediate_size=21504, num_hidden_layers=62,
                                     num_attention_heads=32, num_key_value_heads=16, head_dim=128,
                                     query_pre_attn_scalar=168)
-# HuggingFaceTB/SmolLM3-3B (SmolLM3 family: every fourth block without rotary positions), as
-# transformers' SmolLM3Config describes it (its defaults are documented as SmolLM3-3B's; the
-# published config.json could not be read here, so its context length and rotary base are the
-# class's: 32768 tokens, base 2,000,000). GQA 16 / 4, tied embeddings. 3,075,098,624
-# parameters (the model card: 3B).
+# HuggingFaceTB/SmolLM3-3B(-Base) config.json as public code quotes it (the hub could not be
+# read here; SmolLM3 family: every fourth block without rotary positions). Its context (65536
+# tokens) and rotary base (5,000,000) are not SmolLM3Config's defaults (32768, 2,000,000).
+# GQA 16 / 4, tied embeddings. 3,075,098,624 parameters (the model card: 3B).
 ARCHITECTURES["smollm3-3b"] = dict(
     model_type="smollm3", hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
     num_attention_heads=16, num_key_value_heads=4, vocab_size=128256, tie_word_embeddings=True,
-    bos_token_id=128000, eos_token_id=128001, pad_token_id=128004)
+    max_position_embeddings=65536, rms_norm_eps=1e-6, rope_theta=5000000.0,
+    no_rope_layer_interval=4, bos_token_id=None, eos_token_id=128001, pad_token_id=128004)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
+# The hub ids of OLMo-3's base checkpoints name their release month.
+ARCHITECTURES["olmo-3-1025-7b"] = ARCHITECTURES["olmo-3-7b"]
+ARCHITECTURES["olmo-3-1125-32b"] = ARCHITECTURES["olmo-3.1-32b"] = ARCHITECTURES["olmo-3-32b"]
 
 
 def architecture_shape(name: str) -> dict:
