@@ -216,6 +216,31 @@ def test_bos_setting_reaches_every_sequence_the_model_scores(tiny_model_dir, sui
     assert out["summary"]["log_softmax_dtype"] == "float32"  # how the answers were scored
 
 
+@pytest.mark.parametrize("add_bos_token", [True, False])
+def test_every_context_starts_with_the_bos_whatever_the_tokenizers_own_encoding_adds(
+        tiny_model_dir, add_bos_token):
+    """`add_bos_token` decides the BOS, not the tokenizer's post-processor: lm-eval leaves it
+    to the tokenizer's encoding, which for some tokenizers with a BOS adds none (their config
+    turns it off) or adds an EOS after the text: such contexts started without the BOS asked
+    for and ended with an EOS."""
+    from tokenizers import processors
+
+    model = modeling.load_model(tiny_model_dir)
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    eos = tokenizer.eos_token
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"$A {eos}", special_tokens=[(eos, tokenizer.eos_token_id)])
+    text = tokenizer("the cat sat on the mat", add_special_tokens=False)["input_ids"]
+    assert tokenizer("the cat sat on the mat")["input_ids"] == text + [tokenizer.eos_token_id]
+
+    lm = zeroshot.language_model(model, tokenizer, 1, add_bos_token=add_bos_token)
+    bos = [tokenizer.bos_token_id] if add_bos_token else []
+    assert lm.tok_encode("the cat sat on the mat") == bos + text
+    assert lm.tok_encode("the cat sat on the mat", add_special_tokens=False) == text
+    assert lm.tok_encode(f"{tokenizer.bos_token} the cat") == \
+        tokenizer(f"{tokenizer.bos_token} the cat", add_special_tokens=False)["input_ids"]
+
+
 def test_a_half_precision_model_is_scored_from_float32_log_probabilities(tiny_model_dir):
     """As in the study's evaluation, whose transformers cast LLaMA's logits to float32 before
     lm-eval's log-softmax; transformers 5 returns float16 logits, and lm-eval's log-softmax in

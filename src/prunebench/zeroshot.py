@@ -398,10 +398,14 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
 def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encode=None):
     """lm-eval's HFLM around `model`, scoring as the study's evaluation did.
 
-    `encode` (text -> ids, no BOS; legacy_tokenization.legacy_encoder) tokenizes the requests'
-    texts instead of `tokenizer`: the study's lm-eval encoded them with the slow SentencePiece
-    `LlamaTokenizer`. It replaces HFLM's `tok_encode`, which every log-likelihood request goes
-    through; generation tasks' batches (`tok_batch_encode`) keep `tokenizer`.
+    Every log-likelihood request goes through HFLM's `tok_encode`, replaced here (_tok_encode):
+    the text's tokens, with the tokenizer's BOS first where `add_bos_token` (or lm-eval) asks
+    for it. HFLM leaves the BOS to the tokenizer's own encoding, which adds none for some
+    tokenizers that have one (one whose config turns it off, or that transformers converted
+    from Mistral's tekken.json) and may add an EOS after the text. `encode` (text -> ids, no BOS;
+    legacy_tokenization.legacy_encoder) tokenizes the texts instead of `tokenizer`: the
+    study's lm-eval encoded them with the slow SentencePiece `LlamaTokenizer`. Generation
+    tasks' batches (`tok_batch_encode`) keep `tokenizer`.
 
     Both arguments are HFLM's in every lm-eval prunebench takes (>= 0.4.10).
     The answers' log-probabilities are taken in float32 (`softmax_dtype`; lm-eval takes them
@@ -419,14 +423,16 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
     with _without_lm_eval_notices():
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
                   add_bos_token=add_bos_token, softmax_dtype=torch.float32, logits_cache=False)
-    if encode is not None:
-        lm.tok_encode = functools.partial(_legacy_tok_encode, lm, encode)
+    if encode is None:
+        def encode(text: str) -> list[int]:
+            return tokenizer(text, add_special_tokens=False)["input_ids"]
+    lm.tok_encode = functools.partial(_tok_encode, lm, encode)
     return lm
 
 
-def _legacy_tok_encode(lm, encode, string: str, add_special_tokens: bool | None = None,
-                       left_truncate_len: int | None = None, **kwargs) -> list[int]:
-    """HFLM.tok_encode with `encode` for the tokenizer: the BOS as HFLM decides it (asked for,
+def _tok_encode(lm, encode, string: str, add_special_tokens: bool | None = None,
+                left_truncate_len: int | None = None, **kwargs) -> list[int]:
+    """HFLM.tok_encode with `encode` for the text: the BOS as HFLM decides it (asked for,
     else its add_bos_token, but never before a text that starts with the BOS's own string)."""
     bos = lm.add_bos_token if add_special_tokens is None else add_special_tokens
     bos_string = lm.tokenizer.bos_token
