@@ -81,8 +81,9 @@ def small_config(family: str):
     if model_type == "gemma3_text":  # a local and a global block of each rotary base
         values["layer_types"] = ["sliding_attention", "full_attention"] * 2
     if model_type in ("llama", "olmo3"):  # rope scaling's original context inside the cell
-        # (OLMo-3: YaRN on the global blocks' table only; the local blocks' unscaled)
         values["rope_scaling"] = {**values["rope_scaling"], "original_max_position_embeddings": 8}
+    if model_type == "olmo3":  # YaRN on the global blocks' table only; its factor the context's
+        values["rope_scaling"]["factor"] = SMALL["max_position_embeddings"] / 8
     return config_class(model_type)(**values)
 
 

@@ -133,6 +133,23 @@ def test_encode_text_wraps_every_paragraph(small_corpus):
     assert ids.count(1) == n and ids.count(2) == n and ids[0] == 1 and ids[-1] == 2
 
 
+
+@pytest.mark.parametrize("template", ["$A", "<s> $A </s>"])
+def test_encode_text_puts_the_bos_and_eos_there_whatever_the_tokenizers_encoding_adds(
+        small_corpus, template):
+    """The embedded text is scored with any model's tokenizer: one whose encoding adds no BOS,
+    or an EOS of its own too, still gives `<s> line </s>` per line (no BOS missing, no EOS
+    twice)."""
+    from tokenizers import processors
+
+    tok = tiny.train_tokenizer(small_corpus["train"], vocab_size=300)
+    text = small_corpus["validation"]
+    expected = tiny.encode_text(tok, text).tolist()
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=template, special_tokens=[("<s>", 1), ("</s>", 2)])
+    assert tiny.encode_text(tok, text).tolist() == expected
+
+
 # --------------------------------------------------------------------------- model and training
 
 def test_tiny_config_shape():

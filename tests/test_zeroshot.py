@@ -241,6 +241,29 @@ def test_every_context_starts_with_the_bos_whatever_the_tokenizers_own_encoding_
         tokenizer(f"{tokenizer.bos_token} the cat", add_special_tokens=False)["input_ids"]
 
 
+def test_a_rolling_log_likelihood_does_not_score_the_bos_given_the_bos(tiny_model_dir,
+                                                                        monkeypatch):
+    """lm-eval's rolling log-likelihood (wikitext's tasks) puts its prefix token, the BOS,
+    before each text's first window: a text encoded with a BOS of its own had that BOS scored
+    as its first token, given itself (lm-eval issue 3333)."""
+    from lm_eval.api.instance import Instance
+
+    model = modeling.load_model(tiny_model_dir)
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    lm = zeroshot.language_model(model, tokenizer, 1, add_bos_token=True)
+    scored = []
+    monkeypatch.setattr(lm, "_loglikelihood_tokens",
+                        lambda requests, **kwargs: scored.extend(requests) or
+                        [(0.0, True)] * len(requests))
+    text = "the cat sat on the mat"
+    lm.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (text,), 0)],
+                             disable_tqdm=True)
+    (_, context, targets), = scored
+    assert context == [tokenizer.bos_token_id]
+    assert targets == tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert lm.add_bos_token is True and lm.tok_encode(text)[0] == tokenizer.bos_token_id
+
+
 def test_a_half_precision_model_is_scored_from_float32_log_probabilities(tiny_model_dir):
     """As in the study's evaluation, whose transformers cast LLaMA's logits to float32 before
     lm-eval's log-softmax; transformers 5 returns float16 logits, and lm-eval's log-softmax in

@@ -70,11 +70,15 @@ def train_tokenizer(text: str, vocab_size: int = DEFAULT_VOCAB_SIZE,
 
 
 def encode_text(tokenizer, text: str) -> torch.Tensor:
-    """The canonical token stream of a corpus file: `<s> line </s>` per non-empty line."""
+    """The canonical token stream of a corpus file: `<s> line </s>` per non-empty line, the
+    tokenizer's BOS and EOS put there whatever its own encoding adds (a real model's tokenizer
+    scoring the embedded text may add none, or an EOS of its own); none it lacks."""
     lines = [line for line in text.splitlines() if line.strip()]
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     ids: list[int] = []
-    for row in tokenizer(lines, add_special_tokens=True)["input_ids"]:
-        ids += row + [tokenizer.eos_token_id]
+    for row in tokenizer(lines, add_special_tokens=False)["input_ids"]:
+        ids += bos + row + eos
     return torch.tensor(ids, dtype=torch.long)
 
 

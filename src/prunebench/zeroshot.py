@@ -398,14 +398,15 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
 def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encode=None):
     """lm-eval's HFLM around `model`, scoring as the study's evaluation did.
 
-    Every log-likelihood request goes through HFLM's `tok_encode`, replaced here (_tok_encode):
-    the text's tokens, with the tokenizer's BOS first where `add_bos_token` (or lm-eval) asks
-    for it. HFLM leaves the BOS to the tokenizer's own encoding, which adds none for some
-    tokenizers that have one (one whose config turns it off, or that transformers converted
-    from Mistral's tekken.json) and may add an EOS after the text. `encode` (text -> ids, no BOS;
-    legacy_tokenization.legacy_encoder) tokenizes the texts instead of `tokenizer`: the
+    Every log-likelihood request's text goes through HFLM's `tok_encode`, replaced here
+    (_tok_encode): the text's tokens, with the tokenizer's BOS first where `add_bos_token` (or
+    lm-eval) asks for it. HFLM leaves the BOS to the tokenizer's own encoding, which adds none
+    for some tokenizers that have one (one whose config turns it off, or that transformers
+    converted from Mistral's tekken.json) and may add an EOS after the text. A rolling
+    log-likelihood's text gets no BOS (_rolling_without_bos_target). `encode` (text -> ids, no
+    BOS; legacy_tokenization.legacy_encoder) tokenizes the texts instead of `tokenizer`: the
     study's lm-eval encoded them with the slow SentencePiece `LlamaTokenizer`. Generation
-    tasks' batches (`tok_batch_encode`) keep `tokenizer`.
+    tasks' batches (`tok_batch_encode`) keep `tokenizer` and its own encoding.
 
     Both arguments are HFLM's in every lm-eval prunebench takes (>= 0.4.10).
     The answers' log-probabilities are taken in float32 (`softmax_dtype`; lm-eval takes them
@@ -427,7 +428,22 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
         def encode(text: str) -> list[int]:
             return tokenizer(text, add_special_tokens=False)["input_ids"]
     lm.tok_encode = functools.partial(_tok_encode, lm, encode)
+    lm.loglikelihood_rolling = functools.partial(_rolling_without_bos_target, lm,
+                                                 lm.loglikelihood_rolling)
     return lm
+
+
+def _rolling_without_bos_target(lm, rolling, requests, *args, **kwargs):
+    """HFLM's rolling log-likelihood (a whole text's, as wikitext's tasks score) with the text
+    encoded without a BOS: its windows put lm-eval's prefix token (the BOS) before the text
+    already, so a BOS from the encoding was the first token scored, given itself (lm-eval
+    issue 3333)."""
+    asked = lm.add_bos_token
+    lm.add_bos_token = False
+    try:
+        return rolling(requests, *args, **kwargs)
+    finally:
+        lm.add_bos_token = asked
 
 
 def _tok_encode(lm, encode, string: str, add_special_tokens: bool | None = None,
