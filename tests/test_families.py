@@ -953,7 +953,9 @@ def test_known_shapes_build_their_family():
     assert known_shape_of("allenai/OLMo-2-1124-13B-Instruct") == "olmo-2-1124-13b"
     # Another kind of checkpoint under a known shape's name: not planned as that shape.
     for other in ("allenai/OLMo-2-1124-7B-RM", "Qwen/Qwen2.5-7B-Instruct-AWQ",
-                  "Qwen/Qwen2.5-7B-Instruct-GGUF", "unsloth/phi-4-bnb-4bit"):
+                  "Qwen/Qwen2.5-7B-Instruct-GGUF", "unsloth/phi-4-bnb-4bit",
+                  "RedHatAI/Meta-Llama-3.1-8B-Instruct-FP8",
+                  "RedHatAI/Qwen3-8B-quantized.w4a16"):
         assert known_shape_of(other) is None, other
     assert type(architecture_config("olmo-2-1124-7b")).__name__ == "Olmo2Config"
     olmo3 = architecture_config("olmo-3-7b")

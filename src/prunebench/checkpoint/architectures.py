@@ -255,7 +255,7 @@ def architecture_shape(name: str) -> dict:
 # Hub id parts that name another kind of checkpoint than the shape's causal LM: quantized
 # weights (which prunebench refuses once their config.json is read) and reward models.
 OTHER_KINDS = ("gguf", "awq", "gptq", "bnb", "4bit", "8bit", "int4", "int8", "exl2", "mlx",
-               "rm", "reward")
+               "fp8", "nvfp4", "w4a16", "w8a8", "w8a16", "rm", "reward")
 
 
 def known_shape_of(repo_id: str) -> str | None:
