@@ -239,6 +239,14 @@ def test_every_context_starts_with_the_bos_whatever_the_tokenizers_own_encoding_
     assert lm.tok_encode("the cat sat on the mat", add_special_tokens=False) == text
     assert lm.tok_encode(f"{tokenizer.bos_token} the cat") == \
         tokenizer(f"{tokenizer.bos_token} the cat", add_special_tokens=False)["input_ids"]
+    # a generation task's prompts start so too, left-padded into one batch
+    short = bos + tokenizer("the cat", add_special_tokens=False)["input_ids"]
+    ids, mask = lm.tok_batch_encode(["the cat sat on the mat", "the cat"])
+    pad = [tokenizer.pad_token_id] * (len(bos + text) - len(short))
+    assert ids.tolist() == [bos + text, pad + short]
+    assert mask.tolist() == [[1] * len(bos + text), [0] * len(pad) + [1] * len(short)]
+    ids, mask = lm.tok_batch_encode(["the cat sat on the mat"], left_truncate_len=3)
+    assert ids.tolist() == [(bos + text)[-3:]] and mask.tolist() == [[1, 1, 1]]
 
 
 def test_a_rolling_log_likelihood_does_not_score_the_bos_given_the_bos(tiny_model_dir,

@@ -406,7 +406,7 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
     log-likelihood's text gets no BOS (_rolling_without_bos_target). `encode` (text -> ids, no
     BOS; legacy_tokenization.legacy_encoder) tokenizes the texts instead of `tokenizer`: the
     study's lm-eval encoded them with the slow SentencePiece `LlamaTokenizer`. Generation
-    tasks' batches (`tok_batch_encode`) keep `tokenizer` and its own encoding.
+    tasks' prompts (`tok_batch_encode`) are encoded the same way (_tok_batch_encode).
 
     Both arguments are HFLM's in every lm-eval prunebench takes (>= 0.4.10).
     The answers' log-probabilities are taken in float32 (`softmax_dtype`; lm-eval takes them
@@ -428,9 +428,33 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
         def encode(text: str) -> list[int]:
             return tokenizer(text, add_special_tokens=False)["input_ids"]
     lm.tok_encode = functools.partial(_tok_encode, lm, encode)
+    lm.tok_batch_encode = functools.partial(_tok_batch_encode, lm)
     lm.loglikelihood_rolling = functools.partial(_rolling_without_bos_target, lm,
                                                  lm.loglikelihood_rolling)
     return lm
+
+
+def _tok_batch_encode(lm, strings: list[str], padding_side: str = "left",
+                      left_truncate_len: int | None = None, truncation: bool = False,
+                      **kwargs):
+    """HFLM.tok_batch_encode (generation tasks' prompts) through `lm.tok_encode`, so that a
+    prompt starts with the BOS as a log-likelihood request's context does: (ids, attention
+    mask), padded on `padding_side` with the tokenizer's pad token, the last
+    `left_truncate_len` positions kept."""
+    import torch
+
+    rows = [lm.tok_encode(text) for text in strings]
+    width = max((len(row) for row in rows), default=0)
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        start = width - len(row) if padding_side == "left" else 0
+        ids[i, start:start + len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, start:start + len(row)] = 1
+    if left_truncate_len:
+        ids, mask = ids[:, -left_truncate_len:], mask[:, -left_truncate_len:]
+    return ids, mask
 
 
 def _rolling_without_bos_target(lm, rolling, requests, *args, **kwargs):
