@@ -247,6 +247,9 @@ def test_every_context_starts_with_the_bos_whatever_the_tokenizers_own_encoding_
     assert mask.tolist() == [[1] * len(bos + text), [0] * len(pad) + [1] * len(short)]
     ids, mask = lm.tok_batch_encode(["the cat sat on the mat"], left_truncate_len=3)
     assert ids.tolist() == [(bos + text)[-3:]] and mask.tolist() == [[1, 1, 1]]
+    # each prompt decides for itself (lm-eval looked at the first one's start for the batch)
+    ids, _ = lm.tok_batch_encode(["the cat", f"{tokenizer.bos_token} the cat"])
+    assert ids.tolist()[1] == lm.tok_encode(f"{tokenizer.bos_token} the cat")
 
 
 def test_a_rolling_log_likelihood_does_not_score_the_bos_given_the_bos(tiny_model_dir,

@@ -440,7 +440,8 @@ def _tok_batch_encode(lm, strings: list[str], padding_side: str = "left",
     """HFLM.tok_batch_encode (generation tasks' prompts) through `lm.tok_encode`, so that a
     prompt starts with the BOS as a log-likelihood request's context does: (ids, attention
     mask), padded on `padding_side` with the tokenizer's pad token, the last
-    `left_truncate_len` positions kept."""
+    `left_truncate_len` positions kept, with HFLM's warning. (`truncation`, the tokenizer's
+    cut at its model_max_length, is False in every HFLM prunebench makes.)"""
     import torch
 
     rows = [lm.tok_encode(text) for text in strings]
@@ -452,7 +453,9 @@ def _tok_batch_encode(lm, strings: list[str], padding_side: str = "left",
         start = width - len(row) if padding_side == "left" else 0
         ids[i, start:start + len(row)] = torch.tensor(row, dtype=torch.long)
         mask[i, start:start + len(row)] = 1
-    if left_truncate_len:
+    if left_truncate_len and width > left_truncate_len:
+        log.warning("left truncation applied: prompts of %d tokens cut to their last %d",
+                    width, left_truncate_len)
         ids, mask = ids[:, -left_truncate_len:], mask[:, -left_truncate_len:]
     return ids, mask
 
