@@ -26,14 +26,17 @@ corrects_mistral_regex = pytest.mark.skipif(
     reason="this transformers version does not correct Mistral's tokenizer regex")
 
 
-def large_vocab_tokenizer(folder: Path, model_type: str, transformers_version: str | None) -> Path:
+def large_vocab_tokenizer(folder: Path, model_type: str, transformers_version: str | None,
+                          pre_tokenizer=None) -> Path:
     """A checkpoint folder's tokenizer files and config.json, the tokenizer shaped as
-    Mistral-Small's (a vocabulary over 100k tokens, a regex split before byte-level)."""
+    Mistral-Small's (a vocabulary over 100k tokens, a regex split before byte-level) unless
+    another `pre_tokenizer` is given."""
     vocab = {f"w{i}": i for i in range(VOCAB - 1)} | {"<unk>": VOCAB - 1}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
+    tok.pre_tokenizer = pre_tokenizer or pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(PUBLISHED_SPLIT), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    folder.mkdir(parents=True, exist_ok=True)
     PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>").save_pretrained(folder)
     config = {"model_type": model_type}
     if transformers_version is not None:
@@ -89,14 +92,9 @@ def test_a_mistral_tokenizer_without_a_leading_regex_split_is_loaded_as_publishe
     """transformers' correction replaces a leading regex split; given a SentencePiece-style
     pre-tokenizer (Mistral-7B's, in a fine-tune whose vocabulary grew past 100k) it would put a
     byte-level one in its place and break the tokenization: such a tokenizer is not corrected."""
-    folder = tmp_path / "mistral"
-    folder.mkdir()
-    vocab = {f"w{i}": i for i in range(VOCAB - 1)} | {"<unk>": VOCAB - 1}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
-    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>").save_pretrained(folder)
-    (folder / "config.json").write_text(json.dumps(
-        {"model_type": "mistral", "transformers_version": "4.50.0.dev0"}))
+    folder = large_vocab_tokenizer(
+        tmp_path / "mistral", "mistral", "4.50.0.dev0",
+        pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first"))
     assert tokenizer_options(folder) == {}
     assert pieces(load_tokenizer(folder)) == published_pieces(folder)
 

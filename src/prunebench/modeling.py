@@ -616,9 +616,9 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
 def _name_tekken_special_tokens(tokenizer, path: Path) -> None:
     """A tokenizer transformers builds from Mistral's tekken.json alone names no BOS or EOS
     token and adds none: name the tokens the model's config gives the ids of (its class's
-    defaults where config.json names none) and add the BOS to encoded text, as Mistral's
-    tokenizer does (lm-eval's requests rely on it; prunebench's own windows and prompts add
-    the named BOS themselves). A pruned copy saves both with the tokenizer."""
+    defaults where config.json names none), which prunebench's windows, prompts and zero-shot
+    requests put first, and have the tokenizer add the BOS itself, as Mistral's does, for
+    whoever uses it outside prunebench. A pruned copy saves both with the tokenizer."""
     if (path / "tokenizer_config.json").exists() or not (path / "tekken.json").exists():
         return
     config = load_config(path)
