@@ -7,7 +7,7 @@ Qwen2's q/k/v biases, Qwen3's q/k norms, Gemma's plus-one norms and scaled embed
 soft caps and sandwich norms, Gemma-3-4B's per-head q/k norms, two rotary bases and linear
 scaling, Phi-4-mini's packed projections and partial rotary, OLMo-2's output norms and
 whole-projection q/k norms, OLMo-3's with local blocks, Granite's scalars, SmolLM3's blocks
-without rotary positions; sliding windows of 8 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3,
+without rotary positions, Ministral 3's queries scaled by position; sliding windows of 8 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3,
 OLMo-3 and Phi-3-4k have them in longer form, so that
 a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
@@ -51,17 +51,26 @@ log = logging.getLogger("family_check")
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
-                 "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b"}
+                 "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b",
+                 "ministral3": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
 # (the depth variant's removal of block 1 moves block 3's to 2), untied (a random model with
-# tied embeddings repeats its tokens, which proves nothing).
+# tied embeddings repeats its tokens, which proves nothing); Ministral 3 with YaRN and its
+# query scale from an original context (8 tokens) inside the cell, by a beta (0.7, published
+# 0.1) that moves the tokens.
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
             "smollm3": dict(model_type="smollm3", no_rope_layers=[1, 0, 1, 0],
-                            tie_word_embeddings=False)}
+                            tie_word_embeddings=False),
+            "ministral3": dict(model_type="ministral3", tie_word_embeddings=False,
+                               rope_parameters={
+                                   "rope_type": "yarn", "rope_theta": 1000000.0, "factor": 16.0,
+                                   "original_max_position_embeddings": 8, "beta_fast": 32.0,
+                                   "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0,
+                                   "llama_4_scaling_beta": 0.7})}
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)

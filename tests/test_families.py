@@ -28,7 +28,7 @@ import yaml
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, GemmaConfig,
                           GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
-                          Qwen2Config, Qwen3Config, SmolLM3Config)
+                          Ministral3Config, Qwen2Config, Qwen3Config, SmolLM3Config)
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -49,6 +49,9 @@ SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_att
              num_key_value_heads=2, vocab_size=VOCAB, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)
 
+MINISTRAL3_ROPE = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 16.0,
+                   "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
+                   "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
 FAMILIES = {
     # Llama-3 style: rope_theta 500000 and llama3 rope scaling whose original context (32) is
     # short enough that the scaling changes the rotary tables within the tested positions.
@@ -94,6 +97,11 @@ FAMILIES = {
     # so removing the first block moves it (tied embeddings, as SmolLM3-3B's, are not: see TIED).
     "smollm3": lambda: SmolLM3Config(**SMALL, head_dim=16, no_rope_layers=[1, 0, 1, 1],
                                      tie_word_embeddings=False),
+    # Ministral 3: Mistral's block, YaRN rotary tables and queries scaled by position past an
+    # original context short enough (8 tokens) that the scale changes within the tested
+    # positions, by a beta large enough (the published 0.1 would hardly move this model's
+    # tokens) to change them.
+    "ministral3": lambda: Ministral3Config(**SMALL, head_dim=16, rope_parameters=MINISTRAL3_ROPE),
 }
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -105,7 +113,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "gemma2": "Gemma2ForCausalLM", "phi3": "Phi3ForCausalLM",
            "olmo2": "Olmo2ForCausalLM", "granite": "GraniteForCausalLM",
            "gemma3": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM",
-           "olmo3": "Olmo3ForCausalLM"}
+           "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -269,6 +277,27 @@ def test_other_model_types_are_refused(tmp_path):
         build_model(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2))
     with pytest.raises(PrunebenchError, match="model_type 'gpt2' is not supported"):
         count_params(config_from_dict({"model_type": "gpt2"}))
+
+
+def test_a_family_newer_than_the_installed_transformers_is_refused_with_the_upgrade(
+        tmp_path, monkeypatch):
+    """prunebench accepts transformers from 4.56, which has no Ministral 3 classes (5.0 brought
+    them): a checkpoint of that family names the class and the upgrade, not an AttributeError."""
+    from types import SimpleNamespace
+
+    import prunebench.modeling as modeling
+
+    config = FAMILIES["ministral3"]()
+    config.save_pretrained(tmp_path)
+    old = SimpleNamespace(__version__="4.56.2", LlamaConfig=transformers.LlamaConfig)
+    monkeypatch.setattr(modeling, "transformers", old)
+    upgrade = (r"model_type 'ministral3' needs transformers' Ministral3\w+, which this "
+               r"transformers \(4\.56\.2\) does not have: upgrade transformers")
+    for needs in (lambda: load_config(tmp_path), lambda: build_model(config),
+                  lambda: modeling.config_class("ministral3")):
+        with pytest.raises(PrunebenchError, match=upgrade):
+            needs()
+    assert modeling.config_class("llama") is transformers.LlamaConfig
 
 
 @pytest.mark.parametrize("config, named", [
@@ -553,6 +582,39 @@ def test_removed_blocks_take_their_rotary_flags_with_them(removed, tmp_path):
         assert torch.equal(logits(loaded.eval(), x), logits(model, x))
     decoder = StaticDecoder(model, batch_size=1, max_seq_len=16, mode="eager", fuse=False)
     assert [block.rotate for block in decoder.blocks] == [bool(f) for f in kept]
+
+
+def test_ministral3_queries_are_scaled_by_position_past_the_original_context_in_both_backends():
+    """Ministral 3 multiplies its queries by 1 + beta * log(1 + floor(position / 8)) here (8:
+    the test config's original context): the compiled decoder's logits equal transformers' at
+    every length on either side of 8, 16 and 24, prefilled and decoded, on a model whose
+    attention is sharp enough (queries scaled up) that the factor moves its logits: they
+    differ from the same model's without it."""
+    model = family_model("ministral3")
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.q_proj.weight.mul_(12.0)
+    plain = copy.deepcopy(model)
+    plain.config.rope_parameters = {**plain.config.rope_parameters, "llama_4_scaling_beta": 0.0}
+    x = ids(2, 30, seed=5)
+    assert torch.allclose(logits(plain, x[:, :8]), logits(model, x[:, :8]), rtol=0, atol=1e-6)
+    assert not torch.allclose(logits(plain, x)[:, 8:], logits(model, x)[:, 8:], atol=1e-2)
+    with torch.inference_mode():
+        decoder = StaticDecoder(model, 2, 30, mode="eager")
+        for length in (7, 8, 9, 16, 17, 25, 30):
+            torch.testing.assert_close(decoder.prefill_logits(x[:, :length]),
+                                       logits(model, x[:, :length])[:, -1], rtol=0, atol=1e-4)
+        # decoded one position at a time through the static cache, from 6 to 29
+        prompt = x[:, :6]
+        tokens = decoder.generate(prompt, 24)
+    stepped = logits(model, tokens[:, :-1])[:, 5:]
+    want = stepped.index_fill(-1, torch.tensor([model.config.eos_token_id]), float("-inf"))
+    top2 = want.topk(2, dim=-1).values
+    tie = (top2[..., 0] - top2[..., 1]) < NEAR_TIE
+    for row in range(2):  # up to the row's first near tie, which float rounding may flip
+        k = int(tie[row].nonzero()[0]) if tie[row].any() else 24
+        assert k > 12  # the check reaches past position 16 (this seed has no earlier tie)
+        assert torch.equal(tokens[row, 6:6 + k], want[row, :k].argmax(-1)), (row, k)
 
 
 @pytest.mark.parametrize("key, value", [("no_rope_layers", [1, 0, 1]),

@@ -525,6 +525,52 @@ def test_mistral_small_3_keeps_its_mistral_language_model_and_its_own_head(tmp_p
             == "mistral-small-3.1-24b")
 
 
+def test_ministral_3_keeps_its_ministral3_language_model_with_its_query_scale(tmp_path):
+    """Ministral 3 and Devstral Small 2 wrap a `ministral3` language model (Mistral's block,
+    YaRN, queries scaled by position past the original context: 8 tokens here, so the 20-token
+    texts cross it twice) in the same Mistral3ForConditionalGeneration: it is kept as a
+    Ministral3ForCausalLM computing what the whole model computes; a wrapper holding another
+    family is refused by name."""
+    from transformers import Mistral3Config, Mistral3ForConditionalGeneration
+
+    from prunebench.modeling import load_model
+
+    rope = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 16.0,
+            "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
+            "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
+    text = dict(model_type="ministral3", hidden_size=64, intermediate_size=128,
+                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                vocab_size=VOCAB, max_position_embeddings=256, rope_parameters=rope,
+                tie_word_embeddings=False)
+    vision = dict(model_type="pixtral", hidden_size=32, intermediate_size=64,
+                  num_hidden_layers=1, num_attention_heads=2, head_dim=16, image_size=28,
+                  patch_size=14)
+    torch.manual_seed(0)
+    model = Mistral3ForConditionalGeneration(Mistral3Config(
+        text_config=text, vision_config=vision, image_token_index=299,
+        tie_word_embeddings=False)).eval()
+    with torch.no_grad():  # attention sharp enough that the query scale moves the logits
+        for layer in model.model.language_model.layers:
+            layer.self_attn.q_proj.weight.mul_(12.0)
+    folder = saved(model, tmp_path / "ministral-3")
+    other = saved(model, tmp_path / "other")
+
+    assert text_part.take_text_part(folder) is True
+    kept = load_model(folder)
+    assert type(kept).__name__ == "Ministral3ForCausalLM"
+    assert kept.config.rope_parameters["llama_4_scaling_beta"] == 0.7
+    torch.testing.assert_close(logits(kept, text_ids()), logits(model, text_ids()),
+                               rtol=0, atol=1e-5)
+    assert json.loads((folder / text_part.RECORD).read_text())["text_model_type"] == "ministral3"
+
+    config = json.loads((other / "config.json").read_text())
+    config["text_config"]["model_type"] = "llama"
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PrunebenchError, match="language model is 'llama'.*'mistral' or "
+                                              "'ministral3' language model"):
+        text_part.take_text_part(other)
+
+
 def test_a_command_given_the_folder_imports_its_language_model_once(tmp_path, monkeypatch):
     """`prunebench prune ./gemma-3-4b-it ...`: the folder's language model, imported into the
     command's cache as a workflow imports it, once; the folder only read."""

@@ -3,8 +3,8 @@
 A checkpoint is a directory with `config.json`, safetensors weights, tokenizer files and
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
-(LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3:
-`param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
+(LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
+Ministral 3: `param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
 classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
 heads, MLP width and which output biases exist. `build_model` rebuilds those shapes on the meta
@@ -249,16 +249,30 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     mlp.intermediate_size = m
 
 
+def _transformers_class(name: str, model_type: str) -> type:
+    """transformers' class `name`, or a PrunebenchError naming the version to install: the
+    newer families' classes came with later releases (Ministral 3's with transformers 5.0)
+    than the oldest prunebench accepts."""
+    cls = getattr(transformers, name, None)
+    if cls is None:
+        raise PrunebenchError(
+            f"model_type {model_type!r} needs transformers' {name}, which this transformers "
+            f"({transformers.__version__}) does not have: upgrade transformers (`pip install "
+            "-U 'transformers<6'`), or use a checkpoint of another family")
+    return cls
+
+
 def model_class(config) -> type:
     """The transformers causal-LM class of the config's family (LlamaForCausalLM, ...)."""
-    return getattr(transformers, family(config).model_class)
+    return _transformers_class(family(config).model_class, config.model_type)
 
 
 def config_class(model_type: str) -> type:
     """The transformers config class of a supported model_type (PrunebenchError otherwise)."""
     from types import SimpleNamespace
 
-    return getattr(transformers, family(SimpleNamespace(model_type=model_type)).config_class)
+    return _transformers_class(family(SimpleNamespace(model_type=model_type)).config_class,
+                               model_type)
 
 
 def build_model(config: LlamaConfig, device: str | torch.device = "meta",

@@ -138,6 +138,21 @@ def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
             "or shorter token configs")
 
 
+def position_query_scale(config, positions: torch.Tensor) -> torch.Tensor:
+    """Ministral 3's query factor at each of `positions` (int64): `1 + beta * log(1 +
+    floor(position / original context))`, float32, from `rope_parameters`' `llama_4_scaling_beta`
+    and `original_max_position_embeddings`, as Ministral3Attention computes it."""
+    rope = getattr(config, "rope_parameters", None) or {}
+    beta, original = rope.get("llama_4_scaling_beta"), rope.get("original_max_position_embeddings")
+    if beta is None or not original:
+        raise PrunebenchError(
+            f"a {config.model_type} model scales its queries by position from rope_parameters' "
+            "llama_4_scaling_beta and original_max_position_embeddings, and its config names "
+            f"{'neither' if beta is None and not original else 'only one'} of them: use the "
+            "checkpoint's published config.json (transformers would fail on it too)")
+    return 1 + beta * torch.log(1 + torch.floor(positions / original))
+
+
 def resolve_mode(mode: str, device: torch.device) -> str:
     """`auto`: our own CUDA graph on CUDA, op by op elsewhere."""
     if mode == "auto":
@@ -283,6 +298,11 @@ class StaticDecoder(nn.Module):
             self.register_buffer(f"cos{_suffix(kind)}", F.pad(cos[0], padding), persistent=False)
             self.register_buffer(f"sin{_suffix(kind)}", F.pad(sin[0], padding), persistent=False)
         self.register_buffer("positions", positions, persistent=False)
+        # Ministral 3 multiplies its queries by a factor of the position (Llama-4's attention
+        # temperature: 1 within the original context), computed as transformers does, in
+        # float32 from the integer positions.
+        self.register_buffer("query_scale", position_query_scale(config, positions)
+                             if layout.position_query_scale else None, persistent=False)
         # The output length is forced, so EOS can never be chosen (HF's min_new_tokens does the
         # same by masking it); without this the two backends would differ after any EOS.
         eos = config.eos_token_id
@@ -357,8 +377,9 @@ class StaticDecoder(nn.Module):
         for window in sorted({w for w in self.windows if w is not None}):
             # the window's last positions only: kv > q - window, as transformers masks them
             masks[window] = causal & (self.positions.unsqueeze(0) > pos.unsqueeze(1) - window)
+        query_scale = None if self.query_scale is None else self.query_scale.index_select(0, pos)
         for block, window, kind in zip(self.blocks, self.windows, self.rotary_kinds):
-            x = block(x, *tables[kind], pos, masks[window], attention)
+            x = block(x, *tables[kind], pos, masks[window], attention, query_scale)
         x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.norm_style)
         logits = F.linear(x, self.head_w, self.head_b)
         if self.logits_scaling is not None:  # Granite

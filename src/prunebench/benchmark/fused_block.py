@@ -234,10 +234,12 @@ class Block(nn.Module):
         return torch.cat([F.linear(h, w, b) for w, b in zip(weight.split(split), biases)], -1)
 
     def attention(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                  pos: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
+                  pos: torch.Tensor, mask: torch.Tensor, kind: str,
+                  query_scale: torch.Tensor | None = None) -> torch.Tensor:
         """`kind`: "sdpa" (PyTorch's kernels), "eager" (matmul, softmax, matmul) or "flex"
         (flex_attention: under torch.compile one generated kernel, split over the cache for a
-        short query, as a decode step has)."""
+        short query, as a decode step has). `query_scale` [T] (Ministral 3): each position's
+        queries are multiplied by it after the rotation."""
         b, t, _ = h.shape
         n_q, n_kv = self.n_q, self.n_kv
         qkv = self._project(h, self.qkv_w, self.qkv_b, self.qkv_split)
@@ -257,6 +259,8 @@ class Block(nn.Module):
         if self.rotate:
             qk = apply_rotary(qk, cos, sin)  # q and k rotated together
         q = qk[:, :, :n_q].transpose(1, 2)
+        if query_scale is not None:  # in the queries' dtype, as transformers multiplies
+            q = q * query_scale.to(q.dtype).view(1, 1, t, 1)
         self.k_cache[:, :, pos] = qk[:, :, n_q:].transpose(1, 2)
         self.v_cache[:, :, pos] = qkv[:, :, n_q + n_kv:].transpose(1, 2)
         keys, values = self.k_cache, self.v_cache
@@ -288,11 +292,12 @@ class Block(nn.Module):
         return F.linear(out, self.o_w, self.o_b)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor,
-                mask: torch.Tensor, attention: str) -> torch.Tensor:
+                mask: torch.Tensor, attention: str,
+                query_scale: torch.Tensor | None = None) -> torch.Tensor:
         if self.n_q:
             h = self._norm(x, "ln1")
-            x = x + self._output_norm(self.attention(h, cos, sin, pos, mask, attention),
-                                      "ln_attn_out")
+            x = x + self._output_norm(self.attention(h, cos, sin, pos, mask, attention,
+                                                     query_scale), "ln_attn_out")
         elif self.o_b is not None:  # no heads: the attention output is the o_proj bias
             x = x + self._output_norm(self.o_b.expand_as(x), "ln_attn_out")
         if self.m:

@@ -3,7 +3,7 @@
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
-GraniteConfig, Gemma3TextConfig, SmolLM3Config) or anything with the same attributes
+GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config) or anything with the same attributes
 (`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling checks these
 counts against meta-device models.
 
@@ -62,6 +62,12 @@ class Family:
     divides the logits (its `attention_multiplier` is the attention's scale, which the
     attention module holds); no parameter of them, so counts and surgery are LLaMA's.
 
+    `position_query_scale` (Ministral 3): queries are multiplied, after the rotation, by
+    `1 + beta * log(1 + floor(position / original context))` (Llama-4's attention temperature,
+    `llama_4_scaling_beta` and `original_max_position_embeddings` of `rope_parameters`): 1
+    within the original context, larger past it; no parameter, so counts and surgery are
+    Mistral's.
+
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
     """
@@ -80,6 +86,7 @@ class Family:
     qk_norm_whole: bool = False
     norm_weight_float32: bool = False
     multipliers: bool = False
+    position_query_scale: bool = False
     shipped_code: tuple[str, ...] = ()
 
 
@@ -121,6 +128,10 @@ FAMILIES: dict[str, Family] = {
     # SmolLM3Attention / SmolLM3MLP: LLaMA's biases; every fourth block (`no_rope_layers`
     # 0) attends without rotary positions (NoPE), a flag the attention module keeps.
     "smollm3": Family("SmolLM3ForCausalLM", "SmolLM3Config", None, None, "mlp_bias", False),
+    # Ministral3Attention / MistralMLP: Mistral's block (no biases), queries scaled by position
+    # (Llama-4's attention temperature); the language model of Ministral 3 and Devstral 2.
+    "ministral3": Family("Ministral3ForCausalLM", "Ministral3Config", False, False, None, False,
+                         position_query_scale=True),
 }
 
 
@@ -209,6 +220,9 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "smollm3": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2048,
                 "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 4,
                 "tie_word_embeddings": True, "max_position_embeddings": 32768},
+    "ministral3": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 14336,
+                   "num_hidden_layers": 34, "num_key_value_heads": 8, "head_dim": 128,
+                   "max_position_embeddings": 262144},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -302,7 +316,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     if wrapper is not None and not text_part:
         raise PrunebenchError(
             f"{path / 'config.json'} describes a multimodal {wrapper.model_class}, whose "
-            f"{wrapper.text_model_type} language model prunebench keeps when a workflow "
+            "language model prunebench keeps when a workflow "
             "downloads or imports it (models.<name>.source: hf:<org>/<repo>@<commit> or "
             "local:<folder>; it is then in resources/models/<name>/) and when a command is "
             "given it (MODEL hf:<org>/<repo>@<commit> or the folder: imported into the "

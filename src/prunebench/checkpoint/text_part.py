@@ -4,7 +4,8 @@ Gemma-3's 4B, 12B and 27B checkpoints (`model_type` gemma3, Gemma3ForConditional
 hold a Gemma-3 text model (the `gemma3_text` family of the 270M and 1B checkpoints) beside a
 SigLIP vision tower and the projector that turns its image features into tokens; Mistral-Small
 3.1 and 3.2 (`mistral3`, Mistral3ForConditionalGeneration) hold a Mistral text model beside a
-Pixtral vision tower. Given text alone, such a model runs its language model and its LM head
+Pixtral vision tower, and Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
+(`ministral3`). Given text alone, such a model runs its language model and its LM head
 and nothing else: the same computation as the text family's causal LM with those weights.
 prunebench prunes, times and evaluates text generation, so when the workflow downloads or
 imports such a checkpoint (and when a command downloads one or is given its folder) it keeps
@@ -52,7 +53,9 @@ PROGRESS = ".text_part.progress.json"
 class Wrapper:
     """A multimodal model type whose language model is a supported text family.
 
-    `published`: the checkpoints it is made for, as messages name them; `renames`: tensor
+    `published`: the checkpoints it is made for, as messages name them; `text_model_types`:
+    the language model families its checkpoints hold (the first where the text config names
+    none, as the wrapper's config class assumes); `renames`: tensor
     name prefixes of the language model in the wrapper's checkpoints (as the
     hub's files name them, and as transformers 5 names them in memory) and what the text
     family's checkpoints call them; `left_out`: prefixes of the other modalities' tensors;
@@ -61,7 +64,7 @@ class Wrapper:
 
     model_class: str
     published: str
-    text_model_type: str
+    text_model_types: tuple[str, ...]
     renames: tuple[tuple[str, str], ...]
     left_out: tuple[str, ...]
     tied_by_default: bool
@@ -79,14 +82,17 @@ _LLAVA_LEFT_OUT = ("vision_tower.", "multi_modal_projector.", "model.vision_towe
 WRAPPERS: dict[str, Wrapper] = {
     # Gemma3ForConditionalGeneration's LM head never soft-caps the logits.
     "gemma3": Wrapper("Gemma3ForConditionalGeneration", "Gemma-3 4B, 12B and 27B",
-                      "gemma3_text", _LLAVA_RENAMES,
+                      ("gemma3_text",), _LLAVA_RENAMES,
                       _LLAVA_LEFT_OUT, tied_by_default=True,
                       text_overrides={"final_logit_softcapping": None}),
     # Mistral-Small 3.1 / 3.2: a Mistral text model (head_dim 128 set apart) and a Pixtral
     # vision tower. Its config class ties by default where the published config.json names no
     # tying, and the files hold an LM head of their own, which differs: kept untied (_tied).
-    "mistral3": Wrapper("Mistral3ForConditionalGeneration", "Mistral-Small 3.1 and 3.2",
-                        "mistral", _LLAVA_RENAMES,
+    # Ministral 3 (3B, 8B, 14B) and Devstral Small 2 wrap a Ministral 3 text model instead
+    # (Mistral's block, queries scaled by position) in the same class and layout.
+    "mistral3": Wrapper("Mistral3ForConditionalGeneration",
+                        "Mistral-Small 3.1 and 3.2, Ministral 3, Devstral Small 2",
+                        ("mistral", "ministral3"), _LLAVA_RENAMES,
                         _LLAVA_LEFT_OUT, tied_by_default=True),
 }
 
@@ -120,13 +126,13 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
             f"{where} describes a {raw['model_type']} model without a text_config object: "
             "re-download the checkpoint, or save it again with save_pretrained; its language "
             "model's settings are missing")
-    kind = text.get("model_type") or wrapper.text_model_type
-    if kind != wrapper.text_model_type:
+    kind = text.get("model_type") or wrapper.text_model_types[0]
+    if kind not in wrapper.text_model_types:
         raise PrunebenchError(
             f"{where}: the {raw['model_type']} model's language model is {kind!r}: prunebench "
-            f"takes out only the {wrapper.text_model_type!r} language model of "
-            f"{wrapper.published} ({wrapper.model_class}), and their fine-tunes; a {kind!r} "
-            "one is not supported")
+            f"takes out only the {' or '.join(map(repr, wrapper.text_model_types))} language "
+            f"model of {wrapper.published} ({wrapper.model_class}), and their fine-tunes; a "
+            f"{kind!r} one is not supported")
     if text.get("use_bidirectional_attention"):
         # The multimodal class ignores it on text (and halves the sliding windows for it); the
         # text class would attend both ways: no text checkpoint computes what the whole does.
@@ -141,7 +147,7 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     values.update({k: raw[k] for k in _WHOLE_MODEL_KEYS if k in raw})
     values["tie_word_embeddings"] = raw.get("tie_word_embeddings", wrapper.tied_by_default)
     values.update(wrapper.text_overrides)
-    values["model_type"] = wrapper.text_model_type
+    values["model_type"] = kind
     return values
 
 
@@ -205,7 +211,7 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
     weight_map, total = _write_text_shards(kept, shards, folder)
     write_json(folder / RECORD, {
         "taken_from": wrapper.model_class, "model_type": raw["model_type"],
-        "text_model_type": wrapper.text_model_type,
+        "text_model_type": values["model_type"],
         "original_weight_files": sorted(f.name for f in originals),
         "text_weight_files": sorted(shards.values()),
         "left_out": {**left_out, "prefixes": list(wrapper.left_out)},
@@ -218,7 +224,7 @@ def take_text_part(folder: str | Path, hash_sources: bool = False) -> bool:
                        + "\n", encoding="utf-8")
     _delete_originals(folder)
     log.info("%s: kept the %s language model of this %s (%d tensors of the vision tower and "
-             "projector, %d parameters, left out)", folder, wrapper.text_model_type,
+             "projector, %d parameters, left out)", folder, values["model_type"],
              wrapper.model_class, left_out["tensors"], left_out["parameters"])
     return True
 
