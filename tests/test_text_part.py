@@ -483,26 +483,31 @@ def test_the_whole_models_dtype_is_the_text_models():
     assert values["torch_dtype"] == "bfloat16" and "dtype" not in values
 
 
+def mistral3(text: dict):
+    """A random Mistral3ForConditionalGeneration (untied) of language model `text` beside a
+    small Pixtral vision tower."""
+    from transformers import Mistral3Config, Mistral3ForConditionalGeneration
+
+    vision = dict(model_type="pixtral", hidden_size=32, intermediate_size=64,
+                  num_hidden_layers=1, num_attention_heads=2, head_dim=16, image_size=28,
+                  patch_size=14)
+    torch.manual_seed(0)
+    return Mistral3ForConditionalGeneration(Mistral3Config(
+        text_config=text, vision_config=vision, image_token_index=299,
+        tie_word_embeddings=False)).eval()
+
+
 def test_mistral_small_3_keeps_its_mistral_language_model_and_its_own_head(tmp_path):
     """Mistral-Small 3.1 / 3.2 (Mistral3ForConditionalGeneration): a Mistral text model with
     head_dim set apart and an LM head of its own, beside a Pixtral vision tower; its published
     config.json names no tying at the top (the class's default ties) and unties in its
     text_config: the head kept is its own."""
-    from transformers import Mistral3Config, Mistral3ForConditionalGeneration
-
     from prunebench.modeling import load_model
 
-    text = dict(model_type="mistral", hidden_size=64, intermediate_size=128,
-                num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
-                vocab_size=VOCAB, max_position_embeddings=256, sliding_window=None,
-                tie_word_embeddings=False)
-    vision = dict(model_type="pixtral", hidden_size=32, intermediate_size=64,
-                  num_hidden_layers=1, num_attention_heads=2, head_dim=16, image_size=28,
-                  patch_size=14)
-    torch.manual_seed(0)
-    model = Mistral3ForConditionalGeneration(Mistral3Config(
-        text_config=text, vision_config=vision, image_token_index=299,
-        tie_word_embeddings=False)).eval()
+    model = mistral3(dict(model_type="mistral", hidden_size=64, intermediate_size=128,
+                          num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+                          head_dim=8, vocab_size=VOCAB, max_position_embeddings=256,
+                          sliding_window=None, tie_word_embeddings=False))
     folder = saved(model, tmp_path / "mistral-small")
     config = json.loads((folder / "config.json").read_text())
     config.pop("tie_word_embeddings")
@@ -531,24 +536,15 @@ def test_ministral_3_keeps_its_ministral3_language_model_with_its_query_scale(tm
     texts cross it twice) in the same Mistral3ForConditionalGeneration: it is kept as a
     Ministral3ForCausalLM computing what the whole model computes; a wrapper holding another
     family is refused by name."""
-    from transformers import Mistral3Config, Mistral3ForConditionalGeneration
-
     from prunebench.modeling import load_model
 
     rope = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 16.0,
             "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
             "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
-    text = dict(model_type="ministral3", hidden_size=64, intermediate_size=128,
-                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-                vocab_size=VOCAB, max_position_embeddings=256, rope_parameters=rope,
-                tie_word_embeddings=False)
-    vision = dict(model_type="pixtral", hidden_size=32, intermediate_size=64,
-                  num_hidden_layers=1, num_attention_heads=2, head_dim=16, image_size=28,
-                  patch_size=14)
-    torch.manual_seed(0)
-    model = Mistral3ForConditionalGeneration(Mistral3Config(
-        text_config=text, vision_config=vision, image_token_index=299,
-        tie_word_embeddings=False)).eval()
+    model = mistral3(dict(model_type="ministral3", hidden_size=64, intermediate_size=128,
+                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                          head_dim=16, vocab_size=VOCAB, max_position_embeddings=256,
+                          rope_parameters=rope, tie_word_embeddings=False))
     with torch.no_grad():  # attention sharp enough that the query scale moves the logits
         for layer in model.model.language_model.layers:
             layer.self_attn.q_proj.weight.mul_(12.0)
