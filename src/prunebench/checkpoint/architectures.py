@@ -235,6 +235,16 @@ ARCHITECTURES["smollm3-3b"] = dict(
     num_attention_heads=16, num_key_value_heads=4, vocab_size=128256, tie_word_embeddings=True,
     max_position_embeddings=65536, rms_norm_eps=1e-6, rope_theta=5000000.0,
     no_rope_layer_interval=4, bos_token_id=None, eos_token_id=128001, pad_token_id=128004)
+# ibm-granite/granite-3.3-8b-instruct config.json as public code quotes it verbatim (a dump of
+# its parameter shapes and config; the hub could not be read here): LLaMA's layout with
+# Granite's four scalars, GQA 32 / 8, tied embeddings, a 128k context at rotary base 10,000,000.
+# 8,170,864,640 parameters (the model card: 8B).
+ARCHITECTURES["granite-3.3-8b"] = dict(
+    model_type="granite", hidden_size=4096, intermediate_size=12800, num_hidden_layers=40,
+    num_attention_heads=32, num_key_value_heads=8, vocab_size=49159, tie_word_embeddings=True,
+    max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=10000000.0,
+    embedding_multiplier=12.0, attention_multiplier=0.0078125, residual_multiplier=0.22,
+    logits_scaling=16.0, bos_token_id=0, eos_token_id=0, pad_token_id=0)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 # The hub ids of OLMo-3's base checkpoints name their release month.
