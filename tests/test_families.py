@@ -49,7 +49,7 @@ SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_att
              num_key_value_heads=2, vocab_size=VOCAB, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)
 
-MINISTRAL3_ROPE = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 16.0,
+MINISTRAL3_ROPE = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 32.0,
                    "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
                    "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
 FAMILIES = {
@@ -97,10 +97,10 @@ FAMILIES = {
     # so removing the first block moves it (tied embeddings, as SmolLM3-3B's, are not: see TIED).
     "smollm3": lambda: SmolLM3Config(**SMALL, head_dim=16, no_rope_layers=[1, 0, 1, 1],
                                      tie_word_embeddings=False),
-    # Ministral 3: Mistral's block, YaRN rotary tables and queries scaled by position past an
-    # original context short enough (8 tokens) that the scale changes within the tested
-    # positions, by a beta large enough (the published 0.1 would hardly move this model's
-    # tokens) to change them.
+    # Ministral 3: Mistral's block, YaRN rotary tables (factor 256 / 8, the contexts' ratio, as
+    # published configs have it) and queries scaled by position past an original context short
+    # enough (8 tokens) that the scale changes within the tested positions, by a beta large
+    # enough (the published 0.1 would hardly move this model's tokens) to change them.
     "ministral3": lambda: Ministral3Config(**SMALL, head_dim=16, rope_parameters=MINISTRAL3_ROPE),
 }
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
@@ -584,16 +584,29 @@ def test_removed_blocks_take_their_rotary_flags_with_them(removed, tmp_path):
     assert [block.rotate for block in decoder.blocks] == [bool(f) for f in kept]
 
 
-def test_ministral3_queries_are_scaled_by_position_past_the_original_context_in_both_backends():
-    """Ministral 3 multiplies its queries by 1 + beta * log(1 + floor(position / 8)) here (8:
-    the test config's original context): the compiled decoder's logits equal transformers' at
-    every length on either side of 8, 16 and 24, prefilled and decoded, on a model whose
-    attention is sharp enough (queries scaled up) that the factor moves its logits: they
-    differ from the same model's without it."""
+def sharp_ministral3():
+    """The test Ministral 3 with attention sharp enough (queries scaled up) that the position
+    factor moves its logits."""
     model = family_model("ministral3")
     with torch.no_grad():
         for layer in model.model.layers:
             layer.self_attn.q_proj.weight.mul_(12.0)
+    return model
+
+
+@pytest.mark.parametrize("variant", ["dense", "width"])
+def test_ministral3_queries_are_scaled_by_position_past_the_original_context_in_both_backends(
+        variant):
+    """Ministral 3 multiplies its queries by 1 + beta * log(1 + floor(position / 8)) here (8:
+    the test config's original context): the compiled decoder's logits equal transformers' at
+    every length on either side of 8, 16 and 24, prefilled and decoded, on a model whose
+    attention is sharp enough that the factor moves its logits (they differ from the same
+    model's without it); width-pruned too (a KV group out of one block, every head out of
+    another)."""
+    model = sharp_ministral3()
+    if variant == "width":
+        surgery.remove_kv_groups(model, 1, [0])
+        surgery.remove_kv_groups(model, 2, [0, 1])
     plain = copy.deepcopy(model)
     plain.config.rope_parameters = {**plain.config.rope_parameters, "llama_4_scaling_beta": 0.0}
     x = ids(2, 30, seed=5)
@@ -615,6 +628,21 @@ def test_ministral3_queries_are_scaled_by_position_past_the_original_context_in_
         k = int(tie[row].nonzero()[0]) if tie[row].any() else 24
         assert k > 12  # the check reaches past position 16 (this seed has no earlier tie)
         assert torch.equal(tokens[row, 6:6 + k], want[row, :k].argmax(-1)), (row, k)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_ministral3_decodes_in_bfloat16_with_its_queries_in_the_models_dtype(attention):
+    """The position factor is computed in float32 and must reach the queries in their own
+    dtype, as transformers casts it: a bfloat16 model's queries left in float32 would stop SDPA
+    (query, key and value of one dtype) and the eager matmul against the bfloat16 cache."""
+    model = sharp_ministral3().to(torch.bfloat16)
+    x = ids(2, 20, seed=5)
+    with torch.inference_mode():
+        decoder = StaticDecoder(model, 2, 30, mode="eager", attention=attention)
+        prefill = decoder.prefill_logits(x)
+        tokens = decoder.generate(x[:, :6], 24)
+    assert prefill.dtype == torch.bfloat16 and torch.isfinite(prefill).all()
+    assert tokens.shape == (2, 30)
 
 
 @pytest.mark.parametrize("key, value", [("no_rope_layers", [1, 0, 1]),

@@ -309,6 +309,30 @@ def test_the_families_step_runs_the_family_check_in_a_rehearsal(tmp_path):
     assert "## families (exit 0" in summary and "| llama | width | float32 | ok |" in summary
 
 
+def test_the_family_check_fails_on_a_decoder_that_cannot_run_in_the_benchmarks_dtype(
+        tmp_path, monkeypatch):
+    """bfloat16 rows only report how many tokens agree, but one that raised is a decoder the
+    benchmarks could not run (a scale left in float32 made SDPA refuse mixed dtypes): exit 1."""
+    import torch
+
+    from prunebench.benchmark import fused_block
+
+    check = load_script("family_check")
+    rotary = fused_block.apply_rotary
+
+    def float32_only(x, cos, sin):
+        if x.dtype == torch.bfloat16:
+            raise RuntimeError("Expected query, key, and value to have the same dtype")
+        return rotary(x, cos, sin)
+
+    monkeypatch.setattr(fused_block, "apply_rotary", float32_only)
+    assert check.main(["--device", "cpu", "--mode", "eager", "--families", "llama",
+                       "--dtype", "bfloat16", "--out", str(tmp_path)]) == 1
+    rows = json.loads((tmp_path / "family_check.json").read_text())["rows"]
+    assert [(r["dtype"], r["status"]) for r in rows] == [("float32", "ok")] * 3 + [
+        ("bfloat16", "error")] * 3
+
+
 def test_the_family_check_fails_on_a_decoder_that_decodes_otherwise(tmp_path, monkeypatch):
     """A decoder that drifts from HF generate is a float32 MISMATCH and exit 1, not a pass."""
     from prunebench.benchmark import fused_block

@@ -538,7 +538,7 @@ def test_ministral_3_keeps_its_ministral3_language_model_with_its_query_scale(tm
     family is refused by name."""
     from prunebench.modeling import load_model
 
-    rope = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 16.0,
+    rope = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 32.0,
             "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
             "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
     model = mistral3(dict(model_type="ministral3", hidden_size=64, intermediate_size=128,
