@@ -1008,7 +1008,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "gemma-3-12b": 11_766_034_176, "gemma-3-27b": 27_009_346_304,
              "mistral-small-3.1-24b": 23_572_403_200, "mistral-small-3.2-24b": 23_572_403_200,
              "smollm3-3b": 3_075_098_624, "olmo-3-7b": 7_298_011_136,
-             "olmo-3-32b": 32_233_522_176, "granite-3.3-8b": 8_170_864_640}
+             "olmo-3-32b": 32_233_522_176, "granite-3.3-8b": 8_170_864_640,
+             "llava-1.5-7b": 6_738_939_904}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -1068,6 +1069,7 @@ def test_known_shapes_build_their_family():
     assert (granite.embedding_multiplier, granite.attention_multiplier,
             granite.residual_multiplier, granite.logits_scaling) == (12.0, 0.0078125, 0.22, 16.0)
     assert known_shape_of("ibm-granite/granite-3.3-8b-instruct") == "granite-3.3-8b"
+    assert known_shape_of("llava-hf/llava-1.5-7b-hf") == "llava-1.5-7b"  # its language model
 
 
 # --------------------------------------------------------------------------- config/modern.yaml

@@ -594,3 +594,51 @@ def test_a_command_names_the_folder_it_was_given_when_it_cannot_import_it(tmp_pa
     folder = saved(multimodal(), tmp_path / "gemma-3-4b-it")
     with pytest.raises(PrunebenchError, match=f"^MODEL {folder}: .*has no tokenizer"):
         resolve_model(str(folder), tmp_path / "cache")
+
+
+LLAVA_VISION = dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64,
+                    num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14,
+                    projection_dim=16)
+
+
+@pytest.mark.parametrize("wrapper, text_type, tied", [
+    ("llava", "llama", False),      # LLaVA-1.5: Vicuna v1.5
+    ("llava_next", "mistral", False),  # LLaVA-NeXT 1.6 Mistral-7B, with its image_newline
+    ("llava", "qwen2", True),       # a small tied language model, tied in its text_config only
+])
+def test_llava_models_keep_their_language_model(wrapper, text_type, tied, tmp_path):
+    """LLaVA-1.5 and LLaVA-NeXT hold a CLIP vision tower and a projector (LLaVA-NeXT also a
+    learned image_newline vector) beside a LLaMA, Mistral or Qwen2 language model: kept as
+    that family's causal LM, computing what the whole model computes on text; tied where the
+    text config ties (the wrapper's config class ties then, though its own default does not)."""
+    import transformers
+
+    from prunebench.modeling import load_model
+
+    text = dict(model_type=text_type, hidden_size=64, intermediate_size=128,
+                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                vocab_size=VOCAB, max_position_embeddings=256, tie_word_embeddings=tied)
+    names = {"llava": ("LlavaConfig", "LlavaForConditionalGeneration"),
+             "llava_next": ("LlavaNextConfig", "LlavaNextForConditionalGeneration")}[wrapper]
+    config_cls, model_cls = (getattr(transformers, name) for name in names)
+    torch.manual_seed(0)
+    model = model_cls(config_cls(text_config=text, vision_config=dict(LLAVA_VISION),
+                                 image_token_index=299)).eval()
+    assert model.config.tie_word_embeddings is tied
+    folder = saved(model, tmp_path / wrapper)
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("tie_word_embeddings", None)  # as llava-hf's configs: named in text_config only
+    (folder / "config.json").write_text(json.dumps(config))
+
+    assert text_part.take_text_part(folder) is True
+    kept = load_model(folder)
+    assert type(kept).__name__ == {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                                   "qwen2": "Qwen2ForCausalLM"}[text_type]
+    assert kept.config.tie_word_embeddings is tied
+    torch.testing.assert_close(logits(kept, text_ids()), logits(model, text_ids()),
+                               rtol=0, atol=1e-5)
+    record = json.loads((folder / text_part.RECORD).read_text())
+    assert record["text_model_type"] == text_type
+    assert record["left_out"]["parameters"] == sum(
+        p.numel() for name, p in model.named_parameters() if "language_model" not in name
+        and not name.startswith("lm_head"))

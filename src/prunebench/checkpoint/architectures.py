@@ -245,6 +245,14 @@ ARCHITECTURES["granite-3.3-8b"] = dict(
     max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=10000000.0,
     embedding_multiplier=12.0, attention_multiplier=0.0078125, residual_multiplier=0.22,
     logits_scaling=16.0, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+# llava-hf/llava-1.5-7b-hf config.json's text_config as public code quotes it (the hub could not
+# be read here): Vicuna-7B v1.5, LlamaConfig's defaults but a 4096-token context and 32,064
+# embeddings (image and padding tokens). Its language model, which prunebench keeps of this
+# multimodal checkpoint (checkpoint.text_part): 6,738,939,904 parameters.
+ARCHITECTURES["llava-1.5-7b"] = dict(
+    hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+    num_key_value_heads=32, vocab_size=32064, max_position_embeddings=4096, rms_norm_eps=1e-5,
+    pad_token_id=32001)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
 # The hub ids of OLMo-3's base checkpoints name their release month.

@@ -5,7 +5,8 @@ hold a Gemma-3 text model (the `gemma3_text` family of the 270M and 1B checkpoin
 SigLIP vision tower and the projector that turns its image features into tokens; Mistral-Small
 3.1 and 3.2 (`mistral3`, Mistral3ForConditionalGeneration) hold a Mistral text model beside a
 Pixtral vision tower, and Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
-(`ministral3`). Given text alone, such a model runs its language model and its LM head
+(`ministral3`); LLaVA-1.5 and LLaVA-NeXT (`llava`, `llava_next`) a LLaMA (Vicuna), Mistral or
+Qwen2 one beside a CLIP vision tower. Given text alone, such a model runs its language model and its LM head
 and nothing else: the same computation as the text family's causal LM with those weights.
 prunebench prunes, times and evaluates text generation, so when the workflow downloads or
 imports such a checkpoint (and when a command downloads one or is given its folder) it keeps
@@ -60,6 +61,8 @@ class Wrapper:
     hub's files name them, and as transformers 5 names them in memory) and what the text
     family's checkpoints call them; `left_out`: prefixes of the other modalities' tensors;
     `tied_by_default`: the wrapper config class's `tie_word_embeddings` default;
+    `tied_by_text`: whether the text config's own `tie_word_embeddings` ties them too (LLaVA's
+    config classes take it from there, where older checkpoints saved it);
     `text_overrides`: text config values the wrapper's forward pass implies."""
 
     model_class: str
@@ -68,6 +71,7 @@ class Wrapper:
     renames: tuple[tuple[str, str], ...]
     left_out: tuple[str, ...]
     tied_by_default: bool
+    tied_by_text: bool = False
     text_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -94,6 +98,17 @@ WRAPPERS: dict[str, Wrapper] = {
                         "Mistral-Small 3.1 and 3.2, Ministral 3, Devstral Small 2",
                         ("mistral", "ministral3"), _LLAVA_RENAMES,
                         _LLAVA_LEFT_OUT, tied_by_default=True),
+    # LLaVA-1.5 (a CLIP vision tower beside Vicuna v1.5: llava-hf/llava-1.5-7b-hf, -13b-hf) and
+    # the LLaVA models built on other language models in the same class.
+    "llava": Wrapper("LlavaForConditionalGeneration", "LLaVA-1.5 and other LLaVA models",
+                     ("llama", "mistral", "qwen2"), _LLAVA_RENAMES, _LLAVA_LEFT_OUT,
+                     tied_by_default=False, tied_by_text=True),
+    # LLaVA-NeXT (1.6: llava-hf/llava-v1.6-vicuna-7b-hf, -13b, -mistral-7b, -34b): LLaVA's
+    # layout and a learned `image_newline` vector between image rows, left out with the tower.
+    "llava_next": Wrapper("LlavaNextForConditionalGeneration", "LLaVA-NeXT (1.6)",
+                          ("llama", "mistral", "qwen2"), _LLAVA_RENAMES,
+                          (*_LLAVA_LEFT_OUT, "image_newline", "model.image_newline"),
+                          tied_by_default=False, tied_by_text=True),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats;
@@ -145,7 +160,10 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
         for key in _DTYPE_KEYS:
             values.pop(key, None)
     values.update({k: raw[k] for k in _WHOLE_MODEL_KEYS if k in raw})
-    values["tie_word_embeddings"] = raw.get("tie_word_embeddings", wrapper.tied_by_default)
+    tied = raw.get("tie_word_embeddings", wrapper.tied_by_default)
+    if wrapper.tied_by_text and tied is False and text.get("tie_word_embeddings") is True:
+        tied = True  # (any other value is the config class's to accept or refuse)
+    values["tie_word_embeddings"] = tied
     values.update(wrapper.text_overrides)
     values["model_type"] = kind
     return values
