@@ -281,8 +281,9 @@ def test_other_model_types_are_refused(tmp_path):
 
 def test_a_family_newer_than_the_installed_transformers_is_refused_with_the_upgrade(
         tmp_path, monkeypatch):
-    """prunebench accepts transformers from 4.56, which has no Ministral 3 classes (5.0 brought
-    them): a checkpoint of that family names the class and the upgrade, not an AttributeError."""
+    """An environment with a transformers older than prunebench's floor (one installed apart:
+    4.56 has no Ministral 3 classes, 5.0 brought them): a checkpoint of that family names the
+    class and the upgrade, not an AttributeError."""
     from types import SimpleNamespace
 
     import prunebench.modeling as modeling
@@ -1009,7 +1010,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "mistral-small-3.1-24b": 23_572_403_200, "mistral-small-3.2-24b": 23_572_403_200,
              "smollm3-3b": 3_075_098_624, "olmo-3-7b": 7_298_011_136,
              "olmo-3-32b": 32_233_522_176, "granite-3.3-8b": 8_170_864_640,
-             "llava-1.5-7b": 6_738_939_904}
+             "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
+             "llama-2-13b": 13_015_864_320}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -1070,6 +1072,16 @@ def test_known_shapes_build_their_family():
             granite.residual_multiplier, granite.logits_scaling) == (12.0, 0.0078125, 0.22, 16.0)
     assert known_shape_of("ibm-granite/granite-3.3-8b-instruct") == "granite-3.3-8b"
     assert known_shape_of("llava-hf/llava-1.5-7b-hf") == "llava-1.5-7b"  # its language model
+    # LLaVA-1.6's Vicuna is v1.5's, with LLaVA's own vocabulary: no shape known, not LLaMA-1's
+    assert known_shape_of("llava-hf/llava-v1.6-vicuna-7b-hf") is None
+    assert known_shape_of("ibm-granite/granite-3.3-8b-lora-rag-answerability") is None
+    for repo, shape in (("meta-llama/Llama-2-7b-hf", "llama-2-7b"),
+                        ("meta-llama/Llama-2-13b-chat-hf", "llama-2-13b"),
+                        ("lmsys/vicuna-7b-v1.5", "vicuna-7b-v1.5"),
+                        ("lmsys/vicuna-13b-v1.3", "vicuna-13b")):
+        assert known_shape_of(repo) == shape, repo
+    assert architecture_values("vicuna-7b-v1.5") == architecture_values("llama-2-7b")
+    assert architecture_config("llama-2-7b").max_position_embeddings == 4096
 
 
 # --------------------------------------------------------------------------- config/modern.yaml
@@ -1225,27 +1237,43 @@ def test_code_a_phi3_checkpoint_ships_under_its_familys_names_is_set_aside(base_
 
 
 def test_an_hf_phi3_cell_that_crosses_its_original_context_is_warned_of(caplog):
-    """transformers' Phi-3 generate drops its KV cache and prefills the whole sequence again at
-    the decode step that passes `original_max_position_embeddings` (phi-4: 16384, Phi-3 and
-    Phi-4-mini: 4096): an hf cell crossing it times one such prefill, which is said. Counted as
-    generate counts it: the tokens fed at each forward pass."""
-    from prunebench.benchmark.run import generate_prefills_again_at
+    """transformers' Phi-3 generate drops its KV cache at the decode step that passes
+    `original_max_position_embeddings` (phi-4: 16384, Phi-3 and Phi-4-mini: 4096) and then
+    prefills the whole sequence again (5.24) or decodes on from that step's token alone (5.17):
+    an hf cell crossing it times either, which is said, as this transformers does it. Counted
+    as generate counts it: the tokens fed at each forward pass."""
+    from prunebench.benchmark.run import (generate_prefills_again_at,
+                                          phi3_generate_refeeds_the_sequence)
 
     config = Phi3Config(**SMALL, original_max_position_embeddings=8)
     model = build_model(config, device="cpu").eval()
-    fed = []
-    handle = model.model.register_forward_pre_hook(
-        lambda module, args, kwargs: fed.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
+    refeeds = phi3_generate_refeeds_the_sequence()
+    fed, cached = [], []
+
+    def seen(module, args, kwargs):
+        fed.append(kwargs["input_ids"].shape[1])
+        cache = kwargs.get("past_key_values", kwargs.get("cache"))
+        cached.append(0 if cache is None else cache.get_seq_length())
+
+    handle = model.model.register_forward_pre_hook(seen, with_kwargs=True)
     for input_tokens, output_tokens in ((5, 6), (5, 4), (9, 4), (3, 4)):
         fed.clear()
+        cached.clear()
         prompt = ids(1, input_tokens, seed=5)
         with torch.inference_mode():
             model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
                            max_new_tokens=output_tokens, min_new_tokens=output_tokens,
                            do_sample=False, pad_token_id=0)
-        again = [n for n in fed[1:] if n > 1]  # a decode step feeding more than one token
         expected = generate_prefills_again_at(config, input_tokens, output_tokens)
-        assert again == ([] if expected is None else [expected]), (input_tokens, fed)
+        again = [n for n in fed[1:] if n > 1]  # a decode step feeding more than one token
+        dropped = [input_tokens + k + 1 for k, (n, c) in enumerate(zip(fed[1:], cached[1:]))
+                   if n + c < input_tokens + k + 1]  # a step seeing less than the sequence
+        if expected is None:
+            assert again == dropped == [], (input_tokens, fed, cached)
+        elif refeeds:
+            assert again == [expected] and dropped == [], (input_tokens, fed, cached)
+        else:
+            assert again == [] and dropped[0] == expected, (input_tokens, fed, cached)
     handle.remove()
     assert generate_prefills_again_at(config, 5, 6) == 9
     assert generate_prefills_again_at(architecture_config("phi-4"), 82, 512) is None
@@ -1254,7 +1282,8 @@ def test_an_hf_phi3_cell_that_crosses_its_original_context_is_warned_of(caplog):
                                    repeats=1, device="cpu", dtype="float32", seed=0,
                                    backend="hf", probe_attention=False)
     bench.sweep(model, None, settings)
-    assert "prefills all 9 tokens again once the sequence passes 8 tokens" in caplog.text
+    assert ("prefills all 9 tokens again once the sequence passes 8 tokens" if refeeds else
+            "drops its KV cache once the sequence passes 8 tokens") in caplog.text
 
 
 def test_every_known_shape_and_family_is_documented():

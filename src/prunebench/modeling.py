@@ -250,9 +250,9 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
 
 
 def _transformers_class(name: str, model_type: str) -> type:
-    """transformers' class `name`, or a PrunebenchError naming the version to install: the
-    newer families' classes came with later releases (Ministral 3's with transformers 5.0)
-    than the oldest prunebench accepts."""
+    """transformers' class `name`, or a PrunebenchError naming the version to install: an
+    environment whose transformers was installed apart from prunebench's requirements (a GPU
+    image's, older than 5.17) may lack a newer family's classes (Ministral 3's came with 5.0)."""
     cls = getattr(transformers, name, None)
     if cls is None:
         raise PrunebenchError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import numbers
@@ -504,10 +505,11 @@ def warn_if_timed_in_float16_but_stored_in_bfloat16(model, dtype: torch.dtype) -
 
 
 def generate_prefills_again_at(config, input_tokens: int, output_tokens: int) -> int | None:
-    """The sequence length at which transformers' Phi-3 generate drops its KV cache and
-    prefills the whole sequence again (once its input passes the config's
-    `original_max_position_embeddings`, where Phi-3's longrope switches factors; Phi3ForCausalLM
-    does it whatever its rope), if a cell of these lengths reaches it; else None."""
+    """The sequence length at which transformers' Phi-3 generate drops its KV cache (once its
+    input passes the config's `original_max_position_embeddings`, where Phi-3's longrope
+    switches factors; Phi3ForCausalLM does it whatever its rope), if a cell of these lengths
+    reaches it; else None. What generate feeds at that step depends on the transformers
+    version (`phi3_generate_refeeds_the_sequence`)."""
     original = getattr(config, "original_max_position_embeddings", None)
     if getattr(config, "model_type", None) != "phi3" or not isinstance(original, int):
         return None
@@ -516,17 +518,57 @@ def generate_prefills_again_at(config, input_tokens: int, output_tokens: int) ->
     return original + 1 if input_tokens <= original <= input_tokens + output_tokens - 2 else None
 
 
+@functools.lru_cache(maxsize=1)
+def phi3_generate_refeeds_the_sequence() -> bool:
+    """Whether this transformers' Phi-3 generate feeds the whole sequence again at the step
+    that drops its cache (5.24 does), or only that step's token, as 5.17 does: the step then
+    attends to itself alone and every later one to a cache without the sequence before it.
+    Seen, not looked up by version: a tiny Phi-3 (a 4-token original context) generates on the
+    CPU and the tokens each forward pass is fed are counted."""
+    from transformers import Phi3Config, Phi3ForCausalLM
+
+    config = Phi3Config(vocab_size=32, hidden_size=16, intermediate_size=32,
+                        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                        max_position_embeddings=64, original_max_position_embeddings=4,
+                        pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    with torch.device("cpu"):
+        model = Phi3ForCausalLM(config).eval()
+    fed = []
+    model.model.register_forward_pre_hook(
+        lambda module, args, kwargs: fed.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
+    prompt = torch.full((1, 3), 5, dtype=torch.long)
+    with torch.inference_mode():
+        model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=4,
+                       min_new_tokens=4, do_sample=False, pad_token_id=0)
+    return any(n > 1 for n in fed[1:])
+
+
 def warn_if_generate_prefills_again(model, input_tokens: int, output_tokens: int) -> None:
-    """An `hf` cell whose generate prefills the whole sequence again in one decode step: it
-    times that prefill too, as transformers' generate runs it; said, not hidden."""
+    """An `hf` cell whose generate drops its KV cache in one decode step: it times what
+    transformers' generate then runs (the whole sequence prefilled again, or, with older
+    transformers, decoding on from a cache without the sequence before that step); said, not
+    hidden."""
     at = generate_prefills_again_at(model.config, input_tokens, output_tokens)
-    if at is not None:
+    if at is None:
+        return
+    import transformers
+
+    if phi3_generate_refeeds_the_sequence():
         log.warning("transformers' generate for this Phi-3 model drops its KV cache and "
                     "prefills all %d tokens again once the sequence passes %d tokens "
                     "(original_max_position_embeddings): the hf backend's decode time of this "
                     "%dx%d cell includes that prefill (the compiled backend refuses a longrope "
                     "model past that length; keep cells shorter to time decoding alone)",
                     at, at - 1, input_tokens, output_tokens)
+    else:
+        log.warning("transformers' generate for this Phi-3 model (transformers %s) drops its KV "
+                    "cache once the sequence passes %d tokens (original_max_position_embeddings) "
+                    "and decodes on from that step's token alone: the hf backend's later decode "
+                    "steps of this %dx%d cell attend to a cache without the %d tokens before, so "
+                    "they time less attention than this model's decoding does, and its tokens "
+                    "are not the model's. Keep cells shorter, or upgrade transformers (5.24 "
+                    "prefills the sequence again)", transformers.__version__, at - 1,
+                    input_tokens, output_tokens, at - 1)
 
 
 def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,

@@ -253,8 +253,16 @@ ARCHITECTURES["llava-1.5-7b"] = dict(
     hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
     num_key_value_heads=32, vocab_size=32064, max_position_embeddings=4096, rms_norm_eps=1e-5,
     pad_token_id=32001)
+# meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
+# rms_norm_eps 1e-5 (Vicuna v1.5 is fine-tuned from them).
+ARCHITECTURES["llama-2-7b"] = dict(ARCHITECTURES["llama-7b"], max_position_embeddings=4096,
+                                   rms_norm_eps=1e-5)
+ARCHITECTURES["llama-2-13b"] = dict(ARCHITECTURES["llama-13b"], max_position_embeddings=4096,
+                                    rms_norm_eps=1e-5)
 ARCHITECTURES["vicuna-7b"] = ARCHITECTURES["llama-7b"]
 ARCHITECTURES["vicuna-13b"] = ARCHITECTURES["llama-13b"]
+ARCHITECTURES["vicuna-7b-v1.5"] = ARCHITECTURES["llama-2-7b"]
+ARCHITECTURES["vicuna-13b-v1.5"] = ARCHITECTURES["llama-2-13b"]
 # The hub ids of OLMo-3's base checkpoints name their release month.
 ARCHITECTURES["olmo-3-1025-7b"] = ARCHITECTURES["olmo-3-7b"]
 ARCHITECTURES["olmo-3-1125-32b"] = ARCHITECTURES["olmo-3.1-32b"] = ARCHITECTURES["olmo-3-32b"]
@@ -271,9 +279,10 @@ def architecture_shape(name: str) -> dict:
 
 
 # Hub id parts that name another kind of checkpoint than the shape's causal LM: quantized
-# weights (which prunebench refuses once their config.json is read) and reward models.
+# weights (which prunebench refuses once their config.json is read), reward models and LoRA
+# adapters (no model of their own).
 OTHER_KINDS = ("gguf", "awq", "gptq", "bnb", "4bit", "8bit", "int4", "int8", "exl2", "mlx",
-               "fp8", "nvfp4", "w4a16", "w8a8", "w8a16", "rm", "reward")
+               "fp8", "nvfp4", "w4a16", "w8a8", "w8a16", "rm", "reward", "lora")
 
 
 def known_shape_of(repo_id: str) -> str | None:
@@ -284,6 +293,8 @@ def known_shape_of(repo_id: str) -> str | None:
     if set(re.split(r"[-_.]", words)) & set(OTHER_KINDS):
         return None
     names = [n for n in ARCHITECTURES if n in words.removeprefix("meta-")]
+    if "llava" in words:  # a LLaVA's language model is its own (llava-v1.6-vicuna-7b: not LLaMA-1's)
+        names = [n for n in names if n.startswith("llava")]
     return max(names, key=len) if names else None
 
 

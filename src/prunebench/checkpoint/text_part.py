@@ -61,8 +61,10 @@ class Wrapper:
     hub's files name them, and as transformers 5 names them in memory) and what the text
     family's checkpoints call them; `left_out`: prefixes of the other modalities' tensors;
     `tied_by_default`: the wrapper config class's `tie_word_embeddings` default;
-    `tied_by_text`: whether the text config's own `tie_word_embeddings` ties them too (LLaVA's
-    config classes take it from there, where older checkpoints saved it);
+    `tied_by_text`: whether the text config's own `tie_word_embeddings` ties them too (LlavaConfig
+    takes it from there, where transformers 4 saved it; transformers 5 reads a LLaVA-NeXT's
+    whole config only, and would load such a checkpoint, which holds no LM head, with a random
+    one: it is kept tied, as transformers 4 made and trained it);
     `text_overrides`: text config values the wrapper's forward pass implies."""
 
     model_class: str
