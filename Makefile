@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH_REQ ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.6,<3' || echo 'torch==2.13.0')
 CORES ?= all
 
-.PHONY: setup run test test-fast clean distclean
+.PHONY: setup run test test-fast test-floor clean distclean
 
 # uv installs everything, several times faster than pip (about 1 min instead of 3 on 2 cores).
 # uv does not read pip's configuration, so a local wheel folder that pip is configured with
@@ -59,6 +59,30 @@ test: setup
 # Without the end-to-end runs.
 test-fast: setup
 	$(PYTEST) -m "not slow"
+
+# The oldest transformers pyproject.toml accepts (its floor: GPU images ship older releases than
+# PyPI's newest), on the tests of what changes between transformers releases: every family's
+# classes, its prunes and the compiled decoder against its generate, multimodal checkpoints,
+# tokenizers, zero-shot requests (under a minute). In a venv of its own, so .venv keeps the
+# newest release.
+FLOOR_VENV ?= .venv-floor
+TRANSFORMERS_FLOOR := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokenizer_options.py \
+	tests/test_zeroshot.py tests/test_param_counting.py
+
+$(FLOOR_VENV)/.installed: pyproject.toml $(VENV)/.installed
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/pip install --quiet --disable-pip-version-check uv
+	$(FLOOR_VENV)/bin/uv pip install --quiet --python $(FLOOR_VENV)/bin/python \
+		$(addprefix --find-links ,$(FIND_LINKS)) '$(TORCH_REQ)' -e '.[test]' \
+		'transformers==$(TRANSFORMERS_FLOOR)' \
+		|| $(FLOOR_VENV)/bin/pip install --quiet '$(TORCH_REQ)' -e '.[test]' \
+		'transformers==$(TRANSFORMERS_FLOOR)'
+	touch $@
+
+test-floor: $(FLOOR_VENV)/.installed
+	@$(FLOOR_VENV)/bin/python -c 'import transformers; print("transformers", transformers.__version__)'
+	$(FLOOR_VENV)/bin/pytest -q -n auto --maxprocesses 8 --dist worksteal $(FLOOR_TESTS)
 
 # `clean` removes what runs made here (results, logs, Snakemake's records) but keeps resources/:
 # the downloaded models (a 13B model is 26 GB), calibration and evaluation data, and the
