@@ -293,7 +293,7 @@ def known_shape_of(repo_id: str) -> str | None:
     if set(re.split(r"[-_.]", words)) & set(OTHER_KINDS):
         return None
     names = [n for n in ARCHITECTURES if n in words.removeprefix("meta-")]
-    if "llava" in words:  # a LLaVA's language model is its own (llava-v1.6-vicuna-7b: not LLaMA-1's)
+    if "llava" in words:  # its language model is LLaVA's (llava-v1.6-vicuna-7b: not LLaMA-1's)
         names = [n for n in names if n.startswith("llava")]
     return max(names, key=len) if names else None
 

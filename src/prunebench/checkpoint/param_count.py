@@ -3,9 +3,9 @@
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
-GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config) or anything with the same attributes
-(`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling checks these
-counts against meta-device models.
+GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config) or anything with the same
+attributes (`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling checks
+these counts against meta-device models.
 
 The families differ, for counting and surgery, only in which projections carry biases,
 whether attention normalises queries and keys (per head, or over the whole projection), how

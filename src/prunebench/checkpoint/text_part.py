@@ -6,8 +6,9 @@ SigLIP vision tower and the projector that turns its image features into tokens;
 3.1 and 3.2 (`mistral3`, Mistral3ForConditionalGeneration) hold a Mistral text model beside a
 Pixtral vision tower, and Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
 (`ministral3`); LLaVA-1.5 and LLaVA-NeXT (`llava`, `llava_next`) a LLaMA (Vicuna), Mistral or
-Qwen2 one beside a CLIP vision tower. Given text alone, such a model runs its language model and its LM head
-and nothing else: the same computation as the text family's causal LM with those weights.
+Qwen2 one beside a CLIP vision tower. Given text alone, such a model runs its language model
+and its LM head and nothing else: the same computation as the text family's causal LM with
+those weights.
 prunebench prunes, times and evaluates text generation, so when the workflow downloads or
 imports such a checkpoint (and when a command downloads one or is given its folder) it keeps
 only that part: the language model's tensors renamed
