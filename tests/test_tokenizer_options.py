@@ -192,3 +192,53 @@ def test_a_tokenizer_config_beside_tekken_json_decides_the_special_tokens(tmp_pa
     AutoTokenizer.from_pretrained(str(folder)).save_pretrained(folder)  # naming neither token
     tokenizer = load_tokenizer(folder)
     assert (tokenizer.bos_token, tokenizer.eos_token) == (None, None)
+
+
+@pytest.mark.parametrize("declared", ["LlamaTokenizerFast", "LlamaTokenizer"])
+def test_a_byte_level_tokenizer_named_llama_tokenizes_as_published(declared, tmp_path):
+    """Llama-3 fine-tunes (DeepSeek-R1-Distill-Llama among them) ship a byte-level
+    tokenizer.json whose tokenizer_config.json names LlamaTokenizer(Fast), which splits as
+    SentencePiece does: transformers 5.17 loaded it so and tokenized otherwise than the
+    published tokenizer (5.24 reads the tokenizer.json as it is). prunebench tokenizes as
+    published on either, and a pruned copy too; a SentencePiece-style tokenizer.json under the
+    same name is loaded as before."""
+    from tokenizers import decoders, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    text = "Hello world, the cat sat on the mat. Don't 12345 naïve café"
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([text] * 20, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<|begin_of_text|>", "<|end_of_text|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    dense = tmp_path / "dense"
+    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>",
+                            eos_token="<|end_of_text|>").save_pretrained(dense)
+    settings = json.loads((dense / "tokenizer_config.json").read_text())
+    (dense / "tokenizer_config.json").write_text(json.dumps({**settings,
+                                                             "tokenizer_class": declared}))
+    (dense / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    published = Tokenizer.from_file(str(dense / "tokenizer.json")).encode(text).ids
+
+    tokenizer = load_tokenizer(dense)
+    assert tokenizer(text, add_special_tokens=False)["input_ids"] == published
+    assert tokenizer.decode(published) == text
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=400, hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=1, num_attention_heads=2))
+    save_model(model, tokenizer, tmp_path / "pruned")
+    assert load_tokenizer(tmp_path / "pruned")(text, add_special_tokens=False)["input_ids"] == \
+        published
+    # loaded otherwise than AutoTokenizer: named where kept zero-shot answers are matched
+    assert tokenizer.prunebench_options == {"loaded_as": "TokenizersBackend"}
+
+    from prunebench.modeling import _byte_level_named_llama
+
+    spm = json.loads((dense / "tokenizer.json").read_text())
+    spm["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first",
+                            "split": False}
+    spm["decoder"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first",
+                      "split": False}
+    (dense / "tokenizer.json").write_text(json.dumps(spm))
+    assert not _byte_level_named_llama(dense)  # SentencePiece-style: LlamaTokenizer's own

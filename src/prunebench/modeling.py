@@ -24,7 +24,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
 import transformers
-from transformers import AutoTokenizer, LlamaConfig
+from transformers import AutoTokenizer, LlamaConfig, TokenizersBackend
 
 from prunebench import PrunebenchError, ResourceError
 from prunebench.checkpoint import integrity
@@ -612,9 +612,14 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     if trust_remote_code:
         log.warning("trust_remote_code is on: code shipped with the tokenizer in %s may run", path)
     options = tokenizer_options(path)
+    # A byte-level tokenizer.json that tokenizer_config.json calls a LlamaTokenizer (Llama-3
+    # fine-tunes, DeepSeek-R1-Distill-Llama) is loaded as it is, as transformers 5.24 loads it:
+    # 5.17's LlamaTokenizer would split its text as SentencePiece does, and a pruned copy would
+    # save that wrong tokenizer.
+    loader = TokenizersBackend if _byte_level_named_llama(Path(path)) else AutoTokenizer
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code,
-                                                  **options)
+        tokenizer = loader.from_pretrained(str(path), trust_remote_code=trust_remote_code,
+                                           **options)
     except ValueError as exc:
         if "trust_remote_code" not in str(exc):
             raise
@@ -623,8 +628,36 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
                               "`trust_remote_code: true` (review that code first)") from exc
     _name_tekken_special_tokens(tokenizer, Path(path))
     # What the zero-shot answers kept for resuming depend on besides the files (zeroshot_progress).
-    tokenizer.prunebench_options = options
+    tokenizer.prunebench_options = (options if loader is AutoTokenizer else
+                                    {**options, "loaded_as": "TokenizersBackend"})
     return tokenizer
+
+
+def _byte_level_named_llama(path: Path) -> bool:
+    """Whether the folder's tokenizer_config.json (or config.json) names LlamaTokenizer(Fast),
+    no code of its own, and its tokenizer.json is byte-level (a ByteLevel pre-tokenizer,
+    decoder or post-processor): LlamaTokenizer hard-codes SentencePiece's Metaspace split."""
+    from prunebench.atomic import read_json_or_none
+
+    settings = read_json_or_none(path / "tokenizer_config.json")
+    settings = settings if isinstance(settings, dict) else {}
+    config = read_json_or_none(path / "config.json")
+    declared = settings.get("tokenizer_class") or (
+        config.get("tokenizer_class") if isinstance(config, dict) else None)
+    if (not isinstance(declared, str) or declared.removesuffix("Fast") != "LlamaTokenizer"
+            or "auto_map" in settings):
+        return False
+    tokenizer_json = read_json_or_none(path / "tokenizer.json")
+    if not isinstance(tokenizer_json, dict):
+        return False
+
+    def byte_level(node: Any) -> bool:
+        if isinstance(node, dict):
+            return node.get("type") == "ByteLevel" or any(map(byte_level, node.values()))
+        return isinstance(node, list) and any(map(byte_level, node))
+
+    return any(byte_level(tokenizer_json.get(part))
+               for part in ("pre_tokenizer", "decoder", "post_processor"))
 
 
 def _name_tekken_special_tokens(tokenizer, path: Path) -> None:
