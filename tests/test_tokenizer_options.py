@@ -235,6 +235,11 @@ def test_a_byte_level_tokenizer_named_llama_tokenizes_as_published(declared, tmp
 
     from prunebench.modeling import _byte_level_named_llama
 
+    # a model type transformers knows to misname its tokenizer builds its own class (Qwen2's)
+    (dense / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    assert not _byte_level_named_llama(dense)
+    (dense / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    assert _byte_level_named_llama(dense)
     spm = json.loads((dense / "tokenizer.json").read_text())
     spm["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first",
                             "split": False}

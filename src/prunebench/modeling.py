@@ -636,16 +636,21 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
 def _byte_level_named_llama(path: Path) -> bool:
     """Whether the folder's tokenizer_config.json (or config.json) names LlamaTokenizer(Fast),
     no code of its own, and its tokenizer.json is byte-level (a ByteLevel pre-tokenizer,
-    decoder or post-processor): LlamaTokenizer hard-codes SentencePiece's Metaspace split."""
+    decoder or post-processor): LlamaTokenizer hard-codes SentencePiece's Metaspace split. Not
+    for the model types transformers knows to declare a wrong tokenizer class (Qwen2's:
+    DeepSeek-R1-Distill-Qwen names LlamaTokenizerFast), whose own class it builds instead."""
+    from transformers.models.auto import tokenization_auto
+
     from prunebench.atomic import read_json_or_none
 
     settings = read_json_or_none(path / "tokenizer_config.json")
     settings = settings if isinstance(settings, dict) else {}
     config = read_json_or_none(path / "config.json")
-    declared = settings.get("tokenizer_class") or (
-        config.get("tokenizer_class") if isinstance(config, dict) else None)
+    config = config if isinstance(config, dict) else {}
+    declared = settings.get("tokenizer_class") or config.get("tokenizer_class")
+    misdeclared = getattr(tokenization_auto, "MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS", ())
     if (not isinstance(declared, str) or declared.removesuffix("Fast") != "LlamaTokenizer"
-            or "auto_map" in settings):
+            or "auto_map" in settings or config.get("model_type") in misdeclared):
         return False
     tokenizer_json = read_json_or_none(path / "tokenizer.json")
     if not isinstance(tokenizer_json, dict):

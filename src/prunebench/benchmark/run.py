@@ -521,23 +521,24 @@ def generate_prefills_again_at(config, input_tokens: int, output_tokens: int) ->
 @functools.lru_cache(maxsize=1)
 def phi3_generate_refeeds_the_sequence() -> bool:
     """Whether this transformers' Phi-3 generate feeds the whole sequence again at the step
-    that drops its cache (5.24 does), or only that step's token, as 5.17 does: the step then
-    attends to itself alone and every later one to a cache without the sequence before it.
-    Seen, not looked up by version: a tiny Phi-3 (a 4-token original context) generates on the
-    CPU and the tokens each forward pass is fed are counted."""
+    that drops its cache (5.24 does), or only that step's token, as 5.17 does: its new cache,
+    one token long, is dropped again at every later step, so each step from there on attends
+    to its own token alone. Seen, not looked up by version: a tiny Phi-3 (a 4-token original
+    context) generates on the CPU (whatever device or random state the caller set) and the
+    tokens each forward pass is fed are counted."""
     from transformers import Phi3Config, Phi3ForCausalLM
 
     config = Phi3Config(vocab_size=32, hidden_size=16, intermediate_size=32,
                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
                         max_position_embeddings=64, original_max_position_embeddings=4,
                         pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    with torch.device("cpu"):
-        model = Phi3ForCausalLM(config).eval()
     fed = []
-    model.model.register_forward_pre_hook(
-        lambda module, args, kwargs: fed.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
-    prompt = torch.full((1, 3), 5, dtype=torch.long)
-    with torch.inference_mode():
+    with torch.device("cpu"), torch.random.fork_rng(devices=[]), torch.inference_mode():
+        model = Phi3ForCausalLM(config).eval()
+        model.model.register_forward_pre_hook(
+            lambda module, args, kwargs: fed.append(kwargs["input_ids"].shape[1]),
+            with_kwargs=True)
+        prompt = torch.full((1, 3), 5, dtype=torch.long)
         model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=4,
                        min_new_tokens=4, do_sample=False, pad_token_id=0)
     return any(n > 1 for n in fed[1:])
@@ -546,8 +547,8 @@ def phi3_generate_refeeds_the_sequence() -> bool:
 def warn_if_generate_prefills_again(model, input_tokens: int, output_tokens: int) -> None:
     """An `hf` cell whose generate drops its KV cache in one decode step: it times what
     transformers' generate then runs (the whole sequence prefilled again, or, with older
-    transformers, decoding on from a cache without the sequence before that step); said, not
-    hidden."""
+    transformers, every step from there on without a cache, each attending to its own token
+    alone); said, not hidden."""
     at = generate_prefills_again_at(model.config, input_tokens, output_tokens)
     if at is None:
         return
@@ -563,12 +564,12 @@ def warn_if_generate_prefills_again(model, input_tokens: int, output_tokens: int
     else:
         log.warning("transformers' generate for this Phi-3 model (transformers %s) drops its KV "
                     "cache once the sequence passes %d tokens (original_max_position_embeddings) "
-                    "and decodes on from that step's token alone: the hf backend's later decode "
-                    "steps of this %dx%d cell attend to a cache without the %d tokens before, so "
-                    "they time less attention than this model's decoding does, and its tokens "
-                    "are not the model's. Keep cells shorter, or upgrade transformers (5.24 "
-                    "prefills the sequence again)", transformers.__version__, at - 1,
-                    input_tokens, output_tokens, at - 1)
+                    "and again at every later step: from there on, each decode step of this "
+                    "%dx%d cell on the hf backend runs without a cache and attends to its own "
+                    "token alone, so it times less attention than this model's decoding does, "
+                    "and its tokens are not the model's. Keep cells shorter, or upgrade "
+                    "transformers (5.24 prefills the sequence again once)",
+                    transformers.__version__, at - 1, input_tokens, output_tokens)
 
 
 def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
