@@ -11,6 +11,7 @@ import transformers
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from prunebench import PrunebenchError
 from prunebench.modeling import load_tokenizer, save_model, tokenizer_options
 from prunebench.zeroshot_progress import store_identity
 
@@ -247,3 +248,21 @@ def test_a_byte_level_tokenizer_named_llama_tokenizes_as_published(declared, tmp
                       "split": False}
     (dense / "tokenizer.json").write_text(json.dumps(spm))
     assert not _byte_level_named_llama(dense)  # SentencePiece-style: LlamaTokenizer's own
+    load_tokenizer(dense)
+
+
+def test_a_copy_saved_with_a_sentencepiece_split_over_byte_level_tokens_is_refused(tmp_path):
+    """What transformers 5.17 saved of a byte-level tokenizer named LlamaTokenizer (a copy an
+    earlier prunebench pruned there): a Metaspace split over a byte-level vocabulary and
+    decoder, which tokenizes otherwise than its base. Refused, with the remedy."""
+    from tokenizers import decoders
+
+    tok = Tokenizer(models.BPE(vocab={"a": 0, "b": 1, "ab": 2}, merges=[("a", "b")]))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.ByteLevel()
+    folder = tmp_path / "pruned"
+    PreTrainedTokenizerFast(tokenizer_object=tok).save_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    with pytest.raises(PrunebenchError, match="splits text as SentencePiece does but decodes "
+                                              "bytes.*prune the model again"):
+        load_tokenizer(folder)

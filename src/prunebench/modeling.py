@@ -612,6 +612,7 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     if trust_remote_code:
         log.warning("trust_remote_code is on: code shipped with the tokenizer in %s may run", path)
     options = tokenizer_options(path)
+    _refuse_metaspace_over_bytes(Path(path))
     # A byte-level tokenizer.json that tokenizer_config.json calls a LlamaTokenizer (Llama-3
     # fine-tunes, DeepSeek-R1-Distill-Llama) is loaded as it is, as transformers 5.24 loads it:
     # 5.17's LlamaTokenizer would split its text as SentencePiece does, and a pruned copy would
@@ -633,6 +634,40 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     return tokenizer
 
 
+def _tokenizer_parts(path: Path) -> dict[str, Any]:
+    """tokenizer.json's pre-tokenizer, decoder and post-processor ({} without a readable one)."""
+    from prunebench.atomic import read_json_or_none
+
+    tokenizer_json = read_json_or_none(path / "tokenizer.json")
+    if not isinstance(tokenizer_json, dict):
+        return {}
+    return {part: tokenizer_json.get(part) for part in ("pre_tokenizer", "decoder",
+                                                         "post_processor")}
+
+
+def _names_type(node: Any, kind: str) -> bool:
+    """Whether a tokenizer.json component (or a Sequence of them) is or holds a `kind`."""
+    if isinstance(node, dict):
+        return node.get("type") == kind or any(_names_type(v, kind) for v in node.values())
+    return isinstance(node, list) and any(_names_type(v, kind) for v in node)
+
+
+def _refuse_metaspace_over_bytes(path: Path) -> None:
+    """A tokenizer.json that splits text as SentencePiece does (Metaspace) but decodes bytes
+    (ByteLevel) is what transformers 5.17 saved of a byte-level tokenizer named LlamaTokenizer
+    (a copy pruned by an earlier prunebench on it): it tokenizes otherwise than its base, and
+    its results would not compare with the base's."""
+    parts = _tokenizer_parts(path)
+    if _names_type(parts.get("pre_tokenizer"), "Metaspace") and _names_type(
+            parts.get("decoder"), "ByteLevel"):
+        raise PrunebenchError(
+            f"{path / 'tokenizer.json'} splits text as SentencePiece does but decodes bytes: a "
+            "copy of a byte-level (Llama-3-style) tokenizer that transformers 5.17 saved as a "
+            "LlamaTokenizer, which tokenizes otherwise than the model was trained with: prune "
+            "the model again (its base now loads its tokenizer as published, and the copy "
+            "saves it so)")
+
+
 def _byte_level_named_llama(path: Path) -> bool:
     """Whether the folder's tokenizer_config.json (or config.json) names LlamaTokenizer(Fast),
     no code of its own, and its tokenizer.json is byte-level (a ByteLevel pre-tokenizer,
@@ -652,17 +687,7 @@ def _byte_level_named_llama(path: Path) -> bool:
     if (not isinstance(declared, str) or declared.removesuffix("Fast") != "LlamaTokenizer"
             or "auto_map" in settings or config.get("model_type") in misdeclared):
         return False
-    tokenizer_json = read_json_or_none(path / "tokenizer.json")
-    if not isinstance(tokenizer_json, dict):
-        return False
-
-    def byte_level(node: Any) -> bool:
-        if isinstance(node, dict):
-            return node.get("type") == "ByteLevel" or any(map(byte_level, node.values()))
-        return isinstance(node, list) and any(map(byte_level, node))
-
-    return any(byte_level(tokenizer_json.get(part))
-               for part in ("pre_tokenizer", "decoder", "post_processor"))
+    return any(_names_type(node, "ByteLevel") for node in _tokenizer_parts(path).values())
 
 
 def _name_tekken_special_tokens(tokenizer, path: Path) -> None:
