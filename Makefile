@@ -62,13 +62,13 @@ test-fast: setup
 
 # The oldest transformers pyproject.toml accepts (its floor: GPU images ship older releases than
 # PyPI's newest), on the tests of what changes between transformers releases: every family's
-# classes, its prunes and the compiled decoder against its generate, multimodal checkpoints,
-# tokenizers, zero-shot requests (under a minute). In a venv of its own, so .venv keeps the
-# newest release.
+# classes, its prunes and the compiled decoder against its generate, the benchmarks' runners
+# (the hf backend is transformers' generate), multimodal checkpoints, tokenizers, zero-shot
+# requests (about a minute). In a venv of its own, so .venv keeps the newest release.
 FLOOR_VENV ?= .venv-floor
 TRANSFORMERS_FLOOR := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokenizer_options.py \
-	tests/test_zeroshot.py tests/test_param_counting.py
+	tests/test_zeroshot.py tests/test_param_counting.py tests/test_benchmark.py
 
 $(FLOOR_VENV)/.installed: pyproject.toml $(VENV)/.installed
 	$(PYTHON) -m venv $(FLOOR_VENV)
