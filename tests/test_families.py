@@ -1011,7 +1011,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "smollm3-3b": 3_075_098_624, "olmo-3-7b": 7_298_011_136,
              "olmo-3-32b": 32_233_522_176, "granite-3.3-8b": 8_170_864_640,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
-             "llama-2-13b": 13_015_864_320}
+             "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
+             "llama-3.2-3b": 3_212_749_824}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -1082,6 +1083,9 @@ def test_known_shapes_build_their_family():
         assert known_shape_of(repo) == shape, repo
     assert architecture_values("vicuna-7b-v1.5") == architecture_values("llama-2-7b")
     assert architecture_config("llama-2-7b").max_position_embeddings == 4096
+    small = architecture_config("llama-3.2-3b")  # tied, rope factor 32 (not Llama-3.1's 8)
+    assert small.tie_word_embeddings and small.rope_parameters["factor"] == 32.0
+    assert known_shape_of("meta-llama/Llama-3.2-1B-Instruct") == "llama-3.2-1b"
 
 
 # --------------------------------------------------------------------------- config/modern.yaml

@@ -54,6 +54,16 @@ ARCHITECTURES["llama-3.1-8b"] = dict(
     rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                   "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
     bos_token_id=128000, eos_token_id=128001)
+# meta-llama/Llama-3.2-1B and -3B config.json (as public code quotes them; the repositories are
+# gated): Llama-3's vocabulary and rope scaling (factor 32), GQA, tied embeddings.
+# 1,235,814,400 / 3,212,749,824 parameters.
+ARCHITECTURES["llama-3.2-1b"] = dict(
+    ARCHITECTURES["llama-3.1-8b"], hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+    num_attention_heads=32, num_key_value_heads=8, tie_word_embeddings=True,
+    rope_scaling={"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
+ARCHITECTURES["llama-3.2-3b"] = dict(ARCHITECTURES["llama-3.2-1b"], hidden_size=3072,
+                                     num_hidden_layers=28, num_attention_heads=24, head_dim=128)
 # mistralai/Mistral-7B-v0.3 config.json (v0.3: vocabulary 32768, no sliding window).
 # 7,248,023,552 parameters.
 ARCHITECTURES["mistral-7b-v0.3"] = dict(
