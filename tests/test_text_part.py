@@ -538,13 +538,12 @@ def test_ministral_3_keeps_its_ministral3_language_model_with_its_query_scale(tm
     family is refused by name."""
     from prunebench.modeling import load_model
 
-    rope = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 32.0,
-            "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
-            "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
+    from test_families import MINISTRAL3_ROPE
+
     model = mistral3(dict(model_type="ministral3", hidden_size=64, intermediate_size=128,
                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                           head_dim=16, vocab_size=VOCAB, max_position_embeddings=256,
-                          rope_parameters=rope, tie_word_embeddings=False))
+                          rope_parameters=dict(MINISTRAL3_ROPE), tie_word_embeddings=False))
     with torch.no_grad():  # attention sharp enough that the query scale moves the logits
         for layer in model.model.language_model.layers:
             layer.self_attn.q_proj.weight.mul_(12.0)

@@ -4,8 +4,8 @@ A checkpoint is a directory with `config.json`, safetensors weights, tokenizer f
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
 (LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
-Ministral 3: `param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
-classes, never from code shipped with a checkpoint). A
+Ministral 3: `param_count.FAMILIES`, chosen by the config's `model_type` and built from
+transformers' own classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
 heads, MLP width and which output biases exist. `build_model` rebuilds those shapes on the meta
 device, so sizing a model never needs its weights; `load_model` then assigns the weights from
@@ -732,8 +732,7 @@ def tokenizer_options(path: str | Path) -> dict[str, Any]:
     raw = read_json_or_none(Path(path) / "config.json")
     if not (isinstance(raw, dict) and raw.get("model_type") in MISTRAL_MODEL_TYPES):
         return {}
-    tokenizer_json = read_json_or_none(Path(path) / "tokenizer.json")
-    pre = tokenizer_json.get("pre_tokenizer") if isinstance(tokenizer_json, dict) else None
+    pre = _tokenizer_parts(Path(path)).get("pre_tokenizer")
     steps = pre.get("pretokenizers") if isinstance(pre, dict) else None
     if (pre or {}).get("type") == "Sequence" and steps and steps[0].get("type") == "Split":
         return {"fix_mistral_regex": True}
