@@ -24,6 +24,34 @@ class CharTokenizer:
 ROWS = [f"row {i}: " + "abcdefghij" * (i % 3 + 1) for i in range(40)]
 
 
+class FakeCommits:
+    """`HfApi.dataset_info` as the hub answers it: the commit of (repository, revision) from
+    `answers`; any other question fails as an unreachable hub does (the hub is unreachable
+    here, and no test waits for the network)."""
+
+    def __init__(self):
+        self.answers, self.asked = {}, []
+
+    def __call__(self, path, revision=None, token=None, **kwargs):
+        self.asked.append((path, revision))
+        if (path, revision) not in self.answers:
+            raise ConnectionError("[Errno -2] Name or service not known")
+        return type("DatasetInfo", (), {"sha": self.answers[(path, revision)]})()
+
+
+@pytest.fixture(autouse=True)
+def hub_commits(monkeypatch):
+    """Every test of this module: the hub's commit answers faked, and no hub text read by an
+    earlier test in this process."""
+    import huggingface_hub
+
+    commits = FakeCommits()
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info",
+                        lambda api, *args, **kwargs: commits(*args, **kwargs))
+    monkeypatch.setattr(data, "_READ_FROM", {})
+    return commits
+
+
 def test_windows_have_exact_length_random_offsets_and_are_seeded():
     a = calibration_windows(ROWS, CharTokenizer(), n=20, length=32, seed=1234)
     b = calibration_windows(ROWS, CharTokenizer(), n=20, length=32, seed=1234)
@@ -127,7 +155,7 @@ class FakeHub:
         return {"text": ["row a", "row b"], "sentence": ["row a", "row b"]}
 
 
-def test_hub_texts_load_at_their_pinned_commit(monkeypatch):
+def test_hub_texts_load_at_their_pinned_commit(monkeypatch, hub_commits):
     import datasets
 
     from prunebench import data
@@ -140,6 +168,68 @@ def test_hub_texts_load_at_their_pinned_commit(monkeypatch):
     assert revisions == [data.HUB_TEXTS["wikitext2"].revision, data.HUB_TEXTS["c4"].revision]
     assert all(len(r) == 40 for r in revisions)  # full commit hashes, not branch names
     assert hub.calls[1][2]["data_files"] == data.HUB_TEXTS["c4"].data_files
+    assert hub_commits.asked == []  # a pinned commit needs no question
+
+
+PG19_COMMIT = "9f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
+EXPORT_COMMIT = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
+
+
+def test_an_unpinned_hub_text_is_read_at_the_commit_the_hub_names_which_is_recorded(
+        monkeypatch, hub_commits, tmp_path):
+    """A repository that moves on between the question and the load is still read at the
+    commit the record names."""
+    hub = FakeHub()
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    hub_commits.answers[("emozilla/pg19", None)] = PG19_COMMIT
+    assert data.hub_location("pg19", "train") == "emozilla/pg19 (validation) @ newest"
+    assert load_rows("pg19", "train") == ["row a", "row b"]
+    assert [kwargs["revision"] for _, _, kwargs in hub.calls] == [PG19_COMMIT]
+    assert data.hub_location("pg19", "train") == f"emozilla/pg19 (validation) @ {PG19_COMMIT}"
+    windows = torch.ones(2, 4, dtype=torch.long)
+    save_windows(windows, tmp_path / "w.safetensors", {"source": "pg19", "split": "train"})
+    assert load_windows(tmp_path / "w.safetensors")[1]["dataset"] == \
+        f"emozilla/pg19 (validation) @ {PG19_COMMIT}"
+
+
+def test_a_parquet_export_is_read_at_the_commit_of_its_branch(monkeypatch, hub_commits):
+    spec = data.HUB_TEXTS["ptb"]
+    hub = FakeHub(scripts=[spec.path])
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    hub_commits.answers[(spec.path, None)] = PG19_COMMIT
+    hub_commits.answers[(spec.path, "refs/convert/parquet")] = EXPORT_COMMIT
+    assert load_rows("ptb", "validation") == ["row a", "row b"]
+    assert hub.calls[0][2]["revision"] == PG19_COMMIT  # the repository itself, refused
+    files = hub.calls[1][2]["data_files"]["rows"]
+    assert files == f"hf://datasets/{spec.path}@{EXPORT_COMMIT}/penn_treebank/validation/*.parquet"
+    assert data.hub_location("ptb", "validation") == (
+        f"ptb-text-only/ptb_text_only/penn_treebank (validation) @ {EXPORT_COMMIT} "
+        "(refs/convert/parquet)")
+
+
+@pytest.mark.parametrize("offline_variable", [None, "HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"])
+def test_where_the_hub_names_no_commit_the_newest_is_read_and_recorded_as_newest(
+        monkeypatch, hub_commits, caplog, offline_variable):
+    """Offline, the cached copy is read without a question to the hub; a hub that does not
+    answer is said in the log."""
+    import huggingface_hub
+
+    if offline_variable:
+        monkeypatch.setenv(offline_variable, "1")
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE",
+                            offline_variable == "HF_HUB_OFFLINE")  # read once, at import
+    hub = FakeHub()
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    with caplog.at_level("INFO", logger="prunebench"):
+        assert load_rows("bookcorpus", "train") == ["row a", "row b"]
+    assert hub.calls[0][2]["revision"] is None
+    assert data.hub_location("bookcorpus", "train") == "bookcorpus/bookcorpus (train) @ newest"
+    if offline_variable:
+        assert hub_commits.asked == [] and "offline" in caplog.text
+    else:
+        assert hub_commits.asked == [("bookcorpus/bookcorpus", None)]
+        assert "did not say which commit dataset bookcorpus/bookcorpus is at (ConnectionError" \
+            in caplog.text
 
 
 @pytest.mark.parametrize("env, sent", [(None, False), ("hf_secret_value_123", "hf_secret_value_123")])

@@ -901,12 +901,26 @@ def test_empty_or_too_small_datasets_are_refused(tokenizer, records, tmp_path):
         lora.recover_checkpoint(tmp_path, tmp_path / "out", [], TINY_RUN, device="cpu")
 
 
+def answering_commits(monkeypatch, answers: dict):
+    """`HfApi.dataset_info` as the hub answers it: the commit of (repository, revision) in
+    `answers`, else the error of an unreachable hub (no test waits for the network)."""
+    import huggingface_hub
+
+    def dataset_info(api, path, revision=None, token=None, **kwargs):
+        if (path, revision) not in answers:
+            raise ConnectionError("[Errno -2] Name or service not known")
+        return type("DatasetInfo", (), {"sha": answers[(path, revision)]})()
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", dataset_info)
+
+
 def test_alpaca_offline_explains_how_to_prefetch(monkeypatch):
     import datasets
 
     def offline(*args, **kwargs):
         raise ConnectionError("hub unreachable")
 
+    answering_commits(monkeypatch, {})
     monkeypatch.setattr(datasets, "load_dataset", offline)
     from prunebench.instructions import alpaca_records
 
@@ -922,15 +936,19 @@ def test_alpaca_records_come_from_the_hub_dataset(monkeypatch):
             {"instruction": "Add.", "input": "2 and 3", "output": "5"}]
 
     def fake(path, split=None, revision=None, token=None, trust_remote_code=None):
-        calls.append((path, split, token, trust_remote_code))
+        calls.append((path, split, revision, token, trust_remote_code))
         return datasets.Dataset.from_list(rows)
 
+    commit = "5d8ce2a1f0e9b7c6d5a4f3e2d1c0b9a8f7e6d5c4"
+    answering_commits(monkeypatch, {("yahma/alpaca-cleaned", None): commit})
     monkeypatch.setattr(datasets, "load_dataset", fake)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     from prunebench.instructions import alpaca_records
 
-    # token False: no token saved on the machine is sent (HF_TOKEN only); no repository code runs
-    assert alpaca_records() == rows and calls == [("yahma/alpaca-cleaned", "train", False, False)]
+    # token False: no token saved on the machine is sent (HF_TOKEN only); no repository code
+    # runs; read at the commit the hub names for the default branch, which the log records
+    assert alpaca_records() == rows
+    assert calls == [("yahma/alpaca-cleaned", "train", commit, False, False)]
     assert "### Input:\n2 and 3" in format_prompt(rows[1], "alpaca")
     assert "### Input" not in format_prompt(rows[0], "alpaca")
     # as alpaca-lora's Prompter (`if input:`): only an empty input has the no-input form

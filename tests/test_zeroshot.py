@@ -665,6 +665,35 @@ def test_lm_evals_dataset_loads_run_no_repository_code_and_send_the_environments
                      "trust_remote_code": False}]
 
 
+def test_a_prefetch_records_the_commit_of_each_hub_dataset_it_loaded(monkeypatch):
+    """lm-eval's task files name no revision: the record says which commit was the newest."""
+    import datasets
+    import huggingface_hub
+
+    asked = []
+
+    def dataset_info(api, path, revision=None, token=None, **kwargs):
+        asked.append((path, revision))
+        if path == "org/gone":
+            raise ConnectionError("[Errno -2] Name or service not known")
+        return type("DatasetInfo", (), {"sha": f"{path}@{revision or 'main'}"})()
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", dataset_info)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: None)
+    with zeroshot._naming_datasets(ask_commits=True) as calls:
+        datasets.load_dataset(path="org/plain", name="cfg")
+        datasets.load_dataset("org/pinned", revision="v1.0")
+        datasets.load_dataset("json", data_files="https://example.org/rows.json")
+        datasets.load_dataset(path="org/gone")
+    assert asked == [("org/plain", None), ("org/pinned", "v1.0"), ("org/gone", None)]
+    assert [c.get("commit") for c in calls] == ["org/plain@main", "org/pinned@v1.0", None, None]
+    assert "revision" not in calls[2]  # a builder's name is no repository
+    asked.clear()
+    with zeroshot._naming_datasets() as calls:  # an evaluation, offline: asks nothing
+        datasets.load_dataset(path="org/plain")
+    assert asked == [] and "commit" not in calls[0]
+
+
 def _yaml_path(entry):
     return entry.yaml_path if hasattr(entry, "yaml_path") else entry["yaml_path"]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prunebench import PrunebenchError
-from prunebench.hub import hub_auth, load_error
+from prunebench.hub import dataset_commit, hub_auth, load_error
 
 if TYPE_CHECKING:  # torch is imported where windows are made: the workflow parses this module
     import torch
@@ -111,15 +111,23 @@ def load_rows(source: str, split: str, embedded_dir: str | Path | None = None,
     return [row for row in _load_hub_rows(source, spec, split) if keep_empty or row.strip()]
 
 
+# Where each hub text this process read came from, with the commit it was read at
+# (hub_location): what a calibration file drawn from it records.
+_READ_FROM: dict[tuple[str, str], str] = {}
+
+
 def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
+    """The split's rows, loaded at the pinned commit, else at the commit the hub says the
+    default branch is at now (dataset_commit), so that the record names what was read."""
     import datasets
 
-    where = hub_location(source, split)
+    commit = spec.revision or dataset_commit(spec.path)  # asks after checking HF_TOKEN
+    token = hub_auth()
+    where = _location(spec, split, commit)
     log.info("loading %s (%s) through datasets", source, where)
-    token = hub_auth()  # a malformed HF_TOKEN is its own error, not an unreachable hub
     try:
         data = datasets.load_dataset(spec.path, spec.name, split=spec.splits[split],
-                                     data_files=spec.data_files, revision=spec.revision,
+                                     data_files=spec.data_files, revision=commit,
                                      token=token, trust_remote_code=False)
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
         from prunebench.oom import first_line
@@ -132,7 +140,14 @@ def _load_hub_rows(source: str, spec: HubText, split: str) -> list[str]:
             "a workflow, `snakemake prefetch` on a login node makes the evaluation texts and "
             "calibration windows into files the compute nodes read without the network), or "
             "use the embedded source") from None
-    return list(data[spec.text_field])
+    return _read(source, split, where, data[spec.text_field])
+
+
+def _read(source: str, split: str, where: str, rows) -> list[str]:
+    _READ_FROM[(source, split)] = where
+    rows = list(rows)
+    log.info("read %s %s: %d rows from %s", source, split, len(rows), where)
+    return rows
 
 
 def _is_script_refusal(err: Exception) -> bool:
@@ -148,7 +163,8 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
     for the largest datasets) matches no file here and is refused: it holds other rows."""
     import datasets
 
-    files = (f"hf://datasets/{spec.path}@{PARQUET_EXPORT.replace('/', '%2F')}/"
+    commit = dataset_commit(spec.path, PARQUET_EXPORT)
+    files = (f"hf://datasets/{spec.path}@{(commit or PARQUET_EXPORT).replace('/', '%2F')}/"
              f"{spec.export_config}/{spec.splits[split]}/*.parquet")
     log.warning("%s (%s) is a loading script, which this `datasets` refuses: reading the hub's "
                 "parquet export of it, %s", source, spec.path, files)
@@ -166,7 +182,8 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
             "5 GB, holds other rows and is not used). Pre-fetch it where the hub is reachable "
             "(`snakemake prefetch`); or, having read the script (it is code from the hub), run "
             "it with datasets < 4 and HF_DATASETS_TRUST_REMOTE_CODE=1 set") from None
-    return list(data[spec.text_field])
+    return _read(source, split, _location(spec, split, commit, PARQUET_EXPORT),
+                 data[spec.text_field])
 
 
 def load_text(source: str, split: str, embedded_dir: str | Path | None = None) -> str:
@@ -449,13 +466,20 @@ def _windows_digest(ids: torch.Tensor, meta: dict[str, str]) -> str:
 
 
 def hub_location(source: str, split: str) -> str:
-    """Which hub dataset, split and revision a source's split is: 'allenai/c4 (train) @
-    607bd4c8...' or, unpinned, 'emozilla/pg19 (validation) @ newest' (the newest revision when
-    it was read; a repository that is still a loading script is read from the hub's parquet
-    export of it)."""
-    spec = HUB_TEXTS[source]
+    """Which hub dataset, split and commit a source's split is: 'allenai/c4 (train) @
+    607bd4c8...'. Once this process has read it, the commit it was read at (an unpinned
+    source's newest then; 'ptb-text-only/ptb_text_only/penn_treebank (validation) @ 1f3c...
+    (refs/convert/parquet)' for the hub's parquet export of a loading script), or '@ newest'
+    where the hub did not say (offline: read from the cache)."""
+    if (source, split) in _READ_FROM:
+        return _READ_FROM[(source, split)]
+    return _location(HUB_TEXTS[source], split, HUB_TEXTS[source].revision)
+
+
+def _location(spec: HubText, split: str, commit: str | None, branch: str | None = None) -> str:
     name = f"/{spec.name}" if spec.name else ""
-    return f"{spec.path}{name} ({spec.splits[split]}) @ {spec.revision or 'newest'}"
+    of_branch = f" ({branch})" if branch else ""
+    return f"{spec.path}{name} ({spec.splits[split]}) @ {commit or 'newest'}{of_branch}"
 
 
 def save_windows(windows: torch.Tensor, path: str | Path, meta: dict) -> None:

@@ -144,8 +144,8 @@ def perplexities(model, tokenizer, texts: dict[str, str],
         bos_id = tokenizer.bos_token_id if settings["bos"] == "window" else None
         scores[dataset] = perplexity(model, stream, settings["window"], settings.get("stride"),
                                      settings["batch_size"], settings.get("max_windows"), bos_id)
-        # Which text was scored (PTB is loaded at its newest revision), and in which precision
-        # (evaluation.perplexity.dtype).
+        # Which text was scored (PTB is read at the commit its text job's log names), and in
+        # which precision (evaluation.perplexity.dtype).
         scores[dataset]["text_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         scores[dataset]["dtype"] = dtype_name(model)
         scores[dataset]["tokenization"] = "tokenizer" if dataset == "embedded" else tokenization

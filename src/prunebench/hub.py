@@ -341,6 +341,42 @@ def commit_of(info) -> str | None:
     return sha if isinstance(sha, str) else None
 
 
+_TRUE = {"1", "ON", "YES", "TRUE"}
+
+
+def _offline() -> bool:
+    """Whether huggingface_hub or datasets is told to stay offline (HF_HUB_OFFLINE,
+    HF_DATASETS_OFFLINE): then no question is sent to the hub."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or \
+        os.environ.get("HF_DATASETS_OFFLINE", "").upper() in _TRUE
+
+
+def dataset_commit(path: str, revision: str | None = None) -> str | None:
+    """The commit hub dataset `path` is at on `revision` (None: its default branch), or None
+    where the hub does not say (offline, unreachable, unknown repository): the dataset is then
+    loaded at that commit, so the record of what was read names the text even if the
+    repository moves on meanwhile. Asked once per load: a question, no download."""
+    from huggingface_hub import HfApi
+
+    token = hub_auth()  # a malformed HF_TOKEN is its own error, before anything is asked
+    if _offline():
+        log.info("offline: the commit of dataset %s is not asked; it is read from the cache",
+                 path)
+        return None
+    try:
+        info = HfApi().dataset_info(path, revision=revision, token=token)
+    except Exception as err:  # noqa: BLE001 - the load that follows reports what is wrong
+        from prunebench.oom import first_line
+
+        log.warning("the hub did not say which commit dataset %s%s is at (%s: %s): it is "
+                    "loaded at the newest, and its record says 'newest'", path,
+                    f" ({revision})" if revision else "", type(err).__name__, first_line(err))
+        return None
+    return commit_of(info)
+
+
 def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
                                   files: set[str] | None, path: Path, token: str | bool) -> None:
     """A repository with pickle weights only: fetch them (from the commit `info` describes,

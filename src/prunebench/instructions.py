@@ -26,7 +26,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
-from prunebench.hub import hub_auth, load_error
+from prunebench.hub import dataset_commit, hub_auth, load_error
 from prunebench.plan.lora_settings import (RESPONSE_SEPARATORS, SPLITS, TEMPLATES,
                                           split_problem)
 
@@ -94,13 +94,15 @@ def embedded_records(train_text: str, seed: int = 0, n_recall: int | None = None
 
 
 def alpaca_records(path: str = ALPACA_HUB, revision: str | None = None) -> list[dict[str, str]]:
-    """Alpaca-cleaned's train split through `datasets` (the study's recovery data)."""
+    """Alpaca-cleaned's train split through `datasets` (the study's recovery data), at
+    `revision`, else at the commit its default branch is at now (which the log names)."""
     import datasets
 
-    log.info("loading %s through datasets", path)
     token = hub_auth()  # a malformed HF_TOKEN is its own error, not an unreachable hub
+    commit = revision or dataset_commit(path)
+    log.info("loading %s @ %s through datasets", path, commit or "newest")
     try:
-        data = datasets.load_dataset(path, split="train", revision=revision, token=token,
+        data = datasets.load_dataset(path, split="train", revision=commit, token=token,
                                      trust_remote_code=False)  # datasets 3.x: see data.py
     except Exception as err:  # noqa: BLE001 - datasets raises many types when offline
         raise load_error(err)(

@@ -728,7 +728,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     dev = resolve_device(device)
     tokenizer = require_tokenizer(base_dir, "LoRA recovery", trust_remote_code)
     # What was trained on, whatever the file it came from: a hub dataset revised later (Alpaca
-    # is fetched at its newest) gives other records, and this digest says so.
+    # is fetched at its newest commit, which the instructions job's log names) gives other
+    # records, and this digest says so.
     records_sha256 = hashlib.sha256(json.dumps(records, sort_keys=True,
                                                ensure_ascii=False).encode()).hexdigest()
     progress = Path(progress_path) if progress_path else progress_path_for(out_dir)

@@ -276,15 +276,19 @@ def _refuse_unknown(task: str, known, include_path) -> None:
 
 
 @contextlib.contextmanager
-def _naming_datasets() -> Iterator[list[dict[str, Any]]]:
+def _naming_datasets(ask_commits: bool = False) -> Iterator[list[dict[str, Any]]]:
     """Record every `datasets.load_dataset` call lm-eval makes, so a failed download can be
     reported with the dataset it was for, whatever lm-eval version built the task; and make
     each call as prunebench's own: no dataset repository's code runs (some of lm-eval's task
     files ask for `trust_remote_code`, which lm-eval removes only for datasets >= 4), and only
-    the environment's token is sent (datasets would send one saved on the machine)."""
+    the environment's token is sent (datasets would send one saved on the machine). With
+    `ask_commits` (a pre-fetch), each loaded hub dataset's record gets the commit the hub says
+    its revision is at (`commit`, None where it does not say): lm-eval's task files name none,
+    so the newest is what was fetched."""
     import datasets
+    from datasets.packaged_modules import _PACKAGED_DATASETS_MODULES
 
-    from prunebench.hub import hub_auth
+    from prunebench.hub import dataset_commit, hub_auth
 
     calls: list[dict[str, Any]] = []
     original = datasets.load_dataset
@@ -299,6 +303,11 @@ def _naming_datasets() -> Iterator[list[dict[str, Any]]]:
             kwargs["token"] = hub_auth()
         out = original(*args, **kwargs)
         call["ok"] = True
+        # a builder's name (json, parquet, ...) or a folder is no hub repository
+        if ask_commits and isinstance(path, str) and path not in _PACKAGED_DATASETS_MODULES \
+                and not os.path.exists(path):
+            call["revision"] = kwargs.get("revision")
+            call["commit"] = dataset_commit(path, call["revision"])
         return out
 
     datasets.load_dataset = recording
@@ -379,7 +388,7 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
     _check_known(manager, tasks, include_path)
     fetched = {}
     for task, spec in zip(tasks, task_specs(tasks, include_path)):
-        with _naming_datasets() as calls:
+        with _naming_datasets(ask_commits=True) as calls:
             try:
                 built = _build_tasks(manager, spec)
             except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
@@ -388,7 +397,8 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
                     raise named from err
                 raise
         fetched[task] = {
-            "datasets": [{"path": c["path"], "name": c["name"]} for c in calls],
+            "datasets": [{key: c[key] for key in ("path", "name", "revision", "commit")
+                          if key in c} for c in calls],
             "docs": {t.config.task: _n_docs(t) for t in built},
         }
         log.info("prefetched %s: %s", task, fetched[task])
