@@ -515,6 +515,20 @@ def test_bad_settings_fail_when_made_before_any_model_is_touched(kwargs, match):
         bench.SweepSettings(**settings)
 
 
+def test_the_log_says_how_many_timed_runs_a_batch_size_may_take():
+    """Adaptive repeats time more runs than `repeats` while the mean is unsettled: the line
+    before them says so, or the run count that follows looks wrong."""
+    fixed = bench.SweepSettings(input_tokens=4, output_tokens=4, warmup=1, repeats=3)
+    from prunebench.benchmark.run import runs_planned
+
+    assert runs_planned(fixed) == "1 warm-up + 3 timed runs"
+    adaptive = bench.SweepSettings(input_tokens=4, output_tokens=4, warmup=1, repeats=3,
+                                   max_repeats=10, ci_target=0.05, max_seconds=60)
+    assert runs_planned(adaptive) == (
+        "1 warm-up + 3 to 10 timed runs (more than 3 while the 95% interval of the mean "
+        "latency is wider than 5% of it, at most 60 s of timed runs)")
+
+
 def test_run_sweep_takes_a_settings_object_or_its_fields_but_not_both():
     settings = bench.SweepSettings(input_tokens=5, output_tokens=6, batch_sizes=[2, 1],
                                    warmup=0, repeats=1, device="cpu", dtype="float32",

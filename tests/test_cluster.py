@@ -793,6 +793,37 @@ def test_a_suggested_rerun_repeats_the_runs_config_files(tmp_path):
         "--configfile 'config/paper tables.yaml'"
 
 
+def test_a_suggested_rerun_names_snakemake_as_the_run_was_started(tmp_path, monkeypatch):
+    """After `make run`, Snakemake is `.venv/bin/snakemake`, which is not on PATH: a rerun
+    command saying `snakemake` would not be found, or would start another installation."""
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    program = bin_dir / "snakemake"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    started = [".venv/bin/snakemake", "--cores", "all"]
+    assert layout.program_argument(started, str(tmp_path), cwd=str(tmp_path)) == \
+        ".venv/bin/snakemake"
+    run = tmp_path / "runs" / "a b"  # a run in its own directory: typed in the checkout
+    run.mkdir(parents=True)
+    assert layout.program_argument(started, str(tmp_path), cwd=str(run),
+                                   checkout=str(tmp_path)) == str(program)
+    monkeypatch.setenv("PATH", str(bin_dir))  # the same program on PATH: its name will do
+    assert layout.program_argument(started, str(tmp_path), cwd=str(tmp_path)) == "snakemake"
+    assert layout.program_argument(["snakemake", "-n"], str(tmp_path)) == "snakemake"
+    module = "/venv/lib/python3.12/site-packages/snakemake/__main__.py"
+    assert layout.program_argument([module], str(tmp_path)) == "snakemake"
+    assert layout.program_argument([], str(tmp_path)) == "snakemake"
+    # the commands the run's aggregation and checks print start with it
+    monkeypatch.setenv(layout.RERUN_PROGRAM_VARIABLE, ".venv/bin/snakemake")
+    assert layout.snakemake_command("--configfile config/paper.yaml") == \
+        ".venv/bin/snakemake --cores all"
+    assert layout.snakemake_command("--workflow-profile profiles/slurm") == ".venv/bin/snakemake"
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE)
+    assert layout.snakemake_command(None) == "snakemake --cores all"
+
+
 def test_a_suggested_rerun_repeats_the_profile_the_run_was_started_with(tmp_path):
     """A cell of a cluster run rerun from the suggested command without its profile would run
     where Snakemake runs (a login node): the command line's profile goes into it."""

@@ -1441,6 +1441,25 @@ def test_figure_log2_axis_has_plain_power_of_two_ticks(study_figure_rows, tmp_pa
             assert text == f"{tick:.0f}" and math.log2(tick).is_integer(), text
 
 
+def test_variant_names_in_the_quality_figure_never_overlap(tmp_path):
+    """Variants of (nearly) the same speed-up and accuracy: names at one fixed offset were
+    printed over each other ("densellm_pruner-0.8")."""
+    summary = pd.DataFrame({
+        "model": ["m7"] * 4,
+        "variant": ["dense", "llm_pruner-0.8", "flap-0.8", "depth_ppl-0.8"],
+        "hf_12x128_latency_b1_speedup": [1.0, 1.0004, 1.0008, 1.3],
+        "acc_average": [0.93, 0.93, 0.9301, 0.91]})
+    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    names = [t for t in ax.texts if t.get_text() in set(summary["variant"])]
+    assert sorted(t.get_text() for t in names) == sorted(summary["variant"])  # none dropped
+    boxes = [t.get_window_extent(renderer) for t in names]
+    for i, box in enumerate(boxes):
+        for j in range(i):
+            assert not box.overlaps(boxes[j]), (names[i].get_text(), names[j].get_text())
+
+
 def test_batch_size_labels_never_overlap_each_other_or_leave_the_panel(tmp_path):
     # Six lines nearly on top of each other: labels at one fixed offset would collide.
     variants = {"dense": 1.0, "llm_pruner-4.9B": 0.99, "flap-4.9B": 0.985,

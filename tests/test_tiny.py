@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import math
 import re
@@ -205,6 +206,8 @@ def test_build_tiny_records_how_its_weights_were_made(tmp_path):
                     num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, head_dim=16)
     record = json.loads((tmp_path / "model" / modeling.MANIFEST).read_text())["tiny"]
     assert record["steps"] == 1 and record["seed"] == 0
+    train = (tmp_path / "corpus" / "train.txt").read_bytes()
+    assert record["train_text_sha256"] == hashlib.sha256(train).hexdigest()
     made = record["provenance"]
     assert made["versions"]["torch"] == torch.__version__ and made["torch_threads"] >= 1
     assert made["seed"] == 0 and made["device"] == "cpu" and len(made["code"]["hash"]) == 64

@@ -7,6 +7,7 @@ line, concatenated; the model is trained on random windows of that stream.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -189,6 +190,8 @@ def build_tiny(out_dir: str | Path, corpus_dir: str | Path, *, seed: int = 0,
                              seq_len=seq_len, lr=lr, seed=seed, log_every=log_every)
     record = {"seed": seed, "vocab_size": vocab_size, "steps": steps, "batch_size": batch_size,
               "seq_len": seq_len, "lr": lr, "config_overrides": config_overrides,
+              # the text it learnt (the embedded text's seed and size make it): its digest
+              "train_text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
               # the thread count and library versions can change the last bits of the weights
               "provenance": provenance(device="cpu", seed=seed)}
     validation = Path(corpus_dir) / "validation.txt"

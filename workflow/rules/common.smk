@@ -77,6 +77,12 @@ os.environ[layout.RERUN_CONFIG_VARIABLE] = " ".join(
         ],
     )
 )
+# The Snakemake program the run was started with (`.venv/bin/snakemake` where that is not on
+# PATH), for the same commands; set where the user's command line is, and inherited by its jobs.
+if workflow.is_main_process:
+    os.environ[layout.RERUN_PROGRAM_VARIABLE] = layout.program_argument(
+        sys.argv, workflow.workdir_init, checkout=Path(workflow.basedir).parent
+    )
 # This run's id, kept by its jobs (which parse this file again on a cluster): a retry of a job
 # that failed on its input then stops at once instead of failing the same way (prunebench.logs).
 # The main process always makes a new one: an id found in its environment is another run's (a

@@ -276,8 +276,7 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
                 if done[batch_size]["status"] == OOM:
                     break
                 continue
-            log.info("batch size %d: %d warm-up + %d timed runs", batch_size, s.warmup,
-                     s.repeats)
+            log.info("batch size %d: %s", batch_size, runs_planned(s))
             row = _measure_or_oom(runner, prompt, batch_size, s, device)
             if row["status"] == OOM:
                 result["rows"].append(row)
@@ -386,13 +385,26 @@ def timed_generate(runner, input_ids: torch.Tensor, attention_mask: torch.Tensor
     return latency
 
 
+def runs_planned(s: SweepSettings) -> str:
+    """What a batch size's timing will take, as its log line says it: the adaptive repeats'
+    range where there is one, so that the run count that follows is no surprise."""
+    cap = f", at most {s.max_seconds:g} s of timed runs" if s.max_seconds < float("inf") else ""
+    if s.max_repeats > s.repeats:
+        return (f"{s.warmup} warm-up + {s.repeats} to {s.max_repeats} timed runs (more than "
+                f"{s.repeats} while the 95% interval of the mean latency is wider than "
+                f"{100 * s.ci_target:g}% of it{cap})")
+    return f"{s.warmup} warm-up + {s.repeats} timed runs{cap and f' ({cap[2:]})'}"
+
+
 def _log_row(row: dict[str, Any]) -> None:
     std = row["latency_s_std"]
     log.info("batch size %d: latency %.4f s (std %s, %d runs, %s%s%s), %.1f tok/s, "
              "ttft %.4f s, decode step %s, peak memory %.1f MiB", row["batch_size"],
              row["latency_s_mean"], "n/a" if std is None else f"{std:.4f}", row["runs"],
              row["stop_reason"], ", UNSTABLE" if row["unstable"] else "",
-             f", DRIFTING {100 * row['latency_s_trend']:+.1f}%" if row["drifting"] else "",
+             # the row's own test; the tables judge a sweep's rows together (Holm's correction)
+             f", DRIFTING {100 * row['latency_s_trend']:+.1f}% by this row's own test"
+             if row["drifting"] else "",
              row["throughput_tok_s"], row["ttft_s"],
              f"{row['decode_step_s'] * 1e3:.2f} ms" if row["decode_step_s"] else "n/a",
              (row["peak_memory_bytes"] or 0) / 2**20)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 
 # Inputs the workflow prepares (resources/)
 MODEL = "resources/models/{model}"
@@ -60,16 +61,39 @@ RERUN_CONFIG_VARIABLE = "PRUNEBENCH_RUN_CONFIGFILES"
 PROFILE_OPTIONS = ("--workflow-profile", "--profile")
 
 
+# ... and the Snakemake program the run was started with, as a rerun command names it
+# (`program_argument`).
+RERUN_PROGRAM_VARIABLE = "PRUNEBENCH_RUN_PROGRAM"
+
+
 def snakemake_command(run_arguments: str | None) -> str:
     """The start of a rerun command for a run whose arguments to repeat are `run_arguments`
-    (RERUN_CONFIG_VARIABLE): `snakemake --cores all`, but where they name a profile, which
-    sets the cores itself: a `--cores all` before a cluster profile would override its
-    `cores`, and each job would get the login node's core count as its threads."""
+    (RERUN_CONFIG_VARIABLE): `snakemake --cores all` (the program as RERUN_PROGRAM_VARIABLE
+    names it), but where they name a profile, which sets the cores itself: a `--cores all`
+    before a cluster profile would override its `cores`."""
+    program = os.environ.get(RERUN_PROGRAM_VARIABLE) or "snakemake"
     words = shlex.split(run_arguments or "")
     if any(word == option or word.startswith(option + "=")
            for word in words for option in PROFILE_OPTIONS):
+        return program
+    return f"{program} --cores all"
+
+
+def program_argument(argv: list[str], invoked_in: str, cwd: str | None = None,
+                     checkout: str | None = None) -> str:
+    """How the rerun commands a run suggests name Snakemake: `snakemake` where that name finds
+    the program the command line `argv` started (or `argv` is no such command line: the API,
+    `python -m snakemake`), else the path that started it, written as `configfile_argument`
+    writes paths: `.venv/bin/snakemake` after `make run`, whose venv is not on PATH, where a
+    bare `snakemake` would not be found (or would be another installation)."""
+    program = argv[0] if argv else ""
+    if os.path.basename(program) != "snakemake" or os.sep not in program:
         return "snakemake"
-    return "snakemake --cores all"
+    started = os.path.join(invoked_in, os.path.expanduser(program))
+    on_path = shutil.which("snakemake")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(started):
+        return "snakemake"
+    return shlex.quote(_rerun_path(started, os.path.abspath(cwd or os.getcwd()), checkout))
 
 
 def profile_argument(argv: list[str], invoked_in: str, cwd: str | None = None,

@@ -178,7 +178,7 @@ def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict
         last = line.iloc[-1]
         texts.append({"text": f"{batch}: OOM", "xy": (last.latency_s_mean,
                       last.throughput_tok_s), "color": palette[variant], "weight": "bold",
-                      "places": _OOM_PLACES, "gid": f"oom:{variant}:{batch}"})
+                      "places": _OOM_PLACES, "gid": f"oom:{variant}:{batch}", "keep": True})
     for row in cell.itertuples():
         texts.append({"text": str(row.batch_size), "xy": (row.latency_s_mean,
                       row.throughput_tok_s), "color": palette[row.variant], "weight": "normal",
@@ -188,9 +188,9 @@ def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict
 
 def _place_texts(ax, renderer, points: list, texts: list) -> None:
     """Put each text at its first place that stays inside the axes and overlaps no marker and
-    no text already placed (the corner notes included); a batch-size label with no free place
-    is left out rather than drawn over another (its point stays). Deterministic: the same
-    rows give the same figure."""
+    no text already placed (the corner notes included); a text with no free place is left out
+    rather than drawn over another (its point stays), unless its spec says `keep`. Deterministic:
+    the same rows give the same figure."""
     from matplotlib.transforms import Bbox
 
     frame = ax.get_window_extent(renderer)
@@ -214,7 +214,7 @@ def _place_texts(ax, renderer, points: list, texts: list) -> None:
                 taken.append(box)
                 break
         else:
-            if spec["gid"].startswith("oom:"):  # never lost: beside its point regardless
+            if spec.get("keep"):  # never lost (an OOM mark, a variant's name): beside its point
                 text.set_position(spec["places"][0][:2])
                 text.set_horizontalalignment(spec["places"][0][2])
                 text.set_verticalalignment(spec["places"][0][3])
@@ -271,6 +271,7 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
     fig = Figure(figsize=(4.2 * len(models) + 0.4, 3.6), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(models), squeeze=False)[0]
+    marks = {}
     for ax, model in zip(axes, models):
         points = summary[summary["model"] == model].dropna(subset=[x_col, quality])
         # Hollow where the batch-1 timing of the variant or of dense is not to be trusted
@@ -290,9 +291,13 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
             ax.scatter(points.loc[flagged, x_col], points.loc[flagged, quality], zorder=3,
                        facecolors="white", edgecolors="tab:blue",
                        label="hollow: batch-1 timing (its own or dense's) flagged")
-        for row in points.itertuples():
-            ax.annotate(row.variant, (getattr(row, x_col), getattr(row, quality)),
-                        xytext=(3, 3), textcoords="offset points", fontsize=6.5)
+        # Variants of about the same speed and quality lie on top of each other: their names
+        # are placed once the layout is final (_place_texts), none over another.
+        marks[ax] = (list(zip(points[x_col], points[quality])),
+                     [{"text": row.variant, "xy": (getattr(row, x_col), getattr(row, quality)),
+                       "color": "black", "weight": "normal", "places": _PLACES,
+                       "gid": f"variant:{row.variant}", "keep": True}
+                      for row in points.itertuples()])
         if not points.empty:
             front = points[pareto_front(points[x_col], points[quality], higher_better)]
             front = front.sort_values(x_col)
@@ -309,6 +314,11 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         ax.set_ylabel("zero-shot accuracy (average)" if higher_better
                       else f"perplexity ({quality.removeprefix('ppl_')})")
     fig.suptitle("Quality against speed (up and right is better)", fontsize=10)
+    fig.canvas.draw()  # as in the throughput figure: names placed on the frozen final layout
+    fig.set_layout_engine("none")
+    renderer = fig.canvas.get_renderer()
+    for ax, (xy, texts) in marks.items():
+        _place_texts(ax, renderer, xy, texts)
     for path, fmt in ((png_path, "png"), (pdf_path, "pdf")):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=150)
