@@ -176,6 +176,26 @@ def test_each_speedup_has_the_95_interval_of_its_two_rows(tmp_path):
     assert set(report.speed_headline(table)["speedup_ci95"]) == {""}
 
 
+@pytest.mark.parametrize("method, shown", [
+    ("process RSS high-water mark (VmHWM, reset before the timed runs)", "process RSS"),
+    ("torch.cuda.max_memory_allocated", None)])
+def test_speed_md_says_when_peak_memory_is_the_whole_processs(tmp_path, method, shown):
+    """On a CPU the peak memory is the process's resident memory (interpreter, libraries):
+    its differences between variants say little about the models, and speed.md says so."""
+    reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128) for v in VARIANTS]
+    for path in bench:
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps({**data, "peak_memory_method": method}))
+    view = report.speed_headline(report.speed_table(report.load_bench(bench), reports))
+    if shown is None:  # a GPU's allocator: the column means what it says
+        assert "peak_memory_of" not in view
+    else:
+        assert set(view["peak_memory_of"]) == {shown}
+        assert list(view.columns).index("peak_memory_of") == \
+            list(view.columns).index("peak_memory_gib") + 1
+
+
 def test_oom_rows_kept_and_marked(study, tmp_path):
     _, bench, reports, _ = study
     table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))
@@ -1212,6 +1232,12 @@ def test_a_speed_up_from_a_flagged_timing_is_drawn_hollow(tmp_path, unstable_var
     expected = sorted([*pruned["hf_12x128_latency_b1_speedup_ci95_low"],
                        *pruned["hf_12x128_latency_b1_speedup_ci95_high"]])
     assert spans == pytest.approx(expected)
+    # summary.md gives the same interval beside each speed-up (none for dense against itself)
+    shown = report.headline_table(summary).set_index("variant")["hf_12x128_latency_b1_ci95"]
+    for row in pruned.itertuples():
+        assert shown[row.variant] == (f"[{row.hf_12x128_latency_b1_speedup_ci95_low:.3g}, "
+                                      f"{row.hf_12x128_latency_b1_speedup_ci95_high:.3g}]")
+    assert shown["dense"] == ""
 
 
 @pytest.mark.parametrize("unstable_variant, flagged", [

@@ -393,9 +393,21 @@ def _log_unmatched(quality: pd.DataFrame, published: pd.DataFrame, matched: pd.D
                  len(missed), ", ".join(missed[:3]))
 
 
+def memory_measure(method: Any) -> str:
+    """What a row's peak memory measured, in a word or two (its `peak_memory_method`): on a
+    GPU the tensors torch allocated; on a CPU the process's resident memory, the Python
+    interpreter and libraries included, which says little about the model's size."""
+    if not isinstance(method, str):
+        return ""
+    if method.startswith("torch.cuda"):
+        return "GPU tensors"
+    return "process RSS" if "RSS" in method else method
+
+
 def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
     """The speed table as people read it (speed.md): per row the cell, size, mean latency with
-    the half-width of its 95% interval as a share of the mean, throughput, peak memory, the
+    the half-width of its 95% interval as a share of the mean, throughput, peak memory (with
+    what it measured, `peak_memory_of`, where a row was not timed on a GPU), the
     speed-up over dense with its 95% interval, and one `flags`
     column saying why a timing is not to be trusted as it stands (unstable, contended, run
     eagerly, timed unlike the dense file). Every column stays in speed.csv."""
@@ -405,6 +417,10 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
                "latency_s_mean", "latency_s_ci95_rel", "throughput_tok_s", "peak_memory_gib",
                "latency_speedup"]
     out = speed[[c for c in columns if c in speed.columns]].copy()
+    if "peak_memory_method" in speed and "peak_memory_gib" in out:
+        measured = speed["peak_memory_method"].map(memory_measure)
+        if (measured != "GPU tensors").any():  # a CPU run's: the whole process, not the model
+            out.insert(out.columns.get_loc("peak_memory_gib") + 1, "peak_memory_of", measured)
     if "latency_speedup_ci95_low" in speed:
         out["speedup_ci95"] = interval_text(speed["latency_speedup_ci95_low"],
                                             speed["latency_speedup_ci95_high"])
@@ -455,8 +471,9 @@ def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as people read it (summary.md): model, variant, size and share of dense,
     perplexities, zero-shot average, then on the first backend and the smallest token config
-    (fewest output, then input tokens) the batch-1 speed-up (and, where that cell was timed in
-    pairs, the paired one with its interval) and the best throughput with its
+    (fewest output, then input tokens) the batch-1 speed-up with its within-job 95% interval
+    (and, where that cell was timed in pairs, the paired one with its interval) and the best
+    throughput with its
     batch, each with whether it rests on a flagged timing (its own or dense's), and how many
     timings there are and how many of them are flagged. The wide per-configuration columns
     stay in summary.csv."""
@@ -466,12 +483,19 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     columns += [c for c in summary.columns if c.startswith("ppl_")]
     columns += [c for c in ("acc_average",) if c in summary.columns]
     if cell:
-        columns += [f"{cell}_latency_b1_speedup", f"{cell}_latency_b1_flagged",
+        columns += [f"{cell}_latency_b1_speedup", f"{cell}_latency_b1_ci95",
+                    f"{cell}_latency_b1_flagged",
                     f"{cell}_paired_b1_speedup", f"{cell}_paired_b1_ci95",
                     f"{cell}_paired_b1_flagged",
                     f"{cell}_best_tok_s", f"{cell}_best_batch", f"{cell}_best_flagged"]
     columns += [c for c in ("timings", "timings_flagged") if c in summary.columns]
     summary = summary.copy()
+    # A speed-up's interval where its timings give one (results with their runs recorded):
+    # between two runs of one machine the batch-1 speed-up of a small model moves by more
+    # than its point value suggests.
+    low, high = (f"{cell}_latency_b1_speedup_ci95_{end}" for end in ("low", "high"))
+    if cell and low in summary and summary[low].notna().any():
+        summary[f"{cell}_latency_b1_ci95"] = interval_text(summary[low], summary[high])
     if cell and f"{cell}_paired_b1_speedup" in summary:  # the paired figure, with its interval
         summary[f"{cell}_paired_b1_ci95"] = interval_text(
             summary[f"{cell}_paired_b1_speedup_ci95_low"],
