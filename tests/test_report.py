@@ -1467,6 +1467,41 @@ def test_figure_log2_axis_has_plain_power_of_two_ticks(study_figure_rows, tmp_pa
             assert text == f"{tick:.0f}" and math.log2(tick).is_integer(), text
 
 
+def test_the_zero_shot_average_carries_its_standard_error_into_tables_and_figure(tmp_path):
+    """Tasks of 100 documents put one standard error near 0.045: the average's, drawn as a
+    vertical bar, says which accuracy differences mean nothing."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8)) for v in VARIANTS]
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    evals = []
+    for i, v in enumerate(VARIANTS):
+        acc = {"boolq": 0.7 - 0.01 * i, "hellaswag": 0.5}
+        evals.append(write_eval(tmp_path, "m7", v, "zeroshot.json", {
+            "accuracy": acc, "average": sum(acc.values()) / 2,
+            "metric": {"boolq": "acc", "hellaswag": "acc_norm"},
+            "metrics": {"boolq": {"acc": acc["boolq"], "acc_stderr": 0.03,
+                                  "acc_norm": 0.1, "acc_norm_stderr": 0.9},
+                        "hellaswag": {"acc": 0.1, "acc_stderr": 0.9, "acc_norm": 0.5,
+                                      "acc_norm_stderr": 0.04}}}))
+    quality = report.load_evals(evals)
+    # each task's own summary metric's error (acc for boolq, acc_norm for hellaswag)
+    assert quality["acc_average_stderr"].tolist() == pytest.approx([0.025] * 3)
+    assert list(quality.columns)[-2:] == ["acc_average", "acc_average_stderr"]
+    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                   quality)
+    headline = report.headline_table(summary)
+    assert list(headline.columns).index("acc_average_stderr") == \
+        list(headline.columns).index("acc_average") + 1
+    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    vertical = [seg for c in fig.axes[0].collections if isinstance(c, LineCollection)
+                for seg in c.get_segments() if seg[0][0] == seg[-1][0]]
+    assert sorted(abs(seg[-1][1] - seg[0][1]) for seg in vertical) == pytest.approx([0.05] * 3)
+    # a file without a task's error (older, or lm-eval gave none) has no average error
+    data = json.loads(evals[0].read_text())
+    del data["metrics"]["boolq"]["acc_stderr"]
+    evals[0].write_text(json.dumps(data))
+    assert report.load_evals(evals)["acc_average_stderr"].isna().tolist() == [True, False, False]
+
+
 def test_variant_names_in_the_quality_figure_never_overlap(tmp_path):
     """Variants of (nearly) the same speed-up and accuracy: names at one fixed offset were
     printed over each other ("densellm_pruner-0.8")."""

@@ -284,7 +284,13 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
             ax.errorbar(bars[x_col], bars[quality], fmt="none", ecolor="tab:blue", alpha=0.5,
                         elinewidth=0.8, capsize=2, zorder=1,
                         xerr=[bars[x_col] - bars[low], bars[high] - bars[x_col]],
-                        label="bars: within-job 95% interval of the speed-up")
+                        label="horizontal bars: within-job 95% interval of the speed-up")
+        spread = f"{quality}_stderr"  # the zero-shot average's standard error, where known
+        if spread in points and points[spread].notna().any():
+            bars = points.dropna(subset=[spread])
+            ax.errorbar(bars[x_col], bars[quality], yerr=bars[spread], fmt="none",
+                        ecolor="tab:green", alpha=0.5, elinewidth=0.8, capsize=2, zorder=1,
+                        label="vertical bars: standard error of the average")
         ax.scatter(points.loc[~flagged, x_col], points.loc[~flagged, quality], color="tab:blue",
                    zorder=3)
         if flagged.any():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -64,6 +65,8 @@ _REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after
 # here (a `{name: value}` dict), plus, if it has one, its scalar summary in _EVAL_SCALARS.
 _EVAL_SECTIONS = {"perplexity": "ppl", "accuracy": "acc"}
 _EVAL_SCALARS = {"average": "acc_average"}
+# The zero-shot average's standard error (average_stderr), after the average.
+AVERAGE_STDERR = "acc_average_stderr"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,6 +461,9 @@ def load_evals(paths: Iterable[str | os.PathLike],
         for key, column in _EVAL_SCALARS.items():
             if _is_number(data.get(key)):
                 values[column] = float(data[key])
+        spread = average_stderr(data)
+        if spread is not None and "acc_average" in values:
+            values[AVERAGE_STDERR] = spread
         if not values:
             raise PrunebenchError(
                 f"eval file {path} holds none of {sorted(_EVAL_SECTIONS)}: "
@@ -482,6 +488,23 @@ def load_evals(paths: Iterable[str | os.PathLike],
     # quality_table carries it on, tables.published_vs_reproduced reads it).
     df.attrs["protocols"] = protocols
     return df
+
+
+def average_stderr(data: dict[str, Any]) -> float | None:
+    """The standard error of a zero-shot file's `average` (the mean of its tasks' summary
+    metrics), from lm-eval's per-task standard errors, the tasks' documents being independent:
+    sqrt(sum of their squares) / number of tasks. None where a task's is missing (files made
+    before `metrics` was recorded, a metric lm-eval gives none for)."""
+    accuracy, metric, metrics = (data.get(k) for k in ("accuracy", "metric", "metrics"))
+    if not all(isinstance(d, dict) for d in (accuracy, metric, metrics)) or not accuracy:
+        return None
+    errors = []
+    for task in accuracy:
+        value = (metrics.get(task) or {}).get(f"{metric.get(task)}_stderr")
+        if not _is_number(value):
+            return None
+        errors.append(float(value))
+    return math.sqrt(sum(e * e for e in errors)) / len(errors)
 
 
 def _protocol(data: dict[str, Any], rule: str) -> dict[str, Any]:
@@ -584,8 +607,9 @@ def _eval_column_order(columns: Iterable[str]) -> list[str]:
     scalars = [c for c in _EVAL_SCALARS.values() if c in columns]
     ordered = [c for c in ("model", "variant") if c in columns]
     for prefix in prefixes:
-        ordered += [c for c in columns if c.startswith(prefix) and c not in scalars]
-    ordered += scalars
+        ordered += [c for c in columns if c.startswith(prefix) and c not in scalars
+                    and c != AVERAGE_STDERR]
+    ordered += scalars + [c for c in (AVERAGE_STDERR,) if c in columns]
     return ordered + [c for c in columns if c not in ordered]
 
 

@@ -347,7 +347,8 @@ def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame,
     `protocols` ({(model, variant): how its eval files say it was measured}): by default what
     `load_evals` found, carried by `quality_table` in `quality.attrs`. Where neither says,
     `comparable` is unknown (empty) and the number is judged as it stands."""
-    metrics = [c for c in quality.columns if c.startswith(("ppl_", "acc_"))]
+    metrics = [c for c in quality.columns if c.startswith(("ppl_", "acc_"))
+               and not c.endswith("_stderr")]
     reproduced = quality.melt(id_vars=["model", "variant"], value_vars=metrics,
                               var_name="metric", value_name="reproduced").dropna()
     out = published.merge(reproduced, on=["model", "variant", "metric"], how="inner")
@@ -481,7 +482,7 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     cell = speedups[0].removesuffix("_latency_b1_speedup") if speedups else None
     columns = ["model", "variant", "params_fmt", "params_pct_dense"]
     columns += [c for c in summary.columns if c.startswith("ppl_")]
-    columns += [c for c in ("acc_average",) if c in summary.columns]
+    columns += [c for c in ("acc_average", "acc_average_stderr") if c in summary.columns]
     if cell:
         columns += [f"{cell}_latency_b1_speedup", f"{cell}_latency_b1_ci95",
                     f"{cell}_latency_b1_flagged",
