@@ -1495,6 +1495,12 @@ def test_the_zero_shot_average_carries_its_standard_error_into_tables_and_figure
     vertical = [seg for c in fig.axes[0].collections if isinstance(c, LineCollection)
                 for seg in c.get_segments() if seg[0][0] == seg[-1][0]]
     assert sorted(abs(seg[-1][1] - seg[0][1]) for seg in vertical) == pytest.approx([0.05] * 3)
+    # the key sits below the panel, covering no point nor bar, and whole inside the figure
+    renderer = fig.canvas.get_renderer()
+    (key,) = fig.legends
+    box, panel = key.get_window_extent(renderer), fig.axes[0].get_window_extent(renderer)
+    assert fig.axes[0].get_legend() is None and box.y1 <= panel.y0
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y0 >= 0
     # a file without a task's error (older, or lm-eval gave none) has no average error
     data = json.loads(evals[0].read_text())
     del data["metrics"]["boolq"]["acc_stderr"]

@@ -310,7 +310,6 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
             # ringed too: a front of one point (one variant better and faster than all) shows
             ax.plot(front[x_col], front[quality], color="tab:orange", zorder=2, marker="o",
                     markersize=9, markerfacecolor="none", label="Pareto front")
-            ax.legend(fontsize=7, frameon=False)
         if not higher_better:
             ax.invert_yaxis()  # up is better on both figures
         ax.axvline(1.0, color="grey", linewidth=0.6, linestyle=":")  # dense speed
@@ -320,6 +319,17 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         ax.set_ylabel("zero-shot accuracy (average)" if higher_better
                       else f"perplexity ({quality.removeprefix('ppl_')})")
     fig.suptitle("Quality against speed (up and right is better)", fontsize=10)
+    # One key for all panels, below them: inside a panel it covered points and their bars.
+    key = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            key.setdefault(label, handle)
+    if key:
+        ncols = 1 if len(models) == 1 else 2  # one panel is too narrow for two columns
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, height + 0.16 * -(-len(key) // ncols))  # room for its rows
+        fig.legend(list(key.values()), list(key), loc="outside lower center", frameon=False,
+                   fontsize=7, ncols=ncols)
     fig.canvas.draw()  # as in the throughput figure: names placed on the frozen final layout
     fig.set_layout_engine("none")
     renderer = fig.canvas.get_renderer()
