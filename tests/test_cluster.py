@@ -464,12 +464,60 @@ def submissions(log: Path) -> dict[str, dict]:
     return out
 
 
-def fake_slurm(workdir: Path) -> Path:
-    """FAKE_SLURM's commands in workdir/fake-slurm/, the folder to put first on PATH."""
+# A fake SLURM that runs what is submitted, on this machine: sbatch starts the job in the
+# background (SLURM_JOB_ID set, its output where --output says) and answers its id; sacct
+# reports each job's state (RUNNING until its command ends, then COMPLETED or FAILED); srun,
+# which the jobs call to start their step, runs the command, setting the variables a real step
+# has beside those the plugin passes on (the partition, the node).
+FAKE_SLURM_RUNNING = {
+    **FAKE_SLURM,
+    "sbatch": """#!/bin/bash
+dir="$(cd "$(dirname "$0")" && pwd)"
+exec 9>"$dir/lock"; flock 9
+n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 )); echo $n > "$dir/count"
+id=$((1000 + n))
+printf '%s %s\\n' "$id" "$*" >> "$dir/sbatch.log"
+exec 9>&-
+out=/dev/null; wrap=; partition=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --output|-o) out="$2"; shift ;;
+    -p|--partition) partition="$2"; shift ;;
+    --wrap=*) wrap="${1#--wrap=}" ;;
+  esac
+  shift
+done
+out="${out//%j/$id}"
+mkdir -p "$dir/jobs" "$(dirname "$out")"
+echo RUNNING > "$dir/jobs/$id"
+( export SLURM_JOB_ID=$id SLURM_JOBID=$id FAKE_SLURM_PARTITION="$partition"
+  if bash -c "$wrap"; then state=COMPLETED; else state=FAILED; fi
+  echo $state > "$dir/jobs/$id.new" && mv "$dir/jobs/$id.new" "$dir/jobs/$id"
+) > "$out" 2>&1 < /dev/null &
+echo "$id"
+""",
+    "sacct": """#!/bin/bash
+dir="$(cd "$(dirname "$0")" && pwd)"
+for job in "$dir"/jobs/*[0-9]; do
+  [ -e "$job" ] && echo "$(basename "$job")|$(cat "$job")"
+done
+exit 0
+""",
+    "srun": """#!/bin/bash
+while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do shift; done   # its options, all --name=value
+export SLURM_JOB_PARTITION="$FAKE_SLURM_PARTITION" SLURMD_NODENAME=fake-node
+exec "$@"
+""",
+}
+
+
+def fake_slurm(workdir: Path, commands: dict[str, str] = FAKE_SLURM) -> Path:
+    """The fake SLURM `commands` (FAKE_SLURM's by default) in workdir/fake-slurm/, the folder to
+    put first on PATH."""
     bin_dir = workdir / "fake-slurm"
     bin_dir.mkdir()
     require_executable_folder(bin_dir)
-    for name, script in FAKE_SLURM.items():
+    for name, script in commands.items():
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)
     return bin_dir
@@ -580,6 +628,57 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     assert (model["mem"], model["time"]) == (jobsize.mem_mb("model", b7),
                                              jobsize.runtime_min("model", b7))
     assert all(job["account"] == defaults["slurm_account"] for job in jobs.values())
+
+
+@pytest.mark.slow  # a whole run through the SLURM executor, its jobs run by a fake SLURM
+def test_a_run_through_the_slurm_profile_completes_and_each_result_names_its_slurm_job(
+        tmp_path, tiny_model_dir):
+    """The profile's whole path: every job the plugin submits runs in its job step (Snakemake
+    in slurm-jobstep mode under srun), the run ends complete, and each result made in a SLURM
+    job records which (provenance.slurm), those of the local rules none."""
+    workdir = copy_workflow(tmp_path / "run")
+    bin_dir = fake_slurm(workdir, FAKE_SLURM_RUNNING)
+    config = {"models": {"tiny": {"source": f"local:{tiny_model_dir}",
+                                  "variants": ["dense", "depth_mag-0.8"]}},
+              "evaluation": {"perplexity": {"datasets": ["embedded"]}, "zeroshot": None},
+              "benchmark": {"backends": ["hf"], "token_configs": ["12x16"], "batch_sizes": [1],
+                            "warmup": 1, "repeats": 2, "max_repeats": 2},
+              "device": "cpu"}
+    (workdir / "slurm.yaml").write_text(yaml.safe_dump(config))
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    profile = ["--workflow-profile", "profiles/slurm", "--latency-wait", "5", "--retries", "0",
+               "--slurm-init-seconds-before-status-checks", "1",
+               "--seconds-between-status-checks", "1"]
+    snakemake(workdir, *profile, configfile="slurm.yaml", env=env)
+
+    # the job id sbatch answered, by the rule and wildcards the plugin puts in the comment
+    submitted = {}
+    for line in (bin_dir / "sbatch.log").read_text().splitlines():
+        job_id, args = line.split(" ", 1)
+        args = shlex.split(args.split(" --wrap")[0])
+        comment = args[args.index("--comment") + 1].removeprefix("rule_")
+        submitted[comment] = (job_id, args[args.index("-p") + 1])
+    assert all((bin_dir / "jobs" / job_id).read_text().strip() == "COMPLETED"
+               for job_id, _ in submitted.values()), submitted
+    made_in_slurm = {
+        "prune_wildcards_tiny_depth_mag-0.8": "results/pruned/tiny/depth_mag-0.8/prune_report.json",
+        "benchmark_wildcards_tiny_dense_hf_12_16": "results/bench/tiny/dense/hf/12x16.json",
+        "benchmark_wildcards_tiny_depth_mag-0.8_hf_12_16":
+            "results/bench/tiny/depth_mag-0.8/hf/12x16.json",
+        "perplexity_wildcards_tiny_dense": "results/eval/tiny/dense/ppl.json",
+        "perplexity_wildcards_tiny_depth_mag-0.8": "results/eval/tiny/depth_mag-0.8/ppl.json"}
+    for comment, path in made_in_slurm.items():
+        job_id, partition = submitted[comment]
+        slurm = json.loads((workdir / path).read_text())["provenance"]["slurm"]
+        assert slurm == {"job_id": job_id, "partition": partition, "node": "fake-node"}, path
+        assert partition == "gpu"
+    # the dense model's report is made where Snakemake runs (a local rule): in no SLURM job
+    dense = json.loads((workdir / "results/pruned/tiny/dense/prune_report.json").read_text())
+    assert dense["provenance"]["slurm"] is None
+    assert (workdir / "results/tables/summary.csv").exists()
+    # and nothing is left to do, as after any complete run
+    again = snakemake(workdir, "-n", *profile, configfile="slurm.yaml", env=env)
+    assert "Nothing to be done" in again.stdout + again.stderr
 
 
 def test_slurm_profile_puts_nothing_forbidden_in_slurm_extra():

@@ -165,3 +165,25 @@ def test_the_cpu_model_is_read_from_cpuinfo(tmp_path, monkeypatch, text, expecte
     cpuinfo.write_text(text)
     assert provenance.cpu_model(cpuinfo) == expected
     assert provenance.cpu_model(tmp_path / "absent") is None
+
+
+def test_a_result_made_in_a_slurm_job_names_it(monkeypatch):
+    for variable in provenance.SLURM_VARIABLES.values():
+        monkeypatch.delenv(variable, raising=False)
+    assert provenance.provenance()["slurm"] is None  # not in a SLURM job
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_JOB_PARTITION", "gpu")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # requeued once
+    monkeypatch.setenv("SLURM_CLUSTER_NAME", "")    # set but empty: left out
+    assert provenance.provenance()["slurm"] == {"job_id": "4242", "partition": "gpu",
+                                                "restart_count": "1"}
+    # only the job's id says it is a SLURM job
+    assert provenance.slurm_job({"SLURM_JOB_PARTITION": "gpu"}) is None
+
+
+def test_a_result_says_how_many_cpus_its_process_could_use(monkeypatch):
+    record = provenance.provenance()
+    if hasattr(provenance.os, "sched_getaffinity"):  # Linux; elsewhere it is not known: None
+        assert 1 <= record["usable_cpus"] <= record["cpu_count"]
+    monkeypatch.setattr(provenance.os, "sched_getaffinity", lambda _pid: {0, 3}, raising=False)
+    assert provenance.provenance()["usable_cpus"] == 2  # an allocation of 2 of the machine's

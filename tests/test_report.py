@@ -1508,6 +1508,25 @@ def test_the_zero_shot_average_carries_its_standard_error_into_tables_and_figure
     assert report.load_evals(evals)["acc_average_stderr"].isna().tolist() == [True, False, False]
 
 
+@pytest.mark.parametrize("flagged_variant, front_unsure", [
+    ("flap-0.8", False),        # off the front: the front stands
+    ("depth_ppl-0.8", True)])   # on it: the front may change once that cell is timed again
+def test_a_pareto_front_through_a_flagged_speed_up_is_drawn_dashed(tmp_path, flagged_variant,
+                                                                    front_unsure):
+    summary = pd.DataFrame({
+        "model": ["m7"] * 3, "variant": ["dense", "depth_ppl-0.8", "flap-0.8"],
+        "hf_12x128_latency_b1_speedup": [1.0, 1.3, 1.1],
+        "acc_average": [0.93, 0.91, 0.90]})   # flap-0.8: slower and worse than depth_ppl-0.8
+    summary["hf_12x128_latency_b1_flagged"] = summary["variant"] == flagged_variant
+    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    (front,) = [line for line in fig.axes[0].lines if line.get_label().startswith("Pareto")]
+    assert sorted(front.get_xdata()) == [1.0, 1.3]
+    assert (front.get_linestyle() == "--") == front_unsure
+    (key,) = fig.legends
+    labels = [t.get_text() for t in key.get_texts()]
+    assert any("flagged speed-up" in label for label in labels) == front_unsure
+
+
 def test_variant_names_in_the_quality_figure_never_overlap(tmp_path):
     """Variants of (nearly) the same speed-up and accuracy: names at one fixed offset were
     printed over each other ("densellm_pruner-0.8")."""

@@ -10,6 +10,7 @@ import os
 import platform
 import socket
 import subprocess
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -149,17 +150,48 @@ def _nvidia_driver_version() -> str | None:
         return None
 
 
+# The SLURM job a result was made in, from the variables SLURM sets in a job step (each where
+# set): its id names the job's log (.snakemake/slurm_logs/rule_<rule>/<wildcards>/<id>.log)
+# and its accounting (`sacct -j <id>`), and a restart count above 0 says SLURM requeued it
+# (pre-empted, or its node failed) and it resumed from its kept progress.
+SLURM_VARIABLES = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID",
+                   "array_task_id": "SLURM_ARRAY_TASK_ID", "cluster": "SLURM_CLUSTER_NAME",
+                   "partition": "SLURM_JOB_PARTITION", "node": "SLURMD_NODENAME",
+                   "restart_count": "SLURM_RESTART_COUNT"}
+
+
+def slurm_job(environ: Mapping[str, str] = os.environ) -> dict[str, str] | None:
+    """The SLURM job this process runs in (SLURM_VARIABLES), or None outside SLURM."""
+    if not environ.get("SLURM_JOB_ID"):
+        return None
+    return {name: environ[variable] for name, variable in SLURM_VARIABLES.items()
+            if environ.get(variable)}
+
+
+def usable_cpus() -> int | None:
+    """The CPUs this process may run on: a SLURM allocation's or a container's, where
+    `cpu_count` is the whole machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return None
+
+
 def provenance(*, device=None, seed: int | None = None, cell: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The provenance block every result file carries."""
+    """The provenance block every result file carries. `usable_cpus` and `slurm` stay out of
+    device_info, which also names the device that saved benchmark rows are resumed on: a
+    requeued job may resume them on another node of the same kind."""
     return {
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
+        "slurm": slurm_job(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": {**package_versions(), **_installed_versions(ALSO_RECORDED)},
         # prunebench's version stays 0.1.0 while its code moves: this says which code it was
         "code": dict(code_identity()),
         **device_info(device),
+        "usable_cpus": usable_cpus(),
         "seed": seed,
         "cell": cell or {},
     }

@@ -307,9 +307,14 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         if not points.empty:
             front = points[pareto_front(points[x_col], points[quality], higher_better)]
             front = front.sort_values(x_col)
+            # A front through a flagged speed-up may be another once that cell is timed again:
+            # dashed, and its key says so.
+            unsure = bool(flagged[front.index].any())
             # ringed too: a front of one point (one variant better and faster than all) shows
             ax.plot(front[x_col], front[quality], color="tab:orange", zorder=2, marker="o",
-                    markersize=9, markerfacecolor="none", label="Pareto front")
+                    markersize=9, markerfacecolor="none", linestyle="--" if unsure else "-",
+                    label="Pareto front" + (" (dashed: through a flagged speed-up)"
+                                            if unsure else ""))
         if not higher_better:
             ax.invert_yaxis()  # up is better on both figures
         ax.axvline(1.0, color="grey", linewidth=0.6, linestyle=":")  # dense speed
