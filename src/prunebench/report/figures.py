@@ -198,7 +198,8 @@ def _place_texts(ax, renderer, points: list, texts: list) -> None:
     taken = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
              for x, y in ax.transData.transform(points)] if points else []
     taken += [t.get_window_extent(renderer) for t in ax.texts]
-    pad = renderer.points_to_pixels(0.5)
+    # a gap of at least 3 points between two texts: closer, "1" and "8" read as "18"
+    pad = renderer.points_to_pixels(1.5)
     for spec in texts:
         text = ax.annotate(spec["text"], spec["xy"], xytext=(0, 0), textcoords="offset points",
                            fontsize=6.5, color=spec["color"], fontweight=spec["weight"],
