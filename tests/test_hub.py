@@ -906,3 +906,48 @@ def test_an_interrupted_extraction_of_a_multimodal_download_keeps_its_text_shard
     assert {f.name: f.stat().st_mtime_ns for f in folder.glob("model-text-*")
             if f.name in kept} == kept
     assert files(folder) == files(straight)
+
+
+@pytest.mark.parametrize("question", ["dataset_commit", "model_download"])
+def test_a_hub_that_never_answers_does_not_hold_a_job_forever(monkeypatch, tmp_path, question):
+    """A server that takes the connection and never answers (a proxy, a half-open firewall):
+    huggingface_hub would wait on it forever; prunebench's questions give up after
+    HUB_QUESTION_TIMEOUT_S and say so."""
+    import socket
+    import threading
+
+    from prunebench import hub
+
+    monkeypatch.undo()  # the real hub client, not this module's fake records
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT",
+                        f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "HUB_QUESTION_TIMEOUT_S", 0.5)
+    outcome = []
+
+    def ask():
+        try:
+            if question == "dataset_commit":
+                outcome.append(hub.dataset_commit("some/dataset"))
+            else:
+                outcome.append(download("some/model", "main", tmp_path / "model"))
+        except Exception as err:  # noqa: BLE001 - the test looks at it
+            outcome.append(err)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(120)  # far beyond the timeout; without one it would never end
+    server.close()
+    assert not asking.is_alive(), "the question to the hub is still waiting"
+    assert accepted, outcome  # it did reach the server
+    if question == "dataset_commit":
+        assert outcome == [None]  # loaded at the newest, and recorded so
+    else:
+        (err,) = outcome
+        assert isinstance(err, hub.HubUnreachable), err

@@ -261,7 +261,8 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         # commit and checked against its records, and it is the commit recorded. A branch
         # (`main`) that moves while tens of GB arrive would otherwise mix two commits' files,
         # or record a commit other than the one downloaded.
-        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
+        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token,
+                                  timeout=HUB_QUESTION_TIMEOUT_S)
         commit = commit_of(info)
         log.info("downloading %s@%s%s (safetensors, config and tokenizer only)", repo_id,
                  revision or "main", f" (commit {commit})" if commit and commit != revision else "")
@@ -335,6 +336,12 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     return path
 
 
+# How long a question to the hub (which commit a branch is at, a repository's files) may wait
+# for an answer: huggingface_hub waits forever by default, and a job on a node whose firewall
+# drops the packets, or behind a proxy that never answers, would hang with it.
+HUB_QUESTION_TIMEOUT_S = 60.0
+
+
 def commit_of(info) -> str | None:
     """The commit a model_info answer describes (None where the hub names none)."""
     sha = getattr(info, "sha", None)
@@ -366,7 +373,8 @@ def dataset_commit(path: str, revision: str | None = None) -> str | None:
                  path)
         return None
     try:
-        info = HfApi().dataset_info(path, revision=revision, token=token)
+        info = HfApi().dataset_info(path, revision=revision, token=token,
+                                    timeout=HUB_QUESTION_TIMEOUT_S)
     except Exception as err:  # noqa: BLE001 - the load that follows reports what is wrong
         from prunebench.oom import first_line
 
