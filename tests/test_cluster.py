@@ -911,9 +911,14 @@ def test_a_suggested_rerun_names_snakemake_as_the_run_was_started(tmp_path, monk
     monkeypatch.setenv("PATH", str(bin_dir))  # the same program on PATH: its name will do
     assert layout.program_argument(started, str(tmp_path), cwd=str(tmp_path)) == "snakemake"
     assert layout.program_argument(["snakemake", "-n"], str(tmp_path)) == "snakemake"
+    assert layout.program_argument([], str(tmp_path)) == "snakemake"  # the API
+    # `python -m snakemake`: its interpreter's Snakemake where `snakemake` is not that one
     module = "/venv/lib/python3.12/site-packages/snakemake/__main__.py"
-    assert layout.program_argument([module], str(tmp_path)) == "snakemake"
-    assert layout.program_argument([], str(tmp_path)) == "snakemake"
+    other = tmp_path / "other env" / "bin" / "python"  # PATH's snakemake is not its own
+    assert layout.program_argument([module], str(tmp_path), cwd=str(tmp_path),
+                                   python=str(other)) == "'other env/bin/python' -m snakemake"
+    assert layout.program_argument([module], str(tmp_path), cwd=str(tmp_path),
+                                   python=str(bin_dir / "python")) == "snakemake"
     # the commands the run's aggregation and checks print start with it
     monkeypatch.setenv(layout.RERUN_PROGRAM_VARIABLE, ".venv/bin/snakemake")
     assert layout.snakemake_command("--configfile config/paper.yaml") == \

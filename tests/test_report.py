@@ -176,17 +176,26 @@ def test_each_speedup_has_the_95_interval_of_its_two_rows(tmp_path):
     assert set(report.speed_headline(table)["speedup_ci95"]) == {""}
 
 
-@pytest.mark.parametrize("method, shown", [
-    ("process RSS high-water mark (VmHWM, reset before the timed runs)", "process RSS"),
-    ("torch.cuda.max_memory_allocated", None)])
-def test_speed_md_says_when_peak_memory_is_the_whole_processs(tmp_path, method, shown):
+@pytest.mark.parametrize("method, shown, first_file_older", [
+    ("process RSS high-water mark (VmHWM, reset before the timed runs)", "process RSS", False),
+    # without VmHWM: the model's load and the batch sizes before it count too
+    ("process RSS high-water mark (ru_maxrss, whole process lifetime)", "process RSS (lifetime)",
+     False),
+    ("torch.cuda.max_memory_allocated", None, False),
+    # a GPU run's files beside one from before the method was recorded, which says nothing
+    ("torch.cuda.max_memory_allocated", None, True)])
+def test_speed_md_says_when_peak_memory_is_the_whole_processs(tmp_path, method, shown,
+                                                              first_file_older):
     """On a CPU the peak memory is the process's resident memory (interpreter, libraries):
     its differences between variants say little about the models, and speed.md says so."""
     reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
     bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128) for v in VARIANTS]
-    for path in bench:
+    for i, path in enumerate(bench):
         data = json.loads(path.read_text())
-        path.write_text(json.dumps({**data, "peak_memory_method": method}))
+        data["peak_memory_method"] = method
+        if first_file_older and i == 0:
+            del data["peak_memory_method"]
+        path.write_text(json.dumps(data))
     view = report.speed_headline(report.speed_table(report.load_bench(bench), reports))
     if shown is None:  # a GPU's allocator: the column means what it says
         assert "peak_memory_of" not in view
@@ -1467,7 +1476,8 @@ def test_figure_log2_axis_has_plain_power_of_two_ticks(study_figure_rows, tmp_pa
             assert text == f"{tick:.0f}" and math.log2(tick).is_integer(), text
 
 
-def test_the_zero_shot_average_carries_its_standard_error_into_tables_and_figure(tmp_path):
+def test_the_zero_shot_average_carries_its_standard_error_into_tables_and_figure(tmp_path,
+                                                                                   caplog):
     """Tasks of 100 documents put one standard error near 0.045: the average's, drawn as a
     vertical bar, says which accuracy differences mean nothing."""
     bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8)) for v in VARIANTS]
@@ -1494,7 +1504,9 @@ def test_the_zero_shot_average_carries_its_standard_error_into_tables_and_figure
     fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
     vertical = [seg for c in fig.axes[0].collections if isinstance(c, LineCollection)
                 for seg in c.get_segments() if seg[0][0] == seg[-1][0]]
-    assert sorted(abs(seg[-1][1] - seg[0][1]) for seg in vertical) == pytest.approx([0.05] * 3)
+    # each a 95% interval, as the horizontal bars are: 1.96 standard errors either side
+    assert sorted(abs(seg[-1][1] - seg[0][1]) for seg in vertical) == \
+        pytest.approx([2 * 1.96 * 0.025] * 3)
     # the key sits below the panel, covering no point nor bar, and whole inside the figure
     renderer = fig.canvas.get_renderer()
     (key,) = fig.legends
@@ -1505,7 +1517,11 @@ def test_the_zero_shot_average_carries_its_standard_error_into_tables_and_figure
     data = json.loads(evals[0].read_text())
     del data["metrics"]["boolq"]["acc_stderr"]
     evals[0].write_text(json.dumps(data))
-    assert report.load_evals(evals)["acc_average_stderr"].isna().tolist() == [True, False, False]
+    with caplog.at_level(logging.INFO, logger="prunebench"):
+        assert report.load_evals(evals)["acc_average_stderr"].isna().tolist() == \
+            [True, False, False]
+    # which file and task lack it is said
+    assert f"{evals[0]}: task boolq has no standard error of its acc" in caplog.text
 
 
 @pytest.mark.parametrize("flagged_variant, front_unsure", [
@@ -1527,23 +1543,57 @@ def test_a_pareto_front_through_a_flagged_speed_up_is_drawn_dashed(tmp_path, fla
     assert any("flagged speed-up" in label for label in labels) == front_unsure
 
 
-def test_variant_names_in_the_quality_figure_never_overlap(tmp_path):
-    """Variants of (nearly) the same speed-up and accuracy: names at one fixed offset were
-    printed over each other ("densellm_pruner-0.8")."""
-    summary = pd.DataFrame({
-        "model": ["m7"] * 4,
-        "variant": ["dense", "llm_pruner-0.8", "flap-0.8", "depth_ppl-0.8"],
-        "hf_12x128_latency_b1_speedup": [1.0, 1.0004, 1.0008, 1.3],
-        "acc_average": [0.93, 0.93, 0.9301, 0.91]})
+def _quality_rows(case: str) -> pd.DataFrame:
+    if case == "nearly equal":  # names at one fixed offset printed "densellm_pruner-0.8"
+        return pd.DataFrame({
+            "variant": ["dense", "llm_pruner-0.8", "flap-0.8", "depth_ppl-0.8"],
+            "hf_12x128_latency_b1_speedup": [1.0, 1.0004, 1.0008, 1.3],
+            "acc_average": [0.93, 0.93, 0.9301, 0.91]}).assign(model="m7")
+    if case == "at the right edge":  # names ran off the panel
+        return pd.DataFrame({
+            "variant": ["dense"] + [f"depth_ppl-0.{i}" for i in range(50, 59)],
+            "hf_12x128_latency_b1_speedup": [1.0] + [1.8 + 0.002 * i for i in range(9)],
+            "acc_average": [0.93] + [0.90 - 0.004 * i for i in range(9)]}).assign(model="m7")
+    return pd.DataFrame({  # forty variants at one point: one text, not forty over each other
+        "variant": ["dense"] + [f"sleb-0.{i}" for i in range(50, 89)],
+        "hf_12x128_latency_b1_speedup": [1.0] + [1.25] * 39,
+        "acc_average": [0.93] + [0.9] * 39}).assign(model="m7")
+
+
+@pytest.mark.parametrize("case", ["nearly equal", "at the right edge", "on one point"])
+def test_variant_names_in_the_quality_figure_never_overlap(tmp_path, case):
+    """Every variant is named once, inside its panel, no name over another, and a name sits
+    beside its own point: variants drawn on top of each other share one text."""
+    from matplotlib.text import Text
+
+    summary = _quality_rows(case)
     fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
     renderer = fig.canvas.get_renderer()
     ax = fig.axes[0]
-    names = [t for t in ax.texts if t.get_text() in set(summary["variant"])]
-    assert sorted(t.get_text() for t in names) == sorted(summary["variant"])  # none dropped
-    boxes = [t.get_window_extent(renderer) for t in names]
-    for i, box in enumerate(boxes):
-        for j in range(i):
-            assert not box.overlaps(boxes[j]), (names[i].get_text(), names[j].get_text())
+    frame = ax.get_window_extent(renderer)
+    texts = [t for t in ax.texts if (t.get_gid() or "").startswith("variant:")]
+    named = [name for t in texts for line in t.get_text().split("\n")
+             for name in line.split(", ")]
+    assert sorted(named) == sorted(summary["variant"])  # each once, none dropped
+    points = {row.variant: ax.transData.transform((row.hf_12x128_latency_b1_speedup,
+                                                   row.acc_average))
+              for row in summary.itertuples()}
+    boxes = []
+    for text in texts:
+        text.update_positions(renderer)
+        box = Text.get_window_extent(text, renderer)  # the text, not its leader line
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, text.get_text()
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, text.get_text()
+        assert not any(box.overlaps(other) for other in boxes), text.get_text()
+        boxes.append(box)
+        # its names are of the points it is beside: those drawn where its first one is
+        anchor = ax.transData.transform(text.xy)
+        across = renderer.points_to_pixels(7)
+        for line in text.get_text().split("\n"):
+            for name in line.split(", "):
+                assert abs(points[name] - anchor).max() <= across, (name, text.get_text())
+    if case == "on one point":
+        assert len(texts) == 2  # dense, and the forty in one
 
 
 def test_batch_size_labels_never_overlap_each_other_or_leave_the_panel(tmp_path):

@@ -670,23 +670,31 @@ def test_a_prefetch_records_the_commit_of_each_hub_dataset_it_loaded(monkeypatch
     import datasets
     import huggingface_hub
 
-    asked = []
+    asked, events = [], []
 
     def dataset_info(api, path, revision=None, token=None, **kwargs):
         asked.append((path, revision))
+        events.append(("asked", path))
         if path == "org/gone":
             raise ConnectionError("[Errno -2] Name or service not known")
         return type("DatasetInfo", (), {"sha": f"{path}@{revision or 'main'}"})()
 
+    def load_dataset(*args, **kwargs):
+        events.append(("loaded", kwargs["path"] if "path" in kwargs else args[0]))
+
     monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", dataset_info)
-    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: None)
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     with zeroshot._naming_datasets(ask_commits=True) as calls:
         datasets.load_dataset(path="org/plain", name="cfg")
         datasets.load_dataset("org/pinned", revision="v1.0")
         datasets.load_dataset("json", data_files="https://example.org/rows.json")
         datasets.load_dataset(path="org/gone")
+        datasets.load_dataset(path="org/plain", name="other")  # another subset of it
+    # one question per repository and revision, each before its first load
     assert asked == [("org/plain", None), ("org/pinned", "v1.0"), ("org/gone", None)]
-    assert [c.get("commit") for c in calls] == ["org/plain@main", "org/pinned@v1.0", None, None]
+    assert events[:2] == [("asked", "org/plain"), ("loaded", "org/plain")]
+    assert [c.get("commit") for c in calls] == ["org/plain@main", "org/pinned@v1.0", None, None,
+                                                "org/plain@main"]
     assert "revision" not in calls[2]  # a builder's name is no repository
     asked.clear()
     with zeroshot._naming_datasets() as calls:  # an evaluation, offline: asks nothing

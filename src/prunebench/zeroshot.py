@@ -283,14 +283,17 @@ def _naming_datasets(ask_commits: bool = False) -> Iterator[list[dict[str, Any]]
     files ask for `trust_remote_code`, which lm-eval removes only for datasets >= 4), and only
     the environment's token is sent (datasets would send one saved on the machine). With
     `ask_commits` (a pre-fetch), each loaded hub dataset's record gets the commit the hub says
-    its revision is at (`commit`, None where it does not say): lm-eval's task files name none,
-    so the newest is what was fetched."""
+    its revision is at (`commit`, None where it does not say), asked just before the load, once
+    per repository and revision (MMLU loads one repository 57 times): lm-eval's task files name
+    none, so the newest is what is fetched (the load is not pinned to it: the offline
+    evaluation loads as lm-eval asks, from the cache this fills)."""
     import datasets
     from datasets.packaged_modules import _PACKAGED_DATASETS_MODULES
 
     from prunebench.hub import dataset_commit, hub_auth
 
     calls: list[dict[str, Any]] = []
+    commits: dict[tuple[str, str | None], str | None] = {}
     original = datasets.load_dataset
 
     def recording(*args, **kwargs):
@@ -301,13 +304,17 @@ def _naming_datasets(ask_commits: bool = False) -> Iterator[list[dict[str, Any]]
         kwargs["trust_remote_code"] = False
         if kwargs.get("token") is None:
             kwargs["token"] = hub_auth()
+        # a builder's name (json, parquet, ...) or a folder is no hub repository
+        repository = ask_commits and isinstance(path, str) and \
+            path not in _PACKAGED_DATASETS_MODULES and not os.path.exists(path)
+        if repository:
+            key = (path, kwargs.get("revision"))
+            if key not in commits:
+                commits[key] = dataset_commit(*key)
         out = original(*args, **kwargs)
         call["ok"] = True
-        # a builder's name (json, parquet, ...) or a folder is no hub repository
-        if ask_commits and isinstance(path, str) and path not in _PACKAGED_DATASETS_MODULES \
-                and not os.path.exists(path):
-            call["revision"] = kwargs.get("revision")
-            call["commit"] = dataset_commit(path, call["revision"])
+        if repository:
+            call["revision"], call["commit"] = key[1], commits[key]
         return out
 
     datasets.load_dataset = recording

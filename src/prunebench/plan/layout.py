@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sys
 
 # Inputs the workflow prepares (resources/)
 MODEL = "resources/models/{model}"
@@ -80,20 +81,31 @@ def snakemake_command(run_arguments: str | None) -> str:
 
 
 def program_argument(argv: list[str], invoked_in: str, cwd: str | None = None,
-                     checkout: str | None = None) -> str:
+                     checkout: str | None = None, python: str | None = None) -> str:
     """How the rerun commands a run suggests name Snakemake: `snakemake` where that name finds
-    the program the command line `argv` started (or `argv` is no such command line: the API,
-    `python -m snakemake`), else the path that started it, written as `configfile_argument`
-    writes paths: `.venv/bin/snakemake` after `make run`, whose venv is not on PATH, where a
-    bare `snakemake` would not be found (or would be another installation)."""
+    the program the command line `argv` started (or `argv` is no such command line: the API),
+    else the path that started it, written as `configfile_argument` writes paths:
+    `.venv/bin/snakemake` after `make run`, whose venv is not on PATH, where a bare `snakemake`
+    would not be found (or would be another installation). A run started as `python -m
+    snakemake` gets `snakemake` where that name finds the one beside its interpreter
+    (`python`, this one's by default), else `<that interpreter> -m snakemake`."""
     program = argv[0] if argv else ""
+    cwd = os.path.abspath(cwd or os.getcwd())
+    on_path = shutil.which("snakemake")
+    if os.path.basename(program) == "__main__.py" and \
+            os.path.basename(os.path.dirname(program)) == "snakemake":
+        python = python or sys.executable
+        # beside it, not resolved: a venv's interpreter is a link to the system's
+        if on_path and os.path.dirname(os.path.abspath(on_path)) == \
+                os.path.dirname(os.path.abspath(python)):
+            return "snakemake"
+        return f"{shlex.quote(_rerun_path(python, cwd, checkout))} -m snakemake"
     if os.path.basename(program) != "snakemake" or os.sep not in program:
         return "snakemake"
     started = os.path.join(invoked_in, os.path.expanduser(program))
-    on_path = shutil.which("snakemake")
     if on_path and os.path.realpath(on_path) == os.path.realpath(started):
         return "snakemake"
-    return shlex.quote(_rerun_path(started, os.path.abspath(cwd or os.getcwd()), checkout))
+    return shlex.quote(_rerun_path(started, cwd, checkout))
 
 
 def profile_argument(argv: list[str], invoked_in: str, cwd: str | None = None,

@@ -157,6 +157,37 @@ _PLACES = [(dx * d, dy * d, ha, va) for d in (4, 9, 15, 22) for dx, dy, ha, va i
 # An OOM mark goes where the line would have gone on: right of its last point first.
 _OOM_PLACES = [p for p in _PLACES if p[0] > 0 and p[1] == 0] + _PLACES
 _MARKER_RADIUS_PT = 3.5  # matplotlib's default marker is 6 points across
+_RING_RADIUS_PT = 5.0  # the quality figure's Pareto ring is 9 points across
+# Names with a leader line may go farther out: the line says whose they are.
+_LEADER_PLACES = _PLACES + [(dx * d, dy * d, ha, va) for d in (32, 45, 60)
+                            for dx, dy, ha, va in _NEAR]
+# A text this close to its point (the first two rings of _PLACES) needs no leader line.
+_NO_LEADER_WITHIN_PT = 9 * 1.4
+
+
+def _variant_names(ax, renderer, rows: list[tuple[float, float, str]]) -> list[dict]:
+    """The quality figure's names, one text per group of points drawn on top of each other
+    (centres closer than a marker across, in the laid-out panel): their names joined, three to
+    a line, beside the group's first point, so that no name sits beside another's point.
+    Never left out (`keep`), with a leader line where placed farther out."""
+    near = renderer.points_to_pixels(2 * _MARKER_RADIUS_PT)
+    groups: list[list[tuple[float, float, str, float, float]]] = []
+    for x, y, name in rows:
+        px, py = ax.transData.transform((x, y))
+        group = next((g for g in groups if abs(g[0][3] - px) <= near
+                      and abs(g[0][4] - py) <= near), None)
+        if group is None:
+            groups.append([(x, y, name, px, py)])
+        else:
+            group.append((x, y, name, px, py))
+    specs = []
+    for group in groups:
+        names = [name for _, _, name, _, _ in group]
+        text = "\n".join(", ".join(names[i:i + 3]) for i in range(0, len(names), 3))
+        specs.append({"text": text, "xy": group[0][:2], "color": "black", "weight": "normal",
+                      "places": _LEADER_PLACES, "gid": "variant:" + ",".join(names), "keep": True,
+                      "leader": True})
+    return specs
 
 
 def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict,
@@ -186,43 +217,65 @@ def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict
     return points, texts
 
 
-def _place_texts(ax, renderer, points: list, texts: list) -> None:
-    """Put each text at its first place that stays inside the axes and overlaps no marker and
-    no text already placed (the corner notes included); a text with no free place is left out
-    rather than drawn over another (its point stays), unless its spec says `keep`. Deterministic:
-    the same rows give the same figure."""
+def _place_texts(ax, renderer, points: list, texts: list,
+                 radius_pt: float = _MARKER_RADIUS_PT) -> None:
+    """Put each text at its first place that stays inside the axes and overlaps no marker
+    (`radius_pt` across its centre) and no text already placed (the corner notes included); a
+    text with no free place is left out rather than drawn over another (its point stays),
+    unless its spec says `keep`. A spec with `leader` gets a thin line to its point where it
+    lands farther out than the first two rings of places or nearer another point than its own. Deterministic: the same rows give the
+    same figure."""
+    from matplotlib.text import Text
     from matplotlib.transforms import Bbox
 
     frame = ax.get_window_extent(renderer)
-    radius = renderer.points_to_pixels(_MARKER_RADIUS_PT)
+    radius = renderer.points_to_pixels(radius_pt)
+    shown = ax.transData.transform(points) if points else np.empty((0, 2))
     taken = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
-             for x, y in ax.transData.transform(points)] if points else []
+             for x, y in shown]
     taken += [t.get_window_extent(renderer) for t in ax.texts]
     # a gap of at least 3 points between two texts: closer, "1" and "8" read as "18"
     pad = renderer.points_to_pixels(1.5)
     for spec in texts:
+        # the leader (where asked for) drawn from the text's edge to just short of the marker
+        leader = dict(arrowstyle="-", color="grey", linewidth=0.5, shrinkA=0,
+                      shrinkB=radius_pt) if spec.get("leader") else None
         text = ax.annotate(spec["text"], spec["xy"], xytext=(0, 0), textcoords="offset points",
                            fontsize=6.5, color=spec["color"], fontweight=spec["weight"],
-                           gid=spec["gid"])
+                           gid=spec["gid"], arrowprops=leader)
         for dx, dy, ha, va in spec["places"]:
             text.set_position((dx, dy))
             text.set_horizontalalignment(ha)
             text.set_verticalalignment(va)
-            box = text.get_window_extent(renderer).padded(pad)
+            # the text's own box: an annotation's would take in its leader too
+            text.update_positions(renderer)
+            box = Text.get_window_extent(text, renderer).padded(pad)
             inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
                       and box.y1 <= frame.y1)
             if inside and not any(box.overlaps(other) for other in taken):
                 taken.append(box)
+                if leader is not None and max(abs(dx), abs(dy)) <= _NO_LEADER_WITHIN_PT \
+                        and _nearest_is_own(box, ax.transData.transform(spec["xy"]), shown):
+                    text.arrow_patch.set_visible(False)  # right beside its point: no line
                 break
         else:
             if spec.get("keep"):  # never lost (an OOM mark, a variant's name): beside its point
                 text.set_position(spec["places"][0][:2])
                 text.set_horizontalalignment(spec["places"][0][2])
                 text.set_verticalalignment(spec["places"][0][3])
-                taken.append(text.get_window_extent(renderer).padded(pad))
+                text.update_positions(renderer)
+                taken.append(Text.get_window_extent(text, renderer).padded(pad))
             else:
                 text.remove()
 
+
+
+def _nearest_is_own(box, own, shown) -> bool:
+    """Whether no other point is nearer the middle of text `box` than its own point `own`
+    (display coordinates): else the text could be read as the other's."""
+    middle = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+    own_distance = np.hypot(*(middle - own))
+    return not any(np.hypot(*(middle - point)) < own_distance - 1e-6 for point in shown)
 
 
 def _hollow_unstable(ax, cell: pd.DataFrame, palette: dict, markers: dict) -> None:
@@ -289,22 +342,20 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         spread = f"{quality}_stderr"  # the zero-shot average's standard error, where known
         if spread in points and points[spread].notna().any():
             bars = points.dropna(subset=[spread])
-            ax.errorbar(bars[x_col], bars[quality], yerr=bars[spread], fmt="none",
+            # a 95% interval, as the horizontal bars are: 1.96 standard errors either side
+            ax.errorbar(bars[x_col], bars[quality], yerr=1.96 * bars[spread], fmt="none",
                         ecolor="tab:green", alpha=0.5, elinewidth=0.8, capsize=2, zorder=1,
-                        label="vertical bars: standard error of the average")
+                        label="vertical bars: 95% interval of the average (1.96 standard "
+                              "errors)")
         ax.scatter(points.loc[~flagged, x_col], points.loc[~flagged, quality], color="tab:blue",
                    zorder=3)
         if flagged.any():
             ax.scatter(points.loc[flagged, x_col], points.loc[flagged, quality], zorder=3,
                        facecolors="white", edgecolors="tab:blue",
                        label="hollow: batch-1 timing (its own or dense's) flagged")
-        # Variants of about the same speed and quality lie on top of each other: their names
-        # are placed once the layout is final (_place_texts), none over another.
-        marks[ax] = (list(zip(points[x_col], points[quality])),
-                     [{"text": row.variant, "xy": (getattr(row, x_col), getattr(row, quality)),
-                       "color": "black", "weight": "normal", "places": _PLACES,
-                       "gid": f"variant:{row.variant}", "keep": True}
-                      for row in points.itertuples()])
+        # Names are placed once the layout is final (_variant_names, _place_texts): variants
+        # drawn on top of each other share one text, and none goes over another.
+        marks[ax] = list(zip(points[x_col], points[quality], points["variant"]))
         if not points.empty:
             front = points[pareto_front(points[x_col], points[quality], higher_better)]
             front = front.sort_values(x_col)
@@ -319,6 +370,7 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         if not higher_better:
             ax.invert_yaxis()  # up is better on both figures
         ax.axvline(1.0, color="grey", linewidth=0.6, linestyle=":")  # dense speed
+        ax.margins(x=0.2, y=0.15)  # room for the names beside the outermost points
         ax.grid(True, alpha=0.3)
         ax.set_title(model, fontsize=10)
         ax.set_xlabel(f"batch-1 speed-up over dense ({cell})")
@@ -339,8 +391,9 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
     fig.canvas.draw()  # as in the throughput figure: names placed on the frozen final layout
     fig.set_layout_engine("none")
     renderer = fig.canvas.get_renderer()
-    for ax, (xy, texts) in marks.items():
-        _place_texts(ax, renderer, xy, texts)
+    for ax, rows in marks.items():
+        _place_texts(ax, renderer, [(x, y) for x, y, _ in rows],
+                     _variant_names(ax, renderer, rows), radius_pt=_RING_RADIUS_PT)
     for path, fmt in ((png_path, "png"), (pdf_path, "pdf")):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=150)

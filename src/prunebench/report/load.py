@@ -461,7 +461,7 @@ def load_evals(paths: Iterable[str | os.PathLike],
         for key, column in _EVAL_SCALARS.items():
             if _is_number(data.get(key)):
                 values[column] = float(data[key])
-        spread = average_stderr(data)
+        spread = average_stderr(data, path)
         if spread is not None and "acc_average" in values:
             values[AVERAGE_STDERR] = spread
         if not values:
@@ -490,11 +490,12 @@ def load_evals(paths: Iterable[str | os.PathLike],
     return df
 
 
-def average_stderr(data: dict[str, Any]) -> float | None:
+def average_stderr(data: dict[str, Any], path: str | os.PathLike = "") -> float | None:
     """The standard error of a zero-shot file's `average` (the mean of its tasks' summary
     metrics), from lm-eval's per-task standard errors, the tasks' documents being independent:
     sqrt(sum of their squares) / number of tasks. None where a task's is missing (files made
-    before `metrics` was recorded, a metric lm-eval gives none for)."""
+    before `metrics` was recorded; a metric lm-eval gives none for, which is logged, naming
+    the task, as the file `path`'s)."""
     accuracy, metric, metrics = (data.get(k) for k in ("accuracy", "metric", "metrics"))
     if not all(isinstance(d, dict) for d in (accuracy, metric, metrics)) or not accuracy:
         return None
@@ -502,6 +503,9 @@ def average_stderr(data: dict[str, Any]) -> float | None:
     for task in accuracy:
         value = (metrics.get(task) or {}).get(f"{metric.get(task)}_stderr")
         if not _is_number(value):
+            log.info("%s: task %s has no standard error of its %s (lm-eval gave %r): the "
+                     "zero-shot average is shown without one", path or "a zero-shot file",
+                     task, metric.get(task), value)
             return None
         errors.append(float(value))
     return math.sqrt(sum(e * e for e in errors)) / len(errors)

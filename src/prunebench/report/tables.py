@@ -402,6 +402,8 @@ def memory_measure(method: Any) -> str:
         return ""
     if method.startswith("torch.cuda"):
         return "GPU tensors"
+    if "lifetime" in method:  # ru_maxrss: the model's load and every batch size before it too
+        return "process RSS (lifetime)"
     return "process RSS" if "RSS" in method else method
 
 
@@ -420,7 +422,9 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
     out = speed[[c for c in columns if c in speed.columns]].copy()
     if "peak_memory_method" in speed and "peak_memory_gib" in out:
         measured = speed["peak_memory_method"].map(memory_measure)
-        if (measured != "GPU tensors").any():  # a CPU run's: the whole process, not the model
+        # a CPU run's: the whole process, not the model (files from before the method was
+        # recorded say nothing: "")
+        if ((measured != "GPU tensors") & (measured != "")).any():
             out.insert(out.columns.get_loc("peak_memory_gib") + 1, "peak_memory_of", measured)
     if "latency_speedup_ci95_low" in speed:
         out["speedup_ci95"] = interval_text(speed["latency_speedup_ci95_low"],
