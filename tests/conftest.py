@@ -52,6 +52,9 @@ os.environ.pop("PRUNEBENCH_PERPLEXITY_PROGRESS", None)  # and `prunebench eval`'
 # The datasets cache of in-process lm-eval runs, instead of ~/.cache/huggingface/datasets; one
 # the user set is kept (HF_HOME and HF_HUB_CACHE are left alone: the hub cache is read-only here).
 os.environ.setdefault("HF_DATASETS_CACHE", str(_SESSION_DIR / "hf-datasets"))
+# Where transformers copies code shipped with a checkpoint that a test runs (a tokenizer's,
+# with trust_remote_code), instead of ~/.cache/huggingface/modules.
+os.environ.setdefault("HF_MODULES_CACHE", str(_SESSION_DIR / "hf-modules"))
 # The benchmark lock (prunebench.benchmark.interference): by default one file in /tmp that every
 # user's benchmarks share, which another job may hold, and which, made by another user under
 # the sticky /tmp with fs.protected_regular=1, cannot even be opened. This session's sweeps and

@@ -628,6 +628,10 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
                               "prunebench does not run it unless the config sets "
                               "`trust_remote_code: true` (review that code first)") from exc
     _name_tekken_special_tokens(tokenizer, Path(path))
+    if type(tokenizer).__module__.startswith("transformers_modules"):  # the checkpoint's code
+        from prunebench.provenance import note_remote_code
+
+        note_remote_code(f"{type(tokenizer).__module__}.{type(tokenizer).__name__}", path)
     # What the zero-shot answers kept for resuming depend on besides the files (zeroshot_progress).
     tokenizer.prunebench_options = (options if loader is AutoTokenizer else
                                     {**options, "loaded_as": "TokenizersBackend"})

@@ -168,6 +168,17 @@ def slurm_job(environ: Mapping[str, str] = os.environ) -> dict[str, str] | None:
             if environ.get(variable)}
 
 
+# Code shipped with a checkpoint that this process ran (a tokenizer's, loaded with the config's
+# `trust_remote_code: true`): "<module>.<class> from <folder>", in every result made after it.
+_REMOTE_CODE: list[str] = []
+
+
+def note_remote_code(what: str, folder) -> None:
+    entry = f"{what} from {folder}"
+    if entry not in _REMOTE_CODE:
+        _REMOTE_CODE.append(entry)
+
+
 def usable_cpus() -> int | None:
     """The CPUs this process may run on: a SLURM allocation's or a container's, where
     `cpu_count` is the whole machine's."""
@@ -192,6 +203,7 @@ def provenance(*, device=None, seed: int | None = None, cell: dict[str, Any] | N
         "code": dict(code_identity()),
         **device_info(device),
         "usable_cpus": usable_cpus(),
+        "remote_code": list(_REMOTE_CODE),
         "seed": seed,
         "cell": cell or {},
     }
