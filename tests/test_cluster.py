@@ -3,6 +3,7 @@ the SLURM profile against fake SLURM commands, and single-cell reruns of the pap
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -465,10 +466,11 @@ def submissions(log: Path) -> dict[str, dict]:
 
 
 # A fake SLURM that runs what is submitted, on this machine: sbatch starts the job in the
-# background (SLURM_JOB_ID set, its output where --output says) and answers its id; sacct
-# reports each job's state (RUNNING until its command ends, then COMPLETED or FAILED); srun,
-# which the jobs call to start their step, runs the command, setting the variables a real step
-# has beside those the plugin passes on (the partition, the node).
+# background, in a process group of its own (SLURM_JOB_ID set, its output where --output says),
+# and answers its id; sacct reports each job's state (RUNNING until its command ends, then
+# COMPLETED or FAILED); scancel stops a job's process group (CANCELLED); srun, which the jobs
+# call to start their step, runs the command, setting the variables a real step has beside
+# those the plugin passes on (the partition, the node).
 FAKE_SLURM_RUNNING = {
     **FAKE_SLURM,
     "sbatch": """#!/bin/bash
@@ -490,10 +492,12 @@ done
 out="${out//%j/$id}"
 mkdir -p "$dir/jobs" "$(dirname "$out")"
 echo RUNNING > "$dir/jobs/$id"
+set -m   # job control: the job gets a process group of its own, which scancel can stop whole
 ( export SLURM_JOB_ID=$id SLURM_JOBID=$id FAKE_SLURM_PARTITION="$partition"
   if bash -c "$wrap"; then state=COMPLETED; else state=FAILED; fi
   echo $state > "$dir/jobs/$id.new" && mv "$dir/jobs/$id.new" "$dir/jobs/$id"
 ) > "$out" 2>&1 < /dev/null &
+echo $! > "$dir/jobs/$id.pgid"
 echo "$id"
 """,
     "sacct": """#!/bin/bash
@@ -503,12 +507,31 @@ for job in "$dir"/jobs/*[0-9]; do
 done
 exit 0
 """,
+    "scancel": """#!/bin/bash
+dir="$(cd "$(dirname "$0")" && pwd)"
+for id in "$@"; do
+  [ -e "$dir/jobs/$id.pgid" ] || continue   # an option (--clusters=all)
+  kill -TERM -- "-$(cat "$dir/jobs/$id.pgid")" 2>/dev/null   # the job's state keeper too
+  echo CANCELLED > "$dir/jobs/$id.new" && mv "$dir/jobs/$id.new" "$dir/jobs/$id"
+done
+exit 0
+""",
     "srun": """#!/bin/bash
 while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do shift; done   # its options, all --name=value
 export SLURM_JOB_PARTITION="$FAKE_SLURM_PARTITION" SLURMD_NODENAME=fake-node
 exec "$@"
 """,
 }
+
+
+def stop_fake_slurm_jobs(bin_dir: Path) -> None:
+    """Kill every job FAKE_SLURM_RUNNING started that still runs (its whole process group):
+    after a failed or timed-out run they would go on beside the next tests."""
+    import signal
+
+    for record in (bin_dir / "jobs").glob("*.pgid"):
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+            os.killpg(int(record.read_text()), signal.SIGKILL)
 
 
 def fake_slurm(workdir: Path, commands: dict[str, str] = FAKE_SLURM) -> Path:
@@ -649,7 +672,10 @@ def test_a_run_through_the_slurm_profile_completes_and_each_result_names_its_slu
     profile = ["--workflow-profile", "profiles/slurm", "--latency-wait", "5", "--retries", "0",
                "--slurm-init-seconds-before-status-checks", "1",
                "--seconds-between-status-checks", "1"]
-    snakemake(workdir, *profile, configfile="slurm.yaml", env=env)
+    try:
+        snakemake(workdir, *profile, configfile="slurm.yaml", env=env)
+    finally:
+        stop_fake_slurm_jobs(bin_dir)
 
     # the job id sbatch answered, by the rule and wildcards the plugin puts in the comment
     submitted = {}

@@ -908,17 +908,25 @@ def test_an_interrupted_extraction_of_a_multimodal_download_keeps_its_text_shard
     assert files(folder) == files(straight)
 
 
-@pytest.mark.parametrize("question", ["dataset_commit", "model_download"])
+@pytest.mark.parametrize("question", ["dataset_commit", "model_download", "file_listing"])
 def test_a_hub_that_never_answers_does_not_hold_a_job_forever(monkeypatch, tmp_path, question):
     """A server that takes the connection and never answers (a proxy, a half-open firewall):
-    huggingface_hub would wait on it forever; prunebench's questions give up after
+    huggingface_hub would wait on it forever; prunebench's questions, and the requests
+    huggingface_hub makes without a timeout of their own (tree listings), give up after
     HUB_QUESTION_TIMEOUT_S and say so."""
     import socket
     import threading
 
+    from huggingface_hub.utils import _http
+
     from prunebench import hub
 
     monkeypatch.undo()  # the real hub client, not this module's fake records
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                  "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # straight to the local server
+    # a client made afresh, with the short timeout below; and afterwards (finally) again
+    huggingface_hub.set_client_factory(_http.default_client_factory)
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(4)
@@ -929,25 +937,32 @@ def test_a_hub_that_never_answers_does_not_hold_a_job_forever(monkeypatch, tmp_p
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.setattr(hub, "HUB_QUESTION_TIMEOUT_S", 0.5)
+    # huggingface_hub retries a listing that timed out 5 times, sleeping 1 to 8 s between
+    monkeypatch.setattr(_http.time, "sleep", lambda seconds: None)
     outcome = []
 
     def ask():
         try:
             if question == "dataset_commit":
                 outcome.append(hub.dataset_commit("some/dataset"))
+            elif question == "file_listing":
+                outcome.append(hub.repository_files("some/model", "a" * 40, False))
             else:
                 outcome.append(download("some/model", "main", tmp_path / "model"))
         except Exception as err:  # noqa: BLE001 - the test looks at it
             outcome.append(err)
 
-    asking = threading.Thread(target=ask, daemon=True)
-    asking.start()
-    asking.join(120)  # far beyond the timeout; without one it would never end
-    server.close()
-    assert not asking.is_alive(), "the question to the hub is still waiting"
+    try:
+        asking = threading.Thread(target=ask, daemon=True)
+        asking.start()
+        asking.join(120)  # far beyond the timeout; without one it would never end
+        server.close()
+        assert not asking.is_alive(), "the question to the hub is still waiting"
+    finally:
+        huggingface_hub.set_client_factory(_http.default_client_factory)
     assert accepted, outcome  # it did reach the server
-    if question == "dataset_commit":
-        assert outcome == [None]  # loaded at the newest, and recorded so
+    if question in ("dataset_commit", "file_listing"):
+        assert outcome == [None]  # read at the newest / nothing deleted, and said so
     else:
         (err,) = outcome
         assert isinstance(err, hub.HubUnreachable), err

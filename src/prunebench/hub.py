@@ -253,6 +253,7 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     from prunebench.checkpoint.pickle_convert import from_pickles
 
     token = hub_auth()  # read here only; never logged or stored
+    bound_hub_waits()
     if revision is None:
         log.warning("model %s has no pinned revision: results may change when the repository "
                     "does; pin one with 'hf:%s@<commit>'", repo_id, repo_id)
@@ -342,6 +343,36 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
 HUB_QUESTION_TIMEOUT_S = 60.0
 
 
+def bound_hub_waits() -> None:
+    """Give every request of huggingface_hub's HTTP client that has no timeout one,
+    HUB_QUESTION_TIMEOUT_S per connection, read, write and pool wait (snapshot_download's and
+    list_repo_tree's tree listings have none): once per process, around the client factory in
+    place (one the caller set is kept). A timeout a request has is not changed: its file
+    downloads pass theirs (HF_HUB_DOWNLOAD_TIMEOUT)."""
+    import huggingface_hub
+    from huggingface_hub.utils import _http
+
+    current = getattr(_http, "_GLOBAL_CLIENT_FACTORY", None) or _http.default_client_factory
+    if getattr(current, "prunebench_bounded", False):
+        return
+
+    def bound(request) -> None:
+        # A request's timeout as it goes out (httpx's `timeout` extension): huggingface_hub
+        # passes None, no limit, explicitly where its caller gave none.
+        parts = request.extensions.get("timeout") or {}
+        if all(value is None for value in parts.values()):
+            request.extensions["timeout"] = dict.fromkeys(
+                ("connect", "read", "write", "pool"), HUB_QUESTION_TIMEOUT_S)
+
+    def bounded():
+        client = current()
+        client.event_hooks["request"].append(bound)
+        return client
+
+    bounded.prunebench_bounded = True
+    huggingface_hub.set_client_factory(bounded)
+
+
 def commit_of(info) -> str | None:
     """The commit a model_info answer describes (None where the hub names none)."""
     sha = getattr(info, "sha", None)
@@ -368,6 +399,7 @@ def dataset_commit(path: str, revision: str | None = None) -> str | None:
     from huggingface_hub import HfApi
 
     token = hub_auth()  # a malformed HF_TOKEN is its own error, before anything is asked
+    bound_hub_waits()
     if _offline():
         log.info("offline: the commit of dataset %s is not asked; it is read from the cache",
                  path)
@@ -421,6 +453,7 @@ def repository_files(repo_id: str, revision: str | None, token: str | bool) -> s
     from huggingface_hub import HfApi
     from huggingface_hub.hf_api import RepoFolder
 
+    bound_hub_waits()  # the listing takes no timeout of its own
     try:
         return {entry.path for entry in HfApi().list_repo_tree(
             repo_id, revision=revision, recursive=False, token=token)

@@ -180,8 +180,9 @@ def note_remote_code(what: str, folder) -> None:
 
 
 def usable_cpus() -> int | None:
-    """The CPUs this process may run on: a SLURM allocation's or a container's, where
-    `cpu_count` is the whole machine's."""
+    """The CPUs this process may run on (its CPU affinity: a SLURM allocation's, taskset's, a
+    container's cpuset; a CPU quota such as `docker --cpus` is not seen), where `cpu_count` is
+    the whole machine's."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
