@@ -220,11 +220,11 @@ def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict
 def _place_texts(ax, renderer, points: list, texts: list,
                  radius_pt: float = _MARKER_RADIUS_PT) -> None:
     """Put each text at its first place that stays inside the axes and overlaps no marker
-    (`radius_pt` across its centre) and no text already placed (the corner notes included); a
+    (`radius_pt` around its centre) and no text already placed (the corner notes included); a
     text with no free place is left out rather than drawn over another (its point stays),
     unless its spec says `keep`. A spec with `leader` gets a thin line to its point where it
-    lands farther out than the first two rings of places or nearer another point than its own. Deterministic: the same rows give the
-    same figure."""
+    lands beyond the first two rings of places or nearer another point than its own.
+    Deterministic: the same rows give the same figure."""
     from matplotlib.text import Text
     from matplotlib.transforms import Bbox
 
@@ -267,7 +267,6 @@ def _place_texts(ax, renderer, points: list, texts: list,
                 taken.append(Text.get_window_extent(text, renderer).padded(pad))
             else:
                 text.remove()
-
 
 
 def _nearest_is_own(box, own, shown) -> bool:
