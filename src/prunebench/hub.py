@@ -253,7 +253,7 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
     from prunebench.checkpoint.pickle_convert import from_pickles
 
     token = hub_auth()  # read here only; never logged or stored
-    bound_hub_waits()
+    bound_hub_waits()  # model_info and the listings below wait forever otherwise
     if revision is None:
         log.warning("model %s has no pinned revision: results may change when the repository "
                     "does; pin one with 'hf:%s@<commit>'", repo_id, repo_id)
@@ -262,8 +262,7 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         # commit and checked against its records, and it is the commit recorded. A branch
         # (`main`) that moves while tens of GB arrive would otherwise mix two commits' files,
         # or record a commit other than the one downloaded.
-        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token,
-                                  timeout=HUB_QUESTION_TIMEOUT_S)
+        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
         commit = commit_of(info)
         log.info("downloading %s@%s%s (safetensors, config and tokenizer only)", repo_id,
                  revision or "main", f" (commit {commit})" if commit and commit != revision else "")
@@ -345,8 +344,9 @@ HUB_QUESTION_TIMEOUT_S = 60.0
 
 def bound_hub_waits() -> None:
     """Give every request of huggingface_hub's HTTP client that has no timeout one,
-    HUB_QUESTION_TIMEOUT_S per connection, read, write and pool wait (snapshot_download's and
-    list_repo_tree's tree listings have none): once per process, around the client factory in
+    HUB_QUESTION_TIMEOUT_S per connection, read, write and pool wait (model_info,
+    dataset_info and the tree listings of snapshot_download and list_repo_tree have none
+    unless asked): once per process, around the client factory in
     place (one the caller set is kept). A timeout a request has is not changed: its file
     downloads pass theirs (HF_HUB_DOWNLOAD_TIMEOUT)."""
     import huggingface_hub
@@ -405,8 +405,7 @@ def dataset_commit(path: str, revision: str | None = None) -> str | None:
                  path)
         return None
     try:
-        info = HfApi().dataset_info(path, revision=revision, token=token,
-                                    timeout=HUB_QUESTION_TIMEOUT_S)
+        info = HfApi().dataset_info(path, revision=revision, token=token)
     except Exception as err:  # noqa: BLE001 - the load that follows reports what is wrong
         from prunebench.oom import first_line
 

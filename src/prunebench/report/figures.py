@@ -225,7 +225,6 @@ def _place_texts(ax, renderer, points: list, texts: list,
     unless its spec says `keep`. A spec with `leader` gets a thin line to its point where it
     lands beyond the first two rings of places or nearer another point than its own.
     Deterministic: the same rows give the same figure."""
-    from matplotlib.text import Text
     from matplotlib.transforms import Bbox
 
     frame = ax.get_window_extent(renderer)
@@ -247,9 +246,7 @@ def _place_texts(ax, renderer, points: list, texts: list,
             text.set_position((dx, dy))
             text.set_horizontalalignment(ha)
             text.set_verticalalignment(va)
-            # the text's own box: an annotation's would take in its leader too
-            text.update_positions(renderer)
-            box = Text.get_window_extent(text, renderer).padded(pad)
+            box = _text_box(text, renderer).padded(pad)
             inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
                       and box.y1 <= frame.y1)
             if inside and not any(box.overlaps(other) for other in taken):
@@ -263,10 +260,18 @@ def _place_texts(ax, renderer, points: list, texts: list,
                 text.set_position(spec["places"][0][:2])
                 text.set_horizontalalignment(spec["places"][0][2])
                 text.set_verticalalignment(spec["places"][0][3])
-                text.update_positions(renderer)
-                taken.append(Text.get_window_extent(text, renderer).padded(pad))
+                taken.append(_text_box(text, renderer).padded(pad))
             else:
                 text.remove()
+
+
+def _text_box(text, renderer):
+    """An annotation's own box at its current place: its get_window_extent takes in its
+    leader line too."""
+    from matplotlib.text import Text
+
+    text.update_positions(renderer)
+    return Text.get_window_extent(text, renderer)
 
 
 def _nearest_is_own(box, own, shown) -> bool:
