@@ -1,6 +1,7 @@
-"""Gemma-3's multimodal checkpoints (4B-27B): the language model prunebench keeps of them
-(prunebench.checkpoint.text_part) computes, on text, what the whole model computes; it is taken
-out on download and on import, resumably, and refused where its layout is not known."""
+"""Multimodal checkpoints (Gemma-3 4B-27B, Mistral-Small 3.x, Ministral 3, LLaVA, Qwen-VL): the
+language model prunebench keeps of them (prunebench.checkpoint.text_part) computes, on text,
+what the whole model computes; it is taken out on download and on import, resumably, and
+refused where its layout is not known."""
 
 from __future__ import annotations
 
@@ -198,13 +199,19 @@ def test_transformers_5_module_names_and_an_untied_head_are_taken_too(tmp_path):
                                rtol=0, atol=1e-5)
 
 
-def test_an_unknown_tensor_is_refused_and_nothing_is_changed(tmp_path):
-    folder = saved(multimodal(), tmp_path / "odd")
+@pytest.mark.parametrize("wrapper, name", [
+    ("gemma3", "audio_tower.proj.weight"),
+    # Qwen-VL: under `model.`, but neither the language model's nor the ViT's
+    ("qwen3_vl", "model.audio_tower.proj.weight"),
+])
+def test_an_unknown_tensor_is_refused_and_nothing_is_changed(wrapper, name, tmp_path):
+    model = multimodal() if wrapper == "gemma3" else qwen_vl(wrapper)[0]
+    folder = saved(model, tmp_path / "odd")
     state = load_file(folder / "model.safetensors")
-    state["audio_tower.proj.weight"] = torch.zeros(2, 2)
+    state[name] = torch.zeros(2, 2)
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
     before = files(folder)
-    with pytest.raises(PrunebenchError, match="audio_tower.proj.weight"):
+    with pytest.raises(PrunebenchError, match=name.replace(".", r"\.")):
         text_part.take_text_part(folder)
     assert files(folder) == before
 
@@ -641,3 +648,127 @@ def test_llava_models_keep_their_language_model(wrapper, text_type, tied, tmp_pa
     assert record["left_out"]["parameters"] == sum(
         p.numel() for name, p in model.named_parameters() if "language_model" not in name
         and not name.startswith("lm_head"))
+
+
+QWEN_VL_TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                    num_attention_heads=4, num_key_value_heads=2, vocab_size=VOCAB,
+                    max_position_embeddings=256, rope_theta=5000.0, bos_token_id=1,
+                    eos_token_id=2)
+# M-RoPE's sections over a head's 8 frequency pairs (head_dim 16): time, height, width.
+QWEN_VL = {
+    "qwen2_vl": ("Qwen2VLConfig", "Qwen2VLForConditionalGeneration", "Qwen2ForCausalLM",
+                 dict(QWEN_VL_TEXT, rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
+                 dict(depth=1, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2)),
+    "qwen2_5_vl": ("Qwen2_5_VLConfig", "Qwen2_5_VLForConditionalGeneration", "Qwen2ForCausalLM",
+                   dict(QWEN_VL_TEXT, rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
+                   dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2,
+                        out_hidden_size=64, fullatt_block_indexes=[0])),
+    "qwen3_vl": ("Qwen3VLConfig", "Qwen3VLForConditionalGeneration", "Qwen3ForCausalLM",
+                 dict(QWEN_VL_TEXT, head_dim=16, rope_scaling={
+                     "rope_type": "default", "mrope_section": [2, 3, 3],
+                     "mrope_interleaved": True}),
+                 dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
+                      out_hidden_size=64, deepstack_visual_indexes=[0, 1],
+                      num_position_embeddings=16)),
+}
+
+
+def qwen_vl(wrapper: str, **top):
+    """A random Qwen-VL model (biases and norm weights randomised too) and the name of the
+    text family's class that should compute what it computes on text."""
+    import transformers
+
+    config_name, model_name, text_class, text, vision = QWEN_VL[wrapper]
+    config = getattr(transformers, config_name)(text_config=dict(text),
+                                                vision_config=dict(vision), **top)
+    torch.manual_seed(0)
+    model = getattr(transformers, model_name)(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 1:
+                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in name else 0.0))
+    return model, text_class
+
+
+@pytest.mark.parametrize("wrapper", sorted(QWEN_VL))
+def test_qwen_vl_models_keep_their_language_model(wrapper, tmp_path):
+    """Qwen2-VL, Qwen2.5-VL and Qwen3-VL hold a ViT beside a Qwen2 (Qwen3) language model that
+    rotates by M-RoPE: kept as Qwen2ForCausalLM (Qwen3ForCausalLM) with the ordinary rotation of
+    the same frequencies, computing what the whole model computes on text (positions past the
+    first M-RoPE section's share of the frequencies included: a section rotated by another
+    rule would show)."""
+    from prunebench.modeling import load_model
+
+    model, text_class = qwen_vl(wrapper)
+    folder = saved(model, tmp_path / wrapper)
+    originals = [f.name for f in weight_files(folder)]
+    assert text_part.take_text_part(folder) is True
+
+    kept = load_model(folder)
+    assert type(kept).__name__ == text_class
+    assert "mrope_section" not in json.dumps(kept.config.to_dict())
+    ids = torch.randint(3, 290, (2, 60), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(logits(kept, ids), logits(model, ids), rtol=0, atol=1e-5)
+    record = json.loads((folder / text_part.RECORD).read_text())
+    assert record["text_model_type"] == text_class.removesuffix("ForCausalLM").lower()
+    assert record["left_out"]["parameters"] == sum(
+        p.numel() for p in model.model.visual.parameters())
+    assert record["original_weight_files"] == sorted(originals)
+    assert not list(folder.glob("model.safetensors"))
+    assert text_part.take_text_part(folder) is False
+
+
+def test_qwen2_5_vl_in_its_published_form_keeps_the_settings_at_the_configs_top(tmp_path):
+    """Qwen/Qwen2.5-VL-7B-Instruct's config.json has no text_config: the language model's
+    settings are at its top beside vision_config and the image / video token ids, and its
+    rotation is `rope_scaling: {type: mrope, mrope_section: ...}` with `rope_theta` apart, as
+    transformers 4.49 wrote it; tied (as the 3B) at the top."""
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from prunebench.modeling import load_model
+
+    model, _ = qwen_vl("qwen2_5_vl", tie_word_embeddings=True)
+    folder = saved(model, tmp_path / "published")
+    _, _, _, text, vision = QWEN_VL["qwen2_5_vl"]
+    published = {"architectures": ["Qwen2_5_VLForConditionalGeneration"],
+                 "model_type": "qwen2_5_vl", **text, "rms_norm_eps": 1e-6,
+                 "tie_word_embeddings": True, "torch_dtype": "float32", "use_sliding_window": False,
+                 "sliding_window": 32768, "max_window_layers": 2,
+                 "vision_start_token_id": 295, "vision_end_token_id": 296,
+                 "vision_token_id": 297, "image_token_id": 298, "video_token_id": 299,
+                 "vision_config": vision, "transformers_version": "4.49.0.dev0"}
+    (folder / "config.json").write_text(json.dumps(published))
+    whole = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder).eval()
+    assert whole.config.get_text_config().rms_norm_eps == 1e-6
+
+    text_part.take_text_part(folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert not {k for k in config if k.startswith(("vision", "image", "video"))}
+    kept = load_model(folder)
+    assert kept.config.rms_norm_eps == 1e-6 and kept.config.tie_word_embeddings is True
+    assert kept.config.rope_parameters["rope_theta"] == 5000.0
+    ids = torch.randint(3, 290, (2, 60), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(logits(kept, ids), logits(whole, ids), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("wrapper", ["qwen2_5_vl", "qwen3_vl"])
+def test_a_qwen_vl_tied_in_its_text_config_only_is_kept_tied(wrapper, tmp_path):
+    """Qwen2.5-VL-3B and Qwen3-VL-2B/4B tie their LM head; a config that says so in its
+    text_config only (as transformers 4 saved it), over files without an LM head, keeps the
+    language model tied (not refused for a missing head, not given a random one)."""
+    from prunebench.modeling import load_model
+
+    model, _ = qwen_vl(wrapper, tie_word_embeddings=True)
+    folder = saved(model, tmp_path / wrapper)
+    with safe_open(folder / "model.safetensors", framework="pt") as handle:
+        assert "lm_head.weight" not in handle.keys()
+    config = json.loads((folder / "config.json").read_text())
+    del config["tie_word_embeddings"]
+    config["text_config"]["tie_word_embeddings"] = True
+    (folder / "config.json").write_text(json.dumps(config))
+
+    text_part.take_text_part(folder)
+    kept = load_model(folder)
+    assert kept.config.tie_word_embeddings is True
+    ids = torch.randint(3, 290, (2, 12), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(logits(kept, ids), logits(model, ids), rtol=0, atol=1e-5)

@@ -6,9 +6,12 @@ SigLIP vision tower and the projector that turns its image features into tokens;
 3.1 and 3.2 (`mistral3`, Mistral3ForConditionalGeneration) hold a Mistral text model beside a
 Pixtral vision tower, and Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
 (`ministral3`); LLaVA-1.5 and LLaVA-NeXT (`llava`, `llava_next`) a LLaMA (Vicuna), Mistral or
-Qwen2 one beside a CLIP vision tower. Given text alone, such a model runs its language model
-and its LM head and nothing else: the same computation as the text family's causal LM with
-those weights.
+Qwen2 one beside a CLIP vision tower; Qwen2-VL and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2
+one and Qwen3-VL (`qwen3_vl`) a Qwen3 one beside a ViT. Given text alone, such a model runs its
+language model and its LM head and nothing else: the same computation as the text family's
+causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
+position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
+so on text the rotation is the text family's ordinary one with the same frequencies.)
 prunebench prunes, times and evaluates text generation, so when the workflow downloads or
 imports such a checkpoint (and when a command downloads one or is given its folder) it keeps
 only that part: the language model's tensors renamed
@@ -66,7 +69,13 @@ class Wrapper:
     takes it from there, where transformers 4 saved it; transformers 5 reads a LLaVA-NeXT's
     whole config only, and would load such a checkpoint, which holds no LM head, with a random
     one: it is kept tied, as transformers 4 made and trained it);
-    `text_overrides`: text config values the wrapper's forward pass implies."""
+    `text_overrides`: text config values the wrapper's forward pass implies;
+    `text_config_types`: the model types the wrapper's text configs name for its own language
+    model class (Qwen2.5-VL's `qwen2_5_vl_text`) and the text family that computes the same;
+    `text_at_top`: whether a config.json without `text_config` holds the language model's
+    settings at its top level (Qwen2-VL's and Qwen2.5-VL's published configs, which the
+    wrapper's config class reads so); `multimodal_rope`: the language model rotates by M-RoPE
+    (module docstring), whose sections the text family's rotary settings leave out."""
 
     model_class: str
     published: str
@@ -76,6 +85,9 @@ class Wrapper:
     tied_by_default: bool
     tied_by_text: bool = False
     text_overrides: dict[str, Any] = field(default_factory=dict)
+    text_config_types: dict[str, str] = field(default_factory=dict)
+    text_at_top: bool = False
+    multimodal_rope: bool = False
 
 
 # The LLaVA-style layout both use: `language_model.model.*` (and an untied
@@ -85,6 +97,18 @@ _LLAVA_RENAMES = (("language_model.model.", "model."), ("language_model.lm_head.
                   ("model.language_model.", "model."), ("lm_head.", "lm_head."))
 _LLAVA_LEFT_OUT = ("vision_tower.", "multi_modal_projector.", "model.vision_tower.",
                    "model.multi_modal_projector.")
+# Qwen-VL: the language model named as the text family's checkpoints name it (Qwen2-VL's and
+# Qwen2.5-VL's published files) or as transformers 5's modules do; the ViT under `visual.`.
+_QWEN_VL_RENAMES = (("model.language_model.", "model."),
+                    *((name, name) for name in ("model.embed_tokens.", "model.layers.",
+                                                "model.norm.", "lm_head.")))
+_QWEN_VL_LEFT_OUT = ("visual.", "model.visual.")
+# What a config.json with the language model's settings at its top holds for the other
+# modalities (vision_config, image / video / vision token ids) or the wrapper alone.
+_NOT_TEXT_AT_TOP = ("vision_config", "architectures", "auto_map", "model_type")
+_OTHER_MODALITY_PREFIXES = ("vision_", "image_", "video_")
+# The rotary settings of M-RoPE's sections, which the text family's rotation has no use for.
+_MROPE_KEYS = ("mrope_section", "mrope_interleaved")
 
 WRAPPERS: dict[str, Wrapper] = {
     # Gemma3ForConditionalGeneration's LM head never soft-caps the logits.
@@ -112,6 +136,28 @@ WRAPPERS: dict[str, Wrapper] = {
                           ("llama", "mistral", "qwen2"), _LLAVA_RENAMES,
                           (*_LLAVA_LEFT_OUT, "image_newline", "model.image_newline"),
                           tied_by_default=False, tied_by_text=True),
+    # Qwen2-VL and Qwen2.5-VL (2B-72B; Qwen/Qwen2.5-VL-7B-Instruct): a Qwen2 language model
+    # beside a ViT (`visual.*`). The published files name the language model as Qwen2's
+    # checkpoints do (`model.layers.*`), transformers 5's modules `model.language_model.*`;
+    # the published config.json holds its settings at the top (no text_config). Tied where
+    # the text config ties (where transformers 4 saved it; transformers 5 forwards it).
+    "qwen2_vl": Wrapper("Qwen2VLForConditionalGeneration", "Qwen2-VL", ("qwen2",),
+                        _QWEN_VL_RENAMES, _QWEN_VL_LEFT_OUT, tied_by_default=False,
+                        tied_by_text=True, text_config_types={"qwen2_vl_text": "qwen2"},
+                        text_at_top=True, multimodal_rope=True),
+    "qwen2_5_vl": Wrapper("Qwen2_5_VLForConditionalGeneration", "Qwen2.5-VL", ("qwen2",),
+                          _QWEN_VL_RENAMES, _QWEN_VL_LEFT_OUT, tied_by_default=False,
+                          tied_by_text=True, text_config_types={"qwen2_5_vl_text": "qwen2"},
+                          text_at_top=True, multimodal_rope=True),
+    # Qwen3-VL (2B-32B dense): a Qwen3 language model (per-head q/k norms) beside a ViT whose
+    # "DeepStack" features are added to the first blocks' hidden states where an image is.
+    # Transformers 5 ties by the whole config's value only; a text config that ties a
+    # checkpoint without an LM head of its own is kept tied all the same (_tied keeps an own
+    # head that differs untied), not refused.
+    "qwen3_vl": Wrapper("Qwen3VLForConditionalGeneration", "Qwen3-VL (dense)", ("qwen3",),
+                        _QWEN_VL_RENAMES, _QWEN_VL_LEFT_OUT, tied_by_default=False,
+                        tied_by_text=True, text_config_types={"qwen3_vl_text": "qwen3"},
+                        multimodal_rope=True),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats;
@@ -139,12 +185,16 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     docstring); refused with what to do when it holds no text config of the expected family."""
     wrapper = WRAPPERS[raw["model_type"]]
     text = raw.get("text_config")
+    if text is None and wrapper.text_at_top:
+        text = {k: v for k, v in raw.items() if k not in _NOT_TEXT_AT_TOP
+                and not k.startswith(_OTHER_MODALITY_PREFIXES)}
     if not isinstance(text, dict):
         raise PrunebenchError(
             f"{where} describes a {raw['model_type']} model without a text_config object: "
             "re-download the checkpoint, or save it again with save_pretrained; its language "
             "model's settings are missing")
     kind = text.get("model_type") or wrapper.text_model_types[0]
+    kind = wrapper.text_config_types.get(kind, kind)
     if kind not in wrapper.text_model_types:
         raise PrunebenchError(
             f"{where}: the {raw['model_type']} model's language model is {kind!r}: prunebench "
@@ -169,7 +219,22 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     values["tie_word_embeddings"] = tied
     values.update(wrapper.text_overrides)
     values["model_type"] = kind
+    if wrapper.multimodal_rope:
+        for key in ("rope_parameters", "rope_scaling"):
+            if isinstance(values.get(key), dict):
+                values[key] = _single_axis_rope(values[key])
     return values
+
+
+def _single_axis_rope(rope: dict[str, Any]) -> dict[str, Any]:
+    """M-RoPE's rotary settings as the text family's: the same frequencies (type, base,
+    scaling), without the sections (`{"type": "mrope", "mrope_section": [16, 24, 24]}` in
+    Qwen2.5-VL's published config is the default rotation)."""
+    rope = {k: v for k, v in rope.items() if k not in _MROPE_KEYS}
+    if rope.get("type") == "mrope":
+        del rope["type"]
+    rope.setdefault("rope_type", rope.pop("type", "default"))
+    return rope
 
 
 def _text_name(wrapper: Wrapper, name: str, file: Path) -> str | None:
