@@ -721,8 +721,8 @@ def test_qwen_vl_models_keep_their_language_model(wrapper, tmp_path):
 def test_qwen2_5_vl_in_its_published_form_keeps_the_settings_at_the_configs_top(tmp_path):
     """Qwen/Qwen2.5-VL-7B-Instruct's config.json has no text_config: the language model's
     settings are at its top beside vision_config and the image / video token ids, and its
-    rotation is `rope_scaling: {type: mrope, mrope_section: ...}` with `rope_theta` apart, as
-    transformers 4.49 wrote it; tied (as the 3B) at the top."""
+    rotation is `rope_scaling: {type: mrope, mrope_section: ...}` with `rope_theta` apart
+    (the 3B's published config.json, but for the sizes); tied (as the 3B) at the top."""
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     from prunebench.modeling import load_model
@@ -733,10 +733,10 @@ def test_qwen2_5_vl_in_its_published_form_keeps_the_settings_at_the_configs_top(
     published = {"architectures": ["Qwen2_5_VLForConditionalGeneration"],
                  "model_type": "qwen2_5_vl", **text, "rms_norm_eps": 1e-6,
                  "tie_word_embeddings": True, "torch_dtype": "float32", "use_sliding_window": False,
-                 "sliding_window": 32768, "max_window_layers": 2,
+                 "sliding_window": 32768, "max_window_layers": 70,
                  "vision_start_token_id": 295, "vision_end_token_id": 296,
                  "vision_token_id": 297, "image_token_id": 298, "video_token_id": 299,
-                 "vision_config": vision, "transformers_version": "4.49.0.dev0"}
+                 "vision_config": vision, "transformers_version": "4.41.2"}
     (folder / "config.json").write_text(json.dumps(published))
     whole = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder).eval()
     assert whole.config.get_text_config().rms_norm_eps == 1e-6
