@@ -1012,7 +1012,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "olmo-3-32b": 32_233_522_176, "granite-3.3-8b": 8_170_864_640,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
-             "llama-3.2-3b": 3_212_749_824}
+             "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,
+             "qwen2.5-vl-7b": 7_615_616_512}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -1073,6 +1074,9 @@ def test_known_shapes_build_their_family():
             granite.residual_multiplier, granite.logits_scaling) == (12.0, 0.0078125, 0.22, 16.0)
     assert known_shape_of("ibm-granite/granite-3.3-8b-instruct") == "granite-3.3-8b"
     assert known_shape_of("llava-hf/llava-1.5-7b-hf") == "llava-1.5-7b"  # its language model
+    assert known_shape_of("Qwen/Qwen2.5-VL-7B-Instruct") == "qwen2.5-vl-7b"  # (not Qwen2.5-7B)
+    assert known_shape_of("Qwen/Qwen2.5-VL-3B-Instruct-AWQ") is None
+    assert architecture_config("qwen2.5-vl-3b").tie_word_embeddings
     # LLaVA-1.6's Vicuna is v1.5's, with LLaVA's own vocabulary: no shape known, not LLaMA-1's
     assert known_shape_of("llava-hf/llava-v1.6-vicuna-7b-hf") is None
     assert known_shape_of("ibm-granite/granite-3.3-8b-lora-rag-answerability") is None

@@ -263,6 +263,20 @@ ARCHITECTURES["llava-1.5-7b"] = dict(
     hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
     num_key_value_heads=32, vocab_size=32064, max_position_embeddings=4096, rms_norm_eps=1e-5,
     pad_token_id=32001)
+# Qwen/Qwen2.5-VL-3B-Instruct and -7B-Instruct: their language models (checkpoint.text_part),
+# Qwen2's blocks. The 3B's config.json as a public dump quotes it (the hub could not be read
+# here; its per-block count, 77,076,992, is the dump's own): 3,085,938,688 parameters, tied.
+# The 7B's shapes are Qwen2.5-7B's (a public print of the model: 152,064 x 3,584 embeddings, 28
+# blocks, k/v 512 wide, MLP 18,944), with the VL configs' 128,000-token context:
+# 7,615,616,512 parameters.
+ARCHITECTURES["qwen2.5-vl-3b"] = dict(
+    model_type="qwen2", hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
+    num_attention_heads=16, num_key_value_heads=2, vocab_size=151936,
+    max_position_embeddings=128000, rms_norm_eps=1e-6, rope_theta=1000000.0,
+    use_sliding_window=False, tie_word_embeddings=True, bos_token_id=151643,
+    eos_token_id=151645)
+ARCHITECTURES["qwen2.5-vl-7b"] = dict(
+    ARCHITECTURES["qwen2.5-7b"], max_position_embeddings=128000, eos_token_id=151645)
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
 # rms_norm_eps 1e-5 (Vicuna v1.5 is fine-tuned from them).
 ARCHITECTURES["llama-2-7b"] = dict(ARCHITECTURES["llama-7b"], max_position_embeddings=4096,
