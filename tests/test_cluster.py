@@ -480,6 +480,7 @@ n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 )); echo $n > "$dir/count"
 id=$((1000 + n))
 printf '%s %s\\n' "$id" "$*" >> "$dir/sbatch.log"
 exec 9>&-
+args="$*"
 out=/dev/null; wrap=; partition=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -493,9 +494,27 @@ out="${out//%j/$id}"
 mkdir -p "$dir/jobs" "$(dirname "$out")"
 echo RUNNING > "$dir/jobs/$id"
 set -m   # job control: the job gets a process group of its own, which scancel can stop whole
-( export SLURM_JOB_ID=$id SLURM_JOBID=$id FAKE_SLURM_PARTITION="$partition"
-  if bash -c "$wrap"; then state=COMPLETED; else state=FAILED; fi
-  echo $state > "$dir/jobs/$id.new" && mv "$dir/jobs/$id.new" "$dir/jobs/$id"
+( set -m; export SLURM_JOB_ID=$id SLURM_JOBID=$id FAKE_SLURM_PARTITION="$partition"
+  state() { echo "$1" > "$dir/jobs/$id.new" && mv "$dir/jobs/$id.new" "$dir/jobs/$id"; }
+  # FAKE_SLURM_PREEMPT=<text>: the first job whose sbatch arguments hold it is pre-empted once
+  # (preempt/sitecustomize.py kills its processes after their first saved progress) and
+  # requeued: run again from the start, as SLURM does, with SLURM_RESTART_COUNT=1.
+  if [ -n "$FAKE_SLURM_PREEMPT" ] && [[ "$args" == *"$FAKE_SLURM_PREEMPT"* ]] \
+      && mkdir "$dir/preempting" 2>/dev/null; then
+    export FAKE_SLURM_PREEMPTED="$dir/jobs/$id.preempted" PYTHONPATH="$dir/preempt${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+  while :; do
+    bash -c "$wrap" & echo $! > "$dir/jobs/$id.step.pgid"   # the job's processes, apart
+    if wait $!; then state COMPLETED; break; fi
+    if [ -e "$dir/jobs/$id.preempted" ] && [ -z "$SLURM_RESTART_COUNT" ]; then
+      state PREEMPTED   # until sacct has told the plugin so (at most 2 min)
+      for _ in $(seq 240); do [ -e "$dir/jobs/$id.seen" ] && break; sleep 0.5; done
+      state PENDING; sleep 1; state RUNNING; echo 1 > "$dir/jobs/$id.restarts"
+      export SLURM_RESTART_COUNT=1; unset FAKE_SLURM_PREEMPTED PYTHONPATH
+      continue
+    fi
+    state FAILED; break
+  done
 ) > "$out" 2>&1 < /dev/null &
 echo $! > "$dir/jobs/$id.pgid"
 echo "$id"
@@ -503,15 +522,30 @@ echo "$id"
     "sacct": """#!/bin/bash
 dir="$(cd "$(dirname "$0")" && pwd)"
 for job in "$dir"/jobs/*[0-9]; do
-  [ -e "$job" ] && echo "$(basename "$job")|$(cat "$job")"
+  [ -e "$job" ] || continue
+  state=$(cat "$job"); echo "$(basename "$job")|$state"
+  [ "$state" = PREEMPTED ] && touch "$job.seen"
 done
 exit 0
+""",
+    # `scontrol show job <id>`: its restart count (a job step's provenance asks); otherwise the
+    # controller's MinJobAge, which the plugin reads
+    "scontrol": """#!/bin/bash
+dir="$(cd "$(dirname "$0")" && pwd)"
+if [ "$1 $2" = "show job" ]; then
+  echo "JobId=$3 JobName=fake"
+  echo "   Requeue=1 Restarts=$(cat "$dir/jobs/$3.restarts" 2>/dev/null || echo 0) BatchFlag=1"
+  exit 0
+fi
+echo 'MinJobAge = 300 sec'
 """,
     "scancel": """#!/bin/bash
 dir="$(cd "$(dirname "$0")" && pwd)"
 for id in "$@"; do
   [ -e "$dir/jobs/$id.pgid" ] || continue   # an option (--clusters=all)
-  kill -TERM -- "-$(cat "$dir/jobs/$id.pgid")" 2>/dev/null   # the job's state keeper too
+  for group in "$dir/jobs/$id.step.pgid" "$dir/jobs/$id.pgid"; do   # its state keeper too
+    [ -e "$group" ] && kill -TERM -- "-$(cat "$group")" 2>/dev/null
+  done
   echo CANCELLED > "$dir/jobs/$id.new" && mv "$dir/jobs/$id.new" "$dir/jobs/$id"
 done
 exit 0
@@ -696,7 +730,8 @@ def test_a_run_through_the_slurm_profile_completes_and_each_result_names_its_slu
     for comment, path in made_in_slurm.items():
         job_id, partition = submitted[comment]
         slurm = json.loads((workdir / path).read_text())["provenance"]["slurm"]
-        assert slurm == {"job_id": job_id, "partition": partition, "node": "fake-node"}, path
+        assert slurm == {"job_id": job_id, "partition": partition, "node": "fake-node",
+                         "restart_count": "0"}, path
         assert partition == "gpu"
     # the dense model's report is made where Snakemake runs (a local rule): in no SLURM job
     dense = json.loads((workdir / "results/pruned/tiny/dense/prune_report.json").read_text())
@@ -705,6 +740,74 @@ def test_a_run_through_the_slurm_profile_completes_and_each_result_names_its_slu
     # and nothing is left to do, as after any complete run
     again = snakemake(workdir, "-n", *profile, configfile="slurm.yaml", env=env)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+# Loaded by every Python process of the pre-empted job (FAKE_SLURM_RUNNING): once the job has
+# saved its first progress (a benchmark's finished batch size), all its processes are killed,
+# as a pre-emption kills a job wherever it is.
+PREEMPT_HOOK = """
+import os
+
+_mark = os.environ.get("FAKE_SLURM_PREEMPTED")
+if _mark:
+    import prunebench.atomic
+
+    _write_json = prunebench.atomic.write_json
+
+    def _write_then_preempt(path, *args, **kwargs):
+        _write_json(path, *args, **kwargs)
+        if str(path).endswith(".unfinished.json") and not os.path.exists(_mark):
+            open(_mark, "w").close()
+            os.killpg(os.getpgrp(), 9)
+
+    prunebench.atomic.write_json = _write_then_preempt
+"""
+
+
+@pytest.mark.slow  # a run through the SLURM executor, its jobs run by a fake SLURM
+def test_a_preempted_benchmark_requeued_by_slurm_resumes_its_finished_batch_sizes(
+        tmp_path, tiny_model_dir):
+    """The profile's pre-emption path: a benchmark job killed after its first batch size
+    (every process of it, as a pre-emption does) and requeued by SLURM under the same job id
+    runs again from the start and resumes the finished batch size instead of timing it
+    again; Snakemake waits through the pre-emption and ends complete, and the result names
+    the restart."""
+    workdir = copy_workflow(tmp_path / "run")
+    bin_dir = fake_slurm(workdir, FAKE_SLURM_RUNNING)
+    (bin_dir / "preempt").mkdir()
+    (bin_dir / "preempt" / "sitecustomize.py").write_text(PREEMPT_HOOK)
+    config = {"models": {"tiny": {"source": f"local:{tiny_model_dir}", "variants": ["dense"]}},
+              "benchmark": {"backends": ["hf"], "token_configs": ["12x16"],
+                            "batch_sizes": [1, 2], "warmup": 1, "repeats": 2,
+                            "max_repeats": 2},
+              "evaluation": {"perplexity": {"datasets": ["embedded"]}, "zeroshot": None},
+              "device": "cpu"}
+    (workdir / "slurm.yaml").write_text(yaml.safe_dump(config))
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_SLURM_PREEMPT": "rule_benchmark"}
+    profile = ["--workflow-profile", "profiles/slurm", "--latency-wait", "5", "--retries", "0",
+               "--slurm-init-seconds-before-status-checks", "1",
+               "--seconds-between-status-checks", "1"]
+    target = "results/bench/tiny/dense/hf/12x16.json"
+    try:
+        run = snakemake(workdir, target, *profile, configfile="slurm.yaml", env=env)
+    finally:
+        stop_fake_slurm_jobs(bin_dir)
+
+    preempted = list((bin_dir / "jobs").glob("*.preempted"))
+    assert len(preempted) == 1, "no job was pre-empted"
+    job_id = preempted[0].name.removesuffix(".preempted")
+    assert (bin_dir / "jobs" / job_id).read_text().strip() == "COMPLETED"
+    assert "preemption" in run.stdout + run.stderr  # the plugin saw it, and waited
+    result = json.loads((workdir / target).read_text())
+    assert result["resumed_batch_sizes"] == [1]
+    assert [row["batch_size"] for row in result["rows"]] == [1, 2]
+    assert all(row["status"] == "ok" for row in result["rows"])
+    # (the job step's environment has no SLURM_RESTART_COUNT: the plugin's step drops it)
+    assert result["provenance"]["slurm"] == {"job_id": job_id, "partition": "gpu",
+                                             "node": "fake-node", "restart_count": "1"}
+    assert "batch size 1: resumed from" in (workdir / "logs/bench/tiny/dense/hf/12x16.log"
+                                            ).read_text()
+    assert not list((workdir / "results/bench/tiny/dense/hf").glob(".*unfinished*"))
 
 
 def test_slurm_profile_puts_nothing_forbidden_in_slurm_extra():

@@ -181,6 +181,35 @@ def test_a_result_made_in_a_slurm_job_names_it(monkeypatch):
     assert provenance.slurm_job({"SLURM_JOB_PARTITION": "gpu"}) is None
 
 
+def test_a_requeued_jobs_restart_count_is_asked_of_scontrol_where_its_step_lacks_it(
+        tmp_path, monkeypatch):
+    """Snakemake's SLURM job step drops SLURM_RESTART_COUNT from the rule's environment:
+    `scontrol show job` says it then; where scontrol is missing, fails or hangs, it is left
+    out and the rest of the record stands."""
+    from workflow_helpers import require_executable_folder
+
+    require_executable_folder(tmp_path)
+    scontrol = tmp_path / "scontrol"
+    scontrol.write_text('#!/bin/sh\n[ "$1 $2 $3" = "show job 77" ] || exit 1\n'
+                        'echo "JobId=77 JobName=bench"\n'
+                        'echo "   Requeue=1 Restarts=2 BatchFlag=1 Reboot=0 ExitCode=0:0"\n')
+    scontrol.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    provenance._scontrol_restart_count.cache_clear()
+    assert provenance.slurm_job({"SLURM_JOB_ID": "77"}) == {"job_id": "77",
+                                                              "restart_count": "2"}
+    assert provenance.slurm_job({"SLURM_JOB_ID": "78"}) == {"job_id": "78"}  # it failed
+    # the step's own variable, where set, is taken as it is
+    assert provenance.slurm_job({"SLURM_JOB_ID": "79", "SLURM_RESTART_COUNT": "3"})[
+        "restart_count"] == "3"
+    scontrol.write_text("#!/bin/sh\nsleep 30\n")  # a controller that does not answer
+    monkeypatch.setattr(provenance, "SCONTROL_TIMEOUT_S", 0.5)
+    assert provenance.slurm_job({"SLURM_JOB_ID": "80"}) == {"job_id": "80"}
+    scontrol.unlink()  # no scontrol on this node
+    assert provenance.slurm_job({"SLURM_JOB_ID": "81"}) == {"job_id": "81"}
+    provenance._scontrol_restart_count.cache_clear()
+
+
 def test_a_result_says_how_many_cpus_its_process_could_use(monkeypatch):
     record = provenance.provenance()
     if hasattr(provenance.os, "sched_getaffinity"):  # Linux; elsewhere it is not known: None

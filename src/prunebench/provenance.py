@@ -8,6 +8,8 @@ import functools
 import hashlib
 import os
 import platform
+import re
+import shutil
 import socket
 import subprocess
 from collections.abc import Mapping
@@ -158,14 +160,40 @@ SLURM_VARIABLES = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID
                    "array_task_id": "SLURM_ARRAY_TASK_ID", "cluster": "SLURM_CLUSTER_NAME",
                    "partition": "SLURM_JOB_PARTITION", "node": "SLURMD_NODENAME",
                    "restart_count": "SLURM_RESTART_COUNT"}
+# How long a job step waits for `scontrol` to say the job's restart count.
+SCONTROL_TIMEOUT_S = 10
 
 
 def slurm_job(environ: Mapping[str, str] = os.environ) -> dict[str, str] | None:
-    """The SLURM job this process runs in (SLURM_VARIABLES), or None outside SLURM."""
+    """The SLURM job this process runs in (SLURM_VARIABLES), or None outside SLURM. The restart
+    count is set in the batch script's environment only, and Snakemake's job step passes few
+    SLURM variables on to the rule's process: where it is not set, `scontrol show job` says it
+    (left out where scontrol is missing or does not answer)."""
     if not environ.get("SLURM_JOB_ID"):
         return None
-    return {name: environ[variable] for name, variable in SLURM_VARIABLES.items()
-            if environ.get(variable)}
+    job = {name: environ[variable] for name, variable in SLURM_VARIABLES.items()
+           if environ.get(variable)}
+    if "restart_count" not in job:
+        restarts = _scontrol_restart_count(job["job_id"])
+        if restarts is not None:
+            job["restart_count"] = restarts
+    return job
+
+
+@functools.cache
+def _scontrol_restart_count(job_id: str) -> str | None:
+    """`Restarts=` of `scontrol show job <job_id>` (fixed for a process: a requeued job starts
+    new ones), None where it cannot be had."""
+    scontrol = shutil.which("scontrol")
+    if scontrol is None:
+        return None
+    try:
+        shown = subprocess.run([scontrol, "show", "job", job_id], capture_output=True,
+                               text=True, timeout=SCONTROL_TIMEOUT_S, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"\bRestarts=(\d+)", shown)
+    return found.group(1) if found else None
 
 
 # Code shipped with a checkpoint that this process ran (a tokenizer's, loaded with the config's
