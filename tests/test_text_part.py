@@ -673,21 +673,26 @@ QWEN_VL = {
 }
 
 
-def qwen_vl(wrapper: str, **top):
-    """A random Qwen-VL model (biases and norm weights randomised too) and the name of the
-    text family's class that should compute what it computes on text."""
+def random_model(config_name: str, model_name: str, **config):
+    """A random transformers `model_name` of the `config_name` made of `config` (biases and
+    norm weights randomised too, so that a bias or norm lost on the way shows)."""
     import transformers
 
-    config_name, model_name, text_class, text, vision = QWEN_VL[wrapper]
-    config = getattr(transformers, config_name)(text_config=dict(text),
-                                                vision_config=dict(vision), **top)
     torch.manual_seed(0)
-    model = getattr(transformers, model_name)(config).eval()
+    model = getattr(transformers, model_name)(getattr(transformers, config_name)(**config))
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() == 1:
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in name else 0.0))
-    return model, text_class
+    return model.eval()
+
+
+def qwen_vl(wrapper: str, **top):
+    """A random Qwen-VL model and the name of the text family's class that should compute what
+    it computes on text."""
+    config_name, model_name, text_class, text, vision = QWEN_VL[wrapper]
+    return random_model(config_name, model_name, text_config=dict(text),
+                        vision_config=dict(vision), **top), text_class
 
 
 @pytest.mark.parametrize("wrapper", sorted(QWEN_VL))
@@ -772,3 +777,54 @@ def test_a_qwen_vl_tied_in_its_text_config_only_is_kept_tied(wrapper, tmp_path):
     assert kept.config.tie_word_embeddings is True
     ids = torch.randint(3, 290, (2, 12), generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(logits(kept, ids), logits(model, ids), rtol=0, atol=1e-5)
+
+
+SIGLIP_SMALL = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                    num_attention_heads=2, image_size=28, patch_size=14)
+OTHER_VLMS = {  # wrapper: (config class, model class, its vision config)
+    "internvl": ("InternVLConfig", "InternVLForConditionalGeneration",
+                 dict(SIGLIP_SMALL, image_size=[28, 28], patch_size=[14, 14])),
+    "idefics3": ("Idefics3Config", "Idefics3ForConditionalGeneration", SIGLIP_SMALL),
+    "smolvlm": ("SmolVLMConfig", "SmolVLMForConditionalGeneration", SIGLIP_SMALL),
+}
+
+
+@pytest.mark.parametrize("wrapper, text_type, tied", [
+    ("internvl", "qwen2", False),   # InternVL3-8B-hf: Qwen2.5-7B, untied
+    ("internvl", "qwen3", True),    # InternVL3.5-1B-hf: Qwen3-0.6B, tied
+    ("idefics3", "llama", False),   # Idefics3-8B: Llama-3.1-8B
+    ("smolvlm", "llama", True),     # SmolVLM-256M: SmolLM2-135M, tied
+])
+def test_internvl_and_smolvlm_keep_their_language_model(wrapper, text_type, tied, tmp_path):
+    """InternVL's -hf checkpoints (LLaVA's layout) and Idefics3 / SmolVLM (`model.text_model.*`
+    beside `model.vision_model.*` and a connector) keep their language model as that family's
+    causal LM, computing what the whole model computes on text, tied or not as it is."""
+    from prunebench.modeling import load_model
+
+    config_name, model_name, vision = OTHER_VLMS[wrapper]
+    text = dict(model_type=text_type, hidden_size=64, intermediate_size=128,
+                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                vocab_size=VOCAB, max_position_embeddings=256, tie_word_embeddings=tied,
+                **({"head_dim": 16} if text_type == "qwen3" else {}))
+    model = random_model(config_name, model_name, text_config=text, vision_config=dict(vision),
+                         image_token_id=299, tie_word_embeddings=tied)
+    folder = saved(model, tmp_path / wrapper)
+    # Idefics3Config's pad token 128002 at the top, as transformers 4 saved it (SmolVLM's
+    # published configs hold it over a 49,280-token vocabulary): not the language model's
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "pad_token_id": 128002}))
+
+    assert text_part.take_text_part(folder) is True
+    kept = load_model(folder)
+    assert type(kept).__name__ == {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
+                                   "qwen3": "Qwen3ForCausalLM"}[text_type]
+    assert kept.config.tie_word_embeddings is tied
+    assert kept.config.pad_token_id is None
+    torch.testing.assert_close(logits(kept, text_ids()), logits(model, text_ids()),
+                               rtol=0, atol=1e-5)
+    record = json.loads((folder / text_part.RECORD).read_text())
+    language = model.model.language_model if wrapper == "internvl" else model.model.text_model
+    assert record["left_out"]["parameters"] == (
+        sum(p.numel() for p in model.parameters())
+        - sum(p.numel() for p in language.parameters())
+        - (0 if tied else model.lm_head.weight.numel()))

@@ -6,7 +6,8 @@ SigLIP vision tower and the projector that turns its image features into tokens;
 3.1 and 3.2 (`mistral3`, Mistral3ForConditionalGeneration) hold a Mistral text model beside a
 Pixtral vision tower, and Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
 (`ministral3`); LLaVA-1.5 and LLaVA-NeXT (`llava`, `llava_next`) a LLaMA (Vicuna), Mistral or
-Qwen2 one beside a CLIP vision tower; Qwen2-VL and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2
+Qwen2 one beside a CLIP vision tower; InternVL (`internvl`) a Qwen2, Qwen3 or LLaMA one beside
+an InternViT; Idefics3 and SmolVLM (`idefics3`, `smolvlm`) a LLaMA one beside a SigLIP; Qwen2-VL and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2
 one and Qwen3-VL (`qwen3_vl`) a Qwen3 one beside a ViT. Given text alone, such a model runs its
 language model and its LM head and nothing else: the same computation as the text family's
 causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
@@ -97,6 +98,10 @@ _LLAVA_RENAMES = (("language_model.model.", "model."), ("language_model.lm_head.
                   ("model.language_model.", "model."), ("lm_head.", "lm_head."))
 _LLAVA_LEFT_OUT = ("vision_tower.", "multi_modal_projector.", "model.vision_tower.",
                    "model.multi_modal_projector.")
+# Idefics3 / SmolVLM: `model.text_model.*` beside `model.vision_model.*` and the connector that
+# turns image features into tokens.
+_IDEFICS3_RENAMES = (("model.text_model.", "model."), ("lm_head.", "lm_head."))
+_IDEFICS3_LEFT_OUT = ("model.vision_model.", "model.connector.")
 # Qwen-VL: the language model named as the text family's checkpoints name it (Qwen2-VL's and
 # Qwen2.5-VL's published files) or as transformers 5's modules do; the ViT under `visual.`.
 _QWEN_VL_RENAMES = (("model.language_model.", "model."),
@@ -136,6 +141,21 @@ WRAPPERS: dict[str, Wrapper] = {
                           ("llama", "mistral", "qwen2"), _LLAVA_RENAMES,
                           (*_LLAVA_LEFT_OUT, "image_newline", "model.image_newline"),
                           tied_by_default=False, tied_by_text=True),
+    # InternVL 3 / 3.5 in transformers' own layout (OpenGVLab/InternVL3-8B-hf, ...; the
+    # repositories without -hf ship code of their own, refused as any): LLaVA's layout with an
+    # InternViT tower, beside a Qwen2, Qwen3 or LLaMA language model. Its config class ties by
+    # default; an LM head of its own that differs stays untied (_tied).
+    "internvl": Wrapper("InternVLForConditionalGeneration", "InternVL (-hf checkpoints)",
+                        ("qwen2", "qwen3", "llama"), _LLAVA_RENAMES, _LLAVA_LEFT_OUT,
+                        tied_by_default=True, tied_by_text=True),
+    # Idefics3 and SmolVLM (HuggingFaceTB/SmolVLM-256M/500M-Instruct, SmolVLM2): a SigLIP
+    # tower and a connector beside a LLaMA language model (SmolLM2's, Llama-3's).
+    "idefics3": Wrapper("Idefics3ForConditionalGeneration", "Idefics3", ("llama",),
+                        _IDEFICS3_RENAMES, _IDEFICS3_LEFT_OUT, tied_by_default=False,
+                        tied_by_text=True),
+    "smolvlm": Wrapper("SmolVLMForConditionalGeneration", "SmolVLM and SmolVLM2", ("llama",),
+                       _IDEFICS3_RENAMES, _IDEFICS3_LEFT_OUT, tied_by_default=False,
+                       tied_by_text=True),
     # Qwen2-VL and Qwen2.5-VL (2B-72B; Qwen/Qwen2.5-VL-7B-Instruct): a Qwen2 language model
     # beside a ViT (`visual.*`). The published files name the language model as Qwen2's
     # checkpoints do (`model.layers.*`), transformers 5's modules `model.language_model.*`;
@@ -212,7 +232,11 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     if any(k in raw for k in _DTYPE_KEYS):  # one dtype, the whole model's
         for key in _DTYPE_KEYS:
             values.pop(key, None)
-    values.update({k: raw[k] for k in _WHOLE_MODEL_KEYS if k in raw})
+    # (a token id the language model has no embedding for is the wrapper's alone: Idefics3's
+    # config class pads with 128002, SmolVLM's vocabulary has 49,280 tokens, and an embedding
+    # cannot pad with a row it lacks)
+    values.update({k: raw[k] for k in _WHOLE_MODEL_KEYS if k in raw
+                   and _in_vocabulary(raw[k], values.get("vocab_size"))})
     tied = raw.get("tie_word_embeddings", wrapper.tied_by_default)
     if wrapper.tied_by_text and tied is False and text.get("tie_word_embeddings") is True:
         tied = True  # (any other value is the config class's to accept or refuse)
@@ -224,6 +248,14 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
             if isinstance(values.get(key), dict):
                 values[key] = _single_axis_rope(values[key])
     return values
+
+
+def _in_vocabulary(value: Any, vocab_size: Any) -> bool:
+    """Whether a token id (or list of ids, as eos_token_id may be) is one of the vocabulary's;
+    any other value, and any value where the vocabulary's size is not known, counts as one."""
+    ids = value if isinstance(value, list) else [value]
+    return not isinstance(vocab_size, int) or all(
+        not isinstance(i, int) or 0 <= i < vocab_size for i in ids)
 
 
 def _single_axis_rope(rope: dict[str, Any]) -> dict[str, Any]:
