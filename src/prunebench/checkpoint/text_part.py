@@ -7,10 +7,10 @@ SigLIP vision tower and the projector that turns its image features into tokens;
 Pixtral vision tower, and Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
 (`ministral3`); LLaVA-1.5 and LLaVA-NeXT (`llava`, `llava_next`) a LLaMA (Vicuna), Mistral or
 Qwen2 one beside a CLIP vision tower; InternVL (`internvl`) a Qwen2, Qwen3 or LLaMA one beside
-an InternViT; Idefics3 and SmolVLM (`idefics3`, `smolvlm`) a LLaMA one beside a SigLIP; Qwen2-VL and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2
-one and Qwen3-VL (`qwen3_vl`) a Qwen3 one beside a ViT. Given text alone, such a model runs its
-language model and its LM head and nothing else: the same computation as the text family's
-causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
+an InternViT; Idefics3 and SmolVLM (`idefics3`, `smolvlm`) a LLaMA one beside a SigLIP; Qwen2-VL
+and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2 one and Qwen3-VL (`qwen3_vl`) a Qwen3 one
+beside a ViT. Given text alone, such a model runs its language model and its LM head and
+nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
 prunebench prunes, times and evaluates text generation, so when the workflow downloads or
@@ -263,9 +263,8 @@ def _single_axis_rope(rope: dict[str, Any]) -> dict[str, Any]:
     scaling), without the sections (`{"type": "mrope", "mrope_section": [16, 24, 24]}` in
     Qwen2.5-VL's published config is the default rotation)."""
     rope = {k: v for k, v in rope.items() if k not in _MROPE_KEYS}
-    if rope.get("type") == "mrope":
-        del rope["type"]
-    rope.setdefault("rope_type", rope.pop("type", "default"))
+    kind = rope.pop("type", None)  # (transformers 4's name of rope_type)
+    rope.setdefault("rope_type", "default" if kind in (None, "mrope") else kind)
     return rope
 
 
