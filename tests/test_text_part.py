@@ -828,3 +828,59 @@ def test_internvl_and_smolvlm_keep_their_language_model(wrapper, text_type, tied
         sum(p.numel() for p in model.parameters())
         - sum(p.numel() for p in language.parameters())
         - (0 if tied else model.lm_head.weight.numel()))
+
+
+@pytest.mark.parametrize("wrapper", sorted(w for w, spec in text_part.WRAPPERS.items()
+                                           if spec.text_config_types))
+def test_a_qwen_vl_text_classs_own_defaults_are_kept(wrapper):
+    """The Qwen-VL text configs' classes (Qwen2_5_VLTextConfig, ...) default otherwise than
+    Qwen2Config / Qwen3Config (a 72B's shapes, another rotary base and norm epsilon): each
+    such default is in the wrapper's text_defaults, as transformers has it, and nothing else."""
+    import transformers
+
+    spec = text_part.WRAPPERS[wrapper]
+    ((own_type, family),) = spec.text_config_types.items()
+    own = transformers.AutoConfig.for_model(own_type).to_dict()
+    theirs = transformers.AutoConfig.for_model(family).to_dict()
+    own["rope_theta"] = own.pop("rope_parameters")["rope_theta"]
+    theirs["rope_theta"] = theirs.pop("rope_parameters")["rope_theta"]
+    differing = {key: value for key, value in own.items() if theirs.get(key, value) != value
+                 and key not in ("model_type", "layer_types")}  # (one per block: follows)
+    assert differing == spec.text_defaults
+
+
+@pytest.mark.parametrize("wrapper, rope, left_out", [
+    # hand-trimmed: the rotary base and norm epsilon left to the class (Qwen2.5-VL's 1e6 and
+    # 1e-5, not Qwen2's 1e4 and 1e-6)
+    ("qwen2_5_vl", {"type": "mrope", "mrope_section": [2, 3, 3]}, ("rope_theta", "rms_norm_eps")),
+    # the newer key naming M-RoPE itself (as vLLM's notes have users edit it in)
+    ("qwen2_5_vl", {"rope_type": "mrope", "mrope_section": [2, 3, 3]}, ()),
+    ("qwen3_vl", {"rope_type": "default", "mrope_section": [2, 3, 3],
+                  "mrope_interleaved": True}, ("rope_theta",)),
+])
+def test_a_qwen_vl_config_that_leaves_settings_to_its_class_computes_the_same(
+        wrapper, rope, left_out, tmp_path):
+    """A config.json that leaves a setting out gets the value the whole model's text config
+    class gives it, not the text family's default; any way of naming M-RoPE becomes the
+    ordinary rotation the family's class builds."""
+    import transformers
+
+    model, _ = qwen_vl(wrapper)
+    folder = saved(model, tmp_path / wrapper)
+    config = json.loads((folder / "config.json").read_text())
+    text = config["text_config"]
+    for key in (*left_out, "rope_parameters"):
+        text.pop(key, None)
+    text["rope_scaling"] = rope
+    (folder / "config.json").write_text(json.dumps(config))
+    whole = getattr(transformers, QWEN_VL[wrapper][1]).from_pretrained(folder).eval()
+
+    text_part.take_text_part(folder)
+    from prunebench.modeling import load_model
+
+    kept = load_model(folder)
+    ids = torch.randint(3, 290, (2, 60), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(logits(kept, ids), logits(whole, ids), rtol=0, atol=1e-5)
+    assert kept.config.rope_parameters["rope_type"] == "default"
+    assert kept.config.rope_parameters["rope_theta"] == whole.config.get_text_config(
+    ).rope_parameters["rope_theta"]

@@ -2,8 +2,8 @@
 
 Each entry is the published checkpoint's config.json values that decide shapes and the forward
 pass (`model_type` picks the family, LLaMA when absent). Sizes count tied embeddings once
-(`param_count.count_params`); of the models here, only Gemma's, Gemma-2's and Phi-4-mini's tie
-them.
+(`param_count.count_params`), as the shapes that tie them (`tie_word_embeddings`) share one
+table.
 """
 
 from __future__ import annotations

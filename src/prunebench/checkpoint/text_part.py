@@ -76,7 +76,11 @@ class Wrapper:
     `text_at_top`: whether a config.json without `text_config` holds the language model's
     settings at its top level (Qwen2-VL's and Qwen2.5-VL's published configs, which the
     wrapper's config class reads so); `multimodal_rope`: the language model rotates by M-RoPE
-    (module docstring), whose sections the text family's rotary settings leave out."""
+    (module docstring), whose sections the text family's rotary settings leave out;
+    `text_defaults`: where the wrapper's text config class is not the text family's, its
+    defaults that differ from the family class's (a key a config leaves out takes the
+    wrapper's default inside the whole model; `rope_theta` stands for the rotary base however
+    the config gives it)."""
 
     model_class: str
     published: str
@@ -89,6 +93,7 @@ class Wrapper:
     text_config_types: dict[str, str] = field(default_factory=dict)
     text_at_top: bool = False
     multimodal_rope: bool = False
+    text_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 # The LLaVA-style layout both use: `language_model.model.*` (and an untied
@@ -114,6 +119,14 @@ _NOT_TEXT_AT_TOP = ("vision_config", "architectures", "auto_map", "model_type")
 _OTHER_MODALITY_PREFIXES = ("vision_", "image_", "video_")
 # The rotary settings of M-RoPE's sections, which the text family's rotation has no use for.
 _MROPE_KEYS = ("mrope_section", "mrope_interleaved")
+# Qwen2VLTextConfig's and Qwen2_5_VLTextConfig's defaults where Qwen2Config's differ (the 72B's
+# shapes, its rotary base and norm epsilon, Qwen's token ids), Qwen3VLTextConfig's where
+# Qwen3Config's do (tests/test_text_part.py compares them with transformers' classes).
+_QWEN2_VL_TEXT_DEFAULTS = dict(
+    vocab_size=152064, hidden_size=8192, intermediate_size=29568, num_hidden_layers=80,
+    num_attention_heads=64, num_key_value_heads=8, rms_norm_eps=1e-5, max_window_layers=80,
+    rope_theta=1000000.0, bos_token_id=151643, eos_token_id=151645)
+_QWEN3_VL_TEXT_DEFAULTS = dict(max_position_embeddings=128000, rope_theta=500000.0)
 
 WRAPPERS: dict[str, Wrapper] = {
     # Gemma3ForConditionalGeneration's LM head never soft-caps the logits.
@@ -164,11 +177,13 @@ WRAPPERS: dict[str, Wrapper] = {
     "qwen2_vl": Wrapper("Qwen2VLForConditionalGeneration", "Qwen2-VL", ("qwen2",),
                         _QWEN_VL_RENAMES, _QWEN_VL_LEFT_OUT, tied_by_default=False,
                         tied_by_text=True, text_config_types={"qwen2_vl_text": "qwen2"},
-                        text_at_top=True, multimodal_rope=True),
+                        text_at_top=True, multimodal_rope=True,
+                        text_defaults=_QWEN2_VL_TEXT_DEFAULTS),
     "qwen2_5_vl": Wrapper("Qwen2_5_VLForConditionalGeneration", "Qwen2.5-VL", ("qwen2",),
                           _QWEN_VL_RENAMES, _QWEN_VL_LEFT_OUT, tied_by_default=False,
                           tied_by_text=True, text_config_types={"qwen2_5_vl_text": "qwen2"},
-                          text_at_top=True, multimodal_rope=True),
+                          text_at_top=True, multimodal_rope=True,
+                          text_defaults=_QWEN2_VL_TEXT_DEFAULTS),
     # Qwen3-VL (2B-32B dense): a Qwen3 language model (per-head q/k norms) beside a ViT whose
     # "DeepStack" features are added to the first blocks' hidden states where an image is.
     # Transformers 5 ties by the whole config's value only; a text config that ties a
@@ -177,7 +192,8 @@ WRAPPERS: dict[str, Wrapper] = {
     "qwen3_vl": Wrapper("Qwen3VLForConditionalGeneration", "Qwen3-VL (dense)", ("qwen3",),
                         _QWEN_VL_RENAMES, _QWEN_VL_LEFT_OUT, tied_by_default=False,
                         tied_by_text=True, text_config_types={"qwen3_vl_text": "qwen3"},
-                        multimodal_rope=True),
+                        multimodal_rope=True,
+                        text_defaults=_QWEN3_VL_TEXT_DEFAULTS),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats;
@@ -242,6 +258,11 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
         tied = True  # (any other value is the config class's to accept or refuse)
     values["tie_word_embeddings"] = tied
     values.update(wrapper.text_overrides)
+    ropes = [values[key] for key in ("rope_parameters", "rope_scaling")
+             if isinstance(values.get(key), dict)]
+    for key, default in wrapper.text_defaults.items():
+        if key != "rope_theta" or not any("rope_theta" in rope for rope in ropes):
+            values.setdefault(key, default)
     values["model_type"] = kind
     if wrapper.multimodal_rope:
         for key in ("rope_parameters", "rope_scaling"):
@@ -263,8 +284,8 @@ def _single_axis_rope(rope: dict[str, Any]) -> dict[str, Any]:
     scaling), without the sections (`{"type": "mrope", "mrope_section": [16, 24, 24]}` in
     Qwen2.5-VL's published config is the default rotation)."""
     rope = {k: v for k, v in rope.items() if k not in _MROPE_KEYS}
-    kind = rope.pop("type", None)  # (transformers 4's name of rope_type)
-    rope.setdefault("rope_type", "default" if kind in (None, "mrope") else kind)
+    kind = rope.get("rope_type", rope.pop("type", None))  # (`type`: transformers 4's name)
+    rope["rope_type"] = "default" if kind in (None, "mrope") else kind
     return rope
 
 
