@@ -501,6 +501,7 @@ set -m   # job control: the job gets a process group of its own, which scancel c
   # requeued: run again from the start, as SLURM does, with SLURM_RESTART_COUNT=1.
   if [ -n "$FAKE_SLURM_PREEMPT" ] && [[ "$args" == *"$FAKE_SLURM_PREEMPT"* ]] \
       && mkdir "$dir/preempting" 2>/dev/null; then
+    callers_path="$PYTHONPATH"   # (given back on the requeue)
     export FAKE_SLURM_PREEMPTED="$dir/jobs/$id.preempted" PYTHONPATH="$dir/preempt${PYTHONPATH:+:$PYTHONPATH}"
   fi
   while :; do
@@ -511,6 +512,7 @@ set -m   # job control: the job gets a process group of its own, which scancel c
       for _ in $(seq 240); do [ -e "$dir/jobs/$id.seen" ] && break; sleep 0.5; done
       state PENDING; sleep 1; state RUNNING; echo 1 > "$dir/jobs/$id.restarts"
       export SLURM_RESTART_COUNT=1; unset FAKE_SLURM_PREEMPTED PYTHONPATH
+      [ -n "$callers_path" ] && export PYTHONPATH="$callers_path"
       continue
     fi
     state FAILED; break

@@ -202,7 +202,7 @@ def test_a_requeued_jobs_restart_count_is_asked_of_scontrol_where_its_step_lacks
     # the step's own variable, where set, is taken as it is
     assert provenance.slurm_job({"SLURM_JOB_ID": "79", "SLURM_RESTART_COUNT": "3"})[
         "restart_count"] == "3"
-    scontrol.write_text("#!/bin/sh\nsleep 30\n")  # a controller that does not answer
+    scontrol.write_text("#!/bin/sh\nexec /bin/sleep 30\n")  # a controller that does not answer
     monkeypatch.setattr(provenance, "SCONTROL_TIMEOUT_S", 0.5)
     assert provenance.slurm_job({"SLURM_JOB_ID": "80"}) == {"job_id": "80"}
     scontrol.unlink()  # no scontrol on this node

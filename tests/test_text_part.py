@@ -884,3 +884,21 @@ def test_a_qwen_vl_config_that_leaves_settings_to_its_class_computes_the_same(
     assert kept.config.rope_parameters["rope_type"] == "default"
     assert kept.config.rope_parameters["rope_theta"] == whole.config.get_text_config(
     ).rope_parameters["rope_theta"]
+
+
+def test_whole_model_token_ids_the_language_model_lacks_are_left_to_it():
+    """Idefics3's config class pads the whole model with 128002: over a vocabulary without it
+    (SmolVLM's 49,280 tokens; LLaMA's default 32,000 where the text config names none) the
+    language model keeps its own pad; a list of ids keeps those the vocabulary has."""
+    top = {"model_type": "smolvlm", "pad_token_id": 128002, "eos_token_id": [49279, 128009],
+           "bos_token_id": 1, "vision_config": {}}
+    values = text_part.text_config_values(
+        {**top, "text_config": {"model_type": "llama", "vocab_size": 49280, "pad_token_id": 2}})
+    assert (values["pad_token_id"], values["eos_token_id"], values["bos_token_id"]) == (
+        2, [49279], 1)
+    unsized = text_part.text_config_values({**top, "text_config": {"model_type": "llama"}})
+    assert "pad_token_id" not in unsized and "eos_token_id" not in unsized  # (both >= 32000)
+    assert unsized["bos_token_id"] == 1
+    assert text_part.text_config_values(
+        {**top, "eos_token_id": [128009], "text_config": {"vocab_size": 49280}}
+    ).get("eos_token_id") is None

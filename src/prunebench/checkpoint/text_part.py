@@ -219,6 +219,8 @@ def taken_apart(raw: Any) -> Wrapper | None:
 def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[str, Any]:
     """The config.json values of the language model inside the wrapper `raw` describes (module
     docstring); refused with what to do when it holds no text config of the expected family."""
+    from prunebench.checkpoint.param_count import CONFIG_DEFAULTS
+
     wrapper = WRAPPERS[raw["model_type"]]
     text = raw.get("text_config")
     if text is None and wrapper.text_at_top:
@@ -251,8 +253,12 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     # (a token id the language model has no embedding for is the wrapper's alone: Idefics3's
     # config class pads with 128002, SmolVLM's vocabulary has 49,280 tokens, and an embedding
     # cannot pad with a row it lacks)
-    values.update({k: raw[k] for k in _WHOLE_MODEL_KEYS if k in raw
-                   and _in_vocabulary(raw[k], values.get("vocab_size"))})
+    vocab_size = text.get("vocab_size", wrapper.text_defaults.get(
+        "vocab_size", CONFIG_DEFAULTS.get(kind, {}).get("vocab_size")))
+    for key in _WHOLE_MODEL_KEYS:
+        value = _in_vocabulary(raw[key], vocab_size) if key in raw else _NONE_LEFT
+        if value is not _NONE_LEFT:
+            values[key] = value
     tied = raw.get("tie_word_embeddings", wrapper.tied_by_default)
     if wrapper.tied_by_text and tied is False and text.get("tie_word_embeddings") is True:
         tied = True  # (any other value is the config class's to accept or refuse)
@@ -271,12 +277,20 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
     return values
 
 
-def _in_vocabulary(value: Any, vocab_size: Any) -> bool:
-    """Whether a token id (or list of ids, as eos_token_id may be) is one of the vocabulary's;
-    any other value, and any value where the vocabulary's size is not known, counts as one."""
-    ids = value if isinstance(value, list) else [value]
-    return not isinstance(vocab_size, int) or all(
-        not isinstance(i, int) or 0 <= i < vocab_size for i in ids)
+_NONE_LEFT = object()
+
+
+def _in_vocabulary(value: Any, vocab_size: Any) -> Any:
+    """A token id, or a list of them (as eos_token_id may be), without the ids the vocabulary
+    lacks; _NONE_LEFT where none is left. Any other value passes as it is."""
+    def known(token):
+        return not isinstance(token, int) or not isinstance(vocab_size, int) or (
+            0 <= token < vocab_size)
+
+    if isinstance(value, list):
+        ids = [token for token in value if known(token)]
+        return ids if ids or not value else _NONE_LEFT
+    return value if known(value) else _NONE_LEFT
 
 
 def _single_axis_rope(rope: dict[str, Any]) -> dict[str, Any]:
