@@ -255,6 +255,21 @@ def test_device_map_offload_gives_identical_logits(saved_model):
     assert torch.equal(_logits(split, ids), reference)
 
 
+def test_inputs_go_where_the_embedding_computes_not_where_its_weights_are(small_random_model):
+    """accelerate computes an embedding mapped to the cpu beside GPUs, or to disk, on the map's
+    first GPU (its hook's execution device), its weights streamed in: inputs go there, not to
+    the cpu where the weights rest (which only cost a transfer) nor to `model.device`, the meta
+    device of the streamed weights. Shown with the hook such a map gives the embedding, set
+    without being run (that would need the GPU)."""
+    from accelerate.hooks import AlignDevicesHook
+
+    model = small_random_model()
+    assert main_device(model) == torch.device("cpu")
+    model.model.embed_tokens._hf_hook = AlignDevicesHook(execution_device=0, offload=True)
+    model.hf_device_map = {"model.embed_tokens": "cpu", "": 0}
+    assert main_device(model) == torch.device("cuda", 0)
+
+
 def test_explicit_device_map_gives_identical_logits(saved_model):
     ids = torch.randint(0, 128, (1, 16), generator=torch.Generator().manual_seed(1))
     reference = _logits(modeling.load_model(saved_model), ids)

@@ -433,6 +433,8 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
     import torch
     from lm_eval.models.huggingface import HFLM
 
+    from prunebench.checkpoint.device_map import main_device
+
     # logits_cache off: lm-eval groups requests by their text minus its last token and scores
     # the group once, which mixes up two requests of the same text split differently between
     # context and answer (lm-eval issue 2984: the offline suite has such pairs across tasks, and
@@ -441,6 +443,11 @@ def language_model(model, tokenizer, batch_size: int, add_bos_token: bool, encod
     with _without_lm_eval_notices():
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size,
                   add_bos_token=add_bos_token, softmax_dtype=torch.float32, logits_cache=False)
+    # HFLM puts its inputs (and its autocast) on `model.device`, the first parameter's device:
+    # for a device map that offloads the embedding ("disk", or "cpu" beside GPUs, which
+    # accelerate streams in per forward) that is the meta device, and every request failed
+    # ("unsupported scalarType"). The map's own entry device is where inputs go.
+    lm._device = main_device(model)
     if encode is None:
         def encode(text: str) -> list[int]:
             return tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -142,7 +142,17 @@ def offloaded_modules(model: nn.Module) -> list[str]:
 
 
 def main_device(model: nn.Module) -> torch.device:
-    """Where inputs should go: the device of the embedding (first module) of a dispatched model."""
+    """Where inputs should go: the device the embedding (first module) computes on. For a
+    dispatched model that is its hook's execution device: an embedding mapped to "disk", or to
+    "cpu" beside GPUs, is computed on the first GPU (its parameters are meta tensors meanwhile)."""
+    embeddings = getattr(model, "get_input_embeddings", lambda: None)()
+    hook = getattr(embeddings, "_hf_hook", None)
+    hooks = getattr(hook, "hooks", None) or ([hook] if hook is not None else [])
+    for each in hooks:
+        execution = getattr(each, "execution_device", None)
+        if execution is not None:
+            return torch.device("cuda", execution) if isinstance(execution, int) \
+                else torch.device(execution)
     hf_map: dict[str, Any] | None = getattr(model, "hf_device_map", None)
     if hf_map:
         first = device_for("model.embed_tokens.weight", hf_map)
