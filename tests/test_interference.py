@@ -203,18 +203,23 @@ def _fake_gpu(monkeypatch, listing):
     monkeypatch.setattr(torch.cuda, "list_gpu_processes", list_gpu_processes)
 
 
+def _gpu_row(monkeypatch, listing) -> dict:
+    """What a GPU benchmark's row records when NVML lists `listing` before and after it."""
+    import torch
+
+    _fake_gpu(monkeypatch, listing)
+    meter = CompetitionMeter(torch.device("cuda", 0))
+    meter.start()
+    return meter.stop()
+
+
 @pytest.mark.parametrize("listing", [
     "pynvml module not found, please install nvidia-ml-py",  # torch's answer without pynvml
     "cuda driver can't be loaded, is cuda enabled?",
     RuntimeError("NVML Shared Library Not Found"),
 ])
 def test_gpu_processes_that_cannot_be_listed_are_unknown_not_none(monkeypatch, listing):
-    import torch
-
-    _fake_gpu(monkeypatch, listing)
-    meter = CompetitionMeter(torch.device("cuda", 0))
-    meter.start()
-    record = meter.stop()
+    record = _gpu_row(monkeypatch, listing)
     assert record["gpu_other_processes"] is None  # not checked, rather than "none found"
     assert record["competition"] is None
     assert record["gpu_unchecked"]  # why, for the reader of the result file
@@ -223,7 +228,6 @@ def test_gpu_processes_that_cannot_be_listed_are_unknown_not_none(monkeypatch, l
 def test_the_benchmark_is_not_counted_as_another_process_on_its_gpu_in_a_container(
         monkeypatch, tmp_path):
     """In a container with its own PID namespace NVML names this process by its host PID."""
-    import torch
 
     from prunebench.benchmark import interference
 
@@ -235,19 +239,48 @@ def test_the_benchmark_is_not_counted_as_another_process_on_its_gpu_in_a_contain
     monkeypatch.setattr(interference, "PROC_STATUS", status)
     assert interference.own_pids() == {host_pid, os.getpid()}
     alone = f"GPU:0\nprocess      {host_pid} uses     1234.000 MB GPU memory"
-    _fake_gpu(monkeypatch, alone)
-    meter = CompetitionMeter(torch.device("cuda", 0))
-    meter.start()
-    record = meter.stop()
+    record = _gpu_row(monkeypatch, alone)
     assert record["gpu_other_processes"] == [] and record["competition"] is False
 
-    _fake_gpu(monkeypatch, alone + f"\nprocess        {other_pid} uses      512.000 MB GPU memory")
-    meter.start()
-    record = meter.stop()
+    record = _gpu_row(monkeypatch,
+                      alone + f"\nprocess        {other_pid} uses      512.000 MB GPU memory")
     assert record["gpu_other_processes"] == [other_pid] and record["competition"] is True
-    _fake_gpu(monkeypatch, "GPU:0\nno processes are running")
-    meter.start()
-    assert meter.stop()["gpu_other_processes"] == []
+    assert "gpu_own_pid_unmatched" not in record
+
+
+def test_a_gpu_listing_without_this_benchmark_is_not_read_as_no_other_work(monkeypatch):
+    """The benchmark holds its GPU while it is timed, so a listing that names no process
+    cannot see processes at all: unknown, not "none found"."""
+
+    from prunebench.benchmark import interference
+
+    record = _gpu_row(monkeypatch, "GPU:0\nno processes are running")
+    assert record["gpu_other_processes"] is None and record["competition"] is None
+    assert record["gpu_unchecked"] == interference.NO_PROCESS_LISTED
+
+
+def test_a_container_that_shows_only_its_own_pids_still_tells_one_process_from_several(
+        monkeypatch, tmp_path):
+    """A container with its own /proc mount lists only the container's PID in `NSpid:`, while
+    NVML may name processes by their host PIDs: none is this process's. One process listed is
+    then this benchmark alone; several are competition, listed whole, this one among them."""
+
+    from prunebench.benchmark import interference
+
+    status = tmp_path / "status"
+    status.write_text(f"Name:\tpython\nPid:\t{os.getpid()}\nNSpid:\t{os.getpid()}\n")
+    monkeypatch.setattr(interference, "PROC_STATUS", status)
+    host_pid, other_pid = os.getpid() + 1, os.getpid() + 2  # neither visible from here
+    alone = f"GPU:0\nprocess      {host_pid} uses     1234.000 MB GPU memory"
+    record = _gpu_row(monkeypatch, alone)
+    assert record["gpu_other_processes"] == [] and record["competition"] is False
+    assert record["gpu_own_pid_unmatched"] is True
+
+    record = _gpu_row(monkeypatch,
+                      alone + f"\nprocess        {other_pid} uses      512.000 MB GPU memory")
+    assert record["competition"] is True
+    assert record["gpu_other_processes"] == [host_pid, other_pid]
+    assert record["gpu_own_pid_unmatched"] is True
 
 
 def test_own_pids_without_a_pid_namespace_listing(monkeypatch, tmp_path):

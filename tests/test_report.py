@@ -167,13 +167,34 @@ def test_each_speedup_has_the_95_interval_of_its_two_rows(tmp_path):
             pytest.approx((low, high))
         assert low < row["latency_speedup"] < high
         shown = _row(report.speed_headline(table), variant="depth-4.9B", **where)
-        assert shown["speedup_ci95"] == f"[{low:.3g}, {high:.3g}]"
+        assert shown["speedup_ci95"] == f"[{low:.4g}, {high:.4g}]"
     assert "throughput_speedup" not in report.speed_headline(table)  # = latency_speedup there
     assert table.loc[table["variant"] == "dense", "latency_speedup_ci95_low"].isna().all()
     old = [write_bench(tmp_path / "old", "m7", v, "hf", 12, 128) for v in VARIANTS]
     table = report.speed_table(report.load_bench(old), reports)
     assert table["latency_speedup_ci95_low"].isna().all()
     assert set(report.speed_headline(table)["speedup_ci95"]) == {""}
+
+
+@pytest.mark.parametrize("low, point, high", [
+    (1.2352, 1.2353, 1.2354),  # with fewer digits for the ends: "1.235 [1.24, 1.24]"
+    (0.99981, 0.99983, 0.99992),  # "0.9998 [1, 1]"
+    (1000.6, 1000.7, 1000.9),  # "1,001 [1e+03, 1e+03]"
+    (0.012351, 0.012352, 0.012354),  # "0.01235 [0.0124, 0.0124]"
+    (0.99951, 1.0004, 1.0011)])  # across a decade: "1 [0.9995, 1.001]"
+def test_a_printed_interval_holds_its_printed_point(low, point, high):
+    """The Markdown tables print a point and its interval with the same rounding, so a narrow
+    interval never reads as excluding its own point."""
+    from prunebench.report.tables import interval_text, to_markdown
+
+    def number(text: str) -> float:
+        return float(text.replace(",", ""))
+
+    [shown] = interval_text(pd.Series([low]), pd.Series([high]))
+    shown_low, shown_high = map(number, shown.strip("[]").split(", "))
+    table = to_markdown(pd.DataFrame({"latency_speedup": [point]}))
+    shown_point = number(table.splitlines()[-1].strip("| "))
+    assert shown_low <= shown_point <= shown_high, (shown, shown_point)
 
 
 @pytest.mark.parametrize("method, shown, first_file_older", [
@@ -1244,8 +1265,8 @@ def test_a_speed_up_from_a_flagged_timing_is_drawn_hollow(tmp_path, unstable_var
     # summary.md gives the same interval beside each speed-up (none for dense against itself)
     shown = report.headline_table(summary).set_index("variant")["hf_12x128_latency_b1_ci95"]
     for row in pruned.itertuples():
-        assert shown[row.variant] == (f"[{row.hf_12x128_latency_b1_speedup_ci95_low:.3g}, "
-                                      f"{row.hf_12x128_latency_b1_speedup_ci95_high:.3g}]")
+        assert shown[row.variant] == (f"[{row.hf_12x128_latency_b1_speedup_ci95_low:.4g}, "
+                                      f"{row.hf_12x128_latency_b1_speedup_ci95_high:.4g}]")
     assert shown["dense"] == ""
 
 

@@ -106,28 +106,46 @@ def own_pids() -> set[int]:
     return pids
 
 
-def _gpu_processes(device) -> tuple[list[int] | None, str | None]:
-    """(PIDs of other processes on this CUDA device, None) from NVML through torch, or
-    (None, why not) when they cannot be listed: nvidia-ml-py (pynvml) missing, NVML failing,
-    or a CPU device. Unknown is never reported as none."""
+# Why a GPU listing could not be used although NVML answered.
+NO_PROCESS_LISTED = ("NVML lists no process on the GPU, not even this benchmark, which runs on "
+                     "it: processes are hidden from here (a container without the driver's "
+                     "view of PIDs?)")
+
+
+def _gpu_processes(device) -> tuple[list[int] | None, str | None, bool]:
+    """(PIDs of other processes on this CUDA device, None, unmatched) from NVML through torch,
+    or (None, why not, False) when they cannot be listed: nvidia-ml-py (pynvml) missing, NVML
+    failing, a CPU device, or a listing without this process. Unknown is never reported as none.
+
+    Called while this process holds the device (after the build and warm-up), so the listing
+    names it. NVML names processes by their PID in the driver's namespace; in a container with
+    its own /proc mount `NSpid:` holds only the container's PID, and none listed is this
+    process's (`unmatched`): it is one of them, which one cannot be told. Then one process
+    listed is this one alone (no others), and with several all are returned, this one among
+    them: competition either way, as there are others."""
     if not str(getattr(device, "type", device)).startswith("cuda"):
-        return None, "not a CUDA device"
+        return None, "not a CUDA device", False
     try:
         import torch
 
         if not torch.cuda.is_available():
-            return None, "CUDA is not available"
+            return None, "CUDA is not available", False
         text = torch.cuda.list_gpu_processes(device)
     except Exception as exc:  # noqa: BLE001 - NVML errors: the check could not be made
-        return None, f"{type(exc).__name__}: {str(exc)[:200]}"
+        return None, f"{type(exc).__name__}: {str(exc)[:200]}", False
     lines = text.splitlines()
     # A listing starts with "GPU:<index>"; anything else is torch's explanation of why it
     # could not make one (e.g. "pynvml module not found, please install nvidia-ml-py").
     if not lines or not lines[0].startswith("GPU:"):
-        return None, text.strip()[:200] or "empty answer from torch.cuda.list_gpu_processes"
+        return (None, text.strip()[:200] or "empty answer from torch.cuda.list_gpu_processes",
+                False)
     pids = [int(line.split()[1]) for line in lines if line.startswith("process")]
+    if not pids:
+        return None, NO_PROCESS_LISTED, False
     mine = own_pids()
-    return [pid for pid in pids if pid not in mine], None
+    if mine.isdisjoint(pids):
+        return (pids if len(pids) > 1 else []), None, True
+    return [pid for pid in pids if pid not in mine], None, False
 
 
 # Reasons already logged, so an unchecked GPU is said once per process, not once per row.
@@ -145,7 +163,7 @@ class CompetitionMeter:
         self.wall = time.perf_counter()
         self.busy, self.own = _machine_busy_seconds(), _own_seconds()
         self.load_before = _loadavg()
-        self.gpu_before = _gpu_processes(self.device) if self.on_gpu else (None, None)
+        self.gpu_before = _gpu_processes(self.device) if self.on_gpu else (None, None, False)
 
     def stop(self) -> dict:
         wall = max(time.perf_counter() - self.wall, 1e-9)
@@ -158,16 +176,30 @@ class CompetitionMeter:
                   "loadavg_before": self.load_before, "loadavg_after": _loadavg(),
                   "gpu_other_processes": None}
         if self.on_gpu:
-            (before, why), (after, why_after) = self.gpu_before, _gpu_processes(self.device)
+            (before, why, unmatched), (after, why_after, unmatched_after) = \
+                self.gpu_before, _gpu_processes(self.device)
             if before is not None or after is not None:
                 record["gpu_other_processes"] = sorted(set(before or []) | set(after or []))
+                if unmatched or unmatched_after:
+                    # this process is among them where there are several (its PID as NVML
+                    # names it is not visible here): say so rather than pick one
+                    record["gpu_own_pid_unmatched"] = True
+                    if "unmatched" not in _UNCHECKED_SAID:
+                        _UNCHECKED_SAID.add("unmatched")
+                        log.warning("NVML names no process on the GPU by a PID of this one (a "
+                                    "container with its own /proc?): a row with several "
+                                    "processes on the GPU lists them all in "
+                                    "gpu_other_processes, this one among them, and is flagged "
+                                    "as competition")
             else:
                 record["gpu_unchecked"] = why or why_after
                 if record["gpu_unchecked"] not in _UNCHECKED_SAID:
                     _UNCHECKED_SAID.add(record["gpu_unchecked"])
+                    hint = ("" if record["gpu_unchecked"] == NO_PROCESS_LISTED
+                            else "; install nvidia-ml-py to check them")
                     log.warning("other processes on the GPU cannot be listed (%s): rows record "
-                                "gpu_other_processes and competition as null (not checked); "
-                                "install nvidia-ml-py to check them", record["gpu_unchecked"])
+                                "gpu_other_processes and competition as null (not checked)%s",
+                                record["gpu_unchecked"], hint)
         record["competition"] = competing(record, count_cpu=not self.on_gpu)
         return record
 

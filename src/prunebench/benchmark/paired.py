@@ -5,10 +5,11 @@ moments: whatever changed in between (other work, clocks, a warmer cache) lands 
 while its interval (timing.ratio_ci95) holds only each job's own run-to-run spread. Here both
 models are loaded at once and, at each batch size, timed in turns: a pair is one run of each,
 back to back, the dense model first in even pairs and the variant first in odd ones
-(A B, B A, A B, ...), so a steady drift over the pairs favours neither side (exactly so for
-an even number of pairs and a linear drift; an odd number leaves one pair's order effect
-divided by the number of pairs). The speed-up is
-the geometric mean of the pairs' ratios, its 95% interval comes from their spread
+(A B, B A, A B, ...), so a steady drift over the pairs favours neither side: with an even
+number of pairs exactly so for a drift by a constant factor per run (the geometric mean's own
+case), and up to a second-order remainder for a linear drift (0.02-0.09% over 20 pairs at 2-5%
+per run); an odd number leaves one pair's order effect divided by the number of pairs. The
+speed-up is the geometric mean of the pairs' ratios, its 95% interval comes from their spread
 (timing.paired_ratio_ci95): a slow change common to both runs of a pair cancels in their
 ratio. A fixed number of pairs is timed (no stopping once the interval looks narrow, which
 would cost it coverage), and the same runs taken as unpaired give the interval a comparison

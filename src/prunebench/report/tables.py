@@ -447,9 +447,16 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def number_text(value: float) -> str:
+    """A number as the Markdown tables print it: 4 significant digits, whole thousands above.
+    Intervals print their ends the same way: rounding alike is monotone, so a printed point
+    always lies within its printed interval (with fewer digits "1.235 [1.24, 1.24]" did not)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def interval_text(low: pd.Series, high: pd.Series) -> list[str]:
     """A Markdown view's 95% intervals, "[1.22, 1.33]" ("" where either end is missing)."""
-    return [f"[{a:.3g}, {b:.3g}]" if pd.notna(a) and pd.notna(b) else ""
+    return [f"[{number_text(a)}, {number_text(b)}]" if pd.notna(a) and pd.notna(b) else ""
             for a, b in zip(low, high)]
 
 
@@ -559,7 +566,7 @@ def _markdown_cell(value: Any) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "–"
     if isinstance(value, (float, np.floating)):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+        return number_text(value)
     return str(value)
 
 
