@@ -49,6 +49,10 @@ os.environ["PRUNEBENCH_CACHE_DIR"] = str(_SESSION_DIR / "prunebench-cache")
 os.environ.pop("PRUNEBENCH_ZEROSHOT_PROGRESS", None)
 os.environ.pop("PRUNEBENCH_SCORING_PROGRESS", None)  # the same for the prunes' losses
 os.environ.pop("PRUNEBENCH_PERPLEXITY_PROGRESS", None)  # and `prunebench eval`'s perplexities
+# A cluster user's caps on job requests (prunebench.plan.jobsize) would change the sizes the
+# tests compute; the tests that cap set their own.
+os.environ.pop("PRUNEBENCH_MAX_RUNTIME_MIN", None)
+os.environ.pop("PRUNEBENCH_MAX_MEM_MB", None)
 # The datasets cache of in-process lm-eval runs, instead of ~/.cache/huggingface/datasets; one
 # the user set is kept (HF_HOME and HF_HUB_CACHE are left alone: the hub cache is read-only here).
 os.environ.setdefault("HF_DATASETS_CACHE", str(_SESSION_DIR / "hf-datasets"))

@@ -63,6 +63,24 @@ def test_a_retrys_time_stops_at_the_partitions_limit(monkeypatch):
             jobsize.runtime_min("lora", b13)
 
 
+def test_a_retrys_memory_stops_at_what_the_nodes_have(monkeypatch):
+    """A LoRA job stopped at the partition's time limit is retried asking for more memory too:
+    past the nodes' memory sbatch refuses it. PRUNEBENCH_MAX_MEM_MB caps every request."""
+    b13 = jobsize.model_billions("/nonexistent", "random:llama-13b")
+    first, fourth = (jobsize.mem_mb("lora", b13, attempt=a) for a in (1, 4))
+    calibration = jobsize.calibration_mem_mb("bookcorpus", attempt=3)
+    assert fourth > first + 1024 and calibration > 1024
+    monkeypatch.setenv(jobsize.MAX_MEM_VARIABLE, str(first + 1024))
+    assert jobsize.mem_mb("lora", b13, attempt=1) == first
+    assert jobsize.mem_mb("lora", b13, attempt=4) == first + 1024
+    monkeypatch.setenv(jobsize.MAX_MEM_VARIABLE, "1024")
+    assert jobsize.calibration_mem_mb("bookcorpus", attempt=3) == 1024
+    for bad in ("500G", "0", "-5", "12.5"):
+        monkeypatch.setenv(jobsize.MAX_MEM_VARIABLE, bad)
+        with pytest.raises(PrunebenchError, match="PRUNEBENCH_MAX_MEM_MB=.*whole number of MB"):
+            jobsize.mem_mb("lora", b13)
+
+
 @pytest.mark.parametrize("rule", sorted(jobsize.RATES))
 def test_small_models_ask_for_less_memory_but_not_less_time(rule):
     """A tiny or 0.5B model's jobs do not queue for the 16-32 GB a 7B one needs; from 1B on
@@ -461,8 +479,14 @@ SLURM_CONFIG = {
 
 
 def submissions(log: Path) -> dict[str, dict]:
-    """sbatch log -> {'<rule>_<wildcards>': {'gpus', 'mem', 'time', 'partition', 'cpus'}}."""
-    out = {}
+    """sbatch log -> {'<rule>_<wildcards>': {'gpus', 'mem', 'time', 'partition', 'cpus'}}, of
+    each job's last submission."""
+    return {name: tries[-1] for name, tries in submissions_by_attempt(log).items()}
+
+
+def submissions_by_attempt(log: Path) -> dict[str, list[dict]]:
+    """sbatch log -> {'<rule>_<wildcards>': [its first submission's flags, its retry's, ...]}."""
+    out: dict[str, list[dict]] = {}
     for line in log.read_text().splitlines():
         args = shlex.split(line.split(" --wrap")[0])
         flags = {}
@@ -472,11 +496,11 @@ def submissions(log: Path) -> dict[str, dict]:
                 flags[key] = value
             elif arg.startswith("-") and i + 1 < len(args):
                 flags[arg] = args[i + 1]
-        out[flags["--comment"].removeprefix("rule_")] = {
+        out.setdefault(flags["--comment"].removeprefix("rule_"), []).append({
             "gpus": flags.get("--gpus"), "mem": int(flags["--mem"]), "time": int(flags["-t"]),
             "partition": flags["-p"], "cpus": int(flags["--cpus-per-task"]),
             "account": flags["-A"], "nodes": flags.get("--nodes"),
-            "requeue": "--requeue" in args, "ntasks_per_gpu": flags.get("--ntasks-per-gpu")}
+            "requeue": "--requeue" in args, "ntasks_per_gpu": flags.get("--ntasks-per-gpu")})
     return out
 
 
@@ -666,19 +690,42 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
                "results/pruned/m13/depth_ppl-9.5B/prune_report.json",
                "results/bench/m7/dense/hf/12x128.json", "results/bench/m13/dense/hf/12x128.json",
                "resources/models/r7",                          # a CPU job
+               "resources/data/calibration/m7/embedded-10x64-seed1234.safetensors",  # CPU too
                # a download of seconds, run where Snakemake runs (a local rule): no sbatch
                "resources/data/text/ptb/validation.txt"]
+    sizes = {name: jobsize.model_billions(workdir / f"resources/models/{name}", source)
+             for name, source in (("m7", "random:llama-7b"), ("m13", "random:llama-13b"))}
+    # Host memory capped where every first request fits and the 13B's retries do not.
+    cap = max(jobsize.mem_mb(rule, b) for rule in ("prune", "benchmark")
+              for b in sizes.values()) + 1024
     # --keep-going: the targets are independent, so every one is submitted even when the first
     # failure is seen before the last submission (a loaded machine).
     proc = snakemake(workdir, "--workflow-profile", "profiles/slurm",
-                     "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
+                     "--slurm-init-seconds-before-status-checks", "1", "--retries", "1",
                      "--latency-wait", "1", "--keep-going", *targets, configfile="slurm.yaml",
-                     check=False, env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+                     check=False, env={"PATH": f"{bin_dir}:{os.environ['PATH']}",
+                                       jobsize.MAX_MEM_VARIABLE: str(cap)})
     assert proc.returncode != 0  # the fake sacct reports every job as failed
-    jobs = submissions(bin_dir / "sbatch.log")
+    tries = submissions_by_attempt(bin_dir / "sbatch.log")
+    jobs = {name: attempts[0] for name, attempts in tries.items()}
     assert len(jobs) == len(targets) - 1, proc.stderr[-3000:]
+    # Each failed job was submitted again, asking for more memory (up to the cap) and time.
+    assert all(len(attempts) == 2 for attempts in tries.values()), tries
+    retried = {name: attempts[1] for name, attempts in tries.items()}
+    capped = []
+    for name in jobs:
+        rule = name.split("_")[0]
+        if rule in ("prune", "benchmark"):
+            billions = sizes["m13" if "m13_" in name else "m7"]
+            assert retried[name]["mem"] == min(jobsize.mem_mb(rule, billions, attempt=2), cap)
+            assert retried[name]["time"] == jobsize.runtime_min(rule, billions, attempt=2)
+            capped += [name] if retried[name]["mem"] == cap else []
+        assert retried[name]["mem"] > jobs[name]["mem"], name
+        assert retried[name]["time"] > jobs[name]["time"], name  # calibration's too
+    assert capped and all("m13_" in name for name in capped), capped
     assert not any(name.startswith("text") for name in jobs)
-    gpu_jobs = {k: v for k, v in jobs.items() if not k.startswith(("text", "model"))}
+    gpu_jobs = {k: v for k, v in jobs.items()
+                if not k.startswith(("text", "model", "calibration"))}
     for name, job in gpu_jobs.items():
         assert job["gpus"] == "1" and job["partition"] == "gpu" and job["cpus"] == 8, name
         # on one node, one task (plugins before 2.7.1 gave a task per GPU)
@@ -702,6 +749,12 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     assert (model["mem"], model["time"]) == (jobsize.mem_mb("model", b7),
                                              jobsize.runtime_min("model", b7))
     assert all(job["account"] == defaults["slurm_account"] for job in jobs.values())
+    # calibration: the CPU defaults, its memory sized by its source, its time the attempt's
+    calibration = next(v for k, v in tries.items() if k.startswith("calibration_"))
+    assert calibration[0]["gpus"] is None and calibration[0]["partition"] == "cpu"
+    assert [c["mem"] for c in calibration] == [jobsize.calibration_mem_mb("embedded", attempt=a)
+                                               for a in (1, 2)]
+    assert [c["time"] for c in calibration] == [60, 120]
 
 
 @pytest.mark.slow  # a whole run through the SLURM executor, its jobs run by a fake SLURM

@@ -46,6 +46,21 @@ def test_every_shipped_config_passes(files):
     check_config(load_config_files([REPO / "config" / f for f in files]), resources=NOWHERE)
 
 
+def test_a_malformed_job_size_cap_is_said_before_any_job_runs(monkeypatch):
+    """The caps of a cluster job's requests come from the environment; a malformed one would
+    otherwise fail the first job whose request it caps, after the run has started."""
+    from prunebench.plan import jobsize
+
+    monkeypatch.setenv(jobsize.MAX_MEM_VARIABLE, "500G")
+    monkeypatch.setenv(jobsize.MAX_RUNTIME_VARIABLE, "2 days")
+    said = problems(default_config())
+    assert "PRUNEBENCH_MAX_MEM_MB='500G'" in said and "whole number of MB" in said
+    assert "PRUNEBENCH_MAX_RUNTIME_MIN='2 days'" in said
+    monkeypatch.setenv(jobsize.MAX_MEM_VARIABLE, "500000")
+    monkeypatch.setenv(jobsize.MAX_RUNTIME_VARIABLE, "2880")
+    check_config(default_config(), resources=NOWHERE)
+
+
 def test_the_config_files_and_schema_read_as_pyyaml_reads_them():
     """read_yaml parses with libyaml where it is installed: the same values as yaml.safe_load
     for every shipped file (dates, numbers like 1e-4, nested lists), and the same refusals."""

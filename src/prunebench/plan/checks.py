@@ -495,6 +495,20 @@ def untrained_tiny_shape(config: dict[str, Any]) -> dict[str, Any]:
             "vocab_size": settings.get("vocab_size", TINY_VOCAB_SIZE)}
 
 
+def job_size_cap_problems() -> list[str]:
+    """A malformed $PRUNEBENCH_MAX_RUNTIME_MIN / $PRUNEBENCH_MAX_MEM_MB, said before any job
+    starts rather than by the first job whose request it caps."""
+    from prunebench.plan import jobsize
+
+    problems = []
+    for cap in (jobsize.max_runtime_min, jobsize.max_mem_mb):
+        try:
+            cap()
+        except PrunebenchError as err:
+            problems.append(str(err))
+    return problems
+
+
 def tiny_model_problems(config: dict[str, Any]) -> list[str]:
     """`embedded.model` settings the tiny model's job would refuse (a shape transformers cannot
     build, training windows longer than its context): found here, before Snakemake removes a
@@ -1064,7 +1078,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + cuda_only_problems(config, schema_file)
              + softcap_attention_problems(config, resources, schema_file)
              + packed_lora_target_problems(config, resources)
-             + tiny_model_problems(config) + lora)
+             + tiny_model_problems(config) + job_size_cap_problems() + lora)
     problems = list(dict.fromkeys(found))
     if not problems:
         return

@@ -7,7 +7,8 @@ checkpoint, ask for memory and time that grow with the model: the base model's p
 such as `llama-7b` or `SmolLM2-360M`) times a per-rule rate. Host memory, not GPU memory, is what
 `mem_mb` requests: weights pass through host RAM on their way to the GPU. A retried job
 (out of memory, over time) asks for more on each attempt, its time capped by
-$PRUNEBENCH_MAX_RUNTIME_MIN where that is set (the partition's limit). Calibration jobs load a tokenizer
+$PRUNEBENCH_MAX_RUNTIME_MIN where that is set (the partition's limit), its memory by
+$PRUNEBENCH_MAX_MEM_MB (what the partition's nodes have). Calibration jobs load a tokenizer
 only: what they hold is the source's text (`calibration_mem_mb`).
 
 The rates are starting points for A100/H100 nodes; a site overrides any rule with
@@ -192,12 +193,19 @@ def calibration_mem_mb(source: str, attempt: int = 1) -> int:
 
 
 def _retried_mb(gb: float, attempt: int) -> int:
-    return int(math.ceil(gb * (1 + 0.5 * (attempt - 1)))) * 1024
+    wanted = int(math.ceil(gb * (1 + 0.5 * (attempt - 1)))) * 1024
+    cap = max_mem_mb()
+    return min(wanted, cap) if cap is not None else wanted
 
 
 # The longest wall time a job may ask for (a partition's MaxTime): a retry's request grows with
 # each attempt, and one over the partition's limit is refused or left pending by SLURM.
 MAX_RUNTIME_VARIABLE = "PRUNEBENCH_MAX_RUNTIME_MIN"
+# The most host memory a job may ask for (what a node of its partition has): a retry's request
+# grows too, also when the job was stopped for time (a LoRA run at a partition's time limit,
+# resuming from its saves: 98 GiB for a 13B, then 147, 196, 245), and one larger than every
+# node is refused by sbatch or never scheduled.
+MAX_MEM_VARIABLE = "PRUNEBENCH_MAX_MEM_MB"
 
 
 def runtime_min(rule: str, billions: float, attempt: int = 1) -> int:
@@ -211,10 +219,20 @@ def runtime_min(rule: str, billions: float, attempt: int = 1) -> int:
 
 def max_runtime_min() -> int | None:
     """$PRUNEBENCH_MAX_RUNTIME_MIN as a whole number of minutes, or None where it is unset."""
-    value = os.environ.get(MAX_RUNTIME_VARIABLE, "").strip()
+    return _positive_whole(MAX_RUNTIME_VARIABLE, "the partition's time limit as a whole number "
+                                                 "of minutes (e.g. 2880 for 2 days)")
+
+
+def max_mem_mb() -> int | None:
+    """$PRUNEBENCH_MAX_MEM_MB as a whole number of MB, or None where it is unset."""
+    return _positive_whole(MAX_MEM_VARIABLE, "the memory of the partition's nodes as a whole "
+                                             "number of MB (e.g. 500000 for 500 GB)")
+
+
+def _positive_whole(variable: str, what: str) -> int | None:
+    value = os.environ.get(variable, "").strip()
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise PrunebenchError(f"{MAX_RUNTIME_VARIABLE}={value!r}: give the partition's time limit "
-                              "as a whole number of minutes (e.g. 2880 for 2 days), or unset it")
+        raise PrunebenchError(f"{variable}={value!r}: give {what}, or unset it")
     return int(value)
