@@ -1058,8 +1058,15 @@ def test_published_vs_reproduced_from_made_up_results(tmp_path):
     # nothing configured was published: an empty table with its header
     empty = report.published_vs_reproduced(quality.assign(model="x"),
                                            report.load_published(published))
-    report.write_table(empty, tmp_path / "t/pvr.csv", tmp_path / "t/pvr.md", allow_empty=True)
+    report.write_table(empty, tmp_path / "t/pvr.csv", tmp_path / "t/pvr.md", allow_empty=True,
+                       empty_note="Nothing configured was published.")
     assert (tmp_path / "t/pvr.csv").read_text().startswith("model,variant,metric,published")
+    # the Markdown says why it has no rows, under its header
+    header, *rest = (tmp_path / "t/pvr.md").read_text().strip().split("\n\n")
+    assert header.startswith("| model") and rest == ["Nothing configured was published."]
+    report.write_table(table, tmp_path / "t/pvr.csv", tmp_path / "t/pvr.md", allow_empty=True,
+                       empty_note="Nothing configured was published.")
+    assert "Nothing configured" not in (tmp_path / "t/pvr.md").read_text()  # rows: no note
 
 
 def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(tmp_path,

@@ -26,14 +26,17 @@ if paired is not None:
     tables["paired_speedup"] = paired
 tables["published_vs_reproduced"] = report.published_vs_reproduced(
     tables["quality"], report.load_published(snakemake.input.published))
+nothing_published = (f"No configured model and variant has a published number in "
+                     f"{snakemake.input.published} (the study's LLaMA-7B and Vicuna-13B cells; "
+                     "config/paper-tables.yaml configures them): nothing to compare.")
 if tables["published_vs_reproduced"].empty:
-    log.info("no configured model and variant has a published number (%s): "
-             "published_vs_reproduced is empty", snakemake.input.published)
+    log.info("%s", nothing_published)
 tables_dir = Path(snakemake.output.tables[0]).parent
 for name, table in tables.items():
     report.write_table(table, tables_dir / f"{name}.csv", tables_dir / f"{name}.md",
                        allow_empty=name == "published_vs_reproduced",
-                       markdown=report.compact_view(name, table))
+                       markdown=report.compact_view(name, table),
+                       empty_note=nothing_published if name == "published_vs_reproduced" else "")
 figures_dir = Path(snakemake.output.figures[0]).parent
 for backend in snakemake.params.backends:
     stem = figures_dir / f"throughput_vs_latency_{backend}"

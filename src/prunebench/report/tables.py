@@ -582,10 +582,12 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os.PathLike,
-                allow_empty: bool = False, markdown: pd.DataFrame | None = None) -> None:
+                allow_empty: bool = False, markdown: pd.DataFrame | None = None,
+                empty_note: str = "") -> None:
     """Write `df` as CSV (full precision, for analysis) and as a Markdown pipe table (of
     `markdown` instead where given: a compact view of a wide table). An empty table is refused
-    (results went missing) unless `allow_empty` (a comparison that may have nothing to compare)."""
+    (results went missing) unless `allow_empty` (a comparison that may have nothing to compare);
+    its Markdown then says why below its header (`empty_note`), not a bare header."""
     if df.empty and not allow_empty:
         raise PrunebenchError(
             f"refusing to write an empty table to {csv_path}: no result rows reached it; "
@@ -593,4 +595,7 @@ def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(md_path) as tmp:
-        tmp.write_text(to_markdown(df if markdown is None else markdown), encoding="utf-8")
+        text = to_markdown(df if markdown is None else markdown)
+        if df.empty and empty_note:
+            text = f"{text.rstrip()}\n\n{empty_note}\n"
+        tmp.write_text(text, encoding="utf-8")
