@@ -645,11 +645,10 @@ def test_a_slurm_run_on_a_login_node_without_gpu_gets_no_gpu_warning(tmp_path):
     assert "shows no GPU" not in real.stdout + real.stderr
 
 
-@pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
-def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_path):
-    workdir = copy_workflow(tmp_path)
-    bin_dir = fake_slurm(workdir)
-    (workdir / "slurm.yaml").write_text(yaml.safe_dump(SLURM_CONFIG))
+def gpu_job_inputs_in_place(workdir: Path) -> None:
+    """The inputs of SLURM_CONFIG's prune and benchmark jobs of m7 and m13 (the real 7B / 13B
+    configs, a calibration file, the dense prune report), and of its calibration job, made
+    in `workdir` older than what is made from them: those jobs are submitted in the first wave."""
     # Each file's time is set, not left to the order of the writes: some file systems (a
     # sandbox's, a network one) move a file's mtime after it is closed, others keep whole
     # seconds or two. Inputs are older than what is made from them by clear margins, in whole
@@ -686,6 +685,14 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     (workdir / "resources/data/text/wikitext2").mkdir(parents=True)
     (workdir / "resources/data/text/wikitext2/test.txt").write_text("text\n")
     settle(workdir / "resources/data/text/wikitext2/test.txt", -200)
+
+
+@pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
+def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    bin_dir = fake_slurm(workdir)
+    (workdir / "slurm.yaml").write_text(yaml.safe_dump(SLURM_CONFIG))
+    gpu_job_inputs_in_place(workdir)
     targets = ["results/pruned/m7/depth_ppl-4.9B/prune_report.json",
                "results/pruned/m13/depth_ppl-9.5B/prune_report.json",
                "results/bench/m7/dense/hf/12x128.json", "results/bench/m13/dense/hf/12x128.json",
@@ -755,6 +762,77 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
     assert [c["mem"] for c in calibration] == [jobsize.calibration_mem_mb("embedded", attempt=a)
                                                for a in (1, 2)]
     assert [c["time"] for c in calibration] == [60, 120]
+
+
+@pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
+def test_a_gpu_type_or_gres_set_in_the_profile_as_the_readme_says_reaches_sbatch(tmp_path):
+    """The README's two ways to name a GPU type: `gpu_model` uncommented in a rule of the
+    profile (`--gpus=h100:1`), or `gres` with `gpu: 0` beside it (`--gres` alone: the plugin
+    refuses `gpu` and `gres` together, and would send both)."""
+    workdir = copy_workflow(tmp_path)
+    bin_dir = fake_slurm(workdir)
+    (workdir / "slurm.yaml").write_text(yaml.safe_dump(SLURM_CONFIG))
+    gpu_job_inputs_in_place(workdir)
+    profile = workdir / "profiles/slurm/config.yaml"
+    text = profile.read_text()
+    benchmark = text.index("  benchmark:\n")
+    gpu_type = text.index('    # gpu_model: "h100"', benchmark)
+    text = text[:gpu_type] + text[gpu_type:].replace("# gpu_model", "gpu_model", 1)
+    text = text.replace("  prune:\n", '  prune:\n    gres: "gpu:a100:1"\n    gpu: 0\n', 1)
+    profile.write_text(text)
+    targets = ["results/pruned/m7/depth_ppl-4.9B/prune_report.json",
+               "results/bench/m7/dense/hf/12x128.json"]
+    proc = run_snakemake(workdir, "--workflow-profile", "profiles/slurm",
+                         "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
+                         "--latency-wait", "1", "--keep-going", *targets,
+                         configfile="slurm.yaml", check=False,
+                         env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert proc.returncode != 0  # the fake sacct reports every job as failed
+    log = (bin_dir / "sbatch.log").read_text()
+    lines = {}
+    for line in log.splitlines():
+        args = shlex.split(line.split(" --wrap")[0])
+        lines[args[args.index("--comment") + 1].split("_")[1]] = args
+    assert set(lines) == {"prune", "benchmark"}, proc.stderr[-3000:]
+    assert "--gpus=h100:1" in lines["benchmark"]
+    assert not [arg for arg in lines["benchmark"] if arg.startswith("--gres")]
+    assert "--gres=gpu:a100:1" in lines["prune"]
+    assert not [arg for arg in lines["prune"] if arg.startswith("--gpus")]
+    # one task either way (plugins before 2.7.1 added one per GPU)
+    assert not [arg for line in lines.values() for arg in line if "ntasks-per-gpu" in arg]
+
+
+@pytest.mark.slow  # Snakemake through the SLURM executor (fake sbatch), stopped at its start
+def test_a_slurm_plugin_older_than_the_profile_needs_is_refused_before_any_submission(
+        tmp_path):
+    """A plugin before 2.7.1 gives a GPU job one task per GPU (a job of two GPUs runs twice):
+    the run stops before its first submission and says how to upgrade. The installed plugin
+    is made to report 2.6.1 by its package metadata alone (a dist-info folder first on the
+    path, as an old installation has), so the run is a real interpreter's, not a fork."""
+    import subprocess
+    import sys
+
+    workdir = copy_workflow(tmp_path)
+    bin_dir = fake_slurm(workdir)
+    config = {**SLURM_CONFIG, "models": {"r7": SLURM_CONFIG["models"]["r7"]}}
+    (workdir / "slurm.yaml").write_text(yaml.safe_dump(config))
+    old = tmp_path / "old-plugin"
+    info = old / "snakemake_executor_plugin_slurm-2.6.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: snakemake-executor-plugin-slurm"
+                                   "\nVersion: 2.6.1\n")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(old), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm",
+         "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
+         "--configfile", "slurm.yaml"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert "snakemake-executor-plugin-slurm 2.6.1 is older than 2.7.1" in said, said[-3000:]
+    assert "pip install 'snakemake-executor-plugin-slurm>=2.7.1,<3'" in said
+    assert not (bin_dir / "sbatch.log").exists()  # nothing submitted
 
 
 @pytest.mark.slow  # a whole run through the SLURM executor, its jobs run by a fake SLURM

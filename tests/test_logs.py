@@ -98,6 +98,31 @@ def test_file_named_library_logger_gets_a_module_name_and_keeps_its_level(tmp_pa
     assert "successfully saved" not in text and "/venv/" not in text
 
 
+def test_a_job_interrupted_while_importing_its_libraries_says_one_line(tmp_path):
+    """Ctrl-C reaches every running job, most often while it imports torch and transformers,
+    before its log is set up: each printed a traceback through the import machinery. A
+    library whose import is interrupted stands in for torch here; other errors keep
+    Python's traceback, and a hook set before prunebench's import is left alone."""
+    (tmp_path / "slow_library.py").write_text("raise KeyboardInterrupt\n")
+    (tmp_path / "broken_library.py").write_text("raise ImportError('no such thing')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+
+    def job(code: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    interrupted = job("from prunebench import logs\nimport slow_library\n")
+    assert interrupted.returncode != 0
+    assert interrupted.stderr == ("interrupted while starting (importing its libraries): "
+                                  "nothing was written\n")
+    broken = job("from prunebench import logs\nimport broken_library\n")
+    assert "Traceback" in broken.stderr and "ImportError: no such thing" in broken.stderr
+    own_hook = job("import sys\nsys.excepthook = lambda *exc: print('own hook')\n"
+                   "from prunebench import logs\nimport slow_library\n")
+    assert own_hook.stdout == "own hook\n" and own_hook.stderr == ""
+
+
 @pytest.mark.parametrize("raised, said, traceback", [
     ("KeyboardInterrupt()", "interrupted: this job's outputs were not written", False),
     ("RuntimeError('boom')", "job failed", True)])

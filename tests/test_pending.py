@@ -11,7 +11,8 @@ from prunebench.atomic import write_json
 from prunebench.plan import pending
 from prunebench.plan.pending import (PendingJob, aggregation_input_problems, check_pending,
                                       gpu_problems, input_checkpoint_problems, lora_problems,
-                                      prune_problems, unwritable_folder_problems)
+                                      prune_problems, slurm_plugin_problems,
+                                      unwritable_folder_problems)
 
 
 def job(rule, outputs=(), **params):
@@ -41,6 +42,23 @@ def test_cuda_jobs_run_again_here_without_a_gpu_are_refused_with_what_they_would
         check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
     # New jobs alone lose nothing: the preflight warning says they will stop.
     assert gpu_problems(jobs[1:], gpu=False, jobs_run_here=True) == []
+
+
+@pytest.mark.parametrize("version", ["2.6.1", "1.9.2", "2.7.1rc1", "2.7.0.post3", "not-a-version"])
+def test_a_slurm_plugin_older_than_the_profile_needs_is_refused_naming_the_upgrade(version):
+    [line] = slurm_plugin_problems(version)
+    assert f"snakemake-executor-plugin-slurm>={pending.SLURM_PLUGIN_FLOOR},<3" in line
+    assert repr(version) in line if version == "not-a-version" else line.startswith(
+        f"snakemake-executor-plugin-slurm {version} is older than 2.7.1")
+    with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
+        check_pending([], no_model_dir, jobs_run_here=False, slurm_plugin=version)
+
+
+@pytest.mark.parametrize("version", [None, "2.7.1", "2.8.0", "2.10.0", "3.0.0.dev1"])
+def test_a_run_not_through_slurm_or_through_a_recent_plugin_is_not_refused(version):
+    assert slurm_plugin_problems(version) == []
+    check_pending([], no_model_dir, jobs_run_here=version is None, gpu=False,
+                  slurm_plugin=version)
 
 
 @pytest.mark.parametrize("mode", ["cuda-graph", "autotune-graph", "reduce-overhead"])

@@ -62,6 +62,24 @@ def _default_sigterm_in_child() -> None:
 _fork_hook_registered = False
 
 
+def _interrupted_while_starting(exc_type, exc, tb) -> None:
+    """Ctrl-C in a rule script before setup(), while it imports torch and transformers (seconds
+    of every job's start, when a Ctrl-C to Snakemake reaches its jobs too): one line, as after
+    setup, instead of a traceback through the import machinery per job. Anything else is left
+    to Python's own hook."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.stderr.write("interrupted while starting (importing its libraries): nothing was "
+                         "written\n")
+    else:
+        sys.__excepthook__(exc_type, exc, tb)
+
+
+# Set on import: every rule script imports this module before its heavy imports. A hook that
+# someone else set first is kept.
+if sys.excepthook is sys.__excepthook__:
+    sys.excepthook = _interrupted_while_starting
+
+
 def setup(log_path: str | Path | None = None, level: int = logging.INFO,
           stop_with_parent: bool = True) -> logging.Logger:
     """Log to the job's file and stderr. Every rule script calls this first, so it is also where

@@ -503,7 +503,21 @@ def check_pending_jobs():
         model_dir,
         jobs_run_here=workflow.local_exec,
         local_folders={m: str(local_folder(m)) for m in local_models()},
+        slurm_plugin=slurm_plugin_version(),
     )
+
+
+def slurm_plugin_version():
+    """The installed version of the SLURM executor plugin this run submits its jobs through,
+    or None where it runs them otherwise."""
+    from importlib.metadata import version
+    from prunebench.plan.pending import SLURM_PLUGIN
+
+    plugin = getattr(workflow, "executor_plugin", None)  # a release without it: no check
+    executor_module = getattr(getattr(plugin, "executor", None), "__module__", "")
+    if not executor_module.startswith(SLURM_PLUGIN.replace("-", "_")):
+        return None
+    return version(SLURM_PLUGIN)
 
 
 def pending_gpu_warning(pending):

@@ -18,7 +18,10 @@ started):
 - LoRA recoveries run again whose instruction records cannot be split as `lora.data` asks;
 - jobs run again whose input checkpoint holds a weight file cut short (its header says so);
 - an aggregation run again over a result file its reader refuses (a hand-edited or damaged
-  bench, paired, evaluation file or prune report): its tables and figures would go first.
+  bench, paired, evaluation file or prune report): its tables and figures would go first;
+- a SLURM run through an executor plugin older than profiles/slurm needs (before 2.7.1 it
+  gave every GPU job one task per GPU: a job of two GPUs ran twice, both writing its outputs,
+  and some sites' srun refuses that geometry beside --cpus-per-task).
 
 None of it imports torch: the prunes are sized from config.json alone (methods.sizing). A new
 cell has nothing to lose, and its prune job checks the same before it loads any weight.
@@ -42,6 +45,10 @@ from prunebench.plan.preflight import gpu_visible
 
 # How many jobs a line names before "and N more".
 SHOWN = 3
+# The oldest snakemake-executor-plugin-slurm that submits a GPU job as one task (pyproject's
+# `slurm` extra pins the same).
+SLURM_PLUGIN = "snakemake-executor-plugin-slurm"
+SLURM_PLUGIN_FLOOR = "2.7.1"
 
 
 @dataclass(frozen=True)
@@ -308,13 +315,36 @@ def base_model_config(model_dir: str | Path):
         return None
 
 
+def slurm_plugin_problems(version: str | None) -> list[str]:
+    """The SLURM executor plugin's version (None: the run does not submit through it), if
+    older than SLURM_PLUGIN_FLOOR."""
+    from packaging.version import InvalidVersion, Version
+
+    if version is None:
+        return []
+    try:
+        if Version(version) >= Version(SLURM_PLUGIN_FLOOR):
+            return []
+    except InvalidVersion:
+        return [f"{SLURM_PLUGIN} reports the version {version!r}, which cannot be read: "
+                f"install a release, pip install '{SLURM_PLUGIN}>={SLURM_PLUGIN_FLOOR},<3'"]
+    return [f"{SLURM_PLUGIN} {version} is older than {SLURM_PLUGIN_FLOOR}, which the "
+            "jobs' GPU requests need (an older one gives a GPU job one task per GPU: a job "
+            "of two GPUs runs twice, both writing its outputs, and some sites' srun refuses "
+            "--ntasks-per-gpu beside --cpus-per-task): upgrade it where snakemake runs, "
+            f"pip install '{SLURM_PLUGIN}>={SLURM_PLUGIN_FLOOR},<3' (or pip install -e "
+            "'.[slurm]' in the checkout)"]
+
+
 def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
                   *, jobs_run_here: bool, gpu: bool | None = None,
-                  local_folders: Mapping[str, str] | None = None) -> None:
+                  local_folders: Mapping[str, str] | None = None,
+                  slurm_plugin: str | None = None) -> None:
     """Raise one PrunebenchError naming every pending job that would fail on its input.
     `model_dir(model)` is the base model's folder; `local_folders` the folder each `local:`
     model is imported from (the run's config; no param of the import, so that moving it reruns
-    nothing). Where a pending job makes the base again, the prune will see the new one: a
+    nothing); `slurm_plugin` the version of the SLURM executor plugin the jobs are submitted
+    through (None: they are not). Where a pending job makes the base again, the prune will see the new one: a
     `local:` import's folder is read instead, and a download's is left to the prune job (known
     only once it is there)."""
     local_folders = local_folders or {}
@@ -330,7 +360,7 @@ def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
             return base_model_config(local_folders[model])  # the folder it imports now
         return None  # downloaded again: known once it is there, to the prune job
 
-    problems = (unwritable_folder_problems(jobs)
+    problems = (slurm_plugin_problems(slurm_plugin) + unwritable_folder_problems(jobs)
                 + gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
                                jobs_run_here=jobs_run_here)
                 + local_import_problems(jobs, local_folders) + prune_problems(jobs, model_config)
