@@ -882,6 +882,55 @@ def test_variants_timed_on_other_devices_dtypes_or_decoding_are_warned_of(tmp_pa
     assert f"backend hf on {H100}, {A100}\n" in fig.get_suptitle()
 
 
+def test_a_cell_rerun_with_other_library_versions_or_another_driver_is_marked(tmp_path,
+                                                                              caplog):
+    """A cell rerun alone (`-f`, as the tables' advice says) after an upgrade of torch or
+    transformers, or of the GPU driver, times other kernels than its dense file did: its
+    speed-ups over dense are flagged as timed unlike dense, and the load warns, as for another
+    GPU."""
+    files = [_timed_with(write_bench(tmp_path, "m7", v, "hf", 12, 128), H100) for v in VARIANTS]
+    setups = {"dense": ("2.11.0+cu128", "5.17.0", "580.95"),
+              "depth-4.9B": ("2.13.0+cu130", "5.17.0", "580.95"),
+              "flap-4.9B": ("2.11.0+cu128", "5.17.0", "590.10")}
+    for path, (torch_v, transformers_v, driver) in zip(files, setups.values()):
+        data = json.loads(path.read_text())
+        data["provenance"].update(versions={"torch": torch_v, "transformers": transformers_v},
+                                  driver_version=driver)
+        path.write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        df = report.load_bench(files)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert "different torch / transformers versions (torch 2.11.0+cu128, transformers 5.17.0 " \
+        "for dense, flap-4.9B; torch 2.13.0+cu130, transformers 5.17.0 for depth-4.9B)" \
+        in warnings[0]
+    assert "different GPU drivers (580.95 for dense, depth-4.9B; 590.10 for flap-4.9B)" \
+        in warnings[1]
+    reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
+    speed = report.speed_table(df, reports)
+    marks = {v: set(speed.loc[speed["variant"] == v, "unlike_dense"]) for v in VARIANTS}
+    assert marks == {"dense": {""}, "depth-4.9B": {"versions"}, "flap-4.9B": {"driver"}}
+    from prunebench.report import paired  # the paired table compares the same settings
+
+    assert set(paired._TIMED_ALIKE) == set(report.load.TIMED_WITH) == set(
+        report.tables.UNLIKE_DENSE)
+    summary = report.summary_table(df, reports).set_index("variant")
+    assert summary.loc["depth-4.9B", "hf_12x128_latency_b1_flagged"]
+    # files that do not record them (a CPU has no driver; older files) are not compared
+    for path in files:
+        data = json.loads(path.read_text())
+        data["provenance"].pop("driver_version")
+        data["provenance"]["versions"] = {"torch": "2.11.0+cu128", "transformers": "5.17.0"}
+        path.write_text(json.dumps(data))
+    data["provenance"].pop("versions")
+    files[-1].write_text(json.dumps(data))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        df = report.load_bench(files)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert set(report.speed_table(df, reports)["unlike_dense"]) == {""}
+
+
 def test_a_dense_file_without_the_setting_is_not_named_as_the_reference(tmp_path, caplog):
     dense, depth, flap = [write_bench(tmp_path, "m7", v, "hf", 12, 128) for v in VARIANTS]
     for path, dtype in ((dense, None), (depth, "float32"), (flap, "float16")):
@@ -1184,6 +1233,46 @@ def test_protocol_differences_name_each_setting_apart_from_the_studys(settings, 
     assert protocol_differences("acc_boolq", settings) == expected
 
 
+STUDY_ACC = {"tasks": ["boolq"], "num_fewshot": 0, "limit": None, "add_bos_token": False,
+             "log_softmax_dtype": "float32", "tokenization": "sentencepiece_legacy"}
+LLAMA_1 = "baffo32/decapoda-research-llama-7B-hf|huggyllama/llama-7b"
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("hf:huggyllama/llama-7b@4782ad2", []),
+    ("hf:HuggyLLaMA/llama-7b", []),  # the hub's ids ignore case
+    ("hf:baffo32/decapoda-research-llama-7B-hf@main", []),
+    ("hf:meta-llama/Llama-2-7b-hf@01c7f73", [
+        "model source hf:meta-llama/Llama-2-7b-hf@01c7f73, the study's "
+        "baffo32/decapoda-research-llama-7B-hf or huggyllama/llama-7b"]),
+    ("local:/models/llama-7b", []),  # a folder's weights cannot be told: compared as given
+])
+def test_a_published_number_is_compared_only_with_the_weights_it_was_measured_on(source,
+                                                                                 expected):
+    """A model named as the published one (`llama-7b`) but downloaded from another repository
+    (Llama-2) was judged against LLaMA-1's numbers, and found within them or not."""
+    from prunebench.report.tables import protocol_differences
+
+    protocol = {"source": source, "acc": STUDY_ACC}
+    assert protocol_differences("acc_boolq", protocol, LLAMA_1) == expected
+    assert protocol_differences("acc_boolq", protocol) == []  # a published file without weights
+
+
+def test_the_published_weights_column_reaches_the_comparison(tmp_path):
+    published = tmp_path / "published.csv"
+    published.write_text("model,variant,metric,published,source,weights\n"
+                         f"m7,dense,acc_boolq,0.75,a.csv,{LLAMA_1}\n")
+    prune_report = write_report(tmp_path, "m7", "dense")
+    zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json", {
+        "accuracy": {"boolq": 0.752}, "average": 0.752, "metric": {"boolq": "acc"},
+        **STUDY_ACC, "provenance": {"cell": {"source": "hf:meta-llama/Llama-2-7b-hf@abc"}}})
+    quality = report.quality_table(report.load_prune_reports([prune_report]),
+                                   report.load_evals([zeroshot]))
+    row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
+    assert not row["comparable"] and pd.isna(row["within"])
+    assert row["differs_by"].startswith("model source hf:meta-llama/Llama-2-7b-hf@abc, the study's")
+
+
 @pytest.mark.parametrize("rows, message", [
     ("m,v,ppl_wikitext2,1\nm,v,ppl_wikitext2,2\n", "given twice"),
     ("m,v,acc_norm_hellaswag,1\n", "names the score kind: write acc_<task>"),
@@ -1206,6 +1295,14 @@ def test_shipped_published_numbers_load_and_name_configured_variants():
         assert variant in tables_config["models"][model]["variants"], (model, variant)
     dense = table[(table["variant"] == "dense") & (table["metric"] == "ppl_wikitext2")]
     assert dense["published"].round(2).tolist() == [12.62]  # LLaMA-7B, as the study reports
+    # each number names the weights it was measured on, and the paper configs download those
+    sources = {}
+    for name in ("paper.yaml", "paper-tables.yaml"):
+        config = yaml.safe_load((REPO / "config" / name).read_text())
+        sources.update({m: spec["source"] for m, spec in config["models"].items()})
+    for model, weights in set(zip(table["model"], table["weights"])):
+        repo = sources[model].removeprefix("hf:").split("@")[0]
+        assert repo in weights.split("|"), (model, repo, weights)
 
 
 def test_pareto_front_keeps_the_variants_no_other_beats():
@@ -1233,6 +1330,54 @@ def test_quality_vs_speed_figure_one_point_per_variant_and_its_front(study, tmp_
         # these files record no runs: no interval, no bars
         assert not [c for c in ax.collections if isinstance(c, LineCollection)]
     assert (tmp_path / "q.png").stat().st_size > 1000 and (tmp_path / "q.pdf").exists()
+
+
+def test_a_diverged_perplexity_is_a_result_and_the_quality_figure_says_it_is_not_drawn(
+        tmp_path):
+    """prunebench.evaluate records a model that diverges on a text as an infinite perplexity
+    (a float16 overflow's NaN loss too): the aggregation refused the file as damaged, and
+    its advice, to remake it, gave the same file. It is a result: `inf` in the tables, and the
+    quality-vs-speed panel names the variant it cannot draw."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8)) for v in VARIANTS]
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    ppl = {"dense": 10.0, "depth-4.9B": math.inf, "flap-4.9B": 14.0}
+    evals = [write_eval(tmp_path, "m7", v, "ppl.json", {"perplexity": {"wikitext2": ppl[v]}})
+             for v in VARIANTS]
+    assert "Infinity" in evals[1].read_text()  # as json (and prunebench's write_json) write it
+    quality = report.quality_table(report.load_prune_reports(reports), report.load_evals(evals))
+    assert quality.set_index("variant").loc["depth-4.9B", "ppl_wikitext2"] == math.inf
+    report.write_table(quality, tmp_path / "q.csv", tmp_path / "q.md")
+    assert "| inf |" in " ".join((tmp_path / "q.md").read_text().split())
+    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                   report.load_evals(evals))
+    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    (points,) = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+    assert len(points.get_offsets()) == 2
+    label = " ".join(fig.axes[0].get_xlabel().split())
+    assert "not shown: depth-4.9B (ppl_wikitext2 inf (the model diverges))" in label
+    # a perplexity that is not a number at all, or minus infinity, is still a damaged file
+    for bad in ("NaN", "-Infinity"):
+        evals[1].write_text('{"model": "m7", "variant": "depth-4.9B", '
+                            f'"perplexity": {{"wikitext2": {bad}}}}}')
+        with pytest.raises(PrunebenchError, match="Infinity for a model that diverges"):
+            report.load_evals(evals)
+
+
+def test_without_batch_size_1_the_quality_figure_says_why_its_panel_is_empty(tmp_path):
+    """The figure's speed-up is batch 1's: a sweep without it gave empty panels, without a
+    word."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(4, 8)) for v in VARIANTS]
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    evals = [write_eval(tmp_path, "m7", v, "ppl.json", {"perplexity": {"wikitext2": 10.0 + i}})
+             for i, v in enumerate(VARIANTS)]
+    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                   report.load_evals(evals))
+    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    drawn = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+    assert all(len(c.get_offsets()) == 0 for c in drawn)
+    label = " ".join(fig.axes[0].get_xlabel().split())
+    for variant in VARIANTS:
+        assert f"{variant} (no batch-1 speed-up (batch size 1 not timed" in label
 
 
 @pytest.mark.parametrize("unstable_variant, flagged", [

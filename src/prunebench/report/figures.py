@@ -3,7 +3,9 @@ with its Pareto front. Colours, markers and legend names come from prunebench.re
 
 from __future__ import annotations
 
+import logging
 import os
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -14,6 +16,8 @@ from prunebench.atomic import atomic_path
 from prunebench.report import style
 from prunebench.report.load import (OK, OOM, appearance, fell_back, token_order, untrusted,
                                     variant_order)
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Figure
@@ -306,6 +310,22 @@ def pareto_front(x: pd.Series, y: pd.Series, higher_y_better: bool = True) -> pd
     return pd.Series(front, index=x.index)
 
 
+def _not_shown(rows: pd.DataFrame, x_col: str, quality: str) -> list[str]:
+    """Why each of these variants has no point in the quality-vs-speed panel."""
+    out = []
+    for _, row in rows.iterrows():
+        speedup = pd.to_numeric(row[x_col], errors="coerce")
+        value = pd.to_numeric(row[quality], errors="coerce")
+        if pd.isna(speedup):
+            why = "no batch-1 speed-up (batch size 1 not timed, or out of memory)"
+        elif pd.isna(value):
+            why = f"no {quality}"
+        else:
+            why = f"{quality} {value} (the model diverges)"
+        out.append(f"{row['variant']} ({why})")
+    return out
+
+
 def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
                           pdf_path: str | os.PathLike):
     """Quality against speed, one panel per model, one point per variant: x the batch-1
@@ -331,7 +351,15 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
     axes = fig.subplots(1, len(models), squeeze=False)[0]
     marks = {}
     for ax, model in zip(axes, models):
-        points = summary[summary["model"] == model].dropna(subset=[x_col, quality])
+        rows = summary[summary["model"] == model]
+        shown = (np.isfinite(pd.to_numeric(rows[x_col], errors="coerce"))
+                 & np.isfinite(pd.to_numeric(rows[quality], errors="coerce")))
+        points = rows[shown]
+        # Said under the panel, not left out in silence: a panel of no point (batch size 1
+        # not timed) read as a figure that failed, a diverged variant as one not configured.
+        hidden = _not_shown(rows[~shown], x_col, quality)
+        if hidden:
+            log.warning("quality vs speed, %s: not shown: %s", model, "; ".join(hidden))
         # Hollow where the batch-1 timing of the variant or of dense is not to be trusted
         # (summary_table's `_latency_b1_flagged`; summaries made before it have none).
         flagged = (points[flag_col].fillna(False).astype(bool) if flag_col in points
@@ -377,7 +405,9 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
         ax.margins(x=0.2, y=0.15)  # room for the names beside the outermost points
         ax.grid(True, alpha=0.3)
         ax.set_title(model, fontsize=10)
-        ax.set_xlabel(f"batch-1 speed-up over dense ({cell})")
+        ax.set_xlabel(f"batch-1 speed-up over dense ({cell})" + "".join(
+            "\n" + line for line in textwrap.wrap("not shown: " + "; ".join(hidden), 64)
+            if hidden))
         ax.set_ylabel("zero-shot accuracy (average)" if higher_better
                       else f"perplexity ({quality.removeprefix('ppl_')})")
     fig.suptitle("Quality against speed (up and right is better)", fontsize=10)

@@ -57,7 +57,8 @@ CELL = ["model", "backend", "input_tokens", "output_tokens"]
 THIS_RUN = "--configfile <this run's config files>"
 # What a speed-up over dense assumes both timings shared, besides the cell (column: what it is).
 TIMED_WITH = {"device_name": "devices", "dtype": "dtypes", "sampling": "decoding settings",
-              "cpu_threads": "CPU thread counts"}
+              "cpu_threads": "CPU thread counts", "software": "torch / transformers versions",
+              "driver_version": "GPU drivers"}
 _REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
                     "blocks_before", "blocks_after")
 
@@ -173,6 +174,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
 
 
+def _is_number_or_infinity(value: Any) -> bool:
+    return _is_number(value) or (isinstance(value, float) and value == np.inf)
+
+
 def _reject_duplicates(df: pd.DataFrame, key: list[str], what: str) -> None:
     dup = df[df.duplicated(key, keep=False)]
     if not dup.empty:
@@ -205,8 +210,7 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         # The file's compile_s is the sum over its rows: each row keeps its own (none if OOM).
         head = {k: v for k, v in data.items() if k not in ("rows", "provenance", "compile_s")
                 and (v is None or isinstance(v, (str, int, float, bool)))}
-        head.update(device_name=device_name(data), sampling=sampling_label(data),
-                    cpu_threads=cpu_threads(data))
+        head.update(timing_setup(data))
         for i, row in enumerate(rows):
             records.append({**head, **_bench_row(path, i, row), "source": str(path)})
     df = pd.DataFrame.from_records(records)
@@ -244,6 +248,33 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     df["decode_fallback"] = fallback.where(fallback.map(nonempty_text), pd.NA).astype(object)
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
     return sort_rows(df)
+
+
+def timing_setup(data: dict[str, Any]) -> dict[str, Any]:
+    """What a bench or paired file was timed with besides its cell (TIMED_WITH's columns)."""
+    return {"device_name": device_name(data), "sampling": sampling_label(data),
+            "cpu_threads": cpu_threads(data), "software": software(data),
+            "driver_version": driver_version(data)}
+
+
+def software(data: dict[str, Any]) -> str | None:
+    """The torch and transformers a file was timed with ("torch 2.11.0+cu128, transformers
+    5.17.0"; torch's version names its CUDA build): a cell rerun after an upgrade times other
+    kernels than its dense file did. None where the file does not say."""
+    provenance = data.get("provenance")
+    versions = provenance.get("versions") if isinstance(provenance, dict) else None
+    if not isinstance(versions, dict) or not versions.get("torch"):
+        return None
+    return ", ".join(f"{name} {versions[name]}" for name in ("torch", "transformers")
+                     if versions.get(name))
+
+
+def driver_version(data: dict[str, Any]) -> str | None:
+    """The NVIDIA driver a GPU-timed file ran on; None on a CPU and where the file does not
+    say."""
+    provenance = data.get("provenance")
+    version = provenance.get("driver_version") if isinstance(provenance, dict) else None
+    return str(version) if version else None
 
 
 def device_name(data: dict[str, Any]) -> str | None:
@@ -361,8 +392,7 @@ def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             raise PrunebenchError(f"paired file {path} has no rows: {fix}")
         head = {k: v for k, v in data.items() if k not in ("rows", "provenance", "timing")
                 and (v is None or isinstance(v, (str, int, float, bool)))}
-        head.update(device_name=device_name(data), sampling=sampling_label(data),
-                    cpu_threads=cpu_threads(data))
+        head.update(timing_setup(data))
         for i, row in enumerate(data["rows"]):
             records.append({**head, **_paired_row(path, i, row, fix), "source": str(path)})
     if not records:  # paired timing off: no rows, every column the table reads
@@ -453,9 +483,14 @@ def load_evals(paths: Iterable[str | os.PathLike],
             block = data.get(section)
             if block is None:
                 continue
-            if not isinstance(block, dict) or not all(_is_number(v) for v in block.values()):
-                raise PrunebenchError(f"eval file {path}: '{section}' must map names to finite "
-                                      f"numbers; {_remake_hint(path, rule, True)}")
+            # A model that diverges on a text has an infinite perplexity (prunebench.evaluate
+            # records it so, with a warning): a result, not a damaged file.
+            allowed = _is_number if section != "perplexity" else _is_number_or_infinity
+            if not isinstance(block, dict) or not all(allowed(v) for v in block.values()):
+                what = ("finite numbers" if section != "perplexity"
+                        else "numbers (Infinity for a model that diverges)")
+                raise PrunebenchError(f"eval file {path}: '{section}' must map names to {what}; "
+                                      f"{_remake_hint(path, rule, True)}")
             names[section][path] = list(block)
             values.update({f"{prefix}_{name}": float(v) for name, v in block.items()})
         for key, column in _EVAL_SCALARS.items():

@@ -119,7 +119,7 @@ def _runs(value) -> int | None:
 # What a bench file records about how it was timed (load.TIMED_WITH's columns) -> its name in
 # `unlike_dense`.
 UNLIKE_DENSE = {"device_name": "device", "dtype": "dtype", "sampling": "decoding",
-                "cpu_threads": "threads"}
+                "cpu_threads": "threads", "software": "versions", "driver_version": "driver"}
 
 
 def _unlike_dense(df: pd.DataFrame, dense_rows: pd.DataFrame) -> pd.Series:
@@ -260,7 +260,9 @@ PUBLISHED_TOLERANCE = {"ppl": ("relative", 0.02), "acc": ("absolute", 0.01)}
 
 
 def load_published(path: str | os.PathLike) -> pd.DataFrame:
-    """Published numbers (config/published.csv): model, variant, metric, published, source."""
+    """Published numbers (config/published.csv): model, variant, metric, published, and
+    optionally source (where the study released it) and weights (the hub repositories of the
+    weights it was measured on)."""
     table = pd.read_csv(path, comment="#")
     missing = {"model", "variant", "metric", "published"} - set(table.columns)
     if missing:
@@ -299,10 +301,14 @@ STUDY_ZEROSHOT = {"num_fewshot": 0, "limit": None, "add_bos_token": False,
                   "tokenization": "sentencepiece_legacy"}
 
 
-def protocol_differences(metric: str, protocol: dict[str, Any] | None) -> list[str]:
+def protocol_differences(metric: str, protocol: dict[str, Any] | None,
+                         weights: str | None = None) -> list[str]:
     """Why a reproduced `metric` (ppl_<dataset>, acc_<task>, acc_average) was not measured as
     the study measured its published one; [] when it was. `protocol`: how its eval file says
-    it was measured (report.load._protocol)."""
+    it was measured (report.load._protocol); `weights`: the hub repositories holding the
+    weights the published number was measured on ('|' between copies; published.csv's
+    `weights`), against which a hub model's repository is checked. A `local:` folder's
+    weights cannot be told apart: it is compared as given."""
     from prunebench.zeroshot import PAPER_TASKS, summary_metric
 
     if protocol is None:
@@ -311,6 +317,12 @@ def protocol_differences(metric: str, protocol: dict[str, Any] | None) -> list[s
     source = protocol.get("source")
     if isinstance(source, str) and not source.startswith(("hf:", "local:")):
         out.append(f"model source {source} (not the published weights)")
+    studied = [repo.strip() for repo in weights.split("|") if repo.strip()] \
+        if isinstance(weights, str) else []
+    if isinstance(source, str) and source.startswith("hf:") and studied:
+        repo = source.removeprefix("hf:").split("@")[0]
+        if repo.lower() not in {r.lower() for r in studied}:  # the hub's ids ignore case
+            out.append(f"model source {source}, the study's {' or '.join(studied)}")
     kind = "ppl" if metric.startswith("ppl_") else "acc"
     settings = protocol.get(kind)
     if settings is None:
@@ -360,9 +372,12 @@ def published_vs_reproduced(quality: pd.DataFrame, published: pd.DataFrame,
     out["tolerance"] = bound
     if protocols is None:
         protocols = quality.attrs.get("protocols")
-    reasons = [protocol_differences(m, protocols.get((model, variant)))
+    weights = out["weights"] if "weights" in out else pd.Series(None, index=out.index)
+    reasons = [protocol_differences(m, protocols.get((model, variant)),
+                                    w if isinstance(w, str) else None)
                if protocols is not None else None
-               for model, variant, m in zip(out["model"], out["variant"], out["metric"])]
+               for model, variant, m, w in zip(out["model"], out["variant"], out["metric"],
+                                               weights)]
     # Nullable booleans: empty where not known (comparable) or not judged (within).
     out["comparable"] = pd.array([None if r is None else not r for r in reasons], dtype="boolean")
     out["differs_by"] = ["" if r is None else "; ".join(r) for r in reasons]
