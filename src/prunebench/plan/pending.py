@@ -318,6 +318,8 @@ def base_model_config(model_dir: str | Path):
 def slurm_plugin_problems(version: str | None) -> list[str]:
     """The SLURM executor plugin's version (None: the run does not submit through it), if
     older than SLURM_PLUGIN_FLOOR."""
+    # packaging: a dependency of snakemake and transformers (not pinned here: a new pin would
+    # change the conda environment, and with it rerun every job of a conda run)
     from packaging.version import InvalidVersion, Version
 
     if version is None:
