@@ -1113,6 +1113,25 @@ def test_batch_means_validation_weighs_each_batch_by_its_records(tiny_model_dir,
         pytest.approx(sum(sums) / sum(counts), rel=1e-5)
 
 
+def test_a_validation_group_without_a_response_token_is_left_out_of_batch_means(
+        tiny_model_dir, tokenizer, records):
+    """Records whose prompt fills max_length score no token: a group of them has no token mean.
+    Counted as a mean of 0 it lowered the reported validation loss (by half here); the
+    "tokens" loss leaves such records out too."""
+    model, pad = load_model(tiny_model_dir), tokenizer.pad_token_id or 0
+    scored = encode_records(records[:2], tokenizer, "plain", 64, "validation")
+    # as a prompt that fills max_length leaves them: every label ignored
+    silent = [{**e, "labels": torch.full_like(e["labels"], IGNORE_INDEX)}
+              for e in encode_records(records[2:4], tokenizer, "plain", 64, "validation")]
+    assert all(lora.response_loss(model, collate([e], pad))[1] == 0 for e in silent)
+    cpu = torch.device("cpu")
+    alone = lora.validation_loss(model, scored, 2, pad, cpu, weighting="batch_means", group=2)
+    assert lora.validation_loss(model, scored + silent, 2, pad, cpu, weighting="batch_means",
+                                group=2) == pytest.approx(alone, rel=1e-6)
+    assert lora.validation_loss(model, scored + silent, 2, pad, cpu) == pytest.approx(
+        lora.validation_loss(model, scored, 2, pad, cpu), rel=1e-6)
+
+
 def test_amp_auto_follows_a_bfloat16_base_where_the_gpu_has_it(monkeypatch, tiny_model_dir):
     """float16 autocast (the study's, for its float16 LLaMA) may overflow the activations of a
     model trained in bfloat16 (Qwen2.5, Llama-3): `auto` takes bfloat16 for such a base."""

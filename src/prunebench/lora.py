@@ -147,7 +147,8 @@ def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pa
     """The validation loss, dropout off, computed `micro_batch` records at a time: the mean
     loss per scored (response) token over the records, or under "batch_means" (above) the
     mean of the token means of `group` records at a time, each weighted by its record
-    count. With `stop` (a _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a
+    count (a group whose prompts fill max_length has no mean and is left out, as the "tokens"
+    loss leaves its records out; counted as 0 it lowered the loss reported). With `stop` (a _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a
     validation of 2000 records of a 13B model may outlast a batch system's grace period."""
     was_training = model.training
     model.eval()
@@ -167,8 +168,8 @@ def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pa
                 summed, tokens = summed + float(loss), tokens + n
             if weighting == "tokens":
                 total, count = total + summed, count + tokens
-            else:
-                total, count = total + summed / max(tokens, 1) * len(records), count + len(records)
+            elif tokens:  # a group without a scored token has no mean: it is left out
+                total, count = total + summed / tokens * len(records), count + len(records)
     finally:
         model.train(was_training)
     return total / max(count, 1)
