@@ -399,7 +399,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
 
     Returns (the merged plain model, the recovery report). The best adapter is the one with the
     lowest validation loss among the evaluations, step 0 (no adapter, the base model) included,
-    so recovery never returns a model worse on the validation split than its base. With
+    so recovery never returns a model worse on the validation split than its base (in float32;
+    rounded to a half-precision base's dtype as saved, within that rounding: saved_val_loss). With
     `save_every` only the evaluations at its multiples are candidates, as the study's HF Trainer
     chose among its saves (the base model never, the last step only on a multiple).
     Deterministic on CPU for a given seed, data and thread count.
