@@ -614,10 +614,11 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             best = {"step": step, "val_loss": history[-1]["val_loss"]}
             best_state = trainable_state(peft_model)
         elif keep_every is not None and math.isinf(best["val_loss"]):
-            # No evaluation fell on a multiple of save_every: nothing was a candidate, and the
-            # adapter trained to the end is kept, as the HF Trainer keeps its model then.
-            log.warning("no validation at a multiple of lora.save_every=%s in %d steps: the "
-                        "adapter of the last step is kept", keep_every, total_steps)
+            # No evaluation fell on a multiple of save_every (or none there was finite):
+            # nothing was a candidate, and the adapter trained to the end is kept, as the HF
+            # Trainer keeps its model then.
+            log.warning("no finite validation loss at a multiple of lora.save_every=%s in %d "
+                        "steps: the adapter of the last step is kept", keep_every, total_steps)
             best = {"step": total_steps, "val_loss": history[-1]["val_loss"]}
             best_state = trainable_state(peft_model)
 
