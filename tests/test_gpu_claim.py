@@ -221,3 +221,17 @@ def test_a_spread_model_holds_the_gpus_its_placement_names_else_all(fake_gpus, l
     fake_gpus(4)
     modeling.claim_placement_gpus("auto", max_memory)
     assert sorted(gpu_claim._held) == held
+
+
+def test_a_gpu_lock_is_never_taken_through_a_link(locks):
+    """As the benchmark's lock: the GPU locks lie in a folder every user writes."""
+    from prunebench import ResourceError
+
+    target = locks / "someone-elses-file"
+    target.write_text("precious\n")
+    path = gpu_claim.lock_file("GPU-link")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, path)
+    with pytest.raises(ResourceError, match="is a link or not a plain file"):
+        gpu_claim.claim_one(["GPU-link", "GPU-other"])
+    assert target.read_text() == "precious\n"

@@ -100,6 +100,54 @@ def test_the_lock_is_released_when_the_block_ends(tmp_path):
     assert _try_lock(path)
 
 
+def test_the_lock_is_never_taken_through_a_link_in_the_shared_folder(tmp_path):
+    """The lock lies in a folder every user writes (/tmp): another user's symbolic or hard
+    link at its name had this benchmark write its pid over the link's target."""
+    from prunebench import ResourceError
+
+    target = tmp_path / "someone-elses-file"
+    target.write_text("precious\n")
+    for link in (os.symlink, os.link):
+        path = tmp_path / f"bench-{link.__name__}.lock"
+        link(target, path)
+        with pytest.raises(ResourceError, match="is a link or not a plain file.*"
+                                                "PRUNEBENCH_LOCK_DIR"):
+            with machine_lock(path):
+                pass
+        assert target.read_text() == "precious\n"
+
+
+def test_another_users_lock_file_is_locked_without_writing_to_it(tmp_path, monkeypatch):
+    """The first user's lock file is theirs (mode 0644): a second user's benchmark failed
+    opening it for writing. It locks it read-only, and writes only into its own."""
+    import prunebench.atomic as atomic
+
+    path = tmp_path / "bench.lock"
+    path.write_text("4242\n")
+    real_open = os.open
+
+    def as_another_user(file, flags, *args):
+        if os.fspath(file) == os.fspath(path) and flags & (os.O_RDWR | os.O_WRONLY):
+            raise PermissionError(13, "Permission denied", os.fspath(file))
+        return real_open(file, flags, *args)
+
+    monkeypatch.setattr(atomic.os, "open", as_another_user)  # (os's own open: everyone's)
+    with machine_lock(path):
+        monkeypatch.undo()
+        assert not _try_lock(path)
+    assert path.read_text() == "4242\n"
+    # a file of another owner that this user could write (root, a group's) is not written
+    # either; this user's own is signed with its pid
+    if os.getuid() == 0:
+        os.chown(path, 65534, 65534)
+        with machine_lock(path):
+            pass
+        assert path.read_text() == "4242\n"
+    own = tmp_path / "own.lock"
+    with machine_lock(own):
+        assert own.read_text() == f"{os.getpid()}\n"
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="CPU accounting needs /proc/stat")
 def test_other_cpu_work_during_a_row_is_measured():
     import resource

@@ -43,17 +43,50 @@ def exclusive_lock(path: str | os.PathLike, waiting: str) -> Iterator[Path]:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd, own = open_lock_file(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             log.info("%s (%s is held by pid %s)", waiting, path, lock_holder(fd))
             fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the holder ends, however it ends
-        sign_lock(fd)
+        if own:
+            sign_lock(fd)
         yield path
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def open_lock_file(path: Path) -> tuple[int, bool]:
+    """Open (create) the lock file `path` to lock it: (its descriptor, whether it is this
+    user's own file, which only then is written to). The locks of benchmarks and GPUs lie in
+    a folder every user of the machine writes (the system's temporary folder), so: never
+    through a symbolic link or into a file with other names (another user's link there would
+    have had the pid written over its target), and read-only in another user's lock file
+    (flock needs no write access; opening it for writing failed every benchmark of a second
+    user)."""
+    import stat
+
+    private = os.O_NOFOLLOW | os.O_CLOEXEC
+    writable = True
+    try:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | private, 0o666)
+        except PermissionError:  # another user's lock file
+            fd, writable = os.open(path, os.O_RDONLY | private), False
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise
+        fd = None
+    info = os.fstat(fd) if fd is not None else None
+    if info is None or not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        if fd is not None:
+            os.close(fd)
+        raise ResourceError(
+            f"the lock file {path} is a link or not a plain file, which prunebench does not "
+            "lock through (in a folder every user writes, it may point at another file): "
+            "remove it, or set PRUNEBENCH_LOCK_DIR to a folder of your own")
+    return fd, writable and info.st_uid == os.getuid()
 
 
 def lock_holder(fd: int) -> str:

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from prunebench.atomic import sign_lock
+from prunebench.atomic import open_lock_file, sign_lock
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +48,14 @@ def _take(key: str, wait: bool) -> bool:
         return True
     path = lock_file(key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except PermissionError:  # another user's lock file: locking needs no write access
-        fd = os.open(path, os.O_RDONLY)
+    fd, own = open_lock_file(path)  # read-only in another user's, never through a link
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         os.close(fd)
         return False
-    try:
+    if own:
         sign_lock(fd)
-    except OSError:  # opened read-only: the pid is only for people reading the file
-        pass
     _held[key] = fd
     return True
 
