@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,42 @@ def test_file_named_library_logger_gets_a_module_name_and_keeps_its_level(tmp_pa
     assert "prunebench.data: ours" in text
     assert "huggingface_hub.serialization._torch: a real warning" in text
     assert "successfully saved" not in text and "/venv/" not in text
+
+
+def test_credentials_in_a_mirrors_url_never_reach_a_jobs_log_or_its_failure_record(
+        tmp_path):
+    """A site's hub mirror (HF_ENDPOINT=https://user:secret@mirror) or proxy is named in full
+    by the HTTP client's request lines (INFO) and by the errors of a failed download, which a
+    job logs and records for its retries: the password reached the log three times per
+    failed dataset load."""
+    log_file = tmp_path / "job.log"
+    url = "http://alice:S3CRETPASS@mirror.example:8765/datasets/x/resolve/main/README.md"
+    job = textwrap.dedent(f"""
+        import logging
+        from prunebench import PrunebenchError, logs
+        logs.setup({str(log_file)!r}, stop_with_parent=False)
+        logging.getLogger("httpx").info("HTTP Request: GET {url} 500")
+        logging.getLogger("httpx").warning("a warning naming {url}")
+        logging.getLogger("huggingface_hub.utils._http").warning("thrown while requesting {url}")
+        try:
+            raise OSError("{url} failed")
+        except OSError:
+            logging.getLogger("prunebench").exception("with its traceback")
+        raise PrunebenchError("cannot load dataset x from {url}: check the mirror")
+    """)
+    env = {**os.environ, logs.RUN_VARIABLE: "run-1"}
+    done = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode != 0
+    record = logs.failure_record_path(log_file)
+    for text in (done.stderr, log_file.read_text(), record.read_text()):
+        assert "S3CRETPASS" not in text and "alice" not in text, text
+    text = log_file.read_text()
+    assert "http://***@mirror.example:8765/datasets" in text  # the URL is still named
+    assert "a warning naming" in text and "HTTP Request" not in text  # requests: not logged
+    assert "cannot load dataset x from http://***@mirror" in record.read_text()
+    assert logs.redact("https://u@h/x and ftp://a:b@c/ but not a@b.c") == (
+        "https://***@h/x and ftp://***@c/ but not a@b.c")
 
 
 def test_a_job_interrupted_while_importing_its_libraries_says_one_line(tmp_path):

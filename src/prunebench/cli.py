@@ -27,7 +27,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError, commands
 from prunebench.commands.arguments import release_out_locks
-from prunebench.logs import Terminated, raise_terminated
+from prunebench.logs import Terminated, raise_terminated, redact
 from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
 from prunebench.plan.checks import check_config, config_notes, load_config_files, schema_problems
 from prunebench.methods.registry import DATA_FREE, method_plan
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
         return code
     except PrunebenchError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {redact(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:  # Ctrl-C: outputs are written whole or not at all
         print("interrupted: no output was written; run the command again: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -80,6 +81,29 @@ if sys.excepthook is sys.__excepthook__:
     sys.excepthook = _interrupted_while_starting
 
 
+# The user name and password a URL may carry (`https://user:secret@mirror/...`: an HF_ENDPOINT
+# or proxy of a site's mirror): an HTTP client's request lines and the errors it raises name
+# the URL whole.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """`text` with the credentials of every URL in it replaced by `***`."""
+    return _URL_CREDENTIALS.sub("***@", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log line (its traceback too) without the credentials of the URLs it names."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+# HTTP clients that log every request's URL at INFO: the job's log would list each hub call
+# (with a mirror's credentials, where its URL holds them); their warnings stay.
+QUIET_HTTP_LOGGERS = ("httpx", "httpcore", "urllib3")
+
+
 def setup(log_path: str | Path | None = None, level: int = logging.INFO,
           stop_with_parent: bool = True) -> logging.Logger:
     """Log to the job's file and stderr. Every rule script calls this first, so it is also where
@@ -89,10 +113,13 @@ def setup(log_path: str | Path | None = None, level: int = logging.INFO,
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w"))
+    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in handlers:
         handler.addFilter(_file_named_loggers)
-    logging.basicConfig(level=level, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
+    for name in QUIET_HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     global _failure_record
@@ -165,7 +192,7 @@ def _record_input_failure(exc: BaseException) -> None:
     if _failure_record is None or not run:
         return
     try:
-        write_json(_failure_record, {"run": run, "error": f"{type(exc).__name__}: {exc}"})
+        write_json(_failure_record, {"run": run, "error": redact(f"{type(exc).__name__}: {exc}")})
     except Exception:  # noqa: BLE001 - the record only spares retries (a full disk refuses it
         pass           # too); the error itself is already logged
 

@@ -42,6 +42,7 @@ from prunebench.commands.workflow_defaults import (ATTENTIONS, BENCH_BACKEND, BE
                                                    LORA_TEMPLATES, PPL_DEFAULTS,
                                                    ZEROSHOT_DEFAULTS)
 from prunebench.methods.registry import CALIBRATION_SEED, METHODS
+from prunebench.logs import RedactingFormatter
 
 PRUNE_EXAMPLE = """example:
   prunebench prune resources/models/tiny --method depth_ppl --size 0.8 --out pruned/tiny-ppl \\
@@ -308,6 +309,6 @@ def setup_logging(quiet: bool) -> None:
     logger = logging.getLogger("prunebench")
     if not any(isinstance(h, _Stderr) for h in logger.handlers):
         handler = _Stderr()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
