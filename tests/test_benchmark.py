@@ -1026,6 +1026,30 @@ def test_crashed_sweep_resumes_from_its_finished_rows(monkeypatch, tmp_path):
     assert set(seen) == {3}  # batch sizes 1 and 2 were not measured again
 
 
+def test_resumed_rows_are_held_against_the_floor_of_the_run_that_resumes_them(monkeypatch,
+                                                                              tmp_path):
+    """A GPU's bandwidth is measured anew in each process: a resumed row kept the killed run's
+    floor, so one file held floors of two bandwidths while naming one."""
+    partial = tmp_path / ".5x6.unfinished.json"
+    model = dense_model()
+    seen = []
+    crash_at_two = recording_forward(model.model.forward, seen, lambda batch: batch == 2,
+                                     lambda: RuntimeError("CUDA error: simulated"))
+    monkeypatch.setattr(model.model, "forward", crash_at_two)
+    with pytest.raises(RuntimeError, match="simulated"):
+        sweep(model, batch_sizes=[1, 2], partial_path=partial, probe_attention=False,
+              bandwidth_bytes_per_s=1e9)
+    [saved] = json.loads(partial.read_text())["rows"]
+    monkeypatch.undo()
+    result = sweep(model, batch_sizes=[1, 2], partial_path=partial, probe_attention=False,
+                   bandwidth_bytes_per_s=5e10)
+    assert result["resumed_batch_sizes"] == [1]
+    resumed = result["rows"][0]
+    assert resumed["latency_s_mean"] == saved["latency_s_mean"]  # the timing is kept
+    assert resumed["floor_s"] == pytest.approx(saved["floor_s"] * 1e9 / 5e10)
+    assert resumed["pct_of_floor"] == pytest.approx(saved["pct_of_floor"] * 1e9 / 5e10)
+
+
 def test_a_compiled_sweep_resumed_whole_still_says_how_it_decoded(tmp_path):
     partial = tmp_path / ".5x6.unfinished.json"
     model = dense_model()

@@ -310,6 +310,14 @@ def test_a_list_written_otherwise_says_how_to_write_it(key, value, message):
     assert message in problems(config)
 
 
+def test_a_benchmark_without_warm_up_runs_is_refused():
+    """warmup 0 put each batch size's first call (about twice a later one's time on CPU) into
+    its mean and interval, and could flag the row unstable or drifting."""
+    config = default_config()
+    config["benchmark"] = {**config["benchmark"], "warmup": 0}
+    assert "benchmark.warmup: 0 is less than the minimum of 1" in problems(config)
+
+
 @pytest.mark.parametrize("variant", ["dense-0.5", "dense-0.5+lora"])
 def test_a_dense_variant_with_a_size_is_refused_with_the_fix(variant):
     """`dense-0.5` passed the checks and `prunebench plan` (shown as the dense model), then

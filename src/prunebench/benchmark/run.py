@@ -263,6 +263,9 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     log.info("benchmark %s/%s backend=%s %dx%d on %s %s attention=%s batches=%s",
              s.model_name, s.variant, s.backend, s.input_tokens, s.output_tokens, device,
              dtype_name(dtype), attention, s.batch_sizes)
+    if s.warmup < 1:
+        log.warning("warmup 0: each batch size's first timed run pays first-call costs (about "
+                    "twice a later run's time on CPU), which land in its mean and interval")
     with attention_context(attention, device):
         if s.probe_attention:
             result["attention_kernels"] = _probe_attention(model, s.backend, prompt, device,
@@ -270,6 +273,11 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
         for batch_size in s.batch_sizes:
             if batch_size in done:
                 log.info("batch size %d: resumed from %s", batch_size, s.partial_path)
+                if done[batch_size]["status"] != OOM:
+                    # Against this run's floor: the bandwidth is measured anew in each
+                    # process, and the file names one (the killed run's stayed otherwise).
+                    add_floor(done[batch_size], config, input_tokens=s.input_tokens,
+                              output_tokens=s.output_tokens, dtype=dtype, bandwidth=bandwidth)
                 result["rows"].append(done[batch_size])
                 if done[batch_size].get("decode_mode"):  # a sweep resumed whole says it too
                     result["decode_mode"] = done[batch_size]["decode_mode"]
