@@ -338,6 +338,26 @@ def test_f20c_a_shard_the_index_names_but_the_folder_lacks_is_named(checkpoint):
             modeling.load_model(checkpoint)
 
 
+@pytest.mark.parametrize("outside", ["../elsewhere.safetensors", "/abs/elsewhere.safetensors",
+                                     "sub/model.safetensors", "model.bin"])
+def test_f20e_an_index_naming_a_file_outside_the_checkpoint_is_refused(checkpoint, outside):
+    """A repository's or folder's index is not trusted to name only its own shards: one
+    naming '../x.safetensors' had a file outside the checkpoint read, hashed and copied into
+    the pruned outputs."""
+    from safetensors.torch import save_file
+
+    state = modeling.load_model(checkpoint).state_dict()
+    beside = checkpoint.parent / "elsewhere.safetensors"
+    save_file({"lm_head.weight": state["lm_head.weight"].clone()}, beside)
+    index = {"metadata": {}, "weight_map": {
+        k: outside if k == "lm_head.weight" else "model.safetensors" for k in state}}
+    (checkpoint / modeling.MANIFEST).unlink()
+    (checkpoint / modeling.SAFETENSORS_INDEX).write_text(json.dumps(index))
+    with pytest.raises(PrunebenchError, match=r"names weight file\(s\) that are not "
+                                              r"safetensors files beside it \(" + re.escape(outside)):
+        modeling.load_model(checkpoint)
+
+
 def test_f20d_a_tensor_in_two_weight_files_is_refused(checkpoint):
     from safetensors.torch import save_file
 

@@ -388,6 +388,17 @@ def weight_files(path: Path) -> list[Path]:
                 "index beside them, or move the other files out")
         else:
             names = [files[0].name]
+    # A hub repository or folder is not trusted to name only its own files: an index naming
+    # '../x.safetensors' or '/abs/y.safetensors' had another file read, hashed and copied.
+    outside = [name for name in names if Path(name).name != name or name in (".", "..")
+               or not name.endswith(".safetensors")]
+    if outside:
+        raise PrunebenchError(
+            f"checkpoint {path}: its "
+            f"{SAFETENSORS_INDEX if (path / SAFETENSORS_INDEX).exists() else MANIFEST} names "
+            f"weight file(s) that are not safetensors files beside it ({', '.join(outside)}): "
+            "a checkpoint's shards lie in its folder; use the model's own index, or download "
+            "it again")
     missing = [name for name in names if not (path / name).is_file()]
     if missing:
         raise PrunebenchError(
