@@ -36,7 +36,7 @@ and logs).
     python3 benchmarks/gpu_session.py                      # on the GPU machine
     python3 benchmarks/gpu_session.py --steps autotune,memory --deadline-s 200   # the rest
     python3 benchmarks/gpu_session.py --steps env,smoke --deadline-s 580   # check measured before
-    python benchmarks/gpu_session.py --rehearse --out /tmp/rehearsal   # anywhere, on the CPU
+    python benchmarks/gpu_session.py --rehearse --out "$(mktemp -d)"   # anywhere, on the CPU
 
 Carried wheels in .whl/ (benchmarks/offline_wheels.py makes them) are installed first.
 """

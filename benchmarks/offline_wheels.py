@@ -9,8 +9,8 @@ a source archive, a wheel is built here, and refused unless it is pure Python.
     # on the target:  python3 -m pip list --format=freeze > have.txt   (copy it here)
     python benchmarks/offline_wheels.py --have have.txt --python-version 3.12
     # carry .whl/ to the target, then (benchmarks/gpu_smoke.sh does this itself):
-    python3 -m pip install --no-index --no-deps --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site
+    python3 -m pip install --no-index --no-deps --target .whl/site .whl/*.whl
+    export PYTHONPATH=$PWD/.whl/site   # (a folder of your own: not a shared /tmp path)
 
 `--have` takes `pip list --format=freeze` output or one package name per line; a package the
 target has is not carried whatever its version (carrying a second version of, say, numpy would

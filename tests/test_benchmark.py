@@ -1337,8 +1337,19 @@ def test_the_inductor_cache_is_made_private_and_refused_when_anyone_may_write_it
 
     from prunebench.benchmark.compiled import check_inductor_cache
 
+    import prunebench.benchmark.compiled as compiled
+
+    # torch's own default (/tmp/torchinductor_<user>), which another user may have made first,
+    # is checked as a folder that is named
+    planted = tmp_path / "torchinductor_someone"
+    planted.mkdir()
+    os.chmod(planted, 0o777)
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
-    check_inductor_cache()  # torch's own per-user default: nothing to check
+    monkeypatch.setattr(compiled, "_default_inductor_cache", lambda: str(planted))
+    with pytest.raises(PrunebenchError, match=r"torchinductor_someone \(torch's default: "
+                                              r"TORCHINDUCTOR_CACHE_DIR unset\) is writable"):
+        check_inductor_cache()
+    monkeypatch.undo()
     fresh = tmp_path / "resources" / "cache" / "torchinductor"
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(fresh))
     check_inductor_cache()

@@ -186,24 +186,25 @@ def check_inductor_cache() -> None:
     folder can run code in this process. The folder TORCHINDUCTOR_CACHE_DIR names (the
     workflow's lies in the project's resources/) is made private when it is new, and refused
     when anyone may write into it; one your group may write into, or another user's, is said
-    (a shared project folder can be meant so)."""
+    (a shared project folder can be meant so). Without the variable, torch's default folder
+    (`torchinductor_<user>` in the system's temporary folder, which another user may have made
+    first) is checked the same way."""
     import os
     import stat
     from pathlib import Path
 
     folder = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    if not folder:  # torch's own default: a folder of this user's under the temporary folder
-        return
-    path = Path(folder)
+    where = "TORCHINDUCTOR_CACHE_DIR" if folder else "torch's default: TORCHINDUCTOR_CACHE_DIR unset"
+    path = Path(folder or _default_inductor_cache())
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = path.stat()
     except OSError as err:  # a file of that name, or a folder that cannot be made
-        raise PrunebenchError(f"TorchInductor's cache {path} (TORCHINDUCTOR_CACHE_DIR) cannot be "
+        raise PrunebenchError(f"TorchInductor's cache {path} ({where}) cannot be "
                               f"used: {err.strerror or err}: set TORCHINDUCTOR_CACHE_DIR to a "
                               "folder of your own") from None
     if st.st_mode & stat.S_IWOTH:
-        raise PrunebenchError(f"TorchInductor's cache {path} (TORCHINDUCTOR_CACHE_DIR) is writable "
+        raise PrunebenchError(f"TorchInductor's cache {path} ({where}) is writable "
                               "by every user, and torch loads its entries as pickles, which can "
                               f"run code in this job: `chmod o-w {path}`, or set "
                               "TORCHINDUCTOR_CACHE_DIR to a folder of your own")
@@ -213,6 +214,22 @@ def check_inductor_cache() -> None:
                     "can run code in this job; keep it so only if you trust them (`chmod go-w`, "
                     "or TORCHINDUCTOR_CACHE_DIR set to a folder of your own, otherwise)", path,
                     "another user's" if st.st_uid != os.getuid() else "writable by your group")
+
+
+def _default_inductor_cache() -> str:
+    """The cache folder TorchInductor uses when TORCHINDUCTOR_CACHE_DIR is not set."""
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+        return default_cache_dir()
+    except (ImportError, AttributeError):  # another torch's layout: its documented default
+        import getpass
+        import os
+        import re
+        import tempfile
+
+        user = re.sub(r'[\\/:*?"<>|]', "_", getpass.getuser())
+        return os.path.join(tempfile.gettempdir(), f"torchinductor_{user}")
 
 
 class StaticDecoder(nn.Module):
