@@ -845,7 +845,7 @@ def load_gpu_check():
 
 # Tiny shapes on the CPU, one token config, one batch size, one run: only what was run counts.
 TINY_CHECK = ["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32", "--tokens", "4x2",
-              "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--no-selfcheck",
+              "--batch-sizes", "1", "--warmup", "1", "--repeats", "1", "--no-selfcheck",
               "--budget-s", "1e9"]
 
 def test_gpu_check_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):
@@ -863,7 +863,7 @@ def test_gpu_check_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(gpu_check, "selfcheck", selfcheck_in_float64)
     # A budget no busy machine can exhaust: every cell must run.
     gpu_check.main(["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32",
-                    "--tokens", "4x5", "--batch-sizes", "1,2", "--warmup", "0", "--repeats", "1",
+                    "--tokens", "4x5", "--batch-sizes", "1,2", "--warmup", "1", "--repeats", "1",
                     "--budget-s", "1e9", "--out", str(tmp_path)])
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     cells = report["cells"]
@@ -960,14 +960,14 @@ def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypa
     real_check_model = script.check_model
     monkeypatch.setattr(script, "check_model", lambda device: real_check_model(device).double())
     script.main(["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32",
-                 "--tokens", "4x6", "--variants", "eager,unfused-eager,compile", "--warmup", "0",
+                 "--tokens", "4x6", "--variants", "eager,unfused-eager,compile", "--warmup", "1",
                  "--repeats", "1", "--budget-s", "0", "--out", str(tmp_path)])
     report = json.loads((tmp_path / "decode_variants.json").read_text())
     # A zero budget still records every variant: each one would overrun, so each is skipped.
     assert [(r["variant"], r["status"]) for r in report["rows"]] == [
         ("eager", "skipped"), ("unfused-eager", "skipped"), ("compile", "skipped")]
     script.main(["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32",
-                 "--tokens", "4x6", "--variants", "eager,unfused-eager", "--warmup", "0",
+                 "--tokens", "4x6", "--variants", "eager,unfused-eager", "--warmup", "1",
                  "--repeats", "1", "--budget-s", "1e9", "--out", str(tmp_path)])
     report = json.loads((tmp_path / "decode_variants.json").read_text())
     rows = report["rows"]

@@ -204,8 +204,9 @@ def add_parsers(sub) -> None:
                             "--warmup warm-up pairs then --repeats timed pairs per batch size: "
                             "its speed-up with a paired 95%% interval (no adaptive repeats)")
     d = BENCH_DEFAULTS
-    bench.add_argument("--warmup", type=non_negative_int, default=d["warmup"],
-                       help="untimed runs per batch size")
+    bench.add_argument("--warmup", type=at_least(1), default=d["warmup"],
+                       help="untimed runs per batch size (at least 1: the first run pays "
+                            "first-call costs)")
     bench.add_argument("--repeats", type=positive_int, default=d["repeats"],
                        help="timed runs per batch size, at least")
     bench.add_argument("--max-repeats", type=positive_int, default=d["max_repeats"],

@@ -43,10 +43,6 @@ def bench_command(args) -> Path:
             raise PrunebenchError(f"--repeats {args.repeats}: paired timing needs at least 2 "
                                   "pairs per batch size (one pair shows no spread, so no "
                                   "interval): give --repeats 2 or more")
-        if args.warmup < 1:
-            raise PrunebenchError("--warmup 0: paired timing needs at least 1 warm-up pair "
-                                  "(each model's first run after it is built pays first-call "
-                                  "costs)")
     if args.out:
         check_out_file(Path(args.out), args.force)
 
