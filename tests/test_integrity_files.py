@@ -90,6 +90,27 @@ def test_save_records_config_generation_config_and_tokenizer_files(checkpoint):
         assert integrity.sha256_file(checkpoint / name) == digest
 
 
+def test_a_pruned_copy_keeps_its_bases_generation_config(tmp_path, small_random_model,
+                                                         tokenizer):
+    """A base's generation_config.json (Llama-3-Instruct's second stop token, its sampling
+    defaults) was lost: the loaded model's came from config.json, and the pruned copy saved
+    that one."""
+    from prunebench.pruning import prune_checkpoint
+
+    model = small_random_model()
+    model.generation_config.eos_token_id = [2, 101]
+    model.generation_config.do_sample, model.generation_config.temperature = True, 0.6
+    base = tmp_path / "base"
+    modeling.save_model(model, tokenizer, base)
+    assert modeling.load_model(base).generation_config.eos_token_id == [2, 101]
+    out = tmp_path / "pruned"
+    prune_checkpoint(base, "depth_mag", "0.8", out, None, device="cpu",
+                     params={"protect_first": 1, "protect_last": 1})
+    saved = json.loads((out / "generation_config.json").read_text())
+    assert saved["eos_token_id"] == [2, 101] and saved["temperature"] == 0.6
+    assert saved["do_sample"] is True
+
+
 def test_rope_theta_edit_that_keeps_every_shape_is_refused(tmp_path, tiny_model_dir):
     """The issue's case: rope_theta 10000 -> 500 changed perplexity and nothing was flagged."""
     copy = shutil.copytree(tiny_model_dir, tmp_path / "tiny")

@@ -577,6 +577,20 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
                               "restored by prunebench's loader for this transformers version "
                               f"({transformers.__version__}): report it with that version")
     model.eval()
+    # The checkpoint's own decoding defaults (its stop tokens: Llama-3-Instruct's <|eot_id|>
+    # beside EOS; sampling settings; Gemma-2's cache kind), which a model built from its config
+    # alone lacks: a pruned copy saved them from config.json, without them. (Benchmarks time
+    # with a fresh generation config whatever the checkpoint ships: benchmark.runners.)
+    if (path / "generation_config.json").is_file():
+        from transformers import GenerationConfig
+
+        try:
+            model.generation_config = GenerationConfig.from_pretrained(path)
+        except (OSError, ValueError) as err:  # not used to measure: said, not fatal
+            from prunebench.oom import first_line
+
+            log.warning("%s/generation_config.json is not read (%s): a copy saved from this "
+                        "model gets one made from config.json", path, first_line(err))
     if device_map is not None:
         from prunebench.checkpoint.device_map import dispatch
 
