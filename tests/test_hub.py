@@ -67,6 +67,12 @@ def test_token_comes_from_environment_and_is_never_logged(monkeypatch, tmp_path,
 
     assert not _fetched("consolidated.safetensors")
     assert _fetched("model-00001-of-00003.safetensors") and _fetched("config.json")
+    # a chat template saved by a recent transformers is that file alone: a download (and every
+    # pruned copy) lost it, where a `local:` import kept it
+    assert _fetched("chat_template.jinja")
+    from prunebench.checkpoint.local_import import CHECKPOINT_FILES
+
+    assert "chat_template.jinja" in CHECKPOINT_FILES
     assert "hf_secret_value_123" not in caplog.text
 
 

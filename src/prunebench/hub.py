@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 # Only what a safetensors checkpoint needs; pickle weights only for a repository without
 # safetensors, and then converted once through torch's weights-only loader (pickle_convert).
-ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.txt", "*.tiktoken"]
+# A chat template saved by transformers >= 4.5x lives in chat_template.jinja alone (a `local:`
+# import keeps it too: checkpoint.local_import).
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.txt", "*.tiktoken",
+                  "chat_template.jinja"]
 # Mistral's repositories ship their weights twice: transformers' shards and, beside them, one
 # `consolidated.safetensors` in mistral-inference's layout (other tensor names), which no
 # transformers class loads: 14 GB more to download for Mistral-7B, never read.
