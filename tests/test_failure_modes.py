@@ -311,12 +311,17 @@ def test_f20b_a_stray_weight_file_beside_the_checkpoint_is_not_loaded(checkpoint
     model = modeling.load_model(checkpoint)
     assert torch.equal(model.lm_head.weight, head)
     assert "not loading zz-stale.safetensors" in caplog.text
-    # without a manifest the index says which files hold the model; without either, more than
-    # one file is a question prunebench does not guess the answer to
+    # without a manifest the index says which files hold the model; without either,
+    # model.safetensors is the model, as transformers reads it (a PEFT adapter's or Mistral's
+    # consolidated weights beside it), and other files are a question prunebench does not
+    # guess the answer to
     (checkpoint / modeling.MANIFEST).unlink()
-    with pytest.raises(PrunebenchError, match=r"several safetensors files \(model.safetensors, "
+    assert torch.equal(modeling.load_model(checkpoint).lm_head.weight, head)  # (said above)
+    (checkpoint / "model.safetensors").rename(checkpoint / "weights.safetensors")
+    with pytest.raises(PrunebenchError, match=r"several safetensors files \(weights.safetensors, "
                                               r"zz-stale.safetensors\) and no model.safetensors"):
         modeling.load_model(checkpoint)
+    (checkpoint / "weights.safetensors").rename(checkpoint / "model.safetensors")
     index = {"metadata": {}, "weight_map": {k: "model.safetensors" for k in expected}}
     (checkpoint / modeling.SAFETENSORS_INDEX).write_text(json.dumps(index))
     assert torch.equal(modeling.load_model(checkpoint).lm_head.weight, head)

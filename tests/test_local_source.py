@@ -372,6 +372,26 @@ def test_a_missing_shard_or_files_without_their_index_are_named_before_the_impor
     assert "holds several safetensors files" in problems[0] and "copy the model's index" in problems[0]
 
 
+@pytest.mark.parametrize("beside", ["consolidated.safetensors", "adapter_model.safetensors"])
+def test_a_folder_whose_model_safetensors_has_other_weights_beside_it_is_imported(
+        tmp_path, small_random_model, tokenizer, beside):
+    """transformers reads model.safetensors by its name where there is no index: Mistral's
+    consolidated weights or a PEFT adapter beside it were refused at the start ("several
+    safetensors files"), though the import and transformers would take the folder."""
+    import torch
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "mine"
+    model = small_random_model(seed=4)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    save_file({"x": torch.zeros(2)}, folder / beside)
+    assert local_problems("mine", str(folder)) == []
+    out = import_local(f"local:{folder}", tmp_path / "imported")
+    loaded = modeling.load_model(out)
+    assert torch.equal(loaded.lm_head.weight, model.lm_head.weight)
+
+
 def test_the_workflow_checks_a_local_folder_and_its_sizes_at_start(user_folder, tmp_path):
     (tmp_path / "local.yaml").write_text(
         f"models:\n  mine:\n    source: local:{user_folder}\n"

@@ -356,6 +356,10 @@ def _read_memo(memo_file: Path | None) -> dict[str, Any]:
     return memo if isinstance(memo, dict) else {}
 
 
+# The one weight file of an unsharded checkpoint, as transformers names it.
+SAFETENSORS_SINGLE = "model.safetensors"
+
+
 def safetensors_files(path: Path) -> list[Path]:
     """The `*.safetensors` files in the folder `path`, sorted; a hidden one (macOS's
     `._model.safetensors` beside a copy) is none of them."""
@@ -381,6 +385,10 @@ def weight_files(path: Path) -> list[Path]:
         recorded = _manifest_weight_names(path)
         if recorded:
             names = recorded
+        elif len(files) > 1 and any(f.name == SAFETENSORS_SINGLE for f in files):
+            # transformers' from_pretrained reads this file by its name when there is no index
+            # (a PEFT adapter or Mistral's consolidated weights beside it are not loaded)
+            names = [SAFETENSORS_SINGLE]
         elif len(files) > 1:
             raise PrunebenchError(
                 f"{path} holds several safetensors files ({', '.join(f.name for f in files)}) "
