@@ -274,6 +274,25 @@ def test_missing_hub_model_stops_with_a_message(tmp_path):
     assert not (workdir / "resources/models/remote").exists()
 
 
+def test_a_file_of_a_stage_this_config_switches_off_is_refused_saying_why(tmp_path):
+    """A zero-shot or paired file asked for by name under a config that switches its stage
+    off (a rerun command pasted without the run's --configfile) stopped with a bare
+    KeyError inside an input function."""
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["evaluation"]["zeroshot"] = None
+    (workdir / "nozs.yaml").write_text(yaml.safe_dump(config))
+    for target, configfile, section in (
+            ("results/eval/tiny/dense/zeroshot.json", "nozs.yaml", "evaluation.zeroshot"),
+            ("results/paired/tiny/flap-0.8/hf/12x32.json", "config/config.yaml",
+             "benchmark.paired")):
+        proc = run_snakemake(workdir, "-n", target, configfile=configfile, check=False)
+        said = " ".join((proc.stdout + proc.stderr).split())
+        assert proc.returncode != 0 and "KeyError" not in said, said[-2000:]
+        assert f"PrunebenchError: {section} is off in this run's config" in said
+        assert "give the --configfile of the run that made it" in said
+
+
 def test_a_dry_run_warns_of_an_unreachable_hub_and_of_gpu_jobs_without_a_gpu(tmp_path):
     """Said before any job starts, on an offline machine without a GPU (both made so here:
     HF_HUB_OFFLINE, and CUDA_VISIBLE_DEVICES hiding every device)."""

@@ -273,9 +273,22 @@ def bench_files(models=None):
     ]
 
 
-def paired_config():
-    """benchmark.paired (its defaults filled in by the schema), or {} when it is off."""
-    return config["benchmark"].get("paired") or {}
+def paired_config(required=False):
+    """benchmark.paired (its defaults filled in by the schema), or {} when it is off (with
+    `required`, for a paired file asked for by name: refused, saying why)."""
+    paired = config["benchmark"].get("paired") or {}
+    if required and not paired:
+        refuse_switched_off("benchmark.paired", "a paired file (results/paired/...)")
+    return paired
+
+
+def refuse_switched_off(section, what):
+    """A file asked for by name whose stage this run's config switches off."""
+    raise PrunebenchError(
+        f"{section} is off in this run's config (null or left out), so {what} cannot be made "
+        "with it: give the --configfile of the run that made it (a rerun command in the "
+        "tables repeats them), or switch the section on"
+    )
 
 
 def paired_settings(backend):
@@ -286,7 +299,7 @@ def paired_settings(backend):
         for k, v in bench_settings(backend).items()
         if k not in ("batch_sizes", "warmup", "repeats", "max_repeats", "max_seconds", "ci_target")
     }
-    paired = paired_config()
+    paired = paired_config(required=True)
     return {**shared, **{k: paired[k] for k in ("batch_sizes", "warmup", "pairs")}}
 
 
@@ -315,9 +328,13 @@ def eval_files(models=None):
     ]
 
 
-def zeroshot_config():
-    """evaluation.zeroshot (its defaults filled in by the schema), or {} when it is off."""
-    return config["evaluation"].get("zeroshot") or {}
+def zeroshot_config(required=False):
+    """evaluation.zeroshot (its defaults filled in by the schema), or {} when it is off (with
+    `required`, for a zero-shot file asked for by name: refused, saying why)."""
+    zeroshot = config["evaluation"].get("zeroshot") or {}
+    if required and not zeroshot:
+        refuse_switched_off("evaluation.zeroshot", "a zero-shot file (zeroshot.json)")
+    return zeroshot
 
 
 def hf_cache_env(offline):
@@ -686,7 +703,7 @@ def evaluation_inputs(wildcards):
 
 def zeroshot_inputs(wildcards):
     """A zero-shot cell reads the variant, the pre-fetched hub tasks and the offline suite."""
-    tasks = zeroshot_config()["tasks"]
+    tasks = zeroshot_config(required=True)["tasks"]
     inputs = {
         **variant_inputs(wildcards),
         "prefetched": [f"{LM_EVAL_DATA}/{t}.json" for t in hub_tasks(tasks)],
