@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,8 +66,6 @@ def open_lock_file(path: Path) -> tuple[int, bool]:
     have had the pid written over its target), and read-only in another user's lock file
     (flock needs no write access; opening it for writing failed every benchmark of a second
     user)."""
-    import stat
-
     private = os.O_NOFOLLOW | os.O_CLOEXEC
     writable = True
     try:

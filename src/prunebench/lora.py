@@ -148,8 +148,9 @@ def validation_loss(model: nn.Module, examples: list[dict], micro_batch: int, pa
     loss per scored (response) token over the records, or under "batch_means" (above) the
     mean of the token means of `group` records at a time, each weighted by its record
     count (a group whose prompts fill max_length has no mean and is left out, as the "tokens"
-    loss leaves its records out; counted as 0 it lowered the loss reported). With `stop` (a _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a
-    validation of 2000 records of a 13B model may outlast a batch system's grace period."""
+    loss leaves its records out; counted as 0 it lowered the loss reported). With `stop` (a
+    _StopAtStepEnd), a SIGTERM cuts it short (_ValidationCut): a validation of 2000 records
+    of a 13B model may outlast a batch system's grace period."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0

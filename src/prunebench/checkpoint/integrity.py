@@ -398,21 +398,20 @@ def weight_files(path: Path) -> list[Path]:
             names = [files[0].name]
     # A hub repository or folder is not trusted to name only its own files: an index naming
     # '../x.safetensors' or '/abs/y.safetensors' had another file read, hashed and copied.
+    named_by = SAFETENSORS_INDEX if (path / SAFETENSORS_INDEX).exists() else MANIFEST
     outside = [name for name in names if Path(name).name != name or name in (".", "..")
                or not name.endswith(".safetensors")]
     if outside:
         raise PrunebenchError(
-            f"checkpoint {path}: its "
-            f"{SAFETENSORS_INDEX if (path / SAFETENSORS_INDEX).exists() else MANIFEST} names "
-            f"weight file(s) that are not safetensors files beside it ({', '.join(outside)}): "
-            "a checkpoint's shards lie in its folder; use the model's own index, or download "
-            "it again")
+            f"checkpoint {path}: its {named_by} names weight file(s) that are not safetensors "
+            f"files beside it ({', '.join(outside)}): a checkpoint's shards lie in its folder; "
+            "use the model's own index, or download it again")
     missing = [name for name in names if not (path / name).is_file()]
     if missing:
         raise PrunebenchError(
             f"checkpoint {path}: weight file(s) {', '.join(missing)} missing (named by its "
-            f"{SAFETENSORS_INDEX if (path / SAFETENSORS_INDEX).exists() else MANIFEST}):"
-            " copy every shard of the model beside its config.json, or download it again")
+            f"{named_by}): copy every shard of the model beside its config.json, or download "
+            "it again")
     stray = sorted(f.name for f in files if f.name not in names)
     if stray and (path, tuple(stray)) not in _SAID_STRAY:  # said once, not at every read
         _SAID_STRAY.add((path, tuple(stray)))

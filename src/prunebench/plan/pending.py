@@ -346,9 +346,9 @@ def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
     `model_dir(model)` is the base model's folder; `local_folders` the folder each `local:`
     model is imported from (the run's config; no param of the import, so that moving it reruns
     nothing); `slurm_plugin` the version of the SLURM executor plugin the jobs are submitted
-    through (None: they are not). Where a pending job makes the base again, the prune will see the new one: a
-    `local:` import's folder is read instead, and a download's is left to the prune job (known
-    only once it is there)."""
+    through (None: they are not). Where a pending job makes the base again, the prune will see
+    the new one: a `local:` import's folder is read instead, and a download's is left to the
+    prune job (known only once it is there)."""
     local_folders = local_folders or {}
     jobs = list(jobs)
     made_by = {os.path.normpath(path): job for job in jobs for path in job.outputs}

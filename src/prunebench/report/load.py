@@ -59,6 +59,10 @@ THIS_RUN = "--configfile <this run's config files>"
 TIMED_WITH = {"device_name": "devices", "dtype": "dtypes", "sampling": "decoding settings",
               "cpu_threads": "CPU thread counts", "software": "torch / transformers versions",
               "driver_version": "GPU drivers"}
+# The same settings as one word each, as the speed table's `unlike_dense` and the paired
+# table's `separate_timed_unlike` name what differed.
+UNLIKE_NAMES = {"device_name": "device", "dtype": "dtype", "sampling": "decoding",
+                "cpu_threads": "threads", "software": "versions", "driver_version": "driver"}
 _REPORT_REQUIRED = ("model", "variant", "method", "params_before", "params_after",
                     "blocks_before", "blocks_after")
 
@@ -102,10 +106,15 @@ def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[s
     return data
 
 
+def _provenance(data: dict[str, Any]) -> dict[str, Any]:
+    """A result file's provenance block; {} where it has none."""
+    provenance = data.get("provenance")
+    return provenance if isinstance(provenance, dict) else {}
+
+
 def _code(data: dict[str, Any]) -> dict[str, Any]:
     """A file's provenance `code` block; {} for files written before it was recorded."""
-    provenance = data.get("provenance")
-    code = provenance.get("code") if isinstance(provenance, dict) else None
+    code = _provenance(data).get("code")
     return code if isinstance(code, dict) and code.get("hash") else {}
 
 
@@ -261,8 +270,7 @@ def software(data: dict[str, Any]) -> str | None:
     """The torch and transformers a file was timed with ("torch 2.11.0+cu128, transformers
     5.17.0"; torch's version names its CUDA build): a cell rerun after an upgrade times other
     kernels than its dense file did. None where the file does not say."""
-    provenance = data.get("provenance")
-    versions = provenance.get("versions") if isinstance(provenance, dict) else None
+    versions = _provenance(data).get("versions")
     if not isinstance(versions, dict) or not versions.get("torch"):
         return None
     return ", ".join(f"{name} {versions[name]}" for name in ("torch", "transformers")
@@ -272,8 +280,7 @@ def software(data: dict[str, Any]) -> str | None:
 def driver_version(data: dict[str, Any]) -> str | None:
     """The NVIDIA driver a GPU-timed file ran on; None on a CPU and where the file does not
     say."""
-    provenance = data.get("provenance")
-    version = provenance.get("driver_version") if isinstance(provenance, dict) else None
+    version = _provenance(data).get("driver_version")
     return str(version) if version else None
 
 
@@ -282,8 +289,7 @@ def device_name(data: dict[str, Any]) -> str | None:
     processor's model name; None where the file does not say. Files older than `cpu_model`
     recorded only the architecture ("x86_64" on every Linux PC), which tells no two machines
     apart: they are left out of the comparison rather than all taken for one machine."""
-    provenance = data.get("provenance")
-    provenance = provenance if isinstance(provenance, dict) else {}
+    provenance = _provenance(data)
     if provenance.get("gpu_name"):
         return str(provenance["gpu_name"])
     device = str(provenance.get("device") or data.get("device") or "")
@@ -296,8 +302,7 @@ def cpu_threads(data: dict[str, Any]) -> int | None:
     """The threads torch ran a CPU-timed bench file with (a benchmark job gets the run's
     --cores: a cell rerun with fewer is not timed like its dense file); None on a GPU, where
     they hardly matter, and where the file does not say."""
-    provenance = data.get("provenance")
-    provenance = provenance if isinstance(provenance, dict) else {}
+    provenance = _provenance(data)
     threads = provenance.get("torch_threads")
     on_cpu = str(provenance.get("device") or data.get("device") or "").startswith("cpu")
     return threads if on_cpu and isinstance(threads, int) else None
@@ -550,7 +555,7 @@ def _protocol(data: dict[str, Any], rule: str) -> dict[str, Any]:
     """How an eval file's numbers were measured: the model's source, and per section the
     settings a published number must share to be compared with them (None where the file
     does not record one)."""
-    provenance = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
+    provenance = _provenance(data)
     cell = provenance.get("cell") if isinstance(provenance.get("cell"), dict) else {}
     out: dict[str, Any] = {"source": cell.get("source")}
     if rule == "perplexity":

@@ -15,12 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prunebench.report.load import OK, OOM, nonempty_text
+from prunebench.report.load import OK, OOM, UNLIKE_NAMES, nonempty_text
 
 _KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 # What the two timings must share for their speed-ups to be compared (column: its name).
-_TIMED_ALIKE = {"device_name": "device", "dtype": "dtype", "sampling": "decoding",
-                "cpu_threads": "threads", "software": "versions", "driver_version": "driver"}
+_TIMED_ALIKE = UNLIKE_NAMES
 _SEPARATE = {"latency_speedup": "separate_jobs_speedup",
              "latency_speedup_ci95_low": "separate_jobs_speedup_ci95_low",
              "latency_speedup_ci95_high": "separate_jobs_speedup_ci95_high"}

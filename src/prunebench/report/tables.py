@@ -15,9 +15,9 @@ from prunebench.atomic import atomic_path
 from prunebench.plan import layout
 from prunebench.benchmark.timing import ratio_ci95
 from prunebench.plan.sizes import format_params
-from prunebench.report.load import (CELL, DENSE, OK, OOM, appearance, contended, drifted,
-                                    fell_back, noisy, sort_rows, timed_once, token_order,
-                                    untrusted)
+from prunebench.report.load import (CELL, DENSE, OK, OOM, UNLIKE_NAMES, appearance, contended,
+                                    drifted, fell_back, noisy, sort_rows, timed_once,
+                                    token_order, untrusted)
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,7 @@ def _runs(value) -> int | None:
 
 # What a bench file records about how it was timed (load.TIMED_WITH's columns) -> its name in
 # `unlike_dense`.
-UNLIKE_DENSE = {"device_name": "device", "dtype": "dtype", "sampling": "decoding",
-                "cpu_threads": "threads", "software": "versions", "driver_version": "driver"}
+UNLIKE_DENSE = UNLIKE_NAMES
 
 
 def _unlike_dense(df: pd.DataFrame, dense_rows: pd.DataFrame) -> pd.Series:
