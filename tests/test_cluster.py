@@ -1154,6 +1154,14 @@ def test_a_map_of_gpus_and_cpu_keeps_the_cpu_blocks_resident_only_when_asked(
     assert calls[-1]["main_device"] is None  # nothing on the cpu: nothing to keep
 
 
+def test_a_suggested_rerun_repeats_the_runs_config_overrides():
+    assert layout.config_argument(None) == layout.config_argument([]) == ""
+    # Quoted for a shell; a credential in a URL is never written out.
+    assert layout.config_argument(["device=cpu", "benchmark={'repeats': 3}",
+                                   "mirror=https://user:secret@hub.example/x"]) == \
+        "--config device=cpu 'benchmark={'\"'\"'repeats'\"'\"': 3}' 'mirror=https://***@hub.example/x'"
+
+
 def test_a_suggested_rerun_repeats_the_runs_config_files(tmp_path):
     inside = tmp_path / "config" / "paper tables.yaml"
     outside = tmp_path.parent / "elsewhere.yaml"

@@ -1208,3 +1208,49 @@ def test_a_variant_its_method_cannot_make_of_a_known_model_is_refused_at_start(t
     config["models"]["r7"]["variants"].append(
         {"name": "depth_taylor-0.7", "params": {"protect_first": -1}})
     assert problems(config, tmp_path).count("protect_first") == 1
+
+
+def schema_filled(config: dict) -> dict:
+    """`config` with the schema's defaults filled in, as the workflow validates it."""
+    from snakemake.utils import validate
+
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+@pytest.mark.parametrize("files", SHIPPED, ids=lambda f: "+".join(f))
+def test_a_shipped_configs_benchmark_params_are_its_timing_settings_as_given(files):
+    """The caps of adaptive repeats are written as one value where they are off: a shipped
+    config's params must come out as before (the config's values), or every finished benchmark
+    cell of a run made with it would rerun."""
+    from prunebench.plan import variants
+
+    config = schema_filled(load_config_files([REPO / "config" / f for f in files]))
+    bench = config["benchmark"]
+    for backend in ("hf", "compiled"):
+        settings = variants.bench_settings(config, backend)
+        assert {k: settings[k] for k in ("repeats", "max_repeats", "max_seconds", "ci_target")} \
+            == {k: bench[k] for k in ("repeats", "max_repeats", "max_seconds", "ci_target")}
+
+
+def test_the_caps_of_adaptive_repeats_switched_off_rerun_no_benchmark():
+    """With max_repeats at most repeats, a sweep takes exactly `repeats` timed runs whatever the
+    caps say: changing them must not change a benchmark job's params (Snakemake reruns on
+    those). Switched on, they shape every row, as ci_target (the unstable flag's bound) does
+    either way."""
+    from prunebench.plan import variants
+
+    def settings(backend="hf", **timing):
+        config = schema_filled(default_config())
+        config["benchmark"].update(timing)
+        return variants.bench_settings(config, backend)
+
+    off = settings(repeats=20, max_repeats=20)
+    for backend in ("hf", "compiled"):
+        assert settings(backend, repeats=20, max_repeats=5, max_seconds=600) == \
+            settings(backend, repeats=20, max_repeats=20)
+    assert off["max_repeats"] == 20
+    assert settings(repeats=20, max_repeats=20, ci_target=0.1) != off
+    on = settings(repeats=3, max_repeats=10)
+    assert settings(repeats=3, max_repeats=10, max_seconds=600) != on
+    assert settings(repeats=3, max_repeats=20) != on

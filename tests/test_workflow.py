@@ -399,6 +399,28 @@ def test_evaluation_jobs_load_as_placed_and_in_the_dtype_only_where_one_is_given
     assert evaluation_loading(config, "m", "zeroshot") == placement(config, "m")
 
 
+def test_a_jobs_load_arguments_hold_the_placement_that_its_rerun_check_leaves_out():
+    """Snakemake reruns a job whose params' repr() differ from the recorded ones: where the
+    blocks go must not be in it, the dtype must, and the job (a script, its params pickled)
+    must still get every key."""
+    import pickle
+
+    from prunebench.plan.variants import evaluation_loading, placement
+
+    config = {"models": {"m": {"source": "tiny", "device_map": "sequential",
+                               "max_memory": {0: "70GiB", "cpu": "200GiB"}},
+                         "plain": {"source": "tiny"}},
+              "evaluation": {"zeroshot": {"tasks": ["x"], "dtype": "float16"}}}
+    loading = evaluation_loading(config, "m", "zeroshot")
+    assert repr(loading) == repr({"dtype": "float16"})
+    assert repr(placement(config, "m")) == repr(placement(config, "plain")) == "{}"
+    for param in (loading, placement(config, "m")):
+        received = pickle.loads(pickle.dumps(param))
+        assert dict(received) == dict(param) and received["max_memory"] == \
+            {0: "70GiB", "cpu": "200GiB"} and received["device_map"] == "sequential"
+    assert repr(evaluation_loading(config, "m", "perplexity")) == "{}"
+
+
 def test_the_tiny_models_settings_retrain_it_without_remaking_the_text(workflow_run):
     """embedded.model trains the tiny model; the embedded text (and what is cut from it alone,
     e.g. the offline zero-shot suite) does not depend on it."""
@@ -411,9 +433,11 @@ def test_the_tiny_models_settings_retrain_it_without_remaking_the_text(workflow_
 
 
 def test_memory_only_settings_rerun_nothing_of_the_finished_run(workflow_run):
-    """Lowering what an out-of-memory message names (plan.variants.MEMORY_ONLY) reruns no
-    finished cell, the LoRA recovery included; a setting that changes the recovery does."""
+    """Lowering what an out-of-memory message names (plan.variants.MEMORY_ONLY, and where the
+    model's blocks go: PLACEMENT_KEYS) reruns no finished cell, the LoRA recovery included; a
+    setting that changes the recovery does."""
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    config["models"]["tiny"].update(device_map="sequential", max_memory={"cpu": "20GiB"})
     config["evaluation"]["perplexity"]["batch_size"] += 1
     config["evaluation"]["zeroshot"]["batch_size"] += 1
     config["lora"]["gradient_checkpointing"] = not config["lora"]["gradient_checkpointing"]
@@ -433,6 +457,22 @@ def test_a_finished_run_moved_elsewhere_reruns_nothing(workflow_run, tmp_path):
     shutil.copytree(workflow_run, moved, symlinks=True)  # file times kept (copy2)
     dry = snakemake(moved, "-n", configfile="test.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+
+
+def test_the_tables_record_the_runs_config_overrides_for_their_rerun_commands(workflow_run,
+                                                                              tmp_path):
+    """A setting given with `--config` (over the config files) was left out of the rerun
+    commands and of results/tables/provenance.json, so a cell rerun from them was remade under
+    the config files alone."""
+    workdir = tmp_path / "work"
+    shutil.copytree(workflow_run, workdir, symlinks=True)  # file times kept (copy2)
+    device = yaml.safe_load((workdir / "test.yaml").read_text())["device"]
+    # The run's own value, given again: it changes no job, so only the forced tables remake.
+    ran = snakemake(workdir, "-f", "results/tables/speed.csv", "--config", f"device={device}")
+    assert job_counts(ran.stderr) == {"aggregate": 1}, ran.stderr[-3000:]
+    record = load(workdir / layout.TABLES_PROVENANCE)
+    assert record["configfiles"].endswith(f"--configfile test.yaml --config device={device}"), \
+        record["configfiles"]
 
 
 def test_a_cell_result_stopped_part_way_is_remade_by_the_next_plain_run(workflow_run, tmp_path):

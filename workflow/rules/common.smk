@@ -58,10 +58,11 @@ os.environ.setdefault(
 os.environ.setdefault(
     layout.SCORING_PROGRESS_VARIABLE, str(Path(layout.SCORING_PROGRESS).resolve())
 )
-# This run's `--configfile ...` (and `--directory ...` for a run outside the checkout, and the
-# profile its command line named), for the rerun commands the aggregation prints; passed
-# through the environment rather than a param, so that the same config under another file
-# name reruns nothing. A cluster job's own command line is Snakemake's, not the user's.
+# This run's `--configfile ...` and `--config ...` (and `--directory ...` for a run outside the
+# checkout, and the profile its command line named), for the rerun commands the aggregation
+# prints; passed through the environment rather than a param, so that the same config under
+# another file name reruns nothing. A cluster job's own command line is Snakemake's, not the
+# user's (its `--config` words are the run's: Snakemake passes them on).
 os.environ[layout.RERUN_CONFIG_VARIABLE] = " ".join(
     filter(
         None,
@@ -243,24 +244,8 @@ def token_configs(section=None):
 
 
 def bench_settings(backend):
-    """Only what shapes this backend's cells: adding a token config or changing another
-    backend's setting must not rerun finished cells."""
-    bench = config["benchmark"]
-    settings = {
-        k: bench[k] for k in ("batch_sizes", "warmup", "repeats", "dtype", "attention", "seed")
-    }
-    # Adaptive repeats decide how many timed runs a row gets, so they shape every cell.
-    settings.update({k: bench[k] for k in ("max_repeats", "max_seconds", "ci_target")})
-    if backend == "compiled":
-        settings["compile_mode"] = bench["compile_mode"]
-        # Both backends sample when asked (the same settings, prunebench.benchmark.sampling); the key is
-        # added only then, so compiled cells finished before it existed (greedy) keep their
-        # params and are not rerun.
-        if bench["sampling"]:
-            settings["sampling"] = True
-    else:
-        settings["sampling"] = bench["sampling"]
-    return settings  # scalars and lists in a fixed key order: the config's order cannot leak in
+    """A benchmark job's settings of this backend (prunebench.plan.variants.bench_settings)."""
+    return variants.bench_settings(config, backend)
 
 
 def bench_files(models=None):

@@ -9,6 +9,8 @@ import shlex
 import shutil
 import sys
 
+from prunebench.logs import redact
+
 # Inputs the workflow prepares (resources/)
 MODEL = "resources/models/{model}"
 EMBEDDED = "resources/data/embedded"
@@ -57,7 +59,7 @@ def fill(pattern: str, **values) -> str:
 
 
 # The environment variable the workflow puts the run's arguments to repeat in for its jobs
-# (`profile_argument` and `configfile_argument`).
+# (`profile_argument`, `configfile_argument` and `config_argument`).
 RERUN_CONFIG_VARIABLE = "PRUNEBENCH_RUN_CONFIGFILES"
 PROFILE_OPTIONS = ("--workflow-profile", "--profile")
 
@@ -147,6 +149,17 @@ def _rerun_path(path, cwd: str, checkout: str | None) -> str:
     relative = os.path.relpath(path, cwd)
     absolute = elsewhere or relative.startswith("..")
     return os.path.normpath(os.path.join(cwd, path)) if absolute else relative
+
+
+def config_argument(config_args) -> str:
+    """`--config KEY=VALUE ...` as the run was given it (Snakemake's `config_settings.
+    config_args`: the command line's words, or the API's settings written so), quoted for a
+    shell, for the rerun commands a run suggests: without it, a cell rerun from them would be
+    remade under the config files alone, other settings than the rest of the run's. It comes
+    last in those commands, as `--config` takes every word up to the next option. Credentials
+    in a URL among the values are left out (`***`), as in every log line."""
+    words = [str(word) for word in config_args or ()]
+    return "--config " + " ".join(shlex.quote(redact(w)) for w in words) if words else ""
 
 
 def configfile_argument(paths, cwd: str | None = None, checkout: str | None = None) -> str:

@@ -144,10 +144,27 @@ def lora_settings(config: dict) -> dict[str, Any]:
     return canonical(resolve_lora_settings(config.get("lora")))
 
 
-def placement(config: dict, model: str) -> dict[str, Any]:
+# Where a model's blocks go (models.<name>.device_map / max_memory) decides how much memory each
+# device holds, not what is computed: the same logits as on one device, up to floating-point
+# rounding where blocks are computed on the CPU beside a GPU, as for MEMORY_ONLY below.
+PLACEMENT_KEYS = ("device_map", "max_memory")
+
+
+class Placed(dict):
+    """load_model's keyword arguments as a prune or evaluation job's param: the job gets every
+    key, Snakemake's rerun check sees all but the PLACEMENT_KEYS. Snakemake records each param
+    as its repr() and reruns a job whose recorded params differ (the `params` rerun trigger),
+    so the repr leaves them out: adding max_memory after an out-of-memory error reruns no
+    finished job of the model, and a model without them has the params it always had (`{}`,
+    or the evaluation's dtype). Results record where the blocks were (placement_record)."""
+
+    pass
+
+
+def placement(config: dict, model: str) -> Placed:
     """A model's device map settings (device_map, max_memory), {} unless the config gives them."""
     entry = config["models"][model]
-    return canonical({k: entry[k] for k in ("device_map", "max_memory") if k in entry})
+    return Placed(canonical({k: entry[k] for k in PLACEMENT_KEYS if k in entry}))
 
 
 def placement_gpus(placement: dict[str, Any]) -> list[int] | None:
@@ -164,12 +181,44 @@ def placement_gpus(placement: dict[str, Any]) -> list[int] | None:
                    or (isinstance(d, str) and d.isdigit())})
 
 
-def evaluation_loading(config: dict, model: str, stage: str) -> dict[str, Any]:
+def evaluation_loading(config: dict, model: str, stage: str) -> Placed:
     """How an evaluation job (`stage`: perplexity or zeroshot) loads the model, as load_model's
     keyword arguments: the model's placement, and `evaluation.<stage>.dtype` where the config
     gives one. Left out, the dict is the placement alone, so finished jobs keep their params."""
     dtype = (config.get("evaluation", {}).get(stage) or {}).get("dtype")
-    return canonical({**placement(config, model), **({"dtype": dtype} if dtype else {})})
+    return Placed(canonical({**placement(config, model), **({"dtype": dtype} if dtype else {})}))
+
+
+def bench_settings(config: dict, backend: str) -> dict[str, Any]:
+    """A benchmark job's params: only what shapes this backend's cells, so that adding a token
+    config or changing another backend's setting reruns no finished cell."""
+    bench = config["benchmark"]
+    settings = {
+        k: bench[k] for k in ("batch_sizes", "warmup", "repeats", "dtype", "attention", "seed")
+    }
+    # Adaptive repeats decide how many timed runs a row gets, so they shape every cell; ci_target
+    # also sets where a row is flagged unstable or drifting, so it counts even with them off.
+    settings.update({k: bench[k] for k in ("max_repeats", "max_seconds", "ci_target")})
+    if bench["max_repeats"] <= bench["repeats"]:
+        # Off (exactly `repeats` timed runs, benchmark.timing.repeat_until_stable), neither cap
+        # takes part, so each is written as one fixed value: max_repeats as `repeats`, and
+        # max_seconds as the schema's default (what paper.yaml's 20/20 gave before, so its
+        # finished cells keep their params). Changing either then reruns nothing; a result
+        # records these, the settings in effect.
+        from prunebench.plan.checks import schema_defaults
+
+        settings["max_repeats"] = bench["repeats"]
+        settings["max_seconds"] = schema_defaults("benchmark")["max_seconds"]
+    if backend == "compiled":
+        settings["compile_mode"] = bench["compile_mode"]
+        # Both backends sample when asked (the same settings, prunebench.benchmark.sampling);
+        # the key is added only then, so compiled cells finished before it existed (greedy)
+        # keep their params and are not rerun.
+        if bench["sampling"]:
+            settings["sampling"] = True
+    else:
+        settings["sampling"] = bench["sampling"]
+    return settings  # scalars and lists in a fixed key order: the config's order cannot leak in
 
 
 # Settings that decide how much memory a job takes, not what it computes (the same numbers up
