@@ -438,6 +438,37 @@ def test_summary_best_throughput_and_batch1(study):
                         for t in ("12x128", "82x128", "12x512")]
 
 
+def test_best_throughputs_of_sweeps_over_other_batch_sizes_are_flagged(tmp_path, caplog):
+    """A variant's cell remade under a config of more batch sizes had its best throughput (at a
+    batch size the dense model was never asked for) divided by the dense model's best, without
+    a word; where both sweeps were asked for the same sizes nothing changes, and a file that
+    does not record its sweep is not compared."""
+    def cell(variant, sweep):
+        path = write_bench(tmp_path, "m7", variant, "hf", 12, 128, batches=sweep)
+        if sweep is not None:
+            data = json.loads(path.read_text())
+            path.write_text(json.dumps({**data, "batch_sizes": list(sweep)}))
+        return path
+
+    reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
+
+    def best_flagged(sweeps):
+        bench = [cell(v, s) for v, s in zip(VARIANTS, sweeps)]
+        table = report.summary_table(report.load_bench(bench), reports)
+        return dict(zip(table["variant"], table["hf_12x128_best_flagged"]))
+
+    with caplog.at_level(logging.WARNING, logger="prunebench.report.tables"):
+        assert best_flagged([(1, 8), (1, 8, 16), (1, 8)]) == \
+            {"dense": False, "depth-4.9B": True, "flap-4.9B": False}
+    said = " ".join(caplog.text.split())
+    assert "m7/depth-4.9B/hf/12x128" in said and "swept 1,8,16" in said and "swept 1,8" in said
+    assert "flap-4.9B" not in said
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="prunebench.report.tables"):
+        assert not any(best_flagged([(1, 8, 16)] * 3).values())
+    assert "other batch sizes" not in caplog.text
+
+
 def _points_per_axis(ax):
     return sum(len(line.get_xdata()) for line in ax.lines)
 

@@ -220,6 +220,7 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         head = {k: v for k, v in data.items() if k not in ("rows", "provenance", "compile_s")
                 and (v is None or isinstance(v, (str, int, float, bool)))}
         head.update(timing_setup(data))
+        head["batch_sizes_swept"] = swept(data)
         for i, row in enumerate(rows):
             records.append({**head, **_bench_row(path, i, row), "source": str(path)})
     df = pd.DataFrame.from_records(records)
@@ -264,6 +265,15 @@ def timing_setup(data: dict[str, Any]) -> dict[str, Any]:
     return {"device_name": device_name(data), "sampling": sampling_label(data),
             "cpu_threads": cpu_threads(data), "software": software(data),
             "driver_version": driver_version(data)}
+
+
+def swept(data: dict[str, Any]) -> str | None:
+    """The batch sizes a bench file's sweep was asked for ("1,8,16"; the rows stop at the first
+    out of memory), or None where it does not say."""
+    sizes = data.get("batch_sizes")
+    if not isinstance(sizes, list) or not all(isinstance(b, int) for b in sizes):
+        return None
+    return ",".join(str(b) for b in sizes)
 
 
 def software(data: dict[str, Any]) -> str | None:

@@ -106,7 +106,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
             "throughput_speedup", "latency_speedup", "latency_speedup_ci95_low",
             "latency_speedup_ci95_high", "unlike_dense"]
     dropped = {"source", "peak_memory_bytes", "latency_s_mean_dense", "latency_s_std_dense",
-               "runs_dense", "throughput_tok_s_dense"}
+               "runs_dense", "throughput_tok_s_dense", "batch_sizes_swept"}
     extras = [c for c in df.columns if c not in core and c not in dropped]
     return sort_rows(df[core + extras])
 
@@ -196,7 +196,8 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     dense_best = per_cell.xs(DENSE, level="variant")["best_tok_s"]
     per_cell["best_speedup"] = per_cell["best_tok_s"] / dense_best.reindex(
         per_cell.index.droplevel("variant")).to_numpy()
-    per_cell["best_flagged"] = _with_dense_flags(best["flagged"], per_cell.index)
+    per_cell["best_flagged"] = (_with_dense_flags(best["flagged"], per_cell.index)
+                                | _swept_unlike_dense(bench_df, per_cell.index))
     if paired is not None and not paired.empty:
         from prunebench.report.paired import paired_untrusted
 
@@ -230,6 +231,33 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     out["timings"] = [int(timed.get(key, 0)) for key in keys]
     out["timings_flagged"] = [int(flagged.get(key, 0)) for key in keys]
     return sort_rows(out)
+
+
+def _swept_unlike_dense(bench_df: pd.DataFrame, index: pd.MultiIndex) -> np.ndarray:
+    """Per cell of `index` (model, variant, backend, tokens): whether its sweep was asked for
+    other batch sizes than its dense model's (a cell remade under another config). The best
+    throughputs are then taken over different batch sizes: the dense model may have done better
+    at one it was never asked for, or the variant. Each such cell is warned of, by its files.
+    A file that does not record its sweep is not compared."""
+    if "batch_sizes_swept" not in bench_df:
+        return np.zeros(len(index), dtype=bool)
+    cell = ["model", "variant", "backend", "tokens"]
+    files = bench_df.drop_duplicates(cell).set_index(cell)
+    own = files["batch_sizes_swept"].reindex(index)
+    dense_index = pd.MultiIndex.from_tuples(
+        [(m, DENSE, b, t) for m, _, b, t in index], names=cell)
+    dense = files["batch_sizes_swept"].reindex(dense_index)
+    differs = own.notna().to_numpy() & dense.notna().to_numpy() & \
+        (own.to_numpy() != dense.to_numpy())
+    own_file = files["source"].reindex(index)
+    dense_file = files["source"].reindex(dense_index)
+    for i in np.flatnonzero(differs):
+        log.warning("the best throughput of %s is compared with its dense model's over other "
+                    "batch sizes (%s swept %s; %s swept %s): its best_speedup is flagged "
+                    "(best_flagged). Remake the cell whose batch sizes are not this run's "
+                    "(README, \"Rerunning one cell\")", "/".join(map(str, index[i])),
+                    own_file.iloc[i], own.iloc[i], dense_file.iloc[i], dense.iloc[i])
+    return differs
 
 
 def speedup_untrusted(speed: pd.DataFrame) -> pd.Series:
