@@ -21,6 +21,15 @@ CORES ?= all
 # it for files no job imports (transformers has 2,900; a job imports 180 of them).
 unexport PYTHONDONTWRITEBYTECODE
 FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+# ... through uv's own variable (a comma-separated list, after any the environment gives), not
+# its command line: a location with credentials in its URL then shows neither in make's echo of
+# the command nor in the process list.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+ifneq ($(strip $(FIND_LINKS)),)
+export UV_FIND_LINKS := $(if $(UV_FIND_LINKS),$(UV_FIND_LINKS)$(comma))$(subst $(space),$(comma),$(strip $(FIND_LINKS)))
+endif
 
 # The oldest Python prunebench runs on (pyproject.toml's requires-python; Snakemake 8 and 9 need
 # 3.11): an older one is refused here by name, before a venv is made that could not install.
@@ -34,7 +43,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python \
-		$(addprefix --find-links ,$(FIND_LINKS)) '$(TORCH_REQ)' -e '.[test]' \
+		'$(TORCH_REQ)' -e '.[test]' \
 		|| $(VENV)/bin/pip install --quiet '$(TORCH_REQ)' -e '.[test]'
 	touch $@
 
@@ -74,7 +83,7 @@ $(FLOOR_VENV)/.installed: pyproject.toml $(VENV)/.installed
 	$(PYTHON) -m venv $(FLOOR_VENV)
 	$(FLOOR_VENV)/bin/pip install --quiet --disable-pip-version-check uv
 	$(FLOOR_VENV)/bin/uv pip install --quiet --python $(FLOOR_VENV)/bin/python \
-		$(addprefix --find-links ,$(FIND_LINKS)) '$(TORCH_REQ)' -e '.[test]' \
+		'$(TORCH_REQ)' -e '.[test]' \
 		'transformers==$(TRANSFORMERS_FLOOR)' \
 		|| $(FLOOR_VENV)/bin/pip install --quiet '$(TORCH_REQ)' -e '.[test]' \
 		'transformers==$(TRANSFORMERS_FLOOR)'

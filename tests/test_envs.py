@@ -127,3 +127,22 @@ def test_make_clean_keeps_resources_and_distclean_removes_them(tmp_path):
                              "runs/paper/results/tables/summary.md"]
     assert make("distclean") == ["Makefile", "pyproject.toml", "resources/README.md",
                                  "results/README.md", "runs/paper/results/tables/summary.md"]
+
+
+def test_make_passes_pips_wheel_locations_to_uv_out_of_sight(tmp_path):
+    """pip's find-links reach uv through UV_FIND_LINKS (comma-separated, after the
+    environment's own), never on a command line that make echoes: a location's URL may carry
+    credentials."""
+    secret = "https://user:token@wheels.example/simple"
+    probe = tmp_path / "probe.mk"
+    probe.write_text(f"include {REPO / 'Makefile'}\nprobe:\n\t@echo \"[$$UV_FIND_LINKS]\"\n")
+
+    def make(*args, **env):
+        return subprocess.run(["make", "-s", "-C", str(REPO), *args], capture_output=True,
+                              text=True, env={"PATH": "/usr/bin:/bin", **env}, check=True)
+
+    given = make("-f", str(probe), "probe", PIP_FIND_LINKS=f"/opt/wheels {secret}",
+                 UV_FIND_LINKS="/mine")
+    assert given.stdout.strip() == f"[/mine,/opt/wheels,{secret}]"
+    echoed = make("-n", "setup", f"VENV={tmp_path / 'venv'}", PIP_FIND_LINKS=secret)
+    assert "uv pip install" in echoed.stdout and "token" not in echoed.stdout
