@@ -833,6 +833,59 @@ def test_auto_dtype_keeps_a_bfloat16_checkpoint_in_bfloat16_on_a_gpu_that_comput
     assert loaded_in == [torch.bfloat16, torch.float16, torch.float16]
 
 
+def test_the_stored_dtype_is_the_one_holding_most_parameters(tmp_path, monkeypatch):
+    """A checkpoint keeping its norms (or rotary buffers) in float32 beside bfloat16 weights
+    is a bfloat16 checkpoint, whichever tensor comes first: the first shard's first tensor is
+    a float32 norm here, and a pruned copy saved in float32 would take twice the disk. Only
+    the headers are read; integer tensors are not weights of any dtype."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from prunebench import modeling
+
+    save_file({"model.layers.0.input_layernorm.weight": torch.ones(64),
+               "model.layers.0.self_attn.rotary_emb.inv_freq": torch.ones(8)},
+              tmp_path / "model-00001-of-00002.safetensors")
+    save_file({"model.layers.0.mlp.down_proj.weight": torch.ones(64, 32, dtype=torch.bfloat16),
+               "model.quant_codes": torch.zeros(64, 64, dtype=torch.int32)},
+              tmp_path / "model-00002-of-00002.safetensors")
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
+        "model.layers.0.input_layernorm.weight": "model-00001-of-00002.safetensors",
+        "model.layers.0.self_attn.rotary_emb.inv_freq": "model-00001-of-00002.safetensors",
+        "model.layers.0.mlp.down_proj.weight": "model-00002-of-00002.safetensors",
+        "model.quant_codes": "model-00002-of-00002.safetensors"}}))
+
+    class HeadersOnly:
+        """safe_open, refusing to read a tensor."""
+
+        def __init__(self, *args, **kwargs):
+            self.handle = safe_open(*args, **kwargs)
+
+        def __enter__(self):
+            self.file = self.handle.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.handle.__exit__(*exc)
+
+        def keys(self):
+            return self.file.keys()
+
+        def get_slice(self, key):
+            return self.file.get_slice(key)
+
+        def get_tensor(self, key):
+            raise AssertionError(f"stored_dtype read the tensor {key}")
+
+    monkeypatch.setattr(modeling, "safe_open", HeadersOnly)
+    assert modeling.stored_dtype(tmp_path) == torch.bfloat16
+    # the other way round: mostly float32, a small half-precision tensor first
+    (tmp_path / "single").mkdir()
+    save_file({"a.weight": torch.ones(4, dtype=torch.float16), "b.weight": torch.ones(64, 64)},
+              tmp_path / "single" / "model.safetensors")
+    assert modeling.stored_dtype(tmp_path / "single") == torch.float32
+
+
 def test_bfloat16_support_is_asked_of_the_gpu_named(monkeypatch):
     """`is_bf16_supported` answers for the current GPU: on a node mixing an A100 (cuda:1) with
     a V100 (cuda:0, emulated only), `auto` asked the wrong one."""

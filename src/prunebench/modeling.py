@@ -357,18 +357,26 @@ SAFETENSORS_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch
 
 
 def stored_dtype(path: Path) -> torch.dtype | None:
-    """The floating-point dtype the checkpoint at `path` stores its weights in, from the first
-    weight file's header (no tensor is read); None if it has no floating-point tensor or the
-    header is unreadable (load_model's checks then say what is wrong with the file)."""
+    """The floating-point dtype the checkpoint at `path` stores its weights in: the one holding
+    most of its parameters, counted over every weight file's header (no tensor is read). Not
+    the first tensor's: a checkpoint may keep its norms or rotary buffers in float32 beside
+    bfloat16 or float16 weights, and one of those may come first. Tensors of other dtypes
+    (integers, float8) are not counted. None if it has no floating-point tensor or a header is
+    unreadable (load_model's checks then say what is wrong with the file)."""
+    import math
+
+    elements: dict[torch.dtype, int] = {}
     try:
-        with safe_open(weight_files(path)[0], framework="pt") as fh:
-            for key in fh.keys():
-                found = SAFETENSORS_DTYPES.get(fh.get_slice(key).get_dtype())
-                if found is not None:
-                    return found
+        for file in weight_files(path):
+            with safe_open(file, framework="pt") as fh:
+                for key in fh.keys():
+                    tensor = fh.get_slice(key)
+                    found = SAFETENSORS_DTYPES.get(tensor.get_dtype())
+                    if found is not None:
+                        elements[found] = elements.get(found, 0) + math.prod(tensor.get_shape())
     except SafetensorError:
         return None
-    return None
+    return max(elements, key=elements.__getitem__) if elements else None
 
 
 def _stored_dtype_or_none(path: Path) -> torch.dtype | None:
