@@ -62,7 +62,7 @@ def test_token_comes_from_environment_and_is_never_logged(monkeypatch, tmp_path,
     assert seen["revision"] == "abc123"
     assert all(not p.endswith(".bin") for p in seen["allow_patterns"])  # never pickle
     # nor the weights of another layout beside transformers' shards (Mistral's)
-    assert seen["ignore_patterns"] == ["consolidated*.safetensors"]
+    assert "consolidated*.safetensors" in seen["ignore_patterns"]
     from prunebench.hub import _fetched
 
     assert not _fetched("consolidated.safetensors")
@@ -417,6 +417,66 @@ def test_files_of_an_older_commit_are_deleted_not_read(monkeypatch, tmp_path, fa
                     "notes.md"}  # notes.md: no pattern the download fetches, so not its file
     for name in stale:
         assert f"{name} is not in org/model@main" in caplog.text
+
+
+def hub_repository(monkeypatch, folder, remote: dict) -> list:
+    """snapshot_download replaced by one that fetches the files of a repository holding
+    `remote` ({path in the repository: bytes}, subfolders too) into `folder` as huggingface_hub
+    chooses them: its own filter_repo_objects over every path (the tree is listed
+    recursively), a file fetched when it is not in the folder yet. The hub's records
+    (fake_hub_records) list the repository's top-level files. Returns the paths fetched."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    fetched = []
+
+    def fake_snapshot_download(allow_patterns=None, ignore_patterns=None, **kwargs):
+        for name in filter_repo_objects(remote, allow_patterns=allow_patterns,
+                                        ignore_patterns=ignore_patterns):
+            target = folder / name
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(remote[name])
+                fetched.append(name)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    return fetched
+
+
+def test_only_the_repositorys_top_level_files_are_downloaded(monkeypatch, tmp_path,
+                                                             fake_hub_records):
+    """huggingface_hub matches the patterns against paths with fnmatch, whose `*` matches '/':
+    `*.safetensors` and `*.json` fetched a repository's `original/` and other-precision copies
+    of the weights too (tens of GB). The checkpoint is the top-level files, and the check that
+    every file arrived asks for those alone."""
+    fake_hub_records.update(dir=tmp_path, extra={"config.json", "model.safetensors",
+                                                 "tokenizer.json", "tokenizer.model"})
+    fetched = hub_repository(monkeypatch, tmp_path, {
+        "config.json": b"{}", "model.safetensors": b"w", "tokenizer.json": b"{}",
+        "tokenizer.model": b"sp", "original/params.json": b"{}",
+        "original/tokenizer.model": b"sp", "onnx/model.safetensors": b"onnx",
+        "fp8/model-00001-of-00002.safetensors": b"w8", "fp8/config.json": b"{}"})
+    download("org/model", "abc123", tmp_path)
+    assert sorted(fetched) == ["config.json", "model.safetensors", "tokenizer.json",
+                               "tokenizer.model"]
+    assert not [p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def test_a_pickle_repository_downloads_no_subfolder_either(monkeypatch, tmp_path,
+                                                            fake_hub_records):
+    import io
+
+    import torch
+
+    pickle = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, pickle)
+    fake_hub_records.update(dir=tmp_path, extra={"config.json", "pytorch_model.bin"})
+    fetched = hub_repository(monkeypatch, tmp_path, {
+        "config.json": b"{}", "pytorch_model.bin": pickle.getvalue(),
+        "pytorch_model_fp16/pytorch_model.bin": pickle.getvalue(),
+        "original/config.json": b"{}"})
+    download("org/old-model", "abc123", tmp_path)
+    assert sorted(fetched) == ["config.json", "pytorch_model.bin"]
 
 
 def test_a_short_model_info_listing_deletes_nothing(monkeypatch, tmp_path, fake_hub_records):

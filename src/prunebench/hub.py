@@ -27,10 +27,16 @@ log = logging.getLogger(__name__)
 # import keeps it too: checkpoint.local_import).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.txt", "*.tiktoken",
                   "chat_template.jinja"]
+# Only the repository's top-level files are the checkpoint (a folder is loaded from its own), but
+# huggingface_hub matches the patterns against each file's path in the repository with
+# fnmatch, whose `*` matches '/' too: `*.safetensors` would also fetch `original/`, `onnx/` or
+# another precision's subfolder, a second copy of the weights (tens of GB). `*/*` matches every
+# path with a folder in it, and nothing at the top.
+SUBFOLDERS = "*/*"
 # Mistral's repositories ship their weights twice: transformers' shards and, beside them, one
 # `consolidated.safetensors` in mistral-inference's layout (other tensor names), which no
 # transformers class loads: 14 GB more to download for Mistral-7B, never read.
-IGNORE_PATTERNS = ["consolidated*.safetensors"]
+IGNORE_PATTERNS = ["consolidated*.safetensors", SUBFOLDERS]
 PICKLE_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 
 # A hub repository id: `<repo>` or `<org>/<repo>`, each of letters, digits, '-', '_' and '.'.
@@ -434,7 +440,7 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
     converted = converted_pickles(path)
     commit = commit_of(info)
     snapshot_download(repo_id=repo_id, revision=commit or revision, local_dir=str(path),
-                      allow_patterns=PICKLE_PATTERNS, ignore_patterns=converted or None,
+                      allow_patterns=PICKLE_PATTERNS, ignore_patterns=[SUBFOLDERS, *converted],
                       token=token)
     if not list(path.glob("pytorch_model*.bin")) and not converted:
         raise PrunebenchError(
@@ -468,16 +474,18 @@ def repository_files(repo_id: str, revision: str | None, token: str | bool) -> s
 
 
 def _fetched(name: str) -> bool:
-    """A top-level file the download fetches (ALLOW_PATTERNS, not IGNORE_PATTERNS); hidden
-    ones are prunebench's own (the download record) or huggingface_hub's, and so are those an
+    """A top-level file the download fetches: judged as snapshot_download judges the file at
+    the top of the repository whose path is `name` (ALLOW_PATTERNS, not IGNORE_PATTERNS, with
+    fnmatchcase), so that the files required and deleted here are those it fetches. Hidden ones
+    are prunebench's own (the download record) or huggingface_hub's, and so are those an
     interrupted extraction of a multimodal checkpoint's language model wrote (its text shards,
     which its rerun keeps)."""
-    from fnmatch import fnmatch
+    from fnmatch import fnmatchcase
 
     from prunebench.checkpoint.text_part import own_file
 
-    return (not name.startswith(".") and any(fnmatch(name, p) for p in ALLOW_PATTERNS)
-            and not any(fnmatch(name, p) for p in IGNORE_PATTERNS) and not own_file(name))
+    return (not name.startswith(".") and any(fnmatchcase(name, p) for p in ALLOW_PATTERNS)
+            and not any(fnmatchcase(name, p) for p in IGNORE_PATTERNS) and not own_file(name))
 
 
 def require_every_file(repo_id: str, revision: str | None, path: Path, files: set[str]) -> None:
