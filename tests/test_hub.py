@@ -672,6 +672,51 @@ def test_pickle_only_repository_is_converted_once_without_unpickling(monkeypatch
     assert record[0]["loader"] == "torch.load(weights_only=True)"
 
 
+def test_a_pickle_download_missing_a_file_is_a_retry(monkeypatch, tmp_path, fake_hub_records):
+    """The pickle path checks what the safetensors path checks: the hub failing part-way left
+    a converted model without its tokenizer, found out only by later jobs."""
+    import torch
+
+    from prunebench import ResourceError
+
+    fake_hub_records["dir"] = tmp_path
+    fake_pickle_repo(monkeypatch, tmp_path, {"w": torch.ones(2)}, fake_hub_records)
+    fake_hub_records["extra"] |= {"tokenizer.json"}  # the repository has it; it did not arrive
+    with pytest.raises(ResourceError, match=r"1 file\(s\) of org/old-model@abc123 did not "
+                                            r"arrive \(tokenizer.json; .*rerun"):
+        download("org/old-model", "abc123", tmp_path)
+    assert downloaded_commit(tmp_path) is None  # not recorded as complete
+    assert (tmp_path / "pytorch_model.bin").exists()  # nothing converted yet: the rerun does it
+
+
+def test_a_pickle_shard_that_did_not_arrive_is_a_retry(monkeypatch, sharded_pickle_repo):
+    from prunebench import ResourceError
+
+    del sharded_pickle_repo.remote[SHARDS[2]]  # the hub failed before the third shard
+    with pytest.raises(ResourceError, match=rf"did not arrive \({SHARDS[2]}; "):
+        download("org/old-model", "abc123", sharded_pickle_repo.folder)
+    assert not list(sharded_pickle_repo.folder.glob("*.safetensors"))  # nothing converted
+
+
+def test_a_pickle_download_deletes_files_of_an_older_commit(monkeypatch, tmp_path,
+                                                            fake_hub_records, caplog):
+    """As a safetensors download does: a tokenizer file the branch had before it moved would
+    be read instead of the commit's."""
+    import torch
+
+    fake_hub_records["dir"] = tmp_path
+    (tmp_path / ".prunebench-download.json").write_text(
+        json.dumps({"repo_id": "org/old-model", "revision": None}))
+    (tmp_path / "tokenizer.model").write_text("old")
+    fake_hub_records["unlisted"] = {"tokenizer.model"}
+    fake_pickle_repo(monkeypatch, tmp_path, {"w": torch.ones(2)}, fake_hub_records)
+    with caplog.at_level(logging.WARNING, logger="prunebench.hub"):
+        download("org/old-model", None, tmp_path)
+    assert not (tmp_path / "tokenizer.model").exists()
+    assert "tokenizer.model is not in org/old-model@main" in caplog.text
+    assert (tmp_path / "model.safetensors").exists()  # the conversion's, kept
+
+
 def test_pickle_that_the_weights_only_loader_refuses_stays_refused(monkeypatch, tmp_path,
                                                                    fake_hub_records):
     import argparse
@@ -773,7 +818,10 @@ def sharded_pickle_repo(monkeypatch, tmp_path, fake_hub_records):
         return str(folder)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    fake_hub_records.update(dir=folder, extra=set(remote))
+    # The hub lists the repository's files, none of those the conversion writes beside them.
+    written = {"model.safetensors.index.json", "pickle_conversion.json",
+               *(f"model-0000{i}-of-00003.safetensors" for i in (1, 2, 3))}
+    fake_hub_records.update(dir=folder, extra=set(remote), unlisted=written)
     return types.SimpleNamespace(folder=folder, weights=weights, remote=remote, fetched=fetched)
 
 

@@ -299,9 +299,7 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
                     "rerun later; the download resumes")
             _download_and_convert_pickles(repo_id, revision, info, files, path, token)
         else:
-            if files is not None:
-                require_every_file(repo_id, commit or revision, path, files)
-                remove_files_of_other_commits(repo_id, revision, path, files)
+            settle_download(repo_id, revision, info, path, files, ALLOW_PATTERNS)
             verify_download(repo_id, revision, path, info, files)
         record_commit(path, commit)
     except PrunebenchError:
@@ -433,8 +431,8 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
     conversion resumes: the pickles it converted (and deleted) are not fetched again."""
     from huggingface_hub import snapshot_download
 
-    from prunebench.checkpoint.pickle_convert import (convert_pickle_checkpoint, converted_pickles,
-                                                      require_safe_torch)
+    from prunebench.checkpoint.pickle_convert import (conversion_files, convert_pickle_checkpoint,
+                                                      converted_pickles, require_safe_torch)
 
     require_safe_torch(f"{repo_id}'s pickle weights")  # before tens of GB are downloaded
     converted = converted_pickles(path)
@@ -448,6 +446,11 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
             "weights: choose a revision or mirror that ships *.safetensors")
     log.warning("%s ships pickle weights only: converting them once to safetensors with torch's "
                 "weights-only loader (no code in them runs)", repo_id)
+    # The checks of a safetensors download, over both downloads' files: the pickles converted
+    # (and deleted) by an interrupted conversion were not fetched again, and the files the
+    # conversion wrote are in no commit of the repository but are this download's.
+    settle_download(repo_id, revision, info, path, files, [*ALLOW_PATTERNS, *PICKLE_PATTERNS],
+                    absent=set(converted), own=conversion_files(path))
     verify_download(repo_id, revision, path, info, files, suffix=".bin")
     convert_pickle_checkpoint(path)
 
@@ -473,26 +476,44 @@ def repository_files(repo_id: str, revision: str | None, token: str | bool) -> s
         return None
 
 
-def _fetched(name: str) -> bool:
+def _fetched(name: str, patterns: list[str] = ALLOW_PATTERNS) -> bool:
     """A top-level file the download fetches: judged as snapshot_download judges the file at
-    the top of the repository whose path is `name` (ALLOW_PATTERNS, not IGNORE_PATTERNS, with
-    fnmatchcase), so that the files required and deleted here are those it fetches. Hidden ones
-    are prunebench's own (the download record) or huggingface_hub's, and so are those an
-    interrupted extraction of a multimodal checkpoint's language model wrote (its text shards,
-    which its rerun keeps)."""
+    the top of the repository whose path is `name` (`patterns`, the download's allow_patterns,
+    and not IGNORE_PATTERNS, with fnmatchcase), so that the files required and deleted here are
+    those it fetches. Hidden ones are prunebench's own (the download record) or
+    huggingface_hub's, and so are those an interrupted extraction of a multimodal checkpoint's
+    language model wrote (its text shards, which its rerun keeps)."""
     from fnmatch import fnmatchcase
 
     from prunebench.checkpoint.text_part import own_file
 
-    return (not name.startswith(".") and any(fnmatchcase(name, p) for p in ALLOW_PATTERNS)
+    return (not name.startswith(".") and any(fnmatchcase(name, p) for p in patterns)
             and not any(fnmatchcase(name, p) for p in IGNORE_PATTERNS) and not own_file(name))
 
 
-def require_every_file(repo_id: str, revision: str | None, path: Path, files: set[str]) -> None:
+def settle_download(repo_id: str, revision: str | None, info, path: Path, files: set[str] | None,
+                    patterns: list[str], absent: set[str] = frozenset(),
+                    own: set[str] = frozenset()) -> None:
+    """The checks every download gets once its files are in `path`, whatever its weights'
+    format: every file of the commit `info` describes that the download fetches (`patterns`)
+    arrived (require_every_file), and none of another commit is left (
+    remove_files_of_other_commits). `absent`: files of the commit missing on purpose (pickles
+    an interrupted conversion converted and deleted); `own`: files the download made itself
+    (the conversion's), which no commit has. Nothing is checked where the hub's file list
+    (`files`) could not be read."""
+    if files is None:
+        return
+    require_every_file(repo_id, commit_of(info) or revision, path, files - absent, patterns)
+    remove_files_of_other_commits(repo_id, revision, path, files | own, patterns)
+
+
+def require_every_file(repo_id: str, revision: str | None, path: Path, files: set[str],
+                       patterns: list[str] = ALLOW_PATTERNS) -> None:
     """Refuse a download that lacks a file the repository has and the download fetches: the
     hub failing part-way (huggingface_hub returns the folder as it is) would otherwise leave a
     model without its config or tokenizer, found out only by later jobs."""
-    missing = sorted(name for name in files if _fetched(name) and not (path / name).is_file())
+    missing = sorted(name for name in files
+                     if _fetched(name, patterns) and not (path / name).is_file())
     if missing:
         raise ResourceError(
             f"{len(missing)} file(s) of {repo_id}@{revision or 'main'} did not arrive "
@@ -501,7 +522,7 @@ def require_every_file(repo_id: str, revision: str | None, path: Path, files: se
 
 
 def remove_files_of_other_commits(repo_id: str, revision: str | None, path: Path,
-                                  files: set[str]) -> None:
+                                  files: set[str], patterns: list[str] = ALLOW_PATTERNS) -> None:
     """Delete the top-level files an earlier download into this folder left that the commit
     downloaded (whose top-level `files` the hub lists) does not have: a branch (`main`) that
     moved before a broken-off download resumed. huggingface_hub replaces the files both commits
@@ -512,7 +533,7 @@ def remove_files_of_other_commits(repo_id: str, revision: str | None, path: Path
 
     for file in sorted(path.iterdir()):
         if (file.is_file() and file.name not in files and file.name != MANIFEST
-                and _fetched(file.name)):
+                and _fetched(file.name, patterns)):
             file.unlink()
             log.warning("%s: %s is not in %s@%s (left by an earlier download of another "
                         "commit): deleted", repo_id, file.name, repo_id, revision or "main")

@@ -100,6 +100,16 @@ def converted_pickles(folder: str | Path) -> list[str]:
     return sorted(_records(Path(folder)))
 
 
+def conversion_files(folder: str | Path) -> set[str]:
+    """The files a conversion in `folder` wrote so far (the safetensors files of the pickles
+    converted, its record): no commit of the hub repository has them, and a download's check
+    against the hub's file list must not delete them as another commit's (their pickles are
+    gone). The safetensors index is not among them: it is made again from the pickle index."""
+    folder = Path(folder)
+    written = {str(r.get("to")) for r in _records(folder).values() if isinstance(r, dict)}
+    return written | ({RECORD} if (folder / RECORD).exists() else set())
+
+
 def convert_pickle_checkpoint(folder: str | Path) -> list[dict]:
     """Convert every `pytorch_model*.bin` in `folder` to safetensors, resuming a conversion that
     was interrupted; returns the records of all converted files."""
