@@ -479,6 +479,93 @@ def test_a_pickle_repository_downloads_no_subfolder_either(monkeypatch, tmp_path
     assert sorted(fetched) == ["config.json", "pytorch_model.bin"]
 
 
+def code_repository(tmp_path, small_tokenizer) -> dict:
+    """A hub repository whose tokenizer is a class of its own, in tokenization_mine.py (a
+    modeling file and a subfolder's code beside it): {path: bytes}."""
+    repository = tmp_path / "repository"
+    small_tokenizer.save_pretrained(repository)
+    config = json.loads((repository / "tokenizer_config.json").read_text())
+    config.update(auto_map={"AutoTokenizer": [None, "tokenization_mine.MineTokenizer"]},
+                  tokenizer_class="MineTokenizer")
+    (repository / "tokenizer_config.json").write_text(json.dumps(config))
+    (repository / "tokenization_mine.py").write_text(
+        "from transformers import PreTrainedTokenizerFast\n\n\n"
+        "class MineTokenizer(PreTrainedTokenizerFast):\n    pass\n")
+    (repository / "modeling_mine.py").write_text("raise SystemExit('model code ran')\n")
+    (repository / "config.json").write_text('{"model_type": "llama"}')
+    (repository / "model.safetensors").write_bytes(b"w")
+    remote = {f.name: f.read_bytes() for f in repository.iterdir()}
+    return {**remote, "scripts/convert.py": b"print('a subfolder is no checkpoint')\n"}
+
+
+@pytest.mark.parametrize("how", ["argument", "workflow"])
+def test_with_trust_remote_code_the_code_files_are_downloaded(monkeypatch, tmp_path,
+                                                              fake_hub_records, small_tokenizer,
+                                                              how):
+    """`trust_remote_code: true` lets a tokenizer of its own run, which transformers loads
+    from the checkpoint's folder: a download without the repository's code files made such a
+    model impossible to load. With the switch, the top-level `*.py` files come too (by the
+    argument, as the commands pass --trust-remote-code, or from the workflow's config through
+    the environment), the tokenizer loads offline, and its code is required like any file."""
+    from prunebench import ResourceError, modeling, provenance
+    from prunebench.plan.layout import TRUST_REMOTE_CODE_VARIABLE
+
+    monkeypatch.setattr(provenance, "_REMOTE_CODE", [])
+    remote = code_repository(tmp_path, small_tokenizer)
+    folder = tmp_path / "download"
+    folder.mkdir()
+    fake_hub_records.update(dir=folder, extra={name for name in remote if "/" not in name})
+    fetched = hub_repository(monkeypatch, folder, remote)
+    if how == "argument":
+        download("org/mine", "abc123", folder, trust_remote_code=True)
+    else:
+        monkeypatch.setenv(TRUST_REMOTE_CODE_VARIABLE, "1")
+        download("org/mine", "abc123", folder)
+    assert {"tokenization_mine.py", "modeling_mine.py"} <= set(fetched)
+    assert "scripts/convert.py" not in fetched  # top-level files only
+    tokenizer = modeling.load_tokenizer(folder, trust_remote_code=True)
+    assert type(tokenizer).__name__ == "MineTokenizer"
+
+    (folder / "tokenization_mine.py").unlink()  # the hub failed before it arrived
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: kw["local_dir"])
+    with pytest.raises(ResourceError, match=r"did not arrive \(tokenization_mine.py; "):
+        download("org/mine", "abc123", folder, trust_remote_code=True)
+
+
+def test_without_trust_remote_code_no_code_file_is_downloaded(monkeypatch, tmp_path,
+                                                              fake_hub_records, small_tokenizer):
+    """Off (the default), no code comes, none is required, and the tokenizer that needs it
+    says how to get it."""
+    from prunebench import modeling
+    from prunebench.plan.layout import TRUST_REMOTE_CODE_VARIABLE
+
+    remote = code_repository(tmp_path, small_tokenizer)
+    folder = tmp_path / "download"
+    folder.mkdir()
+    fake_hub_records.update(dir=folder, extra={name for name in remote if "/" not in name})
+    fetched = hub_repository(monkeypatch, folder, remote)
+    monkeypatch.setenv(TRUST_REMOTE_CODE_VARIABLE, "0")
+    download("org/mine", "abc123", folder)
+    assert not [name for name in fetched if name.endswith(".py")]
+    with pytest.raises(PrunebenchError, match=r"runs its own code, from tokenization_mine.py, "
+                                              r"which is not in the folder.*only with "
+                                              r"`trust_remote_code: true`.*Delete the folder"):
+        modeling.load_tokenizer(folder, trust_remote_code=True)
+
+
+def test_the_commands_download_with_their_trust_remote_code_switch(monkeypatch, tmp_path):
+    from prunebench.commands import model_source
+
+    asked = []
+    monkeypatch.setattr("prunebench.hub.download",
+                        lambda repo, revision, out, trust_remote_code=None: asked.append(
+                            trust_remote_code) or (_ for _ in ()).throw(OSError("stop")))
+    for switch in (True, False):
+        with pytest.raises(OSError, match="stop"):
+            model_source.resolve_model("hf:org/mine@abc123", tmp_path / str(switch), switch)
+    assert asked == [True, False]
+
+
 def test_a_short_model_info_listing_deletes_nothing(monkeypatch, tmp_path, fake_hub_records):
     """The files are judged by the hub's complete tree listing, not model_info's `siblings`,
     which the hub may cut short: a config missing from a short list is no other commit's."""

@@ -102,7 +102,7 @@ def fake_fetch(monkeypatch, folder: Path) -> None:
     """hub.download's network part faked: it copies the saved model `folder`."""
     from prunebench import hub
 
-    def fetched(repo_id, revision, out_dir):
+    def fetched(repo_id, revision, out_dir, allow):
         shutil.copytree(folder, out_dir, dirs_exist_ok=True)
         return out_dir
 

@@ -38,6 +38,25 @@ SUBFOLDERS = "*/*"
 # transformers class loads: 14 GB more to download for Mistral-7B, never read.
 IGNORE_PATTERNS = ["consolidated*.safetensors", SUBFOLDERS]
 PICKLE_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
+# The code a repository ships for its own classes (a tokenizer's, named by the `auto_map` of
+# tokenizer_config.json): fetched only where `trust_remote_code` lets a tokenizer run it, since
+# transformers loads it from the checkpoint's folder and the hub is not asked again.
+REMOTE_CODE_PATTERNS = ["*.py"]
+
+
+def download_patterns(trust_remote_code: bool) -> list[str]:
+    """The allow_patterns of a download: ALLOW_PATTERNS, and the repository's top-level code
+    files where `trust_remote_code` is on."""
+    return [*ALLOW_PATTERNS, *(REMOTE_CODE_PATTERNS if trust_remote_code else [])]
+
+
+def trust_remote_code_of_run() -> bool:
+    """The workflow's `trust_remote_code`, as its jobs get it: workflow/rules/common.smk puts
+    it in the environment (layout.TRUST_REMOTE_CODE_VARIABLE) rather than in a parameter of the
+    model rule, so that no finished download reruns for it. Off where it is not set."""
+    from prunebench.plan.layout import TRUST_REMOTE_CODE_VARIABLE
+
+    return os.environ.get(TRUST_REMOTE_CODE_VARIABLE, "").strip().upper() in _TRUE
 
 # A hub repository id: `<repo>` or `<org>/<repo>`, each of letters, digits, '-', '_' and '.'.
 _REPO_ID = re.compile(r"\w[\w.-]*(/\w[\w.-]*)?")
@@ -219,8 +238,11 @@ def claim_download_folder(out_dir: Path, repo_id: str, revision: str | None) -> 
     write_json(record, wanted)
 
 
-def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
-    """Download a hub checkpoint's safetensors, config and tokenizer files into out_dir.
+def download(repo_id: str, revision: str | None, out_dir: str | Path,
+             trust_remote_code: bool | None = None) -> Path:
+    """Download a hub checkpoint's safetensors, config and tokenizer files into out_dir, and,
+    with `trust_remote_code`, its code files (`*.py`), which a tokenizer of its own needs
+    (None: the workflow's setting, trust_remote_code_of_run). Top-level files only.
 
     Resumable: huggingface_hub keeps partial files in out_dir and skips completed ones on a
     rerun of the same repository and revision (`claim_download_folder`). Verified: every
@@ -241,8 +263,10 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
                  "downloaded again", repo_id, out_dir)
         take_text_part(out_dir)
         return out_dir
+    if trust_remote_code is None:
+        trust_remote_code = trust_remote_code_of_run()
     try:
-        path = _fetch(repo_id, revision, out_dir)
+        path = _fetch(repo_id, revision, out_dir, download_patterns(trust_remote_code))
     except BaseException:
         # Nothing arrived (refused, offline): no folder is left behind, as before the claim.
         if [p.name for p in out_dir.iterdir()] == [DOWNLOAD_SOURCE]:
@@ -253,7 +277,7 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path) -> Path:
     return path
 
 
-def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
+def _fetch(repo_id: str, revision: str | None, out_dir: Path, allow: list[str]) -> Path:
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, HFValidationError,
                                         LocalEntryNotFoundError, RepositoryNotFoundError,
@@ -273,10 +297,11 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
         # or record a commit other than the one downloaded.
         info = HfApi().model_info(repo_id, revision=revision, files_metadata=True, token=token)
         commit = commit_of(info)
-        log.info("downloading %s@%s%s (safetensors, config and tokenizer only)", repo_id,
-                 revision or "main", f" (commit {commit})" if commit and commit != revision else "")
+        log.info("downloading %s@%s%s (safetensors, config and tokenizer only%s)", repo_id,
+                 revision or "main", f" (commit {commit})" if commit and commit != revision else "",
+                 ", and its code files: trust_remote_code is on" if allow != ALLOW_PATTERNS else "")
         path = snapshot_download(repo_id=repo_id, revision=commit or revision,
-                                 local_dir=str(out_dir), allow_patterns=ALLOW_PATTERNS,
+                                 local_dir=str(out_dir), allow_patterns=allow,
                                  ignore_patterns=IGNORE_PATTERNS, token=token)
         path = Path(path)
         # Offline, huggingface_hub returns an existing local_dir as it is (a warning, no error):
@@ -297,9 +322,9 @@ def _fetch(repo_id: str, revision: str | None, out_dir: Path) -> Path:
                     f"the hub lists {len(listed)} safetensors file(s) of {repo_id}@"
                     f"{commit or revision or 'main'} but none arrived (the hub failed part-way): "
                     "rerun later; the download resumes")
-            _download_and_convert_pickles(repo_id, revision, info, files, path, token)
+            _download_and_convert_pickles(repo_id, revision, info, files, path, token, allow)
         else:
-            settle_download(repo_id, revision, info, path, files, ALLOW_PATTERNS)
+            settle_download(repo_id, revision, info, path, files, allow)
             verify_download(repo_id, revision, path, info, files)
         record_commit(path, commit)
     except PrunebenchError:
@@ -424,11 +449,13 @@ def dataset_commit(path: str, revision: str | None = None) -> str | None:
 
 
 def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
-                                  files: set[str] | None, path: Path, token: str | bool) -> None:
+                                  files: set[str] | None, path: Path, token: str | bool,
+                                  allow: list[str] = ALLOW_PATTERNS) -> None:
     """A repository with pickle weights only: fetch them (from the commit `info` describes,
     which `revision` resolved to), check them against the hub's sha256, and convert them once
     into safetensors without unpickling (prunebench.checkpoint.pickle_convert). An interrupted
-    conversion resumes: the pickles it converted (and deleted) are not fetched again."""
+    conversion resumes: the pickles it converted (and deleted) are not fetched again. `allow`:
+    the patterns the download of the other files (config, tokenizer, ...) fetched by."""
     from huggingface_hub import snapshot_download
 
     from prunebench.checkpoint.pickle_convert import (conversion_files, convert_pickle_checkpoint,
@@ -449,7 +476,7 @@ def _download_and_convert_pickles(repo_id: str, revision: str | None, info,
     # The checks of a safetensors download, over both downloads' files: the pickles converted
     # (and deleted) by an interrupted conversion were not fetched again, and the files the
     # conversion wrote are in no commit of the repository but are this download's.
-    settle_download(repo_id, revision, info, path, files, [*ALLOW_PATTERNS, *PICKLE_PATTERNS],
+    settle_download(repo_id, revision, info, path, files, [*allow, *PICKLE_PATTERNS],
                     absent=set(converted), own=conversion_files(path))
     verify_download(repo_id, revision, path, info, files, suffix=".bin")
     convert_pickle_checkpoint(path)

@@ -649,6 +649,19 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
         raise PrunebenchError(f"the tokenizer in {path} needs to run code shipped with it; "
                               "prunebench does not run it unless the config sets "
                               "`trust_remote_code: true` (review that code first)") from exc
+    except OSError as exc:
+        missing = _missing_tokenizer_code(Path(path)) if trust_remote_code else []
+        if not missing:
+            raise
+        # transformers asks for the file as if the folder were a hub repository: say why it is
+        # not there instead (a download made before the switch was on, or by a command without
+        # --trust-remote-code, left the code out).
+        raise PrunebenchError(
+            f"the tokenizer in {path} runs its own code, from {', '.join(missing)}, which is not "
+            "in the folder: a hub download fetches a repository's code files only with "
+            "`trust_remote_code: true` (--trust-remote-code), so one made without it has none. "
+            "Delete the folder and rerun with the switch on, which downloads the model again "
+            "with its code") from exc
     _name_tekken_special_tokens(tokenizer, Path(path))
     if type(tokenizer).__module__.startswith("transformers_modules"):  # the checkpoint's code
         from prunebench.provenance import note_remote_code
@@ -658,6 +671,23 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
     tokenizer.prunebench_options = (options if loader is AutoTokenizer else
                                     {**options, "loaded_as": "TokenizersBackend"})
     return tokenizer
+
+
+def _missing_tokenizer_code(path: Path) -> list[str]:
+    """The code files the `auto_map` of the checkpoint's tokenizer_config.json or config.json
+    names for its tokenizer, in this repository (not `<repo>--<module>.<class>`, another
+    repository's), that are not in `path`."""
+    from prunebench.atomic import read_json_or_none
+
+    named = []
+    for name in ("tokenizer_config.json", "config.json"):
+        data = read_json_or_none(path / name)
+        auto_map = data.get("auto_map") if isinstance(data, dict) else None
+        entry = auto_map.get("AutoTokenizer") if isinstance(auto_map, dict) else None
+        named += entry if isinstance(entry, list) else [entry]
+    files = {f"{ref.rsplit('.', 1)[0]}.py" for ref in named
+             if isinstance(ref, str) and "." in ref and "--" not in ref}
+    return sorted(file for file in files if not (path / file).is_file())
 
 
 def _tokenizer_parts(path: Path) -> dict[str, Any]:

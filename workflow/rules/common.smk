@@ -58,6 +58,10 @@ os.environ.setdefault(
 os.environ.setdefault(
     layout.SCORING_PROGRESS_VARIABLE, str(Path(layout.SCORING_PROGRESS).resolve())
 )
+# The config's `trust_remote_code`, for the model rule's downloads: a repository's code files
+# (`*.py`, a tokenizer's own) are fetched only with it. Through the environment, as above, not
+# a parameter of the rule, so that switching it reruns no finished download.
+os.environ[layout.TRUST_REMOTE_CODE_VARIABLE] = "1" if config.get("trust_remote_code") else "0"
 # This run's `--configfile ...` and `--config ...` (and `--directory ...` for a run outside the
 # checkout, and the profile its command line named), for the rerun commands the aggregation
 # prints; passed through the environment rather than a param, so that the same config under

@@ -137,7 +137,8 @@ def _common(parser, model_help: str) -> None:
                              "a multimodal checkpoint folder imported (default "
                              "$PRUNEBENCH_CACHE_DIR/models or ~/.cache/prunebench/models)")
     parser.add_argument("--trust-remote-code", action="store_true",
-                        help="let a tokenizer run code shipped with it (review it first)")
+                        help="let a tokenizer run code shipped with it (review it first); "
+                             "an hf: model is downloaded with its code files")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress lines or bars (errors, warnings and results still)")
 

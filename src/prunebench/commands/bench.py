@@ -51,8 +51,8 @@ def bench_command(args) -> Path:
     from prunebench.modeling import load_model, load_tokenizer, resolve_device, resolve_dtype
 
     batches = batches or list(DEFAULT_BATCH_SIZES)
-    ckpt = resolve_model(args.model, args.cache_dir)
-    dense = resolve_model(args.against, args.cache_dir) if paired else None
+    ckpt = resolve_model(args.model, args.cache_dir, args.trust_remote_code)
+    dense = resolve_model(args.against, args.cache_dir, args.trust_remote_code) if paired else None
     if dense is not None and dense.variant != "dense":
         # Its speed-up "over dense" would be over another pruned model (its own: ~1.0x).
         raise PrunebenchError(

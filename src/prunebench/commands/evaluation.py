@@ -60,7 +60,7 @@ def eval_command(args) -> Path:
 
     from prunebench.modeling import load_model, require_tokenizer, resolve_device
 
-    ckpt = resolve_model(args.model, args.cache_dir)
+    ckpt = resolve_model(args.model, args.cache_dir, args.trust_remote_code)
     out = Path(args.out or f"eval-{ckpt.name}-{ckpt.variant}")
     check_out_dir(out, args.force, ckpt.path, writes)
     if needs_sentencepiece(args.tokenization, datasets) or (

@@ -44,8 +44,11 @@ class Checkpoint:
     report: dict | None   # the prune report beside it, when there is one
 
 
-def resolve_model(spec: str, cache_dir: str | Path | None = None) -> Checkpoint:
-    """MODEL as given -> the checkpoint folder, its name and variant (module docstring)."""
+def resolve_model(spec: str, cache_dir: str | Path | None = None,
+                  trust_remote_code: bool = False) -> Checkpoint:
+    """MODEL as given -> the checkpoint folder, its name and variant (module docstring).
+    `trust_remote_code` (--trust-remote-code): a hub download fetches the repository's code
+    files too, which a tokenizer of its own runs."""
     # `local:<folder>`, as a workflow config names a folder, is that folder.
     path = Path(spec.removeprefix("local:") if spec.startswith("local:") else spec).expanduser()
     if path.exists() or not spec.startswith("hf:"):
@@ -56,7 +59,8 @@ def resolve_model(spec: str, cache_dir: str | Path | None = None) -> Checkpoint:
     from prunebench.hub import parse_source
 
     parsed = parse_source(spec)  # a malformed hf: source stops here, before any download
-    folder = hub_checkpoint(spec, Path(cache_dir) if cache_dir else default_cache_dir())
+    folder = hub_checkpoint(spec, Path(cache_dir) if cache_dir else default_cache_dir(),
+                            trust_remote_code)
     return Checkpoint(folder, parsed.name.rsplit("/", 1)[-1], "dense", spec, None)
 
 
@@ -94,9 +98,10 @@ def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
     return Checkpoint(folder, folder.resolve().name, "dense", spec, None)
 
 
-def hub_checkpoint(source: str, cache_dir: Path) -> Path:
+def hub_checkpoint(source: str, cache_dir: Path, trust_remote_code: bool = False) -> Path:
     """A hub model downloaded once into cache_dir/<org>--<repo>@<revision> (the workflow's
-    `model` rule's way: a staging folder a rerun resumes, renamed once complete)."""
+    `model` rule's way: a staging folder a rerun resumes, renamed once complete), with its code
+    files where `trust_remote_code` is on."""
     from prunebench.hub import HubUnreachable, download, parse_source
     from prunebench.checkpoint.integrity import remember_verified
     from prunebench.modeling import MANIFEST, write_manifest
@@ -119,7 +124,8 @@ def hub_checkpoint(source: str, cache_dir: Path) -> Path:
                         out)
         staging = out.parent / f".{out.name}.download"
         try:
-            download(parsed.name, parsed.revision, staging)  # token from HF_TOKEN, never printed
+            # token from HF_TOKEN, never printed
+            download(parsed.name, parsed.revision, staging, trust_remote_code)
         except HubUnreachable:
             raise PrunebenchError(
                 f"cannot reach the Hugging Face hub to download {parsed.name}: run the command "

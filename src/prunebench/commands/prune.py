@@ -53,7 +53,8 @@ def prune_command(args) -> Path:
         choice(args.sampling, SAMPLINGS, "--sampling")
     out = Path(args.out)
     check_out_dir(out, args.force, writes=("prune_report.json",))
-    ckpt = resolve_model(args.model, args.cache_dir)  # a missing folder: said before torch loads
+    # a missing folder: said before torch loads
+    ckpt = resolve_model(args.model, args.cache_dir, args.trust_remote_code)
     if ckpt.report is not None:
         base = (ckpt.report.get("base") or {}).get("checkpoint")
         raise PrunebenchError(

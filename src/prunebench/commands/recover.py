@@ -60,7 +60,7 @@ def recover_command(args) -> Path:
     if source != "embedded":
         require_hub(f"LoRA recovery on {source} instructions",
                     "train on the pipeline's own records instead (--data embedded)")
-    ckpt = resolve_model(args.model, args.cache_dir)
+    ckpt = resolve_model(args.model, args.cache_dir, args.trust_remote_code)
     base, base_report = base_variant(ckpt)
     check_out_dir(out, args.force, ckpt.path, ("prune_report.json",))
     variant = f"{base}+lora"

@@ -32,6 +32,9 @@ ZEROSHOT_PROGRESS_VARIABLE = "PRUNEBENCH_ZEROSHOT_PROGRESS"
 # passed the same way.
 SCORING_PROGRESS = "resources/cache/scoring-progress"
 SCORING_PROGRESS_VARIABLE = "PRUNEBENCH_SCORING_PROGRESS"
+# The config's `trust_remote_code` ("1" or "0"), for the model downloads (prunebench.hub fetches
+# a repository's code files only with it), passed the same way: no download reruns for it.
+TRUST_REMOTE_CODE_VARIABLE = "PRUNEBENCH_TRUST_REMOTE_CODE"
 
 # Results, one folder per cell (results/)
 VARIANT = "results/pruned/{model}/{variant}"
