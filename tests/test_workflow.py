@@ -421,6 +421,19 @@ def test_a_jobs_load_arguments_hold_the_placement_that_its_rerun_check_leaves_ou
     assert repr(evaluation_loading(config, "m", "perplexity")) == "{}"
 
 
+def test_how_often_a_recovery_logs_reaches_the_job_but_not_its_params():
+    from prunebench.plan.variants import job_settings, rerun_settings
+
+    def config(**lora):
+        return {"lora": {"r": 4, **lora}}
+
+    assert rerun_settings(config(log_every=3), "lora") == rerun_settings(config(), "lora") \
+        == rerun_settings(config(log_every=10), "lora")
+    assert rerun_settings(config(r=8), "lora") != rerun_settings(config(), "lora")
+    params = rerun_settings(config(log_every=3), "lora")
+    assert job_settings(config(log_every=3), "lora", params)["log_every"] == 3
+
+
 def test_the_tiny_models_settings_retrain_it_without_remaking_the_text(workflow_run):
     """embedded.model trains the tiny model; the embedded text (and what is cut from it alone,
     e.g. the offline zero-shot suite) does not depend on it."""
@@ -434,13 +447,14 @@ def test_the_tiny_models_settings_retrain_it_without_remaking_the_text(workflow_
 
 def test_memory_only_settings_rerun_nothing_of_the_finished_run(workflow_run):
     """Lowering what an out-of-memory message names (plan.variants.MEMORY_ONLY, and where the
-    model's blocks go: PLACEMENT_KEYS) reruns no finished cell, the LoRA recovery included; a
-    setting that changes the recovery does."""
+    model's blocks go: PLACEMENT_KEYS), or how often a recovery logs, reruns no finished cell,
+    the LoRA recovery included; a setting that changes the recovery does."""
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
     config["models"]["tiny"].update(device_map="sequential", max_memory={"cpu": "20GiB"})
     config["evaluation"]["perplexity"]["batch_size"] += 1
     config["evaluation"]["zeroshot"]["batch_size"] += 1
     config["lora"]["gradient_checkpointing"] = not config["lora"]["gradient_checkpointing"]
+    config["lora"]["log_every"] += 1  # what the log says (plan.variants.LOG_ONLY)
     (workflow_run / "memory.yaml").write_text(yaml.safe_dump(config))
     dry = snakemake(workflow_run, "-n", configfile="memory.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout

@@ -79,6 +79,7 @@ os.environ[layout.RERUN_CONFIG_VARIABLE] = " ".join(
             layout.configfile_argument(
                 workflow.configfiles, checkout=Path(workflow.basedir).parent
             ),
+            layout.config_argument(getattr(workflow.config_settings, "config_args", None)),
         ],
     )
 )

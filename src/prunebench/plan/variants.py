@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from prunebench import PrunebenchError
+from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
 from prunebench.plan.lora_settings import resolve_settings as resolve_lora_settings
 from prunebench.methods.registry import parse_variant, resolve_calibration, split_variant
 from prunebench.plan.sizes import parse_size_spec
@@ -158,7 +159,8 @@ class Placed(dict):
     finished job of the model, and a model without them has the params it always had (`{}`,
     or the evaluation's dtype). Results record where the blocks were (placement_record)."""
 
-    pass
+    def __repr__(self) -> str:
+        return repr({k: v for k, v in self.items() if k not in PLACEMENT_KEYS})
 
 
 def placement(config: dict, model: str) -> Placed:
@@ -233,6 +235,13 @@ MEMORY_ONLY: dict[str, tuple[str, ...]] = {
 }
 
 
+# Settings that change what a job's log says, not its results. In its params each is written
+# at its default, so that a config leaving it there keeps the params it had and changing it
+# reruns nothing; the config's value reaches the job as the MEMORY_ONLY ones do. (A recovery's
+# saved progress ignores it likewise: prunebench.lora.recovery_fingerprint.)
+LOG_ONLY: dict[str, tuple[str, ...]] = {"lora": ("log_every",)}
+
+
 def _stage_settings(config: dict, stage: str) -> dict[str, Any]:
     if stage == "lora":
         return lora_settings(config)
@@ -249,11 +258,13 @@ def rerun_settings(config: dict, stage: str) -> dict[str, Any]:
     through its files)."""
     settings = _stage_settings(config, stage)
     left_out = {*MEMORY_ONLY[stage], *(("suite",) if stage == "zeroshot" else ())}
-    return canonical({k: v for k, v in settings.items() if k not in left_out})
+    at_default = {k: LORA_DEFAULTS[k] for k in LOG_ONLY.get(stage, ())}
+    return canonical({**{k: v for k, v in settings.items() if k not in left_out}, **at_default})
 
 
 def job_settings(config: dict, stage: str, params: dict[str, Any]) -> dict[str, Any]:
-    """What a job of `stage` runs with: its params' settings plus the config's MEMORY_ONLY
-    ones (read where the job runs, from the run's config)."""
+    """What a job of `stage` runs with: its params' settings plus the config's MEMORY_ONLY and
+    LOG_ONLY ones (read where the job runs, from the run's config)."""
     settings = _stage_settings(config, stage)
-    return canonical({**params, **{k: settings[k] for k in MEMORY_ONLY[stage]}})
+    from_config = (*MEMORY_ONLY[stage], *LOG_ONLY.get(stage, ()))
+    return canonical({**params, **{k: settings[k] for k in from_config}})
