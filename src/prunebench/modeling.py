@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -363,8 +364,6 @@ def stored_dtype(path: Path) -> torch.dtype | None:
     bfloat16 or float16 weights, and one of those may come first. Tensors of other dtypes
     (integers, float8) are not counted. None if it has no floating-point tensor or a header is
     unreadable (load_model's checks then say what is wrong with the file)."""
-    import math
-
     elements: dict[torch.dtype, int] = {}
     try:
         for file in weight_files(path):
