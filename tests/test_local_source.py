@@ -118,6 +118,32 @@ def test_a_folder_is_imported_as_the_same_model_with_a_manifest(user_folder, tmp
                                 "imported_from": str(user_folder.resolve())}
 
 
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_folders_code_files_are_imported_only_where_the_run_trusts_remote_code(
+        user_folder, tmp_path, monkeypatch, trusted):
+    """A tokenizer that ships its own code is loaded from the imported folder: with
+    trust_remote_code (the workflow passes it through the environment, as to a download) its
+    code files are imported, recorded in the manifest and verified; without it none is. The
+    switch is no part of what the workflow compares, so flipping it reruns no import."""
+    from prunebench.plan.layout import TRUST_REMOTE_CODE_VARIABLE
+
+    (user_folder / "tokenization_mine.py").write_text("# a tokenizer's own code\n")
+    (user_folder / "scripts").mkdir()
+    (user_folder / "scripts" / "convert.py").write_text("# not the checkpoint's\n")
+    monkeypatch.setenv(TRUST_REMOTE_CODE_VARIABLE, "1" if trusted else "0")
+    state = folder_state(user_folder)
+    assert "tokenization_mine.py" not in state
+    out = import_local(f"local:{user_folder}", tmp_path / "resources" / "models" / "mine")
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert (out / "tokenization_mine.py").is_file() == trusted
+    assert ("tokenization_mine.py" in manifest["files_sha256"]) == trusted
+    assert not (out / "scripts").exists() and manifest["imported_files"] == state
+    if trusted:
+        (out / "tokenization_mine.py").write_text("# edited after the import\n")
+        with pytest.raises(PrunebenchError, match="tokenization_mine.py"):
+            verify_manifest(out)
+
+
 def test_a_touched_file_counts_as_unchanged_and_a_changed_one_as_changed(user_folder, tmp_path,
                                                                         monkeypatch):
     """Only content reruns the import and everything made from it (hours of GPU jobs): a

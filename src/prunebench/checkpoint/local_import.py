@@ -75,6 +75,20 @@ def import_files(folder: Path) -> list[Path]:
     return sorted(chosen)
 
 
+def code_files(folder: Path) -> list[Path]:
+    """The folder's top-level code files (`*.py`: a tokenizer's or model's own), imported
+    beside the checkpoint only where the run trusts remote code, as a hub download fetches
+    them (hub.REMOTE_CODE_PATTERNS). They are no part of `folder_state`, as the switch is no
+    parameter of the import: switching it reruns no finished import (delete the imported
+    folder to import them)."""
+    from prunebench.hub import REMOTE_CODE_PATTERNS
+
+    if not folder.is_dir():
+        return []
+    return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")
+                  and _matches(f.name, REMOTE_CODE_PATTERNS))
+
+
 def local_problems(model: str, source_name: str, where: str | None = None) -> list[str]:
     """What stops `local:<source_name>` from being imported as model `model`, one line each:
     checked when the workflow starts, before any job runs. `where` names the folder in the
@@ -129,6 +143,7 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None) -> 
     converted, manifest written, and put in place only once complete (module docstring)."""
     from prunebench.checkpoint.integrity import verify_manifest
     from prunebench.checkpoint.text_part import RECORD, finished, take_text_part
+    from prunebench.hub import trust_remote_code_of_run
     from prunebench.modeling import write_manifest
 
     out_dir = Path(out_dir)
@@ -152,7 +167,8 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None) -> 
     # manifest was hashed) is finished with what it made: the originals are gone from staging.
     taken_out = RECORD not in {f.name for f in files} and finished(staging)
     if not taken_out:
-        _copy_and_convert(folder, files, staging)
+        code = code_files(folder) if trust_remote_code_of_run() else []
+        _copy_and_convert(folder, files + code, staging)
         # A multimodal checkpoint (Gemma-3 4B-27B, Mistral-Small 3.x): its language model,
         # with the sha256 of the folder's files it replaces (workflow_state compares the
         # folder's files with them).
