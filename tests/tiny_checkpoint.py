@@ -20,10 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import tokenizers
 import torch
 import transformers
 
 from prunebench import corpus, modeling, tiny
+from prunebench.checkpoint import architectures
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,13 +38,16 @@ BUILD_ARGS = {"seed": 0, "vocab_size": tiny.DEFAULT_VOCAB_SIZE, "steps": 200,
 
 
 def checkpoint_dir() -> Path:
-    """Where the checkpoint for this code, these library versions and arguments lives."""
+    """Where the checkpoint for this code, these library versions and arguments lives: the
+    corpus, the training and the saving, the model's shape (architectures' TINY_SHAPE,
+    TINY_VOCAB_SIZE, TINY_SEQ_LEN), and the libraries that build, tokenize and train it."""
     digest = hashlib.sha256()
-    for module in (corpus, tiny, modeling):
+    for module in (corpus, tiny, modeling, architectures):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(json.dumps({"corpus": CORPUS_ARGS, "build": BUILD_ARGS,
                               "torch": torch.__version__,
-                              "transformers": transformers.__version__},
+                              "transformers": transformers.__version__,
+                              "tokenizers": tokenizers.__version__},
                              sort_keys=True).encode())
     root = Path(os.environ.get("PRUNEBENCH_TEST_CACHE", REPO / ".pytest_cache" / "prunebench"))
     return root / f"tiny-{digest.hexdigest()[:16]}"
