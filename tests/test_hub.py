@@ -1007,18 +1007,19 @@ def direct_hub(monkeypatch):
 
 
 def test_the_hub_check_connects_to_the_endpoint(direct_hub):
+    """Refused while the endpoint's port is bound but not listening, answered once it listens.
+    The port stays bound throughout: closed, another test's server (another xdist worker's)
+    could take it and answer the refused check."""
     import socket
 
     from prunebench.hub import hub_reachable
 
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
+        direct_hub(f"http://127.0.0.1:{server.getsockname()[1]}")
+        assert not hub_reachable(timeout=5)  # no listener: refused
         server.listen()
-        port = server.getsockname()[1]
-        direct_hub(f"http://127.0.0.1:{port}")
         assert hub_reachable(timeout=5)
-    direct_hub(f"http://127.0.0.1:{port}")  # closed now: refused
-    assert not hub_reachable(timeout=5)
 
 
 def test_a_name_lookup_that_hangs_does_not_hold_the_hub_check(direct_hub, monkeypatch):
