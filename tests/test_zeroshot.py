@@ -290,22 +290,25 @@ def test_a_half_precision_model_is_scored_from_float32_log_probabilities(tiny_mo
     assert scored == pytest.approx(float(expected.sum()), rel=1e-5, abs=1e-5)
 
 
-def test_a_model_whose_embedding_is_offloaded_scores_as_on_one_device(tiny_model_dir, suite,
-                                                                      dense_result):
+@pytest.mark.usefixtures("one_thread")
+def test_a_model_whose_embedding_is_offloaded_scores_as_on_one_device(tiny_model_dir, suite):
     """A device map that offloads the embedding (to disk here; to the cpu beside GPUs alike)
     leaves its parameters on the meta device, which `model.device` then names: HFLM put every
     request there and failed ("unsupported scalarType"). Inputs go where the embedding
-    computes, and the answers are the one-device model's."""
+    computes, and the answers are the one-device model's, bit for bit: both are scored here,
+    one request at a time (no padding) on one thread, so that no float rounding differs."""
     from prunebench.checkpoint.device_map import main_device
 
+    tokenizer = modeling.load_tokenizer(tiny_model_dir)
+    one_device = run(modeling.load_model(tiny_model_dir), tokenizer, suite, batch_size=1)
     blocks = modeling.load_config(tiny_model_dir).num_hidden_layers
     mapping = {"model.embed_tokens": "disk", "model.rotary_emb": "cpu", "model.norm": "cpu",
                "lm_head": "cpu",
                **{f"model.layers.{i}": "disk" if i % 2 else "cpu" for i in range(blocks)}}
     model = modeling.load_model(tiny_model_dir, device_map=mapping)
     assert model.device.type == "meta" and main_device(model).type == "cpu"
-    result = run(model, modeling.load_tokenizer(tiny_model_dir), suite)
-    assert result["lm_eval"]["results"] == dense_result["lm_eval"]["results"]
+    result = run(model, tokenizer, suite, batch_size=1)
+    assert result["lm_eval"]["results"] == one_device["lm_eval"]["results"]
 
 
 def test_random_model_of_same_shape_stays_at_chance(tiny_model_dir, suite, dense_result):
