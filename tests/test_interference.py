@@ -136,13 +136,24 @@ def test_another_users_lock_file_is_locked_without_writing_to_it(tmp_path, monke
         monkeypatch.undo()
         assert not _try_lock(path)
     assert path.read_text() == "4242\n"
-    # a file of another owner that this user could write (root, a group's) is not written
-    # either; this user's own is signed with its pid
-    if os.getuid() == 0:
-        os.chown(path, 65534, 65534)
+
+
+def test_a_lock_file_of_another_owner_is_not_written_where_this_user_could(tmp_path,
+                                                                          monkeypatch):
+    """A file of another owner that this user could write (as root, or through a group) is
+    locked without being written either; this user's own is signed with its pid. The other
+    owner is faked, so that the check runs without root: the file stays writable, and this
+    process's uid is seen as another's than the file's."""
+    import prunebench.atomic as atomic
+
+    path = tmp_path / "bench.lock"
+    path.write_text("4242\n")
+    uid = os.getuid()
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic.os, "getuid", lambda: uid + 1)  # (os's own: everyone's)
         with machine_lock(path):
-            pass
-        assert path.read_text() == "4242\n"
+            assert not _try_lock(path)
+    assert path.read_text() == "4242\n"
     own = tmp_path / "own.lock"
     with machine_lock(own):
         assert own.read_text() == f"{os.getpid()}\n"
