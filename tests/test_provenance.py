@@ -26,11 +26,18 @@ def package_copy(tmp_path, monkeypatch) -> Path:
     return root
 
 
-def test_provenance_names_the_code():
+def test_provenance_names_the_code(monkeypatch):
+    """The code block is the package's files' hash and its checkout's git state, each computed
+    here on its own (what they are in and out of git checkouts: tested below). The identity is
+    computed afresh, not taken from the process's cache, which may predate a commit made while
+    the tests ran."""
+    before = provenance.git_state(provenance.PACKAGE_DIR)
+    monkeypatch.setattr(provenance, "code_identity", provenance.code_identity.__wrapped__)
     code = provenance.provenance()["code"]
     assert set(code) == {"commit", "dirty", "hash"}
     assert HEX64.fullmatch(code["hash"])
-    assert code == provenance.code_identity()  # commit and dirty: tried in git checkouts below
+    assert code["hash"] == provenance.code_hash(provenance.PACKAGE_DIR)
+    assert (code["commit"], code["dirty"]) in (before, provenance.git_state(provenance.PACKAGE_DIR))
 
 
 def test_results_record_the_tokenizer_and_hub_libraries_beside_the_main_packages():
