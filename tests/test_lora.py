@@ -77,19 +77,36 @@ def test_the_report_names_the_records_trained_on(recovered, records):
     assert recovered["report"]["records"] == len(records)
 
 
-def test_recovery_never_raises_the_validation_loss(recovered, test_stream):
-    # The best evaluation is merged and step 0 (the base itself) is one of them, so recovery
-    # keeps or lowers the validation loss; how much, and what it does to another text's
-    # perplexity, depends on the run.
+def test_recovery_never_raises_the_validation_loss(recovered, records, tokenizer, test_stream):
+    """The best evaluation is merged and step 0 (the base itself) is one of them, so recovery
+    keeps or lowers the validation loss: measured here on the saved checkpoints, pruned and
+    recovered, over the recovery's own validation records, both in float32 on this thread
+    count. How much lower, and what it does to another text's perplexity, depends on the run
+    (that a base no adapter beats is kept unchanged: test_no_improvement_keeps_the_base_model)."""
     report = recovered["report"]
     assert report["best_val_loss"] <= report["initial_val_loss"]
     assert report["merged_val_loss"] == pytest.approx(report["best_val_loss"], rel=1e-5)
-    assert report["merged_val_loss"] <= report["initial_val_loss"] * (1 + 1e-5)  # merge rounding
-    before = held_out_ppl(recovered["pruned"], test_stream)
-    after = held_out_ppl(recovered["recovered"], test_stream)
-    assert math.isfinite(after)
-    if report["best_step"] == 0:  # nothing better than the base: the base, unchanged
-        assert after == before
+    s = lora.resolve_settings(FAST)
+    _, val = split_records(records, int(s["data"]["val_size"]), int(s["data"]["seed"]),
+                           s["data"].get("max_train"), s["data"].get("split"))
+    examples = encode_records(val, tokenizer, s["template"], int(s["max_length"]), "validation")
+
+    def validation_loss(path) -> float:
+        return lora.validation_loss(load_model(path, dtype=torch.float32), examples,
+                                    int(s["micro_batch_size"]), tokenizer.pad_token_id or 0,
+                                    torch.device("cpu"),
+                                    weighting=s.get("loss_weighting") or "tokens")
+
+    pruned, recovered_loss = validation_loss(recovered["pruned"]), validation_loss(
+        recovered["recovered"])
+    # the saved model is the one the report measured (up to another thread count's rounding)
+    assert recovered_loss == pytest.approx(report["merged_val_loss"], rel=1e-4)
+    # Equal where the base is kept (the same weights, the same computation); where an adapter
+    # won (a lower loss in training), merging it rounds each float32 weight by about 6e-8 of
+    # itself and this thread count may round the sums otherwise than training's: each moves
+    # a loss by far less than 1e-5 of it.
+    assert recovered_loss <= pruned * (1 + 1e-5)
+    assert math.isfinite(held_out_ppl(recovered["recovered"], test_stream))
 
 
 def test_best_adapter_by_validation_loss_is_merged(recovered):
