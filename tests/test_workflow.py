@@ -97,7 +97,15 @@ def test_the_default_as_shipped_schedules_every_cell_and_a_figure_per_backend(tm
 
 
 def test_benchmark_values_are_sane(workflow_run):
-    for path in (workflow_run / "results/bench").rglob("*.json"):
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    variants, bench = config["models"]["tiny"]["variants"], config["benchmark"]
+    paths = sorted((workflow_run / "results/bench").rglob("*.json"))
+    # every cell the config asks for is checked below (a loop over no file would pass)
+    assert {path.relative_to(workflow_run / "results/bench").as_posix() for path in paths} == {
+        f"tiny/{v}/{backend}/{tokens.lower()}.json" for v in variants
+        for backend in bench["backends"] for tokens in bench["token_configs"]}
+    assert len(paths) == len(variants) * len(bench["backends"]) * len(bench["token_configs"]) > 0
+    for path in paths:
         result = load(path)
         rows = [r for r in result["rows"] if r["status"] == "ok"]
         assert [r["batch_size"] for r in rows] == [1, 8]
