@@ -6,6 +6,7 @@ import contextlib
 import copy
 import importlib.util
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -1386,3 +1387,20 @@ def test_a_compiled_decoder_checks_its_inductor_cache_before_compiling(tmp_path,
     with pytest.raises(PrunebenchError, match="writable by every user"):
         compiled.StaticDecoder(model, 1, 16, mode="compile")
     compiled.StaticDecoder(model, 1, 16, mode="eager")  # compiles nothing: not checked
+
+
+def test_a_rows_log_line_says_why_its_timing_stopped_in_words(caplog):
+    """The stop reason `stable` beside a DRIFTING flag read as a contradiction: the line says
+    the interval was within ci_target, and that the drift is over the row's runs."""
+    from prunebench.benchmark import run
+
+    row = {"batch_size": 1, "latency_s_mean": 0.16, "latency_s_std": 0.02, "runs": 29,
+           "stop_reason": "stable", "unstable": False, "drifting": True,
+           "latency_s_trend": -0.097, "throughput_tok_s": 800.0, "ttft_s": 0.01,
+           "decode_step_s": 0.005, "peak_memory_bytes": 2**20}
+    with caplog.at_level(logging.INFO, logger=run.log.name):
+        run._log_row(row)
+        run._log_row({**row, "stop_reason": "max_seconds", "drifting": False})
+    lines = [r.getMessage() for r in caplog.records]
+    assert "29 runs, interval within ci_target, DRIFTING -9.7% over its runs)" in lines[0]
+    assert "29 runs, max_seconds reached)" in lines[1]

@@ -99,6 +99,31 @@ def test_file_named_library_logger_gets_a_module_name_and_keeps_its_level(tmp_pa
     assert "successfully saved" not in text and "/venv/" not in text
 
 
+def test_a_jobs_console_says_its_own_lines_and_warnings_and_its_log_everything(tmp_path):
+    """lm-eval's progress notes (about twenty INFO lines per zero-shot job) filled Snakemake's
+    console, interleaved with the other jobs'; they stay in the job's log."""
+    log_file = tmp_path / "job.log"
+    job = textwrap.dedent(f"""
+        import logging
+        from prunebench import logs
+        logs.setup({str(log_file)!r}, stop_with_parent=False)
+        logging.getLogger("prunebench").info("ours")
+        logging.getLogger("prunebench.zeroshot").info("ours too")
+        logging.getLogger("lm_eval.evaluator").info("Setting random seed to 1234")
+        logging.getLogger("lm_eval.api.task").warning("a library's warning")
+        logging.getLogger("prunebenchmark").info("another package")
+    """)
+    done = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True,
+                          timeout=120, check=True)
+    text = log_file.read_text()
+    for line in ("prunebench: ours", "prunebench.zeroshot: ours too", "Setting random seed",
+                 "a library's warning", "another package"):
+        assert line in text, text
+    for line in ("prunebench: ours", "prunebench.zeroshot: ours too", "a library's warning"):
+        assert line in done.stderr, done.stderr
+    assert "Setting random seed" not in done.stderr and "another package" not in done.stderr
+
+
 def test_credentials_in_a_mirrors_url_never_reach_a_jobs_log_or_its_failure_record(
         tmp_path):
     """A site's hub mirror (HF_ENDPOINT=https://user:secret@mirror) or proxy is named in full

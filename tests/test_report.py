@@ -978,6 +978,27 @@ def test_a_dense_file_without_the_setting_is_not_named_as_the_reference(tmp_path
            f"its dtypes) float32 ({flap})" in warnings[0]
 
 
+def test_a_timed_tables_markdown_opens_with_what_it_was_timed_on_and_what_its_intervals_hold(
+        tmp_path):
+    """A reader of speed.md or summary.md saw 95% intervals without being told that they hold
+    only the spread within each job (a rerun a few minutes later landed outside one), nor on
+    what the timings were made."""
+    files = [_timed_with(write_bench(tmp_path, "m7", v, "hf", 12, 128), H100) for v in VARIANTS]
+    files.append(_timed_with(write_bench(tmp_path, "m7", "dense", "hf", 82, 128)))
+    reports = report.load_prune_reports([write_report(tmp_path, "m7", v) for v in VARIANTS])
+    speed = report.speed_table(report.load_bench(files), reports)
+    caption = report.timing_caption(speed)
+    assert caption.startswith(f"Timed on {H100}; CPU AMD EPYC 7B13.")
+    assert "within their jobs, not what changes between jobs" in caption
+    assert "benchmark.paired" in caption
+    md = tmp_path / "speed.md"
+    report.write_table(speed, tmp_path / "speed.csv", md, caption=caption)
+    text = md.read_text()
+    assert text.startswith(caption + "\n\n| model") and caption not in \
+        (tmp_path / "speed.csv").read_text()
+    assert {"speed", "summary", "paired_speedup"} == set(report.TIMED_TABLES)
+
+
 def test_cells_timed_alike_give_no_timing_warning(tmp_path, caplog):
     """Each cell on one device is enough; another backend or token config on another device,
     a CPU cell, and files that do not record a setting are not compared."""

@@ -39,6 +39,10 @@ def test_every_table_figure_and_cell_is_produced(workflow_run):
     for table in ("speed", "quality", "summary", "published_vs_reproduced"):
         for ext in ("csv", "md"):
             assert (workflow_run / f"results/tables/{table}.{ext}").stat().st_size > 0
+    # the timed tables open with what they were timed on and what their intervals hold
+    for table in ("speed", "summary"):
+        text = (workflow_run / f"results/tables/{table}.md").read_text()
+        assert text.startswith("Timed on ") and "95% interval" in text.split("|")[0], text[:300]
     # the tiny model has no published numbers: that table's Markdown says so, not a bare header
     assert "has a published number" in \
         (workflow_run / "results/tables/published_vs_reproduced.md").read_text()

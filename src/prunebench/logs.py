@@ -109,7 +109,8 @@ def setup(log_path: str | Path | None = None, level: int = logging.INFO,
     """Log to the job's file and stderr. Every rule script calls this first, so it is also where
     a job starts watching Snakemake, its parent, and stops if Snakemake goes away, and where a
     retry of a job that failed on its input stops (_stop_if_retry_cannot_help)."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    console = logging.StreamHandler(sys.stderr)
+    handlers: list[logging.Handler] = [console]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w"))
@@ -117,6 +118,8 @@ def setup(log_path: str | Path | None = None, level: int = logging.INFO,
     for handler in handlers:
         handler.addFilter(_file_named_loggers)
         handler.setFormatter(formatter)
+    if log_path:
+        console.addFilter(_worth_the_console)
     logging.basicConfig(level=level, handlers=handlers, force=True)
     for name in QUIET_HTTP_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
@@ -137,6 +140,13 @@ def setup(log_path: str | Path | None = None, level: int = logging.INFO,
 
         watch_parent()
     return logging.getLogger("prunebench")
+
+
+def _worth_the_console(record: logging.LogRecord) -> bool:
+    """What a job with a log file also says on Snakemake's console, beside its other jobs':
+    prunebench's own lines and every warning. The libraries' progress notes (lm-eval's twenty
+    lines per zero-shot job: seeds, tasks, contexts) go to the job's log alone."""
+    return record.levelno >= logging.WARNING or record.name.split(".")[0] == "prunebench"
 
 
 def _file_named_loggers(record: logging.LogRecord) -> bool:

@@ -58,6 +58,9 @@ os.environ.setdefault(
 os.environ.setdefault(
     layout.SCORING_PROGRESS_VARIABLE, str(Path(layout.SCORING_PROGRESS).resolve())
 )
+# The datasets library's bars (a zero-shot job's "Generating test split" for each task): its
+# jobs' consoles interleave on Snakemake's, where a bar redrawn by carriage returns is noise.
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 # The config's `trust_remote_code`, for the model rule's downloads: a repository's code files
 # (`*.py`, a tokenizer's own) are fetched only with it. Through the environment, as above, not
 # a parameter of the rule, so that switching it reruns no finished download.

@@ -36,7 +36,8 @@ for name, table in tables.items():
     report.write_table(table, tables_dir / f"{name}.csv", tables_dir / f"{name}.md",
                        allow_empty=name == "published_vs_reproduced",
                        markdown=report.compact_view(name, table),
-                       empty_note=nothing_published if name == "published_vs_reproduced" else "")
+                       empty_note=nothing_published if name == "published_vs_reproduced" else "",
+                       caption=report.timing_caption(speed) if name in report.TIMED_TABLES else "")
 figures_dir = Path(snakemake.output.figures[0]).parent
 for backend in snakemake.params.backends:
     stem = figures_dir / f"throughput_vs_latency_{backend}"
@@ -53,9 +54,9 @@ write_json(snakemake.output.provenance, aggregation_record(
      "published": [snakemake.input.published]},
     {"backends": snakemake.params.backends, "display_names": snakemake.params.display_names,
      "evals_expected": snakemake.params.evals_expected}, configfiles))
-log.info("tables and figures written, and what they were made from (%s)",
-         snakemake.output.provenance)
-# Said last, where the run ends: timings not to trust, and how to redo them.
+# Said last, where the run ends: where to look, timings not to trust and how to redo them.
+log.info("tables in %s/ (the headline: summary.md), figures in %s/, what they were made from "
+         "in %s", tables_dir, figures_dir, snakemake.output.provenance)
 advice = report.rerun_advice(report.flagged_cells(tables["speed"]),
                              THIS_RUN if configfiles is None else configfiles)
 if advice:

@@ -44,7 +44,8 @@ from prunebench.benchmark.measure import PeakMemory, StepClock, synchronize
 from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.runners import CompiledRunner, HFRunner, inductor_cache_counts
 from prunebench.benchmark.sampling import STUDY_SAMPLING
-from prunebench.benchmark.timing import latency_stats, percentile, repeat_until_stable
+from prunebench.benchmark.timing import (MAX_REPEATS, MAX_SECONDS, STABLE, latency_stats,
+                                         percentile, repeat_until_stable)
 from prunebench.logs import Progress
 from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
 from prunebench.oom import free_memory, is_out_of_memory
@@ -404,14 +405,21 @@ def runs_planned(s: SweepSettings) -> str:
     return f"{s.warmup} warm-up + {s.repeats} timed runs{cap and f' ({cap[2:]})'}"
 
 
+# Why a row's timing stopped, as its log line says it (the result keeps the short names of
+# benchmark.timing): "stable" beside a DRIFTING flag read as a contradiction.
+STOPPED_BECAUSE = {STABLE: "interval within ci_target", MAX_REPEATS: "max_repeats reached",
+                   MAX_SECONDS: "max_seconds reached"}
+
+
 def _log_row(row: dict[str, Any]) -> None:
     std = row["latency_s_std"]
     log.info("batch size %d: latency %.4f s (std %s, %d runs, %s%s%s), %.1f tok/s, "
              "ttft %.4f s, decode step %s, peak memory %.1f MiB", row["batch_size"],
              row["latency_s_mean"], "n/a" if std is None else f"{std:.4f}", row["runs"],
-             row["stop_reason"], ", UNSTABLE" if row["unstable"] else "",
+             STOPPED_BECAUSE.get(row["stop_reason"], row["stop_reason"]),
+             ", UNSTABLE" if row["unstable"] else "",
              # the row's own test; the tables judge a sweep's rows together (Holm's correction)
-             f", DRIFTING {100 * row['latency_s_trend']:+.1f}% by this row's own test"
+             f", DRIFTING {100 * row['latency_s_trend']:+.1f}% over its runs"
              if row["drifting"] else "",
              row["throughput_tok_s"], row["ttft_s"],
              f"{row['decode_step_s'] * 1e3:.2f} ms" if row["decode_step_s"] else "n/a",

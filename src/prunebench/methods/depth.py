@@ -102,7 +102,8 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     n = model.config.num_hidden_layers
     removable = removable_blocks(n, p["protect_first"], p["protect_last"])
     k = solve_num_blocks(model.config, target_params, removable)
-    log.info("%s: scoring %d blocks to remove %d (removable %s)", criterion, n, k, removable)
+    log.info("%s: scoring all %d blocks (the protected ones too, for the report) to remove %d "
+             "of the removable %s", criterion, n, k, removable)
     scores, extra = score_blocks()
     if len(scores) != n:
         raise PrunebenchError(f"{criterion}: {len(scores)} block scores for {n} blocks")

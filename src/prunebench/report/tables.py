@@ -513,6 +513,28 @@ def dense_untrusted(speed: pd.DataFrame) -> pd.Series:
                      index=speed.index)
 
 
+# The tables whose Markdown opens with timing_caption: they hold timings and speed-ups.
+TIMED_TABLES = ("speed", "summary", "paired_speedup")
+
+
+def timing_caption(speed: pd.DataFrame) -> str:
+    """The lines above a timed table's Markdown (TIMED_TABLES): what its timings were made on,
+    and what their intervals hold and leave out, where a reader of the table looks first."""
+    def named(column: str) -> str:
+        values = appearance(speed[column].dropna()) if column in speed else []
+        return "; ".join(map(str, values))
+
+    devices, software = named("device_name"), named("software")
+    made_on = f"Timed on {devices or 'a device its files do not name'}" + \
+        (f" ({software})" if software else "")
+    return (f"{made_on}. A speed-up's 95% interval holds the spread of its two timings' runs "
+            "within their jobs, not what changes between jobs (other work on the machine, a "
+            "cell rerun later), which `benchmark.paired` measures (docs/benchmarks.md, \"How "
+            "far to trust a timing\"). *Flagged*: a timing not to trust as it stands "
+            "(unstable, drifting, contended, run eagerly, or timed unlike its dense model), or "
+            "a speed-up resting on one. Every statistic: the CSV beside this file.")
+
+
 def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
     """The Markdown view of the aggregate's table `name` where it is narrower than the CSV."""
     from prunebench.report.paired import paired_headline
@@ -599,7 +621,8 @@ def rerun_advice(cells: list[str], configfiles: str) -> str | None:
     command = " ".join([layout.snakemake_command(configfiles), "-f", *cells, speed_csv,
                         *([configfiles] if configfiles else [])])
     return (f"{len(cells)} result file(s) have unstable, drifting or contended timings ({shown}; "
-            f"unstable / drifting / competition in {speed_csv}; drifting: the latency kept "
+            f"the columns unstable, drifting and competition of {speed_csv} say which rows; "
+            "drifting: the latency kept "
             "changing over the timed runs, which more warm-up, benchmark.warmup, also helps): "
             f"rerun them on a quiet machine with `{command}`")
 
@@ -625,11 +648,12 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os.PathLike,
                 allow_empty: bool = False, markdown: pd.DataFrame | None = None,
-                empty_note: str = "") -> None:
+                empty_note: str = "", caption: str = "") -> None:
     """Write `df` as CSV (full precision, for analysis) and as a Markdown pipe table (of
-    `markdown` instead where given: a compact view of a wide table). An empty table is refused
-    (results went missing) unless `allow_empty` (a comparison that may have nothing to compare);
-    its Markdown then says why below its header (`empty_note`), not a bare header."""
+    `markdown` instead where given: a compact view of a wide table), after `caption` (a
+    paragraph: timing_caption). An empty table is refused (results went missing) unless
+    `allow_empty` (a comparison that may have nothing to compare); its Markdown then says why
+    below its header (`empty_note`), not a bare header."""
     if df.empty and not allow_empty:
         raise PrunebenchError(
             f"refusing to write an empty table to {csv_path}: no result rows reached it; "
@@ -640,4 +664,6 @@ def write_table(df: pd.DataFrame, csv_path: str | os.PathLike, md_path: str | os
         text = to_markdown(df if markdown is None else markdown)
         if df.empty and empty_note:
             text = f"{text.rstrip()}\n\n{empty_note}\n"
+        if caption:
+            text = f"{caption}\n\n{text}"
         tmp.write_text(text, encoding="utf-8")
