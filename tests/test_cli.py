@@ -388,3 +388,16 @@ def test_plan_refuses_a_fixed_ratio_that_misses_the_variants_size(tmp_path):
     row = {r["variant"]: r for r in plan_rows(tmp_path / "c.yaml", tmp_path)}["llm_pruner-0.5"]
     assert "ratio 0.1 keeps 6,223,081,472 parameters, 85% above the variant's target" in row["error"]
     assert "leave ratio out" in row["error"]
+
+
+def test_the_top_level_help_is_written_for_users(capsys):
+    """It printed the module's notes for developers (`param_count.config_from_dict`, why torch
+    is not imported) instead of what each command is for."""
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    said = capsys.readouterr().out
+    for command in ("plan", "check-config", "prune|recover|bench|eval"):
+        assert f"prunebench {command}" in said
+    assert "snakemake --cores all" in said
+    assert "config_from_dict" not in said and "importing torch" not in said

@@ -335,6 +335,12 @@ def test_an_override_file_alone_says_how_to_stack_it(tmp_path):
     assert "'models' is a required property" in text
     assert "--configfile config/config.yaml my.yaml" in text
     check_config(load_config_files([DEFAULT, override]), resources=NOWHERE)  # stacked, it is fine
+    # `prunebench check-config` knows the file: its example stacks that one
+    done = subprocess.run([sys.executable, "-m", "prunebench.cli", "check-config",
+                           "config/depth-family.yaml"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--configfile config/config.yaml config/depth-family.yaml`" in done.stderr
 
 
 def test_a_section_indented_under_another_is_named_as_an_indentation_slip(tmp_path):

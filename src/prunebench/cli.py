@@ -29,7 +29,8 @@ from prunebench import PrunebenchError, commands
 from prunebench.commands.arguments import release_out_locks
 from prunebench.logs import Terminated, raise_terminated, redact
 from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
-from prunebench.plan.checks import check_config, config_notes, load_config_files, schema_problems
+from prunebench.plan.checks import (STACKING_HINT, check_config, config_notes, load_config_files,
+                                    schema_problems, stacking_hint)
 from prunebench.methods.registry import DATA_FREE, method_plan
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
@@ -214,9 +215,25 @@ RESUMES = {
              "other methods start again",
 }
 
+# What `prunebench --help` says (the module docstring above is for readers of the code).
+DESCRIPTION = """\
+Structured pruning of LLMs and what it buys at generation time, one command per step.
+
+  prunebench plan          what each configured variant will be (its size, blocks, KV cache),
+                           from the model configs alone: no weights are downloaded
+  prunebench check-config  the checks the workflow makes when it starts, on config files
+                           stacked as Snakemake's --configfile stacks them
+  prunebench prune|recover|bench|eval MODEL ...
+                           one checkpoint, no config: the workflow's steps, through the same
+                           library code, writing the same files
+
+The whole study (every model, variant, benchmark and evaluation, then the tables and figures)
+is the Snakemake workflow: `snakemake --cores all` (README.md). `prunebench <command> --help`
+lists a command's options, with an example."""
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="prunebench", description=__doc__,
+    parser = Parser(prog="prunebench", description=DESCRIPTION,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone",
@@ -262,7 +279,12 @@ def main(argv: list[str] | None = None) -> int:
             code = 2 if failed else 0
         else:
             config = load_config_files(args.files)
-            check_config(config, resources=args.resources)
+            try:
+                check_config(config, resources=args.resources)
+            except PrunebenchError as err:
+                # an override file checked alone (config/depth-family.yaml): its own stack
+                raise PrunebenchError(str(err).replace(
+                    STACKING_HINT, stacking_hint(args.files))) from None
             print(f"{' + '.join(args.files)}: no problem found")
             for note in config_notes(config, args.resources):
                 print(f"note: {note}")

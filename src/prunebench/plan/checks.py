@@ -31,9 +31,17 @@ from prunebench.plan.variants import read_variants
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 REQUIRED_SECTIONS = ("models", "benchmark", "evaluation")
-STACKING_HINT = ("a --configfile replaces config/config.yaml rather than adding to it: stack "
-                 "yours on top of the default, e.g. "
-                 "`snakemake --cores all --configfile config/config.yaml my.yaml`")
+def stacking_hint(files: list[str] | tuple[str, ...] = ("my.yaml",)) -> str:
+    """What to say of a config that lacks whole sections: an override file given alone (`files`,
+    for the example)."""
+    import shlex
+
+    return ("a --configfile replaces config/config.yaml rather than adding to it: stack yours on "
+            "top of the default, e.g. `snakemake --cores all --configfile config/config.yaml "
+            f"{' '.join(map(shlex.quote, files))}`")
+
+
+STACKING_HINT = stacking_hint()
 
 # Every result file has a `provenance` block, and no config does: one merged into the config is
 # a target written after --configfile, whose values Snakemake reads as more config files.
