@@ -1186,7 +1186,8 @@ def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(t
         "accuracy": {"boolq": 0.752, "hellaswag": 0.70}, "average": 0.726, "tasks": tasks,
         "metric": {"boolq": "acc", "hellaswag": "acc"},  # the study: acc_norm for hellaswag
         "num_fewshot": 0, "limit": None, "add_bos_token": False, "log_softmax_dtype": "float32",
-        "tokenization": "sentencepiece_legacy", "provenance": {"cell": study_cell}})
+        "dtype": "float16", "tokenization": "sentencepiece_legacy",
+        "provenance": {"cell": study_cell}})
     quality = report.quality_table(report.load_prune_reports([prune_report]),
                                    report.load_evals([ppl, zeroshot]))
     table = report.published_vs_reproduced(quality, report.load_published(published))
@@ -1203,6 +1204,8 @@ def test_a_number_measured_otherwise_than_the_study_is_listed_but_not_compared(t
     # a file without the setting was tokenized by the tokenizer, not as the study's code did
     assert "tokenization 'tokenizer', the study's 'sentencepiece_legacy'" in \
         rows["ppl_wikitext2"].differs_by
+    # and a file that does not record the model's precision: not the study's float16
+    assert "dtype None, the study's 'float16'" in rows["ppl_wikitext2"].differs_by
     assert "reproduced otherwise than the study measured" in caplog.text
     # the same from protocols given explicitly, and the CSV leaves what was not judged empty
     bare = quality.copy()
@@ -1232,19 +1235,19 @@ def test_zero_shot_scored_before_its_log_softmax_precision_was_recorded_is_not_c
     row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
     assert not row["comparable"]
     assert row["differs_by"] == "log_softmax_dtype 'float16', the study's 'float32'"
-    # a float32 model's logits were float32 all along
+    # a float32 model's logits were float32 all along: only the model's precision differs
     zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json", {**old, "dtype": "float32"})
     quality = report.quality_table(report.load_prune_reports([prune_report]),
                                    report.load_evals([zeroshot]))
     row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
-    assert row["comparable"] and row["differs_by"] == ""
+    assert not row["comparable"] and row["differs_by"] == "dtype 'float32', the study's 'float16'"
     # and files older still, from before the dtype was recorded, ran in float32 too
     zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json",
                           {k: v for k, v in old.items() if k != "dtype"})
     quality = report.quality_table(report.load_prune_reports([prune_report]),
                                    report.load_evals([zeroshot]))
     row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
-    assert row["comparable"] and row["differs_by"] == ""
+    assert not row["comparable"] and row["differs_by"] == "dtype None, the study's 'float16'"
     # a file from before the zero-shot tokenization was recorded: the checkpoint's tokenizer
     zeroshot = write_eval(tmp_path, "m7", "dense", "zeroshot.json",
                           {k: v for k, v in old.items() if k not in ("dtype", "tokenization")})
@@ -1252,29 +1255,31 @@ def test_zero_shot_scored_before_its_log_softmax_precision_was_recorded_is_not_c
                                    report.load_evals([zeroshot]))
     row = report.published_vs_reproduced(quality, report.load_published(published)).iloc[0]
     assert not row["comparable"]
-    assert row["differs_by"] == "tokenization 'tokenizer', the study's 'sentencepiece_legacy'"
+    assert row["differs_by"] == ("dtype None, the study's 'float16'; tokenization 'tokenizer', "
+                                 "the study's 'sentencepiece_legacy'")
 
 
 @pytest.mark.parametrize("settings, expected", [
     ({"source": "random:llama-7b", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
                                            "add_bos_token": False, "log_softmax_dtype": "float32",
-                                           "tokenization": "sentencepiece_legacy"}},
+                                           "tokenization": "sentencepiece_legacy",
+                                           "dtype": "float16"}},
      ["model source random:llama-7b (not the published weights)"]),
     ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": 100,
                                 "add_bos_token": True, "log_softmax_dtype": "float32",
-                                "tokenization": "sentencepiece_legacy"}},
+                                "tokenization": "sentencepiece_legacy", "dtype": "float16"}},
      ["limit 100, the study's None", "add_bos_token True, the study's False"]),
     ({"source": "local:/m", "acc": {"tasks": ["boolq"], "num_fewshot": 5, "limit": None,
                                     "add_bos_token": False, "log_softmax_dtype": "float32",
-                                    "tokenization": "sentencepiece_legacy"}},
+                                    "tokenization": "sentencepiece_legacy", "dtype": "float16"}},
      ["num_fewshot 5, the study's 0"]),
     ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
                                 "add_bos_token": False, "log_softmax_dtype": "float16",
-                                "tokenization": "sentencepiece_legacy"}},
+                                "tokenization": "sentencepiece_legacy", "dtype": "float16"}},
      ["log_softmax_dtype 'float16', the study's 'float32'"]),
     ({"source": "hf:x", "acc": {"tasks": ["boolq"], "num_fewshot": 0, "limit": None,
                                 "add_bos_token": False, "log_softmax_dtype": "float32",
-                                "tokenization": "tokenizer"}},
+                                "tokenization": "tokenizer", "dtype": "float16"}},
      ["tokenization 'tokenizer', the study's 'sentencepiece_legacy'"]),
     ({"source": "hf:x"}, ["its eval file records no settings"]),
     (None, ["its eval file records no settings"]),
@@ -1286,7 +1291,8 @@ def test_protocol_differences_name_each_setting_apart_from_the_studys(settings, 
 
 
 STUDY_ACC = {"tasks": ["boolq"], "num_fewshot": 0, "limit": None, "add_bos_token": False,
-             "log_softmax_dtype": "float32", "tokenization": "sentencepiece_legacy"}
+             "log_softmax_dtype": "float32", "tokenization": "sentencepiece_legacy",
+             "dtype": "float16"}
 LLAMA_1 = "baffo32/decapoda-research-llama-7B-hf|huggyllama/llama-7b"
 
 

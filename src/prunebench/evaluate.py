@@ -3,7 +3,8 @@
 The text is tokenized once as a stream (BOS at its start only, like the reference evaluation);
 with stride == window the windows do not overlap and every token after a window's first is scored
 once. With stride < window each window re-reads context and scores only its last `stride` tokens.
-The result depends only on the windows, never on the batch size.
+The result depends only on the windows, not on the batch size (up to floating-point rounding:
+in float16, about 1e-4 of the perplexity).
 """
 
 from __future__ import annotations

@@ -572,10 +572,12 @@ def _protocol(data: dict[str, Any], rule: str) -> dict[str, Any]:
         out["ppl"] = {"window": data.get("window"), "stride": data.get("stride"),
                       "bos": data.get("bos"), "max_windows": cell.get("max_windows"),
                       # files made before the setting existed were tokenized by the tokenizer
-                      "tokenization": data.get("tokenization") or "tokenizer"}
+                      "tokenization": data.get("tokenization") or "tokenizer",
+                      "dtype": _eval_dtype(data)}
     else:
         out["acc"] = {key: data.get(key) for key in
                       ("tasks", "metric", "num_fewshot", "limit", "add_bos_token")}
+        out["acc"]["dtype"] = _eval_dtype(data)  # the model's (None: not recorded)
         # files made before it was recorded took lm-eval's log-softmax in the model's dtype
         # (transformers 5 returns a float16 model's logits in float16); files older still
         # record no dtype either, and ran in float32 (the only precision then)
