@@ -58,6 +58,7 @@ def trust_remote_code_of_run() -> bool:
 
     return os.environ.get(TRUST_REMOTE_CODE_VARIABLE, "").strip().upper() in _TRUE
 
+
 # A hub repository id: `<repo>` or `<org>/<repo>`, each of letters, digits, '-', '_' and '.'.
 _REPO_ID = re.compile(r"\w[\w.-]*(/\w[\w.-]*)?")
 _SOURCE = re.compile(r"^(?P<kind>hf|random|tiny)(?::(?P<name>[^@]+)(?:@(?P<revision>.+))?)?$")
