@@ -23,18 +23,19 @@ unexport PYTHONDONTWRITEBYTECODE
 FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 # ... through uv's own variable (a comma-separated list, after any the environment gives), not
 # its command line: a location with credentials in its URL then shows neither in make's echo of
-# the command nor in the process list.
+# the command nor in the process list. Only the installs get it (below), and pip's
+# configuration is read only when one runs.
 comma := ,
 empty :=
 space := $(empty) $(empty)
-ifneq ($(strip $(FIND_LINKS)),)
-export UV_FIND_LINKS := $(if $(UV_FIND_LINKS),$(UV_FIND_LINKS)$(comma))$(subst $(space),$(comma),$(strip $(FIND_LINKS)))
-endif
+ENV_UV_FIND_LINKS := $(UV_FIND_LINKS)
+UV_FIND_LINKS_FOR_INSTALL = $(subst $(space),$(comma),$(strip $(ENV_UV_FIND_LINKS) $(FIND_LINKS)))
 
 # The oldest Python prunebench runs on (pyproject.toml's requires-python; Snakemake 8 and 9 need
 # 3.11): an older one is refused here by name, before a venv is made that could not install.
 PYTHON_FLOOR := $(or $(shell sed -n 's/^requires-python = ">=\([0-9.]*[0-9]\).*/\1/p' pyproject.toml),3.11)
 
+$(VENV)/.installed: export UV_FIND_LINKS = $(UV_FIND_LINKS_FOR_INSTALL)
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; floor = tuple(map(int, "$(PYTHON_FLOOR)".split("."))); \
 	sys.exit(None if sys.version_info[:2] >= floor else "prunebench needs Python $(PYTHON_FLOOR) \
@@ -79,6 +80,7 @@ TRANSFORMERS_FLOOR := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' p
 FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokenizer_options.py \
 	tests/test_zeroshot.py tests/test_param_counting.py tests/test_benchmark.py
 
+$(FLOOR_VENV)/.installed: export UV_FIND_LINKS = $(UV_FIND_LINKS_FOR_INSTALL)
 $(FLOOR_VENV)/.installed: pyproject.toml $(VENV)/.installed
 	$(PYTHON) -m venv $(FLOOR_VENV)
 	$(FLOOR_VENV)/bin/pip install --quiet --disable-pip-version-check uv

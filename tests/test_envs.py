@@ -135,14 +135,22 @@ def test_make_passes_pips_wheel_locations_to_uv_out_of_sight(tmp_path):
     credentials."""
     secret = "https://user:token@wheels.example/simple"
     probe = tmp_path / "probe.mk"
-    probe.write_text(f"include {REPO / 'Makefile'}\nprobe:\n\t@echo \"[$$UV_FIND_LINKS]\"\n")
+    probe.write_text(f"include {REPO / 'Makefile'}\n"
+                     "install-probe: export UV_FIND_LINKS = $(UV_FIND_LINKS_FOR_INSTALL)\n"
+                     "install-probe:\n\t@echo \"[$$UV_FIND_LINKS]\"\n"
+                     "other-probe:\n\t@echo \"[$$UV_FIND_LINKS]\"\n")
 
     def make(*args, **env):
         return subprocess.run(["make", "-s", "-C", str(REPO), *args], capture_output=True,
                               text=True, env={"PATH": "/usr/bin:/bin", **env}, check=True)
 
-    given = make("-f", str(probe), "probe", PIP_FIND_LINKS=f"/opt/wheels {secret}",
+    given = make("-f", str(probe), "install-probe", PIP_FIND_LINKS=f"/opt/wheels {secret}",
                  UV_FIND_LINKS="/mine")
     assert given.stdout.strip() == f"[/mine,/opt/wheels,{secret}]"
+    # the installs' alone: no other recipe (tests, a run) has the location in its environment
+    other = make("-f", str(probe), "other-probe", PIP_FIND_LINKS=secret)
+    assert other.stdout.strip() == "[]"
+    assert "$(VENV)/.installed: export UV_FIND_LINKS = $(UV_FIND_LINKS_FOR_INSTALL)" in \
+        (REPO / "Makefile").read_text()
     echoed = make("-n", "setup", f"VENV={tmp_path / 'venv'}", PIP_FIND_LINKS=secret)
     assert "uv pip install" in echoed.stdout and "token" not in echoed.stdout

@@ -594,6 +594,23 @@ def test_a_command_given_the_folder_imports_its_language_model_once(tmp_path, mo
     assert files(folder) == before
 
 
+def test_a_command_trusting_remote_code_imports_the_folders_code_files(tmp_path, monkeypatch):
+    """`--trust-remote-code` reached hub downloads only: a multimodal folder whose tokenizer
+    ships its own code was imported without it, and the import made so was reused."""
+    from prunebench.commands.model_source import resolve_model
+    from prunebench.plan.layout import TRUST_REMOTE_CODE_VARIABLE
+
+    monkeypatch.delenv(TRUST_REMOTE_CODE_VARIABLE, raising=False)
+    folder = saved(multimodal(), tmp_path / "gemma-3-4b-it")
+    with_tokenizer(folder)
+    (folder / "tokenization_mine.py").write_text("# a tokenizer's own code\n")
+    plain = resolve_model(str(folder), tmp_path / "cache").path
+    trusted = resolve_model(str(folder), tmp_path / "cache", trust_remote_code=True).path
+    assert trusted != plain and trusted.name.endswith("+code")
+    assert (trusted / "tokenization_mine.py").is_file()
+    assert not (plain / "tokenization_mine.py").exists()
+
+
 def test_a_command_names_the_folder_it_was_given_when_it_cannot_import_it(tmp_path):
     from prunebench.commands.model_source import resolve_model
 

@@ -657,10 +657,10 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
         # --trust-remote-code, left the code out).
         raise PrunebenchError(
             f"the tokenizer in {path} runs its own code, from {', '.join(missing)}, which is not "
-            "in the folder: a hub download fetches a repository's code files only with "
-            "`trust_remote_code: true` (--trust-remote-code), so one made without it has none. "
-            "Delete the folder and rerun with the switch on, which downloads the model again "
-            "with its code") from exc
+            "in the folder: a hub download or a `local:` import takes a checkpoint's code files "
+            "only with `trust_remote_code: true` (--trust-remote-code), so one made without it "
+            "has none. Delete the folder and rerun with the switch on, which downloads or "
+            "imports the model again with its code") from exc
     _name_tekken_special_tokens(tokenizer, Path(path))
     if type(tokenizer).__module__.startswith("transformers_modules"):  # the checkpoint's code
         from prunebench.provenance import note_remote_code

@@ -138,9 +138,12 @@ def local_problems(model: str, source_name: str, where: str | None = None) -> li
     return problems
 
 
-def import_local(source: str, out_dir: str | Path, where: str | None = None) -> Path:
+def import_local(source: str, out_dir: str | Path, where: str | None = None,
+                 trust_remote_code: bool | None = None) -> Path:
     """Import the folder `source` (`local:<path>`) names into `out_dir`: copied, pickles
-    converted, manifest written, and put in place only once complete (module docstring)."""
+    converted, manifest written, and put in place only once complete (module docstring).
+    `trust_remote_code`: whether its code files come too (code_files; None: the workflow's
+    setting, hub.trust_remote_code_of_run)."""
     from prunebench.checkpoint.integrity import verify_manifest
     from prunebench.checkpoint.text_part import RECORD, finished, take_text_part
     from prunebench.hub import trust_remote_code_of_run
@@ -167,7 +170,9 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None) -> 
     # manifest was hashed) is finished with what it made: the originals are gone from staging.
     taken_out = RECORD not in {f.name for f in files} and finished(staging)
     if not taken_out:
-        code = code_files(folder) if trust_remote_code_of_run() else []
+        if trust_remote_code is None:
+            trust_remote_code = trust_remote_code_of_run()
+        code = code_files(folder) if trust_remote_code else []
         _copy_and_convert(folder, files + code, staging)
         # A multimodal checkpoint (Gemma-3 4B-27B, Mistral-Small 3.x): its language model,
         # with the sha256 of the folder's files it replaces (workflow_state compares the

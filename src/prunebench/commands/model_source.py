@@ -53,7 +53,8 @@ def resolve_model(spec: str, cache_dir: str | Path | None = None,
     path = Path(spec.removeprefix("local:") if spec.startswith("local:") else spec).expanduser()
     if path.exists() or not spec.startswith("hf:"):
         if _multimodal(path):
-            folder = multimodal_import(path, Path(cache_dir) if cache_dir else default_cache_dir())
+            folder = multimodal_import(path, Path(cache_dir) if cache_dir else default_cache_dir(),
+                                       trust_remote_code)
             return Checkpoint(folder, path.resolve().name, "dense", spec, None)
         return _local_checkpoint(path, spec)
     from prunebench.hub import parse_source
@@ -166,22 +167,26 @@ def _multimodal(path: Path) -> bool:
     return path.is_dir() and taken_apart(read_json_or_none(path / "config.json")) is not None
 
 
-def multimodal_import(path: Path, cache_dir: Path) -> Path:
+def multimodal_import(path: Path, cache_dir: Path, trust_remote_code: bool = False) -> Path:
     """The language model of the multimodal checkpoint in `path`, imported once (as a workflow's
     `local:` source is: copied, taken out, manifest written; the folder is only read) into
     cache_dir/local--<folder>@<digest of its files' names, sizes and times>, so a folder
-    whose files change is imported anew."""
+    whose files change is imported anew; with `trust_remote_code` and code files in the folder,
+    `+code` after it (those come too: an import made without them is not reused)."""
     import hashlib
     import json
 
-    from prunebench.checkpoint.local_import import folder_state, import_local
+    from prunebench.checkpoint.local_import import code_files, folder_state, import_local
 
     state = json.dumps(folder_state(path.resolve()), sort_keys=True).encode()
-    out = cache_dir / f"local--{path.resolve().name}@{hashlib.sha256(state).hexdigest()[:12]}"
+    with_code = trust_remote_code and bool(code_files(path.resolve()))
+    out = cache_dir / (f"local--{path.resolve().name}@{hashlib.sha256(state).hexdigest()[:12]}"
+                       + ("+code" if with_code else ""))
 
     def imported() -> None:
         log.info("%s is multimodal: importing its language model into %s (once)", path, out)
-        import_local(f"local:{path.resolve()}", out, where=f"MODEL {path}")
+        import_local(f"local:{path.resolve()}", out, where=f"MODEL {path}",
+                     trust_remote_code=trust_remote_code)
 
     return made_once(out, f"importing {path}", imported)
 
