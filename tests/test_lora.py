@@ -99,13 +99,16 @@ def test_recovery_never_raises_the_validation_loss(recovered, records, tokenizer
 
     pruned, recovered_loss = validation_loss(recovered["pruned"]), validation_loss(
         recovered["recovered"])
-    # the saved model is the one the report measured (up to another thread count's rounding)
-    assert recovered_loss == pytest.approx(report["merged_val_loss"], rel=1e-4)
-    # Equal where the base is kept (the same weights, the same computation); where an adapter
-    # won (a lower loss in training), merging it rounds each float32 weight by about 6e-8 of
-    # itself and this thread count may round the sums otherwise than training's: each moves
-    # a loss by far less than 1e-5 of it.
-    assert recovered_loss <= pruned * (1 + 1e-5)
+    # Float32 rounding bounds every step below: merging rounds each weight by about 6e-8 of
+    # itself, and this thread count may sum otherwise than training's (on this machine the
+    # losses measured here equal the report's to the last bit). 1e-5 of a loss is a hundred
+    # times that, and any margin an adapter won by is on top of it.
+    rounding = 1e-5
+    # the checkpoints measured here are the ones the report measured, before and after
+    assert pruned == pytest.approx(report["initial_val_loss"], rel=rounding)
+    assert recovered_loss == pytest.approx(report["merged_val_loss"], rel=rounding)
+    # so the report's exact best <= initial carries over, up to those three roundings
+    assert recovered_loss <= pruned * (1 + 3 * rounding)
     assert math.isfinite(held_out_ppl(recovered["recovered"], test_stream))
 
 
