@@ -125,6 +125,25 @@ def small_tokenizer(embedded_corpus):
 
 
 @pytest.fixture(scope="session")
+def save_tokenizer_with_own_code(small_tokenizer):
+    """A function `(folder) -> None` saving small_tokenizer into `folder` as a checkpoint whose
+    tokenizer is a class of its own (tokenization_mine.MineTokenizer, in the folder), which
+    transformers loads only with trust_remote_code; config.json says llama."""
+    def save(folder: Path) -> None:
+        small_tokenizer.save_pretrained(folder)
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        config.update(auto_map={"AutoTokenizer": [None, "tokenization_mine.MineTokenizer"]},
+                      tokenizer_class="MineTokenizer")
+        (folder / "tokenizer_config.json").write_text(json.dumps(config))
+        (folder / "tokenization_mine.py").write_text(
+            "from transformers import PreTrainedTokenizerFast\n\n\n"
+            "class MineTokenizer(PreTrainedTokenizerFast):\n    pass\n")
+        (folder / "config.json").write_text('{"model_type": "llama"}')
+
+    return save
+
+
+@pytest.fixture(scope="session")
 def small_random_model():
     """A factory `(seed=0, **config_overrides) -> LlamaForCausalLM`, randomly initialised.
 

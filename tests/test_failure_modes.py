@@ -448,23 +448,15 @@ def test_f27_tokenizer_code_needs_the_config_switch(tmp_path):
         modeling.load_tokenizer(tmp_path)
 
 
-def test_f27_tokenizer_code_run_by_the_switch_is_named_in_every_result(tmp_path, monkeypatch,
-                                                                       small_tokenizer):
+def test_f27_tokenizer_code_run_by_the_switch_is_named_in_every_result(
+        tmp_path, monkeypatch, save_tokenizer_with_own_code):
     """With `trust_remote_code: true` a checkpoint's tokenizer code runs: the results made
     after it say which code, from which folder (provenance.remote_code)."""
     from prunebench import provenance
 
     monkeypatch.setattr(provenance, "_REMOTE_CODE", [])
     assert provenance.provenance()["remote_code"] == []
-    small_tokenizer.save_pretrained(tmp_path)
-    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
-    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
-    config.update(auto_map={"AutoTokenizer": [None, "tokenization_mine.MineTokenizer"]},
-                  tokenizer_class="MineTokenizer")
-    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
-    (tmp_path / "tokenization_mine.py").write_text(
-        "from transformers import PreTrainedTokenizerFast\n\n\n"
-        "class MineTokenizer(PreTrainedTokenizerFast):\n    pass\n")
+    save_tokenizer_with_own_code(tmp_path)
     tokenizer = modeling.load_tokenizer(tmp_path, trust_remote_code=True)
     assert type(tokenizer).__name__ == "MineTokenizer"
     (ran,) = provenance.provenance()["remote_code"]

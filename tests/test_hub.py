@@ -479,20 +479,12 @@ def test_a_pickle_repository_downloads_no_subfolder_either(monkeypatch, tmp_path
     assert sorted(fetched) == ["config.json", "pytorch_model.bin"]
 
 
-def code_repository(tmp_path, small_tokenizer) -> dict:
+def code_repository(tmp_path, save_tokenizer_with_own_code) -> dict:
     """A hub repository whose tokenizer is a class of its own, in tokenization_mine.py (a
     modeling file and a subfolder's code beside it): {path: bytes}."""
     repository = tmp_path / "repository"
-    small_tokenizer.save_pretrained(repository)
-    config = json.loads((repository / "tokenizer_config.json").read_text())
-    config.update(auto_map={"AutoTokenizer": [None, "tokenization_mine.MineTokenizer"]},
-                  tokenizer_class="MineTokenizer")
-    (repository / "tokenizer_config.json").write_text(json.dumps(config))
-    (repository / "tokenization_mine.py").write_text(
-        "from transformers import PreTrainedTokenizerFast\n\n\n"
-        "class MineTokenizer(PreTrainedTokenizerFast):\n    pass\n")
+    save_tokenizer_with_own_code(repository)
     (repository / "modeling_mine.py").write_text("raise SystemExit('model code ran')\n")
-    (repository / "config.json").write_text('{"model_type": "llama"}')
     (repository / "model.safetensors").write_bytes(b"w")
     remote = {f.name: f.read_bytes() for f in repository.iterdir()}
     return {**remote, "scripts/convert.py": b"print('a subfolder is no checkpoint')\n"}
@@ -500,8 +492,8 @@ def code_repository(tmp_path, small_tokenizer) -> dict:
 
 @pytest.mark.parametrize("how", ["argument", "workflow"])
 def test_with_trust_remote_code_the_code_files_are_downloaded(monkeypatch, tmp_path,
-                                                              fake_hub_records, small_tokenizer,
-                                                              how):
+                                                              fake_hub_records,
+                                                              save_tokenizer_with_own_code, how):
     """`trust_remote_code: true` lets a tokenizer of its own run, which transformers loads
     from the checkpoint's folder: a download without the repository's code files made such a
     model impossible to load. With the switch, the top-level `*.py` files come too (by the
@@ -511,7 +503,7 @@ def test_with_trust_remote_code_the_code_files_are_downloaded(monkeypatch, tmp_p
     from prunebench.plan.layout import TRUST_REMOTE_CODE_VARIABLE
 
     monkeypatch.setattr(provenance, "_REMOTE_CODE", [])
-    remote = code_repository(tmp_path, small_tokenizer)
+    remote = code_repository(tmp_path, save_tokenizer_with_own_code)
     folder = tmp_path / "download"
     folder.mkdir()
     fake_hub_records.update(dir=folder, extra={name for name in remote if "/" not in name})
@@ -532,14 +524,14 @@ def test_with_trust_remote_code_the_code_files_are_downloaded(monkeypatch, tmp_p
         download("org/mine", "abc123", folder, trust_remote_code=True)
 
 
-def test_without_trust_remote_code_no_code_file_is_downloaded(monkeypatch, tmp_path,
-                                                              fake_hub_records, small_tokenizer):
+def test_without_trust_remote_code_no_code_file_is_downloaded(
+        monkeypatch, tmp_path, fake_hub_records, save_tokenizer_with_own_code):
     """Off (the default), no code comes, none is required, and the tokenizer that needs it
     says how to get it."""
     from prunebench import modeling
     from prunebench.plan.layout import TRUST_REMOTE_CODE_VARIABLE
 
-    remote = code_repository(tmp_path, small_tokenizer)
+    remote = code_repository(tmp_path, save_tokenizer_with_own_code)
     folder = tmp_path / "download"
     folder.mkdir()
     fake_hub_records.update(dir=folder, extra={name for name in remote if "/" not in name})
