@@ -64,10 +64,7 @@ def import_files(folder: Path) -> list[Path]:
     reads) are not imported."""
     from prunebench.hub import IGNORE_PATTERNS, PICKLE_PATTERNS
 
-    if not folder.is_dir():
-        return []
-    files = sorted(f for f in folder.iterdir()
-                   if f.is_file() and not f.name.startswith(".") and f.name != MANIFEST)
+    files = _top_level_files(folder)
     chosen = [f for f in files
               if _matches(f.name, CHECKPOINT_FILES) and not _matches(f.name, IGNORE_PATTERNS)]
     if not any(f.suffix == ".safetensors" for f in chosen):
@@ -83,10 +80,15 @@ def code_files(folder: Path) -> list[Path]:
     folder to import them)."""
     from prunebench.hub import REMOTE_CODE_PATTERNS
 
+    return [f for f in _top_level_files(folder) if _matches(f.name, REMOTE_CODE_PATTERNS)]
+
+
+def _top_level_files(folder: Path) -> list[Path]:
+    """The folder's files an import may take: top level, not hidden, not its manifest."""
     if not folder.is_dir():
         return []
-    return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")
-                  and _matches(f.name, REMOTE_CODE_PATTERNS))
+    return sorted(f for f in folder.iterdir()
+                  if f.is_file() and not f.name.startswith(".") and f.name != MANIFEST)
 
 
 def local_problems(model: str, source_name: str, where: str | None = None) -> list[str]:
