@@ -72,7 +72,8 @@ def bench_command(args) -> Path:
     # A paired job takes no adaptive repeats.
     adaptive = {} if paired else {key: getattr(args, key) for key in ADAPTIVE}
     # What the workflow's bench_settings records for a cell of this backend (a paired job's:
-    # its pairs and the dense model it was timed against).
+    # its pairs and the dense model it was timed against), the caps of adaptive repeats as
+    # given (the workflow writes them as `repeats` and the default where they are off).
     recorded = {"batch_sizes": batches, "warmup": args.warmup,
                 **({"pairs": args.repeats, "against": dense.source} if paired
                    else {"repeats": args.repeats, **adaptive}),
