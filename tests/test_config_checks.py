@@ -1220,7 +1220,9 @@ def schema_filled(config: dict) -> dict:
     """`config` with the schema's defaults filled in, as the workflow validates it."""
     from snakemake.utils import validate
 
-    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    from prunebench.plan.checks import SCHEMA
+
+    validate(config, str(SCHEMA))
     return config
 
 
