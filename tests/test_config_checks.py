@@ -389,6 +389,69 @@ def test_files_stack_left_to_right_merging_sections(tmp_path):
     assert merged["models"] == default["models"]
 
 
+def test_a_problem_names_the_file_and_line_that_write_its_key(tmp_path):
+    """Stacked files: each problem names the last file that writes its key whole (the value the
+    merge kept), at the key's line or a list item's; a key no file writes, or whose section the
+    command line's --config sets, is left unnamed rather than named wrongly."""
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("benchmark:\n  repeats: 0\n  warmup: -1\n")
+    second.write_text("# mine\nbenchmark:\n  repeats: -2\nmodels:\n  qwen2.5-0.5b:\n"
+                      "    source: tiny\n    variants:\n      - dense\n      - 3\n")
+    files = [DEFAULT, first, second]
+
+    def lines(**kwargs) -> list[str]:
+        with pytest.raises(PrunebenchError) as err:
+            check_config(load_config_files(files), resources=NOWHERE, files=files, **kwargs)
+        return str(err.value).splitlines()[1:]
+
+    named = lines()
+    assert f"  {second}, line 3: benchmark.repeats: -2 is less than the minimum of 1" in named
+    assert f"  {first}, line 3: benchmark.warmup: -1 is less than the minimum of 1" in named
+    # a model named with a dot, and the list item at its own line
+    assert any(line.startswith(f"  {second}, line 9: models.qwen2.5-0.5b.variants.1: ")
+               for line in named), named
+    # --config benchmark=...: neither file's benchmark values are the ones judged
+    overridden = lines(set_on_command_line=["benchmark={repeats: -2}"])
+    assert "  benchmark.repeats: -2 is less than the minimum of 1" in overridden
+    assert any(line.startswith(f"  {second}, line 9: models.") for line in overridden)
+    # without the files (the library's callers), the problems are as before
+    with pytest.raises(PrunebenchError) as err:
+        check_config(load_config_files(files), resources=NOWHERE)
+    assert "  benchmark.repeats: -2 is less than the minimum of 1" in str(err.value).splitlines()
+
+
+def test_a_problem_of_a_key_no_file_writes_is_not_given_a_place():
+    from prunebench.plan.config_source import locate, name_sources
+
+    assert locate("benchmark.repeats", [DEFAULT]) is not None
+    assert locate("benchmark.no_such_key", [DEFAULT]) is None
+    assert locate("models.tiny.variants.99", [DEFAULT]) is None
+    assert locate("benchmark.repeats.deeper", [DEFAULT]) is None  # a value has no keys
+    assert name_sources(["top level: 'models' is a required property"], [DEFAULT]) == \
+        ["top level: 'models' is a required property"]
+    assert name_sources(["model tiny, variant x: too big"], [DEFAULT]) == \
+        ["model tiny, variant x: too big"]
+
+
+def test_a_snakemake_run_names_the_config_file_and_line_of_a_bad_value(tmp_path):
+    """Snakemake itself names only the Snakefile's line where the checks ran."""
+    from workflow_helpers import copy_workflow, run_snakemake
+
+    workdir = copy_workflow(tmp_path / "w")
+    (workdir / "mine.yaml").write_text("benchmark:\n  dtype: float32\n  repeats: 0\n")
+    refused = run_snakemake(workdir, "-n", configfile=["config/config.yaml", "mine.yaml"],
+                            check=False)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "mine.yaml, line 3: benchmark.repeats: 0 is less than the minimum of 1" in said, \
+        said[-3000:]
+    overridden = run_snakemake(workdir, "-n", "--config", "benchmark={repeats: 0}",
+                               configfile=["config/config.yaml", "mine.yaml"], check=False)
+    said = overridden.stdout + overridden.stderr
+    assert overridden.returncode != 0 and "  benchmark.repeats: " in said, said[-3000:]
+    assert "mine.yaml, line 3" not in said
+
+
 def test_check_config_command(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("benchmark: [\n")

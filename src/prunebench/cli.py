@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = load_config_files(args.files)
             try:
-                check_config(config, resources=args.resources)
+                check_config(config, resources=args.resources, files=args.files)
             except PrunebenchError as err:
                 # an override file checked alone (config/depth-family.yaml): its own stack
                 raise PrunebenchError(str(err).replace(

@@ -25,6 +25,7 @@ from prunebench import PrunebenchError, did_you_mean
 from prunebench.checkpoint.param_count import config_from_dict, count_params, family
 from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
                                          value_problems)
+from prunebench.plan.config_source import name_sources
 from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
 from prunebench.plan.sizes import parse_size, parse_size_spec
 from prunebench.plan.variants import read_variants
@@ -1064,11 +1065,14 @@ def lora_problems(config: dict[str, Any]) -> list[str]:
 
 
 def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
-                 resources: str | Path = "resources", files: list[str | Path] = ()) -> None:
+                 resources: str | Path = "resources", files: list[str | Path] = (),
+                 set_on_command_line: list[str] = ()) -> None:
     """Raise one PrunebenchError listing every problem of `config`, one line each: every
     check runs (each skips what an earlier one refuses), and a line said twice is kept once.
-    `files`: the config files it was read from, when another reader read them (Snakemake's,
-    which keeps the last of a key written twice without a word): read again here."""
+    `files`: the config files it was read from, read again here: for a key written twice (which
+    Snakemake's reader keeps the last of without a word), and to name the file and line that
+    writes each problem's key (config_source), but for the sections that the command line's
+    `--config KEY=VALUE` words (`set_on_command_line`) set."""
     if not config:
         raise PrunebenchError(
             "no config was given: run Snakemake from the checkout's root (where profiles/default "
@@ -1100,6 +1104,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
         hints.append(STACKING_HINT)
     if isinstance(config.get("provenance"), dict):
         hints.insert(0, RESULT_AS_CONFIG_HINT)
+    problems = name_sources(problems, files, set_on_command_line)
     raise PrunebenchError(f"the config has {len(problems)} problem(s):\n  "
                           + "\n  ".join(problems) + "".join(f"\n{h}" for h in hints))
 
