@@ -266,10 +266,30 @@ def test_plan_gives_the_kv_cache_each_variant_keeps(tmp_path, capsys):
     assert main(["plan", "--configfile", str(tmp_path / "c.yaml"),
                  "--resources", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "KV cache / token (fp16)" in out.splitlines()[0]
+    # no benchmark.dtype: the schema's auto, float16 on a GPU
+    assert "KV cache / token (float16 on a GPU: dtype auto)" in out.splitlines()[0]
     assert "| 32 | 512 KiB (100%) |" in out and "| 23 | 368 KiB (72%) |" in out
     assert "| 32 | data-dependent |" in out and "| 32 | 96 KiB (75%) |" in out
     assert "| 32 | 102 KiB (80%) |" in out  # 204 of 256 groups: the 80% docs/families.md gives
+
+
+@pytest.mark.parametrize(("dtype", "bytes_per_value"),
+                         [("float32", 4), ("bfloat16", 2), ("float16", 2)])
+def test_plan_counts_the_kv_cache_in_the_benchmarks_dtype(tmp_path, capsys, dtype,
+                                                          bytes_per_value):
+    """The column said fp16 for a config benchmarking in float32, half the cache it holds."""
+    config = {"benchmark": {"dtype": dtype}, "models": {
+        "llama-7b": {"source": "random:llama-7b", "variants": ["dense", "depth_ppl-4.9B"]}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    rows = {r["variant"]: r for r in plan_rows(tmp_path / "c.yaml", tmp_path)}
+    dense = 2 * 32 * 32 * 128 * bytes_per_value
+    assert rows["dense"]["kv_bytes"] == rows["dense"]["dense_kv_bytes"] == dense
+    assert rows["depth_ppl-4.9B"]["kv_bytes"] == dense * 23 // 32
+    assert main(["plan", "--configfile", str(tmp_path / "c.yaml"),
+                 "--resources", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"KV cache / token ({dtype})" in out.splitlines()[0]
+    assert f"| 23 | {dense * 23 // 32 // 1024} KiB (72%) |" in out
 
 
 def test_depth_kv_cache_is_data_dependent_only_when_removable_blocks_differ():

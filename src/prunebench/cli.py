@@ -108,8 +108,8 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
 def plan_rows(config_files: str | Path | list[str | Path],
               resources: str | Path = "resources") -> list[dict]:
     """One row per variant of the config files (stacked as `--configfile` stacks them): its
-    size and blocks, and `kv_bytes`, the KV cache one generated token adds at fp16 (None where
-    the method's data decides which heads stay)."""
+    size and blocks, and `kv_bytes`, the KV cache one generated token adds in the benchmarks'
+    dtype, `kv_dtype` (None where the method's data decides which heads stay)."""
     from prunebench.checkpoint.param_count import (count_params, kv_bytes_per_token, kv_head_count,
                                                    layer_shapes)
 
@@ -121,6 +121,7 @@ def plan_rows(config_files: str | Path | list[str | Path],
     if problems:
         raise PrunebenchError(f"the config has {len(problems)} problem(s):\n  "
                               + "\n  ".join(problems))
+    kv_dtype = benchmark_dtype(config)
     rows = []
     # A model or variant that cannot be planned gets a row with its `error`; the others are
     # still planned (one unreachable hub model must not hide the rest).
@@ -135,7 +136,8 @@ def plan_rows(config_files: str | Path | list[str | Path],
         for entry in variant_entries(config, name):
             # A `+lora` variant has its base's size (merged adapters add no parameters).
             row = {"model": name, "variant": entry["name"], "dense_params": dense,
-                   "dense_kv_bytes": kv_bytes_per_token(model_cfg, dense_kv)}
+                   "kv_dtype": kv_dtype, "dense_kv_bytes": kv_bytes_per_token(
+                       model_cfg, dense_kv, DTYPE_BYTES[kv_dtype])}
             try:
                 if entry["method"] == "dense":
                     row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers,
@@ -152,9 +154,29 @@ def plan_rows(config_files: str | Path | list[str | Path],
                 rows.append({"model": name, "variant": entry["name"], "error": str(err)})
                 continue
             kept = row.pop("kv_heads_kept", None)  # a plan() without it: data-dependent
-            row["kv_bytes"] = None if kept is None else kv_bytes_per_token(model_cfg, kept)
+            row["kv_bytes"] = (None if kept is None
+                               else kv_bytes_per_token(model_cfg, kept, DTYPE_BYTES[kv_dtype]))
             rows.append(row)
     return rows
+
+
+# Bytes of one cached value in the benchmarks' dtype: `auto` is float16 on a GPU, what the plan
+# is for (float32 on a CPU, as the column's header says).
+DTYPE_BYTES = {"auto": 2, "float16": 2, "bfloat16": 2, "float32": 4}
+
+
+def benchmark_dtype(config: dict) -> str:
+    """The config's `benchmark.dtype`, or the schema's default where it leaves it out."""
+    from prunebench.plan.checks import schema_defaults
+
+    return (config.get("benchmark") or {}).get("dtype") or schema_defaults("benchmark")["dtype"]
+
+
+def kv_header(rows: list[dict]) -> str:
+    """'KV cache / token (float16)': the dtype the plan's KV cache column is counted in."""
+    dtype = next((r["kv_dtype"] for r in rows if "kv_dtype" in r), "auto")
+    return ("KV cache / token (float16 on a GPU: dtype auto)" if dtype == "auto"
+            else f"KV cache / token ({dtype})")
 
 
 def format_calibration(calibration: dict) -> str:
@@ -164,7 +186,7 @@ def format_calibration(calibration: dict) -> str:
 
 
 def format_kv(kv_bytes: int | None, dense_kv_bytes: int) -> str:
-    """'368 KiB (72%)': per generated token at fp16, and against the dense model's (as
+    """'368 KiB (72%)': per generated token, and against the dense model's (as
     docs/families.md writes it)."""
     if kv_bytes is None:
         return "data-dependent"
@@ -174,8 +196,8 @@ def format_kv(kv_bytes: int | None, dense_kv_bytes: int) -> str:
 
 def format_rows(rows: list[dict]) -> str:
     shown = ("model", "variant", "dense_params", "target_params", "params_after", "blocks_after",
-             "kv_bytes", "dense_kv_bytes")
-    lines = ["| model | variant | target | params after | blocks after | KV cache / token (fp16) "
+             "kv_bytes", "dense_kv_bytes", "kv_dtype")
+    lines = [f"| model | variant | target | params after | blocks after | {kv_header(rows)} "
              "| plan |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
