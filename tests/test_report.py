@@ -128,6 +128,24 @@ def test_load_bench_one_row_per_batch_with_extras(study):
     assert list(report.load_bench(bench[::-1])["variant"].iloc[:1]) == ["dense"]
 
 
+def test_each_models_variants_keep_that_models_order(study):
+    """The second model's variants followed the first model's order, not its own files'."""
+    _, bench, _, _ = study
+
+    def variant(path):
+        return json.loads(path.read_text())["variant"]
+
+    first = [p for p in bench if "/m7/" in str(p)]
+    # m13's files given with its pruned variants the other way round, dense last
+    second = sorted((p for p in bench if "/m13/" in str(p)),
+                    key=lambda p: -VARIANTS.index(variant(p)))
+    df = report.load_bench(first + second)
+    assert list(dict.fromkeys(df.loc[df["model"] == "m7", "variant"])) == list(VARIANTS)
+    assert list(dict.fromkeys(df.loc[df["model"] == "m13", "variant"])) == \
+        ["dense", *reversed(VARIANTS[1:])]
+    assert list(dict.fromkeys(df["model"])) == ["m7", "m13"]
+
+
 def test_speedups_use_dense_row_of_same_model_backend_tokens_and_batch(study):
     _, bench, reports, _ = study
     table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))

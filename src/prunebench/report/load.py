@@ -6,9 +6,9 @@ missing or unreadable file is an error that names it and how to make it, never a
 in a table.
 
 Ordering everywhere: models and backends in the order their files were given (the config's
-order), the dense variant first and the others in the order given, token configs as in the
-study's figure (12x128, 82x128, 12x512, 82x512: output tokens, then input tokens), batch sizes
-ascending.
+order), each model's dense variant first and its others in the order given, token configs as in
+the study's figure (12x128, 82x128, 12x512, 82x512: output tokens, then input tokens), batch
+sizes ascending.
 
 Each loader warns when its files were made by different code (their provenance's code hash):
 the tables would then set side by side numbers that different code made. `load_bench` also
@@ -696,16 +696,27 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Sort by the module's ordering (see the module docstring) on whichever keys exist."""
     if df.empty:
         return df.reset_index(drop=True)
-    rank = {"model": appearance(df["model"]), "variant": variant_order(df["variant"])}
+    rank = {"model": appearance(df["model"])}
     if "backend" in df:
         rank["backend"] = appearance(df["backend"])
-    by = [c for c in ("model", "variant", "backend", "output_tokens", "input_tokens",
-                      "batch_size") if c in df]
+    # Each model's variants in its own order (its files'), not the first model's: a second
+    # model that lists them otherwise keeps its config's order.
+    ranked = df.assign(_variant_rank=variant_ranks(df))
+    by = [c for c in ("model", "_variant_rank", "backend", "output_tokens", "input_tokens",
+                      "batch_size") if c in ranked]
 
     def key(s):
         return s.map({v: i for i, v in enumerate(rank[s.name])}) if s.name in rank else s
 
-    return df.sort_values(by, key=key, kind="stable").reset_index(drop=True)
+    return (ranked.sort_values(by, key=key, kind="stable").drop(columns="_variant_rank")
+            .reset_index(drop=True))
+
+
+def variant_ranks(df: pd.DataFrame) -> list[int]:
+    """Each row's variant's place in its model's variant_order."""
+    order = {model: {v: i for i, v in enumerate(variant_order(variants))}
+             for model, variants in df.groupby("model", sort=False)["variant"]}
+    return [order[m][v] for m, v in zip(df["model"], df["variant"])]
 
 
 
