@@ -54,8 +54,6 @@ from prunebench.modeling import (ZeroHeadAttention, block_param_count, count_par
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("flap")  # defined once, in the registry
-STRUCTURES, STATISTICS, METRICS = (registry.FLAP_STRUCTURES, registry.FLAP_STATISTICS,
-                                   registry.FLAP_METRICS)
 
 
 # --------------------------------------------------------------------------- statistics
