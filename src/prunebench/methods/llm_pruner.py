@@ -34,15 +34,13 @@ from prunebench.methods import surgery
 from prunebench.logs import Progress
 # LLM-Pruner's sizing from the config alone (its removal rules, the ratio solved or checked
 # against the target) is torch-free, in methods.sizing; named here too, where its callers find it.
-from prunebench.methods.sizing import (RATIO_TOLERANCE, channels_removed,  # noqa: F401
-                                       check_ratio_meets_target, groups_rule,
-                                       pruned_layer_shapes, pruned_param_count)
+from prunebench.methods.sizing import (channels_removed, check_ratio_meets_target,  # noqa: F401
+                                       groups_rule, pruned_layer_shapes, pruned_param_count)
 from prunebench.modeling import ZeroHeadAttention, count_params, head_dim
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("llm_pruner")  # defined once, in the registry
-TAYLOR_VARIANTS = registry.TAYLOR_VARIANTS
 
 
 # --------------------------------------------------------------------------- importance
