@@ -33,15 +33,13 @@ def _hidden(x):
     return x[0] if isinstance(x, tuple) else x
 
 
-# What the last block's input is compared with: what it produced (the paper's definition), or
-# that after the model's final norm, as the authors' code reads it from `output_hidden_states`.
-LAST_BLOCK = registry.SHORTGPT_LAST_BLOCK
-
-
 @torch.no_grad()
 def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
                     last_block: str = "output") -> list[float]:
-    """BI per block (0 for a block whose output equals its input); `last_block`: LAST_BLOCK."""
+    """BI per block (0 for a block whose output equals its input). `last_block`
+    (registry.SHORTGPT_LAST_BLOCK): what the last block's input is compared with, what it
+    produced ("output", the paper's definition) or that after the model's final norm
+    ("final_norm", as the authors' code reads it from `output_hidden_states`)."""
     layers = model.model.layers
     last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
