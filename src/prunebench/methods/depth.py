@@ -31,7 +31,7 @@ from prunebench.checkpoint.device_map import main_device
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
-from prunebench.methods.sizing import plan_blocks, removable_blocks, solve_num_blocks  # noqa: F401
+from prunebench.methods.sizing import removable_blocks, solve_num_blocks  # noqa: F401
 from prunebench.modeling import (PER_BLOCK_CONFIG_LISTS, config_dtype, dtype_name, remove_blocks,
                                  resolve_dtype)
 
