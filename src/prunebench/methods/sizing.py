@@ -132,14 +132,6 @@ def heads_per_group(config) -> int:
     return config.num_attention_heads // config.num_key_value_heads
 
 
-def shapes_with(config, changes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The config's layer shapes with some entries updated (no model needed)."""
-    shapes = [dict(s) for s in layer_shapes(config)]
-    for idx, change in changes.items():
-        shapes[idx].update(change)
-    return shapes
-
-
 def config_with_shapes(config, shapes: list[dict[str, Any]]):
     """A copy of `config` with the given per-block shapes (for closed-form counting)."""
     new = copy.deepcopy(config)

@@ -9,8 +9,8 @@ Phi-3 packs q/k/v and gate/up into one module each: the same rows leave it
 query heads that read it (for multi-head attention a group is exactly one head). A block that
 keeps no group gets `modeling.ZeroHeadAttention`, whose output is the o_proj bias alone.
 
-The sizing helpers (`heads_per_group`, `shapes_with`, `config_with_shapes`, `uniform_shapes`,
-`solve_uniform`, `block_range`) work on configs only and live in the torch-free
+The sizing helpers (`heads_per_group`, `config_with_shapes`, `uniform_shapes`, `solve_uniform`,
+`block_range`) work on configs only and live in the torch-free
 `methods.sizing`, so that a plan is sized without torch; they are imported here too, for the
 code that finds them here.
 """
@@ -26,9 +26,8 @@ from torch import nn
 from transformers import LlamaConfig
 
 from prunebench import PrunebenchError, projections
-from prunebench.methods.sizing import (RemovalRule, block_range, config_with_shapes,  # noqa: F401
-                                       heads_per_group, shape_after_removal, shapes_with,
-                                       solve_uniform, uniform_shapes)
+from prunebench.methods.sizing import (block_range, config_with_shapes,  # noqa: F401
+                                       heads_per_group, solve_uniform, uniform_shapes)
 from prunebench.modeling import ZeroHeadAttention, count_params, family, head_dim, norm_like
 
 OUTPUT_MODULES = ("o_proj", "down_proj")
