@@ -19,7 +19,6 @@ blocks removed, a note).
 
 from __future__ import annotations
 
-import copy
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +74,7 @@ def whole(minimum: int, optional: bool = False) -> Rule:
 
 BOOL = Rule("bool")
 PROTECT = {"protect_first": whole(0), "protect_last": whole(0)}
-# The choices of the methods' parameters, which their modules read from here.
+# The choices of the methods' parameters, which the rules below hold them to.
 SCORING_DTYPES = ("float32", "float16", "bfloat16")  # a model run to score it
 DTYPE_NAMES = ("float32", "fp32", "float", "float16", "fp16", "half", "bfloat16", "bf16")
 SCORED_IN = Rule("choice", choices=SCORING_DTYPES,
@@ -212,11 +211,6 @@ def method_plan(name: str):
 def default_calibration(name: str) -> dict[str, Any]:
     """The original implementation's calibration (source, n, length, sampling) for a method."""
     return dict(method(name).calibration)
-
-
-def default_params(name: str) -> dict[str, Any]:
-    """A method's parameters with their defaults (a copy: the caller may change it)."""
-    return copy.deepcopy(method(name).params)
 
 
 def unknown_params(name: str, params: dict[str, Any]) -> list[str]:
