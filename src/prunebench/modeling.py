@@ -32,10 +32,10 @@ from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,  # noqa: F401
                                              verify_manifest, weight_files)
-from prunebench.checkpoint.param_count import (FAMILIES, PER_BLOCK_CONFIG_LISTS,  # noqa: F401
+from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: F401
                                     block_param_count, checked_config_json,
                                     count_params,
-                                    default_layer_shape, family, head_dim, kv_head_count,
+                                    default_layer_shape, family, head_dim,
                                     layer_shapes, mlp_bias, non_block_param_count, o_bias,
                                     qkv_bias)
 from prunebench.projections import set_block_heads
