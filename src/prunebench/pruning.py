@@ -19,7 +19,7 @@ from prunebench.modeling import (check_param_count, config_dtype, count_params, 
                                  load_config, load_model, load_tokenizer, placement_record,
                                  resolve_device, resolve_dtype, save_model, saved_dtype)
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
-from prunebench.methods.registry import (DATA_FREE, METHODS, SUFFIX, default_calibration,  # noqa: F401
+from prunebench.methods.registry import (DATA_FREE, METHODS, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
 from prunebench.methods.loss_memo import ScoringProgress
 from prunebench.methods.sizing import check_prunable
