@@ -186,11 +186,11 @@ def _load_parquet_export(source: str, spec: HubText, split: str) -> list[str]:
                  data[spec.text_field])
 
 
-def load_text(source: str, split: str, embedded_dir: str | Path | None = None) -> str:
+def load_text(source: str, split: str) -> str:
     """A split as one string, joined the way the reference evaluations join it."""
     if source in HUB_TEXTS:
         return HUB_TEXTS[source].joiner.join(load_rows(source, split, keep_empty=True))
-    return "\n".join(load_rows(source, split, embedded_dir))
+    return "\n".join(load_rows(source, split))
 
 
 def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
