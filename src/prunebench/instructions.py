@@ -37,9 +37,9 @@ SOURCES = ("embedded", "alpaca")
 ALPACA_HUB = "yahma/alpaca-cleaned"
 IGNORE_INDEX = -100  # label of a token that is not scored (the prompt and the padding)
 
-# The Alpaca prompt template (the study's recovery used it through alpaca-lora), and a short
-# one for the tiny model, whose 512-token vocabulary would spend most of a window on the
-# Alpaca preamble.
+# The prompt templates (plan.lora_settings.TEMPLATES, imported above): the Alpaca one (the
+# study's recovery used it through alpaca-lora), and a short one for the tiny model, whose
+# 512-token vocabulary would spend most of a window on the Alpaca preamble.
 
 # Instructions of the embedded records; which one a record gets is drawn with the seed.
 CONTINUE = ("Continue the story:", "Continue the text:", "Write what happens next:")
@@ -93,13 +93,13 @@ def embedded_records(train_text: str, seed: int = 0, n_recall: int | None = None
     return records
 
 
-def alpaca_records(path: str = ALPACA_HUB, revision: str | None = None) -> list[dict[str, str]]:
-    """Alpaca-cleaned's train split through `datasets` (the study's recovery data), at
-    `revision`, else at the commit its default branch is at now (which the log names)."""
+def alpaca_records(path: str = ALPACA_HUB) -> list[dict[str, str]]:
+    """Alpaca-cleaned's train split through `datasets` (the study's recovery data), at the
+    commit its default branch is at now (which the log names)."""
     import datasets
 
     token = hub_auth()  # a malformed HF_TOKEN is its own error, not an unreachable hub
-    commit = revision or dataset_commit(path)
+    commit = dataset_commit(path)
     log.info("loading %s @ %s through datasets", path, commit or "newest")
     try:
         data = datasets.load_dataset(path, split="train", revision=commit, token=token,
