@@ -213,10 +213,9 @@ def tick_resolution(wall: float) -> float:
     return 2 * (os.cpu_count() or 1) / os.sysconf("SC_CLK_TCK") / max(wall, 1e-9)
 
 
-def competing(record: dict, count_cpu: bool = True,
-              cpu_limit: float = OTHER_CPU_CORES_LIMIT) -> bool | None:
+def competing(record: dict, count_cpu: bool = True) -> bool | None:
     """Whether other work ran beside the timed row: another process on its GPU, or (for a CPU
-    benchmark) other processes taking more than `cpu_limit` cores beyond what the CPU
+    benchmark) other processes taking more than OTHER_CPU_CORES_LIMIT cores beyond what the CPU
     accounting's ticks can show by themselves (`other_cpu_cores_resolution`). A GPU benchmark
     is not flagged for CPU work elsewhere on a shared node: other jobs there own other cores.
     None when the check that counts could not be made (a GPU's processes unlisted, no CPU
@@ -226,5 +225,5 @@ def competing(record: dict, count_cpu: bool = True,
     if count_cpu:
         other = record.get("other_cpu_cores")
         slack = record.get("other_cpu_cores_resolution") or 0.0  # rows older than it: none
-        return None if other is None else other > cpu_limit + slack
+        return None if other is None else other > OTHER_CPU_CORES_LIMIT + slack
     return None if record.get("gpu_other_processes") is None else False
