@@ -60,8 +60,7 @@ def _events(prof, device_type: str) -> list[tuple[str, float, float]]:
     return out
 
 
-def profile_decode_steps(decoder, steps: int, start_position: int,
-                         top: int | None = None) -> dict[str, Any]:
+def profile_decode_steps(decoder, steps: int, start_position: int) -> dict[str, Any]:
     """Profile `steps` decode steps of a prepared StaticDecoder from `start_position` on.
 
     The cache content does not change which kernels run or how long they take (attention reads
@@ -89,8 +88,7 @@ def profile_decode_steps(decoder, steps: int, start_position: int,
             if cuda:
                 torch.cuda.synchronize(device)
     events = _events(prof, "cuda" if cuda else "cpu")
-    return summarise(events, steps, source="device kernels" if cuda else "top-level CPU operators",
-                     top=top)
+    return summarise(events, steps, source="device kernels" if cuda else "top-level CPU operators")
 
 
 def summarise(events: list[tuple[str, float, float]], steps: int, source: str,
