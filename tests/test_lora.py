@@ -24,7 +24,6 @@ from prunebench import pruning
 from prunebench.pruning import prune_checkpoint
 from prunebench.tiny import encode_text
 
-REPO = Path(__file__).resolve().parents[1]
 
 # A short recovery that still moves the tiny model: a higher lr than the study's 1e-4.
 FAST = {"data": {"source": "embedded", "val_size": 16, "max_train": 96, "seed": 42},
