@@ -1,7 +1,8 @@
 """Aggregation: the per-cell result files read into data frames (`load`), the tables
 (`tables`; the paired speed-ups' in `paired`), the figures (`figures`) with their fixed styles
 and legend names (`style`).
-The aggregate rule's script calls the names below."""
+The names below are the package's API: what the aggregate rule's script, the benchmark scripts
+and the tests call."""
 
 from prunebench.report.figures import pareto_front, plot_quality_vs_speed, plot_throughput_vs_latency
 from prunebench.report.load import DENSE, load_bench, load_evals, load_paired, load_prune_reports
