@@ -148,6 +148,21 @@ def test_an_unknown_method_lists_the_known_ones():
     assert "unknown pruning method 'magic'" in text and "'depth_ppl'" in text
 
 
+def test_an_unknown_method_names_its_variant_entry_as_the_schema_lines_do():
+    """`flapp-0.75` (a registry check) and `depth-ppl-0.75` (the schema's pattern) each name
+    their entry of the list: the first was named `models.m.variants` alone, so a user with
+    several misspelt variants could not tell which line meant which entry."""
+    lines = problems(default_config(m={"source": "tiny", "variants": [
+        "dense", "flapp-0.75", "depth-ppl-0.75", {"name": "llm_prunr-0.5"}]})).splitlines()
+    assert any(line.startswith("  models.m.variants.1: unknown pruning method 'flapp' in "
+                               "'flapp-0.75' (did you mean 'flap'?)") for line in lines), lines
+    assert any(line.startswith("  models.m.variants.2: unknown pruning method 'depth-ppl'")
+               for line in lines), lines
+    assert any(line.startswith("  models.m.variants.3.name: unknown pruning method 'llm_prunr' "
+                               "in 'llm_prunr-0.5' (did you mean 'llm_pruner'?)")
+               for line in lines), lines
+
+
 def test_unknown_method_parameters_are_refused_where_they_are_written():
     """A misspelt parameter stops the workflow at start, not the prune job hours later."""
     config = default_config(tiny={"source": "tiny", "variants": [

@@ -618,13 +618,15 @@ def method_name_problems(config: dict[str, Any], schema_file: str | Path = SCHEM
     problems = []
     for model, spec in _models(config):
         variants = spec.get("variants")
-        for item in variants if isinstance(variants, list) else ():
+        for index, item in enumerate(variants if isinstance(variants, list) else ()):
             name = _name_of(item)
             if not _valid_variant_name(name, schema_file):
                 continue  # the schema's line explains it, unknown method included
             method = parse_variant(split_variant(name)[0])[0]
             if method != "dense" and method not in METHODS:
-                problems.append(f"models.{model}.variants: unknown pruning method {method!r} in "
+                # the entry's place as the schema's lines name it (`variants.2`, `.2.name`)
+                where = f"models.{model}.variants.{index}{'.name' if isinstance(item, dict) else ''}"
+                problems.append(f"{where}: unknown pruning method {method!r} in "
                                 f"{name!r}{did_you_mean(method, METHODS)}: {known} (or 'dense')")
     display = config.get("display_names")
     sections = {"methods": config.get("methods"),
