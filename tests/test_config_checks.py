@@ -163,6 +163,19 @@ def test_an_unknown_method_names_its_variant_entry_as_the_schema_lines_do():
                for line in lines), lines
 
 
+def test_a_model_set_to_null_says_a_stacked_file_cannot_remove_it():
+    """`models: {tiny: null}` stacked on the default, to run one's own model alone, read
+    "models.tiny: None is not of type 'object'"; `zeroshot: null` does switch zero-shot off,
+    so the same idea deserves its answer: a whole config of one's own."""
+    config = default_config(tiny=None, mine={"source": "tiny", "variants": ["dense"]})
+    lines = problems(config).splitlines()
+    assert lines[1:] == ["  models.tiny: nothing (null): a stacked config file cannot remove a "
+                         "model (Snakemake's merge only adds and replaces keys); to run without "
+                         "it, give --configfile a whole config of your own that leaves it out, "
+                         "e.g. a copy of config/config.yaml with your models in place of its "
+                         "`models`"], lines
+
+
 def test_unknown_method_parameters_are_refused_where_they_are_written():
     """A misspelt parameter stops the workflow at start, not the prune job hours later."""
     config = default_config(tiny={"source": "tiny", "variants": [

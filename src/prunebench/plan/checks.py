@@ -225,6 +225,12 @@ def _specific(error) -> list:
 def _explain(error) -> str:
     """jsonschema's message; a refused pattern says what was expected instead of the regex."""
     value = error.instance
+    path = list(error.absolute_path)
+    if len(path) == 2 and path[0] == "models" and value is None:  # `tiny: null` stacked on it
+        return ("nothing (null): a stacked config file cannot remove a model (Snakemake's merge "
+                "only adds and replaces keys); to run without it, give --configfile a whole "
+                "config of your own that leaves it out, e.g. a copy of config/config.yaml with "
+                "your models in place of its `models`")
     if _is_variants(error.absolute_path) and error.validator == "type":
         example = value if isinstance(value, str) else "dense, depth_ppl-0.8"
         return f"{value!r} must be a list of variant names, e.g. variants: [{example}]"
