@@ -324,6 +324,40 @@ def test_a_folder_that_is_no_checkpoint_is_named_with_the_fix(tmp_path, make, ph
     assert problems[0].startswith(f"models.mine.source local:{folder}")
 
 
+def test_a_mistyped_folder_gets_the_close_sibling_and_no_note_on_relative_paths(tmp_path):
+    """`local:/scratch/me/my-qwen-2` for `my-qwen2`: the folder beside it is named, and an
+    absolute path is not told how relative paths are read."""
+    (tmp_path / "my-qwen2").mkdir()
+    (tmp_path / "other-model").mkdir()
+    [problem] = local_problems("mine", str(tmp_path / "my-qwen-2"))
+    assert f"no such folder {tmp_path / 'my-qwen-2'} (did you mean " \
+        f"{str(tmp_path / 'my-qwen2')!r}?): give the folder holding config.json" in problem
+    assert "relative path" not in problem
+    [far] = local_problems("mine", str(tmp_path / "weights"))
+    assert "did you mean" not in far and "relative path" not in far
+
+
+def test_a_relative_missing_folder_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    [problem] = local_problems("mine", "my-model")
+    assert f"no such folder {tmp_path / 'my-model'} (a relative path is read from the directory " \
+        f"Snakemake runs in, {tmp_path})" in problem
+
+
+def test_a_training_output_folder_names_its_checkpoint_subfolders(user_folder, tmp_path):
+    """transformers' Trainer writes checkpoint-<step>/ folders into its output_dir: pointing
+    `source` at the output_dir gets the folders to give instead, the last step's first."""
+    run = tmp_path / "trainer-out"
+    for step in (500, 1000, 1500, 2000):
+        shutil.copytree(user_folder, run / f"checkpoint-{step}")
+    (run / "runs").mkdir()  # TensorBoard logs: no checkpoint
+    [problem] = local_problems("mine", str(run))
+    assert problem == (f"models.mine.source local:{run}: {run} has no config.json: its "
+                       "sub-folder(s) checkpoint-1000, checkpoint-1500, checkpoint-2000 and 1 "
+                       "more hold one (a training run's checkpoints?): give the one to prune, "
+                       f"e.g. local:{run / 'checkpoint-2000'}")
+
+
 def test_missing_weights_and_tokenizer_are_each_named(user_folder):
     for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json"):
         (user_folder / name).unlink()

@@ -100,15 +100,18 @@ def local_problems(model: str, source_name: str, where: str | None = None) -> li
     where = where or f"models.{model}.source local:{source_name}"
     folder = local_path(source_name)
     if not folder.exists():
-        return [f"{where}: no such folder {folder} (a relative path is read from the directory "
-                f"Snakemake runs in, {Path.cwd()}): give the folder holding config.json, the "
-                "weights and the tokenizer"]
+        relative = ("" if Path(source_name).expanduser().is_absolute() else
+                    f" (a relative path is read from the directory Snakemake runs in, "
+                    f"{Path.cwd()})")
+        return [f"{where}: no such folder {folder}{relative}{_close_folder(folder)}: give the "
+                "folder holding config.json, the weights and the tokenizer"]
     if not folder.is_dir():
         return [f"{where}: {folder} is a file; give the folder holding config.json, the weights "
                 "and the tokenizer"]
     if not (folder / "config.json").is_file():
-        return [f"{where}: {folder} has no config.json: give the folder that save_pretrained "
-                "wrote (config.json, the weights and the tokenizer)"]
+        return [f"{where}: {folder} has no config.json: "
+                + (_checkpoint_subfolders(folder) or "give the folder that save_pretrained wrote "
+                   "(config.json, the weights and the tokenizer)")]
     try:
         # missing or invalid, or a family prunebench lacks (a multimodal checkpoint is taken,
         # its language model kept on import: checkpoint.text_part)
@@ -138,6 +141,35 @@ def local_problems(model: str, source_name: str, where: str | None = None) -> li
                         "calibration and evaluation need one: save the base model's tokenizer "
                         "into it (tokenizer.save_pretrained)")
     return problems
+
+
+def _close_folder(folder: Path) -> str:
+    """' (did you mean '<sibling>'?)' for a folder beside the missing one of a close name."""
+    from prunebench import did_you_mean
+
+    try:
+        siblings = [p.name for p in folder.parent.iterdir() if p.is_dir()]
+    except OSError:  # no parent either, or one this user cannot list
+        return ""
+    hint = did_you_mean(folder.name, siblings)
+    close = [name for name in siblings if hint == f" (did you mean {name!r}?)"]
+    return f" (did you mean {str(folder.parent / close[0])!r}?)" if close else ""
+
+
+def _checkpoint_subfolders(folder: Path) -> str:
+    """Where a training run's output folder keeps its checkpoints (transformers' Trainer saves
+    each in `checkpoint-<step>/`): its sub-folders that hold a config.json, named."""
+    try:
+        held = sorted((p for p in folder.iterdir() if (p / "config.json").is_file()),
+                      key=lambda p: (len(p.name), p.name))
+    except OSError:
+        return ""
+    if not held:
+        return ""
+    shown = ", ".join(p.name for p in held[-3:])
+    more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+    return (f"its sub-folder(s) {shown}{more} hold one (a training run's checkpoints?): give "
+            f"the one to prune, e.g. local:{held[-1]}")
 
 
 def import_local(source: str, out_dir: str | Path, where: str | None = None,
