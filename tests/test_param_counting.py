@@ -11,7 +11,7 @@ from prunebench.checkpoint.param_count import FAMILIES, config_from_dict, head_d
 from prunebench.methods.depth import solve_num_blocks
 from prunebench.modeling import (block_param_count, build_model, count_params, count_params_meta,
                                  layer_shapes, remove_blocks)
-from prunebench.plan.sizes import format_params, parse_size
+from prunebench.plan.sizes import format_params, parse_size, parse_size_spec
 
 
 def test_llama_7b_counts_match_the_study():
@@ -95,6 +95,21 @@ def test_parse_size(text, expected):
 def test_a_size_that_keeps_every_parameter_is_no_pruned_variant(text):
     with pytest.raises(PrunebenchError, match="keeps every parameter, which is the dense model"):
         parse_size(text, 1000)
+
+
+@pytest.mark.parametrize("text, fraction", [("75", "'0.75'"), ("2", "'0.02'"),
+                                            ("100", "such as '0.8'")])
+def test_a_whole_number_up_to_100_is_refused_as_a_percentage(text, fraction):
+    """`flap-75` meant 75% of the model: as a count of 75 parameters it was refused only
+    against a model's size, as 'unreachable: choose a larger target', with no word of the
+    fraction form."""
+    with pytest.raises(PrunebenchError) as err:
+        parse_size_spec(text)
+    assert str(err.value) == (
+        f"target size {text!r} would be {text} parameters, fewer than any model's embeddings: "
+        f"if a percentage was meant, write the fraction of parameters to keep, {fraction}; for "
+        f"an absolute size add a suffix, such as '{text}M'")
+    assert parse_size_spec("101") == ("count", 101.0)
 
 
 @pytest.mark.parametrize("text", ["4.9 billion", "-3", "B", "", "1.2.3"])

@@ -33,6 +33,13 @@ def parse_size_spec(size: str | int | float) -> tuple[str, float]:
         raise _keeps_every_parameter(text)
     if value <= 1:
         return "fraction", value
+    if value.is_integer() and value <= 100:
+        # No model is that small (its embeddings alone): 'flap-75' meant 75% of the model.
+        fraction = f"'{value / 100:g}'" if value < 100 else "such as '0.8'"
+        raise PrunebenchError(
+            f"target size {text!r} would be {int(value)} parameters, fewer than any model's "
+            f"embeddings: if a percentage was meant, write the fraction of parameters to keep, "
+            f"{fraction}; for an absolute size add a suffix, such as '{text}M'")
     if value.is_integer():
         return "count", value
     # '1.5': neither a fraction to keep nor a whole count; '1.5B' was probably meant
