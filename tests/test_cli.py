@@ -421,3 +421,28 @@ def test_the_top_level_help_is_written_for_users(capsys):
         assert f"prunebench {command}" in said
     assert "snakemake --cores all" in said
     assert "config_from_dict" not in said and "importing torch" not in said
+
+
+def test_check_config_and_plan_read_a_relative_local_folder_in_the_runs_directory(
+        tmp_path, monkeypatch, capsys, small_random_model, small_tokenizer):
+    """README runs one's own model with `--directory runs/mine`, where Snakemake reads a
+    relative `local:` folder: check-config, run from the checkout, passed such a config while
+    the run refused it (or refused one the run would take). `--directory` reads it there."""
+    checkout = tmp_path / "checkout"
+    for folder in (checkout / "models" / "mine", checkout / "runs" / "mine" / "in-run"):
+        small_random_model().save_pretrained(folder, safe_serialization=True)
+        small_tokenizer.save_pretrained(folder)
+    monkeypatch.chdir(checkout)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["models"] = {"mine": {"source": "local:models/mine", "variants": ["dense"]}}
+    Path("mine.yaml").write_text(yaml.safe_dump(config))
+    assert main(["check-config", "mine.yaml"]) == 0  # read here: the folder is here
+    assert main(["check-config", "--directory", "runs/mine", "mine.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert f"no such folder {checkout / 'runs' / 'mine' / 'models' / 'mine'}" in err
+    config["models"]["mine"]["source"] = "local:in-run"
+    Path("mine.yaml").write_text(yaml.safe_dump(config))
+    assert main(["check-config", "--directory", "runs/mine", "mine.yaml"]) == 0
+    [row] = plan_rows("mine.yaml", directory="runs/mine")
+    assert row["variant"] == "dense" and row["params_after"] > 0
+    assert main(["plan", "--directory", "runs/mine", "--configfile", "mine.yaml"]) == 0

@@ -344,6 +344,24 @@ def test_a_relative_missing_folder_says_where_it_was_looked_for(tmp_path, monkey
         f"Snakemake runs in, {tmp_path})" in problem
 
 
+def test_a_relative_folder_missing_in_the_runs_directory_names_the_one_where_it_started(
+        user_folder, tmp_path, monkeypatch):
+    """`snakemake --directory runs/mine` with `local:models/mine` written from the checkout:
+    Snakemake reads it in runs/mine; the shell's $PWD still names the checkout, where it is."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(user_folder, checkout / "models" / "mine")
+    (checkout / "runs" / "mine").mkdir(parents=True)
+    monkeypatch.setenv("PWD", str(checkout))
+    monkeypatch.chdir(checkout / "runs" / "mine")
+    [problem] = local_problems("mine", "models/mine")
+    assert (f"(a relative path is read from the directory Snakemake runs in, {checkout}/runs/mine,"
+            f" its --directory; from {checkout}, where it was started, the path names "
+            f"{checkout}/models/mine: write that absolute path)") in problem
+    monkeypatch.setenv("PWD", str(tmp_path))  # nothing of that name there: no such hint
+    [problem] = local_problems("mine", "models/mine")
+    assert "where it was started" not in problem
+
+
 def test_a_training_output_folder_names_its_checkpoint_subfolders(user_folder, tmp_path):
     """transformers' Trainer writes checkpoint-<step>/ folders into its output_dir: pointing
     `source` at the output_dir gets the folders to give instead, the last step's first."""

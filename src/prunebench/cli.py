@@ -105,16 +105,35 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
     return config_from_dict(architecture_values(shape))
 
 
+def in_directory(config: dict, directory: str | Path | None) -> dict:
+    """The config as a run given `--directory DIR` reads it: Snakemake works in DIR, so a
+    relative `local:` folder is read there, not where the command runs."""
+    models = config.get("models")
+    if directory is None or not isinstance(models, dict):
+        return config
+    moved = {}
+    for name, spec in models.items():
+        source = spec.get("source") if isinstance(spec, dict) else None
+        if (isinstance(source, str) and source.startswith("local:")
+                and not Path(source.removeprefix("local:")).expanduser().is_absolute()):
+            folder = Path(directory).resolve() / source.removeprefix("local:")
+            spec = {**spec, "source": f"local:{folder}"}
+        moved[name] = spec
+    return {**config, "models": moved}
+
+
 def plan_rows(config_files: str | Path | list[str | Path],
-              resources: str | Path = "resources") -> list[dict]:
+              resources: str | Path = "resources",
+              directory: str | Path | None = None) -> list[dict]:
     """One row per variant of the config files (stacked as `--configfile` stacks them): its
     size and blocks, and `kv_bytes`, the KV cache one generated token adds in the benchmarks'
-    dtype, `kv_dtype` (None where the method's data decides which heads stay)."""
+    dtype, `kv_dtype` (None where the method's data decides which heads stay). `directory`:
+    the run's `--directory` (in_directory)."""
     from prunebench.checkpoint.param_count import (count_params, kv_bytes_per_token, kv_head_count,
                                                    layer_shapes)
 
     files = config_files if isinstance(config_files, list) else [config_files]
-    config = load_config_files(files)
+    config = in_directory(load_config_files(files), directory)
     # The shape of its `models` first (missing, empty, a model without source or variants, a
     # variants string), as `check-config` says it; plan reads nothing else of the config.
     problems = [p for p in schema_problems(config) if p.startswith("models") or "'models'" in p]
@@ -254,6 +273,18 @@ is the Snakemake workflow: `snakemake --cores all` (README.md). `prunebench <com
 lists a command's options, with an example."""
 
 
+DIRECTORY_HELP = ("the directory the run will work in, the --directory given to snakemake "
+                  "(runs/<name>): relative local: folders and its resources folder are read "
+                  "there, as the run reads them (default: here)")
+
+
+def resources_of(args) -> str | Path:
+    """`--resources`, else the resources folder of the run's `--directory`."""
+    if args.resources is not None:
+        return args.resources
+    return Path(args.directory) / "resources" if args.directory else "resources"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="prunebench", description=DESCRIPTION,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -263,15 +294,17 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
                       help="config files, stacked left to right as Snakemake's --configfile "
                            "stacks them (default: config/config.yaml)")
-    plan.add_argument("--resources", default="resources", metavar="DIR",
+    plan.add_argument("--resources", default=None, metavar="DIR",
                       help="the workflow's resources folder, where downloaded or imported models' "
-                           "config.json are read first (default: resources)")
+                           "config.json are read first (default: resources, in --directory)")
+    plan.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP)
     check = sub.add_parser("check-config", help="check config files as the workflow does at start",
                            epilog="example: prunebench check-config config/config.yaml my-models.yaml")
     check.add_argument("files", nargs="+", help="config files, stacked left to right")
-    check.add_argument("--resources", default="resources", metavar="DIR",
+    check.add_argument("--resources", default=None, metavar="DIR",
                        help="the workflow's resources folder, where models are looked up as the "
-                            "workflow does (default: resources)")
+                            "workflow does (default: resources, in --directory)")
+    check.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP)
     commands.add_parsers(sub)
     args = parser.parse_args(argv)
     code = 0
@@ -292,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
                 release_out_locks()
         elif args.command == "plan":
-            rows = plan_rows(args.configfile or ["config/config.yaml"], args.resources)
+            rows = plan_rows(args.configfile or ["config/config.yaml"], resources_of(args),
+                             args.directory)
             print(format_rows(rows))
             failed = [r for r in rows if "error" in r]
             for r in failed:
@@ -300,15 +334,15 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
             code = 2 if failed else 0
         else:
-            config = load_config_files(args.files)
+            config = in_directory(load_config_files(args.files), args.directory)
             try:
-                check_config(config, resources=args.resources, files=args.files)
+                check_config(config, resources=resources_of(args), files=args.files)
             except PrunebenchError as err:
                 # an override file checked alone (config/depth-family.yaml): its own stack
                 raise PrunebenchError(str(err).replace(
                     STACKING_HINT, stacking_hint(args.files))) from None
             print(f"{' + '.join(args.files)}: no problem found")
-            for note in config_notes(config, args.resources):
+            for note in config_notes(config, resources_of(args)):
                 print(f"note: {note}")
         sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
         return code

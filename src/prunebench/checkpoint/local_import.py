@@ -102,7 +102,7 @@ def local_problems(model: str, source_name: str, where: str | None = None) -> li
     if not folder.exists():
         relative = ("" if Path(source_name).expanduser().is_absolute() else
                     f" (a relative path is read from the directory Snakemake runs in, "
-                    f"{Path.cwd()})")
+                    f"{Path.cwd()}{_from_where_started(source_name)})")
         return [f"{where}: no such folder {folder}{relative}{_close_folder(folder)}: give the "
                 "folder holding config.json, the weights and the tokenizer"]
     if not folder.is_dir():
@@ -141,6 +141,20 @@ def local_problems(model: str, source_name: str, where: str | None = None) -> li
                         "calibration and evaluation need one: save the base model's tokenizer "
                         "into it (tokenizer.save_pretrained)")
     return problems
+
+
+def _from_where_started(source_name: str) -> str:
+    """Where a relative folder lies that names one from the directory the command was started
+    in (the shell's $PWD, which Snakemake's --directory does not change): the usual slip of a
+    run in a directory of its own (--directory runs/<name>)."""
+    started = os.environ.get("PWD")
+    if not started or Path(started).resolve() == Path.cwd().resolve():
+        return ""
+    there = Path(started).resolve() / source_name
+    if not (there / "config.json").is_file():
+        return ""
+    return (f", its --directory; from {started}, where it was started, the path names "
+            f"{there}: write that absolute path")
 
 
 def _close_folder(folder: Path) -> str:
