@@ -1120,6 +1120,30 @@ def test_cells_made_by_different_code_are_warned_of(tmp_path, caplog):
     assert "--forcerun benchmark" in warning
 
 
+def test_cells_made_by_different_code_are_rebuilt_with_this_runs_arguments(
+        tmp_path, caplog, monkeypatch):
+    """In a run of its own (`--directory runs/mine`, README's way for one's own model) the
+    advice said `snakemake ... --configfile <this run's config files>` without the directory:
+    run from the checkout, it would remake the cells there, not in the run's directory. The
+    aggregation knows the run's arguments and Snakemake's name, as its flagged-timing advice
+    gives them."""
+    from prunebench.plan import layout
+
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE,
+                       "--directory runs/mine --configfile my.yaml")
+    monkeypatch.setenv(layout.RERUN_PROGRAM_VARIABLE, ".venv/bin/snakemake")
+    bench = [_with_code(write_bench(tmp_path, "m7", v, "hf", 12, 128), code)
+             for v, code in zip(VARIANTS, (CODE_A, CODE_A, CODE_B))]
+    with caplog.at_level(logging.WARNING, logger="prunebench.report"):
+        report.load_bench(bench)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    run = "--directory runs/mine --configfile my.yaml"
+    assert f"with `.venv/bin/snakemake --cores all -f <those files> {run}`" in warning
+    assert f"`.venv/bin/snakemake --cores all --forcerun benchmark {run}`" in warning
+    assert warning.endswith(f"then run `.venv/bin/snakemake --cores all {run}`")
+    assert "<this run's config files>" not in warning
+
+
 def test_cells_of_one_code_give_no_warning(tmp_path, caplog):
     bench = [_with_code(write_bench(tmp_path, "m7", v, "hf", 12, 128), CODE_A) for v in VARIANTS]
     reports = [_with_code(write_report(tmp_path, "m7", v), CODE_A) for v in VARIANTS]

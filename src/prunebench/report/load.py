@@ -88,6 +88,18 @@ def _remake_hint(path: Path, rule: str, force: bool) -> str:
             f"(made by the {rule} rule)")
 
 
+def _rerun_command(words: str, cores: str = "all") -> str:
+    """`snakemake --cores <cores> <words>` and this run's arguments to repeat (its --directory,
+    --configfile and --config, which the workflow passes through the environment to the
+    aggregation), with Snakemake named as the run was started; a placeholder for the arguments
+    where they are not known (the loaders called outside a run)."""
+    run = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
+    start = layout.snakemake_command(run)
+    if cores != "all":
+        start = start.replace(" --cores all", f" --cores {cores}")
+    return " ".join(filter(None, [start, words, THIS_RUN if run is None else run]))
+
+
 def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -147,9 +159,9 @@ def mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> str 
     rules = " ".join(appearance(rule for _, rule in stale))
     return (f"the {what} files were made by different code ({counts}), so the tables compare "
             f"numbers that different code made. Rebuild the {len(stale)} not made by this "
-            f"checkout's code ({files}) with `snakemake --cores all -f <those files> "
-            f"{THIS_RUN}`, or every cell of their rules with `snakemake --cores all --forcerun "
-            f"{rules} {THIS_RUN}`, or delete them; then run `snakemake --cores all {THIS_RUN}`")
+            f"checkout's code ({files}) with `{_rerun_command('-f <those files>')}`, or every "
+            f"cell of their rules with `{_rerun_command(f'--forcerun {rules}')}`, or delete "
+            f"them; then run `{_rerun_command('')}`")
 
 
 def _warn_mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> None:
@@ -363,8 +375,8 @@ def mixed_timing(df: pd.DataFrame) -> list[str]:
                 f"the bench files of {model} ({backend}, {lin}x{lout}) were timed with different "
                 f"{what} ({sides}), so their speed-ups over dense measure that difference too. "
                 f"Rebuild the {len(odd)} not timed with {whose} {reference} "
-                f"({', '.join(odd)}) with it, by `snakemake --cores {cores} -f <those files> "
-                f"{THIS_RUN}`, then run `snakemake --cores all {THIS_RUN}`")
+                f"({', '.join(odd)}) with it, by `{_rerun_command('-f <those files>', cores)}`, "
+                f"then run `{_rerun_command('')}`")
     return messages
 
 
