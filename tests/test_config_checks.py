@@ -356,6 +356,23 @@ def test_a_dense_variant_with_a_size_is_refused_with_the_fix(variant):
            "'<method>-0.5' for a model pruned to that size" in problems(config)
 
 
+def test_a_file_of_ones_own_models_alone_says_how_to_run_them_alone_too(tmp_path):
+    """README's `models:` snippet for one's own model, given alone: stacked as the hint says,
+    the tiny model runs beside it, which the hint now says with the way to run it alone."""
+    mine = tmp_path / "my.yaml"
+    mine.write_text("models:\n  mine: {source: 'random:llama-7b', variants: [dense]}\n")
+    lines = problems(load_config_files([mine])).splitlines()
+    assert lines[-2].startswith("a --configfile replaces config/config.yaml rather than adding "
+                                "to it: stack yours on top of the default")
+    assert lines[-1] == ("stacked so, the default's tiny model (trained here, a few minutes) and "
+                         "its variants run beside your models; to run yours alone, give a whole "
+                         "config: a copy of config/config.yaml with your models in place of its "
+                         "`models` (README, \"Real models\")")
+    override = tmp_path / "benchmark.yaml"  # no models of its own: nothing to run alone
+    override.write_text("benchmark: {repeats: 50}\n")
+    assert "run yours alone" not in problems(load_config_files([override]))
+
+
 def test_an_override_file_alone_says_how_to_stack_it(tmp_path):
     override = tmp_path / "my.yaml"
     override.write_text("benchmark: {repeats: 50}\n")

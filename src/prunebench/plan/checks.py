@@ -43,6 +43,11 @@ def stacking_hint(files: list[str] | tuple[str, ...] = ("my.yaml",)) -> str:
 
 
 STACKING_HINT = stacking_hint()
+# ... and for a file that brings models of its own: stacked, the default's run beside them.
+ALONE_HINT = ("stacked so, the default's tiny model (trained here, a few minutes) and its "
+              "variants run beside your models; to run yours alone, give a whole config: a copy "
+              "of config/config.yaml with your models in place of its `models` (README, "
+              "\"Real models\")")
 
 # Every result file has a `provenance` block, and no config does: one merged into the config is
 # a target written after --configfile, whose values Snakemake reads as more config files.
@@ -1110,6 +1115,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              "column; check that file's indentation" for s, where in nested.items()]
     if len(nested) < len(missing):
         hints.append(STACKING_HINT)
+        if isinstance(config.get("models"), dict) and "tiny" not in config["models"]:
+            hints.append(ALONE_HINT)
     if isinstance(config.get("provenance"), dict):
         hints.insert(0, RESULT_AS_CONFIG_HINT)
     problems = name_sources(problems, files, set_on_command_line)
