@@ -76,6 +76,24 @@ def test_auto_on_a_machine_without_gpu_warns_of_the_large_models_only():
     assert warn("auto", {"tiny": PENDING["tiny"], "done": []}) is None  # made for the CPU
 
 
+def test_a_model_is_cpu_sized_when_its_config_counts_few_parameters(tmp_path,
+                                                                     small_random_model):
+    """Judged from a config, never from weights: a model whose size is not known yet (a hub
+    model before its download) or whose config cannot be read is not."""
+    folder = tmp_path / "small"
+    small_random_model().save_pretrained(folder)
+    nowhere = tmp_path / "resources" / "models"
+    assert preflight.cpu_sized(nowhere / "tiny", "tiny")
+    assert preflight.cpu_sized(nowhere / "small", f"local:{folder}")  # the folder's own config
+    assert preflight.cpu_sized(folder, "hf:someone/small@main")  # downloaded: its config.json
+    assert not preflight.cpu_sized(nowhere / "big", "random:llama-7b")
+    assert not preflight.cpu_sized(nowhere / "remote", "hf:someone/small@main")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    assert not preflight.cpu_sized(broken, "hf:someone/broken@main")
+
+
 def test_cuda_on_a_machine_without_gpu_warns_that_every_gpu_job_would_stop():
     warning = warn("cuda:1")
     assert warning.startswith("device is 'cuda:1' but this machine shows no GPU: the 3 prune, "

@@ -305,11 +305,18 @@ def test_a_file_of_a_stage_this_config_switches_off_is_refused_saying_why(tmp_pa
         assert "give the --configfile of the run that made it" in said
 
 
-def test_a_dry_run_warns_of_an_unreachable_hub_and_of_gpu_jobs_without_a_gpu(tmp_path):
+def test_a_dry_run_warns_of_an_unreachable_hub_and_of_gpu_jobs_without_a_gpu(
+        tmp_path, small_random_model, small_tokenizer):
     """Said before any job starts, on an offline machine without a GPU (both made so here:
-    HF_HUB_OFFLINE, and CUDA_VISIBLE_DEVICES hiding every device)."""
-    workdir = make_workdir(tmp_path, device="auto", models={
+    HF_HUB_OFFLINE, and CUDA_VISIBLE_DEVICES hiding every device). A model of one's own as small
+    as the tiny one (a `local:` folder of 0.2M parameters) is made for the CPU too: no warning
+    names it (every CPU run of one warned of hours)."""
+    folder = tmp_path / "small"
+    small_random_model().save_pretrained(folder)
+    small_tokenizer.save_pretrained(folder)
+    workdir = make_workdir(tmp_path / "wf", device="auto", models={
         "tiny": {"source": "tiny", "variants": ["dense"]},
+        "small": {"source": f"local:{folder}", "variants": ["dense"]},
         "remote": {"source": "hf:nobody/no-such-model-7b@main", "variants": ["dense"]}})
     bare = {"HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     proc = snakemake(workdir, "-n", env=bare)
@@ -328,12 +335,12 @@ def test_a_dry_run_warns_of_an_unreachable_hub_and_of_gpu_jobs_without_a_gpu(tmp
         proc = snakemake(workdir, "-n", configfile=f"{device}.yaml", env=bare)
         said = proc.stdout + proc.stderr
         stop = re.search(r"job\(s\) still to run for (.*) would stop at their start", said)
-        if device == "cuda":  # the tiny model's jobs too
-            assert stop and set(stop[1].split(", ")) == {"tiny", "remote"}, said
+        if device == "cuda":  # the small models' jobs too
+            assert stop and set(stop[1].split(", ")) == {"tiny", "small", "remote"}, said
         else:
             assert "shows no GPU" not in said, said
     # The embedded default alone needs neither.
-    del config["models"]["remote"]
+    del config["models"]["remote"], config["models"]["small"]
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(workdir, "-n", configfile="tiny.yaml", env=bare)
     assert "prunebench:" not in proc.stdout + proc.stderr

@@ -420,6 +420,13 @@ def say_preflight_warnings():
     say_once("notes", lambda: config_notes(config))
 
 
+def cpu_sized_models():
+    """The models small enough to run on a CPU without a warning (preflight.cpu_sized)."""
+    return [
+        m for m in model_names() if preflight.cpu_sized(model_dir(m), config["models"][m]["source"])
+    ]
+
+
 def gpu_preflight():
     """The warning for the default target's GPU jobs still to run here without a GPU."""
     return preflight.gpu_warning(
@@ -430,7 +437,7 @@ def gpu_preflight():
         # (profiles/slurm, or a site's own profile) says its jobs go to the cluster.
         jobs_run_here=workflow.local_exec and not (workflow.dryrun and slurm_partition_given()),
         dry_run=workflow.dryrun,
-        cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
+        cpu_models=cpu_sized_models(),
     )
 
 
@@ -541,7 +548,7 @@ def pending_gpu_warning(pending):
         jobs,
         gpu=preflight.gpu_visible(),
         jobs_run_here=workflow.local_exec,
-        cpu_models=[m for m in model_names() if model_source(m) == "tiny"],
+        cpu_models=cpu_sized_models(),
     )
 
 

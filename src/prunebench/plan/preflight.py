@@ -59,6 +59,28 @@ def hub_warning(missing_hub_files: list[str], reachable: Callable[[], bool]) -> 
             "models\"), or use models and data that need no hub")
 
 
+# A model this small runs all its jobs on a CPU in minutes (the embedded tiny one has 2M
+# parameters): its jobs going to the CPU are no cause for a warning. Larger ones, and a hub
+# model not downloaded yet (whose size is not known), are.
+CPU_SIZED_PARAMS = 100_000_000
+
+
+def cpu_sized(model_dir: str | Path, source: str) -> bool:
+    """Whether a model is small enough for the CPU (CPU_SIZED_PARAMS), judged from its config
+    (the imported or downloaded one, a `local:` folder's own, a `random:` shape) without
+    loading weights; the embedded tiny model is."""
+    from prunebench import PrunebenchError
+    from prunebench.plan.jobsize import known_param_count
+
+    if source == "tiny":
+        return True
+    try:
+        count = known_param_count(model_dir, source)
+    except (PrunebenchError, OSError, ValueError):  # a config the model's own jobs refuse
+        return False
+    return count is not None and count < CPU_SIZED_PARAMS
+
+
 # The workflow's rules whose jobs want a GPU (their `device` param): what `gpu_warning` counts.
 GPU_RULES = ("prune", "lora", "benchmark", "paired_benchmark", "perplexity", "zeroshot")
 
@@ -68,7 +90,7 @@ def gpu_warning(device: str, pending: dict[str, list[str]], *, gpu: bool, jobs_r
     """A warning when prune, benchmark or evaluation jobs are still to run on this machine and
     it shows no GPU. `pending` maps each model to its files of those jobs not made yet;
     `device` is the config's: `cpu` asks for the CPU (nothing to say), `cuda` jobs would stop at
-    their start, `auto` ones go to the CPU, which only `cpu_models` (the tiny one) are made for.
+    their start, `auto` ones go to the CPU, which only `cpu_models` (`cpu_sized`) are made for.
     Jobs that a cluster runs elsewhere (`jobs_run_here` false) are not this machine's concern;
     a dry run cannot tell where they will run (its executor stands in for any), so it words
     the warning as a condition."""
