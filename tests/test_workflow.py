@@ -286,6 +286,28 @@ def test_missing_hub_model_stops_with_a_message(tmp_path):
     assert not (workdir / "resources/models/remote").exists()
 
 
+def test_a_result_of_a_model_this_config_does_not_name_is_refused_saying_why(tmp_path):
+    """A rerun command pasted without its run's --configfile: Snakemake said only 'No rule to
+    produce' the file. A configured model's files, a name that merely starts with one
+    (tiny2), and the other result kinds are told apart."""
+    workdir = copy_workflow(tmp_path)
+    for target in ("results/bench/mine/dense/hf/12x32.json", "results/eval/tiny2/dense/ppl.json",
+                   "results/pruned/mine/flap-0.8/prune_report.json",
+                   "results/paired/mine/flap-0.8/hf/12x32.json"):
+        model = target.split("/")[2]
+        proc = run_snakemake(workdir, "-n", target, configfile="config/config.yaml",
+                             check=False)
+        said = " ".join((proc.stdout + proc.stderr).split())
+        assert proc.returncode != 0 and "No rule to produce" not in said, said[-2000:]
+        assert (f"PrunebenchError: {target} is a result of model '{model}', which this run's "
+                "config (--configfile config/config.yaml) does not name (it names 'tiny'): give "
+                "the --configfile of the run that made it") in said, said[-2000:]
+    # the configured model's own file is planned as before
+    proc = run_snakemake(workdir, "-n", "results/eval/tiny/dense/ppl.json",
+                         configfile="config/config.yaml")
+    assert "unconfigured_model" not in proc.stdout + proc.stderr
+
+
 def test_a_file_of_a_stage_this_config_switches_off_is_refused_saying_why(tmp_path):
     """A zero-shot or paired file asked for by name under a config that switches its stage
     off (a rerun command pasted without the run's --configfile) stopped with a bare

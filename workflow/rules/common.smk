@@ -284,6 +284,16 @@ def refuse_switched_off(section, what):
     )
 
 
+def refuse_unconfigured_model(wildcards):
+    """unconfigured_model's input: the refusal, naming the fix (layout.unconfigured_model)."""
+    path = f"results/{wildcards.kind}/{wildcards.other_model}/{wildcards.rest}"
+    raise PrunebenchError(
+        layout.unconfigured_model(
+            path, wildcards.other_model, list(config["models"]), workflow.configfiles
+        )
+    )
+
+
 def paired_settings(backend):
     """A paired job's settings: the benchmark's that shape this backend's runs (adaptive
     repeats aside: the pairs are a fixed number) and benchmark.paired's."""

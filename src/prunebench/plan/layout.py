@@ -179,3 +179,20 @@ def configfile_argument(paths, cwd: str | None = None, checkout: str | None = No
     directory = f"--directory {shlex.quote(cwd)} " if elsewhere else ""
     return (directory + "--configfile " + " ".join(shlex.quote(f) for f in files) if files
             else directory.strip())
+
+
+# The result folders named by model (results/<kind>/<model>/...): a file asked for by name in
+# one of them whose model this run's config does not name is refused by `unconfigured_model`.
+MODEL_RESULT_KINDS = ("pruned", "bench", "paired", "eval")
+
+
+def unconfigured_model(path: str, model: str, models, configfiles) -> str:
+    """Why `path`, a result of `model`, cannot be made under this run's config, which names
+    `models` and was read from `configfiles`: most often a rerun command pasted without the
+    --configfile of the run that made the file."""
+    read_from = configfile_argument(configfiles) or "no --configfile"
+    return (f"{path} is a result of model {model!r}, which this run's config ({read_from}) "
+            f"does not name (it names {', '.join(map(repr, models)) or 'no model'}): give the "
+            "--configfile of the run that made it (the tables' rerun commands and "
+            "results/tables/provenance.json repeat it), e.g. `snakemake --cores all "
+            f"{path} --configfile config/config.yaml my.yaml`, or add {model!r} to models")
