@@ -309,7 +309,9 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 "kept_heads": [g * rep + r for g in plan["kept_groups"][b] for r in range(rep)],
                 "channels_kept": width - len(drop_c),
                 "channels_removed": len(drop_c),
-                # which of o_proj / down_proj got a compensation bias
+                # which of o_proj / down_proj got a compensation (every block's two get a bias,
+                # zero where nothing was removed, as FLAP's own code gives them one: the
+                # checkpoint has one shape in every block, and its size counts them)
                 "compensated": [name for name, bias in (("o_proj", o_bias), ("down_proj", d_bias))
                                 if bias is not None],
             })
