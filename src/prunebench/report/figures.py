@@ -224,21 +224,43 @@ def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict
 def _place_texts(ax, renderer, points: list, texts: list,
                  radius_pt: float = _MARKER_RADIUS_PT) -> None:
     """Put each text at its first place that stays inside the axes and overlaps no marker
-    (`radius_pt` around its centre) and no text already placed (the corner notes included); a
-    text with no free place is left out rather than drawn over another (its point stays),
-    unless its spec says `keep`. A spec with `leader` gets a thin line to its point where it
-    lands beyond the first two rings of places or nearer another point than its own.
-    Deterministic: the same rows give the same figure."""
+    (`radius_pt` around its centre), no text already placed (the corner notes included) and no
+    leader line already drawn; a text with no free place is left out rather than drawn over
+    another (its point stays), unless its spec says `keep`. A spec with `leader` gets a thin
+    line to its point where it lands farther out than `bare_pt` points (default: the first two
+    rings of places) or nearer another point than its own; its line runs through no other
+    text where a place allows. Deterministic: the same rows give the same figure."""
     from matplotlib.transforms import Bbox
 
     frame = ax.get_window_extent(renderer)
     radius = renderer.points_to_pixels(radius_pt)
     shown = ax.transData.transform(points) if points else np.empty((0, 2))
-    taken = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
-             for x, y in shown]
-    taken += [t.get_window_extent(renderer) for t in ax.texts]
+    markers = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+               for x, y in shown]
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]  # the texts placed so far
+    lines: list = []  # their leader lines, as paths in display coordinates
     # a gap of at least 3 points between two texts: closer, "1" and "8" read as "18"
     pad = renderer.points_to_pixels(1.5)
+
+    def free(text, spec, crossing: bool):
+        """The first free place of `spec` for `text`, its box and its leader line (None where
+        it needs none); `crossing`: the line may run through other texts."""
+        own = ax.transData.transform(spec["xy"])
+        for place in spec["places"]:
+            box = _put(text, place, renderer).padded(pad)
+            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
+                      and box.y1 <= frame.y1)
+            if not inside or any(box.overlaps(other) for other in markers + boxes) \
+                    or any(line.intersects_bbox(box) for line in lines):
+                continue
+            if max(abs(place[0]), abs(place[1])) <= spec.get("bare_pt", _NO_LEADER_WITHIN_PT) \
+                    and _nearest_is_own(box, own, shown):
+                return place, box, None
+            line = _leader_path(box, own)
+            if crossing or not any(line.intersects_bbox(other) for other in boxes):
+                return place, box, line
+        return None
+
     for spec in texts:
         # the leader (where asked for) drawn from the text's edge to just short of the marker
         leader = dict(arrowstyle="-", color="grey", linewidth=0.5, shrinkA=0,
@@ -246,27 +268,40 @@ def _place_texts(ax, renderer, points: list, texts: list,
         text = ax.annotate(spec["text"], spec["xy"], xytext=(0, 0), textcoords="offset points",
                            fontsize=6.5, color=spec["color"], fontweight=spec["weight"],
                            gid=spec["gid"], arrowprops=leader)
-        for dx, dy, ha, va in spec["places"]:
-            text.set_position((dx, dy))
-            text.set_horizontalalignment(ha)
-            text.set_verticalalignment(va)
-            box = _text_box(text, renderer).padded(pad)
-            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
-                      and box.y1 <= frame.y1)
-            if inside and not any(box.overlaps(other) for other in taken):
-                taken.append(box)
-                if leader is not None and max(abs(dx), abs(dy)) <= _NO_LEADER_WITHIN_PT \
-                        and _nearest_is_own(box, ax.transData.transform(spec["xy"]), shown):
-                    text.arrow_patch.set_visible(False)  # right beside its point: no line
-                break
-        else:
-            if spec.get("keep"):  # never lost (an OOM mark, a variant's name): beside its point
-                text.set_position(spec["places"][0][:2])
-                text.set_horizontalalignment(spec["places"][0][2])
-                text.set_verticalalignment(spec["places"][0][3])
-                taken.append(_text_box(text, renderer).padded(pad))
+        # a line through another text only where the crowd leaves no other place
+        found = free(text, spec, crossing=False) if leader is not None else None
+        found = found or free(text, spec, crossing=True)
+        if found is None and spec.get("keep"):  # never lost (an OOM mark, a variant's name):
+            box = _put(text, spec["places"][0], renderer).padded(pad)  # beside its point
+            found = spec["places"][0], box, _leader_path(box, ax.transData.transform(spec["xy"]))
+        if found is None:
+            text.remove()
+            continue
+        place, box, line = found
+        _put(text, place, renderer)
+        boxes.append(box)
+        if leader is not None:
+            if line is None:
+                text.arrow_patch.set_visible(False)  # right beside its point: no line
             else:
-                text.remove()
+                lines.append(line)
+
+
+def _put(text, place: tuple, renderer):
+    """Move annotation `text` to `place` (dx, dy in points, alignments); its box there."""
+    dx, dy, ha, va = place
+    text.set_position((dx, dy))
+    text.set_horizontalalignment(ha)
+    text.set_verticalalignment(va)
+    return _text_box(text, renderer)
+
+
+def _leader_path(box, own):
+    """A leader line's course in display coordinates: from the middle of its text's `box`
+    (matplotlib draws it from the box's edge) to its point `own`."""
+    from matplotlib.path import Path
+
+    return Path([[(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2], [own[0], own[1]]])
 
 
 def _text_box(text, renderer):
