@@ -1869,21 +1869,79 @@ def test_variant_names_in_the_quality_figure_never_overlap(tmp_path, case):
         assert len(texts) == 2  # dense, and the forty in one
 
 
-def test_batch_size_labels_never_overlap_each_other_or_leave_the_panel(tmp_path):
-    # Six lines nearly on top of each other: labels at one fixed offset would collide.
-    variants = {"dense": 1.0, "llm_pruner-4.9B": 0.99, "flap-4.9B": 0.985,
-                "depth_ppl-4.9B": 0.98, "depth_taylor-4.9B": 0.975, "sleb-4.9B": 0.97}
+# Six lines nearly on top of each other: labels at one fixed offset would collide.
+CROWD = {"dense": 1.0, "llm_pruner-4.9B": 0.99, "flap-4.9B": 0.985, "depth_ppl-4.9B": 0.98,
+         "depth_taylor-4.9B": 0.975, "sleb-4.9B": 0.97}
+
+
+def _crowded_figure(tmp_path):
     paths = [write_rows(tmp_path, "m7", v, 12, 128, (1, 2, 4, 8, 16, 32, 64, 128),
                         oom=(128,) if v == "dense" else (), scale=s)
-             for v, s in variants.items()]
-    fig = report.plot_throughput_vs_latency(report.load_bench(paths), tmp_path / "f.png",
-                                            tmp_path / "f.pdf")
+             for v, s in CROWD.items()]
+    df = report.load_bench(paths)
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
     fig.canvas.draw()
+    return fig, df
+
+
+def _text_box(text, renderer):
+    """Where a text's letters are: an annotation's own extent takes in its leader line too."""
+    from matplotlib.text import Text
+
+    if hasattr(text, "update_positions"):
+        text.update_positions(renderer)
+    return Text.get_window_extent(text, renderer)
+
+
+def _leaders(ax, renderer) -> list[np.ndarray]:
+    """The leader lines drawn in a panel, as their two ends in display coordinates: visible
+    annotation arrows, and plain lines of two points without markers (the data lines have
+    markers)."""
+    ends = []
+    for text in ax.texts:
+        arrow = getattr(text, "arrow_patch", None)
+        if arrow is not None and arrow.get_visible():
+            path = arrow.get_transform().transform_path(arrow.get_path())
+            ends.append(path.vertices[[0, -1]])
+    for line in ax.lines:
+        if len(line.get_xydata()) == 2 and line.get_marker() in ("None", "", None, " "):
+            ends.append(line.get_transform().transform(line.get_xydata()))
+    return ends
+
+
+def _gap_pt(box, point, renderer) -> float:
+    """How far `point` is from the box, in points (0 inside it)."""
+    dx = max(box.x0 - point[0], 0.0, point[0] - box.x1)
+    dy = max(box.y0 - point[1], 0.0, point[1] - box.y1)
+    return float(np.hypot(dx, dy)) / renderer.points_to_pixels(1.0)
+
+
+def _points_of(df, ax):
+    """Each measured point of the panel by its label's gid ("batch:<variant>:<batch>"), in
+    display coordinates."""
+    ok = df[df["status"] == "ok"]
+    return {f"batch:{r.variant}:{r.batch_size}":
+            ax.transData.transform((r.latency_s_mean, r.throughput_tok_s))
+            for r in ok.itertuples()}
+
+
+def _panels(fig, df):
+    """Each panel with its rows: models down, token configs across, as the figure lays them
+    out."""
+    models = list(dict.fromkeys(df["model"]))
+    tokens = list(df.drop_duplicates("tokens").sort_values(["output_tokens", "input_tokens"])[
+        "tokens"])
+    return [(fig.axes[r * len(tokens) + c], df[(df["model"] == m) & (df["tokens"] == t)])
+            for r, m in enumerate(models) for c, t in enumerate(tokens)]
+
+
+def test_batch_size_labels_never_overlap_each_other_or_leave_the_panel(tmp_path):
+    fig, _ = _crowded_figure(tmp_path)
     renderer = fig.canvas.get_renderer()
     ax = fig.axes[0]
     frame = ax.get_window_extent(renderer)
     texts = [t for t in ax.texts if t.get_visible()]
-    boxes = [t.get_window_extent(renderer) for t in texts]
+    boxes = [_text_box(t, renderer) for t in texts]
     # two texts are kept apart by a gap (1.4 points on each side), so that two batch sizes
     # never read as one number ("1" "8": "18")
     gap = renderer.points_to_pixels(1.4)
@@ -1897,7 +1955,76 @@ def test_batch_size_labels_never_overlap_each_other_or_leave_the_panel(tmp_path)
     labels = [t for t in texts if t.get_gid().startswith("batch:")]
     # not vacuous: the crowd pushed labels off their first place, and most still found one
     assert any(tuple(t.xyann) != (4, 4) for t in labels)
-    assert len(labels) >= len(variants) * 7 // 2
+    assert len(labels) >= len(CROWD) * 7 // 2
+
+
+# A label within this many points of its point reads as its own; one farther out needs a line.
+BESIDE_PT = 8
+
+
+def _joins(ends, box, point, renderer) -> bool:
+    """Whether a leader with these two `ends` runs from the edge of a label's `box` (within 4
+    points) to its `point` (within 7: drawn to just short of the marker)."""
+    reach = renderer.points_to_pixels(7)
+    return any(_gap_pt(box, start, renderer) <= 4 and np.hypot(*(end - point)) <= reach
+               for start, end in (ends, ends[::-1]))
+
+
+@pytest.mark.parametrize("case", ["six lines on top of each other", "the study's grid"])
+def test_a_batch_size_label_away_from_its_point_has_a_line_to_that_point(
+        tmp_path, study_figure_rows, case):
+    """A label the crowd pushed away from its point (ones sat 13 to 31 points out, with
+    nothing to say whose they were) has a leader line from the label to its own point."""
+    if case == "the study's grid":
+        df = study_figure_rows
+        fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
+        fig.canvas.draw()
+    else:
+        fig, df = _crowded_figure(tmp_path)
+    renderer = fig.canvas.get_renderer()
+    away = 0
+    for ax, rows in _panels(fig, df):
+        points, leaders = _points_of(rows, ax), _leaders(ax, renderer)
+        for text in ax.texts:
+            gid = text.get_gid() or ""
+            if not gid.startswith("batch:") or not text.get_visible():
+                continue
+            box, point = _text_box(text, renderer), points[gid]
+            if _gap_pt(box, point, renderer) <= BESIDE_PT:
+                continue
+            away += 1
+            assert any(_joins(ends, box, point, renderer) for ends in leaders), (gid, box)
+    assert away >= 3  # not vacuous: the crowd pushed labels out
+
+
+def test_batch_size_labels_cover_no_point(tmp_path):
+    """A label, placed anywhere, hides no marker of the crowd (its centre)."""
+    fig, df = _crowded_figure(tmp_path)
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    centres = list(_points_of(df, ax).values())
+    for text in ax.texts:
+        if (text.get_gid() or "").startswith("batch:") and text.get_visible():
+            box = _text_box(text, renderer)
+            assert not any(box.contains(x, y) for x, y in centres), text.get_gid()
+
+
+def test_a_lone_lines_batch_sizes_sit_beside_their_points_without_lines(tmp_path):
+    """Where nothing crowds them, the labels stay right beside their points, as drawn before,
+    and no leader line is drawn."""
+    paths = [write_rows(tmp_path, "m7", "dense", 12, 128, (1, 8, 16, 32, 64))]
+    df = report.load_bench(paths)
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    points = _points_of(df, ax)
+    labels = [t for t in ax.texts if (t.get_gid() or "").startswith("batch:")]
+    assert sorted(t.get_gid() for t in labels if t.get_visible()) == sorted(points)
+    for text in labels:
+        assert _gap_pt(_text_box(text, renderer), points[text.get_gid()], renderer) \
+            <= BESIDE_PT, text.get_gid()
+    assert not _leaders(ax, renderer)
 
 
 def test_display_names_unknown_method_or_section_is_an_error(study_figure_rows, tmp_path):

@@ -29,8 +29,9 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
                                display_names: dict[str, Any] | None = None):
     """The study's figure: models (rows) x token configs (columns); throughput (log2, plain
     tick numbers) against the latency of one whole generate call, one line per variant, points
-    labelled with their batch size (labels placed so that none overlaps another or a marker),
-    the batch size that ran out of memory marked "<batch>: OOM" beside the line's last point,
+    labelled with their batch size (labels placed so that none overlaps another or a marker;
+    one the crowd pushes away from its point has a thin line to it), the batch size that ran
+    out of memory marked "<batch>: OOM" beside the line's last point,
     flagged timings drawn hollow: unstable (95% interval wider than the target), drifting,
     contended (other work beside them) or, on the compiled backend, a decode step that ran
     eagerly.
@@ -165,8 +166,11 @@ _RING_RADIUS_PT = 5.0  # the quality figure's Pareto ring is 9 points across
 # Names with a leader line may go farther out: the line says whose they are.
 _LEADER_PLACES = _PLACES + [(dx * d, dy * d, ha, va) for d in (32, 45, 60)
                             for dx, dy, ha, va in _NEAR]
-# A text this close to its point (the first two rings of _PLACES) needs no leader line.
+# A variant's name this close to its point (the first two rings of _PLACES) needs no leader
+# line; a batch size or OOM mark only in the first ring, right beside its point: a number in a
+# crowd of lines two rings out was read as another point's.
 _NO_LEADER_WITHIN_PT = 9 * 1.4
+_BESIDE_PT = 4 * 1.4
 
 
 def _variant_names(ax, renderer, rows: list[tuple[float, float, str]]) -> list[dict]:
@@ -198,7 +202,8 @@ def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict
                  labels: dict, model: str) -> tuple[list, list]:
     """A panel's measured points and the texts to place beside them: each line's OOM mark at
     its last point (or, for a line with no measured point, a note in the panel's corner),
-    then the batch-size labels."""
+    then the batch-size labels; one pushed away from its point by the crowd has a thin line to
+    it."""
     points = list(zip(cell["latency_s_mean"], cell["throughput_tok_s"]))
     texts = []
     corner = 0
@@ -213,11 +218,13 @@ def _panel_marks(ax, cell: pd.DataFrame, cell_oom: dict[str, int], palette: dict
         last = line.iloc[-1]
         texts.append({"text": f"{batch}: OOM", "xy": (last.latency_s_mean,
                       last.throughput_tok_s), "color": palette[variant], "weight": "bold",
-                      "places": _OOM_PLACES, "gid": f"oom:{variant}:{batch}", "keep": True})
+                      "places": _OOM_PLACES, "gid": f"oom:{variant}:{batch}", "keep": True,
+                      "leader": True, "bare_pt": _BESIDE_PT})
     for row in cell.itertuples():
         texts.append({"text": str(row.batch_size), "xy": (row.latency_s_mean,
                       row.throughput_tok_s), "color": palette[row.variant], "weight": "normal",
-                      "places": _PLACES, "gid": f"batch:{row.variant}:{row.batch_size}"})
+                      "places": _PLACES, "gid": f"batch:{row.variant}:{row.batch_size}",
+                      "leader": True, "bare_pt": _BESIDE_PT})
     return points, texts
 
 
