@@ -1835,8 +1835,10 @@ def _quality_rows(case: str) -> pd.DataFrame:
 
 @pytest.mark.parametrize("case", ["nearly equal", "at the right edge", "on one point"])
 def test_variant_names_in_the_quality_figure_never_overlap(tmp_path, case):
-    """Every variant is named once, inside its panel, no name over another, and a name sits
-    beside its own point: variants drawn on top of each other share one text."""
+    """Every variant is named once, inside its panel, no name over another or under another's
+    leader line, and a name sits beside its own point: variants drawn on top of each other
+    share one text."""
+    from matplotlib.path import Path
     from matplotlib.text import Text
 
     summary = _quality_rows(case)
@@ -1865,6 +1867,10 @@ def test_variant_names_in_the_quality_figure_never_overlap(tmp_path, case):
         for line in text.get_text().split("\n"):
             for name in line.split(", "):
                 assert abs(points[name] - anchor).max() <= across, (name, text.get_text())
+    # a name's leader line runs through no other name (at the right edge one ran through two)
+    for ends in _leaders(ax, renderer):
+        line = Path(ends)
+        assert not any(line.intersects_bbox(box) for box in boxes), ends
     if case == "on one point":
         assert len(texts) == 2  # dense, and the forty in one
 
