@@ -725,11 +725,25 @@ def test_calibration_windows_longer_than_a_known_context_are_refused_at_start(tm
     text = problems(config, tmp_path)
     assert ("calibration.length: the calibration windows of model r7's depth_ppl-0.8 (4096), "
             "llm_pruner-0.8 (2049) exceed its context of 2048 tokens: set "
-            "methods.<method>.calibration.length (or the variant's) to at most 2048") in text
+            "methods.depth_ppl.calibration.length, variant llm_pruner-0.8's calibration.length "
+            "to at most 2048 (unset, a method's length is its original's)") in text
     assert "depth_mag" not in text and "flap" not in text
     config["methods"]["depth_ppl"]["calibration"]["length"] = 2048
     config["models"]["r7"]["variants"][-1]["calibration"]["length"] = 2048
     check_config(config, resources=tmp_path)  # the whole context fits
+
+
+def test_a_method_whose_original_windows_exceed_the_context_is_named_by_its_key(tmp_path):
+    """A method the config has no section for draws its original's windows (SLEB's: 2048
+    tokens): the problem names the key to set, `methods.<that method>.calibration.length`,
+    not a placeholder a user adding a variant has to resolve."""
+    config = default_config()
+    config["models"]["tiny"]["variants"].append("sleb-0.8")
+    del config["methods"]["sleb"]
+    text = problems(config, tmp_path)
+    assert ("model tiny's sleb-0.8 (2048) exceed its context of 1024 tokens: set "
+            "methods.sleb.calibration.length to at most 1024") in text
+    assert "<method>" not in text
 
 
 @pytest.mark.parametrize("change, said", [

@@ -836,20 +836,27 @@ def _calibration_context_problems(config: dict[str, Any], model: str, limit: int
         entries, _ = read_variants(model, config["models"][model].get("variants") or [])
     except (TypeError, KeyError, AttributeError):  # malformed: the schema's problems say how
         return []
-    too_long = []
-    for base in dict.fromkeys(e["base"] for e in entries
-                              if e["method"] not in DATA_FREE | {"dense"}):
+    too_long, keys = [], []
+    bases = {e["base"]: e for e in entries if e["method"] not in DATA_FREE | {"dense"}}
+    for base, entry in bases.items():
         try:
             length = prune_settings(config, model, base)["calibration"]["length"]
         except (PrunebenchError, TypeError, KeyError, AttributeError, ValueError):
             continue  # a variant or a section the earlier checks refuse
         if isinstance(length, int) and length > limit:
             too_long.append(f"{base} ({length})")
+            # the key that sets it: the variant's own, else the method's section, where an
+            # unset length is the method original's (registry.METHODS)
+            calibration = entry.get("calibration")
+            own = isinstance(calibration, dict) and "length" in calibration
+            keys.append(f"variant {base}'s calibration.length" if own
+                        else f"methods.{entry['method']}.calibration.length")
     if not too_long:
         return []
     return [f"calibration.length: the calibration windows of model {model}'s "
             f"{', '.join(too_long)} exceed its context of {limit} tokens: set "
-            f"methods.<method>.calibration.length (or the variant's) to at most {limit}"]
+            f"{', '.join(dict.fromkeys(keys))} to at most {limit} (unset, a method's length is "
+            "its original's)"]
 
 
 def placement_problems(config: dict[str, Any]) -> list[str]:
