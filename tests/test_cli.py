@@ -50,11 +50,31 @@ def test_plan_stacks_config_files_as_snakemake_does(tmp_path, capsys):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump({"models": {
         "b": {"source": "random:llama-13b", "variants": ["depth_ppl-9.5B"]}}}))
     files = [str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]
-    for argv in (["--configfile", files[0], "--configfile", files[1]], ["--configfile", *files]):
+    # the files also as arguments, as `prunebench check-config` takes them
+    for argv in (["--configfile", files[0], "--configfile", files[1]], ["--configfile", *files],
+                 files):
         assert main(["plan", *argv, "--resources", str(tmp_path)]) == 0
         shown = {tuple(cell.strip() for cell in line.split("|")[1:3])
                  for line in capsys.readouterr().out.splitlines()[2:]}
         assert shown == {("a", "dense"), ("a", "depth_ppl-4.9B"), ("b", "depth_ppl-9.5B")}
+    for command in ("plan", "check-config"):
+        with pytest.raises(SystemExit):
+            main([command, files[0], "--configfile", files[1]])
+        assert "not both" in capsys.readouterr().err
+
+
+def test_check_config_takes_the_files_after_configfile_too(tmp_path, capsys):
+    """As `prunebench plan` and Snakemake take them: the same check either way."""
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump({"models": {
+        "a": {"source": "random:llama-7b", "variants": ["dense", "depth_ppl-4.9B"]}}}))
+    files = [str(Path(__file__).resolve().parents[1] / "config" / "config.yaml"),
+             str(tmp_path / "a.yaml")]
+    for argv in (files, ["--configfile", *files]):
+        assert main(["check-config", *argv, "--resources", str(tmp_path)]) == 0
+        assert "no problem found" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["check-config"])
+    assert "name the config files" in capsys.readouterr().err
 
 
 def test_plan_sizes_a_local_folder_from_its_own_config(tmp_path, capsys):

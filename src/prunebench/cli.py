@@ -10,6 +10,7 @@ without them (`param_count.config_from_dict`) and the methods sized by the torch
 
 `prunebench check-config FILE...`: the checks the workflow makes when it starts, on config files
 stacked as `--configfile` stacks them; a YAML syntax error is named with its line and column.
+Both commands take the files as arguments or after `--configfile`.
 
 `prunebench prune|recover|bench|eval MODEL ...`: one checkpoint, no config, through the same
 library code as the workflow (prunebench.commands; `prunebench <command> --help` shows an
@@ -291,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone",
                           epilog="example: prunebench plan --configfile config/paper.yaml")
+    plan.add_argument("files", nargs="*", metavar="FILE",
+                      help="config files, stacked left to right (as check-config takes them)")
     plan.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
                       help="config files, stacked left to right as Snakemake's --configfile "
                            "stacks them (default: config/config.yaml)")
@@ -300,13 +303,27 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP)
     check = sub.add_parser("check-config", help="check config files as the workflow does at start",
                            epilog="example: prunebench check-config config/config.yaml my-models.yaml")
-    check.add_argument("files", nargs="+", help="config files, stacked left to right")
+    check.add_argument("files", nargs="*", metavar="FILE",
+                       help="config files, stacked left to right")
+    check.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
+                       help="the same, as Snakemake's --configfile (and `prunebench plan`) take "
+                            "them")
     check.add_argument("--resources", default=None, metavar="DIR",
                        help="the workflow's resources folder, where models are looked up as the "
                             "workflow does (default: resources, in --directory)")
     check.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP)
     commands.add_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in ("plan", "check-config"):
+        # Both commands take the files either way, as arguments or after --configfile (as
+        # Snakemake does), not both: their order would be lost.
+        if args.files and args.configfile:
+            parser.error(f"{args.command}: give the config files as arguments or after "
+                         "--configfile, not both (their order is the stacking order)")
+        args.files = args.files or args.configfile
+        if args.command == "check-config" and not args.files:
+            parser.error("check-config: name the config files to check, e.g. "
+                         "`prunebench check-config config/config.yaml my.yaml`")
     code = 0
     try:
         if hasattr(args, "run"):  # prune, recover, bench, eval
@@ -325,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
                 release_out_locks()
         elif args.command == "plan":
-            rows = plan_rows(args.configfile or ["config/config.yaml"], resources_of(args),
+            rows = plan_rows(args.files or ["config/config.yaml"], resources_of(args),
                              args.directory)
             print(format_rows(rows))
             failed = [r for r in rows if "error" in r]
