@@ -1617,6 +1617,10 @@ def test_style_table_has_every_method_and_the_studys_styles():
     assert ours.marker == "s" and _is_blue(ours.color)
     styles = list(figure_style.METHOD_STYLES.values()) + [dense]
     assert len({(s.color, s.marker) for s in styles}) == len(styles)  # no two alike
+    # nor like a method outside the table (every spare style: they repeat after the last)
+    spares = {(s.color, s.marker) for s in (figure_style.method_style("stranger", i)
+                                            for i in range(16))}
+    assert not spares & {(s.color, s.marker) for s in styles}
 
 
 def test_lora_and_second_size_keep_the_methods_colour_and_marker_with_other_dashes():
