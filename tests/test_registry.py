@@ -53,6 +53,20 @@ def test_every_registry_method_is_accepted_wherever_a_config_names_one():
     check_config(config, resources=REPO / "no-such-resources")  # the whole check, schema too
 
 
+def test_the_default_config_calibrates_every_method_on_the_embedded_text():
+    """config/config.yaml runs offline on the tiny model, and a file naming another method's
+    variant is stacked over it (config/depth-family.yaml, a user's own): a method without a
+    `methods.<name>.calibration` there draws its original's hub text (C4, WikiText-2), which
+    that machine cannot fetch, in windows longer than the tiny model's context (SLEB's 2048
+    tokens). Every method that reads calibration data has one (docs/architecture.md,
+    "Add a pruning method")."""
+    methods = default_config()["methods"]
+    missing = sorted(name for name, m in METHODS.items() if not m.data_free and (
+        (methods.get(name) or {}).get("calibration") or {}).get("source") != "embedded")
+    assert not missing, (f"config/config.yaml: add methods.<name>.calibration: {{source: "
+                         f"embedded, ...}} for {missing}")
+
+
 @pytest.mark.parametrize("place", ["variant", "methods", "display_names.methods"])
 def test_an_unknown_method_is_refused_wherever_it_is_named(place):
     config = copy.deepcopy(naming_every_method())
