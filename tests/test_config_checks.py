@@ -11,6 +11,7 @@ import yaml
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.architectures import ARCHITECTURES
+from prunebench.methods.registry import METHODS
 from prunebench.plan.checks import check_config, drop_switched_off, load_config_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -283,7 +284,7 @@ def test_display_names_of_unknown_methods_or_models_are_refused():
                                 "models": {"tiny": "Tiny LLaMA"}}
     text = problems(config)
     assert "display_names.methods: unknown pruning method 'depth' (did you mean 'depth_ppl'?): " \
-        "choose one of ['depth_mag'" in text
+        f"choose one of {sorted(METHODS)}" in text
     assert "display_names.methods.flap: '' should be non-empty" in text
     config["display_names"] = {"models": {"tiny": "Tiny LLaMA", "llama7b": "LLaMA-7B"}}
     text = problems(config)

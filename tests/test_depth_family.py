@@ -1,4 +1,5 @@
-"""The block-removal family: PPL, Taylor+, Mag+ (one shot), SLEB (iterative), ShortGPT (BI)."""
+"""The block-removal family: PPL, Taylor+, Mag+ (one shot), SLEB (iterative), ShortGPT (BI),
+angular distance (a run of consecutive blocks)."""
 import copy
 import json
 
@@ -8,15 +9,15 @@ from transformers import AutoModelForCausalLM
 
 from block_helpers import assert_kept_blocks_exact, insert_block
 from prunebench import PrunebenchError
-from prunebench.methods import depth, depth_mag, depth_taylor, shortgpt, sleb
+from prunebench.methods import depth, depth_angular, depth_mag, depth_taylor, shortgpt, sleb
 from prunebench.data import calibration_windows, load_rows
 from prunebench.modeling import count_params, load_model, load_tokenizer
 from prunebench.pruning import DATA_FREE, METHODS, method_module, prune_checkpoint
 
 PRUNE = {"ppl": depth.prune_ppl, "taylor": depth_taylor.prune, "mag": depth_mag.prune,
-         "sleb": sleb.prune, "shortgpt": shortgpt.prune}
+         "sleb": sleb.prune, "shortgpt": shortgpt.prune, "angular": depth_angular.prune}
 OFF = {"protect_first": 0, "protect_last": 0}
-NEW_METHODS = ["depth_taylor", "depth_mag", "sleb", "shortgpt"]
+NEW_METHODS = ["depth_taylor", "depth_mag", "sleb", "shortgpt", "depth_angular"]
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +136,84 @@ def test_shortgpt_scores_in_half_precision_and_keeps_the_weights_exact(tiny_mode
     with pytest.raises(PrunebenchError, match="shortgpt: dtype='int8'"):
         shortgpt.prune(load_model(tiny_model_dir), calibration, blocks_worth(model, 1),
                        dtype="int8")
+
+
+def angular(a, b):
+    """arccos(cos(a, b)) / pi per row, in float64 (the paper's angular distance)."""
+    cos = torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=-1)
+    return torch.arccos(cos.clamp(-1, 1)) / torch.pi
+
+
+def test_angular_distances_match_a_direct_computation(small_random_model):
+    """d(l, n): the windows' mean angle between the last token's residual stream entering block
+    l and entering block l + n (for l + n = L: what the last block produced, not the final
+    norm's output, which `output_hidden_states` gives as its last entry)."""
+    model = small_random_model(seed=3, num_hidden_layers=6)
+    ids = torch.randint(3, 128, (5, 24), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.model.norm.weight.uniform_(0.1, 2.0)  # a norm that changes directions
+        hidden = [h[:, -1] for h in model(input_ids=ids, output_hidden_states=True).hidden_states]
+        last_output = []
+        handle = model.model.layers[-1].register_forward_hook(
+            lambda m, a, out: last_output.append((out[0] if isinstance(out, tuple) else out)[:, -1]))
+        model(input_ids=ids)
+        handle.remove()
+    stream = hidden[:-1] + last_output  # block l's input, l = 0..5, then the last output
+    states = depth_angular.last_token_states(model, ids, batch_size=2)  # unequal batches
+    assert states.shape == (7, 5, 64)
+    for n in (1, 2, 6):
+        expected = [angular(stream[s], stream[s + n]).mean().item() for s in range(7 - n)]
+        assert depth_angular.angular_distances(states, n) == pytest.approx(expected, abs=1e-6)
+    assert angular(hidden[0], hidden[-1]).mean().item() != pytest.approx(
+        depth_angular.angular_distances(states, 6)[0], abs=1e-3)
+
+
+def test_angular_removes_the_run_of_blocks_closest_in_angle(tiny_model_dir, calibration):
+    """Two adjacent identity blocks pass their input on unchanged: their run's distance is 0,
+    the least there is, and exactly they go. Identities apart (1 and 5) make no run of two
+    alone: the run removed is consecutive and of the smallest distance, and a run of an
+    identity and a real block turns the stream exactly as the real block alone does."""
+    model = make_identity(make_identity(load_model(tiny_model_dir), 4), 5)
+    report = depth_angular.prune(model, calibration, blocks_worth(model, 2))
+    assert report["criterion"] == "angular_distance" and report["num_removed"] == 2
+    assert report["removed_blocks"] == [4, 5] and report["start"] == 4
+    assert report["start_distances"][4] == pytest.approx(0.0, abs=1e-6)
+    assert min(d for s, d in enumerate(report["start_distances"]) if s != 4) > 1e-4
+    assert model.config.num_hidden_layers == 6 and len(model.model.layers) == 6
+
+    model = make_identity(make_identity(load_model(tiny_model_dir), 1), 5)
+    states = depth_angular.last_token_states(model, calibration)
+    single = depth_angular.angular_distances(states, 1)
+    report = depth_angular.prune(model, calibration, blocks_worth(model, 2))
+    start, distances = report["start"], report["start_distances"]
+    assert distances == depth_angular.angular_distances(states, 2)
+    assert distances[1] == single[2] and distances[0] == single[0]  # around identity 1
+    assert distances[4] == single[4] and distances[5] == single[6]  # around identity 5
+    assert report["removed_blocks"] == [start, start + 1]
+    assert distances[start] == min(distances) and report["ranking"][0] == start
+
+
+def test_angular_runs_stay_within_the_protected_range(tiny_model_dir, calibration):
+    model = make_identity(make_identity(load_model(tiny_model_dir), 0), 1)
+    report = depth_angular.prune(model, calibration, blocks_worth(model, 2), protect_first=1,
+                                 protect_last=2)
+    assert set(report["ranking"]) == {1, 2, 3, 4}  # runs of two in blocks 1..5
+    assert report["removed_blocks"][0] >= 1 and report["removed_blocks"][-1] <= 5
+    assert report["start_distances"][0] == pytest.approx(0.0, abs=1e-6)  # reported, not taken
+
+
+def test_angular_scores_in_half_precision_and_keeps_the_weights_exact(tiny_model_dir,
+                                                                     calibration):
+    expected = depth_angular.angular_distances(
+        depth_angular.last_token_states(load_model(tiny_model_dir).half(), calibration), 2)
+    model = load_model(tiny_model_dir)
+    dense = {k: v.clone() for k, v in model.state_dict().items()}
+    report = depth_angular.prune(model, calibration, blocks_worth(model, 2), dtype="float16")
+    assert report["dtype"] == "float16" and report["start_distances"] == expected
+    assert_kept_blocks_exact(model, dense, report["removed_blocks"], 8)
+    with pytest.raises(PrunebenchError, match="depth_angular: dtype='int8'"):
+        depth_angular.prune(load_model(tiny_model_dir), calibration, blocks_worth(model, 1),
+                            dtype="int8")
 
 
 @pytest.mark.parametrize("batch_size,checkpointing", [(4, True), (3, True), (4, False)])
@@ -484,7 +563,8 @@ def test_pruned_checkpoint_saves_and_reloads(tiny_model_dir, calibration, tmp_pa
                            dense.model.layers[old].mlp.down_proj.weight)
     ids = calibration[:2, :48]
     with torch.no_grad():
-        assert torch.equal(ours(ids).logits, hf(ids).logits)
+        logits = ours(ids).logits
+        assert torch.equal(logits, hf(ids).logits) and torch.isfinite(logits).all()
 
 
 def test_depth_family_config_layers_over_the_default(tmp_path):
@@ -496,7 +576,7 @@ def test_depth_family_config_layers_over_the_default(tmp_path):
     dry = run_snakemake(tmp_path, "-n", "--cores", "1",
                         configfile=["config/config.yaml", "config/depth-family.yaml"]).stdout
     variants = yaml.safe_load((REPO / "config" / "depth-family.yaml").read_text())["models"]["tiny"]["variants"]
-    for method in ("depth_ppl", "depth_taylor", "depth_mag", "sleb", "shortgpt"):
+    for method in ("depth_ppl", "depth_taylor", "depth_mag", "sleb", "shortgpt", "depth_angular"):
         assert f"variant={method}-0.8" in dry, method
     counts = job_counts(dry)
     assert counts["prune"] == len([v for v in variants if v != "dense" and "+" not in v])

@@ -7,7 +7,8 @@ config in the torch-free `methods.sizing`) and the `ppl` criterion:
 - `ppl`: perplexity of the model on the calibration windows with only that block removed;
   the block whose removal hurts least (lowest PPL) is the least important.
 Other criteria live in their own modules: `depth_taylor` (Taylor+), `depth_mag` (Mag+),
-`sleb` (iterative), `shortgpt` (Block Influence).
+`sleb` (iterative), `shortgpt` (Block Influence), `depth_angular` (angular distance of a
+run of consecutive blocks).
 The number of blocks k is solved from the target size: the k whose pruned size is closest to it.
 """
 

@@ -116,9 +116,9 @@ METHODS: dict[str, Method] = {
                                 "dtype": "float32"},
                         rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN},
                         resumable=True),
-    # depth_ppl's, sleb's and shortgpt's `dtype` is the one their model runs in while it is
-    # scored (the originals: float16); depth_taylor's `dtype` is the compute dtype of its
-    # gradient pass (methods.depth_taylor).
+    # depth_ppl's, sleb's, shortgpt's and depth_angular's `dtype` is the one their model runs
+    # in while it is scored (the first three's originals: float16); depth_taylor's `dtype` is
+    # the compute dtype of its gradient pass (methods.depth_taylor).
     "depth_taylor": Method("prunebench.methods.depth_taylor:prune",
                            {"source": "bookcorpus", "n": 10, "length": 128,
                             "sampling": "row_slice_inclusive"},
@@ -153,6 +153,14 @@ METHODS: dict[str, Method] = {
                                   hint=" (output: what the block produced, the paper's "
                                        "definition; final_norm: that after the final norm, as "
                                        "the authors' code reads it)")}),
+    # Gromov et al. 2024: the run of consecutive blocks whose input and output are closest in
+    # angle at the last token. The paper's calibration is C4 validation; calibration draws from
+    # a source's train split, so C4's first train shard, cut as GPTQ-era code cuts it.
+    "depth_angular": Method("prunebench.methods.depth_angular:prune",
+                            {"source": "c4", "n": 128, "length": 2048, "sampling": "row_slice"},
+                            params={"protect_first": 0, "protect_last": 0, "batch_size": 8,
+                                    "dtype": "float32"},
+                            rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN}),
     # width: heads and MLP channels removed in every block
     "llm_pruner": Method("prunebench.methods.llm_pruner:prune",
                          {"source": "bookcorpus", "n": 10, "length": 64,

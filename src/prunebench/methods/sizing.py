@@ -86,12 +86,13 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
 
 
 def plan_whole_blocks(method: str, config, target_params: int, **params) -> dict:
-    """The plan of a depth method (`method`: depth_ppl, depth_taylor, depth_mag, sleb or
-    shortgpt): its criterion decides which blocks go, the config how many.
+    """The plan of a depth method (`method`: depth_ppl, depth_taylor, depth_mag, sleb,
+    shortgpt or depth_angular): its criterion decides which blocks go, the config how many.
 
-    A scoring `dtype` (depth_ppl, sleb, shortgpt) is one of registry.SCORING_DTYPES once its
-    parameters are checked; whether a model can be scored in it depends on how the model is
-    placed, which only the prune knows (`depth.scoring_dtype`)."""
+    A scoring `dtype` (depth_ppl, sleb, shortgpt, depth_angular) is one of
+    registry.SCORING_DTYPES once its parameters are checked; whether a model can be scored in
+    it depends on how the model is placed, which only the prune knows
+    (`depth.scoring_dtype`)."""
     p = registry.checked_params(method, params)
     return plan_blocks(config, target_params, p["protect_first"], p["protect_last"])
 
@@ -123,6 +124,14 @@ def plan_sleb(config, target_params: int, **params) -> dict:
 
 def plan_shortgpt(config, target_params: int, **params) -> dict:
     return plan_whole_blocks("shortgpt", config, target_params, **params)
+
+
+def plan_depth_angular(config, target_params: int, **params) -> dict:
+    """As every depth method's plan, the blocks removed being consecutive; its cost: one pass
+    over the calibration windows."""
+    plan = plan_whole_blocks("depth_angular", config, target_params, **params)
+    return {**plan, "calibration_passes": 1,
+            "note": "which consecutive blocks go is decided by the angular distance"}
 
 
 # --------------------------------------------------------------------------- uniform width

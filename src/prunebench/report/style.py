@@ -36,6 +36,7 @@ METHOD_STYLES: dict[str, Style] = {
     "depth_mag": Style("Mag+", "#6baed6", "p"),
     "sleb": Style("SLEB", "#9467bd", "v"),
     "shortgpt": Style("ShortGPT", "#ff7f0e", "P"),
+    "depth_angular": Style("Angular distance", "#843c39", "H"),
     "llm_pruner": Style("LLM-Pruner", "#2ca02c", "^"),
     "flap": Style("FLAP", "#006d2c", "o"),
     "wanda_sp": Style("Wanda-sp", "#8c564b", "<"),

@@ -1,0 +1,142 @@
+"""Angular-distance layer pruning (Gromov et al. 2024, "The Unreasonable Ineffectiveness of the
+Deeper Layers"): remove the n consecutive blocks whose input and output are closest in angle.
+
+For n blocks to remove, the angular distance of the block run starting at block l is
+
+    d(l, n) = arccos(cos(x_l, x_{l+n})) / pi
+
+where x_l is the residual stream entering block l (x_L, for L blocks, is what the last block
+produced, before the final norm) at the last token of a calibration window, averaged over the
+windows. The run l*..l*+n-1 of the smallest d is removed whole, in one shot (the paper's
+"similarity-informed" pruning; its QLoRA "healing" is this pipeline's `+lora`). The states are
+read by hooks on the blocks, as ShortGPT's are (`output_hidden_states` would give the final
+norm's output as x_L).
+
+n is solved from the target size as for every depth method (`methods.sizing`), and the run may
+only cover removable blocks (`protect_first` / `protect_last`, off by default as in the paper).
+Calibration: the paper's is C4's validation set; the default here is C4's train shard (the only
+split calibration draws from), 128 windows of 2048 tokens as GPTQ-era code cuts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+
+from prunebench import PrunebenchError
+from prunebench.checkpoint.device_map import main_device
+from prunebench.methods import registry, sizing
+from prunebench.methods.depth import (NEAR_TIE, ranked_score, require_calibration, scored_in,
+                                      scoring_dtype)
+from prunebench.methods.sizing import removable_blocks, solve_num_blocks
+from prunebench.modeling import remove_blocks
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIBRATION = registry.default_calibration("depth_angular")  # defined once, in the registry
+
+
+def _hidden(x):
+    # Decoder layers return a tensor (transformers 5) or a tuple whose first item it is (4.x).
+    return x[0] if isinstance(x, tuple) else x
+
+
+@torch.no_grad()
+def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
+    """The residual stream at each window's last token, entering every block and leaving the
+    last one: float64 `[L + 1, n_windows, hidden]` on the CPU (row l: block l's input; row L:
+    the last block's output, before the final norm)."""
+    layers = model.model.layers
+    last = len(layers) - 1
+    device = main_device(model)  # where inputs go, also for a dispatched model
+    batches: list[list[torch.Tensor | None]] = []
+    current: list[torch.Tensor | None] = []
+
+    def keep(position, hidden):
+        current[position] = hidden[:, -1, :].detach().to("cpu", torch.float64)
+
+    def before(i):
+        def hook(module, args, kwargs):
+            keep(i, args[0] if args else kwargs["hidden_states"])
+        return hook
+
+    def after(module, args, kwargs, output):
+        keep(last + 1, _hidden(output))
+
+    handles = [layer.register_forward_pre_hook(before(i), with_kwargs=True)
+               for i, layer in enumerate(layers)]
+    handles.append(layers[last].register_forward_hook(after, with_kwargs=True))
+    try:
+        for j in range(0, len(calibration), batch_size):
+            current = [None] * (last + 2)
+            model.model(input_ids=calibration[j:j + batch_size].to(device), use_cache=False)
+            batches.append(current)
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.stack([torch.cat([batch[p] for batch in batches]) for p in range(last + 2)])
+
+
+def angular_distances(states: torch.Tensor, n: int) -> list[float]:
+    """d(l, n) for every start l = 0..L-n (states: last_token_states'): the windows' mean of
+    arccos(cos(x_l, x_{l+n})) / pi, 0 for a run that passes its input on unchanged in
+    direction, 1 for one that reverses it."""
+    if not 1 <= n < len(states):
+        raise PrunebenchError(f"angular distance over {n} blocks of a model with "
+                              f"{len(states) - 1}: choose 1 <= n <= {len(states) - 1}")
+    a, b = states[:-n], states[n:]
+    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1)  # [starts, windows], float64
+    return (torch.arccos(cos.clamp(-1.0, 1.0)) / math.pi).mean(dim=1).tolist()
+
+
+def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    """Angular-distance pruning: the run of consecutive removable blocks of the smallest
+    angular distance, as many as the target size asks for, removed in one shot. The model runs
+    in `dtype` (float32 by default); the distances are computed in float64 either way."""
+    p = registry.checked_params("depth_angular", params)
+    dtype = scoring_dtype("depth_angular", p, model)
+    calibration = require_calibration("depth_angular", calibration)
+    n_blocks = model.config.num_hidden_layers
+    removable = removable_blocks(n_blocks, p["protect_first"], p["protect_last"])
+    k = solve_num_blocks(model.config, target_params, removable)  # refused before scoring
+    log.info("angular distance: %d consecutive blocks to remove, starting at one of blocks "
+             "%d..%d", k, removable[0], removable[-1] - k + 1)
+    with scored_in(model, dtype) as scoring:
+        states = last_token_states(scoring, calibration, p["batch_size"])
+    distances = angular_distances(states, k)  # every start, the protected ones too (the report)
+    starts = list(range(removable[0], removable[-1] - k + 2))
+    ranked = [ranked_score(d) for d in distances]
+    ranking = sorted(starts, key=lambda s: (ranked[s], s))  # ties: the earlier run
+    best = ranking[0]
+    if not math.isfinite(distances[best]):
+        raise PrunebenchError(
+            f"depth_angular: no run of {k} removable blocks has a finite angular distance "
+            f"({[distances[s] for s in starts]}): the model or its calibration data is broken, "
+            "or the scoring dtype overflows (score in float32 or bfloat16; check the token ids)")
+    cut = None
+    if len(ranking) > 1:
+        second = ranking[1]
+        larger = max(abs(distances[best]), abs(ranked[second]))
+        gap = 1.0 if math.isinf(ranked[second]) else (
+            (ranked[second] - distances[best]) / larger if larger else 0.0)
+        cut = {"removed_start": best, "first_kept_start": second, "relative_gap": gap}
+        if gap < NEAR_TIE:
+            log.warning("angular distance: a near tie decides the run removed: blocks %d..%d "
+                        "(distance %.6g) are removed and the run from block %d (%.6g) kept, "
+                        "%.3g%% apart; other numerics (GPU, dtype, batch size, library "
+                        "versions) may swap them (the report's `cut`)", best, best + k - 1,
+                        distances[best], second, distances[second], 100 * gap)
+    removed = list(range(best, best + k))
+    remove_blocks(model, removed)
+    log.info("angular distance: removed blocks %s (distance %.6g)", removed, distances[best])
+    return {"criterion": "angular_distance",
+            "start_distances": [d if math.isfinite(d) else None for d in distances],
+            "ranking": ranking, "start": best, "removed_blocks": removed, "num_removed": k,
+            "cut": cut, "windows": int(states.shape[1]), "protect_first": p["protect_first"],
+            "protect_last": p["protect_last"], "dtype": p["dtype"]}
+
+
+# Sized from the config alone: torch-free, in methods.sizing, where `prunebench plan` calls it.
+plan = sizing.plan_depth_angular
