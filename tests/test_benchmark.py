@@ -685,6 +685,46 @@ def test_static_decoder_caches_follow_block_shapes():
             StaticDecoder(model, 2, 20, mode=mode)
 
 
+def test_a_graph_captured_on_the_first_step_keeps_what_the_prefill_cached(monkeypatch):
+    """StaticDecoder.generate without prepare() captures its CUDA graph on the first decode
+    step, after the prefill; the capture's warm-up steps ran the placeholder token at position
+    0 and left its keys and values there, so every later token attended to them (on an H200
+    only each row's first generated token matched HF's). Here torch.cuda's graph pieces are
+    stood in for by ones that run the step eagerly, as a replay runs what was captured."""
+    import contextlib
+
+    model = width_model()
+    prompt = torch.randint(3, model.config.vocab_size, (2, 6), generator=torch.Generator()
+                           .manual_seed(0))
+    expected = StaticDecoder(model, 2, 6 + 8, mode="eager")
+    want = expected.generate(prompt, 8)
+
+    decoder = StaticDecoder(model, 2, 6 + 8, mode="eager")
+    decoder.mode = "cuda-graph"  # its step is the eager one, as for a CUDA graph
+
+    class Graph:
+        def replay(self):
+            decoder._static_out.copy_(decoder._step(decoder._static_token,
+                                                    decoder._static_pos, decoder.noise()))
+
+    class Stream:
+        def wait_stream(self, other):
+            pass
+
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", Stream)
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "graph", lambda graph: contextlib.nullcontext())
+    got = decoder.generate(prompt, 8)
+    assert decoder._graph is not None  # captured on the first step, after the prefill
+    for mine, theirs in zip(decoder.blocks, expected.blocks):
+        if mine.k_cache is not None:
+            assert torch.equal(mine.k_cache[:, :, 0], theirs.k_cache[:, :, 0])
+            assert torch.equal(mine.v_cache[:, :, 0], theirs.v_cache[:, :, 0])
+    assert torch.equal(got, want)
+
+
 def hetero_model():
     """Every block shape the decoder must handle, with q/k/v and gate/up biases to fuse too."""
     config = small_config(num_hidden_layers=5, attention_bias=True, mlp_bias=True)

@@ -449,7 +449,13 @@ class StaticDecoder(nn.Module):
                                       "'reduce-overhead' or 'eager'")
             register(self.generator)
         # Warm up on a side stream (compilation, cuBLAS handles, workspace) before capture, as
-        # CUDA graphs require. It writes position 0 of the caches; the prefill overwrites it.
+        # CUDA graphs require. The warm-up steps write position 0 of every block's cache: what
+        # was there is put back, since a capture made on the first step() of a generation
+        # (without prepare()) comes after the prefill, whose first position it would
+        # otherwise replace with the placeholder token's keys and values (every later token
+        # then attended to it: on an H200 only the first generated token matched HF's).
+        kept = [(block, block.k_cache[:, :, :1].clone(), block.v_cache[:, :, :1].clone())
+                for block in self.blocks if block.k_cache is not None]
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
@@ -458,12 +464,16 @@ class StaticDecoder(nn.Module):
         torch.cuda.current_stream().wait_stream(stream)
         with torch.cuda.graph(graph):
             self._static_out = self._step(self._static_token, self._static_pos, self.noise())
+        for block, k, v in kept:
+            block.k_cache[:, :, :1].copy_(k)
+            block.v_cache[:, :, :1].copy_(v)
         self._graph = graph
 
     def prepare(self) -> None:
         """Capture / compile the decode step before timing (call inside the attention context).
 
-        It runs the step at position 0, which the prefill overwrites before it is ever read.
+        It runs the step at position 0, which the prefill overwrites before it is ever read
+        (a capture left to the first step() keeps what the prefill wrote there).
         """
         with torch.inference_mode():
             if self.mode in GRAPH_MODES and self._graph is None:
