@@ -466,6 +466,25 @@ def test_a_problem_names_the_file_and_line_that_write_its_key(tmp_path):
     assert "  benchmark.repeats: -2 is less than the minimum of 1" in str(err.value).splitlines()
 
 
+def test_a_key_brought_by_a_yaml_merge_key_is_named_where_the_anchor_writes_it(tmp_path):
+    """`<<: *anchor` writes its keys into the mapping (the loader merges them): the file that
+    does so wrote the value the merge kept, not an earlier file writing the same key."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("methods:\n  depth_ppl:\n"
+                    "    calibration: &c {source: embedded, n: -5, length: 128, seed: 1}\n"
+                    "  sleb:\n    calibration:\n      <<: *c\n"
+                    "  shortgpt:\n    calibration:\n      <<: [*c]\n      n: -3\n")
+    files = [DEFAULT, mine]
+    with pytest.raises(PrunebenchError) as err:
+        check_config(load_config_files(files), resources=NOWHERE, files=files)
+    said = str(err.value).splitlines()
+    assert f"  {mine}, line 3: methods.sleb.calibration.n: -5 is less than the minimum of 1" \
+        in said, said
+    # a key of its own beside the merge key wins over the merged one
+    assert f"  {mine}, line 10: methods.shortgpt.calibration.n: -3 is less than the minimum " \
+        "of 1" in said, said
+
+
 def test_a_problem_of_a_key_no_file_writes_is_not_given_a_place():
     from prunebench.plan.config_source import locate, name_sources
 

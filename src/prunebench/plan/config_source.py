@@ -40,7 +40,7 @@ def _line_of(node, path: str) -> int | None:
     while path:
         if isinstance(node, yaml.MappingNode):
             # the longest key that starts the path: a model may be named 'qwen2.5-7b'
-            matches = [(key, value) for key, value in node.value
+            matches = [(key, value) for key, value in _entries(node)
                        if isinstance(key, yaml.ScalarNode) and _starts(path, key.value)]
             if not matches:
                 return None
@@ -56,6 +56,22 @@ def _line_of(node, path: str) -> int | None:
             return None
         path = path.removeprefix(".")
     return line
+
+
+def _entries(node: yaml.MappingNode, seen: frozenset = frozenset()) -> list:
+    """A mapping's entries as the loader reads them: its own keys first, then those a merge key
+    (`<<: *defaults`, or `<<: [*a, *b]`, the first taking precedence) brings in, whose values
+    are written where the anchored mapping writes them (in this file)."""
+    own, merged = [], []
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:merge":
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, yaml.MappingNode) and id(source) not in seen:
+                    merged += _entries(source, seen | {id(node)})
+        else:
+            own.append((key, value))
+    return own + merged  # max() in _line_of keeps the first of equal keys: the own one
 
 
 def _starts(path: str, key: str) -> bool:
