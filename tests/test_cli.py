@@ -312,6 +312,21 @@ def test_plan_counts_the_kv_cache_in_the_benchmarks_dtype(tmp_path, capsys, dtyp
     assert f"| 23 | {dense * 23 // 32 // 1024} KiB (72%) |" in out
 
 
+@pytest.mark.parametrize("benchmark", [{"dtype": "fp16"}, {"dtype": ["float16"]}, [1]])
+def test_plan_refuses_a_benchmark_dtype_it_cannot_count_in(tmp_path, capsys, benchmark):
+    """A dtype the schema does not allow (or a `benchmark` that is no mapping) was a KeyError
+    or AttributeError traceback, not an error line naming the key."""
+    config = {"benchmark": benchmark, "models": {
+        "llama-7b": {"source": "random:llama-7b", "variants": ["dense"]}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    code = main(["plan", str(tmp_path / "c.yaml"), "--resources", str(tmp_path)])
+    err = capsys.readouterr().err
+    if isinstance(benchmark, dict):
+        assert code == 2 and "benchmark.dtype: " in err and "float32" in err, err
+    else:  # check-config's to refuse; plan counts in the default
+        assert code == 0, err
+
+
 def test_depth_kv_cache_is_data_dependent_only_when_removable_blocks_differ():
     from prunebench.checkpoint.architectures import architecture_config
     from prunebench.methods import depth

@@ -186,10 +186,18 @@ DTYPE_BYTES = {"auto": 2, "float16": 2, "bfloat16": 2, "float32": 4}
 
 
 def benchmark_dtype(config: dict) -> str:
-    """The config's `benchmark.dtype`, or the schema's default where it leaves it out."""
+    """The config's `benchmark.dtype`, or the schema's default where it leaves it out (or
+    its `benchmark` is no mapping, which check-config refuses); one the schema does not allow
+    is refused here, as plan reads no other check of the config."""
     from prunebench.plan.checks import schema_defaults
 
-    return (config.get("benchmark") or {}).get("dtype") or schema_defaults("benchmark")["dtype"]
+    benchmark = config.get("benchmark")
+    dtype = ((benchmark.get("dtype") if isinstance(benchmark, dict) else None)
+             or schema_defaults("benchmark")["dtype"])
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+        raise PrunebenchError(f"benchmark.dtype: {dtype!r} is not one of "
+                              f"{', '.join(DTYPE_BYTES)} (the plan's KV cache column counts in it)")
+    return dtype
 
 
 def kv_header(rows: list[dict]) -> str:
