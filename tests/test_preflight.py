@@ -90,8 +90,9 @@ def test_a_model_is_cpu_sized_when_its_config_counts_few_parameters(tmp_path,
     assert not preflight.cpu_sized(nowhere / "remote", "hf:someone/small@main")
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "config.json").write_text("{not json")
-    assert not preflight.cpu_sized(broken, "hf:someone/broken@main")
+    for text in ("{not json", "[]", '{"hidden_size": "64"}'):
+        (broken / "config.json").write_text(text)
+        assert not preflight.cpu_sized(broken, "hf:someone/broken@main")
 
 
 def test_cuda_on_a_machine_without_gpu_warns_that_every_gpu_job_would_stop():
