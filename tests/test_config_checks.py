@@ -517,6 +517,20 @@ def test_a_snakemake_run_names_the_config_file_and_line_of_a_bad_value(tmp_path)
     assert "mine.yaml, line 3" not in said
 
 
+@pytest.mark.parametrize("text", ["[]", '{"model_type": "llama", "hidden_size": "64"}'])
+def test_a_local_config_json_of_the_wrong_shape_is_no_traceback(tmp_path, text):
+    """A config.json that is a list, or writes a number as text, stopped the checks (and so
+    every Snakemake parse) with a raw AttributeError / TypeError."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_text(text)
+    config = default_config(mine={"source": f"local:{folder}", "variants": ["dense", "flap-0.5"]})
+    try:
+        check_config(config, resources=tmp_path / "resources")
+    except PrunebenchError:
+        pass  # naming the folder's problem is fine; any other exception is not
+
+
 def test_check_config_command(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("benchmark: [\n")
