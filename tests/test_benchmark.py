@@ -687,7 +687,7 @@ def test_static_decoder_caches_follow_block_shapes():
 
 def test_a_graph_captured_on_the_first_step_keeps_what_the_prefill_cached(monkeypatch):
     """StaticDecoder.generate without prepare() captures its CUDA graph on the first decode
-    step, after the prefill; the capture's warm-up steps ran the placeholder token at position
+    step, after the prefill; the capture's warm-up steps ran token 0 at position
     0 and left its keys and values there, so every later token attended to them (on an H200
     only each row's first generated token matched HF's). Here torch.cuda's graph pieces are
     stood in for by ones that run the step eagerly, as a replay runs what was captured."""

@@ -770,7 +770,7 @@ def test_calibration_windows_longer_than_a_known_context_are_refused_at_start(tm
 def test_a_method_whose_original_windows_exceed_the_context_is_named_by_its_key(tmp_path):
     """A method the config has no section for draws its original's windows (SLEB's: 2048
     tokens): the problem names the key to set, `methods.<that method>.calibration.length`,
-    not a placeholder a user adding a variant has to resolve."""
+    not `methods.<method>`, which a user adding a variant had to work out."""
     config = default_config()
     config["models"]["tiny"]["variants"].append("sleb-0.8")
     del config["methods"]["sleb"]

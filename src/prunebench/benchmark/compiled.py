@@ -452,8 +452,9 @@ class StaticDecoder(nn.Module):
         # CUDA graphs require. The warm-up steps write position 0 of every block's cache: what
         # was there is put back, since a capture made on the first step() of a generation
         # (without prepare()) comes after the prefill, whose first position it would
-        # otherwise replace with the placeholder token's keys and values (every later token
-        # then attended to it: on an H200 only the first generated token matched HF's).
+        # otherwise replace with the keys and values of token 0, which those steps run on
+        # (every later token then attended to them: on an H200 only the first generated token
+        # matched HF's).
         kept = [(block, block.k_cache[:, :, :1].clone(), block.v_cache[:, :, :1].clone())
                 for block in self.blocks if block.k_cache is not None]
         stream = torch.cuda.Stream()

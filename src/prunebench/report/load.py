@@ -91,8 +91,8 @@ def _remake_hint(path: Path, rule: str, force: bool) -> str:
 def _rerun_command(words: str, cores: str = "all") -> str:
     """`snakemake --cores <cores> <words>` and this run's arguments to repeat (its --directory,
     --configfile and --config, which the workflow passes through the environment to the
-    aggregation), with Snakemake named as the run was started; a placeholder for the arguments
-    where they are not known (the loaders called outside a run)."""
+    aggregation), with Snakemake named as the run was started; THIS_RUN, which tells the reader
+    to add them, where they are not known (the loaders called outside a run)."""
     run = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
     start = layout.snakemake_command(run)
     if cores != "all":
