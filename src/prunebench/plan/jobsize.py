@@ -87,7 +87,7 @@ def known_config(model_dir: str | Path, source: str):
     its `config.json` when already there (or in a `local:` source's folder), or the shape of a
     known `random:` architecture; None otherwise (the tiny model before it is trained, a hub
     model before download)."""
-    from prunebench.checkpoint.param_count import config_from_dict, config_from_json
+    from prunebench.checkpoint.param_count import config_from_dict
 
     config_file = Path(model_dir) / "config.json"
     if source.startswith("local:"):  # not imported yet: the folder's own config says
@@ -96,13 +96,29 @@ def known_config(model_dir: str | Path, source: str):
         config_file = config_file if config_file.exists() else (
             local_path(source.removeprefix("local:")) / "config.json")
     if config_file.exists():
-        return config_from_json(config_file)
+        return _countable(config_file)
     if source.startswith("random:"):
         from prunebench.checkpoint.architectures import ARCHITECTURES
 
         shape = ARCHITECTURES.get(source.removeprefix("random:"))
         return config_from_dict(shape) if shape else None
     return None
+
+
+def _countable(config_file: Path):
+    """config.json's values, refused where its parameters cannot be counted (a JSON list, a
+    number written as text): every caller counts with them, and a raw AttributeError or
+    TypeError there stopped the config checks, and so every Snakemake parse."""
+    from prunebench.checkpoint.param_count import config_from_json, count_params
+
+    try:
+        config = config_from_json(config_file)
+        count_params(config)
+    except (AttributeError, TypeError, KeyError) as err:
+        raise PrunebenchError(f"{config_file} is no config whose parameters can be counted "
+                              f"({type(err).__name__}: {err}): re-download or rebuild the "
+                              "model") from None
+    return config
 
 
 def known_param_count(model_dir: str | Path, source: str) -> int | None:
