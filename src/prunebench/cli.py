@@ -294,32 +294,37 @@ def resources_of(args) -> str | Path:
     return Path(args.directory) / "resources" if args.directory else "resources"
 
 
+def add_config_arguments(parser: argparse.ArgumentParser, *, files: str, configfile: str,
+                         resources: str) -> None:
+    """plan's and check-config's arguments: the config files (as arguments or after
+    --configfile), the resources folder and the run's --directory; each with its own help."""
+    parser.add_argument("files", nargs="*", metavar="FILE", help=files)
+    parser.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
+                        help=configfile)
+    parser.add_argument("--resources", default=None, metavar="DIR", help=resources)
+    parser.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="prunebench", description=DESCRIPTION,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    plan = sub.add_parser("plan", help="print each variant's solved size from the configs alone",
-                          epilog="example: prunebench plan --configfile config/paper.yaml")
-    plan.add_argument("files", nargs="*", metavar="FILE",
-                      help="config files, stacked left to right (as check-config takes them)")
-    plan.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
-                      help="config files, stacked left to right as Snakemake's --configfile "
-                           "stacks them (default: config/config.yaml)")
-    plan.add_argument("--resources", default=None, metavar="DIR",
-                      help="the workflow's resources folder, where downloaded or imported models' "
-                           "config.json are read first (default: resources, in --directory)")
-    plan.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP)
-    check = sub.add_parser("check-config", help="check config files as the workflow does at start",
-                           epilog="example: prunebench check-config config/config.yaml my-models.yaml")
-    check.add_argument("files", nargs="*", metavar="FILE",
-                       help="config files, stacked left to right")
-    check.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
-                       help="the same, as Snakemake's --configfile (and `prunebench plan`) take "
-                            "them")
-    check.add_argument("--resources", default=None, metavar="DIR",
-                       help="the workflow's resources folder, where models are looked up as the "
-                            "workflow does (default: resources, in --directory)")
-    check.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP)
+    add_config_arguments(
+        sub.add_parser("plan", help="print each variant's solved size from the configs alone",
+                       epilog="example: prunebench plan --configfile config/paper.yaml"),
+        files="config files, stacked left to right (as check-config takes them)",
+        configfile="config files, stacked left to right as Snakemake's --configfile stacks "
+                   "them (default: config/config.yaml)",
+        resources="the workflow's resources folder, where downloaded or imported models' "
+                  "config.json are read first (default: resources, in --directory)")
+    add_config_arguments(
+        sub.add_parser("check-config", help="check config files as the workflow does at start",
+                       epilog="example: prunebench check-config config/config.yaml "
+                              "my-models.yaml"),
+        files="config files, stacked left to right",
+        configfile="the same, as Snakemake's --configfile (and `prunebench plan`) take them",
+        resources="the workflow's resources folder, where models are looked up as the "
+                  "workflow does (default: resources, in --directory)")
     commands.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command in ("plan", "check-config"):
