@@ -68,6 +68,30 @@ def test_session_skips_a_step_the_deadline_leaves_no_room_for(tmp_path):
     assert not (tmp_path / "w" / "check").exists()  # gpu_check never started
 
 
+def test_a_stopped_step_is_not_summarised_with_a_report_an_earlier_run_left(tmp_path,
+                                                                           monkeypatch):
+    """A warm machine keeps an earlier session's results/: a step stopped before it wrote its
+    report was summarised with the earlier run's table (an H200, 2026-12-04)."""
+    session = load_script("gpu_session")
+    work = tmp_path / "w"
+    reports = {"autotune": "gpu_check.md", "attention-eager": "gpu_check.md",
+               "families": "family_check.md", "paired": "paired_check.md",
+               "memory": "gpu_memory.md"}
+    for folder, name in reports.items():
+        (work / folder).mkdir(parents=True)
+        (work / folder / name).write_text("| STALE | table of an earlier run |\n")
+    monkeypatch.setattr(session.Session, "run", lambda self, cmd, timeout, env=None,
+                        cwd=None: (124, 1.0))  # every step stopped before writing anything
+    out = tmp_path / "out"
+    assert session.main(["--steps", "autotune,attention,families,paired,memory",
+                         "--attention-trials", "eager", "--out", str(out), "--work", str(work),
+                         "--deadline-s", "3600"]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "STALE" not in summary
+    for name in reports.values():
+        assert f"(no {name}: see session.log)" in summary
+
+
 REHEARSAL_S = 3600  # a rehearsal's share and deadline: no machine is that slow, none stops it
 
 
@@ -289,6 +313,32 @@ def test_the_attention_step_autotunes_the_depth_model_with_the_decoders_own_atte
         assert args.no_selfcheck is (attention != "flex")  # flex proves its tokens first
     autotune = gpu_check.parse_args([*session.autotune_args(False, 120), "--out", "x"])
     assert autotune.attention == "auto" and autotune.variants.split(",")[0] == "dense"
+    chosen = gpu_check.parse_args([*session.autotune_args(False, 120, "eager", "width,dense"),
+                                   "--out", "x"])
+    assert (chosen.attention, chosen.variants) == ("eager", "width,dense")
+
+
+def test_every_attention_the_session_takes_is_one_the_compiled_decoder_can_time():
+    session = load_script("gpu_session")
+    from prunebench.benchmark.attention import ATTENTION
+    assert set(session.ATTENTION_TRIALS) <= set(session.ATTENTIONS)
+    # flash takes no mask: the compiled decoder refuses it on CUDA
+    assert set(session.ATTENTIONS) == (set(ATTENTION) | {"auto"}) - {"flash"}
+
+
+@pytest.mark.parametrize("arguments, named", [
+    (["--attention-trials", "eager,cudn"], "cudn"),
+    (["--attention-trials", "flash"], "flash"),
+    (["--autotune-variants", "dense,deep"], "deep"),
+    (["--autotune-attention", "fast"], "fast"),
+])
+def test_session_refuses_an_unknown_attention_or_variant_before_any_step(
+        tmp_path, capsys, arguments, named):
+    session = load_script("gpu_session")
+    with pytest.raises(SystemExit) as stop:
+        session.main(["--steps", "env", *arguments, "--out", str(tmp_path)])
+    assert stop.value.code == 2 and named in capsys.readouterr().err
+    assert not (tmp_path / "session.log").exists()  # refused before the session started
 
 
 def test_the_smoke_run_works_in_a_directory_of_its_own(tmp_path):
