@@ -1120,7 +1120,7 @@ def test_batch_means_validation_weighs_each_batch_by_its_records(tiny_model_dir,
     examples = encode_records(records[:5], tokenizer, "plain", 64, "validation")
     model, pad = load_model(tiny_model_dir), tokenizer.pad_token_id or 0
     per_record = [lora.response_loss(model, collate([e], pad)) for e in examples]
-    sums, counts = [float(s) for s, _ in per_record], [c for _, c in per_record]
+    sums, counts = [float(s.detach()) for s, _ in per_record], [c for _, c in per_record]
     # batches of 2: records 0-1, 2-3, 4; each batch's token mean counts once per record
     means = [sum(sums[i:i + 2]) / sum(counts[i:i + 2]) for i in range(0, 5, 2)]
     expected = (2 * means[0] + 2 * means[1] + means[2]) / 5
