@@ -10,6 +10,12 @@ the memory bandwidth, prints a Markdown table and the dense/depth decode-step ra
     python benchmarks/gpu_check.py                    # on the H100 (about 6 minutes)
     python benchmarks/gpu_check.py --arch tiny-test --device cpu --dtype float32   # anywhere
 
+Before timing, a self-check decodes a tiny float32 model with both the compiled decoder and HF
+generate (greedy tokens must be equal; --no-selfcheck skips it), and an SDPA kernel pinned by
+--attention (cudnn, efficient, math, ...) is checked on a decode step's shapes against float64
+(the kernel check; cuDNN's kernel, half precision only, gets this check instead of the
+self-check).
+
 Cells are ordered by priority and skipped (recorded as such) when the time budget would be
 exceeded; an error in one cell is logged and recorded, and the next cell runs.
 """
@@ -33,7 +39,7 @@ from transformers import LlamaConfig
 from prunebench import benchmark as bench
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.atomic import write_json, write_text
-from prunebench.benchmark.attention import set_hf_attention
+from prunebench.benchmark.attention import ATTENTION, set_hf_attention
 from prunebench.modeling import (count_params, default_layer_shape, random_model, remove_blocks,
                                  resolve_device, resolve_dtype)
 from prunebench.provenance import provenance
@@ -150,6 +156,48 @@ class Budget:
 
     def allows(self, estimate: float, reserve: float = 0.0) -> bool:
         return self.elapsed() + estimate + reserve <= self.seconds
+
+
+# SDPA kernels that run in half precision only (cuDNN's): the float32 token self-check cannot
+# run them, so the kernel check below is what speaks for their results.
+HALF_ONLY_KERNELS = ("cudnn",)
+
+
+def kernel_check(attention: str, device: torch.device, dtype: torch.dtype, *, heads: int = 32,
+                 head_dim: int = 128, cache_len: int = 144, visible: int = 77,
+                 seed: int = 0) -> dict:
+    """The attention kernel that `attention` pins, on a decode step's shapes: one query per
+    head over a static cache whose positions from `visible` on are masked out (the compiled
+    decoder's mask), in `dtype`, against the same attention computed in float64 on the CPU.
+    Beside it the math kernel in the same dtype, as the rounding a correct kernel may show:
+    the kernel passes within 4 times the math kernel's error (or 4 units of `dtype`'s
+    precision, if more), which a kernel that drops or misreads the mask is far outside of
+    (masked positions then take about half of the weight). `kernels` names what ran."""
+    generator = torch.Generator().manual_seed(seed)
+    q, keys, values = (torch.randn(1, heads, n, head_dim, generator=generator, dtype=torch.float64)
+                       for n in (1, cache_len, cache_len))
+    mask = (torch.arange(cache_len) < visible).view(1, cache_len)  # [query, position]
+    scores = (q @ keys.transpose(-1, -2)) / head_dim ** 0.5
+    reference = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ values
+
+    def error(kind: str) -> tuple[float, list[str]]:
+        args = [t.to(device, dtype) for t in (q, keys, values)]
+        out: list[torch.Tensor] = []
+        with bench.attention_context(kind, device), torch.inference_mode():
+            kernels = bench.attention_kernels(lambda: out.append(
+                torch.nn.functional.scaled_dot_product_attention(*args,
+                                                                 attn_mask=mask.to(device))))
+        return float((out[0].double().cpu() - reference).abs().max()), kernels
+
+    err, kernels = error(attention)
+    math_err, _ = error("math")
+    bound = max(4 * math_err, 4 * torch.finfo(dtype).eps)
+    ok = err <= bound
+    (log.info if ok else log.error)("kernel check (%s, %s): largest error %.2e against float64, "
+                                    "math kernel %.2e: %s", attention, bench.dtype_name(dtype),
+                                    err, math_err, "ok" if ok else "OUTSIDE 4x the math kernel's")
+    return {"attention": attention, "dtype": bench.dtype_name(dtype), "max_abs_error": err,
+            "math_max_abs_error": math_err, "bound": bound, "ok": ok, "kernels": kernels}
 
 
 def free(device: torch.device) -> None:
@@ -315,13 +363,22 @@ def main(argv=None) -> dict:
         report["elapsed_s"] = budget.elapsed()
         write_json(out_dir / "gpu_check.json", report)
 
-    if not args.no_selfcheck:
+    if attention in HALF_ONLY_KERNELS:
+        report["selfcheck"] = {"skipped": f"attention {attention!r} runs in half precision "
+                                          "only; the kernel check speaks for it"}
+    elif not args.no_selfcheck:
         try:
             report["selfcheck"] = selfcheck(device, attention, args.compile_mode)
         except Exception as exc:  # noqa: BLE001 - recorded; the benchmarks still run
             log.error("selfcheck failed:\n%s", traceback.format_exc())
             report["selfcheck"] = {"error": f"{type(exc).__name__}: {exc}"}
         free(device)
+    if ATTENTION.get(attention) is not None:  # an SDPA kernel pinned: seconds to check
+        try:
+            report["kernel_check"] = kernel_check(attention, device, dtype)
+        except Exception as exc:  # noqa: BLE001 - recorded; the benchmarks still run
+            log.error("kernel check failed:\n%s", traceback.format_exc())
+            report["kernel_check"] = {"error": f"{type(exc).__name__}: {exc}"}
     bandwidth, method = bench.measure_bandwidth(device)
     report["bandwidth_gbps"], report["bandwidth_method"] = bandwidth / 1e9, method
     print(f"memory bandwidth: {bandwidth / 1e9:.0f} GB/s ({method})", flush=True)
@@ -422,6 +479,8 @@ def main(argv=None) -> dict:
     lines += floor_lines(report["cells"])
     lines += profile_lines(report["cells"])
     lines.append(f"\nselfcheck: {json.dumps(report['selfcheck'])}")
+    if "kernel_check" in report:
+        lines.append(f"kernel check: {json.dumps(report['kernel_check'])}")
     lines.append(f"total wall time: {budget.elapsed():.0f} s")
     text = "\n".join(lines)
     print(text, flush=True)

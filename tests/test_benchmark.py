@@ -944,6 +944,69 @@ def test_gpu_check_refuses_flex_attention_for_the_hf_backend(tmp_path, capsys):
         capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("attention", ["math", "sdpa"])
+def test_the_kernel_check_passes_a_correct_kernel_and_names_it(attention, dtype):
+    check = load_gpu_check().kernel_check(attention, torch.device("cpu"), dtype)
+    assert check["ok"] and check["max_abs_error"] <= check["bound"]
+    assert check["dtype"] == bench.dtype_name(dtype)
+    assert "aten::scaled_dot_product_attention" in check["kernels"]
+    if attention == "math":
+        assert "aten::_scaled_dot_product_attention_math" in check["kernels"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_the_kernel_check_fails_a_kernel_that_ignores_the_mask(monkeypatch, dtype):
+    gpu_check = load_gpu_check()
+    real = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+
+    def sdpa(q, k, v, attn_mask=None, **kw):  # the checked kernel ignores the mask, math not
+        calls.append(len(calls))
+        return real(q, k, v, attn_mask=None if len(calls) == 1 else attn_mask, **kw)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", sdpa)
+    check = gpu_check.kernel_check("sdpa", torch.device("cpu"), dtype)
+    assert not check["ok"] and check["max_abs_error"] > check["bound"]
+    assert check["math_max_abs_error"] <= check["bound"] / 4
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_the_kernel_check_fails_a_kernel_that_shows_one_masked_position(monkeypatch, dtype):
+    gpu_check = load_gpu_check()
+    real = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+
+    def sdpa(q, k, v, attn_mask=None, **kw):  # one position past the visible ones shown
+        calls.append(len(calls))
+        if len(calls) == 1:
+            attn_mask = attn_mask.clone()
+            attn_mask[..., int(attn_mask.sum())] = True
+        return real(q, k, v, attn_mask=attn_mask, **kw)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", sdpa)
+    assert not gpu_check.kernel_check("sdpa", torch.device("cpu"), dtype)["ok"]
+
+
+def test_gpu_check_records_a_kernel_check_and_skips_the_float32_token_check_for_cudnn(tmp_path):
+    """cuDNN's kernel runs in half precision only: the float32 self-check cannot run it, so
+    the kernel check is recorded instead (on the CPU, where no cuDNN kernel runs, as an error;
+    its cells fail as they would)."""
+    gpu_check = load_gpu_check()
+    args = [a for a in TINY_CHECK if a != "--no-selfcheck"]
+    gpu_check.main([*args, "--variants", "dense", "--backends", "compiled", "--attention",
+                    "cudnn", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert "half precision only" in report["selfcheck"]["skipped"]
+    assert "error" in report["kernel_check"]
+    assert "kernel check: " in (tmp_path / "gpu_check.md").read_text()
+    gpu_check.main([*TINY_CHECK, "--variants", "dense", "--backends", "compiled", "--attention",
+                    "math", "--out", str(tmp_path / "math")])
+    report = json.loads((tmp_path / "math" / "gpu_check.json").read_text())
+    assert report["kernel_check"]["ok"] and report["kernel_check"]["attention"] == "math"
+    assert report["cells"][0]["status"] == "ok"
+
+
 def test_flex_prefill_attention_is_pinned_on_cuda_as_auto_pins_it(monkeypatch):
     import torch.nn.attention as sdpa
 
