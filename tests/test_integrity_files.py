@@ -141,6 +141,39 @@ def test_edited_generation_config_or_tokenizer_is_refused(checkpoint, name, chan
         modeling.load_tokenizer(checkpoint)
 
 
+@pytest.mark.parametrize("name, content", [
+    ("special_tokens_map.json", {"pad_token": "<unk>"}),
+    ("added_tokens.json", {"<extra>": 600}),
+    ("chat_template.jinja", "{{ messages }}"),
+])
+def test_a_defining_file_added_after_the_save_is_refused(checkpoint, name, content):
+    """Every file the manifest names is verified; one added later (a special-tokens map, a chat
+    template) is read at load just the same and changes what the checkpoint computes."""
+    (checkpoint / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    for load in (modeling.load_model, modeling.load_tokenizer):
+        with pytest.raises(PrunebenchError, match=f"{name} is not in its prunebench.json.*"
+                                                  "move it out of the folder"):
+            load(checkpoint)
+    (checkpoint / name).unlink()
+    modeling.load_model(checkpoint)
+
+
+def test_files_that_define_nothing_may_be_added_beside_a_checkpoint(checkpoint):
+    for name in ("README.md", "notes.log", ".hidden.json"):
+        (checkpoint / name).write_text("x")
+    (checkpoint / ".cache").mkdir()
+    (checkpoint / ".cache" / "download.json").write_text("{}")
+    modeling.load_model(checkpoint)
+
+
+def test_a_format_1_manifest_names_no_files_so_none_counts_as_added(checkpoint):
+    manifest = manifest_of(checkpoint)
+    (checkpoint / modeling.MANIFEST).write_text(json.dumps(
+        {"format": 1, "weights_sha256": manifest["weights_sha256"]}))
+    (checkpoint / "special_tokens_map.json").write_text("{}")
+    modeling.load_model(checkpoint)
+
+
 def test_deleted_tokenizer_file_is_named(checkpoint):
     (checkpoint / "tokenizer.json").unlink()
     with pytest.raises(PrunebenchError, match="tokenizer.json is missing; re-run the step"):

@@ -6,7 +6,8 @@ Weights are not the only thing that decides what a checkpoint computes: `config.
 without changing any shape, so the shape checks in `modeling.load_model` cannot see an edit to
 them. The manifest therefore records the weights (`weights_sha256`) and those files
 (`files_sha256`: every top-level file with a DEFINING_SUFFIXES suffix that the save or a hub
-download wrote).
+download wrote). Such a file the manifest does not name was put there after the save, and
+transformers reads it at load just the same: it is refused too.
 
 Manifest formats: 1 recorded `weights_sha256` only; 2 (FORMAT_VERSION) adds `files_sha256`. A
 format-1 manifest still loads, and what it records is still verified. A checkpoint without a
@@ -264,7 +265,8 @@ def known_sha256(files: list[Path], announce=None) -> dict[str, str]:
 
 
 def verify_manifest(path: Path, weights: bool = True) -> None:
-    """Check every recorded file against its hash, naming the one that differs.
+    """Check every recorded file against its hash, naming the one that differs, and refuse a
+    config, tokenizer or code file the manifest does not name (one added after the save).
 
     With `weights=False` only the small files (config, tokenizer, ...) are checked: for jobs that
     read the tokenizer but never the weights (drawing calibration windows).
@@ -280,6 +282,10 @@ def verify_manifest(path: Path, weights: bool = True) -> None:
     def what(name: str) -> str:
         return f"weight file {name}" if name in recorded_weights else name
 
+    if recorded_files:  # a format-2 manifest names every defining file the checkpoint had
+        added = [f.name for f in defining_files(path) if f.name not in recorded_files]
+        if added:
+            raise PrunebenchError(_added_message(path, added))
     for name in recorded:
         if not (path / name).exists():
             # ResourceError: on a shared file system a file just written elsewhere may show
@@ -344,6 +350,15 @@ def _mismatch_message(path: Path, name: str, what: str, is_weight: bool) -> str:
     return (f"checkpoint {path}: {what} does not match its recorded sha256 (edited after the "
             "checkpoint was saved; it changes the model's results without changing any shape, "
             f"so they would be silently wrong); restore the original {name}, or {_REDO}")
+
+
+def _added_message(path: Path, added: list[str]) -> str:
+    names = ", ".join(added)
+    return (f"checkpoint {path}: {names} {'is' if len(added) == 1 else 'are'} not in its "
+            f"{MANIFEST}, which names every config, tokenizer and code file the checkpoint was "
+            "saved with: added after the save, and read at load, so the model's results could "
+            f"change unseen; move {'it' if len(added) == 1 else 'them'} out of the folder, or "
+            f"{_REDO}")
 
 
 def _read_memo(memo_file: Path | None) -> dict[str, Any]:
