@@ -106,6 +106,22 @@ def test_a_checkpoint_without_the_model_finds_the_one_it_was_made_from(
         str(err.value)
 
 
+def test_a_checkpoint_whose_manifest_names_its_files_is_not_told_to_take_a_copied_model(
+        tmp_path, small_random_model, small_tokenizer):
+    """A checkpoint saved with a manifest of its files refuses a file put in after the save,
+    so copying the base's tokenizer.model in, the advice for older checkpoints, cannot work."""
+    from prunebench import modeling
+
+    checkpoint = tmp_path / "pruned"
+    modeling.save_model(small_random_model(), small_tokenizer, checkpoint)
+    assert not (checkpoint / "tokenizer.model").exists()
+    with pytest.raises(PrunebenchError) as err:
+        sentencepiece_file(checkpoint)
+    assert f"use tokenization: tokenizer, or make {checkpoint} again from a base model that " \
+           "has one" in str(err.value)
+    assert "copy the base model's" not in str(err.value)
+
+
 def test_zero_shot_requests_are_encoded_as_the_studys_lm_eval_encoded_them(
         sentencepiece_checkpoint):
     """The study's lm-eval encoded each request with the slow LlamaTokenizer: HFLM's

@@ -54,14 +54,18 @@ def sentencepiece_file(checkpoint: str | Path) -> Path:
             return folder / SENTENCEPIECE_FILE
         manifest = read_json_or_none(folder / MANIFEST)
         folder = _made_from(manifest) if isinstance(manifest, dict) else None
+    own = read_json_or_none(Path(checkpoint) / MANIFEST)
+    # A manifest that names the checkpoint's files refuses one added after the save (F67).
+    remedy = (f"or make {checkpoint} again from a base model that has one"
+              if isinstance(own, dict) and own.get("files_sha256") else
+              f"or copy the base model's {SENTENCEPIECE_FILE} into {checkpoint}")
     raise PrunebenchError(
         f"tokenization sentencepiece_legacy (evaluation.perplexity or evaluation.zeroshot) "
         f"needs the SentencePiece model "
         f"({SENTENCEPIECE_FILE}) of {checkpoint}, which neither it nor the checkpoints it was "
         f"made from ({', '.join(str(f) for f in seen[1:]) or 'none recorded'}) have: LLaMA-1, "
         "LLaMA-2 and Vicuna ship one; for a model whose tokenizer is not SentencePiece's "
-        "(Llama-3, Qwen), use tokenization: tokenizer, or copy the base model's "
-        f"{SENTENCEPIECE_FILE} into {checkpoint}")
+        f"(Llama-3, Qwen), use tokenization: tokenizer, {remedy}")
 
 
 def _made_from(manifest: dict) -> Path | None:
