@@ -145,10 +145,12 @@ def test_edited_generation_config_or_tokenizer_is_refused(checkpoint, name, chan
     ("special_tokens_map.json", {"pad_token": "<unk>"}),
     ("added_tokens.json", {"<extra>": 600}),
     ("chat_template.jinja", "{{ messages }}"),
+    ("tokenizer.model", "not a real SentencePiece model"),
 ])
 def test_a_defining_file_added_after_the_save_is_refused(checkpoint, name, content):
-    """Every file the manifest names is verified; one added later (a special-tokens map, a chat
-    template) is read at load just the same and changes what the checkpoint computes."""
+    """Every file the manifest names is verified; one transformers reads that was added later (a
+    special-tokens map, a chat template) is read at load just the same and changes what the
+    checkpoint computes."""
     (checkpoint / name).write_text(content if isinstance(content, str) else json.dumps(content))
     for load in (modeling.load_model, modeling.load_tokenizer):
         with pytest.raises(PrunebenchError, match=f"{name} is not in its prunebench.json.*"
@@ -159,7 +161,8 @@ def test_a_defining_file_added_after_the_save_is_refused(checkpoint, name, conte
 
 
 def test_files_that_define_nothing_may_be_added_beside_a_checkpoint(checkpoint):
-    for name in ("README.md", "notes.log", ".hidden.json"):
+    for name in ("README.md", "notes.log", ".hidden.json", "notes.txt", "LICENSE.txt",
+                 "eval_results.json", "trainer_state.json", "requirements.txt", "helper.py"):
         (checkpoint / name).write_text("x")
     (checkpoint / ".cache").mkdir()
     (checkpoint / ".cache" / "download.json").write_text("{}")

@@ -6,8 +6,8 @@ Weights are not the only thing that decides what a checkpoint computes: `config.
 without changing any shape, so the shape checks in `modeling.load_model` cannot see an edit to
 them. The manifest therefore records the weights (`weights_sha256`) and those files
 (`files_sha256`: every top-level file with a DEFINING_SUFFIXES suffix that the save or a hub
-download wrote). Such a file the manifest does not name was put there after the save, and
-transformers reads it at load just the same: it is refused too.
+download wrote). A file transformers reads at load (READ_AT_LOAD) that the manifest does not
+name was put there after the save: it is refused too.
 
 Manifest formats: 1 recorded `weights_sha256` only; 2 (FORMAT_VERSION) adds `files_sha256`. A
 format-1 manifest still loads, and what it records is still verified. A checkpoint without a
@@ -59,6 +59,16 @@ FORMAT_VERSION = 2  # 1: weights_sha256 only; 2: also files_sha256 (config, toke
 # chat_template.jinja, vocab/merges *.txt, *.tiktoken), and code a tokenizer may ship (*.py).
 # These are what save_model and a hub download (hub.ALLOW_PATTERNS) write besides the weights.
 DEFINING_SUFFIXES = (".json", ".model", ".txt", ".tiktoken", ".jinja", ".py")
+# Of those, the files transformers reads when it loads a model or a tokenizer from a folder:
+# by name, and any SentencePiece (*.model) or tiktoken file. One of them put into a checkpoint
+# after its save changes what it computes; a notes.txt, LICENSE.txt or eval_results.json
+# beside the weights is read by nothing. (Remote code runs only as config.json's auto_map,
+# which the manifest records, names it.)
+READ_AT_LOAD = ("config.json", "generation_config.json", SAFETENSORS_INDEX, "tokenizer.json",
+                "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                "tekken.json", "chat_template.jinja", "chat_template.json", "vocab.json",
+                "merges.txt", "vocab.txt")
+READ_AT_LOAD_SUFFIXES = (".model", ".tiktoken")
 
 _REDO = ("re-run the step that made this checkpoint (delete the folder and rerun snakemake, "
          "which makes it again)")
@@ -266,7 +276,7 @@ def known_sha256(files: list[Path], announce=None) -> dict[str, str]:
 
 def verify_manifest(path: Path, weights: bool = True) -> None:
     """Check every recorded file against its hash, naming the one that differs, and refuse a
-    config, tokenizer or code file the manifest does not name (one added after the save).
+    config or tokenizer file the manifest does not name (one added after the save).
 
     With `weights=False` only the small files (config, tokenizer, ...) are checked: for jobs that
     read the tokenizer but never the weights (drawing calibration windows).
@@ -283,7 +293,8 @@ def verify_manifest(path: Path, weights: bool = True) -> None:
         return f"weight file {name}" if name in recorded_weights else name
 
     if recorded_files:  # a format-2 manifest names every defining file the checkpoint had
-        added = [f.name for f in defining_files(path) if f.name not in recorded_files]
+        added = [f.name for f in defining_files(path) if f.name not in recorded_files
+                 and (f.name in READ_AT_LOAD or f.suffix in READ_AT_LOAD_SUFFIXES)]
         if added:
             raise PrunebenchError(_added_message(path, added))
     for name in recorded:
@@ -355,10 +366,9 @@ def _mismatch_message(path: Path, name: str, what: str, is_weight: bool) -> str:
 def _added_message(path: Path, added: list[str]) -> str:
     names = ", ".join(added)
     return (f"checkpoint {path}: {names} {'is' if len(added) == 1 else 'are'} not in its "
-            f"{MANIFEST}, which names every config, tokenizer and code file the checkpoint was "
-            "saved with: added after the save, and read at load, so the model's results could "
-            f"change unseen; move {'it' if len(added) == 1 else 'them'} out of the folder, or "
-            f"{_REDO}")
+            f"{MANIFEST}, which names every config and tokenizer file the checkpoint was saved "
+            "with: added after the save, and read at load, so the model's results could change "
+            f"unseen; move {'it' if len(added) == 1 else 'them'} out of the folder, or {_REDO}")
 
 
 def _read_memo(memo_file: Path | None) -> dict[str, Any]:
