@@ -80,6 +80,7 @@ def test_a_stopped_step_is_not_summarised_with_a_report_an_earlier_run_left(tmp_
     for folder, name in reports.items():
         (work / folder).mkdir(parents=True)
         (work / folder / name).write_text("| STALE | table of an earlier run |\n")
+    (work / "keep.txt").write_text("not a report")
     monkeypatch.setattr(session.Session, "run", lambda self, cmd, timeout, env=None,
                         cwd=None: (124, 1.0))  # every step stopped before writing anything
     out = tmp_path / "out"
@@ -90,6 +91,9 @@ def test_a_stopped_step_is_not_summarised_with_a_report_an_earlier_run_left(tmp_
     assert "STALE" not in summary
     for name in reports.values():
         assert f"(no {name}: see session.log)" in summary
+    with tarfile.open(out / "results.tar.gz") as archive:  # nor packed as this command's
+        assert not [n for n in archive.getnames() if n.endswith(tuple(reports.values()))]
+    assert (work / "keep.txt").read_text() == "not a report"  # --work's other files kept
 
 
 REHEARSAL_S = 3600  # a rehearsal's share and deadline: no machine is that slow, none stops it
@@ -311,6 +315,9 @@ def test_the_attention_step_autotunes_the_depth_model_with_the_decoders_own_atte
                                                                       "autotune-graph")
         assert args.profile_steps > 0 and args.batch_sizes == "1" and args.backends == "compiled"
         assert args.no_selfcheck is (attention != "flex")  # flex proves its tokens first
+    for attention in ("flex", "cudnn"):  # in the autotune step too
+        args = gpu_check.parse_args([*session.autotune_args(False, 120, attention), "--out", "x"])
+        assert args.no_selfcheck is (attention != "flex")
     autotune = gpu_check.parse_args([*session.autotune_args(False, 120), "--out", "x"])
     assert autotune.attention == "auto" and autotune.variants.split(",")[0] == "dense"
     chosen = gpu_check.parse_args([*session.autotune_args(False, 120, "eager", "width,dense"),
