@@ -153,6 +153,12 @@ def ranked_score(score: float) -> float:
     return score if math.isfinite(score) else math.inf
 
 
+def layer_hidden(output):
+    """A decoder layer's output hidden states: the tensor it returns (transformers 5) or the
+    first item of the tuple it returns (4.x)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
 def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any] | None:
     """How clearly the scores separate the k blocks removed from those kept: the last block
     removed, the first kept, and their scores' gap relative to the larger (0: a tie). None when

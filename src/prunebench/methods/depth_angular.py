@@ -28,19 +28,14 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
 from prunebench.methods import registry, sizing
-from prunebench.methods.depth import (NEAR_TIE, ranked_score, require_calibration, scored_in,
-                                      scoring_dtype)
+from prunebench.methods.depth import (NEAR_TIE, cut_margin, layer_hidden, ranked_score,
+                                      require_calibration, scored_in, scoring_dtype)
 from prunebench.methods.sizing import removable_blocks, solve_num_blocks
 from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("depth_angular")  # defined once, in the registry
-
-
-def _hidden(x):
-    # Decoder layers return a tensor (transformers 5) or a tuple whose first item it is (4.x).
-    return x[0] if isinstance(x, tuple) else x
 
 
 @torch.no_grad()
@@ -63,7 +58,7 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
         return hook
 
     def after(module, args, kwargs, output):
-        keep(last + 1, _hidden(output))
+        keep(last + 1, layer_hidden(output))
 
     handles = [layer.register_forward_pre_hook(before(i), with_kwargs=True)
                for i, layer in enumerate(layers)]
@@ -115,19 +110,17 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             f"depth_angular: no run of {k} removable blocks has a finite angular distance "
             f"({[distances[s] for s in starts]}): the model or its calibration data is broken, "
             "or the scoring dtype overflows (score in float32 or bfloat16; check the token ids)")
-    cut = None
-    if len(ranking) > 1:
-        second = ranking[1]
-        larger = max(abs(distances[best]), abs(ranked[second]))
-        gap = 1.0 if math.isinf(ranked[second]) else (
-            (ranked[second] - distances[best]) / larger if larger else 0.0)
-        cut = {"removed_start": best, "first_kept_start": second, "relative_gap": gap}
-        if gap < NEAR_TIE:
-            log.warning("angular distance: a near tie decides the run removed: blocks %d..%d "
-                        "(distance %.6g) are removed and the run from block %d (%.6g) kept, "
-                        "%.3g%% apart; other numerics (GPU, dtype, batch size, library "
-                        "versions) may swap them (the report's `cut`)", best, best + k - 1,
-                        distances[best], second, distances[second], 100 * gap)
+    margin = cut_margin(ranking, ranked, 1)  # the best start against the next: one run goes
+    cut = None if margin is None else {"removed_start": best,
+                                       "first_kept_start": margin["first_kept"],
+                                       "relative_gap": margin["relative_gap"]}
+    if cut is not None and cut["relative_gap"] < NEAR_TIE:
+        second = cut["first_kept_start"]
+        log.warning("angular distance: a near tie decides the run removed: blocks %d..%d "
+                    "(distance %.6g) are removed and the run from block %d (%.6g) kept, "
+                    "%.3g%% apart; other numerics (GPU, dtype, batch size, library versions) "
+                    "may swap them (the report's `cut`)", best, best + k - 1, distances[best],
+                    second, distances[second], 100 * cut["relative_gap"])
     removed = list(range(best, best + k))
     remove_blocks(model, removed)
     log.info("angular distance: removed blocks %s (distance %.6g)", removed, distances[best])

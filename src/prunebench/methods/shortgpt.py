@@ -20,17 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from prunebench.methods import registry, sizing
-from prunebench.methods.depth import prune_one_shot, require_calibration, scored_in, scoring_dtype
+from prunebench.methods.depth import (layer_hidden, prune_one_shot, require_calibration, scored_in,
+                                      scoring_dtype)
 from prunebench.checkpoint.device_map import main_device
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = registry.default_calibration("shortgpt")  # defined once, in the registry
-
-
-def _hidden(x):
-    # Decoder layers return a tensor (transformers 5) or a tuple whose first item it is (4.x).
-    return x[0] if isinstance(x, tuple) else x
 
 
 @torch.no_grad()
@@ -53,7 +49,7 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
 
     def after(i):
         def hook(module, args, kwargs, output):
-            out = _hidden(output)
+            out = layer_hidden(output)
             if i == last and last_block == "final_norm":
                 out = model.model.norm(out).to(out.device)
             # Under a device map, the input is seen before accelerate moves it to this block's
