@@ -25,6 +25,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from prunebench import PrunebenchError, commands
 from prunebench.commands.arguments import release_out_locks
@@ -108,19 +109,28 @@ def hub_config(name: str, repo_id: str, revision: str | None, local: Path):
 
 def in_directory(config: dict, directory: str | Path | None) -> dict:
     """The config as a run given `--directory DIR` reads it: Snakemake works in DIR, so a
-    relative `local:` folder is read there, not where the command runs."""
-    models = config.get("models")
-    if directory is None or not isinstance(models, dict):
+    relative `local:` folder, or file of `texts`, is read there, not where the command runs."""
+    if directory is None:
         return config
-    moved = {}
-    for name, spec in models.items():
-        source = spec.get("source") if isinstance(spec, dict) else None
-        if (isinstance(source, str) and source.startswith("local:")
-                and not Path(source.removeprefix("local:")).expanduser().is_absolute()):
-            folder = Path(directory).resolve() / source.removeprefix("local:")
-            spec = {**spec, "source": f"local:{folder}"}
-        moved[name] = spec
-    return {**config, "models": moved}
+
+    def there(path: Any) -> Any:
+        relative = isinstance(path, str) and not Path(path).expanduser().is_absolute()
+        return str(Path(directory).resolve() / path) if relative else path
+
+    config = dict(config)
+    if isinstance(models := config.get("models"), dict):
+        moved = {}
+        for name, spec in models.items():
+            source = spec.get("source") if isinstance(spec, dict) else None
+            if isinstance(source, str) and source.startswith("local:"):
+                spec = {**spec, "source": f"local:{there(source.removeprefix('local:'))}"}
+            moved[name] = spec
+        config["models"] = moved
+    if isinstance(texts := config.get("texts"), dict):
+        config["texts"] = {name: {**spec, **{split: there(spec[split]) for split in
+                                             ("train", "test") if split in spec}}
+                           if isinstance(spec, dict) else spec for name, spec in texts.items()}
+    return config
 
 
 def plan_rows(config_files: str | Path | list[str | Path],

@@ -104,11 +104,28 @@ def load_rows(source: str, split: str, embedded_dir: str | Path | None = None,
             raise PrunebenchError(f"{file} is not UTF-8 text ({err.reason} at byte {err.start})") from None
         return [row for row in text.split("\n") if row.strip()]
     if source not in HUB_TEXTS:
-        raise PrunebenchError(f"unknown text source {source!r}: choose one of {list(SOURCES)}")
+        return _local_rows(source, split, keep_empty)
     spec = HUB_TEXTS[source]
     if split not in spec.splits:
         raise PrunebenchError(f"{source} has splits {list(spec.splits)}, not {split!r}")
     return [row for row in _load_hub_rows(source, spec, split) if keep_empty or row.strip()]
+
+
+def _local_rows(source: str, split: str, keep_empty: bool) -> list[str]:
+    """A text of your own (the config's `texts`), as the workflow copied it into the run's
+    directory (prunebench.local_text)."""
+    from prunebench.local_text import read_rows
+    from prunebench.plan.layout import LOCAL_TEXT_ROWS
+
+    found = read_rows(source, split)
+    if found is None:
+        raise PrunebenchError(
+            f"unknown text source {source!r}: choose one of {list(SOURCES)}, or name a text of "
+            f"the config's `texts` with a {split} file (the workflow copies it to "
+            f"{LOCAL_TEXT_ROWS.format(dataset=source, split=split)}, which is not there)")
+    rows, where = found
+    _read(source, split, where, rows)
+    return [row for row in rows if keep_empty or row.strip()]
 
 
 # Where each hub text this process read came from, with the commit it was read at
@@ -493,6 +510,8 @@ def save_windows(windows: torch.Tensor, path: str | Path, meta: dict) -> None:
     metadata = {k: str(v) for k, v in meta.items()}
     if meta.get("source") in HUB_TEXTS and meta.get("split") in HUB_TEXTS[meta["source"]].splits:
         metadata["dataset"] = hub_location(meta["source"], meta["split"])
+    elif (meta.get("source"), meta.get("split")) in _READ_FROM:  # a text of your own
+        metadata["dataset"] = _READ_FROM[(meta["source"], meta["split"])]
     metadata[CHECKSUM_KEY] = _windows_digest(ids, metadata)
     with atomic_path(path) as tmp:
         save_file({"input_ids": ids}, str(tmp), metadata=metadata)

@@ -12,6 +12,7 @@ from prunebench.logs import RUN_VARIABLE, new_run_id
 from prunebench.plan import layout, preflight, variants
 from prunebench.plan.checks import config_notes, schema_defaults
 from prunebench.plan.layout import fill
+from prunebench import local_text
 from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.methods.registry import DATA_FREE
@@ -362,10 +363,32 @@ def prune_reports():
 
 
 def eval_text_file(dataset):
-    """Held-out text of a perplexity dataset, prepared once (hub datasets by the `text` rule)."""
+    """Held-out text of a perplexity dataset, prepared once (hub datasets by the `text` rule,
+    texts of your own by `local_text`)."""
     if dataset == "embedded":
         return layout.EMBEDDED_TEXT.format(split="test")
-    return layout.HUB_TEXT.format(dataset=dataset, split=EVAL_SPLITS[dataset])
+    return layout.HUB_TEXT.format(dataset=dataset, split=eval_splits()[dataset])
+
+
+def own_texts():
+    """The config's `texts`: name -> {train, test, field} (prunebench.local_text)."""
+    return config.get("texts") or {}
+
+
+def eval_splits():
+    """The split each perplexity dataset is scored on: the hub datasets' (EVAL_SPLITS) and
+    `test` for each text of your own (only these added, so a config without `texts` keeps the
+    perplexity jobs' params, and their results)."""
+    return {**EVAL_SPLITS, **{name: "test" for name in own_texts()}}
+
+
+def own_text_state(wildcards):
+    """The size and modification time of the file a `local_text` job copies
+    (`texts.<name>.<split>`), or its copy's where only its time moved or it is gone
+    (prunebench.local_text.workflow_state)."""
+    path = local_text.source_file(own_texts()[wildcards.dataset][wildcards.split])
+    origin = layout.LOCAL_TEXT_ORIGIN.format(dataset=wildcards.dataset, split=wildcards.split)
+    return local_text.workflow_state(path, origin)
 
 
 def prefetch_targets():
@@ -382,10 +405,13 @@ def prefetch_targets():
             # Windows cut from hub text need the model's tokenizer: a non-hub model with hub
             # calibration is made here too, as its windows are.
             windows = calibration_input(m, base)  # none for a data-free method
-            if windows and prune_settings(m, base)["calibration"]["source"] != "embedded":
+            source = prune_settings(m, base)["calibration"]["source"]
+            if windows and source != "embedded" and source not in own_texts():
                 targets.append(windows)
     targets += [
-        eval_text_file(d) for d in config["evaluation"]["perplexity"]["datasets"] if d != "embedded"
+        eval_text_file(d)
+        for d in config["evaluation"]["perplexity"]["datasets"]
+        if d != "embedded" and d not in own_texts()
     ]
     # LoRA recovery's hub instruction data (Alpaca-cleaned); embedded data is made offline.
     if (
@@ -695,6 +721,8 @@ def calibration_inputs(wildcards):
     inputs = {"model": model_dir(wildcards.model)}
     if wildcards.source == "embedded":
         inputs["text"] = layout.EMBEDDED_TEXT.format(split="train")
+    elif wildcards.source in own_texts():  # its rows, copied into the run
+        inputs["rows"] = layout.LOCAL_TEXT_ROWS.format(dataset=wildcards.source, split="train")
     return inputs
 
 

@@ -19,6 +19,29 @@ rule text:
         "../scripts/text.py"
 
 
+# A text of your own (the config's `texts`): each split copied into the run once, as its rows
+# (calibration draws from them), the text perplexity scores, and where it came from. The file
+# is no input: only a change of its content (`file`) copies it again, as for a local: model.
+rule local_text:
+    output:
+        text=layout.HUB_TEXT,
+        rows=layout.LOCAL_TEXT_ROWS,
+        origin=layout.LOCAL_TEXT_ORIGIN,
+    log:
+        "logs/text/{dataset}-{split}.log",
+    wildcard_constraints:
+        dataset="|".join(re.escape(t) for t in own_texts()) or "(?!)",
+        split="|".join(local_text.SPLITS),
+    localrule: True
+    conda:
+        "../envs/prunebench.yaml"
+    params:
+        file=own_text_state,
+        field=lambda wc: own_texts()[wc.dataset].get("field", local_text.DEFAULT_FIELD),
+    script:
+        "../scripts/local_text.py"
+
+
 rule perplexity:
     input:
         unpack(evaluation_inputs),
@@ -37,7 +60,7 @@ rule perplexity:
         source=lambda wc: model_source(wc.model),
         # what decides the perplexity; batch_size reaches the job from the config (MEMORY_ONLY)
         settings=variants.rerun_settings(config, "perplexity"),
-        splits=EVAL_SPLITS,
+        splits=eval_splits(),
         device=config["device"],
         # load_model's arguments: device map, memory caps, and evaluation.perplexity.dtype
         placement=lambda wc: evaluation_loading(wc.model, "perplexity"),

@@ -159,8 +159,12 @@ def add_parsers(sub) -> None:
     # Calibration options default to None: unset, the method's own settings apply
     # (methods.registry.resolve_calibration), as in the workflow.
     prune.add_argument("--calibration", dest="source", default=None,
-                       help="embedded, wikitext2, ptb, bookcorpus, c4 or pg19 (default: the "
-                            "method's)")
+                       help="embedded, wikitext2, ptb, bookcorpus, c4, pg19, or a text of your "
+                            "own, file:<path> (.jsonl: one JSON object a line; else one row a "
+                            "line) (default: the method's)")
+    prune.add_argument("--text-field", default=None,
+                       help="the field of a file:<path>.jsonl's objects holding the text "
+                            "(default text)")
     prune.add_argument("--n", type=positive_int, default=None, help="calibration windows")
     prune.add_argument("--length", type=at_least(2), default=None, help="tokens per window")
     prune.add_argument("--seed", type=non_negative_int, default=None,
@@ -236,7 +240,13 @@ def add_parsers(sub) -> None:
                               description="Evaluate MODEL as the workflow's perplexity and "
                                           "zero-shot cells do.")
     _common(evaluate, model_help)
-    evaluate.add_argument("--ppl", default=None, help="datasets: embedded, wikitext2, ptb")
+    evaluate.add_argument("--ppl", default=None,
+                          help="datasets: embedded, wikitext2, ptb, or a text of your own, "
+                               "file:<path> (.jsonl: its rows joined by a blank line; else "
+                               "the file as it is)")
+    evaluate.add_argument("--text-field", default=None,
+                          help="the field of a file:<path>.jsonl's objects holding the text "
+                               "(default text)")
     evaluate.add_argument("--tasks", default=None, help="lm-eval tasks, comma-separated")
     evaluate.add_argument("--out", type=out_path, default=None, help="output folder")
     p, z = PPL_DEFAULTS, ZEROSHOT_DEFAULTS

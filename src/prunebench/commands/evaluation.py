@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 def eval_command(args) -> Path:
     """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
     from prunebench.data import EVAL_SPLITS
+    from prunebench.local_text import file_problem, named_file
     from prunebench.plan.checks import stride_problem
     from prunebench.zeroshot import hub_tasks, unknown_hub_tasks, unknown_suite_tasks
 
@@ -35,7 +36,14 @@ def eval_command(args) -> Path:
         raise PrunebenchError("nothing to evaluate: give --ppl (e.g. embedded,wikitext2) and/or "
                               "--tasks (e.g. pb_agreement,pb_number)")
     for dataset in datasets:
-        choice(dataset, tuple(EVAL_SPLITS), "--ppl dataset")
+        if (file := named_file(dataset)) is None:
+            choice(dataset, tuple(EVAL_SPLITS), "--ppl dataset")
+        elif problem := file_problem(file):
+            raise PrunebenchError(f"--ppl {dataset}: {problem}: give the path of a text file "
+                                  "(.jsonl, or text scored as it is)")
+    if args.text_field is not None and not any(named_file(d) for d in datasets):
+        raise PrunebenchError("--text-field names the field of a --ppl file:<path>: drop it, "
+                              "or give such a file")
     for name, items in (("--ppl", datasets), ("--tasks", tasks)):
         if len(set(items)) != len(items):
             raise PrunebenchError(f"{name} lists a name twice: keep one")
@@ -50,7 +58,7 @@ def eval_command(args) -> Path:
         raise PrunebenchError(f"--tasks: {typos[0]}")
     if datasets and (problem := stride_problem(args.window, args.stride, "--window")):
         raise PrunebenchError(f"--stride {problem}")
-    hub = [d for d in datasets if d != "embedded"] + hub_tasks(tasks)
+    hub = [d for d in datasets if d in EVAL_SPLITS and d != "embedded"] + hub_tasks(tasks)
     if hub:
         require_hub(f"evaluating {', '.join(hub)}")
     # the files this evaluation writes: --force keeps it from deleting others with the folder
@@ -121,6 +129,7 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
     dataset's result until it is written (or None): an evaluation interrupted later (in its
     zero-shot tasks, or in the next dataset) scores no finished dataset again when rerun."""
     from prunebench.data import EVAL_SPLITS, load_text
+    from prunebench.local_text import DEFAULT_FIELD, named_file, scoring_text
     from prunebench.results import perplexity_result
 
     settings = {"datasets": datasets, "window": args.window, "stride": args.stride,
@@ -129,16 +138,19 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
                 # as in the workflow's config: recorded only when it is not the tokenizer's
                 **({"tokenization": args.tokenization}
                    if args.tokenization != "tokenizer" else {})}
-    texts = {}
+    texts, splits = {}, dict(EVAL_SPLITS)
     for dataset in datasets:
         if dataset == "embedded":
             texts[dataset] = (embedded_dir / "test.txt").read_text(encoding="utf-8")
+        elif (file := named_file(dataset)) is not None:  # a text of your own, scored whole
+            texts[dataset] = scoring_text(file, args.text_field or DEFAULT_FIELD)
+            splits[dataset] = "file"
         else:
             texts[dataset] = load_text(dataset, EVAL_SPLITS[dataset])  # the text rule's call
     scores, progress = _resumable_perplexities(model, tokenizer, texts, settings)
     result = perplexity_result(
         scores, model=ckpt.name, variant=ckpt.variant,
-        params=params_of(ckpt), settings=settings, splits=EVAL_SPLITS, device=device,
+        params=params_of(ckpt), settings=settings, splits=splits, device=device,
         cell={"model": ckpt.name, "source": ckpt.source, "variant": ckpt.variant, **settings})
     return result, progress
 

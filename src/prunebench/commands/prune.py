@@ -11,6 +11,7 @@ from typing import Any
 
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir, delete_unless_held, write_json
+from prunebench.checkpoint.integrity import sha256_file
 from prunebench.commands.arguments import check_out_dir, choice, parse_params, require_hub
 from prunebench.commands.model_source import progress_dir, resolve_model
 from prunebench.commands.workflow_defaults import embedded_text
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
     from prunebench.data import SAMPLINGS, SOURCES
+    from prunebench.local_text import DEFAULT_FIELD, FILE_PREFIX, file_problem, named_file
     from prunebench.methods.registry import DATA_FREE, checked_params, resolve_calibration
     from prunebench.checkpoint.param_count import checked_config_json, config_from_dict
     from prunebench.methods.sizing import check_prunable
@@ -47,8 +49,19 @@ def prune_command(args) -> Path:
     if args.method in DATA_FREE and overrides:
         raise PrunebenchError(f"{args.method} is data-free: it reads no calibration data, so "
                               f"drop --calibration / --n / --length / --seed / --sampling")
-    if args.source is not None:
+    if args.source is not None and not args.source.startswith(FILE_PREFIX):
         choice(args.source, SOURCES, "--calibration source")
+    file_source = named_file(args.source or "")
+    if args.text_field is not None and file_source is None:
+        raise PrunebenchError("--text-field names the field of a --calibration file:<path>: "
+                              "drop it, or give such a file")
+    if file_source is not None:
+        if problem := file_problem(file_source):
+            raise PrunebenchError(f"--calibration {args.source}: {problem}: give the path of a "
+                                  "text file (.jsonl, or one row a line)")
+        # which text, recorded in the report's calibration: the file may change later
+        overrides.update(source=f"{FILE_PREFIX}{file_source}",
+                         field=args.text_field or DEFAULT_FIELD, sha256=sha256_file(file_source))
     if args.sampling is not None:
         choice(args.sampling, SAMPLINGS, "--sampling")
     out = Path(args.out)
@@ -93,7 +106,7 @@ def prune_command(args) -> Path:
                               "re-run the step that made it")
     windows = None
     if calibration is not None:
-        if calibration["source"] != "embedded":
+        if calibration["source"] != "embedded" and file_source is None:
             require_hub(f"calibration from {calibration['source']}",
                         "calibrate on the pipeline's own text instead (--calibration embedded)")
         tokenizer = require_tokenizer(ckpt.path, "drawing calibration windows",
@@ -124,13 +137,19 @@ def draw_calibration(tokenizer, calibration: dict[str, Any]):
     """The windows the workflow's calibration rule draws for these settings (its script's
     calls), kept in memory instead of a calibration file."""
     from prunebench.data import JOINERS, draw_windows, load_rows
+    from prunebench.local_text import named_file, read_source_rows
 
     sampling = calibration["sampling"]
-    with tempfile.TemporaryDirectory() as scratch:
-        embedded_dir = embedded_text(Path(scratch)) if calibration["source"] == "embedded" else None
-        # The joined samplings join the split's rows as the originals do, empty ones included.
-        rows = load_rows(calibration["source"], "train", embedded_dir,
-                         keep_empty=sampling in JOINERS)
+    # The joined samplings join the split's rows as the originals do, empty ones included.
+    keep_empty = sampling in JOINERS
+    if (file := named_file(calibration["source"])) is not None:  # a text of your own
+        rows = [row for row in read_source_rows(file, calibration["field"])
+                if keep_empty or row.strip()]
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            embedded_dir = (embedded_text(Path(scratch)) if calibration["source"] == "embedded"
+                            else None)
+            rows = load_rows(calibration["source"], "train", embedded_dir, keep_empty=keep_empty)
     windows = draw_windows(rows, tokenizer, int(calibration["n"]), int(calibration["length"]),
                            int(calibration["seed"]), sampling, source=calibration["source"])
     log.info("%d calibration windows of %d tokens from %s (%s)", len(windows), windows.shape[1],

@@ -619,6 +619,64 @@ def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA,
     return problems
 
 
+def text_problems(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
+    """Texts of your own (`texts`) and the sources that name them: a text named as a hub
+    dataset is, a file that is not there (unless copied into `resources` already: the copy is
+    what the run reads), a calibration source or perplexity dataset that is neither built in
+    nor a text with the file it needs (the schema only checks their spelling, since the names
+    are the config's own)."""
+    from prunebench.data import EVAL_SPLITS, SOURCES
+    from prunebench.local_text import file_problem, source_file
+    from prunebench.plan.layout import LOCAL_TEXT_ORIGIN
+
+    texts = config.get("texts") if isinstance(config.get("texts"), dict) else {}
+    problems = []
+    for name, spec in texts.items():
+        if name in SOURCES or name in EVAL_SPLITS:
+            problems.append(f"texts.{name}: {name!r} is a built-in text source: give your text "
+                            "another name")
+        for split in ("train", "test"):
+            path = spec.get(split) if isinstance(spec, dict) else None
+            copied = Path(resources) / Path(LOCAL_TEXT_ORIGIN.format(
+                dataset=name, split=split)).relative_to("resources")
+            if (isinstance(path, str) and not copied.is_file()
+                    and (problem := file_problem(source_file(path)))):
+                problems.append(f"texts.{name}.{split}: {problem}: fix the path (a relative "
+                                "one is taken from the directory the run works in)")
+
+    def unknown(where: str, name: Any, built_in, split: str, use: str) -> str | None:
+        if not isinstance(name, str) or name in built_in:
+            return None
+        spec = texts.get(name)
+        if isinstance(spec, dict) and spec.get(split):
+            return None
+        if isinstance(spec, dict):
+            return (f"{where}: {name!r} is a text of `texts` without a {split} file, which "
+                    f"{use}: add texts.{name}.{split}")
+        return (f"{where}: {name!r} is no built-in text ({', '.join(built_in)}) and no text of "
+                f"`texts`: fix the name, or add your text under `texts` with a {split} file "
+                f"(which {use})")
+
+    calibration_at = [(f"methods.{m}.calibration.source", spec.get("calibration"))
+                      for m, spec in _section(config, "methods").items()
+                      if isinstance(spec, dict)]
+    for model, spec in _models(config):
+        entries = spec.get("variants")
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict):
+                calibration_at.append((f"models.{model}.variants {_name_of(entry)}: "
+                                       "calibration.source", entry.get("calibration")))
+    for where, calibration in calibration_at:
+        if isinstance(calibration, dict):
+            problems.append(unknown(where, calibration.get("source"), SOURCES, "train",
+                                    "calibration draws from"))
+    datasets = _section(config, "evaluation", "perplexity").get("datasets")
+    for dataset in datasets if isinstance(datasets, list) else []:
+        problems.append(unknown("evaluation.perplexity.datasets", dataset, EVAL_SPLITS, "test",
+                                "perplexity scores"))
+    return [p for p in problems if p]
+
+
 def method_name_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
     """Method names the registry does not know, wherever the config names a method (a variant,
     a `methods:` key, a `display_names.methods` key). The registry is the one list of methods,
@@ -1102,6 +1160,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
     lora = [] if any(p.startswith("lora") for p in schema) else lora_problems(config)
     found = (schema + method_name_problems(config, schema_file)
              + method_param_problems(config) + source_problems(config, schema_file, resources)
+             + text_problems(config, resources)
              + variant_problems(config, resources, schema_file)
              + prunable_problems(config, resources)
              + display_name_problems(config) + task_problems(config, resources)

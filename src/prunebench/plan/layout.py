@@ -16,6 +16,10 @@ MODEL = "resources/models/{model}"
 EMBEDDED = "resources/data/embedded"
 EMBEDDED_TEXT = EMBEDDED + "/{split}.txt"  # train, validation, test
 HUB_TEXT = "resources/data/text/{dataset}/{split}.txt"
+# A text of your own (the config's `texts`, prunebench.local_text) is copied beside them: the
+# text as HUB_TEXT, its rows (what calibration draws from) and where it came from.
+LOCAL_TEXT_ROWS = "resources/data/text/{dataset}/{split}.rows.jsonl"
+LOCAL_TEXT_ORIGIN = "resources/data/text/{dataset}/{split}.origin.json"
 # `{sampling}` is "-<sampling>", or empty for the default (wrapped) sampling, so files drawn
 # before `sampling` existed keep their names.
 CALIBRATION = ("resources/data/calibration/{model}/"

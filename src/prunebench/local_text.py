@@ -1,0 +1,199 @@
+"""Text of your own: files named in the config's `texts`, for calibration and perplexity.
+
+A text has a name of its own (`texts: {legal: {train: data/legal-train.jsonl, test: ...}}`),
+which calibration (`calibration.source: legal`) and perplexity (`evaluation.perplexity.datasets:
+[legal]`) then use as they use a hub dataset's: windows are drawn from its `train` file,
+perplexity scored on its `test` file. A file is either JSON lines (`.jsonl`: one JSON object a
+line, its `field`, "text" by default, holding the row: a document may span several lines) or
+plain UTF-8 text (any other name: one row a line, as WikiText's rows are).
+
+The workflow copies each split once into the run's resources (`prepare`): its rows as JSON
+lines, which calibration reads (`read_rows`), the text perplexity scores, and where it came from
+(the file's path, size, modification time and sha256), which the calibration file and the job
+logs record. As for a `local:` model folder, only a change of the file's content copies it
+again and remakes what was made from it (`workflow_state`): a file moved (the config pointed at
+its new place), touched, or gone after its copy (a purged scratch space) reruns nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from prunebench import PrunebenchError
+from prunebench.plan.layout import LOCAL_TEXT_ORIGIN, LOCAL_TEXT_ROWS
+
+log = logging.getLogger(__name__)
+
+# The splits a text of your own can have: calibration draws from `train`, perplexity scores
+# `test` (as it scores WikiText-2's test split).
+SPLITS = ("train", "test")
+DEFAULT_FIELD = "text"
+# Rows of a JSON-lines file are joined so into the text perplexity scores (WikiText-2's
+# evaluation joins its rows with a blank line too); a plain text file is scored as it is.
+JSONL_JOINER = "\n\n"
+
+
+def source_file(path: str) -> Path:
+    """The file a `texts` entry names: `~` expanded, a relative path taken from the directory
+    the run works in (as a `local:` model folder is)."""
+    return Path(path).expanduser().resolve()
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why `path` cannot be read as a text of your own, or None (checked before any job)."""
+    path = Path(path)
+    if not path.exists():
+        return f"{path} does not exist"
+    if not path.is_file():
+        return f"{path} is not a file"
+    return None
+
+
+def state(path: str | Path) -> list[int]:
+    """The file's size and modification time (ns): what tells a changed file."""
+    stat = Path(path).stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def workflow_state(path: str | Path, origin_file: str | Path) -> list[int] | None:
+    """What the workflow compares to decide whether a text file changed since its copy (the
+    `local_text` rule's param): its `state`, except that the copy's recorded state stands for
+    a file gone since (None where nothing was copied either: the config check names the file)
+    and for one whose time alone moved, its size and bytes those copied (hashed once per
+    change of its stat: known_sha256's memo)."""
+    from prunebench.atomic import read_json_or_none
+    from prunebench.checkpoint.integrity import known_sha256
+
+    try:
+        origin = read_json_or_none(origin_file)
+        recorded = origin.get("state") if isinstance(origin, dict) else None
+    except (OSError, ValueError):  # a damaged record counts as none: the copy is made again
+        origin, recorded = None, None
+    path = Path(path)
+    try:
+        now = state(path)
+    except OSError:
+        return recorded
+    if recorded is None or now == recorded or now[0] != recorded[0]:
+        return now
+    try:
+        same = known_sha256([path])[path.name] == origin.get("sha256")
+    except OSError:
+        return now
+    return recorded if same else now
+
+
+def read_source_rows(path: str | Path, field: str = DEFAULT_FIELD) -> list[str]:
+    """The rows of a text file of your own (module docstring), empty lines of a plain text
+    file kept as empty rows (the joined samplings join them, as WikiText's are)."""
+    path = Path(path)
+    problem = file_problem(path)
+    if problem:
+        raise PrunebenchError(f"text file {problem}: fix the path in the config's `texts`")
+    try:
+        content = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise PrunebenchError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}): "
+                              "save it as UTF-8") from None
+    rows = _jsonl_rows(path, content, field) if is_jsonl(path) else content.splitlines()
+    if not any(row.strip() for row in rows):
+        raise PrunebenchError(f"{path} holds no text: give a file with at least one non-empty row")
+    return rows
+
+
+def is_jsonl(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".jsonl"
+
+
+def _jsonl_rows(path: Path, content: str, field: str) -> list[str]:
+    rows = []
+    for number, line in enumerate(content.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise PrunebenchError(f"{where} is not JSON ({err.msg}): a .jsonl file holds one "
+                                  "JSON object a line") from None
+        if not isinstance(record, dict):
+            raise PrunebenchError(f"{where} is a JSON {type(record).__name__}, not an object "
+                                  f"with a {field!r} field")
+        if field not in record:
+            raise PrunebenchError(f"{where} has no field {field!r} (its fields: "
+                                  f"{sorted(record)}): name the one holding the text (the config's "
+                                  "texts.<name>.field, or --text-field)")
+        if not isinstance(record[field], str):
+            raise PrunebenchError(f"{where}: field {field!r} is a JSON "
+                                  f"{type(record[field]).__name__}, not a string")
+        rows.append(record[field])
+    return rows
+
+
+def prepare(source: str | Path, field: str, rows_out: str | Path, text_out: str | Path,
+            origin_out: str | Path) -> dict[str, Any]:
+    """Copy one split of a text of your own into the run: its rows (JSON lines), the text
+    perplexity scores, and its origin (path, sha256, format, rows), each written atomically.
+    Returns the origin."""
+    from prunebench.atomic import write_json, write_text
+    from prunebench.checkpoint.integrity import sha256_file
+
+    source = Path(source)
+    rows = read_source_rows(source, field)
+    jsonl = is_jsonl(source)
+    text = _scored(source, rows)
+    before = state(source)
+    origin = {"file": str(source), "sha256": sha256_file(source), "bytes": before[0],
+              "state": before, "format": "jsonl" if jsonl else "text",
+              "field": field if jsonl else None, "rows": sum(1 for row in rows if row.strip())}
+    if state(source) != before:  # written to while it was read: what was hashed is unknown
+        raise PrunebenchError(f"{source} changed while it was copied: rerun snakemake once it "
+                              "is written")
+    write_text(rows_out, "".join(json.dumps({DEFAULT_FIELD: row}, ensure_ascii=False) + "\n"
+                                 for row in rows))
+    write_text(text_out, text)
+    write_json(origin_out, origin)
+    return origin
+
+
+def _scored(path: Path, rows: list[str]) -> str:
+    """The text perplexity scores: a JSON-lines file's rows joined, a plain text file whole."""
+    return JSONL_JOINER.join(rows) if is_jsonl(path) else path.read_text(encoding="utf-8")
+
+
+def scoring_text(path: str | Path, field: str = DEFAULT_FIELD) -> str:
+    """The text perplexity scores of a file of your own (what `prepare` copies as the text)."""
+    return _scored(Path(path), read_source_rows(path, field))
+
+
+# `prunebench prune --calibration file:<path>` and `prunebench eval --ppl file:<path>` name a
+# file directly (the workflow names it in `texts`).
+FILE_PREFIX = "file:"
+
+
+def named_file(source: str) -> Path | None:
+    """The file a `file:<path>` source names (`source_file`), or None for another source."""
+    return source_file(source[len(FILE_PREFIX):]) if source.startswith(FILE_PREFIX) else None
+
+
+def read_rows(dataset: str, split: str, root: str | Path = ".") -> tuple[list[str], str] | None:
+    """(rows, where they came from) of a text of your own as the workflow prepared it under
+    `root` (the run's directory), or None where no such copy exists."""
+    rows_file = Path(root) / LOCAL_TEXT_ROWS.format(dataset=dataset, split=split)
+    origin_file = Path(root) / LOCAL_TEXT_ORIGIN.format(dataset=dataset, split=split)
+    if not rows_file.is_file():
+        return None
+    try:
+        rows = [json.loads(line)[DEFAULT_FIELD]
+                for line in rows_file.read_text(encoding="utf-8").splitlines()]
+        origin = json.loads(origin_file.read_text(encoding="utf-8"))
+        where = f"{origin['file']} (sha256 {origin['sha256']})"
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise PrunebenchError(
+            f"the copy of text {dataset!r} ({split}) in {rows_file.parent} is damaged "
+            f"({type(err).__name__}: {err}): delete {rows_file} and rerun snakemake, which "
+            "copies it again") from None
+    return rows, where
