@@ -39,9 +39,14 @@ def test_paired_ratio_by_hand():
     assert ts.paired_ratio_ci95([3.0], [2.0]) == (1.5, None, None)
 
 
-@pytest.mark.parametrize("top, bottom", [([1.0, 2.0], [1.0]), ([], []), ([1.0, 0.0], [1, 1])])
-def test_paired_ratio_refuses_unmatched_or_empty_or_zero_timings(top, bottom):
-    with pytest.raises(ValueError):
+# The message is matched: an empty list or a zero on top that reached the arithmetic would
+# raise a ValueError too (statistics.fmean's StatisticsError, math.log's "math domain error").
+@pytest.mark.parametrize("top, bottom, match", [
+    ([1.0, 2.0], [1.0], "as many runs on each side.*got 2 and 1"),
+    ([], [], "at least one: got 0 and 0"),
+    ([1.0, 0.0], [1, 1], "all be positive"), ([1.0, 1.0], [0.0, 1.0], "all be positive")])
+def test_paired_ratio_refuses_unmatched_or_empty_or_zero_timings(top, bottom, match):
+    with pytest.raises(ValueError, match=match):
         ts.paired_ratio_ci95(top, bottom)
 
 
