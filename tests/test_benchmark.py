@@ -968,7 +968,10 @@ def test_the_kernel_check_fails_a_kernel_that_ignores_the_mask(monkeypatch, dtyp
     monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", sdpa)
     check = gpu_check.kernel_check("sdpa", torch.device("cpu"), dtype)
     assert not check["ok"] and check["max_abs_error"] > check["bound"]
-    assert check["math_max_abs_error"] <= check["bound"] / 4
+    # The math kernel saw the mask: its error is rounding (about 3e-3 in bfloat16), while the
+    # masked positions' half of the weight puts the checked one about 0.5 out. (Not `bound / 4`:
+    # the bound is at least 4 times the math error by its definition.)
+    assert check["math_max_abs_error"] < 0.05 < check["max_abs_error"]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
