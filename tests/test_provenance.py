@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -209,7 +211,10 @@ def test_a_requeued_jobs_restart_count_is_asked_of_scontrol_where_its_step_lacks
     # the step's own variable, where set, is taken as it is
     assert provenance.slurm_job({"SLURM_JOB_ID": "79", "SLURM_RESTART_COUNT": "3"})[
         "restart_count"] == "3"
-    scontrol.write_text("#!/bin/sh\nexec /bin/sleep 30\n")  # a controller that does not answer
+    # A controller that answers only after 30 s: taken were the timeout not kept (a slow test,
+    # not a failed one, had the answer been nothing). One process, so the kill ends it.
+    late = "import time; time.sleep(30); print('   Requeue=1 Restarts=5 BatchFlag=1')"
+    scontrol.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -c {shlex.quote(late)}\n")
     monkeypatch.setattr(provenance, "SCONTROL_TIMEOUT_S", 0.5)
     assert provenance.slurm_job({"SLURM_JOB_ID": "80"}) == {"job_id": "80"}
     scontrol.unlink()  # no scontrol on this node
