@@ -48,12 +48,13 @@ from prunebench.provenance import provenance
 
 log = logging.getLogger("family_check")
 
+WINDOW = 8  # shorter than the cells: the windows' masks take part
 # One published shape per family, made small; what makes the family differ is kept.
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
                  "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b",
-                 "ministral3": None}
+                 "ministral3": None, "exaone4": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -61,7 +62,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # tied embeddings repeats its tokens, which proves nothing); Ministral 3 with YaRN and its
 # query scale from an original context (8 tokens) inside the cell, by a beta (0.7, published
 # 0.1) that moves the tokens (YaRN's factor the context's, 256 / 8, as published configs have
-# it: transformers warns of any other).
+# it: transformers warns of any other); EXAONE-4 with the 32B's hybrid attention: local
+# blocks rotating, a global one (the fourth) without rotary positions.
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -72,11 +74,12 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                                    "rope_type": "yarn", "rope_theta": 1000000.0, "factor": 32.0,
                                    "original_max_position_embeddings": 8, "beta_fast": 32.0,
                                    "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0,
-                                   "llama_4_scaling_beta": 0.7})}
+                                   "llama_4_scaling_beta": 0.7}),
+            "exaone4": dict(model_type="exaone4", sliding_window=WINDOW,
+                            layer_types=["sliding_attention"] * 3 + ["full_attention"])}
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)
-WINDOW = 8  # shorter than the cells: the windows' masks take part
 NEAR_TIE = 1e-4  # float32: far above the differences of two correct implementations
 MIN_VARIED = 3  # distinct generated tokens per row (mean) for the agreement to mean something
 

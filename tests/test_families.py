@@ -25,7 +25,7 @@ import pytest
 import torch
 import transformers
 import yaml
-from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, GemmaConfig,
+from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gemma3TextConfig, GemmaConfig,
                           GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
                           Ministral3Config, Qwen2Config, Qwen3Config, SmolLM3Config)
@@ -102,6 +102,12 @@ FAMILIES = {
     # enough (8 tokens) that the scale changes within the tested positions, by a beta large
     # enough (the published 0.1 would hardly move this model's tokens) to change them.
     "ministral3": lambda: Ministral3Config(**SMALL, head_dim=16, rope_parameters=MINISTRAL3_ROPE),
+    # EXAONE-4: OLMo-2's output norms, Qwen3's per-head q/k norms, and (as the 32B) sliding
+    # windows on three blocks of four (shorter than the tests' texts) whose global blocks
+    # attend without rotary positions; here the second and the fourth, so removing the first
+    # block moves one.
+    "exaone4": lambda: Exaone4Config(**SMALL, head_dim=16, sliding_window=6, layer_types=[
+        "sliding_attention", "full_attention", "sliding_attention", "full_attention"]),
 }
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -113,7 +119,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "gemma2": "Gemma2ForCausalLM", "phi3": "Phi3ForCausalLM",
            "olmo2": "Olmo2ForCausalLM", "granite": "GraniteForCausalLM",
            "gemma3": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM",
-           "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM"}
+           "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM",
+           "exaone4": "Exaone4ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -757,6 +764,9 @@ def test_soft_capped_attention_decodes_with_eager_or_flex_and_refuses_sdpa(base_
     ("olmo3", lambda: Olmo3Config(**SMALL, sliding_window=5, rope_parameters={
         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
         "full_attention": {"rope_type": "default", "rope_theta": 500000.0}})),
+    # EXAONE-4's three local blocks of four (its class's default pattern), whose global block
+    # attends without rotary positions
+    ("exaone4", lambda: Exaone4Config(**SMALL, head_dim=16, sliding_window=5)),
 ])
 def test_the_compiled_decoder_attends_within_each_blocks_sliding_window(name, config,
                                                                          monkeypatch):

@@ -327,10 +327,16 @@ class StaticDecoder(nn.Module):
         self.register_buffer("suppressed", torch.tensor(eos, dtype=torch.long, device=device),
                              persistent=False)
 
+        # EXAONE-4's global blocks attend without rotary positions where its config has a
+        # sliding window (hybrid attention); its local blocks, and every block without one,
+        # rotate (Exaone4Attention).
+        hybrid = layout.global_nope and getattr(config, "sliding_window", None) is not None
+        kinds = getattr(config, "layer_types", None) or [None] * len(model.model.layers)
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
                                           fuse, self.norm_style, residual,
-                                          layout.qk_norm_whole)
-                                    for layer in model.model.layers)
+                                          layout.qk_norm_whole,
+                                          rotate=not (hybrid and kind == "full_attention"))
+                                    for layer, kind in zip(model.model.layers, kinds))
         self.n_heads = [block.n_q for block in self.blocks]
 
         if sampling is not None and not isinstance(sampling, Sampling):

@@ -154,7 +154,8 @@ class Block(nn.Module):
 
     def __init__(self, layer: nn.Module, head_dim: int, cache_shape: tuple[int, int, int],
                  fuse: bool, norm_style: str = "llama",
-                 residual_multiplier: float | None = None, qk_norm_whole: bool = False):
+                 residual_multiplier: float | None = None, qk_norm_whole: bool = False,
+                 rotate: bool = True):
         super().__init__()
         attn, mlp = layer.self_attn, layer.mlp
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
@@ -177,8 +178,9 @@ class Block(nn.Module):
                                  persistent=False)
             self.eps[name] = None if norm is None else norm_eps(norm)
         self.n_q, self.n_kv = projections.attention_heads(attn, head_dim)
-        # SmolLM3's NoPE blocks attend without rotary positions (the module's flag)
-        self.rotate = bool(getattr(attn, "use_rope", True))
+        # SmolLM3's NoPE blocks attend without rotary positions (the module's flag), and so
+        # do EXAONE-4's global blocks of a hybrid config (`rotate`, from the decoder)
+        self.rotate = rotate and bool(getattr(attn, "use_rope", True))
         # Queries' scale (Gemma-2: query_pre_attn_scalar ** -0.5, not head_dim's) and the soft
         # cap of the attention scores (Gemma-2), as the HF module holds them.
         self.scale = float(getattr(attn, "scaling", head_dim ** -0.5))

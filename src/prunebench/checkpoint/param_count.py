@@ -68,6 +68,10 @@ class Family:
     within the original context, larger past it; no parameter, so counts and surgery are
     Mistral's.
 
+    `global_nope` (EXAONE-4): where the config has a sliding window, its full-attention
+    (global) blocks attend without rotary positions, its sliding ones with them; without one,
+    every block rotates. No parameter, so counts and surgery are its layout's.
+
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
     """
@@ -87,6 +91,7 @@ class Family:
     norm_weight_float32: bool = False
     multipliers: bool = False
     position_query_scale: bool = False
+    global_nope: bool = False
     shipped_code: tuple[str, ...] = ()
 
 
@@ -132,6 +137,12 @@ FAMILIES: dict[str, Family] = {
     # (Llama-4's attention temperature); the language model of Ministral 3 and Devstral 2.
     "ministral3": Family("Ministral3ForCausalLM", "Ministral3Config", False, False, None, False,
                          position_query_scale=True),
+    # Exaone4Attention: no biases, a per-head q_norm / k_norm (LLaMA's RMSNorm of head_dim, as
+    # Qwen3's) before the rotation, which its global blocks skip when the config has a sliding
+    # window; Exaone4DecoderLayer is Olmo2DecoderLayer (norms on the sublayers' outputs only),
+    # its RMSNorm LLaMA's (the weight after the cast back).
+    "exaone4": Family("Exaone4ForCausalLM", "Exaone4Config", False, False, None, True,
+                      post_norms=True, global_nope=True),
 }
 
 
@@ -223,6 +234,8 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "ministral3": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 14336,
                    "num_hidden_layers": 34, "num_key_value_heads": 8, "head_dim": 128,
                    "max_position_embeddings": 262144},
+    "exaone4": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "intermediate_size": 16384,
+                "num_key_value_heads": 32},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
