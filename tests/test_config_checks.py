@@ -794,8 +794,8 @@ def test_a_method_whose_original_windows_exceed_the_context_is_named_by_its_key(
     (lambda c: c.update(texts={"mine": 5}), "5 is not of type 'object'"),
     (lambda c: c.update(texts={"mine": {"train": 5}}), "texts.mine.train: 5 must be text"),
     (lambda c: c["methods"]["depth_ppl"]["calibration"].update(source=5),
-     "calibration.source: 5 must be text, embedded, wikitext2, ptb, bookcorpus, c4, pg19, or "
-     "the name of a text of your own (`texts`) with a train file"),
+     "calibration.source: 5 must be text, embedded, wikitext2, ptb, bookcorpus, c4, pg19, "
+     "tatsu_alpaca, or the name of a text of your own (`texts`) with a train file"),
     (lambda c: c["evaluation"]["perplexity"].update(datasets=[["x"]]),
      "evaluation.perplexity.datasets.0: ['x'] is not of type 'string'"),
 ])

@@ -640,3 +640,44 @@ def test_variant_calibration_resolves_sampling_from_every_level():
     assert prune_settings(config, "m", "flap-0.5")["calibration"] == {
         "source": "embedded", "n": 4, "length": 128, "seed": 1234, "sampling": "wrapped"}
     assert prune_settings(config, "m", "depth_ppl-0.5")["calibration"]["sampling"] == "wrapped"
+
+
+def blockpruner_calibration(rows, tokenizer, n, length, seed):
+    """BlockPruner's calibration (block_search.py: set_seed, random.sample, Dataset.select;
+    utils.prepare_test_dataloader): n rows picked by the seeded global generator, in the order
+    picked, joined with "\n\n" and tokenized once with BOS, every full consecutive window."""
+    state = random.getstate()
+    try:
+        random.seed(seed)
+        picked = datasets.Dataset.from_dict({"text": rows}).select(
+            random.sample(range(len(rows)), n))
+    finally:
+        random.setstate(state)
+    ids = [tokenizer.bos_token_id] + tokenizer("\n\n".join(picked["text"]))["input_ids"]
+    return [ids[i * length:(i + 1) * length] for i in range(len(ids) // length)]
+
+
+@pytest.mark.parametrize("seed", [0, 42, 1234])
+def test_sampled_chunks_are_blockpruners_windows(seed):
+    """Same seed, rows and tokenizer: the windows BlockPruner's code cuts, one for one (every
+    full window of the rows picked, so more or fewer than n)."""
+    rows = numbered_rows([5 + (3 * i) % 11 for i in range(80)])
+    for n, length in ((12, 16), (30, 8)):
+        ours = draw_windows(rows, NumberTokenizer(), n=n, length=length, seed=seed,
+                            sampling="sampled_chunks")
+        assert ours.tolist() == blockpruner_calibration(rows, NumberTokenizer(), n, length, seed)
+    with pytest.raises(PrunebenchError, match="n = 81 rows to sample .* it has 80: lower n"):
+        draw_windows(rows, NumberTokenizer(), n=81, length=8, seed=seed,
+                     sampling="sampled_chunks")
+
+
+def test_tatsu_alpaca_is_the_part_of_alpaca_blockpruner_holds_out(monkeypatch):
+    """BlockPruner's utils.get_dataset("alpaca"): the train split split 80/20 with seed 42 by
+    `datasets`, the 20% split in halves with seed 42, the first half; here by `datasets`
+    itself, beside prunebench's draw, on a row count whose fractions round up."""
+    rows = [f"record {i}" for i in range(1003)]
+    split = datasets.Dataset.from_dict({"text": rows}).train_test_split(test_size=0.2, seed=42)
+    held_out = split.pop("test").train_test_split(test_size=0.5, seed=42)
+    assert data.blockpruner_test(rows) == held_out["train"]["text"]
+    monkeypatch.setattr(data, "_load_hub_rows", lambda source, spec, split: rows)
+    assert load_rows("tatsu_alpaca", "train") == held_out["train"]["text"]

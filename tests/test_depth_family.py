@@ -576,7 +576,8 @@ def test_depth_family_config_layers_over_the_default(tmp_path):
     dry = run_snakemake(tmp_path, "-n", "--cores", "1",
                         configfile=["config/config.yaml", "config/depth-family.yaml"]).stdout
     variants = yaml.safe_load((REPO / "config" / "depth-family.yaml").read_text())["models"]["tiny"]["variants"]
-    for method in ("depth_ppl", "depth_taylor", "depth_mag", "sleb", "shortgpt", "depth_angular"):
+    for method in ("depth_ppl", "depth_taylor", "depth_mag", "sleb", "shortgpt", "depth_angular",
+                   "blockpruner"):
         assert f"variant={method}-0.8" in dry, method
     counts = job_counts(dry)
     assert counts["prune"] == len([v for v in variants if v != "dense" and "+" not in v])

@@ -126,7 +126,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
 METHODS = {
     "depth_ppl": {}, "depth_taylor": {"protect_first": 1, "protect_last": 1},
     "depth_mag": {"protect_first": 1, "protect_last": 1}, "sleb": {}, "shortgpt": {},
-    "depth_angular": {},
+    "depth_angular": {}, "blockpruner": {},
     "llm_pruner": {}, "flap": {}, "wanda_sp": {},
 }
 TARGET = 0.8  # of dense: one block of four, or about a fifth of every block's width

@@ -174,8 +174,9 @@ def test_texts_and_the_sources_naming_them_are_checked_before_any_job(tmp_path):
         f"texts.ptb.test: {tmp_path / 'gone.txt'} does not exist: fix the path (a relative one "
         "is taken from the directory the run works in)",
         "models.tiny.variants flap-0.7: calibration.source: 'bookcorpu' is no built-in text "
-        "(embedded, wikitext2, ptb, bookcorpus, c4, pg19) and no text of `texts`: fix the name, "
-        "or add your text under `texts` with a train file (which calibration draws from)",
+        "(embedded, wikitext2, ptb, bookcorpus, c4, pg19, tatsu_alpaca) and no text of `texts`: "
+        "fix the name, or add your text under `texts` with a train file (which calibration draws "
+        "from)",
         "evaluation.perplexity.datasets: 'mine' is a text of `texts` without a test file, which "
         "perplexity scores: add texts.mine.test",
         "evaluation.perplexity.datasets: 'nosuch' is no built-in text (embedded, wikitext2, ptb) "

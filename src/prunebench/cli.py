@@ -248,7 +248,7 @@ def format_rows(rows: list[dict]) -> str:
         lines.append(f"| {r['model']} | {r['variant']} | "
                      f"{format_params(r['target_params']) if r.get('target_params') else '-'} | "
                      f"{f'{after:,} ({format_params(after)})' if after else 'data-dependent'} | "
-                     f"{r.get('blocks_after', '-')} | "
+                     f"{'data-dependent' if r.get('blocks_after', '-') is None else r.get('blocks_after', '-')} | "
                      f"{format_kv(r['kv_bytes'], r['dense_kv_bytes'])} | "
                      f"{', '.join(f'{k}={v}' for k, v in details.items())} |")
     return "\n".join(lines)

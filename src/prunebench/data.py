@@ -2,7 +2,8 @@
 
 Sources: `embedded` (text the pipeline generates itself, see `tiny.py`; offline), and the hub
 datasets of the original studies through `datasets`: `wikitext2`, `ptb`, `bookcorpus`, `c4`,
-`pg19` (its validation books).
+`pg19` (its validation books), `tatsu_alpaca` (the part of Alpaca BlockPruner calibrates on);
+and texts of your own (the config's `texts`, prunebench.local_text).
 Calibration windows are drawn the way each original implementation draws them (`sampling`,
 see draw_windows and SAMPLINGS): one slice inside one long row, a row cut in chunks, or slices
 or chunks of the rows joined into one stream; `wrapped` (the embedded text's) runs on through
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,8 @@ class HubText:
     # For a repository that is still a loading script (which `datasets` 4 and newer refuse):
     # the config folder of the hub's own parquet export of it (PARQUET_EXPORT), read instead.
     export_config: str | None = None
+    # The part of the split an original reads (CARVES), where it is not the whole split.
+    carve: str | None = None
 
 
 # The branch where the hub keeps a parquet copy of every dataset it can show, made by running
@@ -76,6 +80,11 @@ HUB_TEXTS: dict[str, HubText] = {
     # and prepare every split of the repository).
     "pg19": HubText("emozilla/pg19", None, "text", {"train": "validation"},
                     data_files={"validation": "data/validation-*.parquet"}),
+    # BlockPruner's calibration: the `text` column (the formatted instruction, input and
+    # response) of the original Alpaca (not Alpaca-cleaned, LoRA's `alpaca`), the portion of
+    # its train split that BlockPruner's utils.get_dataset holds out as "test" (CARVES).
+    "tatsu_alpaca": HubText("tatsu-lab/alpaca", None, "text", {"train": "train"},
+                            carve="blockpruner_test"),
 }
 EMBEDDED_SPLITS = ("train", "validation", "test")
 SOURCES = ("embedded", *HUB_TEXTS)
@@ -108,7 +117,34 @@ def load_rows(source: str, split: str, embedded_dir: str | Path | None = None,
     spec = HUB_TEXTS[source]
     if split not in spec.splits:
         raise PrunebenchError(f"{source} has splits {list(spec.splits)}, not {split!r}")
-    return [row for row in _load_hub_rows(source, spec, split) if keep_empty or row.strip()]
+    rows = _load_hub_rows(source, spec, split)
+    if spec.carve:
+        rows = CARVES[spec.carve](rows)
+        log.info("%s: %d rows in %s's portion", source, len(rows), spec.carve)
+    return [row for row in rows if keep_empty or row.strip()]
+
+
+def _train_test_split(count: int, test_size: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train, test) row indices as `datasets`' `Dataset.train_test_split(test_size=<fraction>,
+    seed=seed)` draws them: numpy's default generator seeded with `seed` permutes the rows; the
+    first ceil(test_size * count) are the test split, the rest, in that order, the train split."""
+    import numpy as np
+
+    n_test = math.ceil(test_size * count)
+    order = np.random.default_rng(seed).permutation(count).tolist()
+    return order[n_test:], order[:n_test]
+
+
+def blockpruner_test(rows: list[str]) -> list[str]:
+    """The rows BlockPruner calibrates on (its utils.get_dataset("alpaca")["test"]): the train
+    split split 80/20 with seed 42, the 20% split in halves with seed 42, the first half's rows
+    (the second is its "validation"), in the order the splits leave them."""
+    _, held_out = _train_test_split(len(rows), 0.2, 42)
+    first_half, _ = _train_test_split(len(held_out), 0.5, 42)
+    return [rows[held_out[i]] for i in first_half]
+
+
+CARVES = {"blockpruner_test": blockpruner_test}
 
 
 def _local_rows(source: str, split: str, keep_empty: bool) -> list[str]:
@@ -265,10 +301,13 @@ def calibration_windows(rows: list[str], tokenizer, n: int, length: int, seed: i
 #   joined_chunks  the first n rows of the split shuffled as `datasets` shuffles it, joined with
 #                  "\n\n", tokenized once, consecutive chunks: often fewer than n windows (SLEB
 #                  on WikiText-2)
+#   sampled_chunks n rows picked by Python's random.sample, joined with "\n\n" in the order
+#                  picked, tokenized once, every full consecutive chunk (BlockPruner on Alpaca)
 SAMPLINGS = ("wrapped", "row_slice", "row_slice_inclusive", "row_chunks", "joined_stream",
-             "joined_chunks")
+             "joined_chunks", "sampled_chunks")
 DEFAULT_SAMPLING = "wrapped"  # a calibration file's name carries any other sampling
-JOINERS = {"joined_stream": " ", "joined_chunks": "\n\n"}  # FLAP's and SLEB's
+# FLAP's, SLEB's and BlockPruner's
+JOINERS = {"joined_stream": " ", "joined_chunks": "\n\n", "sampled_chunks": "\n\n"}
 
 
 def draw_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
@@ -285,6 +324,8 @@ def draw_windows(rows: list[str], tokenizer, n: int, length: int, seed: int,
         return calibration_windows(rows, tokenizer, n, length, seed, wrap_rows=True)
     if sampling == "joined_chunks":  # drawn with numpy's generator, as `datasets` shuffles
         windows = _stream_chunks(rows, tokenizer, n, length, seed, source)
+    elif sampling == "sampled_chunks":
+        windows = _sampled_chunks(rows, tokenizer, n, length, random.Random(seed), source)
     else:
         draw = {"row_slice": _row_slices, "row_slice_inclusive": _row_slices_inclusive,
                 "row_chunks": _row_chunks, "joined_stream": _stream_slices}[sampling]
@@ -459,14 +500,33 @@ def _stream_chunks(rows, tokenizer, n, length, seed, source) -> list[list[int]]:
     import numpy as np
 
     picked = np.random.default_rng(seed).permutation(len(rows))[:n].tolist()
-    stream = _encode(tokenizer, JOINERS["joined_chunks"].join(rows[i] for i in picked))
+    return _joined_chunks(rows, picked, tokenizer, n, length, "joined_chunks", source)[:n]
+
+
+def _joined_chunks(rows, picked, tokenizer, n, length, sampling, source) -> list[list[int]]:
+    """The `picked` rows joined as `sampling` joins them, tokenized once, then every full
+    consecutive `length`-token chunk (the remainder dropped); none is an error."""
+    stream = _encode(tokenizer, JOINERS[sampling].join(rows[i] for i in picked))
     windows = [stream[start:start + length] for start in range(0, len(stream) - length + 1, length)]
     if not windows:
         raise PrunebenchError(
-            f"calibration source {source}: {min(n, len(rows))} rows joined make {len(stream)} "
-            f"tokens, fewer than one window of {length} (n = {n}, sampling joined_chunks): raise "
-            "n (more rows) or lower length")
-    return windows[:n]
+            f"calibration source {source}: {len(picked)} rows joined make {len(stream)} tokens, "
+            f"fewer than one window of {length} (n = {n}, sampling {sampling}): raise n (more "
+            "rows) or lower length")
+    return windows
+
+
+def _sampled_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
+    # BlockPruner: random.sample(range(len(rows)), n) with the generator seeded (its
+    # transformers.set_seed(42) at import), the rows in the order picked (Dataset.select),
+    # joined with a blank line and tokenized once, then every full consecutive chunk (its
+    # prepare_test_dataloader: numel // seqlen of them, not capped at n).
+    if n > len(rows):
+        raise PrunebenchError(
+            f"calibration source {source}: n = {n} rows to sample (sampling sampled_chunks), but "
+            f"it has {len(rows)}: lower n")
+    return _joined_chunks(rows, rng.sample(range(len(rows)), n), tokenizer, n, length,
+                          "sampled_chunks", source)
 
 
 CHECKSUM_KEY = "content_sha256"  # metadata key of a calibration file's own digest

@@ -159,8 +159,8 @@ def add_parsers(sub) -> None:
     # Calibration options default to None: unset, the method's own settings apply
     # (methods.registry.resolve_calibration), as in the workflow.
     prune.add_argument("--calibration", dest="source", default=None,
-                       help="embedded, wikitext2, ptb, bookcorpus, c4, pg19, or a text of your "
-                            "own, file:<path> (.jsonl: one JSON object a line; else one row a "
+                       help="embedded, wikitext2, ptb, bookcorpus, c4, pg19, tatsu_alpaca, or a "
+                            "text of your own, file:<path> (.jsonl: one JSON object a line; else one row a "
                             "line) (default: the method's)")
     prune.add_argument("--text-field", default=None,
                        help="the field of a file:<path>.jsonl's objects holding the text "

@@ -116,16 +116,20 @@ def hardware(model) -> list[str]:
 
 
 def open_memo(compute: Callable[[set[int]], float], progress: ScoringProgress | None, model,
-              calibration, batch_size: int, loaded_dtype: str) -> LossMemo:
+              calibration, batch_size: int, loaded_dtype: str,
+              units: str | None = None) -> LossMemo:
     """A LossMemo of `model` (the model the losses are computed with, in its scoring dtype,
     whose weights were loaded in `loaded_dtype`) on these calibration windows, kept in
-    `progress.folder` when there is one and the model came from a checkpoint with a manifest."""
+    `progress.folder` when there is one and the model came from a checkpoint with a manifest.
+    `units`: what the numbers of a key name, where they are not blocks (BlockPruner's
+    sublayers), so that such losses are never read as those of blocks left out."""
     store = None
     identity = model_identity(model, ("torch", "transformers")) if progress is not None else None
     if identity is not None:
         header = {_HEADER_KEY: FORMAT, "identity": {
             **identity, "loaded_dtype": loaded_dtype, "hardware": hardware(model),
-            "calibration": calibration_digest(calibration), "batch_size": int(batch_size)}}
+            "calibration": calibration_digest(calibration), "batch_size": int(batch_size),
+            **({"units": units} if units else {})}}
         store = open_progress(progress.folder, header, "calibration losses", "the prune")
         if store is not None:
             progress.opened.append(store.path)

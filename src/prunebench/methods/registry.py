@@ -84,6 +84,7 @@ FLAP_STRUCTURES = ("AL-AM", "UL-UM")
 FLAP_METRICS = ("WIFV", "IFV", "WIFN")
 FLAP_STATISTICS = ("exact", "upstream")
 SHORTGPT_LAST_BLOCK = ("output", "final_norm")
+BLOCK_TYPES = ("mix", "mha", "mlp")  # BlockPruner's sublayers: both kinds, attention, MLP
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,21 @@ METHODS: dict[str, Method] = {
                             params={"protect_first": 0, "protect_last": 0, "batch_size": 8,
                                     "dtype": "float32"},
                             rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN}),
+    # BlockPruner (Zhong et al. 2024): attention and MLP sublayers removed one at a time, by
+    # the calibration perplexity without each (its block_search.py: Alpaca's held-out text,
+    # 64 rows joined and cut in 2048-token windows by its script, 256 in its paper; scored
+    # in bfloat16, 2 windows a pass). Every block may go (no protection).
+    "blockpruner": Method("prunebench.methods.blockpruner:prune",
+                          {"source": "tatsu_alpaca", "n": 64, "length": 2048,
+                           "sampling": "sampled_chunks"},
+                          params={"block_type": "mix", "protect_first": 0, "protect_last": 0,
+                                  "batch_size": 2, "dtype": "float32"},
+                          rules={**PROTECT, "block_type": Rule(
+                                     "choice", choices=BLOCK_TYPES,
+                                     hint=" (mix: attention and MLP sublayers, mha: attention "
+                                          "only, mlp: MLP only)"),
+                                 "batch_size": whole(1), "dtype": SCORED_IN},
+                          resumable=True),
     # width: heads and MLP channels removed in every block
     "llm_pruner": Method("prunebench.methods.llm_pruner:prune",
                          {"source": "bookcorpus", "n": 10, "length": 64,

@@ -134,6 +134,82 @@ def plan_depth_angular(config, target_params: int, **params) -> dict:
             "note": "which consecutive blocks go is decided by the angular distance"}
 
 
+# --------------------------------------------------------------------------- sublayers
+
+SUBLAYERS = {"mix": ("attention", "mlp"), "mha": ("attention",), "mlp": ("mlp",)}
+
+
+def sublayer_sizes(config, protect_first: int, protect_last: int,
+                   block_type: str) -> list[tuple[str, int, int]]:
+    """(sublayer, block, parameters it takes with it) of every sublayer a sublayer-removal
+    method (BlockPruner) may remove, in the original's candidate order: every block's attention
+    (MHA), then every block's MLP. A sublayer is an attention with heads left or an MLP with
+    channels left; what it takes is its weights and biases (and Qwen3's q/k norms), the
+    block's norms staying with the block."""
+    shapes = layer_shapes(config)
+    blocks = removable_blocks(config.num_hidden_layers, protect_first, protect_last)
+    units = []
+    for kind in SUBLAYERS[block_type]:
+        for b in blocks:
+            empty = dict(shapes[b])
+            if kind == "attention":
+                empty.update(num_attention_heads=0, num_key_value_heads=0)
+            else:
+                empty.update(intermediate_size=0)
+            size = block_param_count(config, shapes[b]) - block_param_count(config, empty)
+            if size:
+                units.append((kind, b, size))
+    return units
+
+
+def emptied_block_size(config, block: int) -> int:
+    """What a block holds once its attention and MLP are both gone (its norms; biases
+    zeroed): removed with the block, which then computes the identity."""
+    shape = dict(layer_shapes(config)[block])
+    shape.update(num_attention_heads=0, num_key_value_heads=0, intermediate_size=0)
+    return block_param_count(config, shape)
+
+
+def check_sublayer_target(config, target_params: int, units: list[tuple[str, int, int]]) -> None:
+    """Refuse a target the removal of sublayers cannot come closest to: nearer the dense model
+    than to removing the smallest one, below what removing all leaves, or one that would leave
+    no sublayer in any block."""
+    dense = count_params(config)
+    sizes = sorted(size for _, _, size in units)
+    if not sizes or dense - target_params < sizes[0] / 2:
+        raise PrunebenchError(
+            f"target {target_params:,} params is closer to the dense model than to removing one "
+            f"sublayer ({format_params(sizes[0]) if sizes else 'none removable'}): choose a "
+            "smaller target")
+    smallest = dense - sum(sizes)
+    if target_params < smallest - sizes[0] / 2:
+        raise PrunebenchError(
+            f"target {target_params:,} params is below {smallest:,}, the size with every "
+            "removable sublayer gone (embeddings, norms and protected blocks stay): choose a "
+            "larger target, remove both kinds (block_type: mix) or protect fewer blocks")
+    whole = {kind for kind in ("attention", "mlp")} == {kind for kind, _, _ in units}
+    blocks = {b for _, b, _ in units}
+    # (the size nearest the target must keep one sublayer somewhere: at least the smallest)
+    if whole and len(blocks) == config.num_hidden_layers and target_params < smallest + sizes[0] / 2:
+        raise PrunebenchError(
+            f"target {target_params:,} params would remove every sublayer of every block, "
+            "leaving no model: choose a larger target")
+
+
+def plan_blockpruner(config, target_params: int, **params) -> dict:
+    """What BlockPruner will do, from the config alone: which sublayers go (and so how many,
+    their sizes differing) is decided by the criterion, round by round; the size lands within
+    one sublayer of the target. Its cost: the dense model's pass, then in each round one pass
+    per sublayer left."""
+    p = registry.checked_params("blockpruner", params)
+    units = sublayer_sizes(config, p["protect_first"], p["protect_last"], p["block_type"])
+    check_sublayer_target(config, int(target_params), units)
+    return {"block_type": p["block_type"], "params_after": None, "blocks_after": None,
+            "kv_heads_kept": None, "sublayers_removable": len(units),
+            "note": "which attention and MLP sublayers go is decided by the criterion, round by "
+                    "round; size within one sublayer of the target"}
+
+
 # --------------------------------------------------------------------------- uniform width
 
 def heads_per_group(config) -> int:

@@ -83,8 +83,10 @@ def _sliced_linear(linear: nn.Linear, rows: Sequence[int] | None = None,
     if cols is not None:
         idx = torch.as_tensor(list(cols), dtype=torch.long, device=device)
         weight = weight.index_select(1, idx)
-    new = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None,
-                    device="meta", dtype=weight.dtype)
+    with warnings.catch_warnings():  # an emptied projection (no rows or columns) warns on init
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors", UserWarning)
+        new = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None,
+                        device="meta", dtype=weight.dtype)
     new.weight = nn.Parameter(weight.clone(), requires_grad=linear.weight.requires_grad)
     if bias is not None:
         new.bias = nn.Parameter(bias.clone(), requires_grad=linear.bias.requires_grad)

@@ -40,6 +40,7 @@ METHOD_STYLES: dict[str, Style] = {
     "llm_pruner": Style("LLM-Pruner", "#2ca02c", "^"),
     "flap": Style("FLAP", "#006d2c", "o"),
     "wanda_sp": Style("Wanda-sp", "#8c564b", "<"),
+    "blockpruner": Style("BlockPruner", "#e7ba52", "8"),
 }
 # A method outside the table (a variant name from another tool): drawn, never dropped, in a
 # colour and marker no listed method uses.
