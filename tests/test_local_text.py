@@ -48,6 +48,34 @@ def test_a_plain_text_file_gives_one_row_per_line_its_empty_lines_kept(tmp_path)
     assert local_text.read_source_rows(source) == ["one", "", "two", "three"]
 
 
+def test_rows_are_split_at_newlines_alone_as_the_hub_texts_are(tmp_path):
+    # str.splitlines would also split at U+2028 and U+0085, which JSON keeps unescaped inside a
+    # string (json.dumps(..., ensure_ascii=False), the run's own copy), and at a form feed.
+    inside = "Clause 1.\u2028Clause 2.\x85Page one\x0cpage two."
+    written = tmp_path / "docs.jsonl"
+    written.write_text(json.dumps({"text": inside}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert local_text.read_source_rows(written) == [inside]
+    plain = tmp_path / "book.txt"
+    plain.write_text(f"{inside}\nsecond row\n", encoding="utf-8")
+    assert local_text.read_source_rows(plain) == [inside, "second row"]
+    # and the run's copy reads back as it was written
+    escaped = jsonl(tmp_path / "escaped.jsonl", [inside, "x"])
+    prepared(tmp_path / "run", "mine", "train", escaped)
+    assert local_text.read_rows("mine", "train", tmp_path / "run")[0] == [inside, "x"]
+
+
+def test_a_windows_file_gives_the_rows_and_text_a_linux_one_does(tmp_path):
+    """A byte order mark and CRLF line ends (a Windows editor's UTF-8) change nothing read."""
+    windows = tmp_path / "windows.jsonl"
+    windows.write_bytes(b'\xef\xbb\xbf{"text": "one"}\r\n{"text": "two"}\r\n')
+    assert local_text.read_source_rows(windows) == ["one", "two"]
+    plain = tmp_path / "windows.txt"
+    plain.write_bytes(b"\xef\xbb\xbfone\r\n\r\ntwo\r\n")
+    rows, text, sha256 = local_text.read_source(plain)
+    assert rows == ["one", "", "two"] and text == "one\n\ntwo\n"
+    assert sha256 == sha256_file(plain)  # the file's bytes, as read
+
+
 @pytest.mark.parametrize("content, expected", [
     ('{"text": "fine"}\n{"text": broken}\n', "line 2 is not JSON"),
     ('["a list"]\n', "line 1 is a JSON list, not an object with a 'text' field"),

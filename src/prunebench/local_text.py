@@ -17,6 +17,7 @@ its new place), touched, or gone after its copy (a purged scratch space) reruns 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -89,19 +90,39 @@ def workflow_state(path: str | Path, origin_file: str | Path) -> list[int] | Non
 def read_source_rows(path: str | Path, field: str = DEFAULT_FIELD) -> list[str]:
     """The rows of a text file of your own (module docstring), empty lines of a plain text
     file kept as empty rows (the joined samplings join them, as WikiText's are)."""
+    return read_source(path, field)[0]
+
+
+def read_source(path: str | Path, field: str = DEFAULT_FIELD) -> tuple[list[str], str, str]:
+    """(rows, the text perplexity scores, sha256) of a text file of your own, all from one read
+    of its bytes: what was hashed is what was parsed, even if the file is written to meanwhile.
+    A leading byte order mark (a Windows editor's UTF-8) is no part of the text."""
     path = Path(path)
     problem = file_problem(path)
     if problem:
         raise PrunebenchError(f"text file {problem}: fix the path in the config's `texts`")
+    data = path.read_bytes()
     try:
-        content = path.read_text(encoding="utf-8")
+        content = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise PrunebenchError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}): "
                               "save it as UTF-8") from None
-    rows = _jsonl_rows(path, content, field) if is_jsonl(path) else content.splitlines()
+    # Line ends as Python's text mode reads them (\r\n and \r are \n): a file saved on
+    # Windows gives the rows and the scored text it gives on Linux.
+    content = content.replace("\r\n", "\n").replace("\r", "\n")
+    rows = _jsonl_rows(path, content, field) if is_jsonl(path) else _lines(content)
     if not any(row.strip() for row in rows):
         raise PrunebenchError(f"{path} holds no text: give a file with at least one non-empty row")
-    return rows
+    text = JSONL_JOINER.join(rows) if is_jsonl(path) else content
+    return rows, text, hashlib.sha256(data).hexdigest()
+
+
+def _lines(content: str) -> list[str]:
+    """The lines of `content`, split at "\n" alone, as the hub and embedded texts' rows are:
+    str.splitlines also splits at form feeds, U+0085 and U+2028, which JSON keeps unescaped
+    inside a string and books and legal text hold inside a paragraph."""
+    lines = content.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def is_jsonl(path: str | Path) -> bool:
@@ -110,7 +131,7 @@ def is_jsonl(path: str | Path) -> bool:
 
 def _jsonl_rows(path: Path, content: str, field: str) -> list[str]:
     rows = []
-    for number, line in enumerate(content.splitlines(), 1):
+    for number, line in enumerate(_lines(content), 1):
         if not line.strip():
             continue
         where = f"{path}, line {number}"
@@ -139,19 +160,17 @@ def prepare(source: str | Path, field: str, rows_out: str | Path, text_out: str 
     perplexity scores, and its origin (path, sha256, format, rows), each written atomically.
     Returns the origin."""
     from prunebench.atomic import write_json, write_text
-    from prunebench.checkpoint.integrity import sha256_file
 
     source = Path(source)
-    rows = read_source_rows(source, field)
-    jsonl = is_jsonl(source)
-    text = _scored(source, rows)
     before = state(source)
-    origin = {"file": str(source), "sha256": sha256_file(source), "bytes": before[0],
-              "state": before, "format": "jsonl" if jsonl else "text",
-              "field": field if jsonl else None, "rows": sum(1 for row in rows if row.strip())}
-    if state(source) != before:  # written to while it was read: what was hashed is unknown
+    rows, text, sha256 = read_source(source, field)
+    if state(source) != before:  # written to while it was read: the copy would be half of it
         raise PrunebenchError(f"{source} changed while it was copied: rerun snakemake once it "
                               "is written")
+    jsonl = is_jsonl(source)
+    origin = {"file": str(source), "sha256": sha256, "bytes": before[0],
+              "state": before, "format": "jsonl" if jsonl else "text",
+              "field": field if jsonl else None, "rows": sum(1 for row in rows if row.strip())}
     write_text(rows_out, "".join(json.dumps({DEFAULT_FIELD: row}, ensure_ascii=False) + "\n"
                                  for row in rows))
     write_text(text_out, text)
@@ -159,14 +178,9 @@ def prepare(source: str | Path, field: str, rows_out: str | Path, text_out: str 
     return origin
 
 
-def _scored(path: Path, rows: list[str]) -> str:
-    """The text perplexity scores: a JSON-lines file's rows joined, a plain text file whole."""
-    return JSONL_JOINER.join(rows) if is_jsonl(path) else path.read_text(encoding="utf-8")
-
-
 def scoring_text(path: str | Path, field: str = DEFAULT_FIELD) -> str:
     """The text perplexity scores of a file of your own (what `prepare` copies as the text)."""
-    return _scored(Path(path), read_source_rows(path, field))
+    return read_source(path, field)[1]
 
 
 # `prunebench prune --calibration file:<path>` and `prunebench eval --ppl file:<path>` name a
@@ -187,8 +201,9 @@ def read_rows(dataset: str, split: str, root: str | Path = ".") -> tuple[list[st
     if not rows_file.is_file():
         return None
     try:
+        # split at "\n" alone (_lines): the rows hold U+2028 and U+0085 unescaped
         rows = [json.loads(line)[DEFAULT_FIELD]
-                for line in rows_file.read_text(encoding="utf-8").splitlines()]
+                for line in _lines(rows_file.read_text(encoding="utf-8"))]
         origin = json.loads(origin_file.read_text(encoding="utf-8"))
         where = f"{origin['file']} (sha256 {origin['sha256']})"
     except (OSError, ValueError, KeyError, TypeError) as err:
