@@ -171,6 +171,19 @@ def test_calibration_draws_from_the_copy_and_its_file_records_the_text(tmp_path,
         load_rows("other", "train")
 
 
+def test_the_perplexity_splits_name_only_the_texts_perplexity_scores():
+    """The perplexity rule's `splits` param is a rerun trigger of every perplexity job: a text
+    calibration alone uses leaves it as a config without `texts` has it."""
+    from prunebench.data import EVAL_SPLITS
+
+    texts = {"mine": {"train": "a.txt", "test": "b.txt"}, "other": {"train": "c.txt"}}
+    scoring = {"texts": texts, "evaluation": {"perplexity": {"datasets": ["embedded", "mine"]}}}
+    assert local_text.perplexity_splits(scoring) == {**EVAL_SPLITS, "mine": "test"}
+    calibrating = {"texts": texts, "evaluation": {"perplexity": {"datasets": ["embedded"]}}}
+    assert local_text.perplexity_splits(calibrating) == EVAL_SPLITS
+    assert local_text.perplexity_splits({}) == EVAL_SPLITS
+
+
 # --------------------------------------------------------------------------- config checks
 
 
@@ -314,6 +327,12 @@ def test_the_workflow_calibrates_and_scores_on_a_text_of_your_own(tmp_path, embe
         proc = snakemake(workdir, "-n", target, configfile=configfile)
         return proc.stdout + proc.stderr
 
+    # A text that no perplexity dataset names changes no perplexity job's params: adding one
+    # to `texts` (here unused; it could be another prune's calibration) reruns nothing.
+    (workdir / "other.txt").write_text("other text\n")
+    with_other = {**config, "texts": {**config["texts"], "other": {"train": "other.txt"}}}
+    (workdir / "other.yaml").write_text(yaml.safe_dump(with_other))
+    assert "Nothing to be done" in dry("other.yaml")
     # Touched, moved (the config pointed there) or gone: nothing reruns.
     os.utime(mine / "train.jsonl")
     assert "Nothing to be done" in dry()

@@ -183,6 +183,20 @@ def scoring_text(path: str | Path, field: str = DEFAULT_FIELD) -> str:
     return read_source(path, field)[1]
 
 
+def perplexity_splits(config: dict[str, Any]) -> dict[str, str]:
+    """The perplexity rule's `splits` param: the hub datasets' (EVAL_SPLITS), and `test` for
+    each text of your own that evaluation.perplexity.datasets names. Only those: the param is
+    a rerun trigger of every perplexity job, so a text that calibration alone uses, or one
+    added to `texts` and not yet used, must leave the finished jobs' param as it was."""
+    from prunebench.data import EVAL_SPLITS
+
+    texts = config.get("texts") if isinstance(config.get("texts"), dict) else {}
+    perplexity = (config.get("evaluation") or {}).get("perplexity") or {}
+    scored = perplexity.get("datasets") if isinstance(perplexity, dict) else None
+    return {**EVAL_SPLITS, **{name: "test" for name in texts
+                              if isinstance(scored, list) and name in scored}}
+
+
 # `prunebench prune --calibration file:<path>` and `prunebench eval --ppl file:<path>` name a
 # file directly (the workflow names it in `texts`).
 FILE_PREFIX = "file:"

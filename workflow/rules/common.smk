@@ -13,7 +13,7 @@ from prunebench.plan import layout, preflight, variants
 from prunebench.plan.checks import config_notes, schema_defaults
 from prunebench.plan.layout import fill
 from prunebench import local_text
-from prunebench.data import DEFAULT_SAMPLING, EVAL_SPLITS, HUB_TEXTS, SAMPLINGS
+from prunebench.data import DEFAULT_SAMPLING, HUB_TEXTS, SAMPLINGS
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.methods.registry import DATA_FREE
 from prunebench.plan.variants import canonical
@@ -377,9 +377,9 @@ def own_texts():
 
 def eval_splits():
     """The split each perplexity dataset is scored on: the hub datasets' (EVAL_SPLITS) and
-    `test` for each text of your own (only these added, so a config without `texts` keeps the
-    perplexity jobs' params, and their results)."""
-    return {**EVAL_SPLITS, **{name: "test" for name in own_texts()}}
+    `test` for each text of your own that perplexity scores (local_text.perplexity_splits:
+    only these added, so the finished perplexity jobs keep their params, and their results)."""
+    return local_text.perplexity_splits(config)
 
 
 def own_text_state(wildcards):
