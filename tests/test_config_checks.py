@@ -793,6 +793,10 @@ def test_a_method_whose_original_windows_exceed_the_context_is_named_by_its_key(
     (lambda c: c.update(texts=5), "5 is not of type 'object'"),
     (lambda c: c.update(texts={"mine": 5}), "5 is not of type 'object'"),
     (lambda c: c.update(texts={"mine": {"train": 5}}), "texts.mine.train: 5 must be text"),
+    # `5:` or `yes:` (YAML's number and boolean), which the workflow's rules cannot take as names
+    (lambda c: c.update(texts={5: {"train": "x.txt"}}), "texts.5: YAML reads this name as a number"),
+    (lambda c: c.update(texts={True: {"train": "x.txt"}}),
+     "texts.True: YAML reads this name as true or false"),
     (lambda c: c["methods"]["depth_ppl"]["calibration"].update(source=5),
      "calibration.source: 5 must be text, embedded, wikitext2, ptb, bookcorpus, c4, pg19, "
      "tatsu_alpaca, or the name of a text of your own (`texts`) with a train file"),

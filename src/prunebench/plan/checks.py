@@ -632,6 +632,15 @@ def text_problems(config: dict[str, Any], resources: str | Path = "resources") -
     texts = config.get("texts") if isinstance(config.get("texts"), dict) else {}
     problems = []
     for name, spec in texts.items():
+        # The schema's name pattern checks strings only; YAML reads `5:` or `yes:` as a number
+        # or a boolean, which would reach the workflow's rules as a name and fail there.
+        if not isinstance(name, str):
+            kind = ("true or false" if isinstance(name, bool) else "a number"
+                    if isinstance(name, (int, float)) else f"a {type(name).__name__}")
+            problems.append(f"texts.{name}: YAML reads this name as {kind}, not text: give your "
+                            "text a name of lower-case letters, digits and '_' that starts with "
+                            "a letter (quoted, if YAML reads it otherwise: 'yes':)")
+            continue
         if name in SOURCES or name in EVAL_SPLITS:
             problems.append(f"texts.{name}: {name!r} is a built-in text source: give your text "
                             "another name")
