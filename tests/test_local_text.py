@@ -242,7 +242,7 @@ def test_the_schema_refuses_a_text_name_that_cannot_name_files(tmp_path):
 
 
 def test_prune_and_eval_take_a_file_of_your_own(tiny_model_dir, embedded_corpus, tmp_path,
-                                                 capsys):
+                                                 capsys, monkeypatch):
     from prunebench import modeling
     from prunebench.atomic import read_json
     from prunebench.commands.prune import draw_calibration
@@ -262,6 +262,9 @@ def test_prune_and_eval_take_a_file_of_your_own(tiny_model_dir, embedded_corpus,
     expected = draw_windows(local_text.read_source_rows(source, "body"), tokenizer, 3, 32,
                             1234, "row_slice_inclusive")
     assert draw_calibration(tokenizer, calibration).equal(expected)
+    # the windows come from the bytes the report's sha256 was taken of, or from none
+    with pytest.raises(PrunebenchError, match="changed since this command hashed it"):
+        draw_calibration(tokenizer, {**calibration, "sha256": "0" * 64})
 
     held_out = tmp_path / "held-out.txt"
     held_out.write_text((embedded_corpus / "test.txt").read_text()[:4000], encoding="utf-8")
@@ -270,6 +273,19 @@ def test_prune_and_eval_take_a_file_of_your_own(tiny_model_dir, embedded_corpus,
     ppl = read_json(tmp_path / "eval" / "ppl.json")
     assert ppl["splits"] == {f"file:{held_out}": "file"}
     assert ppl["details"][f"file:{held_out}"]["text_sha256"] == sha256_file(held_out)
+    assert ppl["details"][f"file:{held_out}"]["file_sha256"] == sha256_file(held_out)
+    assert "text_field" not in ppl["provenance"]["cell"]  # a plain text file has none
+
+    # A relative path is recorded as the file's absolute one, as prune records it; a .jsonl
+    # file's field with it, and its own sha256 beside that of the rows joined that were scored.
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", str(out / "checkpoint"), "--ppl", "file:docs.jsonl", "--text-field",
+                 "body", "--out", str(tmp_path / "eval-jsonl"), "--device", "cpu", "-q"]) == 0
+    ppl = read_json(tmp_path / "eval-jsonl" / "ppl.json")
+    scored = f"file:{source}"
+    assert ppl["splits"] == {scored: "file"} and ppl["provenance"]["cell"]["text_field"] == "body"
+    assert ppl["details"][scored]["file_sha256"] == sha256_file(source)
+    assert ppl["details"][scored]["text_sha256"] != sha256_file(source)
     capsys.readouterr()
 
 
@@ -282,9 +298,19 @@ def test_prune_and_eval_take_a_file_of_your_own(tiny_model_dir, embedded_corpus,
       "--calibration", "file:{tmp}"], "{tmp} is not a file"),
     (["prune", "{model}", "--method", "flap", "--size", "0.8", "--out", "{tmp}/o",
       "--text-field", "body"], "--text-field names the field of a --calibration file:<path>"),
+    # a field for a plain text file would be ignored without a word
+    (["prune", "{model}", "--method", "flap", "--size", "0.8", "--out", "{tmp}/o",
+      "--calibration", "file:{tmp}/rows.txt", "--text-field", "body"],
+     "--text-field names the field of a --calibration file:<path> ending in .jsonl"),
+    (["eval", "{model}", "--ppl", "file:{tmp}/rows.txt", "--text-field", "body"],
+     "--text-field names the field of a --ppl file:<path> ending in .jsonl"),
+    # one file under two names
+    (["eval", "{model}", "--ppl", "file:{tmp}/rows.txt,file:{tmp}/./rows.txt"],
+     "--ppl lists a name twice"),
 ])
 def test_a_file_option_that_cannot_work_is_refused_at_once(tiny_model_dir, tmp_path, capsys,
                                                            argv, expected):
+    (tmp_path / "rows.txt").write_text("a row\n", encoding="utf-8")
     code = main([a.format(model=tiny_model_dir, tmp=tmp_path) for a in argv])
     err = capsys.readouterr().err
     assert code == 2 and expected.format(tmp=tmp_path) in err, err

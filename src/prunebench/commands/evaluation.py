@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def eval_command(args) -> Path:
     """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
     from prunebench.data import EVAL_SPLITS
-    from prunebench.local_text import file_problem, named_file
+    from prunebench.local_text import FILE_PREFIX, file_problem, is_jsonl, named_file
     from prunebench.plan.checks import stride_problem
     from prunebench.zeroshot import hub_tasks, unknown_hub_tasks, unknown_suite_tasks
 
@@ -41,9 +41,16 @@ def eval_command(args) -> Path:
         elif problem := file_problem(file):
             raise PrunebenchError(f"--ppl {dataset}: {problem}: give the path of a text file "
                                   "(.jsonl, or text scored as it is)")
-    if args.text_field is not None and not any(named_file(d) for d in datasets):
-        raise PrunebenchError("--text-field names the field of a --ppl file:<path>: drop it, "
-                              "or give such a file")
+    # A file by its absolute path, as prune records its --calibration file: ppl.json then
+    # names the file scored wherever it is read, and file:a.txt,file:./a.txt is one file twice.
+    datasets = [f"{FILE_PREFIX}{file}" if (file := named_file(d)) is not None else d
+                for d in datasets]
+    # a field given for plain text files only would be ignored without a word
+    if args.text_field is not None and not any(
+            (file := named_file(d)) is not None and is_jsonl(file) for d in datasets):
+        raise PrunebenchError("--text-field names the field of a --ppl file:<path> ending in "
+                              ".jsonl (a plain text file is scored as it is): drop it, or give "
+                              "such a file")
     for name, items in (("--ppl", datasets), ("--tasks", tasks)):
         if len(set(items)) != len(items):
             raise PrunebenchError(f"{name} lists a name twice: keep one")
@@ -129,25 +136,33 @@ def _perplexity(model, tokenizer, ckpt: Checkpoint, datasets, embedded_dir, devi
     dataset's result until it is written (or None): an evaluation interrupted later (in its
     zero-shot tasks, or in the next dataset) scores no finished dataset again when rerun."""
     from prunebench.data import EVAL_SPLITS, load_text
-    from prunebench.local_text import DEFAULT_FIELD, named_file, scoring_text
+    from prunebench.local_text import DEFAULT_FIELD, is_jsonl, named_file, read_source
     from prunebench.results import perplexity_result
 
+    field = args.text_field or DEFAULT_FIELD
     settings = {"datasets": datasets, "window": args.window, "stride": args.stride,
                 "bos": args.bos, "batch_size": args.batch_size or PPL_DEFAULTS["batch_size"],
                 "max_windows": args.max_windows, **_dtype_setting(args),
                 # as in the workflow's config: recorded only when it is not the tokenizer's
                 **({"tokenization": args.tokenization}
-                   if args.tokenization != "tokenizer" else {})}
-    texts, splits = {}, dict(EVAL_SPLITS)
+                   if args.tokenization != "tokenizer" else {}),
+                # which field of a .jsonl file was scored (recorded only where one is)
+                **({"text_field": field} if any((file := named_file(d)) is not None
+                                                and is_jsonl(file) for d in datasets) else {})}
+    texts, splits, file_sha256 = {}, dict(EVAL_SPLITS), {}
     for dataset in datasets:
         if dataset == "embedded":
             texts[dataset] = (embedded_dir / "test.txt").read_text(encoding="utf-8")
         elif (file := named_file(dataset)) is not None:  # a text of your own, scored whole
-            texts[dataset] = scoring_text(file, args.text_field or DEFAULT_FIELD)
+            _, texts[dataset], file_sha256[dataset] = read_source(file, field)
             splits[dataset] = "file"
         else:
             texts[dataset] = load_text(dataset, EVAL_SPLITS[dataset])  # the text rule's call
     scores, progress = _resumable_perplexities(model, tokenizer, texts, settings)
+    # The file's own sha256 beside text_sha256 (the scored text's: for a .jsonl file, its rows
+    # joined), to match the file, and `prunebench prune`'s record of a calibration file.
+    for dataset, sha256 in file_sha256.items():
+        scores[dataset]["file_sha256"] = sha256
     result = perplexity_result(
         scores, model=ckpt.name, variant=ckpt.variant,
         params=params_of(ckpt), settings=settings, splits=splits, device=device,

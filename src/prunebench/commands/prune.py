@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 def prune_command(args) -> Path:
     """`prunebench prune`: the workflow's prune cell (calibration rule + prune rule)."""
     from prunebench.data import SAMPLINGS, SOURCES
-    from prunebench.local_text import DEFAULT_FIELD, FILE_PREFIX, file_problem, named_file
+    from prunebench.local_text import (DEFAULT_FIELD, FILE_PREFIX, file_problem, is_jsonl,
+                                       named_file)
     from prunebench.methods.registry import DATA_FREE, checked_params, resolve_calibration
     from prunebench.checkpoint.param_count import checked_config_json, config_from_dict
     from prunebench.methods.sizing import check_prunable
@@ -52,16 +53,21 @@ def prune_command(args) -> Path:
     if args.source is not None and not args.source.startswith(FILE_PREFIX):
         choice(args.source, SOURCES, "--calibration source")
     file_source = named_file(args.source or "")
-    if args.text_field is not None and file_source is None:
-        raise PrunebenchError("--text-field names the field of a --calibration file:<path>: "
-                              "drop it, or give such a file")
+    # a field given for a plain text file would be ignored without a word: its rows are lines
+    if args.text_field is not None and (file_source is None or not is_jsonl(file_source)):
+        raise PrunebenchError("--text-field names the field of a --calibration file:<path> "
+                              "ending in .jsonl (a plain text file's rows are its lines): drop "
+                              "it, or give such a file")
     if file_source is not None:
         if problem := file_problem(file_source):
             raise PrunebenchError(f"--calibration {args.source}: {problem}: give the path of a "
                                   "text file (.jsonl, or one row a line)")
-        # which text, recorded in the report's calibration: the file may change later
+        # which text, recorded in the report's calibration: the file may change later (the
+        # field only where there is one: a plain text file's rows are its lines)
         overrides.update(source=f"{FILE_PREFIX}{file_source}",
-                         field=args.text_field or DEFAULT_FIELD, sha256=sha256_file(file_source))
+                         **({"field": args.text_field or DEFAULT_FIELD}
+                            if is_jsonl(file_source) else {}),
+                         sha256=sha256_file(file_source))
     if args.sampling is not None:
         choice(args.sampling, SAMPLINGS, "--sampling")
     out = Path(args.out)
@@ -137,14 +143,20 @@ def draw_calibration(tokenizer, calibration: dict[str, Any]):
     """The windows the workflow's calibration rule draws for these settings (its script's
     calls), kept in memory instead of a calibration file."""
     from prunebench.data import JOINERS, draw_windows, load_rows
-    from prunebench.local_text import named_file, read_source_rows
+    from prunebench.local_text import DEFAULT_FIELD, named_file, read_source
 
     sampling = calibration["sampling"]
     # The joined samplings join the split's rows as the originals do, empty ones included.
     keep_empty = sampling in JOINERS
     if (file := named_file(calibration["source"])) is not None:  # a text of your own
-        rows = [row for row in read_source_rows(file, calibration["field"])
-                if keep_empty or row.strip()]
+        rows, _, sha256 = read_source(file, calibration.get("field", DEFAULT_FIELD))
+        # The report records the sha256 hashed when the command started: the windows must
+        # come from those bytes, not from a file rewritten since.
+        if calibration.get("sha256", sha256) != sha256:
+            raise PrunebenchError(f"{file} changed since this command hashed it (sha256 "
+                                  f"{calibration['sha256']}, now {sha256}): rerun the command "
+                                  "once the file is written")
+        rows = [row for row in rows if keep_empty or row.strip()]
     else:
         with tempfile.TemporaryDirectory() as scratch:
             embedded_dir = (embedded_text(Path(scratch)) if calibration["source"] == "embedded"
