@@ -171,6 +171,16 @@ def test_calibration_draws_from_the_copy_and_its_file_records_the_text(tmp_path,
         load_rows("other", "train")
 
 
+def test_a_field_set_for_a_jsonl_file_is_no_param_of_the_plain_files_copy():
+    """A plain text file's copy keeps its param when `field` is set for the other split's
+    .jsonl file: a changed param would copy it again and remake all that was made from it."""
+    before = {"train": "train.txt"}
+    after = {"train": "train.txt", "test": "test.jsonl", "field": "body"}
+    assert local_text.split_field(after, "train") == local_text.split_field(before, "train")
+    assert local_text.split_field(after, "test") == "body"
+    assert local_text.split_field({"test": "t.JSONL"}, "test") == "text"
+
+
 def test_the_perplexity_splits_name_only_the_texts_perplexity_scores():
     """The perplexity rule's `splits` param is a rerun trigger of every perplexity job: a text
     calibration alone uses leaves it as a config without `texts` has it."""

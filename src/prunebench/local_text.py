@@ -154,6 +154,15 @@ def _jsonl_rows(path: Path, content: str, field: str) -> list[str]:
     return rows
 
 
+def split_field(spec: dict[str, Any], split: str) -> str:
+    """The field the `local_text` job of `split` reads (its param): a .jsonl file's (`field`,
+    text by default); for a plain text file, whose rows are its lines, always the default. A
+    `field` set for the other split's .jsonl file then copies no plain file again, which
+    would remake the windows, prunes and perplexities made from it (and a plain file's job
+    keeps the param it had before any field was set)."""
+    return spec.get("field", DEFAULT_FIELD) if is_jsonl(spec[split]) else DEFAULT_FIELD
+
+
 def prepare(source: str | Path, field: str, rows_out: str | Path, text_out: str | Path,
             origin_out: str | Path) -> dict[str, Any]:
     """Copy one split of a text of your own into the run: its rows (JSON lines), the text

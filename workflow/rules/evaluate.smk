@@ -37,7 +37,9 @@ rule local_text:
         "../envs/prunebench.yaml"
     params:
         file=own_text_state,
-        field=lambda wc: own_texts()[wc.dataset].get("field", local_text.DEFAULT_FIELD),
+        # a .jsonl file's field; the default for a plain text file (a field set for the other
+        # split must not copy it again)
+        field=lambda wc: local_text.split_field(own_texts()[wc.dataset], wc.split),
     script:
         "../scripts/local_text.py"
 
