@@ -146,8 +146,10 @@ def test_only_a_change_of_content_counts_as_a_changed_file(tmp_path):
     # changed
     (tmp_path / "elsewhere.jsonl").rename(source)
     source.write_text(source.read_text().replace("First", "Frist"), encoding="utf-8")
-    os.utime(source, ns=(later + 1, later + 1))
-    assert local_text.workflow_state(source, files["origin"]) == [recorded[0], later + 1]
+    # (two seconds later: file systems that keep times to the second or two see it too)
+    rewritten = later + 2_000_000_000
+    os.utime(source, ns=(rewritten, rewritten))
+    assert local_text.workflow_state(source, files["origin"]) == [recorded[0], rewritten]
     # nothing copied yet and no file: nothing to compare (the config check names the file)
     assert local_text.workflow_state(tmp_path / "none.txt", tmp_path / "none.json") is None
 
@@ -402,3 +404,14 @@ def test_check_config_reads_relative_text_paths_in_the_runs_directory(tmp_path, 
     assert main(["check-config", default, str(config)]) == 2
     assert f"texts.mine.train: {tmp_path / 'data' / 'train.jsonl'} does not exist" in \
         capsys.readouterr().err
+
+
+def test_calibration_on_a_large_text_of_your_own_asks_for_memory_to_match():
+    """Its rows are held in memory as BookCorpus's are: a cluster job sized for a small text is
+    killed for memory on a large one."""
+    from prunebench.plan import jobsize
+
+    small = jobsize.calibration_mem_mb("mine", text_bytes=10_000_000)
+    assert small == jobsize.calibration_mem_mb("mine") == 8 * 1024
+    assert jobsize.calibration_mem_mb("mine", text_bytes=3 * 2**30) == (4 + 4 * 3) * 1024
+    assert jobsize.calibration_mem_mb("mine", attempt=2, text_bytes=3 * 2**30) == 24 * 1024

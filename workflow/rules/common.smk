@@ -230,10 +230,17 @@ def job_runtime(rule_name):
 
 
 def calibration_mem_mb(wildcards, attempt):
-    """Calibration holds the source's rows, not the model (prunebench.plan.jobsize)."""
+    """Calibration holds the source's rows, not the model (prunebench.plan.jobsize); a text of
+    your own is sized by its run's copy, or by its file before the copy is made."""
     from prunebench.plan.jobsize import calibration_mem_mb as mem_mb
 
-    return mem_mb(wildcards.source, attempt)
+    text_bytes = None
+    if wildcards.source in own_texts():
+        rows = Path(layout.LOCAL_TEXT_ROWS.format(dataset=wildcards.source, split="train"))
+        file = local_text.source_file(own_texts()[wildcards.source]["train"])
+        found = [f for f in (rows, file) if f.is_file()]
+        text_bytes = found[0].stat().st_size if found else None
+    return mem_mb(wildcards.source, attempt, text_bytes)
 
 
 def lora_settings():

@@ -203,9 +203,19 @@ def mem_mb(rule: str, billions: float, attempt: int = 1) -> int:
     return _retried_mb(fixed + rate.mem_gb_per_b * billions, attempt)
 
 
-def calibration_mem_mb(source: str, attempt: int = 1) -> int:
-    """Host memory request in MB of a calibration job drawing windows from `source`."""
-    return _retried_mb(CALIBRATION_MEM_GB.get(source, CALIBRATION_DEFAULT_MEM_GB), attempt)
+# A text of your own (the config's `texts`) of any size is held the same way: its rows as
+# Python strings and the list around them, a joined sampling's stream and its token ids, a few
+# times the file's bytes.
+TEXT_MEM_PER_BYTE = 4
+
+
+def calibration_mem_mb(source: str, attempt: int = 1, text_bytes: int | None = None) -> int:
+    """Host memory request in MB of a calibration job drawing windows from `source`; for a text
+    of your own, grown with its size in bytes where known."""
+    gb = CALIBRATION_MEM_GB.get(source, CALIBRATION_DEFAULT_MEM_GB)
+    if text_bytes:
+        gb = max(gb, CALIBRATION_DEFAULT_MEM_GB / 2 + TEXT_MEM_PER_BYTE * text_bytes / 2**30)
+    return _retried_mb(gb, attempt)
 
 
 def _retried_mb(gb: float, attempt: int) -> int:
