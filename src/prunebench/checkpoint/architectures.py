@@ -245,6 +245,21 @@ ARCHITECTURES["smollm3-3b"] = dict(
     num_attention_heads=16, num_key_value_heads=4, vocab_size=128256, tie_word_embeddings=True,
     max_position_embeddings=65536, rms_norm_eps=1e-6, rope_theta=5000000.0,
     no_rope_layer_interval=4, bos_token_id=None, eos_token_id=128001, pad_token_id=128004)
+# LGAI-EXAONE/EXAONE-4.0-32B config.json as public code quotes it (TensorRT-LLM's EXAONE-4 test;
+# the hub could not be read here): OLMo-2's output norms with per-head q/k norms, GQA 40 / 8,
+# sliding windows of 4096 tokens on three blocks of four (`sliding_window_pattern` 4), whose
+# global blocks attend without rotary positions, Llama-3's rope scaling on the local ones.
+# 32,003,216,384 parameters (the model card: 30.95B without the embeddings).
+ARCHITECTURES["exaone-4.0-32b"] = dict(
+    model_type="exaone4", hidden_size=5120, intermediate_size=27392, num_hidden_layers=64,
+    num_attention_heads=40, num_key_value_heads=8, head_dim=128, vocab_size=102400,
+    tie_word_embeddings=False, max_position_embeddings=131072, rms_norm_eps=1e-5,
+    rope_theta=1000000.0, rope_scaling={"rope_type": "llama3", "factor": 16.0,
+                                        "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                        "original_max_position_embeddings": 8192},
+    sliding_window=4096, sliding_window_pattern=4,
+    layer_types=(["sliding_attention"] * 3 + ["full_attention"]) * 16, bos_token_id=1,
+    eos_token_id=361, pad_token_id=0)
 # ibm-granite/granite-3.3-8b-instruct config.json as public code quotes it verbatim (a dump of
 # its parameter shapes and config; the hub could not be read here): LLaMA's layout with
 # Granite's four scalars, GQA 32 / 8, tied embeddings, a 128k context at rotary base 10,000,000.
