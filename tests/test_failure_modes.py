@@ -178,8 +178,7 @@ def test_f12_malformed_model_source(source):
     ("hf:", "expected tiny | hf:<org>/<repo>@<revision>"), ("s3://bucket/model", "expected tiny"),
     ("tiny:x", "expected tiny"),
     # an unknown architecture used to pass, then stop the DAG build in job sizing
-    ("random:llama-99b", "unknown architecture 'llama-99b' in 'random:llama-99b': choose one of "
-                         "['exaone-4.0-32b', 'gemma-2-27b'"),
+    ("random:llama-99b", "unknown architecture 'llama-99b' in 'random:llama-99b': choose one of ['"),
 ])
 def test_f12_a_bad_model_source_is_refused_at_start(source, message):
     with pytest.raises(PrunebenchError) as err:
