@@ -154,10 +154,36 @@ def test_unreachable_targets_are_refused_before_any_scoring(monkeypatch):
     with pytest.raises(PrunebenchError, match="the size with every removable sublayer gone"):
         blockpruner.prune(model, windows(), dense // 2, block_type="mha")
     everything = dense - sum(s for _, _, s in sizing.sublayer_sizes(config, 0, 0, "mix"))
-    with pytest.raises(PrunebenchError, match="would remove every sublayer of every block"):
+    with pytest.raises(PrunebenchError, match="could remove every sublayer of every block"):
         blockpruner.prune(model, windows(), everything)
     with pytest.raises(PrunebenchError, match="block_type.*choose one of"):
         blockpruner.prune(model, windows(), dense // 2, block_type="both")
+
+
+def test_no_accepted_target_can_end_with_no_block():
+    """The sublayer the search leaves last may be an MLP, the largest, and its removal takes
+    the last block's norms and biases too. A target half the smallest sublayer above the size
+    without any used to be accepted, and a search that left an MLP last then removed every
+    block (the empty model was the closest). The lowest target accepted now keeps a sublayer
+    whichever is left last; below it, the prune is refused before any scoring."""
+    config = random_llama().config
+    units = sizing.sublayer_sizes(config, 0, 0, "mix")
+    candidates = [unit_id(kind, b) for kind, b, _ in units]
+    sizes = {unit_id(kind, b): size for kind, b, size in units}
+    rest = {b: sizing.emptied_block_size(config, b) for _, b, _ in units}
+    dense = count_params(config)
+    empty = dense - sum(sizes.values()) - sum(rest.values())
+    mlp_last = LossMemo(lambda removed: float(sum(u % 2 for u in removed)), None)
+    lowest = empty + max(sizes[u] + rest[u // 2] for u in candidates) // 2
+    sizing.check_sublayer_target(config, lowest, units)
+    rounds = blockpruner.search(mlp_last, candidates, sizes, rest, dense, lowest)
+    assert len(rounds) == len(candidates) and rounds[-1]["removed"]["sublayer"] == "mlp"
+    assert blockpruner.closest_count(rounds, dense, lowest) == len(candidates) - 1
+    old_lowest = dense - sum(sizes.values()) + min(sizes.values()) // 2 + 1
+    for target in (lowest - 1, old_lowest):
+        with pytest.raises(PrunebenchError, match="could remove every sublayer of every block, "
+                                                  "leaving no model"):
+            sizing.check_sublayer_target(config, target, units)
 
 
 def test_the_plan_names_the_removable_sublayers_and_leaves_the_rest_to_the_data():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -172,8 +173,8 @@ def emptied_block_size(config, block: int) -> int:
 
 def check_sublayer_target(config, target_params: int, units: list[tuple[str, int, int]]) -> None:
     """Refuse a target the removal of sublayers cannot come closest to: nearer the dense model
-    than to removing the smallest one, below what removing all leaves, or one that would leave
-    no sublayer in any block."""
+    than to removing the smallest one, below what removing all leaves, or one whose closest
+    size could be that of no block left at all."""
     dense = count_params(config)
     sizes = sorted(size for _, _, size in units)
     if not sizes or dense - target_params < sizes[0] / 2:
@@ -181,19 +182,28 @@ def check_sublayer_target(config, target_params: int, units: list[tuple[str, int
             f"target {target_params:,} params is closer to the dense model than to removing one "
             f"sublayer ({format_params(sizes[0]) if sizes else 'none removable'}): choose a "
             "smaller target")
-    smallest = dense - sum(sizes)
+    kinds: dict[int, set[str]] = {}
+    for kind, block, _ in units:
+        kinds.setdefault(block, set()).add(kind)
+    # a block whose two sublayers both go is removed whole, its norms (and biases) with it
+    rest = {b: emptied_block_size(config, b) for b, k in kinds.items() if k == {"attention", "mlp"}}
+    smallest = dense - sum(sizes) - sum(rest.values())
     if target_params < smallest - sizes[0] / 2:
         raise PrunebenchError(
             f"target {target_params:,} params is below {smallest:,}, the size with every "
             "removable sublayer gone (embeddings, norms and protected blocks stay): choose a "
             "larger target, remove both kinds (block_type: mix) or protect fewer blocks")
-    whole = {kind for kind in ("attention", "mlp")} == {kind for kind, _, _ in units}
-    blocks = {b for _, b, _ in units}
-    # (the size nearest the target must keep one sublayer somewhere: at least the smallest)
-    if whole and len(blocks) == config.num_hidden_layers and target_params < smallest + sizes[0] / 2:
-        raise PrunebenchError(
-            f"target {target_params:,} params would remove every sublayer of every block, "
-            "leaving no model: choose a larger target")
+    if len(rest) == config.num_hidden_layers:
+        # The last removal takes the last block, so the count before it must stay the closer:
+        # the target at least half that step above the empty model (a tie keeps fewer). Which
+        # sublayer is left last depends on the data, so the largest step is the bound (an MLP
+        # and its block's norms, not the smallest sublayer).
+        step = max(size + rest[block] for _, block, size in units)
+        if target_params < smallest + step / 2:
+            raise PrunebenchError(
+                f"target {target_params:,} params could remove every sublayer of every block, "
+                f"leaving no model (the last removal takes up to {format_params(step)}): choose "
+                f"a target of at least {math.ceil(smallest + step / 2):,}")
 
 
 def plan_blockpruner(config, target_params: int, **params) -> dict:
