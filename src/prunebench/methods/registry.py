@@ -164,8 +164,9 @@ METHODS: dict[str, Method] = {
                             rules={**PROTECT, "batch_size": whole(1), "dtype": SCORED_IN}),
     # BlockPruner (Zhong et al. 2024): attention and MLP sublayers removed one at a time, by
     # the calibration perplexity without each (its block_search.py: Alpaca's held-out text,
-    # 64 rows joined and cut in 2048-token windows by its script, 256 in its paper; scored
-    # in bfloat16, 2 windows a pass). Every block may go (no protection).
+    # 64 rows joined and cut in 2048-token windows by its README's command (32 in its
+    # block_search.sh), 256 in its paper; scored in bfloat16, 2 windows a pass). Every block
+    # may go (no protection).
     "blockpruner": Method("prunebench.methods.blockpruner:prune",
                           {"source": "tatsu_alpaca", "n": 64, "length": 2048,
                            "sampling": "sampled_chunks"},
