@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM, LlamaConfig
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import count_params
-from prunebench.methods import blockpruner, depth, sizing
+from prunebench.methods import blockpruner, depth, sizing, surgery
 from prunebench.methods.blockpruner import KINDS, unit_id, without_sublayers
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
 from prunebench.methods.registry import METHODS
@@ -73,13 +73,13 @@ def test_the_search_removes_what_the_originals_loop_removes(seed):
 
 
 def random_llama(seed: int = 0, **overrides):
-    """A small LLaMA with every bias on (attention and MLP), weights and biases drawn wide
-    enough that each sublayer changes the output."""
+    """A small LLaMA with every bias on (attention and MLP) unless `overrides` say otherwise,
+    weights and biases drawn wide enough that each sublayer changes the output."""
     torch.manual_seed(seed)
-    config = LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=2, vocab_size=97,
-                         max_position_embeddings=128, attention_bias=True, mlp_bias=True,
-                         **overrides)
+    config = LlamaConfig(**{**dict(hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+                                   num_attention_heads=4, num_key_value_heads=2, vocab_size=97,
+                                   max_position_embeddings=128, attention_bias=True,
+                                   mlp_bias=True), **overrides})
     model = AutoModelForCausalLM.from_config(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -184,6 +184,33 @@ def test_no_accepted_target_can_end_with_no_block():
         with pytest.raises(PrunebenchError, match="could remove every sublayer of every block, "
                                                   "leaving no model"):
             sizing.check_sublayer_target(config, target, units)
+
+
+@pytest.mark.parametrize("biases", [False, True])
+def test_a_block_emptied_before_the_prune_is_counted_as_it_is_removed(biases, monkeypatch):
+    """A width-pruned checkpoint's block may have no heads left: its MLP is then its only
+    sublayer, and removing it empties the block, which goes whole (its norms with it) unless
+    the attention emptied before keeps an output bias (LLaMA's attention_bias, FLAP's
+    compensation). The rounds' sizes are the pruned model's either way; they counted the block
+    as going only once both its sublayers were candidates and gone, its 128 norm weights above
+    the model's size."""
+    model = random_llama(attention_bias=biases, mlp_bias=biases)
+    surgery.remove_kv_groups(model, 0, [0, 1])
+    dense = count_params(model.config)
+    units = sizing.sublayer_sizes(model.config, 0, 0, "mix")
+    assert ("attention", 0) not in {(kind, b) for kind, b, _ in units}
+    mlp = next(size for kind, b, size in units if (kind, b) == ("mlp", 0))
+
+    def without_block_0s_mlp_lowest(scored, calibration, batch_size):
+        skipped = scored.model.layers[0].mlp.__dict__.get("forward") is blockpruner._skipped_mlp
+        return 0.0 if skipped else 1.0
+
+    monkeypatch.setattr(depth, "calibration_nll", without_block_0s_mlp_lowest)
+    report = blockpruner.prune(model, windows(), dense - mlp)
+    assert report["removal_order"] == [{"sublayer": "mlp", "block": 0}]
+    assert report["removed_blocks"] == ([] if biases else [0])
+    assert report["rounds"][0]["params_after"] == count_params(model.config) == sum(
+        p.numel() for p in model.parameters())
 
 
 def test_the_plan_names_the_removable_sublayers_and_leaves_the_rest_to_the_data():

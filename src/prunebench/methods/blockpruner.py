@@ -86,7 +86,8 @@ def search(losses: LossMemo, candidates: list[int], sizes: dict[int, int],
            rest: dict[int, int], dense: int, target: int) -> list[dict]:
     """Greedy rounds until the size is at most `target` (or no candidate is left); one record
     per round. `candidates` in the original's order, which breaks ties; `sizes`: what each
-    takes; `rest`: what a block holds once both its sublayers are gone (removed with it)."""
+    takes; `rest`: what a block holds once all its candidates are gone, for the blocks that
+    are then removed whole (sizing.block_goes_whole)."""
     removed: list[int] = []
     params = dense
     rounds = []
@@ -103,8 +104,8 @@ def search(losses: LossMemo, candidates: list[int], sizes: dict[int, int],
         removed.append(best)
         params -= sizes[best]
         kind, block = unit_of(best)
-        if {unit_id(k, block) for k in KINDS} <= set(removed):  # the block goes whole
-            params -= rest[block]
+        if block in rest and all(u in removed for u in candidates if unit_of(u)[1] == block):
+            params -= rest[block]  # the block goes whole
         rounds.append({"round": len(rounds) + 1, "removed": {"sublayer": kind, "block": block},
                        "nll": nll[best], "ppl": nll_to_ppl(nll[best]), "params_after": params,
                        "candidate_nll": {f"{unit_of(u)[0]} {unit_of(u)[1]}":
@@ -131,8 +132,18 @@ def _zero_bias(linear) -> None:
 
 def remove_sublayers(model, units: list[int]) -> list[int]:
     """Empty the given sublayers (no heads / no channels, output bias zeroed) and remove the
-    blocks left computing the identity; returns those blocks (original indices)."""
-    hd = head_dim(model.config)
+    blocks left computing the identity (sizing.block_goes_whole, as the search counts them);
+    returns those blocks (original indices)."""
+    config = model.config
+    removed: dict[int, set[str]] = {}
+    for uid in units:
+        kind, block = unit_of(uid)
+        removed.setdefault(block, set()).add(kind)
+    # decided on the shapes before the surgery: a sublayer emptied before this prune counts
+    # as gone only where it adds no bias
+    identity = sorted(b for b, kinds in removed.items()
+                      if sizing.block_goes_whole(config, b, kinds))
+    hd = head_dim(config)
     for uid in units:
         kind, block = unit_of(uid)
         layer = model.model.layers[block]
@@ -143,20 +154,10 @@ def remove_sublayers(model, units: list[int]) -> list[int]:
         else:
             surgery.remove_channels(model, block, range(projections.mlp_width(layer.mlp)))
             _zero_bias(model.model.layers[block].mlp.down_proj)
-    emptied = {unit_of(u)[1] for u in units}
-    identity = sorted(b for b in emptied if _adds_nothing(model.model.layers[b], hd))
     if identity:
         remove_blocks(model, identity)
     surgery.sync_layer_shapes(model)
     return identity
-
-
-def _adds_nothing(layer, hd: int) -> bool:
-    """Whether a block's attention and MLP are both empty and add no bias."""
-    biases = [layer.self_attn.o_proj.bias, layer.mlp.down_proj.bias]
-    return (projections.attention_heads(layer.self_attn, hd)[0] == 0
-            and projections.mlp_width(layer.mlp) == 0
-            and all(b is None or not bool(b.any()) for b in biases))
 
 
 def prune(model, calibration: torch.Tensor, target_params: int,
@@ -173,7 +174,11 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     sizing.check_sublayer_target(config, int(target_params), units)
     candidates = [unit_id(kind, block) for kind, block, _ in units]
     sizes = {unit_id(kind, block): size for kind, block, size in units}
-    rest = {block: sizing.emptied_block_size(config, block) for _, block, _ in units}
+    kinds: dict[int, set[str]] = {}
+    for kind, block, _ in units:
+        kinds.setdefault(block, set()).add(kind)
+    rest = {block: sizing.emptied_block_size(config, block) for block in kinds
+            if sizing.block_goes_whole(config, block, kinds[block])}
     dense = count_params(config)
     loaded = dtype_name(model)  # before scored_in may cast it in place
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params, head_dim,
-                                               kv_head_count, layer_shapes)
+                                               kv_head_count, layer_shapes, mlp_bias, o_bias)
 from prunebench.methods import registry
 from prunebench.plan.sizes import format_params, parse_size
 
@@ -171,6 +171,17 @@ def emptied_block_size(config, block: int) -> int:
     return block_param_count(config, shape)
 
 
+def block_goes_whole(config, block: int, removed: set[str]) -> bool:
+    """Whether a block left without its `removed` sublayers (emptied, output biases zeroed)
+    computes the identity, and so is removed whole: every sublayer it still has is among them,
+    and none it lost before (a width-pruned checkpoint's block without heads or channels)
+    keeps an output bias, which would still add to the residual stream."""
+    shape = layer_shapes(config)[block]
+    kept = {"attention": (shape["num_attention_heads"] > 0, o_bias(config) or shape["o_proj_bias"]),
+            "mlp": (shape["intermediate_size"] > 0, mlp_bias(config))}
+    return all(kind in removed or not (weights or bias) for kind, (weights, bias) in kept.items())
+
+
 def check_sublayer_target(config, target_params: int, units: list[tuple[str, int, int]]) -> None:
     """Refuse a target the removal of sublayers cannot come closest to: nearer the dense model
     than to removing the smallest one, below what removing all leaves, or one whose closest
@@ -185,8 +196,9 @@ def check_sublayer_target(config, target_params: int, units: list[tuple[str, int
     kinds: dict[int, set[str]] = {}
     for kind, block, _ in units:
         kinds.setdefault(block, set()).add(kind)
-    # a block whose two sublayers both go is removed whole, its norms (and biases) with it
-    rest = {b: emptied_block_size(config, b) for b, k in kinds.items() if k == {"attention", "mlp"}}
+    # a block left with no sublayer is removed whole, its norms (and biases) with it
+    rest = {b: emptied_block_size(config, b) for b, k in kinds.items()
+            if block_goes_whole(config, b, k)}
     smallest = dense - sum(sizes) - sum(rest.values())
     if target_params < smallest - sizes[0] / 2:
         raise PrunebenchError(
