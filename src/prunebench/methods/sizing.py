@@ -178,7 +178,7 @@ def block_goes_whole(config, block: int, removed: set[str]) -> bool:
     keeps an output bias, which would still add to the residual stream."""
     shape = layer_shapes(config)[block]
     kept = {"attention": (shape["num_attention_heads"] > 0, o_bias(config) or shape["o_proj_bias"]),
-            "mlp": (shape["intermediate_size"] > 0, mlp_bias(config))}
+            "mlp": (shape["intermediate_size"] > 0, mlp_bias(config) or shape["down_proj_bias"])}
     return all(kind in removed or not (weights or bias) for kind, (weights, bias) in kept.items())
 
 
