@@ -221,8 +221,8 @@ def check_sublayer_target(config, target_params: int, units: list[tuple[str, int
 def plan_blockpruner(config, target_params: int, **params) -> dict:
     """What BlockPruner will do, from the config alone: which sublayers go (and so how many,
     their sizes differing) is decided by the criterion, round by round; the size lands within
-    one sublayer of the target. Its cost: the dense model's pass, then in each round one pass
-    per sublayer left."""
+    one sublayer of the target. Its cost, the dense model's pass and then in each round one
+    pass per sublayer left, is not given: the number of rounds depends on the data."""
     p = registry.checked_params("blockpruner", params)
     units = sublayer_sizes(config, p["protect_first"], p["protect_last"], p["block_type"])
     check_sublayer_target(config, int(target_params), units)
