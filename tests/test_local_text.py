@@ -86,7 +86,7 @@ def test_a_windows_file_gives_the_rows_and_text_a_linux_one_does(tmp_path):
 def test_a_bad_jsonl_file_is_refused_naming_the_line_and_the_fix(tmp_path, content, expected):
     source = tmp_path / "bad.jsonl"
     source.write_text(content, encoding="utf-8")
-    with pytest.raises(PrunebenchError, match=None) as err:
+    with pytest.raises(PrunebenchError) as err:
         local_text.read_source_rows(source)
     assert expected in str(err.value) and str(source) in str(err.value)
 

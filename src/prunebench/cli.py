@@ -244,11 +244,11 @@ def format_rows(rows: list[dict]) -> str:
                          "not planned: see below |")
             continue
         details = {k: v for k, v in r.items() if k not in shown}
-        after = r.get("params_after")
+        after, blocks = r.get("params_after"), r.get("blocks_after", "-")
         lines.append(f"| {r['model']} | {r['variant']} | "
                      f"{format_params(r['target_params']) if r.get('target_params') else '-'} | "
                      f"{f'{after:,} ({format_params(after)})' if after else 'data-dependent'} | "
-                     f"{'data-dependent' if r.get('blocks_after', '-') is None else r.get('blocks_after', '-')} | "
+                     f"{'data-dependent' if blocks is None else blocks} | "
                      f"{format_kv(r['kv_bytes'], r['dense_kv_bytes'])} | "
                      f"{', '.join(f'{k}={v}' for k, v in details.items())} |")
     return "\n".join(lines)

@@ -39,8 +39,10 @@ JSONL_JOINER = "\n\n"
 
 def source_file(path: str) -> Path:
     """The file a `texts` entry names: `~` expanded, a relative path taken from the directory
-    the run works in (as a `local:` model folder is)."""
-    return Path(path).expanduser().resolve()
+    the run works in (as a `local:` model folder is: the same resolution)."""
+    from prunebench.checkpoint.local_import import local_path
+
+    return local_path(path)
 
 
 def file_problem(path: str | Path) -> str | None:

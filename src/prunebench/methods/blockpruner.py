@@ -174,11 +174,7 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     sizing.check_sublayer_target(config, int(target_params), units)
     candidates = [unit_id(kind, block) for kind, block, _ in units]
     sizes = {unit_id(kind, block): size for kind, block, size in units}
-    kinds: dict[int, set[str]] = {}
-    for kind, block, _ in units:
-        kinds.setdefault(block, set()).add(kind)
-    rest = {block: sizing.emptied_block_size(config, block) for block in kinds
-            if sizing.block_goes_whole(config, block, kinds[block])}
+    rest = sizing.whole_block_sizes(config, units)
     dense = count_params(config)
     loaded = dtype_name(model)  # before scored_in may cast it in place
 

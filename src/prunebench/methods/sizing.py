@@ -182,6 +182,16 @@ def block_goes_whole(config, block: int, removed: set[str]) -> bool:
     return all(kind in removed or not (weights or bias) for kind, (weights, bias) in kept.items())
 
 
+def whole_block_sizes(config, units: list[tuple[str, int, int]]) -> dict[int, int]:
+    """{block: what it still holds (`emptied_block_size`)} of the blocks that go whole once
+    all their removable sublayers (`units`, as sublayer_sizes gives them) are gone."""
+    kinds: dict[int, set[str]] = {}
+    for kind, block, _ in units:
+        kinds.setdefault(block, set()).add(kind)
+    return {b: emptied_block_size(config, b) for b, k in kinds.items()
+            if block_goes_whole(config, b, k)}
+
+
 def check_sublayer_target(config, target_params: int, units: list[tuple[str, int, int]]) -> None:
     """Refuse a target the removal of sublayers cannot come closest to: nearer the dense model
     than to removing the smallest one, below what removing all leaves, or one whose closest
@@ -193,12 +203,8 @@ def check_sublayer_target(config, target_params: int, units: list[tuple[str, int
             f"target {target_params:,} params is closer to the dense model than to removing one "
             f"sublayer ({format_params(sizes[0]) if sizes else 'none removable'}): choose a "
             "smaller target")
-    kinds: dict[int, set[str]] = {}
-    for kind, block, _ in units:
-        kinds.setdefault(block, set()).add(kind)
     # a block left with no sublayer is removed whole, its norms (and biases) with it
-    rest = {b: emptied_block_size(config, b) for b, k in kinds.items()
-            if block_goes_whole(config, b, k)}
+    rest = whole_block_sizes(config, units)
     smallest = dense - sum(sizes) - sum(rest.values())
     if target_params < smallest - sizes[0] / 2:
         raise PrunebenchError(
