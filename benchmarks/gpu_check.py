@@ -3,7 +3,8 @@
 Speed depends on shapes, not weight values, so no download is needed. It benchmarks
   dense  (32 blocks), depth (9 blocks removed -> 23; the paper's PPL choice) and
   width  (~4.9B: blocks 4..29 narrower, one block with zero heads; built from layer_shapes)
-with both backends (hf = the paper's protocol, compiled = static cache + CUDA graph), measures
+with both backends (hf = the paper's protocol, compiled = static cache + CUDA graph; --backends
+adds hf_static, transformers' static cache compiled by transformers), measures
 the memory bandwidth, prints a Markdown table and the dense/depth decode-step ratio against
 32/23, and writes gpu_check.json / gpu_check.md to --out (default $OUT).
 
@@ -212,19 +213,19 @@ def fmt_params(n: int) -> str:
 
 def markdown(cells: list[dict]) -> str:
     head = ("| variant | params | blocks | backend | tokens | batch | latency s | tok/s | "
-            "ttft ms | step ms | floor ms | % floor | flag | peak GiB |")
+            "ttft ms | step ms | floor ms | % floor | flag | peak GiB | mode | build s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for cell in cells:
         if cell["status"] != "ok":
             lines.append(f"| {cell['variant']} | | | {cell['backend']} | {cell['tokens']} | "
-                         f"{cell['status']}: {str(cell.get('error', ''))[:60]} |" + " |" * 8)
+                         f"{cell['status']}: {str(cell.get('error', ''))[:60]} |" + " |" * 10)
             continue
         res = cell["result"]
         for row in res["rows"]:
             if row["status"] != "ok":
                 lines.append(f"| {cell['variant']} | {fmt_params(res['params'])} | {res['blocks']} "
                              f"| {cell['backend']} | {cell['tokens']} | {row['batch_size']} | "
-                             f"{row['status']} |" + " |" * 7)
+                             f"{row['status']} |" + " |" * 9)
                 continue
 
             def ms(x):
@@ -237,7 +238,10 @@ def markdown(cells: list[dict]) -> str:
                 f"{row['latency_s_mean']:.3f} | {row['throughput_tok_s']:.1f} | "
                 f"{ms(row['ttft_s'])} | {ms(row['decode_step_s'])} | {ms(row['floor_s'])} | "
                 f"{pct} | {'FLAG' if row['floor_flag'] else ''} | "
-                f"{(row['peak_memory_bytes'] or 0) / 2**30:.2f} |")
+                f"{(row['peak_memory_bytes'] or 0) / 2**30:.2f} | "
+                # how the decode steps ran (compiled backend, hf_static), and the build before
+                # the runs: fusing, transformers' or our compile, graph capture
+                f"{row.get('decode_mode') or '-'} | {row['compile_s']:.1f} |")
     return "\n".join(lines)
 
 
@@ -304,7 +308,8 @@ def parse_args(argv):
     p.add_argument("--tokens", default="12x128,82x128",
                    help="token configs in priority order; later ones run if the budget allows")
     p.add_argument("--batch-sizes", default="1,16,64")
-    p.add_argument("--backends", default="hf,compiled")
+    p.add_argument("--backends", default="hf,compiled",
+                   help="hf, hf_static and/or compiled, comma-separated")
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help="the models to benchmark, in this order (the budget skips the last "
                         "first): a run that has measured dense before can put the pruned first")
@@ -325,7 +330,11 @@ def parse_args(argv):
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.attention == "flex" and "hf" in args.backends.split(","):
+    backends = args.backends.split(",")
+    unknown = sorted(set(backends) - set(bench.BACKENDS))
+    if unknown:
+        p.error(f"--backends: unknown backend(s) {unknown}; choose from {list(bench.BACKENDS)}")
+    if args.attention == "flex" and set(backends) - {"compiled"}:
         p.error("--attention flex is the compiled backend's: add --backends compiled (and a "
                 "--compile-mode that compiles, e.g. autotune-graph)")
     for option in ("variants", "hf_variants"):

@@ -28,6 +28,10 @@ command), so the checks run in one command, most informative first, under one de
   families  benchmarks/family_check.py: every family's compiled decoder under its CUDA graph
             against HF generate (small random models, dense, width and depth), float32
             tokens equal up to near ties, bfloat16 agreement reported (under a minute)
+  static    gpu_check with the hf_static backend (HF generate with transformers' static cache,
+            its decode steps compiled by transformers): dense, depth and width random
+            LLaMA-7B at batch 1, 12x128; its build (transformers' compile) timed apart, the
+            step as % of the bandwidth floor, the speed-ups beside the compiled backend's
 
 A step that would start too late is skipped, one that overruns its share is stopped (a stopped
 smoke run resumes where it stopped when run again on the same machine), and a failing step is
@@ -62,7 +66,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ("env", "check", "smoke", "autotune", "attention", "paired", "memory", "families")
+STEPS = ("env", "check", "smoke", "autotune", "attention", "paired", "memory", "families",
+         "static")
 WORK = Path("results/gpu_session")  # under results/: ignored by git, kept with the run's files
 SITE = REPO / ".whl" / "site"  # where carried wheels are installed (not a shared /tmp path)
 SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/gpu_smoke.sh)
@@ -75,7 +80,7 @@ SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/
 # each of the attention step's trials on the depth model about 100 s (two fit its share).
 SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (540, 120, 100),
           "autotune": (300, 90, 40), "attention": (240, 80, 0), "paired": (240, 90, 0),
-          "memory": (150, 60, 0), "families": (120, 40, 0)}
+          "memory": (150, 60, 0), "families": (120, 40, 0), "static": (240, 90, 0)}
 
 REHEARSAL_OVERLAY = """\
 # Rehearsal on the CPU: the embedded tiny model instead of random LLaMA-7B shapes, fractions
@@ -242,6 +247,17 @@ def autotune_args(rehearse: bool, budget: float, attention: str = "auto",
             "--budget-s", f"{budget:.0f}"]
 
 
+def static_args(rehearse: bool, budget: float) -> list[str]:
+    """transformers' own fast path (hf_static) on the three shapes at batch 1: one compile per
+    model (not timed on a GPU before; the compiled backend's took 63-123 s autotuned)."""
+    if rehearse:
+        return ["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32", "--tokens", "4x8",
+                "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--backends",
+                "hf_static", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
+    return ["--tokens", "12x128", "--batch-sizes", "1", "--warmup", "1", "--repeats", "3",
+            "--backends", "hf_static", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
+
+
 def attention_args(rehearse: bool, budget: float, attention: str) -> list[str]:
     """The autotuned depth model with another attention than SDPA's memory-efficient kernel,
     which took 12.8 µs per block for a ~140-position context on the H200 (9% of the step):
@@ -263,7 +279,7 @@ ATTENTIONS = ("auto", "sdpa", "flash-efficient", "efficient", "math", "cudnn", "
 
 
 # The folders under --work that the steps write their reports into.
-REPORT_FOLDERS = ("check", "autotune", "paired", "families", "memory",
+REPORT_FOLDERS = ("check", "autotune", "static", "paired", "families", "memory",
                   *(f"attention-{attention}" for attention in ATTENTIONS))
 
 
@@ -347,9 +363,10 @@ def main(argv: list[str] | None = None) -> int:
         if name == "env":
             sections.append(f"## env\n{step_env(session, env, work)}")
             continue
-        if name in ("check", "autotune"):
+        if name in ("check", "autotune", "static"):
             # gpu_check's own budget ends 30 s before the share, for its report and tables.
             extra = (check_args(args.rehearse, share - 30) if name == "check" else
+                     static_args(args.rehearse, share - 30) if name == "static" else
                      autotune_args(args.rehearse, share - 30, args.autotune_attention,
                                    args.autotune_variants))
             sections.append(run_gpu_check(session, name, extra, work / name, share, env))

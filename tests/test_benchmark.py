@@ -135,6 +135,7 @@ def spy_outputs(monkeypatch, runner_cls):
 
 
 @pytest.mark.parametrize("backend,runner_cls", [("hf", bench.HFRunner),
+                                                ("hf_static", bench.HFStaticRunner),
                                                 ("compiled", bench.CompiledRunner)])
 def test_forced_output_length_every_batch_size(monkeypatch, backend, runner_cls):
     model = dense_model()
@@ -176,6 +177,102 @@ def test_the_compiled_runner_refuses_flash_attention_on_cuda(monkeypatch):
     monkeypatch.setattr(type(model), "device", property(lambda self: torch.device("cuda", 0)))
     with pytest.raises(PrunebenchError, match="'flash' takes no attention mask on CUDA"):
         bench.CompiledRunner(model, 4, attention="flash")
+
+
+# --------------------------------------------------------------------------- the hf_static sweep
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_hf_static_greedy_tokens_equal_hf_generate(kind):
+    """transformers' static cache decodes what its dynamic one does: on the width model too,
+    whose block 1 keeps no heads (its dummy cache entries in a static cache) and whose blocks
+    cache different numbers of KV heads."""
+    model = MODELS[kind]()
+    ids = bench.make_prompt(None, 6, 256, seed=1).repeat(3, 1)
+    ids[1, 2], ids[2, 4] = 17, 99
+    n = 16
+    ref, certain = hf_greedy(model, ids, n)
+    runner = bench.HFStaticRunner(model, n)
+    runner.prepare(3, 6 + n)
+    out = runner.generate(ids, torch.ones_like(ids))
+    assert runner.mode == "eager"  # transformers compiles on a GPU only
+    assert len(set(ref[:, 6:].flatten().tolist())) > 8  # varied tokens: a real check
+    assert_same_greedy(out, ref, certain, 6)
+
+
+def forced_compile(runner) -> None:
+    """Make transformers compile the runner's decode steps on the CPU as it does on a GPU
+    (`_compile_all_devices`), traced by dynamo's eager backend: no C++ build needed."""
+    from transformers import CompileConfig
+
+    config = CompileConfig(backend="eager", fullgraph=True)
+    config._compile_all_devices = True
+    runner.kwargs["compile_config"] = config
+
+
+def test_hf_static_compiles_while_prepared_and_not_in_its_timed_runs():
+    """Where transformers compiles the decode steps, the runner says so (`mode`), the compile
+    happens in `prepare` (timed as the build) and a later call of the same shapes compiles
+    nothing; the compiled steps decode the tokens the eager ones do."""
+    import torch._dynamo
+
+    model = width_model()
+    ids = bench.make_prompt(None, 5, 256, seed=2).repeat(2, 1)
+    eager = bench.HFStaticRunner(model, 8)
+    eager.prepare(2, 13)
+    want = eager.generate(ids, torch.ones_like(ids))
+    runner = bench.HFStaticRunner(model, 8)
+    forced_compile(runner)
+    torch._dynamo.reset()
+    graphs = torch._dynamo.utils.counters["stats"]
+    runner.prepare(2, 13)
+    compiled_in_prepare = graphs["unique_graphs"]
+    assert runner.mode == "compile" and compiled_in_prepare > 0
+    assert torch.equal(runner.generate(ids, torch.ones_like(ids)), want)
+    assert graphs["unique_graphs"] == compiled_in_prepare  # nothing compiled in a timed run
+    assert eager.mode == "eager"
+    assert "get_compiled_call" not in vars(model)  # the model's own method, given back
+
+
+def test_hf_static_sizes_each_cells_cache_to_that_cell(monkeypatch):
+    """transformers sizes a new static cache to the longest that model ever asked for: a cell
+    timed after a longer one in the same process would attend over the longer cache."""
+    import transformers.generation.utils as generation
+
+    sizes = []
+
+    class Recorded(generation.StaticCache):
+        def __init__(self, *args, **kwargs):
+            sizes.append(kwargs["max_cache_len"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(generation, "StaticCache", Recorded)
+    model = dense_model()
+    ids = bench.make_prompt(None, 5, 256)[None]
+    long = bench.HFStaticRunner(model, 20)
+    long.generate(ids, torch.ones_like(ids))
+    short = bench.HFStaticRunner(model, 4)
+    short.prepare(1, 9)
+    short.generate(ids, torch.ones_like(ids))
+    assert len(sizes) == 3 and sizes[1] == sizes[2] < sizes[0]  # unfixed: all three as long
+
+
+def test_an_hf_static_sweep_records_how_it_decoded_and_its_attention():
+    result = sweep(width_model(), backend="hf_static", batch_sizes=[1, 2])
+    assert result["backend"] == "hf_static" and result["decode_mode"] == "eager"
+    assert [row["decode_mode"] for row in result["rows"]] == ["eager", "eager"]
+    assert all(row["status"] == "ok" and row["compile_s"] > 0 for row in result["rows"])
+    assert result["hf_attn_implementation"] == "sdpa"
+    assert any("scaled_dot_product" in k for k in result["attention_kernels"])
+    assert result["compile_mode"] is None  # our decoder's setting, not this backend's
+    assert "decode_mode" not in sweep(width_model(), batch_sizes=[1])["rows"][0]  # hf: none
+
+
+def test_the_hf_static_runner_refuses_flash_attention_on_cuda(monkeypatch):
+    """transformers masks its static cache too: CUDA's flash kernel would refuse every step."""
+    model = dense_model()
+    monkeypatch.setattr(type(model), "device", property(lambda self: torch.device("cuda", 0)))
+    with pytest.raises(PrunebenchError, match="transformers masks its static KV cache"):
+        bench.HFStaticRunner(model, 4, attention="flash")
 
 
 def test_hf_sampling_honours_length(monkeypatch):
@@ -233,12 +330,12 @@ def recording_forward(inner, batch_sizes: list, fails, error):
     lambda: RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: "
                          "can't allocate memory: you tried to allocate 1000000 bytes"),
 ])
-@pytest.mark.parametrize("backend", ["hf", "compiled"])
+@pytest.mark.parametrize("backend", ["hf", "hf_static", "compiled"])
 def test_oom_recorded_and_sweep_stops_keeping_rows(monkeypatch, error, backend):
     model = dense_model()
     calls = []
     forward = recording_forward(model.model.forward, calls, lambda batch: batch >= 3, error)
-    if backend == "hf":
+    if backend != "compiled":
         monkeypatch.setattr(model.model, "forward", forward)
     else:  # the static decoder allocates its KV cache first: fail the allocation there
         import prunebench.benchmark.compiled as sd
@@ -509,6 +606,8 @@ def test_bad_input(kwargs, match):
     (dict(dtype="float8"), "dtype"),
     (dict(backend="compiled", profile_steps=-1), "profile_steps=-1: need 0"),
     (dict(backend="hf", profile_steps=8), "the 'hf' backend has none to profile"),
+    (dict(backend="hf_static", profile_steps=8), "the 'hf_static' backend has none to profile"),
+    (dict(backend="hf_static", attention="flex"), "the 'hf_static' backend takes"),
 ])
 def test_bad_settings_fail_when_made_before_any_model_is_touched(kwargs, match):
     settings = {"input_tokens": 4, "output_tokens": 4, **kwargs}
@@ -936,12 +1035,31 @@ def test_gpu_check_runs_hf_only_on_the_variants_named(tmp_path):
         ("dense", "compiled"), ("depth", "compiled"), ("width", "compiled"), ("width", "hf")]
 
 
-def test_gpu_check_refuses_flex_attention_for_the_hf_backend(tmp_path, capsys):
+@pytest.mark.parametrize("backends", ["hf,compiled", "hf_static,compiled"])
+def test_gpu_check_refuses_flex_attention_for_an_hf_backend(backends, tmp_path, capsys):
     gpu_check = load_gpu_check()
     with pytest.raises(SystemExit):
-        gpu_check.main(["--attention", "flex", "--out", str(tmp_path)])
+        gpu_check.main(["--attention", "flex", "--backends", backends, "--out", str(tmp_path)])
     assert "--attention flex is the compiled backend's: add --backends compiled" in (
         capsys.readouterr().err)
+
+
+def test_gpu_check_refuses_an_unknown_backend_before_any_work(tmp_path, capsys):
+    gpu_check = load_gpu_check()
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--backends", "hf,vllm", "--out", str(tmp_path)])
+    assert "unknown backend(s) ['vllm']" in capsys.readouterr().err
+    assert not (tmp_path / "gpu_check.json").exists()
+
+
+def test_gpu_check_times_the_hf_static_backend(tmp_path):
+    gpu_check = load_gpu_check()
+    gpu_check.main([*TINY_CHECK, "--backends", "hf_static", "--variants", "dense,depth",
+                    "--out", str(tmp_path)])
+    cells = json.loads((tmp_path / "gpu_check.json").read_text())["cells"]
+    assert sorted((c["variant"], c["backend"], c["status"]) for c in cells) == [
+        ("dense", "hf_static", "ok"), ("depth", "hf_static", "ok")]
+    assert {c["result"]["decode_mode"] for c in cells} == {"eager"}  # CPU: nothing compiled
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])

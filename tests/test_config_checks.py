@@ -1131,6 +1131,15 @@ def test_flash_attention_for_the_compiled_backend_on_cuda_is_refused(device):
     check_config(config, resources=NOWHERE)
     config["benchmark"]["backends"] = ["hf", "compiled"]
     check_config({**config, "device": "cpu"}, resources=NOWHERE)  # the CPU kernel takes a mask
+    config["benchmark"]["backends"] = ["hf", "hf_static"]  # transformers' static cache: masked
+    assert problems(config).endswith("benchmark.attention 'flash' takes no attention mask on CUDA, "
+                                "and transformers masks its static KV cache (the hf_static "
+                                "backend) (every hf_static cell would stop with 'no available "
+                                "kernel'): use auto or flash-efficient (flash where no mask is "
+                                "needed, memory-efficient otherwise) or efficient, or time only "
+                                "the hf backend with flash (on the CPU it takes one: device: "
+                                "cpu)")
+    check_config({**config, "device": "cpu"}, resources=NOWHERE)
 
 
 def test_sdpa_attention_for_a_model_that_soft_caps_its_scores_is_refused_at_start(tmp_path):

@@ -416,9 +416,10 @@ def assert_tokens_agree(tokens, reference, certain: list[int], prompt_length: in
 
 
 def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]]:
-    """The compiled decoder's greedy tokens equal HF generate's wherever HF's choice is certain
-    (up to a row's first near tie, which float rounding may flip). Returns the decoder's tokens
-    and, per row, how many of its new tokens that covers."""
+    """The compiled decoder's greedy tokens, and those of HF generate with transformers' static
+    cache (the hf_static backend), equal HF generate's wherever HF's choice is certain (up to a
+    row's first near tie, which float rounding may flip). Returns the decoder's tokens and, per
+    row, how many of its new tokens that covers."""
     prompt = ids(3, 6, seed=2)
     with torch.inference_mode():
         out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
@@ -428,8 +429,10 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
         mine = decoder.generate(prompt, n_new)
         torch.testing.assert_close(decoder.prefill_logits(prompt), logits(model, prompt)[:, -1],
                                    rtol=0, atol=1e-4)
+        static = bench.HFStaticRunner(model, n_new).generate(prompt, torch.ones_like(prompt))
     certain = certain_steps(torch.stack(out.scores, dim=1))
     assert_tokens_agree(mine, out.sequences, certain, prompt.shape[1])
+    assert_tokens_agree(static, out.sequences, certain, prompt.shape[1])
     return mine, certain
 
 
@@ -453,9 +456,9 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     x = ids()
     assert torch.equal(logits(reloaded, x), logits(model, x))
     greedy_tokens_agree(reloaded)
-    # The benchmark itself on both backends, for one width and one depth method (the sweep's
+    # The benchmark itself on every backend, for one width and one depth method (the sweep's
     # bookkeeping is the same for every method; the decoding was checked just above).
-    for backend in ("hf", "compiled") if method in ("flap", "shortgpt") else ():
+    for backend in bench.BACKENDS if method in ("flap", "shortgpt") else ():
         settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[2],
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
@@ -1367,12 +1370,19 @@ def test_an_hf_phi3_cell_that_crosses_its_original_context_is_warned_of(caplog):
     assert generate_prefills_again_at(config, 5, 6) == 9
     assert generate_prefills_again_at(architecture_config("phi-4"), 82, 512) is None
     assert generate_prefills_again_at(family_model("llama3").config, 5, 600) is None
-    settings = bench.SweepSettings(input_tokens=5, output_tokens=6, batch_sizes=[1], warmup=0,
-                                   repeats=1, device="cpu", dtype="float32", seed=0,
-                                   backend="hf", probe_attention=False)
-    bench.sweep(model, None, settings)
-    assert ("prefills all 9 tokens again once the sequence passes 8 tokens" if refeeds else
-            "drops its KV cache once the sequence passes 8 tokens") in caplog.text
+    # transformers' static cache decodes such a cell as its dynamic one does: warned of too.
+    prompt = ids(2, 5, seed=5)
+    assert torch.equal(bench.HFStaticRunner(model, 6).generate(prompt, torch.ones_like(prompt)),
+                       bench.HFRunner(model, 6).generate(prompt, torch.ones_like(prompt)))
+    for backend in ("hf", "hf_static"):
+        caplog.clear()
+        settings = bench.SweepSettings(input_tokens=5, output_tokens=6, batch_sizes=[1],
+                                       warmup=0, repeats=1, device="cpu", dtype="float32",
+                                       seed=0, backend=backend, probe_attention=False)
+        bench.sweep(model, None, settings)
+        assert ("prefills all 9 tokens again once the sequence passes 8 tokens" if refeeds else
+                "drops its KV cache once the sequence passes 8 tokens") in caplog.text
+        assert f"the {backend} backend" in caplog.text
 
 
 def test_every_known_shape_and_family_is_documented():

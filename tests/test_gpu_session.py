@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -124,6 +125,15 @@ def test_the_paired_step_times_both_pruned_shapes_against_dense_in_a_rehearsal(t
     assert all(r["status"] == "ok" and r["pairs"] == 2 for r in rows)
     assert all(r["latency_speedup_ci95_low"] <= r["latency_speedup"]
                <= r["latency_speedup_ci95_high"] for r in rows)
+
+
+def test_the_static_step_times_transformers_static_cache_on_the_three_shapes(tmp_path,
+                                                                            monkeypatch):
+    summary = rehearsed_summary("static", tmp_path, monkeypatch)
+    assert "## static (exit 0" in summary
+    for variant in ("dense", "depth", "width"):
+        assert re.search(rf"\| {variant} \| [^|]+ \| \d+ \| hf_static \| 4x8 \| 1 \| .*"
+                         r"\| eager \| [\d.]+ \|$", summary, re.M), summary
 
 
 def test_session_refuses_an_unknown_step(tmp_path):

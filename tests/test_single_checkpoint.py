@@ -834,14 +834,15 @@ def test_bench_against_refuses_what_paired_timing_does_not_take(pruned, tiny_mod
     assert_one_line_error(code, err, "is the depth_ppl-0.8 variant (its prune report says so)")
 
 
-def test_bench_samples_on_the_compiled_backend_as_on_hf(pruned, tmp_path, capsys):
-    """Both backends sample with the study's settings when asked (the same decoding)."""
-    out = tmp_path / "compiled.json"
+@pytest.mark.parametrize("backend", ["compiled", "hf_static"])
+def test_bench_samples_on_every_backend_as_on_hf(backend, pruned, tmp_path, capsys):
+    """Every backend samples with the study's settings when asked (the same decoding)."""
+    out = tmp_path / f"{backend}.json"
     code, _, err = run(capsys, "bench", pruned, "--tokens", "4x3", "--batch", "1",
-                       "--backend", "compiled", "--sampling", "--out", out, *QUICK_BENCH)
+                       "--backend", backend, "--sampling", "--out", out, *QUICK_BENCH)
     assert code == 0, err
     result = read_json(out)
-    assert result["backend"] == "compiled"
+    assert result["backend"] == backend and result["rows"][0]["status"] == "ok"
     assert result["sampling"] == {"top_k": 50, "top_p": 0.95, "temperature": 1.0}
     assert result["provenance"]["cell"]["sampling"] is True
 
@@ -869,13 +870,14 @@ def test_bench_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     assert not out.exists()
 
 
-def test_a_compile_mode_for_the_hf_backend_is_refused_not_ignored(tiny_model_dir, tmp_path,
-                                                                   capsys):
+@pytest.mark.parametrize("backend", ["hf", "hf_static"])
+def test_a_compile_mode_for_an_hf_backend_is_refused_not_ignored(backend, tiny_model_dir,
+                                                                 tmp_path, capsys):
     out = tmp_path / "bench.json"
     code, _, err = run(capsys, "bench", tiny_model_dir, "--out", out, *QUICK_BENCH, "--tokens",
-                       "4x2", "--backend", "hf", "--compile-mode", "autotune-graph")
+                       "4x2", "--backend", backend, "--compile-mode", "autotune-graph")
     assert_one_line_error(code, err, "--compile-mode autotune-graph sets the compiled backend; "
-                                     "the 'hf' backend has none")
+                                     f"the {backend!r} backend has none")
     assert not out.exists()
 
 

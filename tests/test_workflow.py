@@ -401,6 +401,17 @@ def test_adding_a_token_config_runs_only_the_new_cells(workflow_run):
     assert counts == {"benchmark": variants * backends, "aggregate": 1, "all": 1}
 
 
+def test_adding_the_hf_static_backend_runs_only_its_cells(workflow_run):
+    config = yaml.safe_load((workflow_run / "test.yaml").read_text())
+    config["benchmark"]["backends"].append("hf_static")
+    (workflow_run / "static.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(workflow_run, "-n", configfile="static.yaml").stdout
+    variants = len(config["models"]["tiny"]["variants"])
+    cells = variants * len(config["benchmark"]["token_configs"])  # one per variant and tokens
+    assert job_counts(dry) == {"benchmark": cells, "aggregate": 1, "all": 1}, dry
+    assert "results/figures/throughput_vs_latency_hf_static.png" in dry
+
+
 def test_changing_one_variants_parameters_reruns_only_that_variant(workflow_run):
     config = yaml.safe_load((workflow_run / "test.yaml").read_text())
     variants = config["models"]["tiny"]["variants"]

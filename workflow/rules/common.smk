@@ -25,7 +25,7 @@ from prunebench.zeroshot import hub_tasks, suite_tasks
 wildcard_constraints:
     model="|".join(re.escape(m) for m in config["models"]) or "(?!)",
     variant=r"(?:dense|[a-z0-9_]+-[A-Za-z0-9_.%]+)(?:\+lora)?",  # +lora: LoRA-recovered
-    backend=r"hf|compiled",
+    backend=r"hf|hf_static|compiled",
     lin=r"\d+",
     lout=r"\d+",
     source=r"[a-z0-9_]+",

@@ -4,8 +4,8 @@ times a variant and its dense model in turns (the paired_benchmark rule).
 
 - `run`: the sweep and its `SweepSettings`, resumable partial rows
 - `paired`: a variant's speed-up over its dense model, the two timed in turns in one process
-- `runners`: the `hf` and `compiled` backends behind one interface; `compiled`: the static-cache
-  decoder; `sampling`: sampled decoding shared by both
+- `runners`: the `hf`, `hf_static` and `compiled` backends behind one interface; `compiled`: the
+  static-cache decoder; `sampling`: sampled decoding shared by all three
 - `measure`: per-token clocks and peak memory; `timing`: the noise statistics and the adaptive
   stop rule; `floors`: the memory-bandwidth floor of a decode step
 - `attention`: attention kernels chosen and probed; `prompts`: the benchmark prompt
@@ -21,12 +21,19 @@ CUDA_ONLY_MODES = ("cuda-graph", "compile-graph", "autotune-graph", "reduce-over
 CUDA_ONLY_ATTENTION = ("efficient", "cudnn")
 # What to choose instead where no CUDA is (the attention kernels that run on the CPU).
 ON_CPU_INSTEAD = "use auto, sdpa, flash, flash-efficient, math or eager"
-# The compiled decoder masks its static KV cache, which CUDA's flash kernel does not accept.
-FLASH_TAKES_NO_MASK = (
-    "benchmark.attention 'flash' takes no attention mask on CUDA, and the compiled backend's "
-    "decoder masks its static KV cache (every compiled cell would stop with 'no available "
-    "kernel'): use auto or flash-efficient (flash where no mask is needed, memory-efficient "
-    "otherwise) or efficient, or time only the hf backend with flash")
+# The backends that decode over a masked static KV cache, which CUDA's flash kernel does not
+# accept: our compiled decoder, and transformers' static cache (`hf_static`).
+MASKED_STATIC_CACHE = {"compiled": "the compiled backend's decoder masks its static KV cache",
+                       "hf_static": "transformers masks its static KV cache (the hf_static "
+                                    "backend)"}
+
+
+def flash_takes_no_mask(backend: str) -> str:
+    """Why `attention: flash` cannot time `backend` on CUDA, and what to choose instead."""
+    return (f"benchmark.attention 'flash' takes no attention mask on CUDA, and "
+            f"{MASKED_STATIC_CACHE[backend]} (every {backend} cell would stop with 'no available "
+            "kernel'): use auto or flash-efficient (flash where no mask is needed, memory-efficient "
+            "otherwise) or efficient, or time only the hf backend with flash")
 
 # Loaded on first use (PEP 562), so that a light submodule such as `interference` can be
 # imported without torch and transformers (seconds of start-up in every process that needs it).
@@ -39,7 +46,7 @@ _SOURCES = {
     "prompts": ["FIRST_ORDINARY_ID", "PROMPT_TEXT", "make_prompt"],
     "run": ["BACKENDS", "DEFAULT_BATCH_SIZES", "DEFAULT_CI_TARGET", "OOM", "SweepSettings",
             "dtype_name", "run_sweep", "sweep"],
-    "runners": ["CompiledRunner", "HFRunner"],
+    "runners": ["CompiledRunner", "HFRunner", "HFStaticRunner"],
 }
 _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -32,7 +32,7 @@ from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.interference import CompetitionMeter
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.prompts import make_prompt
-from prunebench.benchmark.run import (OOM, SweepSettings, check_context, device_lock,
+from prunebench.benchmark.run import (HF_BACKENDS, OOM, SweepSettings, check_context, device_lock,
                                       dtype_name, load_partial_rows, make_runner,
                                       run_fingerprint, save_partial_rows, timed_generate,
                                       timed_prepare,
@@ -132,7 +132,7 @@ def paired_sweep(dense_model, model, tokenizer, settings: SweepSettings) -> dict
     for each in (dense_model, model):
         each.to(device=device, dtype=dtype)
         each.eval()
-        if s.backend == "hf":
+        if s.backend in HF_BACKENDS:
             hf_attention = set_hf_attention(each, attention)
     config = dense_model.config
     prompt = make_prompt(tokenizer, s.input_tokens, config.vocab_size, seed=s.seed,

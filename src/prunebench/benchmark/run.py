@@ -42,7 +42,8 @@ from prunebench.benchmark.floors import add_floor, mean_decode_context, measure_
 from prunebench.benchmark.interference import CompetitionMeter, machine_lock
 from prunebench.benchmark.measure import PeakMemory, StepClock, synchronize
 from prunebench.benchmark.prompts import make_prompt
-from prunebench.benchmark.runners import CompiledRunner, HFRunner, inductor_cache_counts
+from prunebench.benchmark.runners import (CompiledRunner, HFRunner, HFStaticRunner,
+                                          inductor_cache_counts)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
 from prunebench.benchmark.timing import (MAX_REPEATS, MAX_SECONDS, STABLE, latency_stats,
                                          percentile, repeat_until_stable)
@@ -53,7 +54,10 @@ from prunebench.provenance import code_identity, device_info, package_versions, 
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("hf", "compiled")
+BACKENDS = ("hf", "hf_static", "compiled")
+# The backends that time transformers' own `generate` (its attention implementation set on the
+# model, its sampling, its Phi-3 cache handling).
+HF_BACKENDS = ("hf", "hf_static")
 DEFAULT_BATCH_SIZES = (1, 8, 16, 32, 64, 128, 256)
 OOM = "oom"  # status of the batch size that ran out of memory (the sweep's last row)
 # A row whose 95% interval of the mean latency is wider than this share of the mean is unstable.
@@ -212,13 +216,13 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
     attention = resolve_attention(s.attention, device, model)
     check_softcap_attention(model, attention)  # before minutes of work, not at the first step
     warn_if_timed_in_float16_but_stored_in_bfloat16(model, dtype)
-    if s.backend == "hf":
-        warn_if_generate_prefills_again(model, s.input_tokens, s.output_tokens)
+    if s.backend in HF_BACKENDS:
+        warn_if_generate_prefills_again(model, s.input_tokens, s.output_tokens, s.backend)
     if s.backend == "compiled":  # before the model moves: flex needs a compile mode on CUDA
         check_flex_mode(attention, s.compile_mode, device)
     model.to(device=device, dtype=dtype)
     model.eval()
-    hf_attention = set_hf_attention(model, attention) if s.backend == "hf" else None
+    hf_attention = set_hf_attention(model, attention) if s.backend in HF_BACKENDS else None
     prompt = make_prompt(tokenizer, s.input_tokens, config.vocab_size, seed=s.seed,
                          bos_token_id=config.bos_token_id)
 
@@ -294,9 +298,9 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
             add_floor(row, config, input_tokens=s.input_tokens, output_tokens=s.output_tokens,
                       dtype=dtype, bandwidth=bandwidth)
             result["rows"].append(row)
-            if s.backend == "compiled":
+            if s.backend != "hf":  # how the decode steps ran: compiled, captured or eagerly
                 row["decode_mode"] = result["decode_mode"] = runner.mode
-                if runner.fallback:
+                if getattr(runner, "fallback", None):  # a compiled step's capture that failed
                     row["decode_fallback"] = runner.fallback
             _log_row(row)
             save_partial_rows(s.partial_path, fingerprint, result["rows"])
@@ -334,6 +338,8 @@ def make_runner(model, s: SweepSettings, attention: str):
     decoding = STUDY_SAMPLING if s.sampling else None
     if s.backend == "hf":
         return HFRunner(model, s.output_tokens, sampling=decoding)
+    if s.backend == "hf_static":
+        return HFStaticRunner(model, s.output_tokens, attention=attention, sampling=decoding)
     return CompiledRunner(model, s.output_tokens, mode=s.compile_mode, attention=attention,
                           sampling=decoding, seed=s.seed)
 
@@ -572,8 +578,10 @@ def phi3_generate_refeeds_the_sequence() -> bool:
     return any(n > 1 for n in fed[1:])
 
 
-def warn_if_generate_prefills_again(model, input_tokens: int, output_tokens: int) -> None:
-    """An `hf` cell whose generate drops its KV cache in one decode step: it times what
+def warn_if_generate_prefills_again(model, input_tokens: int, output_tokens: int,
+                                    backend: str = "hf") -> None:
+    """An `hf` or `hf_static` cell whose generate drops its KV cache in one decode step (with
+    the static cache too, as it decodes the same tokens): it times what
     transformers' generate then runs (the whole sequence prefilled again, or, with older
     transformers, every step from there on without a cache, each attending to its own token
     alone); said, not hidden."""
@@ -585,19 +593,19 @@ def warn_if_generate_prefills_again(model, input_tokens: int, output_tokens: int
     if phi3_generate_refeeds_the_sequence():
         log.warning("transformers' generate for this Phi-3 model drops its KV cache and "
                     "prefills all %d tokens again once the sequence passes %d tokens "
-                    "(original_max_position_embeddings): the hf backend's decode time of this "
+                    "(original_max_position_embeddings): the %s backend's decode time of this "
                     "%dx%d cell includes that prefill (the compiled backend refuses a longrope "
                     "model past that length; keep cells shorter to time decoding alone)",
-                    at, at - 1, input_tokens, output_tokens)
+                    at, at - 1, backend, input_tokens, output_tokens)
     else:
         log.warning("transformers' generate for this Phi-3 model (transformers %s) drops its KV "
                     "cache once the sequence passes %d tokens (original_max_position_embeddings) "
                     "and again at every later step: from there on, each decode step of this "
-                    "%dx%d cell on the hf backend runs without a cache and attends to its own "
+                    "%dx%d cell on the %s backend runs without a cache and attends to its own "
                     "token alone, so it times less attention than this model's decoding does, "
                     "and its tokens are not the model's. Keep cells shorter, or upgrade "
                     "transformers (5.24 prefills the sequence again once)",
-                    transformers.__version__, at - 1, input_tokens, output_tokens)
+                    transformers.__version__, at - 1, input_tokens, output_tokens, backend)
 
 
 def sweep_fingerprint(result: dict[str, Any], config, device: torch.device,
@@ -681,8 +689,12 @@ def _probe_attention(model, backend: str, prompt: torch.Tensor, device: torch.de
     ids = prompt.to(device).unsqueeze(0)
     runner, failure = None, None
     try:
-        if backend == "hf":
-            runner = HFRunner(model, 2)
+        if backend in HF_BACKENDS:
+            # Uncompiled: a compiled decode step's attention calls the SDPA kernels that the
+            # pinned context allows, as these calls do, and the probe's two tokens, of shapes
+            # no row has, would compile for nothing.
+            runner = (HFRunner(model, 2) if backend == "hf" else
+                      HFStaticRunner(model, 2, attention=attention, compile=False))
             fn = lambda: runner.generate(ids, torch.ones_like(ids))  # noqa: E731
         else:
             # The eager decoder issues the same operators that a CUDA graph captures.

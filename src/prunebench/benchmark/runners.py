@@ -1,6 +1,7 @@
-"""The two backends behind one interface (`prepare`, `generate`, `release`): `hf` (HF
-`generate`, the paper's protocol) and `compiled` (the static-cache decoder, prunebench.benchmark.
-compiled)."""
+"""The backends behind one interface (`prepare`, `generate`, `release`): `hf` (HF `generate`,
+the paper's protocol), `hf_static` (HF `generate` with transformers' static KV cache, which
+transformers compiles on a GPU: how its users speed up `generate`) and `compiled` (our own
+static-cache decoder, prunebench.benchmark.compiled)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ from prunebench.benchmark.sampling import Sampling
 from prunebench.oom import free_memory, is_out_of_memory
 
 log = logging.getLogger(__name__)
+
+
+def refuse_flash_on_cuda(model, attention: str, backend: str) -> None:
+    """Before any GPU work: a backend that masks a static cache cannot run CUDA's flash kernel."""
+    from prunebench.benchmark import flash_takes_no_mask
+
+    if attention == "flash" and model.device.type == "cuda":
+        raise PrunebenchError(flash_takes_no_mask(backend))
+
 
 class HFRunner:
     """HF `generate` with the output length forced (the paper's protocol)."""
@@ -67,6 +77,67 @@ class HFRunner:
                                        logits_processor=processors, **self.kwargs)
 
 
+class HFStaticRunner(HFRunner):
+    """HF `generate` with transformers' static KV cache (`cache_implementation="static"`), as a
+    transformers user makes `generate` fast: on a GPU transformers then compiles the model's
+    forward for the decode steps itself (torch.compile with its default CompileConfig: CUDA
+    graphs, `reduce-overhead`); on the CPU it does not, and the static cache runs op by op. The
+    prefill runs uncompiled either way, as transformers runs it. Whether the decode steps were
+    compiled is read from the call, not assumed (`mode`: `compile` or `eager`).
+
+    `prepare` runs one untimed `generate` of the row's shapes, so that transformers' compile
+    (minutes for a 13B model) is timed as the build (`compile_s`), never in a warm-up or timed
+    run."""
+
+    def __init__(self, model, output_tokens: int, *, attention: str = "auto",
+                 sampling: Sampling | None = None, compile: bool = True):
+        refuse_flash_on_cuda(model, attention, "hf_static")
+        super().__init__(model, output_tokens, sampling=sampling)
+        self.kwargs["cache_implementation"] = "static"
+        if not compile:  # op by op wherever it runs (the attention probe's two tokens)
+            self.kwargs["disable_compile"] = True
+        self.mode: str | None = None  # how the decode steps ran, once a generate has run
+        # As CompiledRunner's: a paired benchmark resets dynamo once per batch size itself.
+        self.resets_dynamo = True
+
+    def prepare(self, batch_size: int, seq_len: int) -> None:
+        if self.resets_dynamo and "torch._dynamo" in sys.modules:
+            # Each batch size's shapes compile anew: without a reset, dynamo's recompile limit
+            # would be reached after a few batch sizes and the decode steps would run eagerly.
+            from torch import _dynamo
+
+            _dynamo.reset()
+        # transformers sizes each new static cache to the longest any generate of this model
+        # asked for before: a longer token config timed earlier in the process would lengthen
+        # this row's cache and the attention over it.
+        if hasattr(self.model, "_previous_max_cache_length"):
+            del self.model._previous_max_cache_length
+        prompt_length = seq_len - self.output_tokens
+        if prompt_length < 1:
+            raise PrunebenchError(f"sequence length {seq_len} leaves no prompt before "
+                                  f"{self.output_tokens} output tokens")
+        # The compile depends on the prompt's shape, not its tokens: the pad token's id will do.
+        ids = torch.full((batch_size, prompt_length), int(self.kwargs["pad_token_id"]),
+                         dtype=torch.long, device=self.model.device)
+        self.generate(ids, torch.ones_like(ids))
+
+    def generate(self, input_ids, attention_mask, clock: StepClock | None = None):
+        compiled = []
+        ask = self.model.get_compiled_call
+
+        def noting(compile_config):  # generate asks for the compiled forward when it compiles
+            compiled.append(True)
+            return ask(compile_config)
+
+        self.model.get_compiled_call = noting  # this model object only; removed below
+        try:
+            out = super().generate(input_ids, attention_mask, clock)
+        finally:
+            del self.model.get_compiled_call
+        self.mode = "compile" if compiled else "eager"
+        return out
+
+
 @contextlib.contextmanager
 def only_these_settings(model):
     """Let `generate` see only the settings passed to it: transformers fills every setting a
@@ -96,10 +167,7 @@ class CompiledRunner:
                  seed: int = 0):
         from prunebench.benchmark.compiled import decoder_attention, resolve_mode
 
-        from prunebench.benchmark import FLASH_TAKES_NO_MASK
-
-        if attention == "flash" and model.device.type == "cuda":
-            raise PrunebenchError(FLASH_TAKES_NO_MASK)
+        refuse_flash_on_cuda(model, attention, "compiled")
         self.model = model
         self.output_tokens = output_tokens
         self.mode = resolve_mode(mode, model.device)

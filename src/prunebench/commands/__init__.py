@@ -202,7 +202,9 @@ def add_parsers(sub) -> None:
     bench.add_argument("--tokens", required=True, help="<input>x<output> tokens, e.g. 12x128")
     bench.add_argument("--batch", default=None, help=BATCH_HELP)
     bench.add_argument("--backend", default=BENCH_BACKEND,
-                       help=f"{' or '.join(BENCH_BACKENDS)} (hf: HF generate)")
+                       help=f"{' or '.join(BENCH_BACKENDS)} (hf: HF generate; hf_static: HF "
+                            "generate with its static KV cache, compiled by transformers on a "
+                            "GPU; compiled: our static-cache decoder)")
     bench.add_argument("--out", type=out_path, default=None, help="JSON file to write")
     bench.add_argument("--against", default=None, metavar="DENSE", type=model_name,
                        help="time MODEL in turns with DENSE (the model it was pruned from), "

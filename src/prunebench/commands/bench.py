@@ -25,10 +25,12 @@ def bench_command(args) -> Path:
     choice(args.dtype, BENCH_DTYPES, "--dtype")
     choice(args.attention, ATTENTIONS, "--attention")
     choice(args.compile_mode, COMPILE_MODES, "--compile-mode")
-    # The hf backend has no compile mode: a mode asked for would be silently ignored.
+    # Only our decoder takes a compile mode (hf_static compiles as transformers decides): a mode
+    # asked for would be silently ignored.
     if backend != "compiled" and args.compile_mode != BENCH_DEFAULTS["compile_mode"]:
         raise PrunebenchError(f"--compile-mode {args.compile_mode} sets the compiled backend; "
-                              f"the {backend!r} backend has none: add --backend compiled, or "
+                              f"the {backend!r} backend has none (hf_static compiles as "
+                              "transformers decides: on a GPU): add --backend compiled, or "
                               "drop --compile-mode")
     paired = args.against is not None
     if paired:

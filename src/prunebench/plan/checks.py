@@ -937,10 +937,10 @@ def placement_problems(config: dict[str, Any]) -> list[str]:
 
 def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
     """A compiled-backend mode, or an attention kernel, that runs only on CUDA with
-    `device: cpu`, or flash attention for the compiled backend on CUDA: every benchmark job it
-    touches would stop on it."""
-    from prunebench.benchmark import (CUDA_ONLY_ATTENTION, CUDA_ONLY_MODES, FLASH_TAKES_NO_MASK,
-                                      ON_CPU_INSTEAD)
+    `device: cpu`, or flash attention for a backend with a masked static cache on CUDA: every
+    benchmark job it touches would stop on it."""
+    from prunebench.benchmark import (CUDA_ONLY_ATTENTION, CUDA_ONLY_MODES, MASKED_STATIC_CACHE,
+                                      ON_CPU_INSTEAD, flash_takes_no_mask)
 
     bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
     device = str(config.get("device", "auto"))
@@ -955,8 +955,10 @@ def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA)
         problems.append(f"benchmark.compile_mode: {mode!r} runs only on CUDA, and device is "
                         "'cpu': set compile_mode to auto or eager (op by op on the CPU), or "
                         "device to auto or cuda")
-    if device != "cpu" and bench.get("attention") == "flash" and "compiled" in backends:
-        problems.append(f"{FLASH_TAKES_NO_MASK} (on the CPU it takes one: device: cpu)")
+    for backend in MASKED_STATIC_CACHE:
+        if device != "cpu" and bench.get("attention") == "flash" and backend in backends:
+            problems.append(f"{flash_takes_no_mask(backend)} (on the CPU it takes one: device: "
+                            "cpu)")
     return problems
 
 
