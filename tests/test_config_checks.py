@@ -1182,11 +1182,26 @@ def test_lora_targets_naming_part_of_a_packed_projection_are_refused_at_start():
     config["lora"] = {**config.get("lora", {}), "target_modules": ["q_proj", "v_proj"]}
     said = problems(config)
     assert "models.p (phi3): lora.target_modules names ['q_proj', 'v_proj'] but not " \
-           "['k_proj']: Phi-3 packs q_proj, k_proj, v_proj into one qkv_proj" in said
+           "['k_proj']: this model packs q_proj, k_proj, v_proj into one qkv_proj" in said
     assert "models.h (phi3): lora.target_modules names" in said  # not downloaded: its id
     assert "models.l" not in said and "models.q" not in said
     config["lora"]["target_modules"] = ["q_proj", "k_proj", "v_proj", "o_proj"]
     check_config(config, resources=NOWHERE)
+
+
+def test_partial_lora_targets_are_judged_by_the_modules_the_model_packs():
+    """GLM packs gate/up but keeps q/k/v apart: q and v alone are fine there, gate alone not."""
+    from prunebench.checkpoint.param_count import FAMILIES
+    from prunebench.plan.lora_settings import packed_target_problems
+
+    glm = FAMILIES["glm"].packed
+    assert packed_target_problems(["q_proj", "v_proj"], glm) == []
+    assert packed_target_problems(["q_proj", "gate_proj"], glm) == [
+        "lora.target_modules names ['gate_proj'] but not ['up_proj']: this model packs "
+        "gate_proj, up_proj into one gate_up_proj, whose adapter changes all of them; name all "
+        "of ['gate_proj', 'up_proj'] or none"]
+    assert len(packed_target_problems(["q_proj", "gate_proj"], FAMILIES["phi3"].packed)) == 2
+    assert packed_target_problems(["q_proj", "gate_proj"], FAMILIES["llama"].packed) == []
 
 
 @pytest.mark.parametrize("settings, said", [

@@ -15,6 +15,7 @@ initialises them to 0 and 1, which would hide a bias or norm weight sliced wrong
 from __future__ import annotations
 
 import copy
+import importlib
 import dataclasses
 import json
 import math
@@ -26,6 +27,7 @@ import torch
 import transformers
 import yaml
 from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gemma3TextConfig, GemmaConfig,
+                          Glm4Config, GlmConfig,
                           GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
                           Ministral3Config, Qwen2Config, Qwen3Config, SmolLM3Config)
@@ -108,6 +110,11 @@ FAMILIES = {
     # block moves one.
     "exaone4": lambda: Exaone4Config(**SMALL, head_dim=16, sliding_window=6, layer_types=[
         "sliding_attention", "full_attention", "sliding_attention", "full_attention"]),
+    # GLM: q/k/v biases (attention_bias, as published), gate/up packed into one gate_up_proj,
+    # half of each head rotating in adjacent pairs (the published partial_rotary_factor 0.5);
+    # GLM-4 adds norms on the two sublayers' outputs.
+    "glm": lambda: GlmConfig(**SMALL, head_dim=16, attention_bias=True),
+    "glm4": lambda: Glm4Config(**SMALL, head_dim=16, attention_bias=True),
 }
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -120,7 +127,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "olmo2": "Olmo2ForCausalLM", "granite": "GraniteForCausalLM",
            "gemma3": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM",
            "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM",
-           "exaone4": "Exaone4ForCausalLM"}
+           "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
+           "glm4": "Glm4ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -225,6 +233,14 @@ def test_tied_embeddings_load_under_either_name(saved_as, tmp_path):
     assert torch.equal(logits(loaded, x), logits(model, x))
 
 
+def llama_rotary(q, k, cos, sin, unsqueeze_dim=1):
+    """LLaMA's partial rotation (transformers' Phi-3 form): what GLM's pairwise one replaces."""
+    from prunebench.benchmark.fused_block import apply_rotary
+
+    cos, sin = cos.unsqueeze(unsqueeze_dim), sin.unsqueeze(unsqueeze_dim)
+    return apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+
+
 def test_family_specific_pieces_are_real():
     """The tiny configs exercise what makes each family different (else the tests prove less)."""
     llama3 = family_model("llama3")
@@ -257,6 +273,22 @@ def test_family_specific_pieces_are_real():
     phi = family_model("phi3")
     assert phi.model.layers[0].self_attn.qkv_proj.out_features == (4 + 2 * 2) * 16
     assert phi.model.rotary_emb.inv_freq.numel() == 4
+    # GLM: q/k/v biases, packed gate/up, half of each head rotating (4 frequencies of 8
+    # dimensions), in adjacent pairs: the pairing changes the logits (else the compiled
+    # decoder's pairwise rotation would go untested); GLM-4's four norms, counted.
+    for name in ("glm", "glm4"):
+        glm = family_model(name)
+        block = glm.model.layers[0]
+        assert block.self_attn.q_proj.bias is not None and block.self_attn.o_proj.bias is None
+        assert block.mlp.gate_up_proj.out_features == 2 * 128
+        assert glm.model.rotary_emb.inv_freq.numel() == 4
+        assert hasattr(block, "post_mlp_layernorm") == (name == "glm4")
+        assert numel(glm) == count_params(glm.config)
+    pairwise = logits(glm, x)
+    with pytest.MonkeyPatch.context() as patch:  # LLaMA's pairing (i with i + rotary / 2)
+        patch.setattr(importlib.import_module(type(glm).__module__), "apply_rotary_pos_emb",
+                      llama_rotary)
+        assert (logits(glm, x) - pairwise).abs().max() > 1e-3
     # OLMo-2: no norm before the sublayers, q/k norms over the whole projections.
     olmo = family_model("olmo2").model.layers[0]
     assert not hasattr(olmo, "input_layernorm") and hasattr(olmo, "post_feedforward_layernorm")
@@ -1279,6 +1311,16 @@ def test_lora_adapts_a_packed_projection_when_all_its_parts_are_targets():
         lora.lora_target_names(model, ["o_proj", "up_proj"])
     separate, _ = lora.lora_target_names(family_model("llama3"), ["q_proj", "v_proj"])
     assert {name.rsplit(".", 1)[-1] for name in separate} == {"q_proj", "v_proj"}
+    # GLM packs gate/up only: q and v are adapted alone, gate alone is refused.
+    glm = family_model("glm")
+    chosen, _ = lora.lora_target_names(glm, list(lora.TARGETS))
+    assert {name.rsplit(".", 1)[-1] for name in chosen} == {"q_proj", "k_proj", "v_proj",
+                                                             "o_proj", "gate_up_proj",
+                                                             "down_proj"}
+    assert {name.rsplit(".", 1)[-1] for name in lora.lora_target_names(
+        glm, ["q_proj", "v_proj"])[0]} == {"q_proj", "v_proj"}
+    with pytest.raises(PrunebenchError, match=r"names \['gate_proj'\] but not \['up_proj'\]"):
+        lora.lora_target_names(glm, ["q_proj", "gate_proj"])
 
 
 def test_code_a_phi3_checkpoint_ships_under_its_familys_names_is_set_aside(base_dirs, tmp_path):

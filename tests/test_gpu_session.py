@@ -408,10 +408,10 @@ def test_the_family_check_fails_on_a_decoder_that_cannot_run_in_the_benchmarks_d
     check = load_script("family_check")
     rotary = fused_block.apply_rotary
 
-    def float32_only(x, cos, sin):
+    def float32_only(x, cos, sin, pairwise=False):
         if x.dtype == torch.bfloat16:
             raise RuntimeError("Expected query, key, and value to have the same dtype")
-        return rotary(x, cos, sin)
+        return rotary(x, cos, sin, pairwise)
 
     monkeypatch.setattr(fused_block, "apply_rotary", float32_only)
     assert check.main(["--device", "cpu", "--mode", "eager", "--families", "llama",
@@ -428,7 +428,7 @@ def test_the_family_check_fails_on_a_decoder_that_decodes_otherwise(tmp_path, mo
     check = load_script("family_check")
     rotary = fused_block.apply_rotary
     monkeypatch.setattr(fused_block, "apply_rotary",
-                        lambda x, cos, sin: rotary(x, cos, -sin))  # rotates the other way
+                        lambda x, cos, sin, pairwise=False: rotary(x, cos, -sin, pairwise))
     assert check.main(["--device", "cpu", "--families", "llama", "--dtype", "float32",
                        "--out", str(tmp_path)]) == 1
     rows = json.loads((tmp_path / "family_check.json").read_text())["rows"]

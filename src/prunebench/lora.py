@@ -50,12 +50,12 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
 
     Names are given to peft in full: a suffix list would also match a zero-head block's o_proj,
     which has no inputs, so an adapter there could never learn anything. A module packing
-    several of the targets' parts (Phi-3's qkv_proj: q_proj, k_proj, v_proj; gate_up_proj:
-    gate_proj, up_proj) gets one adapter when all its parts are targets; naming some of them
-    only is refused, since its adapter would change the others too.
+    several of the targets' parts (Phi-3's qkv_proj: q_proj, k_proj, v_proj; Phi-3's and
+    GLM's gate_up_proj: gate_proj, up_proj) gets one adapter when all its parts are targets;
+    naming some of them only is refused, since its adapter would change the others too.
     """
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    if names & PACKED_PARTS.keys() and (problems := packed_target_problems(targets)):
+    if problems := packed_target_problems(targets, sorted(names & PACKED_PARTS.keys())):
         raise PrunebenchError(problems[0])
     chosen, skipped = [], []
     for name, module in model.named_modules():

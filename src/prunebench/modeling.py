@@ -226,7 +226,7 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         if n_q % n_kv:
             raise PrunebenchError(f"block {layer_idx}: {n_q} query heads is not a multiple of "
                                   f"{n_kv} KV heads")
-        if layout.packed_projections:  # Phi-3: one qkv_proj, rows [q; k; v]
+        if "qkv_proj" in layout.packed:  # Phi-3: one qkv_proj, rows [q; k; v]
             attn.qkv_proj = _linear(d, (n_q + 2 * n_kv) * hd, in_bias, attn.qkv_proj)
         else:
             attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
@@ -241,7 +241,7 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         set_block_heads(attn, n_q, n_kv)
     m = shape["intermediate_size"]
     m_bias = mlp_bias(config)
-    if layout.packed_projections:  # Phi-3: one gate_up_proj, rows [gate; up]
+    if "gate_up_proj" in layout.packed:  # Phi-3, GLM: one gate_up_proj, rows [gate; up]
         mlp.gate_up_proj = _linear(d, 2 * m, m_bias, mlp.gate_up_proj)
     else:
         mlp.gate_proj = _linear(d, m, m_bias, mlp.gate_proj)

@@ -52,8 +52,8 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
-from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style, rms_norm,
-                                              soft_cap)
+from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
+                                              pairwise_table, rms_norm, soft_cap)
 from prunebench.checkpoint.param_count import family, sliding_windows as param_sliding_windows
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
@@ -310,6 +310,8 @@ class StaticDecoder(nn.Module):
                 cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
                                                   positions[:max_seq_len].unsqueeze(0),
                                                   *([kind] if kind else []))
+            if layout.interleaved_rotary:  # GLM: pair i takes frequency i, as its apply does
+                cos, sin = (pairwise_table(t) for t in (cos, sin))
             # In the dtype the module returns for the model's dtype: the model's own for most
             # families, float32 for OLMo-2's, whose attention rotates in float32.
             self.register_buffer(f"cos{_suffix(kind)}", F.pad(cos[0], padding), persistent=False)
@@ -335,7 +337,8 @@ class StaticDecoder(nn.Module):
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
                                           fuse, self.norm_style, residual,
                                           layout.qk_norm_whole,
-                                          rotate=not (hybrid and kind == "full_attention"))
+                                          rotate=not (hybrid and kind == "full_attention"),
+                                          pairwise_rotary=layout.interleaved_rotary)
                                     for layer, kind in zip(model.model.layers, kinds))
         self.n_heads = [block.n_q for block in self.blocks]
 

@@ -46,16 +46,30 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def rotate_pairs(x: torch.Tensor) -> torch.Tensor:
+    """GLM's rotation: dimensions 2i and 2i + 1 rotate as one pair."""
+    return torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
+
+
+def pairwise_table(table: torch.Tensor) -> torch.Tensor:
+    """A rotary module's cos or sin table ([..., r], the r / 2 frequencies twice) as GLM applies
+    it: each frequency repeated for the two dimensions of its pair."""
+    return table[..., :table.shape[-1] // 2].repeat_interleave(2, dim=-1)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                 pairwise: bool = False) -> torch.Tensor:
     """x: [..., hd] with cos/sin broadcastable to it, or narrower (a `partial_rotary_factor`,
-    Phi-4-mini's): the first dimensions rotate, the rest pass through, as transformers does.
-    Computed in the tables' dtype where it is wider than x's (OLMo-2's rotary module returns
-    float32 tables, which its attention applies in float32) and cast back to x's."""
+    Phi-4-mini's, GLM's): the first dimensions rotate, the rest pass through, as transformers
+    does; `pairwise` (GLM): in adjacent pairs, with tables made by `pairwise_table`. Computed in
+    the tables' dtype where it is wider than x's (OLMo-2's rotary module returns float32
+    tables, which its attention applies in float32) and cast back to x's."""
+    rotate = rotate_pairs if pairwise else rotate_half
     rotary = cos.shape[-1]
     if rotary == x.shape[-1]:
-        return (x * cos + rotate_half(x) * sin).to(x.dtype)
+        return (x * cos + rotate(x) * sin).to(x.dtype)
     head, tail = x[..., :rotary], x[..., rotary:]
-    return torch.cat(((head * cos + rotate_half(head) * sin).to(x.dtype), tail), dim=-1)
+    return torch.cat(((head * cos + rotate(head) * sin).to(x.dtype), tail), dim=-1)
 
 
 def flex_attention_masked(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -155,15 +169,15 @@ class Block(nn.Module):
     def __init__(self, layer: nn.Module, head_dim: int, cache_shape: tuple[int, int, int],
                  fuse: bool, norm_style: str = "llama",
                  residual_multiplier: float | None = None, qk_norm_whole: bool = False,
-                 rotate: bool = True):
+                 rotate: bool = True, pairwise_rotary: bool = False):
         super().__init__()
         attn, mlp = layer.self_attn, layer.mlp
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
         self.residual_multiplier = residual_multiplier  # Granite: each sublayer's output
         # The norms before attention and before the MLP (LLaMA's post_attention_layernorm is
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
-        # all four (its post_attention_layernorm is the attention output's), OLMo-2's the
-        # output norms only.
+        # all four (its post_attention_layernorm is the attention output's), GLM-4's too
+        # (under names of its own), OLMo-2's the output norms only.
         sandwich = hasattr(layer, "pre_feedforward_layernorm")
         post_only = not hasattr(layer, "input_layernorm")
         outputs = sandwich or post_only
@@ -172,6 +186,9 @@ class Block(nn.Module):
                          else layer.post_attention_layernorm),
                  "ln_attn_out": layer.post_attention_layernorm if outputs else None,
                  "ln_mlp_out": layer.post_feedforward_layernorm if outputs else None}
+        if hasattr(layer, "post_self_attn_layernorm"):  # GLM-4
+            norms.update(ln_attn_out=layer.post_self_attn_layernorm,
+                         ln_mlp_out=layer.post_mlp_layernorm)
         self.eps = {}
         for name, norm in norms.items():
             self.register_buffer(name, None if norm is None else norm.weight.detach(),
@@ -181,6 +198,7 @@ class Block(nn.Module):
         # SmolLM3's NoPE blocks attend without rotary positions (the module's flag), and so
         # do EXAONE-4's global blocks of a hybrid config (`rotate`, from the decoder)
         self.rotate = rotate and bool(getattr(attn, "use_rope", True))
+        self.pairwise_rotary = pairwise_rotary  # GLM: adjacent dimensions rotate together
         # Queries' scale (Gemma-2: query_pre_attn_scalar ** -0.5, not head_dim's) and the soft
         # cap of the attention scores (Gemma-2), as the HF module holds them.
         self.scale = float(getattr(attn, "scaling", head_dim ** -0.5))
@@ -259,7 +277,7 @@ class Block(nn.Module):
                             rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps,
                                      self.norm_style)], dim=2)
         if self.rotate:
-            qk = apply_rotary(qk, cos, sin)  # q and k rotated together
+            qk = apply_rotary(qk, cos, sin, self.pairwise_rotary)  # q and k together
         q = qk[:, :, :n_q].transpose(1, 2)
         if query_scale is not None:  # in the queries' dtype, as transformers multiplies
             q = q * query_scale.to(q.dtype).view(1, 1, t, 1)

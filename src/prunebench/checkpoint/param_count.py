@@ -3,7 +3,8 @@
 No torch here: job sizing and `prunebench plan` count parameters while Snakemake parses the
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
-GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config) or anything with the same
+GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
+Glm4Config) or anything with the same
 attributes (`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling checks
 these counts against meta-device models.
 
@@ -46,9 +47,18 @@ class Family:
     attention scores and final logits are soft-capped (`attn_logit_softcapping`,
     `final_logit_softcapping`, read from the config).
 
-    `packed_projections` (Phi-3): q, k and v are one Linear, `qkv_proj`, its rows [q; k; v],
-    and gate and up one, `gate_up_proj`, its rows [gate; up]: the same weights as the LLaMA
-    layout's separate projections, stacked (prunebench.projections reads them by part).
+    `packed`: the modules that pack several of the LLaMA layout's projections by rows. Phi-3
+    packs q, k and v into one Linear, `qkv_proj`, its rows [q; k; v], and gate and up into
+    one, `gate_up_proj`, its rows [gate; up]; GLM packs gate and up only: the same weights as
+    the LLaMA layout's separate projections, stacked (prunebench.projections reads them by
+    part).
+
+    `interleaved_rotary` (GLM): the rotated part of each query and key head rotates its
+    dimensions in adjacent pairs (0 with 1, 2 with 3, ...), each pair with the frequency of its
+    index, where LLaMA pairs dimension i with i + rotary / 2; no parameter, so counts and
+    surgery are the layout's. GLM-4 also norms the two sublayers' outputs (`sandwich_norms`,
+    as Gemma-2, under other names: `post_self_attn_layernorm` after the attention,
+    `post_attention_layernorm` before the MLP, `post_mlp_layernorm` after it).
 
     OLMo-2's layout: `post_norms`, a block's two norms are on the attention's and the MLP's
     outputs (`post_attention_layernorm`, `post_feedforward_layernorm`) and none before them;
@@ -85,13 +95,14 @@ class Family:
     sandwich_norms: bool = False
     norm_plus_one: bool = False
     scaled_embedding: bool = False
-    packed_projections: bool = False
+    packed: tuple[str, ...] = ()
     post_norms: bool = False
     qk_norm_whole: bool = False
     norm_weight_float32: bool = False
     multipliers: bool = False
     position_query_scale: bool = False
     global_nope: bool = False
+    interleaved_rotary: bool = False
     shipped_code: tuple[str, ...] = ()
 
 
@@ -112,7 +123,7 @@ FAMILIES: dict[str, Family] = {
                      sandwich_norms=True, norm_plus_one=True, scaled_embedding=True),
     # Phi3Attention / Phi3MLP: packed qkv_proj and gate_up_proj, no biases at all.
     "phi3": Family("Phi3ForCausalLM", "Phi3Config", False, False, None, False,
-                   packed_projections=True,
+                   packed=("qkv_proj", "gate_up_proj"),
                    shipped_code=("configuration_phi3.Phi3Config", "modeling_phi3.Phi3ForCausalLM")),
     # Olmo2Attention uses attention_bias for all four projections (no published model sets it)
     # and norms the whole q and k projections; Olmo2DecoderLayer norms the sublayers' outputs.
@@ -143,6 +154,14 @@ FAMILIES: dict[str, Family] = {
     # its RMSNorm LLaMA's (the weight after the cast back).
     "exaone4": Family("Exaone4ForCausalLM", "Exaone4Config", False, False, None, True,
                       post_norms=True, global_nope=True),
+    # GlmAttention: q/k/v biases as attention_bias says (the published configs: true), none on
+    # o_proj; GlmMLP: one gate_up_proj; apply_rotary_pos_emb rotates the first
+    # partial_rotary_factor of each head in adjacent pairs. Glm4DecoderLayer adds the norms of
+    # the sublayers' outputs (four a block).
+    "glm": Family("GlmForCausalLM", "GlmConfig", None, False, None, False,
+                  packed=("gate_up_proj",), interleaved_rotary=True),
+    "glm4": Family("Glm4ForCausalLM", "Glm4Config", None, False, None, False,
+                   packed=("gate_up_proj",), interleaved_rotary=True, sandwich_norms=True),
 }
 
 
@@ -209,6 +228,9 @@ _LLAMA_DEFAULTS = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size"
                    "attention_bias": False, "mlp_bias": False, "max_position_embeddings": 2048}
 _QWEN_DEFAULTS = {**_LLAMA_DEFAULTS, "vocab_size": 151936, "intermediate_size": 22016,
                   "num_key_value_heads": 32, "max_position_embeddings": 32768}
+_GLM_DEFAULTS = {**_LLAMA_DEFAULTS, "vocab_size": 151552, "intermediate_size": 13696,
+                 "num_hidden_layers": 40, "num_key_value_heads": 2, "head_dim": 128,
+                 "attention_bias": True, "max_position_embeddings": 131072}
 CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "llama": _LLAMA_DEFAULTS,
     "mistral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
@@ -236,6 +258,8 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "max_position_embeddings": 262144},
     "exaone4": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "intermediate_size": 16384,
                 "num_key_value_heads": 32},
+    "glm": _GLM_DEFAULTS,
+    "glm4": _GLM_DEFAULTS,
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,

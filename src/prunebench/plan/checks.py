@@ -1000,7 +1000,8 @@ def _named_shape(spec: dict[str, Any]):
 
 def packed_lora_target_problems(config: dict[str, Any],
                                 resources: str | Path = "resources") -> list[str]:
-    """LoRA targets naming some parts of a packed projection (Phi-3's qkv_proj, gate_up_proj)
+    """LoRA targets naming some parts of a packed projection (Phi-3's qkv_proj, gate_up_proj;
+    GLM's gate_up_proj)
     for a model with `+lora` variants whose config is known here, or whose hub id names a known
     shape: its lora jobs would stop on them, each after its prune."""
     from prunebench.plan.lora_settings import packed_target_problems
@@ -1008,15 +1009,15 @@ def packed_lora_target_problems(config: dict[str, Any],
 
     section = _section(config, "lora")
     targets = section.get("target_modules")
-    if not isinstance(targets, list) or not (found := packed_target_problems(targets)):
+    if not isinstance(targets, list) or not packed_target_problems(targets):
         return []
     problems = []
     for model, spec in _models(config):
         items = spec.get("variants")
         entries = read_variants(model, items if isinstance(items, list) else [])[0]
         known = _known_config(model, spec, resources) or _named_shape(spec)
-        if (any(e["recovery"] for e in entries) and known is not None
-                and family(known).packed_projections):
+        if any(e["recovery"] for e in entries) and known is not None:
+            found = packed_target_problems(targets, family(known).packed)
             problems += [f"models.{model} ({known.model_type}): {problem}" for problem in found]
     return problems
 

@@ -9,6 +9,7 @@ tokens; 2 epochs, lr 1e-4 with 100 warm-up steps, batch 64 of micro-batches of 4
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from prunebench import PrunebenchError
@@ -38,18 +39,21 @@ RESPONSE_SEPARATORS: dict[str, str] = {"alpaca": "", "plain": " "}
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-def packed_target_problems(targets: list[str]) -> list[str]:
-    """Targets that name some parts of a packed projection but not all (Phi-3's qkv_proj is
-    q_proj, k_proj and v_proj at once): its one adapter would change the unnamed parts too."""
+def packed_target_problems(targets: list[str],
+                           packed: Iterable[str] = tuple(PACKED_PARTS)) -> list[str]:
+    """Targets that name some parts of a module of `packed` (the model's packed modules) but
+    not all (Phi-3's qkv_proj is q_proj, k_proj and v_proj at once): its one adapter would
+    change the unnamed parts too."""
     problems = []
-    for packed, parts in PACKED_PARTS.items():
+    for module in packed:
+        parts = PACKED_PARTS[module]
         named = [p for p in parts if p in targets]
         if named and len(named) < len(parts):
             problems.append(
                 f"lora.target_modules names {named} but not "
-                f"{[p for p in parts if p not in named]}: Phi-3 packs {', '.join(parts)} into "
-                f"one {packed}, whose adapter changes all of them; name all of {list(parts)} "
-                "or none")
+                f"{[p for p in parts if p not in named]}: this model packs {', '.join(parts)} "
+                f"into one {module}, whose adapter changes all of them; name all of "
+                f"{list(parts)} or none")
     return problems
 
 # The study's recovery settings. `eval_every`: None = validate at the end of every epoch, N =
