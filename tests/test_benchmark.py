@@ -267,6 +267,19 @@ def test_an_hf_static_sweep_records_how_it_decoded_and_its_attention():
     assert "decode_mode" not in sweep(width_model(), batch_sizes=[1])["rows"][0]  # hf: none
 
 
+def test_an_hf_static_row_decoded_eagerly_on_a_gpu_is_flagged(monkeypatch):
+    """On a GPU transformers compiles the decode steps: a row it ran op by op there times
+    another thing than its neighbours, and says so as a failed capture of ours does."""
+    runner = bench.HFStaticRunner(dense_model(), 4)
+    runner.mode = "eager"
+    assert runner.fallback is None  # the CPU: nothing is compiled, nothing to flag
+    monkeypatch.setattr(type(runner.model), "device",
+                        property(lambda self: torch.device("cuda", 0)))
+    assert "did not compile the decode steps" in runner.fallback
+    runner.mode = "compile"
+    assert runner.fallback is None
+
+
 def test_the_hf_static_runner_refuses_flash_attention_on_cuda(monkeypatch):
     """transformers masks its static cache too: CUDA's flash kernel would refuse every step."""
     model = dense_model()

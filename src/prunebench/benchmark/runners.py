@@ -137,6 +137,16 @@ class HFStaticRunner(HFRunner):
         self.mode = "compile" if compiled else "eager"
         return out
 
+    @property
+    def fallback(self) -> str | None:
+        """Why a GPU row's decode steps ran op by op: transformers compiles them on a GPU, so
+        such a row is not this backend's fast path and is flagged, as a compiled backend row
+        whose capture failed is (on the CPU transformers compiles nothing: no flag)."""
+        if self.mode == "eager" and self.model.device.type == "cuda":
+            return ("transformers did not compile the decode steps on this GPU (it compiles "
+                    "them where it can: a static cache, no quantizer, no offloaded weights)")
+        return None
+
 
 @contextlib.contextmanager
 def only_these_settings(model):
