@@ -221,6 +221,39 @@ def test_the_plan_names_the_removable_sublayers_and_leaves_the_rest_to_the_data(
     assert plan["block_type"] == "mlp" and plan["blocks_after"] is None
 
 
+@pytest.mark.parametrize("block_type", ["mix", "mha", "mlp"])
+@pytest.mark.parametrize("share", [0.9, 0.7, 0.45])
+def test_the_planned_passes_bound_every_search_the_data_may_take(tiny_model_dir, block_type,
+                                                                 share):
+    """Whatever order the losses give, the search's passes (the dense model's, then one per
+    sublayer left in each round) lie in the plan's range: the largest sublayers first, the
+    smallest first and random orders."""
+    model = load_model(tiny_model_dir)
+    config, dense = model.config, count_params(model.config)
+    units = sizing.sublayer_sizes(config, 0, 0, block_type)
+    target = int(share * dense)
+    try:
+        planned = blockpruner.plan(config, target, block_type=block_type)["calibration_passes"]
+    except PrunebenchError:  # a target this block type cannot reach: refused, nothing to bound
+        return
+    low, high = map(int, str(planned).split("-")) if "-" in str(planned) else (planned,) * 2
+    uid = {(kind, b): blockpruner.unit_id(kind, b) for kind, b, _ in units}
+    sizes = {uid[kind, b]: size for kind, b, size in units}
+    rest = sizing.whole_block_sizes(config, units)
+    for seed in range(40):
+        rank = torch.randperm(len(units), generator=torch.Generator().manual_seed(seed)).tolist()
+        if seed == 0:  # the largest first, then the smallest first
+            rank = sorted(range(len(units)), key=lambda i: -units[i][2])
+        elif seed == 1:
+            rank = sorted(range(len(units)), key=lambda i: units[i][2])
+        position = {uid[units[i][:2]]: k for k, i in enumerate(rank)}
+        # each round then removes the sublayer of the lowest position left: `rank`'s order
+        memo = LossMemo(lambda removed, at=position: float(sum(at[u] for u in removed)), None)
+        rounds = blockpruner.search(memo, list(sizes), sizes, rest, dense, target)
+        passes = 1 + sum(len(r["candidate_nll"]) for r in rounds)
+        assert low <= passes <= high, (seed, passes, planned)
+
+
 def test_its_losses_are_kept_apart_from_the_block_removal_methods(tiny_model_dir, tmp_path):
     """A key's numbers are sublayers here (2 x block, + 1 for the MLP), blocks in depth_ppl's
     and SLEB's: a depth prune's store for the same model and windows is never read."""

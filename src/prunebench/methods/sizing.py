@@ -228,14 +228,41 @@ def plan_blockpruner(config, target_params: int, **params) -> dict:
     """What BlockPruner will do, from the config alone: which sublayers go (and so how many,
     their sizes differing) is decided by the criterion, round by round; the size lands within
     one sublayer of the target. Its cost, the dense model's pass and then in each round one
-    pass per sublayer left, is not given: the number of rounds depends on the data."""
+    pass per sublayer left, depends on how many rounds the data takes: given as the range
+    between the fewest rounds (the largest sublayers first) and the most (the smallest)."""
     p = registry.checked_params("blockpruner", params)
     units = sublayer_sizes(config, p["protect_first"], p["protect_last"], p["block_type"])
     check_sublayer_target(config, int(target_params), units)
+    fewest, most = sublayer_rounds(config, int(target_params), units)
+    passes = [1 + sum(len(units) - r for r in range(rounds)) for rounds in (fewest, most)]
     return {"block_type": p["block_type"], "params_after": None, "blocks_after": None,
             "kv_heads_kept": None, "sublayers_removable": len(units),
+            "calibration_passes": (passes[0] if passes[0] == passes[1]
+                                   else f"{passes[0]}-{passes[1]}"),
             "note": "which attention and MLP sublayers go is decided by the criterion, round by "
                     "round; size within one sublayer of the target"}
+
+
+def sublayer_rounds(config, target_params: int,
+                    units: list[tuple[str, int, int]]) -> tuple[int, int]:
+    """The fewest and the most rounds a sublayer search can take to bring the size to at most
+    `target_params` (each round removes one of `units`). No removal saves more than its
+    sublayer and its block's norms (the block going whole), so no order is faster than the
+    largest first counted so; each saves at least its sublayer, so none is slower than the
+    smallest first counted so."""
+    needed = count_params(config) - target_params
+    rest = whole_block_sizes(config, units)
+
+    def rounds(savings: list[int]) -> int:
+        total = 0
+        for k, saving in enumerate(savings, 1):
+            total += saving
+            if total >= needed:
+                return k
+        return len(savings)  # the search stops when no sublayer is left
+
+    return (rounds(sorted((size + rest.get(b, 0) for _, b, size in units), reverse=True)),
+            rounds(sorted(size for _, _, size in units)))
 
 
 # --------------------------------------------------------------------------- uniform width
