@@ -301,6 +301,21 @@ def test_prune_and_eval_take_a_file_of_your_own(tiny_model_dir, embedded_corpus,
     capsys.readouterr()
 
 
+def test_a_ppl_file_whose_name_holds_commas_is_one_entry(tmp_path, monkeypatch):
+    """--ppl is split at commas, but a file:<path> keeps the commas of an existing file's name
+    (the longest path that names one): a path with a comma could not be scored before."""
+    odd = tmp_path / "a,b.txt"
+    odd.write_text("x\n", encoding="utf-8")
+    (tmp_path / "a").write_text("y\n", encoding="utf-8")
+    split = local_text.split_sources
+    assert split(f"embedded,file:{odd},wikitext2") == ["embedded", f"file:{odd}", "wikitext2"]
+    assert split(f"file:{tmp_path}/a,b.txt") == [f"file:{odd}"]  # the longest path wins
+    assert split(f"file:{tmp_path}/a,embedded") == [f"file:{tmp_path}/a", "embedded"]
+    assert split("file:none,ptb") == ["file:none", "ptb"]  # no such file: refused later, alone
+    monkeypatch.chdir(tmp_path)
+    assert split("file:a,b.txt , ptb") == ["file:a,b.txt", "ptb"]
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["eval", "{model}", "--ppl", "file:{tmp}/none.txt"],
      "--ppl file:{tmp}/none.txt: {tmp}/none.txt does not exist"),

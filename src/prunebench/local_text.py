@@ -218,6 +218,24 @@ def named_file(source: str) -> Path | None:
     return source_file(source[len(FILE_PREFIX):]) if source.startswith(FILE_PREFIX) else None
 
 
+def split_sources(text: str) -> list[str]:
+    """A comma-separated list of sources (`prunebench eval --ppl`) into its entries, a
+    `file:<path>` whose path holds commas kept whole: each `file:` entry takes the following
+    pieces for as long as they name an existing file with it, the longest such path winning
+    (`file:/data/a,b.txt,embedded` is that file and `embedded`)."""
+    pieces, entries, i = text.split(","), [], 0
+    while i < len(pieces):
+        end = i
+        if pieces[i].strip().startswith(FILE_PREFIX):
+            for j in range(i + 1, len(pieces)):
+                whole = named_file(",".join(pieces[i:j + 1]).strip())
+                if whole is not None and whole.is_file():
+                    end = j
+        entries.append(",".join(pieces[i:end + 1]).strip())
+        i = end + 1
+    return entries
+
+
 def read_rows(dataset: str, split: str, root: str | Path = ".") -> tuple[list[str], str] | None:
     """(rows, where they came from) of a text of your own as the workflow prepared it under
     `root` (the run's directory), or None where no such copy exists."""

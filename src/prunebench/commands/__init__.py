@@ -243,9 +243,10 @@ def add_parsers(sub) -> None:
                                           "zero-shot cells do.")
     _common(evaluate, model_help)
     evaluate.add_argument("--ppl", default=None,
-                          help="datasets: embedded, wikitext2, ptb, or a text of your own, "
-                               "file:<path> (.jsonl: its rows joined by a blank line; else "
-                               "the file as it is)")
+                          help="datasets, comma-separated: embedded, wikitext2, ptb, or a text "
+                               "of your own, file:<path> (.jsonl: its rows joined by a blank "
+                               "line; else the file as it is; an existing file's commas are "
+                               "kept in its path)")
     evaluate.add_argument("--text-field", default=None,
                           help="the field of a file:<path>.jsonl's objects holding the text "
                                "(default text)")

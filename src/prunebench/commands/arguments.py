@@ -9,6 +9,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,11 @@ def parse_tokens(text: str) -> tuple[int, int]:
     return lin, lout
 
 
-def parse_list(text: str | None, what: str) -> list[str]:
-    items = [t.strip() for t in (text or "").split(",")]
+def parse_list(text: str | None, what: str,
+               split: Callable[[str], list[str]] = lambda text: text.split(",")) -> list[str]:
+    """A comma-separated option's entries (`split`: how it is cut, where an entry may hold a
+    comma)."""
+    items = [t.strip() for t in split(text or "")]
     if text is not None and not all(items):
         raise PrunebenchError(f"{what} {text!r} has an empty entry: separate its entries with "
                               "single commas")

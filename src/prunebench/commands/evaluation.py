@@ -25,12 +25,13 @@ log = logging.getLogger(__name__)
 def eval_command(args) -> Path:
     """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
     from prunebench.data import EVAL_SPLITS
-    from prunebench.local_text import FILE_PREFIX, file_problem, is_jsonl, named_file
+    from prunebench.local_text import (FILE_PREFIX, file_problem, is_jsonl, named_file,
+                                       split_sources)
     from prunebench.plan.checks import stride_problem
     from prunebench.zeroshot import hub_tasks, unknown_hub_tasks, unknown_suite_tasks
 
     # The arguments are checked before torch is imported (seconds): a typo is refused at once.
-    datasets = parse_list(args.ppl, "--ppl")
+    datasets = parse_list(args.ppl, "--ppl", split=split_sources)
     tasks = parse_list(args.tasks, "--tasks")
     if not datasets and not tasks:
         raise PrunebenchError("nothing to evaluate: give --ppl (e.g. embedded,wikitext2) and/or "
