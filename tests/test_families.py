@@ -558,13 +558,14 @@ def test_zeroshot_evaluates_a_width_pruned_model(name, base_dirs, tokenizer, emb
     assert all(0.0 <= v <= 1.0 for v in summary["accuracy"].values())
 
 
-@pytest.mark.parametrize("name", ["llama3", "gemma2", "olmo2"])
+@pytest.mark.parametrize("name", ["llama3", "gemma2", "olmo2", "glm", "glm4"])
 def test_flap_compensates_an_emptied_sublayer_only_where_no_norm_follows_it(name, base_dirs,
                                                                             monkeypatch):
     """FLAP replaces what it removes with its mean output (a bias). Where a norm follows the
-    sublayer's output (Gemma-2, OLMo-2), a sublayer emptied whole would output that norm of the mean, a
-    full-size constant vector, so it gets none there and contributes nothing; its partly pruned
-    sublayers, and every sublayer of LLaMA-like blocks, keep their compensation."""
+    sublayer's output (Gemma-2, OLMo-2, GLM-4 under names of its own), a sublayer emptied whole
+    would output that norm of the mean, a full-size constant vector, so it gets none there and
+    contributes nothing; its partly pruned sublayers, and every sublayer of LLaMA-like blocks
+    (GLM's among them), keep their compensation."""
     from prunebench.methods import flap
 
     real_plan = flap.plan_al_am
@@ -578,7 +579,7 @@ def test_flap_compensates_an_emptied_sublayer_only_where_no_norm_follows_it(name
     monkeypatch.setattr(flap, "plan_al_am", emptying_block_1)
     model = load_model(base_dirs[name])
     report = method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
-    normed = name in ("gemma2", "olmo2")
+    normed = name in ("gemma2", "olmo2", "glm4")
     emptied, partly = report["blocks"][1], report["blocks"][2]
     assert emptied["kept_heads"] == [] and emptied["channels_kept"] == 0
     assert emptied["compensated"] == ([] if normed else ["o_proj", "down_proj"])
