@@ -7,7 +7,9 @@ Qwen2's q/k/v biases, Qwen3's q/k norms, Gemma's plus-one norms and scaled embed
 soft caps and sandwich norms, Gemma-3-4B's per-head q/k norms, two rotary bases and linear
 scaling, Phi-4-mini's packed projections and partial rotary, OLMo-2's output norms and
 whole-projection q/k norms, OLMo-3's with local blocks, Granite's scalars, SmolLM3's blocks
-without rotary positions, Ministral 3's queries scaled by position; sliding windows of 8
+without rotary positions, Ministral 3's queries scaled by position, EXAONE-4's global block
+without rotary positions, GLM's q/k/v biases, packed gate/up and half of each head rotating
+in adjacent pairs, GLM-4's norms on the sublayers' outputs; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3 and Phi-3-4k have them in longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and

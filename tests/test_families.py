@@ -4,7 +4,10 @@ Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), Gemma and Gemma-2 (nor
 and gate_up_proj, partial rotary), OLMo-2 and OLMo-3 (output norms, q/k norms over whole
 projections; OLMo-3's sliding windows),
 Granite (embedding, attention, residual and logit scalars), SmolLM3 (blocks without rotary
-positions), each pruned with every method, saved, reloaded, benchmarked
+positions), Ministral 3 (queries scaled by position), EXAONE-4 (global blocks without rotary
+positions), GLM and GLM-4 (q/k/v biases, packed gate/up, half of each head rotating in adjacent
+pairs; GLM-4's norms on the sublayers' outputs), each pruned with every method, saved,
+reloaded, benchmarked
 with both backends and evaluated, on tiny random models.
 
 The models are randomly initialised from transformers' own config classes with real GQA ratios

@@ -1,8 +1,8 @@
 """A block's projections by part, whether its family keeps them apart or packs them.
 
 LLaMA-like blocks hold q/k/v and gate/up as separate `nn.Linear` modules. Phi-3's block packs
-them by rows: `self_attn.qkv_proj` is [q; k; v] and `mlp.gate_up_proj` is [gate; up] (the
-family's `packed_projections`). Removing a head or a channel removes the same rows either way,
+them by rows: `self_attn.qkv_proj` is [q; k; v] and `mlp.gate_up_proj` is [gate; up]; GLM's
+packs gate/up alone (the family's `packed`: each module is asked for apart). Removing a head or a channel removes the same rows either way,
 and the methods score the same parts, so the surgery, the methods and the compiled decoder ask
 this module for a block's parts by their LLaMA names ("q_proj", ..., "down_proj") and get views
 of the packed rows where the family packs them. o_proj and down_proj are separate everywhere.
