@@ -1204,6 +1204,29 @@ def test_partial_lora_targets_are_judged_by_the_modules_the_model_packs():
     assert packed_target_problems(["q_proj", "gate_proj"], FAMILIES["llama"].packed) == []
 
 
+def test_a_local_glm_models_partial_lora_targets_are_judged_at_start_by_what_it_packs(tmp_path):
+    """The start's check reads a GLM model's family from its config.json: q and v alone pass
+    (GLM keeps q/k/v apart), gate alone is refused, as its lora job would refuse it after the
+    prune (only Phi-3 was judged there before GLM packed gate/up alone)."""
+    from prunebench.plan.checks import packed_lora_target_problems
+
+    for model_type in ("glm", "glm4"):
+        folder = tmp_path / model_type
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({
+            "model_type": model_type, "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "head_dim": 16, "vocab_size": 128, "partial_rotary_factor": 0.5}))
+        config = {"models": {"g": {"source": f"local:{folder}", "variants": ["flap-0.8+lora"]}},
+                  "lora": {"target_modules": ["q_proj", "v_proj"]}}
+        assert packed_lora_target_problems(config, NOWHERE) == []
+        config["lora"]["target_modules"] = ["q_proj", "gate_proj"]
+        assert packed_lora_target_problems(config, NOWHERE) == [
+            f"models.g ({model_type}): lora.target_modules names ['gate_proj'] but not "
+            "['up_proj']: this model packs gate_proj, up_proj into one gate_up_proj, whose "
+            "adapter changes all of them; name all of ['gate_proj', 'up_proj'] or none"]
+
+
 @pytest.mark.parametrize("settings, said", [
     ({"seq_len": 2048}, "embedded.model.seq_len: training windows of 2048 tokens exceed the tiny "
                         "model's context (max_position_embeddings 1024)"),
