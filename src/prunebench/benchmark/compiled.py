@@ -310,7 +310,7 @@ class StaticDecoder(nn.Module):
                 cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
                                                   positions[:max_seq_len].unsqueeze(0),
                                                   *([kind] if kind else []))
-            if layout.interleaved_rotary:  # GLM: pair i takes frequency i, as its apply does
+            if layout.pairwise_rotary:  # GLM: pair i takes frequency i, as its apply does
                 cos, sin = (pairwise_table(t) for t in (cos, sin))
             # In the dtype the module returns for the model's dtype: the model's own for most
             # families, float32 for OLMo-2's, whose attention rotates in float32.
@@ -338,7 +338,7 @@ class StaticDecoder(nn.Module):
                                           fuse, self.norm_style, residual,
                                           layout.qk_norm_whole,
                                           rotate=not (hybrid and kind == "full_attention"),
-                                          pairwise_rotary=layout.interleaved_rotary)
+                                          pairwise_rotary=layout.pairwise_rotary)
                                     for layer, kind in zip(model.model.layers, kinds))
         self.n_heads = [block.n_q for block in self.blocks]
 

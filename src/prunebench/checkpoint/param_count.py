@@ -53,7 +53,7 @@ class Family:
     the LLaMA layout's separate projections, stacked (prunebench.projections reads them by
     part).
 
-    `interleaved_rotary` (GLM): the rotated part of each query and key head rotates its
+    `pairwise_rotary` (GLM): the rotated part of each query and key head rotates its
     dimensions in adjacent pairs (0 with 1, 2 with 3, ...), each pair with the frequency of its
     index, where LLaMA pairs dimension i with i + rotary / 2; no parameter, so counts and
     surgery are the layout's. GLM-4 also norms the two sublayers' outputs (`sandwich_norms`,
@@ -102,7 +102,7 @@ class Family:
     multipliers: bool = False
     position_query_scale: bool = False
     global_nope: bool = False
-    interleaved_rotary: bool = False
+    pairwise_rotary: bool = False
     shipped_code: tuple[str, ...] = ()
 
 
@@ -159,9 +159,9 @@ FAMILIES: dict[str, Family] = {
     # partial_rotary_factor of each head in adjacent pairs. Glm4DecoderLayer adds the norms of
     # the sublayers' outputs (four a block).
     "glm": Family("GlmForCausalLM", "GlmConfig", None, False, None, False,
-                  packed=("gate_up_proj",), interleaved_rotary=True),
+                  packed=("gate_up_proj",), pairwise_rotary=True),
     "glm4": Family("Glm4ForCausalLM", "Glm4Config", None, False, None, False,
-                   packed=("gate_up_proj",), interleaved_rotary=True, sandwich_norms=True),
+                   packed=("gate_up_proj",), pairwise_rotary=True, sandwich_norms=True),
 }
 
 
