@@ -256,6 +256,17 @@ def test_hf_static_sizes_each_cells_cache_to_that_cell(monkeypatch):
     assert len(sizes) == 3 and sizes[1] == sizes[2] < sizes[0]  # unfixed: all three as long
 
 
+def test_hf_static_builds_with_a_pad_token_id_outside_the_vocabulary():
+    """LLaMA-1 conversions (decapoda's, the study's base checkpoint) set pad_token_id to -1:
+    generate takes it (nothing is padded here), the embedding does not. The build's untimed
+    generate filled its prompt with it and stopped every hf_static cell of such a model (an
+    IndexError here, a device-side assert on a GPU) where the hf backend timed it."""
+    model = make_model(small_config(pad_token_id=-1))
+    assert [row["status"] for row in sweep(model)["rows"]] == ["ok", "ok"]  # hf
+    result = sweep(model, backend="hf_static", probe_attention=False)
+    assert [row["status"] for row in result["rows"]] == ["ok", "ok"]
+
+
 def test_an_hf_static_sweep_records_how_it_decoded_and_its_attention():
     result = sweep(width_model(), backend="hf_static", batch_sizes=[1, 2])
     assert result["backend"] == "hf_static" and result["decode_mode"] == "eager"

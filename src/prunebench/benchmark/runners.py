@@ -116,9 +116,12 @@ class HFStaticRunner(HFRunner):
         if prompt_length < 1:
             raise PrunebenchError(f"sequence length {seq_len} leaves no prompt before "
                                   f"{self.output_tokens} output tokens")
-        # The compile depends on the prompt's shape, not its tokens: the pad token's id will do.
-        ids = torch.full((batch_size, prompt_length), int(self.kwargs["pad_token_id"]),
-                         dtype=torch.long, device=self.model.device)
+        # The compile depends on the prompt's shape, not its tokens: token 0, which every
+        # vocabulary holds. Not the pad token: LLaMA-1 conversions (decapoda's) set
+        # pad_token_id to -1, which generate takes but the embedding does not (an IndexError
+        # on the CPU, a device-side assert that ends the process's CUDA work on a GPU).
+        ids = torch.zeros((batch_size, prompt_length), dtype=torch.long,
+                          device=self.model.device)
         self.generate(ids, torch.ones_like(ids))
 
     def generate(self, input_ids, attention_mask, clock: StepClock | None = None):
