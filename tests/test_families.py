@@ -1418,8 +1418,18 @@ def test_an_hf_phi3_cell_that_crosses_its_original_context_is_warned_of(caplog):
     assert generate_prefills_again_at(family_model("llama3").config, 5, 600) is None
     # transformers' static cache decodes such a cell as its dynamic one does: warned of too.
     prompt = ids(2, 5, seed=5)
-    assert torch.equal(bench.HFStaticRunner(model, 6).generate(prompt, torch.ones_like(prompt)),
-                       bench.HFRunner(model, 6).generate(prompt, torch.ones_like(prompt)))
+    caches = []
+    handle = model.model.register_forward_pre_hook(
+        lambda module, args, kwargs: caches.append(
+            type(kwargs.get("past_key_values", kwargs.get("cache"))).__name__),
+        with_kwargs=True)
+    static = bench.HFStaticRunner(model, 6).generate(prompt, torch.ones_like(prompt))
+    handle.remove()
+    assert torch.equal(static, bench.HFRunner(model, 6).generate(prompt, torch.ones_like(prompt)))
+    # The static cache up to the dropped step; then (5.24) the prefill again, given no cache,
+    # and every later step on the dynamic cache it returns, or (5.17) no cache at all.
+    assert caches[:4] == ["StaticCache"] * 4 and caches[4] == "NoneType", caches
+    assert caches[5:6] == (["DynamicCache"] if refeeds else ["NoneType"]), caches
     for backend in ("hf", "hf_static"):
         caplog.clear()
         settings = bench.SweepSettings(input_tokens=5, output_tokens=6, batch_sizes=[1],
@@ -1429,6 +1439,9 @@ def test_an_hf_phi3_cell_that_crosses_its_original_context_is_warned_of(caplog):
         assert ("prefills all 9 tokens again once the sequence passes 8 tokens" if refeeds else
                 "drops its KV cache once the sequence passes 8 tokens") in caplog.text
         assert f"the {backend} backend" in caplog.text
+        # an hf_static cell times the hf backend's decoding past that step: said too
+        assert (("decodes with the dynamic cache that prefill returns, not the static one"
+                 in caplog.text) == (refeeds and backend == "hf_static")), caplog.text
 
 
 def test_every_known_shape_and_family_is_documented():

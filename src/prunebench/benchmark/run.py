@@ -582,21 +582,27 @@ def warn_if_generate_prefills_again(model, input_tokens: int, output_tokens: int
                                     backend: str = "hf") -> None:
     """An `hf` or `hf_static` cell whose generate drops its KV cache in one decode step (with
     the static cache too, as it decodes the same tokens): it times what
-    transformers' generate then runs (the whole sequence prefilled again, or, with older
-    transformers, every step from there on without a cache, each attending to its own token
-    alone); said, not hidden."""
+    transformers' generate then runs (the whole sequence prefilled again, and on `hf_static`
+    every later step on the dynamic cache that prefill returns, or, with older transformers,
+    every step from there on without a cache, each attending to its own token alone); said,
+    not hidden."""
     at = generate_prefills_again_at(model.config, input_tokens, output_tokens)
     if at is None:
         return
     import transformers
 
     if phi3_generate_refeeds_the_sequence():
+        # That prefill is given no cache and returns a dynamic one, which every later step
+        # grows: an hf_static cell stops timing the static cache there.
+        static = (", and every later step decodes with the dynamic cache that prefill returns, "
+                  "not the static one: from there on it times the hf backend's decoding"
+                  if backend == "hf_static" else "")
         log.warning("transformers' generate for this Phi-3 model drops its KV cache and "
                     "prefills all %d tokens again once the sequence passes %d tokens "
                     "(original_max_position_embeddings): the %s backend's decode time of this "
-                    "%dx%d cell includes that prefill (the compiled backend refuses a longrope "
+                    "%dx%d cell includes that prefill%s (the compiled backend refuses a longrope "
                     "model past that length; keep cells shorter to time decoding alone)",
-                    at, at - 1, backend, input_tokens, output_tokens)
+                    at, at - 1, backend, input_tokens, output_tokens, static)
     else:
         log.warning("transformers' generate for this Phi-3 model (transformers %s) drops its KV "
                     "cache once the sequence passes %d tokens (original_max_position_embeddings) "
