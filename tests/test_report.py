@@ -27,7 +27,7 @@ BLOCKS = {"m7": 32, "m13": 40}
 def _latency(model, variant, backend, lin, lout, bs):
     """A distinct, deterministic synthetic latency for every cell, so a speed-up computed against
     the wrong dense row gives a different number."""
-    scale = {"m7": 1.0, "m13": 1.9}[model] * {"hf": 1.0, "compiled": 0.6}[backend]
+    scale = {"m7": 1.0, "m13": 1.9}[model] * {"hf": 1.0, "hf_static": 0.8, "compiled": 0.6}[backend]
     scale *= {"dense": 1.0, "depth-4.9B": 0.7, "flap-4.9B": 0.9}[variant]
     return scale * (lout / 128) * (1 + lin / 100) * (1 + 0.05 * bs)
 
@@ -1461,6 +1461,20 @@ def test_a_diverged_perplexity_is_a_result_and_the_quality_figure_says_it_is_not
                             f'"perplexity": {{"wikitext2": {bad}}}}}')
         with pytest.raises(PrunebenchError, match="Infinity for a model that diverges"):
             report.load_evals(evals)
+
+
+@pytest.mark.parametrize("backend", ["hf", "hf_static"])
+def test_the_quality_figure_names_the_backend_and_tokens_it_draws(backend, tmp_path):
+    """The x axis names the cell its speed-ups are from: a backend whose name holds an
+    underscore (hf_static) was cut at it ("hf static_12x128")."""
+    bench = [write_bench(tmp_path, "m7", v, backend, 12, 128, batches=(1, 8)) for v in VARIANTS]
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    evals = [write_eval(tmp_path, "m7", v, "ppl.json", {"perplexity": {"wikitext2": 10.0 + i}})
+             for i, v in enumerate(VARIANTS)]
+    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
+                                   report.load_evals(evals))
+    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    assert fig.axes[0].get_xlabel() == f"batch-1 speed-up over dense ({backend} 12x128)"
 
 
 def test_without_batch_size_1_the_quality_figure_says_why_its_panel_is_empty(tmp_path):

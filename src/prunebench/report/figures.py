@@ -386,7 +386,9 @@ def plot_quality_vs_speed(summary: pd.DataFrame, png_path: str | os.PathLike,
                               "zero-shot result per variant: configure both")
     x_col, higher_better = speedups[0], quality.startswith("acc_")
     flag_col = x_col.replace("_latency_b1_speedup", "_latency_b1_flagged")
-    cell = x_col.removesuffix("_latency_b1_speedup").replace("_", " ", 1)
+    # `{backend}_{lin}x{lout}`: split at the last underscore, as a backend's name may hold one
+    # (hf_static) and a token config holds none.
+    cell = " ".join(x_col.removesuffix("_latency_b1_speedup").rsplit("_", 1))
     models = appearance(summary["model"])
     fig = Figure(figsize=(4.2 * len(models) + 0.4, 3.6), layout="constrained")
     FigureCanvasAgg(fig)
