@@ -1463,6 +1463,25 @@ def test_a_diverged_perplexity_is_a_result_and_the_quality_figure_says_it_is_not
             report.load_evals(evals)
 
 
+def test_an_hf_static_cell_that_ran_eagerly_is_named_as_that_backends(tmp_path, caplog):
+    """transformers compiled nothing on the GPU (decode_fallback): the warning named the
+    compiled backend for an hf_static cell."""
+    bench = [write_bench(tmp_path, "m7", v, "hf_static", 12, 128, batches=(1,), unstable=())
+             for v in VARIANTS]
+    data = json.loads(bench[1].read_text())
+    data["rows"][0].update(decode_mode="eager", decode_fallback="transformers did not compile")
+    bench[1].write_text(json.dumps(data))
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    table = report.speed_table(report.load_bench(bench), report.load_prune_reports(reports))
+    with caplog.at_level("WARNING", logger="prunebench.report"):
+        assert report.flagged_cells(table) == []
+    assert [r.getMessage() for r in caplog.records] == [
+        f"results/bench/m7/{VARIANTS[1]}/hf_static/12x128.json: the hf_static decode step ran "
+        "eagerly (transformers did not compile), so its timings are not the hf_static "
+        "backend's (decode_fallback in results/tables/speed.csv): fix that cause, then rerun "
+        "the cell"]
+
+
 @pytest.mark.parametrize("backend", ["hf", "hf_static"])
 def test_the_quality_figure_names_the_backend_and_tokens_it_draws(backend, tmp_path):
     """The x axis names the cell its speed-ups are from: a backend whose name holds an

@@ -588,7 +588,8 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
     contended: the cells to rerun on a quiet machine, which the aggregation names at the end
     of the run.
 
-    Cells whose compiled decode step ran eagerly (`decode_fallback`), and cells whose only
+    Cells whose compiled decode step ran eagerly (`decode_fallback`: the compiled or the
+    hf_static backend), and cells whose only
     unstable rows had a single timed run (`repeats: 1`, or a first run over `max_seconds`) and
     no other work beside them, are flagged in the tables and figures too, but are not returned:
     a quiet machine does not fix them. They are logged here instead, each with what does; a
@@ -601,9 +602,11 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
                                    lin=r.input_tokens, lout=r.output_tokens)
 
     for r in ok[fell_back(ok)].drop_duplicates(key).itertuples():
-        log.warning("%s: the compiled decode step ran eagerly (%s), so its timings are not "
-                    "the compiled backend's (decode_fallback in results/tables/speed.csv): "
-                    "fix that cause, then rerun the cell", path(r), r.decode_fallback)
+        # hf_static rows too (transformers compiled nothing on the GPU), named as theirs
+        log.warning("%s: the %s decode step ran eagerly (%s), so its timings are not "
+                    "the %s backend's (decode_fallback in results/tables/speed.csv): "
+                    "fix that cause, then rerun the cell", path(r), r.backend, r.decode_fallback,
+                    r.backend)
     once = timed_once(ok)
     for r in ok[once].drop_duplicates(key).itertuples():
         log.warning("%s has batch sizes timed only once (runs = 1 in results/tables/speed.csv): "
