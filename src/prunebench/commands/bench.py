@@ -28,10 +28,11 @@ def bench_command(args) -> Path:
     # Only our decoder takes a compile mode (hf_static compiles as transformers decides): a mode
     # asked for would be silently ignored.
     if backend != "compiled" and args.compile_mode != BENCH_DEFAULTS["compile_mode"]:
+        how = (" (it compiles as transformers decides: on a GPU)" if backend == "hf_static"
+               else "")
         raise PrunebenchError(f"--compile-mode {args.compile_mode} sets the compiled backend; "
-                              f"the {backend!r} backend has none (hf_static compiles as "
-                              "transformers decides: on a GPU): add --backend compiled, or "
-                              "drop --compile-mode")
+                              f"the {backend!r} backend has none{how}: add --backend compiled, "
+                              "or drop --compile-mode")
     paired = args.against is not None
     if paired:
         asked = [f"--{key.replace('_', '-')}" for key in ADAPTIVE
