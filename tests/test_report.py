@@ -1482,30 +1482,29 @@ def test_an_hf_static_cell_that_ran_eagerly_is_named_as_that_backends(tmp_path, 
         "the cell"]
 
 
-@pytest.mark.parametrize("backend", ["hf", "hf_static"])
-def test_the_quality_figure_names_the_backend_and_tokens_it_draws(backend, tmp_path):
-    """The x axis names the cell its speed-ups are from: a backend whose name holds an
-    underscore (hf_static) was cut at it ("hf static_12x128")."""
-    bench = [write_bench(tmp_path, "m7", v, backend, 12, 128, batches=(1, 8)) for v in VARIANTS]
+def quality_figure(tmp_path, backend: str, batches: tuple[int, ...]):
+    """The quality-vs-speed figure of VARIANTS timed at `batches` on `backend`, 12x128."""
+    bench = [write_bench(tmp_path, "m7", v, backend, 12, 128, batches=batches) for v in VARIANTS]
     reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
     evals = [write_eval(tmp_path, "m7", v, "ppl.json", {"perplexity": {"wikitext2": 10.0 + i}})
              for i, v in enumerate(VARIANTS)]
     summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
                                    report.load_evals(evals))
-    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    return report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+
+
+@pytest.mark.parametrize("backend", ["hf", "hf_static"])
+def test_the_quality_figure_names_the_backend_and_tokens_it_draws(backend, tmp_path):
+    """The x axis names the cell its speed-ups are from: a backend whose name holds an
+    underscore (hf_static) was cut at it ("hf static_12x128")."""
+    fig = quality_figure(tmp_path, backend, batches=(1, 8))
     assert fig.axes[0].get_xlabel() == f"batch-1 speed-up over dense ({backend} 12x128)"
 
 
 def test_without_batch_size_1_the_quality_figure_says_why_its_panel_is_empty(tmp_path):
     """The figure's speed-up is batch 1's: a sweep without it gave empty panels, without a
     word."""
-    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(4, 8)) for v in VARIANTS]
-    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
-    evals = [write_eval(tmp_path, "m7", v, "ppl.json", {"perplexity": {"wikitext2": 10.0 + i}})
-             for i, v in enumerate(VARIANTS)]
-    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
-                                   report.load_evals(evals))
-    fig = report.plot_quality_vs_speed(summary, tmp_path / "q.png", tmp_path / "q.pdf")
+    fig = quality_figure(tmp_path, "hf", batches=(4, 8))
     drawn = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
     assert all(len(c.get_offsets()) == 0 for c in drawn)
     label = " ".join(fig.axes[0].get_xlabel().split())
