@@ -324,8 +324,8 @@ def parse_args(argv):
                    help="wall-clock budget from start; cells that would overrun are skipped")
     p.add_argument("--no-selfcheck", action="store_true")
     p.add_argument("--profile-steps", type=int, default=0,
-                   help="compiled cells of the first token config: after each batch size's "
-                        "timed runs, profile this many decode steps (kernels per step, busy time "
+                   help="cells of the first token config: after each batch size's timed "
+                        "runs, profile this many decode steps (kernels per step, busy time "
                         "against the span, the costliest kernels; 0: off)")
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out")
     p.add_argument("--seed", type=int, default=0)
@@ -454,8 +454,7 @@ def main(argv=None) -> dict:
                         backend=backend, device=device, dtype=dtype, attention=attention,
                         seed=args.seed, compile_mode=args.compile_mode,
                         bandwidth_bytes_per_s=bandwidth, model_name=args.arch, variant=variant,
-                        cell=cell, profile_steps=args.profile_steps
-                        if backend == "compiled" and t_index == 0 else 0)
+                        cell=cell, profile_steps=args.profile_steps if t_index == 0 else 0)
                     result["provenance"] = None  # the report carries one for the whole run
                     cell.update(status="ok", result=result)
                 except Exception as exc:  # noqa: BLE001 - one bad cell must not stop the check

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib.util
+import itertools
 import json
 import logging
 import re
@@ -634,8 +635,6 @@ def test_bad_input(kwargs, match):
     (dict(compile_mode="bogus"), "compile_mode"),
     (dict(dtype="float8"), "dtype"),
     (dict(backend="compiled", profile_steps=-1), "profile_steps=-1: need 0"),
-    (dict(backend="hf", profile_steps=8), "the 'hf' backend has none to profile"),
-    (dict(backend="hf_static", profile_steps=8), "the 'hf_static' backend has none to profile"),
     (dict(backend="hf_static", attention="flex"), "the 'hf_static' backend takes"),
 ])
 def test_bad_settings_fail_when_made_before_any_model_is_touched(kwargs, match):
@@ -703,6 +702,26 @@ def test_a_profiled_sweep_records_each_rows_decode_step_kernels(monkeypatch):
     rows = sweep(dense_model(), backend="compiled", profile_steps=4)["rows"]
     assert [(r["batch_size"], r["status"]) for r in rows] == [(1, "ok"), (2, "ok")]
     assert "out of memory" in rows[1]["kernel_profile"]["error"]
+
+
+@pytest.mark.parametrize("backend", ["hf", "hf_static"])
+def test_a_profiled_generate_sweep_records_each_rows_decode_step_kernels(backend):
+    """The generate-based backends are profiled too (benchmark.kernel_profile's step window):
+    HF's 7 projections a block and the LM head on the last position, per decode step."""
+    result = sweep(dense_model(), backend=backend, profile_steps=3, probe_attention=False)
+    for row in result["rows"]:
+        profile = row["kernel_profile"]
+        assert profile["status"] == "ok" and profile["steps"] == 3
+        linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
+        assert linear["per_step"] == 7 * result["blocks"] + 1
+    assert result["profile_steps"] == 3
+    # More steps than a generate of 6 tokens has: its 5, as on the compiled backend.
+    rows = sweep(dense_model(), backend=backend, profile_steps=50, batch_sizes=[1])["rows"]
+    assert rows[0]["kernel_profile"]["steps"] == 5
+    one = sweep(dense_model(), backend=backend, profile_steps=2, output_tokens=1,
+                batch_sizes=[1])["rows"][0]
+    assert one["status"] == "ok" and one["kernel_profile"] == {
+        "status": "error", "error": "a generate of one token has no decode step"}
 
 
 def test_settings_from_the_config_section_take_the_sweep_keys_only():
@@ -1187,22 +1206,24 @@ def test_gpu_check_runs_the_variants_named_in_their_order(tmp_path, capsys):
         capsys.readouterr().err)
 
 
-def test_gpu_check_profiles_the_compiled_decode_step_it_timed(tmp_path, capsys):
+def test_gpu_check_profiles_the_decode_steps_it_timed(tmp_path, capsys):
     gpu_check = load_gpu_check()
     gpu_check.main([*TINY_CHECK, "--variants", "dense,depth", "--backends", "compiled,hf",
                     "--profile-steps", "3", "--out", str(tmp_path)])
     cells = json.loads((tmp_path / "gpu_check.json").read_text())["cells"]
     profiles = {(c["variant"], c["backend"]): c["result"]["rows"][0].get("kernel_profile")
                 for c in cells}
-    assert profiles[("dense", "hf")] is None and profiles[("depth", "hf")] is None
-    for variant, blocks in (("dense", 8), ("depth", 6)):
-        profile = profiles[(variant, "compiled")]
+    # Fused q/k/v and gate/up on the compiled backend (4 GEMVs a block), HF's 7; the LM head.
+    for (variant, blocks), (backend, per_block) in itertools.product(
+            (("dense", 8), ("depth", 6)), (("compiled", 4), ("hf", 7))):
+        profile = profiles[(variant, backend)]
         assert profile["status"] == "ok", profile
         assert profile["steps"] == 1  # a 4x2 cell's generate runs one decode step: no more
         linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
-        assert linear["per_step"] == 4 * blocks + 1
+        assert linear["per_step"] == per_block * blocks + 1
     text = (tmp_path / "gpu_check.md").read_text()
     assert "profile: dense compiled eager (sdpa attention) batch 1 4x2" in text and "| `aten::linear` |" in text
+    assert "profile: depth hf " in text
 
 
 def test_decode_variants_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):

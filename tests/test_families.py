@@ -719,6 +719,65 @@ def test_a_per_block_list_without_an_entry_for_every_block_is_refused(key, value
         checked_config_json(tmp_path / "m")
 
 
+def _write_config(folder: Path, values: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(values))
+    return folder
+
+
+@pytest.mark.parametrize("name", [*FAMILIES, *TIED])
+@pytest.mark.parametrize("key", ["head_dim", "num_key_value_heads"])
+def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
+    """A config.json may write null for head_dim or num_key_value_heads. transformers 5's
+    configs refused it for most families (a validation traceback when the model was built),
+    and the counts read a null head_dim as hidden_size / heads even where the class default
+    differs (Gemma's 256). The loader and the counts now both read it as the key left out."""
+    from prunebench.checkpoint.param_count import checkpoint_config
+    from prunebench.modeling import load_config
+
+    values = family_model(name).config.to_dict()
+    null = _write_config(tmp_path / "null", {**values, key: None})
+    left_out = _write_config(tmp_path / "left_out",
+                             {k: v for k, v in values.items() if k != key})
+    loaded, expected = load_config(null), load_config(left_out)
+    assert getattr(loaded, key, None) == getattr(expected, key, None)  # (Qwen2: no head_dim)
+    assert head_dim(loaded) == head_dim(expected)
+    assert head_dim(checkpoint_config(null)) == head_dim(expected)
+    assert (count_params(checkpoint_config(null)) == count_params(loaded)
+            == count_params(expected))
+
+
+@pytest.mark.parametrize("name, key", [("gemma", "head_dim"), ("mistral", "head_dim"),
+                                       ("llama3", "num_key_value_heads")])
+def test_a_downloaded_checkpoint_with_a_null_shape_imports_and_loads(name, key, tmp_path,
+                                                                     tokenizer):
+    """End to end: a checkpoint folder as published (no prunebench manifest) whose config.json
+    gives `key` as null is imported and loads into the model its weights describe: the class
+    default where the class has one (Gemma's head_dim is 256, not hidden_size / heads), else
+    what the class derives (Mistral's head_dim, LLaMA's KV heads: one per head)."""
+    from prunebench.checkpoint.local_import import import_local
+    from prunebench.checkpoint.param_count import without_null_shapes
+    from prunebench.modeling import MANIFEST, load_config, load_model
+
+    dense = family_model(name).config
+    values = {**dense.to_dict(), key: None}
+    torch.manual_seed(0)
+    model = build_model(type(dense).from_dict(without_null_shapes(values)), device="cpu").eval()
+    published = tmp_path / "published"
+    save_model(model, tokenizer, published)
+    (published / MANIFEST).unlink()
+    saved = json.loads((published / "config.json").read_text())
+    (published / "config.json").write_text(json.dumps({**saved, key: None}))
+
+    imported = import_local(f"local:{published}", tmp_path / "resources" / "models" / "mine")
+    reloaded, config = load_model(imported), load_config(imported)
+    assert config.num_key_value_heads == model.config.num_key_value_heads
+    assert head_dim(config) == head_dim(model.config)
+    assert numel(reloaded) == count_params(config) == numel(model)
+    x = ids()
+    torch.testing.assert_close(logits(reloaded, x), logits(model, x))
+
+
 # --------------------------------------------------------------------------- compiled backend
 
 def test_qwen3_decode_step_traces_as_one_graph():

@@ -134,6 +134,8 @@ def test_the_static_step_times_transformers_static_cache_on_the_three_shapes(tmp
     for variant in ("dense", "depth", "width"):
         assert re.search(rf"\| {variant} \| [^|]+ \| \d+ \| hf_static \| 4x8 \| 1 \| .*"
                          r"\| eager \| [\d.]+ \|$", summary, re.M), summary
+        # each row's decode steps profiled, to be read against the compiled backend's
+        assert f"profile: {variant} hf_static eager" in summary
 
 
 def test_session_refuses_an_unknown_step(tmp_path):

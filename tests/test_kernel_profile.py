@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from prunebench.benchmark.compiled import StaticDecoder
-from prunebench.benchmark.kernel_profile import category, markdown, profile_decode_steps, summarise
+from prunebench.benchmark.kernel_profile import (category, markdown, profile_decode_steps,
+                                                 profile_generate_steps, summarise)
+from prunebench.benchmark.runners import HFRunner, HFStaticRunner
 from prunebench.modeling import build_model
 from transformers import LlamaConfig
 
@@ -108,3 +110,46 @@ def test_a_profile_past_the_cache_or_of_no_steps_is_refused():
         profile_decode_steps(decoder, steps=10, start_position=8)
     with pytest.raises(ValueError, match="at least 1"):
         profile_decode_steps(decoder, steps=0, start_position=0)
+
+
+def tiny_model():
+    config = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                         num_attention_heads=4, num_key_value_heads=2, vocab_size=64,
+                         max_position_embeddings=64, tie_word_embeddings=False)
+    torch.manual_seed(0)
+    return build_model(config, device="cpu").eval()
+
+
+@pytest.mark.parametrize("runner_class", [HFRunner, HFStaticRunner])
+@pytest.mark.parametrize("steps", [1, 4])
+def test_a_generate_profile_counts_its_decode_steps_and_not_the_prefill(runner_class, steps):
+    """HF's block runs one GEMV per projection (7 a block) and generate the LM head on the last
+    position only: 3 * 7 + 1 per decode step. The prefill's are as many again, so a window
+    that took it in would count more per step, and more the fewer steps are profiled."""
+    model = tiny_model()
+    runner = runner_class(model, output_tokens=6)
+    ids = torch.randint(3, 64, (2, 5), generator=torch.Generator().manual_seed(0))
+    runner.prepare(2, 11)
+    profile = profile_generate_steps(runner, ids, torch.ones_like(ids), steps)
+    assert profile["steps"] == steps and profile["source"] == "top-level CPU operators"
+    linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
+    assert linear["per_step"] == 3 * 7 + 1
+    assert not any(r["name"].startswith("prunebench::") for r in profile["top"])
+    assert 0 < profile["busy_fraction"] <= 1
+
+
+def test_a_generate_profile_past_its_steps_or_without_its_marks_is_refused():
+    runner = HFRunner(tiny_model(), output_tokens=4)
+    ids = torch.ones((1, 3), dtype=torch.long)
+    with pytest.raises(ValueError, match="4 steps exceed the 3 decode steps"):
+        profile_generate_steps(runner, ids, torch.ones_like(ids), 4)
+    with pytest.raises(ValueError, match="at least 1"):
+        profile_generate_steps(runner, ids, torch.ones_like(ids), 0)
+
+    class DropsItsClock(HFRunner):  # a backend whose per-token hook never runs
+        def generate(self, input_ids, attention_mask, clock=None):
+            return super().generate(input_ids, attention_mask)
+
+    deaf = DropsItsClock(tiny_model(), output_tokens=4)
+    with pytest.raises(RuntimeError, match="dropped .* of its two step marks"):
+        profile_generate_steps(deaf, ids, torch.ones_like(ids), 2)

@@ -36,6 +36,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     block_param_count, checked_config_json,
                                     count_params,
                                     default_layer_shape, family, head_dim,
+                                    without_null_shapes,
                                     layer_shapes, mlp_bias, non_block_param_count, o_bias,
                                     qkv_bias)
 from prunebench.projections import set_block_heads
@@ -406,7 +407,11 @@ def check_param_count(model: LlamaForCausalLM, what: str) -> int:
 def load_config(path: str | Path) -> LlamaConfig:
     path = Path(path)
     raw = checked_config_json(path)  # missing, invalid, or a family prunebench lacks: refused
-    return config_class(raw.get("model_type") or "llama").from_pretrained(path)
+    cls = config_class(raw.get("model_type") or "llama")
+    # from_pretrained's two steps, with a null head_dim or num_key_value_heads read as left out
+    # (`without_null_shapes`): the counts read the file the same way.
+    values, kwargs = cls.get_config_dict(path)
+    return cls.from_dict(without_null_shapes(values), **kwargs)
 
 
 def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,

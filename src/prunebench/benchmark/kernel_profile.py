@@ -91,6 +91,72 @@ def profile_decode_steps(decoder, steps: int, start_position: int) -> dict[str, 
     return summarise(events, steps, source="device kernels" if cuda else "top-level CPU operators")
 
 
+# The profiler marks a generate drops around the decode steps it profiles (their CPU events
+# are the window's edges, never counted as the steps' work).
+WINDOW_START, WINDOW_END = "prunebench::profiled_steps_start", "prunebench::profiled_steps_end"
+
+
+class _StepWindow:
+    """The step clock a profiled `generate` gets (HFRunner's per-token hook): after the first
+    token (the prefill's) and after `steps` more, it waits for the device and drops a marker,
+    so the kernels between the two are those of `steps` decode steps, each with the sampling
+    and bookkeeping `generate` does around its forward, and none of the prefill's."""
+
+    def __init__(self, device: torch.device, steps: int):
+        self.device, self.steps, self.tokens = device, steps, 0
+
+    def start(self) -> None:
+        self.tokens = 0
+
+    def mark(self) -> None:
+        self.tokens += 1
+        if self.tokens in (1, 1 + self.steps):
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            name = WINDOW_START if self.tokens == 1 else WINDOW_END
+            with torch.profiler.record_function(name):
+                pass
+
+
+def profile_generate_steps(runner, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                           steps: int) -> dict[str, Any]:
+    """Profile `steps` decode steps of a `generate`-based runner (the hf and hf_static
+    backends): one generate of the runner's output length, run once before untimed (anything
+    lazy, a compile included, happens outside the profile), then again under the profiler,
+    counting only the kernels between the first token and the `steps`-th after it
+    (`_StepWindow`). On a GPU, hf_static's steps are then transformers' compiled forward
+    replayed from its CUDA graph, plus generate's own work per token: the profile the compiled
+    backend's (`profile_decode_steps`) is read against."""
+    from torch.profiler import ProfilerActivity, profile
+
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if steps > runner.output_tokens - 1:
+        raise ValueError(f"{steps} steps exceed the {runner.output_tokens - 1} decode steps of "
+                         f"a generate of {runner.output_tokens} tokens")
+    device = input_ids.device
+    cuda = device.type == "cuda"
+    quiet_profiler()
+    runner.generate(input_ids, attention_mask)
+    if cuda:
+        torch.cuda.synchronize(device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        runner.generate(input_ids, attention_mask, _StepWindow(device, steps))
+        if cuda:
+            torch.cuda.synchronize(device)
+    marks = {e.name: float(e.time_range.start) for e in prof.events()
+             if e.name in (WINDOW_START, WINDOW_END)}
+    if set(marks) != {WINDOW_START, WINDOW_END}:
+        raise RuntimeError(f"the profiled generate dropped {sorted(marks)} of its two step "
+                           "marks: its per-token hook did not run")
+    events = [e for e in _events(prof, "cuda" if cuda else "cpu")
+              if marks[WINDOW_START] <= e[1] < marks[WINDOW_END]
+              and e[0] not in (WINDOW_START, WINDOW_END)]
+    return summarise(events, steps, source="device kernels" if cuda
+                     else "top-level CPU operators")
+
+
 def summarise(events: list[tuple[str, float, float]], steps: int, source: str,
               top: int | None = None) -> dict[str, Any]:
     """Per-step figures from (name, start µs, end µs) events of `steps` decode steps; `top`

@@ -80,8 +80,8 @@ class SweepSettings:
     The bandwidth floor is measured on CUDA by default (`measure_floor`), or taken from
     `bandwidth_bytes_per_s`. With `partial_path`, finished rows are saved as they complete, so
     a sweep that dies resumes where it stopped (same machine and settings only).
-    `profile_steps` > 0 (compiled backend): after its timed runs, each batch size profiles that
-    many decode steps (benchmark.kernel_profile), recorded as the row's `kernel_profile`.
+    `profile_steps` > 0: after its timed runs, each batch size profiles that many decode steps
+    (benchmark.kernel_profile), recorded as the row's `kernel_profile`.
     """
 
     input_tokens: int
@@ -137,9 +137,6 @@ class SweepSettings:
                                   "'auto', an SDPA kernel set or 'eager'")
         if self.profile_steps < 0:
             raise PrunebenchError(f"profile_steps={self.profile_steps}: need 0 (off) or more")
-        if self.profile_steps and self.backend != "compiled":
-            raise PrunebenchError("profile_steps profiles the compiled backend's decode step; "
-                                  f"the {self.backend!r} backend has none to profile: set it to 0")
         if not self.max_seconds > 0:
             raise PrunebenchError(f"max_seconds={self.max_seconds}: must be positive")
         # A share of the mean (5% is 0.05): an interval as wide as the mean itself says nothing
@@ -482,7 +479,8 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
                                                  max_runs=s.max_repeats,
                                                  max_seconds=s.max_seconds, target=s.ci_target)
         interference = meter.stop()
-    kernel_profile = _profile(runner, s, input_ids.shape[1]) if s.profile_steps else None
+    kernel_profile = (_profile(runner, s, input_ids, attention_mask) if s.profile_steps
+                      else None)
     runner.release()
     step = statistics.fmean(steps) if steps else None
     return {
@@ -508,19 +506,26 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
     }
 
 
-def _profile(runner, s: SweepSettings, prompt_tokens: int) -> dict[str, Any]:
+def _profile(runner, s: SweepSettings, input_ids: torch.Tensor,
+             attention_mask: torch.Tensor) -> dict[str, Any]:
     """The decode step's kernels (after the timed runs, outside them); a profiler that fails is
     recorded, and the row's timings stand."""
-    from prunebench.benchmark.kernel_profile import profile_decode_steps
+    from prunebench.benchmark.kernel_profile import profile_decode_steps, profile_generate_steps
 
     # A generate of N tokens runs N - 1 decode steps; profile no more than that.
     steps = min(s.profile_steps, max(1, s.output_tokens - 1))
     try:
-        return {"status": "ok", **profile_decode_steps(runner.decoder, steps, prompt_tokens)}
+        if s.backend == "compiled":
+            profile = profile_decode_steps(runner.decoder, steps, input_ids.shape[1])
+        elif s.output_tokens < 2:
+            return {"status": "error", "error": "a generate of one token has no decode step"}
+        else:
+            profile = profile_generate_steps(runner, input_ids, attention_mask, steps)
+        return {"status": "ok", **profile}
     except Exception as exc:  # noqa: BLE001 - diagnostics only; even out of memory, the timed
         # runs fit and their row stands
         if is_out_of_memory(exc):
-            free_memory(runner.decoder.positions.device)
+            free_memory(input_ids.device)
         log.warning("profiling the decode step failed: %s", exc)
         return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
 

@@ -271,7 +271,7 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
     defaults = CONFIG_DEFAULTS.get(values.get("model_type") or "llama", _LLAMA_DEFAULTS)
-    values = {**defaults, "layer_shapes": None, **values}
+    values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
     return SimpleNamespace(**values)
@@ -289,6 +289,16 @@ PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes")
 SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
               "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings")
 OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim")
+
+
+def without_null_shapes(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` without the optional shape keys set to null, which mean what leaving them out
+    means: the family's class default (Gemma's head_dim is 256, not hidden_size / heads) or
+    what the class derives. transformers 5's configs refuse a null for most families (a
+    validation traceback when the model is built), so the loader and the counts both read a
+    config.json through this and agree on its shapes."""
+    return {key: value for key, value in values.items()
+            if not (key in OPTIONAL_SHAPE_KEYS and value is None)}
 
 
 def _positive_whole(value: Any) -> bool:
@@ -378,8 +388,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     if bad:
         raise PrunebenchError(
             f"{path / 'config.json'} gives {', '.join(bad)}: each must be a positive whole "
-            "number (or, for num_key_value_heads and head_dim, left out): re-download or rebuild "
-            "the model; a config.json edited by hand no longer describes its weights")
+            "number (or, for num_key_value_heads and head_dim, null or left out): re-download or "
+            "rebuild the model; a config.json edited by hand no longer describes its weights")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
