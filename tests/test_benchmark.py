@@ -234,6 +234,42 @@ def test_hf_static_compiles_while_prepared_and_not_in_its_timed_runs():
     assert "get_compiled_call" not in vars(model)  # the model's own method, given back
 
 
+def test_a_compile_inside_the_timed_runs_is_counted_and_flagged(monkeypatch, caplog):
+    """Each row counts the graphs dynamo compiled inside its timed runs: 0 where the build
+    compiled everything (hf_static, its compile forced on the CPU), more where a timed run
+    compiled (here a generate that compiles a function of its own), which the log and the
+    CLI's table flag."""
+    import torch._dynamo
+
+    from prunebench.benchmark import runners
+    from prunebench.commands.bench import format_sweep
+
+    real_prepare = runners.HFStaticRunner.prepare
+    monkeypatch.setattr(runners.HFStaticRunner, "prepare", lambda self, *a: (
+        forced_compile(self), real_prepare(self, *a))[1])
+    torch._dynamo.reset()
+    result = sweep(dense_model(), backend="hf_static", warmup=1, repeats=2,
+                   probe_attention=False)
+    assert [r["decode_mode"] for r in result["rows"]] == ["compile", "compile"]
+    assert [r["graphs_compiled_while_timed"] for r in result["rows"]] == [0, 0]
+
+    real_generate = runners.HFRunner.generate
+
+    def compiles_once_timed(self, *args, **kwargs):
+        if len(args) > 2 or kwargs.get("clock"):  # a timed run (the step clock): compile
+            torch.compile(lambda x: x * 2 + 1, backend="eager")(torch.ones(3))
+        return real_generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(runners.HFRunner, "generate", compiles_once_timed)
+    torch._dynamo.reset()
+    with caplog.at_level("WARNING", logger="prunebench.benchmark"):
+        result = sweep(dense_model(), backend="hf", batch_sizes=[1], repeats=2,
+                       probe_attention=False)
+    assert result["rows"][0]["graphs_compiled_while_timed"] >= 1
+    assert any("compiled inside the timed runs" in r.getMessage() for r in caplog.records)
+    assert "compiled while timed" in format_sweep(result).splitlines()[-1]
+
+
 def test_hf_static_sizes_each_cells_cache_to_that_cell(monkeypatch):
     """transformers sizes a new static cache to the longest that model ever asked for: a cell
     timed after a longer one in the same process would attend over the longer cache."""

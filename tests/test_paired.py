@@ -185,6 +185,37 @@ def test_each_batch_size_compiles_each_models_step_once_and_statically(fails, mo
     assert runs.count("rggggggr") == len(sizes), runs
     timed = [e for e in events if e != "reset"]
     assert all(len(set(timed[i:i + 6])) == 1 for i in range(0, len(timed), 6))
+    # and each row says so itself (benchmark.paired counts the compiles of its timed pairs)
+    assert [row["graphs_compiled_while_timed"] for row in result["rows"]] == [0] * len(sizes)
+
+
+def test_a_compile_inside_the_timed_pairs_flags_the_row(monkeypatch):
+    """A compile in the warm-up pair is not counted; one inside the timed pairs is, and flags
+    the row (here a generate that compiles a function of its own at its n-th call)."""
+    from prunebench.benchmark import runners
+    from prunebench.commands.bench import format_paired
+
+    real_generate = runners.HFRunner.generate
+    calls = []
+
+    def compiling_at(n):
+        def generate(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == n + 1:
+                torch.compile(lambda x: x - 1, backend="eager")(torch.ones(2))
+            return real_generate(self, *args, **kwargs)
+        return generate
+
+    for at, compiled in ((0, 0), (2, 1)):  # the warm-up pair's first run; the first timed run
+        calls.clear()
+        torch._dynamo.reset()
+        monkeypatch.setattr(runners.HFRunner, "generate", compiling_at(at))
+        result = pair(backend="hf", batch_sizes=[1], warmup=1)
+        row = result["rows"][0]
+        assert row["graphs_compiled_while_timed"] == compiled
+        assert paired.row_flags(row) == ["compiled while timed"] * compiled
+        assert format_paired(result).splitlines()[-1].endswith(
+            "compiled while timed" if compiled else "-")
 
 
 def test_the_turns_of_a_sweep_alternate(monkeypatch):
@@ -318,6 +349,20 @@ def test_the_paired_table_says_where_separate_jobs_disagree_with_the_pairs(tmp_p
                                                        "device"]
     assert table["separate_jobs_speedup"].isna().tolist() == [False, True, True, True]
     assert table["separate_jobs_disagree"].tolist() == [False, pd.NA, pd.NA, pd.NA]
+
+
+def test_a_paired_row_compiled_while_timed_is_flagged_in_the_table(tmp_path):
+    from prunebench.report.paired import paired_untrusted
+
+    files = [paired_file(tmp_path, "depth", [ok_row(1, 1.5, 1.4, 1.6,
+                                                    graphs_compiled_while_timed=0),
+                                             ok_row(4, 1.5, 1.4, 1.6,
+                                                    graphs_compiled_while_timed=3),
+                                             ok_row(8, 1.5, 1.4, 1.6)])]  # an older file's
+    table = paired_table(load_paired(files))
+    assert table["graphs_compiled_while_timed"].tolist() == [0, 3, pd.NA]
+    assert paired_headline(table)["flags"].tolist() == ["", "compiled while timed", ""]
+    assert paired_untrusted(table).tolist() == [False, True, False]
 
 
 def test_no_paired_files_make_an_empty_table():

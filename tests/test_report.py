@@ -717,6 +717,44 @@ def test_compiled_rows_that_ran_eagerly_are_flagged_and_drawn_hollow(tmp_path, c
     assert "run eagerly" in fig.legends[0].get_texts()[0].get_text()
 
 
+def test_rows_whose_timed_runs_compiled_are_flagged_and_drawn_hollow(tmp_path, caplog):
+    """A compile inside the timed runs (benchmark.run's graphs_compiled_while_timed) puts its
+    seconds into the latencies: the row is flagged with what to do, as a fallback is, and a
+    row that compiled nothing (0, or a file without the field) is not."""
+    bench = [write_bench(tmp_path, "m7", v, "hf_static", 12, 128, batches=(1, 8), unstable=())
+             for v in VARIANTS]
+    data = json.loads(bench[1].read_text())
+    for row in data["rows"]:
+        row["graphs_compiled_while_timed"] = 2 if row["batch_size"] == 8 else 0
+    bench[1].write_text(json.dumps(data))
+    df = report.load_bench(bench)
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    table = report.speed_table(df, report.load_prune_reports(reports))
+    compiled = table[table["graphs_compiled_while_timed"].fillna(0) > 0]
+    assert [(r.variant, r.batch_size) for r in compiled.itertuples()] == [(VARIANTS[1], 8)]
+    flags = dict(zip(zip(table["variant"], table["batch_size"]),
+                     report.speed_headline(table)["flags"]))
+    assert flags[(VARIANTS[1], 8)] == "compiled while timed" and flags[(VARIANTS[1], 1)] == ""
+    with caplog.at_level("WARNING", logger="prunebench.report"):
+        cells = report.flagged_cells(table)
+    assert cells == []  # a quiet machine does not fix it: warned about with what does
+    path = f"results/bench/m7/{VARIANTS[1]}/hf_static/12x128.json"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: graphs were compiled inside its timed runs, so its latencies hold that "
+        "compile (graphs_compiled_while_timed in results/tables/speed.csv): rerun the cell; if "
+        "it compiles again, the step recompiles from call to call: set TORCH_LOGS=recompiles "
+        "to see why, or time it with compile_mode: cuda-graph (no compile) or the hf backend"]
+    summary = report.summary_table(df, report.load_prune_reports(reports))
+    assert dict(zip(summary["variant"], summary["timings_flagged"])) == {
+        v: int(v == VARIANTS[1]) for v in VARIANTS}
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
+                                            backend="hf_static")
+    hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert len(hollow) == 1 and tuple(hollow[0].get_offsets()[0]) == pytest.approx(
+        (compiled.iloc[0]["latency_s_mean"], compiled.iloc[0]["throughput_tok_s"]))
+    assert "compiled while timed" in fig.legends[0].get_texts()[0].get_text()
+
+
 def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8), unstable=())
              for v in VARIANTS]

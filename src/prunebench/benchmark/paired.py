@@ -32,13 +32,15 @@ from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.interference import CompetitionMeter
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.prompts import make_prompt
-from prunebench.benchmark.run import (HF_BACKENDS, OOM, SweepSettings, check_context, device_lock,
-                                      dtype_name, load_partial_rows, make_runner,
+from prunebench.benchmark.runners import graphs_compiled
+from prunebench.benchmark.run import (HF_BACKENDS, OOM, SweepSettings, check_context,
+                                      device_lock, dtype_name, load_partial_rows, make_runner,
                                       run_fingerprint, save_partial_rows, timed_generate,
                                       timed_prepare,
                                       warn_if_timed_in_float16_but_stored_in_bfloat16)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
-from prunebench.benchmark.timing import paired_ratio_ci95, ratio_ci95
+from prunebench.benchmark.timing import (COMPILED_WHILE_TIMED_FIX, paired_ratio_ci95,
+                                         ratio_ci95)
 from prunebench.logs import Progress
 from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
 from prunebench.oom import free_memory, is_out_of_memory
@@ -230,15 +232,23 @@ def _time_pairs(runners, prompt: torch.Tensor, batch_size: int, s: SweepSettings
     time_dense, time_variant = timer(runners[0]), timer(runners[1])
     dense_warmup, variant_warmup = alternate(time_dense, time_variant, s.warmup)
     meter = CompetitionMeter(device)
+    graphs_before = graphs_compiled()
     meter.start()
     dense, variant = alternate(time_dense, time_variant, s.repeats)
     interference = meter.stop()
+    compiled_while_timed = graphs_compiled() - graphs_before
+    if compiled_while_timed:
+        log.warning("batch size %d: %d graph(s) compiled inside the timed pairs, whose "
+                    "latencies hold that compile: the row is flagged (%s)", batch_size,
+                    compiled_while_timed, COMPILED_WHILE_TIMED_FIX)
     for runner in runners:
         runner.release()
     _reset_compiled(runners)  # what dynamo's caches still hold of the released decoders
-    return paired_row(batch_size, dense, variant, dense_warmup=dense_warmup,
-                      variant_warmup=variant_warmup, compile_s=compile_s,
-                      interference=interference, runners=runners)
+    row = paired_row(batch_size, dense, variant, dense_warmup=dense_warmup,
+                     variant_warmup=variant_warmup, compile_s=compile_s,
+                     interference=interference, runners=runners)
+    row["graphs_compiled_while_timed"] = compiled_while_timed
+    return row
 
 
 def _reset_compiled(runners) -> None:
@@ -286,9 +296,12 @@ def paired_row(batch_size: int, dense: list[float], variant: list[float], *,
 
 def row_flags(row: dict[str, Any]) -> list[str]:
     """Why a paired row's speed-up is not to be trusted as it stands: other work beside its
-    pairs, or a side whose compiled decode step ran eagerly (the two then decoded unalike)."""
+    pairs, a side whose compiled decode step ran eagerly (the two then decoded unalike), or a
+    compile inside its timed pairs."""
     return [flag for flag, on in (("contended", row["interference"].get("competition")),
-                                  ("ran eagerly", row.get("decode_fallback"))) if on]
+                                  ("ran eagerly", row.get("decode_fallback")),
+                                  ("compiled while timed",
+                                   row.get("graphs_compiled_while_timed"))) if on]
 
 
 def _log_row(row: dict[str, Any]) -> None:

@@ -43,10 +43,11 @@ from prunebench.benchmark.interference import CompetitionMeter, machine_lock
 from prunebench.benchmark.measure import PeakMemory, StepClock, synchronize
 from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.runners import (CompiledRunner, HFRunner, HFStaticRunner,
-                                          inductor_cache_counts)
+                                          graphs_compiled, inductor_cache_counts)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
-from prunebench.benchmark.timing import (MAX_REPEATS, MAX_SECONDS, STABLE, latency_stats,
-                                         percentile, repeat_until_stable)
+from prunebench.benchmark.timing import (COMPILED_WHILE_TIMED_FIX, MAX_REPEATS, MAX_SECONDS,
+                                         STABLE, latency_stats, percentile,
+                                         repeat_until_stable)
 from prunebench.logs import Progress
 from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
 from prunebench.oom import free_memory, is_out_of_memory
@@ -473,12 +474,18 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
     # Other work is measured over the timed runs only: the build and warm-up are not timed (and
     # a compile's own worker processes would count as other work there).
     meter = CompetitionMeter(device)
+    graphs_before = graphs_compiled()
     with PeakMemory(device) as memory:
         meter.start()
         latencies, stopped = repeat_until_stable(timed_run, min_runs=s.repeats,
                                                  max_runs=s.max_repeats,
                                                  max_seconds=s.max_seconds, target=s.ci_target)
         interference = meter.stop()
+    compiled_while_timed = graphs_compiled() - graphs_before
+    if compiled_while_timed:
+        log.warning("batch size %d: %d graph(s) compiled inside the timed runs, whose latencies "
+                    "hold that compile: the row is flagged (%s)", batch_size,
+                    compiled_while_timed, COMPILED_WHILE_TIMED_FIX)
     kernel_profile = (_profile(runner, s, input_ids, attention_mask) if s.profile_steps
                       else None)
     runner.release()
@@ -496,6 +503,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
         "throughput_mean_of_rates": statistics.fmean(batch_size * output_tokens / t
                                                      for t in latencies),
         "peak_memory_bytes": memory.peak_bytes,
+        "graphs_compiled_while_timed": compiled_while_timed,
         "ttft_s": statistics.fmean(ttfts),
         "decode_step_s": step,
         "decode_step_s_p50": percentile(gaps, 50) if gaps else None,

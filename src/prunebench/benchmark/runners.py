@@ -269,6 +269,14 @@ class CompiledRunner:
                                      on_token=clock.mark if clock else None)
 
 
+def graphs_compiled() -> int:
+    """How many graphs dynamo has compiled in this process so far (0 while nothing has: dynamo
+    is then not imported, as for inductor_cache_counts). Its change over a row's timed runs is
+    a compile inside them, whose seconds the latencies then hold."""
+    utils = sys.modules.get("torch._dynamo.utils")
+    return int(utils.counters["stats"]["unique_graphs"]) if utils is not None else 0
+
+
 def inductor_cache_counts() -> dict[str, int]:
     """TorchInductor's cache counters so far (FX graph cache hits and misses, ...): their change
     over a `prepare` says how much of its compilation came from the on-disk caches."""

@@ -28,6 +28,14 @@ _T95 = {
 # Why a row stopped taking timed runs (its `stop_reason`).
 STABLE, MAX_REPEATS, MAX_SECONDS = "stable", "max_repeats", "max_seconds"
 
+# What to do about a row whose timed runs compiled (`graphs_compiled_while_timed`): the build
+# (`prepare`) compiles every shape a row times, so a compile there means the step's code or
+# shapes changed from call to call (dynamo recompiled it), which a rerun alone may not fix.
+COMPILED_WHILE_TIMED_FIX = (
+    "rerun the cell; if it compiles again, the step recompiles from call to call: set "
+    "TORCH_LOGS=recompiles to see why, or time it with compile_mode: cuda-graph (no compile) "
+    "or the hf backend")
+
 
 def t_critical_95(df: int) -> float:
     """The 0.975 quantile of Student's t with `df` degrees of freedom.

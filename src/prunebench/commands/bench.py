@@ -161,6 +161,8 @@ def format_sweep(result: dict[str, Any]) -> str:
         flags = [f for f, on in (("unstable", row.get("unstable")),
                                  ("drifting", row.get("drifting")),
                                  ("competition", (row.get("interference") or {}).get("competition")),
+                                 ("ran eagerly", row.get("decode_fallback")),
+                                 ("compiled while timed", row.get("graphs_compiled_while_timed")),
                                  ("floor", row.get("floor_flag"))) if on]
         std = row["latency_s_std"]  # none for a single run
         lines.append(f"{row['batch_size']:>6}  "

@@ -14,8 +14,8 @@ import pandas as pd
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.report import style
-from prunebench.report.load import (OK, OOM, appearance, fell_back, token_order, untrusted,
-                                    variant_order)
+from prunebench.report.load import (OK, OOM, appearance, compiled_while_timed, fell_back,
+                                    token_order, untrusted, variant_order)
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,9 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
                            title=style.model_label(model, names), title_fontsize=9)
 
     if untrusted(ok).any():  # the note only where a hollow point is drawn
-        why = "unstable, drifting or contended timing" + (", or compiled step run eagerly"
-                                                          if fell_back(ok).any() else "")
+        why = "unstable, drifting or contended timing" + (
+            ", or compiled step run eagerly" if fell_back(ok).any() else "") + (
+            ", or compiled while timed" if compiled_while_timed(ok).any() else "")
         note = [Line2D([], [], color="grey", marker="o", markerfacecolor="white",
                        linestyle="none", label=f"hollow: {why}")]
         fig.legend(handles=note, loc="outside lower center", frameon=False, fontsize=9)

@@ -268,6 +268,11 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     # compiled backend's. <NA> where nothing fell back (and in files without the field).
     fallback = df.get("decode_fallback", pd.Series(pd.NA, index=df.index))
     df["decode_fallback"] = fallback.where(fallback.map(nonempty_text), pd.NA).astype(object)
+    # Graphs dynamo compiled inside the row's timed runs (benchmark.run); <NA> where not
+    # recorded (OOM rows, older files).
+    df["graphs_compiled_while_timed"] = pd.to_numeric(
+        df.get("graphs_compiled_while_timed", pd.Series(pd.NA, index=df.index)),
+        errors="coerce").astype("Int64")
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
     return sort_rows(df)
 
@@ -424,7 +429,8 @@ def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             records.append({**head, **_paired_row(path, i, row, fix), "source": str(path)})
     if not records:  # paired timing off: no rows, every column the table reads
         return pd.DataFrame(columns=_BENCH_KEY + ["tokens", "status", "pairs", "competition",
-                                           "decode_fallback"] + list(_PAIRED_METRICS))
+                                           "decode_fallback", "graphs_compiled_while_timed"]
+                            + list(_PAIRED_METRICS))
     df = pd.DataFrame.from_records(records)
     _reject_duplicates(df, _BENCH_KEY, "a paired row")
     _warn_mixed_code("paired", cells)
@@ -441,6 +447,9 @@ def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         [", ".join(f"{c.removeprefix('decode_fallback_')}: {r[c]}" for c in sides
                    if nonempty_text(r[c])) or pd.NA for r in df[sides].to_dict("records")],
         index=df.index, dtype=object)
+    df["graphs_compiled_while_timed"] = pd.to_numeric(
+        df.get("graphs_compiled_while_timed", pd.Series(pd.NA, index=df.index)),
+        errors="coerce").astype("Int64")
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
     return sort_rows(df)
 
@@ -760,6 +769,15 @@ def fell_back(df: pd.DataFrame) -> pd.Series:
     return df["decode_fallback"].map(nonempty_text).astype(bool)
 
 
+def compiled_while_timed(df: pd.DataFrame) -> pd.Series:
+    """Rows whose timed runs compiled a graph (their latencies hold the compile); not recorded
+    (<NA>) is no compile."""
+    if "graphs_compiled_while_timed" not in df:
+        return pd.Series(False, index=df.index)
+    counts = pd.to_numeric(df["graphs_compiled_while_timed"], errors="coerce")
+    return (counts > 0).fillna(False).astype(bool)
+
+
 def _holm_per_cell(df: pd.DataFrame) -> pd.Series:
     """Holm's adjustment of the rows' trend p-values (latency_s_trend_p) over each result file's
     tested rows: the i-th smallest of m times (m - i + 1), kept non-decreasing, at most 1. With
@@ -784,9 +802,9 @@ def drifted(df: pd.DataFrame) -> pd.Series:
 
 
 def untrusted(df: pd.DataFrame) -> pd.Series:
-    """Rows whose timing is not to be trusted: noisy, drifting, or fallen back to eager
-    decoding."""
-    return noisy(df) | drifted(df) | fell_back(df)
+    """Rows whose timing is not to be trusted: noisy, drifting, fallen back to eager decoding,
+    or compiled inside the timed runs."""
+    return noisy(df) | drifted(df) | fell_back(df) | compiled_while_timed(df)
 
 
 def nonempty_text(value: Any) -> bool:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prunebench.report.load import OK, OOM, UNLIKE_NAMES, nonempty_text
+from prunebench.report.load import (OK, OOM, UNLIKE_NAMES, compiled_while_timed,
+                                    nonempty_text)
 
 _KEY = ["model", "variant", "backend", "input_tokens", "output_tokens", "batch_size"]
 # What the two timings must share for their speed-ups to be compared (column: its name).
@@ -68,7 +69,7 @@ def paired_table(paired: pd.DataFrame, speed: pd.DataFrame | None = None) -> pd.
             "unpaired_speedup_ci95_low", "unpaired_speedup_ci95_high",
             *_SEPARATE.values(), "separate_jobs_disagree", "separate_timed_unlike",
             "dense_latency_s_mean", "variant_latency_s_mean", "competition", "decode_fallback",
-            "device_name", "dtype"]
+            "graphs_compiled_while_timed", "device_name", "dtype"]
     return df[[c for c in core if c in df.columns]]
 
 
@@ -89,18 +90,22 @@ def paired_headline(table: pd.DataFrame) -> pd.DataFrame:
     flags = {"separate jobs disagree": table["separate_jobs_disagree"],
              "contended": table["competition"]}
     fell_back = table["decode_fallback"].map(nonempty_text)
+    compiled = compiled_while_timed(table)
     unlike = table["separate_timed_unlike"]
     out["flags"] = [", ".join([name for name, rows in flags.items()
                                if pd.notna(rows[i]) and bool(rows[i])]
                               + (["ran eagerly"] if fell_back[i] else [])
+                              + (["compiled while timed"] if compiled[i] else [])
                               + ([f"separate jobs timed unlike: {unlike[i]}"] if unlike[i] else []))
                     for i in table.index]
     return out
 
 
 def paired_untrusted(table: pd.DataFrame) -> pd.Series:
-    """Paired rows not to be trusted as they stand: other work beside the pairs, or a side
-    whose compiled decode step ran eagerly (as benchmark.paired.row_flags says in a file)."""
+    """Paired rows not to be trusted as they stand: other work beside the pairs, a side whose
+    compiled decode step ran eagerly, or a compile inside the timed pairs (as
+    benchmark.paired.row_flags says in a file)."""
     contended = table.get("competition", pd.Series(pd.NA, index=table.index))
     fell_back = table.get("decode_fallback", pd.Series(pd.NA, index=table.index))
-    return contended.fillna(False).astype(bool) | fell_back.map(nonempty_text).astype(bool)
+    return (contended.fillna(False).astype(bool) | fell_back.map(nonempty_text).astype(bool)
+            | compiled_while_timed(table))

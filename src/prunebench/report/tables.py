@@ -13,11 +13,11 @@ import pandas as pd
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.plan import layout
-from prunebench.benchmark.timing import ratio_ci95
+from prunebench.benchmark.timing import COMPILED_WHILE_TIMED_FIX, ratio_ci95
 from prunebench.plan.sizes import format_params
-from prunebench.report.load import (CELL, DENSE, OK, OOM, UNLIKE_NAMES, appearance, contended,
-                                    drifted, fell_back, noisy, sort_rows, timed_once,
-                                    token_order, untrusted)
+from prunebench.report.load import (CELL, DENSE, OK, OOM, UNLIKE_NAMES, appearance,
+                                    compiled_while_timed, contended, drifted, fell_back, noisy,
+                                    sort_rows, timed_once, token_order, untrusted)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     of memory or was not run at that batch size; OOM rows keep status "OOM" and NaN metrics.
     How far each timing can be trusted: p90, CV, the 95% interval of the mean, the `unstable`
     flag and the number of timed `runs` (prunebench.benchmark.timing), `competition` (other
-    work beside it) and `decode_fallback` (why a compiled row ran eagerly, if it did).
+    work beside it), `decode_fallback` (why a compiled row ran eagerly, if it did) and
+    `graphs_compiled_while_timed` (a compile inside the timed runs, if any).
     `unlike_dense` names what the row's file was timed with that the dense file of its cell
     was not (device, dtype, decoding, CPU threads): its speed-ups measure that difference too.
     """
@@ -101,7 +102,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
             "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
             "latency_s_trend", "latency_s_trend_p", "latency_s_lag1_autocorr",
             "latency_s_ci95_rel_ar1", "latency_s_trend_p_holm", "drifting_row", "drifting",
-            "competition", "decode_fallback", "runs",
+            "competition", "decode_fallback", "graphs_compiled_while_timed", "runs",
             "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
             "throughput_speedup", "latency_speedup", "latency_speedup_ci95_low",
             "latency_speedup_ci95_high", "unlike_dense"]
@@ -482,6 +483,7 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
     flags = {"unstable": flagged("unstable"), "drifting": flagged("drifting"),
              "contended": flagged("competition"),
              "ran eagerly": fell_back(speed),
+             "compiled while timed": compiled_while_timed(speed),
              "dense row flagged (so are its speed-ups)": dense_untrusted(speed)}
     unlike = speed["unlike_dense"].fillna("") if "unlike_dense" in speed else None
     out["flags"] = [", ".join([name for name, rows in flags.items() if rows[i]]
@@ -589,7 +591,8 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
     of the run.
 
     Cells whose compiled decode step ran eagerly (`decode_fallback`: the compiled or the
-    hf_static backend), and cells whose only
+    hf_static backend), cells whose timed runs compiled (`graphs_compiled_while_timed`), and
+    cells whose only
     unstable rows had a single timed run (`repeats: 1`, or a first run over `max_seconds`) and
     no other work beside them, are flagged in the tables and figures too, but are not returned:
     a quiet machine does not fix them. They are logged here instead, each with what does; a
@@ -607,6 +610,10 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
                     "the %s backend's (decode_fallback in results/tables/speed.csv): "
                     "fix that cause, then rerun the cell", path(r), r.backend, r.decode_fallback,
                     r.backend)
+    for r in ok[compiled_while_timed(ok)].drop_duplicates(key).itertuples():
+        log.warning("%s: graphs were compiled inside its timed runs, so its latencies hold "
+                    "that compile (graphs_compiled_while_timed in results/tables/speed.csv): "
+                    "%s", path(r), COMPILED_WHILE_TIMED_FIX)
     once = timed_once(ok)
     for r in ok[once].drop_duplicates(key).itertuples():
         log.warning("%s has batch sizes timed only once (runs = 1 in results/tables/speed.csv): "
