@@ -1292,3 +1292,18 @@ def test_a_validation_loss_that_is_not_finite_is_said(tiny_model_dir, records, t
         lora.recover_checkpoint(tiny_model_dir, tmp_path / "out2", records, TINY_RUN,
                                 device="cpu")
     assert "validation loss nan: this adapter is no candidate" in caplog.text
+
+
+def test_target_modules_are_a_set_in_the_settings(small_random_model):
+    """The adapters follow the model's module order, whatever the list's: two configs naming
+    the same projections in another order (or one twice) are one recovery, with one set of
+    settings (the lora rule's params), so neither reruns the other's jobs."""
+    from prunebench.plan.variants import lora_settings
+
+    given = lora.resolve_settings({"target_modules": ["v_proj", "q_proj", "v_proj"]})
+    assert given["target_modules"] == ["q_proj", "v_proj"]
+    assert lora_settings({"lora": {"target_modules": ["down_proj", "q_proj"]}}) == \
+        lora_settings({"lora": {"target_modules": ["q_proj", "down_proj"]}})
+    model = small_random_model()
+    assert lora.lora_target_names(model, ["v_proj", "q_proj"]) == \
+        lora.lora_target_names(model, ["q_proj", "v_proj"])

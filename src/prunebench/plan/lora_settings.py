@@ -128,6 +128,10 @@ def resolve_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     data.update(data_over)
     settings = {**copy.deepcopy(DEFAULTS), **overrides, "data": data}
     _check(settings)
+    # Adapters go on the named projections in the model's module order, whatever the list's
+    # (lora.lora_target_names): a list in another order, or naming one twice, is the same
+    # recovery, and so gets the same settings (the lora rule's params: nothing reruns).
+    settings["target_modules"] = [t for t in TARGETS if t in settings["target_modules"]]
     return settings
 
 
