@@ -232,6 +232,11 @@ def test_hf_static_compiles_while_prepared_and_not_in_its_timed_runs():
     assert graphs["unique_graphs"] == compiled_in_prepare  # nothing compiled in a timed run
     assert eager.mode == "eager"
     assert "get_compiled_call" not in vars(model)  # the model's own method, given back
+    # Released, its compiled step (on a GPU: its CUDA graphs' memory pool) is forgotten: the
+    # same call compiles again.
+    runner.release()
+    runner.generate(ids, torch.ones_like(ids))
+    assert graphs["unique_graphs"] > compiled_in_prepare
 
 
 def test_a_compile_inside_the_timed_runs_is_counted_and_flagged(monkeypatch, caplog):

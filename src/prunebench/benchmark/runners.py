@@ -124,6 +124,16 @@ class HFStaticRunner(HFRunner):
                           device=self.model.device)
         self.generate(ids, torch.ones_like(ids))
 
+    def release(self) -> None:
+        """Forget transformers' compiled decode step: its CUDA graphs hold a private memory
+        pool until dynamo does, which the next sweep in this process (another model, backend
+        or cell) would find taken. Not in a paired benchmark (`resets_dynamo` off), which
+        resets dynamo itself once both of its runners are done."""
+        if self.resets_dynamo and self.mode == "compile" and "torch._dynamo" in sys.modules:
+            from torch import _dynamo
+
+            _dynamo.reset()
+
     def generate(self, input_ids, attention_mask, clock: StepClock | None = None):
         compiled = []
         ask = self.model.get_compiled_call
