@@ -30,8 +30,9 @@ command), so the checks run in one command, most informative first, under one de
             tokens equal up to near ties, bfloat16 agreement reported (under a minute)
   static    gpu_check with the hf_static backend (HF generate with transformers' static cache,
             its decode steps compiled by transformers): dense, depth and width random
-            LLaMA-7B at batch 1, 12x128; its build (transformers' compile) timed apart, the
-            step as % of the bandwidth floor, the speed-ups beside the compiled backend's
+            LLaMA-7B at batch 1, 12x128 (--static-variants, --static-batch-sizes); its build
+            (transformers' compile) timed apart, the step as % of the bandwidth floor, the
+            speed-ups beside the compiled backend's, each row's decode steps profiled
 
 A step that would start too late is skipped, one that overruns its share is stopped (a stopped
 smoke run resumes where it stopped when run again on the same machine), and a failing step is
@@ -45,6 +46,8 @@ and logs).
     python3 benchmarks/gpu_session.py --steps env,smoke --deadline-s 580   # check measured before
     python3 benchmarks/gpu_session.py --steps autotune --autotune-attention eager \
         --autotune-variants dense,width --deadline-s 300
+    python3 benchmarks/gpu_session.py --steps static --static-batch-sizes 16,64 \
+        --static-variants dense,depth --deadline-s 300
     python benchmarks/gpu_session.py --rehearse --out "$(mktemp -d)"   # anywhere, on the CPU
 
 Carried wheels in .whl/ (benchmarks/offline_wheels.py makes them) are installed first.
@@ -247,19 +250,21 @@ def autotune_args(rehearse: bool, budget: float, attention: str = "auto",
             "--budget-s", f"{budget:.0f}"]
 
 
-def static_args(rehearse: bool, budget: float) -> list[str]:
-    """transformers' own fast path (hf_static) on the three shapes at batch 1: one compile per
-    model (21-39 s on the H200, 2026-12-04), each row followed by a kernel profile of its
-    decode steps, to be read against the compiled backend's (the autotune step's): per block,
-    transformers' compiled forward took 0.096 ms by a two-point fit, ours 0.144 ms."""
+def static_args(rehearse: bool, budget: float, batch_sizes: str = "1",
+                variants: str = "dense,depth,width") -> list[str]:
+    """transformers' own fast path (hf_static) on the three shapes, at batch 1 by default:
+    one compile per model and batch size (21-39 s on the H200, 2026-12-04), each row followed
+    by a kernel profile of its decode steps, to be read against the compiled backend's (the
+    autotune step's): per block, transformers' compiled forward took 0.096 ms by a two-point
+    fit, ours 0.144 ms."""
     if rehearse:
         return ["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32", "--tokens", "4x8",
-                "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--backends",
-                "hf_static", "--no-selfcheck", "--profile-steps", "2",
-                "--budget-s", f"{budget:.0f}"]
-    return ["--tokens", "12x128", "--batch-sizes", "1", "--warmup", "1", "--repeats", "3",
-            "--backends", "hf_static", "--no-selfcheck", "--profile-steps", "32",
-            "--budget-s", f"{budget:.0f}"]
+                "--batch-sizes", batch_sizes, "--variants", variants, "--warmup", "0",
+                "--repeats", "1", "--backends", "hf_static", "--no-selfcheck",
+                "--profile-steps", "2", "--budget-s", f"{budget:.0f}"]
+    return ["--tokens", "12x128", "--batch-sizes", batch_sizes, "--variants", variants,
+            "--warmup", "1", "--repeats", "3", "--backends", "hf_static", "--no-selfcheck",
+            "--profile-steps", "32", "--budget-s", f"{budget:.0f}"]
 
 
 def attention_args(rehearse: bool, budget: float, attention: str) -> list[str]:
@@ -324,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the autotune step's attention (auto: SDPA)")
     parser.add_argument("--attention-trials", default=",".join(ATTENTION_TRIALS),
                         help="the attention step's attentions for the depth model, in order")
+    parser.add_argument("--static-batch-sizes", default="1",
+                        help="the static step's batch sizes (each compiles anew: 21-39 s per "
+                             "model on the H200)")
+    parser.add_argument("--static-variants", default="dense,depth,width",
+                        help="the static step's models, in order (dense, depth, width)")
     parser.add_argument("--rehearse", action="store_true",
                         help="tiny shapes on the CPU, to test this script anywhere")
     args = parser.parse_args(argv)
@@ -336,10 +346,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown attention(s) {unknown} in --attention-trials: choose from "
                      f"{list(ATTENTIONS)}")
-    unknown = sorted(set(args.autotune_variants.split(",")) - {"dense", "width", "depth"})
-    if unknown:
-        parser.error(f"unknown variant(s) {unknown} in --autotune-variants: choose from "
-                     "dense, width, depth")
+    for option, given in (("--autotune-variants", args.autotune_variants),
+                          ("--static-variants", args.static_variants)):
+        unknown = sorted(set(given.split(",")) - {"dense", "width", "depth"})
+        if unknown:
+            parser.error(f"unknown variant(s) {unknown} in {option}: choose from dense, width, "
+                         "depth")
+    if not all(b.isdigit() and int(b) > 0 for b in args.static_batch_sizes.split(",")):
+        parser.error(f"--static-batch-sizes {args.static_batch_sizes!r}: positive whole "
+                     "numbers, comma-separated (1,16,64)")
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -370,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("check", "autotune", "static"):
             # gpu_check's own budget ends 30 s before the share, for its report and tables.
             extra = (check_args(args.rehearse, share - 30) if name == "check" else
-                     static_args(args.rehearse, share - 30) if name == "static" else
+                     static_args(args.rehearse, share - 30, args.static_batch_sizes,
+                                 args.static_variants) if name == "static" else
                      autotune_args(args.rehearse, share - 30, args.autotune_attention,
                                    args.autotune_variants))
             sections.append(run_gpu_check(session, name, extra, work / name, share, env))

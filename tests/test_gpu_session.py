@@ -435,3 +435,19 @@ def test_the_family_check_fails_on_a_decoder_that_decodes_otherwise(tmp_path, mo
                        "--out", str(tmp_path)]) == 1
     rows = json.loads((tmp_path / "family_check.json").read_text())["rows"]
     assert [r["status"] for r in rows] == ["MISMATCH"] * 3
+
+
+def test_the_static_step_takes_its_batch_sizes_and_models(tmp_path):
+    session, gpu_check = load_script("gpu_session"), load_script("gpu_check")
+    args = gpu_check.parse_args([*session.static_args(False, 200, "16,64", "dense,depth"),
+                                 "--out", "x"])
+    assert (args.batch_sizes, args.variants, args.backends) == ("16,64", "dense,depth",
+                                                                "hf_static")
+    assert args.profile_steps > 0 and args.tokens == "12x128"
+    default = gpu_check.parse_args([*session.static_args(False, 200), "--out", "x"])
+    assert (default.batch_sizes, default.variants) == ("1", "dense,depth,width")
+    for bad in (["--static-batch-sizes", "16,x"], ["--static-batch-sizes", "0"],
+                ["--static-variants", "dense,wide"]):
+        with pytest.raises(SystemExit) as stop:
+            session.main(["--steps", "static", *bad, "--out", str(tmp_path)])
+        assert stop.value.code == 2
