@@ -788,6 +788,30 @@ def test_bench_prints_the_sweep_and_writes_the_workflows_json(pruned, tmp_path, 
     assert_one_line_error(code, err, "exists")  # never overwritten without --force
 
 
+@pytest.mark.parametrize("backend, per_block", [("hf", 7), ("compiled", 4)])
+def test_bench_profiles_its_decode_steps_when_asked(backend, per_block, pruned, tmp_path,
+                                                    capsys):
+    """--profile-steps N: each batch size's row keeps the profile of N decode steps, and the
+    command prints it: HF's seven projections a block (the compiled decoder fuses q/k/v and
+    gate/up into four) and the LM head, per step."""
+    out = tmp_path / "profiled.json"
+    code, stdout, err = run(capsys, "bench", pruned, "--tokens", "4x4", "--batch", "1",
+                            "--backend", backend, "--profile-steps", "2", "--out", out,
+                            *QUICK_BENCH)
+    assert code == 0, err
+    result = read_json(out)
+    profile = result["rows"][0]["kernel_profile"]
+    assert profile["status"] == "ok" and profile["steps"] == 2
+    linear = next(r for r in profile["top"] if r["name"] == "aten::linear")
+    assert linear["per_step"] == per_block * result["blocks"] + 1
+    assert "batch size 1, 2 decode steps:" in stdout and "| `aten::linear` |" in stdout
+    with pytest.raises(SystemExit) as stop:  # argparse's refusal, before anything loads
+        run(capsys, "bench", pruned, "--tokens", "4x4", "--profile-steps", "-1")
+    assert stop.value.code == 2
+    assert "argument --profile-steps: '-1': give a whole number of at least 0" in \
+        capsys.readouterr().err
+
+
 def test_bench_against_its_dense_model_times_the_two_in_turns(pruned, tiny_model_dir, tmp_path,
                                                               capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -817,6 +841,7 @@ def test_bench_against_its_dense_model_times_the_two_in_turns(pruned, tiny_model
     (["--max-repeats", "9"], "--max-repeats sets adaptive repeats, which paired timing"),
     (["--ci-target", "0.1", "--max-seconds", "5"], "--max-seconds and --ci-target set adaptive"),
     (["--repeats", "1"], "at least 2 pairs"),
+    (["--profile-steps", "4"], "paired timing (--against) profiles none"),
 ])
 def test_bench_against_refuses_what_paired_timing_does_not_take(pruned, tiny_model_dir, tmp_path,
                                                                capsys, extra, expected):

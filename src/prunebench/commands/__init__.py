@@ -81,7 +81,12 @@ size.
   prunebench bench pruned/tiny-ppl --against resources/models/tiny --tokens 12x128 --batch 1,16
 
 times the pruned model and its dense model in turns (--repeats pairs per batch size) and prints
-each speed-up with its paired 95% interval (default: ./paired-<model>-<variant>-...json)."""
+each speed-up with its paired 95% interval (default: ./paired-<model>-<variant>-...json).
+
+  prunebench bench pruned/tiny-ppl --tokens 12x128 --batch 1 --backend compiled --profile-steps 32
+
+also profiles 32 decode steps per batch size after its timed runs and prints where each step's
+time goes (the JSON rows keep it as kernel_profile)."""
 
 EVAL_EXAMPLE = """example:
   prunebench eval pruned/tiny-ppl --ppl embedded --tasks pb_agreement,pb_number --limit 50
@@ -230,6 +235,10 @@ def add_parsers(sub) -> None:
     bench.add_argument("--compile-mode", default=d["compile_mode"],
                        help=f"the compiled backend's: {', '.join(COMPILE_MODES)}")
     bench.add_argument("--seed", type=non_negative_int, default=d["seed"])
+    bench.add_argument("--profile-steps", type=non_negative_int, default=0, metavar="N",
+                       help="after each batch size's timed runs, profile N decode steps: "
+                            "kernels (on the CPU: operators) per step, busy time against the "
+                            "span, the costliest ones (0: off; not with --against)")
     # A switch that turns sampling on: off unless given, which is the schema's default (the
     # drift test checks it).
     bench.add_argument("--sampling", action="store_true",

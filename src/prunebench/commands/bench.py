@@ -42,6 +42,9 @@ def bench_command(args) -> Path:
                                   "adaptive repeats, which paired timing (--against) does not "
                                   "take: it times a fixed number of pairs (--repeats); drop "
                                   f"{' and '.join(asked)}")
+        if args.profile_steps:
+            raise PrunebenchError("--profile-steps profiles a sweep's decode steps; paired "
+                                  "timing (--against) profiles none: drop one of them")
         if args.repeats < 2:
             raise PrunebenchError(f"--repeats {args.repeats}: paired timing needs at least 2 "
                                   "pairs per batch size (one pair shows no spread, so no "
@@ -96,7 +99,7 @@ def bench_command(args) -> Path:
         repeats=args.repeats, **adaptive, backend=backend, device=device, dtype=dtype,
         attention=args.attention, seed=args.seed, compile_mode=args.compile_mode,
         sampling=args.sampling, model_name=ckpt.name, variant=ckpt.variant, cell=cell,
-        partial_path=partial)
+        partial_path=partial, profile_steps=args.profile_steps)
     model = load_model(ckpt.path, device=device, dtype=resolve_dtype(dtype))
     if paired:
         dense_model = load_model(dense.path, device=device, dtype=resolve_dtype(dtype))
@@ -109,6 +112,8 @@ def bench_command(args) -> Path:
     write_json(out, result)
     partial.unlink(missing_ok=True)
     print(format_paired(result) if paired else format_sweep(result))
+    for profile in profile_lines(result):
+        print(profile)
     print(f"wrote {out}")
     return out
 
@@ -143,6 +148,22 @@ def format_paired(result: dict[str, Any]) -> str:
                      f"{row['dense_latency_s_mean']:>9.4f}  {row['variant_latency_s_mean']:>9.4f}  "
                      f"{', '.join(flags) or '-'}")
     return "\n".join(lines)
+
+
+def profile_lines(result: dict[str, Any]) -> list[str]:
+    """Each profiled row's kernel profile as text (`--profile-steps`); a failed one says why."""
+    from prunebench.benchmark.kernel_profile import markdown
+
+    lines = []
+    for row in result["rows"]:
+        profile = row.get("kernel_profile")
+        if profile is None:
+            continue
+        title = f"\nbatch size {row['batch_size']}"
+        lines.append(markdown(profile, f"{title}, {profile['steps']} decode steps")
+                     if profile["status"] == "ok"
+                     else f"{title}: profile failed ({profile.get('error', '')})")
+    return lines
 
 
 def format_sweep(result: dict[str, Any]) -> str:
