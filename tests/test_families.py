@@ -747,6 +747,29 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
             == count_params(expected))
 
 
+@pytest.mark.parametrize("edit, refused", [
+    ({"num_key_value_heads": 3}, "num_attention_heads=4 and num_key_value_heads=3: each KV "
+                                 "head serves a whole group"),
+    ({"num_key_value_heads": 8}, "num_attention_heads=4 and num_key_value_heads=8"),
+    ({"hidden_size": 30, "head_dim": None}, "hidden_size=30 and num_attention_heads=4 and no "
+                                            "head_dim"),
+])
+def test_shapes_that_do_not_fit_together_are_refused_with_what_to_do(edit, refused, tmp_path):
+    """A hand-edited config.json whose heads are not a multiple of its KV heads, or whose
+    hidden size does not split into its heads, was counted by `prunebench plan` and stopped
+    the load with a weight-shape mismatch or transformers' validation traceback."""
+    from prunebench.checkpoint.param_count import checkpoint_config, checked_config_json
+
+    folder = _write_config(tmp_path / "m", {**family_model("llama3").config.to_dict(), **edit})
+    for read in (checked_config_json, checkpoint_config):  # the load's check, and plan's
+        with pytest.raises(PrunebenchError, match=re.escape(refused)):
+            read(folder)
+    # Gemma's head_dim is its class's (256) when left out: hidden_size need not split.
+    gemma = {**family_model("gemma").config.to_dict(), "hidden_size": 30}
+    del gemma["head_dim"]
+    assert checked_config_json(_write_config(tmp_path / "gemma", gemma))["hidden_size"] == 30
+
+
 @pytest.mark.parametrize("name, key", [("gemma", "head_dim"), ("mistral", "head_dim"),
                                        ("llama3", "num_key_value_heads")])
 def test_a_downloaded_checkpoint_with_a_null_shape_imports_and_loads(name, key, tmp_path,

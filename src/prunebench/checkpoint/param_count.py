@@ -390,6 +390,24 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{path / 'config.json'} gives {', '.join(bad)}: each must be a positive whole "
             "number (or, for num_key_value_heads and head_dim, null or left out): re-download or "
             "rebuild the model; a config.json edited by hand no longer describes its weights")
+    # How the shapes fit together, which transformers checks only as it builds the model (a
+    # validation traceback) and the counts not at all.
+    heads, kv_heads = raw.get("num_attention_heads"), raw.get("num_key_value_heads")
+    if heads is not None and kv_heads is not None and heads % kv_heads:
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives num_attention_heads={heads} and "
+            f"num_key_value_heads={kv_heads}: each KV head serves a whole group of query heads, "
+            "so the heads must be a multiple of the KV heads: re-download or rebuild the model; "
+            "a config.json edited by hand no longer describes its weights")
+    defaults = CONFIG_DEFAULTS.get(model_type, _LLAMA_DEFAULTS)
+    hidden = raw.get("hidden_size", defaults.get("hidden_size"))
+    derived_head_dim = (raw.get("head_dim") is None and defaults.get("head_dim") is None)
+    if derived_head_dim and heads and isinstance(hidden, int) and hidden % heads:
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives hidden_size={hidden} and num_attention_heads={heads} "
+            "and no head_dim, which is then hidden_size / heads: not a whole number. "
+            "Re-download or rebuild the model; a config.json edited by hand no longer "
+            "describes its weights")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
