@@ -743,7 +743,8 @@ def test_rows_whose_timed_runs_compiled_are_flagged_and_drawn_hollow(tmp_path, c
         f"{path}: graphs were compiled inside its timed runs, so its latencies hold that "
         "compile (graphs_compiled_while_timed in results/tables/speed.csv): rerun the cell; if "
         "it compiles again, the step recompiles from call to call: set TORCH_LOGS=recompiles "
-        "to see why, or time it with compile_mode: cuda-graph (no compile) or the hf backend"]
+        "to see why, or time it with the hf backend, or the compiled backend with compile_mode: "
+        "cuda-graph (no compile; hf_static takes no compile_mode)"]
     summary = report.summary_table(df, report.load_prune_reports(reports))
     assert dict(zip(summary["variant"], summary["timings_flagged"])) == {
         v: int(v == VARIANTS[1]) for v in VARIANTS}

@@ -231,3 +231,16 @@ def test_a_row_drifts_when_its_trend_is_both_significant_and_larger_than_the_tar
     assert stats["latency_s_lag1_autocorr"] > 0
     one = ts.latency_stats([0.5], 0.05)
     assert one["latency_s_std"] is None and one["drifting"] is None  # no spread seen
+
+
+def test_what_to_do_about_a_compile_while_timed_names_only_what_the_backend_takes():
+    """hf_static refuses compile_mode (SweepSettings): its advice must not tell the user to set
+    it for that backend, as the compiled backend's does."""
+    from prunebench.benchmark.timing import compiled_while_timed_fix
+
+    compiled, static, hf = (compiled_while_timed_fix(b) for b in ("compiled", "hf_static", "hf"))
+    assert all(text.startswith("rerun the cell") and "TORCH_LOGS=recompiles" in text
+               for text in (compiled, static, hf))
+    assert "compile_mode: cuda-graph (no compile) or the hf backend" in compiled
+    assert "the compiled backend with compile_mode" in static and "hf_static takes no" in static
+    assert "compile_mode" not in hf and "hf backend" not in hf

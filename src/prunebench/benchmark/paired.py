@@ -39,7 +39,7 @@ from prunebench.benchmark.run import (HF_BACKENDS, OOM, SweepSettings, check_con
                                       timed_prepare,
                                       warn_if_timed_in_float16_but_stored_in_bfloat16)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
-from prunebench.benchmark.timing import (COMPILED_WHILE_TIMED_FIX, paired_ratio_ci95,
+from prunebench.benchmark.timing import (compiled_while_timed_fix, paired_ratio_ci95,
                                          ratio_ci95)
 from prunebench.logs import Progress
 from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
@@ -240,7 +240,7 @@ def _time_pairs(runners, prompt: torch.Tensor, batch_size: int, s: SweepSettings
     if compiled_while_timed:
         log.warning("batch size %d: %d graph(s) compiled inside the timed pairs, whose "
                     "latencies hold that compile: the row is flagged (%s)", batch_size,
-                    compiled_while_timed, COMPILED_WHILE_TIMED_FIX)
+                    compiled_while_timed, compiled_while_timed_fix(s.backend))
     for runner in runners:
         runner.release()
     _reset_compiled(runners)  # what dynamo's caches still hold of the released decoders

@@ -45,7 +45,7 @@ from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.runners import (CompiledRunner, HFRunner, HFStaticRunner,
                                           graphs_compiled, inductor_cache_counts)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
-from prunebench.benchmark.timing import (COMPILED_WHILE_TIMED_FIX, MAX_REPEATS, MAX_SECONDS,
+from prunebench.benchmark.timing import (compiled_while_timed_fix, MAX_REPEATS, MAX_SECONDS,
                                          STABLE, latency_stats, percentile,
                                          repeat_until_stable)
 from prunebench.logs import Progress
@@ -485,7 +485,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
     if compiled_while_timed:
         log.warning("batch size %d: %d graph(s) compiled inside the timed runs, whose latencies "
                     "hold that compile: the row is flagged (%s)", batch_size,
-                    compiled_while_timed, COMPILED_WHILE_TIMED_FIX)
+                    compiled_while_timed, compiled_while_timed_fix(s.backend))
     kernel_profile = (_profile(runner, s, input_ids, attention_mask) if s.profile_steps
                       else None)
     runner.release()

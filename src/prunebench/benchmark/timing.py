@@ -31,10 +31,19 @@ STABLE, MAX_REPEATS, MAX_SECONDS = "stable", "max_repeats", "max_seconds"
 # What to do about a row whose timed runs compiled (`graphs_compiled_while_timed`): the build
 # (`prepare`) compiles every shape a row times, so a compile there means the step's code or
 # shapes changed from call to call (dynamo recompiled it), which a rerun alone may not fix.
-COMPILED_WHILE_TIMED_FIX = (
-    "rerun the cell; if it compiles again, the step recompiles from call to call: set "
-    "TORCH_LOGS=recompiles to see why, or time it with compile_mode: cuda-graph (no compile) "
-    "or the hf backend")
+# What else to time it with depends on the backend: `compile_mode` is the compiled backend's
+# (hf_static refuses it), and the hf backend compiles nothing of its own.
+_COMPILED_WHILE_TIMED_INSTEAD = {
+    "compiled": ", or time it with compile_mode: cuda-graph (no compile) or the hf backend",
+    "hf_static": ", or time it with the hf backend, or the compiled backend with compile_mode: "
+                 "cuda-graph (no compile; hf_static takes no compile_mode)",
+}
+
+
+def compiled_while_timed_fix(backend: str) -> str:
+    """What to do about a `backend` row (or paired row) whose timed runs compiled a graph."""
+    return ("rerun the cell; if it compiles again, the step recompiles from call to call: set "
+            "TORCH_LOGS=recompiles to see why" + _COMPILED_WHILE_TIMED_INSTEAD.get(backend, ""))
 
 
 def t_critical_95(df: int) -> float:

@@ -13,7 +13,7 @@ import pandas as pd
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.plan import layout
-from prunebench.benchmark.timing import COMPILED_WHILE_TIMED_FIX, ratio_ci95
+from prunebench.benchmark.timing import compiled_while_timed_fix, ratio_ci95
 from prunebench.plan.sizes import format_params
 from prunebench.report.load import (CELL, DENSE, OK, OOM, UNLIKE_NAMES, appearance,
                                     compiled_while_timed, contended, drifted, fell_back, noisy,
@@ -613,7 +613,7 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
     for r in ok[compiled_while_timed(ok)].drop_duplicates(key).itertuples():
         log.warning("%s: graphs were compiled inside its timed runs, so its latencies hold "
                     "that compile (graphs_compiled_while_timed in results/tables/speed.csv): "
-                    "%s", path(r), COMPILED_WHILE_TIMED_FIX)
+                    "%s", path(r), compiled_while_timed_fix(r.backend))
     once = timed_once(ok)
     for r in ok[once].drop_duplicates(key).itertuples():
         log.warning("%s has batch sizes timed only once (runs = 1 in results/tables/speed.csv): "
