@@ -239,6 +239,31 @@ def test_hf_static_compiles_while_prepared_and_not_in_its_timed_runs():
     assert graphs["unique_graphs"] > compiled_in_prepare
 
 
+def test_hf_static_released_after_a_compiled_call_failed_forgets_the_compile(monkeypatch):
+    """A sweep's first batch size that runs out of memory while transformers compiles (or
+    captures) its decode step gets an "oom" row and the runner is released: dynamo still
+    holds what was compiled (on a GPU, the CUDA graphs' memory pool), so the release resets
+    it, as after a call that returned."""
+    import torch._dynamo
+
+    model = dense_model()
+    runner = bench.HFStaticRunner(model, 4)
+    forced_compile(runner)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(type(model), "get_compiled_call",
+                        lambda self, compile_config: out_of_memory)
+    with pytest.raises(torch.OutOfMemoryError):
+        runner.prepare(1, 9)
+    assert runner.mode == "compile"
+    resets = []
+    monkeypatch.setattr(torch._dynamo, "reset", lambda: resets.append(1))
+    runner.release()
+    assert resets == [1]
+
+
 def test_a_compile_inside_the_timed_runs_is_counted_and_flagged(monkeypatch, caplog):
     """Each row counts the graphs dynamo compiled inside its timed runs: 0 where the build
     compiled everything (hf_static, its compile forced on the CPU), more where a timed run

@@ -147,6 +147,11 @@ class HFStaticRunner(HFRunner):
             out = super().generate(input_ids, attention_mask, clock)
         finally:
             del self.model.get_compiled_call
+            if compiled:
+                # Also when the call failed after asking for the compiled forward (out of
+                # memory while compiling or capturing, a sweep's first batch size): dynamo
+                # holds what it compiled, and `release` is to forget it.
+                self.mode = "compile"
         self.mode = "compile" if compiled else "eager"
         return out
 
