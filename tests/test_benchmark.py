@@ -1102,6 +1102,24 @@ TINY_CHECK = ["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32", "-
               "--batch-sizes", "1", "--warmup", "1", "--repeats", "1", "--no-selfcheck",
               "--budget-s", "1e9"]
 
+def test_gpu_check_table_flags_a_row_compiled_while_timed():
+    """gpu_check's table is what a GPU session reads (its static step times hf_static, where
+    transformers compiles): a row whose timed runs compiled says so beside the floor flag."""
+    gpu_check = load_gpu_check()
+    row = {"batch_size": 1, "status": "ok", "latency_s_mean": 0.5, "throughput_tok_s": 10.0,
+           "ttft_s": 0.01, "decode_step_s": 0.004, "floor_s": 0.001, "pct_of_floor": 400.0,
+           "floor_flag": True, "peak_memory_bytes": 2**30, "decode_mode": "compile",
+           "compile_s": 30.0}
+    cells = [{"variant": v, "backend": "hf_static", "tokens": "12x128", "status": "ok",
+              "result": {"params": 6_700_000_000, "blocks": 32, "rows": [{**row, **extra}]}}
+             for v, extra in (("dense", {"graphs_compiled_while_timed": 2}),
+                              ("depth", {"graphs_compiled_while_timed": 0, "floor_flag": False}),
+                              ("width", {}))]  # a result of before the field
+    lines = gpu_check.markdown(cells).splitlines()[2:]
+    assert [line.split(" | ")[12] for line in lines] == ["FLAG, compiled while timed", "",
+                                                          "FLAG"]
+
+
 def test_gpu_check_runs_on_cpu_with_tiny_shapes(tmp_path, capsys, monkeypatch):
     gpu_check = load_gpu_check()
     real_selfcheck, real_random_model = gpu_check.selfcheck, gpu_check.random_model
