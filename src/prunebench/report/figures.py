@@ -33,8 +33,8 @@ def plot_throughput_vs_latency(bench_df: pd.DataFrame, png_path: str | os.PathLi
     one the crowd pushes away from its point has a thin line to it), the batch size that ran
     out of memory marked "<batch>: OOM" beside the line's last point,
     flagged timings drawn hollow: unstable (95% interval wider than the target), drifting,
-    contended (other work beside them) or, on the compiled backend, a decode step that ran
-    eagerly.
+    contended (other work beside them), a compiled decode step that ran eagerly, or a compile
+    inside the timed runs (`graphs_compiled_while_timed`).
 
     Each method keeps one colour and marker in every panel and row (prunebench.report.style);
     each row has its legend, labelled with display names and sizes ("LLaMA-7B",
