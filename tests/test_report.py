@@ -727,7 +727,11 @@ def test_rows_whose_timed_runs_compiled_are_flagged_and_drawn_hollow(tmp_path, c
     for row in data["rows"]:
         row["graphs_compiled_while_timed"] = 2 if row["batch_size"] == 8 else 0
     bench[1].write_text(json.dumps(data))
+    edited = json.loads(bench[2].read_text())  # a count edited by hand into no count at all
+    edited["rows"][0]["graphs_compiled_while_timed"] = 1.5
+    bench[2].write_text(json.dumps(edited))
     df = report.load_bench(bench)
+    assert df["graphs_compiled_while_timed"].isna().sum() == len(df) - 2  # 0, 2 and <NA>
     reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
     table = report.speed_table(df, report.load_prune_reports(reports))
     compiled = table[table["graphs_compiled_while_timed"].fillna(0) > 0]

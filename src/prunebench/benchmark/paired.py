@@ -34,13 +34,12 @@ from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.runners import graphs_compiled
 from prunebench.benchmark.run import (HF_BACKENDS, OOM, SweepSettings, check_context,
-                                      device_lock, dtype_name, load_partial_rows, make_runner,
+                                      compiled_since, device_lock, dtype_name, load_partial_rows, make_runner,
                                       run_fingerprint, save_partial_rows, timed_generate,
                                       timed_prepare,
                                       warn_if_timed_in_float16_but_stored_in_bfloat16)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
-from prunebench.benchmark.timing import (compiled_while_timed_fix, paired_ratio_ci95,
-                                         ratio_ci95)
+from prunebench.benchmark.timing import paired_ratio_ci95, ratio_ci95
 from prunebench.logs import Progress
 from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
 from prunebench.oom import free_memory, is_out_of_memory
@@ -236,11 +235,7 @@ def _time_pairs(runners, prompt: torch.Tensor, batch_size: int, s: SweepSettings
     meter.start()
     dense, variant = alternate(time_dense, time_variant, s.repeats)
     interference = meter.stop()
-    compiled_while_timed = graphs_compiled() - graphs_before
-    if compiled_while_timed:
-        log.warning("batch size %d: %d graph(s) compiled inside the timed pairs, whose "
-                    "latencies hold that compile: the row is flagged (%s)", batch_size,
-                    compiled_while_timed, compiled_while_timed_fix(s.backend))
+    compiled_while_timed = compiled_since(graphs_before, batch_size, s.backend, "pairs")
     for runner in runners:
         runner.release()
     _reset_compiled(runners)  # what dynamo's caches still hold of the released decoders

@@ -481,11 +481,7 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
                                                  max_runs=s.max_repeats,
                                                  max_seconds=s.max_seconds, target=s.ci_target)
         interference = meter.stop()
-    compiled_while_timed = graphs_compiled() - graphs_before
-    if compiled_while_timed:
-        log.warning("batch size %d: %d graph(s) compiled inside the timed runs, whose latencies "
-                    "hold that compile: the row is flagged (%s)", batch_size,
-                    compiled_while_timed, compiled_while_timed_fix(s.backend))
+    compiled_while_timed = compiled_since(graphs_before, batch_size, s.backend, "runs")
     kernel_profile = (_profile(runner, s, input_ids, attention_mask) if s.profile_steps
                       else None)
     runner.release()
@@ -512,6 +508,17 @@ def _measure_batch(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettin
         "interference": interference,
         **({"kernel_profile": kernel_profile} if kernel_profile is not None else {}),
     }
+
+
+def compiled_since(graphs_before: int, batch_size: int, backend: str, timed: str) -> int:
+    """The graphs dynamo compiled since `graphs_before` (the timed runs' or pairs' start),
+    warned of: their latencies hold that compile, and the row is flagged."""
+    compiled = graphs_compiled() - graphs_before
+    if compiled:
+        log.warning("batch size %d: %d graph(s) compiled inside the timed %s, whose latencies "
+                    "hold that compile: the row is flagged (%s)", batch_size, compiled, timed,
+                    compiled_while_timed_fix(backend))
+    return compiled
 
 
 def _profile(runner, s: SweepSettings, input_ids: torch.Tensor,

@@ -270,9 +270,7 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     df["decode_fallback"] = fallback.where(fallback.map(nonempty_text), pd.NA).astype(object)
     # Graphs dynamo compiled inside the row's timed runs (benchmark.run); <NA> where not
     # recorded (OOM rows, older files).
-    df["graphs_compiled_while_timed"] = pd.to_numeric(
-        df.get("graphs_compiled_while_timed", pd.Series(pd.NA, index=df.index)),
-        errors="coerce").astype("Int64")
+    df["graphs_compiled_while_timed"] = whole_counts(df, "graphs_compiled_while_timed")
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
     return sort_rows(df)
 
@@ -447,9 +445,7 @@ def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         [", ".join(f"{c.removeprefix('decode_fallback_')}: {r[c]}" for c in sides
                    if nonempty_text(r[c])) or pd.NA for r in df[sides].to_dict("records")],
         index=df.index, dtype=object)
-    df["graphs_compiled_while_timed"] = pd.to_numeric(
-        df.get("graphs_compiled_while_timed", pd.Series(pd.NA, index=df.index)),
-        errors="coerce").astype("Int64")
+    df["graphs_compiled_while_timed"] = whole_counts(df, "graphs_compiled_while_timed")
     df.insert(df.columns.get_loc("output_tokens") + 1, "tokens", token_label(df))
     return sort_rows(df)
 
@@ -767,6 +763,13 @@ def fell_back(df: pd.DataFrame) -> pd.Series:
     if "decode_fallback" not in df:
         return pd.Series(False, index=df.index)
     return df["decode_fallback"].map(nonempty_text).astype(bool)
+
+
+def whole_counts(df: pd.DataFrame, column: str) -> pd.Series:
+    """A column of counts as whole numbers, <NA> where not recorded or not a whole number (a
+    hand-edited 1.5 would otherwise stop the load in pandas' cast)."""
+    values = pd.to_numeric(df.get(column, pd.Series(pd.NA, index=df.index)), errors="coerce")
+    return values.where(values.notna() & (values % 1 == 0)).astype("Int64")
 
 
 def compiled_while_timed(df: pd.DataFrame) -> pd.Series:
