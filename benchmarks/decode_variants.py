@@ -124,9 +124,9 @@ def time_decoder(decoder, ids, output_tokens, warmup, repeats, device) -> dict:
 
 
 def free(device: torch.device) -> None:
-    import torch._dynamo
+    from prunebench.benchmark.runners import reset_dynamo
 
-    torch._dynamo.reset()
+    reset_dynamo()
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()

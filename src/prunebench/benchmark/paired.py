@@ -32,7 +32,7 @@ from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.interference import CompetitionMeter
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.prompts import make_prompt
-from prunebench.benchmark.runners import graphs_compiled
+from prunebench.benchmark.runners import graphs_compiled, reset_dynamo
 from prunebench.benchmark.run import (HF_BACKENDS, OOM, SweepSettings, check_context,
                                       compiled_since, device_lock, dtype_name, load_partial_rows, make_runner,
                                       run_fingerprint, save_partial_rows, timed_generate,
@@ -251,9 +251,7 @@ def _reset_compiled(runners) -> None:
     model's step once (static shapes: compile_kwargs), and dynamo's recompile limit is never
     reached over a long sweep, whatever mode a runner fell back to."""
     if any(getattr(runner, "mode", "eager") not in ("eager", "cuda-graph") for runner in runners):
-        import torch._dynamo
-
-        torch._dynamo.reset()
+        reset_dynamo()
 
 
 def paired_row(batch_size: int, dense: list[float], variant: list[float], *,

@@ -104,9 +104,7 @@ class HFStaticRunner(HFRunner):
         if self.resets_dynamo and "torch._dynamo" in sys.modules:
             # Each batch size's shapes compile anew: without a reset, dynamo's recompile limit
             # would be reached after a few batch sizes and the decode steps would run eagerly.
-            from torch import _dynamo
-
-            _dynamo.reset()
+            reset_dynamo()
         # transformers sizes each new static cache to the longest any generate of this model
         # asked for before: a longer token config timed earlier in the process would lengthen
         # this row's cache and the attention over it.
@@ -130,9 +128,7 @@ class HFStaticRunner(HFRunner):
         or cell) would find taken. Not in a paired benchmark (`resets_dynamo` off), which
         resets dynamo itself once both of its runners are done."""
         if self.resets_dynamo and self.mode == "compile" and "torch._dynamo" in sys.modules:
-            from torch import _dynamo
-
-            _dynamo.reset()
+            reset_dynamo()
 
     def generate(self, input_ids, attention_mask, clock: StepClock | None = None):
         compiled = []
@@ -214,9 +210,7 @@ class CompiledRunner:
 
     def _reset_dynamo(self) -> None:
         if self.resets_dynamo:
-            import torch._dynamo
-
-            torch._dynamo.reset()
+            reset_dynamo()
 
     def _decoder(self, batch_size: int, seq_len: int, mode: str):
         from prunebench.benchmark.compiled import StaticDecoder
@@ -266,9 +260,7 @@ class CompiledRunner:
         # eager one's cache is allocated, dynamo's hold on it included (also in a paired
         # benchmark, whose other model may then compile again: that row is flagged anyway).
         self._drop_decoder()
-        import torch._dynamo
-
-        torch._dynamo.reset()
+        reset_dynamo()
         self.mode = "eager"  # later batch sizes run eagerly too
         self.decoder = self._decoder(batch_size, seq_len, "eager")
 
@@ -282,6 +274,21 @@ class CompiledRunner:
             clock.start()
         return self.decoder.generate(input_ids, self.output_tokens,
                                      on_token=clock.mark if clock else None)
+
+
+def reset_dynamo() -> None:
+    """`torch._dynamo.reset()`, with inductor's CUDA-graph module imported first. The reset
+    resets each backend it holds while iterating over them, and an inductor backend set up for
+    CUDA graphs (reduce-overhead) resets them by importing that module, whose first import in
+    the process (a chain of inductor modules) registers a backend of its own into the same
+    dict: "RuntimeError: dictionary changed size during iteration" (torch 2.13, seen on the
+    CPU after an earlier reset had emptied the dict). Where inductor was never imported there
+    is no such backend, and nothing more is imported."""
+    import torch._dynamo
+
+    if "torch._inductor" in sys.modules:
+        import torch._inductor.cudagraph_trees  # noqa: F401 - imported for its side effect
+    torch._dynamo.reset()
 
 
 def graphs_compiled() -> int:
