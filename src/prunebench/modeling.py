@@ -37,7 +37,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     count_params,
                                     default_layer_shape, family, head_dim,
                                     without_null_shapes,
-                                    layer_shapes, mlp_bias, non_block_param_count, o_bias,
+                                    is_moe, layer_shapes, mlp_bias, non_block_param_count,
+                                    o_bias, sparse_mlp_blocks,
                                     qkv_bias)
 from prunebench.projections import set_block_heads
 
@@ -823,7 +824,16 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
     config = model.config
+    sparse = sparse_mlp_blocks(config)  # each block's MLP kind, by its index before removal
     config.num_hidden_layers = len(keep)
+    if is_moe(config) and not all(sparse[i] for i in keep):
+        # Qwen3-MoE picks a block's MLP kind from its index (mlp_only_layers,
+        # decoder_sparse_step): renumbered, the kept dense blocks would reload as sparse ones
+        # and the other way round. Name the kept dense blocks by their new indices instead.
+        config.mlp_only_layers = [new for new, old in enumerate(keep) if not sparse[old]]
+        config.decoder_sparse_step = 1
+    elif is_moe(config) and getattr(config, "mlp_only_layers", None) is not None:
+        config.mlp_only_layers, config.decoder_sparse_step = [], 1
     for key in PER_BLOCK_CONFIG_LISTS:
         if getattr(config, key, None):
             setattr(config, key, [getattr(config, key)[i] for i in keep])

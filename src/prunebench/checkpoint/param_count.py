@@ -84,6 +84,13 @@ class Family:
 
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
+
+    `moe_intermediate_key` (Mixtral, Qwen3-MoE): the block's MLP is a sparse mixture of
+    experts, each expert's width given by this config key: a router (`mlp.gate.weight`,
+    experts x hidden) and every expert's gate, up and down projections fused into two 3D
+    parameters (`mlp.experts.gate_up_proj` [experts, 2 * width, hidden], rows [gate; up] per
+    expert, and `mlp.experts.down_proj` [experts, hidden, width]), as transformers 5 holds
+    them. Only depth pruning applies to such a model (`refuse_moe`).
     """
 
     model_class: str
@@ -104,6 +111,7 @@ class Family:
     global_nope: bool = False
     pairwise_rotary: bool = False
     shipped_code: tuple[str, ...] = ()
+    moe_intermediate_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -162,6 +170,16 @@ FAMILIES: dict[str, Family] = {
                   packed=("gate_up_proj",), pairwise_rotary=True),
     "glm4": Family("Glm4ForCausalLM", "Glm4Config", None, False, None, False,
                    packed=("gate_up_proj",), pairwise_rotary=True, sandwich_norms=True),
+    # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
+    # num_local_experts experts of intermediate_size each, in every block.
+    "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
+                      moe_intermediate_key="intermediate_size"),
+    # Qwen3MoeAttention: Qwen3's (attention_bias for all four, per-head q/k norms);
+    # Qwen3MoeDecoderLayer: a Qwen3MoeSparseMoeBlock of experts of moe_intermediate_size, or a
+    # dense Qwen3MoeMLP of intermediate_size in the blocks of `mlp_only_layers` and those that
+    # `decoder_sparse_step` skips (`sparse_mlp_blocks`).
+    "qwen3_moe": Family("Qwen3MoeForCausalLM", "Qwen3MoeConfig", None, None, None, True,
+                        moe_intermediate_key="moe_intermediate_size"),
 }
 
 
@@ -195,6 +213,63 @@ def mlp_bias(config) -> bool:
 
 def qk_norm(config) -> bool:
     return family(config).qk_norm
+
+
+def is_moe(config) -> bool:
+    """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE)."""
+    return family(config).moe_intermediate_key is not None
+
+
+def num_experts(config) -> int:
+    """Experts per sparse block: `num_local_experts` (Mixtral; Qwen3-MoE's class too, which maps
+    the `num_experts` of its published config.json files onto it)."""
+    value = getattr(config, "num_local_experts", None)
+    return getattr(config, "num_experts", None) if value is None else value
+
+
+def sparse_mlp_blocks(config) -> list[bool]:
+    """Per block, whether its MLP is a mixture of experts, as the family's decoder layer
+    decides it: every Mixtral block; a Qwen3-MoE block unless it is in `mlp_only_layers`, or
+    `decoder_sparse_step` skips it, or the config has no experts (Qwen3MoeDecoderLayer)."""
+    n = config.num_hidden_layers
+    if not is_moe(config):
+        return [False] * n
+    if family(config).model_class != "Qwen3MoeForCausalLM":
+        return [True] * n
+    dense = set(getattr(config, "mlp_only_layers", None) or [])
+    step = getattr(config, "decoder_sparse_step", None) or 1
+    return [i not in dense and num_experts(config) > 0 and (i + 1) % step == 0
+            for i in range(n)]
+
+
+def active_experts(config) -> int:
+    """Experts a token is routed to in each sparse block (the router's top k)."""
+    return int(config.num_experts_per_tok)
+
+
+# The experts' fused weights (transformers 5 names them without `weight`).
+EXPERT_WEIGHTS = ("mlp.experts.gate_up_proj", "mlp.experts.down_proj")
+
+
+def is_scored_weight(name: str) -> bool:
+    """Whether a block's parameter `name` is a weight that the Mag+ and Taylor+ criteria score:
+    every parameter named `weight`, as the study's script scores them (biases not), and the
+    experts' fused weights, which are weights under other names."""
+    return "weight" in name or name.endswith(EXPERT_WEIGHTS)
+
+
+def refuse_moe(config, what: str) -> None:
+    """Stop `what` (a width method, the compiled decoder, ...) on a mixture-of-experts model,
+    whose experts are 3D parameters no width surgery, fused block or adapter of prunebench
+    handles, with what does apply."""
+    if is_moe(config):
+        raise PrunebenchError(
+            f"{what} does not support the mixture-of-experts family {config.model_type!r} "
+            f"({family(config).model_class}): its experts are fused 3D parameters, whose "
+            "channels prunebench's width surgery, sublayer removal, compiled decoder and "
+            "adapters do not handle. Prune it with a depth method that removes whole blocks "
+            "(depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark "
+            "it with the hf or hf_static backend")
 
 
 # A packed module's parts, in the order of its rows (Phi-3), by the LLaMA layout's names.
@@ -260,6 +335,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "num_key_value_heads": 32},
     "glm": _GLM_DEFAULTS,
     "glm4": _GLM_DEFAULTS,
+    "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
+                "max_position_embeddings": 131072, "num_local_experts": 8,
+                "num_experts_per_tok": 2},
+    # Qwen3MoeConfig's num_local_experts, which its published config.json files write as
+    # num_experts (config_from_dict maps one onto the other, as the class does).
+    "qwen3_moe": {**_QWEN_DEFAULTS, "hidden_size": 2048, "intermediate_size": 6144,
+                  "num_hidden_layers": 24, "num_key_value_heads": 4,
+                  "moe_intermediate_size": 768, "num_local_experts": 128,
+                  "num_experts_per_tok": 8, "mlp_only_layers": [], "decoder_sparse_step": 1},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -271,6 +355,9 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
     defaults = CONFIG_DEFAULTS.get(values.get("model_type") or "llama", _LLAMA_DEFAULTS)
+    if "num_experts" in values and "num_local_experts" not in values:
+        # Qwen3-MoE's config.json name for what its class holds as num_local_experts.
+        values = {**values, "num_local_experts": values["num_experts"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
@@ -456,6 +543,12 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     """Per-block shapes; homogeneous configs get the same entry for every block."""
     shapes = getattr(config, "layer_shapes", None)
     if shapes is None:
+        if is_moe(config):
+            # Each block's MLP kind (Qwen3-MoE may mix dense blocks in): the counts and the
+            # depth methods' sizes read it; a mixture-of-experts model is never width-pruned,
+            # so it never has layer_shapes of its own.
+            return [dict(default_layer_shape(config), sparse_mlp=sparse)
+                    for sparse in sparse_mlp_blocks(config)]
         return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
     if len(shapes) != config.num_hidden_layers:
         raise PrunebenchError(
@@ -506,6 +599,12 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         attn += 2 * hd
     if family(config).qk_norm_whole:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
+    if shape.get("sparse_mlp"):
+        # A router (experts x hidden, no bias) and each expert's fused gate/up and down
+        # projections (3 x hidden x width, no biases); the block's norms are added below.
+        width = getattr(config, family(config).moe_intermediate_key)
+        experts = num_experts(config)
+        return attn + experts * d + experts * 3 * d * width + norms_per_block(config) * d
     m = shape["intermediate_size"]
     mlp = 3 * d * m
     if mlp_bias(config):

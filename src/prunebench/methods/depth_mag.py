@@ -12,6 +12,7 @@ import logging
 
 import torch
 
+from prunebench.checkpoint.param_count import is_scored_weight
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot
 
@@ -25,9 +26,10 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_mag")  # defined once,
 @torch.no_grad()
 def magnitude_scores(model) -> list[float]:
     """Per block, the sum of |w| over its weights (accumulated in float64); biases are not
-    scored, as in the study's script (every parameter named `weight`)."""
+    scored, as in the study's script (every parameter named `weight`; a mixture of experts' fused
+    expert weights too: `is_scored_weight`)."""
     return [float(sum(p.detach().abs().sum(dtype=torch.float64)
-                      for name, p in layer.named_parameters() if "weight" in name))
+                      for name, p in layer.named_parameters() if is_scored_weight(name)))
             for layer in model.model.layers]
 
 

@@ -24,6 +24,7 @@ import math
 import torch
 
 from prunebench import PrunebenchError
+from prunebench.checkpoint.param_count import is_scored_weight
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
@@ -55,7 +56,7 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
             p.requires_grad_(False)
             p.grad = None
         for name, p in model.model.layers.named_parameters():
-            p.requires_grad_("weight" in name)
+            p.requires_grad_(is_scored_weight(name))
         for attn in dropouts:
             attn.attention_dropout = 0.0
         if float32:
@@ -139,7 +140,7 @@ def _scaled_sums(model, calibration: torch.Tensor, batch_size: int, compute: tor
         try:
             for i, layer in enumerate(model.model.layers):
                 handles += [p.register_post_accumulate_grad_hook(reducer(i))
-                            for name, p in layer.named_parameters() if "weight" in name]
+                            for name, p in layer.named_parameters() if is_scored_weight(name)]
             for j, batch in enumerate(batches):
                 state["last"] = j == len(batches) - 1
                 batch = batch.to(device)
