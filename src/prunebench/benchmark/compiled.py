@@ -54,7 +54,8 @@ from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
                                               pairwise_table, rms_norm, soft_cap)
-from prunebench.checkpoint.param_count import family, sliding_windows as param_sliding_windows
+from prunebench.checkpoint.param_count import family, refuse_moe
+from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,8 @@ class StaticDecoder(nn.Module):
                  compile_kwargs: dict | None = None, fuse: bool = True,
                  sampling: Sampling | None = None, seed: int = 0):
         super().__init__()
+        # Its fused blocks compute a dense MLP: a mixture of experts' routed MLP is not one.
+        refuse_moe(model.config, "the compiled backend (its fused decoder blocks)")
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")
         if attention == "auto":  # SDPA, unless the model soft-caps its attention scores

@@ -29,6 +29,7 @@ import torch
 
 from prunebench import PrunebenchError, projections
 from prunebench.checkpoint.param_count import count_params, head_dim
+from prunebench.checkpoint.param_count import refuse_moe
 from prunebench.methods import depth, registry, sizing, surgery
 from prunebench.methods.depth import (nll_to_ppl, ranked_score, require_calibration, scored_in,
                                       scoring_dtype)
@@ -166,6 +167,7 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     in bfloat16) with `batch_size` windows per forward pass (the original's script: 2).
     `progress`: where the losses are kept as they come, so that an interrupted prune resumes
     (loss_memo)."""
+    refuse_moe(model.config, "blockpruner (it removes attention and MLP sublayers)")
     p = registry.checked_params("blockpruner", params)
     dtype = scoring_dtype("blockpruner", p, model)
     calibration = require_calibration("blockpruner", calibration)

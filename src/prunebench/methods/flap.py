@@ -42,6 +42,7 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError, projections
+from prunebench.checkpoint.param_count import refuse_moe
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
@@ -261,6 +262,7 @@ def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
 # --------------------------------------------------------------------------- prune
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    refuse_moe(model.config, "flap (width pruning)")
     p = registry.checked_params("flap", params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("flap needs calibration token ids of shape [n, L]")

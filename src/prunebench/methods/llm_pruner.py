@@ -29,6 +29,7 @@ import logging
 import torch
 
 from prunebench import PrunebenchError, projections
+from prunebench.checkpoint.param_count import refuse_moe
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
@@ -181,6 +182,7 @@ def _summary(x: torch.Tensor) -> dict[str, float]:
 # --------------------------------------------------------------------------- prune
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    refuse_moe(model.config, "llm_pruner (width pruning)")
     p = registry.checked_params("llm_pruner", params)
     if calibration is None or calibration.dim() != 2 or calibration.shape[1] < 2:
         raise PrunebenchError("llm_pruner needs calibration token ids of shape [n, L] with L >= 2")

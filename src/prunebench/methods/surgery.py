@@ -26,6 +26,7 @@ from torch import nn
 from transformers import LlamaConfig
 
 from prunebench import PrunebenchError, projections
+from prunebench.checkpoint.param_count import refuse_moe
 from prunebench.methods.sizing import (block_range, config_with_shapes,  # noqa: F401
                                        heads_per_group, solve_uniform, uniform_shapes)
 from prunebench.modeling import ZeroHeadAttention, count_params, family, head_dim, norm_like
@@ -111,6 +112,7 @@ def _channels_of(units: Sequence[int], width: int) -> list[int]:
 
 def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) -> None:
     """Remove KV groups (each: one K/V head and its query heads) from block `layer_idx`."""
+    refuse_moe(model.config, "width surgery (remove_kv_groups)")
     config = model.config
     layer = _layer(model, layer_idx)
     attn = layer.self_attn
@@ -142,6 +144,7 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
 
 def remove_heads(model: nn.Module, layer_idx: int, heads: Iterable[int]) -> None:
     """Remove query heads; with GQA they must make up whole KV groups (a KV head is shared)."""
+    refuse_moe(model.config, "width surgery (remove_heads)")
     rep = heads_per_group(model.config)
     heads = sorted({int(h) for h in heads})
     groups = sorted({h // rep for h in heads})
@@ -158,6 +161,7 @@ def remove_heads(model: nn.Module, layer_idx: int, heads: Iterable[int]) -> None
 
 def remove_channels(model: nn.Module, layer_idx: int, channels: Iterable[int]) -> None:
     """Remove MLP channels: gate/up output rows and down_proj input columns."""
+    refuse_moe(model.config, "width surgery (remove_channels)")
     mlp = _layer(model, layer_idx).mlp
     width = projections.mlp_width(mlp)
     drop = set(_unique_indices(channels, width, "MLP channel", layer_idx))

@@ -23,6 +23,7 @@ import logging
 import torch
 
 from prunebench import PrunebenchError, projections
+from prunebench.checkpoint.param_count import refuse_moe
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.modeling import ZeroHeadAttention, count_params, layer_shapes
@@ -112,6 +113,7 @@ def channel_scores(weight: torch.Tensor, square_sum: torch.Tensor) -> torch.Tens
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
+    refuse_moe(model.config, "wanda_sp (width pruning)")
     p = registry.checked_params("wanda_sp", params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("wanda_sp needs calibration token ids of shape [n, L]")
