@@ -12,7 +12,8 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import sliding_windows
+from prunebench.checkpoint.param_count import (active_experts, family, is_moe, num_experts,
+                                               sliding_windows)
 from prunebench.modeling import block_param_count, head_dim, layer_shapes, resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,28 @@ def weight_bytes(config, dtype: str | torch.dtype) -> int:
     (with tied embeddings it is that same table, counted once).
     """
     params = sum(block_param_count(config, s) for s in layer_shapes(config))
+    if is_moe(config):
+        # A token reads its router's top-k experts of each sparse block, not all of them: the
+        # other experts' weights are no part of its step (`moe_floor_note` says for which
+        # batches that is the whole read).
+        width = getattr(config, family(config).moe_intermediate_key)
+        unread = (num_experts(config) - active_experts(config)) * 3 * config.hidden_size * width
+        params -= unread * sum(bool(s.get("sparse_mlp")) for s in layer_shapes(config))
     params += config.hidden_size + config.vocab_size * config.hidden_size
     return params * _element_size(dtype)
+
+
+def moe_floor_note(config, batch: int) -> str | None:
+    """Why a mixture-of-experts model's decode step at `batch` has no bandwidth floor, or None
+    when it has one. At batch 1 the step reads the router's top-k experts of each sparse block
+    (`weight_bytes`); with more rows it reads the union of every row's experts, which the
+    router decides token by token: between k and all of them, unknown before the run, so no
+    floor is given rather than one far below what the step must read."""
+    if not is_moe(config) or batch == 1:
+        return None
+    return (f"mixture of experts: at batch {batch} a decode step reads the experts its "
+            "tokens' routers choose, a number known only as it runs; the floor is given at "
+            "batch 1 only")
 
 
 def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -> int:
@@ -113,6 +134,10 @@ def measure_bandwidth(device: str | torch.device, nbytes: int | None = None,
 def add_floor(row: dict[str, Any], config, *, input_tokens: int, output_tokens: int,
                dtype: torch.dtype, bandwidth: float | None) -> None:
     row.update(floor_s=None, pct_of_floor=None, floor_flag=None)
+    note = moe_floor_note(config, row["batch_size"])
+    if note is not None:
+        row["floor_note"] = note  # left out, and why: never a floor of weights it may not read
+        return
     if bandwidth is None or row["decode_step_s"] is None:
         return
     context = mean_decode_context(input_tokens, output_tokens)
