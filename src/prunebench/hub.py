@@ -252,10 +252,18 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path,
     then turned into that language model's text-only checkpoint (checkpoint.text_part; a
     rerun brings back the files it had changed, and it starts again).
     """
+    from prunebench.checkpoint import moe_fuse
     from prunebench.checkpoint.text_part import finished, take_text_part
 
     out_dir = Path(out_dir)
     claim_download_folder(out_dir, repo_id, revision)
+    if moe_fuse.finished(out_dir):
+        # Likewise a run killed after a mixture of experts' per-expert weights were fused:
+        # fetching would bring the per-expert originals again.
+        log.info("%s: the download in %s was finished and its experts fused: not downloaded "
+                 "again", repo_id, out_dir)
+        moe_fuse.fuse_experts(out_dir)  # deletes originals a killed run left
+        return out_dir
     if finished(out_dir):
         # A run killed after the language model was taken out (while the manifest was being
         # hashed, or the originals deleted): its files are the verified download's; fetching
@@ -275,6 +283,9 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path,
             out_dir.rmdir()
         raise
     take_text_part(path)
+    # Per-expert weights (published Mixtral, Qwen3-MoE) fused once into transformers 5's
+    # layout, which prunebench's loader reads (checkpoint.moe_fuse).
+    moe_fuse.fuse_experts(path)
     return path
 
 

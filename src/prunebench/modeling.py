@@ -569,6 +569,16 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state) - ({"lm_head.weight"} if config.tie_word_embeddings else set()))
     unexpected = sorted(set(state) - set(expected))
+    if is_moe(config) and unexpected:
+        from prunebench.checkpoint.moe_fuse import per_expert_names
+
+        if per_expert := per_expert_names(unexpected):
+            raise PrunebenchError(
+                f"checkpoint {path} holds its experts' weights one expert at a time "
+                f"({per_expert[0]}, ...), as published checkpoints do; prunebench reads them "
+                "fused (transformers 5's layout), which a download or an import makes once: "
+                "use the model through a workflow source (hf:<org>/<repo>@<commit> or "
+                "local:<folder>) or give a command the folder (imported into its cache)")
     if missing or unexpected:
         raise PrunebenchError(f"checkpoint {path}: weights do not match config.json "
                               f"(missing {missing[:5]}, unexpected {unexpected[:5]})")

@@ -41,7 +41,7 @@ CHECKPOINT_FILES = ["config.json", "generation_config.json", "*.safetensors",
                     "tekken.json",
                     "special_tokens_map.json", "added_tokens.json", "vocab.json", "vocab.txt",
                     "merges.txt", "*.tiktoken", "chat_template.jinja", "chat_template.json",
-                    "pickle_conversion.json", "text_part.json"]
+                    "pickle_conversion.json", "text_part.json", "moe_fusion.json"]
 # The staging folder's record of the folder's files it copies (hidden: not in any manifest).
 SOURCE_RECORD = ".import-source.json"
 
@@ -192,6 +192,7 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None,
     converted, manifest written, and put in place only once complete (module docstring).
     `trust_remote_code`: whether its code files come too (code_files; None: the workflow's
     setting, hub.trust_remote_code_of_run)."""
+    from prunebench.checkpoint import moe_fuse
     from prunebench.checkpoint.integrity import verify_manifest
     from prunebench.checkpoint.text_part import RECORD, finished, take_text_part
     from prunebench.hub import trust_remote_code_of_run
@@ -217,7 +218,10 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None,
     # An import killed after it took a multimodal checkpoint's language model out (while its
     # manifest was hashed) is finished with what it made: the originals are gone from staging.
     taken_out = RECORD not in {f.name for f in files} and finished(staging)
-    if not taken_out:
+    # Likewise one killed after a mixture of experts' per-expert weights were fused (their
+    # originals are gone from staging: copied again, they would be fused again).
+    fused = moe_fuse.RECORD not in {f.name for f in files} and moe_fuse.finished(staging)
+    if not taken_out and not fused:
         if trust_remote_code is None:
             trust_remote_code = trust_remote_code_of_run()
         code = code_files(folder) if trust_remote_code else []
@@ -226,9 +230,17 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None,
         # with the sha256 of the folder's files it replaces (workflow_state compares the
         # folder's files with them).
         taken_out = take_text_part(staging, hash_sources=True)
+    # Per-expert weights (published Mixtral, Qwen3-MoE) fused once into transformers 5's
+    # layout, which prunebench's loader reads (checkpoint.moe_fuse); a finished fusion's
+    # leftover originals are deleted.
+    fused = moe_fuse.fuse_experts(staging, hash_sources=True) or fused
     extra = {"source": source, "imported_from": str(folder), "imported_files": record}
     if taken_out:
         extra["imported_sha256"] = read_json_or_none(staging / RECORD).get("source_sha256")
+    if fused:  # the originals' sha256, which workflow_state compares the folder's files with
+        fusion = read_json_or_none(staging / moe_fuse.RECORD) or {}
+        extra["imported_sha256"] = {**(extra.get("imported_sha256") or {}),
+                                    **(fusion.get("source_sha256") or {})}
     # The record stays until the manifest is written: hashing a 13B checkpoint takes minutes,
     # and an import interrupted then resumes with its copies.
     hashed = write_manifest(staging, extra)

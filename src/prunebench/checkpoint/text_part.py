@@ -523,9 +523,12 @@ def _delete_originals(folder: Path) -> None:
 
 
 def own_file(name: str) -> bool:
-    """Whether `name` is a file an extraction writes (a text shard, its record): not one of the
-    download's, which a rerun of the download must not take for another commit's and delete."""
-    return _is_text_shard(name) or name == RECORD
+    """Whether `name` is a file an extraction writes (a text shard, its record), or a fusion of
+    a mixture of experts' per-expert weights (checkpoint.moe_fuse): not one of the download's,
+    which a rerun of the download must not take for another commit's and delete."""
+    from prunebench.checkpoint import moe_fuse
+
+    return _is_text_shard(name) or name == RECORD or moe_fuse.own_file(name)
 
 
 def _is_text_shard(name: str) -> bool:
