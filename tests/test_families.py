@@ -33,7 +33,8 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           Glm4Config, GlmConfig,
                           GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
-                          Ministral3Config, Qwen2Config, Qwen3Config, SmolLM3Config)
+                          Ministral3Config, MixtralConfig, Qwen2Config, Qwen3Config,
+                          Qwen3MoeConfig, SmolLM3Config)
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -44,7 +45,7 @@ from prunebench.evaluate import perplexity
 from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim, layer_shapes,
                                  load_config, load_model, remove_blocks, save_model)
-from prunebench.checkpoint.param_count import config_from_dict, config_from_json
+from prunebench.checkpoint.param_count import config_from_dict, config_from_json, is_moe
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
 from test_benchmark import assert_step_traces_as_one_graph
@@ -118,7 +119,23 @@ FAMILIES = {
     # GLM-4 adds norms on the two sublayers' outputs.
     "glm": lambda: GlmConfig(**SMALL, head_dim=16, attention_bias=True),
     "glm4": lambda: Glm4Config(**SMALL, head_dim=16, attention_bias=True),
+    # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
+    # token (experts fused into 3D parameters, transformers 5's layout).
+    "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
+                                     num_experts_per_tok=2, sliding_window=None),
+    # Qwen3-MoE: Qwen3's attention (per-head q/k norms, head_dim set apart), experts narrower
+    # than the dense MLP (moe_intermediate_size), the router's top-k weights renormalised (as
+    # Qwen3-30B-A3B's), and block 2 a dense MLP (mlp_only_layers), so removing a block before
+    # it renumbers it.
+    "qwen3_moe": lambda: Qwen3MoeConfig(**SMALL, head_dim=32, moe_intermediate_size=48,
+                                        num_experts=4, num_experts_per_tok=2,
+                                        norm_topk_prob=True, mlp_only_layers=[2],
+                                        use_sliding_window=False),
 }
+# Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
+# methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
+MOE = {"mixtral", "qwen3_moe"}
+WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
 TIED = {"qwen2_tied": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True,
@@ -131,7 +148,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "gemma3": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM",
            "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
-           "glm4": "Glm4ForCausalLM"}
+           "glm4": "Glm4ForCausalLM", "mixtral": "MixtralForCausalLM",
+           "qwen3_moe": "Qwen3MoeForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -375,6 +393,11 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     or a packed qkv_proj (Phi-3) lost the wrong rows or split its output at the model's head
     count, the kept heads would change and so would the logits."""
     model = family_model(name)
+    if name in MOE:  # width surgery refuses experts, attention too (its shapes, its config)
+        with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
+            surgery.remove_kv_groups(model, 1, [0])
+        assert numel(model) == count_params(model.config)
+        return
     hd = head_dim(model.config)
     rep = model.config.num_attention_heads // model.config.num_key_value_heads
     with torch.no_grad():  # group 0 of block 1: its query heads 0..rep-1
@@ -407,6 +430,12 @@ def test_empty_attention_and_mlp_blocks_round_trip_and_decode(name, tmp_path):
     own decoder layer; Qwen3's q/k norms go with it) and one left with no MLP channels: saved,
     reloaded with the same logits, decoded by both backends alike."""
     model = family_model(name)
+    if name in MOE:
+        for remove in (lambda: surgery.remove_kv_groups(model, 1, [0, 1]),
+                       lambda: surgery.remove_channels(model, 2, range(128))):
+            with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
+                remove()
+        return
     surgery.remove_kv_groups(model, 1, [0, 1])
     surgery.remove_channels(model, 2, range(128))
     assert numel(model) == count_params(model.config)
@@ -460,6 +489,13 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
         out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
                              max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
+        if is_moe(model.config):  # no compiled decoder for experts: hf_static's tokens only
+            with pytest.raises(PrunebenchError, match="hf or hf_static backend"):
+                StaticDecoder(model, 3, 6 + n_new, mode="eager")
+            static = bench.HFStaticRunner(model, n_new).generate(prompt, torch.ones_like(prompt))
+            certain = certain_steps(torch.stack(out.scores, dim=1))
+            assert_tokens_agree(static, out.sequences, certain, prompt.shape[1])
+            return static, certain
         decoder = StaticDecoder(model, 3, 6 + n_new, mode="eager")
         mine = decoder.generate(prompt, n_new)
         torch.testing.assert_close(decoder.prefill_logits(prompt), logits(model, prompt)[:, -1],
@@ -479,6 +515,12 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     dense = numel(model)
     target = int(TARGET * dense)
     calibration = ids(8, 24, seed=3)
+    if name in MOE and method in WIDTH_METHODS:  # refused before anything is scored or cut
+        with pytest.raises(PrunebenchError, match=f"{method} .*does not support the "
+                                                  "mixture-of-experts family.*depth method"):
+            method_function(method)(model, calibration, target, **METHODS[method])
+        assert numel(model) == dense
+        return
     report = method_function(method)(model, calibration, target, **METHODS[method])
     assert isinstance(report, dict)
     after = numel(model)
@@ -497,6 +539,10 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
         settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[2],
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
+        if name in MOE and backend == "compiled":
+            with pytest.raises(PrunebenchError, match="compiled backend.*hf or hf_static"):
+                bench.sweep(reloaded, None, settings)
+            continue
         result = bench.sweep(reloaded, None, settings)
         assert [row["status"] for row in result["rows"]] == ["ok"]
         assert result["params"] == after
@@ -511,12 +557,22 @@ def test_the_workflows_prune_step_runs_on_every_family(name, base_dirs, tmp_path
     the saved checkpoint's, and the tokenizer travels with it."""
     from prunebench.pruning import prune_checkpoint
 
-    report = prune_checkpoint(base_dirs[name], "wanda_sp", "0.8", tmp_path / "out",
+    method = "wanda_sp"
+    if name in MOE:  # refused from the config, before the weights load: a depth method runs
+        with pytest.raises(PrunebenchError, match="wanda_sp .*mixture-of-experts"):
+            prune_checkpoint(base_dirs[name], "wanda_sp", "0.8", tmp_path / "refused",
+                             ids(8, 24, seed=3), device="cpu")
+        assert not (tmp_path / "refused").exists()
+        method = "depth_ppl"
+    report = prune_checkpoint(base_dirs[name], method, "0.8", tmp_path / "out",
                               ids(8, 24, seed=3), device="cpu")
     reloaded = load_model(tmp_path / "out")
     assert type(reloaded).__name__ == CLASSES[name]
     assert report["params_after"] == numel(reloaded) < report["params_before"]
-    assert abs(report["params_after"] - report["target_params"]) <= 0.01 * report["target_params"]
+    # wanda_sp lands within 1% of the target; a depth method within one block of four.
+    tolerance = 0.01 * report["target_params"] if method == "wanda_sp" else 0.25 * report[
+        "params_before"]
+    assert abs(report["params_after"] - report["target_params"]) <= tolerance
     assert (tmp_path / "out" / "tokenizer.json").exists()
 
 
@@ -526,14 +582,25 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
     """Adapters go on every family's projections (same names); the merged model keeps the
     pruned shape, saves as a plain checkpoint of its family and reloads with the same logits."""
     model = load_model(base_dirs[name])
-    method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
+    extra = {}
+    if name in MOE:
+        # No width pruning of experts: a depth-pruned model is recovered instead, with
+        # adapters on the attention only (the experts are no linear layers to wrap).
+        with pytest.raises(PrunebenchError, match="llm_pruner .*mixture-of-experts"):
+            method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
+        method_function("depth_mag")(model, None, int(TARGET * numel(model)),
+                                     protect_first=1, protect_last=1)
+        extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+    else:
+        method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     pruned_params = numel(model)
     records = embedded_records((embedded_corpus / "train.txt").read_text(), seed=0)
     train, val = split_records(records, 8, seed=0)
     settings = lora.resolve_settings({
         "data": {"source": "embedded", "val_size": 8, "max_train": 16, "seed": 0},
         "template": "plain", "epochs": 1, "lr": 2e-3, "batch_size": 8, "micro_batch_size": 4,
-        "max_length": 192, "warmup_steps": 1, "eval_every": 1, "log_every": 1, "seed": 0})
+        "max_length": 192, "warmup_steps": 1, "eval_every": 1, "log_every": 1, "seed": 0,
+        **extra})
     merged, report = lora.train_lora(model, tokenizer, train[:16], val, settings,
                                      torch.device("cpu"))
     assert report["best_val_loss"] <= report["initial_val_loss"]
@@ -553,7 +620,11 @@ def test_zeroshot_evaluates_a_width_pruned_model(name, base_dirs, tokenizer, emb
 
     suite = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "mc_suite", n=20)
     model = load_model(base_dirs[name])
-    method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
+    if name in MOE:  # no width pruning of experts: the dense model is evaluated
+        with pytest.raises(PrunebenchError, match="flap .*mixture-of-experts"):
+            method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
+    else:
+        method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     result = zeroshot.evaluate(model, tokenizer, ["pb_number", "pb_continuation"],
                                include_path=suite, batch_size=8, limit=10)
     summary = result["summary"]
@@ -617,6 +688,10 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
     assert torch.equal(logits(theirs.eval(), x), logits(model, x))
 
     width = load_model(base_dirs[name])
+    if name in MOE:  # no width-pruned mixture of experts exists to load
+        with pytest.raises(PrunebenchError, match="width surgery"):
+            surgery.remove_kv_groups(width, 1, [0])
+        return
     surgery.remove_kv_groups(width, 1, [0])
     save_model(width, None, tmp_path / "width")
     with pytest.raises(RuntimeError, match="mismatch"):

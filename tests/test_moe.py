@@ -1,0 +1,308 @@
+"""Mixture-of-experts families (Mixtral, Qwen3-MoE): the one-time fusion of per-expert
+checkpoints, checked against transformers' own loading of them; exact counts with Qwen3-MoE's
+dense blocks; depth pruning that removes exactly the blocks it names; and the refusals (width
+methods at plan time, MLP adapters) and the bandwidth floor. tests/test_families.py runs the
+shared per-family tests on them (FAMILIES)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForCausalLM
+
+from prunebench import PrunebenchError
+from prunebench.checkpoint import moe_fuse
+from prunebench.checkpoint.local_import import import_local
+from prunebench.checkpoint.param_count import config_from_dict, sparse_mlp_blocks
+from prunebench.methods.registry import method_function
+from prunebench.methods.sizing import check_prunable
+from prunebench.modeling import (count_params, load_config, load_model, remove_blocks,
+                                 save_model, write_manifest)
+from test_families import FAMILIES, MOE, SMALL, family_model, ids, logits, numel
+from test_families import tokenizer  # noqa: F401 - a fixture (getfixturevalue)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# Each family's published per-expert names: (router, expert prefix, gate, up, down).
+HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.experts", "w1", "w3",
+                         "w2"),
+             "qwen3_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                           "down_proj")}
+
+
+def per_expert_state(model, name: str) -> dict[str, torch.Tensor]:
+    """The model's weights as its family's published checkpoints hold them: one tensor per
+    expert and projection, the fused [gate; up] rows split apart."""
+    router, experts, gate, up, down = HUB_NAMES[name]
+    state = {}
+    for key, tensor in model.state_dict().items():
+        block, _, rest = key.partition(".mlp.")
+        if rest == "gate.weight":
+            state[f"{block}.{router}"] = tensor
+        elif rest == "experts.gate_up_proj":
+            width = tensor.shape[1] // 2
+            for e in range(tensor.shape[0]):
+                state[f"{block}.{experts}.{e}.{gate}.weight"] = tensor[e, :width]
+                state[f"{block}.{experts}.{e}.{up}.weight"] = tensor[e, width:]
+        elif rest == "experts.down_proj":
+            for e in range(tensor.shape[0]):
+                state[f"{block}.{experts}.{e}.{down}.weight"] = tensor[e]
+        else:
+            state[key] = tensor
+    return {k: v.detach().contiguous().clone() for k, v in state.items()}
+
+
+def write_hub_checkpoint(model, name: str, folder, with_tokenizer=None) -> None:
+    """A published-style checkpoint in two shards with an index, one block's experts split
+    across both (as Mixtral-8x7B's shards split blocks)."""
+    folder.mkdir(parents=True)
+    model.config.save_pretrained(folder)
+    if with_tokenizer is not None:
+        with_tokenizer.save_pretrained(folder)
+    state = per_expert_state(model, name)
+
+    def second(key: str) -> bool:  # blocks 2 and 3, and block 1's experts 2 and 3
+        parts = key.split(".")
+        if parts[:2] != ["model", "layers"]:
+            return key.startswith("lm_head")
+        block = int(parts[2])
+        return block >= 2 or (block == 1 and "experts" in parts and int(
+            parts[parts.index("experts") + 1]) >= 2)
+
+    shards = {"model-00001-of-00002.safetensors": [k for k in state if not second(k)],
+              "model-00002-of-00002.safetensors": [k for k in state if second(k)]}
+    for shard, keys in shards.items():
+        save_file({k: state[k] for k in keys}, str(folder / shard), metadata={"format": "pt"})
+    (folder / "model.safetensors.index.json").write_text(json.dumps({
+        "metadata": {}, "weight_map": {k: s for s, keys in shards.items() for k in keys}}))
+
+
+@pytest.mark.parametrize("name", sorted(MOE))
+def test_a_per_expert_checkpoint_is_fused_once_on_import_as_transformers_loads_it(
+        name, tmp_path, request):
+    model = family_model(name)
+    write_hub_checkpoint(model, name, tmp_path / "hub", request.getfixturevalue("tokenizer"))
+    weight_map = json.loads((tmp_path / "hub" / "model.safetensors.index.json").read_text())[
+        "weight_map"]
+    shards_of = {}  # a block whose experts span both shards: fused across files
+    for key, shard in weight_map.items():
+        if ".experts." in key:
+            shards_of.setdefault(key.split(".")[2], set()).add(shard)
+    assert any(len(shards) == 2 for shards in shards_of.values())
+    # prunebench's loader refuses the per-expert layout with the way to fuse it.
+    raw_copy = tmp_path / "raw"
+    shutil.copytree(tmp_path / "hub", raw_copy)
+    write_manifest(raw_copy)
+    with pytest.raises(PrunebenchError, match="one expert at a time.*import"):
+        load_model(raw_copy)
+
+    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
+    ours = load_model(out)
+    theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "hub", dtype=torch.float32).eval()
+    x = ids()
+    # transformers' conversion of the same files, prunebench's fusion, and the model they came
+    # from compute the same logits.
+    assert torch.equal(logits(ours, x), logits(theirs, x))
+    assert torch.equal(logits(ours, x), logits(model, x))
+    assert numel(ours) == count_params(ours.config) == numel(model)
+    record = json.loads((out / moe_fuse.RECORD).read_text())
+    assert record["fused_from"] == ["model-00001-of-00002.safetensors",
+                                    "model-00002-of-00002.safetensors"]
+    assert sorted(record["experts_per_block"].values()) == [4] * sum(
+        sparse_mlp_blocks(model.config))
+    assert set(record["source_sha256"]) == set(record["fused_from"])
+    manifest = json.loads((out / "prunebench.json").read_text())
+    assert moe_fuse.RECORD in manifest["files_sha256"]  # the fusion is part of what is verified
+    assert set(manifest["imported_sha256"]) == set(record["fused_from"])
+    assert not list(out.glob("model-0000*.safetensors"))  # the originals are gone
+    # The fused checkpoint is a plain checkpoint of its family to transformers as well.
+    again = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    assert torch.equal(logits(again, x), logits(model, x))
+
+
+def test_an_interrupted_fusion_resumes_keeping_the_shards_written_whole(tmp_path, monkeypatch):
+    model = family_model("mixtral")
+    write_hub_checkpoint(model, "mixtral", tmp_path / "m")
+    real = moe_fuse._write_shard
+    calls = []
+
+    def dies_at_the_third(block, names, where, target):
+        calls.append(target.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(block, names, where, target)
+
+    monkeypatch.setattr(moe_fuse, "_write_shard", dies_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        moe_fuse.fuse_experts(tmp_path / "m")
+    first = tmp_path / "m" / calls[0]
+    written = first.stat().st_mtime_ns
+    assert not moe_fuse.finished(tmp_path / "m")
+    assert (tmp_path / "m" / moe_fuse.PROGRESS).exists()
+    monkeypatch.setattr(moe_fuse, "_write_shard", real)
+    assert moe_fuse.fuse_experts(tmp_path / "m")
+    assert first.stat().st_mtime_ns == written  # kept, not written again
+    assert moe_fuse.finished(tmp_path / "m") and not (tmp_path / "m" / moe_fuse.PROGRESS).exists()
+    assert not moe_fuse.fuse_experts(tmp_path / "m")  # once only
+    write_manifest(tmp_path / "m")
+    assert torch.equal(logits(load_model(tmp_path / "m"), ids()), logits(model, ids()))
+
+
+def test_an_incomplete_expert_is_refused_before_anything_changes(tmp_path):
+    model = family_model("qwen3_moe")
+    write_hub_checkpoint(model, "qwen3_moe", tmp_path / "m")
+    for shard in tmp_path.glob("m/model-*.safetensors"):
+        state = load_file(shard)
+        if "model.layers.0.mlp.experts.3.up_proj.weight" in state:
+            del state["model.layers.0.mlp.experts.3.up_proj.weight"]
+            save_file(state, str(shard))
+    index = tmp_path / "m" / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    del data["weight_map"]["model.layers.0.mlp.experts.3.up_proj.weight"]
+    index.write_text(json.dumps(data))
+    with pytest.raises(PrunebenchError, match=r"experts are incomplete.*3: \['up'\]"):
+        moe_fuse.fuse_experts(tmp_path / "m")
+    assert not (tmp_path / "m" / moe_fuse.RECORD).exists()
+    assert len(list(tmp_path.glob("m/model-0000*.safetensors"))) == 2
+
+
+# --------------------------------------------------------------------------- counts
+
+@pytest.mark.parametrize("values", [{"mlp_only_layers": [0, 3]}, {"decoder_sparse_step": 2},
+                                    {"mlp_only_layers": [1], "decoder_sparse_step": 3},
+                                    {"num_experts": 0}])
+def test_qwen3_moe_dense_blocks_count_exactly(values):
+    from transformers import Qwen3MoeConfig
+
+    from prunebench.modeling import build_model
+
+    config = Qwen3MoeConfig(**SMALL, **{
+        "head_dim": 32, "moe_intermediate_size": 48, "num_experts": 4, "num_experts_per_tok": 2,
+        "use_sliding_window": False, "mlp_only_layers": [], "decoder_sparse_step": 1, **values})
+    model = build_model(config, device="meta")
+    kinds = [type(layer.mlp).__name__ == "Qwen3MoeSparseMoeBlock" for layer in model.model.layers]
+    assert kinds == sparse_mlp_blocks(config)
+    assert 0 < sum(kinds) < 4 or values == {"num_experts": 0}
+    assert count_params(config) == numel(model)
+    assert count_params(config_from_dict(json.loads(config.to_json_string()))) == numel(model)
+
+
+def test_a_hub_config_naming_num_experts_counts_them():
+    values = json.loads(FAMILIES["qwen3_moe"]().to_json_string())
+    values["num_experts"] = values.pop("num_local_experts")  # as Qwen3-30B-A3B's config.json
+    assert count_params(config_from_dict(values)) == numel(family_model("qwen3_moe"))
+
+
+# --------------------------------------------------------------------------- depth pruning
+
+@pytest.mark.parametrize("method, params", [
+    ("depth_ppl", {}), ("depth_taylor", {"protect_first": 1, "protect_last": 1}),
+    ("depth_mag", {"protect_first": 1, "protect_last": 1}), ("depth_angular", {}),
+    ("sleb", {}), ("shortgpt", {})])
+@pytest.mark.parametrize("name", sorted(MOE))
+def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params, tmp_path):
+    """The pruned model computes what the dense model does with those blocks dropped, and so
+    does it reloaded (Qwen3-MoE's dense block keeps its kind wherever it moves)."""
+    # Loaded from disk as every prune's model is (an in-memory model's experts, of another
+    # memory layout, may round their last bit otherwise than the same weights loaded).
+    save_model(family_model(name), None, tmp_path / "dense")
+    model = load_model(tmp_path / "dense")
+    dense_params = numel(model)
+    report = method_function(method)(model, ids(8, 24, seed=3), int(0.8 * dense_params),
+                                      **params)
+    removed = report["removed_blocks"]
+    assert removed and model.config.num_hidden_layers == 4 - len(removed)
+    expected = remove_blocks(load_model(tmp_path / "dense"), removed)
+    x = ids()
+    assert torch.equal(logits(model, x), logits(expected, x))
+    assert numel(model) == count_params(model.config) == dense_params - sum(
+        sum(p.numel() for p in layer.parameters())
+        for i, layer in enumerate(family_model(name).model.layers) if i in removed)
+    save_model(model, None, tmp_path / "p")
+    reloaded = load_model(tmp_path / "p")
+    assert torch.equal(logits(reloaded, x), logits(model, x))
+    kinds = [type(layer.mlp).__name__ for layer in reloaded.model.layers]
+    assert kinds == [type(layer.mlp).__name__ for layer in model.model.layers]
+
+
+def test_removing_blocks_renumbers_qwen3_moes_dense_blocks():
+    model = family_model("qwen3_moe")  # block 2 dense
+    remove_blocks(model, [0])
+    assert model.config.mlp_only_layers == [1] and model.config.decoder_sparse_step == 1
+    assert sparse_mlp_blocks(model.config) == [True, False, True]
+    remove_blocks(model, [1])  # the dense block itself
+    assert model.config.mlp_only_layers == [] and sparse_mlp_blocks(model.config) == [True] * 2
+
+
+def test_mag_plus_scores_the_experts_weights():
+    from prunebench.methods.depth_mag import magnitude_scores
+
+    model = family_model("mixtral")
+    before = magnitude_scores(model)
+    with torch.no_grad():
+        model.model.layers[2].mlp.experts.down_proj.mul_(10)
+    after = magnitude_scores(model)
+    assert after[2] > before[2] and after[:2] == before[:2]
+
+
+# --------------------------------------------------------------------------- refusals
+
+@pytest.mark.parametrize("method", ["llm_pruner", "flap", "wanda_sp", "blockpruner"])
+@pytest.mark.parametrize("name", sorted(MOE))
+def test_width_methods_are_refused_from_the_config_alone(name, method):
+    """What the workflow's start checks and `prunebench plan` run (torch-free): refused there,
+    before any job, with the depth methods named."""
+    config = config_from_dict(json.loads(FAMILIES[name]().to_json_string()))
+    with pytest.raises(PrunebenchError, match=f"{method} .*{name}.*depth method.*hf_static"):
+        check_prunable(config, method, "0.8")
+    assert 0 < check_prunable(config, "depth_ppl", "0.8") < count_params(config)  # runs
+
+
+@pytest.mark.parametrize("name", sorted(MOE))
+def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
+    from prunebench import lora
+
+    model = family_model(name)
+    with pytest.raises(PrunebenchError, match=r"gate_proj.*fused 3D.*\['q_proj', 'o_proj'\]"):
+        lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
+    chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
+    assert len(chosen) == 2 * 4 and all(".self_attn." in n for n in chosen)
+
+
+@pytest.mark.parametrize("name", sorted(MOE))
+def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
+    from prunebench.benchmark.floors import add_floor, weight_bytes
+
+    config = load_config_of(name)
+    model = family_model(name)
+    k, experts = config.num_experts_per_tok, 4
+    read = 0
+    for layer in model.model.layers:
+        for pname, p in layer.named_parameters():
+            share = k / experts if ".experts." in f".{pname}" else 1
+            read += p.numel() * share
+    read += numel(model.model.norm) + numel(model.lm_head)
+    assert weight_bytes(config, torch.float32) == 4 * read
+    row = {"batch_size": 1, "decode_step_s": 1.0}
+    add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
+    assert row["floor_s"] > 0 and "floor_note" not in row
+    row = {"batch_size": 2, "decode_step_s": 1.0}
+    add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
+    assert row["floor_s"] is None and row["pct_of_floor"] is None
+    assert "mixture of experts" in row["floor_note"]
+
+
+def load_config_of(name: str):
+    return FAMILIES[name]()
+
+
+def test_a_saved_mixture_of_experts_checkpoint_is_fused_and_left_alone(tmp_path):
+    model = family_model("mixtral")
+    save_model(model, None, tmp_path / "m")
+    assert not moe_fuse.needs_fusion(tmp_path / "m")
+    assert not moe_fuse.fuse_experts(tmp_path / "m")
+    assert load_config(tmp_path / "m").model_type == "mixtral"
