@@ -306,3 +306,25 @@ def test_a_saved_mixture_of_experts_checkpoint_is_fused_and_left_alone(tmp_path)
     assert not moe_fuse.needs_fusion(tmp_path / "m")
     assert not moe_fuse.fuse_experts(tmp_path / "m")
     assert load_config(tmp_path / "m").model_type == "mixtral"
+
+
+def test_the_start_refuses_what_a_mixture_of_experts_cannot_do(tmp_path):
+    """A local Mixtral's +lora variant with the default (MLP) targets and a compiled backend,
+    and its width variants: each said at the start, before any job."""
+    from prunebench.plan.checks import moe_problems, prunable_problems
+
+    folder = tmp_path / "mixtral"
+    folder.mkdir()
+    FAMILIES["mixtral"]().save_pretrained(folder)
+    config = {"models": {"m": {"source": f"local:{folder}",
+                               "variants": ["depth_ppl-0.8+lora", "flap-0.8"]}},
+              "benchmark": {"backends": ["hf", "compiled"]}}
+    found = moe_problems(config, tmp_path / "nowhere")
+    assert len(found) == 2
+    assert "compiled backend does not run" in found[0] and "hf and hf_static" in found[0]
+    assert "lora.target_modules names ['gate_proj', 'up_proj', 'down_proj']" in found[1]
+    config["benchmark"]["backends"] = ["hf", "hf_static"]
+    config["lora"] = {"target_modules": ["q_proj", "v_proj"]}
+    assert moe_problems(config, tmp_path / "nowhere") == []
+    assert any("flap (width pruning) does not support the mixture-of-experts" in p
+               for p in prunable_problems(config, tmp_path / "nowhere"))

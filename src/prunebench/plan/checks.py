@@ -983,6 +983,48 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
     return problems
 
 
+def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
+                 schema_file: str | Path = SCHEMA) -> list[str]:
+    """What a mixture-of-experts model (Mixtral, Qwen3-MoE) whose config is known here cannot
+    do, said at the start rather than by its jobs: the compiled backend (its fused blocks
+    compute a dense MLP) and, for its `+lora` variants, MLP adapter targets (the experts are no
+    linear layers). Its width variants are refused by `prunable_problems`, from their plans."""
+    from prunebench.checkpoint.param_count import is_moe, sparse_mlp_blocks
+    from prunebench.plan.variants import read_variants
+
+    bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
+    backends = bench.get("backends") if isinstance(bench.get("backends"), list) else []
+    targets = _section(config, "lora").get("target_modules")
+    if not isinstance(targets, list):
+        from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
+
+        targets = list(LORA_DEFAULTS["target_modules"])
+    mlp = [t for t in targets if t in ("gate_proj", "up_proj", "down_proj")]
+    problems = []
+    for model, spec in _models(config):
+        known = _known_config(model, spec, resources) or _named_shape(spec)
+        try:
+            moe = known is not None and is_moe(known)
+        except PrunebenchError:  # a family prunebench lacks: source_problems says so
+            continue
+        if not moe:
+            continue
+        if "compiled" in backends:
+            problems.append(
+                f"models.{model} ({known.model_type}) is a mixture of experts, which the "
+                "compiled backend does not run (its fused blocks compute a dense MLP): take "
+                "'compiled' out of benchmark.backends (hf and hf_static run it)")
+        items = spec.get("variants")
+        entries = read_variants(model, items if isinstance(items, list) else [])[0]
+        if mlp and any(e["recovery"] for e in entries) and any(sparse_mlp_blocks(known)):
+            problems.append(
+                f"models.{model} ({known.model_type}): lora.target_modules names {mlp}, but its "
+                "experts are fused 3D parameters, not linear layers an adapter can wrap: set "
+                "lora.target_modules to the attention projections (q_proj, k_proj, v_proj, "
+                "o_proj)")
+    return problems
+
+
 def _named_shape(spec: dict[str, Any]):
     """The published shape a hub source's id names (`hf:microsoft/phi-4` -> phi-4), as a
     config, before its config.json is downloaded; else None. Its family is what the checks
@@ -1181,6 +1223,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + cuda_only_problems(config, schema_file)
              + softcap_attention_problems(config, resources, schema_file)
              + packed_lora_target_problems(config, resources)
+             + moe_problems(config, resources, schema_file)
              + tiny_model_problems(config) + job_size_cap_problems() + lora)
     problems = list(dict.fromkeys(found))
     if not problems:
