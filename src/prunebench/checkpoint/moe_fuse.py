@@ -189,8 +189,10 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         return handles[file].get_tensor(name)
 
     if target.is_file():  # written whole (by rename) from these originals by an earlier run
-        with safe_open(target, framework="pt") as handle:
-            size = sum(handle.get_tensor(n).nbytes for n in handle.keys())
+        from prunebench.checkpoint.text_part import _nbytes
+
+        with safe_open(target, framework="pt") as handle:  # sizes from the header: no reads
+            size = sum(_nbytes(handle.get_slice(n)) for n in handle.keys())
             written = list(handle.keys())
         if sorted(written) == sorted(out_names):
             return written, size, len(experts)
