@@ -6,9 +6,11 @@ projections; OLMo-3's sliding windows),
 Granite (embedding, attention, residual and logit scalars), SmolLM3 (blocks without rotary
 positions), Ministral 3 (queries scaled by position), EXAONE-4 (global blocks without rotary
 positions), GLM and GLM-4 (q/k/v biases, packed gate/up, half of each head rotating in adjacent
-pairs; GLM-4's norms on the sublayers' outputs), each pruned with every method, saved,
-reloaded, benchmarked
-with both backends and evaluated, on tiny random models.
+pairs; GLM-4's norms on the sublayers' outputs), and the mixtures of experts Mixtral and
+Qwen3-MoE (routers and fused experts; Qwen3-MoE with a dense block), each pruned with every
+method (the mixtures of experts: the depth methods, the others refused), saved, reloaded,
+benchmarked with both backends (the mixtures of experts: hf and hf_static, the compiled one
+refused) and evaluated, on tiny random models (tests/test_moe.py: their own tests).
 
 The models are randomly initialised from transformers' own config classes with real GQA ratios
 (4 query heads on 2 KV heads). Biases and norm weights are randomised too (transformers

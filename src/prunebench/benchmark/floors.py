@@ -134,11 +134,11 @@ def measure_bandwidth(device: str | torch.device, nbytes: int | None = None,
 def add_floor(row: dict[str, Any], config, *, input_tokens: int, output_tokens: int,
                dtype: torch.dtype, bandwidth: float | None) -> None:
     row.update(floor_s=None, pct_of_floor=None, floor_flag=None)
+    if bandwidth is None or row["decode_step_s"] is None:
+        return
     note = moe_floor_note(config, row["batch_size"])
     if note is not None:
         row["floor_note"] = note  # left out, and why: never a floor of weights it may not read
-        return
-    if bandwidth is None or row["decode_step_s"] is None:
         return
     context = mean_decode_context(input_tokens, output_tokens)
     floor = decode_floor_s(config, row["batch_size"], context, dtype, bandwidth)
