@@ -289,7 +289,7 @@ def floor_lines(cells: list[dict]) -> list[str]:
 
 def profile_lines(cells: list[dict]) -> list[str]:
     """The kernel profile of every row that has one (--profile-steps)."""
-    from prunebench.benchmark.kernel_profile import markdown as profile_markdown
+    from prunebench.benchmark.kernel_profile import profile_text
 
     lines = []
     for cell in cells:
@@ -300,8 +300,7 @@ def profile_lines(cells: list[dict]) -> list[str]:
             title = (f"\nprofile: {cell['variant']} {cell['backend']} "
                      f"{row.get('decode_mode')} ({cell['result']['attention']} attention) "
                      f"batch {row['batch_size']} {cell['tokens']}")
-            lines.append(profile_markdown(profile, title) if profile["status"] == "ok"
-                         else f"{title}: {profile['status']} {profile.get('error', '')}")
+            lines.append(profile_text(profile, title))
     return lines
 
 

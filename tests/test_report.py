@@ -674,6 +674,20 @@ def test_files_without_noise_fields_still_load(study):
     assert table["decode_fallback"].isna().all() and report.flagged_cells(table) == []
 
 
+def assert_one_flagged_row(df, reports, tmp_path, backend, row, note):
+    """Only `row`'s variant counts a flagged timing in the summary, and only `row` is drawn
+    hollow in the backend's figure, whose legend's note says `note`."""
+    summary = report.summary_table(df, report.load_prune_reports(reports))
+    assert dict(zip(summary["variant"], summary["timings_flagged"])) == {
+        v: int(v == row["variant"]) for v in VARIANTS}
+    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
+                                            backend=backend)
+    hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert len(hollow) == 1 and tuple(hollow[0].get_offsets()[0]) == pytest.approx(
+        (row["latency_s_mean"], row["throughput_tok_s"]))
+    assert note in fig.legends[0].get_texts()[0].get_text()
+
+
 def test_compiled_rows_that_ran_eagerly_are_flagged_and_drawn_hollow(tmp_path, caplog):
     """A compiled cell whose capture failed times eager decoding (benchmark.runners): it is
     flagged like an unstable row, not plotted and summarised as compiled."""
@@ -706,15 +720,7 @@ def test_compiled_rows_that_ran_eagerly_are_flagged_and_drawn_hollow(tmp_path, c
         f"{path}: the compiled decode step ran eagerly (cuda-graph failed: RuntimeError: capture "
         "failed), so its timings are not the compiled backend's (decode_fallback in "
         "results/tables/speed.csv): fix that cause, then rerun the cell"]
-    summary = report.summary_table(df, report.load_prune_reports(reports))
-    assert dict(zip(summary["variant"], summary["timings_flagged"])) == {
-        v: int(v == VARIANTS[1]) for v in VARIANTS}
-    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
-                                            backend="compiled")
-    hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
-    assert len(hollow) == 1 and tuple(hollow[0].get_offsets()[0]) == pytest.approx(
-        (flagged.iloc[0]["latency_s_mean"], flagged.iloc[0]["throughput_tok_s"]))
-    assert "run eagerly" in fig.legends[0].get_texts()[0].get_text()
+    assert_one_flagged_row(df, reports, tmp_path, "compiled", flagged.iloc[0], "run eagerly")
 
 
 def test_rows_whose_timed_runs_compiled_are_flagged_and_drawn_hollow(tmp_path, caplog):
@@ -749,15 +755,8 @@ def test_rows_whose_timed_runs_compiled_are_flagged_and_drawn_hollow(tmp_path, c
         "it compiles again, the step recompiles from call to call: set TORCH_LOGS=recompiles "
         "to see why, or time it with the hf backend, or the compiled backend with compile_mode: "
         "cuda-graph (no compile; hf_static takes no compile_mode)"]
-    summary = report.summary_table(df, report.load_prune_reports(reports))
-    assert dict(zip(summary["variant"], summary["timings_flagged"])) == {
-        v: int(v == VARIANTS[1]) for v in VARIANTS}
-    fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
-                                            backend="hf_static")
-    hollow = [c for c in fig.axes[0].collections if len(c.get_offsets())]
-    assert len(hollow) == 1 and tuple(hollow[0].get_offsets()[0]) == pytest.approx(
-        (compiled.iloc[0]["latency_s_mean"], compiled.iloc[0]["throughput_tok_s"]))
-    assert "compiled while timed" in fig.legends[0].get_texts()[0].get_text()
+    assert_one_flagged_row(df, reports, tmp_path, "hf_static", compiled.iloc[0],
+                           "compiled while timed")
 
 
 def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):

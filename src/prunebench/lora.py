@@ -33,13 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError, ResourceError
-from prunebench.checkpoint.param_count import PACKED_PARTS, family, is_moe, sparse_mlp_blocks
+from prunebench.checkpoint.param_count import PACKED_PARTS
 from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_full
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
-from prunebench.plan.lora_settings import (DEFAULTS, TARGETS, packed_target_problems,  # noqa: F401
-                                           resolve_settings)
+from prunebench.plan.lora_settings import (DEFAULTS, TARGETS, expert_target_problem,  # noqa: F401
+                                           packed_target_problems, resolve_settings)
 
 log = logging.getLogger(__name__)
 
@@ -70,25 +70,11 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     return chosen, skipped
 
 
-MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
-
-
 def refuse_expert_targets(model: nn.Module, targets: list[str]) -> None:
-    """Refuse MLP targets on a mixture of experts: its experts' gate, up and down projections
-    are fused 3D parameters (`mlp.experts.gate_up_proj`, `mlp.experts.down_proj`), no
-    nn.Linear an adapter can wrap, so the MLP targets would adapt none of its sparse blocks
-    (only Qwen3-MoE's dense ones) while the settings said every block's MLP."""
+    """Refuse MLP targets on a mixture of experts (plan.lora_settings.expert_target_problem)."""
     config = getattr(model, "config", None)
-    if config is None or not is_moe(config):
-        return
-    named = [t for t in targets if t in MLP_TARGETS]
-    if named and any(sparse_mlp_blocks(config)):
-        attention = [t for t in targets if t not in MLP_TARGETS] or ["q_proj", "k_proj",
-                                                                     "v_proj", "o_proj"]
-        raise PrunebenchError(
-            f"lora.target_modules names {named}, but {family(config).model_class} holds its "
-            "experts' projections as fused 3D parameters, not linear layers an adapter can "
-            f"wrap: set lora.target_modules to the attention projections ({attention})")
+    if config is not None and (problem := expert_target_problem(config, targets)):
+        raise PrunebenchError(problem)
 
 
 def attach_lora(model: nn.Module, settings: dict[str, Any]):

@@ -35,11 +35,9 @@ from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,
 from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: F401
                                     block_param_count, checked_config_json,
                                     count_params,
-                                    default_layer_shape, family, head_dim,
-                                    without_null_shapes,
-                                    is_moe, layer_shapes, mlp_bias, non_block_param_count,
-                                    o_bias, sparse_mlp_blocks,
-                                    qkv_bias)
+                                    default_layer_shape, family, head_dim, is_moe,
+                                    layer_shapes, mlp_bias, non_block_param_count, o_bias,
+                                    qkv_bias, sparse_mlp_blocks, without_null_shapes)
 from prunebench.projections import set_block_heads
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,

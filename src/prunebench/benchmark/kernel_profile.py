@@ -215,3 +215,10 @@ def markdown(profile: dict[str, Any], title: str, names: int = 15) -> str:
                          f"{pct(row['share'], 1)} |")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def profile_text(profile: dict[str, Any], title: str) -> str:
+    """A benchmark row's `kernel_profile` as text: its report (`markdown`), or why it failed."""
+    if profile["status"] == "ok":
+        return markdown(profile, title)
+    return f"{title}: {profile['status']} {profile.get('error', '')}"

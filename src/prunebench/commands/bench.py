@@ -152,17 +152,14 @@ def format_paired(result: dict[str, Any]) -> str:
 
 def profile_lines(result: dict[str, Any]) -> list[str]:
     """Each profiled row's kernel profile as text (`--profile-steps`); a failed one says why."""
-    from prunebench.benchmark.kernel_profile import markdown
+    from prunebench.benchmark.kernel_profile import profile_text
 
     lines = []
     for row in result["rows"]:
         profile = row.get("kernel_profile")
-        if profile is None:
-            continue
-        title = f"\nbatch size {row['batch_size']}"
-        lines.append(markdown(profile, f"{title}, {profile['steps']} decode steps")
-                     if profile["status"] == "ok"
-                     else f"{title}: profile failed ({profile.get('error', '')})")
+        if profile is not None:
+            steps = f", {profile['steps']} decode steps" if "steps" in profile else ""
+            lines.append(profile_text(profile, f"\nbatch size {row['batch_size']}{steps}"))
     return lines
 
 

@@ -989,7 +989,8 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     do, said at the start rather than by its jobs: the compiled backend (its fused blocks
     compute a dense MLP) and, for its `+lora` variants, MLP adapter targets (the experts are no
     linear layers). Its width variants are refused by `prunable_problems`, from their plans."""
-    from prunebench.checkpoint.param_count import is_moe, sparse_mlp_blocks
+    from prunebench.checkpoint.param_count import is_moe
+    from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
 
     bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
@@ -999,7 +1000,6 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
         from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
 
         targets = list(LORA_DEFAULTS["target_modules"])
-    mlp = [t for t in targets if t in ("gate_proj", "up_proj", "down_proj")]
     problems = []
     for model, spec in _models(config):
         known = _known_config(model, spec, resources) or _named_shape(spec)
@@ -1016,12 +1016,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                 "'compiled' out of benchmark.backends (hf and hf_static run it)")
         items = spec.get("variants")
         entries = read_variants(model, items if isinstance(items, list) else [])[0]
-        if mlp and any(e["recovery"] for e in entries) and any(sparse_mlp_blocks(known)):
-            problems.append(
-                f"models.{model} ({known.model_type}): lora.target_modules names {mlp}, but its "
-                "experts are fused 3D parameters, not linear layers an adapter can wrap: set "
-                "lora.target_modules to the attention projections (q_proj, k_proj, v_proj, "
-                "o_proj)")
+        problem = expert_target_problem(known, targets)
+        if problem and any(e["recovery"] for e in entries):
+            problems.append(f"models.{model} ({known.model_type}): {problem}")
     return problems
 
 

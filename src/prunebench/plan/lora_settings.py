@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import PACKED_PARTS
+from prunebench.checkpoint.param_count import (PACKED_PARTS, family, is_moe,
+                                               sparse_mlp_blocks)
 
 # Prompt templates of the instruction records (prunebench.instructions formats them).
 TEMPLATES: dict[str, dict[str, str]] = {
@@ -55,6 +56,25 @@ def packed_target_problems(targets: list[str],
                 f"into one {module}, whose adapter changes all of them; name all of "
                 f"{list(parts)} or none")
     return problems
+
+MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
+
+
+def expert_target_problem(config, targets: list[str]) -> str | None:
+    """MLP targets on a mixture of experts, or None: its experts' gate, up and down
+    projections are fused 3D parameters (`mlp.experts.gate_up_proj`, `mlp.experts.down_proj`),
+    no linear layer an adapter can wrap, so the MLP targets would adapt none of its sparse
+    blocks (only Qwen3-MoE's dense ones) while the settings said every block's MLP. Said by the
+    LoRA job (lora.lora_target_names) and at the workflow's start (plan.checks.moe_problems)."""
+    named = [t for t in targets if t in MLP_TARGETS]
+    if not (named and is_moe(config) and any(sparse_mlp_blocks(config))):
+        return None
+    attention = [t for t in targets if t not in MLP_TARGETS] or ["q_proj", "k_proj", "v_proj",
+                                                                 "o_proj"]
+    return (f"lora.target_modules names {named}, but {family(config).model_class} holds its "
+            "experts' projections as fused 3D parameters, not linear layers an adapter can "
+            f"wrap: set lora.target_modules to the attention projections ({attention})")
+
 
 # The study's recovery settings. `eval_every`: None = validate at the end of every epoch, N =
 # every N optimizer steps. `amp`: auto = float16 autocast on CUDA (the study), none on CPU.
