@@ -47,7 +47,8 @@ from prunebench.evaluate import perplexity
 from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim, layer_shapes,
                                  load_config, load_model, remove_blocks, save_model)
-from prunebench.checkpoint.param_count import config_from_dict, config_from_json, is_moe
+from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, is_moe,
+                                             sparse_mlp_blocks)
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
 from test_benchmark import assert_step_traces_as_one_graph
@@ -1289,7 +1290,9 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,
-             "qwen2.5-vl-7b": 7_615_616_512}
+             "qwen2.5-vl-7b": 7_615_616_512, "mixtral-8x7b": 46_702_792_704,
+             "mixtral-8x22b-v0.1": 140_620_634_112, "qwen3-30b-a3b": 30_532_122_624,
+             "qwen3-235b-a22b": 235_093_634_560}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -1366,6 +1369,27 @@ def test_known_shapes_build_their_family():
     small = architecture_config("llama-3.2-3b")  # tied, rope factor 32 (not Llama-3.1's 8)
     assert small.tie_word_embeddings and small.rope_parameters["factor"] == 32.0
     assert known_shape_of("meta-llama/Llama-3.2-1B-Instruct") == "llama-3.2-1b"
+    for repo, shape in (("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b"),
+                        ("mistral-community/Mixtral-8x22B-v0.1", "mixtral-8x22b-v0.1"),
+                        ("Qwen/Qwen3-30B-A3B-Instruct-2507", "qwen3-30b-a3b"),
+                        ("Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b")):
+        assert known_shape_of(repo) == shape, repo
+    # another vocabulary (32,768) than the base model's; quantized experts
+    for repo in ("mistralai/Mixtral-8x22B-Instruct-v0.1", "Qwen/Qwen3-30B-A3B-FP8",
+                 "TheBloke/Mixtral-8x7B-Instruct-v0.1-GPTQ"):
+        assert known_shape_of(repo) is None, repo
+    mixtral, qwen3_moe = architecture_config("mixtral-8x7b"), architecture_config("qwen3-30b-a3b")
+    assert type(mixtral).__name__ == "MixtralConfig" and type(qwen3_moe).__name__ == "Qwen3MoeConfig"
+    assert (mixtral.num_local_experts, mixtral.num_experts_per_tok) == (8, 2)
+    assert (qwen3_moe.num_experts, qwen3_moe.num_experts_per_tok) == (128, 8)
+    assert all(sparse_mlp_blocks(qwen3_moe))  # no dense block: the MLP width counts nothing
+    # the weights a batch-1 step reads (docs/families.md): 2 of 8, 8 of 128 experts a block
+    from prunebench.benchmark.floors import weight_bytes
+
+    read = {"mixtral-8x7b": 12_748_853_248, "mixtral-8x22b-v0.1": 38_955_423_744,
+            "qwen3-30b-a3b": 3_041_867_776, "qwen3-235b-a22b": 21_568_433_664}
+    for name, params in read.items():
+        assert weight_bytes(architecture_config(name), torch.float16) == 2 * params, name
 
 
 # --------------------------------------------------------------------------- config/modern.yaml

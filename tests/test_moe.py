@@ -332,3 +332,35 @@ def test_the_start_refuses_what_a_mixture_of_experts_cannot_do(tmp_path):
     assert moe_problems(config, tmp_path / "nowhere") == []
     assert any("flap (width pruning) does not support the mixture-of-experts" in p
                for p in prunable_problems(config, tmp_path / "nowhere"))
+
+
+def test_a_hub_id_naming_a_mixture_of_experts_refuses_its_width_variants_before_download(
+        tmp_path):
+    """Mixtral's published id names its family before anything is downloaded: its width
+    variants are refused at the start, and so is the compiled backend. A size its published
+    shape cannot reach is left to the prune job, which reads the downloaded config (a fine-tune
+    under that id may have other sizes); a downloaded model's size problems are said at once."""
+    from prunebench import FamilyUnsupported
+    from prunebench.plan.checks import moe_problems, prunable_problems
+
+    variants = ["depth_ppl-0.99", "flap-0.8", "llm_pruner-0.6", "wanda_sp-0.8",
+                "blockpruner-0.8"]
+    config = {"models": {"m": {"source": "hf:mistralai/Mixtral-8x7B-Instruct-v0.1",
+                               "variants": variants}},
+              "benchmark": {"backends": ["hf", "compiled"]}}
+    found = prunable_problems(config, tmp_path / "nowhere")
+    refused = [p.split(":")[0] for p in found]
+    assert refused == [f"model m, variant {v}" for v in
+                       ("flap-0.8", "llm_pruner-0.6", "wanda_sp-0.8", "blockpruner-0.8")]
+    assert all("mixture-of-experts family 'mixtral'" in p and "depth method" in p for p in found)
+    assert len(moe_problems(config, tmp_path / "nowhere")) == 1  # the compiled backend
+    with pytest.raises(FamilyUnsupported):
+        check_prunable(FAMILIES["mixtral"](), "flap", "0.8")
+    # The same model downloaded: its config is read, and the unreachable size said too.
+    folder = tmp_path / "mixtral"
+    folder.mkdir()
+    FAMILIES["mixtral"]().save_pretrained(folder)
+    config["models"]["m"]["source"] = f"local:{folder}"
+    found = prunable_problems(config, tmp_path / "nowhere")
+    assert [p.split(":")[0] for p in found][0] == "model m, variant depth_ppl-0.99"
+    assert len(found) == 5

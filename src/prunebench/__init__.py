@@ -15,6 +15,11 @@ class PrunebenchError(Exception):
     retry_may_help = False
 
 
+class FamilyUnsupported(PrunebenchError):
+    """What a model's family cannot be given, whatever its size or weights (a width method on a
+    mixture of experts): the family a hub id names is enough to say so before a download."""
+
+
 class ResourceError(PrunebenchError):
     """The machine fell short, not the input: the host out of memory, no GPU visible, the
     network or the disk failing. A retry with more memory, later or on another node may

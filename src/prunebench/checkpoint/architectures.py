@@ -292,6 +292,40 @@ ARCHITECTURES["qwen2.5-vl-3b"] = dict(
     eos_token_id=151645)
 ARCHITECTURES["qwen2.5-vl-7b"] = dict(
     ARCHITECTURES["qwen2.5-7b"], max_position_embeddings=128000, eos_token_id=151645)
+# Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
+# mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
+# code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a
+# token, GQA 32 / 8 and 48 / 8, no sliding window, untied. 46,702,792,704 / 140,620,634,112
+# parameters (the model cards: 46.7B and 141B, 12.9B and 39B of them active for a token).
+# Mixtral-8x22B-Instruct-v0.1 has 32,768 embeddings, so it is not planned as this shape.
+_MIXTRAL = dict(model_type="mixtral", num_local_experts=8, num_experts_per_tok=2,
+                num_key_value_heads=8, vocab_size=32000, rms_norm_eps=1e-5,
+                rope_theta=1000000.0, sliding_window=None, tie_word_embeddings=False,
+                bos_token_id=1, eos_token_id=2)
+ARCHITECTURES["mixtral-8x7b"] = dict(
+    _MIXTRAL, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+    num_attention_heads=32, max_position_embeddings=32768)
+ARCHITECTURES["mixtral-8x22b-v0.1"] = dict(
+    _MIXTRAL, hidden_size=6144, intermediate_size=16384, num_hidden_layers=56,
+    num_attention_heads=48, max_position_embeddings=65536)
+# Qwen/Qwen3-30B-A3B and Qwen3-235B-A22B config.json as public code quotes them (the hub could
+# not be read here): every block sparse (decoder_sparse_step 1, no mlp_only_layers), 128
+# experts of moe_intermediate_size 768 / 1536, 8 routed a token with their weights renormalised
+# (norm_topk_prob), Qwen3's q/k norms, head_dim 128, GQA 32 / 4 and 64 / 4, untied.
+# 30,532,122,624 / 235,093,634,560 parameters (the model cards: 30.5B and 235B; 3.3B / 22B
+# activated). `intermediate_size` is that of a dense block, which these have none of.
+_QWEN3_MOE = dict(model_type="qwen3_moe", num_experts=128, num_experts_per_tok=8,
+                  norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[],
+                  num_key_value_heads=4, head_dim=128, vocab_size=151936,
+                  max_position_embeddings=40960, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                  attention_bias=False, use_sliding_window=False, tie_word_embeddings=False,
+                  bos_token_id=151643, eos_token_id=151645)
+ARCHITECTURES["qwen3-30b-a3b"] = dict(
+    _QWEN3_MOE, hidden_size=2048, intermediate_size=6144, moe_intermediate_size=768,
+    num_hidden_layers=48, num_attention_heads=32)
+ARCHITECTURES["qwen3-235b-a22b"] = dict(
+    _QWEN3_MOE, hidden_size=4096, intermediate_size=12288, moe_intermediate_size=1536,
+    num_hidden_layers=94, num_attention_heads=64)
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
 # rms_norm_eps 1e-5 (Vicuna v1.5 is fine-tuned from them).
 ARCHITECTURES["llama-2-7b"] = dict(ARCHITECTURES["llama-7b"], max_position_embeddings=4096,

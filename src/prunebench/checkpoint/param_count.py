@@ -23,7 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from prunebench import PrunebenchError
+from prunebench import FamilyUnsupported, PrunebenchError
 
 if TYPE_CHECKING:
     from transformers import LlamaConfig
@@ -263,7 +263,7 @@ def refuse_moe(config, what: str) -> None:
     whose experts are 3D parameters no width surgery, fused block or adapter of prunebench
     handles, with what does apply."""
     if is_moe(config):
-        raise PrunebenchError(
+        raise FamilyUnsupported(
             f"{what} does not support the mixture-of-experts family {config.model_type!r} "
             f"({family(config).model_class}): its experts are fused 3D parameters, whose "
             "channels prunebench's width surgery, sublayer removal, compiled decoder and "

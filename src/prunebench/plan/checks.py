@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from prunebench import PrunebenchError, did_you_mean
+from prunebench import FamilyUnsupported, PrunebenchError, did_you_mean
 from prunebench.checkpoint.param_count import config_from_dict, count_params, family
 from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
                                          value_problems)
@@ -467,7 +467,9 @@ def prunable_problems(config: dict[str, Any], resources: str | Path = "resources
     protection that leaves no block to remove, a target a depth method cannot reach (closer to
     the dense model than to one block less), a fixed LLM-Pruner ratio that misses the variant's
     size (methods.sizing, from the config alone). The prune job checks the same before it loads
-    any weight, but only after the jobs before it (a download, hours on a cluster). Sizes the
+    any weight, but only after the jobs before it (a download, hours on a cluster). Of a hub
+    model not downloaded yet whose id names a known shape, only what its family cannot be
+    given (a width method on a mixture of experts): a fine-tune may have other sizes. Sizes the
     parser refuses and parameter values the registry refuses are `variant_problems`' and
     `method_param_problems`' to report."""
     from prunebench.methods.sizing import check_prunable
@@ -481,6 +483,9 @@ def prunable_problems(config: dict[str, Any], resources: str | Path = "resources
             # most its tokenizer learns, which the embedded text gives it), as `plan` sizes it,
             # so that a variant it cannot make is refused before the training, not after.
             known = config_from_dict(untrained_tiny_shape(config))
+        family_only = known is None
+        if family_only:
+            known = _named_shape(spec)
         if known is None:
             continue
         try:
@@ -500,8 +505,11 @@ def prunable_problems(config: dict[str, Any], resources: str | Path = "resources
                 continue
             try:
                 check_prunable(known, settings["method"], settings["size"], settings["params"])
-            except PrunebenchError as err:
+            except FamilyUnsupported as err:
                 problems.append(f"model {model}, variant {base}: {err}")
+            except PrunebenchError as err:
+                if not family_only:
+                    problems.append(f"model {model}, variant {base}: {err}")
     return problems
 
 
