@@ -56,7 +56,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
                  "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b",
-                 "ministral3": None, "exaone4": None, "glm": None, "glm4": None}
+                 "ministral3": None, "exaone4": None, "glm": "glm-4-9b-chat",
+                 "glm4": "glm-4-9b-0414"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -65,9 +66,9 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # query scale from an original context (8 tokens) inside the cell, by a beta (0.7, published
 # 0.1) that moves the tokens (YaRN's factor the context's, 256 / 8, as published configs have
 # it: transformers warns of any other); EXAONE-4 with the 32B's hybrid attention: local
-# blocks rotating, a global one (the fourth) without rotary positions; GLM and GLM-4 with
-# their published q/k/v biases and half of each head rotating in adjacent pairs (their
-# classes' default partial_rotary_factor).
+# blocks rotating, a global one (the fourth) without rotary positions. (GLM and GLM-4 have
+# known shapes, GLM-4-9B-chat's and GLM-4-9B-0414's: their q/k/v biases kept, half of each
+# head rotating in adjacent pairs.)
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -80,9 +81,7 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                                    "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0,
                                    "llama_4_scaling_beta": 0.7}),
             "exaone4": dict(model_type="exaone4", sliding_window=WINDOW,
-                            layer_types=["sliding_attention"] * 3 + ["full_attention"]),
-            "glm": dict(model_type="glm", attention_bias=True),
-            "glm4": dict(model_type="glm4", attention_bias=True)}
+                            layer_types=["sliding_attention"] * 3 + ["full_attention"])}
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)

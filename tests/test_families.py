@@ -1270,7 +1270,8 @@ def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
 # Totals of the published checkpoints (their model cards and the sum of their safetensors;
 # OLMo-2's and Gemma-3's counted from their config.json, which their model cards round to
 # 7.3B and 13.7B, 1B and 270M; Gemma-3 4B-27B and Mistral-Small 3.x: their language models
-# alone, short of the cards' 4.3B, 12.2B, 27.4B and 24B by their vision towers).
+# alone, short of the cards' 4.3B, 12.2B, 27.4B and 24B by their vision towers; GLM-4-32B-0414
+# counted from its config.json, which its model card rounds to 32B).
 PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,
@@ -1287,6 +1288,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "smollm3-3b": 3_075_098_624, "olmo-3-7b": 7_298_011_136,
              "olmo-3-32b": 32_233_522_176, "granite-3.3-8b": 8_170_864_640,
              "exaone-4.0-32b": 32_003_216_384,
+             "glm-4-9b-chat": 9_399_951_360, "glm-4-9b-0414": 9_400_279_040,
+             "glm-4-32b-0414": 32_566_081_536,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,
@@ -1390,6 +1393,32 @@ def test_known_shapes_build_their_family():
             "qwen3-30b-a3b": 3_041_867_776, "qwen3-235b-a22b": 21_568_433_664}
     for name, params in read.items():
         assert weight_bytes(architecture_config(name), torch.float16) == 2 * params, name
+    glm, glm4 = architecture_config("glm-4-9b-chat"), architecture_config("glm-4-9b-0414")
+    assert type(glm).__name__ == "GlmConfig" and type(glm4).__name__ == "Glm4Config"
+    assert glm.attention_bias and glm4.attention_bias  # the 9B's q/k/v biases; not the 32B's
+    assert not architecture_config("glm-4-32b-0414").attention_bias
+    assert glm.rope_parameters["partial_rotary_factor"] == 0.5  # GlmConfig's, not given
+    assert glm.bos_token_id is None and glm.eos_token_id == [151329, 151336, 151338]
+    # GLM-4-9B-chat (glm) and GLM-4-0414 (glm4) are two families: a 0414 id is never planned as
+    # the chat model's shape; THUDM's repositories moved to zai-org under the same names.
+    for repo, shape in (("THUDM/glm-4-9b-chat-hf", "glm-4-9b-chat"),
+                        ("zai-org/glm-4-9b-chat-hf", "glm-4-9b-chat"),
+                        ("THUDM/GLM-4-9B-0414", "glm-4-9b-0414"),
+                        ("zai-org/GLM-4-9B-0414", "glm-4-9b-0414"),
+                        ("THUDM/GLM-Z1-9B-0414", "glm-z1-9b-0414"),
+                        ("THUDM/GLM-4-32B-0414", "glm-4-32b-0414"),
+                        ("zai-org/GLM-4-32B-Base-0414", "glm-4-32b-base-0414"),
+                        ("zai-org/GLM-Z1-32B-0414", "glm-z1-32b-0414"),
+                        # glm-4-9b-chat-1m has 4 KV heads; the base model's config was not read
+                        ("THUDM/glm-4-9b-chat-1m-hf", None), ("THUDM/glm-4-9b-hf", None),
+                        ("zai-org/GLM-Z1-Rumination-32B-0414", None),
+                        ("THUDM/GLM-4-32B-0414-AWQ", None),
+                        ("bartowski/THUDM_GLM-4-32B-0414-GGUF", None),
+                        ("mlx-community/GLM-4-9B-0414-4bit", None)):
+        assert known_shape_of(repo) == shape, repo
+    assert architecture_values("glm-z1-9b-0414") == architecture_values("glm-4-9b-0414")
+    assert architecture_values("glm-z1-32b-0414") == architecture_values("glm-4-32b-0414") \
+        == architecture_values("glm-4-32b-base-0414")
 
 
 # --------------------------------------------------------------------------- config/modern.yaml

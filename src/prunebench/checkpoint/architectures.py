@@ -292,6 +292,39 @@ ARCHITECTURES["qwen2.5-vl-3b"] = dict(
     eos_token_id=151645)
 ARCHITECTURES["qwen2.5-vl-7b"] = dict(
     ARCHITECTURES["qwen2.5-7b"], max_position_embeddings=128000, eos_token_id=151645)
+# THUDM/glm-4-9b-chat-hf config.json (now zai-org/; GLM family, GlmForCausalLM), as a stored copy
+# of the hub's page quotes it verbatim (the hub could not be read here): q/k/v biases, GQA 32 / 2
+# (head_dim 128), gate/up packed, the first half of each head rotating in adjacent pairs (the
+# config has no partial_rotary_factor: GlmConfig's 0.5), rms_norm_eps 1.5625e-07, an untied
+# head, a 128k context, and no bos token. 9,399,951,360 parameters (counted from this config;
+# as GLM-4's own demo prints the model's, the card's 9.4B). glm-4-9b-chat-1m has 4 KV heads
+# (its ChatGLM config's multi_query_group_num), not this shape (known_shape_of).
+ARCHITECTURES["glm-4-9b-chat"] = dict(
+    model_type="glm", hidden_size=4096, intermediate_size=13696, num_hidden_layers=40,
+    num_attention_heads=32, num_key_value_heads=2, head_dim=128, vocab_size=151552,
+    max_position_embeddings=131072, rms_norm_eps=1.5625e-07, rope_theta=10000.0,
+    attention_bias=True, tie_word_embeddings=False, bos_token_id=None,
+    eos_token_id=[151329, 151336, 151338], pad_token_id=151329)
+# THUDM/GLM-4-9B-0414 and GLM-4-32B-0414 config.json (now zai-org/; GLM-4 family,
+# Glm4ForCausalLM: GLM's block with norms on the sublayers' outputs, four a block), as public
+# code and the configs of their public fine-tunes quote them (the hub could not be read here):
+# partial_rotary_factor 0.5 given, rms_norm_eps 1e-5, a 32k context, GQA with 2 KV heads of 128;
+# the 9B has q/k/v biases, the 32B none (attention_bias false), 48 query heads and 61 blocks.
+# eos/pad 151329 (<|endoftext|>) as those configs give them, no bos token.
+# 9,400,279,040 parameters (the 9B's safetensors total, as public notes quote it exactly) /
+# 32,566,081,536 (counted from this config; the model card says 32B). GLM-Z1-9B-0414 and
+# GLM-Z1-32B-0414 are trained from them, and GLM-4-32B-0414 from GLM-4-32B-Base-0414, in the
+# same shapes.
+_GLM4_0414 = dict(model_type="glm4", head_dim=128, num_key_value_heads=2, vocab_size=151552,
+                  max_position_embeddings=32768, rms_norm_eps=1e-5, rope_theta=10000.0,
+                  partial_rotary_factor=0.5, tie_word_embeddings=False, bos_token_id=None,
+                  eos_token_id=151329, pad_token_id=151329)
+ARCHITECTURES["glm-4-9b-0414"] = dict(
+    _GLM4_0414, hidden_size=4096, intermediate_size=13696, num_hidden_layers=40,
+    num_attention_heads=32, attention_bias=True)
+ARCHITECTURES["glm-4-32b-0414"] = dict(
+    _GLM4_0414, hidden_size=6144, intermediate_size=23040, num_hidden_layers=61,
+    num_attention_heads=48, attention_bias=False)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a
@@ -339,6 +372,10 @@ ARCHITECTURES["vicuna-13b-v1.5"] = ARCHITECTURES["llama-2-13b"]
 # The hub ids of OLMo-3's base checkpoints name their release month.
 ARCHITECTURES["olmo-3-1025-7b"] = ARCHITECTURES["olmo-3-7b"]
 ARCHITECTURES["olmo-3-1125-32b"] = ARCHITECTURES["olmo-3.1-32b"] = ARCHITECTURES["olmo-3-32b"]
+# GLM-4-0414's base and reasoning (GLM-Z1) checkpoints, under their hub ids' names.
+ARCHITECTURES["glm-z1-9b-0414"] = ARCHITECTURES["glm-4-9b-0414"]
+ARCHITECTURES["glm-4-32b-base-0414"] = ARCHITECTURES["glm-z1-32b-0414"] = \
+    ARCHITECTURES["glm-4-32b-0414"]
 
 
 def architecture_shape(name: str) -> dict:
@@ -368,6 +405,8 @@ def known_shape_of(repo_id: str) -> str | None:
     names = [n for n in ARCHITECTURES if n in words.removeprefix("meta-")]
     if "llava" in words:  # its language model is LLaVA's (llava-v1.6-vicuna-7b: not LLaMA-1's)
         names = [n for n in names if n.startswith("llava")]
+    if "chat-1m" in words:  # glm-4-9b-chat-1m: 4 KV heads, not glm-4-9b-chat's 2
+        names = [n for n in names if n != "glm-4-9b-chat"]
     return max(names, key=len) if names else None
 
 
