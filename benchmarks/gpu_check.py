@@ -6,10 +6,15 @@ Speed depends on shapes, not weight values, so no download is needed. It benchma
 with both backends (hf = the paper's protocol, compiled = static cache + CUDA graph; --backends
 adds hf_static, transformers' static cache compiled by transformers), measures
 the memory bandwidth, prints a Markdown table and the dense/depth decode-step ratio against
-32/23, and writes gpu_check.json / gpu_check.md to --out (default $OUT).
+32/23, and writes gpu_check.json / gpu_check.md to --out (default $OUT). --arch takes another
+known shape; a mixture of experts (qwen3-30b-a3b, mixtral-8x7b) runs dense and depth with the hf
+backends only (--variants dense,depth --backends hf_static,hf), its batch-1 floor counting the
+routed experts.
 
     python benchmarks/gpu_check.py                    # on the H100 (about 6 minutes)
     python benchmarks/gpu_check.py --arch tiny-test --device cpu --dtype float32   # anywhere
+    python benchmarks/gpu_check.py --arch tiny-test-moe --device cpu --dtype float32 \
+        --variants dense,depth --backends hf_static,hf                             # anywhere
 
 Before timing, a self-check decodes a tiny float32 model with both the compiled decoder and HF
 generate (greedy tokens must be equal; --no-selfcheck skips it), and an SDPA kernel pinned by
@@ -37,8 +42,10 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig
 
+from prunebench import PrunebenchError
 from prunebench import benchmark as bench
 from prunebench.checkpoint.architectures import architecture_config
+from prunebench.checkpoint.param_count import is_moe
 from prunebench.atomic import write_json, write_text
 from prunebench.benchmark.attention import ATTENTION, set_hf_attention
 from prunebench.modeling import (count_params, default_layer_shape, random_model, remove_blocks,
@@ -62,8 +69,23 @@ def tiny_test_config() -> LlamaConfig:
                        pad_token_id=0, tie_word_embeddings=False)
 
 
+def tiny_moe_test_config():
+    """A small Mixtral (8 blocks, 4 experts, 2 routed a token), for a mixture of experts' run
+    anywhere."""
+    from transformers import MixtralConfig
+
+    return MixtralConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=8,
+                         num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
+                         num_experts_per_tok=2, vocab_size=256, max_position_embeddings=512,
+                         sliding_window=None, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+                         tie_word_embeddings=False)
+
+
+TEST_ARCHS = {"tiny-test": tiny_test_config, "tiny-test-moe": tiny_moe_test_config}
+
+
 def arch_config(name: str) -> LlamaConfig:
-    return tiny_test_config() if name == "tiny-test" else architecture_config(name)
+    return TEST_ARCHS[name]() if name in TEST_ARCHS else architecture_config(name)
 
 
 def pruned_range(n: int) -> range:
@@ -306,7 +328,8 @@ def profile_lines(cells: list[dict]) -> list[str]:
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
+    p.add_argument("--arch", default="llama-7b",
+                   help="a known shape (docs/families.md), 'tiny-test' or 'tiny-test-moe'")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="float16")
     p.add_argument("--tokens", default="12x128,82x128",
@@ -346,6 +369,20 @@ def parse_args(argv):
         if unknown:
             p.error(f"--{option.replace('_', '-')}: unknown variant(s) {unknown}; choose from "
                     f"{list(VARIANTS)}")
+    try:
+        config = arch_config(args.arch)
+    except PrunebenchError as err:
+        p.error(f"--arch: {err}")
+    if is_moe(config):  # said before a model of tens of GB is built
+        refused = []
+        if "width" in args.variants.split(","):
+            refused.append("--variants width (no width surgery prunes experts)")
+        if "compiled" in backends:
+            refused.append("--backends compiled (its fused blocks compute a dense MLP)")
+        if refused:
+            p.error(f"--arch {args.arch} is a mixture of experts ({config.model_type}), which "
+                    f"takes neither {' nor '.join(refused)}: time it with --variants "
+                    "dense,depth --backends hf,hf_static")
     return args
 
 
@@ -399,9 +436,10 @@ def main(argv=None) -> dict:
 
     config = arch_config(args.arch)
     removed = depth_blocks(config)
-    # The width-pruned model is sized like the depth-pruned one (4.9B for LLaMA-7B).
-    width_cfg = width_config(config, count_params(_shallower(config, len(removed))))
     variants = list(dict.fromkeys(args.variants.split(",")))
+    # The width-pruned model is sized like the depth-pruned one (4.9B for LLaMA-7B).
+    width_cfg = (width_config(config, count_params(_shallower(config, len(removed))))
+                 if "width" in variants else None)
     first_cost: dict[str, float] = {}  # variant -> cost of its first-token-config cells
     build_cost = 0.0
     model = None

@@ -33,6 +33,9 @@ command), so the checks run in one command, most informative first, under one de
             LLaMA-7B at batch 1, 12x128 (--static-variants, --static-batch-sizes); its build
             (transformers' compile) timed apart, the step as % of the bandwidth floor, the
             speed-ups beside the compiled backend's, each row's decode steps profiled
+  moe       gpu_check on a random mixture of experts (--moe-arch, Qwen3-30B-A3B's shape by
+            default), dense and depth-pruned, with the hf and hf_static backends at batch 1
+            and 16, 12x128: the step against its batch-1 floor (the routed experts' weights)
 
 A step that would start too late is skipped, one that overruns its share is stopped (a stopped
 smoke run resumes where it stopped when run again on the same machine), and a failing step is
@@ -48,6 +51,7 @@ and logs).
         --autotune-variants dense,width --deadline-s 300
     python3 benchmarks/gpu_session.py --steps static --static-batch-sizes 16,64 \
         --static-variants dense,depth --deadline-s 300
+    python3 benchmarks/gpu_session.py --steps moe --moe-arch mixtral-8x7b --deadline-s 280
     python benchmarks/gpu_session.py --rehearse --out "$(mktemp -d)"   # anywhere, on the CPU
 
 Carried wheels in .whl/ (benchmarks/offline_wheels.py makes them) are installed first.
@@ -70,7 +74,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("env", "check", "smoke", "autotune", "attention", "paired", "memory", "families",
-         "static")
+         "static", "moe")
 WORK = Path("results/gpu_session")  # under results/: ignored by git, kept with the run's files
 SITE = REPO / ".whl" / "site"  # where carried wheels are installed (not a shared /tmp path)
 SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/gpu_smoke.sh)
@@ -83,7 +87,8 @@ SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/
 # each of the attention step's trials on the depth model about 100 s (two fit its share).
 SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (540, 120, 100),
           "autotune": (300, 90, 40), "attention": (240, 80, 0), "paired": (240, 90, 0),
-          "memory": (150, 60, 0), "families": (120, 40, 0), "static": (240, 90, 0)}
+          "memory": (150, 60, 0), "families": (120, 40, 0), "static": (240, 90, 0),
+          "moe": (240, 100, 0)}
 
 REHEARSAL_OVERLAY = """\
 # Rehearsal on the CPU: the embedded tiny model instead of random LLaMA-7B shapes, fractions
@@ -267,6 +272,20 @@ def static_args(rehearse: bool, budget: float, batch_sizes: str = "1",
             "--profile-steps", "32", "--budget-s", f"{budget:.0f}"]
 
 
+def moe_args(rehearse: bool, budget: float, arch: str = "qwen3-30b-a3b") -> list[str]:
+    """A mixture of experts, dense and depth-pruned (gpu_check removes 14 of Qwen3-30B-A3B's 48
+    blocks), with the two backends that run one: its weights' bytes are those of 30.5B
+    parameters (61 GB in bfloat16, as published), a batch-1 step reads 3.0B of them."""
+    if rehearse:
+        return ["--arch", "tiny-test-moe", "--device", "cpu", "--dtype", "float32", "--tokens",
+                "4x8", "--batch-sizes", "1,2", "--variants", "dense,depth", "--backends",
+                "hf_static,hf", "--warmup", "0", "--repeats", "1", "--no-selfcheck",
+                "--budget-s", f"{budget:.0f}"]
+    return ["--arch", arch, "--dtype", "bfloat16", "--tokens", "12x128", "--batch-sizes", "1,16",
+            "--variants", "dense,depth", "--backends", "hf_static,hf", "--warmup", "1",
+            "--repeats", "3", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
+
+
 def attention_args(rehearse: bool, budget: float, attention: str) -> list[str]:
     """The autotuned depth model with another attention than SDPA's memory-efficient kernel,
     which took 12.8 µs per block for a ~140-position context on the H200 (9% of the step):
@@ -288,7 +307,7 @@ ATTENTIONS = ("auto", "sdpa", "flash-efficient", "efficient", "math", "cudnn", "
 
 
 # The folders under --work that the steps write their reports into.
-REPORT_FOLDERS = ("check", "autotune", "static", "paired", "families", "memory",
+REPORT_FOLDERS = ("check", "autotune", "static", "moe", "paired", "families", "memory",
                   *(f"attention-{attention}" for attention in ATTENTIONS))
 
 
@@ -334,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                              "model on the H200)")
     parser.add_argument("--static-variants", default="dense,depth,width",
                         help="the static step's models, in order (dense, depth, width)")
+    parser.add_argument("--moe-arch", default="qwen3-30b-a3b",
+                        help="the moe step's known shape (mixtral-8x7b: 93 GB in bfloat16)")
     parser.add_argument("--rehearse", action="store_true",
                         help="tiny shapes on the CPU, to test this script anywhere")
     args = parser.parse_args(argv)
@@ -382,11 +403,12 @@ def main(argv: list[str] | None = None) -> int:
         if name == "env":
             sections.append(f"## env\n{step_env(session, env, work)}")
             continue
-        if name in ("check", "autotune", "static"):
+        if name in ("check", "autotune", "static", "moe"):
             # gpu_check's own budget ends 30 s before the share, for its report and tables.
             extra = (check_args(args.rehearse, share - 30) if name == "check" else
                      static_args(args.rehearse, share - 30, args.static_batch_sizes,
                                  args.static_variants) if name == "static" else
+                     moe_args(args.rehearse, share - 30, args.moe_arch) if name == "moe" else
                      autotune_args(args.rehearse, share - 30, args.autotune_attention,
                                    args.autotune_variants))
             sections.append(run_gpu_check(session, name, extra, work / name, share, env))

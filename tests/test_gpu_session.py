@@ -454,3 +454,36 @@ def test_the_static_step_takes_its_batch_sizes_and_models(tmp_path):
         with pytest.raises(SystemExit) as stop:
             session.main(["--steps", "static", *bad, "--out", str(tmp_path)])
         assert stop.value.code == 2
+
+
+def test_the_moe_step_times_a_mixture_of_experts_dense_and_depth_pruned(tmp_path, monkeypatch):
+    """The hf and hf_static backends on a small Mixtral, dense and depth-pruned: a batch-1 row
+    against its floor (the routed experts' weights), a larger batch without one."""
+    summary = rehearsed_summary("moe", tmp_path, monkeypatch)
+    assert "## moe (exit 0" in summary
+    report = json.loads((tmp_path / "w" / "moe" / "gpu_check.json").read_text())
+    assert {(c["variant"], c["backend"], c["status"]) for c in report["cells"]} == {
+        (v, b, "ok") for v in ("dense", "depth") for b in ("hf", "hf_static")}
+    for cell in report["cells"]:
+        one, two = cell["result"]["rows"]
+        assert one["floor_s"] > 0 and "floor_note" not in one
+        assert two["floor_s"] is None and "mixture of experts" in two["floor_note"]
+    blocks = {c["variant"]: c["result"]["blocks"] for c in report["cells"]}
+    assert blocks["depth"] < blocks["dense"] == 8
+
+
+def test_gpu_check_refuses_what_a_mixture_of_experts_cannot_take_before_building_it(capsys):
+    gpu_check = load_script("gpu_check")
+    for bad, named in ((["--variants", "dense,width"], "--variants width"),
+                       (["--backends", "hf,compiled"], "--backends compiled")):
+        with pytest.raises(SystemExit) as stop:
+            gpu_check.parse_args(["--arch", "mixtral-8x7b", "--variants", "dense,depth", *bad])
+        assert stop.value.code == 2
+        error = capsys.readouterr().err
+        assert f"mixture of experts (mixtral), which takes neither {named}" in error
+        assert "--variants dense,depth --backends hf,hf_static" in error
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--arch", "llama-99b"])
+    assert "unknown architecture 'llama-99b'" in capsys.readouterr().err
+    args = gpu_check.parse_args(load_script("gpu_session").moe_args(False, 200)[:-2])
+    assert (args.arch, args.variants, args.dtype) == ("qwen3-30b-a3b", "dense,depth", "bfloat16")
