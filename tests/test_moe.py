@@ -364,3 +364,25 @@ def test_a_hub_id_naming_a_mixture_of_experts_refuses_its_width_variants_before_
     found = prunable_problems(config, tmp_path / "nowhere")
     assert [p.split(":")[0] for p in found][0] == "model m, variant depth_ppl-0.99"
     assert len(found) == 5
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_model_built_in_half_precision_never_holds_float32_weights(dtype):
+    """A random model is made in the dtype asked for, not in float32 and then cast: a
+    mixture of experts built so first would need twice its size (Mixtral-8x7B: 187 GB, more
+    than one GPU has). Every parameter is registered in `dtype`, and the default is left as
+    it was."""
+    from torch.nn.modules.module import register_module_parameter_registration_hook
+
+    from prunebench.modeling import build_model
+
+    registered = []
+    hook = register_module_parameter_registration_hook(
+        lambda module, name, param: registered.append(param.dtype))
+    try:
+        model = build_model(FAMILIES["mixtral"](), device="cpu", dtype=dtype)
+    finally:
+        hook.remove()
+    assert registered and set(registered) == {dtype}
+    assert {p.dtype for p in model.parameters()} == {dtype}
+    assert torch.get_default_dtype() == torch.float32

@@ -276,6 +276,20 @@ def config_class(model_type: str) -> type:
                                model_type)
 
 
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype | None):
+    """torch's default dtype set to `dtype` (a floating one) inside the block; None: unchanged."""
+    if dtype is None:
+        yield
+        return
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
 def build_model(config: LlamaConfig, device: str | torch.device = "meta",
                 dtype: torch.dtype | None = None) -> LlamaForCausalLM:
     """Instantiate the architecture (per-block shapes included) with uninitialised weights.
@@ -291,10 +305,12 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
         # drops the cap without a word, and every prune, evaluation and LoRA would score
         # another model. (The benchmarks set their attention themselves.)
         config._attn_implementation = "eager"
-    with torch.device(device):
+    with torch.device(device), default_dtype(dtype):
+        # Made in `dtype` rather than cast to it: a model built in float32 first needs twice
+        # the memory of a half-precision one (Mixtral-8x7B: 187 GB, more than an H200 has).
         model = cls(config)
         if dtype is not None:
-            model.to(dtype)
+            model.to(dtype)  # what transformers computes in float32 whatever the default
         if shapes is not None:
             for idx, (layer, shape) in enumerate(zip(model.model.layers, layer_shapes(config))):
                 if shape != default_layer_shape(config):
