@@ -1057,15 +1057,34 @@ def test_a_download_verified_then_killed_resumes_with_its_files(tmp_path):
     assert not (tmp_path / "model.safetensors").exists()
 
 
+def mirrored_download(monkeypatch, fake_hub_records) -> list:
+    """snapshot_download replaced by one that brings the files of the repository the hub's
+    records describe (fake_hub_records["dir"]: point it at another folder for another commit)
+    that are missing from the download folder or differ there, as huggingface_hub does, with
+    their times. Returns the names fetched."""
+    import filecmp
+    import shutil
+
+    fetched = []
+
+    def fake_snapshot_download(**kwargs):
+        for file in sorted(fake_hub_records["dir"].iterdir()):
+            target = Path(kwargs["local_dir"]) / file.name
+            if not target.exists() or not filecmp.cmp(file, target, shallow=False):
+                shutil.copy2(file, target)
+                fetched.append(file.name)
+        return kwargs["local_dir"]
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    return fetched
+
+
 def test_an_interrupted_extraction_of_a_multimodal_download_keeps_its_text_shards(
         monkeypatch, tmp_path, fake_hub_records):
     """A download of Gemma-3-4B killed while its language model was being taken out: the
     rerun (the hub's file list has no text shard) keeps the shards made from the same original
     files instead of deleting them as another commit's, makes the others, and ends as a
     straight extraction does."""
-    import filecmp
-    import shutil
-
     import safetensors.torch
     from safetensors.torch import save_file
 
@@ -1073,15 +1092,7 @@ def test_an_interrupted_extraction_of_a_multimodal_download_keeps_its_text_shard
 
     repository = saved(multimodal(), tmp_path / "repository", max_shard_size="100KB")
     fake_hub_records["dir"] = repository  # the hub lists and records the repository's files
-
-    def fake_snapshot_download(**kwargs):  # brings back what is missing or changed
-        for file in repository.iterdir():
-            target = Path(kwargs["local_dir"]) / file.name
-            if not target.exists() or not filecmp.cmp(file, target, shallow=False):
-                shutil.copy2(file, target)
-        return kwargs["local_dir"]
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    mirrored_download(monkeypatch, fake_hub_records)
     straight = download("google/gemma-3-4b-it", "abc123", tmp_path / "straight")
     calls = []
 
@@ -1163,3 +1174,192 @@ def test_a_hub_that_never_answers_does_not_hold_a_job_forever(monkeypatch, tmp_p
     else:
         (err,) = outcome
         assert isinstance(err, hub.HubUnreachable), err
+
+
+# --------------------------------------------------------------------------- mixtures of experts
+
+MOE_COMMIT = "4782ad278652c7c71b72204d462d6d01eaaf7549"
+NEWER_COMMIT = "9c1f0e3b2a4d5c6b7a8f9e0d1c2b3a4f5e6d7c8b"
+
+
+def moe_repository(tmp_path, fake_hub_records, name="mixtral", seed=0, commit=MOE_COMMIT):
+    """The hub at `commit` (its records: fake_hub_records) serving a published-style
+    per-expert checkpoint of a small random `name` model (test_moe.write_hub_checkpoint: two
+    shards, one block's experts across both), written in tmp_path/<commit>, where
+    mirrored_download fetches it from. Returns the model and the repository's folder."""
+    from test_families import family_model
+    from test_moe import write_hub_checkpoint
+
+    model = family_model(name, seed=seed)
+    repository = tmp_path / commit
+    write_hub_checkpoint(model, name, repository)
+    fake_hub_records.update(dir=repository, sha=commit)
+    return model, repository
+
+
+def computes_as(folder, model) -> bool:
+    """Whether the checkpoint in `folder`, its manifest written as the workflow's model rule
+    writes it and loaded by prunebench, computes exactly the logits `model` does."""
+    import torch
+
+    from test_families import ids, logits
+
+    from prunebench.modeling import load_model, write_manifest
+
+    write_manifest(folder, {"source": "hf:org/moe"})
+    return torch.equal(logits(load_model(folder), ids()), logits(model, ids()))
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("name", ["mixtral", "qwen3_moe"])
+def test_a_per_expert_moe_download_is_fused_and_loads_as_transformers_loads_it(
+        monkeypatch, tmp_path, fake_hub_records, name):
+    """Mixtral's and Qwen3-MoE's published checkpoints store one tensor per expert: the
+    download, verified against the hub's sha256, is fused once into transformers 5's layout,
+    which prunebench's loader reads, and computes what transformers' own loading of the
+    per-expert files does. The manifest records the fused files and the commit."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from test_families import ids, logits
+
+    from prunebench.checkpoint import moe_fuse
+
+    model, repository = moe_repository(tmp_path, fake_hub_records, name)
+    fetched = mirrored_download(monkeypatch, fake_hub_records)
+    folder = download("org/moe", None, tmp_path / "download")
+    assert sorted(fetched) == sorted(p.name for p in repository.iterdir())
+    assert moe_fuse.finished(folder)
+    assert not list(folder.glob("model-0000*.safetensors"))  # the originals are gone
+    theirs = AutoModelForCausalLM.from_pretrained(repository, dtype=torch.float32).eval()
+    assert torch.equal(logits(theirs, ids()), logits(model, ids()))
+    assert computes_as(folder, model)  # and so, exactly, does prunebench's loading of the fusion
+    manifest = json.loads((folder / "prunebench.json").read_text())
+    record = json.loads((folder / moe_fuse.RECORD).read_text())
+    assert sorted(manifest["weights_sha256"]) == record["fused_weight_files"]
+    assert moe_fuse.RECORD in manifest["files_sha256"]
+    assert manifest["hub_commit"] == MOE_COMMIT
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_corrupted_expert_shard_is_refused_before_fusion_and_fetched_again(
+        monkeypatch, tmp_path, fake_hub_records):
+    """The hub's sha256 is checked on the per-expert files as downloaded, before any is fused
+    and deleted: a corrupted one is refused and deleted, and the rerun fetches it again."""
+    from prunebench.checkpoint import moe_fuse
+
+    model, _ = moe_repository(tmp_path, fake_hub_records)
+    fetched = mirrored_download(monkeypatch, fake_hub_records)
+    fake_hub_records["corrupt"] = {"model-00002-of-00002.safetensors"}
+    folder = tmp_path / "download"
+    with pytest.raises(PrunebenchError, match="model-00002-of-00002.safetensors does not match "
+                                              "the hub's sha256"):
+        download("org/moe", None, folder)
+    assert not list(folder.glob("model-fused-*")) and not (folder / moe_fuse.RECORD).exists()
+    assert not (folder / "model-00002-of-00002.safetensors").exists()
+    fake_hub_records["corrupt"] = set()
+    fetched.clear()
+    download("org/moe", None, folder)
+    assert fetched == ["model-00002-of-00002.safetensors"]
+    assert moe_fuse.finished(folder)
+    assert computes_as(folder, model)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_fused_download_is_not_downloaded_again(monkeypatch, tmp_path, fake_hub_records):
+    """A run killed after the fusion (before its manifest was written): the rerun asks the hub
+    nothing and fetches nothing (the per-expert originals it deleted would come back, and
+    its fused files, which no commit has, are no other commit's)."""
+    model, _ = moe_repository(tmp_path, fake_hub_records)
+    fetched = mirrored_download(monkeypatch, fake_hub_records)
+    folder = download("org/moe", None, tmp_path / "download")
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    fetched.clear()
+    calls = fake_hub_records["calls"]
+    assert download("org/moe", None, folder) == folder
+    assert fetched == [] and fake_hub_records["calls"] == calls
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    assert computes_as(folder, model)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_download_killed_while_fusing_resumes_without_fetching_again(
+        monkeypatch, tmp_path, fake_hub_records):
+    """A download killed while its experts were being fused: the rerun fetches nothing (the
+    originals are there, and verified again), keeps the fused shards written whole (which the
+    hub's file list does not name, yet are no other commit's), makes the others and ends as a
+    straight download does."""
+    from test_moe import killed_at_shard
+    from test_text_part import files
+
+    model, _ = moe_repository(tmp_path, fake_hub_records)
+    fetched = mirrored_download(monkeypatch, fake_hub_records)
+    straight = download("org/moe", None, tmp_path / "straight")
+    folder = tmp_path / "download"
+    with monkeypatch.context() as patch:
+        killed_at_shard(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            download("org/moe", None, folder)
+    kept = {f.name: f.stat().st_mtime_ns for f in folder.glob("model-fused-*")}
+    assert len(kept) == 2
+    fetched.clear()
+    download("org/moe", None, folder)
+    assert fetched == []
+    assert {f.name: f.stat().st_mtime_ns for f in folder.glob("model-fused-*")
+            if f.name in kept} == kept
+    assert files(folder) == files(straight)
+    assert computes_as(folder, model)
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("layout", ["the same shards", "one file"])
+def test_a_download_killed_while_fusing_takes_the_newer_commit_of_its_branch(
+        monkeypatch, tmp_path, fake_hub_records, layout):
+    """An unpinned download killed while fusing, resumed after the branch moved to a commit
+    with other weights (in shards of the same names, or resharded into one file): the newer
+    originals are fetched, and the shards fused from the older ones are made again, not loaded
+    with the newer commit."""
+    import os
+
+    from safetensors.torch import save_file
+
+    from test_moe import killed_at_shard, per_expert_state
+
+    moe_repository(tmp_path, fake_hub_records)
+    fetched = mirrored_download(monkeypatch, fake_hub_records)
+    folder = tmp_path / "download"
+    with monkeypatch.context() as patch:
+        killed_at_shard(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            download("org/moe", None, folder)
+    older = max(f.stat().st_mtime_ns for f in folder.iterdir())
+    newer, repository = moe_repository(tmp_path, fake_hub_records, seed=1, commit=NEWER_COMMIT)
+    if layout == "one file":
+        for file in repository.glob("model*"):
+            file.unlink()
+        save_file(per_expert_state(newer, "mixtral"), str(repository / "model.safetensors"),
+                  metadata={"format": "pt"})
+    for file in repository.iterdir():  # downloaded later (mirrored_download keeps the times)
+        os.utime(file, ns=(older + 10**9, older + 10**9))
+    fetched.clear()
+    download("org/moe", None, folder)
+    assert sorted(fetched) == sorted(f.name for f in repository.glob("*.safetensors"))
+    assert downloaded_commit(folder) == NEWER_COMMIT
+    assert computes_as(folder, newer)
+    assert json.loads((folder / "prunebench.json").read_text())["hub_commit"] == NEWER_COMMIT
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_fused_download_keeps_the_commit_it_fused_when_its_branch_moves(
+        monkeypatch, tmp_path, fake_hub_records):
+    """An unpinned download fused, killed before its manifest, rerun after the branch moved:
+    nothing is fetched, and the manifest names the commit its files are of, not the newer."""
+    model, _ = moe_repository(tmp_path, fake_hub_records)
+    fetched = mirrored_download(monkeypatch, fake_hub_records)
+    folder = download("org/moe", None, tmp_path / "download")
+    moe_repository(tmp_path, fake_hub_records, seed=1, commit=NEWER_COMMIT)
+    fetched.clear()
+    download("org/moe", None, folder)
+    assert fetched == []
+    assert computes_as(folder, model)
+    assert json.loads((folder / "prunebench.json").read_text())["hub_commit"] == MOE_COMMIT

@@ -124,26 +124,33 @@ def test_a_per_expert_checkpoint_is_fused_once_on_import_as_transformers_loads_i
     assert torch.equal(logits(again, x), logits(model, x))
 
 
-def test_an_interrupted_fusion_resumes_keeping_the_shards_written_whole(tmp_path, monkeypatch):
-    model = family_model("mixtral")
-    write_hub_checkpoint(model, "mixtral", tmp_path / "m")
+def killed_at_shard(monkeypatch, n: int) -> list:
+    """The fusion killed (KeyboardInterrupt) as it starts writing its n-th fused shard, until
+    `monkeypatch` is undone; returns the names of the shards it started."""
     real = moe_fuse._write_shard
     calls = []
 
-    def dies_at_the_third(block, names, where, target):
+    def dies_at_the_nth(block, names, where, target):
         calls.append(target.name)
-        if len(calls) == 3:
+        if len(calls) == n:
             raise KeyboardInterrupt
         return real(block, names, where, target)
 
-    monkeypatch.setattr(moe_fuse, "_write_shard", dies_at_the_third)
-    with pytest.raises(KeyboardInterrupt):
-        moe_fuse.fuse_experts(tmp_path / "m")
+    monkeypatch.setattr(moe_fuse, "_write_shard", dies_at_the_nth)
+    return calls
+
+
+def test_an_interrupted_fusion_resumes_keeping_the_shards_written_whole(tmp_path, monkeypatch):
+    model = family_model("mixtral")
+    write_hub_checkpoint(model, "mixtral", tmp_path / "m")
+    with monkeypatch.context() as patch:
+        calls = killed_at_shard(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            moe_fuse.fuse_experts(tmp_path / "m")
     first = tmp_path / "m" / calls[0]
     written = first.stat().st_mtime_ns
     assert not moe_fuse.finished(tmp_path / "m")
     assert (tmp_path / "m" / moe_fuse.PROGRESS).exists()
-    monkeypatch.setattr(moe_fuse, "_write_shard", real)
     assert moe_fuse.fuse_experts(tmp_path / "m")
     assert first.stat().st_mtime_ns == written  # kept, not written again
     assert moe_fuse.finished(tmp_path / "m") and not (tmp_path / "m" / moe_fuse.PROGRESS).exists()
