@@ -1363,3 +1363,50 @@ def test_a_fused_download_keeps_the_commit_it_fused_when_its_branch_moves(
     assert fetched == []
     assert computes_as(folder, model)
     assert json.loads((folder / "prunebench.json").read_text())["hub_commit"] == MOE_COMMIT
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("killed_at", ["a fused shard", "the fused index"])
+def test_a_fusion_cut_short_by_a_newer_commit_already_fused_leaves_nothing_behind(
+        monkeypatch, tmp_path, fake_hub_records, killed_at):
+    """An unpinned download killed while fusing, resumed after the branch moved to a commit
+    saved in transformers 5's layout (nothing to fuse): the older commit's fused shards, and
+    the record of a fusion, are deleted, not kept in the checkpoint beside its weights."""
+    import prunebench.atomic
+    from test_families import family_model
+    from test_moe import killed_at_shard
+
+    from prunebench.checkpoint import moe_fuse
+    from prunebench.checkpoint.integrity import SAFETENSORS_INDEX
+    from prunebench.modeling import save_model
+
+    moe_repository(tmp_path, fake_hub_records)
+    mirrored_download(monkeypatch, fake_hub_records)
+    folder = tmp_path / "download"
+    real_write_json = prunebench.atomic.write_json
+
+    def killed_at_the_index(path, data, *args, **kwargs):
+        if Path(path).name == SAFETENSORS_INDEX:
+            raise KeyboardInterrupt
+        return real_write_json(path, data, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        if killed_at == "a fused shard":
+            killed_at_shard(patch, 3)
+        else:
+            patch.setattr(prunebench.atomic, "write_json", killed_at_the_index)
+        with pytest.raises(KeyboardInterrupt):
+            download("org/moe", None, folder)
+    assert list(folder.glob("model-fused-*")) and (folder / moe_fuse.PROGRESS).exists()
+    assert (folder / moe_fuse.RECORD).exists() == (killed_at == "the fused index")
+    newer = family_model("mixtral", seed=1)
+    save_model(newer, None, tmp_path / NEWER_COMMIT)  # one model.safetensors, experts fused
+    (tmp_path / NEWER_COMMIT / "prunebench.json").unlink()  # prunebench's, not the hub's
+    fake_hub_records.update(dir=tmp_path / NEWER_COMMIT, sha=NEWER_COMMIT)
+    download("org/moe", None, folder)
+    assert not list(folder.glob("model-fused-*"))
+    assert not (folder / moe_fuse.RECORD).exists() and not (folder / moe_fuse.PROGRESS).exists()
+    assert computes_as(folder, newer)
+    manifest = json.loads((folder / "prunebench.json").read_text())
+    assert list(manifest["weights_sha256"]) == ["model.safetensors"]
+    assert manifest["hub_commit"] == NEWER_COMMIT

@@ -18,7 +18,9 @@ them) and written to a shard of their own, `model-fused-00001-of-000NN.safetenso
 rename) and kept by a rerun made from the same original files (`.moe_fusion.progress.json`
 records their sizes and times); the originals are deleted last, once the index names the fused
 shards and `moe_fusion.json` records what was done (hashed with the checkpoint's other files by
-its manifest). prunebench's own saved checkpoints are fused already and left alone.
+its manifest). A fusion left unfinished where nothing is left to fuse (a download resumed
+after its branch moved to a commit whose experts are fused already) is deleted. prunebench's own
+saved checkpoints are fused already and left alone.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
     folder = Path(folder)
     if not needs_fusion(folder):
         _delete_originals(folder)
+        _discard_unfinished(folder)
         return False
     originals = _originals(folder)
     where = _tensor_names(originals)
@@ -244,6 +247,22 @@ def _delete_originals(folder: Path) -> None:
         if isinstance(name, str) and Path(name).name == name and name not in named:
             (folder / name).unlink(missing_ok=True)
     (folder / PROGRESS).unlink(missing_ok=True)
+
+
+def _discard_unfinished(folder: Path) -> None:
+    """Delete what an unfinished fusion wrote (its fused shards, its progress, its record if
+    written) where nothing is left to fuse: an unpinned download killed while fusing, resumed
+    after its branch moved to a commit whose weights are fused already. The download keeps
+    fused shards as its own files (text_part.own_file), so the stale ones would otherwise go
+    into the checkpoint: GBs never loaded, and a record of a fusion its weights never had."""
+    if finished(folder) or not (folder / PROGRESS).is_file():
+        return
+    for stale in folder.glob("model-fused-*.safetensors"):
+        stale.unlink()
+    (folder / RECORD).unlink(missing_ok=True)
+    (folder / PROGRESS).unlink()
+    log.warning("%s: deleted the shards of an unfinished fusion of per-expert weights that are "
+                "no longer there", folder)
 
 
 def own_file(name: str) -> bool:
