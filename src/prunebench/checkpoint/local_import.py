@@ -230,7 +230,7 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None,
         # with the sha256 of the folder's files it replaces (workflow_state compares the
         # folder's files with them).
         taken_out = take_text_part(staging, hash_sources=True)
-    # Per-expert weights (published Mixtral, Qwen3-MoE) fused once into transformers 5's
+    # Per-expert weights (published Mixtral, Qwen3-MoE, OLMoE) fused once into transformers 5's
     # layout, which prunebench's loader reads (checkpoint.moe_fuse); a finished fusion's
     # leftover originals are deleted.
     fused = moe_fuse.fuse_experts(staging, hash_sources=True) or fused

@@ -1,4 +1,5 @@
-"""One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE).
+"""One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
+OLMoE).
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
 [experts, 2 * width, hidden] (each expert's rows [gate; up]) and `mlp.experts.down_proj`
@@ -9,8 +10,9 @@ weights are converted once (checkpoint.pickle_convert):
 
 - Mixtral: `model.layers.N.block_sparse_moe.experts.E.w1 / w3 / w2.weight` (gate, up, down)
   and the router `block_sparse_moe.gate.weight`, under `mlp.` in transformers 5;
-- Qwen3-MoE: `model.layers.N.mlp.experts.E.gate_proj / up_proj / down_proj.weight` (the router
-  `mlp.gate.weight` and a dense block's `mlp.gate_proj` ... keep their names).
+- Qwen3-MoE and OLMoE: `model.layers.N.mlp.experts.E.gate_proj / up_proj / down_proj.weight`
+  (the router `mlp.gate.weight` and a dense Qwen3-MoE block's `mlp.gate_proj` ... keep their
+  names; transformers converts both as it converts Qwen2-MoE's).
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -40,13 +42,13 @@ FUSED_SHARD = "model-fused-{:05d}-of-{:05d}.safetensors"
 
 # A per-expert tensor: (block prefix, expert, projection). Mixtral's names are w1 (gate), w3
 # (up) and w2 (down) under block_sparse_moe (transformers 4's module name) or mlp; Qwen3-MoE's
-# are gate_proj, up_proj and down_proj under mlp.
+# and OLMoE's are gate_proj, up_proj and down_proj under mlp.
 _EXPERT = re.compile(r"^(model\.layers\.\d+)\.(?:block_sparse_moe|mlp)\.experts\.(\d+)\."
                      r"(w1|w2|w3|gate_proj|up_proj|down_proj)\.weight$")
 _PART = {"w1": "gate", "gate_proj": "gate", "w3": "up", "up_proj": "up",
          "w2": "down", "down_proj": "down"}
 _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
-MOE_TYPES = ("mixtral", "qwen3_moe")
+MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe")
 
 
 def fused_name(name: str) -> str:
@@ -83,8 +85,8 @@ def _originals(folder: Path) -> list[Path]:
 
 
 def needs_fusion(folder: str | Path) -> bool:
-    """Whether `folder` is a Mixtral or Qwen3-MoE checkpoint with per-expert tensors (or a
-    fusion of one under way)."""
+    """Whether `folder` is a Mixtral, Qwen3-MoE or OLMoE checkpoint with per-expert tensors (or
+    a fusion of one under way)."""
     from prunebench.atomic import read_json_or_none
 
     folder = Path(folder)
@@ -202,8 +204,8 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         target.unlink()
     tensors = {fused_name(n): get(n) for n in plain}
     if experts:
-        # transformers 5's layout: each expert's rows [gate; up] (as MixtralExperts and
-        # Qwen3MoeExperts chunk them), experts stacked on a new first dimension.
+        # transformers 5's layout: each expert's rows [gate; up] (as MixtralExperts,
+        # Qwen3MoeExperts and OlmoeExperts chunk them), experts stacked on a new first dimension.
         order = range(len(experts))
         tensors[f"{block}.mlp.experts.gate_up_proj"] = torch.stack(
             [torch.cat([get(experts[e]["gate"]), get(experts[e]["up"])], dim=0) for e in order])

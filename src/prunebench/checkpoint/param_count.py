@@ -4,7 +4,7 @@ No torch here: job sizing and `prunebench plan` count parameters while Snakemake
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
-Glm4Config) or anything with the same
+Glm4Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig) or anything with the same
 attributes (`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling checks
 these counts against meta-device models.
 
@@ -85,7 +85,7 @@ class Family:
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
 
-    `moe_intermediate_key` (Mixtral, Qwen3-MoE): the block's MLP is a sparse mixture of
+    `moe_intermediate_key` (Mixtral, Qwen3-MoE, OLMoE): the block's MLP is a sparse mixture of
     experts, each expert's width given by this config key: a router (`mlp.gate.weight`,
     experts x hidden) and every expert's gate, up and down projections fused into two 3D
     parameters (`mlp.experts.gate_up_proj` [experts, 2 * width, hidden], rows [gate; up] per
@@ -180,6 +180,13 @@ FAMILIES: dict[str, Family] = {
     # `decoder_sparse_step` skips (`sparse_mlp_blocks`).
     "qwen3_moe": Family("Qwen3MoeForCausalLM", "Qwen3MoeConfig", None, None, None, True,
                         moe_intermediate_key="moe_intermediate_size"),
+    # OlmoeAttention: attention_bias for all four (no published model sets it), OLMo-2's q/k
+    # norms over the whole projections (hidden_size and KV heads x head_dim wide), clip_qkv
+    # clamping q, k and v when set; OlmoeDecoderLayer: LLaMA's norms before the sublayers
+    # (not OLMo-2's after them), a router and num_experts experts of intermediate_size in
+    # every block; OlmoeRMSNorm is LLaMA's (the weight after the cast back).
+    "olmoe": Family("OlmoeForCausalLM", "OlmoeConfig", None, None, None, False,
+                    qk_norm_whole=True, moe_intermediate_key="intermediate_size"),
 }
 
 
@@ -216,20 +223,20 @@ def qk_norm(config) -> bool:
 
 
 def is_moe(config) -> bool:
-    """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE)."""
+    """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE, OLMoE)."""
     return family(config).moe_intermediate_key is not None
 
 
 def num_experts(config) -> int:
-    """Experts per sparse block: `num_local_experts` (Mixtral; Qwen3-MoE's class too, which maps
-    the `num_experts` of its published config.json files onto it)."""
+    """Experts per sparse block: `num_local_experts` (Mixtral; Qwen3-MoE's and OLMoE's classes
+    too, which map it onto the `num_experts` of their published config.json files)."""
     value = getattr(config, "num_local_experts", None)
     return getattr(config, "num_experts", None) if value is None else value
 
 
 def sparse_mlp_blocks(config) -> list[bool]:
     """Per block, whether its MLP is a mixture of experts, as the family's decoder layer
-    decides it: every Mixtral block; a Qwen3-MoE block unless it is in `mlp_only_layers`, or
+    decides it: every Mixtral and OLMoE block; a Qwen3-MoE block unless it is in `mlp_only_layers`, or
     `decoder_sparse_step` skips it, or the config has no experts (Qwen3MoeDecoderLayer)."""
     n = config.num_hidden_layers
     if not is_moe(config):
@@ -344,6 +351,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "num_hidden_layers": 24, "num_key_value_heads": 4,
                   "moe_intermediate_size": 768, "num_local_experts": 128,
                   "num_experts_per_tok": 8, "mlp_only_layers": [], "decoder_sparse_step": 1},
+    # OlmoeConfig's: intermediate_size is an expert's width; num_experts in config.json too.
+    "olmoe": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "hidden_size": 2048,
+              "intermediate_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 16,
+              "max_position_embeddings": 4096, "num_local_experts": 64,
+              "num_experts_per_tok": 8},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -356,7 +368,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     transformers), with its family's defaults for the keys they read."""
     defaults = CONFIG_DEFAULTS.get(values.get("model_type") or "llama", _LLAMA_DEFAULTS)
     if "num_experts" in values and "num_local_experts" not in values:
-        # Qwen3-MoE's config.json name for what its class holds as num_local_experts.
+        # Qwen3-MoE's and OLMoE's config.json name for what their classes hold as
+        # num_local_experts.
         values = {**values, "num_local_experts": values["num_experts"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
