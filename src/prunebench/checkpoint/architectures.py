@@ -359,6 +359,19 @@ ARCHITECTURES["qwen3-30b-a3b"] = dict(
 ARCHITECTURES["qwen3-235b-a22b"] = dict(
     _QWEN3_MOE, hidden_size=4096, intermediate_size=12288, moe_intermediate_size=1536,
     num_hidden_layers=94, num_attention_heads=64)
+# allenai/OLMoE-1B-7B-0924 config.json as public code quotes it (the hub could not be read
+# here): 16 blocks, each of 64 experts of intermediate_size 1024, 8 routed a token with their
+# weights not renormalised (norm_topk_prob false), OLMo-2's q/k norms over the whole
+# projections, 16 heads of 128 (no GQA), no biases, clip_qkv null, untied, no BOS token.
+# 6,919,161,856 parameters (the safetensors total; the model card: 6.9B, 1.3B active).
+# OLMoE-1B-7B-0125 (and its Instruct) has the same shape and total under its release's name.
+ARCHITECTURES["olmoe-1b-7b-0924"] = dict(
+    model_type="olmoe", num_experts=64, num_experts_per_tok=8, norm_topk_prob=False,
+    hidden_size=2048, intermediate_size=1024, num_hidden_layers=16, num_attention_heads=16,
+    num_key_value_heads=16, vocab_size=50304, max_position_embeddings=4096, rms_norm_eps=1e-5,
+    rope_theta=10000.0, attention_bias=False, clip_qkv=None, tie_word_embeddings=False,
+    bos_token_id=None, eos_token_id=50279, pad_token_id=1)
+ARCHITECTURES["olmoe-1b-7b-0125"] = ARCHITECTURES["olmoe-1b-7b-0924"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
 # rms_norm_eps 1e-5 (Vicuna v1.5 is fine-tuned from them).
 ARCHITECTURES["llama-2-7b"] = dict(ARCHITECTURES["llama-7b"], max_position_embeddings=4096,
