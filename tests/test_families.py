@@ -6,8 +6,9 @@ projections; OLMo-3's sliding windows),
 Granite (embedding, attention, residual and logit scalars), SmolLM3 (blocks without rotary
 positions), Ministral 3 (queries scaled by position), EXAONE-4 (global blocks without rotary
 positions), GLM and GLM-4 (q/k/v biases, packed gate/up, half of each head rotating in adjacent
-pairs; GLM-4's norms on the sublayers' outputs), and the mixtures of experts Mixtral and
-Qwen3-MoE (routers and fused experts; Qwen3-MoE with a dense block), each pruned with every
+pairs; GLM-4's norms on the sublayers' outputs), and the mixtures of experts Mixtral,
+Qwen3-MoE and OLMoE (routers and fused experts; Qwen3-MoE with a dense block, OLMoE with q/k
+norms over whole projections and unrenormalised router weights), each pruned with every
 method (the mixtures of experts: the depth methods, the others refused), saved, reloaded,
 benchmarked with both backends (the mixtures of experts: hf and hf_static, the compiled one
 refused) and evaluated, on tiny random models (tests/test_moe.py: their own tests).
@@ -35,8 +36,8 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           Glm4Config, GlmConfig,
                           GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
-                          Ministral3Config, MixtralConfig, Qwen2Config, Qwen3Config,
-                          Qwen3MoeConfig, SmolLM3Config)
+                          Ministral3Config, MixtralConfig, OlmoeConfig, Qwen2Config,
+                          Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -134,10 +135,14 @@ FAMILIES = {
                                         num_experts=4, num_experts_per_tok=2,
                                         norm_topk_prob=True, mlp_only_layers=[2],
                                         use_sliding_window=False),
+    # OLMoE: LLaMA's pre-norm block with OLMo-2's q/k norms over the whole projections, and in
+    # every block a router choosing 2 of 4 experts whose weights are not renormalised
+    # (norm_topk_prob false, as the published models have it).
+    "olmoe": lambda: OlmoeConfig(**SMALL, num_experts=4, num_experts_per_tok=2),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
-MOE = {"mixtral", "qwen3_moe"}
+MOE = {"mixtral", "qwen3_moe", "olmoe"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -152,7 +157,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
            "glm4": "Glm4ForCausalLM", "mixtral": "MixtralForCausalLM",
-           "qwen3_moe": "Qwen3MoeForCausalLM"}
+           "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -317,6 +322,22 @@ def test_family_specific_pieces_are_real():
     olmo = family_model("olmo2").model.layers[0]
     assert not hasattr(olmo, "input_layernorm") and hasattr(olmo, "post_feedforward_layernorm")
     assert olmo.self_attn.q_norm.weight.shape == (4 * 16,) and olmo.self_attn.k_norm.weight.shape == (2 * 16,)
+    # OLMoE: LLaMA's norms before the sublayers, OLMo-2's q/k norms over the whole projections
+    # (hidden_size, KV heads x head_dim), a router over 4 experts whose top-2 weights are not
+    # renormalised (renormalising them would change the logits).
+    olmoe = family_model("olmoe")
+    block = olmoe.model.layers[0]
+    assert hasattr(block, "input_layernorm") and not hasattr(block, "post_feedforward_layernorm")
+    assert block.self_attn.q_norm.weight.shape == (64,)
+    assert block.self_attn.k_norm.weight.shape == (2 * 16,)
+    assert block.mlp.gate.weight.shape == (4, 64)
+    assert block.mlp.experts.gate_up_proj.shape == (4, 2 * 128, 64)
+    assert not olmoe.config.norm_topk_prob
+    renormalised = copy.deepcopy(olmoe)
+    for layer in renormalised.model.layers:
+        layer.mlp.gate.norm_topk_prob = True
+    assert (logits(renormalised, x) - logits(olmoe, x)).abs().max() > 1e-3
+    assert numel(olmoe) == count_params(olmoe.config)
     # Granite: each scalar changes the logits (else the compiled decoder's would go untested).
     granite = family_model("granite")
     scaled = logits(granite, x)
@@ -1295,7 +1316,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,
              "qwen2.5-vl-7b": 7_615_616_512, "mixtral-8x7b": 46_702_792_704,
              "mixtral-8x22b-v0.1": 140_620_634_112, "qwen3-30b-a3b": 30_532_122_624,
-             "qwen3-235b-a22b": 235_093_634_560}
+             "qwen3-235b-a22b": 235_093_634_560, "olmoe-1b-7b-0924": 6_919_161_856,
+             "olmoe-1b-7b-0125": 6_919_161_856}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -1375,22 +1397,31 @@ def test_known_shapes_build_their_family():
     for repo, shape in (("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b"),
                         ("mistral-community/Mixtral-8x22B-v0.1", "mixtral-8x22b-v0.1"),
                         ("Qwen/Qwen3-30B-A3B-Instruct-2507", "qwen3-30b-a3b"),
-                        ("Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b")):
+                        ("Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b"),
+                        ("allenai/OLMoE-1B-7B-0924", "olmoe-1b-7b-0924"),
+                        ("allenai/OLMoE-1B-7B-0924-Instruct", "olmoe-1b-7b-0924"),
+                        ("allenai/OLMoE-1B-7B-0125-Instruct", "olmoe-1b-7b-0125")):
         assert known_shape_of(repo) == shape, repo
     # another vocabulary (32,768) than the base model's; quantized experts
     for repo in ("mistralai/Mixtral-8x22B-Instruct-v0.1", "Qwen/Qwen3-30B-A3B-FP8",
-                 "TheBloke/Mixtral-8x7B-Instruct-v0.1-GPTQ"):
+                 "TheBloke/Mixtral-8x7B-Instruct-v0.1-GPTQ",
+                 "allenai/OLMoE-1B-7B-0125-Instruct-GGUF"):
         assert known_shape_of(repo) is None, repo
     mixtral, qwen3_moe = architecture_config("mixtral-8x7b"), architecture_config("qwen3-30b-a3b")
     assert type(mixtral).__name__ == "MixtralConfig" and type(qwen3_moe).__name__ == "Qwen3MoeConfig"
     assert (mixtral.num_local_experts, mixtral.num_experts_per_tok) == (8, 2)
     assert (qwen3_moe.num_experts, qwen3_moe.num_experts_per_tok) == (128, 8)
     assert all(sparse_mlp_blocks(qwen3_moe))  # no dense block: the MLP width counts nothing
+    olmoe = architecture_config("olmoe-1b-7b-0924")  # 8 of 64 experts, not renormalised
+    assert type(olmoe).__name__ == "OlmoeConfig" and not olmoe.norm_topk_prob
+    assert (olmoe.num_experts, olmoe.num_experts_per_tok, olmoe.clip_qkv) == (64, 8, None)
+    assert all(sparse_mlp_blocks(olmoe))
     # the weights a batch-1 step reads (docs/families.md): 2 of 8, 8 of 128 experts a block
     from prunebench.benchmark.floors import weight_bytes
 
     read = {"mixtral-8x7b": 12_748_853_248, "mixtral-8x22b-v0.1": 38_955_423_744,
-            "qwen3-30b-a3b": 3_041_867_776, "qwen3-235b-a22b": 21_568_433_664}
+            "qwen3-30b-a3b": 3_041_867_776, "qwen3-235b-a22b": 21_568_433_664,
+            "olmoe-1b-7b-0924": 1_178_994_688}
     for name, params in read.items():
         assert weight_bytes(architecture_config(name), torch.float16) == 2 * params, name
     glm, glm4 = architecture_config("glm-4-9b-chat"), architecture_config("glm-4-9b-0414")

@@ -1,7 +1,7 @@
-"""Mixture-of-experts families (Mixtral, Qwen3-MoE): the one-time fusion of per-expert
+"""Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE): the one-time fusion of per-expert
 checkpoints, checked against transformers' own loading of them; exact counts with Qwen3-MoE's
-dense blocks; depth pruning that removes exactly the blocks it names; and the refusals (width
-methods at plan time, MLP adapters) and the bandwidth floor. tests/test_families.py runs the
+dense blocks; depth pruning that removes exactly the blocks it names; OLMoE's clip_qkv; and the
+refusals (width methods at plan time, MLP adapters) and the bandwidth floor. tests/test_families.py runs the
 shared per-family tests on them (FAMILIES)."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from prunebench.methods.registry import method_function
 from prunebench.methods.sizing import check_prunable
 from prunebench.modeling import (count_params, load_config, load_model, remove_blocks,
                                  save_model, write_manifest)
-from test_families import FAMILIES, MOE, SMALL, family_model, ids, logits, numel
+from test_families import (FAMILIES, MOE, SMALL, family_model, greedy_tokens_agree, ids,
+                           logits, numel)
 from test_families import tokenizer  # noqa: F401 - a fixture (getfixturevalue)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -31,7 +32,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.experts", "w1", "w3",
                          "w2"),
              "qwen3_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
-                           "down_proj")}
+                           "down_proj"),
+             "olmoe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj")}
 
 
 def per_expert_state(model, name: str) -> dict[str, torch.Tensor]:
@@ -198,10 +200,13 @@ def test_qwen3_moe_dense_blocks_count_exactly(values):
     assert count_params(config_from_dict(json.loads(config.to_json_string()))) == numel(model)
 
 
-def test_a_hub_config_naming_num_experts_counts_them():
-    values = json.loads(FAMILIES["qwen3_moe"]().to_json_string())
-    values["num_experts"] = values.pop("num_local_experts")  # as Qwen3-30B-A3B's config.json
-    assert count_params(config_from_dict(values)) == numel(family_model("qwen3_moe"))
+@pytest.mark.parametrize("name", ["qwen3_moe", "olmoe"])
+def test_a_hub_config_naming_num_experts_counts_them(name):
+    values = json.loads(FAMILIES[name]().to_json_string())
+    # as Qwen3-30B-A3B's and OLMoE-1B-7B's config.json name them (OlmoeConfig writes it so)
+    values["num_experts"] = values.pop("num_local_experts", None) or values["num_experts"]
+    assert "num_local_experts" not in values
+    assert count_params(config_from_dict(values)) == numel(family_model(name))
 
 
 # --------------------------------------------------------------------------- depth pruning
@@ -243,6 +248,30 @@ def test_removing_blocks_renumbers_qwen3_moes_dense_blocks():
     assert sparse_mlp_blocks(model.config) == [True, False, True]
     remove_blocks(model, [1])  # the dense block itself
     assert model.config.mlp_only_layers == [] and sparse_mlp_blocks(model.config) == [True] * 2
+
+
+def test_olmoes_clip_qkv_runs_as_transformers_runs_it(tmp_path):
+    """clip_qkv (null in the published configs) clamps queries, keys and values inside
+    transformers' own OlmoeAttention, which prunebench runs unchanged (the compiled decoder,
+    which would have to clamp them itself, refuses every mixture of experts): it survives the
+    round trip, Taylor+'s gradients pass the clamp, the pruned model is the dense one without
+    the removed blocks, and the hf_static backend decodes what HF generate does."""
+    model = family_model("olmoe")
+    unclipped = logits(model, ids())
+    model.config.clip_qkv = 0.5  # low enough to clamp this random model's projections
+    assert (logits(model, ids()) - unclipped).abs().max() > 1e-3
+    save_model(model, None, tmp_path / "dense")
+    loaded = load_model(tmp_path / "dense")
+    assert loaded.config.clip_qkv == 0.5
+    theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "dense", dtype=torch.float32).eval()
+    assert torch.equal(logits(loaded, ids()), logits(theirs, ids()))
+    report = method_function("depth_taylor")(loaded, ids(8, 24, seed=3),
+                                             int(0.8 * numel(loaded)), protect_first=1,
+                                             protect_last=1)
+    assert report["removed_blocks"]
+    expected = remove_blocks(load_model(tmp_path / "dense"), report["removed_blocks"])
+    assert torch.equal(logits(loaded, ids()), logits(expected, ids()))
+    greedy_tokens_agree(loaded)
 
 
 def test_mag_plus_scores_the_experts_weights():
@@ -393,3 +422,20 @@ def test_a_model_built_in_half_precision_never_holds_float32_weights(dtype):
     assert registered and set(registered) == {dtype}
     assert {p.dtype for p in model.parameters()} == {dtype}
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_an_olmoe_hub_id_refuses_its_width_variants_and_the_compiled_backend_at_the_start(
+        tmp_path):
+    """OLMoE's published ids name its known shape (`olmoe-1b-7b-0924`), so its family is known
+    before any download, as Mixtral's is."""
+    from prunebench.plan.checks import moe_problems, prunable_problems
+
+    config = {"models": {"m": {"source": "hf:allenai/OLMoE-1B-7B-0924-Instruct",
+                               "variants": ["depth_ppl-0.8", "flap-0.8", "blockpruner-0.8"]}},
+              "benchmark": {"backends": ["hf_static", "compiled"]}}
+    found = prunable_problems(config, tmp_path / "nowhere")
+    assert [p.split(":")[0] for p in found] == ["model m, variant flap-0.8",
+                                                "model m, variant blockpruner-0.8"]
+    assert all("mixture-of-experts family 'olmoe'" in p and "depth method" in p for p in found)
+    compiled, = moe_problems(config, tmp_path / "nowhere")
+    assert "compiled backend does not run" in compiled
