@@ -439,3 +439,21 @@ def test_an_olmoe_hub_id_refuses_its_width_variants_and_the_compiled_backend_at_
     assert all("mixture-of-experts family 'olmoe'" in p and "depth method" in p for p in found)
     compiled, = moe_problems(config, tmp_path / "nowhere")
     assert "compiled backend does not run" in compiled
+
+
+def test_an_olmoe_config_whose_heads_do_not_fill_its_hidden_size_is_refused(tmp_path):
+    """OLMoE's q_norm is hidden_size wide: a head_dim other than hidden / heads (which
+    OlmoeConfig takes) was counted and built, then stopped at the first forward."""
+    from prunebench.checkpoint.param_count import checked_config_json, checkpoint_config
+    from test_families import _write_config
+
+    values = family_model("olmoe").config.to_dict()
+    heads, hidden = values["num_attention_heads"], values["hidden_size"]
+    fitting = _write_config(tmp_path / "fits", {**values, "head_dim": hidden // heads})
+    assert checked_config_json(fitting)["head_dim"] == hidden // heads
+    wider = _write_config(tmp_path / "wider", {**values, "head_dim": 2 * hidden // heads})
+    for read in (checked_config_json, checkpoint_config):  # the load's check, and plan's
+        with pytest.raises(PrunebenchError, match=f"head_dim={2 * hidden // heads} with "
+                                                  f"num_attention_heads={heads} and "
+                                                  f"hidden_size={hidden}: OLMoE's q_norm"):
+            read(wider)

@@ -508,6 +508,17 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "and no head_dim, which is then hidden_size / heads: not a whole number. "
             "Re-download or rebuild the model; a config.json edited by hand no longer "
             "describes its weights")
+    # OlmoeAttention norms the whole query projection with a norm hidden_size wide: another
+    # head_dim builds (OlmoeConfig takes it) and stops at the first forward on a shape mismatch.
+    head_dim = raw.get("head_dim")
+    if (model_type == "olmoe" and head_dim is not None and heads and isinstance(hidden, int)
+            and head_dim * heads != hidden):
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives head_dim={head_dim} with num_attention_heads={heads} "
+            f"and hidden_size={hidden}: OLMoE's q_norm is hidden_size wide, so its heads must "
+            "fill the hidden size (head_dim = hidden_size / num_attention_heads, or left out). "
+            "Re-download or rebuild the model; a config.json edited by hand no longer describes "
+            "its weights")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
