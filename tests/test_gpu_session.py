@@ -464,9 +464,25 @@ def test_the_moe_step_times_a_mixture_of_experts_dense_and_depth_pruned(tmp_path
     report = json.loads((tmp_path / "w" / "moe" / "gpu_check.json").read_text())
     assert {(c["variant"], c["backend"], c["status"]) for c in report["cells"]} == {
         (v, b, "ok") for v in ("dense", "depth") for b in ("hf", "hf_static")}
+    import torch
+
+    from prunebench.benchmark.floors import kv_cache_bytes, weight_bytes
+
+    gpu_check = load_script("gpu_check")
+    dense = gpu_check.tiny_moe_test_config()
+    configs = {"dense": dense,
+               "depth": gpu_check._shallower(dense, len(gpu_check.depth_blocks(dense)))}
     for cell in report["cells"]:
-        one, two = cell["result"]["rows"]
-        assert one["floor_s"] > 0 and "floor_note" not in one
+        result = cell["result"]
+        one, two = result["rows"]
+        # The routed experts' bytes and the KV cache of the mean context over the bandwidth
+        # this machine measured, whatever it measured.
+        config = configs[cell["variant"]]
+        read = (weight_bytes(config, torch.float32)
+                + kv_cache_bytes(config, 1, result["floor_context_tokens"], torch.float32))
+        assert one["floor_s"] == pytest.approx(read / (result["bandwidth_gbps"] * 1e9),
+                                               rel=1e-9)
+        assert "floor_note" not in one
         assert two["floor_s"] is None and "mixture of experts" in two["floor_note"]
     blocks = {c["variant"]: c["result"]["blocks"] for c in report["cells"]}
     assert blocks["depth"] < blocks["dense"] == 8

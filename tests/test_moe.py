@@ -370,32 +370,38 @@ def test_the_start_refuses_what_a_mixture_of_experts_cannot_do(tmp_path):
                for p in prunable_problems(config, tmp_path / "nowhere"))
 
 
+# A published id of each family, naming its known shape.
+HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen/Qwen3-30B-A3B",
+           "olmoe": "allenai/OLMoE-1B-7B-0924-Instruct"}
+
+
+@pytest.mark.parametrize("name", sorted(MOE))
 def test_a_hub_id_naming_a_mixture_of_experts_refuses_its_width_variants_before_download(
-        tmp_path):
-    """Mixtral's published id names its family before anything is downloaded: its width
-    variants are refused at the start, and so is the compiled backend. A size its published
-    shape cannot reach is left to the prune job, which reads the downloaded config (a fine-tune
-    under that id may have other sizes); a downloaded model's size problems are said at once."""
+        name, tmp_path):
+    """A published id names its family before anything is downloaded: its width variants are
+    refused at the start, and so is the compiled backend. A size its published shape cannot
+    reach is left to the prune job, which reads the downloaded config (a fine-tune under that
+    id may have other sizes); a downloaded model's size problems are said at once."""
     from prunebench import FamilyUnsupported
     from prunebench.plan.checks import moe_problems, prunable_problems
 
     variants = ["depth_ppl-0.99", "flap-0.8", "llm_pruner-0.6", "wanda_sp-0.8",
                 "blockpruner-0.8"]
-    config = {"models": {"m": {"source": "hf:mistralai/Mixtral-8x7B-Instruct-v0.1",
-                               "variants": variants}},
+    config = {"models": {"m": {"source": f"hf:{HUB_IDS[name]}", "variants": variants}},
               "benchmark": {"backends": ["hf", "compiled"]}}
     found = prunable_problems(config, tmp_path / "nowhere")
     refused = [p.split(":")[0] for p in found]
     assert refused == [f"model m, variant {v}" for v in
                        ("flap-0.8", "llm_pruner-0.6", "wanda_sp-0.8", "blockpruner-0.8")]
-    assert all("mixture-of-experts family 'mixtral'" in p and "depth method" in p for p in found)
-    assert len(moe_problems(config, tmp_path / "nowhere")) == 1  # the compiled backend
+    assert all(f"mixture-of-experts family '{name}'" in p and "depth method" in p for p in found)
+    compiled, = moe_problems(config, tmp_path / "nowhere")
+    assert "compiled backend does not run" in compiled
     with pytest.raises(FamilyUnsupported):
-        check_prunable(FAMILIES["mixtral"](), "flap", "0.8")
+        check_prunable(FAMILIES[name](), "flap", "0.8")
     # The same model downloaded: its config is read, and the unreachable size said too.
-    folder = tmp_path / "mixtral"
+    folder = tmp_path / name
     folder.mkdir()
-    FAMILIES["mixtral"]().save_pretrained(folder)
+    FAMILIES[name]().save_pretrained(folder)
     config["models"]["m"]["source"] = f"local:{folder}"
     found = prunable_problems(config, tmp_path / "nowhere")
     assert [p.split(":")[0] for p in found][0] == "model m, variant depth_ppl-0.99"
@@ -422,23 +428,6 @@ def test_a_model_built_in_half_precision_never_holds_float32_weights(dtype):
     assert registered and set(registered) == {dtype}
     assert {p.dtype for p in model.parameters()} == {dtype}
     assert torch.get_default_dtype() == torch.float32
-
-
-def test_an_olmoe_hub_id_refuses_its_width_variants_and_the_compiled_backend_at_the_start(
-        tmp_path):
-    """OLMoE's published ids name its known shape (`olmoe-1b-7b-0924`), so its family is known
-    before any download, as Mixtral's is."""
-    from prunebench.plan.checks import moe_problems, prunable_problems
-
-    config = {"models": {"m": {"source": "hf:allenai/OLMoE-1B-7B-0924-Instruct",
-                               "variants": ["depth_ppl-0.8", "flap-0.8", "blockpruner-0.8"]}},
-              "benchmark": {"backends": ["hf_static", "compiled"]}}
-    found = prunable_problems(config, tmp_path / "nowhere")
-    assert [p.split(":")[0] for p in found] == ["model m, variant flap-0.8",
-                                                "model m, variant blockpruner-0.8"]
-    assert all("mixture-of-experts family 'olmoe'" in p and "depth method" in p for p in found)
-    compiled, = moe_problems(config, tmp_path / "nowhere")
-    assert "compiled backend does not run" in compiled
 
 
 def test_an_olmoe_config_whose_heads_do_not_fill_its_hidden_size_is_refused(tmp_path):

@@ -34,9 +34,9 @@ from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.runners import graphs_compiled, reset_dynamo
 from prunebench.benchmark.run import (HF_BACKENDS, OOM, SweepSettings, check_context,
-                                      compiled_since, device_lock, dtype_name, load_partial_rows, make_runner,
-                                      run_fingerprint, save_partial_rows, timed_generate,
-                                      timed_prepare,
+                                      compiled_since, device_lock, dtype_name, load_partial_rows,
+                                      make_runner, run_fingerprint, save_partial_rows,
+                                      timed_generate, timed_prepare,
                                       warn_if_timed_in_float16_but_stored_in_bfloat16)
 from prunebench.benchmark.sampling import STUDY_SAMPLING
 from prunebench.benchmark.timing import paired_ratio_ci95, ratio_ci95

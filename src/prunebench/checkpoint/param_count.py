@@ -236,8 +236,9 @@ def num_experts(config) -> int:
 
 def sparse_mlp_blocks(config) -> list[bool]:
     """Per block, whether its MLP is a mixture of experts, as the family's decoder layer
-    decides it: every Mixtral and OLMoE block; a Qwen3-MoE block unless it is in `mlp_only_layers`, or
-    `decoder_sparse_step` skips it, or the config has no experts (Qwen3MoeDecoderLayer)."""
+    decides it: every Mixtral and OLMoE block; a Qwen3-MoE block unless it is in
+    `mlp_only_layers`, or `decoder_sparse_step` skips it, or the config has no experts
+    (Qwen3MoeDecoderLayer)."""
     n = config.num_hidden_layers
     if not is_moe(config):
         return [False] * n
@@ -268,7 +269,8 @@ def is_scored_weight(name: str) -> bool:
 def refuse_moe(config, what: str) -> None:
     """Stop `what` (a width method, the compiled decoder, ...) on a mixture-of-experts model,
     whose experts are 3D parameters no width surgery, fused block or adapter of prunebench
-    handles, with what does apply."""
+    handles, with what does apply. The width methods' plans (methods.sizing) call it before
+    checking their parameters: no value of them helps."""
     if is_moe(config):
         raise FamilyUnsupported(
             f"{what} does not support the mixture-of-experts family {config.model_type!r} "

@@ -231,7 +231,7 @@ def plan_blockpruner(config, target_params: int, **params) -> dict:
     one sublayer of the target. Its cost, the dense model's pass and then in each round one
     pass per sublayer left, depends on how many rounds the data takes: given as the range
     between the fewest rounds (the largest sublayers first) and the most (the smallest)."""
-    refuse_moe(config, "blockpruner (it removes attention and MLP sublayers)")  # before its parameters: no value of them helps
+    refuse_moe(config, "blockpruner (it removes attention and MLP sublayers)")
     p = registry.checked_params("blockpruner", params)
     units = sublayer_sizes(config, p["protect_first"], p["protect_last"], p["block_type"])
     check_sublayer_target(config, int(target_params), units)
@@ -458,7 +458,7 @@ def _check_ratio(ratio) -> None:
 
 def plan_llm_pruner(config, target_params: int, **params) -> dict:
     """The solved ratio and exact size, from the config alone (no weights, no data)."""
-    refuse_moe(config, "llm_pruner (width pruning)")  # before its parameters: no value of them helps
+    refuse_moe(config, "llm_pruner (width pruning)")
     p = registry.checked_params("llm_pruner", params)
     blocks = block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
     if p["ratio"] is not None:  # checked with the other parameters
@@ -504,7 +504,7 @@ def al_am_floor(config, target: int, biases: bool) -> int:
 def plan_flap(config, target_params: int, **params) -> dict:
     """What FLAP will do, from the config alone: UL-UM's ratio is solved here; AL-AM's
     per-block widths depend on the calibration statistics, so only the budget is known."""
-    refuse_moe(config, "flap (width pruning)")  # before its parameters: no value of them helps
+    refuse_moe(config, "flap (width pruning)")
     p = registry.checked_params("flap", params)
     if p["structure"] == "UL-UM":
         solved = solve_uniform(config, list(range(config.num_hidden_layers)),
@@ -528,7 +528,7 @@ def wanda_sp_rules() -> tuple[RemovalRule, RemovalRule]:
 
 def plan_wanda_sp(config, target_params: int, **params) -> dict:
     """The solved uniform ratio and exact size, from the config alone."""
-    refuse_moe(config, "wanda_sp (width pruning)")  # before its parameters: no value of them helps
+    refuse_moe(config, "wanda_sp (width pruning)")
     registry.checked_params("wanda_sp", params)
     groups, channels = wanda_sp_rules()
     solved = solve_uniform(config, list(range(config.num_hidden_layers)),
