@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from prunebench import PrunebenchError, modeling
+from prunebench import PrunebenchError, modeling, usage
 from prunebench.plan import jobsize, layout
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.checkpoint.device_map import dispatch, main_device, plan
@@ -884,6 +884,12 @@ def test_a_run_through_the_slurm_profile_completes_and_each_result_names_its_slu
     # the dense model's report is made where Snakemake runs (a local rule): in no SLURM job
     dense = json.loads((workdir / "results/pruned/tiny/dense/prune_report.json").read_text())
     assert dense["provenance"]["slurm"] is None
+    # each job's record of its attempt names its SLURM job too (prunebench usage)
+    attempts = usage.read_attempts(workdir)
+    in_slurm = {a.slurm_job_id for a in attempts if a.rule in ("prune", "benchmark", "perplexity")}
+    assert in_slurm == {submitted[c][0] for c in made_in_slurm}
+    assert {a.slurm_job_id for a in attempts if a.rule in ("dense_report", "aggregate")} == {None}
+    assert {a.outcome for a in attempts} == {"finished"}
     assert (workdir / "results/tables/summary.csv").exists()
     # and nothing is left to do, as after any complete run
     again = snakemake(workdir, "-n", *profile, configfile="slurm.yaml", env=env)
@@ -955,6 +961,11 @@ def test_a_preempted_benchmark_requeued_by_slurm_resumes_its_finished_batch_size
                                              "node": "fake-node", "restart_count": "1"}
     assert "batch size 1: resumed from" in (workdir / "logs/bench/tiny/dense/hf/12x16.log"
                                             ).read_text()
+    # the killed attempt has no end in the job's record; the requeued one finished, in the
+    # same SLURM job
+    bench = [a for a in usage.read_attempts(workdir) if a.rule == "benchmark"]
+    assert [(a.outcome, a.slurm_job_id) for a in bench] == [("no end", job_id),
+                                                            ("finished", job_id)]
     assert not list((workdir / "results/bench/tiny/dense/hf").glob(".*unfinished*"))
 
 

@@ -20,6 +20,7 @@ example).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -286,6 +287,8 @@ Structured pruning of LLMs and what it buys at generation time, one command per 
   prunebench prune|recover|bench|eval MODEL ...
                            one checkpoint, no config: the workflow's steps, through the same
                            library code, writing the same files
+  prunebench usage         what a run's jobs spent, by rule: wall, GPU and CPU time, peak
+                           memory, attempts (failed, retried, killed) from the jobs' records
 
 The whole study (every model, variant, benchmark and evaluation, then the tables and figures)
 is the Snakemake workflow: `snakemake --cores all` (README.md). `prunebench <command> --help`
@@ -295,6 +298,24 @@ lists a command's options, with an example."""
 DIRECTORY_HELP = ("the directory the run will work in, the --directory given to snakemake "
                   "(runs/<name>): relative local: folders and its resources folder are read "
                   "there, as the run reads them (default: here)")
+
+
+def usage_report(args) -> str:
+    """`prunebench usage`: the jobs' records under the run's logs/, summed."""
+    from prunebench import usage
+
+    attempts = usage.read_attempts(args.directory)
+    if not attempts:
+        raise PrunebenchError(
+            f"no job records under {Path(args.directory) / 'logs'}: each workflow job keeps "
+            "one beside its log (logs/<rule>/.<job>.log.usage.jsonl) from its start; give "
+            "the run's --directory, or run the workflow there first")
+    if args.latest_run:
+        run = usage.latest_run(attempts)
+        attempts = [a for a in attempts if a.run == run]
+    if args.json:
+        return json.dumps(usage.summary_json(attempts), indent=1)
+    return usage.format_summary(attempts, jobs=args.jobs)
 
 
 def resources_of(args) -> str | Path:
@@ -335,6 +356,19 @@ def main(argv: list[str] | None = None) -> int:
         configfile="the same, as Snakemake's --configfile (and `prunebench plan`) take them",
         resources="the workflow's resources folder, where models are looked up as the "
                   "workflow does (default: resources, in --directory)")
+    usage_parser = sub.add_parser(
+        "usage", help="what a run's jobs spent, by rule, from the records they keep",
+        epilog="example: prunebench usage --directory runs/paper --latest-run")
+    usage_parser.add_argument("--directory", metavar="DIR", default=".",
+                              help="the run's directory, the --directory given to snakemake "
+                                   "(default: here)")
+    usage_parser.add_argument("--jobs", action="store_true",
+                              help="one row per job (rule and cell) instead of per rule")
+    usage_parser.add_argument("--latest-run", action="store_true",
+                              help="only the attempts of the newest snakemake run (default: "
+                                   "every run in the directory)")
+    usage_parser.add_argument("--json", action="store_true",
+                              help="the rows and every attempt as JSON, times in seconds")
     commands.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command in ("plan", "check-config"):
@@ -364,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
                 if in_main:  # None: a handler set from C, which cannot be put back but as default
                     signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
                 release_out_locks()
+        elif args.command == "usage":
+            print(usage_report(args))
         elif args.command == "plan":
             rows = plan_rows(args.files or ["config/config.yaml"], resources_of(args),
                              args.directory)

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from prunebench import usage
 from prunebench.atomic import read_json_or_none, write_json
 
 # Names one Snakemake run: the Snakefile's main process sets it anew, and the run's jobs (local
@@ -127,6 +128,9 @@ def setup(log_path: str | Path | None = None, level: int = logging.INFO,
     sys.excepthook = _log_uncaught
     global _failure_record
     _failure_record = failure_record_path(log_path) if log_path else None
+    job = usage.snakemake_job()
+    if log_path and job is not None and not usage.started():
+        usage.start_attempt(log_path, job, os.environ.get(RUN_VARIABLE))
     _stop_if_retry_cannot_help()
     if threading.current_thread() is threading.main_thread():  # only it may set a handler
         signal.signal(signal.SIGTERM, _terminate_job)
@@ -193,6 +197,7 @@ def _stop_if_retry_cannot_help() -> None:
         logging.getLogger("prunebench").error(
             "a retry cannot fix this job's failure earlier in this run, so it stops at once: "
             "%s. Fix that, then run snakemake again", record["error"])
+        usage.note_ending("failed", "stopped: the same failure earlier in this run")
         raise SystemExit(1)
     _failure_record.unlink(missing_ok=True)
 
@@ -212,6 +217,9 @@ def _log_uncaught(exc_type, exc, tb) -> None:
     from prunebench import PrunebenchError
 
     logger = logging.getLogger("prunebench")
+    usage.note_ending("terminated" if issubclass(exc_type, Terminated)
+                      else "interrupted" if issubclass(exc_type, KeyboardInterrupt)
+                      else "failed", exc_type.__name__)
     if issubclass(exc_type, PrunebenchError):  # the user's to fix: the message is the point
         logger.error("%s: %s", exc_type.__name__, exc)
         if not exc_type.retry_may_help:
