@@ -432,7 +432,9 @@ def main(argv: list[str] | None = None) -> int:
             state = {0: "complete", 124: "STOPPED at its time share (rerun to resume)"}.get(
                 code, "FAILED (see session.log and logs/ in results.tar.gz)")
             sections.append(f"## smoke: {state}, wall time {seconds:.0f} s (exit {code})\n"
-                            + (read_md(summary) if code == 0 else ""))
+                            + (read_md(summary) if code == 0 else "")
+                            + "\n\nWhat its jobs spent (prunebench usage):\n"
+                            + read_md(checkout / SMOKE_DIR / "usage.md"))
         elif name == "paired":
             out = work / "paired"
             extra = (["--arch", "tiny-test", "--device", "cpu", "--dtype", "float32", "--tokens",
@@ -473,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
                     filter=lambda info: None if info.name.startswith("gpu_session/checkout")
                     else info)
         for part in (Path("results/tables"), Path("results/figures"), Path("results/bench"),
-                     Path("results/eval"), Path("logs"), Path(".snakemake/log")):
+                     Path("results/eval"), Path("logs"), Path(".snakemake/log"),
+                     Path("usage.md")):
             if (checkout / SMOKE_DIR / part).exists():
                 archive.add(checkout / SMOKE_DIR / part, arcname=str(part))
         for report in (checkout / SMOKE_DIR / "results" / "pruned").glob("*/*/prune_report.json"):

@@ -15,8 +15,19 @@ if ! "$PYTHON" -c "import snakemake" 2>/dev/null && compgen -G ".whl/*.whl" > /d
     export PYTHONPATH="$PWD/.whl/site:${PYTHONPATH:-}"
 fi
 export PYTHONPATH="$PWD/src:${PYTHONPATH:-}"
+rm -f "$SMOKE_DIR/usage.md"  # an earlier run's
 start=$(date +%s)
-"$PYTHON" -m snakemake --cores all --directory "$SMOKE_DIR" --configfile config/gpu-smoke.yaml "$@"
+status=0
+"$PYTHON" -m snakemake --cores all --directory "$SMOKE_DIR" --configfile config/gpu-smoke.yaml "$@" \
+    || status=$?
 echo "gpu-smoke wall time: $(( $(date +%s) - start )) s"
 summary="$SMOKE_DIR/results/tables/summary.md"
 if [ -f "$summary" ]; then cat "$summary"; else echo "no summary table (a dry run?): $summary"; fi
+# What each rule's jobs spent (wall, GPU and CPU time; failed and killed attempts too), also
+# after a failure: SMOKE_DIR/usage.md. A dry run ran no job, and has none.
+if usage_table=$("$PYTHON" -m prunebench.cli usage --directory "$SMOKE_DIR" 2>/dev/null); then
+    echo "$usage_table" > "$SMOKE_DIR/usage.md"
+    echo "what the jobs spent (prunebench usage):"
+    echo "$usage_table"
+fi
+exit "$status"

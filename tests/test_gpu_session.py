@@ -376,6 +376,36 @@ def test_the_smoke_run_works_in_a_directory_of_its_own(tmp_path):
                                                        "logs"))
 
 
+# Stands in for the interpreter gpu_smoke.sh runs: its snakemake leaves one job's record of a
+# finished attempt and fails, as a smoke run whose later job failed; anything else runs as asked.
+FAILING_SNAKEMAKE = """#!/usr/bin/env bash
+if [ "$1 $2" = "-m snakemake" ]; then
+    mkdir -p runs/gpu-smoke/logs/prune
+    echo '{"event": "start", "attempt": "a", "rule": "prune", "wildcards": {}, "started_utc": "2026-12-05T00:00:00+00:00"}' > runs/gpu-smoke/logs/prune/.x.log.usage.jsonl
+    echo '{"event": "end", "attempt": "a", "wall_s": 125.0, "outcome": "finished", "gpus": [{"name": "H"}]}' >> runs/gpu-smoke/logs/prune/.x.log.usage.jsonl
+    exit 3
+fi
+exec "$REAL_PYTHON" "$@"
+"""
+
+
+def test_the_smoke_run_says_what_its_jobs_spent_also_when_it_fails(tmp_path):
+    session = load_script("gpu_session")
+    copy = session.checkout_copy(tmp_path / "checkout")
+    (copy / session.SMOKE_DIR).mkdir(parents=True)
+    (copy / session.SMOKE_DIR / "usage.md").write_text("an earlier run's table")
+    python = tmp_path / "python"
+    python.write_text(FAILING_SNAKEMAKE)
+    python.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(python), "REAL_PYTHON": sys.executable}
+    done = subprocess.run(["bash", "benchmarks/gpu_smoke.sh"], cwd=copy, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr  # snakemake's failure, kept
+    table = (copy / session.SMOKE_DIR / "usage.md").read_text()
+    assert "| prune | 1 | 1 | 1 | 0 |" in table and "H: 0.03 GPU-hours" in table
+    assert "what the jobs spent (prunebench usage):" in done.stdout
+
+
 # --------------------------------------------------------------------------- family_check
 
 def test_the_family_check_checks_every_family_against_hf_generate(tmp_path):
