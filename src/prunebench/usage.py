@@ -72,7 +72,7 @@ def _append(path: Path, record: dict[str, Any]) -> None:
 
 
 def _utc(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
 
 
 def started() -> bool:
