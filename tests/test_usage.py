@@ -227,3 +227,23 @@ def test_the_default_runs_jobs_each_have_a_finished_attempt(default_workflow_run
     assert {"prune", "benchmark", "perplexity", "aggregate"} <= {a.rule for a in attempts}
     assert cli.main(["usage", "--directory", str(default_workflow_run)]) == 0
     assert "| benchmark |" in capsys.readouterr().out
+    # and the run said so when it ended (the Snakefile's onsuccess), counting its own attempts
+    jobs = len({(a.rule, a.cell) for a in attempts})
+    said = (default_workflow_run / "snakemake.out").read_text()
+    assert (f"prunebench: this run's jobs: {len(attempts)} attempt(s) of {jobs} job(s), "
+            in said), said[-2000:]
+    assert "GPU time: none; by rule: prunebench usage --latest-run" in said
+
+
+def test_the_line_a_run_ends_with_counts_what_did_not_finish():
+    def attempt(outcome, wall, gpus=()):
+        return usage.Attempt(rule="r", cell=outcome, run="x", started_utc="", host="",
+                             slurm_job_id=None, outcome=outcome, wall_s=wall,
+                             gpus=[{"name": name} for name in gpus])
+
+    line = usage.run_line([attempt("finished", 3600, ["H200"]), attempt("failed", 1800),
+                           attempt("no end", None)])
+    assert line == ("this run's jobs: 3 attempt(s) of 3 job(s) (1 failed, 1 no end), "
+                    "1 h 30 min of job wall time, GPU time: H200 1.00 GPU-hours; by rule: "
+                    "prunebench usage --latest-run")
+    assert usage.run_line([]) == "this run started no job"

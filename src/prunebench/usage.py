@@ -282,6 +282,21 @@ def format_summary(attempts: list[Attempt], *, jobs: bool = False) -> str:
     return "\n".join(lines)
 
 
+def run_line(attempts: list[Attempt]) -> str:
+    """What one run's jobs spent, in one line: said when a Snakemake run ends."""
+    if not attempts:
+        return "this run started no job"
+    total = _row("total", attempts)
+    ended = [f"{total[o]} {o}" for o in OUTCOMES[1:] if total[o]]
+    gpu_time = gpu_time_by_name(attempts)
+    return (f"this run's jobs: {total['attempts']} attempt(s) of {total['jobs']} job(s)"
+            + (f" ({', '.join(ended)})" if ended else "")
+            + f", {duration(total['wall_s'])} of job wall time, GPU time: "
+            + ("; ".join(f"{name} {seconds / 3600:.2f} GPU-hours"
+                         for name, seconds in sorted(gpu_time.items())) or "none")
+            + "; by rule: prunebench usage --latest-run")
+
+
 def summary_json(attempts: list[Attempt]) -> dict[str, Any]:
     """What `prunebench usage --json` prints: the rows by rule, GPU seconds per GPU model, and
     every attempt."""

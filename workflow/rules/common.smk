@@ -601,6 +601,25 @@ onstart:
         check_pending_jobs()
 
 
+def say_usage():
+    """One line of what this run's jobs spent (prunebench usage), when it ends: a cluster
+    job's Snakemake gets --no-hooks, and says nothing."""
+    from snakemake.logging import logger
+    from prunebench import usage
+
+    run = os.environ.get(RUN_VARIABLE)
+    attempts = [a for a in usage.read_attempts() if a.run == run]
+    logger.info(f"prunebench: {usage.run_line(attempts)}")
+
+
+onsuccess:
+    say_usage()
+
+
+onerror:
+    say_usage()
+
+
 def prefetch_inputs(wildcards):
     """What `prefetch` fetches; the hub's answer first (this step needs it most)."""
     say_once("hub", lambda: [hub_preflight()])
