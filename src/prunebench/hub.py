@@ -283,8 +283,8 @@ def download(repo_id: str, revision: str | None, out_dir: str | Path,
             out_dir.rmdir()
         raise
     take_text_part(path)
-    # Per-expert weights (published Mixtral, Qwen3-MoE, OLMoE) fused once into transformers 5's
-    # layout, which prunebench's loader reads (checkpoint.moe_fuse).
+    # Per-expert weights (published Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE) fused once into
+    # transformers 5's layout, which prunebench's loader reads (checkpoint.moe_fuse).
     moe_fuse.fuse_experts(path)
     return path
 

@@ -4,8 +4,9 @@ A checkpoint is a directory with `config.json`, safetensors weights, tokenizer f
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
 (LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
-Ministral 3, EXAONE-4, GLM, GLM-4, Mixtral, Qwen3-MoE, OLMoE: `param_count.FAMILIES`, chosen by the config's `model_type` and built from
-transformers' own classes, never from code shipped with a checkpoint). A
+Ministral 3, EXAONE-4, GLM, GLM-4, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE: `param_count.FAMILIES`,
+chosen by the config's `model_type` and built from transformers' own classes, never from code
+shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
 heads, MLP width and which output biases exist. `build_model` rebuilds those shapes on the meta
 device, so sizing a model never needs its weights; `load_model` then assigns the weights from
@@ -851,7 +852,7 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     sparse = sparse_mlp_blocks(config)  # each block's MLP kind, by its index before removal
     config.num_hidden_layers = len(keep)
     if is_moe(config) and not all(sparse[i] for i in keep):
-        # Qwen3-MoE picks a block's MLP kind from its index (mlp_only_layers,
+        # Qwen3-MoE and Qwen2-MoE pick a block's MLP kind from its index (mlp_only_layers,
         # decoder_sparse_step): renumbered, the kept dense blocks would reload as sparse ones
         # and the other way round. Name the kept dense blocks by their new indices instead.
         config.mlp_only_layers = [new for new, old in enumerate(keep) if not sparse[old]]

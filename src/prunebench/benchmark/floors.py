@@ -37,7 +37,8 @@ def weight_bytes(config, dtype: str | torch.dtype) -> int:
     if is_moe(config):
         # A token reads its router's top-k experts of each sparse block, not all of them: the
         # other experts' weights are no part of its step (`moe_floor_note` says for which
-        # batches that is the whole read).
+        # batches that is the whole read). A shared expert (Qwen2-MoE), which every token goes
+        # through, and its gate stay in the block's count: read whole, as the router is.
         width = getattr(config, family(config).moe_intermediate_key)
         unread = (num_experts(config) - active_experts(config)) * 3 * config.hidden_size * width
         params -= unread * sum(bool(s.get("sparse_mlp")) for s in layer_shapes(config))

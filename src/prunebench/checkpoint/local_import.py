@@ -230,9 +230,9 @@ def import_local(source: str, out_dir: str | Path, where: str | None = None,
         # with the sha256 of the folder's files it replaces (workflow_state compares the
         # folder's files with them).
         taken_out = take_text_part(staging, hash_sources=True)
-    # Per-expert weights (published Mixtral, Qwen3-MoE, OLMoE) fused once into transformers 5's
-    # layout, which prunebench's loader reads (checkpoint.moe_fuse); a finished fusion's
-    # leftover originals are deleted.
+    # Per-expert weights (published Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE) fused once into
+    # transformers 5's layout, which prunebench's loader reads (checkpoint.moe_fuse); a
+    # finished fusion's leftover originals are deleted.
     fused = moe_fuse.fuse_experts(staging, hash_sources=True) or fused
     extra = {"source": source, "imported_from": str(folder), "imported_files": record}
     if taken_out:

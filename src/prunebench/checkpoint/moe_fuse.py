@@ -1,5 +1,5 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
-OLMoE).
+OLMoE, Qwen2-MoE).
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
 [experts, 2 * width, hidden] (each expert's rows [gate; up]) and `mlp.experts.down_proj`
@@ -10,9 +10,11 @@ weights are converted once (checkpoint.pickle_convert):
 
 - Mixtral: `model.layers.N.block_sparse_moe.experts.E.w1 / w3 / w2.weight` (gate, up, down)
   and the router `block_sparse_moe.gate.weight`, under `mlp.` in transformers 5;
-- Qwen3-MoE and OLMoE: `model.layers.N.mlp.experts.E.gate_proj / up_proj / down_proj.weight`
-  (the router `mlp.gate.weight` and a dense Qwen3-MoE block's `mlp.gate_proj` ... keep their
-  names; transformers converts both as it converts Qwen2-MoE's).
+- Qwen3-MoE, OLMoE and Qwen2-MoE: `model.layers.N.mlp.experts.E.gate_proj / up_proj /
+  down_proj.weight` (the router `mlp.gate.weight`, a dense block's `mlp.gate_proj` ... and
+  Qwen2-MoE's shared expert `mlp.shared_expert.gate_proj / up_proj / down_proj.weight` and its
+  gate `mlp.shared_expert_gate.weight` keep their names: transformers' conversion mapping of
+  `qwen2_moe`, which Qwen3-MoE and OLMoE take too, fuses the numbered experts only).
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -41,14 +43,15 @@ PROGRESS = ".moe_fusion.progress.json"  # hidden: no manifest records it
 FUSED_SHARD = "model-fused-{:05d}-of-{:05d}.safetensors"
 
 # A per-expert tensor: (block prefix, expert, projection). Mixtral's names are w1 (gate), w3
-# (up) and w2 (down) under block_sparse_moe (transformers 4's module name) or mlp; Qwen3-MoE's
-# and OLMoE's are gate_proj, up_proj and down_proj under mlp.
+# (up) and w2 (down) under block_sparse_moe (transformers 4's module name) or mlp; Qwen3-MoE's,
+# OLMoE's and Qwen2-MoE's are gate_proj, up_proj and down_proj under mlp (Qwen2-MoE's
+# `mlp.shared_expert.*`, no numbered expert, is a plain tensor).
 _EXPERT = re.compile(r"^(model\.layers\.\d+)\.(?:block_sparse_moe|mlp)\.experts\.(\d+)\."
                      r"(w1|w2|w3|gate_proj|up_proj|down_proj)\.weight$")
 _PART = {"w1": "gate", "gate_proj": "gate", "w3": "up", "up_proj": "up",
          "w2": "down", "down_proj": "down"}
 _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
-MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe")
+MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe")
 
 
 def fused_name(name: str) -> str:
@@ -85,8 +88,8 @@ def _originals(folder: Path) -> list[Path]:
 
 
 def needs_fusion(folder: str | Path) -> bool:
-    """Whether `folder` is a Mixtral, Qwen3-MoE or OLMoE checkpoint with per-expert tensors (or
-    a fusion of one under way)."""
+    """Whether `folder` is a Mixtral, Qwen3-MoE, OLMoE or Qwen2-MoE checkpoint with per-expert
+    tensors (or a fusion of one under way)."""
     from prunebench.atomic import read_json_or_none
 
     folder = Path(folder)
@@ -205,7 +208,8 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
     tensors = {fused_name(n): get(n) for n in plain}
     if experts:
         # transformers 5's layout: each expert's rows [gate; up] (as MixtralExperts,
-        # Qwen3MoeExperts and OlmoeExperts chunk them), experts stacked on a new first dimension.
+        # Qwen3MoeExperts, OlmoeExperts and Qwen2MoeExperts chunk them), experts stacked on a
+        # new first dimension.
         order = range(len(experts))
         tensors[f"{block}.mlp.experts.gate_up_proj"] = torch.stack(
             [torch.cat([get(experts[e]["gate"]), get(experts[e]["up"])], dim=0) for e in order])

@@ -4,9 +4,9 @@ No torch here: job sizing and `prunebench plan` count parameters while Snakemake
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
-Glm4Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig) or anything with the same
-attributes (`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling checks
-these counts against meta-device models.
+Glm4Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig) or anything with the
+same attributes (`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling
+checks these counts against meta-device models.
 
 The families differ, for counting and surgery, only in which projections carry biases,
 whether attention normalises queries and keys (per head, or over the whole projection), how
@@ -35,9 +35,10 @@ class Family:
 
     `model_class` is the transformers class prunebench builds (never remote code);
     `qkv_bias` / `o_bias`: whether q/k/v and o_proj have biases, True / False always, or None
-    for "as the config's `attention_bias` says"; `mlp_bias_key`: the config key that gives the
-    MLP biases, if any; `qk_norm`: an RMSNorm of size head_dim on every query and every key
-    head (Qwen3), one weight shared by all heads of the block.
+    for "as the config key `attention_bias_key` says" (`attention_bias`; Qwen2-MoE's
+    `qkv_bias`); `mlp_bias_key`: the config key that gives the MLP biases, if any; `qk_norm`:
+    an RMSNorm of size head_dim on every query and every key head (Qwen3), one weight shared by
+    all heads of the block.
 
     Gemma's layout: `norm_plus_one`, RMSNorms that weigh by 1 + weight, in float32 before the
     cast back; `scaled_embedding`, embeddings multiplied by sqrt(hidden_size) (in the weights'
@@ -85,12 +86,18 @@ class Family:
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
 
-    `moe_intermediate_key` (Mixtral, Qwen3-MoE, OLMoE): the block's MLP is a sparse mixture of
-    experts, each expert's width given by this config key: a router (`mlp.gate.weight`,
-    experts x hidden) and every expert's gate, up and down projections fused into two 3D
-    parameters (`mlp.experts.gate_up_proj` [experts, 2 * width, hidden], rows [gate; up] per
-    expert, and `mlp.experts.down_proj` [experts, hidden, width]), as transformers 5 holds
-    them. Only depth pruning applies to such a model (`refuse_moe`).
+    `moe_intermediate_key` (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE): the block's MLP is a sparse
+    mixture of experts, each expert's width given by this config key: a router
+    (`mlp.gate.weight`, experts x hidden) and every expert's gate, up and down projections
+    fused into two 3D parameters (`mlp.experts.gate_up_proj` [experts, 2 * width, hidden], rows
+    [gate; up] per expert, and `mlp.experts.down_proj` [experts, hidden, width]), as
+    transformers 5 holds them. Only depth pruning applies to such a model (`refuse_moe`).
+    `dense_mlp_layers` (Qwen3-MoE, Qwen2-MoE): the blocks of `mlp_only_layers` and those that
+    `decoder_sparse_step` skips hold a dense MLP of `intermediate_size` instead
+    (`sparse_mlp_blocks`). `shared_expert_key` (Qwen2-MoE): each sparse block also holds one
+    shared expert that every token goes through, a SwiGLU MLP of this config key's width
+    (`mlp.shared_expert.gate_proj / up_proj / down_proj`, no biases), its output scaled by
+    sigmoid(`mlp.shared_expert_gate`(x)), a linear of one output (hidden weights, no bias).
     """
 
     model_class: str
@@ -112,6 +119,9 @@ class Family:
     pairwise_rotary: bool = False
     shipped_code: tuple[str, ...] = ()
     moe_intermediate_key: str | None = None
+    dense_mlp_layers: bool = False
+    shared_expert_key: str | None = None
+    attention_bias_key: str = "attention_bias"
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -179,7 +189,7 @@ FAMILIES: dict[str, Family] = {
     # dense Qwen3MoeMLP of intermediate_size in the blocks of `mlp_only_layers` and those that
     # `decoder_sparse_step` skips (`sparse_mlp_blocks`).
     "qwen3_moe": Family("Qwen3MoeForCausalLM", "Qwen3MoeConfig", None, None, None, True,
-                        moe_intermediate_key="moe_intermediate_size"),
+                        moe_intermediate_key="moe_intermediate_size", dense_mlp_layers=True),
     # OlmoeAttention: attention_bias for all four (no published model sets it), OLMo-2's q/k
     # norms over the whole projections (hidden_size and KV heads x head_dim wide), clip_qkv
     # clamping q, k and v when set; OlmoeDecoderLayer: LLaMA's norms before the sublayers
@@ -187,6 +197,16 @@ FAMILIES: dict[str, Family] = {
     # every block; OlmoeRMSNorm is LLaMA's (the weight after the cast back).
     "olmoe": Family("OlmoeForCausalLM", "OlmoeConfig", None, None, None, False,
                     qk_norm_whole=True, moe_intermediate_key="intermediate_size"),
+    # Qwen2MoeAttention: Qwen2's, its q/k/v biases as the config's `qkv_bias` says (true by
+    # default and in the published models), none on o_proj; Qwen2MoeDecoderLayer: Qwen3-MoE's
+    # choice of block kind (`mlp_only_layers`, `decoder_sparse_step`), a dense Qwen2MoeMLP of
+    # intermediate_size or a Qwen2MoeSparseMoeBlock: a router over num_experts experts of
+    # moe_intermediate_size and a shared expert of shared_expert_intermediate_size, scaled by
+    # the sigmoid of a one-output gate, that every token goes through.
+    "qwen2_moe": Family("Qwen2MoeForCausalLM", "Qwen2MoeConfig", None, False, None, False,
+                        moe_intermediate_key="moe_intermediate_size", dense_mlp_layers=True,
+                        shared_expert_key="shared_expert_intermediate_size",
+                        attention_bias_key="qkv_bias"),
 }
 
 
@@ -204,13 +224,15 @@ def family(config) -> Family:
 
 def qkv_bias(config) -> bool:
     f = family(config)
-    return bool(getattr(config, "attention_bias", False)) if f.qkv_bias is None else f.qkv_bias
+    if f.qkv_bias is not None:
+        return f.qkv_bias
+    return bool(getattr(config, f.attention_bias_key, False))
 
 
 def o_bias(config) -> bool:
     """Whether the family's o_proj has a bias before any pruning (FLAP may add one)."""
     f = family(config)
-    return bool(getattr(config, "attention_bias", False)) if f.o_bias is None else f.o_bias
+    return bool(getattr(config, f.attention_bias_key, False)) if f.o_bias is None else f.o_bias
 
 
 def mlp_bias(config) -> bool:
@@ -223,26 +245,28 @@ def qk_norm(config) -> bool:
 
 
 def is_moe(config) -> bool:
-    """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE, OLMoE)."""
+    """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE, OLMoE,
+    Qwen2-MoE)."""
     return family(config).moe_intermediate_key is not None
 
 
 def num_experts(config) -> int:
     """Experts per sparse block: `num_local_experts` (Mixtral; Qwen3-MoE's and OLMoE's classes
-    too, which map it onto the `num_experts` of their published config.json files)."""
+    too, which map it onto the `num_experts` of their published config.json files), or
+    `num_experts` (Qwen2MoeConfig, which has no other name for it)."""
     value = getattr(config, "num_local_experts", None)
     return getattr(config, "num_experts", None) if value is None else value
 
 
 def sparse_mlp_blocks(config) -> list[bool]:
     """Per block, whether its MLP is a mixture of experts, as the family's decoder layer
-    decides it: every Mixtral and OLMoE block; a Qwen3-MoE block unless it is in
+    decides it: every Mixtral and OLMoE block; a Qwen3-MoE or Qwen2-MoE block unless it is in
     `mlp_only_layers`, or `decoder_sparse_step` skips it, or the config has no experts
-    (Qwen3MoeDecoderLayer)."""
+    (Qwen3MoeDecoderLayer, Qwen2MoeDecoderLayer: `Family.dense_mlp_layers`)."""
     n = config.num_hidden_layers
     if not is_moe(config):
         return [False] * n
-    if family(config).model_class != "Qwen3MoeForCausalLM":
+    if not family(config).dense_mlp_layers:
         return [True] * n
     dense = set(getattr(config, "mlp_only_layers", None) or [])
     step = getattr(config, "decoder_sparse_step", None) or 1
@@ -253,6 +277,16 @@ def sparse_mlp_blocks(config) -> list[bool]:
 def active_experts(config) -> int:
     """Experts a token is routed to in each sparse block (the router's top k)."""
     return int(config.num_experts_per_tok)
+
+
+def shared_expert_params(config) -> int:
+    """Parameters of a sparse block's shared expert (Qwen2-MoE: its gate, up and down
+    projections and its one-output gate, no biases); 0 for a family without one. Every token
+    goes through it: a decode step reads it whole (benchmark.floors.weight_bytes)."""
+    key = family(config).shared_expert_key
+    if key is None:
+        return 0
+    return 3 * config.hidden_size * getattr(config, key) + config.hidden_size
 
 
 # The experts' fused weights (transformers 5 names them without `weight`).
@@ -358,6 +392,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
               "intermediate_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 16,
               "max_position_embeddings": 4096, "num_local_experts": 64,
               "num_experts_per_tok": 8},
+    # Qwen2MoeConfig's (Qwen1.5-MoE-A2.7B's shape): num_experts in its class and config.json
+    # (held as num_local_experts here, as config_from_dict maps it), q/k/v biases by `qkv_bias`.
+    "qwen2_moe": {**_QWEN_DEFAULTS, "hidden_size": 2048, "intermediate_size": 5632,
+                  "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
+                  "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632,
+                  "num_local_experts": 60, "num_experts_per_tok": 4, "mlp_only_layers": [],
+                  "decoder_sparse_step": 1, "qkv_bias": True},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -370,8 +411,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     transformers), with its family's defaults for the keys they read."""
     defaults = CONFIG_DEFAULTS.get(values.get("model_type") or "llama", _LLAMA_DEFAULTS)
     if "num_experts" in values and "num_local_experts" not in values:
-        # Qwen3-MoE's and OLMoE's config.json name for what their classes hold as
-        # num_local_experts.
+        # Qwen3-MoE's, OLMoE's and Qwen2-MoE's config.json name for what the first two classes
+        # hold as num_local_experts (num_experts(config) reads either).
         values = {**values, "num_local_experts": values["num_experts"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
@@ -570,9 +611,9 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     shapes = getattr(config, "layer_shapes", None)
     if shapes is None:
         if is_moe(config):
-            # Each block's MLP kind (Qwen3-MoE may mix dense blocks in): the counts and the
-            # depth methods' sizes read it; a mixture-of-experts model is never width-pruned,
-            # so it never has layer_shapes of its own.
+            # Each block's MLP kind (Qwen3-MoE and Qwen2-MoE may mix dense blocks in): the
+            # counts and the depth methods' sizes read it; a mixture-of-experts model is never
+            # width-pruned, so it never has layer_shapes of its own.
             return [dict(default_layer_shape(config), sparse_mlp=sparse)
                     for sparse in sparse_mlp_blocks(config)]
         return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
@@ -627,10 +668,12 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
     if shape.get("sparse_mlp"):
         # A router (experts x hidden, no bias) and each expert's fused gate/up and down
-        # projections (3 x hidden x width, no biases); the block's norms are added below.
+        # projections (3 x hidden x width, no biases), Qwen2-MoE's shared expert and its gate;
+        # the block's norms are added below.
         width = getattr(config, family(config).moe_intermediate_key)
         experts = num_experts(config)
-        return attn + experts * d + experts * 3 * d * width + norms_per_block(config) * d
+        return (attn + experts * d + experts * 3 * d * width + shared_expert_params(config)
+                + norms_per_block(config) * d)
     m = shape["intermediate_size"]
     mlp = 3 * d * m
     if mlp_bias(config):

@@ -993,10 +993,11 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
 
 def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                  schema_file: str | Path = SCHEMA) -> list[str]:
-    """What a mixture-of-experts model (Mixtral, Qwen3-MoE, OLMoE) whose config is known here
-    cannot do, said at the start rather than by its jobs: the compiled backend (its fused blocks
-    compute a dense MLP) and, for its `+lora` variants, MLP adapter targets (the experts are no
-    linear layers). Its width variants are refused by `prunable_problems`, from their plans."""
+    """What a mixture-of-experts model (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE) whose config is
+    known here cannot do, said at the start rather than by its jobs: the compiled backend (its
+    fused blocks compute a dense MLP) and, for its `+lora` variants, MLP adapter targets (the
+    experts are no linear layers). Its width variants are refused by `prunable_problems`, from
+    their plans."""
     from prunebench.checkpoint.param_count import is_moe
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants

@@ -63,8 +63,9 @@ MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
 def expert_target_problem(config, targets: list[str]) -> str | None:
     """MLP targets on a mixture of experts, or None: its experts' gate, up and down
     projections are fused 3D parameters (`mlp.experts.gate_up_proj`, `mlp.experts.down_proj`),
-    no linear layer an adapter can wrap, so the MLP targets would adapt none of its sparse
-    blocks (only Qwen3-MoE's dense ones) while the settings said every block's MLP. Said by the
+    no linear layer an adapter can wrap, so the MLP targets would adapt none of its experts
+    (only Qwen3-MoE's and Qwen2-MoE's dense blocks, and Qwen2-MoE's shared expert) while the
+    settings said every block's MLP. Said by the
     LoRA job (lora.lora_target_names) and at the workflow's start (plan.checks.moe_problems)."""
     named = [t for t in targets if t in MLP_TARGETS]
     if not (named and is_moe(config) and any(sparse_mlp_blocks(config))):
