@@ -372,6 +372,32 @@ ARCHITECTURES["olmoe-1b-7b-0924"] = dict(
     rope_theta=10000.0, attention_bias=False, clip_qkv=None, tie_word_embeddings=False,
     bos_token_id=None, eos_token_id=50279, pad_token_id=1)
 ARCHITECTURES["olmoe-1b-7b-0125"] = ARCHITECTURES["olmoe-1b-7b-0924"]
+# Qwen/Qwen1.5-MoE-A2.7B and Qwen/Qwen2-57B-A14B config.json as public code quotes them (the
+# hub could not be read here; the 57B's verbatim in TensorRT-LLM's
+# tests/unittest/_torch/modeling/test_modeling_qwen_moe.py): every block sparse
+# (decoder_sparse_step 1, no mlp_only_layers), 60 experts of moe_intermediate_size 1408 with 4
+# routed a token / 64 of 2560 with 8, their weights not renormalised (norm_topk_prob false),
+# and a shared expert of shared_expert_intermediate_size 5632 / 20480 that every token goes
+# through; Qwen2's q/k/v biases (qkv_bias, Qwen2MoeConfig's default: the configs leave it
+# out), 16 heads of 128 (no GQA) / GQA 28 / 4, no sliding window, untied. 14,315,784,192 /
+# 57,408,658,944 parameters (the model cards: 14.3B, 2.7B activated / 57B, 14B activated).
+# `intermediate_size` is that of a dense block, which these have none of. -Chat and -Instruct
+# have the same shapes; the contexts are the base models' (the A2.7B's 8,192; its -Chat's
+# config.json gives 32,768).
+_QWEN2_MOE = dict(model_type="qwen2_moe", decoder_sparse_step=1, mlp_only_layers=[],
+                  norm_topk_prob=False, qkv_bias=True, vocab_size=151936, rms_norm_eps=1e-6,
+                  rope_theta=1000000.0, use_sliding_window=False, tie_word_embeddings=False,
+                  bos_token_id=151643, eos_token_id=151643)
+ARCHITECTURES["qwen1.5-moe-a2.7b"] = dict(
+    _QWEN2_MOE, num_experts=60, num_experts_per_tok=4, hidden_size=2048,
+    intermediate_size=5632, moe_intermediate_size=1408, shared_expert_intermediate_size=5632,
+    num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=16,
+    max_position_embeddings=8192)
+ARCHITECTURES["qwen2-57b-a14b"] = dict(
+    _QWEN2_MOE, num_experts=64, num_experts_per_tok=8, hidden_size=3584,
+    intermediate_size=18944, moe_intermediate_size=2560, shared_expert_intermediate_size=20480,
+    num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
+    max_position_embeddings=131072)
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
 # rms_norm_eps 1e-5 (Vicuna v1.5 is fine-tuned from them).
 ARCHITECTURES["llama-2-7b"] = dict(ARCHITECTURES["llama-7b"], max_position_embeddings=4096,
