@@ -7,8 +7,9 @@ Granite (embedding, attention, residual and logit scalars), SmolLM3 (blocks with
 positions), Ministral 3 (queries scaled by position), EXAONE-4 (global blocks without rotary
 positions), GLM and GLM-4 (q/k/v biases, packed gate/up, half of each head rotating in adjacent
 pairs; GLM-4's norms on the sublayers' outputs), and the mixtures of experts Mixtral,
-Qwen3-MoE and OLMoE (routers and fused experts; Qwen3-MoE with a dense block, OLMoE with q/k
-norms over whole projections and unrenormalised router weights), each pruned with every
+Qwen3-MoE, OLMoE and Qwen2-MoE (routers and fused experts; Qwen3-MoE with a dense block, OLMoE
+with q/k norms over whole projections and unrenormalised router weights, Qwen2-MoE with q/k/v
+biases, a gated shared expert in each sparse block and a dense block), each pruned with every
 method (the mixtures of experts: the depth methods, the others refused), saved, reloaded,
 benchmarked with both backends (the mixtures of experts: hf and hf_static, the compiled one
 refused) and evaluated, on tiny random models (tests/test_moe.py: their own tests).
@@ -37,7 +38,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
                           Ministral3Config, MixtralConfig, OlmoeConfig, Qwen2Config,
-                          Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
+                          Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -139,10 +140,20 @@ FAMILIES = {
     # every block a router choosing 2 of 4 experts whose weights are not renormalised
     # (norm_topk_prob false, as the published models have it).
     "olmoe": lambda: OlmoeConfig(**SMALL, num_experts=4, num_experts_per_tok=2),
+    # Qwen2-MoE: Qwen2's attention (q/k/v biases, none on o_proj), a router choosing 2 of 4
+    # experts narrower than the dense MLP, their weights not renormalised (as the published
+    # models'), plus in each sparse block a shared expert of another width (80) scaled by the
+    # sigmoid of its one-output gate; block 2 a dense MLP (mlp_only_layers), so removing a
+    # block before it renumbers it. (Widths under which this random model's greedy tokens
+    # vary: with others it repeats one or two, too weak a decoding check.)
+    "qwen2_moe": lambda: Qwen2MoeConfig(**SMALL, moe_intermediate_size=32,
+                                        shared_expert_intermediate_size=80, num_experts=4,
+                                        num_experts_per_tok=2, norm_topk_prob=False,
+                                        mlp_only_layers=[2], use_sliding_window=False),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
-MOE = {"mixtral", "qwen3_moe", "olmoe"}
+MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -157,7 +168,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
            "glm4": "Glm4ForCausalLM", "mixtral": "MixtralForCausalLM",
-           "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM"}
+           "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
+           "qwen2_moe": "Qwen2MoeForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -338,6 +350,31 @@ def test_family_specific_pieces_are_real():
         layer.mlp.gate.norm_topk_prob = True
     assert (logits(renormalised, x) - logits(olmoe, x)).abs().max() > 1e-3
     assert numel(olmoe) == count_params(olmoe.config)
+    # Qwen2-MoE: Qwen2's q/k/v biases (none on o_proj), a router over 4 experts of 32 and a
+    # shared expert of 80 with its one-output gate in the sparse blocks, a dense MLP of 128 in
+    # block 2; the gate and the unrenormalised router weights each change the logits
+    # (tests/test_moe.py computes a sparse block by hand).
+    qwen2_moe = family_model("qwen2_moe")
+    sparse, dense = qwen2_moe.model.layers[0], qwen2_moe.model.layers[2]
+    attn = sparse.self_attn
+    assert all(getattr(attn, f"{p}_proj").bias is not None for p in "qkv")
+    assert attn.o_proj.bias is None
+    assert sparse.mlp.gate.weight.shape == (4, 64)
+    assert sparse.mlp.experts.gate_up_proj.shape == (4, 2 * 32, 64)
+    assert sparse.mlp.shared_expert.gate_proj.weight.shape == (80, 64)
+    assert sparse.mlp.shared_expert_gate.weight.shape == (1, 64)
+    assert type(dense.mlp).__name__ == "Qwen2MoeMLP" and dense.mlp.up_proj.out_features == 128
+    assert sparse_mlp_blocks(qwen2_moe.config) == [True, True, False, True]
+    assert not qwen2_moe.config.norm_topk_prob
+    for change in ("gate", "renormalise"):
+        changed = copy.deepcopy(qwen2_moe)
+        for layer in (changed.model.layers[i] for i in (0, 1, 3)):
+            if change == "gate":
+                layer.mlp.shared_expert_gate.weight.data.mul_(-50)
+            else:
+                layer.mlp.gate.norm_topk_prob = True
+        assert (logits(changed, x) - logits(qwen2_moe, x)).abs().max() > 1e-3, change
+    assert numel(qwen2_moe) == count_params(qwen2_moe.config)
     # Granite: each scalar changes the logits (else the compiled decoder's would go untested).
     granite = family_model("granite")
     scaled = logits(granite, x)
@@ -1317,7 +1354,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "qwen2.5-vl-7b": 7_615_616_512, "mixtral-8x7b": 46_702_792_704,
              "mixtral-8x22b-v0.1": 140_620_634_112, "qwen3-30b-a3b": 30_532_122_624,
              "qwen3-235b-a22b": 235_093_634_560, "olmoe-1b-7b-0924": 6_919_161_856,
-             "olmoe-1b-7b-0125": 6_919_161_856}
+             "olmoe-1b-7b-0125": 6_919_161_856, "qwen1.5-moe-a2.7b": 14_315_784_192,
+             "qwen2-57b-a14b": 57_408_658_944}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -1400,12 +1438,18 @@ def test_known_shapes_build_their_family():
                         ("Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b"),
                         ("allenai/OLMoE-1B-7B-0924", "olmoe-1b-7b-0924"),
                         ("allenai/OLMoE-1B-7B-0924-Instruct", "olmoe-1b-7b-0924"),
-                        ("allenai/OLMoE-1B-7B-0125-Instruct", "olmoe-1b-7b-0125")):
+                        ("allenai/OLMoE-1B-7B-0125-Instruct", "olmoe-1b-7b-0125"),
+                        ("Qwen/Qwen1.5-MoE-A2.7B", "qwen1.5-moe-a2.7b"),
+                        ("Qwen/Qwen1.5-MoE-A2.7B-Chat", "qwen1.5-moe-a2.7b"),
+                        ("Qwen/Qwen2-57B-A14B", "qwen2-57b-a14b"),
+                        ("Qwen/Qwen2-57B-A14B-Instruct", "qwen2-57b-a14b")):
         assert known_shape_of(repo) == shape, repo
     # another vocabulary (32,768) than the base model's; quantized experts
     for repo in ("mistralai/Mixtral-8x22B-Instruct-v0.1", "Qwen/Qwen3-30B-A3B-FP8",
                  "TheBloke/Mixtral-8x7B-Instruct-v0.1-GPTQ",
-                 "allenai/OLMoE-1B-7B-0125-Instruct-GGUF"):
+                 "allenai/OLMoE-1B-7B-0125-Instruct-GGUF",
+                 "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4",
+                 "Qwen/Qwen2-57B-A14B-Instruct-GPTQ-Int4"):
         assert known_shape_of(repo) is None, repo
     mixtral, qwen3_moe = architecture_config("mixtral-8x7b"), architecture_config("qwen3-30b-a3b")
     assert type(mixtral).__name__ == "MixtralConfig" and type(qwen3_moe).__name__ == "Qwen3MoeConfig"
@@ -1416,12 +1460,21 @@ def test_known_shapes_build_their_family():
     assert type(olmoe).__name__ == "OlmoeConfig" and not olmoe.norm_topk_prob
     assert (olmoe.num_experts, olmoe.num_experts_per_tok, olmoe.clip_qkv) == (64, 8, None)
     assert all(sparse_mlp_blocks(olmoe))
+    for name, experts, k, shared in (("qwen1.5-moe-a2.7b", 60, 4, 5632),
+                                     ("qwen2-57b-a14b", 64, 8, 20480)):
+        qwen2_moe = architecture_config(name)  # k of E experts, not renormalised, a shared one
+        assert type(qwen2_moe).__name__ == "Qwen2MoeConfig" and not qwen2_moe.norm_topk_prob
+        assert (qwen2_moe.num_experts, qwen2_moe.num_experts_per_tok) == (experts, k)
+        assert qwen2_moe.shared_expert_intermediate_size == shared and qwen2_moe.qkv_bias
+        assert all(sparse_mlp_blocks(qwen2_moe))
     # the weights a batch-1 step reads (docs/families.md): 2 of 8, 8 of 128 experts a block
+    # (Qwen2-MoE's: 4 of 60 and 8 of 64, and the shared expert, which every token reads)
     from prunebench.benchmark.floors import weight_bytes
 
     read = {"mixtral-8x7b": 12_748_853_248, "mixtral-8x22b-v0.1": 38_955_423_744,
             "qwen3-30b-a3b": 3_041_867_776, "qwen3-235b-a22b": 21_568_433_664,
-            "olmoe-1b-7b-0924": 1_178_994_688}
+            "olmoe-1b-7b-0924": 1_178_994_688, "qwen1.5-moe-a2.7b": 2_378_008_576,
+            "qwen2-57b-a14b": 13_704_732_160}
     for name, params in read.items():
         assert weight_bytes(architecture_config(name), torch.float16) == 2 * params, name
     glm, glm4 = architecture_config("glm-4-9b-chat"), architecture_config("glm-4-9b-0414")

@@ -418,8 +418,8 @@ def test_the_family_check_checks_every_family_against_hf_generate(tmp_path):
     assert check.main(["--device", "cpu", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "family_check.json").read_text())
     checked = [r for r in report["rows"] if r["dtype"] == "float32"]
-    # Not the mixtures of experts (Mixtral, Qwen3-MoE, OLMoE): the compiled decoder refuses them and
-    # they have no width variant (tests/test_families.py checks both refusals).
+    # Not the mixtures of experts (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE): the compiled decoder
+    # refuses them and they have no width variant (tests/test_families.py checks both refusals).
     decoded = [f for f, layout in FAMILIES.items() if layout.moe_intermediate_key is None]
     assert {(r["family"], r["variant"]) for r in checked} == {
         (family, variant) for family in decoded for variant in ("dense", "width", "depth")}

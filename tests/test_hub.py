@@ -1211,13 +1211,14 @@ def computes_as(folder, model) -> bool:
 
 
 @pytest.mark.usefixtures("one_thread")
-@pytest.mark.parametrize("name", ["mixtral", "qwen3_moe"])
+@pytest.mark.parametrize("name", ["mixtral", "qwen3_moe", "qwen2_moe"])
 def test_a_per_expert_moe_download_is_fused_and_loads_as_transformers_loads_it(
         monkeypatch, tmp_path, fake_hub_records, name):
-    """Mixtral's and Qwen3-MoE's published checkpoints store one tensor per expert: the
-    download, verified against the hub's sha256, is fused once into transformers 5's layout,
-    which prunebench's loader reads, and computes what transformers' own loading of the
-    per-expert files does. The manifest records the fused files and the commit."""
+    """Mixtral's, Qwen3-MoE's and Qwen2-MoE's published checkpoints store one tensor per expert
+    (Qwen2-MoE's shared expert beside them): the download, verified against the hub's sha256,
+    is fused once into transformers 5's layout, which prunebench's loader reads, and computes
+    what transformers' own loading of the per-expert files does. The manifest records the
+    fused files and the commit."""
     import torch
     from transformers import AutoModelForCausalLM
 

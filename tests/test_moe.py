@@ -1,8 +1,9 @@
-"""Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE): the one-time fusion of per-expert
-checkpoints, checked against transformers' own loading of them; exact counts with Qwen3-MoE's
-dense blocks; depth pruning that removes exactly the blocks it names; OLMoE's clip_qkv; and the
-refusals (width methods at plan time, MLP adapters) and the bandwidth floor. tests/test_families.py runs the
-shared per-family tests on them (FAMILIES)."""
+"""Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE): the one-time fusion of
+per-expert checkpoints, checked against transformers' own loading of them; exact counts with
+Qwen3-MoE's and Qwen2-MoE's dense blocks and Qwen2-MoE's shared experts; depth pruning that
+removes exactly the blocks it names; OLMoE's clip_qkv; Qwen2-MoE's gated shared expert; and the
+refusals (width methods at plan time, MLP adapters) and the bandwidth floor.
+tests/test_families.py runs the shared per-family tests on them (FAMILIES)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,11 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
                          "w2"),
              "qwen3_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                            "down_proj"),
-             "olmoe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj")}
+             "olmoe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
+             # (its shared expert and gate, `mlp.shared_expert.*`, `mlp.shared_expert_gate`,
+             # are single tensors, under the same names in the published files)
+             "qwen2_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                           "down_proj")}
 
 
 def per_expert_state(model, name: str) -> dict[str, torch.Tensor]:
@@ -200,10 +205,42 @@ def test_qwen3_moe_dense_blocks_count_exactly(values):
     assert count_params(config_from_dict(json.loads(config.to_json_string()))) == numel(model)
 
 
-@pytest.mark.parametrize("name", ["qwen3_moe", "olmoe"])
+@pytest.mark.parametrize("values", [{}, {"mlp_only_layers": [0, 3]}, {"decoder_sparse_step": 2},
+                                    {"mlp_only_layers": [1], "decoder_sparse_step": 3},
+                                    {"qkv_bias": False}, {"num_experts": 0}])
+def test_qwen2_moe_counts_its_shared_experts_in_the_sparse_blocks_only(values):
+    """Each sparse block (as mlp_only_layers and decoder_sparse_step choose them, as
+    Qwen2MoeDecoderLayer does) counts a router, the experts, a shared expert and its one-output
+    gate; each dense block a dense MLP of intermediate_size and nothing shared; q/k/v biases as
+    qkv_bias says. The closed form, the config.json alone and transformers' model agree."""
+    from transformers import Qwen2MoeConfig
+
+    from prunebench.checkpoint.param_count import block_param_count, layer_shapes
+    from prunebench.modeling import build_model
+
+    config = Qwen2MoeConfig(**SMALL, **{
+        "moe_intermediate_size": 48, "shared_expert_intermediate_size": 80, "num_experts": 4,
+        "num_experts_per_tok": 2, "use_sliding_window": False, "mlp_only_layers": [],
+        "decoder_sparse_step": 1, **values})
+    model = build_model(config, device="meta")
+    kinds = [type(layer.mlp).__name__ == "Qwen2MoeSparseMoeBlock" for layer in model.model.layers]
+    assert kinds == sparse_mlp_blocks(config)
+    assert 0 < sum(kinds) < 4 or values in ({}, {"qkv_bias": False}, {"num_experts": 0})
+    for layer, shape in zip(model.model.layers, layer_shapes(config)):
+        assert block_param_count(config, shape) == numel(layer)
+        shared = [n for n, _ in layer.named_parameters() if "shared_expert" in n]
+        assert shared == ([f"mlp.shared_expert.{p}_proj.weight" for p in ("gate", "up", "down")]
+                          + ["mlp.shared_expert_gate.weight"] if shape["sparse_mlp"] else [])
+        assert (layer.self_attn.q_proj.bias is not None) == values.get("qkv_bias", True)
+    assert count_params(config) == numel(model)
+    assert count_params(config_from_dict(json.loads(config.to_json_string()))) == numel(model)
+
+
+@pytest.mark.parametrize("name", ["qwen3_moe", "olmoe", "qwen2_moe"])
 def test_a_hub_config_naming_num_experts_counts_them(name):
     values = json.loads(FAMILIES[name]().to_json_string())
-    # as Qwen3-30B-A3B's and OLMoE-1B-7B's config.json name them (OlmoeConfig writes it so)
+    # as Qwen3-30B-A3B's, OLMoE-1B-7B's and Qwen1.5-MoE-A2.7B's config.json name them
+    # (OlmoeConfig and Qwen2MoeConfig write it so)
     values["num_experts"] = values.pop("num_local_experts", None) or values["num_experts"]
     assert "num_local_experts" not in values
     assert count_params(config_from_dict(values)) == numel(family_model(name))
@@ -241,8 +278,9 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
     assert kinds == [type(layer.mlp).__name__ for layer in model.model.layers]
 
 
-def test_removing_blocks_renumbers_qwen3_moes_dense_blocks():
-    model = family_model("qwen3_moe")  # block 2 dense
+@pytest.mark.parametrize("name", ["qwen3_moe", "qwen2_moe"])
+def test_removing_blocks_renumbers_the_dense_blocks(name):
+    model = family_model(name)  # block 2 dense
     remove_blocks(model, [0])
     assert model.config.mlp_only_layers == [1] and model.config.decoder_sparse_step == 1
     assert sparse_mlp_blocks(model.config) == [True, False, True]
@@ -272,6 +310,77 @@ def test_olmoes_clip_qkv_runs_as_transformers_runs_it(tmp_path):
     expected = remove_blocks(load_model(tmp_path / "dense"), report["removed_blocks"])
     assert torch.equal(logits(loaded, ids()), logits(expected, ids()))
     greedy_tokens_agree(loaded)
+
+
+def test_qwen2_moes_sparse_block_adds_its_gated_shared_expert_to_the_routed_experts():
+    """What transformers' Qwen2MoeSparseMoeBlock computes, which prunebench runs unchanged and
+    counts (docs/families.md): each token's top-2 experts weighed by their router
+    probabilities, not renormalised, plus the shared expert scaled by the sigmoid of its
+    one-output gate; a gate driven far negative silences the shared expert, and the model's
+    logits change with it."""
+    import torch.nn.functional as F
+
+    model = family_model("qwen2_moe")
+    block = model.model.layers[0].mlp
+    x = torch.randn(1, 7, 64, generator=torch.Generator().manual_seed(4))
+
+    def by_hand(block, x):
+        h = x.reshape(-1, 64)
+        probs = F.softmax(h @ block.gate.weight.T, dim=-1)
+        weights, chosen = torch.topk(probs, 2, dim=-1)  # not renormalised: norm_topk_prob false
+        routed = torch.zeros_like(h)
+        for t in range(h.shape[0]):
+            for w, e in zip(weights[t], chosen[t]):
+                gate, up = (block.experts.gate_up_proj[e] @ h[t]).chunk(2)
+                routed[t] += w * (block.experts.down_proj[e] @ (F.silu(gate) * up))
+        s = block.shared_expert
+        shared = s.down_proj(F.silu(s.gate_proj(h)) * s.up_proj(h))
+        return routed, torch.sigmoid(block.shared_expert_gate(h)) * shared
+
+    with torch.no_grad():
+        routed, gated_shared = by_hand(block, x)
+        assert gated_shared.abs().max() > 1e-3
+        torch.testing.assert_close(block(x).reshape(-1, 64), routed + gated_shared,
+                                   rtol=1e-5, atol=1e-6)
+        before = logits(model, ids())
+        for i in (0, 1, 3):  # the sparse blocks (block 2 is dense)
+            model.model.layers[i].mlp.shared_expert_gate.weight.copy_(
+                -1e4 * torch.sign(x[0, 0]))
+        silenced = model.model.layers[0].mlp(x[:, :1]).reshape(-1, 64)
+        torch.testing.assert_close(silenced, by_hand(block, x[:, :1])[0], rtol=1e-5, atol=1e-6)
+        assert (logits(model, ids()) - before).abs().max() > 1e-3
+
+
+def test_a_qwen2_moe_checkpoint_loads_tensor_for_tensor_as_transformers_loads_it(tmp_path,
+                                                                                 request):
+    """Qwen1.5-MoE's and Qwen2-57B's published layout: numbered experts
+    (`mlp.experts.E.gate_proj / up_proj / down_proj.weight`), a shared expert
+    (`mlp.shared_expert.*`) and its gate (`mlp.shared_expert_gate.weight`) beside them, and here
+    a dense block (block 2). Imported, the numbered experts are fused and everything else kept
+    under its name: every tensor prunebench loads is the one transformers' own
+    `from_pretrained` makes of the per-expert files (its `qwen2_moe` conversion mapping, in
+    the installed version), bit for bit, and nothing else."""
+    model = family_model("qwen2_moe")
+    write_hub_checkpoint(model, "qwen2_moe", tmp_path / "hub",
+                         request.getfixturevalue("tokenizer"))
+    index = json.loads((tmp_path / "hub" / "model.safetensors.index.json").read_text())
+    published = set(index["weight_map"])
+    assert {"model.layers.0.mlp.experts.3.down_proj.weight",
+            "model.layers.0.mlp.shared_expert.gate_proj.weight",
+            "model.layers.3.mlp.shared_expert_gate.weight",
+            "model.layers.2.mlp.gate_proj.weight"} <= published
+    assert not any(k.startswith("model.layers.2.mlp.") and "expert" in k for k in published)
+    theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "hub", dtype=torch.float32).eval()
+    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
+    ours = load_model(out)
+    expected, loaded = theirs.state_dict(), ours.state_dict()
+    assert sorted(loaded) == sorted(expected)
+    assert [k for k in loaded if not torch.equal(loaded[k], expected[k])] == []
+    fused = set(json.loads((out / "model.safetensors.index.json").read_text())["weight_map"])
+    assert {k for k in published if ".experts." not in k} <= fused  # kept under their names
+    assert not any(".experts.0." in k for k in fused)
+    assert sorted(json.loads((out / moe_fuse.RECORD).read_text())["experts_per_block"]) == [
+        f"model.layers.{i}" for i in (0, 1, 3)]
 
 
 def test_mag_plus_scores_the_experts_weights():
@@ -312,6 +421,9 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
 
 @pytest.mark.parametrize("name", sorted(MOE))
 def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
+    """A batch-1 step reads k of the experts of each sparse block, and everything else whole:
+    attention, router, a dense block's MLP, and Qwen2-MoE's shared expert and its gate, which
+    every token goes through (`.experts.` is no part of their names)."""
     from prunebench.benchmark.floors import add_floor, kv_cache_bytes, weight_bytes
 
     config = load_config_of(name)
@@ -324,6 +436,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
             read += p.numel() * share
     read += numel(model.model.norm) + numel(model.lm_head)
     assert weight_bytes(config, torch.float32) == 4 * read
+    shared = sum(p.numel() for n, p in model.named_parameters() if "shared_expert" in n)
+    assert (shared > 0) == (name == "qwen2_moe")  # counted whole in `read` above
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -372,7 +486,8 @@ def test_the_start_refuses_what_a_mixture_of_experts_cannot_do(tmp_path):
 
 # A published id of each family, naming its known shape.
 HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen/Qwen3-30B-A3B",
-           "olmoe": "allenai/OLMoE-1B-7B-0924-Instruct"}
+           "olmoe": "allenai/OLMoE-1B-7B-0924-Instruct",
+           "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))
