@@ -308,7 +308,7 @@ def usage_report(args) -> str:
     if not attempts:
         raise PrunebenchError(
             f"no job records under {Path(args.directory) / 'logs'}: each workflow job keeps "
-            "one beside its log (logs/<rule>/.<job>.log.usage.jsonl) from its start; give "
+            "one beside its log under logs/ (.<log name>.usage.jsonl) from its start; give "
             "the run's --directory, or run the workflow there first")
     if args.latest_run:
         run = usage.latest_run(attempts)

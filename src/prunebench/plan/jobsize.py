@@ -229,7 +229,7 @@ def _retried_mb(gb: float, attempt: int) -> int:
 MAX_RUNTIME_VARIABLE = "PRUNEBENCH_MAX_RUNTIME_MIN"
 # The most host memory a job may ask for (what a node of its partition has): a retry's request
 # grows too, also when the job was stopped for time (a LoRA run at a partition's time limit,
-# resuming from its saves: 98 GiB for a 13B, then 147, 196, 245), and one larger than every
+# resuming from its saves: 98 GiB for a 13B, then 146, 195, 243), and one larger than every
 # node is refused by sbatch or never scheduled.
 MAX_MEM_VARIABLE = "PRUNEBENCH_MAX_MEM_MB"
 
