@@ -4,9 +4,9 @@ A checkpoint is a directory with `config.json`, safetensors weights, tokenizer f
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
 (LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
-Ministral 3, EXAONE-4, GLM, GLM-4, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE: `param_count.FAMILIES`,
-chosen by the config's `model_type` and built from transformers' own classes, never from code
-shipped with a checkpoint). A
+Ministral 3, EXAONE-4, GLM, GLM-4, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss:
+`param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
+classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
 heads, MLP width and which output biases exist. `build_model` rebuilds those shapes on the meta
 device, so sizing a model never needs its weights; `load_model` then assigns the weights from
@@ -34,7 +34,7 @@ from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,  # noqa: F401
                                              verify_manifest, weight_files)
 from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: F401
-                                    block_param_count, checked_config_json,
+                                    attention_sinks, block_param_count, checked_config_json,
                                     count_params,
                                     default_layer_shape, family, head_dim, is_moe,
                                     layer_shapes, mlp_bias, non_block_param_count, o_bias,
@@ -300,6 +300,10 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     """
     cls = model_class(config)
     shapes = getattr(config, "layer_shapes", None)
+    if attention_sinks(config):
+        # gpt-oss's sink logits are in transformers' eager (and flash / flex) attention only:
+        # SDPA, which a config may name, would drop them without a word.
+        config._attn_implementation = "eager"
     if getattr(config, "attn_logit_softcapping", None) is not None:
         # Gemma-2 soft-caps its attention scores, which no SDPA kernel does: transformers 5.2x
         # builds it with eager attention, but 5.17 (and older) picks SDPA, whose attention
@@ -585,8 +589,15 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     missing = sorted(set(expected) - set(state) - ({"lm_head.weight"} if config.tie_word_embeddings else set()))
     unexpected = sorted(set(state) - set(expected))
     if is_moe(config) and unexpected:
-        from prunebench.checkpoint.moe_fuse import per_expert_names
+        from prunebench.checkpoint.moe_fuse import mxfp4_names, per_expert_names
 
+        if quantized := mxfp4_names(unexpected):
+            raise PrunebenchError(
+                f"checkpoint {path} holds its experts' weights in MXFP4 ({quantized[0]}, ...), "
+                "as openai publishes gpt-oss; prunebench reads them in bfloat16, which a "
+                "download or an import makes once: use the model through a workflow source "
+                "(hf:<org>/<repo>@<commit> or local:<folder>) or give a command the folder "
+                "(imported into its cache)")
         if per_expert := per_expert_names(unexpected):
             raise PrunebenchError(
                 f"checkpoint {path} holds its experts' weights one expert at a time "

@@ -32,10 +32,10 @@ ATTENTION = {
 
 def resolve_attention(attention: str, device: torch.device, model=None) -> str:
     """'auto' pins flash / memory-efficient SDPA on CUDA and leaves CPU to PyTorch; for a
-    `model` that soft-caps its attention scores (Gemma-2), which no SDPA kernel does, it is
-    matmul + softmax (`eager`)."""
+    `model` that soft-caps its attention scores (Gemma-2) or normalises them with sink logits
+    (gpt-oss), which no SDPA kernel does, it is matmul + softmax (`eager`)."""
     if attention == "auto":
-        if model is not None and softcapped_attention(model):
+        if model is not None and (softcapped_attention(model) or sink_attention(model)):
             return "eager"
         return "flash-efficient" if device.type == "cuda" else "sdpa"
     if attention not in ATTENTION:
@@ -49,9 +49,27 @@ def softcapped_attention(model) -> bool:
     return getattr(model.config, "attn_logit_softcapping", None) is not None
 
 
+def sink_attention(model) -> bool:
+    """Whether each attention normalises its scores with a learned sink logit per head
+    (gpt-oss's `self_attn.sinks`), which transformers' SDPA attention drops without a word."""
+    from prunebench.checkpoint.param_count import attention_sinks
+
+    try:
+        return attention_sinks(model.config)
+    except PrunebenchError:  # a model of no family prunebench builds: none of its own
+        return False
+
+
 def check_softcap_attention(model, attention: str) -> None:
-    """Refuse SDPA for a model that soft-caps its attention scores: no SDPA kernel applies the
-    cap, so its scores (and tokens) would be another model's."""
+    """Refuse SDPA for a model that soft-caps its attention scores, or normalises them with
+    sink logits (gpt-oss): no SDPA kernel applies the cap or the sinks, so its scores (and
+    tokens) would be another model's."""
+    if attention != "eager" and sink_attention(model):
+        raise PrunebenchError(
+            f"the model ({model.config.model_type}) normalises its attention scores with a "
+            f"learned sink logit per head (self_attn.sinks), which attention {attention!r} "
+            "cannot do (PyTorch's SDPA drops the sinks): set the benchmark's attention to "
+            "eager (or auto, which picks it for such a model)")
     if attention not in ("eager", "flex") and softcapped_attention(model):
         raise PrunebenchError(
             f"the model soft-caps its attention scores (attn_logit_softcapping "
@@ -84,8 +102,8 @@ def attention_context(attention: str, device: str | torch.device | None = None) 
 
 def set_hf_attention(model, attention: str) -> str:
     """Make the HF model use SDPA (or eager attention); return what its config now says. A
-    model that soft-caps its attention scores is refused SDPA here too (transformers may
-    refuse it, and the fallback below would set it anyway)."""
+    model that soft-caps its attention scores or has attention sinks is refused SDPA here too
+    (transformers may refuse it, and the fallback below would set it anyway)."""
     check_softcap_attention(model, attention)
     impl = "eager" if attention == "eager" else "sdpa"
     try:

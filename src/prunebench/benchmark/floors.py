@@ -12,8 +12,8 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (active_experts, family, is_moe, num_experts,
-                                               sliding_windows)
+from prunebench.checkpoint.param_count import (active_experts, expert_param_count, is_moe,
+                                               num_experts, sliding_windows)
 from prunebench.modeling import block_param_count, head_dim, layer_shapes, resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,10 @@ def weight_bytes(config, dtype: str | torch.dtype) -> int:
     if is_moe(config):
         # A token reads its router's top-k experts of each sparse block, not all of them: the
         # other experts' weights are no part of its step (`moe_floor_note` says for which
-        # batches that is the whole read). A shared expert (Qwen2-MoE), which every token goes
-        # through, and its gate stay in the block's count: read whole, as the router is.
-        width = getattr(config, family(config).moe_intermediate_key)
-        unread = (num_experts(config) - active_experts(config)) * 3 * config.hidden_size * width
+        # batches that is the whole read). An unread expert's biases (gpt-oss) are unread too;
+        # the router (its bias), the attention (gpt-oss's sinks) and a shared expert (Qwen2-MoE),
+        # which every token goes through, with its gate, are read whole.
+        unread = (num_experts(config) - active_experts(config)) * expert_param_count(config)
         params -= unread * sum(bool(s.get("sparse_mlp")) for s in layer_shapes(config))
     params += config.hidden_size + config.vocab_size * config.hidden_size
     return params * _element_size(dtype)

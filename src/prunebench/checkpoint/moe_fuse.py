@@ -1,5 +1,5 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
-OLMoE, Qwen2-MoE).
+OLMoE, Qwen2-MoE), and dequantization of gpt-oss's MXFP4 experts.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
 [experts, 2 * width, hidden] (each expert's rows [gate; up]) and `mlp.experts.down_proj`
@@ -15,6 +15,17 @@ weights are converted once (checkpoint.pickle_convert):
   Qwen2-MoE's shared expert `mlp.shared_expert.gate_proj / up_proj / down_proj.weight` and its
   gate `mlp.shared_expert_gate.weight` keep their names: transformers' conversion mapping of
   `qwen2_moe`, which Qwen3-MoE and OLMoE take too, fuses the numbered experts only).
+
+- gpt-oss: its experts are fused already (`mlp.experts.gate_up_proj` [experts, hidden,
+  2 * width], gate and up columns interleaved, `mlp.experts.down_proj` [experts, width,
+  hidden], each with a bias), but openai's published weights hold them in MXFP4
+  (`mlp.experts.gate_up_proj_blocks` / `_scales` and `down_proj_blocks` / `_scales`, with a
+  `quantization_config` of `quant_method: mxfp4` in config.json), which transformers runs
+  with triton kernels on a GPU, or dequantizes. They are dequantized once to bfloat16 in
+  transformers' unquantized layout (`dequantize_mxfp4`, as transformers' own
+  `convert_moe_packed_tensors`), and the quantization_config leaves config.json (kept in
+  `moe_fusion.json`, with the sha256 of the config.json it was in when an import hashes its
+  sources): loading never needs triton or a GPU.
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -51,8 +62,43 @@ _EXPERT = re.compile(r"^(model\.layers\.\d+)\.(?:block_sparse_moe|mlp)\.experts\
 _PART = {"w1": "gate", "gate_proj": "gate", "w3": "up", "up_proj": "up",
          "w2": "down", "down_proj": "down"}
 _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
-MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe")
+# gpt-oss's MXFP4 experts: (block prefix, projection, part).
+_MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
+                    r"(blocks|scales)$")
+MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss")
 
+# The 16 values of an e2m1 (FP4) code, by its 4 bits (sign, 2 exponent bits, 1 mantissa bit),
+# as the OCP Microscaling format defines them (and transformers' FP4_VALUES lists them).
+FP4_VALUES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
+              -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0)
+
+
+def dequantize_mxfp4(blocks, scales, dtype=None):
+    """One MXFP4 weight as transformers' unquantized layout holds it: `blocks` (uint8
+    [experts, rows, groups, 16], two e2m1 codes a byte, the low 4 bits first) and `scales`
+    (uint8 [experts, rows, groups], each a power of two 2^(scale - 127) shared by the 32 values
+    of its group) -> [experts, groups * 32, rows] in `dtype` (bfloat16 by default): each value
+    code x scale, exact in float32 (and in bfloat16, which has float32's exponents), one expert
+    at a time (a float32 copy of 128 experts' weights would need tens of GB)."""
+    import torch
+
+    dtype = torch.bfloat16 if dtype is None else dtype
+    if blocks.dtype != torch.uint8 or scales.dtype != torch.uint8 or \
+            blocks.shape[:-1] != scales.shape or blocks.shape[-1] != 16 or blocks.dim() != 4:
+        raise PrunebenchError(
+            f"MXFP4 weights of shapes {tuple(blocks.shape)} ({blocks.dtype}) and "
+            f"{tuple(scales.shape)} ({scales.dtype}): expected uint8 blocks [experts, rows, "
+            "groups, 16] and uint8 scales [experts, rows, groups]; re-download the checkpoint")
+    lut = torch.tensor(FP4_VALUES, dtype=torch.float32)
+    experts, rows, groups, _ = blocks.shape
+    out = torch.empty(experts, groups * 32, rows, dtype=dtype)
+    for e in range(experts):
+        codes = blocks[e].to(torch.int64)
+        values = torch.stack([lut[codes & 0x0F], lut[codes >> 4]], dim=-1)  # [rows, groups, 16, 2]
+        values = torch.ldexp(values.reshape(rows, groups, 32),
+                             (scales[e].to(torch.int32) - 127).unsqueeze(-1))
+        out[e] = values.reshape(rows, groups * 32).to(dtype).T
+    return out
 
 def fused_name(name: str) -> str:
     """A non-expert tensor's name in transformers 5's layout (Mixtral's block_sparse_moe is
@@ -63,6 +109,11 @@ def fused_name(name: str) -> str:
 def per_expert_names(names) -> list[str]:
     """The names among `names` of per-expert tensors (a checkpoint to fuse has some)."""
     return [n for n in names if _EXPERT.match(n) or ".block_sparse_moe." in n]
+
+
+def mxfp4_names(names) -> list[str]:
+    """The names among `names` of gpt-oss's MXFP4 expert tensors (`*_blocks`, `*_scales`)."""
+    return [n for n in names if _MXFP4.match(n)]
 
 
 def _tensor_names(files: list[Path]) -> dict[str, Path]:
@@ -97,7 +148,10 @@ def needs_fusion(folder: str | Path) -> bool:
     if not isinstance(raw, dict) or raw.get("model_type") not in MOE_TYPES or finished(folder):
         return False
     originals = _originals(folder)
-    return bool(originals) and bool(per_expert_names(_tensor_names(originals)))
+    if not originals:
+        return False
+    names = _tensor_names(originals)
+    return bool(per_expert_names(names) or mxfp4_names(names))
 
 
 def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
@@ -109,6 +163,7 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
 
     folder = Path(folder)
     if not needs_fusion(folder):
+        _drop_quantization_config(folder)  # a conversion that ended before rewriting it
         _delete_originals(folder)
         _discard_unfinished(folder)
         return False
@@ -120,7 +175,18 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
         for stale in folder.glob("model-fused-*.safetensors"):
             stale.unlink()
         write_json(folder / PROGRESS, state)
-    sources = sha256_files(originals) if hash_sources else None
+    raw = read_json_or_none(folder / "config.json")
+    quantization = raw.get("quantization_config") if isinstance(raw, dict) else None
+    dequantized = bool(mxfp4_names(where))
+    if dequantized and not (isinstance(quantization, dict)
+                            and quantization.get("quant_method") == "mxfp4"):
+        raise PrunebenchError(
+            f"{folder}: its weights hold MXFP4 experts ({mxfp4_names(where)[0]}, ...) but its "
+            f"config.json's quantization_config is {quantization!r}, not MXFP4's: re-download "
+            "the checkpoint (nothing was changed)")
+    # The config.json whose quantization_config goes is replaced as the weights are.
+    replaced = originals + ([folder / "config.json"] if dequantized else [])
+    sources = sha256_files(replaced) if hash_sources else None
     weight_map, total, experts = {}, 0, {}
     for i, (block, names) in enumerate(blocks.items(), start=1):
         shard = FUSED_SHARD.format(i, len(blocks))
@@ -129,19 +195,51 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
         total += size
         if count:
             experts[block] = count
+    layout = ("mlp.experts.gate_up_proj [experts, 2 * width, hidden] (rows [gate; up]), "
+              "mlp.experts.down_proj [experts, hidden, width]")
+    if dequantized:
+        layout = ("mlp.experts.gate_up_proj [experts, hidden, 2 * width] (columns gate, up "
+                  "interleaved), mlp.experts.down_proj [experts, width, hidden] (GptOssExperts), "
+                  "bfloat16")
     write_json(folder / RECORD, {
         "fused_from": sorted(f.name for f in originals),
         "fused_weight_files": sorted(set(weight_map.values())),
         "experts_per_block": experts,
-        "layout": "mlp.experts.gate_up_proj [experts, 2 * width, hidden] (rows [gate; up]), "
-                  "mlp.experts.down_proj [experts, hidden, width]",
+        "layout": layout,
+        **({"dequantized_from": "mxfp4", "quantization_config": quantization}
+           if dequantized else {}),
         **({"source_sha256": sources} if sources is not None else {})})
     write_json(folder / SAFETENSORS_INDEX, {"metadata": {"total_size": total},
                                             "weight_map": dict(sorted(weight_map.items()))})
+    _drop_quantization_config(folder)
     _delete_originals(folder)
-    log.info("%s: fused the per-expert weights of %d blocks into transformers 5's layout",
-             folder, len(experts))
+    if dequantized:
+        log.info("%s: dequantized the MXFP4 experts of %d blocks to bfloat16 (transformers' "
+                 "unquantized layout)", folder, len(experts))
+    else:
+        log.info("%s: fused the per-expert weights of %d blocks into transformers 5's layout",
+                 folder, len(experts))
     return True
+
+
+def _drop_quantization_config(folder: Path) -> None:
+    """Take the quantization_config out of config.json once a finished conversion's record
+    says the weights were dequantized (its last change before the originals go; redone if a
+    run ended before it)."""
+    import json
+
+    from prunebench.atomic import atomic_path, read_json_or_none
+
+    if not finished(folder):
+        return
+    record = read_json_or_none(folder / RECORD) or {}
+    raw = read_json_or_none(folder / "config.json")
+    if record.get("dequantized_from") != "mxfp4" or not isinstance(raw, dict) \
+            or "quantization_config" not in raw:
+        return
+    del raw["quantization_config"]
+    with atomic_path(folder / "config.json") as tmp:
+        tmp.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
 
 
 def _grouped(where: dict[str, Path], folder: Path) -> dict[str, list[str]]:
@@ -168,13 +266,24 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
     from prunebench.atomic import atomic_path
 
     experts: dict[int, dict[str, Any]] = {}
+    quantized: dict[str, dict[str, str]] = {}
     plain = []
     for name in names:
         match = _EXPERT.match(name)
+        packed = _MXFP4.match(name)
         if match:
             experts.setdefault(int(match.group(2)), {})[_PART[match.group(3)]] = name
+        elif packed:
+            quantized.setdefault(packed.group(2), {})[packed.group(3)] = name
         else:
             plain.append(name)
+    if quantized and (set(quantized) != {"gate_up_proj", "down_proj"} or any(
+            set(parts) != {"blocks", "scales"} for parts in quantized.values())):
+        raise PrunebenchError(
+            f"{block}: the checkpoint's MXFP4 experts are incomplete (found "
+            f"{ {k: sorted(v) for k, v in sorted(quantized.items())} }; each of gate_up_proj "
+            "and down_proj needs its blocks and scales): re-download the checkpoint (nothing "
+            "was changed)")
     if experts:
         ids = sorted(experts)
         gaps = [e for e in range(len(ids)) if e not in experts]
@@ -186,7 +295,7 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
                 f"projections {parts_missing}): re-download the checkpoint (nothing was "
                 "changed)")
     out_names = [fused_name(n) for n in plain]
-    if experts:
+    if experts or quantized:
         out_names += [f"{block}.mlp.experts.gate_up_proj", f"{block}.mlp.experts.down_proj"]
     handles: dict[Path, Any] = {}
 
@@ -202,10 +311,15 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         with safe_open(target, framework="pt") as handle:  # sizes from the header: no reads
             size = sum(_nbytes(handle.get_slice(n)) for n in handle.keys())
             written = list(handle.keys())
+            count = (handle.get_slice(f"{block}.mlp.experts.down_proj").get_shape()[0]
+                     if quantized and sorted(written) == sorted(out_names) else len(experts))
         if sorted(written) == sorted(out_names):
-            return written, size, len(experts)
+            return written, size, count
         target.unlink()
     tensors = {fused_name(n): get(n) for n in plain}
+    for proj, parts in quantized.items():
+        tensors[f"{block}.mlp.experts.{proj}"] = dequantize_mxfp4(get(parts["blocks"]),
+                                                                 get(parts["scales"]))
     if experts:
         # transformers 5's layout: each expert's rows [gate; up] (as MixtralExperts,
         # Qwen3MoeExperts, OlmoeExperts and Qwen2MoeExperts chunk them), experts stacked on a
@@ -218,7 +332,9 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
     with atomic_path(target) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
                   metadata={"format": "pt"})
-    return list(tensors), sum(t.nbytes for t in tensors.values()), len(experts)
+    count = (tensors[f"{block}.mlp.experts.down_proj"].shape[0] if quantized
+             else len(experts))
+    return list(tensors), sum(t.nbytes for t in tensors.values()), count
 
 
 def finished(folder: str | Path) -> bool:

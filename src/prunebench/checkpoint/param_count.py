@@ -4,9 +4,9 @@ No torch here: job sizing and `prunebench plan` count parameters while Snakemake
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
-Glm4Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig) or anything with the
-same attributes (`config_from_dict`, which `prunebench plan` sizes with); prunebench.modeling
-checks these counts against meta-device models.
+Glm4Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig, GptOssConfig) or
+anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
+prunebench.modeling checks these counts against meta-device models.
 
 The families differ, for counting and surgery, only in which projections carry biases,
 whether attention normalises queries and keys (per head, or over the whole projection), how
@@ -86,8 +86,8 @@ class Family:
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
 
-    `moe_intermediate_key` (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE): the block's MLP is a sparse
-    mixture of experts, each expert's width given by this config key: a router
+    `moe_intermediate_key` (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss): the block's MLP is
+    a sparse mixture of experts, each expert's width given by this config key: a router
     (`mlp.gate.weight`, experts x hidden) and every expert's gate, up and down projections
     fused into two 3D parameters (`mlp.experts.gate_up_proj` [experts, 2 * width, hidden], rows
     [gate; up] per expert, and `mlp.experts.down_proj` [experts, hidden, width]), as
@@ -98,6 +98,15 @@ class Family:
     shared expert that every token goes through, a SwiGLU MLP of this config key's width
     (`mlp.shared_expert.gate_proj / up_proj / down_proj`, no biases), its output scaled by
     sigmoid(`mlp.shared_expert_gate`(x)), a linear of one output (hidden weights, no bias).
+
+    gpt-oss's own (`moe_biases`, `attention_sinks`): its router is `mlp.router` (weight
+    experts x hidden and a bias of experts), and its experts carry biases
+    (`mlp.experts.gate_up_proj_bias` [experts, 2 * width], `mlp.experts.down_proj_bias`
+    [experts, hidden]) beside weights held transposed, `gate_up_proj` [experts, hidden,
+    2 * width] with the gate and up columns interleaved (gate at even, up at odd indices) and
+    `down_proj` [experts, width, hidden] (GptOssExperts); each attention holds a learned logit
+    per query head, `self_attn.sinks`, a column the softmax normalises over and drops, which
+    PyTorch's SDPA kernels do not compute (the model runs matmul + softmax attention).
     """
 
     model_class: str
@@ -122,6 +131,8 @@ class Family:
     dense_mlp_layers: bool = False
     shared_expert_key: str | None = None
     attention_bias_key: str = "attention_bias"
+    moe_biases: bool = False
+    attention_sinks: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -207,6 +218,15 @@ FAMILIES: dict[str, Family] = {
                         moe_intermediate_key="moe_intermediate_size", dense_mlp_layers=True,
                         shared_expert_key="shared_expert_intermediate_size",
                         attention_bias_key="qkv_bias"),
+    # GptOssAttention: attention_bias for all four (true in the published configs) and a sink
+    # logit per query head; GptOssDecoderLayer: LLaMA's norms before the sublayers
+    # (GptOssRMSNorm weighs the float32 statistics before the cast back, as OLMo-2's), and
+    # in every block a GptOssMLP: a router with a bias and num_local_experts experts of
+    # intermediate_size with biases, their clamped SwiGLU's gate and up interleaved;
+    # sliding windows on every other block (`layer_types`).
+    "gpt_oss": Family("GptOssForCausalLM", "GptOssConfig", None, None, None, False,
+                      norm_weight_float32=True, moe_intermediate_key="intermediate_size",
+                      moe_biases=True, attention_sinks=True),
 }
 
 
@@ -246,13 +266,13 @@ def qk_norm(config) -> bool:
 
 def is_moe(config) -> bool:
     """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE, OLMoE,
-    Qwen2-MoE)."""
+    Qwen2-MoE, gpt-oss)."""
     return family(config).moe_intermediate_key is not None
 
 
 def num_experts(config) -> int:
-    """Experts per sparse block: `num_local_experts` (Mixtral; Qwen3-MoE's and OLMoE's classes
-    too, which map it onto the `num_experts` of their published config.json files), or
+    """Experts per sparse block: `num_local_experts` (Mixtral, gpt-oss; Qwen3-MoE's and OLMoE's
+    classes too, which map it onto the `num_experts` of their published config.json files), or
     `num_experts` (Qwen2MoeConfig, which has no other name for it)."""
     value = getattr(config, "num_local_experts", None)
     return getattr(config, "num_experts", None) if value is None else value
@@ -260,7 +280,8 @@ def num_experts(config) -> int:
 
 def sparse_mlp_blocks(config) -> list[bool]:
     """Per block, whether its MLP is a mixture of experts, as the family's decoder layer
-    decides it: every Mixtral and OLMoE block; a Qwen3-MoE or Qwen2-MoE block unless it is in
+    decides it: every Mixtral, OLMoE and gpt-oss block; a Qwen3-MoE or Qwen2-MoE block unless
+    it is in
     `mlp_only_layers`, or `decoder_sparse_step` skips it, or the config has no experts
     (Qwen3MoeDecoderLayer, Qwen2MoeDecoderLayer: `Family.dense_mlp_layers`)."""
     n = config.num_hidden_layers
@@ -287,6 +308,26 @@ def shared_expert_params(config) -> int:
     if key is None:
         return 0
     return 3 * config.hidden_size * getattr(config, key) + config.hidden_size
+
+
+def expert_param_count(config) -> int:
+    """Parameters of one expert of a sparse block: its gate, up and down projections (3 x
+    hidden x width) and, in gpt-oss, their biases (2 x width for gate and up, hidden for
+    down)."""
+    d, width = config.hidden_size, getattr(config, family(config).moe_intermediate_key)
+    return 3 * d * width + ((2 * width + d) if family(config).moe_biases else 0)
+
+
+def router_param_count(config) -> int:
+    """Parameters of a sparse block's router: experts x hidden, and gpt-oss's bias."""
+    experts = num_experts(config)
+    return experts * config.hidden_size + (experts if family(config).moe_biases else 0)
+
+
+def attention_sinks(config) -> bool:
+    """Whether each attention holds a learned sink logit per query head (gpt-oss), which
+    PyTorch's SDPA kernels do not compute: the model runs matmul + softmax attention."""
+    return family(config).attention_sinks
 
 
 # The experts' fused weights (transformers 5 names them without `weight`).
@@ -399,6 +440,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632,
                   "num_local_experts": 60, "num_experts_per_tok": 4, "mlp_only_layers": [],
                   "decoder_sparse_step": 1, "qkv_bias": True},
+    # GptOssConfig's (the 120B's shape): experts of intermediate_size, head_dim 64 set apart,
+    # biases on the four attention projections; layer_types alternate from a sliding block.
+    "gpt_oss": {**_LLAMA_DEFAULTS, "vocab_size": 201088, "hidden_size": 2880,
+                "intermediate_size": 2880, "num_hidden_layers": 36, "num_attention_heads": 64,
+                "num_key_value_heads": 8, "head_dim": 64, "attention_bias": True,
+                "max_position_embeddings": 131072, "num_local_experts": 128,
+                "num_experts_per_tok": 4, "sliding_window": 128},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -417,6 +465,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
+    if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
+        # GptOssConfig's: a sliding block first, then every other block (its windows).
+        values["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention"
+                                 for i in range(values["num_hidden_layers"])]
     return SimpleNamespace(**values)
 
 
@@ -474,10 +526,11 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     missing, not JSON, or of a model type (or custom code) prunebench does not build.
 
     A multimodal checkpoint whose language model prunebench takes out on download or import
-    (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.x) is refused too, unless
-    `text_part`: then its language model's values are returned, as its text-only checkpoint
-    will have them (what the start's checks and `prunebench plan` read of a folder to import or
-    of a hub config)."""
+    (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.x), or gpt-oss with the MXFP4
+    experts a download or an import dequantizes (checkpoint.moe_fuse), is refused too, unless
+    `text_part`: then its language model's values are returned, as its text-only (or
+    dequantized) checkpoint will have them (what the start's checks and `prunebench plan` read
+    of a folder to import or of a hub config)."""
     from prunebench.checkpoint.text_part import WRAPPERS, taken_apart, text_config_values
     path = Path(path)
     if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
@@ -495,8 +548,20 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         raise PrunebenchError(f"{path / 'config.json'} holds a JSON {type(raw).__name__}, not an "
                               "object of settings: re-download or rebuild the model")
     quantized = raw.get("quantization_config")
+    method = quantized.get("quant_method") if isinstance(quantized, dict) else None
+    if quantized is not None and method == "mxfp4" and raw.get("model_type") == "gpt_oss":
+        # openai's published gpt-oss weights: MXFP4 experts, which a download or an import
+        # dequantizes once to bfloat16 and drops this entry (checkpoint.moe_fuse).
+        if not text_part:
+            raise PrunebenchError(
+                f"{path / 'config.json'} describes gpt-oss with MXFP4 experts "
+                "(quantization_config, mxfp4), as openai publishes it; prunebench dequantizes "
+                "them once to bfloat16 when it downloads or imports the model: use it through "
+                "a workflow source (hf:openai/gpt-oss-20b@<commit> or local:<folder>) or give "
+                "a command the folder (imported into its cache), not the folder as it is")
+        raw = {k: v for k, v in raw.items() if k != "quantization_config"}
+        quantized = None
     if quantized is not None:
-        method = quantized.get("quant_method") if isinstance(quantized, dict) else None
         raise PrunebenchError(
             f"{path / 'config.json'} describes a quantized checkpoint (quantization_config"
             f"{f', {method}' if method else ''}): prunebench prunes, times and evaluates "
@@ -666,14 +731,14 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         attn += 2 * hd
     if family(config).qk_norm_whole:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
+    if attention_sinks(config) and q:
+        attn += shape["num_attention_heads"]  # gpt-oss: one sink logit per query head
     if shape.get("sparse_mlp"):
-        # A router (experts x hidden, no bias) and each expert's fused gate/up and down
-        # projections (3 x hidden x width, no biases), Qwen2-MoE's shared expert and its gate;
-        # the block's norms are added below.
-        width = getattr(config, family(config).moe_intermediate_key)
-        experts = num_experts(config)
-        return (attn + experts * d + experts * 3 * d * width + shared_expert_params(config)
-                + norms_per_block(config) * d)
+        # A router (experts x hidden; gpt-oss's with a bias) and each expert's fused gate/up
+        # and down projections (3 x hidden x width; gpt-oss's with biases), Qwen2-MoE's shared
+        # expert and its gate; the block's norms are added below.
+        return (attn + router_param_count(config) + num_experts(config) * expert_param_count(
+            config) + shared_expert_params(config) + norms_per_block(config) * d)
     m = shape["intermediate_size"]
     mlp = 3 * d * m
     if mlp_bias(config):
