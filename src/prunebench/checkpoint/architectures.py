@@ -398,6 +398,30 @@ ARCHITECTURES["qwen2-57b-a14b"] = dict(
     intermediate_size=18944, moe_intermediate_size=2560, shared_expert_intermediate_size=20480,
     num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
     max_position_embeddings=131072)
+# openai/gpt-oss-20b and gpt-oss-120b config.json as public code quotes them verbatim (the hub
+# could not be read here): Modular MAX's gpt_oss model-config test (the 20B's) and a
+# hard-coded model_params file of openai/gpt-oss-120b (the 120B's). The same block in both:
+# 64 query heads of 64 and 8 KV heads (q/k/v/o biases), a sink logit per head, sliding
+# windows of 128 tokens on the even blocks (layer_types), experts of intermediate_size 2880
+# with biases, 4 routed a token; YaRN RoPE (factor 32 over 4096 positions, theta 150000),
+# untied, 201,088 embeddings. The published weights hold the experts in MXFP4, which a
+# download or an import dequantizes to bfloat16 once (checkpoint.moe_fuse). 24 blocks of 32
+# experts: 20,914,757,184 parameters; 36 of 128: 116,829,156,672 (the model cards: 21B and
+# 117B, 3.6B and 5.1B active).
+_GPT_OSS = dict(
+    model_type="gpt_oss", num_experts_per_tok=4, hidden_size=2880, intermediate_size=2880,
+    num_attention_heads=64, num_key_value_heads=8, head_dim=64, attention_bias=True,
+    vocab_size=201088, max_position_embeddings=131072, rms_norm_eps=1e-5, sliding_window=128,
+    swiglu_limit=7.0, tie_word_embeddings=False, rope_parameters={
+        "rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0,
+        "truncate": False, "original_max_position_embeddings": 4096, "rope_theta": 150000.0},
+    bos_token_id=None, eos_token_id=200002, pad_token_id=199999)
+ARCHITECTURES["gpt-oss-20b"] = dict(
+    _GPT_OSS, num_hidden_layers=24, num_local_experts=32,
+    layer_types=["sliding_attention", "full_attention"] * 12)
+ARCHITECTURES["gpt-oss-120b"] = dict(
+    _GPT_OSS, num_hidden_layers=36, num_local_experts=128,
+    layer_types=["sliding_attention", "full_attention"] * 18)
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
 # rms_norm_eps 1e-5 (Vicuna v1.5 is fine-tuned from them).
 ARCHITECTURES["llama-2-7b"] = dict(ARCHITECTURES["llama-7b"], max_position_embeddings=4096,
