@@ -7,9 +7,10 @@ Granite (embedding, attention, residual and logit scalars), SmolLM3 (blocks with
 positions), Ministral 3 (queries scaled by position), EXAONE-4 (global blocks without rotary
 positions), GLM and GLM-4 (q/k/v biases, packed gate/up, half of each head rotating in adjacent
 pairs; GLM-4's norms on the sublayers' outputs), and the mixtures of experts Mixtral,
-Qwen3-MoE, OLMoE and Qwen2-MoE (routers and fused experts; Qwen3-MoE with a dense block, OLMoE
-with q/k norms over whole projections and unrenormalised router weights, Qwen2-MoE with q/k/v
-biases, a gated shared expert in each sparse block and a dense block), each pruned with every
+Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts; Qwen3-MoE with a dense
+block, OLMoE with q/k norms over whole projections and unrenormalised router weights,
+Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a dense block,
+gpt-oss with attention sinks, biases everywhere and sliding windows), each pruned with every
 method (the mixtures of experts: the depth methods, the others refused), saved, reloaded,
 benchmarked with both backends (the mixtures of experts: hf and hf_static, the compiled one
 refused) and evaluated, on tiny random models (tests/test_moe.py: their own tests).
@@ -34,7 +35,7 @@ import torch
 import transformers
 import yaml
 from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gemma3TextConfig, GemmaConfig,
-                          Glm4Config, GlmConfig,
+                          Glm4Config, GlmConfig, GptOssConfig,
                           GraniteConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
                           Ministral3Config, MixtralConfig, OlmoeConfig, Qwen2Config,
@@ -63,6 +64,9 @@ SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_att
 MINISTRAL3_ROPE = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 32.0,
                    "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
                    "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
+GPT_OSS_ROPE = {"rope_type": "yarn", "rope_theta": 150000.0, "factor": 32.0,
+                "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
+                "truncate": False}
 FAMILIES = {
     # Llama-3 style: rope_theta 500000 and llama3 rope scaling whose original context (32) is
     # short enough that the scaling changes the rotary tables within the tested positions.
@@ -150,10 +154,19 @@ FAMILIES = {
                                         shared_expert_intermediate_size=80, num_experts=4,
                                         num_experts_per_tok=2, norm_topk_prob=False,
                                         mlp_only_layers=[2], use_sliding_window=False),
+    # gpt-oss: q/k/v/o biases, a sink logit per head, sliding windows (shorter than the tests'
+    # texts) on the even blocks, YaRN rotary tables over an original context of 8 tokens, and
+    # in every block a router with a bias choosing 2 of 4 experts with biases (gate and up
+    # interleaved, a clamped SwiGLU). Weights of std 0.1 (not 0.02): with the o_proj and
+    # experts' output biases around 0.2, smaller ones would leave every token's logits to the
+    # biases (one token greedily repeated).
+    "gpt_oss": lambda: GptOssConfig(**SMALL, head_dim=16, num_local_experts=4,
+                                    num_experts_per_tok=2, sliding_window=6,
+                                    rope_parameters=GPT_OSS_ROPE, initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
-MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe"}
+MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -169,7 +182,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
            "glm4": "Glm4ForCausalLM", "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
-           "qwen2_moe": "Qwen2MoeForCausalLM"}
+           "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -199,7 +212,9 @@ def family_model(name: str, seed: int = 0):
     model = build_model(config, device="cpu")
     with torch.no_grad():
         for pname, p in model.named_parameters():
-            if p.dim() == 1:  # biases around 0, norm weights around 1
+            # biases around 0 (gpt-oss's experts' too, [experts, width]), norm weights
+            # around 1
+            if p.dim() == 1 or pname.endswith("_bias"):
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in pname else 0.0))
     return model.eval()
 
@@ -1355,7 +1370,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "mixtral-8x22b-v0.1": 140_620_634_112, "qwen3-30b-a3b": 30_532_122_624,
              "qwen3-235b-a22b": 235_093_634_560, "olmoe-1b-7b-0924": 6_919_161_856,
              "olmoe-1b-7b-0125": 6_919_161_856, "qwen1.5-moe-a2.7b": 14_315_784_192,
-             "qwen2-57b-a14b": 57_408_658_944}
+             "qwen2-57b-a14b": 57_408_658_944, "gpt-oss-20b": 20_914_757_184,
+             "gpt-oss-120b": 116_829_156_672}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))
@@ -1442,14 +1458,18 @@ def test_known_shapes_build_their_family():
                         ("Qwen/Qwen1.5-MoE-A2.7B", "qwen1.5-moe-a2.7b"),
                         ("Qwen/Qwen1.5-MoE-A2.7B-Chat", "qwen1.5-moe-a2.7b"),
                         ("Qwen/Qwen2-57B-A14B", "qwen2-57b-a14b"),
-                        ("Qwen/Qwen2-57B-A14B-Instruct", "qwen2-57b-a14b")):
+                        ("Qwen/Qwen2-57B-A14B-Instruct", "qwen2-57b-a14b"),
+                        ("openai/gpt-oss-20b", "gpt-oss-20b"),
+                        ("openai/gpt-oss-120b", "gpt-oss-120b"),
+                        ("unsloth/gpt-oss-20b-BF16", "gpt-oss-20b")):
         assert known_shape_of(repo) == shape, repo
     # another vocabulary (32,768) than the base model's; quantized experts
     for repo in ("mistralai/Mixtral-8x22B-Instruct-v0.1", "Qwen/Qwen3-30B-A3B-FP8",
                  "TheBloke/Mixtral-8x7B-Instruct-v0.1-GPTQ",
                  "allenai/OLMoE-1B-7B-0125-Instruct-GGUF",
                  "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4",
-                 "Qwen/Qwen2-57B-A14B-Instruct-GPTQ-Int4"):
+                 "Qwen/Qwen2-57B-A14B-Instruct-GPTQ-Int4", "ggml-org/gpt-oss-20b-GGUF",
+                 "lmstudio-community/gpt-oss-20b-MLX-8bit"):
         assert known_shape_of(repo) is None, repo
     mixtral, qwen3_moe = architecture_config("mixtral-8x7b"), architecture_config("qwen3-30b-a3b")
     assert type(mixtral).__name__ == "MixtralConfig" and type(qwen3_moe).__name__ == "Qwen3MoeConfig"
@@ -1467,6 +1487,21 @@ def test_known_shapes_build_their_family():
         assert (qwen2_moe.num_experts, qwen2_moe.num_experts_per_tok) == (experts, k)
         assert qwen2_moe.shared_expert_intermediate_size == shared and qwen2_moe.qkv_bias
         assert all(sparse_mlp_blocks(qwen2_moe))
+    # gpt-oss: 4 of 32 / 128 experts with biases, q/k/v/o biases, sinks, a sliding window of
+    # 128 on the even blocks, YaRN over 4096 positions
+    for name, blocks, experts in (("gpt-oss-20b", 24, 32), ("gpt-oss-120b", 36, 128)):
+        gpt_oss = architecture_config(name)
+        assert type(gpt_oss).__name__ == "GptOssConfig" and gpt_oss.attention_bias
+        assert (gpt_oss.num_hidden_layers, gpt_oss.num_local_experts,
+                gpt_oss.num_experts_per_tok) == (blocks, experts, 4)
+        assert gpt_oss.layer_types == ["sliding_attention", "full_attention"] * (blocks // 2)
+        assert gpt_oss.sliding_window == 128 and gpt_oss.head_dim == 64
+        assert gpt_oss.rope_parameters["rope_type"] == "yarn"
+        assert gpt_oss.rope_parameters["original_max_position_embeddings"] == 4096
+        assert all(sparse_mlp_blocks(gpt_oss))
+        # a config.json without layer_types (GptOssConfig's default) plans the same windows
+        values = {k: v for k, v in ARCHITECTURES[name].items() if k != "layer_types"}
+        assert config_from_dict(values).layer_types == gpt_oss.layer_types
     # the weights a batch-1 step reads (docs/families.md): 2 of 8, 8 of 128 experts a block
     # (Qwen2-MoE's: 4 of 60 and 8 of 64, and the shared expert, which every token reads)
     from prunebench.benchmark.floors import weight_bytes
@@ -1474,7 +1509,8 @@ def test_known_shapes_build_their_family():
     read = {"mixtral-8x7b": 12_748_853_248, "mixtral-8x22b-v0.1": 38_955_423_744,
             "qwen3-30b-a3b": 3_041_867_776, "qwen3-235b-a22b": 21_568_433_664,
             "olmoe-1b-7b-0924": 1_178_994_688, "qwen1.5-moe-a2.7b": 2_378_008_576,
-            "qwen2-57b-a14b": 13_704_732_160}
+            "qwen2-57b-a14b": 13_704_732_160, "gpt-oss-20b": 3_608_307_264,
+            "gpt-oss-120b": 5_132_849_472}
     for name, params in read.items():
         assert weight_bytes(architecture_config(name), torch.float16) == 2 * params, name
     glm, glm4 = architecture_config("glm-4-9b-chat"), architecture_config("glm-4-9b-0414")

@@ -1243,6 +1243,44 @@ def test_a_per_expert_moe_download_is_fused_and_loads_as_transformers_loads_it(
 
 
 @pytest.mark.usefixtures("one_thread")
+def test_an_mxfp4_gpt_oss_download_is_dequantized_once_and_not_fetched_again(
+        monkeypatch, tmp_path, fake_hub_records):
+    """openai's gpt-oss repositories hold the experts in MXFP4: the download, verified against
+    the hub's sha256, is dequantized once to bfloat16 (config.json without its
+    quantization_config) and computes what transformers' model of transformers' own
+    dequantization does; a rerun asks the hub nothing and fetches nothing."""
+    import torch
+    from transformers import GptOssForCausalLM
+
+    from test_families import family_model, ids, logits
+    from test_moe import write_mxfp4_checkpoint
+
+    from prunebench.checkpoint import moe_fuse
+
+    model = family_model("gpt_oss")
+    repository = tmp_path / MOE_COMMIT
+    expected = write_mxfp4_checkpoint(model, repository)
+    fake_hub_records.update(dir=repository, sha=MOE_COMMIT)
+    fetched = mirrored_download(monkeypatch, fake_hub_records)
+    folder = download("openai/gpt-oss-20b", None, tmp_path / "download")
+    assert sorted(fetched) == sorted(p.name for p in repository.iterdir())
+    assert moe_fuse.finished(folder) and not list(folder.glob("model-0000*.safetensors"))
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+    record = json.loads((folder / moe_fuse.RECORD).read_text())
+    assert record["dequantized_from"] == "mxfp4" and "source_sha256" not in record
+    theirs = GptOssForCausalLM(model.config).eval()
+    theirs.load_state_dict({k: v.float() for k, v in expected.items()})
+    assert computes_as(folder, theirs)
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    fetched.clear()
+    calls = fake_hub_records["calls"]
+    assert download("openai/gpt-oss-20b", None, folder) == folder
+    assert fetched == [] and fake_hub_records["calls"] == calls
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    assert not torch.equal(logits(theirs, ids()), logits(model, ids()))  # MXFP4, not the model
+
+
+@pytest.mark.usefixtures("one_thread")
 def test_a_corrupted_expert_shard_is_refused_before_fusion_and_fetched_again(
         monkeypatch, tmp_path, fake_hub_records):
     """The hub's sha256 is checked on the per-expert files as downloaded, before any is fused

@@ -1,12 +1,15 @@
-"""Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE): the one-time fusion of
-per-expert checkpoints, checked against transformers' own loading of them; exact counts with
-Qwen3-MoE's and Qwen2-MoE's dense blocks and Qwen2-MoE's shared experts; depth pruning that
-removes exactly the blocks it names; OLMoE's clip_qkv; Qwen2-MoE's gated shared expert; and the
-refusals (width methods at plan time, MLP adapters) and the bandwidth floor.
+"""Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss): the one-time
+fusion of per-expert checkpoints, checked against transformers' own loading of them; gpt-oss's
+MXFP4 experts dequantized once, checked against transformers' dequantization and its model;
+exact counts with Qwen3-MoE's and Qwen2-MoE's dense blocks and Qwen2-MoE's shared experts;
+depth pruning that removes exactly the blocks it names (gpt-oss's sinks, biases and layer
+types with them); OLMoE's clip_qkv; Qwen2-MoE's gated shared expert; and the refusals (width
+methods at plan time, MLP adapters, SDPA for gpt-oss's sinks) and the bandwidth floor.
 tests/test_families.py runs the shared per-family tests on them (FAMILIES)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 
@@ -39,6 +42,8 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # are single tensors, under the same names in the published files)
              "qwen2_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                            "down_proj")}
+# The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
+PER_EXPERT = sorted(HUB_NAMES)
 
 
 def per_expert_state(model, name: str) -> dict[str, torch.Tensor]:
@@ -88,7 +93,7 @@ def write_hub_checkpoint(model, name: str, folder, with_tokenizer=None) -> None:
         "metadata": {}, "weight_map": {k: s for s, keys in shards.items() for k in keys}}))
 
 
-@pytest.mark.parametrize("name", sorted(MOE))
+@pytest.mark.parametrize("name", PER_EXPERT)
 def test_a_per_expert_checkpoint_is_fused_once_on_import_as_transformers_loads_it(
         name, tmp_path, request):
     model = family_model(name)
@@ -487,7 +492,7 @@ def test_the_start_refuses_what_a_mixture_of_experts_cannot_do(tmp_path):
 # A published id of each family, naming its known shape.
 HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen/Qwen3-30B-A3B",
            "olmoe": "allenai/OLMoE-1B-7B-0924-Instruct",
-           "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat"}
+           "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat", "gpt_oss": "openai/gpt-oss-20b"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))
@@ -561,3 +566,279 @@ def test_an_olmoe_config_whose_heads_do_not_fill_its_hidden_size_is_refused(tmp_
                                                   f"num_attention_heads={heads} and "
                                                   f"hidden_size={hidden}: OLMoE's q_norm"):
             read(wider)
+
+
+# --------------------------------------------------------------------------- gpt-oss
+
+# The e2m1 (FP4) values by their 4-bit codes, as the OCP Microscaling format defines them.
+E2M1 = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
+                     -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
+
+
+def quantize_mxfp4(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An expert weight as openai's gpt-oss checkpoints store it, quantized here: `weight` in
+    transformers' layout [experts, in, out] -> uint8 blocks [experts, out, in / 32, 16] (two
+    e2m1 codes a byte, the even element in the low 4 bits) and uint8 scales [experts, out,
+    in / 32]: each group of 32 inputs shares the power of two 2^(scale - 127) that puts its
+    largest value in e2m1's top binade (floor(log2(max)) - 2: 6 is 1.5 x 2^2), each value the
+    nearest e2m1 value of it over that power (clamped to +-6)."""
+    rows = weight.transpose(1, 2).float()  # [experts, out, in]
+    experts, out, width = rows.shape
+    groups = rows.reshape(experts, out, width // 32, 32)
+    top = groups.abs().amax(-1)
+    exponent = torch.where(top > 0, torch.floor(torch.log2(top.clamp_min(2.0 ** -126))) - 2,
+                           torch.full_like(top, -127)).clamp(-127, 127)
+    scaled = (groups / torch.exp2(exponent).unsqueeze(-1)).clamp(-6, 6)
+    codes = (scaled.unsqueeze(-1) - E2M1).abs().argmin(-1)  # the nearest value's code
+    codes = torch.where((scaled < 0) & (codes == 0), 8, codes).to(torch.uint8)
+    blocks = codes[..., 0::2] | (codes[..., 1::2] << 4)
+    return blocks.contiguous(), (exponent + 127).to(torch.uint8)
+
+
+MXFP4_CONFIG = {"modules_to_not_convert": ["model.layers.*.self_attn",
+                                           "model.layers.*.mlp.router", "model.embed_tokens",
+                                           "lm_head"], "quant_method": "mxfp4"}
+
+
+def write_mxfp4_checkpoint(model, folder, with_tokenizer=None) -> dict[str, torch.Tensor]:
+    """A checkpoint as openai publishes gpt-oss: the experts' weights in MXFP4 (blocks and
+    scales), everything else (the experts' biases too) in full precision, a quantization_config
+    in config.json; two shards with an index, one block split across them. Returns the state
+    transformers' dequantization gives, the expected model's."""
+    from transformers.integrations.mxfp4 import convert_moe_packed_tensors
+
+    folder.mkdir(parents=True)
+    model.config.save_pretrained(folder)
+    raw = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**raw, "quantization_config": MXFP4_CONFIG}))
+    if with_tokenizer is not None:
+        with_tokenizer.save_pretrained(folder)
+    state, dequantized = {}, {}
+    for key, tensor in model.state_dict().items():
+        if key.endswith(("mlp.experts.gate_up_proj", "mlp.experts.down_proj")):
+            blocks, scales = quantize_mxfp4(tensor)
+            state[f"{key}_blocks"], state[f"{key}_scales"] = blocks, scales
+            dequantized[key] = convert_moe_packed_tensors(blocks, scales, dtype=torch.bfloat16)
+        else:
+            state[key] = dequantized[key] = tensor.detach().clone()
+    second = [k for k in state if k.startswith(("model.layers.2.", "model.layers.3.", "lm_head"))
+              or k.startswith("model.layers.1.mlp.experts.down_proj")]
+    shards = {"model-00001-of-00002.safetensors": [k for k in state if k not in second],
+              "model-00002-of-00002.safetensors": second}
+    for shard, keys in shards.items():
+        save_file({k: state[k].contiguous() for k in keys}, str(folder / shard),
+                  metadata={"format": "pt"})
+    (folder / "model.safetensors.index.json").write_text(json.dumps({
+        "metadata": {}, "weight_map": {k: s for s, keys in shards.items() for k in keys}}))
+    return dequantized
+
+
+def test_mxfp4_dequantization_is_transformers_bit_for_bit():
+    """prunebench's dequantization (no triton, no GPU) gives exactly what transformers'
+    `convert_moe_packed_tensors` gives, in its unquantized layout: on every byte and scales
+    over a wide range, and on weights quantized by the test's own MXFP4 quantizer, which
+    round-trips them within the format's precision."""
+    from transformers.integrations.mxfp4 import convert_moe_packed_tensors
+
+    g = torch.Generator().manual_seed(0)
+    blocks = torch.randint(0, 256, (3, 10, 4, 16), dtype=torch.uint8, generator=g)
+    blocks[0, 0, 0] = torch.arange(16, dtype=torch.uint8) * 17  # each code in both nibbles
+    scales = torch.randint(90, 165, (3, 10, 4), dtype=torch.uint8, generator=g)
+    theirs = convert_moe_packed_tensors(blocks, scales, dtype=torch.bfloat16)
+    ours = moe_fuse.dequantize_mxfp4(blocks, scales)
+    assert ours.shape == theirs.shape == (3, 4 * 32, 10) and ours.dtype == torch.bfloat16
+    assert torch.equal(ours, theirs)
+    assert torch.equal(moe_fuse.dequantize_mxfp4(blocks, scales, torch.float32),
+                       convert_moe_packed_tensors(blocks, scales, dtype=torch.float32))
+    weight = torch.randn(2, 64, 48, generator=g) * 0.1  # [experts, in, out]
+    blocks, scales = quantize_mxfp4(weight)
+    assert blocks.shape == (2, 48, 2, 16) and scales.shape == (2, 48, 2)
+    back = moe_fuse.dequantize_mxfp4(blocks, scales, torch.float32)
+    assert torch.equal(back, convert_moe_packed_tensors(blocks, scales, dtype=torch.float32))
+    # Within two of each group's power of two (the format clamps a value over 6 of them, up
+    # to 8, to 6; e2m1's widest gap below is 2, half of it the worst rounding), and not the
+    # weight itself.
+    step = torch.exp2(scales.float() - 127).repeat_interleave(32, -1).transpose(1, 2)
+    assert ((back - weight).abs() <= 2 * step).all() and not torch.equal(back, weight)
+    with pytest.raises(PrunebenchError, match="expected uint8 blocks"):
+        moe_fuse.dequantize_mxfp4(blocks.float(), scales)
+
+
+def test_an_mxfp4_gpt_oss_checkpoint_is_dequantized_once_on_import_as_transformers_runs_it(
+        tmp_path, request, monkeypatch):
+    """openai's MXFP4 experts: refused as they are (with the way to use them), dequantized
+    once on import to bfloat16 in transformers' unquantized layout, the quantization_config
+    taken out of config.json (kept in the record, the config.json it was in hashed as a
+    source); the model computes what transformers' own model of the dequantized weights does
+    and what transformers' loading of the MXFP4 folder (dequantized, no triton) does. A
+    conversion killed before config.json was rewritten is finished by the next run."""
+    model = family_model("gpt_oss")
+    expected_state = write_mxfp4_checkpoint(model, tmp_path / "hub",
+                                            request.getfixturevalue("tokenizer"))
+    raw_copy = tmp_path / "raw"
+    shutil.copytree(tmp_path / "hub", raw_copy)
+    write_manifest(raw_copy)
+    with pytest.raises(PrunebenchError, match="MXFP4 experts.*dequantizes them once"):
+        load_model(raw_copy)
+    from prunebench.checkpoint.param_count import checkpoint_config
+    # what `prunebench plan` and the start read of a folder to import: counted as it will be
+    assert count_params(checkpoint_config(raw_copy)) == numel(model)
+
+    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
+    raw = json.loads((out / "config.json").read_text())
+    assert "quantization_config" not in raw
+    record = json.loads((out / moe_fuse.RECORD).read_text())
+    assert record["dequantized_from"] == "mxfp4"
+    assert record["quantization_config"] == MXFP4_CONFIG
+    assert record["experts_per_block"] == {f"model.layers.{i}": 4 for i in range(4)}
+    assert set(record["source_sha256"]) == {*record["fused_from"], "config.json"}
+    manifest = json.loads((out / "prunebench.json").read_text())
+    assert moe_fuse.RECORD in manifest["files_sha256"]
+    assert set(manifest["imported_sha256"]) == {*record["fused_from"], "config.json"}
+    assert not list(out.glob("model-0000*.safetensors"))
+    stored = load_file(next(out.glob("model-fused-00001-*.safetensors")))
+    assert stored["model.layers.0.mlp.experts.gate_up_proj"].dtype == torch.bfloat16
+    assert not any(k.endswith(("_blocks", "_scales")) for k in stored)
+
+    ours = load_model(out)
+    assert numel(ours) == count_params(ours.config) == numel(model)
+    for key, tensor in ours.state_dict().items():
+        assert torch.equal(tensor, expected_state[key].float()), key
+    # transformers' own model of transformers' dequantization of the same blocks and scales
+    from transformers import GptOssForCausalLM
+
+    theirs = GptOssForCausalLM(copy.deepcopy(model.config)).eval()
+    theirs.load_state_dict({k: v.float() for k, v in expected_state.items()})
+    x = ids()
+    assert torch.equal(logits(ours, x), logits(theirs, x))
+    assert not torch.equal(logits(ours, x), logits(model, x))  # quantized: not the original
+    # transformers' loading of the MXFP4 folder itself (dequantized on a CPU without triton):
+    # the same weights; the same logits where it dequantizes into the dtype asked for (5.2x;
+    # 5.17 keeps the experts in bfloat16, and computes them so)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "hub", dtype=torch.float32).eval()
+    mine = ours.state_dict()
+    for key, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor.float(), mine[key]), key
+    if all(p.dtype == torch.float32 for p in loaded.parameters()):
+        assert torch.equal(logits(ours, x), logits(loaded, x))
+    # transformers reads the converted checkpoint as a plain gpt-oss one
+    again = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    assert torch.equal(logits(again, x), logits(ours, x))
+
+    # Killed after the index named the bfloat16 shards, before config.json lost its entry.
+    write_mxfp4_checkpoint(model, tmp_path / "killed")
+    with monkeypatch.context() as patch:
+        real = moe_fuse._drop_quantization_config
+        calls = []
+
+        def dies_once(folder):
+            calls.append(folder)
+            if moe_fuse.finished(folder):
+                raise KeyboardInterrupt
+            real(folder)
+
+        patch.setattr(moe_fuse, "_drop_quantization_config", dies_once)
+        with pytest.raises(KeyboardInterrupt):
+            moe_fuse.fuse_experts(tmp_path / "killed")
+    assert "quantization_config" in json.loads((tmp_path / "killed" / "config.json").read_text())
+    assert moe_fuse.finished(tmp_path / "killed")
+    assert not moe_fuse.fuse_experts(tmp_path / "killed")  # nothing converted again
+    assert "quantization_config" not in json.loads(
+        (tmp_path / "killed" / "config.json").read_text())
+    assert not list((tmp_path / "killed").glob("model-0000*.safetensors"))
+    write_manifest(tmp_path / "killed")
+    assert torch.equal(logits(load_model(tmp_path / "killed"), x), logits(ours, x))
+
+
+def test_gpt_oss_refuses_incomplete_mxfp4_experts_and_an_unquantized_config(tmp_path):
+    model = family_model("gpt_oss")
+    write_mxfp4_checkpoint(model, tmp_path / "m")
+    index = tmp_path / "m" / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    gone = "model.layers.1.mlp.experts.down_proj_scales"
+    shard = tmp_path / "m" / data["weight_map"].pop(gone)
+    state = load_file(shard)
+    del state[gone]
+    save_file(state, str(shard))
+    index.write_text(json.dumps(data))
+    with pytest.raises(PrunebenchError, match=r"layers\.1: .*MXFP4 experts are incomplete"):
+        moe_fuse.fuse_experts(tmp_path / "m")
+    write_mxfp4_checkpoint(model, tmp_path / "n")
+    raw = json.loads((tmp_path / "n" / "config.json").read_text())
+    del raw["quantization_config"]
+    (tmp_path / "n" / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(PrunebenchError, match="MXFP4 experts .* quantization_config is None"):
+        moe_fuse.fuse_experts(tmp_path / "n")
+    write_manifest(tmp_path / "n")
+    with pytest.raises(PrunebenchError, match="in MXFP4 .*download or an import makes once"):
+        load_model(tmp_path / "n")
+    for folder in ("m", "n"):  # nothing changed
+        assert not (tmp_path / folder / moe_fuse.RECORD).exists()
+        assert len(list(tmp_path.glob(f"{folder}/model-0000*.safetensors"))) == 2
+
+
+def test_gpt_oss_depth_pruning_keeps_each_kept_blocks_sinks_biases_and_layer_type(tmp_path):
+    """Removing blocks keeps every other block's own sinks, q/k/v/o biases, router bias and
+    experts' biases, and its own attention kind (sliding window or full: `layer_types` loses
+    the removed blocks' entries), through saving and reloading; the pruned checkpoint is what
+    transformers builds from it. The sinks and the windows change this model's logits (else
+    their survival would go untested)."""
+    model = family_model("gpt_oss")
+    assert model.config.layer_types == ["sliding_attention", "full_attention"] * 2
+    x = ids(2, 16)  # longer than the window of 6
+    with torch.no_grad():
+        sinkless = copy.deepcopy(model)
+        for layer in sinkless.model.layers:
+            layer.self_attn.sinks.fill_(-1e4)  # a sink that takes no probability
+        assert (logits(sinkless, x) - logits(model, x)).abs().max() > 1e-3
+    unwindowed = copy.deepcopy(model)
+    unwindowed.config.layer_types = ["full_attention"] * 4
+    for layer in unwindowed.model.layers:
+        layer.self_attn.sliding_window = None
+    assert (logits(unwindowed, x) - logits(model, x)).abs().max() > 1e-3
+
+    own = ("self_attn.sinks", "self_attn.q_proj.bias", "self_attn.k_proj.bias",
+           "self_attn.v_proj.bias", "self_attn.o_proj.bias", "mlp.router.bias",
+           "mlp.experts.gate_up_proj_bias", "mlp.experts.down_proj_bias")
+    save_model(model, None, tmp_path / "dense")
+    for removed in ([0], [1, 2]):
+        pruned = remove_blocks(load_model(tmp_path / "dense"), removed)
+        save_model(pruned, None, tmp_path / f"p{removed}")
+        reloaded = load_model(tmp_path / f"p{removed}")
+        kept = [i for i in range(4) if i not in removed]
+        assert reloaded.config.layer_types == [model.config.layer_types[i] for i in kept]
+        for new, old in enumerate(kept):
+            ours, theirs = reloaded.model.layers[new], model.model.layers[old]
+            mine = dict(ours.named_parameters())
+            for name in own:
+                assert torch.equal(mine[name], dict(theirs.named_parameters())[name]), name
+            assert ours.self_attn.sliding_window == (6 if old % 2 == 0 else None)
+        assert numel(reloaded) == count_params(reloaded.config)
+        transformers_own = AutoModelForCausalLM.from_pretrained(
+            tmp_path / f"p{removed}", dtype=torch.float32).eval()
+        assert transformers_own.config.layer_types == reloaded.config.layer_types
+        assert torch.equal(logits(reloaded, x), logits(transformers_own, x))
+        assert torch.equal(logits(reloaded, x), logits(pruned, x))
+
+
+def test_gpt_oss_sinks_run_with_eager_attention_only():
+    """transformers' SDPA attention drops the sinks without a word (and its fallback would set
+    it): the benchmarks' auto attention picks matmul + softmax for gpt-oss, an SDPA setting is
+    refused, and the start says so for a hub id naming it."""
+    from prunebench.benchmark.attention import resolve_attention, set_hf_attention
+    from prunebench.plan.checks import softcap_attention_problems
+
+    model = family_model("gpt_oss")
+    assert model.config._attn_implementation == "eager"
+    assert resolve_attention("auto", torch.device("cpu"), model) == "eager"
+    for attention in ("sdpa", "math", "flash-efficient"):
+        with pytest.raises(PrunebenchError, match="sink logit per head.*set the benchmark's "
+                                                  "attention to eager"):
+            set_hf_attention(model, attention)
+    assert set_hf_attention(model, "eager") == "eager"
+    config = {"models": {"m": {"source": "hf:openai/gpt-oss-120b", "variants": []}},
+              "benchmark": {"attention": "sdpa"}}
+    problem, = softcap_attention_problems(config, "nowhere")
+    assert "model m (gpt_oss)" in problem and "sink logit" in problem
+    config["benchmark"]["attention"] = "auto"
+    assert softcap_attention_problems(config, "nowhere") == []
