@@ -1477,3 +1477,16 @@ def test_the_caps_of_adaptive_repeats_switched_off_rerun_no_benchmark():
     on = settings(repeats=3, max_repeats=10)
     assert settings(repeats=3, max_repeats=10, max_seconds=600) != on
     assert settings(repeats=3, max_repeats=20) != on
+
+
+@pytest.mark.parametrize("calibration, said", [
+    ({"source": "embedded", "sampling": "randomm"}, "calibration.sampling: 'randomm' is not one"),
+    ({"source": "embedded", "n": "10"}, "calibration.n: '10' is text, not a whole number"),
+    ("embedded", "calibration: 'embedded' is not of type 'object'")])
+def test_a_variants_calibration_is_not_explained_as_a_variant_name(calibration, said):
+    """A text value inside a variant's calibration used to be told it must be 'dense' or
+    '<method>-<size>', as if it were the variant's name."""
+    variant = {"name": "flap-0.8", "calibration": calibration}
+    text = problems(default_config(tiny={"source": "tiny", "variants": ["dense", variant]}))
+    assert said in text
+    assert "must be 'dense' or '<method>-<size>'" not in text

@@ -366,8 +366,11 @@ def _is_variants(path) -> bool:
 
 
 def _is_variant_path(error) -> bool:
+    """Whether the error is of a variant entry or its `name:` (not of its params or calibration,
+    whose text is no variant name)."""
     path = list(error.absolute_path)
-    return len(path) >= 3 and path[0] == "models" and path[2] == "variants"
+    return (len(path) >= 3 and path[0] == "models" and path[2] == "variants"
+            and (len(path) <= 4 or path[4:] == ["name"]))
 
 
 def _variant_problem(name: str) -> str:
