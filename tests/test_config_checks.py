@@ -1490,3 +1490,12 @@ def test_a_variants_calibration_is_not_explained_as_a_variant_name(calibration, 
     text = problems(default_config(tiny={"source": "tiny", "variants": ["dense", variant]}))
     assert said in text
     assert "must be 'dense' or '<method>-<size>'" not in text
+
+
+@pytest.mark.parametrize("item", [["dense"], ["ab", "cd"], 1, 0.8, None])
+def test_a_list_or_number_among_the_variants_is_told_what_a_variant_is(item):
+    """`variants: [[dense]]` stopped the checks with a ValueError from dict(); `[1]` was told
+    'expected a mapping', though a variant is a name or a mapping."""
+    text = problems(default_config(tiny={"source": "tiny", "variants": [item, "dense"]}))
+    assert f"models.tiny.variants.0: {item!r} is not a variant: write a variant's name" in text
+    assert "expected a mapping" not in text

@@ -28,7 +28,7 @@ from prunebench.methods.registry import (METHODS, parse_variant, split_variant, 
 from prunebench.plan.config_source import name_sources
 from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
 from prunebench.plan.sizes import parse_size, parse_size_spec
-from prunebench.plan.variants import read_variants
+from prunebench.plan.variants import NOT_A_VARIANT, read_variants
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 REQUIRED_SECTIONS = ("models", "benchmark", "evaluation")
@@ -239,6 +239,9 @@ def _explain(error) -> str:
     if _is_variants(error.absolute_path) and error.validator == "type":
         example = value if isinstance(value, str) else "dense, depth_ppl-0.8"
         return f"{value!r} must be a list of variant names, e.g. variants: [{example}]"
+    if (len(error.absolute_path) == 4 and _is_variant_path(error)
+            and not isinstance(value, (str, dict))):  # a number or a list in the list
+        return f"{value!r} {NOT_A_VARIANT}"
     if isinstance(value, str) and _is_variant_path(error):  # a name, or an entry's `name:`
         return _variant_problem(value)
     if "propertyNames" in error.schema_path and list(error.absolute_path) in _METHOD_SECTIONS:

@@ -45,6 +45,10 @@ def variant_entries(config: dict, model: str) -> list[dict[str, Any]]:
     return entries
 
 
+NOT_A_VARIANT = ("is not a variant: write a variant's name, e.g. depth_ppl-0.8, or a mapping "
+                 "with its name, e.g. {name: flap-0.8, params: {metric: IFV}}")
+
+
 def read_variants(model: str, items: list) -> tuple[list[dict[str, Any]], list[str]]:
     """The variants of `items` (names, or mappings with a `name`) that parse, and one line per
     problem, every variant checked: a name that does not parse, a malformed size, a variant
@@ -52,6 +56,9 @@ def read_variants(model: str, items: list) -> tuple[list[dict[str, Any]], list[s
     its listed base would override."""
     entries, problems = [], []
     for item in items:
+        if not (isinstance(item, str) or isinstance(item, dict) and "name" in item):
+            problems.append(f"model {model}: variant {item!r} {NOT_A_VARIANT}")
+            continue  # a list or a number in the list (the schema's checks say so too)
         entry = {"name": item} if isinstance(item, str) else dict(item)
         try:
             base, recovery = split_variant(entry["name"])
