@@ -1194,6 +1194,26 @@ def test_eval_refuses_a_full_output_and_offline_hub_tasks(tiny_model_dir, tmp_pa
     assert not (tmp_path / "e2").exists()
 
 
+def test_a_pruned_checkpoint_saved_without_a_tokenizer_is_told_how_to_get_one(
+        tiny_model_dir, tmp_path, capsys):
+    """A data-free prune of a folder without tokenizer files saves a checkpoint without them,
+    whose manifest then refuses tokenizer files copied in: the advice to copy them there led
+    to that refusal."""
+    model = tmp_path / "no-tokenizer"
+    model.mkdir()
+    for name in ("config.json", "generation_config.json", "model.safetensors"):
+        shutil.copy(tiny_model_dir / name, model / name)
+    out = tmp_path / "pruned"
+    assert main(["prune", str(model), "--method", "depth_mag", "--size", "0.8", "--out", str(out),
+                 "--device", "cpu", "-q"]) == 0
+    code, _, err = run(capsys, "eval", out, "--ppl", "embedded", "--out", tmp_path / "e",
+                       "--device", "cpu", "-q")
+    assert_one_line_error(code, err, "it was saved without any, and files copied into it now "
+                                     "are refused")
+    assert "copy the base model's tokenizer files into that folder" not in err
+    assert "rerun the prune with --force" in err
+
+
 # --------------------------------------------------------------------------- hf: models
 
 

@@ -839,6 +839,15 @@ def tokenizer_options(path: str | Path) -> dict[str, Any]:
 def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = False):
     """The checkpoint's tokenizer; an error naming what needs it when there is none."""
     tokenizer = load_tokenizer(path, trust_remote_code)
+    if tokenizer is None and (Path(path) / MANIFEST).exists():
+        # Saved so by prunebench (a prune of a model without them): its manifest names every
+        # file it has, so tokenizer files copied in now would be refused as added after the save.
+        raise PrunebenchError(
+            f"{path} has no tokenizer files, but {purpose} needs them: it was saved without "
+            f"any, and files copied into it now are refused ({MANIFEST} names every file it "
+            "was saved with); make it again from a model that has them (for a prunebench prune "
+            "output: copy the tokenizer files into the dense model's folder, then rerun the "
+            "prune with --force)")
     if tokenizer is None:
         raise PrunebenchError(f"{path} has no tokenizer files, but {purpose} needs them: copy the "
                               "base model's tokenizer files into that folder")
