@@ -1214,6 +1214,20 @@ def test_a_pruned_checkpoint_saved_without_a_tokenizer_is_told_how_to_get_one(
     assert "rerun the prune with --force" in err
 
 
+def test_a_perplexity_text_shorter_than_a_window_is_named_with_the_fix(tiny_model_dir, tmp_path,
+                                                                      capsys):
+    """It said only 'evaluation text has 7 tokens, fewer than one window of 128': not which
+    of the --ppl texts, nor what to change."""
+    short = tmp_path / "short.txt"
+    short.write_text("hello world\n")
+    code, _, err = run(capsys, "eval", tiny_model_dir, "--ppl", f"file:{short}", "--window", 128,
+                       "--out", tmp_path / "e", "--device", "cpu", "-q")
+    assert_one_line_error(code, err, f"perplexity text file:{short} has ")
+    assert "fewer than one window of 128: score a longer text, or set a shorter window" in err
+    assert "--window" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "e").exists()
+
+
 # --------------------------------------------------------------------------- hf: models
 
 

@@ -142,6 +142,11 @@ def perplexities(model, tokenizer, texts: dict[str, str],
             stream = token_stream(tokenizer, text,
                                   bos="first" if settings["bos"] == "first" else "none",
                                   encode=encode)
+        if len(stream) < settings["window"]:  # said with the text's name and the fix
+            raise PrunebenchError(
+                f"perplexity text {dataset} has {len(stream)} tokens, fewer than one window of "
+                f"{settings['window']}: score a longer text, or set a shorter window "
+                "(evaluation.perplexity.window; `prunebench eval --window`)")
         bos_id = tokenizer.bos_token_id if settings["bos"] == "window" else None
         scores[dataset] = perplexity(model, stream, settings["window"], settings.get("stride"),
                                      settings["batch_size"], settings.get("max_windows"), bos_id)
