@@ -758,6 +758,19 @@ def test_recover_refuses_a_full_output_and_offline_alpaca(pruned, tmp_path, caps
     assert not (tmp_path / "r2").exists()
 
 
+def test_a_warm_up_longer_than_the_recovery_is_warned_of(tiny_model_dir, tmp_path, capsys):
+    """The study's 100 warm-up steps on a short run (a few hundred records) kept the learning
+    rate near 0 throughout: a '+lora' model barely different from its base, said nowhere."""
+    options = list(QUICK_RECOVER)
+    options[options.index("--warmup-steps") + 1] = "100"
+    code, _, err = run(capsys, "recover", tiny_model_dir, "--out", tmp_path / "r", *options)
+    assert code == 0, err
+    assert "lora.warmup_steps=100 is not below this run's 2 optimizer step(s)" in err
+    assert "set warmup_steps below 2 (prunebench recover --warmup-steps)" in err
+    code, _, err = run(capsys, "recover", tiny_model_dir, "--out", tmp_path / "r2", *QUICK_RECOVER)
+    assert code == 0 and "warmup_steps" not in err
+
+
 # --------------------------------------------------------------------------- bench
 
 

@@ -440,6 +440,14 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     total_steps = int(s["epochs"]) * steps_per_epoch
     eval_every = int(s["eval_every"]) if s["eval_every"] else steps_per_epoch
     keep_every = s.get("save_every")  # the candidates' steps; None: every evaluation's
+    warmup = int(s["warmup_steps"])
+    if warmup >= total_steps:  # a short run on the study's 100 warm-up steps: a no-op, unsaid
+        log.warning("lora.warmup_steps=%d is not below this run's %d optimizer step(s) (%d train "
+                    "records, batch %d, %d epoch(s)): the learning rate never reaches lora.lr "
+                    "(at most %.0f%% of it), so the adapters barely train: set warmup_steps "
+                    "below %d (prunebench recover --warmup-steps), or train on more records",
+                    warmup, total_steps, len(train), batch_size, int(s["epochs"]),
+                    100 * _lr_factor(total_steps - 1, warmup, total_steps), total_steps)
 
     deterministic = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
