@@ -677,6 +677,19 @@ def test_max_memory_without_a_device_map_is_refused():
     check_config(config, resources=NOWHERE)
 
 
+def test_a_max_memory_cap_without_its_unit_is_refused():
+    """{0: 70} meant 70 GiB; as 70 bytes no block fits on GPU 0, and the prune job stopped on
+    blocks placed on disk after the model's download."""
+    config = default_config(big={"source": "random:llama-7b", "variants": ["dense"],
+                                 "device_map": "auto", "max_memory": {0: 70, "cpu": 200}})
+    text = problems(config)
+    assert "models.big.max_memory.0: 70 is 70 bytes (a bare number is bytes), room for no " \
+           "block: write the unit, e.g. 70GiB" in text
+    assert "models.big.max_memory.cpu: 200 is 200 bytes" in text
+    config["models"]["big"]["max_memory"] = {0: 70 * 2**30, "cpu": "200GiB"}
+    check_config(config, resources=NOWHERE)
+
+
 @pytest.mark.parametrize("name, choices, expected", [
     ("tylor", ["depth_ppl", "depth_taylor", "flap"], "depth_taylor"),   # by its last word
     ("sorce", ["data.source", "data.seed"], "data.source"),

@@ -940,13 +940,28 @@ def _calibration_context_problems(config: dict[str, Any], model: str, limit: int
             "its original's)"]
 
 
+# A max_memory cap written as a bare number below this is a size without its unit ({0: 70}
+# for 70 GiB): as bytes, no decoder block fits, and every block would go to the next device.
+BARE_MAX_MEMORY_BYTES = 2**20
+
+
 def placement_problems(config: dict[str, Any]) -> list[str]:
-    """`max_memory` caps the devices of a device map: without `device_map` it would be ignored."""
-    return [f"models.{model}.max_memory: it caps each device of a device map, and models."
-            f"{model} has no device_map: add `device_map: auto` (or a mapping of modules to "
-            "devices; config/README.md, `models`), or remove max_memory"
-            for model, spec in _models(config)
-            if "max_memory" in spec and "device_map" not in spec]
+    """`max_memory` caps the devices of a device map: without `device_map` it would be ignored;
+    a bare number is bytes, so a small one is a size whose unit was left out."""
+    problems = [f"models.{model}.max_memory: it caps each device of a device map, and models."
+                f"{model} has no device_map: add `device_map: auto` (or a mapping of modules to "
+                "devices; config/README.md, `models`), or remove max_memory"
+                for model, spec in _models(config)
+                if "max_memory" in spec and "device_map" not in spec]
+    for model, spec in _models(config):
+        caps = spec.get("max_memory")
+        for device, cap in (caps.items() if isinstance(caps, dict) else ()):
+            if (isinstance(cap, int) and not isinstance(cap, bool)
+                    and 0 < cap < BARE_MAX_MEMORY_BYTES):
+                problems.append(f"models.{model}.max_memory.{device}: {cap} is {cap} bytes (a "
+                                "bare number is bytes), room for no block: write the unit, "
+                                f"e.g. {cap}GiB")
+    return problems
 
 
 def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
