@@ -195,6 +195,22 @@ def test_prune_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     assert not out.exists()
 
 
+def test_a_model_given_as_a_file_or_a_workflow_source_is_told_what_to_give(tiny_model_dir,
+                                                                           tmp_path, capsys):
+    """MODEL <folder>/config.json was told 'config.json is missing'; `random:llama-7b` (a
+    config's source) 'no model at random:llama-7b'."""
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    code, _, err = run(capsys, "prune", model / "config.json", "--method", "depth_mag", "--size",
+                       "0.8", "--out", tmp_path / "out")
+    assert_one_line_error(code, err, f"{model / 'config.json'} is a file, not a checkpoint "
+                                     f"folder: give the folder holding config.json")
+    assert f"({model} holds a config.json)" in err and "is missing" not in err
+    for source in ("random:llama-7b", "tiny"):
+        code, _, err = run(capsys, "bench", source, "--tokens", "4x4", "--batch", "1")
+        assert_one_line_error(code, err, f"MODEL {source!r}: a workflow config's source")
+    assert not (tmp_path / "out").exists()
+
+
 def test_prune_refuses_a_missing_model_and_an_output_inside_it(tiny_model_dir, tmp_path,
                                                                 capsys):
     code, _, err = run(capsys, "prune", tmp_path / "nowhere", "--method", "depth_ppl", "--size",

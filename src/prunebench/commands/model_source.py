@@ -66,6 +66,18 @@ def resolve_model(spec: str, cache_dir: str | Path | None = None,
 
 
 def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
+    if not path.exists() and (spec == "tiny" or spec.startswith("random:")):
+        raise PrunebenchError(
+            f"MODEL {spec!r}: a workflow config's source, which its model rule builds into "
+            "resources/models/<name>; here give such a folder (`snakemake --cores all "
+            "resources/models/<name>` first), another checkpoint directory, or "
+            "hf:<org>/<repo>@<revision>")
+    if path.is_file():
+        holder = (f" ({path.parent} holds a config.json)"
+                  if (path.parent / "config.json").is_file() else "")
+        raise PrunebenchError(
+            f"{spec} is a file, not a checkpoint folder: give the folder holding config.json, "
+            f"the safetensors weights and the tokenizer{holder}")
     if not path.exists():
         # resources/models/<name>: the workflow's model folder, made by its model rules.
         workflow_model = path.parent.name == "models" and path.parent.parent.name == "resources"
