@@ -164,6 +164,30 @@ def test_a_torn_line_and_an_end_without_start_are_skipped(tmp_path):
     assert (attempt.rule, attempt.cell, attempt.wall_s) == ("r", "model=m", 10.0)
 
 
+def test_a_record_with_values_of_the_wrong_type_is_skipped_with_a_warning(tmp_path, capsys):
+    """A hand-edited or damaged record that is still JSON (wildcards a list, wall_s '12s',
+    gpus a number) stopped `prunebench usage` with a traceback."""
+    ledger = usage.ledger_path(tmp_path / "logs" / "r" / "job.log")
+    ledger.parent.mkdir(parents=True)
+    records = [{"event": "start", "attempt": "a", "rule": "r", "wildcards": ["model"]},
+               {"event": "start", "attempt": "b", "rule": "r", "wildcards": {"model": "m"},
+                "started_utc": "2026-01-01T00:00:00+00:00"},
+               {"event": "end", "attempt": "b", "wall_s": "12s", "gpus": []},
+               {"event": "start", "attempt": "c", "rule": "r", "wildcards": {"model": "n"},
+                "started_utc": "2026-01-01T00:00:01+00:00"},
+               {"event": "end", "attempt": "c", "wall_s": 3.0, "gpus": 5},
+               {"event": "start", "attempt": "d", "rule": "r", "wildcards": {"model": "o"},
+                "started_utc": "2026-01-01T00:00:02+00:00"},
+               {"event": "end", "attempt": "d", "wall_s": 4.0, "outcome": "finished"}]
+    ledger.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    assert cli.main(["usage", "--directory", str(tmp_path), "--jobs"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {ledger}: 3 record(s) with values of the wrong type skipped" in err
+    attempts = usage.read_attempts(tmp_path)
+    assert [(a.cell, a.outcome, a.wall_s) for a in attempts] == [
+        ("model=m", "no end", None), ("model=n", "no end", None), ("model=o", "finished", 4.0)]
+
+
 class FakeCuda:
     """torch.cuda as a two-GPU process that allocated memory on its first GPU only."""
 

@@ -170,24 +170,41 @@ def read_attempts(directory: str | os.PathLike = ".") -> list[Attempt]:
     """Every attempt recorded under DIRECTORY/logs, oldest first."""
     attempts: dict[str, Attempt] = {}
     for path in sorted((Path(directory) / "logs").rglob(".*.usage.jsonl")):
+        damaged = 0
         for record in _records(path):
-            key = record["attempt"]
-            if record.get("event") == "start":
-                wildcards = record.get("wildcards") or {}
-                attempts[key] = Attempt(
-                    rule=str(record.get("rule") or path.parent.name),
-                    cell=", ".join(f"{k}={v}" for k, v in wildcards.items()),
-                    run=record.get("run"), started_utc=str(record.get("started_utc", "")),
-                    host=str(record.get("host", "")), slurm_job_id=record.get("slurm_job_id"))
-            elif record.get("event") == "end" and key in attempts:
-                attempt = attempts[key]
-                attempt.outcome = str(record.get("outcome", "finished"))
-                attempt.error = str(record.get("error", ""))
-                attempt.wall_s = float(record.get("wall_s") or 0.0)
-                attempt.cpu_s = float(record.get("cpu_s") or 0.0)
-                attempt.max_rss_bytes = int(record.get("max_rss_bytes") or 0)
-                attempt.gpus = list(record.get("gpus") or [])
+            try:
+                _read_record(record, path, attempts)
+            except (TypeError, ValueError, AttributeError):  # edited by hand, or damaged
+                damaged += 1
+        if damaged:
+            print(f"warning: {path}: {damaged} record(s) with values of the wrong type skipped "
+                  "(edited or damaged): the usage leaves those attempts, or their ends, out",
+                  file=sys.stderr)
     return sorted(attempts.values(), key=lambda a: a.started_utc)
+
+
+def _read_record(record: dict[str, Any], path: Path, attempts: dict[str, Attempt]) -> None:
+    """One record into `attempts`: a start adds an attempt, an end completes its attempt; a
+    value of the wrong type raises before anything is changed."""
+    key = record["attempt"]
+    if record.get("event") == "start":
+        wildcards = record.get("wildcards") or {}
+        attempts[key] = Attempt(
+            rule=str(record.get("rule") or path.parent.name),
+            cell=", ".join(f"{k}={v}" for k, v in wildcards.items()),
+            run=record.get("run"), started_utc=str(record.get("started_utc", "")),
+            host=str(record.get("host", "")), slurm_job_id=record.get("slurm_job_id"))
+    elif record.get("event") == "end" and key in attempts:
+        gpus = record.get("gpus") or []
+        if not isinstance(gpus, list) or not all(isinstance(g, dict) for g in gpus):
+            raise TypeError(f"gpus {gpus!r} is no list of GPU records")
+        ended = {"outcome": str(record.get("outcome", "finished")),
+                 "error": str(record.get("error", "")),
+                 "wall_s": float(record.get("wall_s") or 0.0),
+                 "cpu_s": float(record.get("cpu_s") or 0.0),
+                 "max_rss_bytes": int(record.get("max_rss_bytes") or 0), "gpus": list(gpus)}
+        for name, value in ended.items():
+            setattr(attempts[key], name, value)
 
 
 def latest_run(attempts: list[Attempt]) -> str | None:
