@@ -12,7 +12,7 @@ from prunebench.plan import pending
 from prunebench.plan.pending import (PendingJob, aggregation_input_problems, check_pending,
                                       gpu_problems, input_checkpoint_problems, lora_problems,
                                       prune_problems, slurm_plugin_problems,
-                                      unwritable_folder_problems)
+                                      token_config_problems, unwritable_folder_problems)
 
 
 def job(rule, outputs=(), **params):
@@ -361,3 +361,25 @@ print("torch:", "torch" in sys.modules, "transformers:", "transformers" in sys.m
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["refused: True", "torch: False transformers: False"]
+
+
+def test_a_benchmark_asked_for_by_name_with_a_token_config_it_cannot_run_is_refused(
+        small_random_model):
+    """`snakemake results/bench/tiny/dense/hf/12x0.json` passed (no config check sees a named
+    file's token config) and stopped in its benchmark job, after the model's training."""
+    def bench(lin, lout, rule="benchmark"):
+        return PendingJob(rule, {"model": "m", "variant": "dense", "backend": "hf",
+                                 "lin": str(lin), "lout": str(lout)}, {},
+                          (f"results/bench/m/dense/hf/{lin}x{lout}.json",))
+
+    config = small_random_model().config  # a context of 256 tokens
+    [line] = token_config_problems([bench(12, 0)], unknown_config)  # said with no model known
+    assert line == ("results/bench/m/dense/hf/12x0.json: token config 12x0 generates nothing: "
+                    "input and output need at least 1 token each (e.g. 12x128): ask for "
+                    "another file")
+    [line] = token_config_problems([bench(200, 100, "paired_benchmark")], lambda m: config)
+    assert "200 + 100 tokens exceed the model's context of 256 tokens" in line
+    assert token_config_problems([bench(12, 128)], lambda m: config) == []
+    assert token_config_problems([bench(200, 100)], lambda m: None) == []  # not known yet
+    with pytest.raises(PrunebenchError, match="nothing was run or removed"):
+        check_pending([bench(0, 32)], no_model_dir, jobs_run_here=True, gpu=False)

@@ -182,6 +182,33 @@ def prune_problems(jobs: Iterable[PendingJob],
     return problems
 
 
+BENCH_RULES = ("benchmark", "paired_benchmark")
+
+
+def token_config_problems(jobs: Iterable[PendingJob],
+                          model_config: Callable[[str], Any | None]) -> list[str]:
+    """Benchmarks of a token config that generates nothing (`12x0`) or outgrows the model's
+    context: a file asked for by name, which no config check saw; its job would stop on it
+    only after the jobs before it (the model's download or training, the prune)."""
+    problems = []
+    for job in jobs:
+        if job.rule not in BENCH_RULES or not {"lin", "lout"} <= set(job.wildcards):
+            continue
+        lin, lout = int(job.wildcards["lin"]), int(job.wildcards["lout"])
+        if min(lin, lout) < 1:
+            problems.append(f"{job.outputs[0] if job.outputs else job.name}: token config "
+                            f"{lin}x{lout} generates nothing: input and output need at least 1 "
+                            "token each (e.g. 12x128): ask for another file")
+            continue
+        config = model_config(job.wildcards.get("model", ""))
+        context = getattr(config, "max_position_embeddings", None) if config else None
+        if isinstance(context, int) and lin + lout > context:
+            problems.append(f"{job.outputs[0] if job.outputs else job.name}: {lin} + {lout} "
+                            f"tokens exceed the model's context of {context} tokens: ask for a "
+                            "shorter token config")
+    return problems
+
+
 def lora_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
     """LoRA recoveries run again whose instruction file (already on disk, not among the files
     `remade` by this run) holds too few records for `lora.data.val_size`."""
@@ -366,6 +393,7 @@ def check_pending(jobs: Iterable[PendingJob], model_dir: Callable[[str], str],
                 + gpu_problems(jobs, gpu=gpu_visible() if gpu is None else gpu,
                                jobs_run_here=jobs_run_here)
                 + local_import_problems(jobs, local_folders) + prune_problems(jobs, model_config)
+                + token_config_problems(jobs, model_config)
                 + lora_problems(jobs, set(made_by)) + input_checkpoint_problems(jobs, set(made_by))
                 + aggregation_input_problems(jobs, set(made_by)))
     if problems:
