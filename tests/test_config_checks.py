@@ -1512,3 +1512,23 @@ def test_a_list_or_number_among_the_variants_is_told_what_a_variant_is(item):
     text = problems(default_config(tiny={"source": "tiny", "variants": [item, "dense"]}))
     assert f"models.tiny.variants.0: {item!r} is not a variant: write a variant's name" in text
     assert "expected a mapping" not in text
+
+
+def test_a_number_snakemakes_config_option_made_text_is_told_to_go_in_a_file():
+    """`snakemake --config 'benchmark={batch_sizes: [4, 8]}'`: Snakemake reads numbers inside a
+    mapping or list as text, and the user, who wrote 4, was told "'4' is text ...: write 4"."""
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    words = ["benchmark={batch_sizes: [4, 8]}", "lora={lr: 2.0e-3}"]
+    config = default_config()
+    update_config(config, parse_config(words))
+    assert config["benchmark"]["batch_sizes"] == ["4", "8"]  # Snakemake's reading
+    with pytest.raises(PrunebenchError) as err:
+        check_config(config, resources=NOWHERE, files=[DEFAULT], set_on_command_line=words)
+    text = str(err.value)
+    assert "benchmark.batch_sizes.0: '4' is text: Snakemake's --config reads every number " \
+           "inside a mapping or list as text; set this key in a config file stacked last " \
+           "instead" in text
+    assert "lora.lr: '2.0e-3' is text: Snakemake's --config" in text
+    assert "write 4" not in text and "e-notation" not in text

@@ -87,7 +87,18 @@ def name_sources(problems: list[str], files: list[str | Path] | tuple,
     named = []
     for problem in problems:
         path = problem.partition(": ")[0]
-        where = (None if " " in path or re.split(r"[.\[]", path)[0] in overridden
-                 else locate(path, files))
+        on_command_line = " " not in path and re.split(r"[.\[]", path)[0] in overridden
+        where = None if " " in path or on_command_line else locate(path, files)
+        if on_command_line and "." in path and " is text, not " in problem:
+            # the user wrote a number, which Snakemake made text: not theirs to write otherwise
+            value = problem.partition(": ")[2].partition(" is text, not ")[0]
+            problem = f"{path}: {value} {COMMAND_LINE_TEXT}"
         named.append(f"{where}: {problem}" if where else problem)
     return named
+
+
+# Snakemake's `--config KEY=VALUE` reads a VALUE that is a mapping or list with YAML's base
+# loader: every number inside it arrives as text ('benchmark={batch_sizes: [4]}' gives ['4']).
+COMMAND_LINE_TEXT = ("is text: Snakemake's --config reads every number inside a mapping or list "
+                     "as text; set this key in a config file stacked last instead, e.g. "
+                     "--configfile config/config.yaml my.yaml")
