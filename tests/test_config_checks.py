@@ -1532,3 +1532,20 @@ def test_a_number_snakemakes_config_option_made_text_is_told_to_go_in_a_file():
            "instead" in text
     assert "lora.lr: '2.0e-3' is text: Snakemake's --config" in text
     assert "write 4" not in text and "e-notation" not in text
+
+
+@pytest.mark.parametrize("section", [("lora",), ("evaluation", "perplexity"),
+                                     ("methods", "depth_ppl")])
+def test_a_section_set_to_null_is_told_what_null_does(section):
+    """`lora:` left empty, or `perplexity: null` written as `zeroshot: null` switches zero-shot
+    off, read "None is not of type 'object'": nothing said what to write instead."""
+    config = default_config()
+    parent = config
+    for key in section[:-1]:
+        parent = parent.setdefault(key, {})
+    parent[section[-1]] = None
+    text = problems(config)
+    assert f"{'.'.join(section)}: nothing (null) where a mapping of settings belongs: write the " \
+           "settings under it, or leave the key out (null switches off only " \
+           "evaluation.zeroshot and benchmark.paired" in text
+    assert "is not of type" not in text

@@ -236,6 +236,13 @@ def _explain(error) -> str:
                 "only adds and replaces keys); to run without it, give --configfile a whole "
                 "config of your own that leaves it out, e.g. a copy of config/config.yaml with "
                 "your models in place of its `models`")
+    expected = error.validator_value if error.validator == "type" else ()
+    if value is None and "object" in ([expected] if isinstance(expected, str) else expected):
+        # `lora:` or `evaluation: {perplexity: null}`, as `zeroshot: null` switches zero-shot off
+        switchable = " and ".join(".".join(section) for section in SWITCHED_OFF)
+        return ("nothing (null) where a mapping of settings belongs: write the settings under "
+                "it, or leave the key out (null switches off only "
+                f"{switchable}; other sections cannot be switched off or removed so)")
     if _is_variants(error.absolute_path) and error.validator == "type":
         example = value if isinstance(value, str) else "dense, depth_ppl-0.8"
         return f"{value!r} must be a list of variant names, e.g. variants: [{example}]"
