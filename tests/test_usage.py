@@ -271,3 +271,14 @@ def test_the_line_a_run_ends_with_counts_what_did_not_finish():
                     "1 h 30 min of job wall time, GPU time: H200 1.00 GPU-hours; by rule: "
                     "prunebench usage --latest-run")
     assert usage.run_line([]) == "this run started no job"
+
+
+def test_usage_of_a_directory_that_is_not_there_says_so(tmp_path, capsys):
+    """A mistyped --directory was told to run the workflow there first."""
+    (tmp_path / "afile").write_text("")
+    for given, what in ((tmp_path / "runs" / "papr", "does not exist"), (tmp_path / "afile",
+                                                                         "is a file")):
+        assert cli.main(["usage", "--directory", str(given)]) == 2
+        err = capsys.readouterr().err
+        assert f"error: --directory {given} {what}: give the folder of the run" in err
+        assert "run the workflow there first" not in err

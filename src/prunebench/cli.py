@@ -304,6 +304,10 @@ def usage_report(args) -> str:
     """`prunebench usage`: the jobs' records under the run's logs/, summed."""
     from prunebench import usage
 
+    if not Path(args.directory).is_dir():  # a typo: not a run that has kept no records yet
+        what = "is a file" if Path(args.directory).exists() else "does not exist"
+        raise PrunebenchError(f"--directory {args.directory} {what}: give the folder of the run, "
+                              "the --directory given to snakemake (e.g. runs/paper)")
     attempts = usage.read_attempts(args.directory)
     if not attempts:
         raise PrunebenchError(
