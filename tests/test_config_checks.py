@@ -1549,3 +1549,12 @@ def test_a_section_set_to_null_is_told_what_null_does(section):
            "settings under it, or leave the key out (null switches off only " \
            "evaluation.zeroshot and benchmark.paired" in text
     assert "is not of type" not in text
+
+
+def test_a_fraction_that_keeps_no_parameter_of_the_untrained_tiny_model_is_refused():
+    """depth_ppl-0.0000000001 of the tiny model passed the start (a count of 0 parameters,
+    which the checks of a known model refuse) and stopped its prune job."""
+    text = problems(default_config(tiny={"source": "tiny",
+                                         "variants": ["dense", "depth_ppl-0.0000000001"]}))
+    assert "model tiny, variant depth_ppl-0.0000000001: target size '0.0000000001' keeps no " \
+           "parameter of the tiny model" in text

@@ -599,6 +599,9 @@ def tiny_params_at_most(config: dict[str, Any]) -> int:
 def _check_below_untrained_tiny(size: str, at_most: int) -> None:
     """Only an upper bound is known: a count above it is certain to fail, a fraction fits."""
     kind, target = parse_size_spec(size)
+    if kind == "fraction" and round(target * at_most) <= 0:  # of any size it can have
+        raise PrunebenchError(f"target size {size!r} keeps no parameter of the tiny model (at "
+                              f"most {at_most:,} params): choose a larger target")
     if kind == "count" and target > at_most:
         raise PrunebenchError(
             f"target size {size!r} is larger than the tiny model (at most {at_most:,} params, "
