@@ -1558,3 +1558,13 @@ def test_a_fraction_that_keeps_no_parameter_of_the_untrained_tiny_model_is_refus
                                          "variants": ["dense", "depth_ppl-0.0000000001"]}))
     assert "model tiny, variant depth_ppl-0.0000000001: target size '0.0000000001' keeps no " \
            "parameter of the tiny model" in text
+
+
+@pytest.mark.parametrize("section, key", [("lora", "lr"), ("benchmark", "max_seconds")])
+def test_a_nan_is_refused_where_a_number_belongs(section, key):
+    """`lr: .nan` passed every bound of the schema (NaN compares false with all of them) and the
+    recovery trained on it."""
+    config = default_config()
+    config.setdefault(section, {})[key] = float("nan")
+    assert f"{section}.{key}: nan (YAML's .nan) is not a number that any bound can hold: " \
+           "write a number" in problems(config)

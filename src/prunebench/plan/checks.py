@@ -214,6 +214,9 @@ def _strict_validator():
     base = jsonschema.Draft202012Validator
     whole = base.TYPE_CHECKER.redefine(
         "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    # and a `number` is no NaN (YAML's .nan), which passes every bound (lr: .nan trained on NaN)
+    whole = whole.redefine("number", lambda _, value: isinstance(value, (int, float))
+                           and not isinstance(value, bool) and value == value)
     return jsonschema.validators.extend(base, type_checker=whole)
 
 
@@ -290,6 +293,8 @@ def _shape_problem(value: Any, expected: str | list[str], schema: dict) -> str |
 def _type_problem(value: Any, expected: str | list[str]) -> str | None:
     """A whole number written as a float, or a number YAML read as text: what to write."""
     expected = [expected] if isinstance(expected, str) else expected
+    if isinstance(value, float) and math.isnan(value) and "number" in expected:
+        return "nan (YAML's .nan) is not a number that any bound can hold: write a number"
     whole_only = "integer" in expected and "number" not in expected
     if "integer" in expected and isinstance(value, float) and value.is_integer():
         return f"{value!r} must be a whole number: write {int(value)}"
