@@ -140,7 +140,7 @@ def _originals(folder: Path) -> list[Path]:
 
 def needs_fusion(folder: str | Path) -> bool:
     """Whether `folder` is a Mixtral, Qwen3-MoE, OLMoE or Qwen2-MoE checkpoint with per-expert
-    tensors (or a fusion of one under way)."""
+    tensors, or a gpt-oss one with MXFP4 experts (or a conversion of one under way)."""
     from prunebench.atomic import read_json_or_none
 
     folder = Path(folder)
