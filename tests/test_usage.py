@@ -214,6 +214,9 @@ def test_gpu_time_counts_the_gpus_an_attempt_allocated_on(monkeypatch, tmp_path)
     at_exit = []  # the end is written here, not at this test process's exit
     monkeypatch.setattr(usage.atexit, "register", lambda *args: at_exit.append(args))
     monkeypatch.setattr(usage, "_started", [])
+    # the attempt's process "started" 5 s ago: its wall time is at least that on any machine
+    # (this worker's own age, which /proc gives elsewhere, is not the test's to rely on)
+    monkeypatch.setattr(usage, "_process_age_s", lambda: 5.0)
     job = types.SimpleNamespace(rule="prune", wildcards={"model": "m"}, threads=8,
                                 resources=types.SimpleNamespace(gpu=2))
     usage.start_attempt(tmp_path / "logs" / "prune" / "m.log", job, "run")

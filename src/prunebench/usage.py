@@ -83,7 +83,11 @@ def started() -> bool:
 def start_attempt(log_path: str | os.PathLike, job: Any, run: str | None) -> None:
     """Record this attempt's start in its job's ledger, and its end when the process exits."""
     attempt = uuid.uuid4().hex
-    started = time.time() - _process_age_s()
+    age = _process_age_s()
+    started = time.time() - age
+    # The wall time is measured on the monotonic clock: a clock step (NTP) during a job must
+    # not lengthen or shorten it.
+    started_monotonic = time.monotonic() - age
     path = ledger_path(log_path)
     _started.append(path)
     resources = getattr(job, "resources", None)
@@ -95,7 +99,7 @@ def start_attempt(log_path: str | os.PathLike, job: Any, run: str | None) -> Non
         "threads": getattr(job, "threads", None),
         "gpus_requested": getattr(resources, "gpu", None),
     })
-    atexit.register(_end_attempt, path, attempt, started)
+    atexit.register(_end_attempt, path, attempt, started_monotonic)
 
 
 def note_ending(outcome: str, error: str | None = None) -> None:
@@ -118,13 +122,13 @@ def _gpus() -> list[dict[str, Any]]:
         return []
 
 
-def _end_attempt(path: Path, attempt: str, started: float) -> None:
+def _end_attempt(path: Path, attempt: str, started_monotonic: float) -> None:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     now = time.time()
     _append(path, {
         "event": "end", "attempt": attempt, "ended_utc": _utc(now),
-        "wall_s": round(now - started, 3),
+        "wall_s": round(time.monotonic() - started_monotonic, 3),
         "cpu_s": round(own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 3),
         # ru_maxrss is in KiB on Linux (bytes on macOS); the largest process, not their sum
         "max_rss_bytes": max(own.ru_maxrss, children.ru_maxrss) * (
