@@ -89,24 +89,30 @@ def _schema_node(path: list[str], schema: dict) -> dict | None:
     return _resolve(node, schema)[0]
 
 
-def _key_rows(lines: list[str]) -> list[str]:
-    """The keys in the first column of a section's `| key | ... |` tables (`data.source`;
-    `r` / `alpha` / `dropout`: three), its own rows only: a subsection's rows are its own
-    (the `benchmark.paired` heading's)."""
-    keys, in_key_table, fenced = [], False, False
+def _table_rows(lines: list[str]) -> Iterator[tuple[list[str], list[str]]]:
+    """The rows of a section's own tables, each with its table's header, as lists of cells:
+    its subsections' tables are theirs (the `benchmark.paired` heading's), and a table's
+    header and separator lines are no rows."""
+    header, fenced = None, False
     for line in lines[1:]:
         fenced = fenced != line.startswith("```")
         if line.startswith("#") and not fenced:
-            break
+            return
         if not line.startswith("|"):
-            in_key_table = False
+            header = None
             continue
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if cells[0] == "key":
-            in_key_table = True
-        elif in_key_table and not set(cells[0]) <= set("-: "):
-            keys += _code_spans(cells[0])
-    return keys
+        if header is None:
+            header = cells
+        elif not set(cells[0]) <= set("-: "):
+            yield header, cells
+
+
+def _key_rows(lines: list[str]) -> list[str]:
+    """The keys in the first column of a section's `| key | ... |` tables (`data.source`;
+    `r` / `alpha` / `dropout`: three)."""
+    return [key for header, cells in _table_rows(lines) if header[0] == "key"
+            for key in _code_spans(cells[0])]
 
 
 def test_every_schema_key_is_documented_in_config_readme():
@@ -185,21 +191,12 @@ def test_config_readme_defaults_are_the_schemas():
     for section, lines in _sections(CONFIG_README.read_text()).items():
         if _schema_node(section.split("."), schema) is None:
             continue
-        in_table, fenced = False, False
-        for line in lines[1:]:
-            fenced = fenced != line.startswith("```")
-            if line.startswith("#") and not fenced:
-                break
-            if not line.startswith("|"):
-                in_table = False
-                continue
-            cells = [cell.strip() for cell in line.strip("|").split("|")]
-            if cells[:2] == ["key", "default"]:
-                in_table = True
+        for header, cells in _table_rows(lines):
+            if header[:2] != ["key", "default"]:
                 continue
             keys = _code_spans(cells[0])
             values = cells[1].split(" / ") if len(keys) > 1 else [cells[1]]
-            if not in_table or len(keys) != len(values):
+            if len(keys) != len(values):
                 continue
             for key, cell in zip(keys, values):
                 node = _schema_node(section.split(".") + key.split("."), schema)
