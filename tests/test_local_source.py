@@ -577,3 +577,55 @@ def test_the_commands_take_a_local_source_as_its_folder(user_folder):
 
     ckpt = resolve_model(f"local:{user_folder}")
     assert (ckpt.path, ckpt.variant, ckpt.source) == (user_folder, "dense", f"local:{user_folder}")
+
+
+def test_a_pruned_checkpoint_as_a_base_model_is_refused_naming_the_dense_one(
+        tmp_path, small_random_model, tokenizer, monkeypatch):
+    """A prunebench prune output imported as a `local:` base was taken as a dense model: its
+    import's manifest kept no record of the pruning, so the tables showed it as dense and its
+    variants sized against it. A dense model recovered with LoRA (a fine-tune) is still taken."""
+    from prunebench.cli import plan_rows
+
+    run = tmp_path / "run"
+    dense = run / "resources" / "models" / "mine"
+    modeling.save_model(small_random_model(seed=3), tokenizer, dense)
+    variant = run / "results" / "pruned" / "mine" / "depth_mag-0.8"
+    # as the workflow records it: the base's path relative to the run's directory
+    monkeypatch.chdir(run)
+    modeling.save_model(small_random_model(seed=4), tokenizer, variant / "checkpoint",
+                        extra_manifest={"base": base_record("resources/models/mine")})
+    (variant / "prune_report.json").write_text(json.dumps(
+        {"model": "mine", "variant": "depth_mag-0.8", "method": "depth_mag"}))
+    monkeypatch.chdir(tmp_path)  # the check runs elsewhere: the dense folder is still found
+    for given in (variant / "checkpoint", variant):
+        [problem] = local_problems("other", str(given))
+        assert problem.startswith(f"models.other.source local:{given}: {given} holds "
+                                  "depth_mag-0.8 of mine pruned by prunebench"), problem
+        assert f"give the dense model it was pruned from, local:{dense}" in problem
+        assert "models.other.variants" in problem
+    # copied alone, without its report: the manifest still says it was pruned
+    alone = shutil.copytree(variant / "checkpoint", tmp_path / "copied")
+    [problem] = local_problems("other", str(alone))
+    assert "pruned by prunebench" in problem and "resources/models/mine" in problem
+    with pytest.raises(PrunebenchError, match="pruned by prunebench"):
+        import_local(f"local:{alone}", tmp_path / "imported")
+    assert not (tmp_path / "imported").exists()
+    config = tmp_path / "c.yaml"
+    config.write_text(f"models: {{other: {{source: 'local:{alone}', variants: [dense]}}}}\n")
+    [row] = plan_rows(str(config))
+    assert "pruned by prunebench" in row["error"]
+    # the recovered dense model (dense+lora): a fine-tuned dense model, a base of its own
+    recovered = tmp_path / "dense+lora" / "checkpoint"
+    modeling.save_model(small_random_model(seed=5), tokenizer, recovered,
+                        extra_manifest={"lora": {"base": str(dense), "best_step": 1}})
+    (recovered.parent / "prune_report.json").write_text(json.dumps(
+        {"model": "mine", "variant": "dense+lora", "method": "dense"}))
+    assert local_problems("other", str(recovered)) == []
+    assert local_problems("mine", str(dense)) == []
+    # a pruned model recovered with LoRA, copied without its report: its manifest names the
+    # pruned checkpoint it recovered, whose manifest says it was pruned
+    pruned_recovered = tmp_path / "depth_mag-0.8+lora"
+    modeling.save_model(small_random_model(seed=6), tokenizer, pruned_recovered,
+                        extra_manifest={"lora": {"base": str(variant / "checkpoint")}})
+    [problem] = local_problems("other", str(pruned_recovered))
+    assert "pruned by prunebench" in problem and f"local:{dense}" in problem

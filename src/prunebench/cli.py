@@ -52,9 +52,12 @@ def model_config(name: str, source: str, resources: Path, config: dict | None = 
         return checkpoint_config(local)
     parsed = parse_source(source)
     if parsed.kind == "local":
-        from prunebench.checkpoint.local_import import local_path
+        from prunebench.checkpoint.local_import import local_path, pruned_problem
 
-        return checkpoint_config(local_path(parsed.name))
+        folder = local_path(parsed.name)
+        if problem := pruned_problem(folder, name):  # it would be planned as dense
+            raise PrunebenchError(f"models.{name}.source local:{parsed.name}: {problem}")
+        return checkpoint_config(folder)
     if parsed.kind == "random":
         from prunebench.checkpoint.architectures import architecture_values
 

@@ -108,6 +108,9 @@ def local_problems(model: str, source_name: str, where: str | None = None) -> li
     if not folder.is_dir():
         return [f"{where}: {folder} is a file; give the folder holding config.json, the weights "
                 "and the tokenizer"]
+    pruned = pruned_problem(folder, model)
+    if pruned:
+        return [f"{where}: {pruned}"]
     if not (folder / "config.json").is_file():
         return [f"{where}: {folder} has no config.json: "
                 + (_checkpoint_subfolders(folder) or "give the folder that save_pretrained wrote "
@@ -141,6 +144,66 @@ def local_problems(model: str, source_name: str, where: str | None = None) -> li
                         "calibration and evaluation need one: save the base model's tokenizer "
                         "into it (tokenizer.save_pretrained)")
     return problems
+
+
+def pruned_problem(folder: Path, model: str) -> str | None:
+    """Why `folder`, a checkpoint prunebench pruned (a prune or recover output, the workflow's
+    results/pruned/<model>/<variant>/ or its checkpoint/), cannot be a `local:` base model, or
+    None. Its import would write a manifest of its own that records no pruning, so the model
+    would stand as `dense` in every table, its variants sized against it, and nothing would
+    say it was pruned; a dense model recovered with LoRA (`dense+lora`) is a fine-tuned dense
+    model, which is what a base model of one's own may be."""
+    if (folder / "checkpoint" / "config.json").is_file():  # an output folder, not its checkpoint
+        checkpoint, report_file = folder / "checkpoint", folder / "prune_report.json"
+    else:
+        checkpoint = folder
+        report_file = folder.parent / "prune_report.json" if folder.name == "checkpoint" else None
+    manifest = read_json_or_none(checkpoint / MANIFEST)
+    manifest = manifest if isinstance(manifest, dict) else {}
+    report = read_json_or_none(report_file) if report_file and report_file.is_file() else None
+    report = report if isinstance(report, dict) else {}
+    variant = str(report.get("variant") or "")
+    pruned = _pruned_from(checkpoint, manifest)
+    if pruned is None and not (variant and variant.removesuffix("+lora") != "dense"):
+        return None
+    recorded_in, base = pruned or (checkpoint, str((report.get("base") or {}).get("checkpoint")
+                                                   or "") or None)
+    what = f"{variant} of {report.get('model')}" if variant and report.get("model") else "a model"
+    dense = _recorded_folder(recorded_in, base) if base else None
+    fix = (f"give the dense model it was pruned from, local:{dense}" if dense else
+           f"give the dense model it was pruned from{f' ({base})' if base else ''}")
+    return (f"{folder} holds {what} pruned by prunebench (a prune or recover output): "
+            "imported as a base model it would be the dense row of the tables, its "
+            "variants sized against it, with nothing left to record that it was pruned; "
+            f"{fix}, and list the variant ({variant or '<method>-<size>'}) under "
+            f"models.{model}.variants instead")
+
+
+def _pruned_from(checkpoint: Path, manifest: dict,
+                 depth: int = 0) -> tuple[Path, str | None] | None:
+    """(the pruned checkpoint, the base its manifest says it was pruned from) for a checkpoint
+    pruned (its manifest's `base`, or through a LoRA recovery's `lora.base` the base of the
+    checkpoint it recovered), or None for one not pruned."""
+    if isinstance(manifest.get("base"), dict):
+        return checkpoint, str(manifest["base"].get("checkpoint") or "") or None
+    lora = manifest.get("lora")
+    if depth or not isinstance(lora, dict) or not lora.get("base"):
+        return None
+    recovered = _recorded_folder(checkpoint, str(lora["base"]))
+    inner = read_json_or_none(recovered / MANIFEST) if recovered else None
+    return _pruned_from(recovered, inner, depth + 1) if isinstance(inner, dict) else None
+
+
+def _recorded_folder(checkpoint: Path, base: str) -> Path | None:
+    """The folder `base` (a path a manifest or report records, relative to the directory the
+    run or command worked in) names, if it holds a model: absolute, from the run directory of
+    a workflow checkpoint (<run>/results/pruned/<model>/<variant>/checkpoint), or from here."""
+    resolved = checkpoint.resolve()
+    tries = [Path(base)] if Path(base).is_absolute() else (
+        [resolved.parents[4] / base] if len(resolved.parents) > 4
+        and resolved.parents[2].name == "pruned" and resolved.parents[3].name == "results"
+        else []) + [Path.cwd() / base]
+    return next((p.resolve() for p in tries if (p / "config.json").is_file()), None)
 
 
 def _from_where_started(source_name: str) -> str:
