@@ -1568,3 +1568,26 @@ def test_a_nan_is_refused_where_a_number_belongs(section, key):
     config.setdefault(section, {})[key] = float("nan")
     assert f"{section}.{key}: nan (YAML's .nan) is not a number that any bound can hold: " \
            "write a number" in problems(config)
+
+
+def test_a_file_as_a_calibration_source_or_dataset_is_said_once_with_the_texts_fix():
+    """`calibration: {source: "file:x"}` was said twice, by the schema's pattern and by the
+    check of the texts a config names, neither telling that a config names a file through
+    `texts` (file:<path> is what `prunebench prune --calibration` takes)."""
+    config = default_config()
+    config["methods"]["flap"] = {"calibration": {"source": "file:x.txt"}}
+    config["models"]["tiny"]["variants"].append(
+        {"name": "depth_ppl-0.5", "calibration": {"source": "file:y.txt"}})
+    config["evaluation"]["perplexity"]["datasets"] = ["embedded", "file:z.txt"]
+    lines = problems(config).splitlines()[1:]
+    said = "is the form `prunebench prune --calibration` and `prunebench eval --ppl` take"
+    assert len(lines) == 3, lines
+    for value, fix in (("file:x.txt", "{train: x.txt}"), ("file:y.txt", "{train: y.txt}"),
+                       ("file:z.txt", "{test: z.txt}")):
+        [line] = [line for line in lines if repr(value) in line]
+        assert said in line and f"add texts: {{mine: {fix}}} and write mine here" in line
+    # a name of the right spelling that names no text is still said by the texts' check, once
+    config = default_config()
+    config["methods"]["flap"] = {"calibration": {"source": "mytext"}}
+    [line] = problems(config).splitlines()[1:]
+    assert "'mytext' is no built-in text" in line

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from prunebench import FamilyUnsupported, PrunebenchError, did_you_mean
+from prunebench.local_text import FILE_PREFIX
 from prunebench.checkpoint.param_count import config_from_dict, count_params, family
 from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
                                          value_problems)
@@ -260,6 +261,14 @@ def _explain(error) -> str:
         return _unknown_keys(error.schema, value)
     if error.validator == "pattern" and isinstance(value, str):
         described = error.schema.get("description")
+        if described and value.startswith(FILE_PREFIX) and "`texts`" in described:
+            # `prunebench prune --calibration` and `eval --ppl` take file:<path>; a config
+            # names a file through `texts`, which records and copies it for the run
+            split = "train" if "train file" in described else "test"
+            path = value.removeprefix(FILE_PREFIX) or "<path>"
+            return (f"{value!r} is the form `prunebench prune --calibration` and `prunebench "
+                    f"eval --ppl` take; a config names a file of its own under `texts`: add "
+                    f"texts: {{mine: {{{split}: {path}}}}} and write mine here")
         if described:
             return f"{value!r} is not allowed: expected {described}"
     if error.validator == "type":
@@ -648,6 +657,11 @@ def source_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA,
     return problems
 
 
+# The names a calibration source or perplexity dataset may have: the schema's pattern for them
+# (config.schema.yaml, `calibration.source`, `evaluation.perplexity.datasets`).
+TEXT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
 def text_problems(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
     """Texts of your own (`texts`) and the sources that name them: a text named as a hub
     dataset is, a file that is not there (unless copied into `resources` already: the copy is
@@ -683,7 +697,8 @@ def text_problems(config: dict[str, Any], resources: str | Path = "resources") -
                                 "one is taken from the directory the run works in)")
 
     def unknown(where: str, name: Any, built_in, split: str, use: str) -> str | None:
-        if not isinstance(name, str) or name in built_in:
+        # a name the schema's pattern for these names refuses has its line already (`file:x`)
+        if not isinstance(name, str) or name in built_in or not TEXT_NAME.fullmatch(name):
             return None
         spec = texts.get(name)
         if isinstance(spec, dict) and spec.get(split):
