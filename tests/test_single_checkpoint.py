@@ -905,6 +905,11 @@ def test_bench_samples_on_every_backend_as_on_hf(backend, pruned, tmp_path, caps
     (["--tokens", "12x0"], "generates nothing"),
     (["--tokens", "0x4"], "generates nothing"),
     (["--tokens", "abc"], "malformed --tokens 'abc'"),
+    # several token configs, as benchmark.token_configs lists them: one per command, said so
+    (["--tokens", "12x128,12x64"], "--tokens '12x128,12x64' gives 2 token configs, and a "
+     "benchmark takes one token config per command: run it once per config (--tokens 12x128 "
+     "and --tokens 12x64)"),
+    (["--tokens", "4x2 4x1"], "one token config per command"),
     (["--tokens", "12x4", "--batch", "1,x"], "--batch"),
     (["--tokens", "12x4", "--batch", "0,8"], "positive batch sizes"),
     (["--tokens", "12x4", "--backend", "tpu"], "unknown --backend 'tpu'"),

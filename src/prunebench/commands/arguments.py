@@ -49,6 +49,14 @@ def _param_value(text: str) -> Any:
 def parse_tokens(text: str) -> tuple[int, int]:
     """'12x128' -> (12, 128)."""
     match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    several = [t.strip() for t in re.split(r"[,\s]+", text.strip()) if t.strip()]
+    if not match and len(several) > 1:
+        # `--tokens 12x128,12x64`, as the workflow's benchmark.token_configs lists them: one
+        # benchmark file holds one token config (its batch sizes are the sweep, --batch)
+        runs = " and ".join(f"--tokens {t}" for t in several)
+        raise PrunebenchError(f"--tokens {text!r} gives {len(several)} token configs, and a "
+                              f"benchmark takes one token config per command: run it once "
+                              f"per config ({runs}), each with an --out of its own where you give one")
     if not match:
         raise PrunebenchError(f"malformed --tokens {text!r}: write <input>x<output> token "
                               "counts such as 12x128")
