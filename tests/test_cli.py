@@ -481,3 +481,21 @@ def test_check_config_and_plan_read_a_relative_local_folder_in_the_runs_director
     [row] = plan_rows("mine.yaml", directory="runs/mine")
     assert row["variant"] == "dense" and row["params_after"] > 0
     assert main(["plan", "--directory", "runs/mine", "--configfile", "mine.yaml"]) == 0
+
+
+@pytest.mark.parametrize("command", ["check-config", "plan"])
+@pytest.mark.parametrize("option", ["--directory", "--resources"])
+def test_a_file_as_the_runs_directory_or_resources_is_refused(command, option, tmp_path,
+                                                             capsys):
+    """A file given as --directory (or --resources) was read as a folder holding nothing: the
+    config passed as if the run had no model on disk."""
+    afile = tmp_path / "notes.txt"
+    afile.write_text("")
+    config = str(Path(__file__).parents[1] / "config" / "config.yaml")
+    with pytest.raises(SystemExit) as exit_:
+        main([command, option, str(afile), config])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: {afile} is a file, not a folder: give " in err
+    # a folder the run will make (Snakemake makes its --directory) is taken
+    assert main([command, option, str(tmp_path / "runs" / "new"), config]) == 0

@@ -339,8 +339,24 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, files: str, configf
     parser.add_argument("files", nargs="*", metavar="FILE", help=files)
     parser.add_argument("--configfile", nargs="+", action="extend", metavar="FILE",
                         help=configfile)
-    parser.add_argument("--resources", default=None, metavar="DIR", help=resources)
-    parser.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP)
+    parser.add_argument("--resources", default=None, metavar="DIR", help=resources,
+                        type=folder_option("the workflow's resources folder (resources, in "
+                                           "the run's --directory)"))
+    parser.add_argument("--directory", metavar="DIR", help=DIRECTORY_HELP,
+                        type=folder_option("the folder the run works in, the --directory "
+                                           "given to snakemake (e.g. runs/paper)"))
+
+
+def folder_option(what: str):
+    """An argparse type for a folder option of plan and check-config: a file is refused (it
+    was read as a folder holding nothing, and the config passed as if the run had no models on
+    disk). A folder that is not there yet is taken: a run's --directory that Snakemake will
+    make."""
+    def folder(text: str) -> str:
+        if Path(text).exists() and not Path(text).is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is a file, not a folder: give {what}")
+        return text
+    return folder
 
 
 def main(argv: list[str] | None = None) -> int:
