@@ -1,5 +1,6 @@
 """The checks every config passes before any job runs (prunebench.plan.checks), and the
 `prunebench check-config` command that runs them on files."""
+import copy
 import json
 import re
 import subprocess
@@ -1591,3 +1592,21 @@ def test_a_file_as_a_calibration_source_or_dataset_is_said_once_with_the_texts_f
     config["methods"]["flap"] = {"calibration": {"source": "mytext"}}
     [line] = problems(config).splitlines()[1:]
     assert "'mytext' is no built-in text" in line
+
+
+def test_lora_settings_whose_one_step_learns_nothing_are_refused_at_start():
+    """Records that fill at most one batch in one epoch make one optimizer step, whose
+    learning rate a warm-up sets to 0: the recovery kept the base model (step 0) unsaid."""
+    config = default_config()
+    config["lora"].update(epochs=1, batch_size=16, warmup_steps=2)
+    config["lora"]["data"]["max_train"] = 16
+    text = problems(config)
+    assert ("16 training record(s) fill one batch of lora.batch_size=16 in lora.epochs=1, one "
+            "optimizer step, and lora.warmup_steps=2 starts its learning rate at 0: nothing "
+            "would train") in text
+    assert "raise lora.data.max_train" in text
+    for fixed in ({"warmup_steps": 0}, {"epochs": 2}, {"data": {**config["lora"]["data"],
+                                                                "max_train": 17}}):
+        config_fixed = copy.deepcopy(config)
+        config_fixed["lora"].update(fixed)
+        check_config(config_fixed, resources=NOWHERE)

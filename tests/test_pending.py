@@ -144,6 +144,33 @@ def test_a_lora_run_again_on_too_few_records_is_refused(tmp_path):
     assert lora_problems([lora(5)], {str(data)}) == []  # made again in this run: its job says
 
 
+def test_a_lora_run_again_on_records_that_would_train_nothing_is_refused(tmp_path):
+    """Records beyond the validation split that fill one batch in one epoch make one step,
+    at a warm-up's learning rate of 0: the recovery would keep the base model."""
+    from prunebench.plan.lora_settings import resolve_settings
+
+    data = tmp_path / "instructions.jsonl"
+    data.write_text('{"instruction": "a", "input": "", "output": "b"}\n' * 20)
+    old = tmp_path / "checkpoint"
+    old.mkdir()
+
+    def lora(**settings):
+        resolved = resolve_settings({"epochs": 1, "batch_size": 8, "micro_batch_size": 4,
+                                     "warmup_steps": 1, **settings})
+        return PendingJob("lora", {"model": "m", "base": "depth_mag-0.8"},
+                          {"settings": resolved}, (str(old),),
+                          (str(tmp_path / "ckpt"), str(data)))
+
+    [line] = lora_problems([lora(data={"val_size": 12})], set())  # 8 left: one batch
+    assert line.startswith("lora m/depth_mag-0.8: 8 training record(s) fill one batch of "
+                           "lora.batch_size=8 in lora.epochs=1"), line
+    assert "lower lora.data.val_size, or use more data" in line
+    assert f"its recovered checkpoint made before, {old}, would be removed first" in line
+    assert lora_problems([lora(data={"val_size": 11})], set()) == []  # 9 left: two steps
+    assert lora_problems([lora(data={"val_size": 12}, warmup_steps=0)], set()) == []
+    assert lora_problems([lora(data={"val_size": 12}, epochs=2)], set()) == []
+
+
 def test_a_job_run_again_on_a_checkpoint_cut_short_is_refused_before_its_result_goes(
         tmp_path, small_random_model):
     """A forced benchmark of a checkpoint whose weights were truncated removed the benchmark

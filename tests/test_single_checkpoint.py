@@ -671,6 +671,14 @@ def test_recover_options_make_the_lora_section():
     # found before any load, named with the option that sets it (it named only the config key)
     (["--val-size", "100000"], "only 3741 instruction records"),
     (["--val-size", "100000"], "(set by --val-size)"),
+    # records that fill one batch in one epoch: one step, at a warm-up's learning rate of 0
+    # (the base model was kept, unsaid); known from --max-train before anything is read, else
+    # from the records left beside the validation split, before the model loads
+    (["--max-train", "8"], "8 training record(s) fill one batch of lora.batch_size=8 in "
+                           "lora.epochs=1, one optimizer step, and lora.warmup_steps=1"),
+    (["--max-train", "8"], "raise lora.data.max_train), or set lora.epochs to 2 or more, or "
+                           "lora.warmup_steps to 0"),
+    (["--val-size", "3735"], "6 training record(s) fill one batch of lora.batch_size=8"),
     # records longer than the model's context (1024) trained at positions it never saw
     (["--max-length", "5000"], "lora.max_length=5000 is above the context of"),
     (["--max-length", "5000"], "(set by --max-length)"),
@@ -681,6 +689,19 @@ def test_recover_bad_input(pruned, tmp_path, capsys, extra, expected):
     code, _, err = run(capsys, "recover", pruned, "--out", out, *args)
     assert_one_line_error(code, err, expected)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_recovery_that_keeps_the_base_model_says_so(pruned, tmp_path, capsys, monkeypatch):
+    """"step 0 of N kept" alone read as a recovery that had worked: step 0 is the base model.
+    (The validation loss made the same at every step: no step lowers it.)"""
+    import prunebench.lora as lora
+
+    monkeypatch.setattr(lora, "validation_loss", lambda *args, **kwargs: 1.0)
+    code, out, err = run(capsys, "recover", pruned, "--out", tmp_path / "out", *QUICK_RECOVER)
+    assert code == 0, err
+    assert "(step 0 of 2 kept)" in out
+    assert ("no step of the 2 trained lowered the validation loss below the base model's "
+            "(1.0000): the recovered model is the base model unchanged (step 0)") in err
 
 
 @pytest.mark.parametrize("extra, ending", [

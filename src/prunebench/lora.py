@@ -39,7 +39,8 @@ from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split
 from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.plan.lora_settings import (DEFAULTS, TARGETS, expert_target_problem,  # noqa: F401
-                                           packed_target_problems, resolve_settings)
+                                           packed_target_problems, resolve_settings,
+                                           untrained_problem)
 
 log = logging.getLogger(__name__)
 
@@ -665,6 +666,11 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     log.info("best validation loss %.4f at step %d (base %.4f); merged model %.4f, %.4f in "
              "%s as saved; %.1f s", best["val_loss"], best["step"], initial, merged_val, saved_val,
              _dtype_name(next(merged.parameters()).dtype), elapsed)
+    if best["step"] == 0:  # "step 0 of N kept" alone read as a recovery that had worked
+        log.warning("no step of the %d trained lowered the validation loss below the base "
+                    "model's (%.4f): the recovered model is the base model unchanged (step 0); "
+                    "train on more records, for more epochs (lora.epochs) or at a higher "
+                    "lora.lr", total_steps, initial)
     report = {
         "method": "lora",
         "settings": s,
@@ -737,6 +743,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     # The data is checked before anything is loaded, so bad input fails fast.
     train, val = split_records(records, int(s["data"]["val_size"]), int(s["data"]["seed"]),
                                s["data"].get("max_train"), s["data"].get("split"))
+    if problem := untrained_problem(len(train), s):
+        raise PrunebenchError(problem)
     base_config = load_config(base_dir)
     context = getattr(base_config, "max_position_embeddings", None)
     if context and int(s["max_length"]) > context:

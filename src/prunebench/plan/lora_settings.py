@@ -165,6 +165,29 @@ def split_problem(n_records: int, val_size: int) -> str | None:
     return None
 
 
+# The settings untrained_problem reads.
+UNTRAINED_KEYS = ("batch_size", "epochs", "warmup_steps", "data")
+
+
+def untrained_problem(n_train: int, s: dict[str, Any]) -> str | None:
+    """Why a recovery on `n_train` training records with settings `s` would train nothing, or
+    None: records that fill at most one batch in a single epoch make one optimizer step, and a
+    warm-up gives the first step a learning rate of 0 (the linear schedule starts there,
+    lora._lr_factor), so the adapters stay zero and the base model (step 0) is kept as the
+    recovered one. Checked with the config where lora.data.max_train bounds the records, and
+    on the records before the model loads."""
+    batch, epochs, warmup = int(s["batch_size"]), int(s["epochs"]), s["warmup_steps"]
+    if n_train > batch or epochs != 1 or warmup <= 0:
+        return None
+    more = ("raise lora.data.max_train" if s["data"].get("max_train") is not None
+            else "lower lora.data.val_size, or use more data")
+    return (f"{n_train} training record(s) fill one batch of lora.batch_size={batch} "
+            f"in lora.epochs=1, one optimizer step, and lora.warmup_steps={warmup} starts "
+            "its learning rate at 0: nothing would train, and the base model (step 0) would be "
+            f"kept as the recovered one: train on more than {batch} records ({more}), or set "
+            "lora.epochs to 2 or more, or lora.warmup_steps to 0")
+
+
 def _check(s: dict[str, Any]) -> None:
     # Types first (`prunebench recover --setting dropout=abc` reaches here without a schema).
     for key in ("dropout", "weight_decay", "max_grad_norm", "warmup_steps"):
@@ -243,3 +266,7 @@ def _check(s: dict[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise PrunebenchError(f"lora.data.{key}={value!r}: must be a whole number >= {least}"
                                   + (", or null" if may_be_null else ""))
+    if s["data"].get("max_train") is not None:  # the most records it trains on, known now
+        problem = untrained_problem(s["data"]["max_train"], s)
+        if problem:
+            raise PrunebenchError(problem)

@@ -211,14 +211,16 @@ def token_config_problems(jobs: Iterable[PendingJob],
 
 def lora_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
     """LoRA recoveries run again whose instruction file (already on disk, not among the files
-    `remade` by this run) holds too few records for `lora.data.val_size`."""
-    from prunebench.plan.lora_settings import split_problem
+    `remade` by this run) holds too few records for `lora.data.val_size`, or so few beyond it
+    that nothing would train (lora_settings.untrained_problem)."""
+    from prunebench.plan.lora_settings import UNTRAINED_KEYS, split_problem, untrained_problem
 
     problems = []
     for job in jobs:
         if job.rule != "lora" or not job.reruns:
             continue
-        data = (job.params.get("settings") or {}).get("data") or {}
+        settings = job.params.get("settings") or {}
+        data = settings.get("data") or {}
         for path in job.inputs:
             if (not str(path).endswith(".jsonl") or os.path.normpath(path) in remade
                     or not os.path.isfile(path) or "val_size" not in data):
@@ -226,6 +228,11 @@ def lora_problems(jobs: Iterable[PendingJob], remade: set[str]) -> list[str]:
             with open(path, encoding="utf-8") as fh:
                 records = sum(1 for line in fh if line.strip())
             problem = split_problem(records, data["val_size"])
+            if not problem and all(k in settings for k in UNTRAINED_KEYS):
+                trained = records - data["val_size"]  # what the split leaves to train on
+                if data.get("max_train") is not None:
+                    trained = min(trained, data["max_train"])
+                problem = untrained_problem(trained, settings)
             if problem:
                 problems.append(f"{job.name}: {problem} ({path}; its recovered checkpoint made "
                                 f"before, {job.outputs[0]}, would be removed first)")
