@@ -1198,6 +1198,15 @@ def test_more_few_shot_examples_than_a_task_has_are_explained(tiny_model_dir, tm
     (["--ppl", "ptb", "--tokenization", "bpe"], "unknown --tokenization 'bpe': choose one of "
                                                 "['tokenizer', 'sentencepiece_legacy']"),
     (["--tasks", "pb_numbers"], "unknown offline task 'pb_numbers' (did you mean 'pb_number'?)"),
+    # an option of the part not asked for: it was dropped without a word
+    (["--ppl", "embedded", "--limit", "5"], "--limit 5 sets the --tasks part of the evaluation, "
+                                            "and no --tasks is given, so it would change "
+                                            "nothing: add --tasks, or drop --limit"),
+    (["--ppl", "embedded", "--num-fewshot", "2"], "--num-fewshot 2 sets the --tasks part"),
+    (["--ppl", "embedded", "--no-add-bos-token"], "--no-add-bos-token sets the --tasks part"),
+    (["--tasks", "pb_number", "--window", "64"], "--window 64 sets the --ppl part of the "
+                                                 "evaluation, and no --ppl is given"),
+    (["--tasks", "pb_number", "--max-windows", "3"], "--max-windows 3 sets the --ppl part"),
 ])
 def test_eval_bad_input(tiny_model_dir, tmp_path, capsys, extra, expected):
     out = tmp_path / "eval"

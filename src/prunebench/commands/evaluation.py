@@ -22,6 +22,37 @@ from prunebench.commands.workflow_defaults import (BOS_MODES, EMBEDDED_SEED, EVA
 log = logging.getLogger(__name__)
 
 
+# The options of one part of an evaluation (their argparse dest and default): a value other
+# than the default, given without that part, would change nothing, without a word.
+PPL_ONLY = {"--window": ("window", PPL_DEFAULTS["window"]),
+            "--stride": ("stride", PPL_DEFAULTS["stride"]),
+            "--bos": ("bos", PPL_DEFAULTS["bos"]),
+            "--max-windows": ("max_windows", PPL_DEFAULTS["max_windows"])}
+ZEROSHOT_ONLY = {"--num-fewshot": ("num_fewshot", ZEROSHOT_DEFAULTS["num_fewshot"]),
+                 "--limit": ("limit", ZEROSHOT_DEFAULTS["limit"]),
+                 "--zeroshot-seed": ("zeroshot_seed", ZEROSHOT_DEFAULTS["seed"]),
+                 "--add-bos-token": ("add_bos_token", ZEROSHOT_DEFAULTS["add_bos_token"])}
+
+
+def refuse_options_of_the_other_part(args, datasets: list[str], tasks: list[str]) -> None:
+    """A perplexity option set without --ppl, or a zero-shot one without --tasks: refused
+    (`eval --ppl embedded --limit 5` scored the whole perplexity text and said nothing of the
+    --limit it dropped)."""
+    for options, given, part in ((PPL_ONLY, datasets, "--ppl"),
+                                 (ZEROSHOT_ONLY, tasks, "--tasks")):
+        if given:
+            continue
+        for option, (dest, default) in options.items():
+            if getattr(args, dest) != default:
+                shown = (option if isinstance(default, bool) else
+                         f"{option} {getattr(args, dest)}")
+                if isinstance(default, bool) and not getattr(args, dest):
+                    shown = f"--no-{option[2:]}"
+                raise PrunebenchError(f"{shown} sets the {part} part of the evaluation, and no "
+                                      f"{part} is given, so it would change nothing: add "
+                                      f"{part}, or drop {shown.split()[0]}")
+
+
 def eval_command(args) -> Path:
     """`prunebench eval`: the workflow's perplexity and zero-shot cells for one checkpoint."""
     from prunebench.data import EVAL_SPLITS
@@ -55,6 +86,7 @@ def eval_command(args) -> Path:
     for name, items in (("--ppl", datasets), ("--tasks", tasks)):
         if len(set(items)) != len(items):
             raise PrunebenchError(f"{name} lists a name twice: keep one")
+    refuse_options_of_the_other_part(args, datasets, tasks)
     choice(args.bos, BOS_MODES, "--bos")
     choice(args.tokenization, TOKENIZATIONS, "--tokenization")
     if args.dtype is not None:
