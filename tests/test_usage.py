@@ -285,3 +285,11 @@ def test_usage_of_a_directory_that_is_not_there_says_so(tmp_path, capsys):
         err = capsys.readouterr().err
         assert f"error: --directory {given} {what}: give the folder of the run" in err
         assert "run the workflow there first" not in err
+
+
+def test_jobs_with_json_is_refused_not_dropped(tmp_path, capsys):
+    """--json printed its rows by rule, dropping --jobs without a word."""
+    assert cli.main(["usage", "--directory", str(tmp_path), "--jobs", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --jobs shapes the table, which --json replaces" in err
+    assert "drop --jobs or --json" in err

@@ -307,6 +307,10 @@ def usage_report(args) -> str:
     """`prunebench usage`: the jobs' records under the run's logs/, summed."""
     from prunebench import usage
 
+    if args.jobs and args.json:  # --json's rows are by rule: --jobs was dropped unsaid
+        raise PrunebenchError("--jobs shapes the table, which --json replaces: the JSON holds "
+                              "every attempt with its rule and cell, to group by job; drop "
+                              "--jobs or --json")
     if not Path(args.directory).is_dir():  # a typo: not a run that has kept no records yet
         what = "is a file" if Path(args.directory).exists() else "does not exist"
         raise PrunebenchError(f"--directory {args.directory} {what}: give the folder of the run, "
