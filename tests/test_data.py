@@ -377,6 +377,18 @@ def test_study_row_slices_come_from_distinct_long_enough_rows():
                      sampling="row_slice_inclusive")
 
 
+@pytest.mark.parametrize("sampling", ["row_slice", "row_slice_inclusive", "row_chunks"])
+def test_too_short_rows_name_the_prune_options_beside_the_config(sampling):
+    # `prunebench prune --calibration file:...` reaches these errors too, where no config exists:
+    # the fix names its options, not only the config's calibration settings.
+    rows = numbered_rows([10] * 6)
+    with pytest.raises(PrunebenchError) as err:
+        draw_windows(rows, NumberTokenizer(), n=4, length=24, seed=0, sampling=sampling)
+    message = str(err.value)
+    assert "--sampling joined_stream" in message and "--length" in message, message
+    assert "calibration settings in the config" in message, message
+
+
 def test_gptq_row_slices_take_a_long_enough_row_again_when_they_must(caplog):
     rows = numbered_rows([22] * 10 + [24] * 2)  # two rows longer than 24 tokens with BOS
     windows = draw_windows(rows, NumberTokenizer(), n=5, length=24, seed=0, sampling="row_slice")

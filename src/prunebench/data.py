@@ -426,11 +426,18 @@ def _row_slices(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
     return windows
 
 
+# Where a calibration's n, length and sampling are set: a workflow user writes the config, a
+# `prunebench prune` user gives options; the error names both, as it cannot tell which ran it.
+_SETTINGS_WHERE = ("a model's or variant's calibration settings in the config, or prune's "
+                   "--n, --length and --sampling options (prunebench prune ... --sampling "
+                   "joined_stream)")
+
+
 def _no_row_longer(source, rows, n, length) -> PrunebenchError:
     return PrunebenchError(
         f"calibration source {source}: none of its {len(rows)} rows is longer than {length} "
         f"tokens, so sampling row_slice cuts no window (n = {n}): lower length, or choose a "
-        "sampling that joins rows (joined_stream) in the calibration settings")
+        "sampling that joins rows (joined_stream): " + _SETTINGS_WHERE)
 
 
 def _row_slices_inclusive(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
@@ -451,7 +458,7 @@ def _row_slices_inclusive(rows, tokenizer, n, length, rng, source) -> list[list[
         f"calibration source {source}: only {len(windows)} of its {len(rows)} rows have at least "
         f"{length} tokens, fewer than the n = {n} windows asked for with sampling "
         "row_slice_inclusive (each from another row): lower n or length, or choose a sampling "
-        "that joins rows (joined_stream) in the calibration settings")
+        "that joins rows (joined_stream): " + _SETTINGS_WHERE)
 
 
 def _row_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
@@ -471,7 +478,7 @@ def _row_chunks(rows, tokenizer, n, length, rng, source) -> list[list[int]]:
         raise PrunebenchError(
             f"calibration source {source}: none of its {len(rows)} rows has {length} tokens, so "
             f"sampling row_chunks cuts no window (n = {n}): lower length, or choose a sampling "
-            "that joins rows (joined_stream) in the calibration settings")
+            "that joins rows (joined_stream): " + _SETTINGS_WHERE)
     # n caps the chunks; below it, every row was cut (as ShortGPT scores every chunk of PG19's
     # validation books).
     log.info("%s: row_chunks cut every row: %d windows of %d tokens (n = %d caps them)", source,
