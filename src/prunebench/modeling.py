@@ -871,7 +871,11 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     config = model.config
     sparse = sparse_mlp_blocks(config)  # each block's MLP kind, by its index before removal
     config.num_hidden_layers = len(keep)
-    if is_moe(config) and not all(sparse[i] for i in keep):
+    if family(config).dense_prefix_key is not None:
+        # DeepSeek-V3's dense blocks are the first `first_k_dense_replace`: the kept ones stay
+        # the first after removal, so their count keeps every kept block the kind it was.
+        setattr(config, family(config).dense_prefix_key, sum(not sparse[i] for i in keep))
+    elif is_moe(config) and not all(sparse[i] for i in keep):
         # Qwen3-MoE and Qwen2-MoE pick a block's MLP kind from its index (mlp_only_layers,
         # decoder_sparse_step): renumbered, the kept dense blocks would reload as sparse ones
         # and the other way round. Name the kept dense blocks by their new indices instead.

@@ -1,5 +1,6 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
-OLMoE, Qwen2-MoE), and dequantization of gpt-oss's MXFP4 experts.
+OLMoE, Qwen2-MoE, DeepSeek-V3), and dequantization of gpt-oss's MXFP4 experts and of
+DeepSeek-V3's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
 [experts, 2 * width, hidden] (each expert's rows [gate; up]) and `mlp.experts.down_proj`
@@ -26,6 +27,14 @@ weights are converted once (checkpoint.pickle_convert):
   `convert_moe_packed_tensors`), and the quantization_config leaves config.json (kept in
   `moe_fusion.json`, with the sha256 of the config.json it was in when an import hashes its
   sources): loading never needs triton or a GPU.
+
+- DeepSeek-V3: per-expert tensors named as Qwen2-MoE's (transformers maps `deepseek_v3` onto
+  `qwen2_moe`'s conversion in 5.17 and 5.25; `mlp.shared_experts.*` and the router's
+  `mlp.gate.e_score_correction_bias` keep their names), deepseek-ai's linear weights in FP8
+  (e4m3, a float32 `weight_scale_inv` per 128 x 128 tile, `quant_method: fp8`), dequantized
+  once to bfloat16 (`dequantize_fp8`) with the quantization_config leaving config.json as
+  gpt-oss's, and a multi-token-prediction block (`model.layers.{num_hidden_layers}`), which
+  transformers does not build: dropped, `moe_fusion.json` saying so (`dropped_blocks`).
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -65,7 +74,10 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 # gpt-oss's MXFP4 experts: (block prefix, projection, part).
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
-MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss")
+MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3")
+# DeepSeek-V3 / R1's FP8 weights: an e4m3 `X.weight` beside its float32 `X.weight_scale_inv`,
+# one scale per block of the quantization_config's `weight_block_size` (128 x 128).
+_FP8_SCALE = ".weight_scale_inv"
 
 # The 16 values of an e2m1 (FP4) code, by its 4 bits (sign, 2 exponent bits, 1 mantissa bit),
 # as the OCP Microscaling format defines them (and transformers' FP4_VALUES lists them).
@@ -116,6 +128,49 @@ def mxfp4_names(names) -> list[str]:
     return [n for n in names if _MXFP4.match(n)]
 
 
+def dequantize_fp8(weight, scale_inv, block: tuple[int, int], dtype=None):
+    """One block-quantized FP8 weight (DeepSeek-V3's `quant_method: fp8`) in `dtype` (bfloat16
+    by default): each value of `weight` (float8_e4m3fn [rows, cols]) times the float32 scale
+    of its `block[0]` x `block[1]` tile of `scale_inv` [ceil(rows / block[0]),
+    ceil(cols / block[1])] (the last tiles cut at the matrix's edge), computed in float32."""
+    import torch
+
+    rows, cols = weight.shape
+    scale = scale_inv.to(torch.float32).repeat_interleave(block[0], dim=0)[:rows]
+    scale = scale.repeat_interleave(block[1], dim=1)[:, :cols]
+    return (weight.to(torch.float32) * scale).to(dtype or torch.bfloat16)
+
+
+def _fp8_block(raw: Any, folder: Path) -> tuple[int, int] | None:
+    """The FP8 tile shape of a DeepSeek-V3 config.json quantized as its official weights are
+    (`quantization_config`: `quant_method: fp8`, `weight_block_size`), None for one that is
+    not FP8; another quantization of it is refused."""
+    quantization = raw.get("quantization_config") if isinstance(raw, dict) else None
+    if raw.get("model_type") != "deepseek_v3" or quantization is None:
+        return None
+    block = quantization.get("weight_block_size") if isinstance(quantization, dict) else None
+    if (not isinstance(quantization, dict) or quantization.get("quant_method") != "fp8"
+            or not (isinstance(block, list) and len(block) == 2
+                    and all(isinstance(b, int) and b > 0 for b in block))):
+        raise PrunebenchError(
+            f"{folder / 'config.json'}: a DeepSeek-V3 quantization_config prunebench does not "
+            f"dequantize ({quantization!r}); it reads the official FP8 weights (quant_method "
+            "fp8 with a weight_block_size of two numbers) or unquantized ones: use one of those")
+    return block[0], block[1]
+
+
+def _mtp_blocks(raw: Any, names) -> list[str]:
+    """DeepSeek-V3's multi-token-prediction block(s) (`model.layers.{num_hidden_layers}...` in
+    its checkpoint), which DeepseekV3ForCausalLM does not build: their tensors' names."""
+    if not isinstance(raw, dict) or raw.get("model_type") != "deepseek_v3":
+        return []
+    n = raw.get("num_hidden_layers")
+    if not isinstance(n, int):
+        return []
+    return [name for name in names
+            if (m := _BLOCK.match(name)) and int(m.group(1).rsplit(".", 1)[1]) >= n]
+
+
 def _tensor_names(files: list[Path]) -> dict[str, Path]:
     from safetensors import safe_open
 
@@ -151,7 +206,8 @@ def needs_fusion(folder: str | Path) -> bool:
     if not originals:
         return False
     names = _tensor_names(originals)
-    return bool(per_expert_names(names) or mxfp4_names(names))
+    return bool(per_expert_names(names) or mxfp4_names(names) or _mtp_blocks(raw, names)
+                or any(n.endswith(_FP8_SCALE) for n in names))
 
 
 def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
@@ -169,16 +225,25 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
         return False
     originals = _originals(folder)
     where = _tensor_names(originals)
+    raw = read_json_or_none(folder / "config.json")
+    fp8 = _fp8_block(raw, folder)
+    # DeepSeek-V3's multi-token-prediction block, which transformers does not load either.
+    mtp = _mtp_blocks(raw, where)
+    where = {k: v for k, v in where.items() if k not in set(mtp)}
+    if fp8 is None and any(n.endswith(_FP8_SCALE) for n in where):
+        raise PrunebenchError(
+            f"{folder}: its weights hold FP8 scales ({next(n for n in where if n.endswith(_FP8_SCALE))}"
+            ", ...) but its config.json has no FP8 quantization_config: re-download the "
+            "checkpoint (nothing was changed)")
     blocks = _grouped(where, folder)
     state = {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in originals}
     if read_json_or_none(folder / PROGRESS) != state:  # shards of other files: made again
         for stale in folder.glob("model-fused-*.safetensors"):
             stale.unlink()
         write_json(folder / PROGRESS, state)
-    raw = read_json_or_none(folder / "config.json")
     quantization = raw.get("quantization_config") if isinstance(raw, dict) else None
-    dequantized = bool(mxfp4_names(where))
-    if dequantized and not (isinstance(quantization, dict)
+    dequantized = bool(mxfp4_names(where)) or fp8 is not None
+    if mxfp4_names(where) and not (isinstance(quantization, dict)
                             and quantization.get("quant_method") == "mxfp4"):
         raise PrunebenchError(
             f"{folder}: its weights hold MXFP4 experts ({mxfp4_names(where)[0]}, ...) but its "
@@ -190,14 +255,16 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
     weight_map, total, experts = {}, 0, {}
     for i, (block, names) in enumerate(blocks.items(), start=1):
         shard = FUSED_SHARD.format(i, len(blocks))
-        written, size, count = _write_shard(block, names, where, folder / shard)
+        written, size, count = _write_shard(block, names, where, folder / shard, fp8)
         weight_map.update(dict.fromkeys(written, shard))
         total += size
         if count:
             experts[block] = count
     layout = ("mlp.experts.gate_up_proj [experts, 2 * width, hidden] (rows [gate; up]), "
               "mlp.experts.down_proj [experts, hidden, width]")
-    if dequantized:
+    if fp8 is not None:
+        layout += f"; FP8 weights dequantized to bfloat16 ({fp8[0]} x {fp8[1]} scale tiles)"
+    elif dequantized:
         layout = ("mlp.experts.gate_up_proj [experts, hidden, 2 * width] (columns gate, up "
                   "interleaved), mlp.experts.down_proj [experts, width, hidden] (GptOssExperts), "
                   "bfloat16")
@@ -206,8 +273,12 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
         "fused_weight_files": sorted(set(weight_map.values())),
         "experts_per_block": experts,
         "layout": layout,
-        **({"dequantized_from": "mxfp4", "quantization_config": quantization}
-           if dequantized else {}),
+        **({"dequantized_from": "fp8" if fp8 else "mxfp4",
+            "quantization_config": quantization} if dequantized else {}),
+        **({"dropped_blocks": sorted({_BLOCK.match(n).group(1) for n in mtp}),
+            "dropped_note": "DeepSeek-V3's multi-token-prediction block, which "
+                            "DeepseekV3ForCausalLM does not build (transformers drops it on "
+                            "loading too)"} if mtp else {}),
         **({"source_sha256": sources} if sources is not None else {})})
     write_json(folder / SAFETENSORS_INDEX, {"metadata": {"total_size": total},
                                             "weight_map": dict(sorted(weight_map.items()))})
@@ -234,7 +305,7 @@ def _drop_quantization_config(folder: Path) -> None:
         return
     record = read_json_or_none(folder / RECORD) or {}
     raw = read_json_or_none(folder / "config.json")
-    if record.get("dequantized_from") != "mxfp4" or not isinstance(raw, dict) \
+    if record.get("dequantized_from") not in ("mxfp4", "fp8") or not isinstance(raw, dict) \
             or "quantization_config" not in raw:
         return
     del raw["quantization_config"]
@@ -256,9 +327,11 @@ def _grouped(where: dict[str, Path], folder: Path) -> dict[str, list[str]]:
 
 
 def _write_shard(block: str, names: list[str], where: dict[str, Path],
-                 target: Path) -> tuple[list[str], int, int]:
+                 target: Path, fp8: tuple[int, int] | None = None
+                 ) -> tuple[list[str], int, int]:
     """Write one block's tensors, its experts fused, to `target` (kept if an earlier run wrote
-    it whole); returns the names written, their bytes and the block's experts."""
+    it whole); returns the names written, their bytes and the block's experts. `fp8`: the
+    tile shape of DeepSeek-V3's FP8 weights, each dequantized with its `weight_scale_inv`."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -275,6 +348,8 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
             experts.setdefault(int(match.group(2)), {})[_PART[match.group(3)]] = name
         elif packed:
             quantized.setdefault(packed.group(2), {})[packed.group(3)] = name
+        elif fp8 is not None and name.endswith(_FP8_SCALE):
+            continue  # read with its weight (get)
         else:
             plain.append(name)
     if quantized and (set(quantized) != {"gate_up_proj", "down_proj"} or any(
@@ -303,7 +378,13 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         file = where[name]
         if file not in handles:
             handles[file] = safe_open(file, framework="pt")
-        return handles[file].get_tensor(name)
+        tensor = handles[file].get_tensor(name)
+        scale = name[:-len(".weight")] + _FP8_SCALE if name.endswith(".weight") else None
+        if fp8 is not None and scale in where:
+            if where[scale] not in handles:
+                handles[where[scale]] = safe_open(where[scale], framework="pt")
+            tensor = dequantize_fp8(tensor, handles[where[scale]].get_tensor(scale), fp8)
+        return tensor
 
     if target.is_file():  # written whole (by rename) from these originals by an earlier run
         from prunebench.checkpoint.text_part import _nbytes

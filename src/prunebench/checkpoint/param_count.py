@@ -107,6 +107,13 @@ class Family:
     `down_proj` [experts, width, hidden] (GptOssExperts); each attention holds a learned logit
     per query head, `self_attn.sinks`, a column the softmax normalises over and drops, which
     PyTorch's SDPA kernels do not compute (the model runs matmul + softmax attention).
+
+    DeepSeek-V3's own: `latent_attention`, multi-head latent attention counted whole by
+    `mla_params` (never width-pruned); `dense_prefix_key` (`first_k_dense_replace`): that many
+    first blocks hold a dense MLP of intermediate_size, the others are sparse; and
+    `shared_experts_key` (`n_shared_experts`): that many shared experts of
+    moe_intermediate_size, held as one ungated SwiGLU MLP (`mlp.shared_experts`) that many
+    times as wide. The router's `e_score_correction_bias` is a buffer, not a parameter.
     """
 
     model_class: str
@@ -133,6 +140,9 @@ class Family:
     attention_bias_key: str = "attention_bias"
     moe_biases: bool = False
     attention_sinks: bool = False
+    latent_attention: bool = False
+    dense_prefix_key: str | None = None
+    shared_experts_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -227,6 +237,22 @@ FAMILIES: dict[str, Family] = {
     "gpt_oss": Family("GptOssForCausalLM", "GptOssConfig", None, None, None, False,
                       norm_weight_float32=True, moe_intermediate_key="intermediate_size",
                       moe_biases=True, attention_sinks=True),
+    # DeepseekV3Attention: multi-head latent attention (`latent_attention`, mla_params);
+    # DeepseekV3DecoderLayer: a dense DeepseekV3MLP of intermediate_size in the first
+    # `first_k_dense_replace` blocks (`dense_prefix_key`), a DeepseekV3MoE after them: a
+    # router over n_routed_experts experts of moe_intermediate_size (its weight float32, its
+    # e_score_correction_bias a buffer, no parameter) and n_shared_experts shared experts
+    # fused into one DeepseekV3MLP of moe_intermediate_size x n_shared_experts, which every
+    # token goes through, unscaled.
+    # (qkv_bias / o_bias False: mla_params counts attention_bias's biases itself.)
+    "deepseek_v3": Family("DeepseekV3ForCausalLM", "DeepseekV3Config", False, False, None, False,
+                          moe_intermediate_key="moe_intermediate_size", latent_attention=True,
+                          dense_prefix_key="first_k_dense_replace",
+                          shared_experts_key="n_shared_experts",
+                          # deepseek-ai's DeepSeek-V3 / R1 config.json `auto_map`.
+                          shipped_code=("configuration_deepseek.DeepseekV3Config",
+                                        "modeling_deepseek.DeepseekV3Model",
+                                        "modeling_deepseek.DeepseekV3ForCausalLM")),
 }
 
 
@@ -287,6 +313,11 @@ def sparse_mlp_blocks(config) -> list[bool]:
     n = config.num_hidden_layers
     if not is_moe(config):
         return [False] * n
+    if family(config).dense_prefix_key is not None:
+        # DeepSeek-V3: the first `first_k_dense_replace` blocks are dense, every later one
+        # sparse (DeepseekV3DecoderLayer compares its index with the key).
+        dense = getattr(config, family(config).dense_prefix_key, None) or 0
+        return [i >= dense for i in range(n)]
     if not family(config).dense_mlp_layers:
         return [True] * n
     dense = set(getattr(config, "mlp_only_layers", None) or [])
@@ -305,6 +336,11 @@ def shared_expert_params(config) -> int:
     projections and its one-output gate, no biases); 0 for a family without one. Every token
     goes through it: a decode step reads it whole (benchmark.floors.weight_bytes)."""
     key = family(config).shared_expert_key
+    if family(config).shared_experts_key is not None:
+        # DeepSeek-V3: n_shared_experts experts of moe_intermediate_size held as one SwiGLU MLP
+        # that many times as wide, ungated (DeepseekV3MoE.shared_experts).
+        width = config.moe_intermediate_size * getattr(config, family(config).shared_experts_key)
+        return 3 * config.hidden_size * width
     if key is None:
         return 0
     return 3 * config.hidden_size * getattr(config, key) + config.hidden_size
@@ -322,6 +358,28 @@ def router_param_count(config) -> int:
     """Parameters of a sparse block's router: experts x hidden, and gpt-oss's bias."""
     experts = num_experts(config)
     return experts * config.hidden_size + (experts if family(config).moe_biases else 0)
+
+
+def mla_params(config) -> int:
+    """Parameters of one multi-head latent attention (DeepseekV3Attention): queries through
+    q_a_proj (hidden -> q_lora_rank), q_a_layernorm and q_b_proj (-> heads x (qk_nope_head_dim +
+    qk_rope_head_dim)), or one q_proj where q_lora_rank is None; kv_a_proj_with_mqa (hidden ->
+    kv_lora_rank + qk_rope_head_dim), kv_a_layernorm (kv_lora_rank), kv_b_proj (-> heads x
+    (qk_nope_head_dim + v_head_dim)) and o_proj (heads x v_head_dim -> hidden).
+    `attention_bias` puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj only."""
+    d, heads = config.hidden_size, config.num_attention_heads
+    qk = config.qk_nope_head_dim + config.qk_rope_head_dim
+    rank, kv_rank = getattr(config, "q_lora_rank", None), config.kv_lora_rank
+    bias = bool(getattr(config, "attention_bias", False))
+    if rank is None:
+        q = d * heads * qk
+    else:
+        q = d * rank + (rank if bias else 0) + rank + rank * heads * qk
+    kv = (d * (kv_rank + config.qk_rope_head_dim) + ((kv_rank + config.qk_rope_head_dim)
+          if bias else 0) + kv_rank + kv_rank * heads * (config.qk_nope_head_dim
+                                                         + config.v_head_dim))
+    o = heads * config.v_head_dim * d + (d if bias else 0)
+    return q + kv + o
 
 
 def attention_sinks(config) -> bool:
@@ -447,6 +505,17 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "num_key_value_heads": 8, "head_dim": 64, "attention_bias": True,
                 "max_position_embeddings": 131072, "num_local_experts": 128,
                 "num_experts_per_tok": 4, "sliding_window": 128},
+    # DeepseekV3Config's (DeepSeek-V3's shape): n_routed_experts in its class and config.json
+    # (held as num_local_experts here, as the class's attribute_map does); head_dim is the
+    # class's qk_rope_head_dim.
+    "deepseek_v3": {**_LLAMA_DEFAULTS, "vocab_size": 129280, "hidden_size": 7168,
+                    "intermediate_size": 18432, "moe_intermediate_size": 2048,
+                    "num_hidden_layers": 61, "num_attention_heads": 128,
+                    "num_key_value_heads": 128, "n_shared_experts": 1, "num_local_experts": 256,
+                    "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64,
+                    "v_head_dim": 128, "qk_nope_head_dim": 128, "num_experts_per_tok": 8,
+                    "first_k_dense_replace": 3, "max_position_embeddings": 4096,
+                    "head_dim": 64},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -462,6 +531,9 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # Qwen3-MoE's, OLMoE's and Qwen2-MoE's config.json name for what the first two classes
         # hold as num_local_experts (num_experts(config) reads either).
         values = {**values, "num_local_experts": values["num_experts"]}
+    if "n_routed_experts" in values and "num_local_experts" not in values:
+        # DeepSeek-V3's config.json name for it (DeepseekV3Config's attribute_map).
+        values = {**values, "num_local_experts": values["n_routed_experts"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
@@ -549,6 +621,19 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
                               "object of settings: re-download or rebuild the model")
     quantized = raw.get("quantization_config")
     method = quantized.get("quant_method") if isinstance(quantized, dict) else None
+    if quantized is not None and method == "fp8" and raw.get("model_type") == "deepseek_v3":
+        # deepseek-ai's published DeepSeek-V3 / R1 weights: block-quantized FP8, which a
+        # download or an import dequantizes once to bfloat16 (checkpoint.moe_fuse).
+        if not text_part:
+            raise PrunebenchError(
+                f"{path / 'config.json'} describes DeepSeek-V3 with FP8 weights "
+                "(quantization_config, fp8), as deepseek-ai publishes it; prunebench "
+                "dequantizes them once to bfloat16 when it downloads or imports the model: use "
+                "it through a workflow source (hf:deepseek-ai/DeepSeek-V3@<commit> or "
+                "local:<folder>) or give a command the folder (imported into its cache), not "
+                "the folder as it is")
+        raw = {k: v for k, v in raw.items() if k != "quantization_config"}
+        quantized = None
     if quantized is not None and method == "mxfp4" and raw.get("model_type") == "gpt_oss":
         # openai's published gpt-oss weights: MXFP4 experts, which a download or an import
         # dequantizes once to bfloat16 and drops this entry (checkpoint.moe_fuse).
@@ -721,6 +806,10 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     d, hd = config.hidden_size, head_dim(config)
     q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
     attn = d * q + 2 * d * kv + q * d
+    if family(config).latent_attention:
+        # DeepSeek-V3's latent attention is never width-pruned: counted whole, its own way.
+        q = kv = 0
+        attn = mla_params(config)
     if qkv_bias(config):
         attn += q + 2 * kv  # a removed head takes its bias slice with it
     if o_bias(config) or shape["o_proj_bias"]:

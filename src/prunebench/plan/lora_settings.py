@@ -67,6 +67,8 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
     (only Qwen3-MoE's and Qwen2-MoE's dense blocks, and Qwen2-MoE's shared expert) while the
     settings said every block's MLP. Said by the
     LoRA job (lora.lora_target_names) and at the workflow's start (plan.checks.moe_problems)."""
+    if family(config).latent_attention:
+        return latent_attention_target_problem(config, targets)
     named = [t for t in targets if t in MLP_TARGETS]
     if not (named and is_moe(config) and any(sparse_mlp_blocks(config))):
         return None
@@ -75,6 +77,28 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
     return (f"lora.target_modules names {named}, but {family(config).model_class} holds its "
             "experts' projections as fused 3D parameters, not linear layers an adapter can "
             f"wrap: set lora.target_modules to the attention projections ({attention})")
+
+
+# DeepSeek-V3's multi-head latent attention (DeepseekV3Attention): its linear layers.
+MLA_LINEARS = ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj")
+
+
+def latent_attention_target_problem(config, targets: list[str]) -> str | None:
+    """DeepSeek-V3's LoRA targets refused, or None: its experts are fused 3D parameters (no
+    MLP target adapts them, only the dense blocks' and the shared experts'), and its latent
+    attention has no k_proj or v_proj (nor q_proj where q_lora_rank is set): q_a_proj,
+    q_b_proj, kv_a_proj_with_mqa, kv_b_proj and o_proj, of which prunebench's targets name
+    o_proj (and q_proj without q_lora_rank)."""
+    present = ["o_proj"] + (["q_proj"] if getattr(config, "q_lora_rank", None) is None else [])
+    absent = [t for t in targets if t not in present]
+    if not absent:
+        return None
+    return (f"lora.target_modules names {absent}, which {family(config).model_class} does not "
+            "hold as linear layers an adapter can wrap: its experts are fused 3D parameters, "
+            "and its multi-head latent attention's linear layers are "
+            f"{', '.join(MLA_LINEARS)} (q_proj instead of q_a_proj / q_b_proj where "
+            "q_lora_rank is null), no k_proj or v_proj; set lora.target_modules to "
+            f"{[t for t in TARGETS if t in present]}")
 
 
 # The study's recovery settings. `eval_every`: None = validate at the end of every epoch, N =
