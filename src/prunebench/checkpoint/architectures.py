@@ -422,6 +422,31 @@ ARCHITECTURES["gpt-oss-20b"] = dict(
 ARCHITECTURES["gpt-oss-120b"] = dict(
     _GPT_OSS, num_hidden_layers=36, num_local_experts=128,
     layer_types=["sliding_attention", "full_attention"] * 18)
+# deepseek-ai/DeepSeek-V3 (and DeepSeek-R1, the same shape): config.json as a public parameter
+# counting test quotes DeepSeek-R1's verbatim (`config_Deepseek_R1`, transformers_version
+# 4.46.3; the search index did not name its repository), agreeing with the transformers
+# DeepseekV3Config defaults and tenstorrent/tt-metal models/demos/deepseek_v3/reference/
+# README_WEIGHTS.md (61 blocks, one MTP module, 671B, 36.6B activated incl. the 0.9B head):
+# hidden 7168, dense intermediate 18432 in the first 3 blocks (first_k_dense_replace), 256
+# routed experts of 2048 (8 a token, n_group 8, topk_group 4) and 1 shared, 128 heads of MLA
+# (q_lora_rank 1536, kv_lora_rank 512, qk_nope 128, qk_rope 64, v 128), vocab 129280, untied,
+# YaRN factor 40 over 4096 positions (theta 10000, mscale 1, mscale_all_dim 1) to 163840,
+# rms_norm_eps 1e-6, bos 0, eos 1; FP8 weights (dequantized once on download / import).
+# model.parameters(): 671,026,404,352; the published 671,026,419,200 adds the routers'
+# e_score_correction_bias (256 floats in each of the 58 sparse blocks: a buffer in
+# transformers, no parameter); the MTP block (~11.5B) is dropped on import.
+ARCHITECTURES["deepseek-v3"] = dict(
+    model_type="deepseek_v3", vocab_size=129280, hidden_size=7168, intermediate_size=18432,
+    moe_intermediate_size=2048, num_hidden_layers=61, num_attention_heads=128,
+    num_key_value_heads=128, n_shared_experts=1, n_routed_experts=256, kv_lora_rank=512,
+    q_lora_rank=1536, qk_rope_head_dim=64, v_head_dim=128, qk_nope_head_dim=128, n_group=8,
+    topk_group=4, num_experts_per_tok=8, first_k_dense_replace=3, norm_topk_prob=True,
+    routed_scaling_factor=2.5, max_position_embeddings=163840, rms_norm_eps=1e-6,
+    tie_word_embeddings=False, bos_token_id=0, eos_token_id=1, rope_parameters={
+        "rope_type": "yarn", "factor": 40.0, "beta_fast": 32.0, "beta_slow": 1.0,
+        "mscale": 1.0, "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096,
+        "rope_theta": 10000.0})
+ARCHITECTURES["deepseek-r1"] = ARCHITECTURES["deepseek-v3"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
 # rms_norm_eps 1e-5 (Vicuna v1.5 is fine-tuned from them).
 ARCHITECTURES["llama-2-7b"] = dict(ARCHITECTURES["llama-7b"], max_position_embeddings=4096,
