@@ -537,6 +537,9 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
+    if values.get("model_type") == "deepseek_v3":
+        # DeepseekV3Config sets head_dim to qk_rope_head_dim whatever config.json says.
+        values["head_dim"] = values["qk_rope_head_dim"]
     if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
         # GptOssConfig's: a sliding block first, then every other block (its windows).
         values["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention"
