@@ -40,6 +40,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
                           Ministral3Config, MixtralConfig, OlmoeConfig, Qwen2Config,
                           Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
+from transformers import DeepseekV3Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -163,10 +164,22 @@ FAMILIES = {
     "gpt_oss": lambda: GptOssConfig(**SMALL, head_dim=16, num_local_experts=4,
                                     num_experts_per_tok=2, sliding_window=6,
                                     rope_parameters=GPT_OSS_ROPE, initializer_range=0.1),
+    # DeepSeek-V3: multi-head latent attention (queries through a rank of 24, keys and values
+    # through one of 16, 8 + 4 query/key channels a head, 8 value channels), block 0 dense
+    # (first_k_dense_replace), then a sigmoid router choosing 2 of 4 experts in 2 groups and 2
+    # shared experts fused in one MLP. (As many KV heads as query heads: transformers' latent
+    # attention expands keys and values per query head, as the published models have them.)
+    "deepseek_v3": lambda: DeepseekV3Config(**{**SMALL, "num_key_value_heads": 4},
+                                            moe_intermediate_size=32,
+                                            n_shared_experts=2, n_routed_experts=4,
+                                            num_experts_per_tok=2, n_group=2, topk_group=1,
+                                            q_lora_rank=24, kv_lora_rank=16,
+                                            qk_nope_head_dim=8, qk_rope_head_dim=4,
+                                            v_head_dim=8, first_k_dense_replace=1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
-MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss"}
+MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -182,7 +195,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
            "glm4": "Glm4ForCausalLM", "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
-           "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM"}
+           "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
+           "deepseek_v3": "DeepseekV3ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -667,6 +681,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         method_function("depth_mag")(model, None, int(TARGET * numel(model)),
                                      protect_first=1, protect_last=1)
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+        if name == "deepseek_v3":  # latent attention: of these, o_proj only
+            extra = {"target_modules": ["o_proj"]}
     else:
         method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     pruned_params = numel(model)

@@ -418,6 +418,15 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
     from prunebench import lora
 
     model = family_model(name)
+    if name == "deepseek_v3":
+        # its latent attention has no q_proj (q_lora_rank set), k_proj or v_proj: named
+        with pytest.raises(PrunebenchError, match=r"\['q_proj', 'gate_proj'\].*fused 3D.*"
+                                                  r"q_a_proj, q_b_proj, kv_a_proj_with_mqa, "
+                                                  r"kv_b_proj, o_proj.*\['o_proj'\]"):
+            lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
+        chosen, _ = lora.lora_target_names(model, ["o_proj"])
+        assert len(chosen) == 4 and all(n.endswith(".self_attn.o_proj") for n in chosen)
+        return
     with pytest.raises(PrunebenchError, match=r"gate_proj.*fused 3D.*\['q_proj', 'o_proj'\]"):
         lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
     chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
@@ -442,7 +451,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     read += numel(model.model.norm) + numel(model.lm_head)
     assert weight_bytes(config, torch.float32) == 4 * read
     shared = sum(p.numel() for n, p in model.named_parameters() if "shared_expert" in n)
-    assert (shared > 0) == (name == "qwen2_moe")  # counted whole in `read` above
+    # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
+    assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -492,7 +502,8 @@ def test_the_start_refuses_what_a_mixture_of_experts_cannot_do(tmp_path):
 # A published id of each family, naming its known shape.
 HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen/Qwen3-30B-A3B",
            "olmoe": "allenai/OLMoE-1B-7B-0924-Instruct",
-           "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat", "gpt_oss": "openai/gpt-oss-20b"}
+           "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat", "gpt_oss": "openai/gpt-oss-20b",
+           "deepseek_v3": "deepseek-ai/DeepSeek-R1"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))
