@@ -311,3 +311,24 @@ def test_deepseek_v3s_known_shape_counts_its_published_total_less_the_score_bias
     assert weight_bytes(config, "bfloat16") == 2 * 36_625_603_584
     assert known_shape_of("deepseek-ai/DeepSeek-V3") == "deepseek-v3"
     assert known_shape_of("deepseek-ai/DeepSeek-R1") == "deepseek-r1"
+
+
+def test_a_config_with_fewer_kv_heads_than_query_heads_is_refused(tmp_path):
+    """transformers builds such a DeepSeek-V3 and stops at its first forward (its latent keys
+    and values are expanded per query head, then repeated by the group size): said before."""
+    from prunebench.checkpoint.param_count import checked_config_json, checkpoint_config
+
+    values = json.loads(small().to_json_string())
+    (tmp_path / "fits").mkdir()
+    (tmp_path / "fits" / "config.json").write_text(json.dumps(values))
+    assert checked_config_json(tmp_path / "fits")["num_key_value_heads"] == 4
+    fewer = tmp_path / "fewer"
+    fewer.mkdir()
+    (fewer / "config.json").write_text(json.dumps({**values, "num_key_value_heads": 2}))
+    with pytest.raises(RuntimeError):  # what transformers does with it
+        model = build_model(DeepseekV3Config.from_pretrained(fewer), device="cpu")
+        model(input_ids=ids(1, 4))
+    for read in (checked_config_json, checkpoint_config):  # the load's check, and plan's
+        with pytest.raises(PrunebenchError, match="num_attention_heads=4 and "
+                                                  "num_key_value_heads=2: DeepSeek-V3's latent"):
+            read(fewer)

@@ -715,6 +715,17 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "fill the hidden size (head_dim = hidden_size / num_attention_heads, or left out). "
             "Re-download or rebuild the model; a config.json edited by hand no longer describes "
             "its weights")
+    # DeepseekV3Attention expands its latent keys and values to every query head and then
+    # repeats them by heads / KV heads: fewer KV heads than query heads builds and stops at the
+    # first forward on a shape mismatch (the published models have as many).
+    if (model_type == "deepseek_v3" and heads is not None and kv_heads is not None
+            and kv_heads != heads):
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives num_attention_heads={heads} and "
+            f"num_key_value_heads={kv_heads}: DeepSeek-V3's latent attention expands keys and "
+            "values to every query head, so transformers runs it only with as many KV heads "
+            "(set num_key_value_heads to num_attention_heads, or leave it out). Re-download or "
+            "rebuild the model; a config.json edited by hand no longer describes its weights")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
