@@ -1224,6 +1224,37 @@ def test_a_suggested_rerun_names_snakemake_as_the_run_was_started(tmp_path, monk
     assert layout.snakemake_command(None) == "snakemake --cores all"
 
 
+def test_a_run_in_its_own_directory_names_snakemake_where_it_was_started(tmp_path, monkeypatch):
+    """`.venv/bin/snakemake --directory runs/mine ...` from the checkout: Snakemake has changed
+    into runs/mine before the Snakefile reads where it was started (`workflow.workdir_init`), so
+    the suggested rerun command named runs/mine/.venv/bin/snakemake, which does not exist."""
+    checkout = tmp_path / "checkout"
+    program = checkout / ".venv" / "bin" / "snakemake"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    run = checkout / "runs" / "mine"
+    run.mkdir(parents=True)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for given in (["--directory", "runs/mine"], ["-d", "runs/mine"], ["--directory=runs/mine"],
+                  ["-druns/mine"], ["--directory", str(run)]):
+        argv = [".venv/bin/snakemake", "--cores", "all", *given, "--configfile", "my.yaml"]
+        for pwd in (str(checkout), ""):  # the shell's, or none (a program without a shell)
+            if pwd == "" and os.path.isabs(given[-1].split("=")[-1]):
+                continue  # an absolute --directory says nothing of where the command was typed
+            assert layout.started_in(argv, str(run), pwd=pwd) == str(checkout), (given, pwd)
+            assert layout.program_argument(argv, layout.started_in(argv, str(run), pwd=pwd),
+                                           cwd=str(run), checkout=str(checkout)) == str(program)
+    # A stale PWD (another folder than the one the --directory was found from) is not taken.
+    argv = [".venv/bin/snakemake", "--directory", "runs/mine"]
+    assert layout.started_in(argv, str(run), pwd=str(tmp_path)) == str(checkout)
+    # Without --directory, Snakemake's folder is where it was started.
+    assert layout.started_in([".venv/bin/snakemake", "-n"], str(checkout),
+                             pwd=str(tmp_path)) == str(checkout)
+    # A --directory that does not end the folder (a `..` in it, no PWD): the folder, as before.
+    assert layout.started_in(["snakemake", "-d", "../elsewhere"], str(run), pwd="") == str(run)
+
+
 def test_a_suggested_rerun_repeats_the_profile_the_run_was_started_with(tmp_path):
     """A cell of a cluster run rerun from the suggested command without its profile would run
     where Snakemake runs (a login node): the command line's profile goes into it."""

@@ -77,7 +77,7 @@ os.environ[layout.RERUN_CONFIG_VARIABLE] = " ".join(
         [
             layout.profile_argument(
                 sys.argv if workflow.is_main_process else [],
-                workflow.workdir_init,
+                layout.started_in(sys.argv, workflow.workdir_init),
                 checkout=Path(workflow.basedir).parent,
             ),
             layout.configfile_argument(
@@ -89,9 +89,13 @@ os.environ[layout.RERUN_CONFIG_VARIABLE] = " ".join(
 )
 # The Snakemake program the run was started with (`.venv/bin/snakemake` where that is not on
 # PATH), for the same commands; set where the user's command line is, and inherited by its jobs.
+# Its relative paths are found from where it was typed (`started_in`), not from
+# `workflow.workdir_init`, which is the run's `--directory` where it gives one.
 if workflow.is_main_process:
     os.environ[layout.RERUN_PROGRAM_VARIABLE] = layout.program_argument(
-        sys.argv, workflow.workdir_init, checkout=Path(workflow.basedir).parent
+        sys.argv,
+        layout.started_in(sys.argv, workflow.workdir_init),
+        checkout=Path(workflow.basedir).parent,
     )
 # This run's id, kept by its jobs (which parse this file again on a cluster): a retry of a job
 # that failed on its input then stops at once instead of failing the same way (prunebench.logs).

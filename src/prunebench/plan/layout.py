@@ -89,6 +89,51 @@ def snakemake_command(run_arguments: str | None) -> str:
     return f"{program} --cores all"
 
 
+def _directory_option(argv: list[str]) -> str | None:
+    """The `--directory` (`-d`) value the `snakemake` command line `argv` gives, the last one
+    where it gives several, as argparse keeps; None where it gives none."""
+    found = None
+    for i, word in enumerate(argv[1:], 1):
+        if word in ("--directory", "-d") and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif word.startswith("--directory="):
+            found = word.split("=", 1)[1]
+        elif word.startswith("-d") and not word.startswith("--") and len(word) > 2:
+            found = word[2:]
+    return found
+
+
+def started_in(argv: list[str], workdir: str, pwd: str | None = None) -> str:
+    """The directory the `snakemake` command line `argv` was typed in, where its relative paths
+    (`.venv/bin/snakemake`, `--workflow-profile profiles/slurm`) are found. Snakemake's
+    `workflow.workdir_init` is it only without `--directory`: with it, Snakemake has changed
+    into that folder before reading the Snakefile, and `.venv/bin/snakemake` read from
+    `runs/mine` names no program. The shell's `PWD` (`pwd`, from the environment by default) is
+    taken where the folder given is found from it; else a relative `--directory` is taken off the
+    end of `workdir` (`runs/mine` off `/checkout/runs/mine`); else `workdir`."""
+    directory = _directory_option(argv)
+    if directory is None:
+        return workdir
+    directory = os.path.expanduser(directory)
+    here = os.path.realpath(workdir)
+    pwd = os.environ.get("PWD") if pwd is None else pwd
+    # PWD is the shell's, which os.chdir does not change: stale where a program started
+    # Snakemake from another folder without a shell, so it is checked against the folder.
+    if pwd and os.path.isabs(pwd) and \
+            os.path.realpath(os.path.join(pwd, directory)) == here and \
+            (not os.path.isabs(directory) or os.path.isdir(pwd)):
+        return pwd
+    parts = os.path.normpath(directory).split(os.sep)
+    if not os.path.isabs(directory) and ".." not in parts:
+        start = workdir
+        for part in reversed([p for p in parts if p not in ("", ".")]):
+            if os.path.basename(start) != part:
+                return workdir
+            start = os.path.dirname(start)
+        return start
+    return workdir
+
+
 def program_argument(argv: list[str], invoked_in: str, cwd: str | None = None,
                      checkout: str | None = None, python: str | None = None) -> str:
     """How the rerun commands a run suggests name Snakemake: `snakemake` where that name finds
