@@ -328,6 +328,11 @@ def test_misspelt_keys_and_methods_get_the_close_known_name():
     ("token_configs", "12x128", "benchmark.token_configs: '12x128' is not a list: write a list, "
      "e.g. ['12x128']"),
     ("batch_sizes", 4, "benchmark.batch_sizes: 4 is not a list: write a list, e.g. [4]"),
+    # as `prunebench bench --batch 1,2,8` takes them: ['1,2,8'] would be one text item
+    ("batch_sizes", "1,2,8", "benchmark.batch_sizes: '1,2,8' is one text, not a list: write "
+     "each item apart, [1, 2, 8]"),
+    ("token_configs", "12x32, 12x128", "benchmark.token_configs: '12x32, 12x128' is one text, "
+     "not a list: write each item apart, ['12x32', '12x128']"),
     ("batch_sizes", None, "benchmark.batch_sizes: nothing (null) is not a list"),
     ("batch_sizes", [1, 4, 1], "benchmark.batch_sizes: [1, 4, 1] lists 1 more than once: give "
      "each once"),

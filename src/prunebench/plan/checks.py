@@ -288,6 +288,11 @@ def _shape_problem(value: Any, expected: str | list[str], schema: dict) -> str |
     """A single value or nothing where a list belongs; a number where text belongs."""
     expected = [expected] if isinstance(expected, str) else expected
     if expected == ["array"]:
+        items = _items_of_text(value, schema.get("items") or {})
+        if items:
+            # '1,2,8' as the CLI's --batch 1,2,8 writes it: `['1,2,8']` would be one text item
+            return (f"{value!r} is one text, not a list: write each item apart, "
+                    f"[{', '.join(items)}]")
         example = ("[...]" if value is None or isinstance(value, (dict, list))
                    else f"[{value!r}]" if isinstance(value, str) else f"[{value}]")
         return (f"{'nothing (null)' if value is None else repr(value)} is not a list: write a "
@@ -297,6 +302,19 @@ def _shape_problem(value: Any, expected: str | list[str], schema: dict) -> str |
         return (f"{value!r} must be text{f', {described}' if described else ''}: write it in "
                 "quotes")
     return None
+
+
+def _items_of_text(value: Any, items: dict) -> list[str]:
+    """The items a text written for a list holds, comma-separated as the CLI's options take them
+    (`'1,2,8'`, `'12x32, 12x128'`), as YAML list items of the type the list's `items` schema
+    takes (`1`, `'12x32'`); none where the text holds one item (a space may be inside one)."""
+    if not isinstance(value, str):
+        return []
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if len(parts) < 2:
+        return []
+    number = {"integer": r"[0-9]+", "number": r"[0-9]+(\.[0-9]*)?"}.get(items.get("type"))
+    return [part if number and re.fullmatch(number, part) else repr(part) for part in parts]
 
 
 def _type_problem(value: Any, expected: str | list[str]) -> str | None:
