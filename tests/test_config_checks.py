@@ -13,7 +13,8 @@ import yaml
 from prunebench import PrunebenchError
 from prunebench.checkpoint.architectures import ARCHITECTURES
 from prunebench.methods.registry import METHODS
-from prunebench.plan.checks import check_config, drop_switched_off, load_config_files
+from prunebench.plan.checks import check_config
+from prunebench.plan.config_files import drop_switched_off, load_config_files
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "config" / "config.yaml"
@@ -66,19 +67,19 @@ def test_a_malformed_job_size_cap_is_said_before_any_job_runs(monkeypatch):
 def test_the_config_files_and_schema_read_as_pyyaml_reads_them():
     """read_yaml parses with libyaml where it is installed: the same values as yaml.safe_load
     for every shipped file (dates, numbers like 1e-4, nested lists), and the same refusals."""
-    from prunebench.plan import checks
+    from prunebench.plan import config_files
 
-    files = [*sorted((REPO / "config").glob("*.yaml")), checks.SCHEMA,
+    files = [*sorted((REPO / "config").glob("*.yaml")), config_files.SCHEMA,
              *sorted((REPO / "profiles").glob("*/config.yaml"))]
     assert len(files) >= 7
     for path in files:
         text = Path(path).read_text()
-        assert checks.read_yaml(text) == yaml.safe_load(text), path
+        assert config_files.read_yaml(text) == yaml.safe_load(text), path
     for broken in ("models: [dense\n", "a: b: c\n", "key: 'open\n"):
         with pytest.raises(yaml.YAMLError):
             yaml.safe_load(broken)
         with pytest.raises(yaml.YAMLError):
-            checks.read_yaml(broken)
+            config_files.read_yaml(broken)
 
 
 @pytest.mark.parametrize("size, message", [
@@ -549,7 +550,7 @@ def test_check_config_command(tmp_path):
 
 
 def test_schema_defaults_and_choices_are_read_per_section(tmp_path):
-    from prunebench.plan.checks import schema_defaults, schema_enum
+    from prunebench.plan.config_files import schema_defaults, schema_enum
 
     schema = tmp_path / "schema.yaml"
     schema.write_text(yaml.safe_dump({"properties": {
@@ -990,10 +991,10 @@ def test_the_tiny_models_keys_are_build_tinys_arguments_and_its_shape():
     import inspect
 
     from prunebench.checkpoint.architectures import TINY_SHAPE
-    from prunebench.plan import checks
+    from prunebench.plan import config_files
     from prunebench.tiny import build_tiny
 
-    allowed = set(checks.load_schema(checks.SCHEMA)["properties"]["embedded"]["properties"]
+    allowed = set(config_files.load_schema(config_files.SCHEMA)["properties"]["embedded"]["properties"]
                   ["model"]["properties"])
     arguments = {name for name, p in inspect.signature(build_tiny).parameters.items()
                  if p.kind is p.KEYWORD_ONLY}
@@ -1106,7 +1107,7 @@ def test_a_key_written_twice_names_the_file_line_and_key(tmp_path):
 
 
 def test_yaml_merge_keys_may_override_what_they_merge():
-    from prunebench.plan.checks import read_yaml
+    from prunebench.plan.config_files import read_yaml
 
     assert read_yaml("a: &x {b: 1, c: 2}\nd:\n  <<: *x\n  b: 3\n")["d"] == {"b": 3, "c": 2}
 
@@ -1127,7 +1128,8 @@ def test_a_cuda_only_compile_mode_with_device_cpu_is_refused():
 def test_the_default_compile_mode_of_a_run_without_the_compiled_backend_is_no_note():
     """A run fills in the schema's defaults before its notes are made: a config that never
     set compile_mode (config/paper-tables.yaml times hf only) gets no note about it."""
-    from prunebench.plan.checks import config_notes, schema_defaults
+    from prunebench.plan.checks import config_notes
+    from prunebench.plan.config_files import schema_defaults
 
     config = default_config()
     config["benchmark"] = {**config["benchmark"], "backends": ["hf"]}
@@ -1393,7 +1395,7 @@ def test_a_number_read_as_text_is_told_how_to_write_it(section, said):
 def test_an_alias_of_a_mapping_with_a_merge_is_no_duplicate_key():
     """PyYAML flattens a merge into the node itself: a later alias of it holds the merged keys
     beside its own, which are no key written twice."""
-    from prunebench.plan.checks import read_yaml
+    from prunebench.plan.config_files import read_yaml
 
     text = "b: &b {y: 0}\nx: {a: &a {<<: *b, y: 1}}\nc: {<<: *a}\n"
     assert read_yaml(text) == yaml.safe_load(text)  # PyYAML's own reading, whatever it is
@@ -1454,7 +1456,7 @@ def schema_filled(config: dict) -> dict:
     """`config` with the schema's defaults filled in, as the workflow validates it."""
     from snakemake.utils import validate
 
-    from prunebench.plan.checks import SCHEMA
+    from prunebench.plan.config_files import SCHEMA
 
     validate(config, str(SCHEMA))
     return config

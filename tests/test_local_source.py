@@ -15,7 +15,8 @@ from prunebench.checkpoint.integrity import (MANIFEST, base_record, sha256_file,
 from prunebench.checkpoint.local_import import (folder_state, import_files, import_local,
                                                  local_problems, workflow_state)
 from prunebench.hub import parse_source
-from prunebench.plan.checks import check_config, load_config_files
+from prunebench.plan.checks import check_config
+from prunebench.plan.config_files import load_config_files
 from workflow_helpers import REPO, copy_workflow, run_snakemake
 
 # 2026-01-01 00:00 UTC: when the user's training wrote its folder.

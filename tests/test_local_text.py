@@ -13,7 +13,9 @@ from prunebench import PrunebenchError, local_text
 from prunebench.checkpoint.integrity import sha256_file
 from prunebench.cli import main
 from prunebench.data import draw_windows, load_rows, save_windows
-from prunebench.plan.checks import load_config_files, schema_problems, text_problems
+from prunebench.plan.checks import text_problems
+from prunebench.plan.config_files import load_config_files
+from prunebench.plan.schema_errors import schema_problems
 from prunebench.plan.layout import HUB_TEXT, LOCAL_TEXT_ORIGIN, LOCAL_TEXT_ROWS
 from workflow_helpers import REPO, make_workdir, snakemake
 

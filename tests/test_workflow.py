@@ -156,7 +156,7 @@ def test_every_result_file_names_its_model_and_where_the_model_came_from(workflo
     assert recovered["base_provenance"]["cell"]["variant"] == "depth_ppl-0.8"
     # The memory-only settings, which reach the jobs from the config rather than their params,
     # are recorded as each cell ran with them.
-    from prunebench.plan.checks import schema_defaults
+    from prunebench.plan.config_files import schema_defaults
 
     for stage, name in (("perplexity", "ppl.json"), ("zeroshot", "zeroshot.json")):
         given = {**schema_defaults(f"evaluation.{stage}"), **config["evaluation"][stage]}

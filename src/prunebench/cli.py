@@ -32,8 +32,9 @@ from prunebench import PrunebenchError, commands
 from prunebench.commands.arguments import release_out_locks
 from prunebench.logs import Terminated, raise_terminated, redact
 from prunebench.hub import hub_auth, hub_reachable  # hub_reachable: the commands look it up here
-from prunebench.plan.checks import (STACKING_HINT, check_config, config_notes, load_config_files,
-                                    schema_problems, stacking_hint)
+from prunebench.plan.checks import STACKING_HINT, check_config, config_notes, stacking_hint
+from prunebench.plan.config_files import load_config_files
+from prunebench.plan.schema_errors import schema_problems
 from prunebench.methods.registry import DATA_FREE, method_plan
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
@@ -203,7 +204,7 @@ def benchmark_dtype(config: dict) -> str:
     """The config's `benchmark.dtype`, or the schema's default where it leaves it out (or
     its `benchmark` is no mapping, which check-config refuses); one the schema does not allow
     is refused here, as plan reads no other check of the config."""
-    from prunebench.plan.checks import schema_defaults
+    from prunebench.plan.config_files import schema_defaults
 
     benchmark = config.get("benchmark")
     dtype = ((benchmark.get("dtype") if isinstance(benchmark, dict) else None)

@@ -10,7 +10,8 @@ from pathlib import Path
 from prunebench.atomic import read_json_or_none
 from prunebench.logs import RUN_VARIABLE, new_run_id
 from prunebench.plan import layout, preflight, variants
-from prunebench.plan.checks import config_notes, schema_defaults
+from prunebench.plan.checks import config_notes
+from prunebench.plan.config_files import schema_defaults
 from prunebench.plan.layout import fill
 from prunebench import local_text
 from prunebench.data import DEFAULT_SAMPLING, HUB_TEXTS, SAMPLINGS

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prunebench.plan.checks import schema_defaults, schema_enum
+from prunebench.plan.config_files import schema_defaults, schema_enum
 
 EMBEDDED_SEED = schema_defaults("embedded")["seed"]
 DEVICE = schema_defaults("")["device"]

@@ -3,35 +3,30 @@
 The workflow calls `check_config` when it is parsed (a dry run included); `prunebench
 check-config FILE...` runs the same checks on config files, and also names the line of a YAML
 syntax error, which Snakemake reports without a position. No torch here: Snakemake imports this
-module on every parse.
-
-The schema is also where the workflow's defaults and allowed values are written, once:
-`schema_defaults` and `schema_enum` read them for code that needs them outside a config (the
-`prunebench prune|bench|eval` commands).
+module on every parse. Reading the files and the schema is `plan.config_files`; telling a breach
+of the schema in words is `plan.schema_errors`; what only a config as a whole, the registry or a
+model's shape can tell is here.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
-import math
 import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from prunebench import FamilyUnsupported, PrunebenchError, did_you_mean
-from prunebench.local_text import FILE_PREFIX
 from prunebench.checkpoint.param_count import config_from_dict, count_params, family
 from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
                                          value_problems)
+from prunebench.plan.config_files import (SCHEMA, config_section, load_config_files, load_schema,
+                                          schema_defaults)
 from prunebench.plan.config_source import name_sources
 from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
+from prunebench.plan.schema_errors import schema_problems, unknown_method
 from prunebench.plan.sizes import parse_size, parse_size_spec
-from prunebench.plan.variants import NOT_A_VARIANT, read_variants
+from prunebench.plan.variants import read_variants
 
-SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 REQUIRED_SECTIONS = ("models", "benchmark", "evaluation")
 def stacking_hint(files: list[str] | tuple[str, ...] = ("my.yaml",)) -> str:
     """What to say of a config that lacks whole sections: an override file given alone (`files`,
@@ -56,382 +51,6 @@ RESULT_AS_CONFIG_HINT = ("a result file was read as a config file (its `provenan
                          "config): Snakemake reads every path after --configfile as a config "
                          "file, so name targets before it, e.g. `snakemake --cores all "
                          "results/eval/<model>/<variant>/ppl.json --configfile config/config.yaml`")
-
-
-# libyaml's parser where PyYAML was built with it: the same result, ten times faster (the schema
-# takes 60 ms in pure Python, and every Snakemake start reads it).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class DuplicateKeyError(yaml.constructor.ConstructorError):
-    """A key written twice in one YAML mapping."""
-
-
-class _NoDuplicateKeys(_YAML_LOADER):
-    """A key written twice in one mapping is an error: YAML keeps the last without a word, so a
-    second `benchmark:` section would drop every setting of the first."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            first: dict = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges are overridden
-                    continue
-                # only keys written inside this mapping: a merge flattened into it before (an
-                # alias used earlier) left the merged keys in its list
-                if not node.start_mark.index <= key_node.start_mark.index <= node.end_mark.index:
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    earlier = first.setdefault(key, key_node.start_mark)
-                except TypeError:  # an unhashable key: the constructor's own error says so
-                    continue
-                if earlier is not key_node.start_mark:
-                    raise DuplicateKeyError(
-                        None, None, f"key {key!r} is written twice in one mapping (first on line "
-                        f"{earlier.line + 1}), and YAML would keep only the last: merge them into "
-                        "one", key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml(text: str) -> Any:
-    """yaml.safe_load, with libyaml where it is installed, refusing a key written twice."""
-    return yaml.load(text, Loader=_NoDuplicateKeys)
-
-
-@functools.cache
-def load_schema(schema_file: str | Path = SCHEMA) -> dict[str, Any]:
-    """The config schema, read once per process (callers must not change it)."""
-    try:
-        return read_yaml(Path(schema_file).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise PrunebenchError(f"cannot read the config schema {schema_file} ({err.strerror}): "
-                              "prunebench runs from its checkout (pip install -e .), which "
-                              "holds workflow/schemas/") from None
-
-
-def schema_entry(path: str, schema_file: str | Path = SCHEMA) -> dict[str, Any]:
-    """The schema of one config key, named by its dotted path: 'benchmark.dtype' ('' is the
-    whole config)."""
-    entry = load_schema(schema_file)
-    walked = []
-    for key in path.split(".") if path else []:
-        properties = entry.get("properties") or {}
-        if key not in properties:
-            where = ".".join(walked) or "the top level"
-            raise PrunebenchError(f"the config schema has no {path!r}: {where} has only "
-                                  f"{sorted(properties)}")
-        entry = properties[key]
-        walked.append(key)
-    return entry
-
-
-def schema_defaults(path: str, schema_file: str | Path = SCHEMA) -> dict[str, Any]:
-    """The `default:` of each key directly under a config section ('evaluation.perplexity', or
-    '' for the top-level keys): what the workflow's validation fills in where a config leaves a
-    key out. Keys without a default (the required ones) are left out; a nested section's keys
-    need their own call. The values are copies, so a caller that changes one changes no other's.
-    """
-    properties = schema_entry(path, schema_file).get("properties") or {}
-    return {key: copy.deepcopy(entry["default"]) for key, entry in properties.items()
-            if "default" in entry}
-
-
-def schema_enum(path: str, schema_file: str | Path = SCHEMA) -> tuple:
-    """The values a config key allows ('benchmark.dtype'), or for a list its items' values
-    ('benchmark.backends'), in the schema's order."""
-    entry = schema_entry(path, schema_file)
-    allowed = entry.get("enum", (entry.get("items") or {}).get("enum"))
-    if allowed is None:
-        raise PrunebenchError(f"the config schema lists no values for {path!r} (no enum)")
-    return tuple(allowed)
-
-
-# Sections a config may leave out to skip a stage. A config stacked on another cannot remove a
-# key (Snakemake's merge only adds and replaces), so one set to null there is removed here,
-# before the checks and the workflow read the config.
-SWITCHED_OFF = (("evaluation", "zeroshot"), ("benchmark", "paired"))
-
-
-def drop_switched_off(config: dict[str, Any]) -> dict[str, Any]:
-    """Remove the SWITCHED_OFF sections set to null, in place; return the config."""
-    for *parents, key in SWITCHED_OFF:
-        section = _section(config, *parents)
-        if key in section and section[key] is None:
-            del section[key]
-    return config
-
-
-def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
-    """The files merged left to right with Snakemake's own merge (nested mappings merged, the
-    rest replaced); a YAML syntax error names the file, line and column."""
-    from snakemake.utils import update_config
-
-    merged: dict[str, Any] = {}
-    for path in paths:
-        try:
-            loaded = read_yaml(Path(path).read_text(encoding="utf-8"))
-        except OSError as err:
-            raise PrunebenchError(f"cannot read config file {path}: {err.strerror}") from None
-        except UnicodeDecodeError:
-            raise PrunebenchError(f"config file {path} is not UTF-8 text: save it as UTF-8 "
-                                  "YAML") from None
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(err, "problem", None) or str(err)
-            if not isinstance(err, DuplicateKeyError):
-                problem = f"not valid YAML ({problem})"
-            raise PrunebenchError(f"{path}{where}: {problem}") from None
-        if not isinstance(loaded, dict):
-            raise PrunebenchError(f"{path}: a config file is a mapping of sections "
-                                  "(models:, benchmark:, ...), not a list or a single value")
-        update_config(merged, loaded)
-    return drop_switched_off(merged)
-
-
-def schema_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA) -> list[str]:
-    """Every way `config` breaks the schema, one line each: where, what, what is allowed."""
-
-    schema = load_schema(schema_file)
-    validator = _strict_validator()(schema)
-    problems = []
-    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
-        if error.validator == "uniqueItems" and _is_variants(error.absolute_path):
-            continue  # variant_problems names the variants listed twice
-        for specific in _specific(error):
-            where = ".".join(str(p) for p in specific.absolute_path) or "top level"
-            problems.append(f"{where}: {_explain(specific)}")
-    return problems
-
-
-@functools.cache
-def _strict_validator():
-    """jsonschema's validator, but an `integer` is a whole number written as one: JSON Schema
-    takes 2.0 as an integer, and the jobs then stop on it (`range(1.0)`), after Snakemake has
-    removed their finished results for the changed params (or a float lands in a file name)."""
-    import jsonschema
-
-    base = jsonschema.Draft202012Validator
-    whole = base.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
-    # and a `number` is no NaN (YAML's .nan), which passes every bound (lr: .nan trained on NaN)
-    whole = whole.redefine("number", lambda _, value: isinstance(value, (int, float))
-                           and not isinstance(value, bool) and value == value)
-    return jsonschema.validators.extend(base, type_checker=whole)
-
-
-def _specific(error) -> list:
-    """A variant written as a mapping that matches neither form: what is wrong with it as a
-    mapping (its name, an unknown key), not that it is no string either."""
-    if (error.validator == "oneOf" and isinstance(error.instance, dict)
-            and _is_variant_path(error)):
-        inner = [e for e in error.context if e.relative_schema_path[0] == 1]
-        return inner or [error]
-    return [error]
-
-
-def _explain(error) -> str:
-    """jsonschema's message; a refused pattern says what was expected instead of the regex."""
-    value = error.instance
-    path = list(error.absolute_path)
-    if len(path) == 2 and path[0] == "models" and value is None:  # `tiny: null` stacked on it
-        return ("nothing (null): a stacked config file cannot remove a model (Snakemake's merge "
-                "only adds and replaces keys); to run without it, give --configfile a whole "
-                "config of your own that leaves it out, e.g. a copy of config/config.yaml with "
-                "your models in place of its `models`")
-    expected = error.validator_value if error.validator == "type" else ()
-    if value is None and "object" in ([expected] if isinstance(expected, str) else expected):
-        # `lora:` or `evaluation: {perplexity: null}`, as `zeroshot: null` switches zero-shot off
-        switchable = " and ".join(".".join(section) for section in SWITCHED_OFF)
-        return ("nothing (null) where a mapping of settings belongs: write the settings under "
-                "it, or leave the key out (null switches off only "
-                f"{switchable}; other sections cannot be switched off or removed so)")
-    if _is_variants(error.absolute_path) and error.validator == "type":
-        example = value if isinstance(value, str) else "dense, depth_ppl-0.8"
-        return f"{value!r} must be a list of variant names, e.g. variants: [{example}]"
-    if (len(error.absolute_path) == 4 and _is_variant_path(error)
-            and not isinstance(value, (str, dict))):  # a number or a list in the list
-        return f"{value!r} {NOT_A_VARIANT}"
-    if isinstance(value, str) and _is_variant_path(error):  # a name, or an entry's `name:`
-        return _variant_problem(value)
-    if "propertyNames" in error.schema_path and list(error.absolute_path) in _METHOD_SECTIONS:
-        return _unknown_method(value)  # as method_name_problems words it: one line remains
-    if error.validator == "additionalProperties" and isinstance(value, dict):
-        return _unknown_keys(error.schema, value)
-    if error.validator == "pattern" and isinstance(value, str):
-        described = error.schema.get("description")
-        if described and value.startswith(FILE_PREFIX) and "`texts`" in described:
-            # `prunebench prune --calibration` and `eval --ppl` take file:<path>; a config
-            # names a file through `texts`, which records and copies it for the run
-            split = "train" if "train file" in described else "test"
-            path = value.removeprefix(FILE_PREFIX) or "<path>"
-            return (f"{value!r} is the form `prunebench prune --calibration` and `prunebench "
-                    f"eval --ppl` take; a config names a file of its own under `texts`: add "
-                    f"texts: {{mine: {{{split}: {path}}}}} and write mine here")
-        if described:
-            return f"{value!r} is not allowed: expected {described}"
-    if error.validator == "type":
-        return (_type_problem(value, error.validator_value)
-                or _shape_problem(value, error.validator_value, error.schema) or error.message)
-    if error.validator == "uniqueItems" and isinstance(value, list):
-        repeated = next((item for i, item in enumerate(value) if item in value[:i]), None)
-        return f"{value!r} lists {repeated!r} more than once: give each once"
-    if error.validator in ("oneOf", "anyOf"):  # jsonschema's "not valid under any of the given
-        allowed = _allowed(error.schema)      # schemas" names none of them
-        if allowed:
-            return f"{value!r} is not allowed: expected {allowed}"
-    return error.message
-
-
-def _shape_problem(value: Any, expected: str | list[str], schema: dict) -> str | None:
-    """A single value or nothing where a list belongs; a number where text belongs."""
-    expected = [expected] if isinstance(expected, str) else expected
-    if expected == ["array"]:
-        items = _items_of_text(value, schema.get("items") or {})
-        if items:
-            # '1,2,8' as the CLI's --batch 1,2,8 writes it: `['1,2,8']` would be one text item
-            return (f"{value!r} is one text, not a list: write each item apart, "
-                    f"[{', '.join(items)}]")
-        example = ("[...]" if value is None or isinstance(value, (dict, list))
-                   else f"[{value!r}]" if isinstance(value, str) else f"[{value}]")
-        return (f"{'nothing (null)' if value is None else repr(value)} is not a list: write a "
-                f"list, e.g. {example}")
-    if expected == ["string"] and isinstance(value, (int, float)) and not isinstance(value, bool):
-        described = schema.get("description")
-        return (f"{value!r} must be text{f', {described}' if described else ''}: write it in "
-                "quotes")
-    return None
-
-
-def _items_of_text(value: Any, items: dict) -> list[str]:
-    """The items a text written for a list holds, comma-separated as the CLI's options take them
-    (`'1,2,8'`, `'12x32, 12x128'`), as YAML list items of the type the list's `items` schema
-    takes (`1`, `'12x32'`); none where the text holds one item (a space may be inside one)."""
-    if not isinstance(value, str):
-        return []
-    parts = [part.strip() for part in value.split(",") if part.strip()]
-    if len(parts) < 2:
-        return []
-    number = {"integer": r"[0-9]+", "number": r"[0-9]+(\.[0-9]*)?"}.get(items.get("type"))
-    return [part if number and re.fullmatch(number, part) else repr(part) for part in parts]
-
-
-def _type_problem(value: Any, expected: str | list[str]) -> str | None:
-    """A whole number written as a float, or a number YAML read as text: what to write."""
-    expected = [expected] if isinstance(expected, str) else expected
-    if isinstance(value, float) and math.isnan(value) and "number" in expected:
-        return "nan (YAML's .nan) is not a number that any bound can hold: write a number"
-    whole_only = "integer" in expected and "number" not in expected
-    if "integer" in expected and isinstance(value, float) and value.is_integer():
-        return f"{value!r} must be a whole number: write {int(value)}"
-    if not (isinstance(value, str) and ("number" in expected or "integer" in expected)):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if not math.isfinite(number):
-        return None
-    if whole_only:
-        return (f"{value!r} is text, not a whole number: write {int(number)}"
-                if number.is_integer() else None)
-    if "e" not in value.lower():
-        return f"{value!r} is text, not a number (quoted?): write {value.strip()} without quotes"
-    # YAML reads e-notation as a number only with a dot in the mantissa and a signed exponent
-    mantissa, _, exponent = value.strip().lower().partition("e")
-    mantissa += "" if "." in mantissa else ".0"
-    exponent = exponent if exponent[:1] in "+-" else f"+{exponent}"
-    return (f"{value!r} is text, not a number, to YAML, which reads e-notation only with a dot "
-            f"and a signed exponent: write {mantissa}e{exponent}")
-
-
-_TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "text", "integer":
-               "a whole number", "number": "a number", "boolean": "true or false", "null": "null"}
-
-
-def _allowed(schema: dict) -> str | None:
-    """What a oneOf / anyOf accepts, in words: its alternatives' values and types, then its
-    description."""
-    words = []
-    for option in schema.get("oneOf") or schema.get("anyOf") or []:
-        if "enum" in option:
-            words.append("one of " + ", ".join(map(str, option["enum"])))
-        elif "type" in option:
-            types = [option["type"]] if isinstance(option["type"], str) else option["type"]
-            words.append(" or ".join(_TYPE_WORDS.get(t, t) for t in types))
-    described = schema.get("description")
-    if words and described:
-        return f"{'; or '.join(words)} ({described})"
-    return "; or ".join(words) or described
-
-
-_METHOD_SECTIONS = (["methods"], ["display_names", "methods"])
-
-
-# Every method's parameter names (registry): one written beside `params` instead of inside it.
-METHOD_PARAMS = frozenset(name for m in METHODS.values() for name in m.params)
-
-# Keys people write for a key of another name (the CLI's option names, the papers' words).
-KEY_ALIASES = {"rank": "r", "lora_rank": "r", "lora_r": "r", "lora_alpha": "alpha",
-               "lora_dropout": "dropout"}
-
-
-def _unknown_keys(schema: dict, value: dict) -> str:
-    """The keys of `value` that `schema` does not know, each with the close known key."""
-    known = sorted(schema.get("properties", {}))
-    patterns = list(schema.get("patternProperties", {}))
-    strangers = [k for k in value if k not in known and not any(re.search(p, str(k))
-                                                                for p in patterns)]
-    named = []
-    for key in strangers:
-        alias = KEY_ALIASES.get(str(key))
-        if "params" in known and key in METHOD_PARAMS:  # a method's parameter one level up
-            hint = " (a method parameter: put it under params:)"
-        elif alias in known:
-            hint = f" (did you mean {alias!r}?)"
-        else:
-            hint = did_you_mean(key, known)
-        named.append(f"{key!r}{hint}")
-    return (f"unknown key{'s' if len(named) > 1 else ''} {', '.join(named)}: the keys here are "
-            f"{known}")
-
-
-def _unknown_method(name: Any) -> str:
-    return (f"unknown pruning method {name!r}{did_you_mean(name, METHODS)}: choose one of "
-            f"{sorted(METHODS)}")
-
-
-def _is_variants(path) -> bool:
-    path = list(path)
-    return len(path) == 3 and path[0] == "models" and path[2] == "variants"
-
-
-def _is_variant_path(error) -> bool:
-    """Whether the error is of a variant entry or its `name:` (not of its params or calibration,
-    whose text is no variant name)."""
-    path = list(error.absolute_path)
-    return (len(path) >= 3 and path[0] == "models" and path[2] == "variants"
-            and (len(path) <= 4 or path[4:] == ["name"]))
-
-
-def _variant_problem(name: str) -> str:
-    """Why a variant name is refused, in the registry's words (known methods listed)."""
-    try:
-        base, _ = split_variant(name)
-        method, size = parse_variant(base)
-        if method != "dense" and method not in METHODS:
-            return (f"unknown pruning method {method!r} in {name!r}"
-                    f"{did_you_mean(method, METHODS)}: choose one of {sorted(METHODS)} "
-                    "(or 'dense')")
-        if size is not None:
-            parse_size_spec(size)  # the size's own syntax; the model's size is checked later
-            if size != size.upper():
-                written = f"{base[:-len(size)]}{size.upper()}{name[len(base):]}"
-                return f"variant {name!r}: write the size's suffix in upper case, {written!r}"
-    except PrunebenchError as err:
-        return str(err) if name in str(err) else f"variant {name!r}: {err}"
-    return f"{name!r} is not a variant name such as 'depth_ppl-4.9B' or 'flap-0.8+lora'"
 
 
 def _models(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -563,7 +182,7 @@ def untrained_tiny_shape(config: dict[str, Any]) -> dict[str, Any]:
     `embedded.model` over it, at the largest vocabulary its tokenizer may get."""
     from prunebench.checkpoint.architectures import TINY_SHAPE, TINY_VOCAB_SIZE
 
-    settings = _section(config, "embedded", "model")
+    settings = config_section(config, "embedded", "model")
     return {**TINY_SHAPE, **{k: v for k, v in settings.items() if k in TINY_SHAPE},
             "vocab_size": settings.get("vocab_size", TINY_VOCAB_SIZE)}
 
@@ -591,7 +210,7 @@ def tiny_model_problems(config: dict[str, Any]) -> list[str]:
     if not any(spec.get("source") == "tiny" for _, spec in _models(config)):
         return []
     shape = untrained_tiny_shape(config)
-    seq_len = _section(config, "embedded", "model").get("seq_len", TINY_SEQ_LEN)
+    seq_len = config_section(config, "embedded", "model").get("seq_len", TINY_SEQ_LEN)
     hidden, heads, kv_heads, context = (shape.get(k) for k in (
         "hidden_size", "num_attention_heads", "num_key_value_heads", "max_position_embeddings"))
     if not all(isinstance(v, int) and v > 0 for v in (seq_len, hidden, heads, kv_heads, context)):
@@ -609,7 +228,7 @@ def tiny_model_problems(config: dict[str, Any]) -> list[str]:
         problems.append(f"embedded.model.seq_len: training windows of {seq_len} tokens exceed "
                         f"the tiny model's context (max_position_embeddings {context}): set "
                         f"seq_len to at most {context}, or raise max_position_embeddings")
-    max_length = _section(config, "lora").get("max_length", LORA_DEFAULTS["max_length"])
+    max_length = config_section(config, "lora").get("max_length", LORA_DEFAULTS["max_length"])
     tiny_variants = [_name_of(item) for _, spec in _models(config)
                      if spec.get("source") == "tiny" and isinstance(spec.get("variants"), list)
                      for item in spec["variants"]]
@@ -729,7 +348,7 @@ def text_problems(config: dict[str, Any], resources: str | Path = "resources") -
                 f"(which {use})")
 
     calibration_at = [(f"methods.{m}.calibration.source", spec.get("calibration"))
-                      for m, spec in _section(config, "methods").items()
+                      for m, spec in config_section(config, "methods").items()
                       if isinstance(spec, dict)]
     for model, spec in _models(config):
         entries = spec.get("variants")
@@ -741,7 +360,7 @@ def text_problems(config: dict[str, Any], resources: str | Path = "resources") -
         if isinstance(calibration, dict):
             problems.append(unknown(where, calibration.get("source"), SOURCES, "train",
                                     "calibration draws from"))
-    datasets = _section(config, "evaluation", "perplexity").get("datasets")
+    datasets = config_section(config, "evaluation", "perplexity").get("datasets")
     for dataset in datasets if isinstance(datasets, list) else []:
         problems.append(unknown("evaluation.perplexity.datasets", dataset, EVAL_SPLITS, "test",
                                 "perplexity scores"))
@@ -773,7 +392,7 @@ def method_name_problems(config: dict[str, Any], schema_file: str | Path = SCHEM
                 "display_names.methods": display.get("methods") if isinstance(display, dict)
                 else None}
     for where, section in sections.items():
-        problems += [f"{where}: {_unknown_method(key)}"
+        problems += [f"{where}: {unknown_method(key)}"
                      for key in (section if isinstance(section, dict) else ())
                      if key not in METHODS]
     return problems
@@ -845,13 +464,6 @@ def display_name_problems(config: dict[str, Any]) -> list[str]:
             for key in named if key not in models]
 
 
-def _section(config: dict[str, Any], *path: str) -> dict[str, Any]:
-    """config[path...] when every level is a mapping, else {} (the schema reports that)."""
-    for key in path:
-        config = config.get(key) if isinstance(config, dict) else None
-    return config if isinstance(config, dict) else {}
-
-
 def task_problems(config: dict[str, Any], resources: str | Path = "resources") -> list[str]:
     """Misspelt offline-suite tasks (`pb_agreemnt`): any other name is an lm-eval hub task, so
     the typo would add a job that needs the network to an offline run; hub task names that no
@@ -860,7 +472,7 @@ def task_problems(config: dict[str, Any], resources: str | Path = "resources") -
     a task that is not configured (a misspelt `hellaswg: acc`)."""
     from prunebench.zeroshot import unknown_hub_tasks, unknown_metric_tasks, unknown_suite_tasks
 
-    zeroshot = _section(config, "evaluation", "zeroshot")
+    zeroshot = config_section(config, "evaluation", "zeroshot")
     tasks = zeroshot.get("tasks")
     names = [t for t in tasks if isinstance(t, str)] if isinstance(tasks, list) else []
     metrics = zeroshot.get("metrics")
@@ -888,7 +500,7 @@ def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA
     (evaluation.perplexity, evaluation.zeroshot)."""
     from prunebench.legacy_tokenization import needs_sentencepiece
 
-    perplexity = _section(config, "evaluation", "perplexity")
+    perplexity = config_section(config, "evaluation", "perplexity")
     window = perplexity.get("window",
                             schema_defaults("evaluation.perplexity", schema_file)["window"])
     problem = stride_problem(window, perplexity.get("stride"))
@@ -897,7 +509,7 @@ def perplexity_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA
     if needs_sentencepiece(perplexity.get("tokenization"), datasets):
         problems += _sentencepiece_problems(config, "perplexity", resources)
     # (every zero-shot request is tokenized so, the offline suite's too)
-    if _section(config, "evaluation", "zeroshot").get("tokenization") == "sentencepiece_legacy":
+    if config_section(config, "evaluation", "zeroshot").get("tokenization") == "sentencepiece_legacy":
         problems += _sentencepiece_problems(config, "zeroshot", resources)
     return problems
 
@@ -927,8 +539,8 @@ def context_problems(config: dict[str, Any], resources: str | Path = "resources"
     """Token configs and perplexity windows longer than a model's context, where the model's
     config is known here (as for `variant_problems`): else its benchmark and perplexity jobs
     find out on the GPU, and a cluster profile's retries ask again twice."""
-    bench = _section(config, "benchmark")
-    perplexity = _section(config, "evaluation", "perplexity")
+    bench = config_section(config, "benchmark")
+    perplexity = config_section(config, "evaluation", "perplexity")
     ppl = {**schema_defaults("evaluation.perplexity", schema_file), **perplexity}
     problems = []
     for model, spec in _models(config):
@@ -1019,7 +631,7 @@ def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA)
     from prunebench.benchmark import (CUDA_ONLY_ATTENTION, CUDA_ONLY_MODES, MASKED_STATIC_CACHE,
                                       ON_CPU_INSTEAD, flash_takes_no_mask)
 
-    bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
+    bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
     device = str(config.get("device", "auto"))
     backends, mode = bench.get("backends"), bench.get("compile_mode")
     if not isinstance(backends, list):
@@ -1045,7 +657,7 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
     normalises them with sink logits (gpt-oss, also named by its hub id), where its config is
     known here: no SDPA kernel applies the cap or the sinks, so every benchmark job of that
     model would stop on it (`auto` picks matmul + softmax for it)."""
-    bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
+    bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
     attention = bench.get("attention")
     if attention in ("auto", "eager") or not isinstance(attention, str):
         return []
@@ -1080,9 +692,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
 
-    bench = {**schema_defaults("benchmark", schema_file), **_section(config, "benchmark")}
+    bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
     backends = bench.get("backends") if isinstance(bench.get("backends"), list) else []
-    targets = _section(config, "lora").get("target_modules")
+    targets = config_section(config, "lora").get("target_modules")
     if not isinstance(targets, list):
         from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
 
@@ -1133,7 +745,7 @@ def packed_lora_target_problems(config: dict[str, Any],
     from prunebench.plan.lora_settings import packed_target_problems
     from prunebench.plan.variants import read_variants
 
-    section = _section(config, "lora")
+    section = config_section(config, "lora")
     targets = section.get("target_modules")
     if not isinstance(targets, list) or not packed_target_problems(targets):
         return []
@@ -1171,7 +783,7 @@ def compile_mode_notes(config: dict[str, Any], schema_file: str | Path = SCHEMA)
     """A compile_mode set for a run without the compiled backend: it changes nothing. The
     schema's default is no choice of the user's (a run checks its config with the defaults
     filled in), so only another mode is said."""
-    bench = _section(config, "benchmark")
+    bench = config_section(config, "benchmark")
     backends = bench.get("backends")
     default = schema_defaults("benchmark", schema_file)["compile_mode"]
     if (bench.get("compile_mode", default) != default and isinstance(backends, list)

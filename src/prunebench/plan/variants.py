@@ -214,7 +214,7 @@ def bench_settings(config: dict, backend: str) -> dict[str, Any]:
         # max_seconds as the schema's default (what paper.yaml's 20/20 gave before, so its
         # finished cells keep their params). Changing either then reruns nothing; a result
         # records these, the settings in effect.
-        from prunebench.plan.checks import schema_defaults
+        from prunebench.plan.config_files import schema_defaults
 
         settings["max_repeats"] = bench["repeats"]
         settings["max_seconds"] = schema_defaults("benchmark")["max_seconds"]
@@ -252,7 +252,7 @@ LOG_ONLY: dict[str, tuple[str, ...]] = {"lora": ("log_every",)}
 def _stage_settings(config: dict, stage: str) -> dict[str, Any]:
     if stage == "lora":
         return lora_settings(config)
-    from prunebench.plan.checks import schema_defaults
+    from prunebench.plan.config_files import schema_defaults
 
     return {**schema_defaults(f"evaluation.{stage}"),
             **(config.get("evaluation", {}).get(stage) or {})}
