@@ -426,7 +426,7 @@ def test_the_summary_carries_the_paired_batch1_speed_up_where_a_cell_was_paired(
     assert list(headline.columns).index("hf_12x128_paired_b1_speedup") == \
         list(headline.columns).index("hf_12x128_latency_b1_flagged") + 1
     # a contended pair is flagged as a contended sweep row is
-    paired.loc[0, "competition"] = True
+    paired.loc[0, "contended"] = True
     flagged = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
                                    report.load_evals(evals), paired)
     assert flagged.set_index(["model", "variant"]).loc[("m7", "depth-4.9B"),
@@ -709,7 +709,7 @@ def test_compiled_rows_that_ran_eagerly_are_flagged_and_drawn_hollow(tmp_path, c
     table = report.speed_table(df, report.load_prune_reports(reports))
     flagged = table[table["decode_fallback"].notna()]
     assert [(r.variant, r.batch_size) for r in flagged.itertuples()] == [(VARIANTS[1], 8)]
-    assert not table["unstable"].any() and not table["competition"].any()
+    assert not table["unstable"].any() and not table["contended"].any()
     with caplog.at_level("WARNING", logger="prunebench.report"):
         cells = report.flagged_cells(table)
     path = f"results/bench/m7/{VARIANTS[1]}/compiled/12x128.json"
@@ -770,9 +770,9 @@ def test_rows_timed_beside_other_work_are_flagged_and_drawn_hollow(tmp_path):
     df = report.load_bench(bench)
     reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
     table = report.speed_table(df, report.load_prune_reports(reports))
-    flagged = table[table["competition"].fillna(False).astype(bool)]
+    flagged = table[table["contended"].fillna(False).astype(bool)]
     assert [(r.variant, r.batch_size) for r in flagged.itertuples()] == [(VARIANTS[0], 8)]
-    assert table["competition"].isna().sum() == 2 * (len(VARIANTS) - 1)  # not recorded there
+    assert table["contended"].isna().sum() == 2 * (len(VARIANTS) - 1)  # not recorded there
     # the cell to rerun, named for the end-of-run warning, and the count in the summary
     assert report.flagged_cells(table) == [f"results/bench/m7/{VARIANTS[0]}/hf/12x128.json"]
     summary = report.summary_table(df, report.load_prune_reports(reports))
@@ -868,7 +868,7 @@ def test_rows_whose_gpu_was_not_checked_for_other_work_are_not_flagged(tmp_path)
     df = report.load_bench(bench)
     reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
     table = report.speed_table(df, report.load_prune_reports(reports))
-    assert table["competition"].isna().all()
+    assert table["contended"].isna().all()
     assert report.flagged_cells(table) == []
     summary = report.summary_table(df, report.load_prune_reports(reports))
     assert summary["timings_flagged"].tolist() == [0, 0, 0]

@@ -261,8 +261,8 @@ def load_bench(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     df.loc[tested, "drifting"] = (df.loc[tested, "drifting_row"]
                                   & (df.loc[tested, "latency_s_trend_p_holm"] < TREND_ALPHA))
     # Other work measured beside the row (prunebench.benchmark.interference); <NA> where not recorded.
-    df["competition"] = df.get("interference_competition",
-                               pd.Series(pd.NA, index=df.index)).astype("boolean")
+    df["contended"] = df.get("interference_competition",
+                             pd.Series(pd.NA, index=df.index)).astype("boolean")
     # Why a compiled decode step ran eagerly instead (prunebench.benchmark.runners.CompiledRunner
     # records it on every row after a failed capture or compile): those timings are not the
     # compiled backend's. <NA> where nothing fell back (and in files without the field).
@@ -426,7 +426,7 @@ def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         for i, row in enumerate(data["rows"]):
             records.append({**head, **_paired_row(path, i, row, fix), "source": str(path)})
     if not records:  # paired timing off: no rows, every column the table reads
-        return pd.DataFrame(columns=_BENCH_KEY + ["tokens", "status", "pairs", "competition",
+        return pd.DataFrame(columns=_BENCH_KEY + ["tokens", "status", "pairs", "contended",
                                            "decode_fallback", "graphs_compiled_while_timed"]
                             + list(_PAIRED_METRICS))
     df = pd.DataFrame.from_records(records)
@@ -437,8 +437,8 @@ def load_paired(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
                                    errors="coerce")
     df["pairs"] = pd.to_numeric(df.get("pairs"), errors="coerce").astype("Int64")
     df["cpu_threads"] = df["cpu_threads"].astype("Int64")  # as load_bench's, to compare
-    df["competition"] = df.get("interference_competition",
-                               pd.Series(pd.NA, index=df.index)).astype("boolean")
+    df["contended"] = df.get("interference_competition",
+                             pd.Series(pd.NA, index=df.index)).astype("boolean")
     # Why a compiled decode step ran eagerly, per side ("variant: ..."); <NA> where neither did.
     sides = [c for c in df.columns if c.startswith("decode_fallback_")]
     df["decode_fallback"] = pd.Series(
@@ -739,7 +739,7 @@ def variant_ranks(df: pd.DataFrame) -> list[int]:
 
 def noisy(df: pd.DataFrame) -> pd.Series:
     """Rows whose timing is unstable (interval too wide, or a single timed run) or had other
-    work beside it. Competition that was not checked (<NA>) is not competition."""
+    work beside it. Competition that was not checked (<NA>) is not contention."""
     return df["unstable"].fillna(False).astype(bool) | contended(df)
 
 
@@ -752,10 +752,10 @@ def timed_once(df: pd.DataFrame) -> pd.Series:
 
 
 def contended(df: pd.DataFrame) -> pd.Series:
-    """Rows that had other work beside them (unchecked competition, <NA>, is not)."""
-    if "competition" not in df:
+    """Rows that had other work beside them (the `contended` column; unchecked, <NA>, is not)."""
+    if "contended" not in df:
         return pd.Series(False, index=df.index)
-    return df["competition"].fillna(False).astype(bool)
+    return df["contended"].fillna(False).astype(bool)
 
 
 def fell_back(df: pd.DataFrame) -> pd.Series:

@@ -68,7 +68,7 @@ def paired_table(paired: pd.DataFrame, speed: pd.DataFrame | None = None) -> pd.
             "latency_speedup_ci95_low", "latency_speedup_ci95_high", "unpaired_speedup",
             "unpaired_speedup_ci95_low", "unpaired_speedup_ci95_high",
             *_SEPARATE.values(), "separate_jobs_disagree", "separate_timed_unlike",
-            "dense_latency_s_mean", "variant_latency_s_mean", "competition", "decode_fallback",
+            "dense_latency_s_mean", "variant_latency_s_mean", "contended", "decode_fallback",
             "graphs_compiled_while_timed", "device_name", "dtype"]
     return df[[c for c in core if c in df.columns]]
 
@@ -88,7 +88,7 @@ def paired_headline(table: pd.DataFrame) -> pd.DataFrame:
     out["separate_ci95"] = interval(table["separate_jobs_speedup_ci95_low"],
                                     table["separate_jobs_speedup_ci95_high"])
     flags = {"separate jobs disagree": table["separate_jobs_disagree"],
-             "contended": table["competition"]}
+             "contended": table["contended"]}
     fell_back = table["decode_fallback"].map(nonempty_text)
     compiled = compiled_while_timed(table)
     unlike = table["separate_timed_unlike"]
@@ -105,7 +105,7 @@ def paired_untrusted(table: pd.DataFrame) -> pd.Series:
     """Paired rows not to be trusted as they stand: other work beside the pairs, a side whose
     compiled decode step ran eagerly, or a compile inside the timed pairs (as
     benchmark.paired.row_flags says in a file)."""
-    contended = table.get("competition", pd.Series(pd.NA, index=table.index))
+    contended = table.get("contended", pd.Series(pd.NA, index=table.index))
     fell_back = table.get("decode_fallback", pd.Series(pd.NA, index=table.index))
     return (contended.fillna(False).astype(bool) | fell_back.map(nonempty_text).astype(bool)
             | compiled_while_timed(table))

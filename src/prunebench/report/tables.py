@@ -72,7 +72,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
     (timing.ratio_ci95; empty where a row has one run). Speed-ups are NaN where the dense model ran out
     of memory or was not run at that batch size; OOM rows keep status "OOM" and NaN metrics.
     How far each timing can be trusted: p90, CV, the 95% interval of the mean, the `unstable`
-    flag and the number of timed `runs` (prunebench.benchmark.timing), `competition` (other
+    flag and the number of timed `runs` (prunebench.benchmark.timing), `contended` (other
     work beside it), `decode_fallback` (why a compiled row ran eagerly, if it did) and
     `graphs_compiled_while_timed` (a compile inside the timed runs, if any).
     `unlike_dense` names what the row's file was timed with that the dense file of its cell
@@ -102,7 +102,7 @@ def speed_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame) -> pd.DataFram
             "latency_s_ci95_low", "latency_s_ci95_high", "latency_s_ci95_rel", "unstable",
             "latency_s_trend", "latency_s_trend_p", "latency_s_lag1_autocorr",
             "latency_s_ci95_rel_ar1", "latency_s_trend_p_holm", "drifting_row", "drifting",
-            "competition", "decode_fallback", "graphs_compiled_while_timed", "runs",
+            "contended", "decode_fallback", "graphs_compiled_while_timed", "runs",
             "throughput_tok_s", "throughput_mean_of_rates", "peak_memory_gib",
             "throughput_speedup", "latency_speedup", "latency_speedup_ci95_low",
             "latency_speedup_ci95_high", "unlike_dense"]
@@ -481,7 +481,7 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
         return speed[column].fillna(False).astype(bool)
 
     flags = {"unstable": flagged("unstable"), "drifting": flagged("drifting"),
-             "contended": flagged("competition"),
+             "contended": flagged("contended"),
              "ran eagerly": fell_back(speed),
              "compiled while timed": compiled_while_timed(speed),
              "dense row flagged (so are its speed-ups)": dense_untrusted(speed)}
@@ -635,7 +635,7 @@ def rerun_advice(cells: list[str], configfiles: str) -> str | None:
     command = " ".join([layout.snakemake_command(configfiles), "-f", *cells, speed_csv,
                         *([configfiles] if configfiles else [])])
     return (f"{len(cells)} result file(s) have unstable, drifting or contended timings ({shown}; "
-            f"the columns unstable, drifting and competition of {speed_csv} say which rows; "
+            f"the columns unstable, drifting and contended of {speed_csv} say which rows; "
             "drifting: the latency kept "
             "changing over the timed runs, which more warm-up, benchmark.warmup, also helps): "
             f"rerun them on a quiet machine with `{command}`")
