@@ -515,6 +515,30 @@ def test_other_work_is_measured_over_the_timed_runs_only(monkeypatch):
     assert events == ["build", "run", "run", "start", "run", "run", "stop"]
 
 
+def test_the_sweep_warns_of_a_contended_row_in_words(monkeypatch, caplog):
+    """A sweep's warning of a contended row names the other work and the fix, not a dict."""
+    from prunebench.benchmark import run
+
+    class Busy:
+        def __init__(self, device):
+            pass
+
+        def start(self):
+            pass
+
+        def stop(self):
+            return {"other_cpu_cores": 1.5, "other_cpu_cores_resolution": 0.0,
+                    "loadavg_before": None, "loadavg_after": None,
+                    "gpu_other_processes": None, "competition": True}
+
+    monkeypatch.setattr(run, "CompetitionMeter", Busy)
+    with caplog.at_level(logging.WARNING, logger=run.log.name):
+        sweep(dense_model(), batch_sizes=[1], warmup=0, repeats=1, probe_attention=False)
+    said = [r.getMessage() for r in caplog.records if "other work ran beside" in r.getMessage()]
+    assert said and "1.50 CPU cores" in said[0] and "{" not in said[0]
+    assert "`contended`" in said[0] and "quiet machine" in said[0]
+
+
 def test_cpu_peak_memory_fallback_reads_ru_maxrss_in_its_platform_unit(monkeypatch):
     """Without /proc the peak is ru_maxrss: KiB on Linux, bytes on macOS (getrusage(2))."""
     import resource

@@ -347,3 +347,20 @@ def test_own_pids_without_a_pid_namespace_listing(monkeypatch, tmp_path):
 
     monkeypatch.setattr(interference, "PROC_STATUS", tmp_path / "absent")  # not Linux
     assert interference.own_pids() == {os.getpid()}
+
+
+def test_a_contended_row_is_described_in_words_not_as_its_record():
+    """The log line of a contended row says which processes shared the GPU or how many cores
+    other work took against the limit (it printed the record, a Python dict)."""
+    from prunebench.benchmark.interference import describe
+
+    gpu = {"gpu_other_processes": [4242, 4343], "other_cpu_cores": None, "competition": True}
+    assert "PIDs 4242, 4343" in describe(gpu) and "{" not in describe(gpu)
+    cpu = {"other_cpu_cores": 1.3, "other_cpu_cores_resolution": 0.04, "loadavg_before": 0.5,
+           "loadavg_after": 2.25, "gpu_other_processes": None, "competition": True}
+    said = describe(cpu)
+    assert "1.30 CPU cores" in said and f"{OTHER_CPU_CORES_LIMIT + 0.04:.2f}" in said
+    assert "0.50 before and 2.25 after" in said and "{" not in said
+    assert describe({"other_cpu_cores": None, "gpu_other_processes": None}) == \
+        "no other work recorded"
+

@@ -204,6 +204,25 @@ class CompetitionMeter:
         return record
 
 
+def describe(record: dict) -> str:
+    """What a row's record of other work says, in words, for a log line: which processes shared
+    its GPU, or how many CPU cores other processes took beside it against the limit."""
+    said = []
+    if record.get("gpu_other_processes"):
+        pids = ", ".join(map(str, record["gpu_other_processes"]))
+        said.append(f"other processes on its GPU (PIDs {pids}"
+                    f"{', this one among them' if record.get('gpu_own_pid_unmatched') else ''})")
+    other = record.get("other_cpu_cores")
+    if other is not None:
+        limit = OTHER_CPU_CORES_LIMIT + (record.get("other_cpu_cores_resolution") or 0.0)
+        load = [record.get("loadavg_before"), record.get("loadavg_after")]
+        said.append(f"other processes took {other:.2f} CPU cores on average (a CPU row is "
+                    f"flagged above {limit:.2f})"
+                    + (f", load average {load[0]:.2f} before and {load[1]:.2f} after"
+                       if None not in load else ""))
+    return "; ".join(said) or "no other work recorded"
+
+
 def tick_resolution(wall: float) -> float:
     """How many cores of "other work" the machine's CPU accounting can show over `wall`
     seconds when there was none: /proc/stat counts each CPU's time in whole ticks (1/100 s),

@@ -29,7 +29,7 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.attention import (attention_context, check_softcap_attention,
                                             resolve_attention, set_hf_attention)
 from prunebench.benchmark.compiled import check_flex_mode
-from prunebench.benchmark.interference import CompetitionMeter
+from prunebench.benchmark.interference import CompetitionMeter, describe
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.runners import graphs_compiled, reset_dynamo
@@ -191,8 +191,10 @@ def _pair_or_oom(runners, prompt: torch.Tensor, batch_size: int, s: SweepSetting
     try:
         row = _time_pairs(runners, prompt, batch_size, s, device)
         if row["interference"]["competition"]:
-            log.warning("batch size %d: other work ran beside the pairs (%s): the row is "
-                        "flagged", batch_size, row["interference"])
+            log.warning("batch size %d: other work ran beside the pairs: %s. The row is "
+                        "flagged `contended` in the tables; time it again on a quiet machine "
+                        "(docs/benchmarks.md, \"Other work beside a benchmark\")", batch_size,
+                        describe(row["interference"]))
         _log_row(row)
         return row
     except Exception as exc:  # noqa: BLE001 - only allocation failures are handled

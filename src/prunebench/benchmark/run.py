@@ -39,7 +39,7 @@ from prunebench.benchmark.attention import (attention_context, attention_kernels
 from prunebench.benchmark.compiled import MODES as COMPILE_MODES
 from prunebench.benchmark.compiled import check_flex_mode
 from prunebench.benchmark.floors import add_floor, mean_decode_context, measure_bandwidth
-from prunebench.benchmark.interference import CompetitionMeter, machine_lock
+from prunebench.benchmark.interference import CompetitionMeter, describe, machine_lock
 from prunebench.benchmark.measure import PeakMemory, StepClock, synchronize
 from prunebench.benchmark.prompts import make_prompt
 from prunebench.benchmark.runners import (CompiledRunner, HFRunner, HFStaticRunner,
@@ -357,8 +357,10 @@ def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSetti
     try:
         row = _measure_batch(runner, prompt, batch_size, s, device)
         if row["interference"]["competition"]:
-            log.warning("batch size %d: other work ran beside the timing (%s): its figures are "
-                        "flagged", batch_size, row["interference"])
+            log.warning("batch size %d: other work ran beside the timing: %s. Its row is "
+                        "flagged `contended` in the tables; time it again on a quiet machine "
+                        "(docs/benchmarks.md, \"Other work beside a benchmark\")", batch_size,
+                        describe(row["interference"]))
         return row
     except Exception as exc:  # noqa: BLE001 - only allocation failures are handled
         if not is_out_of_memory(exc):
