@@ -287,7 +287,8 @@ def test_plan_gives_the_kv_cache_each_variant_keeps(tmp_path, capsys):
                  "--resources", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     # no benchmark.dtype: the schema's auto, float16 on a GPU
-    assert "KV cache / token (float16 on a GPU: dtype auto)" in out.splitlines()[0]
+    assert "KV cache / token (float16 on a GPU: dtype auto; float32, twice these, on a CPU)" \
+        in out.splitlines()[0]
     assert "| 32 | 512 KiB (100%) |" in out and "| 23 | 368 KiB (72%) |" in out
     assert "| 32 | data-dependent |" in out and "| 32 | 96 KiB (75%) |" in out
     assert "| 32 | 102 KiB (80%) |" in out  # 204 of 256 groups: the 80% docs/families.md gives
@@ -310,6 +311,19 @@ def test_plan_counts_the_kv_cache_in_the_benchmarks_dtype(tmp_path, capsys, dtyp
     out = capsys.readouterr().out
     assert f"KV cache / token ({dtype})" in out.splitlines()[0]
     assert f"| 23 | {dense * 23 // 32 // 1024} KiB (72%) |" in out
+
+
+def test_plan_of_a_cpu_run_counts_the_kv_cache_in_float32(tmp_path, capsys):
+    """`dtype: auto` with `device: cpu` benchmarks in float32: the column said float16 (a GPU's),
+    half the cache the run holds."""
+    config = {"device": "cpu", "models": {
+        "llama-7b": {"source": "random:llama-7b", "variants": ["dense"]}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    rows = plan_rows(tmp_path / "c.yaml", tmp_path)
+    assert rows[0]["kv_bytes"] == 2 * 32 * 32 * 128 * 4
+    assert main(["plan", "--configfile", str(tmp_path / "c.yaml"),
+                 "--resources", str(tmp_path)]) == 0
+    assert "KV cache / token (float32)" in capsys.readouterr().out.splitlines()[0]
 
 
 @pytest.mark.parametrize("benchmark", [{"dtype": "fp16"}, {"dtype": ["float16"]}, [1]])

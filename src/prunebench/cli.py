@@ -196,7 +196,7 @@ def plan_rows(config_files: str | Path | list[str | Path],
 
 
 # Bytes of one cached value in the benchmarks' dtype: `auto` is float16 on a GPU, what the plan
-# is for (float32 on a CPU, as the column's header says).
+# is for (float32 on a CPU, as the column's header says; `device: cpu` counts in float32).
 DTYPE_BYTES = {"auto": 2, "float16": 2, "bfloat16": 2, "float32": 4}
 
 
@@ -212,14 +212,17 @@ def benchmark_dtype(config: dict) -> str:
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise PrunebenchError(f"benchmark.dtype: {dtype!r} is not one of "
                               f"{', '.join(DTYPE_BYTES)} (the plan's KV cache column counts in it)")
+    # `auto` on a run whose device is the CPU is float32 there: count what that run will hold
+    if dtype == "auto" and config.get("device") == "cpu":
+        return "float32"
     return dtype
 
 
 def kv_header(rows: list[dict]) -> str:
     """'KV cache / token (float16)': the dtype the plan's KV cache column is counted in."""
     dtype = next((r["kv_dtype"] for r in rows if "kv_dtype" in r), "auto")
-    return ("KV cache / token (float16 on a GPU: dtype auto)" if dtype == "auto"
-            else f"KV cache / token ({dtype})")
+    return ("KV cache / token (float16 on a GPU: dtype auto; float32, twice these, on a CPU)"
+            if dtype == "auto" else f"KV cache / token ({dtype})")
 
 
 def format_calibration(calibration: dict) -> str:
