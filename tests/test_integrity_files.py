@@ -414,7 +414,7 @@ def test_own_checkpoint_without_manifest_loads_with_one_warning(checkpoint, capl
     warnings = [r.getMessage() for r in caplog.records if modeling.MANIFEST in r.getMessage()]
     assert len(warnings) == 1, warnings  # once per folder, though weights and tokenizer load
     assert f"checkpoint {checkpoint} has no {modeling.MANIFEST}" in warnings[0]
-    assert "not verified" in warnings[0]
+    assert "not verified" in warnings[0] and "loads as it is" in warnings[0]
 
 
 @pytest.mark.parametrize("where", ["resources/models/tiny",

@@ -350,8 +350,12 @@ def _no_manifest(path: Path) -> None:
             f"resources/models/<name>/ folder made by the workflow, its {MANIFEST} included)")
     if path not in _warned:
         _warned.add(path)
-        log.warning("checkpoint %s has no %s: its weight, config and tokenizer files are not "
-                    "verified (a checkpoint made elsewhere)", path, MANIFEST)
+        # One line that says why and that nothing is wrong: a save_pretrained folder of the
+        # user's own is the common case, and -q keeps warnings.
+        log.warning("checkpoint %s has no %s, so prunebench did not make it (a save_pretrained "
+                    "folder, a download): it loads as it is, its files not verified against "
+                    "recorded sha256 sums, which only prunebench's own checkpoints have", path,
+                    MANIFEST)
 
 
 def _mismatch_message(path: Path, name: str, what: str, is_weight: bool) -> str:
