@@ -516,7 +516,7 @@ def test_figure_grid_log2_and_oom_omitted(study, tmp_path):
     # 'depth' is no registered method: drawn under its own name, never dropped
     for ax, model in ((fig.axes[2], "m7"), (fig.axes[5], "m13")):
         assert [t.get_text() for t in ax.get_legend().get_texts()] == \
-            [model, "depth 4.9B", "FLAP 4.9B"]
+            [f"{model} (dense)", "depth 4.9B", "FLAP 4.9B"]
 
 
 def test_figure_single_model_single_config(tmp_path):
@@ -1741,9 +1741,9 @@ def test_figure_legends_titles_and_axis_labels(study_figure_rows, tmp_path):
     legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()]
     assert len(legends) == 2  # one per row: its sizes are the model's
     assert [t.get_text() for t in legends[0].get_texts()] == [
-        "LLaMA-7B", "LLM-Pruner 4.9B", "FLAP 4.9B", "Ours 4.9B", "Ours 4.9B + LoRA"]
+        "LLaMA-7B (dense)", "LLM-Pruner 4.9B", "FLAP 4.9B", "Ours 4.9B", "Ours 4.9B + LoRA"]
     assert legends[0].get_title().get_text() == "LLaMA-7B"
-    assert [t.get_text() for t in legends[1].get_texts()][0] == "Vicuna-13B"
+    assert [t.get_text() for t in legends[1].get_texts()][0] == "Vicuna-13B (dense)"
     # legend handles draw what the panels draw
     handle = dict(zip([t.get_text() for t in legends[0].get_texts()], legends[0].legend_handles))
     assert to_hex(handle["FLAP 4.9B"].get_color()) == "#006d2c"
@@ -1771,12 +1771,12 @@ def test_figure_default_names_and_sizes_from_the_prune_reports(tmp_path):
     fig = report.plot_throughput_vs_latency(df, tmp_path / "f.png", tmp_path / "f.pdf",
                                             reports_df=report.load_prune_reports(reports))
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["tiny", "Ours (PPL) 1.2M", "FLAP 1.2M"]
+    assert labels == ["tiny (dense)", "Ours (PPL) 1.2M", "FLAP 1.2M"]
     # without the reports a kept fraction reads as a share of dense
     fig = report.plot_throughput_vs_latency(df, tmp_path / "g.png", tmp_path / "g.pdf",
                                             display_names={"models": {"tiny": "Tiny LLaMA"}})
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["Tiny LLaMA", "Ours (PPL) 80%", "FLAP 80%"]
+    assert labels == ["Tiny LLaMA (dense)", "Ours (PPL) 80%", "FLAP 80%"]
 
 
 def test_size_labels_as_the_study_wrote_them():
@@ -1785,7 +1785,7 @@ def test_size_labels_as_the_study_wrote_them():
     assert figure_style.size_label("flap-4908000000") == "4.91B"
     assert figure_style.size_label("flap-0.8", 1_203_456) == "1.2M"
     assert figure_style.size_label("flap-0.75") == "75%"
-    assert figure_style.variant_label("m7", "dense+lora", NAMES) == "LLaMA-7B + LoRA"
+    assert figure_style.variant_label("m7", "dense+lora", NAMES) == "LLaMA-7B (dense) + LoRA"
 
 
 def _oom_marks(ax):

@@ -146,11 +146,13 @@ def size_label(variant: str, params_after: int | None = None) -> str:
 
 def variant_label(model: str, variant: str, display_names: Mapping[str, Any] | None = None,
                   params_after: int | None = None) -> str:
-    """The legend label: 'LLaMA-7B' (dense), 'LLM-Pruner 4.9B', 'Ours (PPL) 0.98M + LoRA'."""
+    """The legend label: 'LLaMA-7B (dense)', 'LLM-Pruner 4.9B', 'Ours (PPL) 0.98M + LoRA'. The
+    dense model is named as the paper's figure names it, with "(dense)": under the legend's
+    title (the model) its name alone read as a title repeated, not as one of the variants."""
     names = check_display_names(display_names)
     method, lora = method_of(variant)
     if method == DENSE:
-        label = names["models"].get(model, model)
+        label = f"{names['models'].get(model, model)} (dense)"
     else:
         name = names["methods"].get(method, method_style(method).name if method in
                                     METHOD_STYLES else method)
