@@ -1059,6 +1059,33 @@ def test_a_timed_tables_markdown_opens_with_what_it_was_timed_on_and_what_its_in
     assert {"speed", "summary"} == set(report.TIMED_TABLES)
 
 
+
+def test_the_quality_tables_markdown_says_what_its_columns_hold(study, tmp_path):
+    """quality.md had no caption (the timed tables have one): its units, how the numbers were
+    measured and what an empty cell means were in the docs only."""
+    root, _, reports, evals = study
+    payload = {"accuracy": {"boolq": 0.7, "piqa": 0.75}, "average": 0.725, "num_fewshot": 0,
+               "metric": {"boolq": "acc", "piqa": "acc"}}
+    zs = write_eval(root, "m7", "depth-4.9B", "zeroshot.json", payload)
+    ppl = write_eval(root, "m13", "flap-4.9B", "ppl.json", {
+        "perplexity": {"wikitext2": 12.5, "ptb": 22.5}, "window": 128, "stride": 128,
+        "bos": True})
+    quality = report.quality_table(report.load_prune_reports(reports), report.load_evals(
+        [e for e in evals if "m13/flap-4.9B" not in str(e)] + [zs, ppl]))
+    caption = report.table_caption("quality", quality, pd.DataFrame())
+    assert "`params_pct_dense` (% of the dense model's parameters)" in caption
+    assert "`ppl_<dataset>`: perplexity" in caption
+    assert "(window 128, stride 128, bos True)" in caption  # the files without settings: none
+    assert "`acc_<task>`: zero-shot accuracy as a fraction" in caption and "num_fewshot 0" in caption
+    assert "An empty cell: not measured" in caption
+    # without zero-shot files, nothing is said of accuracy; the other tables have no caption
+    bare = report.quality_table(report.load_prune_reports(reports), report.load_evals(evals))
+    assert "acc_" not in report.table_caption("quality", bare, pd.DataFrame())
+    assert report.table_caption("published_vs_reproduced", bare, pd.DataFrame()) == ""
+    md = tmp_path / "quality.md"
+    report.write_table(quality, tmp_path / "quality.csv", md, caption=caption)
+    assert md.read_text().startswith(caption + "\n\n| model")
+
 def test_cells_timed_alike_give_no_timing_warning(tmp_path, caplog):
     """Each cell on one device is enough; another backend or token config on another device,
     a CPU cell, and files that do not record a setting are not compared."""

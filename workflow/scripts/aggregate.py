@@ -37,7 +37,7 @@ for name, table in tables.items():
                        allow_empty=name == "published_vs_reproduced",
                        markdown=report.compact_view(name, table),
                        empty_note=nothing_published if name == "published_vs_reproduced" else "",
-                       caption=report.timing_caption(speed) if name in report.TIMED_TABLES else "")
+                       caption=report.table_caption(name, table, speed))
 figures_dir = Path(snakemake.output.figures[0]).parent
 for backend in snakemake.params.backends:
     stem = figures_dir / f"throughput_vs_latency_{backend}"

@@ -10,11 +10,12 @@ from prunebench.report.paired import paired_headline, paired_table
 from prunebench.report.tables import (PUBLISHED_TOLERANCE, TIMED_TABLES, compact_view, flagged_cells,
                                       headline_table, load_published, published_vs_reproduced,
                                       quality_table, rerun_advice, speed_headline, speed_table,
-                                      summary_table, timing_caption, to_markdown, write_table)
+                                      summary_table, table_caption, timing_caption, to_markdown,
+                                      write_table)
 
 __all__ = ["DENSE", "PUBLISHED_TOLERANCE", "TIMED_TABLES", "compact_view", "flagged_cells", "headline_table",
            "load_bench", "load_evals", "load_paired", "load_prune_reports", "load_published",
            "paired_headline", "paired_table", "pareto_front",
            "plot_quality_vs_speed", "plot_throughput_vs_latency", "published_vs_reproduced",
            "quality_table", "rerun_advice", "speed_headline", "speed_table", "summary_table",
-           "timing_caption", "to_markdown", "write_table"]
+           "table_caption", "timing_caption", "to_markdown", "write_table"]

@@ -541,6 +541,47 @@ def timing_caption(speed: pd.DataFrame) -> str:
             "a speed-up resting on one. Every statistic: the CSV beside this file.")
 
 
+def quality_caption(quality: pd.DataFrame) -> str:
+    """The lines above quality.md: what each column holds, in what unit, how its numbers were
+    measured (from the eval files' protocols: window and stride, tasks, few-shot, metric) and
+    what an empty cell means, so that the table reads without the docs beside it."""
+    columns = set(quality.columns)
+    said = ["Per model and variant: `params` (exact; `params_fmt` rounded), `params_pct_dense` "
+            "(% of the dense model's parameters), `blocks` (decoder blocks kept)."]
+    protocols = quality.attrs.get("protocols", {}).values()
+
+    def settings(section: str, keys: tuple[str, ...]) -> str:
+        seen = appearance(tuple((key, str(p[section].get(key))) for key in keys)
+                          for p in protocols if section in p)
+        written = (", ".join(f"{k} {v}" for k, v in one if v != "None") for one in seen)
+        return "; ".join(text for text in written if text)  # files that record none: nothing
+
+    if any(c.startswith("ppl_") for c in columns):
+        how = settings("ppl", ("window", "stride", "bos"))
+        said.append("`ppl_<dataset>`: perplexity on the dataset's test text, lower is better "
+                    "(inf: the model diverged on it)" + (f" ({how})" if how else "") + ".")
+    if any(c.startswith("acc_") for c in columns):
+        how = settings("acc", ("num_fewshot", "limit", "metric"))
+        said.append("`acc_<task>`: zero-shot accuracy as a fraction (1 is every answer right), "
+                    "`acc_average` their mean"
+                    + (" and `acc_average_stderr` its standard error" if "acc_average_stderr"
+                       in columns else "") + (f" ({how})" if how else "") + ".")
+    said.append("An empty cell: not measured (that evaluation is off in the config, or not "
+                "asked of that variant). How each number was made: the eval files, and "
+                "provenance.json beside this file.")
+    return " ".join(said)
+
+
+def table_caption(name: str, table: pd.DataFrame, speed: pd.DataFrame) -> str:
+    """The paragraph above the aggregate's table `name` in its Markdown: the timed tables'
+    (timing_caption, from the speed table), the quality table's, or none."""
+    if name in TIMED_TABLES:
+        return timing_caption(speed)
+    if name == "quality":
+        return quality_caption(table)
+    return ""
+
+
 def compact_view(name: str, table: pd.DataFrame) -> pd.DataFrame | None:
     """The Markdown view of the aggregate's table `name` where it is narrower than the CSV."""
     from prunebench.report.paired import paired_headline
