@@ -1076,7 +1076,8 @@ def test_the_quality_tables_markdown_says_what_its_columns_hold(study, tmp_path)
     assert "`params_pct_dense` (% of the dense model's parameters)" in caption
     assert "`ppl_<dataset>`: perplexity" in caption
     assert "(window 128, stride 128, bos True)" in caption  # the files without settings: none
-    assert "`acc_<task>`: zero-shot accuracy as a fraction" in caption and "num_fewshot 0" in caption
+    assert "`acc_<task>`: zero-shot accuracy as a fraction" in caption
+    assert "(num_fewshot 0, metric (boolq acc, piqa acc))" in caption and "{" not in caption
     assert "An empty cell: not measured" in caption
     # without zero-shot files, nothing is said of accuracy; the other tables have no caption
     bare = report.quality_table(report.load_prune_reports(reports), report.load_evals(evals))

@@ -550,8 +550,13 @@ def quality_caption(quality: pd.DataFrame) -> str:
             "(% of the dense model's parameters), `blocks` (decoder blocks kept)."]
     protocols = quality.attrs.get("protocols", {}).values()
 
+    def shown(value: Any) -> str:  # a per-task mapping ({task: metric}) as "boolq acc, ..."
+        if isinstance(value, dict):
+            return "(" + ", ".join(f"{task} {shown(v)}" for task, v in value.items()) + ")"
+        return str(value)
+
     def settings(section: str, keys: tuple[str, ...]) -> str:
-        seen = appearance(tuple((key, str(p[section].get(key))) for key in keys)
+        seen = appearance(tuple((key, shown(p[section].get(key))) for key in keys)
                           for p in protocols if section in p)
         written = (", ".join(f"{k} {v}" for k, v in one if v != "None") for one in seen)
         return "; ".join(text for text in written if text)  # files that record none: nothing
