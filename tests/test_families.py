@@ -40,7 +40,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
                           Ministral3Config, MixtralConfig, OlmoeConfig, Qwen2Config,
                           Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
-from transformers import DeepseekV3Config
+from transformers import DeepseekV2Config, DeepseekV3Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -176,10 +176,20 @@ FAMILIES = {
                                             q_lora_rank=24, kv_lora_rank=16,
                                             qk_nope_head_dim=8, qk_rope_head_dim=4,
                                             v_head_dim=8, first_k_dense_replace=1),
+    # DeepSeek-V2: V3's latent attention without a query rank (one q_proj, as V2-Lite has it),
+    # block 0 dense, then a softmax router choosing 2 of 4 experts greedily (no score-correction
+    # buffer) and 2 shared experts fused in one MLP.
+    "deepseek_v2": lambda: DeepseekV2Config(**{**SMALL, "num_key_value_heads": 4},
+                                            moe_intermediate_size=32,
+                                            n_shared_experts=2, n_routed_experts=4,
+                                            num_experts_per_tok=2, topk_method="greedy",
+                                            q_lora_rank=None, kv_lora_rank=16,
+                                            qk_nope_head_dim=8, qk_rope_head_dim=4,
+                                            v_head_dim=8, first_k_dense_replace=1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
-MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3"}
+MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -196,7 +206,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "glm4": "Glm4ForCausalLM", "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
-           "deepseek_v3": "DeepseekV3ForCausalLM"}
+           "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -683,6 +693,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
         if name == "deepseek_v3":  # latent attention: of these, o_proj only
             extra = {"target_modules": ["o_proj"]}
+        if name == "deepseek_v2":  # without a query rank: q_proj and o_proj
+            extra = {"target_modules": ["q_proj", "o_proj"]}
     else:
         method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     pruned_params = numel(model)

@@ -41,7 +41,10 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # (its shared expert and gate, `mlp.shared_expert.*`, `mlp.shared_expert_gate`,
              # are single tensors, under the same names in the published files)
              "qwen2_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
-                           "down_proj")}
+                           "down_proj"),
+             # (its shared experts, `mlp.shared_experts.*`, one MLP, under the same names)
+             "deepseek_v2": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                             "down_proj")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
@@ -427,6 +430,15 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         chosen, _ = lora.lora_target_names(model, ["o_proj"])
         assert len(chosen) == 4 and all(n.endswith(".self_attn.o_proj") for n in chosen)
         return
+    if name == "deepseek_v2":
+        # without a query rank, q_proj is there; k_proj and v_proj are not: named
+        with pytest.raises(PrunebenchError, match=r"\['k_proj', 'gate_proj'\].*fused 3D.*"
+                                                  r"q_proj instead of q_a_proj.*no k_proj.*"
+                                                  r"\['q_proj', 'o_proj'\]"):
+            lora.lora_target_names(model, ["q_proj", "k_proj", "o_proj", "gate_proj"])
+        chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
+        assert len(chosen) == 2 * 4 and all(".self_attn." in n for n in chosen)
+        return
     with pytest.raises(PrunebenchError, match=r"gate_proj.*fused 3D.*\['q_proj', 'o_proj'\]"):
         lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
     chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
@@ -452,7 +464,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     assert weight_bytes(config, torch.float32) == 4 * read
     shared = sum(p.numel() for n, p in model.named_parameters() if "shared_expert" in n)
     # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
-    assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3"))
+    assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -503,7 +515,8 @@ def test_the_start_refuses_what_a_mixture_of_experts_cannot_do(tmp_path):
 HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen/Qwen3-30B-A3B",
            "olmoe": "allenai/OLMoE-1B-7B-0924-Instruct",
            "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat", "gpt_oss": "openai/gpt-oss-20b",
-           "deepseek_v3": "deepseek-ai/DeepSeek-R1"}
+           "deepseek_v3": "deepseek-ai/DeepSeek-R1",
+           "deepseek_v2": "deepseek-ai/DeepSeek-V2-Lite-Chat"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))

@@ -447,6 +447,33 @@ ARCHITECTURES["deepseek-v3"] = dict(
         "mscale": 1.0, "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096,
         "rope_theta": 10000.0})
 ARCHITECTURES["deepseek-r1"] = ARCHITECTURES["deepseek-v3"]
+# deepseek-ai/DeepSeek-V2-Lite and DeepSeek-V2 (deepseek_v2): the shapes from public
+# Megatron-style configs of both (deepseek_v2_lite.yaml / deepseek_v2.yaml, citing the hub
+# repos: 27 / 60 blocks, hidden 2048 / 5120, dense intermediate 10944 / 12288 in block 0
+# (first_k_dense_replace 1), 16 / 128 heads of MLA with kv_lora_rank 512, qk_nope 128,
+# qk_rope 64, v 128, q_lora_rank none / 1536, 64 / 160 routed experts of 1408 / 1536 and 2
+# shared), 6 routed experts a token in both and V2's device-limited routing over 8 groups, 3
+# chosen (the DeepSeek-V2 paper, arXiv 2405.04434), vocab 102400 (the DeepSeek-V2
+# tokenizer's), untied, YaRN factor 40 over 4096 positions to 163840 (the paper's context
+# extension; V2-Lite-Chat's 32K context is its fine-tuning's, not the shape's).
+ARCHITECTURES["deepseek-v2-lite"] = dict(
+    model_type="deepseek_v2", vocab_size=102400, hidden_size=2048, intermediate_size=10944,
+    moe_intermediate_size=1408, num_hidden_layers=27, num_attention_heads=16,
+    num_key_value_heads=16, n_shared_experts=2, n_routed_experts=64, kv_lora_rank=512,
+    q_lora_rank=None, qk_rope_head_dim=64, v_head_dim=128, qk_nope_head_dim=128,
+    num_experts_per_tok=6, first_k_dense_replace=1, topk_method="greedy",
+    max_position_embeddings=163840, rms_norm_eps=1e-6, tie_word_embeddings=False,
+    bos_token_id=100000, eos_token_id=100001, rope_parameters={
+        "rope_type": "yarn", "factor": 40.0, "beta_fast": 32.0, "beta_slow": 1.0,
+        "mscale": 0.707, "mscale_all_dim": 0.707, "original_max_position_embeddings": 4096,
+        "rope_theta": 10000.0})
+ARCHITECTURES["deepseek-v2"] = dict(
+    ARCHITECTURES["deepseek-v2-lite"], hidden_size=5120, intermediate_size=12288,
+    moe_intermediate_size=1536, num_hidden_layers=60, num_attention_heads=128,
+    num_key_value_heads=128, n_routed_experts=160, q_lora_rank=1536,
+    topk_method="group_limited_greedy", n_group=8, topk_group=3)
+ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
+ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
 # rms_norm_eps 1e-5 (Vicuna v1.5 is fine-tuned from them).
 ARCHITECTURES["llama-2-7b"] = dict(ARCHITECTURES["llama-7b"], max_position_embeddings=4096,

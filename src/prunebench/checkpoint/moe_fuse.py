@@ -35,6 +35,8 @@ weights are converted once (checkpoint.pickle_convert):
   once to bfloat16 (`dequantize_fp8`) with the quantization_config leaving config.json as
   gpt-oss's, and a multi-token-prediction block (`model.layers.{num_hidden_layers}`), which
   transformers does not build: dropped, `moe_fusion.json` saying so (`dropped_blocks`).
+- DeepSeek-V2: V3's per-expert names (transformers maps `deepseek_v2` onto `qwen2_moe`'s
+  conversion too), in bfloat16, without a multi-token-prediction block.
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -74,7 +76,7 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 # gpt-oss's MXFP4 experts: (block prefix, projection, part).
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
-MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3")
+MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2")
 # DeepSeek-V3 / R1's FP8 weights: an e4m3 `X.weight` beside its float32 `X.weight_scale_inv`,
 # one scale per block of the quantization_config's `weight_block_size` (128 x 128).
 _FP8_SCALE = ".weight_scale_inv"

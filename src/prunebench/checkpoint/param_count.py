@@ -253,6 +253,19 @@ FAMILIES: dict[str, Family] = {
                           shipped_code=("configuration_deepseek.DeepseekV3Config",
                                         "modeling_deepseek.DeepseekV3Model",
                                         "modeling_deepseek.DeepseekV3ForCausalLM")),
+    # DeepseekV2Attention / DeepseekV2DecoderLayer: DeepSeek-V3's (latent attention, dense
+    # prefix, shared experts fused in one MLP), its router a softmax over n_routed_experts
+    # (greedy or group-limited top k) without V3's score-correction buffer, and its MLPs (the
+    # dense blocks' and the shared experts') with biases as the config's `mlp_bias` says
+    # (false in the published models); the routed experts have none.
+    "deepseek_v2": Family("DeepseekV2ForCausalLM", "DeepseekV2Config", False, False, "mlp_bias",
+                          False, moe_intermediate_key="moe_intermediate_size",
+                          latent_attention=True, dense_prefix_key="first_k_dense_replace",
+                          shared_experts_key="n_shared_experts",
+                          # deepseek-ai's DeepSeek-V2(-Lite) config.json `auto_map`.
+                          shipped_code=("configuration_deepseek.DeepseekV2Config",
+                                        "modeling_deepseek.DeepseekV2Model",
+                                        "modeling_deepseek.DeepseekV2ForCausalLM")),
 }
 
 
@@ -340,7 +353,9 @@ def shared_expert_params(config) -> int:
         # DeepSeek-V3: n_shared_experts experts of moe_intermediate_size held as one SwiGLU MLP
         # that many times as wide, ungated (DeepseekV3MoE.shared_experts).
         width = config.moe_intermediate_size * getattr(config, family(config).shared_experts_key)
-        return 3 * config.hidden_size * width
+        # DeepSeek-V2's MLP carries biases where the config's mlp_bias says (V3's never)
+        return 3 * config.hidden_size * width + ((2 * width + config.hidden_size)
+                                                 if mlp_bias(config) else 0)
     if key is None:
         return 0
     return 3 * config.hidden_size * getattr(config, key) + config.hidden_size
@@ -516,6 +531,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "v_head_dim": 128, "qk_nope_head_dim": 128, "num_experts_per_tok": 8,
                     "first_k_dense_replace": 3, "max_position_embeddings": 4096,
                     "head_dim": 64},
+    # DeepseekV2Config's: n_routed_experts 64 of 1407, 2 shared, no dense prefix, q_lora_rank
+    # 1536; its num_experts_per_tok has no default (None: a config.json gives it).
+    "deepseek_v2": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "max_position_embeddings": 2048,
+                    "moe_intermediate_size": 1407, "n_shared_experts": 2,
+                    "num_local_experts": 64, "kv_lora_rank": 512, "q_lora_rank": 1536,
+                    "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+                    "num_experts_per_tok": None, "first_k_dense_replace": 0, "head_dim": 64},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -532,13 +554,14 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # hold as num_local_experts (num_experts(config) reads either).
         values = {**values, "num_local_experts": values["num_experts"]}
     if "n_routed_experts" in values and "num_local_experts" not in values:
-        # DeepSeek-V3's config.json name for it (DeepseekV3Config's attribute_map).
+        # DeepSeek-V2's and V3's config.json name for it (their classes' attribute_map).
         values = {**values, "num_local_experts": values["n_routed_experts"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
-    if values.get("model_type") == "deepseek_v3":
-        # DeepseekV3Config sets head_dim to qk_rope_head_dim whatever config.json says.
+    if values.get("model_type") in ("deepseek_v2", "deepseek_v3"):
+        # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
+        # config.json says.
         values["head_dim"] = values["qk_rope_head_dim"]
     if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
         # GptOssConfig's: a sliding block first, then every other block (its windows).
@@ -718,11 +741,11 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     # DeepseekV3Attention expands its latent keys and values to every query head and then
     # repeats them by heads / KV heads: fewer KV heads than query heads builds and stops at the
     # first forward on a shape mismatch (the published models have as many).
-    if (model_type == "deepseek_v3" and heads is not None and kv_heads is not None
-            and kv_heads != heads):
+    if (model_type in ("deepseek_v2", "deepseek_v3") and heads is not None
+            and kv_heads is not None and kv_heads != heads):
         raise PrunebenchError(
             f"{path / 'config.json'} gives num_attention_heads={heads} and "
-            f"num_key_value_heads={kv_heads}: DeepSeek-V3's latent attention expands keys and "
+            f"num_key_value_heads={kv_heads}: DeepSeek's latent attention expands keys and "
             "values to every query head, so transformers runs it only with as many KV heads "
             "(set num_key_value_heads to num_attention_heads, or leave it out). Re-download or "
             "rebuild the model; a config.json edited by hand no longer describes its weights")
