@@ -1,9 +1,8 @@
 """DeepSeek-V3 (deepseek_v3, DeepseekV3ForCausalLM): exact counts of its multi-head latent
 attention, dense prefix, shared and routed experts; its published checkpoints (per-expert
 tensors, FP8 weights with 128 x 128 scale tiles, a multi-token-prediction block) imported as
-transformers loads them; depth pruning keeping the dense blocks a prefix; refusals. And
-DeepSeek-V2 (deepseek_v2): its counts (MLP biases, either routing), depth pruning, known shapes
-(its per-expert import is tests/test_moe.py's)."""
+transformers loads them; depth pruning keeping the dense blocks a prefix; refusals
+(DeepSeek-V2's: tests/test_deepseek_v2.py)."""
 
 from __future__ import annotations
 
@@ -49,7 +48,8 @@ def random_model(config, seed: int = 0):
             p.copy_(torch.randn_like(p) * (0.2 if p.dim() == 1 else 0.1)
                     + (1.0 if "norm" in name else 0.0))
         for layer in model.model.layers:
-            if hasattr(layer.mlp, "gate"):  # a router's score bias, which picks the experts
+            # a router's score bias, which picks the experts (V3's; V2's router has none)
+            if hasattr(getattr(layer.mlp, "gate", None), "e_score_correction_bias"):
                 layer.mlp.gate.e_score_correction_bias.copy_(
                     torch.randn_like(layer.mlp.gate.e_score_correction_bias) * 0.1)
     return model.eval()
@@ -250,8 +250,14 @@ def test_fp8_scales_without_an_fp8_config_or_another_quantization_are_refused(tm
 
 @pytest.mark.parametrize("drop", [[0], [1], [0, 2], [1, 3], [2, 3]])
 def test_depth_pruning_keeps_the_dense_blocks_a_prefix_reloading_each_as_it_was(drop, tmp_path):
-    config = small(first_k_dense_replace=2)
-    model = random_model(config)
+    check_depth_pruning_keeps_the_dense_prefix(random_model(small(first_k_dense_replace=2)),
+                                               drop, tmp_path)
+
+
+def check_depth_pruning_keeps_the_dense_prefix(model, drop: list[int], tmp_path) -> None:
+    """Removing `drop` from a 4-block model whose first 2 blocks are dense: exactly the others
+    kept, `first_k_dense_replace` the kept dense blocks' count, and the saved model reloads
+    each block as the kind it was, in prunebench and in transformers, weight for weight."""
     kinds = [type(layer.mlp).__name__ for layer in model.model.layers]
     layers = list(model.model.layers)
     keep = [i for i in range(4) if i not in drop]
@@ -335,80 +341,3 @@ def test_a_config_with_fewer_kv_heads_than_query_heads_is_refused(tmp_path):
                                                   "num_key_value_heads=2: DeepSeek's latent"):
             read(fewer)
 
-
-# ------------------------------------------------------------------------------- DeepSeek-V2
-
-def small_v2(**over):
-    """A small DeepSeek-V2: V3's small shape with V2's softmax router (no score-correction
-    buffer) and its own keys."""
-    from transformers import DeepseekV2Config
-
-    values = {k: v for k, v in small().to_dict().items()
-              if k in ("vocab_size", "hidden_size", "intermediate_size", "moe_intermediate_size",
-                       "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                       "n_shared_experts", "n_routed_experts", "kv_lora_rank", "q_lora_rank",
-                       "qk_rope_head_dim", "v_head_dim", "qk_nope_head_dim",
-                       "num_experts_per_tok", "first_k_dense_replace",
-                       "max_position_embeddings", "bos_token_id", "eos_token_id",
-                       "pad_token_id")}
-    return DeepseekV2Config(**{**values, "topk_method": "greedy", **over})
-
-
-@pytest.mark.parametrize("q_lora_rank,mlp_bias,routing,dense", list(itertools.product(
-    [None, 20], [False, True], ["greedy", "group_limited_greedy"], [0, 1, 4])))
-def test_deepseek_v2_counts_equal_transformers_parameters(q_lora_rank, mlp_bias, routing, dense):
-    """DeepSeek-V2's MLPs (the dense blocks' and the shared experts') take biases with
-    `mlp_bias`, its routed experts none; its router has no score-correction buffer; either
-    routing: the closed form, and config_from_dict of the config.json, equal model.parameters()."""
-    groups = {"n_group": 2, "topk_group": 1} if routing == "group_limited_greedy" else {}
-    config = small_v2(q_lora_rank=q_lora_rank, mlp_bias=mlp_bias, topk_method=routing,
-                      first_k_dense_replace=dense, **groups)
-    model = build_model(config, device="meta")
-    assert numel(model) == count_params(config)
-    assert count_params(config_from_dict(json.loads(config.to_json_string()))) == \
-        count_params(config)
-    assert not any("e_score_correction_bias" in name for name, _ in model.named_buffers())
-    assert sparse_mlp_blocks(config) == [i >= dense for i in range(4)]
-    if mlp_bias and dense < 4:  # the shared experts' biases are counted: 2 x width + hidden
-        assert count_params(config) - count_params(small_v2(
-            q_lora_rank=q_lora_rank, topk_method=routing, first_k_dense_replace=dense,
-            **groups)) == dense * (2 * 48 + 32) + (4 - dense) * (2 * 2 * 16 + 32)
-
-
-@pytest.mark.parametrize("drop", [[0], [1, 3]])
-def test_deepseek_v2_depth_pruning_keeps_the_dense_block_a_prefix(drop, tmp_path):
-    config = small_v2(first_k_dense_replace=1)
-    torch.manual_seed(0)
-    model = build_model(config, device="cpu").eval()
-    keep = [i for i in range(4) if i not in drop]
-    remove_blocks(model, drop)
-    assert model.config.first_k_dense_replace == (1 if 0 in keep else 0)
-    assert numel(model) == count_params(model.config)
-    x = ids()
-    save_model(model, None, tmp_path / "pruned")
-    theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "pruned", dtype=torch.float32)
-    for reloaded in (load_model(tmp_path / "pruned"), theirs.eval()):
-        assert [type(layer.mlp).__name__ for layer in reloaded.model.layers] == [
-            "DeepseekV2MLP" if i == 0 else "DeepseekV2Moe" for i in keep]
-        torch.testing.assert_close(logits(reloaded, x), logits(model, x), rtol=0, atol=1e-5)
-    with pytest.raises(FamilyUnsupported, match="mixture-of-experts family 'deepseek_v2'"):
-        refuse_moe(model.config, "flap")
-
-
-def test_deepseek_v2s_known_shapes_count_what_transformers_builds():
-    """DeepSeek-V2-Lite (the card's 15.7B, 2.4B activated) and DeepSeek-V2 (236B, 21B
-    activated): the closed form equals the meta model's parameters; a batch-1 step reads 6 of
-    the routed experts."""
-    from prunebench.checkpoint.architectures import (architecture_config, architecture_values,
-                                                     known_shape_of)
-
-    for name, total, read in (("deepseek-v2-lite", 15_706_484_224, 2_451_435_008),
-                              ("deepseek-v2", 235_741_434_880, 20_851_512_320)):
-        config = architecture_config(name)
-        assert type(config).__name__ == "DeepseekV2Config"
-        assert numel(build_model(config, device="meta")) == count_params(config) == total
-        assert count_params(config_from_dict(architecture_values(name))) == total
-        assert weight_bytes(config, "bfloat16") == 2 * read
-    assert known_shape_of("deepseek-ai/DeepSeek-V2-Lite") == "deepseek-v2-lite"
-    assert known_shape_of("deepseek-ai/DeepSeek-V2-Lite-Chat") == "deepseek-v2-lite-chat"
-    assert known_shape_of("deepseek-ai/DeepSeek-V2-Chat") == "deepseek-v2-chat"
