@@ -394,8 +394,8 @@ def test_summary_markdown_is_the_compact_headline_and_csv_keeps_every_column(stu
     headline = report.headline_table(table.assign(acc_average=0.5))
     assert list(headline.columns) == [
         "model", "variant", "params_fmt", "params_pct_dense", "ppl_wikitext2", "ppl_ptb",
-        "acc_average", "hf_12x128_latency_b1_speedup", "hf_12x128_latency_b1_flagged",
-        "hf_12x128_best_tok_s", "hf_12x128_best_batch", "hf_12x128_best_flagged", "timings",
+        "acc_average", "hf_12x128_latency_b1_speedup", "hf_12x128_latency_b1_flags",
+        "hf_12x128_best_tok_s", "hf_12x128_best_batch", "hf_12x128_best_flags", "timings",
         "timings_flagged"]
     report.write_table(table, tmp_path / "s.csv", tmp_path / "s.md", markdown=headline)
     assert pd.read_csv(tmp_path / "s.csv").shape[1] == table.shape[1]
@@ -424,7 +424,7 @@ def test_the_summary_carries_the_paired_batch1_speed_up_where_a_cell_was_paired(
     assert shown.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_ci95"] == "[1.25, 1.36]"
     assert shown.loc[("m7", "dense"), "hf_12x128_paired_b1_ci95"] == ""
     assert list(headline.columns).index("hf_12x128_paired_b1_speedup") == \
-        list(headline.columns).index("hf_12x128_latency_b1_flagged") + 1
+        list(headline.columns).index("hf_12x128_latency_b1_flags") + 1
     # a contended pair is flagged as a contended sweep row is
     paired.loc[0, "contended"] = True
     flagged = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
@@ -1638,8 +1638,42 @@ def test_a_best_throughput_speed_up_from_a_flagged_timing_says_so(tmp_path, unst
     assert set(summary["hf_12x128_best_batch"]) == {8}
     assert dict(zip(summary["variant"], summary["hf_12x128_best_flagged"])) == flagged
     assert not summary["hf_12x128_latency_b1_flagged"].any()  # batch 1 is clean
+    headline = report.headline_table(summary)  # in words: whose timing, and what it is
+    said = dict(zip(headline["variant"], headline["hf_12x128_best_flags"]))
+    assert said == {v: ("" if not flagged[v] else "unstable" if v == unstable_variant
+                        else "dense: unstable") for v in VARIANTS}
+
+
+def test_a_headline_speed_up_over_a_contended_dense_timing_says_so(tmp_path):
+    """Dense's batch-1 timing had other work beside it: each pruned variant's headline
+    speed-up divides by it, so summary.md says "dense: contended" beside it, not a bare
+    True (or nothing) that leaves the figure to be quoted as it stands."""
+    bench = [write_bench(tmp_path, "m7", v, "hf", 12, 128, batches=(1, 8), unstable=())
+             for v in VARIANTS]
+    dense_file = bench[VARIANTS.index("dense")]
+    data = json.loads(dense_file.read_text())
+    for row in data["rows"]:
+        beside = row["batch_size"] == 1
+        row["interference"] = {"other_cpu_cores": 1.5 if beside else 0.0,
+                               "gpu_other_processes": [], "competition": beside}
+    dense_file.write_text(json.dumps(data))
+    # the first pruned variant's own batch-1 timing is unstable as well
+    own = bench[VARIANTS.index("depth-4.9B")]
+    data = json.loads(own.read_text())
+    data["rows"][0].update(unstable=True, latency_s_ci95_rel=0.08)
+    own.write_text(json.dumps(data))
+    reports = [write_report(tmp_path, "m7", v) for v in VARIANTS]
+    summary = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports))
+    assert summary["hf_12x128_latency_b1_flagged"].all()
+    assert not summary["hf_12x128_best_flagged"].any()  # batch 8 was timed alone
     headline = report.headline_table(summary)
-    assert dict(zip(headline["variant"], headline["hf_12x128_best_flagged"])) == flagged
+    said = dict(zip(headline["variant"], headline["hf_12x128_latency_b1_flags"]))
+    assert said == {"dense": "contended", "depth-4.9B": "unstable; dense: contended",
+                    "flap-4.9B": "dense: contended"}
+    report.write_table(summary, tmp_path / "s.csv", tmp_path / "s.md", markdown=headline)
+    (line,) = [line for line in (tmp_path / "s.md").read_text().splitlines()
+               if "flap-4.9B" in line]
+    assert "dense: contended" in [cell.strip() for cell in line.strip("|").split("|")]
 
 
 # ---------------------------------------------------------------------------------------------

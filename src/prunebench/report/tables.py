@@ -182,23 +182,30 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
     speed = speed_table(bench_df, reports_df)
     ok = speed[speed["status"] == "ok"]
     cell = ["model", "variant", "backend", "tokens"]
-    b1 = ok[ok["batch_size"] == 1].assign(flagged=speedup_untrusted).set_index(cell)
+    b1 = ok[ok["batch_size"] == 1].assign(flags=timing_flags).set_index(cell)
     best = ok.loc[ok.groupby(cell, sort=False)["throughput_tok_s"].idxmax()]
-    best = best.assign(flagged=speedup_untrusted).set_index(cell)
+    best = best.assign(flags=timing_flags).set_index(cell)
     per_cell = pd.DataFrame(index=speed.set_index(cell).index.unique())
     per_cell["latency_b1_s"] = b1["latency_s_mean"]
     per_cell["latency_b1_speedup"] = b1["latency_speedup"]
     for end in ("low", "high"):  # its 95% interval (timing.ratio_ci95), for the figure's bars
         if f"latency_speedup_ci95_{end}" in b1:
             per_cell[f"latency_b1_speedup_ci95_{end}"] = b1[f"latency_speedup_ci95_{end}"]
-    per_cell["latency_b1_flagged"] = _with_dense_flags(b1["flagged"], per_cell.index)
+    # Why, in words (the headline prints these): a figure resting on a contended dense timing
+    # says "dense: contended", not a bare True that reads as the variant's own fault.
+    per_cell["latency_b1_flags"] = _with_dense_flags(b1["flags"], per_cell.index)
+    per_cell["latency_b1_flagged"] = per_cell["latency_b1_flags"] != ""
     per_cell["best_tok_s"] = best["throughput_tok_s"]
     per_cell["best_batch"] = best["batch_size"].astype("Int64")
     dense_best = per_cell.xs(DENSE, level="variant")["best_tok_s"]
     per_cell["best_speedup"] = per_cell["best_tok_s"] / dense_best.reindex(
         per_cell.index.droplevel("variant")).to_numpy()
-    per_cell["best_flagged"] = (_with_dense_flags(best["flagged"], per_cell.index)
-                                | _swept_unlike_dense(bench_df, per_cell.index))
+    swept = _swept_unlike_dense(bench_df, per_cell.index)
+    per_cell["best_flags"] = [", ".join(filter(None, [why, "swept other batch sizes than dense"
+                                                      if other else ""]))
+                              for why, other in zip(_with_dense_flags(best["flags"],
+                                                                      per_cell.index), swept)]
+    per_cell["best_flagged"] = per_cell["best_flags"] != ""
     if paired is not None and not paired.empty:
         from prunebench.report.paired import paired_untrusted
 
@@ -270,15 +277,22 @@ def speedup_untrusted(speed: pd.DataFrame) -> pd.Series:
     return untrusted(speed) | unlike
 
 
-def _with_dense_flags(flags: pd.Series, index: pd.MultiIndex) -> np.ndarray:
-    """Per cell of `index` (model, variant, backend, tokens): whether its own timing or the
-    dense model's in the same cell is flagged. A speed-up is as trustworthy as the less
-    trustworthy of its two timings."""
-    flags = flags.astype(bool)
+def _with_dense_flags(flags: pd.Series, index: pd.MultiIndex) -> list[str]:
+    """Per cell of `index` (model, variant, backend, tokens): what flags its speed-up, from
+    `flags` (timing_flags of the cells' rows): its own timing's names, then its dense model's
+    in the same cell after "dense: " ("unstable; dense: contended"), "" where neither is
+    flagged. A speed-up is as trustworthy as the less trustworthy of its two timings."""
+    variants = index.get_level_values("variant")
     dense_flags = flags[flags.index.get_level_values("variant") == DENSE].droplevel("variant")
-    own = flags.reindex(index, fill_value=False).astype(bool)
-    dense = dense_flags.reindex(index.droplevel("variant"), fill_value=False)
-    return own.to_numpy() | dense.astype(bool).to_numpy()
+    own = flags.reindex(index)
+    dense = dense_flags.reindex(index.droplevel("variant"))
+
+    def words(names: Any) -> str:  # a cell without that row: NaN, nothing to say
+        return ", ".join(names) if isinstance(names, list) else ""
+
+    return ["; ".join(filter(None, [words(mine), "" if variant == DENSE or not words(theirs)
+                                    else f"dense: {words(theirs)}"]))
+            for variant, mine, theirs in zip(variants, own, dense)]
 
 
 # How close a reproduced number must come to the published one: perplexity within 2% of it,
@@ -475,22 +489,32 @@ def speed_headline(speed: pd.DataFrame) -> pd.DataFrame:
         out["speedup_ci95"] = interval_text(speed["latency_speedup_ci95_low"],
                                             speed["latency_speedup_ci95_high"])
 
+    own = timing_flags(speed)
+    dense = dense_untrusted(speed)
+    out["flags"] = [", ".join(own[i] + (["dense row flagged (so are its speed-ups)"]
+                                        if dense[i] else []))
+                    for i in speed.index]
+    return out
+
+
+def timing_flags(speed: pd.DataFrame) -> pd.Series:
+    """Per row of the speed table, the names of what makes its own timing or its speed-ups
+    not to be trusted as they stand (unstable, drifting, contended, ran eagerly, compiled
+    while timed, unlike dense: what differed), as speed.md's `flags` and the summary's
+    `_flags` print them: a row has names exactly where `speedup_untrusted` holds."""
     def flagged(column: str) -> pd.Series:  # a column older files lack flags nothing
         if column not in speed:
             return pd.Series(False, index=speed.index)
         return speed[column].fillna(False).astype(bool)
 
-    flags = {"unstable": flagged("unstable"), "drifting": flagged("drifting"),
-             "contended": flagged("contended"),
-             "ran eagerly": fell_back(speed),
-             "compiled while timed": compiled_while_timed(speed),
-             "dense row flagged (so are its speed-ups)": dense_untrusted(speed)}
+    named = {"unstable": flagged("unstable"), "drifting": flagged("drifting"),
+             "contended": flagged("contended"), "ran eagerly": fell_back(speed),
+             "compiled while timed": compiled_while_timed(speed)}
     unlike = speed["unlike_dense"].fillna("") if "unlike_dense" in speed else None
-    out["flags"] = [", ".join([name for name, rows in flags.items() if rows[i]]
-                              + ([f"unlike dense: {unlike[i]}"] if unlike is not None
-                                 and unlike[i] else []))
-                    for i in speed.index]
-    return out
+    return pd.Series([[name for name, rows in named.items() if rows[i]]
+                      + ([f"unlike dense: {unlike[i]}"] if unlike is not None and unlike[i]
+                         else [])
+                      for i in speed.index], index=speed.index, dtype=object)
 
 
 def number_text(value: float) -> str:
@@ -538,7 +562,10 @@ def timing_caption(speed: pd.DataFrame) -> str:
             "cell rerun later), which `benchmark.paired` measures (docs/benchmarks.md, \"How "
             "far to trust a timing\"). *Flagged*: a timing not to trust as it stands "
             "(unstable, drifting, contended, run eagerly, or timed unlike its dense model), or "
-            "a speed-up resting on one. Every statistic: the CSV beside this file.")
+            "a speed-up resting on one; the summary names why beside each speed-up (`_flags`: "
+            "its own timing's flags, then its dense model's after `dense:`, e.g. `dense: "
+            "contended`: quote such a figure only with that said, or rerun the cell). Every "
+            "statistic: the CSV beside this file.")
 
 
 def quality_caption(quality: pd.DataFrame) -> str:
@@ -602,7 +629,8 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     (fewest output, then input tokens) the batch-1 speed-up with its within-job 95% interval
     (and, where that cell was timed in pairs, the paired one with its interval) and the best
     throughput with its
-    batch, each with whether it rests on a flagged timing (its own or dense's), and how many
+    batch, each with what flags the timings it rests on (`_flags`: its own timing's flags,
+    then its dense model's after "dense: "; empty where neither is flagged), and how many
     timings there are and how many of them are flagged. The wide per-configuration columns
     stay in summary.csv."""
     speedups = [c for c in summary.columns if c.endswith("_latency_b1_speedup")]
@@ -611,11 +639,13 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     columns += [c for c in summary.columns if c.startswith("ppl_")]
     columns += [c for c in ("acc_average", "acc_average_stderr") if c in summary.columns]
     if cell:
+        # Why a figure is flagged, in words ("dense: contended"), not the CSV's True/False:
+        # a bare True beside a speed-up was quoted as if it were the variant's own noise.
         columns += [f"{cell}_latency_b1_speedup", f"{cell}_latency_b1_ci95",
-                    f"{cell}_latency_b1_flagged",
+                    f"{cell}_latency_b1_flags",
                     f"{cell}_paired_b1_speedup", f"{cell}_paired_b1_ci95",
                     f"{cell}_paired_b1_flagged",
-                    f"{cell}_best_tok_s", f"{cell}_best_batch", f"{cell}_best_flagged"]
+                    f"{cell}_best_tok_s", f"{cell}_best_batch", f"{cell}_best_flags"]
     columns += [c for c in ("timings", "timings_flagged") if c in summary.columns]
     summary = summary.copy()
     # A speed-up's interval where its timings give one (results with their runs recorded):
