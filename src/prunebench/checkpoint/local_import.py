@@ -165,7 +165,7 @@ def pruned_problem(folder: Path, model: str) -> str | None:
     variant = str(report.get("variant") or "")
     pruned = _pruned_from(checkpoint, manifest)
     if pruned is None and not (variant and variant.removesuffix("+lora") != "dense"):
-        return None
+        return _width_pruned_copy(checkpoint, model)
     recorded_in, base = pruned or (checkpoint, str((report.get("base") or {}).get("checkpoint")
                                                    or "") or None)
     what = f"{variant} of {report.get('model')}" if variant and report.get("model") else "a model"
@@ -176,6 +176,22 @@ def pruned_problem(folder: Path, model: str) -> str | None:
             "imported as a base model it would be the dense row of the tables, its "
             "variants sized against it, with nothing left to record that it was pruned; "
             f"{fix}, and list the variant ({variant or '<method>-<size>'}) under "
+            f"models.{model}.variants instead")
+
+
+def _width_pruned_copy(checkpoint: Path, model: str) -> str | None:
+    """Why `checkpoint`, a copy of a width-pruned prunebench checkpoint without the manifest and
+    report that would name its dense model (its config.json and weights alone, or one imported
+    before this check), cannot be a base model, or None: its config.json's `layer_shapes` (each
+    block's widths) is written by prunebench's width surgery only, no published model has it."""
+    raw = read_json_or_none(checkpoint / "config.json")
+    if not (isinstance(raw, dict) and raw.get("layer_shapes")):
+        return None
+    return (f"{checkpoint}'s config.json has layer_shapes (each block's widths), which only "
+            "prunebench's width pruning writes: it holds a width-pruned model whose manifest "
+            "and prune report, which would name its dense model, are not with it. Imported as "
+            "a base model it would be the dense row of the tables, its variants sized against "
+            "it; give the dense model it was pruned from, and list the variant under "
             f"models.{model}.variants instead")
 
 
