@@ -562,6 +562,28 @@ def accelerate_max_memory(max_memory: dict | None) -> dict | None:
     return {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in max_memory.items()}
 
 
+# GraniteMoE's published tensors (and what transformers' save_pretrained writes back) hold the
+# experts already fused, under other names: transformers' conversion mapping for `granitemoe`
+# (5.17 and 5.25) only renames them, the shapes unchanged: `block_sparse_moe.input_linear.weight`
+# [experts, 2 * width, hidden] (rows [gate; up]) is `block_sparse_moe.experts.gate_up_proj`,
+# `output_linear.weight` [experts, hidden, width] is `experts.down_proj`, and the router's
+# `router.layer.weight` is `router.weight`. Renamed as read, so no file is rewritten.
+GRANITEMOE_RENAMES = {"granitemoe": ((".block_sparse_moe.input_linear.weight",
+                                      ".block_sparse_moe.experts.gate_up_proj"),
+                                     (".block_sparse_moe.output_linear.weight",
+                                      ".block_sparse_moe.experts.down_proj"),
+                                     (".block_sparse_moe.router.layer.weight",
+                                      ".block_sparse_moe.router.weight"))}
+
+
+def granitemoe_loaded_name(name: str) -> str:
+    """A GraniteMoE checkpoint tensor's name as GraniteMoeForCausalLM holds it."""
+    for published, loaded in GRANITEMOE_RENAMES["granitemoe"]:
+        if name.endswith(published):
+            return name[: -len(published)] + loaded
+    return name
+
+
 def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
                 offload_dir, keep_cpu_resident=False) -> LlamaForCausalLM:
     config = load_config(path)
@@ -581,6 +603,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary
     # tables as weights; they are recomputed from the config, so drop them.
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
+    if config.model_type in GRANITEMOE_RENAMES:
+        state = {granitemoe_loaded_name(k): v for k, v in state.items()}
     if config.tie_word_embeddings:
         head = state.pop("lm_head.weight", None)
         if "model.embed_tokens.weight" not in state and head is not None:

@@ -228,6 +228,12 @@ FAMILIES: dict[str, Family] = {
                         moe_intermediate_key="moe_intermediate_size", dense_mlp_layers=True,
                         shared_expert_key="shared_expert_intermediate_size",
                         attention_bias_key="qkv_bias"),
+    # GraniteMoeAttention: LLaMA's biases by attention_bias; GraniteMoeDecoderLayer: LLaMA's
+    # norms before the sublayers and Granite's scalars (embedding, residual, attention and
+    # logits multipliers), its MLP a GraniteMoeMoE under `block_sparse_moe` in every block: a
+    # router over num_local_experts experts of intermediate_size, no biases.
+    "granitemoe": Family("GraniteMoeForCausalLM", "GraniteMoeConfig", None, None, None, False,
+                         multipliers=True, moe_intermediate_key="intermediate_size"),
     # GptOssAttention: attention_bias for all four (true in the published configs) and a sink
     # logit per query head; GptOssDecoderLayer: LLaMA's norms before the sublayers
     # (GptOssRMSNorm weighs the float32 statistics before the cast back, as OLMo-2's), and
@@ -513,6 +519,8 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632,
                   "num_local_experts": 60, "num_experts_per_tok": 4, "mlp_only_layers": [],
                   "decoder_sparse_step": 1, "qkv_bias": True},
+    # GraniteMoeConfig's: LLaMA's defaults with 8 experts, 2 per token.
+    "granitemoe": {**_LLAMA_DEFAULTS, "num_local_experts": 8, "num_experts_per_tok": 2},
     # GptOssConfig's (the 120B's shape): experts of intermediate_size, head_dim 64 set apart,
     # biases on the four attention projections; layer_types alternate from a sliding block.
     "gpt_oss": {**_LLAMA_DEFAULTS, "vocab_size": 201088, "hidden_size": 2880,
