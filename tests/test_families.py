@@ -1,19 +1,20 @@
 """Model families: LLaMA-3 (GQA, rope scaling), Mistral, Qwen2 (q/k/v biases; tied embeddings too),
-Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), Gemma and Gemma-2 (norms weighing by
-1 + weight, scaled embeddings, Gemma-2's sandwich norms and soft caps), Phi-3 (packed qkv_proj
-and gate_up_proj, partial rotary), OLMo-2 and OLMo-3 (output norms, q/k norms over whole
-projections; OLMo-3's sliding windows),
-Granite (embedding, attention, residual and logit scalars), SmolLM3 (blocks without rotary
-positions), Ministral 3 (queries scaled by position), EXAONE-4 (global blocks without rotary
-positions), GLM and GLM-4 (q/k/v biases, packed gate/up, half of each head rotating in adjacent
-pairs; GLM-4's norms on the sublayers' outputs), and the mixtures of experts Mixtral,
-Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts; Qwen3-MoE with a dense
-block, OLMoE with q/k norms over whole projections and unrenormalised router weights,
-Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a dense block,
-gpt-oss with attention sinks, biases everywhere and sliding windows), each pruned with every
-method (the mixtures of experts: the depth methods, the others refused), saved, reloaded,
-benchmarked with both backends (the mixtures of experts: hf and hf_static, the compiled one
-refused) and evaluated, on tiny random models (tests/test_moe.py: their own tests).
+Qwen3 (per-head q/k RMSNorm, head_dim != hidden / heads), Gemma and Gemma-2 (norms weighing by 1
++ weight, scaled embeddings, Gemma-2's sandwich norms and soft caps), Phi-3 (packed qkv_proj and
+gate_up_proj, partial rotary), OLMo-2 and OLMo-3 (output norms, q/k norms over whole
+projections; OLMo-3's sliding windows), Granite (embedding, attention, residual and logit
+scalars), SmolLM3 (blocks without rotary positions), Ministral 3 (queries scaled by position),
+EXAONE-4 (global blocks without rotary positions), GLM and GLM-4 (q/k/v biases, packed gate/up,
+half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' outputs), and the
+mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
+Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
+router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
+dense block, gpt-oss with attention sinks, biases everywhere and sliding windows, DeepSeek-V2/V3
+with latent attention, GraniteMoE with Granite's scalars and its experts under
+`block_sparse_moe`), each pruned with every method (the mixtures of experts: the depth methods,
+the others refused), saved, reloaded, benchmarked with both backends (the mixtures of experts:
+hf and hf_static, the compiled one refused) and evaluated, on tiny random models
+(tests/test_moe.py: their own tests).
 
 The models are randomly initialised from transformers' own config classes with real GQA ratios
 (4 query heads on 2 KV heads). Biases and norm weights are randomised too (transformers
@@ -36,7 +37,7 @@ import transformers
 import yaml
 from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gemma3TextConfig, GemmaConfig,
                           Glm4Config, GlmConfig, GptOssConfig,
-                          GraniteConfig,
+                          GraniteConfig, GraniteMoeConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
                           Ministral3Config, MixtralConfig, OlmoeConfig, Qwen2Config,
                           Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
@@ -186,10 +187,16 @@ FAMILIES = {
                                             q_lora_rank=None, kv_lora_rank=16,
                                             qk_nope_head_dim=8, qk_rope_head_dim=4,
                                             v_head_dim=8, first_k_dense_replace=1),
+    # GraniteMoE: Granite's four scalars and, in every block's `block_sparse_moe` (not `mlp`), a
+    # router choosing 2 of 4 experts with the experts fused (no shared expert, no biases).
+    "granitemoe": lambda: GraniteMoeConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2,
+                                           embedding_multiplier=12.0, attention_multiplier=0.0151,
+                                           residual_multiplier=0.22, logits_scaling=7.3),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
-MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2"}
+MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
+       "granitemoe"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -206,7 +213,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "glm4": "Glm4ForCausalLM", "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
-           "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM"}
+           "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
+           "granitemoe": "GraniteMoeForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -246,6 +254,12 @@ def family_model(name: str, seed: int = 0):
 def logits(model, ids):
     with torch.no_grad():
         return model(input_ids=ids, use_cache=False).logits
+
+
+def sparse_block(layer):
+    """A block's mixture of experts: GraniteMoE holds it as `block_sparse_moe`, the others as
+    `mlp`."""
+    return getattr(layer, "block_sparse_moe", None) or layer.mlp
 
 
 def numel(model) -> int:

@@ -1,6 +1,7 @@
 """GraniteMoE (granitemoe, GraniteMoeForCausalLM): exact counts, loading of the published tensor
-names as transformers loads them, depth removal that reloads, the batch-1 floor and the
-refusals every mixture of experts gets."""
+names as transformers loads them, depth removal that reloads, the batch-1 floor, the refusals
+every mixture of experts gets and the known shapes (tests/test_families.py and tests/test_moe.py
+run the shared per-family and mixture-of-experts tests on it too)."""
 
 import pytest
 import torch
@@ -90,3 +91,51 @@ def test_granitemoes_batch_1_floor_reads_the_top_k_experts_only():
     whole = sum(p.numel() for p in model.parameters()) - model.model.embed_tokens.weight.numel()
     unread = (6 - 2) * per_expert * config.num_hidden_layers
     assert weight_bytes(config, torch.float32) == 4 * (whole - unread)
+
+
+@pytest.mark.parametrize("name,total,read,hub", [
+    # the model cards' 1.3B total / 400M active and 3.3B / 800M
+    ("granite-3.1-1b-a400m", 1_334_628_352, 428_658_688, "ibm-granite/granite-3.0-1b-a400m-base"),
+    ("granite-3.1-3b-a800m", 3_298_793_472, 882_874_368,
+     "ibm-granite/granite-3.1-3b-a800m-instruct")])
+def test_granitemoes_known_shapes_count_their_published_totals(name, total, read, hub):
+    from prunebench.checkpoint.architectures import (architecture_config, architecture_values,
+                                                     known_shape_of)
+    from prunebench.checkpoint.param_count import config_from_dict
+    from prunebench.modeling import build_model
+
+    config = architecture_config(name)
+    assert type(config).__name__ == "GraniteMoeConfig"
+    assert count_params(config) == total
+    assert sum(p.numel() for p in build_model(config, device="meta").parameters()) == total
+    assert count_params(config_from_dict(architecture_values(name))) == total
+    # a batch-1 step: 8 routed experts a block, attention, the norms and the (tied) head
+    assert weight_bytes(config, "bfloat16") == 2 * read
+    # the 3.0 release's ids name the same shape
+    assert architecture_values(known_shape_of(hub)) == architecture_values(name)
+
+
+def test_a_published_granitemoe_folder_imports_prunes_and_reloads(tmp_path, tokenizer):  # noqa: F811
+    """What a `local:` source (and an `hf:` download, which stages its files the same way) does
+    with a GraniteMoE folder laid out as the hub's: imported with its tensors under the published
+    names, verified, pruned by a depth method through the workflow's prune step, and reloaded."""
+    from prunebench.checkpoint.local_import import import_local
+    from prunebench.pruning import prune_checkpoint
+
+    torch.manual_seed(2)
+    model = GraniteMoeForCausalLM(small(vocab_size=128)).eval()
+    model.save_pretrained(tmp_path / "hub")
+    tokenizer.save_pretrained(tmp_path / "hub")
+    imported = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
+    ids = torch.tensor([[1, 5, 9, 22, 40, 3, 17, 60]])
+    ours = load_model(imported, device="cpu", dtype=torch.float32, verify=True)
+    assert torch.equal(logits(ours, ids), logits(model, ids))
+    calibration = torch.randint(3, 128, (8, 24), generator=torch.Generator().manual_seed(3))
+    report = prune_checkpoint(imported, "depth_mag", "0.8", tmp_path / "pruned", calibration,
+                              device="cpu", params={"protect_first": 1, "protect_last": 1})
+    pruned = load_model(tmp_path / "pruned", device="cpu", dtype=torch.float32, verify=True)
+    assert report["params_after"] == count_params(pruned.config) < report["params_before"]
+    removed = report["method_report"]["removed_blocks"]
+    expected = remove_blocks(load_model(imported, device="cpu", dtype=torch.float32), removed)
+    assert pruned.config.num_hidden_layers == report["blocks_after"] == 4 - len(removed) < 4
+    assert torch.equal(logits(pruned, ids), logits(expected, ids))

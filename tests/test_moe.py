@@ -1,11 +1,11 @@
-"""Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss): the one-time
-fusion of per-expert checkpoints, checked against transformers' own loading of them; gpt-oss's
-MXFP4 experts dequantized once, checked against transformers' dequantization and its model;
-exact counts with Qwen3-MoE's and Qwen2-MoE's dense blocks and Qwen2-MoE's shared experts;
-depth pruning that removes exactly the blocks it names (gpt-oss's sinks, biases and layer
-types with them); OLMoE's clip_qkv; Qwen2-MoE's gated shared expert; and the refusals (width
-methods at plan time, MLP adapters, SDPA for gpt-oss's sinks) and the bandwidth floor.
-tests/test_families.py runs the shared per-family tests on them (FAMILIES)."""
+"""Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, DeepSeek-V2/V3,
+GraniteMoE): the one-time fusion of per-expert checkpoints, checked against transformers' own
+loading of them; gpt-oss's MXFP4 experts dequantized once, checked against transformers'
+dequantization and its model; exact counts with Qwen3-MoE's and Qwen2-MoE's dense blocks and
+Qwen2-MoE's shared experts; depth pruning that removes exactly the blocks it names (gpt-oss's
+sinks, biases and layer types with them); OLMoE's clip_qkv; Qwen2-MoE's gated shared expert; and
+the refusals (width methods at plan time, MLP adapters, SDPA for gpt-oss's sinks) and the
+bandwidth floor. tests/test_families.py runs the shared per-family tests on them (FAMILIES)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from prunebench.methods.sizing import check_prunable
 from prunebench.modeling import (count_params, load_config, load_model, remove_blocks,
                                  save_model, write_manifest)
 from test_families import (FAMILIES, MOE, SMALL, family_model, greedy_tokens_agree, ids,
-                           logits, numel)
+                           logits, numel, sparse_block)
 from test_families import tokenizer  # noqa: F401 - a fixture (getfixturevalue)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -282,8 +282,8 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
     save_model(model, None, tmp_path / "p")
     reloaded = load_model(tmp_path / "p")
     assert torch.equal(logits(reloaded, x), logits(model, x))
-    kinds = [type(layer.mlp).__name__ for layer in reloaded.model.layers]
-    assert kinds == [type(layer.mlp).__name__ for layer in model.model.layers]
+    kinds = [type(sparse_block(layer)).__name__ for layer in reloaded.model.layers]
+    assert kinds == [type(sparse_block(layer)).__name__ for layer in model.model.layers]
 
 
 @pytest.mark.parametrize("name", ["qwen3_moe", "qwen2_moe"])
@@ -391,13 +391,14 @@ def test_a_qwen2_moe_checkpoint_loads_tensor_for_tensor_as_transformers_loads_it
         f"model.layers.{i}" for i in (0, 1, 3)]
 
 
-def test_mag_plus_scores_the_experts_weights():
+@pytest.mark.parametrize("name", ["mixtral", "granitemoe"])  # experts under mlp, block_sparse_moe
+def test_mag_plus_scores_the_experts_weights(name):
     from prunebench.methods.depth_mag import magnitude_scores
 
-    model = family_model("mixtral")
+    model = family_model(name)
     before = magnitude_scores(model)
     with torch.no_grad():
-        model.model.layers[2].mlp.experts.down_proj.mul_(10)
+        sparse_block(model.model.layers[2]).experts.down_proj.mul_(10)
     after = magnitude_scores(model)
     assert after[2] > before[2] and after[:2] == before[:2]
 
@@ -516,7 +517,8 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "olmoe": "allenai/OLMoE-1B-7B-0924-Instruct",
            "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat", "gpt_oss": "openai/gpt-oss-20b",
            "deepseek_v3": "deepseek-ai/DeepSeek-R1",
-           "deepseek_v2": "deepseek-ai/DeepSeek-V2-Lite-Chat"}
+           "deepseek_v2": "deepseek-ai/DeepSeek-V2-Lite-Chat",
+           "granitemoe": "ibm-granite/granite-3.1-3b-a800m-instruct"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))

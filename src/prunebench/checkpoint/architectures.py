@@ -472,6 +472,28 @@ ARCHITECTURES["deepseek-v2"] = dict(
     moe_intermediate_size=1536, num_hidden_layers=60, num_attention_heads=128,
     num_key_value_heads=128, n_routed_experts=160, q_lora_rank=1536,
     topk_method="group_limited_greedy", n_group=8, topk_group=3)
+# ibm-granite/granite-3.1-1b-a400m and -3b-a800m (granitemoe) as public code quotes their
+# config.json (the hub could not be read here; the 3B's shape in several projects' fixtures,
+# the 1B's in a printed GraniteMoeForCausalLM and a config modelled on it): 24 / 32 blocks,
+# hidden 1024 / 1536, 16 / 24 heads of 64 on 8 KV heads, in every block 32 / 40 experts of
+# intermediate_size 512 with 8 routed a token, vocab 49155, tied embeddings, a 128k context.
+# 1,334,628,352 / 3,298,793,472 parameters, 428,658,688 / 882,874,368 read by a batch-1 step
+# (the model cards: 1.3B, 400M active / 3.3B, 800M active). Granite's scalars are the 1B's
+# quoted ones and the rotary base the 3B's, each taken for the other too (they set a random
+# model's scale and positions only: no count or timing depends on them). The 3.0 releases have
+# the same shapes (their shorter context is their own; the shape's is 3.1's).
+ARCHITECTURES["granite-3.1-1b-a400m"] = dict(
+    model_type="granitemoe", hidden_size=1024, intermediate_size=512, num_hidden_layers=24,
+    num_attention_heads=16, num_key_value_heads=8, num_local_experts=32, num_experts_per_tok=8,
+    vocab_size=49155, tie_word_embeddings=True, max_position_embeddings=131072,
+    rms_norm_eps=1e-6, rope_theta=10000000.0, embedding_multiplier=12.0,
+    attention_multiplier=0.015625, residual_multiplier=0.22, logits_scaling=6.0,
+    bos_token_id=0, eos_token_id=0, pad_token_id=0)
+ARCHITECTURES["granite-3.1-3b-a800m"] = dict(
+    ARCHITECTURES["granite-3.1-1b-a400m"], hidden_size=1536, num_hidden_layers=32,
+    num_attention_heads=24, num_local_experts=40)
+ARCHITECTURES["granite-3.0-1b-a400m"] = ARCHITECTURES["granite-3.1-1b-a400m"]
+ARCHITECTURES["granite-3.0-3b-a800m"] = ARCHITECTURES["granite-3.1-3b-a800m"]
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and

@@ -409,8 +409,9 @@ def attention_sinks(config) -> bool:
     return family(config).attention_sinks
 
 
-# The experts' fused weights (transformers 5 names them without `weight`).
-EXPERT_WEIGHTS = ("mlp.experts.gate_up_proj", "mlp.experts.down_proj")
+# The experts' fused weights (transformers 5 names them without `weight`), under the block's
+# `mlp` in most families and its `block_sparse_moe` in GraniteMoE.
+EXPERT_WEIGHTS = ("experts.gate_up_proj", "experts.down_proj")
 
 
 def is_scored_weight(name: str) -> bool:
