@@ -416,6 +416,7 @@ def test_the_summary_carries_the_paired_batch1_speed_up_where_a_cell_was_paired(
     assert row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_speedup"] == 1.3
     assert row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_speedup_ci95_high"] == 1.36
     assert not row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_flagged"]  # not contended
+    assert row.loc[("m7", "depth-4.9B"), "hf_12x128_paired_b1_flags"] == ""
     # not paired: dense, an OOM pair, another model; cells never paired get no columns
     assert row["hf_12x128_paired_b1_speedup"].notna().sum() == 1
     assert not [c for c in table.columns if "_paired_b1_" in c and "hf_12x128" not in c]
@@ -425,12 +426,18 @@ def test_the_summary_carries_the_paired_batch1_speed_up_where_a_cell_was_paired(
     assert shown.loc[("m7", "dense"), "hf_12x128_paired_b1_ci95"] == ""
     assert list(headline.columns).index("hf_12x128_paired_b1_speedup") == \
         list(headline.columns).index("hf_12x128_latency_b1_flags") + 1
-    # a contended pair is flagged as a contended sweep row is
+    # a contended pair is flagged as a contended sweep row is, and summary.md says why in words
     paired.loc[0, "contended"] = True
+    paired["decode_fallback"] = ["eager", "", ""]
     flagged = report.summary_table(report.load_bench(bench), report.load_prune_reports(reports),
                                    report.load_evals(evals), paired)
-    assert flagged.set_index(["model", "variant"]).loc[("m7", "depth-4.9B"),
-                                                       "hf_12x128_paired_b1_flagged"]
+    cell = flagged.set_index(["model", "variant"]).loc[("m7", "depth-4.9B")]
+    assert cell["hf_12x128_paired_b1_flagged"]
+    assert cell["hf_12x128_paired_b1_flags"] == "contended, ran eagerly"
+    shown = report.headline_table(flagged)
+    assert "hf_12x128_paired_b1_flags" in shown and "hf_12x128_paired_b1_flagged" not in shown
+    assert [line for line in report.to_markdown(shown).splitlines()
+            if "| m7 " in line and "| depth-4.9B " in line and "| contended, ran eagerly " in line]
 
 
 def test_summary_best_throughput_and_batch1(study):

@@ -87,25 +87,35 @@ def paired_headline(table: pd.DataFrame) -> pd.DataFrame:
     out["separate_jobs_speedup"] = table["separate_jobs_speedup"]
     out["separate_ci95"] = interval(table["separate_jobs_speedup_ci95_low"],
                                     table["separate_jobs_speedup_ci95_high"])
-    flags = {"separate jobs disagree": table["separate_jobs_disagree"],
-             "contended": table["contended"]}
-    fell_back = table["decode_fallback"].map(nonempty_text)
-    compiled = compiled_while_timed(table)
+    disagree = table["separate_jobs_disagree"]
+    untrusting = paired_flag_names(table)
     unlike = table["separate_timed_unlike"]
-    out["flags"] = [", ".join([name for name, rows in flags.items()
-                               if pd.notna(rows[i]) and bool(rows[i])]
-                              + (["ran eagerly"] if fell_back[i] else [])
-                              + (["compiled while timed"] if compiled[i] else [])
+    out["flags"] = [", ".join((["separate jobs disagree"]
+                               if pd.notna(disagree[i]) and bool(disagree[i]) else [])
+                              + untrusting[i]
                               + ([f"separate jobs timed unlike: {unlike[i]}"] if unlike[i] else []))
                     for i in table.index]
     return out
+
+
+def paired_flag_names(table: pd.DataFrame) -> pd.Series:
+    """Per paired row, the names of what makes its speed-up not to be trusted as it stands
+    (`contended`: other work beside the pairs; `ran eagerly`: a side's compiled decode step;
+    `compiled while timed`), as benchmark.paired.row_flags says in a file: the paired table's
+    and the summary's words for it."""
+    contended = table.get("contended", pd.Series(pd.NA, index=table.index))
+    contended = contended.fillna(False).astype(bool)
+    fell_back = table.get("decode_fallback", pd.Series(pd.NA, index=table.index))
+    fell_back = fell_back.map(nonempty_text).astype(bool)
+    compiled = compiled_while_timed(table)
+    return pd.Series([[name for name, rows in (("contended", contended),
+                                               ("ran eagerly", fell_back),
+                                               ("compiled while timed", compiled)) if rows[i]]
+                      for i in table.index], index=table.index, dtype=object)
 
 
 def paired_untrusted(table: pd.DataFrame) -> pd.Series:
     """Paired rows not to be trusted as they stand: other work beside the pairs, a side whose
     compiled decode step ran eagerly, or a compile inside the timed pairs (as
     benchmark.paired.row_flags says in a file)."""
-    contended = table.get("contended", pd.Series(pd.NA, index=table.index))
-    fell_back = table.get("decode_fallback", pd.Series(pd.NA, index=table.index))
-    return (contended.fillna(False).astype(bool) | fell_back.map(nonempty_text).astype(bool)
-            | compiled_while_timed(table))
+    return paired_flag_names(table).map(bool).astype(bool)

@@ -207,13 +207,16 @@ def summary_table(bench_df: pd.DataFrame, reports_df: pd.DataFrame,
                                                                       per_cell.index), swept)]
     per_cell["best_flagged"] = per_cell["best_flags"] != ""
     if paired is not None and not paired.empty:
-        from prunebench.report.paired import paired_untrusted
+        from prunebench.report.paired import paired_flag_names
 
         pairs_b1 = paired[(paired["status"] == "ok") & (paired["batch_size"] == 1)]
-        pairs_b1 = pairs_b1.assign(flagged=paired_untrusted).set_index(cell)
+        pairs_b1 = pairs_b1.assign(flags=lambda t: paired_flag_names(t).map(", ".join))
+        pairs_b1 = pairs_b1.set_index(cell)
         for name in ("", "_ci95_low", "_ci95_high"):
             per_cell[f"paired_b1_speedup{name}"] = pairs_b1[f"latency_speedup{name}"]
-        per_cell["paired_b1_flagged"] = pairs_b1["flagged"].astype("boolean")
+        # in words for summary.md, as the other headline figures; True/False kept for scripts
+        per_cell["paired_b1_flags"] = pairs_b1["flags"]
+        per_cell["paired_b1_flagged"] = (pairs_b1["flags"] != "").astype("boolean")
 
     backends = appearance(speed["backend"])
     tokens = token_order(speed)
@@ -644,7 +647,7 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
         columns += [f"{cell}_latency_b1_speedup", f"{cell}_latency_b1_ci95",
                     f"{cell}_latency_b1_flags",
                     f"{cell}_paired_b1_speedup", f"{cell}_paired_b1_ci95",
-                    f"{cell}_paired_b1_flagged",
+                    f"{cell}_paired_b1_flags",
                     f"{cell}_best_tok_s", f"{cell}_best_batch", f"{cell}_best_flags"]
     columns += [c for c in ("timings", "timings_flagged") if c in summary.columns]
     summary = summary.copy()
