@@ -573,31 +573,47 @@ def test_the_workflow_imports_a_local_model_once_and_again_when_a_file_changes(
     assert "Params have changed" in rerun and "model.safetensors" in rerun, rerun
 
 
-def test_a_width_pruned_copy_without_its_history_as_a_base_model_is_refused(
-        tmp_path, small_random_model, tokenizer):
-    """A width-pruned checkpoint copied without its manifest and report (config and weights
-    alone) said nothing of its pruning and was imported as a dense model; its config.json's
-    layer_shapes, which only prunebench's width surgery writes, says it was pruned."""
+@pytest.mark.parametrize("pruning", ["width", "depth"])
+def test_a_pruned_copy_without_its_history_as_a_base_model_is_refused(
+        pruning, tmp_path, small_random_model, tokenizer):
+    """A pruned checkpoint copied without its manifest and report (config and weights alone)
+    said nothing of its pruning and was imported as a dense model; its config.json's
+    layer_shapes, which only prunebench's width surgery writes, or blocks_before_pruning, which
+    only its block removal writes, says it was pruned."""
     from prunebench.methods import surgery
 
     model = small_random_model(seed=7)
-    surgery.remove_kv_groups(model, 1, [0])
+    blocks = model.config.num_hidden_layers
+    if pruning == "width":
+        surgery.remove_kv_groups(model, 1, [0])
+        key, words = "layer_shapes", "width-pruned"
+    else:
+        modeling.remove_blocks(model, [1])
+        key, words = "blocks_before_pruning", "depth-pruned"
     copy = tmp_path / "copy"
     modeling.save_model(model, tokenizer, copy)
     (copy / modeling.MANIFEST).unlink()  # config, weights and tokenizer alone
-    assert json.loads((copy / "config.json").read_text())["layer_shapes"]
+    if pruning == "depth":  # the dense model's depth, as transformers reloads the config
+        assert json.loads((copy / "config.json").read_text())[key] == blocks
+        assert modeling.load_config(copy).blocks_before_pruning == blocks
+        modeling.remove_blocks(model, [0])  # a second prune keeps the dense model's depth
+        assert model.config.blocks_before_pruning == blocks
+    assert json.loads((copy / "config.json").read_text())[key]
     [problem] = local_problems("other", str(copy))
-    assert "layer_shapes" in problem and "width-pruned" in problem
+    assert key in problem and words in problem
     assert "give the dense model it was pruned from" in problem and "models.other.variants" \
         in problem
-    with pytest.raises(PrunebenchError, match="layer_shapes"):
+    with pytest.raises(PrunebenchError, match=key):
         import_local(f"local:{copy}", tmp_path / "imported")
     assert not (tmp_path / "imported").exists()
-    # the dense model saved the same way has no layer_shapes and is taken
+    # the dense model saved the same way has neither key and is taken
     dense = tmp_path / "dense"
     modeling.save_model(small_random_model(seed=7), tokenizer, dense)
     (dense / modeling.MANIFEST).unlink()
+    assert not {"layer_shapes", "blocks_before_pruning"} & set(
+        json.loads((dense / "config.json").read_text()))
     assert local_problems("mine", str(dense)) == []
+
 
 def test_the_commands_take_a_local_source_as_its_folder(user_folder):
     from prunebench.commands.model_source import resolve_model

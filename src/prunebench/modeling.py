@@ -894,6 +894,12 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             layer.layer_idx = new_idx
     config = model.config
     sparse = sparse_mlp_blocks(config)  # each block's MLP kind, by its index before removal
+    if drop:
+        # Written into config.json as `layer_shapes` is by width pruning: a depth-pruned copy
+        # that lost its manifest and report still says it was pruned (a base model given as
+        # `local:` is refused then); transformers keeps the key and ignores it. The first prune
+        # of a chain sets it: the dense model's depth.
+        config.blocks_before_pruning = getattr(config, "blocks_before_pruning", None) or n
     config.num_hidden_layers = len(keep)
     if family(config).dense_prefix_key is not None:
         # DeepSeek-V3's dense blocks are the first `first_k_dense_replace`: the kept ones stay

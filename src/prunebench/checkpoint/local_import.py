@@ -165,7 +165,7 @@ def pruned_problem(folder: Path, model: str) -> str | None:
     variant = str(report.get("variant") or "")
     pruned = _pruned_from(checkpoint, manifest)
     if pruned is None and not (variant and variant.removesuffix("+lora") != "dense"):
-        return _width_pruned_copy(checkpoint, model)
+        return _pruned_copy(checkpoint, model)
     recorded_in, base = pruned or (checkpoint, str((report.get("base") or {}).get("checkpoint")
                                                    or "") or None)
     what = f"{variant} of {report.get('model')}" if variant and report.get("model") else "a model"
@@ -179,20 +179,27 @@ def pruned_problem(folder: Path, model: str) -> str | None:
             f"models.{model}.variants instead")
 
 
-def _width_pruned_copy(checkpoint: Path, model: str) -> str | None:
-    """Why `checkpoint`, a copy of a width-pruned prunebench checkpoint without the manifest and
+def _pruned_copy(checkpoint: Path, model: str) -> str | None:
+    """Why `checkpoint`, a copy of a prunebench-pruned checkpoint without the manifest and
     report that would name its dense model (its config.json and weights alone, or one imported
-    before this check), cannot be a base model, or None: its config.json's `layer_shapes` (each
-    block's widths) is written by prunebench's width surgery only, no published model has it."""
+    before this check), cannot be a base model, or None. Its config.json says so: `layer_shapes`
+    (each block's widths) is written by prunebench's width surgery only, `blocks_before_pruning`
+    by its block removal only; no published model has either."""
     raw = read_json_or_none(checkpoint / "config.json")
-    if not (isinstance(raw, dict) and raw.get("layer_shapes")):
+    raw = raw if isinstance(raw, dict) else {}
+    if raw.get("layer_shapes"):
+        found = ("layer_shapes (each block's widths), which only prunebench's width pruning "
+                 "writes: it holds a width-pruned model")
+    elif raw.get("blocks_before_pruning"):
+        found = (f"blocks_before_pruning ({raw['blocks_before_pruning']}; it holds "
+                 f"{raw.get('num_hidden_layers')}), which only prunebench's depth pruning "
+                 "writes: it holds a depth-pruned model")
+    else:
         return None
-    return (f"{checkpoint}'s config.json has layer_shapes (each block's widths), which only "
-            "prunebench's width pruning writes: it holds a width-pruned model whose manifest "
-            "and prune report, which would name its dense model, are not with it. Imported as "
-            "a base model it would be the dense row of the tables, its variants sized against "
-            "it; give the dense model it was pruned from, and list the variant under "
-            f"models.{model}.variants instead")
+    return (f"{checkpoint}'s config.json has {found} whose manifest and prune report, which "
+            "would name its dense model, are not with it. Imported as a base model it would be "
+            "the dense row of the tables, its variants sized against it; give the dense model "
+            f"it was pruned from, and list the variant under models.{model}.variants instead")
 
 
 def _pruned_from(checkpoint: Path, manifest: dict,
