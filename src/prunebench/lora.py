@@ -735,7 +735,8 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     returns, and a failure there then resumes from the last save instead of step 0; with
     `keep_progress`, it is the caller's to remove once its files are written."""
     from prunebench.atomic import require_free_space
-    from prunebench.modeling import (check_param_count, config_dtype, count_params, load_config,
+    from prunebench.modeling import (cast_floating, check_param_count, config_dtype,
+                                     count_params, load_config,
                                      load_model, require_tokenizer, resolve_device, save_model,
                                      saved_dtype)
 
@@ -786,7 +787,7 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
             "or run it on a device with more memory (changed settings start a saved recovery "
             "over)") from None
     check_param_count(merged, "LoRA recovery (merged)")  # merging adds no parameters
-    save_model(merged.to(config_dtype(merged.config)), tokenizer, out_dir,
+    save_model(cast_floating(merged, config_dtype(merged.config)), tokenizer, out_dir,
                extra_manifest={"lora": {"base": str(base_dir), "best_step": report["best_step"],
                                         "best_val_loss": report["best_val_loss"]}})
     if not keep_progress:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -291,6 +292,38 @@ def default_dtype(dtype: torch.dtype | None):
         torch.set_default_dtype(previous)
 
 
+def float32_kept(model: nn.Module, dtype: torch.dtype | None):
+    """Which of `model`'s tensors (by name) transformers keeps in float32 when it loads the
+    model in `dtype`: its class's `_keep_in_fp32_modules_strict` in float16 and bfloat16
+    (DeepSeek-V3's routers, `gate.weight` and `e_score_correction_bias`; DeepSeek-V2's
+    `gate.weight` in transformers 5.25), and `_keep_in_fp32_modules` in float16 (gpt-oss's
+    norms). The names are matched as transformers matches them (a regex search of the name,
+    `*` any run of characters), so each installed transformers version's own lists apply. A
+    predicate on names; nothing is kept in float32 or float64."""
+    names = []
+    if dtype == torch.float16:
+        names += sorted(getattr(model, "_keep_in_fp32_modules", None) or [])
+    if dtype in (torch.float16, torch.bfloat16):
+        names += sorted(getattr(model, "_keep_in_fp32_modules_strict", None) or [])
+    if not names:
+        return lambda name: False
+    pattern = re.compile("|".join(f"(?:{name.replace('*', '.*')})" for name in names))
+    return lambda name: pattern.search(name) is not None
+
+
+def cast_floating(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """`model.to(dtype)` in place, except the tensors transformers keeps in float32 at that
+    dtype (`float32_kept`), which are made float32: the model as `from_pretrained(dtype=...)`
+    holds it, and a pruned or recovered model saved in its checkpoint's dtype keeps a router
+    stored in float32 as it was. Each tensor is cast from its current values, so a float32
+    model cast to bfloat16 keeps its routers exact."""
+    kept = float32_kept(model, dtype)
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if tensor.is_floating_point():
+            tensor.data = tensor.data.to(torch.float32 if kept(name) else dtype)
+    return model
+
+
 def build_model(config: LlamaConfig, device: str | torch.device = "meta",
                 dtype: torch.dtype | None = None) -> LlamaForCausalLM:
     """Instantiate the architecture (per-block shapes included) with uninitialised weights.
@@ -315,7 +348,9 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
         # the memory of a half-precision one (Mixtral-8x7B: 187 GB, more than an H200 has).
         model = cls(config)
         if dtype is not None:
-            model.to(dtype)  # what transformers computes in float32 whatever the default
+            # what transformers makes float32 whatever the default, in `dtype` too, but for
+            # what it keeps in float32 at that dtype when loading (DeepSeek's routers)
+            cast_floating(model, dtype)
         if shapes is not None:
             for idx, (layer, shape) in enumerate(zip(model.model.layers, layer_shapes(config))):
                 if shape != default_layer_shape(config):
@@ -483,7 +518,10 @@ def keep_sentencepiece_model(tokenizer, folder: Path) -> None:
 
 
 def load_state_dict(path: Path, device: str | torch.device = "cpu",
-                    dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+                    dtype: torch.dtype | None = None,
+                    kept_float32=lambda name: False) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors, floating-point ones cast to `dtype` (None: as stored), or to
+    float32 where `kept_float32(name)` (float32_kept: what transformers keeps in float32)."""
     state = {}
     for file in weight_files(path):
         try:
@@ -496,7 +534,7 @@ def load_state_dict(path: Path, device: str | torch.device = "cpu",
                             "re-download or re-run the step that made it")
                     tensor = fh.get_tensor(key)
                     if dtype is not None and tensor.is_floating_point():
-                        tensor = tensor.to(dtype)
+                        tensor = tensor.to(torch.float32 if kept_float32(key) else dtype)
                     state[key] = tensor
         except SafetensorError as exc:  # truncated or not safetensors at all
             raise PrunebenchError(f"checkpoint {path}: weight file {file.name} is not readable "
@@ -599,7 +637,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         device = "cpu"  # weights pass through host memory; dispatch() moves each to its device
         claim_placement_gpus(device_map, max_memory)
     model = build_model(config, device="meta")
-    state = load_state_dict(path, device=device, dtype=dtype)
+    state = load_state_dict(path, device=device, dtype=dtype,
+                            kept_float32=float32_kept(model, dtype))
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary
     # tables as weights; they are recomputed from the config, so drop them.
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}

@@ -15,9 +15,10 @@ from prunebench.atomic import delete_at_successful_exit, require_free_space
 from prunebench.checkpoint.device_map import offloaded_modules
 from prunebench.checkpoint.integrity import base_record
 from prunebench.data import token_id_problem
-from prunebench.modeling import (check_param_count, config_dtype, count_params, dtype_name,
-                                 load_config, load_model, load_tokenizer, placement_record,
-                                 resolve_device, resolve_dtype, save_model, saved_dtype)
+from prunebench.modeling import (cast_floating, check_param_count, config_dtype, count_params,
+                                 dtype_name, load_config, load_model, load_tokenizer,
+                                 placement_record, resolve_device, resolve_dtype, save_model,
+                                 saved_dtype)
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.methods.registry import (DATA_FREE, METHODS, default_calibration,  # noqa: F401
                                  method_function, method_module, parse_variant, split_variant)
@@ -109,7 +110,7 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
         remove_hook_from_submodules(model)
         model.to("cpu")
     base = base_record(model_dir)
-    save_model(model.to(config_dtype(model.config)), tokenizer, out_dir,
+    save_model(cast_floating(model, config_dtype(model.config)), tokenizer, out_dir,
                extra_manifest={"base": base})
     if until_exit and progress is not None:
         # A workflow job's report is written by its script after this returns: the losses

@@ -33,8 +33,8 @@ from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
 from prunebench.methods.sizing import removable_blocks, solve_num_blocks  # noqa: F401
-from prunebench.modeling import (PER_BLOCK_CONFIG_LISTS, config_dtype, dtype_name, remove_blocks,
-                                 resolve_dtype)
+from prunebench.modeling import (PER_BLOCK_CONFIG_LISTS, cast_floating, config_dtype,
+                                 dtype_name, float32_kept, remove_blocks, resolve_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -219,10 +219,13 @@ def cast_copy(model, dtype: torch.dtype):
     of the cast weights beside the model's, where `copy.deepcopy(model).to(dtype)` first
     copied the weights in their own dtype (a float32 13B model: 52 GB more before the cast).
     Tied parameters stay tied (one cast tensor for both)."""
-    # deepcopy takes an object it finds in its memo as that object's copy.
-    memo = {id(p): torch.nn.Parameter(p.detach().to(dtype), requires_grad=p.requires_grad)
-            for p in model.parameters()}
-    return copy.deepcopy(model, memo).to(dtype)  # .to: the floating-point buffers, as before
+    # deepcopy takes an object it finds in its memo as that object's copy. What transformers
+    # keeps in float32 at `dtype` (DeepSeek's routers) is copied in float32, as it runs there.
+    kept = float32_kept(model, dtype)
+    memo = {id(p): torch.nn.Parameter(p.detach().to(torch.float32 if kept(name) else dtype),
+                                      requires_grad=p.requires_grad)
+            for name, p in model.named_parameters()}
+    return cast_floating(copy.deepcopy(model, memo), dtype)  # the floating-point buffers
 
 
 @contextlib.contextmanager
@@ -236,7 +239,7 @@ def scored_in(model, dtype: torch.dtype):
     """
     loaded = next(model.parameters()).dtype
     in_place = dtype == loaded or dtype == config_dtype(model.config)
-    scoring = model.to(dtype) if in_place else cast_copy(model, dtype)
+    scoring = cast_floating(model, dtype) if in_place else cast_copy(model, dtype)
     try:
         yield scoring
     finally:
