@@ -39,7 +39,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           Glm4Config, GlmConfig, GptOssConfig,
                           GraniteConfig, GraniteMoeConfig,
                           LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
-                          Ministral3Config, MixtralConfig, OlmoeConfig, Qwen2Config,
+                          Ministral3Config, MixtralConfig, OlmoeConfig, PhimoeConfig, Qwen2Config,
                           Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
 from transformers import DeepseekV2Config, DeepseekV3Config
 
@@ -192,11 +192,18 @@ FAMILIES = {
     "granitemoe": lambda: GraniteMoeConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2,
                                            embedding_multiplier=12.0, attention_multiplier=0.0151,
                                            residual_multiplier=0.22, logits_scaling=7.3),
+    # PhiMoE: LayerNorms (weights and biases), biases on the four attention projections and on
+    # the LM head, and in every block a sparsemixer router choosing 2 of 4 experts. Weights of
+    # std 0.1, as gpt-oss's: with the head's bias around 0.2, smaller ones would leave the
+    # logits to it (one token greedily repeated).
+    "phimoe": lambda: PhimoeConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2,
+                                   attention_bias=True, lm_head_bias=True,
+                                   initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
 MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-       "granitemoe"}
+       "granitemoe", "phimoe"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -214,7 +221,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
            "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
-           "granitemoe": "GraniteMoeForCausalLM"}
+           "granitemoe": "GraniteMoeForCausalLM", "phimoe": "PhimoeForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -304,6 +311,19 @@ def test_family_class_counts_and_round_trip(name, base_dirs):
     tokens, _ = greedy_tokens_agree(loaded)
     if name not in TIED:  # varied tokens: the decoding check is a real one
         assert len(set(tokens[:, 6:].flatten().tolist())) > 3
+
+
+@pytest.mark.parametrize("name", ["llama3", "phimoe"])
+def test_loaded_weights_sit_at_the_cpu_allocators_alignment(name, base_dirs):
+    """A tensor read in its stored dtype is a view at its offset in the file, which the file's
+    layout puts anywhere; some CPU kernels (PhiMoE's experts) round otherwise off alignment, so
+    a pruned model and its reload gave logits a last bit apart. Each is copied to a tensor of
+    its own where it sits off the allocator's 64 bytes."""
+    from prunebench.modeling import CPU_ALIGNMENT
+
+    model = load_model(base_dirs[name], dtype=None)
+    offsets = {p.data_ptr() % CPU_ALIGNMENT for p in model.parameters()}
+    assert offsets == {0}
 
 
 @pytest.mark.parametrize("saved_as", ["model.embed_tokens.weight", "lm_head.weight"])

@@ -44,7 +44,10 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
                            "down_proj"),
              # (its shared experts, `mlp.shared_experts.*`, one MLP, under the same names)
              "deepseek_v2": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
-                             "down_proj")}
+                             "down_proj"),
+             # (its router `mlp.router.weight` in transformers 5, Mixtral's name in the files)
+             "phimoe": ("block_sparse_moe.gate.weight", "block_sparse_moe.experts", "w1", "w3",
+                        "w2")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
@@ -56,7 +59,7 @@ def per_expert_state(model, name: str) -> dict[str, torch.Tensor]:
     state = {}
     for key, tensor in model.state_dict().items():
         block, _, rest = key.partition(".mlp.")
-        if rest == "gate.weight":
+        if rest in ("gate.weight", "router.weight"):
             state[f"{block}.{router}"] = tensor
         elif rest == "experts.gate_up_proj":
             width = tensor.shape[1] // 2
@@ -518,7 +521,8 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat", "gpt_oss": "openai/gpt-oss-20b",
            "deepseek_v3": "deepseek-ai/DeepSeek-R1",
            "deepseek_v2": "deepseek-ai/DeepSeek-V2-Lite-Chat",
-           "granitemoe": "ibm-granite/granite-3.1-3b-a800m-instruct"}
+           "granitemoe": "ibm-granite/granite-3.1-3b-a800m-instruct",
+           "phimoe": "microsoft/Phi-3.5-MoE-instruct"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))

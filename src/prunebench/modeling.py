@@ -517,6 +517,10 @@ def keep_sentencepiece_model(tokenizer, folder: Path) -> None:
         shutil.copyfile(source, Path(folder) / SENTENCEPIECE_FILE)
 
 
+# The CPU allocator's alignment (c10's, 64 bytes): what a tensor of its own starts at.
+CPU_ALIGNMENT = 64
+
+
 def load_state_dict(path: Path, device: str | torch.device = "cpu",
                     dtype: torch.dtype | None = None,
                     kept_float32=lambda name: False) -> dict[str, torch.Tensor]:
@@ -535,6 +539,12 @@ def load_state_dict(path: Path, device: str | torch.device = "cpu",
                     tensor = fh.get_tensor(key)
                     if dtype is not None and tensor.is_floating_point():
                         tensor = tensor.to(torch.float32 if kept_float32(key) else dtype)
+                    if tensor.device.type == "cpu" and tensor.data_ptr() % CPU_ALIGNMENT:
+                        # A tensor read in its stored dtype on the CPU is a view at its offset
+                        # in the file, which may sit off the allocator's alignment; some CPU
+                        # kernels (the experts' grouped matmul) then round otherwise. A copy
+                        # of its own makes the logits the weights', whatever the file's layout.
+                        tensor = tensor.clone()
                     state[key] = tensor
         except SafetensorError as exc:  # truncated or not safetensors at all
             raise PrunebenchError(f"checkpoint {path}: weight file {file.name} is not readable "
@@ -600,23 +610,27 @@ def accelerate_max_memory(max_memory: dict | None) -> dict | None:
     return {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in max_memory.items()}
 
 
-# GraniteMoE's published tensors (and what transformers' save_pretrained writes back) hold the
-# experts already fused, under other names: transformers' conversion mapping for `granitemoe`
-# (5.17 and 5.25) only renames them, the shapes unchanged: `block_sparse_moe.input_linear.weight`
-# [experts, 2 * width, hidden] (rows [gate; up]) is `block_sparse_moe.experts.gate_up_proj`,
-# `output_linear.weight` [experts, hidden, width] is `experts.down_proj`, and the router's
-# `router.layer.weight` is `router.weight`. Renamed as read, so no file is rewritten.
-GRANITEMOE_RENAMES = {"granitemoe": ((".block_sparse_moe.input_linear.weight",
-                                      ".block_sparse_moe.experts.gate_up_proj"),
-                                     (".block_sparse_moe.output_linear.weight",
-                                      ".block_sparse_moe.experts.down_proj"),
-                                     (".block_sparse_moe.router.layer.weight",
-                                      ".block_sparse_moe.router.weight"))}
+# Tensors a family's fused checkpoints name otherwise than its transformers class holds them,
+# renamed as read (no file is rewritten), as transformers' conversion mapping renames them (5.17
+# and 5.25). GraniteMoE's published tensors (and what save_pretrained writes back) hold the
+# experts fused already: `block_sparse_moe.input_linear.weight` [experts, 2 * width, hidden]
+# (rows [gate; up]) is `block_sparse_moe.experts.gate_up_proj`, `output_linear.weight`
+# [experts, hidden, width] is `experts.down_proj`, the router's `router.layer.weight` is
+# `router.weight`. PhiMoE's router, published as Mixtral's (`block_sparse_moe.gate.weight`,
+# which the one-time fusion of its per-expert tensors names `mlp.gate.weight`), is
+# `mlp.router.weight`.
+LOADED_NAMES = {"granitemoe": ((".block_sparse_moe.input_linear.weight",
+                                ".block_sparse_moe.experts.gate_up_proj"),
+                               (".block_sparse_moe.output_linear.weight",
+                                ".block_sparse_moe.experts.down_proj"),
+                               (".block_sparse_moe.router.layer.weight",
+                                ".block_sparse_moe.router.weight")),
+                "phimoe": ((".mlp.gate.weight", ".mlp.router.weight"),)}
 
 
-def granitemoe_loaded_name(name: str) -> str:
-    """A GraniteMoE checkpoint tensor's name as GraniteMoeForCausalLM holds it."""
-    for published, loaded in GRANITEMOE_RENAMES["granitemoe"]:
+def loaded_name(model_type: str, name: str) -> str:
+    """A checkpoint tensor's name as the family's transformers class holds it."""
+    for published, loaded in LOADED_NAMES.get(model_type, ()):
         if name.endswith(published):
             return name[: -len(published)] + loaded
     return name
@@ -642,8 +656,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary
     # tables as weights; they are recomputed from the config, so drop them.
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
-    if config.model_type in GRANITEMOE_RENAMES:
-        state = {granitemoe_loaded_name(k): v for k, v in state.items()}
+    if config.model_type in LOADED_NAMES:
+        state = {loaded_name(config.model_type, k): v for k, v in state.items()}
     if config.tie_word_embeddings:
         head = state.pop("lm_head.weight", None)
         if "model.embed_tokens.weight" not in state and head is not None:

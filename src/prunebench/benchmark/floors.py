@@ -13,7 +13,8 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (active_experts, expert_param_count, is_moe,
-                                               num_experts, sliding_windows)
+                                               lm_head_bias_params, norm_params, num_experts,
+                                               sliding_windows)
 from prunebench.modeling import block_param_count, head_dim, layer_shapes, resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def weight_bytes(config, dtype: str | torch.dtype) -> int:
         # which every token goes through, with its gate, are read whole.
         unread = (num_experts(config) - active_experts(config)) * expert_param_count(config)
         params -= unread * sum(bool(s.get("sparse_mlp")) for s in layer_shapes(config))
-    params += config.hidden_size + config.vocab_size * config.hidden_size
+    params += norm_params(config) + config.vocab_size * config.hidden_size + lm_head_bias_params(
+        config)
     return params * _element_size(dtype)
 
 

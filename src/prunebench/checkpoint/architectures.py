@@ -494,6 +494,19 @@ ARCHITECTURES["granite-3.1-3b-a800m"] = dict(
     num_attention_heads=24, num_local_experts=40)
 ARCHITECTURES["granite-3.0-1b-a400m"] = ARCHITECTURES["granite-3.1-1b-a400m"]
 ARCHITECTURES["granite-3.0-3b-a800m"] = ARCHITECTURES["granite-3.1-3b-a800m"]
+# microsoft/Phi-3.5-MoE-instruct (phimoe) as public code quotes its config.json (the hub could not
+# be read here; the shape in several projects' fixtures and a model built from it): 32 blocks,
+# hidden 4096, 32 heads of 128 on 8 KV heads, in every block 16 experts of intermediate_size
+# 6400 with 2 routed a token, biases on the four attention projections and on the LM head,
+# LayerNorms, vocab 32064, untied, a 128k context (its longrope factors left out, as
+# Phi-3.5-mini's above). 41,873,153,344 parameters, 6,509,665,600 read by a batch-1 step (the
+# model card: 41.9B, 6.6B active with the embeddings).
+ARCHITECTURES["phi-3.5-moe"] = dict(
+    model_type="phimoe", hidden_size=4096, intermediate_size=6400, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=8, num_local_experts=16, num_experts_per_tok=2,
+    vocab_size=32064, attention_bias=True, lm_head_bias=True, tie_word_embeddings=False,
+    max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=10000.0,
+    sliding_window=None, bos_token_id=1, eos_token_id=32000)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and

@@ -10,7 +10,9 @@ checkpoint with per-expert tensors is fused once, when it is downloaded or impor
 weights are converted once (checkpoint.pickle_convert):
 
 - Mixtral: `model.layers.N.block_sparse_moe.experts.E.w1 / w3 / w2.weight` (gate, up, down)
-  and the router `block_sparse_moe.gate.weight`, under `mlp.` in transformers 5;
+  and the router `block_sparse_moe.gate.weight`, under `mlp.` in transformers 5; PhiMoE the
+  same (its router written `mlp.gate.weight` here, which the loader reads as PhimoeForCausalLM's
+  `mlp.router.weight`, as transformers' conversion of `phimoe` renames it);
 - Qwen3-MoE, OLMoE and Qwen2-MoE: `model.layers.N.mlp.experts.E.gate_proj / up_proj /
   down_proj.weight` (the router `mlp.gate.weight`, a dense block's `mlp.gate_proj` ... and
   Qwen2-MoE's shared expert `mlp.shared_expert.gate_proj / up_proj / down_proj.weight` and its
@@ -64,10 +66,10 @@ RECORD = "moe_fusion.json"
 PROGRESS = ".moe_fusion.progress.json"  # hidden: no manifest records it
 FUSED_SHARD = "model-fused-{:05d}-of-{:05d}.safetensors"
 
-# A per-expert tensor: (block prefix, expert, projection). Mixtral's names are w1 (gate), w3
-# (up) and w2 (down) under block_sparse_moe (transformers 4's module name) or mlp; Qwen3-MoE's,
-# OLMoE's and Qwen2-MoE's are gate_proj, up_proj and down_proj under mlp (Qwen2-MoE's
-# `mlp.shared_expert.*`, no numbered expert, is a plain tensor).
+# A per-expert tensor: (block prefix, expert, projection). Mixtral's (and PhiMoE's) names are
+# w1 (gate), w3 (up) and w2 (down) under block_sparse_moe (transformers 4's module name) or
+# mlp; Qwen3-MoE's, OLMoE's and Qwen2-MoE's are gate_proj, up_proj and down_proj under mlp
+# (Qwen2-MoE's `mlp.shared_expert.*`, no numbered expert, is a plain tensor).
 _EXPERT = re.compile(r"^(model\.layers\.\d+)\.(?:block_sparse_moe|mlp)\.experts\.(\d+)\."
                      r"(w1|w2|w3|gate_proj|up_proj|down_proj)\.weight$")
 _PART = {"w1": "gate", "gate_proj": "gate", "w3": "up", "up_proj": "up",
@@ -76,7 +78,8 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 # gpt-oss's MXFP4 experts: (block prefix, projection, part).
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
-MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2")
+MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
+             "phimoe")
 # DeepSeek-V3 / R1's FP8 weights: an e4m3 `X.weight` beside its float32 `X.weight_scale_inv`,
 # one scale per block of the quantization_config's `weight_block_size` (128 x 128).
 _FP8_SCALE = ".weight_scale_inv"

@@ -114,6 +114,10 @@ class Family:
     `shared_experts_key` (`n_shared_experts`): that many shared experts of
     moe_intermediate_size, held as one ungated SwiGLU MLP (`mlp.shared_experts`) that many
     times as wide. The router's `e_score_correction_bias` is a buffer, not a parameter.
+
+    PhiMoE's own: `norm_bias`, its norms are LayerNorms (the mean taken out, a weight and a
+    bias of hidden_size each, the final norm's too), and `lm_head_bias_key` (`lm_head_bias`),
+    the config key that gives the LM head a bias of the vocabulary's size.
     """
 
     model_class: str
@@ -143,6 +147,8 @@ class Family:
     latent_attention: bool = False
     dense_prefix_key: str | None = None
     shared_experts_key: str | None = None
+    norm_bias: bool = False
+    lm_head_bias_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -205,6 +211,17 @@ FAMILIES: dict[str, Family] = {
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
                       moe_intermediate_key="intermediate_size"),
+    # PhimoeAttention: attention_bias for all four projections (true in Phi-3.5-MoE's config);
+    # PhimoeDecoderLayer: nn.LayerNorm (weight and bias) before each sublayer, and a
+    # PhimoeSparseMoeBlock of num_local_experts experts of intermediate_size under `mlp`, its
+    # router `mlp.router` (no bias; sparsemixer top-2 routing); PhimoeModel's final norm a
+    # LayerNorm too, PhimoeForCausalLM's head biased as lm_head_bias says.
+    "phimoe": Family("PhimoeForCausalLM", "PhimoeConfig", None, None, None, False,
+                     moe_intermediate_key="intermediate_size", norm_bias=True,
+                     lm_head_bias_key="lm_head_bias",
+                     # microsoft/Phi-3.5-MoE-instruct's config.json `auto_map`.
+                     shipped_code=("configuration_phimoe.PhiMoEConfig",
+                                   "modeling_phimoe.PhiMoEForCausalLM")),
     # Qwen3MoeAttention: Qwen3's (attention_bias for all four, per-head q/k norms);
     # Qwen3MoeDecoderLayer: a Qwen3MoeSparseMoeBlock of experts of moe_intermediate_size, or a
     # dense Qwen3MoeMLP of intermediate_size in the blocks of `mlp_only_layers` and those that
@@ -454,6 +471,18 @@ def norms_per_block(config) -> int:
     return 4 if family(config).sandwich_norms else 2
 
 
+def norm_params(config) -> int:
+    """Parameters of one norm over hidden_size: its weight, and PhiMoE's LayerNorm bias."""
+    return config.hidden_size * (2 if family(config).norm_bias else 1)
+
+
+def lm_head_bias_params(config) -> int:
+    """The LM head's bias, one per vocabulary entry where the family's config key sets it
+    (PhiMoE's `lm_head_bias`), else none."""
+    key = family(config).lm_head_bias_key
+    return config.vocab_size if key and getattr(config, key, False) else 0
+
+
 # What each family's transformers config class (5.x) gives the keys the counts, the methods'
 # plans and the start's context check read, for a config.json that omits them, so that
 # `config_from_dict` sizes (and bounds) the model transformers would build from it
@@ -520,6 +549,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632,
                   "num_local_experts": 60, "num_experts_per_tok": 4, "mlp_only_layers": [],
                   "decoder_sparse_step": 1, "qkv_bias": True},
+    # PhimoeConfig's (Phi-3.5-MoE's shape): 16 experts of intermediate_size, 2 a token.
+    "phimoe": {**_LLAMA_DEFAULTS, "vocab_size": 32064, "intermediate_size": 6400,
+               "num_key_value_heads": 8, "max_position_embeddings": 131072,
+               "num_local_experts": 16, "num_experts_per_tok": 2, "attention_bias": False,
+               "lm_head_bias": False},
     # GraniteMoeConfig's: LLaMA's defaults with 8 experts, 2 per token.
     "granitemoe": {**_LLAMA_DEFAULTS, "num_local_experts": 8, "num_experts_per_tok": 2},
     # GptOssConfig's (the 120B's shape): experts of intermediate_size, head_dim 64 set apart,
@@ -873,21 +907,21 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # and down projections (3 x hidden x width; gpt-oss's with biases), Qwen2-MoE's shared
         # expert and its gate; the block's norms are added below.
         return (attn + router_param_count(config) + num_experts(config) * expert_param_count(
-            config) + shared_expert_params(config) + norms_per_block(config) * d)
+            config) + shared_expert_params(config) + norms_per_block(config) * norm_params(config))
     m = shape["intermediate_size"]
     mlp = 3 * d * m
     if mlp_bias(config):
         mlp += 2 * m
     if mlp_bias(config) or shape["down_proj_bias"]:
         mlp += d
-    return attn + mlp + norms_per_block(config) * d
+    return attn + mlp + norms_per_block(config) * norm_params(config)
 
 
 def non_block_param_count(config: LlamaConfig) -> int:
-    """Embeddings, final norm and LM head."""
+    """Embeddings, final norm and LM head (PhiMoE's with its bias)."""
     emb = config.vocab_size * config.hidden_size
     head = 0 if config.tie_word_embeddings else emb  # tied: the head is the embedding
-    return emb + head + config.hidden_size
+    return emb + head + norm_params(config) + lm_head_bias_params(config)
 
 
 def count_params(config: LlamaConfig) -> int:

@@ -24,7 +24,7 @@ import math
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import is_scored_weight
+from prunebench.checkpoint.param_count import is_moe, is_scored_weight
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
@@ -63,6 +63,12 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
             for p in model.parameters():
                 p.data = p.data.float()
         model.train()
+        if is_moe(model.config):
+            # A router may route otherwise in training mode (PhiMoE's sparsemixer samples its
+            # second expert; Mixtral's jitter noise): the scores are those of the model as it
+            # runs, so the mixtures of experts route as in eval mode.
+            for layer in model.model.layers:
+                (getattr(layer, "block_sparse_moe", None) or layer.mlp).eval()
         if checkpointing and not was_checkpointing:
             set_activation_checkpointing(model, True)
         yield
