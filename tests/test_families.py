@@ -38,7 +38,8 @@ import yaml
 from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gemma3TextConfig, GemmaConfig,
                           Glm4Config, GlmConfig, GptOssConfig,
                           GraniteConfig, GraniteMoeConfig,
-                          LlamaConfig, MistralConfig, Olmo2Config, Olmo3Config, Phi3Config,
+                          LlamaConfig, MistralConfig, OlmoConfig, Olmo2Config, Olmo3Config,
+                          Phi3Config,
                           Ministral3Config, MixtralConfig, OlmoeConfig, PhimoeConfig, Qwen2Config,
                           Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
 from transformers import DeepseekV2Config, DeepseekV3Config
@@ -192,6 +193,10 @@ FAMILIES = {
     "granitemoe": lambda: GraniteMoeConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2,
                                            embedding_multiplier=12.0, attention_multiplier=0.0151,
                                            residual_multiplier=0.22, logits_scaling=7.3),
+    # OLMo (the first): LLaMA's block with LayerNorms without parameters and q, k and v clamped
+    # to +-clip_qkv (0.1 here, which the small random projections cross, as OLMo-7B-0424's 8
+    # bounds its activations).
+    "olmo": lambda: OlmoConfig(**SMALL, clip_qkv=0.1),
     # PhiMoE: LayerNorms (weights and biases), biases on the four attention projections and on
     # the LM head, and in every block a sparsemixer router choosing 2 of 4 experts. Weights of
     # std 0.1, as gpt-oss's: with the head's bias around 0.2, smaller ones would leave the
@@ -221,7 +226,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
            "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
-           "granitemoe": "GraniteMoeForCausalLM", "phimoe": "PhimoeForCausalLM"}
+           "granitemoe": "GraniteMoeForCausalLM", "phimoe": "PhimoeForCausalLM",
+           "olmo": "OlmoForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {

@@ -205,11 +205,24 @@ def norm_like(norm: nn.Module, size: int) -> nn.Module:
     return new.to(device=norm.weight.device, dtype=norm.weight.dtype)
 
 
+# OlmoLayerNorm's epsilon, a constant of its forward (the module keeps none).
+OLMO_LAYER_NORM_EPS = 1e-5
+
+
 def norm_eps(norm: nn.Module) -> float:
-    """An HF RMSNorm's epsilon (`variance_epsilon` in LLaMA's, Qwen's and OLMo's, `eps` in
-    Gemma's)."""
+    """An HF norm's epsilon (`variance_epsilon` in LLaMA's, Qwen's and OLMo-2's RMSNorm, `eps` in
+    Gemma's and in a torch LayerNorm; the first OLMo's parameterless LayerNorm holds none and
+    uses 1e-5)."""
     eps = getattr(norm, "variance_epsilon", None)
-    return norm.eps if eps is None else eps
+    if eps is None:
+        eps = getattr(norm, "eps", None)
+    if eps is None and type(norm).__name__ == "OlmoLayerNorm":
+        eps = OLMO_LAYER_NORM_EPS
+    if eps is None:
+        raise PrunebenchError(f"{type(norm).__name__} holds no epsilon that prunebench knows "
+                              "(variance_epsilon or eps): report it with this transformers "
+                              f"version ({transformers.__version__})")
+    return eps
 
 
 def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,

@@ -53,7 +53,7 @@ from prunebench import PrunebenchError
 from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
-                                              pairwise_table, rms_norm, soft_cap)
+                                              norm_weight, pairwise_table, rms_norm, soft_cap)
 from prunebench.checkpoint.param_count import family, refuse_moe
 from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
@@ -287,7 +287,8 @@ class StaticDecoder(nn.Module):
         self.register_buffer("embed_scale", torch.tensor(config.hidden_size ** 0.5).to(dtype)
                              if layout.scaled_embedding else None, persistent=False)
         self.norm_style = norm_style(layout)
-        self.register_buffer("norm_w", model.model.norm.weight.detach(), persistent=False)
+        self.register_buffer("norm_w", norm_weight(model.model.norm).to(device),
+                             persistent=False)
         self.norm_eps = norm_eps(model.model.norm)
         self.final_softcap = getattr(config, "final_logit_softcapping", None)
         # Granite's scalars: embeddings times embedding_multiplier (a Python float times the

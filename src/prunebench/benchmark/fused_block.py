@@ -20,14 +20,27 @@ from prunebench.modeling import norm_eps
 def norm_style(layout) -> str:
     """How a `param_count.Family`'s RMSNorm applies its weight: "llama", to the statistics cast
     back to the input's dtype; "plus_one" (Gemma's), 1 + weight in float32, then the cast;
-    "float32" (OLMo-2's), the weight in float32, then the cast."""
+    "float32" (OLMo-2's), the weight in float32, then the cast; "layer_norm" (the first OLMo's),
+    a LayerNorm without weight or bias in float32, then the cast."""
     return ("plus_one" if layout.norm_plus_one else
-            "float32" if layout.norm_weight_float32 else "llama")
+            "float32" if layout.norm_weight_float32 else
+            "layer_norm" if layout.norm_weightless else "llama")
+
+
+def norm_weight(norm: nn.Module) -> torch.Tensor:
+    """A norm's weight, or for a norm without one (OLMo's) ones in its place, which its
+    "layer_norm" style never reads: the buffer says that the norm is there."""
+    weight = getattr(norm, "weight", None)
+    if weight is not None:
+        return weight.detach()
+    return torch.ones(norm.normalized_shape)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
              style: str = "llama") -> torch.Tensor:
     """An HF RMSNorm: float32 statistics, then the weight as the family applies it (above)."""
+    if style == "layer_norm":  # OlmoLayerNorm: no weight, no bias
+        return F.layer_norm(x.to(torch.float32), (x.shape[-1],), None, None, eps=eps).to(x.dtype)
     h = F.rms_norm(x.to(torch.float32), (x.shape[-1],), eps=eps)
     if style == "plus_one":
         return (h * (1.0 + weight.to(torch.float32))).to(x.dtype)
@@ -191,8 +204,10 @@ class Block(nn.Module):
                          ln_mlp_out=layer.post_mlp_layernorm)
         self.eps = {}
         for name, norm in norms.items():
-            self.register_buffer(name, None if norm is None else norm.weight.detach(),
-                                 persistent=False)
+            weight = None if norm is None else norm_weight(norm)
+            if weight is not None:
+                weight = weight.to(attn.o_proj.weight.device)
+            self.register_buffer(name, weight, persistent=False)
             self.eps[name] = None if norm is None else norm_eps(norm)
         self.n_q, self.n_kv = projections.attention_heads(attn, head_dim)
         # SmolLM3's NoPE blocks attend without rotary positions (the module's flag), and so
@@ -233,6 +248,9 @@ class Block(nn.Module):
         # as the family says: a pruned OLMo-2 block with one head left has head_dim of them.
         self.qk_norm_whole = q_norm is not None and qk_norm_whole
         self.qkv_split = [self.n_q * head_dim, self.n_kv * head_dim, self.n_kv * head_dim]
+        # OLMo's clamp of the projected queries, keys and values (clip_qkv; OLMoE's is refused
+        # with every mixture of experts).
+        self.clip_qkv = getattr(getattr(attn, "config", None), "clip_qkv", None)
 
         self.m = projections.mlp_width(mlp)
         gate_up = [mlp.gate_up_proj] if hasattr(mlp, "gate_up_proj") else [mlp.gate_proj,
@@ -263,6 +281,8 @@ class Block(nn.Module):
         b, t, _ = h.shape
         n_q, n_kv = self.n_q, self.n_kv
         qkv = self._project(h, self.qkv_w, self.qkv_b, self.qkv_split)
+        if self.clip_qkv is not None:
+            qkv = qkv.clamp(min=-self.clip_qkv, max=self.clip_qkv)
         qkv = qkv.view(b, t, n_q + 2 * n_kv, self.head_dim)
         qk = qkv[:, :, :n_q + n_kv]
         if self.q_norm_w is not None and self.qk_norm_whole:  # OLMo-2: over all heads

@@ -260,6 +260,20 @@ ARCHITECTURES["exaone-4.0-32b"] = dict(
     sliding_window=4096, sliding_window_pattern=4,
     layer_types=(["sliding_attention"] * 3 + ["full_attention"]) * 16, bos_token_id=1,
     eos_token_id=361, pad_token_id=0)
+# allenai/OLMo-1B-hf and OLMo-7B-hf (olmo, the first OLMo) as public code quotes their
+# config.json (the 1B's verbatim in two projects' tests; the 7B's in its original d_model /
+# n_layers / mlp_ratio form: hidden 4096, 32 blocks of 32 heads, an MLP of 22016 / 2): LLaMA's
+# block with LayerNorms without parameters, no GQA, vocab 50304, a 2048-token context,
+# clip_qkv null; the 1B ties its embeddings, the 7B does not. 1,176,764,416 / 6,888,095,744
+# parameters (the model cards: 1B, 7B).
+ARCHITECTURES["olmo-1b"] = dict(
+    model_type="olmo", hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+    num_attention_heads=16, num_key_value_heads=16, vocab_size=50304,
+    max_position_embeddings=2048, rope_theta=10000.0, attention_bias=False, clip_qkv=None,
+    tie_word_embeddings=True, pad_token_id=1, eos_token_id=50279)
+ARCHITECTURES["olmo-7b"] = dict(
+    ARCHITECTURES["olmo-1b"], hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=32, tie_word_embeddings=False)
 # ibm-granite/granite-3.3-8b-instruct config.json as public code quotes it verbatim (a dump of
 # its parameter shapes and config; the hub could not be read here): LLaMA's layout with
 # Granite's four scalars, GQA 32 / 8, tied embeddings, a 128k context at rotary base 10,000,000.

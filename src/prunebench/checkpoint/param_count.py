@@ -118,6 +118,10 @@ class Family:
     PhiMoE's own: `norm_bias`, its norms are LayerNorms (the mean taken out, a weight and a
     bias of hidden_size each, the final norm's too), and `lm_head_bias_key` (`lm_head_bias`),
     the config key that gives the LM head a bias of the vocabulary's size.
+
+    OLMo's own (the first OLMo): `norm_weightless`, its norms are LayerNorms without a weight
+    or a bias (the mean taken out and the variance divided out, in float32, epsilon 1e-5):
+    no parameter of them.
     """
 
     model_class: str
@@ -149,6 +153,7 @@ class Family:
     shared_experts_key: str | None = None
     norm_bias: bool = False
     lm_head_bias_key: str | None = None
+    norm_weightless: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -170,6 +175,11 @@ FAMILIES: dict[str, Family] = {
     "phi3": Family("Phi3ForCausalLM", "Phi3Config", False, False, None, False,
                    packed=("qkv_proj", "gate_up_proj"),
                    shipped_code=("configuration_phi3.Phi3Config", "modeling_phi3.Phi3ForCausalLM")),
+    # OlmoAttention: attention_bias for all four projections (no published model sets it), q, k
+    # and v clamped to +-clip_qkv where the config sets it (OLMo-7B-0424 and later);
+    # OlmoDecoderLayer: LLaMA's block with OlmoLayerNorm, a LayerNorm without parameters.
+    "olmo": Family("OlmoForCausalLM", "OlmoConfig", None, None, None, False,
+                   norm_weightless=True),
     # Olmo2Attention uses attention_bias for all four projections (no published model sets it)
     # and norms the whole q and k projections; Olmo2DecoderLayer norms the sublayers' outputs.
     "olmo2": Family("Olmo2ForCausalLM", "Olmo2Config", None, None, None, False,
@@ -472,7 +482,10 @@ def norms_per_block(config) -> int:
 
 
 def norm_params(config) -> int:
-    """Parameters of one norm over hidden_size: its weight, and PhiMoE's LayerNorm bias."""
+    """Parameters of one norm over hidden_size: its weight, and PhiMoE's LayerNorm bias; none
+    in OLMo's LayerNorm without parameters."""
+    if family(config).norm_weightless:
+        return 0
     return config.hidden_size * (2 if family(config).norm_bias else 1)
 
 
@@ -549,6 +562,8 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632,
                   "num_local_experts": 60, "num_experts_per_tok": 4, "mlp_only_layers": [],
                   "decoder_sparse_step": 1, "qkv_bias": True},
+    # OlmoConfig's: LLaMA-7B's shape with OLMo's vocabulary and no clamp.
+    "olmo": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "clip_qkv": None},
     # PhimoeConfig's (Phi-3.5-MoE's shape): 16 experts of intermediate_size, 2 a token.
     "phimoe": {**_LLAMA_DEFAULTS, "vocab_size": 32064, "intermediate_size": 6400,
                "num_key_value_heads": 8, "max_position_embeddings": 131072,
