@@ -22,7 +22,7 @@ from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_di
                                                count_params, refuse_moe, sparse_mlp_blocks)
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from prunebench.plan.lora_settings import expert_target_problem
-from test_families import VOCAB
+from test_families import VOCAB, in_allocated_memory
 from test_families import tokenizer  # noqa: F401 - a fixture
 
 
@@ -257,7 +257,8 @@ def test_depth_pruning_keeps_the_dense_blocks_a_prefix_reloading_each_as_it_was(
 def check_depth_pruning_keeps_the_dense_prefix(model, drop: list[int], tmp_path) -> None:
     """Removing `drop` from a 4-block model whose first 2 blocks are dense: exactly the others
     kept, `first_k_dense_replace` the kept dense blocks' count, and the saved model reloads
-    each block as the kind it was, in prunebench and in transformers, weight for weight."""
+    each block as the kind it was, in prunebench and in transformers, weight for weight
+    (DeepSeek-V3's, V2's and GLM-4.5's)."""
     kinds = [type(layer.mlp).__name__ for layer in model.model.layers]
     layers = list(model.model.layers)
     keep = [i for i in range(4) if i not in drop]
@@ -269,7 +270,8 @@ def check_depth_pruning_keeps_the_dense_prefix(model, drop: list[int], tmp_path)
     expected = logits(model, x)
     save_model(model, None, tmp_path / "pruned")
     ours = load_model(tmp_path / "pruned")
-    theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "pruned", dtype=torch.float32)
+    theirs = in_allocated_memory(AutoModelForCausalLM.from_pretrained(tmp_path / "pruned",
+                                                                      dtype=torch.float32))
     for reloaded in (ours, theirs.eval()):
         assert [type(layer.mlp).__name__ for layer in reloaded.model.layers] == [
             kinds[i] for i in keep]

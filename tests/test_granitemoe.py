@@ -11,6 +11,7 @@ from prunebench.benchmark.floors import weight_bytes
 from prunebench.checkpoint.param_count import FamilyUnsupported, count_params, refuse_moe
 from prunebench.modeling import load_model, remove_blocks, save_model
 from prunebench.plan.lora_settings import expert_target_problem
+from test_families import in_allocated_memory
 from test_families import tokenizer  # noqa: F401 - a fixture
 
 # Granite's scalars away from 1, so that a loader ignoring one gives other logits.
@@ -51,7 +52,8 @@ def test_a_published_granitemoe_folder_loads_as_transformers_loads_it(tmp_path):
         assert "model.layers.0.block_sparse_moe.router.layer.weight" in f.keys()
     ids = torch.tensor([[1, 5, 9, 22, 40, 3]])
     ours = load_model(tmp_path, device="cpu", dtype=torch.float32)
-    theirs = GraniteMoeForCausalLM.from_pretrained(tmp_path, dtype=torch.float32)
+    theirs = in_allocated_memory(GraniteMoeForCausalLM.from_pretrained(tmp_path,
+                                                                       dtype=torch.float32))
     assert torch.equal(logits(ours, ids), logits(theirs, ids))
 
 

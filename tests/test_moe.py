@@ -27,7 +27,7 @@ from prunebench.methods.sizing import check_prunable
 from prunebench.modeling import (count_params, load_config, load_model, remove_blocks,
                                  save_model, write_manifest)
 from test_families import (FAMILIES, MOE, SMALL, family_model, greedy_tokens_agree, ids,
-                           logits, numel, sparse_block)
+                           in_allocated_memory, logits, numel, sparse_block)
 from test_families import tokenizer  # noqa: F401 - a fixture (getfixturevalue)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -138,8 +138,8 @@ def test_a_per_expert_checkpoint_is_fused_once_on_import_as_transformers_loads_i
     assert set(manifest["imported_sha256"]) == set(record["fused_from"])
     assert not list(out.glob("model-0000*.safetensors"))  # the originals are gone
     # The fused checkpoint is a plain checkpoint of its family to transformers as well.
-    again = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
-    assert torch.equal(logits(again, x), logits(model, x))
+    again = in_allocated_memory(AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32))
+    assert torch.equal(logits(again.eval(), x), logits(model, x))
 
 
 def killed_at_shard(monkeypatch, n: int) -> list:
