@@ -42,7 +42,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           Phi3Config,
                           Ministral3Config, MixtralConfig, OlmoeConfig, PhimoeConfig, Qwen2Config,
                           Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
-from transformers import DeepseekV2Config, DeepseekV3Config
+from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -204,11 +204,22 @@ FAMILIES = {
     "phimoe": lambda: PhimoeConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2,
                                    attention_bias=True, lm_head_bias=True,
                                    initializer_range=0.1),
+    # GLM-4.5: GQA with q/k/v biases and per-head q/k norms (as GLM-4.5 and 4.6 have them), half
+    # of each head rotating, block 0 dense (first_k_dense_replace), then DeepSeek-V3's sigmoid
+    # router choosing 2 of 4 experts in 2 groups (one group a token), their weights
+    # renormalised and scaled by 2.5, and 2 shared experts fused in one MLP. Weights of std 0.1
+    # (not 0.02), under which this random model's greedy tokens vary (with 0.02 it repeats one).
+    "glm4_moe": lambda: Glm4MoeConfig(**SMALL, head_dim=16, attention_bias=True, use_qk_norm=True,
+                                      moe_intermediate_size=32, n_routed_experts=4,
+                                      n_shared_experts=2, num_experts_per_tok=2, n_group=2,
+                                      topk_group=1, norm_topk_prob=True,
+                                      routed_scaling_factor=2.5, first_k_dense_replace=1,
+                                      initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
 MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-       "granitemoe", "phimoe"}
+       "granitemoe", "phimoe", "glm4_moe"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -227,7 +238,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
            "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
            "granitemoe": "GraniteMoeForCausalLM", "phimoe": "PhimoeForCausalLM",
-           "olmo": "OlmoForCausalLM"}
+           "olmo": "OlmoForCausalLM", "glm4_moe": "Glm4MoeForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {

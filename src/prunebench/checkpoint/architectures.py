@@ -521,6 +521,39 @@ ARCHITECTURES["phi-3.5-moe"] = dict(
     vocab_size=32064, attention_bias=True, lm_head_bias=True, tie_word_embeddings=False,
     max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=10000.0,
     sliding_window=None, bos_token_id=1, eos_token_id=32000)
+# zai-org/GLM-4.5-Air and GLM-4.5 (glm4_moe): the shapes as the GLM team's own training
+# framework gives them (THUDM/slime scripts/models/glm4.5-106B-A12B.sh and glm4.5-355B-A32B.sh,
+# read through public copies: 1 + 45 / 3 + 89 dense + sparse blocks, hidden 4096 / 5120, 96
+# heads of 128 (kv-channels) on 8 KV groups, q/k/v biases (add-qkv-bias) and none elsewhere,
+# q/k norms (qk-layernorm) in GLM-4.5 only, half of each head rotating (rotary-percent 0.5,
+# base 1000000), dense MLP 10944 / 12288, 128 / 160 experts of 1408 / 1536 and one shared of
+# the same width, 8 routed a token by a sigmoid router with score biases, scaled by 2.5 in
+# GLM-4.5 (none in the Air), untied, vocab 151552); the Air's are transformers'
+# Glm4MoeConfig defaults too (its docstring names zai-org/GLM-4.5), and GLM-4.5's a public
+# converter's test quotes as an official-layout config.json (head_dim 128, n_group 1,
+# topk_group 1, norm_topk_prob true, rms_norm_eps 1e-5, num_nextn_predict_layers 1, 202752
+# positions: GLM-4.6's context, which is GLM-4.5's shape). GLM-4.5's 128K context
+# (131072 positions) is the GLM-4.5 paper's (arXiv 2508.06471). The published weights are
+# bfloat16 with one multi-token-prediction layer after the last block, dropped on import.
+# model.parameters(): 106,852,245,504 / 352,797,814,784 (the cards' 106B / 355B, which count
+# the MTP layer and the routers' score biases too), 12,803,366,912 / 32,856,305,664 read by a
+# batch-1 step (8 routed experts, the shared one, attention, the LM head; the cards' 12B /
+# 32B active).
+ARCHITECTURES["glm-4.5-air"] = dict(
+    model_type="glm4_moe", vocab_size=151552, hidden_size=4096, intermediate_size=10944,
+    moe_intermediate_size=1408, num_hidden_layers=46, num_attention_heads=96,
+    num_key_value_heads=8, head_dim=128, attention_bias=True, use_qk_norm=False,
+    n_routed_experts=128, n_shared_experts=1, num_experts_per_tok=8, first_k_dense_replace=1,
+    n_group=1, topk_group=1, norm_topk_prob=True, routed_scaling_factor=1.0,
+    max_position_embeddings=131072, rms_norm_eps=1e-5, tie_word_embeddings=False,
+    rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
+                     "partial_rotary_factor": 0.5},
+    bos_token_id=None, eos_token_id=[151329, 151336, 151338], pad_token_id=151329)
+ARCHITECTURES["glm-4.5"] = dict(
+    ARCHITECTURES["glm-4.5-air"], hidden_size=5120, intermediate_size=12288,
+    moe_intermediate_size=1536, num_hidden_layers=92, use_qk_norm=True, n_routed_experts=160,
+    first_k_dense_replace=3, routed_scaling_factor=2.5)
+ARCHITECTURES["glm-4.6"] = dict(ARCHITECTURES["glm-4.5"], max_position_embeddings=202752)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and

@@ -1,5 +1,5 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
-OLMoE, Qwen2-MoE, DeepSeek-V3), and dequantization of gpt-oss's MXFP4 experts and of
+OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5), and dequantization of gpt-oss's MXFP4 experts and of
 DeepSeek-V3's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -39,6 +39,10 @@ weights are converted once (checkpoint.pickle_convert):
   transformers does not build: dropped, `moe_fusion.json` saying so (`dropped_blocks`).
 - DeepSeek-V2: V3's per-expert names (transformers maps `deepseek_v2` onto `qwen2_moe`'s
   conversion too), in bfloat16, without a multi-token-prediction block.
+- GLM-4.5 / 4.5-Air / 4.6: V3's per-expert names (transformers maps `glm4_moe` onto
+  `qwen2_moe`'s conversion in 5.17 and 5.25), in bfloat16, with V3's multi-token-prediction
+  layer (`model.layers.{num_hidden_layers}`, `num_nextn_predict_layers` of them), which
+  Glm4MoeForCausalLM does not build either: dropped as V3's is.
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -79,7 +83,10 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-             "phimoe")
+             "phimoe", "glm4_moe")
+# The families whose published checkpoints hold multi-token-prediction layers after the
+# decoder's blocks, which their transformers class does not build (by model_type: its class).
+MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM"}
 # DeepSeek-V3 / R1's FP8 weights: an e4m3 `X.weight` beside its float32 `X.weight_scale_inv`,
 # one scale per block of the quantization_config's `weight_block_size` (128 x 128).
 _FP8_SCALE = ".weight_scale_inv"
@@ -165,9 +172,10 @@ def _fp8_block(raw: Any, folder: Path) -> tuple[int, int] | None:
 
 
 def _mtp_blocks(raw: Any, names) -> list[str]:
-    """DeepSeek-V3's multi-token-prediction block(s) (`model.layers.{num_hidden_layers}...` in
-    its checkpoint), which DeepseekV3ForCausalLM does not build: their tensors' names."""
-    if not isinstance(raw, dict) or raw.get("model_type") != "deepseek_v3":
+    """DeepSeek-V3's or GLM-4.5's multi-token-prediction block(s) (`model.layers.
+    {num_hidden_layers}...` in its checkpoint), which DeepseekV3ForCausalLM and
+    Glm4MoeForCausalLM do not build: their tensors' names."""
+    if not isinstance(raw, dict) or raw.get("model_type") not in MTP_TYPES:
         return []
     n = raw.get("num_hidden_layers")
     if not isinstance(n, int):
@@ -232,7 +240,8 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
     where = _tensor_names(originals)
     raw = read_json_or_none(folder / "config.json")
     fp8 = _fp8_block(raw, folder)
-    # DeepSeek-V3's multi-token-prediction block, which transformers does not load either.
+    # DeepSeek-V3's and GLM-4.5's multi-token-prediction block, which transformers does not
+    # load either.
     mtp = _mtp_blocks(raw, where)
     where = {k: v for k, v in where.items() if k not in set(mtp)}
     if fp8 is None and any(n.endswith(_FP8_SCALE) for n in where):
@@ -281,9 +290,9 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
         **({"dequantized_from": "fp8" if fp8 else "mxfp4",
             "quantization_config": quantization} if dequantized else {}),
         **({"dropped_blocks": sorted({_BLOCK.match(n).group(1) for n in mtp}),
-            "dropped_note": "DeepSeek-V3's multi-token-prediction block, which "
-                            "DeepseekV3ForCausalLM does not build (transformers drops it on "
-                            "loading too)"} if mtp else {}),
+            "dropped_note": f"the multi-token-prediction block of the published checkpoint, "
+                            f"which {MTP_TYPES.get(raw.get('model_type'))} does not build "
+                            "(transformers drops it on loading too)"} if mtp else {}),
         **({"source_sha256": sources} if sources is not None else {})})
     write_json(folder / SAFETENSORS_INDEX, {"metadata": {"total_size": total},
                                             "weight_map": dict(sorted(weight_map.items()))})

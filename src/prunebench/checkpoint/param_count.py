@@ -4,7 +4,8 @@ No torch here: job sizing and `prunebench plan` count parameters while Snakemake
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
-Glm4Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig, GptOssConfig) or
+Glm4Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig, GptOssConfig,
+DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig, Glm4MoeConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -122,6 +123,10 @@ class Family:
     OLMo's own (the first OLMo): `norm_weightless`, its norms are LayerNorms without a weight
     or a bias (the mean taken out and the variance divided out, in float32, epsilon 1e-5):
     no parameter of them.
+
+    `qk_norm_key` (GLM-4.5): Qwen3's per-head q/k norms where this config key is true
+    (`use_qk_norm`: GLM-4.5 and GLM-4.6 set it, GLM-4.5-Air not); `qk_norm` is for the families
+    that always have them.
     """
 
     model_class: str
@@ -154,6 +159,7 @@ class Family:
     norm_bias: bool = False
     lm_head_bias_key: str | None = None
     norm_weightless: bool = False
+    qk_norm_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -299,6 +305,18 @@ FAMILIES: dict[str, Family] = {
                           shipped_code=("configuration_deepseek.DeepseekV2Config",
                                         "modeling_deepseek.DeepseekV2Model",
                                         "modeling_deepseek.DeepseekV2ForCausalLM")),
+    # Glm4MoeAttention: GQA with q/k/v biases as attention_bias says (true in the published
+    # configs), none on o_proj, a per-head q_norm / k_norm (RMSNorm of head_dim) where
+    # `use_qk_norm` is set, half of each head rotating (partial_rotary_factor 0.5, LLaMA's
+    # rotate_half pairs: no parameter); Glm4MoeDecoderLayer: LLaMA's two norms, a dense
+    # Glm4MoeMLP of intermediate_size in the first `first_k_dense_replace` blocks and a
+    # Glm4MoeMoE after them: DeepSeek-V3's sigmoid router (weight experts x hidden,
+    # e_score_correction_bias a buffer), n_routed_experts experts of moe_intermediate_size
+    # and n_shared_experts shared experts fused into one ungated MLP, no biases.
+    "glm4_moe": Family("Glm4MoeForCausalLM", "Glm4MoeConfig", None, False, None, False,
+                       moe_intermediate_key="moe_intermediate_size",
+                       dense_prefix_key="first_k_dense_replace",
+                       shared_experts_key="n_shared_experts", qk_norm_key="use_qk_norm"),
 }
 
 
@@ -333,7 +351,11 @@ def mlp_bias(config) -> bool:
 
 
 def qk_norm(config) -> bool:
-    return family(config).qk_norm
+    """Whether each attention norms its query and key heads (Qwen3's always; GLM-4.5's as
+    its config's `use_qk_norm` says)."""
+    f = family(config)
+    return f.qk_norm or (f.qk_norm_key is not None and bool(getattr(config, f.qk_norm_key,
+                                                                      False)))
 
 
 def is_moe(config) -> bool:
@@ -596,6 +618,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_local_experts": 64, "kv_lora_rank": 512, "q_lora_rank": 1536,
                     "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
                     "num_experts_per_tok": None, "first_k_dense_replace": 0, "head_dim": 64},
+    # Glm4MoeConfig's (GLM-4.5-Air's shape): n_routed_experts in its class and config.json
+    # (held as num_local_experts here, as its attribute_map does); no head_dim of its own
+    # (the attention takes hidden_size / heads where config.json gives none: the published
+    # ones give 128), no q/k norms, one dense first block.
+    "glm4_moe": {**_LLAMA_DEFAULTS, "vocab_size": 151552, "intermediate_size": 10944,
+                 "num_hidden_layers": 46, "num_attention_heads": 96, "num_key_value_heads": 8,
+                 "max_position_embeddings": 131072, "moe_intermediate_size": 1408,
+                 "num_local_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1,
+                 "first_k_dense_replace": 1, "use_qk_norm": False},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -612,7 +643,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # hold as num_local_experts (num_experts(config) reads either).
         values = {**values, "num_local_experts": values["num_experts"]}
     if "n_routed_experts" in values and "num_local_experts" not in values:
-        # DeepSeek-V2's and V3's config.json name for it (their classes' attribute_map).
+        # DeepSeek-V2's, V3's and GLM-4.5's config.json name for it (their classes'
+        # attribute_map).
         values = {**values, "num_local_experts": values["n_routed_experts"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
