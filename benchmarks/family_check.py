@@ -57,7 +57,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
                  "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b",
                  "ministral3": None, "exaone4": None, "glm": "glm-4-9b-chat",
-                 "glm4": "glm-4-9b-0414"}
+                 "glm4": "glm-4-9b-0414", "olmo": "olmo-7b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -95,6 +95,8 @@ def small_config(family: str):
     model_type = values.pop("model_type")
     if model_type in ("mistral", "gemma2", "phi3", "gemma3_text", "olmo3"):  # as Mistral-7B-v0.1's
         values["sliding_window"] = WINDOW
+    if model_type == "olmo":  # OLMo-7B-0424's clamp of q, k and v, tight enough to bite here
+        values["clip_qkv"] = 0.1
     if model_type in ("gemma2", "gemma3_text"):
         values["query_pre_attn_scalar"] = 24  # not head_dim's, as Gemma-2-27B's
     if model_type == "gemma3_text":  # a local and a global block of each rotary base
