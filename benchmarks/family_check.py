@@ -9,7 +9,8 @@ scaling, Phi-4-mini's packed projections and partial rotary, OLMo-2's output nor
 whole-projection q/k norms, OLMo-3's with local blocks, Granite's scalars, SmolLM3's blocks
 without rotary positions, Ministral 3's queries scaled by position, EXAONE-4's global block
 without rotary positions, GLM's q/k/v biases, packed gate/up and half of each head rotating
-in adjacent pairs, GLM-4's norms on the sublayers' outputs; sliding windows of 8
+in adjacent pairs, GLM-4's norms on the sublayers' outputs, Seed-OSS's q/k/v biases and
+head_dim apart from hidden / heads; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3 and Phi-3-4k have them in longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
@@ -57,7 +58,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
                  "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b",
                  "ministral3": None, "exaone4": None, "glm": "glm-4-9b-chat",
-                 "glm4": "glm-4-9b-0414", "olmo": "olmo-7b"}
+                 "glm4": "glm-4-9b-0414", "olmo": "olmo-7b", "seed_oss": "seed-oss-36b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones

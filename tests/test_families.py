@@ -5,7 +5,8 @@ gate_up_proj, partial rotary), OLMo-2 and OLMo-3 (output norms, q/k norms over w
 projections; OLMo-3's sliding windows), Granite (embedding, attention, residual and logit
 scalars), SmolLM3 (blocks without rotary positions), Ministral 3 (queries scaled by position),
 EXAONE-4 (global blocks without rotary positions), GLM and GLM-4 (q/k/v biases, packed gate/up,
-half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' outputs), and the
+half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' outputs), Seed-OSS
+(q/k/v and o_proj biases under two keys, head_dim != hidden / heads, dropout in its config), and the
 mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
@@ -41,7 +42,8 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           LlamaConfig, MistralConfig, OlmoConfig, Olmo2Config, Olmo3Config,
                           Phi3Config,
                           Ministral3Config, MixtralConfig, OlmoeConfig, PhimoeConfig, Qwen2Config,
-                          Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
+                          Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SeedOssConfig,
+                          SmolLM3Config)
 from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
@@ -131,6 +133,14 @@ FAMILIES = {
     # GLM-4 adds norms on the two sublayers' outputs.
     "glm": lambda: GlmConfig(**SMALL, head_dim=16, attention_bias=True),
     "glm4": lambda: Glm4Config(**SMALL, head_dim=16, attention_bias=True),
+    # Seed-OSS: LLaMA's block with q/k/v biases (attention_bias, as published) and here an
+    # o_proj bias too (attention_out_bias: false in the published configs, true here so that
+    # its slicing and FLAP's compensation into it are exercised), head_dim set apart (the 36B:
+    # 80 heads of 128 in hidden 5120), GQA. Its dropout rates (SeedOssConfig's 0.1) act in
+    # training mode only. Weights of std 0.1, as gpt-oss's: with the o_proj biases around 0.2,
+    # smaller ones would leave every token's logits to them (one token greedily repeated).
+    "seed_oss": lambda: SeedOssConfig(**SMALL, head_dim=32, attention_bias=True,
+                                      attention_out_bias=True, initializer_range=0.1),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -233,7 +243,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "gemma3": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM",
            "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
-           "glm4": "Glm4ForCausalLM", "mixtral": "MixtralForCausalLM",
+           "glm4": "Glm4ForCausalLM", "seed_oss": "SeedOssForCausalLM",
+           "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
            "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
@@ -1458,6 +1469,7 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "exaone-4.0-32b": 32_003_216_384,
              "glm-4-9b-chat": 9_399_951_360, "glm-4-9b-0414": 9_400_279_040,
              "glm-4-32b-0414": 32_566_081_536,
+             "seed-oss-36b": 36_151_104_512,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,

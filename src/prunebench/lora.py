@@ -424,7 +424,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     keeps about three significant digits, and the adapter's update to it is small beside it.
     It also decides `amp: auto` on CUDA (bfloat16 autocast for a bfloat16 base, _amp_dtype).
     """
-    from prunebench.modeling import set_activation_checkpointing
+    from prunebench.modeling import (restore_dropout, set_activation_checkpointing,
+                                     turn_off_base_dropout)
 
     s = settings
     amp = _amp_dtype(s["amp"], device, saved_dtype)
@@ -453,6 +454,10 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     deterministic = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
+    # The adapters train on the model as it runs in eval mode, as the study's on LLaMA, which
+    # has no dropout of its own: a family's own (Seed-OSS's attention and residual dropout,
+    # 0.1) is off while training, restored on the model returned; lora.dropout applies alone.
+    own_dropout = turn_off_base_dropout(model)
     try:
         model.config.use_cache = False
         if s["gradient_checkpointing"]:
@@ -662,6 +667,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             saved_val = loss_of(merged)
         merged.eval()
     finally:
+        restore_dropout(own_dropout)
         torch.use_deterministic_algorithms(deterministic)
     log.info("best validation loss %.4f at step %d (base %.4f); merged model %.4f, %.4f in "
              "%s as saved; %.1f s", best["val_loss"], best["step"], initial, merged_val, saved_val,

@@ -4,7 +4,7 @@ A checkpoint is a directory with `config.json`, safetensors weights, tokenizer f
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
 (LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
-Ministral 3, EXAONE-4, GLM, GLM-4, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss:
+Ministral 3, EXAONE-4, GLM, GLM-4, Seed-OSS, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss:
 `param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
 classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
@@ -112,6 +112,45 @@ def is_activation_checkpointing(model) -> bool:
     """Whether the model recomputes its blocks' activations in the backward pass."""
     return (model.is_activation_checkpointing if _renamed_checkpointing(model)
             else model.is_gradient_checkpointing)
+
+
+# The dropout rates a family's modules read at every forward in training mode, as floats:
+# Seed-OSS's attention (attention_dropout on the attention weights, residual_dropout on its
+# output) and MLP (residual_dropout), 0.1 in SeedOssConfig; the other families' published
+# configs have 0 (LLaMA's, the study's, has none).
+DROPOUT_RATES = ("attention_dropout", "residual_dropout")
+
+
+def turn_off_base_dropout(model: nn.Module) -> dict[tuple[nn.Module, str], float]:
+    """Set the model's own dropout rates (DROPOUT_RATES) to 0; returns what it changed, for
+    `restore_dropout`. A LoRA adapter's own dropout (`lora.dropout`, nn.Dropout modules) is
+    not touched."""
+    saved = {}
+    for module in model.modules():
+        for name in DROPOUT_RATES:
+            rate = getattr(module, name, None)
+            if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate:
+                saved[module, name] = rate
+                setattr(module, name, 0.0)
+    return saved
+
+
+def restore_dropout(saved: dict[tuple[nn.Module, str], float]) -> None:
+    for (module, name), rate in saved.items():
+        setattr(module, name, rate)
+
+
+@contextlib.contextmanager
+def base_dropout_off(model: nn.Module):
+    """The model's own dropout off inside the block, its rates restored after: the passes that
+    need training mode (Taylor+ scoring under activation checkpointing, LoRA recovery) compute
+    the loss of the model as it runs in eval mode, as the study's LLaMA, which has no dropout,
+    does in training mode."""
+    saved = turn_off_base_dropout(model)
+    try:
+        yield
+    finally:
+        restore_dropout(saved)
 
 
 def set_activation_checkpointing(model, on: bool) -> None:

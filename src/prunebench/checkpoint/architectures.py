@@ -339,6 +339,23 @@ ARCHITECTURES["glm-4-9b-0414"] = dict(
 ARCHITECTURES["glm-4-32b-0414"] = dict(
     _GLM4_0414, hidden_size=6144, intermediate_size=23040, num_hidden_layers=61,
     num_attention_heads=48, attention_bias=False)
+# ByteDance-Seed/Seed-OSS-36B-Base and -Instruct config.json (Seed-OSS family,
+# SeedOssForCausalLM), as public code quotes them (the hub could not be read here): a stored
+# snapshot of the raw config.json files of -Base, -Instruct and -Base-woSyn (one shape) and a
+# Rust loader's test that mirrors the Instruct config give hidden 5120, 64 blocks, MLP 27648,
+# GQA 80 / 8 with head_dim 128 (heads x head_dim 10240, not hidden), vocab 155136, a 524288-token
+# context (the card's 512K), rotary base 1e7 with rope_type default, rms_norm_eps 1e-6, q/k/v
+# biases (attention_bias true), none on o_proj (attention_out_bias false) or the MLP (mlp_bias
+# false), an untied head; the snapshot's tokenizer notes bos 0, pad 1, eos 2 (SeedOssConfig's
+# defaults too). Its dropout (attention_dropout, residual_dropout) is left to SeedOssConfig's
+# 0.1: it acts in training mode only, where prunebench turns it off. 36,151,104,512 parameters
+# (count_params; the snapshot's count of the same configs gives this number too; the card: 36B).
+ARCHITECTURES["seed-oss-36b"] = dict(
+    model_type="seed_oss", hidden_size=5120, intermediate_size=27648, num_hidden_layers=64,
+    num_attention_heads=80, num_key_value_heads=8, head_dim=128, vocab_size=155136,
+    max_position_embeddings=524288, rms_norm_eps=1e-6, rope_theta=10000000.0,
+    attention_bias=True, attention_out_bias=False, mlp_bias=False, tie_word_embeddings=False,
+    bos_token_id=0, eos_token_id=2, pad_token_id=1)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a

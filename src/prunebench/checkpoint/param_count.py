@@ -4,8 +4,8 @@ No torch here: job sizing and `prunebench plan` count parameters while Snakemake
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
-Glm4Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig, GptOssConfig,
-DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig, Glm4MoeConfig) or
+Glm4Config, SeedOssConfig, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig,
+GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig, Glm4MoeConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -37,7 +37,8 @@ class Family:
     `model_class` is the transformers class prunebench builds (never remote code);
     `qkv_bias` / `o_bias`: whether q/k/v and o_proj have biases, True / False always, or None
     for "as the config key `attention_bias_key` says" (`attention_bias`; Qwen2-MoE's
-    `qkv_bias`); `mlp_bias_key`: the config key that gives the MLP biases, if any; `qk_norm`:
+    `qkv_bias`), o_proj's by `o_bias_key` where it has a key of its own (Seed-OSS's
+    `attention_out_bias`); `mlp_bias_key`: the config key that gives the MLP biases, if any; `qk_norm`:
     an RMSNorm of size head_dim on every query and every key head (Qwen3), one weight shared by
     all heads of the block.
 
@@ -151,6 +152,7 @@ class Family:
     dense_mlp_layers: bool = False
     shared_expert_key: str | None = None
     attention_bias_key: str = "attention_bias"
+    o_bias_key: str | None = None
     moe_biases: bool = False
     attention_sinks: bool = False
     latent_attention: bool = False
@@ -223,6 +225,13 @@ FAMILIES: dict[str, Family] = {
                   packed=("gate_up_proj",), pairwise_rotary=True),
     "glm4": Family("Glm4ForCausalLM", "Glm4Config", None, False, None, False,
                    packed=("gate_up_proj",), pairwise_rotary=True, sandwich_norms=True),
+    # SeedOssAttention: LLaMA's block with q/k/v biases as attention_bias says and an o_proj
+    # bias as attention_out_bias says (the published configs: true and false), head_dim set
+    # apart (128 with hidden 5120 and 80 heads); SeedOssMLP: biases as mlp_bias says. Its
+    # attention_dropout / residual_dropout (0.1 in SeedOssConfig) act in training mode only:
+    # the gradient passes and LoRA recovery turn them off (modeling.base_dropout_off).
+    "seed_oss": Family("SeedOssForCausalLM", "SeedOssConfig", None, None, "mlp_bias", False,
+                       o_bias_key="attention_out_bias"),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -342,7 +351,9 @@ def qkv_bias(config) -> bool:
 def o_bias(config) -> bool:
     """Whether the family's o_proj has a bias before any pruning (FLAP may add one)."""
     f = family(config)
-    return bool(getattr(config, f.attention_bias_key, False)) if f.o_bias is None else f.o_bias
+    if f.o_bias is not None:
+        return f.o_bias
+    return bool(getattr(config, f.o_bias_key or f.attention_bias_key, False))
 
 
 def mlp_bias(config) -> bool:
@@ -563,6 +574,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "num_key_value_heads": 32},
     "glm": _GLM_DEFAULTS,
     "glm4": _GLM_DEFAULTS,
+    # SeedOssConfig's: Seed-OSS-36B's shape but hidden_size 4096 (the published 5120 is not the
+    # class's default), q/k/v biases on, none on o_proj (attention_out_bias).
+    "seed_oss": {**_LLAMA_DEFAULTS, "vocab_size": 155136, "intermediate_size": 27648,
+                 "num_hidden_layers": 64, "num_attention_heads": 80, "num_key_value_heads": 8,
+                 "head_dim": 128, "attention_bias": True, "attention_out_bias": False,
+                 "max_position_embeddings": 524288},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},

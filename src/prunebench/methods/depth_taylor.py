@@ -28,7 +28,7 @@ from prunebench.checkpoint.param_count import is_moe, is_scored_weight
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
-from prunebench.modeling import (is_activation_checkpointing, resolve_dtype,
+from prunebench.modeling import (base_dropout_off, is_activation_checkpointing, resolve_dtype,
                                  set_activation_checkpointing)
 
 log = logging.getLogger(__name__)
@@ -42,47 +42,43 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_taylor")  # defined on
 @contextlib.contextmanager
 def _gradient_mode(model, checkpointing: bool, float32: bool):
     """Only the blocks' weights need gradients (biases are not scored); training mode (required
-    by HF for gradient checkpointing) but with attention dropout off so the loss is the
-    deterministic one; every setting restored on exit."""
+    by HF for gradient checkpointing) but with the model's dropout off (attention's, and
+    Seed-OSS's on the sublayers' outputs) so the loss is the deterministic one; every setting
+    restored on exit."""
     requires = {p: p.requires_grad for p in model.parameters()}
     was_training = model.training
     was_checkpointing = is_activation_checkpointing(model)
-    dropouts = {a: a.attention_dropout for a in (layer.self_attn for layer in model.model.layers)
-                if hasattr(a, "attention_dropout")}
     # Parameters only: buffers such as the rotary frequencies keep their own dtype.
     dtypes = {p: p.dtype for p in model.parameters()}
-    try:
-        for p in model.parameters():
-            p.requires_grad_(False)
-            p.grad = None
-        for name, p in model.model.layers.named_parameters():
-            p.requires_grad_(is_scored_weight(name))
-        for attn in dropouts:
-            attn.attention_dropout = 0.0
-        if float32:
+    with base_dropout_off(model):
+        try:
             for p in model.parameters():
-                p.data = p.data.float()
-        model.train()
-        if is_moe(model.config):
-            # A router may route otherwise in training mode (PhiMoE's sparsemixer samples its
-            # second expert; Mixtral's jitter noise): the scores are those of the model as it
-            # runs, so the mixtures of experts route as in eval mode.
-            for layer in model.model.layers:
-                (getattr(layer, "block_sparse_moe", None) or layer.mlp).eval()
-        if checkpointing and not was_checkpointing:
-            set_activation_checkpointing(model, True)
-        yield
-    finally:
-        if checkpointing and not was_checkpointing:
-            set_activation_checkpointing(model, False)
-        model.train(was_training)
-        for p, dtype in dtypes.items():
-            p.data = p.data.to(dtype)
-        for attn, rate in dropouts.items():
-            attn.attention_dropout = rate
-        for p, r in requires.items():
-            p.requires_grad_(r)
-            p.grad = None
+                p.requires_grad_(False)
+                p.grad = None
+            for name, p in model.model.layers.named_parameters():
+                p.requires_grad_(is_scored_weight(name))
+            if float32:
+                for p in model.parameters():
+                    p.data = p.data.float()
+            model.train()
+            if is_moe(model.config):
+                # A router may route otherwise in training mode (PhiMoE's sparsemixer samples its
+                # second expert; Mixtral's jitter noise): the scores are those of the model as it
+                # runs, so the mixtures of experts route as in eval mode.
+                for layer in model.model.layers:
+                    (getattr(layer, "block_sparse_moe", None) or layer.mlp).eval()
+            if checkpointing and not was_checkpointing:
+                set_activation_checkpointing(model, True)
+            yield
+        finally:
+            if checkpointing and not was_checkpointing:
+                set_activation_checkpointing(model, False)
+            model.train(was_training)
+            for p, dtype in dtypes.items():
+                p.data = p.data.to(dtype)
+            for p, r in requires.items():
+                p.requires_grad_(r)
+                p.grad = None
 
 
 # float16's gradients underflow: a logit's gradient is about p / N (1 / 32000 / 1270 for the
