@@ -181,14 +181,22 @@ def write_fp8_checkpoint(model, folder, with_tokenizer=None):
                                   "activation_scheme": "dynamic", "weight_block_size": [4, 4]}
     (folder / "config.json").write_text(json.dumps(raw))
     state = published_state(model)
+    write_two_shards(state, folder)
+    return state
+
+
+def write_two_shards(state: dict[str, torch.Tensor], folder) -> None:
+    """`state` in two safetensors shards with their index, the sorted names alternating between
+    them (so a block's tensors, its experts', span both, as published shards split blocks)."""
     keys = sorted(state)
     shards = {"model-00001-of-00002.safetensors": keys[::2],
               "model-00002-of-00002.safetensors": keys[1::2]}
     for shard, names in shards.items():
-        save_file({k: state[k] for k in names}, str(folder / shard), metadata={"format": "pt"})
+        # each tensor a storage of its own (per-expert slices share their stacked tensor's)
+        save_file({k: state[k].clone() for k in names}, str(folder / shard),
+                  metadata={"format": "pt"})
     (folder / "model.safetensors.index.json").write_text(json.dumps({
         "metadata": {}, "weight_map": {k: s for s, names in shards.items() for k in names}}))
-    return state
 
 
 def test_an_fp8_checkpoint_is_dequantized_fused_and_its_mtp_block_dropped_on_import(

@@ -10,7 +10,6 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM, DeepseekV2Config
 
 from prunebench.benchmark.floors import weight_bytes
@@ -21,7 +20,7 @@ from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_di
 from prunebench.modeling import build_model, load_model
 from prunebench.plan.lora_settings import expert_target_problem
 from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, ids, logits, numel,
-                           random_model)
+                           random_model, write_two_shards)
 from test_families import VOCAB
 from test_moe import per_expert_state
 from test_families import tokenizer  # noqa: F401 - a fixture
@@ -81,14 +80,7 @@ def write_published(model, folder, with_tokenizer):
     with_tokenizer.save_pretrained(folder)
     state = per_expert_state(model, "deepseek_v2")  # V2's names are Qwen2-MoE's
     state = {k: t.detach().to(torch.bfloat16).contiguous() for k, t in state.items()}
-    keys = sorted(state)
-    shards = {"model-00001-of-00002.safetensors": keys[::2],
-              "model-00002-of-00002.safetensors": keys[1::2]}
-    for shard, names in shards.items():
-        save_file({k: state[k].clone() for k in names}, str(folder / shard),
-                  metadata={"format": "pt"})
-    (folder / "model.safetensors.index.json").write_text(json.dumps({
-        "metadata": {}, "weight_map": {k: s for s, names in shards.items() for k in names}}))
+    write_two_shards(state, folder)
 
 
 @pytest.mark.parametrize("q_lora_rank", [None, 20])

@@ -306,12 +306,6 @@ def in_allocated_memory(model):
     return model
 
 
-def sparse_block(layer):
-    """A block's mixture of experts: GraniteMoE holds it as `block_sparse_moe`, the others as
-    `mlp`."""
-    return getattr(layer, "block_sparse_moe", None) or layer.mlp
-
-
 def numel(model) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -25,9 +25,9 @@ from prunebench.checkpoint.param_count import config_from_dict, sparse_mlp_block
 from prunebench.methods.registry import method_function
 from prunebench.methods.sizing import check_prunable
 from prunebench.modeling import (count_params, load_config, load_model, remove_blocks,
-                                 save_model, write_manifest)
+                                 save_model, sparse_block, write_manifest)
 from test_families import (FAMILIES, MOE, SMALL, family_model, greedy_tokens_agree, ids,
-                           in_allocated_memory, logits, numel, sparse_block)
+                           in_allocated_memory, logits, numel)
 from test_families import tokenizer  # noqa: F401 - a fixture (getfixturevalue)
 
 pytestmark = pytest.mark.usefixtures("one_thread")

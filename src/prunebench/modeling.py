@@ -153,6 +153,12 @@ def base_dropout_off(model: nn.Module):
         restore_dropout(saved)
 
 
+def sparse_block(layer: nn.Module) -> nn.Module:
+    """A block's MLP or mixture of experts: GraniteMoE holds it as `block_sparse_moe`, every
+    other family as `mlp`."""
+    return getattr(layer, "block_sparse_moe", None) or layer.mlp
+
+
 def set_activation_checkpointing(model, on: bool) -> None:
     """Turn activation (gradient) checkpointing on, non-reentrant, or off. Non-reentrant: with
     frozen embeddings the reentrant variant would see no input that requires grad and silently

@@ -287,8 +287,7 @@ class StaticDecoder(nn.Module):
         self.register_buffer("embed_scale", torch.tensor(config.hidden_size ** 0.5).to(dtype)
                              if layout.scaled_embedding else None, persistent=False)
         self.norm_style = norm_style(layout)
-        self.register_buffer("norm_w", norm_weight(model.model.norm).to(device),
-                             persistent=False)
+        self.register_buffer("norm_w", norm_weight(model.model.norm, device), persistent=False)
         self.norm_eps = norm_eps(model.model.norm)
         self.final_softcap = getattr(config, "final_logit_softcapping", None)
         # Granite's scalars: embeddings times embedding_multiplier (a Python float times the

@@ -27,13 +27,13 @@ def norm_style(layout) -> str:
             "layer_norm" if layout.norm_weightless else "llama")
 
 
-def norm_weight(norm: nn.Module) -> torch.Tensor:
-    """A norm's weight, or for a norm without one (OLMo's) ones in its place, which its
-    "layer_norm" style never reads: the buffer says that the norm is there."""
+def norm_weight(norm: nn.Module, device: torch.device) -> torch.Tensor:
+    """A norm's weight, or for a norm without one (OLMo's) ones on `device` in its place, which
+    its "layer_norm" style never reads: the buffer says that the norm is there."""
     weight = getattr(norm, "weight", None)
     if weight is not None:
         return weight.detach()
-    return torch.ones(norm.normalized_shape)
+    return torch.ones(norm.normalized_shape, device=device)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
@@ -204,10 +204,8 @@ class Block(nn.Module):
                          ln_mlp_out=layer.post_mlp_layernorm)
         self.eps = {}
         for name, norm in norms.items():
-            weight = None if norm is None else norm_weight(norm)
-            if weight is not None:
-                weight = weight.to(attn.o_proj.weight.device)
-            self.register_buffer(name, weight, persistent=False)
+            self.register_buffer(name, None if norm is None else norm_weight(
+                norm, attn.o_proj.weight.device), persistent=False)
             self.eps[name] = None if norm is None else norm_eps(norm)
         self.n_q, self.n_kv = projections.attention_heads(attn, head_dim)
         # SmolLM3's NoPE blocks attend without rotary positions (the module's flag), and so

@@ -29,7 +29,7 @@ from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import (base_dropout_off, is_activation_checkpointing, resolve_dtype,
-                                 set_activation_checkpointing)
+                                 set_activation_checkpointing, sparse_block)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
                 # second expert; Mixtral's jitter noise): the scores are those of the model as it
                 # runs, so the mixtures of experts route as in eval mode.
                 for layer in model.model.layers:
-                    (getattr(layer, "block_sparse_moe", None) or layer.mlp).eval()
+                    sparse_block(layer).eval()
             if checkpointing and not was_checkpointing:
                 set_activation_checkpointing(model, True)
             yield
