@@ -10,7 +10,8 @@ whole-projection q/k norms, OLMo-3's with local blocks, Granite's scalars, SmolL
 without rotary positions, Ministral 3's queries scaled by position, EXAONE-4's global block
 without rotary positions, GLM's q/k/v biases, packed gate/up and half of each head rotating
 in adjacent pairs, GLM-4's norms on the sublayers' outputs, Seed-OSS's q/k/v biases and
-head_dim apart from hidden / heads; sliding windows of 8
+head_dim apart from hidden / heads, ERNIE 4.5's whole heads rotating in adjacent pairs in
+float32 (tied; its biases set on here, as use_bias allows); sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3 and Phi-3-4k have them in longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
@@ -58,7 +59,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "phi3": "phi-4-mini", "olmo2": "olmo-2-1124-7b", "granite": None,
                  "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b",
                  "ministral3": None, "exaone4": None, "glm": "glm-4-9b-chat",
-                 "glm4": "glm-4-9b-0414", "olmo": "olmo-7b", "seed_oss": "seed-oss-36b"}
+                 "glm4": "glm-4-9b-0414", "olmo": "olmo-7b", "seed_oss": "seed-oss-36b",
+                 "ernie4_5": "ernie-4.5-0.3b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -96,6 +98,8 @@ def small_config(family: str):
     model_type = values.pop("model_type")
     if model_type in ("mistral", "gemma2", "phi3", "gemma3_text", "olmo3"):  # as Mistral-7B-v0.1's
         values["sliding_window"] = WINDOW
+    if model_type == "ernie4_5":  # every projection biased (published: none), so sliced
+        values["use_bias"] = True
     if model_type == "olmo":  # OLMo-7B-0424's clamp of q, k and v, tight enough to bite here
         values["clip_qkv"] = 0.1
     if model_type in ("gemma2", "gemma3_text"):

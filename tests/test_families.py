@@ -6,7 +6,8 @@ projections; OLMo-3's sliding windows), Granite (embedding, attention, residual 
 scalars), SmolLM3 (blocks without rotary positions), Ministral 3 (queries scaled by position),
 EXAONE-4 (global blocks without rotary positions), GLM and GLM-4 (q/k/v biases, packed gate/up,
 half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' outputs), Seed-OSS
-(q/k/v and o_proj biases under two keys, head_dim != hidden / heads, dropout in its config), and the
+(q/k/v and o_proj biases under two keys, head_dim != hidden / heads, dropout in its config), ERNIE
+4.5 (every projection biased by one key, whole heads rotating in adjacent pairs, tied), and the
 mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
@@ -45,6 +46,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SeedOssConfig,
                           SmolLM3Config)
 from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
+from transformers import Ernie4_5Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -141,6 +143,13 @@ FAMILIES = {
     # smaller ones would leave every token's logits to them (one token greedily repeated).
     "seed_oss": lambda: SeedOssConfig(**SMALL, head_dim=32, attention_bias=True,
                                       attention_out_bias=True, initializer_range=0.1),
+    # ERNIE 4.5: LLaMA's block with every projection biased (use_bias: false in the published
+    # configs, true here so that the biases' slicing and FLAP's compensation into the o_proj
+    # and down_proj biases are exercised), the whole of each head rotating in adjacent pairs
+    # in float32, GQA, tied embeddings (as published). Weights of std 0.2: with the tied
+    # table, smaller ones leave this random model repeating one token greedily.
+    "ernie4_5": lambda: Ernie4_5Config(**SMALL, head_dim=16, use_bias=True,
+                                       tie_word_embeddings=True, initializer_range=0.2),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -244,6 +253,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
            "glm4": "Glm4ForCausalLM", "seed_oss": "SeedOssForCausalLM",
+           "ernie4_5": "Ernie4_5ForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1464,6 +1474,7 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "glm-4-9b-chat": 9_399_951_360, "glm-4-9b-0414": 9_400_279_040,
              "glm-4-32b-0414": 32_566_081_536,
              "seed-oss-36b": 36_151_104_512,
+             "ernie-4.5-0.3b": 360_748_032,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,

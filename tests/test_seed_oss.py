@@ -84,11 +84,12 @@ def test_the_hub_ids_name_the_known_shape():
     assert known_shape_of("unsloth/Seed-OSS-36B-Instruct-GGUF") is None  # quantized: refused
 
 
-def width_pruned():
-    """The family tests' Seed-OSS (q/k/v and o_proj biases, head_dim 32 with hidden 64, GQA 4 /
-    2) with a KV group out of block 0, every head out of block 1 (its attention's output is its
-    o_proj bias alone) and a third of the MLP channels out of blocks 0 to 2."""
-    model = family_model("seed_oss")
+def width_pruned(name: str = "seed_oss"):
+    """The family tests' model `name` (Seed-OSS: q/k/v and o_proj biases, head_dim 32 with
+    hidden 64, GQA 4 / 2) with a KV group out of block 0, every head out of block 1 (its
+    attention's output is its o_proj bias alone) and a third of the MLP channels out of blocks
+    0 to 2."""
+    model = family_model(name)
     surgery.remove_kv_groups(model, 0, [1])
     surgery.remove_kv_groups(model, 1, [0, 1])
     for block in range(3):
@@ -101,16 +102,24 @@ def test_the_compiled_decoder_equals_transformers_on_a_width_pruned_model_with_b
     logits equal transformers' at every length, prefilled and decoded through its static
     cache, for a width-pruned model whose biases are not zero (a bias dropped or sliced with
     the wrong rows moves them by far more than the tolerance)."""
-    model = width_pruned()
+    assert_decoder_is_transformers(width_pruned(), lambda layer: layer.self_attn.o_proj.bias)
+
+
+def assert_decoder_is_transformers(model, bias_of, fuse: bool = True) -> None:
+    """The compiled decoder's logits of the width-pruned `model` equal transformers' at every
+    length of a [2, 24] input, prefilled, and its greedy tokens decoded through its static
+    cache after 6 are transformers' choices up to each row's first near tie; the biases
+    `bias_of(layer)` gives move transformers' logits by far more than the tolerance (shared by
+    the families' own tests of the decoder on width-pruned models with biases)."""
     assert count_params(model.config) == numel(model)
     x = ids(2, 24, seed=5)
     without = copy.deepcopy(model)
     with torch.no_grad():
         for layer in without.model.layers:
-            layer.self_attn.o_proj.bias.zero_()
+            bias_of(layer).zero_()
     assert not torch.allclose(logits(without, x), logits(model, x), atol=1e-2)
     with torch.inference_mode():
-        decoder = StaticDecoder(model, 2, 24, mode="eager")
+        decoder = StaticDecoder(model, 2, 24, mode="eager", fuse=fuse)
         for length in (1, 6, 13, 24):
             torch.testing.assert_close(decoder.prefill_logits(x[:, :length]),
                                        logits(model, x[:, :length])[:, -1], rtol=0, atol=1e-4)

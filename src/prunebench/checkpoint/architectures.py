@@ -356,6 +356,18 @@ ARCHITECTURES["seed-oss-36b"] = dict(
     max_position_embeddings=524288, rms_norm_eps=1e-6, rope_theta=10000000.0,
     attention_bias=True, attention_out_bias=False, mlp_bias=False, tie_word_embeddings=False,
     bos_token_id=0, eos_token_id=2, pad_token_id=1)
+# baidu/ERNIE-4.5-0.3B-PT and -0.3B-Base-PT config.json (ernie4_5, Ernie4_5ForCausalLM), as
+# public code quotes it (the hub could not be read here): a stored copy of the raw config.json
+# (with its auto_map, set aside) and a training script that mirrors it give hidden 1024, 18
+# blocks, MLP 3072, GQA 16 / 2 with head_dim 128 (heads x head_dim 2048, not hidden), vocab
+# 103424, a 131072-token context, rotary base 500000, rms_norm_eps 1e-5, no biases (use_bias
+# false), tied embeddings, bos 1, eos 2, pad 0 (Ernie4_5Config's defaults too, whose docstring
+# names baidu/ERNIE-4.5-0.3B-PT). 360,748,032 parameters (count_params; the card: 0.36B).
+ARCHITECTURES["ernie-4.5-0.3b"] = dict(
+    model_type="ernie4_5", hidden_size=1024, intermediate_size=3072, num_hidden_layers=18,
+    num_attention_heads=16, num_key_value_heads=2, head_dim=128, vocab_size=103424,
+    max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=500000.0, use_bias=False,
+    tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a

@@ -4,7 +4,7 @@ No torch here: job sizing and `prunebench plan` count parameters while Snakemake
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
-Glm4Config, SeedOssConfig, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig,
+Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig,
 GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig, Glm4MoeConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
@@ -37,7 +37,7 @@ class Family:
     `model_class` is the transformers class prunebench builds (never remote code);
     `qkv_bias` / `o_bias`: whether q/k/v and o_proj have biases, True / False always, or None
     for "as the config key `attention_bias_key` says" (`attention_bias`; Qwen2-MoE's
-    `qkv_bias`), o_proj's by `o_bias_key` where it has a key of its own (Seed-OSS's
+    `qkv_bias`; ERNIE 4.5's `use_bias`, its `mlp_bias_key` too), o_proj's by `o_bias_key` where it has a key of its own (Seed-OSS's
     `attention_out_bias`); `mlp_bias_key`: the config key that gives the MLP biases, if any; `qk_norm`:
     an RMSNorm of size head_dim on every query and every key head (Qwen3), one weight shared by
     all heads of the block.
@@ -232,6 +232,17 @@ FAMILIES: dict[str, Family] = {
     # the gradient passes and LoRA recovery turn them off (modeling.base_dropout_off).
     "seed_oss": Family("SeedOssForCausalLM", "SeedOssConfig", None, None, "mlp_bias", False,
                        o_bias_key="attention_out_bias"),
+    # Ernie4_5Attention / Ernie4_5MLP: LLaMA's block with every projection (q/k/v, o_proj,
+    # gate/up/down) biased or not by one key, `use_bias` (false in the published configs);
+    # apply_rotary_pos_emb rotates the whole of each head in adjacent pairs (GLM's), in
+    # float32 with float32 tables, and casts back; GQA, head_dim set apart (128), tied.
+    "ernie4_5": Family("Ernie4_5ForCausalLM", "Ernie4_5Config", None, None, "use_bias", False,
+                       pairwise_rotary=True, attention_bias_key="use_bias",
+                       # baidu's ERNIE-4.5-*-PT config.json `auto_map` (its own code, written
+                       # before transformers took the family in).
+                       shipped_code=("configuration_ernie4_5.Ernie4_5_Config",
+                                     "modeling_ernie4_5.Ernie4_5_Model",
+                                     "modeling_ernie4_5.Ernie4_5_ForCausalLM")),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -580,6 +591,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "num_hidden_layers": 64, "num_attention_heads": 80, "num_key_value_heads": 8,
                  "head_dim": 128, "attention_bias": True, "attention_out_bias": False,
                  "max_position_embeddings": 524288},
+    # Ernie4_5Config's (ERNIE-4.5-0.3B's shape): biases by use_bias, tied embeddings.
+    "ernie4_5": {**_LLAMA_DEFAULTS, "vocab_size": 103424, "hidden_size": 1024,
+                 "intermediate_size": 3072, "num_hidden_layers": 18, "num_attention_heads": 16,
+                 "num_key_value_heads": 2, "head_dim": 128, "tie_word_embeddings": True,
+                 "use_bias": False, "max_position_embeddings": 131072},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
