@@ -262,17 +262,20 @@ def test_depth_pruning_keeps_the_dense_blocks_a_prefix_reloading_each_as_it_was(
                                                drop, tmp_path)
 
 
-def check_depth_pruning_keeps_the_dense_prefix(model, drop: list[int], tmp_path) -> None:
+def check_depth_pruning_keeps_the_dense_prefix(model, drop: list[int], tmp_path,
+                                               dense_count=None) -> None:
     """Removing `drop` from a 4-block model whose first 2 blocks are dense: exactly the others
-    kept, `first_k_dense_replace` the kept dense blocks' count, and the saved model reloads
-    each block as the kind it was, in prunebench and in transformers, weight for weight
-    (DeepSeek-V3's, V2's and GLM-4.5's)."""
+    kept, the config's count of dense first blocks (`dense_count(config)`; by default
+    `first_k_dense_replace`) the kept dense blocks', and the saved model reloads each block as
+    the kind it was, in prunebench and in transformers, weight for weight (DeepSeek-V3's,
+    V2's, GLM-4.5's and ERNIE 4.5's)."""
     kinds = [type(layer.mlp).__name__ for layer in model.model.layers]
     layers = list(model.model.layers)
     keep = [i for i in range(4) if i not in drop]
     remove_blocks(model, drop)
     assert list(model.model.layers) == [layers[i] for i in keep]  # exactly the others, in order
-    assert model.config.first_k_dense_replace == sum(i < 2 for i in keep)
+    dense_count = dense_count or (lambda config: config.first_k_dense_replace)
+    assert dense_count(model.config) == sum(i < 2 for i in keep)
     assert numel(model) == count_params(model.config)
     x = ids()
     expected = logits(model, x)

@@ -129,17 +129,26 @@ def test_width_methods_blockpruner_compiled_and_lora_targets_mla_lacks_are_refus
     ("deepseek-v2-lite", 15_706_484_224, 2_451_435_008, "deepseek-ai/DeepSeek-V2-Lite"),
     ("deepseek-v2", 235_741_434_880, 20_851_512_320, "deepseek-ai/DeepSeek-V2")])
 def test_deepseek_v2s_known_shapes_count_their_published_totals(name, total, read, hub):
-    from prunebench.checkpoint.architectures import (architecture_config, architecture_values,
-                                                     known_shape_of)
+    from prunebench.checkpoint.architectures import known_shape_of
+
+    # a batch-1 step: 6 routed experts, the 2 shared ones, attention and the head
+    check_known_shape(name, total, read, "DeepseekV2Config")
+    assert known_shape_of(hub) == name
+
+
+def check_known_shape(name: str, total: int, read: int, config_class: str):
+    """The known shape `name` builds `config_class`, counts `total` parameters (closed form,
+    transformers' meta model, its values read without transformers) and a batch-1 step reads
+    `read` of them (the mixtures of experts' floor); returns its config."""
+    from prunebench.checkpoint.architectures import architecture_config, architecture_values
 
     config = architecture_config(name)
-    assert type(config).__name__ == "DeepseekV2Config"
+    assert type(config).__name__ == config_class
     assert count_params(config) == total
     assert numel(build_model(config, device="meta")) == total
     assert count_params(config_from_dict(architecture_values(name))) == total
-    # a batch-1 step: 6 routed experts, the 2 shared ones, attention and the head
     assert weight_bytes(config, "bfloat16") == 2 * read
-    assert known_shape_of(hub) == name
+    return config
 
 
 def test_a_config_with_fewer_kv_heads_than_query_heads_is_refused(tmp_path):

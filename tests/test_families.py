@@ -46,7 +46,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SeedOssConfig,
                           SmolLM3Config)
 from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
-from transformers import Ernie4_5Config
+from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -234,11 +234,22 @@ FAMILIES = {
                                       topk_group=1, norm_topk_prob=True,
                                       routed_scaling_factor=2.5, first_k_dense_replace=1,
                                       initializer_range=0.1),
+    # ERNIE 4.5's mixture of experts: the dense ERNIE 4.5's attention (every projection biased
+    # here, use_bias: false in the published configs; whole heads rotating in adjacent pairs),
+    # block 0 dense (moe_layer_start_index 1, as ERNIE-4.5-21B-A3B's), then a float32 router
+    # choosing 2 of 4 experts by its softmax plus a score-correction bias, 2 shared experts
+    # fused in one MLP, the LM head biased too; tied, as the 21B. Weights of std 0.2: with the
+    # tied table, smaller ones leave this random model repeating one token greedily.
+    "ernie4_5_moe": lambda: Ernie4_5_MoeConfig(**SMALL, use_bias=True, tie_word_embeddings=True,
+                                               moe_num_experts=4, moe_k=2,
+                                               moe_intermediate_size=32,
+                                               moe_num_shared_experts=2,
+                                               moe_layer_start_index=1, initializer_range=0.2),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
 MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-       "granitemoe", "phimoe", "glm4_moe"}
+       "granitemoe", "phimoe", "glm4_moe", "ernie4_5_moe"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -253,7 +264,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "olmo3": "Olmo3ForCausalLM", "ministral3": "Ministral3ForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
            "glm4": "Glm4ForCausalLM", "seed_oss": "SeedOssForCausalLM",
-           "ernie4_5": "Ernie4_5ForCausalLM",
+           "ernie4_5": "Ernie4_5ForCausalLM", "ernie4_5_moe": "Ernie4_5_MoeForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",

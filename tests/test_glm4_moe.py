@@ -128,7 +128,18 @@ def test_a_per_expert_checkpoint_with_its_mtp_layer_is_imported_as_transformers_
     assert torch.equal(down.to(torch.bfloat16), state["model.layers.3.mlp.experts.1.down_proj.weight"])
     # transformers' own loading of the published folder (it fuses the experts as it reads them
     # and leaves the MTP layer out) holds the same tensors and computes the same logits.
-    theirs = AutoModelForCausalLM.from_pretrained(tmp_path / "hub", dtype=torch.float32)
+    check_loads_as_transformers(ours, tmp_path / "hub")
+    x = ids()
+    # The imported checkpoint is a plain one to transformers too.
+    again = in_allocated_memory(AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32))
+    assert torch.equal(logits(again.eval(), x), logits(ours, x))
+
+
+def check_loads_as_transformers(ours, folder) -> None:
+    """transformers' own from_pretrained of `folder` (float32) holds the tensors prunebench's
+    `ours` holds, in their dtypes, value for value, and computes the same logits (a published
+    folder: transformers converts it as it reads it, as prunebench's import did once)."""
+    theirs = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     theirs = in_allocated_memory(theirs).eval()
     theirs_state = theirs.state_dict()
     assert set(theirs_state) == set(ours.state_dict())
@@ -137,9 +148,6 @@ def test_a_per_expert_checkpoint_with_its_mtp_layer_is_imported_as_transformers_
         assert torch.equal(tensor, theirs_state[key]), key
     x = ids()
     assert torch.equal(logits(ours, x), logits(theirs, x))
-    # The imported checkpoint is a plain one to transformers too.
-    again = in_allocated_memory(AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32))
-    assert torch.equal(logits(again.eval(), x), logits(ours, x))
 
 
 def test_an_mtp_layer_is_dropped_from_a_fused_checkpoint_too(tmp_path, tokenizer):  # noqa: F811
@@ -187,7 +195,15 @@ def test_a_half_precision_load_keeps_in_float32_what_transformers_keeps(dtype, t
     """The score biases in every version, the router weights too in transformers 5.25
     (Glm4MoePreTrainedModel._keep_in_fp32_modules_strict): prunebench's load holds each
     tensor in the dtype transformers' does, and computes its logits."""
-    model = random_model(small())
+    ours = check_half_precision_load(random_model(small()), dtype, tmp_path)
+    assert ours.model.layers[1].mlp.gate.e_score_correction_bias.dtype == torch.float32
+    assert ours.model.layers[1].mlp.experts.gate_up_proj.dtype == dtype
+
+
+def check_half_precision_load(model, dtype, tmp_path):
+    """`model` saved and loaded in `dtype`: prunebench's load holds each tensor in the dtype
+    transformers' from_pretrained does (float32 what its class keeps so) and computes its
+    logits (GLM-4.5's and ERNIE 4.5's routers); returns prunebench's model."""
     save_model(model, None, tmp_path / "m")
     ours = load_model(tmp_path / "m", dtype=dtype)
     theirs = in_allocated_memory(AutoModelForCausalLM.from_pretrained(tmp_path / "m",
@@ -195,10 +211,9 @@ def test_a_half_precision_load_keeps_in_float32_what_transformers_keeps(dtype, t
     their_tensors = {**dict(theirs.named_parameters()), **dict(theirs.named_buffers())}
     for name, tensor in [*ours.named_parameters(), *ours.named_buffers()]:
         assert tensor.dtype == their_tensors[name].dtype, name
-    assert ours.model.layers[1].mlp.gate.e_score_correction_bias.dtype == torch.float32
-    assert ours.model.layers[1].mlp.experts.gate_up_proj.dtype == dtype
     x = ids()
     assert torch.equal(logits(ours, x), logits(theirs, x))
+    return ours
 
 
 @pytest.mark.parametrize("name,total,read,hub", [

@@ -1,5 +1,5 @@
 """Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, DeepSeek-V2/V3,
-GraniteMoE, GLM-4.5): the one-time fusion of per-expert checkpoints, checked against transformers' own
+GraniteMoE, GLM-4.5, ERNIE 4.5): the one-time fusion of per-expert checkpoints, checked against transformers' own
 loading of them; gpt-oss's MXFP4 experts dequantized once, checked against transformers'
 dequantization and its model; exact counts with Qwen3-MoE's and Qwen2-MoE's dense blocks and
 Qwen2-MoE's shared experts; depth pruning that removes exactly the blocks it names (gpt-oss's
@@ -51,7 +51,11 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # (DeepSeek-V3's names: `mlp.shared_experts.*` and the router's
              # `mlp.gate.e_score_correction_bias` under the same names)
              "glm4_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
-                          "down_proj")}
+                          "down_proj"),
+             # (its shared experts `mlp.shared_experts.*` under the same names; its score
+             # biases' published name, `mlp.moe_statics.*`: tests/test_ernie4_5_moe.py)
+             "ernie4_5_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                              "down_proj")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
@@ -472,7 +476,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     assert weight_bytes(config, torch.float32) == 4 * read
     shared = sum(p.numel() for n, p in model.named_parameters() if "shared_expert" in n)
     # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
-    assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe"))
+    assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe",
+                                     "ernie4_5_moe"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -527,7 +532,7 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "deepseek_v2": "deepseek-ai/DeepSeek-V2-Lite-Chat",
            "granitemoe": "ibm-granite/granite-3.1-3b-a800m-instruct",
            "phimoe": "microsoft/Phi-3.5-MoE-instruct",
-           "glm4_moe": "zai-org/GLM-4.5-Air"}
+           "glm4_moe": "zai-org/GLM-4.5-Air", "ernie4_5_moe": "baidu/ERNIE-4.5-21B-A3B-PT"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))

@@ -38,8 +38,9 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
                                     default_layer_shape, family, head_dim, is_moe,
-                                    layer_shapes, mlp_bias, non_block_param_count, o_bias,
-                                    qkv_bias, sparse_mlp_blocks, without_null_shapes)
+                                    layer_shapes, mlp_bias, moe_layer_range_of,
+                                    non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
+                                    without_null_shapes)
 from prunebench.projections import set_block_heads
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
@@ -998,13 +999,17 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     if any(b < 0 or b >= n for b in drop):
         raise PrunebenchError(f"block indices {sorted(drop)} out of range for {n} blocks")
     keep = [i for i in range(n) if i not in drop]
+    sparse = sparse_mlp_blocks(model.config)  # each block's MLP kind, by its index before removal
+    # ERNIE 4.5 picks a block's kind by its index within a range: the range that gives every
+    # kept block its kind again (found, or refused, before anything changes).
+    moe_range = (moe_layer_range_of([sparse[i] for i in keep])
+                 if family(model.config).moe_layer_range else None)
     model.model.layers = nn.ModuleList(model.model.layers[i] for i in keep)
     for new_idx, layer in enumerate(model.model.layers):
         layer.self_attn.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
     config = model.config
-    sparse = sparse_mlp_blocks(config)  # each block's MLP kind, by its index before removal
     if drop:
         # Written into config.json as `layer_shapes` is by width pruning: a depth-pruned copy
         # that lost its manifest and report still says it was pruned (a base model given as
@@ -1016,6 +1021,9 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         # DeepSeek-V3's dense blocks are the first `first_k_dense_replace`: the kept ones stay
         # the first after removal, so their count keeps every kept block the kind it was.
         setattr(config, family(config).dense_prefix_key, sum(not sparse[i] for i in keep))
+    elif moe_range is not None:
+        (config.moe_layer_start_index, config.moe_layer_end_index,
+         config.moe_layer_interval) = moe_range
     elif is_moe(config) and not all(sparse[i] for i in keep):
         # Qwen3-MoE and Qwen2-MoE pick a block's MLP kind from its index (mlp_only_layers,
         # decoder_sparse_step): renumbered, the kept dense blocks would reload as sparse ones

@@ -583,6 +583,35 @@ ARCHITECTURES["glm-4.5"] = dict(
     moe_intermediate_size=1536, num_hidden_layers=92, use_qk_norm=True, n_routed_experts=160,
     first_k_dense_replace=3, routed_scaling_factor=2.5)
 ARCHITECTURES["glm-4.6"] = dict(ARCHITECTURES["glm-4.5"], max_position_embeddings=202752)
+# baidu/ERNIE-4.5-21B-A3B-PT and -300B-A47B-PT (ernie4_5_moe, Ernie4_5_MoeForCausalLM), as
+# public code quotes their config.json files (the hub could not be read here): an audit of
+# transformers' ernie4_5_moe that tabulates the official configs (-PT, -Base-PT, and the 21B's
+# -Thinking), inference engines' tests that mirror them (MindIE's ErniemoeConfig fixtures of
+# both shapes, FastDeploy's 300B-shaped config with num_nextn_predict_layers 1, a KV planner's
+# 21B fixture), and Ernie4_5_MoeConfig's defaults (its docstring names the 21B). 21B: hidden
+# 2560, 28 blocks, 20 / 4 heads of 128, dense MLP 12288 in block 0 (moe_layer_start_index 1,
+# end 27, interval 1), 64 experts of 1536 with 6 routed a token and 2 shared, tied embeddings.
+# 300B: hidden 8192, 54 blocks, 64 / 8 heads of 128, dense MLP 28672 in blocks 0-2 (start 3,
+# end 53), 64 experts of 3584 with 8 routed and no shared ones, untied. Both: vocab 103424, a
+# 131072-token context, rotary base 500000, rms_norm_eps 1e-5, no biases (use_bias false),
+# bos 1, eos 2, pad 0, one multi-token-prediction layer in the published weights (dropped on
+# import: transformers does not load it). model.parameters() (count_params; the routers'
+# score-correction biases are parameters there): 21,825,437,888 / 299,484,163,264 (the cards'
+# 21B / 300B total), 3,352,150,208 / 47,079,337,152 read by a batch-1 step (the routed
+# experts, the shared ones, attention, routers, LM head: the cards' 3B / 47B active).
+ARCHITECTURES["ernie-4.5-21b-a3b"] = dict(
+    model_type="ernie4_5_moe", vocab_size=103424, hidden_size=2560, intermediate_size=12288,
+    moe_intermediate_size=1536, num_hidden_layers=28, num_attention_heads=20,
+    num_key_value_heads=4, head_dim=128, use_bias=False, moe_num_experts=64, moe_k=6,
+    moe_num_shared_experts=2, moe_layer_start_index=1, moe_layer_end_index=27,
+    moe_layer_interval=1, max_position_embeddings=131072, rms_norm_eps=1e-5,
+    rope_theta=500000.0, tie_word_embeddings=True, bos_token_id=1, eos_token_id=2,
+    pad_token_id=0)
+ARCHITECTURES["ernie-4.5-300b-a47b"] = dict(
+    ARCHITECTURES["ernie-4.5-21b-a3b"], hidden_size=8192, intermediate_size=28672,
+    moe_intermediate_size=3584, num_hidden_layers=54, num_attention_heads=64,
+    num_key_value_heads=8, moe_k=8, moe_num_shared_experts=0, moe_layer_start_index=3,
+    moe_layer_end_index=53, tie_word_embeddings=False)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and

@@ -1,6 +1,6 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
-OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5), and dequantization of gpt-oss's MXFP4 experts and of
-DeepSeek-V3's FP8 weights.
+OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5), and dequantization of gpt-oss's MXFP4
+experts and of DeepSeek-V3's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
 [experts, 2 * width, hidden] (each expert's rows [gate; up]) and `mlp.experts.down_proj`
@@ -43,6 +43,15 @@ weights are converted once (checkpoint.pickle_convert):
   `qwen2_moe`'s conversion in 5.17 and 5.25), in bfloat16, with V3's multi-token-prediction
   layer (`model.layers.{num_hidden_layers}`, `num_nextn_predict_layers` of them), which
   Glm4MoeForCausalLM does not build either: dropped as V3's is.
+- ERNIE 4.5 (21B-A3B, 300B-A47B): Qwen2-MoE's per-expert names (transformers maps
+  `ernie4_5_moe` onto `qwen2_moe`'s conversion in 5.17 and 5.25; the router `mlp.gate.weight`
+  and the shared experts `mlp.shared_experts.*` keep their names), its routers' score biases
+  published as `mlp.moe_statics.e_score_correction_bias`, which transformers' conversion
+  renames to where Ernie4_5_MoeForCausalLM holds them, `mlp.gate.moe_statics.
+  e_score_correction_bias` (renamed so here: `fused_name`), and a multi-token-prediction
+  layer stored apart from the blocks (`model.mtp_block.0.*`, `model.mtp_emb_norm.0.*`,
+  `model.mtp_hidden_norm.0.*`, `model.mtp_linear_proj.0.*`), which transformers does not load
+  (its class ignores every tensor named with `mtp`): dropped.
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -83,10 +92,15 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-             "phimoe", "glm4_moe")
+             "phimoe", "glm4_moe", "ernie4_5_moe")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
-MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM"}
+MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
+             "ernie4_5_moe": "Ernie4_5_MoeForCausalLM"}
+# ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
+# Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
+# part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
+_MTP_PART = re.compile(r"^(.*?mtp[^.]*\.\d+)\.")
 # DeepSeek-V3 / R1's FP8 weights: an e4m3 `X.weight` beside its float32 `X.weight_scale_inv`,
 # one scale per block of the quantization_config's `weight_block_size` (128 x 128).
 _FP8_SCALE = ".weight_scale_inv"
@@ -126,8 +140,10 @@ def dequantize_mxfp4(blocks, scales, dtype=None):
 
 def fused_name(name: str) -> str:
     """A non-expert tensor's name in transformers 5's layout (Mixtral's block_sparse_moe is
-    mlp there: its router `block_sparse_moe.gate.weight` becomes `mlp.gate.weight`)."""
-    return name.replace(".block_sparse_moe.", ".mlp.")
+    mlp there: its router `block_sparse_moe.gate.weight` becomes `mlp.gate.weight`; ERNIE
+    4.5's score biases `mlp.moe_statics.*` are its router's, `mlp.gate.moe_statics.*`)."""
+    return name.replace(".block_sparse_moe.", ".mlp.").replace(".mlp.moe_statics.",
+                                                               ".mlp.gate.moe_statics.")
 
 
 def per_expert_names(names) -> list[str]:
@@ -173,15 +189,25 @@ def _fp8_block(raw: Any, folder: Path) -> tuple[int, int] | None:
 
 def _mtp_blocks(raw: Any, names) -> list[str]:
     """DeepSeek-V3's or GLM-4.5's multi-token-prediction block(s) (`model.layers.
-    {num_hidden_layers}...` in its checkpoint), which DeepseekV3ForCausalLM and
-    Glm4MoeForCausalLM do not build: their tensors' names."""
+    {num_hidden_layers}...` in its checkpoint), or ERNIE 4.5's (`model.mtp_*`), which
+    DeepseekV3ForCausalLM, Glm4MoeForCausalLM and Ernie4_5_MoeForCausalLM do not build: their
+    tensors' names."""
     if not isinstance(raw, dict) or raw.get("model_type") not in MTP_TYPES:
         return []
+    if raw.get("model_type") == "ernie4_5_moe":
+        return [name for name in names if "mtp" in name]
     n = raw.get("num_hidden_layers")
     if not isinstance(n, int):
         return []
     return [name for name in names
             if (m := _BLOCK.match(name)) and int(m.group(1).rsplit(".", 1)[1]) >= n]
+
+
+def _mtp_part(name: str) -> str:
+    """The multi-token-prediction layer (or ERNIE 4.5's part of one) a dropped tensor is of:
+    `model.layers.61`, `model.mtp_block.0`."""
+    match = _BLOCK.match(name) or _MTP_PART.match(name)
+    return match.group(1) if match else name
 
 
 def _tensor_names(files: list[Path]) -> dict[str, Path]:
@@ -289,7 +315,7 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
         "layout": layout,
         **({"dequantized_from": "fp8" if fp8 else "mxfp4",
             "quantization_config": quantization} if dequantized else {}),
-        **({"dropped_blocks": sorted({_BLOCK.match(n).group(1) for n in mtp}),
+        **({"dropped_blocks": sorted({_mtp_part(n) for n in mtp}),
             "dropped_note": f"the multi-token-prediction block of the published checkpoint, "
                             f"which {MTP_TYPES.get(raw.get('model_type'))} does not build "
                             "(transformers drops it on loading too)"} if mtp else {}),

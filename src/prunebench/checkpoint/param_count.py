@@ -4,8 +4,9 @@ No torch here: job sizing and `prunebench plan` count parameters while Snakemake
 workflow. `config` is a transformers config of a supported family (LlamaConfig, MistralConfig,
 Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Olmo3Config,
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
-Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig, Qwen2MoeConfig,
-GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig, Glm4MoeConfig) or
+Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
+Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
+Glm4MoeConfig, Ernie4_5_MoeConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -37,8 +38,8 @@ class Family:
     `model_class` is the transformers class prunebench builds (never remote code);
     `qkv_bias` / `o_bias`: whether q/k/v and o_proj have biases, True / False always, or None
     for "as the config key `attention_bias_key` says" (`attention_bias`; Qwen2-MoE's
-    `qkv_bias`; ERNIE 4.5's `use_bias`, its `mlp_bias_key` too), o_proj's by `o_bias_key` where it has a key of its own (Seed-OSS's
-    `attention_out_bias`); `mlp_bias_key`: the config key that gives the MLP biases, if any; `qk_norm`:
+    `qkv_bias`; ERNIE 4.5's `use_bias`, its `mlp_bias_key` too), o_proj's by `o_bias_key`
+    where it has a key of its own (Seed-OSS's `attention_out_bias`); `mlp_bias_key`: the config key that gives the MLP biases, if any; `qk_norm`:
     an RMSNorm of size head_dim on every query and every key head (Qwen3), one weight shared by
     all heads of the block.
 
@@ -128,6 +129,13 @@ class Family:
     `qk_norm_key` (GLM-4.5): Qwen3's per-head q/k norms where this config key is true
     (`use_qk_norm`: GLM-4.5 and GLM-4.6 set it, GLM-4.5-Air not); `qk_norm` is for the families
     that always have them.
+
+    ERNIE 4.5's mixture of experts: `moe_layer_range`, a block is sparse where
+    `(i + 1) % moe_layer_interval == 0` and `moe_layer_start_index <= i <=
+    moe_layer_end_index` (-1: the last block), dense (intermediate_size) elsewhere; and
+    `router_score_bias`, its router holds a score-correction bias of one value per expert
+    (`mlp.gate.moe_statics.e_score_correction_bias` [1, experts], float32) as a parameter,
+    counted with the router (DeepSeek-V3's is a buffer, not counted).
     """
 
     model_class: str
@@ -162,6 +170,8 @@ class Family:
     lm_head_bias_key: str | None = None
     norm_weightless: bool = False
     qk_norm_key: str | None = None
+    moe_layer_range: bool = False
+    router_score_bias: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -337,6 +347,24 @@ FAMILIES: dict[str, Family] = {
                        moe_intermediate_key="moe_intermediate_size",
                        dense_prefix_key="first_k_dense_replace",
                        shared_experts_key="n_shared_experts", qk_norm_key="use_qk_norm"),
+    # Ernie4_5_MoeAttention: the dense ERNIE 4.5's (every projection biased by use_bias, whole
+    # heads rotating in adjacent pairs in float32); Ernie4_5_MoeDecoderLayer: a dense
+    # Ernie4_5_MoeMLP of intermediate_size (biased by use_bias) outside the range of
+    # moe_layer_start_index / _end_index / _interval, an Ernie4_5_MoeSparseMoeBlock in it: a
+    # float32 router over moe_num_experts experts of moe_intermediate_size (no biases) with a
+    # float32 score-correction bias parameter, and moe_num_shared_experts shared experts fused
+    # into one Ernie4_5_MoeMLP that many times as wide (biased by use_bias), unscaled;
+    # Ernie4_5_MoeForCausalLM's head biased by use_bias too.
+    "ernie4_5_moe": Family("Ernie4_5_MoeForCausalLM", "Ernie4_5_MoeConfig", None, None,
+                           "use_bias", False, pairwise_rotary=True, attention_bias_key="use_bias",
+                           moe_intermediate_key="moe_intermediate_size", moe_layer_range=True,
+                           shared_experts_key="moe_num_shared_experts",
+                           router_score_bias=True, lm_head_bias_key="use_bias",
+                           # baidu's ERNIE-4.5-*-A*B-PT config.json `auto_map` (its own code).
+                           shipped_code=("configuration_ernie4_5_moe.Ernie4_5_MoeConfig",
+                                         "modeling_ernie4_5_moe.Ernie4_5_Model",
+                                         "modeling_ernie4_5_moe.Ernie4_5_MoeModel",
+                                         "modeling_ernie4_5_moe.Ernie4_5_MoeForCausalLM")),
 }
 
 
@@ -408,12 +436,52 @@ def sparse_mlp_blocks(config) -> list[bool]:
         # sparse (DeepseekV3DecoderLayer compares its index with the key).
         dense = getattr(config, family(config).dense_prefix_key, None) or 0
         return [i >= dense for i in range(n)]
+    if family(config).moe_layer_range:
+        # ERNIE 4.5 (Ernie4_5_MoeDecoderLayer): every moe_layer_interval-th block between
+        # moe_layer_start_index and moe_layer_end_index (-1 there, as Ernie4_5_MoeConfig reads
+        # it: the last block), whatever its number of experts.
+        start, end, step = moe_layer_range(config)
+        return [(i + 1) % step == 0 and start <= i <= end for i in range(n)]
     if not family(config).dense_mlp_layers:
         return [True] * n
     dense = set(getattr(config, "mlp_only_layers", None) or [])
     step = getattr(config, "decoder_sparse_step", None) or 1
     return [i not in dense and num_experts(config) > 0 and (i + 1) % step == 0
             for i in range(n)]
+
+
+def moe_layer_range(config) -> tuple[int, int, int]:
+    """ERNIE 4.5's (moe_layer_start_index, moe_layer_end_index, moe_layer_interval), the end's
+    -1 read as the last block (Ernie4_5_MoeConfig's defaults: 1, -1, 1)."""
+    start = getattr(config, "moe_layer_start_index", None)
+    end = getattr(config, "moe_layer_end_index", None)
+    step = getattr(config, "moe_layer_interval", None)
+    start, step = (1 if start is None else start), (step or 1)
+    end = config.num_hidden_layers - 1 if end is None or end == -1 else end
+    return start, end, step
+
+
+def moe_layer_range_of(sparse: list[bool]) -> tuple[int, int, int]:
+    """ERNIE 4.5's (moe_layer_start_index, moe_layer_end_index, moe_layer_interval) that give
+    exactly these blocks' kinds (True: sparse), the first sparse block its start, the last its
+    end and the smallest interval that fits: what a depth-pruned model's config says, so that
+    each kept block reloads as the kind it was. A published config (every block from the
+    start on sparse, interval 1) pruned by any blocks keeps a dense prefix and sparse blocks
+    after it: always one range. PrunebenchError where none fits (an interval above 1 whose
+    pattern the removal broke)."""
+    n = len(sparse)
+    where = [i for i, s in enumerate(sparse) if s]
+    if not where:  # no sparse block left: a range past the last block
+        return n, n - 1, 1
+    first, last = where[0], where[-1]
+    for step in range(1, n + 1):
+        if [(i + 1) % step == 0 and first <= i <= last for i in range(n)] == sparse:
+            return first, last, step
+    raise PrunebenchError(
+        f"the kept blocks' kinds ({''.join('S' if s else 'D' for s in sparse)}: S sparse, D "
+        "dense) fit no moe_layer_start_index / moe_layer_end_index / moe_layer_interval, which "
+        "is how an ERNIE 4.5 config.json says where its experts are: remove other blocks (the "
+        "published models, interval 1, allow any), or keep the model dense")
 
 
 def active_experts(config) -> int:
@@ -429,7 +497,13 @@ def shared_expert_params(config) -> int:
     if family(config).shared_experts_key is not None:
         # DeepSeek-V3: n_shared_experts experts of moe_intermediate_size held as one SwiGLU MLP
         # that many times as wide, ungated (DeepseekV3MoE.shared_experts).
-        width = config.moe_intermediate_size * getattr(config, family(config).shared_experts_key)
+        shared = getattr(config, family(config).shared_experts_key) or 0
+        if not shared and family(config).shared_experts_key == "moe_num_shared_experts":
+            # ERNIE 4.5 builds no shared-expert MLP where it has none (ERNIE-4.5-300B-A47B:
+            # Ernie4_5_MoeSparseMoeBlock's `moe_num_shared_experts > 0`); DeepSeek builds one
+            # of width 0 whatever (its down_proj bias, where it has biases, counted).
+            return 0
+        width = config.moe_intermediate_size * shared
         # DeepSeek-V2's MLP carries biases where the config's mlp_bias says (V3's never)
         return 3 * config.hidden_size * width + ((2 * width + config.hidden_size)
                                                  if mlp_bias(config) else 0)
@@ -447,9 +521,11 @@ def expert_param_count(config) -> int:
 
 
 def router_param_count(config) -> int:
-    """Parameters of a sparse block's router: experts x hidden, and gpt-oss's bias."""
+    """Parameters of a sparse block's router: experts x hidden, and gpt-oss's bias or ERNIE
+    4.5's score-correction bias (one value per expert each)."""
     experts = num_experts(config)
-    return experts * config.hidden_size + (experts if family(config).moe_biases else 0)
+    f = family(config)
+    return experts * config.hidden_size + (experts if f.moe_biases or f.router_score_bias else 0)
 
 
 def mla_params(config) -> int:
@@ -660,6 +736,18 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 131072, "moe_intermediate_size": 1408,
                  "num_local_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1,
                  "first_k_dense_replace": 1, "use_qk_norm": False},
+    # Ernie4_5_MoeConfig's (ERNIE-4.5-21B-A3B's shape): moe_num_experts and moe_k in its class
+    # and config.json (held as num_local_experts and num_experts_per_tok here, as its
+    # attribute_map does); no head_dim of its own (hidden_size / heads: 128), biases by
+    # use_bias, MoE blocks from the second to the last (-1), tied embeddings.
+    "ernie4_5_moe": {**_LLAMA_DEFAULTS, "vocab_size": 103424, "hidden_size": 2560,
+                     "intermediate_size": 12288, "num_hidden_layers": 28,
+                     "num_attention_heads": 20, "num_key_value_heads": 4,
+                     "tie_word_embeddings": True, "use_bias": False,
+                     "max_position_embeddings": 131072, "moe_intermediate_size": 1536,
+                     "num_local_experts": 64, "num_experts_per_tok": 6,
+                     "moe_num_shared_experts": 2, "moe_layer_start_index": 1,
+                     "moe_layer_end_index": -1, "moe_layer_interval": 1},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -679,6 +767,11 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # DeepSeek-V2's, V3's and GLM-4.5's config.json name for it (their classes'
         # attribute_map).
         values = {**values, "num_local_experts": values["n_routed_experts"]}
+    if "moe_num_experts" in values and "num_local_experts" not in values:
+        # ERNIE 4.5's config.json names for them (Ernie4_5_MoeConfig's attribute_map).
+        values = {**values, "num_local_experts": values["moe_num_experts"]}
+    if "moe_k" in values and "num_experts_per_tok" not in values:
+        values = {**values, "num_experts_per_tok": values["moe_k"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
