@@ -11,7 +11,8 @@ without rotary positions, Ministral 3's queries scaled by position, EXAONE-4's g
 without rotary positions, GLM's q/k/v biases, packed gate/up and half of each head rotating
 in adjacent pairs, GLM-4's norms on the sublayers' outputs, Seed-OSS's q/k/v biases and
 head_dim apart from hidden / heads, ERNIE 4.5's whole heads rotating in adjacent pairs in
-float32 (tied; its biases set on here, as use_bias allows); sliding windows of 8
+float32 (tied; its biases set on here, as use_bias allows), Command R+'s parallel block,
+LayerNorms, per-head q/k norms, rotation in adjacent pairs and logit scale; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3 and Phi-3-4k have them in longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
@@ -60,7 +61,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "gemma3_text": "gemma-3-4b", "smollm3": None, "olmo3": "olmo-3-7b",
                  "ministral3": None, "exaone4": None, "glm": "glm-4-9b-chat",
                  "glm4": "glm-4-9b-0414", "olmo": "olmo-7b", "seed_oss": "seed-oss-36b",
-                 "ernie4_5": "ernie-4.5-0.3b"}
+                 "ernie4_5": "ernie-4.5-0.3b",
+                 "cohere": "command-r-plus"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -122,7 +124,7 @@ def variants(config, device, seed: int) -> dict:
     dense = build_model(copy.deepcopy(config), device="cpu", dtype=torch.float32).eval()
     with torch.no_grad():
         for name, p in dense.named_parameters():
-            if p.dim() == 2:
+            if p.dim() == 2 and "norm" not in name:  # (Cohere's q/k norms: a row per head)
                 p.normal_(0, p.shape[1] ** -0.5)
             else:
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in name else 0.0))

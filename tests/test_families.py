@@ -7,7 +7,8 @@ scalars), SmolLM3 (blocks without rotary positions), Ministral 3 (queries scaled
 EXAONE-4 (global blocks without rotary positions), GLM and GLM-4 (q/k/v biases, packed gate/up,
 half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' outputs), Seed-OSS
 (q/k/v and o_proj biases under two keys, head_dim != hidden / heads, dropout in its config), ERNIE
-4.5 (every projection biased by one key, whole heads rotating in adjacent pairs, tied), and the
+4.5 (every projection biased by one key, whole heads rotating in adjacent pairs, tied), Cohere
+(parallel block, LayerNorms, per-head q/k norms, pairwise rotary, logit scale), and the
 mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
@@ -47,6 +48,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           SmolLM3Config)
 from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
 from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
+from transformers import CohereConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -150,6 +152,12 @@ FAMILIES = {
     # table, smaller ones leave this random model repeating one token greedily.
     "ernie4_5": lambda: Ernie4_5Config(**SMALL, head_dim=16, use_bias=True,
                                        tie_word_embeddings=True, initializer_range=0.2),
+    # Cohere (Command R+'s layout): one LayerNorm a block feeding attention and MLP in parallel,
+    # per-head q/k LayerNorms (use_qk_norm, a weight row per head), rotation in adjacent pairs,
+    # logits times a logit_scale (no power of two), tied embeddings as published. Weights of
+    # std 0.1: at 0.02 this tied model greedily repeats its tokens (too weak a decoding check).
+    "cohere": lambda: CohereConfig(**SMALL, use_qk_norm=True, logit_scale=0.37,
+                                   tie_word_embeddings=True, initializer_range=0.1),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -265,6 +273,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
            "glm4": "Glm4ForCausalLM", "seed_oss": "SeedOssForCausalLM",
            "ernie4_5": "Ernie4_5ForCausalLM", "ernie4_5_moe": "Ernie4_5_MoeForCausalLM",
+           "cohere": "CohereForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -301,8 +310,8 @@ def family_model(name: str, seed: int = 0):
     with torch.no_grad():
         for pname, p in model.named_parameters():
             # biases around 0 (gpt-oss's experts' too, [experts, width]), norm weights
-            # around 1
-            if p.dim() == 1 or pname.endswith("_bias"):
+            # around 1 (Cohere's q/k norms' too, a row per head)
+            if p.dim() == 1 or pname.endswith("_bias") or "norm" in pname:
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in pname else 0.0))
     return model.eval()
 
@@ -611,7 +620,10 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
         assert torch.equal(attn.k_norm.weight, k_norm_before[hd:])
         assert (logits(model, x) - before).abs().max() > 1e-3
         return
-    if norm_before is not None:  # one head_dim weight shared by the heads: kept whole
+    if name == "cohere":  # a weight row per head: the kept heads' rows, in order
+        assert torch.equal(attn.q_norm.weight, norm_before[rep:])
+        assert torch.equal(attn.k_norm.weight, k_norm_before[1:])
+    elif norm_before is not None:  # one head_dim weight shared by the heads: kept whole
         assert torch.equal(attn.q_norm.weight, norm_before)
     torch.testing.assert_close(logits(model, x), before, rtol=0, atol=1e-5)
 
@@ -1486,6 +1498,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "glm-4-32b-0414": 32_566_081_536,
              "seed-oss-36b": 36_151_104_512,
              "ernie-4.5-0.3b": 360_748_032,
+             "command-r": 34_980_831_232, "command-r-plus": 103_810_674_688,
+             "aya-23-8b": 8_028_033_024,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,

@@ -4,7 +4,8 @@ A checkpoint is a directory with `config.json`, safetensors weights, tokenizer f
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
 (LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
-Ministral 3, EXAONE-4, GLM, GLM-4, Seed-OSS, ERNIE 4.5, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss:
+Ministral 3, EXAONE-4, GLM, GLM-4, Seed-OSS, ERNIE 4.5, Cohere, Mixtral, Qwen3-MoE, OLMoE,
+Qwen2-MoE, gpt-oss:
 `param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
 classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
@@ -245,8 +246,9 @@ def _linear(n_in: int, n_out: int, bias: bool, like: nn.Linear) -> nn.Linear:
     return nn.Linear(n_in, n_out, bias=bias, device=like.weight.device, dtype=like.weight.dtype)
 
 
-def norm_like(norm: nn.Module, size: int) -> nn.Module:
-    """An RMSNorm of the same class and epsilon as `norm`, over `size` channels."""
+def norm_like(norm: nn.Module, size: int | tuple[int, int]) -> nn.Module:
+    """An RMSNorm of the same class and epsilon as `norm`, over `size` channels (Cohere's
+    per-head q/k norms: a (heads, head_dim) weight)."""
     new = type(norm)(size, norm_eps(norm))
     return new.to(device=norm.weight.device, dtype=norm.weight.dtype)
 
@@ -299,6 +301,9 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         if layout.qk_norm_whole:
             attn.q_norm = norm_like(attn.q_norm, n_q * hd)
             attn.k_norm = norm_like(attn.k_norm, n_kv * hd)
+        elif layout.qk_norm_each_head and hasattr(attn, "q_norm"):  # Cohere: [heads, head_dim]
+            attn.q_norm = norm_like(attn.q_norm, (n_q, hd))
+            attn.k_norm = norm_like(attn.k_norm, (n_kv, hd))
         set_block_heads(attn, n_q, n_kv)
     m = shape["intermediate_size"]
     m_bias = mlp_bias(config)

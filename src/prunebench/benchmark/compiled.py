@@ -295,6 +295,10 @@ class StaticDecoder(nn.Module):
         # scales its sublayers' outputs by residual_multiplier.
         self.embedding_multiplier = config.embedding_multiplier if layout.multipliers else None
         self.logits_scaling = config.logits_scaling if layout.multipliers else None
+        # Cohere's logit_scale multiplies the logits (in their dtype, by a Python float, as
+        # CohereForCausalLM does); a config without one (None) leaves them as they are.
+        self.logit_scale = (getattr(config, layout.logit_scale_key, None)
+                            if layout.logit_scale_key else None)
         residual = config.residual_multiplier if layout.multipliers else None
         self.register_buffer("head_w", model.lm_head.weight.detach(), persistent=False)
         self.register_buffer("head_b", detach_or_none(model.lm_head.bias), persistent=False)
@@ -313,8 +317,12 @@ class StaticDecoder(nn.Module):
                 cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
                                                   positions[:max_seq_len].unsqueeze(0),
                                                   *([kind] if kind else []))
-            if layout.pairwise_rotary:  # GLM: pair i takes frequency i, as its apply does
-                cos, sin = (pairwise_table(t) for t in (cos, sin))
+            if layout.pairwise_rotary and not layout.paired_tables:  # GLM: pair i takes
+                cos, sin = (pairwise_table(t) for t in (cos, sin))  # frequency i, as it applies
+            if layout.rotate_float32:
+                # Cohere rotates in float32 with its tables' values in the model's dtype: the
+                # tables made float32 here (exactly) make apply_rotary compute so too
+                cos, sin = cos.float(), sin.float()
             # In the dtype the module returns for the model's dtype: the model's own for most
             # families, float32 for OLMo-2's, whose attention rotates in float32.
             self.register_buffer(f"cos{_suffix(kind)}", F.pad(cos[0], padding), persistent=False)
@@ -341,7 +349,8 @@ class StaticDecoder(nn.Module):
                                           fuse, self.norm_style, residual,
                                           layout.qk_norm_whole,
                                           rotate=not (hybrid and kind == "full_attention"),
-                                          pairwise_rotary=layout.pairwise_rotary)
+                                          pairwise_rotary=layout.pairwise_rotary,
+                                          parallel=layout.parallel_block)
                                     for layer, kind in zip(model.model.layers, kinds))
         self.n_heads = [block.n_q for block in self.blocks]
 
@@ -413,6 +422,8 @@ class StaticDecoder(nn.Module):
         logits = F.linear(x, self.head_w, self.head_b)
         if self.logits_scaling is not None:  # Granite
             logits = logits / self.logits_scaling
+        if self.logit_scale is not None:  # Cohere
+            logits = logits * self.logit_scale
         if self.final_softcap is not None:  # Gemma-2
             logits = soft_cap(logits, self.final_softcap)
         return logits

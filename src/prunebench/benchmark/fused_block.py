@@ -21,10 +21,12 @@ def norm_style(layout) -> str:
     """How a `param_count.Family`'s RMSNorm applies its weight: "llama", to the statistics cast
     back to the input's dtype; "plus_one" (Gemma's), 1 + weight in float32, then the cast;
     "float32" (OLMo-2's), the weight in float32, then the cast; "layer_norm" (the first OLMo's),
-    a LayerNorm without weight or bias in float32, then the cast."""
+    a LayerNorm without weight or bias in float32, then the cast; "centred" (Cohere's), a
+    LayerNorm weighed in float32, then the cast."""
     return ("plus_one" if layout.norm_plus_one else
             "float32" if layout.norm_weight_float32 else
-            "layer_norm" if layout.norm_weightless else "llama")
+            "layer_norm" if layout.norm_weightless else
+            "centred" if layout.norm_centred else "llama")
 
 
 def norm_weight(norm: nn.Module, device: torch.device) -> torch.Tensor:
@@ -41,6 +43,13 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
     """An HF RMSNorm: float32 statistics, then the weight as the family applies it (above)."""
     if style == "layer_norm":  # OlmoLayerNorm: no weight, no bias
         return F.layer_norm(x.to(torch.float32), (x.shape[-1],), None, None, eps=eps).to(x.dtype)
+    if style == "centred":
+        # CohereLayerNorm, written as its forward computes it (a fused layer_norm rounds
+        # otherwise); the weight may be one row per head ([heads, head_dim], its q/k norms)
+        x32 = x.to(torch.float32)
+        centred = x32 - x32.mean(-1, keepdim=True)
+        h = centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + eps)
+        return (weight.to(torch.float32) * h).to(x.dtype)
     h = F.rms_norm(x.to(torch.float32), (x.shape[-1],), eps=eps)
     if style == "plus_one":
         return (h * (1.0 + weight.to(torch.float32))).to(x.dtype)
@@ -182,11 +191,14 @@ class Block(nn.Module):
     def __init__(self, layer: nn.Module, head_dim: int, cache_shape: tuple[int, int, int],
                  fuse: bool, norm_style: str = "llama",
                  residual_multiplier: float | None = None, qk_norm_whole: bool = False,
-                 rotate: bool = True, pairwise_rotary: bool = False):
+                 rotate: bool = True, pairwise_rotary: bool = False, parallel: bool = False):
         super().__init__()
         attn, mlp = layer.self_attn, layer.mlp
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
         self.residual_multiplier = residual_multiplier  # Granite: each sublayer's output
+        # Cohere: the MLP reads the attention's normed input (no norm of its own), and both
+        # outputs are added to the block's input
+        self.parallel = parallel
         # The norms before attention and before the MLP (LLaMA's post_attention_layernorm is
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
         # all four (its post_attention_layernorm is the attention output's), GLM-4's too
@@ -195,8 +207,8 @@ class Block(nn.Module):
         post_only = not hasattr(layer, "input_layernorm")
         outputs = sandwich or post_only
         norms = {"ln1": None if post_only else layer.input_layernorm,
-                 "ln2": (layer.pre_feedforward_layernorm if sandwich else None if post_only
-                         else layer.post_attention_layernorm),
+                 "ln2": (layer.pre_feedforward_layernorm if sandwich else None
+                         if post_only or parallel else layer.post_attention_layernorm),
                  "ln_attn_out": layer.post_attention_layernorm if outputs else None,
                  "ln_mlp_out": layer.post_feedforward_layernorm if outputs else None}
         if hasattr(layer, "post_self_attn_layernorm"):  # GLM-4
@@ -289,7 +301,8 @@ class Block(nn.Module):
             k_all = rms_norm(qk[:, :, n_q:].reshape(b, t, -1), self.k_norm_w, self.k_norm_eps,
                              self.norm_style)
             qk = torch.cat([q_all, k_all], dim=-1).view(b, t, n_q + n_kv, self.head_dim)
-        elif self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3)
+        elif self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3; Cohere's
+            # weights one row per head, which broadcast over the heads as its norm does)
             qk = torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps,
                                      self.norm_style),
                             rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps,
@@ -332,14 +345,15 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor,
                 mask: torch.Tensor, attention: str,
                 query_scale: torch.Tensor | None = None) -> torch.Tensor:
+        normed = self._norm(x, "ln1") if self.n_q or self.parallel else None
         if self.n_q:
-            h = self._norm(x, "ln1")
-            x = x + self._output_norm(self.attention(h, cos, sin, pos, mask, attention,
+            x = x + self._output_norm(self.attention(normed, cos, sin, pos, mask, attention,
                                                      query_scale), "ln_attn_out")
         elif self.o_b is not None:  # no heads: the attention output is the o_proj bias
             x = x + self._output_norm(self.o_b.expand_as(x), "ln_attn_out")
         if self.m:
-            h = self._norm(x, "ln2")
+            # (x + attention) + MLP, in transformers' order of the parallel block's sum too
+            h = normed if self.parallel else self._norm(x, "ln2")
             gate_up = self._project(h, self.gate_up_w, self.gate_up_b, [self.m, self.m])
             inner = self.act(gate_up[..., :self.m]) * gate_up[..., self.m:]
             x = x + self._output_norm(F.linear(inner, self.down_w, self.down_b), "ln_mlp_out")

@@ -368,6 +368,41 @@ ARCHITECTURES["ernie-4.5-0.3b"] = dict(
     num_attention_heads=16, num_key_value_heads=2, head_dim=128, vocab_size=103424,
     max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=500000.0, use_bias=False,
     tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+# Cohere (CohereForCausalLM: one LayerNorm a block feeding attention and MLP in parallel,
+# tied embeddings, logits times logit_scale; the hub could not be read here). Token ids:
+# CohereConfig's defaults, bos 5, eos 255001, pad 0, as Aya-23's config.json gives them.
+_COHERE = dict(model_type="cohere", vocab_size=256000, layer_norm_eps=1e-5,
+               tie_word_embeddings=True, attention_bias=False, use_qk_norm=False,
+               bos_token_id=5, eos_token_id=255001, pad_token_id=0)
+# CohereForAI/c4ai-command-r-v01 config.json as a Rust loader's test quotes it: hidden 8192, 40
+# blocks, 64 heads and 64 KV heads, MLP 22528, vocab 256000, rotary base 8e6, logit_scale
+# 0.0625, tied, no q/k norms; a table of Cohere shapes in public code gives the same numbers;
+# max_position_embeddings 8192 as vLLM issue 3676 quotes the file (the card's 128K context is
+# its model_max_length). 34,980,831,232 parameters (count_params; the card: 35B).
+ARCHITECTURES["command-r"] = dict(
+    _COHERE, hidden_size=8192, intermediate_size=22528, num_hidden_layers=40,
+    num_attention_heads=64, num_key_value_heads=64, max_position_embeddings=8192,
+    rope_theta=8000000.0, logit_scale=0.0625)
+# CohereForAI/c4ai-command-r-plus (the first, 04-2024): hidden 12288 with 8 KV heads of 128 (96
+# query heads) and vocab 256000, as two listings that cite its config.json give them; 64 blocks,
+# MLP 33792, rotary base 7.5e7, logit_scale 0.8333333333333334, tied, from the table of Cohere
+# shapes above; q/k norms per head (use_qk_norm): llama.cpp loads a [heads, head_dim] q and k
+# norm weight in every block of a 64-block Command R, which is this model (the table's "false"
+# is contradicted by the published weights llama.cpp reads). Its context is not found: Command
+# R's 8192 (the card's 128K again a model_max_length). 103,810,674,688 parameters (the card:
+# 104B).
+ARCHITECTURES["command-r-plus"] = dict(
+    _COHERE, hidden_size=12288, intermediate_size=33792, num_hidden_layers=64,
+    num_attention_heads=96, num_key_value_heads=8, max_position_embeddings=8192,
+    rope_theta=75000000.0, logit_scale=0.8333333333333334, use_qk_norm=True)
+# CohereForAI/aya-23-8B config.json as MLC LLM's model presets quote it (and an MLC test):
+# hidden 4096, 32 blocks, GQA 32 / 8, MLP 14336, vocab 256000, context 8192, rotary base 10000,
+# logit_scale 0.0625, no q/k norms, tied (CohereConfig's default; the file names none).
+# 8,028,033,024 parameters (the card: 8B).
+ARCHITECTURES["aya-23-8b"] = dict(
+    _COHERE, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=8192,
+    rope_theta=10000.0, logit_scale=0.0625)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a
@@ -662,6 +697,9 @@ def known_shape_of(repo_id: str) -> str | None:
         names = [n for n in names if n.startswith("llava")]
     if "chat-1m" in words:  # glm-4-9b-chat-1m: 4 KV heads, not glm-4-9b-chat's 2
         names = [n for n in names if n != "glm-4-9b-chat"]
+    if re.search(r"command-r7b|08-2024", words):  # Command R7B (Cohere2) and the 08-2024
+        # Command R and R+ are other shapes than the first Command R's and R+'s
+        names = [n for n in names if not n.startswith("command-r")]
     return max(names, key=len) if names else None
 
 

@@ -6,7 +6,7 @@ Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Ol
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
 Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
-Glm4MoeConfig, Ernie4_5_MoeConfig) or
+Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -136,6 +136,20 @@ class Family:
     `router_score_bias`, its router holds a score-correction bias of one value per expert
     (`mlp.gate.moe_statics.e_score_correction_bias` [1, experts], float32) as a parameter,
     counted with the router (DeepSeek-V3's is a buffer, not counted).
+    Cohere's own (Command R, Command R+, Aya): `parallel_block`, the attention and the MLP both
+    read the block's one norm (`input_layernorm`) and their sum is added to the residual once:
+    one norm a block, none before the MLP of its own; `norm_centred`, its norms are LayerNorms
+    with a weight and no bias (CohereLayerNorm: the mean taken out and the variance divided out
+    in float32, the weight applied in float32 before the cast back), the final norm too;
+    `qk_norm_each_head`, its q/k norms (where `qk_norm_key` says: Command R+) are such
+    LayerNorms over each head's head_dim with a weight of their own for every head ([heads,
+    head_dim] and [KV heads, head_dim]), which leave with their heads (Qwen3's one weight is
+    shared by the heads); `paired_tables`, its rotary module's cos / sin tables already repeat
+    each frequency for the two dimensions of its pair (with `pairwise_rotary`; GLM's list the
+    frequencies twice over, LLaMA's way, and its rotation pairs them); `rotate_float32`,
+    queries and keys rotate in float32 (the tables in the model's dtype) before the cast back;
+    `logit_scale_key` (`logit_scale`), the config key whose value multiplies the logits
+    (Granite's `logits_scaling` divides them). No parameter of these but the norms' weights.
     """
 
     model_class: str
@@ -172,6 +186,12 @@ class Family:
     qk_norm_key: str | None = None
     moe_layer_range: bool = False
     router_score_bias: bool = False
+    parallel_block: bool = False
+    norm_centred: bool = False
+    qk_norm_each_head: bool = False
+    paired_tables: bool = False
+    rotate_float32: bool = False
+    logit_scale_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -253,6 +273,15 @@ FAMILIES: dict[str, Family] = {
                        shipped_code=("configuration_ernie4_5.Ernie4_5_Config",
                                      "modeling_ernie4_5.Ernie4_5_Model",
                                      "modeling_ernie4_5.Ernie4_5_ForCausalLM")),
+    # CohereAttention: biases on all four projections as attention_bias says (false in the
+    # published configs), per-head q_norm / k_norm (CohereLayerNorm of [heads, head_dim]) where
+    # use_qk_norm is set (Command R+), rotation in adjacent pairs in float32; CohereMLP: no
+    # biases; CohereDecoderLayer: one input_layernorm feeding attention and MLP in parallel;
+    # CohereForCausalLM: logits times logit_scale.
+    "cohere": Family("CohereForCausalLM", "CohereConfig", None, None, None, False,
+                     qk_norm_key="use_qk_norm", parallel_block=True, norm_centred=True,
+                     qk_norm_each_head=True, pairwise_rotary=True, paired_tables=True,
+                     rotate_float32=True, logit_scale_key="logit_scale"),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -597,7 +626,10 @@ def normed_outputs(config) -> bool:
 
 def norms_per_block(config) -> int:
     """RMSNorm weights of hidden_size in each block: before attention and before the MLP (after
-    each, OLMo-2), and after each of them too in the sandwich layout (Gemma-2)."""
+    each, OLMo-2), and after each of them too in the sandwich layout (Gemma-2); one, which both
+    read, in Cohere's parallel block."""
+    if family(config).parallel_block:
+        return 1
     return 4 if family(config).sandwich_norms else 2
 
 
@@ -672,6 +704,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "intermediate_size": 3072, "num_hidden_layers": 18, "num_attention_heads": 16,
                  "num_key_value_heads": 2, "head_dim": 128, "tie_word_embeddings": True,
                  "use_bias": False, "max_position_embeddings": 131072},
+    # CohereConfig's (Command R's shape): one KV head per query head, tied embeddings, no
+    # q/k norms, logits times 0.0625.
+    "cohere": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 8192,
+               "intermediate_size": 22528, "num_hidden_layers": 40, "num_attention_heads": 64,
+               "tie_word_embeddings": True, "max_position_embeddings": 8192,
+               "use_qk_norm": False, "logit_scale": 0.0625},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
@@ -1070,7 +1108,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if qk_norm(config) and q:
         # q_norm and k_norm weigh one head_dim vector each, shared by all heads: removing heads
         # leaves them whole; a block with no heads left has no attention module to hold them.
-        attn += 2 * hd
+        # Cohere's weigh each head with a vector of its own, which leaves with its head.
+        attn += (q + kv) if family(config).qk_norm_each_head else 2 * hd
     if family(config).qk_norm_whole:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
     if attention_sinks(config) and q:

@@ -95,10 +95,12 @@ def _sliced_linear(linear: nn.Linear, rows: Sequence[int] | None = None,
 
 
 def _sliced_norm(norm: nn.Module, channels: Sequence[int]) -> nn.Module:
-    """A new RMSNorm of `norm`'s class weighing only the given channels."""
+    """A new RMSNorm of `norm`'s class weighing only the given channels (the given heads' rows
+    of a weight per head, Cohere's [heads, head_dim])."""
     weight = norm.weight.detach()
     idx = torch.as_tensor(list(channels), dtype=torch.long, device=weight.device)
-    new = norm_like(norm, len(channels))
+    new = norm_like(norm, (len(channels), *weight.shape[1:]) if weight.dim() > 1
+                    else len(channels))
     new.weight = nn.Parameter(weight.index_select(0, idx).clone(),
                               requires_grad=norm.weight.requires_grad)
     return new
@@ -138,6 +140,10 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
         if family(config).qk_norm_whole:  # OLMo-2: a norm weight per q / k channel
             attn.q_norm = _sliced_norm(attn.q_norm, q_rows)
             attn.k_norm = _sliced_norm(attn.k_norm, kv_rows)
+        elif family(config).qk_norm_each_head and hasattr(attn, "q_norm"):
+            # Cohere: a norm weight row per head, kept with its head
+            attn.q_norm = _sliced_norm(attn.q_norm, [g * rep + r for g in keep for r in range(rep)])
+            attn.k_norm = _sliced_norm(attn.k_norm, keep)
         projections.set_block_heads(attn, len(q_rows) // hd, len(kv_rows) // hd)
     sync_layer_shapes(model)
 
