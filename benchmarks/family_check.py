@@ -12,8 +12,10 @@ without rotary positions, GLM's q/k/v biases, packed gate/up and half of each he
 in adjacent pairs, GLM-4's norms on the sublayers' outputs, Seed-OSS's q/k/v biases and
 head_dim apart from hidden / heads, ERNIE 4.5's whole heads rotating in adjacent pairs in
 float32 (tied; its biases set on here, as use_bias allows), Command R+'s parallel block,
-LayerNorms, per-head q/k norms, rotation in adjacent pairs and logit scale; sliding windows of 8
-tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3 and Phi-3-4k have them in longer form, so
+LayerNorms, per-head q/k norms, rotation in adjacent pairs and logit scale, Command R7B's
+(Cohere2) with local blocks and a global one without rotary positions; sliding windows of 8
+tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
+longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
 depth-pruned (one block out). Each decodes greedily with the compiled backend and with HF
@@ -62,7 +64,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "ministral3": None, "exaone4": None, "glm": "glm-4-9b-chat",
                  "glm4": "glm-4-9b-0414", "olmo": "olmo-7b", "seed_oss": "seed-oss-36b",
                  "ernie4_5": "ernie-4.5-0.3b",
-                 "cohere": "command-r-plus"}
+                 "cohere": "command-r-plus", "cohere2": "command-r7b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -98,7 +100,7 @@ def small_config(family: str):
     shape = FAMILY_SHAPES[family]
     values = {**(architecture_values(shape) if shape else UNSHAPED[family]), **SMALL}
     model_type = values.pop("model_type")
-    if model_type in ("mistral", "gemma2", "phi3", "gemma3_text", "olmo3"):  # as Mistral-7B-v0.1's
+    if model_type in ("mistral", "gemma2", "phi3", "gemma3_text", "olmo3", "cohere2"):  # as Mistral-7B-v0.1's
         values["sliding_window"] = WINDOW
     if model_type == "ernie4_5":  # every projection biased (published: none), so sliced
         values["use_bias"] = True

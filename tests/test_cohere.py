@@ -1,10 +1,12 @@
-"""Cohere (cohere, CohereForCausalLM; Command R, Command R+, Aya): exact counts of its one
+"""Cohere (cohere, CohereForCausalLM; Command R, Command R+, Aya) and Cohere2 (cohere2: Command
+R7B, Command A): exact counts of its one
 LayerNorm a block and of the per-head q/k norms Command R+ has (use_qk_norm), with and without
 transformers; the compiled decoder against transformers on a width-pruned model with q/k norms,
 fused and not (the parallel block, the LayerNorms, the rotation in adjacent pairs in float32,
 the logit scale); head removal slicing the per-head q/k norm weights, through a save and a
-reload; FLAP's bias compensation in the parallel block; the known shapes and the hub ids that
-name them (tests/test_families.py runs the shared per-family tests on it too: every method, save
+reload; FLAP's bias compensation in the parallel block; Cohere2's block kinds read as its class
+reads them, its global blocks without rotary positions, a config.json without a window refused;
+the known shapes and the hub ids that name them (tests/test_families.py runs the shared per-family tests on it too: every method, save
 and reload, every backend, evaluation, LoRA)."""
 
 from __future__ import annotations
@@ -15,15 +17,19 @@ import json
 
 import pytest
 import torch
-from transformers import CohereConfig, CohereForCausalLM
+from transformers import Cohere2Config, Cohere2ForCausalLM, CohereConfig, CohereForCausalLM
+
+from prunebench import PrunebenchError
 
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.checkpoint.architectures import (ARCHITECTURES, architecture_config,
                                                 known_shape_of)
-from prunebench.checkpoint.param_count import config_from_dict, config_from_json, qk_norm
+from prunebench.checkpoint.param_count import (checkpoint_config, config_from_dict,
+                                             config_from_json, qk_norm)
 from prunebench.methods import flap, surgery
 from prunebench.methods.wanda_sp import attention_kinds, block_inputs, run_block
-from prunebench.modeling import count_params, count_params_meta, load_model, save_model
+from prunebench.modeling import (build_model, count_params, count_params_meta, load_config,
+                                 load_model, remove_blocks, save_model)
 from test_families import family_model, greedy_tokens_agree, ids, logits, numel
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -177,11 +183,73 @@ def test_the_known_shapes_count_by_hand_and_build_their_family():
     ("CohereForAI/c4ai-command-r-v01", "command-r"),
     ("CohereForAI/c4ai-command-r-plus", "command-r-plus"),
     ("CohereForAI/aya-23-8B", "aya-23-8b"),
-    # other shapes: the 08-2024 releases (GQA, no q/k norms), Command R7B (Cohere2), Aya-23-35B
+    # other shapes: the 08-2024 releases (GQA, no q/k norms), Aya-23-35B
     ("CohereForAI/c4ai-command-r-08-2024", None),
     ("CohereForAI/c4ai-command-r-plus-08-2024", None),
-    ("CohereForAI/c4ai-command-r7b-12-2024", None),
+    ("CohereForAI/c4ai-command-r7b-12-2024", "command-r7b"),
+    ("CohereLabs/c4ai-command-a-03-2025", "command-a-03-2025"),
     ("CohereForAI/aya-23-35B", None),
 ])
 def test_the_hub_ids_name_their_known_shape_and_no_other(repo, shape):
     assert known_shape_of(repo) == shape
+
+
+# --------------------------------------------------------------------------- Cohere2
+
+def small2(**kw) -> Cohere2Config:
+    values = dict(vocab_size=128, hidden_size=48, intermediate_size=56, num_hidden_layers=5,
+                  num_attention_heads=6, num_key_value_heads=2, logit_scale=0.37,
+                  sliding_window=5, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    return Cohere2Config(**{**values, **kw})
+
+
+@pytest.mark.parametrize("written", [{}, {"head_dim": 16}, {"sliding_window_pattern": 2}])
+def test_cohere2_counts_and_block_kinds_from_config_json_as_its_class_reads_them(written):
+    """Without layer_types Cohere2Config makes every sliding_window_pattern-th block (4th)
+    global, and it keeps a head_dim config.json gives (else hidden / heads): the torch-free
+    reading of a config.json (`prunebench plan`) does too."""
+    config = small2(**written)
+    raw = {**json.loads(config.to_json_string()), **written}
+    raw.pop("layer_types")  # as the published config.json files have them: a pattern only
+    ours = config_from_dict(raw)
+    assert ours.layer_types == config.layer_types and ours.head_dim == config.head_dim
+    assert config.layer_types.count("full_attention") == 5 // written.get(
+        "sliding_window_pattern", 4)
+    assert count_params(ours) == numel(Cohere2ForCausalLM(config))
+
+
+def test_a_cohere2_config_json_without_a_window_is_refused(tmp_path):
+    """Cohere2Model masks its local blocks by sliding_window: transformers builds a model
+    without one, then stops at its first forward."""
+    small2().save_pretrained(tmp_path)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**raw, "sliding_window": None}))
+    with pytest.raises(PrunebenchError, match="sliding_window=null for a Cohere2 model"):
+        load_config(tmp_path)
+    with pytest.raises(PrunebenchError, match="sliding_window=null"):
+        checkpoint_config(tmp_path)
+
+
+def test_cohere2s_global_blocks_attend_without_rotary_positions_after_depth_pruning_too():
+    """The local blocks rotate, the global (4th) one does not (Cohere2Attention); removing a
+    block before it moves it, and the compiled decoder follows: its logits are transformers'."""
+    torch.manual_seed(0)
+    model = build_model(small2(num_hidden_layers=4, initializer_range=0.1), device="cpu").eval()
+    prompt = ids(2, 9, seed=8)
+    for removed, rotating in (([], [True, True, True, False]), ([0], [True, True, False])):
+        remove_blocks(model, removed)
+        decoder = StaticDecoder(model, 2, 12, mode="eager")
+        assert [block.rotate for block in decoder.blocks] == rotating
+        torch.testing.assert_close(decoder.prefill_logits(prompt), logits(model, prompt)[:, -1],
+                                   rtol=0, atol=1e-5)
+    # the rotation matters: rotating the global block too changes the logits
+    decoder.blocks[-1].rotate = True
+    assert (decoder.prefill_logits(prompt) - logits(model, prompt)[:, -1]).abs().max() > 1e-3
+
+
+def test_cohere2s_known_shapes_build_their_family():
+    r7b = architecture_config("command-r7b")
+    assert type(r7b).__name__ == "Cohere2Config" and r7b.sliding_window == 4096
+    assert r7b.layer_types[:4] == ["sliding_attention"] * 3 + ["full_attention"]
+    assert count_params(r7b) == count_params_meta(r7b) == 8_028_033_024
+    assert count_params(config_from_dict(ARCHITECTURES["command-a-03-2025"])) == 111_057_580_032

@@ -8,7 +8,8 @@ EXAONE-4 (global blocks without rotary positions), GLM and GLM-4 (q/k/v biases, 
 half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' outputs), Seed-OSS
 (q/k/v and o_proj biases under two keys, head_dim != hidden / heads, dropout in its config), ERNIE
 4.5 (every projection biased by one key, whole heads rotating in adjacent pairs, tied), Cohere
-(parallel block, LayerNorms, per-head q/k norms, pairwise rotary, logit scale), and the
+(parallel block, LayerNorms, per-head q/k norms, pairwise rotary, logit scale), Cohere2 (Cohere's
+block, sliding windows, global blocks without rotary positions), and the
 mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
@@ -48,7 +49,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
                           SmolLM3Config)
 from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
 from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
-from transformers import CohereConfig
+from transformers import Cohere2Config, CohereConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -158,6 +159,11 @@ FAMILIES = {
     # std 0.1: at 0.02 this tied model greedily repeats its tokens (too weak a decoding check).
     "cohere": lambda: CohereConfig(**SMALL, use_qk_norm=True, logit_scale=0.37,
                                    tie_word_embeddings=True, initializer_range=0.1),
+    # Cohere2 (Command R7B / Command A): Cohere's parallel block without q/k norms, sliding
+    # windows (shorter than the tests' texts) on three blocks of four, which alone rotate; the
+    # fourth global and without rotary positions, so removing a block before it moves it.
+    "cohere2": lambda: Cohere2Config(**SMALL, sliding_window=6, logit_scale=0.37,
+                                     tie_word_embeddings=True, initializer_range=0.1),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -273,7 +279,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "exaone4": "Exaone4ForCausalLM", "glm": "GlmForCausalLM",
            "glm4": "Glm4ForCausalLM", "seed_oss": "SeedOssForCausalLM",
            "ernie4_5": "Ernie4_5ForCausalLM", "ernie4_5_moe": "Ernie4_5_MoeForCausalLM",
-           "cohere": "CohereForCausalLM",
+           "cohere": "CohereForCausalLM", "cohere2": "Cohere2ForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1172,6 +1178,9 @@ def test_soft_capped_attention_decodes_with_eager_or_flex_and_refuses_sdpa(base_
     # EXAONE-4's three local blocks of four (its class's default pattern), whose global block
     # attends without rotary positions
     ("exaone4", lambda: Exaone4Config(**SMALL, head_dim=16, sliding_window=5)),
+    # Cohere2's three local blocks of four, the only ones rotating
+    ("cohere2", lambda: Cohere2Config(**SMALL, sliding_window=5, logit_scale=0.37,
+                                      initializer_range=0.1)),
 ])
 def test_the_compiled_decoder_attends_within_each_blocks_sliding_window(name, config,
                                                                          monkeypatch):
@@ -1499,7 +1508,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "seed-oss-36b": 36_151_104_512,
              "ernie-4.5-0.3b": 360_748_032,
              "command-r": 34_980_831_232, "command-r-plus": 103_810_674_688,
-             "aya-23-8b": 8_028_033_024,
+             "aya-23-8b": 8_028_033_024, "command-r7b": 8_028_033_024,
+             "command-a-03-2025": 111_057_580_032,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,

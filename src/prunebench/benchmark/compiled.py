@@ -340,9 +340,9 @@ class StaticDecoder(nn.Module):
         self.register_buffer("suppressed", torch.tensor(eos, dtype=torch.long, device=device),
                              persistent=False)
 
-        # EXAONE-4's global blocks attend without rotary positions where its config has a
-        # sliding window (hybrid attention); its local blocks, and every block without one,
-        # rotate (Exaone4Attention).
+        # EXAONE-4's and Cohere2's global blocks attend without rotary positions where the
+        # config has a sliding window (hybrid attention; Cohere2's always has one); their local
+        # blocks, and every block without one, rotate (Exaone4Attention, Cohere2Attention).
         hybrid = layout.global_nope and getattr(config, "sliding_window", None) is not None
         kinds = getattr(config, "layer_types", None) or [None] * len(model.model.layers)
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),

@@ -403,6 +403,23 @@ ARCHITECTURES["aya-23-8b"] = dict(
     _COHERE, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
     num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=8192,
     rope_theta=10000.0, logit_scale=0.0625)
+# Cohere2 (Cohere2ForCausalLM: Cohere's block without q/k norms; 4096-token windows on three
+# blocks of four, which alone rotate, the fourth global without rotary positions). From a table
+# of Cohere2 shapes in public code (the hub could not be read here), the window and its pattern
+# as transformers' Cohere2 documentation describes Command R7B; rotary base 5e4, logit_scale
+# 0.25, tied. Their context is not found: Cohere2Config's 8192 (the cards: 128K / 256K).
+_COHERE2 = dict(model_type="cohere2", sliding_window=4096, sliding_window_pattern=4,
+                rope_theta=50000.0, logit_scale=0.25, max_position_embeddings=8192)
+# CohereForAI/c4ai-command-r7b-12-2024 (and -arabic-02-2025, one shape): Aya-23-8B's shape
+# (hidden 4096, 32 blocks, GQA 32 / 8, MLP 14336) in Cohere2's block (no use_qk_norm key).
+# 8,028,033,024 parameters (the card: 7B, 8.03B counted).
+ARCHITECTURES["command-r7b"] = {key: value for key, value in {
+    **ARCHITECTURES["aya-23-8b"], **_COHERE2}.items() if key != "use_qk_norm"}
+# CohereForAI/c4ai-command-a-03-2025: hidden 12288, 64 blocks, GQA 96 / 8, MLP 36864.
+# 111,057,580,032 parameters (the card: 111B).
+ARCHITECTURES["command-a-03-2025"] = dict(
+    ARCHITECTURES["command-r7b"], hidden_size=12288, intermediate_size=36864,
+    num_hidden_layers=64, num_attention_heads=96)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a
@@ -699,7 +716,7 @@ def known_shape_of(repo_id: str) -> str | None:
         names = [n for n in names if n != "glm-4-9b-chat"]
     if re.search(r"command-r7b|08-2024", words):  # Command R7B (Cohere2) and the 08-2024
         # Command R and R+ are other shapes than the first Command R's and R+'s
-        names = [n for n in names if not n.startswith("command-r")]
+        names = [n for n in names if n not in ("command-r", "command-r-plus")]
     return max(names, key=len) if names else None
 
 

@@ -6,7 +6,7 @@ Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Ol
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
 Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
-Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig) or
+Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -82,9 +82,10 @@ class Family:
     within the original context, larger past it; no parameter, so counts and surgery are
     Mistral's.
 
-    `global_nope` (EXAONE-4): where the config has a sliding window, its full-attention
-    (global) blocks attend without rotary positions, its sliding ones with them; without one,
-    every block rotates. No parameter, so counts and surgery are its layout's.
+    `global_nope` (EXAONE-4, Cohere2): where the config has a sliding window, its
+    full-attention (global) blocks attend without rotary positions, its sliding ones with them;
+    without one, every block rotates (EXAONE-4; Cohere2 always has one: a config.json without
+    is refused). No parameter, so counts and surgery are its layout's.
 
     `shipped_code`: the `module.Class` names of code the family's published checkpoints name
     in their config.json's `auto_map` that transformers' own classes replace (never imported).
@@ -282,6 +283,13 @@ FAMILIES: dict[str, Family] = {
                      qk_norm_key="use_qk_norm", parallel_block=True, norm_centred=True,
                      qk_norm_each_head=True, pairwise_rotary=True, paired_tables=True,
                      rotate_float32=True, logit_scale_key="logit_scale"),
+    # Cohere2Attention / Cohere2DecoderLayer: Cohere's parallel block without q/k norms, sliding
+    # windows on three blocks of four (`layer_types`), only those blocks rotating (the global
+    # ones attend without rotary positions).
+    "cohere2": Family("Cohere2ForCausalLM", "Cohere2Config", None, None, None, False,
+                      parallel_block=True, norm_centred=True, pairwise_rotary=True,
+                      paired_tables=True, rotate_float32=True, logit_scale_key="logit_scale",
+                      global_nope=True),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -710,6 +718,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                "intermediate_size": 22528, "num_hidden_layers": 40, "num_attention_heads": 64,
                "tie_word_embeddings": True, "max_position_embeddings": 8192,
                "use_qk_norm": False, "logit_scale": 0.0625},
+    # Cohere2Config's: Cohere's, no q/k norms, windows of 4096 on three blocks of four.
+    "cohere2": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 8192,
+                "intermediate_size": 22528, "num_hidden_layers": 40, "num_attention_heads": 64,
+                "tie_word_embeddings": True, "max_position_embeddings": 8192,
+                "logit_scale": 0.0625, "sliding_window": 4096},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
@@ -817,6 +830,13 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
         # config.json says.
         values["head_dim"] = values["qk_rope_head_dim"]
+    if values.get("model_type") == "cohere2":
+        # Cohere2Config's: without layer_types every sliding_window_pattern-th block (4th) is
+        # global.
+        if not values.get("layer_types"):
+            pattern = values.get("sliding_window_pattern") or 4
+            values["layer_types"] = ["sliding_attention" if (i + 1) % pattern else "full_attention"
+                                     for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
         # GptOssConfig's: a sliding block first, then every other block (its windows).
         values["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention"
@@ -981,6 +1001,15 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "and no head_dim, which is then hidden_size / heads: not a whole number. "
             "Re-download or rebuild the model; a config.json edited by hand no longer "
             "describes its weights")
+    # Cohere2Model masks its local blocks by sliding_window: a null one builds, then stops at
+    # the first forward in transformers' mask code (its class's default is 4096).
+    if model_type == "cohere2" and "sliding_window" in raw and raw["sliding_window"] is None:
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives sliding_window=null for a Cohere2 model, whose local "
+            "blocks transformers masks by it (it stops at the first forward without one): "
+            "re-download or rebuild the model, or give the window its blocks were trained with "
+            "(Command R7B's and Command A's: 4096); a config.json edited by hand no longer "
+            "describes its model")
     # OlmoeAttention norms the whole query projection with a norm hidden_size wide: another
     # head_dim builds (OlmoeConfig takes it) and stops at the first forward on a shape mismatch.
     head_dim = raw.get("head_dim")
