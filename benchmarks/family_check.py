@@ -13,7 +13,10 @@ in adjacent pairs, GLM-4's norms on the sublayers' outputs, Seed-OSS's q/k/v bia
 head_dim apart from hidden / heads, ERNIE 4.5's whole heads rotating in adjacent pairs in
 float32 (tied; its biases set on here, as use_bias allows), Command R+'s parallel block,
 LayerNorms, per-head q/k norms, rotation in adjacent pairs and logit scale, Command R7B's
-(Cohere2) with local blocks and a global one without rotary positions; sliding windows of 8
+(Cohere2) with local blocks and a global one without rotary positions, Hunyuan-7B's q/k norms
+after the rotation and NTK-alpha frequencies (tied, no biases as published: with its four
+attention biases on, this random tied model's depth variant repeats one token; the CPU tests
+check them); sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
 longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
@@ -64,7 +67,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "ministral3": None, "exaone4": None, "glm": "glm-4-9b-chat",
                  "glm4": "glm-4-9b-0414", "olmo": "olmo-7b", "seed_oss": "seed-oss-36b",
                  "ernie4_5": "ernie-4.5-0.3b",
-                 "cohere": "command-r-plus", "cohere2": "command-r7b"}
+                 "cohere": "command-r-plus", "cohere2": "command-r7b",
+                 "hunyuan_v1_dense": "hunyuan-7b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones

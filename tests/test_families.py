@@ -9,7 +9,9 @@ half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' ou
 (q/k/v and o_proj biases under two keys, head_dim != hidden / heads, dropout in its config), ERNIE
 4.5 (every projection biased by one key, whole heads rotating in adjacent pairs, tied), Cohere
 (parallel block, LayerNorms, per-head q/k norms, pairwise rotary, logit scale), Cohere2 (Cohere's
-block, sliding windows, global blocks without rotary positions), and the
+block, sliding windows, global blocks without rotary positions), Hunyuan dense (per-head q/k
+norms after the rotation, NTK-alpha rotary frequencies, biases on all four attention projections,
+tied), and the
 mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
@@ -50,6 +52,7 @@ from transformers import (AutoModelForCausalLM, Exaone4Config, Gemma2Config, Gem
 from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
 from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
 from transformers import Cohere2Config, CohereConfig
+from transformers import HunYuanDenseV1Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -164,6 +167,16 @@ FAMILIES = {
     # fourth global and without rotary positions, so removing a block before it moves it.
     "cohere2": lambda: Cohere2Config(**SMALL, sliding_window=6, logit_scale=0.37,
                                      tie_word_embeddings=True, initializer_range=0.1),
+    # Hunyuan dense: per-head q/k RMSNorms applied after the rotation, NTK-alpha frequencies
+    # (rope_scaling as published: type dynamic, alpha 1000, factor 1; transformers makes them
+    # static), biases on all four attention projections (attention_bias: false in the
+    # published configs, true here so that their slicing and FLAP's compensation into the
+    # o_proj bias are exercised), GQA, head_dim set apart, tied embeddings (as published).
+    # Weights of std 0.2, as ERNIE 4.5's: with the tied table, weaker ones repeat one token.
+    "hunyuan_v1_dense": lambda: HunYuanDenseV1Config(
+        **SMALL, head_dim=32, attention_bias=True, tie_word_embeddings=True,
+        rope_theta=10000.0, rope_scaling={"type": "dynamic", "alpha": 1000.0, "factor": 1.0},
+        initializer_range=0.2),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -280,6 +293,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "glm4": "Glm4ForCausalLM", "seed_oss": "SeedOssForCausalLM",
            "ernie4_5": "Ernie4_5ForCausalLM", "ernie4_5_moe": "Ernie4_5_MoeForCausalLM",
            "cohere": "CohereForCausalLM", "cohere2": "Cohere2ForCausalLM",
+           "hunyuan_v1_dense": "HunYuanDenseV1ForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1029,6 +1043,12 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
     null = _write_config(tmp_path / "null", {**values, key: None})
     left_out = _write_config(tmp_path / "left_out",
                              {k: v for k, v in values.items() if k != key})
+    if name == "hunyuan_v1_dense" and key == "head_dim":
+        # HunYuanDenseV1Attention reads head_dim with no fallback: neither builds, both refused
+        for folder in (null, left_out):
+            with pytest.raises(PrunebenchError, match="no head_dim for a Hunyuan dense model"):
+                load_config(folder)
+        return
     loaded, expected = load_config(null), load_config(left_out)
     assert getattr(loaded, key, None) == getattr(expected, key, None)  # (Qwen2: no head_dim)
     assert head_dim(loaded) == head_dim(expected)
@@ -1510,6 +1530,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "command-r": 34_980_831_232, "command-r-plus": 103_810_674_688,
              "aya-23-8b": 8_028_033_024, "command-r7b": 8_028_033_024,
              "command-a-03-2025": 111_057_580_032,
+             "hunyuan-7b": 7_504_568_320, "hunyuan-1.8b": 1_791_080_448,
+             "hunyuan-0.5b": 539_010_048,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,

@@ -350,7 +350,8 @@ class StaticDecoder(nn.Module):
                                           layout.qk_norm_whole,
                                           rotate=not (hybrid and kind == "full_attention"),
                                           pairwise_rotary=layout.pairwise_rotary,
-                                          parallel=layout.parallel_block)
+                                          parallel=layout.parallel_block,
+                                          qk_norm_after_rotary=layout.qk_norm_after_rotary)
                                     for layer, kind in zip(model.model.layers, kinds))
         self.n_heads = [block.n_q for block in self.blocks]
 

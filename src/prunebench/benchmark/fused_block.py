@@ -191,7 +191,8 @@ class Block(nn.Module):
     def __init__(self, layer: nn.Module, head_dim: int, cache_shape: tuple[int, int, int],
                  fuse: bool, norm_style: str = "llama",
                  residual_multiplier: float | None = None, qk_norm_whole: bool = False,
-                 rotate: bool = True, pairwise_rotary: bool = False, parallel: bool = False):
+                 rotate: bool = True, pairwise_rotary: bool = False, parallel: bool = False,
+                 qk_norm_after_rotary: bool = False):
         super().__init__()
         attn, mlp = layer.self_attn, layer.mlp
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
@@ -246,8 +247,11 @@ class Block(nn.Module):
         self.register_buffer("v_cache", v_cache, persistent=False)
         self.register_buffer("qkv_w", qkv_w, persistent=False)
         self.register_buffer("qkv_b", qkv_b, persistent=False)
-        # Qwen3: RMSNorm over each query / key head (weights of size head_dim, shared by heads).
-        q_norm, k_norm = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
+        # Qwen3: RMSNorm over each query / key head (weights of size head_dim, shared by heads);
+        # Hunyuan's, under other names, norm the rotated heads (`qk_norm_after_rotary`).
+        q_norm = getattr(attn, "q_norm", getattr(attn, "query_layernorm", None))
+        k_norm = getattr(attn, "k_norm", getattr(attn, "key_layernorm", None))
+        self.qk_norm_after_rotary = qk_norm_after_rotary
         self.register_buffer("q_norm_w", detach_or_none(q_norm.weight) if q_norm is not None else None,
                              persistent=False)
         self.register_buffer("k_norm_w", detach_or_none(k_norm.weight) if k_norm is not None else None,
@@ -301,14 +305,14 @@ class Block(nn.Module):
             k_all = rms_norm(qk[:, :, n_q:].reshape(b, t, -1), self.k_norm_w, self.k_norm_eps,
                              self.norm_style)
             qk = torch.cat([q_all, k_all], dim=-1).view(b, t, n_q + n_kv, self.head_dim)
-        elif self.q_norm_w is not None:  # per-head norm before the rotation (Qwen3; Cohere's
-            # weights one row per head, which broadcast over the heads as its norm does)
-            qk = torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps,
-                                     self.norm_style),
-                            rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps,
-                                     self.norm_style)], dim=2)
+        elif self.q_norm_w is not None and not self.qk_norm_after_rotary:
+            # per-head norm before the rotation (Qwen3; Cohere's weights one row per head,
+            # which broadcast over the heads as its norm does)
+            qk = self._head_norms(qk, n_q)
         if self.rotate:
             qk = apply_rotary(qk, cos, sin, self.pairwise_rotary)  # q and k together
+        if self.q_norm_w is not None and self.qk_norm_after_rotary:  # Hunyuan: rotated heads
+            qk = self._head_norms(qk, n_q)
         q = qk[:, :, :n_q].transpose(1, 2)
         if query_scale is not None:  # in the queries' dtype, as transformers multiplies
             q = q * query_scale.to(q.dtype).view(1, 1, t, 1)
@@ -341,6 +345,13 @@ class Block(nn.Module):
                                                  scale=self.kernel_scale)
         out = out.reshape(b, n_q, t, self.head_dim).transpose(1, 2).reshape(b, t, -1)
         return F.linear(out, self.o_w, self.o_b)
+
+    def _head_norms(self, qk: torch.Tensor, n_q: int) -> torch.Tensor:
+        """The per-head q/k norms of [B, T, heads, hd] queries (the first n_q) and keys."""
+        return torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps,
+                                   self.norm_style),
+                          rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps,
+                                   self.norm_style)], dim=2)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor,
                 mask: torch.Tensor, attention: str,

@@ -420,6 +420,38 @@ ARCHITECTURES["command-r7b"] = {key: value for key, value in {
 ARCHITECTURES["command-a-03-2025"] = dict(
     ARCHITECTURES["command-r7b"], hidden_size=12288, intermediate_size=36864,
     num_hidden_layers=64, num_attention_heads=96)
+# Hunyuan dense (hunyuan_v1_dense, HunYuanDenseV1ForCausalLM; tencent/Hunyuan-*-Pretrain and
+# -Instruct, one shape each), as public code quotes them (the hub could not be read here): a
+# family module of an interpretability tool written against the published checkpoints (0.5B
+# 16 query heads over 8 KV heads in 24 blocks, 1.8B 16 over 4, 4B and 7B 32 over 8; head_dim
+# 128, rope_theta 10000 with rope_scaling type dynamic, alpha 1000, and tied embeddings on
+# every checkpoint; vocab 120818 for 0.5B to 4B, about 128K for 7B). All: no biases
+# (attention_bias false), rms_norm_eps 1e-5, a 262144-token context (the cards' 256K; a
+# hardware survey reads it from 0.5B's config.json).
+_HUNYUAN = dict(model_type="hunyuan_v1_dense", head_dim=128, max_position_embeddings=262144,
+                rms_norm_eps=1e-5, rope_theta=10000.0,
+                rope_scaling={"type": "dynamic", "alpha": 1000.0, "factor": 1.0},
+                attention_bias=False, tie_word_embeddings=True)
+# Hunyuan-7B: hidden 4096, 32 blocks, MLP 14336, vocab 128167, bos 127958, eos 127960, pad
+# 127961 (a TensorRT tool's Hunyuan 7B config fixture and Hy-MT2-7B's config.json, one shape,
+# quoted whole; GGUF metadata of the same: feed_forward_length 14336). 7,504,568,320
+# parameters (count_params; the card: 7B).
+ARCHITECTURES["hunyuan-7b"] = dict(
+    _HUNYUAN, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=8, vocab_size=128167, bos_token_id=127958,
+    eos_token_id=127960, pad_token_id=127961)
+# Hunyuan-1.8B: hidden 2048, 32 blocks, MLP 6144, 16 / 4 heads (GGUF metadata a HY-MT 1.8B
+# converter checks, the translation model fine-tuned from it; a HY-MT test config: hidden 2048,
+# 32 blocks, vocab 120818). 1,791,080,448 parameters (count_params; the card: 1.8B).
+ARCHITECTURES["hunyuan-1.8b"] = dict(
+    _HUNYUAN, hidden_size=2048, intermediate_size=6144, num_hidden_layers=32,
+    num_attention_heads=16, num_key_value_heads=4, vocab_size=120818)
+# Hunyuan-0.5B: hidden 1024 (a derivative's config.json, MinerU-HTML's hunyuan0.5B), 24
+# blocks, 16 / 8 heads; MLP 3584, which alone gives the 539.0M parameters a model census
+# counted (count_params: 539,010,048; the card: 0.5B).
+ARCHITECTURES["hunyuan-0.5b"] = dict(
+    _HUNYUAN, hidden_size=1024, intermediate_size=3584, num_hidden_layers=24,
+    num_attention_heads=16, num_key_value_heads=8, vocab_size=120818)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a
@@ -717,6 +749,8 @@ def known_shape_of(repo_id: str) -> str | None:
     if re.search(r"command-r7b|08-2024", words):  # Command R7B (Cohere2) and the 08-2024
         # Command R and R+ are other shapes than the first Command R's and R+'s
         names = [n for n in names if n not in ("command-r", "command-r-plus")]
+    if "0124" in words:  # Hunyuan-7B-*-0124, January 2025's: another model (and model_type)
+        names = [n for n in names if not n.startswith("hunyuan")]
     return max(names, key=len) if names else None
 
 

@@ -6,7 +6,7 @@ Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Ol
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
 Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
-Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config) or
+Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -151,6 +151,10 @@ class Family:
     queries and keys rotate in float32 (the tables in the model's dtype) before the cast back;
     `logit_scale_key` (`logit_scale`), the config key whose value multiplies the logits
     (Granite's `logits_scaling` divides them). No parameter of these but the norms' weights.
+
+    `qk_norm_after_rotary` (Hunyuan dense): Qwen3's per-head q/k norms (`qk_norm`, one head_dim
+    weight each, shared by the block's heads, counted as Qwen3's), applied to the queries and
+    keys after the rotation, not before it (named `query_layernorm` / `key_layernorm`).
     """
 
     model_class: str
@@ -193,6 +197,7 @@ class Family:
     paired_tables: bool = False
     rotate_float32: bool = False
     logit_scale_key: str | None = None
+    qk_norm_after_rotary: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -274,6 +279,20 @@ FAMILIES: dict[str, Family] = {
                        shipped_code=("configuration_ernie4_5.Ernie4_5_Config",
                                      "modeling_ernie4_5.Ernie4_5_Model",
                                      "modeling_ernie4_5.Ernie4_5_ForCausalLM")),
+    # HunYuanDenseV1Attention: biases on all four projections as attention_bias says (false in
+    # the published configs), per-head query_layernorm / key_layernorm (RMSNorms of head_dim,
+    # shared by the heads, in every block whatever the config's use_qk_norm says) applied
+    # after the rotation; rotary frequencies of NTK-alpha (rope_scaling type "dynamic" with an
+    # alpha: static, computed by its rotary module); HunYuanDenseV1MLP: no biases (mlp_bias
+    # unread); GQA, head_dim 128, tied in the published configs.
+    "hunyuan_v1_dense": Family("HunYuanDenseV1ForCausalLM", "HunYuanDenseV1Config", None, None,
+                               None, True, qk_norm_after_rotary=True,
+                               # the `auto_map` Tencent's own fine-tuning script
+                               # (Hunyuan-7B's train/) writes into a config.json: its code,
+                               # written before transformers took the family in.
+                               shipped_code=("configuration_hunyuan.HunYuanConfig",
+                                             "modeling_hunyuan.HunyuanModel",
+                                             "modeling_hunyuan.HunYuanForCausalLM")),
     # CohereAttention: biases on all four projections as attention_bias says (false in the
     # published configs), per-head q_norm / k_norm (CohereLayerNorm of [heads, head_dim]) where
     # use_qk_norm is set (Command R+), rotation in adjacent pairs in float32; CohereMLP: no
@@ -712,6 +731,9 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "intermediate_size": 3072, "num_hidden_layers": 18, "num_attention_heads": 16,
                  "num_key_value_heads": 2, "head_dim": 128, "tie_word_embeddings": True,
                  "use_bias": False, "max_position_embeddings": 131072},
+    # HunYuanDenseV1Config's: LLaMA's defaults but the vocabulary (its head_dim is None, which
+    # transformers cannot build: checked_config_json refuses a config.json without one).
+    "hunyuan_v1_dense": {**_LLAMA_DEFAULTS, "vocab_size": 290943},
     # CohereConfig's (Command R's shape): one KV head per query head, tied embeddings, no
     # q/k norms, logits times 0.0625.
     "cohere": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 8192,
@@ -1010,6 +1032,14 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "re-download or rebuild the model, or give the window its blocks were trained with "
             "(Command R7B's and Command A's: 4096); a config.json edited by hand no longer "
             "describes its model")
+    # HunYuanDenseV1Attention reads config.head_dim with no fallback to hidden / heads: a
+    # config.json without one (or null) stops transformers as it builds the rotary module.
+    if model_type == "hunyuan_v1_dense" and raw.get("head_dim") is None:
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives no head_dim for a Hunyuan dense model, whose "
+            "attention and rotary frequencies transformers sizes by head_dim alone (it cannot "
+            "build the model without one): re-download or rebuild the model, or give the "
+            "head_dim its weights have (the published Hunyuan models': 128)")
     # OlmoeAttention norms the whole query projection with a norm hidden_size wide: another
     # head_dim builds (OlmoeConfig takes it) and stops at the first forward on a shape mismatch.
     head_dim = raw.get("head_dim")
