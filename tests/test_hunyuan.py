@@ -4,12 +4,15 @@ with the per-head q/k norms (one head_dim weight each, counted as Qwen3's); the 
 against transformers on a width-pruned model, fused and not, and a decoder that normed the
 queries and keys before the rotation (Qwen3's order) off by far more than the tolerance; the
 NTK-alpha rotary frequencies (rope_scaling type dynamic with an alpha) the decoder's tables are
-made of; the published config.json read without torch (its fine-tuning script's auto_map set
-aside), a config.json without head_dim refused (tests/test_families.py runs the shared
-per-family tests on it too: every method, save and reload, every backend, evaluation, LoRA)."""
+made of, and cells past the context decoded where they stay (5.25) or refused where
+transformers recomputes them (5.17); the published config.json read without torch (its
+fine-tuning script's auto_map set aside), a config.json without head_dim refused
+(tests/test_families.py runs the shared per-family tests on it too: every method, save and
+reload, every backend, evaluation, LoRA)."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 
@@ -174,3 +177,25 @@ def test_the_ntk_alpha_frequencies_are_the_decoders():
     plain.model.rotary_emb = type(plain.model.rotary_emb)(plain.config)
     x = ids(1, 16, seed=4)
     assert not torch.allclose(logits(plain, x), logits(model, x), atol=1e-2)
+
+
+def test_cells_past_the_context_decode_exactly_where_the_frequencies_stay():
+    """Past max_position_embeddings (256 here) transformers 5.25 keeps the NTK-alpha
+    frequencies (its `ntk_alpha` type), while 5.17's `dynamic` type recomputes them without the
+    alpha: the compiled decoder, whose tables are fixed, decodes such a cell as transformers
+    does where they stay, and refuses it where transformers' module would change them."""
+    model = family_model("hunyuan_v1_dense")
+    length = model.config.max_position_embeddings + 44
+    rotary = copy.deepcopy(model.model.rotary_emb)
+    before = rotary.inv_freq.clone()
+    with torch.no_grad():
+        rotary(torch.zeros(1, 1), torch.arange(length)[None])
+    x = ids(1, length, seed=6)
+    with torch.inference_mode():
+        if torch.equal(rotary.inv_freq, before):
+            decoder = StaticDecoder(model, 1, length, mode="eager")
+            torch.testing.assert_close(decoder.prefill_logits(x), logits(model, x)[:, -1],
+                                       rtol=0, atol=1e-4)
+        else:
+            with pytest.raises(PrunebenchError, match="recomputes its rotary frequencies"):
+                StaticDecoder(model, 1, length, mode="eager")
