@@ -16,7 +16,8 @@ LayerNorms, per-head q/k norms, rotation in adjacent pairs and logit scale, Comm
 (Cohere2) with local blocks and a global one without rotary positions, Hunyuan-7B's q/k norms
 after the rotation and NTK-alpha frequencies (tied, no biases as published: with its four
 attention biases on, this random tied model's depth variant repeats one token; the CPU tests
-check them); sliding windows of 8
+check them), StableLM-2-1.6B's biased LayerNorms, q/k/v biases and quarter-head rotary with
+StableLM-2-12B's parallel block and per-head q/k LayerNorms; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
 longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
@@ -68,7 +69,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "glm4": "glm-4-9b-0414", "olmo": "olmo-7b", "seed_oss": "seed-oss-36b",
                  "ernie4_5": "ernie-4.5-0.3b",
                  "cohere": "command-r-plus", "cohere2": "command-r7b",
-                 "hunyuan_v1_dense": "hunyuan-7b"}
+                 "hunyuan_v1_dense": "hunyuan-7b", "stablelm": "stablelm-2-1.6b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -108,6 +109,8 @@ def small_config(family: str):
         values["sliding_window"] = WINDOW
     if model_type == "ernie4_5":  # every projection biased (published: none), so sliced
         values["use_bias"] = True
+    if model_type == "stablelm":  # StableLM-2-12B's parallel block and per-head q/k norms
+        values.update(use_parallel_residual=True, qk_layernorm=True)  # on 1.6B's biases
     if model_type == "olmo":  # OLMo-7B-0424's clamp of q, k and v, tight enough to bite here
         values["clip_qkv"] = 0.1
     if model_type in ("gemma2", "gemma3_text"):
@@ -132,8 +135,10 @@ def variants(config, device, seed: int) -> dict:
         for name, p in dense.named_parameters():
             if p.dim() == 2 and "norm" not in name:  # (Cohere's q/k norms: a row per head)
                 p.normal_(0, p.shape[1] ** -0.5)
-            else:
-                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in name else 0.0))
+            else:  # norm weights around 1, biases around 0 (StableLM's LayerNorms' too: a
+                # final norm's bias around 1 would leave this model's logits to it)
+                weight = "norm" in name and not name.endswith(".bias")
+                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
     dense.to(device)
     width = copy.deepcopy(dense)
     surgery.remove_kv_groups(width, 1, [0])

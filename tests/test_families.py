@@ -11,7 +11,8 @@ half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' ou
 (parallel block, LayerNorms, per-head q/k norms, pairwise rotary, logit scale), Cohere2 (Cohere's
 block, sliding windows, global blocks without rotary positions), Hunyuan dense (per-head q/k
 norms after the rotation, NTK-alpha rotary frequencies, biases on all four attention projections,
-tied), and the
+tied), StableLM (biased LayerNorms, a parallel block by a key, q/k/v biases, a q/k LayerNorm
+module per head, partial rotary), and the
 mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
@@ -53,6 +54,7 @@ from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
 from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
 from transformers import Cohere2Config, CohereConfig
 from transformers import HunYuanDenseV1Config
+from transformers import StableLmConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -177,6 +179,15 @@ FAMILIES = {
         **SMALL, head_dim=32, attention_bias=True, tie_word_embeddings=True,
         rope_theta=10000.0, rope_scaling={"type": "dynamic", "alpha": 1000.0, "factor": 1.0},
         initializer_range=0.2),
+    # StableLM (StableLM-2-12B's layout, with 1.6B's q/k/v biases): LayerNorms with weights
+    # and biases, one a block feeding attention and MLP in parallel (use_parallel_residual),
+    # q/k/v biases (use_qkv_bias), a bias-free LayerNorm module per query and key head
+    # (qk_layernorm), a quarter of each head rotating (the published partial_rotary_factor
+    # 0.25), GQA, untied. Weights of std 0.2: at 0.02 this model (and the sequential block's
+    # too) greedily repeats its tokens (too weak a decoding check).
+    "stablelm": lambda: StableLmConfig(**SMALL, use_qkv_bias=True, qk_layernorm=True,
+                                       use_parallel_residual=True, partial_rotary_factor=0.25,
+                                       initializer_range=0.2),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -293,7 +304,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "glm4": "Glm4ForCausalLM", "seed_oss": "SeedOssForCausalLM",
            "ernie4_5": "Ernie4_5ForCausalLM", "ernie4_5_moe": "Ernie4_5_MoeForCausalLM",
            "cohere": "CohereForCausalLM", "cohere2": "Cohere2ForCausalLM",
-           "hunyuan_v1_dense": "HunYuanDenseV1ForCausalLM",
+           "hunyuan_v1_dense": "HunYuanDenseV1ForCausalLM", "stablelm": "StableLmForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -323,8 +334,12 @@ NEAR_TIE = 1e-4  # far above float32 differences between correct implementations
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
-def family_model(name: str, seed: int = 0):
+def family_model(name: str, seed: int = 0, **changes):
+    """The family's tiny model with random biases and norms; `changes`: config values set
+    before it is built (StableLM's use_parallel_residual off, say)."""
     config = {**FAMILIES, **TIED}[name]()
+    for key, value in changes.items():
+        setattr(config, key, value)
     torch.manual_seed(seed)
     model = build_model(config, device="cpu")
     with torch.no_grad():
@@ -332,7 +347,9 @@ def family_model(name: str, seed: int = 0):
             # biases around 0 (gpt-oss's experts' too, [experts, width]), norm weights
             # around 1 (Cohere's q/k norms' too, a row per head)
             if p.dim() == 1 or pname.endswith("_bias") or "norm" in pname:
-                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "norm" in pname else 0.0))
+                # (LayerNorms' biases around 0 too: PhiMoE's, StableLM's)
+                weight = "norm" in pname and not pname.endswith(".bias")
+                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
     return model.eval()
 
 
@@ -1532,6 +1549,7 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "command-a-03-2025": 111_057_580_032,
              "hunyuan-7b": 7_504_568_320, "hunyuan-1.8b": 1_791_080_448,
              "hunyuan-0.5b": 539_010_048,
+             "stablelm-3b-4e1t": 2_795_443_200, "stablelm-2-1.6b": 1_644_515_328,
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,

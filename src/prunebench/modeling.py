@@ -253,6 +253,14 @@ def norm_like(norm: nn.Module, size: int | tuple[int, int]) -> nn.Module:
     return new.to(device=norm.weight.device, dtype=norm.weight.dtype)
 
 
+def per_head_norm_like(norm: nn.Module, heads: int) -> nn.Module:
+    """StableLM's per-head q/k norm (StableLmLayerNormPerHead: one LayerNorm module a head, in
+    `norms`) of the same class, size and epsilon as `norm`, over `heads` heads."""
+    first = norm.norms[0]
+    new = type(norm)(norm.dim, heads, eps=first.eps, bias=first.bias is not None)
+    return new.to(device=first.weight.device, dtype=first.weight.dtype)
+
+
 # OlmoLayerNorm's epsilon, a constant of its forward (the module keeps none).
 OLMO_LAYER_NORM_EPS = 1e-5
 
@@ -304,6 +312,9 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         elif layout.qk_norm_each_head and hasattr(attn, "q_norm"):  # Cohere: [heads, head_dim]
             attn.q_norm = norm_like(attn.q_norm, (n_q, hd))
             attn.k_norm = norm_like(attn.k_norm, (n_kv, hd))
+        elif layout.qk_norm_each_head and hasattr(attn, "q_layernorm"):  # StableLM: a module
+            attn.q_layernorm = per_head_norm_like(attn.q_layernorm, n_q)  # per head
+            attn.k_layernorm = per_head_norm_like(attn.k_layernorm, n_kv)
         set_block_heads(attn, n_q, n_kv)
     m = shape["intermediate_size"]
     m_bias = mlp_bias(config)

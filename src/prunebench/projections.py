@@ -118,6 +118,8 @@ class BlockConfig:
 def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
     """Tell a block's attention module its own head counts (after building or surgery)."""
     attn.num_key_value_groups = n_q // n_kv
+    if hasattr(attn, "num_heads"):  # StableLM's attention views its q/k/v by these counts
+        attn.num_heads, attn.num_key_value_heads = n_q, n_kv
     if hasattr(attn, "qkv_proj"):
         attn.num_key_value_heads = n_kv
         shared = attn.config._shared if isinstance(attn.config, BlockConfig) else attn.config

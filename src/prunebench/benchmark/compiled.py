@@ -54,7 +54,7 @@ from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
                                               norm_weight, pairwise_table, rms_norm, soft_cap)
-from prunebench.checkpoint.param_count import family, refuse_moe
+from prunebench.checkpoint.param_count import family, parallel_block, refuse_moe
 from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
@@ -288,6 +288,8 @@ class StaticDecoder(nn.Module):
                              if layout.scaled_embedding else None, persistent=False)
         self.norm_style = norm_style(layout)
         self.register_buffer("norm_w", norm_weight(model.model.norm, device), persistent=False)
+        self.register_buffer("norm_b", detach_or_none(getattr(model.model.norm, "bias", None)),
+                             persistent=False)  # (StableLM's LayerNorm)
         self.norm_eps = norm_eps(model.model.norm)
         self.final_softcap = getattr(config, "final_logit_softcapping", None)
         # Granite's scalars: embeddings times embedding_multiplier (a Python float times the
@@ -350,7 +352,7 @@ class StaticDecoder(nn.Module):
                                           layout.qk_norm_whole,
                                           rotate=not (hybrid and kind == "full_attention"),
                                           pairwise_rotary=layout.pairwise_rotary,
-                                          parallel=layout.parallel_block,
+                                          parallel=parallel_block(config),
                                           qk_norm_after_rotary=layout.qk_norm_after_rotary)
                                     for layer, kind in zip(model.model.layers, kinds))
         self.n_heads = [block.n_q for block in self.blocks]
@@ -419,7 +421,7 @@ class StaticDecoder(nn.Module):
         query_scale = None if self.query_scale is None else self.query_scale.index_select(0, pos)
         for block, window, kind in zip(self.blocks, self.windows, self.rotary_kinds):
             x = block(x, *tables[kind], pos, masks[window], attention, query_scale)
-        x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.norm_style)
+        x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.norm_style, self.norm_b)
         logits = F.linear(x, self.head_w, self.head_b)
         if self.logits_scaling is not None:  # Granite
             logits = logits / self.logits_scaling

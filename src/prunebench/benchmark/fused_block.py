@@ -22,11 +22,13 @@ def norm_style(layout) -> str:
     back to the input's dtype; "plus_one" (Gemma's), 1 + weight in float32, then the cast;
     "float32" (OLMo-2's), the weight in float32, then the cast; "layer_norm" (the first OLMo's),
     a LayerNorm without weight or bias in float32, then the cast; "centred" (Cohere's), a
-    LayerNorm weighed in float32, then the cast."""
+    LayerNorm weighed in float32, then the cast; "affine" (StableLM's, PhiMoE's), torch's
+    LayerNorm with a weight and a bias."""
     return ("plus_one" if layout.norm_plus_one else
             "float32" if layout.norm_weight_float32 else
             "layer_norm" if layout.norm_weightless else
-            "centred" if layout.norm_centred else "llama")
+            "centred" if layout.norm_centred else
+            "affine" if layout.norm_bias else "llama")
 
 
 def norm_weight(norm: nn.Module, device: torch.device) -> torch.Tensor:
@@ -39,10 +41,19 @@ def norm_weight(norm: nn.Module, device: torch.device) -> torch.Tensor:
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
-             style: str = "llama") -> torch.Tensor:
-    """An HF RMSNorm: float32 statistics, then the weight as the family applies it (above)."""
+             style: str = "llama", bias: torch.Tensor | None = None) -> torch.Tensor:
+    """An HF RMSNorm: float32 statistics, then the weight as the family applies it (above);
+    `bias`, the "affine" style's."""
     if style == "layer_norm":  # OlmoLayerNorm: no weight, no bias
         return F.layer_norm(x.to(torch.float32), (x.shape[-1],), None, None, eps=eps).to(x.dtype)
+    if style == "affine" and weight.dim() == 1:  # nn.LayerNorm's own forward
+        return F.layer_norm(x, (x.shape[-1],), weight, bias, eps=eps)
+    if style == "affine":
+        # StableLM's per-head q/k norms (a bias-free LayerNorm a head; the weights one row per
+        # head, [heads, head_dim]): the kernel's float32 arithmetic, rounded once as each
+        # head's LayerNorm rounds its output
+        h = F.layer_norm(x.to(torch.float32), (x.shape[-1],), None, None, eps=eps)
+        return (h * weight.to(torch.float32)).to(x.dtype)
     if style == "centred":
         # CohereLayerNorm, written as its forward computes it (a fused layer_norm rounds
         # otherwise); the weight may be one row per head ([heads, head_dim], its q/k norms)
@@ -56,6 +67,19 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
     if style == "float32":
         return (weight.to(torch.float32) * h).to(x.dtype)
     return weight * h.to(x.dtype)
+
+
+def qk_norm_weight(norm: nn.Module | None,
+                   per_head: nn.Module | None) -> tuple[torch.Tensor | None, float | None]:
+    """A q or k norm's weight and epsilon: Qwen3's, OLMo-2's, Cohere's module (`norm`), or
+    StableLM's per-head one (`per_head`: a LayerNorm module a head, their weights stacked as a
+    row per head, as Cohere's are held); (None, None) for none."""
+    if norm is not None:
+        return detach_or_none(norm.weight), norm_eps(norm)
+    if per_head is not None:
+        return (torch.stack([n.weight.detach() for n in per_head.norms]),
+                norm_eps(per_head.norms[0]))
+    return None, None
 
 
 def soft_cap(x: torch.Tensor, cap: float) -> torch.Tensor:
@@ -219,6 +243,9 @@ class Block(nn.Module):
         for name, norm in norms.items():
             self.register_buffer(name, None if norm is None else norm_weight(
                 norm, attn.o_proj.weight.device), persistent=False)
+            # (StableLM's LayerNorms: their biases, as `<name>_b`)
+            self.register_buffer(f"{name}_b", detach_or_none(getattr(norm, "bias", None)),
+                                 persistent=False)
             self.eps[name] = None if norm is None else norm_eps(norm)
         self.n_q, self.n_kv = projections.attention_heads(attn, head_dim)
         # SmolLM3's NoPE blocks attend without rotary positions (the module's flag), and so
@@ -252,12 +279,10 @@ class Block(nn.Module):
         q_norm = getattr(attn, "q_norm", getattr(attn, "query_layernorm", None))
         k_norm = getattr(attn, "k_norm", getattr(attn, "key_layernorm", None))
         self.qk_norm_after_rotary = qk_norm_after_rotary
-        self.register_buffer("q_norm_w", detach_or_none(q_norm.weight) if q_norm is not None else None,
-                             persistent=False)
-        self.register_buffer("k_norm_w", detach_or_none(k_norm.weight) if k_norm is not None else None,
-                             persistent=False)
-        self.q_norm_eps = norm_eps(q_norm) if q_norm is not None else None
-        self.k_norm_eps = norm_eps(k_norm) if k_norm is not None else None
+        q_norm_w, self.q_norm_eps = qk_norm_weight(q_norm, getattr(attn, "q_layernorm", None))
+        k_norm_w, self.k_norm_eps = qk_norm_weight(k_norm, getattr(attn, "k_layernorm", None))
+        self.register_buffer("q_norm_w", q_norm_w, persistent=False)
+        self.register_buffer("k_norm_w", k_norm_w, persistent=False)
         # OLMo-2's q/k norms weigh every channel of the whole projection (Qwen3's: one head's),
         # as the family says: a pruned OLMo-2 block with one head left has head_dim of them.
         self.qk_norm_whole = q_norm is not None and qk_norm_whole
@@ -375,7 +400,8 @@ class Block(nn.Module):
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
         weight = getattr(self, name)
-        return x if weight is None else rms_norm(x, weight, self.eps[name], self.norm_style)
+        return x if weight is None else rms_norm(x, weight, self.eps[name], self.norm_style,
+                                                 getattr(self, f"{name}_b"))
 
     def _output_norm(self, out: torch.Tensor, name: str) -> torch.Tensor:
         """A sublayer's output as the residual stream adds it: normed where the layout norms it

@@ -452,6 +452,28 @@ ARCHITECTURES["hunyuan-1.8b"] = dict(
 ARCHITECTURES["hunyuan-0.5b"] = dict(
     _HUNYUAN, hidden_size=1024, intermediate_size=3584, num_hidden_layers=24,
     num_attention_heads=16, num_key_value_heads=8, vocab_size=120818)
+# StableLM (StableLmForCausalLM: LayerNorms with weights and biases, a quarter of each head
+# rotating, untied; the hub could not be read here). stabilityai/stablelm-3b-4e1t: transformers'
+# StableLmConfig documents its defaults as this checkpoint's (hidden 2560, 32 blocks, 32 heads
+# and 32 KV heads, MLP 6912, vocab 50304, context 4096, rotary base 10000 on 25% of each head,
+# LayerNorm epsilon 1e-5, no q/k/v biases, untied); its card's table gives hidden 2560, 32
+# blocks, 32 heads, 4096 tokens and 2,795,443,200 parameters, which count_params gives too.
+_STABLELM = dict(model_type="stablelm", layer_norm_eps=1e-5, rope_theta=10000.0,
+                 partial_rotary_factor=0.25, max_position_embeddings=4096,
+                 tie_word_embeddings=False, use_qkv_bias=False, qk_layernorm=False,
+                 use_parallel_residual=False)
+ARCHITECTURES["stablelm-3b-4e1t"] = dict(
+    _STABLELM, hidden_size=2560, intermediate_size=6912, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=32, vocab_size=50304)
+# stabilityai/stablelm-2-1_6b (and stablelm-2-zephyr-1_6b, one shape): its config.json as a
+# public engine's test quotes it (vocab 100352, hidden 2048, MLP 5632, 24 blocks, 32 heads and
+# 32 KV heads, rotary base 10000 on 25% of each head, context 4096, q/k/v biases, untied); its
+# card's table gives hidden 2048, 24 blocks, 32 heads and 4096 tokens. 1,644,515,328
+# parameters (count_params); the card's 1,644,417,024 is 98,304 fewer, the blocks' LayerNorm
+# biases (24 x 2 x 2048), which transformers' model holds.
+ARCHITECTURES["stablelm-2-1.6b"] = dict(
+    _STABLELM, hidden_size=2048, intermediate_size=5632, num_hidden_layers=24,
+    num_attention_heads=32, num_key_value_heads=32, vocab_size=100352, use_qkv_bias=True)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a
@@ -751,6 +773,8 @@ def known_shape_of(repo_id: str) -> str | None:
         names = [n for n in names if n not in ("command-r", "command-r-plus")]
     if "0124" in words:  # Hunyuan-7B-*-0124, January 2025's: another model (and model_type)
         names = [n for n in names if not n.startswith("hunyuan")]
+    if re.search(r"stablelm-2-(zephyr-)?1_6b", words):  # StableLM 2 1.6B's hub ids
+        names.append("stablelm-2-1.6b")
     return max(names, key=len) if names else None
 
 

@@ -6,7 +6,8 @@ Qwen2Config, Qwen3Config, GemmaConfig, Gemma2Config, Phi3Config, Olmo2Config, Ol
 GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config, GlmConfig,
 Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
-Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config) or
+Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
+StableLmConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -155,6 +156,14 @@ class Family:
     `qk_norm_after_rotary` (Hunyuan dense): Qwen3's per-head q/k norms (`qk_norm`, one head_dim
     weight each, shared by the block's heads, counted as Qwen3's), applied to the queries and
     keys after the rotation, not before it (named `query_layernorm` / `key_layernorm`).
+
+    StableLM's own: `parallel_block_key` (`use_parallel_residual`), Cohere's parallel block
+    where this config key is true (StableLM-2-12B; the block then holds no
+    post_attention_layernorm), LLaMA's sequential block elsewhere; its norms are LayerNorms
+    with a weight and a bias (`norm_bias`, PhiMoE's), applied in the model's dtype as torch's
+    LayerNorm does; its per-head q/k norms (`qk_norm_key` `qk_layernorm`, `qk_norm_each_head`)
+    are one bias-free LayerNorm module per head (`q_layernorm.norms.<head>`), which leave
+    with their heads.
     """
 
     model_class: str
@@ -198,6 +207,7 @@ class Family:
     rotate_float32: bool = False
     logit_scale_key: str | None = None
     qk_norm_after_rotary: bool = False
+    parallel_block_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -309,6 +319,16 @@ FAMILIES: dict[str, Family] = {
                       parallel_block=True, norm_centred=True, pairwise_rotary=True,
                       paired_tables=True, rotate_float32=True, logit_scale_key="logit_scale",
                       global_nope=True),
+    # StableLmAttention: q/k/v biases as use_qkv_bias says (StableLM-2-1.6B sets it), o_proj
+    # never biased, bias-free per-head q/k LayerNorms (StableLmLayerNormPerHead) where
+    # qk_layernorm is set (StableLM-2-12B), partial rotary (LLaMA's pairing within the rotated
+    # part); StableLmMLP: no biases; StableLmDecoderLayer: nn.LayerNorm (weight and bias) before
+    # each sublayer, or one feeding both in parallel where use_parallel_residual is set (no
+    # post_attention_layernorm built then); the final norm an nn.LayerNorm too.
+    "stablelm": Family("StableLmForCausalLM", "StableLmConfig", None, False, None, False,
+                       attention_bias_key="use_qkv_bias", norm_bias=True,
+                       qk_norm_key="qk_layernorm", qk_norm_each_head=True,
+                       parallel_block_key="use_parallel_residual"),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -462,6 +482,14 @@ def qk_norm(config) -> bool:
     f = family(config)
     return f.qk_norm or (f.qk_norm_key is not None and bool(getattr(config, f.qk_norm_key,
                                                                       False)))
+
+
+def parallel_block(config) -> bool:
+    """Whether each block's attention and MLP read one norm's output in parallel (Cohere's
+    always; StableLM's as its config's `use_parallel_residual` says)."""
+    f = family(config)
+    return f.parallel_block or (f.parallel_block_key is not None
+                                and bool(getattr(config, f.parallel_block_key, False)))
 
 
 def is_moe(config) -> bool:
@@ -654,8 +682,8 @@ def normed_outputs(config) -> bool:
 def norms_per_block(config) -> int:
     """RMSNorm weights of hidden_size in each block: before attention and before the MLP (after
     each, OLMo-2), and after each of them too in the sandwich layout (Gemma-2); one, which both
-    read, in Cohere's parallel block."""
-    if family(config).parallel_block:
+    read, in Cohere's parallel block (StableLM's where use_parallel_residual is set)."""
+    if parallel_block(config):
         return 1
     return 4 if family(config).sandwich_norms else 2
 
@@ -745,6 +773,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "intermediate_size": 22528, "num_hidden_layers": 40, "num_attention_heads": 64,
                 "tie_word_embeddings": True, "max_position_embeddings": 8192,
                 "logit_scale": 0.0625, "sliding_window": 4096},
+    # StableLmConfig's (StableLM-3B-4E1T's shape): no q/k/v biases, q/k norms or parallel
+    # residual, untied.
+    "stablelm": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "hidden_size": 2560,
+                 "intermediate_size": 6912, "num_attention_heads": 32,
+                 "num_key_value_heads": 32, "max_position_embeddings": 4096,
+                 "use_qkv_bias": False, "qk_layernorm": False, "use_parallel_residual": False},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},

@@ -132,8 +132,8 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
         zero.o_proj = _sliced_linear(attn.o_proj, cols=[])
         layer.self_attn = zero
     else:
-        kv_rows = _channels_of(keep, hd)
-        q_rows = _channels_of([g * rep + r for g in keep for r in range(rep)], hd)
+        q_heads = [g * rep + r for g in keep for r in range(rep)]
+        kv_rows, q_rows = _channels_of(keep, hd), _channels_of(q_heads, hd)
         for name, rows in projections.kept_attention_rows(attn, hd, q_rows, kv_rows).items():
             setattr(attn, name, _sliced_linear(getattr(attn, name), rows=rows))
         attn.o_proj = _sliced_linear(attn.o_proj, cols=q_rows)
@@ -142,8 +142,13 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
             attn.k_norm = _sliced_norm(attn.k_norm, kv_rows)
         elif family(config).qk_norm_each_head and hasattr(attn, "q_norm"):
             # Cohere: a norm weight row per head, kept with its head
-            attn.q_norm = _sliced_norm(attn.q_norm, [g * rep + r for g in keep for r in range(rep)])
+            attn.q_norm = _sliced_norm(attn.q_norm, q_heads)
             attn.k_norm = _sliced_norm(attn.k_norm, keep)
+        elif family(config).qk_norm_each_head and hasattr(attn, "q_layernorm"):
+            # StableLM: a LayerNorm module per head, kept with its head (in order)
+            for norm, heads in ((attn.q_layernorm, q_heads), (attn.k_layernorm, keep)):
+                norm.norms = nn.ModuleList([norm.norms[h] for h in heads])
+                norm.num_heads = len(heads)
         projections.set_block_heads(attn, len(q_rows) // hd, len(kv_rows) // hd)
     sync_layer_shapes(model)
 
