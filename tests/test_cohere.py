@@ -35,10 +35,13 @@ from test_families import family_model, greedy_tokens_agree, ids, logits, numel
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+# A small GQA shape, 6 query heads of 8 on 2 KV heads (tests/test_stablelm.py's too).
+SMALL_GQA = dict(vocab_size=97, hidden_size=48, intermediate_size=56, num_hidden_layers=3,
+                 num_attention_heads=6, num_key_value_heads=2)
+
+
 def small(**kw) -> CohereConfig:
-    values = dict(vocab_size=97, hidden_size=48, intermediate_size=56, num_hidden_layers=3,
-                  num_attention_heads=6, num_key_value_heads=2, logit_scale=0.37)
-    return CohereConfig(**{**values, **kw})
+    return CohereConfig(**{**SMALL_GQA, "logit_scale": 0.37, **kw})
 
 
 @pytest.mark.parametrize("qk_norms,tied,bias", list(itertools.product([False, True], repeat=3)))
@@ -58,19 +61,27 @@ def test_counts_equal_transformers_parameters(qk_norms, tied, bias):
 def test_a_width_pruned_config_json_counts_without_torch(tmp_path):
     """The per-head q/k norms leave with their heads in the closed form too: a pruned
     checkpoint's config.json alone (layer_shapes) counts its parameters."""
-    model = family_model("cohere")
-    surgery.remove_kv_groups(model, 1, [0])
-    surgery.remove_kv_groups(model, 2, [0, 1])  # no heads: no q/k norms left either
-    surgery.remove_channels(model, 3, range(0, 128, 3))
-    save_model(model, None, tmp_path / "m")
-    assert count_params(config_from_json(tmp_path / "m" / "config.json")) == numel(model)
+    model = pruned_config_json_counts(family_model("cohere"), tmp_path)
     assert model.model.layers[1].self_attn.q_norm.weight.shape == (2, 16)
 
 
-def width_pruned():
-    """The family tests' Cohere (q/k norms, GQA 4 / 2, logit scale, tied) with a KV group out
-    of block 1, every head out of block 2 and a third of block 3's MLP channels out."""
-    model = family_model("cohere")
+def pruned_config_json_counts(model, tmp_path):
+    """`model` with a KV group out of block 1, every head out of block 2 (no q/k norms left
+    there either) and a third of block 3's MLP channels out, saved: its config.json alone
+    counts its parameters (also StableLM's: tests/test_stablelm.py)."""
+    surgery.remove_kv_groups(model, 1, [0])
+    surgery.remove_kv_groups(model, 2, [0, 1])
+    surgery.remove_channels(model, 3, range(0, 128, 3))
+    save_model(model, None, tmp_path / "m")
+    assert count_params(config_from_json(tmp_path / "m" / "config.json")) == numel(model)
+    return model
+
+
+def width_pruned(model=None):
+    """The family tests' Cohere (q/k norms, GQA 4 / 2, logit scale, tied), or `model`, with a
+    KV group out of block 1, every head out of block 2 and a third of block 3's MLP channels
+    out."""
+    model = family_model("cohere") if model is None else model
     surgery.remove_kv_groups(model, 1, [1])
     surgery.remove_kv_groups(model, 2, [0, 1])
     surgery.remove_channels(model, 3, range(0, 128, 3))
@@ -80,17 +91,27 @@ def width_pruned():
 
 @pytest.mark.parametrize("fuse", [True, False])
 def test_the_compiled_decoder_gives_transformers_logits_for_a_width_pruned_model(fuse):
-    model = width_pruned()
+    decoder_gives_transformers_logits(width_pruned(), fuse)
+
+
+def decoder_gives_transformers_logits(model, fuse: bool = True) -> StaticDecoder:
+    """The compiled decoder's prefill logits of `model` are transformers' (op by op, float32);
+    returns the decoder."""
     prompt = ids(3, 9, seed=5)
     decoder = StaticDecoder(model, 3, 16, mode="eager", fuse=fuse)
     with torch.no_grad():
         theirs = logits(model, prompt)[:, -1]
     torch.testing.assert_close(decoder.prefill_logits(prompt), theirs, rtol=0, atol=1e-5)
+    return decoder
 
 
 def test_the_compiled_decoder_decodes_a_width_pruned_model_as_generate_does():
+    decodes_as_generate_does(width_pruned())
+
+
+def decodes_as_generate_does(model) -> None:
     # the decode steps, from the static cache: HF generate's tokens up to any near tie
-    tokens, _ = greedy_tokens_agree(width_pruned())
+    tokens, _ = greedy_tokens_agree(model)
     assert len(set(tokens[:, 6:].flatten().tolist())) > 3  # varied: a real check
 
 
@@ -122,15 +143,21 @@ def test_head_removal_slices_the_per_head_qk_norms_and_reloads(tmp_path):
     assert torch.equal(attn.q_norm.weight, q_before[2:])
     assert torch.equal(attn.k_norm.weight, k_before[1:])
     x = ids()
+    mine = reloads_with_its_logits(model, x, tmp_path)
+    # the kept heads' own rows matter: the removed heads' rows in their place change the logits
+    with torch.no_grad():
+        attn.q_norm.weight.copy_(q_before[:2])
+    assert (logits(model, x) - mine).abs().max() > 1e-3
+
+
+def reloads_with_its_logits(model, x, tmp_path) -> torch.Tensor:
+    """`model` saved and reloaded: as many parameters, the same logits on `x` (returned)."""
     mine = logits(model, x)
     save_model(model, None, tmp_path / "m")
     reloaded = load_model(tmp_path / "m")
     assert numel(reloaded) == numel(model)
     assert torch.equal(logits(reloaded, x), mine)
-    # the kept heads' own rows matter: the removed heads' rows in their place change the logits
-    with torch.no_grad():
-        attn.q_norm.weight.copy_(q_before[:2])
-    assert (logits(model, x) - mine).abs().max() > 1e-3
+    return mine
 
 
 def test_flap_compensates_each_sublayer_of_the_parallel_block_with_its_removed_mean():
@@ -138,7 +165,12 @@ def test_flap_compensates_each_sublayer_of_the_parallel_block_with_its_removed_m
     statistics (o_proj's and down_proj's inputs on the dense model) and compensations (each
     removed part's mean output into its output bias) keep every pruned block's output, averaged
     over the calibration tokens and given the dense block's inputs, the dense block's."""
-    model = family_model("cohere")
+    flap_keeps_each_blocks_mean_output(family_model("cohere"))
+
+
+def flap_keeps_each_blocks_mean_output(model) -> None:
+    """FLAP's compensations keep each pruned block's mean output on the dense block's inputs
+    (also StableLM's parallel block: tests/test_stablelm.py)."""
     calibration = ids(6, 16, seed=7)
     kinds = attention_kinds(model.config)
     batches = block_inputs(model, calibration, 2)
