@@ -23,7 +23,7 @@ from prunebench.checkpoint.architectures import (ARCHITECTURES, architecture_con
 from prunebench.checkpoint.param_count import (config_from_dict, parallel_block, qk_norm,
                                              qkv_bias)
 from prunebench.methods import surgery
-from prunebench.modeling import count_params, count_params_meta
+from prunebench.modeling import base_dropout_off, count_params, count_params_meta
 from test_cohere import (SMALL_GQA, decoder_gives_transformers_logits, decodes_as_generate_does,
                          flap_keeps_each_blocks_mean_output, pruned_config_json_counts,
                          reloads_with_its_logits, width_pruned)
@@ -144,6 +144,24 @@ def test_head_removal_slices_the_per_head_qk_norms_and_reloads(tmp_path):
         for norm, weight in zip(attn.q_layernorm.norms, q_before[:2]):
             norm.weight.copy_(weight)
     assert (logits(model, x) - mine).abs().max() > 1e-3
+
+
+def test_its_dropout_is_off_in_the_passes_that_run_in_training_mode():
+    """A StableLM config's hidden_dropout (an nn.Dropout on each block's MLP output) and
+    attention_dropout act in training mode: the Taylor+ scores' and LoRA's passes turn them
+    off (modeling.base_dropout_off), as the study's LLaMA has none, and restore them after."""
+    model = family_model("stablelm", hidden_dropout=0.3, attention_dropout=0.3)
+    plain = family_model("stablelm")
+    x = ids(2, 9, seed=3)
+    model.train(), plain.train()
+    torch.manual_seed(0)
+    assert not torch.equal(model(input_ids=x).logits, plain(input_ids=x).logits)
+    with base_dropout_off(model):
+        assert model.model.layers[0].dropout.p == 0.0
+        torch.manual_seed(0)
+        assert torch.equal(model(input_ids=x).logits, plain(input_ids=x).logits)
+    assert model.model.layers[0].dropout.p == 0.3
+    assert model.model.layers[0].self_attn.attention_dropout == 0.3
 
 
 def test_flap_compensates_each_sublayer_of_the_parallel_block_with_its_removed_mean():

@@ -124,11 +124,15 @@ DROPOUT_RATES = ("attention_dropout", "residual_dropout")
 
 
 def turn_off_base_dropout(model: nn.Module) -> dict[tuple[nn.Module, str], float]:
-    """Set the model's own dropout rates (DROPOUT_RATES) to 0; returns what it changed, for
-    `restore_dropout`. A LoRA adapter's own dropout (`lora.dropout`, nn.Dropout modules) is
-    not touched."""
+    """Set the model's own dropout rates (DROPOUT_RATES, and the rate `p` of its own
+    nn.Dropout modules: StableLM's `hidden_dropout` on each block's MLP output) to 0; returns
+    what it changed, for `restore_dropout`. A LoRA adapter's own dropout (`lora.dropout`,
+    peft's `lora_dropout` modules) is not touched."""
     saved = {}
-    for module in model.modules():
+    for qualified, module in model.named_modules():
+        if isinstance(module, nn.Dropout) and module.p and "lora_" not in qualified:
+            saved[module, "p"] = module.p
+            module.p = 0.0
         for name in DROPOUT_RATES:
             rate = getattr(module, name, None)
             if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate:
