@@ -16,6 +16,7 @@ A recovered variant is named `<base variant>+lora` (`depth_ppl-0.8+lora`, `dense
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -424,8 +425,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     keeps about three significant digits, and the adapter's update to it is small beside it.
     It also decides `amp: auto` on CUDA (bfloat16 autocast for a bfloat16 base, _amp_dtype).
     """
-    from prunebench.modeling import (restore_dropout, set_activation_checkpointing,
-                                     turn_off_base_dropout)
+    from prunebench.modeling import base_dropout_off, set_activation_checkpointing
 
     s = settings
     amp = _amp_dtype(s["amp"], device, saved_dtype)
@@ -457,7 +457,8 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
     # The adapters train on the model as it runs in eval mode, as the study's on LLaMA, which
     # has no dropout of its own: a family's own (Seed-OSS's attention and residual dropout,
     # 0.1) is off while training, restored on the model returned; lora.dropout applies alone.
-    own_dropout = turn_off_base_dropout(model)
+    own_dropout = contextlib.ExitStack()
+    own_dropout.enter_context(base_dropout_off(model))
     try:
         model.config.use_cache = False
         if s["gradient_checkpointing"]:
@@ -667,7 +668,7 @@ def train_lora(model: nn.Module, tokenizer, train_records: list[dict], val_recor
             saved_val = loss_of(merged)
         merged.eval()
     finally:
-        restore_dropout(own_dropout)
+        own_dropout.close()
         torch.use_deterministic_algorithms(deterministic)
     log.info("best validation loss %.4f at step %d (base %.4f); merged model %.4f, %.4f in "
              "%s as saved; %.1f s", best["val_loss"], best["step"], initial, merged_val, saved_val,

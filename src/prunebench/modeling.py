@@ -123,40 +123,29 @@ def is_activation_checkpointing(model) -> bool:
 DROPOUT_RATES = ("attention_dropout", "residual_dropout")
 
 
-def turn_off_base_dropout(model: nn.Module) -> dict[tuple[nn.Module, str], float]:
-    """Set the model's own dropout rates (DROPOUT_RATES, and the rate `p` of its own
-    nn.Dropout modules: StableLM's `hidden_dropout` on each block's MLP output) to 0; returns
-    what it changed, for `restore_dropout`. A LoRA adapter's own dropout (`lora.dropout`,
-    peft's `lora_dropout` modules) is not touched."""
-    saved = {}
-    for qualified, module in model.named_modules():
-        if isinstance(module, nn.Dropout) and module.p and "lora_" not in qualified:
-            saved[module, "p"] = module.p
-            module.p = 0.0
-        for name in DROPOUT_RATES:
-            rate = getattr(module, name, None)
-            if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate:
-                saved[module, name] = rate
-                setattr(module, name, 0.0)
-    return saved
-
-
-def restore_dropout(saved: dict[tuple[nn.Module, str], float]) -> None:
-    for (module, name), rate in saved.items():
-        setattr(module, name, rate)
-
-
 @contextlib.contextmanager
 def base_dropout_off(model: nn.Module):
     """The model's own dropout off inside the block, its rates restored after: the passes that
     need training mode (Taylor+ scoring under activation checkpointing, LoRA recovery) compute
     the loss of the model as it runs in eval mode, as the study's LLaMA, which has no dropout,
-    does in training mode."""
-    saved = turn_off_base_dropout(model)
+    does in training mode. Its own: the rates DROPOUT_RATES name, and the rate `p` of its
+    nn.Dropout modules (StableLM's `hidden_dropout` on each block's MLP output); a LoRA
+    adapter's dropout (`lora.dropout`, peft's `lora_dropout` modules) is not touched."""
+    saved = {}
+    for qualified, module in model.named_modules():
+        if isinstance(module, nn.Dropout) and module.p and "lora_" not in qualified:
+            saved[module, "p"] = module.p
+        for name in DROPOUT_RATES:
+            rate = getattr(module, name, None)
+            if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate:
+                saved[module, name] = rate
     try:
+        for module, name in saved:
+            setattr(module, name, 0.0)
         yield
     finally:
-        restore_dropout(saved)
+        for (module, name), rate in saved.items():
+            setattr(module, name, rate)
 
 
 def sparse_block(layer: nn.Module) -> nn.Module:
