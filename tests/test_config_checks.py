@@ -41,6 +41,7 @@ def problems(config: dict, resources: Path | str = NOWHERE) -> str:
 # Every shipped config, stacked as the README runs it.
 SHIPPED = [["config.yaml"], ["paper.yaml"], ["paper-tables.yaml"],
            ["config.yaml", "depth-family.yaml"], ["gpu-smoke.yaml"], ["modern.yaml"],
+           ["minitron.yaml"],
            ["paper.yaml", "paired.yaml"]]
 
 

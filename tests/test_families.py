@@ -1550,6 +1550,10 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "hunyuan-7b": 7_504_568_320, "hunyuan-1.8b": 1_791_080_448,
              "hunyuan-0.5b": 539_010_048,
              "stablelm-3b-4e1t": 2_795_443_200, "stablelm-2-1.6b": 1_644_515_328,
+             "llama-3.1-minitron-4b-width": 4_512_746_496,  # the card's 4.51B
+             "llama-3.1-minitron-4b-depth": 4_540_469_248,  # 9.08 GB of bfloat16 files
+             "mistral-nemo-base-2407": 12_247_782_400,  # the card's 12.2B
+             "mistral-nemo-minitron-8b": 8_414_105_600,  # from its config.json
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,
@@ -1566,6 +1570,40 @@ def test_known_shapes_count_exactly(arch):
     config = architecture_config(arch)
     assert count_params(config) == count_params_meta(config) == PUBLISHED[arch]
     assert count_params(config_from_dict(ARCHITECTURES[arch])) == PUBLISHED[arch]
+
+
+@pytest.mark.parametrize("child, parent, kind", [
+    ("llama-3.1-minitron-4b-width", "llama-3.1-8b", "width"),
+    ("llama-3.1-minitron-4b-depth", "llama-3.1-8b", "depth"),
+    ("mistral-nemo-minitron-8b", "mistral-nemo-base-2407", "width")])
+def test_minitron_shapes_are_their_parents_pruned_one_way(child, parent, kind):
+    """NVIDIA's Minitron checkpoints as known shapes: a depth prune keeps its parent's blocks
+    whole and fewer of them; a width prune keeps every block and head (of the same head_dim)
+    and narrows the hidden size and the MLP. So a `random:` pair times what each kind kept."""
+    pruned, full = architecture_config(child), architecture_config(parent)
+    blocks = ("hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+              "head_dim", "vocab_size", "rope_parameters")
+    if kind == "depth":
+        assert all(getattr(pruned, k) == getattr(full, k) for k in blocks)
+        assert pruned.num_hidden_layers < full.num_hidden_layers
+    else:
+        assert pruned.num_hidden_layers == full.num_hidden_layers
+        assert (pruned.num_attention_heads, pruned.num_key_value_heads, pruned.head_dim) == \
+            (full.num_attention_heads, full.num_key_value_heads, full.head_dim)
+        assert pruned.hidden_size < full.hidden_size
+        assert pruned.intermediate_size < full.intermediate_size
+    assert type(pruned) is type(full) and count_params(pruned) < count_params(full)
+
+
+def test_minitron_hub_ids_name_their_shapes():
+    for repo, shape in (("nvidia/Llama-3.1-Minitron-4B-Width-Base", "llama-3.1-minitron-4b-width"),
+                        ("nvidia/Llama-3.1-Minitron-4B-Depth-Base", "llama-3.1-minitron-4b-depth"),
+                        ("nvidia/Mistral-NeMo-Minitron-8B-Instruct", "mistral-nemo-minitron-8b"),
+                        ("mistralai/Mistral-Nemo-Base-2407", "mistral-nemo-base-2407")):
+        assert known_shape_of(repo) == shape, repo
+    assert architecture_values("mistral-nemo-12b") == architecture_values("mistral-nemo-base-2407")
+    # the Instruct's published context is not known here: planned from its own config.json
+    assert known_shape_of("mistralai/Mistral-Nemo-Instruct-2407") is None
 
 
 def test_known_shapes_build_their_family():
@@ -1730,10 +1768,9 @@ def test_known_shapes_build_their_family():
 
 # --------------------------------------------------------------------------- config/modern.yaml
 
-def test_modern_config_plans_exact_sizes_offline(tmp_path, capsys, monkeypatch):
-    """`prunebench plan --configfile config/modern.yaml` on a machine without the hub: the
-    published shapes give exact sizes; depth pruning to 75% removes 9 of Llama-3.1-8B's 32
-    blocks (218,112,000 params each) and 8 of Qwen2.5-7B's 28 (233,057,792 each)."""
+def offline_plan_rows(config_file, resources, monkeypatch):
+    """`prunebench plan`'s rows by (model, variant) on a machine without the hub: any download
+    fails the test."""
     import huggingface_hub
 
     from prunebench import cli
@@ -1744,8 +1781,17 @@ def test_modern_config_plans_exact_sizes_offline(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_download)
     monkeypatch.setattr(cli, "hub_reachable", lambda: False)
+    return {(r["model"], r["variant"]): r for r in cli.plan_rows(config_file, resources)}
+
+
+def test_modern_config_plans_exact_sizes_offline(tmp_path, capsys, monkeypatch):
+    """`prunebench plan --configfile config/modern.yaml` on a machine without the hub: the
+    published shapes give exact sizes; depth pruning to 75% removes 9 of Llama-3.1-8B's 32
+    blocks (218,112,000 params each) and 8 of Qwen2.5-7B's 28 (233,057,792 each)."""
+    from prunebench import cli
+
     modern = Path(__file__).resolve().parents[1] / "config" / "modern.yaml"
-    rows = {(r["model"], r["variant"]): r for r in cli.plan_rows(modern, tmp_path)}
+    rows = offline_plan_rows(modern, tmp_path, monkeypatch)
     assert rows["llama-3.1-8b", "dense"]["params_after"] == 8_030_261_248
     assert rows["qwen2.5-7b", "dense"]["params_after"] == 7_615_616_512
     assert rows["llama-3.1-8b", "depth_ppl-0.75"]["params_after"] == 8_030_261_248 - 9 * 218_112_000
@@ -1758,6 +1804,28 @@ def test_modern_config_plans_exact_sizes_offline(tmp_path, capsys, monkeypatch):
     config = yaml.safe_load(modern.read_text())
     assert config["benchmark"]["token_configs"] == ["12x128", "82x128", "12x512", "82x512"]
     assert config["benchmark"]["backends"] == ["hf", "compiled"]
+
+
+
+def test_minitron_config_prunes_the_parent_to_the_depth_model_exactly(tmp_path, monkeypatch):
+    """config/minitron.yaml, planned offline: its depth prune of Llama-3.1-8B removes 16 of 32
+    blocks, NVIDIA's depth model to the parameter; the width prunes come within 1% of it;
+    the two Minitron checkpoints enter as they are (dense), their sizes their known shapes'.
+    And the width model keeps every KV head of every block: its KV cache is its parent's."""
+    minitron = Path(__file__).resolve().parents[1] / "config" / "minitron.yaml"
+    rows = offline_plan_rows(minitron, tmp_path, monkeypatch)
+    depth_model = rows["minitron-4b-depth", "dense"]["params_after"]
+    assert depth_model == count_params(architecture_config("llama-3.1-minitron-4b-depth"))
+    assert rows["llama-3.1-8b", "depth_ppl-4.54B"]["params_after"] == depth_model \
+        == 8_030_261_248 - 16 * 218_112_000
+    assert rows["llama-3.1-8b", "llm_pruner-4.54B"]["params_after"] == \
+        pytest.approx(depth_model, rel=0.01)
+    assert rows["minitron-4b-width", "dense"]["params_after"] == \
+        count_params(architecture_config("llama-3.1-minitron-4b-width"))
+    assert {variant for (model, variant) in rows if model.startswith("minitron")} == {"dense"}
+    parent = rows["llama-3.1-8b", "dense"]["kv_bytes"]
+    assert rows["minitron-4b-width", "dense"]["kv_bytes"] == parent
+    assert rows["minitron-4b-depth", "dense"]["kv_bytes"] == parent // 2
 
 
 # --------------------------------------------------------------------------- packed projections

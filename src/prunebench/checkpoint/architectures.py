@@ -64,6 +64,20 @@ ARCHITECTURES["llama-3.2-1b"] = dict(
                   "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
 ARCHITECTURES["llama-3.2-3b"] = dict(ARCHITECTURES["llama-3.2-1b"], hidden_size=3072,
                                      num_hidden_layers=28, num_attention_heads=24, head_dim=128)
+# nvidia/Llama-3.1-Minitron-4B-Width-Base config.json (as public copies of it quote it):
+# Llama-3.1-8B pruned in width (hidden 4096 -> 3072, MLP 14336 -> 9216; every block and head
+# kept: 32 heads of head_dim 128 on 8 KV heads, queries wider than the hidden size), its rope
+# scaling, context and vocabulary. 4,512,746,496 parameters (the card: 4.51B).
+ARCHITECTURES["llama-3.1-minitron-4b-width"] = dict(
+    ARCHITECTURES["llama-3.1-8b"], hidden_size=3072, intermediate_size=9216, head_dim=128)
+# nvidia/Llama-3.1-Minitron-4B-Depth-Base: Llama-3.1-8B pruned in depth, 16 of its 32 blocks
+# kept whole. Its config.json was not found in a public source: the block shapes are its model
+# card's (hidden 4096, 32 heads, MLP 14336), the block count its checkpoint's (a safetensors
+# index half the width model's, 4.98 + 4.1 GB of bfloat16: 4.54B parameters; the card's "32
+# layers in total" are its parent's), the rest Llama-3.1-8B's, which the width model keeps.
+# 4,540,469,248 parameters.
+ARCHITECTURES["llama-3.1-minitron-4b-depth"] = dict(ARCHITECTURES["llama-3.1-8b"],
+                                                    num_hidden_layers=16)
 # mistralai/Mistral-7B-v0.3 config.json (v0.3: vocabulary 32768, no sliding window).
 # 7,248,023,552 parameters.
 ARCHITECTURES["mistral-7b-v0.3"] = dict(
@@ -82,6 +96,26 @@ ARCHITECTURES["mistral-small-3.1-24b"] = dict(
     max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=1000000000.0,
     sliding_window=None, bos_token_id=1, eos_token_id=2)
 ARCHITECTURES["mistral-small-3.2-24b"] = ARCHITECTURES["mistral-small-3.1-24b"]
+# mistralai/Mistral-Nemo-Base-2407 config.json (as public copies of it quote it): head_dim 128
+# set apart from hidden / heads (5120 / 32), GQA 32 / 8, the Tekken vocabulary of 131072, rotary
+# base 1e6, no sliding window, the config's context of 1,024,000. 12,247,782,400 parameters.
+# (Mistral-Nemo-Instruct-2407 has these shapes; the copies of its config disagree on the
+# context, so no hub id of it names this shape.)
+ARCHITECTURES["mistral-nemo-base-2407"] = dict(
+    model_type="mistral", hidden_size=5120, intermediate_size=14336, num_hidden_layers=40,
+    num_attention_heads=32, num_key_value_heads=8, head_dim=128, vocab_size=131072,
+    max_position_embeddings=1024000, rms_norm_eps=1e-5, rope_theta=1000000.0,
+    sliding_window=None, bos_token_id=1, eos_token_id=2)
+ARCHITECTURES["mistral-nemo-12b"] = ARCHITECTURES["mistral-nemo-base-2407"]
+# NVIDIA's Minitron models (arXiv 2408.11796): published prunes of the two parents above,
+# distilled after pruning, so their shapes say what depth and width pruning kept, and
+# `random:` sources time them beside their parents'.
+# nvidia/Mistral-NeMo-Minitron-8B-Base config.json (-Instruct's shapes the same): Mistral-NeMo
+# pruned in width (hidden 5120 -> 4096, MLP 14336 -> 11520; every block and head kept, queries
+# as wide as the hidden size now), context 8192. 8,414,105,600 parameters.
+ARCHITECTURES["mistral-nemo-minitron-8b"] = dict(
+    ARCHITECTURES["mistral-nemo-base-2407"], hidden_size=4096, intermediate_size=11520,
+    max_position_embeddings=8192)
 # Qwen/Qwen2.5-7B config.json: q/k/v biases (Qwen2 family), GQA 28/4 heads, untied embeddings
 # (the 0.5B-3B models tie them). 7,615,616,512 parameters.
 ARCHITECTURES["qwen2.5-7b"] = dict(
