@@ -74,11 +74,16 @@ test-fast: setup
 # PyPI's newest), on the tests of what changes between transformers releases: every family's
 # classes, its prunes and the compiled decoder against its generate, the benchmarks' runners
 # (the hf backend is transformers' generate), multimodal checkpoints, tokenizers, zero-shot
-# requests (about a minute). In a venv of its own, so .venv keeps the newest release.
+# requests, and each family's own test file (about two minutes). In a venv of its own, so .venv
+# keeps the newest release.
 FLOOR_VENV ?= .venv-floor
 TRANSFORMERS_FLOOR := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokenizer_options.py \
-	tests/test_zeroshot.py tests/test_param_counting.py tests/test_benchmark.py
+	tests/test_zeroshot.py tests/test_param_counting.py tests/test_benchmark.py \
+	tests/test_moe.py tests/test_olmo.py tests/test_seed_oss.py tests/test_ernie4_5.py \
+	tests/test_ernie4_5_moe.py tests/test_cohere.py tests/test_hunyuan.py tests/test_stablelm.py \
+	tests/test_phimoe.py tests/test_granitemoe.py tests/test_deepseek.py \
+	tests/test_deepseek_v2.py tests/test_glm4_moe.py
 
 $(FLOOR_VENV)/.installed: export UV_FIND_LINKS = $(UV_FIND_LINKS_FOR_INSTALL)
 $(FLOOR_VENV)/.installed: pyproject.toml $(VENV)/.installed
