@@ -18,7 +18,8 @@ Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and un
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
 dense block, gpt-oss with attention sinks, biases everywhere and sliding windows, DeepSeek-V2/V3
 with latent attention, GraniteMoE with Granite's scalars and its experts under
-`block_sparse_moe`), each pruned with every method (the mixtures of experts: the depth methods,
+`block_sparse_moe`, MiniMax-M2 with q/k norms over whole projections and a sigmoid router with a
+score-correction buffer), each pruned with every method (the mixtures of experts: the depth methods,
 the others refused), saved, reloaded, benchmarked with both backends (the mixtures of experts:
 hf and hf_static, the compiled one refused) and evaluated, on tiny random models
 (tests/test_moe.py: their own tests).
@@ -55,6 +56,7 @@ from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
 from transformers import Cohere2Config, CohereConfig
 from transformers import HunYuanDenseV1Config
 from transformers import StableLmConfig
+from transformers import MiniMaxM2Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -283,11 +285,18 @@ FAMILIES = {
                                                moe_intermediate_size=32,
                                                moe_num_shared_experts=2,
                                                moe_layer_start_index=1, initializer_range=0.2),
+    # MiniMax-M2: no biases, GQA, head_dim set apart (4 heads of 32: queries twice the hidden
+    # size wide, as the published 48 x 128 on 3072), q/k RMSNorms over the whole projections,
+    # half of each head rotating (the published rotary_dim 64 of 128, given here as the
+    # partial_rotary_factor every transformers version reads), and in every block a sigmoid
+    # router (its score-correction bias a buffer) choosing 2 of 4 experts, no shared one.
+    "minimax_m2": lambda: MiniMaxM2Config(**SMALL, head_dim=32, num_local_experts=4,
+                                          num_experts_per_tok=2, partial_rotary_factor=0.5),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
 MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-       "granitemoe", "phimoe", "glm4_moe", "ernie4_5_moe"}
+       "granitemoe", "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -310,7 +319,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
            "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
            "granitemoe": "GraniteMoeForCausalLM", "phimoe": "PhimoeForCausalLM",
-           "olmo": "OlmoForCausalLM", "glm4_moe": "Glm4MoeForCausalLM"}
+           "olmo": "OlmoForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
+           "minimax_m2": "MiniMaxM2ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {

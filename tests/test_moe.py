@@ -1,5 +1,5 @@
 """Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, DeepSeek-V2/V3,
-GraniteMoE, GLM-4.5, ERNIE 4.5): the one-time fusion of per-expert checkpoints, checked against transformers' own
+GraniteMoE, GLM-4.5, ERNIE 4.5, MiniMax-M2): the one-time fusion of per-expert checkpoints, checked against transformers' own
 loading of them; gpt-oss's MXFP4 experts dequantized once, checked against transformers'
 dequantization and its model; exact counts with Qwen3-MoE's and Qwen2-MoE's dense blocks and
 Qwen2-MoE's shared experts; depth pruning that removes exactly the blocks it names (gpt-oss's
@@ -55,7 +55,11 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # (its shared experts `mlp.shared_experts.*` under the same names; its score
              # biases' published name, `mlp.moe_statics.*`: tests/test_ernie4_5_moe.py)
              "ernie4_5_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
-                              "down_proj")}
+                              "down_proj"),
+             # (Mixtral's; its score biases' published name, `block_sparse_moe.
+             # e_score_correction_bias`, and FP8 weights: tests/test_minimax_m2.py)
+             "minimax_m2": ("block_sparse_moe.gate.weight", "block_sparse_moe.experts", "w1",
+                            "w3", "w2")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
@@ -532,7 +536,8 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "deepseek_v2": "deepseek-ai/DeepSeek-V2-Lite-Chat",
            "granitemoe": "ibm-granite/granite-3.1-3b-a800m-instruct",
            "phimoe": "microsoft/Phi-3.5-MoE-instruct",
-           "glm4_moe": "zai-org/GLM-4.5-Air", "ernie4_5_moe": "baidu/ERNIE-4.5-21B-A3B-PT"}
+           "glm4_moe": "zai-org/GLM-4.5-Air", "ernie4_5_moe": "baidu/ERNIE-4.5-21B-A3B-PT",
+           "minimax_m2": "MiniMaxAI/MiniMax-M2"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))

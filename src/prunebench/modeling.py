@@ -5,7 +5,7 @@ A checkpoint is a directory with `config.json`, safetensors weights, tokenizer f
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
 (LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
 Ministral 3, EXAONE-4, GLM, GLM-4, Seed-OSS, ERNIE 4.5, Cohere, Hunyuan dense, StableLM, Mixtral,
-Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss:
+Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, MiniMax-M2:
 `param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
 classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
@@ -41,7 +41,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     default_layer_shape, family, head_dim, is_moe,
                                     layer_shapes, mlp_bias, moe_layer_range_of,
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
-                                    without_null_shapes)
+                                    with_partial_rotary, without_null_shapes)
 from prunebench.projections import set_block_heads
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
@@ -532,9 +532,10 @@ def load_config(path: str | Path) -> LlamaConfig:
     raw = checked_config_json(path)  # missing, invalid, or a family prunebench lacks: refused
     cls = config_class(raw.get("model_type") or "llama")
     # from_pretrained's two steps, with a null head_dim or num_key_value_heads read as left out
-    # (`without_null_shapes`): the counts read the file the same way.
+    # (`without_null_shapes`): the counts read the file the same way. MiniMax-M2's rotary_dim
+    # is given as the partial_rotary_factor every transformers version reads.
     values, kwargs = cls.get_config_dict(path)
-    return cls.from_dict(without_null_shapes(values), **kwargs)
+    return cls.from_dict(with_partial_rotary(without_null_shapes(values)), **kwargs)
 
 
 def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,

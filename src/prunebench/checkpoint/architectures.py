@@ -752,6 +752,31 @@ ARCHITECTURES["ernie-4.5-300b-a47b"] = dict(
     moe_intermediate_size=3584, num_hidden_layers=54, num_attention_heads=64,
     num_key_value_heads=8, moe_k=8, moe_num_shared_experts=0, moe_layer_start_index=3,
     moe_layer_end_index=53, tie_word_embeddings=False)
+# MiniMaxAI/MiniMax-M2 (minimax_m2, MiniMaxM2ForCausalLM), as public code quotes its config.json
+# (the hub could not be read here): MiniMax's configuration_minimax_m2.py as ModelCloud's
+# GPTQModel copies it (its defaults), the config.json of MiniMax-M2.5 (the same architecture)
+# quoted whole by an Ascend quantization guide, inference engines' MiniMax-M2 fixtures, and
+# transformers' MiniMaxM2Config defaults, which agree: hidden 3072, 62 blocks, 48 / 8 heads of
+# 128 with q/k norms over the whole projections (qk_norm_type per_layer), 64 of each head's
+# 128 dimensions rotating (rotary_dim 64; rope_theta 5e6), in every block (attn_type_list all
+# 1) 256 experts of 1536 (intermediate_size), 8 a token by a sigmoid router with a score bias
+# (scoring_func sigmoid, use_routing_bias), no shared expert (shared_intermediate_size 0),
+# vocab 200064, untied, a 196608-token context, rms_norm_eps 1e-6; no bos / eos in config.json
+# (MiniMaxM2Config's 200034 / 200020 then); FP8 weights in 128 x 128 tiles and
+# num_mtp_modules 3 multi-token-prediction modules (dequantized and dropped on import).
+# model.parameters(): 228,689,748,992 (the card's 230B; the safetensors add the 62 x 256
+# score biases, buffers in transformers), 10,415,940,608 read by a batch-1 step (8 experts,
+# attention, router, LM head: the card's 10B active). MiniMax-M2.1 / M2.5 / M2.7 have
+# config.json files of their own (M2.7's context is longer), and the REAP checkpoints fewer
+# experts: not taken for this shape.
+ARCHITECTURES["minimax-m2"] = dict(
+    model_type="minimax_m2", vocab_size=200064, hidden_size=3072, intermediate_size=1536,
+    num_hidden_layers=62, num_attention_heads=48, num_key_value_heads=8, head_dim=128,
+    rotary_dim=64, rope_theta=5000000.0, num_local_experts=256, num_experts_per_tok=8,
+    max_position_embeddings=196608, rms_norm_eps=1e-6, tie_word_embeddings=False,
+    attn_type_list=[1] * 62, qk_norm_type="per_layer", use_qk_norm=True,
+    scoring_func="sigmoid", use_routing_bias=True, shared_intermediate_size=0,
+    num_mtp_modules=3, mtp_transformer_layers=1, bos_token_id=200034, eos_token_id=200020)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
@@ -809,6 +834,9 @@ def known_shape_of(repo_id: str) -> str | None:
         names = [n for n in names if not n.startswith("hunyuan")]
     if re.search(r"stablelm-2-(zephyr-)?1_6b", words):  # StableLM 2 1.6B's hub ids
         names.append("stablelm-2-1.6b")
+    if re.search(r"minimax-m2(\.\d|-reap)", words):  # MiniMax-M2.1, M2.5, M2.7: config.json
+        # files of their own (M2.7's context longer); REAP's: experts pruned away
+        names = [n for n in names if n != "minimax-m2"]
     return max(names, key=len) if names else None
 
 
@@ -826,7 +854,8 @@ def architecture_values(name: str) -> dict:
 
 def architecture_config(name: str) -> LlamaConfig:
     """A transformers config of the architecture's family (LlamaConfig, Qwen2Config, ...)."""
+    from prunebench.checkpoint.param_count import with_partial_rotary
     from prunebench.modeling import config_class
 
-    values = architecture_values(name)
+    values = with_partial_rotary(architecture_values(name))
     return config_class(values.pop("model_type"))(**values)

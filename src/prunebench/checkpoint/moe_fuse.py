@@ -1,6 +1,6 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
-OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5), and dequantization of gpt-oss's MXFP4
-experts and of DeepSeek-V3's FP8 weights.
+OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2), and dequantization of
+gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
 [experts, 2 * width, hidden] (each expert's rows [gate; up]) and `mlp.experts.down_proj`
@@ -52,6 +52,16 @@ weights are converted once (checkpoint.pickle_convert):
   layer stored apart from the blocks (`model.mtp_block.0.*`, `model.mtp_emb_norm.0.*`,
   `model.mtp_hidden_norm.0.*`, `model.mtp_linear_proj.0.*`), which transformers does not load
   (its class ignores every tensor named with `mtp`): dropped.
+- MiniMax-M2: Mixtral's per-expert names (`block_sparse_moe.experts.E.w1 / w3 / w2.weight`,
+  the router `block_sparse_moe.gate.weight`; transformers maps `minimax_m2` onto `mixtral`'s
+  conversion in 5.17 and 5.25) and the score-correction bias of each block,
+  `block_sparse_moe.e_score_correction_bias`, which MiniMaxM2SparseMoeBlock holds as
+  `mlp.e_score_correction_bias` (renamed with the rest of `block_sparse_moe`); MiniMaxAI's
+  linear weights in DeepSeek-V3's FP8 (128 x 128 scale tiles; the routers, score biases,
+  embeddings, norms and LM head unquantized), dequantized once to bfloat16 as V3's; and, where
+  its files hold them, the `num_mtp_modules` multi-token-prediction modules after the blocks
+  (`model.layers.{num_hidden_layers + i}`, as inference engines skip them), which
+  MiniMaxM2ForCausalLM does not build: dropped as V3's block is.
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -92,17 +102,18 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-             "phimoe", "glm4_moe", "ernie4_5_moe")
+             "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
-             "ernie4_5_moe": "Ernie4_5_MoeForCausalLM"}
+             "ernie4_5_moe": "Ernie4_5_MoeForCausalLM", "minimax_m2": "MiniMaxM2ForCausalLM"}
 # ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
 _MTP_PART = re.compile(r"^(.*?mtp[^.]*\.\d+)\.")
-# DeepSeek-V3 / R1's FP8 weights: an e4m3 `X.weight` beside its float32 `X.weight_scale_inv`,
-# one scale per block of the quantization_config's `weight_block_size` (128 x 128).
+# DeepSeek-V3 / R1's and MiniMax-M2's FP8 weights (param_count.FP8_PUBLISHED): an e4m3
+# `X.weight` beside its float32 `X.weight_scale_inv`, one scale per block of the
+# quantization_config's `weight_block_size` (128 x 128).
 _FP8_SCALE = ".weight_scale_inv"
 
 # The 16 values of an e2m1 (FP4) code, by its 4 bits (sign, 2 exponent bits, 1 mantissa bit),
@@ -170,28 +181,31 @@ def dequantize_fp8(weight, scale_inv, block: tuple[int, int], dtype=None):
 
 
 def _fp8_block(raw: Any, folder: Path) -> tuple[int, int] | None:
-    """The FP8 tile shape of a DeepSeek-V3 config.json quantized as its official weights are
-    (`quantization_config`: `quant_method: fp8`, `weight_block_size`), None for one that is
-    not FP8; another quantization of it is refused."""
+    """The FP8 tile shape of a DeepSeek-V3 or MiniMax-M2 config.json quantized as its official
+    weights are (`quantization_config`: `quant_method: fp8`, `weight_block_size`), None for one
+    that is not FP8; another quantization of it is refused."""
+    from prunebench.checkpoint.param_count import FAMILIES, FP8_PUBLISHED
+
     quantization = raw.get("quantization_config") if isinstance(raw, dict) else None
-    if raw.get("model_type") != "deepseek_v3" or quantization is None:
+    if raw.get("model_type") not in FP8_PUBLISHED or quantization is None:
         return None
     block = quantization.get("weight_block_size") if isinstance(quantization, dict) else None
     if (not isinstance(quantization, dict) or quantization.get("quant_method") != "fp8"
             or not (isinstance(block, list) and len(block) == 2
                     and all(isinstance(b, int) and b > 0 for b in block))):
         raise PrunebenchError(
-            f"{folder / 'config.json'}: a DeepSeek-V3 quantization_config prunebench does not "
-            f"dequantize ({quantization!r}); it reads the official FP8 weights (quant_method "
-            "fp8 with a weight_block_size of two numbers) or unquantized ones: use one of those")
+            f"{folder / 'config.json'}: a {FAMILIES[raw['model_type']].model_class} "
+            f"quantization_config prunebench does not dequantize ({quantization!r}); it reads "
+            "the official FP8 weights (quant_method fp8 with a weight_block_size of two "
+            "numbers) or unquantized ones: use one of those")
     return block[0], block[1]
 
 
 def _mtp_blocks(raw: Any, names) -> list[str]:
-    """DeepSeek-V3's or GLM-4.5's multi-token-prediction block(s) (`model.layers.
+    """DeepSeek-V3's, GLM-4.5's or MiniMax-M2's multi-token-prediction block(s) (`model.layers.
     {num_hidden_layers}...` in its checkpoint), or ERNIE 4.5's (`model.mtp_*`), which
-    DeepseekV3ForCausalLM, Glm4MoeForCausalLM and Ernie4_5_MoeForCausalLM do not build: their
-    tensors' names."""
+    DeepseekV3ForCausalLM, Glm4MoeForCausalLM, MiniMaxM2ForCausalLM and
+    Ernie4_5_MoeForCausalLM do not build: their tensors' names."""
     if not isinstance(raw, dict) or raw.get("model_type") not in MTP_TYPES:
         return []
     if raw.get("model_type") == "ernie4_5_moe":
@@ -371,7 +385,8 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
                  ) -> tuple[list[str], int, int]:
     """Write one block's tensors, its experts fused, to `target` (kept if an earlier run wrote
     it whole); returns the names written, their bytes and the block's experts. `fp8`: the
-    tile shape of DeepSeek-V3's FP8 weights, each dequantized with its `weight_scale_inv`."""
+    tile shape of DeepSeek-V3's (MiniMax-M2's) FP8 weights, each dequantized with its
+    `weight_scale_inv`."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file

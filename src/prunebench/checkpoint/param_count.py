@@ -7,7 +7,7 @@ GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config,
 Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
-StableLmConfig) or
+StableLmConfig, MiniMaxM2Config) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -164,6 +164,11 @@ class Family:
     LayerNorm does; its per-head q/k norms (`qk_norm_key` `qk_layernorm`, `qk_norm_each_head`)
     are one bias-free LayerNorm module per head (`q_layernorm.norms.<head>`), which leave
     with their heads.
+
+    `rotary_dim_key` (MiniMax-M2's `rotary_dim`): the config key that gives how many of a
+    head's dimensions rotate, where the others give `partial_rotary_factor`; read as that
+    factor (`with_partial_rotary`), which is what transformers' rotary modules read. No
+    parameter.
     """
 
     model_class: str
@@ -208,6 +213,7 @@ class Family:
     logit_scale_key: str | None = None
     qk_norm_after_rotary: bool = False
     parallel_block_key: str | None = None
+    rotary_dim_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -441,7 +447,27 @@ FAMILIES: dict[str, Family] = {
                                          "modeling_ernie4_5_moe.Ernie4_5_Model",
                                          "modeling_ernie4_5_moe.Ernie4_5_MoeModel",
                                          "modeling_ernie4_5_moe.Ernie4_5_MoeForCausalLM")),
+    # MiniMaxM2Attention: no biases, GQA, head_dim set apart (128: 48 heads are 6144 wide on
+    # hidden 3072), q_norm / k_norm RMSNorms over the whole q and k projections (OLMo-2's),
+    # `rotary_dim` of each head rotating (LLaMA's pairing within them); MiniMaxM2DecoderLayer:
+    # LLaMA's two norms and, in every block, a MiniMaxM2SparseMoeBlock (`mlp`): a router
+    # (`mlp.gate.weight`, experts x hidden, in the model's dtype) whose sigmoid plus the
+    # block's `e_score_correction_bias` (a buffer of the block, not of the router: no
+    # parameter) picks num_experts_per_tok of num_local_experts experts of intermediate_size,
+    # their sigmoid scores renormalised; no shared expert.
+    "minimax_m2": Family("MiniMaxM2ForCausalLM", "MiniMaxM2Config", False, False, None, False,
+                         qk_norm_whole=True, moe_intermediate_key="intermediate_size",
+                         rotary_dim_key="rotary_dim",
+                         # MiniMaxAI's MiniMax-M2 config.json `auto_map` (its own code).
+                         shipped_code=("configuration_minimax_m2.MiniMaxM2Config",
+                                       "modeling_minimax_m2.MiniMaxM2ForCausalLM")),
 }
+
+# The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
+# beside its float32 `X.weight_scale_inv`; config.json's quantization_config `quant_method:
+# fp8`), which a download or an import dequantizes once to bfloat16 (checkpoint.moe_fuse): by
+# model_type, the published repository.
+FP8_PUBLISHED = {"deepseek_v3": "deepseek-ai/DeepSeek-V3", "minimax_m2": "MiniMaxAI/MiniMax-M2"}
 
 
 def family(config) -> Family:
@@ -855,6 +881,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "num_local_experts": 64, "num_experts_per_tok": 6,
                      "moe_num_shared_experts": 2, "moe_layer_start_index": 1,
                      "moe_layer_end_index": -1, "moe_layer_interval": 1},
+    # MiniMaxM2Config's (MiniMax-M2's shape): head_dim 128 set apart, 256 experts of
+    # intermediate_size, 8 a token, untied; the whole of each head rotating where config.json
+    # gives neither rotary_dim nor partial_rotary_factor.
+    "minimax_m2": {**_LLAMA_DEFAULTS, "vocab_size": 200064, "hidden_size": 3072,
+                   "intermediate_size": 1536, "num_hidden_layers": 62, "num_attention_heads": 48,
+                   "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 196608,
+                   "num_local_experts": 256, "num_experts_per_tok": 8},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -902,10 +935,12 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
 
 # Config lists with one entry per block, which lose the removed blocks' entries
 # (modeling.remove_blocks) and must hold one for every block (checked_config_json): each
-# block's attention kind (Gemma-2/3, OLMo-3, Qwen), whether it rotates (SmolLM3's NoPE blocks:
-# read when a block is built, so a saved checkpoint would otherwise reload its blocks with
-# their neighbours' flags) and its width (a width-pruned checkpoint's shapes).
-PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes")
+# block's attention kind (Gemma-2/3, OLMo-3, Qwen; MiniMax-M2's `attn_type_list`, all full
+# attention, which transformers does not read but other engines do), whether it rotates
+# (SmolLM3's NoPE blocks: read when a block is built, so a saved checkpoint would otherwise
+# reload its blocks with their neighbours' flags) and its width (a width-pruned checkpoint's
+# shapes).
+PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list")
 
 # The config keys of a model's shape (checked_config_json); the optional ones may be null
 # (transformers derives them from the others).
@@ -922,6 +957,43 @@ def without_null_shapes(values: dict[str, Any]) -> dict[str, Any]:
     config.json through this and agree on its shapes."""
     return {key: value for key, value in values.items()
             if not (key in OPTIONAL_SHAPE_KEYS and value is None)}
+
+
+def with_partial_rotary(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` (a config.json's) with the rotated part of each head that its family's
+    `rotary_dim_key` gives in dimensions (MiniMax-M2's `rotary_dim`: 64 of head_dim 128) also
+    given as the `partial_rotary_factor` transformers' rotary modules read, where `values` name
+    no factor: transformers 5.25's MiniMaxM2Config converts it so itself, 5.17's ignores it and
+    rotates the whole of each head, another model than the published one."""
+    model_type = values.get("model_type")
+    key = FAMILIES[model_type].rotary_dim_key if model_type in FAMILIES else None
+    if key is None or values.get(key) is None:
+        return values
+    rope = values.get("rope_parameters") or values.get("rope_scaling")
+    if "partial_rotary_factor" in values or (isinstance(rope, dict)
+                                             and "partial_rotary_factor" in rope):
+        return values
+    head = values.get("head_dim") or CONFIG_DEFAULTS[model_type]["head_dim"]
+    return {**values, "partial_rotary_factor": values[key] / head}
+
+
+# MiniMax-M2's config.json keys that transformers' MiniMaxM2ForCausalLM does not read, with
+# the values it builds whatever they say (MiniMax's own code reads them): the published
+# checkpoints' values. `attn_type_list` (one entry a block) is checked entry by entry.
+MINIMAX_M2_FIXED = {"attn_type_list": 1, "use_qk_norm": True, "qk_norm_type": "per_layer",
+                    "scoring_func": "sigmoid", "use_routing_bias": True,
+                    "shared_intermediate_size": 0}
+
+
+def _minimax_m2_unbuilt(raw: dict[str, Any]) -> list[str]:
+    """The MINIMAX_M2_FIXED keys `raw` gives other values than transformers builds."""
+    found = []
+    for key, built in MINIMAX_M2_FIXED.items():
+        value = raw.get(key)
+        given = value if isinstance(value, list) else [value]
+        if value is not None and any(v != built for v in given):
+            found.append(f"{key}={value!r}")
+    return found
 
 
 def _positive_whole(value: Any) -> bool:
@@ -977,15 +1049,17 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
                               "object of settings: re-download or rebuild the model")
     quantized = raw.get("quantization_config")
     method = quantized.get("quant_method") if isinstance(quantized, dict) else None
-    if quantized is not None and method == "fp8" and raw.get("model_type") == "deepseek_v3":
-        # deepseek-ai's published DeepSeek-V3 / R1 weights: block-quantized FP8, which a
-        # download or an import dequantizes once to bfloat16 (checkpoint.moe_fuse).
+    if quantized is not None and method == "fp8" and raw.get("model_type") in FP8_PUBLISHED:
+        # deepseek-ai's published DeepSeek-V3 / R1 weights and MiniMaxAI's MiniMax-M2:
+        # block-quantized FP8, which a download or an import dequantizes once to bfloat16
+        # (checkpoint.moe_fuse).
         if not text_part:
+            hub = FP8_PUBLISHED[raw["model_type"]]
             raise PrunebenchError(
-                f"{path / 'config.json'} describes DeepSeek-V3 with FP8 weights "
-                "(quantization_config, fp8), as deepseek-ai publishes it; prunebench "
-                "dequantizes them once to bfloat16 when it downloads or imports the model: use "
-                "it through a workflow source (hf:deepseek-ai/DeepSeek-V3@<commit> or "
+                f"{path / 'config.json'} describes {FAMILIES[raw['model_type']].model_class} "
+                f"with FP8 weights (quantization_config, fp8), as {hub.split('/')[0]} publishes "
+                "it; prunebench dequantizes them once to bfloat16 when it downloads or imports "
+                f"the model: use it through a workflow source (hf:{hub}@<commit> or "
                 "local:<folder>) or give a command the folder (imported into its cache), not "
                 "the folder as it is")
         raw = {k: v for k, v in raw.items() if k != "quantization_config"}
@@ -1096,6 +1170,19 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "values to every query head, so transformers runs it only with as many KV heads "
             "(set num_key_value_heads to num_attention_heads, or leave it out). Re-download or "
             "rebuild the model; a config.json edited by hand no longer describes its weights")
+    # transformers' MiniMaxM2ForCausalLM builds full softmax attention with q/k norms over the
+    # whole projections in every block and a sigmoid router with its score-correction bias,
+    # no shared expert, whatever these keys of MiniMax's own code say: other values describe
+    # another model (MiniMax-Text-01's lightning attention blocks, say).
+    if model_type == "minimax_m2" and (unbuilt := _minimax_m2_unbuilt(raw)):
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives {', '.join(unbuilt)}: transformers' "
+            "MiniMaxM2ForCausalLM builds what MiniMax-M2's published config.json says ("
+            + ", ".join(f"{k}={v!r}" + (" in every block" if k == "attn_type_list" else "")
+                        for k, v in MINIMAX_M2_FIXED.items())
+            + ") and ignores these keys, so it would run another model than this checkpoint's; "
+            "prunebench never runs the checkpoint's own code: use a checkpoint of the published "
+            "MiniMax-M2 architecture")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
