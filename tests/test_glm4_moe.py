@@ -179,14 +179,20 @@ def test_depth_pruning_keeps_the_dense_blocks_a_prefix_reloading_each_as_it_was(
 
 @pytest.mark.parametrize("method", ["flap", "llm_pruner", "wanda_sp", "blockpruner", "compiled"])
 def test_width_methods_the_compiled_backend_and_expert_lora_targets_are_refused(method):
-    config = small()
-    with pytest.raises(FamilyUnsupported, match="mixture-of-experts family 'glm4_moe'.*"
-                                                "depth method"):
+    check_refused_as_a_mixture_of_experts(small(), method, "Glm4MoeForCausalLM")
+
+
+def check_refused_as_a_mixture_of_experts(config, method: str, model_class: str) -> None:
+    """`method` (a width method, BlockPruner, the compiled backend) refused for the mixture of
+    experts `config`, the depth methods named, and LoRA on its experts' projections, the
+    attention's named instead (GLM-4.5's and MiniMax-M2's: LLaMA's four projections, each of
+    which may be adapted)."""
+    with pytest.raises(FamilyUnsupported, match=f"mixture-of-experts family "
+                                                f"'{config.model_type}'.*depth method"):
         refuse_moe(config, method)
     problem = expert_target_problem(config, ["q_proj", "v_proj", "gate_proj", "down_proj"])
-    assert "['gate_proj', 'down_proj']" in problem and "Glm4MoeForCausalLM" in problem
+    assert "['gate_proj', 'down_proj']" in problem and model_class in problem
     assert problem.endswith("(['q_proj', 'v_proj'])")
-    # its attention has LLaMA's four projections: each may be adapted
     assert expert_target_problem(config, ["q_proj", "k_proj", "v_proj", "o_proj"]) is None
 
 
