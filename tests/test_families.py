@@ -57,6 +57,7 @@ from transformers import Cohere2Config, CohereConfig
 from transformers import HunYuanDenseV1Config
 from transformers import StableLmConfig
 from transformers import MiniMaxM2Config
+from transformers import HunYuanMoEV1Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -292,11 +293,22 @@ FAMILIES = {
     # router (its score-correction bias a buffer) choosing 2 of 4 experts, no shared one.
     "minimax_m2": lambda: MiniMaxM2Config(**SMALL, head_dim=32, num_local_experts=4,
                                           num_experts_per_tok=2, partial_rotary_factor=0.5),
+    # Hunyuan's mixture of experts (Hunyuan-A13B's layout): the dense Hunyuan's attention (q/k
+    # norms after the rotation, NTK-alpha frequencies; biases on all four projections here,
+    # attention_bias: false as published), a float32 router choosing each block's own top k of
+    # 4 experts (moe_topk one per block, as published, but not all equal here), a shared
+    # expert of the experts' width, tied (as published); weights of std 0.2, as ERNIE 4.5's.
+    "hunyuan_v1_moe": lambda: HunYuanMoEV1Config(
+        **{**SMALL, "intermediate_size": 32}, head_dim=32, attention_bias=True,
+        tie_word_embeddings=True, num_experts=4, moe_topk=[2, 1, 3, 2], rope_theta=10000.0,
+        rope_scaling={"type": "dynamic", "alpha": 1000.0, "factor": 1.0},
+        initializer_range=0.2),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
 MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-       "granitemoe", "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2"}
+       "granitemoe", "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2",
+       "hunyuan_v1_moe"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -320,7 +332,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "deepseek_v3": "DeepseekV3ForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
            "granitemoe": "GraniteMoeForCausalLM", "phimoe": "PhimoeForCausalLM",
            "olmo": "OlmoForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
-           "minimax_m2": "MiniMaxM2ForCausalLM"}
+           "minimax_m2": "MiniMaxM2ForCausalLM",
+           "hunyuan_v1_moe": "HunYuanMoEV1ForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -1070,10 +1083,11 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
     null = _write_config(tmp_path / "null", {**values, key: None})
     left_out = _write_config(tmp_path / "left_out",
                              {k: v for k, v in values.items() if k != key})
-    if name == "hunyuan_v1_dense" and key == "head_dim":
-        # HunYuanDenseV1Attention reads head_dim with no fallback: neither builds, both refused
+    if name in ("hunyuan_v1_dense", "hunyuan_v1_moe") and key == "head_dim":
+        # HunYuanDenseV1Attention (and the MoE's) reads head_dim with no fallback: neither
+        # builds, both refused
         for folder in (null, left_out):
-            with pytest.raises(PrunebenchError, match="no head_dim for a Hunyuan dense model"):
+            with pytest.raises(PrunebenchError, match="no head_dim for a Hunyuan "):
                 load_config(folder)
         return
     loaded, expected = load_config(null), load_config(left_out)
@@ -1572,7 +1586,9 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "qwen3-235b-a22b": 235_093_634_560, "olmoe-1b-7b-0924": 6_919_161_856,
              "olmoe-1b-7b-0125": 6_919_161_856, "qwen1.5-moe-a2.7b": 14_315_784_192,
              "qwen2-57b-a14b": 57_408_658_944, "gpt-oss-20b": 20_914_757_184,
-             "gpt-oss-120b": 116_829_156_672}
+             "gpt-oss-120b": 116_829_156_672,
+             # Hunyuan-A13B, counted from its config.json (the card: 80B)
+             "hunyuan-a13b": 80_393_183_232}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

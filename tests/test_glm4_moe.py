@@ -185,8 +185,8 @@ def test_width_methods_the_compiled_backend_and_expert_lora_targets_are_refused(
 def check_refused_as_a_mixture_of_experts(config, method: str, model_class: str) -> None:
     """`method` (a width method, BlockPruner, the compiled backend) refused for the mixture of
     experts `config`, the depth methods named, and LoRA on its experts' projections, the
-    attention's named instead (GLM-4.5's and MiniMax-M2's: LLaMA's four projections, each of
-    which may be adapted)."""
+    attention's named instead (GLM-4.5's, MiniMax-M2's and Hunyuan-A13B's: LLaMA's four
+    projections, each of which may be adapted)."""
     with pytest.raises(FamilyUnsupported, match=f"mixture-of-experts family "
                                                 f"'{config.model_type}'.*depth method"):
         refuse_moe(config, method)

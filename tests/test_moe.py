@@ -1,5 +1,5 @@
 """Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, DeepSeek-V2/V3,
-GraniteMoE, GLM-4.5, ERNIE 4.5, MiniMax-M2): the one-time fusion of per-expert checkpoints, checked against transformers' own
+GraniteMoE, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B): the one-time fusion of per-expert checkpoints, checked against transformers' own
 loading of them; gpt-oss's MXFP4 experts dequantized once, checked against transformers'
 dequantization and its model; exact counts with Qwen3-MoE's and Qwen2-MoE's dense blocks and
 Qwen2-MoE's shared experts; depth pruning that removes exactly the blocks it names (gpt-oss's
@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM
 from prunebench import PrunebenchError
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
-from prunebench.checkpoint.param_count import config_from_dict, sparse_mlp_blocks
+from prunebench.checkpoint.param_count import active_experts, config_from_dict, sparse_mlp_blocks
 from prunebench.methods.registry import method_function
 from prunebench.methods.sizing import check_prunable
 from prunebench.modeling import (count_params, load_config, load_model, remove_blocks,
@@ -59,7 +59,11 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # (Mixtral's; its score biases' published name, `block_sparse_moe.
              # e_score_correction_bias`, and FP8 weights: tests/test_minimax_m2.py)
              "minimax_m2": ("block_sparse_moe.gate.weight", "block_sparse_moe.experts", "w1",
-                            "w3", "w2")}
+                            "w3", "w2"),
+             # (its router `mlp.gate.wg.weight` and shared expert `mlp.shared_mlp.*` under the
+             # same names; Tencent's config.json of its own code: tests/test_hunyuan_moe.py)
+             "hunyuan_v1_moe": ("mlp.gate.wg.weight", "mlp.experts", "gate_proj", "up_proj",
+                                "down_proj")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
@@ -470,18 +474,20 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
 
     config = load_config_of(name)
     model = family_model(name)
-    k, experts = config.num_experts_per_tok, 4
+    experts = 4
     read = 0
-    for layer in model.model.layers:
+    # each block's own top k (Hunyuan's differ by block here)
+    for layer, k in zip(model.model.layers, active_experts(config)):
         for pname, p in layer.named_parameters():
             share = k / experts if ".experts." in f".{pname}" else 1
             read += p.numel() * share
     read += numel(model.model.norm) + numel(model.lm_head)
     assert weight_bytes(config, torch.float32) == 4 * read
-    shared = sum(p.numel() for n, p in model.named_parameters() if "shared_expert" in n)
+    shared = sum(p.numel() for n, p in model.named_parameters()
+                 if "shared_expert" in n or "shared_mlp" in n)
     # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
     assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe",
-                                     "ernie4_5_moe"))
+                                     "ernie4_5_moe", "hunyuan_v1_moe"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -537,7 +543,8 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "granitemoe": "ibm-granite/granite-3.1-3b-a800m-instruct",
            "phimoe": "microsoft/Phi-3.5-MoE-instruct",
            "glm4_moe": "zai-org/GLM-4.5-Air", "ernie4_5_moe": "baidu/ERNIE-4.5-21B-A3B-PT",
-           "minimax_m2": "MiniMaxAI/MiniMax-M2"}
+           "minimax_m2": "MiniMaxAI/MiniMax-M2",
+           "hunyuan_v1_moe": "tencent/Hunyuan-A13B-Instruct"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))
@@ -773,7 +780,7 @@ def test_an_mxfp4_gpt_oss_checkpoint_is_dequantized_once_on_import_as_transforme
     # Killed after the index named the bfloat16 shards, before config.json lost its entry.
     write_mxfp4_checkpoint(model, tmp_path / "killed")
     with monkeypatch.context() as patch:
-        real = moe_fuse._drop_quantization_config
+        real = moe_fuse._finish_config
         calls = []
 
         def dies_once(folder):
@@ -782,7 +789,7 @@ def test_an_mxfp4_gpt_oss_checkpoint_is_dequantized_once_on_import_as_transforme
                 raise KeyboardInterrupt
             real(folder)
 
-        patch.setattr(moe_fuse, "_drop_quantization_config", dies_once)
+        patch.setattr(moe_fuse, "_finish_config", dies_once)
         with pytest.raises(KeyboardInterrupt):
             moe_fuse.fuse_experts(tmp_path / "killed")
     assert "quantization_config" in json.loads((tmp_path / "killed" / "config.json").read_text())

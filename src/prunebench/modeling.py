@@ -36,6 +36,7 @@ from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,  # noqa: F401
                                              verify_manifest, weight_files)
 from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: F401
+                                    PER_BLOCK_CONFIG_VALUES,
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
                                     default_layer_shape, family, head_dim, is_moe,
@@ -367,12 +368,18 @@ def float32_kept(model: nn.Module, dtype: torch.dtype | None):
     `gate.weight` in transformers 5.25), and `_keep_in_fp32_modules` in float16 (gpt-oss's
     norms). The names are matched as transformers matches them (a regex search of the name,
     `*` any run of characters), so each installed transformers version's own lists apply. A
-    predicate on names; nothing is kept in float32 or float64."""
+    predicate on names; nothing is kept in float32 or float64. Also what the family's class
+    makes float32 whatever the dtype (`Family.float32_params`: Hunyuan-A13B's routers), which
+    transformers' loading leaves float32 in half precision."""
     names = []
     if dtype == torch.float16:
         names += sorted(getattr(model, "_keep_in_fp32_modules", None) or [])
     if dtype in (torch.float16, torch.bfloat16):
         names += sorted(getattr(model, "_keep_in_fp32_modules_strict", None) or [])
+        # what the class itself makes float32 in any dtype, which loading leaves so (Hunyuan's
+        # routers: Family.float32_params)
+        config = getattr(model, "config", None)
+        names += list(family(config).float32_params) if config is not None else []
     if not names:
         return lambda name: False
     pattern = re.compile("|".join(f"(?:{name.replace('*', '.*')})" for name in names))
@@ -1044,6 +1051,9 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         config.mlp_only_layers, config.decoder_sparse_step = [], 1
     for key in PER_BLOCK_CONFIG_LISTS:
         if getattr(config, key, None):
+            setattr(config, key, [getattr(config, key)[i] for i in keep])
+    for key in PER_BLOCK_CONFIG_VALUES:  # one for every block, or a list of one per block
+        if isinstance(getattr(config, key, None), list):
             setattr(config, key, [getattr(config, key)[i] for i in keep])
     return model
 

@@ -40,9 +40,11 @@ def weight_bytes(config, dtype: str | torch.dtype) -> int:
         # other experts' weights are no part of its step (`moe_floor_note` says for which
         # batches that is the whole read). An unread expert's biases (gpt-oss) are unread too;
         # the router (its bias), the attention (gpt-oss's sinks) and a shared expert (Qwen2-MoE),
-        # which every token goes through, with its gate, are read whole.
-        unread = (num_experts(config) - active_experts(config)) * expert_param_count(config)
-        params -= unread * sum(bool(s.get("sparse_mlp")) for s in layer_shapes(config))
+        # which every token goes through, with its gate, are read whole. Each block routes to
+        # its own top k (Hunyuan's moe_topk may give one per block).
+        params -= sum((num_experts(config) - k) * expert_param_count(config)
+                      for k, s in zip(active_experts(config), layer_shapes(config))
+                      if s.get("sparse_mlp"))
     params += norm_params(config) + config.vocab_size * config.hidden_size + lm_head_bias_params(
         config)
     return params * _element_size(dtype)

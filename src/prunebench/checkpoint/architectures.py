@@ -777,6 +777,28 @@ ARCHITECTURES["minimax-m2"] = dict(
     attn_type_list=[1] * 62, qk_norm_type="per_layer", use_qk_norm=True,
     scoring_func="sigmoid", use_routing_bias=True, shared_intermediate_size=0,
     num_mtp_modules=3, mtp_transformer_layers=1, bos_token_id=200034, eos_token_id=200020)
+# tencent/Hunyuan-A13B-Instruct and -Pretrain (published as model_type "hunyuan" for Tencent's
+# own code, without head_dim: imported as hunyuan_v1_moe, HunYuanMoEV1ForCausalLM), as public
+# code quotes their config.json (the hub could not be read here): Tencent's GitHub repository's
+# models/config.json (a fork of Tencent-Hunyuan/Hunyuan-A13B holds it whole), llama.cpp's
+# converter (which asserts one moe_topk, one num_shared_expert and one moe_intermediate_size
+# for every block, alpha 1000, rope_theta 10000 and a head of 128), and a training script
+# written against the downloaded -Pretrain (model_type "hunyuan", head_dim None beside
+# attention_head_dim 128, the per-block lists 32 long). Hidden 4096, 32 blocks, 32 / 8 heads
+# of 128 (hidden / heads), 64 experts of intermediate_size 3072 (moe_intermediate_size 3072
+# in every block, which no code reads), 8 routed a token in every block (moe_topk, a list),
+# one shared expert of 3072 (use_mixed_mlp_moe, num_shared_expert 1), vocab 128167, tied, no
+# biases, Hunyuan's NTK-alpha rope (type dynamic, alpha 1000 over rope_theta 10000; the
+# published rope_scaling's beta / mscale entries are read by neither), rms_norm_eps 1e-5,
+# max_position_embeddings 32768 (the card's context is 256K: llama.cpp's converter calls the
+# 32K "incorrectly set"), bos 1, eos 127960, pad 127961. model.parameters() (count_params):
+# 80,393,183,232 (the card's 80B total), 12,747,448,320 read by a batch-1 step (8 routed
+# experts and the shared one, attention, routers, LM head: the card's 13B active).
+ARCHITECTURES["hunyuan-a13b"] = dict(
+    _HUNYUAN, model_type="hunyuan_v1_moe", hidden_size=4096, intermediate_size=3072,
+    num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8, vocab_size=128167,
+    num_experts=64, moe_topk=[8] * 32, max_position_embeddings=32768, bos_token_id=1,
+    eos_token_id=127960, pad_token_id=127961)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and

@@ -1,6 +1,6 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
-OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2), and dequantization of
-gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
+OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B), and
+dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
 [experts, 2 * width, hidden] (each expert's rows [gate; up]) and `mlp.experts.down_proj`
@@ -62,6 +62,14 @@ weights are converted once (checkpoint.pickle_convert):
   its files hold them, the `num_mtp_modules` multi-token-prediction modules after the blocks
   (`model.layers.{num_hidden_layers + i}`, as inference engines skip them), which
   MiniMaxM2ForCausalLM does not build: dropped as V3's block is.
+- Hunyuan-A13B (-Instruct, -Pretrain): Qwen2-MoE's per-expert names (transformers maps
+  `hunyuan_v1_moe` onto `qwen2_moe`'s conversion in 5.17 and 5.25; the router
+  `mlp.gate.wg.weight` and the shared expert `mlp.shared_mlp.*` keep their names), under a
+  config.json of Tencent's own code (model_type "hunyuan", no head_dim), which transformers'
+  HunYuanMoEV1ForCausalLM cannot build from: written as its hunyuan_v1_moe config
+  (`param_count.as_hunyuan_v1_moe`: the model type and head_dim; the original's sha256 kept
+  when an import hashes its sources), as the quantization_config of a dequantized checkpoint
+  leaves it.
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -102,7 +110,7 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-             "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2")
+             "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
@@ -248,19 +256,23 @@ def _originals(folder: Path) -> list[Path]:
 
 def needs_fusion(folder: str | Path) -> bool:
     """Whether `folder` is a Mixtral, Qwen3-MoE, OLMoE or Qwen2-MoE checkpoint with per-expert
-    tensors, or a gpt-oss one with MXFP4 experts (or a conversion of one under way)."""
+    tensors, or a gpt-oss one with MXFP4 experts, or Hunyuan-A13B as Tencent publishes it (its
+    config.json to write, too) (or a conversion of one under way)."""
     from prunebench.atomic import read_json_or_none
+    from prunebench.checkpoint.param_count import published_hunyuan_moe
 
     folder = Path(folder)
     raw = read_json_or_none(folder / "config.json")
-    if not isinstance(raw, dict) or raw.get("model_type") not in MOE_TYPES or finished(folder):
+    hunyuan = published_hunyuan_moe(raw)  # a config to write for transformers' class, too
+    if not (isinstance(raw, dict) and (raw.get("model_type") in MOE_TYPES or hunyuan)) \
+            or finished(folder):
         return False
     originals = _originals(folder)
     if not originals:
         return False
     names = _tensor_names(originals)
-    return bool(per_expert_names(names) or mxfp4_names(names) or _mtp_blocks(raw, names)
-                or any(n.endswith(_FP8_SCALE) for n in names))
+    return bool(hunyuan or per_expert_names(names) or mxfp4_names(names)
+                or _mtp_blocks(raw, names) or any(n.endswith(_FP8_SCALE) for n in names))
 
 
 def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
@@ -269,10 +281,11 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
     A finished fusion's originals left by a run that ended before deleting them are deleted."""
     from prunebench.atomic import read_json_or_none, write_json
     from prunebench.checkpoint.integrity import SAFETENSORS_INDEX, sha256_files
+    from prunebench.checkpoint.param_count import as_hunyuan_v1_moe, published_hunyuan_moe
 
     folder = Path(folder)
     if not needs_fusion(folder):
-        _drop_quantization_config(folder)  # a conversion that ended before rewriting it
+        _finish_config(folder)  # a conversion that ended before rewriting it
         _delete_originals(folder)
         _discard_unfinished(folder)
         return False
@@ -303,8 +316,11 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
             f"{folder}: its weights hold MXFP4 experts ({mxfp4_names(where)[0]}, ...) but its "
             f"config.json's quantization_config is {quantization!r}, not MXFP4's: re-download "
             "the checkpoint (nothing was changed)")
-    # The config.json whose quantization_config goes is replaced as the weights are.
-    replaced = originals + ([folder / "config.json"] if dequantized else [])
+    # Tencent's Hunyuan-A13B config.json, written for transformers' class (_finish_config)
+    hunyuan = published_hunyuan_moe(raw)
+    # The config.json whose quantization_config goes (or that is written anew) is replaced as
+    # the weights are.
+    replaced = originals + ([folder / "config.json"] if dequantized or hunyuan else [])
     sources = sha256_files(replaced) if hash_sources else None
     weight_map, total, experts = {}, 0, {}
     for i, (block, names) in enumerate(blocks.items(), start=1):
@@ -333,10 +349,15 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
             "dropped_note": f"the multi-token-prediction block of the published checkpoint, "
                             f"which {MTP_TYPES.get(raw.get('model_type'))} does not build "
                             "(transformers drops it on loading too)"} if mtp else {}),
+        **({"config_written": {k: as_hunyuan_v1_moe(raw).get(k)
+                               for k in ("model_type", "head_dim")},
+            "config_note": "Tencent's published config.json (model_type 'hunyuan', its own "
+                           "code's) written as transformers' HunYuanMoEV1ForCausalLM reads it"}
+           if hunyuan else {}),
         **({"source_sha256": sources} if sources is not None else {})})
     write_json(folder / SAFETENSORS_INDEX, {"metadata": {"total_size": total},
                                             "weight_map": dict(sorted(weight_map.items()))})
-    _drop_quantization_config(folder)
+    _finish_config(folder)
     _delete_originals(folder)
     if dequantized:
         log.info("%s: dequantized the MXFP4 experts of %d blocks to bfloat16 (transformers' "
@@ -347,24 +368,31 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
     return True
 
 
-def _drop_quantization_config(folder: Path) -> None:
-    """Take the quantization_config out of config.json once a finished conversion's record
-    says the weights were dequantized (its last change before the originals go; redone if a
-    run ended before it)."""
+def _finish_config(folder: Path) -> None:
+    """Write config.json for the converted weights once a finished conversion's record says
+    so (its last change before the originals go; redone if a run ended before it): the
+    quantization_config out where the weights were dequantized, Tencent's Hunyuan-A13B config
+    as transformers' hunyuan_v1_moe one where the record says it was written."""
     import json
 
     from prunebench.atomic import atomic_path, read_json_or_none
+    from prunebench.checkpoint.param_count import as_hunyuan_v1_moe, published_hunyuan_moe
 
     if not finished(folder):
         return
     record = read_json_or_none(folder / RECORD) or {}
     raw = read_json_or_none(folder / "config.json")
-    if record.get("dequantized_from") not in ("mxfp4", "fp8") or not isinstance(raw, dict) \
-            or "quantization_config" not in raw:
+    if not isinstance(raw, dict):
         return
-    del raw["quantization_config"]
+    written = dict(raw)
+    if record.get("dequantized_from") in ("mxfp4", "fp8"):
+        written.pop("quantization_config", None)
+    if "config_written" in record and published_hunyuan_moe(written):
+        written = as_hunyuan_v1_moe(written)
+    if written == raw:
+        return
     with atomic_path(folder / "config.json") as tmp:
-        tmp.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
 
 
 def _grouped(where: dict[str, Path], folder: Path) -> dict[str, list[str]]:

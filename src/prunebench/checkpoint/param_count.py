@@ -7,7 +7,7 @@ GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config,
 Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
-StableLmConfig, MiniMaxM2Config) or
+StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -169,6 +169,13 @@ class Family:
     head's dimensions rotate, where the others give `partial_rotary_factor`; read as that
     factor (`with_partial_rotary`), which is what transformers' rotary modules read. No
     parameter.
+
+    Hunyuan's mixture of experts (Hunyuan-A13B): `shared_mlp`, every sparse block holds one
+    shared expert as wide as a routed one (`mlp.shared_mlp.gate_proj / up_proj / down_proj`,
+    no biases) that every token goes through, unscaled and ungated; `float32_params`, name
+    patterns (matched as transformers matches `_keep_in_fp32_modules`) of tensors the family's
+    class makes float32 whatever dtype it is built or loaded in, which `from_pretrained` leaves
+    float32 (HunYuanMoEV1Gate's router `wg`, an nn.Linear made with dtype=float32).
     """
 
     model_class: str
@@ -214,6 +221,8 @@ class Family:
     qk_norm_after_rotary: bool = False
     parallel_block_key: str | None = None
     rotary_dim_key: str | None = None
+    shared_mlp: bool = False
+    float32_params: tuple[str, ...] = ()
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -461,6 +470,22 @@ FAMILIES: dict[str, Family] = {
                          # MiniMaxAI's MiniMax-M2 config.json `auto_map` (its own code).
                          shipped_code=("configuration_minimax_m2.MiniMaxM2Config",
                                        "modeling_minimax_m2.MiniMaxM2ForCausalLM")),
+    # HunYuanMoEV1Attention: the dense Hunyuan's (biases on all four projections as
+    # attention_bias says, per-head query_layernorm / key_layernorm applied after the rotation,
+    # NTK-alpha rotary frequencies, head_dim read with no fallback); HunYuanMoEV1Moe in every
+    # block: a router (HunYuanMoEV1Gate's `wg`, experts x hidden, float32 in every dtype) whose
+    # softmax picks moe_topk (each block's own where it is a list) of num_experts experts of
+    # intermediate_size, their weights renormalised, and one shared expert of the same width
+    # (`shared_mlp`) that every token goes through; no MLP biases.
+    "hunyuan_v1_moe": Family("HunYuanMoEV1ForCausalLM", "HunYuanMoEV1Config", None, None, None,
+                             True, qk_norm_after_rotary=True,
+                             moe_intermediate_key="intermediate_size", shared_mlp=True,
+                             float32_params=("mlp.gate.wg",),
+                             # the `auto_map` of Tencent's published Hunyuan-A13B config.json
+                             # (its own code, model_type "hunyuan": checked_config_json)
+                             shipped_code=("configuration_hunyuan.HunYuanConfig",
+                                           "hunyuan.HunYuanModel",
+                                           "hunyuan.HunYuanMoEV1ForCausalLM")),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -594,9 +619,13 @@ def moe_layer_range_of(sparse: list[bool]) -> tuple[int, int, int]:
         "published models, interval 1, allow any), or keep the model dense")
 
 
-def active_experts(config) -> int:
-    """Experts a token is routed to in each sparse block (the router's top k)."""
-    return int(config.num_experts_per_tok)
+def active_experts(config) -> list[int]:
+    """Experts a token is routed to in each block's sparse MLP (the router's top k), block by
+    block: Hunyuan's moe_topk may be a list of one per block (HunYuanMoEV1Gate reads its
+    block's entry)."""
+    k = config.num_experts_per_tok
+    return [int(v) for v in k] if isinstance(k, (list, tuple)) else (
+        [int(k)] * config.num_hidden_layers)
 
 
 def shared_expert_params(config) -> int:
@@ -604,6 +633,9 @@ def shared_expert_params(config) -> int:
     projections and its one-output gate, no biases); 0 for a family without one. Every token
     goes through it: a decode step reads it whole (benchmark.floors.weight_bytes)."""
     key = family(config).shared_expert_key
+    if family(config).shared_mlp:
+        # Hunyuan: one ungated SwiGLU MLP as wide as an expert (HunYuanMoEV1Moe.shared_mlp)
+        return 3 * config.hidden_size * getattr(config, family(config).moe_intermediate_key)
     if family(config).shared_experts_key is not None:
         # DeepSeek-V3: n_shared_experts experts of moe_intermediate_size held as one SwiGLU MLP
         # that many times as wide, ungated (DeepseekV3MoE.shared_experts).
@@ -888,6 +920,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "intermediate_size": 1536, "num_hidden_layers": 62, "num_attention_heads": 48,
                    "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 196608,
                    "num_local_experts": 256, "num_experts_per_tok": 8},
+    # HunYuanMoEV1Config's: LLaMA's defaults but the vocabulary, one expert routed to alone
+    # (num_experts, moe_topk: held as num_local_experts and num_experts_per_tok here, as its
+    # attribute_map does); no head_dim (refused, as the dense Hunyuan's).
+    "hunyuan_v1_moe": {**_LLAMA_DEFAULTS, "vocab_size": 290943, "num_local_experts": 1,
+                       "num_experts_per_tok": 1},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -912,6 +949,9 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values = {**values, "num_local_experts": values["moe_num_experts"]}
     if "moe_k" in values and "num_experts_per_tok" not in values:
         values = {**values, "num_experts_per_tok": values["moe_k"]}
+    if "moe_topk" in values and "num_experts_per_tok" not in values:
+        # Hunyuan's (HunYuanMoEV1Config's attribute_map), one value or one per block
+        values = {**values, "num_experts_per_tok": values["moe_topk"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
@@ -941,6 +981,9 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
 # reload its blocks with their neighbours' flags) and its width (a width-pruned checkpoint's
 # shapes).
 PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list")
+# Config values that are one for every block or a list of one per block (Hunyuan's moe_topk,
+# the router's top k, which HunYuanMoEV1Gate reads by its block's index): a list is as above.
+PER_BLOCK_CONFIG_VALUES = ("moe_topk",)
 
 # The config keys of a model's shape (checked_config_json); the optional ones may be null
 # (transformers derives them from the others).
@@ -1021,6 +1064,29 @@ def _shipped_code_is_the_familys(raw: dict[str, Any], model_type: str) -> bool:
     return all(isinstance(v, str) and v.split("--")[-1] in shipped for v in named)
 
 
+def published_hunyuan_moe(raw: Any) -> bool:
+    """Whether a config.json is Tencent's published Hunyuan-A13B one (-Instruct, -Pretrain):
+    model_type "hunyuan", its own code's, naming HunYuanMoEV1ForCausalLM. (That model_type
+    names Hunyuan-Large and the January 2025 Hunyuan-7B too, HunYuanForCausalLM: other models,
+    refused as any other type.)"""
+    return (isinstance(raw, dict) and raw.get("model_type") == "hunyuan"
+            and raw.get("architectures") == ["HunYuanMoEV1ForCausalLM"])
+
+
+def as_hunyuan_v1_moe(raw: dict[str, Any]) -> dict[str, Any]:
+    """Tencent's published Hunyuan-A13B config.json as transformers' HunYuanMoEV1ForCausalLM
+    reads it: model_type hunyuan_v1_moe, and the head_dim its attention is sized by (read with
+    no fallback), which Tencent's code derives as hidden_size / num_attention_heads (neither
+    reads the file's `attention_head_dim`); every other value as published (its auto_map set
+    aside, the family's `shipped_code`)."""
+    values = {**raw, "model_type": "hunyuan_v1_moe"}
+    hidden, heads = raw.get("hidden_size"), raw.get("num_attention_heads")
+    if (raw.get("head_dim") is None and _positive_whole(hidden) and _positive_whole(heads)
+            and hidden % heads == 0):
+        values["head_dim"] = hidden // heads
+    return values
+
+
 def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, Any]:
     """The config.json of the checkpoint folder `path`, refused with what to do when it is
     missing, not JSON, or of a model type (or custom code) prunebench does not build.
@@ -1093,6 +1159,19 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "command's cache); load that language model, not the folder as it is")
     if wrapper is not None:
         raw = text_config_values(raw, str(path / "config.json"))
+    if published_hunyuan_moe(raw):
+        # Tencent's Hunyuan-A13B as published: a download or an import writes its config.json
+        # for transformers' class, as it fuses its per-expert weights (checkpoint.moe_fuse).
+        if not text_part:
+            raise PrunebenchError(
+                f"{path / 'config.json'} describes Hunyuan-A13B as Tencent publishes it "
+                "(model_type 'hunyuan', its own code's, and no head_dim), with one tensor per "
+                "expert; prunebench writes it for transformers' HunYuanMoEV1ForCausalLM "
+                "(model_type hunyuan_v1_moe) and fuses its experts once when it downloads or "
+                "imports the model: use it through a workflow source "
+                "(hf:tencent/Hunyuan-A13B-Instruct@<commit> or local:<folder>) or give a "
+                "command the folder (imported into its cache), not the folder as it is")
+        raw = as_hunyuan_v1_moe(raw)
     model_type = raw.get("model_type") or "llama"
     if model_type not in FAMILIES or not _shipped_code_is_the_familys(raw, model_type):
         # prunebench builds transformers' own classes; it never runs a checkpoint's code.
@@ -1142,12 +1221,15 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "describes its model")
     # HunYuanDenseV1Attention reads config.head_dim with no fallback to hidden / heads: a
     # config.json without one (or null) stops transformers as it builds the rotary module.
-    if model_type == "hunyuan_v1_dense" and raw.get("head_dim") is None:
+    if model_type in ("hunyuan_v1_dense", "hunyuan_v1_moe") and raw.get("head_dim") is None:
+        kind = "dense model" if model_type == "hunyuan_v1_dense" else "mixture of experts"
         raise PrunebenchError(
-            f"{path / 'config.json'} gives no head_dim for a Hunyuan dense model, whose "
+            f"{path / 'config.json'} gives no head_dim for a Hunyuan {kind}, whose "
             "attention and rotary frequencies transformers sizes by head_dim alone (it cannot "
             "build the model without one): re-download or rebuild the model, or give the "
             "head_dim its weights have (the published Hunyuan models': 128)")
+    if model_type == "hunyuan_v1_moe":
+        _check_hunyuan_experts(raw, path / "config.json")
     # OlmoeAttention norms the whole query projection with a norm hidden_size wide: another
     # head_dim builds (OlmoeConfig takes it) and stops at the first forward on a shape mismatch.
     head_dim = raw.get("head_dim")
@@ -1190,6 +1272,9 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
              for key in PER_BLOCK_CONFIG_LISTS if raw.get(key) is not None
              and isinstance(blocks, int) and not (isinstance(raw[key], list)
                                                   and len(raw[key]) >= blocks)]
+    short += [f"{key} ({len(raw[key])})" for key in PER_BLOCK_CONFIG_VALUES
+              if isinstance(raw.get(key), list) and isinstance(blocks, int)
+              and len(raw[key]) < blocks]
     if short:
         raise PrunebenchError(
             f"{path / 'config.json'} gives {', '.join(short)} for {blocks} blocks: each block "
@@ -1198,14 +1283,42 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     return raw
 
 
+def _check_hunyuan_experts(raw: dict[str, Any], where: Path) -> None:
+    """Refuse a Hunyuan mixture of experts whose experts transformers' class cannot build as
+    its weights are: one number of experts for every block (HunYuanMoEV1Experts), and one
+    shared expert as wide as a routed one (HunYuanMoEV1Moe.shared_mlp), which Tencent's code
+    builds only where use_mixed_mlp_moe is set, num_shared_expert times as wide."""
+    experts = raw.get("num_experts")
+    if isinstance(experts, list):
+        raise PrunebenchError(
+            f"{where} gives num_experts as a list of one per block ({experts}): transformers' "
+            "HunYuanMoEV1ForCausalLM (as Tencent's code) builds every block with one number of "
+            "experts, and its config refuses a list: give that number (Hunyuan-A13B's: 64); a "
+            "model whose blocks have different numbers of experts is not one it builds")
+    shared = raw.get("num_shared_expert", 1)
+    counts = shared if isinstance(shared, list) else [shared]
+    if raw.get("use_mixed_mlp_moe") is False or any(count != 1 for count in counts):
+        raise PrunebenchError(
+            f"{where} gives use_mixed_mlp_moe={raw.get('use_mixed_mlp_moe')!r} and "
+            f"num_shared_expert={shared!r}: transformers' HunYuanMoEV1ForCausalLM builds one "
+            "shared expert as wide as a routed one in every block (shared_mlp), as Tencent's "
+            "code does only with use_mixed_mlp_moe true and one shared expert (it builds none "
+            "without, and a wider one for more): these weights are of a model transformers "
+            "does not build. Use a checkpoint with one shared expert a block (the published "
+            "Hunyuan-A13B's)")
+
+
 def config_from_json(path: str | Path) -> SimpleNamespace:
     """A checkpoint's config.json as an object the counts below accept (a multimodal one's by
-    the language model prunebench keeps of it: checkpoint.text_part)."""
+    the language model prunebench keeps of it: checkpoint.text_part; Tencent's published
+    Hunyuan-A13B one as its import writes it)."""
     from prunebench.checkpoint.text_part import taken_apart, text_config_values
 
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
     if taken_apart(raw) is not None:
         raw = text_config_values(raw, str(path))
+    if published_hunyuan_moe(raw):  # as its import writes it
+        raw = as_hunyuan_v1_moe(raw)
     return config_from_dict(raw)
 
 
