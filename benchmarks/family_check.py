@@ -17,7 +17,9 @@ LayerNorms, per-head q/k norms, rotation in adjacent pairs and logit scale, Comm
 after the rotation and NTK-alpha frequencies (tied, no biases as published: with its four
 attention biases on, this random tied model's depth variant repeats one token; the CPU tests
 check them), StableLM-2-1.6B's biased LayerNorms, q/k/v biases and quarter-head rotary with
-StableLM-2-12B's parallel block and per-head q/k LayerNorms; sliding windows of 8
+StableLM-2-12B's parallel block and per-head q/k LayerNorms, Arcee's ungated relu2 MLP with
+biases and YaRN tables, Nemotron's ungated MLP, LayerNorms weighing by 1 + weight with biases,
+half of each head rotating and head_dim set apart; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
 longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
@@ -69,7 +71,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "glm4": "glm-4-9b-0414", "olmo": "olmo-7b", "seed_oss": "seed-oss-36b",
                  "ernie4_5": "ernie-4.5-0.3b",
                  "cohere": "command-r-plus", "cohere2": "command-r7b",
-                 "hunyuan_v1_dense": "hunyuan-7b", "stablelm": "stablelm-2-1.6b"}
+                 "hunyuan_v1_dense": "hunyuan-7b", "stablelm": "stablelm-2-1.6b",
+                 "arcee": None, "nemotron": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -78,7 +81,12 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # query scale from an original context (8 tokens) inside the cell, by a beta (0.7, published
 # 0.1) that moves the tokens (YaRN's factor the context's, 256 / 8, as published configs have
 # it: transformers warns of any other); EXAONE-4 with the 32B's hybrid attention: local
-# blocks rotating, a global one (the fourth) without rotary positions. (GLM and GLM-4 have
+# blocks rotating, a global one (the fourth) without rotary positions; Arcee (AFM-4.5B's
+# shape not confirmed here) with its ungated relu2 MLP, biases on every projection (false in
+# the published config, so sliced here) and YaRN tables over an original context (8 tokens)
+# inside the cell; Nemotron (Minitron's and Nemotron-Mini's shapes not confirmed here) with its
+# ungated MLP, biased LayerNorms weighing by 1 + weight, half of each head rotating, head_dim
+# set apart (below) and biases on every projection. (GLM and GLM-4 have
 # known shapes, GLM-4-9B-chat's and GLM-4-9B-0414's: their q/k/v biases kept, half of each
 # head rotating in adjacent pairs.)
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
@@ -93,7 +101,13 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                                    "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0,
                                    "llama_4_scaling_beta": 0.7}),
             "exaone4": dict(model_type="exaone4", sliding_window=WINDOW,
-                            layer_types=["sliding_attention"] * 3 + ["full_attention"])}
+                            layer_types=["sliding_attention"] * 3 + ["full_attention"]),
+            "arcee": dict(model_type="arcee", attention_bias=True, mlp_bias=True,
+                          rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0,
+                                           "factor": 32.0, "original_max_position_embeddings": 8,
+                                           "beta_fast": 32.0, "beta_slow": 1.0}),
+            "nemotron": dict(model_type="nemotron", attention_bias=True, mlp_bias=True,
+                             partial_rotary_factor=0.5)}
 SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
              bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -111,6 +125,8 @@ def small_config(family: str):
         values["use_bias"] = True
     if model_type == "stablelm":  # StableLM-2-12B's parallel block and per-head q/k norms
         values.update(use_parallel_residual=True, qk_layernorm=True)  # on 1.6B's biases
+    if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)
+        values["head_dim"] = 32
     if model_type == "olmo":  # OLMo-7B-0424's clamp of q, k and v, tight enough to bite here
         values["clip_qkv"] = 0.1
     if model_type in ("gemma2", "gemma3_text"):

@@ -12,7 +12,9 @@ half of each head rotating in adjacent pairs; GLM-4's norms on the sublayers' ou
 block, sliding windows, global blocks without rotary positions), Hunyuan dense (per-head q/k
 norms after the rotation, NTK-alpha rotary frequencies, biases on all four attention projections,
 tied), StableLM (biased LayerNorms, a parallel block by a key, q/k/v biases, a q/k LayerNorm
-module per head, partial rotary), and the
+module per head, partial rotary), Arcee (an MLP without a gate, relu2, biases, YaRN rotary
+tables), Nemotron (Arcee's MLP, LayerNorms with biases weighing by 1 + weight, partial rotary,
+head_dim set apart), and the
 mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
@@ -58,6 +60,7 @@ from transformers import HunYuanDenseV1Config
 from transformers import StableLmConfig
 from transformers import MiniMaxM2Config
 from transformers import HunYuanMoEV1Config
+from transformers import ArceeConfig, NemotronConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -82,6 +85,8 @@ SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_att
 MINISTRAL3_ROPE = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 32.0,
                    "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
                    "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
+ARCEE_ROPE = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 8.0,
+              "original_max_position_embeddings": 32, "beta_fast": 32.0, "beta_slow": 1.0}
 GPT_OSS_ROPE = {"rope_type": "yarn", "rope_theta": 150000.0, "factor": 32.0,
                 "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
                 "truncate": False}
@@ -191,6 +196,21 @@ FAMILIES = {
     "stablelm": lambda: StableLmConfig(**SMALL, use_qkv_bias=True, qk_layernorm=True,
                                        use_parallel_residual=True, partial_rotary_factor=0.25,
                                        initializer_range=0.2),
+    # Arcee (AFM-4.5B): LLaMA's block with an MLP without a gate (down_proj(relu2(up_proj))),
+    # biases on the four attention projections and on up/down (attention_bias, mlp_bias:
+    # true here so that their slicing and FLAP's compensation are exercised), YaRN rotary
+    # tables over an original context short enough (32) to change them within the tested
+    # positions, GQA, head_dim set apart, untied. Weights of std 0.1: at 0.02 this model's
+    # relu2 MLP hardly moves its logits.
+    "arcee": lambda: ArceeConfig(**SMALL, head_dim=32, attention_bias=True, mlp_bias=True,
+                                 rope_parameters=ARCEE_ROPE, initializer_range=0.1),
+    # Nemotron (Minitron, Nemotron-Mini): Arcee's ungated relu2 MLP, LayerNorms with a bias
+    # weighing by 1 + weight (NemotronLayerNorm1P), the first half of each head rotating
+    # (partial_rotary_factor 0.5, as published), head_dim set apart (4 x 32 = 128 against hidden
+    # 64), biases on all four attention projections and up/down (false in the published
+    # configs), GQA, untied. Weights of std 0.1, as Arcee's.
+    "nemotron": lambda: NemotronConfig(**SMALL, head_dim=32, attention_bias=True, mlp_bias=True,
+                                       partial_rotary_factor=0.5, initializer_range=0.1),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -326,6 +346,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "ernie4_5": "Ernie4_5ForCausalLM", "ernie4_5_moe": "Ernie4_5_MoeForCausalLM",
            "cohere": "CohereForCausalLM", "cohere2": "Cohere2ForCausalLM",
            "hunyuan_v1_dense": "HunYuanDenseV1ForCausalLM", "stablelm": "StableLmForCausalLM",
+           "arcee": "ArceeForCausalLM", "nemotron": "NemotronForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1088,6 +1109,12 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
         # builds, both refused
         for folder in (null, left_out):
             with pytest.raises(PrunebenchError, match="no head_dim for a Hunyuan "):
+                load_config(folder)
+        return
+    if name == "nemotron" and key == "num_key_value_heads":
+        # NemotronAttention reads num_key_value_heads with no fallback: neither builds
+        for folder in (null, left_out):
+            with pytest.raises(PrunebenchError, match="no num_key_value_heads for a Nemotron"):
                 load_config(folder)
         return
     loaded, expected = load_config(null), load_config(left_out)

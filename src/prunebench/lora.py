@@ -41,7 +41,7 @@ from prunebench.logs import Terminated
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 from prunebench.plan.lora_settings import (DEFAULTS, TARGETS, expert_target_problem,  # noqa: F401
                                            packed_target_problems, resolve_settings,
-                                           untrained_problem)
+                                           ungated_target_problem, untrained_problem)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     which has no inputs, so an adapter there could never learn anything. A module packing
     several of the targets' parts (Phi-3's qkv_proj: q_proj, k_proj, v_proj; Phi-3's and
     GLM's gate_up_proj: gate_proj, up_proj) gets one adapter when all its parts are targets;
-    naming some of them only is refused, since its adapter would change the others too.
+    naming some of them only is refused, since its adapter would change the others too. An
+    ungated MLP (Arcee, Nemotron) has no gate_proj: the default targets adapt its up_proj and
+    down_proj, and a shorter list naming gate_proj is refused.
     """
     refuse_expert_targets(model, targets)
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
@@ -73,9 +75,11 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
 
 
 def refuse_expert_targets(model: nn.Module, targets: list[str]) -> None:
-    """Refuse MLP targets on a mixture of experts (plan.lora_settings.expert_target_problem)."""
+    """Refuse MLP targets on a mixture of experts (plan.lora_settings.expert_target_problem),
+    and gate_proj named for an ungated MLP (ungated_target_problem)."""
     config = getattr(model, "config", None)
-    if config is not None and (problem := expert_target_problem(config, targets)):
+    if config is not None and (problem := expert_target_problem(config, targets)
+                               or ungated_target_problem(config, targets)):
         raise PrunebenchError(problem)
 
 

@@ -4,8 +4,8 @@ A checkpoint is a directory with `config.json`, safetensors weights, tokenizer f
 `prunebench.json` (the sha256 of every weight, config and tokenizer file; see
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
 (LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
-Ministral 3, EXAONE-4, GLM, GLM-4, Seed-OSS, ERNIE 4.5, Cohere, Hunyuan dense, StableLM, Mixtral,
-Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, MiniMax-M2:
+Ministral 3, EXAONE-4, GLM, GLM-4, Seed-OSS, ERNIE 4.5, Cohere, Hunyuan dense, StableLM, Arcee,
+Nemotron, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, MiniMax-M2:
 `param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
 classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV
@@ -315,7 +315,8 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     if "gate_up_proj" in layout.packed:  # Phi-3, GLM: one gate_up_proj, rows [gate; up]
         mlp.gate_up_proj = _linear(d, 2 * m, m_bias, mlp.gate_up_proj)
     else:
-        mlp.gate_proj = _linear(d, m, m_bias, mlp.gate_proj)
+        if not layout.ungated_mlp:  # (ArceeMLP, NemotronMLP: up_proj alone, no gate)
+            mlp.gate_proj = _linear(d, m, m_bias, mlp.gate_proj)
         mlp.up_proj = _linear(d, m, m_bias, mlp.up_proj)
     mlp.down_proj = _linear(m, d, m_bias or shape["down_proj_bias"], mlp.down_proj)
     mlp.intermediate_size = m

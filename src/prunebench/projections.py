@@ -6,6 +6,11 @@ packs gate/up alone (the family's `packed`: each module is asked for apart). Rem
 and the methods score the same parts, so the surgery, the methods and the compiled decoder ask
 this module for a block's parts by their LLaMA names ("q_proj", ..., "down_proj") and get views
 of the packed rows where the family packs them. o_proj and down_proj are separate everywhere.
+
+An ungated MLP (Arcee's, Nemotron's: `down_proj(act(up_proj(x)))`, `Family.ungated_mlp`) has
+up_proj alone before down_proj: `mlp_inputs` names a block's MLP input modules, so the surgery,
+the methods and the compiled decoder read whichever there are. (A later ungated family whose
+modules have other names, Starcoder2's c_fc / c_proj, would map them here.)
 """
 
 from __future__ import annotations
@@ -33,6 +38,15 @@ def attention_heads(attn: nn.Module, head_dim: int) -> tuple[int, int]:
 def mlp_width(mlp: nn.Module) -> int:
     """A block's MLP channels (down_proj reads each of them, in any family)."""
     return mlp.down_proj.in_features
+
+
+def mlp_inputs(mlp: nn.Module) -> tuple[str, ...]:
+    """The modules that read a block's MLP input, by name: Phi-3's and GLM's packed
+    gate_up_proj, LLaMA's gate_proj and up_proj, or an ungated MLP's up_proj alone (ArceeMLP,
+    NemotronMLP build no gate_proj)."""
+    if hasattr(mlp, "gate_up_proj"):
+        return ("gate_up_proj",)
+    return MLP_PARTS if hasattr(mlp, "gate_proj") else ("up_proj",)
 
 
 def attention_row_split(attn: nn.Module, head_dim: int) -> list[int]:
@@ -65,8 +79,7 @@ def scored_weights(layer: nn.Module, with_attention: bool) -> dict[str, nn.Param
         names += [("self_attn", n) for n in (
             ("qkv_proj",) if hasattr(attn, "qkv_proj") else ATTENTION_PARTS)] + [("self_attn",
                                                                                    "o_proj")]
-    names += [("mlp", n) for n in (
-        ("gate_up_proj",) if hasattr(mlp, "gate_up_proj") else MLP_PARTS)] + [("mlp", "down_proj")]
+    names += [("mlp", n) for n in mlp_inputs(mlp)] + [("mlp", "down_proj")]
     return {n: getattr(getattr(layer, owner), n).weight for owner, n in names}
 
 
@@ -83,7 +96,7 @@ def kept_attention_rows(attn: nn.Module, head_dim: int, q_rows: list[int],
 def kept_mlp_rows(mlp: nn.Module, keep: list[int]) -> dict[str, list[int]]:
     """The rows of each MLP input module that keep the given channels."""
     if not hasattr(mlp, "gate_up_proj"):
-        return {"gate_proj": keep, "up_proj": keep}
+        return {name: keep for name in mlp_inputs(mlp)}  # (an ungated MLP: up_proj's alone)
     width = mlp_width(mlp)
     return {"gate_up_proj": [*keep, *(width + c for c in keep)]}
 

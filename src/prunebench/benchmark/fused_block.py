@@ -3,7 +3,8 @@
 A batch-1 decode step is bound by reading the weights, so it reads them in as few, large GEMVs
 as possible: each block's q/k/v projections become one fused [q + 2 kv, d] weight and its
 gate/up projections one fused [2 m, d] weight, built once per block (Phi-3 packs them so
-already: its modules' weights are used as they are). The HF modules' parameters
+already: its modules' weights are used as they are; an ungated MLP's up_proj, Arcee's and
+Nemotron's, is used alone). The HF modules' parameters
 are then re-pointed at row views of the fused tensors, so no second copy of the weights exists
 and the HF model keeps working on the same memory (`unfuse` undoes the re-pointing).
 """
@@ -23,7 +24,10 @@ def norm_style(layout) -> str:
     "float32" (OLMo-2's), the weight in float32, then the cast; "layer_norm" (the first OLMo's),
     a LayerNorm without weight or bias in float32, then the cast; "centred" (Cohere's), a
     LayerNorm weighed in float32, then the cast; "affine" (StableLM's, PhiMoE's), torch's
-    LayerNorm with a weight and a bias."""
+    LayerNorm with a weight and a bias; "affine_plus_one" (Nemotron's LayerNorm1P), torch's
+    LayerNorm weighing by 1 + weight (added in the weight's dtype) with a bias."""
+    if layout.norm_bias and layout.norm_plus_one:
+        return "affine_plus_one"
     return ("plus_one" if layout.norm_plus_one else
             "float32" if layout.norm_weight_float32 else
             "layer_norm" if layout.norm_weightless else
@@ -48,6 +52,8 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
         return F.layer_norm(x.to(torch.float32), (x.shape[-1],), None, None, eps=eps).to(x.dtype)
     if style == "affine" and weight.dim() == 1:  # nn.LayerNorm's own forward
         return F.layer_norm(x, (x.shape[-1],), weight, bias, eps=eps)
+    if style == "affine_plus_one":  # NemotronLayerNorm1P's forward (autocast off)
+        return F.layer_norm(x, (x.shape[-1],), weight + 1.0, bias, eps=eps)
     if style == "affine":
         # StableLM's per-head q/k norms (a bias-free LayerNorm a head; the weights one row per
         # head, [heads, head_dim]): the kernel's float32 arithmetic, rounded once as each
@@ -292,9 +298,12 @@ class Block(nn.Module):
         self.clip_qkv = getattr(getattr(attn, "config", None), "clip_qkv", None)
 
         self.m = projections.mlp_width(mlp)
-        gate_up = [mlp.gate_up_proj] if hasattr(mlp, "gate_up_proj") else [mlp.gate_proj,
-                                                                             mlp.up_proj]
-        gate_up_w, gate_up_b = fuse_linears(gate_up) if self.m else (None, None)
+        # [gate; up] rows (fused, or Phi-3's packed module), or an ungated MLP's up rows alone
+        inputs = projections.mlp_inputs(mlp)
+        self.gated = inputs != ("up_proj",)
+        self.mlp_split = [self.m, self.m] if self.gated else [self.m]
+        gate_up_w, gate_up_b = (fuse_linears([getattr(mlp, name) for name in inputs]) if self.m
+                                else (None, None))
         self.register_buffer("gate_up_w", gate_up_w, persistent=False)
         self.register_buffer("gate_up_b", gate_up_b, persistent=False)
         self.register_buffer("down_w", detach_or_none(mlp.down_proj.weight) if self.m else None,
@@ -390,8 +399,9 @@ class Block(nn.Module):
         if self.m:
             # (x + attention) + MLP, in transformers' order of the parallel block's sum too
             h = normed if self.parallel else self._norm(x, "ln2")
-            gate_up = self._project(h, self.gate_up_w, self.gate_up_b, [self.m, self.m])
-            inner = self.act(gate_up[..., :self.m]) * gate_up[..., self.m:]
+            gate_up = self._project(h, self.gate_up_w, self.gate_up_b, self.mlp_split)
+            inner = (self.act(gate_up[..., :self.m]) * gate_up[..., self.m:] if self.gated
+                     else self.act(gate_up))  # (ungated: act(up), relu2 in Arcee and Nemotron)
             x = x + self._output_norm(F.linear(inner, self.down_w, self.down_b), "ln_mlp_out")
         elif self.down_b is not None:  # zero-channel MLP: its output is the down_proj bias
             x = x + self._output_norm(self.down_b.expand_as(x), "ln_mlp_out")

@@ -7,14 +7,14 @@ GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config,
 Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
-StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config) or
+StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
 The families differ, for counting and surgery, only in which projections carry biases,
 whether attention normalises queries and keys (per head, or over the whole projection), how
-many norms a block has and whether q/k/v and gate/up are packed into one module each
-(`FAMILIES`). Tied input and output
+many norms a block has, whether q/k/v and gate/up are packed into one module each and whether
+the MLP has a gate at all (`FAMILIES`). Tied input and output
 embeddings (`tie_word_embeddings`, e.g. the small Qwen2.5 models) are one tensor, counted once.
 """
 
@@ -176,6 +176,15 @@ class Family:
     patterns (matched as transformers matches `_keep_in_fp32_modules`) of tensors the family's
     class makes float32 whatever dtype it is built or loaded in, which `from_pretrained` leaves
     float32 (HunYuanMoEV1Gate's router `wg`, an nn.Linear made with dtype=float32).
+
+    `ungated_mlp` (Arcee, Nemotron): the MLP has no gate, `down_proj(act(up_proj(x)))`
+    (ArceeMLP, NemotronMLP; `hidden_act` relu2, ReLU then squared, in the published models),
+    its biases by `mlp_bias_key`: an MLP channel is one up_proj row (and its bias entry) and
+    one down_proj column, 2 x hidden weights where a gated channel holds 3 x hidden
+    (`mlp_input_projections`). prunebench.projections names the MLP's input modules
+    (`mlp_inputs`), which every reader of a block asks for. Nemotron's norms are LayerNorms
+    with a bias that weigh by 1 + weight (NemotronLayerNorm1P: `norm_bias` with
+    `norm_plus_one`), in the model's dtype as torch's LayerNorm computes.
     """
 
     model_class: str
@@ -223,6 +232,7 @@ class Family:
     rotary_dim_key: str | None = None
     shared_mlp: bool = False
     float32_params: tuple[str, ...] = ()
+    ungated_mlp: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -344,6 +354,18 @@ FAMILIES: dict[str, Family] = {
                        attention_bias_key="use_qkv_bias", norm_bias=True,
                        qk_norm_key="qk_layernorm", qk_norm_each_head=True,
                        parallel_block_key="use_parallel_residual"),
+    # ArceeAttention: LLaMA's (biases on all four projections as attention_bias says, GQA,
+    # head_dim set apart where the config gives one); ArceeMLP: no gate, up_proj and down_proj
+    # biased as mlp_bias says, relu2 between them; LLaMA's RMSNorms.
+    "arcee": Family("ArceeForCausalLM", "ArceeConfig", None, None, "mlp_bias", False,
+                    ungated_mlp=True),
+    # NemotronAttention: biases on all four projections as attention_bias says, head_dim set
+    # apart, the first partial_rotary_factor (0.5) of each head rotating with LLaMA's pairing;
+    # NemotronMLP: ArceeMLP's (no gate, biases by mlp_bias); NemotronLayerNorm1P before each
+    # sublayer and as the final norm: a LayerNorm with a bias weighing by 1 + weight, computed
+    # in the input's dtype with autocast off; untied.
+    "nemotron": Family("NemotronForCausalLM", "NemotronConfig", None, None, "mlp_bias", False,
+                       norm_bias=True, norm_plus_one=True, ungated_mlp=True),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -541,6 +563,13 @@ def parallel_block(config) -> bool:
     f = family(config)
     return f.parallel_block or (f.parallel_block_key is not None
                                 and bool(getattr(config, f.parallel_block_key, False)))
+
+
+def mlp_input_projections(config) -> int:
+    """The projections that read a block's MLP input, each of intermediate_size outputs: gate
+    and up (LLaMA's SwiGLU; Phi-3's and GLM's packed into one module of twice the rows), or up
+    alone in an ungated MLP (Arcee, Nemotron)."""
+    return 1 if family(config).ungated_mlp else 2
 
 
 def is_moe(config) -> bool:
@@ -837,6 +866,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "intermediate_size": 6912, "num_attention_heads": 32,
                  "num_key_value_heads": 32, "max_position_embeddings": 4096,
                  "use_qkv_bias": False, "qk_layernorm": False, "use_parallel_residual": False},
+    # ArceeConfig's: LLaMA's keys with AFM-4.5B's hidden and MLP widths (not its vocabulary or
+    # depth: the class's docstring names the model, its defaults are not all the model's).
+    "arcee": {**_LLAMA_DEFAULTS, "hidden_size": 2560, "intermediate_size": 18432,
+              "max_position_embeddings": 4096},
+    # NemotronConfig's (Nemotron-4 15B's shape): head_dim hidden / heads when left out, and
+    # num_key_value_heads None, which transformers cannot build (checked_config_json refuses a
+    # config.json without it).
+    "nemotron": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 6144,
+                 "intermediate_size": 24576, "num_attention_heads": 48,
+                 "max_position_embeddings": 4096},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
@@ -990,6 +1029,26 @@ PER_BLOCK_CONFIG_VALUES = ("moe_topk",)
 SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
               "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings")
 OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim")
+
+
+# Shape keys a family's transformers classes read with no fallback, which a config.json must
+# give (checked_config_json refuses one without, left out or null): model_type -> (key, what
+# the model is called, what reads the key, the value to give).
+_HUNYUAN_HEAD_DIM = ("attention and rotary frequencies transformers sizes by head_dim alone",
+                     "the head_dim its weights have (the published Hunyuan models': 128)")
+REQUIRED_SHAPE_KEYS = {
+    # HunYuanDenseV1Attention (and HunYuanMoEV1Attention, the same) reads config.head_dim with
+    # no fallback to hidden / heads: a config.json without one stops transformers as it builds
+    # the rotary module.
+    "hunyuan_v1_dense": ("head_dim", "Hunyuan dense model", *_HUNYUAN_HEAD_DIM),
+    "hunyuan_v1_moe": ("head_dim", "Hunyuan mixture of experts", *_HUNYUAN_HEAD_DIM),
+    # NemotronAttention divides its heads by config.num_key_value_heads, which NemotronConfig
+    # leaves None (no fallback to one per head): a TypeError as transformers builds the model,
+    # where the counts would have taken one KV head per head.
+    "nemotron": ("num_key_value_heads", "Nemotron model", "attention transformers builds from "
+                 "num_key_value_heads alone", "the KV heads its weights have (k_proj's rows / "
+                 "head_dim)"),
+}
 
 
 def without_null_shapes(values: dict[str, Any]) -> dict[str, Any]:
@@ -1219,15 +1278,13 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "re-download or rebuild the model, or give the window its blocks were trained with "
             "(Command R7B's and Command A's: 4096); a config.json edited by hand no longer "
             "describes its model")
-    # HunYuanDenseV1Attention reads config.head_dim with no fallback to hidden / heads: a
-    # config.json without one (or null) stops transformers as it builds the rotary module.
-    if model_type in ("hunyuan_v1_dense", "hunyuan_v1_moe") and raw.get("head_dim") is None:
-        kind = "dense model" if model_type == "hunyuan_v1_dense" else "mixture of experts"
+    # A shape key the family's classes read with no fallback: transformers cannot build it.
+    if model_type in REQUIRED_SHAPE_KEYS and raw.get(REQUIRED_SHAPE_KEYS[model_type][0]) is None:
+        key, name, reader, value = REQUIRED_SHAPE_KEYS[model_type]
         raise PrunebenchError(
-            f"{path / 'config.json'} gives no head_dim for a Hunyuan {kind}, whose "
-            "attention and rotary frequencies transformers sizes by head_dim alone (it cannot "
-            "build the model without one): re-download or rebuild the model, or give the "
-            "head_dim its weights have (the published Hunyuan models': 128)")
+            f"{path / 'config.json'} gives no {key} for a {name}, whose {reader} (it "
+            "cannot build the model without one): re-download or rebuild the model, or give "
+            f"{value}")
     if model_type == "hunyuan_v1_moe":
         _check_hunyuan_experts(raw, path / "config.json")
     # OlmoeAttention norms the whole query projection with a norm hidden_size wide: another
@@ -1413,10 +1470,10 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # expert and its gate; the block's norms are added below.
         return (attn + router_param_count(config) + num_experts(config) * expert_param_count(
             config) + shared_expert_params(config) + norms_per_block(config) * norm_params(config))
-    m = shape["intermediate_size"]
-    mlp = 3 * d * m
+    m, inputs = shape["intermediate_size"], mlp_input_projections(config)
+    mlp = (inputs + 1) * d * m  # the input projections' rows and down_proj's columns
     if mlp_bias(config):
-        mlp += 2 * m
+        mlp += inputs * m
     if mlp_bias(config) or shape["down_proj_bias"]:
         mlp += d
     return attn + mlp + norms_per_block(config) * norm_params(config)

@@ -3,7 +3,8 @@
 What the original (horseee/LLM-Pruner, `hf_prune.py --block_wise --pruner_type taylor
 --taylor param_first`) does, and this module reproduces:
 - groups: an attention head = its q/k/v output rows + its o_proj input columns (whole heads);
-  an MLP channel = its gate/up output rows + its down_proj input column. GQA models (the
+  an MLP channel = its gate/up output rows + its down_proj input column (an ungated MLP's,
+  Arcee's and Nemotron's: its up row + its down_proj column). GQA models (the
   original's llama3.py) prune whole KV groups: a K/V head together with its query heads.
 - importance `param_first`: per weight |w * dL/dw|, summed over each channel's row/column,
   summed over the group's members; a head's score is the sum over its head_dim channels.
@@ -164,7 +165,9 @@ def taylor_scores(model, calibration: torch.Tensor, blocks: list[int],
                 out["groups"] = (q.view(n_kv, -1).sum(1) + kv.view(n_kv, -1).sum(1)).cpu()
             else:
                 out["groups"] = torch.zeros(0)
-            out["channels"] = (r["gate_proj"] + r["up_proj"] + r["down_proj"]).cpu()
+            # gate/up rows and down_proj columns (an ungated MLP's: up rows alone, no gate term)
+            out["channels"] = sum(r[name] for name in (*projections.MLP_PARTS, "down_proj")
+                                  if name in r).cpu()
             scores[i] = out
     finally:
         for p, r in requires.items():

@@ -171,7 +171,8 @@ def remove_heads(model: nn.Module, layer_idx: int, heads: Iterable[int]) -> None
 # --------------------------------------------------------------------------- MLP
 
 def remove_channels(model: nn.Module, layer_idx: int, channels: Iterable[int]) -> None:
-    """Remove MLP channels: gate/up output rows and down_proj input columns."""
+    """Remove MLP channels: gate/up output rows (an ungated MLP's up rows alone) and their
+    bias entries, and down_proj input columns."""
     refuse_moe(model.config, "width surgery (remove_channels)")
     mlp = _layer(model, layer_idx).mlp
     width = projections.mlp_width(mlp)

@@ -739,15 +739,17 @@ def _named_shape(spec: dict[str, Any]):
 def packed_lora_target_problems(config: dict[str, Any],
                                 resources: str | Path = "resources") -> list[str]:
     """LoRA targets naming some parts of a packed projection (Phi-3's qkv_proj, gate_up_proj;
-    GLM's gate_up_proj)
+    GLM's gate_up_proj), or gate_proj of an ungated MLP (Arcee, Nemotron) in a list shorter
+    than the default,
     for a model with `+lora` variants whose config is known here, or whose hub id names a known
     shape: its lora jobs would stop on them, each after its prune."""
-    from prunebench.plan.lora_settings import packed_target_problems
+    from prunebench.plan.lora_settings import packed_target_problems, ungated_target_problem
     from prunebench.plan.variants import read_variants
 
     section = config_section(config, "lora")
     targets = section.get("target_modules")
-    if not isinstance(targets, list) or not packed_target_problems(targets):
+    if not isinstance(targets, list) or not (packed_target_problems(targets)
+                                             or "gate_proj" in targets):
         return []
     problems = []
     for model, spec in _models(config):
@@ -756,6 +758,7 @@ def packed_lora_target_problems(config: dict[str, Any],
         known = _known_config(model, spec, resources) or _named_shape(spec)
         if any(e["recovery"] for e in entries) and known is not None:
             found = packed_target_problems(targets, family(known).packed)
+            found += [p for p in [ungated_target_problem(known, targets)] if p]
             problems += [f"models.{model} ({known.model_type}): {problem}" for problem in found]
     return problems
 

@@ -60,6 +60,24 @@ def packed_target_problems(targets: list[str],
 MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
 
 
+def ungated_target_problem(config, targets: list[str]) -> str | None:
+    """gate_proj named for a model whose MLP has no gate (Arcee, Nemotron: `Family.ungated_mlp`),
+    or None. The study's targets, every one of TARGETS (the default), mean every projection a
+    block has, which in an ungated MLP are up_proj and down_proj: they stand. A shorter list
+    that names gate_proj asks for an adapter on a projection the model does not have, which
+    would otherwise be left out without a word: refused, with the list to write. Said by the
+    LoRA job (lora.lora_target_names) and at the workflow's start
+    (plan.checks.packed_lora_target_problems)."""
+    if (not family(config).ungated_mlp or "gate_proj" not in targets
+            or all(t in targets for t in TARGETS)):
+        return None
+    kept = [t for t in TARGETS if t in targets and t != "gate_proj"]
+    return (f"lora.target_modules names gate_proj, but {family(config).model_class}'s MLP has no "
+            "gate (it computes down_proj(act(up_proj(x)))): take gate_proj out"
+            f"{f' ({kept})' if kept else ', naming up_proj for its MLP'}, or keep the default "
+            "(all seven), which adapts every projection the model has")
+
+
 def expert_target_problem(config, targets: list[str]) -> str | None:
     """MLP targets on a mixture of experts, or None: its experts' gate, up and down
     projections are fused 3D parameters (`mlp.experts.gate_up_proj`, `mlp.experts.down_proj`),
