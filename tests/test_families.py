@@ -1605,6 +1605,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "llama-3.1-minitron-4b-depth": 4_540_469_248,  # 9.08 GB of bfloat16 files
              "mistral-nemo-base-2407": 12_247_782_400,  # the card's 12.2B
              "mistral-nemo-minitron-8b": 8_414_105_600,  # from its config.json
+             "minitron-4b": 4_190_509_056,  # a public description's total
+             "minitron-8b": 8_271_699_968,  # from its config.json (the card: 8B)
              "llava-1.5-7b": 6_738_939_904, "llama-2-7b": 6_738_415_616,
              "llama-2-13b": 13_015_864_320, "llama-3.2-1b": 1_235_814_400,
              "llama-3.2-3b": 3_212_749_824, "qwen2.5-vl-3b": 3_085_938_688,

@@ -124,11 +124,28 @@ def test_a_config_json_without_kv_heads_is_refused_with_what_to_do(written, tmp_
     assert load_config(tmp_path).num_key_value_heads == 2
 
 
-@pytest.mark.parametrize("repo", ["nvidia/Minitron-4B-Base", "nvidia/Minitron-8B-Base",
-                                  "nvidia/Nemotron-Mini-4B-Instruct", "arcee-ai/AFM-4.5B",
-                                  "arcee-ai/AFM-4.5B-Base"])
-def test_the_hub_ids_name_no_known_shape(repo):
-    """No Nemotron or Arcee shape is known here (their config.json files could not be read):
-    their hub ids are planned from their own config.json once downloaded, never as the shape of
-    a Llama-3.1 or Mistral-NeMo Minitron prune their names resemble."""
-    assert known_shape_of(repo) is None
+@pytest.mark.parametrize("repo, shape", [
+    ("nvidia/Minitron-4B-Base", "minitron-4b"), ("nvidia/Nemotron-4-Minitron-4B-Base", "minitron-4b"),
+    ("nvidia/Minitron-8B-Base", "minitron-8b"), ("nvidia/Nemotron-Mini-4B-Instruct", "nemotron-mini-4b"),
+    ("nvidia/Llama-3.1-Minitron-4B-Width-Base", "llama-3.1-minitron-4b-width"),
+    ("rasyosef/Llama-3.1-Minitron-4B-Chat", None), ("arcee-ai/AFM-4.5B", None),
+    ("arcee-ai/AFM-4.5B-Base", None)])
+def test_the_hub_ids_name_their_own_shapes(repo, shape):
+    """The Nemotron-4 Minitron models' hub ids name their Nemotron shapes, never the Llama-3.1
+    Minitron prunes' their names resemble, and those (or their fine-tunes) never a Nemotron
+    shape. No Arcee shape is known here (AFM-4.5B's config.json could not be read): planned
+    from its own config.json once downloaded."""
+    assert known_shape_of(repo) == shape
+
+
+def test_the_minitron_shapes_are_nemotrons_as_published():
+    """Minitron-4B's config.json: 24 query heads of 128 (its card's "32 heads" is not it), half
+    of each head rotating, relu2, Nemotron's token ids; Nemotron-Mini-4B is that shape."""
+    from prunebench.checkpoint.architectures import architecture_config, architecture_values
+
+    small, large = architecture_config("minitron-4b"), architecture_config("minitron-8b")
+    assert type(small).__name__ == "NemotronConfig" and small.hidden_act == "relu2"
+    assert (small.num_attention_heads, small.num_key_value_heads, small.head_dim) == (24, 8, 128)
+    assert large.num_attention_heads * large.head_dim == 6144 > large.hidden_size
+    assert (small.bos_token_id, small.eos_token_id) == (2, 3) and not small.tie_word_embeddings
+    assert architecture_values("nemotron-mini-4b") == architecture_values("minitron-4b")

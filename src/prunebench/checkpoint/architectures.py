@@ -78,6 +78,22 @@ ARCHITECTURES["llama-3.1-minitron-4b-width"] = dict(
 # 4,540,469,248 parameters.
 ARCHITECTURES["llama-3.1-minitron-4b-depth"] = dict(ARCHITECTURES["llama-3.1-8b"],
                                                     num_hidden_layers=16)
+# nvidia/Minitron-4B-Base and -8B-Base config.json (the hub's pages of the files, read through
+# public indexes): Nemotron-4 15B pruned in width (hidden size, heads, MLP) and distilled,
+# model_type nemotron (ungated relu2 MLP, LayerNorms weighing by 1 + weight with a bias, half of
+# each head rotating); head_dim 128 set apart (the 8B's 48 query heads are wider than its
+# hidden size), GQA on 8 KV heads, a 256000-token untied vocabulary, context 4096. The cards'
+# "32 attention heads" of the 4B is not its config's 24. 4,190,509,056 and 8,271,699,968
+# parameters. Nemotron-Mini-4B-Instruct's config.json has the 4B's shapes (kv_channels 128 for
+# head_dim, which NemotronConfig derives the same from 3072 / 24).
+ARCHITECTURES["minitron-4b"] = dict(
+    model_type="nemotron", hidden_size=3072, intermediate_size=9216, num_hidden_layers=32,
+    num_attention_heads=24, num_key_value_heads=8, head_dim=128, vocab_size=256000,
+    max_position_embeddings=4096, norm_eps=1e-5, rope_theta=10000.0, partial_rotary_factor=0.5,
+    hidden_act="relu2", bos_token_id=2, eos_token_id=3)
+ARCHITECTURES["minitron-8b"] = dict(ARCHITECTURES["minitron-4b"], hidden_size=4096,
+                                    intermediate_size=16384, num_attention_heads=48)
+ARCHITECTURES["nemotron-mini-4b"] = ARCHITECTURES["minitron-4b"]
 # mistralai/Mistral-7B-v0.3 config.json (v0.3: vocabulary 32768, no sliding window).
 # 7,248,023,552 parameters.
 ARCHITECTURES["mistral-7b-v0.3"] = dict(
@@ -854,6 +870,9 @@ def known_shape_of(repo_id: str) -> str | None:
         names = [n for n in names if n not in ("command-r", "command-r-plus")]
     if "0124" in words:  # Hunyuan-7B-*-0124, January 2025's: another model (and model_type)
         names = [n for n in names if not n.startswith("hunyuan")]
+    if re.search(r"llama|mistral", words):  # a Llama-3.1 / Mistral-NeMo Minitron (or a
+        # fine-tune of one) is no Nemotron-4 Minitron
+        names = [n for n in names if n not in ("minitron-4b", "minitron-8b")]
     if re.search(r"stablelm-2-(zephyr-)?1_6b", words):  # StableLM 2 1.6B's hub ids
         names.append("stablelm-2-1.6b")
     if re.search(r"minimax-m2(\.\d|-reap)", words):  # MiniMax-M2.1, M2.5, M2.7: config.json
