@@ -487,7 +487,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                  if "shared_expert" in n or "shared_mlp" in n)
     # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
     assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe",
-                                     "ernie4_5_moe", "hunyuan_v1_moe"))
+                                     "ernie4_5_moe", "hunyuan_v1_moe",
+                                     "llama4_text"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -544,7 +545,8 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "phimoe": "microsoft/Phi-3.5-MoE-instruct",
            "glm4_moe": "zai-org/GLM-4.5-Air", "ernie4_5_moe": "baidu/ERNIE-4.5-21B-A3B-PT",
            "minimax_m2": "MiniMaxAI/MiniMax-M2",
-           "hunyuan_v1_moe": "tencent/Hunyuan-A13B-Instruct"}
+           "hunyuan_v1_moe": "tencent/Hunyuan-A13B-Instruct",
+           "llama4_text": "meta-llama/Llama-4-Scout-17B-16E-Instruct"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))

@@ -42,7 +42,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     default_layer_shape, family, head_dim, is_moe,
                                     layer_shapes, mlp_bias, moe_layer_range_of,
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
-                                    with_partial_rotary, without_null_shapes)
+                                    with_boolean_flags, with_partial_rotary,
+                                    without_null_shapes)
 from prunebench.projections import set_block_heads
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
@@ -150,9 +151,10 @@ def base_dropout_off(model: nn.Module):
 
 
 def sparse_block(layer: nn.Module) -> nn.Module:
-    """A block's MLP or mixture of experts: GraniteMoE holds it as `block_sparse_moe`, every
-    other family as `mlp`."""
-    return getattr(layer, "block_sparse_moe", None) or layer.mlp
+    """A block's MLP or mixture of experts: GraniteMoE holds it as `block_sparse_moe`, Llama 4
+    as `feed_forward`, every other family as `mlp`."""
+    return (getattr(layer, "block_sparse_moe", None) or getattr(layer, "feed_forward", None)
+            or layer.mlp)
 
 
 def set_activation_checkpointing(model, on: bool) -> None:
@@ -541,9 +543,11 @@ def load_config(path: str | Path) -> LlamaConfig:
     cls = config_class(raw.get("model_type") or "llama")
     # from_pretrained's two steps, with a null head_dim or num_key_value_heads read as left out
     # (`without_null_shapes`): the counts read the file the same way. MiniMax-M2's rotary_dim
-    # is given as the partial_rotary_factor every transformers version reads.
+    # is given as the partial_rotary_factor every transformers version reads, Llama-4-Scout's
+    # attn_temperature_tuning 4 as the true it means.
     values, kwargs = cls.get_config_dict(path)
-    return cls.from_dict(with_partial_rotary(without_null_shapes(values)), **kwargs)
+    return cls.from_dict(with_boolean_flags(with_partial_rotary(without_null_shapes(values))),
+                         **kwargs)
 
 
 def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
@@ -1042,6 +1046,11 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     elif moe_range is not None:
         (config.moe_layer_start_index, config.moe_layer_end_index,
          config.moe_layer_interval) = moe_range
+    elif family(config).moe_layers_key is not None:
+        # Llama 4 lists its sparse blocks by index: the kept ones by their new indices (any
+        # removal can be said so; interleave_moe_layer_step is read only without the list).
+        setattr(config, family(config).moe_layers_key,
+                [new for new, old in enumerate(keep) if sparse[old]])
     elif is_moe(config) and not all(sparse[i] for i in keep):
         # Qwen3-MoE and Qwen2-MoE pick a block's MLP kind from its index (mlp_only_layers,
         # decoder_sparse_step): renumbered, the kept dense blocks would reload as sparse ones

@@ -67,10 +67,16 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     """Bytes of keys and values a step attending to `seq_len` positions must read.
 
     Each block holds its own KV heads; blocks with zero heads hold none; a block with a sliding
-    window shorter than `seq_len` attends to (and transformers' cache keeps) the window only.
+    window shorter than `seq_len` attends to (and transformers' cache keeps) the window only,
+    and so does a block of Llama 4's chunked attention (`layer_types` chunked_attention), whose
+    cache transformers keeps as a window of attention_chunk_size.
     """
+    chunk = getattr(config, "attention_chunk_size", None)
+    windows = [chunk if kind == "chunked_attention" else window for kind, window in
+               zip(getattr(config, "layer_types", None) or [None] * config.num_hidden_layers,
+                   sliding_windows(config))]
     positions = sum(shape["num_key_value_heads"] * min(seq_len, window or seq_len)
-                    for shape, window in zip(layer_shapes(config), sliding_windows(config))
+                    for shape, window in zip(layer_shapes(config), windows)
                     if shape["num_attention_heads"] > 0)
     return 2 * batch * positions * head_dim(config) * _element_size(dtype)
 

@@ -19,6 +19,32 @@ from prunebench.oom import free_memory, is_out_of_memory
 log = logging.getLogger(__name__)
 
 
+def chunked_static_cache_problem(model) -> str | None:
+    """Why this transformers cannot run `model`'s generate with a static cache, or None: Llama
+    4's chunked attention blocks (`layer_types` chunked_attention) take their mask from
+    transformers' create_chunked_causal_mask, which 5.17's create_masks_for_generate (the static
+    cache's mask builder) calls with a `block_sequence_ids` it does not accept (a TypeError at
+    the first generate). Read from the functions' signatures, not from a version number."""
+    import inspect
+
+    from transformers import masking_utils
+
+    if "chunked_attention" not in (getattr(model.config, "layer_types", None) or ()):
+        return None
+    passed = inspect.signature(masking_utils.create_masks_for_generate).parameters
+    taken = inspect.signature(masking_utils.create_chunked_causal_mask).parameters
+    if "block_sequence_ids" not in passed or "block_sequence_ids" in taken or any(
+            p.kind == p.VAR_KEYWORD for p in taken.values()):
+        return None
+    import transformers
+
+    return (f"the hf_static backend cannot run a model with chunked attention (Llama 4) on "
+            f"transformers {transformers.__version__}: its static cache's mask builder "
+            "(create_masks_for_generate) passes create_chunked_causal_mask an argument it does "
+            "not take, and generate stops. Benchmark it with the hf backend, or upgrade "
+            "transformers (5.25 runs it)")
+
+
 def refuse_flash_on_cuda(model, attention: str, backend: str) -> None:
     """Before any GPU work: a backend that masks a static cache cannot run CUDA's flash kernel."""
     from prunebench.benchmark import flash_takes_no_mask
@@ -92,6 +118,8 @@ class HFStaticRunner(HFRunner):
     def __init__(self, model, output_tokens: int, *, attention: str = "auto",
                  sampling: Sampling | None = None, compile: bool = True):
         refuse_flash_on_cuda(model, attention, "hf_static")
+        if problem := chunked_static_cache_problem(model):
+            raise PrunebenchError(problem)
         super().__init__(model, output_tokens, sampling=sampling)
         self.kwargs["cache_implementation"] = "static"
         if not compile:  # op by op wherever it runs (the attention probe's two tokens)

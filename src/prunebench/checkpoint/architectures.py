@@ -815,6 +815,45 @@ ARCHITECTURES["hunyuan-a13b"] = dict(
     num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8, vocab_size=128167,
     num_experts=64, moe_topk=[8] * 32, max_position_embeddings=32768, bos_token_id=1,
     eos_token_id=127960, pad_token_id=127961)
+# meta-llama/Llama-4-Scout-17B-16E and -Maverick-17B-128E (llama4, Llama4ForConditionalGeneration):
+# their language models (llama4_text, Llama4ForCausalLM), which prunebench keeps of them
+# (checkpoint.text_part), as public code quotes their config.json files' text_config (the hub
+# could not be read here). Scout: a Llama4Config dump of Llama-4-Scout-17B-16E (with its
+# vision_config), the config.json of a text-only Scout fine-tune quoted in a vLLM issue, and
+# an engine's fixture mirroring its text_config, which agree: hidden 5120, 48 blocks, 40 / 8
+# heads of 128, in every block (interleave_moe_layer_step 1, moe_layers 0-47) 16 experts of
+# 8192 (intermediate_size), 1 a token, and a shared expert of 8192; every fourth block
+# without rotary positions (no_rope_layers 1, 1, 1, 0, ...: Llama4TextConfig's default
+# interval), the others' attention in chunks of 8192 with weightless q/k norms (use_qk_norm),
+# Llama-3's rope scaling (factor 8, 8192 original positions) over base 500000, a
+# 262144-token context, attention temperature tuning (its config.json's 4, read as true:
+# param_count.with_boolean_flags; floor_scale 8192, attn_scale 0.1), vocab 202048, untied,
+# bos 200000, eos 200001 / 200007 / 200008, pad 200018. Maverick: TensorRT-LLM's test config
+# "Llama4 Maverick config but with only 2 layers" (48 in the model): Scout's shapes with 128
+# experts in every other block (interleave_moe_layer_step 2: blocks 1, 3, ..., 47; the others
+# a dense MLP of 16384, intermediate_size_mlp), no q/k norms (use_qk_norm false), no rope
+# scaling, a 1048576-token context; its no_rope_layers, floor_scale and attn_scale are not in
+# that source (Llama4TextConfig's defaults here, which no count reads). model.parameters() of
+# the language model: 107,769,861,120 / 400,711,848,960; with the vision tower and projector
+# those configs give (871,932,416 parameters), 108,641,793,536 / 401,583,781,376 (the cards'
+# 109B / 400B total; built on the meta device); 16,138,408,960 / 16,150,205,440 read by a
+# batch-1 step (attention, routers, 1 expert and the shared one, Maverick's dense MLPs, LM
+# head; with the embedding table, which a step reads a row of, 17.2B: the cards' 17B active).
+_LLAMA4_TEXT = dict(
+    model_type="llama4_text", vocab_size=202048, hidden_size=5120, intermediate_size=8192,
+    intermediate_size_mlp=16384, num_hidden_layers=48, num_attention_heads=40,
+    num_key_value_heads=8, head_dim=128, num_local_experts=16, num_experts_per_tok=1,
+    interleave_moe_layer_step=1, attention_chunk_size=8192, use_qk_norm=True,
+    attn_temperature_tuning=True, floor_scale=8192, attn_scale=0.1, rms_norm_eps=1e-5,
+    rope_theta=500000.0, tie_word_embeddings=False, attention_bias=False,
+    bos_token_id=200000, eos_token_id=[200001, 200007, 200008], pad_token_id=200018)
+ARCHITECTURES["llama-4-scout-17b-16e"] = dict(
+    _LLAMA4_TEXT, max_position_embeddings=262144,
+    rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
+ARCHITECTURES["llama-4-maverick-17b-128e"] = dict(
+    _LLAMA4_TEXT, num_local_experts=128, interleave_moe_layer_step=2, use_qk_norm=False,
+    max_position_embeddings=1048576)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and

@@ -7,7 +7,8 @@ GraniteConfig, Gemma3TextConfig, SmolLM3Config, Ministral3Config, Exaone4Config,
 Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeConfig,
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
-StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig) or
+StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
+Llama4TextConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -185,6 +186,15 @@ class Family:
     (`mlp_inputs`), which every reader of a block asks for. Nemotron's norms are LayerNorms
     with a bias that weigh by 1 + weight (NemotronLayerNorm1P: `norm_bias` with
     `norm_plus_one`), in the model's dtype as torch's LayerNorm computes.
+    Llama 4's mixture of experts: `moe_layers_key` (`moe_layers`), the config key that lists
+    the sparse blocks by index (where a config leaves it out, every `interleave_moe_layer_step`-th
+    block, as Llama4TextConfig derives it), the others dense; `dense_mlp_key`
+    (`intermediate_size_mlp`), the dense blocks' MLP width where it is not `intermediate_size`
+    (the experts' width there); and Hunyuan's `shared_mlp` (its `feed_forward.shared_expert`).
+    Its blocks hold the MLP as
+    `feed_forward` (`modeling.sparse_block`); its experts' fused weights are stored transposed
+    (`experts.gate_up_proj` [experts, hidden, 2 * width], `experts.down_proj` [experts, width,
+    hidden]): the same parameters, counted alike.
     """
 
     model_class: str
@@ -233,6 +243,8 @@ class Family:
     shared_mlp: bool = False
     float32_params: tuple[str, ...] = ()
     ungated_mlp: bool = False
+    moe_layers_key: str | None = None
+    dense_mlp_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -508,6 +520,21 @@ FAMILIES: dict[str, Family] = {
                              shipped_code=("configuration_hunyuan.HunYuanConfig",
                                            "hunyuan.HunYuanModel",
                                            "hunyuan.HunYuanMoEV1ForCausalLM")),
+    # Llama4TextAttention: GQA (40 / 8 heads of 128 published) without biases (attention_bias),
+    # the whole of each head rotating in adjacent pairs (complex tables) except in the blocks
+    # `no_rope_layers` marks 0 (every fourth: NoPE, their queries scaled by position past
+    # floor_scale as attn_temperature_tuning says, attn_scale strong), a weightless L2 norm of
+    # each query and key head on the rotating blocks where use_qk_norm is set (no parameter),
+    # chunked attention (attention_chunk_size) on the rotating blocks (`layer_types`);
+    # Llama4TextDecoderLayer: LLaMA's two norms and a `feed_forward`, in the blocks of
+    # `moe_layers` a Llama4TextMoe: a router (`feed_forward.router`, experts x hidden, no bias)
+    # whose top-k logits' sigmoid weighs each expert's input, num_local_experts experts of
+    # intermediate_size fused, and one shared expert of that width; elsewhere a dense
+    # Llama4TextMLP of intermediate_size_mlp. No biases anywhere, untied (as published).
+    "llama4_text": Family("Llama4ForCausalLM", "Llama4TextConfig", None, None, None, False,
+                          pairwise_rotary=True, moe_intermediate_key="intermediate_size",
+                          moe_layers_key="moe_layers", dense_mlp_key="intermediate_size_mlp",
+                          shared_mlp=True),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -600,6 +627,14 @@ def sparse_mlp_blocks(config) -> list[bool]:
         # sparse (DeepseekV3DecoderLayer compares its index with the key).
         dense = getattr(config, family(config).dense_prefix_key, None) or 0
         return [i >= dense for i in range(n)]
+    if family(config).moe_layers_key is not None:
+        # Llama 4 (Llama4TextDecoderLayer): the blocks `moe_layers` lists; where a config
+        # leaves it out, every interleave_moe_layer_step-th block (Llama4TextConfig's).
+        listed = getattr(config, family(config).moe_layers_key, None)
+        if listed is None:
+            step = getattr(config, "interleave_moe_layer_step", None) or 1
+            listed = range(step - 1, n, step)
+        return [i in set(listed) for i in range(n)]
     if family(config).moe_layer_range:
         # ERNIE 4.5 (Ernie4_5_MoeDecoderLayer): every moe_layer_interval-th block between
         # moe_layer_start_index and moe_layer_end_index (-1 there, as Ernie4_5_MoeConfig reads
@@ -663,7 +698,8 @@ def shared_expert_params(config) -> int:
     goes through it: a decode step reads it whole (benchmark.floors.weight_bytes)."""
     key = family(config).shared_expert_key
     if family(config).shared_mlp:
-        # Hunyuan: one ungated SwiGLU MLP as wide as an expert (HunYuanMoEV1Moe.shared_mlp)
+        # Hunyuan, Llama 4: one ungated SwiGLU MLP as wide as an expert (HunYuanMoEV1Moe.
+        # shared_mlp, Llama4TextMoe.shared_expert)
         return 3 * config.hidden_size * getattr(config, family(config).moe_intermediate_key)
     if family(config).shared_experts_key is not None:
         # DeepSeek-V3: n_shared_experts experts of moe_intermediate_size held as one SwiGLU MLP
@@ -964,6 +1000,17 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # attribute_map does); no head_dim (refused, as the dense Hunyuan's).
     "hunyuan_v1_moe": {**_LLAMA_DEFAULTS, "vocab_size": 290943, "num_local_experts": 1,
                        "num_experts_per_tok": 1},
+    # Llama4TextConfig's (Llama-4-Scout's shape): experts of intermediate_size in every block
+    # (interleave_moe_layer_step 1, moe_layers derived from it), dense blocks'
+    # intermediate_size_mlp, one expert a token, head_dim 128 set apart, untied; every fourth
+    # block without rotary positions, the others' attention in chunks of 8192.
+    "llama4_text": {**_LLAMA_DEFAULTS, "vocab_size": 202048, "hidden_size": 5120,
+                    "intermediate_size": 8192, "intermediate_size_mlp": 16384,
+                    "num_hidden_layers": 48, "num_attention_heads": 40, "num_key_value_heads": 8,
+                    "head_dim": 128, "max_position_embeddings": 131072,
+                    "num_local_experts": 16, "num_experts_per_tok": 1, "moe_layers": None,
+                    "interleave_moe_layer_step": 1, "no_rope_layer_interval": 4,
+                    "attention_chunk_size": 8192},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -1009,6 +1056,14 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # GptOssConfig's: a sliding block first, then every other block (its windows).
         values["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention"
                                  for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") == "llama4_text" and not values.get("layer_types"):
+        # Llama4TextConfig's: chunked attention on the blocks that rotate (no_rope_layers 1;
+        # without the list, all but every no_rope_layer_interval-th), where a chunk size is set.
+        n, interval = values["num_hidden_layers"], values["no_rope_layer_interval"]
+        rope = values.get("no_rope_layers") or [int((i + 1) % interval != 0) for i in range(n)]
+        chunked = values.get("attention_chunk_size") is not None
+        values["layer_types"] = ["chunked_attention" if r and chunked else "full_attention"
+                                 for r in rope]
     return SimpleNamespace(**values)
 
 
@@ -1077,6 +1132,18 @@ def with_partial_rotary(values: dict[str, Any]) -> dict[str, Any]:
         return values
     head = values.get("head_dim") or CONFIG_DEFAULTS[model_type]["head_dim"]
     return {**values, "partial_rotary_factor": values[key] / head}
+
+
+def with_boolean_flags(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` (a config.json's) with Llama 4's `attn_temperature_tuning` given as a number
+    read as the boolean it means: Llama-4-Scout's published config.json gives 4, which the
+    transformers that wrote it (4.51) took as true (Llama4TextAttention tests only its truth);
+    5.17's and 5.25's Llama4TextConfig refuse any value but a boolean."""
+    value = values.get("attn_temperature_tuning")
+    if values.get("model_type") != "llama4_text" or isinstance(value, bool) or not isinstance(
+            value, (int, float)):
+        return values
+    return {**values, "attn_temperature_tuning": bool(value)}
 
 
 # MiniMax-M2's config.json keys that transformers' MiniMaxM2ForCausalLM does not read, with
@@ -1388,10 +1455,11 @@ def checkpoint_config(path: str | Path) -> SimpleNamespace:
 
 
 def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
+    dense_key = family(config).dense_mlp_key or "intermediate_size"  # Llama 4's dense blocks'
     return {
         "num_attention_heads": config.num_attention_heads,
         "num_key_value_heads": config.num_key_value_heads,
-        "intermediate_size": config.intermediate_size,
+        "intermediate_size": getattr(config, dense_key),
         "o_proj_bias": o_bias(config),
         "down_proj_bias": mlp_bias(config),
     }

@@ -9,7 +9,8 @@ Pixtral vision tower, and Ministral 3 and Devstral Small 2 (the same wrapper) a 
 Qwen2 one beside a CLIP vision tower; InternVL (`internvl`) a Qwen2, Qwen3 or LLaMA one beside
 an InternViT; Idefics3 and SmolVLM (`idefics3`, `smolvlm`) a LLaMA one beside a SigLIP; Qwen2-VL
 and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2 one and Qwen3-VL (`qwen3_vl`) a Qwen3 one
-beside a ViT. Given text alone, such a model runs its language model and its LM head and
+beside a ViT; Llama 4 Scout and Maverick (`llama4`, Llama4ForConditionalGeneration) a Llama 4
+mixture of experts (`llama4_text`) beside a vision tower and a projector. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -113,6 +114,10 @@ _QWEN_VL_RENAMES = (("model.language_model.", "model."),
                     *((name, name) for name in ("model.embed_tokens.", "model.layers.",
                                                 "model.norm.", "lm_head.")))
 _QWEN_VL_LEFT_OUT = ("visual.", "model.visual.")
+# Llama 4: `language_model.model.*` and `language_model.lm_head.*` beside `vision_model.*` and
+# `multi_modal_projector.*`, in the hub's files and in transformers 5's modules alike.
+_LLAMA4_RENAMES = (("language_model.model.", "model."), ("language_model.lm_head.", "lm_head."))
+_LLAMA4_LEFT_OUT = ("vision_model.", "multi_modal_projector.")
 # What a config.json with the language model's settings at its top holds for the other
 # modalities (vision_config, image / video / vision token ids) or the wrapper alone.
 _NOT_TEXT_AT_TOP = ("vision_config", "architectures", "auto_map", "model_type")
@@ -194,6 +199,14 @@ WRAPPERS: dict[str, Wrapper] = {
                         tied_by_text=True, text_config_types={"qwen3_vl_text": "qwen3"},
                         multimodal_rope=True,
                         text_defaults=_QWEN3_VL_TEXT_DEFAULTS),
+    # Llama 4 Scout and Maverick (meta-llama/Llama-4-Scout-17B-16E(-Instruct),
+    # -Maverick-17B-128E(-Instruct)): a Llama 4 mixture of experts beside a vision tower and
+    # the projector of its features; given text alone, Llama4ForConditionalGeneration runs
+    # Llama4ForCausalLM of its text_config and nothing else. Untied (its config class's
+    # default and the published configs'; an LM head of its own).
+    "llama4": Wrapper("Llama4ForConditionalGeneration", "Llama 4 Scout and Maverick",
+                      ("llama4_text",), _LLAMA4_RENAMES, _LLAMA4_LEFT_OUT,
+                      tied_by_default=False),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats;
@@ -219,7 +232,7 @@ def taken_apart(raw: Any) -> Wrapper | None:
 def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[str, Any]:
     """The config.json values of the language model inside the wrapper `raw` describes (module
     docstring); refused with what to do when it holds no text config of the expected family."""
-    from prunebench.checkpoint.param_count import CONFIG_DEFAULTS
+    from prunebench.checkpoint.param_count import CONFIG_DEFAULTS, with_boolean_flags
 
     wrapper = WRAPPERS[raw["model_type"]]
     text = raw.get("text_config")
@@ -270,6 +283,7 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
         if key != "rope_theta" or not any("rope_theta" in rope for rope in ropes):
             values.setdefault(key, default)
     values["model_type"] = kind
+    values = with_boolean_flags(values)  # (Llama-4-Scout's attn_temperature_tuning 4: true)
     if wrapper.multimodal_rope:
         for key in ("rope_parameters", "rope_scaling"):
             if isinstance(values.get(key), dict):
