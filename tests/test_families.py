@@ -62,6 +62,7 @@ from transformers import MiniMaxM2Config
 from transformers import HunYuanMoEV1Config
 from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
+from transformers import Qwen3NextConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -339,13 +340,25 @@ FAMILIES = {
                                             no_rope_layers=[1, 0, 1, 1], use_qk_norm=True,
                                             attention_chunk_size=6, floor_scale=4,
                                             attn_scale=0.5),
+    # Qwen3-Next: Gated DeltaNet blocks (2 key heads of 8 on 4 value heads of 12: a group of
+    # two) and gated attention blocks (biases on all four projections here, the query's twice
+    # as wide for its output gate, per-head q/k norms, half of each head rotating), two of each
+    # (the published 3:1 here 1:1: removing any block keeps both kinds), norms weighing by
+    # 1 + weight, a router choosing 2 of 4 experts and a gated shared expert, block 2 dense;
+    # weights of std 0.1 (at 0.02 this model decodes one token over and over).
+    "qwen3_next": lambda: Qwen3NextConfig(
+        **SMALL, head_dim=16, attention_bias=True, partial_rotary_factor=0.5,
+        layer_types=["linear_attention", "full_attention"] * 2, linear_num_key_heads=2,
+        linear_num_value_heads=4, linear_key_head_dim=8, linear_value_head_dim=12,
+        linear_conv_kernel_dim=4, moe_intermediate_size=32, shared_expert_intermediate_size=48,
+        num_experts=4, num_experts_per_tok=2, mlp_only_layers=[2], initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
 MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
        "granitemoe", "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2",
        "hunyuan_v1_moe",
-       "llama4_text"}
+       "llama4_text", "qwen3_next"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -372,7 +385,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "olmo": "OlmoForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
            "minimax_m2": "MiniMaxM2ForCausalLM",
            "hunyuan_v1_moe": "HunYuanMoEV1ForCausalLM",
-           "llama4_text": "Llama4ForCausalLM"}
+           "llama4_text": "Llama4ForCausalLM",
+           "qwen3_next": "Qwen3NextForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -1643,7 +1657,10 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "qwen2-57b-a14b": 57_408_658_944, "gpt-oss-20b": 20_914_757_184,
              "gpt-oss-120b": 116_829_156_672,
              # Hunyuan-A13B, counted from its config.json (the card: 80B)
-             "hunyuan-a13b": 80_393_183_232}
+             "hunyuan-a13b": 80_393_183_232,
+             # Qwen3-Next-80B-A3B, counted from its config values and by hand
+             # (tests/test_qwen3_next.py; the card: 80B, 79B without the embeddings)
+             "qwen3-next-80b-a3b": 79_674_391_296}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

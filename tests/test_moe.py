@@ -1,5 +1,5 @@
 """Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, DeepSeek-V2/V3,
-GraniteMoE, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B): the one-time fusion of per-expert checkpoints, checked against transformers' own
+GraniteMoE, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B, Qwen3-Next): the one-time fusion of per-expert checkpoints, checked against transformers' own
 loading of them; gpt-oss's MXFP4 experts dequantized once, checked against transformers'
 dequantization and its model; exact counts with Qwen3-MoE's and Qwen2-MoE's dense blocks and
 Qwen2-MoE's shared experts; depth pruning that removes exactly the blocks it names (gpt-oss's
@@ -63,7 +63,11 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # (its router `mlp.gate.wg.weight` and shared expert `mlp.shared_mlp.*` under the
              # same names; Tencent's config.json of its own code: tests/test_hunyuan_moe.py)
              "hunyuan_v1_moe": ("mlp.gate.wg.weight", "mlp.experts", "gate_proj", "up_proj",
-                                "down_proj")}
+                                "down_proj"),
+             # (Qwen2-MoE's; its multi-token-prediction layer `mtp.*`:
+             # tests/test_qwen3_next.py)
+             "qwen3_next": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                            "down_proj")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
@@ -462,7 +466,11 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
     with pytest.raises(PrunebenchError, match=r"gate_proj.*fused 3D.*\['q_proj', 'o_proj'\]"):
         lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
     chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
-    assert len(chosen) == 2 * 4 and all(".self_attn." in n for n in chosen)
+    # every block's attention (Qwen3-Next's full-attention blocks: its Gated DeltaNet blocks
+    # hold no q_proj or o_proj)
+    attention = sum(hasattr(layer, "self_attn") for layer in model.model.layers)
+    assert attention == (2 if name == "qwen3_next" else 4)
+    assert len(chosen) == 2 * attention and all(".self_attn." in n for n in chosen)
 
 
 @pytest.mark.parametrize("name", sorted(MOE))
@@ -488,7 +496,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
     assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe",
                                      "ernie4_5_moe", "hunyuan_v1_moe",
-                                     "llama4_text"))
+                                     "llama4_text", "qwen3_next"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -546,7 +554,8 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "glm4_moe": "zai-org/GLM-4.5-Air", "ernie4_5_moe": "baidu/ERNIE-4.5-21B-A3B-PT",
            "minimax_m2": "MiniMaxAI/MiniMax-M2",
            "hunyuan_v1_moe": "tencent/Hunyuan-A13B-Instruct",
-           "llama4_text": "meta-llama/Llama-4-Scout-17B-16E-Instruct"}
+           "llama4_text": "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+           "qwen3_next": "Qwen/Qwen3-Next-80B-A3B-Instruct"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE))

@@ -40,6 +40,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
                                     default_layer_shape, family, head_dim, is_moe,
+                                    linear_attention_blocks,
                                     layer_shapes, mlp_bias, moe_layer_range_of,
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
@@ -1021,6 +1022,16 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     if any(b < 0 or b >= n for b in drop):
         raise PrunebenchError(f"block indices {sorted(drop)} out of range for {n} blocks")
     keep = [i for i in range(n) if i not in drop]
+    linear = linear_attention_blocks(model.config)
+    if any(linear) and all(linear[i] for i in keep):
+        # (refused before anything changes: the model stays whole)
+        raise PrunebenchError(
+            f"removing blocks {sorted(drop)} would leave this Qwen3-Next model Gated DeltaNet "
+            f"blocks only (its full-attention blocks are {[i for i in range(n) if not linear[i]]}"
+            "): transformers sizes its masks by a full-attention block's cache, so neither "
+            "generate nor any cached forward runs without one. Remove fewer blocks (a larger "
+            "size), or keep a full-attention block with the depth method's protect_last (the "
+            "last block of the published Qwen3-Next models is one)")
     sparse = sparse_mlp_blocks(model.config)  # each block's MLP kind, by its index before removal
     # ERNIE 4.5 picks a block's kind by its index within a range: the range that gives every
     # kept block its kind again (found, or refused, before anything changes).
@@ -1028,7 +1039,9 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                  if family(model.config).moe_layer_range else None)
     model.model.layers = nn.ModuleList(model.model.layers[i] for i in keep)
     for new_idx, layer in enumerate(model.model.layers):
-        layer.self_attn.layer_idx = new_idx
+        # the block's cache entry: its attention's, or Qwen3-Next's Gated DeltaNet's
+        attention = layer.self_attn if hasattr(layer, "self_attn") else layer.linear_attn
+        attention.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
     config = model.config

@@ -13,6 +13,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (active_experts, expert_param_count, is_moe,
+                                               linear_attention_blocks, linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
                                                sliding_windows)
 from prunebench.modeling import block_param_count, head_dim, layer_shapes, resolve_dtype
@@ -70,6 +71,9 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     window shorter than `seq_len` attends to (and transformers' cache keeps) the window only,
     and so does a block of Llama 4's chunked attention (`layer_types` chunked_attention), whose
     cache transformers keeps as a window of attention_chunk_size.
+    A Gated DeltaNet block (Qwen3-Next) caches no keys or values but a state of one size
+    whatever the length, which each step reads: its conv state in `dtype`, its recurrent
+    state in float32 (as transformers keeps it), per sequence.
     """
     chunk = getattr(config, "attention_chunk_size", None)
     windows = [chunk if kind == "chunked_attention" else window for kind, window in
@@ -78,7 +82,11 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     positions = sum(shape["num_key_value_heads"] * min(seq_len, window or seq_len)
                     for shape, window in zip(layer_shapes(config), windows)
                     if shape["num_attention_heads"] > 0)
-    return 2 * batch * positions * head_dim(config) * _element_size(dtype)
+    state = 0
+    if any(linear := linear_attention_blocks(config)):
+        conv, recurrent = linear_attention_state(config)
+        state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * 4)
+    return 2 * batch * positions * head_dim(config) * _element_size(dtype) + state
 
 
 def decode_floor_s(config, batch: int, seq_len: int, dtype: str | torch.dtype,

@@ -854,6 +854,33 @@ ARCHITECTURES["llama-4-scout-17b-16e"] = dict(
 ARCHITECTURES["llama-4-maverick-17b-128e"] = dict(
     _LLAMA4_TEXT, num_local_experts=128, interleave_moe_layer_step=2, use_qk_norm=False,
     max_position_embeddings=1048576)
+# Qwen/Qwen3-Next-80B-A3B-Instruct and -Thinking (qwen3_next, Qwen3NextForCausalLM), as public
+# material quotes them (the hub could not be read here): the card (48 blocks of hidden 2048 in
+# 12 x (3 Gated DeltaNet + 1 gated attention); attention of 16 / 2 heads of 256, 64 of each
+# head's dimensions rotating; Gated DeltaNet of 32 value / 16 query-key heads of 128; 512
+# experts of 512, 10 routed a token, 1 shared; a 262144-token context), a quotation of the
+# Instruct config.json (head_dim 256, intermediate_size 5120, the linear attention's keys,
+# full_attention_interval 4 without layer_types, mlp_only_layers [], decoder_sparse_step 1,
+# max_position_embeddings 262144, moe_intermediate_size 512; cut off after that) and a test
+# fixture scaled from it at revision 9c7f2fbe (rope_theta 1e7, partial_rotary_factor 0.25,
+# rms_norm_eps 1e-6, untied, norm_topk_prob, the multi-token-prediction layer as `mtp.*`
+# tensors: dropped on import). vocab_size 151936 and shared_expert_intermediate_size 512 are
+# Qwen3NextConfig's defaults, which its documentation gives as the Instruct model's, and which
+# the totals below bear out (not read from the file itself); its bos / eos ids were cut off
+# in the quotation: left to the defaults here. model.parameters() (count_params):
+# 79,674,391,296 (the card's 80B total; 79,052,061,440 without the embeddings, the card's
+# "79B non-embedding"; the safetensors' 81B add the MTP layer), 3,563,764,480 read by a
+# batch-1 step (10 routed experts and the shared one, every block's attention of either kind,
+# routers, LM head: the card's 3B activated).
+ARCHITECTURES["qwen3-next-80b-a3b"] = dict(
+    model_type="qwen3_next", vocab_size=151936, hidden_size=2048, intermediate_size=5120,
+    num_hidden_layers=48, num_attention_heads=16, num_key_value_heads=2, head_dim=256,
+    partial_rotary_factor=0.25, rope_theta=10000000.0, full_attention_interval=4,
+    linear_conv_kernel_dim=4, linear_key_head_dim=128, linear_value_head_dim=128,
+    linear_num_key_heads=16, linear_num_value_heads=32, num_experts=512,
+    num_experts_per_tok=10, moe_intermediate_size=512, shared_expert_intermediate_size=512,
+    norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[],
+    max_position_embeddings=262144, rms_norm_eps=1e-6, tie_word_embeddings=False)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and

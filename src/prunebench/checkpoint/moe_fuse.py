@@ -1,5 +1,6 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
-OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B), and
+OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
+Qwen3-Next), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -70,6 +71,12 @@ weights are converted once (checkpoint.pickle_convert):
   (`param_count.as_hunyuan_v1_moe`: the model type and head_dim; the original's sha256 kept
   when an import hashes its sources), as the quantization_config of a dequantized checkpoint
   leaves it.
+- Qwen3-Next (80B-A3B-Instruct, -Thinking): Qwen2-MoE's per-expert names (transformers maps
+  `qwen3_next` onto `qwen2_moe`'s conversion in 5.17 and 5.25; the router, the shared expert
+  and its gate, and the Gated DeltaNet's `linear_attn.*` keep their names), in bfloat16, and
+  a multi-token-prediction layer stored apart from the model (`mtp.*`: `mtp.fc`, its norms,
+  `mtp.layers.0.*`), which Qwen3NextForCausalLM does not build (its class ignores `^mtp.*`
+  on loading): dropped.
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -110,11 +117,12 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-             "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe")
+             "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
-             "ernie4_5_moe": "Ernie4_5_MoeForCausalLM", "minimax_m2": "MiniMaxM2ForCausalLM"}
+             "ernie4_5_moe": "Ernie4_5_MoeForCausalLM", "minimax_m2": "MiniMaxM2ForCausalLM",
+             "qwen3_next": "Qwen3NextForCausalLM"}
 # ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
@@ -211,13 +219,15 @@ def _fp8_block(raw: Any, folder: Path) -> tuple[int, int] | None:
 
 def _mtp_blocks(raw: Any, names) -> list[str]:
     """DeepSeek-V3's, GLM-4.5's or MiniMax-M2's multi-token-prediction block(s) (`model.layers.
-    {num_hidden_layers}...` in its checkpoint), or ERNIE 4.5's (`model.mtp_*`), which
-    DeepseekV3ForCausalLM, Glm4MoeForCausalLM, MiniMaxM2ForCausalLM and
-    Ernie4_5_MoeForCausalLM do not build: their tensors' names."""
+    {num_hidden_layers}...` in its checkpoint), or ERNIE 4.5's (`model.mtp_*`) or Qwen3-Next's
+    (`mtp.*`), which DeepseekV3ForCausalLM, Glm4MoeForCausalLM, MiniMaxM2ForCausalLM,
+    Ernie4_5_MoeForCausalLM and Qwen3NextForCausalLM do not build: their tensors' names."""
     if not isinstance(raw, dict) or raw.get("model_type") not in MTP_TYPES:
         return []
     if raw.get("model_type") == "ernie4_5_moe":
         return [name for name in names if "mtp" in name]
+    if raw.get("model_type") == "qwen3_next":  # as Qwen3NextForCausalLM ignores them
+        return [name for name in names if name.startswith("mtp.")]
     n = raw.get("num_hidden_layers")
     if not isinstance(n, int):
         return []
@@ -227,7 +237,9 @@ def _mtp_blocks(raw: Any, names) -> list[str]:
 
 def _mtp_part(name: str) -> str:
     """The multi-token-prediction layer (or ERNIE 4.5's part of one) a dropped tensor is of:
-    `model.layers.61`, `model.mtp_block.0`."""
+    `model.layers.61`, `model.mtp_block.0`, Qwen3-Next's `mtp`."""
+    if name.startswith("mtp."):
+        return "mtp"
     match = _BLOCK.match(name) or _MTP_PART.match(name)
     return match.group(1) if match else name
 

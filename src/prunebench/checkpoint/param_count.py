@@ -8,7 +8,7 @@ Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeC
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
-Llama4TextConfig) or
+Llama4TextConfig, Qwen3NextConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -195,6 +195,12 @@ class Family:
     `feed_forward` (`modeling.sparse_block`); its experts' fused weights are stored transposed
     (`experts.gate_up_proj` [experts, hidden, 2 * width], `experts.down_proj` [experts, width,
     hidden]): the same parameters, counted alike.
+    Qwen3-Next's own: `linear_attention`, the blocks that `layer_types` names
+    "linear_attention" hold a Gated DeltaNet (`linear_attn`) instead of softmax attention:
+    no query or KV heads, no KV cache, its parameters counted by `linear_attention_params`
+    and a fixed-size state per sequence (`linear_attention_state`); `gated_query`, the other
+    blocks' q_proj is twice as wide, each head's query followed by its output gate (the
+    attention's output times sigmoid(gate) before o_proj).
     """
 
     model_class: str
@@ -245,6 +251,8 @@ class Family:
     ungated_mlp: bool = False
     moe_layers_key: str | None = None
     dense_mlp_key: str | None = None
+    linear_attention: bool = False
+    gated_query: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -535,6 +543,20 @@ FAMILIES: dict[str, Family] = {
                           pairwise_rotary=True, moe_intermediate_key="intermediate_size",
                           moe_layers_key="moe_layers", dense_mlp_key="intermediate_size_mlp",
                           shared_mlp=True),
+    # Qwen3NextDecoderLayer: the token mixer `layer_types` names, a Qwen3NextGatedDeltaNet
+    # (`linear_attn`: in_proj_qkvz, in_proj_ba, a depthwise conv1d, dt_bias, A_log, a gated
+    # RMSNorm of linear_value_head_dim, out_proj; no biases) or a Qwen3NextAttention
+    # (`self_attn`: Qwen3-MoE's, biases as attention_bias says, per-head q/k norms, the query
+    # projection twice as wide for its output gate, partial rotary); Qwen2-MoE's MLP (a router
+    # over num_experts experts of moe_intermediate_size and a shared expert of
+    # shared_expert_intermediate_size under a one-output sigmoid gate, or a dense MLP of
+    # intermediate_size in the blocks mlp_only_layers / decoder_sparse_step name); every
+    # Qwen3NextRMSNorm weighs by 1 + weight (Gemma's; the gated one by its weight).
+    "qwen3_next": Family("Qwen3NextForCausalLM", "Qwen3NextConfig", None, None, None, True,
+                         norm_plus_one=True, moe_intermediate_key="moe_intermediate_size",
+                         dense_mlp_layers=True,
+                         shared_expert_key="shared_expert_intermediate_size",
+                         linear_attention=True, gated_query=True),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -681,6 +703,42 @@ def moe_layer_range_of(sparse: list[bool]) -> tuple[int, int, int]:
         "dense) fit no moe_layer_start_index / moe_layer_end_index / moe_layer_interval, which "
         "is how an ERNIE 4.5 config.json says where its experts are: remove other blocks (the "
         "published models, interval 1, allow any), or keep the model dense")
+
+
+def linear_attention_blocks(config) -> list[bool]:
+    """Per block, whether it is one of Qwen3-Next's Gated DeltaNet blocks (`layer_types`
+    "linear_attention"); False for every block of the other families."""
+    if not family(config).linear_attention:
+        return [False] * config.num_hidden_layers
+    return [kind == "linear_attention" for kind in config.layer_types]
+
+
+def linear_attention_params(config) -> int:
+    """Parameters of one Gated DeltaNet (Qwen3NextGatedDeltaNet): in_proj_qkvz (hidden ->
+    2 x keys + 2 x values, the queries, keys, values and the output gate z), in_proj_ba
+    (hidden -> 2 x value heads: beta and the decay's input), the depthwise conv1d over the
+    queries, keys and values (one kernel of linear_conv_kernel_dim per channel, no bias),
+    dt_bias and A_log (one per value head), the gated RMSNorm (linear_value_head_dim) and
+    out_proj (values -> hidden); no biases."""
+    keys = config.linear_num_key_heads * config.linear_key_head_dim
+    values = config.linear_num_value_heads * config.linear_value_head_dim
+    heads = config.linear_num_value_heads
+    d = config.hidden_size
+    return (d * (2 * keys + 2 * values) + d * 2 * heads
+            + (2 * keys + values) * config.linear_conv_kernel_dim + 2 * heads
+            + config.linear_value_head_dim + values * d)
+
+
+def linear_attention_state(config) -> tuple[int, int]:
+    """The values one sequence's state holds in a Gated DeltaNet block, whatever its length:
+    (the conv state, the last linear_conv_kernel_dim inputs of each of the conv1d's channels,
+    in the model's dtype; the recurrent state, a key x value matrix per value head, which
+    transformers keeps in float32)."""
+    channels = (2 * config.linear_num_key_heads * config.linear_key_head_dim
+                + config.linear_num_value_heads * config.linear_value_head_dim)
+    return (channels * config.linear_conv_kernel_dim,
+            config.linear_num_value_heads * config.linear_key_head_dim
+            * config.linear_value_head_dim)
 
 
 def active_experts(config) -> list[int]:
@@ -1011,6 +1069,18 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_local_experts": 16, "num_experts_per_tok": 1, "moe_layers": None,
                     "interleave_moe_layer_step": 1, "no_rope_layer_interval": 4,
                     "attention_chunk_size": 8192},
+    # Qwen3NextConfig's (Qwen3-Next-80B-A3B's shape but intermediate_size, unread there:
+    # every block sparse): num_experts in its class and config.json (held as
+    # num_local_experts here, as config_from_dict maps it); layer_types derived from
+    # full_attention_interval (config_from_dict).
+    "qwen3_next": {**_QWEN_DEFAULTS, "hidden_size": 2048, "intermediate_size": 5632,
+                   "num_hidden_layers": 48, "num_attention_heads": 16,
+                   "num_key_value_heads": 2, "head_dim": 256,
+                   "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+                   "num_local_experts": 512, "num_experts_per_tok": 10, "mlp_only_layers": [],
+                   "decoder_sparse_step": 1, "linear_conv_kernel_dim": 4,
+                   "linear_key_head_dim": 128, "linear_value_head_dim": 128,
+                   "linear_num_key_heads": 16, "linear_num_value_heads": 32},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -1052,6 +1122,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
             pattern = values.get("sliding_window_pattern") or 4
             values["layer_types"] = ["sliding_attention" if (i + 1) % pattern else "full_attention"
                                      for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") == "qwen3_next":
+        values["layer_types"] = qwen3_next_layer_types(values)
     if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
         # GptOssConfig's: a sliding block first, then every other block (its windows).
         values["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention"
@@ -1389,6 +1461,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             + ") and ignores these keys, so it would run another model than this checkpoint's; "
             "prunebench never runs the checkpoint's own code: use a checkpoint of the published "
             "MiniMax-M2 architecture")
+    if model_type == "qwen3_next" and (problem := _qwen3_next_unbuilt(raw)):
+        raise PrunebenchError(f"{path / 'config.json'} {problem}")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
@@ -1405,6 +1479,52 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "needs its entry: re-download or rebuild the model; a config.json edited by hand no "
             "longer describes its blocks")
     return raw
+
+
+def qwen3_next_layer_types(values: dict[str, Any]) -> Any:
+    """A Qwen3-Next config.json's block kinds: its layer_types, or as Qwen3NextConfig derives
+    them where it gives none (the published one gives full_attention_interval alone): every
+    interval-th block (4th) full attention, the others Gated DeltaNet."""
+    if values.get("layer_types"):
+        return values["layer_types"]
+    interval = values.get("full_attention_interval") or 4
+    blocks = values.get("num_hidden_layers", CONFIG_DEFAULTS["qwen3_next"]["num_hidden_layers"])
+    return ["linear_attention" if (i + 1) % interval else "full_attention"
+            for i in range(blocks if isinstance(blocks, int) else 0)]
+
+
+def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
+    """What of a Qwen3-Next config.json transformers does not build or run as its weights are,
+    said with what to do; None when nothing. Qwen3NextDecoderLayer builds a token mixer for the
+    two kinds of block only (any other entry of `layer_types` leaves the block without one,
+    silently), its cache needs a full-attention block (modeling.remove_blocks keeps one), and
+    the Gated DeltaNet shares each key head among a whole group of value heads
+    (other head counts stop the first forward on a reshape)."""
+    kinds = qwen3_next_layer_types(raw)
+    other = sorted({k for k in kinds if k not in ("linear_attention", "full_attention")}
+                   if isinstance(kinds, list) else ())
+    if other:
+        return (f"gives layer_types {other}: Qwen3NextForCausalLM builds a Gated DeltaNet for "
+                "'linear_attention' and a gated softmax attention for 'full_attention' and "
+                "nothing for any other kind (the block would run without its token mixer): "
+                "re-download or rebuild the model; a config.json edited by hand no longer "
+                "describes its blocks")
+    if isinstance(kinds, list) and kinds and "full_attention" not in kinds:
+        return ("gives no 'full_attention' block (layer_types, or as its "
+                "full_attention_interval derives them): transformers sizes a Qwen3-Next "
+                "model's masks by a full-attention block's cache, so neither generate nor any "
+                "cached forward runs without one: re-download or rebuild the model; a "
+                "config.json edited by hand no longer describes its blocks")
+    defaults = CONFIG_DEFAULTS["qwen3_next"]
+    values = raw.get("linear_num_value_heads", defaults["linear_num_value_heads"])
+    keys = raw.get("linear_num_key_heads", defaults["linear_num_key_heads"])
+    if _positive_whole(values) and _positive_whole(keys) and values % keys:
+        return (f"gives linear_num_value_heads={values} and linear_num_key_heads={keys}: each "
+                "key head of the Gated DeltaNet serves a whole group of value heads, so the "
+                "value heads must be a multiple of the key heads (Qwen3-Next-80B-A3B: 32 and "
+                "16): re-download or rebuild the model; a config.json edited by hand no longer "
+                "describes its weights")
+    return None
 
 
 def _check_hunyuan_experts(raw: dict[str, Any], where: Path) -> None:
@@ -1465,6 +1585,10 @@ def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
     }
 
 
+LINEAR_ATTENTION_SHAPE = {"num_attention_heads": 0, "num_key_value_heads": 0,
+                          "linear_attention": True}
+
+
 def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     """Per-block shapes; homogeneous configs get the same entry for every block."""
     shapes = getattr(config, "layer_shapes", None)
@@ -1473,8 +1597,12 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             # Each block's MLP kind (Qwen3-MoE and Qwen2-MoE may mix dense blocks in): the
             # counts and the depth methods' sizes read it; a mixture-of-experts model is never
             # width-pruned, so it never has layer_shapes of its own.
-            return [dict(default_layer_shape(config), sparse_mlp=sparse)
-                    for sparse in sparse_mlp_blocks(config)]
+            # Qwen3-Next's Gated DeltaNet blocks: no query or KV heads (no KV cache), their
+            # own parameters (block_param_count).
+            return [dict(default_layer_shape(config), sparse_mlp=sparse,
+                         **(LINEAR_ATTENTION_SHAPE if linear else {}))
+                    for sparse, linear in zip(sparse_mlp_blocks(config),
+                                              linear_attention_blocks(config))]
         return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
     if len(shapes) != config.num_hidden_layers:
         raise PrunebenchError(
@@ -1515,6 +1643,9 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     d, hd = config.hidden_size, head_dim(config)
     q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
     attn = d * q + 2 * d * kv + q * d
+    if family(config).gated_query:
+        # Qwen3-Next: q_proj also gives each head's output gate (its bias too)
+        attn += d * q + (q if qkv_bias(config) else 0)
     if family(config).latent_attention:
         # DeepSeek-V3's latent attention is never width-pruned: counted whole, its own way.
         q = kv = 0
@@ -1532,6 +1663,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
     if attention_sinks(config) and q:
         attn += shape["num_attention_heads"]  # gpt-oss: one sink logit per query head
+    if shape.get("linear_attention"):
+        attn = linear_attention_params(config)  # Qwen3-Next's Gated DeltaNet instead
     if shape.get("sparse_mlp"):
         # A router (experts x hidden; gpt-oss's with a bias) and each expert's fused gate/up
         # and down projections (3 x hidden x width; gpt-oss's with biases), Qwen2-MoE's shared
