@@ -1,5 +1,6 @@
 """Test helpers for block-removal tests: insert a block into a loaded LLaMA model (keeping its
-config consistent); check that the blocks a prune kept are the loaded weights, exactly."""
+config consistent); check that the blocks a prune kept are the loaded weights, exactly; the
+state dict of a model's kept blocks, renumbered."""
 import torch
 
 
@@ -24,3 +25,17 @@ def assert_kept_blocks_exact(model, dense: dict, removed: list[int], n_blocks: i
         for name, tensor in model.model.layers[new].state_dict().items():
             assert tensor.dtype == torch.float32
             assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
+
+
+def kept_blocks_state(model, keep: list[int]) -> dict:
+    """`model`'s state dict without the blocks not in `keep`, the kept ones renumbered in
+    order: the weights of a model of those blocks alone."""
+    state = {}
+    for key, tensor in model.state_dict().items():
+        if key.startswith("model.layers."):
+            block, rest = key.removeprefix("model.layers.").split(".", 1)
+            if int(block) not in keep:
+                continue
+            key = f"model.layers.{keep.index(int(block))}.{rest}"
+        state[key] = tensor
+    return state

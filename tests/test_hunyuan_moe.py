@@ -26,6 +26,7 @@ from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_config,
                                                config_from_dict, config_from_json, count_params)
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
+from block_helpers import kept_blocks_state
 from test_deepseek import ids, logits, numel, random_model, write_two_shards
 from test_deepseek_v2 import check_known_shape
 from test_families import VOCAB, in_allocated_memory
@@ -91,15 +92,7 @@ def kept_blocks_model(model, keep: list[int], topk: list[int]) -> HunYuanMoEV1Fo
     config = copy.deepcopy(model.config)
     config.num_hidden_layers, config.moe_topk = len(keep), topk
     kept = HunYuanMoEV1ForCausalLM(config).eval()
-    state = {}
-    for key, tensor in model.state_dict().items():
-        if key.startswith("model.layers."):
-            block, rest = key.removeprefix("model.layers.").split(".", 1)
-            if int(block) not in keep:
-                continue
-            key = f"model.layers.{keep.index(int(block))}.{rest}"
-        state[key] = tensor
-    kept.load_state_dict(state, strict=False)
+    kept.load_state_dict(kept_blocks_state(model, keep), strict=False)
     return kept
 
 
