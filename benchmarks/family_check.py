@@ -19,7 +19,9 @@ attention biases on, this random tied model's depth variant repeats one token; t
 check them), StableLM-2-1.6B's biased LayerNorms, q/k/v biases and quarter-head rotary with
 StableLM-2-12B's parallel block and per-head q/k LayerNorms, Arcee's ungated relu2 MLP with
 biases and YaRN tables, Nemotron's ungated MLP, LayerNorms weighing by 1 + weight with biases,
-half of each head rotating and head_dim set apart; sliding windows of 8
+half of each head rotating and head_dim set apart, StarCoder2-3B's ungated gelu MLP named
+c_fc / c_proj with biases everywhere and biased LayerNorms, phi-2's parallel block, attention
+output `dense`, fc1 / fc2 MLP and biased LM head with q/k LayerNorms on; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
 longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
@@ -72,7 +74,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "ernie4_5": "ernie-4.5-0.3b",
                  "cohere": "command-r-plus", "cohere2": "command-r7b",
                  "hunyuan_v1_dense": "hunyuan-7b", "stablelm": "stablelm-2-1.6b",
-                 "arcee": None, "nemotron": None}
+                 "arcee": None, "nemotron": None, "starcoder2": "starcoder2-3b",
+                 "phi": "phi-2"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -125,6 +128,10 @@ def small_config(family: str):
         values["use_bias"] = True
     if model_type == "stablelm":  # StableLM-2-12B's parallel block and per-head q/k norms
         values.update(use_parallel_residual=True, qk_layernorm=True)  # on 1.6B's biases
+    if model_type == "starcoder2":  # its window (published 4096) inside the cells
+        values["sliding_window"] = WINDOW
+    if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
+        values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)
         values["head_dim"] = 32
     if model_type == "olmo":  # OLMo-7B-0424's clamp of q, k and v, tight enough to bite here

@@ -14,7 +14,9 @@ norms after the rotation, NTK-alpha rotary frequencies, biases on all four atten
 tied), StableLM (biased LayerNorms, a parallel block by a key, q/k/v biases, a q/k LayerNorm
 module per head, partial rotary), Arcee (an MLP without a gate, relu2, biases, YaRN rotary
 tables), Nemotron (Arcee's MLP, LayerNorms with biases weighing by 1 + weight, partial rotary,
-head_dim set apart), and the
+head_dim set apart), Starcoder2 (an ungated MLP named c_fc / c_proj, biases everywhere, biased
+LayerNorms, a sliding window, tied), Phi (a parallel block, an attention output named `dense`, an
+ungated MLP named fc1 / fc2, q/k LayerNorms with biases, partial rotary, a biased LM head), and the
 mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
@@ -63,6 +65,7 @@ from transformers import HunYuanMoEV1Config
 from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
 from transformers import Qwen3NextConfig
+from transformers import PhiConfig, Starcoder2Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -214,6 +217,20 @@ FAMILIES = {
     # configs), GQA, untied. Weights of std 0.1, as Arcee's.
     "nemotron": lambda: NemotronConfig(**SMALL, head_dim=32, attention_bias=True, mlp_bias=True,
                                        partial_rotary_factor=0.5, initializer_range=0.1),
+    # Starcoder2 (StarCoder2-3B / 7B / 15B): biases on all four attention projections and on
+    # its ungated MLP's c_fc / c_proj (use_bias, as published), gelu_pytorch_tanh between them,
+    # LayerNorms with biases, one sliding window for every block (6 tokens here, inside the
+    # tested positions; 4096 published), GQA, tied as published. Weights of std 0.1, as
+    # Arcee's.
+    "starcoder2": lambda: Starcoder2Config(**SMALL, use_bias=True, sliding_window=6,
+                                           tie_word_embeddings=True, initializer_range=0.1),
+    # Phi (phi-2, phi-1.5, phi-1): Cohere's parallel block under one biased LayerNorm, q/k/v
+    # and the output projection `dense` biased, q/k LayerNorms with biases shared by the heads
+    # (qk_layernorm: false as published, on here), 0.4 of each head rotating (as phi-2), its
+    # ungated MLP fc1 -> gelu_new -> fc2 biased, a biased LM head, GQA (published: MHA),
+    # untied. Weights of std 0.1, as Arcee's.
+    "phi": lambda: PhiConfig(**SMALL, qk_layernorm=True, partial_rotary_factor=0.4,
+                             initializer_range=0.1),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -377,6 +394,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "cohere": "CohereForCausalLM", "cohere2": "Cohere2ForCausalLM",
            "hunyuan_v1_dense": "HunYuanDenseV1ForCausalLM", "stablelm": "StableLmForCausalLM",
            "arcee": "ArceeForCausalLM", "nemotron": "NemotronForCausalLM",
+           "starcoder2": "Starcoder2ForCausalLM", "phi": "PhiForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -715,7 +733,7 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     hd = head_dim(model.config)
     rep = model.config.num_attention_heads // model.config.num_key_value_heads
     with torch.no_grad():  # group 0 of block 1: its query heads 0..rep-1
-        model.model.layers[1].self_attn.o_proj.weight[:, :rep * hd] = 0
+        projections.o_proj(model.model.layers[1].self_attn).weight[:, :rep * hd] = 0
     x = ids()
     before = logits(model, x)
     norm = getattr(model.model.layers[1].self_attn, "q_norm", None)
@@ -989,8 +1007,8 @@ def test_flap_compensates_an_emptied_sublayer_only_where_no_norm_follows_it(name
     assert "o_proj" in partly["compensated"]
     # (the bias stays, at zero, as the plan counted it in every block)
     layer = model.model.layers[1]
-    assert (layer.self_attn.o_proj.bias.abs().max() == 0) == normed
-    assert (layer.mlp.down_proj.bias.abs().max() == 0) == normed
+    assert (projections.o_proj(layer.self_attn).bias.abs().max() == 0) == normed
+    assert (projections.down_proj(layer.mlp).bias.abs().max() == 0) == normed
     assert numel(model) == count_params(model.config)
     x = ids()
     assert torch.isfinite(logits(model, x)).all()
@@ -1641,6 +1659,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "hunyuan-7b": 7_504_568_320, "hunyuan-1.8b": 1_791_080_448,
              "hunyuan-0.5b": 539_010_048,
              "stablelm-3b-4e1t": 2_795_443_200, "stablelm-2-1.6b": 1_644_515_328,
+             "starcoder2-3b": 3_030_371_328,  # the card's 3B
+             "phi-2": 2_779_683_840,  # the card's 2.78B
              "llama-3.1-minitron-4b-width": 4_512_746_496,  # the card's 4.51B
              "llama-3.1-minitron-4b-depth": 4_540_469_248,  # 9.08 GB of bfloat16 files
              "mistral-nemo-base-2407": 12_247_782_400,  # the card's 12.2B

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError, ResourceError
+from prunebench import PrunebenchError, ResourceError, projections
 from prunebench.checkpoint.param_count import PACKED_PARTS
 from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_full
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
@@ -56,7 +56,10 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     GLM's gate_up_proj: gate_proj, up_proj) gets one adapter when all its parts are targets;
     naming some of them only is refused, since its adapter would change the others too. An
     ungated MLP (Arcee, Nemotron) has no gate_proj: the default targets adapt its up_proj and
-    down_proj, and a shorter list naming gate_proj is refused.
+    down_proj, and a shorter list naming gate_proj is refused. The targets are LLaMA's names
+    in every family: a module its family names otherwise is adapted as the part it is
+    (projections.OWN_NAMES: up_proj is Starcoder2's c_fc and Phi's fc1, down_proj their c_proj
+    and fc2, o_proj Phi's attention `dense`).
     """
     refuse_expert_targets(model, targets)
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
@@ -65,7 +68,7 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     chosen, skipped = [], []
     for name, module in model.named_modules():
         short = name.rsplit(".", 1)[-1]
-        parts = PACKED_PARTS.get(short, (short,))
+        parts = PACKED_PARTS.get(short, (projections.llama_name(name),))
         if isinstance(module, nn.Linear) and all(p in targets for p in parts):
             (chosen if module.in_features and module.out_features else skipped).append(name)
     if not chosen:

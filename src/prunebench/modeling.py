@@ -45,7 +45,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
-from prunebench.projections import set_block_heads
+from prunebench.projections import (down_proj, mlp_inputs, module_name, o_proj, set_block_heads,
+                                    set_part)
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
     # which jobs that read a config or a tokenizer (calibration, dense report) do without
@@ -121,9 +122,11 @@ def is_activation_checkpointing(model) -> bool:
 
 # The dropout rates a family's modules read at every forward in training mode, as floats:
 # Seed-OSS's attention (attention_dropout on the attention weights, residual_dropout on its
-# output) and MLP (residual_dropout), 0.1 in SeedOssConfig; the other families' published
-# configs have 0 (LLaMA's, the study's, has none).
-DROPOUT_RATES = ("attention_dropout", "residual_dropout")
+# output) and MLP (residual_dropout), 0.1 in SeedOssConfig; Starcoder2's attention and MLP
+# outputs (residual_dropout) and its embeddings (Starcoder2Model's embedding_dropout, 0.1 in
+# the published configs); the other families' published configs have 0 (LLaMA's, the
+# study's, has none).
+DROPOUT_RATES = ("attention_dropout", "residual_dropout", "embedding_dropout")
 
 
 @contextlib.contextmanager
@@ -149,6 +152,13 @@ def base_dropout_off(model: nn.Module):
     finally:
         for (module, name), rate in saved.items():
             setattr(module, name, rate)
+
+
+def final_norm(model: nn.Module) -> nn.Module:
+    """The norm after the last block: PhiModel's `final_layernorm`, every other family's
+    `norm`."""
+    inner = model.model
+    return inner.final_layernorm if hasattr(inner, "final_layernorm") else inner.norm
 
 
 def sparse_block(layer: nn.Module) -> nn.Module:
@@ -220,14 +230,18 @@ class ZeroHeadAttention(nn.Module):
 
     It still writes a 1-dim dummy key/value per token into the KV cache so that the cache's
     sequence length (read from block 0 by HF) stays right when block 0 is the zero-head one.
+    The output projection keeps its family's name (`name`: Phi's `dense`), so that the
+    checkpoint's tensors are named as transformers' model of the pruned shape names them.
     """
 
-    def __init__(self, config: LlamaConfig, layer_idx: int, has_bias: bool):
+    def __init__(self, config: LlamaConfig, layer_idx: int, has_bias: bool,
+                 name: str = "o_proj"):
         super().__init__()
         self.config = config
         self.layer_idx = layer_idx
         self.head_dim = head_dim(config)
-        self.o_proj = nn.Linear(0, config.hidden_size, bias=has_bias)
+        self.output_name = name
+        setattr(self, name, nn.Linear(0, config.hidden_size, bias=has_bias))
 
     def forward(self, hidden_states: torch.Tensor, *args, **kwargs):
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
@@ -235,7 +249,7 @@ class ZeroHeadAttention(nn.Module):
             b, s = hidden_states.shape[:2]
             dummy = hidden_states.new_zeros(b, 1, s, 1)
             cache.update(dummy, dummy, self.layer_idx)
-        out = self.o_proj(hidden_states.new_zeros(*hidden_states.shape[:-1], 0))
+        out = getattr(self, self.output_name)(hidden_states.new_zeros(*hidden_states.shape[:-1], 0))
         return out, None
 
 
@@ -286,9 +300,10 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     n_q, n_kv = shape["num_attention_heads"], shape["num_key_value_heads"]
     in_bias, out_bias = qkv_bias(config), o_bias(config) or shape["o_proj_bias"]
     layout = family(config)
+    out_name, out_weight = module_name(attn, "o_proj"), o_proj(attn).weight
     if n_q == 0:
-        zero = ZeroHeadAttention(config, layer_idx, out_bias)
-        zero.to(device=attn.o_proj.weight.device, dtype=attn.o_proj.weight.dtype)
+        zero = ZeroHeadAttention(config, layer_idx, out_bias, out_name)
+        zero.to(device=out_weight.device, dtype=out_weight.dtype)
         layer.self_attn = zero
     else:
         if n_q % n_kv:
@@ -300,7 +315,7 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
             attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
             attn.k_proj = _linear(d, n_kv * hd, in_bias, attn.k_proj)
             attn.v_proj = _linear(d, n_kv * hd, in_bias, attn.v_proj)
-        attn.o_proj = _linear(n_q * hd, d, out_bias, attn.o_proj)
+        setattr(attn, out_name, _linear(n_q * hd, d, out_bias, o_proj(attn)))
         # Qwen3's q_norm / k_norm (size head_dim, shared by the heads) keep their shape;
         # OLMo-2's norm the whole projections, one weight per channel.
         if layout.qk_norm_whole:
@@ -318,10 +333,10 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     if "gate_up_proj" in layout.packed:  # Phi-3, GLM: one gate_up_proj, rows [gate; up]
         mlp.gate_up_proj = _linear(d, 2 * m, m_bias, mlp.gate_up_proj)
     else:
-        if not layout.ungated_mlp:  # (ArceeMLP, NemotronMLP: up_proj alone, no gate)
-            mlp.gate_proj = _linear(d, m, m_bias, mlp.gate_proj)
-        mlp.up_proj = _linear(d, m, m_bias, mlp.up_proj)
-    mlp.down_proj = _linear(m, d, m_bias or shape["down_proj_bias"], mlp.down_proj)
+        # (ArceeMLP, NemotronMLP: up_proj alone, no gate; Starcoder2's c_fc, Phi's fc1)
+        for name in mlp_inputs(mlp):
+            setattr(mlp, name, _linear(d, m, m_bias, getattr(mlp, name)))
+    set_part(mlp, "down_proj", _linear(m, d, m_bias or shape["down_proj_bias"], down_proj(mlp)))
     mlp.intermediate_size = m
 
 

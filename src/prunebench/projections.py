@@ -9,8 +9,13 @@ of the packed rows where the family packs them. o_proj and down_proj are separat
 
 An ungated MLP (Arcee's, Nemotron's: `down_proj(act(up_proj(x)))`, `Family.ungated_mlp`) has
 up_proj alone before down_proj: `mlp_inputs` names a block's MLP input modules, so the surgery,
-the methods and the compiled decoder read whichever there are. (A later ungated family whose
-modules have other names, Starcoder2's c_fc / c_proj, would map them here.)
+the methods and the compiled decoder read whichever there are.
+
+Starcoder2's and Phi's blocks name some modules otherwise (`OWN_NAMES`): Starcoder2's ungated
+MLP is `c_fc` -> act -> `c_proj`, Phi's `fc1` -> act -> `fc2` and its attention's output
+projection `dense`. Every reader asks this module for a part by its LLaMA name (`module_name`,
+`o_proj`, `down_proj`) and gets the family's module, so that each is sliced, scored, fused and
+adapted where the family's forward reads it.
 """
 
 from __future__ import annotations
@@ -24,10 +29,44 @@ from prunebench.checkpoint.param_count import PACKED_PARTS
 
 ATTENTION_PARTS, MLP_PARTS = PACKED_PARTS["qkv_proj"], PACKED_PARTS["gate_up_proj"]
 
+# (owner, module name) -> the LLaMA part it is, for the modules other families name otherwise:
+# Phi's attention output `dense`, Starcoder2's MLP c_fc / c_proj, Phi's fc1 / fc2.
+OWN_NAMES = {("self_attn", "dense"): "o_proj", ("mlp", "c_fc"): "up_proj",
+             ("mlp", "c_proj"): "down_proj", ("mlp", "fc1"): "up_proj", ("mlp", "fc2"): "down_proj"}
+
+
+def module_name(owner: nn.Module, part: str) -> str:
+    """The name under which `owner` (a block's self_attn or mlp) holds LLaMA's `part`: the
+    family's own where it names the module otherwise (OWN_NAMES), else `part`."""
+    return next((name for (_, name), llama in OWN_NAMES.items()
+                 if llama == part and name in owner._modules), part)
+
+
+def llama_name(qualified: str) -> str:
+    """LLaMA's part name of a module by its qualified name (`model.layers.0.mlp.c_fc`:
+    up_proj), or its own last name where the family names it as LLaMA does."""
+    owner, _, name = qualified.rpartition(".")
+    return OWN_NAMES.get((owner.rpartition(".")[2], name), name)
+
+
+def o_proj(attn: nn.Module) -> nn.Linear:
+    """A block's attention output projection (Phi's `dense`)."""
+    return getattr(attn, module_name(attn, "o_proj"))
+
+
+def down_proj(mlp: nn.Module) -> nn.Linear:
+    """A block's MLP output projection (Starcoder2's `c_proj`, Phi's `fc2`)."""
+    return getattr(mlp, module_name(mlp, "down_proj"))
+
+
+def set_part(owner: nn.Module, part: str, module: nn.Module) -> None:
+    """Put `module` where `owner`'s forward reads LLaMA's `part` (its own name for it)."""
+    setattr(owner, module_name(owner, part), module)
+
 
 def attention_heads(attn: nn.Module, head_dim: int) -> tuple[int, int]:
     """(query heads, KV heads) of a block's attention as its modules are (0, 0: no heads)."""
-    n_q = attn.o_proj.in_features // head_dim  # o_proj reads every query head, in any family
+    n_q = o_proj(attn).in_features // head_dim  # o_proj reads every query head, in any family
     if n_q == 0:
         return 0, 0
     if hasattr(attn, "qkv_proj"):
@@ -37,16 +76,21 @@ def attention_heads(attn: nn.Module, head_dim: int) -> tuple[int, int]:
 
 def mlp_width(mlp: nn.Module) -> int:
     """A block's MLP channels (down_proj reads each of them, in any family)."""
-    return mlp.down_proj.in_features
+    return down_proj(mlp).in_features
 
 
 def mlp_inputs(mlp: nn.Module) -> tuple[str, ...]:
     """The modules that read a block's MLP input, by name: Phi-3's and GLM's packed
     gate_up_proj, LLaMA's gate_proj and up_proj, or an ungated MLP's up_proj alone (ArceeMLP,
-    NemotronMLP build no gate_proj)."""
+    NemotronMLP build no gate_proj; Starcoder2MLP's c_fc, PhiMLP's fc1)."""
     if hasattr(mlp, "gate_up_proj"):
         return ("gate_up_proj",)
-    return MLP_PARTS if hasattr(mlp, "gate_proj") else ("up_proj",)
+    return MLP_PARTS if hasattr(mlp, "gate_proj") else (module_name(mlp, "up_proj"),)
+
+
+def mlp_gated(mlp: nn.Module) -> bool:
+    """Whether a block's MLP multiplies act(gate) by up (SwiGLU), or is ungated (act(up))."""
+    return hasattr(mlp, "gate_up_proj") or hasattr(mlp, "gate_proj")
 
 
 def attention_row_split(attn: nn.Module, head_dim: int) -> list[int]:
@@ -71,16 +115,17 @@ def part_tensors(layer: nn.Module, head_dim: int,
 
 
 def scored_weights(layer: nn.Module, with_attention: bool) -> dict[str, nn.Parameter]:
-    """The weight parameters of a block's projections by module name (packed ones whole):
-    what a method scores and `part_tensors` then splits."""
+    """The weight parameters of a block's projections by LLaMA's module names (packed ones
+    whole; Phi's `dense` as o_proj, Starcoder2's c_fc / c_proj as up_proj / down_proj): what a
+    method scores and `part_tensors` then splits."""
     attn, mlp = layer.self_attn, layer.mlp
-    names = []
+    parts = []
     if with_attention:
-        names += [("self_attn", n) for n in (
-            ("qkv_proj",) if hasattr(attn, "qkv_proj") else ATTENTION_PARTS)] + [("self_attn",
-                                                                                   "o_proj")]
-    names += [("mlp", n) for n in mlp_inputs(mlp)] + [("mlp", "down_proj")]
-    return {n: getattr(getattr(layer, owner), n).weight for owner, n in names}
+        parts += [(attn, n) for n in (
+            ("qkv_proj",) if hasattr(attn, "qkv_proj") else ATTENTION_PARTS)] + [(attn, "o_proj")]
+    parts += [(mlp, n) for n in (mlp_inputs(mlp) if mlp_gated(mlp) else ("up_proj",))]
+    parts += [(mlp, "down_proj")]
+    return {part: getattr(owner, module_name(owner, part)).weight for owner, part in parts}
 
 
 def kept_attention_rows(attn: nn.Module, head_dim: int, q_rows: list[int],

@@ -56,6 +56,7 @@ from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, n
                                               norm_weight, pairwise_table, rms_norm, soft_cap)
 from prunebench.checkpoint.param_count import family, parallel_block, refuse_moe
 from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
+from prunebench.modeling import final_norm
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
 
 log = logging.getLogger(__name__)
@@ -287,10 +288,11 @@ class StaticDecoder(nn.Module):
         self.register_buffer("embed_scale", torch.tensor(config.hidden_size ** 0.5).to(dtype)
                              if layout.scaled_embedding else None, persistent=False)
         self.norm_style = norm_style(layout)
-        self.register_buffer("norm_w", norm_weight(model.model.norm, device), persistent=False)
-        self.register_buffer("norm_b", detach_or_none(getattr(model.model.norm, "bias", None)),
+        final = final_norm(model)  # (Phi's final_layernorm)
+        self.register_buffer("norm_w", norm_weight(final, device), persistent=False)
+        self.register_buffer("norm_b", detach_or_none(getattr(final, "bias", None)),
                              persistent=False)  # (StableLM's LayerNorm)
-        self.norm_eps = norm_eps(model.model.norm)
+        self.norm_eps = norm_eps(final)
         self.final_softcap = getattr(config, "final_logit_softcapping", None)
         # Granite's scalars: embeddings times embedding_multiplier (a Python float times the
         # weights' dtype, as HF multiplies), logits divided by logits_scaling; each block

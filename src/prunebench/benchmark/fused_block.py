@@ -77,9 +77,12 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
 
 def qk_norm_weight(norm: nn.Module | None,
                    per_head: nn.Module | None) -> tuple[torch.Tensor | None, float | None]:
-    """A q or k norm's weight and epsilon: Qwen3's, OLMo-2's, Cohere's module (`norm`), or
-    StableLM's per-head one (`per_head`: a LayerNorm module a head, their weights stacked as a
-    row per head, as Cohere's are held); (None, None) for none."""
+    """A q or k norm's weight and epsilon: Qwen3's, OLMo-2's, Cohere's module (`norm`), Phi's
+    LayerNorm shared by the heads (`per_head` without `norms`), or StableLM's per-head one
+    (`per_head`: a LayerNorm module a head, their weights stacked as a row per head, as
+    Cohere's are held); (None, None) for none."""
+    if norm is None and per_head is not None and not hasattr(per_head, "norms"):
+        norm = per_head  # Phi's q_layernorm: one nn.LayerNorm over head_dim
     if norm is not None:
         return detach_or_none(norm.weight), norm_eps(norm)
     if per_head is not None:
@@ -248,7 +251,7 @@ class Block(nn.Module):
         self.eps = {}
         for name, norm in norms.items():
             self.register_buffer(name, None if norm is None else norm_weight(
-                norm, attn.o_proj.weight.device), persistent=False)
+                norm, projections.o_proj(attn).weight.device), persistent=False)
             # (StableLM's LayerNorms: their biases, as `<name>_b`)
             self.register_buffer(f"{name}_b", detach_or_none(getattr(norm, "bias", None)),
                                  persistent=False)
@@ -265,9 +268,9 @@ class Block(nn.Module):
         # before scales other than 1 / sqrt(head_dim) existed here), else the model's.
         self.kernel_scale = None if self.scale == head_dim ** -0.5 else self.scale
         self.softcap = getattr(attn, "attn_logit_softcapping", None) if self.n_q else None
-        self.register_buffer("o_w", detach_or_none(attn.o_proj.weight) if self.n_q else None,
+        self.register_buffer("o_w", detach_or_none(projections.o_proj(attn).weight) if self.n_q else None,
                              persistent=False)
-        self.register_buffer("o_b", detach_or_none(attn.o_proj.bias), persistent=False)
+        self.register_buffer("o_b", detach_or_none(projections.o_proj(attn).bias), persistent=False)
         qkv_w = qkv_b = k_cache = v_cache = None
         if self.n_q:  # a cache of this block's own KV width; zero-head blocks get none
             qkv_w, qkv_b = fuse_linears([attn.qkv_proj] if hasattr(attn, "qkv_proj") else
@@ -289,6 +292,10 @@ class Block(nn.Module):
         k_norm_w, self.k_norm_eps = qk_norm_weight(k_norm, getattr(attn, "k_layernorm", None))
         self.register_buffer("q_norm_w", q_norm_w, persistent=False)
         self.register_buffer("k_norm_w", k_norm_w, persistent=False)
+        # Phi's q/k LayerNorms (shared by the heads) hold biases too
+        for name in ("q", "k"):
+            self.register_buffer(f"{name}_norm_b", detach_or_none(getattr(
+                getattr(attn, f"{name}_layernorm", None), "bias", None)), persistent=False)
         # OLMo-2's q/k norms weigh every channel of the whole projection (Qwen3's: one head's),
         # as the family says: a pruned OLMo-2 block with one head left has head_dim of them.
         self.qk_norm_whole = q_norm is not None and qk_norm_whole
@@ -300,16 +307,18 @@ class Block(nn.Module):
         self.m = projections.mlp_width(mlp)
         # [gate; up] rows (fused, or Phi-3's packed module), or an ungated MLP's up rows alone
         inputs = projections.mlp_inputs(mlp)
-        self.gated = inputs != ("up_proj",)
+        self.gated = projections.mlp_gated(mlp)
         self.mlp_split = [self.m, self.m] if self.gated else [self.m]
         gate_up_w, gate_up_b = (fuse_linears([getattr(mlp, name) for name in inputs]) if self.m
                                 else (None, None))
         self.register_buffer("gate_up_w", gate_up_w, persistent=False)
         self.register_buffer("gate_up_b", gate_up_b, persistent=False)
-        self.register_buffer("down_w", detach_or_none(mlp.down_proj.weight) if self.m else None,
+        self.register_buffer("down_w", detach_or_none(projections.down_proj(mlp).weight) if self.m else None,
                              persistent=False)
-        self.register_buffer("down_b", detach_or_none(mlp.down_proj.bias), persistent=False)
-        self.act = getattr(mlp, "act_fn", None) or mlp.activation_fn  # (Phi-3's name)
+        self.register_buffer("down_b", detach_or_none(projections.down_proj(mlp).bias), persistent=False)
+        # (Phi-3's and Phi's name activation_fn, Starcoder2's act)
+        self.act = next(getattr(mlp, name) for name in ("act_fn", "activation_fn", "act")
+                        if hasattr(mlp, name))
 
     def _project(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                  split: list[int]) -> torch.Tensor:
@@ -383,9 +392,9 @@ class Block(nn.Module):
     def _head_norms(self, qk: torch.Tensor, n_q: int) -> torch.Tensor:
         """The per-head q/k norms of [B, T, heads, hd] queries (the first n_q) and keys."""
         return torch.cat([rms_norm(qk[:, :, :n_q], self.q_norm_w, self.q_norm_eps,
-                                   self.norm_style),
+                                   self.norm_style, self.q_norm_b),
                           rms_norm(qk[:, :, n_q:], self.k_norm_w, self.k_norm_eps,
-                                   self.norm_style)], dim=2)
+                                   self.norm_style, self.k_norm_b)], dim=2)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor,
                 mask: torch.Tensor, attention: str,

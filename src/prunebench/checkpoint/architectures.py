@@ -524,6 +524,34 @@ ARCHITECTURES["stablelm-3b-4e1t"] = dict(
 ARCHITECTURES["stablelm-2-1.6b"] = dict(
     _STABLELM, hidden_size=2048, intermediate_size=5632, num_hidden_layers=24,
     num_attention_heads=32, num_key_value_heads=32, vocab_size=100352, use_qkv_bias=True)
+# bigcode/starcoder2-3b (Starcoder2ForCausalLM): its config.json as the public copies that name
+# it (_name_or_path bigcode/starcoder2-3b: OpenVINO conversions, fine-tunes) repeat it: hidden
+# 3072, MLP 12288 (c_fc / c_proj, gelu_pytorch_tanh), 30 blocks, 24 heads on 2 KV heads,
+# vocab 49152, context 16384, a 4096-token window in every block, rotary base
+# 999999.4420358813, biases by use_bias (true), LayerNorm epsilon 1e-5, dropout 0.1 on the
+# attention weights, the residual and the embeddings, no tie_word_embeddings key (tied, the
+# class's default). 3,030,371,328 parameters (count_params); the card says 3B. StarCoder2-7B's
+# and -15B's config.json could not be read here: left out.
+ARCHITECTURES["starcoder2-3b"] = dict(
+    model_type="starcoder2", hidden_size=3072, intermediate_size=12288, num_hidden_layers=30,
+    num_attention_heads=24, num_key_value_heads=2, vocab_size=49152,
+    max_position_embeddings=16384, sliding_window=4096, rope_theta=999999.4420358813,
+    use_bias=True, norm_epsilon=1e-5, hidden_act="gelu_pytorch_tanh", attention_dropout=0.1,
+    residual_dropout=0.1, embedding_dropout=0.1, tie_word_embeddings=True, bos_token_id=0,
+    eos_token_id=0)
+# microsoft/phi-2 (PhiForCausalLM): its config.json as public copies that name it repeat it:
+# hidden 2560, MLP 10240 (fc1 / fc2, gelu_new), 32 blocks, 32 heads and 32 KV heads, vocab
+# 51200, context 2048, rotary base 10000 on 0.4 of each head, no q/k LayerNorms, LayerNorm
+# epsilon 1e-5, resid_pdrop 0.1, untied (the LM head biased). 2,779,683,840 parameters
+# (count_params), the card's 2.78B (2.7B in its text). phi-1.5's and phi-1's config.json could
+# not be read here: left out.
+ARCHITECTURES["phi-2"] = dict(
+    model_type="phi", hidden_size=2560, intermediate_size=10240, num_hidden_layers=32,
+    num_attention_heads=32, num_key_value_heads=32, vocab_size=51200,
+    max_position_embeddings=2048, partial_rotary_factor=0.4, rope_theta=10000.0,
+    qk_layernorm=False, layer_norm_eps=1e-5, hidden_act="gelu_new", resid_pdrop=0.1,
+    embd_pdrop=0.0, attention_dropout=0.0, tie_word_embeddings=False, bos_token_id=50256,
+    eos_token_id=50256)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a

@@ -8,7 +8,7 @@ Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeC
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
-Llama4TextConfig, Qwen3NextConfig) or
+Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -185,7 +185,12 @@ class Family:
     (`mlp_input_projections`). prunebench.projections names the MLP's input modules
     (`mlp_inputs`), which every reader of a block asks for. Nemotron's norms are LayerNorms
     with a bias that weigh by 1 + weight (NemotronLayerNorm1P: `norm_bias` with
-    `norm_plus_one`), in the model's dtype as torch's LayerNorm computes.
+    `norm_plus_one`), in the model's dtype as torch's LayerNorm computes. Starcoder2's and
+    Phi's ungated MLPs name their modules otherwise (c_fc / c_proj, fc1 / fc2; Phi's attention
+    output is `dense`): prunebench.projections maps them (`OWN_NAMES`).
+
+    `bias_always` (Phi): every projection, the MLP's and the LM head included, holds a bias
+    with no config key to switch it (PhiMLP's and PhiForCausalLM's nn.Linear defaults).
     Llama 4's mixture of experts: `moe_layers_key` (`moe_layers`), the config key that lists
     the sparse blocks by index (where a config leaves it out, every `interleave_moe_layer_step`-th
     block, as Llama4TextConfig derives it), the others dense; `dense_mlp_key`
@@ -253,6 +258,7 @@ class Family:
     dense_mlp_key: str | None = None
     linear_attention: bool = False
     gated_query: bool = False
+    bias_always: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -386,6 +392,21 @@ FAMILIES: dict[str, Family] = {
     # in the input's dtype with autocast off; untied.
     "nemotron": Family("NemotronForCausalLM", "NemotronConfig", None, None, "mlp_bias", False,
                        norm_bias=True, norm_plus_one=True, ungated_mlp=True),
+    # Starcoder2Attention: biases on all four projections as use_bias says, GQA, one window
+    # (sliding_window) for every block; Starcoder2MLP: no gate, c_fc -> hidden_act
+    # (gelu_pytorch_tanh) -> c_proj, biased by use_bias too; nn.LayerNorms (weight and bias,
+    # norm_epsilon) before each sublayer and as the final norm; tied as the config says.
+    "starcoder2": Family("Starcoder2ForCausalLM", "Starcoder2Config", None, None, "use_bias",
+                         False, attention_bias_key="use_bias", norm_bias=True,
+                         ungated_mlp=True),
+    # PhiAttention: q/k/v and the output projection `dense` always biased, the first
+    # partial_rotary_factor (0.4 in phi-2) of each head rotating, q/k LayerNorms over head_dim
+    # with biases, shared by the heads, by qk_layernorm (false as published); PhiMLP: no gate,
+    # fc1 -> gelu_new -> fc2, biased; PhiDecoderLayer: Cohere's parallel block, one nn.LayerNorm
+    # (`input_layernorm`) feeding both; the final `final_layernorm` and a biased LM head.
+    "phi": Family("PhiForCausalLM", "PhiConfig", True, True, None, False, norm_bias=True,
+                  qk_norm_key="qk_layernorm", parallel_block=True, ungated_mlp=True,
+                  bias_always=True),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -595,6 +616,8 @@ def o_bias(config) -> bool:
 
 def mlp_bias(config) -> bool:
     f = family(config)
+    if f.bias_always:
+        return True
     return bool(getattr(config, f.mlp_bias_key, False)) if f.mlp_bias_key else False
 
 
@@ -879,9 +902,10 @@ def norm_params(config) -> int:
 
 def lm_head_bias_params(config) -> int:
     """The LM head's bias, one per vocabulary entry where the family's config key sets it
-    (PhiMoE's `lm_head_bias`), else none."""
-    key = family(config).lm_head_bias_key
-    return config.vocab_size if key and getattr(config, key, False) else 0
+    (PhiMoE's `lm_head_bias`) or always (Phi's), else none."""
+    f = family(config)
+    key = f.lm_head_bias_key
+    return config.vocab_size if f.bias_always or (key and getattr(config, key, False)) else 0
 
 
 # What each family's transformers config class (5.x) gives the keys the counts, the methods'
@@ -964,6 +988,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # depth: the class's docstring names the model, its defaults are not all the model's).
     "arcee": {**_LLAMA_DEFAULTS, "hidden_size": 2560, "intermediate_size": 18432,
               "max_position_embeddings": 4096},
+    # Starcoder2Config's (StarCoder2-3B's widths, not its vocabulary or depth): biases, tied.
+    "starcoder2": {**_LLAMA_DEFAULTS, "vocab_size": 49152, "hidden_size": 3072,
+                   "intermediate_size": 12288, "num_hidden_layers": 30,
+                   "num_attention_heads": 24, "num_key_value_heads": 2,
+                   "tie_word_embeddings": True, "max_position_embeddings": 4096,
+                   "use_bias": True},
+    # PhiConfig's: no q/k norms, untied.
+    "phi": {**_LLAMA_DEFAULTS, "vocab_size": 51200, "hidden_size": 2048,
+            "intermediate_size": 8192, "num_hidden_layers": 24, "qk_layernorm": False},
     # NemotronConfig's (Nemotron-4 15B's shape): head_dim hidden / heads when left out, and
     # num_key_value_heads None, which transformers cannot build (checked_config_json refuses a
     # config.json without it).
@@ -1658,7 +1691,9 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # q_norm and k_norm weigh one head_dim vector each, shared by all heads: removing heads
         # leaves them whole; a block with no heads left has no attention module to hold them.
         # Cohere's weigh each head with a vector of its own, which leaves with its head.
-        attn += (q + kv) if family(config).qk_norm_each_head else 2 * hd
+        # Phi's are LayerNorms with a bias too (norm_bias: its q/k norms are as its others).
+        attn += ((q + kv) if family(config).qk_norm_each_head
+                 else 2 * hd * (2 if family(config).norm_bias else 1))
     if family(config).qk_norm_whole:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
     if attention_sinks(config) and q:

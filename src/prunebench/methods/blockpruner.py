@@ -151,10 +151,10 @@ def remove_sublayers(model, units: list[int]) -> list[int]:
         if kind == "attention":
             kv_heads = projections.attention_heads(layer.self_attn, hd)[1]
             surgery.remove_kv_groups(model, block, range(kv_heads))
-            _zero_bias(model.model.layers[block].self_attn.o_proj)
+            _zero_bias(projections.o_proj(model.model.layers[block].self_attn))
         else:
             surgery.remove_channels(model, block, range(projections.mlp_width(layer.mlp)))
-            _zero_bias(model.model.layers[block].mlp.down_proj)
+            _zero_bias(projections.down_proj(model.model.layers[block].mlp))
     if identity:
         remove_blocks(model, identity)
     surgery.sync_layer_shapes(model)

@@ -134,7 +134,8 @@ def collect_stats(model, calibration: torch.Tensor, batch_size: int,
     stats = [{"o_proj": kind(), "down_proj": kind()} for _ in model.model.layers]
     handles = []
     for i, layer in enumerate(model.model.layers):
-        for name, module in (("o_proj", layer.self_attn.o_proj), ("down_proj", layer.mlp.down_proj)):
+        for name, module in (("o_proj", projections.o_proj(layer.self_attn)),
+                             ("down_proj", projections.down_proj(layer.mlp))):
             if module.in_features == 0:
                 continue  # a block already without heads / channels has nothing to score
             handles.append(module.register_forward_pre_hook(
@@ -178,10 +179,10 @@ def _scores(model, stats, metric: str) -> list[dict[str, torch.Tensor | None]]:
     for layer, st in zip(model.model.layers, stats):
         attn = None
         if not isinstance(layer.self_attn, ZeroHeadAttention):
-            attn = channel_metric(layer.self_attn.o_proj.weight, st["o_proj"], metric).pow(2).cpu()
+            attn = channel_metric(projections.o_proj(layer.self_attn).weight, st["o_proj"], metric).pow(2).cpu()
         mlp = None
-        if layer.mlp.down_proj.in_features:
-            mlp = channel_metric(layer.mlp.down_proj.weight, st["down_proj"], metric).cpu()
+        if projections.mlp_width(layer.mlp):
+            mlp = channel_metric(projections.down_proj(layer.mlp).weight, st["down_proj"], metric).cpu()
         out.append({"attn": attn, "mlp": mlp})
     return out
 
@@ -297,11 +298,11 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 # the norm would scale that mean up to a full-size constant output.
                 if drop_g and not (normed_outputs and len(drop_g) == n_kv):
                     cols = torch.tensor([c for g in drop_g for c in range(g * rep * hd, (g + 1) * rep * hd)])
-                    w = layer.self_attn.o_proj.weight.detach().double()
+                    w = projections.o_proj(layer.self_attn).weight.detach().double()
                     o_bias = w[:, cols.to(w.device)] @ st["o_proj"].mean[cols.to(w.device)]
                 if drop_c and not (normed_outputs and len(drop_c) == width):
                     cols = torch.tensor(drop_c)
-                    w = layer.mlp.down_proj.weight.detach().double()
+                    w = projections.down_proj(layer.mlp).weight.detach().double()
                     d_bias = w[:, cols.to(w.device)] @ st["down_proj"].mean[cols.to(w.device)]
                 surgery.add_output_bias(model, b, "o_proj", o_bias)
                 surgery.add_output_bias(model, b, "down_proj", d_bias)

@@ -23,6 +23,7 @@ from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (layer_hidden, prune_one_shot, require_calibration, scored_in,
                                       scoring_dtype)
 from prunebench.checkpoint.device_map import main_device
+from prunebench.modeling import final_norm
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
         def hook(module, args, kwargs, output):
             out = layer_hidden(output)
             if i == last and last_block == "final_norm":
-                out = model.model.norm(out).to(out.device)
+                out = final_norm(model)(out).to(out.device)
             # Under a device map, the input is seen before accelerate moves it to this block's
             # device, and the final norm may sit on another: compared where the output is.
             cos = F.cosine_similarity(inputs.pop(i).to(out.device).float(), out.float(), dim=-1)

@@ -44,8 +44,8 @@ def read_layer_shape(layer: nn.Module, config: LlamaConfig) -> dict[str, Any]:
         "num_attention_heads": n_q,
         "num_key_value_heads": n_kv,
         "intermediate_size": projections.mlp_width(mlp),
-        "o_proj_bias": attn.o_proj.bias is not None,
-        "down_proj_bias": mlp.down_proj.bias is not None,
+        "o_proj_bias": projections.o_proj(attn).bias is not None,
+        "down_proj_bias": projections.down_proj(mlp).bias is not None,
     }
 
 
@@ -128,15 +128,17 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
         # Nothing of the attention remains but its output bias (if any).
         with warnings.catch_warnings():  # its placeholder 0-input Linear warns on init
             warnings.simplefilter("ignore", UserWarning)
-            zero = ZeroHeadAttention(config, layer_idx, has_bias=attn.o_proj.bias is not None)
-        zero.o_proj = _sliced_linear(attn.o_proj, cols=[])
+            zero = ZeroHeadAttention(config, layer_idx,
+                                     has_bias=projections.o_proj(attn).bias is not None,
+                                     name=projections.module_name(attn, "o_proj"))
+        projections.set_part(zero, "o_proj", _sliced_linear(projections.o_proj(attn), cols=[]))
         layer.self_attn = zero
     else:
         q_heads = [g * rep + r for g in keep for r in range(rep)]
         kv_rows, q_rows = _channels_of(keep, hd), _channels_of(q_heads, hd)
         for name, rows in projections.kept_attention_rows(attn, hd, q_rows, kv_rows).items():
             setattr(attn, name, _sliced_linear(getattr(attn, name), rows=rows))
-        attn.o_proj = _sliced_linear(attn.o_proj, cols=q_rows)
+        projections.set_part(attn, "o_proj", _sliced_linear(projections.o_proj(attn), cols=q_rows))
         if family(config).qk_norm_whole:  # OLMo-2: a norm weight per q / k channel
             attn.q_norm = _sliced_norm(attn.q_norm, q_rows)
             attn.k_norm = _sliced_norm(attn.k_norm, kv_rows)
@@ -182,7 +184,7 @@ def remove_channels(model: nn.Module, layer_idx: int, channels: Iterable[int]) -
     keep = [c for c in range(width) if c not in drop]
     for name, rows in projections.kept_mlp_rows(mlp, keep).items():
         setattr(mlp, name, _sliced_linear(getattr(mlp, name), rows=rows))
-    mlp.down_proj = _sliced_linear(mlp.down_proj, cols=keep)
+    projections.set_part(mlp, "down_proj", _sliced_linear(projections.down_proj(mlp), cols=keep))
     mlp.intermediate_size = len(keep)
     sync_layer_shapes(model)
 
@@ -192,9 +194,9 @@ def remove_channels(model: nn.Module, layer_idx: int, channels: Iterable[int]) -
 def output_linear(model: nn.Module, layer_idx: int, module: str) -> nn.Linear:
     layer = _layer(model, layer_idx)
     if module == "o_proj":
-        return layer.self_attn.o_proj
+        return projections.o_proj(layer.self_attn)
     if module == "down_proj":
-        return layer.mlp.down_proj
+        return projections.down_proj(layer.mlp)
     raise PrunebenchError(f"unknown output module {module!r}: choose one of {list(OUTPUT_MODULES)}")
 
 

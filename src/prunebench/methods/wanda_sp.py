@@ -133,8 +133,8 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             layer = model.model.layers[b]
             sums = {"o_proj": _SquareSum(), "down_proj": _SquareSum()}
             handles = [m.register_forward_pre_hook(lambda _m, args, s=sums[name]: s.add(args[0]))
-                       for name, m in (("o_proj", layer.self_attn.o_proj),
-                                       ("down_proj", layer.mlp.down_proj)) if m.in_features]
+                       for name, m in (("o_proj", projections.o_proj(layer.self_attn)),
+                                       ("down_proj", projections.down_proj(layer.mlp))) if m.in_features]
             run_block(layer, kinds[b], batches)
             for h in handles:
                 h.remove()
@@ -142,14 +142,14 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             drop_g: list[int] = []
             if not isinstance(layer.self_attn, ZeroHeadAttention):
                 n_kv = layer_shapes(config)[b]["num_key_value_heads"]
-                heads = channel_scores(layer.self_attn.o_proj.weight, sums["o_proj"].total)
+                heads = channel_scores(projections.o_proj(layer.self_attn).weight, sums["o_proj"].total)
                 group_scores = heads.view(n_kv, -1).sum(1)
                 drop_g = torch.argsort(group_scores, stable=True)[:n_kv - want["num_key_value_heads"]].tolist()
                 surgery.remove_kv_groups(model, b, drop_g)
             width = projections.mlp_width(layer.mlp)
             drop_c: list[int] = []
             if width:
-                ch = channel_scores(layer.mlp.down_proj.weight, sums["down_proj"].total)
+                ch = channel_scores(projections.down_proj(layer.mlp).weight, sums["down_proj"].total)
                 drop_c = torch.argsort(ch, stable=True)[:width - want["intermediate_size"]].tolist()
                 surgery.remove_channels(model, b, drop_c)
             # The next block sees this block's pruned outputs.
