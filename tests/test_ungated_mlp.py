@@ -102,20 +102,23 @@ def sliced_reference(dense, pruned):
     """transformers' dense model computing what `pruned` computes: each block's removed MLP
     channels (down_proj's columns) and removed query heads (o_proj's columns) zeroed, and the
     output biases the prune left (FLAP's compensation) copied; checked on the way that every
-    kept weight of `pruned` is the dense one's rows and columns, and every bias its entries."""
+    kept weight of `pruned` is the dense one's rows and columns, and every bias its entries.
+    (Modules by their LLaMA parts: Starcoder2's c_fc / c_proj, Phi's fc1 / fc2 and `dense` too.)"""
     reference = copy.deepcopy(dense)
     hd = head_dim(dense.config)
     with torch.no_grad():
         for old, new, ref in zip(dense.model.layers, pruned.model.layers,
                                  reference.model.layers):
-            up, kept_up = old.mlp.up_proj, new.mlp.up_proj
+            up_name = projections.mlp_inputs(old.mlp)[0]
+            up, kept_up = getattr(old.mlp, up_name), getattr(new.mlp, up_name)
             channels = [int(torch.nonzero((up.weight == row).all(1))[0]) for row in kept_up.weight]
             assert channels == sorted(channels)
             assert torch.equal(kept_up.bias, up.bias[channels])
-            assert torch.equal(new.mlp.down_proj.weight, old.mlp.down_proj.weight[:, channels])
+            down, ref_down = projections.down_proj(old.mlp), projections.down_proj(ref.mlp)
+            assert torch.equal(projections.down_proj(new.mlp).weight, down.weight[:, channels])
             gone = [c for c in range(up.out_features) if c not in channels]
-            ref.mlp.down_proj.weight[:, gone] = 0
-            ref.mlp.down_proj.bias.copy_(new.mlp.down_proj.bias)
+            ref_down.weight[:, gone] = 0
+            ref_down.bias.copy_(projections.down_proj(new.mlp).bias)
             heads = []
             if not isinstance(new.self_attn, ZeroHeadAttention):
                 q_old = old.self_attn.q_proj.weight.view(-1, hd, old.self_attn.q_proj.in_features)
@@ -123,12 +126,13 @@ def sliced_reference(dense, pruned):
                          for head in new.self_attn.q_proj.weight.view(-1, hd, q_old.shape[-1])]
                 rows = [h * hd + i for h in heads for i in range(hd)]
                 assert torch.equal(new.self_attn.q_proj.bias, old.self_attn.q_proj.bias[rows])
-                assert torch.equal(new.self_attn.o_proj.weight,
-                                   old.self_attn.o_proj.weight[:, rows])
-            gone = [h * hd + i for h in range(old.self_attn.o_proj.in_features // hd)
+                assert torch.equal(projections.o_proj(new.self_attn).weight,
+                                   projections.o_proj(old.self_attn).weight[:, rows])
+            o_proj, ref_o = projections.o_proj(old.self_attn), projections.o_proj(ref.self_attn)
+            gone = [h * hd + i for h in range(o_proj.in_features // hd)
                     if h not in heads for i in range(hd)]
-            ref.self_attn.o_proj.weight[:, gone] = 0
-            ref.self_attn.o_proj.bias.copy_(new.self_attn.o_proj.bias)
+            ref_o.weight[:, gone] = 0
+            ref_o.bias.copy_(projections.o_proj(new.self_attn).bias)
     return reference
 
 
