@@ -6,6 +6,7 @@ transformers loads them; depth pruning keeping the dense blocks a prefix; refusa
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 
@@ -197,6 +198,27 @@ def write_two_shards(state: dict[str, torch.Tensor], folder) -> None:
                   metadata={"format": "pt"})
     (folder / "model.safetensors.index.json").write_text(json.dumps({
         "metadata": {}, "weight_map": {k: s for s, names in shards.items() for k in names}}))
+
+
+def write_published_folder(folder, with_tokenizer, config: dict,
+                           state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint folder as its publisher's: `with_tokenizer`'s files, `config` as its
+    config.json and `state` in two shards (`write_two_shards`); returns `state`."""
+    folder.mkdir(parents=True)
+    with_tokenizer.save_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    write_two_shards(state, folder)
+    return state
+
+
+def bfloat16_rounded(model):
+    """A copy of the float32 `model` with every parameter rounded to bfloat16 (and kept in
+    float32): the model whose weights a bfloat16 checkpoint of `model` holds."""
+    rounded = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in rounded.parameters():
+            p.copy_(p.to(torch.bfloat16).float())
+    return rounded
 
 
 def test_an_fp8_checkpoint_is_dequantized_fused_and_its_mtp_block_dropped_on_import(

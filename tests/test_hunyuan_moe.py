@@ -27,7 +27,8 @@ from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_c
                                                config_from_dict, config_from_json, count_params)
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
-from test_deepseek import ids, logits, numel, random_model, write_two_shards
+from test_deepseek import (bfloat16_rounded, ids, logits, numel, random_model,
+                           write_published_folder)
 from test_deepseek_v2 import check_known_shape
 from test_families import VOCAB, in_allocated_memory
 from test_glm4_moe import (check_half_precision_load, check_loads_as_transformers,
@@ -147,15 +148,11 @@ def write_published(model, folder, with_tokenizer) -> dict[str, torch.Tensor]:
     """The folder as Tencent publishes Hunyuan-A13B: `published_config`, each expert's gate / up
     / down weights apart (Qwen2-MoE's names; the router `mlp.gate.wg.weight` and the shared
     expert `mlp.shared_mlp.*` as transformers names them), bfloat16, in two shards."""
-    folder.mkdir(parents=True)
-    with_tokenizer.save_pretrained(folder)
-    (folder / "config.json").write_text(json.dumps(published_config(model), indent=2))
     state = {k: t.to(torch.bfloat16).contiguous()
              for k, t in per_expert_state(model, "hunyuan_v1_moe").items()}
     assert "model.layers.0.mlp.gate.wg.weight" in state
     assert "model.layers.0.mlp.experts.3.down_proj.weight" in state
-    write_two_shards(state, folder)
-    return state
+    return write_published_folder(folder, with_tokenizer, published_config(model), state)
 
 
 def test_the_published_layout_is_imported_as_transformers_class_reads_it_pruned_and_reloaded(
@@ -181,12 +178,8 @@ def test_the_published_layout_is_imported_as_transformers_class_reads_it_pruned_
     assert numel(ours) == count_params(ours.config) == numel(model)
     # the published values (bfloat16) in transformers' layout: the model they came from,
     # rounded so, computes the same logits
-    rounded = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in rounded.parameters():
-            p.copy_(p.to(torch.bfloat16).float())
     x = ids()
-    assert torch.equal(logits(ours, x), logits(rounded, x))
+    assert torch.equal(logits(ours, x), logits(bfloat16_rounded(model), x))
     # transformers' own loading of the imported folder: the same tensors and logits
     check_loads_as_transformers(ours, out)
     remove_blocks(ours, [1, 2])

@@ -25,7 +25,7 @@ from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
                                                count_params, sparse_mlp_blocks)
 from prunebench.modeling import build_model, load_config, load_model, remove_blocks, save_model
-from test_deepseek import ids, logits, numel, quantize_fp8, write_two_shards
+from test_deepseek import ids, logits, numel, quantize_fp8, write_published_folder
 from test_deepseek import random_model as deepseek_random_model
 from test_deepseek_v2 import check_known_shape
 from test_families import VOCAB, in_allocated_memory
@@ -168,12 +168,8 @@ def published_state(model) -> dict[str, torch.Tensor]:
 
 
 def write_published(model, folder, with_tokenizer) -> dict[str, torch.Tensor]:
-    folder.mkdir(parents=True)
-    with_tokenizer.save_pretrained(folder)
-    (folder / "config.json").write_text(json.dumps(published_config(model)))
-    state = published_state(model)
-    write_two_shards(state, folder)
-    return state
+    return write_published_folder(folder, with_tokenizer, published_config(model),
+                                  published_state(model))
 
 
 def test_a_published_fp8_checkpoint_is_dequantized_fused_and_its_mtp_modules_dropped(

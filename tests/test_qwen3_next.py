@@ -34,7 +34,8 @@ from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_c
                                                linear_attention_blocks, sparse_mlp_blocks)
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
-from test_deepseek import ids, logits, numel, random_model, write_two_shards
+from test_deepseek import (bfloat16_rounded, ids, logits, numel, random_model,
+                           write_published_folder)
 from test_deepseek_v2 import check_known_shape
 from test_families import VOCAB, certain_steps, in_allocated_memory
 from test_glm4_moe import (check_half_precision_load, check_loads_as_transformers,
@@ -295,22 +296,16 @@ def test_the_published_layout_is_imported_as_transformers_loads_it_pruned_and_re
     model = random_model(small(num_hidden_layers=4, mlp_only_layers=[]))
     assert model.config.layer_types == [LINEAR, LINEAR, LINEAR, FULL]
     hub = tmp_path / "hub"
-    hub.mkdir()
-    tokenizer.save_pretrained(hub)
-    (hub / "config.json").write_text(json.dumps(published_config(model), indent=2))
     state = {k: t.to(torch.bfloat16).contiguous()
              for k, t in per_expert_state(model, "qwen3_next").items()}
     assert "model.layers.0.mlp.experts.3.down_proj.weight" in state
     assert "model.layers.0.linear_attn.in_proj_qkvz.weight" in state
-    write_two_shards({**state, **mtp_tensors(32, 16)}, hub)
+    write_published_folder(hub, tokenizer, published_config(model),
+                           {**state, **mtp_tensors(32, 16)})
     assert count_params(checkpoint_config(hub)) == numel(model)
     assert moe_fuse.needs_fusion(hub)
-    rounded = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in rounded.parameters():
-            p.copy_(p.to(torch.bfloat16).float())
     x = ids()
-    expected = logits(rounded, x)
+    expected = logits(bfloat16_rounded(model), x)
     published = in_allocated_memory(Qwen3NextForCausalLM.from_pretrained(
         hub, dtype=torch.float32)).eval()  # transformers fuses and drops as it reads
     assert torch.equal(logits(published, x), expected)

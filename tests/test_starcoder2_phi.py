@@ -154,20 +154,7 @@ def test_lora_adapts_the_renamed_modules_by_default_and_merges(name):
         assert f"model.layers.3.{module}" in names
     assert not any("gate" in n for n in names)
     assert f"model.layers.0.mlp.{up_name}" in skipped  # no channels left
-    up = getattr(model.model.layers[3].mlp, up_name)
-    base = up.base_layer.weight.detach().clone()
-    with torch.no_grad():
-        torch.manual_seed(1)
-        up.lora_B["default"].weight.normal_(0, 0.1)
-    a, b = up.lora_A["default"].weight.detach(), up.lora_B["default"].weight.detach()
-    x = ids()
-    adapted = logits(peft_model, x)
-    merged = peft_model.merge_and_unload()
-    scale = settings["alpha"] / settings["r"]
-    torch.testing.assert_close(getattr(merged.model.layers[3].mlp, up_name).weight,
-                               base + scale * b @ a)
-    torch.testing.assert_close(logits(merged, x), adapted, rtol=0, atol=1e-5)
-    assert numel(merged) == count_params(merged.config)
+    ungated.check_a_trained_adapter_merges(model, peft_model, settings, up_name)
     # a shorter list names the parts by LLaMA's names: down_proj alone adapts c_proj / fc2
     chosen, _ = lora.lora_target_names(family_model(name), ["down_proj"])
     assert chosen == [f"model.layers.{b}.mlp.{down_name}" for b in range(4)]

@@ -275,7 +275,16 @@ def test_lora_adapts_up_and_down_by_default_and_merges(name):
     assert "model.layers.3.mlp.up_proj" in names and "model.layers.3.mlp.down_proj" in names
     assert not any("gate" in n for n in names)
     assert "model.layers.0.mlp.up_proj" in skipped  # no channels left: nothing to adapt
-    up = model.model.layers[3].mlp.up_proj
+    merged = check_a_trained_adapter_merges(model, peft_model, settings)
+    assert type(merged).__name__ == type(family_model(name)).__name__
+
+
+def check_a_trained_adapter_merges(model, peft_model, settings: dict, up_name: str = "up_proj"):
+    """Train (by hand) the adapter of block 3's MLP input `up_name` (LLaMA's up_proj, under
+    the family's own name) and merge: the merged weight is the base plus alpha / r x B @ A,
+    the merged model computes the adapted model's logits and counts as its config says.
+    Returns the merged model."""
+    up = getattr(model.model.layers[3].mlp, up_name)
     base = up.base_layer.weight.detach().clone()
     with torch.no_grad():  # a trained adapter (lora_B starts at zero)
         torch.manual_seed(1)
@@ -284,11 +293,12 @@ def test_lora_adapts_up_and_down_by_default_and_merges(name):
     x = ids()
     adapted = logits(peft_model, x)
     merged = peft_model.merge_and_unload()
-    assert type(merged).__name__ == type(family_model(name)).__name__
     scale = settings["alpha"] / settings["r"]
-    torch.testing.assert_close(merged.model.layers[3].mlp.up_proj.weight, base + scale * b @ a)
+    torch.testing.assert_close(getattr(merged.model.layers[3].mlp, up_name).weight,
+                               base + scale * b @ a)
     torch.testing.assert_close(logits(merged, x), adapted, rtol=0, atol=1e-5)
     assert numel(merged) == count_params(merged.config)
+    return merged
 
 
 @pytest.mark.parametrize("name", UNGATED)
