@@ -7,9 +7,9 @@ and the methods score the same parts, so the surgery, the methods and the compil
 this module for a block's parts by their LLaMA names ("q_proj", ..., "down_proj") and get views
 of the packed rows where the family packs them. o_proj and down_proj are separate everywhere.
 
-An ungated MLP (Arcee's, Nemotron's: `down_proj(act(up_proj(x)))`, `Family.ungated_mlp`) has
-up_proj alone before down_proj: `mlp_inputs` names a block's MLP input modules, so the surgery,
-the methods and the compiled decoder read whichever there are.
+An ungated MLP (Arcee's, Nemotron's, Starcoder2's, Phi's: `down_proj(act(up_proj(x)))`,
+`Family.ungated_mlp`) has up_proj alone before down_proj: `mlp_inputs` names a block's MLP
+input modules, so the surgery, the methods and the compiled decoder read whichever there are.
 
 Starcoder2's and Phi's blocks name some modules otherwise (`OWN_NAMES`): Starcoder2's ungated
 MLP is `c_fc` -> act -> `c_proj`, Phi's `fc1` -> act -> `fc2` and its attention's output

@@ -267,9 +267,10 @@ def _originals(folder: Path) -> list[Path]:
 
 
 def needs_fusion(folder: str | Path) -> bool:
-    """Whether `folder` is a Mixtral, Qwen3-MoE, OLMoE or Qwen2-MoE checkpoint with per-expert
-    tensors, or a gpt-oss one with MXFP4 experts, or Hunyuan-A13B as Tencent publishes it (its
-    config.json to write, too) (or a conversion of one under way)."""
+    """Whether `folder` is a checkpoint of a MOE_TYPES family with per-expert tensors, MXFP4
+    experts (gpt-oss), FP8 weights (param_count.FP8_PUBLISHED) or multi-token-prediction layers
+    to drop (MTP_TYPES), or Hunyuan-A13B as Tencent publishes it (its config.json to write,
+    too) (or a conversion of one under way)."""
     from prunebench.atomic import read_json_or_none
     from prunebench.checkpoint.param_count import published_hunyuan_moe
 

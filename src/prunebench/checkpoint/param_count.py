@@ -178,8 +178,9 @@ class Family:
     class makes float32 whatever dtype it is built or loaded in, which `from_pretrained` leaves
     float32 (HunYuanMoEV1Gate's router `wg`, an nn.Linear made with dtype=float32).
 
-    `ungated_mlp` (Arcee, Nemotron): the MLP has no gate, `down_proj(act(up_proj(x)))`
-    (ArceeMLP, NemotronMLP; `hidden_act` relu2, ReLU then squared, in the published models),
+    `ungated_mlp` (Arcee, Nemotron, Starcoder2, Phi): the MLP has no gate,
+    `down_proj(act(up_proj(x)))` (ArceeMLP, NemotronMLP; `hidden_act` relu2, ReLU then squared,
+    in the published models),
     its biases by `mlp_bias_key`: an MLP channel is one up_proj row (and its bias entry) and
     one down_proj column, 2 x hidden weights where a gated channel holds 3 x hidden
     (`mlp_input_projections`). prunebench.projections names the MLP's input modules
@@ -191,15 +192,17 @@ class Family:
 
     `bias_always` (Phi): every projection, the MLP's and the LM head included, holds a bias
     with no config key to switch it (PhiMLP's and PhiForCausalLM's nn.Linear defaults).
+
     Llama 4's mixture of experts: `moe_layers_key` (`moe_layers`), the config key that lists
-    the sparse blocks by index (where a config leaves it out, every `interleave_moe_layer_step`-th
-    block, as Llama4TextConfig derives it), the others dense; `dense_mlp_key`
-    (`intermediate_size_mlp`), the dense blocks' MLP width where it is not `intermediate_size`
-    (the experts' width there); and Hunyuan's `shared_mlp` (its `feed_forward.shared_expert`).
-    Its blocks hold the MLP as
-    `feed_forward` (`modeling.sparse_block`); its experts' fused weights are stored transposed
+    the sparse blocks by index (where a config leaves it out, every
+    `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it), the others dense;
+    `dense_mlp_key` (`intermediate_size_mlp`), the dense blocks' MLP width where it is not
+    `intermediate_size` (the experts' width there); and Hunyuan's `shared_mlp` (its
+    `feed_forward.shared_expert`). Its blocks hold the MLP as `feed_forward`
+    (`modeling.sparse_block`); its experts' fused weights are stored transposed
     (`experts.gate_up_proj` [experts, hidden, 2 * width], `experts.down_proj` [experts, width,
     hidden]): the same parameters, counted alike.
+
     Qwen3-Next's own: `linear_attention`, the blocks that `layer_types` names
     "linear_attention" hold a Gated DeltaNet (`linear_attn`) instead of softmax attention:
     no query or KV heads, no KV cache, its parameters counted by `linear_attention_params`
@@ -640,13 +643,13 @@ def parallel_block(config) -> bool:
 def mlp_input_projections(config) -> int:
     """The projections that read a block's MLP input, each of intermediate_size outputs: gate
     and up (LLaMA's SwiGLU; Phi-3's and GLM's packed into one module of twice the rows), or up
-    alone in an ungated MLP (Arcee, Nemotron)."""
+    alone in an ungated MLP (Arcee, Nemotron, Starcoder2, Phi: `Family.ungated_mlp`)."""
     return 1 if family(config).ungated_mlp else 2
 
 
 def is_moe(config) -> bool:
-    """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE, OLMoE,
-    Qwen2-MoE, gpt-oss)."""
+    """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE, OLMoE, ...:
+    every family with a `moe_intermediate_key`)."""
     return family(config).moe_intermediate_key is not None
 
 
