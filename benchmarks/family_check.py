@@ -87,8 +87,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # blocks rotating, a global one (the fourth) without rotary positions; Arcee (AFM-4.5B's
 # shape not confirmed here) with its ungated relu2 MLP, biases on every projection (false in
 # the published config, so sliced here) and YaRN tables over an original context (8 tokens)
-# inside the cell; Nemotron (Minitron's and Nemotron-Mini's shapes not confirmed here) with its
-# ungated MLP, biased LayerNorms weighing by 1 + weight, half of each head rotating, head_dim
+# inside the cell; Nemotron (a config of its own, though minitron-4b / -8b are known shapes
+# now: theirs have no biases) with its ungated MLP, biased LayerNorms weighing by 1 + weight, half of each head rotating, head_dim
 # set apart (below) and biases on every projection. (GLM and GLM-4 have
 # known shapes, GLM-4-9B-chat's and GLM-4-9B-0414's: their q/k/v biases kept, half of each
 # head rotating in adjacent pairs.)
