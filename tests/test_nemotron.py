@@ -3,9 +3,10 @@ LayerNorms with a bias that weigh by 1 + weight (NemotronLayerNorm1P) computed b
 decoder bit for bit as transformers computes them, in float32 and half precision; the + 1 and
 the bias each changing the logits (so the decoder's agreement with transformers would see
 either dropped); half of each head rotating and head_dim set apart; a config.json without
-num_key_value_heads refused; its hub ids (and Arcee's) naming no known shape. Its ungated MLP is tests/test_ungated_mlp.py's, beside Arcee's;
-tests/test_families.py runs the shared per-family tests on it too (every method, save and
-reload, every backend, evaluation, LoRA)."""
+num_key_value_heads refused; its hub ids naming its known shapes (minitron-4b / -8b), never the
+Llama-3.1 Minitron prunes', and Arcee's none. Its ungated MLP is tests/test_ungated_mlp.py's,
+beside Arcee's; tests/test_families.py runs the shared per-family tests on it too (every
+method, save and reload, every backend, evaluation, LoRA)."""
 
 from __future__ import annotations
 
