@@ -112,10 +112,11 @@ def test_the_known_shape_counts_by_hand_and_as_transformers_builds():
     assert config.rope_parameters["rope_theta"] == 5_000_000.0
     assert (config.num_local_experts, config.num_experts_per_tok) == (256, 8)
     assert not config.tie_word_embeddings and config.max_position_embeddings == 196608
+    assert (config.bos_token_id, config.eos_token_id) == (None, None)  # null, as published
     assert known_shape_of("MiniMaxAI/MiniMax-M2") == "minimax-m2"
     for other in ("MiniMaxAI/MiniMax-M2.1", "MiniMaxAI/MiniMax-M2.5", "MiniMaxAI/MiniMax-M2.7",
-                  "cerebras/MiniMax-M2-REAP-162B-A10B", "QuantTrio/MiniMax-M2-AWQ",
-                  "mlx-community/MiniMax-M2-4bit"):
+                  "cerebras/MiniMax-M2-REAP-162B-A10B", "cerebras/MiniMax-M2.1-REAP-139B-A10B",
+                  "QuantTrio/MiniMax-M2-AWQ", "mlx-community/MiniMax-M2-4bit"):
         assert known_shape_of(other) is None, other
 
 

@@ -69,3 +69,12 @@ def test_known_shapes_count_their_published_totals(name, total, hub):
     assert count_params(config) == total == numel(build_model(config, device="meta"))
     assert count_params(config_from_dict(architecture_values(name))) == total
     assert known_shape_of(hub) == name
+
+
+def test_the_4096_token_releases_are_not_planned_as_olmo_7b():
+    """OLMo 1.7 (-0424) and the -0724 checkpoints read 4096 tokens (and clamp q/k/v to 8), not
+    OLMo-7B-hf's 2048: planned from their own config.json, as OLMo-7B-hf's fine-tunes are not."""
+    for hub in ("allenai/OLMo-7B-0424-hf", "allenai/OLMo-7B-0724-hf",
+                "allenai/OLMo-7B-0724-Instruct-hf"):
+        assert known_shape_of(hub) is None, hub
+    assert known_shape_of("allenai/OLMo-7B-Instruct-hf") == "olmo-7b"

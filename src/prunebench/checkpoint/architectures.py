@@ -64,18 +64,23 @@ ARCHITECTURES["llama-3.2-1b"] = dict(
                   "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
 ARCHITECTURES["llama-3.2-3b"] = dict(ARCHITECTURES["llama-3.2-1b"], hidden_size=3072,
                                      num_hidden_layers=28, num_attention_heads=24, head_dim=128)
-# nvidia/Llama-3.1-Minitron-4B-Width-Base config.json (as public copies of it quote it):
-# Llama-3.1-8B pruned in width (hidden 4096 -> 3072, MLP 14336 -> 9216; every block and head
-# kept: 32 heads of head_dim 128 on 8 KV heads, queries wider than the hidden size), its rope
-# scaling, context and vocabulary. 4,512,746,496 parameters (the card: 4.51B).
+# nvidia/Llama-3.1-Minitron-4B-Width-Base config.json (as public copies of it quote it; one
+# naming it as _name_or_path, written indented as transformers writes it, is the 906 bytes the
+# hub lists for the file): Llama-3.1-8B pruned in width (hidden 4096 -> 3072, MLP 14336 ->
+# 9216; every block and head kept: 32 heads of head_dim 128 on 8 KV heads, queries wider than
+# the hidden size), its rope scaling, context and vocabulary. 4,512,746,496 parameters (the
+# card: 4.51B).
 ARCHITECTURES["llama-3.1-minitron-4b-width"] = dict(
     ARCHITECTURES["llama-3.1-8b"], hidden_size=3072, intermediate_size=9216, head_dim=128)
 # nvidia/Llama-3.1-Minitron-4B-Depth-Base: Llama-3.1-8B pruned in depth, 16 of its 32 blocks
-# kept whole. Its config.json was not found in a public source: the block shapes are its model
+# kept whole. Its config.json (883 bytes in the hub's listing) was not found in a public source
+# (searched again: its hub pages, derivatives naming it, code): the block shapes are its model
 # card's (hidden 4096, 32 heads, MLP 14336), the block count its checkpoint's (a safetensors
 # index half the width model's, 4.98 + 4.1 GB of bfloat16: 4.54B parameters; the card's "32
 # layers in total" are its parent's), the rest Llama-3.1-8B's, which the width model keeps.
-# 4,540,469,248 parameters.
+# Assumed, not read: its rope scaling and 131072 context (the width model's file with this
+# model's name and shapes is 888 bytes with Llama-3's rope_scaling, 713 without: a hint that
+# the 883-byte file has them, no more). 4,540,469,248 parameters.
 ARCHITECTURES["llama-3.1-minitron-4b-depth"] = dict(ARCHITECTURES["llama-3.1-8b"],
                                                     num_hidden_layers=16)
 # nvidia/Minitron-4B-Base and -8B-Base config.json (the hub's pages of the files, read through
@@ -529,9 +534,11 @@ ARCHITECTURES["stablelm-2-1.6b"] = dict(
 # 3072, MLP 12288 (c_fc / c_proj, gelu_pytorch_tanh), 30 blocks, 24 heads on 2 KV heads,
 # vocab 49152, context 16384, a 4096-token window in every block, rotary base
 # 999999.4420358813, biases by use_bias (true), LayerNorm epsilon 1e-5, dropout 0.1 on the
-# attention weights, the residual and the embeddings, no tie_word_embeddings key (tied, the
-# class's default). 3,030,371,328 parameters (count_params); the card says 3B. StarCoder2-7B's
-# and -15B's config.json could not be read here: left out.
+# attention weights, the residual and the embeddings (bigcode's "add dropout" revision of the
+# file, as the hub's blame shows it), no tie_word_embeddings key (tied, the class's default).
+# 3,030,371,328 parameters (count_params); the card says 3B, the hub's pages of its copies
+# 3.03B, the open LLM leaderboard's request file 3.03, and a copy's two bfloat16 shards (4.95 +
+# 1.11 GB) 6.06 GB; the exact total (its safetensors index's total_size) was not found.
 ARCHITECTURES["starcoder2-3b"] = dict(
     model_type="starcoder2", hidden_size=3072, intermediate_size=12288, num_hidden_layers=30,
     num_attention_heads=24, num_key_value_heads=2, vocab_size=49152,
@@ -543,8 +550,7 @@ ARCHITECTURES["starcoder2-3b"] = dict(
 # hidden 2560, MLP 10240 (fc1 / fc2, gelu_new), 32 blocks, 32 heads and 32 KV heads, vocab
 # 51200, context 2048, rotary base 10000 on 0.4 of each head, no q/k LayerNorms, LayerNorm
 # epsilon 1e-5, resid_pdrop 0.1, untied (the LM head biased). 2,779,683,840 parameters
-# (count_params), the card's 2.78B (2.7B in its text). phi-1.5's and phi-1's config.json could
-# not be read here: left out.
+# (count_params), the card's 2.78B (2.7B in its text).
 ARCHITECTURES["phi-2"] = dict(
     model_type="phi", hidden_size=2560, intermediate_size=10240, num_hidden_layers=32,
     num_attention_heads=32, num_key_value_heads=32, vocab_size=51200,
@@ -805,14 +811,18 @@ ARCHITECTURES["ernie-4.5-300b-a47b"] = dict(
 # 128 dimensions rotating (rotary_dim 64; rope_theta 5e6), in every block (attn_type_list all
 # 1) 256 experts of 1536 (intermediate_size), 8 a token by a sigmoid router with a score bias
 # (scoring_func sigmoid, use_routing_bias), no shared expert (shared_intermediate_size 0),
-# vocab 200064, untied, a 196608-token context, rms_norm_eps 1e-6; no bos / eos in config.json
-# (MiniMaxM2Config's 200034 / 200020 then); FP8 weights in 128 x 128 tiles and
-# num_mtp_modules 3 multi-token-prediction modules (dequantized and dropped on import).
+# vocab 200064, untied, a 196608-token context, rms_norm_eps 1e-6; FP8 weights in 128 x 128
+# tiles and num_mtp_modules 3 multi-token-prediction modules (dequantized and dropped on
+# import). Its bos / eos ids: null in the config.json the hub's commits show (35c5c79 "add
+# modeling_minimax_m2.py", beside use_mtp true; 6d30eb0 adds mtp_transformer_layers 1 and puts
+# bos 200019 / eos 200020 in generation_config.json). Where the published safetensors hold the
+# MTP modules was not read here (its index's weight names): inference engines' MiniMax-M2
+# loaders skip weights named model.layers.{62 + i} for i below num_mtp_modules.
 # model.parameters(): 228,689,748,992 (the card's 230B; the safetensors add the 62 x 256
 # score biases, buffers in transformers), 10,415,940,608 read by a batch-1 step (8 experts,
-# attention, router, LM head: the card's 10B active). MiniMax-M2.1 / M2.5 / M2.7 have
-# config.json files of their own (M2.7's context is longer), and the REAP checkpoints fewer
-# experts: not taken for this shape.
+# attention, router, LM head: the card's 10B active). MiniMax-M2.5 / M2.7 have config.json
+# files of their own (M2.7's context is longer), and the REAP checkpoints fewer experts: not
+# taken for this shape; MiniMax-M2.1's, M2's shape, neither (known_shape_of).
 ARCHITECTURES["minimax-m2"] = dict(
     model_type="minimax_m2", vocab_size=200064, hidden_size=3072, intermediate_size=1536,
     num_hidden_layers=62, num_attention_heads=48, num_key_value_heads=8, head_dim=128,
@@ -820,11 +830,13 @@ ARCHITECTURES["minimax-m2"] = dict(
     max_position_embeddings=196608, rms_norm_eps=1e-6, tie_word_embeddings=False,
     attn_type_list=[1] * 62, qk_norm_type="per_layer", use_qk_norm=True,
     scoring_func="sigmoid", use_routing_bias=True, shared_intermediate_size=0,
-    num_mtp_modules=3, mtp_transformer_layers=1, bos_token_id=200034, eos_token_id=200020)
+    num_mtp_modules=3, mtp_transformer_layers=1, bos_token_id=None, eos_token_id=None)
 # tencent/Hunyuan-A13B-Instruct and -Pretrain (published as model_type "hunyuan" for Tencent's
 # own code, without head_dim: imported as hunyuan_v1_moe, HunYuanMoEV1ForCausalLM), as public
-# code quotes their config.json (the hub could not be read here): Tencent's GitHub repository's
-# models/config.json (a fork of Tencent-Hunyuan/Hunyuan-A13B holds it whole), llama.cpp's
+# code quotes their config.json (the hub could not be read here; its pages now tag the
+# Instruct hunyuan_v1_moe, a later revision of the file not read): Tencent's GitHub repository's
+# models/config.json (the fork tianyu1412/Hunyuan-A13B holds it whole: model_type hunyuan,
+# attention_head_dim 128 and no head_dim, max_position_embeddings 32768), llama.cpp's
 # converter (which asserts one moe_topk, one num_shared_expert and one moe_intermediate_size
 # for every block, alpha 1000, rope_theta 10000 and a head of 128), and a training script
 # written against the downloaded -Pretrain (model_type "hunyuan", head_dim None beside
@@ -860,8 +872,13 @@ ARCHITECTURES["hunyuan-a13b"] = dict(
 # "Llama4 Maverick config but with only 2 layers" (48 in the model): Scout's shapes with 128
 # experts in every other block (interleave_moe_layer_step 2: blocks 1, 3, ..., 47; the others
 # a dense MLP of 16384, intermediate_size_mlp), no q/k norms (use_qk_norm false), no rope
-# scaling, a 1048576-token context; its no_rope_layers, floor_scale and attn_scale are not in
-# that source (Llama4TextConfig's defaults here, which no count reads). model.parameters() of
+# scaling, a 1048576-token context; confirmed by the GGUF metadata of a conversion of the
+# published weights (48 blocks, hidden 5120, 40 / 8 heads of 128, 128 experts of 8192 with 1
+# a token, dense 16384, interleave_moe_layer_step 2, context 1048576, rotary base 500000, no
+# rope scaling keys, vocab 202048, bos 200000), llama.cpp's loader (no q/k norms in 128-expert
+# Llama 4) and a Megatron script for Llama-4-Maverick-17B-128E-Instruct (moe-layer-freq
+# [0,1]*24, expert MLP 8192, dense 16384); its no_rope_layers, floor_scale and attn_scale are
+# in none of these (Llama4TextConfig's defaults here, which no count reads). model.parameters() of
 # the language model: 107,769,861,120 / 400,711,848,960; with the vision tower and projector
 # those configs give (871,932,416 parameters), 108,641,793,536 / 401,583,781,376 (the cards'
 # 109B / 400B total; built on the meta device); 16,138,408,960 / 16,150,205,440 read by a
@@ -894,12 +911,13 @@ ARCHITECTURES["llama-4-maverick-17b-128e"] = dict(
 # rms_norm_eps 1e-6, untied, norm_topk_prob, the multi-token-prediction layer as `mtp.*`
 # tensors: dropped on import). vocab_size 151936 and shared_expert_intermediate_size 512 are
 # Qwen3NextConfig's defaults, which its documentation gives as the Instruct model's, and which
-# the totals below bear out (not read from the file itself); its bos / eos ids were cut off
-# in the quotation: left to the defaults here. model.parameters() (count_params):
-# 79,674,391,296 (the card's 80B total; 79,052,061,440 without the embeddings, the card's
-# "79B non-embedding"; the safetensors' 81B add the MTP layer), 3,563,764,480 read by a
-# batch-1 step (10 routed experts and the shared one, every block's attention of either kind,
-# routers, LM head: the card's 3B activated).
+# the totals below bear out (not read from the file itself: searched again, only the same
+# cut-off quotation and the config.json files of Qwen3-Coder-Next, another model, were found);
+# its bos / eos ids were cut off in the quotation: left to the defaults here.
+# model.parameters() (count_params): 79,674,391,296 (the card's 80B total; 79,052,061,440
+# without the embeddings, the card's "79B non-embedding"; the safetensors' 81B add the MTP
+# layer), 3,563,764,480 read by a batch-1 step (10 routed experts and the shared one, every
+# block's attention of either kind, routers, LM head: the card's 3B activated).
 ARCHITECTURES["qwen3-next-80b-a3b"] = dict(
     model_type="qwen3_next", vocab_size=151936, hidden_size=2048, intermediate_size=5120,
     num_hidden_layers=48, num_attention_heads=16, num_key_value_heads=2, head_dim=256,
@@ -972,6 +990,10 @@ def known_shape_of(repo_id: str) -> str | None:
     if re.search(r"minimax-m2(\.\d|-reap)", words):  # MiniMax-M2.1, M2.5, M2.7: config.json
         # files of their own (M2.7's context longer); REAP's: experts pruned away
         names = [n for n in names if n != "minimax-m2"]
+    if re.search(r"olmo-7b-0[47]24", words):  # OLMo 1.7 (0424) and the 0724 release: a
+        # 4096-token context (0724's config.json as its hub discussion says; 0424's as a copy
+        # quotes it, with q/k/v clamped to 8), not OLMo-7B-hf's 2048: planned from their own
+        names = [n for n in names if n != "olmo-7b"]
     return max(names, key=len) if names else None
 
 
