@@ -356,6 +356,32 @@ def test_deepseek_v3s_known_shape_counts_its_published_total_less_the_score_bias
     assert known_shape_of("deepseek-ai/DeepSeek-R1") == "deepseek-r1"
 
 
+def test_moonlights_known_shape_by_hand():
+    """Moonlight-16B-A3B: DeepSeek-V3's architecture with MLA without a query LoRA (16 heads,
+    q_proj 2048 -> 16 x (128 + 64), kv_a 2048 -> 512 + 64 normed, kv_b 512 -> 16 x (128 + 128),
+    o_proj 16 x 128 -> 2048), a dense MLP of 11264 in block 0, then 26 sparse blocks of a 64 x
+    2048 router, 64 experts of 1408 and 2 shared (one MLP of 2816); untied embeddings of
+    163840. A batch-1 step reads 6 of the 64 experts and no embedding table."""
+    from prunebench.checkpoint.architectures import (architecture_config, architecture_values,
+                                                     known_shape_of)
+
+    d, vocab = 2048, 163840
+    attention = d * 16 * 192 + d * 576 + 512 + 512 * 16 * 256 + 16 * 128 * d
+    expert = 3 * d * 1408
+    sparse = 64 * d + 64 * expert + 3 * d * 2 * 1408
+    total = 27 * (attention + 2 * d) + 3 * d * 11264 + 26 * sparse + 2 * vocab * d + d
+    assert total == 15_960_108_544  # the card's 16B
+    config = architecture_config("moonlight-16b-a3b")
+    assert type(config).__name__ == "DeepseekV3Config"
+    assert count_params(config) == count_params(
+        config_from_dict(architecture_values("moonlight-16b-a3b"))) == total
+    assert sum(p.numel() for p in build_model(config, device="meta").parameters()) == total
+    read = total - vocab * d - 26 * (64 - 6) * expert
+    assert weight_bytes(config, "bfloat16") == 2 * read == 2 * 2_579_230_208
+    for hub in ("moonshotai/Moonlight-16B-A3B", "moonshotai/Moonlight-16B-A3B-Instruct"):
+        assert known_shape_of(hub) == "moonlight-16b-a3b"
+
+
 def test_a_config_with_fewer_kv_heads_than_query_heads_is_refused(tmp_path):
     """transformers builds such a DeepSeek-V3 and stops at its first forward (its latent keys
     and values are expanded per query head, then repeated by the group size): said before."""

@@ -1661,6 +1661,9 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "stablelm-3b-4e1t": 2_795_443_200, "stablelm-2-1.6b": 1_644_515_328,
              "starcoder2-3b": 3_030_371_328,  # the card's 3B
              "phi-2": 2_779_683_840,  # the card's 2.78B
+             # counted from their config.json (the cards: 7B, 15B, 1.3B)
+             "starcoder2-7b": 7_173_923_840, "starcoder2-15b": 15_957_889_024,
+             "phi-1_5": 1_418_270_720, "phi-1": 1_418_270_720,
              "llama-3.1-minitron-4b-width": 4_512_746_496,  # the card's 4.51B
              "llama-3.1-minitron-4b-depth": 4_540_469_248,  # 9.08 GB of bfloat16 files
              "mistral-nemo-base-2407": 12_247_782_400,  # the card's 12.2B

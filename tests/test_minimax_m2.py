@@ -97,8 +97,9 @@ def test_the_count_is_the_sum_of_each_part_by_hand():
 def test_the_known_shape_counts_by_hand_and_as_transformers_builds():
     """62 blocks of hidden 3072: 48 query heads of 128 on 8 KV heads with q/k norms 6144 and
     1024 wide, a 256 x 3072 router and 256 experts of 1536; untied embeddings of 200064;
-    MiniMax-M2's published config.json names its hub id, not M2.1's, M2.5's or M2.7's (config
-    files of their own), a quantized copy's or an expert-pruned (REAP) one's."""
+    MiniMax-M2's published config.json names its hub id, M2.1's (the same shape, token ids in
+    its config.json) its own, not M2.5's or M2.7's (config files of their own), a quantized
+    copy's or an expert-pruned (REAP) one's."""
     from prunebench.checkpoint.architectures import known_shape_of
 
     d, q, kv = 3072, 48 * 128, 8 * 128
@@ -114,7 +115,10 @@ def test_the_known_shape_counts_by_hand_and_as_transformers_builds():
     assert not config.tie_word_embeddings and config.max_position_embeddings == 196608
     assert (config.bos_token_id, config.eos_token_id) == (None, None)  # null, as published
     assert known_shape_of("MiniMaxAI/MiniMax-M2") == "minimax-m2"
-    for other in ("MiniMaxAI/MiniMax-M2.1", "MiniMaxAI/MiniMax-M2.5", "MiniMaxAI/MiniMax-M2.7",
+    m2_1 = check_known_shape("minimax-m2.1", total, read, "MiniMaxM2Config")
+    assert (m2_1.bos_token_id, m2_1.eos_token_id) == (200034, 200020)
+    assert known_shape_of("MiniMaxAI/MiniMax-M2.1") == "minimax-m2.1"
+    for other in ("MiniMaxAI/MiniMax-M2.5", "MiniMaxAI/MiniMax-M2.7",
                   "cerebras/MiniMax-M2-REAP-162B-A10B", "cerebras/MiniMax-M2.1-REAP-139B-A10B",
                   "QuantTrio/MiniMax-M2-AWQ", "mlx-community/MiniMax-M2-4bit"):
         assert known_shape_of(other) is None, other

@@ -211,12 +211,40 @@ def test_the_known_shapes_by_hand():
     assert architecture_config("phi-2").qk_layernorm is False
 
 
+@pytest.mark.parametrize("name,d,m,blocks,heads,tied,total", [
+    ("starcoder2-7b", 4608, 18432, 32, 36, True, 7_173_923_840),
+    ("starcoder2-15b", 6144, 24576, 40, 48, False, 15_957_889_024)])
+def test_the_larger_starcoder2_shapes_by_hand(name, d, m, blocks, heads, tied, total):
+    """StarCoder2-7B / 15B: StarCoder2-3B's block (biases everywhere, two biased LayerNorms)
+    with 4 KV heads of 128; the 7B tied as its config.json leaves it, the 15B untied."""
+    kv = 4 * 128
+    block = (2 * d * d + 2 * d * kv + (d + 2 * kv + d)) + (2 * d * m + m + d) + 2 * 2 * d
+    head = 0 if tied else 49152 * d
+    config = architecture_config(name)
+    assert (config.num_attention_heads, config.hidden_size // heads) == (heads, 128)
+    assert count_params(config) == count_params_meta(config) == \
+        blocks * block + 49152 * d + head + 2 * d == total
+    assert config.tie_word_embeddings is tied
+
+
+def test_phi_1_and_1_5_by_hand():
+    """phi-1 and phi-1.5: phi-2's parallel block at hidden 2048, MLP 8192, 24 blocks; no token
+    ids in their config.json."""
+    d, m = 2048, 8192
+    block = 4 * d * d + 4 * d + 2 * d * m + m + d + 2 * d
+    for name in ("phi-1_5", "phi-1"):
+        config = architecture_config(name)
+        assert count_params(config) == count_params_meta(config) == \
+            24 * block + 2 * 51200 * d + 51200 + 2 * d == 1_418_270_720
+        assert (config.bos_token_id, config.eos_token_id) == (None, None)
+
+
 @pytest.mark.parametrize("repo,expected", [
     ("bigcode/starcoder2-3b", "starcoder2-3b"),
     ("TechxGenus/starcoder2-3b-instruct", "starcoder2-3b"),
     ("microsoft/phi-2", "phi-2"),
-    ("bigcode/starcoder2-7b", None), ("bigcode/starcoder2-15b", None),  # not confirmed here
-    ("microsoft/phi-1_5", None), ("microsoft/phi-1", None),
+    ("bigcode/starcoder2-7b", "starcoder2-7b"), ("bigcode/starcoder2-15b", "starcoder2-15b"),
+    ("microsoft/phi-1_5", "phi-1_5"), ("microsoft/phi-1", "phi-1"),
     ("TheBloke/phi-2-GGUF", None),
 ])
 def test_the_hub_ids_that_name_the_known_shapes(repo, expected):

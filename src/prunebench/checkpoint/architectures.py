@@ -546,6 +546,21 @@ ARCHITECTURES["starcoder2-3b"] = dict(
     use_bias=True, norm_epsilon=1e-5, hidden_act="gelu_pytorch_tanh", attention_dropout=0.1,
     residual_dropout=0.1, embedding_dropout=0.1, tie_word_embeddings=True, bos_token_id=0,
     eos_token_id=0)
+# bigcode/starcoder2-7b and -15b config.json, as the hub's pages of the files show them (the
+# 7B's first revision and the copies that name it after its "add dropout" revision; the 15B's
+# blame) and their copies repeat them: StarCoder2-3B's block and settings but hidden 4608 /
+# 6144, MLP 18432 / 24576, 32 / 40 blocks, 36 / 48 heads on 4 KV heads of 128, rotary base
+# 1e6 / 1e5; the 7B without a tie_word_embeddings key (tied: its three bfloat16 shards, 4.89 +
+# 4.95 + 4.51 GB, hold the 7.17B a tied model has, not an untied one's 7.40B), the 15B untied
+# (tie_word_embeddings false). 7,173,923,840 / 15,957,889,024 parameters (count_params; the
+# cards say 7B and 15B).
+ARCHITECTURES["starcoder2-7b"] = dict(
+    ARCHITECTURES["starcoder2-3b"], hidden_size=4608, intermediate_size=18432,
+    num_hidden_layers=32, num_attention_heads=36, num_key_value_heads=4, rope_theta=1000000.0)
+ARCHITECTURES["starcoder2-15b"] = dict(
+    ARCHITECTURES["starcoder2-3b"], hidden_size=6144, intermediate_size=24576,
+    num_hidden_layers=40, num_attention_heads=48, num_key_value_heads=4, rope_theta=100000.0,
+    tie_word_embeddings=False)
 # microsoft/phi-2 (PhiForCausalLM): its config.json as public copies that name it repeat it:
 # hidden 2560, MLP 10240 (fc1 / fc2, gelu_new), 32 blocks, 32 heads and 32 KV heads, vocab
 # 51200, context 2048, rotary base 10000 on 0.4 of each head, no q/k LayerNorms, LayerNorm
@@ -558,6 +573,16 @@ ARCHITECTURES["phi-2"] = dict(
     qk_layernorm=False, layer_norm_eps=1e-5, hidden_act="gelu_new", resid_pdrop=0.1,
     embd_pdrop=0.0, attention_dropout=0.0, tie_word_embeddings=False, bos_token_id=50256,
     eos_token_id=50256)
+# microsoft/phi-1 config.json as the hub's blame of the file shows it, and microsoft/phi-1_5's
+# as the copies that name it repeat it (one shape): phi-2's block at hidden 2048, MLP 8192, 24
+# blocks of 32 heads (phi-1's num_key_value_heads null: as many as the heads), half of each
+# head rotating (partial_rotary_factor 0.5), no residual dropout, bos and eos null.
+# 1,418,270,720 parameters (count_params; phi-1.5's float16 model.safetensors is the 2.84 GB
+# that makes; the cards say 1.3B).
+ARCHITECTURES["phi-1_5"] = dict(
+    ARCHITECTURES["phi-2"], hidden_size=2048, intermediate_size=8192, num_hidden_layers=24,
+    partial_rotary_factor=0.5, resid_pdrop=0.0, bos_token_id=None, eos_token_id=None)
+ARCHITECTURES["phi-1"] = ARCHITECTURES["phi-1_5"]
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a
@@ -705,6 +730,28 @@ ARCHITECTURES["deepseek-v2"] = dict(
     moe_intermediate_size=1536, num_hidden_layers=60, num_attention_heads=128,
     num_key_value_heads=128, n_routed_experts=160, q_lora_rank=1536,
     topk_method="group_limited_greedy", n_group=8, topk_group=3)
+# moonshotai/Moonlight-16B-A3B and -Instruct (deepseek_v3, DeepseekV3ForCausalLM; DeepSeek-V3's
+# architecture at 16B): the -Instruct's config.json as a Rust loader's test quotes it whole at
+# revision 4e735b07 (the hub could not be read here), its shapes those of Megatron configs of
+# Moonlight (27 blocks, hidden 2048, dense MLP 11264 in block 0, 16 heads, 64 experts of 1408
+# with 6 a token and 2 shared, routed_scaling_factor 2.446, rotary base 50000, context 8192):
+# MLA without a query LoRA (q_lora_rank null, kv_lora_rank 512, qk_nope 128, qk_rope 64, v
+# 128), 16 KV heads, sigmoid routing in one group (noaux_tc, n_group 1, topk_group 1) with the
+# weights renormalised, no rope scaling, rms_norm_eps 1e-5, vocab 163840, untied, no MTP layer
+# (num_nextn_predict_layers 0), bos 163584, eos 163586. The base model is taken to be of the
+# same shape (the Megatron configs and NVIDIA's model pages name it; its own config.json was
+# not read). model.parameters(): 15,960,108,544 (the card's 16B; the routers' score biases,
+# 64 floats in each of the 26 sparse blocks, are buffers), 2,579,230,208 read by a batch-1
+# step (6 experts and the 2 shared, attention, routers, LM head; with the embedding table,
+# 2.9B: the card's 3B activated).
+ARCHITECTURES["moonlight-16b-a3b"] = dict(
+    model_type="deepseek_v3", vocab_size=163840, hidden_size=2048, intermediate_size=11264,
+    moe_intermediate_size=1408, num_hidden_layers=27, num_attention_heads=16,
+    num_key_value_heads=16, n_shared_experts=2, n_routed_experts=64, kv_lora_rank=512,
+    q_lora_rank=None, qk_rope_head_dim=64, v_head_dim=128, qk_nope_head_dim=128, n_group=1,
+    topk_group=1, num_experts_per_tok=6, first_k_dense_replace=1, norm_topk_prob=True,
+    routed_scaling_factor=2.446, max_position_embeddings=8192, rms_norm_eps=1e-5,
+    rope_theta=50000.0, tie_word_embeddings=False, bos_token_id=163584, eos_token_id=163586)
 # ibm-granite/granite-3.1-1b-a400m and -3b-a800m (granitemoe) as public code quotes their
 # config.json (the hub could not be read here; the 3B's shape in several projects' fixtures,
 # the 1B's in a printed GraniteMoeForCausalLM and a config modelled on it): 24 / 32 blocks,
@@ -822,7 +869,7 @@ ARCHITECTURES["ernie-4.5-300b-a47b"] = dict(
 # score biases, buffers in transformers), 10,415,940,608 read by a batch-1 step (8 experts,
 # attention, router, LM head: the card's 10B active). MiniMax-M2.5 / M2.7 have config.json
 # files of their own (M2.7's context is longer), and the REAP checkpoints fewer experts: not
-# taken for this shape; MiniMax-M2.1's, M2's shape, neither (known_shape_of).
+# taken for this shape.
 ARCHITECTURES["minimax-m2"] = dict(
     model_type="minimax_m2", vocab_size=200064, hidden_size=3072, intermediate_size=1536,
     num_hidden_layers=62, num_attention_heads=48, num_key_value_heads=8, head_dim=128,
@@ -831,6 +878,14 @@ ARCHITECTURES["minimax-m2"] = dict(
     attn_type_list=[1] * 62, qk_norm_type="per_layer", use_qk_norm=True,
     scoring_func="sigmoid", use_routing_bias=True, shared_intermediate_size=0,
     num_mtp_modules=3, mtp_transformer_layers=1, bos_token_id=None, eos_token_id=None)
+# MiniMaxAI/MiniMax-M2.1: M2's shape, as the hub's commits of its config.json (500a52e "add
+# config.json"; 968e628 adding num_mtp_modules 3 / mtp_transformer_layers 1 back, vocab
+# 200064, untied) and a bfloat16 copy of it (QuixiAI/MiniMax-M2.1-bf16: hidden 3072, 62
+# blocks, 48 / 8 heads of 128, rotary_dim 64 over base 5e6, 256 experts of 1536, 8 a token,
+# context 196608) give it, with bos 200034 / eos 200020 in the file. Its total and read bytes
+# are M2's.
+ARCHITECTURES["minimax-m2.1"] = dict(ARCHITECTURES["minimax-m2"], bos_token_id=200034,
+                                     eos_token_id=200020)
 # tencent/Hunyuan-A13B-Instruct and -Pretrain (published as model_type "hunyuan" for Tencent's
 # own code, without head_dim: imported as hunyuan_v1_moe, HunYuanMoEV1ForCausalLM), as public
 # code quotes their config.json (the hub could not be read here; its pages now tag the
@@ -987,8 +1042,10 @@ def known_shape_of(repo_id: str) -> str | None:
         names = [n for n in names if n not in ("minitron-4b", "minitron-8b")]
     if re.search(r"stablelm-2-(zephyr-)?1_6b", words):  # StableLM 2 1.6B's hub ids
         names.append("stablelm-2-1.6b")
-    if re.search(r"minimax-m2(\.\d|-reap)", words):  # MiniMax-M2.1, M2.5, M2.7: config.json
-        # files of their own (M2.7's context longer); REAP's: experts pruned away
+    if re.search(r"minimax-m2(\.\d+)?-reap", words):  # REAP's: experts pruned away
+        names = [n for n in names if not n.startswith("minimax-m2")]
+    elif re.search(r"minimax-m2\.\d", words):  # MiniMax-M2.5, M2.7: config.json files of their
+        # own (M2.7's context longer); M2.1's has M2's shape, a key of its own
         names = [n for n in names if n != "minimax-m2"]
     if re.search(r"olmo-7b-0[47]24", words):  # OLMo 1.7 (0424) and the 0724 release: a
         # 4096-token context (0724's config.json as its hub discussion says; 0424's as a copy
