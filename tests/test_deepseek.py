@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM, DeepseekV3Config
 
 from prunebench import PrunebenchError
-from prunebench.benchmark.floors import weight_bytes
+from prunebench.benchmark.floors import read_params
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_dict,
@@ -333,7 +333,7 @@ def test_the_batch_one_floor_reads_the_top_k_routed_and_the_shared_experts():
     d = 32
     unread = (4 - 2) * 3 * d * 16  # two of the four routed experts in each of 3 sparse blocks
     total = count_params(config) - VOCAB * d  # the embedding table is not read whole
-    assert weight_bytes(config, "bfloat16") == 2 * (total - 3 * unread)
+    assert read_params(config) == total - 3 * unread
 
 
 def test_deepseek_v3s_known_shape_counts_its_published_total_less_the_score_biases():
@@ -351,7 +351,7 @@ def test_deepseek_v3s_known_shape_counts_its_published_total_less_the_score_bias
         count_params(config)
     # a batch-1 step: 8 of 256 routed experts, the shared one, attention and head (the card's
     # 36.6B activated with the 0.9B head)
-    assert weight_bytes(config, "bfloat16") == 2 * 36_625_603_584
+    assert read_params(config) == 36_625_603_584
     assert known_shape_of("deepseek-ai/DeepSeek-V3") == "deepseek-v3"
     assert known_shape_of("deepseek-ai/DeepSeek-R1") == "deepseek-r1"
 
@@ -377,7 +377,7 @@ def test_moonlights_known_shape_by_hand():
         config_from_dict(architecture_values("moonlight-16b-a3b"))) == total
     assert sum(p.numel() for p in build_model(config, device="meta").parameters()) == total
     read = total - vocab * d - 26 * (64 - 6) * expert
-    assert weight_bytes(config, "bfloat16") == 2 * read == 2 * 2_579_230_208
+    assert read_params(config) == read == 2_579_230_208
     for hub in ("moonshotai/Moonlight-16B-A3B", "moonshotai/Moonlight-16B-A3B-Instruct"):
         assert known_shape_of(hub) == "moonlight-16b-a3b"
 

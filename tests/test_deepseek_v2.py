@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, DeepseekV2Config
 
-from prunebench.benchmark.floors import weight_bytes
+from prunebench.benchmark.floors import read_params
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_dict,
@@ -147,7 +147,7 @@ def check_known_shape(name: str, total: int, read: int, config_class: str):
     assert count_params(config) == total
     assert numel(build_model(config, device="meta")) == total
     assert count_params(config_from_dict(architecture_values(name))) == total
-    assert weight_bytes(config, "bfloat16") == 2 * read
+    assert read_params(config) == read
     return config
 
 

@@ -1850,7 +1850,7 @@ def test_known_shapes_build_their_family():
         assert config_from_dict(values).layer_types == gpt_oss.layer_types
     # the weights a batch-1 step reads (docs/families.md): 2 of 8, 8 of 128 experts a block
     # (Qwen2-MoE's: 4 of 60 and 8 of 64, and the shared expert, which every token reads)
-    from prunebench.benchmark.floors import weight_bytes
+    from prunebench.benchmark.floors import read_params
 
     read = {"mixtral-8x7b": 12_748_853_248, "mixtral-8x22b-v0.1": 38_955_423_744,
             "qwen3-30b-a3b": 3_041_867_776, "qwen3-235b-a22b": 21_568_433_664,
@@ -1858,7 +1858,7 @@ def test_known_shapes_build_their_family():
             "qwen2-57b-a14b": 13_704_732_160, "gpt-oss-20b": 3_608_307_264,
             "gpt-oss-120b": 5_132_849_472}
     for name, params in read.items():
-        assert weight_bytes(architecture_config(name), torch.float16) == 2 * params, name
+        assert read_params(architecture_config(name)) == params, name
     glm, glm4 = architecture_config("glm-4-9b-chat"), architecture_config("glm-4-9b-0414")
     assert type(glm).__name__ == "GlmConfig" and type(glm4).__name__ == "Glm4Config"
     assert glm.attention_bias and glm4.attention_bias  # the 9B's q/k/v biases; not the 32B's

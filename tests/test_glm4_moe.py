@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM, Glm4MoeConfig
 
-from prunebench.benchmark.floors import weight_bytes
+from prunebench.benchmark.floors import read_params
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_dict,
@@ -239,7 +239,7 @@ def test_glm_4_5s_known_shapes_count_what_transformers_builds(name, total, read,
     assert numel(build_model(config, device="meta")) == total
     assert count_params(config_from_dict(architecture_values(name))) == total
     # a batch-1 step: 8 of the routed experts, the shared one, attention, router, LM head
-    assert weight_bytes(config, "bfloat16") == 2 * read
+    assert read_params(config) == read
     assert known_shape_of(hub) == name
     assert known_shape_of(hub + "-Base") == name
     assert known_shape_of(hub + "-FP8") is None  # quantized: refused once its config is read

@@ -21,12 +21,13 @@ from transformers import AutoModelForCausalLM
 from prunebench import PrunebenchError
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
-from prunebench.checkpoint.param_count import active_experts, config_from_dict, sparse_mlp_blocks
+from prunebench.checkpoint.param_count import (active_experts, config_from_dict, num_experts,
+                                               sparse_mlp_blocks)
 from prunebench.methods.registry import method_function
 from prunebench.methods.sizing import check_prunable
-from prunebench.modeling import (count_params, load_config, load_model, remove_blocks,
-                                 save_model, sparse_block, write_manifest)
-from test_families import (FAMILIES, MOE, SMALL, family_model, greedy_tokens_agree, ids,
+from prunebench.modeling import (cast_floating, count_params, final_norm, load_config, load_model,
+                                 remove_blocks, save_model, sparse_block, write_manifest)
+from test_families import (FAMILIES, MOE, SMALL, TIED, family_model, greedy_tokens_agree, ids,
                            in_allocated_memory, logits, numel)
 from test_families import tokenizer  # noqa: F401 - a fixture (getfixturevalue)
 
@@ -473,24 +474,37 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
     assert len(chosen) == 2 * attention and all(".self_attn." in n for n in chosen)
 
 
+def bytes_read_at_batch_one(model) -> int:
+    """What a batch-1 decode step of `model` reads, tensor by tensor as the model holds them
+    (numel x element size): each block's parameters and the buffers its checkpoint saves (the
+    routers' score-correction biases), of a sparse block's fused experts (`.experts.`) the
+    router's top k, then the final norm and the LM head (with tied embeddings the table)."""
+    saved = set(model.state_dict())
+    total = 0
+    for i, layer in enumerate(model.model.layers):
+        buffers = [(n, b) for n, b in layer.named_buffers() if f"model.layers.{i}.{n}" in saved]
+        for pname, tensor in [*layer.named_parameters(), *buffers]:
+            nbytes = tensor.numel() * tensor.element_size()
+            if ".experts." in f".{pname}":  # each block's own top k (Hunyuan's differ here)
+                nbytes = nbytes * active_experts(model.config)[i] // num_experts(model.config)
+            total += nbytes
+    for module in (final_norm(model), model.lm_head):
+        total += sum(p.numel() * p.element_size() for p in module.parameters())
+    return total
+
+
 @pytest.mark.parametrize("name", sorted(MOE))
 def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     """A batch-1 step reads k of the experts of each sparse block, and everything else whole:
-    attention, router, a dense block's MLP, and Qwen2-MoE's shared expert and its gate, which
-    every token goes through (`.experts.` is no part of their names)."""
+    attention, router (DeepSeek-V3's, GLM-4.5's and MiniMax-M2's score-correction bias, a
+    buffer, too), a dense block's MLP, and Qwen2-MoE's shared expert and its gate, which every
+    token goes through (`.experts.` is no part of their names)."""
     from prunebench.benchmark.floors import add_floor, kv_cache_bytes, weight_bytes
 
     config = load_config_of(name)
     model = family_model(name)
-    experts = 4
-    read = 0
-    # each block's own top k (Hunyuan's differ by block here)
-    for layer, k in zip(model.model.layers, active_experts(config)):
-        for pname, p in layer.named_parameters():
-            share = k / experts if ".experts." in f".{pname}" else 1
-            read += p.numel() * share
-    read += numel(model.model.norm) + numel(model.lm_head)
-    assert weight_bytes(config, torch.float32) == 4 * read
+    read = bytes_read_at_batch_one(model)  # float32: 4 bytes a value
+    assert weight_bytes(config, torch.float32) == read
     shared = sum(p.numel() for n, p in model.named_parameters()
                  if "shared_expert" in n or "shared_mlp" in n)
     # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
@@ -501,12 +515,36 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
     assert row["floor_s"] == pytest.approx(
-        (4 * read + kv_cache_bytes(config, 1, 6, torch.float32)) / 1e9, rel=1e-12)
+        (read + kv_cache_bytes(config, 1, 6, torch.float32)) / 1e9, rel=1e-12)
     assert "floor_note" not in row
     row = {"batch_size": 2, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     assert row["floor_s"] is None and row["pct_of_floor"] is None
     assert "mixture of experts" in row["floor_note"]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("name", sorted(MOE | {"llama3", "qwen2_tied"}))
+def test_the_batch_one_floor_reads_what_transformers_keeps_in_float32_at_four_bytes(name, dtype):
+    """The floor's weight bytes in half precision are those of the model as loading holds it
+    (cast_floating: transformers' float32 lists of the installed version, test_float32_kept.py):
+    DeepSeek-V3's routers and their score biases, gpt-oss's norms in float16 only, Hunyuan-A13B's
+    routers at 4 bytes a value, everything else at 2; a dense LLaMA's all at 2 as before."""
+    from prunebench.benchmark.floors import read_params, weight_bytes
+
+    config = {**FAMILIES, **TIED}[name]()
+    model = cast_floating(family_model(name), dtype)
+    kept = sum(t.numel() for t in [*model.parameters(), *model.buffers()]
+               if t.dtype == torch.float32)
+    assert weight_bytes(config, dtype) == bytes_read_at_batch_one(model)
+    if name in ("llama3", "qwen2_tied"):  # nothing kept, no buffer: every value at 2 bytes
+        assert kept == 0 and weight_bytes(config, dtype) == 2 * read_params(config)
+    if name == "deepseek_v3":  # the score biases in every version, the routers in 5.25
+        assert kept > 0 and weight_bytes(config, dtype) > 2 * read_params(config)
+    if name == "gpt_oss":  # its norms, read whole, at 4 bytes in float16 and 2 in bfloat16
+        norms = sum(p.numel() for n, p in model.named_parameters() if "norm" in n)
+        assert kept == (norms if dtype == torch.float16 else 0)
+        assert weight_bytes(config, dtype) == 2 * read_params(config) + 2 * kept
 
 
 def load_config_of(name: str):

@@ -40,7 +40,7 @@ def flash_takes_no_mask(backend: str) -> str:
 _SOURCES = {
     "attention": ["attention_context", "attention_kernels", "resolve_attention"],
     "floors": ["decode_floor_s", "kv_cache_bytes", "mean_decode_context", "measure_bandwidth",
-               "weight_bytes"],
+               "read_params", "weight_bytes"],
     "measure": ["PeakMemory", "StepClock", "synchronize"],
     "paired": ["alternate", "paired_sweep", "run_paired"],
     "prompts": ["FIRST_ORDINARY_ID", "PROMPT_TEXT", "make_prompt"],

@@ -5,7 +5,9 @@ floor")."""
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
 import time
 from typing import Any
 
@@ -16,7 +18,8 @@ from prunebench.checkpoint.param_count import (active_experts, expert_param_coun
                                                linear_attention_blocks, linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
                                                sliding_windows)
-from prunebench.modeling import block_param_count, head_dim, layer_shapes, resolve_dtype
+from prunebench.modeling import (block_param_count, build_model, float32_kept, head_dim,
+                                 layer_shapes, resolve_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,8 @@ def _element_size(dtype: str | torch.dtype) -> int:
     return torch.empty((), dtype=resolve_dtype(dtype)).element_size()
 
 
-def weight_bytes(config, dtype: str | torch.dtype) -> int:
-    """Bytes of weights one decode step must read: every block, the final norm, the LM head.
+def read_params(config) -> int:
+    """Parameters one decode step must read: every block, the final norm, the LM head.
 
     Per-block shapes (width pruning, zero-head blocks) come from `layer_shapes`. The embedding
     table is not read in full (only batch rows), so it is left out; the LM head is read in full
@@ -46,9 +49,59 @@ def weight_bytes(config, dtype: str | torch.dtype) -> int:
         params -= sum((num_experts(config) - k) * expert_param_count(config)
                       for k, s in zip(active_experts(config), layer_shapes(config))
                       if s.get("sparse_mlp"))
-    params += norm_params(config) + config.vocab_size * config.hidden_size + lm_head_bias_params(
-        config)
-    return params * _element_size(dtype)
+    return params + norm_params(config) + config.vocab_size * config.hidden_size + (
+        lm_head_bias_params(config))
+
+
+def weight_bytes(config, dtype: str | torch.dtype) -> int:
+    """Bytes of weights one decode step must read: `read_params` at `dtype`'s element size, and
+    what that leaves out of the tensors a loaded model holds (`_kept_and_buffer_bytes`): the
+    ones transformers keeps in float32 at `dtype`, at 4 bytes, and the routers' buffers."""
+    return read_params(config) * _element_size(dtype) + _kept_and_buffer_bytes(
+        config, resolve_dtype(dtype))
+
+
+# (config class, config JSON, dtype) -> _kept_and_buffer_bytes: a meta model takes about 0.1 s
+# to build, and the floor is computed for every row of a sweep.
+_KEPT_AND_BUFFER_BYTES: dict[tuple, int] = {}
+
+
+def _kept_and_buffer_bytes(config, dtype: torch.dtype) -> int:
+    """The bytes a step reads beyond `read_params` at `dtype`'s element size: the tensors that
+    transformers keeps in float32 when it loads the model in `dtype` (`modeling.float32_kept`:
+    DeepSeek-V3's, GLM-4.5's and ERNIE 4.5's routers in half precision, DeepSeek-V2's in
+    transformers 5.25, Hunyuan-A13B's, gpt-oss's norms in float16) 4 bytes each, and the
+    checkpoint's buffers (the score-correction biases of DeepSeek-V3's, GLM-4.5's and
+    MiniMax-M2's routers, which pick the experts and are no parameters) in the dtype loading
+    gives them. Decided on a meta-device model of `config` as loading decides it, so each
+    installed transformers version's own lists apply."""
+    key = (type(config).__name__, config.to_json_string(use_diff=False), dtype)
+    if key not in _KEPT_AND_BUFFER_BYTES:
+        model = build_model(copy.deepcopy(config), device="meta")  # (it may set attention)
+        kept, size = float32_kept(model, dtype), _element_size(dtype)
+        saved = set(model.state_dict())  # buffers a checkpoint holds (not rotary tables)
+        buffers = {name: b for name, b in model.named_buffers() if name in saved}
+        embedding = model.get_input_embeddings().weight
+        tied = model.get_output_embeddings().weight is embedding
+        extra = 0
+        for name, tensor in [*model.named_parameters(), *buffers.items()]:
+            if (tensor is embedding and not tied) or not (name in buffers or kept(name)):
+                continue  # a step reads the embedding's rows only; the rest is read_params'
+            each = (4 if kept(name) else size) if tensor.is_floating_point() else (
+                tensor.element_size())
+            counted = 0 if name in buffers else size  # a parameter is in read_params already
+            extra += _numel_read(config, name, tensor) * (each - counted)
+        _KEPT_AND_BUFFER_BYTES[key] = extra
+    return _KEPT_AND_BUFFER_BYTES[key]
+
+
+def _numel_read(config, name: str, tensor: torch.Tensor) -> int:
+    """The elements of a model's tensor `name` that a batch-1 step reads: a sparse block's
+    fused experts (`.experts.`: [experts, ...]) its top k of them, every other tensor whole."""
+    block = re.search(r"\.layers\.(\d+)\.", name)
+    if ".experts." not in f".{name}" or block is None:
+        return tensor.numel()
+    return tensor.numel() * active_experts(config)[int(block[1])] // num_experts(config)
 
 
 def moe_floor_note(config, batch: int) -> str | None:
