@@ -9,12 +9,18 @@ the memory bandwidth, prints a Markdown table and the dense/depth decode-step ra
 32/23, and writes gpu_check.json / gpu_check.md to --out (default $OUT). --arch takes another
 known shape; a mixture of experts (qwen3-30b-a3b, mixtral-8x7b) runs dense and depth with the hf
 backends only (--variants dense,depth --backends hf_static,hf), its batch-1 floor counting the
-routed experts.
+routed experts. --variants also takes known shapes beside dense, depth and width, each a random
+model of its own shape timed beside --arch's dense one, its speed-up over it and the ratio of
+their floors given as for depth and width: NVIDIA's Minitron prunes of Llama-3.1-8B against
+their parent (gpu_session.py's minitron step; tiny-test-shallow and tiny-test-narrow stand in
+for them anywhere).
 
     python benchmarks/gpu_check.py                    # on the H100 (about 6 minutes)
     python benchmarks/gpu_check.py --arch tiny-test --device cpu --dtype float32   # anywhere
     python benchmarks/gpu_check.py --arch tiny-test-moe --device cpu --dtype float32 \
         --variants dense,depth --backends hf_static,hf                             # anywhere
+    python benchmarks/gpu_check.py --arch llama-3.1-8b --dtype bfloat16 \
+        --variants dense,llama-3.1-minitron-4b-depth,llama-3.1-minitron-4b-width
 
 Before timing, a self-check decodes a tiny float32 model with both the compiled decoder and HF
 generate (greedy tokens must be equal; --no-selfcheck skips it), and an SDPA kernel pinned by
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import gc
 import json
 import logging
@@ -44,7 +51,7 @@ from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
 from prunebench import benchmark as bench
-from prunebench.checkpoint.architectures import architecture_config
+from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config
 from prunebench.checkpoint.param_count import is_moe
 from prunebench.atomic import write_json, write_text
 from prunebench.benchmark.attention import ATTENTION, set_hf_attention
@@ -55,7 +62,7 @@ from prunebench.benchmark.compiled import StaticDecoder, decoder_attention
 
 log = logging.getLogger("gpu_check")
 # Randomly initialised LLaMA shapes: dense, depth-pruned (whole blocks) and width-pruned to the
-# same size.
+# same size. --variants takes known shapes beside them (`shape_variants`).
 VARIANTS = ("dense", "depth", "width")
 
 # The paper's LLaMA-7B PPL choice of 9 blocks (reference/shortened-llama-facts.md).
@@ -81,11 +88,39 @@ def tiny_moe_test_config():
                          tie_word_embeddings=False)
 
 
-TEST_ARCHS = {"tiny-test": tiny_test_config, "tiny-test-moe": tiny_moe_test_config}
+def tiny_shallow_test_config() -> LlamaConfig:
+    """tiny-test with half its blocks (4 of 8), as Llama-3.1-Minitron-4B-Depth keeps 16 of
+    Llama-3.1-8B's 32: a stand-in for it anywhere."""
+    config = tiny_test_config()
+    config.num_hidden_layers = 4
+    return config
+
+
+def tiny_narrow_test_config() -> LlamaConfig:
+    """tiny-test narrowed as Llama-3.1-Minitron-4B-Width narrows its parent: a smaller hidden
+    size (64 -> 48) and MLP (172 -> 108), every block and head kept at its head_dim (queries
+    wider than the hidden size)."""
+    config = tiny_test_config()
+    config.hidden_size, config.intermediate_size, config.head_dim = 48, 108, 16
+    return config
+
+
+TEST_ARCHS = {"tiny-test": tiny_test_config, "tiny-test-moe": tiny_moe_test_config,
+              "tiny-test-shallow": tiny_shallow_test_config,
+              "tiny-test-narrow": tiny_narrow_test_config}
 
 
 def arch_config(name: str) -> LlamaConfig:
     return TEST_ARCHS[name]() if name in TEST_ARCHS else architecture_config(name)
+
+
+# What --variants takes beside VARIANTS: a known shape, each a random model of its own.
+SHAPES = [*ARCHITECTURES, *TEST_ARCHS]
+
+
+def shape_variants(variants: list[str]) -> list[str]:
+    """The variants that name a shape of their own, not one derived from --arch."""
+    return [variant for variant in variants if variant not in VARIANTS]
 
 
 def pruned_range(n: int) -> range:
@@ -273,26 +308,31 @@ def markdown(cells: list[dict]) -> str:
 
 
 def ratios(cells: list[dict], blocks_ratio: dict[str, float]) -> list[dict]:
-    """Dense / pruned decode-step ratio (the speed-up) per pruned variant, backend, token config
-    and batch size. `blocks_ratio` gives the ratio each variant would reach if the decode step
-    were proportional to its blocks (depth); width has none (None)."""
-    steps = {}
+    """Dense / variant decode-step ratio (the speed-up) per variant, backend, token config and
+    batch size, dense being --arch's (a named shape's parent), and the ratio of their bandwidth
+    floors (`floor_ratio`: the speed-up if both steps reached the same % of their floor; None
+    where a row has no floor). `blocks_ratio` gives the ratio each variant would reach if the
+    decode step were proportional to its blocks (depth); the others have none (None)."""
+    steps, floors = {}, {}
     for cell in cells:
         if cell["status"] == "ok":
             for row in cell["result"]["rows"]:
                 if row["status"] == "ok" and row["decode_step_s"]:
-                    steps[(cell["variant"], cell["backend"], cell["tokens"],
-                           row["batch_size"])] = row["decode_step_s"]
+                    key = (cell["variant"], cell["backend"], cell["tokens"], row["batch_size"])
+                    steps[key], floors[key] = row["decode_step_s"], row.get("floor_s")
     out = []
-    for (variant, backend, tokens, batch), step in sorted(steps.items()):
+    for (variant, backend, tokens, batch), step in steps.items():  # in the order timed
         dense = steps.get(("dense", backend, tokens, batch))
         if variant == "dense" or not dense:
             continue
         ratio, expected = dense / step, blocks_ratio.get(variant)
+        dense_floor, floor = (floors.get((name, backend, tokens, batch))
+                              for name in ("dense", variant))
         out.append({"variant": variant, "backend": backend, "tokens": tokens,
                     "batch_size": batch, "ratio": ratio, "blocks_ratio": expected,
                     "within_15pct": None if expected is None
-                    else abs(ratio / expected - 1) <= 0.15})
+                    else abs(ratio / expected - 1) <= 0.15,
+                    "floor_ratio": dense_floor / floor if dense_floor and floor else None})
     return out
 
 
@@ -339,9 +379,12 @@ def parse_args(argv):
                    help="hf, hf_static and/or compiled, comma-separated")
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help="the models to benchmark, in this order (the budget skips the last "
-                        "first): a run that has measured dense before can put the pruned first")
-    p.add_argument("--hf-variants", default=",".join(VARIANTS),
-                   help="variants the hf backend runs on (it is the slow one)")
+                        "first): dense, depth and width of --arch, or known shapes (a random "
+                        "model of each, its speed-up taken over --arch's dense one); a run that "
+                        "has measured dense before can put the pruned first")
+    p.add_argument("--hf-variants", default=None,
+                   help="variants the hf backend runs on (it is the slow one; default: all of "
+                        "--variants)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--attention", default="auto")
@@ -364,15 +407,27 @@ def parse_args(argv):
     if args.attention == "flex" and set(backends) - {"compiled"}:
         p.error("--attention flex is the compiled backend's: add --backends compiled (and a "
                 "--compile-mode that compiles, e.g. autotune-graph)")
+    if args.hf_variants is None:
+        args.hf_variants = args.variants
     for option in ("variants", "hf_variants"):
-        unknown = sorted(set(getattr(args, option).split(",")) - set(VARIANTS))
+        unknown = sorted(set(getattr(args, option).split(",")) - set(VARIANTS) - set(SHAPES))
         if unknown:
+            close = sorted({match for name in unknown
+                            for match in difflib.get_close_matches(name, SHAPES, n=2)})
             p.error(f"--{option.replace('_', '-')}: unknown variant(s) {unknown}; choose from "
-                    f"{list(VARIANTS)}")
+                    f"{list(VARIANTS)} or a known shape (docs/families.md, 'Known shapes'; "
+                    f"{', '.join(TEST_ARCHS)} anywhere)"
+                    + (f"; close to what was given: {', '.join(close)}" if close else ""))
     try:
         config = arch_config(args.arch)
     except PrunebenchError as err:
         p.error(f"--arch: {err}")
+    moe_shapes = [name for name in shape_variants(args.variants.split(","))
+                  if is_moe(arch_config(name))]
+    if moe_shapes and "compiled" in backends:
+        p.error(f"--variants {', '.join(moe_shapes)}: a mixture of experts, which --backends "
+                "compiled cannot time (its fused blocks compute a dense MLP): time it with "
+                "--backends hf,hf_static")
     if is_moe(config):  # said before a model of tens of GB is built
         refused = []
         if "width" in args.variants.split(","):
@@ -442,22 +497,23 @@ def main(argv=None) -> dict:
                  if "width" in variants else None)
     first_cost: dict[str, float] = {}  # variant -> cost of its first-token-config cells
     build_cost = 0.0
-    model = None
+    model, built = None, None  # the model and the variant it is
     for v_index, variant in enumerate(variants):
         remaining = len(variants) - v_index - 1
         t_build = time.perf_counter()
         try:
-            # Copies of the config: remove_blocks edits the model's config in place.
-            if variant == "dense":
-                model = random_model(copy.deepcopy(config), device, dtype, seed=args.seed)
-            elif variant == "depth":
-                if model is None:
-                    model = random_model(copy.deepcopy(config), device, dtype, seed=args.seed)
-                model = remove_blocks(model, removed)
-            else:
+            if variant == "depth" and built == "dense":
+                model = remove_blocks(model, removed)  # the dense model's, in place
+            else:  # one model on the device at a time
                 model = None
                 free(device)
-                model = random_model(width_cfg, device, dtype, seed=args.seed)
+                shape = (width_cfg if variant == "width" else
+                         config if variant in ("dense", "depth") else arch_config(variant))
+                # A copy of the config: remove_blocks edits the model's config in place.
+                model = random_model(copy.deepcopy(shape), device, dtype, seed=args.seed)
+                if variant == "depth":  # never another variant's blocks (width's, a shape's)
+                    model = remove_blocks(model, removed)
+            built = variant
         except Exception as exc:  # noqa: BLE001
             log.error("building %s failed:\n%s", variant, traceback.format_exc())
             for lin, lout in tokens:
@@ -465,7 +521,7 @@ def main(argv=None) -> dict:
                     report["cells"].append({"variant": variant, "backend": backend,
                                             "tokens": f"{lin}x{lout}", "status": "error",
                                             "error": f"build: {type(exc).__name__}: {exc}"})
-            model = None
+            model, built = None, None
             free(device)
             continue
         build_cost = max(build_cost, time.perf_counter() - t_build)
@@ -519,13 +575,16 @@ def main(argv=None) -> dict:
     table = markdown(report["cells"])
     n = config.num_hidden_layers
     report["ratios"] = ratios(report["cells"], {"depth": n / (n - len(removed)), "width": None})
-    lines = [table, "", f"speed-up: dense / pruned decode step (depth: blocks ratio {n}/"
-                        f"{n - len(removed)} = {n / (n - len(removed)):.3f}):"]
+    depth = (f"; depth: blocks ratio {n}/{n - len(removed)} = {n / (n - len(removed)):.3f}"
+             if "depth" in variants else "")
+    lines = [table, "", f"speed-up: dense ({args.arch}) / variant decode step (floors: the "
+                        f"ratio of their bandwidth floors{depth}):"]
     for r in report["ratios"]:
         within = ("" if r["within_15pct"] is None else
                   f" ({'within' if r['within_15pct'] else 'OUTSIDE'} 15% of the blocks ratio)")
+        floors = "" if r["floor_ratio"] is None else f" (floors {r['floor_ratio']:.3f})"
         lines.append(f"- {r['variant']} {r['backend']} {r['tokens']} batch {r['batch_size']}: "
-                     f"{r['ratio']:.3f}{within}")
+                     f"{r['ratio']:.3f}{floors}{within}")
     lines += floor_lines(report["cells"])
     lines += profile_lines(report["cells"])
     lines.append(f"\nselfcheck: {json.dumps(report['selfcheck'])}")

@@ -1317,6 +1317,88 @@ def test_gpu_check_runs_the_variants_named_in_their_order(tmp_path, capsys):
         capsys.readouterr().err)
 
 
+def test_gpu_check_times_known_shapes_beside_their_dense_parent(tmp_path, capsys):
+    """--variants takes known shapes beside dense (config/minitron.yaml's comparison; tiny
+    stand-ins here): each a random model of its own shape, every row against its floor, its
+    speed-up taken over --arch's dense model and set beside the ratio of their floors."""
+    from prunebench.modeling import count_params
+
+    gpu_check = load_gpu_check()
+    shapes = ("tiny-test-shallow", "tiny-test-narrow")
+    gpu_check.main([*TINY_CHECK, "--variants", ",".join(["dense", *shapes]), "--backends",
+                    "compiled,hf", "--batch-sizes", "1,2", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    cells = {(c["variant"], c["backend"]): c for c in report["cells"]}
+    assert sorted(cells) == sorted((v, b) for v in ("dense", *shapes)
+                                   for b in ("compiled", "hf"))
+    assert all(c["status"] == "ok" for c in cells.values()), [
+        c.get("error") for c in cells.values()]
+    for name in ("tiny-test", *shapes):  # each the shape it names; dense is --arch's
+        config, result = gpu_check.arch_config(name), cells[(
+            "dense" if name == "tiny-test" else name, "hf")]["result"]
+        assert (result["params"], result["blocks"]) == (count_params(config),
+                                                        config.num_hidden_layers)
+    rows = {(c["variant"], c["backend"], row["batch_size"]): row
+            for c in cells.values() for row in c["result"]["rows"]}
+    assert all(row["pct_of_floor"] > 0 for row in rows.values())
+    assert [(r["variant"], r["backend"], r["batch_size"]) for r in report["ratios"]] == [
+        (v, b, n) for v in shapes for b in ("compiled", "hf") for n in (1, 2)]  # as timed
+    for r in report["ratios"]:
+        dense, row = (rows[(v, r["backend"], r["batch_size"])] for v in ("dense", r["variant"]))
+        assert r["ratio"] == pytest.approx(dense["decode_step_s"] / row["decode_step_s"])
+        # fewer blocks, or narrower ones: fewer bytes to read than the parent
+        assert r["floor_ratio"] == pytest.approx(dense["floor_s"] / row["floor_s"])
+        assert r["floor_ratio"] > 1
+        assert r["blocks_ratio"] is None and r["within_15pct"] is None
+    out = capsys.readouterr().out
+    assert "speed-up: dense (tiny-test) / variant decode step" in out
+    assert "blocks ratio" not in out  # no depth variant of --arch's here
+    assert re.search(r"^- tiny-test-narrow hf 4x2 batch 2: [\d.]+ \(floors [\d.]+\)$", out, re.M)
+
+
+def test_gpu_check_refuses_an_unknown_shape_naming_the_close_ones(tmp_path, capsys):
+    gpu_check = load_gpu_check()
+    with pytest.raises(SystemExit) as stop:
+        gpu_check.main(["--arch", "llama-3.1-8b", "--variants",
+                        "dense,llama-3.1-minitron-4b-dept", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert ("--variants: unknown variant(s) ['llama-3.1-minitron-4b-dept']; choose from "
+            "['dense', 'depth', 'width'] or a known shape") in error
+    assert "close to what was given: llama-3.1-minitron-4b-depth" in error
+    assert not (tmp_path / "gpu_check.json").exists()
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--variants", "dense,tiny-test-shallow", "--hf-variants",
+                              "tiny-test-shalow"])
+    assert "--hf-variants: unknown variant(s) ['tiny-test-shalow']" in capsys.readouterr().err
+    # a mixture of experts named beside a dense parent: not on the compiled backend
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--arch", "tiny-test", "--variants", "dense,tiny-test-moe"])
+    error = capsys.readouterr().err
+    assert "--variants tiny-test-moe: a mixture of experts, which --backends compiled" in error
+    args = gpu_check.parse_args(["--arch", "tiny-test", "--variants", "dense,tiny-test-moe",
+                                 "--backends", "hf"])
+    assert args.hf_variants == "dense,tiny-test-moe"  # hf runs on every variant by default
+
+
+@pytest.mark.parametrize("variants", ["dense,width,depth", "tiny-test-narrow,depth"])
+def test_gpu_checks_depth_model_is_the_dense_models_blocks_whatever_ran_before(variants,
+                                                                             tmp_path):
+    """The depth model is --arch's dense model with its blocks removed, also after the width
+    model or a named shape (the autotune step's order is dense, width, depth)."""
+    from prunebench.modeling import count_params
+
+    gpu_check = load_gpu_check()
+    gpu_check.main([*TINY_CHECK, "--variants", variants, "--backends", "compiled", "--out",
+                    str(tmp_path)])
+    cells = json.loads((tmp_path / "gpu_check.json").read_text())["cells"]
+    depth = next(c["result"] for c in cells if c["variant"] == "depth")
+    dense = gpu_check.tiny_test_config()
+    removed = gpu_check.depth_blocks(dense)
+    assert depth["blocks"] == dense.num_hidden_layers - len(removed)
+    assert depth["params"] == count_params(gpu_check._shallower(dense, len(removed)))
+
+
 def test_gpu_check_profiles_the_decode_steps_it_timed(tmp_path, capsys):
     gpu_check = load_gpu_check()
     gpu_check.main([*TINY_CHECK, "--variants", "dense,depth", "--backends", "compiled,hf",
