@@ -36,6 +36,10 @@ command), so the checks run in one command, most informative first, under one de
   moe       gpu_check on a random mixture of experts (--moe-arch, Qwen3-30B-A3B's shape by
             default), dense and depth-pruned, with the hf and hf_static backends at batch 1
             and 16, 12x128: the step against its batch-1 floor (the routed experts' weights)
+  minitron  gpu_check on random Llama-3.1-8B, Llama-3.1-Minitron-4B-Depth and -Width shapes
+            (config/minitron.yaml's models) in bfloat16, the compiled (CUDA graph) and hf
+            backends at batch 1, 16, 64, 12x128: each row's % of the bandwidth floor, each
+            Minitron's speed-up over its parent beside the ratio of their floors
 
 A step that would start too late is skipped, one that overruns its share is stopped (a stopped
 smoke run resumes where it stopped when run again on the same machine), and a failing step is
@@ -52,6 +56,7 @@ and logs).
     python3 benchmarks/gpu_session.py --steps static --static-batch-sizes 16,64 \
         --static-variants dense,depth --deadline-s 300
     python3 benchmarks/gpu_session.py --steps moe --moe-arch mixtral-8x7b --deadline-s 280
+    python3 benchmarks/gpu_session.py --steps env,minitron --deadline-s 330
     python benchmarks/gpu_session.py --rehearse --out "$(mktemp -d)"   # anywhere, on the CPU
 
 Carried wheels in .whl/ (benchmarks/offline_wheels.py makes them) are installed first.
@@ -74,7 +79,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("env", "check", "smoke", "autotune", "attention", "paired", "memory", "families",
-         "static", "moe")
+         "static", "moe", "minitron")
 WORK = Path("results/gpu_session")  # under results/: ignored by git, kept with the run's files
 SITE = REPO / ".whl" / "site"  # where carried wheels are installed (not a shared /tmp path)
 SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/gpu_smoke.sh)
@@ -85,10 +90,16 @@ SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/
 # The smoke run may take up to 540 s where it runs alone (its budget is 8 minutes); autotuning
 # took 63-123 s per model on an H200 (2026-11-30), so up to 300 s covers two or three models;
 # each of the attention step's trials on the depth model about 100 s (two fit its share).
+# The minitron step times three models as the check step times its three (1 warm-up + 3 runs of
+# 12x128 at batch 1, 16 and 64: 9-13 s a model's compiled cell and 42 s the 32-block width
+# model's hf cell on the H200, 2026-11-30; a run about 1.4 times as long on the H100,
+# 2026-11-27), hf on every model: about 35 s compiled and 110 s hf on the H200 (the 16-block
+# depth model's hf cell about 25 s), 50 s and 150 s on the H100; 160-220 s with the start and
+# the builds. Dense and the depth model, both backends, fit its least.
 SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (540, 120, 100),
           "autotune": (300, 90, 40), "attention": (240, 80, 0), "paired": (240, 90, 0),
           "memory": (150, 60, 0), "families": (120, 40, 0), "static": (240, 90, 0),
-          "moe": (240, 100, 0)}
+          "moe": (240, 100, 0), "minitron": (300, 140, 0)}
 
 REHEARSAL_OVERLAY = """\
 # Rehearsal on the CPU: the embedded tiny model instead of random LLaMA-7B shapes, fractions
@@ -286,6 +297,28 @@ def moe_args(rehearse: bool, budget: float, arch: str = "qwen3-30b-a3b") -> list
             "--repeats", "3", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
 
 
+# config/minitron.yaml's three models, parent first: each Minitron's speed-up is over it.
+MINITRON = ("llama-3.1-8b", "llama-3.1-minitron-4b-depth", "llama-3.1-minitron-4b-width")
+# Their stand-ins on the CPU: tiny-test, half its blocks, and narrowed as the width model is.
+MINITRON_REHEARSAL = ("tiny-test", "tiny-test-shallow", "tiny-test-narrow")
+
+
+def minitron_args(rehearse: bool, budget: float) -> list[str]:
+    """The speed half of config/minitron.yaml without its weights: random models of
+    Llama-3.1-8B's shape and of NVIDIA's two prunes of it to about 4.5B (16 of its 32 blocks;
+    hidden 3072 and MLP 9216 in every block), timed as the check step times its models, in
+    bfloat16 (the dtype all three are published in), with both backends on all three."""
+    parent, *prunes = MINITRON_REHEARSAL if rehearse else MINITRON
+    models = ["--arch", parent, "--variants", ",".join(["dense", *prunes])]
+    if rehearse:
+        return [*models, "--device", "cpu", "--dtype", "float32", "--tokens", "4x8",
+                "--batch-sizes", "1,2", "--warmup", "0", "--repeats", "1", "--no-selfcheck",
+                "--budget-s", f"{budget:.0f}"]
+    return [*models, "--dtype", "bfloat16", "--tokens", "12x128", "--batch-sizes", "1,16,64",
+            "--warmup", "1", "--repeats", "3", "--backends", "compiled,hf", "--compile-mode",
+            "cuda-graph", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
+
+
 def attention_args(rehearse: bool, budget: float, attention: str) -> list[str]:
     """The autotuned depth model with another attention than SDPA's memory-efficient kernel,
     which took 12.8 µs per block for a ~140-position context on the H200 (9% of the step):
@@ -307,7 +340,7 @@ ATTENTIONS = ("auto", "sdpa", "flash-efficient", "efficient", "math", "cudnn", "
 
 
 # The folders under --work that the steps write their reports into.
-REPORT_FOLDERS = ("check", "autotune", "static", "moe", "paired", "families", "memory",
+REPORT_FOLDERS = ("check", "autotune", "static", "moe", "minitron", "paired", "families", "memory",
                   *(f"attention-{attention}" for attention in ATTENTIONS))
 
 
@@ -403,12 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         if name == "env":
             sections.append(f"## env\n{step_env(session, env, work)}")
             continue
-        if name in ("check", "autotune", "static", "moe"):
+        if name in ("check", "autotune", "static", "moe", "minitron"):
             # gpu_check's own budget ends 30 s before the share, for its report and tables.
             extra = (check_args(args.rehearse, share - 30) if name == "check" else
                      static_args(args.rehearse, share - 30, args.static_batch_sizes,
                                  args.static_variants) if name == "static" else
                      moe_args(args.rehearse, share - 30, args.moe_arch) if name == "moe" else
+                     minitron_args(args.rehearse, share - 30) if name == "minitron" else
                      autotune_args(args.rehearse, share - 30, args.autotune_attention,
                                    args.autotune_variants))
             sections.append(run_gpu_check(session, name, extra, work / name, share, env))

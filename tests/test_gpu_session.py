@@ -518,6 +518,47 @@ def test_the_moe_step_times_a_mixture_of_experts_dense_and_depth_pruned(tmp_path
     assert blocks["depth"] < blocks["dense"] == 8
 
 
+def test_the_minitron_step_times_the_parent_and_both_prunes_in_a_rehearsal(tmp_path,
+                                                                          monkeypatch):
+    """The three models on both backends, with tiny stand-ins: each Minitron's speed-up over
+    the parent beside the ratio of their floors."""
+    summary = rehearsed_summary("minitron", tmp_path, monkeypatch)
+    assert "## minitron (exit 0" in summary
+    report = json.loads((tmp_path / "w" / "minitron" / "gpu_check.json").read_text())
+    parent, *prunes = load_script("gpu_session").MINITRON_REHEARSAL
+    assert report["args"]["arch"] == parent
+    assert {(c["variant"], c["backend"], c["status"]) for c in report["cells"]} == {
+        (v, b, "ok") for v in ("dense", *prunes) for b in ("hf", "compiled")}
+    for prune in prunes:
+        for backend in ("hf", "compiled"):
+            assert re.search(rf"^- {prune} {backend} 4x8 batch 1: [\d.]+ \(floors [\d.]+\)$",
+                             summary, re.M), summary
+
+
+def test_the_minitron_step_times_config_minitrons_three_models_on_the_gpu():
+    """On the GPU the step times the shapes of config/minitron.yaml's models, parent first, in
+    their published dtype at the study's batch sizes, both backends on all three."""
+    import yaml
+
+    from prunebench.checkpoint.architectures import known_shape_of
+    from prunebench.modeling import count_params
+
+    session, gpu_check = load_script("gpu_session"), load_script("gpu_check")
+    models = yaml.safe_load((ROOT / "config" / "minitron.yaml").read_text())["models"]
+    repos = [m["source"].removeprefix("hf:").split("@")[0] for m in models.values()]
+    assert [known_shape_of(repo) for repo in repos] == list(session.MINITRON)
+    args = gpu_check.parse_args([*session.minitron_args(False, 270), "--out", "x"])
+    assert (args.arch, args.variants) == (session.MINITRON[0],
+                                          ",".join(["dense", *session.MINITRON[1:]]))
+    assert (args.hf_variants, args.backends, args.batch_sizes, args.dtype, args.tokens) == (
+        args.variants, "compiled,hf", "1,16,64", "bfloat16", "12x128")
+    # the sizes config/minitron.yaml says: the parent and NVIDIA's two prunes of it
+    assert [count_params(gpu_check.arch_config(name)) for name in session.MINITRON] == [
+        8_030_261_248, 4_540_469_248, 4_512_746_496]
+    longest, least, _ = session.SHARES["minitron"]
+    assert least < longest <= 300  # what a ~300-s slot of the device gives it
+
+
 def test_gpu_check_refuses_what_a_mixture_of_experts_cannot_take_before_building_it(capsys):
     gpu_check = load_script("gpu_check")
     for bad, named in ((["--variants", "dense,width"], "--variants width"),
