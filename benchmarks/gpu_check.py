@@ -58,6 +58,7 @@ from prunebench.benchmark.attention import ATTENTION, set_hf_attention
 from prunebench.modeling import (count_params, default_layer_shape, random_model, remove_blocks,
                                  resolve_device, resolve_dtype)
 from prunebench.provenance import provenance
+from prunebench.benchmark.compiled import MODES as COMPILE_MODES
 from prunebench.benchmark.compiled import StaticDecoder, decoder_attention
 
 log = logging.getLogger("gpu_check")
@@ -388,8 +389,10 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--attention", default="auto")
-    p.add_argument("--compile-mode", default="auto",
-                   help="compiled backend: auto (CUDA graph on CUDA), cuda-graph, reduce-overhead")
+    # Refused here, not by the self-check and every cell after the models are built.
+    p.add_argument("--compile-mode", default="auto", choices=COMPILE_MODES,
+                   help="the compiled backend's mode (docs/benchmarks.md, \"Modes\"); auto: "
+                        "our CUDA graph on CUDA, eager on the CPU")
     p.add_argument("--budget-s", type=float, default=320.0,
                    help="wall-clock budget from start; cells that would overrun are skipped")
     p.add_argument("--no-selfcheck", action="store_true")

@@ -35,6 +35,7 @@ from gpu_check import _shallower, arch_config, depth_blocks, free, width_config 
 
 from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.benchmark import run_paired  # noqa: E402
+from prunebench.benchmark.compiled import MODES as COMPILE_MODES  # noqa: E402
 from prunebench.benchmark.paired import row_flags  # noqa: E402
 from prunebench.modeling import (count_params, random_model, remove_blocks,  # noqa: E402
                                  resolve_device, resolve_dtype)
@@ -54,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--variants", default="depth,width")
     p.add_argument("--pairs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2, help="warm-up pairs")
-    p.add_argument("--compile-mode", default="auto")
+    p.add_argument("--compile-mode", default="auto", choices=COMPILE_MODES)
     p.add_argument("--budget-s", type=float, default=240.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.environ.get("OUT") or "paired_check_out")

@@ -559,6 +559,21 @@ def test_the_minitron_step_times_config_minitrons_three_models_on_the_gpu():
     assert least < longest <= 300  # what a ~300-s slot of the device gives it
 
 
+def test_gpu_and_paired_checks_refuse_an_unknown_compile_mode_before_building_anything(capsys):
+    """docs/benchmarks.md runs both with the decoder's modes (`--compile-mode autotune-graph`);
+    a misspelt one used to pass the parser and fail the self-check and every cell, after the
+    models were built."""
+    for name in ("gpu_check", "paired_check"):
+        script = load_script(name)
+        with pytest.raises(SystemExit) as stop:
+            script.parse_args(["--compile-mode", "autotune-graf"])
+        assert stop.value.code == 2
+        error = capsys.readouterr().err
+        assert "--compile-mode" in error and "'autotune-graf'" in error
+        for mode in ("autotune-graph", "cuda-graph", "reduce-overhead", "auto"):
+            assert script.parse_args(["--compile-mode", mode]).compile_mode == mode
+
+
 def test_gpu_check_refuses_what_a_mixture_of_experts_cannot_take_before_building_it(capsys):
     gpu_check = load_script("gpu_check")
     for bad, named in ((["--variants", "dense,width"], "--variants width"),
