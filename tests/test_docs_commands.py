@@ -1,0 +1,154 @@
+"""The commands and config snippets the documentation shows, which users copy: every option it
+gives a `prunebench` command or a benchmarks/ script is one that command's parser has, every
+rule it reruns by name (`-R lora`) is one of the workflow's, and every YAML snippet passes the
+checks the workflow makes at its start, stacked on the default as the docs stack them. Read
+from the documents and the parsers alone: nothing runs, no model is built."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from prunebench import PrunebenchError
+from prunebench.cli import main
+from prunebench.plan.checks import check_config
+from prunebench.plan.config_files import load_config_files
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = [REPO / "README.md", REPO / "config" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+SUBCOMMANDS = ("plan", "check-config", "usage", "prune", "recover", "bench", "eval")
+OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """Each fenced block's language and body."""
+    return re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def code_spans(text: str) -> list[str]:
+    """The inline code spans outside fenced blocks, as CommonMark reads them (a span opens and
+    closes with backtick runs of one length, may wrap lines, and knows no escapes), each on one
+    line."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    spans, i = [], 0
+    while (opening := re.compile(r"`+").search(text, i)) is not None:
+        run = opening[0]
+        closing = re.compile(rf"(?<!`){run}(?!`)").search(text, opening.end())
+        if closing is None:
+            i = opening.end()
+            continue
+        spans.append(" ".join(text[opening.end():closing.start()].split()))
+        i = closing.end()
+    return spans
+
+
+def command_lines(doc: Path) -> list[str]:
+    """What the document shows as a command: each line of its shell blocks (a line ending in
+    `\\` joined to the next, the comment dropped) and each inline code span."""
+    text = doc.read_text()
+    lines = [re.sub(r"\s#.*", "", line) for lang, body in fenced_blocks(text)
+             if lang in ("bash", "sh", "") for line in body.replace("\\\n", " ").splitlines()]
+    return lines + code_spans(text)
+
+
+def usage(run, capsys) -> set[str]:
+    """The options in the usage line of `run`'s --help (which lists every option, unlike its
+    descriptions, which may name other commands' options)."""
+    with pytest.raises(SystemExit) as stop:
+        run()
+    assert stop.value.code == 0
+    return set(OPTION.findall(capsys.readouterr().out.split("\n\n")[0]))
+
+
+def test_every_prunebench_option_the_docs_show_is_one_its_command_takes(capsys):
+    """`prunebench recover ... --warmup-steps 2`, and a span naming the command alone
+    (`bench --attention efficient`, as docs/failure-modes.md writes them)."""
+    options = {sub: usage(lambda sub=sub: main([sub, "--help"]), capsys) for sub in SUBCOMMANDS}
+    subcommand = "|".join(map(re.escape, SUBCOMMANDS))
+    shown, unknown = 0, []
+    for doc in DOCS:
+        for line in command_lines(doc):
+            for match in re.finditer(rf"(?:\bprunebench\s+|^)({subcommand})\s(.*?)"
+                                     r"(?=\bprunebench\s|\bsnakemake\b|;|$)", line):
+                for option in OPTION.findall(match[2]):
+                    shown += 1
+                    if option not in options[match[1]]:
+                        unknown.append(f"{doc.relative_to(REPO)}: `prunebench {match[1]}` has "
+                                       f"no {option}: {line}")
+    assert shown > 50, shown  # the commands were found
+    assert not unknown, "\n".join(unknown)
+
+
+def test_every_benchmark_script_option_the_docs_show_is_one_the_script_takes(capsys,
+                                                                             monkeypatch):
+    scripts = {path.stem: path for path in (REPO / "benchmarks").glob("*.py")}
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # paired_check imports gpu_check
+    options = {}
+    for name, path in scripts.items():
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        monkeypatch.setattr(sys, "argv", [str(path), "--help"])  # prune_methods reads argv
+        options[name] = usage(module.main, capsys)
+    named = "|".join(map(re.escape, scripts))
+    shown, unknown = 0, []
+    for doc in DOCS:
+        for line in command_lines(doc):
+            for match in re.finditer(rf"\b({named})\.py\b(.*?)(?=\b(?:{named})\.py\b|$)", line):
+                for option in OPTION.findall(match[2]):
+                    shown += 1
+                    if option not in options[match[1]]:
+                        unknown.append(f"{doc.relative_to(REPO)}: {match[1]}.py has no "
+                                       f"{option}: {line}")
+    assert shown > 50, shown
+    assert not unknown, "\n".join(unknown)
+
+
+def test_every_rule_the_docs_rerun_by_name_is_a_rule_of_the_workflow():
+    """`snakemake --cores all -R perplexity zeroshot` (docs/upgrading.md); a file path given
+    to -R instead (`-R resources/data/...`) is no rule's name."""
+    rules = set(re.findall(r"^rule (\w+)", "\n".join(
+        path.read_text() for path in (REPO / "workflow").rglob("*.smk")), flags=re.M))
+    assert {"prune", "benchmark", "lora", "aggregate"} <= rules
+    shown, unknown = 0, []
+    for doc in DOCS:
+        for line in command_lines(doc):
+            for match in re.finditer(r"\bsnakemake\b.*?\s(?:-R|--forcerun)((?:\s+(?!-)[\w/<>.-]+)+)",
+                                     line):
+                for word in match[1].split():
+                    if re.fullmatch(r"[a-z_]+", word):
+                        shown += 1
+                        if word not in rules:
+                            unknown.append(f"{doc.relative_to(REPO)}: no rule {word!r}: {line}")
+    assert shown > 5, shown
+    assert not unknown, "\n".join(unknown)
+
+
+def test_every_config_snippet_in_the_docs_passes_the_start_checks(tmp_path, monkeypatch):
+    """Each YAML block stacked on config/config.yaml, as the docs stack one (a whole config of
+    its own would say which sections it lacks). A snippet's files and folders are examples,
+    not there to read (`local:/scratch/me/...`, `texts: {legal: {train: /data/...}}`): that one
+    of them is missing is the only problem left to it. From a folder of its own, so that its
+    relative paths name nothing in the checkout."""
+    monkeypatch.chdir(tmp_path)
+    snippets = [(doc, body) for doc in DOCS for lang, body in fenced_blocks(doc.read_text())
+                if lang == "yaml"]
+    assert len(snippets) >= 6, len(snippets)  # the blocks were found
+    wrong = []
+    for n, (doc, body) in enumerate(snippets):
+        snippet = tmp_path / f"snippet-{n}.yaml"
+        snippet.write_text(body)
+        paths = re.findall(r"(?:local:|train: |test: )([^\s,}#]+)", body)
+        try:
+            check_config(load_config_files([REPO / "config" / "config.yaml", snippet]),
+                         resources=tmp_path / "resources")
+        except PrunebenchError as err:
+            for problem in str(err).splitlines()[1:]:
+                missing = re.search(r"(no such folder|does not exist)", problem)
+                if not (missing and any(Path(p).name in problem for p in paths)):
+                    wrong.append(f"{doc.relative_to(REPO)}:\n{body}-> {problem.strip()}")
+    assert not wrong, "\n".join(wrong)
