@@ -1,5 +1,7 @@
 """`prunebench plan`: sizes from configs alone, no weights."""
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +106,20 @@ def test_plan_sizes_the_tiny_model_before_it_is_built(tmp_path, capsys, tiny_mod
     shutil.copy(tiny_model_dir / "config.json", built)
     assert plan_rows(default, tmp_path / "built") == before
     assert "not built yet" not in capsys.readouterr().err
+
+
+def test_plan_names_the_command_that_builds_the_tiny_model_in_the_runs_directory(tmp_path,
+                                                                                 capsys):
+    """With --directory, the line saying the tiny model is not built yet gave its path from here
+    as the target (`snakemake --cores all runs/x/resources/models/tiny`), which no rule makes:
+    Snakemake reads targets in the run's directory, so the command gives that directory and the
+    target there, with the config files planned."""
+    run, default = tmp_path / "run", str(REPO / "config" / "config.yaml")
+    assert main(["plan", "--directory", str(run), "--configfile", default]) == 0
+    said = re.search(r"\(`(snakemake [^`]*)` builds it\)", capsys.readouterr().err)
+    assert said is not None
+    assert shlex.split(said[1]) == ["snakemake", "--cores", "all", "--directory", str(run),
+                                    "resources/models/tiny", "--configfile", default]
 
 
 def test_the_paper_configs_prune_each_model_over_one_llm_pruner_block_range(tmp_path,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -36,15 +37,18 @@ from prunebench.plan.checks import STACKING_HINT, check_config, config_notes, st
 from prunebench.plan.config_files import load_config_files
 from prunebench.plan.schema_errors import schema_problems
 from prunebench.methods.registry import DATA_FREE, method_plan
+from prunebench.plan import layout
 from prunebench.plan.sizes import format_params, parse_size
 from prunebench.plan.variants import prune_settings, variant_entries
 
 
-def model_config(name: str, source: str, resources: Path, config: dict | None = None):
+def model_config(name: str, source: str, resources: Path, config: dict | None = None,
+                 build: str = ""):
     """The config of the model `name` of the workflow config `config` (whose `embedded.model`
     shapes the tiny model), without its weights: its values as the counts and the methods'
     plans read them (`param_count.config_from_dict`, the family's transformers defaults for
-    what a config.json omits), without transformers."""
+    what a config.json omits), without transformers. `build`: the command that makes the tiny
+    model, said where it is not built yet."""
     from prunebench.checkpoint.param_count import checkpoint_config, config_from_dict
     from prunebench.hub import parse_source
 
@@ -64,11 +68,11 @@ def model_config(name: str, source: str, resources: Path, config: dict | None = 
 
         return config_from_dict(architecture_values(parsed.name))
     if parsed.kind == "tiny":
-        return untrained_tiny_config(name, local, config or {})
+        return untrained_tiny_config(name, local, config or {}, build)
     return hub_config(name, parsed.name, parsed.revision, local)
 
 
-def untrained_tiny_config(name: str, local: Path, config: dict):
+def untrained_tiny_config(name: str, local: Path, config: dict, build: str = ""):
     """The tiny model not built yet: its shape from `embedded.model`, at the largest vocabulary
     its tokenizer may learn (the embedded text gives it every entry: the counts are exact once
     the model is built, unless a setting shrinks the text). One line says so."""
@@ -76,9 +80,10 @@ def untrained_tiny_config(name: str, local: Path, config: dict):
     from prunebench.plan.checks import untrained_tiny_shape
 
     shape = untrained_tiny_shape(config)
+    said = f" (`{build}` builds it)" if build else ""
     print(f"{name}: not built yet ({local}); planned with its configured shape and a "
-          f"vocabulary of {shape['vocab_size']}, the most its tokenizer learns "
-          f"(`snakemake --cores all {local}` builds it)", file=sys.stderr)
+          f"vocabulary of {shape['vocab_size']}, the most its tokenizer learns{said}",
+          file=sys.stderr)
     return config_from_dict(shape)  # counts as tiny_config(**shape), the built model's LlamaConfig
 
 
@@ -161,8 +166,14 @@ def plan_rows(config_files: str | Path | list[str | Path],
     # A model or variant that cannot be planned gets a row with its `error`; the others are
     # still planned (one unreachable hub model must not hide the rest).
     for name, spec in config["models"].items():
+        # Snakemake reads a target in the run's directory, where the model rule writes it:
+        # named there, with that --directory (a path from here is no rule's output).
+        build = shlex.join(["snakemake", "--cores", "all",
+                            *(["--directory", str(directory)] if directory else []),
+                            layout.fill(layout.MODEL, model=name),
+                            "--configfile", *map(str, files)])
         try:
-            model_cfg = model_config(name, spec["source"], Path(resources), config)
+            model_cfg = model_config(name, spec["source"], Path(resources), config, build)
         except PrunebenchError as err:
             rows.append({"model": name, "variant": "(all)", "error": str(err)})
             continue
