@@ -460,6 +460,14 @@ def test_a_workflow_model_not_made_yet_names_the_command_that_makes_it(tmp_path,
     with pytest.raises(PrunebenchError, match=r"resources/models/tiny is made by the workflow: "
                                               r"`snakemake --cores all resources/models/tiny`"):
         resolve_model("resources/models/tiny")
+    with pytest.raises(PrunebenchError, match=r"is made by the workflow: "
+                                              r"`snakemake --cores all resources/models/tiny`"):
+        resolve_model(str(tmp_path / "resources" / "models" / "tiny"))  # here, written whole
+    # A run in a directory of its own: Snakemake reads the target there (given from here, as
+    # runs/x/resources/models/tiny, it is no rule's output)
+    with pytest.raises(PrunebenchError, match=r"`snakemake --cores all --directory runs/x "
+                                              r"resources/models/tiny` first"):
+        resolve_model("runs/x/resources/models/tiny")
     with pytest.raises(PrunebenchError) as err:
         resolve_model(str(tmp_path / "mine"))
     assert "no model at" in str(err.value) and "snakemake" not in str(err.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,9 +80,16 @@ def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
             f"{spec} is a file, not a checkpoint folder: give the folder holding config.json, "
             f"the safetensors weights and the tokenizer{holder}")
     if not path.exists():
-        # resources/models/<name>: the workflow's model folder, made by its model rules.
+        # resources/models/<name>: the workflow's model folder, made by its model rules. Of a
+        # run in another directory (runs/x/resources/models/tiny): Snakemake reads a target in
+        # the run's directory, which the command gives it.
         workflow_model = path.parent.name == "models" and path.parent.parent.name == "resources"
-        made_by = (f" ({path} is made by the workflow: `snakemake --cores all {path}` first)"
+        run = path.parent.parent.parent
+        directory = ([] if run.resolve() == Path.cwd().resolve()
+                     else ["--directory", str(run)])
+        build = shlex.join(["snakemake", "--cores", "all", *directory,
+                            f"resources/models/{path.name}"])
+        made_by = (f" ({path} is made by the workflow: `{build}` first)"
                    if workflow_model else "")
         raise PrunebenchError(
             f"no model at {spec}{made_by}: give a checkpoint directory (config.json, safetensors "
