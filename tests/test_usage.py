@@ -274,6 +274,9 @@ def test_the_line_a_run_ends_with_counts_what_did_not_finish():
                     "1 h 30 min of job wall time, GPU time: H200 1.00 GPU-hours; by rule: "
                     "prunebench usage --latest-run")
     assert usage.run_line([]) == "this run started no job"
+    # a run in a directory of its own: the command typed in the checkout reads that one's logs
+    assert usage.run_line([attempt("finished", 60)], "/data/runs/my paper").endswith(
+        "by rule: prunebench usage --directory '/data/runs/my paper' --latest-run")
 
 
 def test_usage_of_a_directory_that_is_not_there_says_so(tmp_path, capsys):

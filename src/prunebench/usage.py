@@ -21,6 +21,7 @@ import atexit
 import json
 import os
 import resource
+import shlex
 import socket
 import sys
 import time
@@ -303,8 +304,10 @@ def format_summary(attempts: list[Attempt], *, jobs: bool = False) -> str:
     return "\n".join(lines)
 
 
-def run_line(attempts: list[Attempt]) -> str:
-    """What one run's jobs spent, in one line: said when a Snakemake run ends."""
+def run_line(attempts: list[Attempt], directory: str | None = None) -> str:
+    """What one run's jobs spent, in one line: said when a Snakemake run ends. `directory`: the
+    run's own (`--directory runs/paper`), which the usage command then names, as it is typed
+    in the checkout, whose logs/ are another run's."""
     if not attempts:
         return "this run started no job"
     total = _row("total", attempts)
@@ -315,7 +318,8 @@ def run_line(attempts: list[Attempt]) -> str:
             + f", {duration(total['wall_s'])} of job wall time, GPU time: "
             + ("; ".join(f"{name} {seconds / 3600:.2f} GPU-hours"
                          for name, seconds in sorted(gpu_time.items())) or "none")
-            + "; by rule: prunebench usage --latest-run")
+            + "; by rule: prunebench usage"
+            + (f" --directory {shlex.quote(directory)}" if directory else "") + " --latest-run")
 
 
 def summary_json(attempts: list[Attempt]) -> dict[str, Any]:

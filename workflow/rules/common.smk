@@ -614,7 +614,11 @@ def say_usage():
 
     run = os.environ.get(RUN_VARIABLE)
     attempts = [a for a in usage.read_attempts() if a.run == run]
-    logger.info(f"prunebench: {usage.run_line(attempts)}")
+    # A run in a directory of its own (--directory runs/paper) works there, not in the checkout
+    # where the usage command is typed.
+    here = os.getcwd()
+    elsewhere = os.path.abspath(Path(workflow.basedir).parent) != os.path.abspath(here)
+    logger.info(f"prunebench: {usage.run_line(attempts, here if elsewhere else None)}")
 
 
 onsuccess:
