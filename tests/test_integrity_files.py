@@ -335,6 +335,22 @@ def test_overwritten_bytes_are_refused_with_the_file_named(calibration_file, tai
         load_windows(calibration_file)
 
 
+def test_the_redraw_command_repeats_the_runs_directory_and_config_files(calibration_file,
+                                                                         monkeypatch):
+    """In a job of a run with --directory and its own config, the command said to redraw the
+    file named it alone, which typed in the checkout reads the default config there."""
+    from prunebench.plan import layout
+
+    run = "--directory /data/runs/paper --configfile /checkout/config/paper.yaml"
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, run)
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
+    overwrite_tail(calibration_file, (50).to_bytes(8, "little"))
+    with pytest.raises(PrunebenchError) as err:
+        load_windows(calibration_file)
+    assert f"(`snakemake --cores all {calibration_file} {run}` redraws just this file)" in str(
+        err.value)
+
+
 def test_edited_metadata_is_refused(calibration_file):
     raw = calibration_file.read_bytes()
     assert raw.count(b'"seed":"1234"') == 1

@@ -79,12 +79,22 @@ def test_balancing_refuses_too_few_items_even_when_each_class_has_its_share():
         mc_suite._balanced([("a", one), ("b", dict(one))], 3, random.Random(0), "pb_number")
 
 
-def test_missing_suite_data_is_named(suite, tmp_path):
+def test_missing_suite_data_is_named(suite, tmp_path, monkeypatch):
+    from prunebench.plan import layout
+
     broken = tmp_path / "broken"
     shutil.copytree(suite, broken)
     (broken / "pb_counting.jsonl").unlink()
     with pytest.raises(PrunebenchError, match="pb_counting.jsonl is missing.*regenerate"):
         mc_suite.check_suite(broken, list(mc_suite.TASKS))
+    # in a job of a run with its own --directory and config, the command repeats them: typed in
+    # the checkout, Snakemake would read the suite's path there under the default config
+    run = "--directory /data/runs/paper --configfile /checkout/config/paper.yaml"
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, run)
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
+    with pytest.raises(PrunebenchError) as err:
+        mc_suite.check_suite(broken, list(mc_suite.TASKS))
+    assert f"(`snakemake --cores all -f {broken / 'suite.json'} {run}`)" in str(err.value)
 
 
 def test_task_config_reads_the_data_next_to_the_yaml(suite, tmp_path):

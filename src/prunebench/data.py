@@ -603,8 +603,10 @@ def token_id_problem(ids: torch.Tensor, vocab_size: int | None = None) -> str | 
 
 
 def _bad_calibration_file(path: Path, problem: str) -> PrunebenchError:
+    from prunebench.plan.layout import remake_command
+
     return PrunebenchError(f"calibration file {path} {problem}: delete it and rerun snakemake, "
-                           f"which draws it again (`snakemake --cores all {path}` redraws just "
+                           f"which draws it again (`{remake_command(str(path))}` redraws just "
                            "this file)")
 
 

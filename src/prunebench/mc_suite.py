@@ -33,6 +33,7 @@ import yaml
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir
 from prunebench.corpus import ANIMALS, COLOURS, NUMBERS, PET_VERBS, _plural
+from prunebench.plan.layout import remake_command
 
 TASKS = ("pb_agreement", "pb_number", "pb_counting", "pb_continuation")
 N_CHOICES = {"pb_agreement": 2, "pb_number": 2, "pb_counting": 4, "pb_continuation": 4}
@@ -270,5 +271,5 @@ def check_suite(suite_dir: str | Path, tasks: list[str]) -> None:
     for task in tasks:
         for file in (suite_dir / f"{task}.yaml", suite_dir / f"{task}.jsonl"):
             if not file.is_file():
-                raise PrunebenchError(f"{file} is missing: regenerate the suite "
-                                      f"(`snakemake -f {suite_dir}/suite.json`)")
+                remake = remake_command("-f", str(suite_dir / "suite.json"))
+                raise PrunebenchError(f"{file} is missing: regenerate the suite (`{remake}`)")

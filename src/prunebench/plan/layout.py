@@ -89,6 +89,15 @@ def snakemake_command(run_arguments: str | None) -> str:
     return f"{program} --cores all"
 
 
+def remake_command(*words: str) -> str:
+    """`snakemake --cores all <words>` and the run's arguments to repeat (RERUN_CONFIG_VARIABLE,
+    which a run sets for its jobs): the command a job's message gives to remake a file. It is
+    typed in the checkout, where without the run's --directory and config files Snakemake would
+    read the file's path there, under the default config."""
+    run = os.environ.get(RERUN_CONFIG_VARIABLE)
+    return " ".join(filter(None, [snakemake_command(run), *words, run]))
+
+
 def _directory_option(argv: list[str]) -> str | None:
     """The `--directory` (`-d`) value the `snakemake` command line `argv` gives, the last one
     where it gives several, as argparse keeps; None where it gives none."""
