@@ -1191,7 +1191,7 @@ def test_cells_made_by_different_code_are_warned_of(tmp_path, caplog):
     assert "bench files were made by different code" in warning
     assert f"2 by code {'a' * 12} (commit {'a' * 10})" in warning
     assert f"1 by code {'b' * 12} (no git commit)" in warning
-    # neither is this checkout's code: all three are to rebuild, named with the README's advice
+    # neither is this checkout's code: all three are to rebuild, named with docs/results.md's advice
     assert "Rebuild the 3 not made by this checkout's code" in warning
     assert str(bench[2]) in warning and "snakemake --cores all -f" in warning
     assert "--forcerun benchmark" in warning

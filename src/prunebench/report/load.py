@@ -142,7 +142,7 @@ def _code_name(code: dict[str, Any], current: str) -> str:
 def mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> str | None:
     """A warning when `cells` ((file, the rule that makes it, its `_code`)) were made by more
     than one code hash, naming how many cells each made and how to rebuild the cells that this
-    checkout's code did not make (README, "Rerunning one cell"); None when all agree."""
+    checkout's code did not make (docs/results.md, "Rerunning one cell"); None when all agree."""
     groups: dict[str | None, list[tuple[Path, str, dict[str, Any]]]] = {}
     for cell in cells:
         groups.setdefault(cell[2].get("hash"), []).append(cell)

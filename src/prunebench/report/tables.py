@@ -266,7 +266,7 @@ def _swept_unlike_dense(bench_df: pd.DataFrame, index: pd.MultiIndex) -> np.ndar
         log.warning("the best throughput of %s is compared with its dense model's over other "
                     "batch sizes (%s swept %s; %s swept %s): its best_speedup is flagged "
                     "(best_flagged). Remake the cell whose batch sizes are not this run's "
-                    "(README, \"Rerunning one cell\")", "/".join(map(str, index[i])),
+                    "(docs/results.md, \"Rerunning one cell\")", "/".join(map(str, index[i])),
                     own_file.iloc[i], own.iloc[i], dense_file.iloc[i], dense.iloc[i])
     return differs
 
