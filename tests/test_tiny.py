@@ -198,8 +198,8 @@ def test_build_tiny_needs_the_corpus(tmp_path):
 
 
 def test_build_tiny_records_how_its_weights_were_made(tmp_path):
-    # Library versions and the thread count change the trained weights' last bits (README,
-    # "What is bit-reproducible"): the manifest says which made these.
+    # Library versions and the thread count change the trained weights' last bits
+    # (docs/architecture.md, "What is bit-reproducible"): the manifest says which made these.
     write_corpus(tmp_path / "corpus", seed=0, n_sentences=SMALL)
     tiny.build_tiny(tmp_path / "model", tmp_path / "corpus", vocab_size=300, steps=1,
                     batch_size=2, seq_len=32, hidden_size=32, intermediate_size=64,
