@@ -695,14 +695,14 @@ def test_malformed_repository_id_is_explained(monkeypatch, tmp_path):
     (errors.LocalEntryNotFoundError, "snakemake prefetch"),
 ])
 def test_hub_error_messages_are_the_documented_ones(monkeypatch, tmp_path, cls, phrase):
-    """README.md lists what each hub failure says; the code must say exactly that."""
+    """docs/hub.md lists what each hub failure says; the code must say exactly that."""
     monkeypatch.setattr(huggingface_hub, "snapshot_download",
                         lambda **kw: (_ for _ in ()).throw(hub_error(cls)))
     with pytest.raises(PrunebenchError) as info:
         download("org/model", "abc123", tmp_path / "model")
     assert phrase in str(info.value)
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert phrase in readme, f"README.md does not document the message {phrase!r}"
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "hub.md").read_text()
+    assert phrase in documented, f"docs/hub.md does not document the message {phrase!r}"
 
 
 # --------------------------------------------------------------------------- pickle-only repos

@@ -183,7 +183,7 @@ PREFETCH_COMMAND = ("`snakemake prefetch --resources mem_mb=32000 --configfile <
 def _offline_message(repo_id: str) -> str:
     return (f"cannot reach the Hugging Face hub to download {repo_id}: this machine is offline "
             f"or the hub is unreachable. Pre-fetch the models on a machine with network "
-            f"({PREFETCH_COMMAND}: README, \"Real models\"), or copy its "
+            f"({PREFETCH_COMMAND}: docs/hub.md, \"Compute nodes without network\"), or copy its "
             "resources/models/<name>/ folder, prunebench.json included, from a machine that "
             "pre-fetched it; a rerun resumes a broken-off download")
 

@@ -55,8 +55,8 @@ def hub_warning(missing_hub_files: list[str], reachable: Callable[[], bool]) -> 
     return (f"{len(missing_hub_files)} file(s) still to make need the Hugging Face hub "
             f"({_listed(missing_hub_files)}); {why}, and the run stops at the first (add "
             "--keep-going to make the rest meanwhile). Fetch them on a machine with network "
-            f"first ({PREFETCH_COMMAND}, then copy that resources/ here: README, \"Real "
-            "models\"), or use models and data that need no hub")
+            f"first ({PREFETCH_COMMAND}, then copy that resources/ here: docs/hub.md, "
+            "\"Compute nodes without network\"), or use models and data that need no hub")
 
 
 # A model this small runs all its jobs on a CPU in minutes (the embedded tiny one has 2M
