@@ -766,7 +766,7 @@ def test_slurm_profile_sizes_gpu_jobs_per_model_and_cpu_jobs_without_gpu(tmp_pat
 
 @pytest.mark.slow  # a real Snakemake run, through the SLURM executor (fake sbatch)
 def test_a_gpu_type_or_gres_set_in_the_profile_as_the_readme_says_reaches_sbatch(tmp_path):
-    """The README's two ways to name a GPU type: `gpu_model` uncommented in a rule of the
+    """docs/slurm.md's two ways to name a GPU type: `gpu_model` uncommented in a rule of the
     profile (`--gpus=h100:1`), or `gres` with `gpu: 0` beside it (`--gres` alone: the plugin
     refuses `gpu` and `gres` together, and would send both)."""
     workdir = copy_workflow(tmp_path)
