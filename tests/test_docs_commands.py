@@ -152,3 +152,36 @@ def test_every_config_snippet_in_the_docs_passes_the_start_checks(tmp_path, monk
                 if not (missing and any(Path(p).name in problem for p in paths)):
                     wrong.append(f"{doc.relative_to(REPO)}:\n{body}-> {problem.strip()}")
     assert not wrong, "\n".join(wrong)
+
+
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a document's headings: lower case, punctuation dropped but for
+    `-` and `_`, spaces as `-`, and `-1`, `-2`, ... after a repeated one."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    anchors, seen = set(), {}
+    for heading in re.findall(r"^#{1,6}\s+(.*?)\s*#*\s*$", text, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        anchors.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
+        seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    """`[docs/results.md](docs/results.md#rerunning-one-cell)`: the file exists, and an anchor
+    names one of its headings (a link in a code block or span is no link)."""
+    checked, broken = 0, []
+    for doc in [*DOCS, REPO / "docs" / "measurements" / "README.md"]:
+        text = re.sub(r"^```.*?^```", "", doc.read_text(), flags=re.M | re.S)
+        text = re.sub(r"(`+).*?\1", "", text, flags=re.S)
+        for target in re.findall(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", text):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto:: not this checkout's
+                continue
+            path, _, anchor = target.partition("#")
+            file = (doc.parent / path).resolve() if path else doc
+            checked += 1
+            if not file.exists():
+                broken.append(f"{doc.relative_to(REPO)}: {target}: no such file")
+            elif anchor and (file.suffix != ".md" or anchor not in heading_anchors(file.read_text())):
+                broken.append(f"{doc.relative_to(REPO)}: {target}: no such heading")
+    assert checked > 20, checked  # the links were found
+    assert not broken, "\n".join(broken)
