@@ -41,7 +41,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     count_params,
                                     default_layer_shape, family, head_dim, is_moe,
                                     linear_attention_blocks,
-                                    layer_shapes, mlp_bias, moe_layer_range_of,
+                                    layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
@@ -1047,11 +1047,12 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             "generate nor any cached forward runs without one. Remove fewer blocks (a larger "
             "size), or keep a full-attention block with the depth method's protect_last (the "
             "last block of the published Qwen3-Next models is one)")
+    # A mixture of experts picks each block's MLP kind by its index (Family.sparse_blocks):
+    # the config values that give every kept block its kind again under its new index (found,
+    # or refused where the keys cannot say them, before anything changes).
     sparse = sparse_mlp_blocks(model.config)  # each block's MLP kind, by its index before removal
-    # ERNIE 4.5 picks a block's kind by its index within a range: the range that gives every
-    # kept block its kind again (found, or refused, before anything changes).
-    moe_range = (moe_layer_range_of([sparse[i] for i in keep])
-                 if family(model.config).moe_layer_range else None)
+    kind_values = family(model.config).sparse_blocks.kept(model.config,
+                                                          [sparse[i] for i in keep])
     model.model.layers = nn.ModuleList(model.model.layers[i] for i in keep)
     for new_idx, layer in enumerate(model.model.layers):
         # the block's cache entry: its attention's, or Qwen3-Next's Gated DeltaNet's
@@ -1067,26 +1068,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         # of a chain sets it: the dense model's depth.
         config.blocks_before_pruning = getattr(config, "blocks_before_pruning", None) or n
     config.num_hidden_layers = len(keep)
-    if family(config).dense_prefix_key is not None:
-        # DeepSeek-V3's dense blocks are the first `first_k_dense_replace`: the kept ones stay
-        # the first after removal, so their count keeps every kept block the kind it was.
-        setattr(config, family(config).dense_prefix_key, sum(not sparse[i] for i in keep))
-    elif moe_range is not None:
-        (config.moe_layer_start_index, config.moe_layer_end_index,
-         config.moe_layer_interval) = moe_range
-    elif family(config).moe_layers_key is not None:
-        # Llama 4 lists its sparse blocks by index: the kept ones by their new indices (any
-        # removal can be said so; interleave_moe_layer_step is read only without the list).
-        setattr(config, family(config).moe_layers_key,
-                [new for new, old in enumerate(keep) if sparse[old]])
-    elif is_moe(config) and not all(sparse[i] for i in keep):
-        # Qwen3-MoE and Qwen2-MoE pick a block's MLP kind from its index (mlp_only_layers,
-        # decoder_sparse_step): renumbered, the kept dense blocks would reload as sparse ones
-        # and the other way round. Name the kept dense blocks by their new indices instead.
-        config.mlp_only_layers = [new for new, old in enumerate(keep) if not sparse[old]]
-        config.decoder_sparse_step = 1
-    elif is_moe(config) and getattr(config, "mlp_only_layers", None) is not None:
-        config.mlp_only_layers, config.decoder_sparse_step = [], 1
+    for key, value in kind_values.items():
+        setattr(config, key, value)
     for key in PER_BLOCK_CONFIG_LISTS:
         if getattr(config, key, None):
             setattr(config, key, [getattr(config, key)[i] for i in keep])

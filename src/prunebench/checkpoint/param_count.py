@@ -34,6 +34,144 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class SparseBlocks:
+    """Which blocks of a mixture of experts are sparse (hold routed experts), as the family's
+    decoder layer reads its config, and how wide the others' dense MLP is. Made by one of the
+    constructors below, each naming its config keys:
+
+    - `every()`: every block (Mixtral, OLMoE, gpt-oss, ...);
+    - `unless_listed()`: every block but those in `mlp_only_layers` and those that
+      `decoder_sparse_step` skips, and none where the config has no experts (Qwen3-MoE,
+      Qwen2-MoE, Qwen3-Next);
+    - `after_first(key)`: all but the first `key` blocks (DeepSeek's `first_k_dense_replace`);
+    - `in_range()`: every `moe_layer_interval`-th block from `moe_layer_start_index` to
+      `moe_layer_end_index` (ERNIE 4.5);
+    - `listed(key)`: the blocks `key` lists by index (Llama 4's `moe_layers`; where a config
+      leaves it out, every `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it).
+
+    `dense_width_key`: the config key of the dense blocks' MLP width (Llama 4's
+    `intermediate_size_mlp`, where `intermediate_size` is its experts'). Depth pruning rewrites
+    the keys so that each kept block reloads as the kind it was (`kept`).
+    """
+
+    rule: str = "every"
+    key: str | None = None
+    dense_width_key: str = "intermediate_size"
+
+    @classmethod
+    def every(cls) -> SparseBlocks:
+        return cls("every")
+
+    @classmethod
+    def unless_listed(cls) -> SparseBlocks:
+        return cls("unless_listed")
+
+    @classmethod
+    def after_first(cls, key: str) -> SparseBlocks:
+        return cls("after_first", key)
+
+    @classmethod
+    def in_range(cls) -> SparseBlocks:
+        return cls("in_range")
+
+    @classmethod
+    def listed(cls, key: str, dense_width_key: str = "intermediate_size") -> SparseBlocks:
+        return cls("listed", key, dense_width_key)
+
+    def of(self, config) -> list[bool]:
+        """Per block, whether the config makes it sparse (`sparse_mlp_blocks`, which answers
+        for a family without experts)."""
+        n = config.num_hidden_layers
+        if self.rule == "after_first":
+            # DeepseekV3DecoderLayer compares its index with the key
+            dense = getattr(config, self.key, None) or 0
+            return [i >= dense for i in range(n)]
+        if self.rule == "listed":
+            # Llama4TextDecoderLayer: `layer_idx in config.moe_layers`
+            listed = getattr(config, self.key, None)
+            if listed is None:
+                step = getattr(config, "interleave_moe_layer_step", None) or 1
+                listed = range(step - 1, n, step)
+            return [i in set(listed) for i in range(n)]
+        if self.rule == "in_range":
+            # Ernie4_5_MoeDecoderLayer, whatever its number of experts (the end's -1, as
+            # Ernie4_5_MoeConfig reads it: the last block)
+            start, end, step = moe_layer_range(config)
+            return [(i + 1) % step == 0 and start <= i <= end for i in range(n)]
+        if self.rule == "unless_listed":
+            # Qwen3MoeDecoderLayer, Qwen2MoeDecoderLayer
+            dense = set(getattr(config, "mlp_only_layers", None) or [])
+            step = getattr(config, "decoder_sparse_step", None) or 1
+            return [i not in dense and num_experts(config) > 0 and (i + 1) % step == 0
+                    for i in range(n)]
+        return [True] * n
+
+    def kept(self, config, kinds: list[bool]) -> dict[str, Any]:
+        """The config values under which the blocks a depth prune keeps, renumbered from 0,
+        have the kinds they had (`kinds`, theirs before the removal: True sparse), for
+        `modeling.remove_blocks` to set; PrunebenchError where the keys cannot say them (ERNIE
+        4.5's range: `moe_layer_range_of`)."""
+        if self.rule == "after_first":
+            # the kept dense blocks stay the first: their count keeps every kept block's kind
+            return {self.key: sum(not sparse for sparse in kinds)}
+        if self.rule == "in_range":
+            return dict(zip(("moe_layer_start_index", "moe_layer_end_index",
+                             "moe_layer_interval"), moe_layer_range_of(kinds)))
+        if self.rule == "listed":
+            # any removal can be said so (interleave_moe_layer_step is read only without a list)
+            return {self.key: [new for new, sparse in enumerate(kinds) if sparse]}
+        if self.rule == "unless_listed" and not all(kinds):
+            # Renumbered, the kept dense blocks would reload as sparse ones by
+            # decoder_sparse_step and the other way round: name them by their new indices.
+            return {"mlp_only_layers": [new for new, sparse in enumerate(kinds) if not sparse],
+                    "decoder_sparse_step": 1}
+        if self.rule == "unless_listed" and getattr(config, "mlp_only_layers", None) is not None:
+            return {"mlp_only_layers": [], "decoder_sparse_step": 1}
+        return {}
+
+
+@dataclass(frozen=True)
+class SharedExpert:
+    """The shared expert a mixture of experts' sparse block holds beside its routed ones, which
+    every token goes through (`shared_expert_params`). Made by one of the constructors below:
+
+    - `none()`: no shared expert (Mixtral, Qwen3-MoE, OLMoE, gpt-oss, ...);
+    - `gated(key)`: a SwiGLU MLP of this config key's width (`mlp.shared_expert.gate_proj /
+      up_proj / down_proj`, no biases), its output scaled by sigmoid(`mlp.shared_expert_gate`(x)),
+      a linear of one output (hidden weights, no bias): Qwen2-MoE's and Qwen3-Next's
+      `shared_expert_intermediate_size`;
+    - `count(key)`: this config key's number of shared experts of the routed ones' width, held
+      as one ungated SwiGLU MLP that many times as wide (`mlp.shared_experts`), biased as the
+      family's MLP biases are, unscaled: DeepSeek's and GLM-4.5's `n_shared_experts`, ERNIE
+      4.5's `moe_num_shared_experts`; `absent_at_zero`: a count of 0 builds no MLP (ERNIE 4.5's
+      Ernie4_5_MoeSparseMoeBlock; DeepSeek's classes build one of width 0 whatever, its
+      down_proj bias counted where it has biases);
+    - `one()`: one ungated SwiGLU MLP as wide as a routed expert, no biases, unscaled (Hunyuan's
+      `mlp.shared_mlp`, Llama 4's `feed_forward.shared_expert`).
+    """
+
+    kind: str = "none"
+    key: str | None = None
+    absent_at_zero: bool = False
+
+    @classmethod
+    def none(cls) -> SharedExpert:
+        return cls()
+
+    @classmethod
+    def gated(cls, key: str) -> SharedExpert:
+        return cls("gated", key)
+
+    @classmethod
+    def count(cls, key: str, absent_at_zero: bool = False) -> SharedExpert:
+        return cls("count", key, absent_at_zero)
+
+    @classmethod
+    def one(cls) -> SharedExpert:
+        return cls("one")
+
+
+@dataclass(frozen=True)
 class Family:
     """What a model family's decoder block holds beyond the LLaMA layout.
 
@@ -98,12 +236,13 @@ class Family:
     fused into two 3D parameters (`mlp.experts.gate_up_proj` [experts, 2 * width, hidden], rows
     [gate; up] per expert, and `mlp.experts.down_proj` [experts, hidden, width]), as
     transformers 5 holds them. Only depth pruning applies to such a model (`refuse_moe`).
-    `dense_mlp_layers` (Qwen3-MoE, Qwen2-MoE): the blocks of `mlp_only_layers` and those that
-    `decoder_sparse_step` skips hold a dense MLP of `intermediate_size` instead
-    (`sparse_mlp_blocks`). `shared_expert_key` (Qwen2-MoE): each sparse block also holds one
-    shared expert that every token goes through, a SwiGLU MLP of this config key's width
-    (`mlp.shared_expert.gate_proj / up_proj / down_proj`, no biases), its output scaled by
-    sigmoid(`mlp.shared_expert_gate`(x)), a linear of one output (hidden weights, no bias).
+    `sparse_blocks` (a `SparseBlocks`): which blocks hold the experts, the others a dense MLP
+    (of `intermediate_size` unless it says another key), as the family's config says it
+    (Qwen3-MoE's and Qwen2-MoE's `mlp_only_layers` and `decoder_sparse_step`, DeepSeek's
+    `first_k_dense_replace`, ERNIE 4.5's range, Llama 4's `moe_layers`; every block by
+    default); `shared_expert` (a `SharedExpert`): whether and how wide each sparse block's
+    shared expert is (Qwen2-MoE's gated one of `shared_expert_intermediate_size`, DeepSeek's
+    `n_shared_experts`, Hunyuan's and Llama 4's one as wide as an expert; none by default).
 
     gpt-oss's own (`moe_biases`, `attention_sinks`): its router is `mlp.router` (weight
     experts x hidden and a bias of experts), and its experts carry biases
@@ -115,11 +254,10 @@ class Family:
     PyTorch's SDPA kernels do not compute (the model runs matmul + softmax attention).
 
     DeepSeek-V3's own: `latent_attention`, multi-head latent attention counted whole by
-    `mla_params` (never width-pruned); `dense_prefix_key` (`first_k_dense_replace`): that many
-    first blocks hold a dense MLP of intermediate_size, the others are sparse; and
-    `shared_experts_key` (`n_shared_experts`): that many shared experts of
-    moe_intermediate_size, held as one ungated SwiGLU MLP (`mlp.shared_experts`) that many
-    times as wide. The router's `e_score_correction_bias` is a buffer, not a parameter.
+    `mla_params` (never width-pruned); its first `first_k_dense_replace` blocks dense
+    (`SparseBlocks.after_first`) and `n_shared_experts` shared experts of moe_intermediate_size
+    (`SharedExpert.count`). The router's `e_score_correction_bias` is a buffer, not a
+    parameter.
 
     PhiMoE's own: `norm_bias`, its norms are LayerNorms (the mean taken out, a weight and a
     bias of hidden_size each, the final norm's too), and `lm_head_bias_key` (`lm_head_bias`),
@@ -133,10 +271,10 @@ class Family:
     (`use_qk_norm`: GLM-4.5 and GLM-4.6 set it, GLM-4.5-Air not); `qk_norm` is for the families
     that always have them.
 
-    ERNIE 4.5's mixture of experts: `moe_layer_range`, a block is sparse where
-    `(i + 1) % moe_layer_interval == 0` and `moe_layer_start_index <= i <=
-    moe_layer_end_index` (-1: the last block), dense (intermediate_size) elsewhere; and
-    `router_score_bias`, its router holds a score-correction bias of one value per expert
+    ERNIE 4.5's mixture of experts: a block is sparse where `(i + 1) % moe_layer_interval == 0`
+    and `moe_layer_start_index <= i <= moe_layer_end_index` (-1: the last block), dense
+    (intermediate_size) elsewhere (`SparseBlocks.in_range`); and `router_score_bias`, its
+    router holds a score-correction bias of one value per expert
     (`mlp.gate.moe_statics.e_score_correction_bias` [1, experts], float32) as a parameter,
     counted with the router (DeepSeek-V3's is a buffer, not counted).
     Cohere's own (Command R, Command R+, Aya): `parallel_block`, the attention and the MLP both
@@ -171,12 +309,13 @@ class Family:
     factor (`with_partial_rotary`), which is what transformers' rotary modules read. No
     parameter.
 
-    Hunyuan's mixture of experts (Hunyuan-A13B): `shared_mlp`, every sparse block holds one
-    shared expert as wide as a routed one (`mlp.shared_mlp.gate_proj / up_proj / down_proj`,
-    no biases) that every token goes through, unscaled and ungated; `float32_params`, name
-    patterns (matched as transformers matches `_keep_in_fp32_modules`) of tensors the family's
-    class makes float32 whatever dtype it is built or loaded in, which `from_pretrained` leaves
-    float32 (HunYuanMoEV1Gate's router `wg`, an nn.Linear made with dtype=float32).
+    Hunyuan's mixture of experts (Hunyuan-A13B): every sparse block holds one shared expert as
+    wide as a routed one (`SharedExpert.one`: `mlp.shared_mlp.gate_proj / up_proj /
+    down_proj`, no biases) that every token goes through, unscaled and ungated;
+    `float32_params`, name patterns (matched as transformers matches `_keep_in_fp32_modules`) of
+    tensors the family's class makes float32 whatever dtype it is built or loaded in, which
+    `from_pretrained` leaves float32 (HunYuanMoEV1Gate's router `wg`, an nn.Linear made with
+    dtype=float32).
 
     `ungated_mlp` (Arcee, Nemotron, Starcoder2, Phi): the MLP has no gate,
     `down_proj(act(up_proj(x)))` (ArceeMLP, NemotronMLP; `hidden_act` relu2, ReLU then squared,
@@ -193,11 +332,10 @@ class Family:
     `bias_always` (Phi): every projection, the MLP's and the LM head included, holds a bias
     with no config key to switch it (PhiMLP's and PhiForCausalLM's nn.Linear defaults).
 
-    Llama 4's mixture of experts: `moe_layers_key` (`moe_layers`), the config key that lists
-    the sparse blocks by index (where a config leaves it out, every
-    `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it), the others dense;
-    `dense_mlp_key` (`intermediate_size_mlp`), the dense blocks' MLP width where it is not
-    `intermediate_size` (the experts' width there); and Hunyuan's `shared_mlp` (its
+    Llama 4's mixture of experts: `moe_layers` lists the sparse blocks by index (where a config
+    leaves it out, every `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it),
+    the others dense, of `intermediate_size_mlp` (`intermediate_size` is the experts' width
+    there): `SparseBlocks.listed`; and Hunyuan's shared expert (`SharedExpert.one`: its
     `feed_forward.shared_expert`). Its blocks hold the MLP as `feed_forward`
     (`modeling.sparse_block`); its experts' fused weights are stored transposed
     (`experts.gate_up_proj` [experts, hidden, 2 * width], `experts.down_proj` [experts, width,
@@ -230,20 +368,17 @@ class Family:
     pairwise_rotary: bool = False
     shipped_code: tuple[str, ...] = ()
     moe_intermediate_key: str | None = None
-    dense_mlp_layers: bool = False
-    shared_expert_key: str | None = None
+    sparse_blocks: SparseBlocks = SparseBlocks.every()
+    shared_expert: SharedExpert = SharedExpert.none()
     attention_bias_key: str = "attention_bias"
     o_bias_key: str | None = None
     moe_biases: bool = False
     attention_sinks: bool = False
     latent_attention: bool = False
-    dense_prefix_key: str | None = None
-    shared_experts_key: str | None = None
     norm_bias: bool = False
     lm_head_bias_key: str | None = None
     norm_weightless: bool = False
     qk_norm_key: str | None = None
-    moe_layer_range: bool = False
     router_score_bias: bool = False
     parallel_block: bool = False
     norm_centred: bool = False
@@ -254,11 +389,8 @@ class Family:
     qk_norm_after_rotary: bool = False
     parallel_block_key: str | None = None
     rotary_dim_key: str | None = None
-    shared_mlp: bool = False
     float32_params: tuple[str, ...] = ()
     ungated_mlp: bool = False
-    moe_layers_key: str | None = None
-    dense_mlp_key: str | None = None
     linear_attention: bool = False
     gated_query: bool = False
     bias_always: bool = False
@@ -430,7 +562,8 @@ FAMILIES: dict[str, Family] = {
     # dense Qwen3MoeMLP of intermediate_size in the blocks of `mlp_only_layers` and those that
     # `decoder_sparse_step` skips (`sparse_mlp_blocks`).
     "qwen3_moe": Family("Qwen3MoeForCausalLM", "Qwen3MoeConfig", None, None, None, True,
-                        moe_intermediate_key="moe_intermediate_size", dense_mlp_layers=True),
+                        moe_intermediate_key="moe_intermediate_size",
+                        sparse_blocks=SparseBlocks.unless_listed()),
     # OlmoeAttention: attention_bias for all four (no published model sets it), OLMo-2's q/k
     # norms over the whole projections (hidden_size and KV heads x head_dim wide), clip_qkv
     # clamping q, k and v when set; OlmoeDecoderLayer: LLaMA's norms before the sublayers
@@ -445,8 +578,9 @@ FAMILIES: dict[str, Family] = {
     # moe_intermediate_size and a shared expert of shared_expert_intermediate_size, scaled by
     # the sigmoid of a one-output gate, that every token goes through.
     "qwen2_moe": Family("Qwen2MoeForCausalLM", "Qwen2MoeConfig", None, False, None, False,
-                        moe_intermediate_key="moe_intermediate_size", dense_mlp_layers=True,
-                        shared_expert_key="shared_expert_intermediate_size",
+                        moe_intermediate_key="moe_intermediate_size",
+                        sparse_blocks=SparseBlocks.unless_listed(),
+                        shared_expert=SharedExpert.gated("shared_expert_intermediate_size"),
                         attention_bias_key="qkv_bias"),
     # GraniteMoeAttention: LLaMA's biases by attention_bias; GraniteMoeDecoderLayer: LLaMA's
     # norms before the sublayers and Granite's scalars (embedding, residual, attention and
@@ -465,7 +599,7 @@ FAMILIES: dict[str, Family] = {
                       moe_biases=True, attention_sinks=True),
     # DeepseekV3Attention: multi-head latent attention (`latent_attention`, mla_params);
     # DeepseekV3DecoderLayer: a dense DeepseekV3MLP of intermediate_size in the first
-    # `first_k_dense_replace` blocks (`dense_prefix_key`), a DeepseekV3MoE after them: a
+    # `first_k_dense_replace` blocks (`SparseBlocks.after_first`), a DeepseekV3MoE after them: a
     # router over n_routed_experts experts of moe_intermediate_size (its weight float32, its
     # e_score_correction_bias a buffer, no parameter) and n_shared_experts shared experts
     # fused into one DeepseekV3MLP of moe_intermediate_size x n_shared_experts, which every
@@ -473,8 +607,8 @@ FAMILIES: dict[str, Family] = {
     # (qkv_bias / o_bias False: mla_params counts attention_bias's biases itself.)
     "deepseek_v3": Family("DeepseekV3ForCausalLM", "DeepseekV3Config", False, False, None, False,
                           moe_intermediate_key="moe_intermediate_size", latent_attention=True,
-                          dense_prefix_key="first_k_dense_replace",
-                          shared_experts_key="n_shared_experts",
+                          sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
+                          shared_expert=SharedExpert.count("n_shared_experts"),
                           # deepseek-ai's DeepSeek-V3 / R1 config.json `auto_map`.
                           shipped_code=("configuration_deepseek.DeepseekV3Config",
                                         "modeling_deepseek.DeepseekV3Model",
@@ -486,8 +620,9 @@ FAMILIES: dict[str, Family] = {
     # (false in the published models); the routed experts have none.
     "deepseek_v2": Family("DeepseekV2ForCausalLM", "DeepseekV2Config", False, False, "mlp_bias",
                           False, moe_intermediate_key="moe_intermediate_size",
-                          latent_attention=True, dense_prefix_key="first_k_dense_replace",
-                          shared_experts_key="n_shared_experts",
+                          latent_attention=True,
+                          sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
+                          shared_expert=SharedExpert.count("n_shared_experts"),
                           # deepseek-ai's DeepSeek-V2(-Lite) config.json `auto_map`.
                           shipped_code=("configuration_deepseek.DeepseekV2Config",
                                         "modeling_deepseek.DeepseekV2Model",
@@ -502,8 +637,9 @@ FAMILIES: dict[str, Family] = {
     # and n_shared_experts shared experts fused into one ungated MLP, no biases.
     "glm4_moe": Family("Glm4MoeForCausalLM", "Glm4MoeConfig", None, False, None, False,
                        moe_intermediate_key="moe_intermediate_size",
-                       dense_prefix_key="first_k_dense_replace",
-                       shared_experts_key="n_shared_experts", qk_norm_key="use_qk_norm"),
+                       sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
+                       shared_expert=SharedExpert.count("n_shared_experts"),
+                       qk_norm_key="use_qk_norm"),
     # Ernie4_5_MoeAttention: the dense ERNIE 4.5's (every projection biased by use_bias, whole
     # heads rotating in adjacent pairs in float32); Ernie4_5_MoeDecoderLayer: a dense
     # Ernie4_5_MoeMLP of intermediate_size (biased by use_bias) outside the range of
@@ -514,8 +650,10 @@ FAMILIES: dict[str, Family] = {
     # Ernie4_5_MoeForCausalLM's head biased by use_bias too.
     "ernie4_5_moe": Family("Ernie4_5_MoeForCausalLM", "Ernie4_5_MoeConfig", None, None,
                            "use_bias", False, pairwise_rotary=True, attention_bias_key="use_bias",
-                           moe_intermediate_key="moe_intermediate_size", moe_layer_range=True,
-                           shared_experts_key="moe_num_shared_experts",
+                           moe_intermediate_key="moe_intermediate_size",
+                           sparse_blocks=SparseBlocks.in_range(),
+                           shared_expert=SharedExpert.count("moe_num_shared_experts",
+                                                            absent_at_zero=True),
                            router_score_bias=True, lm_head_bias_key="use_bias",
                            # baidu's ERNIE-4.5-*-A*B-PT config.json `auto_map` (its own code).
                            shipped_code=("configuration_ernie4_5_moe.Ernie4_5_MoeConfig",
@@ -542,10 +680,11 @@ FAMILIES: dict[str, Family] = {
     # block: a router (HunYuanMoEV1Gate's `wg`, experts x hidden, float32 in every dtype) whose
     # softmax picks moe_topk (each block's own where it is a list) of num_experts experts of
     # intermediate_size, their weights renormalised, and one shared expert of the same width
-    # (`shared_mlp`) that every token goes through; no MLP biases.
+    # (`mlp.shared_mlp`) that every token goes through; no MLP biases.
     "hunyuan_v1_moe": Family("HunYuanMoEV1ForCausalLM", "HunYuanMoEV1Config", None, None, None,
                              True, qk_norm_after_rotary=True,
-                             moe_intermediate_key="intermediate_size", shared_mlp=True,
+                             moe_intermediate_key="intermediate_size",
+                             shared_expert=SharedExpert.one(),
                              float32_params=("mlp.gate.wg",),
                              # the `auto_map` of Tencent's published Hunyuan-A13B config.json
                              # (its own code, model_type "hunyuan": checked_config_json)
@@ -565,8 +704,9 @@ FAMILIES: dict[str, Family] = {
     # Llama4TextMLP of intermediate_size_mlp. No biases anywhere, untied (as published).
     "llama4_text": Family("Llama4ForCausalLM", "Llama4TextConfig", None, None, None, False,
                           pairwise_rotary=True, moe_intermediate_key="intermediate_size",
-                          moe_layers_key="moe_layers", dense_mlp_key="intermediate_size_mlp",
-                          shared_mlp=True),
+                          sparse_blocks=SparseBlocks.listed(
+                              "moe_layers", dense_width_key="intermediate_size_mlp"),
+                          shared_expert=SharedExpert.one()),
     # Qwen3NextDecoderLayer: the token mixer `layer_types` names, a Qwen3NextGatedDeltaNet
     # (`linear_attn`: in_proj_qkvz, in_proj_ba, a depthwise conv1d, dt_bias, A_log, a gated
     # RMSNorm of linear_value_head_dim, out_proj; no biases) or a Qwen3NextAttention
@@ -578,8 +718,8 @@ FAMILIES: dict[str, Family] = {
     # Qwen3NextRMSNorm weighs by 1 + weight (Gemma's; the gated one by its weight).
     "qwen3_next": Family("Qwen3NextForCausalLM", "Qwen3NextConfig", None, None, None, True,
                          norm_plus_one=True, moe_intermediate_key="moe_intermediate_size",
-                         dense_mlp_layers=True,
-                         shared_expert_key="shared_expert_intermediate_size",
+                         sparse_blocks=SparseBlocks.unless_listed(),
+                         shared_expert=SharedExpert.gated("shared_expert_intermediate_size"),
                          linear_attention=True, gated_query=True),
 }
 
@@ -663,38 +803,10 @@ def num_experts(config) -> int:
 
 def sparse_mlp_blocks(config) -> list[bool]:
     """Per block, whether its MLP is a mixture of experts, as the family's decoder layer
-    decides it: every Mixtral, OLMoE and gpt-oss block; a Qwen3-MoE or Qwen2-MoE block unless
-    it is in
-    `mlp_only_layers`, or `decoder_sparse_step` skips it, or the config has no experts
-    (Qwen3MoeDecoderLayer, Qwen2MoeDecoderLayer: `Family.dense_mlp_layers`)."""
-    n = config.num_hidden_layers
+    decides it (`Family.sparse_blocks`): none in a family without experts."""
     if not is_moe(config):
-        return [False] * n
-    if family(config).dense_prefix_key is not None:
-        # DeepSeek-V3: the first `first_k_dense_replace` blocks are dense, every later one
-        # sparse (DeepseekV3DecoderLayer compares its index with the key).
-        dense = getattr(config, family(config).dense_prefix_key, None) or 0
-        return [i >= dense for i in range(n)]
-    if family(config).moe_layers_key is not None:
-        # Llama 4 (Llama4TextDecoderLayer): the blocks `moe_layers` lists; where a config
-        # leaves it out, every interleave_moe_layer_step-th block (Llama4TextConfig's).
-        listed = getattr(config, family(config).moe_layers_key, None)
-        if listed is None:
-            step = getattr(config, "interleave_moe_layer_step", None) or 1
-            listed = range(step - 1, n, step)
-        return [i in set(listed) for i in range(n)]
-    if family(config).moe_layer_range:
-        # ERNIE 4.5 (Ernie4_5_MoeDecoderLayer): every moe_layer_interval-th block between
-        # moe_layer_start_index and moe_layer_end_index (-1 there, as Ernie4_5_MoeConfig reads
-        # it: the last block), whatever its number of experts.
-        start, end, step = moe_layer_range(config)
-        return [(i + 1) % step == 0 and start <= i <= end for i in range(n)]
-    if not family(config).dense_mlp_layers:
-        return [True] * n
-    dense = set(getattr(config, "mlp_only_layers", None) or [])
-    step = getattr(config, "decoder_sparse_step", None) or 1
-    return [i not in dense and num_experts(config) > 0 and (i + 1) % step == 0
-            for i in range(n)]
+        return [False] * config.num_hidden_layers
+    return family(config).sparse_blocks.of(config)
 
 
 def moe_layer_range(config) -> tuple[int, int, int]:
@@ -777,30 +889,28 @@ def active_experts(config) -> list[int]:
 
 
 def shared_expert_params(config) -> int:
-    """Parameters of a sparse block's shared expert (Qwen2-MoE: its gate, up and down
-    projections and its one-output gate, no biases); 0 for a family without one. Every token
-    goes through it: a decode step reads it whole (benchmark.floors.weight_bytes)."""
-    key = family(config).shared_expert_key
-    if family(config).shared_mlp:
+    """Parameters of a sparse block's shared expert (`Family.shared_expert`); 0 for a family
+    without one. Every token goes through it: a decode step reads it whole
+    (benchmark.floors.weight_bytes)."""
+    shared = family(config).shared_expert
+    d = config.hidden_size
+    if shared.kind == "one":
         # Hunyuan, Llama 4: one ungated SwiGLU MLP as wide as an expert (HunYuanMoEV1Moe.
         # shared_mlp, Llama4TextMoe.shared_expert)
-        return 3 * config.hidden_size * getattr(config, family(config).moe_intermediate_key)
-    if family(config).shared_experts_key is not None:
+        return 3 * d * getattr(config, family(config).moe_intermediate_key)
+    if shared.kind == "count":
         # DeepSeek-V3: n_shared_experts experts of moe_intermediate_size held as one SwiGLU MLP
         # that many times as wide, ungated (DeepseekV3MoE.shared_experts).
-        shared = getattr(config, family(config).shared_experts_key) or 0
-        if not shared and family(config).shared_experts_key == "moe_num_shared_experts":
-            # ERNIE 4.5 builds no shared-expert MLP where it has none (ERNIE-4.5-300B-A47B:
-            # Ernie4_5_MoeSparseMoeBlock's `moe_num_shared_experts > 0`); DeepSeek builds one
-            # of width 0 whatever (its down_proj bias, where it has biases, counted).
-            return 0
-        width = config.moe_intermediate_size * shared
+        count = getattr(config, shared.key) or 0
+        if not count and shared.absent_at_zero:
+            return 0  # ERNIE-4.5-300B-A47B: no shared-expert MLP built
+        width = config.moe_intermediate_size * count
         # DeepSeek-V2's MLP carries biases where the config's mlp_bias says (V3's never)
-        return 3 * config.hidden_size * width + ((2 * width + config.hidden_size)
-                                                 if mlp_bias(config) else 0)
-    if key is None:
-        return 0
-    return 3 * config.hidden_size * getattr(config, key) + config.hidden_size
+        return 3 * d * width + ((2 * width + d) if mlp_bias(config) else 0)
+    if shared.kind == "gated":
+        # Qwen2-MoE: its gate, up and down projections and its one-output gate, no biases
+        return 3 * d * getattr(config, shared.key) + d
+    return 0
 
 
 def expert_param_count(config) -> int:
@@ -1611,7 +1721,7 @@ def checkpoint_config(path: str | Path) -> SimpleNamespace:
 
 
 def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
-    dense_key = family(config).dense_mlp_key or "intermediate_size"  # Llama 4's dense blocks'
+    dense_key = family(config).sparse_blocks.dense_width_key  # Llama 4's dense blocks' own
     return {
         "num_attention_heads": config.num_attention_heads,
         "num_key_value_heads": config.num_key_value_heads,
