@@ -320,6 +320,47 @@ def test_removing_blocks_renumbers_the_dense_blocks(name):
     assert model.config.mlp_only_layers == [] and sparse_mlp_blocks(model.config) == [True] * 2
 
 
+@pytest.mark.parametrize("name, values", [
+    ("mixtral", {}),
+    ("qwen3_moe", {"mlp_only_layers": [0, 3], "decoder_sparse_step": 1}),
+    ("qwen3_moe", {"mlp_only_layers": [4], "decoder_sparse_step": 2}),
+    ("qwen2_moe", {"mlp_only_layers": [], "decoder_sparse_step": 1}),
+    ("deepseek_v3", {"first_k_dense_replace": 2}),
+    ("ernie4_5_moe", {"moe_layer_start_index": 1, "moe_layer_end_index": -1,
+                      "moe_layer_interval": 1}),
+    ("ernie4_5_moe", {"moe_layer_start_index": 0, "moe_layer_end_index": 3,
+                      "moe_layer_interval": 2}),
+    ("llama4_text", {"moe_layers": [1, 2, 4]}),
+    ("llama4_text", {"interleave_moe_layer_step": 2})])
+def test_every_removal_leaves_the_config_saying_each_kept_blocks_kind(name, values):
+    """Whatever blocks a depth prune keeps, the config values `SparseBlocks.kept` gives them say
+    each kept block's kind again under its new index, or are refused where the family's keys
+    cannot say it (ERNIE 4.5's range with an interval above 1) and nowhere else."""
+    from itertools import combinations
+    from types import SimpleNamespace
+
+    from prunebench.checkpoint.param_count import FAMILIES as LAYOUTS
+
+    config = SimpleNamespace(model_type=name, num_hidden_layers=5, num_experts=4, **values)
+    rule = LAYOUTS[name].sparse_blocks
+    kinds = sparse_mlp_blocks(config)
+    assert any(kinds)
+    refused = 0
+    for n in range(6):
+        for keep in combinations(range(5), n):
+            kept = [kinds[i] for i in keep]
+            pruned = copy.copy(config)
+            pruned.num_hidden_layers = n
+            try:
+                vars(pruned).update(rule.kept(config, kept))
+            except PrunebenchError as error:
+                assert values.get("moe_layer_interval", 1) > 1, error
+                refused += 1
+                continue
+            assert sparse_mlp_blocks(pruned) == kept, keep
+    assert (refused > 0) == (values.get("moe_layer_interval", 1) > 1)
+
+
 def test_olmoes_clip_qkv_runs_as_transformers_runs_it(tmp_path):
     """clip_qkv (null in the published configs) clamps queries, keys and values inside
     transformers' own OlmoeAttention, which prunebench runs unchanged (the compiled decoder,
