@@ -173,17 +173,10 @@ def published_state(model) -> dict[str, torch.Tensor]:
 
 
 def write_fp8_checkpoint(model, folder, with_tokenizer=None):
-    folder.mkdir(parents=True)
-    model.config.save_pretrained(folder)
-    if with_tokenizer is not None:
-        with_tokenizer.save_pretrained(folder)
-    raw = json.loads((folder / "config.json").read_text())
-    raw["quantization_config"] = {"quant_method": "fp8", "fmt": "e4m3",
-                                  "activation_scheme": "dynamic", "weight_block_size": [4, 4]}
-    (folder / "config.json").write_text(json.dumps(raw))
-    state = published_state(model)
-    write_two_shards(state, folder)
-    return state
+    return write_published_folder(folder, with_tokenizer, {
+        **json.loads(model.config.to_json_string()), "quantization_config": {
+            "quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+            "weight_block_size": [4, 4]}}, published_state(model))
 
 
 def write_two_shards(state: dict[str, torch.Tensor], folder) -> None:
@@ -202,10 +195,12 @@ def write_two_shards(state: dict[str, torch.Tensor], folder) -> None:
 
 def write_published_folder(folder, with_tokenizer, config: dict,
                            state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A checkpoint folder as its publisher's: `with_tokenizer`'s files, `config` as its
-    config.json and `state` in two shards (`write_two_shards`); returns `state`."""
+    """A checkpoint folder as its publisher's: `with_tokenizer`'s files (none where it is
+    None), `config` as its config.json and `state` in two shards (`write_two_shards`); returns
+    `state`."""
     folder.mkdir(parents=True)
-    with_tokenizer.save_pretrained(folder)
+    if with_tokenizer is not None:
+        with_tokenizer.save_pretrained(folder)
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     write_two_shards(state, folder)
     return state

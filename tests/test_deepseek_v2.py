@@ -20,7 +20,7 @@ from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_di
 from prunebench.modeling import build_model, load_model
 from prunebench.plan.lora_settings import expert_target_problem
 from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, ids, logits, numel,
-                           random_model, write_two_shards)
+                           random_model, write_published_folder)
 from test_families import VOCAB
 from test_moe import per_expert_state
 from test_families import tokenizer  # noqa: F401 - a fixture
@@ -75,12 +75,10 @@ def test_the_count_is_the_sum_of_each_part_by_hand():
 def write_published(model, folder, with_tokenizer):
     """The folder as deepseek-ai publishes DeepSeek-V2: each expert's gate / up / down weights
     apart, bfloat16, two shards."""
-    folder.mkdir(parents=True)
-    model.config.save_pretrained(folder)
-    with_tokenizer.save_pretrained(folder)
     state = per_expert_state(model, "deepseek_v2")  # V2's names are Qwen2-MoE's
-    state = {k: t.detach().to(torch.bfloat16).contiguous() for k, t in state.items()}
-    write_two_shards(state, folder)
+    write_published_folder(folder, with_tokenizer, json.loads(model.config.to_json_string()),
+                           {k: t.detach().to(torch.bfloat16).contiguous()
+                            for k, t in state.items()})
 
 
 @pytest.mark.parametrize("q_lora_rank", [None, 20])

@@ -24,7 +24,7 @@ from prunebench.checkpoint.param_count import (config_from_dict, count_params, m
                                                sparse_mlp_blocks)
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, ids, logits, numel,
-                           random_model, write_two_shards)
+                           random_model, write_published_folder)
 from test_deepseek_v2 import check_known_shape
 from test_families import VOCAB, in_allocated_memory
 from test_glm4_moe import check_half_precision_load, check_loads_as_transformers
@@ -121,18 +121,12 @@ def write_published(model, folder, with_tokenizer) -> dict[str, torch.Tensor]:
     """The folder as baidu publishes ERNIE 4.5's -PT checkpoints: `published_state` in two
     shards, a config.json naming the MTP layer (num_nextn_predict_layers) and baidu's own code
     (auto_map, set aside)."""
-    folder.mkdir(parents=True)
-    model.config.save_pretrained(folder)
-    with_tokenizer.save_pretrained(folder)
-    raw = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({
-        **raw, "num_nextn_predict_layers": 1, "auto_map": {
+    return write_published_folder(folder, with_tokenizer, {
+        **json.loads(model.config.to_json_string()), "num_nextn_predict_layers": 1, "auto_map": {
             "AutoConfig": "configuration_ernie4_5_moe.Ernie4_5_MoeConfig",
             "AutoModel": "modeling_ernie4_5_moe.Ernie4_5_Model",
-            "AutoModelForCausalLM": "modeling_ernie4_5_moe.Ernie4_5_MoeForCausalLM"}}))
-    state = published_state(model)
-    write_two_shards(state, folder)
-    return state
+            "AutoModelForCausalLM": "modeling_ernie4_5_moe.Ernie4_5_MoeForCausalLM"}},
+        published_state(model))
 
 
 def test_a_published_checkpoint_is_imported_as_transformers_loads_it_pruned_and_reloaded(

@@ -23,7 +23,7 @@ from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_di
 from prunebench.modeling import build_model, load_model, save_model
 from prunebench.plan.lora_settings import expert_target_problem
 from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, ids, logits, numel,
-                           random_model, write_two_shards)
+                           random_model, write_published_folder)
 from test_families import VOCAB, in_allocated_memory
 from test_moe import per_expert_state
 from test_families import tokenizer  # noqa: F401 - a fixture
@@ -86,11 +86,6 @@ def write_published(model, folder, with_tokenizer):
     bfloat16 (the routers' score biases float32), two shards, and one multi-token-prediction
     layer after the last block (a decoder layer of its own, with its eh_proj, enorm, hnorm and
     shared_head norm), which Glm4MoeForCausalLM does not build."""
-    folder.mkdir(parents=True)
-    model.config.save_pretrained(folder)
-    with_tokenizer.save_pretrained(folder)
-    raw = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**raw, "num_nextn_predict_layers": 1}))
     state = per_expert_state(model, "glm4_moe")  # GLM-4.5's names are Qwen2-MoE's
     n, d = model.config.num_hidden_layers, model.config.hidden_size
     g = torch.Generator().manual_seed(7)
@@ -100,10 +95,11 @@ def write_published(model, folder, with_tokenizer):
     for key, shape in (("eh_proj.weight", (d, 2 * d)), ("enorm.weight", (d,)),
                        ("hnorm.weight", (d,)), ("shared_head.norm.weight", (d,))):
         state[f"model.layers.{n}.{key}"] = torch.randn(shape, generator=g)
-    state = {k: (t.float() if k.endswith("e_score_correction_bias") else t.to(torch.bfloat16))
-             .detach().contiguous() for k, t in state.items()}
-    write_two_shards(state, folder)
-    return state
+    return write_published_folder(
+        folder, with_tokenizer,
+        {**json.loads(model.config.to_json_string()), "num_nextn_predict_layers": 1},
+        {k: (t.float() if k.endswith("e_score_correction_bias") else t.to(torch.bfloat16))
+         .detach().contiguous() for k, t in state.items()})
 
 
 @pytest.mark.parametrize("qk_norm", [False, True])
