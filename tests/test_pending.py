@@ -40,8 +40,26 @@ def test_cuda_jobs_run_again_here_without_a_gpu_are_refused_with_what_they_would
     assert "device: auto" not in line  # changing device would rerun every finished GPU job
     with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
         check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
-    # New jobs alone lose nothing: the preflight warning says they will stop.
-    assert gpu_problems(jobs[1:], gpu=False, jobs_run_here=True) == []
+
+
+def test_new_cuda_jobs_to_run_here_without_a_gpu_are_refused_before_the_jobs_before_them(
+        tmp_path):
+    """A first run of `device: cuda` on a machine without a GPU: every prune, benchmark and
+    evaluation job would stop at its start, after the model's training or download ran for
+    nothing. Refused at once, with the CPU's device as a fix (nothing made would rerun)."""
+    jobs = [job("prune", [tmp_path / "ckpt"], device="cuda"),
+            job("benchmark", [tmp_path / "new.json"], device="cuda:1"),
+            job("model", [tmp_path / "model"]), job("aggregate")]
+    [line] = gpu_problems(jobs, gpu=False, jobs_run_here=True)
+    assert line.startswith("device is 'cuda' but this machine shows no GPU: the 2 job(s) to run "
+                           "here that ask for it (prune m/depth_mag-0.8, benchmark "
+                           "m/depth_mag-0.8) would each stop at its start")
+    assert "--no-hooks" in line and line.endswith("set device: auto to run them on this "
+                                                  "machine's CPU")
+    with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
+        check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
+    assert gpu_problems(jobs, gpu=True, jobs_run_here=True) == []
+    assert gpu_problems(jobs, gpu=False, jobs_run_here=False) == []  # a cluster runs them
 
 
 @pytest.mark.parametrize("version", ["2.6.1", "1.9.2", "2.7.1rc1", "2.7.0.post3", "not-a-version"])

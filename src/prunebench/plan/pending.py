@@ -10,7 +10,9 @@ started):
   CUDA device (`device: cuda`, or a compiled-backend mode that runs only on CUDA: they would
   stop at their start) or would replace a result made on a GPU with one made on the CPU
   (`device: auto`: a rerun of one cell pasted on a cluster's login node without the cluster
-  profile);
+  profile); jobs asking for `device: cuda` there are refused when new too, since each would
+  stop at its start after the jobs before it (the model's training, a download) ran for
+  nothing;
 - imports of a `local:` model run again (the folder's files changed) from a folder that
   cannot be imported (its weights or tokenizer gone);
 - prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
@@ -78,20 +80,29 @@ def _listed(jobs: list[PendingJob]) -> str:
 
 
 def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) -> list[str]:
-    """Jobs run again here, where no GPU shows, that ask for a CUDA device (they would stop at
-    their start, their results made before removed), or that `device: auto` would send to the
-    CPU over results made on a GPU (CPU timings in place of GPU ones, hours of work for a large
-    model). New jobs lose nothing: the workflow's preflight warning says where they will run."""
+    """Jobs to run here, where no GPU shows, that ask for a CUDA device: every one would stop
+    at its start, a rerun after removing its results made before, and a new one after the jobs
+    before it (the tiny model's training, a download) ran for nothing. Jobs run again that
+    `device: auto` would send to the CPU over results made on a GPU (CPU timings in place of
+    GPU ones, hours of work for a large model); new ones of `device: auto` lose nothing: the
+    workflow's preflight warning says where they will run."""
     if gpu or not jobs_run_here:
         return []
-    jobs = [job for job in jobs if job.reruns]
     problems = []
-    again = [job for job in jobs if str(job.params.get("device", "")).startswith("cuda")]
+    cuda = [job for job in jobs if str(job.params.get("device", "")).startswith("cuda")]
+    again = [job for job in cuda if job.reruns]
     if again:
         problems.append(
             f"device is 'cuda' but this machine shows no GPU: {len(again)} job(s) run again "
             f"here ({_listed(again)}) would stop at their start, after removing the results "
             f"they made before. {RUN_ON_GPU}")
+    elif cuda:
+        # Nothing made before would rerun, so changing `device` costs nothing here.
+        problems.append(
+            f"device is 'cuda' but this machine shows no GPU: the {len(cuda)} job(s) to run "
+            f"here that ask for it ({_listed(cuda)}) would each stop at its start. "
+            f"{RUN_ON_GPU}; or set device: auto to run them on this machine's CPU")
+    jobs = [job for job in jobs if job.reruns]
     cuda_modes = [job for job in jobs if job.params.get("device") == "auto"
                   and _compile_mode(job) in CUDA_ONLY_MODES]
     if cuda_modes:
