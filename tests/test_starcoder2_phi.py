@@ -48,7 +48,8 @@ def test_starcoder2_counts_equal_transformers_parameters(use_bias, tied):
     config = Starcoder2Config(**SHAPE, use_bias=use_bias, tie_word_embeddings=tied)
     model = built(config)
     mlp = model.model.layers[0].mlp
-    assert projections.mlp_inputs(mlp) == ("c_fc",) and projections.down_proj(mlp) is mlp.c_proj
+    assert projections.mlp_inputs(mlp) == ("up_proj",) and projections.down_proj(mlp) is mlp.c_proj
+    assert projections.get_part(mlp, "up_proj") is mlp.c_fc
     assert (mlp.c_fc.bias is not None) == (model.model.layers[0].self_attn.o_proj.bias
                                            is not None) == use_bias
     assert mlp_input_projections(config) == 1
@@ -62,7 +63,8 @@ def test_phi_counts_equal_transformers_parameters(qk_layernorm, tied):
     model = built(config)
     attn, mlp = model.model.layers[0].self_attn, model.model.layers[0].mlp
     assert projections.o_proj(attn) is attn.dense and projections.down_proj(mlp) is mlp.fc2
-    assert projections.mlp_inputs(mlp) == ("fc1",) and model.lm_head.bias is not None
+    assert projections.mlp_inputs(mlp) == ("up_proj",) and model.lm_head.bias is not None
+    assert projections.get_part(mlp, "up_proj") is mlp.fc1
     assert count_params(config) == count_params_meta(config) == numel(model)
     assert count_params(config_from_dict(json.loads(config.to_json_string()))) == numel(model)
 
@@ -78,6 +80,33 @@ def test_the_counts_by_hand():
     assert count_params(Starcoder2Config(**SHAPE, use_bias=True)) == starcoder2
     phi = 3 * (attention + mlp + 2 * d + 2 * 2 * hd) + 2 * 97 * d + 97 + 2 * d
     assert count_params(PhiConfig(**SHAPE, qk_layernorm=True)) == phi
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_every_module_is_named_by_its_llama_part_and_found_by_it(name):
+    """One lookup both ways: each module of a block is the LLaMA part `llama_name` says (LoRA's
+    targets), and `get_part` finds it by that part in its owner (the surgery, the methods, the
+    decoder); what projections returns names parts, never the family's modules."""
+    model = family_model(name)
+    up, down, out = MODULES[name]
+    layer = model.model.layers[0]
+    parts = {}
+    for qualified, module in layer.named_modules(prefix="model.layers.0"):
+        owner, _, own = qualified.rpartition(".")
+        part = projections.llama_name(qualified)
+        if part in projections.PART_OWNER:
+            assert projections.get_part(model.get_submodule(owner), part) is module
+            parts[own] = part
+    assert parts == {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", out: "o_proj",
+                     up: "up_proj", down: "down_proj"}
+    weights = projections.scored_weights(layer, with_attention=True)
+    assert list(weights) == ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
+    assert weights["up_proj"] is getattr(layer.mlp, up).weight
+    assert weights["o_proj"] is getattr(layer.self_attn, out).weight
+    assert projections.mlp_inputs(layer.mlp) == ("up_proj",)
+    assert projections.kept_mlp_rows(layer.mlp, [0, 2]) == {"up_proj": [0, 2]}
+    # keyed by the owner too: an MLP module named as Phi's attention output is no o_proj
+    assert projections.llama_name("model.layers.0.mlp.dense") == "dense"
 
 
 @pytest.mark.parametrize("method", ["llm_pruner", "flap", "wanda_sp"])

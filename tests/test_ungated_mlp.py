@@ -109,8 +109,7 @@ def sliced_reference(dense, pruned):
     with torch.no_grad():
         for old, new, ref in zip(dense.model.layers, pruned.model.layers,
                                  reference.model.layers):
-            up_name = projections.mlp_inputs(old.mlp)[0]
-            up, kept_up = getattr(old.mlp, up_name), getattr(new.mlp, up_name)
+            up, kept_up = (projections.get_part(mlp, "up_proj") for mlp in (old.mlp, new.mlp))
             channels = [int(torch.nonzero((up.weight == row).all(1))[0]) for row in kept_up.weight]
             assert channels == sorted(channels)
             assert torch.equal(kept_up.bias, up.bias[channels])

@@ -45,8 +45,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
-from prunebench.projections import (down_proj, mlp_inputs, module_name, o_proj, set_block_heads,
-                                    set_part)
+from prunebench.projections import (down_proj, get_part, mlp_inputs, module_name,
+                                    o_proj, set_block_heads, set_part)
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
     # which jobs that read a config or a tokenizer (calibration, dense report) do without
@@ -315,7 +315,7 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
             attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
             attn.k_proj = _linear(d, n_kv * hd, in_bias, attn.k_proj)
             attn.v_proj = _linear(d, n_kv * hd, in_bias, attn.v_proj)
-        setattr(attn, out_name, _linear(n_q * hd, d, out_bias, o_proj(attn)))
+        set_part(attn, "o_proj", _linear(n_q * hd, d, out_bias, o_proj(attn)))
         # Qwen3's q_norm / k_norm (size head_dim, shared by the heads) keep their shape;
         # OLMo-2's norm the whole projections, one weight per channel.
         if layout.qk_norm_whole:
@@ -334,8 +334,8 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         mlp.gate_up_proj = _linear(d, 2 * m, m_bias, mlp.gate_up_proj)
     else:
         # (ArceeMLP, NemotronMLP: up_proj alone, no gate; Starcoder2's c_fc, Phi's fc1)
-        for name in mlp_inputs(mlp):
-            setattr(mlp, name, _linear(d, m, m_bias, getattr(mlp, name)))
+        for part in mlp_inputs(mlp):
+            set_part(mlp, part, _linear(d, m, m_bias, get_part(mlp, part)))
     set_part(mlp, "down_proj", _linear(m, d, m_bias or shape["down_proj_bias"], down_proj(mlp)))
     mlp.intermediate_size = m
 

@@ -7,15 +7,18 @@ and the methods score the same parts, so the surgery, the methods and the compil
 this module for a block's parts by their LLaMA names ("q_proj", ..., "down_proj") and get views
 of the packed rows where the family packs them. o_proj and down_proj are separate everywhere.
 
-An ungated MLP (Arcee's, Nemotron's, Starcoder2's, Phi's: `down_proj(act(up_proj(x)))`,
-`Family.ungated_mlp`) has up_proj alone before down_proj: `mlp_inputs` names a block's MLP
-input modules, so the surgery, the methods and the compiled decoder read whichever there are.
+An ungated MLP (Arcee's, Nemotron's, Starcoder2's, Phi's: `down_proj(act(up_proj(x)))`) has
+up_proj alone before down_proj: `mlp_inputs` names a block's MLP input parts, so the surgery,
+the methods and the compiled decoder read whichever there are. Whether a family's MLP is gated
+is its `Family.ungated_mlp` (which the counts, the sizing and the LoRA settings read from a
+config alone); the modules read here say the same.
 
-Starcoder2's and Phi's blocks name some modules otherwise (`OWN_NAMES`): Starcoder2's ungated
-MLP is `c_fc` -> act -> `c_proj`, Phi's `fc1` -> act -> `fc2` and its attention's output
-projection `dense`. Every reader asks this module for a part by its LLaMA name (`module_name`,
-`o_proj`, `down_proj`) and gets the family's module, so that each is sliced, scored, fused and
-adapted where the family's forward reads it.
+Starcoder2's and Phi's blocks name some modules otherwise (`OWN_NAMES`, keyed by the module's
+owner and its own name): Starcoder2's ungated MLP is `c_fc` -> act -> `c_proj`, Phi's `fc1` ->
+act -> `fc2` and its attention's output projection `dense`. Every name this module gives or
+takes is LLaMA's part name (or a packed module's, `qkv_proj` / `gate_up_proj`, which no family
+names otherwise); `get_part` and `set_part` alone resolve it to the family's module, so that
+each is sliced, scored, fused and adapted where the family's forward reads it.
 """
 
 from __future__ import annotations
@@ -30,38 +33,54 @@ from prunebench.checkpoint.param_count import PACKED_PARTS
 ATTENTION_PARTS, MLP_PARTS = PACKED_PARTS["qkv_proj"], PACKED_PARTS["gate_up_proj"]
 
 # (owner, module name) -> the LLaMA part it is, for the modules other families name otherwise:
-# Phi's attention output `dense`, Starcoder2's MLP c_fc / c_proj, Phi's fc1 / fc2.
+# Phi's attention output `dense`, Starcoder2's MLP c_fc / c_proj, Phi's fc1 / fc2. The owner is
+# the block's attribute that holds the module (`self_attn`, `mlp`).
 OWN_NAMES = {("self_attn", "dense"): "o_proj", ("mlp", "c_fc"): "up_proj",
              ("mlp", "c_proj"): "down_proj", ("mlp", "fc1"): "up_proj", ("mlp", "fc2"): "down_proj"}
+# The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
+PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
+              **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
+
+
+def part_name(owner: str, name: str) -> str:
+    """LLaMA's part name of the module `name` that a block's `owner` (`self_attn`, `mlp`)
+    holds: OWN_NAMES' where the family names it otherwise, else `name` itself."""
+    return OWN_NAMES.get((owner, name), name)
 
 
 def module_name(owner: nn.Module, part: str) -> str:
-    """The name under which `owner` (a block's self_attn or mlp) holds LLaMA's `part`: the
-    family's own where it names the module otherwise (OWN_NAMES), else `part`."""
-    return next((name for (_, name), llama in OWN_NAMES.items()
-                 if llama == part and name in owner._modules), part)
+    """The name under which `owner` (a block's self_attn or mlp) holds LLaMA's `part`: its
+    module that `part_name` maps to `part` (Phi's `dense` for o_proj), else `part`."""
+    return next((name for name in owner._modules if part_name(PART_OWNER[part], name) == part),
+                part)
 
 
 def llama_name(qualified: str) -> str:
     """LLaMA's part name of a module by its qualified name (`model.layers.0.mlp.c_fc`:
     up_proj), or its own last name where the family names it as LLaMA does."""
     owner, _, name = qualified.rpartition(".")
-    return OWN_NAMES.get((owner.rpartition(".")[2], name), name)
+    return part_name(owner.rpartition(".")[2], name)
 
 
-def o_proj(attn: nn.Module) -> nn.Linear:
-    """A block's attention output projection (Phi's `dense`)."""
-    return getattr(attn, module_name(attn, "o_proj"))
-
-
-def down_proj(mlp: nn.Module) -> nn.Linear:
-    """A block's MLP output projection (Starcoder2's `c_proj`, Phi's `fc2`)."""
-    return getattr(mlp, module_name(mlp, "down_proj"))
+def get_part(owner: nn.Module, part: str) -> nn.Linear:
+    """The module of `owner` (a block's self_attn or mlp) that is LLaMA's `part` (or a packed
+    module), under whatever name its family gives it."""
+    return getattr(owner, module_name(owner, part))
 
 
 def set_part(owner: nn.Module, part: str, module: nn.Module) -> None:
     """Put `module` where `owner`'s forward reads LLaMA's `part` (its own name for it)."""
     setattr(owner, module_name(owner, part), module)
+
+
+def o_proj(attn: nn.Module) -> nn.Linear:
+    """A block's attention output projection (Phi's `dense`)."""
+    return get_part(attn, "o_proj")
+
+
+def down_proj(mlp: nn.Module) -> nn.Linear:
+    """A block's MLP output projection (Starcoder2's `c_proj`, Phi's `fc2`)."""
+    return get_part(mlp, "down_proj")
 
 
 def attention_heads(attn: nn.Module, head_dim: int) -> tuple[int, int]:
@@ -79,18 +98,24 @@ def mlp_width(mlp: nn.Module) -> int:
     return down_proj(mlp).in_features
 
 
+def attention_inputs(attn: nn.Module) -> tuple[str, ...]:
+    """The parts that read a block's attention input: Phi-3's packed qkv_proj, or LLaMA's
+    q_proj, k_proj and v_proj."""
+    return ("qkv_proj",) if hasattr(attn, "qkv_proj") else ATTENTION_PARTS
+
+
 def mlp_inputs(mlp: nn.Module) -> tuple[str, ...]:
-    """The modules that read a block's MLP input, by name: Phi-3's and GLM's packed
-    gate_up_proj, LLaMA's gate_proj and up_proj, or an ungated MLP's up_proj alone (ArceeMLP,
-    NemotronMLP build no gate_proj; Starcoder2MLP's c_fc, PhiMLP's fc1)."""
+    """The parts that read a block's MLP input: Phi-3's and GLM's packed gate_up_proj, LLaMA's
+    gate_proj and up_proj, or an ungated MLP's up_proj alone (ArceeMLP, NemotronMLP build no
+    gate_proj; Starcoder2MLP's c_fc and PhiMLP's fc1 are its up_proj: `get_part`)."""
     if hasattr(mlp, "gate_up_proj"):
         return ("gate_up_proj",)
-    return MLP_PARTS if hasattr(mlp, "gate_proj") else (module_name(mlp, "up_proj"),)
+    return MLP_PARTS if hasattr(mlp, "gate_proj") else ("up_proj",)
 
 
 def mlp_gated(mlp: nn.Module) -> bool:
     """Whether a block's MLP multiplies act(gate) by up (SwiGLU), or is ungated (act(up))."""
-    return hasattr(mlp, "gate_up_proj") or hasattr(mlp, "gate_proj")
+    return mlp_inputs(mlp) != ("up_proj",)
 
 
 def attention_row_split(attn: nn.Module, head_dim: int) -> list[int]:
@@ -101,8 +126,9 @@ def attention_row_split(attn: nn.Module, head_dim: int) -> list[int]:
 
 def part_tensors(layer: nn.Module, head_dim: int,
                  tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """`tensors` (one per module name of `layer`: weights, gradients, row scores) keyed by the
-    LLaMA layout's part names, a packed module's split into its parts' rows."""
+    """`tensors` (one per part of `layer`, as `scored_weights` names them: weights, gradients,
+    row scores) keyed by the LLaMA layout's part names, a packed module's split into its
+    parts' rows."""
     out = {}
     for name, t in tensors.items():
         if name == "qkv_proj":
@@ -115,22 +141,19 @@ def part_tensors(layer: nn.Module, head_dim: int,
 
 
 def scored_weights(layer: nn.Module, with_attention: bool) -> dict[str, nn.Parameter]:
-    """The weight parameters of a block's projections by LLaMA's module names (packed ones
+    """The weight parameters of a block's projections by LLaMA's part names (packed ones
     whole; Phi's `dense` as o_proj, Starcoder2's c_fc / c_proj as up_proj / down_proj): what a
     method scores and `part_tensors` then splits."""
     attn, mlp = layer.self_attn, layer.mlp
-    parts = []
-    if with_attention:
-        parts += [(attn, n) for n in (
-            ("qkv_proj",) if hasattr(attn, "qkv_proj") else ATTENTION_PARTS)] + [(attn, "o_proj")]
-    parts += [(mlp, n) for n in (mlp_inputs(mlp) if mlp_gated(mlp) else ("up_proj",))]
-    parts += [(mlp, "down_proj")]
-    return {part: getattr(owner, module_name(owner, part)).weight for owner, part in parts}
+    parts = [(attn, n) for n in (*attention_inputs(attn), "o_proj")] if with_attention else []
+    parts += [(mlp, n) for n in (*mlp_inputs(mlp), "down_proj")]
+    return {part: get_part(owner, part).weight for owner, part in parts}
 
 
 def kept_attention_rows(attn: nn.Module, head_dim: int, q_rows: list[int],
                         kv_rows: list[int]) -> dict[str, list[int]]:
-    """The rows of each attention module that keep the given q rows and K/V rows."""
+    """The rows of each attention input part (`attention_inputs`) that keep the given q rows
+    and K/V rows."""
     if not hasattr(attn, "qkv_proj"):
         return {"q_proj": q_rows, "k_proj": kv_rows, "v_proj": kv_rows}
     n_q_rows, n_kv_rows, _ = attention_row_split(attn, head_dim)
@@ -139,9 +162,9 @@ def kept_attention_rows(attn: nn.Module, head_dim: int, q_rows: list[int],
 
 
 def kept_mlp_rows(mlp: nn.Module, keep: list[int]) -> dict[str, list[int]]:
-    """The rows of each MLP input module that keep the given channels."""
+    """The rows of each MLP input part (`mlp_inputs`) that keep the given channels."""
     if not hasattr(mlp, "gate_up_proj"):
-        return {name: keep for name in mlp_inputs(mlp)}  # (an ungated MLP: up_proj's alone)
+        return {part: keep for part in mlp_inputs(mlp)}  # (an ungated MLP: up_proj's alone)
     width = mlp_width(mlp)
     return {"gate_up_proj": [*keep, *(width + c for c in keep)]}
 

@@ -273,8 +273,8 @@ class Block(nn.Module):
         self.register_buffer("o_b", detach_or_none(projections.o_proj(attn).bias), persistent=False)
         qkv_w = qkv_b = k_cache = v_cache = None
         if self.n_q:  # a cache of this block's own KV width; zero-head blocks get none
-            qkv_w, qkv_b = fuse_linears([attn.qkv_proj] if hasattr(attn, "qkv_proj") else
-                                        [attn.q_proj, attn.k_proj, attn.v_proj])
+            qkv_w, qkv_b = fuse_linears([projections.get_part(attn, part)
+                                         for part in projections.attention_inputs(attn)])
             batch, length, dtype = cache_shape
             shape = (batch, self.n_kv, length, head_dim)
             k_cache = torch.zeros(shape, device=qkv_w.device, dtype=dtype)
@@ -306,11 +306,10 @@ class Block(nn.Module):
 
         self.m = projections.mlp_width(mlp)
         # [gate; up] rows (fused, or Phi-3's packed module), or an ungated MLP's up rows alone
-        inputs = projections.mlp_inputs(mlp)
+        inputs = [projections.get_part(mlp, part) for part in projections.mlp_inputs(mlp)]
         self.gated = projections.mlp_gated(mlp)
         self.mlp_split = [self.m, self.m] if self.gated else [self.m]
-        gate_up_w, gate_up_b = (fuse_linears([getattr(mlp, name) for name in inputs]) if self.m
-                                else (None, None))
+        gate_up_w, gate_up_b = fuse_linears(inputs) if self.m else (None, None)
         self.register_buffer("gate_up_w", gate_up_w, persistent=False)
         self.register_buffer("gate_up_b", gate_up_b, persistent=False)
         self.register_buffer("down_w", detach_or_none(projections.down_proj(mlp).weight) if self.m else None,

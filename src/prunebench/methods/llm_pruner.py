@@ -52,8 +52,9 @@ COLUMN_WEIGHTS = ("o_proj", "down_proj")
 
 
 def _prunable_weights(layer) -> dict[str, torch.nn.Parameter]:
-    """The block's projection weights by module name (Phi-3's packed qkv_proj / gate_up_proj
-    whole: their row scores are split into q, k, v and gate, up after the backward)."""
+    """The block's projection weights by LLaMA's part names (Phi-3's packed qkv_proj /
+    gate_up_proj whole: their row scores are split into q, k, v and gate, up after the
+    backward)."""
     return projections.scored_weights(layer, not isinstance(layer.self_attn, ZeroHeadAttention))
 
 

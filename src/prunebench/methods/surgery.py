@@ -136,8 +136,9 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
     else:
         q_heads = [g * rep + r for g in keep for r in range(rep)]
         kv_rows, q_rows = _channels_of(keep, hd), _channels_of(q_heads, hd)
-        for name, rows in projections.kept_attention_rows(attn, hd, q_rows, kv_rows).items():
-            setattr(attn, name, _sliced_linear(getattr(attn, name), rows=rows))
+        for part, rows in projections.kept_attention_rows(attn, hd, q_rows, kv_rows).items():
+            projections.set_part(attn, part, _sliced_linear(projections.get_part(attn, part),
+                                                            rows=rows))
         projections.set_part(attn, "o_proj", _sliced_linear(projections.o_proj(attn), cols=q_rows))
         if family(config).qk_norm_whole:  # OLMo-2: a norm weight per q / k channel
             attn.q_norm = _sliced_norm(attn.q_norm, q_rows)
@@ -182,8 +183,8 @@ def remove_channels(model: nn.Module, layer_idx: int, channels: Iterable[int]) -
     if not drop:
         return
     keep = [c for c in range(width) if c not in drop]
-    for name, rows in projections.kept_mlp_rows(mlp, keep).items():
-        setattr(mlp, name, _sliced_linear(getattr(mlp, name), rows=rows))
+    for part, rows in projections.kept_mlp_rows(mlp, keep).items():
+        projections.set_part(mlp, part, _sliced_linear(projections.get_part(mlp, part), rows=rows))
     projections.set_part(mlp, "down_proj", _sliced_linear(projections.down_proj(mlp), cols=keep))
     mlp.intermediate_size = len(keep)
     sync_layer_shapes(model)
