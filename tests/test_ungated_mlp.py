@@ -15,6 +15,7 @@ per-family tests on both (every method, save and reload, every backend, evaluati
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 
@@ -25,10 +26,12 @@ from transformers import ArceeConfig, NemotronConfig
 
 from prunebench import PrunebenchError, lora, projections
 from prunebench.benchmark.compiled import StaticDecoder
+from prunebench.checkpoint import param_count
 from prunebench.checkpoint.param_count import config_from_dict, mlp_input_projections
 from prunebench.methods import llm_pruner, surgery
 from prunebench.methods.registry import method_function
-from prunebench.modeling import ZeroHeadAttention, count_params, count_params_meta, head_dim
+from prunebench.modeling import (ZeroHeadAttention, build_model, count_params, count_params_meta,
+                                 head_dim)
 from prunebench.plan.lora_settings import DEFAULTS as LORA_DEFAULTS
 from test_cohere import (decoder_gives_transformers_logits, decodes_as_generate_does,
                          reloads_with_its_logits)
@@ -73,6 +76,27 @@ def test_the_count_by_hand(name):
     block = attention + mlp + 2 * norm
     total = 3 * block + 2 * 97 * d + norm  # untied embeddings and head, the final norm
     assert count_params(config) == total == count_params_meta(config)
+
+
+@pytest.mark.parametrize("name,flag,built", [("arcee", False, "without a gate"),
+                                              ("llama", True, "with a gate")])
+def test_a_model_whose_mlp_disagrees_with_its_familys_gate_flag_is_refused(name, flag, built,
+                                                                          monkeypatch):
+    """Family.ungated_mlp decides the counts, the sizing and the LoRA settings from a config
+    alone; the surgery, the methods and the decoder read the modules. A family whose flag is
+    not what its class builds (a new family's slip, or a transformers that builds it otherwise)
+    is refused when the model is built, before anything is counted or sliced wrongly."""
+    config = (CONFIGS[name] if name in CONFIGS else transformers.LlamaConfig)(**SHAPE)
+    # under the family's own flag it is built, its MLP as the flag says
+    mlp = build_model(config).model.layers[0].mlp
+    assert projections.mlp_gated(mlp) is not param_count.FAMILIES[name].ungated_mlp
+    monkeypatch.setitem(param_count.FAMILIES, name,
+                        dataclasses.replace(param_count.FAMILIES[name], ungated_mlp=flag))
+    with pytest.raises(PrunebenchError, match=(
+            rf"block 0: \w+ForCausalLM builds an MLP {built} \(\w+MLP: .*up_proj.*\), but "
+            rf"prunebench's family '{name}' counts, sizes and adapts it as "
+            rf"{'ungated' if flag else 'gated'} \(Family.ungated_mlp is {flag}\): report it")):
+        build_model(config)
 
 
 @pytest.mark.parametrize("name", UNGATED)

@@ -45,7 +45,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
-from prunebench.projections import (down_proj, get_part, mlp_inputs, module_name,
+from prunebench.projections import (down_proj, get_part, mlp_gated, mlp_inputs, module_name,
                                     o_proj, set_block_heads, set_part)
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
@@ -340,6 +340,30 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     mlp.intermediate_size = m
 
 
+def check_mlp_gates(model: nn.Module) -> None:
+    """Refuse a model whose dense MLPs disagree with its family's `ungated_mlp`, which the
+    counts, the width methods' sizing and the LoRA settings read from the config alone, while
+    the surgery, the methods and the compiled decoder read the modules
+    (`projections.mlp_inputs`): they would count and size one MLP and slice another. (A
+    mixture of experts' sparse blocks hold no down_proj of their own and are not read.)"""
+    config = model.config
+    f = family(config)
+    for idx, layer in enumerate(model.model.layers):
+        mlp = sparse_block(layer)
+        if not isinstance(getattr(mlp, module_name(mlp, "down_proj"), None), nn.Linear):
+            continue
+        if mlp_gated(mlp) == f.ungated_mlp:
+            raise PrunebenchError(
+                f"block {idx}: {f.model_class} builds an MLP "
+                f"{'with' if mlp_gated(mlp) else 'without'} a gate ({type(mlp).__name__}: "
+                f"{', '.join(mlp._modules)}), but prunebench's family {config.model_type!r} "
+                "counts, sizes and adapts it as "
+                f"{'ungated' if f.ungated_mlp else 'gated'} (Family.ungated_mlp is "
+                f"{f.ungated_mlp}): report it with this transformers version "
+                f"({transformers.__version__}); a family being added sets Family.ungated_mlp "
+                "as its class builds the MLP")
+
+
 def _transformers_class(name: str, model_type: str) -> type:
     """transformers' class `name`, or a PrunebenchError naming the version to install: an
     environment whose transformers was installed apart from prunebench's requirements (a GPU
@@ -449,6 +473,7 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
             for idx, (layer, shape) in enumerate(zip(model.model.layers, layer_shapes(config))):
                 if shape != default_layer_shape(config):
                     apply_layer_shape(layer, config, idx, shape)
+    check_mlp_gates(model)
     return model
 
 

@@ -11,7 +11,8 @@ An ungated MLP (Arcee's, Nemotron's, Starcoder2's, Phi's: `down_proj(act(up_proj
 up_proj alone before down_proj: `mlp_inputs` names a block's MLP input parts, so the surgery,
 the methods and the compiled decoder read whichever there are. Whether a family's MLP is gated
 is its `Family.ungated_mlp` (which the counts, the sizing and the LoRA settings read from a
-config alone); the modules read here say the same.
+config alone); `modeling.build_model` refuses a model whose modules say otherwise
+(`modeling.check_mlp_gates`), so the modules read here always agree with it.
 
 Starcoder2's and Phi's blocks name some modules otherwise (`OWN_NAMES`, keyed by the module's
 owner and its own name): Starcoder2's ungated MLP is `c_fc` -> act -> `c_proj`, Phi's `fc1` ->

@@ -322,8 +322,10 @@ class Family:
     in the published models),
     its biases by `mlp_bias_key`: an MLP channel is one up_proj row (and its bias entry) and
     one down_proj column, 2 x hidden weights where a gated channel holds 3 x hidden
-    (`mlp_input_projections`). prunebench.projections names the MLP's input modules
-    (`mlp_inputs`), which every reader of a block asks for. Nemotron's norms are LayerNorms
+    (`mlp_input_projections`). What a config alone decides (counts, sizing, LoRA settings)
+    reads this flag; what reads a block's modules asks prunebench.projections for its MLP's
+    input parts (`mlp_inputs`), and `modeling.check_mlp_gates` refuses a built model whose
+    modules disagree with the flag. Nemotron's norms are LayerNorms
     with a bias that weigh by 1 + weight (NemotronLayerNorm1P: `norm_bias` with
     `norm_plus_one`), in the model's dtype as torch's LayerNorm computes. Starcoder2's and
     Phi's ungated MLPs name their modules otherwise (c_fc / c_proj, fc1 / fc2; Phi's attention
