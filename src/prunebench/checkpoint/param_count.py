@@ -175,13 +175,18 @@ class SharedExpert:
 class Family:
     """What a model family's decoder block holds beyond the LLaMA layout.
 
-    `model_class` is the transformers class prunebench builds (never remote code);
-    `qkv_bias` / `o_bias`: whether q/k/v and o_proj have biases, True / False always, or None
-    for "as the config key `attention_bias_key` says" (`attention_bias`; Qwen2-MoE's
-    `qkv_bias`; ERNIE 4.5's `use_bias`, its `mlp_bias_key` too), o_proj's by `o_bias_key`
-    where it has a key of its own (Seed-OSS's `attention_out_bias`); `mlp_bias_key`: the config key that gives the MLP biases, if any; `qk_norm`:
+    `model_class` is the transformers class prunebench builds (never remote code); `qk_norm`:
     an RMSNorm of size head_dim on every query and every key head (Qwen3), one weight shared by
     all heads of the block.
+
+    Biases: each is answered one way, by a value the family fixes where its class fixes it
+    (True / False always; None: not fixed) and else by its config key. q/k/v's: `qkv_bias`
+    (Qwen2's and Phi's True, Mistral's False), else the key `attention_bias_key`
+    (`attention_bias`; Qwen2-MoE's `qkv_bias`; ERNIE 4.5's `use_bias`, its `mlp_bias_key`
+    too; Starcoder2's `use_bias`, likewise); o_proj's: `o_bias`, else `o_bias_key` where it
+    has a key of its own (Seed-OSS's `attention_out_bias`), else `attention_bias_key`; the
+    MLP's: `mlp_bias` (Phi's True), else `mlp_bias_key` (none without a key); the LM head's:
+    `lm_head_bias` (Phi's True), else `lm_head_bias_key` (none without a key).
 
     Gemma's layout: `norm_plus_one`, RMSNorms that weigh by 1 + weight, in float32 before the
     cast back; `scaled_embedding`, embeddings multiplied by sqrt(hidden_size) (in the weights'
@@ -331,9 +336,6 @@ class Family:
     Phi's ungated MLPs name their modules otherwise (c_fc / c_proj, fc1 / fc2; Phi's attention
     output is `dense`): prunebench.projections maps them (`OWN_NAMES`).
 
-    `bias_always` (Phi): every projection, the MLP's and the LM head included, holds a bias
-    with no config key to switch it (PhiMLP's and PhiForCausalLM's nn.Linear defaults).
-
     Llama 4's mixture of experts: `moe_layers` lists the sparse blocks by index (where a config
     leaves it out, every `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it),
     the others dense, of `intermediate_size_mlp` (`intermediate_size` is the experts' width
@@ -395,7 +397,8 @@ class Family:
     ungated_mlp: bool = False
     linear_attention: bool = False
     gated_query: bool = False
-    bias_always: bool = False
+    mlp_bias: bool | None = None
+    lm_head_bias: bool | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -540,10 +543,11 @@ FAMILIES: dict[str, Family] = {
     # partial_rotary_factor (0.4 in phi-2) of each head rotating, q/k LayerNorms over head_dim
     # with biases, shared by the heads, by qk_layernorm (false as published); PhiMLP: no gate,
     # fc1 -> gelu_new -> fc2, biased; PhiDecoderLayer: Cohere's parallel block, one nn.LayerNorm
-    # (`input_layernorm`) feeding both; the final `final_layernorm` and a biased LM head.
+    # (`input_layernorm`) feeding both; the final `final_layernorm` and a biased LM head. (No
+    # config key switches any of these biases: nn.Linear's default.)
     "phi": Family("PhiForCausalLM", "PhiConfig", True, True, None, False, norm_bias=True,
                   qk_norm_key="qk_layernorm", parallel_block=True, ungated_mlp=True,
-                  bias_always=True),
+                  mlp_bias=True, lm_head_bias=True),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -761,8 +765,8 @@ def o_bias(config) -> bool:
 
 def mlp_bias(config) -> bool:
     f = family(config)
-    if f.bias_always:
-        return True
+    if f.mlp_bias is not None:
+        return f.mlp_bias
     return bool(getattr(config, f.mlp_bias_key, False)) if f.mlp_bias_key else False
 
 
@@ -1016,11 +1020,13 @@ def norm_params(config) -> int:
 
 
 def lm_head_bias_params(config) -> int:
-    """The LM head's bias, one per vocabulary entry where the family's config key sets it
-    (PhiMoE's `lm_head_bias`) or always (Phi's), else none."""
+    """The LM head's bias, one per vocabulary entry where the family always has one (Phi's)
+    or its config key sets it (PhiMoE's `lm_head_bias`), else none."""
     f = family(config)
     key = f.lm_head_bias_key
-    return config.vocab_size if f.bias_always or (key and getattr(config, key, False)) else 0
+    if f.lm_head_bias is not None:
+        return config.vocab_size if f.lm_head_bias else 0
+    return config.vocab_size if key and getattr(config, key, False) else 0
 
 
 # What each family's transformers config class (5.x) gives the keys the counts, the methods'
