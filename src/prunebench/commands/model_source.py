@@ -16,6 +16,7 @@ from pathlib import Path
 
 from prunebench import PrunebenchError
 from prunebench.atomic import exclusive_lock, read_json
+from prunebench.plan import layout
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
         directory = ([] if run.resolve() == Path.cwd().resolve()
                      else ["--directory", str(run)])
         build = shlex.join(["snakemake", "--cores", "all", *directory,
-                            f"resources/models/{path.name}"])
+                            layout.fill(layout.MODEL, model=path.name)])
         made_by = (f" ({path} is made by the workflow: `{build}` first)"
                    if workflow_model else "")
         raise PrunebenchError(
