@@ -1618,3 +1618,46 @@ def test_lora_settings_whose_one_step_learns_nothing_are_refused_at_start():
         config_fixed = copy.deepcopy(config)
         config_fixed["lora"].update(fixed)
         check_config(config_fixed, resources=NOWHERE)
+
+
+@pytest.mark.parametrize("revision", ["<commit>", "<revision>", "my commit", "main~1", "v1..v2",
+                                      "HEAD^", "refs/pr/", ".hidden", "x.lock", "@", "a@{1}"])
+def test_a_revision_no_branch_tag_or_commit_can_be_is_refused(revision):
+    """A hub source copied from the docs with its placeholder (`@<commit>`) used to pass the
+    config checks with a note that it names no commit, and fail at download. (The checks
+    refuse it through parse_source; a space the schema's pattern refuses before.)"""
+    from prunebench.hub import parse_source
+
+    with pytest.raises(PrunebenchError) as err:
+        parse_source(f"hf:google/gemma-2-9b@{revision}")
+    assert (f"model source 'hf:google/gemma-2-9b@{revision}': {revision!r} after '@' is no "
+            f"commit, branch or tag") in str(err.value)
+    if " " not in revision:
+        assert (f"models.m.source: model source 'hf:google/gemma-2-9b@{revision}'"
+                in problems(default_config(m={"source": f"hf:google/gemma-2-9b@{revision}",
+                                              "variants": ["dense"]})))
+
+
+@pytest.mark.parametrize("revision", ["4782ad278652c7c71b72204d462d6d01eaaf7549", "4782ad2",
+                                      "main", "v1.0", "refs/pr/3", "release-2024_1"])
+def test_a_commit_branch_or_tag_passes(revision):
+    check_config(default_config(m={"source": f"hf:google/gemma-2-9b@{revision}",
+                                   "variants": ["dense"]}), resources=NOWHERE)
+
+
+def test_check_config_refuses_a_placeholder_revision_and_notes_a_source_without_one(
+        tmp_path, capsys):
+    from prunebench.cli import main
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("models:\n  gemma:\n    source: hf:google/gemma-2-9b@<commit>\n"
+                    "    variants: [dense]\n")
+    assert main(["check-config", str(DEFAULT), str(mine), "--resources", NOWHERE]) == 2
+    err = capsys.readouterr().err
+    assert "'<commit>' after '@' is no commit, branch or tag" in err
+    assert "put in its place the commit the model was measured at" in err
+    assert "or drop '@<commit>' to download the newest commit" in err
+    mine.write_text(mine.read_text().replace("@<commit>", ""))
+    assert main(["check-config", str(DEFAULT), str(mine), "--resources", NOWHERE]) == 0
+    assert ("note: models.gemma.source hf:google/gemma-2-9b names no commit"
+            in capsys.readouterr().out)

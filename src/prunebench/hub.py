@@ -62,6 +62,13 @@ def trust_remote_code_of_run() -> bool:
 # A hub repository id: `<repo>` or `<org>/<repo>`, each of letters, digits, '-', '_' and '.'.
 _REPO_ID = re.compile(r"\w[\w.-]*(/\w[\w.-]*)?")
 _SOURCE = re.compile(r"^(?P<kind>hf|random|tiny)(?::(?P<name>[^@]+)(?:@(?P<revision>.+))?)?$")
+# What no revision can hold: the hub takes a commit (hex), a branch or a tag, and git refuses
+# these in a branch or tag name (git check-ref-format: a space or control character, ~ ^ : ? *
+# [ \, '..', '@{', '//', a part that starts with '.' or ends in '.lock', '/' or '.' at the end,
+# '@' alone). Angle brackets git would take, but a revision holding them is the docs'
+# placeholder copied as it is (`@<commit>`), which would pass the checks and fail at download.
+_NO_REVISION = re.compile(
+    r"[\x00-\x20\x7f~^:?*\[\\<>]|\.\.|@\{|//|^[/.]|/\.|\.lock(/|$)|[/.]$|^@$")
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,12 @@ def parse_source(source: str) -> ModelSource:
         raise PrunebenchError(f"model source {source!r}: {match['name']!r} is not a hub "
                               "repository id; write 'hf:<org>/<repo>@<revision>', e.g. "
                               "'hf:huggyllama/llama-7b@<commit>'")
+    if match["kind"] == "hf" and match["revision"] and _NO_REVISION.search(match["revision"]):
+        raise PrunebenchError(
+            f"model source {source!r}: {match['revision']!r} after '@' is no commit, branch or "
+            "tag (a placeholder copied from the docs?): put in its place the commit the model "
+            f"was measured at (its 40 hex digits), or drop '@{match['revision']}' to download "
+            "the newest commit (which check-config notes)")
     return ModelSource(match["kind"], match["name"], match["revision"])
 
 
