@@ -358,8 +358,17 @@ def test_quality_table_with_ppl_and_zeroshot(study):
     assert not [c for c in plain.columns if c.startswith("acc_")]
 
 
-def test_variants_evaluated_in_different_precisions_are_warned_of(tmp_path, caplog):
-    """`dtype: auto` evaluates in float16 on a GPU node and float32 on a CPU one."""
+def test_variants_evaluated_in_different_precisions_are_warned_of(tmp_path, caplog,
+                                                                  monkeypatch):
+    """`dtype: auto` evaluates in float16 on a GPU node and float32 on a CPU one. The rerun
+    the warning gives repeats the run's --directory and config files: it said `snakemake
+    --cores all -R perplexity` alone, which typed in the checkout reruns another run's files,
+    under the default config."""
+    from prunebench.plan import layout
+
+    run = "--directory runs/mine --configfile my.yaml"
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, run)
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
     def ppl(variant, dtype):
         details = {"details": {d: {"dtype": dtype} for d in ("wikitext2", "ptb")}} if dtype else {}
         return write_eval(tmp_path, "m7", variant, "ppl.json",
@@ -377,7 +386,8 @@ def test_variants_evaluated_in_different_precisions_are_warned_of(tmp_path, capl
     assert len(warnings) == 1, warnings  # zero-shot ran alike; a file without dtype is skipped
     assert "perplexity files of m7 ran the model in different precisions (float16 for " \
         "dense; float32 for depth-4.9B)" in warnings[0]
-    assert "evaluation.perplexity.dtype" in warnings[0] and "-R perplexity" in warnings[0]
+    assert "evaluation.perplexity.dtype" in warnings[0]
+    assert warnings[0].endswith(f"then rerun them: `snakemake --cores all -R perplexity {run}`")
 
 
 def test_eval_file_repeated_is_rejected(study):

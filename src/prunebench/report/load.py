@@ -79,13 +79,11 @@ AVERAGE_STDERR = "acc_average_stderr"
 
 
 def _remake_hint(path: Path, rule: str, force: bool) -> str:
-    """The command that remakes `path`, with this run's --directory and --configfile (which
-    the workflow passes through the environment): without them a run of another config finds
-    no rule for the file, or remakes it with the default config's settings."""
-    flag = "-f " if force else ""
-    run = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
-    return (f"rerun `{layout.snakemake_command(run)} {flag}{path}{' ' + run if run else ''}` "
-            f"(made by the {rule} rule)")
+    """The command that remakes `path`, with this run's --directory and --configfile
+    (layout.remake_command): without them a run of another config finds no rule for the file,
+    or remakes it with the default config's settings."""
+    command = layout.remake_command("-f" if force else "", str(path))
+    return f"rerun `{command}` (made by the {rule} rule)"
 
 
 def _rerun_command(words: str, cores: str = "all") -> str:
@@ -643,7 +641,7 @@ def mixed_precision(files: list[tuple[str, str, str, str | None, Path]]) -> list
             f"the {rule} files of {model} ran the model in different precisions ({sides}), so "
             f"their differences include the precision's. Set evaluation.{rule}.dtype to one "
             "dtype (`auto` follows each job's device), then rerun them: "
-            f"`snakemake --cores all -R {rule}`")
+            f"`{layout.remake_command('-R', rule)}`")
     return messages
 
 
