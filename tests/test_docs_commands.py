@@ -1,13 +1,15 @@
 """The commands and config snippets the documentation shows, which users copy: every option it
 gives a `prunebench` command or a benchmarks/ script is one that command's parser has, every
-rule it reruns by name (`-R lora`) is one of the workflow's, and every YAML snippet passes the
-checks the workflow makes at its start, stacked on the default as the docs stack them. Read
+rule it reruns by name (`-R lora`) is one of the workflow's, every YAML snippet passes the
+checks the workflow makes at its start, stacked on the default as the docs stack them, and every
+refusal of a benchmarks/ script that docs/failure-modes.md shows is what its parser says. Read
 from the documents and the parsers alone: nothing runs, no model is built."""
 
 from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -83,15 +85,21 @@ def test_every_prunebench_option_the_docs_show_is_one_its_command_takes(capsys):
     assert not unknown, "\n".join(unknown)
 
 
+def benchmark_script(path: Path, monkeypatch):
+    """The module of a benchmarks/ script."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # paired_check imports gpu_check
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_every_benchmark_script_option_the_docs_show_is_one_the_script_takes(capsys,
                                                                              monkeypatch):
     scripts = {path.stem: path for path in (REPO / "benchmarks").glob("*.py")}
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # paired_check imports gpu_check
     options = {}
     for name, path in scripts.items():
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = benchmark_script(path, monkeypatch)
         monkeypatch.setattr(sys, "argv", [str(path), "--help"])  # prune_methods reads argv
         options[name] = usage(module.main, capsys)
     named = "|".join(map(re.escape, scripts))
@@ -106,6 +114,45 @@ def test_every_benchmark_script_option_the_docs_show_is_one_the_script_takes(cap
                                        f"{option}: {line}")
     assert shown > 50, shown
     assert not unknown, "\n".join(unknown)
+
+
+def test_every_benchmark_script_refusal_the_docs_show_is_what_it_says(capsys, monkeypatch,
+                                                                       tmp_path):
+    """docs/failure-modes.md's "Benchmark scripts" rows, each command run as it is shown: the
+    script stops with exit code 2 and says the row's message (its `...` standing for what the
+    row leaves out; a row of two commands gives one message for both, or one each)."""
+    session, check, paired = (benchmark_script(REPO / "benchmarks" / f"{name}.py", monkeypatch)
+                              for name in ("gpu_session", "gpu_check", "paired_check"))
+
+    def start(*args, **kwargs):
+        raise AssertionError("gpu_session took the arguments and started its steps")
+
+    # gpu_session checks its arguments in main, before the session starts; a row it took would
+    # start the session, which this stops.
+    monkeypatch.setattr(session, "Session", start)
+    runs = {"gpu_check.py": check.parse_args, "paired_check.py": paired.parse_args,
+            "gpu_session.py": lambda argv: session.main([*argv, "--out", str(tmp_path / "out"),
+                                                         "--work", str(tmp_path / "work")])}
+    text = (REPO / "docs" / "failure-modes.md").read_text()
+    section = text.split("\n## Benchmark scripts")[1].split("\n## ")[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| bad input |")]
+    checked = 0
+    for shown, said in rows:
+        commands = [span for span in code_spans(shown) if span.split()[0] in runs]
+        messages = code_spans(said)
+        assert commands and len(messages) in (1, len(commands)), (shown, said)
+        for command, message in zip(commands, messages * len(commands) if len(messages) == 1
+                                    else messages):
+            script, *argv = shlex.split(command)
+            with pytest.raises(SystemExit) as stop:
+                runs[script](argv)
+            error = capsys.readouterr().err
+            assert stop.value.code == 2, command
+            assert re.search(".*".join(map(re.escape, message.split("..."))), error), \
+                f"{command} said {error!r}, not {message!r}"
+            checked += 1
+    assert checked >= 15, checked  # the rows were found
 
 
 def test_every_rule_the_docs_rerun_by_name_is_a_rule_of_the_workflow():
