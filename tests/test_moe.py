@@ -324,6 +324,7 @@ def test_removing_blocks_renumbers_the_dense_blocks(name):
     ("mixtral", {}),
     ("qwen3_moe", {"mlp_only_layers": [0, 3], "decoder_sparse_step": 1}),
     ("qwen3_moe", {"mlp_only_layers": [4], "decoder_sparse_step": 2}),
+    ("qwen3_moe", {"decoder_sparse_step": 2}),  # no mlp_only_layers: every kept block named
     ("qwen2_moe", {"mlp_only_layers": [], "decoder_sparse_step": 1}),
     ("deepseek_v3", {"first_k_dense_replace": 2}),
     ("ernie4_5_moe", {"moe_layer_start_index": 1, "moe_layer_end_index": -1,
@@ -352,7 +353,7 @@ def test_every_removal_leaves_the_config_saying_each_kept_blocks_kind(name, valu
             pruned = copy.copy(config)
             pruned.num_hidden_layers = n
             try:
-                vars(pruned).update(rule.kept(config, kept))
+                vars(pruned).update(rule.kept(kept))
             except PrunebenchError as error:
                 assert values.get("moe_layer_interval", 1) > 1, error
                 refused += 1

@@ -1076,8 +1076,7 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     # the config values that give every kept block its kind again under its new index (found,
     # or refused where the keys cannot say them, before anything changes).
     sparse = sparse_mlp_blocks(model.config)  # each block's MLP kind, by its index before removal
-    kind_values = family(model.config).sparse_blocks.kept(model.config,
-                                                          [sparse[i] for i in keep])
+    kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
     model.model.layers = nn.ModuleList(model.model.layers[i] for i in keep)
     for new_idx, layer in enumerate(model.model.layers):
         # the block's cache entry: its attention's, or Qwen3-Next's Gated DeltaNet's

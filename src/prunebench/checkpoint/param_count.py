@@ -106,7 +106,7 @@ class SparseBlocks:
                     for i in range(n)]
         return [True] * n
 
-    def kept(self, config, kinds: list[bool]) -> dict[str, Any]:
+    def kept(self, kinds: list[bool]) -> dict[str, Any]:
         """The config values under which the blocks a depth prune keeps, renumbered from 0,
         have the kinds they had (`kinds`, theirs before the removal: True sparse), for
         `modeling.remove_blocks` to set; PrunebenchError where the keys cannot say them (ERNIE
@@ -120,13 +120,12 @@ class SparseBlocks:
         if self.rule == "listed":
             # any removal can be said so (interleave_moe_layer_step is read only without a list)
             return {self.key: [new for new, sparse in enumerate(kinds) if sparse]}
-        if self.rule == "unless_listed" and not all(kinds):
+        if self.rule == "unless_listed":
             # Renumbered, the kept dense blocks would reload as sparse ones by
-            # decoder_sparse_step and the other way round: name them by their new indices.
+            # decoder_sparse_step and the other way round: name them by their new indices
+            # (none where every kept block is sparse), every other block sparse.
             return {"mlp_only_layers": [new for new, sparse in enumerate(kinds) if not sparse],
                     "decoder_sparse_step": 1}
-        if self.rule == "unless_listed" and getattr(config, "mlp_only_layers", None) is not None:
-            return {"mlp_only_layers": [], "decoder_sparse_step": 1}
         return {}
 
 
