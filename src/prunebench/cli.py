@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -166,12 +165,7 @@ def plan_rows(config_files: str | Path | list[str | Path],
     # A model or variant that cannot be planned gets a row with its `error`; the others are
     # still planned (one unreachable hub model must not hide the rest).
     for name, spec in config["models"].items():
-        # Snakemake reads a target in the run's directory, where the model rule writes it:
-        # named there, with that --directory (a path from here is no rule's output).
-        build = shlex.join(["snakemake", "--cores", "all",
-                            *(["--directory", str(directory)] if directory else []),
-                            layout.fill(layout.MODEL, model=name),
-                            "--configfile", *map(str, files)])
+        build = layout.model_build_command(name, directory, files)
         try:
             model_cfg = model_config(name, spec["source"], Path(resources), config, build)
         except PrunebenchError as err:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,10 +85,8 @@ def _local_checkpoint(path: Path, spec: str) -> Checkpoint:
         # the run's directory, which the command gives it.
         workflow_model = path.parent.name == "models" and path.parent.parent.name == "resources"
         run = path.parent.parent.parent
-        directory = ([] if run.resolve() == Path.cwd().resolve()
-                     else ["--directory", str(run)])
-        build = shlex.join(["snakemake", "--cores", "all", *directory,
-                            layout.fill(layout.MODEL, model=path.name)])
+        build = layout.model_build_command(
+            path.name, None if run.resolve() == Path.cwd().resolve() else run)
         made_by = (f" ({path} is made by the workflow: `{build}` first)"
                    if workflow_model else "")
         raise PrunebenchError(

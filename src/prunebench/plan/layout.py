@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import sys
+from pathlib import Path
 
 from prunebench.logs import redact
 
@@ -96,6 +97,17 @@ def remake_command(*words: str) -> str:
     read the file's path there, under the default config."""
     run = os.environ.get(RERUN_CONFIG_VARIABLE)
     return " ".join(filter(None, [snakemake_command(run), *words, run]))
+
+
+def model_build_command(model: str, directory: str | Path | None = None,
+                        config_files: list[str | Path] | tuple = ()) -> str:
+    """The command that makes the workflow's model `model` (MODEL): Snakemake reads a target in
+    the run's directory, where the model rule writes it, so a run elsewhere is named by its
+    --directory (a path from the checkout is no rule's output)."""
+    return shlex.join(["snakemake", "--cores", "all",
+                       *(["--directory", str(directory)] if directory else []),
+                       fill(MODEL, model=model),
+                       *(["--configfile", *map(str, config_files)] if config_files else [])])
 
 
 def _directory_option(argv: list[str]) -> str | None:
