@@ -53,6 +53,9 @@ from prunebench import PrunebenchError
 from prunebench import benchmark as bench
 from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config
 from prunebench.checkpoint.param_count import is_moe
+from prunebench.commands.arguments import (device_spec, non_negative_int, parse_batches,
+                                           parse_token_configs, positive_float,
+                                           positive_int)
 from prunebench.atomic import write_json, write_text
 from prunebench.benchmark.attention import ATTENTION, set_hf_attention
 from prunebench.modeling import (count_params, default_layer_shape, random_model, remove_blocks,
@@ -367,12 +370,58 @@ def profile_lines(cells: list[dict]) -> list[str]:
     return lines
 
 
+def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                 tokens=parse_token_configs) -> None:
+    """What gpu_check and paired_check both take, read as the script's start reads it, by the
+    library's readers (those `prunebench bench` refuses its --tokens, --batch and --dtype
+    with; --device is device_spec, the parser's type): a bad value is refused with the
+    parser's usage, exit code 2, before anything is built. `tokens`: the script's reader of
+    --tokens (paired_check's takes one token config)."""
+    try:
+        tokens(args.tokens)
+        parse_batches(args.batch_sizes, "--batch-sizes")
+    except PrunebenchError as err:  # each names its option
+        parser.error(str(err))
+    try:
+        resolve_dtype(args.dtype, "cpu")  # 'auto' is resolved on the device in main
+    except PrunebenchError as err:
+        parser.error(f"--dtype: {err} or auto")
+
+
+def checked_arch(parser: argparse.ArgumentParser, name: str):
+    """--arch's config, or the parser's refusal of a name that is no known shape."""
+    try:
+        return arch_config(name)
+    except PrunebenchError as err:
+        parser.error(f"--arch: {err}")
+
+
+def check_moe_arch(parser: argparse.ArgumentParser, args: argparse.Namespace, config,
+                   fix: str) -> None:
+    """A mixture of experts as --arch refused with what it cannot take, its width model or the
+    compiled backend, before a model of tens of GB is built; `fix`: the script's options that
+    time it."""
+    if not is_moe(config):
+        return
+    refused = []
+    if "width" in args.variants.split(","):
+        refused.append("--variants width (no width surgery prunes experts)")
+    if "compiled" in args.backends.split(","):
+        refused.append("--backends compiled (its fused blocks compute a dense MLP)")
+    if refused:
+        parser.error(f"--arch {args.arch} is a mixture of experts ({config.model_type}), which "
+                     f"takes neither {' nor '.join(refused)}: time it with {fix}")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="llama-7b",
                    help="a known shape (docs/families.md), 'tiny-test' or 'tiny-test-moe'")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="float16")
+    p.add_argument("--device", default="auto", type=device_spec,
+                   help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--dtype", default="float16",
+                   help="float16, bfloat16, float32 (or fp16, bf16, fp32), or auto: float16 on "
+                        "CUDA, float32 on the CPU")
     p.add_argument("--tokens", default="12x128,82x128",
                    help="token configs in priority order; later ones run if the budget allows")
     p.add_argument("--batch-sizes", default="1,16,64")
@@ -386,23 +435,29 @@ def parse_args(argv):
     p.add_argument("--hf-variants", default=None,
                    help="variants the hf backend runs on (it is the slow one; default: all of "
                         "--variants)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--attention", default="auto")
+    p.add_argument("--warmup", type=non_negative_int, default=2)
+    p.add_argument("--repeats", type=positive_int, default=5)
+    p.add_argument("--attention", default="auto",
+                   help=f"auto or one of {', '.join(ATTENTION)} (flex: the compiled backend's)")
     # Refused here, not by the self-check and every cell after the models are built.
     p.add_argument("--compile-mode", default="auto", choices=COMPILE_MODES,
                    help="the compiled backend's mode (docs/benchmarks.md, \"Modes\"); auto: "
                         "our CUDA graph on CUDA, eager on the CPU")
-    p.add_argument("--budget-s", type=float, default=320.0,
+    p.add_argument("--budget-s", type=positive_float, default=320.0,
                    help="wall-clock budget from start; cells that would overrun are skipped")
     p.add_argument("--no-selfcheck", action="store_true")
-    p.add_argument("--profile-steps", type=int, default=0,
+    p.add_argument("--profile-steps", type=non_negative_int, default=0,
                    help="cells of the first token config: after each batch size's timed "
                         "runs, profile this many decode steps (kernels per step, busy time "
                         "against the span, the costliest kernels; 0: off)")
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     args = p.parse_args(argv)
+    check_common(p, args)
+    try:
+        bench.resolve_attention(args.attention, torch.device("cpu"))
+    except PrunebenchError as err:
+        p.error(f"--attention: {err}")
     backends = args.backends.split(",")
     unknown = sorted(set(backends) - set(bench.BACKENDS))
     if unknown:
@@ -421,26 +476,14 @@ def parse_args(argv):
                     f"{list(VARIANTS)} or a known shape (docs/families.md, 'Known shapes'; "
                     f"{', '.join(TEST_ARCHS)} anywhere)"
                     + (f"; close to what was given: {', '.join(close)}" if close else ""))
-    try:
-        config = arch_config(args.arch)
-    except PrunebenchError as err:
-        p.error(f"--arch: {err}")
+    config = checked_arch(p, args.arch)
     moe_shapes = [name for name in shape_variants(args.variants.split(","))
                   if is_moe(arch_config(name))]
     if moe_shapes and "compiled" in backends:
         p.error(f"--variants {', '.join(moe_shapes)}: a mixture of experts, which --backends "
                 "compiled cannot time (its fused blocks compute a dense MLP): time it with "
                 "--backends hf,hf_static")
-    if is_moe(config):  # said before a model of tens of GB is built
-        refused = []
-        if "width" in args.variants.split(","):
-            refused.append("--variants width (no width surgery prunes experts)")
-        if "compiled" in backends:
-            refused.append("--backends compiled (its fused blocks compute a dense MLP)")
-        if refused:
-            p.error(f"--arch {args.arch} is a mixture of experts ({config.model_type}), which "
-                    f"takes neither {' nor '.join(refused)}: time it with --variants "
-                    "dense,depth --backends hf,hf_static")
+    check_moe_arch(p, args, config, "--variants dense,depth --backends hf,hf_static")
     return args
 
 
@@ -452,10 +495,10 @@ def main(argv=None) -> dict:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype)
+    dtype = resolve_dtype(args.dtype, device)
     attention = bench.resolve_attention(args.attention, device)
-    tokens = [tuple(int(x) for x in t.split("x")) for t in args.tokens.split(",")]
-    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    tokens = parse_token_configs(args.tokens)
+    batch_sizes = parse_batches(args.batch_sizes, "--batch-sizes")
     backends = args.backends.split(",")
     hf_variants = set(args.hf_variants.split(","))
     budget = Budget(args.budget_s, start)

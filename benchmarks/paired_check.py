@@ -31,10 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, beside this script
 
-from gpu_check import _shallower, arch_config, depth_blocks, free, width_config  # noqa: E402
+from gpu_check import (_shallower, arch_config, check_common, check_moe_arch,  # noqa: E402
+                       checked_arch, depth_blocks, free, width_config)
 
 from prunebench.atomic import write_json, write_text  # noqa: E402
-from prunebench.benchmark import run_paired  # noqa: E402
+from prunebench.benchmark import BACKENDS, dtype_name, run_paired  # noqa: E402
+from prunebench.commands.arguments import (device_spec, non_negative_int,  # noqa: E402
+                                           parse_batches, parse_tokens, positive_float)
 from prunebench.benchmark.compiled import MODES as COMPILE_MODES  # noqa: E402
 from prunebench.benchmark.paired import row_flags  # noqa: E402
 from prunebench.modeling import (count_params, random_model, remove_blocks,  # noqa: E402
@@ -47,19 +50,27 @@ log = logging.getLogger("paired_check")
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="float16")
-    p.add_argument("--tokens", default="12x128", help="<input>x<output>")
+    p.add_argument("--device", default="auto", type=device_spec,
+                   help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--dtype", default="float16",
+                   help="float16, bfloat16, float32 (or fp16, bf16, fp32), or auto: float16 on "
+                        "CUDA, float32 on the CPU")
+    p.add_argument("--tokens", default="12x128", help="<input>x<output>: one token config")
     p.add_argument("--batch-sizes", default="1,16")
     p.add_argument("--backends", default="compiled,hf")
     p.add_argument("--variants", default="depth,width")
     p.add_argument("--pairs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2, help="warm-up pairs")
     p.add_argument("--compile-mode", default="auto", choices=COMPILE_MODES)
-    p.add_argument("--budget-s", type=float, default=240.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget-s", type=positive_float, default=240.0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", default=os.environ.get("OUT") or "paired_check_out")
     args = p.parse_args(argv)
+    check_common(p, args, tokens=parse_tokens)
+    config = checked_arch(p, args.arch)
+    unknown = sorted(set(args.backends.split(",")) - set(BACKENDS))
+    if unknown:
+        p.error(f"--backends: unknown backend(s) {unknown}; choose from {list(BACKENDS)}")
     unknown = sorted(set(args.variants.split(",")) - {"depth", "width"})
     if unknown:
         p.error(f"--variants: unknown {unknown}; choose from depth, width")
@@ -68,6 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.warmup < 1:
         p.error("--warmup: at least 1 pair (the first run after both models are prepared may "
                 "recompile)")
+    check_moe_arch(p, args, config, "--variants depth --backends hf,hf_static")
     return args
 
 
@@ -104,9 +116,10 @@ def main(argv=None) -> dict:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
-    lin, lout = (int(x) for x in args.tokens.split("x"))
-    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device)
+    lin, lout = parse_tokens(args.tokens)
+    batch_sizes = parse_batches(args.batch_sizes, "--batch-sizes")
     report: dict = {"args": vars(args), "cells": [],
                     "provenance": provenance(device=device, seed=args.seed, cell=vars(args))}
 
@@ -159,8 +172,9 @@ def main(argv=None) -> dict:
     report["elapsed_s"] = time.perf_counter() - start
     write_json(out / "paired_check.json", report)
     env = report["provenance"]
-    table = (f"{args.arch} on {env.get('gpu_name') or device}, {args.dtype}, {args.pairs} pairs "
-             f"after {args.warmup} warm-up pairs, torch {env['versions']['torch']}, "
+    table = (f"{args.arch} on {env.get('gpu_name') or device}, {dtype_name(dtype)}, "
+             f"{args.pairs} pairs after {args.warmup} warm-up pairs, "
+             f"torch {env['versions']['torch']}, "
              f"transformers {env['versions']['transformers']}\n\n{markdown(report['cells'])}")
     write_text(out / "paired_check.md", table + "\n")
     print(table, flush=True)

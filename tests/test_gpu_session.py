@@ -589,3 +589,34 @@ def test_gpu_check_refuses_what_a_mixture_of_experts_cannot_take_before_building
     assert "unknown architecture 'llama-99b'" in capsys.readouterr().err
     args = gpu_check.parse_args(load_script("gpu_session").moe_args(False, 200)[:-2])
     assert (args.arch, args.variants, args.dtype) == ("qwen3-30b-a3b", "dense,depth", "bfloat16")
+
+
+def test_the_scripts_read_tokens_batches_devices_and_dtypes_as_prunebench_bench_does(capsys):
+    """gpu_check and paired_check read --tokens, --batch-sizes and --device with the readers of
+    `prunebench bench` (a malformed value is refused by the parser, exit code 2, with the
+    command's message: it ended in int()'s ValueError after the start), --dtype and
+    --attention with the library's; what they take is kept as given (reports record it)."""
+    import torch
+
+    from prunebench.commands.arguments import parse_batches
+
+    gpu_check, paired = load_script("gpu_check"), load_script("paired_check")
+    args = gpu_check.parse_args(["--tokens", "12x128,82x128", "--batch-sizes", "64,1,16",
+                                 "--device", "cuda:1", "--dtype", "auto", "--attention", "cudnn"])
+    assert (args.tokens, args.batch_sizes, args.device) == ("12x128,82x128", "64,1,16", "cuda:1")
+    assert parse_batches(args.batch_sizes, "--batch-sizes") == [1, 16, 64]
+    args = paired.parse_args(["--arch", "tiny-test", "--tokens", "8x8", "--dtype", "bf16",
+                              "--backends", "hf_static,hf"])
+    assert (args.tokens, args.dtype, args.backends) == ("8x8", "bf16", "hf_static,hf")
+    for bad, said in ((["--tokens", "12-128"], "malformed --tokens '12-128'"),
+                      (["--batch-sizes", "1,0"], "--batch-sizes '1,0' must list positive"),
+                      (["--device", "CPU"], "unknown device 'CPU'"),
+                      (["--dtype", "float8"], "--dtype: unknown dtype 'float8'")):
+        for script in (gpu_check, paired):
+            with pytest.raises(SystemExit) as stop:
+                script.parse_args(bad)
+            assert stop.value.code == 2 and said in capsys.readouterr().err
+    # `auto`: the study's float16 on CUDA, float32 on the CPU, as `prunebench bench` takes it
+    from prunebench.modeling import resolve_dtype
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+

@@ -78,16 +78,27 @@ def parse_list(text: str | None, what: str,
     return [t for t in items if t]
 
 
-def parse_batches(text: str) -> list[int]:
-    """'1,8,64' -> [1, 8, 64]."""
+def parse_token_configs(text: str) -> list[tuple[int, int]]:
+    """'12x128,82x128' -> [(12, 128), (82, 128)]: several token configs in the order given (a
+    benchmarks/ script's --tokens), each read and refused as parse_tokens reads one."""
+    configs = [parse_tokens(item) for item in parse_list(text, "--tokens")]
+    if not configs:
+        raise PrunebenchError(f"--tokens {text!r} gives no token config: write <input>x<output> "
+                              "token counts such as 12x128, comma-separated")
+    return configs
+
+
+def parse_batches(text: str, option: str = "--batch") -> list[int]:
+    """'1,8,64' -> [1, 8, 64] (`option`: the name the command gives them, e.g. a benchmarks/
+    script's --batch-sizes)."""
     try:
-        batches = [int(b) for b in parse_list(text, "--batch")]
+        batches = [int(b) for b in parse_list(text, option)]
     except ValueError:
         batches = []
     if not batches or any(b < 1 for b in batches):
-        raise PrunebenchError(f"--batch {text!r} must list positive batch sizes, e.g. 1,8,64")
+        raise PrunebenchError(f"{option} {text!r} must list positive batch sizes, e.g. 1,8,64")
     if len(set(batches)) != len(batches):
-        raise PrunebenchError(f"--batch {text!r} lists a batch size twice: keep one")
+        raise PrunebenchError(f"{option} {text!r} lists a batch size twice: keep one")
     return sorted(batches)
 
 
