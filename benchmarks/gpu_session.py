@@ -78,6 +78,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The library's argument checks (main): this process starts before any step puts src/ on its
+# PYTHONPATH, and needs no more of the library than they do (no torch).
+if str(REPO / "src") not in sys.path:
+    sys.path.insert(0, str(REPO / "src"))
 STEPS = ("env", "check", "smoke", "autotune", "attention", "paired", "memory", "families",
          "static", "moe", "minitron")
 WORK = Path("results/gpu_session")  # under results/: ignored by git, kept with the run's files
@@ -367,10 +371,32 @@ def run_gpu_check(session: Session, title: str, extra: list[str], out: Path, tim
     return f"## {title} (exit {code}, {seconds:.0f} s)\n{read_md(out / 'gpu_check.md')}"
 
 
+def moe_shape_problem(name: str) -> str | None:
+    """Why --moe-arch `name` is no shape the moe step can time: not a known shape, or not a
+    mixture of experts (read from its config values alone: no torch, no transformers)."""
+    from prunebench import PrunebenchError
+    from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_values
+    from prunebench.checkpoint.param_count import config_from_dict, is_moe
+
+    def moe(shape: str) -> bool:
+        return is_moe(config_from_dict(architecture_values(shape)))
+
+    try:
+        if moe(name):
+            return None
+    except PrunebenchError as err:
+        return f"--moe-arch: {err}"
+    return (f"--moe-arch {name} is no mixture of experts: choose one of "
+            f"{[shape for shape in ARCHITECTURES if moe(shape)]}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from prunebench import PrunebenchError
+    from prunebench.commands.arguments import parse_batches, positive_float
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default=",".join(STEPS), help=f"any of {','.join(STEPS)}")
-    parser.add_argument("--deadline-s", type=float, default=580.0,
+    parser.add_argument("--deadline-s", type=positive_float, default=580.0,
                         help="wall-clock seconds for all steps; keep it under the slot's command limit")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "gpu_session_out"))
     parser.add_argument("--work", type=Path, default=REPO / WORK,
@@ -406,9 +432,12 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown variant(s) {unknown} in {option}: choose from dense, width, "
                          "depth")
-    if not all(b.isdigit() and int(b) > 0 for b in args.static_batch_sizes.split(",")):
-        parser.error(f"--static-batch-sizes {args.static_batch_sizes!r}: positive whole "
-                     "numbers, comma-separated (1,16,64)")
+    try:
+        parse_batches(args.static_batch_sizes, "--static-batch-sizes")
+    except PrunebenchError as err:
+        parser.error(str(err))
+    if problem := moe_shape_problem(args.moe_arch):
+        parser.error(problem)
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)

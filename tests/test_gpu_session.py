@@ -620,3 +620,22 @@ def test_the_scripts_read_tokens_batches_devices_and_dtypes_as_prunebench_bench_
     from prunebench.modeling import resolve_dtype
     assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
 
+
+def test_session_refuses_a_moe_arch_that_is_no_known_mixture_of_experts_before_any_step(
+        tmp_path, capsys, monkeypatch):
+    """The moe step's shape is checked before the session starts (it was refused by gpu_check
+    in the moe step, after the steps before it had spent their shares), from config values
+    alone: the session's own process loads no torch."""
+    session = load_script("gpu_session")
+    started = []
+    monkeypatch.setattr(session, "Session", lambda *a: started.append(a) or 1 / 0)
+    for arch in ("qwen3-30b-a3b", "mixtral-8x7b"):  # the default, and docs/benchmarks.md's
+        with pytest.raises(ZeroDivisionError):
+            session.main(["--steps", "moe", "--moe-arch", arch, "--out", str(tmp_path)])
+    assert len(started) == 2
+    for arch, said in (("llama-7b", "--moe-arch llama-7b is no mixture of experts"),
+                       ("qwen3-30b", "--moe-arch: unknown architecture 'qwen3-30b'")):
+        with pytest.raises(SystemExit) as stop:
+            session.main(["--steps", "moe", "--moe-arch", arch, "--out", str(tmp_path)])
+        assert stop.value.code == 2 and said in capsys.readouterr().err
+    assert len(started) == 2
