@@ -1649,6 +1649,7 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "smollm3-3b": 3_075_098_624, "olmo-3-7b": 7_298_011_136,
              "olmo-3-32b": 32_233_522_176, "granite-3.3-8b": 8_170_864_640,
              "exaone-4.0-32b": 32_003_216_384,
+             "exaone-4.0-1.2b": 1_279_391_488,  # the card: 1.07B without the embeddings
              "glm-4-9b-chat": 9_399_951_360, "glm-4-9b-0414": 9_400_279_040,
              "glm-4-32b-0414": 32_566_081_536,
              "seed-oss-36b": 36_151_104_512,
@@ -1725,6 +1726,26 @@ def test_minitron_hub_ids_name_their_shapes():
     assert architecture_values("mistral-nemo-12b") == architecture_values("mistral-nemo-base-2407")
     # the Instruct's published context is not known here: planned from its own config.json
     assert known_shape_of("mistralai/Mistral-Nemo-Instruct-2407") is None
+
+
+def test_exaone_4_0_1_2b_counts_by_hand_every_block_global_and_rotating():
+    """EXAONE-4.0-1.2B: 30 blocks of q / o (32 heads of 64 on hidden 2048), k / v (8 KV heads),
+    per-head q / k norms of 64, a gated MLP of 4096 and the two output norms; tied embeddings
+    of 102400 and the final norm. Its card: 1.07B without the embeddings. No sliding window:
+    every block global, none without rotary positions (the 32B's NoPE blocks are its global
+    ones beside local ones)."""
+    d, heads, kv, head_dim, m, vocab = 2048, 32, 8, 64, 4096, 102400
+    block = (2 * d * heads * head_dim + 2 * d * kv * head_dim + 2 * head_dim + 3 * d * m
+             + 2 * d)
+    config = architecture_config("exaone-4.0-1.2b")
+    assert count_params(config) == 30 * block + vocab * d + d == 1_279_391_488
+    assert round((30 * block + d) / 1e9, 2) == 1.07
+    assert config.sliding_window is None and set(config.layer_types) == {"full_attention"}
+    assert config.tie_word_embeddings and config.max_position_embeddings == 65536
+    for repo, shape in (("LGAI-EXAONE/EXAONE-4.0-1.2B", "exaone-4.0-1.2b"),
+                        ("LGAI-EXAONE/EXAONE-4.0-32B", "exaone-4.0-32b")):
+        assert known_shape_of(repo) == shape, repo
+    assert known_shape_of("LGAI-EXAONE/EXAONE-4.0-1.2B-GGUF") is None
 
 
 def test_known_shapes_build_their_family():

@@ -315,6 +315,20 @@ ARCHITECTURES["exaone-4.0-32b"] = dict(
     sliding_window=4096, sliding_window_pattern=4,
     layer_types=(["sliding_attention"] * 3 + ["full_attention"]) * 16, bos_token_id=1,
     eos_token_id=361, pad_token_id=0)
+# LGAI-EXAONE/EXAONE-4.0-1.2B config.json as a public copy of the downloaded checkpoint holds it
+# (highshore/exaone-compression's model/ folder at 398d48b: its config.json, README and
+# generation_config.json; the hub could not be read here), its shapes as NVIDIA
+# Megatron-Bridge's EXAONE-4 bridge test quotes them: the 32B's block, GQA 32 / 8 of head_dim
+# 64 on hidden 2048, MLP 4096, 30 blocks, every one global and rotating (sliding_window and
+# sliding_window_pattern null, layer_types all full_attention: no NoPE blocks), tied
+# embeddings, Llama-3's rope scaling (factor 16) at rotary base 1e6, a 65536-token context.
+# 1,279,391,488 parameters (count_params; the card: 1.07B without the embeddings,
+# 1,069,676,288 here).
+ARCHITECTURES["exaone-4.0-1.2b"] = dict(
+    ARCHITECTURES["exaone-4.0-32b"], hidden_size=2048, intermediate_size=4096,
+    num_hidden_layers=30, num_attention_heads=32, num_key_value_heads=8, head_dim=64,
+    tie_word_embeddings=True, max_position_embeddings=65536, sliding_window=None,
+    sliding_window_pattern=None, layer_types=["full_attention"] * 30)
 # allenai/OLMo-1B-hf and OLMo-7B-hf (olmo, the first OLMo) as public code quotes their
 # config.json (the 1B's verbatim in two projects' tests; the 7B's in its original d_model /
 # n_layers / mlp_ratio form: hidden 4096, 32 blocks of 32 heads, an MLP of 22016 / 2): LLaMA's
