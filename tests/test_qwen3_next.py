@@ -396,6 +396,7 @@ def test_the_known_shape_counts_what_transformers_builds_and_by_hand():
                                "Qwen3NextConfig")
     assert config.layer_types == ([LINEAR] * 3 + [FULL]) * 12
     assert config.rope_parameters["partial_rotary_factor"] == 0.25  # 64 of 256
+    assert (config.bos_token_id, config.eos_token_id) == (151643, 151645)  # as published
     d, vocab, expert = 2048, 151936, 3 * 2048 * 512
     full = d * 2 * 16 * 256 + 2 * d * 2 * 256 + 16 * 256 * d + 2 * 256
     keys, values = 16 * 128, 32 * 128

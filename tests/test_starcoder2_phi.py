@@ -240,6 +240,29 @@ def test_the_known_shapes_by_hand():
     assert architecture_config("phi-2").qk_layernorm is False
 
 
+def test_starcoder2_3b_counts_what_its_card_s_memory_footprints_allow():
+    """bigcode/starcoder2-3b's card prints get_memory_footprint() (parameters and buffers, in
+    MB of 10**6 bytes, two decimals): 12624.81 in float32, 6312.41 in bfloat16. Under the
+    transformers it was written for, each attention block's Starcoder2RotaryEmbedding held
+    cos / sin caches of max_position_embeddings x head_dim in the model's dtype and head_dim / 2
+    float32 inv_freq. Both footprints hold for the count here, and fail for one a bias or a
+    norm (3072 parameters, 12 kB in float32) larger or smaller."""
+    config = architecture_config("starcoder2-3b")
+    blocks = config.num_hidden_layers
+    head_dim = config.hidden_size // config.num_attention_heads
+    caches = blocks * 2 * config.max_position_embeddings * head_dim  # cos and sin
+    inv_freq_bytes = blocks * head_dim // 2 * 4
+
+    def footprints(params):
+        return (round((4 * (params + caches) + inv_freq_bytes) / 1e6, 2),
+                round((2 * (params + caches) + inv_freq_bytes) / 1e6, 2))
+
+    params = count_params(config)
+    assert footprints(params) == (12624.81, 6312.41)
+    for off_by in (-config.hidden_size, config.hidden_size):
+        assert footprints(params + off_by) != (12624.81, 6312.41)
+
+
 @pytest.mark.parametrize("name,d,m,blocks,heads,tied,total", [
     ("starcoder2-7b", 4608, 18432, 32, 36, True, 7_173_923_840),
     ("starcoder2-15b", 6144, 24576, 40, 48, False, 15_957_889_024)])

@@ -74,7 +74,8 @@ ARCHITECTURES["llama-3.1-minitron-4b-width"] = dict(
     ARCHITECTURES["llama-3.1-8b"], hidden_size=3072, intermediate_size=9216, head_dim=128)
 # nvidia/Llama-3.1-Minitron-4B-Depth-Base: Llama-3.1-8B pruned in depth, 16 of its 32 blocks
 # kept whole. Its config.json (883 bytes in the hub's listing) was not found in a public source
-# (searched again: its hub pages, derivatives naming it, code): the block shapes are its model
+# (searched three times: its hub pages and their mirrors, derivatives and GGUF conversions
+# naming it, code, issues): the block shapes are its model
 # card's (hidden 4096, 32 heads, MLP 14336), the block count its checkpoint's (a safetensors
 # index half the width model's, 4.98 + 4.1 GB of bfloat16: 4.54B parameters; the card's "32
 # layers in total" are its parent's), the rest Llama-3.1-8B's, which the width model keeps.
@@ -551,8 +552,12 @@ ARCHITECTURES["stablelm-2-1.6b"] = dict(
 # attention weights, the residual and the embeddings (bigcode's "add dropout" revision of the
 # file, as the hub's blame shows it), no tie_word_embeddings key (tied, the class's default).
 # 3,030,371,328 parameters (count_params); the card says 3B, the hub's pages of its copies
-# 3.03B, the open LLM leaderboard's request file 3.03, and a copy's two bfloat16 shards (4.95 +
-# 1.11 GB) 6.06 GB; the exact total (its safetensors index's total_size) was not found.
+# 3.03B. The exact total is the one the card's own memory footprints allow: 12624.81 MB in
+# float32 and 6312.41 MB in bfloat16 (get_memory_footprint, parameters and buffers, under the
+# transformers the card was written for, whose Starcoder2RotaryEmbedding in each of the 30
+# attention blocks held cos / sin caches of 16384 x 128 in the model's dtype and 64 float32
+# inv_freq) pin the count to within 1,250 of 3,030,371,328, less than any bias or norm of
+# this shape (tests/test_starcoder2_phi.py).
 ARCHITECTURES["starcoder2-3b"] = dict(
     model_type="starcoder2", hidden_size=3072, intermediate_size=12288, num_hidden_layers=30,
     num_attention_heads=24, num_key_value_heads=2, vocab_size=49152,
@@ -753,8 +758,12 @@ ARCHITECTURES["deepseek-v2"] = dict(
 # 128), 16 KV heads, sigmoid routing in one group (noaux_tc, n_group 1, topk_group 1) with the
 # weights renormalised, no rope scaling, rms_norm_eps 1e-5, vocab 163840, untied, no MTP layer
 # (num_nextn_predict_layers 0), bos 163584, eos 163586. The base model is taken to be of the
-# same shape (the Megatron configs and NVIDIA's model pages name it; its own config.json was
-# not read). model.parameters(): 15,960,108,544 (the card's 16B; the routers' score biases,
+# same shape: NVIDIA Megatron-Bridge's provider test maps moonshotai/Moonlight-16B-A3B (the
+# base) to a provider of these block shapes (27 layers, hidden 2048, dense 11264, 16 heads,
+# 64 experts of 1408 and 2 shared, 6 routed in 1 group by sigmoid scores scaled by 2.446,
+# rotary base 50000, eps 1e-5, no query LoRA), but its vocab_size 163842 and context 4096 are
+# the provider's, not the file's; the base's own config.json was not read, so its vocabulary,
+# context and token ids stay the -Instruct's. model.parameters(): 15,960,108,544 (the card's 16B; the routers' score biases,
 # 64 floats in each of the 26 sparse blocks, are buffers), 2,579,230,208 read by a batch-1
 # step (6 experts and the 2 shared, attention, routers, LM head; with the embedding table,
 # 2.9B: the card's 3B activated).
@@ -876,9 +885,12 @@ ARCHITECTURES["ernie-4.5-300b-a47b"] = dict(
 # tiles and num_mtp_modules 3 multi-token-prediction modules (dequantized and dropped on
 # import). Its bos / eos ids: null in the config.json the hub's commits show (35c5c79 "add
 # modeling_minimax_m2.py", beside use_mtp true; 6d30eb0 adds mtp_transformer_layers 1 and puts
-# bos 200019 / eos 200020 in generation_config.json). Where the published safetensors hold the
-# MTP modules was not read here (its index's weight names): inference engines' MiniMax-M2
-# loaders skip weights named model.layers.{62 + i} for i below num_mtp_modules.
+# bos 200019 / eos 200020 in generation_config.json). The published safetensors hold no MTP
+# modules, as users who read them report (the weight map's blocks are 0-61 alone, an SGLang
+# pull request's comment on the M2 / M2.5 / M2.7 checkpoints; "not published", MiniMax-M2's
+# own GitHub issue 47, open; none of M2.7's tensors named mtp.*, its issue 16; M2.5's issue 8
+# alike): a download drops none, and a checkpoint that holds them (model.layers.{62 + i})
+# has them dropped on import. The index itself was not read here.
 # model.parameters(): 228,689,748,992 (the card's 230B; the safetensors add the 62 x 256
 # score biases, buffers in transformers), 10,415,940,608 read by a batch-1 step (8 experts,
 # attention, router, LM head: the card's 10B active). MiniMax-M2.5 / M2.7 have config.json
@@ -903,7 +915,11 @@ ARCHITECTURES["minimax-m2.1"] = dict(ARCHITECTURES["minimax-m2"], bos_token_id=2
 # tencent/Hunyuan-A13B-Instruct and -Pretrain (published as model_type "hunyuan" for Tencent's
 # own code, without head_dim: imported as hunyuan_v1_moe, HunYuanMoEV1ForCausalLM), as public
 # code quotes their config.json (the hub could not be read here; its pages now tag the
-# Instruct hunyuan_v1_moe, a later revision of the file not read): Tencent's GitHub repository's
+# Instruct hunyuan_v1_moe, a later revision of the file not found whole: a profiler's fixture
+# of a hunyuan_v1_moe config, 32 blocks of hidden 4096, 32 / 8 heads of head_dim 128, 64
+# experts with moe_topk / num_shared_expert / moe_intermediate_size lists of 8 / 1 / 3072 per
+# block, vocab 128167, names no checkpoint; llama.cpp's converter takes a context of 32768 or
+# 262144 and calls the published 32k "incorrectly set"): Tencent's GitHub repository's
 # models/config.json (the fork tianyu1412/Hunyuan-A13B holds it whole: model_type hunyuan,
 # attention_head_dim 128 and no head_dim, max_position_embeddings 32768), llama.cpp's
 # converter (which asserts one moe_topk, one num_shared_expert and one moe_intermediate_size
@@ -978,11 +994,11 @@ ARCHITECTURES["llama-4-maverick-17b-128e"] = dict(
 # max_position_embeddings 262144, moe_intermediate_size 512; cut off after that) and a test
 # fixture scaled from it at revision 9c7f2fbe (rope_theta 1e7, partial_rotary_factor 0.25,
 # rms_norm_eps 1e-6, untied, norm_topk_prob, the multi-token-prediction layer as `mtp.*`
-# tensors: dropped on import). vocab_size 151936 and shared_expert_intermediate_size 512 are
-# Qwen3NextConfig's defaults, which its documentation gives as the Instruct model's, and which
-# the totals below bear out (not read from the file itself: searched again, only the same
-# cut-off quotation and the config.json files of Qwen3-Coder-Next, another model, were found);
-# its bos / eos ids were cut off in the quotation: left to the defaults here.
+# tensors: dropped on import). The whole config.json as Alibaba's InferSim repository holds it
+# (alibaba/InferSim, hf_configs/qwen3-next-80B-A3B_config.json, at 1201bed: transformers
+# 4.57.0.dev0's, no layer_types; which of the two checkpoints it does not say) confirms all of
+# these and gives the rest: vocab_size 151936, shared_expert_intermediate_size 512, bos
+# 151643 / eos 151645, no rope scaling, no attention_bias key (false, the class's default).
 # model.parameters() (count_params): 79,674,391,296 (the card's 80B total; 79,052,061,440
 # without the embeddings, the card's "79B non-embedding"; the safetensors' 81B add the MTP
 # layer), 3,563,764,480 read by a batch-1 step (10 routed experts and the shared one, every
@@ -995,7 +1011,8 @@ ARCHITECTURES["qwen3-next-80b-a3b"] = dict(
     linear_num_key_heads=16, linear_num_value_heads=32, num_experts=512,
     num_experts_per_tok=10, moe_intermediate_size=512, shared_expert_intermediate_size=512,
     norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[],
-    max_position_embeddings=262144, rms_norm_eps=1e-6, tie_word_embeddings=False)
+    max_position_embeddings=262144, rms_norm_eps=1e-6, tie_word_embeddings=False,
+    bos_token_id=151643, eos_token_id=151645)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
