@@ -1224,15 +1224,61 @@ def test_a_suggested_rerun_names_snakemake_as_the_run_was_started(tmp_path, monk
     assert layout.snakemake_command(None) == "snakemake --cores all"
 
 
+def fake_snakemake(folder: Path) -> Path:
+    """An executable `snakemake` in `folder`/.venv/bin, as `make setup` makes one (not on PATH)."""
+    program = folder / ".venv" / "bin" / "snakemake"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    return program
+
+
+def test_a_suggested_rerun_splits_into_the_runs_words_with_spaces_and_quotes(tmp_path,
+                                                                            monkeypatch):
+    """The run's arguments travel to its jobs as shell text (RERUN_CONFIG_VARIABLE, written by
+    common.smk through rerun_arguments) and are appended as written; the words a message adds
+    (a file to remake) were joined unquoted, so a path with a space or a quote split into
+    several words when pasted. What a shell makes of each printed command is the run's argv."""
+    checkout = tmp_path / "my checkout"
+    program = fake_snakemake(checkout)
+    profile = checkout / "profiles" / "my slurm"
+    profile.mkdir(parents=True)
+    run = checkout / "runs" / "it's mine"
+    run.mkdir(parents=True)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    config = run / "my config.yaml"
+    target = "results/bench/m 7/v'1/hf/12x128.json"
+    for with_profile in (True, False):
+        argv = [".venv/bin/snakemake", "--directory", "runs/it's mine",
+                *(["--workflow-profile", "profiles/my slurm"] if with_profile else []),
+                "--configfile", "my config.yaml", "--config", "note=it's here", "x=a b"]
+        invoked_in = layout.started_in(argv, str(run), pwd=str(checkout))
+        monkeypatch.setenv(layout.RERUN_PROGRAM_VARIABLE, layout.program_argument(
+            argv, invoked_in, cwd=str(run), checkout=str(checkout)))
+        monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, layout.rerun_arguments(
+            argv, invoked_in, [config], ["note=it's here", "x=a b"], cwd=str(run),
+            checkout=str(checkout)))
+        # a profile sets the cores itself
+        start = [str(program)] if with_profile else [str(program), "--cores", "all"]
+        repeated = [*(["--workflow-profile", str(profile)] if with_profile else []),
+                    "--directory", str(run), "--configfile", str(config),
+                    "--config", "note=it's here", "x=a b"]
+        assert shlex.split(layout.remake_command("-f", target)) == \
+            [*start, "-f", target, *repeated]
+        assert shlex.split(layout.command_line(target, run_arguments=None, cores=2)) == \
+            [str(program), "--cores", "2", target]
+    assert shlex.split(layout.model_build_command("my model", "runs/it's mine",
+                                                  ["a b.yaml"])) == \
+        [str(program), "--cores", "all", "--directory", "runs/it's mine",
+         "resources/models/my model", "--configfile", "a b.yaml"]
+
+
 def test_a_run_in_its_own_directory_names_snakemake_where_it_was_started(tmp_path, monkeypatch):
     """`.venv/bin/snakemake --directory runs/mine ...` from the checkout: Snakemake has changed
     into runs/mine before the Snakefile reads where it was started (`workflow.workdir_init`), so
     the suggested rerun command named runs/mine/.venv/bin/snakemake, which does not exist."""
     checkout = tmp_path / "checkout"
-    program = checkout / ".venv" / "bin" / "snakemake"
-    program.parent.mkdir(parents=True)
-    program.write_text("#!/bin/sh\n")
-    program.chmod(0o755)
+    program = fake_snakemake(checkout)
     run = checkout / "runs" / "mine"
     run.mkdir(parents=True)
     monkeypatch.setenv("PATH", "/nonexistent")

@@ -72,21 +72,12 @@ os.environ[layout.TRUST_REMOTE_CODE_VARIABLE] = "1" if config.get("trust_remote_
 # prints; passed through the environment rather than a param, so that the same config under
 # another file name reruns nothing. A cluster job's own command line is Snakemake's, not the
 # user's (its `--config` words are the run's: Snakemake passes them on).
-os.environ[layout.RERUN_CONFIG_VARIABLE] = " ".join(
-    filter(
-        None,
-        [
-            layout.profile_argument(
-                sys.argv if workflow.is_main_process else [],
-                layout.started_in(sys.argv, workflow.workdir_init),
-                checkout=Path(workflow.basedir).parent,
-            ),
-            layout.configfile_argument(
-                workflow.configfiles, checkout=Path(workflow.basedir).parent
-            ),
-            layout.config_argument(getattr(workflow.config_settings, "config_args", None)),
-        ],
-    )
+os.environ[layout.RERUN_CONFIG_VARIABLE] = layout.rerun_arguments(
+    sys.argv if workflow.is_main_process else [],
+    layout.started_in(sys.argv, workflow.workdir_init),
+    workflow.configfiles,
+    getattr(workflow.config_settings, "config_args", None),
+    checkout=Path(workflow.basedir).parent,
 )
 # The Snakemake program the run was started with (`.venv/bin/snakemake` where that is not on
 # PATH), for the same commands; set where the user's command line is, and inherited by its jobs.

@@ -67,7 +67,8 @@ def fill(pattern: str, **values) -> str:
 
 
 # The environment variable the workflow puts the run's arguments to repeat in for its jobs
-# (`profile_argument`, `configfile_argument` and `config_argument`).
+# (`rerun_arguments`: shell text, each word quoted), which `remake_command` and the aggregation's
+# commands append as written.
 RERUN_CONFIG_VARIABLE = "PRUNEBENCH_RUN_CONFIGFILES"
 PROFILE_OPTIONS = ("--workflow-profile", "--profile")
 
@@ -77,17 +78,32 @@ PROFILE_OPTIONS = ("--workflow-profile", "--profile")
 RERUN_PROGRAM_VARIABLE = "PRUNEBENCH_RUN_PROGRAM"
 
 
-def snakemake_command(run_arguments: str | None) -> str:
+def snakemake_command(run_arguments: str | None, cores: str | int = "all") -> str:
     """The start of a rerun command for a run whose arguments to repeat are `run_arguments`
     (RERUN_CONFIG_VARIABLE): `snakemake --cores all` (the program as RERUN_PROGRAM_VARIABLE
-    names it), but where they name a profile, which sets the cores itself: a `--cores all`
-    before a cluster profile would override its `cores`."""
+    names it; `cores` for another count), but where they name a profile, which sets the cores
+    itself: a `--cores all` before a cluster profile would override its `cores`."""
     program = os.environ.get(RERUN_PROGRAM_VARIABLE) or "snakemake"
-    words = shlex.split(run_arguments or "")
+    try:
+        words = shlex.split(run_arguments or "")
+    except ValueError:  # a placeholder for them (report.load.THIS_RUN) is no shell text
+        words = (run_arguments or "").split()
     if any(word == option or word.startswith(option + "=")
            for word in words for option in PROFILE_OPTIONS):
         return program
-    return f"{program} --cores all"
+    return f"{program} --cores {shlex.quote(str(cores))}"
+
+
+def command_line(*words: str, run_arguments: str | None = None, cores: str | int = "all",
+                 placeholder: str = "") -> str:
+    """The `snakemake` command a message tells the user to type, which every such message
+    builds here: `snakemake_command`, then `words`, each quoted for a shell (a path with a space
+    or a quote stays one word when pasted), then `placeholder` as written (words the reader
+    fills in: `<those files>`), then `run_arguments`, the run's arguments to repeat, as written:
+    they are shell text already (`rerun_arguments` quotes each of their words; `--config` must
+    come last, as it takes every word up to the next option)."""
+    return " ".join(filter(None, [snakemake_command(run_arguments, cores), shlex.join(words),
+                                  placeholder, run_arguments]))
 
 
 def remake_command(*words: str) -> str:
@@ -95,8 +111,7 @@ def remake_command(*words: str) -> str:
     which a run sets for its jobs): the command a job's message gives to remake a file. It is
     typed in the checkout, where without the run's --directory and config files Snakemake would
     read the file's path there, under the default config."""
-    run = os.environ.get(RERUN_CONFIG_VARIABLE)
-    return " ".join(filter(None, [snakemake_command(run), *words, run]))
+    return command_line(*words, run_arguments=os.environ.get(RERUN_CONFIG_VARIABLE))
 
 
 def model_build_command(model: str, directory: str | Path | None = None,
@@ -104,10 +119,9 @@ def model_build_command(model: str, directory: str | Path | None = None,
     """The command that makes the workflow's model `model` (MODEL): Snakemake reads a target in
     the run's directory, where the model rule writes it, so a run elsewhere is named by its
     --directory (a path from the checkout is no rule's output)."""
-    return shlex.join(["snakemake", "--cores", "all",
-                       *(["--directory", str(directory)] if directory else []),
-                       fill(MODEL, model=model),
-                       *(["--configfile", *map(str, config_files)] if config_files else [])])
+    return command_line(*(["--directory", str(directory)] if directory else []),
+                        fill(MODEL, model=model),
+                        *(["--configfile", *map(str, config_files)] if config_files else []))
 
 
 def _directory_option(argv: list[str]) -> str | None:
@@ -249,6 +263,20 @@ def configfile_argument(paths, cwd: str | None = None, checkout: str | None = No
     directory = f"--directory {shlex.quote(cwd)} " if elsewhere else ""
     return (directory + "--configfile " + " ".join(shlex.quote(f) for f in files) if files
             else directory.strip())
+
+
+def rerun_arguments(argv: list[str], invoked_in: str, configfiles, config_args,
+                    cwd: str | None = None, checkout: str | None = None) -> str:
+    """A run's arguments to repeat, as the workflow writes them into RERUN_CONFIG_VARIABLE for
+    its jobs: the profile, --directory, --configfile and --config that its `snakemake` command
+    line `argv` (typed in `invoked_in`) gave (`profile_argument`, `configfile_argument`,
+    `config_argument`). It is shell text, each word quoted, so that `command_line` appends it as
+    written and the command it prints splits (shlex.split, a shell) into the run's words, a path
+    with spaces or quotes included; the aggregation's provenance.json records it so too."""
+    return " ".join(filter(None, [
+        profile_argument(argv, invoked_in, cwd=cwd, checkout=checkout),
+        configfile_argument(configfiles, cwd=cwd, checkout=checkout),
+        config_argument(config_args)]))
 
 
 # The result folders named by model (results/<kind>/<model>/...): a file asked for by name in

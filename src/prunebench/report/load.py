@@ -55,6 +55,8 @@ CELL = ["model", "backend", "input_tokens", "output_tokens"]
 # The config of the run a suggested command must repeat: without it Snakemake reads the
 # default config, whose models may not include the file's.
 THIS_RUN = "--configfile <this run's config files>"
+# ... and the files of a rerun the reader names (those a warning lists).
+THOSE = "<those files>"
 # What a speed-up over dense assumes both timings shared, besides the cell (column: what it is).
 TIMED_WITH = {"device_name": "devices", "dtype": "dtypes", "sampling": "decoding settings",
               "cpu_threads": "CPU thread counts", "software": "torch / transformers versions",
@@ -82,20 +84,19 @@ def _remake_hint(path: Path, rule: str, force: bool) -> str:
     """The command that remakes `path`, with this run's --directory and --configfile
     (layout.remake_command): without them a run of another config finds no rule for the file,
     or remakes it with the default config's settings."""
-    command = layout.remake_command("-f" if force else "", str(path))
+    command = layout.remake_command(*(["-f"] if force else []), str(path))
     return f"rerun `{command}` (made by the {rule} rule)"
 
 
-def _rerun_command(words: str, cores: str = "all") -> str:
-    """`snakemake --cores <cores> <words>` and this run's arguments to repeat (its --directory,
-    --configfile and --config, which the workflow passes through the environment to the
-    aggregation), with Snakemake named as the run was started; THIS_RUN, which tells the reader
-    to add them, where they are not known (the loaders called outside a run)."""
+def _rerun_command(*words: str, cores: str | int = "all", placeholder: str = "") -> str:
+    """`snakemake --cores <cores> <words> <placeholder>` and this run's arguments to repeat (its
+    --directory, --configfile and --config, which the workflow passes through the environment
+    to the aggregation), with Snakemake named as the run was started (layout.command_line);
+    THIS_RUN, which tells the reader to add them, where they are not known (the loaders called
+    outside a run)."""
     run = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
-    start = layout.snakemake_command(run)
-    if cores != "all":
-        start = start.replace(" --cores all", f" --cores {cores}")
-    return " ".join(filter(None, [start, words, THIS_RUN if run is None else run]))
+    return layout.command_line(*words, run_arguments=THIS_RUN if run is None else run,
+                               cores=cores, placeholder=placeholder)
 
 
 def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[str, Any]:
@@ -154,12 +155,12 @@ def mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> str 
     stale = [(path, rule) for path, rule, code in cells if code.get("hash") != current]
     files = ", ".join(str(path) for path, _ in stale[:3]) + \
         (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
-    rules = " ".join(appearance(rule for _, rule in stale))
+    rules = appearance(rule for _, rule in stale)
     return (f"the {what} files were made by different code ({counts}), so the tables compare "
             f"numbers that different code made. Rebuild the {len(stale)} not made by this "
-            f"checkout's code ({files}) with `{_rerun_command('-f <those files>')}`, or every "
-            f"cell of their rules with `{_rerun_command(f'--forcerun {rules}')}`, or delete "
-            f"them; then run `{_rerun_command('')}`")
+            f"checkout's code ({files}) with `{_rerun_command('-f', placeholder=THOSE)}`, or "
+            f"every cell of their rules with `{_rerun_command('--forcerun', *rules)}`, or "
+            f"delete them; then run `{_rerun_command()}`")
 
 
 def _warn_mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> None:
@@ -376,8 +377,9 @@ def mixed_timing(df: pd.DataFrame) -> list[str]:
                 f"the bench files of {model} ({backend}, {lin}x{lout}) were timed with different "
                 f"{what} ({sides}), so their speed-ups over dense measure that difference too. "
                 f"Rebuild the {len(odd)} not timed with {whose} {reference} "
-                f"({', '.join(odd)}) with it, by `{_rerun_command('-f <those files>', cores)}`, "
-                f"then run `{_rerun_command('')}`")
+                f"({', '.join(odd)}) with it, by "
+                f"`{_rerun_command('-f', cores=cores, placeholder=THOSE)}`, "
+                f"then run `{_rerun_command()}`")
     return messages
 
 
