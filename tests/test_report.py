@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
+import shlex
 import struct
 
 import numpy as np
@@ -670,6 +672,34 @@ def test_flagged_cells_get_one_warning_with_one_command_for_all():
     assert f"`snakemake -f {cells[0]} results/tables/speed.csv {run}`" in report.rerun_advice(
         cells[:1], run)
     assert "`snakemake -f " in report.rerun_advice(cells[:1], "--profile=my-site")
+
+
+def test_the_flagged_cells_command_is_built_as_every_other_rerun_command(monkeypatch):
+    """rerun_advice wrote its own command (the words joined unquoted): a cell's path with a
+    space split into two words when pasted, and the placeholder for a run's arguments
+    (THIS_RUN, whose apostrophe is no shell quote) failed in splitting them for a profile."""
+    from prunebench.plan import layout
+    from prunebench.report.load import THIS_RUN
+
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
+    cells = ["results/bench/my model/depth-0.8/hf/12x128.json",
+             "results/bench/m7/it's/hf/12x128.json"]
+    run = layout.configfile_argument(["/checkout/config/my config.yaml"], cwd="/checkout")
+    command = re.search(r"`([^`]*)`$", report.rerun_advice(cells, run))[1]
+    assert command == layout.command_line("-f", *cells, "results/tables/speed.csv",
+                                          run_arguments=run)
+    assert shlex.split(command) == ["snakemake", "--cores", "all", "-f", *cells,
+                                    "results/tables/speed.csv", "--configfile",
+                                    "config/my config.yaml"]
+    assert report.rerun_advice(cells[:1], THIS_RUN).endswith(
+        f"`snakemake --cores all -f 'results/bench/my model/depth-0.8/hf/12x128.json' "
+        f"results/tables/speed.csv {THIS_RUN}`")
+    # ... as the loaders' warnings give it outside a run
+    from prunebench.report.load import THOSE, _rerun_command
+
+    monkeypatch.delenv(layout.RERUN_CONFIG_VARIABLE, raising=False)
+    assert _rerun_command("-f", cores=4, placeholder=THOSE) == \
+        f"snakemake --cores 4 -f {THOSE} {THIS_RUN}"
 
 
 def test_the_commands_a_run_suggests_leave_the_cores_to_its_profile(monkeypatch, tmp_path):

@@ -706,13 +706,14 @@ def flagged_cells(speed: pd.DataFrame) -> list[str]:
 
 def rerun_advice(cells: list[str], configfiles: str) -> str | None:
     """One warning for every cell `flagged_cells` returns, with one command that redoes them all
-    and the tables (`configfiles`: this run's --configfile arguments), or None."""
+    and the tables (`configfiles`: this run's arguments to repeat, as the workflow passes them,
+    layout.RERUN_CONFIG_VARIABLE, or load.THIS_RUN), or None. The command is built as every
+    other rerun command (layout.command_line): the cells' paths quoted for a shell."""
     if not cells:
         return None
     shown = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
     speed_csv = layout.TABLE.format(table="speed", ext="csv")
-    command = " ".join([layout.snakemake_command(configfiles), "-f", *cells, speed_csv,
-                        *([configfiles] if configfiles else [])])
+    command = layout.command_line("-f", *cells, speed_csv, run_arguments=configfiles)
     return (f"{len(cells)} result file(s) have unstable, drifting or contended timings ({shown}; "
             f"the columns unstable, drifting and contended of {speed_csv} say which rows; "
             "drifting: the latency kept "
