@@ -1273,6 +1273,16 @@ def test_a_suggested_rerun_splits_into_the_runs_words_with_spaces_and_quotes(tmp
          "resources/models/my model", "--configfile", "a b.yaml"]
 
 
+def test_the_example_an_unconfigured_models_refusal_gives_quotes_the_file(monkeypatch):
+    """It wrote the result's path into its `snakemake ...` example unquoted."""
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
+    path = "results/eval/my model/dense/ppl.json"
+    said = layout.unconfigured_model(path, "my model", ["tiny"], [])
+    example = re.search(r"e\.g\. `([^`]*)`", said)[1]
+    assert shlex.split(example) == ["snakemake", "--cores", "all", path, "--configfile",
+                                    "config/config.yaml", "my.yaml"]
+
+
 def test_a_run_in_its_own_directory_names_snakemake_where_it_was_started(tmp_path, monkeypatch):
     """`.venv/bin/snakemake --directory runs/mine ...` from the checkout: Snakemake has changed
     into runs/mine before the Snakefile reads where it was started (`workflow.workdir_init`), so

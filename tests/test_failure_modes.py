@@ -235,9 +235,23 @@ def test_f16_non_utf8_text_file(tmp_path):
         load_rows("embedded", "train", tmp_path)
 
 
-def test_f17_missing_embedded_split_names_the_rule(tmp_path):
+def test_f17_missing_embedded_split_names_the_rule(tmp_path, monkeypatch):
+    from prunebench.plan import layout
+
+    monkeypatch.delenv(layout.RERUN_CONFIG_VARIABLE, raising=False)
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
     with pytest.raises(PrunebenchError, match="embedded_text rule"):
         load_rows("embedded", "train", tmp_path)
+    # the command makes the split asked for (it named train.txt for any), with the run's
+    # arguments to repeat where a run passes them
+    with pytest.raises(PrunebenchError, match=r"\(`snakemake --cores all "
+                                              r"resources/data/embedded/validation\.txt`\)"):
+        load_rows("embedded", "validation", tmp_path)
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, "--directory 'runs/my run'")
+    with pytest.raises(PrunebenchError, match=r"\(`snakemake --cores all "
+                                              r"resources/data/embedded/test\.txt "
+                                              r"--directory 'runs/my run'`\)"):
+        load_rows("embedded", "test", tmp_path)
 
 
 def test_f18_sequences_longer_than_the_context(tmp_path, checkpoint, small_random_model):

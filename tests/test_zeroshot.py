@@ -97,6 +97,25 @@ def test_missing_suite_data_is_named(suite, tmp_path, monkeypatch):
     assert f"(`snakemake --cores all -f {broken / 'suite.json'} {run}`)" in str(err.value)
 
 
+def test_the_suites_remake_commands_repeat_the_runs_arguments(tmp_path, monkeypatch):
+    """The suite's unreadable data and its missing text said `snakemake -f <file>` and
+    `snakemake <file>` alone (no --cores, nor the run's --directory and config files), where
+    check_suite, for the same suite, gave layout.remake_command's."""
+    from prunebench.plan import layout
+
+    run = "--directory 'runs/my run' --configfile my.yaml"
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, run)
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
+    failed = [{"ok": False, "path": "json", "name": None}]
+    err = zeroshot._dataset_error(failed, ValueError("bad row"), ["pb_counting"])
+    assert str(err).endswith(
+        f"(`snakemake --cores all -f resources/data/mc_suite/suite.json {run}`)")
+    with pytest.raises(PrunebenchError) as missing:
+        mc_suite.write_suite(tmp_path / "test.txt", tmp_path / "suite")
+    assert str(missing.value).endswith(
+        f"(`snakemake --cores all resources/data/embedded/test.txt {run}`)")
+
+
 def test_task_config_reads_the_data_next_to_the_yaml(suite, tmp_path):
     # A suite written before the paths became relative holds where it was generated.
     old = tmp_path / "old"

@@ -105,8 +105,12 @@ def load_rows(source: str, split: str, embedded_dir: str | Path | None = None,
                                   "(resources/data/embedded, made by the workflow)")
         file = Path(embedded_dir) / f"{split}.txt"
         if not file.exists():
+            from prunebench.plan.layout import EMBEDDED_TEXT, remake_command
+
+            # the split asked for (it named train.txt for any), as the workflow names it
+            remake = remake_command(EMBEDDED_TEXT.format(split=split))
             raise PrunebenchError(f"{file} is missing: run the workflow's embedded_text rule "
-                                  "(`snakemake resources/data/embedded/train.txt`)")
+                                  f"(`{remake}`)")
         try:
             text = file.read_text(encoding="utf-8")
         except UnicodeDecodeError as err:

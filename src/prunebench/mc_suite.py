@@ -33,7 +33,7 @@ import yaml
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_dir
 from prunebench.corpus import ANIMALS, COLOURS, NUMBERS, PET_VERBS, _plural
-from prunebench.plan.layout import remake_command
+from prunebench.plan.layout import EMBEDDED_TEXT, remake_command
 
 TASKS = ("pb_agreement", "pb_number", "pb_counting", "pb_continuation")
 N_CHOICES = {"pb_agreement": 2, "pb_number": 2, "pb_counting": 4, "pb_continuation": 4}
@@ -246,8 +246,9 @@ def write_suite(text_file: str | Path, out_dir: str | Path, n: int = DEFAULT_ITE
     """Write `{task}.jsonl` and `{task}.yaml` per task into out_dir, atomically as a whole."""
     text_file = Path(text_file)
     if not text_file.is_file():
+        remake = remake_command(EMBEDDED_TEXT.format(split="test"))
         raise PrunebenchError(f"{text_file} is missing: run the workflow's embedded_text rule "
-                              "(`snakemake resources/data/embedded/test.txt`)")
+                              f"(`{remake}`)")
     paragraphs = [p for p in text_file.read_text(encoding="utf-8").splitlines() if p.strip()]
     items = generate_items(paragraphs, n, seed, context_sentences)
     out_dir = Path(out_dir).resolve()

@@ -318,8 +318,9 @@ def run_line(attempts: list[Attempt], directory: str | None = None) -> str:
             + f", {duration(total['wall_s'])} of job wall time, GPU time: "
             + ("; ".join(f"{name} {seconds / 3600:.2f} GPU-hours"
                          for name, seconds in sorted(gpu_time.items())) or "none")
-            + "; by rule: prunebench usage"
-            + (f" --directory {shlex.quote(directory)}" if directory else "") + " --latest-run")
+            + "; by rule: " + shlex.join(["prunebench", "usage",
+                                          *(["--directory", directory] if directory else []),
+                                          "--latest-run"]))
 
 
 def summary_json(attempts: list[Attempt]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from prunebench.atomic import (_json_default, delete_at_successful_exit, read_js
 from prunebench.hub import load_error
 from prunebench.mc_suite import TASKS as SUITE_TASKS
 from prunebench.mc_suite import check_suite, task_config
+from prunebench.plan.layout import MC_SUITE, remake_command
 from prunebench.zeroshot_progress import open_store, resumable, store_identity
 
 log = logging.getLogger(__name__)
@@ -360,9 +361,10 @@ def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]
     call = failed[-1]
     dataset = call["path"] + (f" ({call['name']})" if call["name"] else "")
     if call["path"] == "json":
+        # the suite's own file, as check_suite names it (with the run's arguments to repeat)
+        remake = remake_command("-f", f"{MC_SUITE}/suite.json")
         return PrunebenchError(f"cannot read the offline suite's data ({type(err).__name__}: "
-                               f"{err}): regenerate it (`snakemake -f "
-                               "resources/data/mc_suite/suite.json`)")
+                               f"{err}): regenerate it (`{remake}`)")
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return load_error(err)(
         f"lm-eval tasks {tasks} need the hub dataset {dataset}, which cannot be loaded here "

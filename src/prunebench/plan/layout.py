@@ -292,5 +292,6 @@ def unconfigured_model(path: str, model: str, models, configfiles) -> str:
     return (f"{path} is a result of model {model!r}, which this run's config ({read_from}) "
             f"does not name (it names {', '.join(map(repr, models)) or 'no model'}): give the "
             "--configfile of the run that made it (the tables' rerun commands and "
-            "results/tables/provenance.json repeat it), e.g. `snakemake --cores all "
-            f"{path} --configfile config/config.yaml my.yaml`, or add {model!r} to models")
+            "results/tables/provenance.json repeat it), e.g. "
+            f"`{command_line(path, '--configfile', 'config/config.yaml', 'my.yaml')}`, or add "
+            f"{model!r} to models")
