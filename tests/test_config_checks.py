@@ -376,7 +376,7 @@ def test_a_file_of_ones_own_models_alone_says_how_to_run_them_alone_too(tmp_path
     assert lines[-1] == ("stacked so, the default's tiny model (trained here, a few minutes) and "
                          "its variants run beside your models; to run yours alone, give a whole "
                          "config: a copy of config/config.yaml with your models in place of its "
-                         "`models` (README, \"Real models\")")
+                         "`models` (docs/running.md, \"Real models\")")
     override = tmp_path / "benchmark.yaml"  # no models of its own: nothing to run alone
     override.write_text("benchmark: {repeats: 50}\n")
     assert "run yours alone" not in problems(load_config_files([override]))

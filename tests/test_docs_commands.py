@@ -7,6 +7,7 @@ from the documents and the parsers alone: nothing runs, no model is built."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 import shlex
@@ -231,4 +232,62 @@ def test_every_relative_link_in_the_docs_resolves():
             elif anchor and (file.suffix != ".md" or anchor not in heading_anchors(file.read_text())):
                 broken.append(f"{doc.relative_to(REPO)}: {target}: no such heading")
     assert checked > 20, checked  # the links were found
+    assert not broken, "\n".join(broken)
+
+
+# A message's pointer to a document: the file alone (`docs/hub.md`), or with a section, quoted
+# (`docs/results.md, "Rerunning one cell"`) or, for config/README.md's keys, in backticks
+# (`config/README.md, \`models\``); `README` is README.md.
+CITATION = re.compile(r"(README(?:\.md)?|(?:config|docs)/[\w-]+\.md)(?:'s)?"
+                      r"(?:,\s*(?:\"([^\"]+)\"|'([^']+)'|`([^`]+)`))?")
+
+
+def code_strings(path: Path) -> list[str]:
+    """The strings of a source file, each one whole: Python's through its syntax tree (adjacent
+    literals joined, an f-string's fields as `{}`), a Snakemake file's lines as written."""
+    if path.suffix != ".py":
+        return [path.read_text().replace('\\"', '"')]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append(node.value)
+        elif isinstance(node, ast.JoinedStr):
+            found.append("".join(part.value if isinstance(part, ast.Constant) else "{}"
+                                 for part in node.values))
+    return found
+
+
+def sections(text: str) -> list[str]:
+    """What a message may name in a document: its headings and its paragraphs' bold labels
+    (docs/benchmarks.md's `**Drift**`), backticks dropped, outside code blocks."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    found = re.findall(r"^#{1,6}\s+(.*?)\s*#*\s*$", text, flags=re.M)
+    found += re.findall(r"^(?:[-*]\s+)?\*\*([^*]+)\*\*", text, flags=re.M)
+    return [heading.replace("`", "") for heading in found]
+
+
+def test_every_section_a_message_cites_is_in_its_document():
+    """ALONE_HINT sent readers to README's "Real models" after the whole text had moved to
+    docs/running.md: a message's pointer names an existing file, and the section it names
+    starts one of that file's headings (or bold paragraph labels), as `Compute nodes without
+    network` starts docs/hub.md's "Compute nodes without network: pre-fetching"."""
+    sources = [*(REPO / "src" / "prunebench").rglob("*.py"), *(REPO / "benchmarks").glob("*.py"),
+               *(REPO / "workflow" / "scripts").glob("*.py"),
+               *(REPO / "workflow" / "rules").glob("*.smk"), REPO / "workflow" / "Snakefile"]
+    cited, broken = [], []
+    for source in sources:
+        for text in code_strings(source):
+            for match in CITATION.finditer(text):
+                name = "README.md" if match[1] == "README" else match[1]
+                section = " ".join((match[2] or match[3] or match[4] or "").split())
+                where = f"{source.relative_to(REPO)}: {name}" + (f", {section!r}" if section else "")
+                cited.append(where)
+                if not (REPO / name).is_file():
+                    broken.append(f"{where}: no such file")
+                elif section and not any(re.match(re.escape(section) + r"(?!\w)", heading)
+                                         for heading in sections((REPO / name).read_text())):
+                    broken.append(f"{where}: no such section")
+    # the citations were found, the section ones among them
+    assert "src/prunebench/plan/checks.py: docs/running.md, 'Real models'" in cited, cited
+    assert sum(", " in where for where in cited) > 20, cited
     assert not broken, "\n".join(broken)

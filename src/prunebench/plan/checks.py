@@ -40,10 +40,12 @@ def stacking_hint(files: list[str] | tuple[str, ...] = ("my.yaml",)) -> str:
 
 STACKING_HINT = stacking_hint()
 # ... and for a file that brings models of its own: stacked, the default's run beside them.
+# docs/running.md holds the whole of running one's own model alone (the README a short
+# version): the directory of its own, a relative local: path read from there.
 ALONE_HINT = ("stacked so, the default's tiny model (trained here, a few minutes) and its "
               "variants run beside your models; to run yours alone, give a whole config: a copy "
-              "of config/config.yaml with your models in place of its `models` (README, "
-              "\"Real models\")")
+              "of config/config.yaml with your models in place of its `models` "
+              "(docs/running.md, \"Real models\")")
 
 # Every result file has a `provenance` block, and no config does: one merged into the config is
 # a target written after --configfile, whose values Snakemake reads as more config files.
