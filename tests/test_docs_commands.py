@@ -291,3 +291,93 @@ def test_every_section_a_message_cites_is_in_its_document():
     assert "src/prunebench/plan/checks.py: docs/running.md, 'Real models'" in cited, cited
     assert sum(", " in where for where in cited) > 20, cited
     assert not broken, "\n".join(broken)
+
+
+def markdown_section(text: str, heading: str) -> str:
+    """The text under the heading `heading` (its subsections included), up to the next heading
+    of its level or above (a `#` line inside a code block is none); a heading written twice,
+    or not at all, fails the test."""
+    lines, fenced, found = text.splitlines(keepends=True), False, []
+    for i, line in enumerate(lines):
+        fenced ^= line.startswith("```")
+        level = re.match(r"(#+) ", line)
+        if not fenced and level:
+            found.append((i, len(level[1]), line[level.end():].rstrip("\n")))
+    [(start, level)] = [(i, n) for i, n, title in found if title == heading]
+    end = next((i for i, n, _ in found if i > start and n <= level), len(lines))
+    return "".join(lines[start + 1:end])
+
+
+def tables(text: str) -> list[str]:
+    """Each Markdown table of `text`, its lines as written."""
+    return re.findall(r"^(?:\|.*\|\n)+", text, flags=re.M)
+
+
+def test_the_readmes_commands_are_copies_of_docs_running():
+    """The README shows, in brief, commands that docs/running.md holds whole: each of its code
+    blocks in these sections is one of docs/running.md's in the same section, so that an
+    option changed there (and checked there by the tests above) is changed on the front page
+    too."""
+    readme, running = (REPO / "README.md").read_text(), (REPO / "docs/running.md").read_text()
+    copies = 0
+    for heading in ("One checkpoint, no config", "Real models"):
+        theirs = fenced_blocks(markdown_section(running, heading))
+        for block in fenced_blocks(markdown_section(readme, heading)):
+            assert block in theirs, (f"README.md, {heading!r}: a block that docs/running.md's "
+                                     f"section does not hold:\n{block[1]}")
+            copies += 1
+    assert copies >= 4, copies  # the one-checkpoint commands, a hub run, one's own model, text
+
+
+def test_the_readmes_measured_figures_are_copies_of_docs_benchmarks():
+    """The README's "Measured figures" repeats docs/benchmarks.md's headline GPU table (a copy,
+    which must match it line for line) and sums up rows of its table of development-machine
+    figures: a row of the README whose measurement docs/benchmarks.md also gives (the same
+    `what` before its details) quotes its figures (in bold), commits and dates."""
+    readme = markdown_section((REPO / "README.md").read_text(), "Measured figures")
+    source = markdown_section((REPO / "docs/benchmarks.md").read_text(), "Measured figures")
+    readme_tables, source_tables = tables(readme), tables(source)
+    gpu = [table for table in readme_tables if table.startswith("| variant |")]
+    assert len(gpu) == 1, readme_tables
+    assert gpu[0] in source_tables, f"README's GPU table is none of docs/benchmarks.md's:\n{gpu[0]}"
+
+    def rows(table_list):
+        """`what` (before its details) -> `measured`, of the `| what | measured |` tables."""
+        found = {}
+        for table in table_list:
+            if table.startswith("| what | measured |"):
+                for what, measured in re.findall(r"^\| (.*?) \| (.*) \|$", table, flags=re.M)[2:]:
+                    found[re.split(r"[(:]", what)[0].strip()] = measured
+        return found
+
+    theirs, summed = rows(source_tables), 0
+    for what, measured in rows(readme_tables).items():
+        if what not in theirs:
+            continue  # the README's own (the clean-clone `.ci/run`, which docs/benchmarks.md cites)
+        quoted = re.findall(r"\*\*[^*]+\*\*|`[0-9a-f]{7,}`|\d{4}-\d{2}-\d{2}", measured)
+        missing = [part for part in quoted if part not in theirs[what]]
+        assert not missing, f"README.md's {what!r}: {missing} not in docs/benchmarks.md's row"
+        summed += bool(quoted)
+    assert summed >= 1  # `make run` from a fresh clone
+
+
+def test_the_families_paragraph_names_every_family_of_the_table_and_no_other():
+    """docs/families.md lists the families twice, in its table and in one paragraph: a family
+    added to one only (or to the paragraph's dense list, not its mixtures of experts) makes
+    them disagree. Each family is named in the paragraph as `(`model_type`...`, the table's
+    rows of mixtures of experts say **mixture of experts**."""
+    from prunebench.checkpoint.param_count import FAMILIES as SUPPORTED
+
+    text = (REPO / "docs" / "families.md").read_text()
+    intro = text[:text.index("\n## ")]
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| `\w+` \|(.*)\|$", intro, flags=re.M)
+    table = {model_type for model_type, _ in rows}
+    moe = {model_type for model_type, row in rows if "**mixture of experts" in row}
+    paragraph = markdown_section(text, "Supported families and known shapes, in one paragraph")
+    dense_part, moe_part = re.split(r"mixtures\s+of\s+experts\s+for\s+depth\s+pruning\s+only:",
+                                    paragraph)
+    named = re.compile(r"\(`([a-z0-9_]+)`")
+    # the table read whole: the code's families (test_families checks each has its row)
+    assert table == set(SUPPORTED) and moe, (table ^ set(SUPPORTED), moe)
+    assert set(named.findall(dense_part)) == table - moe
+    assert set(named.findall(moe_part)) == moe
