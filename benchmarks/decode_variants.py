@@ -32,12 +32,18 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig
 
-from prunebench import benchmark as bench
-from prunebench.checkpoint.architectures import architecture_config
-from prunebench.atomic import write_json, write_text
-from prunebench.modeling import random_model, resolve_device, resolve_dtype
-from prunebench.provenance import provenance
-from prunebench.benchmark.compiled import StaticDecoder
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, beside this script
+
+from gpu_check import add_device_and_dtype, check_attention, check_dtype  # noqa: E402
+
+from prunebench import PrunebenchError  # noqa: E402
+from prunebench import benchmark as bench  # noqa: E402
+from prunebench.checkpoint.architectures import architecture_config  # noqa: E402
+from prunebench.commands.arguments import parse_tokens  # noqa: E402
+from prunebench.atomic import write_json, write_text  # noqa: E402
+from prunebench.modeling import random_model, resolve_device, resolve_dtype  # noqa: E402
+from prunebench.provenance import provenance  # noqa: E402
+from prunebench.benchmark.compiled import StaticDecoder  # noqa: E402
 
 log = logging.getLogger("decode_variants")
 
@@ -155,9 +161,8 @@ def markdown(rows: list[dict]) -> str:
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="float16")
-    p.add_argument("--tokens", default="12x128")
+    add_device_and_dtype(p)
+    p.add_argument("--tokens", default="12x128", help="<input>x<output>: one token config")
     p.add_argument("--variants", default=None,
                    help="comma list (default: all for the device, in priority order)")
     p.add_argument("--warmup", type=int, default=2)
@@ -167,7 +172,16 @@ def parse_args(argv):
                    help="total seconds from the start; variants that would overrun are skipped")
     p.add_argument("--out", default=os.environ.get("OUT") or "decode_variants_out")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    # Read as the start reads them, by the library's readers (those prunebench bench and
+    # gpu_check refuse theirs with): a bad value is the parser's error, before anything is built.
+    try:
+        parse_tokens(args.tokens)
+    except PrunebenchError as err:  # names --tokens
+        p.error(str(err))
+    check_dtype(p, args.dtype)
+    check_attention(p, args.attention)
+    return args
 
 
 def main(argv=None) -> dict:
@@ -179,9 +193,9 @@ def main(argv=None) -> dict:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype)
+    dtype = resolve_dtype(args.dtype, device)
     attention = bench.resolve_attention(args.attention, device)
-    n_in, n_out = (int(x) for x in args.tokens.split("x"))
+    n_in, n_out = parse_tokens(args.tokens)
     table = GPU_VARIANTS if device.type == "cuda" else CPU_VARIANTS
     names = args.variants.split(",") if args.variants else list(table)
     unknown = [n for n in names if n not in table]

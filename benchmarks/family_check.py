@@ -53,13 +53,17 @@ from pathlib import Path
 
 import torch
 
-from prunebench.atomic import write_json, write_text
-from prunebench.benchmark.compiled import StaticDecoder, resolve_mode
-from prunebench.checkpoint.architectures import architecture_values
-from prunebench.methods import surgery
-from prunebench.modeling import (build_model, config_class, remove_blocks, resolve_device,
-                                 resolve_dtype)
-from prunebench.provenance import provenance
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, beside this script
+
+from gpu_check import add_device_and_dtype, check_dtype  # noqa: E402
+
+from prunebench.atomic import write_json, write_text  # noqa: E402
+from prunebench.benchmark.compiled import StaticDecoder, resolve_mode  # noqa: E402
+from prunebench.checkpoint.architectures import architecture_values  # noqa: E402
+from prunebench.methods import surgery  # noqa: E402
+from prunebench.modeling import (build_model, config_class, remove_blocks,  # noqa: E402
+                                 resolve_device, resolve_dtype)
+from prunebench.provenance import provenance  # noqa: E402
 
 log = logging.getLogger("family_check")
 
@@ -234,16 +238,17 @@ def check(family, variant, model, mode, dtype, args, device) -> dict:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="auto")
+    add_device_and_dtype(p, "bfloat16", "the benchmarks' dtype, reported beside float32: ")
     p.add_argument("--mode", default="auto", help="the decoder's mode (auto: cuda-graph on CUDA)")
-    p.add_argument("--dtype", default="bfloat16", help="the benchmarks' dtype, reported beside float32")
     p.add_argument("--families", default=",".join(FAMILY_SHAPES))
     p.add_argument("--batch", type=int, default=3)
     p.add_argument("--input-tokens", type=int, default=6)
     p.add_argument("--output-tokens", type=int, default=18)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.environ.get("OUT") or "family_check_out")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_dtype(p, args.dtype)  # refused here, not after the start
+    return args
 
 
 def markdown(rows: list[dict]) -> str:
@@ -264,7 +269,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(args.device)
-    dtypes = list(dict.fromkeys([torch.float32, resolve_dtype(args.dtype)]))
+    dtypes = list(dict.fromkeys([torch.float32, resolve_dtype(args.dtype, device)]))
     mode = resolve_mode(args.mode, device)  # auto: the decoder's CUDA graph on CUDA
     rows = []
     for family in args.families.split(","):

@@ -382,10 +382,38 @@ def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace,
         parse_batches(args.batch_sizes, "--batch-sizes")
     except PrunebenchError as err:  # each names its option
         parser.error(str(err))
+    check_dtype(parser, args.dtype)
+
+
+def add_device_and_dtype(parser: argparse.ArgumentParser, dtype: str = "float16",
+                         dtype_help: str = "") -> None:
+    """--device (the library's device_spec, that of `prunebench bench`) and --dtype (read
+    after parsing by check_dtype), as every script that builds its models takes them;
+    `dtype_help`: what the script does with the dtype, said first."""
+    parser.add_argument("--device", default="auto", type=device_spec,
+                        help="auto (CUDA when present), cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default=dtype,
+                        help=f"{dtype_help}float16, bfloat16, float32 (or fp16, bf16, fp32), "
+                             "or auto: float16 on CUDA, float32 on the CPU")
+
+
+def check_dtype(parser: argparse.ArgumentParser, text: str) -> None:
+    """--dtype read by the library's resolve_dtype, which the scripts build their models in
+    (its names and aliases, and 'auto', resolved on the device at the script's start), a bad
+    one refused by the parser (gpu_check, paired_check, decode_variants, family_check)."""
     try:
-        resolve_dtype(args.dtype, "cpu")  # 'auto' is resolved on the device in main
+        resolve_dtype(text, "cpu")  # 'auto' is resolved on the device in main
     except PrunebenchError as err:
         parser.error(f"--dtype: {err} or auto")
+
+
+def check_attention(parser: argparse.ArgumentParser, text: str) -> None:
+    """--attention read by the library's resolve_attention, a bad one refused by the parser
+    (gpu_check, decode_variants)."""
+    try:
+        bench.resolve_attention(text, torch.device("cpu"))
+    except PrunebenchError as err:
+        parser.error(f"--attention: {err}")
 
 
 def checked_arch(parser: argparse.ArgumentParser, name: str):
@@ -417,11 +445,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="llama-7b",
                    help="a known shape (docs/families.md), 'tiny-test' or 'tiny-test-moe'")
-    p.add_argument("--device", default="auto", type=device_spec,
-                   help="auto (CUDA when present), cpu, cuda or cuda:N")
-    p.add_argument("--dtype", default="float16",
-                   help="float16, bfloat16, float32 (or fp16, bf16, fp32), or auto: float16 on "
-                        "CUDA, float32 on the CPU")
+    add_device_and_dtype(p)
     p.add_argument("--tokens", default="12x128,82x128",
                    help="token configs in priority order; later ones run if the budget allows")
     p.add_argument("--batch-sizes", default="1,16,64")
@@ -454,10 +478,7 @@ def parse_args(argv):
     p.add_argument("--seed", type=non_negative_int, default=0)
     args = p.parse_args(argv)
     check_common(p, args)
-    try:
-        bench.resolve_attention(args.attention, torch.device("cpu"))
-    except PrunebenchError as err:
-        p.error(f"--attention: {err}")
+    check_attention(p, args.attention)
     backends = args.backends.split(",")
     unknown = sorted(set(backends) - set(bench.BACKENDS))
     if unknown:

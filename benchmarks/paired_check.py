@@ -31,13 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, beside this script
 
-from gpu_check import (_shallower, arch_config, check_common, check_moe_arch,  # noqa: E402
-                       checked_arch, depth_blocks, free, width_config)
+from gpu_check import (_shallower, add_device_and_dtype, arch_config,  # noqa: E402
+                       check_common, check_moe_arch, checked_arch, depth_blocks, free,
+                       width_config)
 
 from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.benchmark import BACKENDS, dtype_name, run_paired  # noqa: E402
-from prunebench.commands.arguments import (device_spec, non_negative_int,  # noqa: E402
-                                           parse_batches, parse_tokens, positive_float)
+from prunebench.commands.arguments import (non_negative_int, parse_batches,  # noqa: E402
+                                           parse_tokens, positive_float)
 from prunebench.benchmark.compiled import MODES as COMPILE_MODES  # noqa: E402
 from prunebench.benchmark.paired import row_flags  # noqa: E402
 from prunebench.modeling import (count_params, random_model, remove_blocks,  # noqa: E402
@@ -50,11 +51,7 @@ log = logging.getLogger("paired_check")
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
-    p.add_argument("--device", default="auto", type=device_spec,
-                   help="auto (CUDA when present), cpu, cuda or cuda:N")
-    p.add_argument("--dtype", default="float16",
-                   help="float16, bfloat16, float32 (or fp16, bf16, fp32), or auto: float16 on "
-                        "CUDA, float32 on the CPU")
+    add_device_and_dtype(p)
     p.add_argument("--tokens", default="12x128", help="<input>x<output>: one token config")
     p.add_argument("--batch-sizes", default="1,16")
     p.add_argument("--backends", default="compiled,hf")

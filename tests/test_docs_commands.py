@@ -122,8 +122,10 @@ def test_every_benchmark_script_refusal_the_docs_show_is_what_it_says(capsys, mo
     """docs/failure-modes.md's "Benchmark scripts" rows, each command run as it is shown: the
     script stops with exit code 2 and says the row's message (its `...` standing for what the
     row leaves out; a row of two commands gives one message for both, or one each)."""
-    session, check, paired = (benchmark_script(REPO / "benchmarks" / f"{name}.py", monkeypatch)
-                              for name in ("gpu_session", "gpu_check", "paired_check"))
+    session, check, paired, variants, families, memory = (
+        benchmark_script(REPO / "benchmarks" / f"{name}.py", monkeypatch)
+        for name in ("gpu_session", "gpu_check", "paired_check", "decode_variants",
+                     "family_check", "gpu_memory"))
 
     def start(*args, **kwargs):
         raise AssertionError("gpu_session took the arguments and started its steps")
@@ -132,6 +134,8 @@ def test_every_benchmark_script_refusal_the_docs_show_is_what_it_says(capsys, mo
     # start the session, which this stops.
     monkeypatch.setattr(session, "Session", start)
     runs = {"gpu_check.py": check.parse_args, "paired_check.py": paired.parse_args,
+            "decode_variants.py": variants.parse_args, "family_check.py": families.parse_args,
+            "gpu_memory.py": memory.parse_args,
             "gpu_session.py": lambda argv: session.main([*argv, "--out", str(tmp_path / "out"),
                                                          "--work", str(tmp_path / "work")])}
     text = (REPO / "docs" / "failure-modes.md").read_text()

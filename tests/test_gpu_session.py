@@ -639,3 +639,32 @@ def test_session_refuses_a_moe_arch_that_is_no_known_mixture_of_experts_before_a
             session.main(["--steps", "moe", "--moe-arch", arch, "--out", str(tmp_path)])
         assert stop.value.code == 2 and said in capsys.readouterr().err
     assert len(started) == 2
+
+
+def test_decode_variants_family_check_and_gpu_memory_read_their_arguments_as_gpu_check_does(
+        capsys):
+    """decode_variants' --tokens (int() of a split on 'x' after the start, a traceback for
+    '12-128'), and the three scripts' --device and --dtype (torch's or the library's error
+    after the start) are refused by their parsers, exit code 2, with the message gpu_check and
+    `prunebench bench` give; what they take is kept as given."""
+    variants, families, memory = (load_script(name) for name in
+                                  ("decode_variants", "family_check", "gpu_memory"))
+    args = variants.parse_args(["--tokens", "4X6", "--device", "cuda:1", "--dtype", "auto",
+                                "--attention", "cudnn"])
+    assert (args.tokens, args.device, args.dtype, args.attention) == ("4X6", "cuda:1", "auto",
+                                                                      "cudnn")
+    args = families.parse_args(["--device", "cpu", "--dtype", "fp16"])
+    assert (args.device, args.dtype) == ("cpu", "fp16")
+    assert memory.parse_args(["--device", "cuda"]).device == "cuda"
+    refused = [(variants, ["--tokens", "12-128"], "malformed --tokens '12-128'"),
+               (variants, ["--tokens", "12x0"], "--tokens '12x0' generates nothing"),
+               (variants, ["--tokens", "12x128,82x128"], "gives 2 token configs"),
+               (variants, ["--attention", "flesh"], "--attention: unknown attention backend"),
+               *((script, ["--device", "CPU"], "unknown device 'CPU'")
+                 for script in (variants, families, memory)),
+               *((script, ["--dtype", "float8"], "--dtype: unknown dtype 'float8'")
+                 for script in (variants, families))]
+    for script, bad, said in refused:
+        with pytest.raises(SystemExit) as stop:
+            script.parse_args(bad)
+        assert stop.value.code == 2 and said in capsys.readouterr().err, (script, bad)
