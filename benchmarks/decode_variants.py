@@ -192,7 +192,7 @@ def main(argv=None) -> dict:
     elapsed = lambda: time.perf_counter() - start  # noqa: E731
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     dtype = resolve_dtype(args.dtype, device)
     attention = bench.resolve_attention(args.attention, device)
     n_in, n_out = parse_tokens(args.tokens)

@@ -268,7 +268,7 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     dtypes = list(dict.fromkeys([torch.float32, resolve_dtype(args.dtype, device)]))
     mode = resolve_mode(args.mode, device)  # auto: the decoder's CUDA graph on CUDA
     rows = []

@@ -515,7 +515,7 @@ def main(argv=None) -> dict:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     dtype = resolve_dtype(args.dtype, device)
     attention = bench.resolve_attention(args.attention, device)
     tokens = parse_token_configs(args.tokens)

@@ -226,7 +226,7 @@ def main(argv=None) -> dict:
     unknown = sorted(set(checks) - set(CHECKS))
     if unknown:
         raise SystemExit(f"unknown check(s) {unknown}: choose from {list(CHECKS)}")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = provenance(device=device, seed=args.seed, cell=vars(args))

@@ -113,7 +113,7 @@ def main(argv=None) -> dict:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     dtype = resolve_dtype(args.dtype, device)
     lin, lout = parse_tokens(args.tokens)
     batch_sizes = parse_batches(args.batch_sizes, "--batch-sizes")

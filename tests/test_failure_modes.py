@@ -486,11 +486,25 @@ def test_f28_unreadable_manifest(checkpoint):
 
 # ------------------------------------------------------------------------------------ runtime
 
-def test_f29_no_gpu_when_one_is_required(monkeypatch):
+def test_f29_no_gpu_when_one_is_required(monkeypatch, tmp_path, checkpoint):
+    """A workflow job's fix is the run's config key (its rule script resolves the config's
+    `device` as it is, or calls the library that does: the prune job's prune_checkpoint); a
+    command's or script's, the option it was given (tests/test_single_checkpoint.py)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(PrunebenchError, match="no CUDA GPU is visible.*'cpu' or 'auto'") as info:
+    said = ("device cuda requested but no CUDA GPU is visible here: run on a GPU node, or set "
+            "device: cpu or device: auto in the run's config")
+    with pytest.raises(PrunebenchError) as info:
         modeling.resolve_device("cuda")
+    assert str(info.value) == said
     assert info.value.retry_may_help  # another node of a cluster may have one (F54)
+    with pytest.raises(PrunebenchError) as info:
+        prune_checkpoint(checkpoint, "depth_mag", "0.8", tmp_path / "out", None,
+                         {"protect_first": 0, "protect_last": 0}, device="cuda")
+    assert str(info.value) == said and not (tmp_path / "out").exists()
+    with pytest.raises(PrunebenchError) as info:
+        modeling.resolve_device("cuda:0", "--device")
+    assert str(info.value) == ("device cuda:0 requested but no CUDA GPU is visible here: run on "
+                               "a GPU machine, or give --device cpu or --device auto")
 
 
 def test_f30_out_of_memory_while_pruning(tmp_path, checkpoint, monkeypatch):

@@ -198,8 +198,8 @@ def test_an_index_beyond_the_gpus_this_job_sees_is_refused_with_the_fix(fake_gpu
     assert str(err.value) == (
         "device cuda:1 names GPU 1, but this process sees 1 GPU (numbered from 0; "
         "CUDA_VISIBLE_DEVICES=3): a scheduler such as SLURM gives each job its own GPUs, "
-        "numbered from 0 in the job. Set device to 'cuda' or 'auto' (each job then uses the GPU "
-        "it was given), or an index below 1")
+        "numbered from 0 in the job: set device: cuda or device: auto in the run's config (each "
+        "job then uses the GPU it was given), or an index below 1")
     assert current == []  # nothing made current
     assert modeling.resolve_device("cuda:0") == torch.device("cuda", 0)
 

@@ -1772,6 +1772,30 @@ def test_an_evaluation_that_cannot_write_its_files_keeps_its_answers(tiny_model_
     assert list(progress.glob("*.jsonl")) == []
 
 
+@pytest.mark.parametrize("argv", [
+    ["prune", "--method", "depth_mag", "--size", "0.8"],
+    ["recover", "--data", "embedded"],
+    ["bench", "--tokens", "4x2", "--batch", "1"],
+    ["eval", "--ppl", "embedded"],
+], ids=lambda argv: argv[0])
+def test_a_gpu_this_machine_lacks_is_refused_with_the_option_to_give_instead(
+        argv, tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """`--device cuda` where no GPU shows: the fix names the option typed, not the workflow
+    config's `device:` key (the library's message, which the rule scripts' jobs say); recover
+    said it only from inside the recovery, after the records were read."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("prunebench.commands.recover.instruction_records",
+                        lambda *a, **k: pytest.fail("the records were read first"))
+    command, *options = argv
+    code, _, err = run(capsys, command, tiny_model_dir, *options, "--device", "cuda", "--out",
+                       tmp_path / ("out.json" if command == "bench" else "out"), "-q")
+    assert_one_line_error(code, err, "device cuda requested but no CUDA GPU is visible here: "
+                                     "run on a GPU machine, or give --device cpu or --device auto")
+    assert "device: " not in err and not (tmp_path / "out").exists()
+
+
 def test_prune_says_a_missing_gpu_or_damaged_weights_before_drawing_calibration(
         tiny_model_dir, tmp_path, capsys, monkeypatch):
     """Drawing the windows can be a hub text's download and tokenization: what would stop the

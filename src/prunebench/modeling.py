@@ -71,10 +71,16 @@ DTYPES = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16
           "float32": torch.float32, "fp32": torch.float32, "float": torch.float32}
 
 
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+def resolve_device(device: str | torch.device | None = "auto",
+                   option: str | None = None) -> torch.device:
     """'auto' = CUDA when present, else CPU; asking for CUDA without a GPU is an error. CUDA
     without an index on a machine with several GPUs is the GPU this process claims (one no
-    other prunebench job holds: prunebench.gpu_claim), made the current device."""
+    other prunebench job holds: prunebench.gpu_claim), made the current device.
+
+    `option`: the command-line option the device was given with (`--device` of the
+    prunebench commands and the benchmarks/ scripts), which the fix of a device this machine
+    cannot give names; None: the workflow's config key `device`, which the rule scripts and
+    the library calls they make resolve (a command resolves its device before those calls)."""
     if device in (None, "auto"):
         if not torch.cuda.is_available():
             return torch.device("cpu")
@@ -82,7 +88,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ResourceError(f"device {device} requested but no CUDA GPU is visible here: run "
-                            "on a GPU node, or set the device to 'cpu' or 'auto'")
+                            f"on a GPU {'machine' if option else 'node'}, or "
+                            f"{set_device(('cpu', 'auto'), option)}")
     if device.type == "cuda" and device.index is None and torch.cuda.device_count() > 1:
         from prunebench.gpu_claim import claim_one
 
@@ -94,14 +101,23 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             f"device {device} names GPU {device.index}, but this process sees {count} GPU"
             f"{'s' if count != 1 else ''} (numbered from 0"
             f"{f'; CUDA_VISIBLE_DEVICES={visible}' if visible is not None else ''}): a scheduler "
-            "such as SLURM gives each job its own GPUs, numbered from 0 in the job. Set device "
-            "to 'cuda' or 'auto' (each job then uses the GPU it was given), or an index below "
-            f"{count}")
+            "such as SLURM gives each job its own GPUs, numbered from 0 in the job: "
+            f"{set_device(('cuda', 'auto'), option)} (each job then uses the GPU it was "
+            f"given), or an index below {count}")
     if device.type == "cuda" and device.index is not None:
         # What torch uses where no device is named (CUDA events, streams, graph capture,
         # synchronize): the GPU the work runs on, not GPU 0.
         torch.cuda.set_device(device.index)
     return device
+
+
+def set_device(values: tuple[str, ...], option: str | None) -> str:
+    """How the user sets the device to one of `values` where they gave it: the option of the
+    command they typed (`give --device cpu or --device auto`), else the run's config (`set
+    device: cpu or device: auto in the run's config`)."""
+    if option:
+        return "give " + " or ".join(f"{option} {value}" for value in values)
+    return "set " + " or ".join(f"device: {value}" for value in values) + " in the run's config"
 
 
 def gpu_keys() -> list[str]:

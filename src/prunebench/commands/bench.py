@@ -69,7 +69,7 @@ def bench_command(args) -> Path:
     check_out_file(out, args.force, ckpt.path)
     if dense is not None:
         check_out_file(out, args.force, dense.path)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     if device.type != "cuda" and args.attention in CUDA_ONLY_ATTENTION:
         raise PrunebenchError(f"--attention {args.attention} is a kernel of CUDA only, and this "
                               f"benchmark runs on {device}: {ON_CPU_INSTEAD}")

@@ -116,7 +116,7 @@ def eval_command(args) -> Path:
         from prunebench.legacy_tokenization import sentencepiece_file
 
         sentencepiece_file(ckpt.path)  # before minutes of loading: one it lacks is said now
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     model = load_model(ckpt.path, device=device, dtype=args.dtype or "float32")
     purpose = "perplexity" if datasets else "zero-shot evaluation"
     tokenizer = require_tokenizer(ckpt.path, purpose, args.trust_remote_code)

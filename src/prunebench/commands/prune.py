@@ -105,7 +105,7 @@ def prune_command(args) -> Path:
                               "or less")
     # What stops the prune once its weights load, said before the windows are drawn (a hub
     # text's download and tokenization): no GPU, weights that are not whole safetensors.
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     damaged = safetensors_problems(weight_files(ckpt.path))
     if damaged:
         raise PrunebenchError(f"checkpoint {ckpt.path}: {'; '.join(damaged)}: re-download it, or "

@@ -54,6 +54,7 @@ def recover_command(args) -> Path:
     check_out_dir(out, args.force, writes=("prune_report.json",))
 
     from prunebench.lora import progress_path_for, recover_checkpoint
+    from prunebench.modeling import resolve_device
     from prunebench.results import recovered_report
 
     source = settings["data"]["source"]
@@ -63,12 +64,15 @@ def recover_command(args) -> Path:
     ckpt = resolve_model(args.model, args.cache_dir, args.trust_remote_code)
     base, base_report = base_variant(ckpt)
     check_out_dir(out, args.force, ckpt.path, ("prune_report.json",))
+    # Resolved here, as prune, bench and eval resolve theirs: a device this machine lacks is
+    # said with the option that gave it, before the records are read (a hub download).
+    device = resolve_device(args.device, "--device")
     variant = f"{base}+lora"
     with atomic_dir(out) as tmp:
         try:  # the data's and the training's errors name config keys too: with their options
             records = instruction_records(settings["data"])
             recovery = recover_checkpoint(ckpt.path, tmp / "checkpoint", records, settings,
-                                          device=args.device,
+                                          device=device,
                                           trust_remote_code=args.trust_remote_code,
                                           # beside --out, which is made only at the end: the
                                           # same command again resumes a killed recovery
