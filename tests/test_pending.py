@@ -42,24 +42,48 @@ def test_cuda_jobs_run_again_here_without_a_gpu_are_refused_with_what_they_would
         check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
 
 
+def new_cuda_jobs(tmp_path, case):
+    """A first run's jobs, of which two ask for CUDA: `device: cuda`, or compiled benchmarks in
+    a mode that runs only on CUDA under `device: auto` (the other jobs run on the CPU then)."""
+    if case == "device":
+        return [job("prune", [tmp_path / "ckpt"], device="cuda"),
+                job("benchmark", [tmp_path / "new.json"], device="cuda:1"),
+                job("model", [tmp_path / "model"]), job("aggregate")]
+    graph = {"compile_mode": "cuda-graph"}
+    return [job("benchmark", [tmp_path / "a.json"], device="auto", settings=graph),
+            job("paired_benchmark", [tmp_path / "b.json"], device="auto", settings=graph),
+            job("benchmark", [tmp_path / "c.json"], device="auto", settings={"sampling": False}),
+            job("prune", [tmp_path / "ckpt"], device="auto"), job("model", [tmp_path / "m"])]
+
+
+@pytest.mark.parametrize("case, said, fix", [
+    ("device", "device is 'cuda' but this machine shows no GPU: the 2 job(s) to run here that "
+     "ask for it (prune m/depth_mag-0.8, benchmark m/depth_mag-0.8) would each stop at its start",
+     "set device: auto to run them on this machine's CPU"),
+    ("compile_mode", "benchmark.compile_mode 'cuda-graph' runs only on CUDA, and this machine "
+     "shows no GPU: the 2 compiled-backend benchmark(s) to run here (benchmark m/depth_mag-0.8, "
+     "paired_benchmark m/depth_mag-0.8) would each stop at its start",
+     "set benchmark.compile_mode: auto to run them op by op on this machine's CPU"),
+])
 def test_new_cuda_jobs_to_run_here_without_a_gpu_are_refused_before_the_jobs_before_them(
-        tmp_path):
-    """A first run of `device: cuda` on a machine without a GPU: every prune, benchmark and
-    evaluation job would stop at its start, after the model's training or download ran for
-    nothing. Refused at once, with the CPU's device as a fix (nothing made would rerun)."""
-    jobs = [job("prune", [tmp_path / "ckpt"], device="cuda"),
-            job("benchmark", [tmp_path / "new.json"], device="cuda:1"),
-            job("model", [tmp_path / "model"]), job("aggregate")]
+        tmp_path, case, said, fix):
+    """A first run of `device: cuda`, or of `device: auto` with a compile mode that runs only on
+    CUDA, on a machine without a GPU: every prune, benchmark and evaluation job, or every
+    compiled benchmark, would stop at its start, after the model's training or download (and
+    the prunes) ran for nothing; the preflight warning says nothing of the tiny model, made for
+    the CPU. Refused at once, with the setting to change as a fix (nothing made would rerun)."""
+    jobs = new_cuda_jobs(tmp_path, case)
     [line] = gpu_problems(jobs, gpu=False, jobs_run_here=True)
-    assert line.startswith("device is 'cuda' but this machine shows no GPU: the 2 job(s) to run "
-                           "here that ask for it (prune m/depth_mag-0.8, benchmark "
-                           "m/depth_mag-0.8) would each stop at its start")
-    assert "--no-hooks" in line and line.endswith("set device: auto to run them on this "
-                                                  "machine's CPU")
+    assert line.startswith(said)
+    assert "--no-hooks" in line and line.endswith(fix)
     with pytest.raises(PrunebenchError, match="1 problem.*before any job started"):
         check_pending(jobs, no_model_dir, jobs_run_here=True, gpu=False)
     assert gpu_problems(jobs, gpu=True, jobs_run_here=True) == []
     assert gpu_problems(jobs, gpu=False, jobs_run_here=False) == []  # a cluster runs them
+    for harmless in ("auto", "eager", "compile"):  # op by op, or compiled, on the CPU
+        jobs = [job("benchmark", [tmp_path / "a.json"], device="auto",
+                    settings={"compile_mode": harmless})]
+        assert gpu_problems(jobs, gpu=False, jobs_run_here=True) == []
 
 
 @pytest.mark.parametrize("version", ["2.6.1", "1.9.2", "2.7.1rc1", "2.7.0.post3", "not-a-version"])

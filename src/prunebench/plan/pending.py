@@ -10,9 +10,9 @@ started):
   CUDA device (`device: cuda`, or a compiled-backend mode that runs only on CUDA: they would
   stop at their start) or would replace a result made on a GPU with one made on the CPU
   (`device: auto`: a rerun of one cell pasted on a cluster's login node without the cluster
-  profile); jobs asking for `device: cuda` there are refused when new too, since each would
-  stop at its start after the jobs before it (the model's training, a download) ran for
-  nothing;
+  profile); jobs asking for `device: cuda` there, and compiled benchmarks in a mode that runs
+  only on CUDA, are refused when new too, since each would stop at its start after the jobs
+  before it (the model's training, a download, the prunes) ran for nothing;
 - imports of a `local:` model run again (the folder's files changed) from a folder that
   cannot be imported (its weights or tokenizer gone);
 - prunes run again (their checkpoint on disk) that the model's config refuses: a parameter's
@@ -80,37 +80,28 @@ def _listed(jobs: list[PendingJob]) -> str:
 
 
 def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) -> list[str]:
-    """Jobs to run here, where no GPU shows, that ask for a CUDA device: every one would stop
-    at its start, a rerun after removing its results made before, and a new one after the jobs
-    before it (the tiny model's training, a download) ran for nothing. Jobs run again that
-    `device: auto` would send to the CPU over results made on a GPU (CPU timings in place of
-    GPU ones, hours of work for a large model); new ones of `device: auto` lose nothing: the
-    workflow's preflight warning says where they will run."""
+    """Jobs to run here, where no GPU shows, that ask for a CUDA device (`device: cuda`, or a
+    compiled benchmark in a mode that runs only on CUDA under `device: auto`): every one would
+    stop at its start, a rerun after removing its results made before, and a new one after the
+    jobs before it (the tiny model's training, a download, the prunes) ran for nothing. Jobs
+    run again that `device: auto` would send to the CPU over results made on a GPU (CPU
+    timings in place of GPU ones, hours of work for a large model); new ones of `device: auto`
+    lose nothing: the workflow's preflight warning says where they will run."""
     if gpu or not jobs_run_here:
         return []
-    problems = []
     cuda = [job for job in jobs if str(job.params.get("device", "")).startswith("cuda")]
-    again = [job for job in cuda if job.reruns]
-    if again:
-        problems.append(
-            f"device is 'cuda' but this machine shows no GPU: {len(again)} job(s) run again "
-            f"here ({_listed(again)}) would stop at their start, after removing the results "
-            f"they made before. {RUN_ON_GPU}")
-    elif cuda:
-        # Nothing made before would rerun, so changing `device` costs nothing here.
-        problems.append(
-            f"device is 'cuda' but this machine shows no GPU: the {len(cuda)} job(s) to run "
-            f"here that ask for it ({_listed(cuda)}) would each stop at its start. "
-            f"{RUN_ON_GPU}; or set device: auto to run them on this machine's CPU")
-    jobs = [job for job in jobs if job.reruns]
+    problems = _stopping(cuda, "device is 'cuda' but this machine shows no GPU", "job(s)",
+                         "job(s) to run here that ask for it",
+                         "set device: auto to run them on this machine's CPU")
     cuda_modes = [job for job in jobs if job.params.get("device") == "auto"
                   and _compile_mode(job) in CUDA_ONLY_MODES]
     if cuda_modes:
-        problems.append(
-            f"benchmark.compile_mode {_compile_mode(cuda_modes[0])!r} runs only on CUDA, and "
-            f"this machine shows no GPU: {len(cuda_modes)} compiled-backend benchmark(s) run "
-            f"again here ({_listed(cuda_modes)}) would stop at their start, after removing the "
-            f"results they made before. {RUN_ON_GPU}")
+        problems += _stopping(
+            cuda_modes, f"benchmark.compile_mode {_compile_mode(cuda_modes[0])!r} runs only on "
+            "CUDA, and this machine shows no GPU", "compiled-backend benchmark(s)",
+            "compiled-backend benchmark(s) to run here",
+            "set benchmark.compile_mode: auto to run them op by op on this machine's CPU")
+    jobs = [job for job in jobs if job.reruns]
     # The tiny model is made for the CPU (the preflight warning leaves it out too).
     made_on = [(job, made_on_gpu(job)) for job in jobs
                if job.params.get("device") == "auto" and job.params.get("source") != "tiny"]
@@ -123,6 +114,22 @@ def gpu_problems(jobs: Iterable[PendingJob], *, gpu: bool, jobs_run_here: bool) 
             f"(hours for a model of billions of parameters; CPU timings in the speed table). "
             f"{RUN_ON_GPU}")
     return problems
+
+
+def _stopping(jobs: list[PendingJob], why: str, kind: str, new_kind: str,
+              instead: str) -> list[str]:
+    """The line refusing `jobs`, which would each stop at their start here for `why`: those
+    run again, if any, which would remove their results made before (the fix is to run them
+    where a GPU shows: changing the setting `instead` names would rerun every finished job it
+    is a param of), else the new ones, where changing it costs nothing."""
+    again = [job for job in jobs if job.reruns]
+    if again:
+        return [f"{why}: {len(again)} {kind} run again here ({_listed(again)}) would stop at "
+                f"their start, after removing the results they made before. {RUN_ON_GPU}"]
+    if jobs:
+        return [f"{why}: the {len(jobs)} {new_kind} ({_listed(jobs)}) would each stop at its "
+                f"start. {RUN_ON_GPU}; or {instead}"]
+    return []
 
 
 def _compile_mode(job: PendingJob) -> Any:
