@@ -99,6 +99,32 @@ def test_a_model_whose_mlp_disagrees_with_its_familys_gate_flag_is_refused(name,
         build_model(config)
 
 
+def test_on_a_load_the_gate_refusal_comes_after_the_manifest_check_and_before_any_weight_loads(
+        tmp_path, monkeypatch):
+    """The order docs/failure-modes.md states: load_model verifies the checkpoint's manifest
+    first (every recorded file hashed, the weights included: a changed weight file is refused
+    by it, not by the gate check), then builds the model on the meta device, where the gate
+    check refuses it, before any weight is loaded into it."""
+    from prunebench import modeling
+
+    model = build_model(transformers.LlamaConfig(**SHAPE), "cpu", torch.float32)
+    modeling.save_model(model, None, tmp_path)
+    monkeypatch.setitem(param_count.FAMILIES, "llama",
+                        dataclasses.replace(param_count.FAMILIES["llama"], ungated_mlp=True))
+    monkeypatch.setattr(modeling, "load_state_dict",
+                        lambda *a, **k: pytest.fail("a weight was loaded first"))
+    with pytest.raises(PrunebenchError, match="block 0: LlamaForCausalLM builds an MLP with a gate"):
+        modeling.load_model(tmp_path)
+    (weights,) = tmp_path.glob("*.safetensors")
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of the last weight: the same size, another sha256
+    weights.write_bytes(bytes(data))
+    monkeypatch.setenv("PRUNEBENCH_VERIFY", "full")
+    with pytest.raises(PrunebenchError, match=f"weight file {weights.name} does not match its "
+                                              "recorded sha256"):
+        modeling.load_model(tmp_path)
+
+
 @pytest.mark.parametrize("name", UNGATED)
 @pytest.mark.parametrize("mlp_bias", [False, True])
 def test_removing_a_channel_removes_two_hidden_weights_and_its_up_bias(name, mlp_bias, tmp_path):
