@@ -21,7 +21,8 @@ StableLM-2-12B's parallel block and per-head q/k LayerNorms, Arcee's ungated rel
 biases and YaRN tables, Nemotron's ungated MLP, LayerNorms weighing by 1 + weight with biases,
 half of each head rotating and head_dim set apart, StarCoder2-3B's ungated gelu MLP named
 c_fc / c_proj with biases everywhere and biased LayerNorms, phi-2's parallel block, attention
-output `dense`, fc1 / fc2 MLP and biased LM head with q/k LayerNorms on; sliding windows of 8
+output `dense`, fc1 / fc2 MLP and biased LM head with q/k LayerNorms on, Granite 4.0's
+attention-only dense model with its shared MLP's packed input_linear; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
 longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
@@ -68,6 +69,7 @@ from prunebench.provenance import provenance  # noqa: E402
 log = logging.getLogger("family_check")
 
 WINDOW = 8  # shorter than the cells: the windows' masks take part
+SMALL_WIDTH = 128  # every small model's MLP channels
 # One published shape per family, made small; what makes the family differ is kept.
 FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2": "qwen2.5-7b",
                  "qwen3": "qwen3-8b", "gemma": "gemma-7b", "gemma2": "gemma-2-2b",
@@ -79,7 +81,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "cohere": "command-r-plus", "cohere2": "command-r7b",
                  "hunyuan_v1_dense": "hunyuan-7b", "stablelm": "stablelm-2-1.6b",
                  "arcee": None, "nemotron": None, "starcoder2": "starcoder2-3b",
-                 "phi": "phi-2"}
+                 "phi": "phi-2", "granitemoehybrid": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -95,7 +97,10 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # now: theirs have no biases) with its ungated MLP, biased LayerNorms weighing by 1 + weight, half of each head rotating, head_dim
 # set apart (below) and biases on every projection. (GLM and GLM-4 have
 # known shapes, GLM-4-9B-chat's and GLM-4-9B-0414's: their q/k/v biases kept, half of each
-# head rotating in adjacent pairs.)
+# head rotating in adjacent pairs.) Granite 4.0's attention-only dense model (granite-4.0-
+# micro's layout, its config.json not confirmed here): Granite's scalars, the dense shared MLP
+# (gate and up packed in input_linear, as wide as the others' MLP) and biases on the four
+# attention projections (false as published, so sliced here).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -114,10 +119,16 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                                            "factor": 32.0, "original_max_position_embeddings": 8,
                                            "beta_fast": 32.0, "beta_slow": 1.0}),
             "nemotron": dict(model_type="nemotron", attention_bias=True, mlp_bias=True,
-                             partial_rotary_factor=0.5)}
-SMALL = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
-             num_key_value_heads=2, head_dim=16, vocab_size=256, max_position_embeddings=256,
-             bos_token_id=1, eos_token_id=2, pad_token_id=0)
+                             partial_rotary_factor=0.5),
+            "granitemoehybrid": dict(model_type="granitemoehybrid", num_local_experts=0,
+                                     shared_intermediate_size=SMALL_WIDTH,
+                                     layer_types=["attention"] * 4,
+                                     position_embedding_type="rope", attention_bias=True,
+                                     embedding_multiplier=12.0, attention_multiplier=0.0151,
+                                     residual_multiplier=0.22, logits_scaling=7.3)}
+SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
+             num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
+             max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
 NEAR_TIE = 1e-4  # float32: far above the differences of two correct implementations
 MIN_VARIED = 3  # distinct generated tokens per row (mean) for the agreement to mean something
 
@@ -170,7 +181,7 @@ def variants(config, device, seed: int) -> dict:
     width = copy.deepcopy(dense)
     surgery.remove_kv_groups(width, 1, [0])
     surgery.remove_kv_groups(width, 2, [0, 1])  # no heads left: its output bias alone
-    surgery.remove_channels(width, 3, range(0, config.intermediate_size, 2))
+    surgery.remove_channels(width, 3, range(0, SMALL_WIDTH, 2))
     depth = copy.deepcopy(dense)
     remove_blocks(depth, [1])
     return {"dense": dense, "width": width, "depth": depth}

@@ -66,6 +66,7 @@ from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
 from transformers import Qwen3NextConfig
 from transformers import PhiConfig, Starcoder2Config
+from transformers import GraniteMoeHybridConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -369,13 +370,34 @@ FAMILIES = {
         linear_num_value_heads=4, linear_key_head_dim=8, linear_value_head_dim=12,
         linear_conv_kernel_dim=4, moe_intermediate_size=32, shared_expert_intermediate_size=48,
         num_experts=4, num_experts_per_tok=2, mlp_only_layers=[2], initializer_range=0.1),
+    # Granite 4.0, attention-only and dense (granite-4.0-micro's layout): Granite's four
+    # scalars (as above), biases on the four attention projections (attention_bias: false as
+    # published), rotary positions, and in every block the dense `shared_mlp` of its own width
+    # (not intermediate_size, the experts' width, unread here), gate and up packed in
+    # input_linear; the block kinds by their published names.
+    "granite4": lambda: GraniteMoeHybridConfig(
+        **{**SMALL, "intermediate_size": 32}, shared_intermediate_size=128, num_local_experts=0,
+        layer_types=["attention"] * 4, position_embedding_type="rope", attention_bias=True,
+        embedding_multiplier=12.0, attention_multiplier=0.0151, residual_multiplier=0.22,
+        logits_scaling=7.3),
+    # Granite 4.0-H (granite-4.0-h-tiny's layout): Mamba-2 blocks (4 heads of 32, 2 groups, a
+    # state of 16, chunks of 8 tokens) beside attention ones (1:1 here: removing any block keeps
+    # both kinds) without rotary positions (as published), a router choosing 2 of 4 experts and
+    # the shared MLP beside them, Granite's scalars.
+    "granitemoehybrid": lambda: GraniteMoeHybridConfig(
+        **{**SMALL, "intermediate_size": 32}, shared_intermediate_size=48, num_local_experts=4,
+        num_experts_per_tok=2, layer_types=["mamba", "attention"] * 2,
+        position_embedding_type=None, mamba_n_heads=4, mamba_n_groups=2, mamba_d_state=16,
+        mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=8, embedding_multiplier=12.0,
+        attention_multiplier=0.0151, residual_multiplier=0.22, logits_scaling=7.3),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
 MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
        "granitemoe", "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2",
        "hunyuan_v1_moe",
-       "llama4_text", "qwen3_next"}
+       "llama4_text", "qwen3_next",
+       "granitemoehybrid"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -404,7 +426,9 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "minimax_m2": "MiniMaxM2ForCausalLM",
            "hunyuan_v1_moe": "HunYuanMoEV1ForCausalLM",
            "llama4_text": "Llama4ForCausalLM",
-           "qwen3_next": "Qwen3NextForCausalLM"}
+           "qwen3_next": "Qwen3NextForCausalLM",
+           "granite4": "GraniteMoeHybridForCausalLM",
+           "granitemoehybrid": "GraniteMoeHybridForCausalLM"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {

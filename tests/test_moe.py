@@ -510,9 +510,9 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
     chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
     # every block's attention (Qwen3-Next's full-attention blocks: its Gated DeltaNet blocks
-    # hold no q_proj or o_proj)
-    attention = sum(hasattr(layer, "self_attn") for layer in model.model.layers)
-    assert attention == (2 if name == "qwen3_next" else 4)
+    # hold no q_proj or o_proj; Granite 4.0's Mamba-2 blocks hold self_attn None)
+    attention = sum(getattr(layer, "self_attn", None) is not None for layer in model.model.layers)
+    assert attention == (2 if name in ("qwen3_next", "granitemoehybrid") else 4)
     assert len(chosen) == 2 * attention and all(".self_attn." in n for n in chosen)
 
 
@@ -552,7 +552,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
     assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe",
                                      "ernie4_5_moe", "hunyuan_v1_moe",
-                                     "llama4_text", "qwen3_next"))
+                                     "llama4_text", "qwen3_next", "granitemoehybrid"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -623,7 +623,8 @@ def test_the_start_refuses_what_a_mixture_of_experts_cannot_do(tmp_path):
                for p in prunable_problems(config, tmp_path / "nowhere"))
 
 
-# A published id of each family, naming its known shape.
+# A published id of each family, naming its known shape (Granite 4.0's hybrid models have
+# none: no published config.json of theirs was confirmed, so no id names one).
 HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen/Qwen3-30B-A3B",
            "olmoe": "allenai/OLMoE-1B-7B-0924-Instruct",
            "qwen2_moe": "Qwen/Qwen1.5-MoE-A2.7B-Chat", "gpt_oss": "openai/gpt-oss-20b",
@@ -638,7 +639,7 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "qwen3_next": "Qwen/Qwen3-Next-80B-A3B-Instruct"}
 
 
-@pytest.mark.parametrize("name", sorted(MOE))
+@pytest.mark.parametrize("name", sorted(MOE & HUB_IDS.keys()))
 def test_a_hub_id_naming_a_mixture_of_experts_refuses_its_width_variants_before_download(
         name, tmp_path):
     """A published id names its family before anything is downloaded: its width variants are

@@ -62,13 +62,14 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     and fc2, o_proj Phi's attention `dense`).
     """
     refuse_expert_targets(model, targets)
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    # (by LLaMA's part names: Granite 4.0's input_linear is a packed gate_up_proj)
+    names = {projections.llama_name(name) for name, _ in model.named_modules()}
     if problems := packed_target_problems(targets, sorted(names & PACKED_PARTS.keys())):
         raise PrunebenchError(problems[0])
     chosen, skipped = [], []
     for name, module in model.named_modules():
-        short = name.rsplit(".", 1)[-1]
-        parts = PACKED_PARTS.get(short, (projections.llama_name(name),))
+        part = projections.llama_name(name)
+        parts = PACKED_PARTS.get(part, (part,))
         if isinstance(module, nn.Linear) and all(p in targets for p in parts):
             (chosen if module.in_features and module.out_features else skipped).append(name)
     if not chosen:

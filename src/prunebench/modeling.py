@@ -45,8 +45,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
-from prunebench.projections import (down_proj, get_part, mlp_gated, mlp_inputs, module_name,
-                                    o_proj, set_block_heads, set_part)
+from prunebench.projections import (block_mlp, down_proj, get_part, mlp_gated, mlp_inputs,
+                                    module_name, o_proj, set_block_heads, set_part)
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
     # which jobs that read a config or a tokenizer (calibration, dense report) do without
@@ -178,10 +178,11 @@ def final_norm(model: nn.Module) -> nn.Module:
 
 
 def sparse_block(layer: nn.Module) -> nn.Module:
-    """A block's MLP or mixture of experts: GraniteMoE holds it as `block_sparse_moe`, Llama 4
-    as `feed_forward`, every other family as `mlp`."""
+    """A block's MLP or mixture of experts: GraniteMoE holds it as `block_sparse_moe` (Granite
+    4.0 too, where its config has experts), Llama 4 as `feed_forward`, every other family as
+    its dense MLP (`projections.block_mlp`: Granite 4.0's `shared_mlp` without experts)."""
     return (getattr(layer, "block_sparse_moe", None) or getattr(layer, "feed_forward", None)
-            or layer.mlp)
+            or block_mlp(layer))
 
 
 def set_activation_checkpointing(model, on: bool) -> None:
@@ -312,7 +313,7 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
                       shape: dict[str, Any]) -> None:
     """Replace a freshly built block's projections with modules of the given shape."""
     d, hd = config.hidden_size, head_dim(config)
-    attn, mlp = layer.self_attn, layer.mlp
+    attn, mlp = layer.self_attn, block_mlp(layer)
     n_q, n_kv = shape["num_attention_heads"], shape["num_key_value_heads"]
     in_bias, out_bias = qkv_bias(config), o_bias(config) or shape["o_proj_bias"]
     layout = family(config)
@@ -347,7 +348,8 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     m = shape["intermediate_size"]
     m_bias = mlp_bias(config)
     if "gate_up_proj" in layout.packed:  # Phi-3, GLM: one gate_up_proj, rows [gate; up]
-        mlp.gate_up_proj = _linear(d, 2 * m, m_bias, mlp.gate_up_proj)
+        # (Granite 4.0's input_linear)
+        set_part(mlp, "gate_up_proj", _linear(d, 2 * m, m_bias, get_part(mlp, "gate_up_proj")))
     else:
         # (ArceeMLP, NemotronMLP: up_proj alone, no gate; Starcoder2's c_fc, Phi's fc1)
         for part in mlp_inputs(mlp):
@@ -757,12 +759,15 @@ def accelerate_max_memory(max_memory: dict | None) -> dict | None:
 # `router.weight`. PhiMoE's router, published as Mixtral's (`block_sparse_moe.gate.weight`,
 # which the one-time fusion of its per-expert tensors names `mlp.gate.weight`), is
 # `mlp.router.weight`.
-LOADED_NAMES = {"granitemoe": ((".block_sparse_moe.input_linear.weight",
-                                ".block_sparse_moe.experts.gate_up_proj"),
-                               (".block_sparse_moe.output_linear.weight",
-                                ".block_sparse_moe.experts.down_proj"),
-                               (".block_sparse_moe.router.layer.weight",
-                                ".block_sparse_moe.router.weight")),
+_GRANITE_MOE_NAMES = ((".block_sparse_moe.input_linear.weight",
+                       ".block_sparse_moe.experts.gate_up_proj"),
+                      (".block_sparse_moe.output_linear.weight",
+                       ".block_sparse_moe.experts.down_proj"),
+                      (".block_sparse_moe.router.layer.weight",
+                       ".block_sparse_moe.router.weight"))
+# (Granite 4.0's experts as GraniteMoE's; its shared_mlp's input_linear / output_linear are
+# the modules' own names, kept)
+LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoehybrid": _GRANITE_MOE_NAMES,
                 "phimoe": ((".mlp.gate.weight", ".mlp.router.weight"),)}
 
 
@@ -832,8 +837,10 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         model.lm_head.weight = model.model.embed_tokens.weight
     # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real, on
     # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
-    rotary_cls = type(model.model.rotary_emb)
-    model.model.rotary_emb = rotary_cls(config=config).to(device)
+    # (Granite 4.0 without position_embedding_type "rope" holds no rotary module)
+    if model.model.rotary_emb is not None:
+        rotary_cls = type(model.model.rotary_emb)
+        model.model.rotary_emb = rotary_cls(config=config).to(device)
     _materialise_embedding_scale(model.model.embed_tokens, device)
     left = [name for name, b in model.named_buffers() if b.is_meta]
     if left and torch.device(device).type != "meta":  # a family's buffer this loader does not know: it would fail at the first forward
@@ -1071,6 +1078,11 @@ def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = 
 
 # --------------------------------------------------------------------------- depth surgery
 
+# A block's token mixer, by the attribute each family holds it under: softmax attention,
+# Qwen3-Next's Gated DeltaNet, Granite 4.0's Mamba-2 mixer.
+TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba")
+
+
 def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalLM:
     """Remove whole decoder blocks in place; the result is a plain, shallower LLaMA."""
     n = model.config.num_hidden_layers
@@ -1080,14 +1092,20 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     keep = [i for i in range(n) if i not in drop]
     linear = linear_attention_blocks(model.config)
     if any(linear) and all(linear[i] for i in keep):
-        # (refused before anything changes: the model stays whole)
+        # (refused before anything changes: the model stays whole; Granite 4.0's cache
+        # stops as Qwen3-Next's does, in 5.17 and 5.25)
+        name, mixer, last = (
+            ("Granite 4.0", "Mamba-2", "where the model's last block is one")
+            if family(model.config).mamba_mixer else
+            ("Qwen3-Next", "Gated DeltaNet", "(the last block of the published Qwen3-Next "
+             "models is one)"))
         raise PrunebenchError(
-            f"removing blocks {sorted(drop)} would leave this Qwen3-Next model Gated DeltaNet "
+            f"removing blocks {sorted(drop)} would leave this {name} model {mixer} "
             f"blocks only (its full-attention blocks are {[i for i in range(n) if not linear[i]]}"
             "): transformers sizes its masks by a full-attention block's cache, so neither "
             "generate nor any cached forward runs without one. Remove fewer blocks (a larger "
-            "size), or keep a full-attention block with the depth method's protect_last (the "
-            "last block of the published Qwen3-Next models is one)")
+            "size), or keep a full-attention block with the depth method's protect_last "
+            f"{last}")
     # A mixture of experts picks each block's MLP kind by its index (Family.sparse_blocks):
     # the config values that give every kept block its kind again under its new index (found,
     # or refused where the keys cannot say them, before anything changes).
@@ -1095,9 +1113,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
     model.model.layers = nn.ModuleList(model.model.layers[i] for i in keep)
     for new_idx, layer in enumerate(model.model.layers):
-        # the block's cache entry: its attention's, or Qwen3-Next's Gated DeltaNet's
-        attention = layer.self_attn if hasattr(layer, "self_attn") else layer.linear_attn
-        attention.layer_idx = new_idx
+        # the block's cache entry: its attention's, Qwen3-Next's Gated DeltaNet's or Granite
+        # 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other None)
+        mixer = next(m for m in (getattr(layer, name, None) for name in TOKEN_MIXERS) if m)
+        mixer.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
     config = model.config

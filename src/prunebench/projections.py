@@ -16,7 +16,9 @@ config alone); `modeling.build_model` refuses a model whose modules say otherwis
 
 Starcoder2's and Phi's blocks name some modules otherwise (`OWN_NAMES`, keyed by the module's
 owner and its own name): Starcoder2's ungated MLP is `c_fc` -> act -> `c_proj`, Phi's `fc1` ->
-act -> `fc2` and its attention's output projection `dense`. Every name this module gives or
+act -> `fc2` and its attention's output projection `dense`; Granite 4.0's dense MLP is the
+block's `shared_mlp` (`block_mlp`), its gate and up packed as Phi-3's in `input_linear`, its
+down projection `output_linear`. Every name this module gives or
 takes is LLaMA's part name (or a packed module's, `qkv_proj` / `gate_up_proj`, which no family
 names otherwise); `get_part` and `set_part` alone resolve it to the family's module, so that
 each is sliced, scored, fused and adapted where the family's forward reads it.
@@ -37,7 +39,11 @@ ATTENTION_PARTS, MLP_PARTS = PACKED_PARTS["qkv_proj"], PACKED_PARTS["gate_up_pro
 # Phi's attention output `dense`, Starcoder2's MLP c_fc / c_proj, Phi's fc1 / fc2. The owner is
 # the block's attribute that holds the module (`self_attn`, `mlp`).
 OWN_NAMES = {("self_attn", "dense"): "o_proj", ("mlp", "c_fc"): "up_proj",
-             ("mlp", "c_proj"): "down_proj", ("mlp", "fc1"): "up_proj", ("mlp", "fc2"): "down_proj"}
+             ("mlp", "c_proj"): "down_proj", ("mlp", "fc1"): "up_proj", ("mlp", "fc2"): "down_proj",
+             ("mlp", "input_linear"): "gate_up_proj", ("mlp", "output_linear"): "down_proj"}
+# Block attributes that hold its dense MLP under another name than `mlp`, looked up in
+# OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`).
+MLP_OWNERS = {"shared_mlp": "mlp"}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
@@ -60,7 +66,14 @@ def llama_name(qualified: str) -> str:
     """LLaMA's part name of a module by its qualified name (`model.layers.0.mlp.c_fc`:
     up_proj), or its own last name where the family names it as LLaMA does."""
     owner, _, name = qualified.rpartition(".")
-    return part_name(owner.rpartition(".")[2], name)
+    owner = owner.rpartition(".")[2]
+    return part_name(MLP_OWNERS.get(owner, owner), name)
+
+
+def block_mlp(layer: nn.Module) -> nn.Module:
+    """A block's dense MLP: `mlp`, or Granite 4.0's `shared_mlp` (every block's MLP where its
+    config has no experts)."""
+    return layer.mlp if hasattr(layer, "mlp") else layer.shared_mlp
 
 
 def get_part(owner: nn.Module, part: str) -> nn.Linear:
@@ -106,12 +119,19 @@ def attention_inputs(attn: nn.Module) -> tuple[str, ...]:
 
 
 def mlp_inputs(mlp: nn.Module) -> tuple[str, ...]:
-    """The parts that read a block's MLP input: Phi-3's and GLM's packed gate_up_proj, LLaMA's
-    gate_proj and up_proj, or an ungated MLP's up_proj alone (ArceeMLP, NemotronMLP build no
-    gate_proj; Starcoder2MLP's c_fc and PhiMLP's fc1 are its up_proj: `get_part`)."""
-    if hasattr(mlp, "gate_up_proj"):
+    """The parts that read a block's MLP input: Phi-3's and GLM's packed gate_up_proj (Granite
+    4.0's input_linear), LLaMA's gate_proj and up_proj, or an ungated MLP's up_proj alone
+    (ArceeMLP, NemotronMLP build no gate_proj; Starcoder2MLP's c_fc and PhiMLP's fc1 are its
+    up_proj: `get_part`)."""
+    if packed_mlp(mlp):
         return ("gate_up_proj",)
     return MLP_PARTS if hasattr(mlp, "gate_proj") else ("up_proj",)
+
+
+def packed_mlp(mlp: nn.Module) -> bool:
+    """Whether a block's MLP packs gate and up into one module of rows [gate; up] (Phi-3's and
+    GLM's gate_up_proj, Granite 4.0's input_linear)."""
+    return module_name(mlp, "gate_up_proj") in mlp._modules
 
 
 def mlp_gated(mlp: nn.Module) -> bool:
@@ -135,7 +155,7 @@ def part_tensors(layer: nn.Module, head_dim: int,
         if name == "qkv_proj":
             out.update(zip(ATTENTION_PARTS, t.split(attention_row_split(layer.self_attn, head_dim))))
         elif name == "gate_up_proj":
-            out.update(zip(MLP_PARTS, t.split(mlp_width(layer.mlp))))
+            out.update(zip(MLP_PARTS, t.split(mlp_width(block_mlp(layer)))))
         else:
             out[name] = t
     return out
@@ -145,7 +165,7 @@ def scored_weights(layer: nn.Module, with_attention: bool) -> dict[str, nn.Param
     """The weight parameters of a block's projections by LLaMA's part names (packed ones
     whole; Phi's `dense` as o_proj, Starcoder2's c_fc / c_proj as up_proj / down_proj): what a
     method scores and `part_tensors` then splits."""
-    attn, mlp = layer.self_attn, layer.mlp
+    attn, mlp = layer.self_attn, block_mlp(layer)
     parts = [(attn, n) for n in (*attention_inputs(attn), "o_proj")] if with_attention else []
     parts += [(mlp, n) for n in (*mlp_inputs(mlp), "down_proj")]
     return {part: get_part(owner, part).weight for owner, part in parts}
@@ -164,7 +184,7 @@ def kept_attention_rows(attn: nn.Module, head_dim: int, q_rows: list[int],
 
 def kept_mlp_rows(mlp: nn.Module, keep: list[int]) -> dict[str, list[int]]:
     """The rows of each MLP input part (`mlp_inputs`) that keep the given channels."""
-    if not hasattr(mlp, "gate_up_proj"):
+    if not packed_mlp(mlp):
         return {part: keep for part in mlp_inputs(mlp)}  # (an ungated MLP: up_proj's alone)
     width = mlp_width(mlp)
     return {"gate_up_proj": [*keep, *(width + c for c in keep)]}

@@ -115,6 +115,19 @@ def _suffix(kind: str | None) -> str:
 LENGTH_DEPENDENT_ROPE = ("dynamic", "longrope")
 
 
+def refuse_unrotated(model: nn.Module) -> None:
+    """Refuse a model without a rotary module (Granite 4.0's without position_embedding_type
+    "rope", whose attention takes no positions at all), whose tables the decoder reads."""
+    if getattr(model.model, "rotary_emb", True) is None:
+        kind = getattr(model.config, "position_embedding_type", None)
+        raise PrunebenchError(
+            f"the compiled backend does not support this {model.config.model_type!r} model: "
+            f"its position_embedding_type is {kind!r}, "
+            "so its attention takes no rotary positions and the model holds no rotary module, "
+            "whose tables the compiled decoder reads; benchmark it with the hf or hf_static "
+            "backend")
+
+
 def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
     """Refuse a model whose rotary tables would change within `max_seq_len` tokens."""
     rotary = model.model.rotary_emb
@@ -252,6 +265,7 @@ class StaticDecoder(nn.Module):
         super().__init__()
         # Its fused blocks compute a dense MLP: a mixture of experts' routed MLP is not one.
         refuse_moe(model.config, "the compiled backend (its fused decoder blocks)")
+        refuse_unrotated(model)
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")
         if attention == "auto":  # SDPA, unless the model soft-caps its attention scores

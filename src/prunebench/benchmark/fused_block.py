@@ -227,7 +227,7 @@ class Block(nn.Module):
                  rotate: bool = True, pairwise_rotary: bool = False, parallel: bool = False,
                  qk_norm_after_rotary: bool = False):
         super().__init__()
-        attn, mlp = layer.self_attn, layer.mlp
+        attn, mlp = layer.self_attn, projections.block_mlp(layer)
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
         self.residual_multiplier = residual_multiplier  # Granite: each sublayer's output
         # Cohere: the MLP reads the attention's normed input (no norm of its own), and both
@@ -315,9 +315,9 @@ class Block(nn.Module):
         self.register_buffer("down_w", detach_or_none(projections.down_proj(mlp).weight) if self.m else None,
                              persistent=False)
         self.register_buffer("down_b", detach_or_none(projections.down_proj(mlp).bias), persistent=False)
-        # (Phi-3's and Phi's name activation_fn, Starcoder2's act)
-        self.act = next(getattr(mlp, name) for name in ("act_fn", "activation_fn", "act")
-                        if hasattr(mlp, name))
+        # (Phi-3's and Phi's name activation_fn, Starcoder2's act, Granite 4.0's activation)
+        self.act = next(getattr(mlp, name) for name in ("act_fn", "activation_fn", "act",
+                                                        "activation") if hasattr(mlp, name))
 
     def _project(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                  split: list[int]) -> torch.Tensor:

@@ -50,7 +50,9 @@ class SparseBlocks:
       leaves it out, every `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it).
 
     `dense_width_key`: the config key of the dense blocks' MLP width (Llama 4's
-    `intermediate_size_mlp`, where `intermediate_size` is its experts'). Depth pruning rewrites
+    `intermediate_size_mlp`, where `intermediate_size` is its experts'; Granite 4.0's
+    `shared_intermediate_size`, the width of its `shared_mlp`, which is every block's MLP where
+    its config has no experts: `Family.experts_optional`). Depth pruning rewrites
     the keys so that each kept block reloads as the kind it was (`kept`).
     """
 
@@ -59,8 +61,8 @@ class SparseBlocks:
     dense_width_key: str = "intermediate_size"
 
     @classmethod
-    def every(cls) -> SparseBlocks:
-        return cls("every")
+    def every(cls, dense_width_key: str = "intermediate_size") -> SparseBlocks:
+        return cls("every", None, dense_width_key)
 
     @classmethod
     def unless_listed(cls) -> SparseBlocks:
@@ -146,7 +148,9 @@ class SharedExpert:
       Ernie4_5_MoeSparseMoeBlock; DeepSeek's classes build one of width 0 whatever, its
       down_proj bias counted where it has biases);
     - `one()`: one ungated SwiGLU MLP as wide as a routed expert, no biases, unscaled (Hunyuan's
-      `mlp.shared_mlp`, Llama 4's `feed_forward.shared_expert`).
+      `mlp.shared_mlp`, Llama 4's `feed_forward.shared_expert`); `one(key)`: as wide as this
+      config key says (Granite 4.0's `shared_mlp` of `shared_intermediate_size`, its gate and
+      up packed in `input_linear`).
     """
 
     kind: str = "none"
@@ -166,8 +170,8 @@ class SharedExpert:
         return cls("count", key, absent_at_zero)
 
     @classmethod
-    def one(cls) -> SharedExpert:
-        return cls("one")
+    def one(cls, key: str | None = None) -> SharedExpert:
+        return cls("one", key)
 
 
 @dataclass(frozen=True)
@@ -350,6 +354,14 @@ class Family:
     and a fixed-size state per sequence (`linear_attention_state`); `gated_query`, the other
     blocks' q_proj is twice as wide, each head's query followed by its output gate (the
     attention's output times sigmoid(gate) before o_proj).
+
+    Granite 4.0's own (`granitemoehybrid`): `experts_optional`, a config of no experts
+    (`num_local_experts` 0: granite-4.0-micro, -h-micro) builds no sparse MLP, every block's
+    MLP is then its dense `shared_mlp` (of `sparse_blocks.dense_width_key`) and the model is no
+    mixture of experts (`is_moe`); with experts, every block holds them beside that MLP as its
+    shared expert. `mamba_mixer`: its `linear_attention` blocks hold a Mamba-2 mixer (`mamba`,
+    counted by `mamba_params`, its state `mamba_state`) where Qwen3-Next's hold a Gated
+    DeltaNet.
     """
 
     model_class: str
@@ -398,6 +410,8 @@ class Family:
     gated_query: bool = False
     mlp_bias: bool | None = None
     lm_head_bias: bool | None = None
+    experts_optional: bool = False
+    mamba_mixer: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -726,6 +740,20 @@ FAMILIES: dict[str, Family] = {
                          sparse_blocks=SparseBlocks.unless_listed(),
                          shared_expert=SharedExpert.gated("shared_expert_intermediate_size"),
                          linear_attention=True, gated_query=True),
+    # GraniteMoeHybridDecoderLayer: LLaMA's two norms and Granite's four scalars; the token
+    # mixer `layer_types` names (published as "attention" / "mamba", which transformers'
+    # config reads as "full_attention" / "linear_attention"): a GraniteMoeHybridAttention
+    # (LLaMA's, biases on all four by attention_bias, rotary only where
+    # position_embedding_type is "rope") or a Mamba-2 mixer (`mamba`); in every block a
+    # GraniteMoeHybridMLP (`shared_mlp`: input_linear [gate; up] packed, output_linear, no
+    # biases) of shared_intermediate_size and, where num_local_experts > 0, GraniteMoE's
+    # `block_sparse_moe` beside it (router and experts of intermediate_size).
+    "granitemoehybrid": Family("GraniteMoeHybridForCausalLM", "GraniteMoeHybridConfig", None,
+                               None, None, False, multipliers=True, packed=("gate_up_proj",),
+                               moe_intermediate_key="intermediate_size",
+                               sparse_blocks=SparseBlocks.every("shared_intermediate_size"),
+                               shared_expert=SharedExpert.one("shared_intermediate_size"),
+                               experts_optional=True, linear_attention=True, mamba_mixer=True),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -794,8 +822,12 @@ def mlp_input_projections(config) -> int:
 
 def is_moe(config) -> bool:
     """Whether the family's blocks hold a mixture of experts (Mixtral, Qwen3-MoE, OLMoE, ...:
-    every family with a `moe_intermediate_key`)."""
-    return family(config).moe_intermediate_key is not None
+    every family with a `moe_intermediate_key`; Granite 4.0's only where its config has
+    experts: `Family.experts_optional`)."""
+    f = family(config)
+    if f.experts_optional and not num_experts(config):
+        return False
+    return f.moe_intermediate_key is not None
 
 
 def num_experts(config) -> int:
@@ -857,12 +889,16 @@ def linear_attention_blocks(config) -> list[bool]:
 
 
 def linear_attention_params(config) -> int:
-    """Parameters of one Gated DeltaNet (Qwen3NextGatedDeltaNet): in_proj_qkvz (hidden ->
+    """Parameters of one block's token mixer of another kind than softmax attention: Granite
+    4.0's Mamba-2 mixer (`mamba_params`), or Qwen3-Next's Gated DeltaNet
+    (Qwen3NextGatedDeltaNet): in_proj_qkvz (hidden ->
     2 x keys + 2 x values, the queries, keys, values and the output gate z), in_proj_ba
     (hidden -> 2 x value heads: beta and the decay's input), the depthwise conv1d over the
     queries, keys and values (one kernel of linear_conv_kernel_dim per channel, no bias),
     dt_bias and A_log (one per value head), the gated RMSNorm (linear_value_head_dim) and
     out_proj (values -> hidden); no biases."""
+    if family(config).mamba_mixer:
+        return mamba_params(config)
     keys = config.linear_num_key_heads * config.linear_key_head_dim
     values = config.linear_num_value_heads * config.linear_value_head_dim
     heads = config.linear_num_value_heads
@@ -876,12 +912,55 @@ def linear_attention_state(config) -> tuple[int, int]:
     """The values one sequence's state holds in a Gated DeltaNet block, whatever its length:
     (the conv state, the last linear_conv_kernel_dim inputs of each of the conv1d's channels,
     in the model's dtype; the recurrent state, a key x value matrix per value head, which
-    transformers keeps in float32)."""
+    transformers keeps in float32); a Mamba-2 mixer's (`mamba_state`)."""
+    if family(config).mamba_mixer:
+        return mamba_state(config)
     channels = (2 * config.linear_num_key_heads * config.linear_key_head_dim
                 + config.linear_num_value_heads * config.linear_value_head_dim)
     return (channels * config.linear_conv_kernel_dim,
             config.linear_num_value_heads * config.linear_key_head_dim
             * config.linear_value_head_dim)
+
+
+def mamba_widths(config) -> tuple[int, int]:
+    """(the inner width, mamba_expand x hidden; the conv1d's channels, the inner width and
+    the B and C projections of mamba_n_groups x mamba_d_state each) of a Mamba-2 mixer, as
+    GraniteMoeHybridMambaLayer sizes them."""
+    inner = int(config.mamba_expand * config.hidden_size)
+    return inner, inner + 2 * config.mamba_n_groups * config.mamba_d_state
+
+
+def mamba_params(config) -> int:
+    """Parameters of one Mamba-2 mixer (GraniteMoeHybridMambaLayer, Bamba's): in_proj (hidden
+    -> the gate z, the conv's channels and one dt per head), the depthwise conv1d (a kernel of
+    mamba_d_conv per channel, its bias by mamba_conv_bias), dt_bias, A_log and D (one per
+    head), the gated RMSNorm over the inner width and out_proj (inner -> hidden); in_proj and
+    out_proj biased by mamba_proj_bias."""
+    inner, channels = mamba_widths(config)
+    heads, d = config.mamba_n_heads, config.hidden_size
+    projected = inner + channels + heads
+    proj_bias = bool(config.mamba_proj_bias)
+    return (d * projected + (projected if proj_bias else 0)
+            + channels * config.mamba_d_conv + (channels if config.mamba_conv_bias else 0)
+            + 3 * heads + inner + inner * d + (d if proj_bias else 0))
+
+
+def mamba_state(config) -> tuple[int, int]:
+    """The values one sequence's state holds in a Mamba-2 block, whatever its length: (the conv
+    state, the last mamba_d_conv inputs of each conv1d channel; the SSM state, a head_dim x
+    d_state matrix per head)."""
+    _, channels = mamba_widths(config)
+    return (channels * config.mamba_d_conv,
+            config.mamba_n_heads * mamba_head_dim(config) * config.mamba_d_state)
+
+
+def mamba_head_dim(config) -> int:
+    """A Mamba-2 head's width: mamba_d_head, or the inner width over the heads where the config
+    says "auto" (GraniteMoeHybridConfig's default, which the class resolves so)."""
+    head = getattr(config, "mamba_d_head", "auto")
+    if head in (None, "auto"):
+        return int(config.mamba_expand * config.hidden_size) // config.mamba_n_heads
+    return head
 
 
 def active_experts(config) -> list[int]:
@@ -901,8 +980,8 @@ def shared_expert_params(config) -> int:
     d = config.hidden_size
     if shared.kind == "one":
         # Hunyuan, Llama 4: one ungated SwiGLU MLP as wide as an expert (HunYuanMoEV1Moe.
-        # shared_mlp, Llama4TextMoe.shared_expert)
-        return 3 * d * getattr(config, family(config).moe_intermediate_key)
+        # shared_mlp, Llama4TextMoe.shared_expert); Granite 4.0's of its own width
+        return 3 * d * getattr(config, shared.key or family(config).moe_intermediate_key)
     if shared.kind == "count":
         # DeepSeek-V3: n_shared_experts experts of moe_intermediate_size held as one SwiGLU MLP
         # that many times as wide, ungated (DeepseekV3MoE.shared_experts).
@@ -978,7 +1057,19 @@ def refuse_moe(config, what: str) -> None:
     """Stop `what` (a width method, the compiled decoder, ...) on a mixture-of-experts model,
     whose experts are 3D parameters no width surgery, fused block or adapter of prunebench
     handles, with what does apply. The width methods' plans (methods.sizing) call it before
-    checking their parameters: no value of them helps."""
+    checking their parameters: no value of them helps. A model with blocks of another token
+    mixer than softmax attention (Granite 4.0's dense H models: Mamba-2 blocks, no experts) is
+    stopped alike: those blocks hold no heads, and the fused block computes attention only."""
+    if not is_moe(config) and any(linear := linear_attention_blocks(config)):
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}) with blocks of another token mixer than softmax "
+            f"attention (blocks {[i for i, kind in enumerate(linear) if kind]}: "
+            f"{'Mamba-2' if family(config).mamba_mixer else 'Gated DeltaNet'}), which "
+            "prunebench's width surgery, sublayer removal and compiled decoder do not handle. "
+            "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
+            "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
+            "hf_static backend")
     if is_moe(config):
         raise FamilyUnsupported(
             f"{what} does not support the mixture-of-experts family {config.model_type!r} "
@@ -1234,6 +1325,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "decoder_sparse_step": 1, "linear_conv_kernel_dim": 4,
                    "linear_key_head_dim": 128, "linear_value_head_dim": 128,
                    "linear_num_key_heads": 16, "linear_num_value_heads": 32},
+    # GraniteMoeHybridConfig's: LLaMA's defaults with 8 experts, 2 a token, a shared MLP of
+    # 1024, no rotary (position_embedding_type None) and, without layer_types, a Mamba-2
+    # mixer in every block (config_from_dict), of 128 heads with a state of 256.
+    "granitemoehybrid": {**_LLAMA_DEFAULTS, "num_local_experts": 8, "num_experts_per_tok": 2,
+                         "shared_intermediate_size": 1024, "position_embedding_type": None,
+                         "mamba_n_heads": 128, "mamba_n_groups": 1, "mamba_d_state": 256,
+                         "mamba_d_head": "auto", "mamba_d_conv": 4, "mamba_expand": 2,
+                         "mamba_conv_bias": True, "mamba_proj_bias": False},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -1277,6 +1376,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                      for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "qwen3_next":
         values["layer_types"] = qwen3_next_layer_types(values)
+    if values.get("model_type") == "granitemoehybrid":
+        values["layer_types"] = granite_hybrid_layer_types(values)
     if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
         # GptOssConfig's: a sliding block first, then every other block (its windows).
         values["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention"
@@ -1616,6 +1717,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "MiniMax-M2 architecture")
     if model_type == "qwen3_next" and (problem := _qwen3_next_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
+    if model_type == "granitemoehybrid" and (problem := _granite_hybrid_unbuilt(raw)):
+        raise PrunebenchError(f"{path / 'config.json'} {problem}")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
@@ -1644,6 +1747,46 @@ def qwen3_next_layer_types(values: dict[str, Any]) -> Any:
     blocks = values.get("num_hidden_layers", CONFIG_DEFAULTS["qwen3_next"]["num_hidden_layers"])
     return ["linear_attention" if (i + 1) % interval else "full_attention"
             for i in range(blocks if isinstance(blocks, int) else 0)]
+
+
+# The block kinds Granite 4.0's published config.json files name by their older names
+# (`layer_types`, or `layers_block_type` as GraniteMoeHybridConfig's attribute_map reads it),
+# as transformers' config (5.17 and 5.25) renames them.
+GRANITE_HYBRID_KINDS = {"mamba": "linear_attention", "attention": "full_attention"}
+
+
+def granite_hybrid_layer_types(values: dict[str, Any]) -> Any:
+    """A Granite 4.0 config.json's block kinds under transformers' names: its layer_types (or
+    layers_block_type) renamed, or, where it gives none, a Mamba-2 mixer in every block, as
+    GraniteMoeHybridConfig derives them."""
+    kinds = values.get("layer_types") or values.get("layers_block_type")
+    if isinstance(kinds, list):
+        return [GRANITE_HYBRID_KINDS.get(kind, kind) for kind in kinds]
+    blocks = values.get("num_hidden_layers")
+    return ["linear_attention"] * (blocks if isinstance(blocks, int) else 0)
+
+
+def _granite_hybrid_unbuilt(raw: dict[str, Any]) -> str | None:
+    """What of a Granite 4.0 config.json transformers does not build or run, said with what to
+    do; None when nothing. GraniteMoeHybridDecoderLayer builds a Mamba-2 mixer for
+    "linear_attention" ("mamba") and attention for any other kind, whose masks it then looks
+    up by kind (any other one stops the forward), and its cache, as Qwen3-Next's, needs an
+    attention block: a config.json without layer_types builds Mamba-2 blocks only."""
+    kinds = granite_hybrid_layer_types(raw)
+    other = sorted({k for k in kinds if k not in ("linear_attention", "full_attention")})
+    if other:
+        return (f"gives layer_types {other}: GraniteMoeHybridForCausalLM builds a Mamba-2 "
+                "mixer for 'mamba' and attention for 'attention' (or their names "
+                "'linear_attention' and 'full_attention') and runs no other kind: re-download "
+                "or rebuild the model; a config.json edited by hand no longer describes its "
+                "blocks")
+    if kinds and "full_attention" not in kinds:
+        return ("gives no 'attention' block (layer_types, which GraniteMoeHybridConfig makes "
+                "all 'mamba' where a config.json gives none): transformers sizes a Granite "
+                "4.0 model's masks by an attention block's cache, so neither generate nor any "
+                "cached forward runs without one: re-download or rebuild the model; a "
+                "config.json edited by hand no longer describes its blocks")
+    return None
 
 
 def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
@@ -1746,7 +1889,7 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     """Per-block shapes; homogeneous configs get the same entry for every block."""
     shapes = getattr(config, "layer_shapes", None)
     if shapes is None:
-        if is_moe(config):
+        if is_moe(config) or any(linear_attention_blocks(config)):
             # Each block's MLP kind (Qwen3-MoE and Qwen2-MoE may mix dense blocks in): the
             # counts and the depth methods' sizes read it; a mixture-of-experts model is never
             # width-pruned, so it never has layer_shapes of its own.

@@ -71,7 +71,7 @@ def without_sublayers(model, units: set[int]):
         for uid in units:
             kind, block = unit_of(uid)
             layer = model.model.layers[block]
-            module = layer.self_attn if kind == "attention" else layer.mlp
+            module = layer.self_attn if kind == "attention" else projections.block_mlp(layer)
             replaced.append((module, module.__dict__.get("forward")))
             module.forward = _skipped_attention if kind == "attention" else _skipped_mlp
         yield model
@@ -153,8 +153,9 @@ def remove_sublayers(model, units: list[int]) -> list[int]:
             surgery.remove_kv_groups(model, block, range(kv_heads))
             _zero_bias(projections.o_proj(model.model.layers[block].self_attn))
         else:
-            surgery.remove_channels(model, block, range(projections.mlp_width(layer.mlp)))
-            _zero_bias(projections.down_proj(model.model.layers[block].mlp))
+            mlp = projections.block_mlp(layer)
+            surgery.remove_channels(model, block, range(projections.mlp_width(mlp)))
+            _zero_bias(projections.down_proj(projections.block_mlp(model.model.layers[block])))
     if identity:
         remove_blocks(model, identity)
     surgery.sync_layer_shapes(model)

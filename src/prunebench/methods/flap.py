@@ -135,7 +135,7 @@ def collect_stats(model, calibration: torch.Tensor, batch_size: int,
     handles = []
     for i, layer in enumerate(model.model.layers):
         for name, module in (("o_proj", projections.o_proj(layer.self_attn)),
-                             ("down_proj", projections.down_proj(layer.mlp))):
+                             ("down_proj", projections.down_proj(projections.block_mlp(layer)))):
             if module.in_features == 0:
                 continue  # a block already without heads / channels has nothing to score
             handles.append(module.register_forward_pre_hook(
@@ -181,8 +181,9 @@ def _scores(model, stats, metric: str) -> list[dict[str, torch.Tensor | None]]:
         if not isinstance(layer.self_attn, ZeroHeadAttention):
             attn = channel_metric(projections.o_proj(layer.self_attn).weight, st["o_proj"], metric).pow(2).cpu()
         mlp = None
-        if projections.mlp_width(layer.mlp):
-            mlp = channel_metric(projections.down_proj(layer.mlp).weight, st["down_proj"], metric).cpu()
+        down = projections.down_proj(projections.block_mlp(layer))
+        if down.in_features:  # (the MLP's width)
+            mlp = channel_metric(down.weight, st["down_proj"], metric).cpu()
         out.append({"attn": attn, "mlp": mlp})
     return out
 
@@ -289,7 +290,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             st = stats[b]
             n_kv = layer_shapes(config)[b]["num_key_value_heads"]
             drop_g = sorted(set(range(n_kv)) - set(plan["kept_groups"][b]))
-            width = projections.mlp_width(layer.mlp)
+            width = projections.mlp_width(projections.block_mlp(layer))
             drop_c = sorted(set(range(width)) - set(plan["kept_channels"][b]))
             o_bias = d_bias = None
             if biases:
@@ -302,7 +303,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                     o_bias = w[:, cols.to(w.device)] @ st["o_proj"].mean[cols.to(w.device)]
                 if drop_c and not (normed_outputs and len(drop_c) == width):
                     cols = torch.tensor(drop_c)
-                    w = projections.down_proj(layer.mlp).weight.detach().double()
+                    w = projections.down_proj(projections.block_mlp(layer)).weight.detach().double()
                     d_bias = w[:, cols.to(w.device)] @ st["down_proj"].mean[cols.to(w.device)]
                 surgery.add_output_bias(model, b, "o_proj", o_bias)
                 surgery.add_output_bias(model, b, "down_proj", d_bias)

@@ -38,7 +38,7 @@ OUTPUT_MODULES = ("o_proj", "down_proj")
 
 def read_layer_shape(layer: nn.Module, config: LlamaConfig) -> dict[str, Any]:
     """The shape entry of a block as its modules really are."""
-    attn, mlp = layer.self_attn, layer.mlp
+    attn, mlp = layer.self_attn, projections.block_mlp(layer)
     n_q, n_kv = projections.attention_heads(attn, head_dim(config))
     return {
         "num_attention_heads": n_q,
@@ -177,7 +177,7 @@ def remove_channels(model: nn.Module, layer_idx: int, channels: Iterable[int]) -
     """Remove MLP channels: gate/up output rows (an ungated MLP's up rows alone) and their
     bias entries, and down_proj input columns."""
     refuse_moe(model.config, "width surgery (remove_channels)")
-    mlp = _layer(model, layer_idx).mlp
+    mlp = projections.block_mlp(_layer(model, layer_idx))
     width = projections.mlp_width(mlp)
     drop = set(_unique_indices(channels, width, "MLP channel", layer_idx))
     if not drop:
@@ -197,7 +197,7 @@ def output_linear(model: nn.Module, layer_idx: int, module: str) -> nn.Linear:
     if module == "o_proj":
         return projections.o_proj(layer.self_attn)
     if module == "down_proj":
-        return projections.down_proj(layer.mlp)
+        return projections.down_proj(projections.block_mlp(layer))
     raise PrunebenchError(f"unknown output module {module!r}: choose one of {list(OUTPUT_MODULES)}")
 
 

@@ -134,7 +134,8 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             sums = {"o_proj": _SquareSum(), "down_proj": _SquareSum()}
             handles = [m.register_forward_pre_hook(lambda _m, args, s=sums[name]: s.add(args[0]))
                        for name, m in (("o_proj", projections.o_proj(layer.self_attn)),
-                                       ("down_proj", projections.down_proj(layer.mlp))) if m.in_features]
+                                       ("down_proj", projections.down_proj(
+                                           projections.block_mlp(layer)))) if m.in_features]
             run_block(layer, kinds[b], batches)
             for h in handles:
                 h.remove()
@@ -146,10 +147,11 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 group_scores = heads.view(n_kv, -1).sum(1)
                 drop_g = torch.argsort(group_scores, stable=True)[:n_kv - want["num_key_value_heads"]].tolist()
                 surgery.remove_kv_groups(model, b, drop_g)
-            width = projections.mlp_width(layer.mlp)
+            mlp = projections.block_mlp(layer)
+            width = projections.mlp_width(mlp)
             drop_c: list[int] = []
             if width:
-                ch = channel_scores(projections.down_proj(layer.mlp).weight, sums["down_proj"].total)
+                ch = channel_scores(projections.down_proj(mlp).weight, sums["down_proj"].total)
                 drop_c = torch.argsort(ch, stable=True)[:width - want["intermediate_size"]].tolist()
                 surgery.remove_channels(model, b, drop_c)
             # The next block sees this block's pruned outputs.

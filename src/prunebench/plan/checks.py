@@ -689,8 +689,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     known here cannot do, said at the start rather than by its jobs: the compiled backend (its
     fused blocks compute a dense MLP) and, for its `+lora` variants, MLP adapter targets (the
     experts are no linear layers). Its width variants are refused by `prunable_problems`, from
-    their plans."""
-    from prunebench.checkpoint.param_count import is_moe
+    their plans. A model with blocks of another token mixer than softmax attention and no
+    experts (Granite 4.0's dense H models) is told of the compiled backend alike."""
+    from prunebench.checkpoint.param_count import is_moe, linear_attention_blocks
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
 
@@ -709,6 +710,13 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
         except PrunebenchError:  # a family prunebench lacks: source_problems says so
             continue
         if not moe:
+            if "compiled" in backends and known is not None and any(
+                    linear_attention_blocks(known)):
+                problems.append(
+                    f"models.{model} ({known.model_type}) has blocks of another token mixer "
+                    "than softmax attention (Mamba-2), which the compiled backend does not run "
+                    "(its fused blocks compute softmax attention): take 'compiled' out of "
+                    "benchmark.backends (hf and hf_static run it)")
             continue
         if "compiled" in backends:
             problems.append(
