@@ -50,7 +50,9 @@ def random_model(config, seed: int = 0):
                     + (1.0 if "norm" in name else 0.0))
         for layer in model.model.layers:
             # a router's score bias, which picks the experts (V3's; V2's router has none)
-            if hasattr(getattr(layer.mlp, "gate", None), "e_score_correction_bias"):
+            # (Granite 4.0's blocks hold no `mlp`)
+            if hasattr(getattr(getattr(layer, "mlp", None), "gate", None),
+                       "e_score_correction_bias"):
                 layer.mlp.gate.e_score_correction_bias.copy_(
                     torch.randn_like(layer.mlp.gate.e_score_correction_bias) * 0.1)
     return model.eval()

@@ -206,6 +206,13 @@ def test_the_hf_backend_decodes_a_depth_pruned_model_as_transformers_generate(dr
     ours = load_model(tmp_path / "pruned")
     theirs = in_allocated_memory(Qwen3NextForCausalLM.from_pretrained(
         tmp_path / "pruned", dtype=torch.float32)).eval()
+    check_hf_backends_decode_as_transformers(ours, theirs)
+
+
+def check_hf_backends_decode_as_transformers(ours, theirs) -> None:
+    """The hf backend's tokens of prunebench's model `ours` equal transformers' generate of
+    `theirs` (its own loading of the same checkpoint), and greedy decoding without a cache
+    wherever that choice is certain; so do hf_static's."""
     prompt, n_new = ids(2, 7, seed=5), 8
     mask = torch.ones_like(prompt)
     tokens = bench.HFRunner(ours, n_new).generate(prompt, mask)
@@ -243,7 +250,13 @@ def test_the_cache_a_step_reads_is_what_transformers_cache_holds(dtype):
     of the positions seen, and each Gated DeltaNet block's state of one size whatever the
     length (its conv state in the model's dtype, its recurrent state in float32), equal to the
     tensors transformers' cache holds after a prefill; a depth-pruned model's too."""
-    model = random_model(small()).to(dtype)
+    check_cache_bytes(random_model(small()).to(dtype), dtype)
+
+
+def check_cache_bytes(model, dtype) -> None:
+    """`model` (in `dtype`) and a copy without its block 1: after a prefill, transformers'
+    cache holds kv_cache_bytes, each linear-attention block's conv state in `dtype` and its
+    recurrent state in float32."""
     for drop in ([], [1]):
         remove_blocks(model, drop)
         for batch, length in ((1, 5), (2, 9)):
