@@ -670,3 +670,26 @@ def test_decode_variants_family_check_and_gpu_memory_read_their_arguments_as_gpu
         with pytest.raises(SystemExit) as stop:
             script.parse_args(bad)
         assert stop.value.code == 2 and said in capsys.readouterr().err, (script, bad)
+
+
+def test_gpu_check_tells_token_configs_separated_by_spaces_to_take_commas(capsys):
+    """gpu_check takes several token configs, comma-separated; given them separated by spaces
+    it passed each item to the one-config reader, whose advice (run one command per config,
+    each with an --out of its own) is for a command that takes one."""
+    from prunebench import PrunebenchError
+    from prunebench.commands.arguments import parse_token_configs
+
+    gpu_check = load_script("gpu_check")
+    for given in ("12x128 82x128", "12x128,82x128 4x8"):
+        with pytest.raises(SystemExit) as stop:
+            gpu_check.parse_args(["--tokens", given])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and "one token config per command" not in err
+        listed = ",".join(given.replace(",", " ").split())
+        assert (f"--tokens {given!r}: separate its token configs with commas, e.g. --tokens "
+                f"{listed}") in err
+        assert parse_token_configs(listed) == [tuple(map(int, config.split("x")))
+                                               for config in listed.split(",")]
+    assert parse_token_configs(" 12x128 , 82x128 ") == [(12, 128), (82, 128)]
+    with pytest.raises(PrunebenchError, match="has an empty entry"):
+        parse_token_configs("")

@@ -80,12 +80,15 @@ def parse_list(text: str | None, what: str,
 
 def parse_token_configs(text: str) -> list[tuple[int, int]]:
     """'12x128,82x128' -> [(12, 128), (82, 128)]: several token configs in the order given (a
-    benchmarks/ script's --tokens), each read and refused as parse_tokens reads one."""
-    configs = [parse_tokens(item) for item in parse_list(text, "--tokens")]
-    if not configs:
-        raise PrunebenchError(f"--tokens {text!r} gives no token config: write <input>x<output> "
-                              "token counts such as 12x128, comma-separated")
-    return configs
+    benchmarks/ script's --tokens), each read and refused as parse_tokens reads one. Configs
+    separated by spaces are refused here: parse_tokens would advise one command per config,
+    which a list of them does not need."""
+    items = parse_list(text, "--tokens")  # refuses an empty one ('' included)
+    if any(len(item.split()) > 1 for item in items):
+        listed = ",".join(word for item in items for word in item.split())
+        raise PrunebenchError(f"--tokens {text!r}: separate its token configs with commas, "
+                              f"e.g. --tokens {listed}")
+    return [parse_tokens(item) for item in items]
 
 
 def parse_batches(text: str, option: str = "--batch") -> list[int]:
