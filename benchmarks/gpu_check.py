@@ -54,8 +54,8 @@ from prunebench import benchmark as bench
 from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config
 from prunebench.checkpoint.param_count import is_moe
 from prunebench.commands.arguments import (device_spec, non_negative_int, parse_batches,
-                                           parse_token_configs, positive_float,
-                                           positive_int)
+                                           parse_token_configs, positive_int,
+                                           time_budget)
 from prunebench.atomic import write_json, write_text
 from prunebench.benchmark.attention import ATTENTION, set_hf_attention
 from prunebench.modeling import (count_params, default_layer_shape, random_model, remove_blocks,
@@ -467,7 +467,7 @@ def parse_args(argv):
     p.add_argument("--compile-mode", default="auto", choices=COMPILE_MODES,
                    help="the compiled backend's mode (docs/benchmarks.md, \"Modes\"); auto: "
                         "our CUDA graph on CUDA, eager on the CPU")
-    p.add_argument("--budget-s", type=positive_float, default=320.0,
+    p.add_argument("--budget-s", type=time_budget, default=320.0,
                    help="wall-clock budget from start; cells that would overrun are skipped")
     p.add_argument("--no-selfcheck", action="store_true")
     p.add_argument("--profile-steps", type=non_negative_int, default=0,

@@ -38,7 +38,7 @@ from gpu_check import (_shallower, add_device_and_dtype, arch_config,  # noqa: E
 from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.benchmark import BACKENDS, dtype_name, run_paired  # noqa: E402
 from prunebench.commands.arguments import (non_negative_int, parse_batches,  # noqa: E402
-                                           parse_tokens, positive_float)
+                                           parse_tokens, time_budget)
 from prunebench.benchmark.compiled import MODES as COMPILE_MODES  # noqa: E402
 from prunebench.benchmark.paired import row_flags  # noqa: E402
 from prunebench.modeling import (count_params, random_model, remove_blocks,  # noqa: E402
@@ -59,7 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pairs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2, help="warm-up pairs")
     p.add_argument("--compile-mode", default="auto", choices=COMPILE_MODES)
-    p.add_argument("--budget-s", type=positive_float, default=240.0)
+    p.add_argument("--budget-s", type=time_budget, default=240.0)
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", default=os.environ.get("OUT") or "paired_check_out")
     args = p.parse_args(argv)

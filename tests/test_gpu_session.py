@@ -693,3 +693,22 @@ def test_gpu_check_tells_token_configs_separated_by_spaces_to_take_commas(capsys
     assert parse_token_configs(" 12x128 , 82x128 ") == [(12, 128), (82, 128)]
     with pytest.raises(PrunebenchError, match="has an empty entry"):
         parse_token_configs("")
+
+
+def test_gpu_check_and_paired_check_take_a_budget_of_0_or_inf_as_before(capsys):
+    """--budget-s 0 (every cell recorded as skipped, as decode_variants' test runs it; gpu_check
+    still runs its self-check, kernel check and bandwidth measurement) and inf (no budget) were
+    taken before the scripts' numbers were read by the library's types, and were then refused
+    as 'give a number above 0'; a negative or NaN budget is refused."""
+    import math
+
+    for name, extra in (("gpu_check", []), ("paired_check", ["--arch", "tiny-test"])):
+        script = load_script(name)
+        assert script.parse_args([*extra, "--budget-s", "0"]).budget_s == 0
+        assert script.parse_args([*extra, "--budget-s", "inf"]).budget_s == math.inf
+        for bad in ("-1", "nan", "soon"):
+            with pytest.raises(SystemExit) as stop:
+                script.parse_args([*extra, "--budget-s", bad])
+            assert stop.value.code == 2 and (
+                f"argument --budget-s: {bad!r}: give a number of seconds of at least 0, or inf "
+                "for no budget") in capsys.readouterr().err, (name, bad)

@@ -153,6 +153,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def time_budget(text: str) -> float:
+    """A benchmarks/ script's --budget-s (argparse's type): seconds of at least 0, `inf` for
+    none. 0 is a budget that every timed cell overruns, each recorded as skipped (what a script
+    checks before its cells still runs); a negative or NaN one would say nothing of a typo."""
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds of at least 0, or "
+                                         "inf for no budget")
+    return value
+
+
 def seconds_cap(text: str) -> float:
     """A time limit above 0 in seconds, `inf` for none (argparse's type)."""
     value = _number(text)
