@@ -631,10 +631,14 @@ def test_session_refuses_a_moe_arch_that_is_no_known_mixture_of_experts_before_a
     session = load_script("gpu_session")
     started = []
     monkeypatch.setattr(session, "Session", lambda *a: started.append(a) or 1 / 0)
+    # A --work of its own: the default is the checkout's results/gpu_session, whose reports
+    # of an earlier session the start clears (clear_reports) before the session starts.
+    work = tmp_path / "work"
     for arch in ("qwen3-30b-a3b", "mixtral-8x7b"):  # the default, and docs/benchmarks.md's
         with pytest.raises(ZeroDivisionError):
-            session.main(["--steps", "moe", "--moe-arch", arch, "--out", str(tmp_path)])
-    assert len(started) == 2
+            session.main(["--steps", "moe", "--moe-arch", arch, "--out", str(tmp_path),
+                          "--work", str(work)])
+    assert len(started) == 2 and work.is_dir()
     for arch, said in (("llama-7b", "--moe-arch llama-7b is no mixture of experts"),
                        ("qwen3-30b", "--moe-arch: unknown architecture 'qwen3-30b'")):
         with pytest.raises(SystemExit) as stop:
