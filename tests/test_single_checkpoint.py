@@ -1789,11 +1789,12 @@ def test_a_gpu_this_machine_lacks_is_refused_with_the_option_to_give_instead(
     monkeypatch.setattr("prunebench.commands.recover.instruction_records",
                         lambda *a, **k: pytest.fail("the records were read first"))
     command, *options = argv
+    out = tmp_path / ("out.json" if command == "bench" else "out")
     code, _, err = run(capsys, command, tiny_model_dir, *options, "--device", "cuda", "--out",
-                       tmp_path / ("out.json" if command == "bench" else "out"), "-q")
+                       out, "-q")
     assert_one_line_error(code, err, "device cuda requested but no CUDA GPU is visible here: "
                                      "run on a GPU machine, or give --device cpu or --device auto")
-    assert "device: " not in err and not (tmp_path / "out").exists()
+    assert "device: " not in err and not out.exists()
 
 
 def test_prune_says_a_missing_gpu_or_damaged_weights_before_drawing_calibration(
