@@ -39,7 +39,7 @@ from gpu_check import add_device_and_dtype, check_attention, check_dtype  # noqa
 from prunebench import PrunebenchError  # noqa: E402
 from prunebench import benchmark as bench  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_config  # noqa: E402
-from prunebench.commands.arguments import parse_tokens  # noqa: E402
+from prunebench.commands.arguments import parse_tokens, time_budget  # noqa: E402
 from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.modeling import random_model, resolve_device, resolve_dtype  # noqa: E402
 from prunebench.provenance import provenance  # noqa: E402
@@ -168,7 +168,7 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--attention", default="auto")
-    p.add_argument("--budget-s", type=float, default=200.0,
+    p.add_argument("--budget-s", type=time_budget, default=200.0,
                    help="total seconds from the start; variants that would overrun are skipped")
     p.add_argument("--out", default=os.environ.get("OUT") or "decode_variants_out")
     p.add_argument("--seed", type=int, default=0)

@@ -37,7 +37,7 @@ from transformers import LlamaConfig
 
 from prunebench.atomic import write_json, write_text
 from prunebench.checkpoint.architectures import architecture_config
-from prunebench.commands.arguments import device_spec
+from prunebench.commands.arguments import device_spec, time_budget
 from prunebench.methods.registry import method_function
 from prunebench.modeling import count_params, random_model, resolve_device
 from prunebench.oom import free_memory, is_out_of_memory
@@ -210,7 +210,7 @@ def parse_args(argv):
     p.add_argument("--device", default="auto", type=device_spec,
                    help="auto (CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--small", action="store_true", help="tiny shapes (a rehearsal anywhere)")
-    p.add_argument("--budget-s", type=float, default=240.0,
+    p.add_argument("--budget-s", type=time_budget, default=240.0,
                    help="no check starts after this many seconds")
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_memory_out")
     p.add_argument("--seed", type=int, default=0)

@@ -699,14 +699,16 @@ def test_gpu_check_tells_token_configs_separated_by_spaces_to_take_commas(capsys
         parse_token_configs("")
 
 
-def test_gpu_check_and_paired_check_take_a_budget_of_0_or_inf_as_before(capsys):
+def test_the_scripts_take_a_budget_of_0_or_inf_and_refuse_a_negative_or_nan_one(capsys):
     """--budget-s 0 (every cell recorded as skipped, as decode_variants' test runs it; gpu_check
-    still runs its self-check, kernel check and bandwidth measurement) and inf (no budget) were
-    taken before the scripts' numbers were read by the library's types, and were then refused
-    as 'give a number above 0'; a negative or NaN budget is refused."""
+    still runs its self-check, kernel check and bandwidth measurement) and inf (no budget):
+    gpu_check and paired_check took them before their numbers were read by the library's types,
+    and then refused them as 'give a number above 0'. A negative or NaN budget is refused by all
+    four (decode_variants and gpu_memory took it: NaN, no comparison true, was no budget)."""
     import math
 
-    for name, extra in (("gpu_check", []), ("paired_check", ["--arch", "tiny-test"])):
+    for name, extra in (("gpu_check", []), ("paired_check", ["--arch", "tiny-test"]),
+                        ("decode_variants", []), ("gpu_memory", [])):
         script = load_script(name)
         assert script.parse_args([*extra, "--budget-s", "0"]).budget_s == 0
         assert script.parse_args([*extra, "--budget-s", "inf"]).budget_s == math.inf
