@@ -23,8 +23,8 @@ from prunebench.plan import jobsize, layout
 from prunebench.checkpoint.architectures import architecture_config
 from prunebench.checkpoint.device_map import dispatch, main_device, plan
 
-from workflow_helpers import (REPO, copy_workflow, job_counts, require_executable_folder,
-                              reversed_keys, run_snakemake)
+from workflow_helpers import (PARALLEL_JOBS, REPO, copy_workflow, job_counts,
+                              require_executable_folder, reversed_keys, run_snakemake)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -599,6 +599,14 @@ exec "$@"
 }
 
 
+# The runs below start their jobs on this machine (FAKE_SLURM_RUNNING), up to three at once:
+# with the profile's set-threads (8) each job's torch took every core here (its job step runs
+# with --cores all), and their OpenMP threads spun against each other's. One thread each, as
+# the other tests' runs have (PARALLEL_JOBS): a command line's --set-threads replaces the
+# profile's whole entry, and reaches the job steps (their results record torch_threads 1).
+ONE_THREAD_PER_JOB = PARALLEL_JOBS
+
+
 def stop_fake_slurm_jobs(bin_dir: Path) -> None:
     """Kill every job FAKE_SLURM_RUNNING started that still runs (its whole process group):
     after a failed or timed-out run they would go on beside the next tests."""
@@ -853,7 +861,7 @@ def test_a_run_through_the_slurm_profile_completes_and_each_result_names_its_slu
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
     profile = ["--workflow-profile", "profiles/slurm", "--latency-wait", "5", "--retries", "0",
                "--slurm-init-seconds-before-status-checks", "1",
-               "--seconds-between-status-checks", "1"]
+               "--seconds-between-status-checks", "1", *ONE_THREAD_PER_JOB]
     try:
         snakemake(workdir, *profile, configfile="slurm.yaml", env=env)
     finally:
@@ -940,7 +948,7 @@ def test_a_preempted_benchmark_requeued_by_slurm_resumes_its_finished_batch_size
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_SLURM_PREEMPT": "rule_benchmark"}
     profile = ["--workflow-profile", "profiles/slurm", "--latency-wait", "5", "--retries", "0",
                "--slurm-init-seconds-before-status-checks", "1",
-               "--seconds-between-status-checks", "1"]
+               "--seconds-between-status-checks", "1", *ONE_THREAD_PER_JOB]
     target = "results/bench/tiny/dense/hf/12x16.json"
     try:
         run = snakemake(workdir, target, *profile, configfile="slurm.yaml", env=env)
