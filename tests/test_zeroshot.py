@@ -38,6 +38,21 @@ def dense_result(tiny_model_dir, suite):
     return run(model, modeling.load_tokenizer(tiny_model_dir), suite)
 
 
+@pytest.fixture(scope="module")
+def one_request_at_a_time(tiny_model_dir, suite):
+    """The tiny model's answers to the whole suite, one request per forward pass (no padding)
+    on one thread: each request is then one forward of its own tokens, so a test that scores
+    the same requests so (on one thread, in this process) gets them bit for bit. Two tests
+    compare against it; scoring it once saves one of the module's longest runs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run(modeling.load_model(tiny_model_dir), modeling.load_tokenizer(tiny_model_dir),
+                   suite, batch_size=1)
+    finally:
+        torch.set_num_threads(threads)
+
+
 # --------------------------------------------------------------------------- the suite files
 
 def test_suite_is_lm_eval_yaml_over_balanced_jsonl(suite, embedded_corpus, tmp_path):
@@ -204,18 +219,20 @@ def test_dense_tiny_model_beats_chance(dense_result):
     json.dumps(dense_result["lm_eval"])
 
 
-def test_a_tasks_accuracy_does_not_depend_on_the_tasks_run_beside_it(tiny_model_dir, suite):
+@pytest.mark.usefixtures("one_thread")
+def test_a_tasks_accuracy_does_not_depend_on_the_tasks_run_beside_it(tiny_model_dir, suite,
+                                                                    one_request_at_a_time):
     """The suite has items of one task whose text is another task's item split elsewhere
     between context and answer; lm-eval's logits cache scored such pairs together and got one
     of them wrong, so pb_number scored lower beside pb_continuation than alone."""
     model = modeling.load_model(tiny_model_dir)
     tokenizer = modeling.load_tokenizer(tiny_model_dir)
-    # One request per batch, both runs here (same process, same threads): each request is then
+    # One request per batch, both runs in this process on one thread: each request is then
     # one forward of its own tokens, the same computation beside other tasks as alone, so equal
     # scores are exact. In batches of 32 its padding and neighbours differ between the two
     # runs, which moves its log-likelihoods in the last bits and could flip a near tie between
     # two choices of some other trained model: a difference that is not the one tested here.
-    beside = run(model, tokenizer, suite, batch_size=1)["summary"]["accuracy"]
+    beside = one_request_at_a_time["summary"]["accuracy"]
     alone = {task: run(model, tokenizer, suite, tasks=(task,), batch_size=1)
              ["summary"]["accuracy"][task] for task in mc_suite.TASKS}
     assert set(beside) == set(mc_suite.TASKS)
@@ -320,16 +337,18 @@ def test_a_half_precision_model_is_scored_from_float32_log_probabilities(tiny_mo
 
 
 @pytest.mark.usefixtures("one_thread")
-def test_a_model_whose_embedding_is_offloaded_scores_as_on_one_device(tiny_model_dir, suite):
+def test_a_model_whose_embedding_is_offloaded_scores_as_on_one_device(tiny_model_dir, suite,
+                                                                      one_request_at_a_time):
     """A device map that offloads the embedding (to disk here; to the cpu beside GPUs alike)
     leaves its parameters on the meta device, which `model.device` then names: HFLM put every
     request there and failed ("unsupported scalarType"). Inputs go where the embedding
-    computes, and the answers are the one-device model's, bit for bit: both are scored here,
-    one request at a time (no padding) on one thread, so that no float rounding differs."""
+    computes, and the answers are the one-device model's, bit for bit: both are scored in this
+    process one request at a time (no padding) on one thread (the one-device answers by
+    one_request_at_a_time), so that no float rounding differs."""
     from prunebench.checkpoint.device_map import main_device
 
     tokenizer = modeling.load_tokenizer(tiny_model_dir)
-    one_device = run(modeling.load_model(tiny_model_dir), tokenizer, suite, batch_size=1)
+    one_device = one_request_at_a_time
     blocks = modeling.load_config(tiny_model_dir).num_hidden_layers
     mapping = {"model.embed_tokens": "disk", "model.rotary_emb": "cpu", "model.norm": "cpu",
                "lm_head": "cpu",
