@@ -676,7 +676,7 @@ def test_flagged_cells_get_one_warning_with_one_command_for_all():
 
 def test_the_flagged_cells_command_is_built_as_every_other_rerun_command(monkeypatch):
     """rerun_advice wrote its own command (the words joined unquoted): a cell's path with a
-    space split into two words when pasted, and the placeholder for a run's arguments
+    space split into two words when pasted, and the words asking for a run's arguments
     (THIS_RUN, whose apostrophe is no shell quote) failed in splitting them for a profile."""
     from prunebench.plan import layout
     from prunebench.report.load import THIS_RUN
@@ -698,7 +698,7 @@ def test_the_flagged_cells_command_is_built_as_every_other_rerun_command(monkeyp
     from prunebench.report.load import THOSE, _rerun_command
 
     monkeypatch.delenv(layout.RERUN_CONFIG_VARIABLE, raising=False)
-    assert _rerun_command("-f", cores=4, placeholder=THOSE) == \
+    assert _rerun_command("-f", cores=4, fill_in=THOSE) == \
         f"snakemake --cores 4 -f {THOSE} {THIS_RUN}"
 
 

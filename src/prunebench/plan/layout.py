@@ -86,7 +86,7 @@ def snakemake_command(run_arguments: str | None, cores: str | int = "all") -> st
     program = os.environ.get(RERUN_PROGRAM_VARIABLE) or "snakemake"
     try:
         words = shlex.split(run_arguments or "")
-    except ValueError:  # a placeholder for them (report.load.THIS_RUN) is no shell text
+    except ValueError:  # THIS_RUN (report.load), the words asking for them, is no shell text
         words = (run_arguments or "").split()
     if any(word == option or word.startswith(option + "=")
            for word in words for option in PROFILE_OPTIONS):
@@ -95,15 +95,15 @@ def snakemake_command(run_arguments: str | None, cores: str | int = "all") -> st
 
 
 def command_line(*words: str, run_arguments: str | None = None, cores: str | int = "all",
-                 placeholder: str = "") -> str:
+                 fill_in: str = "") -> str:
     """The `snakemake` command a message tells the user to type, which every such message
     builds here: `snakemake_command`, then `words`, each quoted for a shell (a path with a space
-    or a quote stays one word when pasted), then `placeholder` as written (words the reader
+    or a quote stays one word when pasted), then `fill_in` as written (words the reader
     fills in: `<those files>`), then `run_arguments`, the run's arguments to repeat, as written:
     they are shell text already (`rerun_arguments` quotes each of their words; `--config` must
     come last, as it takes every word up to the next option)."""
     return " ".join(filter(None, [snakemake_command(run_arguments, cores), shlex.join(words),
-                                  placeholder, run_arguments]))
+                                  fill_in, run_arguments]))
 
 
 def remake_command(*words: str) -> str:

@@ -88,15 +88,15 @@ def _remake_hint(path: Path, rule: str, force: bool) -> str:
     return f"rerun `{command}` (made by the {rule} rule)"
 
 
-def _rerun_command(*words: str, cores: str | int = "all", placeholder: str = "") -> str:
-    """`snakemake --cores <cores> <words> <placeholder>` and this run's arguments to repeat (its
+def _rerun_command(*words: str, cores: str | int = "all", fill_in: str = "") -> str:
+    """`snakemake --cores <cores> <words> <fill_in>` and this run's arguments to repeat (its
     --directory, --configfile and --config, which the workflow passes through the environment
     to the aggregation), with Snakemake named as the run was started (layout.command_line);
     THIS_RUN, which tells the reader to add them, where they are not known (the loaders called
     outside a run)."""
     run = os.environ.get(layout.RERUN_CONFIG_VARIABLE)
     return layout.command_line(*words, run_arguments=THIS_RUN if run is None else run,
-                               cores=cores, placeholder=placeholder)
+                               cores=cores, fill_in=fill_in)
 
 
 def _read(path: str | os.PathLike, rule: str, required: Iterable[str]) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def mixed_code(what: str, cells: list[tuple[Path, str, dict[str, Any]]]) -> str 
     rules = appearance(rule for _, rule in stale)
     return (f"the {what} files were made by different code ({counts}), so the tables compare "
             f"numbers that different code made. Rebuild the {len(stale)} not made by this "
-            f"checkout's code ({files}) with `{_rerun_command('-f', placeholder=THOSE)}`, or "
+            f"checkout's code ({files}) with `{_rerun_command('-f', fill_in=THOSE)}`, or "
             f"every cell of their rules with `{_rerun_command('--forcerun', *rules)}`, or "
             f"delete them; then run `{_rerun_command()}`")
 
@@ -378,7 +378,7 @@ def mixed_timing(df: pd.DataFrame) -> list[str]:
                 f"{what} ({sides}), so their speed-ups over dense measure that difference too. "
                 f"Rebuild the {len(odd)} not timed with {whose} {reference} "
                 f"({', '.join(odd)}) with it, by "
-                f"`{_rerun_command('-f', cores=cores, placeholder=THOSE)}`, "
+                f"`{_rerun_command('-f', cores=cores, fill_in=THOSE)}`, "
                 f"then run `{_rerun_command()}`")
     return messages
 
