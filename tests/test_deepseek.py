@@ -312,6 +312,38 @@ def check_depth_pruning_keeps_the_dense_prefix(model, drop: list[int], tmp_path,
     assert torch.equal(logits(ours, x), logits(theirs, x))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_cache_a_step_reads_is_the_latent_transformers_cache_holds(dtype):
+    check_latent_cache_bytes(random_model(small()).to(dtype), dtype)
+
+
+def check_latent_cache_bytes(model, dtype) -> None:
+    """`model` (latent attention, in `dtype`) and a copy without its block 1: after a prefill,
+    transformers' cache holds kv_cache_bytes, each block's normed latent (kv_lora_rank) and
+    rotated key (qk_rope_head_dim) per position, not keys and values per head; the plan's
+    bytes a token adds (kv_bytes_per_token) are one position's (DeepSeek-V3's, V2's and
+    Mistral 4's)."""
+    from prunebench.benchmark.floors import kv_cache_bytes
+    from prunebench.checkpoint.param_count import kv_bytes_per_token, kv_head_count
+    from prunebench.modeling import layer_shapes
+    from test_qwen3_next import cache_bytes
+
+    config = model.config
+    value_bytes = 2 if dtype == torch.bfloat16 else 4
+    per_position = (config.kv_lora_rank + config.qk_rope_head_dim) * value_bytes
+    for drop in ([], [1]):
+        remove_blocks(model, drop)
+        blocks = config.num_hidden_layers
+        for batch, length in ((1, 5), (2, 9)):
+            with torch.no_grad():
+                out = model(input_ids=ids(batch, length), use_cache=True)
+            cache = getattr(out, "past_key_values", None) or out.cache
+            assert cache_bytes(cache) == kv_cache_bytes(config, batch, length, dtype) == (
+                batch * length * blocks * per_position)
+        kv_heads = kv_head_count(layer_shapes(config))
+        assert kv_bytes_per_token(config, kv_heads, value_bytes) == blocks * per_position
+
+
 def test_width_methods_and_the_lora_targets_latent_attention_lacks_are_refused():
     config = small()
     with pytest.raises(FamilyUnsupported, match="mixture-of-experts family 'deepseek_v3'"):

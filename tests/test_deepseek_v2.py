@@ -19,8 +19,8 @@ from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_di
                                                count_params, refuse_moe, sparse_mlp_blocks)
 from prunebench.modeling import build_model, load_model
 from prunebench.plan.lora_settings import expert_target_problem
-from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, ids, logits, numel,
-                           random_model, write_published_folder)
+from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, check_latent_cache_bytes,
+                           ids, logits, numel, random_model, write_published_folder)
 from test_families import VOCAB
 from test_moe import per_expert_state
 from test_families import tokenizer  # noqa: F401 - a fixture
@@ -106,6 +106,11 @@ def test_a_per_expert_checkpoint_is_fused_on_import_as_transformers_loads_it(
 def test_depth_pruning_keeps_the_dense_blocks_a_prefix_reloading_each_as_it_was(drop, tmp_path):
     check_depth_pruning_keeps_the_dense_prefix(random_model(small(first_k_dense_replace=2)),
                                                drop, tmp_path)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_cache_a_step_reads_is_the_latent_transformers_cache_holds(dtype):
+    check_latent_cache_bytes(random_model(small()).to(dtype), dtype)
 
 
 @pytest.mark.parametrize("method", ["flap", "llm_pruner", "blockpruner", "compiled"])

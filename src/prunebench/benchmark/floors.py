@@ -14,8 +14,9 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (active_experts, expert_param_count, is_moe,
-                                               linear_attention_blocks, linear_attention_state,
+from prunebench.checkpoint.param_count import (active_experts, expert_param_count, family,
+                                               is_moe, linear_attention_blocks,
+                                               linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
                                                sliding_windows)
 from prunebench.modeling import (block_param_count, build_model, float32_kept, head_dim,
@@ -127,7 +128,15 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     A Gated DeltaNet block (Qwen3-Next) caches no keys or values but a state of one size
     whatever the length, which each step reads: its conv state in `dtype`, its recurrent
     state in float32 (as transformers keeps it), per sequence.
+    Multi-head latent attention (DeepSeek-V2 / V3, Mistral 4: `Family.latent_attention`)
+    caches each position compressed, whatever its heads: the normed latent of kv_lora_rank
+    and the rotated key of qk_rope_head_dim that all heads share (DeepseekV3Attention updates
+    the cache with them and expands keys and values from them at each step).
     """
+    if family(config).latent_attention:
+        blocks = sum(shape["num_attention_heads"] > 0 for shape in layer_shapes(config))
+        return (batch * blocks * seq_len * (config.kv_lora_rank + config.qk_rope_head_dim)
+                * _element_size(dtype))
     chunk = getattr(config, "attention_chunk_size", None)
     windows = [chunk if kind == "chunked_attention" else window for kind, window in
                zip(getattr(config, "layer_types", None) or [None] * config.num_hidden_layers,

@@ -1930,7 +1930,12 @@ def kv_head_count(shapes: list[dict[str, Any]]) -> int:
 
 def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int = 2) -> int:
     """Bytes of KV cache one token adds: a key and a value vector of head_dim per KV head
-    (`kv_heads` summed over the blocks); fp16 by default, the benchmarks' dtype on GPU."""
+    (`kv_heads` summed over the blocks); fp16 by default, the benchmarks' dtype on GPU. Latent
+    attention (`Family.latent_attention`) caches one latent of kv_lora_rank and one rotated
+    key of qk_rope_head_dim a block, whatever its heads (every block keeps all of them)."""
+    if family(config).latent_attention:
+        blocks = kv_heads // config.num_key_value_heads
+        return blocks * (config.kv_lora_rank + config.qk_rope_head_dim) * bytes_per_value
     return 2 * kv_heads * head_dim(config) * bytes_per_value
 
 
