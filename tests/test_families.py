@@ -65,6 +65,7 @@ from transformers import HunYuanMoEV1Config
 from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
 from transformers import Qwen3NextConfig
+from transformers import Mistral4Config
 from transformers import PhiConfig, Starcoder2Config
 from transformers import GraniteMoeHybridConfig
 
@@ -289,6 +290,17 @@ FAMILIES = {
                                             q_lora_rank=None, kv_lora_rank=16,
                                             qk_nope_head_dim=8, qk_rope_head_dim=4,
                                             v_head_dim=8, first_k_dense_replace=1),
+    # Mistral 4: DeepSeek-V3's latent attention and dense first block, its queries scaled by
+    # position past an original context of 8 tokens (Ministral 3's rotary settings: YaRN,
+    # beta 0.7; a copy, which Mistral4Config adds its partial rotary factor to), a softmax
+    # router choosing 2 of 4 experts in 2 groups and 1 shared expert.
+    "mistral4": lambda: Mistral4Config(**{**SMALL, "num_key_value_heads": 4},
+                                       moe_intermediate_size=32, n_shared_experts=1,
+                                       n_routed_experts=4, num_experts_per_tok=2, n_group=2,
+                                       topk_group=1, q_lora_rank=24, kv_lora_rank=16,
+                                       qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8,
+                                       first_k_dense_replace=1,
+                                       rope_parameters=dict(MINISTRAL3_ROPE)),
     # GraniteMoE: Granite's four scalars and, in every block's `block_sparse_moe` (not `mlp`), a
     # router choosing 2 of 4 experts with the experts fused (no shared expert, no biases).
     "granitemoe": lambda: GraniteMoeConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2,
@@ -397,7 +409,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "granitemoe", "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2",
        "hunyuan_v1_moe",
        "llama4_text", "qwen3_next",
-       "granitemoehybrid"}
+       "granitemoehybrid",
+       "mistral4"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -428,7 +441,11 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "llama4_text": "Llama4ForCausalLM",
            "qwen3_next": "Qwen3NextForCausalLM",
            "granite4": "GraniteMoeHybridForCausalLM",
-           "granitemoehybrid": "GraniteMoeHybridForCausalLM"}
+           "granitemoehybrid": "GraniteMoeHybridForCausalLM",
+           "mistral4": "Mistral4ForCausalLM"}
+# Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
+# by their own class (Mistral4ForCausalLM.from_pretrained).
+NO_AUTO_CLASS = {"mistral4"}
 
 # Every method, with parameters that let the depth methods remove blocks of a 4-block model.
 METHODS = {
@@ -958,7 +975,7 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         method_function("depth_mag")(model, None, int(TARGET * numel(model)),
                                      protect_first=1, protect_last=1)
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
-        if name == "deepseek_v3":  # latent attention: of these, o_proj only
+        if name in ("deepseek_v3", "mistral4"):  # latent attention: of these, o_proj only
             extra = {"target_modules": ["o_proj"]}
         if name == "deepseek_v2":  # without a query rank: q_proj and o_proj
             extra = {"target_modules": ["q_proj", "o_proj"]}
@@ -1053,7 +1070,9 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
     # Gemma-2's soft-capped attention needs eager attention, which transformers before 5.2x
     # does not pick by itself (docs/families.md says to ask for it).
     eager = {"attn_implementation": "eager"} if name == "gemma2" else {}
-    theirs = in_allocated_memory(AutoModelForCausalLM.from_pretrained(
+    loader = getattr(transformers, CLASSES[name]) if name in NO_AUTO_CLASS else (
+        AutoModelForCausalLM)
+    theirs = in_allocated_memory(loader.from_pretrained(
         tmp_path / "depth", dtype=torch.float32, **eager))
     assert type(theirs).__name__ == CLASSES[name]
     x = ids()

@@ -488,7 +488,7 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
     from prunebench import lora
 
     model = family_model(name)
-    if name == "deepseek_v3":
+    if name in ("deepseek_v3", "mistral4"):
         # its latent attention has no q_proj (q_lora_rank set), k_proj or v_proj: named
         with pytest.raises(PrunebenchError, match=r"\['q_proj', 'gate_proj'\].*fused 3D.*"
                                                   r"q_a_proj, q_b_proj, kv_a_proj_with_mqa, "
@@ -552,7 +552,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     # Qwen2-MoE's shared expert and DeepSeek-V3's shared experts: counted whole in `read`
     assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe",
                                      "ernie4_5_moe", "hunyuan_v1_moe",
-                                     "llama4_text", "qwen3_next", "granitemoehybrid"))
+                                     "llama4_text", "qwen3_next", "granitemoehybrid",
+                                     "mistral4"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s

@@ -569,7 +569,7 @@ def test_ministral_3_keeps_its_ministral3_language_model_with_its_query_scale(tm
     config["text_config"]["model_type"] = "llama"
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(PrunebenchError, match="language model is 'llama'.*'mistral' or "
-                                              "'ministral3' language model"):
+                                              "'ministral3' or 'mistral4' language model"):
         text_part.take_text_part(other)
 
 

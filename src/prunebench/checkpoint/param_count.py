@@ -8,7 +8,7 @@ Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeC
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
-Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig) or
+Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -224,7 +224,7 @@ class Family:
     divides the logits (its `attention_multiplier` is the attention's scale, which the
     attention module holds); no parameter of them, so counts and surgery are LLaMA's.
 
-    `position_query_scale` (Ministral 3): queries are multiplied, after the rotation, by
+    `position_query_scale` (Ministral 3, Mistral 4): queries are multiplied, after the rotation, by
     `1 + beta * log(1 + floor(position / original context))` (Llama-4's attention temperature,
     `llama_4_scaling_beta` and `original_max_position_embeddings` of `rope_parameters`): 1
     within the original context, larger past it; no parameter, so counts and surgery are
@@ -261,8 +261,9 @@ class Family:
     per query head, `self_attn.sinks`, a column the softmax normalises over and drops, which
     PyTorch's SDPA kernels do not compute (the model runs matmul + softmax attention).
 
-    DeepSeek-V3's own: `latent_attention`, multi-head latent attention counted whole by
-    `mla_params` (never width-pruned); its first `first_k_dense_replace` blocks dense
+    DeepSeek-V3's own (DeepSeek-V2's and Mistral 4's too): `latent_attention`, multi-head
+    latent attention counted whole by `mla_params` (never width-pruned), its cache one latent
+    and one rotated key a block and position; its first `first_k_dense_replace` blocks dense
     (`SparseBlocks.after_first`) and `n_shared_experts` shared experts of moe_intermediate_size
     (`SharedExpert.count`). The router's `e_score_correction_bias` is a buffer, not a
     parameter.
@@ -646,6 +647,18 @@ FAMILIES: dict[str, Family] = {
                           shipped_code=("configuration_deepseek.DeepseekV2Config",
                                         "modeling_deepseek.DeepseekV2Model",
                                         "modeling_deepseek.DeepseekV2ForCausalLM")),
+    # Mistral4Attention: DeepSeek-V3's latent attention, its queries scaled by position past
+    # the original context as Ministral 3's (`position_query_scale`); Mistral4DecoderLayer:
+    # DeepSeek's dense prefix (first_k_dense_replace) and Mistral4MoE (DeepseekV3MoE): a
+    # router over n_routed_experts experts of moe_intermediate_size, a softmax over them
+    # (DeepSeek-V2's) with V3's group-limited top k and no score-correction buffer, its
+    # weight in the model's dtype (DeepSeek's is float32), and n_shared_experts shared
+    # experts fused in one MLP; no MLP biases.
+    "mistral4": Family("Mistral4ForCausalLM", "Mistral4Config", False, False, None, False,
+                       moe_intermediate_key="moe_intermediate_size", latent_attention=True,
+                       position_query_scale=True,
+                       sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
+                       shared_expert=SharedExpert.count("n_shared_experts")),
     # Glm4MoeAttention: GQA with q/k/v biases as attention_bias says (true in the published
     # configs), none on o_proj, a per-head q_norm / k_norm (RMSNorm of head_dim) where
     # `use_qk_norm` is set, half of each head rotating (partial_rotary_factor 0.5, LLaMA's
@@ -1269,6 +1282,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_local_experts": 64, "kv_lora_rank": 512, "q_lora_rank": 1536,
                     "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
                     "num_experts_per_tok": None, "first_k_dense_replace": 0, "head_dim": 64},
+    # Mistral4Config's (Mistral Small 4's shape, its docstring's checkpoint): n_routed_experts
+    # in its class and config.json (held as num_local_experts here, as its attribute_map
+    # does); head_dim is the class's qk_nope_head_dim + qk_rope_head_dim.
+    "mistral4": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 12288,
+                 "num_hidden_layers": 36, "num_key_value_heads": 32,
+                 "max_position_embeddings": 1048576, "moe_intermediate_size": 2048,
+                 "n_shared_experts": 1, "num_local_experts": 128, "kv_lora_rank": 256,
+                 "q_lora_rank": 1024, "qk_rope_head_dim": 64, "v_head_dim": 128,
+                 "qk_nope_head_dim": 64, "num_experts_per_tok": 4, "first_k_dense_replace": 0,
+                 "head_dim": 128},
     # Glm4MoeConfig's (GLM-4.5-Air's shape): n_routed_experts in its class and config.json
     # (held as num_local_experts here, as its attribute_map does); no head_dim of its own
     # (the attention takes hidden_size / heads where config.json gives none: the published
@@ -1367,6 +1390,9 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
         # config.json says.
         values["head_dim"] = values["qk_rope_head_dim"]
+    if values.get("model_type") == "mistral4":
+        # Mistral4Config sets it to a query head's whole width whatever config.json says.
+        values["head_dim"] = values["qk_nope_head_dim"] + values["qk_rope_head_dim"]
     if values.get("model_type") == "cohere2":
         # Cohere2Config's: without layer_types every sliding_window_pattern-th block (4th) is
         # global.
@@ -1691,10 +1717,11 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "fill the hidden size (head_dim = hidden_size / num_attention_heads, or left out). "
             "Re-download or rebuild the model; a config.json edited by hand no longer describes "
             "its weights")
-    # DeepseekV3Attention expands its latent keys and values to every query head and then
-    # repeats them by heads / KV heads: fewer KV heads than query heads builds and stops at the
-    # first forward on a shape mismatch (the published models have as many).
-    if (model_type in ("deepseek_v2", "deepseek_v3") and heads is not None
+    # DeepseekV3Attention (V2's and Mistral4Attention too) expands its latent keys and values
+    # to every query head and then repeats them by heads / KV heads: fewer KV heads than query
+    # heads builds and stops at the first forward on a shape mismatch (the published models
+    # have as many).
+    if (model_type in FAMILIES and FAMILIES[model_type].latent_attention and heads is not None
             and kv_heads is not None and kv_heads != heads):
         raise PrunebenchError(
             f"{path / 'config.json'} gives num_attention_heads={heads} and "

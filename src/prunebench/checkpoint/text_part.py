@@ -4,8 +4,8 @@ Gemma-3's 4B, 12B and 27B checkpoints (`model_type` gemma3, Gemma3ForConditional
 hold a Gemma-3 text model (the `gemma3_text` family of the 270M and 1B checkpoints) beside a
 SigLIP vision tower and the projector that turns its image features into tokens; Mistral-Small
 3.1 and 3.2 (`mistral3`, Mistral3ForConditionalGeneration) hold a Mistral text model beside a
-Pixtral vision tower, and Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
-(`ministral3`); LLaVA-1.5 and LLaVA-NeXT (`llava`, `llava_next`) a LLaMA (Vicuna), Mistral or
+Pixtral vision tower, Ministral 3 and Devstral Small 2 (the same wrapper) a Ministral 3 one
+(`ministral3`) and Mistral Small 4 a Mistral 4 mixture of experts (`mistral4`); LLaVA-1.5 and LLaVA-NeXT (`llava`, `llava_next`) a LLaMA (Vicuna), Mistral or
 Qwen2 one beside a CLIP vision tower; InternVL (`internvl`) a Qwen2, Qwen3 or LLaMA one beside
 an InternViT; Idefics3 and SmolVLM (`idefics3`, `smolvlm`) a LLaMA one beside a SigLIP; Qwen2-VL
 and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2 one and Qwen3-VL (`qwen3_vl`) a Qwen3 one
@@ -143,10 +143,13 @@ WRAPPERS: dict[str, Wrapper] = {
     # vision tower. Its config class ties by default where the published config.json names no
     # tying, and the files hold an LM head of their own, which differs: kept untied (_tied).
     # Ministral 3 (3B, 8B, 14B) and Devstral Small 2 wrap a Ministral 3 text model instead
-    # (Mistral's block, queries scaled by position) in the same class and layout.
+    # (Mistral's block, queries scaled by position) in the same class and layout; Mistral
+    # Small 4 a Mistral 4 mixture of experts (`mistral4`; its experts fused, as transformers
+    # saves them: the published repository's FP8 weights are refused as any quantized ones).
     "mistral3": Wrapper("Mistral3ForConditionalGeneration",
-                        "Mistral-Small 3.1 and 3.2, Ministral 3, Devstral Small 2",
-                        ("mistral", "ministral3"), _LLAVA_RENAMES,
+                        "Mistral-Small 3.1 and 3.2, Ministral 3, Devstral Small 2, "
+                        "Mistral Small 4",
+                        ("mistral", "ministral3", "mistral4"), _LLAVA_RENAMES,
                         _LLAVA_LEFT_OUT, tied_by_default=True),
     # LLaVA-1.5 (a CLIP vision tower beside Vicuna v1.5: llava-hf/llava-1.5-7b-hf, -13b-hf) and
     # the LLaVA models built on other language models in the same class.
