@@ -93,15 +93,20 @@ def test_counts_equal_transformers_parameters(q_lora_rank, attention_bias, dense
 
 
 def test_the_count_is_the_sum_of_each_part_by_hand():
-    config = small()
+    assert count_params(small()) == small_count_by_hand()
+
+
+def small_count_by_hand() -> int:
+    """The parameters of `small()`'s shape (DeepSeek-V3's, V2's and Mistral 4's small
+    configs share it; none of their routers has a parameter beside its weight), part by
+    part."""
     d, heads, qk = 32, 4, 6 + 4
     attention = (d * 20 + 20 + 20 * heads * qk  # q_a_proj, q_a_layernorm, q_b_proj
                  + d * (12 + 4) + 12 + 12 * heads * (6 + 8)  # kv_a, its norm, kv_b
                  + heads * 8 * d)  # o_proj
     dense = 3 * d * 48
     sparse = 4 * d + 4 * 3 * d * 16 + 3 * d * 16 * 2  # router, routed experts, shared ones
-    total = 2 * VOCAB * d + d + 4 * (attention + 2 * d) + dense + 3 * sparse
-    assert count_params(config) == total
+    return 2 * VOCAB * d + d + 4 * (attention + 2 * d) + dense + 3 * sparse
 
 
 def quantize_fp8(weight: torch.Tensor, block=(4, 8)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -282,12 +287,14 @@ def test_depth_pruning_keeps_the_dense_blocks_a_prefix_reloading_each_as_it_was(
 
 
 def check_depth_pruning_keeps_the_dense_prefix(model, drop: list[int], tmp_path,
-                                               dense_count=None) -> None:
+                                               dense_count=None,
+                                               loader=AutoModelForCausalLM) -> None:
     """Removing `drop` from a 4-block model whose first 2 blocks are dense: exactly the others
     kept, the config's count of dense first blocks (`dense_count(config)`; by default
     `first_k_dense_replace`) the kept dense blocks', and the saved model reloads each block as
-    the kind it was, in prunebench and in transformers, weight for weight (DeepSeek-V3's,
-    V2's, GLM-4.5's and ERNIE 4.5's)."""
+    the kind it was, in prunebench and in transformers (`loader`'s from_pretrained: Mistral
+    4's own class, which AutoModelForCausalLM does not map), weight for weight (DeepSeek-V3's,
+    V2's, GLM-4.5's, ERNIE 4.5's and Mistral 4's)."""
     kinds = [type(layer.mlp).__name__ for layer in model.model.layers]
     layers = list(model.model.layers)
     keep = [i for i in range(4) if i not in drop]
@@ -300,8 +307,8 @@ def check_depth_pruning_keeps_the_dense_prefix(model, drop: list[int], tmp_path,
     expected = logits(model, x)
     save_model(model, None, tmp_path / "pruned")
     ours = load_model(tmp_path / "pruned")
-    theirs = in_allocated_memory(AutoModelForCausalLM.from_pretrained(tmp_path / "pruned",
-                                                                      dtype=torch.float32))
+    theirs = in_allocated_memory(loader.from_pretrained(tmp_path / "pruned",
+                                                        dtype=torch.float32))
     for reloaded in (ours, theirs.eval()):
         assert [type(layer.mlp).__name__ for layer in reloaded.model.layers] == [
             kinds[i] for i in keep]
@@ -414,17 +421,27 @@ def test_moonlights_known_shape_by_hand():
 def test_a_config_with_fewer_kv_heads_than_query_heads_is_refused(tmp_path):
     """transformers builds such a DeepSeek-V3 and stops at its first forward (its latent keys
     and values are expanded per query head, then repeated by the group size): said before."""
-    from prunebench.checkpoint.param_count import checked_config_json, checkpoint_config
+    from prunebench.checkpoint.param_count import checked_config_json
 
     values = json.loads(small().to_json_string())
     (tmp_path / "fits").mkdir()
     (tmp_path / "fits" / "config.json").write_text(json.dumps(values))
     assert checked_config_json(tmp_path / "fits")["num_key_value_heads"] == 4
+    check_fewer_kv_heads_refused(small(), tmp_path)
+
+
+def check_fewer_kv_heads_refused(config, tmp_path) -> None:
+    """`config` (4 heads) with 2 KV heads in its config.json: transformers builds such a
+    latent-attention model and stops at its first forward; prunebench's load check and plan's
+    read refuse it, naming the fix (DeepSeek-V3's, V2's and Mistral 4's)."""
+    from prunebench.checkpoint.param_count import checked_config_json, checkpoint_config
+
+    values = json.loads(config.to_json_string())
     fewer = tmp_path / "fewer"
     fewer.mkdir()
     (fewer / "config.json").write_text(json.dumps({**values, "num_key_value_heads": 2}))
     with pytest.raises(RuntimeError):  # what transformers does with it
-        model = build_model(DeepseekV3Config.from_pretrained(fewer), device="cpu")
+        model = build_model(type(config).from_pretrained(fewer), device="cpu")
         model(input_ids=ids(1, 4))
     for read in (checked_config_json, checkpoint_config):  # the load's check, and plan's
         with pytest.raises(PrunebenchError, match="num_attention_heads=4 and "

@@ -19,8 +19,9 @@ from prunebench.checkpoint.param_count import (FamilyUnsupported, config_from_di
                                                count_params, refuse_moe, sparse_mlp_blocks)
 from prunebench.modeling import build_model, load_model
 from prunebench.plan.lora_settings import expert_target_problem
-from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, check_latent_cache_bytes,
-                           ids, logits, numel, random_model, write_published_folder)
+from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, check_fewer_kv_heads_refused,
+                           check_latent_cache_bytes, ids, logits, numel, random_model,
+                           small_count_by_hand, write_published_folder)
 from test_families import VOCAB
 from test_moe import per_expert_state
 from test_families import tokenizer  # noqa: F401 - a fixture
@@ -61,15 +62,7 @@ def test_the_routers_topk_method_changes_no_count(method, groups):
 
 
 def test_the_count_is_the_sum_of_each_part_by_hand():
-    config = small()
-    d, heads, qk = 32, 4, 6 + 4
-    attention = (d * 20 + 20 + 20 * heads * qk  # q_a_proj, q_a_layernorm, q_b_proj
-                 + d * (12 + 4) + 12 + 12 * heads * (6 + 8)  # kv_a, its norm, kv_b
-                 + heads * 8 * d)  # o_proj
-    dense = 3 * d * 48
-    sparse = 4 * d + 4 * 3 * d * 16 + 3 * d * 16 * 2  # router (no bias), routed, shared
-    total = 2 * VOCAB * d + d + 4 * (attention + 2 * d) + dense + 3 * sparse
-    assert count_params(config) == total
+    assert count_params(small()) == small_count_by_hand()
 
 
 def write_published(model, folder, with_tokenizer):
@@ -157,17 +150,4 @@ def check_known_shape(name: str, total: int, read: int, config_class: str):
 def test_a_config_with_fewer_kv_heads_than_query_heads_is_refused(tmp_path):
     """DeepseekV2Attention, as V3's, expands its latent keys and values per query head:
     transformers builds such a model and stops at its first forward; said when read."""
-    from prunebench import PrunebenchError
-    from prunebench.checkpoint.param_count import checked_config_json, checkpoint_config
-
-    values = json.loads(small().to_json_string())
-    fewer = tmp_path / "fewer"
-    fewer.mkdir()
-    (fewer / "config.json").write_text(json.dumps({**values, "num_key_value_heads": 2}))
-    with pytest.raises(RuntimeError):  # what transformers does with it
-        model = build_model(DeepseekV2Config.from_pretrained(fewer), device="cpu")
-        model(input_ids=ids(1, 4))
-    for read in (checked_config_json, checkpoint_config):  # the load's check, and plan's
-        with pytest.raises(PrunebenchError, match="num_attention_heads=4 and "
-                                                  "num_key_value_heads=2: DeepSeek's latent"):
-            read(fewer)
+    check_fewer_kv_heads_refused(small(), tmp_path)
