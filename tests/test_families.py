@@ -68,6 +68,7 @@ from transformers import Qwen3NextConfig
 from transformers import Mistral4Config
 from transformers import PhiConfig, Starcoder2Config
 from transformers import GraniteMoeHybridConfig
+from transformers import Qwen3_5MoeTextConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -402,6 +403,21 @@ FAMILIES = {
         position_embedding_type=None, mamba_n_heads=4, mamba_n_groups=2, mamba_d_state=16,
         mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=8, embedding_multiplier=12.0,
         attention_multiplier=0.0151, residual_multiplier=0.22, logits_scaling=7.3),
+    # Qwen3.5-MoE's language model: Qwen3-Next's blocks (the Gated DeltaNet's input
+    # projections split; 2 key heads of 8 on 4 value heads of 12) 1:1 with gated attention
+    # ones (biases on, half of each head rotating by M-RoPE's sections, text positions),
+    # experts (2 of 4 a token) and a gated shared expert in every block; std 0.1, as
+    # Qwen3-Next's.
+    "qwen3_5_moe_text": lambda: Qwen3_5MoeTextConfig(
+        **{k: v for k, v in SMALL.items() if k != "intermediate_size"}, head_dim=16,
+        attention_bias=True, layer_types=["linear_attention", "full_attention"] * 2,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                         "partial_rotary_factor": 0.5, "mrope_interleaved": True,
+                         "mrope_section": [2, 1, 1]},
+        linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=8,
+        linear_value_head_dim=12, linear_conv_kernel_dim=4, moe_intermediate_size=32,
+        shared_expert_intermediate_size=48, num_experts=4, num_experts_per_tok=2,
+        initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
@@ -410,7 +426,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "hunyuan_v1_moe",
        "llama4_text", "qwen3_next",
        "granitemoehybrid",
-       "mistral4"}
+       "mistral4",
+       "qwen3_5_moe_text"}
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -442,7 +459,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen3_next": "Qwen3NextForCausalLM",
            "granite4": "GraniteMoeHybridForCausalLM",
            "granitemoehybrid": "GraniteMoeHybridForCausalLM",
-           "mistral4": "Mistral4ForCausalLM"}
+           "mistral4": "Mistral4ForCausalLM",
+           "qwen3_5_moe_text": "Qwen3_5MoeForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1727,7 +1745,10 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "hunyuan-a13b": 80_393_183_232,
              # Qwen3-Next-80B-A3B, counted from its config values and by hand
              # (tests/test_qwen3_next.py; the card: 80B, 79B without the embeddings)
-             "qwen3-next-80b-a3b": 79_674_391_296}
+             "qwen3-next-80b-a3b": 79_674_391_296,
+             # Qwen3.5-27B's language model, from its config values and by hand
+             # (tests/test_qwen3_5.py; the card: 27B)
+             "qwen3.5-27b": 26_895_998_464}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

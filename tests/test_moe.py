@@ -512,7 +512,8 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
     # every block's attention (Qwen3-Next's full-attention blocks: its Gated DeltaNet blocks
     # hold no q_proj or o_proj; Granite 4.0's Mamba-2 blocks hold self_attn None)
     attention = sum(getattr(layer, "self_attn", None) is not None for layer in model.model.layers)
-    assert attention == (2 if name in ("qwen3_next", "granitemoehybrid") else 4)
+    assert attention == (2 if name in ("qwen3_next", "granitemoehybrid",
+                                       "qwen3_5_moe_text") else 4)
     assert len(chosen) == 2 * attention and all(".self_attn." in n for n in chosen)
 
 
@@ -553,7 +554,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe",
                                      "ernie4_5_moe", "hunyuan_v1_moe",
                                      "llama4_text", "qwen3_next", "granitemoehybrid",
-                                     "mistral4"))
+                                     "mistral4", "qwen3_5_moe_text"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s

@@ -39,8 +39,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     PER_BLOCK_CONFIG_VALUES,
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
-                                    default_layer_shape, family, head_dim, is_moe,
-                                    linear_attention_blocks,
+                                    default_layer_shape, family, GATED_DELTANET_TYPES,
+                                    head_dim, is_moe, linear_attention_blocks,
                                     layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
@@ -1097,8 +1097,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         name, mixer, last = (
             ("Granite 4.0", "Mamba-2", "where the model's last block is one")
             if family(model.config).mamba_mixer else
-            ("Qwen3-Next", "Gated DeltaNet", "(the last block of the published Qwen3-Next "
-             "models is one)"))
+            (GATED_DELTANET_TYPES[model.config.model_type], "Gated DeltaNet",
+             "(the last block of the published Qwen3-Next and Qwen3.5 models is one)"))
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would leave this {name} model {mixer} "
             f"blocks only (its full-attention blocks are {[i for i in range(n) if not linear[i]]}"
@@ -1113,8 +1113,9 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
     model.model.layers = nn.ModuleList(model.model.layers[i] for i in keep)
     for new_idx, layer in enumerate(model.model.layers):
-        # the block's cache entry: its attention's, Qwen3-Next's Gated DeltaNet's or Granite
-        # 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other None)
+        # the block's cache entry: its attention's, Qwen3-Next's or Qwen3.5's Gated DeltaNet's
+        # or Granite 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other
+        # None)
         mixer = next(m for m in (getattr(layer, name, None) for name in TOKEN_MIXERS) if m)
         mixer.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):

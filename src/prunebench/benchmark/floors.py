@@ -125,8 +125,8 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     window shorter than `seq_len` attends to (and transformers' cache keeps) the window only,
     and so does a block of Llama 4's chunked attention (`layer_types` chunked_attention), whose
     cache transformers keeps as a window of attention_chunk_size.
-    A Gated DeltaNet block (Qwen3-Next) caches no keys or values but a state of one size
-    whatever the length, which each step reads: its conv state in `dtype`, its recurrent
+    A Gated DeltaNet block (Qwen3-Next, Qwen3.5) caches no keys or values but a state of one
+    size whatever the length, which each step reads: its conv state in `dtype`, its recurrent
     state in float32 (as transformers keeps it), per sequence.
     Multi-head latent attention (DeepSeek-V2 / V3, Mistral 4: `Family.latent_attention`)
     caches each position compressed, whatever its heads: the normed latent of kv_lora_rank

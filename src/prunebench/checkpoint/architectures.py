@@ -1013,6 +1013,28 @@ ARCHITECTURES["qwen3-next-80b-a3b"] = dict(
     norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[],
     max_position_embeddings=262144, rms_norm_eps=1e-6, tie_word_embeddings=False,
     bos_token_id=151643, eos_token_id=151645)
+# Qwen/Qwen3.5-27B (qwen3_5, Qwen3_5ForConditionalGeneration): its language model
+# (qwen3_5_text, Qwen3_5ForCausalLM), which prunebench keeps of the multimodal checkpoint
+# (checkpoint.text_part; the ViT and the `mtp.*` layer left out), as public material quotes it
+# (the hub could not be read here): THUDM/slime's scripts/models/qwen3.5-27B.sh (Megatron's
+# arguments: 64 blocks of hidden 5120, gated attention of 24 / 4 heads of 256, a quarter of
+# each head rotating at base 1e7, an MLP of 17408, a vocabulary of 248320, untied) and a
+# copy of the whole Qwen3_5Config in a public benchmark's code (the same values, and
+# full_attention_interval 4, the Gated DeltaNet's 16 key / 48 value heads of 128 with kernels
+# of 4, max_position_embeddings 262144, rms_norm_eps 1e-6, no attention bias, M-RoPE's
+# sections [11, 11, 10] interleaved). Its token ids differ between the text config (eos
+# 248044) and the whole one (eos 248046, pad 248044): left to the download's config.json.
+# model.parameters() (count_params): 26,895,998,464 (the card's 27B; the tower and the MTP
+# layer not counted).
+ARCHITECTURES["qwen3.5-27b"] = dict(
+    model_type="qwen3_5_text", vocab_size=248320, hidden_size=5120, intermediate_size=17408,
+    num_hidden_layers=64, num_attention_heads=24, num_key_value_heads=4, head_dim=256,
+    rope_parameters={"rope_type": "default", "rope_theta": 10000000.0,
+                     "partial_rotary_factor": 0.25, "mrope_interleaved": True,
+                     "mrope_section": [11, 11, 10]},
+    full_attention_interval=4, linear_conv_kernel_dim=4, linear_key_head_dim=128,
+    linear_value_head_dim=128, linear_num_key_heads=16, linear_num_value_heads=48,
+    max_position_embeddings=262144, rms_norm_eps=1e-6, tie_word_embeddings=False)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and

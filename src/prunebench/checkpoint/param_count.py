@@ -8,7 +8,8 @@ Glm4Config, SeedOssConfig, Ernie4_5Config, MixtralConfig, Qwen3MoeConfig, OlmoeC
 Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConfig,
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
-Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config) or
+Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
+Qwen3_5TextConfig, Qwen3_5MoeTextConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -354,7 +355,11 @@ class Family:
     no query or KV heads, no KV cache, its parameters counted by `linear_attention_params`
     and a fixed-size state per sequence (`linear_attention_state`); `gated_query`, the other
     blocks' q_proj is twice as wide, each head's query followed by its output gate (the
-    attention's output times sigmoid(gate) before o_proj).
+    attention's output times sigmoid(gate) before o_proj). Qwen3.5's language models
+    (`qwen3_5_text` dense, `qwen3_5_moe_text`) are Qwen3-Next's blocks with the Gated
+    DeltaNet's input projections split (the same parameters, counted alike), a dense MLP in
+    every block (the dense one: a hybrid without experts, depth-only as Granite 4.0's H models)
+    or experts and a gated shared expert in every block (the MoE one).
 
     Granite 4.0's own (`granitemoehybrid`): `experts_optional`, a config of no experts
     (`num_local_experts` 0: granite-4.0-micro, -h-micro) builds no sparse MLP, every block's
@@ -753,6 +758,22 @@ FAMILIES: dict[str, Family] = {
                          sparse_blocks=SparseBlocks.unless_listed(),
                          shared_expert=SharedExpert.gated("shared_expert_intermediate_size"),
                          linear_attention=True, gated_query=True),
+    # Qwen3_5DecoderLayer (the language model of Qwen3_5ForConditionalGeneration): Qwen3-Next's
+    # two token mixers (the Gated DeltaNet's input projections split: in_proj_qkv, in_proj_z,
+    # in_proj_b, in_proj_a, the same rows as in_proj_qkvz / in_proj_ba), its zero-centred
+    # norms, and a dense Qwen3_5MLP of intermediate_size in every block; no experts.
+    "qwen3_5_text": Family("Qwen3_5ForCausalLM", "Qwen3_5TextConfig", None, None, None, True,
+                           norm_plus_one=True, linear_attention=True, gated_query=True),
+    # Qwen3_5MoeDecoderLayer: the same blocks with Qwen3-Next's sparse MLP in every one (a
+    # router over num_experts experts of moe_intermediate_size, its top k always
+    # renormalised, and a shared expert of shared_expert_intermediate_size under a
+    # one-output sigmoid gate); its config has no dense width (intermediate_size).
+    "qwen3_5_moe_text": Family("Qwen3_5MoeForCausalLM", "Qwen3_5MoeTextConfig", None, None,
+                               None, True, norm_plus_one=True,
+                               moe_intermediate_key="moe_intermediate_size",
+                               shared_expert=SharedExpert.gated(
+                                   "shared_expert_intermediate_size"),
+                               linear_attention=True, gated_query=True),
     # GraniteMoeHybridDecoderLayer: LLaMA's two norms and Granite's four scalars; the token
     # mixer `layer_types` names (published as "attention" / "mamba", which transformers'
     # config reads as "full_attention" / "linear_attention"): a GraniteMoeHybridAttention
@@ -894,8 +915,9 @@ def moe_layer_range_of(sparse: list[bool]) -> tuple[int, int, int]:
 
 
 def linear_attention_blocks(config) -> list[bool]:
-    """Per block, whether it is one of Qwen3-Next's Gated DeltaNet blocks (`layer_types`
-    "linear_attention"); False for every block of the other families."""
+    """Per block, whether it is one of Qwen3-Next's or Qwen3.5's Gated DeltaNet blocks (or
+    Granite 4.0's Mamba-2 ones: `layer_types` "linear_attention"); False for every block of
+    the other families."""
     if not family(config).linear_attention:
         return [False] * config.num_hidden_layers
     return [kind == "linear_attention" for kind in config.layer_types]
@@ -904,12 +926,13 @@ def linear_attention_blocks(config) -> list[bool]:
 def linear_attention_params(config) -> int:
     """Parameters of one block's token mixer of another kind than softmax attention: Granite
     4.0's Mamba-2 mixer (`mamba_params`), or Qwen3-Next's Gated DeltaNet
-    (Qwen3NextGatedDeltaNet): in_proj_qkvz (hidden ->
-    2 x keys + 2 x values, the queries, keys, values and the output gate z), in_proj_ba
-    (hidden -> 2 x value heads: beta and the decay's input), the depthwise conv1d over the
-    queries, keys and values (one kernel of linear_conv_kernel_dim per channel, no bias),
-    dt_bias and A_log (one per value head), the gated RMSNorm (linear_value_head_dim) and
-    out_proj (values -> hidden); no biases."""
+    (Qwen3NextGatedDeltaNet): in_proj_qkvz (hidden -> 2 x keys + 2 x values, the queries,
+    keys, values and the output gate z), in_proj_ba (hidden -> 2 x value heads: beta and the
+    decay's input; Qwen3.5's Qwen3_5GatedDeltaNet splits the two into in_proj_qkv, in_proj_z,
+    in_proj_b and in_proj_a, the same rows), the depthwise conv1d over the queries, keys and
+    values (one kernel of linear_conv_kernel_dim per channel, no bias), dt_bias and A_log (one
+    per value head), the gated RMSNorm (linear_value_head_dim) and out_proj (values ->
+    hidden); no biases."""
     if family(config).mamba_mixer:
         return mamba_params(config)
     keys = config.linear_num_key_heads * config.linear_key_head_dim
@@ -1148,6 +1171,10 @@ _QWEN_DEFAULTS = {**_LLAMA_DEFAULTS, "vocab_size": 151936, "intermediate_size": 
 _GLM_DEFAULTS = {**_LLAMA_DEFAULTS, "vocab_size": 151552, "intermediate_size": 13696,
                  "num_hidden_layers": 40, "num_key_value_heads": 2, "head_dim": 128,
                  "attention_bias": True, "max_position_embeddings": 131072}
+# Qwen3NextConfig's Gated DeltaNet, which Qwen3.5's text configs keep.
+_GATED_DELTANET_DEFAULTS = {"linear_conv_kernel_dim": 4, "linear_key_head_dim": 128,
+                            "linear_value_head_dim": 128, "linear_num_key_heads": 16,
+                            "linear_num_value_heads": 32}
 CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "llama": _LLAMA_DEFAULTS,
     "mistral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
@@ -1345,9 +1372,21 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "num_key_value_heads": 2, "head_dim": 256,
                    "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
                    "num_local_experts": 512, "num_experts_per_tok": 10, "mlp_only_layers": [],
-                   "decoder_sparse_step": 1, "linear_conv_kernel_dim": 4,
-                   "linear_key_head_dim": 128, "linear_value_head_dim": 128,
-                   "linear_num_key_heads": 16, "linear_num_value_heads": 32},
+                   "decoder_sparse_step": 1, **_GATED_DELTANET_DEFAULTS},
+    # Qwen3_5TextConfig's (Qwen3NextConfig's with its own shape: a dense MLP of
+    # intermediate_size in every block, Qwen3.5's vocabulary); Qwen3_5MoeTextConfig's (no
+    # dense width at all: every block sparse); layer_types derived from
+    # full_attention_interval where a config.json gives none (config_from_dict).
+    "qwen3_5_text": {**_QWEN_DEFAULTS, "vocab_size": 248320, "hidden_size": 4096,
+                     "intermediate_size": 12288, "num_hidden_layers": 32,
+                     "num_attention_heads": 16, "num_key_value_heads": 4, "head_dim": 256,
+                     **_GATED_DELTANET_DEFAULTS},
+    "qwen3_5_moe_text": {**_QWEN_DEFAULTS, "vocab_size": 248320, "hidden_size": 2048,
+                         "intermediate_size": None, "num_hidden_layers": 40,
+                         "num_attention_heads": 16, "num_key_value_heads": 2, "head_dim": 256,
+                         "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+                         "num_local_experts": 256, "num_experts_per_tok": 8,
+                         **_GATED_DELTANET_DEFAULTS},
     # GraniteMoeHybridConfig's: LLaMA's defaults with 8 experts, 2 a token, a shared MLP of
     # 1024, no rotary (position_embedding_type None) and, without layer_types, a Mamba-2
     # mixer in every block (config_from_dict), of 128 heads with a state of 256.
@@ -1400,7 +1439,7 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
             pattern = values.get("sliding_window_pattern") or 4
             values["layer_types"] = ["sliding_attention" if (i + 1) % pattern else "full_attention"
                                      for i in range(values["num_hidden_layers"])]
-    if values.get("model_type") == "qwen3_next":
+    if values.get("model_type") in GATED_DELTANET_TYPES:
         values["layer_types"] = qwen3_next_layer_types(values)
     if values.get("model_type") == "granitemoehybrid":
         values["layer_types"] = granite_hybrid_layer_types(values)
@@ -1742,7 +1781,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             + ") and ignores these keys, so it would run another model than this checkpoint's; "
             "prunebench never runs the checkpoint's own code: use a checkpoint of the published "
             "MiniMax-M2 architecture")
-    if model_type == "qwen3_next" and (problem := _qwen3_next_unbuilt(raw)):
+    if model_type in GATED_DELTANET_TYPES and (problem := _qwen3_next_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "granitemoehybrid" and (problem := _granite_hybrid_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
@@ -1764,14 +1803,22 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     return raw
 
 
+# The families of Gated DeltaNet blocks beside gated full-attention ones, by model_type: what
+# messages call such a model.
+GATED_DELTANET_TYPES = {"qwen3_next": "Qwen3-Next", "qwen3_5_text": "Qwen3.5",
+                        "qwen3_5_moe_text": "Qwen3.5-MoE"}
+
+
 def qwen3_next_layer_types(values: dict[str, Any]) -> Any:
-    """A Qwen3-Next config.json's block kinds: its layer_types, or as Qwen3NextConfig derives
-    them where it gives none (the published one gives full_attention_interval alone): every
-    interval-th block (4th) full attention, the others Gated DeltaNet."""
+    """A Qwen3-Next or Qwen3.5 config.json's block kinds: its layer_types, or as
+    Qwen3NextConfig (and Qwen3.5's text configs) derive them where it gives none (Qwen3-Next's
+    published one gives full_attention_interval alone): every interval-th block (4th) full
+    attention, the others Gated DeltaNet."""
     if values.get("layer_types"):
         return values["layer_types"]
     interval = values.get("full_attention_interval") or 4
-    blocks = values.get("num_hidden_layers", CONFIG_DEFAULTS["qwen3_next"]["num_hidden_layers"])
+    defaults = CONFIG_DEFAULTS[values.get("model_type") or "qwen3_next"]
+    blocks = values.get("num_hidden_layers", defaults["num_hidden_layers"])
     return ["linear_attention" if (i + 1) % interval else "full_attention"
             for i in range(blocks if isinstance(blocks, int) else 0)]
 
@@ -1817,28 +1864,31 @@ def _granite_hybrid_unbuilt(raw: dict[str, Any]) -> str | None:
 
 
 def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
-    """What of a Qwen3-Next config.json transformers does not build or run as its weights are,
-    said with what to do; None when nothing. Qwen3NextDecoderLayer builds a token mixer for the
-    two kinds of block only (any other entry of `layer_types` leaves the block without one,
-    silently), its cache needs a full-attention block (modeling.remove_blocks keeps one), and
-    the Gated DeltaNet shares each key head among a whole group of value heads
-    (other head counts stop the first forward on a reshape)."""
+    """What of a Qwen3-Next or Qwen3.5 config.json transformers does not build or run as its
+    weights are, said with what to do; None when nothing. Qwen3NextDecoderLayer (and Qwen3.5's)
+    builds a token mixer for the two kinds of block only (any other entry of `layer_types`
+    leaves the block without one, silently), its cache needs a full-attention block
+    (modeling.remove_blocks keeps one), and the Gated DeltaNet shares each key head among a
+    whole group of value heads (other head counts stop the first forward on a reshape)."""
+    model_type = raw.get("model_type") or "qwen3_next"
     kinds = qwen3_next_layer_types(raw)
     other = sorted({k for k in kinds if k not in ("linear_attention", "full_attention")}
                    if isinstance(kinds, list) else ())
     if other:
-        return (f"gives layer_types {other}: Qwen3NextForCausalLM builds a Gated DeltaNet for "
+        return (f"gives layer_types {other}: {FAMILIES[model_type].model_class} builds a "
+                "Gated DeltaNet for "
                 "'linear_attention' and a gated softmax attention for 'full_attention' and "
                 "nothing for any other kind (the block would run without its token mixer): "
                 "re-download or rebuild the model; a config.json edited by hand no longer "
                 "describes its blocks")
     if isinstance(kinds, list) and kinds and "full_attention" not in kinds:
         return ("gives no 'full_attention' block (layer_types, or as its "
-                "full_attention_interval derives them): transformers sizes a Qwen3-Next "
-                "model's masks by a full-attention block's cache, so neither generate nor any "
+                f"full_attention_interval derives them): transformers sizes a "
+                f"{GATED_DELTANET_TYPES[model_type]} model's masks by a full-attention "
+                "block's cache, so neither generate nor any "
                 "cached forward runs without one: re-download or rebuild the model; a "
                 "config.json edited by hand no longer describes its blocks")
-    defaults = CONFIG_DEFAULTS["qwen3_next"]
+    defaults = CONFIG_DEFAULTS[model_type]
     values = raw.get("linear_num_value_heads", defaults["linear_num_value_heads"])
     keys = raw.get("linear_num_key_heads", defaults["linear_num_key_heads"])
     if _positive_whole(values) and _positive_whole(keys) and values % keys:
@@ -1902,7 +1952,8 @@ def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
     return {
         "num_attention_heads": config.num_attention_heads,
         "num_key_value_heads": config.num_key_value_heads,
-        "intermediate_size": getattr(config, dense_key),
+        # (None where the config has no dense width: Qwen3.5-MoE's, every block sparse)
+        "intermediate_size": getattr(config, dense_key, None),
         "o_proj_bias": o_bias(config),
         "down_proj_bias": mlp_bias(config),
     }

@@ -690,8 +690,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     fused blocks compute a dense MLP) and, for its `+lora` variants, MLP adapter targets (the
     experts are no linear layers). Its width variants are refused by `prunable_problems`, from
     their plans. A model with blocks of another token mixer than softmax attention and no
-    experts (Granite 4.0's dense H models) is told of the compiled backend alike."""
-    from prunebench.checkpoint.param_count import is_moe, linear_attention_blocks
+    experts (Granite 4.0's dense H models, Qwen3.5's dense ones) is told of the compiled
+    backend alike."""
+    from prunebench.checkpoint.param_count import family, is_moe, linear_attention_blocks
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
 
@@ -712,10 +713,11 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
         if not moe:
             if "compiled" in backends and known is not None and any(
                     linear_attention_blocks(known)):
+                mixer = "Mamba-2" if family(known).mamba_mixer else "Gated DeltaNet"
                 problems.append(
                     f"models.{model} ({known.model_type}) has blocks of another token mixer "
-                    "than softmax attention (Mamba-2), which the compiled backend does not run "
-                    "(its fused blocks compute softmax attention): take 'compiled' out of "
+                    f"than softmax attention ({mixer}), which the compiled backend does not "
+                    "run (its fused blocks compute softmax attention): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
             continue
         if "compiled" in backends:
