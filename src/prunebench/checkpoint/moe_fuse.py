@@ -1,6 +1,6 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
-Qwen3-Next), and
+Qwen3-Next, Qwen3.5-MoE), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -77,6 +77,10 @@ weights are converted once (checkpoint.pickle_convert):
   a multi-token-prediction layer stored apart from the model (`mtp.*`: `mtp.fc`, its norms,
   `mtp.layers.0.*`), which Qwen3NextForCausalLM does not build (its class ignores `^mtp.*`
   on loading): dropped.
+- Qwen3.5-MoE's language model (`qwen3_5_moe_text`, as a multimodal Qwen3.5-MoE checkpoint's
+  extraction leaves it: checkpoint.text_part, which drops its `mtp.*` layer): transformers
+  maps it onto `qwen2_moe`'s conversion too (5.17 and 5.25), so a checkpoint of per-expert
+  tensors is fused as Qwen3-Next's; one whose experts are fused already is left alone.
 
 Each block's tensors are read (one block in memory at a time, whichever original file holds
 them) and written to a shard of their own, `model-fused-00001-of-000NN.safetensors`; the rest
@@ -117,7 +121,8 @@ _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
 _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_proj)_"
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
-             "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next")
+             "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
+             "qwen3_5_moe_text")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",

@@ -10,7 +10,9 @@ Qwen2 one beside a CLIP vision tower; InternVL (`internvl`) a Qwen2, Qwen3 or LL
 an InternViT; Idefics3 and SmolVLM (`idefics3`, `smolvlm`) a LLaMA one beside a SigLIP; Qwen2-VL
 and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2 one and Qwen3-VL (`qwen3_vl`) a Qwen3 one
 beside a ViT; Llama 4 Scout and Maverick (`llama4`, Llama4ForConditionalGeneration) a Llama 4
-mixture of experts (`llama4_text`) beside a vision tower and a projector. Given text alone, such a model runs its language model and its LM head and
+mixture of experts (`llama4_text`) beside a vision tower and a projector; Qwen3.5 and
+Qwen3.5-MoE (`qwen3_5`, `qwen3_5_moe`) a Qwen3.5 language model (`qwen3_5_text`,
+`qwen3_5_moe_text`) beside a ViT and a multi-token-prediction layer. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -210,6 +212,20 @@ WRAPPERS: dict[str, Wrapper] = {
     "llama4": Wrapper("Llama4ForConditionalGeneration", "Llama 4 Scout and Maverick",
                       ("llama4_text",), _LLAMA4_RENAMES, _LLAMA4_LEFT_OUT,
                       tied_by_default=False),
+    # Qwen3.5 (Qwen/Qwen3.5-27B and the other dense ones) and Qwen3.5-MoE (Qwen/Qwen3.5-35B-A3B,
+    # -122B-A10B, -397B-A17B): Qwen3-VL's layout (`model.language_model.*` beside the ViT's
+    # `model.visual.*`, `lm_head.*`) around a Qwen3.5 language model, whose text config is its
+    # own family's (qwen3_5_text, qwen3_5_moe_text: M-RoPE's sections kept, as that class
+    # reads them; on text they rotate as one axis), and a multi-token-prediction layer
+    # (`mtp.*`) that neither Qwen3_5ForConditionalGeneration nor Qwen3_5ForCausalLM builds
+    # (both ignore it on loading): left out with the tower. Tied as Qwen3-VL's.
+    "qwen3_5": Wrapper("Qwen3_5ForConditionalGeneration", "Qwen3.5 (dense)", ("qwen3_5_text",),
+                       _QWEN_VL_RENAMES, (*_QWEN_VL_LEFT_OUT, "mtp."),
+                       tied_by_default=False, tied_by_text=True),
+    "qwen3_5_moe": Wrapper("Qwen3_5MoeForConditionalGeneration", "Qwen3.5-MoE",
+                           ("qwen3_5_moe_text",), _QWEN_VL_RENAMES,
+                           (*_QWEN_VL_LEFT_OUT, "mtp."), tied_by_default=False,
+                           tied_by_text=True),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats;
