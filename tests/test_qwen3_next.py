@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 
 import pytest
 import torch
@@ -93,7 +94,13 @@ def test_counts_equal_transformers_parameters(bias, tied, dense, kinds):
 def test_a_config_json_with_the_interval_alone_counts_the_blocks_transformers_builds(interval):
     """The published config.json gives full_attention_interval and no layer_types:
     config_from_dict derives each block's kind as Qwen3NextConfig does."""
-    config = small(num_hidden_layers=6, full_attention_interval=interval, mlp_only_layers=[])
+    check_interval_alone(small(num_hidden_layers=6, full_attention_interval=interval,
+                               mlp_only_layers=[]), interval)
+
+
+def check_interval_alone(config, interval: int) -> None:
+    """`config`'s values as a config.json with full_attention_interval `interval` and no
+    layer_types: read without transformers, its blocks' kinds and count are the model's."""
     values = {k: v for k, v in json.loads(config.to_json_string()).items()
               if k != "layer_types"}
     values["full_attention_interval"] = interval
@@ -140,13 +147,21 @@ def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(drop, tmp_pat
     """Removing Gated DeltaNet blocks, full-attention ones or the dense block: the pruned model, and its save reloaded by prunebench and by transformers, compute
     the logits of transformers' model built of the kept blocks, each block of the kind it was
     (layer_types and mlp_only_layers rewritten, as the config.json says)."""
-    model = random_model(small())
+    model = check_depth_pruning(random_model(small()), drop, kept_blocks_model,
+                                Qwen3NextForCausalLM, tmp_path)
+    assert sparse_mlp_blocks(model.config) == [i != 3 for i in range(5) if i not in drop]
+
+
+def check_depth_pruning(model, drop: list[int], kept_model, model_class, tmp_path):
+    """`model` (blocks of KINDS) without its blocks `drop`, and its save reloaded by prunebench
+    and by transformers' `model_class`, compute the logits of transformers' model of the kept
+    blocks (`kept_model(model, keep)`), each block of the kind it was; returns the pruned
+    model."""
     keep = [i for i in range(5) if i not in drop]
     x = ids()
-    expected = logits(kept_blocks_model(model, keep), x)
+    expected = logits(kept_model(model, keep), x)
     remove_blocks(model, drop)
     assert model.config.layer_types == [KINDS[i] for i in keep] == kinds_of(model)
-    assert sparse_mlp_blocks(model.config) == [i != 3 for i in keep]
     assert numel(model) == count_params(model.config)
     assert torch.equal(logits(model, x), expected)
     save_model(model, None, tmp_path / "pruned")
@@ -155,19 +170,24 @@ def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(drop, tmp_pat
     again = load_model(tmp_path / "pruned")
     assert kinds_of(again) == [KINDS[i] for i in keep]
     assert torch.equal(logits(again, x), expected)
-    theirs = in_allocated_memory(Qwen3NextForCausalLM.from_pretrained(
+    theirs = in_allocated_memory(model_class.from_pretrained(
         tmp_path / "pruned", dtype=torch.float32)).eval()
     assert kinds_of(theirs) == [KINDS[i] for i in keep]
     assert torch.equal(logits(theirs, x), expected)
+    return model
 
 
 def no_cache_greedy(model, prompt, n_new: int):
     """Greedy decoding by running the whole sequence again for each token: no conv or
-    recurrent state kept between steps, so nothing of the cache's bookkeeping."""
+    recurrent state kept between steps, so nothing of the cache's bookkeeping. EOS is never
+    chosen, as the backends' min_new_tokens (all of them) masks it."""
+    eos = model.config.eos_token_id
+    eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
     sequence, scores = prompt, []
     with torch.no_grad():
         for _ in range(n_new):
-            step = model(input_ids=sequence, use_cache=False).logits[:, -1]
+            step = model(input_ids=sequence, use_cache=False).logits[:, -1].clone()
+            step[:, eos] = -float("inf")
             scores.append(step)
             sequence = torch.cat([sequence, step.argmax(-1, keepdim=True)], dim=1)
     return sequence, torch.stack(scores, dim=1)
@@ -177,18 +197,25 @@ def test_removing_every_full_attention_block_is_refused_before_anything_changes(
     """Without a full-attention block transformers' cache cannot size the masks: a cached
     forward (generate, every benchmark) stops. The removal is refused, naming the
     full-attention blocks and what to do; the model is left whole."""
-    model = random_model(small())
+    check_removing_the_full_attention_blocks_is_refused(random_model(small()), "Qwen3-Next",
+                                                        kept_blocks_model)
+
+
+def check_removing_the_full_attention_blocks_is_refused(model, name: str, kept_model) -> None:
+    """`model` (blocks of KINDS, a `name` model): removing blocks 1 and 4, its full-attention
+    ones, is refused naming them and what to do, the model left whole; transformers' own model
+    of the other blocks (`kept_model(model, keep)`) stops at a cached forward."""
     x = ids()
     before = logits(model, x)
     with pytest.raises(PrunebenchError, match=r"removing blocks \[1, 4\] would leave this "
-                                              r"Qwen3-Next model Gated DeltaNet blocks only "
-                                              r"\(its full-attention blocks are \[1, 4\]\).*"
-                                              "protect_last"):
+                                              rf"{re.escape(name)} model Gated DeltaNet blocks "
+                                              r"only \(its full-attention blocks are "
+                                              r"\[1, 4\]\).*protect_last"):
         remove_blocks(model, [4, 1])
     assert model.config.num_hidden_layers == 5 and model.config.layer_types == KINDS
     assert torch.equal(logits(model, x), before)
     with pytest.raises(ValueError):  # what transformers does with such a model
-        kept = kept_blocks_model(model, [0, 2, 3])
+        kept = kept_model(model, [0, 2, 3])
         with torch.no_grad():
             kept(input_ids=x, use_cache=True)
 
@@ -355,27 +382,42 @@ def test_width_methods_the_compiled_backend_and_expert_lora_targets_are_refused(
     check_refused_as_a_mixture_of_experts(small(), method, "Qwen3NextForCausalLM")
 
 
-@pytest.mark.parametrize("change,refused", [
-    ({"layer_types": [LINEAR, FULL, "sliding_attention", LINEAR, FULL]},
-     r"layer_types \['sliding_attention'\]: Qwen3NextForCausalLM builds a Gated DeltaNet"),
-    ({"linear_num_value_heads": 3}, "linear_num_value_heads=3 and linear_num_key_heads=2: "
-                                    "each key head of the Gated DeltaNet serves a whole group"),
-    ({"layer_types": [LINEAR, FULL, LINEAR]},
-     r"layer_types \(3\) for 5 blocks: each block needs its entry"),
-    ({"layer_types": [LINEAR] * 5}, "gives no 'full_attention' block"),
-    ({"layer_types": None, "full_attention_interval": 6},
-     r"gives no 'full_attention' block \(layer_types, or as its full_attention_interval"),
-])
+def unbuilt_changes(model_class: str, name: str) -> list[tuple[dict, str]]:
+    """Changes to the config.json of a model of KINDS' blocks (a `model_class`, which messages
+    call a `name` model) that transformers' class does not build as its weights are, each with
+    what its refusal says."""
+    return [
+        ({"layer_types": [LINEAR, FULL, "sliding_attention", LINEAR, FULL]},
+         rf"layer_types \['sliding_attention'\]: {model_class} builds a Gated DeltaNet"),
+        ({"linear_num_value_heads": 3}, "linear_num_value_heads=3 and linear_num_key_heads=2: "
+                                        "each key head of the Gated DeltaNet serves a whole "
+                                        "group"),
+        ({"layer_types": [LINEAR, FULL, LINEAR]},
+         r"layer_types \(3\) for 5 blocks: each block needs its entry"),
+        ({"layer_types": [LINEAR] * 5},
+         rf"gives no 'full_attention' block.*sizes a {re.escape(name)} model's masks"),
+        ({"layer_types": None, "full_attention_interval": 6},
+         r"gives no 'full_attention' block \(layer_types, or as its full_attention_interval"),
+    ]
+
+
+@pytest.mark.parametrize("change,refused", unbuilt_changes("Qwen3NextForCausalLM", "Qwen3-Next"))
 def test_blocks_transformers_does_not_build_are_refused_when_read(change, refused, tmp_path):
     """A config.json whose blocks transformers' class does not build as its weights are (a
     block kind it builds no token mixer for, value heads that are no whole groups of key
     heads, a kind missing for some block) is refused by the load's check and by the plan's,
     before the plan counts it or the load fails."""
+    check_refused_when_read(small(), change, refused, tmp_path)
+
+
+def check_refused_when_read(config, change: dict, refused: str, tmp_path) -> None:
+    """`config`'s config.json is read; with `change` it is refused by the load's check and the
+    plan's, saying `refused`."""
     folder = tmp_path / "m"
     folder.mkdir()
-    values = json.loads(small().to_json_string())
+    values = json.loads(config.to_json_string())
     (folder / "config.json").write_text(json.dumps(values))
-    assert checked_config_json(folder)["model_type"] == "qwen3_next"
+    assert checked_config_json(folder)["model_type"] == config.model_type
     (folder / "config.json").write_text(json.dumps({**values, **change}))
     for read in (checked_config_json, checkpoint_config):
         with pytest.raises(PrunebenchError, match=refused):
