@@ -81,7 +81,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "cohere": "command-r-plus", "cohere2": "command-r7b",
                  "hunyuan_v1_dense": "hunyuan-7b", "stablelm": "stablelm-2-1.6b",
                  "arcee": None, "nemotron": None, "starcoder2": "starcoder2-3b",
-                 "phi": "phi-2", "granitemoehybrid": None}
+                 "phi": "phi-2", "granitemoehybrid": None,
+                 "apertus": None, "ministral": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -100,7 +101,13 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # head rotating in adjacent pairs.) Granite 4.0's attention-only dense model (granite-4.0-
 # micro's layout, its config.json not confirmed here): Granite's scalars, the dense shared MLP
 # (gate and up packed in input_linear, as wide as the others' MLP) and biases on the four
-# attention projections (false as published, so sliced here).
+# attention projections (false as published, so sliced here). Apertus (Apertus-8B's and
+# -70B's config.json not confirmed here) with its ungated xIELU MLP (learned scalars a block,
+# randomised below as every 1-D parameter), per-head q/k norms, biases on every attention
+# projection (false as published, so sliced here) and llama3 rotary scaling over an original
+# context (8 tokens) inside the cell; Ministral (Ministral-8B-Instruct-2410's config.json not
+# confirmed here) with one full-attention block and three of a window inside the cells, as
+# `layer_types` says (the depth variant's removal of block 1 keeps both kinds).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -125,7 +132,13 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                                      layer_types=["attention"] * 4,
                                      position_embedding_type="rope", attention_bias=True,
                                      embedding_multiplier=12.0, attention_multiplier=0.0151,
-                                     residual_multiplier=0.22, logits_scaling=7.3)}
+                                     residual_multiplier=0.22, logits_scaling=7.3),
+            "apertus": dict(model_type="apertus", attention_bias=True, rope_parameters={
+                "rope_type": "llama3", "rope_theta": 12000000.0, "factor": 8.0,
+                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8}),
+            "ministral": dict(model_type="ministral", sliding_window=WINDOW,
+                              layer_types=["full_attention"] + ["sliding_attention"] * 3)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)

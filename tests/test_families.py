@@ -16,8 +16,10 @@ module per head, partial rotary), Arcee (an MLP without a gate, relu2, biases, Y
 tables), Nemotron (Arcee's MLP, LayerNorms with biases weighing by 1 + weight, partial rotary,
 head_dim set apart), Starcoder2 (an ungated MLP named c_fc / c_proj, biases everywhere, biased
 LayerNorms, a sliding window, tied), Phi (a parallel block, an attention output named `dense`, an
-ungated MLP named fc1 / fc2, q/k LayerNorms with biases, partial rotary, a biased LM head), and the
-mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
+ungated MLP named fc1 / fc2, q/k LayerNorms with biases, partial rotary, a biased LM head), Apertus
+(an ungated MLP with xIELU's learned scalars, per-head q/k norms, norms under its own names,
+llama3 rotary scaling), Ministral (Mistral's block, sliding windows on the blocks layer_types
+names), and the mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
 dense block, gpt-oss with attention sinks, biases everywhere and sliding windows, DeepSeek-V2/V3
@@ -69,6 +71,7 @@ from transformers import Mistral4Config
 from transformers import PhiConfig, Starcoder2Config
 from transformers import GraniteMoeHybridConfig
 from transformers import Qwen3_5MoeTextConfig
+from transformers import ApertusConfig, MinistralConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -96,6 +99,11 @@ MINISTRAL3_ROPE = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 32.0,
                    "mscale": 1.0, "mscale_all_dim": 1.0, "llama_4_scaling_beta": 0.7}
 ARCEE_ROPE = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 8.0,
               "original_max_position_embeddings": 32, "beta_fast": 32.0, "beta_slow": 1.0}
+# Apertus's llama3 scaling as published (factor 8, low / high frequency factors 1 / 4) over an
+# original context short enough (32) to change the rotary tables within the tested positions.
+APERTUS_ROPE = {"rope_type": "llama3", "rope_theta": 12000000.0, "factor": 8.0,
+                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 32}
 GPT_OSS_ROPE = {"rope_type": "yarn", "rope_theta": 150000.0, "factor": 32.0,
                 "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
                 "truncate": False}
@@ -234,6 +242,20 @@ FAMILIES = {
     # untied. Weights of std 0.1, as Arcee's.
     "phi": lambda: PhiConfig(**SMALL, qk_layernorm=True, partial_rotary_factor=0.4,
                              initializer_range=0.1),
+    # Apertus (Apertus-8B / 70B): an ungated MLP with xIELU between up_proj and down_proj (its
+    # learned alpha_p / alpha_n a block, randomised as every 1-D parameter here, so that each
+    # block's own are told apart), per-head q/k RMSNorms, biases on all four attention
+    # projections (attention_bias: false in the published configs, true here so that their
+    # slicing and FLAP's compensation are exercised), llama3 rotary scaling, GQA, head_dim set
+    # apart, its norms under its own names, untied. Weights of std 0.1, as Arcee's.
+    "apertus": lambda: ApertusConfig(**SMALL, head_dim=32, attention_bias=True,
+                                     rope_parameters=APERTUS_ROPE, initializer_range=0.1),
+    # Ministral (Ministral-8B-Instruct-2410): Mistral's block without biases, one full-attention
+    # block then three with a sliding window (6 tokens here, inside the tested positions) as
+    # `layer_types` says (the published pattern), so removing the first block moves a kind.
+    "ministral": lambda: MinistralConfig(**SMALL, head_dim=16, sliding_window=6,
+                                         layer_types=["full_attention"]
+                                         + ["sliding_attention"] * 3),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -447,6 +469,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "hunyuan_v1_dense": "HunYuanDenseV1ForCausalLM", "stablelm": "StableLmForCausalLM",
            "arcee": "ArceeForCausalLM", "nemotron": "NemotronForCausalLM",
            "starcoder2": "Starcoder2ForCausalLM", "phi": "PhiForCausalLM",
+           "apertus": "ApertusForCausalLM", "ministral": "MinistralForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1223,11 +1246,11 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
     null = _write_config(tmp_path / "null", {**values, key: None})
     left_out = _write_config(tmp_path / "left_out",
                              {k: v for k, v in values.items() if k != key})
-    if name in ("hunyuan_v1_dense", "hunyuan_v1_moe") and key == "head_dim":
-        # HunYuanDenseV1Attention (and the MoE's) reads head_dim with no fallback: neither
-        # builds, both refused
+    if name in ("hunyuan_v1_dense", "hunyuan_v1_moe", "ministral") and key == "head_dim":
+        # HunYuanDenseV1Attention (and the MoE's) reads head_dim with no fallback, and
+        # MinistralAttention reads the None MinistralConfig leaves: neither builds, both refused
         for folder in (null, left_out):
-            with pytest.raises(PrunebenchError, match="no head_dim for a Hunyuan "):
+            with pytest.raises(PrunebenchError, match="no head_dim for a (Hunyuan|Ministral) "):
                 load_config(folder)
         return
     if name == "nemotron" and key == "num_key_value_heads":

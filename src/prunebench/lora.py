@@ -55,11 +55,11 @@ def lora_target_names(model: nn.Module, targets: list[str]) -> tuple[list[str], 
     several of the targets' parts (Phi-3's qkv_proj: q_proj, k_proj, v_proj; Phi-3's and
     GLM's gate_up_proj: gate_proj, up_proj) gets one adapter when all its parts are targets;
     naming some of them only is refused, since its adapter would change the others too. An
-    ungated MLP (Arcee, Nemotron, Starcoder2, Phi) has no gate_proj: the default targets adapt
-    its up_proj and down_proj, and a shorter list naming gate_proj is refused. The targets are
-    LLaMA's names in every family: a module its family names otherwise is adapted as the part it is
-    (projections.OWN_NAMES: up_proj is Starcoder2's c_fc and Phi's fc1, down_proj their c_proj
-    and fc2, o_proj Phi's attention `dense`).
+    ungated MLP (Arcee, Nemotron, Starcoder2, Phi, Apertus) has no gate_proj: the default
+    targets adapt its up_proj and down_proj, and a shorter list naming gate_proj is refused.
+    The targets are LLaMA's names in every family: a module its family names otherwise is
+    adapted as the part it is (projections.OWN_NAMES: up_proj is Starcoder2's c_fc and Phi's
+    fc1, down_proj their c_proj and fc2, o_proj Phi's attention `dense`).
     """
     refuse_expert_targets(model, targets)
     # (by LLaMA's part names: Granite 4.0's input_linear is a packed gate_up_proj)

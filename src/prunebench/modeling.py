@@ -5,7 +5,7 @@ A checkpoint is a directory with `config.json`, safetensors weights, tokenizer f
 prunebench.checkpoint.integrity). A dense or depth-pruned model is a plain HF checkpoint of its family
 (LLaMA, Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Gemma-3, Phi-3, OLMo-2, OLMo-3, Granite, SmolLM3,
 Ministral 3, EXAONE-4, GLM, GLM-4, Seed-OSS, ERNIE 4.5, Cohere, Hunyuan dense, StableLM, Arcee,
-Nemotron, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, MiniMax-M2:
+Nemotron, Apertus, Ministral, Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, MiniMax-M2:
 `param_count.FAMILIES`, chosen by the config's `model_type` and built from transformers' own
 classes, never from code shipped with a checkpoint). A
 width-pruned model's config carries `layer_shapes`: one entry per block with its query heads, KV

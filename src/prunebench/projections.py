@@ -7,12 +7,13 @@ and the methods score the same parts, so the surgery, the methods and the compil
 this module for a block's parts by their LLaMA names ("q_proj", ..., "down_proj") and get views
 of the packed rows where the family packs them. o_proj and down_proj are separate everywhere.
 
-An ungated MLP (Arcee's, Nemotron's, Starcoder2's, Phi's: `down_proj(act(up_proj(x)))`) has
-up_proj alone before down_proj: `mlp_inputs` names a block's MLP input parts, so the surgery,
-the methods and the compiled decoder read whichever there are. Whether a family's MLP is gated
-is its `Family.ungated_mlp` (which the counts, the sizing and the LoRA settings read from a
-config alone); `modeling.build_model` refuses a model whose modules say otherwise
-(`modeling.check_mlp_gates`), so the modules read here always agree with it.
+An ungated MLP (Arcee's, Nemotron's, Starcoder2's, Phi's, Apertus's:
+`down_proj(act(up_proj(x)))`) has up_proj alone before down_proj: `mlp_inputs` names a block's
+MLP input parts, so the surgery, the methods and the compiled decoder read whichever there are.
+Whether a family's MLP is gated is its `Family.ungated_mlp` (which the counts, the sizing and
+the LoRA settings read from a config alone); `modeling.build_model` refuses a model whose
+modules say otherwise (`modeling.check_mlp_gates`), so the modules read here always agree with
+it.
 
 Starcoder2's and Phi's blocks name some modules otherwise (`OWN_NAMES`, keyed by the module's
 owner and its own name): Starcoder2's ungated MLP is `c_fc` -> act -> `c_proj`, Phi's `fc1` ->
@@ -74,6 +75,22 @@ def block_mlp(layer: nn.Module) -> nn.Module:
     """A block's dense MLP: `mlp`, or Granite 4.0's `shared_mlp` (every block's MLP where its
     config has no experts)."""
     return layer.mlp if hasattr(layer, "mlp") else layer.shared_mlp
+
+
+# A block's norms before attention and before the MLP by LLaMA's names, and the names Apertus
+# gives them (ApertusDecoderLayer: attention_layernorm, feedforward_layernorm).
+OWN_NORM_NAMES = {"input_layernorm": "attention_layernorm",
+                  "post_attention_layernorm": "feedforward_layernorm"}
+
+
+def block_norm(layer: nn.Module, name: str) -> nn.Module | None:
+    """A block's norm by LLaMA's `name` (`input_layernorm`, `post_attention_layernorm`), under
+    whatever name its family gives it; None where the block has none (OLMo-2's has no norm
+    before its sublayers, Cohere's parallel block none before its MLP)."""
+    for own in (name, OWN_NORM_NAMES.get(name)):
+        if own is not None and hasattr(layer, own):
+            return getattr(layer, own)
+    return None
 
 
 def get_part(owner: nn.Module, part: str) -> nn.Linear:

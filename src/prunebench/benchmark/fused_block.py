@@ -237,12 +237,15 @@ class Block(nn.Module):
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
         # all four (its post_attention_layernorm is the attention output's), GLM-4's too
         # (under names of its own), OLMo-2's the output norms only.
+        # (Apertus names LLaMA's two norms otherwise: projections.block_norm.)
         sandwich = hasattr(layer, "pre_feedforward_layernorm")
-        post_only = not hasattr(layer, "input_layernorm")
+        before_attention = projections.block_norm(layer, "input_layernorm")
+        post_only = before_attention is None
         outputs = sandwich or post_only
-        norms = {"ln1": None if post_only else layer.input_layernorm,
+        norms = {"ln1": before_attention,
                  "ln2": (layer.pre_feedforward_layernorm if sandwich else None
-                         if post_only or parallel else layer.post_attention_layernorm),
+                         if post_only or parallel
+                         else projections.block_norm(layer, "post_attention_layernorm")),
                  "ln_attn_out": layer.post_attention_layernorm if outputs else None,
                  "ln_mlp_out": layer.post_feedforward_layernorm if outputs else None}
         if hasattr(layer, "post_self_attn_layernorm"):  # GLM-4
@@ -408,8 +411,10 @@ class Block(nn.Module):
             # (x + attention) + MLP, in transformers' order of the parallel block's sum too
             h = normed if self.parallel else self._norm(x, "ln2")
             gate_up = self._project(h, self.gate_up_w, self.gate_up_b, self.mlp_split)
+            # (ungated: act(up), relu2 in Arcee and Nemotron; Apertus's xIELU, the MLP's own
+            # module with its learned scalars)
             inner = (self.act(gate_up[..., :self.m]) * gate_up[..., self.m:] if self.gated
-                     else self.act(gate_up))  # (ungated: act(up), relu2 in Arcee and Nemotron)
+                     else self.act(gate_up))
             x = x + self._output_norm(F.linear(inner, self.down_w, self.down_b), "ln_mlp_out")
         elif self.down_b is not None:  # zero-channel MLP: its output is the down_proj bias
             x = x + self._output_norm(self.down_b.expand_as(x), "ln_mlp_out")

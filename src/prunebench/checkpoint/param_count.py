@@ -9,7 +9,7 @@ Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConf
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
 Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
-Qwen3_5TextConfig, Qwen3_5MoeTextConfig) or
+Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -327,7 +327,7 @@ class Family:
     `from_pretrained` leaves float32 (HunYuanMoEV1Gate's router `wg`, an nn.Linear made with
     dtype=float32).
 
-    `ungated_mlp` (Arcee, Nemotron, Starcoder2, Phi): the MLP has no gate,
+    `ungated_mlp` (Arcee, Nemotron, Starcoder2, Phi, Apertus): the MLP has no gate,
     `down_proj(act(up_proj(x)))` (ArceeMLP, NemotronMLP; `hidden_act` relu2, ReLU then squared,
     in the published models),
     its biases by `mlp_bias_key`: an MLP channel is one up_proj row (and its bias entry) and
@@ -339,7 +339,10 @@ class Family:
     with a bias that weigh by 1 + weight (NemotronLayerNorm1P: `norm_bias` with
     `norm_plus_one`), in the model's dtype as torch's LayerNorm computes. Starcoder2's and
     Phi's ungated MLPs name their modules otherwise (c_fc / c_proj, fc1 / fc2; Phi's attention
-    output is `dense`): prunebench.projections maps them (`OWN_NAMES`).
+    output is `dense`): prunebench.projections maps them (`OWN_NAMES`). Apertus's ungated MLP
+    applies xIELU (`hidden_act` "xielu"), an activation holding two learned scalars in each
+    block (`activation_params`), and its block names LLaMA's two norms otherwise
+    (`projections.block_norm`).
 
     Llama 4's mixture of experts: `moe_layers` lists the sparse blocks by index (where a config
     leaves it out, every `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it),
@@ -567,6 +570,19 @@ FAMILIES: dict[str, Family] = {
     "phi": Family("PhiForCausalLM", "PhiConfig", True, True, None, False, norm_bias=True,
                   qk_norm_key="qk_layernorm", parallel_block=True, ungated_mlp=True,
                   mlp_bias=True, lm_head_bias=True),
+    # ApertusAttention: biases on all four projections as attention_bias says (false in the
+    # published configs), per-head q_norm / k_norm (Qwen3's: RMSNorms of head_dim shared by the
+    # heads, before the rotation), llama3 rotary scaling as published; ApertusMLP: no gate, no
+    # biases, up_proj -> xIELU (hidden_act "xielu": XIELUActivation, whose learned alpha_p and
+    # alpha_n are parameters of the MLP's act_fn, `activation_params`) -> down_proj;
+    # ApertusDecoderLayer: LLaMA's two RMSNorms under its own names (attention_layernorm,
+    # feedforward_layernorm: projections.block_norm); untied.
+    "apertus": Family("ApertusForCausalLM", "ApertusConfig", None, None, None, True,
+                      ungated_mlp=True),
+    # MinistralAttention (Qwen2Attention without biases) / MinistralMLP: Mistral's block, no
+    # biases anywhere, each block's sliding window or full attention as `layer_types` says
+    # (MinistralConfig makes every block sliding where the config gives a window and no list).
+    "ministral": Family("MinistralForCausalLM", "MinistralConfig", False, False, None, False),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -850,7 +866,7 @@ def parallel_block(config) -> bool:
 def mlp_input_projections(config) -> int:
     """The projections that read a block's MLP input, each of intermediate_size outputs: gate
     and up (LLaMA's SwiGLU; Phi-3's and GLM's packed into one module of twice the rows), or up
-    alone in an ungated MLP (Arcee, Nemotron, Starcoder2, Phi: `Family.ungated_mlp`)."""
+    alone in an ungated MLP (Arcee, Nemotron, Starcoder2, Phi, Apertus: `Family.ungated_mlp`)."""
     return 1 if family(config).ungated_mlp else 2
 
 
@@ -1395,6 +1411,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                          "mamba_n_heads": 128, "mamba_n_groups": 1, "mamba_d_state": 256,
                          "mamba_d_head": "auto", "mamba_d_conv": 4, "mamba_expand": 2,
                          "mamba_conv_bias": True, "mamba_proj_bias": False},
+    # ApertusConfig's (Apertus-8B's shape but its MLP width: the class's 14336): xIELU, one KV
+    # head per query head where config.json gives none, no head_dim of its own.
+    "apertus": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 14336,
+                "max_position_embeddings": 65536, "hidden_act": "xielu"},
+    # MinistralConfig's (MistralConfig's shape): a window of 4096 on every block where
+    # config.json gives neither sliding_window nor layer_types.
+    "ministral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
+                  "max_position_embeddings": 131072, "sliding_window": 4096},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -1494,6 +1518,12 @@ REQUIRED_SHAPE_KEYS = {
     "nemotron": ("num_key_value_heads", "Nemotron model", "attention transformers builds from "
                  "num_key_value_heads alone", "the KV heads its weights have (k_proj's rows / "
                  "head_dim)"),
+    # MinistralAttention takes config.head_dim where the config has the attribute, and
+    # MinistralConfig always has it, None where config.json gives none (its __post_init__
+    # skips MistralConfig's hidden / heads): a TypeError as transformers builds the model
+    # (5.17 and 5.25), where the counts would have taken hidden_size / heads.
+    "ministral": ("head_dim", "Ministral model", "attention transformers sizes by head_dim "
+                  "alone", "the head_dim its weights have (q_proj's rows / num_attention_heads)"),
 }
 
 
@@ -2054,11 +2084,25 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
             config) + shared_expert_params(config) + norms_per_block(config) * norm_params(config))
     m, inputs = shape["intermediate_size"], mlp_input_projections(config)
     mlp = (inputs + 1) * d * m  # the input projections' rows and down_proj's columns
+    mlp += activation_params(config)  # (Apertus's xIELU: its module stays at any width)
     if mlp_bias(config):
         mlp += inputs * m
     if mlp_bias(config) or shape["down_proj_bias"]:
         mlp += d
     return attn + mlp + norms_per_block(config) * norm_params(config)
+
+
+# Activations that hold learned parameters, by `hidden_act`, and how many each MLP's holds:
+# transformers' XIELUActivation (Apertus's xIELU) holds alpha_p and alpha_n, one value each,
+# in whichever dense MLP builds it (its beta and eps are buffers, saved but not parameters).
+# Scalars of the block: width pruning leaves them whole; depth pruning removes them with it.
+ACTIVATION_PARAMS = {"xielu": 2}
+
+
+def activation_params(config) -> int:
+    """Learned parameters of one dense MLP's activation (`ACTIVATION_PARAMS`): 0 for every
+    activation but xIELU."""
+    return ACTIVATION_PARAMS.get(getattr(config, "hidden_act", None), 0)
 
 
 def non_block_param_count(config: LlamaConfig) -> int:

@@ -751,8 +751,8 @@ def _named_shape(spec: dict[str, Any]):
 def packed_lora_target_problems(config: dict[str, Any],
                                 resources: str | Path = "resources") -> list[str]:
     """LoRA targets naming some parts of a packed projection (Phi-3's qkv_proj, gate_up_proj;
-    GLM's gate_up_proj), or gate_proj of an ungated MLP (Arcee, Nemotron, Starcoder2, Phi) in
-    a list shorter than the default,
+    GLM's gate_up_proj), or gate_proj of an ungated MLP (Arcee, Nemotron, Starcoder2, Phi,
+    Apertus) in a list shorter than the default,
     for a model with `+lora` variants whose config is known here, or whose hub id names a known
     shape: its lora jobs would stop on them, each after its prune."""
     from prunebench.plan.lora_settings import packed_target_problems, ungated_target_problem

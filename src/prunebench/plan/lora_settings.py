@@ -61,14 +61,13 @@ MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
 
 
 def ungated_target_problem(config, targets: list[str]) -> str | None:
-    """gate_proj named for a model whose MLP has no gate (Arcee, Nemotron, Starcoder2, Phi:
-    `Family.ungated_mlp`), or None. The study's targets, every one of TARGETS (the default),
-    mean every projection a block has, which in an ungated MLP are up_proj and down_proj: they
-    stand. A shorter list
-    that names gate_proj asks for an adapter on a projection the model does not have, which
-    would otherwise be left out without a word: refused, with the list to write. Said by the
-    LoRA job (lora.lora_target_names) and at the workflow's start
-    (plan.checks.packed_lora_target_problems)."""
+    """gate_proj named for a model whose MLP has no gate (Arcee, Nemotron, Starcoder2, Phi,
+    Apertus: `Family.ungated_mlp`), or None. The study's targets, every one of TARGETS (the
+    default), mean every projection a block has, which in an ungated MLP are up_proj and
+    down_proj: they stand. A shorter list that names gate_proj asks for an adapter on a
+    projection the model does not have, which would otherwise be left out without a word:
+    refused, with the list to write. Said by the LoRA job (lora.lora_target_names) and at the
+    workflow's start (plan.checks.packed_lora_target_problems)."""
     if (not family(config).ungated_mlp or "gate_proj" not in targets
             or all(t in targets for t in TARGETS)):
         return None
