@@ -1,7 +1,11 @@
 """Test helpers for block-removal tests: insert a block into a loaded LLaMA model (keeping its
 config consistent); check that the blocks a prune kept are the loaded weights, exactly; the
-state dict of a model's kept blocks, renumbered."""
+state dict of a model's kept blocks, renumbered; a width-pruned model's weights sliced by hand."""
+import copy
+
 import torch
+
+from prunebench import projections
 
 
 def insert_block(model, at: int, block):
@@ -39,3 +43,36 @@ def kept_blocks_state(model, keep: list[int]) -> dict:
             key = f"model.layers.{keep.index(int(block))}.{rest}"
         state[key] = tensor
     return state
+
+
+def sliced_state(state: dict, rows: dict, columns: dict) -> dict:
+    """`state` with the blocks' tensors of each part `rows` names (a module's own last name:
+    q_proj, input_linear, ...) cut to those rows, its weight and bias alike, and the weights
+    of each part `columns` names cut to those columns (their biases, over the outputs, whole):
+    a width-pruned model's weights as a test chooses them itself."""
+    out = {}
+    for key, tensor in state.items():
+        part = key.rsplit(".", 2)[-2] if key.startswith("model.layers.") else None
+        if part in rows:
+            tensor = tensor[rows[part]]
+        elif part in columns and key.endswith("weight"):
+            tensor = tensor[:, columns[part]]
+        out[key] = tensor
+    return out
+
+
+def prune_every_block_uniformly(model, gone: list[int], head_dim: int) -> tuple:
+    """Remove KV group 0 (with the query heads it serves: two here) and the MLP channels
+    `gone` from every block of `model`, through prunebench's surgery. Returns the state dict
+    before, the kept query rows, the kept key / value rows and the kept channels, for a test
+    to slice the expected weights by hand (`sliced_state`)."""
+    from prunebench.methods import surgery
+
+    original = copy.deepcopy(model.state_dict())
+    width = projections.mlp_width(projections.block_mlp(model.model.layers[0]))
+    for block in range(len(model.model.layers)):
+        surgery.remove_kv_groups(model, block, [0])
+        surgery.remove_channels(model, block, gone)
+    q_rows = list(range(2 * head_dim, 4 * head_dim))
+    kv_rows = list(range(head_dim, 2 * head_dim))
+    return original, q_rows, kv_rows, [c for c in range(width) if c not in gone]

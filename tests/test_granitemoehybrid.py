@@ -31,7 +31,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
                                                mamba_params, refuse_moe)
 from prunebench.methods import surgery
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
-from block_helpers import kept_blocks_state
+from block_helpers import kept_blocks_state, prune_every_block_uniformly, sliced_state
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, greedy_tokens_agree, in_allocated_memory
 from test_qwen3_next import check_cache_bytes, check_hf_backends_decode_as_transformers
@@ -150,28 +150,12 @@ def test_a_uniformly_width_pruned_model_computes_as_transformers_class_of_its_wi
     and 30 channels computes given the rows the test keeps itself (input_linear's gate rows
     and up rows of the kept channels, q/k/v/o's of the kept heads, their biases)."""
     model = random_model(dense(attention_bias=True))
-    original = copy.deepcopy(model.state_dict())
-    gone = list(range(3, 13))
-    keep = [c for c in range(40) if c not in gone]
-    for block in range(4):
-        surgery.remove_kv_groups(model, block, [0])
-        surgery.remove_channels(model, block, gone)
-    state = {}
     hd = 8
-    q_rows, kv_rows = list(range(2 * hd, 4 * hd)), list(range(hd, 2 * hd))
-    for key, tensor in original.items():
-        part = key.rsplit(".", 2)[-2] if key.startswith("model.layers.") else None
-        if part in ("q_proj",):
-            tensor = tensor[q_rows]
-        elif part in ("k_proj", "v_proj"):
-            tensor = tensor[kv_rows]
-        elif part == "o_proj" and key.endswith("weight"):
-            tensor = tensor[:, q_rows]
-        elif part == "input_linear":
-            tensor = tensor[keep + [40 + c for c in keep]]
-        elif part == "output_linear":
-            tensor = tensor[:, keep]
-        state[key] = tensor
+    original, q_rows, kv_rows, keep = prune_every_block_uniformly(model, list(range(3, 13)), hd)
+    state = sliced_state(original, rows={"q_proj": q_rows, "k_proj": kv_rows,
+                                         "v_proj": kv_rows,
+                                         "input_linear": keep + [40 + c for c in keep]},
+                         columns={"o_proj": q_rows, "output_linear": keep})
     reference = theirs(dense(attention_bias=True, num_attention_heads=2, num_key_value_heads=1,
                              shared_intermediate_size=30, head_dim=hd), state)
     x = ids()

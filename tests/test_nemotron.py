@@ -111,18 +111,25 @@ def test_a_config_json_without_kv_heads_is_refused_with_what_to_do(written, tmp_
     """NemotronConfig leaves num_key_value_heads None where config.json has none, and
     NemotronAttention divides by it: transformers cannot build the model. Every reader of the
     config refuses it before any weight, naming the value to give."""
-    values = family_model("nemotron").config.to_dict()
-    del values["num_key_value_heads"]
+    check_refused_without(family_model("nemotron").config.to_dict(), "num_key_value_heads",
+                          written, tmp_path, r"gives no num_key_value_heads for a Nemotron "
+                                             r"model.*give the KV heads its weights have")
+
+
+def check_refused_without(values: dict, key: str, written: str, tmp_path, refused: str) -> None:
+    """A config.json of `values` without `key` (left out, or null where `written` says so) is
+    refused by every reader of the config (`refused`, a pattern of the message) before any
+    weight; with the value `values` gave it, it is read."""
+    value = values.pop(key)
     if written == "null":
-        values["num_key_value_heads"] = None
+        values[key] = None
     (tmp_path / "config.json").write_text(json.dumps(values))
     for read in (checked_config_json, checkpoint_config, load_config):
-        with pytest.raises(PrunebenchError, match=r"gives no num_key_value_heads for a Nemotron "
-                                                  r"model.*give the KV heads its weights have"):
+        with pytest.raises(PrunebenchError, match=refused):
             read(tmp_path)
-    values["num_key_value_heads"] = 2
+    values[key] = value
     (tmp_path / "config.json").write_text(json.dumps(values))
-    assert load_config(tmp_path).num_key_value_heads == 2
+    assert getattr(load_config(tmp_path), key) == value
 
 
 @pytest.mark.parametrize("repo, shape", [

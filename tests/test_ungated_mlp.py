@@ -304,14 +304,21 @@ def test_the_decoder_applies_relu2_between_up_and_down(name):
     decoder = StaticDecoder(model, 2, 12, mode="eager")
     x = torch.linspace(-3, 3, 61)
     assert torch.equal(decoder.blocks[0].act(x), torch.relu(x) ** 2)
+    check_the_decoder_follows_another_activation(model, torch.nn.SiLU())
+
+
+def check_the_decoder_follows_another_activation(model, other: torch.nn.Module) -> None:
+    """`model`'s MLP activation matters to its logits (`other` in every block changes them),
+    and the decoder built from the model with `other` computes that model's logits: it applies
+    what the MLP applies."""
     prompt = ids(2, 9, seed=6)
     reference = logits(model, prompt)[:, -1]
-    silu = copy.deepcopy(model)
-    for layer in silu.model.layers:
-        layer.mlp.act_fn = torch.nn.SiLU()
-    assert (logits(silu, prompt)[:, -1] - reference).abs().max() > 1e-2
-    torch.testing.assert_close(StaticDecoder(silu, 2, 12, mode="eager").prefill_logits(prompt),
-                               logits(silu, prompt)[:, -1], rtol=0, atol=1e-5)
+    changed = copy.deepcopy(model)
+    for layer in changed.model.layers:
+        layer.mlp.act_fn = other
+    assert (logits(changed, prompt)[:, -1] - reference).abs().max() > 1e-2
+    torch.testing.assert_close(StaticDecoder(changed, 2, 12, mode="eager").prefill_logits(
+        prompt), logits(changed, prompt)[:, -1], rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", UNGATED)
