@@ -67,9 +67,11 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
     assert model_type in CONFIG_DEFAULTS  # else it would count with LLaMA's defaults
 
     def counted(config):  # what the counts, the plans (layer_shapes: heads, MLP, biases) and
-        # the start's context check read
+        # the start's context check read (Gemma 4's head_dim is each block's: layer_shapes)
         return (config.vocab_size, config.hidden_size, config.num_hidden_layers,
-                config.tie_word_embeddings, head_dim(config), qkv_bias(config),
+                config.tie_word_embeddings,
+                None if FAMILIES[model_type].per_layer_blocks else head_dim(config),
+                qkv_bias(config),
                 layer_shapes(config), config.max_position_embeddings,
                 getattr(config, "attn_logit_softcapping", None))  # the attention check's
 

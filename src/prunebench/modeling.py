@@ -39,8 +39,9 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     PER_BLOCK_CONFIG_VALUES,
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
-                                    default_layer_shape, family, GATED_DELTANET_TYPES,
-                                    head_dim, is_moe, linear_attention_blocks,
+                                    default_layer_shape, depth_kept_blocks, family,
+                                    GATED_DELTANET_TYPES, head_dim, is_moe, kv_sources,
+                                    linear_attention_blocks,
                                     layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
@@ -842,6 +843,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         rotary_cls = type(model.model.rotary_emb)
         model.model.rotary_emb = rotary_cls(config=config).to(device)
     _materialise_embedding_scale(model.model.embed_tokens, device)
+    if getattr(model.model, "embed_tokens_per_layer", None) is not None:
+        _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
     left = [name for name, b in model.named_buffers() if b.is_meta]
     if left and torch.device(device).type != "meta":  # a family's buffer this loader does not know: it would fail at the first forward
         raise PrunebenchError(f"checkpoint {path}: the model's buffers {left[:5]} are not "
@@ -1106,6 +1109,14 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             "generate nor any cached forward runs without one. Remove fewer blocks (a larger "
             "size), or keep a full-attention block with the depth method's protect_last "
             f"{last}")
+    if needed := sorted(drop & set(depth_kept_blocks(model.config))):
+        # (refused before anything changes)
+        raise PrunebenchError(
+            f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 4 model "
+            "needs: its last block (Gemma4TextConfig makes the last block global, so a "
+            "sliding block left last would reload as another) and each block whose keys and "
+            f"values later blocks reuse ({_kv_reuse(model.config)}). Remove other blocks: the "
+            "depth methods never choose these (methods.sizing.removable_blocks)")
     # A mixture of experts picks each block's MLP kind by its index (Family.sparse_blocks):
     # the config values that give every kept block its kind again under its new index (found,
     # or refused where the keys cannot say them, before anything changes).
@@ -1136,7 +1147,47 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     for key in PER_BLOCK_CONFIG_VALUES:  # one for every block, or a list of one per block
         if isinstance(getattr(config, key, None), list):
             setattr(config, key, [getattr(config, key)[i] for i in keep])
+    if family(config).per_layer_blocks:
+        _keep_per_layer_blocks(model, keep, n)
     return model
+
+
+def _kv_reuse(config) -> str:
+    """Which Gemma 4 blocks reuse which block's keys and values, as a message says it."""
+    pairs = [f"{i} reuses {source}" for i, source in enumerate(kv_sources(config))
+             if source is not None]
+    return "; ".join(pairs) or "none here"
+
+
+def _keep_per_layer_blocks(model, keep: list[int], n: int) -> None:
+    """What else a Gemma 4 model (Family.per_layer_blocks) keeps of the blocks `keep` (of `n`)
+    after `remove_blocks` took the others out: each kept block's per_layer_config overrides
+    under its new index (its head_dim and KV heads), the number of last blocks that reuse keys
+    and values (the kept ones: still the last, each with the block it reuses, which
+    remove_blocks keeps), and the kept blocks' slices of the packed per-layer embedding and
+    projection (one hidden_size_per_layer_input slice a block, in block order)."""
+    config, text = model.config, model.model
+    overrides = {int(i): o for i, o in (config.to_dict().get("per_layer_config") or {}).items()}
+    config.per_layer_config = {new: overrides[old] for new, old in enumerate(keep)
+                               if old in overrides}
+    first_shared = n - (config.num_kv_shared_layers or 0)
+    config.num_kv_shared_layers = sum(i >= first_shared for i in keep)
+    if hasattr(text, "first_kv_shared_layer_idx"):  # (transformers 5.25's, set when built)
+        text.first_kv_shared_layer_idx = len(keep) - config.num_kv_shared_layers
+    text.unique_layer_types = set(config.layer_types)
+    if config.hidden_size_per_layer_input:
+        width = config.hidden_size_per_layer_input
+        rows = torch.tensor([i * width + j for i in keep for j in range(width)])
+        with torch.no_grad():
+            table = text.embed_tokens_per_layer
+            table.weight = nn.Parameter(table.weight[:, rows.to(table.weight.device)].clone(),
+                                        requires_grad=table.weight.requires_grad)
+            table.embedding_dim = table.weight.shape[1]
+            projection = text.per_layer_model_projection
+            projection.weight = nn.Parameter(
+                projection.weight[rows.to(projection.weight.device)].clone(),
+                requires_grad=projection.weight.requires_grad)
+            projection.out_features = projection.weight.shape[0]
 
 
 def save_random_model(architecture: str, out_dir: str | Path, tokenizer=None,

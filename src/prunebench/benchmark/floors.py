@@ -18,7 +18,7 @@ from prunebench.checkpoint.param_count import (active_experts, expert_param_coun
                                                is_moe, linear_attention_blocks,
                                                linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
-                                               sliding_windows)
+                                               per_layer_projection_params, sliding_windows)
 from prunebench.modeling import (block_param_count, build_model, float32_kept, head_dim,
                                  layer_shapes, resolve_dtype)
 
@@ -36,8 +36,9 @@ def read_params(config) -> int:
     """Parameters one decode step must read: every block, the final norm, the LM head.
 
     Per-block shapes (width pruning, zero-head blocks) come from `layer_shapes`. The embedding
-    table is not read in full (only batch rows), so it is left out; the LM head is read in full
-    (with tied embeddings it is that same table, counted once).
+    table is not read in full (only batch rows), so it is left out (Gemma 4's per-layer
+    embedding too, its projection read whole); the LM head is read in full (with tied
+    embeddings it is that same table, counted once).
     """
     params = sum(block_param_count(config, s) for s in layer_shapes(config))
     if is_moe(config):
@@ -51,7 +52,7 @@ def read_params(config) -> int:
                       for k, s in zip(active_experts(config), layer_shapes(config))
                       if s.get("sparse_mlp"))
     return params + norm_params(config) + config.vocab_size * config.hidden_size + (
-        lm_head_bias_params(config))
+        lm_head_bias_params(config)) + per_layer_projection_params(config)
 
 
 def weight_bytes(config, dtype: str | torch.dtype) -> int:
@@ -141,14 +142,17 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     windows = [chunk if kind == "chunked_attention" else window for kind, window in
                zip(getattr(config, "layer_types", None) or [None] * config.num_hidden_layers,
                    sliding_windows(config))]
-    positions = sum(shape["num_key_value_heads"] * min(seq_len, window or seq_len)
-                    for shape, window in zip(layer_shapes(config), windows)
-                    if shape["num_attention_heads"] > 0)
+    # (a Gemma 4 block's shape gives its own head_dim, and none is cached by a block that
+    # reuses another's keys and values)
+    values = sum(shape["num_key_value_heads"] * (shape.get("head_dim") or head_dim(config))
+                 * min(seq_len, window or seq_len)
+                 for shape, window in zip(layer_shapes(config), windows)
+                 if shape["num_attention_heads"] > 0 and not shape.get("kv_shared"))
     state = 0
     if any(linear := linear_attention_blocks(config)):
         conv, recurrent = linear_attention_state(config)
         state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * 4)
-    return 2 * batch * positions * head_dim(config) * _element_size(dtype) + state
+    return 2 * batch * values * _element_size(dtype) + state
 
 
 def decode_floor_s(config, batch: int, seq_len: int, dtype: str | torch.dtype,

@@ -371,6 +371,19 @@ class Family:
     shared expert. `mamba_mixer`: its `linear_attention` blocks hold a Mamba-2 mixer (`mamba`,
     counted by `mamba_params`, its state `mamba_state`) where Qwen3-Next's hold a Gated
     DeltaNet.
+
+    Gemma 4's own (`gemma4_text`): `per_layer_blocks`, its blocks differ as transformers'
+    `per_layer_config` says (each block's head_dim and KV heads: the global blocks' wider
+    heads, fewer KV heads), its global blocks take their values from the keys where
+    `attention_k_eq_v` is set (no v_proj), its last `num_kv_shared_layers` blocks reuse the
+    keys and values of an earlier block of their kind (no k_proj / v_proj / k_norm of their
+    own, and twice as wide an MLP where `use_double_wide_mlp` is set), and each block may read
+    a per-layer input (`hidden_size_per_layer_input`: a gate and a projection, and the
+    model's packed per-layer embedding and projection). Counted by
+    `per_layer_block_params`; a depth prune keeps the block whose keys a kept block reuses
+    (`modeling.remove_blocks`); width surgery and the compiled decoder refuse it
+    (`refuse_moe`). `moe_switch_key` (its `enable_moe_block`): the blocks hold experts only
+    where this config key is true, beside the dense MLP (`is_moe`).
     """
 
     model_class: str
@@ -421,6 +434,8 @@ class Family:
     lm_head_bias: bool | None = None
     experts_optional: bool = False
     mamba_mixer: bool = False
+    per_layer_blocks: bool = False
+    moe_switch_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -804,6 +819,19 @@ FAMILIES: dict[str, Family] = {
                                sparse_blocks=SparseBlocks.every("shared_intermediate_size"),
                                shared_expert=SharedExpert.one("shared_intermediate_size"),
                                experts_optional=True, linear_attention=True, mamba_mixer=True),
+    # Gemma4TextAttention: biases on all four projections as attention_bias says, per-head
+    # q_norm / k_norm (Gemma4RMSNorm of the block's head_dim, weighing by the weight itself, in
+    # float32) and a weightless v_norm, scaling 1; each block's head_dim and KV heads from
+    # per_layer_config; no v_proj on global blocks with attention_k_eq_v, no k/v projections
+    # or norms on the blocks that reuse another's keys (num_kv_shared_layers).
+    # Gemma4TextDecoderLayer: Gemma-2's four norms, a GeGLU MLP, optionally a router and
+    # experts beside it with three norms of their own (enable_moe_block), a per-layer input's
+    # gate and projection (hidden_size_per_layer_input) and a `layer_scalar` buffer scaling
+    # the block's output; scaled embeddings, tied (as published).
+    "gemma4_text": Family("Gemma4ForCausalLM", "Gemma4TextConfig", None, None, None, True,
+                          sandwich_norms=True, scaled_embedding=True, norm_weight_float32=True,
+                          moe_intermediate_key="moe_intermediate_size",
+                          per_layer_blocks=True, moe_switch_key="enable_moe_block"),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -877,6 +905,8 @@ def is_moe(config) -> bool:
     f = family(config)
     if f.experts_optional and not num_experts(config):
         return False
+    if f.moe_switch_key is not None:  # Gemma 4: experts where enable_moe_block says
+        return bool(getattr(config, f.moe_switch_key, False))
     return f.moe_intermediate_key is not None
 
 
@@ -1015,11 +1045,127 @@ def mamba_head_dim(config) -> int:
     return head
 
 
+def per_layer_value(config, index: int, key: str) -> Any:
+    """Block `index`'s value of `key` in a config whose blocks differ (Gemma 4's head_dim and
+    KV heads): transformers' config gives each block's own through `per_layer_config` (reading
+    the key from the whole config is an error there); `config_from_dict`'s holds the
+    overrides by block index, the others the whole config's value."""
+    layers = getattr(config, "per_layer_config", None)
+    if isinstance(layers, dict):
+        return layers.get(index, {}).get(key, getattr(config, key))
+    return getattr(layers[index], key)
+
+
+def kv_sources(config) -> list[int | None]:
+    """Per block of a Gemma 4 model, the block whose keys and values it reuses (one of its last
+    `num_kv_shared_layers`: the last earlier block of its kind that computes its own, as
+    Gemma4TextConfig.kv_sharing_modes and the 5.17 attention both pick it), None for a block
+    that computes its own. PrunebenchError where a reusing block's kind has no such block."""
+    n, kinds = config.num_hidden_layers, config.layer_types
+    first = n - (getattr(config, "num_kv_shared_layers", 0) or 0)
+    sources: list[int | None] = [None] * n
+    for i in range(max(first, 0), n):
+        own = [j for j in range(max(first, 0)) if kinds[j] == kinds[i]]
+        if not own:
+            raise PrunebenchError(
+                f"block {i} reuses the keys and values of an earlier {kinds[i]} block "
+                f"(num_kv_shared_layers={config.num_kv_shared_layers} of {n} blocks), but no "
+                "block before the shared ones is of that kind: transformers cannot build this "
+                "Gemma 4 model; re-download or rebuild it (a config.json edited by hand no "
+                "longer describes its blocks)")
+        sources[i] = own[-1]
+    return sources
+
+
+def depth_kept_blocks(config) -> list[int]:
+    """The blocks a depth prune must keep whatever it scores: a Gemma 4 model's last block
+    (Gemma4TextConfig makes the last block global whatever layer_types says: a sliding block
+    left last would reload as another) and each block whose keys and values a block after it
+    reuses (`kv_sources`: removing it would hand those blocks another block's); none in other
+    families."""
+    if not family(config).per_layer_blocks:
+        return []
+    sources = {source for source in kv_sources(config) if source is not None}
+    return sorted(sources | {config.num_hidden_layers - 1})
+
+
+def per_layer_block_shapes(config) -> list[dict[str, Any]]:
+    """Each block of a Gemma 4 model as transformers builds it (Family.per_layer_blocks): its
+    heads, KV heads and head_dim (per_layer_config), whether it reuses another block's keys
+    and values (`kv_shared`: no k/v projections or norms), whether its values are its keys
+    (`values_are_keys`: a global block with attention_k_eq_v, no v_proj), its MLP's width
+    (twice intermediate_size on a reusing block where use_double_wide_mlp is set) and whether
+    it holds experts beside that MLP (`sparse_mlp`)."""
+    moe = is_moe(config)
+    shapes = []
+    for i, source in enumerate(kv_sources(config)):
+        shared = source is not None
+        shapes.append({
+            "num_attention_heads": config.num_attention_heads,
+            "num_key_value_heads": per_layer_value(config, i, "num_key_value_heads"),
+            "head_dim": per_layer_value(config, i, "head_dim"),
+            "kv_shared": shared,
+            "values_are_keys": bool(getattr(config, "attention_k_eq_v", False))
+            and config.layer_types[i] != "sliding_attention",
+            "intermediate_size": config.intermediate_size * (
+                2 if shared and getattr(config, "use_double_wide_mlp", False) else 1),
+            "o_proj_bias": False, "down_proj_bias": False, "sparse_mlp": moe})
+    return shapes
+
+
+def per_layer_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one Gemma 4 block (Gemma4TextDecoderLayer) of `shape`
+    (`per_layer_block_shapes`): q_proj and o_proj, q_norm (head_dim), and where the block
+    computes its own keys k_proj, v_proj (none where its values are its keys) and k_norm (the
+    v_norm has no weight), biased by attention_bias; the GeGLU MLP; four norms; a per-layer
+    input's gate (hidden -> hidden_size_per_layer_input), projection (back) and norm; and
+    where enable_moe_block is set the router (its proj, a scale of hidden_size and one per
+    expert; its norm has no weight), the fused experts and three norms of their own."""
+    d, hd = config.hidden_size, shape["head_dim"]
+    q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
+    bias = bool(getattr(config, "attention_bias", False))
+    params = 2 * d * q + hd + ((q + d) if bias else 0)
+    if not shape["kv_shared"]:
+        projections = 1 if shape["values_are_keys"] else 2
+        params += projections * (d * kv + (kv if bias else 0)) + hd
+    params += 3 * d * shape["intermediate_size"] + 4 * d
+    per_layer = getattr(config, "hidden_size_per_layer_input", 0) or 0
+    if per_layer:
+        params += 2 * d * per_layer + d
+    if shape.get("sparse_mlp"):
+        params += (num_experts(config) * (d + 1) + d
+                   + num_experts(config) * expert_param_count(config) + 3 * d)
+    return params
+
+
+def per_layer_input_params(config) -> int:
+    """A Gemma 4 model's per-layer inputs outside its blocks (Gemma4TextModel): the packed
+    embedding (vocab_size_per_layer_input x blocks x hidden_size_per_layer_input), the packed
+    projection from the hidden size and the norm of hidden_size_per_layer_input; 0 without
+    per-layer inputs or in another family."""
+    per_layer = getattr(config, "hidden_size_per_layer_input", 0) or 0
+    if not family(config).per_layer_blocks or not per_layer:
+        return 0
+    packed = config.num_hidden_layers * per_layer
+    return config.vocab_size_per_layer_input * packed + per_layer_projection_params(config)
+
+
+def per_layer_projection_params(config) -> int:
+    """Of `per_layer_input_params`, what a decode step reads whole: the packed projection and
+    its norm (of the embedding, a row a token)."""
+    per_layer = getattr(config, "hidden_size_per_layer_input", 0) or 0
+    if not family(config).per_layer_blocks or not per_layer:
+        return 0
+    return config.hidden_size * config.num_hidden_layers * per_layer + per_layer
+
+
 def active_experts(config) -> list[int]:
     """Experts a token is routed to in each block's sparse MLP (the router's top k), block by
     block: Hunyuan's moe_topk may be a list of one per block (HunYuanMoEV1Gate reads its
     block's entry)."""
-    k = config.num_experts_per_tok
+    k = getattr(config, "num_experts_per_tok", None)
+    if k is None:  # Gemma4TextConfig's name for it (no attribute_map maps it)
+        k = config.top_k_experts
     return [int(v) for v in k] if isinstance(k, (list, tuple)) else (
         [int(k)] * config.num_hidden_layers)
 
@@ -1111,7 +1257,9 @@ def refuse_moe(config, what: str) -> None:
     handles, with what does apply. The width methods' plans (methods.sizing) call it before
     checking their parameters: no value of them helps. A model with blocks of another token
     mixer than softmax attention (Granite 4.0's dense H models: Mamba-2 blocks, no experts) is
-    stopped alike: those blocks hold no heads, and the fused block computes attention only."""
+    stopped alike: those blocks hold no heads, and the fused block computes attention only;
+    and a dense Gemma 4 model (`Family.per_layer_blocks`), whose blocks' shapes its surgery and
+    fused block do not read."""
     if not is_moe(config) and any(linear := linear_attention_blocks(config)):
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -1122,6 +1270,16 @@ def refuse_moe(config, what: str) -> None:
             "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
             "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
             "hf_static backend")
+    if not is_moe(config) and family(config).per_layer_blocks:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its blocks differ in head_dim and KV heads "
+            "(per_layer_config), its global blocks may take their values from the keys "
+            "(attention_k_eq_v) and its last blocks reuse an earlier block's keys and values "
+            "(num_kv_shared_layers), which prunebench's width surgery, sublayer removal and "
+            "compiled decoder do not handle. Prune it with a depth method that removes whole "
+            "blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and "
+            "benchmark it with the hf or hf_static backend")
     if is_moe(config):
         raise FamilyUnsupported(
             f"{what} does not support the mixture-of-experts family {config.model_type!r} "
@@ -1419,6 +1577,18 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # config.json gives neither sliding_window nor layer_types.
     "ministral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                   "max_position_embeddings": 131072, "sliding_window": 4096},
+    # Gemma4TextConfig's: a sliding block of 256-wide heads five times in six, the sixth global
+    # with heads of global_head_dim (512; as many KV heads, num_global_key_value_heads
+    # unset), no per-layer config, sharing or experts, per-layer inputs of 256 (config_from_dict
+    # derives layer_types and per_layer_config as the class does).
+    "gemma4_text": {**_LLAMA_DEFAULTS, "vocab_size": 262144, "hidden_size": 2304,
+                    "intermediate_size": 9216, "num_hidden_layers": 30, "num_attention_heads": 8,
+                    "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
+                    "max_position_embeddings": 131072, "sliding_window": 512,
+                    "vocab_size_per_layer_input": 262144, "hidden_size_per_layer_input": 256,
+                    "attention_k_eq_v": False, "num_kv_shared_layers": 0,
+                    "enable_moe_block": False, "use_double_wide_mlp": False,
+                    "num_experts": None, "top_k_experts": None, "moe_intermediate_size": None},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -1467,6 +1637,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = qwen3_next_layer_types(values)
     if values.get("model_type") == "granitemoehybrid":
         values["layer_types"] = granite_hybrid_layer_types(values)
+    if values.get("model_type") == "gemma4_text":
+        values = gemma4_values(values)
     if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
         # GptOssConfig's: a sliding block first, then every other block (its windows).
         values["layer_types"] = ["sliding_attention" if i % 2 == 0 else "full_attention"
@@ -1480,6 +1652,44 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = ["chunked_attention" if r and chunked else "full_attention"
                                  for r in rope]
     return SimpleNamespace(**values)
+
+
+# Gemma4TextConfig's head_dim of its global blocks where a config.json gives neither
+# global_head_dim nor per_layer_config.
+GEMMA4_GLOBAL_HEAD_DIM = 512
+
+
+def gemma4_layer_types(values: dict[str, Any]) -> list[str]:
+    """A Gemma 4 config.json's block kinds as Gemma4TextConfig makes them: its layer_types, or
+    every sixth block global where it gives none; the last block global whatever they say
+    (the class forces it so, with a warning)."""
+    kinds = values.get("layer_types")
+    if not isinstance(kinds, list):
+        blocks = values.get("num_hidden_layers")
+        kinds = ["sliding_attention" if (i + 1) % 6 else "full_attention"
+                 for i in range(blocks if isinstance(blocks, int) else 0)]
+    return [*kinds[:-1], "full_attention"] if kinds else kinds
+
+
+def gemma4_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A Gemma 4 config.json's values as Gemma4TextConfig reads them, for the counts: its
+    block kinds (`gemma4_layer_types`), each block's overrides by index (`per_layer_config`,
+    or where it gives none each global block's head_dim of global_head_dim and, with
+    attention_k_eq_v, KV heads of num_global_key_value_heads), and the experts a token is
+    routed to under the name the counts read (`top_k_experts`)."""
+    values = {**values, "layer_types": gemma4_layer_types(values)}
+    overrides = values.get("per_layer_config")
+    if isinstance(overrides, dict):
+        layers = {int(index): dict(o) for index, o in overrides.items()}
+    else:
+        override = {"head_dim": values.get("global_head_dim") or GEMMA4_GLOBAL_HEAD_DIM}
+        if values.get("attention_k_eq_v") and values.get("num_global_key_value_heads"):
+            override["num_key_value_heads"] = values["num_global_key_value_heads"]
+        layers = {i: dict(override) for i, kind in enumerate(values["layer_types"])
+                  if kind == "full_attention"}
+    values["per_layer_config"] = layers
+    values.setdefault("num_experts_per_tok", values.get("top_k_experts"))
+    return values
 
 
 # Config lists with one entry per block, which lose the removed blocks' entries
@@ -1609,6 +1819,25 @@ def _shipped_code_is_the_familys(raw: dict[str, Any], model_type: str) -> bool:
              for v in (value if isinstance(value, list) else [value]) if v is not None]
     shipped = FAMILIES[model_type].shipped_code
     return all(isinstance(v, str) and v.split("--")[-1] in shipped for v in named)
+
+
+def _check_gemma4_sharing(raw: dict[str, Any], where: Path) -> None:
+    """Refuse a Gemma 4 config.json whose key and value sharing transformers cannot build: a
+    block reusing the keys of an earlier one of its kind needs such a block before the shared
+    ones (kv_sources), and at least one block must compute its own."""
+    blocks, shared = raw.get("num_hidden_layers"), raw.get("num_kv_shared_layers") or 0
+    if not (_positive_whole(blocks) and isinstance(shared, int)):
+        return
+    if not 0 <= shared < blocks:
+        raise PrunebenchError(
+            f"{where} gives num_kv_shared_layers={shared} for {blocks} blocks: the shared blocks "
+            "reuse the keys and values of earlier blocks, so at least the first block computes "
+            "its own (0 to num_hidden_layers - 1 shared): re-download or rebuild the model; a "
+            "config.json edited by hand no longer describes its blocks")
+    try:
+        kv_sources(config_from_dict(raw))
+    except PrunebenchError as err:
+        raise PrunebenchError(f"{where}: {err}") from None
 
 
 def published_hunyuan_moe(raw: Any) -> bool:
@@ -1813,6 +2042,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "MiniMax-M2 architecture")
     if model_type in GATED_DELTANET_TYPES and (problem := _qwen3_next_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
+    if model_type == "gemma4_text":
+        _check_gemma4_sharing(raw, path / "config.json")
     if model_type == "granitemoehybrid" and (problem := _granite_hybrid_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     # One entry per block (each block's attention kind, whether it rotates): a short list
@@ -1996,6 +2227,8 @@ LINEAR_ATTENTION_SHAPE = {"num_attention_heads": 0, "num_key_value_heads": 0,
 def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     """Per-block shapes; homogeneous configs get the same entry for every block."""
     shapes = getattr(config, "layer_shapes", None)
+    if shapes is None and family(config).per_layer_blocks:
+        return per_layer_block_shapes(config)  # Gemma 4 (never width-pruned)
     if shapes is None:
         if is_moe(config) or any(linear_attention_blocks(config)):
             # Each block's MLP kind (Qwen3-MoE and Qwen2-MoE may mix dense blocks in): the
@@ -2049,6 +2282,8 @@ def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int 
 
 def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     """Parameters of one decoder block with the given shape (norm weights included)."""
+    if family(config).per_layer_blocks:
+        return per_layer_block_params(config, shape)
     d, hd = config.hidden_size, head_dim(config)
     q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
     attn = d * q + 2 * d * kv + q * d
@@ -2106,10 +2341,12 @@ def activation_params(config) -> int:
 
 
 def non_block_param_count(config: LlamaConfig) -> int:
-    """Embeddings, final norm and LM head (PhiMoE's with its bias)."""
+    """Embeddings, final norm and LM head (PhiMoE's with its bias; Gemma 4's per-layer
+    inputs)."""
     emb = config.vocab_size * config.hidden_size
     head = 0 if config.tie_word_embeddings else emb  # tied: the head is the embedding
-    return emb + head + norm_params(config) + lm_head_bias_params(config)
+    return (emb + head + norm_params(config) + lm_head_bias_params(config)
+            + per_layer_input_params(config))
 
 
 def count_params(config: LlamaConfig) -> int:

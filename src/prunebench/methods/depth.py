@@ -29,6 +29,7 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.methods import registry, sizing
 from prunebench.checkpoint.device_map import main_device
+from prunebench.checkpoint.param_count import depth_kept_blocks, family
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
@@ -55,6 +56,10 @@ def require_calibration(method: str, calibration: torch.Tensor | None) -> torch.
 @contextlib.contextmanager
 def without_blocks(model, blocks: set[int]):
     """Temporarily run the model without some blocks (weights untouched, restored on exit)."""
+    if family(model.config).per_layer_blocks:
+        with _passed_through(model, blocks):
+            yield model
+        return
     layers, n = model.model.layers, model.config.num_hidden_layers
     # Models of mixed sliding / full attention pick each layer's mask by config.layer_types[i]:
     # the per-block lists must lose the same entries as the layers, or later blocks get a
@@ -71,6 +76,33 @@ def without_blocks(model, blocks: set[int]):
         model.model.layers, model.config.num_hidden_layers = layers, n
         for key, values in lists.items():
             setattr(model.config, key, values)
+
+
+class PassThrough(nn.Module):
+    """A block left out while scoring: its input hidden states are its output."""
+
+    def forward(self, hidden_states, *args, **kwargs):
+        return hidden_states
+
+
+@contextlib.contextmanager
+def _passed_through(model, blocks: set[int]):
+    """`without_blocks` for a Gemma 4 model: each left-out block replaced by a PassThrough in
+    place, so that every other block keeps its index, by which the model hands it its per-layer
+    input (its slice of the packed per-layer embedding), its mask and its keys' source: the
+    same forward as the model with those blocks removed (modeling.remove_blocks). A block whose
+    keys and values a kept block reuses cannot be left out (depth_kept_blocks)."""
+    needed = sorted(set(blocks) & set(depth_kept_blocks(model.config)))
+    if needed:
+        raise PrunebenchError(f"blocks {needed} of this Gemma 4 model cannot be left out (its "
+                              "last block, or blocks whose keys and values later blocks reuse)")
+    layers = model.model.layers
+    model.model.layers = nn.ModuleList(PassThrough() if i in blocks else layer
+                                       for i, layer in enumerate(layers))
+    try:
+        yield model
+    finally:
+        model.model.layers = layers
 
 
 @torch.no_grad()
@@ -101,7 +133,8 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     `score_blocks()` returns (a score per block, higher = more important; extra report fields).
     """
     n = model.config.num_hidden_layers
-    removable = removable_blocks(n, p["protect_first"], p["protect_last"])
+    removable = removable_blocks(n, p["protect_first"], p["protect_last"],
+                                 depth_kept_blocks(model.config))
     k = solve_num_blocks(model.config, target_params, removable)
     log.info("%s: scoring all %d blocks (the protected ones too, for the report) to remove %d "
              "of the removable %s", criterion, n, k, removable)
@@ -175,10 +208,18 @@ def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any
 
 # --------------------------------------------------------------------------- the PPL criterion
 
-def ppl_scores(losses: LossMemo, n_blocks: int) -> list[float]:
-    """PPL of the model with each single block removed (higher = more important)."""
+def ppl_scores(losses: LossMemo, n_blocks: int,
+               kept: list[int] | tuple[int, ...] = ()) -> list[float]:
+    """PPL of the model with each single block removed (higher = more important); NaN (null
+    in the report) for the blocks the model cannot do without (`kept`: depth_kept_blocks,
+    Gemma 4's), never removed."""
     scores = []
     for block in range(n_blocks):
+        if block in kept:
+            log.info("block %d (of %d): the model needs it (depth_kept_blocks), not scored",
+                     block, n_blocks)
+            scores.append(math.nan)
+            continue
         start = time.perf_counter()
         scores.append(nll_to_ppl(losses.nll({block})))
         # Blocks are named by their index (0-based), as the removal lists and reports name them.
@@ -275,7 +316,8 @@ def prune_ppl(model, calibration: torch.Tensor, target_params: int,
         with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
             base_ppl = nll_to_ppl(losses.nll(set()))
             log.info("dense calibration PPL %.3f (%s)", base_ppl, p["dtype"])
-            scores = ppl_scores(losses, model.config.num_hidden_layers)
+            scores = ppl_scores(losses, model.config.num_hidden_layers,
+                                depth_kept_blocks(model.config))
         return scores, {"calibration_ppl_dense": base_ppl, "dtype": p["dtype"],
                         "calibration_loss_counts": losses.counts()}
 

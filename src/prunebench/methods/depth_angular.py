@@ -27,6 +27,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
+from prunebench.checkpoint.param_count import depth_kept_blocks
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (NEAR_TIE, cut_margin, layer_hidden, ranked_score,
                                       require_calibration, scored_in, scoring_dtype)
@@ -94,14 +95,22 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     dtype = scoring_dtype("depth_angular", p, model)
     calibration = require_calibration("depth_angular", calibration)
     n_blocks = model.config.num_hidden_layers
-    removable = removable_blocks(n_blocks, p["protect_first"], p["protect_last"])
+    removable = removable_blocks(n_blocks, p["protect_first"], p["protect_last"],
+                                 depth_kept_blocks(model.config))
     k = solve_num_blocks(model.config, target_params, removable)  # refused before scoring
     log.info("angular distance: %d consecutive blocks to remove, starting at one of blocks "
              "%d..%d", k, removable[0], removable[-1] - k + 1)
+    # (runs of removable blocks only: a Gemma 4 model keeps blocks amid them)
+    starts = [s for s in range(removable[0], removable[-1] - k + 2)
+              if set(range(s, s + k)) <= set(removable)]
+    if not starts:
+        raise PrunebenchError(
+            f"depth_angular: no run of {k} consecutive removable blocks (removable: "
+            f"{removable}; the others are protected or needed by the model): lower "
+            "protect_first / protect_last or remove fewer blocks (a larger size)")
     with scored_in(model, dtype) as scoring:
         states = last_token_states(scoring, calibration, p["batch_size"])
     distances = angular_distances(states, k)  # every start, the protected ones too (the report)
-    starts = list(range(removable[0], removable[-1] - k + 2))
     ranked = [ranked_score(d) for d in distances]
     ranking = sorted(starts, key=lambda s: (ranked[s], s))  # ties: the earlier run
     best = ranking[0]

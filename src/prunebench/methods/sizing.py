@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (block_param_count, count_params, head_dim,
-                                               kv_head_count, layer_shapes, mlp_bias, o_bias,
+from prunebench.checkpoint.param_count import (block_param_count, count_params,
+                                               depth_kept_blocks, head_dim, kv_head_count, layer_shapes, mlp_bias, o_bias,
                                                refuse_moe)
 from prunebench.methods import registry
 from prunebench.plan.sizes import format_params, parse_size
@@ -30,12 +30,22 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- whole blocks
 
-def removable_blocks(n_blocks: int, protect_first: int, protect_last: int) -> list[int]:
+def removable_blocks(n_blocks: int, protect_first: int, protect_last: int,
+                     kept: Sequence[int] = ()) -> list[int]:
+    """The blocks a depth method may remove: those the protection leaves, but the ones the
+    model's family keeps (`kept`: param_count.depth_kept_blocks, Gemma 4's)."""
     if protect_first < 0 or protect_last < 0 or protect_first + protect_last >= n_blocks:
         raise PrunebenchError(
             f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
             f"block out of {n_blocks}: lower them (0 and 0 switch the protection off)")
-    return list(range(protect_first, n_blocks - protect_last))
+    blocks = [b for b in range(protect_first, n_blocks - protect_last) if b not in kept]
+    if not blocks:
+        raise PrunebenchError(
+            f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
+            f"block out of {n_blocks} beside the blocks the model needs kept ({sorted(kept)}: "
+            "its last block and the blocks whose keys and values later blocks reuse): lower "
+            "them (0 and 0 switch the protection off)")
+    return blocks
 
 
 def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
@@ -72,7 +82,8 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
 
 def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
     """What removing whole blocks does to a model of this config, from the config alone."""
-    removable = removable_blocks(config.num_hidden_layers, protect_first, protect_last)
+    removable = removable_blocks(config.num_hidden_layers, protect_first, protect_last,
+                                 depth_kept_blocks(config))
     k = solve_num_blocks(config, target_params, removable)
     shapes = layer_shapes(config)
     removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
@@ -149,7 +160,8 @@ def sublayer_sizes(config, protect_first: int, protect_last: int,
     channels left; what it takes is its weights and biases (and Qwen3's q/k norms), the
     block's norms staying with the block."""
     shapes = layer_shapes(config)
-    blocks = removable_blocks(config.num_hidden_layers, protect_first, protect_last)
+    blocks = removable_blocks(config.num_hidden_layers, protect_first, protect_last,
+                              depth_kept_blocks(config))
     units = []
     for kind in SUBLAYERS[block_type]:
         for b in blocks:

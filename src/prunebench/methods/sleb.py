@@ -20,6 +20,7 @@ import time
 import torch
 
 from prunebench import PrunebenchError
+from prunebench.checkpoint.param_count import depth_kept_blocks
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (nll_to_ppl, ranked_score, removable_blocks,
                                       require_calibration, scored_losses, scoring_dtype,
@@ -69,7 +70,8 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     p = registry.checked_params("sleb", params)
     dtype = scoring_dtype("sleb", p, model)
     calibration = require_calibration("sleb", calibration)
-    removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"], p["protect_last"])
+    removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"],
+                                 p["protect_last"], depth_kept_blocks(model.config))
     k = solve_num_blocks(model.config, target_params, removable)
     with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
         dense_nll = losses.nll(set())

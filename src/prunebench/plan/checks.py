@@ -691,7 +691,7 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     experts are no linear layers). Its width variants are refused by `prunable_problems`, from
     their plans. A model with blocks of another token mixer than softmax attention and no
     experts (Granite 4.0's dense H models, Qwen3.5's dense ones) is told of the compiled
-    backend alike."""
+    backend alike, and so is a dense Gemma 4 model."""
     from prunebench.checkpoint.param_count import family, is_moe, linear_attention_blocks
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
@@ -718,6 +718,13 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     f"models.{model} ({known.model_type}) has blocks of another token mixer "
                     f"than softmax attention ({mixer}), which the compiled backend does not "
                     "run (its fused blocks compute softmax attention): take 'compiled' out of "
+                    "benchmark.backends (hf and hf_static run it)")
+            elif "compiled" in backends and known is not None and family(known).per_layer_blocks:
+                problems.append(
+                    f"models.{model} ({known.model_type}) is a Gemma 4 model, whose blocks "
+                    "differ in head_dim and KV heads, may take their values from the keys and "
+                    "may reuse an earlier block's keys and values, which the compiled backend "
+                    "does not run (its fused blocks do not read them): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
             continue
         if "compiled" in backends:
