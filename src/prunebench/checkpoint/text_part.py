@@ -12,7 +12,9 @@ and Qwen2.5-VL (`qwen2_vl`, `qwen2_5_vl`) a Qwen2 one and Qwen3-VL (`qwen3_vl`) 
 beside a ViT; Llama 4 Scout and Maverick (`llama4`, Llama4ForConditionalGeneration) a Llama 4
 mixture of experts (`llama4_text`) beside a vision tower and a projector; Qwen3.5 and
 Qwen3.5-MoE (`qwen3_5`, `qwen3_5_moe`) a Qwen3.5 language model (`qwen3_5_text`,
-`qwen3_5_moe_text`) beside a ViT and a multi-token-prediction layer. Given text alone, such a model runs its language model and its LM head and
+`qwen3_5_moe_text`) beside a ViT and a multi-token-prediction layer; Gemma 4
+(`gemma4`, Gemma4ForConditionalGeneration) a Gemma 4 one (`gemma4_text`) beside a vision
+tower, an audio tower (E2B, E4B) and their embedders. Given text alone, such a model runs its language model and its LM head and
 nothing else: the same computation as the text family's causal LM with those weights. (The Qwen-VL models rotate each head in three sections by three
 position ids, time, height and width (M-RoPE); a text token's three ids are its one position,
 so on text the rotation is the text family's ordinary one with the same frequencies.)
@@ -83,7 +85,9 @@ class Wrapper:
     `text_defaults`: where the wrapper's text config class is not the text family's, its
     defaults that differ from the family class's (a key a config leaves out takes the
     wrapper's default inside the whole model; `rope_theta` stands for the rotary base however
-    the config gives it)."""
+    the config gives it); `causal_on_text`: the values of the text config's
+    `use_bidirectional_attention` under which both the wrapper and the text class attend
+    causally on text (Gemma 4's "vision": only image tokens attend both ways)."""
 
     model_class: str
     published: str
@@ -97,6 +101,7 @@ class Wrapper:
     text_at_top: bool = False
     multimodal_rope: bool = False
     text_defaults: dict[str, Any] = field(default_factory=dict)
+    causal_on_text: tuple[str, ...] = ()
 
 
 # The LLaVA-style layout both use: `language_model.model.*` (and an untied
@@ -120,6 +125,12 @@ _QWEN_VL_LEFT_OUT = ("visual.", "model.visual.")
 # `multi_modal_projector.*`, in the hub's files and in transformers 5's modules alike.
 _LLAMA4_RENAMES = (("language_model.model.", "model."), ("language_model.lm_head.", "lm_head."))
 _LLAMA4_LEFT_OUT = ("vision_model.", "multi_modal_projector.")
+# Gemma 4: the language model as transformers 5 names its modules and saves them
+# (`model.language_model.*`; the LM head tied to its embedding) beside a vision tower, an audio
+# tower (E2B, E4B) and their embedders into the language model's width.
+_GEMMA4_RENAMES = (("model.language_model.", "model."), ("lm_head.", "lm_head."))
+_GEMMA4_LEFT_OUT = ("model.vision_tower.", "model.audio_tower.", "model.embed_vision.",
+                    "model.embed_audio.")
 # What a config.json with the language model's settings at its top holds for the other
 # modalities (vision_config, image / video / vision token ids) or the wrapper alone.
 _NOT_TEXT_AT_TOP = ("vision_config", "architectures", "auto_map", "model_type")
@@ -226,6 +237,13 @@ WRAPPERS: dict[str, Wrapper] = {
                            ("qwen3_5_moe_text",), _QWEN_VL_RENAMES,
                            (*_QWEN_VL_LEFT_OUT, "mtp."), tied_by_default=False,
                            tied_by_text=True),
+    # Gemma 4 (E2B, E4B, 31B, 26B-A4B): given text alone, Gemma4ForConditionalGeneration runs
+    # its Gemma4TextModel and LM head with the text config's final soft cap, as
+    # Gemma4ForCausalLM does; its text_config's use_bidirectional_attention "vision" makes
+    # image tokens attend both ways and text causally, as the text class attends.
+    "gemma4": Wrapper("Gemma4ForConditionalGeneration", "Gemma 4 (E2B, E4B, 31B, 26B-A4B)",
+                      ("gemma4_text",), _GEMMA4_RENAMES, _GEMMA4_LEFT_OUT,
+                      tied_by_default=True, causal_on_text=("vision",)),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats;
@@ -271,7 +289,8 @@ def text_config_values(raw: dict[str, Any], where: str = "config.json") -> dict[
             f"takes out only the {' or '.join(map(repr, wrapper.text_model_types))} language "
             f"model of {wrapper.published} ({wrapper.model_class}), and their fine-tunes; a "
             f"{kind!r} one is not supported")
-    if text.get("use_bidirectional_attention"):
+    if text.get("use_bidirectional_attention") and (
+            text["use_bidirectional_attention"] not in wrapper.causal_on_text):
         # The multimodal class ignores it on text (and halves the sliding windows for it); the
         # text class would attend both ways: no text checkpoint computes what the whole does.
         raise PrunebenchError(
