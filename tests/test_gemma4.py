@@ -14,7 +14,8 @@ prunebench and by transformers; the blocks a depth prune must keep (the last, an
 whose keys later blocks reuse) never removed by the depth methods and refused to
 remove_blocks with the model left whole; the hf and hf_static backends' tokens equal to
 transformers' generate and to greedy decoding without a cache; kv_cache_bytes equal to what
-transformers' cache holds; a folder transformers saved loaded as it loads it; LoRA's adapters
+transformers' cache holds; the benchmark sweep on every backend and the perplexity computed by
+hand; a folder transformers saved loaded as it loads it; LoRA's adapters
 on the projections each block holds; the refusals; and the language model of the multimodal
 Gemma4ForConditionalGeneration, its vision and audio towers left out, computing on text what
 the whole model computes."""
@@ -425,3 +426,35 @@ def test_lora_adapts_every_projection_a_block_holds(tmp_path):
     loss.backward()
     grads = [p.grad for n, p in peft_model.named_parameters() if "lora_B" in n]
     assert len(grads) == len(names) and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_a_depth_pruned_model_is_benchmarked_and_its_perplexity_is_the_logits(tmp_path):
+    """The benchmark sweep of a depth-pruned model of the per-layer layout runs on the hf and
+    hf_static backends (the compiled one refused, naming them), and its perplexity over two
+    windows of 64 tokens, each after a BOS, is exp of the mean negative log-likelihood of
+    transformers' logits of those windows, computed here by hand."""
+    import math
+
+    from prunebench import benchmark as bench
+    from prunebench.evaluate import perplexity
+
+    model = random_model(per_layer())
+    remove_blocks(model, [1])
+    for backend in bench.BACKENDS:
+        settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[2],
+                                       warmup=0, repeats=1, device="cpu", dtype="float32",
+                                       seed=0, backend=backend)
+        if backend == "compiled":
+            with pytest.raises(PrunebenchError, match="compiled backend.*hf or hf_static"):
+                bench.sweep(model, None, settings)
+            continue
+        result = bench.sweep(model, None, settings)
+        assert [row["status"] for row in result["rows"]] == ["ok"]
+        assert result["params"] == count_params(model.config)
+    stream = ids(1, 128, seed=6)[0]
+    ppl = perplexity(model, stream, window=64, bos_token_id=1)
+    assert ppl["scored_tokens"] == 128
+    windows = torch.stack([torch.cat([torch.tensor([1]), stream[s:s + 64]]) for s in (0, 64)])
+    scores = logits(model, windows)[:, :-1].log_softmax(-1)
+    nll = -scores.gather(-1, windows[:, 1:, None]).mean().item()
+    assert math.isclose(ppl["perplexity"], math.exp(nll), rel_tol=1e-5)
