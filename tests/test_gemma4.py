@@ -33,7 +33,8 @@ from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.benchmark.floors import kv_cache_bytes
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                config_from_dict, count_params,
-                                               depth_kept_blocks, is_moe, kv_sources,
+                                               depth_kept_blocks, is_moe, kv_bytes_of,
+                                               kv_sources,
                                                layer_shapes, refuse_moe)
 from prunebench.methods import surgery
 from prunebench.methods.depth import without_blocks
@@ -267,8 +268,8 @@ def test_the_hf_backends_decode_a_depth_pruned_model_as_transformers_generate(la
 def test_the_cache_a_step_reads_is_what_transformers_cache_holds(layout, dtype):
     """kv_cache_bytes: each block's keys and values of its own head_dim and KV heads (a global
     block whose values are its keys caches both), none for a block that reuses another's,
-    equal to the tensors transformers' cache holds after a prefill; a depth-pruned model's
-    too."""
+    equal to the tensors transformers' cache holds after a prefill, and so is `prunebench
+    plan`'s bytes a token adds (kv_bytes_of) times the tokens; a depth-pruned model's too."""
     model = random_model(LAYOUTS[layout]()).to(dtype)
     for drop in ([], [0]):
         remove_blocks(model, drop)
@@ -277,6 +278,10 @@ def test_the_cache_a_step_reads_is_what_transformers_cache_holds(layout, dtype):
                 out = model(input_ids=ids(batch, length), use_cache=True)
             cache = getattr(out, "past_key_values", None) or out.cache
             assert cache_bytes(cache) == kv_cache_bytes(model.config, batch, length, dtype) > 0
+            # `prunebench plan`'s bytes a token adds (the windows are longer than these texts)
+            size = torch.empty((), dtype=dtype).element_size()
+            assert kv_bytes_of(model.config, layer_shapes(model.config), size) * batch * (
+                length) == cache_bytes(cache)
 
 
 def test_a_folder_transformers_saved_loads_as_transformers_loads_it(tmp_path):

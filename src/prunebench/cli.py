@@ -149,7 +149,8 @@ def plan_rows(config_files: str | Path | list[str | Path],
     size and blocks, and `kv_bytes`, the KV cache one generated token adds in the benchmarks'
     dtype, `kv_dtype` (None where the method's data decides which heads stay). `directory`:
     the run's `--directory` (in_directory)."""
-    from prunebench.checkpoint.param_count import (count_params, kv_bytes_per_token, kv_head_count,
+    from prunebench.checkpoint.param_count import (count_params, kv_bytes_of, kv_bytes_per_token,
+                                                   kv_head_count,
                                                    layer_shapes)
 
     files = config_files if isinstance(config_files, list) else [config_files]
@@ -176,8 +177,8 @@ def plan_rows(config_files: str | Path | list[str | Path],
         for entry in variant_entries(config, name):
             # A `+lora` variant has its base's size (merged adapters add no parameters).
             row = {"model": name, "variant": entry["name"], "dense_params": dense,
-                   "kv_dtype": kv_dtype, "dense_kv_bytes": kv_bytes_per_token(
-                       model_cfg, dense_kv, DTYPE_BYTES[kv_dtype])}
+                   "kv_dtype": kv_dtype, "dense_kv_bytes": kv_bytes_of(
+                       model_cfg, layer_shapes(model_cfg), DTYPE_BYTES[kv_dtype])}
             try:
                 if entry["method"] == "dense":
                     row.update(params_after=dense, blocks_after=model_cfg.num_hidden_layers,
@@ -194,7 +195,8 @@ def plan_rows(config_files: str | Path | list[str | Path],
                 rows.append({"model": name, "variant": entry["name"], "error": str(err)})
                 continue
             kept = row.pop("kv_heads_kept", None)  # a plan() without it: data-dependent
-            row["kv_bytes"] = (None if kept is None
+            row["kv_bytes"] = (row["dense_kv_bytes"] if entry["method"] == "dense"
+                               else None if kept is None
                                else kv_bytes_per_token(model_cfg, kept, DTYPE_BYTES[kv_dtype]))
             rows.append(row)
     return rows

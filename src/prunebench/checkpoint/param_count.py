@@ -2265,8 +2265,20 @@ def head_dim(config: LlamaConfig) -> int:
 
 
 def kv_head_count(shapes: list[dict[str, Any]]) -> int:
-    """KV heads summed over blocks of these shapes (a block left with no heads caches nothing)."""
-    return sum(s["num_key_value_heads"] for s in shapes if s["num_attention_heads"] > 0)
+    """KV heads summed over blocks of these shapes (a block left with no heads caches nothing,
+    nor does a Gemma 4 block that reuses another's keys and values)."""
+    return sum(s["num_key_value_heads"] for s in shapes
+               if s["num_attention_heads"] > 0 and not s.get("kv_shared"))
+
+
+def kv_bytes_of(config, shapes: list[dict[str, Any]], bytes_per_value: int = 2) -> int:
+    """Bytes of KV cache one token adds in blocks of these shapes: `kv_bytes_per_token` of
+    their KV heads, or, for a Gemma 4 model, whose blocks' heads differ in width, each block's
+    keys and values of its own head_dim (none in a block that reuses another's)."""
+    if not family(config).per_layer_blocks:
+        return kv_bytes_per_token(config, kv_head_count(shapes), bytes_per_value)
+    return sum(2 * s["num_key_value_heads"] * s["head_dim"] * bytes_per_value for s in shapes
+               if s["num_attention_heads"] > 0 and not s.get("kv_shared"))
 
 
 def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int = 2) -> int:

@@ -20,7 +20,8 @@ from typing import Any
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params,
-                                               depth_kept_blocks, head_dim, kv_head_count, layer_shapes, mlp_bias, o_bias,
+                                               depth_kept_blocks, family, head_dim,
+                                               kv_head_count, layer_shapes, mlp_bias, o_bias,
                                                refuse_moe)
 from prunebench.methods import registry
 from prunebench.plan.sizes import format_params, parse_size
@@ -88,13 +89,15 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     shapes = layer_shapes(config)
     removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
-    # when every removable block caches as many heads (always, in an unpruned model).
+    # when every removable block caches as many heads (always, in an unpruned model) of one
+    # width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes are not heads
+    # times one head_dim).
     removable_kv = {kv_head_count([shapes[b]]) for b in removable}
+    same = len(removable_kv) == 1 and not family(config).per_layer_blocks
     return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
             "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
                                                        for b in removed),
-            "kv_heads_kept": (kv_head_count(shapes) - k * removable_kv.pop()
-                              if len(removable_kv) == 1 else None),
+            "kv_heads_kept": kv_head_count(shapes) - k * removable_kv.pop() if same else None,
             "note": "which blocks go is decided by the criterion"}
 
 
