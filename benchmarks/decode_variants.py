@@ -32,11 +32,11 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
 
-from gpu_check import add_device_and_dtype, check_attention, check_dtype  # noqa: E402
+from script_arguments import (add_device_and_dtype, check_attention, check_dtype,  # noqa: E402
+                              refused)
 
-from prunebench import PrunebenchError  # noqa: E402
 from prunebench import benchmark as bench  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_config  # noqa: E402
 from prunebench.commands.arguments import parse_tokens, time_budget  # noqa: E402
@@ -175,10 +175,7 @@ def parse_args(argv):
     args = p.parse_args(argv)
     # Read as the start reads them, by the library's readers (those prunebench bench and
     # gpu_check refuse theirs with): a bad value is the parser's error, before anything is built.
-    try:
-        parse_tokens(args.tokens)
-    except PrunebenchError as err:  # names --tokens
-        p.error(str(err))
+    refused(p, parse_tokens, args.tokens)  # its message names --tokens
     check_dtype(p, args.dtype)
     check_attention(p, args.attention)
     return args

@@ -54,9 +54,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
 
-from gpu_check import add_device_and_dtype, check_dtype  # noqa: E402
+from script_arguments import add_device_and_dtype, check_dtype  # noqa: E402
 
 from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.benchmark.compiled import StaticDecoder, resolve_mode  # noqa: E402

@@ -49,20 +49,23 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig
 
-from prunebench import PrunebenchError
-from prunebench import benchmark as bench
-from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config
-from prunebench.checkpoint.param_count import is_moe
-from prunebench.commands.arguments import (device_spec, non_negative_int, parse_batches,
-                                           parse_token_configs, positive_int,
-                                           time_budget)
-from prunebench.atomic import write_json, write_text
-from prunebench.benchmark.attention import ATTENTION, set_hf_attention
-from prunebench.modeling import (count_params, default_layer_shape, random_model, remove_blocks,
-                                 resolve_device, resolve_dtype)
-from prunebench.provenance import provenance
-from prunebench.benchmark.compiled import MODES as COMPILE_MODES
-from prunebench.benchmark.compiled import StaticDecoder, decoder_attention
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
+
+from script_arguments import (add_device_and_dtype, check_attention,  # noqa: E402
+                              check_common, check_moe_arch, checked_arch)
+
+from prunebench import benchmark as bench  # noqa: E402
+from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config  # noqa: E402
+from prunebench.checkpoint.param_count import is_moe  # noqa: E402
+from prunebench.commands.arguments import (non_negative_int, parse_batches,  # noqa: E402
+                                           parse_token_configs, positive_int, time_budget)
+from prunebench.atomic import write_json, write_text  # noqa: E402
+from prunebench.benchmark.attention import ATTENTION, set_hf_attention  # noqa: E402
+from prunebench.modeling import (count_params, default_layer_shape, random_model,  # noqa: E402
+                                 remove_blocks, resolve_device, resolve_dtype)
+from prunebench.provenance import provenance  # noqa: E402
+from prunebench.benchmark.compiled import MODES as COMPILE_MODES  # noqa: E402
+from prunebench.benchmark.compiled import StaticDecoder, decoder_attention  # noqa: E402
 
 log = logging.getLogger("gpu_check")
 # Randomly initialised LLaMA shapes: dense, depth-pruned (whole blocks) and width-pruned to the
@@ -370,77 +373,6 @@ def profile_lines(cells: list[dict]) -> list[str]:
     return lines
 
 
-def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                 tokens=parse_token_configs) -> None:
-    """What gpu_check and paired_check both take, read as the script's start reads it, by the
-    library's readers (those `prunebench bench` refuses its --tokens, --batch and --dtype
-    with; --device is device_spec, the parser's type): a bad value is refused with the
-    parser's usage, exit code 2, before anything is built. `tokens`: the script's reader of
-    --tokens (paired_check's takes one token config)."""
-    try:
-        tokens(args.tokens)
-        parse_batches(args.batch_sizes, "--batch-sizes")
-    except PrunebenchError as err:  # each names its option
-        parser.error(str(err))
-    check_dtype(parser, args.dtype)
-
-
-def add_device_and_dtype(parser: argparse.ArgumentParser, dtype: str = "float16",
-                         dtype_help: str = "") -> None:
-    """--device (the library's device_spec, that of `prunebench bench`) and --dtype (read
-    after parsing by check_dtype), as every script that builds its models takes them;
-    `dtype_help`: what the script does with the dtype, said first."""
-    parser.add_argument("--device", default="auto", type=device_spec,
-                        help="auto (CUDA when present), cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", default=dtype,
-                        help=f"{dtype_help}float16, bfloat16, float32 (or fp16, bf16, fp32), "
-                             "or auto: float16 on CUDA, float32 on the CPU")
-
-
-def check_dtype(parser: argparse.ArgumentParser, text: str) -> None:
-    """--dtype read by the library's resolve_dtype, which the scripts build their models in
-    (its names and aliases, and 'auto', resolved on the device at the script's start), a bad
-    one refused by the parser (gpu_check, paired_check, decode_variants, family_check)."""
-    try:
-        resolve_dtype(text, "cpu")  # 'auto' is resolved on the device in main
-    except PrunebenchError as err:
-        parser.error(f"--dtype: {err} or auto")
-
-
-def check_attention(parser: argparse.ArgumentParser, text: str) -> None:
-    """--attention read by the library's resolve_attention, a bad one refused by the parser
-    (gpu_check, decode_variants)."""
-    try:
-        bench.resolve_attention(text, torch.device("cpu"))
-    except PrunebenchError as err:
-        parser.error(f"--attention: {err}")
-
-
-def checked_arch(parser: argparse.ArgumentParser, name: str):
-    """--arch's config, or the parser's refusal of a name that is no known shape."""
-    try:
-        return arch_config(name)
-    except PrunebenchError as err:
-        parser.error(f"--arch: {err}")
-
-
-def check_moe_arch(parser: argparse.ArgumentParser, args: argparse.Namespace, config,
-                   fix: str) -> None:
-    """A mixture of experts as --arch refused with what it cannot take, its width model or the
-    compiled backend, before a model of tens of GB is built; `fix`: the script's options that
-    time it."""
-    if not is_moe(config):
-        return
-    refused = []
-    if "width" in args.variants.split(","):
-        refused.append("--variants width (no width surgery prunes experts)")
-    if "compiled" in args.backends.split(","):
-        refused.append("--backends compiled (its fused blocks compute a dense MLP)")
-    if refused:
-        parser.error(f"--arch {args.arch} is a mixture of experts ({config.model_type}), which "
-                     f"takes neither {' nor '.join(refused)}: time it with {fix}")
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="llama-7b",
@@ -497,7 +429,7 @@ def parse_args(argv):
                     f"{list(VARIANTS)} or a known shape (docs/families.md, 'Known shapes'; "
                     f"{', '.join(TEST_ARCHS)} anywhere)"
                     + (f"; close to what was given: {', '.join(close)}" if close else ""))
-    config = checked_arch(p, args.arch)
+    config = checked_arch(p, args.arch, arch_config)
     moe_shapes = [name for name in shape_variants(args.variants.split(","))
                   if is_moe(arch_config(name))]
     if moe_shapes and "compiled" in backends:

@@ -29,11 +29,11 @@ import time
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, script_arguments
 
-from gpu_check import (_shallower, add_device_and_dtype, arch_config,  # noqa: E402
-                       check_common, check_moe_arch, checked_arch, depth_blocks, free,
-                       width_config)
+from gpu_check import _shallower, arch_config, depth_blocks, free, width_config  # noqa: E402
+from script_arguments import (add_device_and_dtype, check_common,  # noqa: E402
+                              check_moe_arch, checked_arch)
 
 from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.benchmark import BACKENDS, dtype_name, run_paired  # noqa: E402
@@ -64,7 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=os.environ.get("OUT") or "paired_check_out")
     args = p.parse_args(argv)
     check_common(p, args, tokens=parse_tokens)
-    config = checked_arch(p, args.arch)
+    config = checked_arch(p, args.arch, arch_config)
     unknown = sorted(set(args.backends.split(",")) - set(BACKENDS))
     if unknown:
         p.error(f"--backends: unknown backend(s) {unknown}; choose from {list(BACKENDS)}")

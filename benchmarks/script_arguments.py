@@ -1,0 +1,93 @@
+"""The benchmark scripts' shared argument reading (gpu_check, paired_check, decode_variants,
+family_check, gpu_memory; each imports this module from beside itself).
+
+Every value is read as the script's start reads it, by the library's readers (those `prunebench
+bench` refuses its --tokens, --batch, --device and --dtype with), so that a bad one is refused
+with the parser's usage, exit code 2, naming the value and what is taken, before anything is
+built or measured (a mistyped name costs no GPU time). Not a script: it has no main.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from prunebench import PrunebenchError
+from prunebench.checkpoint.param_count import is_moe
+from prunebench.commands.arguments import device_spec, parse_batches, parse_token_configs
+
+
+def refused(parser: argparse.ArgumentParser, read: Callable, *args, option: str = ""):
+    """`read(*args)`, its PrunebenchError refused by `parser` (usage, exit code 2), after
+    `option` (`'--dtype: '`) where the library's message does not name the option itself."""
+    try:
+        return read(*args)
+    except PrunebenchError as err:
+        parser.error(f"{option}{err}")
+
+
+def add_device_and_dtype(parser: argparse.ArgumentParser, dtype: str = "float16",
+                         dtype_help: str = "") -> None:
+    """--device (the library's device_spec, that of `prunebench bench`) and --dtype (read
+    after parsing by check_dtype), as every script that builds its models takes them;
+    `dtype_help`: what the script does with the dtype, said first."""
+    parser.add_argument("--device", default="auto", type=device_spec,
+                        help="auto (CUDA when present), cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default=dtype,
+                        help=f"{dtype_help}float16, bfloat16, float32 (or fp16, bf16, fp32), "
+                             "or auto: float16 on CUDA, float32 on the CPU")
+
+
+def check_dtype(parser: argparse.ArgumentParser, text: str) -> None:
+    """--dtype read by the library's resolve_dtype, which the scripts build their models in
+    (its names and aliases, and 'auto', resolved on the device at the script's start), a bad
+    one refused by the parser (gpu_check, paired_check, decode_variants, family_check)."""
+    from prunebench.modeling import resolve_dtype  # torch: only in the scripts that build models
+
+    try:
+        resolve_dtype(text, "cpu")  # 'auto' is resolved on the device in main
+    except PrunebenchError as err:
+        parser.error(f"--dtype: {err} or auto")
+
+
+def check_attention(parser: argparse.ArgumentParser, text: str) -> None:
+    """--attention read by the library's resolve_attention, a bad one refused by the parser
+    (gpu_check, decode_variants)."""
+    import torch
+
+    from prunebench.benchmark import resolve_attention
+
+    refused(parser, resolve_attention, text, torch.device("cpu"), option="--attention: ")
+
+
+def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                 tokens=parse_token_configs) -> None:
+    """What gpu_check and paired_check both take, --tokens, --batch-sizes and --dtype (--device
+    is device_spec, the parser's type). `tokens`: the script's reader of --tokens
+    (paired_check's takes one token config)."""
+    refused(parser, tokens, args.tokens)  # each of the readers names its option
+    refused(parser, parse_batches, args.batch_sizes, "--batch-sizes")
+    check_dtype(parser, args.dtype)
+
+
+def checked_arch(parser: argparse.ArgumentParser, name: str, read: Callable):
+    """--arch's config, read by the script's `read` (a known shape or a test shape), or the
+    parser's refusal of a name that is none."""
+    return refused(parser, read, name, option="--arch: ")
+
+
+def check_moe_arch(parser: argparse.ArgumentParser, args: argparse.Namespace, config,
+                   fix: str) -> None:
+    """A mixture of experts as --arch refused with what it cannot take, its width model or the
+    compiled backend, before a model of tens of GB is built (gpu_check, paired_check); `fix`:
+    the script's options that time it."""
+    if not is_moe(config):
+        return
+    refused_parts = []
+    if "width" in args.variants.split(","):
+        refused_parts.append("--variants width (no width surgery prunes experts)")
+    if "compiled" in args.backends.split(","):
+        refused_parts.append("--backends compiled (its fused blocks compute a dense MLP)")
+    if refused_parts:
+        parser.error(f"--arch {args.arch} is a mixture of experts ({config.model_type}), which "
+                     f"takes neither {' nor '.join(refused_parts)}: time it with {fix}")
