@@ -51,8 +51,8 @@ from transformers import LlamaConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
 
-from script_arguments import (add_device_and_dtype, check_attention,  # noqa: E402
-                              check_common, check_moe_arch, checked_arch)
+from script_arguments import (BATCH_SIZES_HELP, add_device_and_dtype,  # noqa: E402
+                              check_attention, check_common, check_moe_arch, checked_arch)
 
 from prunebench import benchmark as bench  # noqa: E402
 from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config  # noqa: E402
@@ -380,7 +380,7 @@ def parse_args(argv):
     add_device_and_dtype(p)
     p.add_argument("--tokens", default="12x128,82x128",
                    help="token configs in priority order; later ones run if the budget allows")
-    p.add_argument("--batch-sizes", default="1,16,64")
+    p.add_argument("--batch-sizes", default="1,16,64", help=BATCH_SIZES_HELP)
     p.add_argument("--backends", default="hf,compiled",
                    help="hf, hf_static and/or compiled, comma-separated")
     p.add_argument("--variants", default=",".join(VARIANTS),

@@ -32,8 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_check, script_arguments
 
 from gpu_check import _shallower, arch_config, depth_blocks, free, width_config  # noqa: E402
-from script_arguments import (add_device_and_dtype, check_common,  # noqa: E402
-                              check_moe_arch, checked_arch)
+from script_arguments import (BATCH_SIZES_HELP, add_device_and_dtype,  # noqa: E402
+                              check_common, check_moe_arch, checked_arch)
 
 from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.benchmark import BACKENDS, dtype_name, run_paired  # noqa: E402
@@ -53,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
     add_device_and_dtype(p)
     p.add_argument("--tokens", default="12x128", help="<input>x<output>: one token config")
-    p.add_argument("--batch-sizes", default="1,16")
+    p.add_argument("--batch-sizes", default="1,16", help=BATCH_SIZES_HELP)
     p.add_argument("--backends", default="compiled,hf")
     p.add_argument("--variants", default="depth,width")
     p.add_argument("--pairs", type=int, default=10)

@@ -17,6 +17,14 @@ from prunebench.checkpoint.param_count import is_moe
 from prunebench.commands.arguments import device_spec, parse_batches, parse_token_configs
 
 
+# What --batch-sizes says of how its sizes are taken (gpu_check, paired_check): the sweep sorts
+# them (benchmark.run.SweepSettings) and stops at the first that runs out of memory, and
+# parse_batches refuses a size given twice (a duplicate row would time one size twice).
+BATCH_SIZES_HELP = ("batch sizes, comma-separated, each once (one given twice is refused): "
+                    "timed from the smallest up whatever the order given, so the first that "
+                    "runs out of memory ends the sweep and the larger ones are not timed")
+
+
 def refused(parser: argparse.ArgumentParser, read: Callable, *args, option: str = ""):
     """`read(*args)`, its PrunebenchError refused by `parser` (usage, exit code 2), after
     `option` (`'--dtype: '`) where the library's message does not name the option itself."""

@@ -625,6 +625,25 @@ def test_the_scripts_read_tokens_batches_devices_and_dtypes_as_prunebench_bench_
     assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
 
 
+def test_gpu_and_paired_checks_say_their_batch_sizes_are_timed_smallest_first_each_once(capsys):
+    """Both sort --batch-sizes (the sweep times them from the smallest up, and the first out of
+    memory ends it) and refuse a size given twice: their help said neither, so `64,16,1` read
+    as an order of priority, and a size given twice as a size timed twice."""
+    gpu_check, paired = load_script("gpu_check"), load_script("paired_check")
+    for script, extra in ((gpu_check, []), (paired, ["--arch", "tiny-test"])):
+        with pytest.raises(SystemExit) as stop:
+            script.parse_args(["--help"])
+        assert stop.value.code == 0
+        shown = " ".join(capsys.readouterr().out.split())  # argparse wraps the help's lines
+        assert "timed from the smallest up whatever the order given" in shown
+        assert "one given twice is refused" in shown
+        with pytest.raises(SystemExit) as stop:
+            script.parse_args([*extra, "--batch-sizes", "16,1,16"])
+        assert stop.value.code == 2
+        error = capsys.readouterr().err
+        assert "--batch-sizes '16,1,16' lists a batch size twice: keep one" in error
+
+
 def test_session_refuses_a_moe_arch_that_is_no_known_mixture_of_experts_before_any_step(
         tmp_path, capsys, monkeypatch):
     """The moe step's shape is checked before the session starts (it was refused by gpu_check
