@@ -35,11 +35,13 @@ from transformers import LlamaConfig
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
 
 from script_arguments import (add_device_and_dtype, check_attention, check_dtype,  # noqa: E402
-                              refused)
+                              checked_arch, refused)
 
 from prunebench import benchmark as bench  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_config  # noqa: E402
-from prunebench.commands.arguments import parse_tokens, time_budget  # noqa: E402
+from prunebench.checkpoint.param_count import is_moe, linear_attention_blocks  # noqa: E402
+from prunebench.commands.arguments import (non_negative_int, parse_tokens,  # noqa: E402
+                                           positive_int, time_budget)
 from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.modeling import random_model, resolve_device, resolve_dtype  # noqa: E402
 from prunebench.provenance import provenance  # noqa: E402
@@ -71,6 +73,29 @@ def tiny_test_config() -> LlamaConfig:
                        num_attention_heads=4, num_key_value_heads=4, vocab_size=256,
                        max_position_embeddings=512, bos_token_id=1, eos_token_id=2,
                        pad_token_id=0, tie_word_embeddings=False)
+
+
+def arch_config(name: str):
+    """--arch's config: tiny-test's, or a known shape's (docs/families.md, "Known shapes")."""
+    return tiny_test_config() if name == "tiny-test" else architecture_config(name)
+
+
+def check_decoded_arch(parser: argparse.ArgumentParser, name: str, config) -> None:
+    """Every variant this script times is the compiled backend's decoder, whose fused blocks
+    compute softmax attention and a dense MLP (StaticDecoder refuses anything else, through
+    refuse_moe): a mixture of experts, or a model with blocks of another token mixer, is
+    refused by the parser, before the bandwidth is measured and a model of tens of GB built,
+    naming the script that times it."""
+    if is_moe(config):
+        kind = "a mixture of experts"
+    elif any(linear_attention_blocks(config)):
+        kind = "a model with blocks of another token mixer than softmax attention"
+    else:
+        return
+    parser.error(f"--arch {name} is {kind} ({config.model_type}), which the compiled backend's "
+                 "decoder does not run (its fused blocks compute softmax attention and a dense "
+                 "MLP), and every variant here is that decoder: time it with gpu_check.py "
+                 f"--arch {name} --variants dense,depth --backends hf,hf_static")
 
 
 def check_model(device: torch.device) -> torch.nn.Module:
@@ -160,24 +185,30 @@ def markdown(rows: list[dict]) -> str:
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--arch", default="llama-7b", help="architecture name or 'tiny-test'")
+    p.add_argument("--arch", default="llama-7b",
+                   help="a known shape (docs/families.md) or 'tiny-test'; a dense model of "
+                        "softmax attention, which the compiled decoder runs")
     add_device_and_dtype(p)
     p.add_argument("--tokens", default="12x128", help="<input>x<output>: one token config")
     p.add_argument("--variants", default=None,
                    help="comma list (default: all for the device, in priority order)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=non_negative_int, default=2)
+    p.add_argument("--repeats", type=positive_int, default=5)
     p.add_argument("--attention", default="auto")
     p.add_argument("--budget-s", type=time_budget, default=200.0,
                    help="total seconds from the start; variants that would overrun are skipped")
     p.add_argument("--out", default=os.environ.get("OUT") or "decode_variants_out")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     args = p.parse_args(argv)
     # Read as the start reads them, by the library's readers (those prunebench bench and
     # gpu_check refuse theirs with): a bad value is the parser's error, before anything is built.
-    refused(p, parse_tokens, args.tokens)  # its message names --tokens
+    _, output_tokens = refused(p, parse_tokens, args.tokens)  # its message names --tokens
+    if output_tokens < 2:  # time_decoder's step: (last mark - first) / (output tokens - 1)
+        p.error(f"--tokens {args.tokens!r}: the decode step is timed from the first generated "
+                "token to the last, so it needs at least 2 output tokens, e.g. 12x128")
     check_dtype(p, args.dtype)
     check_attention(p, args.attention)
+    check_decoded_arch(p, args.arch, checked_arch(p, args.arch, arch_config))
     return args
 
 
@@ -213,7 +244,7 @@ def main(argv=None) -> dict:
     report["bandwidth_gbps"], report["bandwidth_method"] = bandwidth / 1e9, method
     print(f"memory bandwidth: {bandwidth / 1e9:.0f} GB/s ({method})", flush=True)
 
-    config = tiny_test_config() if args.arch == "tiny-test" else architecture_config(args.arch)
+    config = arch_config(args.arch)
     t0 = time.perf_counter()
     model = random_model(config, device, dtype, seed=args.seed)
     report["build_s"] = time.perf_counter() - t0

@@ -56,10 +56,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
 
-from script_arguments import add_device_and_dtype, check_dtype  # noqa: E402
+from script_arguments import add_device_and_dtype, check_dtype, names  # noqa: E402
 
 from prunebench.atomic import write_json, write_text  # noqa: E402
-from prunebench.benchmark.compiled import StaticDecoder, resolve_mode  # noqa: E402
+from prunebench.benchmark.compiled import MODES, StaticDecoder, resolve_mode  # noqa: E402
+from prunebench.commands.arguments import non_negative_int, positive_int  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_values  # noqa: E402
 from prunebench.methods import surgery  # noqa: E402
 from prunebench.modeling import (build_model, config_class, remove_blocks,  # noqa: E402
@@ -263,12 +264,15 @@ def check(family, variant, model, mode, dtype, args, device) -> dict:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_device_and_dtype(p, "bfloat16", "the benchmarks' dtype, reported beside float32: ")
-    p.add_argument("--mode", default="auto", help="the decoder's mode (auto: cuda-graph on CUDA)")
-    p.add_argument("--families", default=",".join(FAMILY_SHAPES))
-    p.add_argument("--batch", type=int, default=3)
-    p.add_argument("--input-tokens", type=int, default=6)
-    p.add_argument("--output-tokens", type=int, default=18)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", default="auto", choices=MODES,
+                   help="the decoder's mode (auto: cuda-graph on CUDA, eager elsewhere)")
+    p.add_argument("--families", default=",".join(FAMILY_SHAPES),
+                   type=names(FAMILY_SHAPES, "families"),
+                   help="the families to check, comma-separated, each once (default: all)")
+    p.add_argument("--batch", type=positive_int, default=3)
+    p.add_argument("--input-tokens", type=positive_int, default=6)
+    p.add_argument("--output-tokens", type=positive_int, default=18)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", default=os.environ.get("OUT") or "family_check_out")
     args = p.parse_args(argv)
     check_dtype(p, args.dtype)  # refused here, not after the start
@@ -296,7 +300,7 @@ def main(argv=None) -> int:
     dtypes = list(dict.fromkeys([torch.float32, resolve_dtype(args.dtype, device)]))
     mode = resolve_mode(args.mode, device)  # auto: the decoder's CUDA graph on CUDA
     rows = []
-    for family in args.families.split(","):
+    for family in args.families:
         try:
             models = variants(small_config(family), device, args.seed)
         except Exception as exc:  # noqa: BLE001 - recorded; the next family runs

@@ -35,14 +35,18 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig
 
-from prunebench.atomic import write_json, write_text
-from prunebench.checkpoint.architectures import architecture_config
-from prunebench.commands.arguments import device_spec, time_budget
-from prunebench.methods.registry import method_function
-from prunebench.modeling import count_params, random_model, resolve_device
-from prunebench.oom import free_memory, is_out_of_memory
-from prunebench.plan.sizes import parse_size
-from prunebench.provenance import provenance
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
+
+from script_arguments import names  # noqa: E402
+
+from prunebench.atomic import write_json, write_text  # noqa: E402
+from prunebench.checkpoint.architectures import architecture_config  # noqa: E402
+from prunebench.commands.arguments import device_spec, non_negative_int, time_budget  # noqa: E402
+from prunebench.methods.registry import method_function  # noqa: E402
+from prunebench.modeling import count_params, random_model, resolve_device  # noqa: E402
+from prunebench.oom import free_memory, is_out_of_memory  # noqa: E402
+from prunebench.plan.sizes import parse_size  # noqa: E402
+from prunebench.provenance import provenance  # noqa: E402
 
 log = logging.getLogger("gpu_memory")
 
@@ -206,14 +210,16 @@ def markdown(rows: list[dict], gpu: str) -> str:
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--checks", default=",".join(CHECKS), help=f"any of {','.join(CHECKS)}")
+    p.add_argument("--checks", default=",".join(CHECKS), type=names(CHECKS, "checks"),
+                   help=f"any of {','.join(CHECKS)}, comma-separated, each once, run in the "
+                        "order given")
     p.add_argument("--device", default="auto", type=device_spec,
                    help="auto (CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--small", action="store_true", help="tiny shapes (a rehearsal anywhere)")
     p.add_argument("--budget-s", type=time_budget, default=240.0,
                    help="no check starts after this many seconds")
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu_memory_out")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     return p.parse_args(argv)
 
 
@@ -222,17 +228,13 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    checks = args.checks.split(",")
-    unknown = sorted(set(checks) - set(CHECKS))
-    if unknown:
-        raise SystemExit(f"unknown check(s) {unknown}: choose from {list(CHECKS)}")
     device = resolve_device(args.device, "--device")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = provenance(device=device, seed=args.seed, cell=vars(args))
     gpu = env.get("gpu_name") or str(device)
     report: dict = {"args": vars(args), "provenance": env, "checks": []}
-    for name in checks:
+    for name in args.checks:
         row: dict = {"check": name}
         if time.perf_counter() - started > args.budget_s:
             row["status"] = "skipped (time budget)"

@@ -10,11 +10,12 @@ built or measured (a mistyped name costs no GPU time). Not a script: it has no m
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, did_you_mean
 from prunebench.checkpoint.param_count import is_moe
-from prunebench.commands.arguments import device_spec, parse_batches, parse_token_configs
+from prunebench.commands.arguments import (device_spec, parse_batches, parse_list,
+                                           parse_token_configs)
 
 
 # What --batch-sizes says of how its sizes are taken (gpu_check, paired_check): the sweep sorts
@@ -32,6 +33,30 @@ def refused(parser: argparse.ArgumentParser, read: Callable, *args, option: str 
         return read(*args)
     except PrunebenchError as err:
         parser.error(f"{option}{err}")
+
+
+def names(choices: Iterable[str], what: str) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of `choices` (`what`: what they are, 'checks'),
+    read into a list in the order given, each name once; an unknown name is refused listing
+    the valid ones (a close one named first), as the parser's `choices` refuses one name."""
+    choices = tuple(choices)
+
+    def read(text: str) -> list[str]:
+        try:
+            items = parse_list(text, "the list")
+        except PrunebenchError as err:  # an empty entry
+            raise argparse.ArgumentTypeError(str(err)) from None
+        unknown = [item for item in items if item not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {unknown}{did_you_mean(unknown[0], choices)}: choose from "
+                f"{list(choices)}, comma-separated")
+        twice = sorted({item for item in items if items.count(item) > 1})
+        if twice:
+            raise argparse.ArgumentTypeError(f"{text!r} names {', '.join(twice)} twice: keep one")
+        return items
+
+    return read
 
 
 def add_device_and_dtype(parser: argparse.ArgumentParser, dtype: str = "float16",

@@ -226,11 +226,32 @@ def test_memory_script_resumes_a_killed_float16_recovery_exactly_on_the_cpu(tmp_
     assert "| lora_resume | ok |" in (tmp_path / "gpu_memory.md").read_text()
 
 
-def test_memory_script_refuses_an_unknown_check(tmp_path):
-    memory = load_script("gpu_memory")
-    with pytest.raises(SystemExit, match="unknown check"):
-        memory.main(["--small", "--device", "cpu", "--checks", "lora,flap",
-                     "--out", str(tmp_path)])
+def test_memory_and_family_checks_refuse_unknown_names_in_their_parsers(tmp_path, capsys):
+    """gpu_memory's --checks and family_check's --families and --mode are read by the parser
+    (usage, exit code 2, the valid names listed): an unknown check stopped gpu_memory only
+    after its start (exit code 1), and an unknown family or mode gave family_check an error row
+    per family or check after its start. A list is taken in the order given, each name once."""
+    memory, families = load_script("gpu_memory"), load_script("family_check")
+    assert memory.parse_args([]).checks == list(memory.CHECKS)
+    assert memory.parse_args(["--checks", "lora, taylor+"]).checks == ["lora", "taylor+"]
+    assert families.parse_args([]).families == list(families.FAMILY_SHAPES)
+    assert families.parse_args(["--families", "qwen3,llama"]).families == ["qwen3", "llama"]
+    assert families.parse_args(["--mode", "cuda-graph"]).mode == "cuda-graph"
+    valid = str(list(memory.CHECKS))
+    refused = [(memory, ["--checks", "lora,flap"], f"argument --checks: unknown checks ['flap']: "
+                f"choose from {valid}, comma-separated"),
+               (memory, ["--checks", "Lora"], "unknown checks ['Lora'] (did you mean 'lora'?)"),
+               (memory, ["--checks", "lora,lora"], "argument --checks: 'lora,lora' names lora "
+                "twice: keep one"),
+               (memory, ["--checks", "lora,,taylor+"], "'lora,,taylor+' has an empty entry"),
+               (families, ["--families", "llama,qwen"], "argument --families: unknown families "
+                f"['qwen'] (did you mean 'qwen3'?): choose from {list(families.FAMILY_SHAPES)}"),
+               (families, ["--mode", "cuda-grph"], "argument --mode: invalid choice: 'cuda-grph'")]
+    for script, bad, said in refused:
+        with pytest.raises(SystemExit) as stop:
+            script.main([*bad, "--device", "cpu", "--out", str(tmp_path)])
+        assert stop.value.code == 2 and said in capsys.readouterr().err, (bad, said)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
 
 
 # --------------------------------------------------------------------------- offline_wheels
@@ -695,6 +716,61 @@ def test_decode_variants_family_check_and_gpu_memory_read_their_arguments_as_gpu
         with pytest.raises(SystemExit) as stop:
             script.parse_args(bad)
         assert stop.value.code == 2 and said in capsys.readouterr().err, (script, bad)
+
+
+def test_decode_variants_refuses_an_arch_its_decoder_cannot_run_before_any_measurement(
+        capsys, monkeypatch):
+    """Every variant decode_variants times is the compiled decoder, which runs no mixture of
+    experts: such an --arch (and an unknown one) was refused only after the memory bandwidth
+    was measured, by the model build or each variant. Now the parser refuses it, naming the
+    script that times it; a dense shape and tiny-test are taken."""
+    variants = load_script("decode_variants")
+    for arch in ("llama-3.1-8b", "tiny-test", "qwen3-8b"):
+        assert variants.parse_args(["--arch", arch]).arch == arch
+    monkeypatch.setattr(variants.bench, "measure_bandwidth",
+                        lambda *a: pytest.fail("measured before --arch was checked"))
+    for arch, model_type in (("mixtral-8x7b", "mixtral"), ("qwen3-30b-a3b", "qwen3_moe")):
+        with pytest.raises(SystemExit) as stop:
+            variants.main(["--arch", arch, "--device", "cpu"])
+        assert stop.value.code == 2
+        assert (f"--arch {arch} is a mixture of experts ({model_type}), which the compiled "
+                "backend's decoder does not run") in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        variants.main(["--arch", "llama-99b", "--device", "cpu"])
+    assert stop.value.code == 2
+    assert "--arch: unknown architecture 'llama-99b'" in capsys.readouterr().err
+
+
+def test_the_scripts_counts_are_refused_by_their_parsers_below_what_each_takes(capsys):
+    """decode_variants' --warmup, --repeats and --seed, family_check's --batch, token counts
+    and --seed and gpu_memory's --seed were int(): a repeat count of 0 divided by zero after
+    the models were built, a negative count was taken. Each is now a whole number of at least
+    what it means (0 warm-up runs, 1 timed run, seeds from 0, as gpu_check reads its own), and
+    decode_variants, which times a decode step from the first generated token to the last,
+    needs 2 output tokens."""
+    variants, families, memory = (load_script(name) for name in
+                                  ("decode_variants", "family_check", "gpu_memory"))
+    args = variants.parse_args(["--warmup", "0", "--repeats", "1", "--seed", "0", "--tokens",
+                                "4x2"])
+    assert (args.warmup, args.repeats, args.seed) == (0, 1, 0)
+    args = families.parse_args(["--batch", "1", "--input-tokens", "1", "--output-tokens", "1"])
+    assert (args.batch, args.input_tokens, args.output_tokens, args.seed) == (1, 1, 1, 0)
+    assert memory.parse_args(["--seed", "7"]).seed == 7
+    refused = [(variants, "--warmup", "-1", 0), (variants, "--repeats", "0", 1),
+               (variants, "--seed", "-1", 0), (variants, "--repeats", "2.5", 1),
+               (families, "--batch", "0", 1), (families, "--input-tokens", "0", 1),
+               (families, "--output-tokens", "0", 1), (families, "--seed", "-1", 0),
+               (memory, "--seed", "-1", 0), (memory, "--seed", "one", 0)]
+    for script, option, bad, least in refused:
+        with pytest.raises(SystemExit) as stop:
+            script.parse_args([option, bad])
+        assert stop.value.code == 2 and (f"argument {option}: {bad!r}: give a whole number of "
+                                         f"at least {least}") in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        variants.parse_args(["--tokens", "12x1"])
+    assert stop.value.code == 2 and ("--tokens '12x1': the decode step is timed from the first "
+                                     "generated token to the last, so it needs at least 2 "
+                                     "output tokens") in capsys.readouterr().err
 
 
 def test_gpu_check_tells_token_configs_separated_by_spaces_to_take_commas(capsys):
