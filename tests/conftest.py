@@ -91,6 +91,23 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def unreadable_offline_suite(monkeypatch):
+    """datasets' loader failing on the offline suite's data (its tasks load their JSONL files as
+    "json") with ValueError("bad row"), every other load left to it: a suite lm-eval cannot
+    read, for the zero-shot evaluations' messages."""
+    import datasets
+
+    real = datasets.load_dataset
+
+    def load(*args, **kwargs):
+        if kwargs.get("path", args[0] if args else None) == "json":
+            raise ValueError("bad row")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(datasets, "load_dataset", load)
+
+
 @pytest.fixture(scope="session")
 def embedded_corpus(tmp_path_factory) -> Path:
     """A directory with train.txt, validation.txt and test.txt (one paragraph per line)."""

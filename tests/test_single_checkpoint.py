@@ -1188,6 +1188,23 @@ def test_more_few_shot_examples_than_a_task_has_are_explained(tiny_model_dir, tm
     assert not (tmp_path / "e").exists()
 
 
+@pytest.mark.usefixtures("unreadable_offline_suite")
+def test_an_unreadable_offline_suite_is_explained_as_evals_own_not_the_workflows(
+        tiny_model_dir, tmp_path, capsys):
+    """eval writes its offline suite for each evaluation in a scratch folder; one that lm-eval's
+    datasets could not read was explained with the workflow's fix (`snakemake ... -f
+    resources/data/mc_suite/suite.json`), a folder and a rule this command never used."""
+    from prunebench.commands.evaluation import SCRATCH_SUITE_FIX
+
+    code, _, err = run(capsys, "eval", tiny_model_dir, "--tasks", "pb_number", "--limit", "2",
+                       "--out", tmp_path / "e", "--device", "cpu", "-q")
+    assert_one_line_error(code, err, "cannot read the offline suite's data in ")
+    said = err.strip().splitlines()[-1]
+    assert said.endswith(f"/mc_suite (ValueError: bad row): {SCRATCH_SUITE_FIX}"), said
+    assert "snakemake" not in said and "resources/data" not in said
+    assert not (tmp_path / "e").exists()
+
+
 @pytest.mark.parametrize("extra, expected", [
     ([], "nothing to evaluate"),
     (["--ppl", "books"], "unknown --ppl dataset 'books'"),

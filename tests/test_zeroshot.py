@@ -131,6 +131,39 @@ def test_the_suites_remake_commands_repeat_the_runs_arguments(tmp_path, monkeypa
         f"(`snakemake --cores all resources/data/embedded/test.txt {run}`)")
 
 
+@pytest.mark.usefixtures("unreadable_offline_suite")
+def test_an_unreadable_suite_names_the_workflows_command_for_its_own_folder(
+        tiny_model_dir, suite, tmp_path, monkeypatch):
+    """The zeroshot job's suite that lm-eval's datasets cannot read is named with the command
+    that remakes that folder's suite.json (as check_suite names a missing file: it named
+    resources/data/mc_suite whatever folder was read); a caller whose suite the workflow does
+    not make gives its own fix (suite_fix: prunebench eval's), for a missing file too."""
+    import shlex
+
+    from prunebench.plan import layout
+
+    arguments = "--directory /data/runs/paper --configfile /checkout/config/paper.yaml"
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, arguments)
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
+    model, tokenizer = modeling.load_model(tiny_model_dir), modeling.load_tokenizer(tiny_model_dir)
+    with pytest.raises(PrunebenchError) as err:
+        run(model, tokenizer, suite, tasks=["pb_number"], limit=2)
+    assert str(err.value) == (
+        f"cannot read the offline suite's data in {suite} (ValueError: bad row): regenerate the "
+        f"suite (`snakemake --cores all -f {shlex.quote(str(suite / 'suite.json'))} "
+        f"{arguments}`)")
+    with pytest.raises(PrunebenchError) as err:
+        run(model, tokenizer, suite, tasks=["pb_number"], limit=2, suite_fix="write it again")
+    assert str(err.value) == (f"cannot read the offline suite's data in {suite} (ValueError: "
+                              "bad row): write it again")
+    broken = tmp_path / "broken"
+    shutil.copytree(suite, broken)
+    (broken / "pb_number.jsonl").unlink()
+    with pytest.raises(PrunebenchError) as err:
+        run(model, tokenizer, broken, tasks=["pb_number"], suite_fix="write it again")
+    assert str(err.value) == f"{broken / 'pb_number.jsonl'} is missing: write it again"
+
+
 def test_task_config_reads_the_data_next_to_the_yaml(suite, tmp_path):
     # A suite written before the paths became relative holds where it was generated.
     old = tmp_path / "old"

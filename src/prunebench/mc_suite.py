@@ -266,11 +266,19 @@ def write_suite(text_file: str | Path, out_dir: str | Path, n: int = DEFAULT_ITE
     return out_dir
 
 
-def check_suite(suite_dir: str | Path, tasks: list[str]) -> None:
-    """Fail early, naming the fix, when the suite lacks a task's YAML or data file."""
+def remake_hint(suite_dir: str | Path) -> str:
+    """How a message tells the user to remake the suite in `suite_dir`, made by the workflow's
+    mc_suite rule: its command, with the run's arguments to repeat (layout.remake_command). A
+    caller whose suite is made otherwise names its own fix (`prunebench eval` writes one for
+    each evaluation in a scratch folder)."""
+    return f"regenerate the suite (`{remake_command('-f', str(Path(suite_dir) / 'suite.json'))}`)"
+
+
+def check_suite(suite_dir: str | Path, tasks: list[str], fix: str | None = None) -> None:
+    """Fail early, naming the fix (`fix`, else the workflow's: remake_hint), when the suite
+    lacks a task's YAML or data file."""
     suite_dir = Path(suite_dir)
     for task in tasks:
         for file in (suite_dir / f"{task}.yaml", suite_dir / f"{task}.jsonl"):
             if not file.is_file():
-                remake = remake_command("-f", str(suite_dir / "suite.json"))
-                raise PrunebenchError(f"{file} is missing: regenerate the suite (`{remake}`)")
+                raise PrunebenchError(f"{file} is missing: {fix or remake_hint(suite_dir)}")

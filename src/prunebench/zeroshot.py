@@ -30,8 +30,8 @@ from prunebench.atomic import (_json_default, delete_at_successful_exit, read_js
                                write_json)
 from prunebench.hub import load_error
 from prunebench.mc_suite import TASKS as SUITE_TASKS
-from prunebench.mc_suite import check_suite, task_config
-from prunebench.plan.layout import MC_SUITE, remake_command
+from prunebench.mc_suite import check_suite, remake_hint, task_config
+from prunebench.plan.layout import MC_SUITE
 from prunebench.zeroshot_progress import open_store, resumable, store_identity
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,11 @@ def unknown_suite_tasks(tasks: list[str]) -> list[str]:
     return lines
 
 
-def task_manager(include_path: str | Path | None, tasks: list[str]):
-    """lm-eval's TaskManager over the built-in tasks asked for plus `include_path`."""
+def task_manager(include_path: str | Path | None, tasks: list[str], suite_fix: str | None = None):
+    """lm-eval's TaskManager over the built-in tasks asked for plus `include_path` (the offline
+    suite, checked first; `suite_fix`: evaluate's)."""
     if include_path:
-        check_suite(include_path, suite_tasks(tasks))
+        check_suite(include_path, suite_tasks(tasks), suite_fix)
     include = str(Path(include_path).resolve()) if include_path else None
     return _task_manager(include, tuple(sorted(set(hub_tasks(tasks)))))
 
@@ -354,17 +355,20 @@ def _git_hash_of_prunebench():
     return mock.patch.object(evaluator, "get_git_commit_hash", lambda: code_identity()["commit"])
 
 
-def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]):
+def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str],
+                   suite_dir: str | Path = MC_SUITE, suite_fix: str | None = None):
+    """The error that names the dataset whose load failed: the offline suite in `suite_dir`
+    (its fix `suite_fix`, as check_suite's; else the workflow's command that remakes it), or a
+    hub dataset; None where no load failed."""
     failed = [c for c in calls if not c["ok"]]
     if not failed:
         return None
     call = failed[-1]
     dataset = call["path"] + (f" ({call['name']})" if call["name"] else "")
     if call["path"] == "json":
-        # the suite's own file, as check_suite names it (with the run's arguments to repeat)
-        remake = remake_command("-f", f"{MC_SUITE}/suite.json")
-        return PrunebenchError(f"cannot read the offline suite's data ({type(err).__name__}: "
-                               f"{err}): regenerate it (`{remake}`)")
+        return PrunebenchError(f"cannot read the offline suite's data in {suite_dir} "
+                               f"({type(err).__name__}: {err}): "
+                               f"{suite_fix or remake_hint(suite_dir)}")
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return load_error(err)(
         f"lm-eval tasks {tasks} need the hub dataset {dataset}, which cannot be loaded here "
@@ -401,7 +405,7 @@ def prefetch(tasks: list[str], include_path: str | Path | None = None) -> dict[s
             try:
                 built = _build_tasks(manager, spec)
             except Exception as err:  # noqa: BLE001 - datasets / hub raise many types
-                named = _dataset_error(calls, err, [task])
+                named = _dataset_error(calls, err, [task], include_path or MC_SUITE)
                 if named:
                     raise named from err
                 raise
@@ -539,8 +543,14 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
              seed: int = 1234, metrics: dict[str, str] | None = None,
              add_bos_token: bool = True, tokenization: str = "tokenizer",
              progress_dir: str | Path | None = None,
-             progress_bars: bool = True, keep_progress: bool = False) -> dict[str, Any]:
+             progress_bars: bool = True, keep_progress: bool = False,
+             suite_fix: str | None = None) -> dict[str, Any]:
     """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
+
+    `include_path`: the offline suite's folder (prunebench.mc_suite), where a pb_* task is
+    asked for. `suite_fix`: what to do when a file of it is missing or cannot be read, for a
+    suite the workflow's mc_suite rule did not make (`prunebench eval` writes one for each
+    evaluation in a scratch folder); default: that rule's command (mc_suite.remake_hint).
 
     `add_bos_token`: whether every context starts with the BOS token. Always passed to lm-eval
     explicitly: left unset, lm-eval 0.4.5 gives causal models no BOS and 0.4.13 lets the
@@ -588,7 +598,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     # (its SentencePiece model missing is said here, before lm-eval builds a task)
     encode = legacy_encoder(tokenizer) if tokenization == "sentencepiece_legacy" else None
     chosen = {task: summary_metric(task, metrics) for task in tasks}
-    manager = task_manager(include_path, tasks)
+    manager = task_manager(include_path, tasks, suite_fix)
     _check_known(manager, tasks, include_path)
 
     was_training = model.training
@@ -603,8 +613,9 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     until_exit = store is not None and progress_dir is None and not keep_progress
     finished = False
     try:
-        out = _simple_evaluate(lm, tasks, include_path, manager, store, num_fewshot=num_fewshot,
-                               limit=limit, batch_size=batch_size, seed=seed)
+        out = _simple_evaluate(lm, tasks, include_path, manager, store, suite_fix,
+                               num_fewshot=num_fewshot, limit=limit, batch_size=batch_size,
+                               seed=seed)
         if out is None:  # simple_evaluate returns None on non-zero ranks of a distributed run
             raise PrunebenchError("lm-eval returned no results: run the evaluation as one process")
         results = json.loads(json.dumps({k: v for k, v in out.items() if k not in _DROPPED_KEYS},
@@ -626,8 +637,8 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     return {"summary": summary, "lm_eval": results}
 
 
-def _simple_evaluate(lm, tasks, include_path, manager, store, *, num_fewshot, limit, batch_size,
-                     seed):
+def _simple_evaluate(lm, tasks, include_path, manager, store, suite_fix, *, num_fewshot, limit,
+                     batch_size, seed):
     """lm-eval's run, its failures explained (out of memory, a dataset it could not load)."""
     import lm_eval
 
@@ -650,7 +661,8 @@ def _simple_evaluate(lm, tasks, include_path, manager, store, *, num_fewshot, li
                     "with the model's device_map / max_memory in the config"
                     + (f"; the {len(store.answers)} answers scored so far are kept for the rerun"
                        if store is not None else "")) from None
-            named = _dataset_error(calls, err, hub_tasks(tasks))
+            named = _dataset_error(calls, err, hub_tasks(tasks), include_path or MC_SUITE,
+                                   suite_fix)
             if named:
                 raise named from err
             if num_fewshot and "Sample larger than population" in str(err):  # lm-eval's draw

@@ -33,6 +33,17 @@ ZEROSHOT_ONLY = {"--num-fewshot": ("num_fewshot", ZEROSHOT_DEFAULTS["num_fewshot
                  "--zeroshot-seed": ("zeroshot_seed", ZEROSHOT_DEFAULTS["seed"]),
                  "--add-bos-token": ("add_bos_token", ZEROSHOT_DEFAULTS["add_bos_token"])}
 
+# What an unreadable offline suite tells `prunebench eval` to do (zeroshot.evaluate's
+# suite_fix): the command writes its suite for each evaluation in a scratch folder, so no
+# workflow rule remakes it (the workflow's command is no fix here), and running it again
+# writes the suite anew.
+SCRATCH_SUITE_FIX = (
+    "it is the suite prunebench eval wrote for this evaluation in a scratch folder (removed "
+    "when the command ends): run the command again, which writes it anew; should it fail the "
+    "same way, the temporary folder (TMPDIR) or datasets' cache (HF_DATASETS_CACHE), where "
+    "datasets converts the suite's data, may be full or not writable: point them at folders "
+    "with room that you can write to")
+
 
 def refuse_options_of_the_other_part(args, datasets: list[str], tasks: list[str]) -> None:
     """A perplexity option set without --ppl, or a zero-shot one without --tasks: refused
@@ -275,7 +286,8 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
     started = time.perf_counter()
     out = evaluate(model, tokenizer, tasks, include_path=suite_dir if suite else None,
                    **evaluation_arguments(settings), progress_dir=zeroshot_progress_dir(),
-                   progress_bars=not args.quiet, keep_progress=True)  # deleted by eval_command once its files are written
+                   progress_bars=not args.quiet, suite_fix=SCRATCH_SUITE_FIX,
+                   keep_progress=True)  # deleted by eval_command once its files are written
     progress = out.pop("progress")
     elapsed = time.perf_counter() - started
     summary, lm_eval_json = zeroshot_results(
