@@ -300,12 +300,15 @@ def test_missing_report_and_eval_files_are_named(study):
 
 def test_bad_json_and_bad_rows_are_named(study, monkeypatch):
     from prunebench.plan import layout
+    from prunebench.report.load import THIS_RUN
 
     _, bench, _, _ = study
     bench[1].write_text("{not json")
     monkeypatch.delenv(layout.RERUN_CONFIG_VARIABLE, raising=False)
+    # outside a run: the run's arguments asked for (THIS_RUN)
     with pytest.raises(PrunebenchError, match=rf"{bench[1].name}.*not valid JSON.*snakemake "
-                       r"--cores all -f \S+` \(made by the benchmark rule\)"):
+                       rf"--cores all -f \S+ {re.escape(THIS_RUN)}` \(made by the benchmark "
+                       r"rule\)"):
         report.load_bench(bench)
     # in a run of another config, in a directory of its own: the command names both
     run = "--directory runs/paper --configfile config/paper.yaml"
@@ -712,6 +715,38 @@ def test_the_commands_a_run_suggests_leave_the_cores_to_its_profile(monkeypatch,
     monkeypatch.setenv(RERUN_CONFIG_VARIABLE, "--configfile config/paper.yaml")
     assert _remake_hint(tmp_path / "x.json", "benchmark", False).startswith(
         f"rerun `snakemake --cores all {tmp_path / 'x.json'} --configfile config/paper.yaml`")
+
+
+def test_a_result_files_remake_command_asks_for_the_runs_arguments_outside_a_run(
+        monkeypatch, tmp_path):
+    """The loaders' command to remake a missing or damaged result file gave `snakemake -f
+    <file>` alone when called outside a run (a notebook, a script over a run's results), where
+    the run's --directory and --configfile are not known: pasted as it was, a run of another
+    config finds no rule for the file or remakes it under the default config. It now asks for
+    them as the loaders' other commands do (THIS_RUN); in a run it repeats the run's own, and a
+    run of the defaults (no arguments to repeat) needs none. The file's path is one shell word."""
+    from prunebench.plan import layout
+    from prunebench.report.load import THIS_RUN, _remake_hint
+
+    monkeypatch.delenv(layout.RERUN_PROGRAM_VARIABLE, raising=False)
+    monkeypatch.delenv(layout.RERUN_CONFIG_VARIABLE, raising=False)
+    path = tmp_path / "my model" / "12x128.json"
+    assert _remake_hint(path, "benchmark", True) == (
+        f"rerun `snakemake --cores all -f {shlex.quote(str(path))} {THIS_RUN}` (made by the "
+        "benchmark rule)")
+    with pytest.raises(PrunebenchError) as missing:
+        report.load_bench([path])
+    assert str(missing.value) == (f"missing result file {path}: rerun `snakemake --cores all "
+                                  f"{shlex.quote(str(path))} {THIS_RUN}` (made by the benchmark "
+                                  "rule)")
+    run = "--directory /data/runs/paper --configfile config/paper.yaml"
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, run)
+    command = re.search(r"`([^`]*)`", _remake_hint(path, "benchmark", True))[1]
+    assert shlex.split(command) == ["snakemake", "--cores", "all", "-f", str(path),
+                                    *shlex.split(run)]
+    monkeypatch.setenv(layout.RERUN_CONFIG_VARIABLE, "")  # a run of the default config
+    assert _remake_hint(path, "perplexity", False) == (
+        f"rerun `snakemake --cores all {shlex.quote(str(path))}` (made by the perplexity rule)")
 
 
 def test_files_without_noise_fields_still_load(study):

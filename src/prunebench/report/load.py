@@ -81,10 +81,11 @@ AVERAGE_STDERR = "acc_average_stderr"
 
 
 def _remake_hint(path: Path, rule: str, force: bool) -> str:
-    """The command that remakes `path`, with this run's --directory and --configfile
-    (layout.remake_command): without them a run of another config finds no rule for the file,
-    or remakes it with the default config's settings."""
-    command = layout.remake_command(*(["-f"] if force else []), str(path))
+    """The command that remakes `path`, with this run's arguments to repeat (_rerun_command:
+    its --directory, --configfile and --config in a run, THIS_RUN asking the reader for them
+    outside one, where the loaders cannot know them): without them a run of another config
+    finds no rule for the file, or remakes it with the default config's settings."""
+    command = _rerun_command(*(["-f"] if force else []), str(path))
     return f"rerun `{command}` (made by the {rule} rule)"
 
 
