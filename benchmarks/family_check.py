@@ -22,7 +22,8 @@ biases and YaRN tables, Nemotron's ungated MLP, LayerNorms weighing by 1 + weigh
 half of each head rotating and head_dim set apart, StarCoder2-3B's ungated gelu MLP named
 c_fc / c_proj with biases everywhere and biased LayerNorms, phi-2's parallel block, attention
 output `dense`, fc1 / fc2 MLP and biased LM head with q/k LayerNorms on, Granite 4.0's
-attention-only dense model with its shared MLP's packed input_linear; sliding windows of 8
+attention-only dense model with its shared MLP's packed input_linear, Apertus's ungated xIELU
+MLP with its own norm names, Ministral's per-block windows; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
 longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV

@@ -352,7 +352,8 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         # (Granite 4.0's input_linear)
         set_part(mlp, "gate_up_proj", _linear(d, 2 * m, m_bias, get_part(mlp, "gate_up_proj")))
     else:
-        # (ArceeMLP, NemotronMLP: up_proj alone, no gate; Starcoder2's c_fc, Phi's fc1)
+        # (ArceeMLP, NemotronMLP, ApertusMLP: up_proj alone, no gate; Starcoder2's c_fc,
+        # Phi's fc1)
         for part in mlp_inputs(mlp):
             set_part(mlp, part, _linear(d, m, m_bias, get_part(mlp, part)))
     set_part(mlp, "down_proj", _linear(m, d, m_bias or shape["down_proj_bias"], down_proj(mlp)))
@@ -1082,7 +1083,7 @@ def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = 
 # --------------------------------------------------------------------------- depth surgery
 
 # A block's token mixer, by the attribute each family holds it under: softmax attention,
-# Qwen3-Next's Gated DeltaNet, Granite 4.0's Mamba-2 mixer.
+# Qwen3-Next's and Qwen3.5's Gated DeltaNet, Granite 4.0's Mamba-2 mixer.
 TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba")
 
 

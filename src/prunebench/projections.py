@@ -138,8 +138,8 @@ def attention_inputs(attn: nn.Module) -> tuple[str, ...]:
 def mlp_inputs(mlp: nn.Module) -> tuple[str, ...]:
     """The parts that read a block's MLP input: Phi-3's and GLM's packed gate_up_proj (Granite
     4.0's input_linear), LLaMA's gate_proj and up_proj, or an ungated MLP's up_proj alone
-    (ArceeMLP, NemotronMLP build no gate_proj; Starcoder2MLP's c_fc and PhiMLP's fc1 are its
-    up_proj: `get_part`)."""
+    (ArceeMLP, NemotronMLP, ApertusMLP build no gate_proj; Starcoder2MLP's c_fc and PhiMLP's
+    fc1 are its up_proj: `get_part`)."""
     if packed_mlp(mlp):
         return ("gate_up_proj",)
     return MLP_PARTS if hasattr(mlp, "gate_proj") else ("up_proj",)

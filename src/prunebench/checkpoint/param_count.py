@@ -44,7 +44,8 @@ class SparseBlocks:
     - `unless_listed()`: every block but those in `mlp_only_layers` and those that
       `decoder_sparse_step` skips, and none where the config has no experts (Qwen3-MoE,
       Qwen2-MoE, Qwen3-Next);
-    - `after_first(key)`: all but the first `key` blocks (DeepSeek's `first_k_dense_replace`);
+    - `after_first(key)`: all but the first `key` blocks (DeepSeek's and Mistral 4's
+      `first_k_dense_replace`);
     - `in_range()`: every `moe_layer_interval`-th block from `moe_layer_start_index` to
       `moe_layer_end_index` (ERNIE 4.5);
     - `listed(key)`: the blocks `key` lists by index (Llama 4's `moe_layers`; where a config
@@ -140,12 +141,12 @@ class SharedExpert:
     - `none()`: no shared expert (Mixtral, Qwen3-MoE, OLMoE, gpt-oss, ...);
     - `gated(key)`: a SwiGLU MLP of this config key's width (`mlp.shared_expert.gate_proj /
       up_proj / down_proj`, no biases), its output scaled by sigmoid(`mlp.shared_expert_gate`(x)),
-      a linear of one output (hidden weights, no bias): Qwen2-MoE's and Qwen3-Next's
-      `shared_expert_intermediate_size`;
+      a linear of one output (hidden weights, no bias): Qwen2-MoE's, Qwen3-Next's and
+      Qwen3.5-MoE's `shared_expert_intermediate_size`;
     - `count(key)`: this config key's number of shared experts of the routed ones' width, held
       as one ungated SwiGLU MLP that many times as wide (`mlp.shared_experts`), biased as the
-      family's MLP biases are, unscaled: DeepSeek's and GLM-4.5's `n_shared_experts`, ERNIE
-      4.5's `moe_num_shared_experts`; `absent_at_zero`: a count of 0 builds no MLP (ERNIE 4.5's
+      family's MLP biases are, unscaled: DeepSeek's, Mistral 4's and GLM-4.5's
+      `n_shared_experts`, ERNIE 4.5's `moe_num_shared_experts`; `absent_at_zero`: a count of 0 builds no MLP (ERNIE 4.5's
       Ernie4_5_MoeSparseMoeBlock; DeepSeek's classes build one of width 0 whatever, its
       down_proj bias counted where it has biases);
     - `one()`: one ungated SwiGLU MLP as wide as a routed expert, no biases, unscaled (Hunyuan's

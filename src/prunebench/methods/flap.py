@@ -21,7 +21,7 @@ Differences, on purpose:
   tensor (so 170) and cuts where the cumulative cost is closest to (1 - p) of the total; here
   every unit costs its exact parameter count (a head 4 * d * head_dim, a channel 3 * d, i.e.
   4 * head_dim / 3 channels; an ungated MLP's channel 2 * d: Arcee's, Nemotron's,
-  Starcoder2's, Phi's) and the cut is where the whole model is closest to
+  Starcoder2's, Phi's, Apertus's) and the cut is where the whole model is closest to
   `target_params`. The original also keeps only units strictly above the cut's score, one unit
   fewer; here exactly the units up to the cut are kept.
 - statistics (`statistics: exact`, the default): per-channel mean and variance over every

@@ -4,8 +4,9 @@ What the original (horseee/LLM-Pruner, `hf_prune.py --block_wise --pruner_type t
 --taylor param_first`) does, and this module reproduces:
 - groups: an attention head = its q/k/v output rows + its o_proj input columns (whole heads);
   an MLP channel = its gate/up output rows + its down_proj input column (an ungated MLP's,
-  Arcee's and Nemotron's: its up row + its down_proj column). GQA models (the
-  original's llama3.py) prune whole KV groups: a K/V head together with its query heads.
+  Arcee's, Nemotron's, Starcoder2's, Phi's and Apertus's: its up row + its down_proj
+  column). GQA models (the original's llama3.py) prune whole KV groups: a K/V head together
+  with its query heads.
 - importance `param_first`: per weight |w * dL/dw|, summed over each channel's row/column,
   summed over the group's members; a head's score is the sum over its head_dim channels.
   Gradients come from ONE forward/backward of the causal-LM loss on the calibration batch
