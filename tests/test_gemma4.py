@@ -28,20 +28,20 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, Gemma4ForCausalLM, Gemma4TextConfig
 
-from prunebench import FamilyUnsupported, PrunebenchError
-from prunebench.benchmark.compiled import StaticDecoder
+from prunebench import PrunebenchError
 from prunebench.benchmark.floors import kv_cache_bytes
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                config_from_dict, count_params,
                                                depth_kept_blocks, is_moe, kv_bytes_of,
                                                kv_sources,
-                                               layer_shapes, refuse_moe)
-from prunebench.methods import surgery
+                                               layer_shapes)
 from prunebench.methods.depth import without_blocks
 from prunebench.methods.registry import method_function
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from test_deepseek import ids, logits, numel
 from test_families import VOCAB, in_allocated_memory
+from test_glm4_moe import check_loads_as_transformers
+from test_granitemoehybrid import check_width_and_compiled_refused
 from test_qwen3_next import cache_bytes, check_hf_backends_decode_as_transformers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -291,14 +291,8 @@ def test_a_folder_transformers_saved_loads_as_transformers_loads_it(tmp_path):
     model = random_model(per_layer())
     Gemma4ForCausalLM.save_pretrained(model, tmp_path / "hub")
     ours = load_model(tmp_path / "hub")
-    loaded = in_allocated_memory(AutoModelForCausalLM.from_pretrained(
-        tmp_path / "hub", dtype=torch.float32)).eval()
-    their_state = loaded.state_dict()
-    assert set(ours.state_dict()) == set(their_state)
-    for key, tensor in ours.state_dict().items():
-        assert torch.equal(tensor, their_state[key]), key
+    check_loads_as_transformers(ours, tmp_path / "hub")
     x = ids()
-    assert torch.equal(logits(ours, x), logits(loaded, x))
     assert torch.equal(logits(ours, x), logits(model, x))
 
 
@@ -311,13 +305,7 @@ def test_width_methods_surgery_and_the_compiled_backend_refuse_gemma4(layout):
     config = LAYOUTS[layout]()
     what = ("mixture-of-experts family 'gemma4_text'" if layout == "experts" else
             r"this 'gemma4_text' model \(Gemma4ForCausalLM\): its blocks differ in head_dim")
-    with pytest.raises(FamilyUnsupported, match=f"flap .*{what}.*depth method.*hf or hf_static"):
-        refuse_moe(config, "flap (width pruning)")
-    model = random_model(config)
-    with pytest.raises(FamilyUnsupported, match=f"width surgery.*{what}"):
-        surgery.remove_channels(model, 1, [0])
-    with pytest.raises(FamilyUnsupported, match=f"compiled backend.*{what}"):
-        StaticDecoder(model, 1, 8, mode="eager")
+    check_width_and_compiled_refused(config, what)
 
 
 def test_the_start_refuses_the_compiled_backend_for_gemma4(tmp_path):

@@ -34,6 +34,7 @@ from prunebench.modeling import build_model, load_model, remove_blocks, save_mod
 from block_helpers import kept_blocks_state, prune_every_block_uniformly, sliced_state
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, greedy_tokens_agree, in_allocated_memory
+from test_glm4_moe import check_loads_as_transformers
 from test_qwen3_next import check_cache_bytes, check_hf_backends_decode_as_transformers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -289,14 +290,8 @@ def test_a_folder_transformers_saved_loads_as_transformers_loads_it(tmp_path):
     model = random_model(small())
     GraniteMoeHybridForCausalLM.save_pretrained(model, tmp_path / "hub")
     ours = load_model(tmp_path / "hub")
-    loaded = in_allocated_memory(AutoModelForCausalLM.from_pretrained(
-        tmp_path / "hub", dtype=torch.float32)).eval()
-    their_state = loaded.state_dict()
-    assert set(ours.state_dict()) == set(their_state)
-    for key, tensor in ours.state_dict().items():
-        assert torch.equal(tensor, their_state[key]), key
+    check_loads_as_transformers(ours, tmp_path / "hub")
     x = ids()
-    assert torch.equal(logits(ours, x), logits(loaded, x))
     assert torch.equal(logits(ours, x), logits(model, x))
 
 
@@ -312,6 +307,14 @@ def test_width_methods_and_the_compiled_backend_refuse_hybrid_models(experts):
     what = "mixture-of-experts family 'granitemoehybrid'" if experts else (
         r"this 'granitemoehybrid' model .*with blocks of another token mixer than softmax "
         r"attention \(blocks \[0, 2, 3\]: Mamba-2\)")
+    check_width_and_compiled_refused(config, what)
+    refuse_moe(dense(), "flap (width pruning)")  # no refusal
+
+
+def check_width_and_compiled_refused(config, what: str) -> None:
+    """A width method's plan (FLAP's), width surgery and the compiled decoder refuse a model of
+    `config`, saying `what` (a regex) and, in the plan's message, the depth methods and the hf
+    backends."""
     with pytest.raises(FamilyUnsupported, match=f"flap .*{what}.*depth method.*hf or hf_static"):
         refuse_moe(config, "flap (width pruning)")
     model = random_model(config)
@@ -319,7 +322,6 @@ def test_width_methods_and_the_compiled_backend_refuse_hybrid_models(experts):
         surgery.remove_channels(model, 1, [0])
     with pytest.raises(FamilyUnsupported, match=f"compiled backend.*{what}"):
         StaticDecoder(model, 1, 8, mode="eager")
-    refuse_moe(dense(), "flap (width pruning)")  # no refusal
 
 
 @pytest.mark.parametrize("experts", [4, 0])

@@ -29,18 +29,17 @@ from transformers import (Qwen3_5ForCausalLM, Qwen3_5MoeForCausalLM, Qwen3_5MoeT
                           Qwen3_5TextConfig)
 
 from prunebench import FamilyUnsupported, PrunebenchError
-from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.checkpoint import moe_fuse, text_part
 from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_config,
                                                config_from_dict, count_params, is_moe,
                                                refuse_moe, sparse_mlp_blocks)
-from prunebench.methods import surgery
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
 from test_deepseek import logits, numel, random_model
 from test_families import VOCAB, in_allocated_memory
 from test_glm4_moe import check_loads_as_transformers, check_refused_as_a_mixture_of_experts
+from test_granitemoehybrid import check_width_and_compiled_refused
 from test_qwen3_next import (check_cache_bytes, check_hf_backends_decode_as_transformers,
                              check_depth_pruning, check_interval_alone, check_refused_when_read,
                              check_removing_the_full_attention_blocks_is_refused, kinds_of,
@@ -231,14 +230,10 @@ def test_width_methods_and_the_compiled_backend_refuse_the_dense_hybrid_model():
     config = small("qwen3_5_text")
     what = (r"this 'qwen3_5_text' model .*with blocks of another token mixer than softmax "
             r"attention \(blocks \[0, 2, 3\]: Gated DeltaNet\)")
-    for method in ("flap (width pruning)", "llm_pruner (width pruning)", "blockpruner"):
+    for method in ("llm_pruner (width pruning)", "blockpruner"):
         with pytest.raises(FamilyUnsupported, match=f"{what}.*depth method.*hf or hf_static"):
             refuse_moe(config, method)
-    model = random_model(config)
-    with pytest.raises(FamilyUnsupported, match=f"width surgery.*{what}"):
-        surgery.remove_channels(model, 1, [0])
-    with pytest.raises(FamilyUnsupported, match=f"compiled backend.*{what}"):
-        StaticDecoder(model, 1, 8, mode="eager")
+    check_width_and_compiled_refused(config, what)
 
 
 @pytest.mark.parametrize("method", ["flap", "llm_pruner", "wanda_sp", "blockpruner", "compiled"])
