@@ -35,11 +35,10 @@ from transformers import LlamaConfig
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
 
 from script_arguments import (add_device_and_dtype, check_attention, check_dtype,  # noqa: E402
-                              checked_arch, refused)
+                              checked_arch, refused, undecoded_kind)
 
 from prunebench import benchmark as bench  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_config  # noqa: E402
-from prunebench.checkpoint.param_count import is_moe, linear_attention_blocks  # noqa: E402
 from prunebench.commands.arguments import (non_negative_int, parse_tokens,  # noqa: E402
                                            positive_int, time_budget)
 from prunebench.atomic import write_json, write_text  # noqa: E402
@@ -86,11 +85,8 @@ def check_decoded_arch(parser: argparse.ArgumentParser, name: str, config) -> No
     refuse_moe): a mixture of experts, or a model with blocks of another token mixer, is
     refused by the parser, before the bandwidth is measured and a model of tens of GB built,
     naming the script that times it."""
-    if is_moe(config):
-        kind = "a mixture of experts"
-    elif any(linear_attention_blocks(config)):
-        kind = "a model with blocks of another token mixer than softmax attention"
-    else:
+    kind = undecoded_kind(config)
+    if kind is None:
         return
     parser.error(f"--arch {name} is {kind} ({config.model_type}), which the compiled backend's "
                  "decoder does not run (its fused blocks compute softmax attention and a dense "

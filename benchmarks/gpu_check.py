@@ -52,11 +52,11 @@ from transformers import LlamaConfig
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
 
 from script_arguments import (BATCH_SIZES_HELP, add_device_and_dtype,  # noqa: E402
-                              check_attention, check_common, check_moe_arch, checked_arch)
+                              check_attention, check_common, check_moe_arch, checked_arch,
+                              undecoded_kind)
 
 from prunebench import benchmark as bench  # noqa: E402
 from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config  # noqa: E402
-from prunebench.checkpoint.param_count import is_moe  # noqa: E402
 from prunebench.commands.arguments import (non_negative_int, parse_batches,  # noqa: E402
                                            parse_token_configs, positive_int, time_budget)
 from prunebench.atomic import write_json, write_text  # noqa: E402
@@ -430,12 +430,14 @@ def parse_args(argv):
                     f"{', '.join(TEST_ARCHS)} anywhere)"
                     + (f"; close to what was given: {', '.join(close)}" if close else ""))
     config = checked_arch(p, args.arch, arch_config)
-    moe_shapes = [name for name in shape_variants(args.variants.split(","))
-                  if is_moe(arch_config(name))]
-    if moe_shapes and "compiled" in backends:
-        p.error(f"--variants {', '.join(moe_shapes)}: a mixture of experts, which --backends "
-                "compiled cannot time (its fused blocks compute a dense MLP): time it with "
-                "--backends hf,hf_static")
+    # (a shape the compiled decoder does not run: a mixture of experts, or Qwen3.5's hybrid)
+    undecoded = {name: kind for name in shape_variants(args.variants.split(","))
+                 if (kind := undecoded_kind(arch_config(name)))}
+    if undecoded and "compiled" in backends:
+        named = "; ".join(f"{name}: {kind}" for name, kind in undecoded.items())
+        p.error(f"--variants {named}, which --backends compiled cannot time (its fused blocks "
+                "compute softmax attention and a dense MLP): time it with --backends "
+                "hf,hf_static")
     check_moe_arch(p, args, config, "--variants dense,depth --backends hf,hf_static")
     return args
 

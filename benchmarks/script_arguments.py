@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Callable, Iterable
 
 from prunebench import PrunebenchError, did_you_mean
-from prunebench.checkpoint.param_count import is_moe
+from prunebench.checkpoint.param_count import is_moe, linear_attention_blocks
 from prunebench.commands.arguments import (device_spec, parse_batches, parse_list,
                                            parse_token_configs)
 
@@ -109,18 +109,35 @@ def checked_arch(parser: argparse.ArgumentParser, name: str, read: Callable):
     return refused(parser, read, name, option="--arch: ")
 
 
+def undecoded_kind(config) -> str | None:
+    """What a model is that width surgery and the compiled backend's decoder do not run (they
+    refuse it once built: param_count.refuse_moe), as the parsers' refusals say it: a mixture
+    of experts, or a model with blocks of another token mixer than softmax attention (Granite
+    4.0's dense hybrids, Qwen3.5's dense models: known shape qwen3.5-27b); None for any other."""
+    if is_moe(config):
+        return "a mixture of experts"
+    if any(linear_attention_blocks(config)):
+        return "a model with blocks of another token mixer than softmax attention"
+    return None
+
+
 def check_moe_arch(parser: argparse.ArgumentParser, args: argparse.Namespace, config,
                    fix: str) -> None:
-    """A mixture of experts as --arch refused with what it cannot take, its width model or the
-    compiled backend, before a model of tens of GB is built (gpu_check, paired_check); `fix`:
-    the script's options that time it."""
-    if not is_moe(config):
+    """A mixture of experts (or a model with blocks of another token mixer: `undecoded_kind`)
+    as --arch refused with what it cannot take, its width model or the compiled backend,
+    before a model of tens of GB is built (gpu_check, paired_check); `fix`: the script's
+    options that time it."""
+    kind = undecoded_kind(config)
+    if kind is None:
         return
+    moe = is_moe(config)
     refused_parts = []
     if "width" in args.variants.split(","):
-        refused_parts.append("--variants width (no width surgery prunes experts)")
+        refused_parts.append("--variants width (no width surgery prunes "
+                             + ("experts)" if moe else "those blocks)"))
     if "compiled" in args.backends.split(","):
-        refused_parts.append("--backends compiled (its fused blocks compute a dense MLP)")
+        refused_parts.append("--backends compiled (its fused blocks compute "
+                             + ("a dense MLP)" if moe else "softmax attention)"))
     if refused_parts:
-        parser.error(f"--arch {args.arch} is a mixture of experts ({config.model_type}), which "
+        parser.error(f"--arch {args.arch} is {kind} ({config.model_type}), which "
                      f"takes neither {' nor '.join(refused_parts)}: time it with {fix}")

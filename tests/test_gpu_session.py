@@ -617,6 +617,34 @@ def test_gpu_check_refuses_what_a_mixture_of_experts_cannot_take_before_building
     assert (args.arch, args.variants, args.dtype) == ("qwen3-30b-a3b", "dense,depth", "bfloat16")
 
 
+def test_the_checks_refuse_what_a_hybrid_model_cannot_take_before_building_it(capsys):
+    """A known shape with Gated DeltaNet blocks beside attention ones and no experts
+    (qwen3.5-27b), which width surgery and the compiled decoder refuse once built (refuse_moe),
+    as gpu_check's or paired_check's --arch with their defaults (its width model, the compiled
+    backend) or as a model gpu_check times on the compiled backend, is refused by the parser
+    as a mixture of experts is, naming what times it; those options are then taken."""
+    hybrid = "a model with blocks of another token mixer than softmax attention"
+    for name, fix in (("gpu_check", "--variants dense,depth --backends hf,hf_static"),
+                      ("paired_check", "--variants depth --backends hf,hf_static")):
+        script = load_script(name)
+        with pytest.raises(SystemExit) as stop:
+            script.parse_args(["--arch", "qwen3.5-27b"])
+        assert stop.value.code == 2
+        assert (f"--arch qwen3.5-27b is {hybrid} (qwen3_5_text), which takes neither --variants "
+                "width (no width surgery prunes those blocks) nor --backends compiled (its "
+                f"fused blocks compute softmax attention): time it with {fix}"
+                ) in capsys.readouterr().err
+        assert script.parse_args(["--arch", "qwen3.5-27b", *fix.split()]).arch == "qwen3.5-27b"
+    gpu_check = load_script("gpu_check")
+    with pytest.raises(SystemExit) as stop:
+        gpu_check.parse_args(["--variants", "dense,qwen3.5-27b,mixtral-8x7b"])
+    assert stop.value.code == 2
+    assert (f"--variants qwen3.5-27b: {hybrid}; mixtral-8x7b: a mixture of experts, which "
+            "--backends compiled cannot time") in capsys.readouterr().err
+    assert gpu_check.parse_args(["--variants", "dense,qwen3.5-27b", "--backends",
+                                 "hf,hf_static"]).variants == "dense,qwen3.5-27b"
+
+
 def test_the_scripts_read_tokens_batches_devices_and_dtypes_as_prunebench_bench_does(capsys):
     """gpu_check and paired_check read --tokens, --batch-sizes and --device with the readers of
     `prunebench bench` (a malformed value is refused by the parser, exit code 2, with the
@@ -736,6 +764,12 @@ def test_decode_variants_refuses_an_arch_its_decoder_cannot_run_before_any_measu
         assert stop.value.code == 2
         assert (f"--arch {arch} is a mixture of experts ({model_type}), which the compiled "
                 "backend's decoder does not run") in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # Qwen3.5's dense hybrid: Gated DeltaNet blocks
+        variants.main(["--arch", "qwen3.5-27b", "--device", "cpu"])
+    assert stop.value.code == 2
+    assert ("--arch qwen3.5-27b is a model with blocks of another token mixer than softmax "
+            "attention (qwen3_5_text), which the compiled backend's decoder does not run"
+            ) in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:
         variants.main(["--arch", "llama-99b", "--device", "cpu"])
     assert stop.value.code == 2
