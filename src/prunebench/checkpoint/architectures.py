@@ -1022,7 +1022,8 @@ ARCHITECTURES["qwen3-next-80b-a3b"] = dict(
 # copy of the whole Qwen3_5Config in a public benchmark's code (the same values, and
 # full_attention_interval 4, the Gated DeltaNet's 16 key / 48 value heads of 128 with kernels
 # of 4, max_position_embeddings 262144, rms_norm_eps 1e-6, no attention bias, M-RoPE's
-# sections [11, 11, 10] interleaved). Its token ids differ between the text config (eos
+# sections [11, 11, 10] interleaved; several other public copies of its text config, loaders'
+# test fixtures, give the same Gated DeltaNet heads). Its token ids differ between the text config (eos
 # 248044) and the whole one (eos 248046, pad 248044): left to the download's config.json.
 # model.parameters() (count_params): 26,895,998,464 (the card's 27B; the tower and the MTP
 # layer not counted).
