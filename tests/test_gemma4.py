@@ -42,7 +42,7 @@ from test_deepseek import ids, logits, numel
 from test_families import VOCAB, in_allocated_memory
 from test_glm4_moe import check_loads_as_transformers
 from test_granitemoehybrid import check_width_and_compiled_refused
-from test_qwen3_next import cache_bytes, check_hf_backends_decode_as_transformers
+from test_qwen3_next import cache_bytes, check_a_depth_pruned_reload_decodes_as_transformers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -264,13 +264,8 @@ def test_the_hf_backends_decode_a_depth_pruned_model_as_transformers_generate(la
     its own loading of the checkpoint, and greedy decoding without a cache wherever that choice
     is certain; so do hf_static's (transformers' static cache of each block's own head_dim,
     none for the reusing blocks)."""
-    model = random_model(LAYOUTS[layout]())
-    remove_blocks(model, drop)
-    save_model(model, None, tmp_path / "pruned")
-    ours = load_model(tmp_path / "pruned")
-    loaded = in_allocated_memory(Gemma4ForCausalLM.from_pretrained(
-        tmp_path / "pruned", dtype=torch.float32)).eval()
-    check_hf_backends_decode_as_transformers(ours, loaded)
+    check_a_depth_pruned_reload_decodes_as_transformers(
+        random_model(LAYOUTS[layout]()), drop, Gemma4ForCausalLM, tmp_path / "pruned")
 
 
 @pytest.mark.parametrize("layout", ["dense", "per_layer"])

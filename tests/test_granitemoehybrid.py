@@ -35,7 +35,8 @@ from block_helpers import kept_blocks_state, prune_every_block_uniformly, sliced
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, greedy_tokens_agree, in_allocated_memory
 from test_glm4_moe import check_loads_as_transformers
-from test_qwen3_next import check_cache_bytes, check_hf_backends_decode_as_transformers
+from test_qwen3_next import (check_a_depth_pruned_reload_decodes_as_transformers,
+                             check_cache_bytes)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -264,13 +265,8 @@ def test_the_hf_backends_decode_a_depth_pruned_model_as_transformers_generate(dr
     choice is certain; so do hf_static's (transformers' static cache keeps the Mamba-2 states
     as its dynamic one does). The Mamba-2 mixer runs transformers' PyTorch fallback on the
     CPU (no CUDA kernel)."""
-    model = random_model(small())
-    remove_blocks(model, drop)
-    save_model(model, None, tmp_path / "pruned")
-    ours = load_model(tmp_path / "pruned")
-    loaded = in_allocated_memory(GraniteMoeHybridForCausalLM.from_pretrained(
-        tmp_path / "pruned", dtype=torch.float32)).eval()
-    check_hf_backends_decode_as_transformers(ours, loaded)
+    check_a_depth_pruned_reload_decodes_as_transformers(
+        random_model(small()), drop, GraniteMoeHybridForCausalLM, tmp_path / "pruned")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

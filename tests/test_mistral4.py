@@ -18,13 +18,13 @@ from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint import text_part
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
                                                count_params, refuse_moe, sparse_mlp_blocks)
-from prunebench.modeling import build_model, cast_floating, load_model, remove_blocks, save_model
+from prunebench.modeling import build_model, cast_floating, load_model, save_model
 from prunebench.plan.lora_settings import expert_target_problem
 from test_deepseek import (check_depth_pruning_keeps_the_dense_prefix, check_fewer_kv_heads_refused,
                            check_latent_cache_bytes, ids, logits, numel, random_model,
                            small_count_by_hand)
-from test_families import MINISTRAL3_ROPE, VOCAB, in_allocated_memory
-from test_qwen3_next import check_hf_backends_decode_as_transformers
+from test_families import MINISTRAL3_ROPE, VOCAB
+from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
 
 
 def small(**over) -> Mistral4Config:
@@ -118,13 +118,8 @@ def test_the_hf_backends_decode_a_depth_pruned_model_as_transformers_generate(dr
     checkpoint, and greedy decoding without a cache wherever that choice is certain; so do
     hf_static's. The 7-token prompts and 8 new tokens cross the original context of 8, past
     which the queries are scaled."""
-    model = sharp(small())
-    remove_blocks(model, drop)
-    save_model(model, None, tmp_path / "pruned")
-    ours = load_model(tmp_path / "pruned")
-    loaded = in_allocated_memory(Mistral4ForCausalLM.from_pretrained(
-        tmp_path / "pruned", dtype=torch.float32)).eval()
-    check_hf_backends_decode_as_transformers(ours, loaded)
+    check_a_depth_pruned_reload_decodes_as_transformers(
+        sharp(small()), drop, Mistral4ForCausalLM, tmp_path / "pruned")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -37,10 +37,10 @@ from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_c
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
 from test_deepseek import logits, numel, random_model
-from test_families import VOCAB, in_allocated_memory
+from test_families import VOCAB
 from test_glm4_moe import check_loads_as_transformers, check_refused_as_a_mixture_of_experts
 from test_granitemoehybrid import check_width_and_compiled_refused
-from test_qwen3_next import (check_cache_bytes, check_hf_backends_decode_as_transformers,
+from test_qwen3_next import (check_a_depth_pruned_reload_decodes_as_transformers, check_cache_bytes,
                              check_depth_pruning, check_interval_alone, check_refused_when_read,
                              check_removing_the_full_attention_blocks_is_refused, kinds_of,
                              unbuilt_changes)
@@ -188,13 +188,8 @@ def test_the_hf_backends_decode_a_depth_pruned_model_as_transformers_generate(mo
     states too) reloaded: the hf backend's tokens equal transformers' generate of its own
     loading of the checkpoint, and greedy decoding without a cache wherever that choice is
     certain; so do hf_static's."""
-    model = random_model(small(model_type))
-    remove_blocks(model, drop)
-    save_model(model, None, tmp_path / "pruned")
-    ours = load_model(tmp_path / "pruned")
-    theirs = in_allocated_memory(CLASSES[model_type].from_pretrained(
-        tmp_path / "pruned", dtype=torch.float32)).eval()
-    check_hf_backends_decode_as_transformers(ours, theirs)
+    check_a_depth_pruned_reload_decodes_as_transformers(
+        random_model(small(model_type)), drop, CLASSES[model_type], tmp_path / "pruned")
 
 
 @pytest.mark.parametrize("model_type", TYPES)

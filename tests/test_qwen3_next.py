@@ -227,12 +227,18 @@ def test_the_hf_backend_decodes_a_depth_pruned_model_as_transformers_generate(dr
     tokens equal transformers' generate of its own loading of the checkpoint, and greedy
     decoding without a cache wherever that choice is certain; so do hf_static's (transformers'
     static cache keeps the linear blocks' states as its dynamic one does)."""
-    model = random_model(small())
+    check_a_depth_pruned_reload_decodes_as_transformers(
+        random_model(small()), drop, Qwen3NextForCausalLM, tmp_path / "pruned")
+
+
+def check_a_depth_pruned_reload_decodes_as_transformers(model, drop, model_class,
+                                                        folder) -> None:
+    """`model` with blocks `drop` removed, saved to `folder` and loaded again by prunebench and
+    by transformers' `model_class`: check_hf_backends_decode_as_transformers on the two."""
     remove_blocks(model, drop)
-    save_model(model, None, tmp_path / "pruned")
-    ours = load_model(tmp_path / "pruned")
-    theirs = in_allocated_memory(Qwen3NextForCausalLM.from_pretrained(
-        tmp_path / "pruned", dtype=torch.float32)).eval()
+    save_model(model, None, folder)
+    ours = load_model(folder)
+    theirs = in_allocated_memory(model_class.from_pretrained(folder, dtype=torch.float32)).eval()
     check_hf_backends_decode_as_transformers(ours, theirs)
 
 
