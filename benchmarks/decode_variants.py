@@ -35,7 +35,7 @@ from transformers import LlamaConfig
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_arguments, beside this script
 
 from script_arguments import (add_device_and_dtype, check_attention, check_dtype,  # noqa: E402
-                              checked_arch, refused, undecoded_kind)
+                              checked_arch, names, refused, undecoded_kind)
 
 from prunebench import benchmark as bench  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_config  # noqa: E402
@@ -65,6 +65,45 @@ CPU_VARIANTS = {
     "unfused-eager": ("eager", False, None, 10),
     "compile": ("compile", True, {"fullgraph": True}, 200),
 }
+
+
+# The variants of each kind of device, and how a message names that kind.
+VARIANTS = {"cuda": GPU_VARIANTS, "cpu": CPU_VARIANTS}
+DEVICE_NAMES = {"cuda": "a GPU", "cpu": "the CPU"}
+
+
+def other_device_variants(chosen: list[str] | None, kind: str) -> str:
+    """What is wrong with `chosen` on a device of `kind` (cuda, cpu): the variants of the other
+    kind among them, said with the kind's own; '' where they all are the kind's."""
+    other = [name for name in chosen or () if name not in VARIANTS[kind]]
+    if not other:
+        return ""
+    return (f"--variants {','.join(other)}: {'a variant' if len(other) == 1 else 'variants'} "
+            f"of {DEVICE_NAMES['cpu' if kind == 'cuda' else 'cuda']}, not of "
+            f"{DEVICE_NAMES[kind]}, which times {','.join(VARIANTS[kind])}")
+
+
+def check_variants(parser: argparse.ArgumentParser, chosen: list[str] | None,
+                   device: str) -> None:
+    """--variants (each a variant of some device: the parser's type) against those of the
+    --device given (cpu, cuda, cuda:N): a CPU variant asked of a GPU, or the reverse, is
+    refused by the parser, before anything is measured or built. With --device auto, whose kind
+    is known once resolved, the start checks them (variants_of)."""
+    wrong = device != "auto" and other_device_variants(chosen, device.split(":")[0])
+    if wrong:
+        parser.error(f"{wrong}: choose from those for --device {device}")
+
+
+def variants_of(chosen: list[str] | None, device: torch.device) -> list[str]:
+    """The variants to time on the resolved `device`: those asked for (by default all of its
+    kind's, in priority order); one of the other kind is refused (exit code 1, nothing built)."""
+    wrong = other_device_variants(chosen, device.type)
+    if wrong:
+        found = ("found no GPU here: choose from those, or run on a machine with a GPU"
+                 if device.type == "cpu" else "chose the GPU here: choose from those, or give "
+                 "--device cpu for the CPU's")
+        raise SystemExit(f"{wrong} (--device auto {found})")
+    return list(chosen) if chosen else list(VARIANTS[device.type])
 
 
 def tiny_test_config() -> LlamaConfig:
@@ -187,7 +226,9 @@ def parse_args(argv):
     add_device_and_dtype(p)
     p.add_argument("--tokens", default="12x128", help="<input>x<output>: one token config")
     p.add_argument("--variants", default=None,
-                   help="comma list (default: all for the device, in priority order)")
+                   type=names([*GPU_VARIANTS, *CPU_VARIANTS], "variants"),
+                   help=f"comma list (default: all for the device, in priority order): on a GPU "
+                        f"{','.join(GPU_VARIANTS)}; on the CPU {','.join(CPU_VARIANTS)}")
     p.add_argument("--warmup", type=non_negative_int, default=2)
     p.add_argument("--repeats", type=positive_int, default=5)
     p.add_argument("--attention", default="auto")
@@ -204,6 +245,7 @@ def parse_args(argv):
                 "token to the last, so it needs at least 2 output tokens, e.g. 12x128")
     check_dtype(p, args.dtype)
     check_attention(p, args.attention)
+    check_variants(p, args.variants, args.device)
     check_decoded_arch(p, args.arch, checked_arch(p, args.arch, arch_config))
     return args
 
@@ -217,14 +259,10 @@ def main(argv=None) -> dict:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(args.device, "--device")
+    table, chosen = VARIANTS[device.type], variants_of(args.variants, device)
     dtype = resolve_dtype(args.dtype, device)
     attention = bench.resolve_attention(args.attention, device)
     n_in, n_out = parse_tokens(args.tokens)
-    table = GPU_VARIANTS if device.type == "cuda" else CPU_VARIANTS
-    names = args.variants.split(",") if args.variants else list(table)
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        raise SystemExit(f"unknown variants {unknown} on {device.type}: choose from {list(table)}")
 
     env = provenance(device=device, seed=args.seed, cell=vars(args))
     print(f"torch {torch.__version__}, transformers {env['versions']['transformers']}, "
@@ -261,7 +299,7 @@ def main(argv=None) -> dict:
         reference = reference[0, n_in:].tolist()
         report["reference_s"] = time.perf_counter() - t0
         save()
-        for name in names:
+        for name in chosen:
             mode, fuse, kwargs, estimate = table[name]
             row = {"variant": name, "mode": mode, "fuse": fuse, "compile_kwargs": kwargs,
                    "estimate_s": estimate, "status": "skipped"}

@@ -776,6 +776,54 @@ def test_decode_variants_refuses_an_arch_its_decoder_cannot_run_before_any_measu
     assert "--arch: unknown architecture 'llama-99b'" in capsys.readouterr().err
 
 
+def test_decode_variants_reads_its_variants_in_the_parser_where_the_device_is_given(
+        capsys, monkeypatch):
+    """decode_variants' --variants were read after the start: a misspelt name, or a variant of
+    the other device than --device names, was refused only once the script ran (on the device
+    it was given). The parser now refuses a name of no device (the close one named) and, for
+    --device cpu / cuda / cuda:N, one of the other device; --device auto's kind is known only
+    once resolved, so the start checks those, before the bandwidth is measured."""
+    import torch
+
+    variants = load_script("decode_variants")
+    assert variants.parse_args(["--variants", "compile,eager", "--device", "cpu"]).variants == [
+        "compile", "eager"]
+    assert variants.parse_args(["--variants", "reduce-overhead", "--device", "cuda:1"]
+                               ).variants == ["reduce-overhead"]
+    assert variants.parse_args(["--variants", "eager,cuda-graph"]).variants == [
+        "eager", "cuda-graph"]  # auto: checked at the start
+    assert variants.parse_args([]).variants is None  # every variant of the device
+    for bad, said in (
+            (["--variants", "eagr"], "argument --variants: unknown variants ['eagr'] (did you "
+                                     "mean 'eager'?): choose from ['cuda-graph', "),
+            (["--variants", "eager,eager", "--device", "cpu"], "names eager twice: keep one"),
+            (["--device", "cpu", "--variants", "eager,cuda-graph,reduce-overhead"],
+             "--variants cuda-graph,reduce-overhead: variants of a GPU, not of the CPU, which "
+             "times eager,unfused-eager,compile: choose from those for --device cpu"),
+            (["--device", "cuda:0", "--variants", "compile"],
+             "--variants compile: a variant of the CPU, not of a GPU, which times cuda-graph,"
+             "unfused-cuda-graph,compile-graph,compile-graph-cdt,autotune-graph,reduce-overhead"
+             ": choose from those for --device cuda:0")):
+        with pytest.raises(SystemExit) as stop:
+            variants.parse_args(bad)
+        assert stop.value.code == 2 and said in capsys.readouterr().err, bad
+    monkeypatch.setattr(variants.bench, "measure_bandwidth",
+                        lambda *a: pytest.fail("measured before --variants was checked"))
+    monkeypatch.setattr(variants, "resolve_device", lambda *a: torch.device("cpu"))
+    with pytest.raises(SystemExit) as stop:  # --device auto, resolved to the CPU
+        variants.main(["--variants", "eager,cuda-graph", "--arch", "tiny-test"])
+    assert stop.value.code == (
+        "--variants cuda-graph: a variant of a GPU, not of the CPU, which times eager,"
+        "unfused-eager,compile (--device auto found no GPU here: choose from those, or run on a "
+        "machine with a GPU)")
+    monkeypatch.setattr(variants, "resolve_device", lambda *a: torch.device("cuda"))
+    with pytest.raises(SystemExit) as stop:  # resolved to a GPU
+        variants.main(["--variants", "eager", "--arch", "tiny-test"])
+    assert str(stop.value.code).endswith(
+        "(--device auto chose the GPU here: choose from those, or give --device cpu for the "
+        "CPU's)")
+
+
 def test_the_scripts_counts_are_refused_by_their_parsers_below_what_each_takes(capsys):
     """decode_variants' --warmup, --repeats and --seed, family_check's --batch, token counts
     and --seed and gpu_memory's --seed were int(): a repeat count of 0 divided by zero after
