@@ -1205,6 +1205,31 @@ def test_an_unreadable_offline_suite_is_explained_as_evals_own_not_the_workflows
     assert not (tmp_path / "e").exists()
 
 
+def test_a_hub_dataset_eval_cannot_load_is_explained_as_a_commands_user_fixes_it(
+        tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """A hub dataset of lm-eval's tasks that eval could not load (offline with its caches
+    lacking it: HF_DATASETS_OFFLINE passes the start's hub check) was explained with the
+    workflow's pre-fetch (`snakemake prefetch --configfile <your config>`, a rule of a config
+    the command's user has none of); eval says how the command itself gets it."""
+    import datasets
+
+    from prunebench.commands.evaluation import HUB_DATASET_FIX
+
+    def offline(*args, **kwargs):  # an offline machine whose caches lack the dataset
+        raise ConnectionError("Couldn't reach the Hub (offline)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    code, _, err = run(capsys, "eval", tiny_model_dir, "--tasks", "arc_easy", "--limit", "2",
+                       "--out", tmp_path / "e", "--device", "cpu", "-q")
+    assert_one_line_error(code, err, "lm-eval tasks ['arc_easy'] need the hub dataset ")
+    said = err.strip().splitlines()[-1]
+    assert said.endswith("(ConnectionError: Couldn't reach the Hub (offline)); this machine "
+                         f"may be offline: {HUB_DATASET_FIX}"), said
+    assert "snakemake" not in said and "resources/data" not in said
+    assert not (tmp_path / "e").exists()
+
+
 @pytest.mark.parametrize("extra, expected", [
     ([], "nothing to evaluate"),
     (["--ppl", "books"], "unknown --ppl dataset 'books'"),

@@ -44,6 +44,8 @@ METRICS = ("acc", "acc_norm")
 # lm-eval's results JSON minus what is large or not about the scores.
 _DROPPED_KEYS = ("samples", "pretty_env_info", "task_hashes")
 
+# What a hub dataset that cannot be loaded tells the workflow's jobs to do (evaluate's default
+# hub_fix; `prunebench eval` gives its own).
 PREFETCH_HINT = ("pre-fetch it on a machine with network: `snakemake prefetch --configfile "
                  "<your config>` (its zeroshot_datasets rule runs lm-eval's download into "
                  "resources/data/lm_eval/cache), then run evaluations with HF_DATASETS_CACHE and "
@@ -356,10 +358,12 @@ def _git_hash_of_prunebench():
 
 
 def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str],
-                   suite_dir: str | Path = MC_SUITE, suite_fix: str | None = None):
+                   suite_dir: str | Path = MC_SUITE, suite_fix: str | None = None,
+                   hub_fix: str | None = None):
     """The error that names the dataset whose load failed: the offline suite in `suite_dir`
     (its fix `suite_fix`, as check_suite's; else the workflow's command that remakes it), or a
-    hub dataset; None where no load failed."""
+    hub dataset (its fix `hub_fix`; else the workflow's pre-fetch, PREFETCH_HINT); None where no
+    load failed."""
     failed = [c for c in calls if not c["ok"]]
     if not failed:
         return None
@@ -373,7 +377,7 @@ def _dataset_error(calls: list[dict[str, Any]], err: Exception, tasks: list[str]
     return load_error(err)(
         f"lm-eval tasks {tasks} need the hub dataset {dataset}, which cannot be loaded here "
         f"({type(err).__name__}: {first_line[:200]}); this machine may be offline: "
-        f"{PREFETCH_HINT}")
+        f"{hub_fix or PREFETCH_HINT}")
 
 
 def _build_tasks(manager, spec: str | dict) -> list:
@@ -544,13 +548,15 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
              add_bos_token: bool = True, tokenization: str = "tokenizer",
              progress_dir: str | Path | None = None,
              progress_bars: bool = True, keep_progress: bool = False,
-             suite_fix: str | None = None) -> dict[str, Any]:
+             suite_fix: str | None = None, hub_fix: str | None = None) -> dict[str, Any]:
     """Run lm-eval on the loaded `model`; returns {"summary": ..., "lm_eval": results JSON}.
 
     `include_path`: the offline suite's folder (prunebench.mc_suite), where a pb_* task is
     asked for. `suite_fix`: what to do when a file of it is missing or cannot be read, for a
     suite the workflow's mc_suite rule did not make (`prunebench eval` writes one for each
     evaluation in a scratch folder); default: that rule's command (mc_suite.remake_hint).
+    `hub_fix`: what to do when a hub dataset of lm-eval's tasks cannot be loaded, for a caller
+    outside the workflow (`prunebench eval`); default: the workflow's pre-fetch (PREFETCH_HINT).
 
     `add_bos_token`: whether every context starts with the BOS token. Always passed to lm-eval
     explicitly: left unset, lm-eval 0.4.5 gives causal models no BOS and 0.4.13 lets the
@@ -613,7 +619,7 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     until_exit = store is not None and progress_dir is None and not keep_progress
     finished = False
     try:
-        out = _simple_evaluate(lm, tasks, include_path, manager, store, suite_fix,
+        out = _simple_evaluate(lm, tasks, include_path, manager, store, (suite_fix, hub_fix),
                                num_fewshot=num_fewshot, limit=limit, batch_size=batch_size,
                                seed=seed)
         if out is None:  # simple_evaluate returns None on non-zero ranks of a distributed run
@@ -637,9 +643,10 @@ def evaluate(model, tokenizer, tasks: list[str], *, include_path: str | Path | N
     return {"summary": summary, "lm_eval": results}
 
 
-def _simple_evaluate(lm, tasks, include_path, manager, store, suite_fix, *, num_fewshot, limit,
+def _simple_evaluate(lm, tasks, include_path, manager, store, fixes, *, num_fewshot, limit,
                      batch_size, seed):
-    """lm-eval's run, its failures explained (out of memory, a dataset it could not load)."""
+    """lm-eval's run, its failures explained (out of memory, a dataset it could not load:
+    `fixes`, evaluate's suite_fix and hub_fix)."""
     import lm_eval
 
     with _naming_datasets() as calls, _without_torch_env_report(), _git_hash_of_prunebench(), \
@@ -662,7 +669,7 @@ def _simple_evaluate(lm, tasks, include_path, manager, store, suite_fix, *, num_
                     + (f"; the {len(store.answers)} answers scored so far are kept for the rerun"
                        if store is not None else "")) from None
             named = _dataset_error(calls, err, hub_tasks(tasks), include_path or MC_SUITE,
-                                   suite_fix)
+                                   *fixes)
             if named:
                 raise named from err
             if num_fewshot and "Sample larger than population" in str(err):  # lm-eval's draw

@@ -44,6 +44,16 @@ SCRATCH_SUITE_FIX = (
     "datasets converts the suite's data, may be full or not writable: point them at folders "
     "with room that you can write to")
 
+# What a hub dataset of lm-eval's tasks that cannot be loaded tells `prunebench eval` to do
+# (zeroshot.evaluate's hub_fix): the workflow's pre-fetch (`snakemake prefetch`, for a config's
+# tasks) is no command of a user without a config. lm-eval loads the dataset into datasets'
+# caches, so a run where the hub is reachable fills them, and a copy serves an offline machine.
+HUB_DATASET_FIX = (
+    "run this prunebench eval where the hub is reachable, or load the dataset there once with "
+    "`datasets.load_dataset` (it fills datasets' caches, HF_DATASETS_CACHE and HF_HUB_CACHE); "
+    "then run it here with HF_DATASETS_OFFLINE=1 and those two variables pointing at a copy of "
+    "those caches")
+
 
 def refuse_options_of_the_other_part(args, datasets: list[str], tasks: list[str]) -> None:
     """A perplexity option set without --ppl, or a zero-shot one without --tasks: refused
@@ -287,6 +297,7 @@ def _zeroshot(model, tokenizer, ckpt: Checkpoint, tasks, embedded_dir, suite_dir
     out = evaluate(model, tokenizer, tasks, include_path=suite_dir if suite else None,
                    **evaluation_arguments(settings), progress_dir=zeroshot_progress_dir(),
                    progress_bars=not args.quiet, suite_fix=SCRATCH_SUITE_FIX,
+                   hub_fix=HUB_DATASET_FIX,
                    keep_progress=True)  # deleted by eval_command once its files are written
     progress = out.pop("progress")
     elapsed = time.perf_counter() - started
