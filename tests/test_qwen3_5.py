@@ -82,6 +82,14 @@ def small(model_type: str, **over):
     return config(**values)
 
 
+# The keys of Qwen3.5's published text configs (Qwen3.5-27B's, Qwen3.5-35B-A3B's) that
+# transformers' classes (5.17, 5.25) keep as attributes and never read: the output gate that
+# every full-attention block has, the dtype serving engines keep the Gated DeltaNet's state in,
+# and the multi-token-prediction layer that neither class builds.
+PUBLISHED_KEYS = {"attn_output_gate": True, "mamba_ssm_dtype": "float32",
+                  "mtp_num_hidden_layers": 1, "mtp_use_dedicated_embeddings": False}
+
+
 # --------------------------------------------------------------------------- counts
 
 @pytest.mark.parametrize("model_type,bias,tied,kinds", list(itertools.product(
@@ -202,6 +210,30 @@ def test_the_cache_a_step_reads_is_what_transformers_cache_holds(model_type, dty
     check_cache_bytes(random_model(small(model_type)).to(dtype), dtype)
 
 
+@pytest.mark.parametrize("model_type", TYPES)
+@pytest.mark.parametrize("keys", [PUBLISHED_KEYS,
+                                  {**PUBLISHED_KEYS, "mamba_ssm_dtype": "bfloat16",
+                                   "mtp_num_hidden_layers": 2,
+                                   "mtp_use_dedicated_embeddings": True}])
+def test_the_published_keys_transformers_never_reads_change_no_count_and_no_cache(model_type,
+                                                                                   keys,
+                                                                                   tmp_path):
+    """attn_output_gate (true), mamba_ssm_dtype and the mtp_* keys of a config.json are taken
+    by the config's check and change neither the count (the gated query counted whatever they
+    say; no multi-token-prediction layer is built, however many the config declares) nor the
+    cache a step reads: transformers keeps the Gated DeltaNet's recurrent state in float32
+    whatever mamba_ssm_dtype says (an engine's setting), as kv_cache_bytes counts it."""
+    config = small(model_type, **keys)
+    raw = json.loads(config.to_json_string())
+    assert {key: raw[key] for key in keys} == keys
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert checked_config_json(tmp_path) == raw
+    model = random_model(config)
+    assert numel(model) == numel(random_model(small(model_type)))
+    assert count_params(config_from_dict(raw)) == count_params(config) == numel(model)
+    check_cache_bytes(model.to(torch.bfloat16), torch.bfloat16)
+
+
 def test_lora_adapts_the_attention_blocks_and_every_dense_mlp():
     """The dense model's default LoRA targets: q/k/v/o in its full-attention blocks (its Gated
     DeltaNet blocks hold none) and the gate, up and down projections of every block's MLP."""
@@ -281,7 +313,7 @@ def multimodal(model_type: str):
     import transformers
 
     config_name, model_name, _ = WRAPPED[model_type]
-    text = json.loads(small(model_type).to_json_string())
+    text = json.loads(small(model_type, **PUBLISHED_KEYS).to_json_string())
     config = getattr(transformers, config_name)(text_config=text, vision_config=dict(VISION),
                                                 image_token_id=120, video_token_id=121,
                                                 vision_start_token_id=122,
@@ -359,6 +391,12 @@ def test_the_published_multimodal_checkpoint_keeps_its_language_model(model_type
     assert (out / moe_fuse.RECORD).exists() == (experts == "per expert")
     assert record["left_out"]["parameters"] == mtp + sum(
         p.numel() for p in model.model.visual.parameters())
+    # the published keys kept, but the multi-token-prediction layer the import left out is no
+    # longer declared (an engine reading the key would look for its weights)
+    kept = json.loads((out / "config.json").read_text())
+    assert {key: kept[key] for key in PUBLISHED_KEYS} == {**PUBLISHED_KEYS,
+                                                          "mtp_num_hidden_layers": 0}
+    assert record["text_config_overrides"] == {"mtp_num_hidden_layers": 0}
     ours = load_model(out)
     assert type(ours) is CLASSES[model_type]
     assert numel(ours) == count_params(ours.config) == count_params(planned)

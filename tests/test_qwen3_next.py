@@ -404,6 +404,10 @@ def unbuilt_changes(model_class: str, name: str) -> list[tuple[dict, str]]:
          rf"gives no 'full_attention' block.*sizes a {re.escape(name)} model's masks"),
         ({"layer_types": None, "full_attention_interval": 6},
          r"gives no 'full_attention' block \(layer_types, or as its full_attention_interval"),
+        # the class gates every full-attention block's output whatever the key says
+        ({"attn_output_gate": False},
+         rf"gives attn_output_gate=false: {model_class} gates every full-attention block's "
+         r"output .* would not load a checkpoint without the gate"),
     ]
 
 

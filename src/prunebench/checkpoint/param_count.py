@@ -2131,7 +2131,10 @@ def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
     builds a token mixer for the two kinds of block only (any other entry of `layer_types`
     leaves the block without one, silently), its cache needs a full-attention block
     (modeling.remove_blocks keeps one), and the Gated DeltaNet shares each key head among a
-    whole group of value heads (other head counts stop the first forward on a reshape)."""
+    whole group of value heads (other head counts stop the first forward on a reshape). Its
+    full-attention blocks always gate their output (q_proj twice as wide), whatever a
+    config.json's attn_output_gate (Qwen3.5's published true) says: false describes weights
+    without the gate, which transformers' class would not load."""
     model_type = raw.get("model_type") or "qwen3_next"
     kinds = qwen3_next_layer_types(raw)
     other = sorted({k for k in kinds if k not in ("linear_attention", "full_attention")}
@@ -2150,6 +2153,13 @@ def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
                 "block's cache, so neither generate nor any "
                 "cached forward runs without one: re-download or rebuild the model; a "
                 "config.json edited by hand no longer describes its blocks")
+    if raw.get("attn_output_gate") is False:
+        return (f"gives attn_output_gate=false: {FAMILIES[model_type].model_class} gates every "
+                "full-attention block's output (its q_proj twice as wide, the gate's rows "
+                "beside the queries') and ignores this key, so it would not load a checkpoint "
+                "without the gate; prunebench never runs the checkpoint's own code: use a "
+                f"checkpoint of the published {GATED_DELTANET_TYPES[model_type]} architecture "
+                "(attn_output_gate true)")
     defaults = CONFIG_DEFAULTS[model_type]
     values = raw.get("linear_num_value_heads", defaults["linear_num_value_heads"])
     keys = raw.get("linear_num_key_heads", defaults["linear_num_key_heads"])

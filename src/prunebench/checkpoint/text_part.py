@@ -75,7 +75,8 @@ class Wrapper:
     takes it from there, where transformers 4 saved it; transformers 5 reads a LLaVA-NeXT's
     whole config only, and would load such a checkpoint, which holds no LM head, with a random
     one: it is kept tied, as transformers 4 made and trained it);
-    `text_overrides`: text config values the wrapper's forward pass implies;
+    `text_overrides`: text config values the wrapper's forward pass implies, or the tensors it
+    leaves out (Qwen3.5's multi-token-prediction layers: none kept);
     `text_config_types`: the model types the wrapper's text configs name for its own language
     model class (Qwen2.5-VL's `qwen2_5_vl_text`) and the text family that computes the same;
     `text_at_top`: whether a config.json without `text_config` holds the language model's
@@ -229,14 +230,18 @@ WRAPPERS: dict[str, Wrapper] = {
     # own family's (qwen3_5_text, qwen3_5_moe_text: M-RoPE's sections kept, as that class
     # reads them; on text they rotate as one axis), and a multi-token-prediction layer
     # (`mtp.*`) that neither Qwen3_5ForConditionalGeneration nor Qwen3_5ForCausalLM builds
-    # (both ignore it on loading): left out with the tower. Tied as Qwen3-VL's.
+    # (both ignore it on loading, and the config's mtp_* keys): left out with the tower, its
+    # text config then saying it holds no such layer (mtp_num_hidden_layers 0: an engine that
+    # reads the key, for speculative decoding, would look for the layers' weights). Tied as
+    # Qwen3-VL's.
     "qwen3_5": Wrapper("Qwen3_5ForConditionalGeneration", "Qwen3.5 (dense)", ("qwen3_5_text",),
                        _QWEN_VL_RENAMES, (*_QWEN_VL_LEFT_OUT, "mtp."),
-                       tied_by_default=False, tied_by_text=True),
+                       tied_by_default=False, tied_by_text=True,
+                       text_overrides={"mtp_num_hidden_layers": 0}),
     "qwen3_5_moe": Wrapper("Qwen3_5MoeForConditionalGeneration", "Qwen3.5-MoE",
                            ("qwen3_5_moe_text",), _QWEN_VL_RENAMES,
                            (*_QWEN_VL_LEFT_OUT, "mtp."), tied_by_default=False,
-                           tied_by_text=True),
+                           tied_by_text=True, text_overrides={"mtp_num_hidden_layers": 0}),
     # Gemma 4 (E2B, E4B, 31B, 26B-A4B): given text alone, Gemma4ForConditionalGeneration runs
     # its Gemma4TextModel and LM head with the text config's final soft cap, as
     # Gemma4ForCausalLM does; its text_config's use_bidirectional_attention "vision" makes
