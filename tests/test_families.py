@@ -1771,7 +1771,11 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "qwen3-next-80b-a3b": 79_674_391_296,
              # Qwen3.5-27B's language model, from its config values and by hand
              # (tests/test_qwen3_5.py; the card: 27B)
-             "qwen3.5-27b": 26_895_998_464}
+             "qwen3.5-27b": 26_895_998_464,
+             # Qwen3.5-35B-A3B's and Gemma 4 31B's and 26B-A4B's language models, from their
+             # config values and by hand (tests/test_qwen3_5.py, tests/test_gemma4.py)
+             "qwen3.5-35b-a3b": 34_660_610_688, "gemma-4-31b": 30_697_345_280,
+             "gemma-4-26b-a4b": 25_233_141_760}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

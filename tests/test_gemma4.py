@@ -161,6 +161,40 @@ def passed_over(model, drop, x):
         return logits(model, x)
 
 
+@pytest.mark.parametrize("name, hub_id", [("gemma-4-31b", "google/gemma-4-31B-it"),
+                                           ("gemma-4-26b-a4b", "google/gemma-4-26B-A4B-it")])
+def test_the_known_shapes_count_what_transformers_builds_and_by_hand(name, hub_id):
+    """The language models of Gemma 4 31B (60 blocks of hidden 5376: 50 sliding ones of 32
+    heads on 16 KV heads of 256, 10 global ones of 32 heads of 512 on 4 KV heads whose values
+    are the keys; an MLP of 21504) and 26B-A4B (30 blocks of hidden 2816: 25 sliding of 16 on 8
+    of 256, 5 global of 16 on 2 of 512; an MLP of 2112 beside a router and 128 experts of 704,
+    8 routed, and their three norms), tied vocabulary of 262144, no per-layer inputs: counted
+    against transformers' meta model, their values alone and by hand; a batch-1 step of the
+    26B-A4B reads all but the 120 experts a token is not routed to in each block. Named by
+    their hub ids, not by quantized copies."""
+    from prunebench.benchmark.floors import read_params
+    from prunebench.checkpoint.architectures import known_shape_of
+    from test_deepseek_v2 import check_known_shape
+
+    moe = name == "gemma-4-26b-a4b"
+    d, heads, kv, global_kv, mlp, blocks = ((2816, 16, 8, 2, 2112, 30) if moe
+                                            else (5376, 32, 16, 4, 21504, 60))
+    sliding = 2 * d * heads * 256 + 2 * d * kv * 256 + 2 * 256  # q, o, k, v, q/k norms
+    full = 2 * d * heads * 512 + d * global_kv * 512 + 2 * 512  # no v_proj: the keys
+    block = 3 * d * mlp + 4 * d  # the MLP and the four norms
+    expert = 3 * d * 704
+    if moe:  # router (scale, per-expert scale, projection), experts, their three norms
+        block += d + 128 + 128 * d + 128 * expert + 3 * d
+    total = 262144 * d + d + blocks // 6 * (5 * sliding + full) + blocks * block
+    assert total == (25_233_141_760 if moe else 30_697_345_280)
+    read = total - blocks * 120 * expert if moe else total  # tied: the LM head is the table
+    config = check_known_shape(name, total, read, "Gemma4TextConfig")
+    assert read_params(config) == read
+    assert config.layer_types == ([S] * 5 + [F]) * (blocks // 6)
+    assert known_shape_of(hub_id) == known_shape_of(hub_id.removesuffix("-it")) == name
+    assert known_shape_of(f"{hub_id}-FP8") is None
+
+
 @pytest.mark.parametrize("layout,drop", [("dense", [0]), ("dense", [2, 3]),
                                          ("per_layer", [1]), ("per_layer", [0, 4]),
                                          ("per_layer", [4]), ("experts", [1, 2])])

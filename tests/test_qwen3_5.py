@@ -441,3 +441,32 @@ def test_the_known_shape_counts_what_transformers_builds_and_by_hand():
     conv, recurrent = (2 * keys + values) * 4, 48 * 128 * 128
     assert kv_cache_bytes(config, 1, 1000, "bfloat16") == (
         16 * 2 * 4 * 256 * 2 * 1000 + 48 * (conv * 2 + recurrent * 4))
+
+
+def test_the_moe_known_shape_counts_what_transformers_builds_and_by_hand():
+    """Qwen3.5-35B-A3B's language model (the card: 35B total with the ViT, 3B activated): 40
+    blocks of hidden 2048, every fourth gated attention of 16 / 2 heads of 256, the others
+    Gated DeltaNet of 16 key / 32 value heads of 128 with kernels of 4; in every block 256
+    experts of 512, 8 routed, and a gated shared expert of 512; untied vocabulary of 248320.
+    A batch-1 step reads all but the 248 experts a token is not routed to in each block, and
+    the embedding table."""
+    from prunebench.benchmark.floors import read_params
+    from prunebench.checkpoint.architectures import known_shape_of
+    from test_deepseek_v2 import check_known_shape
+
+    d, vocab = 2048, 248320
+    full = d * 2 * 16 * 256 + 2 * d * 2 * 256 + 16 * 256 * d + 2 * 256
+    keys, values = 16 * 128, 32 * 128
+    linear = (d * (2 * keys + values) + d * values + 2 * d * 32 + (2 * keys + values) * 4
+              + 2 * 32 + 128 + values * d)
+    expert = 3 * d * 512
+    sparse = 256 * d + 256 * expert + expert + d  # router, experts, shared expert and its gate
+    block = sparse + 2 * d  # and the two norms
+    total = 2 * vocab * d + d + 10 * (full + block) + 30 * (linear + block)
+    assert total == 34_660_610_688
+    read = total - vocab * d - 40 * 248 * expert
+    config = check_known_shape("qwen3.5-35b-a3b", total, read, "Qwen3_5MoeTextConfig")
+    assert read_params(config) == read == 2_946_429_568
+    assert config.layer_types == ([LINEAR] * 3 + [FULL]) * 10
+    assert known_shape_of("Qwen/Qwen3.5-35B-A3B") == "qwen3.5-35b-a3b"
+    assert known_shape_of("Qwen/Qwen3.5-35B-A3B-FP8") is None

@@ -1027,15 +1027,74 @@ ARCHITECTURES["qwen3-next-80b-a3b"] = dict(
 # 248044) and the whole one (eos 248046, pad 248044): left to the download's config.json.
 # model.parameters() (count_params): 26,895,998,464 (the card's 27B; the tower and the MTP
 # layer not counted).
-ARCHITECTURES["qwen3.5-27b"] = dict(
-    model_type="qwen3_5_text", vocab_size=248320, hidden_size=5120, intermediate_size=17408,
-    num_hidden_layers=64, num_attention_heads=24, num_key_value_heads=4, head_dim=256,
+# What Qwen3.5's published language models share (the 27B's and the 35B-A3B's below).
+_QWEN3_5 = dict(
+    vocab_size=248320, head_dim=256,
     rope_parameters={"rope_type": "default", "rope_theta": 10000000.0,
                      "partial_rotary_factor": 0.25, "mrope_interleaved": True,
                      "mrope_section": [11, 11, 10]},
     full_attention_interval=4, linear_conv_kernel_dim=4, linear_key_head_dim=128,
-    linear_value_head_dim=128, linear_num_key_heads=16, linear_num_value_heads=48,
-    max_position_embeddings=262144, rms_norm_eps=1e-6, tie_word_embeddings=False)
+    linear_value_head_dim=128, linear_num_key_heads=16, max_position_embeddings=262144,
+    rms_norm_eps=1e-6, tie_word_embeddings=False)
+ARCHITECTURES["qwen3.5-27b"] = dict(
+    _QWEN3_5, model_type="qwen3_5_text", hidden_size=5120, intermediate_size=17408,
+    num_hidden_layers=64, num_attention_heads=24, num_key_value_heads=4,
+    linear_num_value_heads=48)
+# Qwen/Qwen3.5-35B-A3B (qwen3_5_moe, Qwen3_5MoeForConditionalGeneration): its language model
+# (qwen3_5_moe_text, Qwen3_5MoeForCausalLM), kept of the multimodal checkpoint as the 27B's, as
+# public material quotes it (the hub could not be read here): THUDM/slime's
+# scripts/models/qwen3.5-35B-A3B.sh (Megatron's arguments: 40 blocks of hidden 2048, gated
+# attention of 16 / 2 heads of 256, a quarter of each head rotating at base 1e7, 256 experts of
+# 512, 8 routed by softmax, and a gated shared expert of 512 in every block, a vocabulary of
+# 248320, untied, norms' eps 1e-6) and two public copies of its text config, an engine's test
+# fixture written whole and a loader's test of the downloaded config (the same values, and
+# full_attention_interval 4, the Gated DeltaNet's 16 key / 32 value heads of 128 with kernels
+# of 4, max_position_embeddings 262144, M-RoPE's sections [11, 11, 10] interleaved; its token
+# ids left to the download's config.json). model.parameters() (count_params): 34,660,610,688
+# (the card's 35B with the ViT, which the language model leaves out), 2,946,429,568 read by a
+# batch-1 step (8 routed experts and the shared one, both kinds of attention, routers, LM head:
+# the card's 3B activated).
+ARCHITECTURES["qwen3.5-35b-a3b"] = dict(
+    _QWEN3_5, model_type="qwen3_5_moe_text", hidden_size=2048, num_hidden_layers=40,
+    num_attention_heads=16, num_key_value_heads=2, linear_num_value_heads=32, num_experts=256,
+    num_experts_per_tok=8, moe_intermediate_size=512, shared_expert_intermediate_size=512)
+# google/gemma-4-31B(-it) and google/gemma-4-26B-A4B(-it) (gemma4, Gemma4ForConditionalGeneration):
+# their language models (gemma4_text, Gemma4ForCausalLM), kept of the multimodal checkpoints
+# (checkpoint.text_part; the vision tower left out), as public material quotes them (the hub
+# could not be read here): THUDM/slime's scripts/models/gemma4-31B.sh and gemma4-26B-A4B.sh
+# (Megatron's arguments: 60 blocks of hidden 5376, an MLP of 21504, 32 heads on 16 KV heads of
+# 256; 30 blocks of hidden 2816, an MLP of 2112, 16 heads on 8 KV heads of 256, 128 experts of
+# 704, 8 routed; both a vocabulary of 262144 and norms' eps 1e-6) and, for what those arguments
+# do not give (the global blocks' heads of global_head_dim 512 on num_global_key_value_heads 4
+# / 2 KV heads whose values are the keys, attention_k_eq_v; five sliding blocks of a 1024-token
+# window to one global, the last global; no per-layer inputs, hidden_size_per_layer_input 0,
+# nor shared keys; tied; the final soft cap 30; both kinds' rotary settings), ollama's MLX
+# runner's tests of both text configs, an engine's fixture of the 31B's written whole and a
+# Python tool's copies of both, and for the 26B a fixture trimmed from a quantized copy's
+# config.json (its keys verbatim) and an engine's check of its geometry. The context, 262144 in
+# the 31B's whole fixture and the 26B's geometry check (and the cards' 256K), is 131072 in
+# ollama's tests of all four Gemma 4 configs: taken as 262144. model.parameters()
+# (count_params): 30,697,345,280 (the 31B; the vision tower not counted) and 25,233,141,760
+# (the 26B-A4B), of which 3,822,530,560 are read by a batch-1 step (every block's attention,
+# dense MLP and router, 8 routed experts, the tied LM head: the card's 4B active).
+_GEMMA4_MEDIUM = dict(
+    model_type="gemma4_text", vocab_size=262144, head_dim=256, global_head_dim=512,
+    attention_k_eq_v=True, hidden_size_per_layer_input=0, num_kv_shared_layers=0,
+    use_double_wide_mlp=False, sliding_window=1024, final_logit_softcapping=30.0,
+    max_position_embeddings=262144, rms_norm_eps=1e-6, hidden_activation="gelu_pytorch_tanh",
+    tie_word_embeddings=True,
+    rope_parameters={"full_attention": {"rope_type": "proportional", "rope_theta": 1000000.0,
+                                        "partial_rotary_factor": 0.25},
+                     "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}})
+ARCHITECTURES["gemma-4-31b"] = dict(
+    _GEMMA4_MEDIUM, hidden_size=5376, intermediate_size=21504, num_hidden_layers=60,
+    layer_types=(["sliding_attention"] * 5 + ["full_attention"]) * 10, num_attention_heads=32,
+    num_key_value_heads=16, num_global_key_value_heads=4, enable_moe_block=False)
+ARCHITECTURES["gemma-4-26b-a4b"] = dict(
+    _GEMMA4_MEDIUM, hidden_size=2816, intermediate_size=2112, num_hidden_layers=30,
+    layer_types=(["sliding_attention"] * 5 + ["full_attention"]) * 5, num_attention_heads=16,
+    num_key_value_heads=8, num_global_key_value_heads=2, enable_moe_block=True, num_experts=128,
+    top_k_experts=8, moe_intermediate_size=704)
 ARCHITECTURES["deepseek-v2-lite-chat"] = ARCHITECTURES["deepseek-v2-lite"]
 ARCHITECTURES["deepseek-v2-chat"] = ARCHITECTURES["deepseek-v2"]
 # meta-llama/Llama-2-7b-hf and -13b-hf: LLaMA-1's shapes with a 4096-token context and
