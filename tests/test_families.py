@@ -72,6 +72,7 @@ from transformers import PhiConfig, Starcoder2Config
 from transformers import GraniteMoeHybridConfig
 from transformers import Qwen3_5MoeTextConfig
 from transformers import ApertusConfig, MinistralConfig
+from transformers import NemotronHConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -82,8 +83,8 @@ from prunebench.evaluate import perplexity
 from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim, layer_shapes,
                                  load_config, load_model, remove_blocks, save_model)
-from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, is_moe,
-                                             sparse_mlp_blocks)
+from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
+                                             is_moe, sparse_mlp_blocks)
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.benchmark.runners import chunked_static_cache_problem
@@ -440,6 +441,14 @@ FAMILIES = {
         linear_value_head_dim=12, linear_conv_kernel_dim=4, moe_intermediate_size=32,
         shared_expert_intermediate_size=48, num_experts=4, num_experts_per_tok=2,
         initializer_range=0.1),
+    # Nemotron-H: one mixer a block, a Mamba-2 one first (4 heads of 32 in 2 groups, a state of
+    # 16, chunks of 8 tokens), attention without rotary, relu2 MLPs; the Mamba-2 projections'
+    # and the MLPs' biases on (off as published), so sliced and counted here.
+    "nemotron_h": lambda: NemotronHConfig(
+        **{k: v for k, v in SMALL.items() if k != "num_hidden_layers"},
+        hybrid_override_pattern="M*-M*-", head_dim=16, mamba_num_heads=4, mamba_head_dim=32,
+        n_groups=2, ssm_state_size=16, conv_kernel=4, chunk_size=8, use_bias=True,
+        mlp_bias=True),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
@@ -450,7 +459,17 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "granitemoehybrid",
        "mistral4",
        "qwen3_5_moe_text"}
+# Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
+# backends only, as the mixtures of experts, refused as models of their own kind.
+ONE_MIXER = {"nemotron_h"}
+DEPTH_ONLY = MOE | ONE_MIXER
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
+
+
+def refused_as(name: str) -> str:
+    """How a width method's or the compiled decoder's refusal names the depth-only family
+    `name` (a regex)."""
+    return f"this '{name}' model" if name in ONE_MIXER else "the mixture-of-experts family"
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
 TIED = {"qwen2_tied": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True,
@@ -483,7 +502,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granite4": "GraniteMoeHybridForCausalLM",
            "granitemoehybrid": "GraniteMoeHybridForCausalLM",
            "mistral4": "Mistral4ForCausalLM",
-           "qwen3_5_moe_text": "Qwen3_5MoeForCausalLM"}
+           "qwen3_5_moe_text": "Qwen3_5MoeForCausalLM",
+           "nemotron_h": "NemotronHForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -807,7 +827,7 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     or a packed qkv_proj (Phi-3) lost the wrong rows or split its output at the model's head
     count, the kept heads would change and so would the logits."""
     model = family_model(name)
-    if name in MOE:  # width surgery refuses experts, attention too (its shapes, its config)
+    if name in DEPTH_ONLY:  # width surgery refuses experts, attention too (its shapes, its config)
         with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
             surgery.remove_kv_groups(model, 1, [0])
         assert numel(model) == count_params(model.config)
@@ -847,7 +867,7 @@ def test_empty_attention_and_mlp_blocks_round_trip_and_decode(name, tmp_path):
     own decoder layer; Qwen3's q/k norms go with it) and one left with no MLP channels: saved,
     reloaded with the same logits, decoded by both backends alike."""
     model = family_model(name)
-    if name in MOE:
+    if name in DEPTH_ONLY:
         for remove in (lambda: surgery.remove_kv_groups(model, 1, [0, 1]),
                        lambda: surgery.remove_channels(model, 2, range(128))):
             with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
@@ -906,7 +926,8 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
         out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
                              max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
-        if is_moe(model.config):  # no compiled decoder for experts: hf_static's tokens only
+        if is_moe(model.config) or family(model.config).one_mixer_blocks:
+            # no compiled decoder for experts (or Nemotron-H's blocks): hf_static's tokens only
             with pytest.raises(PrunebenchError, match="hf or hf_static backend"):
                 StaticDecoder(model, 3, 6 + n_new, mode="eager")
             if chunked_static_cache_problem(model):  # transformers 5.17 and Llama 4's chunks
@@ -936,9 +957,9 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     dense = numel(model)
     target = int(TARGET * dense)
     calibration = ids(8, 24, seed=3)
-    if name in MOE and method in WIDTH_METHODS:  # refused before anything is scored or cut
-        with pytest.raises(PrunebenchError, match=f"{method} .*does not support the "
-                                                  "mixture-of-experts family.*depth method"):
+    if name in DEPTH_ONLY and method in WIDTH_METHODS:  # refused before anything is scored or cut
+        with pytest.raises(PrunebenchError, match=f"{method} .*does not support "
+                                                  f"{refused_as(name)}.*depth method"):
             method_function(method)(model, calibration, target, **METHODS[method])
         assert numel(model) == dense
         return
@@ -960,7 +981,7 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
         settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[2],
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
-        if name in MOE and backend == "compiled":
+        if name in DEPTH_ONLY and backend == "compiled":
             with pytest.raises(PrunebenchError, match="compiled backend.*hf or hf_static"):
                 bench.sweep(reloaded, None, settings)
             continue
@@ -983,8 +1004,8 @@ def test_the_workflows_prune_step_runs_on_every_family(name, base_dirs, tmp_path
     from prunebench.pruning import prune_checkpoint
 
     method = "wanda_sp"
-    if name in MOE:  # refused from the config, before the weights load: a depth method runs
-        with pytest.raises(PrunebenchError, match="wanda_sp .*mixture-of-experts"):
+    if name in DEPTH_ONLY:  # refused from the config, before the weights load: a depth method runs
+        with pytest.raises(PrunebenchError, match=f"wanda_sp .*{refused_as(name)}"):
             prune_checkpoint(base_dirs[name], "wanda_sp", "0.8", tmp_path / "refused",
                              ids(8, 24, seed=3), device="cpu")
         assert not (tmp_path / "refused").exists()
@@ -1008,10 +1029,10 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
     pruned shape, saves as a plain checkpoint of its family and reloads with the same logits."""
     model = load_model(base_dirs[name])
     extra = {}
-    if name in MOE:
+    if name in DEPTH_ONLY:
         # No width pruning of experts: a depth-pruned model is recovered instead, with
         # adapters on the attention only (the experts are no linear layers to wrap).
-        with pytest.raises(PrunebenchError, match="llm_pruner .*mixture-of-experts"):
+        with pytest.raises(PrunebenchError, match=f"llm_pruner .*{refused_as(name)}"):
             method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
         method_function("depth_mag")(model, None, int(TARGET * numel(model)),
                                      protect_first=1, protect_last=1)
@@ -1049,8 +1070,8 @@ def test_zeroshot_evaluates_a_width_pruned_model(name, base_dirs, tokenizer, emb
 
     suite = mc_suite.write_suite(embedded_corpus / "test.txt", tmp_path / "mc_suite", n=20)
     model = load_model(base_dirs[name])
-    if name in MOE:  # no width pruning of experts: the dense model is evaluated
-        with pytest.raises(PrunebenchError, match="flap .*mixture-of-experts"):
+    if name in DEPTH_ONLY:  # no width pruning of experts: the dense model is evaluated
+        with pytest.raises(PrunebenchError, match=f"flap .*{refused_as(name)}"):
             method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     else:
         method_function("flap")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
@@ -1120,7 +1141,7 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
     assert torch.equal(logits(theirs.eval(), x), logits(model, x))
 
     width = load_model(base_dirs[name])
-    if name in MOE:  # no width-pruned mixture of experts exists to load
+    if name in DEPTH_ONLY:  # no width-pruned mixture of experts exists to load
         with pytest.raises(PrunebenchError, match="width surgery"):
             surgery.remove_kv_groups(width, 1, [0])
         return

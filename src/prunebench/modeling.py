@@ -175,6 +175,8 @@ def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, every other family's
     `norm`."""
     inner = model.model
+    if hasattr(inner, "norm_f"):  # Nemotron-H's
+        return inner.norm_f
     return inner.final_layernorm if hasattr(inner, "final_layernorm") else inner.norm
 
 
@@ -839,11 +841,12 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         model.lm_head.weight = model.model.embed_tokens.weight
     # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real, on
     # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
-    # (Granite 4.0 without position_embedding_type "rope" holds no rotary module)
-    if model.model.rotary_emb is not None:
+    # (Granite 4.0 without position_embedding_type "rope" holds no rotary module, Nemotron-H
+    # none at all)
+    if getattr(model.model, "rotary_emb", None) is not None:
         rotary_cls = type(model.model.rotary_emb)
         model.model.rotary_emb = rotary_cls(config=config).to(device)
-    _materialise_embedding_scale(model.model.embed_tokens, device)
+    _materialise_embedding_scale(model.get_input_embeddings(), device)
     if getattr(model.model, "embed_tokens_per_layer", None) is not None:
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
     left = [name for name, b in model.named_buffers() if b.is_meta]
@@ -1083,8 +1086,19 @@ def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = 
 # --------------------------------------------------------------------------- depth surgery
 
 # A block's token mixer, by the attribute each family holds it under: softmax attention,
-# Qwen3-Next's and Qwen3.5's Gated DeltaNet, Granite 4.0's Mamba-2 mixer.
-TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba")
+# Qwen3-Next's and Qwen3.5's Gated DeltaNet, Granite 4.0's Mamba-2 mixer, Nemotron-H's one
+# mixer a block (a Mamba-2 mixer, attention or an MLP).
+TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer")
+
+
+def _attention_kept(config, keep: list[int]) -> bool:
+    """Whether the blocks `keep` hold an attention block where the family needs one kept
+    (Qwen3-Next's, Qwen3.5's, Granite 4.0's and Nemotron-H's caches size the masks by one)."""
+    kinds = getattr(config, "layer_types", None)
+    if family(config).one_mixer_blocks:  # (its MLP blocks are no attention either)
+        return any(kinds[i] == "full_attention" for i in keep)
+    linear = linear_attention_blocks(config)
+    return not any(linear) or not all(linear[i] for i in keep)
 
 
 def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalLM:
@@ -1094,11 +1108,13 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     if any(b < 0 or b >= n for b in drop):
         raise PrunebenchError(f"block indices {sorted(drop)} out of range for {n} blocks")
     keep = [i for i in range(n) if i not in drop]
-    linear = linear_attention_blocks(model.config)
-    if any(linear) and all(linear[i] for i in keep):
-        # (refused before anything changes: the model stays whole; Granite 4.0's cache
-        # stops as Qwen3-Next's does, in 5.17 and 5.25)
+    if not _attention_kept(model.config, keep):
+        # (refused before anything changes: the model stays whole; Granite 4.0's and
+        # Nemotron-H's caches stop as Qwen3-Next's does, in 5.17 and 5.25)
+        linear = [kind != "full_attention" for kind in model.config.layer_types]
         name, mixer, last = (
+            ("Nemotron-H", "Mamba-2 and MLP", "where the model's last block is one")
+            if family(model.config).one_mixer_blocks else
             ("Granite 4.0", "Mamba-2", "where the model's last block is one")
             if family(model.config).mamba_mixer else
             (GATED_DELTANET_TYPES[model.config.model_type], "Gated DeltaNet",
@@ -1112,6 +1128,13 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             f"{last}")
     if needed := sorted(drop & set(depth_kept_blocks(model.config))):
         # (refused before anything changes)
+        if family(model.config).one_mixer_blocks:
+            raise PrunebenchError(
+                f"removing blocks {sorted(drop)} would remove block 0 of this Nemotron-H model, "
+                "which a depth prune keeps: transformers 5.25's cache reads the sequence length "
+                "from the first block's entry, which an MLP block (the next one here may be "
+                "one) has not, so generate would stop. Remove other blocks: the depth methods "
+                "never choose it (methods.sizing.removable_blocks)")
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 4 model "
             "needs: its last block (Gemma4TextConfig makes the last block global, so a "
@@ -1129,7 +1152,9 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         # or Granite 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other
         # None)
         mixer = next(m for m in (getattr(layer, name, None) for name in TOKEN_MIXERS) if m)
-        mixer.layer_idx = new_idx
+        # (a Nemotron-H MLP block's mixer has no index: no cache entry of its own)
+        if hasattr(mixer, "layer_idx") or not family(model.config).one_mixer_blocks:
+            mixer.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
     config = model.config

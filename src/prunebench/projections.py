@@ -72,8 +72,11 @@ def llama_name(qualified: str) -> str:
 
 
 def block_mlp(layer: nn.Module) -> nn.Module:
-    """A block's dense MLP: `mlp`, or Granite 4.0's `shared_mlp` (every block's MLP where its
-    config has no experts)."""
+    """A block's dense MLP: `mlp`, Granite 4.0's `shared_mlp` (every block's MLP where its
+    config has no experts), or Nemotron-H's one `mixer` (an MLP in its MLP blocks; its Mamba-2
+    and attention mixers hold no down_proj, which `modeling.check_mlp_gates` reads)."""
+    if hasattr(layer, "mixer"):
+        return layer.mixer
     return layer.mlp if hasattr(layer, "mlp") else layer.shared_mlp
 
 

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from prunebench import FamilyUnsupported, PrunebenchError
 
@@ -385,6 +385,16 @@ class Family:
     (`modeling.remove_blocks`); width surgery and the compiled decoder refuse it
     (`refuse_moe`). `moe_switch_key` (its `enable_moe_block`): the blocks hold experts only
     where this config key is true, beside the dense MLP (`is_moe`).
+
+    Nemotron-H's own (`nemotron_h`): `one_mixer_blocks`, each block holds one mixer behind its
+    own norm (NemotronHBlock: `norm`, then `mixer`, then the residual sum), of the kind
+    `layer_types` names (NemotronHConfig's `layers_block_type`, published as
+    `hybrid_override_pattern`, one character a block): a Mamba-2 mixer ("linear_attention",
+    M; `mamba_mixer`, counted by `mamba_params` under Nemotron-H's keys), attention without
+    rotary positions or biases ("full_attention", *: JambaAttention), an ungated MLP ("mlp",
+    -: up_proj, relu2, down_proj, biases by mlp_bias) or a mixture of experts ("moe", E:
+    Nemotron 3's, refused: `nemotron_h_unbuilt`). Counted by `one_mixer_block_params`, shaped
+    by `one_mixer_block_shapes`; depth only (`refuse_moe`).
     """
 
     model_class: str
@@ -437,6 +447,7 @@ class Family:
     mamba_mixer: bool = False
     per_layer_blocks: bool = False
     moe_switch_key: str | None = None
+    one_mixer_blocks: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -833,6 +844,14 @@ FAMILIES: dict[str, Family] = {
                           sandwich_norms=True, scaled_embedding=True, norm_weight_float32=True,
                           moe_intermediate_key="moe_intermediate_size",
                           per_layer_blocks=True, moe_switch_key="enable_moe_block"),
+    # NemotronHBlock: one RMSNorm and one mixer a block (`one_mixer_blocks`): NemotronHMamba2Mixer
+    # (in_proj / out_proj biased by use_bias, conv1d by use_conv_bias), NemotronHAttention
+    # (JambaAttention: no biases, no rotary, head_dim from the config) or NemotronHMLP
+    # (NemotronMLP's up_proj / down_proj, relu2, biases by mlp_bias); embeddings, norm_f and
+    # an LM head never tied (NemotronHForCausalLM ties nothing).
+    "nemotron_h": Family("NemotronHForCausalLM", "NemotronHConfig", False, False, "mlp_bias",
+                         False, ungated_mlp=True, linear_attention=True, mamba_mixer=True,
+                         one_mixer_blocks=True),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -1005,45 +1024,179 @@ def linear_attention_state(config) -> tuple[int, int]:
             * config.linear_value_head_dim)
 
 
-def mamba_widths(config) -> tuple[int, int]:
-    """(the inner width, mamba_expand x hidden; the conv1d's channels, the inner width and
-    the B and C projections of mamba_n_groups x mamba_d_state each) of a Mamba-2 mixer, as
-    GraniteMoeHybridMambaLayer sizes them."""
+class MambaShape(NamedTuple):
+    """A Mamba-2 mixer's sizes, whatever its family's config keys call them (`mamba_shape`)."""
+
+    inner: int  # the inner width: the gate z, the SSM's input x, out_proj's input
+    channels: int  # the conv1d's: the inner width and the B and C projections
+    heads: int
+    head_dim: int
+    state: int  # d_state: each head's state is head_dim x state
+    conv: int  # the conv1d's kernel
+    conv_bias: bool
+    proj_bias: bool  # in_proj's and out_proj's
+
+
+def mamba_shape(config) -> MambaShape:
+    """A Mamba-2 mixer's sizes as the family's class reads them: Granite 4.0's
+    (GraniteMoeHybridMambaLayer: mamba_expand x hidden wide, mamba_n_heads, mamba_n_groups,
+    mamba_d_state, mamba_d_conv, mamba_conv_bias, mamba_proj_bias) or Nemotron-H's
+    (NemotronHMamba2Mixer: mamba_num_heads x mamba_head_dim wide, n_groups, ssm_state_size,
+    conv_kernel, use_conv_bias, use_bias)."""
+    if family(config).one_mixer_blocks:
+        heads, head = config.mamba_num_heads, config.mamba_head_dim
+        inner, groups, state = heads * head, config.n_groups, config.ssm_state_size
+        return MambaShape(inner, inner + 2 * groups * state, heads, head, state,
+                          config.conv_kernel, bool(config.use_conv_bias), bool(config.use_bias))
     inner = int(config.mamba_expand * config.hidden_size)
-    return inner, inner + 2 * config.mamba_n_groups * config.mamba_d_state
+    heads, state = config.mamba_n_heads, config.mamba_d_state
+    return MambaShape(inner, inner + 2 * config.mamba_n_groups * state, heads,
+                      mamba_head_dim(config), state, config.mamba_d_conv,
+                      bool(config.mamba_conv_bias), bool(config.mamba_proj_bias))
 
 
 def mamba_params(config) -> int:
-    """Parameters of one Mamba-2 mixer (GraniteMoeHybridMambaLayer, Bamba's): in_proj (hidden
-    -> the gate z, the conv's channels and one dt per head), the depthwise conv1d (a kernel of
-    mamba_d_conv per channel, its bias by mamba_conv_bias), dt_bias, A_log and D (one per
-    head), the gated RMSNorm over the inner width and out_proj (inner -> hidden); in_proj and
-    out_proj biased by mamba_proj_bias."""
-    inner, channels = mamba_widths(config)
-    heads, d = config.mamba_n_heads, config.hidden_size
-    projected = inner + channels + heads
-    proj_bias = bool(config.mamba_proj_bias)
-    return (d * projected + (projected if proj_bias else 0)
-            + channels * config.mamba_d_conv + (channels if config.mamba_conv_bias else 0)
-            + 3 * heads + inner + inner * d + (d if proj_bias else 0))
+    """Parameters of one Mamba-2 mixer (GraniteMoeHybridMambaLayer, Bamba's;
+    NemotronHMamba2Mixer): in_proj (hidden -> the gate z, the conv's channels and one dt per
+    head), the depthwise conv1d (a kernel a channel, and its bias), dt_bias, A_log and D (one
+    per head), the gated RMSNorm over the inner width and out_proj (inner -> hidden); in_proj
+    and out_proj biased alike (`mamba_shape`)."""
+    m, d = mamba_shape(config), config.hidden_size
+    projected = m.inner + m.channels + m.heads
+    return (d * projected + (projected if m.proj_bias else 0)
+            + m.channels * m.conv + (m.channels if m.conv_bias else 0)
+            + 3 * m.heads + m.inner + m.inner * d + (d if m.proj_bias else 0))
 
 
 def mamba_state(config) -> tuple[int, int]:
     """The values one sequence's state holds in a Mamba-2 block, whatever its length: (the conv
-    state, the last mamba_d_conv inputs of each conv1d channel; the SSM state, a head_dim x
-    d_state matrix per head)."""
-    _, channels = mamba_widths(config)
-    return (channels * config.mamba_d_conv,
-            config.mamba_n_heads * mamba_head_dim(config) * config.mamba_d_state)
+    state, the last kernel's inputs of each conv1d channel; the SSM state, a head_dim x d_state
+    matrix per head)."""
+    m = mamba_shape(config)
+    return m.channels * m.conv, m.heads * m.head_dim * m.state
 
 
 def mamba_head_dim(config) -> int:
-    """A Mamba-2 head's width: mamba_d_head, or the inner width over the heads where the config
-    says "auto" (GraniteMoeHybridConfig's default, which the class resolves so)."""
+    """A Granite 4.0 Mamba-2 head's width: mamba_d_head, or the inner width over the heads
+    where the config says "auto" (GraniteMoeHybridConfig's default, which the class resolves
+    so)."""
     head = getattr(config, "mamba_d_head", "auto")
     if head in (None, "auto"):
         return int(config.mamba_expand * config.hidden_size) // config.mamba_n_heads
     return head
+
+
+# Nemotron-H's block kinds (NemotronHConfig's layers_block_type) and the character of each in
+# its published hybrid_override_pattern.
+NEMOTRON_H_PATTERN = {"M": "linear_attention", "*": "full_attention", "-": "mlp", "E": "moe"}
+
+
+# The Mamba-2 keys NemotronHConfig reads under older names (its __post_init__), as counted.
+NEMOTRON_H_OLD_KEYS = {"mamba_n_groups": "n_groups", "mamba_d_conv": "conv_kernel",
+                       "mamba_conv_bias": "use_conv_bias"}
+
+
+def nemotron_h_pattern(kinds: list[str]) -> str:
+    """Nemotron-H's block kinds as its hybrid_override_pattern writes them ("M-M*-")."""
+    return "".join(next((c for c, k in NEMOTRON_H_PATTERN.items() if k == kind), "?")
+                   for kind in kinds)
+
+
+def nemotron_h_layer_types(values: dict[str, Any]) -> Any:
+    """A Nemotron-H config.json's block kinds as NemotronHConfig reads them: its
+    layers_block_type (or layer_types, its attribute_map's name), else its
+    hybrid_override_pattern, else the class's default four blocks (Mamba-2, experts,
+    attention, MLP)."""
+    kinds = values.get("layers_block_type") or values.get("layer_types")
+    if isinstance(kinds, list):
+        return kinds
+    pattern = values.get("hybrid_override_pattern")
+    if isinstance(pattern, str):
+        return [NEMOTRON_H_PATTERN.get(c, c) for c in pattern]
+    return ["linear_attention", "moe", "full_attention", "mlp"]
+
+
+def nemotron_h_unbuilt(raw: dict[str, Any]) -> str | None:
+    """What of a Nemotron-H config.json prunebench or transformers does not build or run, said
+    with what to do; None when nothing: a block kind NemotronHBlock has no mixer for, blocks
+    of experts (`refuse_experts`), no attention block (transformers sizes the masks by an
+    attention block's cache, 5.17 and 5.25), an MLP block first (5.25's cache reads the
+    sequence length from the first block's entry, which an MLP block has not), or tied
+    embeddings (NemotronHForCausalLM ties nothing: its LM head is its own, whatever
+    tie_word_embeddings says)."""
+    kinds = nemotron_h_layer_types(raw)
+    unknown = sorted({k for k in kinds if k not in NEMOTRON_H_PATTERN.values()})
+    redo = ("re-download or rebuild the model; a config.json edited by hand no longer "
+            "describes its blocks")
+    if unknown:
+        return (f"gives block kinds {unknown} (layers_block_type / hybrid_override_pattern): "
+                "NemotronHForCausalLM builds a mixer for M / linear_attention (Mamba-2), * / "
+                "full_attention, - / mlp and E / moe (experts) only (transformers 5.25 reads "
+                f"no older name): {redo}")
+    if "moe" in kinds:
+        try:
+            refuse_experts(SimpleNamespace(layer_types=kinds))
+        except FamilyUnsupported as err:
+            return f"describes a model prunebench does not support: {err}"
+    if "full_attention" not in kinds:
+        return ("gives no attention block (* in hybrid_override_pattern): transformers sizes a "
+                "Nemotron-H model's masks by an attention block's cache, so neither generate "
+                f"nor any cached forward runs without one: {redo}")
+    if kinds[0] == "mlp":
+        return ("gives an MLP block first (- at the start of hybrid_override_pattern): "
+                "transformers 5.25's cache reads the sequence length from the first block's "
+                f"entry, which an MLP block has not, so generate stops: {redo}")
+    if raw.get("tie_word_embeddings"):
+        return ("sets tie_word_embeddings, which NemotronHForCausalLM does not follow (it ties "
+                "nothing: its LM head is a weight of its own, and counts and loads would take "
+                "it for the embedding): set it to false, as the published models have it")
+    return None
+
+
+def one_mixer_block_shapes(config) -> list[dict[str, Any]]:
+    """Each block of a Nemotron-H model (`Family.one_mixer_blocks`) by the one mixer it holds:
+    attention's heads (its only KV cache), a Mamba-2 mixer's state (`linear_attention`), an
+    MLP's width; the others' entries 0. A block of experts is refused (`refuse_experts`)."""
+    refuse_experts(config)
+    shapes = []
+    for kind in config.layer_types:
+        attention = kind == "full_attention"
+        shapes.append({"mixer": kind,
+                       "num_attention_heads": config.num_attention_heads if attention else 0,
+                       "num_key_value_heads": config.num_key_value_heads if attention else 0,
+                       "intermediate_size": config.intermediate_size if kind == "mlp" else 0,
+                       "linear_attention": kind == "linear_attention",
+                       "o_proj_bias": False, "down_proj_bias": mlp_bias(config)})
+    return shapes
+
+
+def one_mixer_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one Nemotron-H block (NemotronHBlock) of `shape`: its RMSNorm and its
+    mixer, a Mamba-2 mixer (`mamba_params`), attention (q, k, v and o projections of head_dim
+    wide heads, no biases) or an ungated MLP (up_proj and down_proj, biased by mlp_bias)."""
+    d = config.hidden_size
+    if shape["mixer"] == "linear_attention":
+        return d + mamba_params(config)
+    if shape["mixer"] == "full_attention":
+        q = shape["num_attention_heads"] * head_dim(config)
+        return d + 2 * d * q + 2 * d * shape["num_key_value_heads"] * head_dim(config)
+    m = shape["intermediate_size"]
+    return d + 2 * d * m + ((m + d) if mlp_bias(config) else 0)
+
+
+def refuse_experts(config) -> None:
+    """Refuse a Nemotron-H model with blocks of experts ("moe", E in hybrid_override_pattern:
+    Nemotron 3's), which prunebench neither counts nor prunes (its experts are ungated, with a
+    latent projection and a score-corrected router prunebench's mixture-of-experts support
+    does not read)."""
+    moe = [i for i, kind in enumerate(config.layer_types) if kind == "moe"]
+    if moe:
+        raise FamilyUnsupported(
+            f"this Nemotron-H model has blocks of experts (blocks {moe}: 'moe', E in "
+            "hybrid_override_pattern, as Nemotron 3's), which prunebench does not support: it "
+            "supports Nemotron-H's Mamba-2 (M), attention (*) and MLP (-) blocks, as "
+            "Nemotron-H-8B / 47B / 56B and Nemotron Nano 2 (NVIDIA-Nemotron-Nano-9B-v2, "
+            "-12B-v2) have them; use one of those")
 
 
 def per_layer_value(config, index: int, key: str) -> Any:
@@ -1083,7 +1236,11 @@ def depth_kept_blocks(config) -> list[int]:
     (Gemma4TextConfig makes the last block global whatever layer_types says: a sliding block
     left last would reload as another) and each block whose keys and values a block after it
     reuses (`kv_sources`: removing it would hand those blocks another block's); none in other
-    families."""
+    families; Nemotron-H's first block (transformers 5.25's cache reads the sequence length
+    from the first block's entry, which an MLP block has not: a prune that left one first
+    could not decode; its published models' first block is a Mamba-2 one)."""
+    if family(config).one_mixer_blocks:
+        return [0]
     if not family(config).per_layer_blocks:
         return []
     sources = {source for source in kv_sources(config) if source is not None}
@@ -1261,6 +1418,15 @@ def refuse_moe(config, what: str) -> None:
     stopped alike: those blocks hold no heads, and the fused block computes attention only;
     and a dense Gemma 4 model (`Family.per_layer_blocks`), whose blocks' shapes its surgery and
     fused block do not read."""
+    if family(config).one_mixer_blocks:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): each of its blocks holds one mixer "
+            f"({nemotron_h_pattern(config.layer_types)!r}: M a Mamba-2 mixer, * attention, - an MLP), which "
+            "prunebench's width surgery, sublayer removal and compiled decoder do not handle. "
+            "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
+            "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
+            "hf_static backend")
     if not is_moe(config) and any(linear := linear_attention_blocks(config)):
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -1590,6 +1756,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "attention_k_eq_v": False, "num_kv_shared_layers": 0,
                     "enable_moe_block": False, "use_double_wide_mlp": False,
                     "num_experts": None, "top_k_experts": None, "moe_intermediate_size": None},
+    # NemotronHConfig's (its shape keys' defaults; the blocks from layers_block_type or
+    # hybrid_override_pattern: config_from_dict): relu2 MLPs of 21504, attention of 32 heads
+    # of 128 on 8 KV heads, Mamba-2 mixers of 128 heads of 64 in 8 groups with a state of 128
+    # and a kernel of 4, biases off but the conv's, untied.
+    "nemotron_h": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 21504,
+                   "num_key_value_heads": 8, "head_dim": 128, "mlp_hidden_act": "relu2",
+                   "mlp_bias": False, "mamba_num_heads": 128, "mamba_head_dim": 64,
+                   "n_groups": 8, "ssm_state_size": 128, "conv_kernel": 4,
+                   "use_conv_bias": True, "use_bias": False, "max_position_embeddings": 4096},
     "gemma3_text": {**_LLAMA_DEFAULTS, "vocab_size": 262208, "hidden_size": 2304,
                     "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "tie_word_embeddings": True,
@@ -1638,6 +1813,13 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = qwen3_next_layer_types(values)
     if values.get("model_type") == "granitemoehybrid":
         values["layer_types"] = granite_hybrid_layer_types(values)
+    if values.get("model_type") == "nemotron_h":
+        # NemotronHConfig's older names of its Mamba-2 keys, which it reads as the new ones
+        values = {**values, **{new: values[old] for old, new in NEMOTRON_H_OLD_KEYS.items()
+                               if old in values}}
+        # NemotronHConfig's: the blocks' kinds decide how many there are
+        values["layer_types"] = nemotron_h_layer_types(values)
+        values["num_hidden_layers"] = len(values["layer_types"])
     if values.get("model_type") == "gemma4_text":
         values = gemma4_values(values)
     if values.get("model_type") == "gpt_oss" and not values.get("layer_types"):
@@ -2047,6 +2229,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         _check_gemma4_sharing(raw, path / "config.json")
     if model_type == "granitemoehybrid" and (problem := _granite_hybrid_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
+    if model_type == "nemotron_h" and (problem := nemotron_h_unbuilt(raw)):
+        raise PrunebenchError(f"{path / 'config.json'} {problem}")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
@@ -2240,6 +2424,8 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     shapes = getattr(config, "layer_shapes", None)
     if shapes is None and family(config).per_layer_blocks:
         return per_layer_block_shapes(config)  # Gemma 4 (never width-pruned)
+    if shapes is None and family(config).one_mixer_blocks:
+        return one_mixer_block_shapes(config)  # Nemotron-H (never width-pruned)
     if shapes is None:
         if is_moe(config) or any(linear_attention_blocks(config)):
             # Each block's MLP kind (Qwen3-MoE and Qwen2-MoE may mix dense blocks in): the
@@ -2307,6 +2493,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     """Parameters of one decoder block with the given shape (norm weights included)."""
     if family(config).per_layer_blocks:
         return per_layer_block_params(config, shape)
+    if family(config).one_mixer_blocks:
+        return one_mixer_block_params(config, shape)
     d, hd = config.hidden_size, head_dim(config)
     q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
     attn = d * q + 2 * d * kv + q * d

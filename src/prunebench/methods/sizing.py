@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 def removable_blocks(n_blocks: int, protect_first: int, protect_last: int,
                      kept: Sequence[int] = ()) -> list[int]:
     """The blocks a depth method may remove: those the protection leaves, but the ones the
-    model's family keeps (`kept`: param_count.depth_kept_blocks, Gemma 4's)."""
+    model's family keeps (`kept`: param_count.depth_kept_blocks, Gemma 4's and
+    Nemotron-H's)."""
     if protect_first < 0 or protect_last < 0 or protect_first + protect_last >= n_blocks:
         raise PrunebenchError(
             f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
@@ -44,8 +45,8 @@ def removable_blocks(n_blocks: int, protect_first: int, protect_last: int,
         raise PrunebenchError(
             f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
             f"block out of {n_blocks} beside the blocks the model needs kept ({sorted(kept)}: "
-            "its last block and the blocks whose keys and values later blocks reuse): lower "
-            "them (0 and 0 switch the protection off)")
+            "Gemma 4's last block and the blocks whose keys and values later blocks reuse, "
+            "Nemotron-H's first): lower them (0 and 0 switch the protection off)")
     return blocks
 
 
