@@ -23,7 +23,9 @@ half of each head rotating and head_dim set apart, StarCoder2-3B's ungated gelu 
 c_fc / c_proj with biases everywhere and biased LayerNorms, phi-2's parallel block, attention
 output `dense`, fc1 / fc2 MLP and biased LM head with q/k LayerNorms on, Granite 4.0's
 attention-only dense model with its shared MLP's packed input_linear, Apertus's ungated xIELU
-MLP with its own norm names, Ministral's per-block windows; sliding windows of 8
+MLP with its own norm names, Ministral's per-block windows, Helium's whole heads rotating in
+adjacent pairs and its norms weighing float32 statistics, VaultGemma's Gemma-2 attention with
+two norms a block; sliding windows of 8
 tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
 longer form, so
 that a 24-token cell passes them), dense, width-pruned (a KV
@@ -84,7 +86,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "hunyuan_v1_dense": "hunyuan-7b", "stablelm": "stablelm-2-1.6b",
                  "arcee": None, "nemotron": None, "starcoder2": "starcoder2-3b",
                  "phi": "phi-2", "granitemoehybrid": None,
-                 "apertus": None, "ministral": None}
+                 "apertus": None, "ministral": None,
+                 "helium": "helium-1-preview-2b", "vaultgemma": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -109,7 +112,12 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # projection (false as published, so sliced here) and llama3 rotary scaling over an original
 # context (8 tokens) inside the cell; Ministral (Ministral-8B-Instruct-2410's config.json not
 # confirmed here) with one full-attention block and three of a window inside the cells, as
-# `layer_types` says (the depth variant's removal of block 1 keeps both kinds).
+# `layer_types` says (the depth variant's removal of block 1 keeps both kinds). VaultGemma
+# (vaultgemma-1b's config.json not confirmed here) with Gemma-2's attention (queries scaled by
+# query_pre_attn_scalar, not head_dim's, soft caps) and two norms a block, a window inside the
+# cells on every other block as `layer_types` says. (Helium has a known shape,
+# helium-1-preview-2b's: its whole heads rotating in adjacent pairs, its heads filling the
+# hidden size, as they must.)
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -140,7 +148,10 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                 "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                 "original_max_position_embeddings": 8}),
             "ministral": dict(model_type="ministral", sliding_window=WINDOW,
-                              layer_types=["full_attention"] + ["sliding_attention"] * 3)}
+                              layer_types=["full_attention"] + ["sliding_attention"] * 3),
+            "vaultgemma": dict(model_type="vaultgemma", sliding_window=WINDOW,
+                               query_pre_attn_scalar=24,
+                               layer_types=["sliding_attention", "full_attention"] * 2)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)

@@ -181,8 +181,8 @@ def final_norm(model: nn.Module) -> nn.Module:
 
 
 def sparse_block(layer: nn.Module) -> nn.Module:
-    """A block's MLP or mixture of experts: GraniteMoE holds it as `block_sparse_moe` (Granite
-    4.0 too, where its config has experts), Llama 4 as `feed_forward`, every other family as
+    """A block's MLP or mixture of experts: GraniteMoE holds it as `block_sparse_moe`
+    (GraniteMoE-Shared too, its shared MLP beside it; Granite 4.0 where its config has experts), Llama 4 as `feed_forward`, every other family as
     its dense MLP (`projections.block_mlp`: Granite 4.0's `shared_mlp` without experts)."""
     return (getattr(layer, "block_sparse_moe", None) or getattr(layer, "feed_forward", None)
             or block_mlp(layer))
@@ -769,9 +769,10 @@ _GRANITE_MOE_NAMES = ((".block_sparse_moe.input_linear.weight",
                        ".block_sparse_moe.experts.down_proj"),
                       (".block_sparse_moe.router.layer.weight",
                        ".block_sparse_moe.router.weight"))
-# (Granite 4.0's experts as GraniteMoE's; its shared_mlp's input_linear / output_linear are
-# the modules' own names, kept)
-LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoehybrid": _GRANITE_MOE_NAMES,
+# (GraniteMoE-Shared's and Granite 4.0's experts as GraniteMoE's; their shared_mlp's
+# input_linear / output_linear are the modules' own names, kept)
+LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_MOE_NAMES,
+                "granitemoehybrid": _GRANITE_MOE_NAMES,
                 "phimoe": ((".mlp.gate.weight", ".mlp.router.weight"),)}
 
 

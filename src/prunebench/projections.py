@@ -80,18 +80,23 @@ def block_mlp(layer: nn.Module) -> nn.Module:
     return layer.mlp if hasattr(layer, "mlp") else layer.shared_mlp
 
 
-# A block's norms before attention and before the MLP by LLaMA's names, and the names Apertus
-# gives them (ApertusDecoderLayer: attention_layernorm, feedforward_layernorm).
-OWN_NORM_NAMES = {"input_layernorm": "attention_layernorm",
-                  "post_attention_layernorm": "feedforward_layernorm"}
+# A block's norms before attention and before the MLP by LLaMA's names, and the names other
+# families give them (ApertusDecoderLayer: attention_layernorm, feedforward_layernorm;
+# VaultGemmaDecoderLayer: pre_feedforward_layernorm before the MLP, Gemma-2's name, without
+# Gemma-2's norms of the sublayers' outputs).
+OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm",),
+                  "post_attention_layernorm": ("feedforward_layernorm",
+                                               "pre_feedforward_layernorm")}
 
 
 def block_norm(layer: nn.Module, name: str) -> nn.Module | None:
     """A block's norm by LLaMA's `name` (`input_layernorm`, `post_attention_layernorm`), under
     whatever name its family gives it; None where the block has none (OLMo-2's has no norm
-    before its sublayers, Cohere's parallel block none before its MLP)."""
-    for own in (name, OWN_NORM_NAMES.get(name)):
-        if own is not None and hasattr(layer, own):
+    before its sublayers, Cohere's parallel block none before its MLP). (Gemma-2's sandwich
+    block, whose post_attention_layernorm norms the attention's output, is read by its own
+    names: fused_block.)"""
+    for own in (name, *OWN_NORM_NAMES.get(name, ())):
+        if hasattr(layer, own):
             return getattr(layer, own)
     return None
 

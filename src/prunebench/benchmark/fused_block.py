@@ -237,8 +237,10 @@ class Block(nn.Module):
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
         # all four (its post_attention_layernorm is the attention output's), GLM-4's too
         # (under names of its own), OLMo-2's the output norms only.
-        # (Apertus names LLaMA's two norms otherwise: projections.block_norm.)
-        sandwich = hasattr(layer, "pre_feedforward_layernorm")
+        # (Apertus and VaultGemma name LLaMA's two norms otherwise: projections.block_norm;
+        # VaultGemma's block holds Gemma-2's pre_feedforward_layernorm without its output norms.)
+        sandwich = hasattr(layer, "post_feedforward_layernorm") and hasattr(
+            layer, "pre_feedforward_layernorm")
         before_attention = projections.block_norm(layer, "input_layernorm")
         post_only = before_attention is None
         outputs = sandwich or post_only

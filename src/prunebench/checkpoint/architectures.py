@@ -354,6 +354,18 @@ ARCHITECTURES["granite-3.3-8b"] = dict(
     max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=10000000.0,
     embedding_multiplier=12.0, attention_multiplier=0.0078125, residual_multiplier=0.22,
     logits_scaling=16.0, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+# kyutai/helium-1-preview-2b config.json as public code quotes it field for field (a test's copy
+# of mlx-community/helium-1-preview-2b-4bit's, whose shapes are the model's; another loader's
+# test gives the same shape; the hub could not be read here): LLaMA's layout with Helium's
+# pairwise rotation, 20 heads of 128 filling hidden 2560 (MHA), untied, a 4096-token context
+# at rotary base 100,000. 2,172,643,840 parameters (the model card: 2B). (kyutai/helium-1-2b,
+# the released model, has no shape here: no source of its config.json was found.)
+ARCHITECTURES["helium-1-preview-2b"] = dict(
+    model_type="helium", hidden_size=2560, intermediate_size=7040, num_hidden_layers=24,
+    num_attention_heads=20, num_key_value_heads=20, head_dim=128, vocab_size=48000,
+    tie_word_embeddings=False, max_position_embeddings=4096, rms_norm_eps=1e-8,
+    rope_theta=100000.0, attention_bias=False, mlp_bias=False, hidden_act="silu",
+    bos_token_id=1, eos_token_id=2)
 # llava-hf/llava-1.5-7b-hf config.json's text_config as public code quotes it (the hub could not
 # be read here): Vicuna-7B v1.5, LlamaConfig's defaults but a 4096-token context and 32,064
 # embeddings (image and padding tokens). Its language model, which prunebench keeps of this

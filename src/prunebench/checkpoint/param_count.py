@@ -9,7 +9,8 @@ Qwen2MoeConfig, GptOssConfig, DeepseekV3Config, DeepseekV2Config, GraniteMoeConf
 Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Config,
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
 Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
-Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig) or
+Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
+VaultGemmaConfig, GraniteMoeSharedConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -610,6 +611,20 @@ FAMILIES: dict[str, Family] = {
     # biases anywhere, each block's sliding window or full attention as `layer_types` says
     # (MinistralConfig makes every block sliding where the config gives a window and no list).
     "ministral": Family("MinistralForCausalLM", "MinistralConfig", False, False, None, False),
+    # HeliumAttention: LLaMA's q/k/v biases by attention_bias (false as published), an o_proj
+    # without a bias that reads hidden_size inputs (the heads must fill the hidden size:
+    # checked_config_json), whole heads rotating in adjacent pairs (GLM's pairing, its tables
+    # listing the frequencies twice over); HeliumMLP: LLaMA's (biases by mlp_bias);
+    # HeliumRMSNorm weighs the float32 statistics before the cast back (OLMo-2's); untied.
+    "helium": Family("HeliumForCausalLM", "HeliumConfig", None, False, "mlp_bias", False,
+                     pairwise_rotary=True, norm_weight_float32=True),
+    # VaultGemmaAttention / VaultGemmaMLP: Gemma-2's (biases on all four by attention_bias,
+    # queries scaled by query_pre_attn_scalar, soft caps, each block's window or full
+    # attention as layer_types says, a GeGLU MLP without biases); VaultGemmaDecoderLayer: two
+    # norms only, weighing by 1 + weight, input_layernorm and pre_feedforward_layernorm (no
+    # norms on the sublayers' outputs: projections.block_norm); scaled embeddings, tied.
+    "vaultgemma": Family("VaultGemmaForCausalLM", "VaultGemmaConfig", None, None, None, False,
+                         norm_plus_one=True, scaled_embedding=True),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -656,6 +671,14 @@ FAMILIES: dict[str, Family] = {
     # router over num_local_experts experts of intermediate_size, no biases.
     "granitemoe": Family("GraniteMoeForCausalLM", "GraniteMoeConfig", None, None, None, False,
                          multipliers=True, moe_intermediate_key="intermediate_size"),
+    # GraniteMoeSharedDecoderLayer: GraniteMoE's (its attention, norms, scalars and
+    # `block_sparse_moe`) and, where shared_intermediate_size is above 0, a
+    # GraniteMoeSharedMLP beside the experts (`shared_mlp`: input_linear [gate; up] packed,
+    # output_linear, no biases) of that width, which every token goes through, unscaled.
+    "granitemoeshared": Family("GraniteMoeSharedForCausalLM", "GraniteMoeSharedConfig", None,
+                               None, None, False, multipliers=True,
+                               moe_intermediate_key="intermediate_size",
+                               shared_expert=SharedExpert.one("shared_intermediate_size")),
     # GptOssAttention: attention_bias for all four (true in the published configs) and a sink
     # logit per query head; GptOssDecoderLayer: LLaMA's norms before the sublayers
     # (GptOssRMSNorm weighs the float32 statistics before the cast back, as OLMo-2's), and
@@ -1625,6 +1648,9 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                "lm_head_bias": False},
     # GraniteMoeConfig's: LLaMA's defaults with 8 experts, 2 per token.
     "granitemoe": {**_LLAMA_DEFAULTS, "num_local_experts": 8, "num_experts_per_tok": 2},
+    # GraniteMoeSharedConfig's: GraniteMoE's, with no shared MLP (shared_intermediate_size 0).
+    "granitemoeshared": {**_LLAMA_DEFAULTS, "num_local_experts": 8, "num_experts_per_tok": 2,
+                         "shared_intermediate_size": 0},
     # GptOssConfig's (the 120B's shape): experts of intermediate_size, head_dim 64 set apart,
     # biases on the four attention projections; layer_types alternate from a sliding block.
     "gpt_oss": {**_LLAMA_DEFAULTS, "vocab_size": 201088, "hidden_size": 2880,
@@ -1740,6 +1766,17 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # head per query head where config.json gives none, no head_dim of its own.
     "apertus": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 14336,
                 "max_position_embeddings": 65536, "hidden_act": "xielu"},
+    # HeliumConfig's (Helium-1 Preview's shape): head_dim 128 set apart, MHA, untied.
+    "helium": {**_LLAMA_DEFAULTS, "vocab_size": 48000, "hidden_size": 2560,
+               "intermediate_size": 7040, "num_hidden_layers": 24, "num_attention_heads": 20,
+               "num_key_value_heads": 20, "head_dim": 128, "max_position_embeddings": 4096},
+    # VaultGemmaConfig's (Gemma-2-2B's shape, as Gemma2Config's): a soft cap of 50 on the
+    # attention scores, tied.
+    "vaultgemma": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 2304,
+                   "intermediate_size": 9216, "num_hidden_layers": 26,
+                   "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                   "tie_word_embeddings": True, "max_position_embeddings": 8192,
+                   "attn_logit_softcapping": 50.0},
     # MinistralConfig's (MistralConfig's shape): a window of 4096 on every block where
     # config.json gives neither sliding_window nor layer_types.
     "ministral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
@@ -2187,17 +2224,20 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{value}")
     if model_type == "hunyuan_v1_moe":
         _check_hunyuan_experts(raw, path / "config.json")
-    # OlmoeAttention norms the whole query projection with a norm hidden_size wide: another
-    # head_dim builds (OlmoeConfig takes it) and stops at the first forward on a shape mismatch.
-    head_dim = raw.get("head_dim")
-    if (model_type == "olmoe" and head_dim is not None and heads and isinstance(hidden, int)
-            and head_dim * heads != hidden):
+    # A module hidden_size wide that reads every query head: another head_dim builds (the
+    # config class takes it) and stops at the first forward on a shape mismatch.
+    # (a null head_dim reads as left out: the class's default, as without_null_shapes reads it)
+    head_dim = raw.get("head_dim") or defaults.get("head_dim")
+    query_heads = raw.get("num_attention_heads", defaults.get("num_attention_heads"))
+    if (model_type in HEADS_FILL_HIDDEN and head_dim is not None and query_heads
+            and isinstance(hidden, int) and head_dim * query_heads != hidden):
         raise PrunebenchError(
-            f"{path / 'config.json'} gives head_dim={head_dim} with num_attention_heads={heads} "
-            f"and hidden_size={hidden}: OLMoE's q_norm is hidden_size wide, so its heads must "
-            "fill the hidden size (head_dim = hidden_size / num_attention_heads, or left out). "
-            "Re-download or rebuild the model; a config.json edited by hand no longer describes "
-            "its weights")
+            f"{path / 'config.json'} gives head_dim={head_dim} with "
+            f"num_attention_heads={query_heads} "
+            f"and hidden_size={hidden}: {HEADS_FILL_HIDDEN[model_type]} hidden_size wide, so "
+            "its heads must fill the hidden size (head_dim x num_attention_heads = "
+            "hidden_size). Re-download or rebuild the model; a config.json edited by hand no "
+            "longer describes its weights")
     # DeepseekV3Attention (V2's and Mistral4Attention too) expands its latent keys and values
     # to every query head and then repeats them by heads / KV heads: fewer KV heads than query
     # heads builds and stops at the first forward on a shape mismatch (the published models
@@ -2247,6 +2287,15 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "needs its entry: re-download or rebuild the model; a config.json edited by hand no "
             "longer describes its blocks")
     return raw
+
+
+# The families whose attention holds a module hidden_size wide over every query head (the
+# heads must fill the hidden size), by model_type: what the refusal says of it. OlmoeAttention
+# norms the whole query projection with a norm hidden_size wide; HeliumAttention's o_proj
+# reads hidden_size inputs (OlmoeConfig's head_dim is hidden / heads where config.json gives
+# none, HeliumConfig's 128 whatever the hidden size).
+HEADS_FILL_HIDDEN = {"olmoe": "OLMoE's q_norm (OlmoeAttention) is",
+                     "helium": "Helium's o_proj (HeliumAttention) reads inputs"}
 
 
 # The families of Gated DeltaNet blocks beside gated full-attention ones, by model_type: what
