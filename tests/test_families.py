@@ -19,12 +19,13 @@ LayerNorms, a sliding window, tied), Phi (a parallel block, an attention output 
 ungated MLP named fc1 / fc2, q/k LayerNorms with biases, partial rotary, a biased LM head), Apertus
 (an ungated MLP with xIELU's learned scalars, per-head q/k norms, norms under its own names,
 llama3 rotary scaling), Ministral (Mistral's block, sliding windows on the blocks layer_types
-names), and the mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
+names), Helium (whole heads rotating in adjacent pairs, float32-weighed norms, an o_proj without
+a bias), VaultGemma (Gemma-2's attention and soft caps with two norms a block), and the mixtures of experts Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE and gpt-oss (routers and fused experts;
 Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and unrenormalised
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
 dense block, gpt-oss with attention sinks, biases everywhere and sliding windows, DeepSeek-V2/V3
 with latent attention, GraniteMoE with Granite's scalars and its experts under
-`block_sparse_moe`, MiniMax-M2 with q/k norms over whole projections and a sigmoid router with a
+`block_sparse_moe`, GraniteMoE-Shared with a shared MLP beside them, MiniMax-M2 with q/k norms over whole projections and a sigmoid router with a
 score-correction buffer), each pruned with every method (the mixtures of experts: the depth methods,
 the others refused), saved, reloaded, benchmarked with both backends (the mixtures of experts:
 hf and hf_static, the compiled one refused) and evaluated, on tiny random models
@@ -73,6 +74,7 @@ from transformers import GraniteMoeHybridConfig
 from transformers import Qwen3_5MoeTextConfig
 from transformers import ApertusConfig, MinistralConfig
 from transformers import NemotronHConfig
+from transformers import GraniteMoeSharedConfig, HeliumConfig, VaultGemmaConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -257,6 +259,27 @@ FAMILIES = {
     "ministral": lambda: MinistralConfig(**SMALL, head_dim=16, sliding_window=6,
                                          layer_types=["full_attention"]
                                          + ["sliding_attention"] * 3),
+    # Helium (helium-1-2b, helium-1-preview-2b): LLaMA's block with whole heads rotating in
+    # adjacent pairs (GLM's pairing), RMSNorms weighing the float32 statistics, an o_proj
+    # without a bias reading hidden_size inputs (4 x 16 = 64: the heads fill it), q/k/v and MLP
+    # biases (attention_bias, mlp_bias: false as published, true here so that their slicing
+    # and FLAP's compensation are exercised), GQA (published: MHA), untied. Weights of std 0.1,
+    # as Arcee's: at 0.02 this model greedily repeats one token.
+    "helium": lambda: HeliumConfig(**SMALL, head_dim=16, attention_bias=True, mlp_bias=True,
+                                   initializer_range=0.1),
+    # VaultGemma (vaultgemma-1b): Gemma-2's attention (query_pre_attn_scalar, soft caps low
+    # enough to bend this model's scores and logits, q/k/v/o biases by attention_bias: false
+    # as published, true here) with a sliding window (6 tokens, inside the tested positions)
+    # on the blocks layer_types names, here the first and the third, so removing the first
+    # block moves a kind; two norms a block weighing by 1 + weight (the one before the MLP
+    # named pre_feedforward_layernorm), scaled embeddings, tied (as published). Weights of std
+    # 0.1: at 0.02 this tied model's greedy tokens hardly vary.
+    "vaultgemma": lambda: VaultGemmaConfig(**SMALL, head_dim=16, query_pre_attn_scalar=24,
+                                           attention_bias=True, attn_logit_softcapping=0.1,
+                                           final_logit_softcapping=0.5, sliding_window=6,
+                                           layer_types=["sliding_attention",
+                                                        "full_attention"] * 2,
+                                           initializer_range=0.1),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -330,6 +353,13 @@ FAMILIES = {
     "granitemoe": lambda: GraniteMoeConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2,
                                            embedding_multiplier=12.0, attention_multiplier=0.0151,
                                            residual_multiplier=0.22, logits_scaling=7.3),
+    # GraniteMoE-Shared: GraniteMoE's block (its four scalars, 2 of 4 experts under
+    # `block_sparse_moe`) with a shared MLP of another width (48) beside the experts in every
+    # block (`shared_mlp`, its gate and up packed in input_linear).
+    "granitemoeshared": lambda: GraniteMoeSharedConfig(
+        **SMALL, num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=48,
+        embedding_multiplier=12.0, attention_multiplier=0.0151, residual_multiplier=0.22,
+        logits_scaling=7.3),
     # OLMo (the first): LLaMA's block with LayerNorms without parameters and q, k and v clamped
     # to +-clip_qkv (0.1 here, which the small random projections cross, as OLMo-7B-0424's 8
     # bounds its activations).
@@ -458,7 +488,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "llama4_text", "qwen3_next",
        "granitemoehybrid",
        "mistral4",
-       "qwen3_5_moe_text"}
+       "qwen3_5_moe_text",
+       "granitemoeshared"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
@@ -503,7 +534,9 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granitemoehybrid": "GraniteMoeHybridForCausalLM",
            "mistral4": "Mistral4ForCausalLM",
            "qwen3_5_moe_text": "Qwen3_5MoeForCausalLM",
-           "nemotron_h": "NemotronHForCausalLM"}
+           "nemotron_h": "NemotronHForCausalLM",
+           "helium": "HeliumForCausalLM", "vaultgemma": "VaultGemmaForCausalLM",
+           "granitemoeshared": "GraniteMoeSharedForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1129,9 +1162,9 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
     method_function("depth_mag")(model, None, int(TARGET * numel(model)),
                                  protect_first=1, protect_last=1)
     save_model(model, None, tmp_path / "depth")
-    # Gemma-2's soft-capped attention needs eager attention, which transformers before 5.2x
-    # does not pick by itself (docs/families.md says to ask for it).
-    eager = {"attn_implementation": "eager"} if name == "gemma2" else {}
+    # Gemma-2's (and VaultGemma's) soft-capped attention needs eager attention, which
+    # transformers before 5.2x does not pick by itself (docs/families.md says to ask for it).
+    eager = {"attn_implementation": "eager"} if name in ("gemma2", "vaultgemma") else {}
     loader = getattr(transformers, CLASSES[name]) if name in NO_AUTO_CLASS else (
         AutoModelForCausalLM)
     theirs = in_allocated_memory(loader.from_pretrained(
@@ -1272,6 +1305,14 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
         # MinistralAttention reads the None MinistralConfig leaves: neither builds, both refused
         for folder in (null, left_out):
             with pytest.raises(PrunebenchError, match="no head_dim for a (Hunyuan|Ministral) "):
+                load_config(folder)
+        return
+    if name == "helium" and key == "head_dim":
+        # HeliumConfig's head_dim is then its 128 (the tiny model's 16 heads no longer fill the
+        # hidden size, which HeliumAttention's o_proj reads): refused, as transformers cannot
+        # run it
+        for folder in (null, left_out):
+            with pytest.raises(PrunebenchError, match="head_dim=128 .*Helium's o_proj"):
                 load_config(folder)
         return
     if name == "nemotron" and key == "num_key_value_heads":
@@ -1796,7 +1837,10 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              # Qwen3.5-35B-A3B's and Gemma 4 31B's and 26B-A4B's language models, from their
              # config values and by hand (tests/test_qwen3_5.py, tests/test_gemma4.py)
              "qwen3.5-35b-a3b": 34_660_610_688, "gemma-4-31b": 30_697_345_280,
-             "gemma-4-26b-a4b": 25_233_141_760}
+             "gemma-4-26b-a4b": 25_233_141_760,
+
+             # Helium-1 Preview, counted from its config.json (the card: 2B)
+             "helium-1-preview-2b": 2_172_643_840}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

@@ -554,7 +554,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
     assert (shared > 0) == (name in ("qwen2_moe", "deepseek_v3", "deepseek_v2", "glm4_moe",
                                      "ernie4_5_moe", "hunyuan_v1_moe",
                                      "llama4_text", "qwen3_next", "granitemoehybrid",
-                                     "mistral4", "qwen3_5_moe_text"))
+                                     "mistral4", "qwen3_5_moe_text",
+                                     "granitemoeshared"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s

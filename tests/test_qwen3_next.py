@@ -232,13 +232,15 @@ def test_the_hf_backend_decodes_a_depth_pruned_model_as_transformers_generate(dr
 
 
 def check_a_depth_pruned_reload_decodes_as_transformers(model, drop, model_class,
-                                                        folder) -> None:
+                                                        folder, **load) -> None:
     """`model` with blocks `drop` removed, saved to `folder` and loaded again by prunebench and
-    by transformers' `model_class`: check_hf_backends_decode_as_transformers on the two."""
+    by transformers' `model_class` (`load`: its from_pretrained's other arguments, VaultGemma's
+    eager attention): check_hf_backends_decode_as_transformers on the two."""
     remove_blocks(model, drop)
     save_model(model, None, folder)
     ours = load_model(folder)
-    theirs = in_allocated_memory(model_class.from_pretrained(folder, dtype=torch.float32)).eval()
+    theirs = in_allocated_memory(model_class.from_pretrained(folder, dtype=torch.float32,
+                                                             **load)).eval()
     check_hf_backends_decode_as_transformers(ours, theirs)
 
 
