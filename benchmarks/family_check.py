@@ -25,10 +25,10 @@ output `dense`, fc1 / fc2 MLP and biased LM head with q/k LayerNorms on, Granite
 attention-only dense model with its shared MLP's packed input_linear, Apertus's ungated xIELU
 MLP with its own norm names, Ministral's per-block windows, Helium's whole heads rotating in
 adjacent pairs and its norms weighing float32 statistics, VaultGemma's Gemma-2 attention with
-two norms a block; sliding windows of 8
-tokens, as Mistral-7B-v0.1, Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in
-longer form, so
-that a 24-token cell passes them), dense, width-pruned (a KV
+two norms a block, Pythia-6.9B's q/k/v packed head by head, biases everywhere, ungated gelu
+MLP and parallel block of two LayerNorms; sliding windows of 8 tokens, as Mistral-7B-v0.1,
+Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
+24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
 depth-pruned (one block out). Each decodes greedily with the compiled backend and with HF
 generate, in float32: the tokens must agree up to a row's first near tie. In the benchmarks'
@@ -65,6 +65,7 @@ from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.benchmark.compiled import MODES, StaticDecoder, resolve_mode  # noqa: E402
 from prunebench.commands.arguments import non_negative_int, positive_int  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_values  # noqa: E402
+from prunebench.checkpoint.param_count import kv_heads  # noqa: E402
 from prunebench.methods import surgery  # noqa: E402
 from prunebench.modeling import (build_model, config_class, remove_blocks,  # noqa: E402
                                  resolve_device, resolve_dtype)
@@ -87,7 +88,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "arcee": None, "nemotron": None, "starcoder2": "starcoder2-3b",
                  "phi": "phi-2", "granitemoehybrid": None,
                  "apertus": None, "ministral": None,
-                 "helium": "helium-1-preview-2b", "vaultgemma": None}
+                 "helium": "helium-1-preview-2b", "vaultgemma": None,
+                 "gpt_neox": "pythia-6.9b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -171,6 +173,8 @@ def small_config(family: str):
         values.update(use_parallel_residual=True, qk_layernorm=True)  # on 1.6B's biases
     if model_type == "starcoder2":  # its window (published 4096) inside the cells
         values["sliding_window"] = WINDOW
+    if model_type == "gpt_neox":  # a KV head per query head, GPTNeoXConfig's only kind
+        values.pop("num_key_value_heads")
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)
@@ -206,7 +210,8 @@ def variants(config, device, seed: int) -> dict:
     dense.to(device)
     width = copy.deepcopy(dense)
     surgery.remove_kv_groups(width, 1, [0])
-    surgery.remove_kv_groups(width, 2, [0, 1])  # no heads left: its output bias alone
+    # no heads left: its output bias alone (GPT-NeoX's four KV heads too)
+    surgery.remove_kv_groups(width, 2, range(kv_heads(config)))
     surgery.remove_channels(width, 3, range(0, SMALL_WIDTH, 2))
     depth = copy.deepcopy(dense)
     remove_blocks(depth, [1])

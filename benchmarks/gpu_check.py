@@ -57,6 +57,7 @@ from script_arguments import (BATCH_SIZES_HELP, add_device_and_dtype,  # noqa: E
 
 from prunebench import benchmark as bench  # noqa: E402
 from prunebench.checkpoint.architectures import ARCHITECTURES, architecture_config  # noqa: E402
+from prunebench.checkpoint.param_count import kv_heads  # noqa: E402
 from prunebench.commands.arguments import (non_negative_int, parse_batches,  # noqa: E402
                                            parse_token_configs, positive_int, time_budget)
 from prunebench.atomic import write_json, write_text  # noqa: E402
@@ -147,7 +148,7 @@ def width_config(config: LlamaConfig, target_params: int) -> LlamaConfig:
     """LLM-Pruner-like shapes: one ratio over the prunable blocks, plus a zero-head block."""
     blocks = pruned_range(config.num_hidden_layers)
     zero_head = blocks[len(blocks) // 2]
-    heads, kv = config.num_attention_heads, config.num_key_value_heads
+    heads, kv = config.num_attention_heads, kv_heads(config)
     groups = heads // kv
 
     def shaped(ratio: float) -> LlamaConfig:

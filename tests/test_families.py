@@ -75,6 +75,7 @@ from transformers import Qwen3_5MoeTextConfig
 from transformers import ApertusConfig, MinistralConfig
 from transformers import NemotronHConfig
 from transformers import GraniteMoeSharedConfig, HeliumConfig, VaultGemmaConfig
+from transformers import GPTNeoXConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -86,7 +87,7 @@ from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim, layer_shapes,
                                  load_config, load_model, remove_blocks, save_model)
 from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
-                                             is_moe, sparse_mlp_blocks)
+                                             is_moe, kv_heads, sparse_mlp_blocks)
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.benchmark.runners import chunked_static_cache_problem
@@ -280,6 +281,16 @@ FAMILIES = {
                                            layer_types=["sliding_attention",
                                                         "full_attention"] * 2,
                                            initializer_range=0.1),
+    # GPT-NeoX (Pythia's layout): one query_key_value module packing each head's q, k and v
+    # rows together, biases on it, the attention's `dense` and both MLP projections, an ungated
+    # gelu MLP, biased LayerNorms, the parallel residual with a norm before each sublayer, a
+    # quarter of each head rotating (rotary_pct 0.25 as published); one KV head per query head
+    # (GPTNeoXConfig has no other). Weights of std 0.2, as StableLM's: at 0.02 the greedy
+    # tokens of this random model repeat.
+    "gpt_neox": lambda: GPTNeoXConfig(**{k: v for k, v in SMALL.items()
+                                         if k != "num_key_value_heads"},
+                                      rotary_pct=0.25, use_parallel_residual=True,
+                                      initializer_range=0.2),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -520,6 +531,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "arcee": "ArceeForCausalLM", "nemotron": "NemotronForCausalLM",
            "starcoder2": "Starcoder2ForCausalLM", "phi": "PhiForCausalLM",
            "apertus": "ApertusForCausalLM", "ministral": "MinistralForCausalLM",
+           "gpt_neox": "GPTNeoXForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -866,7 +878,7 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
         assert numel(model) == count_params(model.config)
         return
     hd = head_dim(model.config)
-    rep = model.config.num_attention_heads // model.config.num_key_value_heads
+    rep = model.config.num_attention_heads // kv_heads(model.config)  # (GPT-NeoX: no key)
     with torch.no_grad():  # group 0 of block 1: its query heads 0..rep-1
         projections.o_proj(model.model.layers[1].self_attn).weight[:, :rep * hd] = 0
     x = ids()
@@ -876,7 +888,8 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     k_norm_before = None if norm is None else model.model.layers[1].self_attn.k_norm.weight.detach().clone()
     surgery.remove_kv_groups(model, 1, [0])
     attn = model.model.layers[1].self_attn
-    assert projections.attention_heads(attn, hd) == (rep, 1)
+    kv = kv_heads(model.config) - 1  # (2 KV groups but GPT-NeoX's, a KV head per query head)
+    assert projections.attention_heads(attn, hd) == (rep * kv, kv)
     assert numel(model) == count_params(model.config)
     if name in ("olmo2", "olmo3"):
         # OLMo-2 norms the whole q and k projections: the kept channels keep their weights,
@@ -926,7 +939,8 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
     model = build_model(FAMILIES[name](), device="meta")
     block = sum(p.numel() * 4 for p in model.model.layers[0].parameters())
     placement = plan(model, "auto", max_memory={0: 3 * block, 1: 3 * block, "cpu": 100 * block})
-    devices = [placement.get(f"model.layers.{i}") for i in range(len(model.model.layers))]
+    layers = next(n for n, m in model.named_modules() if m is model.model.layers)  # (GPT-NeoX's
+    devices = [placement.get(f"{layers}.{i}") for i in range(len(model.model.layers))]  # own)
     assert None not in devices, f"a block was split: {placement}"
     assert len(set(devices)) > 1, placement  # the caps really spread the blocks
 
@@ -1806,6 +1820,8 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "hunyuan-7b": 7_504_568_320, "hunyuan-1.8b": 1_791_080_448,
              "hunyuan-0.5b": 539_010_048,
              "stablelm-3b-4e1t": 2_795_443_200, "stablelm-2-1.6b": 1_644_515_328,
+             "pythia-6.9b": 6_857_302_016, "pythia-12b": 11_846_072_320,
+             "gpt-neox-20b": 20_554_567_680,
              "starcoder2-3b": 3_030_371_328,  # the card's 3B
              "phi-2": 2_779_683_840,  # the card's 2.78B
              # counted from their config.json (the cards: 7B, 15B, 1.3B)

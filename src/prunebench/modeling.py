@@ -46,8 +46,9 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
-from prunebench.projections import (block_mlp, down_proj, get_part, mlp_gated, mlp_inputs,
-                                    module_name, o_proj, set_block_heads, set_part)
+from prunebench.projections import (alias_llama_names, block_mlp, down_proj, get_part,
+                                    mlp_gated, mlp_inputs, module_name, o_proj,
+                                    set_attention, set_block_heads, set_part)
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
     # which jobs that read a config or a tokenizer (calibration, dense report) do without
@@ -264,7 +265,8 @@ class ZeroHeadAttention(nn.Module):
         setattr(self, name, nn.Linear(0, config.hidden_size, bias=has_bias))
 
     def forward(self, hidden_states: torch.Tensor, *args, **kwargs):
-        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        # (GPT-NeoX's block passes its cache as `layer_past`)
+        cache = kwargs.get("cache", kwargs.get("past_key_values", kwargs.get("layer_past")))
         if cache is not None:
             b, s = hidden_states.shape[:2]
             dummy = hidden_states.new_zeros(b, 1, s, 1)
@@ -324,13 +326,15 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
     if n_q == 0:
         zero = ZeroHeadAttention(config, layer_idx, out_bias, out_name)
         zero.to(device=out_weight.device, dtype=out_weight.dtype)
-        layer.self_attn = zero
+        set_attention(layer, zero)
     else:
         if n_q % n_kv:
             raise PrunebenchError(f"block {layer_idx}: {n_q} query heads is not a multiple of "
                                   f"{n_kv} KV heads")
-        if "qkv_proj" in layout.packed:  # Phi-3: one qkv_proj, rows [q; k; v]
-            attn.qkv_proj = _linear(d, (n_q + 2 * n_kv) * hd, in_bias, attn.qkv_proj)
+        if "qkv_proj" in layout.packed:  # Phi-3: one qkv_proj, rows [q; k; v] (GPT-NeoX's
+            # query_key_value, head by head)
+            set_part(attn, "qkv_proj", _linear(d, (n_q + 2 * n_kv) * hd, in_bias,
+                                               get_part(attn, "qkv_proj")))
         else:
             attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
             attn.k_proj = _linear(d, n_kv * hd, in_bias, attn.k_proj)
@@ -486,7 +490,8 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     with torch.device(device), default_dtype(dtype):
         # Made in `dtype` rather than cast to it: a model built in float32 first needs twice
         # the memory of a half-precision one (Mixtral-8x7B: 187 GB, more than an H200 has).
-        model = cls(config)
+        # (GPT-NeoX's modules answer LLaMA's names too: alias_llama_names)
+        model = alias_llama_names(cls(config))
         if dtype is not None:
             # what transformers makes float32 whatever the default, in `dtype` too, but for
             # what it keeps in float32 at that dtype when loading (DeepSeek's routers)
@@ -771,17 +776,27 @@ _GRANITE_MOE_NAMES = ((".block_sparse_moe.input_linear.weight",
                        ".block_sparse_moe.router.weight"))
 # (GraniteMoE-Shared's and Granite 4.0's experts as GraniteMoE's; their shared_mlp's
 # input_linear / output_linear are the modules' own names, kept)
+# GPT-NeoX's published LM head, `embed_out` (GPTNeoXForCausalLM's `lm_head`: transformers
+# renames it as it loads, in 5.17 and 5.25), matched as the whole name.
 LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_MOE_NAMES,
                 "granitemoehybrid": _GRANITE_MOE_NAMES,
-                "phimoe": ((".mlp.gate.weight", ".mlp.router.weight"),)}
+                "phimoe": ((".mlp.gate.weight", ".mlp.router.weight"),),
+                "gpt_neox": (("embed_out.weight", "lm_head.weight"),)}
 
 
 def loaded_name(model_type: str, name: str) -> str:
     """A checkpoint tensor's name as the family's transformers class holds it."""
     for published, loaded in LOADED_NAMES.get(model_type, ()):
-        if name.endswith(published):
+        if name.endswith(published) and (published.startswith(".") or name == published):
             return name[: -len(published)] + loaded
     return name
+
+
+def embedding_name(model: nn.Module) -> str:
+    """The input embedding's weight by its name in the state dict (`model.embed_tokens.weight`,
+    GPT-NeoX's `gpt_neox.embed_in.weight`)."""
+    weight = model.get_input_embeddings().weight
+    return next(name for name, p in model.named_parameters() if p is weight)
 
 
 def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
@@ -808,8 +823,9 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         state = {loaded_name(config.model_type, k): v for k, v in state.items()}
     if config.tie_word_embeddings:
         head = state.pop("lm_head.weight", None)
-        if "model.embed_tokens.weight" not in state and head is not None:
-            state["model.embed_tokens.weight"] = head  # tied, saved under the head's name
+        embedding = embedding_name(model)
+        if embedding not in state and head is not None:
+            state[embedding] = head  # tied, saved under the head's name
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state) - ({"lm_head.weight"} if config.tie_word_embeddings else set()))
     unexpected = sorted(set(state) - set(expected))

@@ -23,6 +23,12 @@ down projection `output_linear`. Every name this module gives or
 takes is LLaMA's part name (or a packed module's, `qkv_proj` / `gate_up_proj`, which no family
 names otherwise); `get_part` and `set_part` alone resolve it to the family's module, so that
 each is sliced, scored, fused and adapted where the family's forward reads it.
+
+GPT-NeoX's block packs q, k and v into one module too (`query_key_value`, its `qkv_proj`), but
+head by head, [q_0; k_0; v_0; q_1; ...] (`PER_HEAD_PACKED`): its rows by part come from
+`attention_part_rows`, never from a split at the q and k widths. Its modules above the parts
+are named otherwise too (the model's `gpt_neox`, its `embed_in` and `final_layer_norm`, each
+block's `attention`); `alias_llama_names` has them answer LLaMA's names as well.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import PACKED_PARTS
 
 ATTENTION_PARTS, MLP_PARTS = PACKED_PARTS["qkv_proj"], PACKED_PARTS["gate_up_proj"]
@@ -41,10 +48,25 @@ ATTENTION_PARTS, MLP_PARTS = PACKED_PARTS["qkv_proj"], PACKED_PARTS["gate_up_pro
 # the block's attribute that holds the module (`self_attn`, `mlp`).
 OWN_NAMES = {("self_attn", "dense"): "o_proj", ("mlp", "c_fc"): "up_proj",
              ("mlp", "c_proj"): "down_proj", ("mlp", "fc1"): "up_proj", ("mlp", "fc2"): "down_proj",
-             ("mlp", "input_linear"): "gate_up_proj", ("mlp", "output_linear"): "down_proj"}
+             ("mlp", "input_linear"): "gate_up_proj", ("mlp", "output_linear"): "down_proj",
+             # GPT-NeoX: GPTNeoXAttention's query_key_value (and `dense`, Phi's name),
+             # GPTNeoXMLP's dense_h_to_4h / dense_4h_to_h
+             ("self_attn", "query_key_value"): "qkv_proj", ("mlp", "dense_h_to_4h"): "up_proj",
+             ("mlp", "dense_4h_to_h"): "down_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`).
 MLP_OWNERS = {"shared_mlp": "mlp"}
+# Block attributes that hold its attention under another name than `self_attn` (GPT-NeoX's
+# `attention`), looked up in OWN_NAMES as `self_attn`.
+ATTENTION_OWNERS = {"attention": "self_attn"}
+# Packed q/k/v modules whose rows go head by head, [q_0; k_0; v_0; q_1; ...], one KV head per
+# query head (GPTNeoXAttention views query_key_value's output as [heads, 3 x head_dim]).
+PER_HEAD_PACKED = ("query_key_value",)
+# Modules named otherwise than LLaMA's above a block's parts, by model_type: LLaMA's name ->
+# the family's (GPTNeoXForCausalLM's `gpt_neox`, GPTNeoXModel's `embed_in` and
+# `final_layer_norm`, GPTNeoXLayer's `attention`).
+MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "embed_tokens": "embed_in",
+                               "norm": "final_layer_norm", "self_attn": "attention"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
@@ -68,7 +90,31 @@ def llama_name(qualified: str) -> str:
     up_proj), or its own last name where the family names it as LLaMA does."""
     owner, _, name = qualified.rpartition(".")
     owner = owner.rpartition(".")[2]
-    return part_name(MLP_OWNERS.get(owner, owner), name)
+    return part_name({**MLP_OWNERS, **ATTENTION_OWNERS}.get(owner, owner), name)
+
+
+def alias_llama_names(model: nn.Module) -> nn.Module:
+    """`model` with its modules that its family names otherwise than LLaMA's (`MODULE_ALIASES`:
+    GPT-NeoX's) answering LLaMA's names too (`model.model.layers[i].self_attn` is GPT-NeoX's
+    `gpt_neox.layers[i].attention`), as every module of prunebench reads them. Plain attributes
+    of the owning modules, not submodules: the state dict, the saved checkpoint and
+    transformers' forward keep the family's own names. Of the aliased modules prunebench
+    replaces a block's attention alone, through `set_attention`, which keeps its alias right."""
+    aliases = MODULE_ALIASES.get(getattr(getattr(model, "config", None), "model_type", None))
+    for module in model.modules() if aliases else ():
+        for llama, own in aliases.items():
+            if own in module._modules and llama not in module._modules:
+                object.__setattr__(module, llama, module._modules[own])
+    return model
+
+
+def set_attention(layer: nn.Module, attention: nn.Module) -> None:
+    """Put `attention` where the block's forward reads it (`self_attn`, GPT-NeoX's
+    `attention`), its LLaMA alias (`alias_llama_names`) following it."""
+    own = next((name for name in ATTENTION_OWNERS if name in layer._modules), "self_attn")
+    setattr(layer, own, attention)
+    if own != "self_attn":
+        object.__setattr__(layer, "self_attn", attention)
 
 
 def block_mlp(layer: nn.Module) -> nn.Module:
@@ -127,8 +173,8 @@ def attention_heads(attn: nn.Module, head_dim: int) -> tuple[int, int]:
     n_q = o_proj(attn).in_features // head_dim  # o_proj reads every query head, in any family
     if n_q == 0:
         return 0, 0
-    if hasattr(attn, "qkv_proj"):
-        return n_q, (attn.qkv_proj.out_features - n_q * head_dim) // (2 * head_dim)
+    if packed_attention(attn):
+        return n_q, (get_part(attn, "qkv_proj").out_features - n_q * head_dim) // (2 * head_dim)
     return n_q, attn.k_proj.out_features // head_dim
 
 
@@ -138,9 +184,20 @@ def mlp_width(mlp: nn.Module) -> int:
 
 
 def attention_inputs(attn: nn.Module) -> tuple[str, ...]:
-    """The parts that read a block's attention input: Phi-3's packed qkv_proj, or LLaMA's
-    q_proj, k_proj and v_proj."""
-    return ("qkv_proj",) if hasattr(attn, "qkv_proj") else ATTENTION_PARTS
+    """The parts that read a block's attention input: Phi-3's packed qkv_proj (GPT-NeoX's
+    query_key_value), or LLaMA's q_proj, k_proj and v_proj."""
+    return ("qkv_proj",) if packed_attention(attn) else ATTENTION_PARTS
+
+
+def packed_attention(attn: nn.Module) -> bool:
+    """Whether a block's attention packs q, k and v into one module (Phi-3's qkv_proj, rows
+    [q; k; v]; GPT-NeoX's query_key_value, head by head: `qkv_per_head`)."""
+    return module_name(attn, "qkv_proj") in attn._modules
+
+
+def qkv_per_head(attn: nn.Module) -> bool:
+    """Whether a block's packed q/k/v rows go head by head (GPT-NeoX's `PER_HEAD_PACKED`)."""
+    return module_name(attn, "qkv_proj") in PER_HEAD_PACKED
 
 
 def mlp_inputs(mlp: nn.Module) -> tuple[str, ...]:
@@ -170,6 +227,19 @@ def attention_row_split(attn: nn.Module, head_dim: int) -> list[int]:
     return [n_q * head_dim, n_kv * head_dim, n_kv * head_dim]
 
 
+def attention_part_rows(attn: nn.Module, head_dim: int) -> dict[str, list[int]]:
+    """The rows of a packed q/k/v module that hold each of q_proj, k_proj and v_proj, in their
+    heads' order: Phi-3's three runs [q; k; v], or, head by head (GPT-NeoX's, one KV head per
+    query head), head h's q, k and v at rows h x 3 x head_dim + (0, 1, 2) x head_dim onwards."""
+    n_q, n_kv = attention_heads(attn, head_dim)
+    if not qkv_per_head(attn):
+        starts = dict(zip(ATTENTION_PARTS, (0, n_q * head_dim, (n_q + n_kv) * head_dim)))
+        return {part: list(range(starts[part], starts[part] + size)) for part, size
+                in zip(ATTENTION_PARTS, attention_row_split(attn, head_dim))}
+    return {part: [(3 * h + i) * head_dim + c for h in range(n_q) for c in range(head_dim)]
+            for i, part in enumerate(ATTENTION_PARTS)}
+
+
 def part_tensors(layer: nn.Module, head_dim: int,
                  tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """`tensors` (one per part of `layer`, as `scored_weights` names them: weights, gradients,
@@ -177,7 +247,10 @@ def part_tensors(layer: nn.Module, head_dim: int,
     parts' rows."""
     out = {}
     for name, t in tensors.items():
-        if name == "qkv_proj":
+        if name == "qkv_proj" and qkv_per_head(layer.self_attn):  # GPT-NeoX: head by head
+            rows = attention_part_rows(layer.self_attn, head_dim)
+            out.update({part: t[rows[part]] for part in ATTENTION_PARTS})
+        elif name == "qkv_proj":
             out.update(zip(ATTENTION_PARTS, t.split(attention_row_split(layer.self_attn, head_dim))))
         elif name == "gate_up_proj":
             out.update(zip(MLP_PARTS, t.split(mlp_width(block_mlp(layer)))))
@@ -200,8 +273,17 @@ def kept_attention_rows(attn: nn.Module, head_dim: int, q_rows: list[int],
                         kv_rows: list[int]) -> dict[str, list[int]]:
     """The rows of each attention input part (`attention_inputs`) that keep the given q rows
     and K/V rows."""
-    if not hasattr(attn, "qkv_proj"):
+    if not packed_attention(attn):
         return {"q_proj": q_rows, "k_proj": kv_rows, "v_proj": kv_rows}
+    if qkv_per_head(attn):
+        # GPT-NeoX: every kept head's q, k and v rows, in the module's order (one KV head per
+        # query head, so the kept q and K/V rows name the same heads)
+        if q_rows != kv_rows:
+            raise PrunebenchError("a head-by-head packed q/k/v module (GPT-NeoX's "
+                                  "query_key_value) keeps the same heads' q, k and v rows: "
+                                  "report it, this is a bug")
+        parts = attention_part_rows(attn, head_dim)
+        return {"qkv_proj": sorted(parts[part][r] for part in ATTENTION_PARTS for r in q_rows)}
     n_q_rows, n_kv_rows, _ = attention_row_split(attn, head_dim)
     return {"qkv_proj": [*q_rows, *(n_q_rows + r for r in kv_rows),
                          *(n_q_rows + n_kv_rows + r for r in kv_rows)]}

@@ -231,7 +231,8 @@ class Block(nn.Module):
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
         self.residual_multiplier = residual_multiplier  # Granite: each sublayer's output
         # Cohere: the MLP reads the attention's normed input (no norm of its own), and both
-        # outputs are added to the block's input
+        # outputs are added to the block's input; GPT-NeoX's parallel block norms the input
+        # for its MLP apart (its post_attention_layernorm: `ln2` below)
         self.parallel = parallel
         # The norms before attention and before the MLP (LLaMA's post_attention_layernorm is
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
@@ -244,9 +245,10 @@ class Block(nn.Module):
         before_attention = projections.block_norm(layer, "input_layernorm")
         post_only = before_attention is None
         outputs = sandwich or post_only
+        # (a parallel block holds a norm before its MLP where it norms the input apart:
+        # GPT-NeoX's; Cohere's, StableLM's and Phi's hold none)
         norms = {"ln1": before_attention,
-                 "ln2": (layer.pre_feedforward_layernorm if sandwich else None
-                         if post_only or parallel
+                 "ln2": (layer.pre_feedforward_layernorm if sandwich else None if post_only
                          else projections.block_norm(layer, "post_attention_layernorm")),
                  "ln_attn_out": layer.post_attention_layernorm if outputs else None,
                  "ln_mlp_out": layer.post_feedforward_layernorm if outputs else None}
@@ -280,6 +282,14 @@ class Block(nn.Module):
         if self.n_q:  # a cache of this block's own KV width; zero-head blocks get none
             qkv_w, qkv_b = fuse_linears([projections.get_part(attn, part)
                                          for part in projections.attention_inputs(attn)])
+            if projections.qkv_per_head(attn):
+                # GPT-NeoX's rows head by head, [q_0; k_0; v_0; q_1; ...], taken as [q; k; v]
+                # (each output computed alike, its place alone moved)
+                rows = projections.attention_part_rows(attn, head_dim)
+                order = torch.tensor([r for part in projections.ATTENTION_PARTS
+                                      for r in rows[part]], device=qkv_w.device)
+                qkv_w = qkv_w.index_select(0, order)
+                qkv_b = None if qkv_b is None else qkv_b.index_select(0, order)
             batch, length, dtype = cache_shape
             shape = (batch, self.n_kv, length, head_dim)
             k_cache = torch.zeros(shape, device=qkv_w.device, dtype=dtype)
@@ -404,24 +414,38 @@ class Block(nn.Module):
                 mask: torch.Tensor, attention: str,
                 query_scale: torch.Tensor | None = None) -> torch.Tensor:
         normed = self._norm(x, "ln1") if self.n_q or self.parallel else None
+        attn = None
         if self.n_q:
-            x = x + self._output_norm(self.attention(normed, cos, sin, pos, mask, attention,
-                                                     query_scale), "ln_attn_out")
+            attn = self._output_norm(self.attention(normed, cos, sin, pos, mask, attention,
+                                                    query_scale), "ln_attn_out")
         elif self.o_b is not None:  # no heads: the attention output is the o_proj bias
-            x = x + self._output_norm(self.o_b.expand_as(x), "ln_attn_out")
+            attn = self._output_norm(self.o_b.expand_as(x), "ln_attn_out")
+        # (Without a bias, an empty attention or MLP outputs zeros, which a norm keeps zero.)
+        if self.parallel and self.ln2 is not None:
+            # GPT-NeoX: the MLP reads its own norm of the block's input, and the block adds
+            # mlp + attention + input, transformers' order
+            mlp = self._mlp(x, self._norm(x, "ln2") if self.m else None)
+            outputs = [out for out in (mlp, attn) if out is not None]
+            return x if not outputs else sum(outputs[1:], outputs[0]) + x
+        if attn is not None:
+            x = x + attn
+        # (x + attention) + MLP, in transformers' order of Cohere's parallel block's sum too
+        mlp = self._mlp(x, (normed if self.parallel else self._norm(x, "ln2")) if self.m else None)
+        return x if mlp is None else x + mlp
+
+    def _mlp(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor | None:
+        """The MLP's output (normed where the layout norms it) for its normed input `h`; a
+        zero-channel MLP's is its down_proj bias, or None without one."""
         if self.m:
-            # (x + attention) + MLP, in transformers' order of the parallel block's sum too
-            h = normed if self.parallel else self._norm(x, "ln2")
             gate_up = self._project(h, self.gate_up_w, self.gate_up_b, self.mlp_split)
             # (ungated: act(up), relu2 in Arcee and Nemotron; Apertus's xIELU, the MLP's own
             # module with its learned scalars)
             inner = (self.act(gate_up[..., :self.m]) * gate_up[..., self.m:] if self.gated
                      else self.act(gate_up))
-            x = x + self._output_norm(F.linear(inner, self.down_w, self.down_b), "ln_mlp_out")
-        elif self.down_b is not None:  # zero-channel MLP: its output is the down_proj bias
-            x = x + self._output_norm(self.down_b.expand_as(x), "ln_mlp_out")
-        # (Without a bias, an empty attention or MLP outputs zeros, which a norm keeps zero.)
-        return x
+            return self._output_norm(F.linear(inner, self.down_w, self.down_b), "ln_mlp_out")
+        if self.down_b is not None:  # zero-channel MLP: its output is the down_proj bias
+            return self._output_norm(self.down_b.expand_as(x), "ln_mlp_out")
+        return None
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
         weight = getattr(self, name)

@@ -556,6 +556,31 @@ ARCHITECTURES["stablelm-3b-4e1t"] = dict(
 ARCHITECTURES["stablelm-2-1.6b"] = dict(
     _STABLELM, hidden_size=2048, intermediate_size=5632, num_hidden_layers=24,
     num_attention_heads=32, num_key_value_heads=32, vocab_size=100352, use_qkv_bias=True)
+# GPT-NeoX (GPTNeoXForCausalLM: q/k/v packed head by head, every projection biased,
+# LayerNorms with biases, the parallel residual with a norm before each sublayer, a quarter of
+# each head rotating, untied; the hub could not be read here). EleutherAI/pythia-6.9b and
+# pythia-12b: their -deduped twins' configs as a public repository prints them
+# (GPTNeoXConfig's dump: hidden 4096 / 5120, MLP 16384 / 20480, 32 / 36 blocks, 32 / 40 heads,
+# vocab 50432 / 50688, context 2048, rotary_pct 0.25 on base 10000, LayerNorm epsilon 1e-5,
+# attention_bias true, use_parallel_residual true, untied); the Pythia card's table gives the
+# same blocks, widths and heads for both suites and 6,857,302,016 / 11,846,072,320 parameters,
+# which count_params gives. EleutherAI/gpt-neox-20b: its config.json as a public loader's test
+# fixture quotes it (vocab 50432, hidden 6144, MLP 24576, 44 blocks, 64 heads, context 2048,
+# gelu, the parallel residual, untied; transformers' GPTNeoXConfig documents its defaults as
+# this model's, rotary_pct 0.25 among them); its card gives 44 blocks, d_model 6144, 64 heads
+# of 96 and 20,554,567,680 parameters, which count_params gives.
+_GPT_NEOX = dict(model_type="gpt_neox", layer_norm_eps=1e-5, rotary_emb_base=10000,
+                 rotary_pct=0.25, max_position_embeddings=2048, tie_word_embeddings=False,
+                 attention_bias=True, use_parallel_residual=True, hidden_act="gelu")
+ARCHITECTURES["pythia-6.9b"] = dict(
+    _GPT_NEOX, hidden_size=4096, intermediate_size=16384, num_hidden_layers=32,
+    num_attention_heads=32, vocab_size=50432)
+ARCHITECTURES["pythia-12b"] = dict(
+    _GPT_NEOX, hidden_size=5120, intermediate_size=20480, num_hidden_layers=36,
+    num_attention_heads=40, vocab_size=50688)
+ARCHITECTURES["gpt-neox-20b"] = dict(
+    _GPT_NEOX, hidden_size=6144, intermediate_size=24576, num_hidden_layers=44,
+    num_attention_heads=64, vocab_size=50432)
 # bigcode/starcoder2-3b (Starcoder2ForCausalLM): its config.json as the public copies that name
 # it (_name_or_path bigcode/starcoder2-3b: OpenVINO conversions, fine-tunes) repeat it: hidden
 # 3072, MLP 12288 (c_fc / c_proj, gelu_pytorch_tanh), 30 blocks, 24 heads on 2 KV heads,

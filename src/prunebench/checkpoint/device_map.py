@@ -155,7 +155,10 @@ def main_device(model: nn.Module) -> torch.device:
                 else torch.device(execution)
     hf_map: dict[str, Any] | None = getattr(model, "hf_device_map", None)
     if hf_map:
-        first = device_for("model.embed_tokens.weight", hf_map)
+        # (the embedding's own name: GPT-NeoX's is gpt_neox.embed_in)
+        name = next((f"{n}.weight" for n, m in model.named_modules() if m is embeddings),
+                    "model.embed_tokens.weight")
+        first = device_for(name, hf_map)
         if isinstance(first, int):
             return torch.device("cuda", first)
         return torch.device("cpu")

@@ -396,6 +396,15 @@ class Family:
     -: up_proj, relu2, down_proj, biases by mlp_bias) or a mixture of experts ("moe", E:
     Nemotron 3's, refused: `nemotron_h_unbuilt`). Counted by `one_mixer_block_params`, shaped
     by `one_mixer_block_shapes`; depth only (`refuse_moe`).
+    GPT-NeoX's own (`gpt_neox`: Pythia, GPT-NeoX-20B): `qkv_per_head`, its one packed q/k/v
+    module (`query_key_value`, `packed` "qkv_proj") holds its rows head by head, [q_0; k_0;
+    v_0; q_1; ...] (GPTNeoXAttention views it as [heads, 3 x head_dim] before the chunk), where
+    Phi-3's holds [all q; all k; all v]: a head's q, k and v rows leave together
+    (prunebench.projections maps the rows). `parallel_norms`: its parallel block (by
+    `parallel_block_key`, `use_parallel_residual`) keeps a norm before each sublayer, x +
+    attn(input_layernorm(x)) + mlp(post_attention_layernorm(x)), where Cohere's and StableLM's
+    feed both sublayers from one norm: two norms a block either way. Its modules are named
+    otherwise than LLaMA's above the block's parts too (`projections.alias_llama_names`).
     """
 
     model_class: str
@@ -449,6 +458,8 @@ class Family:
     per_layer_blocks: bool = False
     moe_switch_key: str | None = None
     one_mixer_blocks: bool = False
+    qkv_per_head: bool = False
+    parallel_norms: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -625,6 +636,18 @@ FAMILIES: dict[str, Family] = {
     # norms on the sublayers' outputs: projections.block_norm); scaled embeddings, tied.
     "vaultgemma": Family("VaultGemmaForCausalLM", "VaultGemmaConfig", None, None, None, False,
                          norm_plus_one=True, scaled_embedding=True),
+    # GPTNeoXAttention: one query_key_value Linear packing each head's q, k and v rows
+    # together ([heads, 3 x head_dim], `qkv_per_head`) and the output `dense`, both biased as
+    # attention_bias says (true by default and in every published model), one KV head per
+    # query head (no num_key_value_heads), partial rotary (rotary_pct: partial_rotary_factor in
+    # both transformers versions); GPTNeoXMLP: no gate, dense_h_to_4h -> gelu -> dense_4h_to_h,
+    # always biased; GPTNeoXLayer: nn.LayerNorm (weight and bias) before each sublayer, the two
+    # in parallel where use_parallel_residual says (Pythia, GPT-NeoX-20B; `parallel_norms`);
+    # GPTNeoXModel's final norm a LayerNorm too; untied lm_head (published as `embed_out`).
+    "gpt_neox": Family("GPTNeoXForCausalLM", "GPTNeoXConfig", None, None, None, False,
+                       packed=("qkv_proj",), qkv_per_head=True, norm_bias=True,
+                       mlp_bias=True, ungated_mlp=True,
+                       parallel_block_key="use_parallel_residual", parallel_norms=True),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -1495,8 +1518,9 @@ def normed_outputs(config) -> bool:
 def norms_per_block(config) -> int:
     """RMSNorm weights of hidden_size in each block: before attention and before the MLP (after
     each, OLMo-2), and after each of them too in the sandwich layout (Gemma-2); one, which both
-    read, in Cohere's parallel block (StableLM's where use_parallel_residual is set)."""
-    if parallel_block(config):
+    read, in Cohere's parallel block (StableLM's where use_parallel_residual is set; GPT-NeoX's
+    keeps both: `parallel_norms`)."""
+    if parallel_block(config) and not family(config).parallel_norms:
         return 1
     return 4 if family(config).sandwich_norms else 2
 
@@ -1599,6 +1623,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "intermediate_size": 6912, "num_attention_heads": 32,
                  "num_key_value_heads": 32, "max_position_embeddings": 4096,
                  "use_qkv_bias": False, "qk_layernorm": False, "use_parallel_residual": False},
+    # GPTNeoXConfig's (GPT-NeoX-20B's shape): one KV head per query head (num_key_value_heads
+    # None: config_from_dict takes the heads), every attention projection biased, the
+    # parallel residual, untied.
+    "gpt_neox": {**_LLAMA_DEFAULTS, "vocab_size": 50432, "hidden_size": 6144,
+                 "intermediate_size": 24576, "num_hidden_layers": 44, "num_attention_heads": 64,
+                 "num_key_value_heads": None, "max_position_embeddings": 2048,
+                 "attention_bias": True, "use_parallel_residual": True},
     # ArceeConfig's: LLaMA's keys with AFM-4.5B's hidden and MLP widths (not its vocabulary or
     # depth: the class's docstring names the model, its defaults are not all the model's).
     "arcee": {**_LLAMA_DEFAULTS, "hidden_size": 2560, "intermediate_size": 18432,
@@ -1830,7 +1861,9 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # Hunyuan's (HunYuanMoEV1Config's attribute_map), one value or one per block
         values = {**values, "num_experts_per_tok": values["moe_topk"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
-    if values["num_key_value_heads"] is None:
+    if values["num_key_value_heads"] is None or FAMILIES.get(
+            values.get("model_type") or "llama", FAMILIES["llama"]).qkv_per_head:
+        # (GPT-NeoX: a KV head per query head whatever config.json says: `kv_heads`)
         values["num_key_value_heads"] = values["num_attention_heads"]
     if values.get("model_type") in ("deepseek_v2", "deepseek_v3"):
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
@@ -2452,11 +2485,20 @@ def checkpoint_config(path: str | Path) -> SimpleNamespace:
     return config_from_dict(checked_config_json(path, text_part=True))
 
 
+def kv_heads(config) -> int:
+    """The config's KV heads a block: num_key_value_heads, or one per query head where it
+    has none, and always in a family whose q/k/v rows go head by head (GPTNeoXConfig has no
+    such key, and a stray one in its config.json builds nothing)."""
+    if family(config).qkv_per_head:
+        return config.num_attention_heads
+    return getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+
+
 def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
     dense_key = family(config).sparse_blocks.dense_width_key  # Llama 4's dense blocks' own
     return {
         "num_attention_heads": config.num_attention_heads,
-        "num_key_value_heads": config.num_key_value_heads,
+        "num_key_value_heads": kv_heads(config),
         # (None where the config has no dense width: Qwen3.5-MoE's, every block sparse)
         "intermediate_size": getattr(config, dense_key, None),
         "o_proj_bias": o_bias(config),

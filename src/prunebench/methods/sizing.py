@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (block_param_count, count_params,
+from prunebench.checkpoint.param_count import (block_param_count, count_params, kv_heads,
                                                depth_kept_blocks, family, head_dim,
                                                kv_head_count, layer_shapes, mlp_bias, o_bias,
                                                refuse_moe)
@@ -287,7 +287,7 @@ def sublayer_rounds(config, target_params: int,
 
 def heads_per_group(config) -> int:
     """Query heads per KV group (constant across blocks: groups are removed whole)."""
-    return config.num_attention_heads // config.num_key_value_heads
+    return config.num_attention_heads // kv_heads(config)  # (GPT-NeoX's config: no KV key)
 
 
 def config_with_shapes(config, shapes: list[dict[str, Any]]):

@@ -132,7 +132,7 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
                                      has_bias=projections.o_proj(attn).bias is not None,
                                      name=projections.module_name(attn, "o_proj"))
         projections.set_part(zero, "o_proj", _sliced_linear(projections.o_proj(attn), cols=[]))
-        layer.self_attn = zero
+        projections.set_attention(layer, zero)  # (GPT-NeoX's `attention`)
     else:
         q_heads = [g * rep + r for g in keep for r in range(rep)]
         kv_rows, q_rows = _channels_of(keep, hd), _channels_of(q_heads, hd)
