@@ -115,7 +115,13 @@ def test_the_decoder_applies_each_of_stablelms_pieces(change):
     """Each piece the decoder reproduces changes this model's logits (else the comparison
     above would not see it dropped): the LayerNorms' biases, each head's own q/k norm
     weights; the decoder built from the changed model follows it."""
-    model = family_model("stablelm")
+    decoder_follows_the_change(family_model("stablelm"), change)
+
+
+def decoder_follows_the_change(model, change) -> None:
+    """`change` (a function changing a model in place) changes `model`'s logits, and the
+    compiled decoder built from the changed copy computes its logits (also GPT-NeoX's pieces:
+    tests/test_gpt_neox.py)."""
     prompt = ids(2, 9, seed=6)
     reference = logits(model, prompt)[:, -1]
     changed = copy.deepcopy(model)
