@@ -89,7 +89,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "phi": "phi-2", "granitemoehybrid": None,
                  "apertus": None, "ministral": None,
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
-                 "gpt_neox": "pythia-6.9b"}
+                 "gpt_neox": "pythia-6.9b", "opt": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -119,7 +119,10 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # query_pre_attn_scalar, not head_dim's, soft caps) and two norms a block, a window inside the
 # cells on every other block as `layer_types` says. (Helium has a known shape,
 # helium-1-preview-2b's: its whole heads rotating in adjacent pairs, its heads filling the
-# hidden size, as they must.)
+# hidden size, as they must.) OPT (its known shapes tie the LM head, and a random tied model
+# repeats its tokens here: a small untied one) with its learned positions added to the
+# embeddings, every head its own keys and values, biases everywhere and its block's own
+# fc1 / fc2 (its width under its own key, ffn_dim).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -153,7 +156,8 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                               layer_types=["full_attention"] + ["sliding_attention"] * 3),
             "vaultgemma": dict(model_type="vaultgemma", sliding_window=WINDOW,
                                query_pre_attn_scalar=24,
-                               layer_types=["sliding_attention", "full_attention"] * 2)}
+                               layer_types=["sliding_attention", "full_attention"] * 2),
+            "opt": dict(model_type="opt", ffn_dim=SMALL_WIDTH, tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)

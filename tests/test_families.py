@@ -76,6 +76,7 @@ from transformers import ApertusConfig, MinistralConfig
 from transformers import NemotronHConfig
 from transformers import GraniteMoeSharedConfig, HeliumConfig, VaultGemmaConfig
 from transformers import GPTNeoXConfig
+from transformers import OPTConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -291,6 +292,13 @@ FAMILIES = {
                                          if k != "num_key_value_heads"},
                                       rotary_pct=0.25, use_parallel_residual=True,
                                       initializer_range=0.2),
+    # OPT (opt-125m ... opt-66b): learned absolute positions (a table of 256 + 2 rows), every
+    # head its own keys and values (OPTAttention's MHA), q/k/v/out_proj and the block's own
+    # ungated fc1 -> relu -> fc2 biased (enable_bias, as published), LayerNorms with biases,
+    # tied as published, its own keys (ffn_dim, init_std). Weights of std 0.1, as Arcee's.
+    "opt": lambda: OPTConfig(vocab_size=VOCAB, hidden_size=64, ffn_dim=128, num_hidden_layers=4,
+                             num_attention_heads=4, max_position_embeddings=256, init_std=0.1,
+                             bos_token_id=1, eos_token_id=2, pad_token_id=0),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -532,6 +540,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "starcoder2": "Starcoder2ForCausalLM", "phi": "PhiForCausalLM",
            "apertus": "ApertusForCausalLM", "ministral": "MinistralForCausalLM",
            "gpt_neox": "GPTNeoXForCausalLM",
+           "opt": "OPTForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -878,17 +887,17 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
         assert numel(model) == count_params(model.config)
         return
     hd = head_dim(model.config)
-    rep = model.config.num_attention_heads // kv_heads(model.config)  # (GPT-NeoX: no key)
+    rep = model.config.num_attention_heads // kv_heads(model.config)  # (GPT-NeoX, OPT: no key)
     with torch.no_grad():  # group 0 of block 1: its query heads 0..rep-1
-        projections.o_proj(model.model.layers[1].self_attn).weight[:, :rep * hd] = 0
+        projections.o_proj(projections.decoder(model).layers[1].self_attn).weight[:, :rep * hd] = 0
     x = ids()
     before = logits(model, x)
-    norm = getattr(model.model.layers[1].self_attn, "q_norm", None)
+    norm = getattr(projections.decoder(model).layers[1].self_attn, "q_norm", None)
     norm_before = None if norm is None else norm.weight.detach().clone()
     k_norm_before = None if norm is None else model.model.layers[1].self_attn.k_norm.weight.detach().clone()
     surgery.remove_kv_groups(model, 1, [0])
-    attn = model.model.layers[1].self_attn
-    kv = kv_heads(model.config) - 1  # (2 KV groups but GPT-NeoX's, a KV head per query head)
+    attn = projections.decoder(model).layers[1].self_attn  # (OPT's under model.decoder)
+    kv = kv_heads(model.config) - 1  # (2 KV groups but GPT-NeoX's and OPT's, one a query head)
     assert projections.attention_heads(attn, hd) == (rep * kv, kv)
     assert numel(model) == count_params(model.config)
     if name in ("olmo2", "olmo3"):
@@ -919,7 +928,8 @@ def test_empty_attention_and_mlp_blocks_round_trip_and_decode(name, tmp_path):
             with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
                 remove()
         return
-    surgery.remove_kv_groups(model, 1, [0, 1])
+    # every KV group (two here; OPT's four, one head each)
+    surgery.remove_kv_groups(model, 1, range(default_layer_shape(model.config)["num_key_value_heads"]))
     surgery.remove_channels(model, 2, range(128))
     assert numel(model) == count_params(model.config)
     save_model(model, None, tmp_path / "m")
@@ -937,10 +947,11 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
     from prunebench.checkpoint.device_map import plan
 
     model = build_model(FAMILIES[name](), device="meta")
-    block = sum(p.numel() * 4 for p in model.model.layers[0].parameters())
+    block = sum(p.numel() * 4 for p in projections.decoder(model).layers[0].parameters())
     placement = plan(model, "auto", max_memory={0: 3 * block, 1: 3 * block, "cpu": 100 * block})
-    layers = next(n for n, m in model.named_modules() if m is model.model.layers)  # (GPT-NeoX's
-    devices = [placement.get(f"{layers}.{i}") for i in range(len(model.model.layers))]  # own)
+    layers = projections.decoder(model).layers  # (OPT's model.decoder.layers)
+    name = next(n for n, m in model.named_modules() if m is layers)  # (GPT-NeoX's own name)
+    devices = [placement.get(f"{name}.{i}") for i in range(len(layers))]
     assert None not in devices, f"a block was split: {placement}"
     assert len(set(devices)) > 1, placement  # the caps really spread the blocks
 
@@ -1156,7 +1167,7 @@ def test_flap_compensates_an_emptied_sublayer_only_where_no_norm_follows_it(name
     assert emptied["compensated"] == ([] if normed else ["o_proj", "down_proj"])
     assert "o_proj" in partly["compensated"]
     # (the bias stays, at zero, as the plan counted it in every block)
-    layer = model.model.layers[1]
+    layer = projections.decoder(model).layers[1]
     assert (projections.o_proj(layer.self_attn).bias.abs().max() == 0) == normed
     assert (projections.down_proj(layer.mlp).bias.abs().max() == 0) == normed
     assert numel(model) == count_params(model.config)
@@ -1827,6 +1838,7 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              # counted from their config.json (the cards: 7B, 15B, 1.3B)
              "starcoder2-7b": 7_173_923_840, "starcoder2-15b": 15_957_889_024,
              "phi-1_5": 1_418_270_720, "phi-1": 1_418_270_720,
+             "opt-6.7b": 6_658_473_984, "opt-13b": 12_853_473_280,  # the cards' 6.7B / 13B
              "llama-3.1-minitron-4b-width": 4_512_746_496,  # the card's 4.51B
              "llama-3.1-minitron-4b-depth": 4_540_469_248,  # 9.08 GB of bfloat16 files
              "mistral-nemo-base-2407": 12_247_782_400,  # the card's 12.2B

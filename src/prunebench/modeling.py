@@ -30,7 +30,7 @@ from torch import nn
 import transformers
 from transformers import AutoTokenizer, LlamaConfig, TokenizersBackend
 
-from prunebench import PrunebenchError, ResourceError
+from prunebench import FamilyUnsupported, PrunebenchError, ResourceError
 from prunebench.checkpoint import integrity
 from prunebench.atomic import atomic_dir
 from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,  # noqa: F401
@@ -43,11 +43,12 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kv_sources,
                                     linear_attention_blocks,
                                     layer_shapes, mlp_bias,
-                                    non_block_param_count, o_bias, qkv_bias, sparse_mlp_blocks,
+                                    non_block_param_count, o_bias, opt_unsupported, qkv_bias,
+                                    sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
-from prunebench.projections import (alias_llama_names, block_mlp, down_proj, get_part,
-                                    mlp_gated, mlp_inputs, module_name, o_proj,
+from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
+                                    get_part, mlp_gated, mlp_inputs, module_name, o_proj,
                                     set_attention, set_block_heads, set_part)
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
@@ -144,7 +145,10 @@ def is_activation_checkpointing(model) -> bool:
 # outputs (residual_dropout) and its embeddings (Starcoder2Model's embedding_dropout, 0.1 in
 # the published configs); the other families' published configs have 0 (LLaMA's, the
 # study's, has none).
-DROPOUT_RATES = ("attention_dropout", "residual_dropout", "embedding_dropout")
+DROPOUT_RATES = ("attention_dropout", "residual_dropout", "embedding_dropout",
+                 # OPT's: OPTDecoderLayer's and OPTAttention's `dropout` (0.1 as published),
+                 # OPTDecoder's `layerdrop` (blocks skipped at random in training mode)
+                 "dropout", "layerdrop")
 
 
 @contextlib.contextmanager
@@ -173,12 +177,16 @@ def base_dropout_off(model: nn.Module):
 
 
 def final_norm(model: nn.Module) -> nn.Module:
-    """The norm after the last block: PhiModel's `final_layernorm`, every other family's
+    """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's
+    `final_layer_norm` (an identity where its config removes it), every other family's
     `norm`."""
-    inner = model.model
+    inner = decoder(model)
     if hasattr(inner, "norm_f"):  # Nemotron-H's
         return inner.norm_f
-    return inner.final_layernorm if hasattr(inner, "final_layernorm") else inner.norm
+    for name in ("final_layernorm", "final_layer_norm"):
+        if hasattr(inner, name):
+            return getattr(inner, name) or nn.Identity()
+    return inner.norm
 
 
 def sparse_block(layer: nn.Module) -> nn.Module:
@@ -374,7 +382,7 @@ def check_mlp_gates(model: nn.Module) -> None:
     mixture of experts' sparse blocks hold no down_proj of their own and are not read.)"""
     config = model.config
     f = family(config)
-    for idx, layer in enumerate(model.model.layers):
+    for idx, layer in enumerate(decoder(model).layers):
         mlp = sparse_block(layer)
         if not isinstance(getattr(mlp, module_name(mlp, "down_proj"), None), nn.Linear):
             continue
@@ -476,6 +484,9 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     The class is the family's own transformers class (`model_class`); other model types raise.
     """
     cls = model_class(config)
+    if problem := opt_unsupported({"model_type": config.model_type, **config.to_dict()}
+                                  if hasattr(config, "to_dict") else vars(config)):
+        raise FamilyUnsupported(f"this config {problem}")
     shapes = getattr(config, "layer_shapes", None)
     if attention_sinks(config):
         # gpt-oss's sink logits are in transformers' eager (and flash / flex) attention only:
@@ -497,7 +508,7 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
             # what it keeps in float32 at that dtype when loading (DeepSeek's routers)
             cast_floating(model, dtype)
         if shapes is not None:
-            for idx, (layer, shape) in enumerate(zip(model.model.layers, layer_shapes(config))):
+            for idx, (layer, shape) in enumerate(zip(decoder(model).layers, layer_shapes(config))):
                 if shape != default_layer_shape(config):
                     apply_layer_shape(layer, config, idx, shape)
     check_mlp_gates(model)
@@ -821,9 +832,9 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
     if config.model_type in LOADED_NAMES:
         state = {loaded_name(config.model_type, k): v for k, v in state.items()}
+    embedding = embedding_name(model)  # (GPT-NeoX's gpt_neox.embed_in, OPT's model.decoder.*)
     if config.tie_word_embeddings:
         head = state.pop("lm_head.weight", None)
-        embedding = embedding_name(model)
         if embedding not in state and head is not None:
             state[embedding] = head  # tied, saved under the head's name
     expected = model.state_dict()
@@ -854,15 +865,16 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
             raise PrunebenchError(f"checkpoint {path}: {key} has shape {tuple(tensor.shape)} but "
                                   f"config.json implies {tuple(expected[key].shape)}")
     model.load_state_dict(state, strict=False, assign=True)
+    inner = decoder(model)
     if config.tie_word_embeddings:
-        model.lm_head.weight = model.model.embed_tokens.weight
+        model.lm_head.weight = inner.embed_tokens.weight
     # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real, on
     # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
     # (Granite 4.0 without position_embedding_type "rope" holds no rotary module, Nemotron-H
-    # none at all)
-    if getattr(model.model, "rotary_emb", None) is not None:
-        rotary_cls = type(model.model.rotary_emb)
-        model.model.rotary_emb = rotary_cls(config=config).to(device)
+    # none at all, OPT none either: its learned positions are weights)
+    if getattr(inner, "rotary_emb", None) is not None:
+        rotary_cls = type(inner.rotary_emb)
+        inner.rotary_emb = rotary_cls(config=config).to(device)
     _materialise_embedding_scale(model.get_input_embeddings(), device)
     if getattr(model.model, "embed_tokens_per_layer", None) is not None:
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
@@ -1163,8 +1175,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     # or refused where the keys cannot say them, before anything changes).
     sparse = sparse_mlp_blocks(model.config)  # each block's MLP kind, by its index before removal
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
-    model.model.layers = nn.ModuleList(model.model.layers[i] for i in keep)
-    for new_idx, layer in enumerate(model.model.layers):
+    decoder(model).layers = nn.ModuleList(decoder(model).layers[i] for i in keep)
+    for new_idx, layer in enumerate(decoder(model).layers):
         # the block's cache entry: its attention's, Qwen3-Next's or Qwen3.5's Gated DeltaNet's
         # or Granite 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other
         # None)

@@ -19,7 +19,9 @@ Starcoder2's and Phi's blocks name some modules otherwise (`OWN_NAMES`, keyed by
 owner and its own name): Starcoder2's ungated MLP is `c_fc` -> act -> `c_proj`, Phi's `fc1` ->
 act -> `fc2` and its attention's output projection `dense`; Granite 4.0's dense MLP is the
 block's `shared_mlp` (`block_mlp`), its gate and up packed as Phi-3's in `input_linear`, its
-down projection `output_linear`. Every name this module gives or
+down projection `output_linear`; OPT's attention output is `out_proj` and its block holds
+its MLP's fc1 / fc2 itself (`block_mlp` answers the block), the blocks under `model.decoder`
+(`decoder`). Every name this module gives or
 takes is LLaMA's part name (or a packed module's, `qkv_proj` / `gate_up_proj`, which no family
 names otherwise); `get_part` and `set_part` alone resolve it to the family's module, so that
 each is sliced, scored, fused and adapted where the family's forward reads it.
@@ -45,8 +47,10 @@ ATTENTION_PARTS, MLP_PARTS = PACKED_PARTS["qkv_proj"], PACKED_PARTS["gate_up_pro
 
 # (owner, module name) -> the LLaMA part it is, for the modules other families name otherwise:
 # Phi's attention output `dense`, Starcoder2's MLP c_fc / c_proj, Phi's fc1 / fc2. The owner is
-# the block's attribute that holds the module (`self_attn`, `mlp`).
-OWN_NAMES = {("self_attn", "dense"): "o_proj", ("mlp", "c_fc"): "up_proj",
+# the block's attribute that holds the module (`self_attn`, `mlp`; OPT's attention output
+# `out_proj`; OPT's block holds fc1 / fc2 itself: `block_mlp`).
+OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_proj",
+             ("mlp", "c_fc"): "up_proj",
              ("mlp", "c_proj"): "down_proj", ("mlp", "fc1"): "up_proj", ("mlp", "fc2"): "down_proj",
              ("mlp", "input_linear"): "gate_up_proj", ("mlp", "output_linear"): "down_proj",
              # GPT-NeoX: GPTNeoXAttention's query_key_value (and `dense`, Phi's name),
@@ -90,6 +94,8 @@ def llama_name(qualified: str) -> str:
     up_proj), or its own last name where the family names it as LLaMA does."""
     owner, _, name = qualified.rpartition(".")
     owner = owner.rpartition(".")[2]
+    if owner.isdigit():  # the block itself holds it (OPT's fc1 / fc2): an MLP's module
+        owner = "mlp"
     return part_name({**MLP_OWNERS, **ATTENTION_OWNERS}.get(owner, owner), name)
 
 
@@ -119,20 +125,37 @@ def set_attention(layer: nn.Module, attention: nn.Module) -> None:
 
 def block_mlp(layer: nn.Module) -> nn.Module:
     """A block's dense MLP: `mlp`, Granite 4.0's `shared_mlp` (every block's MLP where its
-    config has no experts), or Nemotron-H's one `mixer` (an MLP in its MLP blocks; its Mamba-2
-    and attention mixers hold no down_proj, which `modeling.check_mlp_gates` reads)."""
+    config has no experts), Nemotron-H's one `mixer` (an MLP in its MLP blocks; its Mamba-2
+    and attention mixers hold no down_proj, which `modeling.check_mlp_gates` reads), or the
+    block itself where it holds its MLP's modules (OPT's OPTDecoderLayer: fc1 / fc2)."""
     if hasattr(layer, "mixer"):
         return layer.mixer
-    return layer.mlp if hasattr(layer, "mlp") else layer.shared_mlp
+    if hasattr(layer, "mlp"):
+        return layer.mlp
+    return getattr(layer, "shared_mlp", layer)
+
+
+def decoder(model: nn.Module) -> nn.Module:
+    """The module that holds a causal LM's blocks (`layers`), embeddings and final norm: OPT's
+    `model.decoder` (OPTModel wraps an OPTDecoder), every other family's `model`."""
+    inner = model.model
+    return inner.decoder if isinstance(getattr(inner, "decoder", None), nn.Module) else inner
+
+
+def decoder_prefix(model: nn.Module) -> str:
+    """The qualified name under which `decoder(model)` holds its modules: `model.decoder.`
+    (OPT) or `model.`."""
+    return "model.decoder." if decoder(model) is not model.model else "model."
 
 
 # A block's norms before attention and before the MLP by LLaMA's names, and the names other
 # families give them (ApertusDecoderLayer: attention_layernorm, feedforward_layernorm;
 # VaultGemmaDecoderLayer: pre_feedforward_layernorm before the MLP, Gemma-2's name, without
-# Gemma-2's norms of the sublayers' outputs).
-OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm",),
+# Gemma-2's norms of the sublayers' outputs; OPTDecoderLayer: self_attn_layer_norm,
+# final_layer_norm).
+OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm"),
                   "post_attention_layernorm": ("feedforward_layernorm",
-                                               "pre_feedforward_layernorm")}
+                                               "pre_feedforward_layernorm", "final_layer_norm")}
 
 
 def block_norm(layer: nn.Module, name: str) -> nn.Module | None:

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunebench import PrunebenchError
+from prunebench import PrunebenchError, projections
 from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
@@ -99,9 +99,9 @@ def sliding_windows(model: nn.Module, max_seq_len: int) -> list[int | None]:
 def rotary_kinds(model: nn.Module) -> list[str | None]:
     """Each block's kind of rotary table: its layer type where the model's rotary module keeps
     one table per layer type (Gemma-3: `rotary_emb(x, positions, layer_type)`), else None (one
-    table for every block)."""
-    if getattr(model.model.rotary_emb, "layer_types", None) is None:
-        return [None] * len(model.model.layers)
+    table for every block, or none at all: OPT's learned positions)."""
+    if getattr(getattr(model.model, "rotary_emb", None), "layer_types", None) is None:
+        return [None] * len(projections.decoder(model).layers)
     return list(model.config.layer_types)
 
 
@@ -129,7 +129,10 @@ def refuse_unrotated(model: nn.Module) -> None:
 
 
 def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
-    """Refuse a model whose rotary tables would change within `max_seq_len` tokens."""
+    """Refuse a model whose rotary tables would change within `max_seq_len` tokens (none: a
+    model of learned positions, OPT's, holds no rotary module)."""
+    if family(model.config).position_table_offset is not None:
+        return
     rotary = model.model.rotary_emb
     rope_type = getattr(rotary, "rope_type", "default")
     rope = getattr(model.config, "rope_parameters", None) or getattr(
@@ -279,7 +282,7 @@ class StaticDecoder(nn.Module):
         self.attention = attention
         self.fuse = fuse
         config = model.config
-        emb = model.model.embed_tokens.weight
+        emb = projections.decoder(model).embed_tokens.weight
         device, dtype = emb.device, emb.dtype
         mode = resolve_mode(mode, device)
         check_flex_mode(attention, mode, device)
@@ -302,7 +305,12 @@ class StaticDecoder(nn.Module):
         self.register_buffer("embed_scale", torch.tensor(config.hidden_size ** 0.5).to(dtype)
                              if layout.scaled_embedding else None, persistent=False)
         self.norm_style = norm_style(layout)
-        final = final_norm(model)  # (Phi's final_layernorm)
+        final = final_norm(model)  # (Phi's final_layernorm, OPT's final_layer_norm)
+        if isinstance(final, nn.Identity):
+            raise PrunebenchError(
+                "the compiled backend does not support this OPT model without a final norm "
+                "(_remove_final_layer_norm: checkpoints fine-tuned before transformers 4.20.1): "
+                "benchmark it with the hf or hf_static backend")
         self.register_buffer("norm_w", norm_weight(final, device), persistent=False)
         self.register_buffer("norm_b", detach_or_none(getattr(final, "bias", None)),
                              persistent=False)  # (StableLM's LayerNorm)
@@ -330,7 +338,13 @@ class StaticDecoder(nn.Module):
         positions = torch.arange(cache_len, device=device)
         self.rotary_kinds = rotary_kinds(model)
         padding = (0, 0, 0, cache_len - max_seq_len)
-        for kind in dict.fromkeys(self.rotary_kinds):
+        # OPT's learned positions: its table's row position + offset is added to each token's
+        # embedding (OPTLearnedPositionalEmbedding), and no block rotates (no rotary tables)
+        learned = layout.position_table_offset is not None
+        self.register_buffer("position_table", projections.decoder(model).embed_positions.weight
+                             .detach()[layout.position_table_offset:] if learned else None,
+                             persistent=False)
+        for kind in dict.fromkeys(self.rotary_kinds) if not learned else ():
             with torch.no_grad():
                 cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
                                                   positions[:max_seq_len].unsqueeze(0),
@@ -362,15 +376,16 @@ class StaticDecoder(nn.Module):
         # config has a sliding window (hybrid attention; Cohere2's always has one); their local
         # blocks, and every block without one, rotate (Exaone4Attention, Cohere2Attention).
         hybrid = layout.global_nope and getattr(config, "sliding_window", None) is not None
-        kinds = getattr(config, "layer_types", None) or [None] * len(model.model.layers)
+        kinds = getattr(config, "layer_types", None) or [None] * len(projections.decoder(model).layers)
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
                                           fuse, self.norm_style, residual,
                                           layout.qk_norm_whole,
-                                          rotate=not (hybrid and kind == "full_attention"),
+                                          rotate=not (learned or (hybrid
+                                                                  and kind == "full_attention")),
                                           pairwise_rotary=layout.pairwise_rotary,
                                           parallel=parallel_block(config),
                                           qk_norm_after_rotary=layout.qk_norm_after_rotary)
-                                    for layer, kind in zip(model.model.layers, kinds))
+                                    for layer, kind in zip(projections.decoder(model).layers, kinds))
         self.n_heads = [block.n_q for block in self.blocks]
 
         if sampling is not None and not isinstance(sampling, Sampling):
@@ -425,9 +440,13 @@ class StaticDecoder(nn.Module):
             x = x * self.embed_scale
         if self.embedding_multiplier is not None:
             x = x * self.embedding_multiplier
-        # [T, 1, hd]: broadcast over batch and heads of the [B, T, heads, hd] projections.
+        if self.position_table is not None:  # OPT: [T, d], broadcast over the batch
+            x = x + self.position_table.index_select(0, pos)
+        # [T, 1, hd]: broadcast over batch and heads of the [B, T, heads, hd] projections
+        # (none where no block rotates: OPT's)
         tables = {kind: (getattr(self, f"cos{_suffix(kind)}").index_select(0, pos).unsqueeze(1),
                          getattr(self, f"sin{_suffix(kind)}").index_select(0, pos).unsqueeze(1))
+                  if self.position_table is None else (None, None)
                   for kind in dict.fromkeys(self.rotary_kinds)}
         causal = self.positions.unsqueeze(0) <= pos.unsqueeze(1)  # [T, cache_len]
         masks = {None: causal}

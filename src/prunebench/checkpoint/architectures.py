@@ -639,6 +639,24 @@ ARCHITECTURES["phi-1_5"] = dict(
     ARCHITECTURES["phi-2"], hidden_size=2048, intermediate_size=8192, num_hidden_layers=24,
     partial_rotary_factor=0.5, resid_pdrop=0.0, bos_token_id=None, eos_token_id=None)
 ARCHITECTURES["phi-1"] = ARCHITECTURES["phi-1_5"]
+# facebook/opt-6.7b and facebook/opt-13b (OPTForCausalLM): their config.json as public code
+# prints and quotes it (_name_or_path facebook/opt-6.7b: OPTConfig printed by a fine-tuning
+# script; facebook/opt-13b: a conversion script's table of the published configs): hidden
+# 4096 / 5120, MLP (ffn_dim) 16384 / 20480, 32 / 40 blocks of 32 / 40 heads (every head its
+# own keys and values), vocab 50272, context 2048 (a learned table of 2050 rows), relu,
+# LayerNorms before each sublayer (do_layer_norm_before), embeddings as wide as the blocks
+# (word_embed_proj_dim = hidden_size), dropout 0.1, tied (no tie_word_embeddings key).
+# 6,658,473,984 / 12,853,473,280 parameters (count_params: the learned position table, every
+# projection's bias and both LayerNorms' weights and biases counted), the cards' 6.7B / 13B.
+_OPT = dict(model_type="opt", vocab_size=50272, max_position_embeddings=2048,
+            activation_function="relu", do_layer_norm_before=True,
+            _remove_final_layer_norm=False, enable_bias=True,
+            layer_norm_elementwise_affine=True, dropout=0.1, attention_dropout=0.0,
+            bos_token_id=2, eos_token_id=2, pad_token_id=1, tie_word_embeddings=True)
+ARCHITECTURES["opt-6.7b"] = dict(_OPT, hidden_size=4096, ffn_dim=16384, num_hidden_layers=32,
+                                 num_attention_heads=32, word_embed_proj_dim=4096)
+ARCHITECTURES["opt-13b"] = dict(_OPT, hidden_size=5120, ffn_dim=20480, num_hidden_layers=40,
+                                num_attention_heads=40, word_embed_proj_dim=5120)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from prunebench import PrunebenchError
+from prunebench.projections import decoder
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
 
 def no_split(model) -> list[str]:
     """The block class names of this model (its family's decoder layer, whole)."""
-    return sorted({type(layer).__name__ for layer in model.model.layers} | set(NO_SPLIT))
+    return sorted({type(layer).__name__ for layer in decoder(model).layers} | set(NO_SPLIT))
 
 
 DeviceMap = dict[str, int | str]
@@ -155,7 +156,7 @@ def main_device(model: nn.Module) -> torch.device:
                 else torch.device(execution)
     hf_map: dict[str, Any] | None = getattr(model, "hf_device_map", None)
     if hf_map:
-        # (the embedding's own name: GPT-NeoX's is gpt_neox.embed_in)
+        # (the embedding's own name: GPT-NeoX's is gpt_neox.embed_in, OPT's model.decoder.*)
         name = next((f"{n}.weight" for n, m in model.named_modules() if m is embeddings),
                     "model.embed_tokens.weight")
         first = device_for(name, hf_map)

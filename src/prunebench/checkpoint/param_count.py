@@ -10,7 +10,7 @@ Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Co
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
 Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
 Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
-VaultGemmaConfig, GraniteMoeSharedConfig) or
+VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -405,6 +405,14 @@ class Family:
     attn(input_layernorm(x)) + mlp(post_attention_layernorm(x)), where Cohere's and StableLM's
     feed both sublayers from one norm: two norms a block either way. Its modules are named
     otherwise than LLaMA's above the block's parts too (`projections.alias_llama_names`).
+    OPT's own (`opt`): `position_table_offset`, learned absolute positions
+    (OPTLearnedPositionalEmbedding: a table of max_position_embeddings + offset rows, counted
+    with the embeddings, added to them; no rotary); `kv_heads_key`, the config key of a block's
+    KV heads, None where every query head has keys and values of its own whatever config.json
+    says (OPT's, GPT-NeoX's: `kv_heads`); `norm_affine_key`, the key that leaves the
+    LayerNorms without weights and biases (`layer_norm_elementwise_affine`);
+    `final_norm_removed_key`, the key that drops the final norm (`_remove_final_layer_norm`).
+    Its blocks, embeddings and final norm live under `model.decoder` (`projections.decoder`).
     """
 
     model_class: str
@@ -460,6 +468,10 @@ class Family:
     one_mixer_blocks: bool = False
     qkv_per_head: bool = False
     parallel_norms: bool = False
+    position_table_offset: int | None = None
+    kv_heads_key: str | None = "num_key_value_heads"
+    norm_affine_key: str | None = None
+    final_norm_removed_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -647,7 +659,20 @@ FAMILIES: dict[str, Family] = {
     "gpt_neox": Family("GPTNeoXForCausalLM", "GPTNeoXConfig", None, None, None, False,
                        packed=("qkv_proj",), qkv_per_head=True, norm_bias=True,
                        mlp_bias=True, ungated_mlp=True,
-                       parallel_block_key="use_parallel_residual", parallel_norms=True),
+                       parallel_block_key="use_parallel_residual", parallel_norms=True,
+                       kv_heads_key=None),
+    # OPTAttention: q/k/v and out_proj biased as enable_bias says (true as published), every
+    # head its own keys and values, queries scaled by 1/sqrt(head_dim) before the scores;
+    # OPTDecoderLayer: nn.LayerNorms (self_attn_layer_norm, final_layer_norm) before each
+    # sublayer where do_layer_norm_before is set, fc1 -> activation_function (relu) -> fc2
+    # held by the block itself, biased by enable_bias; OPTDecoder: learned positions
+    # (OPTLearnedPositionalEmbedding, offset 2) added to the embeddings, a final LayerNorm
+    # unless _remove_final_layer_norm; OPTForCausalLM: the LM head tied, no bias.
+    "opt": Family("OPTForCausalLM", "OPTConfig", None, None, "enable_bias", False,
+                  attention_bias_key="enable_bias", norm_bias=True, ungated_mlp=True,
+                  sparse_blocks=SparseBlocks.every("ffn_dim"), position_table_offset=2,
+                  kv_heads_key=None, norm_affine_key="layer_norm_elementwise_affine",
+                  final_norm_removed_key="_remove_final_layer_norm"),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -1528,8 +1553,9 @@ def norms_per_block(config) -> int:
 def norm_params(config) -> int:
     """Parameters of one norm over hidden_size: its weight, and PhiMoE's LayerNorm bias; none
     in OLMo's LayerNorm without parameters."""
-    if family(config).norm_weightless:
-        return 0
+    f = family(config)
+    if f.norm_weightless or (f.norm_affine_key and not getattr(config, f.norm_affine_key, True)):
+        return 0  # (OPT's LayerNorms without layer_norm_elementwise_affine hold none)
     return config.hidden_size * (2 if family(config).norm_bias else 1)
 
 
@@ -1640,6 +1666,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "num_attention_heads": 24, "num_key_value_heads": 2,
                    "tie_word_embeddings": True, "max_position_embeddings": 4096,
                    "use_bias": True},
+    # OPTConfig's (opt-125m's shape): no KV-head or head_dim key (every head its own keys and
+    # values, head_dim hidden / heads), the MLP's width as ffn_dim, tied.
+    "opt": {"vocab_size": 50272, "hidden_size": 768, "ffn_dim": 3072, "num_hidden_layers": 12,
+            "num_attention_heads": 12, "num_key_value_heads": None, "head_dim": None,
+            "max_position_embeddings": 2048, "tie_word_embeddings": True, "enable_bias": True,
+            "layer_norm_elementwise_affine": True, "do_layer_norm_before": True,
+            "_remove_final_layer_norm": False, "word_embed_proj_dim": None},
     # PhiConfig's: no q/k norms, untied.
     "phi": {**_LLAMA_DEFAULTS, "vocab_size": 51200, "hidden_size": 2048,
             "intermediate_size": 8192, "num_hidden_layers": 24, "qk_layernorm": False},
@@ -1861,9 +1894,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # Hunyuan's (HunYuanMoEV1Config's attribute_map), one value or one per block
         values = {**values, "num_experts_per_tok": values["moe_topk"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
-    if values["num_key_value_heads"] is None or FAMILIES.get(
-            values.get("model_type") or "llama", FAMILIES["llama"]).qkv_per_head:
-        # (GPT-NeoX: a KV head per query head whatever config.json says: `kv_heads`)
+    if values["num_key_value_heads"] is None or not FAMILIES.get(
+            values.get("model_type") or "llama", FAMILIES["llama"]).kv_heads_key:
+        # (GPT-NeoX, OPT: one per query head whatever config.json says, as their attention
+        # builds them: `kv_heads`)
         values["num_key_value_heads"] = values["num_attention_heads"]
     if values.get("model_type") in ("deepseek_v2", "deepseek_v3"):
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
@@ -1960,8 +1994,35 @@ PER_BLOCK_CONFIG_VALUES = ("moe_topk",)
 # The config keys of a model's shape (checked_config_json); the optional ones may be null
 # (transformers derives them from the others).
 SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-              "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings")
+              "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings",
+              "ffn_dim")  # (OPT's MLP width)
 OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim")
+
+
+def opt_unsupported(values: dict[str, Any]) -> str | None:
+    """What of an OPT config (its config.json's values, or a config object's `vars`)
+    prunebench does not handle, with what to do; None where it handles it. Both are opt-350m's
+    alone among the published models: its post-LN block (`do_layer_norm_before` false:
+    OPTDecoderLayer norms each sublayer's output after the residual sum, which the counts'
+    and every method's pre-norm reading of a block would get wrong) and its embeddings of
+    another width than the blocks (`word_embed_proj_dim` 512 against hidden_size 1024:
+    OPTDecoder's project_in / project_out, which no count or method reads)."""
+    if values.get("model_type") != "opt":
+        return None
+    hidden = values.get("hidden_size", CONFIG_DEFAULTS["opt"]["hidden_size"])
+    if values.get("do_layer_norm_before", True) is False:
+        return ("gives do_layer_norm_before false: an OPT model whose blocks norm each "
+                "sublayer's output after the residual sum (post-LN, as facebook/opt-350m alone "
+                "among the published OPT models), which prunebench does not handle. Use "
+                "another OPT size (opt-125m, opt-1.3b, ..., opt-66b, all pre-LN)")
+    if values.get("word_embed_proj_dim") not in (None, hidden):
+        return (f"gives word_embed_proj_dim {values['word_embed_proj_dim']} against "
+                f"hidden_size {hidden}: an OPT model whose embeddings are projected in and out "
+                "of the blocks' width (project_in / project_out, as facebook/opt-350m alone "
+                "among the published OPT models), which prunebench does not handle. Use "
+                "another OPT size (opt-125m, opt-1.3b, ..., opt-66b, whose embeddings are as "
+                "wide as the blocks)")
+    return None
 
 
 # Shape keys a family's transformers classes read with no fallback, which a config.json must
@@ -2257,6 +2318,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{value}")
     if model_type == "hunyuan_v1_moe":
         _check_hunyuan_experts(raw, path / "config.json")
+    if problem := opt_unsupported(raw):
+        raise FamilyUnsupported(f"{path / 'config.json'} {problem}")
     # A module hidden_size wide that reads every query head: another head_dim builds (the
     # config class takes it) and stops at the first forward on a shape mismatch.
     # (a null head_dim reads as left out: the class's default, as without_null_shapes reads it)
@@ -2487,11 +2550,13 @@ def checkpoint_config(path: str | Path) -> SimpleNamespace:
 
 def kv_heads(config) -> int:
     """The config's KV heads a block: num_key_value_heads, or one per query head where it
-    has none, and always in a family whose q/k/v rows go head by head (GPTNeoXConfig has no
-    such key, and a stray one in its config.json builds nothing)."""
-    if family(config).qkv_per_head:
+    has none, and always in a family whose attention gives every head keys and values of its
+    own (`kv_heads_key` None: GPTNeoXConfig and OPTConfig have no such key, and a stray one
+    in their config.json builds nothing)."""
+    key = family(config).kv_heads_key
+    if key is None:
         return config.num_attention_heads
-    return getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    return getattr(config, key, None) or config.num_attention_heads
 
 
 def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
@@ -2644,10 +2709,15 @@ def activation_params(config) -> int:
 
 def non_block_param_count(config: LlamaConfig) -> int:
     """Embeddings, final norm and LM head (PhiMoE's with its bias; Gemma 4's per-layer
-    inputs)."""
+    inputs; OPT's learned position table, and its final norm only where the config keeps it)."""
+    f = family(config)
     emb = config.vocab_size * config.hidden_size
     head = 0 if config.tie_word_embeddings else emb  # tied: the head is the embedding
-    return (emb + head + norm_params(config) + lm_head_bias_params(config)
+    final = 0 if f.final_norm_removed_key and getattr(config, f.final_norm_removed_key, False) \
+        else norm_params(config)
+    positions = 0 if f.position_table_offset is None else (
+        (config.max_position_embeddings + f.position_table_offset) * config.hidden_size)
+    return (emb + head + final + positions + lm_head_bias_params(config)
             + per_layer_input_params(config))
 
 

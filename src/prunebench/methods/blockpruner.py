@@ -70,7 +70,7 @@ def without_sublayers(model, units: set[int]):
     try:
         for uid in units:
             kind, block = unit_of(uid)
-            layer = model.model.layers[block]
+            layer = projections.decoder(model).layers[block]
             module = layer.self_attn if kind == "attention" else projections.block_mlp(layer)
             replaced.append((module, module.__dict__.get("forward")))
             module.forward = _skipped_attention if kind == "attention" else _skipped_mlp
@@ -147,15 +147,15 @@ def remove_sublayers(model, units: list[int]) -> list[int]:
     hd = head_dim(config)
     for uid in units:
         kind, block = unit_of(uid)
-        layer = model.model.layers[block]
+        layer = projections.decoder(model).layers[block]
         if kind == "attention":
             kv_heads = projections.attention_heads(layer.self_attn, hd)[1]
             surgery.remove_kv_groups(model, block, range(kv_heads))
-            _zero_bias(projections.o_proj(model.model.layers[block].self_attn))
+            _zero_bias(projections.o_proj(projections.decoder(model).layers[block].self_attn))
         else:
             mlp = projections.block_mlp(layer)
             surgery.remove_channels(model, block, range(projections.mlp_width(mlp)))
-            _zero_bias(projections.down_proj(projections.block_mlp(model.model.layers[block])))
+            _zero_bias(projections.down_proj(projections.block_mlp(projections.decoder(model).layers[block])))
     if identity:
         remove_blocks(model, identity)
     surgery.sync_layer_shapes(model)

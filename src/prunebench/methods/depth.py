@@ -36,6 +36,7 @@ from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 from prunebench.methods.sizing import removable_blocks, solve_num_blocks  # noqa: F401
 from prunebench.modeling import (PER_BLOCK_CONFIG_LISTS, cast_floating, config_dtype,
                                  dtype_name, float32_kept, remove_blocks, resolve_dtype)
+from prunebench.projections import decoder
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +61,20 @@ def without_blocks(model, blocks: set[int]):
         with _passed_through(model, blocks):
             yield model
         return
-    layers, n = model.model.layers, model.config.num_hidden_layers
+    layers, n = decoder(model).layers, model.config.num_hidden_layers
     # Models of mixed sliding / full attention pick each layer's mask by config.layer_types[i]:
     # the per-block lists must lose the same entries as the layers, or later blocks get a
     # neighbour's mask.
     lists = {key: getattr(model.config, key) for key in PER_BLOCK_CONFIG_LISTS
              if getattr(model.config, key, None) is not None}
-    model.model.layers = nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks)
-    model.config.num_hidden_layers = len(model.model.layers)
+    decoder(model).layers = nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks)
+    model.config.num_hidden_layers = len(decoder(model).layers)
     for key, values in lists.items():
         setattr(model.config, key, [v for i, v in enumerate(values) if i not in blocks])
     try:
         yield model
     finally:
-        model.model.layers, model.config.num_hidden_layers = layers, n
+        decoder(model).layers, model.config.num_hidden_layers = layers, n
         for key, values in lists.items():
             setattr(model.config, key, values)
 
@@ -96,13 +97,13 @@ def _passed_through(model, blocks: set[int]):
     if needed:
         raise PrunebenchError(f"blocks {needed} of this Gemma 4 model cannot be left out (its "
                               "last block, or blocks whose keys and values later blocks reuse)")
-    layers = model.model.layers
-    model.model.layers = nn.ModuleList(PassThrough() if i in blocks else layer
+    layers = decoder(model).layers
+    decoder(model).layers = nn.ModuleList(PassThrough() if i in blocks else layer
                                        for i, layer in enumerate(layers))
     try:
         yield model
     finally:
-        model.model.layers = layers
+        decoder(model).layers = layers
 
 
 @torch.no_grad()

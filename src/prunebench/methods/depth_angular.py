@@ -33,6 +33,7 @@ from prunebench.methods.depth import (NEAR_TIE, cut_margin, layer_hidden, ranked
                                       require_calibration, scored_in, scoring_dtype)
 from prunebench.methods.sizing import removable_blocks, solve_num_blocks
 from prunebench.modeling import remove_blocks
+from prunebench.projections import decoder
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
     """The residual stream at each window's last token, entering every block and leaving the
     last one: float64 `[L + 1, n_windows, hidden]` on the CPU (row l: block l's input; row L:
     the last block's output, before the final norm)."""
-    layers = model.model.layers
+    layers = decoder(model).layers
     last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
     batches: list[list[torch.Tensor | None]] = []

@@ -15,6 +15,7 @@ import torch
 from prunebench.checkpoint.param_count import is_scored_weight
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import prune_one_shot
+from prunebench.projections import decoder
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def magnitude_scores(model) -> list[float]:
     expert weights too: `is_scored_weight`)."""
     return [float(sum(p.detach().abs().sum(dtype=torch.float64)
                       for name, p in layer.named_parameters() if is_scored_weight(name)))
-            for layer in model.model.layers]
+            for layer in decoder(model).layers]
 
 
 def prune(model, calibration: torch.Tensor | None, target_params: int, **params) -> dict:

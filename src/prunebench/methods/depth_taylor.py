@@ -30,6 +30,7 @@ from prunebench.methods.depth import prune_one_shot, require_calibration
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import (base_dropout_off, is_activation_checkpointing, resolve_dtype,
                                  set_activation_checkpointing, sparse_block)
+from prunebench.projections import decoder
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
             for p in model.parameters():
                 p.requires_grad_(False)
                 p.grad = None
-            for name, p in model.model.layers.named_parameters():
+            for name, p in decoder(model).layers.named_parameters():
                 p.requires_grad_(is_scored_weight(name))
             if float32:
                 for p in model.parameters():
@@ -65,7 +66,7 @@ def _gradient_mode(model, checkpointing: bool, float32: bool):
                 # A router may route otherwise in training mode (PhiMoE's sparsemixer samples its
                 # second expert; Mixtral's jitter noise): the scores are those of the model as it
                 # runs, so the mixtures of experts route as in eval mode.
-                for layer in model.model.layers:
+                for layer in decoder(model).layers:
                     sparse_block(layer).eval()
             if checkpointing and not was_checkpointing:
                 set_activation_checkpointing(model, True)
@@ -140,7 +141,7 @@ def _scaled_sums(model, calibration: torch.Tensor, batch_size: int, compute: tor
     total_loss = 0.0
     with _gradient_mode(model, gradient_checkpointing, compute == torch.float32):
         try:
-            for i, layer in enumerate(model.model.layers):
+            for i, layer in enumerate(decoder(model).layers):
                 handles += [p.register_post_accumulate_grad_hook(reducer(i))
                             for name, p in layer.named_parameters() if is_scored_weight(name)]
             for j, batch in enumerate(batches):

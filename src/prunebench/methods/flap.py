@@ -131,9 +131,9 @@ def collect_stats(model, calibration: torch.Tensor, batch_size: int,
                   statistics: str = "exact") -> list[dict[str, ChannelStats | UpstreamStats]]:
     """Input statistics of every block's o_proj and down_proj on the dense model."""
     kind = UpstreamStats if statistics == "upstream" else ChannelStats
-    stats = [{"o_proj": kind(), "down_proj": kind()} for _ in model.model.layers]
+    stats = [{"o_proj": kind(), "down_proj": kind()} for _ in projections.decoder(model).layers]
     handles = []
-    for i, layer in enumerate(model.model.layers):
+    for i, layer in enumerate(projections.decoder(model).layers):
         for name, module in (("o_proj", projections.o_proj(layer.self_attn)),
                              ("down_proj", projections.down_proj(projections.block_mlp(layer)))):
             if module.in_features == 0:
@@ -176,7 +176,7 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
 def _scores(model, stats, metric: str) -> list[dict[str, torch.Tensor | None]]:
     """Raw per-channel metrics: attention squared, as in the original."""
     out = []
-    for layer, st in zip(model.model.layers, stats):
+    for layer, st in zip(projections.decoder(model).layers, stats):
         attn = None
         if not isinstance(layer.self_attn, ZeroHeadAttention):
             attn = channel_metric(projections.o_proj(layer.self_attn).weight, st["o_proj"], metric).pow(2).cpu()
@@ -286,7 +286,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     normed_outputs = normed_outputs_of(config)
     per_block = []
     with torch.no_grad():
-        for b, layer in enumerate(model.model.layers):
+        for b, layer in enumerate(projections.decoder(model).layers):
             st = stats[b]
             n_kv = layer_shapes(config)[b]["num_key_value_heads"]
             drop_g = sorted(set(range(n_kv)) - set(plan["kept_groups"][b]))

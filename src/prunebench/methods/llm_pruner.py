@@ -78,7 +78,7 @@ def _fisher(model, calibration: torch.Tensor, weights: list[torch.nn.Parameter])
 def _forward_progress(model):
     """Progress over the blocks of one forward pass: the scoring pass is a single call over the
     whole calibration batch, which on a large model (or one offloaded to CPU) runs for minutes."""
-    layers = model.model.layers
+    layers = projections.decoder(model).layers
     progress = Progress(log, "llm_pruner: forward (blocks)", len(layers))
     handles = [layer.register_forward_hook(lambda *_: progress.step()) for layer in layers]
     try:
@@ -114,7 +114,7 @@ def taylor_scores(model, calibration: torch.Tensor, blocks: list[int],
     A KV group's score sums every member channel: its query heads' q rows and o_proj columns,
     its K and V rows. For multi-head attention that is exactly the head score of the original.
     """
-    layers = model.model.layers
+    layers = projections.decoder(model).layers
     requires = {p: p.requires_grad for p in model.parameters()}
     for p in model.parameters():
         p.requires_grad_(False)

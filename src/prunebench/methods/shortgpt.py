@@ -24,6 +24,7 @@ from prunebench.methods.depth import (layer_hidden, prune_one_shot, require_cali
                                       scoring_dtype)
 from prunebench.checkpoint.device_map import main_device
 from prunebench.modeling import final_norm
+from prunebench.projections import decoder
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def block_influence(model, calibration: torch.Tensor, batch_size: int = 8,
     (registry.SHORTGPT_LAST_BLOCK): what the last block's input is compared with, what it
     produced ("output", the paper's definition) or that after the model's final norm
     ("final_norm", as the authors' code reads it from `output_hidden_states`)."""
-    layers = model.model.layers
+    layers = decoder(model).layers
     last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
     cos_sum = torch.zeros(len(layers), dtype=torch.float64, device=device)

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (block_param_count, count_params, kv_heads,
-                                               depth_kept_blocks, family, head_dim,
+from prunebench.checkpoint.param_count import (block_param_count, count_params,
+                                               depth_kept_blocks, family, head_dim, kv_heads,
                                                kv_head_count, layer_shapes, mlp_bias, o_bias,
                                                refuse_moe)
 from prunebench.methods import registry
@@ -286,8 +286,9 @@ def sublayer_rounds(config, target_params: int,
 # --------------------------------------------------------------------------- uniform width
 
 def heads_per_group(config) -> int:
-    """Query heads per KV group (constant across blocks: groups are removed whole)."""
-    return config.num_attention_heads // kv_heads(config)  # (GPT-NeoX's config: no KV key)
+    """Query heads per KV group (constant across blocks: groups are removed whole; one where
+    every head has keys and values of its own, GPT-NeoX's and OPT's: `kv_heads`)."""
+    return config.num_attention_heads // kv_heads(config)
 
 
 def config_with_shapes(config, shapes: list[dict[str, Any]]):

@@ -52,14 +52,14 @@ def read_layer_shape(layer: nn.Module, config: LlamaConfig) -> dict[str, Any]:
 def sync_layer_shapes(model: nn.Module) -> None:
     """Write every block's real shape into `config.layer_shapes`."""
     config = model.config
-    config.layer_shapes = [read_layer_shape(layer, config) for layer in model.model.layers]
+    config.layer_shapes = [read_layer_shape(layer, config) for layer in projections.decoder(model).layers]
 
 
 def _layer(model: nn.Module, layer_idx: int) -> nn.Module:
-    n = len(model.model.layers)
+    n = len(projections.decoder(model).layers)
     if not 0 <= layer_idx < n:
         raise PrunebenchError(f"block {layer_idx} does not exist: the model has {n} blocks (0..{n - 1})")
-    return model.model.layers[layer_idx]
+    return projections.decoder(model).layers[layer_idx]
 
 
 def _unique_indices(indices: Iterable[int], size: int, what: str, layer_idx: int) -> list[int]:

@@ -69,7 +69,7 @@ def block_inputs(model, calibration: torch.Tensor, batch_size: int) -> list[tupl
                 raise _Caught
         return hook
 
-    layers = model.model.layers
+    layers = projections.decoder(model).layers
     handles = [layers[index].register_forward_pre_hook(hook_for(kind, index), with_kwargs=True)
                for kind, index in first_of.items()]
     try:
@@ -130,7 +130,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     per_block = []
     with torch.no_grad():
         for b in blocks:
-            layer = model.model.layers[b]
+            layer = projections.decoder(model).layers[b]
             sums = {"o_proj": _SquareSum(), "down_proj": _SquareSum()}
             handles = [m.register_forward_pre_hook(lambda _m, args, s=sums[name]: s.add(args[0]))
                        for name, m in (("o_proj", projections.o_proj(layer.self_attn)),
@@ -155,7 +155,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 drop_c = torch.argsort(ch, stable=True)[:width - want["intermediate_size"]].tolist()
                 surgery.remove_channels(model, b, drop_c)
             # The next block sees this block's pruned outputs.
-            batches = run_block(model.model.layers[b], kinds[b], batches)
+            batches = run_block(projections.decoder(model).layers[b], kinds[b], batches)
             kept = layer_shapes(config)[b]
             per_block.append({
                 "block": b,
