@@ -31,16 +31,17 @@ def assert_kept_blocks_exact(model, dense: dict, removed: list[int], n_blocks: i
             assert torch.equal(tensor, dense[f"model.layers.{old}.{name}"]), (old, name)
 
 
-def kept_blocks_state(model, keep: list[int]) -> dict:
+def kept_blocks_state(model, keep: list[int], blocks: str = "model.layers.") -> dict:
     """`model`'s state dict without the blocks not in `keep`, the kept ones renumbered in
-    order: the weights of a model of those blocks alone."""
+    order: the weights of a model of those blocks alone. `blocks`: the names' prefix of the
+    blocks (OPT's `model.decoder.layers.`)."""
     state = {}
     for key, tensor in model.state_dict().items():
-        if key.startswith("model.layers."):
-            block, rest = key.removeprefix("model.layers.").split(".", 1)
+        if key.startswith(blocks):
+            block, rest = key.removeprefix(blocks).split(".", 1)
             if int(block) not in keep:
                 continue
-            key = f"model.layers.{keep.index(int(block))}.{rest}"
+            key = f"{blocks}{keep.index(int(block))}.{rest}"
         state[key] = tensor
     return state
 
