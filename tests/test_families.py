@@ -928,8 +928,8 @@ def test_empty_attention_and_mlp_blocks_round_trip_and_decode(name, tmp_path):
             with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
                 remove()
         return
-    # every KV group (two here; OPT's four, one head each)
-    surgery.remove_kv_groups(model, 1, range(default_layer_shape(model.config)["num_key_value_heads"]))
+    # every KV group (two here; GPT-NeoX's and OPT's four, one head each)
+    surgery.remove_kv_groups(model, 1, range(kv_heads(model.config)))
     surgery.remove_channels(model, 2, range(128))
     assert numel(model) == count_params(model.config)
     save_model(model, None, tmp_path / "m")
