@@ -6,8 +6,8 @@ _remove_final_layer_norm, the LM head tied, the blocks under model.decoder.layer
 (against transformers' meta model, config.json's values alone and the arithmetic by hand);
 depth pruning equal to transformers' OPTForCausalLM built of the kept blocks, saved and
 reloaded by prunebench and by transformers' class, the hf and hf_static backends' tokens equal
-to transformers' generate; a depth method end to end; the training-mode passes without OPT's
-dropout; width surgery of the MLP equal to transformers' model of that width, and of heads
+to transformers' generate; every depth method on its blocks; a checkpoint of OPTModel's names
+(decoder.*) loaded as transformers loads it; the training-mode passes without OPT's dropout; width surgery of the MLP equal to transformers' model of that width, and of heads
 taking their rows, biases and out_proj columns; and the refusals (opt-350m's post-LN block and
 embedding projections; the compiled decoder without a final norm). tests/test_families.py runs
 every method, both backends, perplexity and LoRA on OPT too."""
@@ -18,6 +18,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import OPTConfig, OPTForCausalLM
 
 from prunebench import FamilyUnsupported, PrunebenchError
@@ -128,6 +129,22 @@ def test_every_depth_method_prunes_opt(method):
     assert len(report["removed_blocks"]) == 1
     assert model.config.num_hidden_layers == 3 == len(model.model.decoder.layers)
     assert count_params(model.config) == numel(model)
+
+
+def test_a_checkpoint_of_the_base_models_names_loads_as_transformers_loads_it(tmp_path):
+    """A checkpoint saved from OPTModel (names decoder.*, no LM head: tied), which
+    transformers' OPTForCausalLM loads under its base_model_prefix, loads so in prunebench."""
+    model = random_model(small())
+    save_model(model, None, tmp_path)
+    weights = tmp_path / "model.safetensors"
+    state = load_file(weights)
+    save_file({key.removeprefix("model."): tensor for key, tensor in state.items()
+               if key.startswith("model.")}, weights, metadata={"format": "pt"})
+    assert all(key.startswith("decoder.") for key in load_file(weights))
+    theirs = in_allocated_memory(OPTForCausalLM.from_pretrained(tmp_path, dtype=torch.float32))
+    x = ids()
+    assert torch.equal(logits(load_model(tmp_path, verify=False), x), logits(model, x))
+    assert torch.equal(logits(theirs.eval(), x), logits(model, x))
 
 
 def test_the_training_mode_passes_turn_opts_dropout_off():

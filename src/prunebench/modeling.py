@@ -795,8 +795,17 @@ LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_M
                 "gpt_neox": (("embed_out.weight", "lm_head.weight"),)}
 
 
+# Name prefixes of checkpoints saved from a family's base model rather than its causal LM, which
+# transformers' from_pretrained loads under the class's base_model_prefix (`model`): OPTModel's
+# `decoder.*` (OPT checkpoints converted from metaseq hold the base model's names).
+LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),)}
+
+
 def loaded_name(model_type: str, name: str) -> str:
     """A checkpoint tensor's name as the family's transformers class holds it."""
+    for published, loaded in LOADED_PREFIXES.get(model_type, ()):
+        if name.startswith(published):
+            return loaded + name.removeprefix(published)
     for published, loaded in LOADED_NAMES.get(model_type, ()):
         if name.endswith(published) and (published.startswith(".") or name == published):
             return name[: -len(published)] + loaded
@@ -830,7 +839,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary
     # tables as weights; they are recomputed from the config, so drop them.
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
-    if config.model_type in LOADED_NAMES:
+    if config.model_type in LOADED_NAMES or config.model_type in LOADED_PREFIXES:
         state = {loaded_name(config.model_type, k): v for k, v in state.items()}
     embedding = embedding_name(model)  # (GPT-NeoX's gpt_neox.embed_in, OPT's model.decoder.*)
     if config.tie_word_embeddings:
