@@ -142,12 +142,6 @@ def decoder(model: nn.Module) -> nn.Module:
     return inner.decoder if isinstance(getattr(inner, "decoder", None), nn.Module) else inner
 
 
-def decoder_prefix(model: nn.Module) -> str:
-    """The qualified name under which `decoder(model)` holds its modules: `model.decoder.`
-    (OPT) or `model.`."""
-    return "model.decoder." if decoder(model) is not model.model else "model."
-
-
 # A block's norms before attention and before the MLP by LLaMA's names, and the names other
 # families give them (ApertusDecoderLayer: attention_layernorm, feedforward_layernorm;
 # VaultGemmaDecoderLayer: pre_feedforward_layernorm before the MLP, Gemma-2's name, without
