@@ -26,8 +26,9 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 from prunebench import projections
 from prunebench.checkpoint.architectures import (ARCHITECTURES, architecture_config,
                                                 known_shape_of)
-from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, kv_heads,
-                                             norms_per_block, parallel_block)
+from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
+                                             config_from_json, kv_heads, norms_per_block,
+                                             parallel_block)
 from prunebench.lora import lora_target_names
 from prunebench.methods import surgery
 from prunebench.modeling import (ZeroHeadAttention, base_dropout_off, build_model,
@@ -68,7 +69,7 @@ def test_counts_equal_transformers_parameters(bias, parallel, tied):
     assert count_params(config_from_dict(json.loads(config.to_json_string()))) == numel(model)
 
 
-def test_a_published_config_json_counts_as_transformers_builds_it():
+def test_a_published_config_json_counts_as_transformers_builds_it(tmp_path):
     """Pythia's config.json names its rotary part and base rotary_pct / rotary_emb_base and
     leaves attention_bias out (biased: GPTNeoXConfig's default); no num_key_value_heads, and
     a stray one builds nothing in transformers' model (a KV head per query head)."""
@@ -85,6 +86,9 @@ def test_a_published_config_json_counts_as_transformers_builds_it():
     stray = config_from_dict({**values, "num_key_value_heads": 2})
     assert kv_heads(stray) == stray.num_key_value_heads == 6
     assert count_params(stray) == numel(theirs)
+    # nor does the config.json's check read it, 4 being no divisor of the 6 heads
+    (tmp_path / "config.json").write_text(json.dumps({**values, "num_key_value_heads": 4}))
+    assert count_params(config_from_dict(checked_config_json(tmp_path))) == numel(theirs)
 
 
 def test_its_modules_answer_llamas_names_and_keep_their_own(tmp_path):

@@ -96,6 +96,19 @@ def test_a_kv_head_key_opt_does_not_read_leaves_every_head_its_own_keys_and_valu
         == by_hand(small())
 
 
+@pytest.mark.parametrize("stray", [3, 0])
+def test_a_config_json_with_a_kv_head_key_opt_does_not_read_is_not_refused(stray, tmp_path):
+    """A num_key_value_heads that is no divisor of the heads (or no count at all) describes
+    nothing OPTAttention builds: the config.json's check reads it as the class does, and the
+    model is counted and built as without it."""
+    small().save_pretrained(tmp_path)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**raw, "num_key_value_heads": stray}))
+    values = checked_config_json(tmp_path)
+    assert count_params(config_from_dict(values)) == by_hand(small()) == numel(
+        build_model(OPTConfig(**values), device="meta"))
+
+
 @pytest.mark.parametrize("drop", [[1], [0, 3]])
 def test_depth_pruning_is_transformers_model_of_the_kept_blocks(drop, tmp_path):
     """The pruned model computes what OPTForCausalLM of the kept blocks computes (the position

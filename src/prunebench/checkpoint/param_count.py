@@ -2273,9 +2273,13 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"of {', '.join(w.model_class for w in WRAPPERS.values())} checkpoints, with "
             "transformers' own code only and never runs code shipped with a checkpoint")
     # The shapes every count and method reads: a hand-edited or damaged value would otherwise
-    # stop them with a TypeError deep inside, or a transformers validation traceback.
+    # stop them with a TypeError deep inside, or a transformers validation traceback. (A
+    # num_key_value_heads in a GPT-NeoX or OPT config.json is none of them: their attention
+    # gives every head its own keys and values whatever it says, `kv_heads`.)
+    unread = () if FAMILIES[model_type].kv_heads_key else ("num_key_value_heads",)
     bad = [f"{key}={raw[key]!r}" for key in SHAPE_KEYS
-           if key in raw and not (raw[key] is None and key in OPTIONAL_SHAPE_KEYS)
+           if key in raw and key not in unread
+           and not (raw[key] is None and key in OPTIONAL_SHAPE_KEYS)
            and not _positive_whole(raw[key])]
     if bad:
         raise PrunebenchError(
@@ -2285,7 +2289,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     # How the shapes fit together, which transformers checks only as it builds the model (a
     # validation traceback) and the counts not at all.
     heads, kv_heads = raw.get("num_attention_heads"), raw.get("num_key_value_heads")
-    if heads is not None and kv_heads is not None and heads % kv_heads:
+    if heads is not None and kv_heads is not None and not unread and heads % kv_heads:
         raise PrunebenchError(
             f"{path / 'config.json'} gives num_attention_heads={heads} and "
             f"num_key_value_heads={kv_heads}: each KV head serves a whole group of query heads, "
