@@ -41,7 +41,7 @@ from test_families import (FAMILIES, PUBLISHED, family_model, ids, in_allocated_
                            logits, numel)
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
-from test_stablelm import decoder_follows_the_change
+from test_stablelm import decoder_follows_the_change, without_norm_biases
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -257,13 +257,6 @@ def _mlp_norm_as_attentions(model):
             layer.post_attention_layernorm.load_state_dict(layer.input_layernorm.state_dict())
 
 
-def _without_norm_biases(model):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "layernorm" in name and name.endswith(".bias"):
-                p.zero_()
-
-
 def _whole_heads_rotating(model):
     """Every dimension of each head rotating (rotary_pct 1): the published quarter is what
     the decoder must rotate."""
@@ -274,7 +267,7 @@ def _whole_heads_rotating(model):
         layer.attention.rotary_ndims = HD
 
 
-@pytest.mark.parametrize("change", [_mlp_norm_as_attentions, _without_norm_biases,
+@pytest.mark.parametrize("change", [_mlp_norm_as_attentions, without_norm_biases,
                                     _whole_heads_rotating])
 def test_the_decoder_applies_each_of_gpt_neoxs_pieces(change):
     """Each piece the decoder reproduces changes this model's logits (else the comparison

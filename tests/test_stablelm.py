@@ -95,7 +95,8 @@ def test_the_compiled_decoder_decodes_a_width_pruned_model_as_generate_does(para
     decodes_as_generate_does(width_pruned_stablelm(parallel))
 
 
-def _without_norm_biases(model):
+def without_norm_biases(model):
+    """Every LayerNorm's bias zero (StableLM's and GPT-NeoX's, the final norm's too)."""
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "norm" in name and name.endswith(".bias"):
@@ -110,7 +111,7 @@ def _heads_normed_alike(model):
                     head.weight.copy_(norm.norms[0].weight)
 
 
-@pytest.mark.parametrize("change", [_without_norm_biases, _heads_normed_alike])
+@pytest.mark.parametrize("change", [without_norm_biases, _heads_normed_alike])
 def test_the_decoder_applies_each_of_stablelms_pieces(change):
     """Each piece the decoder reproduces changes this model's logits (else the comparison
     above would not see it dropped): the LayerNorms' biases, each head's own q/k norm
