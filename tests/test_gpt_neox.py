@@ -32,8 +32,8 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
 from prunebench.lora import lora_target_names
 from prunebench.methods import surgery
 from prunebench.modeling import (ZeroHeadAttention, base_dropout_off, build_model,
-                                 count_params, count_params_meta, load_model, remove_blocks,
-                                 save_model)
+                                 count_params, count_params_meta, final_norm, load_model,
+                                 remove_blocks, save_model)
 from prunebench.plan.lora_settings import TARGETS
 from test_cohere import (decoder_gives_transformers_logits, decodes_as_generate_does,
                          flap_keeps_each_blocks_mean_output, reloads_with_its_logits)
@@ -96,8 +96,7 @@ def test_its_modules_answer_llamas_names_and_keep_their_own(tmp_path):
     state dict, and so the checkpoint, keeps transformers' names, a copy's aliases are the
     copy's modules, and a block's attention replaced by surgery is the one its forward calls."""
     model = family_model("gpt_neox")
-    assert model.model is model.gpt_neox and model.model.norm is model.gpt_neox.final_layer_norm
-    assert model.model.embed_tokens is model.gpt_neox.embed_in
+    assert model.model is model.gpt_neox and final_norm(model) is model.gpt_neox.final_layer_norm
     assert all(layer.self_attn is layer.attention for layer in model.model.layers)
     assert set(model.state_dict()) == set(GPTNeoXForCausalLM(model.config).state_dict())
     copied = copy.deepcopy(model)

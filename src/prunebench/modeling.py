@@ -177,9 +177,9 @@ def base_dropout_off(model: nn.Module):
 
 
 def final_norm(model: nn.Module) -> nn.Module:
-    """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's
-    `final_layer_norm` (an identity where its config removes it), every other family's
-    `norm`."""
+    """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
+    GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
+    Nemotron-H's `norm_f`, every other family's `norm`."""
     inner = decoder(model)
     if hasattr(inner, "norm_f"):  # Nemotron-H's
         return inner.norm_f
@@ -876,7 +876,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     model.load_state_dict(state, strict=False, assign=True)
     inner = decoder(model)
     if config.tie_word_embeddings:
-        model.lm_head.weight = inner.embed_tokens.weight
+        model.lm_head.weight = model.get_input_embeddings().weight
     # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real, on
     # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
     # (Granite 4.0 without position_embedding_type "rope" holds no rotary module, Nemotron-H

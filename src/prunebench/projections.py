@@ -29,8 +29,9 @@ each is sliced, scored, fused and adapted where the family's forward reads it.
 GPT-NeoX's block packs q, k and v into one module too (`query_key_value`, its `qkv_proj`), but
 head by head, [q_0; k_0; v_0; q_1; ...] (`PER_HEAD_PACKED`): its rows by part come from
 `attention_part_rows`, never from a split at the q and k widths. Its modules above the parts
-are named otherwise too (the model's `gpt_neox`, its `embed_in` and `final_layer_norm`, each
-block's `attention`); `alias_llama_names` has them answer LLaMA's names as well.
+are named otherwise too: the model's `gpt_neox` and each block's `attention`, which
+`alias_llama_names` has answer LLaMA's names as well (its `embed_in` is read as every family's
+embedding is, `get_input_embeddings`, and its `final_layer_norm` as OPT's, `modeling.final_norm`).
 """
 
 from __future__ import annotations
@@ -67,10 +68,10 @@ ATTENTION_OWNERS = {"attention": "self_attn"}
 # query head (GPTNeoXAttention views query_key_value's output as [heads, 3 x head_dim]).
 PER_HEAD_PACKED = ("query_key_value",)
 # Modules named otherwise than LLaMA's above a block's parts, by model_type: LLaMA's name ->
-# the family's (GPTNeoXForCausalLM's `gpt_neox`, GPTNeoXModel's `embed_in` and
-# `final_layer_norm`, GPTNeoXLayer's `attention`).
-MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "embed_tokens": "embed_in",
-                               "norm": "final_layer_norm", "self_attn": "attention"}}
+# the family's (GPTNeoXForCausalLM's `gpt_neox`, GPTNeoXLayer's `attention`). (The embedding
+# and the final norm are found by what holds them, whatever their names:
+# `get_input_embeddings`, `modeling.final_norm`.)
+MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}

@@ -282,7 +282,7 @@ class StaticDecoder(nn.Module):
         self.attention = attention
         self.fuse = fuse
         config = model.config
-        emb = projections.decoder(model).embed_tokens.weight
+        emb = model.get_input_embeddings().weight  # (GPT-NeoX's embed_in)
         device, dtype = emb.device, emb.dtype
         mode = resolve_mode(mode, device)
         check_flex_mode(attention, mode, device)
