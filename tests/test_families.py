@@ -956,6 +956,19 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
     assert len(set(devices)) > 1, placement  # the caps really spread the blocks
 
 
+@pytest.mark.parametrize("name", ["llama3", "gpt_neox", "opt"])
+def test_inputs_go_where_a_device_map_puts_the_embedding_under_its_own_name(name):
+    """A dispatched model's inputs go to its embedding's device, found by the embedding's own
+    name in the map (GPT-NeoX's gpt_neox.embed_in, OPT's model.decoder.embed_tokens), not by
+    LLaMA's, which such a map does not hold (the rest, "", on the cpu here)."""
+    from prunebench.checkpoint.device_map import main_device
+
+    model = build_model(FAMILIES[name](), device="meta")
+    embedding = next(n for n, m in model.named_modules() if m is model.get_input_embeddings())
+    model.hf_device_map = {embedding: 1, "": "cpu"}
+    assert main_device(model) == torch.device("cuda", 1)
+
+
 # --------------------------------------------------------------------------- every method
 
 def certain_steps(scores: torch.Tensor) -> list[int]:

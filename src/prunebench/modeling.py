@@ -48,8 +48,9 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
-                                    get_part, mlp_gated, mlp_inputs, module_name, o_proj,
-                                    set_attention, set_block_heads, set_part)
+                                    embedding_name, get_part, mlp_gated, mlp_inputs,
+                                    module_name, o_proj, set_attention, set_block_heads,
+                                    set_part)
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
     # which jobs that read a config or a tokenizer (calibration, dense report) do without
@@ -810,13 +811,6 @@ def loaded_name(model_type: str, name: str) -> str:
         if name.endswith(published) and (published.startswith(".") or name == published):
             return name[: -len(published)] + loaded
     return name
-
-
-def embedding_name(model: nn.Module) -> str:
-    """The input embedding's weight by its name in the state dict (`model.embed_tokens.weight`,
-    GPT-NeoX's `gpt_neox.embed_in.weight`)."""
-    weight = model.get_input_embeddings().weight
-    return next(name for name, p in model.named_parameters() if p is weight)
 
 
 def _load_model(path: Path, device, dtype, verify, device_map, max_memory,

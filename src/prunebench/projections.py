@@ -136,6 +136,14 @@ def block_mlp(layer: nn.Module) -> nn.Module:
     return getattr(layer, "shared_mlp", layer)
 
 
+def embedding_name(model: nn.Module) -> str:
+    """The input embedding's weight by its name in the state dict (`model.embed_tokens.weight`,
+    GPT-NeoX's `gpt_neox.embed_in.weight`, OPT's `model.decoder.embed_tokens.weight`), which
+    the loader ties and a device map places."""
+    weight = model.get_input_embeddings().weight
+    return next(name for name, p in model.named_parameters() if p is weight)
+
+
 def decoder(model: nn.Module) -> nn.Module:
     """The module that holds a causal LM's blocks (`layers`), embeddings and final norm: OPT's
     `model.decoder` (OPTModel wraps an OPTDecoder), every other family's `model`."""

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from prunebench import PrunebenchError
-from prunebench.projections import decoder
+from prunebench.projections import decoder, embedding_name
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +157,8 @@ def main_device(model: nn.Module) -> torch.device:
     hf_map: dict[str, Any] | None = getattr(model, "hf_device_map", None)
     if hf_map:
         # (the embedding's own name: GPT-NeoX's is gpt_neox.embed_in, OPT's model.decoder.*)
-        name = next((f"{n}.weight" for n, m in model.named_modules() if m is embeddings),
-                    "model.embed_tokens.weight")
-        first = device_for(name, hf_map)
+        first = device_for(embedding_name(model) if embeddings is not None
+                           else "model.embed_tokens.weight", hf_map)
         if isinstance(first, int):
             return torch.device("cuda", first)
         return torch.device("cpu")
