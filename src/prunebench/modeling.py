@@ -192,8 +192,9 @@ def final_norm(model: nn.Module) -> nn.Module:
 
 def sparse_block(layer: nn.Module) -> nn.Module:
     """A block's MLP or mixture of experts: GraniteMoE holds it as `block_sparse_moe`
-    (GraniteMoE-Shared too, its shared MLP beside it; Granite 4.0 where its config has experts), Llama 4 as `feed_forward`, every other family as
-    its dense MLP (`projections.block_mlp`: Granite 4.0's `shared_mlp` without experts)."""
+    (GraniteMoE-Shared too, its shared MLP beside it; Granite 4.0 where its config has
+    experts), Llama 4 as `feed_forward`, every other family as its dense MLP
+    (`projections.block_mlp`: Granite 4.0's `shared_mlp` without experts)."""
     return (getattr(layer, "block_sparse_moe", None) or getattr(layer, "feed_forward", None)
             or block_mlp(layer))
 

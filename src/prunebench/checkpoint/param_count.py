@@ -407,9 +407,9 @@ class Family:
     otherwise than LLaMA's above the block's parts too (`projections.alias_llama_names`).
     OPT's own (`opt`): `position_table_offset`, learned absolute positions
     (OPTLearnedPositionalEmbedding: a table of max_position_embeddings + offset rows, counted
-    with the embeddings, added to them; no rotary); `kv_heads_key`, the config key of a block's
-    KV heads, None where every query head has keys and values of its own whatever config.json
-    says (OPT's, GPT-NeoX's: `kv_heads`); `norm_affine_key`, the key that leaves the
+    with the embeddings, added to them; no rotary); `kv_per_query_head`, every query head has keys and
+    values of its own whatever config.json says (OPT's, GPT-NeoX's, whose configs hold no
+    num_key_value_heads: `kv_heads`); `norm_affine_key`, the key that leaves the
     LayerNorms without weights and biases (`layer_norm_elementwise_affine`);
     `final_norm_removed_key`, the key that drops the final norm (`_remove_final_layer_norm`).
     Its blocks, embeddings and final norm live under `model.decoder` (`projections.decoder`).
@@ -469,7 +469,7 @@ class Family:
     qkv_per_head: bool = False
     parallel_norms: bool = False
     position_table_offset: int | None = None
-    kv_heads_key: str | None = "num_key_value_heads"
+    kv_per_query_head: bool = False
     norm_affine_key: str | None = None
     final_norm_removed_key: str | None = None
 
@@ -660,7 +660,7 @@ FAMILIES: dict[str, Family] = {
                        packed=("qkv_proj",), qkv_per_head=True, norm_bias=True,
                        mlp_bias=True, ungated_mlp=True,
                        parallel_block_key="use_parallel_residual", parallel_norms=True,
-                       kv_heads_key=None),
+                       kv_per_query_head=True),
     # OPTAttention: q/k/v and out_proj biased as enable_bias says (true as published), every
     # head its own keys and values, queries scaled by 1/sqrt(head_dim) before the scores;
     # OPTDecoderLayer: nn.LayerNorms (self_attn_layer_norm, final_layer_norm) before each
@@ -671,7 +671,7 @@ FAMILIES: dict[str, Family] = {
     "opt": Family("OPTForCausalLM", "OPTConfig", None, None, "enable_bias", False,
                   attention_bias_key="enable_bias", norm_bias=True, ungated_mlp=True,
                   sparse_blocks=SparseBlocks.every("ffn_dim"), position_table_offset=2,
-                  kv_heads_key=None, norm_affine_key="layer_norm_elementwise_affine",
+                  kv_per_query_head=True, norm_affine_key="layer_norm_elementwise_affine",
                   final_norm_removed_key="_remove_final_layer_norm"),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
@@ -1894,8 +1894,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # Hunyuan's (HunYuanMoEV1Config's attribute_map), one value or one per block
         values = {**values, "num_experts_per_tok": values["moe_topk"]}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
-    if values["num_key_value_heads"] is None or not FAMILIES.get(
-            values.get("model_type") or "llama", FAMILIES["llama"]).kv_heads_key:
+    if values["num_key_value_heads"] is None or FAMILIES.get(
+            values.get("model_type") or "llama", FAMILIES["llama"]).kv_per_query_head:
         # (GPT-NeoX, OPT: one per query head whatever config.json says, as their attention
         # builds them: `kv_heads`)
         values["num_key_value_heads"] = values["num_attention_heads"]
@@ -2276,7 +2276,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     # stop them with a TypeError deep inside, or a transformers validation traceback. (A
     # num_key_value_heads in a GPT-NeoX or OPT config.json is none of them: their attention
     # gives every head its own keys and values whatever it says, `kv_heads`.)
-    unread = () if FAMILIES[model_type].kv_heads_key else ("num_key_value_heads",)
+    unread = ("num_key_value_heads",) if FAMILIES[model_type].kv_per_query_head else ()
     bad = [f"{key}={raw[key]!r}" for key in SHAPE_KEYS
            if key in raw and key not in unread
            and not (raw[key] is None and key in OPTIONAL_SHAPE_KEYS)
@@ -2555,12 +2555,11 @@ def checkpoint_config(path: str | Path) -> SimpleNamespace:
 def kv_heads(config) -> int:
     """The config's KV heads a block: num_key_value_heads, or one per query head where it
     has none, and always in a family whose attention gives every head keys and values of its
-    own (`kv_heads_key` None: GPTNeoXConfig and OPTConfig have no such key, and a stray one
+    own (`kv_per_query_head`: GPTNeoXConfig and OPTConfig have no such key, and a stray one
     in their config.json builds nothing)."""
-    key = family(config).kv_heads_key
-    if key is None:
+    if family(config).kv_per_query_head:
         return config.num_attention_heads
-    return getattr(config, key, None) or config.num_attention_heads
+    return getattr(config, "num_key_value_heads", None) or config.num_attention_heads
 
 
 def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
