@@ -321,6 +321,16 @@ def main(argv=None) -> int:
     dtypes = list(dict.fromkeys([torch.float32, resolve_dtype(args.dtype, device)]))
     mode = resolve_mode(args.mode, device)  # auto: the decoder's CUDA graph on CUDA
     rows = []
+    provenance_ = provenance(device=device, seed=args.seed, cell=vars(args))
+
+    def save() -> None:
+        """The report so far: written after every family, so that a run stopped at a GPU
+        session's time share keeps the families it checked."""
+        write_json(out / "family_check.json",
+                   {"args": vars(args), "mode": mode, "rows": rows, "provenance": provenance_})
+        write_text(out / "family_check.md", f"# Families: compiled decoder ({mode}) against HF "
+                   f"generate on {device}\n\n" + markdown(rows))
+
     for family in args.families:
         try:
             models = variants(small_config(family), device, args.seed)
@@ -329,17 +339,15 @@ def main(argv=None) -> int:
             rows.append({"family": family, "variant": "-", "dtype": "-", "mode": mode,
                          "status": "error", "error": f"{type(exc).__name__}: {exc}",
                          "seconds": 0})
+            save()
             continue
         for dtype in dtypes:
             for variant, model in models.items():
                 rows.append(check(family, variant, model, mode, dtype, args, device))
                 log.info("%s", rows[-1])
         del models
-    report = {"args": vars(args), "mode": mode, "rows": rows,
-              "provenance": provenance(device=device, seed=args.seed, cell=vars(args))}
-    write_json(out / "family_check.json", report)
-    write_text(out / "family_check.md", f"# Families: compiled decoder ({mode}) against HF "
-               f"generate on {device}\n\n" + markdown(rows))
+        save()
+    save()  # also when no family was asked for
     print(markdown(rows))
     failed = [r for r in rows if r["status"] == "error" or (
         r["status"] in ("MISMATCH", "UNVARIED") and r["dtype"] == "float32")]
