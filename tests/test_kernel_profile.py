@@ -74,6 +74,8 @@ def test_no_events_say_why_instead_of_dividing_by_zero():
     ("triton_per_fused__softmax_masked_fill_3", "attention"),
     ("triton_tem_fused_bmm_1", "attention"),
     ("sm90_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize64x64x64", "gemm/gemv"),
+    ("nvjet_sm90_hsh_128x8_64x12_4x1_v_bz_TNT", "gemm/gemv"),  # cuBLAS's nvJet GEMM
+    ("nvjet_sm90_hsh_64x8_64x16_2x1_v_bz_splitK_TNT", "gemm/gemv"),
     ("triton_poi_fused_add_cat_mul_1", "generated (triton)"),
     ("Memcpy DtoD (Device -> Device)", "copy/fill"),
     # A rotary kernel fused with a matmul's view: pointwise, not a GEMV.
