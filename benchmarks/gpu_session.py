@@ -35,7 +35,8 @@ command), so the checks run in one command, most informative first, under one de
             speed-ups beside the compiled backend's, each row's decode steps profiled
   moe       gpu_check on a random mixture of experts (--moe-arch, Qwen3-30B-A3B's shape by
             default), dense and depth-pruned, with the hf and hf_static backends at batch 1
-            and 16, 12x128: the step against its batch-1 floor (the routed experts' weights)
+            (--moe-batch-sizes), 12x128: the step against its batch-1 floor (the routed
+            experts' weights)
   minitron  gpu_check on random Llama-3.1-8B, Llama-3.1-Minitron-4B-Depth and -Width shapes
             (config/minitron.yaml's models) in bfloat16, the compiled (CUDA graph) and hf
             backends at batch 1, 16, 64, 12x128: each row's % of the bandwidth floor, each
@@ -56,6 +57,7 @@ and logs).
     python3 benchmarks/gpu_session.py --steps static --static-batch-sizes 16,64 \
         --static-variants dense,depth --deadline-s 300
     python3 benchmarks/gpu_session.py --steps moe --moe-arch mixtral-8x7b --deadline-s 280
+    python3 benchmarks/gpu_session.py --steps moe --moe-batch-sizes 1,16 --deadline-s 400
     python3 benchmarks/gpu_session.py --steps env,minitron --deadline-s 330
     python benchmarks/gpu_session.py --rehearse --out "$(mktemp -d)"   # anywhere, on the CPU
 
@@ -100,9 +102,10 @@ SMOKE_DIR = Path("runs/gpu-smoke")  # the smoke run's own directory (benchmarks/
 # 2026-11-27), hf on every model: about 35 s compiled and 110 s hf on the H200 (the 16-block
 # depth model's hf cell about 25 s), 50 s and 150 s on the H100; 160-220 s with the start and
 # the builds. Dense and the depth model, both backends, fit its least.
+# The family check ran 15 families in 37 s on an H200 (2026-12-04); it checks 34 now.
 SHARES = {"env": (30, 0, 0), "check": (170, 60, 300), "smoke": (540, 120, 100),
           "autotune": (300, 90, 40), "attention": (240, 80, 0), "paired": (240, 90, 0),
-          "memory": (150, 60, 0), "families": (120, 40, 0), "static": (240, 90, 0),
+          "memory": (150, 60, 0), "families": (180, 40, 0), "static": (240, 90, 0),
           "moe": (240, 100, 0), "minitron": (300, 140, 0)}
 
 REHEARSAL_OVERLAY = """\
@@ -287,16 +290,20 @@ def static_args(rehearse: bool, budget: float, batch_sizes: str = "1",
             "--profile-steps", "32", "--budget-s", f"{budget:.0f}"]
 
 
-def moe_args(rehearse: bool, budget: float, arch: str = "qwen3-30b-a3b") -> list[str]:
+def moe_args(rehearse: bool, budget: float, arch: str = "qwen3-30b-a3b",
+             batch_sizes: str = "1") -> list[str]:
     """A mixture of experts, dense and depth-pruned (gpu_check removes 14 of Qwen3-30B-A3B's 48
     blocks), with the two backends that run one: its weights' bytes are those of 30.5B
-    parameters (61 GB in bfloat16, as published), a batch-1 step reads 3.0B of them."""
+    parameters (61 GB in bfloat16, as published), a batch-1 step reads 3.0B of them. Batch 1
+    alone by default: on an H100 (2026-12-06) transformers compiled the dense model's batch-1
+    steps in about 58 s, then its batch-16 compile outlasted the step's share of 142 s, and a
+    cell's report is written only once all its batch sizes ran."""
     if rehearse:
         return ["--arch", "tiny-test-moe", "--device", "cpu", "--dtype", "float32", "--tokens",
-                "4x8", "--batch-sizes", "1,2", "--variants", "dense,depth", "--backends",
+                "4x8", "--batch-sizes", batch_sizes, "--variants", "dense,depth", "--backends",
                 "hf_static,hf", "--warmup", "0", "--repeats", "1", "--no-selfcheck",
                 "--budget-s", f"{budget:.0f}"]
-    return ["--arch", arch, "--dtype", "bfloat16", "--tokens", "12x128", "--batch-sizes", "1,16",
+    return ["--arch", arch, "--dtype", "bfloat16", "--tokens", "12x128", "--batch-sizes", batch_sizes,
             "--variants", "dense,depth", "--backends", "hf_static,hf", "--warmup", "1",
             "--repeats", "3", "--no-selfcheck", "--budget-s", f"{budget:.0f}"]
 
@@ -414,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the static step's models, in order (dense, depth, width)")
     parser.add_argument("--moe-arch", default="qwen3-30b-a3b",
                         help="the moe step's known shape (mixtral-8x7b: 93 GB in bfloat16)")
+    parser.add_argument("--moe-batch-sizes", default="1",
+                        help="the moe step's batch sizes (each compiles anew: about 58 s for "
+                             "Qwen3-30B-A3B's shape at batch 1 on an H100)")
     parser.add_argument("--rehearse", action="store_true",
                         help="tiny shapes on the CPU, to test this script anywhere")
     args = parser.parse_args(argv)
@@ -434,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
                          "depth")
     try:
         parse_batches(args.static_batch_sizes, "--static-batch-sizes")
+        parse_batches(args.moe_batch_sizes, "--moe-batch-sizes")
     except PrunebenchError as err:
         parser.error(str(err))
     if problem := moe_shape_problem(args.moe_arch):
@@ -470,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
             extra = (check_args(args.rehearse, share - 30) if name == "check" else
                      static_args(args.rehearse, share - 30, args.static_batch_sizes,
                                  args.static_variants) if name == "static" else
-                     moe_args(args.rehearse, share - 30, args.moe_arch) if name == "moe" else
+                     moe_args(args.rehearse, share - 30, args.moe_arch,
+                              args.moe_batch_sizes) if name == "moe" else
                      minitron_args(args.rehearse, share - 30) if name == "minitron" else
                      autotune_args(args.rehearse, share - 30, args.autotune_attention,
                                    args.autotune_variants))

@@ -100,16 +100,16 @@ def test_a_stopped_step_is_not_summarised_with_a_report_an_earlier_run_left(tmp_
 REHEARSAL_S = 3600  # a rehearsal's share and deadline: no machine is that slow, none stops it
 
 
-def rehearsed_summary(step: str, tmp_path: Path, monkeypatch) -> str:
+def rehearsed_summary(step: str, tmp_path: Path, monkeypatch, *options: str) -> str:
     """The summary of one step rehearsed on the CPU (its reports under tmp_path / "w"). The
-    step's share of the deadline (a GPU session's: 240 s for paired, 120 s for families) is
+    step's share of the deadline (a GPU session's: 240 s for paired, 180 s for families) is
     raised to REHEARSAL_S, so that a busy machine's slow rehearsal passes as a fast one's; the
     shares and deadline themselves are tested above and below, without timing a rehearsal."""
     session = load_script("gpu_session")
     monkeypatch.setitem(session.SHARES, step, (REHEARSAL_S, *session.SHARES[step][1:]))
     out = tmp_path / "out"
     assert session.main(["--steps", step, "--rehearse", "--out", str(out), "--work",
-                         str(tmp_path / "w"), "--deadline-s", str(REHEARSAL_S)]) == 0
+                         str(tmp_path / "w"), "--deadline-s", str(REHEARSAL_S), *options]) == 0
     return (out / "summary.md").read_text()
 
 
@@ -252,6 +252,29 @@ def test_memory_and_family_checks_refuse_unknown_names_in_their_parsers(tmp_path
             script.main([*bad, "--device", "cpu", "--out", str(tmp_path)])
         assert stop.value.code == 2 and said in capsys.readouterr().err, (bad, said)
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_family_check_keeps_the_families_it_checked_when_stopped(tmp_path, monkeypatch):
+    """family_check writes its report after every family: a GPU session stops the step at its
+    time share (SIGTERM, then SIGKILL), and a report written only at the end lost every
+    family checked before (34 families, about 90 s on an H200)."""
+    families = load_script("family_check")
+    real_check = families.check
+
+    def stop_at_the_second_family(family, *args, **kwargs):
+        if family != "llama":
+            raise KeyboardInterrupt  # the step stopped mid-run
+        return real_check(family, *args, **kwargs)
+
+    monkeypatch.setattr(families, "check", stop_at_the_second_family)
+    with pytest.raises(KeyboardInterrupt):
+        families.main(["--families", "llama,qwen3", "--device", "cpu", "--dtype", "float32",
+                       "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "family_check.json").read_text())
+    assert {r["family"] for r in report["rows"]} == {"llama"}
+    assert {r["variant"] for r in report["rows"]} == {"dense", "width", "depth"}
+    assert all(r["status"] == "ok" for r in report["rows"]), report["rows"]
+    assert "| llama | depth | float32 | ok |" in (tmp_path / "family_check.md").read_text()
 
 
 # --------------------------------------------------------------------------- offline_wheels
@@ -506,7 +529,7 @@ def test_the_static_step_takes_its_batch_sizes_and_models(tmp_path):
     default = gpu_check.parse_args([*session.static_args(False, 200), "--out", "x"])
     assert (default.batch_sizes, default.variants) == ("1", "dense,depth,width")
     for bad in (["--static-batch-sizes", "16,x"], ["--static-batch-sizes", "0"],
-                ["--static-variants", "dense,wide"]):
+                ["--static-variants", "dense,wide"], ["--moe-batch-sizes", "1,,16"]):
         with pytest.raises(SystemExit) as stop:
             session.main(["--steps", "static", *bad, "--out", str(tmp_path)])
         assert stop.value.code == 2
@@ -514,8 +537,9 @@ def test_the_static_step_takes_its_batch_sizes_and_models(tmp_path):
 
 def test_the_moe_step_times_a_mixture_of_experts_dense_and_depth_pruned(tmp_path, monkeypatch):
     """The hf and hf_static backends on a small Mixtral, dense and depth-pruned: a batch-1 row
-    against its floor (the routed experts' weights), a larger batch without one."""
-    summary = rehearsed_summary("moe", tmp_path, monkeypatch)
+    against its floor (the routed experts' weights), a larger batch without one (asked for by
+    --moe-batch-sizes: batch 1 alone by default)."""
+    summary = rehearsed_summary("moe", tmp_path, monkeypatch, "--moe-batch-sizes", "1,2")
     assert "## moe (exit 0" in summary
     report = json.loads((tmp_path / "w" / "moe" / "gpu_check.json").read_text())
     assert {(c["variant"], c["backend"], c["status"]) for c in report["cells"]} == {
@@ -613,8 +637,12 @@ def test_gpu_check_refuses_what_a_mixture_of_experts_cannot_take_before_building
     with pytest.raises(SystemExit):
         gpu_check.parse_args(["--arch", "llama-99b"])
     assert "unknown architecture 'llama-99b'" in capsys.readouterr().err
-    args = gpu_check.parse_args(load_script("gpu_session").moe_args(False, 200)[:-2])
-    assert (args.arch, args.variants, args.dtype) == ("qwen3-30b-a3b", "dense,depth", "bfloat16")
+    session = load_script("gpu_session")
+    args = gpu_check.parse_args(session.moe_args(False, 200)[:-2])
+    assert (args.arch, args.variants, args.dtype, args.batch_sizes) == (
+        "qwen3-30b-a3b", "dense,depth", "bfloat16", "1")
+    assert gpu_check.parse_args(session.moe_args(False, 200, "mixtral-8x7b", "1,16")[:-2]
+                                ).batch_sizes == "1,16"
 
 
 def test_the_checks_refuse_what_a_hybrid_model_cannot_take_before_building_it(capsys):
