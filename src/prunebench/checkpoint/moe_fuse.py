@@ -1,6 +1,6 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
-Qwen3-Next, Qwen3.5-MoE), and
+Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -14,7 +14,8 @@ weights are converted once (checkpoint.pickle_convert):
   and the router `block_sparse_moe.gate.weight`, under `mlp.` in transformers 5; PhiMoE the
   same (its router written `mlp.gate.weight` here, which the loader reads as PhimoeForCausalLM's
   `mlp.router.weight`, as transformers' conversion of `phimoe` renames it);
-- Qwen3-MoE, OLMoE and Qwen2-MoE: `model.layers.N.mlp.experts.E.gate_proj / up_proj /
+- Qwen3-MoE, OLMoE and Qwen2-MoE (dots.llm1 and FlexOlmo alike: transformers maps both onto
+  qwen2_moe's conversion): `model.layers.N.mlp.experts.E.gate_proj / up_proj /
   down_proj.weight` (the router `mlp.gate.weight`, a dense block's `mlp.gate_proj` ... and
   Qwen2-MoE's shared expert `mlp.shared_expert.gate_proj / up_proj / down_proj.weight` and its
   gate `mlp.shared_expert_gate.weight` keep their names: transformers' conversion mapping of
@@ -122,7 +123,7 @@ _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_pr
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
              "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
-             "qwen3_5_moe_text")
+             "qwen3_5_moe_text", "dots1", "flex_olmo")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",

@@ -10,7 +10,7 @@ Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Co
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
 Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
 Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
-VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig) or
+VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -791,6 +791,27 @@ FAMILIES: dict[str, Family] = {
                        sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
                        shared_expert=SharedExpert.count("n_shared_experts"),
                        qk_norm_key="use_qk_norm"),
+    # Dots1Attention: Qwen3's (biases on all four projections as attention_bias says, false
+    # in the published config; per-head q_norm / k_norm, RMSNorms of head_dim shared by the
+    # heads; each block's window or full attention as layer_types says); Dots1DecoderLayer:
+    # LLaMA's two norms, a dense Dots1MLP of intermediate_size in the first
+    # `first_k_dense_replace` blocks and a Dots1MoE after them: DeepSeek-V3's router (its
+    # weight float32, e_score_correction_bias a buffer, grouped top k), n_routed_experts
+    # experts of moe_intermediate_size and n_shared_experts shared experts fused into one
+    # MLP, no biases; no latent attention (plain GQA).
+    "dots1": Family("Dots1ForCausalLM", "Dots1Config", None, None, None, True,
+                    moe_intermediate_key="moe_intermediate_size",
+                    sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
+                    shared_expert=SharedExpert.count("n_shared_experts")),
+    # FlexOlmoAttention: OLMo-2's (biases on all four by attention_bias, q_norm / k_norm over
+    # the whole q and k projections); FlexOlmoDecoderLayer: OLMo-2's norms on the sublayers'
+    # outputs (post_attention_layernorm, post_feedforward_layernorm, none before them),
+    # weighing the float32 statistics before the cast back, and in every block OLMoE's
+    # FlexOlmoSparseMoeBlock: a router over num_experts experts of intermediate_size, no
+    # biases, no shared expert.
+    "flex_olmo": Family("FlexOlmoForCausalLM", "FlexOlmoConfig", None, None, None, False,
+                        post_norms=True, qk_norm_whole=True, norm_weight_float32=True,
+                        moe_intermediate_key="intermediate_size"),
     # Ernie4_5_MoeAttention: the dense ERNIE 4.5's (every projection biased by use_bias, whole
     # heads rotating in adjacent pairs in float32); Ernie4_5_MoeDecoderLayer: a dense
     # Ernie4_5_MoeMLP of intermediate_size (biased by use_bias) outside the range of
@@ -1759,6 +1780,19 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 131072, "moe_intermediate_size": 1408,
                  "num_local_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1,
                  "first_k_dense_replace": 1, "use_qk_norm": False},
+    # Dots1Config's: DeepSeek-V3's keys (n_routed_experts, n_shared_experts,
+    # first_k_dense_replace; no experts or shared experts where config.json gives none), MHA,
+    # no head_dim of its own (hidden_size / heads), a window of 4096 on the blocks from
+    # max_window_layers (62: none of its 62 blocks) on.
+    "dots1": {**_LLAMA_DEFAULTS, "vocab_size": 152064, "hidden_size": 4608,
+              "intermediate_size": 10944, "num_hidden_layers": 62, "num_attention_heads": 32,
+              "num_key_value_heads": 32, "moe_intermediate_size": 1408,
+              "num_local_experts": None, "num_experts_per_tok": None, "n_shared_experts": None,
+              "first_k_dense_replace": 0, "sliding_window": 4096, "max_window_layers": 62},
+    # FlexOlmoConfig's (FlexOlmo-7x7B's shape): intermediate_size is an expert's width, 7
+    # experts, 5 per token; num_experts in config.json too.
+    "flex_olmo": {**_LLAMA_DEFAULTS, "vocab_size": 100352, "max_position_embeddings": 4096,
+                  "num_local_experts": 7, "num_experts_per_tok": 5},
     # Ernie4_5_MoeConfig's (ERNIE-4.5-21B-A3B's shape): moe_num_experts and moe_k in its class
     # and config.json (held as num_local_experts and num_experts_per_tok here, as its
     # attribute_map does); no head_dim of its own (hidden_size / heads: 128), biases by
@@ -1913,6 +1947,12 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
             pattern = values.get("sliding_window_pattern") or 4
             values["layer_types"] = ["sliding_attention" if (i + 1) % pattern else "full_attention"
                                      for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") == "dots1" and not values.get("layer_types"):
+        # Dots1Config's: a window on the blocks from max_window_layers on, where it has one.
+        window, start = values["sliding_window"], values["max_window_layers"]
+        values["layer_types"] = ["sliding_attention" if window is not None and i >= start
+                                 else "full_attention"
+                                 for i in range(values["num_hidden_layers"])]
     if values.get("model_type") in GATED_DELTANET_TYPES:
         values["layer_types"] = qwen3_next_layer_types(values)
     if values.get("model_type") == "granitemoehybrid":
@@ -2371,6 +2411,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "nemotron_h" and (problem := nemotron_h_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
+    if model_type == "dots1" and (problem := _dots1_unbuilt(raw)):
+        raise PrunebenchError(f"{path / 'config.json'} {problem}")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
@@ -2433,6 +2475,28 @@ def granite_hybrid_layer_types(values: dict[str, Any]) -> Any:
         return [GRANITE_HYBRID_KINDS.get(kind, kind) for kind in kinds]
     blocks = values.get("num_hidden_layers")
     return ["linear_attention"] * (blocks if isinstance(blocks, int) else 0)
+
+
+# The keys of a dots.llm1 config.json that Dots1Config leaves None where it gives none, which
+# its sparse blocks read with no fallback (Dots1MoE's shared MLP of moe_intermediate_size x
+# n_shared_experts, Dots1TopkRouter's n_routed_experts x hidden weight and its top k).
+DOTS1_EXPERT_KEYS = ("n_routed_experts", "n_shared_experts", "num_experts_per_tok")
+
+
+def _dots1_unbuilt(raw: dict[str, Any]) -> str | None:
+    """What of a dots.llm1 config.json transformers cannot build, said with what to do; None
+    when nothing: a model with a sparse block (past first_k_dense_replace) whose config.json
+    leaves an expert key out or null (`DOTS1_EXPERT_KEYS`)."""
+    blocks = raw.get("num_hidden_layers", CONFIG_DEFAULTS["dots1"]["num_hidden_layers"])
+    dense = raw.get("first_k_dense_replace") or 0
+    missing = [key for key in DOTS1_EXPERT_KEYS if raw.get(key) is None]
+    if not missing or not isinstance(blocks, int) or blocks <= dense:
+        return None
+    return (f"gives no {' / '.join(missing)} for a dots.llm1 model with sparse blocks (blocks "
+            f"{dense} to {blocks - 1}, past first_k_dense_replace): Dots1Config leaves them "
+            "None, and transformers cannot build or run its experts, shared experts and router "
+            "without them: re-download or rebuild the model, or give the values its weights "
+            "have")
 
 
 def _granite_hybrid_unbuilt(raw: dict[str, Any]) -> str | None:
