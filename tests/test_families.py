@@ -77,6 +77,7 @@ from transformers import NemotronHConfig
 from transformers import GraniteMoeSharedConfig, HeliumConfig, VaultGemmaConfig
 from transformers import GPTNeoXConfig
 from transformers import OPTConfig
+from transformers import Dots1Config, FlexOlmoConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -379,6 +380,22 @@ FAMILIES = {
         **SMALL, num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=48,
         embedding_multiplier=12.0, attention_multiplier=0.0151, residual_multiplier=0.22,
         logits_scaling=7.3),
+    # dots.llm1: Qwen3's attention (per-head q/k norms; every projection biased here, false
+    # as published) with a 6-token window from block 2 on (max_window_layers), block 0 dense
+    # (first_k_dense_replace), then DeepSeek-V3's float32 sigmoid router choosing 2 of 4
+    # experts in 2 groups (one group a token), renormalised and scaled by 2.5, and 2 shared
+    # experts fused in one MLP. Weights of std 0.1, as GLM-4.5's (0.02 repeats one token).
+    "dots1": lambda: Dots1Config(**SMALL, attention_bias=True, moe_intermediate_size=32,
+                                 n_routed_experts=4, n_shared_experts=2, num_experts_per_tok=2,
+                                 n_group=2, topk_group=1, norm_topk_prob=True,
+                                 routed_scaling_factor=2.5, first_k_dense_replace=1,
+                                 sliding_window=6, max_window_layers=2, initializer_range=0.1),
+    # FlexOlmo: OLMo-2's norms on the sublayers' outputs and q/k norms over the whole
+    # projections (every projection biased here, false as published), and OLMoE's router
+    # choosing 2 of 4 experts of intermediate_size in every block, unrenormalised. Weights of
+    # std 0.2 (with 0.02 or 0.1 this random model repeats one or three tokens greedily).
+    "flex_olmo": lambda: FlexOlmoConfig(**SMALL, attention_bias=True, num_experts=4,
+                                        num_experts_per_tok=2, initializer_range=0.2),
     # OLMo (the first): LLaMA's block with LayerNorms without parameters and q, k and v clamped
     # to +-clip_qkv (0.1 here, which the small random projections cross, as OLMo-7B-0424's 8
     # bounds its activations).
@@ -508,7 +525,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "granitemoehybrid",
        "mistral4",
        "qwen3_5_moe_text",
-       "granitemoeshared"}
+       "granitemoeshared",
+       "dots1", "flex_olmo"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
@@ -557,7 +575,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "qwen3_5_moe_text": "Qwen3_5MoeForCausalLM",
            "nemotron_h": "NemotronHForCausalLM",
            "helium": "HeliumForCausalLM", "vaultgemma": "VaultGemmaForCausalLM",
-           "granitemoeshared": "GraniteMoeSharedForCausalLM"}
+           "granitemoeshared": "GraniteMoeSharedForCausalLM",
+           "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}

@@ -35,6 +35,7 @@ import json
 
 import pytest
 import torch
+import transformers
 from transformers import (GraniteMoeSharedConfig, GraniteMoeSharedForCausalLM, HeliumConfig,
                           HeliumForCausalLM, VaultGemmaConfig, VaultGemmaForCausalLM)
 
@@ -48,6 +49,7 @@ from prunebench.methods import surgery
 from prunebench.modeling import count_params_meta, load_config, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state, prune_every_block_uniformly, sliced_state
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
+from test_families import CLASSES as FAMILY_CLASSES
 from test_families import (FAMILIES, _write_config, family_model, ids, in_allocated_memory,
                            llama_rotary, logits, numel)
 from test_glm4_moe import check_loads_as_transformers, check_refused_as_a_mixture_of_experts
@@ -59,21 +61,25 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # 6 query heads on 2 KV heads; Helium's heads fill the hidden size (6 x 8 = 48).
 SHAPE = dict(vocab_size=97, hidden_size=48, intermediate_size=56, num_hidden_layers=3,
              num_attention_heads=6, num_key_value_heads=2, head_dim=8)
-CLASSES = {"helium": (HeliumConfig, HeliumForCausalLM),
-           "vaultgemma": (VaultGemmaConfig, VaultGemmaForCausalLM),
-           "granitemoeshared": (GraniteMoeSharedConfig, GraniteMoeSharedForCausalLM)}
+
+
+def family_classes(name: str) -> tuple[type, type]:
+    """transformers' config and model classes of a family of tests/test_families.py (its
+    tiny config's class, and the class it names for the family): what the checks below build
+    (tests/test_dbrx_dots1_flex_olmo.py's families too)."""
+    return type(FAMILIES[name]()), getattr(transformers, FAMILY_CLASSES[name])
 
 
 def meta_count(name: str, config) -> int:
     """Parameters of transformers' own class of `config`, built on the meta device."""
     with torch.device("meta"):
-        return sum(p.numel() for p in CLASSES[name][1](config).parameters())
+        return sum(p.numel() for p in family_classes(name)[1](config).parameters())
 
 
 def check_counts(name: str, values: dict) -> None:
     """count_params (of the config, and of its config.json values alone) equals transformers'
     class's parameters, and so does the count of prunebench's meta model."""
-    config = CLASSES[name][0](**{**SHAPE, **values})
+    config = family_classes(name)[0](**{**SHAPE, **values})
     reference = meta_count(name, config)
     assert count_params(config) == count_params_meta(config) == reference
     assert count_params(config_from_dict({"model_type": name, **SHAPE, **values})) == reference
@@ -94,7 +100,7 @@ def attention(name: str) -> dict:
 
 def theirs(name: str, values: dict, state: dict) -> torch.nn.Module:
     """transformers' own class of the config `values` (float32) holding exactly `state`."""
-    config_class, model_class = CLASSES[name]
+    config_class, model_class = family_classes(name)
     config = config_class.from_dict(values, **attention(name))
     with torch.device("meta"):
         model = model_class(config)
@@ -250,7 +256,7 @@ def test_a_depth_pruned_reload_decodes_as_transformers(name, tmp_path):
     ties on every first step, where no token choice is certain to compare.)"""
     changes = {"final_logit_softcapping": 5.0} if name == "vaultgemma" else {}
     check_a_depth_pruned_reload_decodes_as_transformers(family_model(name, **changes), [1, 2],
-                                                        CLASSES[name][1], tmp_path / "pruned",
+                                                        family_classes(name)[1], tmp_path / "pruned",
                                                         **attention(name))
 
 

@@ -65,6 +65,11 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # same names; Tencent's config.json of its own code: tests/test_hunyuan_moe.py)
              "hunyuan_v1_moe": ("mlp.gate.wg.weight", "mlp.experts", "gate_proj", "up_proj",
                                 "down_proj"),
+             # (DeepSeek-V3's names: `mlp.shared_experts.*` and the router's
+             # `mlp.gate.e_score_correction_bias` under the same names)
+             "dots1": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
+             "flex_olmo": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                           "down_proj"),
              # (Qwen2-MoE's; its multi-token-prediction layer `mtp.*`:
              # tests/test_qwen3_next.py)
              "qwen3_next": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
@@ -555,7 +560,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "ernie4_5_moe", "hunyuan_v1_moe",
                                      "llama4_text", "qwen3_next", "granitemoehybrid",
                                      "mistral4", "qwen3_5_moe_text",
-                                     "granitemoeshared"))
+                                     "granitemoeshared", "dots1"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
