@@ -163,3 +163,26 @@ def test_flex_olmo_depth_pruning_computes_as_transformers_model_of_the_kept_bloc
 @pytest.mark.parametrize("method", ["LLM-Pruner", "FLAP", "the compiled backend"])
 def test_refuses_what_reshapes_its_experts(name, model_class, method):
     check_refused_as_a_mixture_of_experts(FAMILIES[name](), method, model_class)
+
+
+def test_the_known_dots1_shape_counts_what_transformers_builds():
+    """dots.llm1.inst's config.json: 62 blocks of hidden 4096, 32 heads of 128 (MHA) with
+    per-head q/k norms, block 0 dense (10944), 61 sparse (a 128 x 4096 router, 128 experts of
+    1408, 2 shared experts fused in one MLP of 2816), untied; by hand, and a batch-1 step's
+    reads (6 routed experts)."""
+    from prunebench.benchmark.floors import read_params
+    from prunebench.checkpoint.architectures import (architecture_config, architecture_values,
+                                                     known_shape_of)
+
+    config = architecture_config("dots.llm1.inst")
+    d, vocab = 4096, 152064
+    attention = 4 * d * d + 2 * 128 + 2 * d  # with the block's two norms
+    dense = attention + 3 * d * 10944
+    routed = 3 * d * 1408
+    sparse = attention + 128 * d + 128 * routed + 3 * d * 2816
+    total = 2 * vocab * d + d + dense + 61 * sparse
+    assert count_params(config) == total == meta_count("dots1", config) == 142_774_373_888
+    assert count_params(config_from_dict(architecture_values("dots.llm1.inst"))) == total
+    assert read_params(config) == total - vocab * d - 61 * 122 * routed == 13_393_726_976
+    assert known_shape_of("rednote-hilab/dots.llm1.inst") == "dots.llm1.inst"
+    assert known_shape_of("rednote-hilab/dots.llm1.base") is None  # no source of its own

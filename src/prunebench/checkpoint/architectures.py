@@ -898,6 +898,24 @@ ARCHITECTURES["glm-4.5"] = dict(
     moe_intermediate_size=1536, num_hidden_layers=92, use_qk_norm=True, n_routed_experts=160,
     first_k_dense_replace=3, routed_scaling_factor=2.5)
 ARCHITECTURES["glm-4.6"] = dict(ARCHITECTURES["glm-4.5"], max_position_embeddings=202752)
+# rednote-hilab/dots.llm1.inst (dots1): its config.json's shape keys as a public loader's test
+# quotes them from mlx-community's dots.llm1.inst-mixed-4-6bit (a quantization of the same
+# weights, its shapes the model's; the hub could not be read here): 62 blocks of hidden 4096,
+# 32 heads (MHA, head_dim left out: hidden / heads, 128), the first block dense (10944), then
+# 128 experts of 1408, 6 a token by a sigmoid router (renormalised, scaled by 2.5), 2 shared
+# experts; no biases, untied, a 32768-token context at rotary base 10,000,000, vocab 152064.
+# 142,774,373,888 parameters (the card's 142B), 13,393,726,976 read by a batch-1 step (6
+# routed experts, the shared ones, attention, routers, the LM head; the card's 14B active
+# counts the input embeddings too: 14,016,581,120). (dots.llm1.base has no shape here: no source of its config.json was
+# found, though the card gives it the same size.)
+ARCHITECTURES["dots.llm1.inst"] = dict(
+    model_type="dots1", vocab_size=152064, hidden_size=4096, intermediate_size=10944,
+    moe_intermediate_size=1408, num_hidden_layers=62, num_attention_heads=32,
+    num_key_value_heads=32, n_routed_experts=128, n_shared_experts=2, num_experts_per_tok=6,
+    first_k_dense_replace=1, norm_topk_prob=True, routed_scaling_factor=2.5,
+    max_position_embeddings=32768, rms_norm_eps=1e-5, attention_bias=False,
+    tie_word_embeddings=False, rope_parameters={"rope_type": "default", "rope_theta": 10000000.0},
+    eos_token_id=151649)
 # baidu/ERNIE-4.5-21B-A3B-PT and -300B-A47B-PT (ernie4_5_moe, Ernie4_5_MoeForCausalLM), as
 # public code quotes their config.json files (the hub could not be read here): an audit of
 # transformers' ernie4_5_moe that tabulates the official configs (-PT, -Base-PT, and the 21B's
