@@ -70,6 +70,7 @@ from transformers import Llama4TextConfig
 from transformers import Qwen3NextConfig
 from transformers import Mistral4Config
 from transformers import PhiConfig, Starcoder2Config
+from transformers import BloomConfig, MptConfig
 from transformers import GraniteMoeHybridConfig
 from transformers import Qwen3_5MoeTextConfig
 from transformers import ApertusConfig, MinistralConfig
@@ -300,6 +301,20 @@ FAMILIES = {
     "opt": lambda: OPTConfig(vocab_size=VOCAB, hidden_size=64, ffn_dim=128, num_hidden_layers=4,
                              num_attention_heads=4, max_position_embeddings=256, init_std=0.1,
                              bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # BLOOM: ALiBi biases instead of rotary positions, one query_key_value module packing each
+    # head's q, k and v rows together, biases everywhere, a LayerNorm of the embeddings, an
+    # ungated gelu MLP of 4 x hidden_size, tied (as published), its own keys (n_layer, n_head).
+    # Weights of BloomConfig's std 0.02: at 0.1 or more the tied embeddings outweigh the blocks
+    # and the greedy tokens of this random model repeat.
+    "bloom": lambda: BloomConfig(vocab_size=VOCAB, hidden_size=64, n_layer=4, n_head=4,
+                                 bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # MPT: ALiBi biases (alibi_bias_max 8, as published) over a max_seq_len of 256, Wqkv
+    # packed as [all q; all k; all v], no biases, LayerNorms without biases, an ungated gelu
+    # MLP of 4 x hidden_size, tied, its own keys (d_model, n_layers, n_heads). Weights of std
+    # 0.1.
+    "mpt": lambda: MptConfig(vocab_size=VOCAB, d_model=64, n_layers=4, n_heads=4,
+                             max_seq_len=256, initializer_range=0.1, bos_token_id=1,
+                             eos_token_id=2, pad_token_id=0),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -530,14 +545,18 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
-DEPTH_ONLY = MOE | ONE_MIXER
+# ALiBi families (BLOOM, MPT): depth pruning and the hf / hf_static backends only, their heads'
+# slopes following the config's head count.
+ALIBI = {"bloom", "mpt"}
+DEPTH_ONLY = MOE | ONE_MIXER | ALIBI
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
 
 def refused_as(name: str) -> str:
     """How a width method's or the compiled decoder's refusal names the depth-only family
     `name` (a regex)."""
-    return f"this '{name}' model" if name in ONE_MIXER else "the mixture-of-experts family"
+    return (f"this '{name}' model" if name in ONE_MIXER | ALIBI
+            else "the mixture-of-experts family")
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
 TIED = {"qwen2_tied": lambda: Qwen2Config(**SMALL, tie_word_embeddings=True,
@@ -559,6 +578,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "apertus": "ApertusForCausalLM", "ministral": "MinistralForCausalLM",
            "gpt_neox": "GPTNeoXForCausalLM",
            "opt": "OPTForCausalLM",
+           "bloom": "BloomForCausalLM", "mpt": "MptForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1016,8 +1036,10 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
         out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
                              max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
-        if is_moe(model.config) or family(model.config).one_mixer_blocks:
-            # no compiled decoder for experts (or Nemotron-H's blocks): hf_static's tokens only
+        if (is_moe(model.config) or family(model.config).one_mixer_blocks
+                or family(model.config).alibi):
+            # no compiled decoder for experts (or Nemotron-H's blocks, or BLOOM's and MPT's
+            # ALiBi): hf_static's tokens only
             with pytest.raises(PrunebenchError, match="hf or hf_static backend"):
                 StaticDecoder(model, 3, 6 + n_new, mode="eager")
             if chunked_static_cache_problem(model):  # transformers 5.17 and Llama 4's chunks
@@ -1871,6 +1893,7 @@ PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistra
              "starcoder2-7b": 7_173_923_840, "starcoder2-15b": 15_957_889_024,
              "phi-1_5": 1_418_270_720, "phi-1": 1_418_270_720,
              "opt-6.7b": 6_658_473_984, "opt-13b": 12_853_473_280,  # the cards' 6.7B / 13B
+             "bloom-7b1": 7_069_016_064, "bloom-176b": 176_247_271_424,  # HF count, the card
              "llama-3.1-minitron-4b-width": 4_512_746_496,  # the card's 4.51B
              "llama-3.1-minitron-4b-depth": 4_540_469_248,  # 9.08 GB of bfloat16 files
              "mistral-nemo-base-2407": 12_247_782_400,  # the card's 12.2B

@@ -72,7 +72,8 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
                 config.tie_word_embeddings,
                 None if FAMILIES[model_type].per_layer_blocks else head_dim(config),
                 qkv_bias(config),
-                layer_shapes(config), config.max_position_embeddings,
+                # (BLOOM and MPT have none: ALiBi, MPT's max_seq_len unread by the checks)
+                layer_shapes(config), getattr(config, "max_position_embeddings", None),
                 getattr(config, "attn_logit_softcapping", None))  # the attention check's
 
     # Shapes every family accepts: Qwen's default is 32 KV heads, so 32 query heads here.

@@ -44,13 +44,14 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     linear_attention_blocks,
                                     layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, opt_unsupported, qkv_bias,
+                                    alibi_unbuilt,
                                     sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
                                     embedding_name, get_part, mlp_gated, mlp_inputs,
                                     module_name, o_proj, set_attention, set_block_heads,
-                                    set_part)
+                                    set_layers, set_part)
 
 if TYPE_CHECKING:  # only named in annotations: importing the modelling code takes seconds,
     # which jobs that read a config or a tokenizer (calibration, dense report) do without
@@ -149,7 +150,11 @@ def is_activation_checkpointing(model) -> bool:
 DROPOUT_RATES = ("attention_dropout", "residual_dropout", "embedding_dropout",
                  # OPT's: OPTDecoderLayer's and OPTAttention's `dropout` (0.1 as published),
                  # OPTDecoder's `layerdrop` (blocks skipped at random in training mode)
-                 "dropout", "layerdrop")
+                 "dropout", "layerdrop",
+                 # BLOOM's: BloomAttention's and BloomMLP's `hidden_dropout` on their outputs;
+                 # MPT's: MptAttention's `attn_dropout_p` on its probabilities, MptMLP's
+                 # `hidden_dropout`
+                 "hidden_dropout", "attn_dropout_p")
 
 
 @contextlib.contextmanager
@@ -180,10 +185,12 @@ def base_dropout_off(model: nn.Module):
 def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
-    Nemotron-H's `norm_f`, every other family's `norm`."""
+    Nemotron-H's and MPT's `norm_f`, BLOOM's `ln_f`, every other family's `norm`."""
     inner = decoder(model)
-    if hasattr(inner, "norm_f"):  # Nemotron-H's
+    if hasattr(inner, "norm_f"):  # Nemotron-H's, MPT's
         return inner.norm_f
+    if hasattr(inner, "ln_f"):  # BLOOM's
+        return inner.ln_f
     for name in ("final_layernorm", "final_layer_norm"):
         if hasattr(inner, name):
             return getattr(inner, name) or nn.Identity()
@@ -486,8 +493,9 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     The class is the family's own transformers class (`model_class`); other model types raise.
     """
     cls = model_class(config)
-    if problem := opt_unsupported({"model_type": config.model_type, **config.to_dict()}
-                                  if hasattr(config, "to_dict") else vars(config)):
+    values = ({"model_type": config.model_type, **config.to_dict()}
+              if hasattr(config, "to_dict") else vars(config))
+    if problem := opt_unsupported(values) or alibi_unbuilt(values):
         raise FamilyUnsupported(f"this config {problem}")
     shapes = getattr(config, "layer_shapes", None)
     if attention_sinks(config):
@@ -1179,7 +1187,7 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     # or refused where the keys cannot say them, before anything changes).
     sparse = sparse_mlp_blocks(model.config)  # each block's MLP kind, by its index before removal
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
-    decoder(model).layers = nn.ModuleList(decoder(model).layers[i] for i in keep)
+    set_layers(model, nn.ModuleList(decoder(model).layers[i] for i in keep))
     for new_idx, layer in enumerate(decoder(model).layers):
         # the block's cache entry: its attention's, Qwen3-Next's or Qwen3.5's Gated DeltaNet's
         # or Granite 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other

@@ -57,13 +57,16 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              # GPT-NeoX: GPTNeoXAttention's query_key_value (and `dense`, Phi's name),
              # GPTNeoXMLP's dense_h_to_4h / dense_4h_to_h
              ("self_attn", "query_key_value"): "qkv_proj", ("mlp", "dense_h_to_4h"): "up_proj",
-             ("mlp", "dense_4h_to_h"): "down_proj"}
+             ("mlp", "dense_4h_to_h"): "down_proj",
+             # MPT: MptAttention's Wqkv, rows [all q; all k; all v] (Phi-3's), and out_proj
+             # (OPT's name); BLOOM's are GPT-NeoX's names
+             ("self_attn", "Wqkv"): "qkv_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
-# OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`).
-MLP_OWNERS = {"shared_mlp": "mlp"}
+# OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
+MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
 # Block attributes that hold its attention under another name than `self_attn` (GPT-NeoX's
-# `attention`), looked up in OWN_NAMES as `self_attn`.
-ATTENTION_OWNERS = {"attention": "self_attn"}
+# `attention`, BLOOM's `self_attention`, MPT's `attn`), looked up in OWN_NAMES as `self_attn`.
+ATTENTION_OWNERS = {"attention": "self_attn", "self_attention": "self_attn", "attn": "self_attn"}
 # Packed q/k/v modules whose rows go head by head, [q_0; k_0; v_0; q_1; ...], one KV head per
 # query head (GPTNeoXAttention views query_key_value's output as [heads, 3 x head_dim]).
 PER_HEAD_PACKED = ("query_key_value",)
@@ -71,7 +74,13 @@ PER_HEAD_PACKED = ("query_key_value",)
 # the family's (GPTNeoXForCausalLM's `gpt_neox`, GPTNeoXLayer's `attention`). (The embedding
 # and the final norm are found by what holds them, whatever their names:
 # `get_input_embeddings`, `modeling.final_norm`.)
-MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"}}
+MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
+                  # BloomForCausalLM's `transformer`, BloomModel's blocks `h`, BloomBlock's
+                  # `self_attention`; MptForCausalLM's `transformer`, MptModel's `blocks`,
+                  # MptBlock's `attn` and `ffn` (the blocks replaced through `set_layers`)
+                  "bloom": {"model": "transformer", "layers": "h", "self_attn": "self_attention"},
+                  "mpt": {"model": "transformer", "layers": "blocks", "self_attn": "attn",
+                          "mlp": "ffn"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
@@ -124,6 +133,16 @@ def set_attention(layer: nn.Module, attention: nn.Module) -> None:
         object.__setattr__(layer, "self_attn", attention)
 
 
+def set_layers(model: nn.Module, layers: nn.ModuleList) -> None:
+    """Put a model's blocks where its forward reads them (`layers`, BLOOM's `h`, MPT's
+    `blocks`: `MODULE_ALIASES`), their LLaMA alias following (`alias_llama_names`)."""
+    inner = decoder(model)
+    own = MODULE_ALIASES.get(model.config.model_type, {}).get("layers", "layers")
+    setattr(inner, own, layers)
+    if own != "layers":
+        object.__setattr__(inner, "layers", layers)
+
+
 def block_mlp(layer: nn.Module) -> nn.Module:
     """A block's dense MLP: `mlp`, Granite 4.0's `shared_mlp` (every block's MLP where its
     config has no experts), Nemotron-H's one `mixer` (an MLP in its MLP blocks; its Mamba-2
@@ -155,10 +174,11 @@ def decoder(model: nn.Module) -> nn.Module:
 # families give them (ApertusDecoderLayer: attention_layernorm, feedforward_layernorm;
 # VaultGemmaDecoderLayer: pre_feedforward_layernorm before the MLP, Gemma-2's name, without
 # Gemma-2's norms of the sublayers' outputs; OPTDecoderLayer: self_attn_layer_norm,
-# final_layer_norm).
-OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm"),
+# final_layer_norm; MptBlock: norm_1, norm_2).
+OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm", "norm_1"),
                   "post_attention_layernorm": ("feedforward_layernorm",
-                                               "pre_feedforward_layernorm", "final_layer_norm")}
+                                               "pre_feedforward_layernorm", "final_layer_norm",
+                                               "norm_2")}
 
 
 def block_norm(layer: nn.Module, name: str) -> nn.Module | None:

@@ -14,6 +14,7 @@ from prunebench import PrunebenchError
 from prunebench.atomic import delete_at_successful_exit, require_free_space
 from prunebench.checkpoint.device_map import offloaded_modules
 from prunebench.checkpoint.integrity import base_record
+from prunebench.checkpoint.param_count import context_length
 from prunebench.data import token_id_problem
 from prunebench.modeling import (cast_floating, check_param_count, config_dtype, count_params,
                                  dtype_name, load_config, load_model, load_tokenizer,
@@ -61,11 +62,11 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
     tokenizer = load_tokenizer(model_dir, trust_remote_code)
     started = time.perf_counter()
     blocks_before = config.num_hidden_layers
-    if calibration is not None and calibration.shape[-1] > config.max_position_embeddings:
+    context = context_length(config)  # (none for BLOOM: ALiBi of any length)
+    if calibration is not None and context is not None and calibration.shape[-1] > context:
         raise PrunebenchError(
             f"calibration windows of {calibration.shape[-1]} tokens exceed the model's context of "
-            f"{config.max_position_embeddings}: set methods.{method}.calibration.length <= "
-            f"{config.max_position_embeddings}")
+            f"{context}: set methods.{method}.calibration.length <= {context}")
     problem = None if calibration is None else token_id_problem(calibration, config.vocab_size)
     if problem is not None:  # the embedding lookup would fail deep inside with an IndexError
         raise PrunebenchError(

@@ -657,6 +657,19 @@ ARCHITECTURES["opt-6.7b"] = dict(_OPT, hidden_size=4096, ffn_dim=16384, num_hidd
                                  num_attention_heads=32, word_embed_proj_dim=4096)
 ARCHITECTURES["opt-13b"] = dict(_OPT, hidden_size=5120, ffn_dim=20480, num_hidden_layers=40,
                                 num_attention_heads=40, word_embed_proj_dim=5120)
+# bigscience/bloom-7b1 and bigscience/bloom (bloom-176b here; BloomForCausalLM: ALiBi, every
+# projection and LayerNorm biased, a LayerNorm of the embeddings, an MLP of 4 x hidden, tied;
+# the hub could not be read here): bloom-7b1's config.json as a public test fixture quotes BLOOMZ-7b1's
+# (hidden 4096, n_layer 30, n_head 32, vocab 250880, seq_length 2048), and public code quotes
+# the 7,069,016,064 parameters Hugging Face reports for it; the BLOOM card gives 70 layers of
+# 112 heads, hidden 14336, 3,596,615,680 embedding parameters (250880 x 14336) and
+# 176,247,271,424 parameters. count_params gives both totals. (No MPT shape: MPT-7B's and
+# MPT-30B's config.json files could not be read whole from a source here.)
+_BLOOM = dict(model_type="bloom", vocab_size=250880, layer_norm_epsilon=1e-5,
+              apply_residual_connection_post_layernorm=False, tie_word_embeddings=True,
+              bos_token_id=1, eos_token_id=2, pad_token_id=3)
+ARCHITECTURES["bloom-7b1"] = dict(_BLOOM, hidden_size=4096, n_layer=30, n_head=32)
+ARCHITECTURES["bloom-176b"] = dict(_BLOOM, hidden_size=14336, n_layer=70, n_head=112)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a

@@ -413,6 +413,16 @@ class Family:
     LayerNorms without weights and biases (`layer_norm_elementwise_affine`);
     `final_norm_removed_key`, the key that drops the final norm (`_remove_final_layer_norm`).
     Its blocks, embeddings and final norm live under `model.decoder` (`projections.decoder`).
+    BLOOM's and MPT's own (`bloom`, `mpt`): `alibi`, ALiBi biases on the attention scores
+    instead of rotary positions, each head's slope computed by transformers from the config's
+    head count (BloomModel's build_alibi_tensor, MptModel's build_mpt_alibi_tensor): a model
+    with heads removed would give its kept heads other slopes than the model that was scored,
+    and the compiled decoder adds no such bias, so they are depth only (`refuse_moe`), run by
+    the hf and hf_static backends. `mlp_ratio`: the MLP's width as a multiple of hidden_size
+    where the class fixes it and the config has no width key (BloomMLP's and MptMLP's 4 x;
+    MPT's expansion_ratio is not read). `embedding_norm`: a norm of the embeddings before the
+    first block (BLOOM's word_embeddings_layernorm), counted with them. Their modules are
+    named otherwise than LLaMA's above the block's parts (`projections.alias_llama_names`).
     """
 
     model_class: str
@@ -472,6 +482,9 @@ class Family:
     kv_per_query_head: bool = False
     norm_affine_key: str | None = None
     final_norm_removed_key: str | None = None
+    alibi: bool = False
+    mlp_ratio: int | None = None
+    embedding_norm: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -673,6 +686,24 @@ FAMILIES: dict[str, Family] = {
                   sparse_blocks=SparseBlocks.every("ffn_dim"), position_table_offset=2,
                   kv_per_query_head=True, norm_affine_key="layer_norm_elementwise_affine",
                   final_norm_removed_key="_remove_final_layer_norm"),
+    # BloomAttention: one query_key_value Linear packing each head's q, k and v rows together
+    # ([heads, 3, head_dim] as GPT-NeoX's: `qkv_per_head`) and the output `dense`, both
+    # always biased, every head its own keys and values, ALiBi biases from n_head (`alibi`);
+    # BloomMLP: dense_h_to_4h -> tanh gelu -> dense_4h_to_h, 4 x hidden_size wide, always
+    # biased; BloomBlock: nn.LayerNorms before each sublayer; BloomModel: a LayerNorm of the
+    # embeddings (word_embeddings_layernorm) and a final one (ln_f); the LM head tied.
+    "bloom": Family("BloomForCausalLM", "BloomConfig", True, True, None, False,
+                    packed=("qkv_proj",), qkv_per_head=True, norm_bias=True, mlp_bias=True,
+                    ungated_mlp=True, kv_per_query_head=True, alibi=True, mlp_ratio=4,
+                    embedding_norm=True),
+    # MptAttention: one Wqkv Linear, rows [all q; all k; all v] (Phi-3's packing), out_proj,
+    # no biases whatever no_bias says, every head its own keys and values, ALiBi biases from
+    # n_heads (`alibi`); MptMLP (`ffn`): up_proj -> gelu -> down_proj, 4 x hidden_size wide
+    # whatever expansion_ratio says, no biases; MptBlock: LayerNorms without biases (norm_1,
+    # norm_2), as MptModel's final norm_f; the LM head tied.
+    "mpt": Family("MptForCausalLM", "MptConfig", False, False, None, False,
+                  packed=("qkv_proj",), mlp_bias=False, ungated_mlp=True,
+                  kv_per_query_head=True, alibi=True, mlp_ratio=4),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -1539,6 +1570,16 @@ def refuse_moe(config, what: str) -> None:
             "compiled decoder do not handle. Prune it with a depth method that removes whole "
             "blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and "
             "benchmark it with the hf or hf_static backend")
+    if family(config).alibi:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its attention adds ALiBi biases whose slopes "
+            "transformers computes from the config's head count, so a model with heads removed "
+            "would run its kept heads with other slopes than the model that was scored, and "
+            "prunebench's width surgery, sublayer removal and compiled decoder add no ALiBi "
+            "biases. Prune it with a depth method that removes whole blocks (depth_ppl, "
+            "depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the "
+            "hf or hf_static backend")
     if is_moe(config):
         raise FamilyUnsupported(
             f"{what} does not support the mixture-of-experts family {config.model_type!r} "
@@ -1677,6 +1718,19 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "intermediate_size": 24576, "num_hidden_layers": 44, "num_attention_heads": 64,
                  "num_key_value_heads": None, "max_position_embeddings": 2048,
                  "attention_bias": True, "use_parallel_residual": True},
+    # BloomConfig's (its own keys n_layer / n_head read as LLaMA's: CONFIG_KEY_NAMES): every
+    # head its own keys and values, no width key (BloomMLP's is 4 x hidden_size: `mlp_ratio`),
+    # no context length (ALiBi), tied.
+    "bloom": {"vocab_size": 250880, "hidden_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 8, "num_key_value_heads": None, "head_dim": None,
+              "tie_word_embeddings": True, "apply_residual_connection_post_layernorm": False},
+    # MptConfig's (d_model / n_layers / n_heads read as LLaMA's keys): every head its own keys
+    # and values, expansion_ratio 4 and no_bias as MptMLP and MptAttention build them whatever
+    # they say (`alibi_unbuilt`), no logit scale, tied.
+    "mpt": {"vocab_size": 50368, "hidden_size": 2048, "num_hidden_layers": 24,
+            "num_attention_heads": 16, "num_key_value_heads": None, "head_dim": None,
+            "tie_word_embeddings": True, "expansion_ratio": 4, "no_bias": True,
+            "logit_scale": None, "attn_config": {}},
     # ArceeConfig's: LLaMA's keys with AFM-4.5B's hidden and MLP widths (not its vocabulary or
     # depth: the class's docstring names the model, its defaults are not all the model's).
     "arcee": {**_LLAMA_DEFAULTS, "hidden_size": 2560, "intermediate_size": 18432,
@@ -1911,6 +1965,7 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
     defaults = CONFIG_DEFAULTS.get(values.get("model_type") or "llama", _LLAMA_DEFAULTS)
+    values = with_llama_keys(values)
     if "num_experts" in values and "num_local_experts" not in values:
         # Qwen3-MoE's, OLMoE's and Qwen2-MoE's config.json name for what the first two classes
         # hold as num_local_experts (num_experts(config) reads either).
@@ -2037,6 +2092,68 @@ SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_laye
               "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings",
               "ffn_dim")  # (OPT's MLP width)
 OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim")
+
+
+# A family's own config.json keys for LLaMA's, as its config class's attribute_map reads them
+# (BloomConfig's n_layer / n_head, and n_embed, which its __post_init__ takes as hidden_size;
+# MptConfig's d_model / n_layers / n_heads): model_type -> {own key: LLaMA's key}.
+CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
+                              "n_embed": "hidden_size"},
+                    "mpt": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
+                            "n_heads": "num_attention_heads"}}
+
+
+def context_length(config) -> int | None:
+    """The most positions the model takes: max_position_embeddings, MPT's max_seq_len (the
+    length of MptModel's ALiBi table, which a longer sequence overruns); None where nothing
+    limits it (BloomModel computes its ALiBi biases for any length)."""
+    return getattr(config, "max_position_embeddings", None) or getattr(config, "max_seq_len", None)
+
+
+def with_llama_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """Config values with the family's own keys given under LLaMA's names too
+    (`CONFIG_KEY_NAMES`), the own key's value where both are given, as the class reads them."""
+    names = CONFIG_KEY_NAMES.get(values.get("model_type"), {})
+    return {**values, **{llama: values[own] for own, llama in names.items() if own in values}}
+
+
+# MptAttentionConfig's values transformers' MptAttention and MptModel build whatever
+# attn_config says (MptModel's ALiBi takes build_mpt_alibi_tensor's alibi_bias_max of 8): any
+# other value describes another model than the one transformers would run.
+MPT_ATTENTION_FIXED = {"alibi": True, "alibi_bias_max": 8, "qk_ln": False,
+                       "attn_type": "multihead_attention", "prefix_lm": False}
+
+
+def alibi_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a BLOOM or MPT config (its config.json's values, or a config object's dict)
+    transformers' class does not build as the config says, with what to do; None where it
+    builds it. BLOOM: apply_residual_connection_post_layernorm (BloomBlock adds the normed
+    input as the residual; false in every released BLOOM and BLOOMZ model), which the counts'
+    and every method's reading of a block as x + sublayer(norm(x)) would get wrong. MPT: the
+    keys MosaicML's own code reads and transformers' MptForCausalLM ignores (expansion_ratio
+    other than 4, no_bias false, a logit_scale, `MPT_ATTENTION_FIXED`'s attention keys):
+    transformers would run another model than the checkpoint's."""
+    model_type = values.get("model_type")
+    if model_type == "bloom" and values.get("apply_residual_connection_post_layernorm"):
+        return ("gives apply_residual_connection_post_layernorm true: a BLOOM model whose "
+                "blocks add the normed input as the residual, which prunebench does not handle "
+                "(every released BLOOM and BLOOMZ model gives false). Use a checkpoint of the "
+                "released layout")
+    if model_type != "mpt":
+        return None
+    attention = values.get("attn_config") or {}
+    given = {"expansion_ratio": values.get("expansion_ratio", 4),
+             "no_bias": values.get("no_bias", True), "logit_scale": values.get("logit_scale"),
+             **{key: attention.get(key, fixed) for key, fixed in MPT_ATTENTION_FIXED.items()}}
+    built = {"expansion_ratio": 4, "no_bias": True, "logit_scale": None, **MPT_ATTENTION_FIXED}
+    if other := [f"{key}={given[key]!r}" for key in built if given[key] != built[key]]:
+        return (f"gives {', '.join(other)}: transformers' MptForCausalLM builds "
+                + ", ".join(f"{key}={value!r}" for key, value in built.items())
+                + " (attn_config's alibi, alibi_bias_max, qk_ln, attn_type and prefix_lm) "
+                "whatever these keys say, so it would run another model than this "
+                "checkpoint's; prunebench never runs the checkpoint's own code: use an MPT "
+                "checkpoint of the published MPT-7B / MPT-30B layout")
+    return None
 
 
 def opt_unsupported(values: dict[str, Any]) -> str | None:
@@ -2312,6 +2429,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"({', '.join(f.model_class for f in FAMILIES.values())}), and the language model "
             f"of {', '.join(w.model_class for w in WRAPPERS.values())} checkpoints, with "
             "transformers' own code only and never runs code shipped with a checkpoint")
+    raw = with_llama_keys(raw)  # (BLOOM's and MPT's own keys: CONFIG_KEY_NAMES)
     # The shapes every count and method reads: a hand-edited or damaged value would otherwise
     # stop them with a TypeError deep inside, or a transformers validation traceback. (A
     # num_key_value_heads in a GPT-NeoX or OPT config.json is none of them: their attention
@@ -2362,7 +2480,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{value}")
     if model_type == "hunyuan_v1_moe":
         _check_hunyuan_experts(raw, path / "config.json")
-    if problem := opt_unsupported(raw):
+    if problem := opt_unsupported(raw) or alibi_unbuilt(raw):
         raise FamilyUnsupported(f"{path / 'config.json'} {problem}")
     # A module hidden_size wide that reads every query head: another head_dim builds (the
     # config class takes it) and stops at the first forward on a shape mismatch.
@@ -2631,8 +2749,10 @@ def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
     return {
         "num_attention_heads": config.num_attention_heads,
         "num_key_value_heads": kv_heads(config),
-        # (None where the config has no dense width: Qwen3.5-MoE's, every block sparse)
-        "intermediate_size": getattr(config, dense_key, None),
+        # (None where the config has no dense width: Qwen3.5-MoE's, every block sparse;
+        # BLOOM's and MPT's fixed by the class: `mlp_ratio`)
+        "intermediate_size": (config.hidden_size * family(config).mlp_ratio
+                              if family(config).mlp_ratio else getattr(config, dense_key, None)),
         "o_proj_bias": o_bias(config),
         "down_proj_bias": mlp_bias(config),
     }
@@ -2776,7 +2896,8 @@ def activation_params(config) -> int:
 
 def non_block_param_count(config: LlamaConfig) -> int:
     """Embeddings, final norm and LM head (PhiMoE's with its bias; Gemma 4's per-layer
-    inputs; OPT's learned position table, and its final norm only where the config keeps it)."""
+    inputs; OPT's learned position table, and its final norm only where the config keeps it;
+    BLOOM's norm of the embeddings)."""
     f = family(config)
     emb = config.vocab_size * config.hidden_size
     head = 0 if config.tie_word_embeddings else emb  # tied: the head is the embedding
@@ -2784,6 +2905,7 @@ def non_block_param_count(config: LlamaConfig) -> int:
         else norm_params(config)
     positions = 0 if f.position_table_offset is None else (
         (config.max_position_embeddings + f.position_table_offset) * config.hidden_size)
+    final += norm_params(config) if f.embedding_norm else 0  # BLOOM's, of the embeddings
     return (emb + head + final + positions + lm_head_bias_params(config)
             + per_layer_input_params(config))
 

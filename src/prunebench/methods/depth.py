@@ -36,7 +36,7 @@ from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 from prunebench.methods.sizing import removable_blocks, solve_num_blocks  # noqa: F401
 from prunebench.modeling import (PER_BLOCK_CONFIG_LISTS, cast_floating, config_dtype,
                                  dtype_name, float32_kept, remove_blocks, resolve_dtype)
-from prunebench.projections import decoder
+from prunebench.projections import decoder, set_layers
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,15 @@ def without_blocks(model, blocks: set[int]):
     # neighbour's mask.
     lists = {key: getattr(model.config, key) for key in PER_BLOCK_CONFIG_LISTS
              if getattr(model.config, key, None) is not None}
-    decoder(model).layers = nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks)
+    set_layers(model, nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks))
     model.config.num_hidden_layers = len(decoder(model).layers)
     for key, values in lists.items():
         setattr(model.config, key, [v for i, v in enumerate(values) if i not in blocks])
     try:
         yield model
     finally:
-        decoder(model).layers, model.config.num_hidden_layers = layers, n
+        set_layers(model, layers)
+        model.config.num_hidden_layers = n
         for key, values in lists.items():
             setattr(model.config, key, values)
 
@@ -98,12 +99,12 @@ def _passed_through(model, blocks: set[int]):
         raise PrunebenchError(f"blocks {needed} of this Gemma 4 model cannot be left out (its "
                               "last block, or blocks whose keys and values later blocks reuse)")
     layers = decoder(model).layers
-    decoder(model).layers = nn.ModuleList(PassThrough() if i in blocks else layer
-                                       for i, layer in enumerate(layers))
+    set_layers(model, nn.ModuleList(PassThrough() if i in blocks else layer
+                                    for i, layer in enumerate(layers)))
     try:
         yield model
     finally:
-        decoder(model).layers = layers
+        set_layers(model, layers)
 
 
 @torch.no_grad()

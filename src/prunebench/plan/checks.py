@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import FamilyUnsupported, PrunebenchError, did_you_mean
-from prunebench.checkpoint.param_count import config_from_dict, count_params, family
+from prunebench.checkpoint.param_count import (config_from_dict, context_length, count_params,
+                                               family)
 from prunebench.methods.registry import (METHODS, parse_variant, split_variant, unknown_params,
                                          value_problems)
 from prunebench.plan.config_files import (SCHEMA, config_section, load_config_files, load_schema,
@@ -546,7 +547,7 @@ def context_problems(config: dict[str, Any], resources: str | Path = "resources"
     ppl = {**schema_defaults("evaluation.perplexity", schema_file), **perplexity}
     problems = []
     for model, spec in _models(config):
-        limit = getattr(_known_config(model, spec, resources), "max_position_embeddings", None)
+        limit = context_length(_known_config(model, spec, resources))  # (MPT's max_seq_len)
         if limit is None and spec.get("source") == "tiny":  # before it is trained
             limit = untrained_tiny_shape(config)["max_position_embeddings"]
         if not isinstance(limit, int):
@@ -691,7 +692,7 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     experts are no linear layers). Its width variants are refused by `prunable_problems`, from
     their plans. A model with blocks of another token mixer than softmax attention and no
     experts (Granite 4.0's dense H models, Qwen3.5's dense ones) is told of the compiled
-    backend alike, and so is a dense Gemma 4 model."""
+    backend alike, and so are a dense Gemma 4 model and an ALiBi one (BLOOM, MPT)."""
     from prunebench.checkpoint.param_count import family, is_moe, linear_attention_blocks
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
@@ -726,6 +727,11 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "may reuse an earlier block's keys and values, which the compiled backend "
                     "does not run (its fused blocks do not read them): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
+            elif "compiled" in backends and known is not None and family(known).alibi:
+                problems.append(
+                    f"models.{model} ({known.model_type}) adds ALiBi biases to its attention "
+                    "scores, which the compiled backend does not run (its fused blocks add "
+                    "none): take 'compiled' out of benchmark.backends (hf and hf_static run it)")
             continue
         if "compiled" in backends:
             problems.append(

@@ -42,6 +42,7 @@ from typing import Any
 from prunebench import PrunebenchError
 from prunebench.atomic import is_disk_full
 from prunebench.benchmark import CUDA_ONLY_MODES
+from prunebench.checkpoint.param_count import context_length
 from prunebench.plan import layout
 from prunebench.plan.preflight import gpu_visible
 
@@ -219,7 +220,7 @@ def token_config_problems(jobs: Iterable[PendingJob],
                             "token each (e.g. 12x128): ask for another file")
             continue
         config = model_config(job.wildcards.get("model", ""))
-        context = getattr(config, "max_position_embeddings", None) if config else None
+        context = context_length(config) if config else None  # (MPT's max_seq_len)
         if isinstance(context, int) and lin + lout > context:
             problems.append(f"{job.outputs[0] if job.outputs else job.name}: {lin} + {lout} "
                             f"tokens exceed the model's context of {context} tokens: ask for a "
