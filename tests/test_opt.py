@@ -114,11 +114,20 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(drop, tmp_path):
     """The pruned model computes what OPTForCausalLM of the kept blocks computes (the position
     table, embeddings and final norm untouched), and reloads as it by prunebench and by
     transformers' class, whose hf and hf_static tokens equal transformers' generate."""
-    model = random_model(small())
-    keep = [i for i in range(4) if i not in drop]
-    state = {key: tensor.clone() for key, tensor in
-             kept_blocks_state(model, keep, "model.decoder.layers.").items()}
-    theirs = OPTForCausalLM(small(num_hidden_layers=len(keep))).eval()
+    check_depth_prune_is_transformers_model(random_model(small()), drop, "model.decoder.layers.",
+                                            OPTForCausalLM, lambda n: small(num_hidden_layers=n),
+                                            tmp_path)
+
+
+def check_depth_prune_is_transformers_model(model, drop: list[int], blocks: str, cls, config_of,
+                                            tmp_path) -> None:
+    """`model` with its blocks `drop` removed computes what transformers' `cls` of
+    `config_of(n)` (n blocks) computes with the kept blocks' weights (`blocks`: their names'
+    prefix), counts as it, and reloads as it by prunebench and by `cls`, whose hf and
+    hf_static tokens equal transformers' generate."""
+    keep = [i for i in range(model.config.num_hidden_layers) if i not in drop]
+    state = {key: tensor.clone() for key, tensor in kept_blocks_state(model, keep, blocks).items()}
+    theirs = cls(config_of(len(keep))).eval()
     theirs.load_state_dict(state)
     remove_blocks(model, drop)
     x = ids()
@@ -126,7 +135,7 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(drop, tmp_path):
     assert count_params(model.config) == numel(model) == numel(theirs)
     save_model(model, None, tmp_path)
     ours = load_model(tmp_path)
-    loaded = in_allocated_memory(OPTForCausalLM.from_pretrained(tmp_path, dtype=torch.float32))
+    loaded = in_allocated_memory(cls.from_pretrained(tmp_path, dtype=torch.float32))
     assert torch.equal(logits(ours, x), logits(theirs, x))
     assert torch.equal(logits(loaded.eval(), x), logits(theirs, x))
     check_hf_backends_decode_as_transformers(ours, loaded.eval())

@@ -1,0 +1,211 @@
+"""BLOOM (bloom, BloomForCausalLM; bloom-560m ... bloom-176b, BLOOMZ) and MPT (mpt,
+MptForCausalLM; MPT-7B, MPT-30B): ALiBi biases on the attention scores instead of rotary
+positions, each head's slope computed by transformers from the config's head count. BLOOM packs
+each head's q, k and v rows together (query_key_value), biases everything, norms its embeddings
+(word_embeddings_layernorm), its blocks under transformer.h; MPT packs [all q; all k; all v]
+(Wqkv), biases nothing, its LayerNorms without biases, its blocks under transformer.blocks; both
+an ungated gelu MLP of 4 x hidden_size, tied. Exact counts (against transformers' meta model,
+config.json's own keys alone and the arithmetic by hand); depth pruning equal to transformers'
+model of the kept blocks, saved and reloaded by prunebench and by transformers' class, the hf
+and hf_static backends' tokens equal to transformers' generate; why heads are not removed (a
+kept head's slope follows the head count) and the refusals (width surgery and the compiled
+decoder; BLOOM's post-LN residual, MPT's keys transformers does not read); the training-mode
+passes without their dropout. tests/test_families.py runs every method (the width methods
+refused), both backends (the compiled one refused), perplexity and LoRA on both."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import BloomConfig, BloomForCausalLM, MptConfig, MptForCausalLM
+
+from prunebench import FamilyUnsupported
+from prunebench.benchmark.compiled import StaticDecoder
+from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
+                                               count_params)
+from prunebench.methods import surgery
+from prunebench.modeling import base_dropout_off, build_model, count_params_meta
+from prunebench.plan.checks import moe_problems
+from test_families import VOCAB, ids, logits, numel
+# (random_model: weights of std 0.1, biases around 0, norms around 1)
+from test_opt import check_depth_prune_is_transformers_model, random_model
+
+CLASSES = {"bloom": BloomForCausalLM, "mpt": MptForCausalLM}
+BLOCKS = {"bloom": "transformer.h.", "mpt": "transformer.blocks."}
+
+
+def small(family: str, **changes):
+    """A tiny BLOOM or MPT of its own keys: 4 blocks of 4 heads over 64 channels, tied (as
+    published); MPT's ALiBi over a max_seq_len of 64."""
+    tokens = dict(vocab_size=VOCAB, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    if family == "bloom":
+        return BloomConfig(**{**tokens, "hidden_size": 64, "n_layer": 4, "n_head": 4, **changes})
+    return MptConfig(**{**tokens, "d_model": 64, "n_layers": 4, "n_heads": 4, "max_seq_len": 64,
+                        **changes})
+
+
+def by_hand(config) -> int:
+    """Parameters by hand: the embeddings (tied unless the config says), per block the packed
+    q/k/v (3 x d x d), the output (d x d) and the MLP's two d x 4d projections, two LayerNorms
+    and the final one; BLOOM's with a bias on every projection and norm and a LayerNorm of the
+    embeddings, MPT's without biases."""
+    d, v = config.hidden_size, config.vocab_size
+    block = 4 * d * d + 2 * d * 4 * d
+    if config.model_type == "bloom":
+        block += 3 * d + d + 4 * d + d + 2 * 2 * d
+        rest = 2 * d + 2 * d  # the final norm and the embeddings' norm, weight and bias
+    else:
+        block += 2 * d
+        rest = d
+    return v * d * (1 if config.tie_word_embeddings else 2) + config.num_hidden_layers * block + rest
+
+
+@pytest.mark.parametrize("family, changes", [
+    ("bloom", {}), ("bloom", {"tie_word_embeddings": False}), ("bloom", {"n_head": 8}),
+    ("mpt", {}), ("mpt", {"tie_word_embeddings": False}), ("mpt", {"n_heads": 8})])
+def test_counts_agree_with_transformers_and_by_hand(family, changes, tmp_path):
+    config = small(family, **changes)
+    model = build_model(config, device="cpu")
+    assert count_params(config) == count_params_meta(config) == numel(model) == by_hand(config)
+    config.save_pretrained(tmp_path)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    assert count_params(config_from_dict(checked_config_json(tmp_path))) == numel(model)
+    assert count_params(config_from_dict(raw)) == numel(model)
+    # a config.json of the family's model_type alone: the class's defaults
+    assert count_params(config_from_dict({"model_type": family})) == numel(
+        build_model(CLASSES[family].config_class(), device="meta"))
+
+
+def test_blooms_older_n_embed_key_is_read_as_its_class_reads_it():
+    """BloomConfig takes an n_embed (early BLOOM config.json files' name of the width) as
+    hidden_size, over a hidden_size beside it: so do the counts."""
+    values = {**small("bloom").to_dict(), "n_embed": 32}
+    assert count_params(config_from_dict(values)) == by_hand(BloomConfig(**values)) == numel(
+        build_model(BloomConfig(**values), device="meta"))
+
+
+@pytest.mark.parametrize("family, changes, drop", [
+    ("bloom", {}, [1]), ("bloom", {}, [0, 3]),
+    ("mpt", {}, [1]), ("mpt", {}, [0, 3]),
+    # MPT's clip_qkv and softmax_scale, which transformers' MptAttention reads
+    ("mpt", {"attn_config": {"clip_qkv": 0.3, "softmax_scale": 0.2}}, [2])])
+def test_depth_pruning_is_transformers_model_of_the_kept_blocks(family, changes, drop, tmp_path):
+    """The pruned model computes what transformers' class of the kept blocks computes (each
+    kept head's ALiBi slope unchanged: the head count is), and reloads as it by prunebench and
+    by transformers' class, whose hf and hf_static tokens equal transformers' generate."""
+    check_depth_prune_is_transformers_model(
+        random_model(small(family, **changes)), drop, BLOCKS[family], CLASSES[family],
+        lambda n: small(family, **changes, num_hidden_layers=n), tmp_path)
+
+
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_a_kept_heads_slope_follows_the_head_count(family):
+    """Why the width methods are refused: transformers' model of the kept heads (the removed
+    head's q/k/v rows and output columns cut, the head count one less) computes another model
+    than the scored one with that head silenced (its output columns zeroed), because every
+    kept head's ALiBi slope is recomputed from the new head count."""
+    config = small(family, **({"n_head": 4} if family == "bloom" else {"n_heads": 4}))
+    model = random_model(config)
+    hd, gone = 16, 1
+    kept = [h for h in range(4) if h != gone]
+    q_rows = [h * hd + c for h in kept for c in range(hd)]
+    if family == "bloom":  # [q_h; k_h; v_h] head by head
+        qkv_rows = [3 * h * hd + c for h in kept for c in range(3 * hd)]
+    else:  # [all q; all k; all v]
+        qkv_rows = [p * 64 + r for p in range(3) for r in q_rows]
+    state, silenced = {}, {}
+    for key, tensor in model.state_dict().items():
+        silenced[key] = tensor.clone()
+        if ".query_key_value." in key or ".Wqkv." in key:
+            tensor = tensor[qkv_rows]
+        elif key.endswith((".dense.weight", ".out_proj.weight")) and ".mlp." not in key:
+            silenced[key][:, gone * hd:(gone + 1) * hd] = 0
+            tensor = tensor[:, q_rows]
+        state[key] = tensor.clone()
+    # transformers' class of 3 heads of 16 on the 64-wide residual (its classes size a head
+    # by hidden_size / heads, so the attention is made 48 wide here, as head removal would)
+    cut = CLASSES[family](config).eval()
+    qkv, out = ("query_key_value", "dense") if family == "bloom" else ("Wqkv", "out_proj")
+    for layer in cut.transformer.h if family == "bloom" else cut.transformer.blocks:
+        attn = layer.self_attention if family == "bloom" else layer.attn
+        setattr(attn, qkv, torch.nn.Linear(64, 3 * 48, bias=family == "bloom"))
+        setattr(attn, out, torch.nn.Linear(48, 64, bias=family == "bloom"))
+        attn.num_heads = attn.n_heads = 3  # (BloomAttention's name, MptAttention's)
+    cut.transformer.num_heads = 3  # what the model's ALiBi slopes are computed from
+    cut.load_state_dict(state)
+    model.load_state_dict(silenced)
+    x = ids()
+    # the kept heads' slopes under 3 heads are not those under 4: another model
+    assert not torch.allclose(logits(cut, x), logits(model, x), atol=1e-3)
+
+
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_width_surgery_and_the_compiled_decoder_are_refused_naming_alibi(family):
+    """Removing heads or channels, and the compiled decoder (which adds no ALiBi biases), are
+    refused with the depth methods and the hf / hf_static backends to use."""
+    model = random_model(small(family))
+    match = f"this '{family}' model.*ALiBi.*depth method.*hf or hf_static"
+    for cut in (lambda: surgery.remove_heads(model, 0, [0]),
+                lambda: surgery.remove_kv_groups(model, 0, [0]),
+                lambda: surgery.remove_channels(model, 0, [0])):
+        with pytest.raises(FamilyUnsupported, match=match):
+            cut()
+    with pytest.raises(FamilyUnsupported, match=match):
+        StaticDecoder(model, 1, 32, mode="eager")
+    assert count_params(model.config) == numel(model)  # nothing changed
+
+
+def test_the_compiled_backend_is_refused_at_the_start_for_a_known_bloom_shape():
+    """A workflow benchmarking a BLOOM shape with the compiled backend is told at its start,
+    before any job, that hf and hf_static run it; without that backend nothing is said."""
+    models = {"models": {"b": {"source": "random:bloom-7b1"}}}
+    problems = moe_problems({**models, "benchmark": {"backends": ["hf", "compiled"]}})
+    assert len(problems) == 1 and "models.b (bloom) adds ALiBi biases" in problems[0]
+    assert "take 'compiled' out of benchmark.backends" in problems[0]
+    assert moe_problems({**models, "benchmark": {"backends": ["hf", "hf_static"]}}) == []
+
+
+@pytest.mark.parametrize("family, changes, refused", [
+    ("bloom", {"apply_residual_connection_post_layernorm": True},
+     "apply_residual_connection_post_layernorm true.*released layout"),
+    ("mpt", {"expansion_ratio": 2}, "expansion_ratio=2: transformers' MptForCausalLM builds"),
+    ("mpt", {"no_bias": False}, "no_bias=False"),
+    ("mpt", {"logit_scale": 0.5}, "logit_scale=0.5"),
+    ("mpt", {"attn_config": {"alibi_bias_max": 16}}, "alibi_bias_max=16"),
+    ("mpt", {"attn_config": {"qk_ln": True}}, "qk_ln=True"),
+    ("mpt", {"attn_config": {"alibi": False}}, "alibi=False"),
+    ("mpt", {"attn_config": {"attn_type": "multiquery_attention"}},
+     "attn_type='multiquery_attention'"),
+    ("mpt", {"attn_config": {"prefix_lm": True}}, "prefix_lm=True")])
+def test_what_transformers_does_not_build_is_refused(family, changes, refused, tmp_path):
+    """A config transformers' class would build as another model (BLOOM's post-LN residual,
+    which prunebench does not read; MPT's keys MptForCausalLM ignores): refused from
+    config.json (every reader) and by build_model."""
+    config = small(family, **changes)
+    with pytest.raises(FamilyUnsupported, match=refused):
+        build_model(config, device="meta")
+    config.save_pretrained(tmp_path)
+    with pytest.raises(FamilyUnsupported, match=refused):
+        checked_config_json(tmp_path)
+
+
+@pytest.mark.parametrize("family, changes", [
+    ("bloom", {"hidden_dropout": 0.5, "attention_dropout": 0.5}),
+    # (MptAttentionConfig takes attn_pdrop as a whole number in transformers 5.25: 1 drops all)
+    ("mpt", {"attn_config": {"attn_pdrop": 1}})])
+def test_the_training_mode_passes_turn_the_dropout_off(family, changes):
+    """BLOOM's hidden_dropout (its attention's and MLP's outputs) and attention_dropout, MPT's
+    attn_pdrop (its probabilities, its MLP's output and the block's residual dropout) act in
+    training mode: base_dropout_off zeroes them, so a gradient pass computes the eval-mode
+    logits."""
+    model = random_model(small(family, **changes))
+    x = ids()
+    expected = logits(model, x)
+    model.train()
+    with base_dropout_off(model), torch.no_grad():
+        assert torch.equal(model(input_ids=x, use_cache=False).logits, expected)
+    model.train()
+    with torch.no_grad():  # the rates restored after the pass
+        assert not torch.equal(model(input_ids=x, use_cache=False).logits, expected)
