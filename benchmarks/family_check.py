@@ -50,6 +50,7 @@ import argparse
 import copy
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -89,7 +90,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "phi": "phi-2", "granitemoehybrid": None,
                  "apertus": None, "ministral": None,
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
-                 "gpt_neox": "pythia-6.9b", "opt": None}
+                 "gpt_neox": "pythia-6.9b", "opt": None,
+                 "falcon": None, "falcon_40b": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -122,7 +124,12 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # hidden size, as they must.) OPT (its known shapes tie the LM head, and a random tied model
 # repeats its tokens here: a small untied one) with its learned positions added to the
 # embeddings, every head its own keys and values, biases everywhere and its block's own
-# fc1 / fc2 (its width under its own key, ffn_dim).
+# fc1 / fc2 (its width under its own key, ffn_dim). Falcon (no config.json of a published model
+# confirmed here) twice: Falcon-7B's layout (multi-query, one KV head for every query head, the
+# parallel block of one norm) and Falcon-40B's (the new decoder architecture's q/k/v rows by KV
+# group, 2 KV heads, the parallel block of two norms, ln_attn / ln_mlp), biased (false as
+# published, so sliced here), untied (a random tied model repeats its tokens), the MLP's width
+# under its own key (ffn_hidden_size).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -157,7 +164,12 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             "vaultgemma": dict(model_type="vaultgemma", sliding_window=WINDOW,
                                query_pre_attn_scalar=24,
                                layer_types=["sliding_attention", "full_attention"] * 2),
-            "opt": dict(model_type="opt", ffn_dim=SMALL_WIDTH, tie_word_embeddings=False)}
+            "opt": dict(model_type="opt", ffn_dim=SMALL_WIDTH, tie_word_embeddings=False),
+            "falcon": dict(model_type="falcon", multi_query=True, parallel_attn=True,
+                           ffn_hidden_size=SMALL_WIDTH, tie_word_embeddings=False),
+            "falcon_40b": dict(model_type="falcon", new_decoder_architecture=True,
+                               num_kv_heads=2, bias=True, ffn_hidden_size=SMALL_WIDTH,
+                               tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -179,6 +191,10 @@ def small_config(family: str):
         values["sliding_window"] = WINDOW
     if model_type == "gpt_neox":  # a KV head per query head, GPTNeoXConfig's only kind
         values.pop("num_key_value_heads")
+    if model_type == "falcon":  # head_dim hidden / heads (FalconConfig's property), its own
+        # keys for the KV heads and the MLP's width
+        for key in ("head_dim", "num_key_value_heads", "intermediate_size"):
+            values.pop(key)
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)
@@ -208,8 +224,10 @@ def variants(config, device, seed: int) -> dict:
             if p.dim() == 2 and "norm" not in name:  # (Cohere's q/k norms: a row per head)
                 p.normal_(0, p.shape[1] ** -0.5)
             else:  # norm weights around 1, biases around 0 (StableLM's LayerNorms' too: a
-                # final norm's bias around 1 would leave this model's logits to it)
-                weight = "norm" in name and not name.endswith(".bias")
+                # final norm's bias around 1 would leave this model's logits to it; Falcon's
+                # norms are ln_attn, ln_mlp and ln_f)
+                norm = "norm" in name or re.search(r"(^|\.)ln_", name)
+                weight = norm and not name.endswith(".bias")
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
     dense.to(device)
     width = copy.deepcopy(dense)

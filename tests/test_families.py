@@ -79,6 +79,7 @@ from transformers import GraniteMoeSharedConfig, HeliumConfig, VaultGemmaConfig
 from transformers import GPTNeoXConfig
 from transformers import OPTConfig
 from transformers import Dots1Config, FlexOlmoConfig
+from transformers import FalconConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -315,6 +316,25 @@ FAMILIES = {
     "mpt": lambda: MptConfig(vocab_size=VOCAB, d_model=64, n_layers=4, n_heads=4,
                              max_seq_len=256, initializer_range=0.1, bos_token_id=1,
                              eos_token_id=2, pad_token_id=0),
+    # Falcon: one query_key_value module, an ungated gelu MLP (dense_h_to_4h / dense_4h_to_h),
+    # biased LayerNorms, its own keys (ffn_hidden_size, num_kv_heads). Falcon-7B's layout:
+    # multi-query ([all q; k; v], one KV head), the parallel block of one norm, no biases;
+    # untied (a random tied model repeats its tokens). Falcon-40B's: the new decoder
+    # architecture (each KV group's queries, key and value together, 2 KV heads), the
+    # parallel block of two norms (ln_attn / ln_mlp), with biases (`bias`) to slice; untied
+    # too (tests/test_falcon.py ties one). Weights of std 0.2, as GPT-NeoX's.
+    "falcon": lambda: FalconConfig(vocab_size=VOCAB, hidden_size=64, ffn_hidden_size=128,
+                                   num_hidden_layers=4, num_attention_heads=4, multi_query=True,
+                                   parallel_attn=True, tie_word_embeddings=False,
+                                   max_position_embeddings=256, initializer_range=0.2,
+                                   bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    "falcon_40b": lambda: FalconConfig(vocab_size=VOCAB, hidden_size=64, ffn_hidden_size=128,
+                                       num_hidden_layers=4, num_attention_heads=4,
+                                       num_kv_heads=2, new_decoder_architecture=True,
+                                       bias=True, tie_word_embeddings=False,
+                                       max_position_embeddings=256,
+                                       initializer_range=0.2, bos_token_id=1, eos_token_id=2,
+                                       pad_token_id=0),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -579,6 +599,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "gpt_neox": "GPTNeoXForCausalLM",
            "opt": "OPTForCausalLM",
            "bloom": "BloomForCausalLM", "mpt": "MptForCausalLM",
+           "falcon": "FalconForCausalLM", "falcon_40b": "FalconForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -636,8 +657,10 @@ def family_model(name: str, seed: int = 0, **changes):
             # biases around 0 (gpt-oss's experts' too, [experts, width]), norm weights
             # around 1 (Cohere's q/k norms' too, a row per head)
             if p.dim() == 1 or pname.endswith("_bias") or "norm" in pname:
-                # (LayerNorms' biases around 0 too: PhiMoE's, StableLM's)
-                weight = "norm" in pname and not pname.endswith(".bias")
+                # (LayerNorms' biases around 0 too: PhiMoE's, StableLM's; Falcon's norms
+                # are ln_attn, ln_mlp and ln_f)
+                norm = "norm" in pname or re.search(r"(^|\.)ln_", pname)
+                weight = norm and not pname.endswith(".bias")
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
     return model.eval()
 

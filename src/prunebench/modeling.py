@@ -45,6 +45,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, opt_unsupported, qkv_bias,
                                     alibi_unbuilt,
+                                    falcon_unsupported,
                                     sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     without_null_shapes)
@@ -153,7 +154,9 @@ DROPOUT_RATES = ("attention_dropout", "residual_dropout", "embedding_dropout",
                  "dropout", "layerdrop",
                  # BLOOM's: BloomAttention's and BloomMLP's `hidden_dropout` on their outputs;
                  # MPT's: MptAttention's `attn_dropout_p` on its probabilities, MptMLP's
-                 # `hidden_dropout`
+                 # `hidden_dropout`; Falcon's: FalconDecoderLayer reads hidden_dropout and
+                 # attention_dropout from the model's config, not from a module
+                 # (base_dropout_off reads it too)
                  "hidden_dropout", "attn_dropout_p")
 
 
@@ -165,31 +168,33 @@ def base_dropout_off(model: nn.Module):
     does in training mode. Its own: the rates DROPOUT_RATES name, and the rate `p` of its
     nn.Dropout modules (StableLM's `hidden_dropout` on each block's MLP output); a LoRA
     adapter's dropout (`lora.dropout`, peft's `lora_dropout` modules) is not touched."""
-    saved = {}
-    for qualified, module in model.named_modules():
+    saved = []  # (owner, name, rate): a list, as a config is not hashable
+    # (the config too: Falcon's blocks read their rates from it)
+    for qualified, module in [*model.named_modules(), ("config", model.config)]:
         if isinstance(module, nn.Dropout) and module.p and "lora_" not in qualified:
-            saved[module, "p"] = module.p
+            saved.append((module, "p", module.p))
         for name in DROPOUT_RATES:
             rate = getattr(module, name, None)
             if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate:
-                saved[module, name] = rate
+                saved.append((module, name, rate))
     try:
-        for module, name in saved:
+        for module, name, _ in saved:
             setattr(module, name, 0.0)
         yield
     finally:
-        for (module, name), rate in saved.items():
+        for module, name, rate in saved:
             setattr(module, name, rate)
 
 
 def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
-    Nemotron-H's and MPT's `norm_f`, BLOOM's `ln_f`, every other family's `norm`."""
+    Nemotron-H's and MPT's `norm_f`, BLOOM's and FalconModel's `ln_f`, every other family's
+    `norm`."""
     inner = decoder(model)
     if hasattr(inner, "norm_f"):  # Nemotron-H's, MPT's
         return inner.norm_f
-    if hasattr(inner, "ln_f"):  # BLOOM's
+    if hasattr(inner, "ln_f"):  # BLOOM's and Falcon's
         return inner.ln_f
     for name in ("final_layernorm", "final_layer_norm"):
         if hasattr(inner, name):
@@ -495,7 +500,8 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     cls = model_class(config)
     values = ({"model_type": config.model_type, **config.to_dict()}
               if hasattr(config, "to_dict") else vars(config))
-    if problem := opt_unsupported(values) or alibi_unbuilt(values):
+    if problem := (opt_unsupported(values) or alibi_unbuilt(values)
+                   or falcon_unsupported(values)):
         raise FamilyUnsupported(f"this config {problem}")
     shapes = getattr(config, "layer_shapes", None)
     if attention_sinks(config):

@@ -28,7 +28,8 @@ each is sliced, scored, fused and adapted where the family's forward reads it.
 
 GPT-NeoX's block packs q, k and v into one module too (`query_key_value`, its `qkv_proj`), but
 head by head, [q_0; k_0; v_0; q_1; ...] (`PER_HEAD_PACKED`): its rows by part come from
-`attention_part_rows`, never from a split at the q and k widths. Its modules above the parts
+`attention_part_rows`, never from a split at the q and k widths (Falcon's `query_key_value`
+goes one of three ways by its config: `qkv_layout`). Its modules above the parts
 are named otherwise too: the model's `gpt_neox` and each block's `attention`, which
 `alias_llama_names` has answer LLaMA's names as well (its `embed_in` is read as every family's
 embedding is, `get_input_embeddings`, and its `final_layer_norm` as OPT's, `modeling.final_norm`).
@@ -65,10 +66,12 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
 MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
 # Block attributes that hold its attention under another name than `self_attn` (GPT-NeoX's
-# `attention`, BLOOM's `self_attention`, MPT's `attn`), looked up in OWN_NAMES as `self_attn`.
+# `attention`, BLOOM's and Falcon's `self_attention`, MPT's `attn`), looked up in OWN_NAMES as
+# `self_attn`.
 ATTENTION_OWNERS = {"attention": "self_attn", "self_attention": "self_attn", "attn": "self_attn"}
 # Packed q/k/v modules whose rows go head by head, [q_0; k_0; v_0; q_1; ...], one KV head per
-# query head (GPTNeoXAttention views query_key_value's output as [heads, 3 x head_dim]).
+# query head (GPTNeoXAttention views query_key_value's output as [heads, 3 x head_dim]), or,
+# by the attention's layout flags, another way (Falcon's: `qkv_layout`).
 PER_HEAD_PACKED = ("query_key_value",)
 # Modules named otherwise than LLaMA's above a block's parts, by model_type: LLaMA's name ->
 # the family's (GPTNeoXForCausalLM's `gpt_neox`, GPTNeoXLayer's `attention`). (The embedding
@@ -80,7 +83,11 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # MptBlock's `attn` and `ffn` (the blocks replaced through `set_layers`)
                   "bloom": {"model": "transformer", "layers": "h", "self_attn": "self_attention"},
                   "mpt": {"model": "transformer", "layers": "blocks", "self_attn": "attn",
-                          "mlp": "ffn"}}
+                          "mlp": "ffn"},
+                  # FalconForCausalLM's `transformer`, FalconModel's blocks `h` (replaced
+                  # through `set_layers`) and FalconDecoderLayer's `self_attention`
+                  "falcon": {"model": "transformer", "layers": "h",
+                             "self_attn": "self_attention"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
@@ -134,8 +141,8 @@ def set_attention(layer: nn.Module, attention: nn.Module) -> None:
 
 
 def set_layers(model: nn.Module, layers: nn.ModuleList) -> None:
-    """Put a model's blocks where its forward reads them (`layers`, BLOOM's `h`, MPT's
-    `blocks`: `MODULE_ALIASES`), their LLaMA alias following (`alias_llama_names`)."""
+    """Put a model's blocks where its forward reads them (`layers`, BLOOM's and Falcon's `h`,
+    MPT's `blocks`: `MODULE_ALIASES`), their LLaMA alias following (`alias_llama_names`)."""
     inner = decoder(model)
     own = MODULE_ALIASES.get(model.config.model_type, {}).get("layers", "layers")
     setattr(inner, own, layers)
@@ -174,11 +181,13 @@ def decoder(model: nn.Module) -> nn.Module:
 # families give them (ApertusDecoderLayer: attention_layernorm, feedforward_layernorm;
 # VaultGemmaDecoderLayer: pre_feedforward_layernorm before the MLP, Gemma-2's name, without
 # Gemma-2's norms of the sublayers' outputs; OPTDecoderLayer: self_attn_layer_norm,
-# final_layer_norm; MptBlock: norm_1, norm_2).
-OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm", "norm_1"),
+# final_layer_norm; MptBlock: norm_1, norm_2; FalconDecoderLayer's parallel block of two
+# norms: ln_attn, ln_mlp).
+OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm", "norm_1",
+                                      "ln_attn"),
                   "post_attention_layernorm": ("feedforward_layernorm",
                                                "pre_feedforward_layernorm", "final_layer_norm",
-                                               "norm_2")}
+                                               "norm_2", "ln_mlp")}
 
 
 def block_norm(layer: nn.Module, name: str) -> nn.Module | None:
@@ -241,9 +250,19 @@ def packed_attention(attn: nn.Module) -> bool:
     return module_name(attn, "qkv_proj") in attn._modules
 
 
-def qkv_per_head(attn: nn.Module) -> bool:
-    """Whether a block's packed q/k/v rows go head by head (GPT-NeoX's `PER_HEAD_PACKED`)."""
-    return module_name(attn, "qkv_proj") in PER_HEAD_PACKED
+def qkv_layout(attn: nn.Module) -> str:
+    """How a block's packed q/k/v rows go: "runs", [all q; all k; all v] (Phi-3's qkv_proj;
+    Falcon's multi-query query_key_value, Falcon-7B's, of one KV head); "heads", head by head
+    [q_0; k_0; v_0; q_1; ...] (GPT-NeoX's `PER_HEAD_PACKED`; Falcon's without either flag); or
+    "groups", each KV group's queries then its key and value [q_0 .. q_(r-1); k_0; v_0; q_r;
+    ...] (Falcon's new_decoder_architecture: FalconAttention views the rows as [KV heads,
+    queries a group + 2, head_dim]). The flags are the attention module's own, as its
+    forward reads them."""
+    if module_name(attn, "qkv_proj") not in PER_HEAD_PACKED:
+        return "runs"
+    if getattr(attn, "new_decoder_architecture", False):
+        return "groups"
+    return "runs" if getattr(attn, "multi_query", False) else "heads"
 
 
 def mlp_inputs(mlp: nn.Module) -> tuple[str, ...]:
@@ -275,15 +294,27 @@ def attention_row_split(attn: nn.Module, head_dim: int) -> list[int]:
 
 def attention_part_rows(attn: nn.Module, head_dim: int) -> dict[str, list[int]]:
     """The rows of a packed q/k/v module that hold each of q_proj, k_proj and v_proj, in their
-    heads' order: Phi-3's three runs [q; k; v], or, head by head (GPT-NeoX's, one KV head per
-    query head), head h's q, k and v at rows h x 3 x head_dim + (0, 1, 2) x head_dim onwards."""
+    heads' order (`qkv_layout`): Phi-3's three runs [q; k; v]; head by head (GPT-NeoX's, one KV
+    head per query head), head h's q, k and v at rows h x 3 x head_dim + (0, 1, 2) x head_dim
+    onwards; or by KV group (Falcon's new decoder architecture, r query heads a group), query
+    head g x r + j at group g's slot j of r + 2, its key and value at slots r and r + 1."""
     n_q, n_kv = attention_heads(attn, head_dim)
-    if not qkv_per_head(attn):
+    layout = qkv_layout(attn)
+    if layout == "runs":
         starts = dict(zip(ATTENTION_PARTS, (0, n_q * head_dim, (n_q + n_kv) * head_dim)))
         return {part: list(range(starts[part], starts[part] + size)) for part, size
                 in zip(ATTENTION_PARTS, attention_row_split(attn, head_dim))}
-    return {part: [(3 * h + i) * head_dim + c for h in range(n_q) for c in range(head_dim)]
-            for i, part in enumerate(ATTENTION_PARTS)}
+    if layout == "heads":
+        return {part: [(3 * h + i) * head_dim + c for h in range(n_q) for c in range(head_dim)]
+                for i, part in enumerate(ATTENTION_PARTS)}
+    r = n_q // n_kv  # (a block of no heads has no query_key_value: ZeroHeadAttention)
+
+    def rows(slots: list[tuple[int, int]]) -> list[int]:  # (group, slot) -> its head's rows
+        return [(g * (r + 2) + j) * head_dim + c for g, j in slots for c in range(head_dim)]
+
+    return {"q_proj": rows([(h // r, h % r) for h in range(n_q)]),
+            "k_proj": rows([(g, r) for g in range(n_kv)]),
+            "v_proj": rows([(g, r + 1) for g in range(n_kv)])}
 
 
 def part_tensors(layer: nn.Module, head_dim: int,
@@ -293,7 +324,7 @@ def part_tensors(layer: nn.Module, head_dim: int,
     parts' rows."""
     out = {}
     for name, t in tensors.items():
-        if name == "qkv_proj" and qkv_per_head(layer.self_attn):  # GPT-NeoX: head by head
+        if name == "qkv_proj" and qkv_layout(layer.self_attn) != "runs":  # GPT-NeoX, Falcon
             rows = attention_part_rows(layer.self_attn, head_dim)
             out.update({part: t[rows[part]] for part in ATTENTION_PARTS})
         elif name == "qkv_proj":
@@ -321,7 +352,16 @@ def kept_attention_rows(attn: nn.Module, head_dim: int, q_rows: list[int],
     and K/V rows."""
     if not packed_attention(attn):
         return {"q_proj": q_rows, "k_proj": kv_rows, "v_proj": kv_rows}
-    if qkv_per_head(attn):
+    if qkv_layout(attn) == "groups":
+        # Falcon's new decoder architecture: the kept query heads' rows and the kept KV
+        # groups' key and value rows, in the module's order (a group that keeps r' queries
+        # keeps them before its key and value: [KV heads, r' + 2, head_dim] as FalconAttention
+        # views them, every kept group keeping as many, as the surgery keeps them)
+        parts = attention_part_rows(attn, head_dim)
+        return {"qkv_proj": sorted([*(parts["q_proj"][r] for r in q_rows),
+                                    *(parts[part][r] for part in ("k_proj", "v_proj")
+                                      for r in kv_rows)])}
+    if qkv_layout(attn) == "heads":
         # GPT-NeoX: every kept head's q, k and v rows, in the module's order (one KV head per
         # query head, so the kept q and K/V rows name the same heads)
         if q_rows != kv_rows:
@@ -375,6 +415,8 @@ def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
     attn.num_key_value_groups = n_q // n_kv
     if hasattr(attn, "num_heads"):  # StableLM's attention views its q/k/v by these counts
         attn.num_heads, attn.num_key_value_heads = n_q, n_kv
+    if hasattr(attn, "num_kv_heads"):  # Falcon's splits query_key_value by these
+        attn.num_kv_heads = n_kv
     if hasattr(attn, "qkv_proj"):
         attn.num_key_value_heads = n_kv
         shared = attn.config._shared if isinstance(attn.config, BlockConfig) else attn.config

@@ -282,8 +282,9 @@ class Block(nn.Module):
         if self.n_q:  # a cache of this block's own KV width; zero-head blocks get none
             qkv_w, qkv_b = fuse_linears([projections.get_part(attn, part)
                                          for part in projections.attention_inputs(attn)])
-            if projections.qkv_per_head(attn):
-                # GPT-NeoX's rows head by head, [q_0; k_0; v_0; q_1; ...], taken as [q; k; v]
+            if projections.qkv_layout(attn) != "runs":
+                # GPT-NeoX's rows head by head, [q_0; k_0; v_0; q_1; ...] (Falcon's by KV
+                # group in its new decoder architecture), taken as [q; k; v]
                 # (each output computed alike, its place alone moved)
                 rows = projections.attention_part_rows(attn, head_dim)
                 order = torch.tensor([r for part in projections.ATTENTION_PARTS

@@ -423,6 +423,12 @@ class Family:
     MPT's expansion_ratio is not read). `embedding_norm`: a norm of the embeddings before the
     first block (BLOOM's word_embeddings_layernorm), counted with them. Their modules are
     named otherwise than LLaMA's above the block's parts (`projections.alias_llama_names`).
+    Falcon's (`falcon`) are GPT-NeoX's fields in part, as its class builds them by config
+    keys (`falcon_kv_heads`, `parallel_norms`, `falcon_unsupported`): its one
+    `query_key_value` module packs q, k and v in one of three layouts (`projections.
+    qkv_layout`), its parallel block (by `parallel_block_key`, `parallel_attn`) keeps one norm
+    or, in the new decoder architecture, two (`parallel_norms` where
+    num_ln_in_parallel_attn says so: `parallel_norms`).
     """
 
     model_class: str
@@ -674,6 +680,21 @@ FAMILIES: dict[str, Family] = {
                        mlp_bias=True, ungated_mlp=True,
                        parallel_block_key="use_parallel_residual", parallel_norms=True,
                        kv_per_query_head=True),
+    # FalconAttention: one query_key_value Linear (packed "qkv_proj") whose rows go one of three
+    # ways by config (projections.qkv_layout: grouped per KV head in the new decoder
+    # architecture, [all q; k; v] of one KV head where multi_query, else head by head as
+    # GPT-NeoX's) and the output `dense`, both biased as `bias` says; FalconMLP: no gate,
+    # dense_h_to_4h -> gelu -> dense_4h_to_h, biased by `bias`, ffn_hidden_size wide (4 x hidden
+    # where null); FalconDecoderLayer: nn.LayerNorms (weight and bias), one before each
+    # sublayer in sequence (parallel_attn false), one feeding both in parallel (Falcon-7B's,
+    # Falcon2-11B's) or one before each in parallel (ln_attn / ln_mlp: Falcon-40B's and 180B's,
+    # `parallel_norms`); FalconModel's final norm `ln_f` a LayerNorm too; the LM head
+    # tied as tie_word_embeddings says (true by default), no bias. ALiBi refused
+    # (falcon_unsupported).
+    "falcon": Family("FalconForCausalLM", "FalconConfig", None, None, "bias", False,
+                     attention_bias_key="bias", packed=("qkv_proj",), qkv_per_head=True,
+                     norm_bias=True, ungated_mlp=True, parallel_block_key="parallel_attn",
+                     parallel_norms=True, sparse_blocks=SparseBlocks.every("ffn_hidden_size")),
     # OPTAttention: q/k/v and out_proj biased as enable_bias says (true as published), every
     # head its own keys and values, queries scaled by 1/sqrt(head_dim) before the scores;
     # OPTDecoderLayer: nn.LayerNorms (self_attn_layer_norm, final_layer_norm) before each
@@ -1607,7 +1628,7 @@ def norms_per_block(config) -> int:
     each, OLMo-2), and after each of them too in the sandwich layout (Gemma-2); one, which both
     read, in Cohere's parallel block (StableLM's where use_parallel_residual is set; GPT-NeoX's
     keeps both: `parallel_norms`)."""
-    if parallel_block(config) and not family(config).parallel_norms:
+    if parallel_block(config) and not parallel_norms(config):
         return 1
     return 4 if family(config).sandwich_norms else 2
 
@@ -1731,6 +1752,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
             "num_attention_heads": 16, "num_key_value_heads": None, "head_dim": None,
             "tie_word_embeddings": True, "expansion_ratio": 4, "no_bias": True,
             "logit_scale": None, "attn_config": {}},
+    # FalconConfig's (Falcon-7B's shape, 71 heads): multi-query, the parallel block of one
+    # norm, no biases, tied; ffn_hidden_size and num_kv_heads null (4 x hidden; the heads:
+    # config_from_dict derives them as the class does).
+    "falcon": {"vocab_size": 65024, "hidden_size": 4544, "ffn_hidden_size": None,
+               "num_hidden_layers": 32, "num_attention_heads": 71, "num_kv_heads": None,
+               "num_key_value_heads": None, "head_dim": None, "max_position_embeddings": 2048,
+               "tie_word_embeddings": True, "bias": False, "alibi": False,
+               "new_decoder_architecture": False, "multi_query": True, "parallel_attn": True,
+               "num_ln_in_parallel_attn": None},
     # ArceeConfig's: LLaMA's keys with AFM-4.5B's hidden and MLP widths (not its vocabulary or
     # depth: the class's docstring names the model, its defaults are not all the model's).
     "arcee": {**_LLAMA_DEFAULTS, "hidden_size": 2560, "intermediate_size": 18432,
@@ -1988,6 +2018,12 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # (GPT-NeoX, OPT: one per query head whatever config.json says, as their attention
         # builds them: `kv_heads`)
         values["num_key_value_heads"] = values["num_attention_heads"]
+    if values.get("model_type") == "falcon":
+        # FalconConfig's: the MLP 4 x hidden wide and every query head its own KV head where
+        # left out, the KV heads its attention builds (`falcon_kv_heads`)
+        values["ffn_hidden_size"] = values["ffn_hidden_size"] or 4 * values["hidden_size"]
+        values["num_kv_heads"] = values["num_kv_heads"] or values["num_attention_heads"]
+        values["num_key_value_heads"] = falcon_kv_heads(SimpleNamespace(**values))
     if values.get("model_type") in ("deepseek_v2", "deepseek_v3"):
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
         # config.json says.
@@ -2090,8 +2126,9 @@ PER_BLOCK_CONFIG_VALUES = ("moe_topk",)
 # (transformers derives them from the others).
 SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
               "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings",
-              "ffn_dim")  # (OPT's MLP width)
-OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim")
+              "ffn_dim",  # (OPT's MLP width)
+              "ffn_hidden_size", "num_kv_heads")  # (Falcon's, null where derived)
+OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim", "ffn_hidden_size", "num_kv_heads")
 
 
 # A family's own config.json keys for LLaMA's, as its config class's attribute_map reads them
@@ -2179,6 +2216,72 @@ def opt_unsupported(values: dict[str, Any]) -> str | None:
                 "among the published OPT models), which prunebench does not handle. Use "
                 "another OPT size (opt-125m, opt-1.3b, ..., opt-66b, whose embeddings are as "
                 "wide as the blocks)")
+    return None
+
+
+def falcon_kv_heads(config) -> int:
+    """A Falcon block's KV heads as FalconAttention builds them: num_kv_heads in the new
+    decoder architecture (one per group of query heads), one where multi_query, else one per
+    query head (its rows head by head)."""
+    if getattr(config, "new_decoder_architecture", False):
+        return config.num_kv_heads or config.num_attention_heads
+    return 1 if getattr(config, "multi_query", True) else config.num_attention_heads
+
+
+def parallel_norms(config) -> bool:
+    """Whether a parallel block keeps a norm before each sublayer (`Family.parallel_norms`):
+    GPT-NeoX's always; Falcon's where num_ln_in_parallel_attn is 2, which FalconDecoderLayer
+    makes it in the new decoder architecture where null (ln_attn / ln_mlp: Falcon-40B, 180B),
+    one shared norm else (Falcon-7B's input_layernorm; Falcon2-11B's num_ln_in_parallel_attn
+    1); Cohere's, StableLM's and Phi's never."""
+    if not family(config).parallel_norms:
+        return False
+    if getattr(config, "model_type", None) != "falcon":
+        return True
+    norms = getattr(config, "num_ln_in_parallel_attn", None)
+    return (norms or (2 if getattr(config, "new_decoder_architecture", False) else 1)) == 2
+
+
+def falcon_unsupported(values: dict[str, Any]) -> str | None:
+    """What of a Falcon config (its config.json's values, or a config object's `vars`)
+    prunebench does not handle, with what to do; None where it handles it: ALiBi positions
+    (falcon-rw), whose slopes transformers computes from the model's head count, so that a
+    block with heads removed would give its kept heads other slopes, and the layouts
+    FalconDecoderLayer builds but cannot run (each stops at the first forward)."""
+    if values.get("model_type") != "falcon":
+        return None
+    new = bool(values.get("new_decoder_architecture", False))
+    norms = values.get("num_ln_in_parallel_attn")
+    heads = values.get("num_attention_heads", CONFIG_DEFAULTS["falcon"]["num_attention_heads"])
+    kv = values.get("num_kv_heads")
+    if values.get("alibi", False):
+        return ("gives alibi true: a Falcon model of ALiBi positions (tiiuae/falcon-rw-1b, "
+                "falcon-rw-7b), whose per-head slopes transformers computes from the model's "
+                "head count, so that removing heads would give the kept heads other slopes and "
+                "prunebench's compiled decoder computes no ALiBi; prunebench handles the "
+                "rotary Falcon models (falcon-7b, falcon-40b, falcon-180b, falcon-11b). Use "
+                "one of those")
+    if new and not values.get("parallel_attn", True):
+        return ("gives new_decoder_architecture true with parallel_attn false, a layout "
+                "FalconDecoderLayer builds and cannot run (its forward reads norms it did not "
+                "build): set parallel_attn true, as every published new-architecture Falcon "
+                "model has it")
+    if not new and values.get("parallel_attn", True) and norms == 2:
+        return ("gives num_ln_in_parallel_attn 2 without new_decoder_architecture, a layout "
+                "FalconDecoderLayer builds (ln_attn / ln_mlp) and cannot run (its forward "
+                "reads input_layernorm): leave num_ln_in_parallel_attn out or set it to 1, or "
+                "set new_decoder_architecture true")
+    if not new and not values.get("multi_query", True) and kv not in (None, heads):
+        return (f"gives num_kv_heads {kv} for {heads} heads with neither "
+                "new_decoder_architecture nor multi_query: that layout packs every head's own "
+                "query, key and value (3 x hidden_size rows), and FalconAttention then repeats "
+                "the keys by heads / num_kv_heads and stops at the first forward. Leave "
+                "num_kv_heads out or set it to num_attention_heads")
+    if new and isinstance(kv, int) and isinstance(heads, int) and kv > 0 and heads % kv:
+        return (f"gives num_attention_heads {heads} and num_kv_heads {kv}: each KV head of "
+                "the new decoder architecture serves a whole group of query heads, so the "
+                "heads must be a multiple of the KV heads: re-download or rebuild the model; "
+                "a config.json edited by hand no longer describes its weights")
     return None
 
 
@@ -2480,7 +2583,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{value}")
     if model_type == "hunyuan_v1_moe":
         _check_hunyuan_experts(raw, path / "config.json")
-    if problem := opt_unsupported(raw) or alibi_unbuilt(raw):
+    if problem := opt_unsupported(raw) or alibi_unbuilt(raw) or falcon_unsupported(raw):
         raise FamilyUnsupported(f"{path / 'config.json'} {problem}")
     # A module hidden_size wide that reads every query head: another head_dim builds (the
     # config class takes it) and stops at the first forward on a shape mismatch.
@@ -2741,6 +2844,8 @@ def kv_heads(config) -> int:
     in their config.json builds nothing)."""
     if family(config).kv_per_query_head:
         return config.num_attention_heads
+    if getattr(config, "model_type", None) == "falcon":  # (5.17's FalconConfig has no key)
+        return falcon_kv_heads(config)
     return getattr(config, "num_key_value_heads", None) or config.num_attention_heads
 
 
