@@ -31,7 +31,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
                                              parallel_block)
 from prunebench.lora import lora_target_names
 from prunebench.methods import surgery
-from prunebench.modeling import (ZeroHeadAttention, base_dropout_off, build_model,
+from prunebench.modeling import (ZeroHeadAttention, build_model,
                                  count_params, count_params_meta, final_norm, load_model,
                                  remove_blocks, save_model)
 from prunebench.plan.lora_settings import TARGETS
@@ -41,7 +41,7 @@ from test_families import (FAMILIES, PUBLISHED, family_model, ids, in_allocated_
                            logits, numel)
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
-from test_stablelm import decoder_follows_the_change, without_norm_biases
+from test_stablelm import decoder_follows_the_change, dropout_turned_off, without_norm_biases
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -157,16 +157,25 @@ def test_a_uniformly_mlp_pruned_model_is_transformers_model_of_its_width():
     """MLP channels removed in every block: transformers' GPTNeoXForCausalLM built at the kept
     width, given the kept channels' rows (dense_h_to_4h and its bias) and columns
     (dense_4h_to_h) sliced by hand, computes the same logits."""
-    model = family_model("gpt_neox")
+    mlp_pruned_in_every_block_is(family_model("gpt_neox"), "gpt_neox.layers",
+                                 lambda m: GPTNeoXForCausalLM(small(intermediate_size=m)))
+
+
+def mlp_pruned_in_every_block_is(model, blocks: str, theirs_of_width) -> None:
+    """`model` with every third of its WIDTH MLP channels removed in each block computes what
+    `theirs_of_width(m)` (transformers' model of m channels) computes given the kept channels'
+    dense_h_to_4h rows and bias entries and dense_4h_to_h columns, sliced by hand (`blocks`:
+    the blocks' names' prefix; also Falcon's: tests/test_falcon.py)."""
     keep = [c for c in range(WIDTH) if c % 3]
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    for b in range(4):
+    for b in range(model.config.num_hidden_layers):
         surgery.remove_channels(model, b, [c for c in range(WIDTH) if c not in keep])
-        prefix = f"gpt_neox.layers.{b}.mlp."
+        prefix = f"{blocks}.{b}.mlp."
         for name in ("dense_h_to_4h.weight", "dense_h_to_4h.bias"):
-            state[prefix + name] = state[prefix + name][keep]
+            if prefix + name in state:  # (Falcon's unbiased where `bias` is false)
+                state[prefix + name] = state[prefix + name][keep]
         state[prefix + "dense_4h_to_h.weight"] = state[prefix + "dense_4h_to_h.weight"][:, keep]
-    theirs = GPTNeoXForCausalLM(small(intermediate_size=len(keep))).eval()
+    theirs = theirs_of_width(len(keep)).eval()
     theirs.load_state_dict(state)
     x = ids()
     torch.testing.assert_close(logits(model, x), logits(theirs, x), rtol=0, atol=1e-5)
@@ -177,17 +186,25 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(parallel, tmp_pa
     """Blocks 1 and 2 removed: transformers' GPTNeoXForCausalLM of two blocks, given blocks 0
     and 3, computes the same logits; saved, the model reloads by prunebench and by
     transformers' class and both hf backends decode as transformers' generate."""
-    model = family_model("gpt_neox", use_parallel_residual=parallel)
-    state = model.state_dict()
-    renamed = {k.replace("layers.3.", "layers.1."): v for k, v in state.items()
-               if not k.startswith(("gpt_neox.layers.1.", "gpt_neox.layers.2."))}
-    theirs = GPTNeoXForCausalLM(small(num_hidden_layers=2, use_parallel_residual=parallel)).eval()
-    theirs.load_state_dict(renamed)
+    without_blocks_1_and_2_is(
+        family_model("gpt_neox", use_parallel_residual=parallel), "gpt_neox.layers",
+        GPTNeoXForCausalLM(small(num_hidden_layers=2, use_parallel_residual=parallel)), tmp_path)
+
+
+def without_blocks_1_and_2_is(model, blocks: str, theirs, tmp_path) -> None:
+    """`model` with blocks 1 and 2 removed computes the logits of `theirs` (transformers' model
+    of two blocks) given blocks 0 and 3 (`blocks`: their names' prefix); saved, it reloads by
+    prunebench and by transformers' class and both hf backends decode as transformers'
+    generate (also Falcon's: tests/test_falcon.py)."""
+    renamed = {k.replace(f"{blocks}.3.", f"{blocks}.1."): v
+               for k, v in model.state_dict().items()
+               if not k.startswith((f"{blocks}.1.", f"{blocks}.2."))}
+    theirs.eval().load_state_dict(renamed)
     pruned = remove_blocks(copy.deepcopy(model), [1, 2])
     x = ids()
     torch.testing.assert_close(logits(pruned, x), logits(theirs, x), rtol=0, atol=1e-5)
     assert count_params(pruned.config) == numel(pruned) == numel(theirs)
-    check_a_depth_pruned_reload_decodes_as_transformers(model, [1, 2], GPTNeoXForCausalLM,
+    check_a_depth_pruned_reload_decodes_as_transformers(model, [1, 2], type(theirs),
                                                         tmp_path / "depth")
 
 
@@ -291,27 +308,26 @@ def test_its_dropout_is_off_in_the_passes_that_run_in_training_mode():
     for layer in model.gpt_neox.layers:
         layer.post_attention_dropout.p = layer.post_mlp_dropout.p = 0.3
         layer.attention.attention_dropout = 0.3
-    plain = family_model("gpt_neox")
-    x = ids(2, 9, seed=3)
-    model.train(), plain.train()
-    torch.manual_seed(0)
-    assert not torch.equal(model(input_ids=x).logits, plain(input_ids=x).logits)
-    with base_dropout_off(model):
-        torch.manual_seed(0)
-        assert torch.equal(model(input_ids=x).logits, plain(input_ids=x).logits)
+    with dropout_turned_off(model, family_model("gpt_neox")):
+        pass
     assert model.gpt_neox.layers[0].post_mlp_dropout.p == 0.3
     assert model.gpt_neox.layers[0].attention.attention_dropout == 0.3
 
 
 def test_lora_adapts_its_own_modules_by_llamas_targets():
+    lora_adapts_query_key_value_dense_and_the_mlp(family_model("gpt_neox"), "gpt_neox.layers",
+                                                  "attention")
+
+
+def lora_adapts_query_key_value_dense_and_the_mlp(model, blocks: str, attention: str) -> None:
     """The default targets adapt each block's query_key_value (q, k and v at once), dense,
-    dense_h_to_4h and dense_4h_to_h; naming some of q / k / v alone is refused, as for
-    Phi-3's packed module."""
-    model = family_model("gpt_neox")
+    dense_h_to_4h and dense_4h_to_h, by the family's names (`blocks`: the blocks' own prefix,
+    `attention`: a block's attention; also Falcon's, tests/test_falcon.py); naming some of
+    q / k / v alone is refused, as for Phi-3's packed module."""
     chosen, skipped = lora_target_names(model, list(TARGETS))
-    own = ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h",
+    own = (f"{attention}.query_key_value", f"{attention}.dense", "mlp.dense_h_to_4h",
            "mlp.dense_4h_to_h")
-    assert sorted(chosen) == sorted(f"gpt_neox.layers.{b}.{name}" for b in range(4)
+    assert sorted(chosen) == sorted(f"{blocks}.{b}.{name}" for b in range(4)
                                     for name in own) and not skipped
     with pytest.raises(Exception, match="packs q_proj, k_proj, v_proj into one qkv_proj"):
         lora_target_names(model, ["q_proj", "v_proj"])

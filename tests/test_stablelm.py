@@ -9,12 +9,14 @@ per-family tests on it too: every method, save and reload, every backend, evalua
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
 
 import pytest
 import torch
+from torch import nn
 from transformers import StableLmConfig, StableLmForCausalLM
 
 from prunebench.benchmark.compiled import StaticDecoder
@@ -96,11 +98,12 @@ def test_the_compiled_decoder_decodes_a_width_pruned_model_as_generate_does(para
 
 
 def without_norm_biases(model):
-    """Every LayerNorm's bias zero (StableLM's and GPT-NeoX's, the final norm's too)."""
+    """Every LayerNorm's bias zero (StableLM's, GPT-NeoX's and Falcon's, whose norms are named
+    ln_attn, ln_mlp and ln_f; the final norm's too)."""
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name and name.endswith(".bias"):
-                p.zero_()
+        for module in model.modules():
+            if isinstance(module, nn.LayerNorm) and module.bias is not None:
+                module.bias.zero_()
 
 
 def _heads_normed_alike(model):
@@ -158,17 +161,26 @@ def test_its_dropout_is_off_in_the_passes_that_run_in_training_mode():
     attention_dropout act in training mode: the Taylor+ scores' and LoRA's passes turn them
     off (modeling.base_dropout_off), as the study's LLaMA has none, and restore them after."""
     model = family_model("stablelm", hidden_dropout=0.3, attention_dropout=0.3)
-    plain = family_model("stablelm")
+    with dropout_turned_off(model, family_model("stablelm")):
+        assert model.model.layers[0].dropout.p == 0.0
+    assert model.model.layers[0].dropout.p == 0.3
+    assert model.model.layers[0].self_attn.attention_dropout == 0.3
+
+
+@contextlib.contextmanager
+def dropout_turned_off(model, plain):
+    """`model` (dropout rates set) computes other training-mode logits than `plain` (the same
+    weights, no dropout), and the same inside modeling.base_dropout_off, whose block this
+    opens (for checks made there); both are left in training mode (also GPT-NeoX's and
+    Falcon's: tests/test_gpt_neox.py, tests/test_falcon.py)."""
     x = ids(2, 9, seed=3)
     model.train(), plain.train()
     torch.manual_seed(0)
     assert not torch.equal(model(input_ids=x).logits, plain(input_ids=x).logits)
     with base_dropout_off(model):
-        assert model.model.layers[0].dropout.p == 0.0
+        yield
         torch.manual_seed(0)
         assert torch.equal(model(input_ids=x).logits, plain(input_ids=x).logits)
-    assert model.model.layers[0].dropout.p == 0.3
-    assert model.model.layers[0].self_attn.attention_dropout == 0.3
 
 
 def test_flap_compensates_each_sublayer_of_the_parallel_block_with_its_removed_mean():
