@@ -26,7 +26,9 @@ attention-only dense model with its shared MLP's packed input_linear, Apertus's 
 MLP with its own norm names, Ministral's per-block windows, Helium's whole heads rotating in
 adjacent pairs and its norms weighing float32 statistics, VaultGemma's Gemma-2 attention with
 two norms a block, Pythia-6.9B's q/k/v packed head by head, biases everywhere, ungated gelu
-MLP and parallel block of two LayerNorms; sliding windows of 8 tokens, as Mistral-7B-v0.1,
+MLP and parallel block of two LayerNorms, GPT-J-6B's parallel block of one LayerNorm, a
+quarter of each head rotating in adjacent pairs by its sin / cos table, ungated gelu_new MLP
+and biased LM head; sliding windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
@@ -91,7 +93,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "apertus": None, "ministral": None,
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
                  "gpt_neox": "pythia-6.9b", "opt": None,
-                 "falcon": None, "falcon_40b": None}
+                 "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -195,6 +197,12 @@ def small_config(family: str):
         # keys for the KV heads and the MLP's width
         for key in ("head_dim", "num_key_value_heads", "intermediate_size"):
             values.pop(key)
+    if model_type == "gptj":  # GPTJConfig's own keys for SMALL's sizes, heads of
+        # hidden / heads (16) with a quarter rotating (64 of 256 published), a KV head each
+        for own in ("n_embd", "n_layer", "n_head", "n_positions", "num_key_value_heads",
+                    "head_dim"):
+            values.pop(own)
+        values.update(n_inner=values.pop("intermediate_size"), rotary_dim=4)
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)
@@ -225,7 +233,7 @@ def variants(config, device, seed: int) -> dict:
                 p.normal_(0, p.shape[1] ** -0.5)
             else:  # norm weights around 1, biases around 0 (StableLM's LayerNorms' too: a
                 # final norm's bias around 1 would leave this model's logits to it; Falcon's
-                # norms are ln_attn, ln_mlp and ln_f)
+                # norms are ln_attn, ln_mlp and ln_f, GPT-J's ln_1 and ln_f)
                 norm = "norm" in name or re.search(r"(^|\.)ln_", name)
                 weight = norm and not name.endswith(".bias")
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))

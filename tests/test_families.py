@@ -80,6 +80,7 @@ from transformers import GPTNeoXConfig
 from transformers import OPTConfig
 from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
+from transformers import GPTJConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -335,6 +336,15 @@ FAMILIES = {
                                        max_position_embeddings=256,
                                        initializer_range=0.2, bos_token_id=1, eos_token_id=2,
                                        pad_token_id=0),
+    # GPT-J (gpt-j-6b's layout): one biased LayerNorm a block feeding attention and MLP in
+    # parallel, q/k/v/out_proj without biases, every head its own keys and values, a quarter of
+    # each head rotating in adjacent pairs (rotary_dim 4 of 16, as 64 of 256 published), an
+    # ungated gelu_new MLP fc_in / fc_out with biases, a biased untied LM head, its own keys
+    # (n_embd, n_inner, n_layer, n_head, n_positions). Weights of std 0.2, as StableLM's: at
+    # 0.02 the greedy tokens of this random model repeat.
+    "gptj": lambda: GPTJConfig(vocab_size=VOCAB, n_embd=64, n_inner=128, n_layer=4, n_head=4,
+                               rotary_dim=4, n_positions=256, initializer_range=0.2,
+                               bos_token_id=1, eos_token_id=2, pad_token_id=0),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -600,6 +610,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "opt": "OPTForCausalLM",
            "bloom": "BloomForCausalLM", "mpt": "MptForCausalLM",
            "falcon": "FalconForCausalLM", "falcon_40b": "FalconForCausalLM",
+           "gptj": "GPTJForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -656,10 +667,10 @@ def family_model(name: str, seed: int = 0, **changes):
         for pname, p in model.named_parameters():
             # biases around 0 (gpt-oss's experts' too, [experts, width]), norm weights
             # around 1 (Cohere's q/k norms' too, a row per head)
-            if p.dim() == 1 or pname.endswith("_bias") or "norm" in pname:
-                # (LayerNorms' biases around 0 too: PhiMoE's, StableLM's; Falcon's norms
-                # are ln_attn, ln_mlp and ln_f)
-                norm = "norm" in pname or re.search(r"(^|\.)ln_", pname)
+            norm = "norm" in pname or re.search(r"(^|\.)ln_", pname)
+            if p.dim() == 1 or pname.endswith("_bias") or norm:
+                # (LayerNorms' biases around 0 too: PhiMoE's, StableLM's; Falcon's norms are
+                # ln_attn, ln_mlp and ln_f, GPT-J's ln_1 and ln_f)
                 weight = norm and not pname.endswith(".bias")
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
     return model.eval()
@@ -1881,7 +1892,8 @@ def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
 # 7.3B and 13.7B, 1B and 270M; Gemma-3 4B-27B and Mistral-Small 3.x: their language models
 # alone, short of the cards' 4.3B, 12.2B, 27.4B and 24B by their vision towers; GLM-4-32B-0414
 # counted from its config.json, which its model card rounds to 32B).
-PUBLISHED = {"llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
+PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,053,381,344)
+             "llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,
              "gemma-2b": 2_506_172_416, "gemma-7b": 8_537_680_896,

@@ -189,12 +189,12 @@ def base_dropout_off(model: nn.Module):
 def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
-    Nemotron-H's and MPT's `norm_f`, BLOOM's and FalconModel's `ln_f`, every other family's
+    Nemotron-H's and MPT's `norm_f`, BLOOM's, FalconModel's and GPTJModel's `ln_f`, every other family's
     `norm`."""
     inner = decoder(model)
     if hasattr(inner, "norm_f"):  # Nemotron-H's, MPT's
         return inner.norm_f
-    if hasattr(inner, "ln_f"):  # BLOOM's and Falcon's
+    if hasattr(inner, "ln_f"):  # BLOOM's, Falcon's and GPT-J's
         return inner.ln_f
     for name in ("final_layernorm", "final_layer_norm"):
         if hasattr(inner, name):
@@ -817,6 +817,12 @@ LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_M
 LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),)}
 
 
+# Buffers that checkpoints saved by older transformers carry and the family's class no longer
+# holds, which its from_pretrained ignores (`_keys_to_ignore_on_load_unexpected`): GPT-J's
+# causal-mask buffers of each attention.
+UNREAD_BUFFERS = {"gptj": (".attn.bias", ".attn.masked_bias")}
+
+
 def loaded_name(model_type: str, name: str) -> str:
     """A checkpoint tensor's name as the family's transformers class holds it."""
     for published, loaded in LOADED_PREFIXES.get(model_type, ()):
@@ -847,7 +853,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
                             kept_float32=float32_kept(model, dtype))
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary
     # tables as weights; they are recomputed from the config, so drop them.
-    state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
+    state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")
+             and not k.endswith(UNREAD_BUFFERS.get(config.model_type, ()))}
     if config.model_type in LOADED_NAMES or config.model_type in LOADED_PREFIXES:
         state = {loaded_name(config.model_type, k): v for k, v in state.items()}
     embedding = embedding_name(model)  # (GPT-NeoX's gpt_neox.embed_in, OPT's model.decoder.*)
@@ -893,6 +900,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     if getattr(inner, "rotary_emb", None) is not None:
         rotary_cls = type(inner.rotary_emb)
         inner.rotary_emb = rotary_cls(config=config).to(device)
+    if family(config).sincos_table:
+        _materialise_sincos_tables(model, device)
     _materialise_embedding_scale(model.get_input_embeddings(), device)
     if getattr(model.model, "embed_tokens_per_layer", None) is not None:
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
@@ -925,6 +934,19 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # (prunebench.zeroshot_progress): answers of another model are never taken for this one's.
     model.prunebench_content = integrity.content_digest(path)
     return model
+
+
+def _materialise_sincos_tables(model: nn.Module, device) -> None:
+    """GPT-J's sin / cos table in every attention (GPTJAttention's `embed_positions` in
+    transformers 5.17; 5.25 holds it in the rotary module rebuilt above), left on meta by a
+    load that assigns the weights: made as its class makes it, on the CPU, then moved."""
+    from transformers.models.gptj.modeling_gptj import create_sinusoidal_positions
+
+    for module in model.modules():
+        table = getattr(module, "embed_positions", None)
+        if isinstance(table, torch.Tensor) and table.is_meta:
+            module.embed_positions = create_sinusoidal_positions(
+                module.max_positions, module.pos_embd_dim).to(device)
 
 
 def _materialise_embedding_scale(embedding: nn.Module, device) -> None:

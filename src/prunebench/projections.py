@@ -61,12 +61,14 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              ("mlp", "dense_4h_to_h"): "down_proj",
              # MPT: MptAttention's Wqkv, rows [all q; all k; all v] (Phi-3's), and out_proj
              # (OPT's name); BLOOM's are GPT-NeoX's names
-             ("self_attn", "Wqkv"): "qkv_proj"}
+             ("self_attn", "Wqkv"): "qkv_proj",
+             # GPT-J: GPTJMLP's fc_in / fc_out (GPTJAttention's out_proj: OPT's name)
+             ("mlp", "fc_in"): "up_proj", ("mlp", "fc_out"): "down_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
 MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
 # Block attributes that hold its attention under another name than `self_attn` (GPT-NeoX's
-# `attention`, BLOOM's and Falcon's `self_attention`, MPT's `attn`), looked up in OWN_NAMES as
+# `attention`, BLOOM's and Falcon's `self_attention`, MPT's and GPT-J's `attn`), looked up in OWN_NAMES as
 # `self_attn`.
 ATTENTION_OWNERS = {"attention": "self_attn", "self_attention": "self_attn", "attn": "self_attn"}
 # Packed q/k/v modules whose rows go head by head, [q_0; k_0; v_0; q_1; ...], one KV head per
@@ -87,7 +89,10 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # FalconForCausalLM's `transformer`, FalconModel's blocks `h` (replaced
                   # through `set_layers`) and FalconDecoderLayer's `self_attention`
                   "falcon": {"model": "transformer", "layers": "h",
-                             "self_attn": "self_attention"}}
+                             "self_attn": "self_attention"},
+                  # GPTJForCausalLM's `transformer`, GPTJModel's blocks `h` (replaced
+                  # through `set_layers`) and GPTJBlock's `attn`
+                  "gptj": {"model": "transformer", "layers": "h", "self_attn": "attn"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
@@ -141,7 +146,7 @@ def set_attention(layer: nn.Module, attention: nn.Module) -> None:
 
 
 def set_layers(model: nn.Module, layers: nn.ModuleList) -> None:
-    """Put a model's blocks where its forward reads them (`layers`, BLOOM's and Falcon's `h`,
+    """Put a model's blocks where its forward reads them (`layers`, BLOOM's, Falcon's and GPT-J's `h`,
     MPT's `blocks`: `MODULE_ALIASES`), their LLaMA alias following (`alias_llama_names`)."""
     inner = decoder(model)
     own = MODULE_ALIASES.get(model.config.model_type, {}).get("layers", "layers")
@@ -182,9 +187,9 @@ def decoder(model: nn.Module) -> nn.Module:
 # VaultGemmaDecoderLayer: pre_feedforward_layernorm before the MLP, Gemma-2's name, without
 # Gemma-2's norms of the sublayers' outputs; OPTDecoderLayer: self_attn_layer_norm,
 # final_layer_norm; MptBlock: norm_1, norm_2; FalconDecoderLayer's parallel block of two
-# norms: ln_attn, ln_mlp).
+# norms: ln_attn, ln_mlp; GPTJBlock's one norm of its parallel block, ln_1).
 OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm", "norm_1",
-                                      "ln_attn"),
+                                      "ln_attn", "ln_1"),
                   "post_attention_layernorm": ("feedforward_layernorm",
                                                "pre_feedforward_layernorm", "final_layer_norm",
                                                "norm_2", "ln_mlp")}
@@ -417,6 +422,8 @@ def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
         attn.num_heads, attn.num_key_value_heads = n_q, n_kv
     if hasattr(attn, "num_kv_heads"):  # Falcon's splits query_key_value by these
         attn.num_kv_heads = n_kv
+    if hasattr(attn, "num_attention_heads"):  # GPT-J's (transformers 5.17 splits its heads by it)
+        attn.num_attention_heads = n_q
     if hasattr(attn, "qkv_proj"):
         attn.num_key_value_heads = n_kv
         shared = attn.config._shared if isinstance(attn.config, BlockConfig) else attn.config

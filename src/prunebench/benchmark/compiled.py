@@ -105,6 +105,21 @@ def rotary_kinds(model: nn.Module) -> list[str | None]:
     return list(model.config.layer_types)
 
 
+def sincos_table(model: nn.Module) -> torch.Tensor:
+    """GPT-J's sin / cos table ([n_positions, rotary_dim]: the sines, then the cosines), held by
+    its rotary module (transformers 5.25) or by every attention (5.17)."""
+    return next(b for name, b in model.named_buffers() if name.endswith("embed_positions"))
+
+
+def sincos_tables(model: nn.Module, positions: torch.Tensor,
+                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """GPT-J's cos and sin tables at `positions` ([1, positions, rotary_dim]) as its attention
+    applies them: the table's rows in the model's dtype, each sine and cosine repeated for the
+    two dimensions of its pair (apply_rotary_pos_emb's repeat_interleave)."""
+    sin, cos = sincos_table(model)[positions].to(dtype).chunk(2, dim=-1)
+    return tuple(t.repeat_interleave(2, dim=-1).unsqueeze(0) for t in (cos, sin))
+
+
 def _suffix(kind: str | None) -> str:
     """The buffer-name suffix of a kind of rotary table ("cos", "cos_full_attention")."""
     return "" if kind is None else f"_{kind}"
@@ -132,6 +147,14 @@ def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
     """Refuse a model whose rotary tables would change within `max_seq_len` tokens (none: a
     model of learned positions, OPT's, holds no rotary module)."""
     if family(model.config).position_table_offset is not None:
+        return
+    if family(model.config).sincos_table:  # GPT-J: one fixed table, of n_positions rows
+        rows = sincos_table(model).shape[0]
+        if max_seq_len > rows:
+            raise PrunebenchError(
+                f"this GPT-J model's rotary table holds {rows} positions (n_positions) and this "
+                f"benchmark cell runs to {max_seq_len} tokens, past which transformers' model "
+                "has no rotation either: use shorter token configs")
         return
     rotary = model.model.rotary_emb
     rope_type = getattr(rotary, "rope_type", "default")
@@ -346,9 +369,11 @@ class StaticDecoder(nn.Module):
                              persistent=False)
         for kind in dict.fromkeys(self.rotary_kinds) if not learned else ():
             with torch.no_grad():
-                cos, sin = model.model.rotary_emb(emb[:1].unsqueeze(0),
-                                                  positions[:max_seq_len].unsqueeze(0),
-                                                  *([kind] if kind else []))
+                cos, sin = (sincos_tables(model, positions[:max_seq_len], dtype)
+                            if layout.sincos_table else
+                            model.model.rotary_emb(emb[:1].unsqueeze(0),
+                                                   positions[:max_seq_len].unsqueeze(0),
+                                                   *([kind] if kind else [])))
             if layout.pairwise_rotary and not layout.paired_tables:  # GLM: pair i takes
                 cos, sin = (pairwise_table(t) for t in (cos, sin))  # frequency i, as it applies
             if layout.rotate_float32:
@@ -384,7 +409,8 @@ class StaticDecoder(nn.Module):
                                                                   and kind == "full_attention")),
                                           pairwise_rotary=layout.pairwise_rotary,
                                           parallel=parallel_block(config),
-                                          qk_norm_after_rotary=layout.qk_norm_after_rotary)
+                                          qk_norm_after_rotary=layout.qk_norm_after_rotary,
+                                          outputs_first=layout.parallel_outputs_first)
                                     for layer, kind in zip(projections.decoder(model).layers, kinds))
         self.n_heads = [block.n_q for block in self.blocks]
 

@@ -225,7 +225,7 @@ class Block(nn.Module):
                  fuse: bool, norm_style: str = "llama",
                  residual_multiplier: float | None = None, qk_norm_whole: bool = False,
                  rotate: bool = True, pairwise_rotary: bool = False, parallel: bool = False,
-                 qk_norm_after_rotary: bool = False):
+                 qk_norm_after_rotary: bool = False, outputs_first: bool = False):
         super().__init__()
         attn, mlp = layer.self_attn, projections.block_mlp(layer)
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
@@ -234,6 +234,9 @@ class Block(nn.Module):
         # outputs are added to the block's input; GPT-NeoX's parallel block norms the input
         # for its MLP apart (its post_attention_layernorm: `ln2` below)
         self.parallel = parallel
+        # GPT-J's parallel block adds attention + MLP, then the input (Cohere's: input +
+        # attention, then + MLP), which rounds otherwise in half precision
+        self.outputs_first = outputs_first
         # The norms before attention and before the MLP (LLaMA's post_attention_layernorm is
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
         # all four (its post_attention_layernorm is the attention output's), GLM-4's too
@@ -422,10 +425,12 @@ class Block(nn.Module):
         elif self.o_b is not None:  # no heads: the attention output is the o_proj bias
             attn = self._output_norm(self.o_b.expand_as(x), "ln_attn_out")
         # (Without a bias, an empty attention or MLP outputs zeros, which a norm keeps zero.)
-        if self.parallel and self.ln2 is not None:
+        if self.parallel and (self.ln2 is not None or self.outputs_first):
             # GPT-NeoX: the MLP reads its own norm of the block's input, and the block adds
-            # mlp + attention + input, transformers' order
-            mlp = self._mlp(x, self._norm(x, "ln2") if self.m else None)
+            # mlp + attention + input, transformers' order (GPT-J's MLP reads the attention's
+            # norm, its sum attention + MLP + input: the same, addition commuting)
+            h = self._norm(x, "ln2") if self.ln2 is not None else normed
+            mlp = self._mlp(x, h if self.m else None)
             outputs = [out for out in (mlp, attn) if out is not None]
             return x if not outputs else sum(outputs[1:], outputs[0]) + x
         if attn is not None:

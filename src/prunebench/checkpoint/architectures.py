@@ -581,6 +581,21 @@ ARCHITECTURES["pythia-12b"] = dict(
 ARCHITECTURES["gpt-neox-20b"] = dict(
     _GPT_NEOX, hidden_size=6144, intermediate_size=24576, num_hidden_layers=44,
     num_attention_heads=64, vocab_size=50432)
+# EleutherAI/gpt-j-6b (GPTJForCausalLM: one biased LayerNorm a block feeding attention and MLP
+# in parallel, q/k/v/out_proj without biases, 16 heads of 256 each its own keys and values,
+# the first 64 dimensions of each head rotating in adjacent pairs, an ungated gelu_new MLP with
+# biases, a biased untied LM head; the hub could not be read here): its config.json as two
+# public repositories copy it whole (one a loader's dump of the file, one a benchmark's local
+# copy with transformers_version 4.16.0.dev0): n_embd 4096, n_layer 28, n_head 16, n_inner
+# null (4 x 4096), rotary_dim 64, n_positions 2048, vocab 50400, gelu_new, LayerNorm epsilon
+# 1e-5, tie_word_embeddings false; the model card's table gives the same (28 blocks, d_model
+# 4096, d_ff 16384, 16 heads of 256, 64 rotary dimensions, context 2048, an embedding of 50400
+# rows). 6,050,882,784 parameters (count_params, transformers' model); the card's total,
+# 6,053,381,344, is 2,498,560 more, which no piece of this config accounts for.
+ARCHITECTURES["gpt-j-6b"] = dict(
+    model_type="gptj", n_embd=4096, n_layer=28, n_head=16, n_inner=None, rotary_dim=64,
+    n_positions=2048, vocab_size=50400, activation_function="gelu_new",
+    layer_norm_epsilon=1e-5, tie_word_embeddings=False)
 # bigcode/starcoder2-3b (Starcoder2ForCausalLM): its config.json as the public copies that name
 # it (_name_or_path bigcode/starcoder2-3b: OpenVINO conversions, fine-tunes) repeat it: hidden
 # 3072, MLP 12288 (c_fc / c_proj, gelu_pytorch_tanh), 30 blocks, 24 heads on 2 KV heads,

@@ -418,9 +418,9 @@ class Family:
     head count (BloomModel's build_alibi_tensor, MptModel's build_mpt_alibi_tensor): a model
     with heads removed would give its kept heads other slopes than the model that was scored,
     and the compiled decoder adds no such bias, so they are depth only (`refuse_moe`), run by
-    the hf and hf_static backends. `mlp_ratio`: the MLP's width as a multiple of hidden_size
-    where the class fixes it and the config has no width key (BloomMLP's and MptMLP's 4 x;
-    MPT's expansion_ratio is not read). `embedding_norm`: a norm of the embeddings before the
+    the hf and hf_static backends. Their MLP's width is fixed by the class and their configs
+    have no width key: `mlp_width_default` (BloomMLP's and MptMLP's 4 x hidden_size; MPT's
+    expansion_ratio is not read). `embedding_norm`: a norm of the embeddings before the
     first block (BLOOM's word_embeddings_layernorm), counted with them. Their modules are
     named otherwise than LLaMA's above the block's parts (`projections.alias_llama_names`).
     Falcon's (`falcon`) are GPT-NeoX's fields in part, as its class builds them by config
@@ -429,6 +429,17 @@ class Family:
     qkv_layout`), its parallel block (by `parallel_block_key`, `parallel_attn`) keeps one norm
     or, in the new decoder architecture, two (`parallel_norms` where
     num_ln_in_parallel_attn says so: `parallel_norms`).
+    GPT-J's own (`gptj`): `sincos_table`, no rotary module of LLaMA's kind but one fixed table,
+    `embed_positions` ([n_positions, rotary_dim]: the sines of the rotary_dim / 2 frequencies
+    of base 10000, then their cosines; GPTJRotaryEmbedding's in transformers 5.25, every
+    GPTJAttention's own in 5.17), whose row for a position rotates the first rotary_dim
+    dimensions of each query and key head in adjacent pairs (`pairwise_rotary`, each sine and
+    cosine repeated for its pair: `paired_tables`); a position past the table has no row.
+    `mlp_width_default`: the multiple of hidden_size that the MLP is wide where the dense
+    width key (GPT-J's `n_inner`) is None (GPTJBlock's 4 x n_embd). `parallel_outputs_first`:
+    its parallel block sums attention + MLP before adding the input (GPTJBlock), where
+    Cohere's adds the attention to the input first: the same in exact arithmetic, rounded
+    otherwise in half precision (no parameter).
     """
 
     model_class: str
@@ -489,8 +500,10 @@ class Family:
     norm_affine_key: str | None = None
     final_norm_removed_key: str | None = None
     alibi: bool = False
-    mlp_ratio: int | None = None
     embedding_norm: bool = False
+    sincos_table: bool = False
+    mlp_width_default: int | None = None
+    parallel_outputs_first: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -715,7 +728,7 @@ FAMILIES: dict[str, Family] = {
     # embeddings (word_embeddings_layernorm) and a final one (ln_f); the LM head tied.
     "bloom": Family("BloomForCausalLM", "BloomConfig", True, True, None, False,
                     packed=("qkv_proj",), qkv_per_head=True, norm_bias=True, mlp_bias=True,
-                    ungated_mlp=True, kv_per_query_head=True, alibi=True, mlp_ratio=4,
+                    ungated_mlp=True, kv_per_query_head=True, alibi=True, mlp_width_default=4,
                     embedding_norm=True),
     # MptAttention: one Wqkv Linear, rows [all q; all k; all v] (Phi-3's packing), out_proj,
     # no biases whatever no_bias says, every head its own keys and values, ALiBi biases from
@@ -724,7 +737,19 @@ FAMILIES: dict[str, Family] = {
     # norm_2), as MptModel's final norm_f; the LM head tied.
     "mpt": Family("MptForCausalLM", "MptConfig", False, False, None, False,
                   packed=("qkv_proj",), mlp_bias=False, ungated_mlp=True,
-                  kv_per_query_head=True, alibi=True, mlp_ratio=4),
+                  kv_per_query_head=True, alibi=True, mlp_width_default=4),
+    # GPTJAttention: q_proj / k_proj / v_proj / out_proj without biases, every head its own
+    # keys and values (no num_key_value_heads), head_dim n_embd / n_head, the first
+    # rotary_dim of each head rotating in adjacent pairs (rotate_every_two) by a fixed
+    # sin / cos table (`sincos_table`); GPTJMLP: no gate, fc_in -> gelu_new -> fc_out, always
+    # biased, n_inner wide (4 x n_embd where None); GPTJBlock: one nn.LayerNorm (ln_1) feeding
+    # attention and MLP in parallel, both added to the input (Cohere's parallel block);
+    # GPTJModel: wte, blocks `h`, the final ln_f; GPTJForCausalLM: an untied, biased lm_head.
+    "gptj": Family("GPTJForCausalLM", "GPTJConfig", False, False, None, False,
+                   norm_bias=True, parallel_block=True, ungated_mlp=True, mlp_bias=True,
+                   lm_head_bias=True, pairwise_rotary=True, paired_tables=True,
+                   kv_per_query_head=True, sincos_table=True, parallel_outputs_first=True,
+                   sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -1740,7 +1765,7 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "num_key_value_heads": None, "max_position_embeddings": 2048,
                  "attention_bias": True, "use_parallel_residual": True},
     # BloomConfig's (its own keys n_layer / n_head read as LLaMA's: CONFIG_KEY_NAMES): every
-    # head its own keys and values, no width key (BloomMLP's is 4 x hidden_size: `mlp_ratio`),
+    # head its own keys and values, no width key (BloomMLP's is 4 x hidden_size: `mlp_width_default`),
     # no context length (ALiBi), tied.
     "bloom": {"vocab_size": 250880, "hidden_size": 64, "num_hidden_layers": 2,
               "num_attention_heads": 8, "num_key_value_heads": None, "head_dim": None,
@@ -1778,6 +1803,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
             "max_position_embeddings": 2048, "tie_word_embeddings": True, "enable_bias": True,
             "layer_norm_elementwise_affine": True, "do_layer_norm_before": True,
             "_remove_final_layer_norm": False, "word_embed_proj_dim": None},
+    # GPTJConfig's (GPT-J-6B's shape) under LLaMA's names (config_from_dict reads GPT-J's own:
+    # GPTJ_KEYS): n_inner None, an MLP of 4 x n_embd; every head its own keys and values.
+    "gptj": {"vocab_size": 50400, "hidden_size": 4096, "n_inner": None, "num_hidden_layers": 28,
+             "num_attention_heads": 16, "num_key_value_heads": None, "head_dim": None,
+             "max_position_embeddings": 2048, "tie_word_embeddings": False},
     # PhiConfig's: no q/k norms, untied.
     "phi": {**_LLAMA_DEFAULTS, "vocab_size": 51200, "hidden_size": 2048,
             "intermediate_size": 8192, "num_hidden_layers": 24, "qk_layernorm": False},
@@ -1991,6 +2021,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# GPT-J's config.json keys -> the names the counts read (GPTJConfig's attribute_map).
+GPTJ_KEYS = {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
+             "n_head": "num_attention_heads", "n_positions": "max_position_embeddings"}
+
+
 def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
@@ -2012,6 +2047,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     if "moe_topk" in values and "num_experts_per_tok" not in values:
         # Hunyuan's (HunYuanMoEV1Config's attribute_map), one value or one per block
         values = {**values, "num_experts_per_tok": values["moe_topk"]}
+    if values.get("model_type") == "gptj":
+        # GPT-J's config.json names (GPTJConfig's attribute_map), read as LLaMA's
+        values = {**values, **{llama: values[own] for own, llama in GPTJ_KEYS.items()
+                               if own in values}}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None or FAMILIES.get(
             values.get("model_type") or "llama", FAMILIES["llama"]).kv_per_query_head:
@@ -2849,15 +2888,23 @@ def kv_heads(config) -> int:
     return getattr(config, "num_key_value_heads", None) or config.num_attention_heads
 
 
+def dense_width(config) -> int | None:
+    """A dense block's MLP width: its dense width key's value (Llama 4's dense blocks' own;
+    None where the config has no dense width: Qwen3.5-MoE's, every block sparse), or, where
+    the family builds a multiple of hidden_size for None or has no width key
+    (`mlp_width_default`: GPT-J's n_inner; BLOOM's and MPT's classes), that multiple."""
+    layout = family(config)
+    width = getattr(config, layout.sparse_blocks.dense_width_key, None)
+    if width is None and layout.mlp_width_default is not None:
+        return layout.mlp_width_default * config.hidden_size
+    return width
+
+
 def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
-    dense_key = family(config).sparse_blocks.dense_width_key  # Llama 4's dense blocks' own
     return {
         "num_attention_heads": config.num_attention_heads,
         "num_key_value_heads": kv_heads(config),
-        # (None where the config has no dense width: Qwen3.5-MoE's, every block sparse;
-        # BLOOM's and MPT's fixed by the class: `mlp_ratio`)
-        "intermediate_size": (config.hidden_size * family(config).mlp_ratio
-                              if family(config).mlp_ratio else getattr(config, dense_key, None)),
+        "intermediate_size": dense_width(config),
         "o_proj_bias": o_bias(config),
         "down_proj_bias": mlp_bias(config),
     }
