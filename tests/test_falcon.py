@@ -38,8 +38,8 @@ from prunebench.modeling import (ZeroHeadAttention, build_model,
 from test_cohere import (decoder_gives_transformers_logits, decodes_as_generate_does,
                          flap_keeps_each_blocks_mean_output, reloads_with_its_logits)
 from test_families import FAMILIES, family_model, ids, logits, numel
-from test_gpt_neox import (lora_adapts_query_key_value_dense_and_the_mlp,
-                           mlp_pruned_in_every_block_is, without_blocks_1_and_2_is)
+from test_gpt_neox import (check_a_uniformly_mlp_pruned_model,
+                           lora_adapts_query_key_value_dense_and_the_mlp, without_blocks_1_and_2_is)
 from test_stablelm import decoder_follows_the_change, dropout_turned_off, without_norm_biases
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -204,8 +204,8 @@ def test_a_uniformly_mlp_pruned_model_is_transformers_model_of_its_width(layout)
     """MLP channels removed in every block: transformers' FalconForCausalLM built at the kept
     ffn_hidden_size, given the kept channels' rows (dense_h_to_4h and its bias) and columns
     (dense_4h_to_h) sliced by hand, computes the same logits."""
-    mlp_pruned_in_every_block_is(
-        falcon(layout), "transformer.h",
+    check_a_uniformly_mlp_pruned_model(
+        falcon(layout), "transformer.h.{}.mlp.", "dense_h_to_4h", "dense_4h_to_h",
         lambda m: FalconForCausalLM(config_of(layout, ffn_hidden_size=m)))
 
 

@@ -157,24 +157,27 @@ def test_a_uniformly_mlp_pruned_model_is_transformers_model_of_its_width():
     """MLP channels removed in every block: transformers' GPTNeoXForCausalLM built at the kept
     width, given the kept channels' rows (dense_h_to_4h and its bias) and columns
     (dense_4h_to_h) sliced by hand, computes the same logits."""
-    mlp_pruned_in_every_block_is(family_model("gpt_neox"), "gpt_neox.layers",
-                                 lambda m: GPTNeoXForCausalLM(small(intermediate_size=m)))
+    check_a_uniformly_mlp_pruned_model(
+        family_model("gpt_neox"), "gpt_neox.layers.{}.mlp.", "dense_h_to_4h", "dense_4h_to_h",
+        lambda width: GPTNeoXForCausalLM(small(intermediate_size=width)))
 
 
-def mlp_pruned_in_every_block_is(model, blocks: str, theirs_of_width) -> None:
-    """`model` with every third of its WIDTH MLP channels removed in each block computes what
-    `theirs_of_width(m)` (transformers' model of m channels) computes given the kept channels'
-    dense_h_to_4h rows and bias entries and dense_4h_to_h columns, sliced by hand (`blocks`:
-    the blocks' names' prefix; also Falcon's: tests/test_falcon.py)."""
+def check_a_uniformly_mlp_pruned_model(model, mlp, up, down, theirs_of_width) -> None:
+    """`model` (a family's tiny model) with a third of its MLP channels out of every block
+    computes the logits of transformers' model `theirs_of_width(kept width)` given the kept
+    channels' rows of `up` (and its bias, where it has one: Falcon's unbiased where `bias` is
+    false) and columns of `down`, sliced by hand from the state dict (`mlp`: a block's MLP's
+    name prefix, formatted with the block; also Falcon's and GPT-J's: tests/test_falcon.py,
+    tests/test_gptj.py)."""
     keep = [c for c in range(WIDTH) if c % 3]
     state = {k: v.clone() for k, v in model.state_dict().items()}
     for b in range(model.config.num_hidden_layers):
         surgery.remove_channels(model, b, [c for c in range(WIDTH) if c not in keep])
-        prefix = f"{blocks}.{b}.mlp."
-        for name in ("dense_h_to_4h.weight", "dense_h_to_4h.bias"):
-            if prefix + name in state:  # (Falcon's unbiased where `bias` is false)
-                state[prefix + name] = state[prefix + name][keep]
-        state[prefix + "dense_4h_to_h.weight"] = state[prefix + "dense_4h_to_h.weight"][:, keep]
+        prefix = mlp.format(b)
+        for key in (f"{up}.weight", f"{up}.bias"):
+            if prefix + key in state:
+                state[prefix + key] = state[prefix + key][keep]
+        state[f"{prefix}{down}.weight"] = state[f"{prefix}{down}.weight"][:, keep]
     theirs = theirs_of_width(len(keep)).eval()
     theirs.load_state_dict(state)
     x = ids()
@@ -334,7 +337,14 @@ def lora_adapts_query_key_value_dense_and_the_mlp(model, blocks: str, attention:
 
 
 def test_a_width_pruned_config_json_counts_without_torch(tmp_path):
-    model = width_pruned(family_model("gpt_neox"))
+    check_a_width_pruned_config_json_counts_without_torch("gpt_neox", tmp_path)
+
+
+def check_a_width_pruned_config_json_counts_without_torch(name, tmp_path):
+    """The family `name`'s tiny model, `width_pruned`, saved: its config.json counts it
+    without torch, and it reloads with its logits and each block's heads (also GPT-J's:
+    tests/test_gptj.py)."""
+    model = width_pruned(family_model(name))
     save_model(model, None, tmp_path / "m")
     assert count_params(config_from_json(tmp_path / "m" / "config.json")) == numel(model)
     reloaded = load_model(tmp_path / "m")

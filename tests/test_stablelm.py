@@ -98,8 +98,8 @@ def test_the_compiled_decoder_decodes_a_width_pruned_model_as_generate_does(para
 
 
 def without_norm_biases(model):
-    """Every LayerNorm's bias zero (StableLM's, GPT-NeoX's and Falcon's, whose norms are named
-    ln_attn, ln_mlp and ln_f; the final norm's too)."""
+    """Every LayerNorm's bias zero (StableLM's, GPT-NeoX's, GPT-J's and Falcon's, whose norms
+    are named ln_*; the final norm's too)."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.LayerNorm) and module.bias is not None:
