@@ -81,6 +81,7 @@ from transformers import OPTConfig
 from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
 from transformers import GPTJConfig
+from transformers import BambaConfig, FalconH1Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -92,10 +93,11 @@ from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim, layer_shapes,
                                  load_config, load_model, remove_blocks, save_model)
 from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
-                                             is_moe, kv_heads, sparse_mlp_blocks)
+                                             is_moe, kv_heads, sparse_mlp_blocks,
+                                             state_blocks)
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
-from prunebench.benchmark.runners import chunked_static_cache_problem
+from prunebench.benchmark.runners import static_cache_problem
 from test_benchmark import assert_step_traces_as_one_graph
 
 VOCAB = 128
@@ -560,6 +562,27 @@ FAMILIES = {
         hybrid_override_pattern="M*-M*-", head_dim=16, mamba_num_heads=4, mamba_head_dim=32,
         n_groups=2, ssm_state_size=16, conv_kernel=4, chunk_size=8, use_bias=True,
         mlp_bias=True),
+    # Bamba: Mamba-2 blocks (4 heads of 32 in 2 groups, a state of 16, chunks of 8 tokens) 1:1
+    # with attention ones (attn_layer_indices; half of each head rotating), a SwiGLU MLP in
+    # every block; the attention, MLP and Mamba-2 projections' biases on (off as published),
+    # so counted and carried here; weights of std 0.1 (at 0.02 this model decodes one token
+    # over and over).
+    "bamba": lambda: BambaConfig(
+        **SMALL, attn_layer_indices=[1, 3], attention_bias=True, mlp_bias=True,
+        mamba_n_heads=4, mamba_n_groups=2, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2,
+        mamba_chunk_size=8, mamba_proj_bias=True, initializer_range=0.1),
+    # Falcon-H1: attention (LLaMA's, whole heads rotating, head_dim set apart) beside a
+    # Mamba-2 mixer of its own inner width (mamba_d_ssm 96: 4 heads of 24, 2 groups, a state
+    # of 16, chunks of 8 tokens) with its gated norm in every block, then the MLP; every multiplier away from 1 (no powers of two) and the projections' biases on (off
+    # as published), so carried and counted here.
+    "falcon_h1": lambda: FalconH1Config(
+        **SMALL, head_dim=12, attention_bias=True, mlp_bias=True, mamba_d_ssm=96,
+        mamba_n_heads=4, mamba_n_groups=2, mamba_d_state=16, mamba_d_conv=4,
+        mamba_chunk_size=8, mamba_rms_norm=True, mamba_proj_bias=True, projectors_bias=True,
+        embedding_multiplier=3.3, lm_head_multiplier=0.7, key_multiplier=0.9,
+        attention_in_multiplier=1.3, attention_out_multiplier=0.8,
+        ssm_multipliers=[0.6, 1.4, 0.7, 1.2, 0.9], ssm_in_multiplier=1.1,
+        ssm_out_multiplier=0.6, mlp_multipliers=[0.8, 1.2], initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
@@ -578,14 +601,18 @@ ONE_MIXER = {"nemotron_h"}
 # ALiBi families (BLOOM, MPT): depth pruning and the hf / hf_static backends only, their heads'
 # slopes following the config's head count.
 ALIBI = {"bloom", "mpt"}
-DEPTH_ONLY = MOE | ONE_MIXER | ALIBI
+
+# Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
+# Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
+HYBRID = {"bamba", "falcon_h1"}
+DEPTH_ONLY = MOE | ONE_MIXER | ALIBI | HYBRID
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
 
 def refused_as(name: str) -> str:
     """How a width method's or the compiled decoder's refusal names the depth-only family
     `name` (a regex)."""
-    return (f"this '{name}' model" if name in ONE_MIXER | ALIBI
+    return (f"this '{name}' model" if name in ONE_MIXER | ALIBI | HYBRID
             else "the mixture-of-experts family")
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -628,7 +655,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "nemotron_h": "NemotronHForCausalLM",
            "helium": "HeliumForCausalLM", "vaultgemma": "VaultGemmaForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
-           "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM"}
+           "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
+           "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1071,13 +1099,13 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
                              max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
         if (is_moe(model.config) or family(model.config).one_mixer_blocks
-                or family(model.config).alibi):
-            # no compiled decoder for experts (or Nemotron-H's blocks, or BLOOM's and MPT's
-            # ALiBi): hf_static's tokens only
+                or family(model.config).alibi or any(state_blocks(model.config))):
+            # no compiled decoder for experts (or Nemotron-H's blocks, BLOOM's and MPT's ALiBi,
+            # Bamba's and Falcon-H1's Mamba-2 mixers): hf_static's tokens only
             with pytest.raises(PrunebenchError, match="hf or hf_static backend"):
                 StaticDecoder(model, 3, 6 + n_new, mode="eager")
-            if chunked_static_cache_problem(model):  # transformers 5.17 and Llama 4's chunks
-                with pytest.raises(PrunebenchError, match="cannot run a model with chunked"):
+            if static_cache_problem(model):  # transformers 5.17: Llama 4's chunks, Falcon-H1
+                with pytest.raises(PrunebenchError, match="hf_static backend cannot run"):
                     bench.HFStaticRunner(model, n_new)
                 return out.sequences, certain_steps(torch.stack(out.scores, dim=1))
             static = bench.HFStaticRunner(model, n_new).generate(prompt, torch.ones_like(prompt))
@@ -1131,8 +1159,8 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
             with pytest.raises(PrunebenchError, match="compiled backend.*hf or hf_static"):
                 bench.sweep(reloaded, None, settings)
             continue
-        if backend == "hf_static" and chunked_static_cache_problem(reloaded):  # Llama 4, 5.17
-            with pytest.raises(PrunebenchError, match="cannot run a model with chunked"):
+        if backend == "hf_static" and static_cache_problem(reloaded):  # Llama 4, Falcon-H1: 5.17
+            with pytest.raises(PrunebenchError, match="hf_static backend cannot run"):
                 bench.sweep(reloaded, None, settings)
             continue
         result = bench.sweep(reloaded, None, settings)

@@ -40,7 +40,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
                                     default_layer_shape, depth_kept_blocks, family,
-                                    GATED_DELTANET_TYPES, head_dim, is_moe, kv_sources,
+                                    GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
+                                    kv_sources,
                                     linear_attention_blocks,
                                     layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, opt_unsupported, qkv_bias,
@@ -903,6 +904,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     if family(config).sincos_table:
         _materialise_sincos_tables(model, device)
     _materialise_embedding_scale(model.get_input_embeddings(), device)
+    if family(config).mamba_beside_attention:
+        _materialise_mup_vectors(model, config, device)
     if getattr(model.model, "embed_tokens_per_layer", None) is not None:
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
     left = [name for name, b in model.named_buffers() if b.is_meta]
@@ -947,6 +950,19 @@ def _materialise_sincos_tables(model: nn.Module, device) -> None:
         if isinstance(table, torch.Tensor) and table.is_meta:
             module.embed_positions = create_sinusoidal_positions(
                 module.max_positions, module.pos_embd_dim).to(device)
+
+
+def _materialise_mup_vectors(model, config, device) -> None:
+    """Falcon-H1's Mamba-2 mixers scale their in_proj outputs by a non-persistent buffer
+    (`mup_vector`: each part of the projection by its entry of ssm_multipliers), left on meta
+    by the load: each block's computed again as FalconH1Model computes it, from the config."""
+    from transformers.models.falcon_h1.modeling_falcon_h1 import compute_mup_vector
+
+    vector = compute_mup_vector(config)
+    for layer in decoder(model).layers:
+        built = layer.mamba.mup_vector  # (on meta, in the dtype the model was built in)
+        layer.mamba.register_buffer("mup_vector", vector.to(device, built.dtype),
+                                    persistent=False)
 
 
 def _materialise_embedding_scale(embedding: nn.Module, device) -> None:
@@ -1162,7 +1178,8 @@ TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer")
 
 def _attention_kept(config, keep: list[int]) -> bool:
     """Whether the blocks `keep` hold an attention block where the family needs one kept
-    (Qwen3-Next's, Qwen3.5's, Granite 4.0's and Nemotron-H's caches size the masks by one)."""
+    (Qwen3-Next's, Qwen3.5's, Granite 4.0's, Bamba's and Nemotron-H's caches size the masks
+    by one)."""
     kinds = getattr(config, "layer_types", None)
     if family(config).one_mixer_blocks:  # (its MLP blocks are no attention either)
         return any(kinds[i] == "full_attention" for i in keep)
@@ -1178,12 +1195,14 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         raise PrunebenchError(f"block indices {sorted(drop)} out of range for {n} blocks")
     keep = [i for i in range(n) if i not in drop]
     if not _attention_kept(model.config, keep):
-        # (refused before anything changes: the model stays whole; Granite 4.0's and
+        # (refused before anything changes: the model stays whole; Granite 4.0's, Bamba's and
         # Nemotron-H's caches stop as Qwen3-Next's does, in 5.17 and 5.25)
         linear = [kind != "full_attention" for kind in model.config.layer_types]
         name, mixer, last = (
             ("Nemotron-H", "Mamba-2 and MLP", "where the model's last block is one")
             if family(model.config).one_mixer_blocks else
+            ("Bamba", "Mamba-2", "where the model's last block is one")
+            if model.config.model_type == "bamba" else
             ("Granite 4.0", "Mamba-2", "where the model's last block is one")
             if family(model.config).mamba_mixer else
             (GATED_DELTANET_TYPES[model.config.model_type], "Gated DeltaNet",
@@ -1219,11 +1238,11 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     for new_idx, layer in enumerate(decoder(model).layers):
         # the block's cache entry: its attention's, Qwen3-Next's or Qwen3.5's Gated DeltaNet's
         # or Granite 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other
-        # None)
-        mixer = next(m for m in (getattr(layer, name, None) for name in TOKEN_MIXERS) if m)
-        # (a Nemotron-H MLP block's mixer has no index: no cache entry of its own)
-        if hasattr(mixer, "layer_idx") or not family(model.config).one_mixer_blocks:
-            mixer.layer_idx = new_idx
+        # None), or both of a Falcon-H1 block's (its attention and Mamba-2 mixer share one)
+        for mixer in (getattr(layer, name, None) for name in TOKEN_MIXERS):
+            # (a Nemotron-H MLP block's mixer has no index: no cache entry of its own)
+            if mixer is not None and hasattr(mixer, "layer_idx"):
+                mixer.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
     config = model.config
@@ -1236,9 +1255,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     config.num_hidden_layers = len(keep)
     for key, value in kind_values.items():
         setattr(config, key, value)
-    for key in PER_BLOCK_CONFIG_LISTS:
-        if getattr(config, key, None):
-            setattr(config, key, [getattr(config, key)[i] for i in keep])
+    for key, value in kept_block_lists(config, keep).items():
+        setattr(config, key, value)
     for key in PER_BLOCK_CONFIG_VALUES:  # one for every block, or a list of one per block
         if isinstance(getattr(config, key, None), list):
             setattr(config, key, [getattr(config, key)[i] for i in keep])

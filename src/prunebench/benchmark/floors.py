@@ -15,10 +15,10 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (active_experts, expert_param_count, family,
-                                               is_moe, linear_attention_blocks,
-                                               linear_attention_state,
+                                               is_moe, linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
-                                               per_layer_projection_params, sliding_windows)
+                                               per_layer_projection_params, sliding_windows,
+                                               state_blocks)
 from prunebench.modeling import (block_param_count, build_model, float32_kept, head_dim,
                                  layer_shapes, resolve_dtype)
 
@@ -128,7 +128,8 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     cache transformers keeps as a window of attention_chunk_size.
     A Gated DeltaNet block (Qwen3-Next, Qwen3.5) caches no keys or values but a state of one
     size whatever the length, which each step reads: its conv state in `dtype`, its recurrent
-    state in float32 (as transformers keeps it), per sequence.
+    state in float32 (as transformers keeps it), per sequence; so does a Mamba-2 block (Granite
+    4.0, Bamba, Nemotron-H), and every Falcon-H1 block beside its keys and values.
     Multi-head latent attention (DeepSeek-V2 / V3, Mistral 4: `Family.latent_attention`)
     caches each position compressed, whatever its heads: the normed latent of kv_lora_rank
     and the rotated key of qk_rope_head_dim that all heads share (DeepseekV3Attention updates
@@ -149,7 +150,7 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
                  for shape, window in zip(layer_shapes(config), windows)
                  if shape["num_attention_heads"] > 0 and not shape.get("kv_shared"))
     state = 0
-    if any(linear := linear_attention_blocks(config)):
+    if any(linear := state_blocks(config)):  # (every Falcon-H1 block beside its keys, values)
         conv, recurrent = linear_attention_state(config)
         state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * 4)
     return 2 * batch * values * _element_size(dtype) + state

@@ -14,6 +14,7 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.sampling import Sampling
+from prunebench.checkpoint.param_count import family
 from prunebench.oom import free_memory, is_out_of_memory
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,32 @@ def chunked_static_cache_problem(model) -> str | None:
             "(create_masks_for_generate) passes create_chunked_causal_mask an argument it does "
             "not take, and generate stops. Benchmark it with the hf backend, or upgrade "
             "transformers (5.25 runs it)")
+
+
+def static_cache_problem(model) -> str | None:
+    """Why this transformers cannot run `model`'s generate with a static cache, or None: Llama
+    4's chunked attention (`chunked_static_cache_problem`), or a Falcon-H1 model on a
+    transformers whose FalconH1Mixer still takes its cache as `cache_params` (5.17's), whose
+    own generate with a static cache stops at the second step (an IndexError in the static
+    cache: the hybrid block's attention is handed more positions than it decodes); the mixer
+    that takes it as `cache` (5.25's) decodes it as the dynamic cache does. Read from the
+    mixer's signature, not from a version number."""
+    if problem := chunked_static_cache_problem(model):
+        return problem
+    if not family(model.config).mamba_beside_attention:
+        return None
+    import inspect
+
+    import transformers
+    from transformers.models.falcon_h1.modeling_falcon_h1 import FalconH1Mixer
+
+    if "cache_params" not in inspect.signature(FalconH1Mixer.forward).parameters:
+        return None
+    return (f"the hf_static backend cannot run a Falcon-H1 model on transformers "
+            f"{transformers.__version__}: its own generate with a static cache stops at the "
+            "second token (the static cache's hybrid blocks, attention beside a Mamba-2 "
+            "mixer, are not decoded by this version's FalconH1Mixer). Benchmark it with the "
+            "hf backend, or upgrade transformers (5.25 runs it)")
 
 
 def refuse_flash_on_cuda(model, attention: str, backend: str) -> None:
@@ -118,7 +145,7 @@ class HFStaticRunner(HFRunner):
     def __init__(self, model, output_tokens: int, *, attention: str = "auto",
                  sampling: Sampling | None = None, compile: bool = True):
         refuse_flash_on_cuda(model, attention, "hf_static")
-        if problem := chunked_static_cache_problem(model):
+        if problem := static_cache_problem(model):
             raise PrunebenchError(problem)
         super().__init__(model, output_tokens, sampling=sampling)
         self.kwargs["cache_implementation"] = "static"

@@ -440,6 +440,14 @@ class Family:
     its parallel block sums attention + MLP before adding the input (GPTJBlock), where
     Cohere's adds the attention to the input first: the same in exact arithmetic, rounded
     otherwise in half precision (no parameter).
+    Falcon-H1's own (`falcon_h1`): `mamba_beside_attention`, every block runs a Mamba-2 mixer
+    (`mamba`, FalconH1Mixer: counted by `mamba_params` under Falcon-H1's keys, its inner width
+    mamba_d_ssm, its gated norm only where mamba_rms_norm is set, out_proj biased by
+    projectors_bias) beside its attention on the same normed input and adds both outputs to
+    the residual, each scaled by its multiplier, before LLaMA's MLP: every block caches keys
+    and values and keeps a Mamba-2 state (`state_blocks`); depth only (`refuse_moe`). Its
+    multipliers (embedding, LM head, key, attention in / out, SSM in / out, the MLP's gate and
+    down, the in_proj outputs' mup_vector) are no parameters.
     """
 
     model_class: str
@@ -504,6 +512,7 @@ class Family:
     sincos_table: bool = False
     mlp_width_default: int | None = None
     parallel_outputs_first: bool = False
+    mamba_beside_attention: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -1021,6 +1030,23 @@ FAMILIES: dict[str, Family] = {
     "nemotron_h": Family("NemotronHForCausalLM", "NemotronHConfig", False, False, "mlp_bias",
                          False, ungated_mlp=True, linear_attention=True, mamba_mixer=True,
                          one_mixer_blocks=True),
+    # BambaDecoderLayer: LLaMA's two RMSNorms (input_layernorm, pre_ff_layernorm) around the
+    # token mixer `layers_block_type` names, a BambaAttention (`self_attn`: LLaMA's, biases on
+    # all four by attention_bias, half of each head rotating: BambaConfig hard-codes
+    # partial_rotary_factor 0.5) in the blocks attn_layer_indices lists, a Mamba-2 mixer
+    # (`mamba`, BambaMixer: Granite 4.0's keys, `mamba_mixer`) in the others; in every block a
+    # BambaMLP (`feed_forward`: LLaMA's SwiGLU, biases by mlp_bias); final_layernorm; untied.
+    "bamba": Family("BambaForCausalLM", "BambaConfig", None, None, "mlp_bias", False,
+                    linear_attention=True, mamba_mixer=True),
+    # FalconH1DecoderLayer: input_layernorm feeding a FalconH1Mixer (`mamba`: Mamba-2 of
+    # mamba_d_ssm inner width, in_proj biased by mamba_proj_bias, out_proj by projectors_bias,
+    # its gated RMSNorm only where mamba_rms_norm is set) and a FalconH1Attention (`self_attn`:
+    # LLaMA's, biases on all four by attention_bias, head_dim set apart, keys times
+    # key_multiplier) side by side, their multiplied outputs added to the residual; then
+    # pre_ff_layernorm and a FalconH1MLP (`feed_forward`: LLaMA's SwiGLU, biases by mlp_bias,
+    # the gate's input and the output multiplied); final_layernorm; untied as published.
+    "falcon_h1": Family("FalconH1ForCausalLM", "FalconH1Config", None, None, "mlp_bias", False,
+                        mamba_beside_attention=True),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -1184,7 +1210,7 @@ def linear_attention_state(config) -> tuple[int, int]:
     (the conv state, the last linear_conv_kernel_dim inputs of each of the conv1d's channels,
     in the model's dtype; the recurrent state, a key x value matrix per value head, which
     transformers keeps in float32); a Mamba-2 mixer's (`mamba_state`)."""
-    if family(config).mamba_mixer:
+    if family(config).mamba_mixer or family(config).mamba_beside_attention:
         return mamba_state(config)
     channels = (2 * config.linear_num_key_heads * config.linear_key_head_dim
                 + config.linear_num_value_heads * config.linear_value_head_dim)
@@ -1203,7 +1229,9 @@ class MambaShape(NamedTuple):
     state: int  # d_state: each head's state is head_dim x state
     conv: int  # the conv1d's kernel
     conv_bias: bool
-    proj_bias: bool  # in_proj's and out_proj's
+    proj_bias: bool  # in_proj's (and out_proj's, but in Falcon-H1)
+    out_bias: bool  # out_proj's
+    gated_norm: bool  # the RMSNorm over the inner width, gated by z (Falcon-H1's optional)
 
 
 def mamba_shape(config) -> MambaShape:
@@ -1211,17 +1239,31 @@ def mamba_shape(config) -> MambaShape:
     (GraniteMoeHybridMambaLayer: mamba_expand x hidden wide, mamba_n_heads, mamba_n_groups,
     mamba_d_state, mamba_d_conv, mamba_conv_bias, mamba_proj_bias) or Nemotron-H's
     (NemotronHMamba2Mixer: mamba_num_heads x mamba_head_dim wide, n_groups, ssm_state_size,
-    conv_kernel, use_conv_bias, use_bias)."""
+    conv_kernel, use_conv_bias, use_bias) or Falcon-H1's (FalconH1Mixer: Granite 4.0's keys,
+    mamba_d_ssm wide where set, out_proj biased by projectors_bias, the gated norm by
+    mamba_rms_norm)."""
     if family(config).one_mixer_blocks:
         heads, head = config.mamba_num_heads, config.mamba_head_dim
         inner, groups, state = heads * head, config.n_groups, config.ssm_state_size
+        bias = bool(config.use_bias)
         return MambaShape(inner, inner + 2 * groups * state, heads, head, state,
-                          config.conv_kernel, bool(config.use_conv_bias), bool(config.use_bias))
-    inner = int(config.mamba_expand * config.hidden_size)
+                          config.conv_kernel, bool(config.use_conv_bias), bias, bias, True)
+    inner = mamba_inner(config)
     heads, state = config.mamba_n_heads, config.mamba_d_state
+    bias = bool(config.mamba_proj_bias)
+    falcon = family(config).mamba_beside_attention
     return MambaShape(inner, inner + 2 * config.mamba_n_groups * state, heads,
                       mamba_head_dim(config), state, config.mamba_d_conv,
-                      bool(config.mamba_conv_bias), bool(config.mamba_proj_bias))
+                      bool(config.mamba_conv_bias), bias,
+                      bool(config.projectors_bias) if falcon else bias,
+                      bool(config.mamba_rms_norm) if falcon else True)
+
+
+def mamba_inner(config) -> int:
+    """A Granite 4.0, Bamba or Falcon-H1 Mamba-2 mixer's inner width: mamba_expand x hidden,
+    or Falcon-H1's mamba_d_ssm where set."""
+    ssm = getattr(config, "mamba_d_ssm", None) if family(config).mamba_beside_attention else None
+    return ssm if ssm is not None else int(config.mamba_expand * config.hidden_size)
 
 
 def mamba_params(config) -> int:
@@ -1234,7 +1276,8 @@ def mamba_params(config) -> int:
     projected = m.inner + m.channels + m.heads
     return (d * projected + (projected if m.proj_bias else 0)
             + m.channels * m.conv + (m.channels if m.conv_bias else 0)
-            + 3 * m.heads + m.inner + m.inner * d + (d if m.proj_bias else 0))
+            + 3 * m.heads + (m.inner if m.gated_norm else 0) + m.inner * d
+            + (d if m.out_bias else 0))
 
 
 def mamba_state(config) -> tuple[int, int]:
@@ -1246,13 +1289,22 @@ def mamba_state(config) -> tuple[int, int]:
 
 
 def mamba_head_dim(config) -> int:
-    """A Granite 4.0 Mamba-2 head's width: mamba_d_head, or the inner width over the heads
-    where the config says "auto" (GraniteMoeHybridConfig's default, which the class resolves
-    so)."""
+    """A Granite 4.0, Bamba or Falcon-H1 Mamba-2 head's width: mamba_d_head, or the inner width
+    over the heads where the config says "auto" (their configs' default, which the classes
+    resolve so)."""
     head = getattr(config, "mamba_d_head", "auto")
     if head in (None, "auto"):
-        return int(config.mamba_expand * config.hidden_size) // config.mamba_n_heads
+        return mamba_inner(config) // config.mamba_n_heads
     return head
+
+
+def state_blocks(config) -> list[bool]:
+    """Per block, whether it keeps a state of one size whatever the length (a Gated DeltaNet's
+    or a Mamba-2 mixer's, `linear_attention_state`): the linear-attention blocks, and every
+    Falcon-H1 block (its Mamba-2 mixer beside its attention, `Family.mamba_beside_attention`)."""
+    if family(config).mamba_beside_attention:
+        return [True] * config.num_hidden_layers
+    return linear_attention_blocks(config)
 
 
 # Nemotron-H's block kinds (NemotronHConfig's layers_block_type) and the character of each in
@@ -1596,6 +1648,14 @@ def refuse_moe(config, what: str) -> None:
             "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
             "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
             "hf_static backend")
+    if family(config).mamba_beside_attention:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): each of its blocks runs a Mamba-2 mixer beside "
+            "its attention, which prunebench's width surgery, sublayer removal and compiled "
+            "decoder do not handle. Prune it with a depth method that removes whole blocks "
+            "(depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark "
+            "it with the hf or hf_static backend")
     if not is_moe(config) and any(linear := linear_attention_blocks(config)):
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -2009,6 +2069,23 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # hybrid_override_pattern: config_from_dict): relu2 MLPs of 21504, attention of 32 heads
     # of 128 on 8 KV heads, Mamba-2 mixers of 128 heads of 64 in 8 groups with a state of 128
     # and a kernel of 4, biases off but the conv's, untied.
+    # BambaConfig's (Bamba-9B's shape but its vocabulary and depth): 8 KV heads, a 262144
+    # context, Mamba-2 mixers of 128 heads with a state of 256 in one group, untied; without
+    # attn_layer_indices a Mamba-2 mixer in every block (config_from_dict), refused when read.
+    "bamba": {**_LLAMA_DEFAULTS, "vocab_size": 128000, "intermediate_size": 14336,
+              "num_key_value_heads": 8, "max_position_embeddings": 262144,
+              "mamba_n_heads": 128, "mamba_n_groups": 1, "mamba_d_state": 256,
+              "mamba_d_head": "auto", "mamba_d_conv": 4, "mamba_expand": 2,
+              "mamba_conv_bias": True, "mamba_proj_bias": False},
+    # FalconH1Config's: Bamba's shape keys with an 8192 context, Mamba-2 mixers of mamba_d_ssm
+    # 1024 inner width, no gated norm (mamba_rms_norm) and no out_proj bias
+    # (projectors_bias); head_dim unset (hidden / heads).
+    "falcon_h1": {**_LLAMA_DEFAULTS, "vocab_size": 128000, "intermediate_size": 14336,
+                  "num_key_value_heads": 8, "max_position_embeddings": 8192,
+                  "mamba_d_ssm": 1024, "mamba_n_heads": 128, "mamba_n_groups": 1,
+                  "mamba_d_state": 256, "mamba_d_head": "auto", "mamba_d_conv": 4,
+                  "mamba_expand": 2, "mamba_conv_bias": True, "mamba_proj_bias": False,
+                  "mamba_rms_norm": False, "projectors_bias": False},
     "nemotron_h": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 21504,
                    "num_key_value_heads": 8, "head_dim": 128, "mlp_hidden_act": "relu2",
                    "mlp_bias": False, "mamba_num_heads": 128, "mamba_head_dim": 64,
@@ -2087,6 +2164,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = qwen3_next_layer_types(values)
     if values.get("model_type") == "granitemoehybrid":
         values["layer_types"] = granite_hybrid_layer_types(values)
+    if values.get("model_type") == "bamba":
+        values["layer_types"] = bamba_layer_types(values)
     if values.get("model_type") == "nemotron_h":
         # NemotronHConfig's older names of its Mamba-2 keys, which it reads as the new ones
         values = {**values, **{new: values[old] for old, new in NEMOTRON_H_OLD_KEYS.items()
@@ -2157,6 +2236,36 @@ def gemma4_values(values: dict[str, Any]) -> dict[str, Any]:
 # reload its blocks with their neighbours' flags) and its width (a width-pruned checkpoint's
 # shapes).
 PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list")
+# The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
+# derives its layer_types from them, a property that cannot be set).
+ATTENTION_INDEX_KEY = "attn_layer_indices"
+
+
+def kept_block_lists(config, keep: list[int]) -> dict[str, list]:
+    """The config's per-block lists (`PER_BLOCK_CONFIG_LISTS`) of the blocks `keep` only, in
+    order, as a model of those blocks reads them; a Bamba config's attention blocks' indices
+    (`ATTENTION_INDEX_KEY`) renumbered instead of its layer_types, which follow them (as
+    Falcon-H1's follow its depth)."""
+    lists = {}
+    indices = getattr(config, ATTENTION_INDEX_KEY, None)
+    if indices is not None:
+        lists[ATTENTION_INDEX_KEY] = [new for new, old in enumerate(keep) if old in indices]
+    for key in PER_BLOCK_CONFIG_LISTS:
+        if key == "layer_types" and _layer_types_derived(config):
+            continue
+        if getattr(config, key, None):
+            lists[key] = [getattr(config, key)[i] for i in keep]
+    return lists
+
+
+def _layer_types_derived(config) -> bool:
+    """Whether the config's class derives its layer_types (a layers_block_type property that
+    cannot be set: Bamba's from attn_layer_indices, Falcon-H1's "hybrid" for every block),
+    which then follow the blocks without being set."""
+    kinds = getattr(type(config), "layers_block_type", None)
+    return isinstance(kinds, property) and kinds.fset is None
+
+
 # Config values that are one for every block or a list of one per block (Hunyuan's moe_topk,
 # the router's top k, which HunYuanMoEV1Gate reads by its block's index): a list is as above.
 PER_BLOCK_CONFIG_VALUES = ("moe_topk",)
@@ -2673,6 +2782,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "dots1" and (problem := _dots1_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
+    if model_type == "bamba" and (problem := _bamba_unbuilt(raw)):
+        raise PrunebenchError(f"{path / 'config.json'} {problem}")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
@@ -2779,6 +2890,47 @@ def _granite_hybrid_unbuilt(raw: dict[str, Any]) -> str | None:
                 "4.0 model's masks by an attention block's cache, so neither generate nor any "
                 "cached forward runs without one: re-download or rebuild the model; a "
                 "config.json edited by hand no longer describes its blocks")
+    return None
+
+
+def bamba_layer_types(values: dict[str, Any]) -> list[str]:
+    """A Bamba config.json's block kinds as BambaConfig derives its layers_block_type: attention
+    ("full_attention") in the blocks attn_layer_indices lists, a Mamba-2 mixer
+    ("linear_attention") in every other one (every block where it lists none)."""
+    listed = values.get("attn_layer_indices") or []
+    blocks = values.get("num_hidden_layers")
+    return ["full_attention" if i in listed else "linear_attention"
+            for i in range(blocks if isinstance(blocks, int) else 0)]
+
+
+def _bamba_unbuilt(raw: dict[str, Any]) -> str | None:
+    """What of a Bamba config.json prunebench or transformers does not build or run, said with
+    what to do; None when nothing: attn_layer_indices that name no block of the model (the
+    class builds those blocks as Mamba-2 ones, silently), none at all (transformers sizes the
+    masks by an attention block's cache, 5.17 and 5.25, as Granite 4.0's), or every block
+    (no Mamba-2 block: prunebench takes Bamba for the hybrid it publishes, and its width
+    methods and compiled decoder, which such a model would reach, read no feed_forward or
+    pre_ff_layernorm)."""
+    listed, blocks = raw.get("attn_layer_indices") or [], raw.get("num_hidden_layers")
+    redo = ("re-download or rebuild the model; a config.json edited by hand no longer "
+            "describes its blocks")
+    if not isinstance(blocks, int):
+        return None  # (refused by key with the other shape values)
+    if outside := sorted(i for i in listed if not (isinstance(i, int) and 0 <= i < blocks)):
+        return (f"gives attn_layer_indices {outside} outside its {blocks} blocks "
+                f"(num_hidden_layers): BambaForCausalLM would build those as Mamba-2 blocks: "
+                f"{redo}")
+    kinds = bamba_layer_types(raw)
+    if "full_attention" not in kinds:
+        return ("gives no attention block (attn_layer_indices empty or left out: a Mamba-2 "
+                "mixer in every block): transformers sizes a Bamba model's masks by an "
+                "attention block's cache, so neither generate nor any cached forward runs "
+                f"without one: {redo}")
+    if "linear_attention" not in kinds:
+        return ("lists every block in attn_layer_indices (no Mamba-2 block), which prunebench "
+                "does not support as a Bamba model: it supports Bamba's hybrids of Mamba-2 "
+                "and attention blocks (Bamba-9B); an attention-only model is a LLaMA one "
+                "(model_type llama)")
     return None
 
 
@@ -3017,6 +3169,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         attn += shape["num_attention_heads"]  # gpt-oss: one sink logit per query head
     if shape.get("linear_attention"):
         attn = linear_attention_params(config)  # Qwen3-Next's Gated DeltaNet instead
+    if family(config).mamba_beside_attention:
+        attn += mamba_params(config)  # Falcon-H1's Mamba-2 mixer beside the attention
     if shape.get("sparse_mlp"):
         # A router (experts x hidden; gpt-oss's with a bias) and each expert's fused gate/up
         # and down projections (3 x hidden x width; gpt-oss's with biases), Qwen2-MoE's shared

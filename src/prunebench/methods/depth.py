@@ -34,8 +34,8 @@ from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
 from prunebench.methods.sizing import removable_blocks, solve_num_blocks  # noqa: F401
-from prunebench.modeling import (PER_BLOCK_CONFIG_LISTS, cast_floating, config_dtype,
-                                 dtype_name, float32_kept, remove_blocks, resolve_dtype)
+from prunebench.modeling import (cast_floating, config_dtype, dtype_name, float32_kept,
+                                 kept_block_lists, remove_blocks, resolve_dtype)
 from prunebench.projections import decoder, set_layers
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,14 @@ def without_blocks(model, blocks: set[int]):
         return
     layers, n = decoder(model).layers, model.config.num_hidden_layers
     # Models of mixed sliding / full attention pick each layer's mask by config.layer_types[i]:
-    # the per-block lists must lose the same entries as the layers, or later blocks get a
-    # neighbour's mask.
-    lists = {key: getattr(model.config, key) for key in PER_BLOCK_CONFIG_LISTS
-             if getattr(model.config, key, None) is not None}
+    # the per-block lists must lose the same entries as the layers (Bamba's attention blocks'
+    # indices be renumbered), or later blocks get a neighbour's mask.
+    kept = kept_block_lists(model.config, [i for i in range(n) if i not in blocks])
+    lists = {key: getattr(model.config, key) for key in kept}
     set_layers(model, nn.ModuleList(layer for i, layer in enumerate(layers) if i not in blocks))
     model.config.num_hidden_layers = len(decoder(model).layers)
-    for key, values in lists.items():
-        setattr(model.config, key, [v for i, v in enumerate(values) if i not in blocks])
+    for key, values in kept.items():
+        setattr(model.config, key, values)
     try:
         yield model
     finally:

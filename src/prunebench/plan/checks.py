@@ -693,7 +693,7 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     their plans. A model with blocks of another token mixer than softmax attention and no
     experts (Granite 4.0's dense H models, Qwen3.5's dense ones) is told of the compiled
     backend alike, and so are a dense Gemma 4 model and an ALiBi one (BLOOM, MPT)."""
-    from prunebench.checkpoint.param_count import family, is_moe, linear_attention_blocks
+    from prunebench.checkpoint.param_count import family, is_moe, state_blocks
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
 
@@ -712,9 +712,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
         except PrunebenchError:  # a family prunebench lacks: source_problems says so
             continue
         if not moe:
-            if "compiled" in backends and known is not None and any(
-                    linear_attention_blocks(known)):
-                mixer = "Mamba-2" if family(known).mamba_mixer else "Gated DeltaNet"
+            if "compiled" in backends and known is not None and any(state_blocks(known)):
+                mixer = ("Mamba-2" if family(known).mamba_mixer
+                         or family(known).mamba_beside_attention else "Gated DeltaNet")
                 problems.append(
                     f"models.{model} ({known.model_type}) has blocks of another token mixer "
                     f"than softmax attention ({mixer}), which the compiled backend does not "
