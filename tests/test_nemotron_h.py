@@ -132,19 +132,27 @@ def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(drop, tmp_pat
     for new, layer in enumerate(model.model.layers):
         assert layer.layer_idx == new
         assert getattr(layer.mixer, "layer_idx", new) == new
+    written = check_saved_and_reloaded(model, x, expected, tmp_path / "pruned", kinds_of)
+    assert written["layers_block_type"] == kinds
+
+
+def check_saved_and_reloaded(model, x, expected, folder, kinds_of=None) -> dict:
+    """A depth-pruned `model`, counted as it is built and computing `expected` (logits of `x`),
+    saved to `folder`: its config.json read alone counts it, and its reloads by prunebench and
+    by transformers (AutoModelForCausalLM) compute `expected` too, with the blocks `kinds_of`
+    reads as the model's. Returns the config.json written."""
     assert numel(model) == count_params(model.config)
     assert torch.equal(logits(model, x), expected)
-    save_model(model, None, tmp_path / "pruned")
-    written = json.loads((tmp_path / "pruned" / "config.json").read_text())
-    assert written["layers_block_type"] == kinds
-    assert count_params(config_from_dict(checked_config_json(tmp_path / "pruned"))) == numel(
-        model)
-    again = load_model(tmp_path / "pruned")
+    save_model(model, None, folder)
+    assert count_params(config_from_dict(checked_config_json(folder))) == numel(model)
+    again = load_model(folder)
     theirs = in_allocated_memory(AutoModelForCausalLM.from_pretrained(
-        tmp_path / "pruned", dtype=torch.float32)).eval()
-    assert kinds_of(again) == kinds_of(theirs) == kinds
+        folder, dtype=torch.float32)).eval()
+    if kinds_of is not None:
+        assert kinds_of(again) == kinds_of(theirs) == kinds_of(model)
     assert torch.equal(logits(again, x), expected)
     assert torch.equal(logits(theirs, x), expected)
+    return json.loads((folder / "config.json").read_text())
 
 
 @pytest.mark.parametrize("drop", [[1], [3], [2, 4]])
@@ -249,12 +257,19 @@ def test_tied_embeddings_are_refused_as_read(tmp_path):
 def test_the_start_refuses_the_compiled_backend_for_a_nemotron_h_model(tmp_path):
     """A Nemotron-H model whose config is known at the start (a local folder) is told of the
     compiled backend there, naming its Mamba-2 blocks, not by its benchmark job."""
+    check_the_start_refuses_the_compiled_backend(small(), tmp_path)
+
+
+def check_the_start_refuses_the_compiled_backend(config, tmp_path) -> None:
+    """A model of `config` (a hybrid with Mamba-2 mixers) given as a local folder: the start's
+    check tells of the compiled backend, naming its family and its Mamba-2 mixers, and that
+    hf and hf_static run it."""
     from prunebench.plan.checks import moe_problems
 
-    small().save_pretrained(tmp_path / "hybrid")
+    config.save_pretrained(tmp_path / "hybrid")
     runs = {"models": {"hybrid": {"source": f"local:{tmp_path / 'hybrid'}",
                                   "variants": ["dense"]}},
             "benchmark": {"backends": ["hf", "compiled"]}}
     problem, = moe_problems(runs, tmp_path / "nowhere")
-    assert problem.startswith("models.hybrid (nemotron_h) ") and "Mamba-2" in problem
+    assert problem.startswith(f"models.hybrid ({config.model_type}) ") and "Mamba-2" in problem
     assert "take 'compiled' out of benchmark.backends (hf and hf_static run it)" in problem

@@ -32,7 +32,7 @@ from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_config,
                                                config_from_dict, count_params,
-                                               linear_attention_blocks, sparse_mlp_blocks)
+                                               sparse_mlp_blocks, state_blocks)
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
 from test_deepseek import (bfloat16_rounded, ids, logits, numel, random_model,
@@ -290,8 +290,8 @@ def test_the_cache_a_step_reads_is_what_transformers_cache_holds(dtype):
 
 def check_cache_bytes(model, dtype) -> None:
     """`model` (in `dtype`) and a copy without its block 1: after a prefill, transformers'
-    cache holds kv_cache_bytes, each linear-attention block's conv state in `dtype` and its
-    recurrent state in float32."""
+    cache holds kv_cache_bytes, each linear-attention block's (each Falcon-H1 block's) conv
+    state in `dtype` and its recurrent state in float32."""
     for drop in ([], [1]):
         remove_blocks(model, drop)
         for batch, length in ((1, 5), (2, 9)):
@@ -300,7 +300,7 @@ def check_cache_bytes(model, dtype) -> None:
             cache = getattr(out, "past_key_values", None) or out.cache
             assert cache_bytes(cache) == kv_cache_bytes(model.config, batch, length, dtype)
             linear = next(layer for layer, is_linear in
-                          zip(cache.layers, linear_attention_blocks(model.config)) if is_linear)
+                          zip(cache.layers, state_blocks(model.config)) if is_linear)
             assert linear.recurrent_states[0].dtype == torch.float32
             assert linear.conv_states[0].dtype == dtype
 
