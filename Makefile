@@ -96,7 +96,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_helium_vaultgemma_granitemoeshared.py \
 	tests/test_gpt_neox.py \
 	tests/test_opt.py \
-	tests/test_dbrx_dots1_flex_olmo.py tests/test_falcon.py tests/test_gptj.py \
+	tests/test_dots1_flex_olmo.py tests/test_falcon.py tests/test_gptj.py \
 	tests/test_bamba_falcon_h1.py
 
 $(FLOOR_VENV)/.installed: export UV_FIND_LINKS = $(UV_FIND_LINKS_FOR_INSTALL)

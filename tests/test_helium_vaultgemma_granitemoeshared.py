@@ -66,7 +66,7 @@ SHAPE = dict(vocab_size=97, hidden_size=48, intermediate_size=56, num_hidden_lay
 def family_classes(name: str) -> tuple[type, type]:
     """transformers' config and model classes of a family of tests/test_families.py (its
     tiny config's class, and the class it names for the family): what the checks below build
-    (tests/test_dbrx_dots1_flex_olmo.py's families too)."""
+    (tests/test_dots1_flex_olmo.py's families too)."""
     return type(FAMILIES[name]()), getattr(transformers, FAMILY_CLASSES[name])
 
 
