@@ -209,3 +209,21 @@ def test_the_training_mode_passes_turn_the_dropout_off(family, changes):
     model.train()
     with torch.no_grad():  # the rates restored after the pass
         assert not torch.equal(model(input_ids=x, use_cache=False).logits, expected)
+
+
+def test_the_benchmark_refuses_a_token_config_past_mpts_max_seq_len_naming_it():
+    """MPT's context is its max_seq_len (MptModel's ALiBi table; MptConfig has no
+    max_position_embeddings): a token config longer is refused naming that key, before any
+    run; BLOOM computes its biases for any length and refuses none."""
+    from types import SimpleNamespace
+
+    from prunebench import PrunebenchError
+    from prunebench.benchmark.run import check_context
+
+    too_long = SimpleNamespace(input_tokens=60, output_tokens=8)
+    with pytest.raises(PrunebenchError, match=r"60 \+ 8 tokens exceed the model's max_seq_len "
+                                              r"\(64\); use a shorter token config"):
+        check_context(build_model(small("mpt"), device="cpu"), too_long)
+    check_context(build_model(small("mpt"), device="cpu"), SimpleNamespace(input_tokens=56,
+                                                                            output_tokens=8))
+    check_context(build_model(small("bloom"), device="cpu"), too_long)

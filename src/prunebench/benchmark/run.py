@@ -345,10 +345,14 @@ def make_runner(model, s: SweepSettings, attention: str):
 
 def check_context(model, s: SweepSettings) -> None:
     """Refuse a token config longer than the model's context, before the model moves."""
-    limit = context_length(model.config)  # (MPT's max_seq_len)
+    limit = context_length(model.config)
     if limit and s.input_tokens + s.output_tokens > limit:
+        # the key the limit is read from: MPT's max_seq_len, every other family's
+        # max_position_embeddings
+        key = ("max_position_embeddings" if getattr(model.config, "max_position_embeddings", None)
+               else "max_seq_len")
         raise PrunebenchError(f"{s.input_tokens} + {s.output_tokens} tokens exceed the model's "
-                              f"context ({limit} positions); use a shorter token config")
+                              f"{key} ({limit}); use a shorter token config")
 
 
 def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettings,
