@@ -1864,7 +1864,7 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
             "layer_norm_elementwise_affine": True, "do_layer_norm_before": True,
             "_remove_final_layer_norm": False, "word_embed_proj_dim": None},
     # GPTJConfig's (GPT-J-6B's shape) under LLaMA's names (config_from_dict reads GPT-J's own:
-    # GPTJ_KEYS): n_inner None, an MLP of 4 x n_embd; every head its own keys and values.
+    # CONFIG_KEY_NAMES): n_inner None, an MLP of 4 x n_embd; every head its own keys and values.
     "gptj": {"vocab_size": 50400, "hidden_size": 4096, "n_inner": None, "num_hidden_layers": 28,
              "num_attention_heads": 16, "num_key_value_heads": None, "head_dim": None,
              "max_position_embeddings": 2048, "tie_word_embeddings": False},
@@ -2098,11 +2098,6 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-# GPT-J's config.json keys -> the names the counts read (GPTJConfig's attribute_map).
-GPTJ_KEYS = {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
-             "n_head": "num_attention_heads", "n_positions": "max_position_embeddings"}
-
-
 def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
@@ -2124,10 +2119,6 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     if "moe_topk" in values and "num_experts_per_tok" not in values:
         # Hunyuan's (HunYuanMoEV1Config's attribute_map), one value or one per block
         values = {**values, "num_experts_per_tok": values["moe_topk"]}
-    if values.get("model_type") == "gptj":
-        # GPT-J's config.json names (GPTJConfig's attribute_map), read as LLaMA's
-        values = {**values, **{llama: values[own] for own, llama in GPTJ_KEYS.items()
-                               if own in values}}
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None or FAMILIES.get(
             values.get("model_type") or "llama", FAMILIES["llama"]).kv_per_query_head:
@@ -2281,11 +2272,15 @@ OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim", "ffn_hidden_size", "nu
 
 # A family's own config.json keys for LLaMA's, as its config class's attribute_map reads them
 # (BloomConfig's n_layer / n_head, and n_embed, which its __post_init__ takes as hidden_size;
-# MptConfig's d_model / n_layers / n_heads): model_type -> {own key: LLaMA's key}.
+# MptConfig's d_model / n_layers / n_heads; GPTJConfig's n_embd / n_layer / n_head /
+# n_positions): model_type -> {own key: LLaMA's key}.
 CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
                               "n_embed": "hidden_size"},
                     "mpt": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
-                            "n_heads": "num_attention_heads"}}
+                            "n_heads": "num_attention_heads"},
+                    "gptj": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
+                             "n_head": "num_attention_heads",
+                             "n_positions": "max_position_embeddings"}}
 
 
 def context_length(config) -> int | None:
@@ -2680,7 +2675,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"({', '.join(f.model_class for f in FAMILIES.values())}), and the language model "
             f"of {', '.join(w.model_class for w in WRAPPERS.values())} checkpoints, with "
             "transformers' own code only and never runs code shipped with a checkpoint")
-    raw = with_llama_keys(raw)  # (BLOOM's and MPT's own keys: CONFIG_KEY_NAMES)
+    raw = with_llama_keys(raw)  # (BLOOM's, MPT's and GPT-J's own keys: CONFIG_KEY_NAMES)
     # The shapes every count and method reads: a hand-edited or damaged value would otherwise
     # stop them with a TypeError deep inside, or a transformers validation traceback. (A
     # num_key_value_heads in a GPT-NeoX or OPT config.json is none of them: their attention
