@@ -34,7 +34,9 @@ from block_helpers import kept_blocks_state
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, in_allocated_memory
 from test_granitemoehybrid import check_width_and_compiled_refused
-from test_nemotron_h import check_saved_and_reloaded, check_the_start_refuses_the_compiled_backend
+from test_nemotron_h import (check_removing_every_attention_block_is_refused,
+                             check_saved_and_reloaded,
+                             check_the_start_refuses_the_compiled_backend)
 from test_qwen3_next import (check_a_depth_pruned_reload_decodes_as_transformers,
                              check_cache_bytes, check_hf_backends_decode_as_transformers)
 
@@ -157,17 +159,11 @@ def test_removing_every_attention_block_is_refused_before_anything_changes():
     refused, naming the attention blocks and what to do; the model is left whole, and
     transformers' own model of those blocks stops generate with a ValueError."""
     model = random_model(small())
-    x = ids()
-    before = logits(model, x)
-    with pytest.raises(PrunebenchError, match=r"removing blocks \[1, 4\] would leave this "
-                                              r"Bamba model Mamba-2 blocks only \(its "
-                                              r"full-attention blocks are \[1, 4\]\)"):
-        remove_blocks(model, [4, 1])
-    assert model.config.attn_layer_indices == [1, 4] and model.config.layer_types == KINDS
-    assert torch.equal(logits(model, x), before)
-    kept = kept_blocks_model(model, [0, 2, 3])
-    with pytest.raises(ValueError), torch.no_grad():
-        kept.generate(input_ids=x, max_new_tokens=2, do_sample=False, pad_token_id=0)
+    check_removing_every_attention_block_is_refused(
+        model, [4, 1], r"removing blocks \[1, 4\] would leave this Bamba model Mamba-2 blocks "
+        r"only \(its full-attention blocks are \[1, 4\]\)", KINDS,
+        lambda model: kept_blocks_model(model, [0, 2, 3]))
+    assert model.config.attn_layer_indices == [1, 4]
 
 
 # --------------------------------------------------------------------------- refusals

@@ -194,17 +194,25 @@ def test_removing_every_attention_block_is_refused_before_anything_changes():
     """Without an attention block transformers' cache cannot size the masks: the removal is
     refused, naming the attention blocks and what to do; the model is left whole, and
     transformers' own model of those blocks stops generate with a ValueError."""
-    model = random_model(small())
+    check_removing_every_attention_block_is_refused(
+        random_model(small()), [6, 3], r"removing blocks \[3, 6\] would leave this Nemotron-H "
+        r"model Mamba-2 and MLP blocks only \(its full-attention blocks are \[3, 6\]\)",
+        KINDS, lambda model: kept_blocks_model(model, [0, 1, 2, 4, 5]))
+
+
+def check_removing_every_attention_block_is_refused(model, blocks, said, kinds,
+                                                    kept_model) -> None:
+    """Removing `blocks` (every attention block of a hybrid `model`) is refused as `said`
+    (a regex), the model left whole (its layer_types still `kinds`, its logits the same), and
+    transformers' own model of the kept blocks, `kept_model(model)`, stops generate with a
+    ValueError (also Bamba's: tests/test_bamba_falcon_h1.py)."""
     x = ids()
     before = logits(model, x)
-    with pytest.raises(PrunebenchError, match=r"removing blocks \[3, 6\] would leave this "
-                                              r"Nemotron-H model Mamba-2 and MLP blocks only "
-                                              r"\(its full-attention blocks are \[3, 6\]\)"):
-        remove_blocks(model, [6, 3])
-    assert model.config.layer_types == KINDS and torch.equal(logits(model, x), before)
-    kept = kept_blocks_model(model, [0, 1, 2, 4, 5])
+    with pytest.raises(PrunebenchError, match=said):
+        remove_blocks(model, blocks)
+    assert model.config.layer_types == kinds and torch.equal(logits(model, x), before)
     with pytest.raises(ValueError), torch.no_grad():
-        kept.generate(input_ids=x, max_new_tokens=2, do_sample=False, pad_token_id=0)
+        kept_model(model).generate(input_ids=x, max_new_tokens=2, do_sample=False, pad_token_id=0)
 
 
 # --------------------------------------------------------------------------- refusals
