@@ -251,7 +251,7 @@ def attention_inputs(attn: nn.Module) -> tuple[str, ...]:
 
 def packed_attention(attn: nn.Module) -> bool:
     """Whether a block's attention packs q, k and v into one module (Phi-3's qkv_proj, rows
-    [q; k; v]; GPT-NeoX's query_key_value, head by head: `qkv_per_head`)."""
+    [q; k; v]; GPT-NeoX's query_key_value, head by head: `qkv_layout`)."""
     return module_name(attn, "qkv_proj") in attn._modules
 
 

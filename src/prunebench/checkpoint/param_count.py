@@ -396,7 +396,7 @@ class Family:
     -: up_proj, relu2, down_proj, biases by mlp_bias) or a mixture of experts ("moe", E:
     Nemotron 3's, refused: `nemotron_h_unbuilt`). Counted by `one_mixer_block_params`, shaped
     by `one_mixer_block_shapes`; depth only (`refuse_moe`).
-    GPT-NeoX's own (`gpt_neox`: Pythia, GPT-NeoX-20B): `qkv_per_head`, its one packed q/k/v
+    GPT-NeoX's own (`gpt_neox`: Pythia, GPT-NeoX-20B): its one packed q/k/v
     module (`query_key_value`, `packed` "qkv_proj") holds its rows head by head, [q_0; k_0;
     v_0; q_1; ...] (GPTNeoXAttention views it as [heads, 3 x head_dim] before the chunk), where
     Phi-3's holds [all q; all k; all v]: a head's q, k and v rows leave together
@@ -501,7 +501,6 @@ class Family:
     per_layer_blocks: bool = False
     moe_switch_key: str | None = None
     one_mixer_blocks: bool = False
-    qkv_per_head: bool = False
     parallel_norms: bool = False
     position_table_offset: int | None = None
     kv_per_query_head: bool = False
@@ -690,7 +689,7 @@ FAMILIES: dict[str, Family] = {
     "vaultgemma": Family("VaultGemmaForCausalLM", "VaultGemmaConfig", None, None, None, False,
                          norm_plus_one=True, scaled_embedding=True),
     # GPTNeoXAttention: one query_key_value Linear packing each head's q, k and v rows
-    # together ([heads, 3 x head_dim], `qkv_per_head`) and the output `dense`, both biased as
+    # together ([heads, 3 x head_dim]: projections.qkv_layout "heads") and the output `dense`, both biased as
     # attention_bias says (true by default and in every published model), one KV head per
     # query head (no num_key_value_heads), partial rotary (rotary_pct: partial_rotary_factor in
     # both transformers versions); GPTNeoXMLP: no gate, dense_h_to_4h -> gelu -> dense_4h_to_h,
@@ -698,7 +697,7 @@ FAMILIES: dict[str, Family] = {
     # in parallel where use_parallel_residual says (Pythia, GPT-NeoX-20B; `parallel_norms`);
     # GPTNeoXModel's final norm a LayerNorm too; untied lm_head (published as `embed_out`).
     "gpt_neox": Family("GPTNeoXForCausalLM", "GPTNeoXConfig", None, None, None, False,
-                       packed=("qkv_proj",), qkv_per_head=True, norm_bias=True,
+                       packed=("qkv_proj",), norm_bias=True,
                        mlp_bias=True, ungated_mlp=True,
                        parallel_block_key="use_parallel_residual", parallel_norms=True,
                        kv_per_query_head=True),
@@ -714,7 +713,7 @@ FAMILIES: dict[str, Family] = {
     # tied as tie_word_embeddings says (true by default), no bias. ALiBi refused
     # (falcon_unsupported).
     "falcon": Family("FalconForCausalLM", "FalconConfig", None, None, "bias", False,
-                     attention_bias_key="bias", packed=("qkv_proj",), qkv_per_head=True,
+                     attention_bias_key="bias", packed=("qkv_proj",),
                      norm_bias=True, ungated_mlp=True, parallel_block_key="parallel_attn",
                      parallel_norms=True, sparse_blocks=SparseBlocks.every("ffn_hidden_size")),
     # OPTAttention: q/k/v and out_proj biased as enable_bias says (true as published), every
@@ -730,13 +729,13 @@ FAMILIES: dict[str, Family] = {
                   kv_per_query_head=True, norm_affine_key="layer_norm_elementwise_affine",
                   final_norm_removed_key="_remove_final_layer_norm"),
     # BloomAttention: one query_key_value Linear packing each head's q, k and v rows together
-    # ([heads, 3, head_dim] as GPT-NeoX's: `qkv_per_head`) and the output `dense`, both
+    # ([heads, 3, head_dim] as GPT-NeoX's: projections.qkv_layout "heads") and the output `dense`, both
     # always biased, every head its own keys and values, ALiBi biases from n_head (`alibi`);
     # BloomMLP: dense_h_to_4h -> tanh gelu -> dense_4h_to_h, 4 x hidden_size wide, always
     # biased; BloomBlock: nn.LayerNorms before each sublayer; BloomModel: a LayerNorm of the
     # embeddings (word_embeddings_layernorm) and a final one (ln_f); the LM head tied.
     "bloom": Family("BloomForCausalLM", "BloomConfig", True, True, None, False,
-                    packed=("qkv_proj",), qkv_per_head=True, norm_bias=True, mlp_bias=True,
+                    packed=("qkv_proj",), norm_bias=True, mlp_bias=True,
                     ungated_mlp=True, kv_per_query_head=True, alibi=True, mlp_width_default=4,
                     embedding_norm=True),
     # MptAttention: one Wqkv Linear, rows [all q; all k; all v] (Phi-3's packing), out_proj,
