@@ -78,6 +78,18 @@ def test_counts_agree_with_transformers_and_by_hand(family, changes, tmp_path):
         build_model(CLASSES[family].config_class(), device="meta"))
 
 
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_a_stray_width_key_is_not_read_as_the_mlp_width(family):
+    """BloomMLP and MptMLP are 4 x hidden_size wide whatever config.json says: a stray
+    intermediate_size (which the configs keep as an attribute) counts nothing, as it builds
+    nothing."""
+    values = {**small(family).to_dict(), "intermediate_size": 100}
+    config = CLASSES[family].config_class(**values)
+    assert config.intermediate_size == 100
+    assert count_params(config_from_dict(values)) == count_params(config) == by_hand(
+        config) == numel(build_model(config, device="meta"))
+
+
 def test_blooms_older_n_embed_key_is_read_as_its_class_reads_it():
     """BloomConfig takes an n_embed (early BLOOM config.json files' name of the width) as
     hidden_size, over a hidden_size beside it: so do the counts."""

@@ -55,16 +55,17 @@ class SparseBlocks:
     `dense_width_key`: the config key of the dense blocks' MLP width (Llama 4's
     `intermediate_size_mlp`, where `intermediate_size` is its experts'; Granite 4.0's
     `shared_intermediate_size`, the width of its `shared_mlp`, which is every block's MLP where
-    its config has no experts: `Family.experts_optional`). Depth pruning rewrites
+    its config has no experts: `Family.experts_optional`), None where the family's class reads
+    no key for it (BLOOM's, MPT's: `Family.mlp_width_default`). Depth pruning rewrites
     the keys so that each kept block reloads as the kind it was (`kept`).
     """
 
     rule: str = "every"
     key: str | None = None
-    dense_width_key: str = "intermediate_size"
+    dense_width_key: str | None = "intermediate_size"
 
     @classmethod
-    def every(cls, dense_width_key: str = "intermediate_size") -> SparseBlocks:
+    def every(cls, dense_width_key: str | None = "intermediate_size") -> SparseBlocks:
         return cls("every", None, dense_width_key)
 
     @classmethod
@@ -418,25 +419,27 @@ class Family:
     head count (BloomModel's build_alibi_tensor, MptModel's build_mpt_alibi_tensor): a model
     with heads removed would give its kept heads other slopes than the model that was scored,
     and the compiled decoder adds no such bias, so they are depth only (`refuse_moe`), run by
-    the hf and hf_static backends. Their MLP's width is fixed by the class and their configs
-    have no width key: `mlp_width_default` (BloomMLP's and MptMLP's 4 x hidden_size; MPT's
-    expansion_ratio is not read). `embedding_norm`: a norm of the embeddings before the
-    first block (BLOOM's word_embeddings_layernorm), counted with them. Their modules are
-    named otherwise than LLaMA's above the block's parts (`projections.alias_llama_names`).
+    the hf and hf_static backends. `mlp_width_default`: the multiple of hidden_size that the
+    MLP is wide where the dense width key is None, or where the class reads none (BLOOM's and
+    MPT's, `SparseBlocks.every(None)`: BloomMLP's and MptMLP's 4 x hidden_size, whatever a
+    stray intermediate_size or MPT's expansion_ratio says). `embedding_norm`: a norm of the
+    embeddings before the first block (BLOOM's word_embeddings_layernorm), counted with them.
+    Their modules are named otherwise than LLaMA's above the block's parts
+    (`projections.alias_llama_names`).
     Falcon's (`falcon`) are GPT-NeoX's fields in part, as its class builds them by config
     keys (`falcon_kv_heads`, `parallel_norms`, `falcon_unsupported`): its one
-    `query_key_value` module packs q, k and v in one of three layouts (`projections.
-    qkv_layout`), its parallel block (by `parallel_block_key`, `parallel_attn`) keeps one norm
-    or, in the new decoder architecture, two (`parallel_norms` where
-    num_ln_in_parallel_attn says so: `parallel_norms`).
+    `query_key_value` module packs q, k and v in one of three layouts
+    (`projections.qkv_layout`), its parallel block (by `parallel_block_key`, `parallel_attn`)
+    keeps one norm or, in the new decoder architecture, two (`parallel_norms`, where
+    num_ln_in_parallel_attn says so).
     GPT-J's own (`gptj`): `sincos_table`, no rotary module of LLaMA's kind but one fixed table,
     `embed_positions` ([n_positions, rotary_dim]: the sines of the rotary_dim / 2 frequencies
     of base 10000, then their cosines; GPTJRotaryEmbedding's in transformers 5.25, every
     GPTJAttention's own in 5.17), whose row for a position rotates the first rotary_dim
     dimensions of each query and key head in adjacent pairs (`pairwise_rotary`, each sine and
     cosine repeated for its pair: `paired_tables`); a position past the table has no row.
-    `mlp_width_default`: the multiple of hidden_size that the MLP is wide where the dense
-    width key (GPT-J's `n_inner`) is None (GPTJBlock's 4 x n_embd). `parallel_outputs_first`:
+    Its MLP's width key `n_inner` is 4 x n_embd where None (`mlp_width_default`, as BLOOM's
+    and MPT's). `parallel_outputs_first`:
     its parallel block sums attention + MLP before adding the input (GPTJBlock), where
     Cohere's adds the attention to the input first: the same in exact arithmetic, rounded
     otherwise in half precision (no parameter).
@@ -736,7 +739,8 @@ FAMILIES: dict[str, Family] = {
     # embeddings (word_embeddings_layernorm) and a final one (ln_f); the LM head tied.
     "bloom": Family("BloomForCausalLM", "BloomConfig", True, True, None, False,
                     packed=("qkv_proj",), norm_bias=True, mlp_bias=True,
-                    ungated_mlp=True, kv_per_query_head=True, alibi=True, mlp_width_default=4,
+                    ungated_mlp=True, kv_per_query_head=True, alibi=True,
+                    sparse_blocks=SparseBlocks.every(None), mlp_width_default=4,
                     embedding_norm=True),
     # MptAttention: one Wqkv Linear, rows [all q; all k; all v] (Phi-3's packing), out_proj,
     # no biases whatever no_bias says, every head its own keys and values, ALiBi biases from
@@ -745,7 +749,8 @@ FAMILIES: dict[str, Family] = {
     # norm_2), as MptModel's final norm_f; the LM head tied.
     "mpt": Family("MptForCausalLM", "MptConfig", False, False, None, False,
                   packed=("qkv_proj",), mlp_bias=False, ungated_mlp=True,
-                  kv_per_query_head=True, alibi=True, mlp_width_default=4),
+                  kv_per_query_head=True, alibi=True, sparse_blocks=SparseBlocks.every(None),
+                  mlp_width_default=4),
     # GPTJAttention: q_proj / k_proj / v_proj / out_proj without biases, every head its own
     # keys and values (no num_key_value_heads), head_dim n_embd / n_head, the first
     # rotary_dim of each head rotating in adjacent pairs (rotate_every_two) by a fixed
@@ -3037,10 +3042,13 @@ def kv_heads(config) -> int:
 def dense_width(config) -> int | None:
     """A dense block's MLP width: its dense width key's value (Llama 4's dense blocks' own;
     None where the config has no dense width: Qwen3.5-MoE's, every block sparse), or, where
-    the family builds a multiple of hidden_size for None or has no width key
-    (`mlp_width_default`: GPT-J's n_inner; BLOOM's and MPT's classes), that multiple."""
+    the family builds a multiple of hidden_size for None or reads no width key
+    (`mlp_width_default`: GPT-J's n_inner; BLOOM's and MPT's classes,
+    `SparseBlocks.every(None)`), that multiple."""
     layout = family(config)
-    width = getattr(config, layout.sparse_blocks.dense_width_key, None)
+    key = layout.sparse_blocks.dense_width_key
+    # (no key: a stray intermediate_size in a BLOOM or MPT config.json builds nothing)
+    width = getattr(config, key, None) if key else None
     if width is None and layout.mlp_width_default is not None:
         return layout.mlp_width_default * config.hidden_size
     return width
