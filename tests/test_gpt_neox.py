@@ -194,11 +194,12 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(parallel, tmp_pa
         GPTNeoXForCausalLM(small(num_hidden_layers=2, use_parallel_residual=parallel)), tmp_path)
 
 
-def without_blocks_1_and_2_is(model, blocks: str, theirs, tmp_path) -> None:
+def without_blocks_1_and_2_is(model, blocks: str, theirs, tmp_path):
     """`model` with blocks 1 and 2 removed computes the logits of `theirs` (transformers' model
     of two blocks) given blocks 0 and 3 (`blocks`: their names' prefix); saved, it reloads by
     prunebench and by transformers' class and both hf backends decode as transformers'
-    generate (also Falcon's: tests/test_falcon.py)."""
+    generate (also Falcon's and GPT-J's: tests/test_falcon.py, tests/test_gptj.py). Returns
+    the pruned copy."""
     renamed = {k.replace(f"{blocks}.3.", f"{blocks}.1."): v
                for k, v in model.state_dict().items()
                if not k.startswith((f"{blocks}.1.", f"{blocks}.2."))}
@@ -209,6 +210,7 @@ def without_blocks_1_and_2_is(model, blocks: str, theirs, tmp_path) -> None:
     assert count_params(pruned.config) == numel(pruned) == numel(theirs)
     check_a_depth_pruned_reload_decodes_as_transformers(model, [1, 2], type(theirs),
                                                         tmp_path / "depth")
+    return pruned
 
 
 def test_a_published_folder_with_its_head_as_embed_out_loads_as_transformers_loads_it(

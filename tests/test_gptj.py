@@ -33,7 +33,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
                                              parallel_block)
 from prunebench.lora import lora_target_names
 from prunebench.methods import surgery
-from prunebench.modeling import (ZeroHeadAttention, base_dropout_off, build_model,
+from prunebench.modeling import (ZeroHeadAttention, build_model,
                                  count_params, count_params_meta, final_norm, load_model,
                                  remove_blocks, save_model)
 from prunebench.plan.lora_settings import TARGETS
@@ -41,9 +41,9 @@ from test_cohere import (decoder_gives_transformers_logits, decodes_as_generate_
                          flap_keeps_each_blocks_mean_output, reloads_with_its_logits)
 from test_families import FAMILIES, PUBLISHED, family_model, ids, logits, numel
 from test_gpt_neox import (check_a_uniformly_mlp_pruned_model,
-                           check_a_width_pruned_config_json_counts_without_torch, width_pruned)
-from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
-from test_stablelm import decoder_follows_the_change, without_norm_biases
+                           check_a_width_pruned_config_json_counts_without_torch, width_pruned,
+                           without_blocks_1_and_2_is)
+from test_stablelm import decoder_follows_the_change, dropout_turned_off, without_norm_biases
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -175,19 +175,9 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(tmp_path):
     """Blocks 1 and 2 removed: transformers' GPTJForCausalLM of two blocks, given blocks 0
     and 3, computes the same logits; saved, the model reloads by prunebench and by
     transformers' class and both hf backends decode as transformers' generate."""
-    model = family_model("gptj")
-    state = model.state_dict()
-    renamed = {k.replace("h.3.", "h.1."): v for k, v in state.items()
-               if not k.startswith(("transformer.h.1.", "transformer.h.2."))}
-    theirs = GPTJForCausalLM(small(n_layer=2)).eval()
-    theirs.load_state_dict(renamed)
-    pruned = remove_blocks(copy.deepcopy(model), [1, 2])
-    assert pruned.config.n_layer == 2
-    x = ids()
-    torch.testing.assert_close(logits(pruned, x), logits(theirs, x), rtol=0, atol=1e-5)
-    assert count_params(pruned.config) == numel(pruned) == numel(theirs)
-    check_a_depth_pruned_reload_decodes_as_transformers(model, [1, 2], GPTJForCausalLM,
-                                                        tmp_path / "depth")
+    pruned = without_blocks_1_and_2_is(family_model("gptj"), "transformer.h",
+                                       GPTJForCausalLM(small(n_layer=2)), tmp_path)
+    assert pruned.config.n_layer == 2  # (GPTJConfig's own key for num_hidden_layers)
 
 
 @pytest.mark.parametrize("fuse", [True, False])
@@ -252,15 +242,9 @@ def test_its_dropout_is_off_in_the_passes_that_run_in_training_mode():
     scores' and LoRA's passes turn them off (modeling.base_dropout_off) and restore them
     after."""
     model = family_model("gptj", attn_pdrop=0.3, resid_pdrop=0.3, embd_pdrop=0.3)
-    plain = family_model("gptj")
     assert model.transformer.drop.p == 0.3 and model.transformer.h[0].mlp.dropout.p == 0.3
-    x = ids(2, 9, seed=3)
-    model.train(), plain.train()
-    torch.manual_seed(0)
-    assert not torch.equal(model(input_ids=x).logits, plain(input_ids=x).logits)
-    with base_dropout_off(model):
-        torch.manual_seed(0)
-        assert torch.equal(model(input_ids=x).logits, plain(input_ids=x).logits)
+    with dropout_turned_off(model, family_model("gptj")):
+        assert model.transformer.h[0].mlp.dropout.p == 0.0
     assert model.transformer.h[0].mlp.dropout.p == 0.3
 
 
