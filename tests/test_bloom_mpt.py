@@ -239,3 +239,27 @@ def test_the_benchmark_refuses_a_token_config_past_mpts_max_seq_len_naming_it():
     check_context(build_model(small("mpt"), device="cpu"), SimpleNamespace(input_tokens=56,
                                                                             output_tokens=8))
     check_context(build_model(small("bloom"), device="cpu"), too_long)
+
+
+def test_perplexity_and_lora_refuse_a_length_past_mpts_max_seq_len(tmp_path):
+    """The perplexity windows and LoRA's records are held to MPT's max_seq_len too (past it
+    MptAttention's ALiBi table has fewer columns than the scores: a RuntimeError deep inside),
+    refused before any pass, naming the key; BLOOM's windows are not limited."""
+    from prunebench import PrunebenchError
+    from prunebench.evaluate import perplexity
+    from prunebench.lora import recover_checkpoint
+
+    stream = ids(1, 200, seed=2)[0]
+    with pytest.raises(PrunebenchError, match="perplexity window 65 exceeds the model's "
+                                              "context of 64 tokens"):
+        perplexity(build_model(small("mpt"), device="cpu").eval(), stream, 65, batch_size=2)
+    assert perplexity(build_model(small("bloom"), device="cpu").eval(), stream, 65,
+                      batch_size=2)["perplexity"] > 1
+    small("mpt").save_pretrained(tmp_path)
+    records = [{"instruction": f"say {i}", "input": "", "output": f"{i}"} for i in range(64)]
+    settings = {"data": {"source": "embedded", "val_size": 8, "max_train": 16, "seed": 42},
+                "template": "plain", "epochs": 1, "batch_size": 8, "micro_batch_size": 4,
+                "max_length": 65, "warmup_steps": 1}
+    with pytest.raises(PrunebenchError, match=r"lora.max_length=65 is above the context of "
+                                              r".* \(max_seq_len 64\)"):
+        recover_checkpoint(tmp_path, tmp_path / "out", records, settings, device="cpu")

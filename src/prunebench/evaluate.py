@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
+from prunebench.checkpoint.param_count import context_length
 from prunebench.logs import Progress
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 
@@ -66,7 +67,7 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
     scored.
     """
     prefix = 1 if bos_token_id is not None else 0
-    context_limit = getattr(model.config, "max_position_embeddings", None)
+    context_limit = context_length(model.config)  # (MPT's max_seq_len: its ALiBi table's rows)
     if context_limit and window + prefix > context_limit:
         with_bos = " (plus the BOS that starts every window)" if prefix else ""
         raise PrunebenchError(f"perplexity window {window}{with_bos} exceeds the model's context "

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunebench import PrunebenchError, ResourceError, projections
-from prunebench.checkpoint.param_count import PACKED_PARTS
+from prunebench.checkpoint.param_count import PACKED_PARTS, context_key, context_length
 from prunebench.atomic import atomic_path, delete_at_successful_exit, is_disk_full
 from prunebench.instructions import IGNORE_INDEX, collate, encode_records, split_records
 from prunebench.logs import Terminated
@@ -762,12 +762,12 @@ def recover_checkpoint(base_dir, out_dir, records: list[dict], settings: dict[st
     if problem := untrained_problem(len(train), s):
         raise PrunebenchError(problem)
     base_config = load_config(base_dir)
-    context = getattr(base_config, "max_position_embeddings", None)
+    context = context_length(base_config)  # (MPT's max_seq_len: its ALiBi table's rows)
     if context and int(s["max_length"]) > context:
         # Longer records would train the adapters at positions the model never saw (its
         # rotary embedding extrapolated), which no error reports later.
         raise PrunebenchError(f"lora.max_length={s['max_length']} is above the context of "
-                              f"{base_dir} (max_position_embeddings {context}): set "
+                              f"{base_dir} ({context_key(base_config)} {context}): set "
                               f"lora.max_length to {context} or less")
     dev = resolve_device(device)
     tokenizer = require_tokenizer(base_dir, "LoRA recovery", trust_remote_code)

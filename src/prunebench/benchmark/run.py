@@ -49,7 +49,7 @@ from prunebench.benchmark.timing import (compiled_while_timed_fix, MAX_REPEATS, 
                                          STABLE, latency_stats, percentile,
                                          repeat_until_stable)
 from prunebench.logs import Progress
-from prunebench.checkpoint.param_count import context_length
+from prunebench.checkpoint.param_count import context_key, context_length
 from prunebench.modeling import layer_shapes, resolve_device, resolve_dtype
 from prunebench.oom import free_memory, is_out_of_memory
 from prunebench.provenance import code_identity, device_info, package_versions, provenance
@@ -347,12 +347,9 @@ def check_context(model, s: SweepSettings) -> None:
     """Refuse a token config longer than the model's context, before the model moves."""
     limit = context_length(model.config)
     if limit and s.input_tokens + s.output_tokens > limit:
-        # the key the limit is read from: MPT's max_seq_len, every other family's
-        # max_position_embeddings
-        key = ("max_position_embeddings" if getattr(model.config, "max_position_embeddings", None)
-               else "max_seq_len")
         raise PrunebenchError(f"{s.input_tokens} + {s.output_tokens} tokens exceed the model's "
-                              f"{key} ({limit}); use a shorter token config")
+                              f"{context_key(model.config)} ({limit}); use a shorter token "
+                              "config")
 
 
 def _measure_or_oom(runner, prompt: torch.Tensor, batch_size: int, s: SweepSettings,

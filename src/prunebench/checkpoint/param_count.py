@@ -2294,6 +2294,13 @@ def context_length(config) -> int | None:
     return getattr(config, "max_position_embeddings", None) or getattr(config, "max_seq_len", None)
 
 
+def context_key(config) -> str:
+    """The config key `context_length` is read from, as a refusal names it: MPT's max_seq_len,
+    every other family's max_position_embeddings."""
+    return ("max_position_embeddings" if getattr(config, "max_position_embeddings", None)
+            else "max_seq_len")
+
+
 def with_llama_keys(values: dict[str, Any]) -> dict[str, Any]:
     """Config values with the family's own keys given under LLaMA's names too
     (`CONFIG_KEY_NAMES`), the own key's value where both are given, as the class reads them."""
