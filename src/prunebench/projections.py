@@ -127,7 +127,8 @@ def alias_llama_names(model: nn.Module) -> nn.Module:
     `gpt_neox.layers[i].attention`), as every module of prunebench reads them. Plain attributes
     of the owning modules, not submodules: the state dict, the saved checkpoint and
     transformers' forward keep the family's own names. Of the aliased modules prunebench
-    replaces a block's attention alone, through `set_attention`, which keeps its alias right."""
+    replaces a block's attention, through `set_attention`, and the blocks, through
+    `set_layers`, which keep their aliases right."""
     aliases = MODULE_ALIASES.get(getattr(getattr(model, "config", None), "model_type", None))
     for module in model.modules() if aliases else ():
         for llama, own in aliases.items():
