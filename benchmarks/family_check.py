@@ -26,9 +26,11 @@ attention-only dense model with its shared MLP's packed input_linear, Apertus's 
 MLP with its own norm names, Ministral's per-block windows, Helium's whole heads rotating in
 adjacent pairs and its norms weighing float32 statistics, VaultGemma's Gemma-2 attention with
 two norms a block, Pythia-6.9B's q/k/v packed head by head, biases everywhere, ungated gelu
-MLP and parallel block of two LayerNorms, GPT-J-6B's parallel block of one LayerNorm, a
-quarter of each head rotating in adjacent pairs by its sin / cos table, ungated gelu_new MLP
-and biased LM head; sliding windows of 8 tokens, as Mistral-7B-v0.1,
+MLP and parallel block of two LayerNorms, OPT's learned positions and its block's own fc1 /
+fc2, Falcon twice (Falcon-7B's multi-query attention and parallel block of one norm,
+Falcon-40B's q/k/v rows by KV group and parallel block of two norms, biased), GPT-J-6B's
+parallel block of one LayerNorm, a quarter of each head rotating in adjacent pairs by its
+sin / cos table, ungated gelu_new MLP and biased LM head; sliding windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
