@@ -190,9 +190,12 @@ def base_dropout_off(model: nn.Module):
 def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
-    Nemotron-H's and MPT's `norm_f`, BLOOM's, FalconModel's and GPTJModel's `ln_f`, every other family's
+    Nemotron-H's and MPT's `norm_f`, BLOOM's, FalconModel's and GPTJModel's `ln_f`, LFM2's
+    `embedding_norm` (Lfm2Model applies it after the last block), every other family's
     `norm`."""
     inner = decoder(model)
+    if hasattr(inner, "embedding_norm") and not hasattr(inner, "norm"):  # LFM2's, so named
+        return inner.embedding_norm
     if hasattr(inner, "norm_f"):  # Nemotron-H's, MPT's
         return inner.norm_f
     if hasattr(inner, "ln_f"):  # BLOOM's, Falcon's and GPT-J's
@@ -897,10 +900,11 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real, on
     # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
     # (Granite 4.0 without position_embedding_type "rope" holds no rotary module, Nemotron-H
-    # none at all, OPT none either: its learned positions are weights)
-    if getattr(inner, "rotary_emb", None) is not None:
-        rotary_cls = type(inner.rotary_emb)
-        inner.rotary_emb = rotary_cls(config=config).to(device)
+    # none at all, OPT none either: its learned positions are weights; Lfm2MoeModel names its
+    # own `pos_emb`)
+    for name in ("rotary_emb", "pos_emb"):
+        if getattr(inner, name, None) is not None:
+            setattr(inner, name, type(getattr(inner, name))(config=config).to(device))
     if family(config).sincos_table:
         _materialise_sincos_tables(model, device)
     _materialise_embedding_scale(model.get_input_embeddings(), device)
@@ -1173,7 +1177,7 @@ def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = 
 # A block's token mixer, by the attribute each family holds it under: softmax attention,
 # Qwen3-Next's and Qwen3.5's Gated DeltaNet, Granite 4.0's Mamba-2 mixer, Nemotron-H's one
 # mixer a block (a Mamba-2 mixer, attention or an MLP).
-TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer")
+TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer", "conv")
 
 
 def _attention_kept(config, keep: list[int]) -> bool:
@@ -1203,6 +1207,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             if family(model.config).one_mixer_blocks else
             ("Bamba", "Mamba-2", "where the model's last block is one")
             if model.config.model_type == "bamba" else
+            ("LFM2", "short convolution", "set to reach its last full-attention block")
+            if family(model.config).short_conv else
             ("Granite 4.0", "Mamba-2", "where the model's last block is one")
             if family(model.config).mamba_mixer else
             (GATED_DELTANET_TYPES[model.config.model_type], "Gated DeltaNet",
@@ -1238,7 +1244,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     for new_idx, layer in enumerate(decoder(model).layers):
         # the block's cache entry: its attention's, Qwen3-Next's or Qwen3.5's Gated DeltaNet's
         # or Granite 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other
-        # None), or both of a Falcon-H1 block's (its attention and Mamba-2 mixer share one)
+        # None), LFM2's short convolution's, or both of a Falcon-H1 block's (its attention and
+        # Mamba-2 mixer share one)
         for mixer in (getattr(layer, name, None) for name in TOKEN_MIXERS):
             # (a Nemotron-H MLP block's mixer has no index: no cache entry of its own)
             if mixer is not None and hasattr(mixer, "layer_idx"):

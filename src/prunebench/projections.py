@@ -63,7 +63,12 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              # (OPT's name); BLOOM's are GPT-NeoX's names
              ("self_attn", "Wqkv"): "qkv_proj",
              # GPT-J: GPTJMLP's fc_in / fc_out (GPTJAttention's out_proj: OPT's name)
-             ("mlp", "fc_in"): "up_proj", ("mlp", "fc_out"): "down_proj"}
+             ("mlp", "fc_in"): "up_proj", ("mlp", "fc_out"): "down_proj",
+             # LFM2: Lfm2MLP's w1 / w3 / w2 (its block's `feed_forward`), read by LoRA's
+             # targets (its attention's out_proj: OPT's name; its short convolution's
+             # in_proj / out_proj are no part of LLaMA's)
+             ("feed_forward", "w1"): "gate_proj", ("feed_forward", "w3"): "up_proj",
+             ("feed_forward", "w2"): "down_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
 MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}

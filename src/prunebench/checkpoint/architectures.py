@@ -685,6 +685,21 @@ _BLOOM = dict(model_type="bloom", vocab_size=250880, layer_norm_epsilon=1e-5,
               bos_token_id=1, eos_token_id=2, pad_token_id=3)
 ARCHITECTURES["bloom-7b1"] = dict(_BLOOM, hidden_size=4096, n_layer=30, n_head=32)
 ARCHITECTURES["bloom-176b"] = dict(_BLOOM, hidden_size=14336, n_layer=70, n_head=112)
+# LiquidAI/LFM2-1.2B (Lfm2ForCausalLM: 10 gated short-convolution blocks and 6 GQA ones, depth
+# pruning and the hf backends only: param_count.refuse_moe; the hub could not be read here):
+# its config.json as a public repository quotes it verbatim from a converted container's copy
+# (block_ff_dim 12288 over intermediate_size 8192, auto-adjusted as Lfm2MLP does to 8192;
+# full_attn_idxs [2, 5, 8, 10, 12, 14]; no tie key: tied, Lfm2Config's default, set here). Its
+# 1,170,340,608 parameters (count_params) are the total a public copy of the LFM2 model card's
+# table gives. (No shape for LFM2-350M, 700M, 2.6B or LFM2-8B-A1B: their config.json files
+# could not be read whole from a source here, only the cards' totals and trimmed copies.)
+ARCHITECTURES["lfm2-1.2b"] = dict(
+    model_type="lfm2", vocab_size=65536, hidden_size=2048, block_ff_dim=12288,
+    intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+    num_key_value_heads=8, full_attn_idxs=[2, 5, 8, 10, 12, 14], max_position_embeddings=128000,
+    norm_eps=1e-5, conv_L_cache=3, conv_bias=False, block_auto_adjust_ff_dim=True,
+    block_multiple_of=256, block_ffn_dim_multiplier=1.0, rope_theta=1000000.0,
+    tie_word_embeddings=True, bos_token_id=1, eos_token_id=7, pad_token_id=0)
 # Mixtures of experts (depth pruning and the hf backends only: param_count.refuse_moe).
 # mistralai/Mixtral-8x7B-v0.1 and mistral-community/Mixtral-8x22B-v0.1 config.json as public
 # code quotes them verbatim (the hub could not be read here): 8 experts a block, 2 routed a

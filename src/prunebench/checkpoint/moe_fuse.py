@@ -19,7 +19,12 @@ weights are converted once (checkpoint.pickle_convert):
   down_proj.weight` (the router `mlp.gate.weight`, a dense block's `mlp.gate_proj` ... and
   Qwen2-MoE's shared expert `mlp.shared_expert.gate_proj / up_proj / down_proj.weight` and its
   gate `mlp.shared_expert_gate.weight` keep their names: transformers' conversion mapping of
-  `qwen2_moe`, which Qwen3-MoE and OLMoE take too, fuses the numbered experts only).
+  `qwen2_moe`, which Qwen3-MoE and OLMoE take too, fuses the numbered experts only);
+- LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
+  (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
+  conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
+  the router `feed_forward.gate.weight`, its `feed_forward.expert_bias` and the dense blocks'
+  `feed_forward.w1` ... keep their names).
 
 - gpt-oss: its experts are fused already (`mlp.experts.gate_up_proj` [experts, hidden,
   2 * width], gate and up columns interleaved, `mlp.experts.down_proj` [experts, width,
@@ -112,9 +117,10 @@ FUSED_SHARD = "model-fused-{:05d}-of-{:05d}.safetensors"
 # A per-expert tensor: (block prefix, expert, projection). Mixtral's (and PhiMoE's) names are
 # w1 (gate), w3 (up) and w2 (down) under block_sparse_moe (transformers 4's module name) or
 # mlp; Qwen3-MoE's, OLMoE's and Qwen2-MoE's are gate_proj, up_proj and down_proj under mlp
-# (Qwen2-MoE's `mlp.shared_expert.*`, no numbered expert, is a plain tensor).
-_EXPERT = re.compile(r"^(model\.layers\.\d+)\.(?:block_sparse_moe|mlp)\.experts\.(\d+)\."
-                     r"(w1|w2|w3|gate_proj|up_proj|down_proj)\.weight$")
+# (Qwen2-MoE's `mlp.shared_expert.*`, no numbered expert, is a plain tensor); LFM2-MoE's are
+# Mixtral's names under its blocks' `feed_forward`, which transformers 5 keeps.
+_EXPERT = re.compile(r"^(model\.layers\.\d+)\.(?:block_sparse_moe|mlp|(feed_forward))\.experts\."
+                     r"(\d+)\.(w1|w2|w3|gate_proj|up_proj|down_proj)\.weight$")
 _PART = {"w1": "gate", "gate_proj": "gate", "w3": "up", "up_proj": "up",
          "w2": "down", "down_proj": "down"}
 _BLOCK = re.compile(r"^(model\.layers\.\d+)\.")
@@ -123,7 +129,7 @@ _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_pr
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
              "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
-             "qwen3_5_moe_text", "dots1", "flex_olmo")
+             "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
@@ -443,11 +449,13 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
     experts: dict[int, dict[str, Any]] = {}
     quantized: dict[str, dict[str, str]] = {}
     plain = []
+    owner = "mlp"  # where transformers 5 holds the fused experts (LFM2-MoE's feed_forward)
     for name in names:
         match = _EXPERT.match(name)
         packed = _MXFP4.match(name)
         if match:
-            experts.setdefault(int(match.group(2)), {})[_PART[match.group(3)]] = name
+            experts.setdefault(int(match.group(3)), {})[_PART[match.group(4)]] = name
+            owner = match.group(2) or owner
         elif packed:
             quantized.setdefault(packed.group(2), {})[packed.group(3)] = name
         elif fp8 is not None and name.endswith(_FP8_SCALE):
@@ -473,7 +481,8 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
                 "changed)")
     out_names = [fused_name(n) for n in plain]
     if experts or quantized:
-        out_names += [f"{block}.mlp.experts.gate_up_proj", f"{block}.mlp.experts.down_proj"]
+        out_names += [f"{block}.{owner}.experts.gate_up_proj",
+                      f"{block}.{owner}.experts.down_proj"]
     handles: dict[Path, Any] = {}
 
     def get(name: str) -> torch.Tensor:
@@ -494,28 +503,28 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         with safe_open(target, framework="pt") as handle:  # sizes from the header: no reads
             size = sum(_nbytes(handle.get_slice(n)) for n in handle.keys())
             written = list(handle.keys())
-            count = (handle.get_slice(f"{block}.mlp.experts.down_proj").get_shape()[0]
+            count = (handle.get_slice(f"{block}.{owner}.experts.down_proj").get_shape()[0]
                      if quantized and sorted(written) == sorted(out_names) else len(experts))
         if sorted(written) == sorted(out_names):
             return written, size, count
         target.unlink()
     tensors = {fused_name(n): get(n) for n in plain}
     for proj, parts in quantized.items():
-        tensors[f"{block}.mlp.experts.{proj}"] = dequantize_mxfp4(get(parts["blocks"]),
+        tensors[f"{block}.{owner}.experts.{proj}"] = dequantize_mxfp4(get(parts["blocks"]),
                                                                  get(parts["scales"]))
     if experts:
         # transformers 5's layout: each expert's rows [gate; up] (as MixtralExperts,
         # Qwen3MoeExperts, OlmoeExperts and Qwen2MoeExperts chunk them), experts stacked on a
         # new first dimension.
         order = range(len(experts))
-        tensors[f"{block}.mlp.experts.gate_up_proj"] = torch.stack(
+        tensors[f"{block}.{owner}.experts.gate_up_proj"] = torch.stack(
             [torch.cat([get(experts[e]["gate"]), get(experts[e]["up"])], dim=0) for e in order])
-        tensors[f"{block}.mlp.experts.down_proj"] = torch.stack(
+        tensors[f"{block}.{owner}.experts.down_proj"] = torch.stack(
             [get(experts[e]["down"]) for e in order])
     with atomic_path(target) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
                   metadata={"format": "pt"})
-    count = (tensors[f"{block}.mlp.experts.down_proj"].shape[0] if quantized
+    count = (tensors[f"{block}.{owner}.experts.down_proj"].shape[0] if quantized
              else len(experts))
     return list(tensors), sum(t.nbytes for t in tensors.values()), count
 

@@ -451,6 +451,20 @@ class Family:
     and values and keeps a Mamba-2 state (`state_blocks`); depth only (`refuse_moe`). Its
     multipliers (embedding, LM head, key, attention in / out, SSM in / out, the MLP's gate and
     down, the in_proj outputs' mup_vector) are no parameters.
+    LFM2's own (`lfm2`, `lfm2_moe`): `short_conv`, the blocks that `layer_types` names "conv"
+    hold a gated short convolution (`conv`, Lfm2ShortConv: in_proj hidden -> 3 x hidden, the
+    gates B and C and the input x; a depthwise conv1d of conv_L_cache taps over B * x; C times
+    its output; out_proj hidden -> hidden; all three biased by conv_bias) where the others hold
+    GQA attention (q/k RMSNorms of head_dim, out_proj): `linear_attention` blocks counted by
+    `short_conv_params`, their state the conv's last conv_L_cache inputs
+    (`linear_attention_state`). Its modules are named otherwise (operator_norm / ffn_norm
+    before the mixer and the MLP, `feed_forward` of w1 / w3 / w2, the final norm
+    `embedding_norm`, applied after the last block despite its name). Depth only
+    (`refuse_moe`), whatever its blocks: its width methods' and compiled decoder's modules are
+    not LLaMA's. `auto_adjust_ff_dim`: the dense MLP is not intermediate_size wide but what
+    Lfm2MLP derives from it (`dense_width`: two thirds, times block_ffn_dim_multiplier, rounded
+    up to block_multiple_of, where block_auto_adjust_ff_dim is set; LFM2-MoE's dense blocks
+    take intermediate_size as it is).
     """
 
     model_class: str
@@ -515,6 +529,8 @@ class Family:
     mlp_width_default: int | None = None
     parallel_outputs_first: bool = False
     mamba_beside_attention: bool = False
+    short_conv: bool = False
+    auto_adjust_ff_dim: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -1051,6 +1067,21 @@ FAMILIES: dict[str, Family] = {
     # the gate's input and the output multiplied); final_layernorm; untied as published.
     "falcon_h1": Family("FalconH1ForCausalLM", "FalconH1Config", None, None, "mlp_bias", False,
                         mamba_beside_attention=True),
+    # Lfm2DecoderLayer: operator_norm feeding the token mixer `layer_types` names, an
+    # Lfm2Attention (`self_attn`: q/k/v/out_proj without biases, q_layernorm / k_layernorm of
+    # head_dim, whole heads rotating) or an Lfm2ShortConv (`conv`: `short_conv`); ffn_norm
+    # feeding `feed_forward` (Lfm2MLP: SwiGLU w1 / w3 / w2 without biases, its width derived
+    # from intermediate_size: `auto_adjust_ff_dim`); the final `embedding_norm`; tied as
+    # published. LFM2-MoE's Lfm2MoeDecoderLayer: the same mixers, a dense Lfm2MoeMLP of
+    # intermediate_size in the first num_dense_layers blocks, then Lfm2MoeSparseMoeBlock
+    # (`feed_forward`: a sigmoid router `gate` over num_experts, its expert_bias a buffer, and
+    # fused experts of moe_intermediate_size).
+    "lfm2": Family("Lfm2ForCausalLM", "Lfm2Config", False, False, None, True,
+                   linear_attention=True, short_conv=True, auto_adjust_ff_dim=True),
+    "lfm2_moe": Family("Lfm2MoeForCausalLM", "Lfm2MoeConfig", False, False, None, True,
+                       linear_attention=True, short_conv=True,
+                       moe_intermediate_key="moe_intermediate_size",
+                       sparse_blocks=SparseBlocks.after_first("num_dense_layers")),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -1181,11 +1212,11 @@ def moe_layer_range_of(sparse: list[bool]) -> tuple[int, int, int]:
 
 def linear_attention_blocks(config) -> list[bool]:
     """Per block, whether it is one of Qwen3-Next's or Qwen3.5's Gated DeltaNet blocks (or
-    Granite 4.0's Mamba-2 ones: `layer_types` "linear_attention"); False for every block of
-    the other families."""
+    Granite 4.0's Mamba-2 ones: `layer_types` "linear_attention"; LFM2's short convolutions:
+    "conv"); False for every block of the other families."""
     if not family(config).linear_attention:
         return [False] * config.num_hidden_layers
-    return [kind == "linear_attention" for kind in config.layer_types]
+    return [kind in ("linear_attention", "conv") for kind in config.layer_types]
 
 
 def linear_attention_params(config) -> int:
@@ -1197,9 +1228,11 @@ def linear_attention_params(config) -> int:
     in_proj_b and in_proj_a, the same rows), the depthwise conv1d over the queries, keys and
     values (one kernel of linear_conv_kernel_dim per channel, no bias), dt_bias and A_log (one
     per value head), the gated RMSNorm (linear_value_head_dim) and out_proj (values ->
-    hidden); no biases."""
+    hidden); no biases. LFM2's short convolution (`short_conv_params`)."""
     if family(config).mamba_mixer:
         return mamba_params(config)
+    if family(config).short_conv:
+        return short_conv_params(config)
     keys = config.linear_num_key_heads * config.linear_key_head_dim
     values = config.linear_num_value_heads * config.linear_value_head_dim
     heads = config.linear_num_value_heads
@@ -1213,14 +1246,27 @@ def linear_attention_state(config) -> tuple[int, int]:
     """The values one sequence's state holds in a Gated DeltaNet block, whatever its length:
     (the conv state, the last linear_conv_kernel_dim inputs of each of the conv1d's channels,
     in the model's dtype; the recurrent state, a key x value matrix per value head, which
-    transformers keeps in float32); a Mamba-2 mixer's (`mamba_state`)."""
+    transformers keeps in float32); a Mamba-2 mixer's (`mamba_state`); an LFM2 short
+    convolution's conv state alone (the last conv_L_cache inputs of its hidden_size channels,
+    LinearAttentionLayer's conv_states; no recurrent state)."""
     if family(config).mamba_mixer or family(config).mamba_beside_attention:
         return mamba_state(config)
+    if family(config).short_conv:
+        return config.hidden_size * config.conv_L_cache, 0
     channels = (2 * config.linear_num_key_heads * config.linear_key_head_dim
                 + config.linear_num_value_heads * config.linear_value_head_dim)
     return (channels * config.linear_conv_kernel_dim,
             config.linear_num_value_heads * config.linear_key_head_dim
             * config.linear_value_head_dim)
+
+
+def short_conv_params(config) -> int:
+    """Parameters of one LFM2 short convolution (Lfm2ShortConv): in_proj (hidden -> 3 x
+    hidden: B, C and x), the depthwise conv1d (conv_L_cache taps a channel) and out_proj
+    (hidden -> hidden), each with a bias where conv_bias is set."""
+    d, bias = config.hidden_size, bool(config.conv_bias)
+    return (d * 3 * d + (3 * d if bias else 0) + d * config.conv_L_cache + (d if bias else 0)
+            + d * d + (d if bias else 0))
 
 
 class MambaShape(NamedTuple):
@@ -1649,6 +1695,15 @@ def refuse_moe(config, what: str) -> None:
             f"({family(config).model_class}): each of its blocks holds one mixer "
             f"({nemotron_h_pattern(config.layer_types)!r}: M a Mamba-2 mixer, * attention, - an MLP), which "
             "prunebench's width surgery, sublayer removal and compiled decoder do not handle. "
+            "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
+            "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
+            "hf_static backend")
+    if family(config).short_conv and not is_moe(config):  # (LFM2-MoE's: as experts, below)
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its blocks hold gated short convolutions or "
+            "attention (layer_types), whose modules (operator_norm, conv, feed_forward's w1 / "
+            "w3 / w2) prunebench's width surgery, sublayer removal and compiled decoder do not handle. "
             "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
             "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
             "hf_static backend")
@@ -2090,6 +2145,23 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "mamba_d_state": 256, "mamba_d_head": "auto", "mamba_d_conv": 4,
                   "mamba_expand": 2, "mamba_conv_bias": True, "mamba_proj_bias": False,
                   "mamba_rms_norm": False, "projectors_bias": False},
+    # Lfm2Config's: LFM2-2.6B's shape keys (65536 tokens, 2560 wide, 32 blocks of 32 heads on
+    # 8 KV heads, intermediate_size 12288 adjusted as Lfm2MLP does), a 128000 context, every
+    # block attention where neither layer_types nor full_attn_idxs is given, tied.
+    "lfm2": {**_LLAMA_DEFAULTS, "vocab_size": 65536, "hidden_size": 2560,
+             "intermediate_size": 12288, "num_hidden_layers": 32, "num_key_value_heads": 8,
+             "max_position_embeddings": 128000, "tie_word_embeddings": True,
+             "conv_bias": False, "conv_L_cache": 3, "block_multiple_of": 256,
+             "block_ffn_dim_multiplier": 1.0, "block_auto_adjust_ff_dim": True},
+    # Lfm2MoeConfig's: LFM2-8B-A1B's shape keys (2048 wide, 32 blocks, 2 dense, 32 experts of
+    # 1792, 4 a token), tied; it derives no layer_types (a config.json must give them:
+    # `_lfm2_unbuilt`).
+    "lfm2_moe": {**_LLAMA_DEFAULTS, "vocab_size": 65536, "hidden_size": 2048,
+                 "intermediate_size": 7168, "moe_intermediate_size": 1792,
+                 "num_hidden_layers": 32, "num_key_value_heads": 8,
+                 "max_position_embeddings": 128000, "tie_word_embeddings": True,
+                 "conv_bias": False, "conv_L_cache": 3, "num_dense_layers": 2,
+                 "num_experts": 32, "num_local_experts": 32, "num_experts_per_tok": 4},
     "nemotron_h": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 21504,
                    "num_key_value_heads": 8, "head_dim": 128, "mlp_hidden_act": "relu2",
                    "mlp_bias": False, "mamba_num_heads": 128, "mamba_head_dim": 64,
@@ -2161,6 +2233,13 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = granite_hybrid_layer_types(values)
     if values.get("model_type") == "bamba":
         values["layer_types"] = bamba_layer_types(values)
+    if values.get("model_type") == "lfm2" and not values.get("layer_types"):
+        # Lfm2Config's: attention in the blocks full_attn_idxs lists (every block where it
+        # lists none), a short convolution in the others
+        listed = values.get("full_attn_idxs")
+        listed = range(values["num_hidden_layers"]) if listed is None else listed
+        values["layer_types"] = ["full_attention" if i in listed else "conv"
+                                 for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "nemotron_h":
         # NemotronHConfig's older names of its Mamba-2 keys, which it reads as the new ones
         values = {**values, **{new: values[old] for old, new in NEMOTRON_H_OLD_KEYS.items()
@@ -2232,19 +2311,22 @@ def gemma4_values(values: dict[str, Any]) -> dict[str, Any]:
 # shapes).
 PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list")
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
-# derives its layer_types from them, a property that cannot be set).
-ATTENTION_INDEX_KEY = "attn_layer_indices"
+# derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
+# from which Lfm2Config derives its layer_types where a config gives none).
+ATTENTION_INDEX_KEYS = ("attn_layer_indices", "full_attn_idxs")
 
 
 def kept_block_lists(config, keep: list[int]) -> dict[str, list]:
     """The config's per-block lists (`PER_BLOCK_CONFIG_LISTS`) of the blocks `keep` only, in
     order, as a model of those blocks reads them; a Bamba config's attention blocks' indices
-    (`ATTENTION_INDEX_KEY`) renumbered instead of its layer_types, which follow them (as
-    Falcon-H1's follow its depth)."""
+    (`ATTENTION_INDEX_KEYS`) renumbered instead of its layer_types, which follow them (as
+    Falcon-H1's follow its depth); an LFM2 config's full_attn_idxs renumbered beside its
+    layer_types, so that the two still say the same blocks."""
     lists = {}
-    indices = getattr(config, ATTENTION_INDEX_KEY, None)
-    if indices is not None:
-        lists[ATTENTION_INDEX_KEY] = [new for new, old in enumerate(keep) if old in indices]
+    for key in ATTENTION_INDEX_KEYS:
+        indices = getattr(config, key, None)
+        if indices is not None:
+            lists[key] = [new for new, old in enumerate(keep) if old in indices]
     for key in PER_BLOCK_CONFIG_LISTS:
         if key == "layer_types" and _layer_types_derived(config):
             continue
@@ -2284,7 +2366,13 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                             "n_heads": "num_attention_heads"},
                     "gptj": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                              "n_head": "num_attention_heads",
-                             "n_positions": "max_position_embeddings"}}
+                             "n_positions": "max_position_embeddings"},
+                    # Lfm2Config's __post_init__ takes block_ff_dim (LFM2's published key) as
+                    # intermediate_size and tie_embedding as tie_word_embeddings, over them;
+                    # Lfm2MoeConfig's tie_embedding alike.
+                    "lfm2": {"block_ff_dim": "intermediate_size",
+                             "tie_embedding": "tie_word_embeddings"},
+                    "lfm2_moe": {"tie_embedding": "tie_word_embeddings"}}
 
 
 def context_length(config) -> int | None:
@@ -2790,6 +2878,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "bamba" and (problem := _bamba_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
+    if model_type in ("lfm2", "lfm2_moe") and (problem := _lfm2_unbuilt(raw)):
+        raise PrunebenchError(f"{path / 'config.json'} {problem}")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
     blocks = raw.get("num_hidden_layers")
@@ -2940,6 +3030,38 @@ def _bamba_unbuilt(raw: dict[str, Any]) -> str | None:
     return None
 
 
+def _lfm2_unbuilt(raw: dict[str, Any]) -> str | None:
+    """What of an LFM2 or LFM2-MoE config.json transformers does not build or run, said with
+    what to do; None when nothing: an LFM2-MoE one without layer_types (Lfm2MoeConfig derives
+    none: its blocks index a None), a block kind other than "conv" or "full_attention" (the
+    decoder layer builds attention for it, but Lfm2Model has masks for those two kinds only:
+    a KeyError on the first forward), or no attention block (transformers sizes the masks by
+    an attention block's cache, 5.17 and 5.25: neither generate nor any cached forward
+    runs)."""
+    redo = ("re-download or rebuild the model; a config.json edited by hand no longer "
+            "describes its blocks")
+    kinds = raw.get("layer_types")
+    if kinds is None and raw.get("model_type") == "lfm2_moe":
+        return ("gives no layer_types: Lfm2MoeConfig derives none (where LFM2's Lfm2Config "
+                "takes them from full_attn_idxs), so transformers cannot build its blocks: "
+                f"{redo}")
+    blocks = raw.get("num_hidden_layers")
+    if kinds is None and isinstance(raw.get("full_attn_idxs"), list) and isinstance(blocks, int):
+        kinds = ["full_attention" if i in raw["full_attn_idxs"] else "conv"
+                 for i in range(blocks)]  # (as Lfm2Config derives them)
+    if not isinstance(kinds, list):
+        return None  # (LFM2 without either: every block attention, as Lfm2Config makes it)
+    if other := sorted({str(kind) for kind in kinds} - {"conv", "full_attention"}):
+        return (f"gives layer_types {other}, which LFM2's blocks are not (\"conv\" or "
+                f"\"full_attention\"): transformers would build them as attention blocks "
+                f"without a mask of their kind: {redo}")
+    if "full_attention" not in kinds:
+        return ("gives no attention block (every layer_types entry \"conv\"): transformers "
+                "sizes an LFM2 model's masks by an attention block's cache, so neither "
+                f"generate nor any cached forward runs without one: {redo}")
+    return None
+
+
 def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
     """What of a Qwen3-Next or Qwen3.5 config.json transformers does not build or run as its
     weights are, said with what to do; None when nothing. Qwen3NextDecoderLayer (and Qwen3.5's)
@@ -3058,6 +3180,22 @@ def dense_width(config) -> int | None:
     width = getattr(config, key, None) if key else None
     if width is None and layout.mlp_width_default is not None:
         return layout.mlp_width_default * config.hidden_size
+    if layout.auto_adjust_ff_dim and width is not None:
+        return lfm2_mlp_width(config, width)
+    return width
+
+
+def lfm2_mlp_width(config, width: int) -> int:
+    """The width Lfm2MLP builds from intermediate_size (`width`): as it is, or, where
+    block_auto_adjust_ff_dim is set, int(2 x width / 3), then, where block_ffn_dim_multiplier
+    is not None, int(multiplier x that) rounded up to a multiple of block_multiple_of
+    (transformers 5.17 and 5.25 alike; LFM2-1.2B: 12288 -> 8192)."""
+    if not config.block_auto_adjust_ff_dim:
+        return width
+    width = int(2 * width / 3)
+    multiplier, multiple = config.block_ffn_dim_multiplier, config.block_multiple_of
+    if multiplier is not None:
+        width = multiple * ((int(multiplier * width) + multiple - 1) // multiple)
     return width
 
 

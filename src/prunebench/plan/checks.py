@@ -712,7 +712,13 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
         except PrunebenchError:  # a family prunebench lacks: source_problems says so
             continue
         if not moe:
-            if "compiled" in backends and known is not None and any(state_blocks(known)):
+            if "compiled" in backends and known is not None and family(known).short_conv:
+                problems.append(
+                    f"models.{model} ({known.model_type}) is an LFM2 model, whose blocks hold "
+                    "gated short convolutions or attention under its own module names, which "
+                    "the compiled backend does not run (its fused blocks read LLaMA's): take "
+                    "'compiled' out of benchmark.backends (hf and hf_static run it)")
+            elif "compiled" in backends and known is not None and any(state_blocks(known)):
                 mixer = ("Mamba-2" if family(known).mamba_mixer
                          or family(known).mamba_beside_attention else "Gated DeltaNet")
                 problems.append(
