@@ -67,6 +67,7 @@ from transformers import MiniMaxM2Config
 from transformers import HunYuanMoEV1Config
 from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
+from transformers import Lfm2Config, Lfm2MoeConfig
 from transformers import Qwen3NextConfig
 from transformers import Mistral4Config
 from transformers import PhiConfig, Starcoder2Config
@@ -585,6 +586,19 @@ FAMILIES = {
         attention_in_multiplier=1.3, attention_out_multiplier=0.8,
         ssm_multipliers=[0.6, 1.4, 0.7, 1.2, 0.9], ssm_in_multiplier=1.1,
         ssm_out_multiplier=0.6, mlp_multipliers=[0.8, 1.2], initializer_range=0.1),
+    # LFM2: short convolutions (3 taps) 1:1 with attention blocks (q/k norms), the MLP's width
+    # derived from intermediate_size (128 -> 85 -> x 1.2 -> 102 -> 112, a multiple of 16);
+    # the convolutions' biases on (off as published), untied (tied as published), std 0.1.
+    "lfm2": lambda: Lfm2Config(
+        **SMALL, layer_types=["conv", "full_attention"] * 2, conv_bias=True,
+        block_ffn_dim_multiplier=1.2, block_multiple_of=16, tie_word_embeddings=False,
+        initializer_range=0.1),
+    # LFM2-MoE: LFM2's blocks, a dense MLP of intermediate_size first (num_dense_layers 1),
+    # then a sigmoid router over 4 experts of 32 (2 a token); biases and tying as LFM2's.
+    "lfm2_moe": lambda: Lfm2MoeConfig(
+        **SMALL, layer_types=["conv", "full_attention"] * 2, conv_bias=True,
+        num_dense_layers=1, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2,
+        tie_word_embeddings=False, initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
@@ -596,7 +610,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "mistral4",
        "qwen3_5_moe_text",
        "granitemoeshared",
-       "dots1", "flex_olmo"}
+       "dots1", "flex_olmo",
+       "lfm2_moe"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
@@ -606,7 +621,8 @@ ALIBI = {"bloom", "mpt"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
-HYBRID = {"bamba", "falcon_h1"}
+HYBRID = {"bamba", "falcon_h1",
+          "lfm2"}  # (LFM2's short convolutions and attention, a kind in each block)
 DEPTH_ONLY = MOE | ONE_MIXER | ALIBI | HYBRID
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
@@ -658,7 +674,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "helium": "HeliumForCausalLM", "vaultgemma": "VaultGemmaForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
-           "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM"}
+           "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
+           "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1988,7 +2005,8 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              "gemma-4-26b-a4b": 25_233_141_760,
 
              # Helium-1 Preview, counted from its config.json (the card: 2B)
-             "helium-1-preview-2b": 2_172_643_840}
+             "helium-1-preview-2b": 2_172_643_840,
+             "lfm2-1.2b": 1_170_340_608}  # (the card's table; tests/test_lfm2.py by hand)
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

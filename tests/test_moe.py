@@ -73,7 +73,9 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # (Qwen2-MoE's; its multi-token-prediction layer `mtp.*`:
              # tests/test_qwen3_next.py)
              "qwen3_next": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
-                            "down_proj")}
+                            "down_proj"),
+             # (Mixtral's names under its blocks' feed_forward, its expert_bias beside them)
+             "lfm2_moe": ("feed_forward.gate.weight", "feed_forward.experts", "w1", "w3", "w2")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
@@ -84,7 +86,8 @@ def per_expert_state(model, name: str) -> dict[str, torch.Tensor]:
     router, experts, gate, up, down = HUB_NAMES[name]
     state = {}
     for key, tensor in model.state_dict().items():
-        block, _, rest = key.partition(".mlp.")
+        # (LFM2-MoE's experts are its blocks' feed_forward's)
+        block, _, rest = key.partition(".feed_forward." if ".feed_forward." in key else ".mlp.")
         if rest in ("gate.weight", "router.weight"):
             state[f"{block}.{router}"] = tensor
         elif rest == "experts.gate_up_proj":
@@ -515,10 +518,11 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
     chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
     # every block's attention (Qwen3-Next's full-attention blocks: its Gated DeltaNet blocks
-    # hold no q_proj or o_proj; Granite 4.0's Mamba-2 blocks hold self_attn None)
+    # hold no q_proj or o_proj; Granite 4.0's Mamba-2 blocks hold self_attn None; LFM2-MoE's
+    # short-convolution blocks no self_attn)
     attention = sum(getattr(layer, "self_attn", None) is not None for layer in model.model.layers)
     assert attention == (2 if name in ("qwen3_next", "granitemoehybrid",
-                                       "qwen3_5_moe_text") else 4)
+                                       "qwen3_5_moe_text", "lfm2_moe") else 4)
     assert len(chosen) == 2 * attention and all(".self_attn." in n for n in chosen)
 
 

@@ -91,6 +91,11 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
             # cannot build (a config.json without them is refused when read)
             values = {"n_routed_experts": 8, "n_shared_experts": 2, "num_experts_per_tok": 2,
                       **values}
+        if model_type == "lfm2_moe":  # Lfm2MoeConfig derives no layer_types, which
+            # transformers cannot build (a config.json without them is refused when read)
+            blocks = values.get("num_hidden_layers", 32)
+            values = {"layer_types": ["conv", "full_attention"] * (blocks // 2)
+                      + ["conv"] * (blocks % 2), **values}
         ours = config_from_dict({"model_type": model_type, **values})
         theirs = config_class(model_type)(**values)
         assert counted(ours) == counted(theirs), values
