@@ -31,7 +31,7 @@ from prunebench.benchmark.floors import kv_cache_bytes
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_config,
-                                               config_from_dict, count_params,
+                                               config_from_dict, count_params, family,
                                                sparse_mlp_blocks, state_blocks)
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
@@ -291,7 +291,8 @@ def test_the_cache_a_step_reads_is_what_transformers_cache_holds(dtype):
 def check_cache_bytes(model, dtype) -> None:
     """`model` (in `dtype`) and a copy without its block 1: after a prefill, transformers'
     cache holds kv_cache_bytes, each linear-attention block's (each Falcon-H1 block's) conv
-    state in `dtype` and its recurrent state in float32."""
+    state in `dtype` and its recurrent state in float32 (an LFM2 short convolution keeps
+    none: its state is its conv inputs alone)."""
     for drop in ([], [1]):
         remove_blocks(model, drop)
         for batch, length in ((1, 5), (2, 9)):
@@ -301,7 +302,9 @@ def check_cache_bytes(model, dtype) -> None:
             assert cache_bytes(cache) == kv_cache_bytes(model.config, batch, length, dtype)
             linear = next(layer for layer, is_linear in
                           zip(cache.layers, state_blocks(model.config)) if is_linear)
-            assert linear.recurrent_states[0].dtype == torch.float32
+            recurrent = linear.recurrent_states[0]
+            assert (recurrent is None if family(model.config).short_conv
+                    else recurrent.dtype == torch.float32)
             assert linear.conv_states[0].dtype == dtype
 
 
