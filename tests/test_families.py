@@ -83,6 +83,7 @@ from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
 from transformers import GPTJConfig
 from transformers import BambaConfig, FalconH1Config
+from transformers import DbrxConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -446,6 +447,19 @@ FAMILIES = {
     # std 0.2 (with 0.02 or 0.1 this random model repeats one or three tokens greedily).
     "flex_olmo": lambda: FlexOlmoConfig(**SMALL, attention_bias=True, num_experts=4,
                                         num_experts_per_tok=2, initializer_range=0.2),
+    # DBRX: Wqkv packed as [all q; all k; all v] with q, k and v clamped to +-clip_qkv (0.5
+    # here, which the random projections cross, as DBRX's 8 bounds its activations), 2 KV
+    # heads, LayerNorms without biases, a softmax router choosing 2 of 4 experts (w1 / v1 / w2
+    # fused over the experts), renormalised (moe_normalize_expert_weights 1), untied; its
+    # nested keys (attn_config, ffn_config) and its own (d_model, n_layers, n_heads,
+    # max_seq_len). Weights of std 0.2, as FlexOlmo's.
+    "dbrx": lambda: DbrxConfig(vocab_size=VOCAB, d_model=64, n_layers=4, n_heads=4,
+                               max_seq_len=256, initializer_range=0.2,
+                               attn_config={"kv_n_heads": 2, "clip_qkv": 0.5,
+                                            "rope_theta": 10000.0},
+                               ffn_config={"ffn_hidden_size": 32, "moe_num_experts": 4,
+                                           "moe_top_k": 2},
+                               bos_token_id=1, eos_token_id=2, pad_token_id=0),
     # OLMo (the first): LLaMA's block with LayerNorms without parameters and q, k and v clamped
     # to +-clip_qkv (0.1 here, which the small random projections cross, as OLMo-7B-0424's 8
     # bounds its activations).
@@ -611,7 +625,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "qwen3_5_moe_text",
        "granitemoeshared",
        "dots1", "flex_olmo",
-       "lfm2_moe"}
+       "lfm2_moe", "dbrx"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
@@ -674,6 +688,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "helium": "HeliumForCausalLM", "vaultgemma": "VaultGemmaForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
+           "dbrx": "DbrxForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded

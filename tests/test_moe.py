@@ -514,6 +514,15 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
         assert len(chosen) == 2 * 4 and all(".self_attn." in n for n in chosen)
         return
+    if name == "dbrx":
+        # q, k and v packed in one Wqkv (named all or none, as Phi-3's qkv_proj), out_proj
+        # as o_proj, under each block's norm_attn_norm
+        with pytest.raises(PrunebenchError, match=r"\['gate_proj'\].*DbrxForCausalLM.*fused 3D"):
+            lora.lora_target_names(model, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj"])
+        chosen, _ = lora.lora_target_names(model, ["q_proj", "k_proj", "v_proj", "o_proj"])
+        assert chosen == [f"transformer.blocks.{b}.norm_attn_norm.attn.{name}"
+                          for b in range(4) for name in ("Wqkv", "out_proj")]
+        return
     with pytest.raises(PrunebenchError, match=r"gate_proj.*fused 3D.*\['q_proj', 'o_proj'\]"):
         lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
     chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])

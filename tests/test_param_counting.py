@@ -96,6 +96,8 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
             blocks = values.get("num_hidden_layers", 32)
             values = {"layer_types": ["conv", "full_attention"] * (blocks // 2)
                       + ["conv"] * (blocks % 2), **values}
+        if model_type == "dbrx":  # DbrxConfig refuses a tied LM head (so is config.json)
+            values = {k: v for k, v in values.items() if k != "tie_word_embeddings"}
         ours = config_from_dict({"model_type": model_type, **values})
         theirs = config_class(model_type)(**values)
         assert counted(ours) == counted(theirs), values

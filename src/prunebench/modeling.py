@@ -45,11 +45,11 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     linear_attention_blocks,
                                     layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, opt_unsupported, qkv_bias,
-                                    alibi_unbuilt,
+                                    alibi_unbuilt, dbrx_unbuilt,
                                     falcon_unsupported,
                                     sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
-                                    without_null_shapes)
+                                    with_read_ffn_keys, without_null_shapes)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
                                     embedding_name, get_part, mlp_gated, mlp_inputs,
                                     module_name, o_proj, set_attention, set_block_heads,
@@ -158,7 +158,11 @@ DROPOUT_RATES = ("attention_dropout", "residual_dropout", "embedding_dropout",
                  # `hidden_dropout`; Falcon's: FalconDecoderLayer reads hidden_dropout and
                  # attention_dropout from the model's config, not from a module
                  # (base_dropout_off reads it too)
-                 "hidden_dropout", "attn_dropout_p")
+                 "hidden_dropout", "attn_dropout_p",
+                 # DBRX's: DbrxNormAttentionNorm's and DbrxBlock's `resid_pdrop` on the
+                 # sublayers' outputs, DbrxRouter's `moe_jitter_eps` (its router's input
+                 # scaled by uniform noise of that spread)
+                 "resid_pdrop", "moe_jitter_eps")
 
 
 @contextlib.contextmanager
@@ -505,7 +509,7 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     values = ({"model_type": config.model_type, **config.to_dict()}
               if hasattr(config, "to_dict") else vars(config))
     if problem := (opt_unsupported(values) or alibi_unbuilt(values)
-                   or falcon_unsupported(values)):
+                   or falcon_unsupported(values) or dbrx_unbuilt(values)):
         raise FamilyUnsupported(f"this config {problem}")
     shapes = getattr(config, "layer_shapes", None)
     if attention_sinks(config):
@@ -643,10 +647,11 @@ def load_config(path: str | Path) -> LlamaConfig:
     # from_pretrained's two steps, with a null head_dim or num_key_value_heads read as left out
     # (`without_null_shapes`): the counts read the file the same way. MiniMax-M2's rotary_dim
     # is given as the partial_rotary_factor every transformers version reads, Llama-4-Scout's
-    # attn_temperature_tuning 4 as the true it means.
+    # attn_temperature_tuning 4 as the true it means; DBRX's ffn_config with the keys its class
+    # reads alone (5.17 refuses the others, 5.25 ignores them).
     values, kwargs = cls.get_config_dict(path)
-    return cls.from_dict(with_boolean_flags(with_partial_rotary(without_null_shapes(values))),
-                         **kwargs)
+    values = with_boolean_flags(with_partial_rotary(without_null_shapes(values)))
+    return cls.from_dict(with_read_ffn_keys(values), **kwargs)
 
 
 def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
@@ -1252,6 +1257,12 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 mixer.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
+        # (DbrxBlock's attention, whose index is its cache entry's, lies in its
+        # norm_attn_norm, which holds the index too)
+        holder = getattr(layer, "norm_attn_norm", None)
+        for module in (holder, getattr(holder, "attn", None)):
+            if module is not None:
+                module.layer_idx = new_idx
     config = model.config
     if drop:
         # Written into config.json as `layer_shapes` is by width pruning: a depth-pruned copy

@@ -97,7 +97,13 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                              "self_attn": "self_attention"},
                   # GPTJForCausalLM's `transformer`, GPTJModel's blocks `h` (replaced
                   # through `set_layers`) and GPTJBlock's `attn`
-                  "gptj": {"model": "transformer", "layers": "h", "self_attn": "attn"}}
+                  "gptj": {"model": "transformer", "layers": "h", "self_attn": "attn"},
+                  # DbrxForCausalLM's `transformer`, DbrxModel's blocks `blocks` (replaced
+                  # through `set_layers`); a DbrxBlock's attention and norms lie in its
+                  # norm_attn_norm, its experts in its `ffn` (depth only, no width surgery
+                  # reads them; LoRA finds its attention's Wqkv and out_proj by MPT's names
+                  # in OWN_NAMES)
+                  "dbrx": {"model": "transformer", "layers": "blocks"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}

@@ -10,7 +10,8 @@ Glm4MoeConfig, Ernie4_5_MoeConfig, CohereConfig, Cohere2Config, HunYuanDenseV1Co
 StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig,
 Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
 Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
-VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig) or
+VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig,
+DbrxConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -918,6 +919,15 @@ FAMILIES: dict[str, Family] = {
     "flex_olmo": Family("FlexOlmoForCausalLM", "FlexOlmoConfig", None, None, None, False,
                         post_norms=True, qk_norm_whole=True, norm_weight_float32=True,
                         moe_intermediate_key="intermediate_size"),
+    # DbrxAttention (under each DbrxBlock's norm_attn_norm, between its LayerNorms norm_1 and
+    # norm_2, which have no bias): one Wqkv Linear, rows [all q; all k; all v] (Phi-3's), and
+    # out_proj, no biases, its q/k/v clamped to +-clip_qkv; DbrxFFN (`ffn`) in every block: a
+    # router (`router.layer`, experts x hidden) over moe_num_experts experts whose w1 / v1 / w2
+    # (gate, up, down) are each one [experts x ffn_hidden_size, hidden] parameter (w2 applied
+    # transposed), no biases, no shared expert; the LM head untied. Its shape keys live in
+    # config.json's attn_config and ffn_config (CONFIG_KEY_NAMES' dotted names).
+    "dbrx": Family("DbrxForCausalLM", "DbrxConfig", False, False, None, False,
+                   packed=("qkv_proj",), moe_intermediate_key="moe_intermediate_size"),
     # Ernie4_5_MoeAttention: the dense ERNIE 4.5's (every projection biased by use_bias, whole
     # heads rotating in adjacent pairs in float32); Ernie4_5_MoeDecoderLayer: a dense
     # Ernie4_5_MoeMLP of intermediate_size (biased by use_bias) outside the range of
@@ -1164,7 +1174,7 @@ def num_experts(config) -> int:
     """Experts per sparse block: `num_local_experts` (Mixtral, gpt-oss; Qwen3-MoE's and OLMoE's
     classes too, which map it onto the `num_experts` of their published config.json files), or
     `num_experts` (Qwen2MoeConfig, which has no other name for it)."""
-    value = getattr(config, "num_local_experts", None)
+    value = config_value(config, "num_local_experts")  # (DBRX's ffn_config.moe_num_experts)
     return getattr(config, "num_experts", None) if value is None else value
 
 
@@ -1592,7 +1602,7 @@ def active_experts(config) -> list[int]:
     """Experts a token is routed to in each block's sparse MLP (the router's top k), block by
     block: Hunyuan's moe_topk may be a list of one per block (HunYuanMoEV1Gate reads its
     block's entry)."""
-    k = getattr(config, "num_experts_per_tok", None)
+    k = config_value(config, "num_experts_per_tok")  # (DBRX's ffn_config.moe_top_k)
     if k is None:  # Gemma4TextConfig's name for it (no attribute_map maps it)
         k = config.top_k_experts
     return [int(v) for v in k] if isinstance(k, (list, tuple)) else (
@@ -1628,7 +1638,8 @@ def expert_param_count(config) -> int:
     """Parameters of one expert of a sparse block: its gate, up and down projections (3 x
     hidden x width) and, in gpt-oss, their biases (2 x width for gate and up, hidden for
     down)."""
-    d, width = config.hidden_size, getattr(config, family(config).moe_intermediate_key)
+    # (DBRX's width: its ffn_config's ffn_hidden_size)
+    d, width = config.hidden_size, config_value(config, family(config).moe_intermediate_key)
     return 3 * d * width + ((2 * width + d) if family(config).moe_biases else 0)
 
 
@@ -1669,8 +1680,10 @@ def attention_sinks(config) -> bool:
 
 
 # The experts' fused weights (transformers 5 names them without `weight`), under the block's
-# `mlp` in most families and its `block_sparse_moe` in GraniteMoE.
-EXPERT_WEIGHTS = ("experts.gate_up_proj", "experts.down_proj")
+# `mlp` in most families and its `block_sparse_moe` in GraniteMoE; DBRX's w1 / v1 / w2 (gate,
+# up, down) under its `ffn.experts.mlp`.
+EXPERT_WEIGHTS = ("experts.gate_up_proj", "experts.down_proj", "experts.mlp.w1",
+                  "experts.mlp.v1", "experts.mlp.w2")
 
 
 def is_scored_weight(name: str) -> bool:
@@ -2026,6 +2039,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # experts, 5 per token; num_experts in config.json too.
     "flex_olmo": {**_LLAMA_DEFAULTS, "vocab_size": 100352, "max_position_embeddings": 4096,
                   "num_local_experts": 7, "num_experts_per_tok": 5},
+    # DbrxConfig's (d_model / n_heads / n_layers / max_seq_len read as LLaMA's keys) and its
+    # sub-configs' (DbrxAttentionConfig's kv_n_heads, DbrxFFNConfig's ffn_hidden_size,
+    # moe_num_experts and moe_top_k, read through CONFIG_KEY_NAMES' dotted names): no head_dim
+    # of its own (d_model / n_heads), no dense MLP, untied.
+    "dbrx": {**_LLAMA_DEFAULTS, "vocab_size": 32000, "hidden_size": 2048,
+             "intermediate_size": None, "num_hidden_layers": 24, "num_attention_heads": 16,
+             "num_key_value_heads": 1, "max_position_embeddings": 2048,
+             "moe_intermediate_size": 3584, "num_local_experts": 4, "num_experts_per_tok": 1},
     # Ernie4_5_MoeConfig's (ERNIE-4.5-21B-A3B's shape): moe_num_experts and moe_k in its class
     # and config.json (held as num_local_experts and num_experts_per_tok here, as its
     # attribute_map does); no head_dim of its own (hidden_size / heads: 128), biases by
@@ -2372,7 +2393,16 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     # Lfm2MoeConfig's tie_embedding alike.
                     "lfm2": {"block_ff_dim": "intermediate_size",
                              "tie_embedding": "tie_word_embeddings"},
-                    "lfm2_moe": {"tie_embedding": "tie_word_embeddings"}}
+                    "lfm2_moe": {"tie_embedding": "tie_word_embeddings"},
+                    # DbrxConfig's attribute_map, and the keys of its sub-configs (a dotted
+                    # name: the sub-config's key, `nested_value`) that DBRX's modules read
+                    "dbrx": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
+                             "n_heads": "num_attention_heads",
+                             "max_seq_len": "max_position_embeddings",
+                             "attn_config.kv_n_heads": "num_key_value_heads",
+                             "ffn_config.ffn_hidden_size": "moe_intermediate_size",
+                             "ffn_config.moe_num_experts": "num_local_experts",
+                             "ffn_config.moe_top_k": "num_experts_per_tok"}}
 
 
 def context_length(config) -> int | None:
@@ -2389,11 +2419,44 @@ def context_key(config) -> str:
             else "max_seq_len")
 
 
+def nested_value(values: Any, name: str) -> Any:
+    """The value of a config key named as in `CONFIG_KEY_NAMES`: `values`' own key, or, for
+    a dotted name (DBRX's `ffn_config.moe_num_experts`), that key of the sub-config, held as a
+    dict (config.json's) or as an object (DbrxConfig's DbrxFFNConfig); None where not given."""
+    for key in name.split("."):
+        values = values.get(key) if isinstance(values, dict) else getattr(values, key, None)
+    return values
+
+
 def with_llama_keys(values: dict[str, Any]) -> dict[str, Any]:
     """Config values with the family's own keys given under LLaMA's names too
-    (`CONFIG_KEY_NAMES`), the own key's value where both are given, as the class reads them."""
-    names = CONFIG_KEY_NAMES.get(values.get("model_type"), {})
-    return {**values, **{llama: values[own] for own, llama in names.items() if own in values}}
+    (`CONFIG_KEY_NAMES`), the own key's value where both are given, as the class reads them.
+    A sub-config's key left out takes its class's default (`CONFIG_DEFAULTS`), whatever a
+    top-level key of LLaMA's name says: DbrxConfig sets num_key_value_heads from attn_config."""
+    model_type = values.get("model_type")
+    lifted = {}
+    for own, llama in CONFIG_KEY_NAMES.get(model_type, {}).items():
+        if "." not in own:
+            if own in values:
+                lifted[llama] = values[own]
+        elif (value := nested_value(values, own)) is not None:
+            lifted[llama] = value
+        else:
+            lifted[llama] = CONFIG_DEFAULTS[model_type][llama]
+    return {**values, **lifted}
+
+
+def config_value(config, key: str) -> Any:
+    """A config object's value of LLaMA's `key`: where its family's class reads the key from
+    a sub-config (DbrxConfig's attn_config and ffn_config: `CONFIG_KEY_NAMES`' dotted names),
+    the sub-config's value, whatever a top-level attribute of that name says (DbrxConfig
+    keeps a num_key_value_heads given to it, which DbrxAttention does not read); else its
+    attribute (`config_from_dict`'s, which `with_llama_keys` gave the sub-config's value or
+    default); None where it has none."""
+    for own, llama in CONFIG_KEY_NAMES.get(getattr(config, "model_type", None), {}).items():
+        if llama == key and "." in own and (value := nested_value(config, own)) is not None:
+            return value
+    return getattr(config, key, None)
 
 
 # MptAttentionConfig's values transformers' MptAttention and MptModel build whatever
@@ -2876,6 +2939,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "dots1" and (problem := _dots1_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
+    if problem := dbrx_unbuilt(raw):
+        raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "bamba" and (problem := _bamba_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type in ("lfm2", "lfm2_moe") and (problem := _lfm2_unbuilt(raw)):
@@ -2964,6 +3029,85 @@ def _dots1_unbuilt(raw: dict[str, Any]) -> str | None:
             "None, and transformers cannot build or run its experts, shared experts and router "
             "without them: re-download or rebuild the model, or give the values its weights "
             "have")
+
+
+# The keys of a DBRX config.json's sub-configs that describe its weights' shapes, its rotation
+# and its clamp (DbrxAttention reads attn_config's rope_theta with no fallback, and clamps
+# q/k/v by clip_qkv, which torch refuses to do with no bound: null leaves it unrunnable);
+# DbrxConfig gives the others defaults of no published DBRX (1 KV head, 4 experts of 3584,
+# top 1).
+DBRX_SHAPE_KEYS = {"attn_config": ("kv_n_heads", "rope_theta", "clip_qkv"),
+                   "ffn_config": ("ffn_hidden_size", "moe_num_experts", "moe_top_k")}
+# The rotary base transformers 5 rotates by where a config gives none (rope_parameters').
+DEFAULT_ROPE_THETA = 10000.0
+
+
+# The ffn_config keys DbrxFFNConfig reads (5.17 and 5.25 alike). transformers 5.17 refuses any
+# other key there ("Found unknown kwargs": the published uniform_expert_assignment, which it
+# never reads, PreTrainedConfig's leftovers such as temperature, and what to_dict writes of its
+# own, _name_or_path), which 5.25 ignores.
+DBRX_FFN_KEYS = ("hidden_size", "ffn_act_fn", "ffn_hidden_size", "moe_num_experts", "moe_top_k",
+                 "moe_jitter_eps", "moe_loss_weight", "moe_normalize_expert_weights")
+
+
+def with_read_ffn_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """A DBRX config's values with its ffn_config's keys that DbrxFFNConfig does not read left
+    out (`DBRX_FFN_KEYS`), so that transformers 5.17 reads it as 5.25 does; any other config's
+    as they are."""
+    ffn = values.get("ffn_config")
+    if values.get("model_type") != "dbrx" or not isinstance(ffn, dict):
+        return values
+    return {**values, "ffn_config": {k: v for k, v in ffn.items() if k in DBRX_FFN_KEYS}}
+
+
+def dbrx_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a DBRX config (its config.json's values, or a config object's dict)
+    transformers does not build as the checkpoint needs, said with what to do; None for
+    another model type or where it builds it: a sub-config (attn_config, ffn_config) that is
+    no object of settings or leaves out (or nulls) a key of `DBRX_SHAPE_KEYS`; attn_config's rope_theta
+    other than the base transformers' DbrxRotaryEmbedding rotates by (rope_parameters', or a
+    top-level rope_theta, 10000 without either: transformers 5 stores attn_config's and never
+    reads it, so the published config.json, which gives 500000 there alone, would run with
+    base 10000); a whole-number moe_normalize_expert_weights (the published `1`, which
+    DbrxFFNConfig's strict check refuses in 5.17 and 5.25); tie_word_embeddings true, which
+    DbrxConfig refuses."""
+    if values.get("model_type") != "dbrx":
+        return None
+    for name, keys in DBRX_SHAPE_KEYS.items():
+        sub = values.get(name)
+        if not isinstance(sub, dict):
+            return (f"gives {name}={sub!r}, not an object of settings: a DBRX config.json holds "
+                    f"its {' / '.join(keys)} there, which DbrxConfig would otherwise take from "
+                    "its defaults (a model of other shapes than this checkpoint's weights): "
+                    "re-download the model, or give the values its weights have")
+        if missing := [key for key in keys if sub.get(key) is None]:
+            return (f"gives no {' / '.join(missing)} in its {name}: DbrxConfig would take "
+                    "its defaults for the shape keys (1 KV head, 4 experts of 3584, top 1), "
+                    "which describe no published DBRX model, DbrxAttention cannot be built "
+                    "without rope_theta nor run without clip_qkv (its q/k/v clamp, 8 in the "
+                    "published models): re-download the model, or give the values its "
+                    "weights have")
+    rope = values.get("rope_parameters")
+    theta = ((rope.get("rope_theta") if isinstance(rope, dict) else None)
+             or values.get("rope_theta") or DEFAULT_ROPE_THETA)
+    wanted = values["attn_config"]["rope_theta"]
+    if float(theta) != float(wanted):
+        return (f"gives attn_config.rope_theta={wanted} but transformers' DbrxRotaryEmbedding "
+                f"rotates by rope_parameters' base, {theta} here (transformers 5 keeps "
+                "attn_config's rope_theta and never reads it): every query and key would "
+                "rotate at another rate than the model was trained with. Add "
+                f'"rope_theta": {wanted} at the top level of config.json (transformers 5.17 '
+                "and 5.25 read it into rope_parameters)")
+    normalize = values["ffn_config"].get("moe_normalize_expert_weights")
+    if isinstance(normalize, int) and not isinstance(normalize, bool):
+        return (f"gives ffn_config.moe_normalize_expert_weights={normalize}, a whole number "
+                "(as the published config.json writes it), which DbrxFFNConfig's strict check "
+                f"refuses (a float or null): write {float(normalize)} in config.json (the "
+                "same p-norm of the router's top-k weights)")
+    if values.get("tie_word_embeddings"):
+        return ("gives tie_word_embeddings true, which DbrxConfig refuses (DBRX's LM head is "
+                "its own): re-download the model, or give false")
+    return None
 
 
 def _granite_hybrid_unbuilt(raw: dict[str, Any]) -> str | None:
@@ -3165,7 +3309,8 @@ def kv_heads(config) -> int:
         return config.num_attention_heads
     if getattr(config, "model_type", None) == "falcon":  # (5.17's FalconConfig has no key)
         return falcon_kv_heads(config)
-    return getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    # (DBRX's attn_config.kv_n_heads)
+    return config_value(config, "num_key_value_heads") or config.num_attention_heads
 
 
 def dense_width(config) -> int | None:
