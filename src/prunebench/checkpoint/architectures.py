@@ -959,6 +959,25 @@ ARCHITECTURES["dots.llm1.inst"] = dict(
     max_position_embeddings=32768, rms_norm_eps=1e-5, attention_bias=False,
     tie_word_embeddings=False, rope_parameters={"rope_type": "default", "rope_theta": 10000000.0},
     eos_token_id=151649)
+# databricks/dbrx-instruct (dbrx, DbrxForCausalLM): its config.json as a public loader's test
+# quotes it whole from mlx-community's dbrx-instruct-4bit (a quantization of the same weights,
+# its shapes the model's; the hub could not be read here), and a public write-up quotes the
+# same shape keys from the official one: d_model 6144, 40 blocks of 48 heads of 128 and 8 KV
+# heads (attn_config's kv_n_heads) with q, k and v clamped to +-8, 16 experts of 10752 (w1 /
+# v1 / w2), 4 a token (ffn_config's), a 32768-token context at rotary base 500000, vocab
+# 100352, untied. Written as transformers 5 reads it (`param_count.dbrx_unbuilt`): the rotary
+# base at the top level too (attn_config's alone is never read) and
+# moe_normalize_expert_weights as the float 1.0 (the published `1` is refused by its strict
+# check). 131,596,523,520 parameters (the card's 132B), 35,853,146,112 read by a batch-1 step (4
+# of 16 experts, attention, routers, the LM head: the card's 36B active). (dbrx-base has no
+# shape here: no source of its config.json was found, though its card gives the same size.)
+ARCHITECTURES["dbrx-instruct"] = dict(
+    model_type="dbrx", vocab_size=100352, d_model=6144, n_layers=40, n_heads=48,
+    max_seq_len=32768, tie_word_embeddings=False, rope_theta=500000.0,
+    attn_config={"attn_pdrop": 0.0, "clip_qkv": 8.0, "kv_n_heads": 8, "rope_theta": 500000.0},
+    ffn_config={"ffn_act_fn": {"name": "silu"}, "ffn_hidden_size": 10752, "moe_num_experts": 16,
+                "moe_top_k": 4, "moe_jitter_eps": 0.0, "moe_loss_weight": 0.05,
+                "moe_normalize_expert_weights": 1.0})
 # baidu/ERNIE-4.5-21B-A3B-PT and -300B-A47B-PT (ernie4_5_moe, Ernie4_5_MoeForCausalLM), as
 # public code quotes their config.json files (the hub could not be read here): an audit of
 # transformers' ernie4_5_moe that tabulates the official configs (-PT, -Base-PT, and the 21B's
