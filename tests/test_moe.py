@@ -658,7 +658,7 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "hunyuan_v1_moe": "tencent/Hunyuan-A13B-Instruct",
            "llama4_text": "meta-llama/Llama-4-Scout-17B-16E-Instruct",
            "qwen3_next": "Qwen/Qwen3-Next-80B-A3B-Instruct",
-           "dots1": "rednote-hilab/dots.llm1.inst"}
+           "dots1": "rednote-hilab/dots.llm1.inst", "dbrx": "databricks/dbrx-instruct"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE & HUB_IDS.keys()))
