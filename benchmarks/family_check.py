@@ -30,7 +30,9 @@ MLP and parallel block of two LayerNorms, OPT's learned positions and its block'
 fc2, Falcon twice (Falcon-7B's multi-query attention and parallel block of one norm,
 Falcon-40B's q/k/v rows by KV group and parallel block of two norms, biased), GPT-J-6B's
 parallel block of one LayerNorm, a quarter of each head rotating in adjacent pairs by its
-sin / cos table, ungated gelu_new MLP and biased LM head; sliding windows of 8 tokens, as Mistral-7B-v0.1,
+sin / cos table, ungated gelu_new MLP and biased LM head, GPT-2's learned positions, packed
+c_attn and ungated gelu_new MLP of Conv1D projections, biases everywhere; sliding windows of 8
+tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
@@ -95,7 +97,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "apertus": None, "ministral": None,
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
                  "gpt_neox": "pythia-6.9b", "opt": None,
-                 "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b"}
+                 "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -133,7 +135,10 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # parallel block of one norm) and Falcon-40B's (the new decoder architecture's q/k/v rows by KV
 # group, 2 KV heads, the parallel block of two norms, ln_attn / ln_mlp), biased (false as
 # published, so sliced here), untied (a random tied model repeats its tokens), the MLP's width
-# under its own key (ffn_hidden_size).
+# under its own key (ffn_hidden_size). GPT-2 (its known shapes tie the LM head, and a random
+# tied model repeats its tokens here: a small untied one, as OPT's) with its Conv1D projections
+# held as nn.Linear, c_attn's rows [all q; all k; all v], learned positions without an offset,
+# biases everywhere and an ungated gelu_new MLP under its own width key (n_inner).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -173,7 +178,8 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                            ffn_hidden_size=SMALL_WIDTH, tie_word_embeddings=False),
             "falcon_40b": dict(model_type="falcon", new_decoder_architecture=True,
                                num_kv_heads=2, bias=True, ffn_hidden_size=SMALL_WIDTH,
-                               tie_word_embeddings=False)}
+                               tie_word_embeddings=False),
+            "gpt2": dict(model_type="gpt2", tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -205,6 +211,11 @@ def small_config(family: str):
                     "head_dim"):
             values.pop(own)
         values.update(n_inner=values.pop("intermediate_size"), rotary_dim=4)
+    if model_type == "gpt2":  # heads of hidden / heads (16), a KV head each, the MLP's
+        # width under GPT2Config's own key
+        for key in ("num_key_value_heads", "head_dim"):
+            values.pop(key)
+        values["n_inner"] = values.pop("intermediate_size")
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)

@@ -82,6 +82,7 @@ from transformers import OPTConfig
 from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
 from transformers import GPTJConfig
+from transformers import GPT2Config
 from transformers import BambaConfig, FalconH1Config
 from transformers import DbrxConfig
 
@@ -351,6 +352,14 @@ FAMILIES = {
     "gptj": lambda: GPTJConfig(vocab_size=VOCAB, n_embd=64, n_inner=128, n_layer=4, n_head=4,
                                rotary_dim=4, n_positions=256, initializer_range=0.2,
                                bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # GPT-2 (gpt2's layout): c_attn packing [all q; all k; all v], c_proj, c_fc -> gelu_new ->
+    # c_proj, all biased, every head its own keys and values, LayerNorms ln_1 / ln_2 / ln_f,
+    # learned positions wpe, a tied LM head, its own keys (n_embd, n_inner, n_layer, n_head,
+    # n_positions); its Conv1D projections held as nn.Linear (modeling.linear_projections).
+    # Weights of std 0.2, as GPT-J's: at 0.02 the greedy tokens of this random model repeat.
+    "gpt2": lambda: GPT2Config(vocab_size=VOCAB, n_embd=64, n_inner=128, n_layer=4, n_head=4,
+                               n_positions=256, initializer_range=0.2, bos_token_id=1,
+                               eos_token_id=2, pad_token_id=0),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -669,7 +678,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "opt": "OPTForCausalLM",
            "bloom": "BloomForCausalLM", "mpt": "MptForCausalLM",
            "falcon": "FalconForCausalLM", "falcon_40b": "FalconForCausalLM",
-           "gptj": "GPTJForCausalLM",
+           "gptj": "GPTJForCausalLM", "gpt2": "GPT2LMHeadModel",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1955,6 +1964,8 @@ def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
 # alone, short of the cards' 4.3B, 12.2B, 27.4B and 24B by their vision towers; GLM-4-32B-0414
 # counted from its config.json, which its model card rounds to 32B).
 PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,053,381,344)
+             # their config.json files counted (GPT-2's 124M, 355M and 1.5B)
+             "gpt2": 124_439_808, "gpt2-medium": 354_823_168, "gpt2-xl": 1_557_611_200,
              "llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,

@@ -46,7 +46,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, opt_unsupported, qkv_bias,
                                     alibi_unbuilt, dbrx_unbuilt,
-                                    falcon_unsupported,
+                                    falcon_unsupported, gpt2_unsupported,
                                     sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes)
@@ -498,6 +498,40 @@ def cast_floating(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     return model
 
 
+# Weights a family's checkpoints hold as transformers' Conv1D holds them ([in, out], x @ W + b:
+# GPT-2's c_attn, c_proj and c_fc), which prunebench's model holds as nn.Linear ([out, in]:
+# `linear_projections`): transposed as read (`_load_model`) and back as saved (`published_state`),
+# so that every checkpoint keeps the names and shapes transformers' class loads.
+CONV1D_WEIGHTS = {"gpt2": (".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight",
+                           ".mlp.c_proj.weight")}
+
+
+def linear_projections(model: nn.Module) -> nn.Module:
+    """`model` with each of its Conv1D modules (transformers' pytorch_utils.Conv1D: GPT-2's
+    projections, weight [in, out]) replaced by the nn.Linear of the same parameters (weight
+    [out, in], the transpose; the same bias): the one kind of projection every slice, score,
+    fused block and LoRA adapter of prunebench reads, so that none of them needs a second
+    orientation. The forward computes the same x W + b."""
+    from transformers.pytorch_utils import Conv1D
+
+    for module in list(model.modules()):
+        for name, child in list(module._modules.items()):
+            if isinstance(child, Conv1D):
+                linear = nn.Linear(child.nx, child.nf, device="meta")  # no init to overwrite
+                linear.weight = nn.Parameter(child.weight.detach().t().contiguous())
+                linear.bias = nn.Parameter(child.bias.detach())
+                setattr(module, name, linear)
+    return model
+
+
+def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict as its family's transformers class holds it, to save: GPT-2's
+    projections' weights in Conv1D's orientation ([in, out]: `CONV1D_WEIGHTS`)."""
+    transposed = CONV1D_WEIGHTS.get(model.config.model_type, ())
+    return {k: (v.detach().t() if transposed and k.endswith(transposed) else v.detach())
+            .contiguous() for k, v in model.state_dict().items()}
+
+
 def build_model(config: LlamaConfig, device: str | torch.device = "meta",
                 dtype: torch.dtype | None = None) -> LlamaForCausalLM:
     """Instantiate the architecture (per-block shapes included) with uninitialised weights.
@@ -509,7 +543,8 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     values = ({"model_type": config.model_type, **config.to_dict()}
               if hasattr(config, "to_dict") else vars(config))
     if problem := (opt_unsupported(values) or alibi_unbuilt(values)
-                   or falcon_unsupported(values) or dbrx_unbuilt(values)):
+                   or falcon_unsupported(values) or dbrx_unbuilt(values)
+                   or gpt2_unsupported(values)):
         raise FamilyUnsupported(f"this config {problem}")
     shapes = getattr(config, "layer_shapes", None)
     if attention_sinks(config):
@@ -526,7 +561,8 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
         # Made in `dtype` rather than cast to it: a model built in float32 first needs twice
         # the memory of a half-precision one (Mixtral-8x7B: 187 GB, more than an H200 has).
         # (GPT-NeoX's modules answer LLaMA's names too: alias_llama_names)
-        model = alias_llama_names(cls(config))
+        # (GPT-2's Conv1D projections held as nn.Linear: linear_projections)
+        model = alias_llama_names(linear_projections(cls(config)))
         if dtype is not None:
             # what transformers makes float32 whatever the default, in `dtype` too, but for
             # what it keeps in float32 at that dtype when loading (DeepSeek's routers)
@@ -673,7 +709,7 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
         model.config.save_pretrained(tmp)
         if getattr(model, "generation_config", None) is not None:
             model.generation_config.save_pretrained(tmp)
-        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        state = published_state(model)  # (GPT-2's Conv1D weights as transformers holds them)
         if model.config.tie_word_embeddings:
             # One tensor under two names: keep the embedding's, as transformers saves it (the
             # deduplicating saver would otherwise keep whichever name it meets first).
@@ -823,13 +859,17 @@ LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_M
 # Name prefixes of checkpoints saved from a family's base model rather than its causal LM, which
 # transformers' from_pretrained loads under the class's base_model_prefix (`model`): OPTModel's
 # `decoder.*` (OPT checkpoints converted from metaseq hold the base model's names).
-LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),)}
+LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),),
+                   # GPT-2's hub checkpoints (gpt2 ... gpt2-xl) hold GPT2Model's names
+                   "gpt2": tuple((own, f"transformer.{own}") for own in ("h.", "wte.", "wpe.",
+                                                                           "ln_f."))}
 
 
 # Buffers that checkpoints saved by older transformers carry and the family's class no longer
 # holds, which its from_pretrained ignores (`_keys_to_ignore_on_load_unexpected`): GPT-J's
-# causal-mask buffers of each attention.
-UNREAD_BUFFERS = {"gptj": (".attn.bias", ".attn.masked_bias")}
+# causal-mask buffers of each attention, GPT-2's too (GPT2PreTrainedModel's attn.bias).
+UNREAD_BUFFERS = {"gptj": (".attn.bias", ".attn.masked_bias"),
+                  "gpt2": (".attn.bias", ".attn.masked_bias")}
 
 
 def loaded_name(model_type: str, name: str) -> str:
@@ -866,6 +906,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
              and not k.endswith(UNREAD_BUFFERS.get(config.model_type, ()))}
     if config.model_type in LOADED_NAMES or config.model_type in LOADED_PREFIXES:
         state = {loaded_name(config.model_type, k): v for k, v in state.items()}
+    if transposed := CONV1D_WEIGHTS.get(config.model_type):  # GPT-2's, read as nn.Linear's
+        state = {k: v.t().contiguous() if k.endswith(transposed) else v for k, v in state.items()}
     embedding = embedding_name(model)  # (GPT-NeoX's gpt_neox.embed_in, OPT's model.decoder.*)
     if config.tie_word_embeddings:
         head = state.pop("lm_head.weight", None)

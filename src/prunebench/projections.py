@@ -68,7 +68,10 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              # targets (its attention's out_proj: OPT's name; its short convolution's
              # in_proj / out_proj are no part of LLaMA's)
              ("feed_forward", "w1"): "gate_proj", ("feed_forward", "w3"): "up_proj",
-             ("feed_forward", "w2"): "down_proj"}
+             ("feed_forward", "w2"): "down_proj",
+             # GPT-2: GPT2Attention's c_attn, rows [all q; all k; all v] (Phi-3's), and its
+             # output c_proj (GPT2MLP's c_fc / c_proj: Starcoder2's names)
+             ("self_attn", "c_attn"): "qkv_proj", ("self_attn", "c_proj"): "o_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
 MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
@@ -103,7 +106,12 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # norm_attn_norm, its experts in its `ffn` (depth only, no width surgery
                   # reads them; LoRA finds its attention's Wqkv and out_proj by MPT's names
                   # in OWN_NAMES)
-                  "dbrx": {"model": "transformer", "layers": "blocks"}}
+                  "dbrx": {"model": "transformer", "layers": "blocks"},
+                  # GPT2LMHeadModel's `transformer`, GPT2Model's blocks `h` (replaced through
+                  # `set_layers`) and learned positions `wpe` (OPT's `embed_positions`, read
+                  # by the compiled decoder), GPT2Block's `attn`
+                  "gpt2": {"model": "transformer", "layers": "h", "embed_positions": "wpe",
+                           "self_attn": "attn"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
@@ -199,12 +207,13 @@ def decoder(model: nn.Module) -> nn.Module:
 # VaultGemmaDecoderLayer: pre_feedforward_layernorm before the MLP, Gemma-2's name, without
 # Gemma-2's norms of the sublayers' outputs; OPTDecoderLayer: self_attn_layer_norm,
 # final_layer_norm; MptBlock: norm_1, norm_2; FalconDecoderLayer's parallel block of two
-# norms: ln_attn, ln_mlp; GPTJBlock's one norm of its parallel block, ln_1).
+# norms: ln_attn, ln_mlp; GPTJBlock's one norm of its parallel block, ln_1; GPT2Block's ln_1,
+# ln_2).
 OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm", "norm_1",
                                       "ln_attn", "ln_1"),
                   "post_attention_layernorm": ("feedforward_layernorm",
                                                "pre_feedforward_layernorm", "final_layer_norm",
-                                               "norm_2", "ln_mlp")}
+                                               "norm_2", "ln_mlp", "ln_2")}
 
 
 def block_norm(layer: nn.Module, name: str) -> nn.Module | None:
@@ -436,6 +445,8 @@ def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
         attn.num_kv_heads = n_kv
     if hasattr(attn, "num_attention_heads"):  # GPT-J's (transformers 5.17 splits its heads by it)
         attn.num_attention_heads = n_q
+    if hasattr(attn, "split_size"):  # GPT-2's splits c_attn's output into q, k, v by it
+        attn.split_size = n_q * attn.head_dim
     if hasattr(attn, "qkv_proj"):
         attn.num_key_value_heads = n_kv
         shared = attn.config._shared if isinstance(attn.config, BlockConfig) else attn.config

@@ -596,6 +596,24 @@ ARCHITECTURES["gpt-j-6b"] = dict(
     model_type="gptj", n_embd=4096, n_layer=28, n_head=16, n_inner=None, rotary_dim=64,
     n_positions=2048, vocab_size=50400, activation_function="gelu_new",
     layer_norm_epsilon=1e-5, tie_word_embeddings=False)
+# openai-community/gpt2, gpt2-medium and gpt2-xl (GPT2LMHeadModel: c_attn packing [all q; all
+# k; all v], c_proj, c_fc -> gelu_new -> c_proj, all biased, every head its own keys and values,
+# biased LayerNorms before each sublayer, learned positions wpe of n_positions rows, the LM head
+# tied; the hub could not be read here): their config.json as public copies print them whole
+# (transformers' GPT2Config of from_pretrained: gpt2 twice, with _name_or_path "gpt2" and
+# transformers_version 4.44.0; gpt2-medium once by name and once unnamed, vocab 50257; gpt2-xl
+# twice by name, 4.28.1): n_embd 768 / 1024 / 1600, n_layer 12 / 24 / 48, n_head 12 / 16 / 25,
+# n_inner null (4 x n_embd), n_positions 1024, vocab 50257, gelu_new, LayerNorm epsilon 1e-5,
+# scale_attn_weights true, scale_attn_by_inverse_layer_idx and reorder_and_upcast_attn false,
+# no tie_word_embeddings (GPT2Config's true). 124,439,808, 354,823,168 and 1,557,611,200
+# parameters (count_params, transformers' model; gpt2-xl's the count a public copy quotes for
+# GPT2Model, which the tied head adds nothing to). gpt2-large is left out: no copy of its
+# config.json was found.
+_GPT2 = dict(model_type="gpt2", n_inner=None, n_positions=1024, vocab_size=50257,
+             activation_function="gelu_new", layer_norm_epsilon=1e-5)
+ARCHITECTURES["gpt2"] = dict(_GPT2, n_embd=768, n_layer=12, n_head=12)
+ARCHITECTURES["gpt2-medium"] = dict(_GPT2, n_embd=1024, n_layer=24, n_head=16)
+ARCHITECTURES["gpt2-xl"] = dict(_GPT2, n_embd=1600, n_layer=48, n_head=25)
 # bigcode/starcoder2-3b (Starcoder2ForCausalLM): its config.json as the public copies that name
 # it (_name_or_path bigcode/starcoder2-3b: OpenVINO conversions, fine-tunes) repeat it: hidden
 # 3072, MLP 12288 (c_fc / c_proj, gelu_pytorch_tanh), 30 blocks, 24 heads on 2 KV heads,

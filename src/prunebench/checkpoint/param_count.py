@@ -444,6 +444,11 @@ class Family:
     its parallel block sums attention + MLP before adding the input (GPTJBlock), where
     Cohere's adds the attention to the input first: the same in exact arithmetic, rounded
     otherwise in half precision (no parameter).
+    GPT-2's (`gpt2`) are fields of others: Phi-3's packed q/k/v rows (`packed`, its c_attn),
+    OPT's learned positions (`position_table_offset` 0: its wpe has n_positions rows) and
+    every head its own keys and values (`kv_per_query_head`), GPT-J's MLP width (n_inner,
+    `mlp_width_default`). Its projections are transformers' Conv1D modules (weight [in, out]),
+    which prunebench holds as nn.Linear (`modeling.linear_projections`, `CONV1D_WEIGHTS`).
     Falcon-H1's own (`falcon_h1`): `mamba_beside_attention`, every block runs a Mamba-2 mixer
     (`mamba`, FalconH1Mixer: counted by `mamba_params` under Falcon-H1's keys, its inner width
     mamba_d_ssm, its gated norm only where mamba_rms_norm is set, out_proj biased by
@@ -779,6 +784,18 @@ FAMILIES: dict[str, Family] = {
                    norm_bias=True, parallel_block=True, ungated_mlp=True, mlp_bias=True,
                    lm_head_bias=True, pairwise_rotary=True, paired_tables=True,
                    kv_per_query_head=True, sincos_table=True, parallel_outputs_first=True,
+                   sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
+    # GPT2Attention: one c_attn packing [all q; all k; all v] (Phi-3's runs) and the output
+    # c_proj, both always biased, every head its own keys and values, head_dim n_embd / n_head,
+    # no rotary positions; GPT2MLP: no gate, c_fc -> gelu_new -> c_proj, always biased, n_inner
+    # wide (4 x n_embd where None); GPT2Block: nn.LayerNorms ln_1 / ln_2 before each sublayer;
+    # GPT2Model: learned positions wpe (n_positions rows, no offset) added to wte's rows, the
+    # final ln_f; GPT2LMHeadModel: the LM head tied, no bias. Its projections are Conv1D
+    # modules, held by prunebench as nn.Linear (modeling.linear_projections). What its class
+    # builds that prunebench does not reproduce is refused (gpt2_unsupported).
+    "gpt2": Family("GPT2LMHeadModel", "GPT2Config", True, True, None, False,
+                   packed=("qkv_proj",), norm_bias=True, ungated_mlp=True, mlp_bias=True,
+                   kv_per_query_head=True, position_table_offset=0,
                    sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
@@ -1940,6 +1957,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "gptj": {"vocab_size": 50400, "hidden_size": 4096, "n_inner": None, "num_hidden_layers": 28,
              "num_attention_heads": 16, "num_key_value_heads": None, "head_dim": None,
              "max_position_embeddings": 2048, "tie_word_embeddings": False},
+    # GPT2Config's (gpt2's shape, 124M) under LLaMA's names (config_from_dict reads GPT-2's own:
+    # CONFIG_KEY_NAMES): n_inner None, an MLP of 4 x n_embd; every head its own keys and values;
+    # tied.
+    "gpt2": {"vocab_size": 50257, "hidden_size": 768, "n_inner": None, "num_hidden_layers": 12,
+             "num_attention_heads": 12, "num_key_value_heads": None, "head_dim": None,
+             "max_position_embeddings": 1024, "tie_word_embeddings": True},
     # PhiConfig's: no q/k norms, untied.
     "phi": {**_LLAMA_DEFAULTS, "vocab_size": 51200, "hidden_size": 2048,
             "intermediate_size": 8192, "num_hidden_layers": 24, "qk_layernorm": False},
@@ -2379,8 +2402,8 @@ OPTIONAL_SHAPE_KEYS = ("num_key_value_heads", "head_dim", "ffn_hidden_size", "nu
 
 # A family's own config.json keys for LLaMA's, as its config class's attribute_map reads them
 # (BloomConfig's n_layer / n_head, and n_embed, which its __post_init__ takes as hidden_size;
-# MptConfig's d_model / n_layers / n_heads; GPTJConfig's n_embd / n_layer / n_head /
-# n_positions): model_type -> {own key: LLaMA's key}.
+# MptConfig's d_model / n_layers / n_heads; GPTJConfig's and GPT2Config's n_embd / n_layer /
+# n_head / n_positions): model_type -> {own key: LLaMA's key}.
 CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
                               "n_embed": "hidden_size"},
                     "mpt": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
@@ -2402,7 +2425,11 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                              "attn_config.kv_n_heads": "num_key_value_heads",
                              "ffn_config.ffn_hidden_size": "moe_intermediate_size",
                              "ffn_config.moe_num_experts": "num_local_experts",
-                             "ffn_config.moe_top_k": "num_experts_per_tok"}}
+                             "ffn_config.moe_top_k": "num_experts_per_tok"},
+                    # GPT2Config's, GPT-J's keys
+                    "gpt2": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
+                             "n_head": "num_attention_heads",
+                             "n_positions": "max_position_embeddings"}}
 
 
 def context_length(config) -> int | None:
@@ -2545,6 +2572,34 @@ def parallel_norms(config) -> bool:
         return True
     norms = getattr(config, "num_ln_in_parallel_attn", None)
     return (norms or (2 if getattr(config, "new_decoder_architecture", False) else 1)) == 2
+
+
+# GPT2Config's flags whose models prunebench does not reproduce, with the value every published
+# GPT-2 (gpt2 ... gpt2-xl, DistilGPT2) gives them and why: GPT2Attention divides each block's
+# scores by its index + 1 (scale_attn_by_inverse_layer_idx: a depth-pruned block would take
+# another index, so another model), computes its scores in float32 in eager attention alone
+# (reorder_and_upcast_attn: the compiled decoder and SDPA compute another rounding of them),
+# builds a cross-attention no causal LM reads (add_cross_attention: parameters the counts do not
+# count) or leaves the scores unscaled (scale_attn_weights false; the compiled decoder scales
+# them by 1 / sqrt(head_dim)).
+GPT2_FLAGS = {"scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False,
+              "add_cross_attention": False, "scale_attn_weights": True}
+
+
+def gpt2_unsupported(values: dict[str, Any]) -> str | None:
+    """What of a GPT-2 config (its config.json's values, or a config object's dict)
+    prunebench does not reproduce (`GPT2_FLAGS`), with what to do; None where it does."""
+    if values.get("model_type") != "gpt2":
+        return None
+    if other := [f"{key} {str(values[key]).lower()}" for key, published in GPT2_FLAGS.items()
+                 if key in values and bool(values[key]) != published]:
+        return (f"gives {', '.join(other)}: a GPT-2 model whose attention prunebench does not "
+                "reproduce (scores scaled by each block's index, which a depth prune changes; "
+                "scores upcast in eager attention alone; a cross-attention; unscaled scores). "
+                "Every published GPT-2 (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2) "
+                "gives " + ", ".join(f"{key} {str(v).lower()}" for key, v in GPT2_FLAGS.items())
+                + ": use a checkpoint of that layout")
+    return None
 
 
 def falcon_unsupported(values: dict[str, Any]) -> str | None:
@@ -2888,7 +2943,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{value}")
     if model_type == "hunyuan_v1_moe":
         _check_hunyuan_experts(raw, path / "config.json")
-    if problem := opt_unsupported(raw) or alibi_unbuilt(raw) or falcon_unsupported(raw):
+    if problem := (opt_unsupported(raw) or alibi_unbuilt(raw) or falcon_unsupported(raw)
+                   or gpt2_unsupported(raw)):
         raise FamilyUnsupported(f"{path / 'config.json'} {problem}")
     # A module hidden_size wide that reads every query head: another head_dim builds (the
     # config class takes it) and stops at the first forward on a shape mismatch.
