@@ -6,6 +6,7 @@ import copy
 import torch
 
 from prunebench import projections
+from prunebench.modeling import published_state
 
 
 def insert_block(model, at: int, block):
@@ -34,9 +35,10 @@ def assert_kept_blocks_exact(model, dense: dict, removed: list[int], n_blocks: i
 def kept_blocks_state(model, keep: list[int], blocks: str = "model.layers.") -> dict:
     """`model`'s state dict without the blocks not in `keep`, the kept ones renumbered in
     order: the weights of a model of those blocks alone. `blocks`: the names' prefix of the
-    blocks (OPT's `model.decoder.layers.`)."""
+    blocks (OPT's `model.decoder.layers.`). As transformers' class holds them (GPT-2's Conv1D
+    weights [in, out]: published_state)."""
     state = {}
-    for key, tensor in model.state_dict().items():
+    for key, tensor in published_state(model).items():
         if key.startswith(blocks):
             block, rest = key.removeprefix(blocks).split(".", 1)
             if int(block) not in keep:

@@ -572,7 +572,7 @@ def test_schema_defaults_and_choices_are_read_per_section(tmp_path):
         schema_enum("device", schema)
 
 
-@pytest.mark.parametrize("architecture", ["llama-99b", "gpt2"])
+@pytest.mark.parametrize("architecture", ["llama-99b", "gpt2-large"])
 def test_an_unknown_random_architecture_is_refused_naming_the_known_ones(architecture):
     """It used to pass, then stop the DAG build with a traceback from job sizing."""
     text = problems(default_config(r={"source": f"random:{architecture}", "variants": ["dense"]}))

@@ -171,8 +171,9 @@ def test_its_dropout_is_off_in_the_passes_that_run_in_training_mode():
 def dropout_turned_off(model, plain):
     """`model` (dropout rates set) computes other training-mode logits than `plain` (the same
     weights, no dropout), and the same inside modeling.base_dropout_off, whose block this
-    opens (for checks made there); both are left in training mode (also GPT-NeoX's, Falcon's
-    and GPT-J's: tests/test_gpt_neox.py, tests/test_falcon.py, tests/test_gptj.py)."""
+    opens (for checks made there); both are left in training mode (also GPT-NeoX's, Falcon's,
+    GPT-J's and GPT-2's: tests/test_gpt_neox.py, tests/test_falcon.py, tests/test_gptj.py,
+    tests/test_gpt2.py)."""
     x = ids(2, 9, seed=3)
     model.train(), plain.train()
     torch.manual_seed(0)

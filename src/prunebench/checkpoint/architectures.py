@@ -605,12 +605,12 @@ ARCHITECTURES["gpt-j-6b"] = dict(
 # twice by name, 4.28.1): n_embd 768 / 1024 / 1600, n_layer 12 / 24 / 48, n_head 12 / 16 / 25,
 # n_inner null (4 x n_embd), n_positions 1024, vocab 50257, gelu_new, LayerNorm epsilon 1e-5,
 # scale_attn_weights true, scale_attn_by_inverse_layer_idx and reorder_and_upcast_attn false,
-# no tie_word_embeddings (GPT2Config's true). 124,439,808, 354,823,168 and 1,557,611,200
-# parameters (count_params, transformers' model; gpt2-xl's the count a public copy quotes for
-# GPT2Model, which the tied head adds nothing to). gpt2-large is left out: no copy of its
-# config.json was found.
+# no tie_word_embeddings key (tied, the class's default). 124,439,808, 354,823,168 and
+# 1,557,611,200 parameters (count_params, transformers' model; gpt2-xl's the count a public
+# copy quotes for GPT2Model, which the tied head adds nothing to). gpt2-large is left out: no
+# copy of its config.json was found.
 _GPT2 = dict(model_type="gpt2", n_inner=None, n_positions=1024, vocab_size=50257,
-             activation_function="gelu_new", layer_norm_epsilon=1e-5)
+             activation_function="gelu_new", layer_norm_epsilon=1e-5, tie_word_embeddings=True)
 ARCHITECTURES["gpt2"] = dict(_GPT2, n_embd=768, n_layer=12, n_head=12)
 ARCHITECTURES["gpt2-medium"] = dict(_GPT2, n_embd=1024, n_layer=24, n_head=16)
 ARCHITECTURES["gpt2-xl"] = dict(_GPT2, n_embd=1600, n_layer=48, n_head=25)
@@ -1317,6 +1317,9 @@ def known_shape_of(repo_id: str) -> str | None:
         # 4096-token context (0724's config.json as its hub discussion says; 0424's as a copy
         # quotes it, with q/k/v clamped to 8), not OLMo-7B-hf's 2048: planned from their own
         names = [n for n in names if n != "olmo-7b"]
+    if re.search(r"gpt2-large|distil|tiny", words):  # gpt2-large (no known shape), DistilGPT2
+        # (6 blocks) and the tiny test models are no gpt2 of 124M
+        names = [n for n in names if n != "gpt2"]
     return max(names, key=len) if names else None
 
 
