@@ -963,13 +963,14 @@ def test_family_specific_pieces_are_real():
 
 
 def test_other_model_types_are_refused(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2}))
-    with pytest.raises(PrunebenchError, match="model_type 'gpt2'.*llama.*mistral.*qwen2.*qwen3"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt_neo", "n_layer": 2}))
+    with pytest.raises(PrunebenchError, match="model_type 'gpt_neo'.*llama.*mistral.*qwen2.*qwen3"):
         load_config(tmp_path)
-    with pytest.raises(PrunebenchError, match="model_type 'gpt2' is not supported"):
-        build_model(transformers.GPT2Config(n_layer=1, n_embd=8, n_head=2))
-    with pytest.raises(PrunebenchError, match="model_type 'gpt2' is not supported"):
-        count_params(config_from_dict({"model_type": "gpt2"}))
+    with pytest.raises(PrunebenchError, match="model_type 'gpt_neo' is not supported"):
+        build_model(transformers.GPTNeoConfig(num_layers=1, hidden_size=8, num_heads=2,
+                                                 attention_types=[[["global"], 1]]))
+    with pytest.raises(PrunebenchError, match="model_type 'gpt_neo' is not supported"):
+        count_params(config_from_dict({"model_type": "gpt_neo"}))
 
 
 def test_a_family_newer_than_the_installed_transformers_is_refused_with_the_upgrade(
