@@ -31,8 +31,10 @@ fc2, Falcon twice (Falcon-7B's multi-query attention and parallel block of one n
 Falcon-40B's q/k/v rows by KV group and parallel block of two norms, biased), GPT-J-6B's
 parallel block of one LayerNorm, a quarter of each head rotating in adjacent pairs by its
 sin / cos table, ungated gelu_new MLP and biased LM head, GPT-2's learned positions, packed
-c_attn and ungated gelu_new MLP of Conv1D projections, biases everywhere; sliding windows of 8
-tokens, as Mistral-7B-v0.1,
+c_attn and ungated gelu_new MLP of Conv1D projections, biases everywhere, SantaCoder's
+(GPT-BigCode's) learned positions, c_attn packed head by head (multi_query off: its
+multi-query layout repeated its tokens here), biases everywhere and biased LayerNorms,
+untied; sliding windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
 group out of one block, every head out of another, half the channels of a third) and
@@ -97,7 +99,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "apertus": None, "ministral": None,
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
                  "gpt_neox": "pythia-6.9b", "opt": None,
-                 "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None}
+                 "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None,
+                 "gpt_bigcode": "gpt_bigcode-santacoder"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -216,6 +219,15 @@ def small_config(family: str):
         for key in ("num_key_value_heads", "head_dim"):
             values.pop(key)
         values["n_inner"] = values.pop("intermediate_size")
+    if model_type == "gpt_bigcode":  # GPTBigCodeConfig's own keys for SMALL's sizes, heads of
+        # hidden / heads (16), each its own keys and values (multi_query false: c_attn's rows
+        # head by head) and untied: SantaCoder's multi-query layout, tied or not, repeated its
+        # tokens here in the depth variant (tests/test_gpt_bigcode.py decodes both layouts)
+        for own in ("n_embd", "n_layer", "n_head", "n_positions", "num_key_value_heads",
+                    "head_dim"):
+            values.pop(own)
+        values.update(n_inner=values.pop("intermediate_size"), multi_query=False,
+                      tie_word_embeddings=False)
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)

@@ -83,6 +83,7 @@ from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
 from transformers import GPTJConfig
 from transformers import GPT2Config
+from transformers import GPTBigCodeConfig
 from transformers import BambaConfig, FalconH1Config
 from transformers import DbrxConfig
 
@@ -360,6 +361,21 @@ FAMILIES = {
     "gpt2": lambda: GPT2Config(vocab_size=VOCAB, n_embd=64, n_inner=128, n_layer=4, n_head=4,
                                n_positions=256, initializer_range=0.2, bos_token_id=1,
                                eos_token_id=2, pad_token_id=0),
+    # GPT-BigCode (StarCoder's layout): learned positions (wpe, 256 rows), one c_attn module
+    # packing q, k and v, multi-query ([all q; k; v], one KV head) or, in the second, head by
+    # head (multi_query false, every head its own keys and values), c_attn / c_proj biased,
+    # LayerNorms ln_1 / ln_2 / ln_f with biases, an ungated gelu_pytorch_tanh MLP c_fc / c_proj
+    # with biases, tied as published, its own keys (n_embd, n_inner, n_layer, n_head,
+    # n_positions). Weights of std 0.3: at 0.1 the greedy tokens of this random model repeat.
+    "gpt_bigcode": lambda: GPTBigCodeConfig(vocab_size=VOCAB, n_embd=64, n_inner=128,
+                                            n_layer=4, n_head=4, n_positions=256,
+                                            multi_query=True, initializer_range=0.3,
+                                            bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    "gpt_bigcode_mha": lambda: GPTBigCodeConfig(vocab_size=VOCAB, n_embd=64, n_inner=128,
+                                                n_layer=4, n_head=4, n_positions=256,
+                                                multi_query=False, initializer_range=0.3,
+                                                bos_token_id=1, eos_token_id=2,
+                                                pad_token_id=0),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -679,6 +695,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "bloom": "BloomForCausalLM", "mpt": "MptForCausalLM",
            "falcon": "FalconForCausalLM", "falcon_40b": "FalconForCausalLM",
            "gptj": "GPTJForCausalLM", "gpt2": "GPT2LMHeadModel",
+           "gpt_bigcode": "GPTBigCodeForCausalLM", "gpt_bigcode_mha": "GPTBigCodeForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1967,6 +1984,7 @@ def test_a_config_from_before_gqa_counts_every_head_as_its_own_kv_head():
 PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,053,381,344)
              # their config.json files counted (GPT-2's 124M, 355M and 1.5B)
              "gpt2": 124_439_808, "gpt2-medium": 354_823_168, "gpt2-xl": 1_557_611_200,
+             "gpt_bigcode-santacoder": 1_124_886_528,  # its config.json counted (card: 1.1B)
              "llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,

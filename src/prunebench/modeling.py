@@ -46,7 +46,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     layer_shapes, mlp_bias,
                                     non_block_param_count, o_bias, opt_unsupported, qkv_bias,
                                     alibi_unbuilt, dbrx_unbuilt,
-                                    falcon_unsupported, gpt2_unsupported,
+                                    falcon_unsupported, gpt2_unsupported, gpt_bigcode_unsupported,
                                     sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes)
@@ -162,7 +162,10 @@ DROPOUT_RATES = ("attention_dropout", "residual_dropout", "embedding_dropout",
                  # DBRX's: DbrxNormAttentionNorm's and DbrxBlock's `resid_pdrop` on the
                  # sublayers' outputs, DbrxRouter's `moe_jitter_eps` (its router's input
                  # scaled by uniform noise of that spread)
-                 "resid_pdrop", "moe_jitter_eps")
+                 "resid_pdrop", "moe_jitter_eps",
+                 # GPT-BigCode's: GPTBigCodeAttention's `attn_dropout` on its probabilities
+                 # (attn_pdrop, 0.1 by default; its other rates are nn.Dropout modules)
+                 "attn_dropout")
 
 
 @contextlib.contextmanager
@@ -544,7 +547,7 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
               if hasattr(config, "to_dict") else vars(config))
     if problem := (opt_unsupported(values) or alibi_unbuilt(values)
                    or falcon_unsupported(values) or dbrx_unbuilt(values)
-                   or gpt2_unsupported(values)):
+                   or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)):
         raise FamilyUnsupported(f"this config {problem}")
     shapes = getattr(config, "layer_shapes", None)
     if attention_sinks(config):
@@ -954,6 +957,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
             setattr(inner, name, type(getattr(inner, name))(config=config).to(device))
     if family(config).sincos_table:
         _materialise_sincos_tables(model, device)
+    _materialise_causal_masks(model, device)
     _materialise_embedding_scale(model.get_input_embeddings(), device)
     if family(config).mamba_beside_attention:
         _materialise_mup_vectors(model, config, device)
@@ -1001,6 +1005,17 @@ def _materialise_sincos_tables(model: nn.Module, device) -> None:
         if isinstance(table, torch.Tensor) and table.is_meta:
             module.embed_positions = create_sinusoidal_positions(
                 module.max_positions, module.pos_embd_dim).to(device)
+
+
+def _materialise_causal_masks(model: nn.Module, device) -> None:
+    """A causal mask held as a non-persistent boolean buffer `bias` (GPTBigCodeModel's,
+    [n_positions, n_positions], which transformers 5's forward no longer reads but the class
+    still builds), left on meta by a load that assigns the weights: made again as its class
+    makes it, the lower triangle of ones."""
+    for module in model.modules():
+        mask = module._buffers.get("bias")
+        if isinstance(mask, torch.Tensor) and mask.is_meta and mask.dtype == torch.bool:
+            module.bias = torch.tril(torch.ones(mask.shape, dtype=torch.bool, device=device))
 
 
 def _materialise_mup_vectors(model, config, device) -> None:

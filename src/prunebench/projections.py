@@ -70,7 +70,9 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              ("feed_forward", "w1"): "gate_proj", ("feed_forward", "w3"): "up_proj",
              ("feed_forward", "w2"): "down_proj",
              # GPT-2: GPT2Attention's c_attn, rows [all q; all k; all v] (Phi-3's), and its
-             # output c_proj (GPT2MLP's c_fc / c_proj: Starcoder2's names)
+             # output c_proj (GPT2MLP's c_fc / c_proj: Starcoder2's names); GPT-BigCode's
+             # GPTBigCodeAttention / GPTBigCodeMLP name theirs alike (its c_attn's rows by
+             # `qkv_layout`)
              ("self_attn", "c_attn"): "qkv_proj", ("self_attn", "c_proj"): "o_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
@@ -109,9 +111,11 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   "dbrx": {"model": "transformer", "layers": "blocks"},
                   # GPT2LMHeadModel's `transformer`, GPT2Model's blocks `h` (replaced through
                   # `set_layers`) and learned positions `wpe` (OPT's `embed_positions`, read
-                  # by the compiled decoder), GPT2Block's `attn`
+                  # by the compiled decoder), GPT2Block's `attn`; GPTBigCodeForCausalLM's alike
                   "gpt2": {"model": "transformer", "layers": "h", "embed_positions": "wpe",
-                           "self_attn": "attn"}}
+                           "self_attn": "attn"},
+                  "gpt_bigcode": {"model": "transformer", "layers": "h",
+                                  "embed_positions": "wpe", "self_attn": "attn"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
@@ -207,8 +211,8 @@ def decoder(model: nn.Module) -> nn.Module:
 # VaultGemmaDecoderLayer: pre_feedforward_layernorm before the MLP, Gemma-2's name, without
 # Gemma-2's norms of the sublayers' outputs; OPTDecoderLayer: self_attn_layer_norm,
 # final_layer_norm; MptBlock: norm_1, norm_2; FalconDecoderLayer's parallel block of two
-# norms: ln_attn, ln_mlp; GPTJBlock's one norm of its parallel block, ln_1; GPT2Block's ln_1,
-# ln_2).
+# norms: ln_attn, ln_mlp; GPTJBlock's one norm of its parallel block, ln_1; GPT2Block's and
+# GPTBigCodeBlock's ln_1, ln_2).
 OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm", "norm_1",
                                       "ln_attn", "ln_1"),
                   "post_attention_layernorm": ("feedforward_layernorm",
@@ -278,12 +282,16 @@ def packed_attention(attn: nn.Module) -> bool:
 
 def qkv_layout(attn: nn.Module) -> str:
     """How a block's packed q/k/v rows go: "runs", [all q; all k; all v] (Phi-3's qkv_proj;
-    Falcon's multi-query query_key_value, Falcon-7B's, of one KV head); "heads", head by head
-    [q_0; k_0; v_0; q_1; ...] (GPT-NeoX's `PER_HEAD_PACKED`; Falcon's without either flag); or
+    Falcon's multi-query query_key_value, Falcon-7B's, of one KV head, and GPT-BigCode's
+    multi-query c_attn, StarCoder's); "heads", head by head [q_0; k_0; v_0; q_1; ...]
+    (GPT-NeoX's `PER_HEAD_PACKED`; Falcon's and GPT-BigCode's without either flag); or
     "groups", each KV group's queries then its key and value [q_0 .. q_(r-1); k_0; v_0; q_r;
     ...] (Falcon's new_decoder_architecture: FalconAttention views the rows as [KV heads,
     queries a group + 2, head_dim]). The flags are the attention module's own, as its
-    forward reads them."""
+    forward reads them. A `c_attn` is GPT-2's runs, GPT-BigCode's as its `multi_query` says
+    (GPT2Attention holds no such flag)."""
+    if module_name(attn, "qkv_proj") == "c_attn":
+        return "heads" if getattr(attn, "multi_query", True) is False else "runs"
     if module_name(attn, "qkv_proj") not in PER_HEAD_PACKED:
         return "runs"
     if getattr(attn, "new_decoder_architecture", False):
@@ -447,6 +455,8 @@ def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
         attn.num_attention_heads = n_q
     if hasattr(attn, "split_size"):  # GPT-2's splits c_attn's output into q, k, v by it
         attn.split_size = n_q * attn.head_dim
+    if hasattr(attn, "kv_dim"):  # GPT-BigCode's splits c_attn by its widths and heads
+        attn.embed_dim, attn.kv_heads, attn.kv_dim = n_q * attn.head_dim, n_kv, n_kv * attn.head_dim
     if hasattr(attn, "qkv_proj"):
         attn.num_key_value_heads = n_kv
         shared = attn.config._shared if isinstance(attn.config, BlockConfig) else attn.config

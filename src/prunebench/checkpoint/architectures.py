@@ -614,6 +614,20 @@ _GPT2 = dict(model_type="gpt2", n_inner=None, n_positions=1024, vocab_size=50257
 ARCHITECTURES["gpt2"] = dict(_GPT2, n_embd=768, n_layer=12, n_head=12)
 ARCHITECTURES["gpt2-medium"] = dict(_GPT2, n_embd=1024, n_layer=24, n_head=16)
 ARCHITECTURES["gpt2-xl"] = dict(_GPT2, n_embd=1600, n_layer=48, n_head=25)
+# bigcode/gpt_bigcode-santacoder (GPTBigCodeForCausalLM, SantaCoder's transformers port:
+# learned positions, c_attn packing the 16 query heads of 128 and one KV head (multi_query),
+# biases everywhere, LayerNorms, an ungated gelu_pytorch_tanh MLP, tied; the hub could not be
+# read here): its config.json as a public repository's test quotes it field for field (n_embd
+# 2048, n_layer 24, n_head 16, n_inner 8192, n_positions 2048, vocab 49280, multi_query true,
+# LayerNorm epsilon 1e-5, no tie_word_embeddings key: tied, the class's default;
+# transformers_version 4.28.0.dev0), another's test repeating its shape keys. 1,124,886,528
+# parameters (count_params, transformers' model; the card's 1.1B). bigcode/santacoder itself
+# is the same weights under GPT-2's model_type with code of its own, which prunebench refuses.
+ARCHITECTURES["gpt_bigcode-santacoder"] = dict(
+    model_type="gpt_bigcode", n_embd=2048, n_layer=24, n_head=16, n_inner=8192,
+    n_positions=2048, vocab_size=49280, multi_query=True,
+    activation_function="gelu_pytorch_tanh", layer_norm_epsilon=1e-5,
+    tie_word_embeddings=True, bos_token_id=49152, eos_token_id=49152)
 # bigcode/starcoder2-3b (Starcoder2ForCausalLM): its config.json as the public copies that name
 # it (_name_or_path bigcode/starcoder2-3b: OpenVINO conversions, fine-tunes) repeat it: hidden
 # 3072, MLP 12288 (c_fc / c_proj, gelu_pytorch_tanh), 30 blocks, 24 heads on 2 KV heads,

@@ -449,6 +449,11 @@ class Family:
     every head its own keys and values (`kv_per_query_head`), GPT-J's MLP width (n_inner,
     `mlp_width_default`). Its projections are transformers' Conv1D modules (weight [in, out]),
     which prunebench holds as nn.Linear (`modeling.linear_projections`, `CONV1D_WEIGHTS`).
+    GPT-BigCode's (`gpt_bigcode`: StarCoder, SantaCoder) are fields of others: Falcon's packed
+    `c_attn` of one KV head where multi_query (`falcon_kv_heads`; `projections.qkv_layout`
+    "runs", else "heads"), OPT's learned positions (`position_table_offset` 0: GPTBigCodeModel's
+    `wpe`, a row a position), GPT-J's config keys (n_embd, n_layer, n_head, n_positions) and
+    n_inner (`mlp_width_default`), LayerNorms with biases before each sublayer.
     Falcon-H1's own (`falcon_h1`): `mamba_beside_attention`, every block runs a Mamba-2 mixer
     (`mamba`, FalconH1Mixer: counted by `mamba_params` under Falcon-H1's keys, its inner width
     mamba_d_ssm, its gated norm only where mamba_rms_norm is set, out_proj biased by
@@ -797,6 +802,18 @@ FAMILIES: dict[str, Family] = {
                    packed=("qkv_proj",), norm_bias=True, ungated_mlp=True, mlp_bias=True,
                    kv_per_query_head=True, position_table_offset=0,
                    sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
+    # GPTBigCodeAttention: one c_attn Linear packing q, k and v (packed "qkv_proj"), [all q; k;
+    # v] of one KV head where multi_query (every StarCoder), else head by head ([heads, 3 x
+    # head_dim]: projections.qkv_layout), and the output c_proj, both always biased, head_dim
+    # n_embd / n_head; GPTBigCodeMLP: no gate, c_fc -> gelu_pytorch_tanh -> c_proj, always
+    # biased, n_inner wide (4 x n_embd where null); GPTBigCodeBlock: nn.LayerNorms ln_1 / ln_2
+    # before each sublayer; GPTBigCodeModel: learned positions `wpe` (offset 0) added to the
+    # embeddings `wte`, blocks `h`, the final ln_f; GPTBigCodeForCausalLM: the LM head tied
+    # (tie_word_embeddings, true by default), no bias.
+    "gpt_bigcode": Family("GPTBigCodeForCausalLM", "GPTBigCodeConfig", True, True, None, False,
+                          packed=("qkv_proj",), norm_bias=True, ungated_mlp=True,
+                          mlp_bias=True, position_table_offset=0,
+                          sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -1963,6 +1980,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "gpt2": {"vocab_size": 50257, "hidden_size": 768, "n_inner": None, "num_hidden_layers": 12,
              "num_attention_heads": 12, "num_key_value_heads": None, "head_dim": None,
              "max_position_embeddings": 1024, "tie_word_embeddings": True},
+    # GPTBigCodeConfig's (GPT-2's sizes, its own keys read as LLaMA's: CONFIG_KEY_NAMES):
+    # n_inner None, an MLP of 4 x n_embd; multi_query, one KV head (config_from_dict derives
+    # it); tied.
+    "gpt_bigcode": {"vocab_size": 50257, "hidden_size": 768, "n_inner": None,
+                    "num_hidden_layers": 12, "num_attention_heads": 12,
+                    "num_key_value_heads": None, "head_dim": None,
+                    "max_position_embeddings": 1024, "tie_word_embeddings": True,
+                    "multi_query": True},
     # PhiConfig's: no q/k norms, untied.
     "phi": {**_LLAMA_DEFAULTS, "vocab_size": 51200, "hidden_size": 2048,
             "intermediate_size": 8192, "num_hidden_layers": 24, "qk_layernorm": False},
@@ -2251,6 +2276,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["ffn_hidden_size"] = values["ffn_hidden_size"] or 4 * values["hidden_size"]
         values["num_kv_heads"] = values["num_kv_heads"] or values["num_attention_heads"]
         values["num_key_value_heads"] = falcon_kv_heads(SimpleNamespace(**values))
+    if values.get("model_type") == "gpt_bigcode":
+        # GPTBigCodeConfig's __post_init__: one KV head where multi_query, one a query head
+        # else, whatever num_key_value_heads says (Falcon's rule without its new architecture)
+        values["num_key_value_heads"] = falcon_kv_heads(SimpleNamespace(**values))
     if values.get("model_type") in ("deepseek_v2", "deepseek_v3"):
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
         # config.json says.
@@ -2429,7 +2458,11 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     # GPT2Config's, GPT-J's keys
                     "gpt2": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                              "n_head": "num_attention_heads",
-                             "n_positions": "max_position_embeddings"}}
+                             "n_positions": "max_position_embeddings"},
+                    # GPTBigCodeConfig's attribute_map: GPT-J's names
+                    "gpt_bigcode": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
+                                    "n_head": "num_attention_heads",
+                                    "n_positions": "max_position_embeddings"}}
 
 
 def context_length(config) -> int | None:
@@ -2554,7 +2587,8 @@ def opt_unsupported(values: dict[str, Any]) -> str | None:
 def falcon_kv_heads(config) -> int:
     """A Falcon block's KV heads as FalconAttention builds them: num_kv_heads in the new
     decoder architecture (one per group of query heads), one where multi_query, else one per
-    query head (its rows head by head)."""
+    query head (its rows head by head). GPT-BigCode's by the same rule (GPTBigCodeAttention:
+    one where multi_query, else one per query head; no new architecture)."""
     if getattr(config, "new_decoder_architecture", False):
         return config.num_kv_heads or config.num_attention_heads
     return 1 if getattr(config, "multi_query", True) else config.num_attention_heads
@@ -2643,6 +2677,21 @@ def falcon_unsupported(values: dict[str, Any]) -> str | None:
                 "heads must be a multiple of the KV heads: re-download or rebuild the model; "
                 "a config.json edited by hand no longer describes its weights")
     return None
+
+
+def gpt_bigcode_unsupported(values: dict[str, Any]) -> str | None:
+    """What of a GPT-BigCode config (its config.json's values, or a config object's dict)
+    prunebench does not handle, with what to do; None where it handles it: add_cross_attention
+    (GPTBigCodeBlock then builds a cross-attention and its norm, which a causal LM never runs
+    and no count, method or compiled block reads; transformers refuses it with multi_query
+    as it builds the model; no published StarCoder or SantaCoder model sets it)."""
+    if values.get("model_type") != "gpt_bigcode" or not values.get("add_cross_attention"):
+        return None
+    return ("gives add_cross_attention true: a GPT-BigCode model whose blocks hold a "
+            "cross-attention over an encoder's states (crossattention, ln_cross_attn), which a "
+            "causal LM never runs and prunebench does not count or prune. Set "
+            "add_cross_attention false (as every published StarCoder, StarCoderBase and "
+            "SantaCoder model has it) or leave it out")
 
 
 # Shape keys a family's transformers classes read with no fallback, which a config.json must
@@ -2897,7 +2946,9 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     # stop them with a TypeError deep inside, or a transformers validation traceback. (A
     # num_key_value_heads in a GPT-NeoX or OPT config.json is none of them: their attention
     # gives every head its own keys and values whatever it says, `kv_heads`.)
-    unread = ("num_key_value_heads",) if FAMILIES[model_type].kv_per_query_head else ()
+    # (GPT-BigCode's: its config class derives it from multi_query whatever it says)
+    unread = (("num_key_value_heads",) if FAMILIES[model_type].kv_per_query_head
+              or model_type == "gpt_bigcode" else ())
     bad = [f"{key}={raw[key]!r}" for key in SHAPE_KEYS
            if key in raw and key not in unread
            and not (raw[key] is None and key in OPTIONAL_SHAPE_KEYS)
@@ -2944,7 +2995,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     if model_type == "hunyuan_v1_moe":
         _check_hunyuan_experts(raw, path / "config.json")
     if problem := (opt_unsupported(raw) or alibi_unbuilt(raw) or falcon_unsupported(raw)
-                   or gpt2_unsupported(raw)):
+                   or gpt2_unsupported(raw) or gpt_bigcode_unsupported(raw)):
         raise FamilyUnsupported(f"{path / 'config.json'} {problem}")
     # A module hidden_size wide that reads every query head: another head_dim builds (the
     # config class takes it) and stops at the first forward on a shape mismatch.
@@ -3363,7 +3414,8 @@ def kv_heads(config) -> int:
     in their config.json builds nothing)."""
     if family(config).kv_per_query_head:
         return config.num_attention_heads
-    if getattr(config, "model_type", None) == "falcon":  # (5.17's FalconConfig has no key)
+    if getattr(config, "model_type", None) in ("falcon", "gpt_bigcode"):
+        # (5.17's FalconConfig has no key; GPTBigCodeConfig's follows multi_query)
         return falcon_kv_heads(config)
     # (DBRX's attn_config.kv_n_heads)
     return config_value(config, "num_key_value_heads") or config.num_attention_heads
