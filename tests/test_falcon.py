@@ -164,24 +164,9 @@ def test_kv_group_removal_keeps_each_groups_rows_in_its_layout(layout, removed):
     head: removing it leaves the block its output alone. The rows taken as Phi-3's layout
     ([all q; all k; all v]) would mix one group's queries with another's keys: another model."""
     model = falcon(layout)
-    n_kv = kv_heads(model.config)
-    rep = HEADS // n_kv
-    kept = [g for g in range(n_kv) if g not in removed]
-    q_heads = [h for g in kept for h in range(g * rep, (g + 1) * rep)]
+    kept, q_heads, qkv, dense_w, mine = kv_groups_removed_as_silenced(
+        model, removed, "self_attention", "query_key_value", "dense")
     attn = model.transformer.h[1].self_attention
-    qkv = {n: p.detach().clone() for n, p in attn.query_key_value.named_parameters()}
-    dense_w = attn.dense.weight.detach().clone()
-    silenced = FalconForCausalLM(model.config).eval()
-    silenced.load_state_dict(model.state_dict())
-    with torch.no_grad():
-        for h in set(range(HEADS)) - set(q_heads):
-            silenced.transformer.h[1].self_attention.dense.weight[:, h * HD:(h + 1) * HD] = 0
-    surgery.remove_kv_groups(model, 1, removed)
-    attn = model.transformer.h[1].self_attention
-    assert numel(model) == count_params(model.config)
-    x = ids()
-    mine = logits(model, x)
-    torch.testing.assert_close(mine, logits(silenced, x), rtol=0, atol=1e-5)
     if not kept:
         assert isinstance(attn, ZeroHeadAttention)
         return
@@ -196,7 +181,37 @@ def test_kv_group_removal_keeps_each_groups_rows_in_its_layout(layout, removed):
         for name, value in qkv.items():
             getattr(wrong.transformer.h[1].self_attention.query_key_value, name).copy_(
                 runs_rows(value, layout, kept))
-    assert (logits(wrong, x) - mine).abs().max() > 1e-2
+    assert (logits(wrong, ids()) - mine).abs().max() > 1e-2
+
+
+def kv_groups_removed_as_silenced(model, removed: list[int], attention: str, packed: str,
+                                  out: str):
+    """Removes KV groups `removed` from block 1 of `model` (a family's tiny model of HEADS
+    heads of HD, its blocks `transformer.h`, each block's attention `attention` with its packed
+    q/k/v module `packed` and output `out`) and checks that it computes what transformers'
+    dense model of the same class computes with the removed groups' query heads silenced (their
+    `out` columns zero) and counts as its config says. Returns the kept groups, their query
+    heads, the packed module's parameters and `out`'s weight before, and the pruned logits on
+    `ids()` (also GPT-BigCode's: tests/test_gpt_bigcode.py)."""
+    n_kv = kv_heads(model.config)
+    rep = HEADS // n_kv
+    kept = [g for g in range(n_kv) if g not in removed]
+    q_heads = [h for g in kept for h in range(g * rep, (g + 1) * rep)]
+    attn = getattr(model.transformer.h[1], attention)
+    before = {n: p.detach().clone() for n, p in getattr(attn, packed).named_parameters()}
+    out_w = getattr(attn, out).weight.detach().clone()
+    silenced = type(model)(model.config).eval()
+    silenced.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for h in set(range(HEADS)) - set(q_heads):
+            getattr(getattr(silenced.transformer.h[1], attention), out).weight[
+                :, h * HD:(h + 1) * HD] = 0
+    surgery.remove_kv_groups(model, 1, removed)
+    assert numel(model) == count_params(model.config)
+    x = ids()
+    mine = logits(model, x)
+    torch.testing.assert_close(mine, logits(silenced, x), rtol=0, atol=1e-5)
+    return kept, q_heads, before, out_w, mine
 
 
 @pytest.mark.parametrize("layout", ["7b", "40b"])
@@ -221,7 +236,7 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(layout, tmp_path
 def width_pruned(model):
     """`model` with KV group 1 out of block 1 (every head of Falcon-7B's one group), every head
     out of block 2 (its `dense` bias alone left, where biased) and a third of block 3's MLP
-    channels out."""
+    channels out (also GPT-BigCode's: tests/test_gpt_bigcode.py)."""
     surgery.remove_kv_groups(model, 1, [kv_heads(model.config) - 1])
     surgery.remove_kv_groups(model, 2, range(kv_heads(model.config)))
     surgery.remove_channels(model, 3, range(0, WIDTH, 3))
