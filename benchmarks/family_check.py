@@ -34,10 +34,14 @@ sin / cos table, ungated gelu_new MLP and biased LM head, GPT-2's learned positi
 c_attn and ungated gelu_new MLP of Conv1D projections, biases everywhere, SantaCoder's
 (GPT-BigCode's) learned positions, c_attn packed head by head (multi_query off: its
 multi-query layout repeated its tokens here), biases everywhere and biased LayerNorms,
-untied; sliding windows of 8 tokens, as Mistral-7B-v0.1,
+untied, BLOOM-7b1's ALiBi biases (slopes in the model's dtype from key positions), q/k/v
+packed head by head, biases everywhere and LayerNorm of the embeddings, MPT's ALiBi biases
+(float32, from the last position) with its bias-free LayerNorms and q/k/v clamp; sliding
+windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
-group out of one block, every head out of another, half the channels of a third) and
+group out of one block, every head out of another, half the channels of a third; not BLOOM
+and MPT, whose heads' ALiBi slopes follow the head count: depth pruning only) and
 depth-pruned (one block out). Each decodes greedily with the compiled backend and with HF
 generate, in float32: the tokens must agree up to a row's first near tie. In the benchmarks'
 dtype (bfloat16 by default) it reports how many tokens agree, for information (rounding
@@ -74,6 +78,7 @@ from prunebench.atomic import write_json, write_text  # noqa: E402
 from prunebench.benchmark.compiled import MODES, StaticDecoder, resolve_mode  # noqa: E402
 from prunebench.commands.arguments import non_negative_int, positive_int  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_values  # noqa: E402
+from prunebench.checkpoint.param_count import family as family_layout  # noqa: E402
 from prunebench.checkpoint.param_count import kv_heads  # noqa: E402
 from prunebench.methods import surgery  # noqa: E402
 from prunebench.modeling import (build_model, config_class, remove_blocks,  # noqa: E402
@@ -100,7 +105,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
                  "gpt_neox": "pythia-6.9b", "opt": None,
                  "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None,
-                 "gpt_bigcode": "gpt_bigcode-santacoder"}
+                 "gpt_bigcode": "gpt_bigcode-santacoder", "bloom": "bloom-7b1", "mpt": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -141,7 +146,10 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # under its own key (ffn_hidden_size). GPT-2 (its known shapes tie the LM head, and a random
 # tied model repeats its tokens here: a small untied one, as OPT's) with its Conv1D projections
 # held as nn.Linear, c_attn's rows [all q; all k; all v], learned positions without an offset,
-# biases everywhere and an ungated gelu_new MLP under its own width key (n_inner).
+# biases everywhere and an ungated gelu_new MLP under its own width key (n_inner). MPT (no whole published
+# config.json confirmed here) with MPT-7B's layout, its ALiBi over a max_seq_len of 256, its
+# q/k/v clamp (clip_qkv, as MPT-30B's configs set it) tight enough to bite here, untied (a
+# random tied model repeats its tokens).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -182,7 +190,9 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             "falcon_40b": dict(model_type="falcon", new_decoder_architecture=True,
                                num_kv_heads=2, bias=True, ffn_hidden_size=SMALL_WIDTH,
                                tie_word_embeddings=False),
-            "gpt2": dict(model_type="gpt2", tie_word_embeddings=False)}
+            "gpt2": dict(model_type="gpt2", tie_word_embeddings=False),
+            "mpt": dict(model_type="mpt", max_seq_len=256, attn_config={"clip_qkv": 1.0},
+                        tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -228,6 +238,14 @@ def small_config(family: str):
             values.pop(own)
         values.update(n_inner=values.pop("intermediate_size"), multi_query=False,
                       tie_word_embeddings=False)
+    if model_type in ("bloom", "mpt"):  # their own keys for SMALL's sizes (BloomConfig's and
+        # MptConfig's attribute_map read LLaMA's names as them), heads of hidden / heads, a KV
+        # head each, the MLP 4 x hidden whatever a key says, MPT's context its max_seq_len;
+        # untied (bloom-7b1 is tied: a random tied model repeats its tokens)
+        for own in ("n_layer", "n_head", "num_key_value_heads", "head_dim", "intermediate_size",
+                    "max_position_embeddings"):
+            values.pop(own, None)
+        values["tie_word_embeddings"] = False
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)
@@ -246,8 +264,9 @@ def small_config(family: str):
 
 
 def variants(config, device, seed: int) -> dict:
-    """dense, width- and depth-pruned models of `config`, drawn on the CPU (the same weights
-    on every device). Matrices of variance 1 / fan-in: at transformers' initial 0.02 a small
+    """dense, width- and depth-pruned models of `config` (no width-pruned ALiBi model:
+    prunebench removes no heads of one), drawn on the CPU (the same weights on every
+    device). Matrices of variance 1 / fan-in: at transformers' initial 0.02 a small
     model repeats one token whatever its attention computes, and would prove nothing. Biases
     and norms randomised too (HF's zeros and ones would hide a slice of the wrong rows)."""
     torch.manual_seed(seed)
@@ -263,13 +282,15 @@ def variants(config, device, seed: int) -> dict:
                 weight = norm and not name.endswith(".bias")
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
     dense.to(device)
+    depth = copy.deepcopy(dense)
+    remove_blocks(depth, [1])
+    if family_layout(config).alibi:
+        return {"dense": dense, "depth": depth}
     width = copy.deepcopy(dense)
     surgery.remove_kv_groups(width, 1, [0])
     # no heads left: its output bias alone (GPT-NeoX's four KV heads too)
     surgery.remove_kv_groups(width, 2, range(kv_heads(config)))
     surgery.remove_channels(width, 3, range(0, SMALL_WIDTH, 2))
-    depth = copy.deepcopy(dense)
-    remove_blocks(depth, [1])
     return {"dense": dense, "width": width, "depth": depth}
 
 

@@ -7,30 +7,39 @@ each head's q, k and v rows together (query_key_value), biases everything, norms
 an ungated gelu MLP of 4 x hidden_size, tied. Exact counts (against transformers' meta model,
 config.json's own keys alone and the arithmetic by hand); depth pruning equal to transformers'
 model of the kept blocks, saved and reloaded by prunebench and by transformers' class, the hf
-and hf_static backends' tokens equal to transformers' generate; why heads are not removed (a
-kept head's slope follows the head count) and the refusals (width surgery and the compiled
-decoder; BLOOM's post-LN residual, MPT's keys transformers does not read); the training-mode
-passes without their dropout. tests/test_families.py runs every method (the width methods
-refused), both backends (the compiled one refused), perplexity and LoRA on both."""
+and hf_static backends' tokens equal to transformers' generate; the compiled decoder's ALiBi
+(its slopes the paper's for any head count, as the models' own builders give them; its prefill
+and decode-step logits transformers' at float32, dense and depth-pruned, in every attention;
+its greedy tokens generate's; the biases, BLOOM's embedding LayerNorm and norm biases, MPT's
+bias-free LayerNorms, clip_qkv and softmax_scale each shown to matter); why heads are not
+removed (a kept head's slope follows the head count) and the refusals (width surgery; the
+decoder on a block of another head count, MPT past its max_seq_len; BLOOM's post-LN residual,
+MPT's keys transformers does not read); the training-mode passes without their dropout.
+tests/test_families.py runs every method (the width methods refused), every backend,
+perplexity and LoRA on both."""
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 
 import pytest
 import torch
 from transformers import BloomConfig, BloomForCausalLM, MptConfig, MptForCausalLM
 
-from prunebench import FamilyUnsupported
-from prunebench.benchmark.compiled import StaticDecoder
+from prunebench import FamilyUnsupported, PrunebenchError
+from prunebench.benchmark.compiled import StaticDecoder, alibi_slopes
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
                                                count_params)
 from prunebench.methods import surgery
-from prunebench.modeling import base_dropout_off, build_model, count_params_meta
+from prunebench.modeling import base_dropout_off, build_model, count_params_meta, remove_blocks
 from prunebench.plan.checks import moe_problems
-from test_families import VOCAB, ids, logits, numel
+from test_cohere import decodes_as_generate_does
+from test_families import VOCAB, family_model, ids, logits, numel
 # (random_model: weights of std 0.1, biases around 0, norms around 1)
 from test_opt import check_depth_prune_is_transformers_model, random_model
+from test_stablelm import decoder_follows_the_change, without_norm_biases
 
 CLASSES = {"bloom": BloomForCausalLM, "mpt": MptForCausalLM}
 BLOCKS = {"bloom": "transformer.h.", "mpt": "transformer.blocks."}
@@ -154,29 +163,176 @@ def test_a_kept_heads_slope_follows_the_head_count(family):
 
 
 @pytest.mark.parametrize("family", ["bloom", "mpt"])
-def test_width_surgery_and_the_compiled_decoder_are_refused_naming_alibi(family):
-    """Removing heads or channels, and the compiled decoder (which adds no ALiBi biases), are
-    refused with the depth methods and the hf / hf_static backends to use."""
+def test_width_surgery_is_refused_naming_alibi(family):
+    """Removing heads or channels is refused with the depth methods to use instead (the
+    compiled decoder runs these models: below)."""
     model = random_model(small(family))
-    match = f"this '{family}' model.*ALiBi.*depth method.*hf or hf_static"
+    match = f"this '{family}' model.*ALiBi.*depth method.*hf, hf_static and compiled backends"
     for cut in (lambda: surgery.remove_heads(model, 0, [0]),
                 lambda: surgery.remove_kv_groups(model, 0, [0]),
                 lambda: surgery.remove_channels(model, 0, [0])):
         with pytest.raises(FamilyUnsupported, match=match):
             cut()
-    with pytest.raises(FamilyUnsupported, match=match):
-        StaticDecoder(model, 1, 32, mode="eager")
     assert count_params(model.config) == numel(model)  # nothing changed
 
 
-def test_the_compiled_backend_is_refused_at_the_start_for_a_known_bloom_shape():
-    """A workflow benchmarking a BLOOM shape with the compiled backend is told at its start,
-    before any job, that hf and hf_static run it; without that backend nothing is said."""
+def test_the_compiled_backend_is_not_refused_at_the_start_for_a_known_bloom_shape():
+    """A workflow benchmarking a BLOOM shape with the compiled backend is told nothing at its
+    start: the decoder adds its ALiBi biases."""
     models = {"models": {"b": {"source": "random:bloom-7b1"}}}
-    problems = moe_problems({**models, "benchmark": {"backends": ["hf", "compiled"]}})
-    assert len(problems) == 1 and "models.b (bloom) adds ALiBi biases" in problems[0]
-    assert "take 'compiled' out of benchmark.backends" in problems[0]
-    assert moe_problems({**models, "benchmark": {"backends": ["hf", "hf_static"]}}) == []
+    assert moe_problems({**models, "benchmark": {"backends": ["hf", "compiled"]}}) == []
+
+
+def with_heads(family: str, heads: int, head_dim: int = 8, **changes):
+    """A tiny BLOOM or MPT of `heads` heads of `head_dim` (the width follows)."""
+    if family == "bloom":
+        return small(family, hidden_size=heads * head_dim, n_head=heads, **changes)
+    return small(family, d_model=heads * head_dim, n_heads=heads, **changes)
+
+
+def alibi_paper_slopes(heads: int) -> list[float]:
+    """The ALiBi paper's slopes by hand: for the largest power of two m not above the head
+    count, 2^(-8k/m) for k = 1 .. m; the heads past m take every other slope of 2m heads,
+    2^(-8k/2m) for odd k (BLOOM's build_alibi_tensor; MPT's build_mpt_alibi_tensor rounds the
+    count up to 2m and interleaves its slopes, with alibi_bias_max 8, to the same values)."""
+    m = 2 ** math.floor(math.log2(heads))
+    return ([2 ** (-8 * k / m) for k in range(1, m + 1)]
+            + [2 ** (-8 * k / (2 * m)) for k in range(1, 2 * (heads - m), 2)])
+
+
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+@pytest.mark.parametrize("heads", [1, 4, 6, 12, 16])
+def test_the_decoders_alibi_slopes_are_the_papers_for_the_head_count(family, heads):
+    """What the decoder reads from the model's own builder: each head's slope, for head counts
+    a power of two and not (BLOOM-176B's 112 heads are not), and whether the biases are
+    measured from the last position (MPT's table) or from the first (BLOOM's)."""
+    slopes, from_last = alibi_slopes(random_model(with_heads(family, heads)))
+    assert slopes.dtype == torch.float32 and from_last == (family == "mpt")
+    torch.testing.assert_close(slopes, torch.tensor(alibi_paper_slopes(heads)),
+                               rtol=1e-6, atol=0)
+
+
+# A non-power-of-two head count (12: BLOOM's and MPT's slopes of 16 heads taken in part);
+# MPT's clip_qkv and softmax_scale, which its attention reads
+ALIBI_MODELS = [("bloom", {}), ("mpt", {}),
+                ("mpt", {"attn_config": {"clip_qkv": 0.3, "softmax_scale": 0.2}})]
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("drop", [[], [1], [0, 3]])
+@pytest.mark.parametrize("family, changes", ALIBI_MODELS)
+def test_the_compiled_decoder_gives_transformers_logits_in_prefill_and_decode(
+        family, changes, drop, fuse, attention):
+    """The decoder's logits, after its prefill and at each decode step from its static
+    cache, are transformers' at float32 (the whole sequence at once, no cache), dense and
+    depth-pruned (every head kept: the dense model's slopes)."""
+    model = random_model(with_heads(family, 12, **changes))
+    if drop:
+        remove_blocks(model, drop)
+    prompt = ids(3, 11, seed=5)
+    theirs = logits(model, prompt)
+    decoder = StaticDecoder(model, 3, 16, mode="eager", fuse=fuse, attention=attention)
+    with torch.inference_mode():
+        torch.testing.assert_close(decoder.prefill_logits(prompt[:, :6]), theirs[:, 5],
+                                   rtol=0, atol=1e-5)
+        for p in range(6, prompt.shape[1]):
+            step = decoder.forward(prompt[:, p:p + 1], decoder.positions[p:p + 1])
+            torch.testing.assert_close(step, theirs[:, p], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("drop", [[], [1]])
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_the_compiled_decoder_decodes_as_generate_does(family, drop):
+    """Greedy tokens, dense and depth-pruned: generate's (and hf_static's) up to any near tie,
+    the prefill's logits transformers' (tests/test_families.py's greedy_tokens_agree)."""
+    model = family_model(family)
+    if drop:
+        remove_blocks(model, drop)
+    decodes_as_generate_does(model)
+
+
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_flex_attention_adds_the_same_biases(family):
+    """flex_attention's score modification adds each head's biases: its decode steps give the
+    tokens of matmul and softmax (op by op on the CPU)."""
+    model = family_model(family)
+    prompt = ids(2, 5, seed=2)
+    with torch.inference_mode():
+        eager = StaticDecoder(model, 2, 12, mode="eager", attention="eager").generate(prompt, 7)
+        flex = StaticDecoder(model, 2, 12, mode="eager", attention="flex").generate(prompt, 7)
+    assert torch.equal(flex, eager)
+
+
+def _embedding_norm_moved(model):
+    """BLOOM's LayerNorm of the embeddings weighing and shifting otherwise."""
+    with torch.no_grad():
+        norm = model.transformer.word_embeddings_layernorm
+        norm.weight.mul_(3.0)
+        norm.bias.add_(0.5)
+
+
+def _qkv_clipped(model):
+    with torch.no_grad():
+        for layer in model.transformer.blocks:
+            layer.attn.clip_qkv = 0.05
+
+
+def _scores_scaled(model):
+    for layer in model.transformer.blocks:
+        layer.attn.softmax_scale = 0.7
+
+
+@pytest.mark.parametrize("family, change", [
+    ("bloom", _embedding_norm_moved), ("bloom", without_norm_biases),
+    ("mpt", _qkv_clipped), ("mpt", _scores_scaled)])
+def test_the_decoder_applies_each_of_their_pieces(family, change):
+    """Each piece the decoder reproduces changes this model's logits (else the comparisons
+    above would not see it dropped): BLOOM's LayerNorm of the embeddings and its norms'
+    biases, MPT's clamp of q, k and v and its scores' scale; the decoder built from the
+    changed model follows it."""
+    decoder_follows_the_change(random_model(with_heads(family, 12)), change)
+
+
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_the_biases_and_the_layer_norms_matter(family):
+    """Without the ALiBi biases (slopes zeroed), or with MPT's bias-free LayerNorms taken as
+    RMSNorms, the decoder would compute another model than transformers': the comparisons
+    above see both."""
+    model = random_model(with_heads(family, 12))
+    prompt = ids(2, 9, seed=6)
+    theirs = logits(model, prompt)[:, -1]
+    decoder = StaticDecoder(model, 2, 12, mode="eager")
+    torch.testing.assert_close(decoder.prefill_logits(prompt), theirs, rtol=0, atol=1e-5)
+    unbiased = copy.copy(decoder)
+    unbiased.alibi_slopes = torch.zeros_like(decoder.alibi_slopes)
+    assert (unbiased.prefill_logits(prompt) - theirs).abs().max() > 1e-2
+    if family == "mpt":
+        assert decoder.norm_style == "affine" and decoder.norm_b is None
+        for block in decoder.blocks:
+            block.norm_style = "llama"
+        assert (decoder.prefill_logits(prompt) - theirs).abs().max() > 1e-3
+
+
+def test_the_decoder_refuses_a_block_of_another_head_count_than_the_slopes():
+    """The slopes follow the model's head count: a block holding other heads (removed by
+    hand; prunebench's width methods refuse ALiBi models) would attend with another model's
+    slopes, and is refused naming both counts."""
+    model = random_model(small("bloom"))
+    model.transformer.num_heads = 8  # what BloomModel computes its slopes from
+    with pytest.raises(PrunebenchError, match=r"block 0 of this bloom model holds 4 attention "
+                                              r"heads and its ALiBi slopes are computed for 8"):
+        StaticDecoder(model, 1, 12, mode="eager")
+
+
+def test_the_decoder_refuses_a_cell_past_mpts_max_seq_len():
+    """MptModel's ALiBi table holds max_seq_len positions, past which transformers' model
+    cannot run: a longer cell is refused naming it (BLOOM's are computed for any length)."""
+    StaticDecoder(random_model(small("mpt")), 1, 64, mode="eager").close()
+    with pytest.raises(PrunebenchError, match=r"holds 64 positions \(max_seq_len\).*runs to 65"):
+        StaticDecoder(random_model(small("mpt")), 1, 65, mode="eager")
+    StaticDecoder(random_model(small("bloom")), 1, 65, mode="eager").close()
 
 
 @pytest.mark.parametrize("family, changes, refused", [

@@ -654,8 +654,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
-# ALiBi families (BLOOM, MPT): depth pruning and the hf / hf_static backends only, their heads'
-# slopes following the config's head count.
+# ALiBi families (BLOOM, MPT): depth pruning only, their heads' slopes following the config's
+# head count; every backend, the compiled one adding their biases.
 ALIBI = {"bloom", "mpt"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
@@ -1160,9 +1160,9 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
                              max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
         if (is_moe(model.config) or family(model.config).one_mixer_blocks
-                or family(model.config).alibi or any(state_blocks(model.config))):
-            # no compiled decoder for experts (or Nemotron-H's blocks, BLOOM's and MPT's ALiBi,
-            # Bamba's and Falcon-H1's Mamba-2 mixers): hf_static's tokens only
+                or any(state_blocks(model.config))):
+            # no compiled decoder for experts (or Nemotron-H's blocks, Bamba's and Falcon-H1's
+            # Mamba-2 mixers): hf_static's tokens only
             with pytest.raises(PrunebenchError, match="hf or hf_static backend"):
                 StaticDecoder(model, 3, 6 + n_new, mode="eager")
             if static_cache_problem(model):  # transformers 5.17: Llama 4's chunks, Falcon-H1
@@ -1216,7 +1216,7 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
         settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[2],
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
-        if name in DEPTH_ONLY and backend == "compiled":
+        if name in DEPTH_ONLY - ALIBI and backend == "compiled":
             with pytest.raises(PrunebenchError, match="compiled backend.*hf or hf_static"):
                 bench.sweep(reloaded, None, settings)
             continue

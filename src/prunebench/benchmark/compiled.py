@@ -27,7 +27,10 @@ on the attention scores and the logits come from the modules and the config, and
 scores rule out SDPA (matmul + softmax, or flex, attend instead: benchmark.attention).
 Sliding-window attention (Mistral-7B-v0.1, every other Gemma-2 block, Qwen with
 `use_sliding_window`) is a mask per window over the same static cache: a block attends to the
-window's last positions only, as transformers masks them (`sliding_windows`).
+window's last positions only, as transformers masks them (`sliding_windows`). ALiBi (BLOOM,
+MPT) replaces the rotation by a bias on each head's scores, its slope as the model's own
+builder computes it (`alibi_slopes`): the mask becomes a float one of a row per head, the
+biases where the causal mask keeps a position and -inf elsewhere (`StaticDecoder.alibi_biases`).
 
 The step is written without host synchronisation (no `.item()`, no data-dependent shapes): the
 position is a device tensor, the cache write is an indexed store, and attention reads the whole
@@ -54,7 +57,7 @@ from prunebench.benchmark import CUDA_ONLY_MODES
 from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
                                               norm_weight, pairwise_table, rms_norm, soft_cap)
-from prunebench.checkpoint.param_count import family, parallel_block, refuse_moe
+from prunebench.checkpoint.param_count import context_length, family, parallel_block, refuse_moe
 from prunebench.checkpoint.param_count import sliding_windows as param_sliding_windows
 from prunebench.modeling import final_norm
 from prunebench.benchmark.sampling import Sampling, exponential_noise, sample
@@ -105,6 +108,48 @@ def rotary_kinds(model: nn.Module) -> list[str | None]:
     return list(model.config.layer_types)
 
 
+def alibi_slopes(model: nn.Module) -> tuple[torch.Tensor, bool]:
+    """An ALiBi model's slope for each head ([heads], float32) as its own builder computes them
+    from its head count, and whether its biases are measured from the last key (MPT's) rather
+    than from the first (BLOOM's). BloomModel's build_alibi_tensor gives slope x key position
+    (read at position 1: the slope itself; the closest power of two below the head count,
+    then every other slope of the next one); MptModel's build_mpt_alibi_tensor (forward's
+    alibi_bias_max of 8, the head count rounded up to a power of two) gives slope x (key - last
+    key) (read at the key before the last: minus the slope). Both multiply in float32, exactly
+    so for a small integer, so these are the builders' slopes to the bit."""
+    inner = projections.decoder(model)
+    heads, device = inner.num_heads, model.get_input_embeddings().weight.device
+    with torch.no_grad():
+        if hasattr(inner, "build_mpt_alibi_tensor"):
+            return -inner.build_mpt_alibi_tensor(heads, 2, device=device)[:, 0, 0].float(), True
+        ones = torch.ones(1, 2, dtype=torch.long, device=device)
+        return inner.build_alibi_tensor(ones, heads, torch.float32)[:, 0, 1], False
+
+
+def check_alibi(model: nn.Module, max_seq_len: int, head_dim: int) -> None:
+    """Refuse what the ALiBi biases cannot be added to as transformers adds them: a block with
+    another head count than the one the slopes are computed from (the model's: heads removed
+    by hand, since prunebench's width methods refuse ALiBi), whose heads would take another
+    model's slopes; a cell past MPT's max_seq_len, the length of the table MptModel builds, past
+    which transformers' model cannot run either (BLOOM's are computed for any length)."""
+    heads = projections.decoder(model).num_heads
+    for i, layer in enumerate(projections.decoder(model).layers):
+        held = projections.attention_heads(layer.self_attn, head_dim)[0]
+        if held != heads:
+            raise PrunebenchError(
+                f"block {i} of this {model.config.model_type} model holds {held} attention heads "
+                f"and its ALiBi slopes are computed for {heads} (the model's head count), so its "
+                "heads would attend with another model's slopes: prunebench removes no heads of "
+                "an ALiBi model (depth pruning keeps every head); benchmark the model as "
+                "transformers builds it")
+    limit = context_length(model.config)
+    if limit is not None and max_seq_len > limit:
+        raise PrunebenchError(
+            f"this {model.config.model_type} model's ALiBi table holds {limit} positions "
+            f"(max_seq_len) and this benchmark cell runs to {max_seq_len} tokens, past which "
+            "transformers' model cannot run either: use shorter token configs")
+
+
 def sincos_table(model: nn.Module) -> torch.Tensor:
     """GPT-J's sin / cos table ([n_positions, rotary_dim]: the sines, then the cosines), held by
     its rotary module (transformers 5.25) or by every attention (5.17)."""
@@ -145,8 +190,8 @@ def refuse_unrotated(model: nn.Module) -> None:
 
 def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
     """Refuse a model whose rotary tables would change within `max_seq_len` tokens (none: a
-    model of learned positions, OPT's, holds no rotary module)."""
-    if family(model.config).position_table_offset is not None:
+    model of learned positions, OPT's, holds no rotary module; nor does an ALiBi model)."""
+    if family(model.config).position_table_offset is not None or family(model.config).alibi:
         return
     if family(model.config).sincos_table:  # GPT-J: one fixed table, of n_positions rows
         rows = sincos_table(model).shape[0]
@@ -290,7 +335,9 @@ class StaticDecoder(nn.Module):
                  sampling: Sampling | None = None, seed: int = 0):
         super().__init__()
         # Its fused blocks compute a dense MLP: a mixture of experts' routed MLP is not one.
-        refuse_moe(model.config, "the compiled backend (its fused decoder blocks)")
+        # (An ALiBi model's biases are added here, its heads all kept: `alibi_slopes`.)
+        refuse_moe(model.config, "the compiled backend (its fused decoder blocks)",
+                   adds_alibi=True)
         refuse_unrotated(model)
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")
@@ -367,7 +414,27 @@ class StaticDecoder(nn.Module):
         self.register_buffer("position_table", projections.decoder(model).embed_positions.weight
                              .detach()[layout.position_table_offset:] if learned else None,
                              persistent=False)
-        for kind in dict.fromkeys(self.rotary_kinds) if not learned else ():
+        # BLOOM's and MPT's ALiBi: a bias on each head's scores instead of any rotation, each
+        # head's slope from the model's own builder (the config's head count: a depth-pruned
+        # model keeps every head, so the dense model's slopes), added by `alibi_biases`;
+        # BLOOM's biases in the model's dtype (BloomModel casts them), MPT's in float32.
+        self.rotated = rotated = not (learned or layout.alibi)
+        self.alibi_from_last = False
+        self.register_buffer("alibi_slopes", None, persistent=False)
+        if layout.alibi:
+            check_alibi(model, max_seq_len, self.head_dim)
+            slopes, self.alibi_from_last = alibi_slopes(model)
+            self.alibi_slopes = slopes.view(-1, 1, 1)
+        self.alibi_dtype = torch.float32 if self.alibi_from_last else dtype
+        # BLOOM's LayerNorm of the embeddings (word_embeddings_layernorm), before any block
+        embedding_norm = (projections.decoder(model).word_embeddings_layernorm
+                          if layout.embedding_norm else None)
+        self.register_buffer("embed_norm_w", None if embedding_norm is None else
+                             embedding_norm.weight.detach(), persistent=False)
+        self.register_buffer("embed_norm_b", None if embedding_norm is None else
+                             detach_or_none(embedding_norm.bias), persistent=False)
+        self.embed_norm_eps = None if embedding_norm is None else norm_eps(embedding_norm)
+        for kind in dict.fromkeys(self.rotary_kinds) if rotated else ():
             with torch.no_grad():
                 cos, sin = (sincos_tables(model, positions[:max_seq_len], dtype)
                             if layout.sincos_table else
@@ -405,8 +472,8 @@ class StaticDecoder(nn.Module):
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
                                           fuse, self.norm_style, residual,
                                           layout.qk_norm_whole,
-                                          rotate=not (learned or (hybrid
-                                                                  and kind == "full_attention")),
+                                          rotate=rotated and not (hybrid
+                                                                  and kind == "full_attention"),
                                           pairwise_rotary=layout.pairwise_rotary,
                                           parallel=parallel_block(config),
                                           qk_norm_after_rotary=layout.qk_norm_after_rotary,
@@ -462,6 +529,9 @@ class StaticDecoder(nn.Module):
         if prefill and attention == "flex":
             attention = "eager" if any(b.softcap is not None for b in self.blocks) else "sdpa"
         x = F.embedding(tokens, self.embed)
+        if self.embed_norm_w is not None:  # BLOOM: nn.LayerNorm's own forward
+            x = F.layer_norm(x, (x.shape[-1],), self.embed_norm_w, self.embed_norm_b,
+                             eps=self.embed_norm_eps)
         if self.embed_scale is not None:
             x = x * self.embed_scale
         if self.embedding_multiplier is not None:
@@ -472,13 +542,15 @@ class StaticDecoder(nn.Module):
         # (none where no block rotates: OPT's)
         tables = {kind: (getattr(self, f"cos{_suffix(kind)}").index_select(0, pos).unsqueeze(1),
                          getattr(self, f"sin{_suffix(kind)}").index_select(0, pos).unsqueeze(1))
-                  if self.position_table is None else (None, None)
+                  if self.rotated else (None, None)
                   for kind in dict.fromkeys(self.rotary_kinds)}
         causal = self.positions.unsqueeze(0) <= pos.unsqueeze(1)  # [T, cache_len]
         masks = {None: causal}
         for window in sorted({w for w in self.windows if w is not None}):
             # the window's last positions only: kv > q - window, as transformers masks them
             masks[window] = causal & (self.positions.unsqueeze(0) > pos.unsqueeze(1) - window)
+        if self.alibi_slopes is not None:  # (no windows: BLOOM's and MPT's blocks have none)
+            masks[None] = self.alibi_biases(pos, causal, attention)
         query_scale = None if self.query_scale is None else self.query_scale.index_select(0, pos)
         for block, window, kind in zip(self.blocks, self.windows, self.rotary_kinds):
             x = block(x, *tables[kind], pos, masks[window], attention, query_scale)
@@ -491,6 +563,23 @@ class StaticDecoder(nn.Module):
         if self.final_softcap is not None:  # Gemma-2
             logits = soft_cap(logits, self.final_softcap)
         return logits
+
+    def alibi_biases(self, pos: torch.Tensor, causal: torch.Tensor,
+                     attention: str) -> torch.Tensor:
+        """The ALiBi biases of the queries at `pos` [T] over the cache ([heads, T, cache_len]),
+        -inf where `causal` [T, cache_len] masks a position. BLOOM's are slope x key position,
+        in the model's dtype, as BloomModel computes them. MPT's are slope x (key - last
+        position) in float32 for every query: MptModel's table read at its keys, so the
+        decode step's biases and the prefill's last row are transformers' own, the earlier rows
+        shifted alike (which their softmax does not see). Without host synchronisation: the
+        position is a device tensor. Given to SDPA and flex in the queries' dtype, as they take
+        a mask; to eager attention as the model adds them."""
+        keys = self.positions.unsqueeze(0)  # [1, cache_len]
+        if self.alibi_from_last:
+            keys = keys - pos[-1:].unsqueeze(1)
+        biases = (self.alibi_slopes * keys).to(self.alibi_dtype)  # [heads, 1, cache_len]
+        biases = torch.where(causal, biases, float("-inf"))
+        return biases if attention == "eager" else biases.to(self.embed.dtype)
 
     def greedy(self, logits: torch.Tensor) -> torch.Tensor:
         """[B, V] logits -> [B, 1] next tokens, never EOS."""

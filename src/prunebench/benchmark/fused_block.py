@@ -18,21 +18,27 @@ from torch import nn
 from prunebench import PrunebenchError, projections
 from prunebench.modeling import norm_eps
 
+# The attention modules' names of the queries' scale (transformers' `scaling`; MptAttention's
+# softmax_scale, BloomAttention's inv_norm_factor), the first one a module holds.
+SCALE_NAMES = ("scaling", "softmax_scale", "inv_norm_factor")
+
+
 def norm_style(layout) -> str:
     """How a `param_count.Family`'s RMSNorm applies its weight: "llama", to the statistics cast
     back to the input's dtype; "plus_one" (Gemma's), 1 + weight in float32, then the cast;
     "float32" (OLMo-2's), the weight in float32, then the cast; "layer_norm" (the first OLMo's),
     a LayerNorm without weight or bias in float32, then the cast; "centred" (Cohere's), a
     LayerNorm weighed in float32, then the cast; "affine" (StableLM's, PhiMoE's), torch's
-    LayerNorm with a weight and a bias; "affine_plus_one" (Nemotron's LayerNorm1P), torch's
-    LayerNorm weighing by 1 + weight (added in the weight's dtype) with a bias."""
+    LayerNorm with a weight and a bias (MPT's without the bias); "affine_plus_one" (Nemotron's
+    LayerNorm1P), torch's LayerNorm weighing by 1 + weight (added in the weight's dtype) with a
+    bias."""
     if layout.norm_bias and layout.norm_plus_one:
         return "affine_plus_one"
     return ("plus_one" if layout.norm_plus_one else
             "float32" if layout.norm_weight_float32 else
             "layer_norm" if layout.norm_weightless else
             "centred" if layout.norm_centred else
-            "affine" if layout.norm_bias else "llama")
+            "affine" if layout.norm_bias or layout.layer_norm_no_bias else "llama")
 
 
 def norm_weight(norm: nn.Module, device: torch.device) -> torch.Tensor:
@@ -134,12 +140,15 @@ def flex_attention_masked(q: torch.Tensor, keys: torch.Tensor, values: torch.Ten
     true, with flex_attention: the mask is applied as a score modification (scores of masked
     positions -inf), so no block mask has to follow the position from step to step and the
     step keeps its static shapes for the CUDA graph. `softcap` caps the scaled scores first,
-    as Gemma-2's attention does."""
+    as Gemma-2's attention does. A float mask [Hq, T, L] is added to each head's scores
+    instead (ALiBi's biases, -inf where masked: the decoder's `alibi_biases`)."""
     from torch.nn.attention.flex_attention import flex_attention
 
     def keep_visible(score, batch, head, q_idx, kv_idx):
         if softcap is not None:
             score = soft_cap(score, softcap)
+        if mask.dtype != torch.bool:
+            return score + mask[head, q_idx, kv_idx]
         return torch.where(mask[q_idx, kv_idx], score, -float("inf"))
 
     return flex_attention(q, keys, values, score_mod=keep_visible, enable_gqa=gqa, scale=scale)
@@ -271,9 +280,11 @@ class Block(nn.Module):
         # do EXAONE-4's global blocks of a hybrid config (`rotate`, from the decoder)
         self.rotate = rotate and bool(getattr(attn, "use_rope", True))
         self.pairwise_rotary = pairwise_rotary  # GLM: adjacent dimensions rotate together
-        # Queries' scale (Gemma-2: query_pre_attn_scalar ** -0.5, not head_dim's) and the soft
-        # cap of the attention scores (Gemma-2), as the HF module holds them.
-        self.scale = float(getattr(attn, "scaling", head_dim ** -0.5))
+        # Queries' scale (Gemma-2: query_pre_attn_scalar ** -0.5, not head_dim's; MPT's
+        # softmax_scale, BLOOM's inv_norm_factor: their modules' names of it) and the soft cap
+        # of the attention scores (Gemma-2), as the HF module holds them.
+        self.scale = float(next((getattr(attn, name) for name in SCALE_NAMES
+                                 if getattr(attn, name, None) is not None), head_dim ** -0.5))
         # What SDPA and flex are given: their own default where it is the model's scale (as
         # before scales other than 1 / sqrt(head_dim) existed here), else the model's.
         self.kernel_scale = None if self.scale == head_dim ** -0.5 else self.scale
@@ -320,8 +331,11 @@ class Block(nn.Module):
         self.qk_norm_whole = q_norm is not None and qk_norm_whole
         self.qkv_split = [self.n_q * head_dim, self.n_kv * head_dim, self.n_kv * head_dim]
         # OLMo's clamp of the projected queries, keys and values (clip_qkv; OLMoE's is refused
-        # with every mixture of experts).
+        # with every mixture of experts); MPT's, which its attention holds and skips where 0
+        # (MptAttention's `if self.clip_qkv`, OlmoAttention's `is not None`).
         self.clip_qkv = getattr(getattr(attn, "config", None), "clip_qkv", None)
+        if self.clip_qkv is None:
+            self.clip_qkv = getattr(attn, "clip_qkv", None) or None
 
         self.m = projections.mlp_width(mlp)
         # [gate; up] rows (fused, or Phi-3's packed module), or an ungated MLP's up rows alone
@@ -334,9 +348,11 @@ class Block(nn.Module):
         self.register_buffer("down_w", detach_or_none(projections.down_proj(mlp).weight) if self.m else None,
                              persistent=False)
         self.register_buffer("down_b", detach_or_none(projections.down_proj(mlp).bias), persistent=False)
-        # (Phi-3's and Phi's name activation_fn, Starcoder2's act, Granite 4.0's activation)
+        # (Phi-3's and Phi's name activation_fn, Starcoder2's act, Granite 4.0's activation,
+        # BLOOM's gelu_impl)
         self.act = next(getattr(mlp, name) for name in ("act_fn", "activation_fn", "act",
-                                                        "activation") if hasattr(mlp, name))
+                                                        "activation", "gelu_impl")
+                        if hasattr(mlp, name))
 
     def _project(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                  split: list[int]) -> torch.Tensor:
@@ -389,14 +405,18 @@ class Block(nn.Module):
         if groups > 1:
             # Grouped-query attention: KV head j serves query heads j*groups .. j*groups+groups-1.
             # Fold those heads into the query length instead of repeating the cache, which
-            # would copy the whole cache every step.
+            # would copy the whole cache every step (a mask of a row per head folded alike).
             q = q.reshape(b, n_kv, groups * t, self.head_dim)
-            mask = mask.repeat(groups, 1)
+            mask = (mask.repeat(groups, 1) if mask.dtype == torch.bool
+                    else mask.reshape(n_kv, groups * t, -1))
         if kind == "eager":
             scores = (q @ keys.transpose(-1, -2)) * self.scale
             if self.softcap is not None:
                 scores = soft_cap(scores, self.softcap)
-            scores = scores.masked_fill(~mask, float("-inf"))
+            # (ALiBi's biases: a float mask [heads, T, L], -inf where masked, added in its
+            # dtype as the model adds them: MPT's float32 scores, BLOOM's in the model's dtype)
+            scores = (scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool
+                      else scores + mask)
             probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
             out = probs @ values
         else:

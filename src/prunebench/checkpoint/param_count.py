@@ -419,12 +419,16 @@ class Family:
     instead of rotary positions, each head's slope computed by transformers from the config's
     head count (BloomModel's build_alibi_tensor, MptModel's build_mpt_alibi_tensor): a model
     with heads removed would give its kept heads other slopes than the model that was scored,
-    and the compiled decoder adds no such bias, so they are depth only (`refuse_moe`), run by
-    the hf and hf_static backends. `mlp_width_default`: the multiple of hidden_size that the
+    so they are depth only (`refuse_moe`), run by the hf and hf_static backends and by the
+    compiled decoder, which adds the biases as the model's own builder computes them
+    (`benchmark.compiled.alibi_slopes`). `mlp_width_default`: the multiple of hidden_size that the
     MLP is wide where the dense width key is None, or where the class reads none (BLOOM's and
     MPT's, `SparseBlocks.every(None)`: BloomMLP's and MptMLP's 4 x hidden_size, whatever a
     stray intermediate_size or MPT's expansion_ratio says). `embedding_norm`: a norm of the
     embeddings before the first block (BLOOM's word_embeddings_layernorm), counted with them.
+    `layer_norm_no_bias`: its norms are torch LayerNorms whose bias the class removes (MPT's
+    norm_1, norm_2 and norm_f: the mean taken out, a weight, no bias), which the compiled
+    decoder applies so.
     Their modules are named otherwise than LLaMA's above the block's parts
     (`projections.alias_llama_names`).
     Falcon's (`falcon`) are GPT-NeoX's fields in part, as its class builds them by config
@@ -536,6 +540,7 @@ class Family:
     final_norm_removed_key: str | None = None
     alibi: bool = False
     embedding_norm: bool = False
+    layer_norm_no_bias: bool = False
     sincos_table: bool = False
     mlp_width_default: int | None = None
     parallel_outputs_first: bool = False
@@ -777,7 +782,7 @@ FAMILIES: dict[str, Family] = {
     "mpt": Family("MptForCausalLM", "MptConfig", False, False, None, False,
                   packed=("qkv_proj",), mlp_bias=False, ungated_mlp=True,
                   kv_per_query_head=True, alibi=True, sparse_blocks=SparseBlocks.every(None),
-                  mlp_width_default=4),
+                  mlp_width_default=4, layer_norm_no_bias=True),
     # GPTJAttention: q_proj / k_proj / v_proj / out_proj without biases, every head its own
     # keys and values (no num_key_value_heads), head_dim n_embd / n_head, the first
     # rotary_dim of each head rotating in adjacent pairs (rotate_every_two) by a fixed
@@ -1727,7 +1732,7 @@ def is_scored_weight(name: str) -> bool:
     return "weight" in name or name.endswith(EXPERT_WEIGHTS)
 
 
-def refuse_moe(config, what: str) -> None:
+def refuse_moe(config, what: str, adds_alibi: bool = False) -> None:
     """Stop `what` (a width method, the compiled decoder, ...) on a mixture-of-experts model,
     whose experts are 3D parameters no width surgery, fused block or adapter of prunebench
     handles, with what does apply. The width methods' plans (methods.sizing) call it before
@@ -1735,7 +1740,8 @@ def refuse_moe(config, what: str) -> None:
     mixer than softmax attention (Granite 4.0's dense H models: Mamba-2 blocks, no experts) is
     stopped alike: those blocks hold no heads, and the fused block computes attention only;
     and a dense Gemma 4 model (`Family.per_layer_blocks`), whose blocks' shapes its surgery and
-    fused block do not read."""
+    fused block do not read. `adds_alibi`: `what` adds ALiBi biases as transformers computes
+    them and keeps every head (the compiled decoder), so an ALiBi model (BLOOM, MPT) passes."""
     if family(config).one_mixer_blocks:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -1782,16 +1788,15 @@ def refuse_moe(config, what: str) -> None:
             "compiled decoder do not handle. Prune it with a depth method that removes whole "
             "blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and "
             "benchmark it with the hf or hf_static backend")
-    if family(config).alibi:
+    if family(config).alibi and not adds_alibi:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
             f"({family(config).model_class}): its attention adds ALiBi biases whose slopes "
             "transformers computes from the config's head count, so a model with heads removed "
-            "would run its kept heads with other slopes than the model that was scored, and "
-            "prunebench's width surgery, sublayer removal and compiled decoder add no ALiBi "
-            "biases. Prune it with a depth method that removes whole blocks (depth_ppl, "
-            "depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the "
-            "hf or hf_static backend")
+            "would run its kept heads with other slopes than the model that was scored. Prune "
+            "it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
+            "depth_mag, depth_angular, sleb, shortgpt), which keeps every head; the hf, "
+            "hf_static and compiled backends benchmark it")
     if is_moe(config):
         raise FamilyUnsupported(
             f"{what} does not support the mixture-of-experts family {config.model_type!r} "

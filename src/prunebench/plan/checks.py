@@ -692,7 +692,8 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     experts are no linear layers). Its width variants are refused by `prunable_problems`, from
     their plans. A model with blocks of another token mixer than softmax attention and no
     experts (Granite 4.0's dense H models, Qwen3.5's dense ones) is told of the compiled
-    backend alike, and so are a dense Gemma 4 model and an ALiBi one (BLOOM, MPT)."""
+    backend alike, and so is a dense Gemma 4 model (an ALiBi one, BLOOM's or MPT's, runs on
+    it: the decoder adds its biases)."""
     from prunebench.checkpoint.param_count import family, is_moe, state_blocks
     from prunebench.plan.lora_settings import expert_target_problem
     from prunebench.plan.variants import read_variants
@@ -733,11 +734,6 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "may reuse an earlier block's keys and values, which the compiled backend "
                     "does not run (its fused blocks do not read them): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
-            elif "compiled" in backends and known is not None and family(known).alibi:
-                problems.append(
-                    f"models.{model} ({known.model_type}) adds ALiBi biases to its attention "
-                    "scores, which the compiled backend does not run (its fused blocks add "
-                    "none): take 'compiled' out of benchmark.backends (hf and hf_static run it)")
             continue
         if "compiled" in backends:
             problems.append(
