@@ -44,9 +44,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     kv_sources,
                                     linear_attention_blocks,
                                     layer_shapes, mlp_bias,
-                                    non_block_param_count, o_bias, opt_unsupported, qkv_bias,
-                                    alibi_unbuilt, dbrx_unbuilt,
-                                    falcon_unsupported, gpt2_unsupported, gpt_bigcode_unsupported,
+                                    non_block_param_count, o_bias, qkv_bias, dbrx_unbuilt,
+                                    unreproduced_layout,
                                     sparse_mlp_blocks,
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes)
@@ -545,9 +544,7 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     cls = model_class(config)
     values = ({"model_type": config.model_type, **config.to_dict()}
               if hasattr(config, "to_dict") else vars(config))
-    if problem := (opt_unsupported(values) or alibi_unbuilt(values)
-                   or falcon_unsupported(values) or dbrx_unbuilt(values)
-                   or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)):
+    if problem := unreproduced_layout(values) or dbrx_unbuilt(values):
         raise FamilyUnsupported(f"this config {problem}")
     shapes = getattr(config, "layer_shapes", None)
     if attention_sinks(config):

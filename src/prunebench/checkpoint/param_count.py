@@ -2699,6 +2699,15 @@ def gpt_bigcode_unsupported(values: dict[str, Any]) -> str | None:
             "SantaCoder model has it) or leave it out")
 
 
+def unreproduced_layout(values: dict[str, Any]) -> str | None:
+    """What of a config (config.json's values, or a built config's dict) a family's own check
+    refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's), with what to do;
+    None where none does. One list for both places that ask: a config.json read
+    (`checked_config_json`) and a model built (`modeling.build_model`)."""
+    return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
+            or gpt2_unsupported(values) or gpt_bigcode_unsupported(values))
+
+
 # Shape keys a family's transformers classes read with no fallback, which a config.json must
 # give (checked_config_json refuses one without, left out or null): model_type -> (key, what
 # the model is called, what reads the key, the value to give).
@@ -2999,8 +3008,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"{value}")
     if model_type == "hunyuan_v1_moe":
         _check_hunyuan_experts(raw, path / "config.json")
-    if problem := (opt_unsupported(raw) or alibi_unbuilt(raw) or falcon_unsupported(raw)
-                   or gpt2_unsupported(raw) or gpt_bigcode_unsupported(raw)):
+    if problem := unreproduced_layout(raw):
         raise FamilyUnsupported(f"{path / 'config.json'} {problem}")
     # A module hidden_size wide that reads every query head: another head_dim builds (the
     # config class takes it) and stops at the first forward on a shape mismatch.
