@@ -36,7 +36,8 @@ c_attn and ungated gelu_new MLP of Conv1D projections, biases everywhere, SantaC
 multi-query layout repeated its tokens here), biases everywhere and biased LayerNorms,
 untied, BLOOM-7b1's ALiBi biases (slopes in the model's dtype from key positions), q/k/v
 packed head by head, biases everywhere and LayerNorm of the embeddings, MPT's ALiBi biases
-(float32, from the last position) with its bias-free LayerNorms and q/k/v clamp; sliding
+(float32, from the last position) with its bias-free LayerNorms and q/k/v clamp,
+HyperCLOVA X's Granite scalars (its logits multiplied) and norms on the sublayers' outputs; sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
@@ -105,7 +106,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
                  "gpt_neox": "pythia-6.9b", "opt": None,
                  "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None,
-                 "gpt_bigcode": "gpt_bigcode-santacoder", "bloom": "bloom-7b1", "mpt": None}
+                 "gpt_bigcode": "gpt_bigcode-santacoder", "bloom": "bloom-7b1", "mpt": None,
+                 "hyperclovax": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -149,7 +151,9 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # biases everywhere and an ungated gelu_new MLP under its own width key (n_inner). MPT (no whole published
 # config.json confirmed here) with MPT-7B's layout, its ALiBi over a max_seq_len of 256, its
 # q/k/v clamp (clip_qkv, as MPT-30B's configs set it) tight enough to bite here, untied (a
-# random tied model repeats its tokens).
+# random tied model repeats its tokens). HyperCLOVA X (no HyperCLOVAX-SEED config.json
+# confirmed here) with Granite's scalars, far from 1 and no powers of two, its logits_scaling
+# a multiplier, and an RMSNorm on each sublayer's output (use_post_norm, Peri-LN).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -192,7 +196,10 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                                tie_word_embeddings=False),
             "gpt2": dict(model_type="gpt2", tie_word_embeddings=False),
             "mpt": dict(model_type="mpt", max_seq_len=256, attn_config={"clip_qkv": 1.0},
-                        tie_word_embeddings=False)}
+                        tie_word_embeddings=False),
+            "hyperclovax": dict(model_type="hyperclovax", embedding_multiplier=3.3,
+                                attention_multiplier=0.0151, residual_multiplier=0.22,
+                                logits_scaling=0.37, use_post_norm=True)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)

@@ -41,6 +41,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     count_params,
                                     default_layer_shape, depth_kept_blocks, family,
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
+                                    kept_depth_scale,
                                     kv_sources,
                                     linear_attention_blocks,
                                     layer_shapes, mlp_bias,
@@ -1324,6 +1325,12 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         # `local:` is refused then); transformers keeps the key and ignores it. The first prune
         # of a chain sets it: the dense model's depth.
         config.blocks_before_pruning = getattr(config, "blocks_before_pruning", None) or n
+    # (MiniCPM3's scale_depth, read over sqrt(num_hidden_layers): each kept block scales its
+    # sublayers as it did, in this model and in one reloaded from its config.json)
+    for key, value in kept_depth_scale(config, n, len(keep)).items():
+        setattr(config, key, value)
+        for layer in decoder(model).layers:  # MiniCPM3DecoderLayer's, computed when built
+            layer.residual_scale = value / math.sqrt(len(keep))
     config.num_hidden_layers = len(keep)
     for key, value in kind_values.items():
         setattr(config, key, value)

@@ -390,9 +390,12 @@ class StaticDecoder(nn.Module):
         # weights' dtype, as HF multiplies), logits divided by logits_scaling; each block
         # scales its sublayers' outputs by residual_multiplier.
         self.embedding_multiplier = config.embedding_multiplier if layout.multipliers else None
-        self.logits_scaling = config.logits_scaling if layout.multipliers else None
+        # (HyperCLOVA X's logits_scaling multiplies them instead: its logit_scale_key, below)
+        self.logits_scaling = (config.logits_scaling if layout.multipliers
+                               and layout.logit_scale_key != "logits_scaling" else None)
         # Cohere's logit_scale multiplies the logits (in their dtype, by a Python float, as
-        # CohereForCausalLM does); a config without one (None) leaves them as they are.
+        # CohereForCausalLM does; HyperCLOVA X's logits_scaling likewise); a config without
+        # one (None) leaves them as they are.
         self.logit_scale = (getattr(config, layout.logit_scale_key, None)
                             if layout.logit_scale_key else None)
         residual = config.residual_multiplier if layout.multipliers else None

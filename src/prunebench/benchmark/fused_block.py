@@ -267,6 +267,9 @@ class Block(nn.Module):
         if hasattr(layer, "post_self_attn_layernorm"):  # GLM-4
             norms.update(ln_attn_out=layer.post_self_attn_layernorm,
                          ln_mlp_out=layer.post_mlp_layernorm)
+        if hasattr(layer, "post_norm1"):  # HyperCLOVA X's Peri-LN, nn.Identity without use_post_norm
+            norms.update({name: None if isinstance(norm, nn.Identity) else norm for name, norm
+                          in (("ln_attn_out", layer.post_norm1), ("ln_mlp_out", layer.post_norm2))})
         self.eps = {}
         for name, norm in norms.items():
             self.register_buffer(name, None if norm is None else norm_weight(

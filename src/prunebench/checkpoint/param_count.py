@@ -25,6 +25,7 @@ embeddings (`tie_word_embeddings`, e.g. the small Qwen2.5 models) are one tensor
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -480,6 +481,20 @@ class Family:
     Lfm2MLP derives from it (`dense_width`: two thirds, times block_ffn_dim_multiplier, rounded
     up to block_multiple_of, where block_auto_adjust_ff_dim is set; LFM2-MoE's dense blocks
     take intermediate_size as it is).
+    HyperCLOVA X's (`hyperclovax`) are fields of others: Granite's scalars (`multipliers`:
+    embedding_multiplier, residual_multiplier, attention_multiplier) but its logits_scaling
+    multiplies the logits (`logit_scale_key`, Cohere's way, where Granite's divides), and
+    Gemma-2's sandwich norms where `sandwich_norms_key` (its `use_post_norm`, Peri-LN) is true:
+    an RMSNorm on each sublayer's output (`post_norm1` after the attention, `post_norm2` after
+    the MLP; `post_attention_layernorm` stays the norm before the MLP), none where it is false
+    (HyperCLOVAXDecoderLayer's nn.Identity).
+    MiniCPM3's (`minicpm3`): DeepSeek-V2's `latent_attention` in a dense model (LLaMA's MLP in
+    every block), embeddings scaled by scale_emb and hidden states divided by hidden_size /
+    dim_model_base before the LM head (no parameter), and each sublayer's output scaled by
+    scale_depth / sqrt(num_hidden_layers) (`depth_scale_key`: a depth prune rewrites
+    scale_depth so that the kept blocks scale as they did, `kept_depth_scale`). Depth only
+    (`refuse_moe`): its latent attention is never width-pruned, nor run by the compiled
+    decoder.
     """
 
     model_class: str
@@ -547,6 +562,8 @@ class Family:
     mamba_beside_attention: bool = False
     short_conv: bool = False
     auto_adjust_ff_dim: bool = False
+    sandwich_norms_key: str | None = None
+    depth_scale_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -585,6 +602,13 @@ FAMILIES: dict[str, Family] = {
     # GraniteModel, GraniteDecoderLayer and GraniteForCausalLM.
     "granite": Family("GraniteForCausalLM", "GraniteConfig", None, None, "mlp_bias", False,
                       multipliers=True),
+    # HyperCLOVAXDecoderLayer: GraniteDecoderLayer's (LLaMA's biases, Granite's embedding,
+    # residual and attention multipliers) with an RMSNorm on each sublayer's output where
+    # use_post_norm (Peri-LN: post_norm1, post_norm2; nn.Identity where false);
+    # HyperCLOVAXForCausalLM multiplies the logits by logits_scaling (Granite's divides).
+    "hyperclovax": Family("HyperCLOVAXForCausalLM", "HyperCLOVAXConfig", None, None,
+                          "mlp_bias", False, multipliers=True, logit_scale_key="logits_scaling",
+                          sandwich_norms_key="use_post_norm"),
     # Gemma3Attention: attention_bias for all four, per-head q_norm / k_norm (Gemma's plus-one
     # RMSNorm of head_dim); Gemma3DecoderLayer: Gemma-2's four norms; text-only checkpoints.
     "gemma3_text": Family("Gemma3ForCausalLM", "Gemma3TextConfig", None, None, None, True,
@@ -912,6 +936,13 @@ FAMILIES: dict[str, Family] = {
                           shipped_code=("configuration_deepseek.DeepseekV2Config",
                                         "modeling_deepseek.DeepseekV2Model",
                                         "modeling_deepseek.DeepseekV2ForCausalLM")),
+    # MiniCPM3Attention: DeepseekV2Attention's latent attention (biases on q_a_proj,
+    # kv_a_proj_with_mqa and o_proj by attention_bias: mla_params), rotating LLaMA's way;
+    # MiniCPM3DecoderLayer: LLaMA's norms and MLP (mlp_bias), each sublayer's output times
+    # scale_depth / sqrt(num_hidden_layers); embeddings times scale_emb, the last hidden
+    # states divided by hidden_size / dim_model_base: no parameter of them.
+    "minicpm3": Family("MiniCPM3ForCausalLM", "MiniCPM3Config", False, False, "mlp_bias", False,
+                       latent_attention=True, depth_scale_key="scale_depth"),
     # Mistral4Attention: DeepSeek-V3's latent attention, its queries scaled by position past
     # the original context as Ministral 3's (`position_query_scale`); Mistral4DecoderLayer:
     # DeepSeek's dense prefix (first_k_dense_replace) and Mistral4MoE (DeepseekV3MoE): a
@@ -1180,6 +1211,14 @@ def qk_norm(config) -> bool:
     f = family(config)
     return f.qk_norm or (f.qk_norm_key is not None and bool(getattr(config, f.qk_norm_key,
                                                                       False)))
+
+
+def sandwich_norms(config) -> bool:
+    """Whether each block norms its sublayers' outputs too, four norms a block (Gemma-2's
+    always; HyperCLOVA X's as its config's `use_post_norm` says)."""
+    f = family(config)
+    return f.sandwich_norms or (f.sandwich_norms_key is not None
+                                and bool(getattr(config, f.sandwich_norms_key, False)))
 
 
 def parallel_block(config) -> bool:
@@ -1788,6 +1827,14 @@ def refuse_moe(config, what: str, adds_alibi: bool = False) -> None:
             "compiled decoder do not handle. Prune it with a depth method that removes whole "
             "blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and "
             "benchmark it with the hf or hf_static backend")
+    if family(config).latent_attention and not is_moe(config):  # (DeepSeek's: as experts)
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its multi-head latent attention (q_a_proj / "
+            "q_b_proj, kv_a_proj_with_mqa / kv_b_proj) is not LLaMA's q/k/v heads, which "
+            "prunebench's width surgery, sublayer removal and compiled decoder handle. Prune it "
+            "with a depth method that removes whole blocks (depth_ppl, depth_taylor, depth_mag, "
+            "depth_angular, sleb, shortgpt) and benchmark it with the hf or hf_static backend")
     if family(config).alibi and not adds_alibi:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -1815,8 +1862,7 @@ PACKED_PARTS: dict[str, tuple[str, ...]] = {"qkv_proj": ("q_proj", "k_proj", "v_
 def normed_outputs(config) -> bool:
     """Whether a norm follows each sublayer's output (Gemma-2's sandwich, OLMo-2's post-norms):
     a sublayer emptied whole then adds that norm of its output bias, or nothing."""
-    f = family(config)
-    return f.sandwich_norms or f.post_norms
+    return sandwich_norms(config) or family(config).post_norms
 
 
 def norms_per_block(config) -> int:
@@ -1826,7 +1872,7 @@ def norms_per_block(config) -> int:
     keeps both: `parallel_norms`)."""
     if parallel_block(config) and not parallel_norms(config):
         return 1
-    return 4 if family(config).sandwich_norms else 2
+    return 4 if sandwich_norms(config) else 2
 
 
 def norm_params(config) -> int:
@@ -1887,6 +1933,8 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "olmo2": {**_LLAMA_DEFAULTS, "vocab_size": 50304},
     "olmo3": {**_LLAMA_DEFAULTS, "vocab_size": 50304},
     "granite": _LLAMA_DEFAULTS,
+    # HyperCLOVAXConfig's: GraniteConfig's (LLaMA's shape), the post-sublayer norms on
+    "hyperclovax": {**_LLAMA_DEFAULTS, "use_post_norm": True},
     "smollm3": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2048,
                 "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 4,
                 "tie_word_embeddings": True, "max_position_embeddings": 32768},
@@ -2060,6 +2108,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_local_experts": 64, "kv_lora_rank": 512, "q_lora_rank": 1536,
                     "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
                     "num_experts_per_tok": None, "first_k_dense_replace": 0, "head_dim": 64},
+    # MiniCPM3Config's (MiniCPM3-4B's shape, as its class says), tied; v_head_dim None is
+    # hidden_size / heads and head_dim the class's qk_rope_head_dim (config_from_dict).
+    "minicpm3": {**_LLAMA_DEFAULTS, "vocab_size": 73448, "hidden_size": 2560,
+                 "intermediate_size": 6400, "num_hidden_layers": 62, "num_attention_heads": 40,
+                 "num_key_value_heads": 40, "max_position_embeddings": 32768,
+                 "tie_word_embeddings": True, "kv_lora_rank": 256, "q_lora_rank": 768,
+                 "qk_nope_head_dim": 64, "qk_rope_head_dim": 32, "v_head_dim": None,
+                 "head_dim": 32, "scale_depth": 1.4},
     # Mistral4Config's (Mistral Small 4's shape, its docstring's checkpoint): n_routed_experts
     # in its class and config.json (held as num_local_experts here, as its attribute_map
     # does); head_dim is the class's qk_nope_head_dim + qk_rope_head_dim.
@@ -2289,6 +2345,12 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
         # config.json says.
         values["head_dim"] = values["qk_rope_head_dim"]
+    if values.get("model_type") == "minicpm3":
+        # MiniCPM3Config's __post_init__: head_dim is qk_rope_head_dim whatever config.json
+        # says, a value head hidden_size / heads wide where v_head_dim is None
+        values["head_dim"] = values["qk_rope_head_dim"]
+        values["v_head_dim"] = (values["v_head_dim"]
+                                or values["hidden_size"] // values["num_attention_heads"])
     if values.get("model_type") == "mistral4":
         # Mistral4Config sets it to a query head's whole width whatever config.json says.
         values["head_dim"] = values["qk_nope_head_dim"] + values["qk_rope_head_dim"]
@@ -2411,6 +2473,19 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, list]:
         if getattr(config, key, None):
             lists[key] = [getattr(config, key)[i] for i in keep]
     return lists
+
+
+def kept_depth_scale(config, before: int, kept: int) -> dict[str, float]:
+    """The config value that keeps each sublayer's scale of a model of `before` blocks in the
+    `kept` blocks a depth prune leaves: MiniCPM3's blocks scale their sublayers' outputs by
+    scale_depth / sqrt(num_hidden_layers), which a model reloaded with fewer blocks would
+    compute larger, so scale_depth shrinks with the square root of the depth (MiniCPM3Config
+    reads a None scale_depth as sqrt(num_hidden_layers), a scale of 1 at any depth). None to
+    rewrite for other families."""
+    key = family(config).depth_scale_key
+    if key is None or getattr(config, key, None) is None:
+        return {}
+    return {key: getattr(config, key) * math.sqrt(kept / before)}
 
 
 def _layer_types_derived(config) -> bool:

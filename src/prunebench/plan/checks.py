@@ -692,7 +692,8 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
     experts are no linear layers). Its width variants are refused by `prunable_problems`, from
     their plans. A model with blocks of another token mixer than softmax attention and no
     experts (Granite 4.0's dense H models, Qwen3.5's dense ones) is told of the compiled
-    backend alike, and so is a dense Gemma 4 model (an ALiBi one, BLOOM's or MPT's, runs on
+    backend alike, and so are a dense Gemma 4 model and a dense one of latent attention
+    (MiniCPM3's) (an ALiBi one, BLOOM's or MPT's, runs on
     it: the decoder adds its biases)."""
     from prunebench.checkpoint.param_count import family, is_moe, state_blocks
     from prunebench.plan.lora_settings import expert_target_problem
@@ -727,6 +728,12 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     f"than softmax attention ({mixer}), which the compiled backend does not "
                     "run (its fused blocks compute softmax attention): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
+            elif "compiled" in backends and known is not None and family(known).latent_attention:
+                problems.append(
+                    f"models.{model} ({known.model_type}) has multi-head latent attention "
+                    "(q_a_proj / q_b_proj, kv_a_proj_with_mqa / kv_b_proj), which the compiled "
+                    "backend does not run (its fused blocks read LLaMA's q/k/v heads): take "
+                    "'compiled' out of benchmark.backends (hf and hf_static run it)")
             elif "compiled" in backends and known is not None and family(known).per_layer_blocks:
                 problems.append(
                     f"models.{model} ({known.model_type}) is a Gemma 4 model, whose blocks "

@@ -106,14 +106,18 @@ def latent_attention_target_problem(config, targets: list[str]) -> str | None:
     MLP target adapts them, only the dense blocks' and the shared experts'), and its latent
     attention has no k_proj or v_proj (nor q_proj where q_lora_rank is set): q_a_proj,
     q_b_proj, kv_a_proj_with_mqa, kv_b_proj and o_proj, of which prunebench's targets name
-    o_proj (and q_proj without q_lora_rank)."""
-    present = ["o_proj"] + (["q_proj"] if getattr(config, "q_lora_rank", None) is None else [])
+    o_proj (and q_proj without q_lora_rank). A dense model of latent attention (MiniCPM3's)
+    holds LLaMA's MLP in every block: its MLP targets stand."""
+    moe = is_moe(config)
+    present = (["o_proj"] + (["q_proj"] if getattr(config, "q_lora_rank", None) is None else [])
+               + ([] if moe else list(MLP_TARGETS)))
     absent = [t for t in targets if t not in present]
     if not absent:
         return None
     return (f"lora.target_modules names {absent}, which {family(config).model_class} does not "
-            "hold as linear layers an adapter can wrap: its experts are fused 3D parameters, "
-            "and its multi-head latent attention's linear layers are "
+            "hold as linear layers an adapter can wrap: "
+            f"{'its experts are fused 3D parameters, and ' if moe else ''}"
+            "its multi-head latent attention's linear layers are "
             f"{', '.join(MLA_LINEARS)} (q_proj instead of q_a_proj / q_b_proj where "
             "q_lora_rank is null), no k_proj or v_proj; set lora.target_modules to "
             f"{[t for t in TARGETS if t in present]}")
