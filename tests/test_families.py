@@ -86,6 +86,7 @@ from transformers import GPT2Config
 from transformers import GPTBigCodeConfig
 from transformers import BambaConfig, FalconH1Config
 from transformers import DbrxConfig
+from transformers import HyperCLOVAXConfig, MiniCPM3Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -163,6 +164,13 @@ FAMILIES = {
                                        layer_types=["sliding_attention", "full_attention"] * 2),
     "granite": lambda: GraniteConfig(**SMALL, embedding_multiplier=12.0, attention_multiplier=0.0151,
                                      residual_multiplier=0.22, logits_scaling=7.3),
+    # HyperCLOVA X: Granite's scalars (its logits_scaling a multiplier), an RMSNorm on each
+    # sublayer's output (Peri-LN: use_post_norm), biases on (off as published); std 0.3, as
+    # the post norms leave greedy decoding of weights of 0.02 one repeated token.
+    "hyperclovax": lambda: HyperCLOVAXConfig(
+        **SMALL, embedding_multiplier=3.0, attention_multiplier=0.11, residual_multiplier=0.6,
+        logits_scaling=0.4, use_post_norm=True, attention_bias=True, mlp_bias=True,
+        initializer_range=0.3),
     # SmolLM3: LLaMA's block, every fourth one without rotary positions (NoPE); here the second,
     # so removing the first block moves it (tied embeddings, as SmolLM3-3B's, are not: see TIED).
     "smollm3": lambda: SmolLM3Config(**SMALL, head_dim=16, no_rope_layers=[1, 0, 1, 1],
@@ -433,6 +441,14 @@ FAMILIES = {
                                             q_lora_rank=None, kv_lora_rank=16,
                                             qk_nope_head_dim=8, qk_rope_head_dim=4,
                                             v_head_dim=8, first_k_dense_replace=1),
+    # MiniCPM3: DeepSeek-V2's latent attention with a query rank (q_a_proj, q_a_layernorm,
+    # q_b_proj) and biases, LLaMA's MLP in every block, scale_emb, scale_depth and
+    # dim_model_base all away from 1 (a value head of 12: v_head_dim apart from the others).
+    "minicpm3": lambda: MiniCPM3Config(**{**SMALL, "num_key_value_heads": 4}, q_lora_rank=32,
+                                       kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+                                       v_head_dim=12, attention_bias=True, scale_emb=2.5,
+                                       scale_depth=1.4, dim_model_base=16,
+                                       tie_word_embeddings=False),
     # Mistral 4: DeepSeek-V3's latent attention and dense first block, its queries scaled by
     # position past an original context of 8 tokens (Ministral 3's rotary settings: YaRN,
     # beta 0.7; a copy, which Mistral4Config adds its partial rotary factor to), a softmax
@@ -657,19 +673,22 @@ ONE_MIXER = {"nemotron_h"}
 # ALiBi families (BLOOM, MPT): depth pruning only, their heads' slopes following the config's
 # head count; every backend, the compiled one adding their biases.
 ALIBI = {"bloom", "mpt"}
+# Dense families of multi-head latent attention (MiniCPM3): depth pruning and the hf /
+# hf_static backends only, as DeepSeek's, refused as models of their own kind.
+LATENT = {"minicpm3"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
 HYBRID = {"bamba", "falcon_h1",
           "lfm2"}  # (LFM2's short convolutions and attention, a kind in each block)
-DEPTH_ONLY = MOE | ONE_MIXER | ALIBI | HYBRID
+DEPTH_ONLY = MOE | ONE_MIXER | ALIBI | HYBRID | LATENT
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
 
 def refused_as(name: str) -> str:
     """How a width method's or the compiled decoder's refusal names the depth-only family
     `name` (a regex)."""
-    return (f"this '{name}' model" if name in ONE_MIXER | ALIBI | HYBRID
+    return (f"this '{name}' model" if name in ONE_MIXER | ALIBI | HYBRID | LATENT
             else "the mixture-of-experts family")
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -716,7 +735,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
-           "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM"}
+           "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
+           "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1160,9 +1180,9 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
                              max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
         if (is_moe(model.config) or family(model.config).one_mixer_blocks
-                or any(state_blocks(model.config))):
+                or any(state_blocks(model.config)) or family(model.config).latent_attention):
             # no compiled decoder for experts (or Nemotron-H's blocks, Bamba's and Falcon-H1's
-            # Mamba-2 mixers): hf_static's tokens only
+            # Mamba-2 mixers, MiniCPM3's latent attention): hf_static's tokens only
             with pytest.raises(PrunebenchError, match="hf or hf_static backend"):
                 StaticDecoder(model, 3, 6 + n_new, mode="eager")
             if static_cache_problem(model):  # transformers 5.17: Llama 4's chunks, Falcon-H1
@@ -1276,6 +1296,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             extra = {"target_modules": ["o_proj"]}
         if name == "deepseek_v2":  # without a query rank: q_proj and o_proj
             extra = {"target_modules": ["q_proj", "o_proj"]}
+        if name == "minicpm3":  # latent attention's o_proj, and its dense MLP
+            extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}
     else:
         method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     pruned_params = numel(model)
