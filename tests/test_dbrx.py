@@ -97,8 +97,22 @@ def test_a_checkpoint_transformers_saved_imports_and_computes_transformers_logit
     tensors and logits at float32, its count transformers', and transformers' own load of the
     imported folder the same logits. Its q/k/v clamp binds (the logits
     move without it), so the equality covers it."""
+    model = check_a_transformers_checkpoint_imports(DbrxForCausalLM, FAMILIES["dbrx"](),
+                                                    tokenizer, tmp_path)
+    x = ids()
+    unclamped = copy.deepcopy(model)
+    for block in unclamped.transformer.blocks:
+        block.norm_attn_norm.attn.clip_qkv = 1e9  # (None: transformers' clamp of no bound fails)
+    assert not torch.allclose(logits(unclamped, x), logits(model, x))
+
+
+def check_a_transformers_checkpoint_imports(cls, config, tokenizer, tmp_path):  # noqa: F811
+    """A model of `config` made by transformers' class `cls` and saved by it, imported and
+    loaded by prunebench: the same tensors and float32 logits, its count transformers', and
+    transformers' own load of the imported folder the same logits (also HyperCLOVA X's and
+    MiniCPM3's: tests/test_hyperclovax_minicpm3.py). Returns transformers' model."""
     torch.manual_seed(0)
-    model = DbrxForCausalLM(FAMILIES["dbrx"]()).eval()
+    model = cls(config).eval()
     model.save_pretrained(tmp_path / "hub")
     tokenizer.save_pretrained(tmp_path / "hub")
     out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
@@ -107,13 +121,10 @@ def test_a_checkpoint_transformers_saved_imports_and_computes_transformers_logit
     assert set(ours.state_dict()) == set(model.state_dict())
     assert torch.equal(logits(ours, x), logits(model, x))
     assert numel(ours) == count_params(ours.config) == numel(model)
-    # the imported folder is a plain DBRX checkpoint to transformers as well
-    again = in_allocated_memory(DbrxForCausalLM.from_pretrained(out, dtype=torch.float32))
+    # the imported folder is a plain checkpoint of its family to transformers as well
+    again = in_allocated_memory(cls.from_pretrained(out, dtype=torch.float32))
     assert torch.equal(logits(again.eval(), x), logits(model, x))
-    unclamped = copy.deepcopy(model)
-    for block in unclamped.transformer.blocks:
-        block.norm_attn_norm.attn.clip_qkv = 1e9  # (None: transformers' clamp of no bound fails)
-    assert not torch.allclose(logits(unclamped, x), logits(model, x))
+    return model
 
 
 # --------------------------------------------------------------------------- depth pruning

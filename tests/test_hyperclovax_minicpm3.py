@@ -36,17 +36,16 @@ from transformers import (HyperCLOVAXConfig, HyperCLOVAXForCausalLM, MiniCPM3Con
 
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.benchmark.compiled import StaticDecoder
-from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                count_params, layer_shapes, refuse_moe)
 from prunebench.methods import surgery
 from prunebench.methods.depth import without_blocks
 from prunebench.methods.registry import method_function
-from prunebench.modeling import load_model, remove_blocks
+from prunebench.modeling import remove_blocks
 from prunebench.plan.lora_settings import expert_target_problem
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
-from test_families import (FAMILIES, _write_config, family_model, ids, in_allocated_memory,
-                           logits, numel)
+from test_dbrx import check_a_transformers_checkpoint_imports
+from test_families import FAMILIES, _write_config, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_helium_vaultgemma_granitemoeshared import check_counts
 from test_opt import check_depth_prune_is_transformers_model
@@ -121,18 +120,7 @@ def test_a_checkpoint_transformers_saved_imports_and_computes_transformers_logit
     prunebench: the same tensors and float32 logits (MiniCPM3's embedding scale, a buffer the
     checkpoint does not hold, made again), and transformers' own load of the imported folder
     the same logits."""
-    torch.manual_seed(0)
-    model = cls(FAMILIES[name]()).eval()
-    model.save_pretrained(tmp_path / "hub")
-    tokenizer.save_pretrained(tmp_path / "hub")
-    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
-    ours = load_model(out)
-    x = ids()
-    assert set(ours.state_dict()) == set(model.state_dict())
-    assert torch.equal(logits(ours, x), logits(model, x))
-    assert numel(ours) == count_params(ours.config) == numel(model)
-    again = in_allocated_memory(cls.from_pretrained(out, dtype=torch.float32))
-    assert torch.equal(logits(again.eval(), x), logits(model, x))
+    check_a_transformers_checkpoint_imports(cls, FAMILIES[name](), tokenizer, tmp_path)
 
 
 # --------------------------------------------------------------------------- HyperCLOVA X: width
