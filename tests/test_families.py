@@ -95,8 +95,9 @@ from prunebench.checkpoint.architectures import (ARCHITECTURES, architecture_con
                                                 architecture_values, known_shape_of)
 from prunebench.evaluate import perplexity
 from prunebench.instructions import embedded_records, split_records
-from prunebench.modeling import (build_model, count_params, count_params_meta, head_dim, layer_shapes,
-                                 load_config, load_model, remove_blocks, save_model)
+from prunebench.modeling import (build_model, count_params, count_params_meta, final_norm,
+                                 head_dim, layer_shapes, load_config, load_model, remove_blocks,
+                                 save_model)
 from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
                                              is_moe, kv_heads, sparse_mlp_blocks,
                                              state_blocks)
@@ -1136,6 +1137,56 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
     devices = [placement.get(f"{name}.{i}") for i in range(len(layers))]
     assert None not in devices, f"a block was split: {placement}"
     assert len(set(devices)) > 1, placement  # the caps really spread the blocks
+
+
+# The final norm's names that modeling.final_norm reads, each family's model holding one.
+FINAL_NORM_NAMES = ("norm", "norm_f", "ln_f", "final_layernorm", "final_layer_norm",
+                    "embedding_norm")
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_each_of_llamas_names_answers_one_module_of_every_family(name):
+    """The lookups by LLaMA's names (projections.ATTENTION_OWNERS, MLP_OWNERS, OWN_NAMES,
+    OWN_NORM_NAMES, MODULE_ALIASES; modeling.final_norm) find one module a role in every
+    family: no block holds two modules under names that answer one role (a name added for one
+    family that another family's modules hold too, which the lookups would read as whichever
+    comes first), a LoRA target's qualified name reads as the part the block's own lookup
+    gives it, and a family pruned by width holds each part it is asked for. (Gemma-2's
+    sandwich blocks hold post_attention_layernorm and pre_feedforward_layernorm, both read by
+    their own names: fused_block.)"""
+    model = build_model(FAMILIES[name]())  # (on the meta device)
+    inner = projections.decoder(model)
+    finals = [n for n in FINAL_NORM_NAMES if n in inner._modules]
+    assert len(finals) == 1 and final_norm(model) is getattr(inner, finals[0]), finals
+    sandwich = family(model.config).sandwich_norms
+    qualified = {m: n for n, m in model.named_modules()}
+    for i, layer in enumerate(inner.layers):
+        for role, names in [("self_attn", ("self_attn", *projections.ATTENTION_OWNERS)),
+                            ("mlp", ("mlp", *projections.MLP_OWNERS)),
+                            *(() if sandwich else ((role, (role, *own)) for role, own
+                                                   in projections.OWN_NORM_NAMES.items()))]:
+            held = [n for n in names if n in layer._modules]
+            assert len(held) <= 1, f"block {i}: {held} all answer {role}"
+        owners = [("self_attn", layer.self_attn)] if hasattr(layer, "self_attn") else []
+        for owner_name, owner in [*owners, ("mlp", projections.block_mlp(layer))]:
+            if owner is None:  # (Granite 4.0's Mamba-2 blocks: self_attn None)
+                continue
+            parts = [projections.part_name(owner_name, n) for n in owner._modules]
+            assert len(parts) == len(set(parts)), f"block {i}'s {owner_name}: {parts}"
+            for child, part in zip(owner._modules, parts):
+                if not owner._modules[child]._modules:  # (a projection: LoRA's targets)
+                    llama = projections.llama_name(f"{qualified[owner]}.{child}")
+                    assert llama == part, (qualified[owner], child)
+        if name in DEPTH_ONLY:
+            continue  # (their blocks are read whole: no part is asked for)
+        attn, mlp = layer.self_attn, projections.block_mlp(layer)
+        names = {projections.module_name(attn, part) for part in ("q_proj", "k_proj", "v_proj")}
+        assert (projections.packed_attention(attn) and not names & set(attn._modules)
+                or names <= set(attn._modules)), sorted(attn._modules)
+        assert projections.module_name(attn, "o_proj") in attn._modules
+        assert projections.module_name(mlp, "down_proj") in mlp._modules
+        assert any(projections.module_name(mlp, p) in mlp._modules
+                   for p in ("up_proj", "gate_up_proj")), sorted(mlp._modules)
 
 
 @pytest.mark.parametrize("name", ["llama3", "gpt_neox", "opt"])
