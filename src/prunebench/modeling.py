@@ -197,15 +197,15 @@ def base_dropout_off(model: nn.Module):
 def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
-    Nemotron-H's and MPT's `norm_f`, BLOOM's, FalconModel's and GPTJModel's `ln_f`, LFM2's
-    `embedding_norm` (Lfm2Model applies it after the last block), every other family's
-    `norm`."""
+    Nemotron-H's, MPT's and DBRX's `norm_f`, BLOOM's, FalconModel's, GPTJModel's, GPT2Model's
+    and GPTBigCodeModel's `ln_f`, LFM2's `embedding_norm` (Lfm2Model applies it after the last
+    block), every other family's `norm`."""
     inner = decoder(model)
     if hasattr(inner, "embedding_norm") and not hasattr(inner, "norm"):  # LFM2's, so named
         return inner.embedding_norm
-    if hasattr(inner, "norm_f"):  # Nemotron-H's, MPT's
+    if hasattr(inner, "norm_f"):  # Nemotron-H's, MPT's, DBRX's
         return inner.norm_f
-    if hasattr(inner, "ln_f"):  # BLOOM's, Falcon's and GPT-J's
+    if hasattr(inner, "ln_f"):  # BLOOM's, Falcon's, GPT-J's, GPT-2's and GPT-BigCode's
         return inner.ln_f
     for name in ("final_layernorm", "final_layer_norm"):
         if hasattr(inner, name):
@@ -1236,7 +1236,7 @@ def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = 
 
 # A block's token mixer, by the attribute each family holds it under: softmax attention,
 # Qwen3-Next's and Qwen3.5's Gated DeltaNet, Granite 4.0's Mamba-2 mixer, Nemotron-H's one
-# mixer a block (a Mamba-2 mixer, attention or an MLP).
+# mixer a block (a Mamba-2 mixer, attention or an MLP), LFM2's short convolution.
 TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer", "conv")
 
 

@@ -78,7 +78,8 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
 MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
 # Block attributes that hold its attention under another name than `self_attn` (GPT-NeoX's
-# `attention`, BLOOM's and Falcon's `self_attention`, MPT's and GPT-J's `attn`), looked up in OWN_NAMES as
+# `attention`, BLOOM's and Falcon's `self_attention`, MPT's, GPT-J's, GPT-2's and GPT-BigCode's
+# `attn`; DBRX's norm_attn_norm's `attn`, read by LoRA's targets), looked up in OWN_NAMES as
 # `self_attn`.
 ATTENTION_OWNERS = {"attention": "self_attn", "self_attention": "self_attn", "attn": "self_attn"}
 # Packed q/k/v modules whose rows go head by head, [q_0; k_0; v_0; q_1; ...], one KV head per
@@ -170,8 +171,9 @@ def set_attention(layer: nn.Module, attention: nn.Module) -> None:
 
 
 def set_layers(model: nn.Module, layers: nn.ModuleList) -> None:
-    """Put a model's blocks where its forward reads them (`layers`, BLOOM's, Falcon's and GPT-J's `h`,
-    MPT's `blocks`: `MODULE_ALIASES`), their LLaMA alias following (`alias_llama_names`)."""
+    """Put a model's blocks where its forward reads them (`layers`, BLOOM's, Falcon's, GPT-J's,
+    GPT-2's and GPT-BigCode's `h`, MPT's and DBRX's `blocks`: `MODULE_ALIASES`), their LLaMA
+    alias following (`alias_llama_names`)."""
     inner = decoder(model)
     own = MODULE_ALIASES.get(model.config.model_type, {}).get("layers", "layers")
     setattr(inner, own, layers)
@@ -453,7 +455,9 @@ def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
         attn.num_kv_heads = n_kv
     if hasattr(attn, "num_attention_heads"):  # GPT-J's (transformers 5.17 splits its heads by it)
         attn.num_attention_heads = n_q
-    if hasattr(attn, "split_size"):  # GPT-2's splits c_attn's output into q, k, v by it
+    # GPT-2's splits c_attn's output into q, k, v by it (BLOOM's, Falcon's and GPT-BigCode's
+    # attentions hold one their forwards do not read: told alike)
+    if hasattr(attn, "split_size"):
         attn.split_size = n_q * attn.head_dim
     if hasattr(attn, "kv_dim"):  # GPT-BigCode's splits c_attn by its widths and heads
         attn.embed_dim, attn.kv_heads, attn.kv_dim = n_q * attn.head_dim, n_kv, n_kv * attn.head_dim

@@ -3030,7 +3030,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             f"({', '.join(f.model_class for f in FAMILIES.values())}), and the language model "
             f"of {', '.join(w.model_class for w in WRAPPERS.values())} checkpoints, with "
             "transformers' own code only and never runs code shipped with a checkpoint")
-    raw = with_llama_keys(raw)  # (BLOOM's, MPT's and GPT-J's own keys: CONFIG_KEY_NAMES)
+    raw = with_llama_keys(raw)  # (the families' own keys, DBRX's nested ones: CONFIG_KEY_NAMES)
     # The shapes every count and method reads: a hand-edited or damaged value would otherwise
     # stop them with a TypeError deep inside, or a transformers validation traceback. (A
     # num_key_value_heads in a GPT-NeoX or OPT config.json is none of them: their attention
