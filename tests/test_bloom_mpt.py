@@ -176,6 +176,20 @@ def test_width_surgery_is_refused_naming_alibi(family):
     assert count_params(model.config) == numel(model)  # nothing changed
 
 
+def test_an_alibi_mixture_of_experts_would_be_refused_as_one(monkeypatch):
+    """A mixture of experts with ALiBi attention (none today) is told what a mixture of
+    experts is, as refuse_moe's other kinds of block are: the ALiBi refusal's compiled backend
+    does not run its experts."""
+    from prunebench.checkpoint import param_count
+
+    config = small("mpt")
+    monkeypatch.setattr(param_count, "is_moe", lambda config: True)
+    for adds_alibi in (False, True):
+        with pytest.raises(FamilyUnsupported, match="the mixture-of-experts family 'mpt'.*"
+                           "with the hf or hf_static backend$"):
+            param_count.refuse_moe(config, "llm_pruner", adds_alibi=adds_alibi)
+
+
 def test_the_compiled_backend_is_not_refused_at_the_start_for_a_known_bloom_shape():
     """A workflow benchmarking a BLOOM shape with the compiled backend is told nothing at its
     start: the decoder adds its ALiBi biases."""

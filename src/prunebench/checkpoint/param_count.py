@@ -1835,7 +1835,7 @@ def refuse_moe(config, what: str, adds_alibi: bool = False) -> None:
             "prunebench's width surgery, sublayer removal and compiled decoder handle. Prune it "
             "with a depth method that removes whole blocks (depth_ppl, depth_taylor, depth_mag, "
             "depth_angular, sleb, shortgpt) and benchmark it with the hf or hf_static backend")
-    if family(config).alibi and not adds_alibi:
+    if family(config).alibi and not adds_alibi and not is_moe(config):  # (experts: below)
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
             f"({family(config).model_class}): its attention adds ALiBi biases whose slopes "
