@@ -953,6 +953,10 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     for name in ("rotary_emb", "pos_emb"):
         if getattr(inner, name, None) is not None:
             setattr(inner, name, type(getattr(inner, name))(config=config).to(device))
+    # (GraniteMoE-SWA's one rotary module per rotary base its blocks use, each built from a
+    # copy of the config given that base, which the module keeps)
+    for i, rotary in enumerate(getattr(inner, "rotary_embs", None) or ()):
+        inner.rotary_embs[i] = type(rotary)(config=rotary.config).to(device)
     if family(config).sincos_table:
         _materialise_sincos_tables(model, device)
     _materialise_causal_masks(model, device)

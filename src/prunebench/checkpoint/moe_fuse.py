@@ -1,6 +1,6 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
-Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo), and
+Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -20,6 +20,12 @@ weights are converted once (checkpoint.pickle_convert):
   Qwen2-MoE's shared expert `mlp.shared_expert.gate_proj / up_proj / down_proj.weight` and its
   gate `mlp.shared_expert_gate.weight` keep their names: transformers' conversion mapping of
   `qwen2_moe`, which Qwen3-MoE and OLMoE take too, fuses the numbered experts only);
+- Solar Open and Cohere2-MoE: Qwen2-MoE's per-expert names (transformers maps `solar_open` and
+  `cohere2_moe` onto `qwen2_moe`'s conversion in 5.17 and 5.25; the router `mlp.gate.weight`,
+  Solar Open's `mlp.gate.e_score_correction_bias`, the shared experts `mlp.shared_experts.*`
+  and Cohere2-MoE's dense blocks' `mlp.gate_proj` ... keep their names). (GraniteMoE-SWA has
+  no conversion in either version: transformers loads its experts only under their fused
+  names, `block_sparse_moe.experts.gate_up_proj` / `down_proj`, as prunebench does.)
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -129,7 +135,8 @@ _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_pr
                     r"(blocks|scales)$")
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
              "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
-             "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe")
+             "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe",
+             "solar_open", "cohere2_moe")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",

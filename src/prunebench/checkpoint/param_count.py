@@ -11,7 +11,7 @@ StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig
 Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
 Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
 VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig,
-DbrxConfig) or
+DbrxConfig, SolarOpenConfig, Cohere2MoeConfig, GraniteMoeSWAConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -52,7 +52,12 @@ class SparseBlocks:
     - `in_range()`: every `moe_layer_interval`-th block from `moe_layer_start_index` to
       `moe_layer_end_index` (ERNIE 4.5);
     - `listed(key)`: the blocks `key` lists by index (Llama 4's `moe_layers`; where a config
-      leaves it out, every `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it).
+      leaves it out, every `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it);
+    - `named(key, dense_width_key)`: the blocks whose entry in the per-block list `key` is
+      "sparse" (Cohere2-MoE's `mlp_layer_types` of "dense" / "sparse", which Cohere2MoeConfig
+      derives from a config.json's first_k_dense_replace where it gives none: config_from_dict);
+      its dense blocks' width key may be null, read then as `intermediate_size`
+      (Cohere2MoeMLP's `prefix_dense_intermediate_size`).
 
     `dense_width_key`: the config key of the dense blocks' MLP width (Llama 4's
     `intermediate_size_mlp`, where `intermediate_size` is its experts'; Granite 4.0's
@@ -86,6 +91,10 @@ class SparseBlocks:
     def listed(cls, key: str, dense_width_key: str = "intermediate_size") -> SparseBlocks:
         return cls("listed", key, dense_width_key)
 
+    @classmethod
+    def named(cls, key: str, dense_width_key: str) -> SparseBlocks:
+        return cls("named", key, dense_width_key)
+
     def of(self, config) -> list[bool]:
         """Per block, whether the config makes it sparse (`sparse_mlp_blocks`, which answers
         for a family without experts)."""
@@ -101,6 +110,9 @@ class SparseBlocks:
                 step = getattr(config, "interleave_moe_layer_step", None) or 1
                 listed = range(step - 1, n, step)
             return [i in set(listed) for i in range(n)]
+        if self.rule == "named":
+            # Cohere2MoeDecoderLayer: `config.mlp_layer_types[layer_idx] == "dense"` or sparse
+            return [kind == "sparse" for kind in getattr(config, self.key)]
         if self.rule == "in_range":
             # Ernie4_5_MoeDecoderLayer, whatever its number of experts (the end's -1, as
             # Ernie4_5_MoeConfig reads it: the last block)
@@ -125,6 +137,9 @@ class SparseBlocks:
         if self.rule == "in_range":
             return dict(zip(("moe_layer_start_index", "moe_layer_end_index",
                              "moe_layer_interval"), moe_layer_range_of(kinds)))
+        if self.rule == "named":
+            # the list itself loses the removed blocks' entries (PER_BLOCK_CONFIG_LISTS)
+            return {}
         if self.rule == "listed":
             # any removal can be said so (interleave_moe_layer_step is read only without a list)
             return {self.key: [new for new, sparse in enumerate(kinds) if sparse]}
@@ -149,8 +164,9 @@ class SharedExpert:
       Qwen3.5-MoE's `shared_expert_intermediate_size`;
     - `count(key)`: this config key's number of shared experts of the routed ones' width, held
       as one ungated SwiGLU MLP that many times as wide (`mlp.shared_experts`), biased as the
-      family's MLP biases are, unscaled: DeepSeek's, Mistral 4's and GLM-4.5's
-      `n_shared_experts`, ERNIE 4.5's `moe_num_shared_experts`; `absent_at_zero`: a count of 0 builds no MLP (ERNIE 4.5's
+      family's MLP biases are, unscaled: DeepSeek's, Mistral 4's, GLM-4.5's and Solar Open's
+      `n_shared_experts`, ERNIE 4.5's `moe_num_shared_experts`, Cohere2-MoE's
+      `num_shared_experts` (its output summed with the routed experts' or averaged); `absent_at_zero`: a count of 0 builds no MLP (ERNIE 4.5's
       Ernie4_5_MoeSparseMoeBlock; DeepSeek's classes build one of width 0 whatever, its
       down_proj bias counted where it has biases);
     - `one()`: one ungated SwiGLU MLP as wide as a routed expert, no biases, unscaled (Hunyuan's
@@ -682,6 +698,25 @@ FAMILIES: dict[str, Family] = {
                       parallel_block=True, norm_centred=True, pairwise_rotary=True,
                       paired_tables=True, rotate_float32=True, logit_scale_key="logit_scale",
                       global_nope=True),
+    # Cohere2MoeAttention / Cohere2MoeDecoderLayer: Cohere2's parallel block (windows on the
+    # blocks `layer_types` names sliding, only those rotating, in adjacent pairs, but for the
+    # full-attention dense blocks where prefix_dense_sliding_window_pattern is 1), its one norm
+    # a Cohere LayerNorm, or an RMSNorm where rms_norm_eps is set (a weight either way); its MLP
+    # as `mlp_layer_types` names it: a dense Cohere2MoeMLP of prefix_dense_intermediate_size
+    # (intermediate_size where null) or a Cohere2MoeSparseMoeBlock: a softmax or sigmoid
+    # router (`mlp.gate.weight`, experts x hidden) over num_experts experts of
+    # intermediate_size (Mixtral's fused experts) and, where num_shared_experts > 0, that many
+    # shared experts fused into one Cohere2MoeMLP, summed with the routed output or averaged;
+    # no biases; logits times logit_scale, tied as published.
+    "cohere2_moe": Family("Cohere2MoeForCausalLM", "Cohere2MoeConfig", None, None, None, False,
+                          parallel_block=True, norm_centred=True, pairwise_rotary=True,
+                          paired_tables=True, rotate_float32=True,
+                          logit_scale_key="logit_scale", global_nope=True,
+                          moe_intermediate_key="intermediate_size",
+                          sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                           "prefix_dense_intermediate_size"),
+                          shared_expert=SharedExpert.count("num_shared_experts",
+                                                           absent_at_zero=True)),
     # StableLmAttention: q/k/v biases as use_qkv_bias says (StableLM-2-1.6B sets it), o_proj
     # never biased, bias-free per-head q/k LayerNorms (StableLmLayerNormPerHead) where
     # qk_layernorm is set (StableLM-2-12B), partial rotary (LLaMA's pairing within the rotated
@@ -897,6 +932,17 @@ FAMILIES: dict[str, Family] = {
                                None, None, False, multipliers=True,
                                moe_intermediate_key="intermediate_size",
                                shared_expert=SharedExpert.one("shared_intermediate_size")),
+    # GraniteMoeSWADecoderLayer: GraniteMoE-Shared's (Granite's scalars, `block_sparse_moe`, a
+    # `shared_mlp` where shared_intermediate_size > 0, 0 by default) with GraniteSWA's
+    # attention: LLaMA's biases by attention_bias, a window on the blocks `layer_types` names
+    # sliding (every block but each fourth from block 0 where config.json gives none), each
+    # block's rotary base from `layer_rope_theta` (0: no rotation) and a learned sink logit per
+    # query head (`self_attn.sinks`, gpt-oss's: eager attention, as transformers builds it).
+    "granitemoe_swa": Family("GraniteMoeSWAForCausalLM", "GraniteMoeSWAConfig", None, None,
+                             None, False, multipliers=True,
+                             moe_intermediate_key="intermediate_size",
+                             shared_expert=SharedExpert.one("shared_intermediate_size"),
+                             attention_sinks=True),
     # GptOssAttention: attention_bias for all four (true in the published configs) and a sink
     # logit per query head; GptOssDecoderLayer: LLaMA's norms before the sublayers
     # (GptOssRMSNorm weighs the float32 statistics before the cast back, as OLMo-2's), and
@@ -968,6 +1014,17 @@ FAMILIES: dict[str, Family] = {
                        sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
                        shared_expert=SharedExpert.count("n_shared_experts"),
                        qk_norm_key="use_qk_norm"),
+    # SolarOpenAttention: LLaMA's (q/k/v biases as attention_bias says, false as published; an
+    # o_proj never biased; GQA, head_dim set apart, whole heads rotating), no q/k norms;
+    # SolarOpenDecoderLayer: LLaMA's two norms and, in every block (no dense prefix), GLM-4.5's
+    # Glm4MoeMoE (`mlp`): DeepSeek-V3's sigmoid router (weight experts x hidden, float32 in
+    # 5.25, e_score_correction_bias a buffer), n_routed_experts experts of
+    # moe_intermediate_size and n_shared_experts shared experts fused into one ungated MLP
+    # (width 0 where none: no parameters), no biases; untied.
+    "solar_open": Family("SolarOpenForCausalLM", "SolarOpenConfig", None, False, None, False,
+                         moe_intermediate_key="moe_intermediate_size",
+                         sparse_blocks=SparseBlocks.every(None),
+                         shared_expert=SharedExpert.count("n_shared_experts")),
     # Dots1Attention: Qwen3's (biases on all four projections as attention_bias says, false
     # in the published config; per-head q_norm / k_norm, RMSNorms of head_dim shared by the
     # heads; each block's window or full attention as layer_types says); Dots1DecoderLayer:
@@ -1703,7 +1760,8 @@ def shared_expert_params(config) -> int:
         count = getattr(config, shared.key) or 0
         if not count and shared.absent_at_zero:
             return 0  # ERNIE-4.5-300B-A47B: no shared-expert MLP built
-        width = config.moe_intermediate_size * count
+        # (Cohere2-MoE's experts' width is intermediate_size: the family's key)
+        width = getattr(config, family(config).moe_intermediate_key) * count
         # DeepSeek-V2's MLP carries biases where the config's mlp_bias says (V3's never)
         return 3 * d * width + ((2 * width + d) if mlp_bias(config) else 0)
     if shared.kind == "gated":
@@ -1970,6 +2028,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "intermediate_size": 22528, "num_hidden_layers": 40, "num_attention_heads": 64,
                 "tie_word_embeddings": True, "max_position_embeddings": 8192,
                 "logit_scale": 0.0625, "sliding_window": 4096},
+    # Cohere2MoeConfig's: Cohere2's shape (head_dim 128 set apart, MHA where config.json gives
+    # no KV heads, tied) with 8 experts of intermediate_size, 2 a token, no shared expert, no
+    # dense block (config_from_dict derives the blocks' kinds), prefix_dense_intermediate_size
+    # null (intermediate_size), LayerNorms (no rms_norm_eps).
+    "cohere2_moe": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 8192,
+                    "intermediate_size": 22528, "num_hidden_layers": 40,
+                    "num_attention_heads": 64, "head_dim": 128, "tie_word_embeddings": True,
+                    "max_position_embeddings": 8192, "logit_scale": 0.0625,
+                    "sliding_window": 4096, "num_local_experts": 8, "num_experts_per_tok": 2,
+                    "num_shared_experts": 0, "prefix_dense_intermediate_size": None},
     # StableLmConfig's (StableLM-3B-4E1T's shape): no q/k/v biases, q/k norms or parallel
     # residual, untied.
     "stablelm": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "hidden_size": 2560,
@@ -2083,6 +2151,10 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # GraniteMoeSharedConfig's: GraniteMoE's, with no shared MLP (shared_intermediate_size 0).
     "granitemoeshared": {**_LLAMA_DEFAULTS, "num_local_experts": 8, "num_experts_per_tok": 2,
                          "shared_intermediate_size": 0},
+    # GraniteMoeSWAConfig's: GraniteMoE-Shared's, a window of 128 (config_from_dict derives
+    # the blocks' kinds: each fourth from block 0 full, the others sliding).
+    "granitemoe_swa": {**_LLAMA_DEFAULTS, "num_local_experts": 8, "num_experts_per_tok": 2,
+                       "shared_intermediate_size": 0, "sliding_window": 128},
     # GptOssConfig's (the 120B's shape): experts of intermediate_size, head_dim 64 set apart,
     # biases on the four attention projections; layer_types alternate from a sliding block.
     "gpt_oss": {**_LLAMA_DEFAULTS, "vocab_size": 201088, "hidden_size": 2880,
@@ -2135,6 +2207,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 131072, "moe_intermediate_size": 1408,
                  "num_local_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1,
                  "first_k_dense_replace": 1, "use_qk_norm": False},
+    # SolarOpenConfig's (Solar Open 100B's shape): GQA 64 / 8 heads of 128 on hidden 4096,
+    # 128 experts of 1280 (8 a token) and one shared expert in each of 48 blocks, untied; no
+    # dense MLP (no intermediate_size).
+    "solar_open": {**_LLAMA_DEFAULTS, "vocab_size": 196608, "intermediate_size": None,
+                   "num_hidden_layers": 48, "num_attention_heads": 64,
+                   "num_key_value_heads": 8, "head_dim": 128,
+                   "max_position_embeddings": 131072, "moe_intermediate_size": 1280,
+                   "num_local_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1},
     # Dots1Config's: DeepSeek-V3's keys (n_routed_experts, n_shared_experts,
     # first_k_dense_replace; no experts or shared experts where config.json gives none), MHA,
     # no head_dim of its own (hidden_size / heads), a window of 4096 on the blocks from
@@ -2304,6 +2384,28 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def cohere2_moe_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
+    """A Cohere2-MoE config.json's values with each block's attention and MLP kinds as
+    Cohere2MoeConfig derives them where it gives no layer_types / mlp_layer_types (5.17 and
+    5.25 alike): the first `first_k_dense_replace` blocks (a key it reads and does not keep)
+    dense, each prefix_dense_sliding_window_pattern-th of them full attention (every one at 1),
+    and in the blocks after them each sliding_window_pattern-th, counted from the first of
+    them, full attention, the others sliding; the rest sparse."""
+    n, dense = values["num_hidden_layers"], values.get("first_k_dense_replace") or 0
+    prefix = values.get("prefix_dense_sliding_window_pattern") or 1
+    pattern = values.get("sliding_window_pattern") or 4
+    kinds = {}
+    if not values.get("layer_types"):
+        kinds["layer_types"] = (
+            ["sliding_attention" if (i + 1) % prefix else "full_attention"
+             for i in range(dense)]
+            + ["sliding_attention" if (i + 1) % pattern else "full_attention"
+               for i in range(n - dense)])
+    if not values.get("mlp_layer_types"):
+        kinds["mlp_layer_types"] = ["dense" if i < dense else "sparse" for i in range(n)]
+    return {**values, **kinds}
+
+
 def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
@@ -2361,6 +2463,12 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
             pattern = values.get("sliding_window_pattern") or 4
             values["layer_types"] = ["sliding_attention" if (i + 1) % pattern else "full_attention"
                                      for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") == "cohere2_moe":
+        values = cohere2_moe_block_kinds(values)
+    if values.get("model_type") == "granitemoe_swa" and not values.get("layer_types"):
+        # GraniteMoeSWAConfig's: full attention on every fourth block from block 0
+        values["layer_types"] = ["full_attention" if i % 4 == 0 else "sliding_attention"
+                                 for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "dots1" and not values.get("layer_types"):
         # Dots1Config's: a window on the blocks from max_window_layers on, where it has one.
         window, start = values["sliding_window"], values["max_window_layers"]
@@ -2449,7 +2557,10 @@ def gemma4_values(values: dict[str, Any]) -> dict[str, Any]:
 # (SmolLM3's NoPE blocks: read when a block is built, so a saved checkpoint would otherwise
 # reload its blocks with their neighbours' flags) and its width (a width-pruned checkpoint's
 # shapes).
-PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list")
+PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list",
+                          # Cohere2-MoE's each block's MLP kind ("dense" / "sparse"),
+                          # GraniteMoE-SWA's each block's rotary base (0: no rotation)
+                          "mlp_layer_types", "layer_rope_theta")
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
 # from which Lfm2Config derives its layer_types where a config gives none).
@@ -2780,7 +2891,38 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
     None where none does. One list for both places that ask: a config.json read
     (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
-            or gpt2_unsupported(values) or gpt_bigcode_unsupported(values))
+            or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
+            or cohere2_moe_unbuilt(values))
+
+
+# Cohere2-MoE's routing choices, as Cohere2MoeTopKRouter and Cohere2MoeSparseMoeBlock take them
+# (any other value raises at the model's first forward, in 5.17 and 5.25): key -> (what it
+# chooses, the values transformers computes).
+COHERE2_MOE_CHOICES = {"expert_selection_fn": ("its router's score function",
+                                               ("softmax", "sigmoid")),
+                       "shared_expert_combination_strategy": (
+                           "how its shared experts' output joins the routed experts'",
+                           ("sum", "average"))}
+
+
+def cohere2_moe_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Cohere2-MoE config transformers builds and cannot run (a routing choice of
+    `COHERE2_MOE_CHOICES` it does not compute: a ValueError at the first forward, after a
+    download, a build and a prune), with what to do; None where it runs (and for other
+    families). The combination is read only where the blocks have shared experts."""
+    if values.get("model_type") != "cohere2_moe":
+        return None
+    for key, (what, choices) in COHERE2_MOE_CHOICES.items():
+        if key == "shared_expert_combination_strategy" and not values.get("num_shared_experts"):
+            continue
+        if key in values and values[key] not in choices:
+            return (f"gives {key}={values[key]!r} for a Cohere2-MoE model: transformers' "
+                    f"Cohere2MoeForCausalLM computes {what} as {' or '.join(choices)} only "
+                    "(it stops at the first forward on any other), so no pruning or benchmark "
+                    f"can run it. Give one of {list(choices)}, as the checkpoint was trained "
+                    "with, or re-download the model; a config.json edited by hand no longer "
+                    "describes its model")
+    return None
 
 
 # Shape keys a family's transformers classes read with no fallback, which a config.json must
@@ -3067,9 +3209,12 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "describes its weights")
     # Cohere2Model masks its local blocks by sliding_window: a null one builds, then stops at
     # the first forward in transformers' mask code (its class's default is 4096).
-    if model_type == "cohere2" and "sliding_window" in raw and raw["sliding_window"] is None:
+    # (Cohere2MoeModel's alike)
+    if (model_type in ("cohere2", "cohere2_moe") and "sliding_window" in raw
+            and raw["sliding_window"] is None):
         raise PrunebenchError(
-            f"{path / 'config.json'} gives sliding_window=null for a Cohere2 model, whose local "
+            f"{path / 'config.json'} gives sliding_window=null for a "
+            f"{'Cohere2' if model_type == 'cohere2' else 'Cohere2-MoE'} model, whose local "
             "blocks transformers masks by it (it stops at the first forward without one): "
             "re-download or rebuild the model, or give the window its blocks were trained with "
             "(Command R7B's and Command A's: 4096); a config.json edited by hand no longer "
@@ -3519,6 +3664,9 @@ def dense_width(config) -> int | None:
     key = layout.sparse_blocks.dense_width_key
     # (no key: a stray intermediate_size in a BLOOM or MPT config.json builds nothing)
     width = getattr(config, key, None) if key else None
+    if width is None and layout.sparse_blocks.rule == "named":
+        # Cohere2MoeMLP: intermediate_size where prefix_dense_intermediate_size is null
+        width = config.intermediate_size
     if width is None and layout.mlp_width_default is not None:
         return layout.mlp_width_default * config.hidden_size
     if layout.auto_adjust_ff_dim and width is not None:
