@@ -973,6 +973,24 @@ ARCHITECTURES["glm-4.5"] = dict(
     moe_intermediate_size=1536, num_hidden_layers=92, use_qk_norm=True, n_routed_experts=160,
     first_k_dense_replace=3, routed_scaling_factor=2.5)
 ARCHITECTURES["glm-4.6"] = dict(ARCHITECTURES["glm-4.5"], max_position_embeddings=202752)
+# upstage/Solar-Open-100B (solar_open): its config.json's keys as two public sources quote them
+# (a Swift loader's test, "a faithful slice of the real config.json", and a written analysis
+# of the model quoting its configuration; the hub could not be read here), which agree on
+# every shape key: 48 blocks of hidden 4096, GQA 64 / 8 heads of 128, every block sparse
+# (first_k_dense_replace 0: SolarOpenDecoderLayer builds no dense MLP, its intermediate_size
+# 10240 unread), 128 experts of 1280, 8 a token by a sigmoid router (renormalised, scaled by
+# 1.0), one shared expert, no biases (attention_bias left out), untied, a 131072-token
+# context at rotary base 1,000,000, vocab 196608. (The Swift test's yarn rope_scaling, which
+# the analysis does not quote, is left out: no parameter depends on it.) 102,651,793,408
+# parameters (the card's 102.6B), 11,249,520,640 read by a batch-1 step (8 routed experts, the
+# shared one, attention, routers, the LM head; the card's 12B active counts the input
+# embeddings too: 12,054,827,008).
+ARCHITECTURES["solar-open-100b"] = dict(
+    model_type="solar_open", vocab_size=196608, hidden_size=4096, moe_intermediate_size=1280,
+    num_hidden_layers=48, num_attention_heads=64, num_key_value_heads=8, head_dim=128,
+    n_routed_experts=128, n_shared_experts=1, num_experts_per_tok=8, norm_topk_prob=True,
+    routed_scaling_factor=1.0, max_position_embeddings=131072, rms_norm_eps=1e-5,
+    tie_word_embeddings=False, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0})
 # rednote-hilab/dots.llm1.inst (dots1): its config.json's shape keys as a public loader's test
 # quotes them from mlx-community's dots.llm1.inst-mixed-4-6bit (a quantization of the same
 # weights, its shapes the model's; the hub could not be read here): 62 blocks of hidden 4096,
