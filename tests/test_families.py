@@ -25,7 +25,9 @@ Qwen3-MoE with a dense block, OLMoE with q/k norms over whole projections and un
 router weights, Qwen2-MoE with q/k/v biases, a gated shared expert in each sparse block and a
 dense block, gpt-oss with attention sinks, biases everywhere and sliding windows, DeepSeek-V2/V3
 with latent attention, GraniteMoE with Granite's scalars and its experts under
-`block_sparse_moe`, GraniteMoE-Shared with a shared MLP beside them, MiniMax-M2 with q/k norms over whole projections and a sigmoid router with a
+`block_sparse_moe`, GraniteMoE-Shared with a shared MLP beside them, GraniteMoE-SWA with windows, sinks and a
+rotary base per block, Solar Open with GLM-4.5's experts in every block, Cohere2-MoE with
+Cohere2's parallel block and a dense first block, MiniMax-M2 with q/k norms over whole projections and a sigmoid router with a
 score-correction buffer), each pruned with every method (the mixtures of experts: the depth methods,
 the others refused), saved, reloaded, benchmarked with both backends (the mixtures of experts:
 hf and hf_static, the compiled one refused) and evaluated, on tiny random models
@@ -87,6 +89,7 @@ from transformers import GPTBigCodeConfig
 from transformers import BambaConfig, FalconH1Config
 from transformers import DbrxConfig
 from transformers import HyperCLOVAXConfig, MiniCPM3Config
+from transformers import Cohere2MoeConfig, GraniteMoeSWAConfig, SolarOpenConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -489,6 +492,37 @@ FAMILIES = {
     # std 0.2 (with 0.02 or 0.1 this random model repeats one or three tokens greedily).
     "flex_olmo": lambda: FlexOlmoConfig(**SMALL, attention_bias=True, num_experts=4,
                                         num_experts_per_tok=2, initializer_range=0.2),
+    # Solar Open: LLaMA's attention (q/k/v biases here, false as published; o_proj never
+    # biased), GLM-4.5's experts in every block: DeepSeek-V3's float32 sigmoid router choosing
+    # 2 of 4 experts in 2 groups (one group a token), renormalised and scaled by 2.5, and 2
+    # shared experts fused in one MLP; no dense MLP (no intermediate_size). Std 0.1, as GLM-4.5's.
+    "solar_open": lambda: SolarOpenConfig(
+        **{k: v for k, v in SMALL.items() if k != "intermediate_size"}, head_dim=16,
+        attention_bias=True, moe_intermediate_size=32, n_routed_experts=4, n_shared_experts=2,
+        num_experts_per_tok=2, n_group=2, topk_group=1, routed_scaling_factor=2.5,
+        initializer_range=0.1),
+    # Cohere2-MoE: Cohere2's parallel block (Cohere's LayerNorm), block 0 dense
+    # (first_k_dense_replace 1) of its own width (48), full attention yet rotating (as
+    # prefix_dense_sliding_window_pattern 1 makes it), then sparse blocks: a softmax router
+    # choosing 2 of 4 experts of 32 and a shared expert averaged with them, a 6-token window on
+    # blocks 1 and 2 (rotating) and block 3 global without rotary positions (every third after
+    # the prefix: sliding_window_pattern 3); tied. Std 0.1, as Cohere2's.
+    "cohere2_moe": lambda: Cohere2MoeConfig(
+        **{**SMALL, "intermediate_size": 32}, head_dim=16, sliding_window=6, logit_scale=0.37,
+        num_experts=4, num_experts_per_tok=2, num_shared_experts=1,
+        first_k_dense_replace=1, prefix_dense_intermediate_size=48,
+        sliding_window_pattern=3, tie_word_embeddings=True, initializer_range=0.1),
+    # GraniteMoE-SWA: GraniteMoE-Shared's block (its four scalars, 2 of 4 experts under
+    # `block_sparse_moe`, a shared MLP of 48) with a 6-token window on the blocks but block 0
+    # (each fourth), a learned sink logit per query head, and each block's rotary base of its
+    # own: 10000, none (0: NoPE), 500, 10000. Its scores scaled by 1 / sqrt(head_dim) (not
+    # GraniteMoE's 0.0151) and weights of std 0.1: weaker scores leave the positions' and the
+    # sinks' part in the logits near float32's rounding.
+    "granitemoe_swa": lambda: GraniteMoeSWAConfig(
+        **SMALL, num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=48,
+        embedding_multiplier=12.0, attention_multiplier=0.25, residual_multiplier=0.22,
+        logits_scaling=7.3, sliding_window=6, layer_rope_theta=[10000.0, 0, 500.0, 10000.0],
+        initializer_range=0.1),
     # DBRX: Wqkv packed as [all q; all k; all v] with q, k and v clamped to +-clip_qkv (0.5
     # here, which the random projections cross, as DBRX's 8 bounds its activations), 2 KV
     # heads, LayerNorms without biases, a softmax router choosing 2 of 4 experts (w1 / v1 / w2
@@ -667,7 +701,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "qwen3_5_moe_text",
        "granitemoeshared",
        "dots1", "flex_olmo",
-       "lfm2_moe", "dbrx"}
+       "lfm2_moe", "dbrx",
+       "solar_open", "cohere2_moe", "granitemoe_swa"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
@@ -735,6 +770,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",
+           "solar_open": "SolarOpenForCausalLM", "cohere2_moe": "Cohere2MoeForCausalLM",
+           "granitemoe_swa": "GraniteMoeSWAForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM"}
@@ -2124,7 +2161,10 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
 
              # Helium-1 Preview, counted from its config.json (the card: 2B)
              "helium-1-preview-2b": 2_172_643_840,
-             "lfm2-1.2b": 1_170_340_608}  # (the card's table; tests/test_lfm2.py by hand)
+             "lfm2-1.2b": 1_170_340_608,  # (the card's table; tests/test_lfm2.py by hand)
+             # Solar-Open-100B, from its config.json's keys (the card: 102.6B; by hand in
+             # tests/test_solar_cohere2moe_granitemoe_swa.py)
+             "solar-open-100b": 102_651_793_408}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

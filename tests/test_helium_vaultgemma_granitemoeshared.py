@@ -108,6 +108,9 @@ def theirs(name: str, values: dict, state: dict) -> torch.nn.Module:
     # (buffers no checkpoint holds, made again on the CPU as transformers makes them: the
     # rotary tables, VaultGemma's embedding scale)
     model.model.rotary_emb = type(model.model.rotary_emb)(config=config)
+    # (GraniteMoE-SWA's one a rotary base, each of the config copy it keeps)
+    for i, rotary in enumerate(getattr(model.model, "rotary_embs", None) or ()):
+        model.model.rotary_embs[i] = type(rotary)(config=rotary.config)
     scale = getattr(model.model.embed_tokens, "scalar_embed_scale", None)
     if scale is not None:
         model.model.embed_tokens.embed_scale = torch.tensor(scale)

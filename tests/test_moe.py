@@ -1,5 +1,5 @@
 """Mixture-of-experts families (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE, gpt-oss, DeepSeek-V2/V3,
-GraniteMoE, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B, Qwen3-Next): the one-time fusion of per-expert checkpoints, checked against transformers' own
+GraniteMoE, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B, Qwen3-Next, Solar Open, Cohere2-MoE): the one-time fusion of per-expert checkpoints, checked against transformers' own
 loading of them; gpt-oss's MXFP4 experts dequantized once, checked against transformers'
 dequantization and its model; exact counts with Qwen3-MoE's and Qwen2-MoE's dense blocks and
 Qwen2-MoE's shared experts; depth pruning that removes exactly the blocks it names (gpt-oss's
@@ -74,6 +74,14 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # tests/test_qwen3_next.py)
              "qwen3_next": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                             "down_proj"),
+             # (DeepSeek-V3's names, as GLM-4.5's: `mlp.shared_experts.*` and the router's
+             # `mlp.gate.e_score_correction_bias` under the same names)
+             "solar_open": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                            "down_proj"),
+             # (its shared experts `mlp.shared_experts.*` and its dense blocks' `mlp.gate_proj`
+             # ... under the same names)
+             "cohere2_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                             "down_proj"),
              # (Mixtral's names under its blocks' feed_forward, its expert_bias beside them)
              "lfm2_moe": ("feed_forward.gate.weight", "feed_forward.experts", "w1", "w3", "w2")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
@@ -573,7 +581,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "ernie4_5_moe", "hunyuan_v1_moe",
                                      "llama4_text", "qwen3_next", "granitemoehybrid",
                                      "mistral4", "qwen3_5_moe_text",
-                                     "granitemoeshared", "dots1"))
+                                     "granitemoeshared", "dots1", "solar_open",
+                                     "cohere2_moe", "granitemoe_swa"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
@@ -658,7 +667,8 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "hunyuan_v1_moe": "tencent/Hunyuan-A13B-Instruct",
            "llama4_text": "meta-llama/Llama-4-Scout-17B-16E-Instruct",
            "qwen3_next": "Qwen/Qwen3-Next-80B-A3B-Instruct",
-           "dots1": "rednote-hilab/dots.llm1.inst", "dbrx": "databricks/dbrx-instruct"}
+           "dots1": "rednote-hilab/dots.llm1.inst", "dbrx": "databricks/dbrx-instruct",
+           "solar_open": "upstage/Solar-Open-100B"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE & HUB_IDS.keys()))
