@@ -103,6 +103,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "arcee": None, "nemotron": None, "starcoder2": "starcoder2-3b",
                  "phi": "phi-2", "granitemoehybrid": None,
                  "apertus": None, "ministral": None,
+                 "cwm": None, "granite_swa": "granite-swash-2b",
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
                  "gpt_neox": "pythia-6.9b", "opt": None,
                  "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None,
@@ -132,7 +133,9 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # projection (false as published, so sliced here) and llama3 rotary scaling over an original
 # context (8 tokens) inside the cell; Ministral (Ministral-8B-Instruct-2410's config.json not
 # confirmed here) with one full-attention block and three of a window inside the cells, as
-# `layer_types` says (the depth variant's removal of block 1 keeps both kinds). VaultGemma
+# `layer_types` says (the depth variant's removal of block 1 keeps both kinds); CWM (facebook/cwm's
+# config.json not confirmed here) likewise, as CwmConfig makes its blocks without layer_types,
+# its llama3 rotary scaling over an original context (8 tokens) inside the cell. VaultGemma
 # (vaultgemma-1b's config.json not confirmed here) with Gemma-2's attention (queries scaled by
 # query_pre_attn_scalar, not head_dim's, soft caps) and two norms a block, a window inside the
 # cells on every other block as `layer_types` says. (Helium has a known shape,
@@ -185,6 +188,10 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                 "original_max_position_embeddings": 8}),
             "ministral": dict(model_type="ministral", sliding_window=WINDOW,
                               layer_types=["full_attention"] + ["sliding_attention"] * 3),
+            "cwm": dict(model_type="cwm", sliding_window=WINDOW, rope_parameters={
+                "rope_type": "llama3", "rope_theta": 1000000.0, "factor": 16.0,
+                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8}),
             "vaultgemma": dict(model_type="vaultgemma", sliding_window=WINDOW,
                                query_pre_attn_scalar=24,
                                layer_types=["sliding_attention", "full_attention"] * 2),
@@ -253,6 +260,13 @@ def small_config(family: str):
                     "max_position_embeddings"):
             values.pop(own, None)
         values["tie_word_embeddings"] = False
+    if model_type == "granite_swa":  # granite-swash-2b's window inside the cells on the
+        # first and third blocks, a block without rotary positions (base 0) and one of another
+        # base (published: every block at 10,000), untied (published: tied, and a random tied
+        # model repeats its tokens)
+        values.update(sliding_window=WINDOW, tie_word_embeddings=False,
+                      layer_types=["sliding_attention", "full_attention"] * 2,
+                      layer_rope_theta=[10000.0, 0, 10000.0, 500.0])
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)

@@ -90,6 +90,7 @@ from transformers import BambaConfig, FalconH1Config
 from transformers import DbrxConfig
 from transformers import HyperCLOVAXConfig, MiniCPM3Config
 from transformers import Cohere2MoeConfig, GraniteMoeSWAConfig, SolarOpenConfig
+from transformers import CwmConfig, GraniteSWAConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -283,6 +284,29 @@ FAMILIES = {
     "ministral": lambda: MinistralConfig(**SMALL, head_dim=16, sliding_window=6,
                                          layer_types=["full_attention"]
                                          + ["sliding_attention"] * 3),
+    # CWM (facebook/cwm): LLaMA's block without biases, head_dim set apart, one full-attention
+    # block then three with a sliding window (6 tokens here, inside the tested positions) as
+    # CwmConfig makes them without layer_types, so removing the first block moves a kind;
+    # llama3 rotary scaling as published (factor 16) over an original context short enough
+    # (32) to change the rotary tables within the tested positions; untied.
+    "cwm": lambda: CwmConfig(**SMALL, head_dim=16, sliding_window=6, rope_parameters={
+        "rope_type": "llama3", "rope_theta": 1000000.0, "factor": 16.0,
+        "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 32}),
+    # Granite-SWA: Granite's four scalars (the scores scaled by more than Granite's above, so
+    # that the windows and rotary bases move these logits), a sliding window (6 tokens) on the
+    # blocks layer_types names (here the first and the third, so removing the first moves a
+    # kind), a learned sink logit per query head (randomised as every 1-D parameter), each
+    # block's rotary base from layer_rope_theta, the second block without rotary positions (0: NoPE) and two bases
+    # (two tables); q/k/v/o and MLP biases (attention_bias, mlp_bias) so that their slicing
+    # and FLAP's compensation are exercised; untied (GraniteSWAConfig's default ties: a random
+    # tied model greedily repeats its input token, too weak a decoding check; see TIED).
+    # Weights of std 0.1, as Arcee's: at 0.02 its scores hardly depend on the positions.
+    "granite_swa": lambda: GraniteSWAConfig(
+        **SMALL, embedding_multiplier=12.0, attention_multiplier=0.31,
+        residual_multiplier=0.22, logits_scaling=1.3, sliding_window=6,
+        layer_types=["sliding_attention", "full_attention"] * 2,
+        layer_rope_theta=[10000.0, 0, 10000.0, 500.0], attention_bias=True, mlp_bias=True,
+        tie_word_embeddings=False, initializer_range=0.1),
     # Helium (helium-1-2b, helium-1-preview-2b): LLaMA's block with whole heads rotating in
     # adjacent pairs (GLM's pairing), RMSNorms weighing the float32 statistics, an o_proj
     # without a bias reading hidden_size inputs (4 x 16 = 64: the heads fill it), q/k/v and MLP
@@ -745,6 +769,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "arcee": "ArceeForCausalLM", "nemotron": "NemotronForCausalLM",
            "starcoder2": "Starcoder2ForCausalLM", "phi": "PhiForCausalLM",
            "apertus": "ApertusForCausalLM", "ministral": "MinistralForCausalLM",
+           "cwm": "CwmForCausalLM", "granite_swa": "GraniteSWAForCausalLM",
            "gpt_neox": "GPTNeoXForCausalLM",
            "opt": "OPTForCausalLM",
            "bloom": "BloomForCausalLM", "mpt": "MptForCausalLM",
@@ -2110,6 +2135,7 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              "mistral-small-3.1-24b": 23_572_403_200, "mistral-small-3.2-24b": 23_572_403_200,
              "smollm3-3b": 3_075_098_624, "olmo-3-7b": 7_298_011_136,
              "olmo-3-32b": 32_233_522_176, "granite-3.3-8b": 8_170_864_640,
+             "granite-swash-2b": 2_144_463_840,  # its config.json counted (the name: 2B)
              "exaone-4.0-32b": 32_003_216_384,
              "exaone-4.0-1.2b": 1_279_391_488,  # the card: 1.07B without the embeddings
              "glm-4-9b-chat": 9_399_951_360, "glm-4-9b-0414": 9_400_279_040,

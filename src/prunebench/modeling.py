@@ -384,6 +384,8 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
         elif layout.qk_norm_each_head and hasattr(attn, "q_layernorm"):  # StableLM: a module
             attn.q_layernorm = per_head_norm_like(attn.q_layernorm, n_q)  # per head
             attn.k_layernorm = per_head_norm_like(attn.k_layernorm, n_kv)
+        if layout.attention_sinks:  # GraniteSWA's sink logit a query head
+            attn.sinks = nn.Parameter(attn.sinks.new_empty(n_q))
         set_block_heads(attn, n_q, n_kv)
     m = shape["intermediate_size"]
     m_bias = mlp_bias(config)
@@ -953,8 +955,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     for name in ("rotary_emb", "pos_emb"):
         if getattr(inner, name, None) is not None:
             setattr(inner, name, type(getattr(inner, name))(config=config).to(device))
-    # (GraniteMoE-SWA's one rotary module per rotary base its blocks use, each built from a
-    # copy of the config given that base, which the module keeps)
+    # (Granite-SWA's and GraniteMoE-SWA's one rotary module per rotary base their blocks use,
+    # each built from a copy of the config given that base, which the module keeps)
     for i, rotary in enumerate(getattr(inner, "rotary_embs", None) or ()):
         inner.rotary_embs[i] = type(rotary)(config=rotary.config).to(device)
     if family(config).sincos_table:

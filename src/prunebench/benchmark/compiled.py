@@ -54,7 +54,8 @@ from torch import nn
 
 from prunebench import PrunebenchError, projections
 from prunebench.benchmark import CUDA_ONLY_MODES
-from prunebench.benchmark.attention import check_softcap_attention, softcapped_attention
+from prunebench.benchmark.attention import (check_softcap_attention, sink_attention,
+                                            softcapped_attention)
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
                                               norm_weight, pairwise_table, rms_norm, soft_cap)
 from prunebench.checkpoint.param_count import context_length, family, parallel_block, refuse_moe
@@ -101,11 +102,34 @@ def sliding_windows(model: nn.Module, max_seq_len: int) -> list[int | None]:
 
 def rotary_kinds(model: nn.Module) -> list[str | None]:
     """Each block's kind of rotary table: its layer type where the model's rotary module keeps
-    one table per layer type (Gemma-3: `rotary_emb(x, positions, layer_type)`), else None (one
-    table for every block, or none at all: OPT's learned positions)."""
+    one table per layer type (Gemma-3: `rotary_emb(x, positions, layer_type)`), its rotary
+    base where the model keeps a rotary module per base (GraniteSWA's `rotary_embs`, by
+    `layer_rope_theta`: "theta_<base>"; a NoPE block's, base 0, None: its `rotary_emb`'s table,
+    which it does not apply), else None (one table for every block, or none at all: OPT's
+    learned positions)."""
+    if getattr(model.model, "rotary_embs", None) is not None:
+        return [base_kind(base) if base else None for base in model.config.layer_rope_theta]
     if getattr(getattr(model.model, "rotary_emb", None), "layer_types", None) is None:
         return [None] * len(projections.decoder(model).layers)
     return list(model.config.layer_types)
+
+
+def rotary_tables(model: nn.Module, kind: str | None, x: torch.Tensor,
+                  positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cos and sin tables of a kind of rotary table (`rotary_kinds`) at `positions` [1, T],
+    from the model's own rotary module of that kind."""
+    by_base = getattr(model.model, "rotary_embs", None)
+    if kind is not None and by_base is not None:  # GraniteSWA: the module of that base
+        rotary = next(r for r in by_base
+                      if base_kind(r.config.rope_parameters["rope_theta"]) == kind)
+        return rotary(x, positions)
+    return model.model.rotary_emb(x, positions, *([kind] if kind else []))
+
+
+def base_kind(base: float) -> str:
+    """The kind of rotary table (`rotary_kinds`) of a GraniteSWA block of rotary base `base`,
+    a buffer name's suffix ("theta_10000_0")."""
+    return f"theta_{float(base)}".replace(".", "_")
 
 
 def alibi_slopes(model: nn.Module) -> tuple[torch.Tensor, bool]:
@@ -341,8 +365,10 @@ class StaticDecoder(nn.Module):
         refuse_unrotated(model)
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")
-        if attention == "auto":  # SDPA, unless the model soft-caps its attention scores
-            attention = "eager" if softcapped_attention(model) else "sdpa"
+        if attention == "auto":  # SDPA, unless the model soft-caps its attention scores or
+            # normalises them with sink logits (GraniteSWA), which SDPA cannot do
+            attention = ("eager" if softcapped_attention(model) or sink_attention(model)
+                         else "sdpa")
         if attention not in DECODER_ATTENTION:
             raise PrunebenchError(f"static decoder attention must be one of {DECODER_ATTENTION}, "
                                   f"not {attention!r}")
@@ -441,9 +467,8 @@ class StaticDecoder(nn.Module):
             with torch.no_grad():
                 cos, sin = (sincos_tables(model, positions[:max_seq_len], dtype)
                             if layout.sincos_table else
-                            model.model.rotary_emb(emb[:1].unsqueeze(0),
-                                                   positions[:max_seq_len].unsqueeze(0),
-                                                   *([kind] if kind else [])))
+                            rotary_tables(model, kind, emb[:1].unsqueeze(0),
+                                          positions[:max_seq_len].unsqueeze(0)))
             if layout.pairwise_rotary and not layout.paired_tables:  # GLM: pair i takes
                 cos, sin = (pairwise_table(t) for t in (cos, sin))  # frequency i, as it applies
             if layout.rotate_float32:
@@ -472,16 +497,19 @@ class StaticDecoder(nn.Module):
         # blocks, and every block without one, rotate (Exaone4Attention, Cohere2Attention).
         hybrid = layout.global_nope and getattr(config, "sliding_window", None) is not None
         kinds = getattr(config, "layer_types", None) or [None] * len(projections.decoder(model).layers)
+        # GraniteSWA's blocks of rotary base 0 attend without rotary positions (NoPE)
+        bases = getattr(config, "layer_rope_theta", None) or [None] * len(kinds)
         self.blocks = nn.ModuleList(Block(layer, self.head_dim, (batch_size, cache_len, dtype),
                                           fuse, self.norm_style, residual,
                                           layout.qk_norm_whole,
-                                          rotate=rotated and not (hybrid
-                                                                  and kind == "full_attention"),
+                                          rotate=rotated and base != 0 and not (
+                                              hybrid and kind == "full_attention"),
                                           pairwise_rotary=layout.pairwise_rotary,
                                           parallel=parallel_block(config),
                                           qk_norm_after_rotary=layout.qk_norm_after_rotary,
                                           outputs_first=layout.parallel_outputs_first)
-                                    for layer, kind in zip(projections.decoder(model).layers, kinds))
+                                    for layer, kind, base in zip(projections.decoder(model).layers,
+                                                                 kinds, bases))
         self.n_heads = [block.n_q for block in self.blocks]
 
         if sampling is not None and not isinstance(sampling, Sampling):

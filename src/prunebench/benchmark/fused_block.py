@@ -292,6 +292,10 @@ class Block(nn.Module):
         # before scales other than 1 / sqrt(head_dim) existed here), else the model's.
         self.kernel_scale = None if self.scale == head_dim ** -0.5 else self.scale
         self.softcap = getattr(attn, "attn_logit_softcapping", None) if self.n_q else None
+        # GraniteSWA's sink logit per query head (its output times sigmoid(logsumexp(scores)
+        # - sink), as GraniteSWA's eager attention computes it; matmul + softmax only)
+        self.register_buffer("sinks", detach_or_none(getattr(attn, "sinks", None))
+                             if self.n_q else None, persistent=False)
         self.register_buffer("o_w", detach_or_none(projections.o_proj(attn).weight) if self.n_q else None,
                              persistent=False)
         self.register_buffer("o_b", detach_or_none(projections.o_proj(attn).bias), persistent=False)
@@ -422,13 +426,25 @@ class Block(nn.Module):
                       else scores + mask)
             probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
             out = probs @ values
+            if self.sinks is not None:
+                out = out * self._sink_scale(scores, groups, t).to(out.dtype)
         else:
             if self.softcap is not None:  # the decoder refuses this before any step
                 raise PrunebenchError("SDPA cannot soft-cap attention scores: use eager or flex")
+            if self.sinks is not None:  # (refused before any step too)
+                raise PrunebenchError("SDPA cannot apply attention sinks: use eager")
             out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask,
                                                  scale=self.kernel_scale)
         out = out.reshape(b, n_q, t, self.head_dim).transpose(1, 2).reshape(b, t, -1)
         return F.linear(out, self.o_w, self.o_b)
+
+    def _sink_scale(self, scores: torch.Tensor, groups: int, t: int) -> torch.Tensor:
+        """Each query's factor sigmoid(logsumexp(scores) - sink) in float32 ([B, KV heads,
+        groups x T, 1], as `attention` folds a KV group's query heads into its rows: head
+        j x groups + g's query s at row g x T + s), the subtraction in the scores' dtype, as
+        GraniteSWA's eager attention computes it."""
+        sink = self.sinks.view(self.n_kv, groups, 1).expand(-1, -1, t).reshape(self.n_kv, -1)
+        return (torch.logsumexp(scores, dim=-1) - sink).float().sigmoid().unsqueeze(-1)
 
     def _head_norms(self, qk: torch.Tensor, n_q: int) -> torch.Tensor:
         """The per-head q/k norms of [B, T, heads, hd] queries (the first n_q) and keys."""

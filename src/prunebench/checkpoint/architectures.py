@@ -354,6 +354,20 @@ ARCHITECTURES["granite-3.3-8b"] = dict(
     max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=10000000.0,
     embedding_multiplier=12.0, attention_multiplier=0.0078125, residual_multiplier=0.22,
     logits_scaling=16.0, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+# ibm-granite/granite-swash-2b config.json (revision af1e3227100b61088eead48389ab5409b5d0e39c)
+# as a public converter's test quotes it field for field (the hub could not be read here):
+# Granite's scalars, GQA 20 / 4 of head_dim 128, a window of 128 tokens on three blocks in
+# four (full attention on blocks 0, 4, ..., 20), no layer_rope_theta (every block at base
+# 10,000), a sink logit per query head, tied embeddings, an 8k context. 2,144,463,840
+# parameters (the name: 2B).
+ARCHITECTURES["granite-swash-2b"] = dict(
+    model_type="granite_swa", hidden_size=2560, intermediate_size=8192, num_hidden_layers=24,
+    num_attention_heads=20, num_key_value_heads=4, vocab_size=100352, tie_word_embeddings=True,
+    max_position_embeddings=8192, rms_norm_eps=1e-5, rope_theta=10000.0, attention_bias=False,
+    mlp_bias=False, embedding_multiplier=12.0, attention_multiplier=0.0078125,
+    residual_multiplier=0.28, logits_scaling=10.0, sliding_window=128,
+    layer_types=["full_attention" if i % 4 == 0 else "sliding_attention" for i in range(24)],
+    bos_token_id=100257, eos_token_id=100257, pad_token_id=100256)
 # kyutai/helium-1-preview-2b config.json as public code quotes it field for field (a test's copy
 # of mlx-community/helium-1-preview-2b-4bit's, whose shapes are the model's; another loader's
 # test gives the same shape; the hub could not be read here): LLaMA's layout with Helium's

@@ -11,7 +11,8 @@ StableLmConfig, MiniMaxM2Config, HunYuanMoEV1Config, ArceeConfig, NemotronConfig
 Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
 Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
 VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig,
-DbrxConfig, SolarOpenConfig, Cohere2MoeConfig, GraniteMoeSWAConfig) or
+DbrxConfig, SolarOpenConfig, Cohere2MoeConfig, GraniteMoeSWAConfig, CwmConfig,
+GraniteSWAConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -282,6 +283,8 @@ class Family:
     `down_proj` [experts, width, hidden] (GptOssExperts); each attention holds a learned logit
     per query head, `self_attn.sinks`, a column the softmax normalises over and drops, which
     PyTorch's SDPA kernels do not compute (the model runs matmul + softmax attention).
+    GraniteSWA's attentions hold such sinks too (`attention_sinks`, one a query head, which
+    leave with their heads), beside Granite's `multipliers`.
 
     DeepSeek-V3's own (DeepSeek-V2's and Mistral 4's too): `latent_attention`, multi-head
     latent attention counted whole by `mla_params` (never width-pruned), its cache one latent
@@ -768,6 +771,20 @@ FAMILIES: dict[str, Family] = {
     # biases anywhere, each block's sliding window or full attention as `layer_types` says
     # (MinistralConfig makes every block sliding where the config gives a window and no list).
     "ministral": Family("MinistralForCausalLM", "MinistralConfig", False, False, None, False),
+    # CwmAttention (Qwen2Attention with q/k/v rebuilt without biases): no biases on any
+    # projection (CwmConfig has no attention_bias), head_dim set apart (128), each block's
+    # sliding window or full attention as `layer_types` says (every fourth block full, from
+    # the first, where the config gives no list), llama3 rotary scaling (static: one table);
+    # LLaMA's decoder layer and MLP (biases by mlp_bias), RMSNorms and an untied head.
+    "cwm": Family("CwmForCausalLM", "CwmConfig", False, False, "mlp_bias", False),
+    # GraniteSWAAttention: Granite's (biases by attention_bias, scores scaled by
+    # attention_multiplier), each block's sliding window or full attention as `layer_types`
+    # says (every fourth block full, from the first, without a list), a learned sink logit
+    # per query head (`sinks`, gpt-oss's as GraniteSWA's eager attention computes it: the
+    # output times sigmoid(logsumexp(scores) - sink)), each block's rotary base from
+    # `layer_rope_theta` (0: no rotary positions, NoPE); GraniteMLP and Granite's multipliers.
+    "granite_swa": Family("GraniteSWAForCausalLM", "GraniteSWAConfig", None, None, "mlp_bias",
+                          False, multipliers=True, attention_sinks=True),
     # HeliumAttention: LLaMA's q/k/v biases by attention_bias (false as published), an o_proj
     # without a bias that reads hidden_size inputs (the heads must fill the hidden size:
     # checked_config_json), whole heads rotating in adjacent pairs (GLM's pairing, its tables
@@ -1810,7 +1827,7 @@ def mla_params(config) -> int:
 
 
 def attention_sinks(config) -> bool:
-    """Whether each attention holds a learned sink logit per query head (gpt-oss), which
+    """Whether each attention holds a learned sink logit per query head (gpt-oss, GraniteSWA), which
     PyTorch's SDPA kernels do not compute: the model runs matmul + softmax attention."""
     return family(config).attention_sinks
 
@@ -2322,6 +2339,17 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # config.json gives neither sliding_window nor layer_types.
     "ministral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                   "max_position_embeddings": 131072, "sliding_window": 4096},
+    # CwmConfig's (CWM 32B's shape): head_dim 128, a window of 8192 on three blocks in four.
+    "cwm": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 6144,
+            "intermediate_size": 21504, "num_hidden_layers": 64, "num_attention_heads": 48,
+            "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 131072,
+            "sliding_window": 8192},
+    # GraniteSWAConfig's: a window of 128 on three blocks in four, tied.
+    "granite_swa": {**_LLAMA_DEFAULTS, "vocab_size": 100352, "hidden_size": 2560,
+                    "intermediate_size": 8192, "num_hidden_layers": 24,
+                    "num_attention_heads": 20, "num_key_value_heads": 4,
+                    "tie_word_embeddings": True, "max_position_embeddings": 8192,
+                    "sliding_window": 128},
     # Gemma4TextConfig's: a sliding block of 256-wide heads five times in six, the sixth global
     # with heads of global_head_dim (512; as many KV heads, num_global_key_value_heads
     # unset), no per-layer config, sharing or experts, per-layer inputs of 256 (config_from_dict
@@ -2469,6 +2497,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # GraniteMoeSWAConfig's: full attention on every fourth block from block 0
         values["layer_types"] = ["full_attention" if i % 4 == 0 else "sliding_attention"
                                  for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") in ("cwm", "granite_swa") and not values.get("layer_types"):
+        # CwmConfig's and GraniteSWAConfig's: every fourth block full, from the first
+        values["layer_types"] = ["full_attention" if i % 4 == 0 else "sliding_attention"
+                                 for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "dots1" and not values.get("layer_types"):
         # Dots1Config's: a window on the blocks from max_window_layers on, where it has one.
         window, start = values["sliding_window"], values["max_window_layers"]
@@ -2555,12 +2587,12 @@ def gemma4_values(values: dict[str, Any]) -> dict[str, Any]:
 # block's attention kind (Gemma-2/3, OLMo-3, Qwen; MiniMax-M2's `attn_type_list`, all full
 # attention, which transformers does not read but other engines do), whether it rotates
 # (SmolLM3's NoPE blocks: read when a block is built, so a saved checkpoint would otherwise
-# reload its blocks with their neighbours' flags) and its width (a width-pruned checkpoint's
-# shapes).
+# reload its blocks with their neighbours' flags; Granite-SWA's and GraniteMoE-SWA's rotary
+# base a block, `layer_rope_theta`, 0 for NoPE), its MLP kind (Cohere2-MoE's
+# `mlp_layer_types`, "dense" / "sparse") and its width (a width-pruned checkpoint's shapes).
 PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list",
-                          # Cohere2-MoE's each block's MLP kind ("dense" / "sparse"),
-                          # GraniteMoE-SWA's each block's rotary base (0: no rotation)
                           "mlp_layer_types", "layer_rope_theta")
+
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
 # from which Lfm2Config derives its layer_types where a config gives none).
@@ -3802,7 +3834,7 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if family(config).qk_norm_whole:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
     if attention_sinks(config) and q:
-        attn += shape["num_attention_heads"]  # gpt-oss: one sink logit per query head
+        attn += shape["num_attention_heads"]  # gpt-oss, GraniteSWA: a sink logit a query head
     if shape.get("linear_attention"):
         attn = linear_attention_params(config)  # Qwen3-Next's Gated DeltaNet instead
     if family(config).mamba_beside_attention:

@@ -26,7 +26,7 @@ from torch import nn
 from transformers import LlamaConfig
 
 from prunebench import PrunebenchError, projections
-from prunebench.checkpoint.param_count import refuse_moe
+from prunebench.checkpoint.param_count import attention_sinks, refuse_moe
 from prunebench.methods.sizing import (block_range, config_with_shapes,  # noqa: F401
                                        heads_per_group, solve_uniform, uniform_shapes)
 from prunebench.modeling import ZeroHeadAttention, count_params, family, head_dim, norm_like
@@ -152,6 +152,9 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
             for norm, heads in ((attn.q_layernorm, q_heads), (attn.k_layernorm, keep)):
                 norm.norms = nn.ModuleList([norm.norms[h] for h in heads])
                 norm.num_heads = len(heads)
+        if attention_sinks(config):  # gpt-oss's, GraniteSWA's: a sink logit a query head
+            attn.sinks = nn.Parameter(attn.sinks.detach()[q_heads].clone(),
+                                      requires_grad=attn.sinks.requires_grad)
         projections.set_block_heads(attn, len(q_rows) // hd, len(kv_rows) // hd)
     sync_layer_shapes(model)
 
