@@ -91,6 +91,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_mistral4.py \
 	tests/test_qwen3_5.py \
 	tests/test_apertus_ministral.py \
+	tests/test_cwm_granite_swa.py \
 	tests/test_nemotron_h.py \
 	tests/test_gemma4.py \
 	tests/test_helium_vaultgemma_granitemoeshared.py \
