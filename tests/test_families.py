@@ -296,8 +296,8 @@ FAMILIES = {
     # that the windows and rotary bases move these logits), a sliding window (6 tokens) on the
     # blocks layer_types names (here the first and the third, so removing the first moves a
     # kind), a learned sink logit per query head (randomised as every 1-D parameter), each
-    # block's rotary base from layer_rope_theta, the second block without rotary positions (0: NoPE) and two bases
-    # (two tables); q/k/v/o and MLP biases (attention_bias, mlp_bias) so that their slicing
+    # block's rotary base from layer_rope_theta, the second block without rotary positions
+    # (0: NoPE) and two bases (two tables); q/k/v/o and MLP biases (attention_bias, mlp_bias) so that their slicing
     # and FLAP's compensation are exercised; untied (GraniteSWAConfig's default ties: a random
     # tied model greedily repeats its input token, too weak a decoding check; see TIED).
     # Weights of std 0.1, as Arcee's: at 0.02 its scores hardly depend on the positions.
