@@ -108,7 +108,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "gpt_neox": "pythia-6.9b", "opt": None,
                  "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None,
                  "gpt_bigcode": "gpt_bigcode-santacoder", "bloom": "bloom-7b1", "mpt": None,
-                 "hyperclovax": None}
+                 "hyperclovax": None,
+                 "jais2": None, "nanochat": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -156,7 +157,11 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
 # q/k/v clamp (clip_qkv, as MPT-30B's configs set it) tight enough to bite here, untied (a
 # random tied model repeats its tokens). HyperCLOVA X (no HyperCLOVAX-SEED config.json
 # confirmed here) with Granite's scalars, far from 1 and no powers of two, its logits_scaling
-# a multiplier, and an RMSNorm on each sublayer's output (use_post_norm, Peri-LN).
+# a multiplier, and an RMSNorm on each sublayer's output (use_post_norm, Peri-LN). Jais2
+# (Jais-2-8B's config.json not confirmed here) with its biased attention and ungated relu2 MLP
+# and its LayerNorms; nanochat (nanochat-d32's config.json not confirmed here) with its weightless norms (the embeddings' too), its rotation
+# the other way round, q/k norms after it, a soft cap that binds and biases on the attention
+# (false as published, so sliced here).
 UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                             attention_multiplier=0.0151, residual_multiplier=0.22,
                             logits_scaling=7.3),
@@ -206,7 +211,14 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                         tie_word_embeddings=False),
             "hyperclovax": dict(model_type="hyperclovax", embedding_multiplier=3.3,
                                 attention_multiplier=0.0151, residual_multiplier=0.22,
-                                logits_scaling=0.37, use_post_norm=True)}
+                                logits_scaling=0.37, use_post_norm=True),
+            # Jais2 (no config.json of Jais-2-8B read): biased attention and MLP, LayerNorms
+            "jais2": dict(model_type="jais2", attention_bias=True, mlp_bias=True),
+            # nanochat (no config.json of nanochat-d32 read): weightless norms, its rotation,
+            # the soft cap tight enough (2; published 15) to bind at these logits' scale,
+            # biases on (published: off) so that their slicing is decoded
+            "nanochat": dict(model_type="nanochat", attention_bias=True,
+                             final_logit_softcapping=2.0)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)

@@ -86,6 +86,7 @@ from transformers import FalconConfig
 from transformers import GPTJConfig
 from transformers import GPT2Config
 from transformers import GPTBigCodeConfig
+from transformers import Jais2Config, NanoChatConfig
 from transformers import BambaConfig, FalconH1Config
 from transformers import DbrxConfig
 from transformers import HyperCLOVAXConfig, MiniCPM3Config
@@ -412,6 +413,21 @@ FAMILIES = {
                                                 multi_query=False, initializer_range=0.3,
                                                 bos_token_id=1, eos_token_id=2,
                                                 pad_token_id=0),
+    # Jais2 (Jais-2-8B's layout): LLaMA's attention with biases on all four projections, an
+    # ungated relu2 MLP up_proj / down_proj with biases (attention_bias, mlp_bias: true as
+    # published), LayerNorms with biases, head_dim set apart (4 x 32 against hidden 64), GQA,
+    # untied. Weights of std 0.3, as GPT-BigCode's: at 0.1 the greedy tokens of its
+    # width-pruned model repeat.
+    "jais2": lambda: Jais2Config(**SMALL, head_dim=32, attention_bias=True, mlp_bias=True,
+                                 initializer_range=0.3),
+    # nanochat: weightless RMSNorms (the block's two, the q/k norms after a rotation the other
+    # way round, the final norm, applied to the embeddings too), an ungated relu2 MLP fc1 /
+    # fc2 without biases, biases on the four attention projections (attention_bias: false as
+    # published, on here so that their slicing is exercised), GQA (published: every head its
+    # own), soft-capped logits (a cap of 2 that binds at these logits' scale; 15 published),
+    # untied. Weights of std 0.1, as Arcee's.
+    "nanochat": lambda: NanoChatConfig(**SMALL, attention_bias=True,
+                                       final_logit_softcapping=2.0, initializer_range=0.1),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -776,6 +792,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "falcon": "FalconForCausalLM", "falcon_40b": "FalconForCausalLM",
            "gptj": "GPTJForCausalLM", "gpt2": "GPT2LMHeadModel",
            "gpt_bigcode": "GPTBigCodeForCausalLM", "gpt_bigcode_mha": "GPTBigCodeForCausalLM",
+           "jais2": "Jais2ForCausalLM", "nanochat": "NanoChatForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1138,6 +1155,7 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     x = ids()
     before = logits(model, x)
     norm = getattr(projections.decoder(model).layers[1].self_attn, "q_norm", None)
+    norm = None if getattr(norm, "weight", None) is None else norm  # (nanochat's: no weight)
     norm_before = None if norm is None else norm.weight.detach().clone()
     k_norm_before = None if norm is None else model.model.layers[1].self_attn.k_norm.weight.detach().clone()
     surgery.remove_kv_groups(model, 1, [0])

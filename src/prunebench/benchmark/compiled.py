@@ -455,13 +455,15 @@ class StaticDecoder(nn.Module):
             slopes, self.alibi_from_last = alibi_slopes(model)
             self.alibi_slopes = slopes.view(-1, 1, 1)
         self.alibi_dtype = torch.float32 if self.alibi_from_last else dtype
-        # BLOOM's LayerNorm of the embeddings (word_embeddings_layernorm), before any block
-        embedding_norm = (projections.decoder(model).word_embeddings_layernorm
+        # BLOOM's LayerNorm of the embeddings (word_embeddings_layernorm), before any block;
+        # nanochat's is its final norm itself (NanoChatModel applies `norm` there too), both
+        # of the final norm's style
+        embedding_norm = (getattr(projections.decoder(model), "word_embeddings_layernorm", final)
                           if layout.embedding_norm else None)
         self.register_buffer("embed_norm_w", None if embedding_norm is None else
-                             embedding_norm.weight.detach(), persistent=False)
+                             norm_weight(embedding_norm, device), persistent=False)
         self.register_buffer("embed_norm_b", None if embedding_norm is None else
-                             detach_or_none(embedding_norm.bias), persistent=False)
+                             detach_or_none(getattr(embedding_norm, "bias", None)), persistent=False)
         self.embed_norm_eps = None if embedding_norm is None else norm_eps(embedding_norm)
         for kind in dict.fromkeys(self.rotary_kinds) if rotated else ():
             with torch.no_grad():
@@ -471,6 +473,8 @@ class StaticDecoder(nn.Module):
                                           positions[:max_seq_len].unsqueeze(0)))
             if layout.pairwise_rotary and not layout.paired_tables:  # GLM: pair i takes
                 cos, sin = (pairwise_table(t) for t in (cos, sin))  # frequency i, as it applies
+            if layout.rotary_reversed:  # nanochat's rotate_half, LLaMA's negated: sin * -1
+                sin = -sin
             if layout.rotate_float32:
                 # Cohere rotates in float32 with its tables' values in the model's dtype: the
                 # tables made float32 here (exactly) make apply_rotary compute so too
@@ -560,9 +564,9 @@ class StaticDecoder(nn.Module):
         if prefill and attention == "flex":
             attention = "eager" if any(b.softcap is not None for b in self.blocks) else "sdpa"
         x = F.embedding(tokens, self.embed)
-        if self.embed_norm_w is not None:  # BLOOM: nn.LayerNorm's own forward
-            x = F.layer_norm(x, (x.shape[-1],), self.embed_norm_w, self.embed_norm_b,
-                             eps=self.embed_norm_eps)
+        if self.embed_norm_w is not None:  # BLOOM: nn.LayerNorm's own forward; nanochat's
+            x = rms_norm(x, self.embed_norm_w, self.embed_norm_eps, self.norm_style,  # RMSNorm
+                         self.embed_norm_b)
         if self.embed_scale is not None:
             x = x * self.embed_scale
         if self.embedding_multiplier is not None:

@@ -31,7 +31,10 @@ def norm_style(layout) -> str:
     LayerNorm weighed in float32, then the cast; "affine" (StableLM's, PhiMoE's), torch's
     LayerNorm with a weight and a bias (MPT's without the bias); "affine_plus_one" (Nemotron's
     LayerNorm1P), torch's LayerNorm weighing by 1 + weight (added in the weight's dtype) with a
-    bias."""
+    bias; "weightless" (nanochat's), an RMSNorm's float32 statistics without a weight, then the
+    cast."""
+    if layout.rms_norm_weightless:
+        return "weightless"
     if layout.norm_bias and layout.norm_plus_one:
         return "affine_plus_one"
     return ("plus_one" if layout.norm_plus_one else
@@ -42,18 +45,21 @@ def norm_style(layout) -> str:
 
 
 def norm_weight(norm: nn.Module, device: torch.device) -> torch.Tensor:
-    """A norm's weight, or for a norm without one (OLMo's) ones on `device` in its place, which
-    its "layer_norm" style never reads: the buffer says that the norm is there."""
+    """A norm's weight, or for a norm without one (OLMo's, nanochat's) ones on `device` in its
+    place, which its "layer_norm" or "weightless" style never reads: the buffer says that the
+    norm is there (nanochat's RMSNorm holds no shape: one entry)."""
     weight = getattr(norm, "weight", None)
     if weight is not None:
         return weight.detach()
-    return torch.ones(norm.normalized_shape, device=device)
+    return torch.ones(getattr(norm, "normalized_shape", 1), device=device)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
              style: str = "llama", bias: torch.Tensor | None = None) -> torch.Tensor:
     """An HF RMSNorm: float32 statistics, then the weight as the family applies it (above);
     `bias`, the "affine" style's."""
+    if style == "weightless":  # NanoChatRMSNorm: x.float() * rsqrt(mean(x^2) + eps), cast back
+        return F.rms_norm(x.to(torch.float32), (x.shape[-1],), eps=eps).to(x.dtype)
     if style == "layer_norm":  # OlmoLayerNorm: no weight, no bias
         return F.layer_norm(x.to(torch.float32), (x.shape[-1],), None, None, eps=eps).to(x.dtype)
     if style == "affine" and weight.dim() == 1:  # nn.LayerNorm's own forward
@@ -81,16 +87,17 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float,
     return weight * h.to(x.dtype)
 
 
-def qk_norm_weight(norm: nn.Module | None,
-                   per_head: nn.Module | None) -> tuple[torch.Tensor | None, float | None]:
+def qk_norm_weight(norm: nn.Module | None, per_head: nn.Module | None,
+                   device: torch.device) -> tuple[torch.Tensor | None, float | None]:
     """A q or k norm's weight and epsilon: Qwen3's, OLMo-2's, Cohere's module (`norm`), Phi's
     LayerNorm shared by the heads (`per_head` without `norms`), or StableLM's per-head one
     (`per_head`: a LayerNorm module a head, their weights stacked as a row per head, as
-    Cohere's are held); (None, None) for none."""
+    Cohere's are held); nanochat's weightless RMSNorm gives `norm_weight`'s ones in its place;
+    (None, None) for none."""
     if norm is None and per_head is not None and not hasattr(per_head, "norms"):
         norm = per_head  # Phi's q_layernorm: one nn.LayerNorm over head_dim
     if norm is not None:
-        return detach_or_none(norm.weight), norm_eps(norm)
+        return norm_weight(norm, device), norm_eps(norm)
     if per_head is not None:
         return (torch.stack([n.weight.detach() for n in per_head.norms]),
                 norm_eps(per_head.norms[0]))
@@ -321,12 +328,16 @@ class Block(nn.Module):
         self.register_buffer("qkv_w", qkv_w, persistent=False)
         self.register_buffer("qkv_b", qkv_b, persistent=False)
         # Qwen3: RMSNorm over each query / key head (weights of size head_dim, shared by heads);
-        # Hunyuan's, under other names, norm the rotated heads (`qk_norm_after_rotary`).
+        # Hunyuan's, under other names, norm the rotated heads (`qk_norm_after_rotary`), and so
+        # do nanochat's weightless ones.
         q_norm = getattr(attn, "q_norm", getattr(attn, "query_layernorm", None))
         k_norm = getattr(attn, "k_norm", getattr(attn, "key_layernorm", None))
         self.qk_norm_after_rotary = qk_norm_after_rotary
-        q_norm_w, self.q_norm_eps = qk_norm_weight(q_norm, getattr(attn, "q_layernorm", None))
-        k_norm_w, self.k_norm_eps = qk_norm_weight(k_norm, getattr(attn, "k_layernorm", None))
+        device = projections.o_proj(attn).weight.device
+        q_norm_w, self.q_norm_eps = qk_norm_weight(q_norm, getattr(attn, "q_layernorm", None),
+                                                   device)
+        k_norm_w, self.k_norm_eps = qk_norm_weight(k_norm, getattr(attn, "k_layernorm", None),
+                                                   device)
         self.register_buffer("q_norm_w", q_norm_w, persistent=False)
         self.register_buffer("k_norm_w", k_norm_w, persistent=False)
         # Phi's q/k LayerNorms (shared by the heads) hold biases too

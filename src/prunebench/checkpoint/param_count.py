@@ -514,6 +514,13 @@ class Family:
     scale_depth so that the kept blocks scale as they did, `kept_depth_scale`). Depth only
     (`refuse_moe`): its latent attention is never width-pruned, nor run by the compiled
     decoder.
+    nanochat's own (`nanochat`): `rms_norm_weightless`, every norm is an RMSNorm without a
+    weight (NanoChatRMSNorm, Llama 4's weightless one: float32 statistics, then the cast back):
+    the block's two, the per-head q/k norms after the rotation (`qk_norm_after_rotary`, no
+    parameter: `qk_norm` stays false) and the final norm, which also norms the embeddings before
+    the first block (`embedding_norm`, BLOOM's place for it); no parameter of them.
+    `rotary_reversed`: its rotate_half is cat(x2, -x1), LLaMA's negated, so each pair rotates by
+    minus LLaMA's angle (the sin tables negated); no parameter.
     """
 
     model_class: str
@@ -583,6 +590,8 @@ class Family:
     auto_adjust_ff_dim: bool = False
     sandwich_norms_key: str | None = None
     depth_scale_key: str | None = None
+    rms_norm_weightless: bool = False
+    rotary_reversed: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -895,6 +904,24 @@ FAMILIES: dict[str, Family] = {
                           packed=("qkv_proj",), norm_bias=True, ungated_mlp=True,
                           mlp_bias=True, position_table_offset=0,
                           sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
+    # Jais2Attention: LLaMA's (biases on all four projections as attention_bias says, true by
+    # default and as published; GQA where num_key_value_heads says; head_dim set apart);
+    # Jais2MLP: NemotronMLP's (no gate, up_proj -> relu2 -> down_proj, biased by mlp_bias);
+    # Jais2DecoderLayer: nn.LayerNorms (weight and bias, layer_norm_eps) before each sublayer,
+    # the final norm one too (Starcoder2's norms under LLaMA's names); untied by default.
+    "jais2": Family("Jais2ForCausalLM", "Jais2Config", None, None, "mlp_bias", False,
+                    norm_bias=True, ungated_mlp=True),
+    # NanoChatAttention: Qwen3Attention's projections (biases on all four as attention_bias
+    # says, false by default), rotated the other way round (its rotate_half is cat(x2, -x1):
+    # `rotary_reversed`), then the rotated queries and keys normed (Hunyuan's order:
+    # qk_norm_after_rotary) by RMSNorms without a weight (Llama4TextWeightlessRMSNorm's);
+    # NanoChatMLP: CLIP's fc1 -> relu2 -> fc2, no gate, never biased; NanoChatDecoderLayer:
+    # LLaMA's block under two weightless RMSNorms; NanoChatModel: its one weightless final
+    # norm applied to the embeddings too (`embedding_norm`); NanoChatForCausalLM: Gemma-2's
+    # final_logit_softcapping (15 by default), untied by default.
+    "nanochat": Family("NanoChatForCausalLM", "NanoChatConfig", None, None, None, False,
+                       mlp_bias=False, ungated_mlp=True, rms_norm_weightless=True,
+                       qk_norm_after_rotary=True, rotary_reversed=True, embedding_norm=True),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -1952,9 +1979,9 @@ def norms_per_block(config) -> int:
 
 def norm_params(config) -> int:
     """Parameters of one norm over hidden_size: its weight, and PhiMoE's LayerNorm bias; none
-    in OLMo's LayerNorm without parameters."""
+    in OLMo's LayerNorm without parameters, nor in nanochat's weightless RMSNorm."""
     f = family(config)
-    if f.norm_weightless or (f.norm_affine_key and not getattr(config, f.norm_affine_key, True)):
+    if f.norm_weightless or f.rms_norm_weightless or (f.norm_affine_key and not getattr(config, f.norm_affine_key, True)):
         return 0  # (OPT's LayerNorms without layer_norm_elementwise_affine hold none)
     return config.hidden_size * (2 if family(config).norm_bias else 1)
 
@@ -2135,6 +2162,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "nemotron": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 6144,
                  "intermediate_size": 24576, "num_attention_heads": 48,
                  "max_position_embeddings": 4096},
+    # Jais2Config's (its class's default shape, Jais-2-8B's): biased attention and MLP.
+    "jais2": {**_LLAMA_DEFAULTS, "vocab_size": 150272, "hidden_size": 3328,
+              "intermediate_size": 26624, "num_attention_heads": 26,
+              "max_position_embeddings": 8192, "attention_bias": True, "mlp_bias": True},
+    # NanoChatConfig's (nanochat's d12 shape): no head_dim key (hidden / heads), untied.
+    "nanochat": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "hidden_size": 768,
+                 "intermediate_size": 8192, "num_hidden_layers": 12, "num_attention_heads": 6},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
