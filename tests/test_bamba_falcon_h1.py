@@ -33,6 +33,7 @@ from prunebench.modeling import build_model, load_model, remove_blocks, save_mod
 from block_helpers import kept_blocks_state
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB, in_allocated_memory
+from test_families import tokenizer  # noqa: F401 - a fixture
 from test_granitemoehybrid import check_width_and_compiled_refused
 from test_nemotron_h import (check_removing_every_attention_block_is_refused,
                              check_saved_and_reloaded,
@@ -246,6 +247,36 @@ def test_falcon_h1_counts_by_hand():
     assert mamba_params(config) == 6220
     assert count_params(config) == 4 * (6220 + 4608 + 4608 + 64) + 2 * VOCAB * 32 + 32 == 70224
     assert [s["num_key_value_heads"] for s in layer_shapes(config)] == [2, 2, 2, 2]
+
+
+def test_a_falcon_h1_config_json_with_a_null_head_dim_loads_as_hidden_over_heads(
+        tmp_path, tokenizer):  # noqa: F811 - the fixture
+    """head_dim null: FalconH1Config keeps the None (it has no head_dim of its own), and
+    FalconH1Attention takes it as it is, stopping transformers' build (its scaling, 5.17 and
+    5.25), where its rotary module reads null as hidden_size / heads, as the attention takes a
+    head_dim left out. prunebench reads a null head_dim as left out (without_null_shapes): a
+    checkpoint of heads hidden_size / heads wide whose config.json gives null imports and loads
+    into transformers' model with head_dim left out, counted so."""
+    from prunebench.checkpoint.local_import import import_local
+    from prunebench.checkpoint.param_count import head_dim
+    from prunebench.modeling import MANIFEST
+
+    values = {k: v for k, v in falcon().to_dict().items() if k != "head_dim"}
+    model = random_model(FalconH1Config.from_dict(values))
+    assert head_dim(model.config) == 32 // 4 == model.model.layers[0].self_attn.head_dim
+    published = tmp_path / "published"
+    save_model(model, tokenizer, published)
+    (published / MANIFEST).unlink()
+    saved = json.loads((published / "config.json").read_text())
+    (published / "config.json").write_text(json.dumps({**saved, "head_dim": None}))
+    with pytest.raises(TypeError):  # transformers' own build of it
+        FalconH1ForCausalLM.from_pretrained(published)
+    ours = load_model(import_local(f"local:{published}", tmp_path / "imported"))
+    assert ours.model.layers[0].self_attn.head_dim == 8
+    assert numel(ours) == count_params(ours.config) == numel(model)
+    assert count_params(config_from_dict(checked_config_json(published))) == numel(model)
+    x = ids()
+    assert torch.equal(logits(ours, x), logits(model, x))
 
 
 def falcon_kept_blocks_model(model, keep: list[int]) -> FalconH1ForCausalLM:

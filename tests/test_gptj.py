@@ -24,22 +24,22 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import GPTJConfig, GPTJForCausalLM
 
-from prunebench import PrunebenchError, projections
+from prunebench import FamilyUnsupported, PrunebenchError, projections
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.checkpoint.architectures import (ARCHITECTURES, architecture_config,
                                                 known_shape_of)
-from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
-                                             kv_heads, norms_per_block,
+from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_config,
+                                             config_from_dict, kv_heads, norms_per_block,
                                              parallel_block)
 from prunebench.lora import lora_target_names
 from prunebench.methods import surgery
 from prunebench.modeling import (ZeroHeadAttention, build_model,
-                                 count_params, count_params_meta, final_norm, load_model,
-                                 remove_blocks, save_model)
+                                 count_params, count_params_meta, final_norm, load_config,
+                                 load_model, remove_blocks, save_model)
 from prunebench.plan.lora_settings import TARGETS
 from test_cohere import (decoder_gives_transformers_logits, decodes_as_generate_does,
                          flap_keeps_each_blocks_mean_output, reloads_with_its_logits)
-from test_families import FAMILIES, PUBLISHED, family_model, ids, logits, numel
+from test_families import FAMILIES, PUBLISHED, VOCAB, family_model, ids, logits, numel
 from test_gpt_neox import (check_a_uniformly_mlp_pruned_model,
                            check_a_width_pruned_config_json_counts_without_torch, width_pruned,
                            without_blocks_1_and_2_is)
@@ -91,6 +91,39 @@ def test_a_published_config_json_counts_as_transformers_builds_it(tmp_path):
     # nor does the config.json's check read it, 4 being no divisor of the 6 heads
     (tmp_path / "config.json").write_text(json.dumps({**values, "num_key_value_heads": 4}))
     assert count_params(config_from_dict(checked_config_json(tmp_path))) == by_hand
+
+
+def test_a_config_json_with_a_null_rotary_dim_is_refused_naming_the_whole_head(tmp_path):
+    """rotary_dim null: GPTJConfig's strict check refuses it; past that check (its attribute
+    set under it), GPTJAttention rotates the whole of each head by a sin / cos table n_embd
+    wide, which is the model of rotary_dim = head_dim with one head and stops at the first
+    forward with more. Refused by every reader of the config.json and by the build, naming
+    the value to give for the whole head."""
+    values = {"model_type": "gptj", "vocab_size": VOCAB, "n_embd": 48, "n_layer": 2, "n_head": 6,
+              "n_positions": 64, "rotary_dim": None, "tie_word_embeddings": False}
+    with pytest.raises(Exception, match="rotary_dim"):  # transformers' own check
+        GPTJConfig(**values)
+    said = (r"gives rotary_dim null for a GPT-J model: .*Give rotary_dim the dimensions of each "
+            r"head .*: n_embd / n_head = 8 for the whole head")
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    for read in (checked_config_json, load_config, checkpoint_config):
+        with pytest.raises(FamilyUnsupported, match=said):
+            read(tmp_path)
+    config = GPTJConfig(**{**values, "rotary_dim": 8})
+    config.__dict__["rotary_dim"] = None  # (under GPTJConfig's check, as a model's build sees it)
+    with pytest.raises(FamilyUnsupported, match="this config gives rotary_dim null"):
+        build_model(config)
+    x = ids()
+    with pytest.raises(RuntimeError):  # transformers' model of 6 heads cannot run it
+        logits(GPTJForCausalLM(config).eval(), x)
+    # with one head, null is the whole head rotating: the model of rotary_dim = head_dim
+    one = {**values, "n_head": 1, "rotary_dim": 48}
+    torch.manual_seed(0)
+    whole = GPTJForCausalLM(GPTJConfig(**one)).eval()
+    config = GPTJConfig(**one)
+    config.__dict__["rotary_dim"] = None
+    torch.manual_seed(0)
+    assert torch.equal(logits(GPTJForCausalLM(config).eval(), x), logits(whole, x))
 
 
 def test_its_modules_answer_llamas_names_and_keep_their_own(tmp_path):

@@ -2951,14 +2951,38 @@ def gpt_bigcode_unsupported(values: dict[str, Any]) -> str | None:
             "SantaCoder model has it) or leave it out")
 
 
+def gptj_unsupported(values: dict[str, Any]) -> str | None:
+    """What of a GPT-J config (its config.json's values, or a config object's dict)
+    transformers cannot build or run, with what to do; None where it can: rotary_dim null,
+    which GPTJConfig's strict check refuses (5.17 and 5.25), and which GPTJAttention would read
+    as rotating the whole of each head while GPTJRotaryEmbedding (5.17: GPTJAttention) builds
+    its sin / cos table n_embd wide, a table that fits a head only in a model of one head."""
+    if values.get("model_type") != "gptj" or "rotary_dim" not in values or values[
+            "rotary_dim"] is not None:
+        return None
+    values = with_llama_keys(values)
+    defaults = CONFIG_DEFAULTS["gptj"]
+    hidden = values.get("hidden_size", defaults["hidden_size"])
+    heads = values.get("num_attention_heads", defaults["num_attention_heads"])
+    whole = (f"n_embd / n_head = {hidden // heads}"
+             if _positive_whole(hidden) and _positive_whole(heads) and hidden % heads == 0
+             else "n_embd / n_head")
+    return ("gives rotary_dim null for a GPT-J model: transformers' GPTJConfig refuses it "
+            "(5.17 and 5.25), and its attention, which reads null as rotating the whole of "
+            "each head, would build its sin / cos table n_embd wide, which fits a head only "
+            "in a model of one head. Give rotary_dim the dimensions of each head its weights "
+            f"were trained to rotate: {whole} for the whole head, as null meant (gpt-j-6b "
+            "gives 64, a quarter of its heads)")
+
+
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
-    refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's), with what to do;
-    None where none does. One list for both places that ask: a config.json read
+    refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
+    Cohere2-MoE's), with what to do; None where none does. One list for both places that ask: a config.json read
     (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
             or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
-            or cohere2_moe_unbuilt(values))
+            or gptj_unsupported(values) or cohere2_moe_unbuilt(values))
 
 
 # Cohere2-MoE's routing choices, as Cohere2MoeTopKRouter and Cohere2MoeSparseMoeBlock take them
