@@ -171,6 +171,40 @@ def test_starcoder2s_window_and_phis_qk_norm_biases_change_the_logits():
             prompt), logits(other, prompt)[:, -1], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["phi", "gptj"])
+def test_the_compiled_block_sums_its_parallel_outputs_in_transformers_order(name):
+    """PhiDecoderLayer, as GPTJBlock, adds attention + MLP, then the block's input (Cohere's
+    block adds the input and the attention first): given the outputs transformers' own
+    attention and MLP gave a bfloat16 block, the compiled decoder's block returns
+    transformers' block output bit for bit, which the other order rounds otherwise."""
+    model = family_model(name).to(torch.bfloat16)
+    layer = projections.decoder(model).layers[1]
+    attention = layer.self_attn if name == "phi" else layer.attn
+    seen = {}
+
+    def took(key):
+        def hook(module, args, kwargs, out):
+            seen[key] = out[0] if isinstance(out, tuple) else out
+            if key == "out":
+                seen["x"] = args[0] if args else kwargs["hidden_states"]
+        return hook
+
+    hooks = [module.register_forward_hook(took(key), with_kwargs=True)
+             for module, key in ((layer, "out"), (attention, "attn"), (layer.mlp, "mlp"))]
+    logits(model, ids(2, 9, seed=6))
+    for hook in hooks:
+        hook.remove()
+    x, attn, mlp = seen["x"], seen["attn"], seen["mlp"]
+    assert torch.equal(seen["out"], attn + mlp + x)  # transformers' order, as read
+    block = StaticDecoder(model, 2, 12, mode="eager").blocks[1]
+    assert block.parallel and block.outputs_first
+    block.attention = lambda *args: attn  # transformers' sublayer outputs, as they are
+    block._mlp = lambda *args: mlp
+    assert torch.equal(block(x, None, None, None, None, "sdpa"), seen["out"])
+    block.outputs_first = False  # Cohere's order: another rounding
+    assert not torch.equal(block(x, None, None, None, None, "sdpa"), seen["out"])
+
+
 @pytest.mark.parametrize("name", NAMED)
 def test_lora_adapts_the_renamed_modules_by_default_and_merges(name):
     model = ungated.width_pruned(name)

@@ -250,8 +250,8 @@ class Block(nn.Module):
         # outputs are added to the block's input; GPT-NeoX's parallel block norms the input
         # for its MLP apart (its post_attention_layernorm: `ln2` below)
         self.parallel = parallel
-        # GPT-J's parallel block adds attention + MLP, then the input (Cohere's: input +
-        # attention, then + MLP), which rounds otherwise in half precision
+        # GPT-J's and Phi's parallel blocks add attention + MLP, then the input (Cohere's:
+        # input + attention, then + MLP), which rounds otherwise
         self.outputs_first = outputs_first
         # The norms before attention and before the MLP (LLaMA's post_attention_layernorm is
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
@@ -478,7 +478,7 @@ class Block(nn.Module):
         if self.parallel and (self.ln2 is not None or self.outputs_first):
             # GPT-NeoX: the MLP reads its own norm of the block's input, and the block adds
             # mlp + attention + input, transformers' order (GPT-J's MLP reads the attention's
-            # norm, its sum attention + MLP + input: the same, addition commuting)
+            # norm, its sum attention + MLP + input, Phi's too: the same, addition commuting)
             h = self._norm(x, "ln2") if self.ln2 is not None else normed
             mlp = self._mlp(x, h if self.m else None)
             outputs = [out for out in (mlp, attn) if out is not None]

@@ -465,9 +465,9 @@ class Family:
     cosine repeated for its pair: `paired_tables`); a position past the table has no row.
     Its MLP's width key `n_inner` is 4 x n_embd where None (`mlp_width_default`, as BLOOM's
     and MPT's). `parallel_outputs_first`:
-    its parallel block sums attention + MLP before adding the input (GPTJBlock), where
-    Cohere's adds the attention to the input first: the same in exact arithmetic, rounded
-    otherwise in half precision (no parameter).
+    its parallel block sums attention + MLP before adding the input (GPTJBlock, and Phi's
+    PhiDecoderLayer alike), where Cohere's adds the attention to the input first: the same in
+    exact arithmetic, rounded otherwise (no parameter).
     GPT-2's (`gpt2`) are fields of others: Phi-3's packed q/k/v rows (`packed`, its c_attn),
     OPT's learned positions (`position_table_offset` 0: its wpe has n_positions rows) and
     every head its own keys and values (`kv_per_query_head`), GPT-J's MLP width (n_inner,
@@ -762,11 +762,12 @@ FAMILIES: dict[str, Family] = {
     # partial_rotary_factor (0.4 in phi-2) of each head rotating, q/k LayerNorms over head_dim
     # with biases, shared by the heads, by qk_layernorm (false as published); PhiMLP: no gate,
     # fc1 -> gelu_new -> fc2, biased; PhiDecoderLayer: Cohere's parallel block, one nn.LayerNorm
-    # (`input_layernorm`) feeding both; the final `final_layernorm` and a biased LM head. (No
+    # (`input_layernorm`) feeding both, summed as GPTJBlock sums them (attention + MLP, then
+    # the input: parallel_outputs_first); the final `final_layernorm` and a biased LM head. (No
     # config key switches any of these biases: nn.Linear's default.)
     "phi": Family("PhiForCausalLM", "PhiConfig", True, True, None, False, norm_bias=True,
                   qk_norm_key="qk_layernorm", parallel_block=True, ungated_mlp=True,
-                  mlp_bias=True, lm_head_bias=True),
+                  mlp_bias=True, lm_head_bias=True, parallel_outputs_first=True),
     # ApertusAttention: biases on all four projections as attention_bias says (false in the
     # published configs), per-head q_norm / k_norm (Qwen3's: RMSNorms of head_dim shared by the
     # heads, before the rotation), llama3 rotary scaling as published; ApertusMLP: no gate, no
