@@ -13,8 +13,9 @@ generate; the experts' fused w1 / v1 / w2 scored by Mag+ and Taylor+; its dropou
 jitter off in training-mode passes; the refusals of a config.json transformers would build
 otherwise than its weights need (a sub-config or a shape key left out, attn_config's rotary
 base, which transformers 5 never reads, a whole-number moe_normalize_expert_weights, a tied
-head), of the published config.json until it is written as transformers reads it, and of what
-reshapes its experts; the known shape dbrx-instruct by hand.
+head), of the published config.json read as it is, which a download or an import writes as
+transformers reads it (the top-level rope_theta, the float router norm) into a model rotating
+at 500000, and of what reshapes its experts; the known shape dbrx-instruct by hand.
 
 tests/test_families.py runs the shared per-family tests on its tiny config (the depth methods,
 save and reload, the hf backends, evaluation); tests/test_moe.py the mixture-of-experts ones."""
@@ -125,6 +126,72 @@ def check_a_transformers_checkpoint_imports(cls, config, tokenizer, tmp_path):  
     again = in_allocated_memory(cls.from_pretrained(out, dtype=torch.float32))
     assert torch.equal(logits(again.eval(), x), logits(model, x))
     return model
+
+
+def published_style(raw: dict) -> dict:
+    """A DBRX config.json as Databricks publishes dbrx-instruct's: the rotary base in
+    attn_config alone (no rope_theta or rope_parameters at the top level), the router's norm
+    the integer 1, ffn_config's uniform_expert_assignment (read by no transformers class)."""
+    published = {k: v for k, v in raw.items() if k not in ("rope_parameters", "rope_theta")}
+    published["ffn_config"] = {**raw["ffn_config"], "moe_normalize_expert_weights": 1,
+                               "uniform_expert_assignment": False}
+    return published
+
+
+def test_a_published_style_checkpoint_is_written_as_transformers_reads_it_on_import(
+        tmp_path, tokenizer, monkeypatch):  # noqa: F811
+    """A tiny DBRX rotating at attn_config's base 500000, saved with a config.json of the
+    published kind: read as it is, refused, naming the import; imported (the folder only read)
+    and downloaded, its config.json is written with the top-level rope_theta and the float
+    norm, every other value kept, and it loads into the model that rotates at 500000 (its
+    logits transformers' at float32, which base 10000 would not give)."""
+    from prunebench import hub
+    from prunebench.checkpoint.integrity import sha256_file
+    from prunebench.modeling import MANIFEST
+    from test_text_part import fake_fetch
+
+    raw = tiny_config_json()
+    raw["attn_config"] = {**raw["attn_config"], "rope_theta": 500000.0}
+    raw["rope_parameters"] = {**raw["rope_parameters"], "rope_theta": 500000.0}
+    torch.manual_seed(0)
+    model = DbrxForCausalLM(DbrxConfig.from_dict(raw)).eval()
+    model.save_pretrained(tmp_path / "hub")
+    tokenizer.save_pretrained(tmp_path / "hub")
+    published = published_style(json.loads((tmp_path / "hub" / "config.json").read_text()))
+    (tmp_path / "hub" / "config.json").write_text(json.dumps(published))
+    original = sha256_file(tmp_path / "hub" / "config.json")
+    with pytest.raises(PrunebenchError, match="attn_config.rope_theta=500000.0 .*a download "
+                                              "or an import writes it so"):
+        checked_config_json(tmp_path / "hub")
+    x = ids()
+    expected = logits(model, x)
+    at_10000 = DbrxForCausalLM(DbrxConfig.from_dict(
+        {**raw, "rope_parameters": {**raw["rope_parameters"], "rope_theta": 10000.0}})).eval()
+    at_10000.load_state_dict(model.state_dict())
+    assert not torch.allclose(logits(at_10000, x), expected, atol=1e-4)  # the base matters
+
+    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
+    fake_fetch(monkeypatch, tmp_path / "hub")
+    downloaded = hub.download("databricks/dbrx-instruct", "abc", tmp_path / "download")
+    assert sha256_file(tmp_path / "hub" / "config.json") == original  # only read
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["imported_sha256"]["config.json"] == original  # the folder's, as it is
+    for folder in (out, downloaded):
+        written = json.loads((folder / "config.json").read_text())
+        assert written["rope_theta"] == 500000.0
+        assert written["ffn_config"]["moe_normalize_expert_weights"] == 1.0
+        assert isinstance(written["ffn_config"]["moe_normalize_expert_weights"], float)
+        assert {k: v for k, v in written.items() if k not in ("rope_theta", "ffn_config")} == {
+            k: v for k, v in published.items() if k != "ffn_config"}
+        assert {k: v for k, v in written["ffn_config"].items()
+                if k != "moe_normalize_expert_weights"} == {
+            k: v for k, v in published["ffn_config"].items()
+            if k != "moe_normalize_expert_weights"}
+        ours = load_model(folder)
+        assert ours.config.rope_parameters["rope_theta"] == 500000.0
+        assert torch.equal(ours.transformer.rotary_emb.inv_freq,
+                           model.transformer.rotary_emb.inv_freq)
+        assert torch.equal(logits(ours, x), expected)
 
 
 # --------------------------------------------------------------------------- depth pruning
@@ -311,3 +378,28 @@ def test_the_known_dbrx_shape_counts_what_transformers_builds(tmp_path):
     for sub in DBRX_SHAPE_KEYS:
         assert {k: values[sub][k] for k in values[sub] if k in published[sub]} == {
             k: published[sub][k] for k in values[sub] if k in published[sub]}
+
+
+def test_the_published_config_json_is_written_at_import_into_a_model_rotating_at_500000(
+        tmp_path):
+    """dbrx-instruct's config.json as published, read for an import (the start's checks,
+    `prunebench plan`), counts as the known shape; written as its import writes it (once: a
+    second pass writes nothing), it loads into a config of rotary base 500000, whose rotary
+    module's frequencies are those of base 500000, and is read as it is."""
+    from prunebench.checkpoint.moe_fuse import write_dbrx_config
+    from prunebench.checkpoint.architectures import architecture_config
+
+    folder = _write_config(tmp_path / "published", copy.deepcopy(PUBLISHED))
+    total = count_params(architecture_config("dbrx-instruct"))
+    assert count_params(checkpoint_config(folder)) == total
+    with pytest.raises(PrunebenchError, match="a download or an import writes it so"):
+        checked_config_json(folder)
+    assert write_dbrx_config(folder) is not None
+    assert write_dbrx_config(folder) is None
+    config = load_config(folder)
+    assert config.rope_parameters["rope_theta"] == 500000
+    assert count_params(config) == total == meta_count("dbrx", config)
+    rotary = type(build_model(config).transformer.rotary_emb)(config=config)
+    head_dim = 6144 // 48
+    assert torch.equal(rotary.inv_freq, 1.0 / 500000 ** (
+        torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))

@@ -3177,7 +3177,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     experts a download or an import dequantizes (checkpoint.moe_fuse), is refused too, unless
     `text_part`: then its language model's values are returned, as its text-only (or
     dequantized) checkpoint will have them (what the start's checks and `prunebench plan` read
-    of a folder to import or of a hub config)."""
+    of a folder to import or of a hub config); a published DBRX config.json likewise, as its
+    download or import writes it (`as_dbrx_read`), refused as it is (`dbrx_unbuilt`)."""
     from prunebench.checkpoint.text_part import WRAPPERS, taken_apart, text_config_values
     path = Path(path)
     if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
@@ -3253,6 +3254,10 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
                 "(hf:tencent/Hunyuan-A13B-Instruct@<commit> or local:<folder>) or give a "
                 "command the folder (imported into its cache), not the folder as it is")
         raw = as_hunyuan_v1_moe(raw)
+    if text_part:
+        # DBRX's published config.json as its download or import writes it (`as_dbrx_read`);
+        # read as it is, `dbrx_unbuilt` below refuses it, naming what to write.
+        raw = as_dbrx_read(raw)
     model_type = raw.get("model_type") or "llama"
     if model_type not in FAMILIES or not _shipped_code_is_the_familys(raw, model_type):
         # prunebench builds transformers' own classes; it never runs a checkpoint's code.
@@ -3491,6 +3496,28 @@ def with_read_ffn_keys(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, "ffn_config": {k: v for k, v in ffn.items() if k in DBRX_FFN_KEYS}}
 
 
+def as_dbrx_read(raw: Any) -> Any:
+    """A DBRX config.json as Databricks publishes it (dbrx-base, dbrx-instruct) written as
+    transformers 5's DbrxConfig reads it, what a download or an import writes: attn_config's
+    rotary base also at the top level, as rope_theta (transformers reads that into
+    rope_parameters and never reads attn_config's), where the file gives no base of its own
+    there (no rope_theta, no rope_parameters); ffn_config's whole-number
+    moe_normalize_expert_weights (the published `1`, which DbrxFFNConfig's strict check
+    refuses) as the float it means. Every other value as published; any other config.json as
+    it is."""
+    if not isinstance(raw, dict) or raw.get("model_type") != "dbrx":
+        return raw
+    values = dict(raw)
+    attn, ffn = raw.get("attn_config"), raw.get("ffn_config")
+    if (isinstance(attn, dict) and attn.get("rope_theta") is not None
+            and raw.get("rope_theta") is None and raw.get("rope_parameters") is None):
+        values["rope_theta"] = attn["rope_theta"]
+    normalize = ffn.get("moe_normalize_expert_weights") if isinstance(ffn, dict) else None
+    if isinstance(normalize, int) and not isinstance(normalize, bool):
+        values["ffn_config"] = {**ffn, "moe_normalize_expert_weights": float(normalize)}
+    return values
+
+
 def dbrx_unbuilt(values: dict[str, Any]) -> str | None:
     """What of a DBRX config (its config.json's values, or a config object's dict)
     transformers does not build as the checkpoint needs, said with what to do; None for
@@ -3528,13 +3555,18 @@ def dbrx_unbuilt(values: dict[str, Any]) -> str | None:
                 "attn_config's rope_theta and never reads it): every query and key would "
                 "rotate at another rate than the model was trained with. Add "
                 f'"rope_theta": {wanted} at the top level of config.json (transformers 5.17 '
-                "and 5.25 read it into rope_parameters)")
+                "and 5.25 read it into rope_parameters; a download or an import writes it so "
+                "where config.json gives no rotary base of its own: use the model through a "
+                "workflow source, hf:databricks/dbrx-instruct@<commit> or local:<folder>, or "
+                "a command's MODEL hf:<org>/<repo>@<commit>)")
     normalize = values["ffn_config"].get("moe_normalize_expert_weights")
     if isinstance(normalize, int) and not isinstance(normalize, bool):
         return (f"gives ffn_config.moe_normalize_expert_weights={normalize}, a whole number "
                 "(as the published config.json writes it), which DbrxFFNConfig's strict check "
                 f"refuses (a float or null): write {float(normalize)} in config.json (the "
-                "same p-norm of the router's top-k weights)")
+                "same p-norm of the router's top-k weights), as a download or an import "
+                "writes it (a workflow source hf:databricks/dbrx-instruct@<commit> or "
+                "local:<folder>, or a command's MODEL hf:<org>/<repo>@<commit>)")
     if values.get("tie_word_embeddings"):
         return ("gives tie_word_embeddings true, which DbrxConfig refuses (DBRX's LM head is "
                 "its own): re-download the model, or give false")
@@ -3712,7 +3744,7 @@ def _check_hunyuan_experts(raw: dict[str, Any], where: Path) -> None:
 def config_from_json(path: str | Path) -> SimpleNamespace:
     """A checkpoint's config.json as an object the counts below accept (a multimodal one's by
     the language model prunebench keeps of it: checkpoint.text_part; Tencent's published
-    Hunyuan-A13B one as its import writes it)."""
+    Hunyuan-A13B one and Databricks' published DBRX one as their import writes them)."""
     from prunebench.checkpoint.text_part import taken_apart, text_config_values
 
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -3720,7 +3752,7 @@ def config_from_json(path: str | Path) -> SimpleNamespace:
         raw = text_config_values(raw, str(path))
     if published_hunyuan_moe(raw):  # as its import writes it
         raw = as_hunyuan_v1_moe(raw)
-    return config_from_dict(raw)
+    return config_from_dict(as_dbrx_read(raw))  # (DBRX's published one, likewise)
 
 
 def checkpoint_config(path: str | Path) -> SimpleNamespace:
