@@ -194,6 +194,31 @@ def test_a_published_style_checkpoint_is_written_as_transformers_reads_it_on_imp
         assert torch.equal(logits(ours, x), expected)
 
 
+def test_a_command_given_a_published_style_folder_imports_it_as_written(tmp_path, tokenizer):  # noqa: F811
+    """`prunebench bench ./dbrx-instruct ...`: a command imports the folder into its cache,
+    its config.json written as transformers reads it (the folder only read), where it read it
+    as it is and checked_config_json refused it."""
+    from prunebench.commands.model_source import resolve_model
+    from test_text_part import files
+
+    raw = tiny_config_json()
+    raw["attn_config"] = {**raw["attn_config"], "rope_theta": 500000.0}
+    raw["rope_parameters"] = {**raw["rope_parameters"], "rope_theta": 500000.0}
+    torch.manual_seed(0)
+    model = DbrxForCausalLM(DbrxConfig.from_dict(raw)).eval()
+    folder = tmp_path / "dbrx-instruct"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    published = published_style(json.loads((folder / "config.json").read_text()))
+    (folder / "config.json").write_text(json.dumps(published))
+    before = files(folder)
+    checkpoint = resolve_model(str(folder), tmp_path / "cache")
+    assert checkpoint.path.parent == tmp_path / "cache"
+    assert json.loads((checkpoint.path / "config.json").read_text())["rope_theta"] == 500000.0
+    assert torch.equal(logits(load_model(checkpoint.path), ids()), logits(model, ids()))
+    assert files(folder) == before
+
+
 # --------------------------------------------------------------------------- depth pruning
 
 @pytest.mark.parametrize("drop", [[0], [1, 2], [3]])

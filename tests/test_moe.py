@@ -179,6 +179,32 @@ def test_a_per_expert_checkpoint_is_fused_once_on_import_as_transformers_loads_i
     assert torch.equal(logits(again.eval(), x), logits(model, x))
 
 
+def test_a_command_given_a_per_expert_folder_imports_it_once_into_its_cache(
+        tmp_path, request, monkeypatch):
+    """`prunebench bench ./Mixtral-8x7B ...`: the refusals of the folder as it is (the
+    loader's, checked_config_json's for FP8, MXFP4 and Hunyuan) tell the user to give a command
+    the folder; the command imports it into its cache, fused as a workflow's import fuses it,
+    once, and the folder is only read (a command imported multimodal folders alone, and the
+    loader then refused this one)."""
+    from prunebench.checkpoint import local_import
+    from prunebench.commands.model_source import resolve_model
+    from test_text_part import files
+
+    model = family_model("mixtral")
+    folder = tmp_path / "Mixtral-8x7B"
+    write_hub_checkpoint(model, "mixtral", folder, request.getfixturevalue("tokenizer"))
+    before = files(folder)
+    checkpoint = resolve_model(str(folder), tmp_path / "cache")
+    assert checkpoint.path.parent == tmp_path / "cache" and checkpoint.name == "Mixtral-8x7B"
+    assert torch.equal(logits(load_model(checkpoint.path), ids()), logits(model, ids()))
+    monkeypatch.setattr(local_import, "import_local",
+                        lambda *a, **k: pytest.fail("imported again"))
+    assert resolve_model(f"local:{folder}", tmp_path / "cache").path == checkpoint.path
+    assert files(folder) == before
+    # the import itself, given as MODEL, is read as it is
+    assert resolve_model(str(checkpoint.path), tmp_path / "cache").path == checkpoint.path
+
+
 def killed_at_shard(monkeypatch, n: int) -> list:
     """The fusion killed (KeyboardInterrupt) as it starts writing its n-th fused shard, until
     `monkeypatch` is undone; returns the names of the shards it started."""

@@ -3558,7 +3558,8 @@ def dbrx_unbuilt(values: dict[str, Any]) -> str | None:
                 "and 5.25 read it into rope_parameters; a download or an import writes it so "
                 "where config.json gives no rotary base of its own: use the model through a "
                 "workflow source, hf:databricks/dbrx-instruct@<commit> or local:<folder>, or "
-                "a command's MODEL hf:<org>/<repo>@<commit>)")
+                "a command given hf:<org>/<repo>@<commit> or the folder, imported into its "
+                "cache)")
     normalize = values["ffn_config"].get("moe_normalize_expert_weights")
     if isinstance(normalize, int) and not isinstance(normalize, bool):
         return (f"gives ffn_config.moe_normalize_expert_weights={normalize}, a whole number "
@@ -3566,7 +3567,8 @@ def dbrx_unbuilt(values: dict[str, Any]) -> str | None:
                 f"refuses (a float or null): write {float(normalize)} in config.json (the "
                 "same p-norm of the router's top-k weights), as a download or an import "
                 "writes it (a workflow source hf:databricks/dbrx-instruct@<commit> or "
-                "local:<folder>, or a command's MODEL hf:<org>/<repo>@<commit>)")
+                "local:<folder>, or a command given hf:<org>/<repo>@<commit> or the folder, "
+                "imported into its cache)")
     if values.get("tie_word_embeddings"):
         return ("gives tie_word_embeddings true, which DbrxConfig refuses (DBRX's LM head is "
                 "its own): re-download the model, or give false")

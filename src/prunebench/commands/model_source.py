@@ -3,7 +3,9 @@ tokenizer; also written `local:<folder>`, as in a workflow config), a `prunebenc
 folder (its `checkpoint/` is used, and its prune report names the variant), or
 `hf:<org>/<repo>@<revision>`, downloaded once into the cache folder. A multimodal checkpoint
 directory (Gemma-3 4B-27B, Mistral-Small 3.x) is imported once into the cache folder as its
-language model (checkpoint.text_part)."""
+language model (checkpoint.text_part), and so is a directory a download or an import converts
+(checkpoint.moe_fuse: per-expert, MXFP4 or FP8 weights, Hunyuan-A13B's and DBRX's published
+config.json), which prunebench's loader does not read as it is."""
 
 from __future__ import annotations
 
@@ -53,9 +55,9 @@ def resolve_model(spec: str, cache_dir: str | Path | None = None,
     # `local:<folder>`, as a workflow config names a folder, is that folder.
     path = Path(spec.removeprefix("local:") if spec.startswith("local:") else spec).expanduser()
     if path.exists() or not spec.startswith("hf:"):
-        if _multimodal(path):
-            folder = multimodal_import(path, Path(cache_dir) if cache_dir else default_cache_dir(),
-                                       trust_remote_code)
+        if why := _to_import(path):
+            folder = folder_import(path, Path(cache_dir) if cache_dir else default_cache_dir(),
+                                   why, trust_remote_code)
             return Checkpoint(folder, path.resolve().name, "dense", spec, None)
         return _local_checkpoint(path, spec)
     from prunebench.hub import parse_source
@@ -176,18 +178,31 @@ def made_once(out: Path, doing: str, make: Callable[[], None]) -> Path:
     return out
 
 
-def _multimodal(path: Path) -> bool:
-    """Whether `path` holds a multimodal checkpoint whose language model prunebench keeps
-    (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.x)."""
+def _to_import(path: Path) -> str | None:
+    """Why a command imports the checkpoint folder `path` rather than reading it as it is (for
+    the log), None where it reads it: a multimodal checkpoint whose language model prunebench
+    keeps (checkpoint.text_part: Gemma-3 4B-27B, Mistral-Small 3.x), or one a download or an
+    import converts (checkpoint.moe_fuse), which the loader and checked_config_json refuse as
+    it is, sending the user to a command given the folder."""
     from prunebench.atomic import read_json_or_none
+    from prunebench.checkpoint.moe_fuse import needs_fusion
+    from prunebench.checkpoint.param_count import as_dbrx_read
     from prunebench.checkpoint.text_part import taken_apart
 
-    return path.is_dir() and taken_apart(read_json_or_none(path / "config.json")) is not None
+    if not path.is_dir():
+        return None
+    raw = read_json_or_none(path / "config.json")
+    if taken_apart(raw) is not None:
+        return "is multimodal: importing its language model"
+    if needs_fusion(path) or as_dbrx_read(raw) != raw:
+        return "is converted once for prunebench's loader (checkpoint.moe_fuse): importing it"
+    return None
 
 
-def multimodal_import(path: Path, cache_dir: Path, trust_remote_code: bool = False) -> Path:
-    """The language model of the multimodal checkpoint in `path`, imported once (as a workflow's
-    `local:` source is: copied, taken out, manifest written; the folder is only read) into
+def folder_import(path: Path, cache_dir: Path, why: str, trust_remote_code: bool = False) -> Path:
+    """The checkpoint in `path` (`_to_import` says `why`: its language model, or its converted
+    weights and config.json), imported once (as a workflow's `local:` source is: copied,
+    taken out or converted, manifest written; the folder is only read) into
     cache_dir/local--<folder>@<digest of its files' names, sizes and times>, so a folder
     whose files change is imported anew; with `trust_remote_code` and code files in the folder,
     `+code` after it (those come too: an import made without them is not reused)."""
@@ -202,7 +217,7 @@ def multimodal_import(path: Path, cache_dir: Path, trust_remote_code: bool = Fal
                        + ("+code" if with_code else ""))
 
     def imported() -> None:
-        log.info("%s is multimodal: importing its language model into %s (once)", path, out)
+        log.info("%s %s into %s (once)", path, why, out)
         import_local(f"local:{path.resolve()}", out, where=f"MODEL {path}",
                      trust_remote_code=trust_remote_code)
 
