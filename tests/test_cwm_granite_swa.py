@@ -38,7 +38,8 @@ from prunebench.checkpoint.param_count import sliding_windows as config_windows
 from prunebench.modeling import count_params_meta, remove_blocks, save_model
 from block_helpers import kept_blocks_state, prune_every_block_uniformly, sliced_state
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
-from test_families import FAMILIES, family_model, ids, in_allocated_memory, logits, numel
+from test_families import (FAMILIES, _write_config, family_model, ids, in_allocated_memory,
+                           logits, numel)
 from test_ungated_mlp import width_pruned
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -287,3 +288,23 @@ def test_sdpa_is_refused_for_granite_swa_naming_its_sinks(attention):
     with pytest.raises(PrunebenchError, match=r"learned sink logit per head.*set the "
                                               r"benchmark's attention to eager"):
         StaticDecoder(family_model("granite_swa"), 2, 16, mode="eager", attention=attention)
+
+
+@pytest.mark.parametrize("model_type", ["granite_swa", "granitemoe_swa"])
+def test_the_start_refuses_sdpa_for_a_model_with_sinks(model_type, tmp_path):
+    """The start's check named gpt-oss's sinks alone: a Granite-SWA or GraniteMoE-SWA model
+    benchmarked with an SDPA attention was refused only by each benchmark job."""
+    from prunebench.plan.checks import softcap_attention_problems
+
+    folder = tmp_path / "resources" / "models" / "m"
+    _write_config(folder, json.loads(FAMILIES[model_type]().to_json_string()))
+    config = {"models": {"m": {"source": "local:x", "variants": []}},
+              "benchmark": {"attention": "sdpa"}}
+    problem, = softcap_attention_problems(config, tmp_path / "resources")
+    assert f"model m ({model_type})" in problem and "sink logit" in problem
+    config["benchmark"]["attention"] = "auto"
+    assert softcap_attention_problems(config, tmp_path / "resources") == []
+    named = {"models": {"m": {"source": "hf:ibm-granite/granite-swash-2b", "variants": []}},
+             "benchmark": {"attention": "sdpa"}}
+    if model_type == "granite_swa":  # its known shape, before any download
+        assert "model m (granite_swa)" in softcap_attention_problems(named, tmp_path / "none")[0]

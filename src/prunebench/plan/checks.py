@@ -657,9 +657,11 @@ def cuda_only_problems(config: dict[str, Any], schema_file: str | Path = SCHEMA)
 def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "resources",
                                schema_file: str | Path = SCHEMA) -> list[str]:
     """An SDPA attention setting for a model that soft-caps its attention scores (Gemma-2) or
-    normalises them with sink logits (gpt-oss, also named by its hub id), where its config is
-    known here: no SDPA kernel applies the cap or the sinks, so every benchmark job of that
-    model would stop on it (`auto` picks matmul + softmax for it)."""
+    normalises them with sink logits (gpt-oss, Granite-SWA, GraniteMoE-SWA: Family.
+    attention_sinks; also named by its hub id), where its config is known here: no SDPA kernel
+    applies the cap or the sinks, so every benchmark job of that model would stop on it (`auto`
+    picks matmul + softmax for it)."""
+    from prunebench.checkpoint.param_count import FAMILIES
     bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
     attention = bench.get("attention")
     if attention in ("auto", "eager") or not isinstance(attention, str):
@@ -667,9 +669,10 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
     problems = []
     for model, spec in _models(config):
         known = _known_config(model, spec, resources) or _named_shape(spec)
-        if known is not None and getattr(known, "model_type", None) == "gpt_oss":
+        model_type = getattr(known, "model_type", None)
+        if model_type in FAMILIES and FAMILIES[model_type].attention_sinks:
             problems.append(f"benchmark.attention: {attention!r} is PyTorch's SDPA, and model "
-                            f"{model} (gpt_oss) normalises its attention scores with a sink "
+                            f"{model} ({model_type}) normalises its attention scores with a sink "
                             "logit per head, which SDPA drops: set attention to auto (matmul "
                             "and softmax for such a model, the SDPA kernels for the others) "
                             "or eager")
