@@ -551,8 +551,9 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
         raise FamilyUnsupported(f"this config {problem}")
     shapes = getattr(config, "layer_shapes", None)
     if attention_sinks(config):
-        # gpt-oss's sink logits are in transformers' eager (and flash / flex) attention only:
-        # SDPA, which a config may name, would drop them without a word.
+        # gpt-oss's, Granite-SWA's and GraniteMoE-SWA's sink logits are in transformers' eager
+        # (and flash / flex) attention only: SDPA, which a config may name, would drop them
+        # without a word.
         config._attn_implementation = "eager"
     if getattr(config, "attn_logit_softcapping", None) is not None:
         # Gemma-2 soft-caps its attention scores, which no SDPA kernel does: transformers 5.2x

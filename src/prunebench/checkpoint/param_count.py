@@ -283,8 +283,9 @@ class Family:
     `down_proj` [experts, width, hidden] (GptOssExperts); each attention holds a learned logit
     per query head, `self_attn.sinks`, a column the softmax normalises over and drops, which
     PyTorch's SDPA kernels do not compute (the model runs matmul + softmax attention).
-    GraniteSWA's attentions hold such sinks too (`attention_sinks`, one a query head, which
-    leave with their heads), beside Granite's `multipliers`.
+    GraniteSWA's and GraniteMoE-SWA's attentions hold such sinks too (`attention_sinks`, one a
+    query head, which leave with their heads where width surgery runs: GraniteSWA's), beside
+    Granite's `multipliers`.
 
     DeepSeek-V3's own (DeepSeek-V2's and Mistral 4's too): `latent_attention`, multi-head
     latent attention counted whole by `mla_params` (never width-pruned), its cache one latent
@@ -1855,8 +1856,9 @@ def mla_params(config) -> int:
 
 
 def attention_sinks(config) -> bool:
-    """Whether each attention holds a learned sink logit per query head (gpt-oss, GraniteSWA), which
-    PyTorch's SDPA kernels do not compute: the model runs matmul + softmax attention."""
+    """Whether each attention holds a learned sink logit per query head (gpt-oss, Granite-SWA,
+    GraniteMoE-SWA), which PyTorch's SDPA kernels do not compute: the model runs matmul +
+    softmax attention."""
     return family(config).attention_sinks
 
 
