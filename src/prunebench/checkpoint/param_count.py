@@ -2530,12 +2530,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                      for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "cohere2_moe":
         values = cohere2_moe_block_kinds(values)
-    if values.get("model_type") == "granitemoe_swa" and not values.get("layer_types"):
-        # GraniteMoeSWAConfig's: full attention on every fourth block from block 0
-        values["layer_types"] = ["full_attention" if i % 4 == 0 else "sliding_attention"
-                                 for i in range(values["num_hidden_layers"])]
-    if values.get("model_type") in ("cwm", "granite_swa") and not values.get("layer_types"):
-        # CwmConfig's and GraniteSWAConfig's: every fourth block full, from the first
+    if (values.get("model_type") in ("cwm", "granite_swa", "granitemoe_swa")
+            and not values.get("layer_types")):
+        # CwmConfig's, GraniteSWAConfig's and GraniteMoeSWAConfig's: every fourth block full,
+        # from the first (5.17 and 5.25)
         values["layer_types"] = ["full_attention" if i % 4 == 0 else "sliding_attention"
                                  for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "dots1" and not values.get("layer_types"):
