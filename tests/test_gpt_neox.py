@@ -245,10 +245,12 @@ def test_a_published_folder_with_its_head_as_embed_out_loads_as_transformers_loa
 
 
 def width_pruned(model):
-    """`model` with head 1 out of block 1, every head out of block 2 (its `dense` bias alone
-    left) and a third of block 3's MLP channels out."""
+    """`model` (a family tests' tiny model, 128 MLP channels) with KV group 1 out of block 1,
+    every KV group out of block 2 (its attention's output bias alone left: GPT-NeoX's `dense`
+    bias, HyperCLOVA X's o_proj bias, which its post norm then norms) and a third of block 3's
+    MLP channels out."""
     surgery.remove_kv_groups(model, 1, [1])
-    surgery.remove_kv_groups(model, 2, range(HEADS))
+    surgery.remove_kv_groups(model, 2, range(kv_heads(model.config)))
     surgery.remove_channels(model, 3, range(0, WIDTH, 3))
     assert numel(model) == count_params(model.config)
     return model

@@ -47,6 +47,7 @@ from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_d
 from test_dbrx import check_a_transformers_checkpoint_imports
 from test_families import FAMILIES, _write_config, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
+from test_gpt_neox import width_pruned
 from test_helium_vaultgemma_granitemoeshared import check_counts
 from test_opt import check_depth_prune_is_transformers_model
 from test_stablelm import decoder_follows_the_change
@@ -175,16 +176,6 @@ def test_hyperclovax_depth_pruning_is_transformers_model_of_the_kept_blocks(drop
     check_depth_prune_is_transformers_model(
         family_model("hyperclovax"), drop, "model.layers.", HyperCLOVAXForCausalLM,
         lambda n: hyperclovax(num_hidden_layers=n), tmp_path)
-
-
-def width_pruned(model):
-    """`model` with KV group 1 out of block 1, every head out of block 2 (its o_proj bias
-    alone left, which the post norm then norms) and a third of block 3's MLP channels out."""
-    surgery.remove_kv_groups(model, 1, [1])
-    surgery.remove_kv_groups(model, 2, range(KV))
-    surgery.remove_channels(model, 3, range(0, WIDTH, 3))
-    assert numel(model) == count_params(model.config)
-    return model
 
 
 @pytest.mark.parametrize("post", [True, False])

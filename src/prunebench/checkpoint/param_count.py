@@ -1984,7 +1984,8 @@ def norm_params(config) -> int:
     """Parameters of one norm over hidden_size: its weight, and PhiMoE's LayerNorm bias; none
     in OLMo's LayerNorm without parameters, nor in nanochat's weightless RMSNorm."""
     f = family(config)
-    if f.norm_weightless or f.rms_norm_weightless or (f.norm_affine_key and not getattr(config, f.norm_affine_key, True)):
+    if f.norm_weightless or f.rms_norm_weightless or (
+            f.norm_affine_key and not getattr(config, f.norm_affine_key, True)):
         return 0  # (OPT's LayerNorms without layer_norm_elementwise_affine hold none)
     return config.hidden_size * (2 if family(config).norm_bias else 1)
 
@@ -2979,8 +2980,8 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
     refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
-    Cohere2-MoE's), with what to do; None where none does. One list for both places that ask: a config.json read
-    (`checked_config_json`) and a model built (`modeling.build_model`)."""
+    Cohere2-MoE's), with what to do; None where none does. One list for both places that ask:
+    a config.json read (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
             or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
             or gptj_unsupported(values) or cohere2_moe_unbuilt(values))
