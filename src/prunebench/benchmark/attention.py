@@ -51,7 +51,8 @@ def softcapped_attention(model) -> bool:
 
 def sink_attention(model) -> bool:
     """Whether each attention normalises its scores with a learned sink logit per head
-    (gpt-oss's `self_attn.sinks`), which transformers' SDPA attention drops without a word."""
+    (`self_attn.sinks`: gpt-oss's, Granite-SWA's, GraniteMoE-SWA's; param_count.attention_sinks),
+    which transformers' SDPA attention drops without a word."""
     from prunebench.checkpoint.param_count import attention_sinks
 
     try:
