@@ -1287,6 +1287,15 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             "generate nor any cached forward runs without one. Remove fewer blocks (a larger "
             "size), or keep a full-attention block with the depth method's protect_last "
             f"{last}")
+    linear = linear_attention_blocks(model.config)
+    if model.config.model_type == "olmo_hybrid" and not any(linear[i] for i in keep):
+        # (refused before anything changes: OlmoHybridConfig's check, 5.17 and 5.25)
+        raise PrunebenchError(
+            f"removing blocks {sorted(drop)} would leave this OLMo Hybrid model full-attention "
+            "blocks only (its Gated DeltaNet blocks are "
+            f"{[i for i in range(n) if linear[i]]}): OlmoHybridConfig refuses a model without "
+            "a Gated DeltaNet block, so neither prunebench nor transformers would load the "
+            "pruned checkpoint. Remove fewer blocks (a larger size)")
     if needed := sorted(drop & set(depth_kept_blocks(model.config))):
         # (refused before anything changes)
         if family(model.config).one_mixer_blocks:

@@ -1198,6 +1198,17 @@ FAMILIES: dict[str, Family] = {
                                shared_expert=SharedExpert.gated(
                                    "shared_expert_intermediate_size"),
                                linear_attention=True, gated_query=True),
+    # OlmoHybridModel (AI2's OLMo Hybrid): the token mixer `layer_types` names, each in a
+    # block class of its own: OLMo-3's post-norm block (OlmoHybridAttentionDecoderLayer:
+    # attention biased by attention_bias, RMSNorms over the whole q and k projections, norms
+    # on the sublayers' outputs; no window) or LLaMA's pre-norm block around a Gated
+    # DeltaNet (`linear_attn`:
+    # q/k/v/a/b/g_proj and o_proj apart, a depthwise conv1d, dt_bias, A_log, a gated RMSNorm
+    # of linear_value_head_dim; no biases: Qwen3-Next's parameters, counted alike); a dense
+    # MLP in every block. Two norms a block either way (the count is the same).
+    "olmo_hybrid": Family("OlmoHybridForCausalLM", "OlmoHybridConfig", None, None, None, False,
+                          post_norms=True, qk_norm_whole=True, norm_weight_float32=True,
+                          linear_attention=True),
     # GraniteMoeHybridDecoderLayer: LLaMA's two norms and Granite's four scalars; the token
     # mixer `layer_types` names (published as "attention" / "mamba", which transformers'
     # config reads as "full_attention" / "linear_attention"): a GraniteMoeHybridAttention
@@ -2350,6 +2361,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                          "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
                          "num_local_experts": 256, "num_experts_per_tok": 8,
                          **_GATED_DELTANET_DEFAULTS},
+    # OlmoHybridConfig's: its Gated DeltaNet's heads and widths derived from the attention's
+    # where left out (config_from_dict), layer_types from the block count.
+    "olmo_hybrid": {**_LLAMA_DEFAULTS, "vocab_size": 100352, "hidden_size": 3840,
+                    "num_attention_heads": 30, "max_position_embeddings": 65536,
+                    "linear_conv_kernel_dim": 4, "linear_num_key_heads": None,
+                    "linear_num_value_heads": None, "linear_key_head_dim": None,
+                    "linear_value_head_dim": None},
     # GraniteMoeHybridConfig's: LLaMA's defaults with 8 experts, 2 a token, a shared MLP of
     # 1024, no rotary (position_embedding_type None) and, without layer_types, a Mamba-2
     # mixer in every block (config_from_dict), of 128 heads with a state of 256.
@@ -2545,6 +2563,17 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                  for i in range(values["num_hidden_layers"])]
     if values.get("model_type") in GATED_DELTANET_TYPES:
         values["layer_types"] = qwen3_next_layer_types(values)
+    if values.get("model_type") == "olmo_hybrid":
+        # OlmoHybridConfig's __post_init__: the Gated DeltaNet's key and value heads the
+        # attention's, a key head three quarters of hidden_size over them, a value head twice it
+        values["linear_num_key_heads"] = (values["linear_num_key_heads"]
+                                          or values["num_attention_heads"])
+        values["linear_num_value_heads"] = (values["linear_num_value_heads"]
+                                            or values["num_attention_heads"])
+        values["linear_key_head_dim"] = (values["linear_key_head_dim"] or int(
+            0.75 * values["hidden_size"] / values["linear_num_key_heads"]))
+        values["linear_value_head_dim"] = (values["linear_value_head_dim"]
+                                           or 2 * values["linear_key_head_dim"])
     if values.get("model_type") == "granitemoehybrid":
         values["layer_types"] = granite_hybrid_layer_types(values)
     if values.get("model_type") == "bamba":
@@ -3409,24 +3438,28 @@ HEADS_FILL_HIDDEN = {"olmoe": "OLMoE's q_norm (OlmoeAttention) is",
                      "helium": "Helium's o_proj (HeliumAttention) reads inputs"}
 
 
-# The families of Gated DeltaNet blocks beside gated full-attention ones, by model_type: what
-# messages call such a model.
+# The families of Gated DeltaNet blocks beside full-attention ones (gated but OLMo Hybrid's),
+# by model_type: what messages call such a model.
 GATED_DELTANET_TYPES = {"qwen3_next": "Qwen3-Next", "qwen3_5_text": "Qwen3.5",
-                        "qwen3_5_moe_text": "Qwen3.5-MoE"}
+                        "qwen3_5_moe_text": "Qwen3.5-MoE", "olmo_hybrid": "OLMo Hybrid"}
 
 
 def qwen3_next_layer_types(values: dict[str, Any]) -> Any:
     """A Qwen3-Next or Qwen3.5 config.json's block kinds: its layer_types, or as
     Qwen3NextConfig (and Qwen3.5's text configs) derive them where it gives none (Qwen3-Next's
     published one gives full_attention_interval alone): every interval-th block (4th) full
-    attention, the others Gated DeltaNet."""
+    attention, the others Gated DeltaNet. OlmoHybridConfig has no interval (every 4th block)
+    and makes the last block full attention where that leaves none (fewer than 4 blocks)."""
     if values.get("layer_types"):
         return values["layer_types"]
     interval = values.get("full_attention_interval") or 4
     defaults = CONFIG_DEFAULTS[values.get("model_type") or "qwen3_next"]
     blocks = values.get("num_hidden_layers", defaults["num_hidden_layers"])
-    return ["linear_attention" if (i + 1) % interval else "full_attention"
-            for i in range(blocks if isinstance(blocks, int) else 0)]
+    kinds = ["linear_attention" if (i + 1) % interval else "full_attention"
+             for i in range(blocks if isinstance(blocks, int) else 0)]
+    if values.get("model_type") == "olmo_hybrid" and kinds and "full_attention" not in kinds:
+        kinds[-1] = "full_attention"
+    return kinds
 
 
 # The block kinds Granite 4.0's published config.json files name by their older names
@@ -3687,12 +3720,22 @@ def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
     other = sorted({k for k in kinds if k not in ("linear_attention", "full_attention")}
                    if isinstance(kinds, list) else ())
     if other:
+        # (OlmoHybridModel builds attention for any other kind, then finds no mask for it)
+        other_kind = ("attention without a mask of its kind" if model_type == "olmo_hybrid"
+                      else "nothing (the block would run without its token mixer)")
         return (f"gives layer_types {other}: {FAMILIES[model_type].model_class} builds a "
                 "Gated DeltaNet for "
-                "'linear_attention' and a gated softmax attention for 'full_attention' and "
-                "nothing for any other kind (the block would run without its token mixer): "
+                "'linear_attention' and a "
+                f"{'gated ' if FAMILIES[model_type].gated_query else ''}softmax attention for "
+                f"'full_attention' and {other_kind} for any other kind: "
                 "re-download or rebuild the model; a config.json edited by hand no longer "
                 "describes its blocks")
+    if (model_type == "olmo_hybrid" and isinstance(kinds, list) and kinds
+            and "linear_attention" not in kinds):
+        return ("gives no 'linear_attention' block (layer_types): OlmoHybridConfig refuses a "
+                "model of full-attention blocks only (a Gated DeltaNet block at least), so "
+                "transformers would not load it: re-download or rebuild the model; a "
+                "config.json edited by hand no longer describes its blocks")
     if isinstance(kinds, list) and kinds and "full_attention" not in kinds:
         return ("gives no 'full_attention' block (layer_types, or as its "
                 f"full_attention_interval derives them): transformers sizes a "
@@ -3700,7 +3743,7 @@ def _qwen3_next_unbuilt(raw: dict[str, Any]) -> str | None:
                 "block's cache, so neither generate nor any "
                 "cached forward runs without one: re-download or rebuild the model; a "
                 "config.json edited by hand no longer describes its blocks")
-    if raw.get("attn_output_gate") is False:
+    if raw.get("attn_output_gate") is False and FAMILIES[model_type].gated_query:
         return (f"gives attn_output_gate=false: {FAMILIES[model_type].model_class} gates every "
                 "full-attention block's output (its q_proj twice as wide, the gate's rows "
                 "beside the queries') and ignores this key, so it would not load a checkpoint "
