@@ -70,6 +70,7 @@ from transformers import HunYuanMoEV1Config
 from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
 from transformers import Lfm2Config, Lfm2MoeConfig
+from transformers import OlmoHybridConfig
 from transformers import Qwen3NextConfig
 from transformers import Mistral4Config
 from transformers import PhiConfig, Starcoder2Config
@@ -729,6 +730,15 @@ FAMILIES = {
         **SMALL, layer_types=["conv", "full_attention"] * 2, conv_bias=True,
         num_dense_layers=1, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2,
         tie_word_embeddings=False, initializer_range=0.1),
+    # OLMo Hybrid: Gated DeltaNet blocks (2 key heads of 12 on 4 value heads of 16, 3 taps,
+    # beta up to 2) 1:1 with OLMo-3's post-norm attention blocks (whole-projection q/k norms),
+    # the attention's biases on (off as published), std 0.1.
+    "olmo_hybrid": lambda: OlmoHybridConfig(
+        **SMALL, layer_types=["linear_attention", "full_attention"] * 2, attention_bias=True,
+        linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=12,
+        linear_value_head_dim=16, linear_conv_kernel_dim=3,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+        initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
@@ -756,7 +766,8 @@ LATENT = {"minicpm3"}
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
 HYBRID = {"bamba", "falcon_h1",
-          "lfm2"}  # (LFM2's short convolutions and attention, a kind in each block)
+          "lfm2",  # (LFM2's short convolutions and attention, a kind in each block)
+          "olmo_hybrid"}  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
 DEPTH_ONLY = MOE | ONE_MIXER | ALIBI | HYBRID | LATENT
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
@@ -816,6 +827,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granitemoe_swa": "GraniteMoeSWAForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
+           "olmo_hybrid": "OlmoHybridForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
