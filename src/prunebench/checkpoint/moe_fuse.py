@@ -1,6 +1,7 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
-Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE), and
+Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
+Mellum), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -26,6 +27,15 @@ weights are converted once (checkpoint.pickle_convert):
   and Cohere2-MoE's dense blocks' `mlp.gate_proj` ... keep their names). (GraniteMoE-SWA has
   no conversion in either version: transformers loads its experts only under their fused
   names, `block_sparse_moe.experts.gate_up_proj` / `down_proj`, as prunebench does.)
+- AFMoE, Laguna and Mellum: Qwen2-MoE's per-expert names (transformers maps `afmoe` and
+  `mellum` onto `qwen2_moe`'s conversion, and `laguna` onto it with two renames, in 5.17 and
+  5.25). AFMoE's router `mlp.router.gate.weight`, its `mlp.expert_bias` and shared experts
+  `mlp.shared_experts.*` keep their names; Laguna's routers' score biases, published as
+  `mlp.experts.e_score_correction_bias`, and its shared expert, `mlp.shared_expert.*`, are
+  renamed to LagunaForCausalLM's `mlp.gate.e_score_correction_bias` and `mlp.shared_experts.*`
+  (`RENAMED`, Laguna's checkpoints alone); Mellum's multi-token-prediction layer stored apart
+  from the model (`mtp.*`), which MellumForCausalLM ignores on loading, is dropped as
+  Qwen3-Next's.
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -141,12 +151,18 @@ _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_pr
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
              "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
              "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe",
-             "solar_open", "cohere2_moe")
+             "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
              "ernie4_5_moe": "Ernie4_5_MoeForCausalLM", "minimax_m2": "MiniMaxM2ForCausalLM",
-             "qwen3_next": "Qwen3NextForCausalLM"}
+             "qwen3_next": "Qwen3NextForCausalLM", "mellum": "MellumForCausalLM"}
+# The names a family's published per-expert checkpoints give tensors its class holds under
+# others, as transformers' conversion of its model type renames them (Laguna's: its routers'
+# score biases and its shared experts), by model_type: (published part, held part).
+RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
+                       ".mlp.gate.e_score_correction_bias"),
+                      (".mlp.shared_expert.", ".mlp.shared_experts."))}
 # ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
@@ -189,12 +205,16 @@ def dequantize_mxfp4(blocks, scales, dtype=None):
         out[e] = values.reshape(rows, groups * 32).to(dtype).T
     return out
 
-def fused_name(name: str) -> str:
+def fused_name(name: str, model_type: str | None = None) -> str:
     """A non-expert tensor's name in transformers 5's layout (Mixtral's block_sparse_moe is
     mlp there: its router `block_sparse_moe.gate.weight` becomes `mlp.gate.weight`; ERNIE
-    4.5's score biases `mlp.moe_statics.*` are its router's, `mlp.gate.moe_statics.*`)."""
-    return name.replace(".block_sparse_moe.", ".mlp.").replace(".mlp.moe_statics.",
+    4.5's score biases `mlp.moe_statics.*` are its router's, `mlp.gate.moe_statics.*`; the
+    `RENAMED` parts of `model_type`'s checkpoints)."""
+    name = name.replace(".block_sparse_moe.", ".mlp.").replace(".mlp.moe_statics.",
                                                                ".mlp.gate.moe_statics.")
+    for published, held in RENAMED.get(model_type, ()):
+        name = name.replace(published, held)
+    return name
 
 
 def per_expert_names(names) -> list[str]:
@@ -250,7 +270,7 @@ def _mtp_blocks(raw: Any, names) -> list[str]:
         return []
     if raw.get("model_type") == "ernie4_5_moe":
         return [name for name in names if "mtp" in name]
-    if raw.get("model_type") == "qwen3_next":  # as Qwen3NextForCausalLM ignores them
+    if raw.get("model_type") in ("qwen3_next", "mellum"):  # as their classes ignore them
         return [name for name in names if name.startswith("mtp.")]
     n = raw.get("num_hidden_layers")
     if not isinstance(n, int):
@@ -362,7 +382,8 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
     weight_map, total, experts = {}, 0, {}
     for i, (block, names) in enumerate(blocks.items(), start=1):
         shard = FUSED_SHARD.format(i, len(blocks))
-        written, size, count = _write_shard(block, names, where, folder / shard, fp8)
+        written, size, count = _write_shard(block, names, where, folder / shard, fp8,
+                                            raw.get("model_type"))
         weight_map.update(dict.fromkeys(written, shard))
         total += size
         if count:
@@ -470,12 +491,12 @@ def _grouped(where: dict[str, Path], folder: Path) -> dict[str, list[str]]:
 
 
 def _write_shard(block: str, names: list[str], where: dict[str, Path],
-                 target: Path, fp8: tuple[int, int] | None = None
-                 ) -> tuple[list[str], int, int]:
+                 target: Path, fp8: tuple[int, int] | None = None,
+                 model_type: str | None = None) -> tuple[list[str], int, int]:
     """Write one block's tensors, its experts fused, to `target` (kept if an earlier run wrote
     it whole); returns the names written, their bytes and the block's experts. `fp8`: the
     tile shape of DeepSeek-V3's (MiniMax-M2's) FP8 weights, each dequantized with its
-    `weight_scale_inv`."""
+    `weight_scale_inv`; `model_type`: the checkpoint's, whose `RENAMED` parts are renamed."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -515,7 +536,7 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
                 f"{block}: the checkpoint's experts are incomplete (missing experts {gaps}, "
                 f"projections {parts_missing}): re-download the checkpoint (nothing was "
                 "changed)")
-    out_names = [fused_name(n) for n in plain]
+    out_names = [fused_name(n, model_type) for n in plain]
     if experts or quantized:
         out_names += [f"{block}.{owner}.experts.gate_up_proj",
                       f"{block}.{owner}.experts.down_proj"]
@@ -544,7 +565,7 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         if sorted(written) == sorted(out_names):
             return written, size, count
         target.unlink()
-    tensors = {fused_name(n): get(n) for n in plain}
+    tensors = {fused_name(n, model_type): get(n) for n in plain}
     for proj, parts in quantized.items():
         tensors[f"{block}.{owner}.experts.{proj}"] = dequantize_mxfp4(get(parts["blocks"]),
                                                                  get(parts["scales"]))

@@ -12,7 +12,7 @@ Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
 Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
 VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig,
 DbrxConfig, SolarOpenConfig, Cohere2MoeConfig, GraniteMoeSWAConfig, CwmConfig,
-GraniteSWAConfig) or
+GraniteSWAConfig, AfmoeConfig, LagunaConfig, MellumConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -522,6 +522,13 @@ class Family:
     the first block (`embedding_norm`, BLOOM's place for it); no parameter of them.
     `rotary_reversed`: its rotate_half is cat(x2, -x1), LLaMA's negated, so each pair rotates by
     minus LLaMA's angle (the sin tables negated); no parameter.
+    `output_gate` (AFMoE, Laguna): the attention's output is gated, before o_proj, by a
+    projection of the block's input of its own (AFMoE's `self_attn.gate_proj`, sigmoid, one
+    gate per query channel; Laguna's `self_attn.g_proj`, softplus, one gate per query head
+    where `output_gate_per_head_key` (`gating`) is true or "per-head", else one per channel),
+    never biased: hidden x (heads x head_dim) or hidden x heads parameters, which Qwen3-Next's
+    `gated_query` holds inside q_proj instead. Depth only, as the families holding it are
+    mixtures of experts (`refuse_moe`).
     """
 
     model_class: str
@@ -593,6 +600,8 @@ class Family:
     depth_scale_key: str | None = None
     rms_norm_weightless: bool = False
     rotary_reversed: bool = False
+    output_gate: bool = False
+    output_gate_per_head_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -1083,6 +1092,54 @@ FAMILIES: dict[str, Family] = {
                     moe_intermediate_key="moe_intermediate_size",
                     sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
                     shared_expert=SharedExpert.count("n_shared_experts")),
+    # AfmoeAttention: LLaMA's (biases on all four by attention_bias, false as published),
+    # Qwen3's per-head q/k norms, a sigmoid output gate of its own (`self_attn.gate_proj`,
+    # hidden -> heads x head_dim, no bias: `output_gate`); the blocks `layer_types` names
+    # sliding (all but each global_attn_every_n_layers-th, where config.json gives none) attend
+    # within sliding_window and rotate, the full-attention ones rotate nothing (`global_nope`;
+    # whatever the window). AfmoeDecoderLayer: four OLMo-2 RMSNorms (weight before the cast
+    # back), before and after each sublayer (`input_layernorm`, `post_attention_layernorm`,
+    # `pre_mlp_layernorm`, `post_mlp_layernorm`: `sandwich_norms`), a dense AfmoeMLP of
+    # intermediate_size in the first num_dense_layers blocks, an AfmoeSparseMoeBlock after
+    # them: a sigmoid router (`mlp.router.gate.weight`, experts x hidden) choosing by its
+    # scores plus `mlp.expert_bias` (a float32 parameter of one value per expert:
+    # `router_score_bias`), renormalised and scaled by route_scale, num_experts experts of
+    # moe_intermediate_size and num_shared_experts shared experts fused into one MLP, no
+    # biases; embeddings times sqrt(hidden_size) where mup_enabled (no parameter).
+    "afmoe": Family("AfmoeForCausalLM", "AfmoeConfig", None, None, None, True,
+                    sandwich_norms=True, norm_weight_float32=True, global_nope=True,
+                    moe_intermediate_key="moe_intermediate_size",
+                    sparse_blocks=SparseBlocks.after_first("num_dense_layers"),
+                    shared_expert=SharedExpert.count("num_shared_experts"),
+                    router_score_bias=True, output_gate=True),
+    # LagunaAttention: AFMoE's (biases by attention_bias, per-head q/k norms) with each
+    # block's query heads from `num_attention_heads_per_layer` (its KV heads the config's) and
+    # a softplus output gate (`self_attn.g_proj`, no bias) per head or per channel as `gating`
+    # says (`output_gate`); every block rotates, a partial rotation of its own per layer type
+    # (`rope_parameters` keyed full_attention / sliding_attention: no parameter), windows on
+    # the blocks `layer_types` names sliding. LagunaDecoderLayer: LLaMA's two norms, a dense
+    # LagunaMLP of intermediate_size or a LagunaSparseMoeBlock as `mlp_layer_types` names it
+    # (block 0 dense, the rest sparse, where config.json gives none): Qwen3.5-MoE's router
+    # (`mlp.gate.weight`) made sigmoid, choosing by its scores plus `mlp.gate.
+    # e_score_correction_bias` (a parameter: `router_score_bias`), renormalised; Qwen3-MoE's
+    # experts of moe_intermediate_size scaled by moe_routed_scaling_factor, and one shared
+    # expert of shared_expert_intermediate_size (`mlp.shared_experts`), ungated; no biases.
+    "laguna": Family("LagunaForCausalLM", "LagunaConfig", None, None, None, True,
+                     moe_intermediate_key="moe_intermediate_size",
+                     sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size"),
+                     shared_expert=SharedExpert.one("shared_expert_intermediate_size"),
+                     router_score_bias=True, output_gate=True,
+                     output_gate_per_head_key="gating"),
+    # MellumAttention: Qwen3-MoE's (biases on all four by attention_bias, per-head q/k norms),
+    # a window on the blocks `layer_types` names sliding, every block rotating by its layer
+    # type's base (`rope_parameters` keyed full_attention / sliding_attention, as Laguna's).
+    # MellumDecoderLayer: LLaMA's two norms, a dense MellumMLP of intermediate_size or
+    # Qwen3-MoE's sparse block (a softmax router, `mlp.gate.weight`, over num_experts experts of
+    # moe_intermediate_size, its top k renormalised where norm_topk_prob) as `mlp_layer_types`
+    # names it (every block sparse where config.json gives none); no shared expert, no biases.
+    "mellum": Family("MellumForCausalLM", "MellumConfig", None, None, None, True,
+                     moe_intermediate_key="moe_intermediate_size",
+                     sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size")),
     # FlexOlmoAttention: OLMo-2's (biases on all four by attention_bias, q_norm / k_norm over
     # the whole q and k projections); FlexOlmoDecoderLayer: OLMo-2's norms on the sublayers'
     # outputs (post_attention_layernorm, post_feedforward_layernorm, none before them),
@@ -1866,6 +1923,18 @@ def mla_params(config) -> int:
     return q + kv + o
 
 
+def output_gate_per_head(config) -> bool:
+    """Whether a family with an attention output gate (`Family.output_gate`) gates each query
+    head as a whole (Laguna's `gating` true, its default, or "per-head": LagunaAttention's
+    g_proj of one output a head) rather than each query channel (AFMoE's gate_proj, Laguna's
+    "per-element" or false)."""
+    key = family(config).output_gate_per_head_key
+    if key is None:
+        return False
+    value = getattr(config, key, True)
+    return value is True or value == "per-head"
+
+
 def attention_sinks(config) -> bool:
     """Whether each attention holds a learned sink logit per query head (gpt-oss, Granite-SWA,
     GraniteMoE-SWA), which PyTorch's SDPA kernels do not compute: the model runs matmul +
@@ -2281,6 +2350,31 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "num_key_value_heads": 8, "head_dim": 128,
                    "max_position_embeddings": 131072, "moe_intermediate_size": 1280,
                    "num_local_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1},
+    # AfmoeConfig's (Trinity-Mini's shape): 16 heads of 128 (MHA where config.json gives no KV
+    # heads) on hidden 2048, one dense block of 6144 (num_dense_layers), 64 experts of 1408
+    # (6 a token) and 2 shared experts, a window of 1024 on all but each fourth block, untied.
+    "afmoe": {**_LLAMA_DEFAULTS, "vocab_size": 200192, "hidden_size": 2048,
+              "intermediate_size": 6144, "num_attention_heads": 16, "head_dim": 128,
+              "max_position_embeddings": 16384, "moe_intermediate_size": 1408,
+              "num_local_experts": 64, "num_experts_per_tok": 6, "num_shared_experts": 2,
+              "num_dense_layers": 1, "global_attn_every_n_layers": 4, "sliding_window": 1024},
+    # LagunaConfig's: 48 query heads of 128 in every block (GQA over 8), block 0 dense (8192
+    # wide), then 256 experts of 512 (8 a token) and a shared expert of 512, gated per head,
+    # a window of 512 where layer_types says (none of its own: every block full), untied.
+    "laguna": {**_LLAMA_DEFAULTS, "vocab_size": 100352, "hidden_size": 2048,
+               "intermediate_size": 8192, "num_hidden_layers": 40, "num_attention_heads": 48,
+               "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 131072,
+               "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+               "num_local_experts": 256, "num_experts_per_tok": 8, "gating": True,
+               "sliding_window": 512},
+    # MellumConfig's: GQA 32 / 4 heads of 128 on hidden 2304, every block sparse where
+    # config.json lists no mlp_layer_types (64 experts of 896, 8 a token; a dense block of
+    # 7168), a window of 1024 where layer_types says (every block full by default), untied.
+    "mellum": {**_LLAMA_DEFAULTS, "vocab_size": 98304, "hidden_size": 2304,
+               "intermediate_size": 7168, "num_hidden_layers": 28, "num_attention_heads": 32,
+               "num_key_value_heads": 4, "head_dim": 128, "max_position_embeddings": 131072,
+               "moe_intermediate_size": 896, "num_local_experts": 64,
+               "num_experts_per_tok": 8, "sliding_window": 1024},
     # Dots1Config's: DeepSeek-V3's keys (n_routed_experts, n_shared_experts,
     # first_k_dense_replace; no experts or shared experts where config.json gives none), MHA,
     # no head_dim of its own (hidden_size / heads), a window of 4096 on the blocks from
@@ -2490,6 +2584,22 @@ def cohere2_moe_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, **kinds}
 
 
+def laguna_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
+    """A Laguna or Mellum config.json's values with each block's kinds as LagunaConfig and
+    MellumConfig derive them where it gives none (5.17 and 5.25 alike): every block full
+    attention, Laguna's block 0 dense and the rest sparse (Mellum's every block sparse), and
+    Laguna's every block of num_attention_heads query heads."""
+    n, laguna = values["num_hidden_layers"], values.get("model_type") == "laguna"
+    kinds = {}
+    if not values.get("layer_types"):
+        kinds["layer_types"] = ["full_attention"] * n
+    if not values.get("mlp_layer_types"):
+        kinds["mlp_layer_types"] = (["dense"] if laguna else ["sparse"]) + ["sparse"] * (n - 1)
+    if laguna and not values.get("num_attention_heads_per_layer"):
+        kinds["num_attention_heads_per_layer"] = [values["num_attention_heads"]] * n
+    return {**values, **kinds}
+
+
 def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
@@ -2555,6 +2665,13 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # from the first (5.17 and 5.25)
         values["layer_types"] = ["full_attention" if i % 4 == 0 else "sliding_attention"
                                  for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") == "afmoe" and not values.get("layer_types"):
+        # AfmoeConfig's: every global_attn_every_n_layers-th block full, the others sliding
+        every = values["global_attn_every_n_layers"]
+        values["layer_types"] = ["sliding_attention" if (i + 1) % every else "full_attention"
+                                 for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") in ("laguna", "mellum"):
+        values = laguna_block_kinds(values)
     if values.get("model_type") == "dots1" and not values.get("layer_types"):
         # Dots1Config's: a window on the blocks from max_window_layers on, where it has one.
         window, start = values["sliding_window"], values["max_window_layers"]
@@ -2656,7 +2773,9 @@ def gemma4_values(values: dict[str, Any]) -> dict[str, Any]:
 # base a block, `layer_rope_theta`, 0 for NoPE), its MLP kind (Cohere2-MoE's
 # `mlp_layer_types`, "dense" / "sparse") and its width (a width-pruned checkpoint's shapes).
 PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list",
-                          "mlp_layer_types", "layer_rope_theta")
+                          "mlp_layer_types", "layer_rope_theta",
+                          # Laguna's each block's query heads
+                          "num_attention_heads_per_layer")
 
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
@@ -3867,6 +3986,21 @@ def default_layer_shape(config: LlamaConfig) -> dict[str, Any]:
     }
 
 
+def query_heads_per_block(config) -> list[int | None]:
+    """Each block's query heads where its config lists them (Laguna's
+    `num_attention_heads_per_layer`, which LagunaDecoderLayer reads; its KV heads are the
+    config's), None for each block of a config without such a list."""
+    heads = getattr(config, "num_attention_heads_per_layer", None)
+    if heads is None:
+        return [None] * config.num_hidden_layers
+    if len(heads) != config.num_hidden_layers:
+        raise PrunebenchError(
+            f"config lists {len(heads)} num_attention_heads_per_layer for "
+            f"{config.num_hidden_layers} blocks: the checkpoint's config.json is inconsistent; "
+            "re-download the model or re-run its prune step")
+    return list(heads)
+
+
 LINEAR_ATTENTION_SHAPE = {"num_attention_heads": 0, "num_key_value_heads": 0,
                           "linear_attention": True}
 
@@ -3886,9 +4020,11 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             # Qwen3-Next's Gated DeltaNet blocks: no query or KV heads (no KV cache), their
             # own parameters (block_param_count).
             return [dict(default_layer_shape(config), sparse_mlp=sparse,
+                         **({"num_attention_heads": heads} if heads else {}),
                          **(LINEAR_ATTENTION_SHAPE if linear else {}))
-                    for sparse, linear in zip(sparse_mlp_blocks(config),
-                                              linear_attention_blocks(config))]
+                    for sparse, linear, heads in zip(sparse_mlp_blocks(config),
+                                                     linear_attention_blocks(config),
+                                                     query_heads_per_block(config))]
         return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
     if len(shapes) != config.num_hidden_layers:
         raise PrunebenchError(
@@ -3953,6 +4089,9 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if family(config).gated_query:
         # Qwen3-Next: q_proj also gives each head's output gate (its bias too)
         attn += d * q + (q if qkv_bias(config) else 0)
+    if family(config).output_gate and q:
+        # AFMoE's gate_proj, Laguna's g_proj: a gate per query channel, or per query head
+        attn += d * (shape["num_attention_heads"] if output_gate_per_head(config) else q)
     if family(config).latent_attention:
         # DeepSeek-V3's latent attention is never width-pruned: counted whole, its own way.
         q = kv = 0
