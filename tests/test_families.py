@@ -81,6 +81,7 @@ from transformers import ApertusConfig, MinistralConfig
 from transformers import NemotronHConfig
 from transformers import GraniteMoeSharedConfig, HeliumConfig, VaultGemmaConfig
 from transformers import GPTNeoXConfig
+from transformers import AfmoeConfig, LagunaConfig, MellumConfig
 from transformers import OPTConfig
 from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
@@ -564,6 +565,35 @@ FAMILIES = {
         embedding_multiplier=12.0, attention_multiplier=0.25, residual_multiplier=0.22,
         logits_scaling=7.3, sliding_window=6, layer_rope_theta=[10000.0, 0, 500.0, 10000.0],
         initializer_range=0.1),
+    # AFMoE: every projection biased (false as published), per-head q/k norms and a sigmoid
+    # output gate, a 6-token window on blocks 0 and 2 (rotating), blocks 1 and 3 global
+    # without rotary positions (global_attn_every_n_layers 2), four norms a block, block 0
+    # dense (num_dense_layers 1), then a sigmoid router choosing 2 of 4 experts of 32 by its
+    # scores plus a bias, scaled by 2.5, and 2 shared experts fused in one MLP; embeddings
+    # times sqrt(hidden) (mup_enabled). Std 0.1.
+    "afmoe": lambda: AfmoeConfig(
+        **SMALL, head_dim=16, attention_bias=True, num_dense_layers=1,
+        moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2, num_shared_experts=2,
+        route_scale=2.5, global_attn_every_n_layers=2, sliding_window=6, mup_enabled=True,
+        initializer_range=0.1),
+    # Laguna: 4 / 2 / 4 / 6 query heads in the blocks (num_attention_heads_per_layer) over 2
+    # KV heads, a softplus gate per head, windows of 6 on blocks 0 and 2 and their own
+    # partial rotations (the full blocks half of each head at base 500000, the sliding ones
+    # whole heads at 10000), block 0 dense, then a sigmoid router with score biases choosing
+    # 2 of 4 experts of 32, scaled by 1.5, beside a shared expert of 48. Std 0.1.
+    "laguna": lambda: LagunaConfig(
+        **SMALL, head_dim=16, attention_bias=True, num_attention_heads_per_layer=[4, 2, 4, 6],
+        layer_types=["sliding_attention", "full_attention"] * 2, sliding_window=6,
+        moe_intermediate_size=32, shared_expert_intermediate_size=48, num_experts=4,
+        num_experts_per_tok=2, moe_routed_scaling_factor=1.5, initializer_range=0.1),
+    # Mellum: Qwen3-MoE's attention (every projection biased here, false as published) with
+    # windows of 6 on blocks 0 and 2 (base 10000) and full attention at base 500000 on 1 and
+    # 3; blocks 0 and 3 dense, 1 and 2 a softmax router choosing 2 of 4 experts of 32. Std 0.1.
+    "mellum": lambda: MellumConfig(
+        **SMALL, head_dim=16, attention_bias=True,
+        layer_types=["sliding_attention", "full_attention"] * 2, sliding_window=6,
+        mlp_layer_types=["dense", "sparse", "sparse", "dense"], moe_intermediate_size=32,
+        num_experts=4, num_experts_per_tok=2, initializer_range=0.1),
     # DBRX: Wqkv packed as [all q; all k; all v] with q, k and v clamped to +-clip_qkv (0.5
     # here, which the random projections cross, as DBRX's 8 bounds its activations), 2 KV
     # heads, LayerNorms without biases, a softmax router choosing 2 of 4 experts (w1 / v1 / w2
@@ -752,7 +782,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "granitemoeshared",
        "dots1", "flex_olmo",
        "lfm2_moe", "dbrx",
-       "solar_open", "cohere2_moe", "granitemoe_swa"}
+       "solar_open", "cohere2_moe", "granitemoe_swa",
+       "afmoe", "laguna", "mellum"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
@@ -825,6 +856,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "dbrx": "DbrxForCausalLM",
            "solar_open": "SolarOpenForCausalLM", "cohere2_moe": "Cohere2MoeForCausalLM",
            "granitemoe_swa": "GraniteMoeSWAForCausalLM",
+           "afmoe": "AfmoeForCausalLM", "laguna": "LagunaForCausalLM",
+           "mellum": "MellumForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",

@@ -83,7 +83,14 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              "cohere2_moe": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                              "down_proj"),
              # (Mixtral's names under its blocks' feed_forward, its expert_bias beside them)
-             "lfm2_moe": ("feed_forward.gate.weight", "feed_forward.experts", "w1", "w3", "w2")}
+             "lfm2_moe": ("feed_forward.gate.weight", "feed_forward.experts", "w1", "w3", "w2"),
+             # (Qwen2-MoE's: AFMoE's router `mlp.router.gate.weight`, `mlp.expert_bias` and
+             # shared experts under the same names; Laguna's published score biases and shared
+             # expert names, Mellum's MTP layer: tests/test_afmoe_laguna_mellum.py)
+             "afmoe": ("mlp.router.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                       "down_proj"),
+             "laguna": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
+             "mellum": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
@@ -608,7 +615,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "llama4_text", "qwen3_next", "granitemoehybrid",
                                      "mistral4", "qwen3_5_moe_text",
                                      "granitemoeshared", "dots1", "solar_open",
-                                     "cohere2_moe", "granitemoe_swa"))
+                                     "cohere2_moe", "granitemoe_swa", "afmoe", "laguna"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
