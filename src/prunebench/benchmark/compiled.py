@@ -153,8 +153,8 @@ def alibi_slopes(model: nn.Module) -> tuple[torch.Tensor, bool]:
 def check_alibi(model: nn.Module, max_seq_len: int, head_dim: int) -> None:
     """Refuse what the ALiBi biases cannot be added to as transformers adds them: a block with
     another head count than the one the slopes are computed from (the model's: heads removed
-    by hand, since prunebench's width methods refuse ALiBi), whose heads would take another
-    model's slopes; a cell past MPT's max_seq_len, the length of the table MptModel builds, past
+    by hand, since prunebench's width methods remove an ALiBi model's MLP channels alone),
+    whose heads would take another model's slopes; a cell past MPT's max_seq_len, the length of the table MptModel builds, past
     which transformers' model cannot run either (BLOOM's are computed for any length)."""
     heads = projections.decoder(model).num_heads
     for i, layer in enumerate(projections.decoder(model).layers):
@@ -164,8 +164,8 @@ def check_alibi(model: nn.Module, max_seq_len: int, head_dim: int) -> None:
                 f"block {i} of this {model.config.model_type} model holds {held} attention heads "
                 f"and its ALiBi slopes are computed for {heads} (the model's head count), so its "
                 "heads would attend with another model's slopes: prunebench removes no heads of "
-                "an ALiBi model (depth pruning keeps every head); benchmark the model as "
-                "transformers builds it")
+                "an ALiBi model (depth pruning and the width methods keep every head); "
+                "benchmark the model as transformers builds it")
     limit = context_length(model.config)
     if limit is not None and max_seq_len > limit:
         raise PrunebenchError(
@@ -361,7 +361,7 @@ class StaticDecoder(nn.Module):
         # Its fused blocks compute a dense MLP: a mixture of experts' routed MLP is not one.
         # (An ALiBi model's biases are added here, its heads all kept: `alibi_slopes`.)
         refuse_moe(model.config, "the compiled backend (its fused decoder blocks)",
-                   adds_alibi=True)
+                   keeps_heads=True)
         refuse_unrotated(model)
         if mode not in MODES:
             raise PrunebenchError(f"unknown compiled-backend mode {mode!r}: choose one of {MODES}")

@@ -1956,7 +1956,7 @@ def is_scored_weight(name: str) -> bool:
     return "weight" in name or name.endswith(EXPERT_WEIGHTS)
 
 
-def refuse_moe(config, what: str, adds_alibi: bool = False) -> None:
+def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
     """Stop `what` (a width method, the compiled decoder, ...) on a mixture-of-experts model,
     whose experts are 3D parameters no width surgery, fused block or adapter of prunebench
     handles, with what does apply. The width methods' plans (methods.sizing) call it before
@@ -1964,8 +1964,9 @@ def refuse_moe(config, what: str, adds_alibi: bool = False) -> None:
     mixer than softmax attention (Granite 4.0's dense H models: Mamba-2 blocks, no experts) is
     stopped alike: those blocks hold no heads, and the fused block computes attention only;
     and a dense Gemma 4 model (`Family.per_layer_blocks`), whose blocks' shapes its surgery and
-    fused block do not read. `adds_alibi`: `what` adds ALiBi biases as transformers computes
-    them and keeps every head (the compiled decoder), so an ALiBi model (BLOOM, MPT) passes."""
+    fused block do not read. `keeps_heads`: `what` keeps every head of an ALiBi model (the
+    compiled decoder, which adds its biases as transformers computes them; the width methods,
+    which remove its MLP channels alone: `heads_removable`), so BLOOM and MPT pass."""
     if family(config).one_mixer_blocks:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -2020,14 +2021,15 @@ def refuse_moe(config, what: str, adds_alibi: bool = False) -> None:
             "prunebench's width surgery, sublayer removal and compiled decoder handle. Prune it "
             "with a depth method that removes whole blocks (depth_ppl, depth_taylor, depth_mag, "
             "depth_angular, sleb, shortgpt) and benchmark it with the hf or hf_static backend")
-    if family(config).alibi and not adds_alibi and not is_moe(config):  # (experts: below)
+    if family(config).alibi and not keeps_heads and not is_moe(config):  # (experts: below)
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
             f"({family(config).model_class}): its attention adds ALiBi biases whose slopes "
             "transformers computes from the config's head count, so a model with heads removed "
             "would run its kept heads with other slopes than the model that was scored. Prune "
-            "it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
-            "depth_mag, depth_angular, sleb, shortgpt), which keeps every head; the hf, "
+            "its MLP channels alone with a width method (llm_pruner, flap, wanda_sp), or it "
+            "with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
+            "depth_mag, depth_angular, sleb, shortgpt), both keeping every head; the hf, "
             "hf_static and compiled backends benchmark it")
     if is_moe(config):
         raise FamilyUnsupported(
@@ -2037,6 +2039,15 @@ def refuse_moe(config, what: str, adds_alibi: bool = False) -> None:
             "adapters do not handle. Prune it with a depth method that removes whole blocks "
             "(depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark "
             "it with the hf or hf_static backend")
+
+
+def heads_removable(config) -> bool:
+    """Whether width pruning may remove heads of this model: not of an ALiBi one (BLOOM's,
+    MPT's), whose slopes transformers computes from the config's head count, so that kept
+    heads would take other slopes. Its MLP channels go alone: the uniform rules remove no KV
+    group of it (`methods.sizing.shape_after_removal`), as they remove none of a multi-query
+    model's one group below a ratio of 1 (Gemma 2B's), and FLAP's AL-AM pools no head of it."""
+    return not family(config).alibi
 
 
 # A packed module's parts, in the order of its rows (Phi-3), by the LLaMA layout's names.

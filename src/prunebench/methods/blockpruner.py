@@ -21,6 +21,7 @@ sublayer left.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import math
 import time
@@ -29,7 +30,6 @@ import torch
 
 from prunebench import PrunebenchError, projections
 from prunebench.checkpoint.param_count import count_params, head_dim
-from prunebench.checkpoint.param_count import refuse_moe
 from prunebench.methods import depth, registry, sizing, surgery
 from prunebench.methods.depth import (nll_to_ppl, ranked_score, require_calibration, scored_in,
                                       scoring_dtype)
@@ -60,6 +60,12 @@ def _skipped_mlp(x, *args, **kwargs):
     return torch.zeros_like(x)
 
 
+def _skipped_mlp_of_residual(x, residual, *args, **kwargs):
+    """An MLP that adds its output to the residual it is given (BloomMLP's, MptMLP's), adding
+    nothing: the residual itself."""
+    return residual
+
+
 @contextlib.contextmanager
 def without_sublayers(model, units: set[int]):
     """Run the model with some sublayers adding nothing to the residual stream (weights
@@ -73,7 +79,9 @@ def without_sublayers(model, units: set[int]):
             layer = projections.decoder(model).layers[block]
             module = layer.self_attn if kind == "attention" else projections.block_mlp(layer)
             replaced.append((module, module.__dict__.get("forward")))
-            module.forward = _skipped_attention if kind == "attention" else _skipped_mlp
+            module.forward = (_skipped_attention if kind == "attention" else
+                              _skipped_mlp_of_residual if "residual" in
+                              inspect.signature(module.forward).parameters else _skipped_mlp)
         yield model
     finally:
         for module, own in reversed(replaced):
@@ -168,8 +176,8 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     in bfloat16) with `batch_size` windows per forward pass (the original's script: 2).
     `progress`: where the losses are kept as they come, so that an interrupted prune resumes
     (loss_memo)."""
-    refuse_moe(model.config, "blockpruner (it removes attention and MLP sublayers)")
     p = registry.checked_params("blockpruner", params)
+    sizing.refuse_blockpruner(model.config, p["block_type"])
     dtype = scoring_dtype("blockpruner", p, model)
     calibration = require_calibration("blockpruner", calibration)
     config = model.config

@@ -43,7 +43,7 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError, projections
-from prunebench.checkpoint.param_count import refuse_moe
+from prunebench.checkpoint.param_count import heads_removable, refuse_moe
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
@@ -209,8 +209,11 @@ def plan_al_am(config, scores, target: int, biases: bool) -> dict[str, Any]:
     floor = al_am_floor(config, target, biases)
     costs_of = [_unit_costs(config, shape) for shape in shapes]
     units = []  # (score, block, kind, index)
+    kept = []  # an ALiBi model's KV groups, all kept outside the pool (its floor holds them)
     for b, sc in enumerate(scores):
-        if sc["attn"] is not None:
+        if sc["attn"] is not None and not heads_removable(config):
+            kept += [(0.0, b, "group", g) for g in range(shapes[b]["num_key_value_heads"])]
+        elif sc["attn"] is not None:
             n_kv = shapes[b]["num_key_value_heads"]
             head_scores = standardise(sc["attn"]).view(n_kv, -1).mean(1)
             units += [(float(s), b, "group", g) for g, s in enumerate(head_scores)]
@@ -229,7 +232,7 @@ def plan_al_am(config, scores, target: int, biases: bool) -> dict[str, Any]:
     costs = torch.tensor(costs, dtype=torch.float64)
     totals = floor + torch.cat([torch.zeros(1, dtype=torch.float64), costs.cumsum(0)])
     n_keep = int(torch.argmin((totals - target).abs()))
-    keep = [units[k] for k in order[:n_keep]]
+    keep = kept + [units[k] for k in order[:n_keep]]
     threshold = units[order[n_keep - 1]][0] if n_keep else None
     return _masks_from_keep(config, shapes, keep) | {"threshold": threshold, "ratio": None}
 
@@ -265,7 +268,7 @@ def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
 # --------------------------------------------------------------------------- prune
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    refuse_moe(model.config, "flap (width pruning)")
+    refuse_moe(model.config, "flap (width pruning)", keeps_heads=True)  # (ALiBi: MLPs alone)
     p = registry.checked_params("flap", params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("flap needs calibration token ids of shape [n, L]")

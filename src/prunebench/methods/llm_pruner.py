@@ -187,7 +187,7 @@ def _summary(x: torch.Tensor) -> dict[str, float]:
 # --------------------------------------------------------------------------- prune
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    refuse_moe(model.config, "llm_pruner (width pruning)")
+    refuse_moe(model.config, "llm_pruner (width pruning)", keeps_heads=True)  # (ALiBi: MLPs alone)
     p = registry.checked_params("llm_pruner", params)
     if calibration is None or calibration.dim() != 2 or calibration.shape[1] < 2:
         raise PrunebenchError("llm_pruner needs calibration token ids of shape [n, L] with L >= 2")

@@ -18,11 +18,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from prunebench import PrunebenchError
+from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params,
-                                               depth_kept_blocks, family, head_dim, kv_heads,
-                                               kv_head_count, layer_shapes, mlp_bias, o_bias,
-                                               refuse_moe)
+                                               depth_kept_blocks, family, head_dim,
+                                               heads_removable, kv_heads, kv_head_count,
+                                               layer_shapes, mlp_bias, o_bias, refuse_moe)
 from prunebench.methods import registry
 from prunebench.plan.sizes import format_params, parse_size
 
@@ -241,14 +241,35 @@ def check_sublayer_target(config, target_params: int, units: list[tuple[str, int
                 f"a target of at least {math.ceil(smallest + step / 2):,}")
 
 
+def refuse_blockpruner(config, block_type: str) -> None:
+    """Stop BlockPruner where its sublayers cannot go faithfully: `refuse_moe`'s models, and
+    an ALiBi model's attention sublayers (block_type mix or mha). Its MLP sublayers go
+    (block_type mlp): BloomMLP and MptMLP add their output to the residual they are given, an
+    emptied one (no channels, output bias zeroed) adding nothing, every head kept. An emptied
+    attention would leave a block of no heads, where the compiled decoder adds the slopes
+    of the model's head count to every block, and BloomAttention adds the residual itself,
+    which the headless attention that replaces it (`ZeroHeadAttention`) would drop."""
+    if family(config).alibi and block_type != "mlp":
+        raise FamilyUnsupported(
+            f"blockpruner with block_type {block_type!r} does not support this "
+            f"{config.model_type!r} model ({family(config).model_class}): removing its "
+            "attention sublayers would leave blocks of no heads, which its ALiBi attention "
+            "(slopes for the config's head count in every block; BLOOM's attention adding "
+            "the residual stream itself) cannot run as scored. Set block_type: mlp, which "
+            "removes MLP sublayers alone, or prune it with a depth method that removes whole "
+            "blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt)")
+    refuse_moe(config, "blockpruner (it removes attention and MLP sublayers)",
+               keeps_heads=True)
+
+
 def plan_blockpruner(config, target_params: int, **params) -> dict:
     """What BlockPruner will do, from the config alone: which sublayers go (and so how many,
     their sizes differing) is decided by the criterion, round by round; the size lands within
     one sublayer of the target. Its cost, the dense model's pass and then in each round one
     pass per sublayer left, depends on how many rounds the data takes: given as the range
     between the fewest rounds (the largest sublayers first) and the most (the smallest)."""
-    refuse_moe(config, "blockpruner (it removes attention and MLP sublayers)")
     p = registry.checked_params("blockpruner", params)
+    refuse_blockpruner(config, p["block_type"])
     units = sublayer_sizes(config, p["protect_first"], p["protect_last"], p["block_type"])
     check_sublayer_target(config, int(target_params), units)
     fewest, most = sublayer_rounds(config, int(target_params), units)
@@ -300,6 +321,11 @@ def config_with_shapes(config, shapes: list[dict[str, Any]]):
 
 def shape_after_removal(config, shape: dict[str, Any], groups_removed: int,
                         channels_removed: int) -> dict[str, Any]:
+    """A block's shape with `groups_removed` KV groups and `channels_removed` MLP channels
+    gone; an ALiBi model's groups all kept whatever the rule gives (`heads_removable`: the
+    ratio then sizes its MLPs alone, as it does a multi-query model's below a ratio of 1)."""
+    if not heads_removable(config):
+        groups_removed = 0
     n_kv = shape["num_key_value_heads"] - groups_removed
     return dict(shape, num_key_value_heads=n_kv,
                 num_attention_heads=n_kv * heads_per_group(config),
@@ -362,8 +388,9 @@ def solve_uniform(config, blocks: Sequence[int], target: int,
         raise PrunebenchError(
             f"target {target:,} params is unreachable: removing {removed} of "
             f"blocks {list(blocks)[0]}..{list(blocks)[-1]} still leaves {floor:,} (embeddings "
-            f"{'and norms' if every else 'and other blocks'} stay); choose a larger target"
-            + ("" if every else " or a wider block range"))
+            f"{'and norms' if every else 'and other blocks'} stay"
+            f"{alibi_heads_stay(config)}); choose a larger target"
+            + ("" if every else " or a wider block range") + alibi_depth_hint(config))
     lo, hi = 0.0, 1.0  # at(lo) > target >= at(hi) once the bracket is set
     if at(lo) <= target:
         hi = lo
@@ -401,12 +428,27 @@ def solve_uniform(config, blocks: Sequence[int], target: int,
     if abs(n - target) > tolerance * target:
         raise PrunebenchError(
             f"target {target:,} params is unreachable with a uniform ratio over blocks "
-            f"{list(blocks)[0]}..{list(blocks)[-1]}: the closest size is {n:,}; choose another "
-            "target or block range")
+            f"{list(blocks)[0]}..{list(blocks)[-1]}: the closest size is {n:,}"
+            f"{alibi_heads_stay(config)}; choose another target or block range"
+            + alibi_depth_hint(config))
     log.info("uniform ratio %.4f misses the target by more than %.0f%%; removing %d MLP channels "
              "per block instead", ratio, tolerance * 100, m)
     return {"ratio": ratio, "shapes": shapes, "params": n, "mlp_adjusted": True,
             "mlp_channels_removed_per_block": m}
+
+
+def alibi_heads_stay(config) -> str:
+    """What a width method's refusal of an ALiBi model's target adds: its heads all stay."""
+    return ("" if heads_removable(config) else
+            f", and every head: this {config.model_type!r} model's ALiBi slopes follow its head "
+            "count, so width pruning removes MLP channels alone")
+
+
+def alibi_depth_hint(config) -> str:
+    """The methods that reach a target an ALiBi model's MLPs cannot: the depth methods."""
+    return ("" if heads_removable(config) else
+            ", or prune it with a depth method that removes whole blocks (depth_ppl, "
+            "depth_taylor, depth_mag, depth_angular, sleb, shortgpt)")
 
 
 def block_range(n_blocks: int, start: int | None, end: int | None) -> list[int]:
@@ -475,7 +517,7 @@ def _check_ratio(ratio) -> None:
 
 def plan_llm_pruner(config, target_params: int, **params) -> dict:
     """The solved ratio and exact size, from the config alone (no weights, no data)."""
-    refuse_moe(config, "llm_pruner (width pruning)")
+    refuse_moe(config, "llm_pruner (width pruning)", keeps_heads=True)
     p = registry.checked_params("llm_pruner", params)
     blocks = block_range(config.num_hidden_layers, p["block_start"], p["block_end"])
     if p["ratio"] is not None:  # checked with the other parameters
@@ -505,23 +547,25 @@ def compensated_shapes(config, biases: bool) -> list[dict[str, Any]]:
 
 def al_am_floor(config, target: int, biases: bool) -> int:
     """The size with every head and MLP channel removed (embeddings, norms, the compensation
-    biases): AL-AM's smallest model, known from the config alone. Raises PrunebenchError when
-    `target` is below it."""
-    empty = [dict(s, num_key_value_heads=0, num_attention_heads=0, intermediate_size=0)
-             for s in compensated_shapes(config, biases)]
+    biases; an ALiBi model's heads too, which stay: `heads_removable`): AL-AM's smallest model,
+    known from the config alone. Raises PrunebenchError when `target` is below it."""
+    headless = ({"num_key_value_heads": 0, "num_attention_heads": 0}
+                if heads_removable(config) else {})  # (an ALiBi model keeps every head)
+    empty = [dict(s, intermediate_size=0, **headless) for s in compensated_shapes(config, biases)]
     floor = count_params(config_with_shapes(config, empty))
     if target < floor:
         raise PrunebenchError(
-            f"flap: target {target:,} params is unreachable: with every head and MLP channel "
-            f"removed the model still has {floor:,} (embeddings, norms, biases); choose a "
-            "larger target")
+            f"flap: target {target:,} params is unreachable: with every "
+            f"{'head and ' if headless else ''}MLP channel removed the model still has "
+            f"{floor:,} (embeddings, norms, biases{alibi_heads_stay(config)}); choose a "
+            "larger target" + alibi_depth_hint(config))
     return floor
 
 
 def plan_flap(config, target_params: int, **params) -> dict:
     """What FLAP will do, from the config alone: UL-UM's ratio is solved here; AL-AM's
     per-block widths depend on the calibration statistics, so only the budget is known."""
-    refuse_moe(config, "flap (width pruning)")
+    refuse_moe(config, "flap (width pruning)", keeps_heads=True)
     p = registry.checked_params("flap", params)
     if p["structure"] == "UL-UM":
         solved = solve_uniform(config, list(range(config.num_hidden_layers)),
@@ -545,7 +589,7 @@ def wanda_sp_rules() -> tuple[RemovalRule, RemovalRule]:
 
 def plan_wanda_sp(config, target_params: int, **params) -> dict:
     """The solved uniform ratio and exact size, from the config alone."""
-    refuse_moe(config, "wanda_sp (width pruning)")
+    refuse_moe(config, "wanda_sp (width pruning)", keeps_heads=True)
     registry.checked_params("wanda_sp", params)
     groups, channels = wanda_sp_rules()
     solved = solve_uniform(config, list(range(config.num_hidden_layers)),

@@ -114,7 +114,9 @@ def _channels_of(units: Sequence[int], width: int) -> list[int]:
 
 def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) -> None:
     """Remove KV groups (each: one K/V head and its query heads) from block `layer_idx`."""
-    refuse_moe(model.config, "width surgery (remove_kv_groups)")
+    groups = list(groups)
+    # (none removed, as the width methods remove none of an ALiBi model's: it passes)
+    refuse_moe(model.config, "width surgery (remove_kv_groups)", keeps_heads=not groups)
     config = model.config
     layer = _layer(model, layer_idx)
     attn = layer.self_attn
@@ -161,9 +163,9 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
 
 def remove_heads(model: nn.Module, layer_idx: int, heads: Iterable[int]) -> None:
     """Remove query heads; with GQA they must make up whole KV groups (a KV head is shared)."""
-    refuse_moe(model.config, "width surgery (remove_heads)")
-    rep = heads_per_group(model.config)
     heads = sorted({int(h) for h in heads})
+    refuse_moe(model.config, "width surgery (remove_heads)", keeps_heads=not heads)
+    rep = heads_per_group(model.config)
     groups = sorted({h // rep for h in heads})
     missing = sorted(set(_channels_of(groups, rep)) - set(heads)) if rep > 1 else []
     if missing:
@@ -179,7 +181,8 @@ def remove_heads(model: nn.Module, layer_idx: int, heads: Iterable[int]) -> None
 def remove_channels(model: nn.Module, layer_idx: int, channels: Iterable[int]) -> None:
     """Remove MLP channels: gate/up output rows (an ungated MLP's up rows alone) and their
     bias entries, and down_proj input columns."""
-    refuse_moe(model.config, "width surgery (remove_channels)")
+    # (an ALiBi model's heads all stay: its MLP channels go, `heads_removable`)
+    refuse_moe(model.config, "width surgery (remove_channels)", keeps_heads=True)
     mlp = projections.block_mlp(_layer(model, layer_idx))
     width = projections.mlp_width(mlp)
     drop = set(_unique_indices(channels, width, "MLP channel", layer_idx))

@@ -113,7 +113,7 @@ def channel_scores(weight: torch.Tensor, square_sum: torch.Tensor) -> torch.Tens
 
 
 def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dict:
-    refuse_moe(model.config, "wanda_sp (width pruning)")
+    refuse_moe(model.config, "wanda_sp (width pruning)", keeps_heads=True)  # (ALiBi: MLPs alone)
     p = registry.checked_params("wanda_sp", params)
     if calibration is None or calibration.dim() != 2:
         raise PrunebenchError("wanda_sp needs calibration token ids of shape [n, L]")
