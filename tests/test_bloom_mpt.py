@@ -12,11 +12,15 @@ and hf_static backends' tokens equal to transformers' generate; the compiled dec
 and decode-step logits transformers' at float32, dense and depth-pruned, in every attention;
 its greedy tokens generate's; the biases, BLOOM's embedding LayerNorm and norm biases, MPT's
 bias-free LayerNorms, clip_qkv and softmax_scale each shown to matter); why heads are not
-removed (a kept head's slope follows the head count) and the refusals (width surgery; the
-decoder on a block of another head count, MPT past its max_seq_len; BLOOM's post-LN residual,
-MPT's keys transformers does not read); the training-mode passes without their dropout.
-tests/test_families.py runs every method (the width methods refused), every backend,
-perplexity and LoRA on both."""
+removed (a kept head's slope follows the head count): the width methods remove MLP channels
+alone (every head and its slope kept, the pruned model the dense one with those channels
+silenced, reloaded by prunebench, decoded by the compiled decoder and hf_static as generate;
+a target the MLPs cannot reach refused naming the depth methods), BlockPruner MLP sublayers
+alone (scored as removed: the MLP hands back the residual it adds to); the refusals (head
+removal; BlockPruner's attention sublayers; the decoder on a block of another head count,
+MPT past its max_seq_len; BLOOM's post-LN residual, MPT's keys transformers does not read);
+the training-mode passes without their dropout. tests/test_families.py runs every method
+(BlockPruner's default, mix, refused), every backend, perplexity, LoRA and zero-shot on both."""
 
 from __future__ import annotations
 
@@ -29,11 +33,14 @@ import torch
 from transformers import BloomConfig, BloomForCausalLM, MptConfig, MptForCausalLM
 
 from prunebench import FamilyUnsupported, PrunebenchError
+from prunebench import projections
 from prunebench.benchmark.compiled import StaticDecoder, alibi_slopes
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
-                                               count_params)
-from prunebench.methods import surgery
-from prunebench.modeling import base_dropout_off, build_model, count_params_meta, remove_blocks
+                                               count_params, layer_shapes)
+from prunebench.methods import blockpruner, sizing, surgery
+from prunebench.methods.registry import method_function
+from prunebench.modeling import (base_dropout_off, build_model, count_params_meta, load_model,
+                                 remove_blocks, save_model)
 from prunebench.plan.checks import moe_problems
 from test_cohere import decodes_as_generate_does
 from test_families import VOCAB, family_model, ids, logits, numel
@@ -123,7 +130,7 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(family, changes,
 
 @pytest.mark.parametrize("family", ["bloom", "mpt"])
 def test_a_kept_heads_slope_follows_the_head_count(family):
-    """Why the width methods are refused: transformers' model of the kept heads (the removed
+    """Why the width methods keep every head: transformers' model of the kept heads (the removed
     head's q/k/v rows and output columns cut, the head count one less) computes another model
     than the scored one with that head silenced (its output columns zeroed), because every
     kept head's ALiBi slope is recomputed from the new head count."""
@@ -163,17 +170,24 @@ def test_a_kept_heads_slope_follows_the_head_count(family):
 
 
 @pytest.mark.parametrize("family", ["bloom", "mpt"])
-def test_width_surgery_is_refused_naming_alibi(family):
-    """Removing heads or channels is refused with the depth methods to use instead (the
-    compiled decoder runs these models: below)."""
+def test_head_removal_is_refused_naming_alibi(family):
+    """Removing heads is refused with the width methods (MLP channels alone) and the depth
+    methods to use instead (the compiled decoder runs these models: below); removing none, as
+    the width methods ask of an ALiBi model, and removing MLP channels are not."""
     model = random_model(small(family))
-    match = f"this '{family}' model.*ALiBi.*depth method.*hf, hf_static and compiled backends"
+    match = (f"this '{family}' model.*ALiBi.*MLP channels alone.*depth method.*hf, hf_static "
+             "and compiled backends")
     for cut in (lambda: surgery.remove_heads(model, 0, [0]),
-                lambda: surgery.remove_kv_groups(model, 0, [0]),
-                lambda: surgery.remove_channels(model, 0, [0])):
+                lambda: surgery.remove_kv_groups(model, 0, [0])):
         with pytest.raises(FamilyUnsupported, match=match):
             cut()
     assert count_params(model.config) == numel(model)  # nothing changed
+    surgery.remove_kv_groups(model, 0, [])
+    surgery.remove_heads(model, 0, [])
+    surgery.remove_channels(model, 0, [0, 5])
+    layer = projections.decoder(model).layers[0]
+    assert projections.mlp_width(projections.block_mlp(layer)) == 254
+    assert count_params(model.config) == numel(model)
 
 
 def test_an_alibi_mixture_of_experts_would_be_refused_as_one(monkeypatch):
@@ -184,10 +198,10 @@ def test_an_alibi_mixture_of_experts_would_be_refused_as_one(monkeypatch):
 
     config = small("mpt")
     monkeypatch.setattr(param_count, "is_moe", lambda config: True)
-    for adds_alibi in (False, True):
+    for keeps_heads in (False, True):
         with pytest.raises(FamilyUnsupported, match="the mixture-of-experts family 'mpt'.*"
                            "with the hf or hf_static backend$"):
-            param_count.refuse_moe(config, "llm_pruner", adds_alibi=adds_alibi)
+            param_count.refuse_moe(config, "llm_pruner", keeps_heads=keeps_heads)
 
 
 def test_the_compiled_backend_is_not_refused_at_the_start_for_a_known_bloom_shape():
@@ -331,8 +345,8 @@ def test_the_biases_and_the_layer_norms_matter(family):
 
 def test_the_decoder_refuses_a_block_of_another_head_count_than_the_slopes():
     """The slopes follow the model's head count: a block holding other heads (removed by
-    hand; prunebench's width methods refuse ALiBi models) would attend with another model's
-    slopes, and is refused naming both counts."""
+    hand; prunebench's width methods keep an ALiBi model's heads) would attend with another
+    model's slopes, and is refused naming both counts."""
     model = random_model(small("bloom"))
     model.transformer.num_heads = 8  # what BloomModel computes its slopes from
     with pytest.raises(PrunebenchError, match=r"block 0 of this bloom model holds 4 attention "
@@ -433,3 +447,138 @@ def test_perplexity_and_lora_refuse_a_length_past_mpts_max_seq_len(tmp_path):
     with pytest.raises(PrunebenchError, match=r"lora.max_length=65 is above the context of "
                                               r".* \(max_seq_len 64\)"):
         recover_checkpoint(tmp_path, tmp_path / "out", records, settings, device="cpu")
+
+
+# --------------------------------------------------------------------------- width: MLPs alone
+
+# Each width method as the every-method matrix runs it, FLAP in both structures, BlockPruner
+# of MLP sublayers alone (its block_type mix and mha refused: below).
+WIDTH = [("llm_pruner", {}), ("flap", {}), ("flap", {"structure": "UL-UM"}), ("wanda_sp", {}),
+         ("blockpruner", {"block_type": "mlp"})]
+
+
+def kept_channels(dense_mlp, pruned_mlp) -> list[int]:
+    """Which of the dense MLP's channels the pruned one holds, in order: the dense up
+    projection's row each pruned row is (surgery slices rows, never changes them)."""
+    dense, pruned = (projections.get_part(m, "up_proj").weight for m in (dense_mlp, pruned_mlp))
+    same = (dense.unsqueeze(0) == pruned.unsqueeze(1)).all(-1)  # [pruned, dense]
+    assert (same.sum(1) == 1).all()  # each pruned row is one dense row
+    return same.float().argmax(1).tolist()
+
+
+def silenced(dense, pruned):
+    """`dense` with the MLP channels `pruned` lacks silenced (their down projection's columns
+    zeroed) and the output biases `pruned` holds (FLAP's compensation; MPT's, which has none,
+    added): the dense model computing what the pruned one should."""
+    model = copy.deepcopy(dense)
+    with torch.no_grad():
+        for mine, theirs in zip(projections.decoder(model).layers,
+                                projections.decoder(pruned).layers):
+            mlp = projections.block_mlp(mine)
+            down = projections.down_proj(mlp)
+            gone = sorted(set(range(down.in_features))
+                          - set(kept_channels(mlp, projections.block_mlp(theirs))))
+            down.weight[:, gone] = 0
+            for out, held in ((down, projections.down_proj(projections.block_mlp(theirs))),
+                              (projections.o_proj(mine.self_attn),
+                               projections.o_proj(theirs.self_attn))):
+                if held.bias is not None:
+                    out.bias = torch.nn.Parameter(held.bias.detach().clone())
+    return model
+
+
+@pytest.mark.parametrize("method, params", WIDTH)
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_the_width_methods_remove_mlp_channels_alone(family, method, params, tmp_path):
+    """Every head and its slope kept (the attention's weights untouched), the method's target
+    reached from the MLPs alone; the pruned model computes the dense one with the removed
+    channels silenced at float32, reloads by prunebench with the same logits (not by
+    transformers' class, whose MLP is 4 x hidden wide), and decodes with the compiled decoder
+    and hf_static as generate does."""
+    model = family_model(family)
+    dense = copy.deepcopy(model)
+    target = int(0.8 * numel(model))
+    method_function(method)(model, ids(8, 24, seed=3), target, **params)
+    assert numel(model) == count_params(model.config) < numel(dense)
+    # (BlockPruner: within one MLP sublayer of the target)
+    assert abs(numel(model) - target) <= (0.1 if method == "blockpruner" else 0.01) * target
+    for mine, theirs in zip(projections.decoder(model).layers, projections.decoder(dense).layers):
+        assert projections.attention_heads(mine.self_attn, 16) == (4, 4)
+        held = dict(mine.self_attn.named_parameters())
+        for name, weight in theirs.self_attn.named_parameters():
+            assert torch.equal(held[name], weight), name
+    slopes, dense_slopes = alibi_slopes(model), alibi_slopes(dense)
+    assert torch.equal(slopes[0], dense_slopes[0]) and slopes[1] == dense_slopes[1]
+    widths = [s["intermediate_size"] for s in model.config.layer_shapes]
+    assert min(widths) < 256
+    x = ids()
+    torch.testing.assert_close(logits(model, x), logits(silenced(dense, model), x),
+                               rtol=0, atol=1e-5)
+    save_model(model, None, tmp_path / "pruned")
+    reloaded = load_model(tmp_path / "pruned")
+    assert [s["intermediate_size"] for s in reloaded.config.layer_shapes] == widths
+    assert torch.equal(logits(reloaded, x), logits(model, x))
+    with pytest.raises(RuntimeError, match="mismatch"):
+        CLASSES[family].from_pretrained(tmp_path / "pruned")
+    decodes_as_generate_does(reloaded)
+
+
+@pytest.mark.parametrize("method, params", WIDTH[:4])
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_a_target_the_mlps_cannot_reach_is_refused_naming_the_depth_methods(family, method,
+                                                                            params):
+    """Every MLP channel gone still leaves the embeddings, norms and every head: a target
+    below that is refused from the config alone (the plan, the start's check) and by the
+    prune, before any weight changes, naming the depth methods, which reach it."""
+    config = small(family)
+    model = random_model(config)
+    dense = numel(model)
+    mlps_gone = copy.deepcopy(config)
+    mlps_gone.layer_shapes = [dict(s, intermediate_size=0) for s in layer_shapes(config)]
+    floor = count_params(mlps_gone)  # (FLAP's compensation biases add a little to it)
+    below, above = floor - 5000, floor + 20000
+    match = "unreachable.*every head.*MLP channels alone.*depth method.*depth_ppl"
+    with pytest.raises(PrunebenchError, match=match):
+        sizing.check_prunable(config, method, str(below), params)
+    with pytest.raises(PrunebenchError, match=match):
+        method_function(method)(model, ids(8, 24, seed=3), below, **params)
+    assert numel(model) == dense
+    sizing.check_prunable(config, method, str(above), params)
+
+
+@pytest.mark.parametrize("block_type", ["mix", "mha"])
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_blockpruner_refuses_attention_sublayers(family, block_type):
+    """An emptied attention leaves a block of no heads (the decoder's slopes are for every
+    head of every block; BloomAttention adds the residual itself): refused from the config
+    and by the prune, naming block_type mlp and the depth methods."""
+    config = small(family)
+    model = random_model(config)
+    match = (f"blockpruner with block_type '{block_type}' does not support this '{family}' "
+             "model.*block_type: mlp.*depth method")
+    with pytest.raises(FamilyUnsupported, match=match):
+        sizing.check_prunable(config, "blockpruner", "0.8", {"block_type": block_type})
+    with pytest.raises(FamilyUnsupported, match=match):
+        blockpruner.prune(model, ids(8, 24, seed=3), int(0.8 * numel(model)),
+                          block_type=block_type)
+    assert count_params(model.config) == numel(model)
+
+
+@pytest.mark.parametrize("family", ["bloom", "mpt"])
+def test_blockpruner_scores_an_mlp_as_its_removal_computes(family):
+    """BloomMLP and MptMLP add their output to the residual they are given: a skipped one
+    hands that residual back (zeros, as other families' skipped MLPs give, would wipe the
+    residual stream), so the model scored without an MLP computes what the model with it
+    removed computes."""
+    model = family_model(family)
+    x = ids()
+    unit = blockpruner.unit_id("mlp", 1)
+    with blockpruner.without_sublayers(model, {unit}):
+        scored = logits(model, x)
+    mlp = projections.block_mlp(projections.decoder(model).layers[1])
+    mlp.forward = blockpruner._skipped_mlp  # what a skip ignoring the residual computes
+    assert (logits(model, x) - scored).abs().max() > 1e-2
+    del mlp.forward
+    blockpruner.remove_sublayers(model, [unit])
+    assert projections.mlp_width(projections.block_mlp(projections.decoder(model).layers[1])) == 0
+    torch.testing.assert_close(logits(model, x), scored, rtol=0, atol=1e-5)

@@ -787,8 +787,9 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
-# ALiBi families (BLOOM, MPT): depth pruning only, their heads' slopes following the config's
-# head count; every backend, the compiled one adding their biases.
+# ALiBi families (BLOOM, MPT): every head kept, their slopes following the config's head
+# count: width pruning removes MLP channels alone, BlockPruner MLP sublayers alone (block_type
+# mlp; its default, mix, refused); every backend, the compiled one adding their biases.
 ALIBI = {"bloom", "mpt"}
 # Dense families of multi-head latent attention (MiniCPM3): depth pruning and the hf /
 # hf_static backends only, as DeepSeek's, refused as models of their own kind.
@@ -799,7 +800,7 @@ LATENT = {"minicpm3"}
 HYBRID = {"bamba", "falcon_h1",
           "lfm2",  # (LFM2's short convolutions and attention, a kind in each block)
           "olmo_hybrid"}  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
-DEPTH_ONLY = MOE | ONE_MIXER | ALIBI | HYBRID | LATENT
+DEPTH_ONLY = MOE | ONE_MIXER | HYBRID | LATENT
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
 
@@ -1188,7 +1189,8 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
     or a packed qkv_proj (Phi-3) lost the wrong rows or split its output at the model's head
     count, the kept heads would change and so would the logits."""
     model = family_model(name)
-    if name in DEPTH_ONLY:  # width surgery refuses experts, attention too (its shapes, its config)
+    if name in DEPTH_ONLY | ALIBI:  # width surgery refuses experts, attention too (its shapes,
+        # its config; an ALiBi model's heads, whose slopes follow the head count)
         with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
             surgery.remove_kv_groups(model, 1, [0])
         assert numel(model) == count_params(model.config)
@@ -1236,8 +1238,11 @@ def test_empty_attention_and_mlp_blocks_round_trip_and_decode(name, tmp_path):
             with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
                 remove()
         return
-    # every KV group (two here; GPT-NeoX's and OPT's four, one head each)
-    surgery.remove_kv_groups(model, 1, range(kv_heads(model.config)))
+    if name in ALIBI:  # its heads stay (their slopes follow the head count): its MLP alone
+        with pytest.raises(PrunebenchError, match="width surgery.*depth method"):
+            surgery.remove_kv_groups(model, 1, [0, 1])
+    else:  # every KV group (two here; GPT-NeoX's and OPT's four, one head each)
+        surgery.remove_kv_groups(model, 1, range(kv_heads(model.config)))
     surgery.remove_channels(model, 2, range(128))
     assert numel(model) == count_params(model.config)
     save_model(model, None, tmp_path / "m")
@@ -1388,7 +1393,8 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
     dense = numel(model)
     target = int(TARGET * dense)
     calibration = ids(8, 24, seed=3)
-    if name in DEPTH_ONLY and method in WIDTH_METHODS:  # refused before anything is scored or cut
+    if (name in DEPTH_ONLY and method in WIDTH_METHODS  # refused before anything is scored or
+            or name in ALIBI and method == "blockpruner"):  # cut (ALiBi: its attention's)
         with pytest.raises(PrunebenchError, match=f"{method} .*does not support "
                                                   f"{refused_as(name)}.*depth method"):
             method_function(method)(model, calibration, target, **METHODS[method])
@@ -1412,7 +1418,7 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
         settings = bench.SweepSettings(input_tokens=5, output_tokens=4, batch_sizes=[2],
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
-        if name in DEPTH_ONLY - ALIBI and backend == "compiled":
+        if name in DEPTH_ONLY and backend == "compiled":
             with pytest.raises(PrunebenchError, match="compiled backend.*hf or hf_static"):
                 bench.sweep(reloaded, None, settings)
             continue
@@ -1578,7 +1584,10 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
         with pytest.raises(PrunebenchError, match="width surgery"):
             surgery.remove_kv_groups(width, 1, [0])
         return
-    surgery.remove_kv_groups(width, 1, [0])
+    if name in ALIBI:  # its heads stay: an MLP channel goes
+        surgery.remove_channels(width, 1, [0])
+    else:
+        surgery.remove_kv_groups(width, 1, [0])
     save_model(width, None, tmp_path / "width")
     with pytest.raises(RuntimeError, match="mismatch"):
         AutoModelForCausalLM.from_pretrained(tmp_path / "width")
