@@ -41,8 +41,9 @@ HyperCLOVA X's Granite scalars (its logits multiplied) and norms on the sublayer
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
-group out of one block, every head out of another, half the channels of a third; not BLOOM
-and MPT, whose heads' ALiBi slopes follow the head count: depth pruning only) and
+group out of one block, every head out of another, half the channels of a third; BLOOM's and
+MPT's MLP channels alone, their heads' ALiBi slopes following the head count: every channel
+of the first block, half of the fourth's) and
 depth-pruned (one block out). Each decodes greedily with the compiled backend and with HF
 generate, in float32: the tokens must agree up to a row's first near tie. In the benchmarks'
 dtype (bfloat16 by default) it reports how many tokens agree, for information (rounding
@@ -81,6 +82,7 @@ from prunebench.commands.arguments import non_negative_int, positive_int  # noqa
 from prunebench.checkpoint.architectures import architecture_values  # noqa: E402
 from prunebench.checkpoint.param_count import family as family_layout  # noqa: E402
 from prunebench.checkpoint.param_count import kv_heads  # noqa: E402
+from prunebench import projections  # noqa: E402
 from prunebench.methods import surgery  # noqa: E402
 from prunebench.modeling import (build_model, config_class, remove_blocks,  # noqa: E402
                                  resolve_device, resolve_dtype)
@@ -297,8 +299,8 @@ def small_config(family: str):
 
 
 def variants(config, device, seed: int) -> dict:
-    """dense, width- and depth-pruned models of `config` (no width-pruned ALiBi model:
-    prunebench removes no heads of one), drawn on the CPU (the same weights on every
+    """dense, width- and depth-pruned models of `config` (an ALiBi model's width variant of
+    its MLP channels alone: prunebench removes no heads of one), drawn on the CPU (the same weights on every
     device). Matrices of variance 1 / fan-in: at transformers' initial 0.02 a small
     model repeats one token whatever its attention computes, and would prove nothing. Biases
     and norms randomised too (HF's zeros and ones would hide a slice of the wrong rows)."""
@@ -317,9 +319,14 @@ def variants(config, device, seed: int) -> dict:
     dense.to(device)
     depth = copy.deepcopy(dense)
     remove_blocks(depth, [1])
-    if family_layout(config).alibi:
-        return {"dense": dense, "depth": depth}
     width = copy.deepcopy(dense)
+    if family_layout(config).alibi:  # every head kept: an MLP emptied, another halved (the
+        # first emptied: MPT's model emptied of block 2's MLP repeated its tokens at seed 0)
+        layers = projections.decoder(width).layers
+        mlp_width = projections.mlp_width(projections.block_mlp(layers[0]))
+        surgery.remove_channels(width, 0, range(mlp_width))
+        surgery.remove_channels(width, 3, range(0, mlp_width, 2))
+        return {"dense": dense, "width": width, "depth": depth}
     surgery.remove_kv_groups(width, 1, [0])
     # no heads left: its output bias alone (GPT-NeoX's four KV heads too)
     surgery.remove_kv_groups(width, 2, range(kv_heads(config)))
