@@ -15,7 +15,8 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (active_experts, expert_param_count, family,
-                                               is_moe, linear_attention_state,
+                                               indexer_key_width, is_moe,
+                                               linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
                                                per_layer_projection_params, sliding_windows,
                                                state_blocks)
@@ -133,12 +134,15 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     Multi-head latent attention (DeepSeek-V2 / V3, Mistral 4: `Family.latent_attention`)
     caches each position compressed, whatever its heads: the normed latent of kv_lora_rank
     and the rotated key of qk_rope_head_dim that all heads share (DeepseekV3Attention updates
-    the cache with them and expands keys and values from them at each step).
+    the cache with them and expands keys and values from them at each step); DeepSeek-V3.2's
+    indexer (`Family.attention_indexer`) caches a key of index_head_dim beside them, which each
+    step scores (transformers 5.17 caches the expanded keys and values instead of the latent:
+    more bytes, so this stays a floor there too).
     """
     if family(config).latent_attention:
         blocks = sum(shape["num_attention_heads"] > 0 for shape in layer_shapes(config))
-        return (batch * blocks * seq_len * (config.kv_lora_rank + config.qk_rope_head_dim)
-                * _element_size(dtype))
+        width = config.kv_lora_rank + config.qk_rope_head_dim + indexer_key_width(config)
+        return batch * blocks * seq_len * width * _element_size(dtype)
     chunk = getattr(config, "attention_chunk_size", None)
     windows = [chunk if kind == "chunked_attention" else window for kind, window in
                zip(getattr(config, "layer_types", None) or [None] * config.num_hidden_layers,

@@ -151,12 +151,14 @@ _MXFP4 = re.compile(r"^(model\.layers\.\d+)\.mlp\.experts\.(gate_up_proj|down_pr
 MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "deepseek_v2",
              "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
              "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe",
-             "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum")
+             "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
+             "deepseek_v32")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
              "ernie4_5_moe": "Ernie4_5_MoeForCausalLM", "minimax_m2": "MiniMaxM2ForCausalLM",
-             "qwen3_next": "Qwen3NextForCausalLM", "mellum": "MellumForCausalLM"}
+             "qwen3_next": "Qwen3NextForCausalLM", "mellum": "MellumForCausalLM",
+             "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM"}
 # The names a family's published per-expert checkpoints give tensors its class holds under
 # others, as transformers' conversion of its model type renames them (Laguna's: its routers'
 # score biases and its shared experts), by model_type: (published part, held part).

@@ -292,7 +292,9 @@ class Family:
     and one rotated key a block and position; its first `first_k_dense_replace` blocks dense
     (`SparseBlocks.after_first`) and `n_shared_experts` shared experts of moe_intermediate_size
     (`SharedExpert.count`). The router's `e_score_correction_bias` is a buffer, not a
-    parameter.
+    parameter. DeepSeek-V3.2's `attention_indexer`: each latent attention holds a lightning
+    indexer (`self_attn.indexer`, `indexer_params`) that keeps, for each query, the index_topk
+    keys it scores highest and masks the others; it is the block's own, removed with it.
 
     PhiMoE's own: `norm_bias`, its norms are LayerNorms (the mean taken out, a weight and a
     bias of hidden_size each, the final norm's too), and `lm_head_bias_key` (`lm_head_bias`),
@@ -557,6 +559,7 @@ class Family:
     moe_biases: bool = False
     attention_sinks: bool = False
     latent_attention: bool = False
+    attention_indexer: bool = False
     norm_bias: bool = False
     lm_head_bias_key: str | None = None
     norm_weightless: bool = False
@@ -1023,6 +1026,18 @@ FAMILIES: dict[str, Family] = {
                           shipped_code=("configuration_deepseek.DeepseekV3Config",
                                         "modeling_deepseek.DeepseekV3Model",
                                         "modeling_deepseek.DeepseekV3ForCausalLM")),
+    # DeepseekV32Attention: DeepSeek-V3's latent attention (queries always through q_lora_rank:
+    # a null rank builds no indexer, refused) and a lightning indexer (`self_attn.indexer`,
+    # `attention_indexer`: wq_b from the query latent, wk, a LayerNorm k_norm with a bias and
+    # weights_proj, counted by indexer_params) whose top index_topk keys per query are the only
+    # ones attended; DeepseekV32DecoderLayer: DeepSeek-V3's dense prefix (mlp_layer_types,
+    # derived from first_k_dense_replace), router, experts and fused shared experts.
+    "deepseek_v32": Family("DeepseekV32ForCausalLM", "DeepseekV32Config", False, False, None,
+                           False, moe_intermediate_key="moe_intermediate_size",
+                           latent_attention=True, attention_indexer=True,
+                           sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                            "intermediate_size"),
+                           shared_expert=SharedExpert.count("n_shared_experts")),
     # DeepseekV2Attention / DeepseekV2DecoderLayer: DeepSeek-V3's (latent attention, dense
     # prefix, shared experts fused in one MLP), its router a softmax over n_routed_experts
     # (greedy or group-limited top k) without V3's score-correction buffer, and its MLPs (the
@@ -1209,6 +1224,20 @@ FAMILIES: dict[str, Family] = {
                              shipped_code=("configuration_hunyuan.HunYuanConfig",
                                            "hunyuan.HunYuanModel",
                                            "hunyuan.HunYuanMoEV1ForCausalLM")),
+    # HYV3Attention: Apertus's (biases on all four projections as attention_bias says, false
+    # as published; GQA, head_dim set apart; per-head q_norm / k_norm RMSNorms of head_dim
+    # shared by the heads, before the rotation); HYV3DecoderLayer: LLaMA's two norms and the
+    # MLP `mlp_layer_types` names: a dense HYV3MLP of intermediate_size (biases by mlp_bias)
+    # or HYV3MoE: a float32 sigmoid router (`mlp.gate.weight`) whose scores plus the block's
+    # `e_score_correction_bias` (a buffer, MiniMax-M2's) pick num_experts_per_tok of
+    # num_experts experts of moe_intermediate_size, renormalised and scaled by
+    # router_scaling_factor, and num_shared_experts shared experts fused into one HYV3MLP
+    # (`mlp.shared_experts`, biases by mlp_bias), summed in float32 where
+    # enable_moe_fp32_combine; untied as published.
+    "hy_v3": Family("HYV3ForCausalLM", "HYV3Config", None, None, "mlp_bias", True,
+                    moe_intermediate_key="moe_intermediate_size",
+                    sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size"),
+                    shared_expert=SharedExpert.count("num_shared_experts")),
     # Llama4TextAttention: GQA (40 / 8 heads of 128 published) without biases (attention_bias),
     # the whole of each head rotating in adjacent pairs (complex tables) except in the blocks
     # `no_rope_layers` marks 0 (every fourth: NoPE, their queries scaled by position past
@@ -1935,6 +1964,21 @@ def output_gate_per_head(config) -> bool:
     return value is True or value == "per-head"
 
 
+def indexer_params(config) -> int:
+    """Parameters of one DeepSeek-V3.2 lightning indexer (DeepseekV32Indexer): wq_b
+    (q_lora_rank -> index_n_heads x index_head_dim, from the attention's query latent), wk
+    (hidden -> index_head_dim), k_norm (a LayerNorm of index_head_dim: weight and bias) and
+    weights_proj (hidden -> index_n_heads), no biases on the three projections."""
+    d, heads, width = config.hidden_size, config.index_n_heads, config.index_head_dim
+    return config.q_lora_rank * heads * width + d * width + 2 * width + d * heads
+
+
+def indexer_key_width(config) -> int:
+    """Values a DeepSeek-V3.2 block caches for its indexer a position (one key of
+    index_head_dim, DynamicIndexedLayer's); 0 for a family without an indexer."""
+    return config.index_head_dim if family(config).attention_indexer else 0
+
+
 def attention_sinks(config) -> bool:
     """Whether each attention holds a learned sink logit per query head (gpt-oss, Granite-SWA,
     GraniteMoE-SWA), which PyTorch's SDPA kernels do not compute: the model runs matmul +
@@ -2319,6 +2363,18 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "v_head_dim": 128, "qk_nope_head_dim": 128, "num_experts_per_tok": 8,
                     "first_k_dense_replace": 3, "max_position_embeddings": 4096,
                     "head_dim": 64},
+    # DeepseekV32Config's (DeepSeek-V3.2-Exp's shape): DeepSeek-V3's, its dense prefix read
+    # as mlp_layer_types (config_from_dict derives them from first_k_dense_replace), and an
+    # indexer of 64 heads of 128 keeping 2048 keys a query.
+    "deepseek_v32": {**_LLAMA_DEFAULTS, "vocab_size": 129280, "hidden_size": 7168,
+                     "intermediate_size": 18432, "moe_intermediate_size": 2048,
+                     "num_hidden_layers": 61, "num_attention_heads": 128,
+                     "num_key_value_heads": 128, "n_shared_experts": 1,
+                     "num_local_experts": 256, "kv_lora_rank": 512, "q_lora_rank": 1536,
+                     "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+                     "num_experts_per_tok": 8, "first_k_dense_replace": 3,
+                     "max_position_embeddings": 163840, "head_dim": 64, "index_topk": 2048,
+                     "index_head_dim": 128, "index_n_heads": 64},
     # DeepseekV2Config's: n_routed_experts 64 of 1407, 2 shared, no dense prefix, q_lora_rank
     # 1536; its num_experts_per_tok has no default (None: a config.json gives it).
     "deepseek_v2": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "max_position_embeddings": 2048,
@@ -2431,6 +2487,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # attribute_map does); no head_dim (refused, as the dense Hunyuan's).
     "hunyuan_v1_moe": {**_LLAMA_DEFAULTS, "vocab_size": 290943, "num_local_experts": 1,
                        "num_experts_per_tok": 1},
+    # HYV3Config's (Hy3-preview's shape): 80 blocks of hidden 4096, GQA 64 / 8 heads of 128,
+    # block 0 dense of 13312 (mlp_layer_types, derived by config_from_dict), then 192 experts
+    # of 1536 (num_experts, held as num_local_experts), 8 a token, and one shared expert.
+    "hy_v3": {**_LLAMA_DEFAULTS, "vocab_size": 120832, "intermediate_size": 13312,
+              "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8,
+              "head_dim": 128, "max_position_embeddings": 131072, "num_local_experts": 192,
+              "num_experts_per_tok": 8, "num_shared_experts": 1,
+              "moe_intermediate_size": 1536},
     # Llama4TextConfig's (Llama-4-Scout's shape): experts of intermediate_size in every block
     # (interleave_moe_layer_step 1, moe_layers derived from it), dense blocks'
     # intermediate_size_mlp, one expert a token, head_dim 128 set apart, untied; every fourth
@@ -2652,6 +2716,18 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
         # config.json says.
         values["head_dim"] = values["qk_rope_head_dim"]
+    if values.get("model_type") == "deepseek_v32":
+        # DeepseekV32Config's __post_init__: head_dim is qk_rope_head_dim, and the first
+        # first_k_dense_replace blocks dense where config.json lists no MLP kinds (5.17, 5.25)
+        values["head_dim"] = values["qk_rope_head_dim"]
+        if not values.get("mlp_layer_types"):
+            n = values["num_hidden_layers"]
+            dense = min(values.get("first_k_dense_replace") or 0, n)
+            values["mlp_layer_types"] = ["dense"] * dense + ["sparse"] * (n - dense)
+    if values.get("model_type") == "hy_v3" and not values.get("mlp_layer_types"):
+        # HYV3Config's: the first block dense, the others sparse (5.17, 5.25)
+        n = values["num_hidden_layers"]
+        values["mlp_layer_types"] = ["dense"] * min(n, 1) + ["sparse"] * max(n - 1, 0)
     if values.get("model_type") == "minicpm3":
         # MiniCPM3Config's __post_init__: head_dim is qk_rope_head_dim whatever config.json
         # says, a value head hidden_size / heads wide where v_head_dim is None
@@ -3139,11 +3215,12 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
     refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
-    Cohere2-MoE's), with what to do; None where none does. One list for both places that ask:
+    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's), with what to do; None where none does. One list for both places that ask:
     a config.json read (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
             or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
-            or gptj_unsupported(values) or cohere2_moe_unbuilt(values))
+            or gptj_unsupported(values) or cohere2_moe_unbuilt(values)
+            or hy_v3_deepseek_v32_unbuilt(values))
 
 
 # Cohere2-MoE's routing choices, as Cohere2MoeTopKRouter and Cohere2MoeSparseMoeBlock take them
@@ -3173,6 +3250,33 @@ def cohere2_moe_unbuilt(values: dict[str, Any]) -> str | None:
                     f"can run it. Give one of {list(choices)}, as the checkpoint was trained "
                     "with, or re-download the model; a config.json edited by hand no longer "
                     "describes its model")
+    return None
+
+
+def hy_v3_deepseek_v32_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an HY-V3 or DeepSeek-V3.2 config transformers cannot build as its checkpoint
+    is, with what to do; None where it can (and for other families). HY-V3: a
+    num_shared_experts of 0 (HYV3MLP reads a width of 0 as unset and builds a shared MLP of
+    intermediate_size, which no checkpoint holds: random weights) or null (a TypeError).
+    DeepSeek-V3.2: a null q_lora_rank (its indexer reads the query latent, which its attention
+    always builds: DeepseekV32Config takes an int only, in 5.17 and 5.25, where the counts
+    without transformers would read a null rank as DeepSeek-V3's one q_proj)."""
+    model_type = values.get("model_type")
+    if model_type == "hy_v3" and "num_shared_experts" in values \
+            and not values["num_shared_experts"]:
+        return (f"gives num_shared_experts={values['num_shared_experts']!r} for an HY-V3 "
+                "model: transformers' HYV3MoE builds its shared MLP at the experts' width "
+                "times that count, and reads 0 as unset (a shared MLP of intermediate_size, "
+                "which no checkpoint holds: random weights) and null not at all. Give the "
+                "count of shared experts the checkpoint holds (the published Hy3's: 1), or "
+                "re-download the model")
+    if model_type == "deepseek_v32" and "q_lora_rank" in values \
+            and values["q_lora_rank"] is None:
+        return ("gives q_lora_rank=null for a DeepSeek-V3.2 model: its lightning indexer "
+                "reads the attention's query latent (q_lora_rank wide), which transformers' "
+                "DeepseekV32Attention always builds, and DeepseekV32Config refuses a null "
+                "rank. Give the query rank the checkpoint holds (the published "
+                "DeepSeek-V3.2's: 1536), or re-download the model")
     return None
 
 
@@ -4081,10 +4185,12 @@ def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int 
     """Bytes of KV cache one token adds: a key and a value vector of head_dim per KV head
     (`kv_heads` summed over the blocks); fp16 by default, the benchmarks' dtype on GPU. Latent
     attention (`Family.latent_attention`) caches one latent of kv_lora_rank and one rotated
-    key of qk_rope_head_dim a block, whatever its heads (every block keeps all of them)."""
+    key of qk_rope_head_dim a block, whatever its heads (every block keeps all of them), and
+    DeepSeek-V3.2's indexer a key of its own (`indexer_key_width`)."""
     if family(config).latent_attention:
         blocks = kv_heads // config.num_key_value_heads
-        return blocks * (config.kv_lora_rank + config.qk_rope_head_dim) * bytes_per_value
+        width = config.kv_lora_rank + config.qk_rope_head_dim + indexer_key_width(config)
+        return blocks * width * bytes_per_value
     return 2 * kv_heads * head_dim(config) * bytes_per_value
 
 
@@ -4107,6 +4213,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # DeepSeek-V3's latent attention is never width-pruned: counted whole, its own way.
         q = kv = 0
         attn = mla_params(config)
+        if family(config).attention_indexer:
+            attn += indexer_params(config)  # DeepSeek-V3.2's, one in every block
     if qkv_bias(config):
         attn += q + 2 * kv  # a removed head takes its bias slice with it
     if o_bias(config) or shape["o_proj_bias"]:
