@@ -27,7 +27,8 @@ dense block, gpt-oss with attention sinks, biases everywhere and sliding windows
 with latent attention, GraniteMoE with Granite's scalars and its experts under
 `block_sparse_moe`, GraniteMoE-Shared with a shared MLP beside them, GraniteMoE-SWA with windows, sinks and a
 rotary base per block, Solar Open with GLM-4.5's experts in every block, Cohere2-MoE with
-Cohere2's parallel block and a dense first block, MiniMax-M2 with q/k norms over whole projections and a sigmoid router with a
+Cohere2's parallel block and a dense first block, HY-V3 with q/k norms, a dense first block and
+shared experts, DeepSeek-V3.2 with V3's latent attention and a lightning indexer, MiniMax-M2 with q/k norms over whole projections and a sigmoid router with a
 score-correction buffer), each pruned with every method (the mixtures of experts: the depth methods,
 the others refused), saved, reloaded, benchmarked with both backends (the mixtures of experts:
 hf and hf_static, the compiled one refused) and evaluated, on tiny random models
@@ -94,6 +95,7 @@ from transformers import DbrxConfig
 from transformers import HyperCLOVAXConfig, MiniCPM3Config
 from transformers import Cohere2MoeConfig, GraniteMoeSWAConfig, SolarOpenConfig
 from transformers import CwmConfig, GraniteSWAConfig
+from transformers import DeepseekV32Config, HYV3Config
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -594,6 +596,28 @@ FAMILIES = {
         layer_types=["sliding_attention", "full_attention"] * 2, sliding_window=6,
         mlp_layer_types=["dense", "sparse", "sparse", "dense"], moe_intermediate_size=32,
         num_experts=4, num_experts_per_tok=2, initializer_range=0.1),
+    # HY-V3: Apertus's attention (biases on all four here, false as published; per-head q/k
+    # norms before the rotation), block 0 dense (mlp_layer_types as HYV3Config derives them),
+    # then a float32 sigmoid router choosing 2 of 4 experts of 32 (renormalised, scaled by
+    # 2.826) and 2 shared experts fused in one MLP, MLP biases (mlp_bias; false as published);
+    # untied. Std 0.1, as GLM-4.5's.
+    "hy_v3": lambda: HYV3Config(**SMALL, head_dim=16, attention_bias=True, mlp_bias=True,
+                                moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2,
+                                num_shared_experts=2, initializer_range=0.1),
+    # DeepSeek-V3.2: DeepSeek-V3's latent attention (V3's tiny shape), block 0 dense, then a
+    # sigmoid router choosing 2 of 4 experts in 2 groups and 2 shared experts, and in every
+    # block a lightning indexer of 2 heads of 8 keeping the 64 keys it scores highest for each
+    # query: every key of these tests' short prompts, for the generate comparisons here (its
+    # ReLU'd scores tie at 0 on random weights, and a tie broken otherwise by another cache
+    # layout picks other keys); tests/test_hy_v3_deepseek_v32.py keeps fewer.
+    "deepseek_v32": lambda: DeepseekV32Config(**{**SMALL, "num_key_value_heads": 4},
+                                              moe_intermediate_size=32, n_shared_experts=2,
+                                              n_routed_experts=4, num_experts_per_tok=2,
+                                              n_group=2, topk_group=1, q_lora_rank=24,
+                                              kv_lora_rank=16, qk_nope_head_dim=8,
+                                              qk_rope_head_dim=4, v_head_dim=8,
+                                              first_k_dense_replace=1, index_topk=64,
+                                              index_n_heads=2, index_head_dim=8),
     # DBRX: Wqkv packed as [all q; all k; all v] with q, k and v clamped to +-clip_qkv (0.5
     # here, which the random projections cross, as DBRX's 8 bounds its activations), 2 KV
     # heads, LayerNorms without biases, a softmax router choosing 2 of 4 experts (w1 / v1 / w2
@@ -783,7 +807,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "dots1", "flex_olmo",
        "lfm2_moe", "dbrx",
        "solar_open", "cohere2_moe", "granitemoe_swa",
-       "afmoe", "laguna", "mellum"}
+       "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
@@ -853,6 +877,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "nemotron_h": "NemotronHForCausalLM",
            "helium": "HeliumForCausalLM", "vaultgemma": "VaultGemmaForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
+           "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",
            "solar_open": "SolarOpenForCausalLM", "cohere2_moe": "Cohere2MoeForCausalLM",
@@ -1474,7 +1499,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         method_function("depth_mag")(model, None, int(TARGET * numel(model)),
                                      protect_first=1, protect_last=1)
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
-        if name in ("deepseek_v3", "mistral4"):  # latent attention: of these, o_proj only
+        if name in ("deepseek_v3", "mistral4",
+                    "deepseek_v32"):  # latent attention: of these, o_proj only
             extra = {"target_modules": ["o_proj"]}
         if name == "deepseek_v2":  # without a query rank: q_proj and o_proj
             extra = {"target_modules": ["q_proj", "o_proj"]}
