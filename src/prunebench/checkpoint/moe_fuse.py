@@ -1,7 +1,7 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
-Mellum), and
+Mellum, GLM-4.7-Flash, EXAONE-MoE), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -60,6 +60,16 @@ weights are converted once (checkpoint.pickle_convert):
   once to bfloat16 (`dequantize_fp8`) with the quantization_config leaving config.json as
   gpt-oss's, and a multi-token-prediction block (`model.layers.{num_hidden_layers}`), which
   transformers does not build: dropped, `moe_fusion.json` saying so (`dropped_blocks`).
+- GLM-4.7-Flash (`glm4_moe_lite`): GLM-4.5's per-expert names and multi-token-prediction layer
+  (`model.layers.{num_hidden_layers}`: Glm4MoeLitePreTrainedModel ignores `model.layers.47`,
+  the published model's), fused and dropped as GLM-4.5's (transformers maps `glm4_moe_lite`
+  onto `qwen2_moe`'s conversion in 5.17 and 5.25).
+- EXAONE-MoE (K-EXAONE, `exaone_moe`): Qwen2-MoE's per-expert names (transformers maps
+  `exaone_moe` onto `qwen2_moe`'s conversion in 5.17 and 5.25), its routers' score biases
+  published as `mlp.e_score_correction_bias`, which that conversion renames to where
+  ExaoneMoeForCausalLM holds them, `mlp.gate.e_score_correction_bias` (renamed so here:
+  `fused_name`), and a multi-token-prediction layer stored apart (`mtp.*`, which its class
+  ignores on loading, as Qwen3-Next's): dropped.
 - DeepSeek-V2: V3's per-expert names (transformers maps `deepseek_v2` onto `qwen2_moe`'s
   conversion too), in bfloat16, without a multi-token-prediction block.
 - GLM-4.5 / 4.5-Air / 4.6: V3's per-expert names (transformers maps `glm4_moe` onto
@@ -152,19 +162,22 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
              "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe",
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
-             "deepseek_v32")
+             "deepseek_v32", "glm4_moe_lite", "exaone_moe")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
              "ernie4_5_moe": "Ernie4_5_MoeForCausalLM", "minimax_m2": "MiniMaxM2ForCausalLM",
              "qwen3_next": "Qwen3NextForCausalLM", "mellum": "MellumForCausalLM",
-             "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM"}
+             "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
+             "glm4_moe_lite": "Glm4MoeLiteForCausalLM", "exaone_moe": "ExaoneMoeForCausalLM"}
 # The names a family's published per-expert checkpoints give tensors its class holds under
-# others, as transformers' conversion of its model type renames them (Laguna's: its routers'
-# score biases and its shared experts), by model_type: (published part, held part).
+# others, as transformers' conversion of its model type renames them, by model_type:
+# (published part, held part). Laguna's routers' score biases and shared experts; EXAONE-MoE's
+# score biases, by its model_type alone: MiniMax-M2's block holds its own under that name.
 RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
                        ".mlp.gate.e_score_correction_bias"),
-                      (".mlp.shared_expert.", ".mlp.shared_experts."))}
+                      (".mlp.shared_expert.", ".mlp.shared_experts.")),
+           "exaone_moe": ((".mlp.e_score_correction_bias", ".mlp.gate.e_score_correction_bias"),)}
 # ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
@@ -264,15 +277,15 @@ def _fp8_block(raw: Any, folder: Path) -> tuple[int, int] | None:
 
 
 def _mtp_blocks(raw: Any, names) -> list[str]:
-    """DeepSeek-V3's, GLM-4.5's or MiniMax-M2's multi-token-prediction block(s) (`model.layers.
-    {num_hidden_layers}...` in its checkpoint), or ERNIE 4.5's (`model.mtp_*`) or Qwen3-Next's
-    (`mtp.*`), which DeepseekV3ForCausalLM, Glm4MoeForCausalLM, MiniMaxM2ForCausalLM,
-    Ernie4_5_MoeForCausalLM and Qwen3NextForCausalLM do not build: their tensors' names."""
+    """DeepSeek-V3's, GLM-4.5's, GLM-4.7-Flash's or MiniMax-M2's multi-token-prediction
+    block(s) (`model.layers.{num_hidden_layers}...` in its checkpoint), or ERNIE 4.5's
+    (`model.mtp_*`) or Qwen3-Next's and EXAONE-MoE's (`mtp.*`), which their classes
+    (MTP_TYPES) do not build: their tensors' names."""
     if not isinstance(raw, dict) or raw.get("model_type") not in MTP_TYPES:
         return []
     if raw.get("model_type") == "ernie4_5_moe":
         return [name for name in names if "mtp" in name]
-    if raw.get("model_type") in ("qwen3_next", "mellum"):  # as their classes ignore them
+    if raw.get("model_type") in ("qwen3_next", "mellum", "exaone_moe"):  # as their classes skip
         return [name for name in names if name.startswith("mtp.")]
     n = raw.get("num_hidden_layers")
     if not isinstance(n, int):
@@ -385,7 +398,8 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
     for i, (block, names) in enumerate(blocks.items(), start=1):
         shard = FUSED_SHARD.format(i, len(blocks))
         written, size, count = _write_shard(block, names, where, folder / shard, fp8,
-                                            raw.get("model_type"))
+                                            raw.get("model_type") if isinstance(raw, dict)
+                                            else None)
         weight_map.update(dict.fromkeys(written, shard))
         total += size
         if count:

@@ -12,7 +12,8 @@ Llama4TextConfig, Qwen3NextConfig, Starcoder2Config, PhiConfig, Mistral4Config,
 Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumConfig,
 VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig,
 DbrxConfig, SolarOpenConfig, Cohere2MoeConfig, GraniteMoeSWAConfig, CwmConfig,
-GraniteSWAConfig, AfmoeConfig, LagunaConfig, MellumConfig) or
+GraniteSWAConfig, AfmoeConfig, LagunaConfig, MellumConfig, ExaoneMoeConfig, Glm4MoeLiteConfig,
+YoutuConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -56,7 +57,8 @@ class SparseBlocks:
       leaves it out, every `interleave_moe_layer_step`-th block, as Llama4TextConfig derives it);
     - `named(key, dense_width_key)`: the blocks whose entry in the per-block list `key` is
       "sparse" (Cohere2-MoE's `mlp_layer_types` of "dense" / "sparse", which Cohere2MoeConfig
-      derives from a config.json's first_k_dense_replace where it gives none: config_from_dict);
+      derives from a config.json's first_k_dense_replace where it gives none: config_from_dict;
+      EXAONE-MoE's and GLM-4.7-Flash's alike);
       its dense blocks' width key may be null, read then as `intermediate_size`
       (Cohere2MoeMLP's `prefix_dense_intermediate_size`).
 
@@ -517,6 +519,11 @@ class Family:
     scale_depth so that the kept blocks scale as they did, `kept_depth_scale`). Depth only
     (`refuse_moe`): its latent attention is never width-pruned, nor run by the compiled
     decoder.
+    EXAONE-MoE's (`exaone_moe`), GLM-4.7-Flash's (`glm4_moe_lite`) and Youtu's (`youtu`) are
+    fields of others: EXAONE-4's attention (`qk_norm`, `global_nope`) in LLaMA's block with
+    DeepSeek-V3's experts by `SparseBlocks.named`; DeepSeek-V3's `latent_attention` with
+    GLM-4.5's experts by `SparseBlocks.named`; DeepSeek-V3's `latent_attention` in a dense model
+    (MiniCPM3's case: depth only, `refuse_moe`).
     nanochat's own (`nanochat`): `rms_norm_weightless`, every norm is an RMSNorm without a
     weight (NanoChatRMSNorm, Llama 4's weightless one: float32 statistics, then the cast back):
     the block's two, the per-head q/k norms after the rotation (`qk_norm_after_rotary`, no
@@ -667,6 +674,19 @@ FAMILIES: dict[str, Family] = {
     # its RMSNorm LLaMA's (the weight after the cast back).
     "exaone4": Family("Exaone4ForCausalLM", "Exaone4Config", False, False, None, True,
                       post_norms=True, global_nope=True),
+    # ExaoneMoeAttention: Exaone4Attention (no biases, per-head q_norm / k_norm before the
+    # rotation, global blocks without rotary positions where the config has a window);
+    # ExaoneMoeDecoderLayer: OLMoE's block, LLaMA's two norms before the sublayers (not
+    # EXAONE-4's output norms), and the MLP its entry of `mlp_layer_types` names
+    # (ExaoneMoeConfig derives it from first_k_dense_replace where config.json gives none): a
+    # dense MLP of intermediate_size or DeepSeek-V3's MoE (a sigmoid router over num_experts
+    # experts of moe_intermediate_size, weight float32, e_score_correction_bias a buffer, and
+    # num_shared_experts shared experts fused into one ungated MLP), no biases; untied.
+    "exaone_moe": Family("ExaoneMoeForCausalLM", "ExaoneMoeConfig", False, False, None, True,
+                         global_nope=True, moe_intermediate_key="moe_intermediate_size",
+                         sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                          "intermediate_size"),
+                         shared_expert=SharedExpert.count("num_shared_experts")),
     # GlmAttention: q/k/v biases as attention_bias says (the published configs: true), none on
     # o_proj; GlmMLP: one gate_up_proj; apply_rotary_pos_emb rotates the first
     # partial_rotary_factor of each head in adjacent pairs. Glm4DecoderLayer adds the norms of
@@ -1059,6 +1079,12 @@ FAMILIES: dict[str, Family] = {
     # states divided by hidden_size / dim_model_base: no parameter of them.
     "minicpm3": Family("MiniCPM3ForCausalLM", "MiniCPM3Config", False, False, "mlp_bias", False,
                        latent_attention=True, depth_scale_key="scale_depth"),
+    # YoutuAttention: DeepseekV3Attention's latent attention (biases on q_a_proj,
+    # kv_a_proj_with_mqa and o_proj by attention_bias: mla_params; rope_interleave as
+    # DeepSeek-V3's); YoutuDecoderLayer: LLaMA's two norms and a dense Qwen3 MLP (no biases)
+    # in every block; tied as published. A dense model of latent attention, as MiniCPM3's.
+    "youtu": Family("YoutuForCausalLM", "YoutuConfig", False, False, None, False,
+                    latent_attention=True),
     # Mistral4Attention: DeepSeek-V3's latent attention, its queries scaled by position past
     # the original context as Ministral 3's (`position_query_scale`); Mistral4DecoderLayer:
     # DeepSeek's dense prefix (first_k_dense_replace) and Mistral4MoE (DeepseekV3MoE): a
@@ -1084,6 +1110,19 @@ FAMILIES: dict[str, Family] = {
                        sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
                        shared_expert=SharedExpert.count("n_shared_experts"),
                        qk_norm_key="use_qk_norm"),
+    # Glm4MoeLiteAttention: DeepseekV3Attention's latent attention (not GLM-4.5's GQA);
+    # Glm4MoeLiteDecoderLayer: LLaMA's two norms and the MLP its entry of `mlp_layer_types`
+    # names (Glm4MoeLiteConfig's: block 0 dense, the others sparse, where config.json gives
+    # none; no first_k_dense_replace read): a dense Glm4MoeMLP of intermediate_size or GLM-4.5's
+    # Glm4MoeMoE (DeepSeek-V3's sigmoid router, e_score_correction_bias a buffer,
+    # n_routed_experts experts of moe_intermediate_size, n_shared_experts shared experts fused
+    # into one ungated MLP), no biases; untied.
+    "glm4_moe_lite": Family("Glm4MoeLiteForCausalLM", "Glm4MoeLiteConfig", False, False, None,
+                            False, moe_intermediate_key="moe_intermediate_size",
+                            latent_attention=True,
+                            sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                             "intermediate_size"),
+                            shared_expert=SharedExpert.count("n_shared_experts")),
     # SolarOpenAttention: LLaMA's (q/k/v biases as attention_bias says, false as published; an
     # o_proj never biased; GQA, head_dim set apart, whole heads rotating), no q/k norms;
     # SolarOpenDecoderLayer: LLaMA's two norms and, in every block (no dense prefix), GLM-4.5's
@@ -2184,6 +2223,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "max_position_embeddings": 262144},
     "exaone4": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "intermediate_size": 16384,
                 "num_key_value_heads": 32},
+    # ExaoneMoeConfig's: EXAONE-4's (MHA, a window of 4096 on three blocks of four) with a
+    # dense first block (first_k_dense_replace 1: config_from_dict derives the blocks' kinds),
+    # then 64 experts of 1024, 8 a token, and one shared expert; untied.
+    "exaone_moe": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "intermediate_size": 16384,
+                   "num_key_value_heads": 32, "sliding_window": 4096,
+                   "sliding_window_pattern": 4, "first_k_dense_replace": 1,
+                   "moe_intermediate_size": 1024, "num_local_experts": 64,
+                   "num_experts_per_tok": 8, "num_shared_experts": 1},
     "glm": _GLM_DEFAULTS,
     "glm4": _GLM_DEFAULTS,
     # SeedOssConfig's: Seed-OSS-36B's shape but hidden_size 4096 (the published 5120 is not the
@@ -2390,6 +2437,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "tie_word_embeddings": True, "kv_lora_rank": 256, "q_lora_rank": 768,
                  "qk_nope_head_dim": 64, "qk_rope_head_dim": 32, "v_head_dim": None,
                  "head_dim": 32, "scale_depth": 1.4},
+    # YoutuConfig's (Youtu-LLM-2B's shape, as its class says): DeepSeek-V3's latent attention
+    # keys (head_dim the class's qk_rope_head_dim), a dense MLP of 6144 in each of 32 blocks,
+    # tied.
+    "youtu": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2048,
+              "intermediate_size": 6144, "num_hidden_layers": 32, "num_attention_heads": 16,
+              "num_key_value_heads": 16, "max_position_embeddings": 131072,
+              "tie_word_embeddings": True, "kv_lora_rank": 512, "q_lora_rank": 1536,
+              "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
+              "head_dim": 64, "rms_norm_eps": 1e-6},
     # Mistral4Config's (Mistral Small 4's shape, its docstring's checkpoint): n_routed_experts
     # in its class and config.json (held as num_local_experts here, as its attribute_map
     # does); head_dim is the class's qk_nope_head_dim + qk_rope_head_dim.
@@ -2409,6 +2465,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 131072, "moe_intermediate_size": 1408,
                  "num_local_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1,
                  "first_k_dense_replace": 1, "use_qk_norm": False},
+    # Glm4MoeLiteConfig's (GLM-4.7-Flash's shape, as its class says): DeepSeek-V3's latent
+    # attention keys (head_dim the class's qk_rope_head_dim), block 0 dense (10240), then 64
+    # experts of 1536, 4 a token, and one shared expert in each of 46 blocks; untied.
+    "glm4_moe_lite": {**_LLAMA_DEFAULTS, "vocab_size": 154880, "hidden_size": 2048,
+                      "intermediate_size": 10240, "num_hidden_layers": 47,
+                      "num_attention_heads": 20, "num_key_value_heads": 20,
+                      "max_position_embeddings": 202752, "moe_intermediate_size": 1536,
+                      "num_local_experts": 64, "num_experts_per_tok": 4, "n_shared_experts": 1,
+                      "kv_lora_rank": 512, "q_lora_rank": 768, "qk_nope_head_dim": 192,
+                      "qk_rope_head_dim": 64, "v_head_dim": 256, "head_dim": 64},
     # SolarOpenConfig's (Solar Open 100B's shape): GQA 64 / 8 heads of 128 on hidden 4096,
     # 128 experts of 1280 (8 a token) and one shared expert in each of 48 blocks, untied; no
     # dense MLP (no intermediate_size).
@@ -2675,6 +2741,44 @@ def laguna_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, **kinds}
 
 
+def exaone_moe_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
+    """An EXAONE-MoE config.json's values with each block's attention and MLP kinds as
+    ExaoneMoeConfig derives them where it gives no layer_types / mlp_layer_types (5.17 and
+    5.25 alike): every sliding_window_pattern-th block full attention, the others sliding, and
+    the first `first_k_dense_replace` blocks dense, the others sparse. (A pattern other than a
+    positive number, K-EXAONE's "LLLG", comes with its layer_types, or is refused when read:
+    `exaone_moe_unread`.)"""
+    n, kinds = values["num_hidden_layers"], {}
+    pattern = values.get("sliding_window_pattern")
+    if not values.get("layer_types") and isinstance(pattern, int) and pattern > 0:
+        kinds["layer_types"] = ["sliding_attention" if (i + 1) % pattern else "full_attention"
+                                for i in range(n)]
+    if not values.get("mlp_layer_types"):
+        dense = values.get("first_k_dense_replace") or 0
+        kinds["mlp_layer_types"] = ["dense" if i < dense else "sparse" for i in range(n)]
+    return {**values, **kinds}
+
+
+def exaone_moe_unread(values: dict[str, Any]) -> str | None:
+    """What of an EXAONE-MoE config.json ExaoneMoeConfig cannot read (it raises before any
+    model is built, in 5.17 and 5.25): a null sliding_window, or no layer_types with a
+    sliding_window_pattern that is no positive number (its own rule divides by it); None where
+    it reads it (and for other families)."""
+    if values.get("model_type") != "exaone_moe":
+        return None
+    if "sliding_window" in values and values["sliding_window"] is None:
+        return ("gives sliding_window=null for an EXAONE-MoE model: ExaoneMoeConfig takes a "
+                "window for its local blocks and refuses null")
+    pattern = values.get("sliding_window_pattern", 4)
+    if not values.get("layer_types") and not (isinstance(pattern, int)
+                                              and not isinstance(pattern, bool) and pattern > 0):
+        return (f"gives sliding_window_pattern={pattern!r} and no layer_types for an "
+                "EXAONE-MoE model: ExaoneMoeConfig derives each block's attention from a "
+                "pattern only where it is a positive number (every pattern-th block global) "
+                "and cannot read this one")
+    return None
+
+
 def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
@@ -2734,6 +2838,15 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["head_dim"] = values["qk_rope_head_dim"]
         values["v_head_dim"] = (values["v_head_dim"]
                                 or values["hidden_size"] // values["num_attention_heads"])
+    if values.get("model_type") in ("glm4_moe_lite", "youtu"):
+        # Glm4MoeLiteConfig's attribute_map and YoutuConfig's __post_init__: head_dim is
+        # qk_rope_head_dim whatever config.json says
+        values["head_dim"] = values["qk_rope_head_dim"]
+    if values.get("model_type") == "glm4_moe_lite" and not values.get("mlp_layer_types"):
+        # Glm4MoeLiteConfig's: block 0 dense, the others sparse (first_k_dense_replace unread)
+        values["mlp_layer_types"] = ["dense"] + ["sparse"] * (values["num_hidden_layers"] - 1)
+    if values.get("model_type") == "exaone_moe":
+        values = exaone_moe_block_kinds(values)
     if values.get("model_type") == "mistral4":
         # Mistral4Config sets it to a query head's whole width whatever config.json says.
         values["head_dim"] = values["qk_nope_head_dim"] + values["qk_rope_head_dim"]
@@ -3579,6 +3692,11 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "re-download or rebuild the model, or give the window its blocks were trained with "
             "(Command R7B's and Command A's: 4096); a config.json edited by hand no longer "
             "describes its model")
+    if (problem := exaone_moe_unread(raw)) is not None:
+        raise PrunebenchError(
+            f"{path / 'config.json'} {problem}: re-download the model (K-EXAONE's config.json "
+            "gives its layer_types), or give the window and the layer_types its blocks were "
+            "trained with; a config.json edited by hand no longer describes its model")
     # A shape key the family's classes read with no fallback: transformers cannot build it.
     if model_type in REQUIRED_SHAPE_KEYS and raw.get(REQUIRED_SHAPE_KEYS[model_type][0]) is None:
         key, name, reader, value = REQUIRED_SHAPE_KEYS[model_type]
