@@ -96,6 +96,7 @@ from transformers import HyperCLOVAXConfig, MiniCPM3Config
 from transformers import Cohere2MoeConfig, GraniteMoeSWAConfig, SolarOpenConfig
 from transformers import CwmConfig, GraniteSWAConfig
 from transformers import DeepseekV32Config, HYV3Config
+from transformers import ExaoneMoeConfig, Glm4MoeLiteConfig, YoutuConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -497,6 +498,12 @@ FAMILIES = {
                                        v_head_dim=12, attention_bias=True, scale_emb=2.5,
                                        scale_depth=1.4, dim_model_base=16,
                                        tie_word_embeddings=False),
+    # Youtu: DeepSeek-V3's latent attention with a query rank (q_a_proj, q_a_layernorm,
+    # q_b_proj), interleaved rotation, a value head of 12 (v_head_dim apart from the others),
+    # Qwen3's dense MLP in every block; untied here (tied as published).
+    "youtu": lambda: YoutuConfig(**{**SMALL, "num_key_value_heads": 4}, q_lora_rank=32,
+                                 kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+                                 v_head_dim=12, tie_word_embeddings=False),
     # Mistral 4: DeepSeek-V3's latent attention and dense first block, its queries scaled by
     # position past an original context of 8 tokens (Ministral 3's rotary settings: YaRN,
     # beta 0.7; a copy, which Mistral4Config adds its partial rotary factor to), a softmax
@@ -536,6 +543,25 @@ FAMILIES = {
     # std 0.2 (with 0.02 or 0.1 this random model repeats one or three tokens greedily).
     "flex_olmo": lambda: FlexOlmoConfig(**SMALL, attention_bias=True, num_experts=4,
                                         num_experts_per_tok=2, initializer_range=0.2),
+    # GLM-4.7-Flash: DeepSeek-V3's latent attention (a query rank of 24, a KV rank of 16, 8 + 4
+    # query/key channels a head, 8 value channels), block 0 dense (Glm4MoeLiteConfig's
+    # mlp_layer_types), then GLM-4.5's experts: a sigmoid router choosing 2 of 4 experts in 2
+    # groups, renormalised and scaled by 1.8, and 2 shared experts fused in one MLP. Std 0.1.
+    "glm4_moe_lite": lambda: Glm4MoeLiteConfig(
+        **{**SMALL, "num_key_value_heads": 4}, moe_intermediate_size=32, n_routed_experts=4,
+        n_shared_experts=2, num_experts_per_tok=2, n_group=2, topk_group=1,
+        q_lora_rank=24, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+        v_head_dim=8, routed_scaling_factor=1.8, initializer_range=0.1),
+    # EXAONE-MoE (K-EXAONE): EXAONE-4's attention (per-head q/k norms, a 6-token window on
+    # blocks 0 and 2, blocks 1 and 3 global without rotary positions) in OLMoE's block (norms
+    # before the sublayers), block 0 dense (first_k_dense_replace 1), then DeepSeek-V3's
+    # sigmoid router choosing 2 of 4 experts in 2 groups, renormalised and scaled by 2.5, and
+    # one shared expert. Std 0.1.
+    "exaone_moe": lambda: ExaoneMoeConfig(
+        **SMALL, head_dim=16, sliding_window=6,
+        layer_types=["sliding_attention", "full_attention"] * 2, first_k_dense_replace=1,
+        moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2, num_shared_experts=1,
+        n_group=2, topk_group=1, routed_scaling_factor=2.5, initializer_range=0.1),
     # Solar Open: LLaMA's attention (q/k/v biases here, false as published; o_proj never
     # biased), GLM-4.5's experts in every block: DeepSeek-V3's float32 sigmoid router choosing
     # 2 of 4 experts in 2 groups (one group a token), renormalised and scaled by 2.5, and 2
@@ -807,7 +833,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "dots1", "flex_olmo",
        "lfm2_moe", "dbrx",
        "solar_open", "cohere2_moe", "granitemoe_swa",
-       "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32"}
+       "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h"}
@@ -817,7 +843,7 @@ ONE_MIXER = {"nemotron_h"}
 ALIBI = {"bloom", "mpt"}
 # Dense families of multi-head latent attention (MiniCPM3): depth pruning and the hf /
 # hf_static backends only, as DeepSeek's, refused as models of their own kind.
-LATENT = {"minicpm3"}
+LATENT = {"minicpm3", "youtu"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -887,7 +913,9 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
-           "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM"}
+           "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM",
+           "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",
+           "youtu": "YoutuForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1499,12 +1527,12 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         method_function("depth_mag")(model, None, int(TARGET * numel(model)),
                                      protect_first=1, protect_last=1)
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
-        if name in ("deepseek_v3", "mistral4",
-                    "deepseek_v32"):  # latent attention: of these, o_proj only
+        if name in ("deepseek_v3", "mistral4", "deepseek_v32",
+                    "glm4_moe_lite"):  # latent attention: of these, o_proj only
             extra = {"target_modules": ["o_proj"]}
         if name == "deepseek_v2":  # without a query rank: q_proj and o_proj
             extra = {"target_modules": ["q_proj", "o_proj"]}
-        if name == "minicpm3":  # latent attention's o_proj, and its dense MLP
+        if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP
             extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}
     else:
         method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))

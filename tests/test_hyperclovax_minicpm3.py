@@ -290,9 +290,10 @@ def test_a_null_scale_depth_scales_by_one_at_any_depth():
 LATENT = "its multi-head latent attention"
 
 
+@pytest.mark.parametrize("name", ["minicpm3", "youtu"])  # (Youtu: dense latent attention too)
 @pytest.mark.parametrize("method", ["flap", "llm_pruner", "wanda_sp", "blockpruner"])
-def test_the_width_methods_refuse_minicpm3_before_scoring(method):
-    model = family_model("minicpm3")
+def test_the_width_methods_refuse_minicpm3_and_youtu_before_scoring(method, name):
+    model = family_model(name)
     with pytest.raises(FamilyUnsupported, match=f"{method}.*{LATENT}.*depth method.*hf_static"):
         method_function(method)(model, ids(8, 24, seed=3), int(0.8 * numel(model)))
     assert numel(model) == count_params(model.config)  # nothing cut
