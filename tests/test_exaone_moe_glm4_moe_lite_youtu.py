@@ -148,6 +148,47 @@ def test_youtu_block_counted_by_hand():
     assert count_params(config) == 97 * d + d + 3 * block
 
 
+def test_the_known_glm_4_7_flash_shape_counts_what_transformers_builds():
+    """GLM-4.7-Flash's config.json keys: 47 blocks of hidden 2048, latent attention of 20
+    heads (ranks 768 / 512, 192 + 64 query / key and 256 value channels a head), block 0 dense
+    (10240), then a 64 x 2048 router, 64 experts of 1536 and one shared one, untied; by hand,
+    against transformers' meta model, from its values alone, and a batch-1 step's reads (4
+    routed experts: the card's A3B)."""
+    from prunebench.benchmark.floors import read_params
+    from prunebench.checkpoint.architectures import (architecture_config, architecture_values,
+                                                     known_shape_of)
+
+    config = architecture_config("glm-4.7-flash")
+    d, vocab = 2048, 154880
+    attention = (d * 768 + 768 + 768 * 20 * 256 + d * 576 + 512 + 512 * 20 * 448
+                 + 20 * 256 * d + 2 * d)  # with the block's two norms
+    routed = 3 * d * 1536
+    dense, sparse = attention + 3 * d * 10240, attention + 64 * d + 64 * routed + routed
+    total = 2 * vocab * d + d + dense + 46 * sparse
+    assert count_params(config) == total == count_params_meta(config) == 29_943_390_976
+    assert count_params(config_from_dict(architecture_values("glm-4.7-flash"))) == total
+    assert read_params(config) == total - vocab * d - 46 * 60 * routed == 3_579_568_896
+    assert known_shape_of("zai-org/GLM-4.7-Flash") == "glm-4.7-flash"
+
+
+def test_the_known_youtu_llm_2b_shape_counts_what_transformers_builds():
+    """Youtu-LLM-2B's config.json keys: 32 blocks of hidden 2048, latent attention of 16
+    heads (ranks 1536 / 512, 128 + 64 query / key and 128 value channels a head), an MLP of
+    6144, tied; by hand, against transformers' meta model and from its values alone."""
+    from prunebench.checkpoint.architectures import (architecture_config, architecture_values,
+                                                     known_shape_of)
+
+    config = architecture_config("youtu-llm-2b")
+    d, vocab = 2048, 128256
+    attention = (d * 1536 + 1536 + 1536 * 16 * 192 + d * 576 + 512 + 512 * 16 * 256
+                 + 16 * 128 * d)
+    block = attention + 3 * d * 6144 + 2 * d
+    total = vocab * d + d + 32 * block
+    assert count_params(config) == total == count_params_meta(config) == 1_961_560_064
+    assert count_params(config_from_dict(architecture_values("youtu-llm-2b"))) == total
+    assert known_shape_of("tencent/Youtu-LLM-2B") == "youtu-llm-2b"
+
+
 # --------------------------------------------------------------------------- block kinds
 
 @pytest.mark.parametrize("values", [{}, {"first_k_dense_replace": 0},

@@ -2316,7 +2316,10 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              "lfm2-1.2b": 1_170_340_608,  # (the card's table; tests/test_lfm2.py by hand)
              # Solar-Open-100B, from its config.json's keys (the card: 102.6B; by hand in
              # tests/test_solar_cohere2moe_granitemoe_swa.py)
-             "solar-open-100b": 102_651_793_408}
+             "solar-open-100b": 102_651_793_408,
+             # GLM-4.7-Flash and Youtu-LLM-2B, from their config.json's keys (the cards: 30B,
+             # 2B; by hand in tests/test_exaone_moe_glm4_moe_lite_youtu.py)
+             "glm-4.7-flash": 29_943_390_976, "youtu-llm-2b": 1_961_560_064}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

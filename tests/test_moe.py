@@ -717,7 +717,7 @@ HUB_IDS = {"mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1", "qwen3_moe": "Qwen
            "llama4_text": "meta-llama/Llama-4-Scout-17B-16E-Instruct",
            "qwen3_next": "Qwen/Qwen3-Next-80B-A3B-Instruct",
            "dots1": "rednote-hilab/dots.llm1.inst", "dbrx": "databricks/dbrx-instruct",
-           "solar_open": "upstage/Solar-Open-100B"}
+           "solar_open": "upstage/Solar-Open-100B", "glm4_moe_lite": "zai-org/GLM-4.7-Flash"}
 
 
 @pytest.mark.parametrize("name", sorted(MOE & HUB_IDS.keys()))

@@ -1005,6 +1005,34 @@ ARCHITECTURES["solar-open-100b"] = dict(
     n_routed_experts=128, n_shared_experts=1, num_experts_per_tok=8, norm_topk_prob=True,
     routed_scaling_factor=1.0, max_position_embeddings=131072, rms_norm_eps=1e-5,
     tie_word_embeddings=False, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0})
+# zai-org/GLM-4.7-Flash (glm4_moe_lite): its config.json's keys as public sources quote them
+# (vLLM's test of its config, with the checkpoint's token ids, and two other engines' tests;
+# the hub could not be read here), which agree on every shape key: 47 blocks of hidden 2048,
+# 20 heads of DeepSeek-V3's latent attention (query rank 768, KV rank 512, 192 + 64 query /
+# key channels a head, 256 value channels), block 0 dense (10240), then 64 experts of 1536, 4
+# a token by a sigmoid router (renormalised, scaled by 1.8), one shared expert; no biases,
+# untied, a 202752-token context at rotary base 1,000,000, vocab 154880. 29,943,390,976
+# parameters (the card's 30B), 3,579,568,896 read by a batch-1 step (its A3B).
+ARCHITECTURES["glm-4.7-flash"] = dict(
+    model_type="glm4_moe_lite", vocab_size=154880, hidden_size=2048, intermediate_size=10240,
+    moe_intermediate_size=1536, num_hidden_layers=47, num_attention_heads=20,
+    num_key_value_heads=20, q_lora_rank=768, kv_lora_rank=512, qk_nope_head_dim=192,
+    qk_rope_head_dim=64, v_head_dim=256, n_routed_experts=64, n_shared_experts=1,
+    num_experts_per_tok=4, norm_topk_prob=True, routed_scaling_factor=1.8, n_group=1,
+    topk_group=1, max_position_embeddings=202752, rms_norm_eps=1e-5, attention_bias=False,
+    tie_word_embeddings=False, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0})
+# tencent/Youtu-LLM-2B (youtu): its config.json's keys as two public sources quote them (a Swift
+# loader's test of "tencent's config.json" and a port's notes quoting its configuration; the
+# hub could not be read here), which agree on every shape key: 32 blocks of hidden 2048, 16
+# heads of DeepSeek-V3's latent attention (query rank 1536, KV rank 512, 128 + 64 query / key
+# channels a head, 128 value channels), a dense MLP of 6144, tied, rotary base 1,600,000,
+# vocab 128256. Neither quotes its context: YoutuConfig's 131072 (no parameter depends on
+# it). 1,961,560,064 parameters (the card's 2B).
+ARCHITECTURES["youtu-llm-2b"] = dict(
+    model_type="youtu", vocab_size=128256, hidden_size=2048, intermediate_size=6144,
+    num_hidden_layers=32, num_attention_heads=16, num_key_value_heads=16, q_lora_rank=1536,
+    kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128,
+    tie_word_embeddings=True, rope_parameters={"rope_type": "default", "rope_theta": 1600000.0})
 # rednote-hilab/dots.llm1.inst (dots1): its config.json's shape keys as a public loader's test
 # quotes them from mlx-community's dots.llm1.inst-mixed-4-6bit (a quantization of the same
 # weights, its shapes the model's; the hub could not be read here): 62 blocks of hidden 4096,
