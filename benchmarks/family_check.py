@@ -37,7 +37,9 @@ multi-query layout repeated its tokens here), biases everywhere and biased Layer
 untied, BLOOM-7b1's ALiBi biases (slopes in the model's dtype from key positions), q/k/v
 packed head by head, biases everywhere and LayerNorm of the embeddings, MPT's ALiBi biases
 (float32, from the last position) with its bias-free LayerNorms and q/k/v clamp,
-HyperCLOVA X's Granite scalars (its logits multiplied) and norms on the sublayers' outputs; sliding
+HyperCLOVA X's Granite scalars (its logits multiplied) and norms on the sublayers' outputs,
+Persimmon's q/k/v packed head by head with q/k LayerNorms and half of each head rotating,
+gpt-neo-125m's learned positions, unscaled float32 scores and local blocks; sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
@@ -111,7 +113,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None,
                  "gpt_bigcode": "gpt_bigcode-santacoder", "bloom": "bloom-7b1", "mpt": None,
                  "hyperclovax": None,
-                 "jais2": None, "nanochat": None}
+                 "jais2": None, "nanochat": None, "persimmon": None,
+                 "gpt_neo": "gpt-neo-125m"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -220,7 +223,11 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             # the soft cap tight enough (2; published 15) to bind at these logits' scale,
             # biases on (published: off) so that their slicing is decoded
             "nanochat": dict(model_type="nanochat", attention_bias=True,
-                             final_logit_softcapping=2.0)}
+                             final_logit_softcapping=2.0),
+            # Persimmon (no config.json of Persimmon-8B confirmed): q/k/v packed head by head,
+            # q/k LayerNorms with biases, half of each head rotating, ungated relu2 MLP, untied
+            "persimmon": dict(model_type="persimmon", qk_layernorm=True,
+                              partial_rotary_factor=0.5, tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -281,6 +288,18 @@ def small_config(family: str):
         values.update(sliding_window=WINDOW, tie_word_embeddings=False,
                       layer_types=["sliding_attention", "full_attention"] * 2,
                       layer_rope_theta=[10000.0, 0, 10000.0, 500.0])
+    if model_type == "persimmon":  # a KV head per query head (no key), hidden / heads
+        for key in ("num_key_value_heads", "head_dim"):
+            values.pop(key)
+    if model_type == "gpt_neo":  # GPTNeoConfig's own keys for SMALL's sizes, heads of hidden /
+        # heads (16), a KV head each, global and local blocks in turn with gpt-neo-125m's
+        # window (256) moved inside the cells, untied (gpt-neo-125m is tied: a random tied
+        # model repeats its tokens)
+        for key in ("num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                    "head_dim"):
+            values.pop(key)
+        values.update(num_layers=4, num_heads=4, attention_types=[[["global", "local"], 2]],
+                      window_size=WINDOW, tie_word_embeddings=False)
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)

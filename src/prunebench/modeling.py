@@ -1023,12 +1023,17 @@ def _materialise_sincos_tables(model: nn.Module, device) -> None:
 def _materialise_causal_masks(model: nn.Module, device) -> None:
     """A causal mask held as a non-persistent boolean buffer `bias` (GPTBigCodeModel's,
     [n_positions, n_positions], which transformers 5's forward no longer reads but the class
-    still builds), left on meta by a load that assigns the weights: made again as its class
-    makes it, the lower triangle of ones."""
+    still builds; GPTNeoSelfAttention's [1, 1, positions, positions], which its forward
+    reads), left on meta by a load that assigns the weights: made again as its class makes it,
+    the lower triangle of ones, banded to the window_size last positions in GPT-Neo's local
+    blocks."""
     for module in model.modules():
         mask = module._buffers.get("bias")
         if isinstance(mask, torch.Tensor) and mask.is_meta and mask.dtype == torch.bool:
-            module.bias = torch.tril(torch.ones(mask.shape, dtype=torch.bool, device=device))
+            causal = torch.tril(torch.ones(mask.shape, dtype=torch.bool, device=device))
+            if getattr(module, "attention_type", None) == "local":
+                causal ^= torch.tril(causal, -module.config.window_size)
+            module.bias = causal
 
 
 def _materialise_mup_vectors(model, config, device) -> None:
@@ -1334,6 +1339,9 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             # (a Nemotron-H MLP block's mixer has no index: no cache entry of its own)
             if mixer is not None and hasattr(mixer, "layer_idx"):
                 mixer.layer_idx = new_idx
+            # (GPTNeoSelfAttention's cache entry is its `layer_id`)
+            if mixer is not None and hasattr(mixer, "layer_id"):
+                mixer.layer_id = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
         # (DbrxBlock's attention, whose index is its cache entry's, lies in its

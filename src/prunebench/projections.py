@@ -116,7 +116,12 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   "gpt2": {"model": "transformer", "layers": "h", "embed_positions": "wpe",
                            "self_attn": "attn"},
                   "gpt_bigcode": {"model": "transformer", "layers": "h",
-                                  "embed_positions": "wpe", "self_attn": "attn"}}
+                                  "embed_positions": "wpe", "self_attn": "attn"},
+                  # GPTNeoForCausalLM's GPT-2's names, but its block's `attn` (GPTNeoAttention)
+                  # wraps the attention that holds the projections, `attention`
+                  # (GPTNeoSelfAttention): a dotted path, the block's self_attn that inner one
+                  "gpt_neo": {"model": "transformer", "layers": "h", "embed_positions": "wpe",
+                              "self_attn": "attn.attention"}}
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}
@@ -156,14 +161,21 @@ def alias_llama_names(model: nn.Module) -> nn.Module:
     aliases = MODULE_ALIASES.get(getattr(getattr(model, "config", None), "model_type", None))
     for module in model.modules() if aliases else ():
         for llama, own in aliases.items():
-            if own in module._modules and llama not in module._modules:
-                object.__setattr__(module, llama, module._modules[own])
+            first, *inner = own.split(".")
+            if first in module._modules and llama not in module._modules:
+                target = module._modules[first]
+                # (GPT-Neo's attn.attention; a block whose attention kept no heads holds a
+                # ZeroHeadAttention as its `attn` itself, which is then the alias)
+                for name in inner:
+                    target = target._modules.get(name, target)
+                object.__setattr__(module, llama, target)
     return model
 
 
 def set_attention(layer: nn.Module, attention: nn.Module) -> None:
     """Put `attention` where the block's forward reads it (`self_attn`, GPT-NeoX's
     `attention`), its LLaMA alias (`alias_llama_names`) following it."""
+    # (GPT-Neo's block reads its GPTNeoAttention `attn`, which `attention` replaces whole)
     own = next((name for name in ATTENTION_OWNERS if name in layer._modules), "self_attn")
     setattr(layer, own, attention)
     if own != "self_attn":

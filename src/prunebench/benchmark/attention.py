@@ -33,9 +33,11 @@ ATTENTION = {
 def resolve_attention(attention: str, device: torch.device, model=None) -> str:
     """'auto' pins flash / memory-efficient SDPA on CUDA and leaves CPU to PyTorch; for a
     `model` that soft-caps its attention scores (Gemma-2) or normalises them with sink logits
-    (gpt-oss), which no SDPA kernel does, it is matmul + softmax (`eager`)."""
+    (gpt-oss) or takes them in float32 unscaled (GPT-Neo), which no SDPA kernel does, it is
+    matmul + softmax (`eager`)."""
     if attention == "auto":
-        if model is not None and (softcapped_attention(model) or sink_attention(model)):
+        if model is not None and (softcapped_attention(model) or sink_attention(model)
+                                  or float32_attention(model)):
             return "eager"
         return "flash-efficient" if device.type == "cuda" else "sdpa"
     if attention not in ATTENTION:
@@ -61,6 +63,18 @@ def sink_attention(model) -> bool:
         return False
 
 
+def float32_attention(model) -> bool:
+    """Whether the model's attention takes its scores in float32 without scaling them
+    (GPT-Neo's: Family.float32_unscaled_scores), which transformers computes as matmul +
+    softmax alone (its GPT-Neo has no SDPA attention) and no SDPA kernel computes."""
+    from prunebench.checkpoint.param_count import family
+
+    try:
+        return family(model.config).float32_unscaled_scores
+    except PrunebenchError:  # a model of no family prunebench builds: none of its own
+        return False
+
+
 def check_softcap_attention(model, attention: str) -> None:
     """Refuse SDPA for a model that soft-caps its attention scores, or normalises them with
     sink logits (gpt-oss): no SDPA kernel applies the cap or the sinks, so its scores (and
@@ -71,6 +85,12 @@ def check_softcap_attention(model, attention: str) -> None:
             f"learned sink logit per head (self_attn.sinks), which attention {attention!r} "
             "cannot do (PyTorch's SDPA drops the sinks): set the benchmark's attention to "
             "eager (or auto, which picks it for such a model)")
+    if attention != "eager" and float32_attention(model):
+        raise PrunebenchError(
+            f"the model ({model.config.model_type}) takes its attention scores in float32 and "
+            f"unscaled (GPT-Neo's), which attention {attention!r} cannot do (transformers' "
+            "GPT-Neo has no SDPA attention: its matmul + softmax runs whatever the setting): "
+            "set the benchmark's attention to eager (or auto, which picks it for such a model)")
     if attention not in ("eager", "flex") and softcapped_attention(model):
         raise PrunebenchError(
             f"the model soft-caps its attention scores (attn_logit_softcapping "

@@ -54,7 +54,8 @@ from torch import nn
 
 from prunebench import PrunebenchError, projections
 from prunebench.benchmark import CUDA_ONLY_MODES
-from prunebench.benchmark.attention import (check_softcap_attention, sink_attention,
+from prunebench.benchmark.attention import (check_softcap_attention, float32_attention,
+                                            sink_attention,
                                             softcapped_attention)
 from prunebench.benchmark.fused_block import (Block, detach_or_none, norm_eps, norm_style,
                                               norm_weight, pairwise_table, rms_norm, soft_cap)
@@ -368,7 +369,7 @@ class StaticDecoder(nn.Module):
         if attention == "auto":  # SDPA, unless the model soft-caps its attention scores or
             # normalises them with sink logits (GraniteSWA), which SDPA cannot do
             attention = ("eager" if softcapped_attention(model) or sink_attention(model)
-                         else "sdpa")
+                         or float32_attention(model) else "sdpa")
         if attention not in DECODER_ATTENTION:
             raise PrunebenchError(f"static decoder attention must be one of {DECODER_ATTENTION}, "
                                   f"not {attention!r}")
@@ -511,7 +512,9 @@ class StaticDecoder(nn.Module):
                                           pairwise_rotary=layout.pairwise_rotary,
                                           parallel=parallel_block(config),
                                           qk_norm_after_rotary=layout.qk_norm_after_rotary,
-                                          outputs_first=layout.parallel_outputs_first)
+                                          outputs_first=layout.parallel_outputs_first,
+                                          float32_unscaled_scores=(
+                                              layout.float32_unscaled_scores))
                                     for layer, kind, base in zip(projections.decoder(model).layers,
                                                                  kinds, bases))
         self.n_heads = [block.n_q for block in self.blocks]

@@ -241,7 +241,8 @@ class Block(nn.Module):
                  fuse: bool, norm_style: str = "llama",
                  residual_multiplier: float | None = None, qk_norm_whole: bool = False,
                  rotate: bool = True, pairwise_rotary: bool = False, parallel: bool = False,
-                 qk_norm_after_rotary: bool = False, outputs_first: bool = False):
+                 qk_norm_after_rotary: bool = False, outputs_first: bool = False,
+                 float32_unscaled_scores: bool = False):
         super().__init__()
         attn, mlp = layer.self_attn, projections.block_mlp(layer)
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
@@ -298,6 +299,10 @@ class Block(nn.Module):
         # What SDPA and flex are given: their own default where it is the model's scale (as
         # before scales other than 1 / sqrt(head_dim) existed here), else the model's.
         self.kernel_scale = None if self.scale == head_dim ** -0.5 else self.scale
+        # GPT-Neo's scores: q . k in float32, unscaled (eager only: check_softcap_attention)
+        self.scores_float32 = float32_unscaled_scores
+        if float32_unscaled_scores:
+            self.scale = self.kernel_scale = 1.0
         self.softcap = getattr(attn, "attn_logit_softcapping", None) if self.n_q else None
         # GraniteSWA's sink logit per query head (its output times sigmoid(logsumexp(scores)
         # - sink), as GraniteSWA's eager attention computes it; matmul + softmax only)
@@ -428,7 +433,8 @@ class Block(nn.Module):
             mask = (mask.repeat(groups, 1) if mask.dtype == torch.bool
                     else mask.reshape(n_kv, groups * t, -1))
         if kind == "eager":
-            scores = (q @ keys.transpose(-1, -2)) * self.scale
+            scores = ((q.float() @ keys.float().transpose(-1, -2)) if self.scores_float32
+                      else (q @ keys.transpose(-1, -2)) * self.scale)
             if self.softcap is not None:
                 scores = soft_cap(scores, self.softcap)
             # (ALiBi's biases: a float mask [heads, T, L], -inf where masked, added in its
@@ -444,6 +450,8 @@ class Block(nn.Module):
                 raise PrunebenchError("SDPA cannot soft-cap attention scores: use eager or flex")
             if self.sinks is not None:  # (refused before any step too)
                 raise PrunebenchError("SDPA cannot apply attention sinks: use eager")
+            if self.scores_float32:  # (refused before any step too)
+                raise PrunebenchError("SDPA cannot take GPT-Neo's float32 scores: use eager")
             out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask,
                                                  scale=self.kernel_scale)
         out = out.reshape(b, n_q, t, self.head_dim).transpose(1, 2).reshape(b, t, -1)

@@ -628,6 +628,18 @@ _GPT2 = dict(model_type="gpt2", n_inner=None, n_positions=1024, vocab_size=50257
 ARCHITECTURES["gpt2"] = dict(_GPT2, n_embd=768, n_layer=12, n_head=12)
 ARCHITECTURES["gpt2-medium"] = dict(_GPT2, n_embd=1024, n_layer=24, n_head=16)
 ARCHITECTURES["gpt2-xl"] = dict(_GPT2, n_embd=1600, n_layer=48, n_head=25)
+# EleutherAI/gpt-neo-125M (GPTNeoForCausalLM: learned positions, q/k/v without biases, a biased
+# out_proj, scores unscaled in float32, global and local blocks in turn over a window of 256,
+# an ungated gelu_new MLP of 4 x hidden, LayerNorms, tied; the hub could not be read here):
+# its config.json as public repositories' tests quote it field for field (hidden 768, 12
+# layers, 12 heads, attention_types [[["global", "local"], 6]], window_size 256,
+# intermediate_size null, 2048 positions, vocabulary 50257). 125,198,592 parameters
+# (count_params, transformers' model; the card's 125M).
+ARCHITECTURES["gpt-neo-125m"] = dict(
+    model_type="gpt_neo", hidden_size=768, num_layers=12, num_heads=12,
+    attention_types=[[["global", "local"], 6]], window_size=256, intermediate_size=None,
+    max_position_embeddings=2048, vocab_size=50257, activation_function="gelu_new",
+    layer_norm_epsilon=1e-5, tie_word_embeddings=True, bos_token_id=50256, eos_token_id=50256)
 # bigcode/gpt_bigcode-santacoder (GPTBigCodeForCausalLM, SantaCoder's transformers port:
 # learned positions, c_attn packing the 16 query heads of 128 and one KV head (multi_query),
 # biases everywhere, LayerNorms, an ungated gelu_pytorch_tanh MLP, tied; the hub could not be

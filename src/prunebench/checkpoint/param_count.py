@@ -538,6 +538,20 @@ class Family:
     never biased: hidden x (heads x head_dim) or hidden x heads parameters, which Qwen3-Next's
     `gated_query` holds inside q_proj instead. Depth only, as the families holding it are
     mixtures of experts (`refuse_moe`).
+    Persimmon's (`persimmon`) are fields of others: GPT-NeoX's query_key_value packed head by
+    head (`packed`, `kv_per_query_head`) and MLP names, Phi's q/k LayerNorms over head_dim
+    with biases, shared by the heads (`qk_norm_key` `qk_layernorm`) and output `dense`,
+    LayerNorms with biases in LLaMA's sequential block, a relu2 ungated MLP.
+    GPT-Neo's own (`gpt_neo`): `float32_unscaled_scores`, its attention takes q . k in float32
+    (queries and keys cast up), neither divided by sqrt(head_dim) nor by anything else, the
+    softmax in float32 and the probabilities cast back to the values' dtype
+    (GPTNeoSelfAttention._attn): no SDPA kernel computes that (transformers' GPT-Neo has no
+    SDPA attention), so every backend runs it as matmul + softmax (`eager`); each block
+    attends globally or, where `attention_layers` (expanded by GPTNeoConfig from
+    `attention_types`) says "local", to the window_size last positions (`sliding_windows`);
+    OPT's learned positions (`position_table_offset` 0: `wpe`), GPT-2's LayerNorms and MLP
+    names, separate q/k/v without biases (one per query head: `kv_per_query_head`) and a
+    biased out_proj.
     """
 
     model_class: str
@@ -612,6 +626,7 @@ class Family:
     rotary_reversed: bool = False
     output_gate: bool = False
     output_gate_per_head_key: str | None = None
+    float32_unscaled_scores: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -855,6 +870,18 @@ FAMILIES: dict[str, Family] = {
                        mlp_bias=True, ungated_mlp=True,
                        parallel_block_key="use_parallel_residual", parallel_norms=True,
                        kv_per_query_head=True),
+    # PersimmonAttention: one query_key_value Linear packing each head's q, k and v rows
+    # together (viewed as [heads, 3, head_dim]: GPT-NeoX's, projections.qkv_layout "heads") and
+    # the output `dense`, both always biased, every head its own keys and values, q_layernorm /
+    # k_layernorm (nn.LayerNorms over head_dim with biases, shared by the heads: Phi's) where
+    # qk_layernorm says (true by default and as published), before the rotation of each head's
+    # first partial_rotary_factor (0.5); PersimmonMLP: GPT-NeoX's (no gate, dense_h_to_4h ->
+    # relu2 -> dense_4h_to_h, always biased); PersimmonDecoderLayer: LLaMA's sequential block
+    # under nn.LayerNorms (weight and bias); PersimmonModel's `final_layernorm` a LayerNorm too;
+    # the LM head untied by default, no bias.
+    "persimmon": Family("PersimmonForCausalLM", "PersimmonConfig", True, True, None, False,
+                        packed=("qkv_proj",), norm_bias=True, mlp_bias=True, ungated_mlp=True,
+                        qk_norm_key="qk_layernorm", kv_per_query_head=True),
     # FalconAttention: one query_key_value Linear (packed "qkv_proj") whose rows go one of three
     # ways by config (projections.qkv_layout: grouped per KV head in the new decoder
     # architecture, [all q; k; v] of one KV head where multi_query, else head by head as
@@ -938,6 +965,20 @@ FAMILIES: dict[str, Family] = {
                           packed=("qkv_proj",), norm_bias=True, ungated_mlp=True,
                           mlp_bias=True, position_table_offset=0,
                           sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
+    # GPTNeoSelfAttention (held by each block's GPTNeoAttention as `attention`): q_proj /
+    # k_proj / v_proj without biases, out_proj biased, every head its own keys and values,
+    # head_dim hidden_size / num_heads, scores q . k in float32 without any scale, masked by
+    # its own causal buffer `bias`, banded to the window_size last positions in the blocks
+    # attention_layers names "local" (`float32_unscaled_scores`); GPTNeoMLP: no gate, c_fc ->
+    # gelu_new -> c_proj, always biased, intermediate_size wide (4 x hidden_size where null);
+    # GPTNeoBlock: nn.LayerNorms ln_1 / ln_2 before each sublayer; GPTNeoModel: learned
+    # positions wpe (offset 0) added to wte's rows, blocks `h`, the final ln_f;
+    # GPTNeoForCausalLM: the LM head tied (tie_word_embeddings, true by default), no bias.
+    "gpt_neo": Family("GPTNeoForCausalLM", "GPTNeoConfig", False, True, None, False,
+                      norm_bias=True, ungated_mlp=True, mlp_bias=True, kv_per_query_head=True,
+                      position_table_offset=0, sparse_blocks=SparseBlocks.every(
+                          "intermediate_size"), mlp_width_default=4,
+                      float32_unscaled_scores=True),
     # Jais2Attention: LLaMA's (biases on all four projections as attention_bias says, true by
     # default and as published; GQA where num_key_value_heads says; head_dim set apart);
     # Jais2MLP: NemotronMLP's (no gate, up_proj -> relu2 -> down_proj, biased by mlp_bias);
@@ -2297,6 +2338,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # FalconConfig's (Falcon-7B's shape, 71 heads): multi-query, the parallel block of one
     # norm, no biases, tied; ffn_hidden_size and num_kv_heads null (4 x hidden; the heads:
     # config_from_dict derives them as the class does).
+    # PersimmonConfig's (Persimmon-8B's shape): one KV head per query head (no key), q/k
+    # LayerNorms, untied.
+    "persimmon": {"vocab_size": 262144, "hidden_size": 4096, "intermediate_size": 16384,
+                  "num_hidden_layers": 36, "num_attention_heads": 64,
+                  "num_key_value_heads": None, "head_dim": None,
+                  "max_position_embeddings": 16384, "tie_word_embeddings": False,
+                  "qk_layernorm": True},
     "falcon": {"vocab_size": 65024, "hidden_size": 4544, "ffn_hidden_size": None,
                "num_hidden_layers": 32, "num_attention_heads": 71, "num_kv_heads": None,
                "num_key_value_heads": None, "head_dim": None, "max_position_embeddings": 2048,
@@ -2339,6 +2387,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_key_value_heads": None, "head_dim": None,
                     "max_position_embeddings": 1024, "tie_word_embeddings": True,
                     "multi_query": True},
+    # GPTNeoConfig's (gpt-neo-1.3B's shape; num_layers / num_heads read as LLaMA's keys:
+    # CONFIG_KEY_NAMES): intermediate_size None, an MLP of 4 x hidden_size; tied.
+    "gpt_neo": {"vocab_size": 50257, "hidden_size": 2048, "intermediate_size": None,
+                "num_hidden_layers": 24, "num_attention_heads": 16,
+                "num_key_value_heads": None, "head_dim": None,
+                "max_position_embeddings": 2048, "tie_word_embeddings": True},
     # PhiConfig's: no q/k norms, untied.
     "phi": {**_LLAMA_DEFAULTS, "vocab_size": 51200, "hidden_size": 2048,
             "intermediate_size": 8192, "num_hidden_layers": 24, "qk_layernorm": False},
@@ -2812,6 +2866,11 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["ffn_hidden_size"] = values["ffn_hidden_size"] or 4 * values["hidden_size"]
         values["num_kv_heads"] = values["num_kv_heads"] or values["num_attention_heads"]
         values["num_key_value_heads"] = falcon_kv_heads(SimpleNamespace(**values))
+    if values.get("model_type") == "gpt_neo":
+        # GPTNeoConfig's __post_init__: each block's kind, attention_types expanded (a
+        # depth-pruned config.json's too), and its default window
+        values["attention_layers"] = gpt_neo_attention_layers(values)
+        values.setdefault("window_size", GPT_NEO_WINDOW)
     if values.get("model_type") == "gpt_bigcode":
         # GPTBigCodeConfig's __post_init__: one KV head where multi_query, one a query head
         # else, whatever num_key_value_heads says (Falcon's rule without its new architecture)
@@ -2975,7 +3034,8 @@ def gemma4_values(values: dict[str, Any]) -> dict[str, Any]:
 PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list",
                           "mlp_layer_types", "layer_rope_theta",
                           # Laguna's each block's query heads
-                          "num_attention_heads_per_layer")
+                          "num_attention_heads_per_layer",
+                          "attention_layers")
 
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
@@ -2999,6 +3059,10 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, list]:
             continue
         if getattr(config, key, None):
             lists[key] = [getattr(config, key)[i] for i in keep]
+    if "attention_layers" in lists and getattr(config, "model_type", None) == "gpt_neo":
+        # GPTNeoConfig expands attention_types into attention_layers whenever it is built (a
+        # reload from config.json): the kept blocks' kinds, in order, as one pattern said once
+        lists["attention_types"] = [[lists["attention_layers"], 1]]
     return lists
 
 
@@ -3066,6 +3130,9 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "gpt2": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                              "n_head": "num_attention_heads",
                              "n_positions": "max_position_embeddings"},
+                    # GPTNeoConfig's attribute_map
+                    "gpt_neo": {"num_layers": "num_hidden_layers",
+                                "num_heads": "num_attention_heads"},
                     # GPTBigCodeConfig's attribute_map: GPT-J's names
                     "gpt_bigcode": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                                     "n_head": "num_attention_heads",
@@ -3286,6 +3353,60 @@ def falcon_unsupported(values: dict[str, Any]) -> str | None:
     return None
 
 
+# GPTNeoConfig's defaults of its block kinds and local window (gpt-neo-1.3B's).
+GPT_NEO_ATTENTION_TYPES = [[["global", "local"], 12]]
+GPT_NEO_WINDOW = 256
+
+
+def gpt_neo_attention_layers(values: dict[str, Any]) -> list:
+    """A GPT-Neo config's kind of each block, as GPTNeoConfig expands `attention_types`
+    ([[kinds, repeats], ...]: the kinds listed, the list repeated) into attention_layers."""
+    types = values.get("attention_types") or GPT_NEO_ATTENTION_TYPES
+    return [kind for kinds, repeats in types for _ in range(repeats) for kind in kinds]
+
+
+def gpt_neo_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a GPT-Neo config (config.json's values, or a config object's dict) its class
+    cannot build or run, with what to do; None where it can: attention_types that do not give
+    each block one kind (GPTNeoConfig refuses another count as it is built, after a download)
+    or a kind other than "global" / "local" (GPTNeoAttention refuses it as it builds)."""
+    if values.get("model_type") != "gpt_neo":
+        return None
+    try:
+        kinds = gpt_neo_attention_layers(values)
+    except (TypeError, ValueError):
+        kinds = None
+    blocks = values.get("num_layers", values.get("num_hidden_layers", 24))
+    if kinds is None or len(kinds) != blocks:
+        return (f"gives attention_types {values.get('attention_types')!r}, which does not "
+                f"give each of its {blocks} blocks one kind: GPTNeoConfig expands "
+                "[[kinds, repeats], ...] (gpt-neo-1.3B's [[['global', 'local'], 12]]) into "
+                "one kind a block. Give attention_types of num_layers kinds in all")
+    if other := sorted({str(kind) for kind in kinds} - {"global", "local"}):
+        return (f"names block kinds {other} in attention_types: GPT-Neo's blocks attend "
+                "'global' or 'local' only (GPTNeoAttention refuses others). Use those two")
+    return None
+
+
+def banded_static_cache_problem(config) -> str | None:
+    """Why transformers' generate with a static cache computes another model than `config`'s,
+    or None: a GPT-Neo model with local blocks, whose GPTNeoSelfAttention bands its scores by
+    rows of its own causal buffer taken at the keys' count (key_length - query_length onwards),
+    which a static cache makes the cache's length, not the position decoded: every local
+    block's window lies at the cache's end (the tokens differ from its dynamic cache's, in
+    5.17 and 5.25). Its global blocks' rows are causal alike at any offset."""
+    if getattr(config, "model_type", None) != "gpt_neo":
+        return None
+    if "local" not in (getattr(config, "attention_layers", None) or ()):
+        return None
+    return ("the hf_static backend cannot run a GPT-Neo model with local attention blocks "
+            f"(attention_layers {list(config.attention_layers)}): transformers' GPT-Neo "
+            "bands a local block's scores by its own mask taken at the cache's length, so "
+            "with a static cache each local block attends to the cache's last window_size "
+            "slots, not its own, and its generate computes another model. Benchmark it with "
+            "the hf or the compiled backend (both attend as its dynamic cache does)")
+
+
 def gpt_bigcode_unsupported(values: dict[str, Any]) -> str | None:
     """What of a GPT-BigCode config (its config.json's values, or a config object's dict)
     prunebench does not handle, with what to do; None where it handles it: add_cross_attention
@@ -3328,12 +3449,13 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
     refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
-    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's), with what to do; None where none does. One list for both places that ask:
+    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GPT-Neo's), with what to do; None where none
+    does. One list for both places that ask:
     a config.json read (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
             or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
             or gptj_unsupported(values) or cohere2_moe_unbuilt(values)
-            or hy_v3_deepseek_v32_unbuilt(values))
+            or hy_v3_deepseek_v32_unbuilt(values) or gpt_neo_unbuilt(values))
 
 
 # Cohere2-MoE's routing choices, as Cohere2MoeTopKRouter and Cohere2MoeSparseMoeBlock take them
@@ -4270,7 +4392,11 @@ def sliding_windows(config: LlamaConfig) -> list[int | None]:
     """Each block's sliding attention window (a token attends to itself and the window - 1
     positions before it), None for full attention, as transformers' classes read the config:
     per block from `layer_types` where the config has them (Gemma-2's every other block, Qwen's
-    `use_sliding_window` blocks), else the config's window for every block (Mistral, Phi-3)."""
+    `use_sliding_window` blocks), else the config's window for every block (Mistral, Phi-3);
+    GPT-Neo's window_size in the blocks its attention_layers names "local"."""
+    if getattr(config, "model_type", None) == "gpt_neo":  # its "local" blocks' band
+        return [config.window_size if kind == "local" else None
+                for kind in config.attention_layers]
     window = getattr(config, "sliding_window", None)
     types = getattr(config, "layer_types", None)
     if types:

@@ -660,7 +660,8 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
     normalises them with sink logits (gpt-oss, Granite-SWA, GraniteMoE-SWA: Family.
     attention_sinks; also named by its hub id), where its config is known here: no SDPA kernel
     applies the cap or the sinks, so every benchmark job of that model would stop on it (`auto`
-    picks matmul + softmax for it)."""
+    picks matmul + softmax for it); and for GPT-Neo, whose scores are float32 and unscaled
+    (Family.float32_unscaled_scores)."""
     from prunebench.checkpoint.param_count import FAMILIES
     bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
     attention = bench.get("attention")
@@ -670,6 +671,13 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
     for model, spec in _models(config):
         known = _known_config(model, spec, resources) or _named_shape(spec)
         model_type = getattr(known, "model_type", None)
+        if model_type in FAMILIES and FAMILIES[model_type].float32_unscaled_scores:
+            problems.append(f"benchmark.attention: {attention!r} is PyTorch's SDPA, and model "
+                            f"{model} ({model_type}) takes its attention scores in float32 "
+                            "and unscaled, which no SDPA kernel does (transformers' GPT-Neo "
+                            "has no SDPA attention): set attention to auto (matmul and softmax "
+                            "for such a model, the SDPA kernels for the others) or eager")
+            continue
         if model_type in FAMILIES and FAMILIES[model_type].attention_sinks:
             problems.append(f"benchmark.attention: {attention!r} is PyTorch's SDPA, and model "
                             f"{model} ({model_type}) normalises its attention scores with a sink "
@@ -684,6 +692,26 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
                             f"{cap}), which SDPA cannot do: set attention to auto (matmul and "
                             "softmax for such a model, the SDPA kernels for the others) or "
                             "eager")
+    return problems
+
+
+def static_cache_problems(config: dict[str, Any], resources: str | Path = "resources",
+                          schema_file: str | Path = SCHEMA) -> list[str]:
+    """The hf_static backend for a model whose config is known here and whose generate with a
+    static cache computes another model (GPT-Neo's local blocks:
+    param_count.banded_static_cache_problem), said at the start rather than by each job."""
+    from prunebench.checkpoint.param_count import banded_static_cache_problem
+
+    bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
+    backends = bench.get("backends") if isinstance(bench.get("backends"), list) else []
+    if "hf_static" not in backends:
+        return []
+    problems = []
+    for model, spec in _models(config):
+        known = _known_config(model, spec, resources) or _named_shape(spec)
+        if known is not None and (problem := banded_static_cache_problem(known)):
+            problems.append(f"models.{model}: {problem}; take 'hf_static' out of "
+                            "benchmark.backends")
     return problems
 
 
@@ -960,6 +988,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + softcap_attention_problems(config, resources, schema_file)
              + packed_lora_target_problems(config, resources)
              + moe_problems(config, resources, schema_file)
+             + static_cache_problems(config, resources, schema_file)
              + tiny_model_problems(config) + job_size_cap_problems() + lora)
     problems = list(dict.fromkeys(found))
     if not problems:
