@@ -286,8 +286,8 @@ def _whole_heads_rotating(model):
     model.config.rope_parameters["partial_rotary_factor"] = 1.0
     rotary = type(model.model.rotary_emb)(config=model.config)
     model.model.rotary_emb = rotary
-    for layer in model.model.layers:
-        layer.attention.rotary_ndims = HD
+    for layer in model.model.layers:  # (GPT-NeoX's `attention`; Persimmon's too:
+        layer.self_attn.rotary_ndims = HD  # tests/test_persimmon_gpt_neo.py)
 
 
 @pytest.mark.parametrize("change", [_mlp_norm_as_attentions, without_norm_biases,
