@@ -98,6 +98,7 @@ from transformers import CwmConfig, GraniteSWAConfig
 from transformers import DeepseekV32Config, HYV3Config
 from transformers import ExaoneMoeConfig, Glm4MoeLiteConfig, YoutuConfig
 from transformers import GPTNeoConfig, PersimmonConfig
+from transformers import BitNetConfig, DiffLlamaConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -109,6 +110,7 @@ from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, final_norm,
                                  head_dim, layer_shapes, load_config, load_model, remove_blocks,
                                  save_model)
+from prunebench.modeling import BLOCK_CONSTANTS
 from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
                                              is_moe, kv_heads, sparse_mlp_blocks,
                                              state_blocks)
@@ -453,6 +455,13 @@ FAMILIES = {
                                     attention_types=[[["global", "local"], 2]], window_size=5,
                                     max_position_embeddings=256, initializer_range=0.2,
                                     bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # DiffLlama: differential attention (two KV heads, as its value halves need an even count)
+    # with biases on; lambdas of std 0.3, so that their products weigh.
+    "diffllama": lambda: DiffLlamaConfig(**SMALL, attention_bias=True, lambda_std_dev=0.3,
+                                         initializer_range=0.1),
+    # BitNet (its -bf16 master weights' layout): LLaMA's attention with attn_sub_norm, relu2
+    # MLP with ffn_sub_norm, untied as published.
+    "bitnet": lambda: BitNetConfig(**SMALL),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -864,20 +873,24 @@ ALIBI = {"bloom", "mpt"}
 # Dense families of multi-head latent attention (MiniCPM3): depth pruning and the hf /
 # hf_static backends only, as DeepSeek's, refused as models of their own kind.
 LATENT = {"minicpm3", "youtu"}
+# Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
+# differential attention, BitNet's sub-norms): depth pruning and the hf / hf_static backends
+# only, refused as models of their own kind.
+OWN_BLOCKS = {"diffllama", "bitnet"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
 HYBRID = {"bamba", "falcon_h1",
           "lfm2",  # (LFM2's short convolutions and attention, a kind in each block)
           "olmo_hybrid"}  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
-DEPTH_ONLY = MOE | ONE_MIXER | HYBRID | LATENT
+DEPTH_ONLY = MOE | ONE_MIXER | HYBRID | LATENT | OWN_BLOCKS
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
 
 def refused_as(name: str) -> str:
     """How a width method's or the compiled decoder's refusal names the depth-only family
     `name` (a regex)."""
-    return (f"this '{name}' model" if name in ONE_MIXER | ALIBI | HYBRID | LATENT
+    return (f"this '{name}' model" if name in ONE_MIXER | ALIBI | HYBRID | LATENT | OWN_BLOCKS
             else "the mixture-of-experts family")
 # Tied input and output embeddings, as the small Qwen2.5 (and Llama-3.2) models have them. Not
 # in FAMILIES: a random tied model greedily repeats its input token, too weak a decoding check.
@@ -936,7 +949,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM",
            "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",
-           "youtu": "YoutuForCausalLM"}
+           "youtu": "YoutuForCausalLM",
+           "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1435,9 +1449,11 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
                              max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
                              pad_token_id=0, output_scores=True, return_dict_in_generate=True)
         if (is_moe(model.config) or family(model.config).one_mixer_blocks
-                or any(state_blocks(model.config)) or family(model.config).latent_attention):
+                or any(state_blocks(model.config)) or family(model.config).latent_attention
+                or family(model.config).depth_only):
             # no compiled decoder for experts (or Nemotron-H's blocks, Bamba's and Falcon-H1's
-            # Mamba-2 mixers, MiniCPM3's latent attention): hf_static's tokens only
+            # Mamba-2 mixers, MiniCPM3's latent attention, a depth_only family's own pieces):
+            # hf_static's tokens only
             with pytest.raises(PrunebenchError, match="hf or hf_static backend"):
                 StaticDecoder(model, 3, 6 + n_new, mode="eager")
             if static_cache_problem(model):  # transformers 5.17: Llama 4's chunks, Falcon-H1
@@ -1658,7 +1674,13 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
         tmp_path / "depth", dtype=torch.float32, **eager))
     assert type(theirs).__name__ == CLASSES[name]
     x = ids()
-    assert torch.equal(logits(theirs.eval(), x), logits(model, x))
+    if name in BLOCK_CONSTANTS:
+        # DiffLlama: transformers computes each block's lambda_init from its new index (a
+        # middle block went: the last one moved), prunebench's loader from layer_lambda_init
+        assert not torch.allclose(logits(theirs.eval(), x), logits(model, x))
+        assert torch.equal(logits(load_model(tmp_path / "depth"), x), logits(model, x))
+    else:
+        assert torch.equal(logits(theirs.eval(), x), logits(model, x))
 
     width = load_model(base_dirs[name])
     if name in DEPTH_ONLY:  # no width-pruned mixture of experts exists to load

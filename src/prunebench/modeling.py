@@ -537,6 +537,16 @@ def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
             .contiguous() for k, v in model.state_dict().items()}
 
 
+# A value a block's module computes from the block's index when built, which a depth prune
+# keeps: model_type -> (the config list a depth prune writes, one entry a kept block,
+# PER_BLOCK_CONFIG_LISTS; the module holding it; its attribute). DiffLlamaAttention's
+# lambda_init = 0.8 - 0.6 exp(-0.3 layer_idx): a kept block reloaded under its new index would
+# weigh its second softmax map otherwise than the block that was scored, so build_model sets
+# each block's from the list (transformers itself ignores the key: a depth-pruned DiffLlama
+# reloads as scored through prunebench's loader only).
+BLOCK_CONSTANTS = {"diffllama": ("layer_lambda_init", "self_attn", "lambda_init")}
+
+
 def build_model(config: LlamaConfig, device: str | torch.device = "meta",
                 dtype: torch.dtype | None = None) -> LlamaForCausalLM:
     """Instantiate the architecture (per-block shapes included) with uninitialised weights.
@@ -575,6 +585,10 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
             for idx, (layer, shape) in enumerate(zip(decoder(model).layers, layer_shapes(config))):
                 if shape != default_layer_shape(config):
                     apply_layer_shape(layer, config, idx, shape)
+    if (constant := BLOCK_CONSTANTS.get(config.model_type)) and getattr(config, constant[0], None):
+        key, owner, name = constant
+        for layer, value in zip(decoder(model).layers, getattr(config, key), strict=True):
+            setattr(getattr(layer, owner), name, value)
     check_mlp_gates(model)
     return model
 
@@ -1329,7 +1343,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     # or refused where the keys cannot say them, before anything changes).
     sparse = sparse_mlp_blocks(model.config)  # each block's MLP kind, by its index before removal
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
-    set_layers(model, nn.ModuleList(decoder(model).layers[i] for i in keep))
+    before = list(decoder(model).layers)
+    set_layers(model, nn.ModuleList(before[i] for i in keep))
     for new_idx, layer in enumerate(decoder(model).layers):
         # the block's cache entry: its attention's, Qwen3-Next's or Qwen3.5's Gated DeltaNet's
         # or Granite 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other
@@ -1366,6 +1381,11 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     config.num_hidden_layers = len(keep)
     for key, value in kind_values.items():
         setattr(config, key, value)
+    if constant := BLOCK_CONSTANTS.get(config.model_type):
+        # each block's value as its module holds it (a chain's second prune: as the first left
+        # it), before kept_block_lists keeps the kept blocks' entries
+        key, owner, name = constant
+        setattr(config, key, [getattr(getattr(layer, owner), name) for layer in before])
     for key, value in kept_block_lists(config, keep).items():
         setattr(config, key, value)
     for key in PER_BLOCK_CONFIG_VALUES:  # one for every block, or a list of one per block

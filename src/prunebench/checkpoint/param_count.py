@@ -552,6 +552,15 @@ class Family:
     OPT's learned positions (`position_table_offset` 0: `wpe`), GPT-2's LayerNorms and MLP
     names, separate q/k/v without biases (one per query head: `kv_per_query_head`) and a
     biased out_proj.
+    `depth_only`: a dense family whose blocks hold what prunebench's width surgery, sublayer
+    removal and compiled decoder do not handle, said as `refuse_moe`'s refusal names it: depth
+    methods and the hf / hf_static backends only. Its parameters beyond LLaMA's block are
+    counted by `own_block_params`. DiffLlama's (`diffllama`): differential attention, query
+    heads paired with the head half the heads away, each pair's output normed as one and scaled
+    by a lambda_init its block's index gives (a depth prune keeps each kept block's value in
+    `layer_lambda_init`: modeling.BLOCK_CONSTANTS). BitNet's (`bitnet`): RMSNorms over the
+    attention output and the MLP's hidden channels before o_proj and down_proj (attn_sub_norm,
+    built hidden_size wide whatever the heads; ffn_sub_norm), relu2.
     """
 
     model_class: str
@@ -627,6 +636,7 @@ class Family:
     output_gate: bool = False
     output_gate_per_head_key: str | None = None
     float32_unscaled_scores: bool = False
+    depth_only: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -997,6 +1007,24 @@ FAMILIES: dict[str, Family] = {
     "nanochat": Family("NanoChatForCausalLM", "NanoChatConfig", None, None, None, False,
                        mlp_bias=False, ungated_mlp=True, rms_norm_weightless=True,
                        qk_norm_after_rotary=True, rotary_reversed=True, embedding_norm=True),
+    # DiffLlamaAttention: LLaMA's projections (attention_bias on all four), two softmax maps
+    # over the two halves of the query heads subtracted with a learned lambda (lambda_q1 / k1 /
+    # q2 / k2, head_dim each) and lambda_init = 0.8 - 0.6 exp(-0.3 layer_idx), an RMSNorm
+    # without a weight over each head pair; DiffLlamaMLP: LLaMA's, never biased.
+    "diffllama": Family("DiffLlamaForCausalLM", "DiffLlamaConfig", None, None, None, False,
+                        mlp_bias=False,
+                        depth_only="differential attention (query heads paired with the head "
+                                   "half the heads away and the values split in two halves of "
+                                   "KV heads, a lambda per block)"),
+    # BitNetAttention: LLaMA's (attention_bias on all four) with attn_sub_norm, an RMSNorm of
+    # hidden_size over the attention output before o_proj; BitNetMLP: Gemma's (never biased,
+    # relu2 as published) with ffn_sub_norm over its intermediate_size channels.
+    "bitnet": Family("BitNetForCausalLM", "BitNetConfig", None, None, None, False,
+                     mlp_bias=False,
+                     depth_only="RMSNorms over the attention output and the MLP's hidden "
+                                "channels (attn_sub_norm, built hidden_size wide whatever the "
+                                "heads; ffn_sub_norm), whose statistics a removed head or "
+                                "channel changes"),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -2145,6 +2173,14 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "prunebench's width surgery, sublayer removal and compiled decoder handle. Prune it "
             "with a depth method that removes whole blocks (depth_ppl, depth_taylor, depth_mag, "
             "depth_angular, sleb, shortgpt) and benchmark it with the hf or hf_static backend")
+    if family(config).depth_only:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its blocks hold {family(config).depth_only}, "
+            "which prunebench's width surgery, sublayer removal and compiled decoder do not "
+            "handle. Prune it with a depth method that removes whole blocks (depth_ppl, "
+            "depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the "
+            "hf or hf_static backend")
     if family(config).alibi and not keeps_heads and not is_moe(config):  # (experts: below)
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -2409,6 +2445,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # NanoChatConfig's (nanochat's d12 shape): no head_dim key (hidden / heads), untied.
     "nanochat": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "hidden_size": 768,
                  "intermediate_size": 8192, "num_hidden_layers": 12, "num_attention_heads": 6},
+    "diffllama": {**_LLAMA_DEFAULTS, "hidden_size": 2048, "intermediate_size": 8192,
+                  "num_hidden_layers": 16},
+    "bitnet": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2560,
+               "intermediate_size": 6912, "num_hidden_layers": 30, "num_attention_heads": 20,
+               "num_key_value_heads": 5},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
@@ -3030,12 +3071,14 @@ def gemma4_values(values: dict[str, Any]) -> dict[str, Any]:
 # (SmolLM3's NoPE blocks: read when a block is built, so a saved checkpoint would otherwise
 # reload its blocks with their neighbours' flags; Granite-SWA's and GraniteMoE-SWA's rotary
 # base a block, `layer_rope_theta`, 0 for NoPE), its MLP kind (Cohere2-MoE's
-# `mlp_layer_types`, "dense" / "sparse") and its width (a width-pruned checkpoint's shapes).
+# `mlp_layer_types`, "dense" / "sparse"), its width (a width-pruned checkpoint's shapes) and
+# a value its module computes from the block's index (a depth-pruned DiffLlama's
+# `layer_lambda_init`: modeling.BLOCK_CONSTANTS).
 PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn_type_list",
                           "mlp_layer_types", "layer_rope_theta",
                           # Laguna's each block's query heads
                           "num_attention_heads_per_layer",
-                          "attention_layers")
+                          "attention_layers", "layer_lambda_init")
 
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
@@ -3449,13 +3492,34 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
     refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
-    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GPT-Neo's), with what to do; None where none
-    does. One list for both places that ask:
+    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GPT-Neo's, DiffLlama's), with what to
+    do; None where none does. One list for both places that ask:
     a config.json read (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
             or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
             or gptj_unsupported(values) or cohere2_moe_unbuilt(values)
-            or hy_v3_deepseek_v32_unbuilt(values) or gpt_neo_unbuilt(values))
+            or hy_v3_deepseek_v32_unbuilt(values) or gpt_neo_unbuilt(values)
+            or diffllama_unbuilt(values))
+
+
+def diffllama_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a DiffLlama config DiffLlamaAttention refuses when built (5.17 and 5.25): an odd
+    KV head count (its values are split into two halves of KV heads) or attention dropout (no
+    dropout its two softmax maps share), with what to do; None where it builds (and for other
+    families)."""
+    if values.get("model_type") != "diffllama":
+        return None
+    kv = values.get("num_key_value_heads") or values.get("num_attention_heads")
+    if isinstance(kv, int) and kv % 2:
+        return (f"gives {kv} KV heads for a DiffLlama model: DiffLlamaAttention splits its "
+                "values into two halves of KV heads and refuses an odd count, so transformers "
+                "cannot build it. Give the even count the checkpoint was trained with, or "
+                "re-download the model; a config.json edited by hand no longer describes it")
+    if (values.get("attention_dropout") or 0) > 0:
+        return (f"sets attention_dropout={values['attention_dropout']} for a DiffLlama model, "
+                "which DiffLlamaAttention refuses (its two softmax maps share no dropout): set "
+                "it to 0.0")
+    return None
 
 
 # Cohere2-MoE's routing choices, as Cohere2MoeTopKRouter and Cohere2MoeSparseMoeBlock take them
@@ -3723,6 +3787,16 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
                 "a command the folder (imported into its cache), not the folder as it is")
         raw = {k: v for k, v in raw.items() if k != "quantization_config"}
         quantized = None
+    if quantized is not None and raw.get("model_type") == "bitnet":
+        # microsoft/bitnet-b1.58-2B-4T: ternary weights packed four to a byte (uint8) with a
+        # scale each, which transformers' BitNet quantizer unpacks into its own AutoBitLinear
+        # layers; pruning rewrites weights, which packed ternary values cannot hold.
+        raise PrunebenchError(
+            f"{path / 'config.json'} describes a BitNet checkpoint of packed ternary weights "
+            f"(quantization_config, {method}), as microsoft/bitnet-b1.58-2B-4T publishes it: "
+            "prunebench prunes and times full-precision weights, which a prune rewrites and "
+            "packed ternary values cannot hold. Use the bfloat16 master weights Microsoft "
+            "publishes beside it (hf:microsoft/bitnet-b1.58-2B-4T-bf16@<commit>)")
     if quantized is not None:
         raise PrunebenchError(
             f"{path / 'config.json'} describes a quantized checkpoint (quantization_config"
@@ -4478,6 +4552,7 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         attn = linear_attention_params(config)  # Qwen3-Next's Gated DeltaNet instead
     if family(config).mamba_beside_attention:
         attn += mamba_params(config)  # Falcon-H1's Mamba-2 mixer beside the attention
+    attn += own_block_params(config)  # (a depth-only family's pieces beyond LLaMA's block)
     if shape.get("sparse_mlp"):
         # A router (experts x hidden; gpt-oss's with a bias) and each expert's fused gate/up
         # and down projections (3 x hidden x width; gpt-oss's with biases), Qwen2-MoE's shared
@@ -4492,6 +4567,19 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if mlp_bias(config) or shape["down_proj_bias"]:
         mlp += d
     return attn + mlp + norms_per_block(config) * norm_params(config)
+
+
+def own_block_params(config) -> int:
+    """Parameters of one block of a `Family.depth_only` family beyond LLaMA's block (which
+    such a block keeps whole: these families are never width-pruned); 0 for other families.
+    DiffLlama: its four lambda vectors, head_dim each (its group norm has no weight). BitNet:
+    attn_sub_norm (hidden_size) and ffn_sub_norm (intermediate_size)."""
+    d, hd = config.hidden_size, head_dim(config)
+    if config.model_type == "diffllama":
+        return 4 * hd
+    if config.model_type == "bitnet":
+        return d + config.intermediate_size
+    return 0
 
 
 # Activations that hold learned parameters, by `hidden_act`, and how many each MLP's holds:

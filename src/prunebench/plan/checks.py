@@ -765,6 +765,12 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "(q_a_proj / q_b_proj, kv_a_proj_with_mqa / kv_b_proj), which the compiled "
                     "backend does not run (its fused blocks read LLaMA's q/k/v heads): take "
                     "'compiled' out of benchmark.backends (hf and hf_static run it)")
+            elif "compiled" in backends and known is not None and family(known).depth_only:
+                problems.append(
+                    f"models.{model} ({known.model_type}) holds {family(known).depth_only}, "
+                    "which the compiled backend does not run (its fused blocks compute LLaMA's "
+                    "block): take 'compiled' out of benchmark.backends (hf and hf_static run "
+                    "it)")
             elif "compiled" in backends and known is not None and family(known).per_layer_blocks:
                 problems.append(
                     f"models.{model} ({known.model_type}) is a Gemma 4 model, whose blocks "
