@@ -299,14 +299,20 @@ def test_the_width_methods_refuse_minicpm3_and_youtu_before_scoring(method, name
     assert numel(model) == count_params(model.config)  # nothing cut
 
 
+def check_surgery_and_the_compiled_decoder_refuse(model, words: str) -> None:
+    """Channel and KV-group removal and the compiled decoder refuse `model`, naming `words`
+    (what its blocks hold; also DiffLlama's and BitNet's: tests/test_diffllama_bitnet.py)."""
+    with pytest.raises(FamilyUnsupported, match=f"width surgery.*{words}"):
+        surgery.remove_channels(model, 1, [0])
+    with pytest.raises(FamilyUnsupported, match=f"width surgery.*{words}"):
+        surgery.remove_kv_groups(model, 1, [0])
+    with pytest.raises(FamilyUnsupported, match=f"compiled backend.*{words}"):
+        StaticDecoder(model, 1, 8, mode="eager")
+
+
 def test_width_surgery_and_the_compiled_decoder_refuse_minicpm3():
     model = family_model("minicpm3")
-    with pytest.raises(FamilyUnsupported, match=f"width surgery.*{LATENT}"):
-        surgery.remove_channels(model, 1, [0])
-    with pytest.raises(FamilyUnsupported, match=f"width surgery.*{LATENT}"):
-        surgery.remove_kv_groups(model, 1, [0])
-    with pytest.raises(FamilyUnsupported, match=f"compiled backend.*{LATENT}"):
-        StaticDecoder(model, 1, 8, mode="eager")
+    check_surgery_and_the_compiled_decoder_refuse(model, LATENT)
     with pytest.raises(FamilyUnsupported, match="'minicpm3' model"):
         refuse_moe(model.config, "flap (width pruning)")
 
