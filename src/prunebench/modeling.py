@@ -988,6 +988,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     _materialise_embedding_scale(model.get_input_embeddings(), device)
     if family(config).mamba_beside_attention:
         _materialise_mup_vectors(model, config, device)
+    if config.model_type == "falcon_mamba":
+        _materialise_weightless_norms(model, device)
     if getattr(model.model, "embed_tokens_per_layer", None) is not None:
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
     left = [name for name, b in model.named_buffers() if b.is_meta]
@@ -1061,6 +1063,17 @@ def _materialise_mup_vectors(model, config, device) -> None:
         built = layer.mamba.mup_vector  # (on meta, in the dtype the model was built in)
         layer.mamba.register_buffer("mup_vector", vector.to(device, built.dtype),
                                     persistent=False)
+
+
+def _materialise_weightless_norms(model, device) -> None:
+    """FalconMamba's norms of B, C and dt (FalconMambaWeightlessRMSNorm) keep a weight of ones
+    in a non-persistent buffer their forward never reads (the CUDA kernels' path takes it),
+    left on meta by the load: ones again, as the class builds it."""
+    for layer in decoder(model).layers:
+        for name in ("dt_layernorm", "b_layernorm", "c_layernorm"):
+            norm = getattr(layer.mixer, name)
+            norm.register_buffer("weight", torch.ones(norm.weight.shape, device=device),
+                                 persistent=False)
 
 
 def _materialise_embedding_scale(embedding: nn.Module, device) -> None:

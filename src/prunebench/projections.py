@@ -121,7 +121,12 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # wraps the attention that holds the projections, `attention`
                   # (GPTNeoSelfAttention): a dotted path, the block's self_attn that inner one
                   "gpt_neo": {"model": "transformer", "layers": "h", "embed_positions": "wpe",
-                              "self_attn": "attn.attention"}}
+                              "self_attn": "attn.attention"},
+                  # MambaForCausalLM's and FalconMambaForCausalLM's `backbone`, their
+                  # embeddings `embeddings` (their blocks `layers`, their final norm `norm_f`)
+                  "mamba": {"model": "backbone", "embed_tokens": "embeddings"},
+                  "falcon_mamba": {"model": "backbone", "embed_tokens": "embeddings"}}
+
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
               **dict.fromkeys((*MLP_PARTS, "gate_up_proj", "down_proj"), "mlp")}

@@ -423,6 +423,11 @@ class Family:
     -: up_proj, relu2, down_proj, biases by mlp_bias) or a mixture of experts ("moe", E:
     Nemotron 3's, refused: `nemotron_h_unbuilt`). Counted by `one_mixer_block_params`, shaped
     by `one_mixer_block_shapes`; depth only (`refuse_moe`).
+    Mamba's own (`mamba`, `falcon_mamba`): `mamba1_blocks`, every block is an RMSNorm and a
+    Mamba-1 mixer (`mixer`: in_proj, a depthwise conv1d, x_proj, dt_proj, A_log, D, out_proj;
+    `mamba1_params`) around the residual, no attention, no MLP: a state of one size a block
+    (`mamba1_state`) and no KV cache; its modules under `backbone` (embeddings, layers,
+    norm_f: `projections.MODULE_ALIASES`); depth only (`refuse_moe`).
     GPT-NeoX's own (`gpt_neox`: Pythia, GPT-NeoX-20B): its one packed q/k/v
     module (`query_key_value`, `packed` "qkv_proj") holds its rows head by head, [q_0; k_0;
     v_0; q_1; ...] (GPTNeoXAttention views it as [heads, 3 x head_dim] before the chunk), where
@@ -627,6 +632,7 @@ class Family:
     mlp_width_default: int | None = None
     parallel_outputs_first: bool = False
     mamba_beside_attention: bool = False
+    mamba1_blocks: bool = False
     short_conv: bool = False
     auto_adjust_ff_dim: bool = False
     sandwich_norms_key: str | None = None
@@ -1464,6 +1470,16 @@ FAMILIES: dict[str, Family] = {
     # intermediate_size in the first num_dense_layers blocks, then Lfm2MoeSparseMoeBlock
     # (`feed_forward`: a sigmoid router `gate` over num_experts, its expert_bias a buffer, and
     # fused experts of moe_intermediate_size).
+    # MambaBlock: `norm` (MambaRMSNorm) then `mixer` (MambaMixer: in_proj [2 x inner, hidden]
+    # and out_proj biased by use_bias, conv1d biased by use_conv_bias, x_proj to dt_rank + 2 x
+    # state_size, dt_proj biased, A_log [inner, state_size], D), the residual sum; backbone's
+    # embeddings and norm_f; tied as tie_word_embeddings says (true by default and as
+    # published). FalconMambaBlock: the same, its mixer's RMSNorms of B, C and dt weightless
+    # (FalconMambaWeightlessRMSNorm: no parameters, mixer_rms_eps).
+    "mamba": Family("MambaForCausalLM", "MambaConfig", False, False, None, False,
+                    mamba1_blocks=True),
+    "falcon_mamba": Family("FalconMambaForCausalLM", "FalconMambaConfig", False, False, None,
+                           False, mamba1_blocks=True),
     "lfm2": Family("Lfm2ForCausalLM", "Lfm2Config", False, False, None, True,
                    linear_attention=True, short_conv=True, auto_adjust_ff_dim=True),
     "lfm2_moe": Family("Lfm2MoeForCausalLM", "Lfm2MoeConfig", False, False, None, True,
@@ -1644,7 +1660,10 @@ def linear_attention_state(config) -> tuple[int, int]:
     in the model's dtype; the recurrent state, a key x value matrix per value head, which
     transformers keeps in float32); a Mamba-2 mixer's (`mamba_state`); an LFM2 short
     convolution's conv state alone (the last conv_L_cache inputs of its hidden_size channels,
-    LinearAttentionLayer's conv_states; no recurrent state)."""
+    LinearAttentionLayer's conv_states; no recurrent state); a Mamba-1 mixer's
+    (`mamba1_state`)."""
+    if family(config).mamba1_blocks:
+        return mamba1_state(config)
     if family(config).mamba_mixer or family(config).mamba_beside_attention:
         return mamba_state(config)
     if family(config).short_conv:
@@ -1744,11 +1763,48 @@ def mamba_head_dim(config) -> int:
     return head
 
 
+def mamba1_inner(config) -> int:
+    """A Mamba-1 mixer's inner width: expand x hidden, as MambaConfig and FalconMambaConfig
+    set intermediate_size whatever a config.json says."""
+    return int(config.expand * config.hidden_size)
+
+
+def mamba1_dt_rank(config) -> int:
+    """A Mamba-1 mixer's dt_proj rank: time_step_rank, or ceil(hidden / 16) where "auto" (the
+    classes' default, which they resolve so)."""
+    rank = getattr(config, "time_step_rank", "auto")
+    return math.ceil(config.hidden_size / 16) if rank in (None, "auto") else int(rank)
+
+
+def mamba1_params(config) -> int:
+    """Parameters of one Mamba-1 mixer (MambaMixer, FalconMambaMixer): in_proj (hidden -> the
+    SSM's input and the gate, 2 x inner), the depthwise conv1d over the inner width (a kernel
+    of conv_kernel a channel, and its bias by use_conv_bias), x_proj (inner -> dt_rank + B + C,
+    2 x state_size; no bias), dt_proj (dt_rank -> inner, biased), A_log (inner x state_size),
+    D (inner) and out_proj (inner -> hidden); in_proj and out_proj biased by use_bias.
+    FalconMamba's norms of B, C and dt hold no parameters."""
+    d, inner, state = config.hidden_size, mamba1_inner(config), config.state_size
+    rank, bias = mamba1_dt_rank(config), bool(config.use_bias)
+    return (d * 2 * inner + (2 * inner if bias else 0)
+            + inner * config.conv_kernel + (inner if config.use_conv_bias else 0)
+            + inner * (rank + 2 * state) + rank * inner + inner
+            + inner * state + inner + inner * d + (d if bias else 0))
+
+
+def mamba1_state(config) -> tuple[int, int]:
+    """The values one sequence's state holds in a Mamba-1 block, whatever its length: (the conv
+    state, the last conv_kernel inputs of each inner channel; the SSM state, state_size values
+    an inner channel)."""
+    inner = mamba1_inner(config)
+    return inner * config.conv_kernel, inner * config.state_size
+
+
 def state_blocks(config) -> list[bool]:
     """Per block, whether it keeps a state of one size whatever the length (a Gated DeltaNet's
     or a Mamba-2 mixer's, `linear_attention_state`): the linear-attention blocks, and every
-    Falcon-H1 block (its Mamba-2 mixer beside its attention, `Family.mamba_beside_attention`)."""
-    if family(config).mamba_beside_attention:
+    Falcon-H1 block (its Mamba-2 mixer beside its attention, `Family.mamba_beside_attention`)
+    and every Mamba-1 block (`Family.mamba1_blocks`)."""
+    if family(config).mamba_beside_attention or family(config).mamba1_blocks:
         return [True] * config.num_hidden_layers
     return linear_attention_blocks(config)
 
@@ -2128,6 +2184,14 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
             "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
             "hf_static backend")
+    if family(config).mamba1_blocks:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): each of its blocks is a norm and a Mamba-1 mixer "
+            "(no attention heads, no MLP), which prunebench's width surgery, sublayer removal "
+            "and compiled decoder do not handle. Prune it with a depth method that removes "
+            "whole blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) "
+            "and benchmark it with the hf or hf_static backend")
     if family(config).short_conv and not is_moe(config):  # (LFM2-MoE's: as experts, below)
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -2786,6 +2850,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 128000, "tie_word_embeddings": True,
                  "conv_bias": False, "conv_L_cache": 3, "num_dense_layers": 2,
                  "num_experts": 32, "num_local_experts": 32, "num_experts_per_tok": 4},
+    # MambaConfig's and FalconMambaConfig's defaults (no attention: LLaMA's head keys unread)
+    "mamba": {**_LLAMA_DEFAULTS, "vocab_size": 50280, "hidden_size": 768, "state_size": 16,
+              "expand": 2, "conv_kernel": 4, "use_bias": False, "use_conv_bias": True,
+              "time_step_rank": "auto", "tie_word_embeddings": True},
+    "falcon_mamba": {**_LLAMA_DEFAULTS, "vocab_size": 50280, "hidden_size": 768,
+                     "state_size": 16, "expand": 2, "conv_kernel": 4, "use_bias": False,
+                     "use_conv_bias": True, "time_step_rank": "auto",
+                     "tie_word_embeddings": True},
     "nemotron_h": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 21504,
                    "num_key_value_heads": 8, "head_dim": 128, "mlp_hidden_act": "relu2",
                    "mlp_bias": False, "mamba_num_heads": 128, "mamba_head_dim": 64,
@@ -3125,9 +3197,10 @@ def kept_depth_scale(config, before: int, kept: int) -> dict[str, float]:
 def _layer_types_derived(config) -> bool:
     """Whether the config's class derives its layer_types (a layers_block_type property that
     cannot be set: Bamba's from attn_layer_indices, Falcon-H1's "hybrid" for every block),
-    which then follow the blocks without being set."""
-    kinds = getattr(type(config), "layers_block_type", None)
-    return isinstance(kinds, property) and kinds.fset is None
+    which then follow the blocks without being set; MambaConfig's and FalconMambaConfig's
+    layer_types property, "linear_attention" for every block)."""
+    return any(isinstance(kinds := getattr(type(config), name, None), property)
+               and kinds.fset is None for name in ("layers_block_type", "layer_types"))
 
 
 # Config values that are one for every block or a list of one per block (Hunyuan's moe_topk,
@@ -4434,6 +4507,11 @@ LINEAR_ATTENTION_SHAPE = {"num_attention_heads": 0, "num_key_value_heads": 0,
                           "linear_attention": True}
 
 
+# A Mamba-1 block's shape (`Family.mamba1_blocks`): its one mixer, counted by `mamba1_params`.
+MAMBA1_SHAPE = {"num_attention_heads": 0, "num_key_value_heads": 0, "intermediate_size": 0,
+                "o_proj_bias": False, "down_proj_bias": False, "mamba1": True}
+
+
 def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     """Per-block shapes; homogeneous configs get the same entry for every block."""
     shapes = getattr(config, "layer_shapes", None)
@@ -4441,6 +4519,9 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         return per_layer_block_shapes(config)  # Gemma 4 (never width-pruned)
     if shapes is None and family(config).one_mixer_blocks:
         return one_mixer_block_shapes(config)  # Nemotron-H (never width-pruned)
+    if shapes is None and family(config).mamba1_blocks:
+        # Mamba's blocks: no heads (no KV cache), no MLP (never width-pruned)
+        return [{**MAMBA1_SHAPE} for _ in range(config.num_hidden_layers)]
     if shapes is None:
         if is_moe(config) or any(linear_attention_blocks(config)):
             # Each block's MLP kind (Qwen3-MoE and Qwen2-MoE may mix dense blocks in): the
@@ -4518,6 +4599,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return per_layer_block_params(config, shape)
     if family(config).one_mixer_blocks:
         return one_mixer_block_params(config, shape)
+    if family(config).mamba1_blocks:
+        return norm_params(config) + mamba1_params(config)  # MambaBlock: norm, mixer
     d, hd = config.hidden_size, head_dim(config)
     q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
     attn = d * q + 2 * d * kv + q * d

@@ -752,8 +752,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "the compiled backend does not run (its fused blocks read LLaMA's): take "
                     "'compiled' out of benchmark.backends (hf and hf_static run it)")
             elif "compiled" in backends and known is not None and any(state_blocks(known)):
-                mixer = ("Mamba-2" if family(known).mamba_mixer
-                         or family(known).mamba_beside_attention else "Gated DeltaNet")
+                mixer = ("Mamba-1" if family(known).mamba1_blocks else "Mamba-2"
+                         if family(known).mamba_mixer or family(known).mamba_beside_attention
+                         else "Gated DeltaNet")
                 problems.append(
                     f"models.{model} ({known.model_type}) has blocks of another token mixer "
                     f"than softmax attention ({mixer}), which the compiled backend does not "
@@ -778,6 +779,14 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "may reuse an earlier block's keys and values, which the compiled backend "
                     "does not run (its fused blocks do not read them): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
+            items = spec.get("variants")
+            if known is not None and family(known).mamba1_blocks and any(
+                    e["recovery"] for e in read_variants(
+                        model, items if isinstance(items, list) else [])[0]):
+                problems.append(
+                    f"models.{model} ({known.model_type}) is a Mamba model: its blocks hold "
+                    "no attention or MLP projections, which LoRA's targets name, so a +lora "
+                    "recovery has nothing to adapt: take +lora out of its variants")
             continue
         if "compiled" in backends:
             problems.append(
