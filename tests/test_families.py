@@ -65,6 +65,7 @@ from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
 from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
 from transformers import Cohere2Config, CohereConfig
 from transformers import HunYuanDenseV1Config
+from transformers import FalconMambaConfig, MambaConfig
 from transformers import StableLmConfig
 from transformers import MiniMaxM2Config
 from transformers import HunYuanMoEV1Config
@@ -805,6 +806,19 @@ FAMILIES = {
         hybrid_override_pattern="M*-M*-", head_dim=16, mamba_num_heads=4, mamba_head_dim=32,
         n_groups=2, ssm_state_size=16, conv_kernel=4, chunk_size=8, use_bias=True,
         mlp_bias=True),
+    # Mamba: four Mamba-1 blocks (inner 128, a state of 8, a dt rank of 6 set apart from
+    # "auto"'s 4), in_proj / out_proj biased (off as published), so counted here; untied (tied
+    # as published: a random tied model greedily repeats its input token); weights of std 0.3
+    # (at 0.1 this model decodes two tokens over and over).
+    "mamba": lambda: MambaConfig(
+        vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, state_size=8, expand=2,
+        conv_kernel=4, time_step_rank=6, use_bias=True, tie_word_embeddings=False,
+        initializer_range=0.3, bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # FalconMamba: Mamba's blocks with its weightless norms of B, C and dt ("auto" dt rank).
+    "falcon_mamba": lambda: FalconMambaConfig(
+        vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, state_size=8, expand=2,
+        conv_kernel=4, tie_word_embeddings=False, initializer_range=0.1, bos_token_id=1,
+        eos_token_id=2, pad_token_id=0),
     # Bamba: Mamba-2 blocks (4 heads of 32 in 2 groups, a state of 16, chunks of 8 tokens) 1:1
     # with attention ones (attn_layer_indices; half of each head rotating), a SwiGLU MLP in
     # every block; the attention, MLP and Mamba-2 projections' biases on (off as published),
@@ -865,7 +879,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
-ONE_MIXER = {"nemotron_h"}
+ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba"}  # (Mamba's: a Mamba-1 mixer in each)
 # ALiBi families (BLOOM, MPT): every head kept, their slopes following the config's head
 # count: width pruning removes MLP channels alone, BlockPruner MLP sublayers alone (block_type
 # mlp; its default, mix, refused); every backend, the compiled one adding their biases.
@@ -950,7 +964,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM",
            "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",
            "youtu": "YoutuForCausalLM",
-           "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM"}
+           "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM",
+           "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1577,6 +1592,12 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             extra = {"target_modules": ["q_proj", "o_proj"]}
         if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP
             extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}
+        if name in ("mamba", "falcon_mamba"):
+            # no attention, no MLP: none of LoRA's targets (LLaMA's projections) to adapt
+            settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8}})
+            with pytest.raises(PrunebenchError, match="no non-empty .* projections to adapt"):
+                lora.train_lora(model, tokenizer, [], [], settings, torch.device("cpu"))
+            return
     else:
         method_function("llm_pruner")(model, ids(8, 24, seed=3), int(TARGET * numel(model)))
     pruned_params = numel(model)
@@ -1826,6 +1847,10 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
         for folder in (null, left_out):
             with pytest.raises(PrunebenchError, match="head_dim=128 .*Helium's o_proj"):
                 load_config(folder)
+        return
+    if name in ("mamba", "falcon_mamba"):
+        # no attention: neither key is read, and the loaded config has no heads to compare
+        assert count_params(load_config(null)) == count_params(checkpoint_config(left_out))
         return
     if name == "nemotron" and key == "num_key_value_heads":
         # NemotronAttention reads num_key_value_heads with no fallback: neither builds
