@@ -50,7 +50,8 @@ def small(name: str = "mamba", **over):
 @pytest.mark.parametrize("name", sorted(CLASSES))
 @pytest.mark.parametrize("over", [{}, {"use_bias": True, "use_conv_bias": False},
                                   {"tie_word_embeddings": True}, {"time_step_rank": 5},
-                                  {"expand": 3, "state_size": 4, "conv_kernel": 2}])
+                                  {"expand": 3, "state_size": 4, "conv_kernel": 2},
+                                  {"expand": 16, "intermediate_size": 64}])
 def test_counts_equal_transformers_parameters(name, over):
     """Biases on or off, tied or not, a dt rank set or "auto" (ceil(32 / 16) = 2), another
     width, state and kernel: the closed form, and config_from_dict of the config.json values
@@ -62,11 +63,16 @@ def test_counts_equal_transformers_parameters(name, over):
     values = json.loads(config.to_json_string())
     assert count_params(config_from_dict(values)) == count_params(config)
     bare = {k: v for k, v in values.items() if k not in ("intermediate_size", "time_step_rank")}
-    if "time_step_rank" not in over:
+    if "time_step_rank" not in over and "intermediate_size" not in over:
         assert count_params(config_from_dict(bare)) == count_params(config)
     mixer = model.backbone.layers[0].mixer
     rank = over.get("time_step_rank", math.ceil(32 / 16))
     assert tuple(mixer.dt_proj.weight.shape) == (config.intermediate_size, rank)
+    if "intermediate_size" in over:
+        # falcon-mamba-7b's config.json: expand 16 and intermediate_size 2 x hidden, which
+        # wins over expand (the count read from expand would be wrong)
+        assert config.intermediate_size == 64 != 16 * 32
+        assert count_params(config_from_dict(bare)) != count_params(config)
 
 
 def test_the_count_is_the_sum_of_each_part_by_hand():

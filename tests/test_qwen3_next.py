@@ -304,7 +304,9 @@ def check_cache_bytes(model, dtype) -> None:
         for batch, length in ((1, 5), (2, 9)):
             with torch.no_grad():
                 out = model(input_ids=ids(batch, length), use_cache=True)
-            cache = getattr(out, "past_key_values", None) or out.cache
+            # (Mamba's output names it cache_params on transformers 5.17)
+            cache = (getattr(out, "past_key_values", None) or getattr(out, "cache", None)
+                     or out.cache_params)
             assert cache_bytes(cache) == kv_cache_bytes(model.config, batch, length, dtype)
             linear = next(layer for layer, is_linear in
                           zip(cache.layers, state_blocks(model.config)) if is_linear)

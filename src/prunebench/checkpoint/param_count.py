@@ -1764,9 +1764,11 @@ def mamba_head_dim(config) -> int:
 
 
 def mamba1_inner(config) -> int:
-    """A Mamba-1 mixer's inner width: expand x hidden, as MambaConfig and FalconMambaConfig
-    set intermediate_size whatever a config.json says."""
-    return int(config.expand * config.hidden_size)
+    """A Mamba-1 mixer's inner width: intermediate_size where a config.json gives it (it
+    overrides what MambaConfig and FalconMambaConfig derive, and falcon-mamba-7b's is not
+    expand x hidden: expand 16, intermediate_size 8192 = 2 x hidden), else expand x hidden."""
+    inner = getattr(config, "intermediate_size", None)
+    return int(config.expand * config.hidden_size) if inner is None else inner
 
 
 def mamba1_dt_rank(config) -> int:
@@ -2853,11 +2855,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # MambaConfig's and FalconMambaConfig's defaults (no attention: LLaMA's head keys unread)
     "mamba": {**_LLAMA_DEFAULTS, "vocab_size": 50280, "hidden_size": 768, "state_size": 16,
               "expand": 2, "conv_kernel": 4, "use_bias": False, "use_conv_bias": True,
-              "time_step_rank": "auto", "tie_word_embeddings": True},
+              "time_step_rank": "auto", "tie_word_embeddings": True, "intermediate_size": None},
     "falcon_mamba": {**_LLAMA_DEFAULTS, "vocab_size": 50280, "hidden_size": 768,
                      "state_size": 16, "expand": 2, "conv_kernel": 4, "use_bias": False,
                      "use_conv_bias": True, "time_step_rank": "auto",
-                     "tie_word_embeddings": True},
+                     "tie_word_embeddings": True, "intermediate_size": None},
     "nemotron_h": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 21504,
                    "num_key_value_heads": 8, "head_dim": 128, "mlp_hidden_act": "relu2",
                    "mlp_bias": False, "mamba_num_heads": 128, "mamba_head_dim": 64,
