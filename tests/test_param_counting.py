@@ -70,7 +70,8 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
         # the start's context check read (Gemma 4's head_dim is each block's: layer_shapes)
         return (config.vocab_size, config.hidden_size, config.num_hidden_layers,
                 config.tie_word_embeddings,
-                None if FAMILIES[model_type].per_layer_blocks else head_dim(config),
+                None if FAMILIES[model_type].per_layer_blocks
+                or FAMILIES[model_type].mamba1_blocks else head_dim(config),  # (Mamba: no heads)
                 qkv_bias(config),
                 # (BLOOM and MPT have none: ALiBi, MPT's max_seq_len unread by the checks)
                 layer_shapes(config), getattr(config, "max_position_embeddings", None),

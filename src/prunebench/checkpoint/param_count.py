@@ -2852,14 +2852,17 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 128000, "tie_word_embeddings": True,
                  "conv_bias": False, "conv_L_cache": 3, "num_dense_layers": 2,
                  "num_experts": 32, "num_local_experts": 32, "num_experts_per_tok": 4},
-    # MambaConfig's and FalconMambaConfig's defaults (no attention: LLaMA's head keys unread)
+    # MambaConfig's and FalconMambaConfig's defaults (no attention, no position limit: LLaMA's head
+    # keys unread)
     "mamba": {**_LLAMA_DEFAULTS, "vocab_size": 50280, "hidden_size": 768, "state_size": 16,
               "expand": 2, "conv_kernel": 4, "use_bias": False, "use_conv_bias": True,
-              "time_step_rank": "auto", "tie_word_embeddings": True, "intermediate_size": None},
+              "time_step_rank": "auto", "tie_word_embeddings": True, "intermediate_size": None,
+              "max_position_embeddings": None},
     "falcon_mamba": {**_LLAMA_DEFAULTS, "vocab_size": 50280, "hidden_size": 768,
                      "state_size": 16, "expand": 2, "conv_kernel": 4, "use_bias": False,
                      "use_conv_bias": True, "time_step_rank": "auto",
-                     "tie_word_embeddings": True, "intermediate_size": None},
+                     "tie_word_embeddings": True, "intermediate_size": None,
+                     "max_position_embeddings": None},
     "nemotron_h": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 21504,
                    "num_key_value_heads": 8, "head_dim": 128, "mlp_hidden_act": "relu2",
                    "mlp_bias": False, "mamba_num_heads": 128, "mamba_head_dim": 64,
