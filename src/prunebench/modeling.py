@@ -866,20 +866,12 @@ _GRANITE_MOE_NAMES = ((".block_sparse_moe.input_linear.weight",
                        ".block_sparse_moe.router.weight"))
 # (GraniteMoE-Shared's and Granite 4.0's experts as GraniteMoE's; their shared_mlp's
 # input_linear / output_linear are the modules' own names, kept)
-# Tencent's Hy3 checkpoints name the router, the score-correction buffer and the shared MLP
-# otherwise than HYV3MoE holds them (transformers' hy_v3 conversion renames them alike, in 5.17
-# and 5.25): `mlp.router.gate`, `mlp.expert_bias`, `mlp.shared_mlp.*`.
-_HY_V3_NAMES = ((".mlp.router.gate.weight", ".mlp.gate.weight"),
-                (".mlp.expert_bias", ".mlp.e_score_correction_bias"),
-                *((f".mlp.shared_mlp.{part}.{kind}", f".mlp.shared_experts.{part}.{kind}")
-                  for part in ("gate_proj", "up_proj", "down_proj") for kind in ("weight", "bias")))
 # GPT-NeoX's published LM head, `embed_out` (GPTNeoXForCausalLM's `lm_head`: transformers
 # renames it as it loads, in 5.17 and 5.25), matched as the whole name.
 LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_MOE_NAMES,
                 "granitemoehybrid": _GRANITE_MOE_NAMES,
                 "phimoe": ((".mlp.gate.weight", ".mlp.router.weight"),),
-                "gpt_neox": (("embed_out.weight", "lm_head.weight"),),
-                "hy_v3": _HY_V3_NAMES}
+                "gpt_neox": (("embed_out.weight", "lm_head.weight"),)}
 
 
 # Name prefixes of checkpoints saved from a family's base model rather than its causal LM, which

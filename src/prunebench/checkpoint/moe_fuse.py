@@ -1,7 +1,7 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
-Mellum, GLM-4.7-Flash, EXAONE-MoE), and
+Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -36,6 +36,11 @@ weights are converted once (checkpoint.pickle_convert):
   (`RENAMED`, Laguna's checkpoints alone); Mellum's multi-token-prediction layer stored apart
   from the model (`mtp.*`), which MellumForCausalLM ignores on loading, is dropped as
   Qwen3-Next's.
+- HY-V3 (Tencent's Hy3): Qwen2-MoE's per-expert names, its router `mlp.router.gate.weight`,
+  score-correction buffer `mlp.expert_bias` and shared MLP `mlp.shared_mlp.*` renamed to
+  HYV3ForCausalLM's `mlp.gate.weight`, `mlp.e_score_correction_bias` and
+  `mlp.shared_experts.*` (`RENAMED`), and its multi-token-prediction layer
+  (`model.layers.{num_hidden_layers}`) dropped.
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -173,11 +178,17 @@ MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCaus
 # The names a family's published per-expert checkpoints give tensors its class holds under
 # others, as transformers' conversion of its model type renames them, by model_type:
 # (published part, held part). Laguna's routers' score biases and shared experts; EXAONE-MoE's
-# score biases, by its model_type alone: MiniMax-M2's block holds its own under that name.
+# score biases, by its model_type alone: MiniMax-M2's block holds its own under that name;
+# Tencent's Hy3 router, score-correction buffer and shared MLP (transformers' hy_v3
+# conversion renames them alike, in 5.17 and 5.25; AFMoE's router and Hunyuan-A13B's
+# shared_mlp are their classes' own names).
 RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
                        ".mlp.gate.e_score_correction_bias"),
                       (".mlp.shared_expert.", ".mlp.shared_experts.")),
-           "exaone_moe": ((".mlp.e_score_correction_bias", ".mlp.gate.e_score_correction_bias"),)}
+           "exaone_moe": ((".mlp.e_score_correction_bias", ".mlp.gate.e_score_correction_bias"),),
+           "hy_v3": ((".mlp.router.gate.weight", ".mlp.gate.weight"),
+                     (".mlp.expert_bias", ".mlp.e_score_correction_bias"),
+                     (".mlp.shared_mlp.", ".mlp.shared_experts."))}
 # ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
