@@ -50,7 +50,8 @@ from test_glm4_moe import check_refused_as_a_mixture_of_experts
 from test_helium_vaultgemma_granitemoeshared import (SHAPE, check_counts, check_depth_pruning,
                                                      family_classes, theirs)
 from test_moe import per_expert_state
-from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
+from test_qwen3_next import (check_a_depth_pruned_reload_decodes_as_transformers,
+                             check_hf_backends_decode_as_transformers)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -248,6 +249,22 @@ def test_deepseek_v32_depth_pruning_computes_as_transformers_model_of_the_kept_b
     x = ids(2, 24)
     torch.testing.assert_close(logits(model, x), logits(reference, x), rtol=0, atol=1e-6)
     assert numel(model) == count_params(model.config) == numel(reference)
+
+
+def test_a_deepseek_v32_depth_pruned_in_memory_decodes_with_its_cache():
+    """Not reloaded (gpu_check's depth variant, pruned in place), the model of blocks 0 and 3
+    decodes with transformers' caches as transformers' model of the kept blocks does: each
+    indexer caches its keys under an index of its own (DeepseekV32Indexer.layer_idx), which
+    remove_blocks renumbers with its attention's (left at 3, a cache of 2 blocks has no entry
+    for it: an IndexError in 5.17 and 5.25)."""
+    dense = family_model("deepseek_v32")
+    model = remove_blocks(copy.deepcopy(dense), [1, 2])
+    assert [layer.self_attn.indexer.layer_idx for layer in model.model.layers] == [0, 1]
+    values = {**dense.config.to_dict(), "num_hidden_layers": 2,
+              "mlp_layer_types": model.config.mlp_layer_types,
+              "layer_types": model.config.layer_types}
+    check_hf_backends_decode_as_transformers(
+        model, theirs("deepseek_v32", values, kept_blocks_state(dense, [0, 3])))
 
 
 def test_deepseek_v32s_indexer_changes_its_logits():

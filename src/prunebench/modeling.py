@@ -1362,6 +1362,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             # (GPTNeoSelfAttention's cache entry is its `layer_id`)
             if mixer is not None and hasattr(mixer, "layer_id"):
                 mixer.layer_id = new_idx
+            # (DeepSeek-V3.2's indexer caches its keys under an index of its own)
+            indexer = getattr(mixer, "indexer", None)
+            if indexer is not None and hasattr(indexer, "layer_idx"):
+                indexer.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
         # (DbrxBlock's attention, whose index is its cache entry's, lies in its
