@@ -2437,9 +2437,6 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
             "num_attention_heads": 16, "num_key_value_heads": None, "head_dim": None,
             "tie_word_embeddings": True, "expansion_ratio": 4, "no_bias": True,
             "logit_scale": None, "attn_config": {}},
-    # FalconConfig's (Falcon-7B's shape, 71 heads): multi-query, the parallel block of one
-    # norm, no biases, tied; ffn_hidden_size and num_kv_heads null (4 x hidden; the heads:
-    # config_from_dict derives them as the class does).
     # PersimmonConfig's (Persimmon-8B's shape): one KV head per query head (no key), q/k
     # LayerNorms, untied.
     "persimmon": {"vocab_size": 262144, "hidden_size": 4096, "intermediate_size": 16384,
@@ -2447,6 +2444,9 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "num_key_value_heads": None, "head_dim": None,
                   "max_position_embeddings": 16384, "tie_word_embeddings": False,
                   "qk_layernorm": True},
+    # FalconConfig's (Falcon-7B's shape, 71 heads): multi-query, the parallel block of one
+    # norm, no biases, tied; ffn_hidden_size and num_kv_heads null (4 x hidden; the heads:
+    # config_from_dict derives them as the class does).
     "falcon": {"vocab_size": 65024, "hidden_size": 4544, "ffn_hidden_size": None,
                "num_hidden_layers": 32, "num_attention_heads": 71, "num_kv_heads": None,
                "num_key_value_heads": None, "head_dim": None, "max_position_embeddings": 2048,
