@@ -389,3 +389,35 @@ def test_the_families_paragraph_names_every_family_of_the_table_and_no_other():
     assert table == set(SUPPORTED) and moe, (table ^ set(SUPPORTED), moe)
     assert set(named.findall(dense_part)) == table - moe
     assert set(named.findall(moe_part)) == moe
+
+
+NUMBER_WORDS = {word: n for n, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+NUMBER_WORDS.update({word: 10 * n for n, word in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)})
+
+
+def number_of(words: str) -> int:
+    """A count written in words as the docs write them ("eighty-eight")."""
+    return sum(NUMBER_WORDS[part] for part in words.lower().split("-"))
+
+
+def test_the_family_counts_are_the_registrys():
+    """README.md and docs/families.md count the families and their mixtures of experts, counts
+    each merge of new families must update: they are param_count.FAMILIES' and the table's
+    rows of mixtures of experts (Granite 4.0's, with experts or without, counted apart)."""
+    from prunebench.checkpoint.param_count import FAMILIES as SUPPORTED
+
+    text = (REPO / "docs" / "families.md").read_text()
+    moe = len(re.findall(r"^\| `[a-z0-9_]+` \| `\w+` \|[^\n]*\*\*mixture of experts", text,
+                         flags=re.M))
+    families, experts = re.search(r"evaluates ([a-z-]+) decoder families \(([a-z-]+) of them "
+                                  r"mixtures of experts", text).groups()
+    assert (number_of(families), number_of(experts)) == (len(SUPPORTED), moe)
+    paragraph = markdown_section(text, "Supported families and known shapes, in one paragraph")
+    listed = re.search(r"and ([a-z-]+) mixtures\s+of\s+experts\s+for\s+depth", paragraph)
+    assert number_of(listed.group(1)) == moe
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert re.search(r"one of (\d+) decoder families", readme).group(1) == str(len(SUPPORTED))
+    assert re.search(r"(\d+) mixtures of experts such as", readme).group(1) == str(moe)
