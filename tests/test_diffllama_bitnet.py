@@ -29,7 +29,8 @@ from transformers import BitNetConfig, BitNetForCausalLM, DiffLlamaConfig, DiffL
 
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
-                                               count_params, layer_shapes, own_block_params)
+                                               config_from_dict, count_params, layer_shapes,
+                                               own_block_params)
 from prunebench.methods.depth import without_blocks
 from prunebench.methods.registry import method_function
 from prunebench.modeling import load_model, remove_blocks, save_model
@@ -67,6 +68,16 @@ def test_their_own_pieces_counted_by_hand():
     llama_block = 64 * 64 * 2 + 2 * 64 * 32 + 3 * 64 * 128 + 2 * 64  # (no biases, 2 norms)
     bitnet = config("bitnet")
     assert block_param_count(bitnet, layer_shapes(bitnet)[0]) == llama_block + 64 + 128
+
+
+def test_a_config_without_a_model_type_is_counted_as_llamas():
+    """A config.json without model_type is LLaMA's (old ones; the untrained tiny model's shape,
+    which the start's checks count): none of these pieces, and counted, not refused."""
+    values = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 97}
+    assert own_block_params(config_from_dict(values)) == 0
+    assert count_params(config_from_dict(values)) == count_params(
+        config_from_dict({**values, "model_type": "llama"}))
 
 
 # --------------------------------------------------------------------------- import and load

@@ -4663,9 +4663,10 @@ def own_block_params(config) -> int:
     DiffLlama: its four lambda vectors, head_dim each (its group norm has no weight). BitNet:
     attn_sub_norm (hidden_size) and ffn_sub_norm (intermediate_size)."""
     d, hd = config.hidden_size, head_dim(config)
-    if config.model_type == "diffllama":
+    model_type = getattr(config, "model_type", None)  # (none: LLaMA's, as `family` reads it)
+    if model_type == "diffllama":
         return 4 * hd
-    if config.model_type == "bitnet":
+    if model_type == "bitnet":
         return d + config.intermediate_size
     return 0
 
