@@ -467,18 +467,20 @@ def test_the_family_check_checks_every_family_against_hf_generate(tmp_path):
     # Granite 4.0's family is checked by its attention-only dense model, which has no experts;
     # Qwen3.5's dense one has Gated DeltaNet blocks in every model, and Gemma 4's blocks of
     # two head widths (every layout, the dense ones too) and Falcon-H1's Mamba-2 mixer beside
-    # every block's attention, which the decoder refuses. BLOOM and MPT (ALiBi) have no width
-    # variant: their heads' slopes follow the head count, so no heads are removed. MiniCPM3's
-    # latent attention (a dense model) the decoder refuses as DeepSeek's.
+    # every block's attention, which the decoder refuses. BLOOM's and MPT's (ALiBi) width
+    # variant removes MLP channels alone: their heads' slopes follow the head count. MiniCPM3's
+    # and Youtu's latent attention (dense models) the decoder refuses as DeepSeek's, and
+    # DiffLlama's and BitNet's blocks (Family.depth_only) and Mamba's and FalconMamba's Mamba-1
+    # mixers.
     # A family may be checked in more than one layout (Falcon-7B's and Falcon-40B's).
     decoded = [f for f, layout in FAMILIES.items()
                if (layout.moe_intermediate_key is None and not layout.linear_attention
                    and not layout.per_layer_blocks and not layout.mamba_beside_attention
-                   and not layout.latent_attention)
+                   and not layout.latent_attention and not layout.depth_only
+                   and not layout.mamba1_blocks)
                or layout.experts_optional]
     assert {(check.small_config(r["family"]).model_type, r["variant"]) for r in checked} == {
-        (family, variant) for family in decoded for variant in ("dense", "width", "depth")
-        if variant != "width" or not FAMILIES[family].alibi}
+        (family, variant) for family in decoded for variant in ("dense", "width", "depth")}
     assert all(r["status"] == "ok" and r["tokens_checkable"] > r["tokens"] / 2 for r in checked)
     assert {r["status"] for r in report["rows"] if r["dtype"] == "bfloat16"} == {"reported"}
 

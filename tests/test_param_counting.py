@@ -97,6 +97,10 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
             blocks = values.get("num_hidden_layers", 32)
             values = {"layer_types": ["conv", "full_attention"] * (blocks // 2)
                       + ["conv"] * (blocks % 2), **values}
+        if model_type == "gpt_neo" and "num_hidden_layers" in values:  # GPTNeoConfig's default
+            # attention_types are 24 blocks', another block count refused (so is config.json)
+            kinds = ["global", "local"] * values["num_hidden_layers"]
+            values = {"attention_types": [[kinds[:values["num_hidden_layers"]], 1]], **values}
         if model_type == "dbrx":  # DbrxConfig refuses a tied LM head (so is config.json)
             values = {k: v for k, v in values.items() if k != "tie_word_embeddings"}
         ours = config_from_dict({"model_type": model_type, **values})
