@@ -126,7 +126,9 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     Each block holds its own KV heads; blocks with zero heads hold none; a block with a sliding
     window shorter than `seq_len` attends to (and transformers' cache keeps) the window only,
     and so does a block of Llama 4's chunked attention (`layer_types` chunked_attention), whose
-    cache transformers keeps as a window of attention_chunk_size.
+    cache transformers keeps as a window of attention_chunk_size. (GPT-Neo's local blocks attend
+    to their window too, but transformers' cache keeps every position and its attention reads
+    them all under a mask: for it the figure is what a step must read, below what it reads.)
     A Gated DeltaNet block (Qwen3-Next, Qwen3.5) caches no keys or values but a state of one
     size whatever the length, which each step reads: its conv state in `dtype`, its recurrent
     state in float32 (as transformers keeps it), per sequence; so does a Mamba-2 block (Granite
