@@ -2893,8 +2893,16 @@ def cohere2_moe_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
             + ["sliding_attention" if (i + 1) % pattern else "full_attention"
                for i in range(n - dense)])
     if not values.get("mlp_layer_types"):
-        kinds["mlp_layer_types"] = ["dense" if i < dense else "sparse" for i in range(n)]
+        kinds["mlp_layer_types"] = dense_prefix_kinds(n, dense)
     return {**values, **kinds}
+
+
+def dense_prefix_kinds(blocks: int, dense: int) -> list[str]:
+    """Each block's MLP kind (`mlp_layer_types`) where the first `dense` blocks are dense and
+    the others sparse: what the config classes of Cohere2-MoE, Laguna, EXAONE-MoE,
+    DeepSeek-V3.2, HY-V3 and GLM-4.7-Flash derive where config.json lists none."""
+    dense = min(dense, blocks)
+    return ["dense"] * dense + ["sparse"] * (blocks - dense)
 
 
 def laguna_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
@@ -2907,7 +2915,7 @@ def laguna_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
     if not values.get("layer_types"):
         kinds["layer_types"] = ["full_attention"] * n
     if not values.get("mlp_layer_types"):
-        kinds["mlp_layer_types"] = (["dense"] if laguna else ["sparse"]) + ["sparse"] * (n - 1)
+        kinds["mlp_layer_types"] = dense_prefix_kinds(n, 1 if laguna else 0)
     if laguna and not values.get("num_attention_heads_per_layer"):
         kinds["num_attention_heads_per_layer"] = [values["num_attention_heads"]] * n
     return {**values, **kinds}
@@ -2926,8 +2934,7 @@ def exaone_moe_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
         kinds["layer_types"] = ["sliding_attention" if (i + 1) % pattern else "full_attention"
                                 for i in range(n)]
     if not values.get("mlp_layer_types"):
-        dense = values.get("first_k_dense_replace") or 0
-        kinds["mlp_layer_types"] = ["dense" if i < dense else "sparse" for i in range(n)]
+        kinds["mlp_layer_types"] = dense_prefix_kinds(n, values.get("first_k_dense_replace") or 0)
     return {**values, **kinds}
 
 
@@ -3002,13 +3009,11 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # first_k_dense_replace blocks dense where config.json lists no MLP kinds (5.17, 5.25)
         values["head_dim"] = values["qk_rope_head_dim"]
         if not values.get("mlp_layer_types"):
-            n = values["num_hidden_layers"]
-            dense = min(values.get("first_k_dense_replace") or 0, n)
-            values["mlp_layer_types"] = ["dense"] * dense + ["sparse"] * (n - dense)
+            values["mlp_layer_types"] = dense_prefix_kinds(
+                values["num_hidden_layers"], values.get("first_k_dense_replace") or 0)
     if values.get("model_type") == "hy_v3" and not values.get("mlp_layer_types"):
         # HYV3Config's: the first block dense, the others sparse (5.17, 5.25)
-        n = values["num_hidden_layers"]
-        values["mlp_layer_types"] = ["dense"] * min(n, 1) + ["sparse"] * max(n - 1, 0)
+        values["mlp_layer_types"] = dense_prefix_kinds(values["num_hidden_layers"], 1)
     if values.get("model_type") == "minicpm3":
         # MiniCPM3Config's __post_init__: head_dim is qk_rope_head_dim whatever config.json
         # says, a value head hidden_size / heads wide where v_head_dim is None
@@ -3021,7 +3026,7 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["head_dim"] = values["qk_rope_head_dim"]
     if values.get("model_type") == "glm4_moe_lite" and not values.get("mlp_layer_types"):
         # Glm4MoeLiteConfig's: block 0 dense, the others sparse (first_k_dense_replace unread)
-        values["mlp_layer_types"] = ["dense"] + ["sparse"] * (values["num_hidden_layers"] - 1)
+        values["mlp_layer_types"] = dense_prefix_kinds(values["num_hidden_layers"], 1)
     if values.get("model_type") == "exaone_moe":
         values = exaone_moe_block_kinds(values)
     if values.get("model_type") == "mistral4":
