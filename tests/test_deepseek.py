@@ -142,7 +142,13 @@ def test_fp8_dequantization_is_each_value_times_its_tiles_scale():
     assert torch.equal(_dequantize_fp8_weight(q, scale, [4, 8], torch.float32), out)
 
 
-def published_state(model) -> dict[str, torch.Tensor]:
+def fp8_published(key: str, tensor: torch.Tensor) -> bool:
+    """Whether deepseek-ai publishes the tensor `key` in FP8: every 2D linear weight, the MTP
+    block's eh_proj too, not the embeddings, head or routers."""
+    return (tensor.dim() == 2 and key.endswith("proj.weight")) or key.endswith("eh_proj.weight")
+
+
+def published_state(model, fp8=fp8_published) -> dict[str, torch.Tensor]:
     """The model's weights as deepseek-ai publishes them: one tensor per expert, every 2D
     linear weight (not the embeddings, head or routers) in FP8 with its weight_scale_inv (tiles
     of 4 x 4, which divide every shape of the small model, as transformers' dequantization
@@ -170,7 +176,7 @@ def published_state(model) -> dict[str, torch.Tensor]:
     out = {}
     for key, tensor in state.items():
         tensor = tensor.detach().clone().contiguous()
-        if (tensor.dim() == 2 and key.endswith("proj.weight")) or key.endswith("eh_proj.weight"):
+        if fp8(key, tensor):
             out[key], out[key + "_scale_inv"] = quantize_fp8(tensor.float(), (4, 4))
         elif key.endswith("e_score_correction_bias"):
             out[key] = tensor.float()
@@ -179,11 +185,11 @@ def published_state(model) -> dict[str, torch.Tensor]:
     return out
 
 
-def write_fp8_checkpoint(model, folder, with_tokenizer=None):
+def write_fp8_checkpoint(model, folder, with_tokenizer=None, fp8=fp8_published, **quantization):
     return write_published_folder(folder, with_tokenizer, {
         **json.loads(model.config.to_json_string()), "quantization_config": {
             "quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
-            "weight_block_size": [4, 4]}}, published_state(model))
+            "weight_block_size": [4, 4], **quantization}}, published_state(model, fp8))
 
 
 def write_two_shards(state: dict[str, torch.Tensor], folder) -> None:

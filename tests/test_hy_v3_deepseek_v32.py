@@ -36,6 +36,7 @@ from transformers import (AutoModelForCausalLM, DeepseekV32Config, DeepseekV32Fo
                           HYV3Config, HYV3ForCausalLM)
 
 from prunebench import FamilyUnsupported, PrunebenchError
+from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                checkpoint_config, config_from_dict,
@@ -49,6 +50,7 @@ from test_families import tokenizer  # noqa: F401 - a fixture (getfixturevalue)
 from test_glm4_moe import check_refused_as_a_mixture_of_experts
 from test_helium_vaultgemma_granitemoeshared import (SHAPE, check_counts, check_depth_pruning,
                                                      family_classes, theirs)
+from test_deepseek import fp8_published, write_fp8_checkpoint
 from test_moe import per_expert_state
 from test_qwen3_next import (check_a_depth_pruned_reload_decodes_as_transformers,
                              check_hf_backends_decode_as_transformers)
@@ -299,6 +301,58 @@ def test_a_deepseek_v32_config_json_without_a_query_rank_is_refused(tmp_path):
     for read in (checked_config_json, checkpoint_config, load_config):
         with pytest.raises(PrunebenchError, match="q_lora_rank=null for a DeepSeek-V3.2"):
             read(folder)
+
+
+def v32_fp8_published(key: str, tensor: torch.Tensor) -> bool:
+    """Whether deepseek-ai publishes DeepSeek-V3.2's tensor `key` in FP8: DeepSeek-V3's, and of
+    its indexer wq_b and wk (each beside its weight_scale_inv); the indexer's weights_proj and
+    k_norm are bfloat16."""
+    if ".indexer." in key:
+        return key.endswith((".wq_b.weight", ".wk.weight"))
+    return fp8_published(key, tensor)
+
+
+def test_a_deepseek_v32_fp8_checkpoint_is_dequantized_fused_and_its_mtp_block_dropped(
+        tmp_path, tokenizer):  # noqa: F811 - the fixture
+    """deepseek-ai's published layout (param_count.FP8_PUBLISHED): e4m3 weights in scale tiles
+    of 4 x 4 under a quantization_config with V3.2's scale_fmt, one tensor per expert, an MTP
+    block after the last. Refused as it is, imported dequantized (the indexer's FP8 weights
+    too, its bfloat16 weights_proj kept), the model transformers' own loading builds."""
+    model = family_model("deepseek_v32")
+    state = write_fp8_checkpoint(model, tmp_path / "hub", tokenizer, fp8=v32_fp8_published,
+                                 scale_fmt="ue8m0")
+    indexer = "model.layers.2.self_attn.indexer."
+    assert state[indexer + "wk.weight"].dtype == torch.float8_e4m3fn
+    assert state[indexer + "weights_proj.weight"].dtype == torch.bfloat16
+    assert indexer + "weights_proj.weight_scale_inv" not in state
+    with pytest.raises(PrunebenchError, match="DeepseekV32ForCausalLM with FP8 weights.*"
+                                              "dequantizes them once.*DeepSeek-V3.2@"):
+        load_model(tmp_path / "hub")
+    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
+    record = json.loads((out / moe_fuse.RECORD).read_text())
+    assert record["dequantized_from"] == "fp8"
+    assert record["dropped_blocks"] == ["model.layers.4"]
+    assert "quantization_config" not in json.loads((out / "config.json").read_text())
+    ours = load_model(out)
+    assert numel(ours) == count_params(ours.config) == numel(model)
+    held = ours.state_dict()
+    for name in ("wq_b.weight", "wk.weight"):  # the indexer's, dequantized value for value
+        expected = moe_fuse.dequantize_fp8(state[indexer + name],
+                                           state[indexer + name + "_scale_inv"], (4, 4))
+        assert torch.equal(held[indexer + name].to(torch.bfloat16), expected)
+    assert torch.equal(held[indexer + "weights_proj.weight"].to(torch.bfloat16),
+                       state[indexer + "weights_proj.weight"])
+    # transformers' own loading of the published folder (dequantized without a GPU, the MTP
+    # block dropped), its float32 weights rounded to the import's bfloat16: the same model.
+    theirs_ = AutoModelForCausalLM.from_pretrained(tmp_path / "hub", dtype=torch.float32).eval()
+    with torch.no_grad():
+        for p in theirs_.parameters():
+            p.copy_(p.to(torch.bfloat16).float())
+    theirs_state = theirs_.state_dict()
+    for key, tensor in held.items():
+        assert torch.equal(tensor.float(), theirs_state[key].float()), key
+    x = ids(2, 24)
+    assert torch.equal(logits(ours.float(), x), logits(theirs_, x))
 
 
 # --------------------------------------------------------------------------- both

@@ -193,9 +193,10 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
 _MTP_PART = re.compile(r"^(.*?mtp[^.]*\.\d+)\.")
-# DeepSeek-V3 / R1's and MiniMax-M2's FP8 weights (param_count.FP8_PUBLISHED): an e4m3
-# `X.weight` beside its float32 `X.weight_scale_inv`, one scale per block of the
-# quantization_config's `weight_block_size` (128 x 128).
+# DeepSeek-V3 / R1's, DeepSeek-V3.2's and MiniMax-M2's FP8 weights (param_count.FP8_PUBLISHED):
+# an e4m3 `X.weight` beside its float32 `X.weight_scale_inv`, one scale per block of the
+# quantization_config's `weight_block_size` (128 x 128; V3.2's scale_fmt ue8m0 makes each scale a
+# power of two, stored as float32 all the same).
 _FP8_SCALE = ".weight_scale_inv"
 
 # The 16 values of an e2m1 (FP4) code, by its 4 bits (sign, 2 exponent bits, 1 mantissa bit),
@@ -267,8 +268,8 @@ def dequantize_fp8(weight, scale_inv, block: tuple[int, int], dtype=None):
 
 
 def _fp8_block(raw: Any, folder: Path) -> tuple[int, int] | None:
-    """The FP8 tile shape of a DeepSeek-V3 or MiniMax-M2 config.json quantized as its official
-    weights are (`quantization_config`: `quant_method: fp8`, `weight_block_size`), None for one
+    """The FP8 tile shape of a DeepSeek-V3(.2) or MiniMax-M2 config.json quantized as its
+    official weights are (`quantization_config`: `quant_method: fp8`, `weight_block_size`), None for one
     that is not FP8; another quantization of it is refused."""
     from prunebench.checkpoint.param_count import FAMILIES, FP8_PUBLISHED
 

@@ -1491,8 +1491,10 @@ FAMILIES: dict[str, Family] = {
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
 # beside its float32 `X.weight_scale_inv`; config.json's quantization_config `quant_method:
 # fp8`), which a download or an import dequantizes once to bfloat16 (checkpoint.moe_fuse): by
-# model_type, the published repository.
-FP8_PUBLISHED = {"deepseek_v3": "deepseek-ai/DeepSeek-V3", "minimax_m2": "MiniMaxAI/MiniMax-M2"}
+# model_type, the published repository. DeepSeek-V3.2's indexer is quantized alike (its wq_b and
+# wk in FP8 with their weight_scale_inv; its weights_proj and k_norm in bfloat16, as published).
+FP8_PUBLISHED = {"deepseek_v3": "deepseek-ai/DeepSeek-V3", "minimax_m2": "MiniMaxAI/MiniMax-M2",
+                 "deepseek_v32": "deepseek-ai/DeepSeek-V3.2"}
 
 
 def family(config) -> Family:
@@ -3844,7 +3846,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     quantized = raw.get("quantization_config")
     method = quantized.get("quant_method") if isinstance(quantized, dict) else None
     if quantized is not None and method == "fp8" and raw.get("model_type") in FP8_PUBLISHED:
-        # deepseek-ai's published DeepSeek-V3 / R1 weights and MiniMaxAI's MiniMax-M2:
+        # deepseek-ai's published DeepSeek-V3 / R1 / V3.2 weights and MiniMaxAI's MiniMax-M2:
         # block-quantized FP8, which a download or an import dequantizes once to bfloat16
         # (checkpoint.moe_fuse).
         if not text_part:
