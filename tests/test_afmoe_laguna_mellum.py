@@ -25,17 +25,18 @@ import json
 
 import pytest
 import torch
-from transformers import AfmoeConfig, LagunaConfig, MellumConfig
+from transformers import AfmoeConfig, AfmoeForCausalLM, LagunaConfig, MellumConfig
 
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
-from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
-                                               count_params, layer_shapes, refuse_moe,
-                                               sliding_windows, sparse_mlp_blocks)
-from prunebench.modeling import load_model, remove_blocks
+from prunebench.checkpoint.param_count import (AFMOE_NOT_NULL, block_param_count,
+                                               checked_config_json, checkpoint_config,
+                                               config_from_dict, count_params, layer_shapes,
+                                               refuse_moe, sliding_windows, sparse_mlp_blocks)
+from prunebench.modeling import load_config, load_model, remove_blocks
 from prunebench import FamilyUnsupported
 from test_deepseek import write_published_folder
-from test_families import FAMILIES, family_model, ids, logits, numel
+from test_families import FAMILIES, _write_config, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_glm4_moe import check_half_precision_load, check_refused_as_a_mixture_of_experts
 from test_helium_vaultgemma_granitemoeshared import (SHAPE, check_counts, check_depth_pruning,
@@ -285,6 +286,57 @@ def test_qwen2_moes_own_shared_expert_name_is_not_renamed_as_lagunas():
 
 
 # --------------------------------------------------------------------------- refusals
+
+def afmoe_config_json(**changes) -> dict:
+    """The tiny AFMoE's config.json values (two sliding blocks, two global) with `changes`."""
+    raw = {k: v for k, v in FAMILIES["afmoe"]().to_dict().items() if k != "dtype"}
+    return {**raw, **changes}
+
+
+def transformers_stops_on(raw: dict) -> None:
+    """transformers (5.17 and 5.25) reads `raw` into an AfmoeConfig, builds the model and runs
+    a forward; one of the three stops (a TypeError, or the mask code's ValueError)."""
+    with pytest.raises((TypeError, ValueError)):
+        model = AfmoeForCausalLM(AfmoeConfig.from_dict(raw))
+        model(ids(1, 8))
+
+
+@pytest.mark.parametrize("key", sorted(AFMOE_NOT_NULL))
+def test_an_afmoe_config_json_with_a_null_it_cannot_run_is_refused_when_read(key, tmp_path):
+    """AfmoeConfig types these keys `int | None` and takes a null, which its model reads as a
+    number (a TypeError as transformers reads the config, builds the model or runs its first
+    forward): every reader of the config.json refuses it first, naming the key, the ones
+    without transformers too (whose counts would else fail or guess)."""
+    raw = afmoe_config_json(**{key: None})
+    if key == "global_attn_every_n_layers":  # read where config.json gives no layer_types
+        del raw["layer_types"]
+    if key != "global_attn_every_n_layers":
+        AfmoeConfig.from_dict(raw)  # taken
+    transformers_stops_on(raw)
+    folder = _write_config(tmp_path / "m", raw)
+    for read in (checked_config_json, checkpoint_config, load_config):
+        with pytest.raises(FamilyUnsupported, match=f"gives {key}=null for an AFMoE model.*"
+                                                    "trained with"):
+            read(folder)
+
+
+def test_an_afmoe_null_period_beside_layer_types_is_not_refused(tmp_path):
+    """A null global_attn_every_n_layers where config.json lists layer_types (AfmoeConfig
+    derives nothing from it): transformers runs the model, and the config.json reads and counts
+    as transformers' model."""
+    raw = afmoe_config_json(global_attn_every_n_layers=None)
+    model = AfmoeForCausalLM(AfmoeConfig.from_dict(raw))
+    assert model(ids(1, 8)).logits.isfinite().all()
+    folder = _write_config(tmp_path / "m", raw)
+    assert count_params(checkpoint_config(folder)) == numel(model)
+    assert load_config(folder).layer_types == model.config.layer_types
+
+
+def test_a_null_afmoe_window_stops_transformers_with_every_block_global():
+    """Its model builds the sliding-window mask whatever the blocks are: a null window stops
+    the first forward (5.17 and 5.25) even where no block is sliding, so it is refused always."""
+    transformers_stops_on(afmoe_config_json(sliding_window=None, layer_types=[FULL] * 4))
+
 
 @pytest.mark.parametrize("name,dense", [
     ("afmoe", {"num_dense_layers": 4}), ("laguna", {"mlp_layer_types": ["dense"] * 4}),

@@ -3577,14 +3577,51 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
     refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
-    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GPT-Neo's, DiffLlama's), with what to
+    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GPT-Neo's, DiffLlama's, AFMoE's), with what to
     do; None where none does. One list for both places that ask:
     a config.json read (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
             or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
             or gptj_unsupported(values) or cohere2_moe_unbuilt(values)
             or hy_v3_deepseek_v32_unbuilt(values) or gpt_neo_unbuilt(values)
-            or diffllama_unbuilt(values))
+            or diffllama_unbuilt(values) or afmoe_unbuilt(values))
+
+
+# AFMoE's keys that AfmoeConfig takes as null (typed `int | None`, in 5.17 and 5.25) and its
+# model cannot: key -> what reads it, and when transformers stops on a null (a TypeError; the
+# window's a ValueError of its mask code where no block is sliding).
+AFMOE_NOT_NULL = {
+    "num_dense_layers": ("AfmoeDecoderLayer compares each block's index with it to choose its "
+                         "dense or sparse MLP", "as it builds the model"),
+    "num_experts": ("AfmoeSparseMoeBlock sizes its router and experts by it",
+                    "as it builds the model"),
+    "num_shared_experts": ("AfmoeSparseMoeBlock sizes its shared MLP by it",
+                           "as it builds the model"),
+    "num_experts_per_tok": ("its router chooses that many experts a token",
+                            "at the first forward"),
+    "route_scale": ("its router scales the chosen experts' weights by it",
+                    "at the first forward"),
+    "global_attn_every_n_layers": ("AfmoeConfig derives each block's attention from it where "
+                                   "config.json gives no layer_types", "as it reads the config"),
+    "sliding_window": ("AfmoeModel builds a sliding-window mask of it (whether or not a block "
+                       "is sliding)", "at the first forward")}
+
+
+def afmoe_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an AFMoE config transformers cannot run: a null AFMOE_NOT_NULL key (the
+    attention period only where config.json gives no layer_types), with what to do; None where
+    it runs (and for other families)."""
+    if values.get("model_type") != "afmoe":
+        return None
+    for key, (reader, when) in AFMOE_NOT_NULL.items():
+        if key not in values or values[key] is not None \
+                or (key == "global_attn_every_n_layers" and values.get("layer_types")):
+            continue
+        return (f"gives {key}=null for an AFMoE model: transformers' AfmoeConfig takes it, but "
+                f"{reader}, and on a null transformers stops {when}. Give the "
+                "value the checkpoint was trained with, or re-download the model; a config.json "
+                "edited by hand no longer describes its model")
+    return None
 
 
 def diffllama_unbuilt(values: dict[str, Any]) -> str | None:
