@@ -23,6 +23,7 @@ from transformers import OlmoHybridConfig, OlmoHybridForCausalLM
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import config_from_dict, count_params
+from prunebench.methods.sizing import check_prunable
 from prunebench.modeling import build_model, remove_blocks
 from block_helpers import kept_blocks_state
 from test_deepseek import ids, logits, numel, random_model
@@ -30,8 +31,9 @@ from test_families import VOCAB
 from test_granitemoehybrid import check_width_and_compiled_refused
 from test_qwen3_next import (FULL, KINDS, LINEAR,
                              check_a_depth_pruned_reload_decodes_as_transformers,
-                             check_cache_bytes, check_depth_pruning, check_refused_when_read,
-                             check_removing_the_full_attention_blocks_is_refused,
+                             check_cache_bytes, check_depth_plans_leave_a_block_of_each_kind,
+                             check_depth_pruning, check_refused_when_read,
+                             check_removing_the_full_attention_blocks_is_refused, plan_target,
                              unbuilt_changes)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -139,6 +141,26 @@ def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(drop, tmp_pat
 def test_removing_every_full_attention_block_is_refused_before_anything_changes():
     check_removing_the_full_attention_blocks_is_refused(random_model(small()), "OLMo Hybrid",
                                                         kept_blocks_model)
+
+
+def test_a_depth_plan_leaving_no_block_of_either_kind_is_refused_when_planned():
+    """A plan no choice of whose removed blocks keeps a Gated DeltaNet block and a
+    full-attention block is refused by the start checks, naming the blocks of the kind(s) it
+    would leave none of; the others stand (remove_blocks refuses a criterion's choice that
+    leaves none)."""
+    check_depth_plans_leave_a_block_of_each_kind(random_model(small()))
+    config = small()  # blocks 1 and 4 attention, 0, 2 and 3 Gated DeltaNet
+    for (first, last), kinds in {
+            (0, 0): r"full-attention or Gated DeltaNet block \(its full-attention blocks are "
+                    r"\[1, 4\] and its Gated DeltaNet blocks are \[0, 2, 3\]\)",
+            (0, 1): r"Gated DeltaNet block \(its Gated DeltaNet blocks are \[0, 2, 3\]\): "
+                    "OlmoHybridConfig refuses"}.items():
+        removable = list(range(first, 5 - last))
+        # 4 blocks removed: (0, 0) keeps one, of one kind only; (0, 1) keeps block 4 alone
+        with pytest.raises(PrunebenchError, match="would leave this OlmoHybridForCausalLM "
+                                                  f"model no {kinds}"):
+            check_prunable(config, "depth_mag", str(plan_target(config, removable, 4)),
+                           {"protect_first": first, "protect_last": last})
 
 
 def test_removing_every_gated_deltanet_block_is_refused_before_anything_changes():

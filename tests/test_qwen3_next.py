@@ -31,9 +31,11 @@ from prunebench.benchmark.floors import kv_cache_bytes
 from prunebench.benchmark.runners import static_cache_problem
 from prunebench.checkpoint import moe_fuse
 from prunebench.checkpoint.local_import import import_local
-from prunebench.checkpoint.param_count import (checked_config_json, checkpoint_config,
-                                               config_from_dict, count_params, family,
+from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
+                                               checkpoint_config, config_from_dict,
+                                               count_params, family, layer_shapes,
                                                sparse_mlp_blocks, state_blocks)
+from prunebench.methods.sizing import check_prunable, plan_blocks
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
 from test_deepseek import (bfloat16_rounded, ids, logits, numel, random_model,
@@ -219,6 +221,56 @@ def check_removing_the_full_attention_blocks_is_refused(model, name: str, kept_m
         kept = kept_model(model, [0, 2, 3])
         with torch.no_grad():
             kept(input_ids=x, use_cache=True)
+
+
+def test_a_depth_plan_leaving_no_full_attention_block_is_refused_when_planned():
+    """Where no choice of the blocks a depth prune removes leaves a full-attention block, the
+    plan (the workflow's start checks) refuses it, naming the blocks; where one does, the
+    plan stands (remove_blocks refuses a criterion's choice that leaves none)."""
+    check_depth_plans_leave_a_block_of_each_kind(random_model(small()))
+    # protect_first 1 keeps block 0, a Gated DeltaNet one: removing the 4 others leaves no
+    # full-attention block
+    config = small()
+    with pytest.raises(PrunebenchError, match=re.escape(
+            "removing 4 of the removable blocks [1, 2, 3, 4] (keeping [0] whatever the "
+            "criterion scores) would leave this Qwen3NextForCausalLM model no full-attention "
+            "block (its full-attention blocks are [1, 4]): transformers sizes its masks")):
+        check_prunable(config, "shortgpt", str(plan_target(config, [1, 2, 3, 4], 4)),
+                       {"protect_first": 1, "protect_last": 0})
+
+
+def plan_target(config, removable: list[int], k: int) -> int:
+    """The size a depth plan reaches by removing `k` of the `removable` blocks exactly (the
+    k largest, as plan_blocks sizes it)."""
+    shapes = layer_shapes(config)
+    sizes = sorted((block_param_count(config, shapes[b]) for b in removable), reverse=True)
+    return count_params(config) - sum(sizes[:k])
+
+
+def check_depth_plans_leave_a_block_of_each_kind(model) -> None:
+    """Every depth plan of `model`'s config (no protection, or one block at either end or
+    both; every count of blocks removed) is refused exactly where remove_blocks refuses every
+    choice of that many removable blocks, and stands where one choice is removed."""
+    config, n = model.config, model.config.num_hidden_layers
+    removed: dict[tuple[int, ...], bool] = {}
+    for first, last in itertools.product([0, 1], [0, 1]):
+        removable = list(range(first, n - last))
+        for k in range(1, min(len(removable), n - 1) + 1):
+            for drop in itertools.combinations(removable, k):
+                if drop not in removed:
+                    try:
+                        remove_blocks(copy.deepcopy(model), list(drop))
+                        removed[drop] = True
+                    except PrunebenchError:
+                        removed[drop] = False
+            target = plan_target(config, removable, k)
+            if any(removed[d] for d in itertools.combinations(removable, k)):
+                assert plan_blocks(config, target, first, last)["blocks_removed"] == k
+            else:
+                with pytest.raises(PrunebenchError, match=f"removing {k} of the removable "
+                                                          "blocks.*would leave this"):
+                    plan_blocks(config, target, first, last)
+    assert not all(removed.values())  # (some choices refused)
 
 
 @pytest.mark.parametrize("drop", [[0], [4], [2, 3]])

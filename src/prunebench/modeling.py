@@ -39,7 +39,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     PER_BLOCK_CONFIG_VALUES,
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
-                                    default_layer_shape, depth_kept_blocks, family,
+                                    default_layer_shape, depth_kept_blocks,
+                                    depth_needed_kinds, family,
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
                                     kept_depth_scale,
                                     kv_sources,
@@ -1283,11 +1284,8 @@ def _attention_kept(config, keep: list[int]) -> bool:
     """Whether the blocks `keep` hold an attention block where the family needs one kept
     (Qwen3-Next's, Qwen3.5's, Granite 4.0's, Bamba's and Nemotron-H's caches size the masks
     by one)."""
-    kinds = getattr(config, "layer_types", None)
-    if family(config).one_mixer_blocks:  # (its MLP blocks are no attention either)
-        return any(kinds[i] == "full_attention" for i in keep)
-    linear = linear_attention_blocks(config)
-    return not any(linear) or not all(linear[i] for i in keep)
+    return all(set(blocks) & set(keep) for name, blocks, _ in depth_needed_kinds(config)
+               if name == "full-attention")
 
 
 def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalLM:

@@ -1633,6 +1633,30 @@ def linear_attention_blocks(config) -> list[bool]:
     return [kind in ("linear_attention", "conv") for kind in config.layer_types]
 
 
+def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
+    """The kinds of block of which a depth prune must keep one (modeling.remove_blocks refuses
+    a prune that leaves none): each kind's name, its blocks and why. A full-attention block
+    where other blocks mix tokens otherwise (Qwen3-Next's, Qwen3.5's and OLMo Hybrid's Gated
+    DeltaNet, Granite 4.0's and Bamba's Mamba-2, LFM2's short convolutions, Nemotron-H's
+    Mamba-2 and MLP blocks); and OLMo Hybrid's Gated DeltaNet blocks too. None in other
+    families."""
+    n = config.num_hidden_layers
+    attention = ("transformers sizes its masks by a full-attention block's cache, so neither "
+                 "generate nor any cached forward runs without one")
+    if family(config).one_mixer_blocks:
+        return [("full-attention", [i for i in range(n)
+                                    if config.layer_types[i] == "full_attention"], attention)]
+    linear = linear_attention_blocks(config)
+    if not any(linear):
+        return []
+    kinds = [("full-attention", [i for i in range(n) if not linear[i]], attention)]
+    if config.model_type == "olmo_hybrid":
+        kinds.append(("Gated DeltaNet", [i for i in range(n) if linear[i]],
+                      "OlmoHybridConfig refuses a model without one, so neither prunebench "
+                      "nor transformers would load the pruned checkpoint"))
+    return kinds
+
+
 def linear_attention_params(config) -> int:
     """Parameters of one block's token mixer of another kind than softmax attention: Granite
     4.0's Mamba-2 mixer (`mamba_params`), or Qwen3-Next's Gated DeltaNet

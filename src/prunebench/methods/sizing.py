@@ -20,7 +20,8 @@ from typing import Any
 
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params,
-                                               depth_kept_blocks, family, head_dim,
+                                               depth_kept_blocks, depth_needed_kinds,
+                                               family, head_dim,
                                                heads_removable, kv_heads, kv_head_count,
                                                layer_shapes, mlp_bias, o_bias, refuse_moe)
 from prunebench.methods import registry
@@ -82,11 +83,34 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     return best_k
 
 
+def check_kinds_left(config, removable: list[int], k: int) -> None:
+    """Refuse removing `k` of the `removable` blocks where no choice of them leaves a block of
+    each kind the family needs (param_count.depth_needed_kinds: OLMo Hybrid's Gated DeltaNet
+    and attention, Qwen3-Next's attention, ...): said when the prune is planned, from the
+    config alone, not by remove_blocks after the scoring. A choice the criterion could make
+    right but does not is still refused then."""
+    kept = [b for b in range(config.num_hidden_layers) if b not in removable]
+    free = len(removable) - k  # the removable blocks the criterion keeps
+    missing = [(name, blocks, why) for name, blocks, why in depth_needed_kinds(config)
+               if blocks and not set(blocks) & set(kept)]
+    if len(missing) <= free:  # (each missing kind's blocks are removable)
+        return
+    kinds = " and ".join(f"its {name} blocks are {blocks}" for name, blocks, _ in missing)
+    raise PrunebenchError(
+        f"removing {k} of the removable blocks {removable} (keeping "
+        f"{kept if kept else 'none'} whatever the criterion scores) would leave this "
+        f"{family(config).model_class} model no "
+        f"{' or '.join(name for name, _, _ in missing)} block ({kinds}): "
+        f"{'; '.join(why for _, _, why in missing)}. Choose a larger target, or keep a block "
+        "of each kind with protect_first / protect_last")
+
+
 def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
     """What removing whole blocks does to a model of this config, from the config alone."""
     removable = removable_blocks(config.num_hidden_layers, protect_first, protect_last,
                                  depth_kept_blocks(config))
     k = solve_num_blocks(config, target_params, removable)
+    check_kinds_left(config, removable, k)
     shapes = layer_shapes(config)
     removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
