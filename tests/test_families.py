@@ -2394,7 +2394,10 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              "solar-open-100b": 102_651_793_408,
              # GLM-4.7-Flash and Youtu-LLM-2B, from their config.json's keys (the cards: 30B,
              # 2B; by hand in tests/test_exaone_moe_glm4_moe_lite_youtu.py)
-             "glm-4.7-flash": 29_943_390_976, "youtu-llm-2b": 1_961_560_064}
+             "glm-4.7-flash": 29_943_390_976, "youtu-llm-2b": 1_961_560_064,
+             # state-spaces/mamba-130m-hf, its config.json counted (the name: 130M; by hand in
+             # tests/test_mamba.py)
+             "mamba-130m": 129_135_360}
 
 
 @pytest.mark.parametrize("arch", sorted(PUBLISHED))

@@ -21,6 +21,7 @@ import torch
 from transformers import (FalconMambaConfig, FalconMambaForCausalLM, MambaConfig,
                           MambaForCausalLM)
 
+from prunebench.checkpoint.architectures import architecture_config, known_shape_of
 from prunebench.checkpoint.param_count import config_from_dict, count_params
 from prunebench.modeling import build_model, load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
@@ -85,6 +86,23 @@ def test_the_count_is_the_sum_of_each_part_by_hand():
              + inner * d)  # out_proj
     for name in CLASSES:  # (FalconMamba's norms of B, C and dt hold no parameters)
         assert count_params(small(name)) == 2 * VOCAB * d + d + 5 * (d + mixer)
+
+
+def test_the_known_shape_counts_by_hand_and_names_its_hub_ids():
+    """mamba-130m (state-spaces/mamba-130m-hf's config.json): tied embeddings of 50280 x 768,
+    the final norm, and 24 blocks of a norm and a mixer of inner width 1536, state 16, dt rank
+    48, conv kernel 4: 129,135,360, the name's 130M, as transformers builds it."""
+    d, inner, state, rank = 768, 1536, 16, 48
+    mixer = (d * 2 * inner + inner * 4 + inner + inner * (rank + 2 * state)
+             + rank * inner + inner + inner * state + inner + inner * d)
+    config = architecture_config("mamba-130m")
+    assert type(config) is MambaConfig and config.tie_word_embeddings
+    assert count_params(config) == 50280 * d + d + 24 * (d + mixer) == 129_135_360
+    assert numel(build_model(config, device="meta")) == 129_135_360
+    assert known_shape_of("state-spaces/mamba-130m-hf") == "mamba-130m"
+    for other in ("state-spaces/mamba-370m-hf", "tiiuae/falcon-mamba-7b",
+                  "state-spaces/mamba2-130m"):  # other shapes (Mamba-2's another family)
+        assert known_shape_of(other) is None, other
 
 
 # --------------------------------------------------------------------------- depth pruning

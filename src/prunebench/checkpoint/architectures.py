@@ -640,6 +640,21 @@ ARCHITECTURES["gpt-neo-125m"] = dict(
     attention_types=[[["global", "local"], 6]], window_size=256, intermediate_size=None,
     max_position_embeddings=2048, vocab_size=50257, activation_function="gelu_new",
     layer_norm_epsilon=1e-5, tie_word_embeddings=True, bos_token_id=50256, eos_token_id=50256)
+# state-spaces/mamba-130m-hf (MambaForCausalLM: Mamba-1 blocks only, no attention; the hub
+# could not be read here): its config.json as a public repository's tests quote it whole
+# (NVIDIA's Megatron-Bridge tests of its Mamba bridge: every key, transformers_version
+# 4.39.0.dev0; hidden 768, 24 blocks, intermediate_size 1536, state 16, conv kernel 4,
+# time_step_rank 48, use_bias false, use_conv_bias true, vocabulary 50280, LayerNorm epsilon
+# 1e-5, token ids 0, no tie_word_embeddings key: tied, the class's default), a Rust engine's
+# copy of "the arch block of the real config.json" and an MLX tool's test of mlx-community's
+# copy giving the same shape keys. 129,135,360 parameters (count_params, transformers' model;
+# the name's 130M).
+ARCHITECTURES["mamba-130m"] = dict(
+    model_type="mamba", hidden_size=768, num_hidden_layers=24, intermediate_size=1536,
+    expand=2, state_size=16, conv_kernel=4, time_step_rank=48, use_bias=False,
+    use_conv_bias=True, vocab_size=50280, layer_norm_epsilon=1e-5, hidden_act="silu",
+    residual_in_fp32=True, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0,
+    pad_token_id=0)
 # bigcode/gpt_bigcode-santacoder (GPTBigCodeForCausalLM, SantaCoder's transformers port:
 # learned positions, c_attn packing the 16 query heads of 128 and one KV head (multi_query),
 # biases everywhere, LayerNorms, an ungated gelu_pytorch_tanh MLP, tied; the hub could not be
