@@ -39,7 +39,9 @@ packed head by head, biases everywhere and LayerNorm of the embeddings, MPT's AL
 (float32, from the last position) with its bias-free LayerNorms and q/k/v clamp,
 HyperCLOVA X's Granite scalars (its logits multiplied) and norms on the sublayers' outputs,
 Persimmon's q/k/v packed head by head with q/k LayerNorms and half of each head rotating,
-gpt-neo-125m's learned positions, unscaled float32 scores and local blocks; sliding
+gpt-neo-125m's learned positions, unscaled float32 scores and local blocks,
+xglm-564M's sinusoidal positions (offset 2), embeddings scaled by sqrt(d_model) and OPT's
+pre-LN block; sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
@@ -114,7 +116,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "gpt_bigcode": "gpt_bigcode-santacoder", "bloom": "bloom-7b1", "mpt": None,
                  "hyperclovax": None,
                  "jais2": None, "nanochat": None, "persimmon": None,
-                 "gpt_neo": "gpt-neo-125m"}
+                 "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -300,6 +302,13 @@ def small_config(family: str):
             values.pop(key)
         values.update(num_layers=4, num_heads=4, attention_types=[[["global", "local"], 2]],
                       window_size=WINDOW, tie_word_embeddings=False)
+    if model_type == "xglm":  # XGLMConfig's own keys for SMALL's sizes (its attribute_map
+        # reads LLaMA's names as them), heads of hidden / heads (16), a KV head each, the MLP's
+        # width as ffn_dim; untied (xglm-564M is tied: a random tied model repeats its tokens)
+        for own in ("d_model", "num_layers", "attention_heads", "num_key_value_heads",
+                    "head_dim"):
+            values.pop(own)
+        values.update(ffn_dim=values.pop("intermediate_size"), tie_word_embeddings=False)
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)

@@ -166,7 +166,10 @@ DROPOUT_RATES = ("attention_dropout", "residual_dropout", "embedding_dropout",
                  "resid_pdrop", "moe_jitter_eps",
                  # GPT-BigCode's: GPTBigCodeAttention's `attn_dropout` on its probabilities
                  # (attn_pdrop, 0.1 by default; its other rates are nn.Dropout modules)
-                 "attn_dropout")
+                 "attn_dropout",
+                 # XGLM's: XGLMDecoderLayer's `activation_dropout` on fc1's activations (0
+                 # as published; its `dropout` and XGLMModel's `layerdrop` are OPT's names)
+                 "activation_dropout")
 
 
 @contextlib.contextmanager
@@ -198,6 +201,7 @@ def base_dropout_off(model: nn.Module):
 def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
+    XGLMModel's `layer_norm`,
     Nemotron-H's, MPT's and DBRX's `norm_f`, BLOOM's, FalconModel's, GPTJModel's, GPT2Model's
     and GPTBigCodeModel's `ln_f`, LFM2's `embedding_norm` (Lfm2Model applies it after the last
     block), every other family's `norm`."""
@@ -208,7 +212,7 @@ def final_norm(model: nn.Module) -> nn.Module:
         return inner.norm_f
     if hasattr(inner, "ln_f"):  # BLOOM's, Falcon's, GPT-J's, GPT-2's and GPT-BigCode's
         return inner.ln_f
-    for name in ("final_layernorm", "final_layer_norm"):
+    for name in ("final_layernorm", "final_layer_norm", "layer_norm"):  # (XGLMModel's last)
         if hasattr(inner, name):
             return getattr(inner, name) or nn.Identity()
     return inner.norm
@@ -978,6 +982,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     if family(config).sincos_table:
         _materialise_sincos_tables(model, device)
     _materialise_causal_masks(model, device)
+    if family(config).sinusoidal_positions:
+        _materialise_sinusoidal_positions(inner.embed_positions, device)
     _materialise_embedding_scale(model.get_input_embeddings(), device)
     if family(config).mamba_beside_attention:
         _materialise_mup_vectors(model, config, device)
@@ -1056,6 +1062,18 @@ def _materialise_mup_vectors(model, config, device) -> None:
         built = layer.mamba.mup_vector  # (on meta, in the dtype the model was built in)
         layer.mamba.register_buffer("mup_vector", vector.to(device, built.dtype),
                                     persistent=False)
+
+
+def _materialise_sinusoidal_positions(positions: nn.Module, device) -> None:
+    """XGLM's sinusoidal table (XGLMSinusoidalPositionalEmbedding's non-persistent `weights`),
+    left on meta by a load that assigns the weights: made by the module's own get_embedding,
+    as its class makes it (float32, cast to the default dtype), on the CPU, then moved in the
+    dtype the meta buffer was given."""
+    table = positions.weights
+    if table.is_meta:
+        positions.weights = positions.get_embedding(
+            positions.num_positions + positions.offset, positions.embedding_dim,
+            positions.padding_idx).to(device=device, dtype=table.dtype)
 
 
 def _materialise_weightless_norms(model, device) -> None:

@@ -478,6 +478,9 @@ def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
         attn.split_size = n_q * attn.head_dim
     if hasattr(attn, "kv_dim"):  # GPT-BigCode's splits c_attn by its widths and heads
         attn.embed_dim, attn.kv_heads, attn.kv_dim = n_q * attn.head_dim, n_kv, n_kv * attn.head_dim
+    # XGLM's (Bart's attention, is_decoder) reshapes its heads' output to embed_dim, its width
+    if hasattr(attn, "is_decoder") and hasattr(attn, "embed_dim"):
+        attn.embed_dim = n_q * attn.head_dim
     if hasattr(attn, "qkv_proj"):
         attn.num_key_value_heads = n_kv
         shared = attn.config._shared if isinstance(attn.config, BlockConfig) else attn.config

@@ -46,6 +46,7 @@ our CUDA graph, which replays the draw from the generator's advancing state.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 import torch
@@ -190,6 +191,19 @@ def sincos_tables(model: nn.Module, positions: torch.Tensor,
     return tuple(t.repeat_interleave(2, dim=-1).unsqueeze(0) for t in (cos, sin))
 
 
+def position_table(model: nn.Module, rows: int, dtype: torch.dtype) -> torch.Tensor:
+    """The rows of absolute positions added to the embeddings, position 0 first: OPT's learned
+    table past its offset (GPT-2's wpe, of none); XGLM's sinusoidal table made for `rows`
+    positions past its offset by the module's own get_embedding (float32, its pad_token_id row
+    zeroed) and cast to the model's dtype, as the module makes its longer tables."""
+    positions = projections.decoder(model).embed_positions
+    if not family(model.config).sinusoidal_positions:
+        return positions.weight.detach()[family(model.config).position_table_offset:]
+    table = positions.get_embedding(rows + positions.offset, positions.embedding_dim,
+                                    positions.padding_idx)
+    return table[positions.offset:].to(device=positions.weights.device, dtype=dtype)
+
+
 def _suffix(kind: str | None) -> str:
     """The buffer-name suffix of a kind of rotary table ("cos", "cos_full_attention")."""
     return "" if kind is None else f"_{kind}"
@@ -216,7 +230,8 @@ def refuse_unrotated(model: nn.Module) -> None:
 def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
     """Refuse a model whose rotary tables would change within `max_seq_len` tokens (none: a
     model of learned positions, OPT's, holds no rotary module; nor does an ALiBi model)."""
-    if family(model.config).position_table_offset is not None or family(model.config).alibi:
+    layout = family(model.config)
+    if layout.position_table_offset is not None or layout.sinusoidal_positions or layout.alibi:
         return
     if family(model.config).sincos_table:  # GPT-J: one fixed table, of n_positions rows
         rows = sincos_table(model).shape[0]
@@ -417,6 +432,10 @@ class StaticDecoder(nn.Module):
         # weights' dtype, as HF multiplies), logits divided by logits_scaling; each block
         # scales its sublayers' outputs by residual_multiplier.
         self.embedding_multiplier = config.embedding_multiplier if layout.multipliers else None
+        # XGLM's scale_embedding: sqrt(hidden_size) as a Python float, as
+        # XGLMScaledWordEmbedding multiplies (not rounded to the dtype first: Gemma's above)
+        if layout.embed_scale_key and getattr(config, layout.embed_scale_key, False):
+            self.embedding_multiplier = math.sqrt(config.hidden_size)
         # (HyperCLOVA X's logits_scaling multiplies them instead: its logit_scale_key, below)
         self.logits_scaling = (config.logits_scaling if layout.multipliers
                                and layout.logit_scale_key != "logits_scaling" else None)
@@ -440,10 +459,9 @@ class StaticDecoder(nn.Module):
         padding = (0, 0, 0, cache_len - max_seq_len)
         # OPT's learned positions: its table's row position + offset is added to each token's
         # embedding (OPTLearnedPositionalEmbedding), and no block rotates (no rotary tables)
-        learned = layout.position_table_offset is not None
-        self.register_buffer("position_table", projections.decoder(model).embed_positions.weight
-                             .detach()[layout.position_table_offset:] if learned else None,
-                             persistent=False)
+        learned = layout.position_table_offset is not None or layout.sinusoidal_positions
+        self.register_buffer("position_table", position_table(model, cache_len, dtype)
+                             if learned else None, persistent=False)
         # BLOOM's and MPT's ALiBi: a bias on each head's scores instead of any rotation, each
         # head's slope from the model's own builder (the config's head count: a depth-pruned
         # model keeps every head, so the dense model's slopes), added by `alibi_biases`;

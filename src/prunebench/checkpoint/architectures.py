@@ -655,6 +655,28 @@ ARCHITECTURES["mamba-130m"] = dict(
     use_conv_bias=True, vocab_size=50280, layer_norm_epsilon=1e-5, hidden_act="silu",
     residual_in_fp32=True, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0,
     pad_token_id=0)
+# facebook/xglm-564M, -1.7B, -2.9B, -4.5B, -7.5B (XGLMForCausalLM: fixed sinusoidal positions,
+# embeddings times sqrt(d_model), biases everywhere, LayerNorms, an ungated MLP of ffn_dim, tied;
+# the hub could not be read here): their config.json files as a public audit of XGLM tabulates
+# them field by field from the hub's raw config.json (d_model, num_layers, attention_heads,
+# ffn_dim, vocabulary 256008, 2048 positions, the activation: gelu but 4.5B's relu), 1.7B's
+# also quoted whole by a public conversion script (d_model 2048, 24 layers, 16 heads, ffn_dim
+# 8192, scale_embedding true, pad 1, bos 0, eos 2). 564,463,616 / 1,732,907,008 /
+# 2,941,505,536 / 4,552,511,488 / 7,492,771,840 parameters (count_params, transformers'
+# model; the names' 564M, 1.7B, 2.9B, 4.5B, 7.5B).
+_XGLM = dict(model_type="xglm", vocab_size=256008, max_position_embeddings=2048,
+             activation_function="gelu", scale_embedding=True, tie_word_embeddings=True,
+             bos_token_id=0, pad_token_id=1, eos_token_id=2)
+ARCHITECTURES["xglm-564m"] = dict(_XGLM, d_model=1024, num_layers=24, attention_heads=16,
+                                  ffn_dim=4096)
+ARCHITECTURES["xglm-1.7b"] = dict(_XGLM, d_model=2048, num_layers=24, attention_heads=16,
+                                  ffn_dim=8192)
+ARCHITECTURES["xglm-2.9b"] = dict(_XGLM, d_model=2048, num_layers=48, attention_heads=16,
+                                  ffn_dim=8192)
+ARCHITECTURES["xglm-4.5b"] = dict(_XGLM, d_model=2048, num_layers=48, attention_heads=16,
+                                  ffn_dim=16384, activation_function="relu")
+ARCHITECTURES["xglm-7.5b"] = dict(_XGLM, d_model=4096, num_layers=32, attention_heads=32,
+                                  ffn_dim=16384)
 # bigcode/gpt_bigcode-santacoder (GPTBigCodeForCausalLM, SantaCoder's transformers port:
 # learned positions, c_attn packing the 16 query heads of 128 and one KV head (multi_query),
 # biases everywhere, LayerNorms, an ungated gelu_pytorch_tanh MLP, tied; the hub could not be

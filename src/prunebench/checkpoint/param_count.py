@@ -557,6 +557,14 @@ class Family:
     OPT's learned positions (`position_table_offset` 0: `wpe`), GPT-2's LayerNorms and MLP
     names, separate q/k/v without biases (one per query head: `kv_per_query_head`) and a
     biased out_proj.
+    XGLM's own (`xglm`): `sinusoidal_positions`, fixed sinusoidal positions
+    (XGLMSinusoidalPositionalEmbedding: the sines of hidden_size / 2 frequencies then their
+    cosines, made in float32 and cast to the model's dtype, the row position + 2 added to each
+    token's embedding, the row of pad_token_id zeroed), a non-persistent buffer and no
+    parameter, which transformers makes longer for a longer sequence; `embed_scale_key`
+    (`scale_embedding`), the config key that multiplies the embeddings by sqrt(hidden_size) as
+    a Python float (XGLMScaledWordEmbedding; Gemma's `scaled_embedding` rounds the factor to
+    the weights' dtype first). Otherwise OPT's pre-LN block and names.
     `depth_only`: a dense family whose blocks hold what prunebench's width surgery, sublayer
     removal and compiled decoder do not handle, said as `refuse_moe`'s refusal names it: depth
     methods and the hf / hf_static backends only. Its parameters beyond LLaMA's block are
@@ -643,6 +651,8 @@ class Family:
     output_gate_per_head_key: str | None = None
     float32_unscaled_scores: bool = False
     depth_only: str | None = None
+    sinusoidal_positions: bool = False
+    embed_scale_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -995,6 +1005,18 @@ FAMILIES: dict[str, Family] = {
                       position_table_offset=0, sparse_blocks=SparseBlocks.every(
                           "intermediate_size"), mlp_width_default=4,
                       float32_unscaled_scores=True),
+    # XGLMAttention: q/k/v/out_proj always biased, every head its own keys and values, the
+    # queries scaled by 1/sqrt(head_dim) before the scores, matmul + softmax alone (no SDPA
+    # attention in transformers); XGLMDecoderLayer: OPT's pre-LN block (nn.LayerNorms
+    # self_attn_layer_norm / final_layer_norm, the block's own fc1 -> gelu -> fc2, always
+    # biased, ffn_dim wide); XGLMModel: embeddings times sqrt(d_model) where scale_embedding
+    # (`embed_scale_key`), fixed sinusoidal positions of offset 2 added (`sinusoidal_positions`),
+    # the final LayerNorm `layer_norm`; XGLMForCausalLM: the LM head tied, no bias. Its
+    # cross-attention is refused (xglm_unsupported).
+    "xglm": Family("XGLMForCausalLM", "XGLMConfig", True, True, None, False,
+                   norm_bias=True, ungated_mlp=True, mlp_bias=True, kv_per_query_head=True,
+                   sparse_blocks=SparseBlocks.every("ffn_dim"), sinusoidal_positions=True,
+                   embed_scale_key="scale_embedding"),
     # Jais2Attention: LLaMA's (biases on all four projections as attention_bias says, true by
     # default and as published; GQA where num_key_value_heads says; head_dim set apart);
     # Jais2MLP: NemotronMLP's (no gate, up_proj -> relu2 -> down_proj, biased by mlp_bias);
@@ -2521,6 +2543,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                 "num_hidden_layers": 24, "num_attention_heads": 16,
                 "num_key_value_heads": None, "head_dim": None,
                 "max_position_embeddings": 2048, "tie_word_embeddings": True},
+    # XGLMConfig's (xglm-564M's shape) under LLaMA's names (config_from_dict reads XGLM's own:
+    # CONFIG_KEY_NAMES): no KV-head or head_dim key, the MLP's width as ffn_dim, scaled
+    # embeddings, tied.
+    "xglm": {"vocab_size": 256008, "hidden_size": 1024, "ffn_dim": 4096,
+             "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": None,
+             "head_dim": None, "max_position_embeddings": 2048, "tie_word_embeddings": True,
+             "scale_embedding": True},
     # PhiConfig's: no q/k norms, untied.
     "phi": {**_LLAMA_DEFAULTS, "vocab_size": 51200, "hidden_size": 2048,
             "intermediate_size": 8192, "num_hidden_layers": 24, "qk_layernorm": False},
@@ -3285,6 +3314,9 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     # GPTNeoConfig's attribute_map
                     "gpt_neo": {"num_layers": "num_hidden_layers",
                                 "num_heads": "num_attention_heads"},
+                    # XGLMConfig's attribute_map
+                    "xglm": {"d_model": "hidden_size", "num_layers": "num_hidden_layers",
+                             "attention_heads": "num_attention_heads"},
                     # GPTBigCodeConfig's attribute_map: GPT-J's names
                     "gpt_bigcode": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                                     "n_head": "num_attention_heads",
@@ -3574,6 +3606,19 @@ def gpt_bigcode_unsupported(values: dict[str, Any]) -> str | None:
             "SantaCoder model has it) or leave it out")
 
 
+def xglm_unsupported(values: dict[str, Any]) -> str | None:
+    """What of an XGLM config (its config.json's values, or a config object's dict) prunebench
+    does not handle, with what to do; None where it handles it: add_cross_attention
+    (XGLMDecoderLayer then builds a cross-attention and its norm, which a causal LM never runs
+    and no count, method or compiled block reads; no published XGLM model sets it)."""
+    if values.get("model_type") != "xglm" or not values.get("add_cross_attention"):
+        return None
+    return ("gives add_cross_attention true: an XGLM model whose blocks hold a "
+            "cross-attention over an encoder's states (encoder_attn, encoder_attn_layer_norm), "
+            "which a causal LM never runs and prunebench does not count or prune. Set "
+            "add_cross_attention false (as every published XGLM model has it) or leave it out")
+
+
 def gptj_unsupported(values: dict[str, Any]) -> str | None:
     """What of a GPT-J config (its config.json's values, or a config object's dict)
     transformers cannot build or run, with what to do; None where it can: rotary_dim null,
@@ -3601,14 +3646,15 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
     refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
-    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GPT-Neo's, DiffLlama's, AFMoE's), with what to
-    do; None where none does. One list for both places that ask:
+    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GPT-Neo's, DiffLlama's, AFMoE's, XGLM's), with
+    what to do; None where none does. One list for both places that ask:
     a config.json read (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
             or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
             or gptj_unsupported(values) or cohere2_moe_unbuilt(values)
             or hy_v3_deepseek_v32_unbuilt(values) or gpt_neo_unbuilt(values)
-            or diffllama_unbuilt(values) or afmoe_unbuilt(values))
+            or diffllama_unbuilt(values) or afmoe_unbuilt(values)
+            or xglm_unsupported(values))
 
 
 # AFMoE's keys that AfmoeConfig takes as null (typed `int | None`, in 5.17 and 5.25) and its
