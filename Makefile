@@ -90,6 +90,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_granitemoehybrid.py \
 	tests/test_nanochat_jais2.py \
 	tests/test_persimmon_gpt_neo.py \
+	tests/test_xglm.py \
 	tests/test_diffllama_bitnet.py \
 	tests/test_mistral4.py \
 	tests/test_qwen3_5.py \

@@ -100,6 +100,7 @@ from transformers import DeepseekV32Config, HYV3Config
 from transformers import ExaoneMoeConfig, Glm4MoeLiteConfig, YoutuConfig
 from transformers import GPTNeoConfig, PersimmonConfig
 from transformers import BitNetConfig, DiffLlamaConfig
+from transformers import XGLMConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -456,6 +457,17 @@ FAMILIES = {
                                     attention_types=[[["global", "local"], 2]], window_size=5,
                                     max_position_embeddings=256, initializer_range=0.2,
                                     bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # XGLM (xglm-564M ... 7.5B's layout): fixed sinusoidal positions of offset 2, embeddings
+    # times sqrt(d_model) (scale_embedding), OPT's pre-LN block (self_attn_layer_norm /
+    # final_layer_norm, the block's own fc1 -> gelu -> fc2), biases everywhere, the final
+    # LayerNorm `layer_norm`, dropout 0.1 as published (off in eval and in training-mode
+    # passes); its own keys (d_model, num_layers, attention_heads, init_std). Untied here (the
+    # published models are tied: tests/test_xglm.py's are): this random tied model repeats one
+    # token a row. Weights of std 0.2.
+    "xglm": lambda: XGLMConfig(vocab_size=VOCAB, d_model=64, ffn_dim=128, num_layers=4,
+                               attention_heads=4, max_position_embeddings=256, init_std=0.2,
+                               tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+                               pad_token_id=0),
     # DiffLlama: differential attention (two KV heads, as its value halves need an even count)
     # with biases on; lambdas of std 0.3, so that their products weigh.
     "diffllama": lambda: DiffLlamaConfig(**SMALL, attention_bias=True, lambda_std_dev=0.3,
@@ -934,6 +946,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "gpt_bigcode": "GPTBigCodeForCausalLM", "gpt_bigcode_mha": "GPTBigCodeForCausalLM",
            "jais2": "Jais2ForCausalLM", "nanochat": "NanoChatForCausalLM",
            "persimmon": "PersimmonForCausalLM", "gpt_neo": "GPTNeoForCausalLM",
+           "xglm": "XGLMForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1229,14 +1242,13 @@ def test_family_specific_pieces_are_real():
 
 
 def test_other_model_types_are_refused(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "xglm", "num_layers": 2}))
-    with pytest.raises(PrunebenchError, match="model_type 'xglm'.*llama.*mistral.*qwen2.*qwen3"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "ctrl", "n_layer": 2}))
+    with pytest.raises(PrunebenchError, match="model_type 'ctrl'.*llama.*mistral.*qwen2.*qwen3"):
         load_config(tmp_path)
-    with pytest.raises(PrunebenchError, match="model_type 'xglm' is not supported"):
-        build_model(transformers.XGLMConfig(num_layers=1, d_model=8, attention_heads=2,
-                                            vocab_size=16))
-    with pytest.raises(PrunebenchError, match="model_type 'xglm' is not supported"):
-        count_params(config_from_dict({"model_type": "xglm"}))
+    with pytest.raises(PrunebenchError, match="model_type 'ctrl' is not supported"):
+        build_model(transformers.CTRLConfig(n_layer=1, n_embd=8, n_head=2, vocab_size=16))
+    with pytest.raises(PrunebenchError, match="model_type 'ctrl' is not supported"):
+        count_params(config_from_dict({"model_type": "ctrl"}))
 
 
 def test_a_family_newer_than_the_installed_transformers_is_refused_with_the_upgrade(
@@ -1373,7 +1385,7 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
 
 
 # The final norm's names that modeling.final_norm reads, each family's model holding one.
-FINAL_NORM_NAMES = ("norm", "norm_f", "ln_f", "final_layernorm", "final_layer_norm",
+FINAL_NORM_NAMES = ("norm", "norm_f", "ln_f", "final_layernorm", "final_layer_norm", "layer_norm",
                     "embedding_norm")
 
 
@@ -2321,6 +2333,10 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              "gpt2": 124_439_808, "gpt2-medium": 354_823_168, "gpt2-xl": 1_557_611_200,
              "gpt_bigcode-santacoder": 1_124_886_528,  # its config.json counted (card: 1.1B)
              "gpt-neo-125m": 125_198_592,  # its config.json counted (card: 125M)
+             # their config.json files counted (the names' 564M, 1.7B, 2.9B, 4.5B, 7.5B)
+             "xglm-564m": 564_463_616, "xglm-1.7b": 1_732_907_008,
+             "xglm-2.9b": 2_941_505_536, "xglm-4.5b": 4_552_511_488,
+             "xglm-7.5b": 7_492_771_840,
              "llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,
