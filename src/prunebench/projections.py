@@ -125,7 +125,8 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # MambaForCausalLM's and FalconMambaForCausalLM's `backbone`, their
                   # embeddings `embeddings` (their blocks `layers`, their final norm `norm_f`)
                   "mamba": {"model": "backbone", "embed_tokens": "embeddings"},
-                  "falcon_mamba": {"model": "backbone", "embed_tokens": "embeddings"}}
+                  "falcon_mamba": {"model": "backbone", "embed_tokens": "embeddings"},
+                  "mamba2": {"model": "backbone", "embed_tokens": "embeddings"}}
 
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),

@@ -428,6 +428,9 @@ class Family:
     `mamba1_params`) around the residual, no attention, no MLP: a state of one size a block
     (`mamba1_state`) and no KV cache; its modules under `backbone` (embeddings, layers,
     norm_f: `projections.MODULE_ALIASES`); depth only (`refuse_moe`).
+    Mamba-2's own (`mamba2`): `mamba2_blocks`, Mamba's layout (a norm and a `mixer` a block
+    under `backbone`) with a Mamba-2 mixer (Mamba2Mixer: `mamba_params` under Mamba2Config's
+    keys, `mamba_shape`), its state `mamba_state`; `mamba_stack` is either layout.
     GPT-NeoX's own (`gpt_neox`: Pythia, GPT-NeoX-20B): its one packed q/k/v
     module (`query_key_value`, `packed` "qkv_proj") holds its rows head by head, [q_0; k_0;
     v_0; q_1; ...] (GPTNeoXAttention views it as [heads, 3 x head_dim] before the chunk), where
@@ -641,6 +644,7 @@ class Family:
     parallel_outputs_first: bool = False
     mamba_beside_attention: bool = False
     mamba1_blocks: bool = False
+    mamba2_blocks: bool = False
     short_conv: bool = False
     auto_adjust_ff_dim: bool = False
     sandwich_norms_key: str | None = None
@@ -653,6 +657,12 @@ class Family:
     depth_only: str | None = None
     sinusoidal_positions: bool = False
     embed_scale_key: str | None = None
+
+    @property
+    def mamba_stack(self) -> bool:
+        """Every block a norm and one Mamba mixer, no attention, no MLP (Mamba-1's or
+        Mamba-2's: `mamba1_blocks`, `mamba2_blocks`)."""
+        return self.mamba1_blocks or self.mamba2_blocks
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -1502,6 +1512,12 @@ FAMILIES: dict[str, Family] = {
                     mamba1_blocks=True),
     "falcon_mamba": Family("FalconMambaForCausalLM", "FalconMambaConfig", False, False, None,
                            False, mamba1_blocks=True),
+    # Mamba2Block: `norm` (Mamba2RMSNorm) then `mixer` (Mamba2Mixer: in_proj to the gate, the
+    # conv's channels (inner + 2 x n_groups x state_size) and one dt a head, biased with
+    # out_proj by use_bias; conv1d biased by use_conv_bias; dt_bias, A_log, D a head; the gated
+    # RMSNorm over the inner width), the residual sum; backbone's embeddings and norm_f.
+    "mamba2": Family("Mamba2ForCausalLM", "Mamba2Config", False, False, None, False,
+                     mamba2_blocks=True),
     "lfm2": Family("Lfm2ForCausalLM", "Lfm2Config", False, False, None, True,
                    linear_attention=True, short_conv=True, auto_adjust_ff_dim=True),
     "lfm2_moe": Family("Lfm2MoeForCausalLM", "Lfm2MoeConfig", False, False, None, True,
@@ -1712,7 +1728,8 @@ def linear_attention_state(config) -> tuple[int, int]:
     (`mamba1_state`)."""
     if family(config).mamba1_blocks:
         return mamba1_state(config)
-    if family(config).mamba_mixer or family(config).mamba_beside_attention:
+    if (family(config).mamba_mixer or family(config).mamba_beside_attention
+            or family(config).mamba2_blocks):
         return mamba_state(config)
     if family(config).short_conv:
         return config.hidden_size * config.conv_L_cache, 0
@@ -1754,7 +1771,14 @@ def mamba_shape(config) -> MambaShape:
     (NemotronHMamba2Mixer: mamba_num_heads x mamba_head_dim wide, n_groups, ssm_state_size,
     conv_kernel, use_conv_bias, use_bias) or Falcon-H1's (FalconH1Mixer: Granite 4.0's keys,
     mamba_d_ssm wide where set, out_proj biased by projectors_bias, the gated norm by
-    mamba_rms_norm)."""
+    mamba_rms_norm) or Mamba-2's (Mamba2Mixer: expand x hidden wide, which Mamba2Config
+    checks is num_heads x head_dim, n_groups, state_size, conv_kernel, use_conv_bias,
+    use_bias)."""
+    if family(config).mamba2_blocks:
+        inner, groups = int(config.expand * config.hidden_size), config.n_groups
+        state, bias = config.state_size, bool(config.use_bias)
+        return MambaShape(inner, inner + 2 * groups * state, config.num_heads, config.head_dim,
+                          state, config.conv_kernel, bool(config.use_conv_bias), bias, bias, True)
     if family(config).one_mixer_blocks:
         heads, head = config.mamba_num_heads, config.mamba_head_dim
         inner, groups, state = heads * head, config.n_groups, config.ssm_state_size
@@ -1853,8 +1877,8 @@ def state_blocks(config) -> list[bool]:
     """Per block, whether it keeps a state of one size whatever the length (a Gated DeltaNet's
     or a Mamba-2 mixer's, `linear_attention_state`): the linear-attention blocks, and every
     Falcon-H1 block (its Mamba-2 mixer beside its attention, `Family.mamba_beside_attention`)
-    and every Mamba-1 block (`Family.mamba1_blocks`)."""
-    if family(config).mamba_beside_attention or family(config).mamba1_blocks:
+    and every Mamba-1 or Mamba-2 block of a pure Mamba stack (`Family.mamba_stack`)."""
+    if family(config).mamba_beside_attention or family(config).mamba_stack:
         return [True] * config.num_hidden_layers
     return linear_attention_blocks(config)
 
@@ -2234,10 +2258,11 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
             "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf or "
             "hf_static backend")
-    if family(config).mamba1_blocks:
+    if family(config).mamba_stack:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
-            f"({family(config).model_class}): each of its blocks is a norm and a Mamba-1 mixer "
+            f"({family(config).model_class}): each of its blocks is a norm and a "
+            f"{'Mamba-1' if family(config).mamba1_blocks else 'Mamba-2'} mixer "
             "(no attention heads, no MLP), which prunebench's width surgery, sublayer removal "
             "and compiled decoder do not handle. Prune it with a depth method that removes "
             "whole blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) "
@@ -2918,6 +2943,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "use_conv_bias": True, "time_step_rank": "auto",
                      "tie_word_embeddings": True, "intermediate_size": None,
                      "max_position_embeddings": None},
+    # Mamba2Config's defaults (no attention, no position limit)
+    "mamba2": {**_LLAMA_DEFAULTS, "vocab_size": 32768, "hidden_size": 4096, "num_heads": 128,
+               "head_dim": 64, "state_size": 128, "num_hidden_layers": 64, "expand": 2,
+               "conv_kernel": 4, "n_groups": 8, "use_bias": False, "use_conv_bias": True,
+               "chunk_size": 256, "time_step_rank": "auto", "tie_word_embeddings": False,
+               "max_position_embeddings": None},
     "nemotron_h": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 21504,
                    "num_key_value_heads": 8, "head_dim": 128, "mlp_hidden_act": "relu2",
                    "mlp_bias": False, "mamba_num_heads": 128, "mamba_head_dim": 64,
@@ -4110,6 +4141,17 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
             "its heads must fill the hidden size (head_dim x num_attention_heads = "
             "hidden_size). Re-download or rebuild the model; a config.json edited by hand no "
             "longer describes its weights")
+    # Mamba2Mixer's heads fill its inner width (expand x hidden): Mamba2Config refuses another
+    # product with a validation traceback (a null head_dim reads as its 64, as left out).
+    ssm_heads, expand = raw.get("num_heads", defaults.get("num_heads")), raw.get("expand", 2)
+    if (model_type == "mamba2" and isinstance(ssm_heads, int) and isinstance(hidden, int)
+            and isinstance(head_dim, int) and ssm_heads * head_dim != expand * hidden):
+        raise PrunebenchError(
+            f"{path / 'config.json'} gives num_heads={ssm_heads} and head_dim={head_dim} "
+            f"(64 where null or left out) with expand={expand} and hidden_size={hidden}: a "
+            "Mamba-2 mixer's heads fill its inner width (num_heads x head_dim = expand x "
+            "hidden_size), as Mamba2Config checks. Re-download or rebuild the model; a "
+            "config.json edited by hand no longer describes its weights")
     # DeepseekV3Attention (V2's and Mistral4Attention too) expands its latent keys and values
     # to every query head and then repeats them by heads / KV heads: fewer KV heads than query
     # heads builds and stops at the first forward on a shape mismatch (the published models
@@ -4626,7 +4668,8 @@ LINEAR_ATTENTION_SHAPE = {"num_attention_heads": 0, "num_key_value_heads": 0,
                           "linear_attention": True}
 
 
-# A Mamba-1 block's shape (`Family.mamba1_blocks`): its one mixer, counted by `mamba1_params`.
+# A Mamba-1 or Mamba-2 block's shape (`Family.mamba_stack`): its one mixer, counted by
+# `mamba1_params` or `mamba_params`.
 MAMBA1_SHAPE = {"num_attention_heads": 0, "num_key_value_heads": 0, "intermediate_size": 0,
                 "o_proj_bias": False, "down_proj_bias": False, "mamba1": True}
 
@@ -4638,8 +4681,8 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         return per_layer_block_shapes(config)  # Gemma 4 (never width-pruned)
     if shapes is None and family(config).one_mixer_blocks:
         return one_mixer_block_shapes(config)  # Nemotron-H (never width-pruned)
-    if shapes is None and family(config).mamba1_blocks:
-        # Mamba's blocks: no heads (no KV cache), no MLP (never width-pruned)
+    if shapes is None and family(config).mamba_stack:
+        # Mamba's and Mamba-2's blocks: no heads (no KV cache), no MLP (never width-pruned)
         return [{**MAMBA1_SHAPE} for _ in range(config.num_hidden_layers)]
     if shapes is None:
         if is_moe(config) or any(linear_attention_blocks(config)):
@@ -4720,6 +4763,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return one_mixer_block_params(config, shape)
     if family(config).mamba1_blocks:
         return norm_params(config) + mamba1_params(config)  # MambaBlock: norm, mixer
+    if family(config).mamba2_blocks:
+        return norm_params(config) + mamba_params(config)  # Mamba2Block: norm, mixer
     d, hd = config.hidden_size, head_dim(config)
     q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
     attn = d * q + 2 * d * kv + q * d

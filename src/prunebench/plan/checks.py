@@ -754,7 +754,7 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
             elif "compiled" in backends and known is not None and any(state_blocks(known)):
                 mixer = ("Mamba-1" if family(known).mamba1_blocks else "Mamba-2"
                          if family(known).mamba_mixer or family(known).mamba_beside_attention
-                         else "Gated DeltaNet")
+                         or family(known).mamba2_blocks else "Gated DeltaNet")
                 problems.append(
                     f"models.{model} ({known.model_type}) has blocks of another token mixer "
                     f"than softmax attention ({mixer}), which the compiled backend does not "
@@ -780,7 +780,7 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "does not run (its fused blocks do not read them): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
             items = spec.get("variants")
-            if known is not None and family(known).mamba1_blocks and any(
+            if known is not None and family(known).mamba_stack and any(
                     e["recovery"] for e in read_variants(
                         model, items if isinstance(items, list) else [])[0]):
                 problems.append(
