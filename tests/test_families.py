@@ -65,7 +65,7 @@ from transformers import DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig
 from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
 from transformers import Cohere2Config, CohereConfig
 from transformers import HunYuanDenseV1Config
-from transformers import FalconMambaConfig, MambaConfig
+from transformers import FalconMambaConfig, Mamba2Config, MambaConfig
 from transformers import StableLmConfig
 from transformers import MiniMaxM2Config
 from transformers import HunYuanMoEV1Config
@@ -831,6 +831,14 @@ FAMILIES = {
         vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, state_size=8, expand=2,
         conv_kernel=4, tie_word_embeddings=False, initializer_range=0.1, bos_token_id=1,
         eos_token_id=2, pad_token_id=0),
+    # Mamba-2: four Mamba-2 blocks (inner 128: 8 heads of 16 in 2 groups, a state of 8, chunks
+    # of 4 tokens), in_proj / out_proj biased (off as published), so counted here; weights of
+    # std 0.3, as Mamba's.
+    "mamba2": lambda: Mamba2Config(
+        vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, num_heads=8, head_dim=16,
+        n_groups=2, state_size=8, expand=2, conv_kernel=4, chunk_size=4, use_bias=True,
+        tie_word_embeddings=False, initializer_range=0.3, bos_token_id=1, eos_token_id=2,
+        pad_token_id=0),
     # Bamba: Mamba-2 blocks (4 heads of 32 in 2 groups, a state of 16, chunks of 8 tokens) 1:1
     # with attention ones (attn_layer_indices; half of each head rotating), a SwiGLU MLP in
     # every block; the attention, MLP and Mamba-2 projections' biases on (off as published),
@@ -891,7 +899,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
-ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba"}  # (Mamba's: a Mamba-1 mixer in each)
+ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
+             "mamba2"}
 # ALiBi families (BLOOM, MPT): every head kept, their slopes following the config's head
 # count: width pruning removes MLP channels alone, BlockPruner MLP sublayers alone (block_type
 # mlp; its default, mix, refused); every backend, the compiled one adding their biases.
@@ -978,7 +987,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",
            "youtu": "YoutuForCausalLM",
            "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM",
-           "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM"}
+           "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM",
+           "mamba2": "Mamba2ForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1604,7 +1614,7 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             extra = {"target_modules": ["q_proj", "o_proj"]}
         if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP
             extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}
-        if name in ("mamba", "falcon_mamba"):
+        if name in ("mamba", "falcon_mamba", "mamba2"):
             # no attention, no MLP: none of LoRA's targets (LLaMA's projections) to adapt
             settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8}})
             with pytest.raises(PrunebenchError, match="no non-empty .* projections to adapt"):
@@ -1860,7 +1870,14 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
             with pytest.raises(PrunebenchError, match="head_dim=128 .*Helium's o_proj"):
                 load_config(folder)
         return
-    if name in ("mamba", "falcon_mamba"):
+    if name == "mamba2" and key == "head_dim":
+        # a Mamba-2 head's width: Mamba2Config's 64 (8 heads of 64 do not fill the inner
+        # width, 128) would make another model, which Mamba2Config refuses: refused when read
+        for folder in (null, left_out):
+            with pytest.raises(PrunebenchError, match="head_dim=64 .*heads fill its inner"):
+                load_config(folder)
+        return
+    if name in ("mamba", "falcon_mamba", "mamba2"):
         # no attention: neither key is read, and the loaded config has no heads to compare
         assert count_params(load_config(null)) == count_params(checkpoint_config(left_out))
         return

@@ -123,20 +123,24 @@ def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(name, drop, t
     """The pruned model, and its save reloaded by prunebench and by transformers, compute the
     logits of transformers' model built of the kept blocks; one block left runs (no attention
     block is needed: the cache holds each block's state alone)."""
-    model = random_model(small(name))
-    keep = [i for i in range(5) if i not in drop]
-    x = ids()
+    check_depth_pruning(random_model(small(name)), drop, ids(), tmp_path / "pruned")
+
+
+def check_depth_pruning(model, drop: list[int], x, folder) -> None:
+    """`model` (a Mamba stack, its blocks under backbone) without blocks `drop`, and its save
+    in `folder` reloaded by prunebench and by transformers, compute on `x` the logits of
+    transformers' model built of the kept blocks, each mixer's cache index its new one."""
+    keep = [i for i in range(model.config.num_hidden_layers) if i not in drop]
     expected = logits(kept_blocks_model(model, keep), x)
     remove_blocks(model, drop)
     assert model.config.num_hidden_layers == len(keep)
     assert [layer.mixer.layer_idx for layer in model.backbone.layers] == list(range(len(keep)))
     assert numel(model) == count_params(model.config)
     assert torch.equal(logits(model, x), expected)
-    save_model(model, None, tmp_path / "pruned")
-    again = load_model(tmp_path / "pruned")
+    save_model(model, None, folder)
+    again = load_model(folder)
     assert torch.equal(logits(again, x), expected)
-    theirs = in_allocated_memory(CLASSES[name][1].from_pretrained(
-        tmp_path / "pruned", dtype=torch.float32)).eval()
+    theirs = in_allocated_memory(type(model).from_pretrained(folder, dtype=torch.float32)).eval()
     assert torch.equal(logits(theirs, x), expected)
 
 
@@ -172,15 +176,22 @@ def test_width_methods_and_the_compiled_backend_refuse_it(name):
 
 
 def test_the_start_refuses_the_compiled_backend_and_lora(tmp_path):
+    check_the_start_refuses_the_compiled_backend_and_lora(small(), "Mamba-1", tmp_path)
+
+
+def check_the_start_refuses_the_compiled_backend_and_lora(config, mixer: str, tmp_path):
+    """A Mamba stack's config known at the start: the compiled backend refused naming its
+    `mixer`, a +lora variant refused; neither refused without them."""
     from prunebench.plan.checks import moe_problems
 
-    small().save_pretrained(tmp_path / "m")
+    config.save_pretrained(tmp_path / "m")
     runs = {"models": {"m": {"source": f"local:{tmp_path / 'm'}",
                              "variants": ["dense", "depth_ppl-0.8+lora"]}},
             "benchmark": {"backends": ["hf", "compiled"]}}
     compiled, recovery = moe_problems(runs, tmp_path / "nowhere")
-    assert compiled.startswith("models.m (mamba) ") and "(Mamba-1)" in compiled
-    assert recovery.startswith("models.m (mamba) is a Mamba model") and "+lora" in recovery
+    name = config.model_type
+    assert compiled.startswith(f"models.m ({name}) ") and f"({mixer})" in compiled
+    assert recovery.startswith(f"models.m ({name}) is a Mamba model") and "+lora" in recovery
     runs["models"]["m"]["variants"] = ["dense"]
     runs["benchmark"]["backends"] = ["hf", "hf_static"]
     assert moe_problems(runs, tmp_path / "nowhere") == []

@@ -71,7 +71,7 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
         return (config.vocab_size, config.hidden_size, config.num_hidden_layers,
                 config.tie_word_embeddings,
                 None if FAMILIES[model_type].per_layer_blocks
-                or FAMILIES[model_type].mamba1_blocks else head_dim(config),  # (Mamba: no heads)
+                or FAMILIES[model_type].mamba_stack else head_dim(config),  # (Mamba: no heads)
                 qkv_bias(config),
                 # (BLOOM and MPT have none: ALiBi, MPT's max_seq_len unread by the checks)
                 layer_shapes(config), getattr(config, "max_position_embeddings", None),
@@ -103,6 +103,9 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
             values = {"attention_types": [[kinds[:values["num_hidden_layers"]], 1]], **values}
         if model_type == "dbrx":  # DbrxConfig refuses a tied LM head (so is config.json)
             values = {k: v for k, v in values.items() if k != "tie_word_embeddings"}
+        if model_type == "mamba2" and "hidden_size" in values:  # Mamba2Config refuses heads
+            # that do not fill the inner width, expand x hidden (so is config.json)
+            values = {"num_heads": 2 * values["hidden_size"] // 64, **values}
         ours = config_from_dict({"model_type": model_type, **values})
         theirs = config_class(model_type)(**values)
         assert counted(ours) == counted(theirs), values
