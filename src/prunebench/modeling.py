@@ -1353,6 +1353,13 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 "from the first block's entry, which an MLP block (the next one here may be "
                 "one) has not, so generate would stop. Remove other blocks: the depth methods "
                 "never choose it (methods.sizing.removable_blocks)")
+        if family(model.config).attention_indexer:
+            raise PrunebenchError(
+                f"removing blocks {sorted(drop)} would remove block 0 of this GLM-MoE-DSA "
+                "model, which a depth prune keeps: its blocks that indexer_types names "
+                "\"shared\" reuse the top keys of the last \"full\" block before them, and one "
+                "left first would have none (GlmMoeDsaAttention raises). Remove other blocks: "
+                "the depth methods never choose it (methods.sizing.removable_blocks)")
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 4 model "
             "needs: its last block (Gemma4TextConfig makes the last block global, so a "
@@ -1378,7 +1385,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             # (GPTNeoSelfAttention's cache entry is its `layer_id`)
             if mixer is not None and hasattr(mixer, "layer_id"):
                 mixer.layer_id = new_idx
-            # (DeepSeek-V3.2's indexer caches its keys under an index of its own)
+            # (DeepSeek-V3.2's and GLM-MoE-DSA's indexers cache their keys under an index of
+            # their own; a GLM-MoE-DSA "shared" block holds none)
             indexer = getattr(mixer, "indexer", None)
             if indexer is not None and hasattr(indexer, "layer_idx"):
                 indexer.layer_idx = new_idx

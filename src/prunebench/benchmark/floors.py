@@ -15,7 +15,7 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (active_experts, expert_param_count, family,
-                                               indexer_key_width, is_moe,
+                                               indexer_key_values, is_moe,
                                                linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
                                                per_layer_projection_params, sliding_windows,
@@ -138,13 +138,13 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     and the rotated key of qk_rope_head_dim that all heads share (DeepseekV3Attention updates
     the cache with them and expands keys and values from them at each step); DeepSeek-V3.2's
     indexer (`Family.attention_indexer`) caches a key of index_head_dim beside them, which each
-    step scores (transformers 5.17 caches the expanded keys and values instead of the latent:
-    more bytes, so this stays a floor there too).
-    """
+    step scores (GLM-MoE-DSA's in the blocks that hold an indexer; transformers 5.17 caches
+    the expanded keys and values instead of the latent: more bytes, so this stays a floor
+    there too)."""
     if family(config).latent_attention:
         blocks = sum(shape["num_attention_heads"] > 0 for shape in layer_shapes(config))
-        width = config.kv_lora_rank + config.qk_rope_head_dim + indexer_key_width(config)
-        return batch * blocks * seq_len * width * _element_size(dtype)
+        width = blocks * (config.kv_lora_rank + config.qk_rope_head_dim)
+        return batch * seq_len * (width + indexer_key_values(config)) * _element_size(dtype)
     chunk = getattr(config, "attention_chunk_size", None)
     windows = [chunk if kind == "chunked_attention" else window for kind, window in
                zip(getattr(config, "layer_types", None) or [None] * config.num_hidden_layers,

@@ -1,7 +1,7 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
-Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE), and
+Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -41,6 +41,12 @@ weights are converted once (checkpoint.pickle_convert):
   HYV3ForCausalLM's `mlp.gate.weight`, `mlp.e_score_correction_bias` and
   `mlp.shared_experts.*` (`RENAMED`), and its multi-token-prediction layer
   (`model.layers.{num_hidden_layers}`) dropped.
+- A.X K1 (`axk1`): Qwen2-MoE's per-expert names (transformers maps `axk1` onto `qwen2_moe`'s
+  conversion with one rename, in 5.17 and 5.25), its MoE output norm stored at the block's
+  level, `post_mlp_layernorm`, renamed into the MoE (`mlp.post_mlp_layernorm`: `RENAMED`) and
+  dropped from the dense blocks, whose MLP has none (AXK1PreTrainedModel ignores it); a
+  router's score-correction buffer the checkpoint leaves out written as zeros, as
+  transformers' load leaves it (`SPARSE_ONLY`).
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -68,7 +74,8 @@ weights are converted once (checkpoint.pickle_convert):
 - GLM-4.7-Flash (`glm4_moe_lite`): GLM-4.5's per-expert names and multi-token-prediction layer
   (`model.layers.{num_hidden_layers}`: Glm4MoeLitePreTrainedModel ignores `model.layers.47`,
   the published model's), fused and dropped as GLM-4.5's (transformers maps `glm4_moe_lite`
-  onto `qwen2_moe`'s conversion in 5.17 and 5.25).
+  onto `qwen2_moe`'s conversion in 5.17 and 5.25). GLM-MoE-DSA (GLM-5, `glm_moe_dsa`) alike
+  (its layer `model.layers.78`), an indexer's tensors in its "full" blocks under their names.
 - EXAONE-MoE (K-EXAONE, `exaone_moe`): Qwen2-MoE's per-expert names (transformers maps
   `exaone_moe` onto `qwen2_moe`'s conversion in 5.17 and 5.25), its routers' score biases
   published as `mlp.e_score_correction_bias`, which that conversion renames to where
@@ -167,14 +174,15 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
              "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe",
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
-             "deepseek_v32", "glm4_moe_lite", "exaone_moe")
+             "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
              "ernie4_5_moe": "Ernie4_5_MoeForCausalLM", "minimax_m2": "MiniMaxM2ForCausalLM",
              "qwen3_next": "Qwen3NextForCausalLM", "mellum": "MellumForCausalLM",
              "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
-             "glm4_moe_lite": "Glm4MoeLiteForCausalLM", "exaone_moe": "ExaoneMoeForCausalLM"}
+             "glm4_moe_lite": "Glm4MoeLiteForCausalLM", "exaone_moe": "ExaoneMoeForCausalLM",
+             "glm_moe_dsa": "GlmMoeDsaForCausalLM"}
 # The names a family's published per-expert checkpoints give tensors its class holds under
 # others, as transformers' conversion of its model type renames them, by model_type:
 # (published part, held part). Laguna's routers' score biases and shared experts; EXAONE-MoE's
@@ -188,7 +196,16 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
            "exaone_moe": ((".mlp.e_score_correction_bias", ".mlp.gate.e_score_correction_bias"),),
            "hy_v3": ((".mlp.router.gate.weight", ".mlp.gate.weight"),
                      (".mlp.expert_bias", ".mlp.e_score_correction_bias"),
-                     (".mlp.shared_mlp.", ".mlp.shared_experts."))}
+                     (".mlp.shared_mlp.", ".mlp.shared_experts.")),
+           # A.X K1's MoE output norm, stored at the block's level (transformers' axk1
+           # conversion renames it into the MoE, in 5.17 and 5.25)
+           "axk1": ((".post_mlp_layernorm.", ".mlp.post_mlp_layernorm."),)}
+# What a family's published checkpoints hold in every block and its class holds in its sparse
+# blocks alone, dropped from a block without experts (as transformers ignores it on load), and
+# the router's score-correction buffer its published checkpoints leave out, which transformers
+# leaves at zeros (`_keys_to_ignore_on_load_missing`), written so in a block with experts: A.X
+# K1's, by model_type: (held name of the dropped part, the buffer's name under `mlp.`).
+SPARSE_ONLY = {"axk1": (".mlp.post_mlp_layernorm.", "gate.e_score_correction_bias")}
 # ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
@@ -240,7 +257,8 @@ def fused_name(name: str, model_type: str | None = None) -> str:
     name = name.replace(".block_sparse_moe.", ".mlp.").replace(".mlp.moe_statics.",
                                                                ".mlp.gate.moe_statics.")
     for published, held in RENAMED.get(model_type, ()):
-        name = name.replace(published, held)
+        if held not in name:  # (A.X K1's held name holds its published one)
+            name = name.replace(published, held)
     return name
 
 
@@ -564,7 +582,14 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
                 f"{block}: the checkpoint's experts are incomplete (missing experts {gaps}, "
                 f"projections {parts_missing}): re-download the checkpoint (nothing was "
                 "changed)")
+    dropped, buffer = SPARSE_ONLY.get(model_type, (None, None))
+    if dropped and not (experts or quantized):  # (A.X K1's dense blocks' unread norm)
+        plain = [n for n in plain if dropped not in fused_name(n, model_type)]
     out_names = [fused_name(n, model_type) for n in plain]
+    zeros = (f"{block}.{owner}.{buffer}" if buffer and experts
+             and f"{block}.{owner}.{buffer}" not in out_names else None)
+    if zeros:
+        out_names.append(zeros)
     if experts or quantized:
         out_names += [f"{block}.{owner}.experts.gate_up_proj",
                       f"{block}.{owner}.experts.down_proj"]
@@ -594,6 +619,8 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
             return written, size, count
         target.unlink()
     tensors = {fused_name(n, model_type): get(n) for n in plain}
+    if zeros:
+        tensors[zeros] = torch.zeros(len(experts), dtype=torch.float32)
     for proj, parts in quantized.items():
         tensors[f"{block}.{owner}.experts.{proj}"] = dequantize_mxfp4(get(parts["blocks"]),
                                                                  get(parts["scales"]))

@@ -60,7 +60,10 @@ class SparseBlocks:
       derives from a config.json's first_k_dense_replace where it gives none: config_from_dict;
       EXAONE-MoE's and GLM-4.7-Flash's alike);
       its dense blocks' width key may be null, read then as `intermediate_size`
-      (Cohere2MoeMLP's `prefix_dense_intermediate_size`).
+      (Cohere2MoeMLP's `prefix_dense_intermediate_size`);
+    - `named_or_first(key, first_key)`: `named(key)` where the config holds the list, else
+      all but the first `first_key` blocks (A.X K1: AXK1Config holds mlp_layer_types in
+      transformers 5.25, first_k_dense_replace in 5.17); a depth prune writes both.
 
     `dense_width_key`: the config key of the dense blocks' MLP width (Llama 4's
     `intermediate_size_mlp`, where `intermediate_size` is its experts'; Granite 4.0's
@@ -73,6 +76,7 @@ class SparseBlocks:
     rule: str = "every"
     key: str | None = None
     dense_width_key: str | None = "intermediate_size"
+    first_key: str | None = None  # `named_or_first`'s count of dense blocks first
 
     @classmethod
     def every(cls, dense_width_key: str | None = "intermediate_size") -> SparseBlocks:
@@ -98,10 +102,18 @@ class SparseBlocks:
     def named(cls, key: str, dense_width_key: str) -> SparseBlocks:
         return cls("named", key, dense_width_key)
 
+    @classmethod
+    def named_or_first(cls, key: str, first_key: str) -> SparseBlocks:
+        return cls("named_or_first", key, "intermediate_size", first_key)
+
     def of(self, config) -> list[bool]:
         """Per block, whether the config makes it sparse (`sparse_mlp_blocks`, which answers
         for a family without experts)."""
         n = config.num_hidden_layers
+        if self.rule == "named_or_first":
+            listed = getattr(config, self.key, None)
+            return ([kind == "sparse" for kind in listed] if listed
+                    else [i >= (getattr(config, self.first_key, None) or 0) for i in range(n)])
         if self.rule == "after_first":
             # DeepseekV3DecoderLayer compares its index with the key
             dense = getattr(config, self.key, None) or 0
@@ -143,6 +155,11 @@ class SparseBlocks:
         if self.rule == "named":
             # the list itself loses the removed blocks' entries (PER_BLOCK_CONFIG_LISTS)
             return {}
+        if self.rule == "named_or_first":
+            # the list (where held) renumbered as `named`'s, and the count of the kept dense
+            # blocks, still the first (the kinds are a dense prefix: axk1_unbuilt), for the
+            # transformers version that reads it
+            return {self.first_key: sum(not sparse for sparse in kinds)}
         if self.rule == "listed":
             # any removal can be said so (interleave_moe_layer_step is read only without a list)
             return {self.key: [new for new, sparse in enumerate(kinds) if sparse]}
@@ -296,7 +313,10 @@ class Family:
     (`SharedExpert.count`). The router's `e_score_correction_bias` is a buffer, not a
     parameter. DeepSeek-V3.2's `attention_indexer`: each latent attention holds a lightning
     indexer (`self_attn.indexer`, `indexer_params`) that keeps, for each query, the index_topk
-    keys it scores highest and masks the others; it is the block's own, removed with it.
+    keys it scores highest and masks the others; it is the block's own, removed with it
+    (GLM-MoE-DSA's in the blocks `indexer_types` names "full" alone: `indexer_blocks`).
+    A.X K1's `moe_output_norm`: its sparse blocks' MoE output goes through an RMSNorm of
+    hidden_size (`mlp.post_mlp_layernorm`) before the residual; its dense blocks have none.
 
     PhiMoE's own: `norm_bias`, its norms are LayerNorms (the mean taken out, a weight and a
     bias of hidden_size each, the final norm's too), and `lm_head_bias_key` (`lm_head_bias`),
@@ -606,6 +626,7 @@ class Family:
     attention_sinks: bool = False
     latent_attention: bool = False
     attention_indexer: bool = False
+    moe_output_norm: bool = False
     norm_bias: bool = False
     lm_head_bias_key: str | None = None
     norm_weightless: bool = False
@@ -1165,6 +1186,29 @@ FAMILIES: dict[str, Family] = {
                            sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                             "intermediate_size"),
                            shared_expert=SharedExpert.count("n_shared_experts")),
+    # AXK1Attention (SK Telecom's A.X K1): DeepSeek-V3's latent attention, its queries always
+    # through q_lora_rank (a null rank refused); AXK1DecoderLayer: DeepSeek-V3's dense
+    # prefix (mlp_layer_types in 5.25, first_k_dense_replace in 5.17: SparseBlocks.
+    # named_or_first), router (float32, a score-correction buffer), experts and fused shared
+    # experts, the MoE output normed by its own RMSNorm (`moe_output_norm`).
+    "axk1": Family("AXK1ForCausalLM", "AXK1Config", False, False, None, False,
+                   moe_intermediate_key="moe_intermediate_size", latent_attention=True,
+                   moe_output_norm=True,
+                   sparse_blocks=SparseBlocks.named_or_first("mlp_layer_types",
+                                                             "first_k_dense_replace"),
+                   shared_expert=SharedExpert.count("n_shared_experts")),
+    # GlmMoeDsaAttention (GLM-5): DeepSeek-V3.2's latent attention and lightning indexer
+    # (its rotation interleaved), the indexer only in the blocks `indexer_types` names "full";
+    # a "shared" block builds none and attends to the top keys the last "full" block before it
+    # chose (indexer_blocks); GlmMoeDsaDecoderLayer: DeepSeek-V3.2's dense prefix
+    # (mlp_layer_types, derived from first_k_dense_replace), router, experts and fused shared
+    # experts.
+    "glm_moe_dsa": Family("GlmMoeDsaForCausalLM", "GlmMoeDsaConfig", False, False, None,
+                          False, moe_intermediate_key="moe_intermediate_size",
+                          latent_attention=True, attention_indexer=True,
+                          sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                           "intermediate_size"),
+                          shared_expert=SharedExpert.count("n_shared_experts")),
     # DeepseekV2Attention / DeepseekV2DecoderLayer: DeepSeek-V3's (latent attention, dense
     # prefix, shared experts fused in one MLP), its router a softmax over n_routed_experts
     # (greedy or group-limited top k) without V3's score-correction buffer, and its MLPs (the
@@ -2035,8 +2079,13 @@ def depth_kept_blocks(config) -> list[int]:
     reuses (`kv_sources`: removing it would hand those blocks another block's); none in other
     families; Nemotron-H's first block (transformers 5.25's cache reads the sequence length
     from the first block's entry, which an MLP block has not: a prune that left one first
-    could not decode; its published models' first block is a Mamba-2 one)."""
+    could not decode; its published models' first block is a Mamba-2 one); a GLM-MoE-DSA
+    model's first block where a block shares another's indexer choice (`indexer_blocks`: a
+    "shared" block reuses the last "full" block's before it, and one left first has none:
+    GlmMoeDsaAttention raises)."""
     if family(config).one_mixer_blocks:
+        return [0]
+    if family(config).attention_indexer and not all(indexer_blocks(config)):
         return [0]
     if not family(config).per_layer_blocks:
         return []
@@ -2211,10 +2260,43 @@ def indexer_params(config) -> int:
     return config.q_lora_rank * heads * width + d * width + 2 * width + d * heads
 
 
+def indexer_blocks(config) -> list[bool]:
+    """Per block, whether its attention holds a lightning indexer (`Family.attention_indexer`):
+    every block of DeepSeek-V3.2; a GLM-MoE-DSA block where `indexer_types` says "full" (a
+    "shared" block reuses the top keys of the last "full" block before it); none elsewhere."""
+    if not family(config).attention_indexer:
+        return [False] * config.num_hidden_layers
+    kinds = getattr(config, "indexer_types", None) or ["full"] * config.num_hidden_layers
+    return [kind == "full" for kind in kinds]
+
+
+def glm_moe_dsa_indexer_types(values: dict[str, Any]) -> list[str]:
+    """Each block's indexer kind as GlmMoeDsaConfig derives it where config.json gives no
+    indexer_types (5.17 and 5.25): from index_topk_pattern ("F" full, "S" shared) where given,
+    else a block i is "full" where max(i - index_skip_topk_offset + 1, 0) is a multiple of
+    index_topk_freq (1 and 2 by default: every block full)."""
+    if values.get("indexer_types"):
+        return list(values["indexer_types"])
+    pattern = values.get("index_topk_pattern")
+    if pattern is not None:
+        return ([{"F": "full", "S": "shared"}[c] for c in pattern] if isinstance(pattern, str)
+                else list(pattern))
+    freq = max(values.get("index_topk_freq", 1), 1)
+    offset = values.get("index_skip_topk_offset", 2)
+    return ["full" if max(i - offset + 1, 0) % freq == 0 else "shared"
+            for i in range(values["num_hidden_layers"])]
+
+
 def indexer_key_width(config) -> int:
     """Values a DeepSeek-V3.2 block caches for its indexer a position (one key of
     index_head_dim, DynamicIndexedLayer's); 0 for a family without an indexer."""
     return config.index_head_dim if family(config).attention_indexer else 0
+
+
+def indexer_key_values(config) -> int:
+    """Values the model's indexers cache a position, over its blocks: `indexer_key_width` in
+    each block that holds one (`indexer_blocks`: a GLM-MoE-DSA "shared" block caches none)."""
+    return sum(indexer_blocks(config)) * indexer_key_width(config)
 
 
 def attention_sinks(config) -> bool:
@@ -2663,6 +2745,29 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "num_experts_per_tok": 8, "first_k_dense_replace": 3,
                      "max_position_embeddings": 163840, "head_dim": 64, "index_topk": 2048,
                      "index_head_dim": 128, "index_n_heads": 64},
+    # AXK1Config's (A.X K1's shape): DeepSeek-V3's with 64 heads, 192 experts and a vocab of
+    # 163840, one dense block first (first_k_dense_replace, the kinds derived by
+    # config_from_dict), a 32768-token context.
+    "axk1": {**_LLAMA_DEFAULTS, "vocab_size": 163840, "hidden_size": 7168,
+             "intermediate_size": 18432, "moe_intermediate_size": 2048,
+             "num_hidden_layers": 61, "num_attention_heads": 64, "num_key_value_heads": 64,
+             "n_shared_experts": 1, "num_local_experts": 192, "kv_lora_rank": 512,
+             "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
+             "qk_nope_head_dim": 128, "num_experts_per_tok": 8, "first_k_dense_replace": 1,
+             "max_position_embeddings": 32768, "head_dim": 64},
+    # GlmMoeDsaConfig's (GLM-5's shape): 78 blocks of hidden 6144, 64 heads of latent
+    # attention (query rank 2048, 192 + 64 query/key channels, values of 256), 3 dense blocks
+    # of 12288 then 256 experts of 2048 (8 a token) and one shared, an indexer of 32 heads of
+    # 128 keeping 2048 keys (indexer_types derived by config_from_dict).
+    "glm_moe_dsa": {**_LLAMA_DEFAULTS, "vocab_size": 154880, "hidden_size": 6144,
+                    "intermediate_size": 12288, "moe_intermediate_size": 2048,
+                    "num_hidden_layers": 78, "num_attention_heads": 64,
+                    "num_key_value_heads": 64, "n_shared_experts": 1,
+                    "num_local_experts": 256, "kv_lora_rank": 512, "q_lora_rank": 2048,
+                    "qk_rope_head_dim": 64, "v_head_dim": 256, "qk_nope_head_dim": 192,
+                    "num_experts_per_tok": 8, "first_k_dense_replace": 3,
+                    "max_position_embeddings": 202752, "head_dim": 64, "index_topk": 2048,
+                    "index_head_dim": 128, "index_n_heads": 32, "rms_norm_eps": 1e-5},
     # DeepseekV2Config's: n_routed_experts 64 of 1407, 2 shared, no dense prefix, q_lora_rank
     # 1536; its num_experts_per_tok has no default (None: a config.json gives it).
     "deepseek_v2": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "max_position_embeddings": 2048,
@@ -3090,13 +3195,22 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
         # config.json says.
         values["head_dim"] = values["qk_rope_head_dim"]
-    if values.get("model_type") == "deepseek_v32":
-        # DeepseekV32Config's __post_init__: head_dim is qk_rope_head_dim, and the first
-        # first_k_dense_replace blocks dense where config.json lists no MLP kinds (5.17, 5.25)
+    if values.get("model_type") in ("deepseek_v32", "glm_moe_dsa"):
+        # DeepseekV32Config's and GlmMoeDsaConfig's __post_init__: head_dim is
+        # qk_rope_head_dim, and the first first_k_dense_replace blocks dense where config.json
+        # lists no MLP kinds (5.17, 5.25); GLM-MoE-DSA's indexer kinds
         values["head_dim"] = values["qk_rope_head_dim"]
         if not values.get("mlp_layer_types"):
             values["mlp_layer_types"] = dense_prefix_kinds(
                 values["num_hidden_layers"], values.get("first_k_dense_replace") or 0)
+        if values["model_type"] == "glm_moe_dsa":
+            values["indexer_types"] = glm_moe_dsa_indexer_types(values)
+    if values.get("model_type") == "axk1":
+        # AXK1Config's __post_init__: head_dim is qk_rope_head_dim; 5.25 derives the MLP
+        # kinds from first_k_dense_replace and moe_layer_freq where config.json lists none
+        # (5.17 reads first_k_dense_replace alone: a config where they differ is refused)
+        values["head_dim"] = values["qk_rope_head_dim"]
+        values["mlp_layer_types"] = axk1_mlp_kinds(values)
     if values.get("model_type") == "hy_v3" and not values.get("mlp_layer_types"):
         # HYV3Config's: the first block dense, the others sparse (5.17, 5.25)
         values["mlp_layer_types"] = dense_prefix_kinds(values["num_hidden_layers"], 1)
@@ -3246,7 +3360,9 @@ PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn
                           "mlp_layer_types", "layer_rope_theta",
                           # Laguna's each block's query heads
                           "num_attention_heads_per_layer",
-                          "attention_layers", "layer_lambda_init")
+                          "attention_layers", "layer_lambda_init",
+                          # GLM-MoE-DSA's each block's indexer kind
+                          "indexer_types")
 
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
@@ -3677,13 +3793,15 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
     refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
-    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GPT-Neo's, DiffLlama's, AFMoE's, XGLM's), with
-    what to do; None where none does. One list for both places that ask:
+    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GLM-MoE-DSA's, A.X K1's, GPT-Neo's, DiffLlama's,
+    AFMoE's, XGLM's), with what to do; None where none does. One list for both places that ask:
     a config.json read (`checked_config_json`) and a model built (`modeling.build_model`)."""
     return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
             or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
             or gptj_unsupported(values) or cohere2_moe_unbuilt(values)
-            or hy_v3_deepseek_v32_unbuilt(values) or gpt_neo_unbuilt(values)
+            or hy_v3_deepseek_v32_unbuilt(values) or glm_moe_dsa_unbuilt(values)
+            or axk1_unbuilt(values)
+            or gpt_neo_unbuilt(values)
             or diffllama_unbuilt(values) or afmoe_unbuilt(values)
             or xglm_unsupported(values))
 
@@ -3799,6 +3917,82 @@ def hy_v3_deepseek_v32_unbuilt(values: dict[str, Any]) -> str | None:
                 "DeepseekV32Attention always builds, and DeepseekV32Config refuses a null "
                 "rank. Give the query rank the checkpoint holds (the published "
                 "DeepSeek-V3.2's: 1536), or re-download the model")
+    return None
+
+
+def axk1_mlp_kinds(values: dict[str, Any]) -> list[str]:
+    """An A.X K1 config's MLP kinds as AXK1Config derives them in transformers 5.25: its
+    mlp_layer_types, else block i sparse where i >= first_k_dense_replace (1 by default) and
+    i is a multiple of moe_layer_freq (1 by default)."""
+    if values.get("mlp_layer_types"):
+        return list(values["mlp_layer_types"])
+    first = values.get("first_k_dense_replace", 1)
+    freq = values.get("moe_layer_freq", 1)
+    return ["sparse" if i >= first and i % freq == 0 else "dense"
+            for i in range(values["num_hidden_layers"])]
+
+
+def axk1_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an A.X K1 config transformers cannot build, or builds otherwise in 5.17 and in
+    5.25, with what to do; None where it can (and for other families): a null q_lora_rank
+    (AXK1Config refuses it), and MLP kinds other than a dense prefix of
+    first_k_dense_replace blocks (1 where left out) then sparse ones: 5.25 reads
+    mlp_layer_types (or derives them with moe_layer_freq), 5.17 first_k_dense_replace alone
+    (a config holding both must say the same blocks)."""
+    if values.get("model_type") != "axk1":
+        return None
+    if "q_lora_rank" in values and values["q_lora_rank"] is None:
+        return ("gives q_lora_rank=null for an A.X K1 model: transformers' AXK1Config refuses "
+                "a null rank (its attention always builds the query latent). Give the query "
+                "rank the checkpoint holds (the published A.X K1's: 1536), or re-download the "
+                "model")
+    if "num_hidden_layers" not in values:
+        return None
+    kinds = axk1_mlp_kinds(values)
+    # (a 5.25 config holds the list alone, its count read by 5.25's class from the list; 5.17's
+    # holds the count, 1 where config.json gives none, and the list where it gives one)
+    first = values.get("first_k_dense_replace",
+                       kinds.count("dense") if values.get("mlp_layer_types") else 1)
+    if not isinstance(first, int) or kinds != dense_prefix_kinds(len(kinds), first) \
+            or len(kinds) != values["num_hidden_layers"]:
+        return (f"gives MLP kinds {kinds} (mlp_layer_types, or as first_k_dense_replace and "
+                f"moe_layer_freq derive them) and first_k_dense_replace={first!r} for an A.X "
+                f"K1 model of {values['num_hidden_layers']} blocks: transformers 5.25 builds "
+                "the kinds, 5.17 the first first_k_dense_replace blocks dense and the others "
+                "sparse, two models where they differ. Give kinds of dense blocks first and "
+                "their count as first_k_dense_replace (the published A.X K1's: 1), or "
+                "re-download the model's config.json")
+    return None
+
+
+def glm_moe_dsa_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a GLM-MoE-DSA config transformers cannot build or run, with what to do; None
+    where it can: a null q_lora_rank (its indexer reads the query latent; GlmMoeDsaConfig
+    refuses it, 5.17 and 5.25, as DeepSeek-V3.2's), and indexer kinds (indexer_types, or as
+    derived) other than "full" / "shared", not one a block, or whose first is "shared"
+    (GlmMoeDsaAttention raises on its first forward: no "full" block before it); None for
+    other families."""
+    if values.get("model_type") != "glm_moe_dsa":
+        return None
+    if "q_lora_rank" in values and values["q_lora_rank"] is None:
+        return ("gives q_lora_rank=null for a GLM-MoE-DSA model: its lightning indexer reads "
+                "the attention's query latent (q_lora_rank wide), and GlmMoeDsaConfig refuses "
+                "a null rank. Give the query rank the checkpoint holds (the published GLM-5's: "
+                "2048), or re-download the model")
+    if "num_hidden_layers" not in values:
+        return None
+    try:
+        kinds = glm_moe_dsa_indexer_types(values)
+    except (KeyError, TypeError):
+        kinds = None
+    if (not isinstance(kinds, list) or len(kinds) != values["num_hidden_layers"]
+            or any(kind not in ("full", "shared") for kind in kinds) or kinds[:1] == ["shared"]):
+        return (f"gives indexer kinds {kinds!r} for a GLM-MoE-DSA model of "
+                f"{values['num_hidden_layers']} blocks (indexer_types, or as "
+                "index_topk_pattern / index_topk_freq / index_skip_topk_offset derive them): "
+                "transformers' GlmMoeDsaAttention needs one of \"full\" or \"shared\" a block, "
+                "the first \"full\" (a \"shared\" block reuses the top keys of a \"full\" "
+                "block before it). Re-download the model's config.json")
     return None
 
 
@@ -4691,12 +4885,16 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             # width-pruned, so it never has layer_shapes of its own.
             # Qwen3-Next's Gated DeltaNet blocks: no query or KV heads (no KV cache), their
             # own parameters (block_param_count).
+            # GLM-MoE-DSA's "shared" blocks: no indexer (indexer_blocks).
             return [dict(default_layer_shape(config), sparse_mlp=sparse,
                          **({"num_attention_heads": heads} if heads else {}),
-                         **(LINEAR_ATTENTION_SHAPE if linear else {}))
-                    for sparse, linear, heads in zip(sparse_mlp_blocks(config),
-                                                     linear_attention_blocks(config),
-                                                     query_heads_per_block(config))]
+                         **(LINEAR_ATTENTION_SHAPE if linear else {}),
+                         **({} if indexed or not family(config).attention_indexer
+                            else {"indexer": False}))
+                    for sparse, linear, heads, indexed in zip(sparse_mlp_blocks(config),
+                                                              linear_attention_blocks(config),
+                                                              query_heads_per_block(config),
+                                                              indexer_blocks(config))]
         return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
     if len(shapes) != config.num_hidden_layers:
         raise PrunebenchError(
@@ -4747,11 +4945,11 @@ def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int 
     (`kv_heads` summed over the blocks); fp16 by default, the benchmarks' dtype on GPU. Latent
     attention (`Family.latent_attention`) caches one latent of kv_lora_rank and one rotated
     key of qk_rope_head_dim a block, whatever its heads (every block keeps all of them), and
-    DeepSeek-V3.2's indexer a key of its own (`indexer_key_width`)."""
+    DeepSeek-V3.2's and GLM-MoE-DSA's indexers a key of their own (`indexer_key_values`)."""
     if family(config).latent_attention:
         blocks = kv_heads // config.num_key_value_heads
-        width = config.kv_lora_rank + config.qk_rope_head_dim + indexer_key_width(config)
-        return blocks * width * bytes_per_value
+        width = config.kv_lora_rank + config.qk_rope_head_dim
+        return (blocks * width + indexer_key_values(config)) * bytes_per_value
     return 2 * kv_heads * head_dim(config) * bytes_per_value
 
 
@@ -4778,8 +4976,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # DeepSeek-V3's latent attention is never width-pruned: counted whole, its own way.
         q = kv = 0
         attn = mla_params(config)
-        if family(config).attention_indexer:
-            attn += indexer_params(config)  # DeepSeek-V3.2's, one in every block
+        if family(config).attention_indexer and shape.get("indexer", True):
+            attn += indexer_params(config)  # DeepSeek-V3.2's every block, GLM-MoE-DSA's "full"
     if qkv_bias(config):
         attn += q + 2 * kv  # a removed head takes its bias slice with it
     if o_bias(config) or shape["o_proj_bias"]:
@@ -4804,8 +5002,10 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # A router (experts x hidden; gpt-oss's with a bias) and each expert's fused gate/up
         # and down projections (3 x hidden x width; gpt-oss's with biases), Qwen2-MoE's shared
         # expert and its gate; the block's norms are added below.
+        # (A.X K1's MoE output norm: Family.moe_output_norm)
+        norms = norms_per_block(config) + family(config).moe_output_norm
         return (attn + router_param_count(config) + num_experts(config) * expert_param_count(
-            config) + shared_expert_params(config) + norms_per_block(config) * norm_params(config))
+            config) + shared_expert_params(config) + norms * norm_params(config))
     m, inputs = shape["intermediate_size"], mlp_input_projections(config)
     mlp = (inputs + 1) * d * m  # the input projections' rows and down_proj's columns
     mlp += activation_params(config)  # (Apertus's xIELU: its module stays at any width)
