@@ -96,7 +96,7 @@ from transformers import DbrxConfig
 from transformers import HyperCLOVAXConfig, MiniCPM3Config
 from transformers import Cohere2MoeConfig, GraniteMoeSWAConfig, SolarOpenConfig
 from transformers import CwmConfig, GraniteSWAConfig
-from transformers import DeepseekV32Config, HYV3Config
+from transformers import AXK1Config, DeepseekV32Config, GlmMoeDsaConfig, HYV3Config
 from transformers import ExaoneMoeConfig, Glm4MoeLiteConfig, YoutuConfig
 from transformers import GPTNeoConfig, PersimmonConfig
 from transformers import BitNetConfig, DiffLlamaConfig
@@ -686,6 +686,29 @@ FAMILIES = {
                                               qk_rope_head_dim=4, v_head_dim=8,
                                               first_k_dense_replace=1, index_topk=64,
                                               index_n_heads=2, index_head_dim=8),
+    # A.X K1: DeepSeek-V3's tiny latent attention (rotation interleaved), block 0 dense
+    # (first_k_dense_replace 1: mlp_layer_types in 5.25), then a sigmoid router choosing 2 of
+    # 4 experts in 2 groups, 2 shared experts, and the MoE output's RMSNorm
+    # (mlp.post_mlp_layernorm). Std 0.1, as GLM-4.5's.
+    "axk1": lambda: AXK1Config(**{**SMALL, "num_key_value_heads": 4},
+                               moe_intermediate_size=32, n_shared_experts=2,
+                               n_routed_experts=4, num_experts_per_tok=2, n_group=2,
+                               topk_group=1, q_lora_rank=24, kv_lora_rank=16,
+                               qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8,
+                               first_k_dense_replace=1, initializer_range=0.1),
+    # GLM-MoE-DSA (GLM-5): DeepSeek-V3.2's tiny latent attention and experts, its indexer's
+    # rotation interleaved, an indexer in blocks 0, 1 and 3 and none in block 2, which reuses
+    # block 1's choice (indexer_types "shared"), each keeping 64 keys as DeepSeek-V3.2's here
+    # (tests/test_glm_moe_dsa.py keeps fewer); its block 0 kept by every depth prune.
+    "glm_moe_dsa": lambda: GlmMoeDsaConfig(**{**SMALL, "num_key_value_heads": 4},
+                                           moe_intermediate_size=32, n_shared_experts=2,
+                                           n_routed_experts=4, num_experts_per_tok=2,
+                                           n_group=2, topk_group=1, q_lora_rank=24,
+                                           kv_lora_rank=16, qk_nope_head_dim=8,
+                                           qk_rope_head_dim=4, v_head_dim=8,
+                                           first_k_dense_replace=1, index_topk=64,
+                                           index_n_heads=2, index_head_dim=8,
+                                           indexer_types=["full", "full", "shared", "full"]),
     # DBRX: Wqkv packed as [all q; all k; all v] with q, k and v clamped to +-clip_qkv (0.5
     # here, which the random projections cross, as DBRX's 8 bounds its activations), 2 KV
     # heads, LayerNorms without biases, a softmax router choosing 2 of 4 experts (w1 / v1 / w2
@@ -896,7 +919,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "dots1", "flex_olmo",
        "lfm2_moe", "dbrx",
        "solar_open", "cohere2_moe", "granitemoe_swa",
-       "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite"}
+       "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
+       "glm_moe_dsa", "axk1"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -974,6 +998,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "helium": "HeliumForCausalLM", "vaultgemma": "VaultGemmaForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
            "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
+           "glm_moe_dsa": "GlmMoeDsaForCausalLM", "axk1": "AXK1ForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",
            "solar_open": "SolarOpenForCausalLM", "cohere2_moe": "Cohere2MoeForCausalLM",
@@ -1608,7 +1633,7 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
                                      protect_first=1, protect_last=1)
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
         if name in ("deepseek_v3", "mistral4", "deepseek_v32",
-                    "glm4_moe_lite"):  # latent attention: of these, o_proj only
+                    "glm4_moe_lite", "glm_moe_dsa", "axk1"):  # latent attention: o_proj only
             extra = {"target_modules": ["o_proj"]}
         if name == "deepseek_v2":  # without a query rank: q_proj and o_proj
             extra = {"target_modules": ["q_proj", "o_proj"]}

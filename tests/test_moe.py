@@ -89,6 +89,13 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # (DeepSeek-V3's names, the indexer's `self_attn.indexer.*` under the same names)
              "deepseek_v32": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                               "down_proj"),
+             # (DeepSeek-V3.2's names, an indexer in the "full" blocks alone; its
+             # multi-token-prediction layer: tests/test_glm_moe_dsa.py)
+             "glm_moe_dsa": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                             "down_proj"),
+             # (DeepSeek-V3's names; its MoE output norm `post_mlp_layernorm`, stored at the
+             # block's level: tests/test_axk1.py)
+             "axk1": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
              # (GLM-4.5's names; its multi-token-prediction layer:
              # tests/test_exaone_moe_glm4_moe_lite_youtu.py)
              "glm4_moe_lite": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
@@ -552,7 +559,8 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
     from prunebench import lora
 
     model = family_model(name)
-    if name in ("deepseek_v3", "mistral4", "deepseek_v32", "glm4_moe_lite"):
+    if name in ("deepseek_v3", "mistral4", "deepseek_v32", "glm4_moe_lite", "glm_moe_dsa",
+                "axk1"):
         # its latent attention has no q_proj (q_lora_rank set), k_proj or v_proj: named
         with pytest.raises(PrunebenchError, match=r"\['q_proj', 'gate_proj'\].*fused 3D.*"
                                                   r"q_a_proj, q_b_proj, kv_a_proj_with_mqa, "
@@ -631,7 +639,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "mistral4", "qwen3_5_moe_text",
                                      "granitemoeshared", "dots1", "solar_open",
                                      "cohere2_moe", "granitemoe_swa", "afmoe", "laguna",
-                                     "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite"))
+                                     "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
+                                     "glm_moe_dsa", "axk1"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
