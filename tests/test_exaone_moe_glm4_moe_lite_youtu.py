@@ -346,12 +346,21 @@ def test_the_published_glm4_moe_lite_layout_is_imported_as_transformers_loads_it
     """zai-org's layout (GLM-4.5's): one tensor per expert in bfloat16, the score biases
     float32, and a multi-token-prediction layer after the last block (`model.layers.4` here,
     47 in GLM-4.7-Flash), which Glm4MoeLiteForCausalLM does not build: fused and dropped."""
-    model = random_model(FAMILIES["glm4_moe_lite"]())
-    write_published(model, tmp_path / "hub", tokenizer)
+    check_the_published_glm_layout_imports("glm4_moe_lite", "Glm4MoeLiteForCausalLM", tmp_path,
+                                           tokenizer)
+
+
+def check_the_published_glm_layout_imports(name, model_class, tmp_path, with_tokenizer) -> None:
+    """A random model of the family `name` written in zai-org's layout (test_glm4_moe's
+    write_published: per expert, bfloat16, an MTP layer as block 4) imported: the layer dropped
+    (the note naming `model_class`), the count exact, transformers' load of the folder alike
+    (GLM-4.7-Flash's and GLM-MoE-DSA's, tests/test_glm_moe_dsa.py)."""
+    model = random_model(FAMILIES[name]())
+    write_published(model, tmp_path / "hub", with_tokenizer)
     out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
     record = json.loads((out / moe_fuse.RECORD).read_text())
     assert record["dropped_blocks"] == ["model.layers.4"]
-    assert "Glm4MoeLiteForCausalLM" in record["dropped_note"]
+    assert model_class in record["dropped_note"]
     ours = load_model(out)
     assert numel(ours) == count_params(ours.config) == numel(model)
     check_loads_as_transformers(ours, tmp_path / "hub")

@@ -28,20 +28,17 @@ from huggingface_hub.errors import StrictDataclassFieldValidationError
 from transformers import GlmMoeDsaConfig, GlmMoeDsaForCausalLM
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint import moe_fuse
-from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                checkpoint_config, config_from_dict,
                                                count_params, depth_kept_blocks,
                                                indexer_blocks, indexer_params,
                                                kv_bytes_per_token, layer_shapes, refuse_moe)
 from prunebench.methods.sizing import removable_blocks
-from prunebench.modeling import load_config, load_model, remove_blocks
+from prunebench.modeling import load_config, remove_blocks
 from block_helpers import kept_blocks_state
-from test_deepseek import random_model
 from test_families import FAMILIES, _write_config, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
-from test_glm4_moe import check_loads_as_transformers, write_published
+from test_exaone_moe_glm4_moe_lite_youtu import check_the_published_glm_layout_imports
 from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, theirs
 from test_qwen3_next import (check_a_depth_pruned_reload_decodes_as_transformers,
                              check_hf_backends_decode_as_transformers)
@@ -226,15 +223,7 @@ def test_the_published_layout_is_imported_as_transformers_loads_it(tmp_path, tok
     """zai-org's layout (GLM-4.5's): one tensor per expert in bfloat16, the score biases
     float32, and a multi-token-prediction layer after the last block (`model.layers.4` here,
     78 in GLM-5), which GlmMoeDsaForCausalLM does not build: fused and dropped."""
-    model = random_model(FAMILIES[NAME]())
-    write_published(model, tmp_path / "hub", tokenizer)
-    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
-    record = json.loads((out / moe_fuse.RECORD).read_text())
-    assert record["dropped_blocks"] == ["model.layers.4"]
-    assert "GlmMoeDsaForCausalLM" in record["dropped_note"]
-    ours = load_model(out)
-    assert numel(ours) == count_params(ours.config) == numel(model)
-    check_loads_as_transformers(ours, tmp_path / "hub")
+    check_the_published_glm_layout_imports(NAME, "GlmMoeDsaForCausalLM", tmp_path, tokenizer)
 
 
 @pytest.mark.parametrize("method", ["LLM-Pruner", "FLAP", "the compiled backend"])
