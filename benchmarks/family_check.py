@@ -115,7 +115,9 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "falcon": None, "falcon_40b": None, "gptj": "gpt-j-6b", "gpt2": None,
                  "gpt_bigcode": "gpt_bigcode-santacoder", "bloom": "bloom-7b1", "mpt": None,
                  "hyperclovax": None,
-                 "jais2": None, "nanochat": None, "persimmon": None,
+                 "jais2": None, "nanochat": None,
+                 "exaone": "exaone-3.0-7.8b", "internlm3": "internlm3-8b-instruct",
+                 "persimmon": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
@@ -309,6 +311,10 @@ def small_config(family: str):
                     "head_dim"):
             values.pop(own)
         values.update(ffn_dim=values.pop("intermediate_size"), tie_word_embeddings=False)
+    if model_type == "internlm3":  # biases on q, k, v, o_proj and the MLP (published: off,
+        # qkv_bias and bias), so sliced; dynamic NTK scaling as published (the cells lie
+        # within its context: the tables unscaled)
+        values.update(attention_bias=True, mlp_bias=True)
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)

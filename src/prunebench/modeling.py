@@ -433,7 +433,12 @@ def check_mlp_gates(model: nn.Module) -> None:
 def _transformers_class(name: str, model_type: str) -> type:
     """transformers' class `name`, or a PrunebenchError naming the version to install: an
     environment whose transformers was installed apart from prunebench's requirements (a GPU
-    image's, older than 5.17) may lack a newer family's classes (Ministral 3's came with 5.0)."""
+    image's, older than 5.17) may lack a newer family's classes (Ministral 3's came with 5.0);
+    a family newer than prunebench's floor (`Family.min_transformers`: EXAONE's, InternLM3's,
+    whose model class is LLaMA's, there in any release) is refused below its first release."""
+    from prunebench.checkpoint.param_count import require_transformers_release
+
+    require_transformers_release(model_type)
     cls = getattr(transformers, name, None)
     if cls is None:
         raise PrunebenchError(
@@ -876,7 +881,20 @@ _GRANITE_MOE_NAMES = ((".block_sparse_moe.input_linear.weight",
 LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_MOE_NAMES,
                 "granitemoehybrid": _GRANITE_MOE_NAMES,
                 "phimoe": ((".mlp.gate.weight", ".mlp.router.weight"),),
-                "gpt_neox": (("embed_out.weight", "lm_head.weight"),)}
+                "gpt_neox": (("embed_out.weight", "lm_head.weight"),),
+                # EXAONE's published block names (its own code's), inside transformer.h.N
+                # (LOADED_PREFIXES), as LlamaForCausalLM holds them
+                "exaone": tuple((f".{own}.{kind}", f".{llama}.{kind}")
+                                for own, llama in (
+                                    ("attn.attention.q_proj", "self_attn.q_proj"),
+                                    ("attn.attention.k_proj", "self_attn.k_proj"),
+                                    ("attn.attention.v_proj", "self_attn.v_proj"),
+                                    ("attn.attention.out_proj", "self_attn.o_proj"),
+                                    ("ln_1", "input_layernorm"),
+                                    ("ln_2", "post_attention_layernorm"),
+                                    ("mlp.c_fc_0", "mlp.gate_proj"),
+                                    ("mlp.c_fc_1", "mlp.up_proj"), ("mlp.c_proj", "mlp.down_proj"))
+                                for kind in ("weight", "bias"))}
 
 
 # Name prefixes of checkpoints saved from a family's base model rather than its causal LM, which
@@ -885,7 +903,12 @@ LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_M
 LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),),
                    # GPT-2's hub checkpoints (gpt2 ... gpt2-xl) hold GPT2Model's names
                    "gpt2": tuple((own, f"transformer.{own}") for own in ("h.", "wte.", "wpe.",
-                                                                           "ln_f."))}
+                                                                           "ln_f.")),
+                   # EXAONE's published checkpoints (and transformers' saves of them) hold
+                   # its own code's transformer.wte / h / ln_f (LOADED_NAMES: inside a block)
+                   "exaone": (("transformer.wte.", "model.embed_tokens."),
+                              ("transformer.h.", "model.layers."),
+                              ("transformer.ln_f.", "model.norm."))}
 
 
 # Buffers that checkpoints saved by older transformers carry and the family's class no longer
@@ -898,8 +921,9 @@ UNREAD_BUFFERS = {"gptj": (".attn.bias", ".attn.masked_bias"),
 def loaded_name(model_type: str, name: str) -> str:
     """A checkpoint tensor's name as the family's transformers class holds it."""
     for published, loaded in LOADED_PREFIXES.get(model_type, ()):
-        if name.startswith(published):
-            return loaded + name.removeprefix(published)
+        if name.startswith(published):  # (then a name inside it: EXAONE's blocks')
+            name = loaded + name.removeprefix(published)
+            break
     for published, loaded in LOADED_NAMES.get(model_type, ()):
         if name.endswith(published) and (published.startswith(".") or name == published):
             return name[: -len(published)] + loaded

@@ -330,6 +330,30 @@ ARCHITECTURES["exaone-4.0-1.2b"] = dict(
     num_hidden_layers=30, num_attention_heads=32, num_key_value_heads=8, head_dim=64,
     tie_word_embeddings=True, max_position_embeddings=65536, sliding_window=None,
     sliding_window_pattern=None, layer_types=["full_attention"] * 30)
+# LGAI-EXAONE/EXAONE-3.0-7.8B-Instruct (exaone; transformers 5.24 on, Family.min_transformers):
+# its config.json's keys as transformers 4.45 printed the loaded ExaoneConfig in a public
+# model card's notes, beside the module tree of its own code (the hub could not be read here;
+# the file names them GPT-2's way: num_layers, layer_norm_epsilon, activation_function):
+# LLaMA's block, 32 blocks of hidden 4096, GQA 32 / 8, an MLP of 14336, untied, a 4096-token
+# context at rotary base 500,000, vocab 102400. 7,818,448,896 parameters (the card's 7.8B).
+ARCHITECTURES["exaone-3.0-7.8b"] = dict(
+    model_type="exaone", vocab_size=102400, hidden_size=4096, intermediate_size=14336,
+    num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+    max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False,
+    eos_token_id=361, pad_token_id=0,
+    rope_parameters={"rope_type": "default", "rope_theta": 500000.0})
+# internlm/internlm3-8b-instruct (internlm3; transformers 5.23 on): its config.json as a public
+# Swift port's test quotes "the real config.json", a Rust port's test of mlx-community's 4-bit
+# copy agreeing on every shape key (the hub could not be read here): 48 blocks of hidden 4096,
+# GQA 32 / 2 of head_dim 128, an MLP of 10240, no biases (qkv_bias, bias), untied, a
+# 32768-token context at rotary base 50,000,000 with dynamic NTK scaling (factor 6), vocab
+# 128512. 8,804,241,408 parameters (the card's 8B).
+ARCHITECTURES["internlm3-8b-instruct"] = dict(
+    model_type="internlm3", vocab_size=128512, hidden_size=4096, intermediate_size=10240,
+    num_hidden_layers=48, num_attention_heads=32, num_key_value_heads=2, head_dim=128,
+    max_position_embeddings=32768, rms_norm_eps=1e-5, attention_bias=False, mlp_bias=False,
+    tie_word_embeddings=False,
+    rope_parameters={"rope_type": "dynamic", "factor": 6.0, "rope_theta": 50000000.0})
 # allenai/OLMo-1B-hf and OLMo-7B-hf (olmo, the first OLMo) as public code quotes their
 # config.json (the 1B's verbatim in two projects' tests; the 7B's in its original d_model /
 # n_layers / mlp_ratio form: hidden 4096, 32 blocks of 32 heads, an MLP of 22016 / 2): LLaMA's

@@ -597,6 +597,13 @@ class Family:
     `layer_lambda_init`: modeling.BLOCK_CONSTANTS). BitNet's (`bitnet`): RMSNorms over the
     attention output and the MLP's hidden channels before o_proj and down_proj (attn_sub_norm,
     built hidden_size wide whatever the heads; ffn_sub_norm), relu2.
+    `min_transformers`: the first transformers release holding the family's classes (`config_class`
+    and `model_class`), where it is newer than the oldest release prunebench accepts (the
+    floor, `make test-floor`'s): EXAONE's ExaoneConfig and InternLM3's InternLM3Config. Reading,
+    counting and planning its configs need no transformers class (`config_from_dict`) and work
+    on any release; building its model on an older one is refused before anything is loaded,
+    naming the release to install (`transformers_release_problem`: the start's checks, the
+    commands' model resolution and every class lookup, `modeling.config_class` / `model_class`).
     """
 
     model_class: str
@@ -684,6 +691,7 @@ class Family:
         """Every block a norm and one Mamba mixer, no attention, no MLP (Mamba-1's or
         Mamba-2's: `mamba1_blocks`, `mamba2_blocks`)."""
         return self.mamba1_blocks or self.mamba2_blocks
+    min_transformers: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -729,6 +737,26 @@ FAMILIES: dict[str, Family] = {
     "hyperclovax": Family("HyperCLOVAXForCausalLM", "HyperCLOVAXConfig", None, None,
                           "mlp_bias", False, multipliers=True, logit_scale_key="logits_scaling",
                           sandwich_norms_key="use_post_norm"),
+    # EXAONE 3.0 / 3.5 / Deep (ExaoneConfig, transformers 5.24 on): transformers builds
+    # LlamaForCausalLM for it (its auto mapping), LLaMA's block as attention_bias / mlp_bias
+    # say (neither set as published); the published config.json names its shape GPT-2's way
+    # (num_layers, layer_norm_epsilon, activation_function: CONFIG_KEY_NAMES) and its
+    # checkpoints their tensors so (transformer.h.N.attn.attention.q_proj, out_proj, ln_1 /
+    # ln_2, mlp.c_fc_0 / c_fc_1 / c_proj, transformer.wte / ln_f: modeling.LOADED_PREFIXES /
+    # LOADED_NAMES), as transformers 5.24 and 5.25 save them too; the code its config.json
+    # names is set aside.
+    "exaone": Family("LlamaForCausalLM", "ExaoneConfig", None, None, "mlp_bias", False,
+                     shipped_code=("configuration_exaone.ExaoneConfig",
+                                   "modeling_exaone.ExaoneForCausalLM"),
+                     min_transformers="5.24.0"),
+    # InternLM3 (InternLM3Config, transformers 5.23 on): LlamaForCausalLM too, its
+    # config.json's qkv_bias and bias read as attention_bias and mlp_bias (its attribute_map:
+    # CONFIG_KEY_NAMES; they must agree, `internlm3_unbuilt`), head_dim 128 where left out
+    # (not hidden / heads); the code its config.json names is set aside.
+    "internlm3": Family("LlamaForCausalLM", "InternLM3Config", None, None, "mlp_bias", False,
+                        shipped_code=("configuration_internlm3.InternLM3Config",
+                                      "modeling_internlm3.InternLM3ForCausalLM"),
+                        min_transformers="5.23.0"),
     # Gemma3Attention: attention_bias for all four, per-head q_norm / k_norm (Gemma's plus-one
     # RMSNorm of head_dim); Gemma3DecoderLayer: Gemma-2's four norms; text-only checkpoints.
     "gemma3_text": Family("Gemma3ForCausalLM", "Gemma3TextConfig", None, None, None, True,
@@ -2513,6 +2541,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "granite": _LLAMA_DEFAULTS,
     # HyperCLOVAXConfig's: GraniteConfig's (LLaMA's shape), the post-sublayer norms on
     "hyperclovax": {**_LLAMA_DEFAULTS, "use_post_norm": True},
+    # ExaoneConfig's (EXAONE-3.0-7.8B's shape) and InternLM3Config's (internlm3-8b's; head_dim
+    # 128 whatever hidden / heads)
+    "exaone": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "intermediate_size": 14336,
+               "num_key_value_heads": 8, "max_position_embeddings": 4096},
+    "internlm3": {**_LLAMA_DEFAULTS, "vocab_size": 128512, "intermediate_size": 10240,
+                  "num_hidden_layers": 48, "num_key_value_heads": 2, "head_dim": 128,
+                  "max_position_embeddings": 32768},
     "smollm3": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2048,
                 "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 4,
                 "tie_word_embeddings": True, "max_position_embeddings": 32768},
@@ -3458,6 +3493,12 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "gpt2": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                              "n_head": "num_attention_heads",
                              "n_positions": "max_position_embeddings"},
+                    # ExaoneConfig's attribute_map (EXAONE's published config.json keys)
+                    "exaone": {"num_layers": "num_hidden_layers",
+                               "layer_norm_epsilon": "rms_norm_eps",
+                               "activation_function": "hidden_act"},
+                    # InternLM3Config's attribute_map (its published config.json keys)
+                    "internlm3": {"qkv_bias": "attention_bias", "bias": "mlp_bias"},
                     # GPTNeoConfig's attribute_map
                     "gpt_neo": {"num_layers": "num_hidden_layers",
                                 "num_heads": "num_attention_heads"},
@@ -3803,7 +3844,64 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
             or axk1_unbuilt(values)
             or gpt_neo_unbuilt(values)
             or diffllama_unbuilt(values) or afmoe_unbuilt(values)
-            or xglm_unsupported(values))
+            or xglm_unsupported(values) or internlm3_unbuilt(values))
+
+
+def internlm3_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an InternLM3 config transformers cannot build: InternLM3's own code biases q, k
+    and v where qkv_bias says and o_proj and the MLP where bias says, but transformers builds
+    it as LlamaForCausalLM, one attention_bias for all four attention projections, and its
+    InternLM3Config refuses the two differing (5.23, 5.25); None where they agree (and for
+    other families)."""
+    if values.get("model_type") != "internlm3":
+        return None
+    read = with_llama_keys(values)  # (qkv_bias / bias, or attention_bias / mlp_bias)
+    qkv, other = bool(read.get("attention_bias")), bool(read.get("mlp_bias"))
+    if qkv == other:
+        return None
+    return (f"gives qkv_bias={qkv} but bias={other} for an InternLM3 model: transformers builds "
+            "InternLM3 as LLaMA, one bias switch for q, k, v and o_proj, and refuses them "
+            "differing (InternLM3Config), so it cannot build this model. Use a checkpoint whose "
+            "config.json gives both the same value (internlm3-8b's: both false)")
+
+
+def installed_transformers() -> str | None:
+    """The installed transformers' release, from its package metadata (transformers is not
+    imported: the start's checks run without it); None where none is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("transformers")
+    except PackageNotFoundError:
+        return None
+
+
+def transformers_release_problem(model_type: str | None) -> str | None:
+    """Why this environment's transformers cannot build the family `model_type`: it is older
+    than the family's first release (`Family.min_transformers`), with the upgrade to make;
+    None where it can (and for a type prunebench lacks: `family` names those). Read from the
+    installed package's metadata (`installed_transformers`)."""
+    from packaging.version import Version
+
+    f = FAMILIES.get(model_type or "llama")
+    if f is None or f.min_transformers is None:
+        return None
+    installed = installed_transformers()
+    if installed is not None and Version(installed) >= Version(f.min_transformers):
+        return None
+    return (f"model_type {model_type!r} needs transformers {f.min_transformers} or newer (its "
+            f"{f.config_class} came with that release; transformers builds it as "
+            f"{f.model_class}), and this environment has transformers "
+            f"{installed or '(none installed)'}: upgrade it (`pip install -U "
+            f"\"transformers>={f.min_transformers}\"`), or use a checkpoint of another family. "
+            "Its plans and counts need no transformers class and run on any release")
+
+
+def require_transformers_release(model_type: str | None) -> None:
+    """Refuse the family `model_type` where this transformers cannot build it
+    (`transformers_release_problem`)."""
+    if problem := transformers_release_problem(model_type):
+        raise FamilyUnsupported(problem)
 
 
 # AFMoE's keys that AfmoeConfig takes as null (typed `int | None`, in 5.17 and 5.25) and its

@@ -51,7 +51,42 @@ def resolve_model(spec: str, cache_dir: str | Path | None = None,
                   trust_remote_code: bool = False) -> Checkpoint:
     """MODEL as given -> the checkpoint folder, its name and variant (module docstring).
     `trust_remote_code` (--trust-remote-code): a hub download fetches the repository's code
-    files too, which a tokenizer of its own runs."""
+    files too, which a tokenizer of its own runs. A model of a family this transformers is too
+    old to build (`Family.min_transformers`) is refused here, before torch loads (and before
+    a download where the hub id names a known shape): every command that takes MODEL builds
+    it."""
+    ckpt = _resolved(spec, cache_dir, trust_remote_code)
+    _check_transformers_release(_folder_type(ckpt.path))
+    return ckpt
+
+
+def _named_type(repo: str) -> str | None:
+    """The model_type of the known shape a hub id names (phi-4's), else None."""
+    from prunebench.checkpoint.architectures import architecture_values, known_shape_of
+
+    shape = known_shape_of(repo)
+    return architecture_values(shape).get("model_type") if shape else None
+
+
+def _folder_type(folder: Path) -> str | None:
+    """The model_type of a checkpoint folder's config.json as prunebench reads it (None where
+    it cannot be read: the loader says why)."""
+    from prunebench.checkpoint.param_count import checked_config_json
+
+    try:
+        return checked_config_json(folder, text_part=True).get("model_type")
+    except PrunebenchError:
+        return None
+
+
+def _check_transformers_release(model_type: str | None) -> None:
+    from prunebench.checkpoint.param_count import require_transformers_release
+
+    require_transformers_release(model_type)
+
+
+def _resolved(spec: str, cache_dir: str | Path | None,
+              trust_remote_code: bool) -> Checkpoint:
     # `local:<folder>`, as a workflow config names a folder, is that folder.
     path = Path(spec.removeprefix("local:") if spec.startswith("local:") else spec).expanduser()
     if path.exists() or not spec.startswith("hf:"):
@@ -63,6 +98,7 @@ def resolve_model(spec: str, cache_dir: str | Path | None = None,
     from prunebench.hub import parse_source
 
     parsed = parse_source(spec)  # a malformed hf: source stops here, before any download
+    _check_transformers_release(_named_type(parsed.name))  # a known shape's: before it
     folder = hub_checkpoint(spec, Path(cache_dir) if cache_dir else default_cache_dir(),
                             trust_remote_code)
     return Checkpoint(folder, parsed.name.rsplit("/", 1)[-1], "dense", spec, None)

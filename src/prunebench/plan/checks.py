@@ -715,6 +715,24 @@ def static_cache_problems(config: dict[str, Any], resources: str | Path = "resou
     return problems
 
 
+def transformers_release_problems(config: dict[str, Any],
+                                  resources: str | Path = "resources") -> list[str]:
+    """Models whose config is known here (or whose hub id names a known shape) of a family
+    this environment's transformers is too old to build (`Family.min_transformers`: EXAONE's,
+    InternLM3's), said at the start rather than by each job that loads one. `prunebench plan`
+    does not ask: a plan builds no model."""
+    from prunebench.checkpoint.param_count import transformers_release_problem
+
+    problems = []
+    for model, spec in _models(config):
+        known = _known_config(model, spec, resources) or _named_shape(spec)
+        # (the untrained tiny model's shape names no model_type: LLaMA's)
+        model_type = getattr(known, "model_type", None)
+        if known is not None and (problem := transformers_release_problem(model_type)):
+            problems.append(f"models.{model}: {problem}")
+    return problems
+
+
 def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                  schema_file: str | Path = SCHEMA) -> list[str]:
     """What a mixture-of-experts model (Mixtral, Qwen3-MoE, OLMoE, Qwen2-MoE) whose config is
@@ -1004,6 +1022,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path = SCHEMA,
              + packed_lora_target_problems(config, resources)
              + moe_problems(config, resources, schema_file)
              + static_cache_problems(config, resources, schema_file)
+             + transformers_release_problems(config, resources)
              + tiny_model_problems(config) + job_size_cap_problems() + lora)
     problems = list(dict.fromkeys(found))
     if not problems:
