@@ -61,10 +61,12 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
     """`prunebench plan` reads a config.json without transformers (config_from_dict): a key
     the file leaves out must take the value its family's transformers config class gives it, or
     the plan would size another model than the one the prune builds."""
-    from prunebench.checkpoint.param_count import CONFIG_DEFAULTS
+    from prunebench.checkpoint.param_count import CONFIG_DEFAULTS, transformers_release_problem
     from prunebench.modeling import config_class
 
     assert model_type in CONFIG_DEFAULTS  # else it would count with LLaMA's defaults
+    if problem := transformers_release_problem(model_type):  # (EXAONE's, InternLM3's class:
+        pytest.skip(problem)  # newer than this transformers, the floor's 5.17)
 
     def counted(config):  # what the counts, the plans (layer_shapes: heads, MLP, biases) and
         # the start's context check read (Gemma 4's head_dim is each block's: layer_shapes)
