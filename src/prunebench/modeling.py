@@ -1350,6 +1350,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             if family(model.config).short_conv else
             ("Granite 4.0", "Mamba-2", "where the model's last block is one")
             if family(model.config).mamba_mixer else
+            ("Kimi Linear", "Kimi Delta Attention", "where the model's last block is one")
+            if model.config.model_type == "kimi_linear" else
             (GATED_DELTANET_TYPES[model.config.model_type], "Gated DeltaNet",
              "(the last block of the published Qwen3-Next and Qwen3.5 models is one)"))
         raise PrunebenchError(

@@ -140,11 +140,17 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     indexer (`Family.attention_indexer`) caches a key of index_head_dim beside them, which each
     step scores (GLM-MoE-DSA's in the blocks that hold an indexer; transformers 5.17 caches
     the expanded keys and values instead of the latent: more bytes, so this stays a floor
-    there too)."""
-    if family(config).latent_attention:
+    there too). Kimi Linear's latent attention blocks cache so, its Kimi Delta Attention
+    blocks a state as a Gated DeltaNet's (a recurrent state in float32)."""
+    state = 0
+    if any(linear := state_blocks(config)):  # (every Falcon-H1 block beside its keys, values)
+        conv, recurrent = linear_attention_state(config)
+        state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * 4)
+    if family(config).latent_attention:  # (Kimi Linear's KDA blocks: their state beside)
         blocks = sum(shape["num_attention_heads"] > 0 for shape in layer_shapes(config))
         width = blocks * (config.kv_lora_rank + config.qk_rope_head_dim)
-        return batch * seq_len * (width + indexer_key_values(config)) * _element_size(dtype)
+        return batch * seq_len * (width + indexer_key_values(config)) * _element_size(dtype) \
+            + state
     chunk = getattr(config, "attention_chunk_size", None)
     windows = [chunk if kind == "chunked_attention" else window for kind, window in
                zip(getattr(config, "layer_types", None) or [None] * config.num_hidden_layers,
@@ -155,10 +161,6 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
                  * min(seq_len, window or seq_len)
                  for shape, window in zip(layer_shapes(config), windows)
                  if shape["num_attention_heads"] > 0 and not shape.get("kv_shared"))
-    state = 0
-    if any(linear := state_blocks(config)):  # (every Falcon-H1 block beside its keys, values)
-        conv, recurrent = linear_attention_state(config)
-        state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * 4)
     return 2 * batch * values * _element_size(dtype) + state
 
 

@@ -1513,6 +1513,20 @@ FAMILIES: dict[str, Family] = {
     "olmo_hybrid": Family("OlmoHybridForCausalLM", "OlmoHybridConfig", None, None, None, False,
                           post_norms=True, qk_norm_whole=True, norm_weight_float32=True,
                           linear_attention=True),
+    # KimiLinearDecoderLayer (Moonshot's Kimi Linear): LLaMA's two norms around the token mixer
+    # `layer_types` names under `self_attn`, a KimiLinearAttention (DeepSeek-V3's latent
+    # attention without rotation: `latent_attention`, mla_params) or a Kimi Delta Attention
+    # (KimiLinearDeltaAttention: q/k/v_proj, a depthwise conv1d, the forget gate's f_a/f_b_proj,
+    # dt_bias and A_log, b_proj, g_a/g_b_proj, a gated RMSNorm of linear_head_dim, o_proj; no
+    # biases: `kda_params`); DeepSeek-V3's MLPs: a dense prefix (mlp_layer_types, derived
+    # from first_k_dense_replace) and a sigmoid router over num_experts experts of
+    # moe_intermediate_size with num_shared_experts shared experts fused in one MLP.
+    "kimi_linear": Family("KimiLinearForCausalLM", "KimiLinearConfig", False, False, None,
+                          False, moe_intermediate_key="moe_intermediate_size",
+                          latent_attention=True, linear_attention=True,
+                          sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                           "intermediate_size"),
+                          shared_expert=SharedExpert.count("n_shared_experts")),
     # GraniteMoeHybridDecoderLayer: LLaMA's two norms and Granite's four scalars; the token
     # mixer `layer_types` names (published as "attention" / "mamba", which transformers'
     # config reads as "full_attention" / "linear_attention"): a GraniteMoeHybridAttention
@@ -1781,6 +1795,8 @@ def linear_attention_params(config) -> int:
         return mamba_params(config)
     if family(config).short_conv:
         return short_conv_params(config)
+    if getattr(config, "model_type", None) == "kimi_linear":
+        return kda_params(config)
     keys = config.linear_num_key_heads * config.linear_key_head_dim
     values = config.linear_num_value_heads * config.linear_value_head_dim
     heads = config.linear_num_value_heads
@@ -1805,11 +1821,29 @@ def linear_attention_state(config) -> tuple[int, int]:
         return mamba_state(config)
     if family(config).short_conv:
         return config.hidden_size * config.conv_L_cache, 0
+    if getattr(config, "model_type", None) == "kimi_linear":
+        # KDA: its conv1d over queries, keys and values; a key x value matrix per head
+        width = config.linear_num_heads * config.linear_head_dim
+        return 3 * width * config.linear_conv_kernel_dim, width * config.linear_head_dim
     channels = (2 * config.linear_num_key_heads * config.linear_key_head_dim
                 + config.linear_num_value_heads * config.linear_value_head_dim)
     return (channels * config.linear_conv_kernel_dim,
             config.linear_num_value_heads * config.linear_key_head_dim
             * config.linear_value_head_dim)
+
+
+def kda_params(config) -> int:
+    """Parameters of one Kimi Delta Attention (KimiLinearDeltaAttention), linear_num_heads
+    heads of linear_head_dim (w wide in all): q_proj, k_proj and v_proj (hidden -> w each), the
+    depthwise conv1d over the three (linear_conv_kernel_dim taps a channel, no bias), the
+    forget gate's low-rank projection f_a_proj (hidden -> head_dim) and f_b_proj (-> w), its
+    dt_bias (one a channel, w) and A_log (one a head), b_proj (hidden -> one beta a head), the
+    output gate's g_a_proj / g_b_proj (the same low rank), the gated RMSNorm (head_dim) and
+    o_proj (w -> hidden); no biases."""
+    d, head, heads = config.hidden_size, config.linear_head_dim, config.linear_num_heads
+    w = heads * head
+    return (3 * d * w + 3 * w * config.linear_conv_kernel_dim + 2 * (d * head + head * w)
+            + w + heads + d * heads + head + w * d)
 
 
 def short_conv_params(config) -> int:
@@ -2984,6 +3018,18 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "linear_conv_kernel_dim": 4, "linear_num_key_heads": None,
                     "linear_num_value_heads": None, "linear_key_head_dim": None,
                     "linear_value_head_dim": None},
+    # KimiLinearConfig's (5.17, 5.25): latent attention of 32 heads without a query rank, the
+    # KDA of 32 heads of 128 (overridden by config.json's linear_attn_config), 256 experts of
+    # 1024, one shared, the first block dense (first_k_dense_replace); head_dim is the class's
+    # qk_rope_head_dim (config_from_dict).
+    "kimi_linear": {**_LLAMA_DEFAULTS, "vocab_size": 163840, "hidden_size": 2304,
+                    "intermediate_size": 9216, "moe_intermediate_size": 1024,
+                    "num_hidden_layers": 27, "num_attention_heads": 32,
+                    "num_key_value_heads": 32, "n_shared_experts": 1, "num_local_experts": 256,
+                    "num_experts_per_tok": 8, "kv_lora_rank": 512, "q_lora_rank": None,
+                    "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+                    "max_position_embeddings": 1048576, "linear_head_dim": 128,
+                    "linear_num_heads": 32, "linear_conv_kernel_dim": 4},
     # GraniteMoeHybridConfig's: LLaMA's defaults with 8 experts, 2 a token, a shared MLP of
     # 1024, no rotary (position_embedding_type None) and, without layer_types, a Mamba-2
     # mixer in every block (config_from_dict), of 128 heads with a state of 256.
@@ -3308,6 +3354,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
             0.75 * values["hidden_size"] / values["linear_num_key_heads"]))
         values["linear_value_head_dim"] = (values["linear_value_head_dim"]
                                            or 2 * values["linear_key_head_dim"])
+    if values.get("model_type") == "kimi_linear":
+        values = kimi_linear_values(values)
     if values.get("model_type") == "granitemoehybrid":
         values["layer_types"] = granite_hybrid_layer_types(values)
     if values.get("model_type") == "bamba":
@@ -3346,6 +3394,37 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
 # Gemma4TextConfig's head_dim of its global blocks where a config.json gives neither
 # global_head_dim nor per_layer_config.
 GEMMA4_GLOBAL_HEAD_DIM = 512
+
+
+def kimi_linear_values(values: dict[str, Any]) -> dict[str, Any]:
+    """KimiLinearConfig's __post_init__ (5.17, 5.25): head_dim is qk_rope_head_dim; the KDA's
+    heads, width and taps from config.json's linear_attn_config (num_heads, head_dim,
+    short_conv_kernel_size) over the top-level keys; each block's kind from layer_types, else
+    from linear_attn_config's kda_layers / full_attn_layers (1-based block numbers), else full
+    attention in every fourth block from block 4 (0-based 4, 8, ...); the MLP kinds from
+    mlp_layer_types, else the first first_k_dense_replace blocks (1 where left out) dense."""
+    linear = values.get("linear_attn_config") or {}
+    n = values["num_hidden_layers"]
+    values = {**values, "head_dim": values["qk_rope_head_dim"],
+              "linear_head_dim": linear.get("head_dim", values["linear_head_dim"]),
+              "linear_num_heads": linear.get("num_heads", values["linear_num_heads"]),
+              "linear_conv_kernel_dim": linear.get("short_conv_kernel_size",
+                                                   values["linear_conv_kernel_dim"])}
+    if not values.get("layer_types"):
+        if "full_attn_layers" in linear and "kda_layers" in linear:
+            kinds: list[Any] = [None] * n
+            for block in linear["full_attn_layers"]:
+                kinds[block - 1] = "full_attention"
+            for block in linear["kda_layers"]:
+                kinds[block - 1] = "linear_attention"
+        else:
+            kinds = ["full_attention" if i and i % 4 == 0 else "linear_attention"
+                     for i in range(n)]
+        values["layer_types"] = kinds
+    if not values.get("mlp_layer_types"):
+        dense = values.get("first_k_dense_replace")
+        values["mlp_layer_types"] = dense_prefix_kinds(n, 1 if dense is None else dense)
+    return values
 
 
 def gemma4_layer_types(values: dict[str, Any]) -> list[str]:
@@ -3405,7 +3484,7 @@ PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn
 ATTENTION_INDEX_KEYS = ("attn_layer_indices", "full_attn_idxs")
 
 
-def kept_block_lists(config, keep: list[int]) -> dict[str, list]:
+def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
     """The config's per-block lists (`PER_BLOCK_CONFIG_LISTS`) of the blocks `keep` only, in
     order, as a model of those blocks reads them; a Bamba config's attention blocks' indices
     (`ATTENTION_INDEX_KEYS`) renumbered instead of its layer_types, which follow them (as
@@ -3421,6 +3500,17 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, list]:
             continue
         if getattr(config, key, None):
             lists[key] = [getattr(config, key)[i] for i in keep]
+    linear = getattr(config, "linear_attn_config", None)
+    if getattr(config, "model_type", None) == "kimi_linear" and isinstance(linear, dict) \
+            and "kda_layers" in linear and "full_attn_layers" in linear:
+        # KimiLinearConfig reads these (1-based) where a config.json gives no layer_types, as
+        # other readers of Kimi Linear's config.json always do: the kept blocks' new numbers
+        kinds = [config.layer_types[i] for i in keep]
+        lists["linear_attn_config"] = {
+            **linear, "kda_layers": [new + 1 for new, kind in enumerate(kinds)
+                                     if kind == "linear_attention"],
+            "full_attn_layers": [new + 1 for new, kind in enumerate(kinds)
+                                 if kind == "full_attention"]}
     if "attention_layers" in lists and getattr(config, "model_type", None) == "gpt_neo":
         # GPTNeoConfig expands attention_types into attention_layers whenever it is built (a
         # reload from config.json): the kept blocks' kinds, in order, as one pattern said once
@@ -3499,6 +3589,10 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                                "activation_function": "hidden_act"},
                     # InternLM3Config's attribute_map (its published config.json keys)
                     "internlm3": {"qkv_bias": "attention_bias", "bias": "mlp_bias"},
+                    # KimiLinearConfig's attribute_map (num_experts: every config's name)
+                    "kimi_linear": {"num_experts_per_token": "num_experts_per_tok",
+                                    "num_shared_experts": "n_shared_experts",
+                                    "model_max_length": "max_position_embeddings"},
                     # GPTNeoConfig's attribute_map
                     "gpt_neo": {"num_layers": "num_hidden_layers",
                                 "num_heads": "num_attention_heads"},
@@ -4477,6 +4571,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "nemotron_h" and (problem := nemotron_h_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
+    if model_type == "kimi_linear" and (problem := _kimi_linear_unbuilt(raw)):
+        raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "dots1" and (problem := _dots1_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if problem := dbrx_unbuilt(raw):
@@ -4776,6 +4872,40 @@ def _lfm2_unbuilt(raw: dict[str, Any]) -> str | None:
         return ("gives no attention block (every layer_types entry \"conv\"): transformers "
                 "sizes an LFM2 model's masks by an attention block's cache, so neither "
                 f"generate nor any cached forward runs without one: {redo}")
+    return None
+
+
+def _kimi_linear_unbuilt(raw: dict[str, Any]) -> str | None:
+    """What of a Kimi Linear config.json transformers does not build or run, said with what to
+    do; None when nothing: tied embeddings (KimiLinearForCausalLM ties nothing: its LM head is
+    its own, whatever tie_word_embeddings says), a block of another kind than the two
+    KimiLinearDecoderLayer builds (linear_attn_config's lists leaving a block out or naming
+    one past the last), or no latent attention block (transformers sizes the masks by an
+    attention block's cache, 5.17 and 5.25)."""
+    if raw.get("tie_word_embeddings"):
+        return ("sets tie_word_embeddings, but KimiLinearForCausalLM ties nothing: its LM head "
+                "is a weight of its own, which prunebench and transformers would read apart "
+                "from the embeddings. Re-download the model or set tie_word_embeddings to "
+                "false")
+    defaults = CONFIG_DEFAULTS["kimi_linear"]
+    blocks = raw.get("num_hidden_layers", defaults["num_hidden_layers"])
+    lists = raw.get("linear_attn_config") or {}
+    listed = [b for key in ("kda_layers", "full_attn_layers") for b in lists.get(key) or []]
+    if not raw.get("layer_types") and any(not 1 <= b <= blocks for b in listed):
+        return (f"lists blocks {sorted(b for b in listed if not 1 <= b <= blocks)} in "
+                f"linear_attn_config's kda_layers / full_attn_layers (1-based), past its "
+                f"{blocks} blocks: re-download the model")
+    kinds = kimi_linear_values({**defaults, **raw})["layer_types"]
+    if len(kinds) != blocks or any(k not in ("linear_attention", "full_attention")
+                                   for k in kinds):
+        return (f"gives block kinds {kinds} (layer_types, or linear_attn_config's kda_layers "
+                "and full_attn_layers): KimiLinearDecoderLayer builds a Kimi Delta Attention "
+                "for 'linear_attention' and latent attention for 'full_attention' only, one a "
+                "block; re-download the model")
+    if "full_attention" not in kinds:
+        return ("gives no 'full_attention' (latent attention) block: transformers sizes the "
+                "attention masks by such a block's cache, so neither generate nor any cached "
+                "forward runs; re-download the model")
     return None
 
 
