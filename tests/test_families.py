@@ -73,6 +73,7 @@ from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
 from transformers import Lfm2Config, Lfm2MoeConfig
 from transformers import OlmoHybridConfig
+from transformers import KimiLinearConfig
 from transformers import Qwen3NextConfig
 from transformers import Mistral4Config
 from transformers import PhiConfig, Starcoder2Config
@@ -926,6 +927,16 @@ FAMILIES = {
         linear_value_head_dim=16, linear_conv_kernel_dim=3,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
         initializer_range=0.1),
+    # Kimi Linear: Kimi Delta Attention blocks (4 heads of 8, 3 taps) 1:1 with latent
+    # attention blocks (DeepSeek's MLA without a query rank, unrotated), block 0's MLP dense,
+    # then a sigmoid router choosing 2 of 4 experts and a shared expert; untied, std 0.1.
+    "kimi_linear": lambda: KimiLinearConfig(
+        **{**SMALL, "num_key_value_heads": 4}, layer_types=["linear_attention",
+                                                            "full_attention"] * 2,
+        moe_intermediate_size=32, num_local_experts=4, num_experts_per_tok=2, n_group=1,
+        topk_group=1, kv_lora_rank=16, q_lora_rank=None, qk_nope_head_dim=8,
+        qk_rope_head_dim=4, v_head_dim=8, linear_head_dim=8, linear_num_heads=4,
+        linear_conv_kernel_dim=3, initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
@@ -941,7 +952,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "lfm2_moe", "dbrx",
        "solar_open", "cohere2_moe", "granitemoe_swa",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
-       "glm_moe_dsa", "axk1"}
+       "glm_moe_dsa", "axk1", "kimi_linear"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -1030,6 +1041,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
+           "kimi_linear": "KimiLinearForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM",
            "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",
            "youtu": "YoutuForCausalLM",
@@ -1674,7 +1686,7 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         if name in ("deepseek_v3", "mistral4", "deepseek_v32",
                     "glm4_moe_lite", "glm_moe_dsa", "axk1"):  # latent attention: o_proj only
             extra = {"target_modules": ["o_proj"]}
-        if name == "deepseek_v2":  # without a query rank: q_proj and o_proj
+        if name in ("deepseek_v2", "kimi_linear"):  # without a query rank: q_proj and o_proj
             extra = {"target_modules": ["q_proj", "o_proj"]}
         if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP
             extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}
