@@ -45,7 +45,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     kept_depth_scale,
                                     kv_sources,
                                     linear_attention_blocks,
-                                    layer_shapes, mlp_bias,
+                                    layer_shapes, mimo_v2_flash_window, mlp_bias,
                                     non_block_param_count, o_bias, qkv_bias, dbrx_unbuilt,
                                     unreproduced_layout,
                                     sparse_mlp_blocks,
@@ -712,9 +712,11 @@ def load_config(path: str | Path) -> LlamaConfig:
     # (`without_null_shapes`): the counts read the file the same way. MiniMax-M2's rotary_dim
     # is given as the partial_rotary_factor every transformers version reads, Llama-4-Scout's
     # attn_temperature_tuning 4 as the true it means; DBRX's ffn_config with the keys its class
-    # reads alone (5.17 refuses the others, 5.25 ignores them).
+    # reads alone (5.17 refuses the others, 5.25 ignores them); MiMo-V2-Flash's window as 5.25
+    # reads it, written into sliding_window so that 5.17 reads it too (mimo_v2_flash_window).
     values, kwargs = cls.get_config_dict(path)
     values = with_boolean_flags(with_partial_rotary(without_null_shapes(values)))
+    values = mimo_v2_flash_window(values)  # (one window in 5.17 and 5.25)
     return cls.from_dict(with_read_ffn_keys(values), **kwargs)
 
 

@@ -19,7 +19,7 @@ from prunebench.checkpoint.param_count import (active_experts, expert_param_coun
                                                linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
                                                per_layer_projection_params, sliding_windows,
-                                               state_blocks)
+                                               state_blocks, value_head_dim)
 from prunebench.modeling import (block_param_count, build_model, float32_kept, head_dim,
                                  layer_shapes, resolve_dtype)
 
@@ -156,12 +156,14 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
                zip(getattr(config, "layer_types", None) or [None] * config.num_hidden_layers,
                    sliding_windows(config))]
     # (a Gemma 4 block's shape gives its own head_dim, and none is cached by a block that
-    # reuses another's keys and values)
-    values = sum(shape["num_key_value_heads"] * (shape.get("head_dim") or head_dim(config))
-                 * min(seq_len, window or seq_len)
+    # reuses another's keys and values); a key of head_dim and a value of value_head_dim a KV
+    # head (MiMo-V2-Flash's values narrower than its keys)
+    values = sum(shape["num_key_value_heads"] * min(seq_len, window or seq_len)
+                 * ((shape.get("head_dim") or head_dim(config))
+                    + (shape.get("head_dim") or value_head_dim(config)))
                  for shape, window in zip(layer_shapes(config), windows)
                  if shape["num_attention_heads"] > 0 and not shape.get("kv_shared"))
-    return 2 * batch * values * _element_size(dtype) + state
+    return batch * values * _element_size(dtype) + state
 
 
 def decode_floor_s(config, batch: int, seq_len: int, dtype: str | torch.dtype,

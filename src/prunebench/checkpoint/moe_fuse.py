@@ -1,7 +1,8 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
-Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1), and
+Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1,
+MiMo-V2-Flash), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -47,6 +48,12 @@ weights are converted once (checkpoint.pickle_convert):
   dropped from the dense blocks, whose MLP has none (AXK1PreTrainedModel ignores it); a
   router's score-correction buffer the checkpoint leaves out written as zeros, as
   transformers' load leaves it (`SPARSE_ONLY`).
+- MiMo-V2-Flash: Qwen2-MoE's per-expert names (transformers maps `mimo_v2_flash` onto
+  `qwen2_moe`'s conversion, in 5.17 and 5.25), its sliding blocks' sink logits
+  `self_attn.attention_sink_bias` renamed to MiMoV2FlashForCausalLM's `self_attn.sinks`
+  (`RENAMED`; the router `mlp.gate.weight` and its `mlp.gate.e_score_correction_bias` keep
+  their names), and its multi-token-prediction layers (`model.mtp.*`), which its class
+  ignores on loading, dropped.
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -174,7 +181,8 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "phimoe", "glm4_moe", "ernie4_5_moe", "minimax_m2", "hunyuan_v1_moe", "qwen3_next",
              "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe",
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
-             "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1")
+             "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
+             "mimo_v2_flash")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
@@ -182,7 +190,8 @@ MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCaus
              "qwen3_next": "Qwen3NextForCausalLM", "mellum": "MellumForCausalLM",
              "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
              "glm4_moe_lite": "Glm4MoeLiteForCausalLM", "exaone_moe": "ExaoneMoeForCausalLM",
-             "glm_moe_dsa": "GlmMoeDsaForCausalLM"}
+             "glm_moe_dsa": "GlmMoeDsaForCausalLM",
+             "mimo_v2_flash": "MiMoV2FlashForCausalLM"}
 # The names a family's published per-expert checkpoints give tensors its class holds under
 # others, as transformers' conversion of its model type renames them, by model_type:
 # (published part, held part). Laguna's routers' score biases and shared experts; EXAONE-MoE's
@@ -199,7 +208,9 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
                      (".mlp.shared_mlp.", ".mlp.shared_experts.")),
            # A.X K1's MoE output norm, stored at the block's level (transformers' axk1
            # conversion renames it into the MoE, in 5.17 and 5.25)
-           "axk1": ((".post_mlp_layernorm.", ".mlp.post_mlp_layernorm."),)}
+           "axk1": ((".post_mlp_layernorm.", ".mlp.post_mlp_layernorm."),),
+           # (MiMo-V2-Flash's sliding blocks' sink logits)
+           "mimo_v2_flash": ((".self_attn.attention_sink_bias", ".self_attn.sinks"),)}
 # What a family's published checkpoints hold in every block and its class holds in its sparse
 # blocks alone, dropped from a block without experts (as transformers ignores it on load), and
 # the router's score-correction buffer its published checkpoints leave out, which transformers
@@ -317,6 +328,8 @@ def _mtp_blocks(raw: Any, names) -> list[str]:
         return [name for name in names if "mtp" in name]
     if raw.get("model_type") in ("qwen3_next", "mellum", "exaone_moe"):  # as their classes skip
         return [name for name in names if name.startswith("mtp.")]
+    if raw.get("model_type") == "mimo_v2_flash":  # (MiMoV2FlashForCausalLM skips model.mtp.*)
+        return [name for name in names if name.startswith("model.mtp.")]
     n = raw.get("num_hidden_layers")
     if not isinstance(n, int):
         return []
@@ -329,6 +342,8 @@ def _mtp_part(name: str) -> str:
     `model.layers.61`, `model.mtp_block.0`, Qwen3-Next's `mtp`."""
     if name.startswith("mtp."):
         return "mtp"
+    if name.startswith("model.mtp."):
+        return "model.mtp"  # (MiMo-V2-Flash's)
     match = _BLOCK.match(name) or _MTP_PART.match(name)
     return match.group(1) if match else name
 

@@ -604,6 +604,12 @@ class Family:
     on any release; building its model on an older one is refused before anything is loaded,
     naming the release to install (`transformers_release_problem`: the start's checks, the
     commands' model resolution and every class lookup, `modeling.config_class` / `model_class`).
+    MiMo-V2-Flash's (`mimo_v2_flash`): `v_head_dim_key`, the key of each value head's width
+    (`v_head_dim`), which v_proj's rows and o_proj's columns follow where head_dim is the
+    queries' and keys'; `window_kv_and_sinks`, its sliding-window blocks hold twice the
+    config's KV heads and a learned sink logit per query head, its full-attention blocks
+    neither (MiMoV2FlashAttention fixes both by the block's layer type). Depth only, as a
+    mixture of experts (`refuse_moe`).
     """
 
     model_class: str
@@ -692,6 +698,8 @@ class Family:
         Mamba-2's: `mamba1_blocks`, `mamba2_blocks`)."""
         return self.mamba1_blocks or self.mamba2_blocks
     min_transformers: str | None = None
+    v_head_dim_key: str | None = None
+    window_kv_and_sinks: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -1373,6 +1381,21 @@ FAMILIES: dict[str, Family] = {
     "mellum": Family("MellumForCausalLM", "MellumConfig", None, None, None, True,
                      moe_intermediate_key="moe_intermediate_size",
                      sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size")),
+    # MiMoV2FlashAttention: q/k/v biased as attention_bias says (false as published), o_proj
+    # never; queries and keys of head_dim, values of v_head_dim (o_proj's inputs heads x
+    # v_head_dim), multiplied by attention_value_scale; a block `layer_types` names sliding
+    # attends within sliding_window with twice num_key_value_heads and a sink logit per query
+    # head (`sinks`, gpt-oss's: eager), a full one with num_key_value_heads and none; a part of
+    # each head rotating by its layer type's base. MiMoV2FlashDecoderLayer: LLaMA's two norms,
+    # a dense MLP of intermediate_size or DeepSeek-V3's sigmoid router (float32 weight, its
+    # e_score_correction_bias a buffer) over n_routed_experts experts of moe_intermediate_size
+    # as `mlp_layer_types` names it, no shared expert; no biases, untied.
+    "mimo_v2_flash": Family("MiMoV2FlashForCausalLM", "MiMoV2FlashConfig", None, False, None,
+                            False, moe_intermediate_key="moe_intermediate_size",
+                            sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                             "intermediate_size"),
+                            attention_sinks=True, v_head_dim_key="v_head_dim",
+                            window_kv_and_sinks=True),
     # FlexOlmoAttention: OLMo-2's (biases on all four by attention_bias, q_norm / k_norm over
     # the whole q and k projections); FlexOlmoDecoderLayer: OLMo-2's norms on the sublayers'
     # outputs (post_attention_layernorm, post_feedforward_layernorm, none before them),
@@ -2534,6 +2557,12 @@ def lm_head_bias_params(config) -> int:
     return config.vocab_size if key and getattr(config, key, False) else 0
 
 
+# MiMo-V2-Flash's window: 128 previous positions and the query's own, as the reference
+# (SGLang) attends; 5.25's MiMoV2FlashConfig reads sliding_window_size + 1 and says 129
+# without either key, 5.17's reads sliding_window alone and says 128 without it.
+MIMO_V2_FLASH_WINDOW = 129
+
+
 # What each family's transformers config class (5.x) gives the keys the counts, the methods'
 # plans and the start's context check read, for a config.json that omits them, so that
 # `config_from_dict` sizes (and bounds) the model transformers would build from it
@@ -2923,6 +2952,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                "num_key_value_heads": 4, "head_dim": 128, "max_position_embeddings": 131072,
                "moe_intermediate_size": 896, "num_local_experts": 64,
                "num_experts_per_tok": 8, "sliding_window": 1024},
+    # MiMoV2FlashConfig's (MiMo-V2-Flash's shape): 64 query heads of 192 over 4 KV heads (8
+    # in the sliding blocks), values of 128, 256 experts of 2048 (8 a token) in every block
+    # but the first (a dense MLP of 16384), full attention on block 0 and every sixth block,
+    # a window of 129 (mimo_v2_flash_window: 5.17's class says 128), untied.
+    "mimo_v2_flash": {**_LLAMA_DEFAULTS, "vocab_size": 152576, "hidden_size": 4096,
+                      "intermediate_size": 16384, "num_hidden_layers": 48,
+                      "num_attention_heads": 64, "num_key_value_heads": 4, "head_dim": 192,
+                      "v_head_dim": 128, "max_position_embeddings": 131072,
+                      "moe_intermediate_size": 2048, "num_local_experts": 256,
+                      "num_experts_per_tok": 8, "sliding_window": MIMO_V2_FLASH_WINDOW},
     # Dots1Config's: DeepSeek-V3's keys (n_routed_experts, n_shared_experts,
     # first_k_dense_replace; no experts or shared experts where config.json gives none), MHA,
     # no head_dim of its own (hidden_size / heads), a window of 4096 on the blocks from
@@ -3335,6 +3374,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                  for i in range(values["num_hidden_layers"])]
     if values.get("model_type") in ("laguna", "mellum"):
         values = laguna_block_kinds(values)
+    if values.get("model_type") == "mimo_v2_flash":
+        values = mimo_v2_flash_values(values)
     if values.get("model_type") == "dots1" and not values.get("layer_types"):
         # Dots1Config's: a window on the blocks from max_window_layers on, where it has one.
         window, start = values["sliding_window"], values["max_window_layers"]
@@ -3389,6 +3430,36 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = ["chunked_attention" if r and chunked else "full_attention"
                                  for r in rope]
     return SimpleNamespace(**values)
+
+
+def mimo_v2_flash_window(values: dict[str, Any]) -> dict[str, Any]:
+    """A MiMo-V2-Flash config.json's values with its window said once, as transformers 5.25
+    reads it (sliding_window_size + 1 where given, else sliding_window, else 129) and 5.17
+    then reads it too: 5.17 ignores sliding_window_size and defaults to 128, so the same
+    config.json would build another model in each. The window written into sliding_window
+    (and sliding_window_size, one less, beside it), which every saved config.json keeps
+    (modeling.load_config, config_from_dict); other families' values as they are."""
+    if values.get("model_type") != "mimo_v2_flash":
+        return values
+    size = values.get("sliding_window_size")
+    window = size + 1 if isinstance(size, int) else values.get("sliding_window")
+    window = MIMO_V2_FLASH_WINDOW if window is None else window
+    return {**values, "sliding_window": window, "sliding_window_size": window - 1}
+
+
+def mimo_v2_flash_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A MiMo-V2-Flash config.json's values as MiMoV2FlashConfig reads them (5.17 and 5.25,
+    the window as `mimo_v2_flash_window` says it): full attention on block 0 and every sixth
+    block and the others sliding where it lists no layer_types, block 0 dense and the others
+    sparse where it lists no mlp_layer_types."""
+    n = values["num_hidden_layers"]
+    values = mimo_v2_flash_window(values)
+    if not values.get("layer_types"):
+        values["layer_types"] = ["full_attention" if i == 0 or (i + 1) % 6 == 0
+                                 else "sliding_attention" for i in range(n)]
+    if not values.get("mlp_layer_types"):
+        values["mlp_layer_types"] = dense_prefix_kinds(n, 1)
+    return values
 
 
 # Gemma4TextConfig's head_dim of its global blocks where a config.json gives neither
@@ -3511,6 +3582,11 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
                                      if kind == "linear_attention"],
             "full_attn_layers": [new + 1 for new, kind in enumerate(kinds)
                                  if kind == "full_attention"]}
+    if getattr(config, "model_type", None) == "mimo_v2_flash":
+        # (its published lists of the same kinds, read by other engines: MIMO_V2_FLASH_LISTS)
+        lists.update({key: [getattr(config, key)[i] for i in keep]
+                      for key in MIMO_V2_FLASH_LISTS
+                      if isinstance(getattr(config, key, None), list)})
     if "attention_layers" in lists and getattr(config, "model_type", None) == "gpt_neo":
         # GPTNeoConfig expands attention_types into attention_layers whenever it is built (a
         # reload from config.json): the kept blocks' kinds, in order, as one pattern said once
@@ -3938,7 +4014,56 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
             or axk1_unbuilt(values)
             or gpt_neo_unbuilt(values)
             or diffllama_unbuilt(values) or afmoe_unbuilt(values)
-            or xglm_unsupported(values) or internlm3_unbuilt(values))
+            or xglm_unsupported(values) or internlm3_unbuilt(values)
+            or mimo_v2_flash_unbuilt(values))
+
+
+# MiMo-V2-Flash's published config.json keys for each block's kinds (0 full attention / 1
+# sliding; 0 dense / 1 sparse), which MiMoV2FlashConfig does not read (5.17, 5.25) but other
+# engines do: a depth prune keeps their kept blocks' entries (kept_block_lists).
+MIMO_V2_FLASH_LISTS = {"hybrid_layer_pattern": ("layer_types", "full_attention"),
+                       "moe_layer_freq": ("mlp_layer_types", "dense")}
+
+
+def mimo_v2_flash_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a MiMo-V2-Flash config.json transformers builds otherwise than it says (5.17 and
+    5.25), with what to do; None where it builds what it says (and for other families).
+    MiMoV2FlashConfig reads none of the published keys of the blocks' kinds
+    (`MIMO_V2_FLASH_LISTS`), the sliding blocks' heads (swa_*), the sinks' switches, shared
+    experts or, without rope_parameters, the rotary bases and rotated part: its attention
+    fixes a sliding block's KV heads at twice num_key_value_heads with sinks, a full one's at
+    num_key_value_heads without, rotates 0.334 of each head at bases 5000000 (full) and
+    10000 (sliding) and norms with rms_norm_eps (the published layernorm_epsilon unread). A
+    key saying otherwise describes a model transformers does not build."""
+    if values.get("model_type") != "mimo_v2_flash":
+        return None
+    read = mimo_v2_flash_values({**CONFIG_DEFAULTS["mimo_v2_flash"],
+                                 **without_null_shapes(values)})
+    built: dict[str, Any] = {
+        key: [0 if kind == first else 1 for kind in read[kinds]]
+        for key, (kinds, first) in MIMO_V2_FLASH_LISTS.items()}
+    built.update(swa_num_key_value_heads=2 * read["num_key_value_heads"],
+                 swa_num_attention_heads=read["num_attention_heads"],
+                 swa_head_dim=read["head_dim"], swa_v_head_dim=read["v_head_dim"],
+                 add_swa_attention_sink_bias=True, add_full_attention_sink_bias=False,
+                 n_shared_experts=0, layernorm_epsilon=values.get("rms_norm_eps", 1e-5))
+    if values.get("rope_parameters") is None:
+        built.update(rope_theta=5_000_000, swa_rope_theta=10_000, partial_rotary_factor=0.334)
+    for key, value in built.items():
+        given = values.get(key)
+        if key == "n_shared_experts" and not given:
+            continue  # (none, as published: MiMoV2FlashMoE holds no shared expert)
+        if isinstance(given, list):
+            given = [int(entry) for entry in given]  # (some engines write them as booleans)
+        if key in values and given != value:
+            return (f"gives {key}={values[key]!r} for a MiMo-V2-Flash model, which "
+                    f"transformers' MiMoV2FlashForCausalLM does not read: it builds "
+                    f"{value!r} from the config's other keys (layer_types, mlp_layer_types, "
+                    "num_key_value_heads, head_dim, v_head_dim, rope_parameters), so it would "
+                    "run another model than the checkpoint's. Re-download the model, or say "
+                    "the same in the keys transformers reads; a config.json edited by hand no "
+                    "longer describes its weights")
+    return None
 
 
 def internlm3_unbuilt(values: dict[str, Any]) -> str | None:
@@ -5116,19 +5241,30 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             # GLM-MoE-DSA's "shared" blocks: no indexer (indexer_blocks).
             return [dict(default_layer_shape(config), sparse_mlp=sparse,
                          **({"num_attention_heads": heads} if heads else {}),
-                         **(LINEAR_ATTENTION_SHAPE if linear else {}),
+                         **(LINEAR_ATTENTION_SHAPE if linear else {}), **window,
                          **({} if indexed or not family(config).attention_indexer
                             else {"indexer": False}))
-                    for sparse, linear, heads, indexed in zip(sparse_mlp_blocks(config),
-                                                              linear_attention_blocks(config),
-                                                              query_heads_per_block(config),
-                                                              indexer_blocks(config))]
+                    for sparse, linear, heads, window, indexed in zip(
+                        sparse_mlp_blocks(config), linear_attention_blocks(config),
+                        query_heads_per_block(config), window_block_shapes(config),
+                        indexer_blocks(config))]
         return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
     if len(shapes) != config.num_hidden_layers:
         raise PrunebenchError(
             f"config lists {len(shapes)} layer_shapes for {config.num_hidden_layers} blocks: "
             "the checkpoint's config.json is inconsistent; re-run its prune step")
     return [dict(default_layer_shape(config), **s) for s in shapes]
+
+
+def window_block_shapes(config) -> list[dict[str, Any]]:
+    """Each block's shape beyond the config's where its window decides it
+    (`Family.window_kv_and_sinks`, MiMo-V2-Flash's: a sliding block's KV heads twice the
+    config's and a sink logit per query head, a full-attention block's neither); an empty
+    entry for each block of another family."""
+    if not family(config).window_kv_and_sinks:
+        return [{} for _ in range(config.num_hidden_layers)]
+    return [{"num_key_value_heads": 2 * kv_heads(config), "sinks": True} if window
+            else {"sinks": False} for window in sliding_windows(config)]
 
 
 def sliding_windows(config: LlamaConfig) -> list[int | None]:
@@ -5149,6 +5285,13 @@ def sliding_windows(config: LlamaConfig) -> list[int | None]:
 
 def head_dim(config: LlamaConfig) -> int:
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
+def value_head_dim(config) -> int:
+    """Each value head's width: the family's `v_head_dim_key` (MiMo-V2-Flash's v_head_dim,
+    narrower than its queries' and keys' head_dim), head_dim in every other family."""
+    key = family(config).v_head_dim_key
+    return getattr(config, key) if key else head_dim(config)
 
 
 def kv_head_count(shapes: list[dict[str, Any]]) -> int:
@@ -5178,7 +5321,8 @@ def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int 
         blocks = kv_heads // config.num_key_value_heads
         width = config.kv_lora_rank + config.qk_rope_head_dim
         return (blocks * width + indexer_key_values(config)) * bytes_per_value
-    return 2 * kv_heads * head_dim(config) * bytes_per_value
+    # (a key of head_dim and a value of value_head_dim: MiMo-V2-Flash's narrower values)
+    return kv_heads * (head_dim(config) + value_head_dim(config)) * bytes_per_value
 
 
 def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
@@ -5193,7 +5337,9 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return norm_params(config) + mamba_params(config)  # Mamba2Block: norm, mixer
     d, hd = config.hidden_size, head_dim(config)
     q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
-    attn = d * q + 2 * d * kv + q * d
+    # values and o_proj's inputs of value_head_dim a head (MiMo-V2-Flash's; head_dim else)
+    v = shape["num_key_value_heads"] * value_head_dim(config)
+    attn = d * q + d * kv + d * v + shape["num_attention_heads"] * value_head_dim(config) * d
     if family(config).gated_query:
         # Qwen3-Next: q_proj also gives each head's output gate (its bias too)
         attn += d * q + (q if qkv_bias(config) else 0)
@@ -5207,7 +5353,7 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         if family(config).attention_indexer and shape.get("indexer", True):
             attn += indexer_params(config)  # DeepSeek-V3.2's every block, GLM-MoE-DSA's "full"
     if qkv_bias(config):
-        attn += q + 2 * kv  # a removed head takes its bias slice with it
+        attn += q + kv + v  # a removed head takes its bias slice with it
     if o_bias(config) or shape["o_proj_bias"]:
         attn += d
     if qk_norm(config) and q:
@@ -5219,8 +5365,9 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
                  else 2 * hd * (2 if family(config).norm_bias else 1))
     if family(config).qk_norm_whole:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
-    if attention_sinks(config) and q:
-        attn += shape["num_attention_heads"]  # gpt-oss, GraniteSWA: a sink logit a query head
+    if attention_sinks(config) and q and shape.get("sinks", True):
+        # gpt-oss, GraniteSWA: a sink logit a query head (MiMo-V2-Flash's sliding blocks')
+        attn += shape["num_attention_heads"]
     if shape.get("linear_attention"):
         attn = linear_attention_params(config)  # Qwen3-Next's Gated DeltaNet instead
     if family(config).mamba_beside_attention:
