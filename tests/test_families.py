@@ -85,6 +85,7 @@ from transformers import NemotronHConfig
 from transformers import GraniteMoeSharedConfig, HeliumConfig, VaultGemmaConfig
 from transformers import GPTNeoXConfig
 from transformers import AfmoeConfig, LagunaConfig, MellumConfig
+from transformers import MiMoV2FlashConfig
 from transformers import OPTConfig
 from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
@@ -686,6 +687,20 @@ FAMILIES = {
         layer_types=["sliding_attention", "full_attention"] * 2, sliding_window=6,
         mlp_layer_types=["dense", "sparse", "sparse", "dense"], moe_intermediate_size=32,
         num_experts=4, num_experts_per_tok=2, initializer_range=0.1),
+    # MiMo-V2-Flash: q/k/v biased here (false as published), queries and keys of 16, values
+    # of 8 scaled by 0.5; full attention on blocks 0 and 3 over 2 KV heads, a window of 6 on
+    # blocks 1 and 2 over 4 KV heads with sink logits; half of each head rotating by its layer
+    # type's base; block 0 dense, then a sigmoid router choosing 2 of 4 experts of 32. Std 0.1.
+    "mimo_v2_flash": lambda: MiMoV2FlashConfig(
+        **SMALL, head_dim=16, v_head_dim=8, attention_value_scale=0.5, attention_bias=True,
+        layer_types=["full_attention", "sliding_attention", "sliding_attention",
+                     "full_attention"], sliding_window=6,
+        rope_parameters={kind: {"rope_type": "default", "rope_theta": theta,
+                                "partial_rotary_factor": 0.5}
+                         for kind, theta in (("full_attention", 500000.0),
+                                             ("sliding_attention", 10000.0))},
+        moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
+        initializer_range=0.1),
     # HY-V3: Apertus's attention (biases on all four here, false as published; per-head q/k
     # norms before the rotation), block 0 dense (mlp_layer_types as HYV3Config derives them),
     # then a float32 sigmoid router choosing 2 of 4 experts of 32 (renormalised, scaled by
@@ -952,7 +967,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "lfm2_moe", "dbrx",
        "solar_open", "cohere2_moe", "granitemoe_swa",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
-       "glm_moe_dsa", "axk1", "kimi_linear"}
+       "glm_moe_dsa", "axk1", "kimi_linear",
+       "mimo_v2_flash"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -1038,6 +1054,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granitemoe_swa": "GraniteMoeSWAForCausalLM",
            "afmoe": "AfmoeForCausalLM", "laguna": "LagunaForCausalLM",
            "mellum": "MellumForCausalLM",
+           "mimo_v2_flash": "MiMoV2FlashForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",

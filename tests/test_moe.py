@@ -112,7 +112,11 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              "afmoe": ("mlp.router.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                        "down_proj"),
              "laguna": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
-             "mellum": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj")}
+             "mellum": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
+             # (Qwen2-MoE's; its published sink name and `model.mtp.*` layers:
+             # tests/test_mimo_v2_flash.py)
+             "mimo_v2_flash": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
+                               "down_proj")}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
 PER_EXPERT = sorted(HUB_NAMES)
 
