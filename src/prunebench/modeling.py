@@ -230,7 +230,14 @@ def sparse_block(layer: nn.Module) -> nn.Module:
 def set_activation_checkpointing(model, on: bool) -> None:
     """Turn activation (gradient) checkpointing on, non-reentrant, or off. Non-reentrant: with
     frozen embeddings the reentrant variant would see no input that requires grad and silently
-    give the blocks no gradients."""
+    give the blocks no gradients. A class without it (JetMoE's: its routers count tokens on
+    the host) runs its passes whole: the same gradients, at the memory of every activation."""
+    if not getattr(model, "supports_gradient_checkpointing", True):
+        if on:
+            log.warning("%s does not support activation checkpointing: its forward and backward "
+                        "keep every activation (more memory, the same gradients)",
+                        type(model).__name__)
+        return
     renamed = _renamed_checkpointing(model)
     if not on:
         (model.activation_checkpointing_disable if renamed
@@ -1321,7 +1328,9 @@ def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = 
 # A block's token mixer, by the attribute each family holds it under: softmax attention,
 # Qwen3-Next's and Qwen3.5's Gated DeltaNet, Granite 4.0's Mamba-2 mixer, Nemotron-H's one
 # mixer a block (a Mamba-2 mixer, attention or an MLP), LFM2's short convolution.
-TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer", "conv")
+TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer", "conv",
+                # (JetMoE's, BLOOM's and Falcon's attention, its index its cache entry's)
+                "self_attention")
 
 
 def _attention_kept(config, keep: list[int]) -> bool:

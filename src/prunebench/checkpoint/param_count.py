@@ -610,6 +610,14 @@ class Family:
     config's KV heads and a learned sink logit per query head, its full-attention blocks
     neither (MiMoV2FlashAttention fixes both by the block's layer type). Depth only, as a
     mixture of experts (`refuse_moe`).
+    JetMoE's (`jetmoe`): `attention_experts`, a mixture of attention heads (JetMoeMoA under the
+    block's `self_attention.experts`): one `kv_proj` (hidden -> 2 x KV heads x head_dim, the
+    keys and values every expert shares) and a router choosing num_experts_per_tok of
+    num_local_experts experts a token, each a query projection (hidden -> KV heads x head_dim)
+    and an output projection back, the chosen experts' outputs weighed and summed plus one
+    bias of hidden (`o_bias`): a token's query heads are its experts' (num_attention_heads is
+    KV heads x num_experts_per_tok), counted by `moa_params`; `moe_output_bias`, a bias of
+    hidden added to the sparse MLP's output (JetMoeMoE's). Depth only (`refuse_moe`).
     """
 
     model_class: str
@@ -700,6 +708,8 @@ class Family:
     min_transformers: str | None = None
     v_head_dim_key: str | None = None
     window_kv_and_sinks: bool = False
+    attention_experts: bool = False
+    moe_output_bias: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -1381,6 +1391,17 @@ FAMILIES: dict[str, Family] = {
     "mellum": Family("MellumForCausalLM", "MellumConfig", None, None, None, True,
                      moe_intermediate_key="moe_intermediate_size",
                      sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size")),
+    # JetMoeDecoderLayer: LLaMA's two norms (JetMoeRMSNorm, its eps fixed at 1e-6; the final
+    # norm's rms_norm_eps) around a JetMoeAttention under `self_attention`: kv_proj and a
+    # mixture of attention heads (`attention_experts`: its router `experts.router.layer`, each
+    # expert's query and output projections `experts.input_linear` / `output_linear`, one
+    # output bias) and a JetMoeMoE `mlp`: a softmax-of-top-k router (`mlp.router.layer`) over
+    # num_local_experts experts of intermediate_size (`input_linear` [gate; up],
+    # `output_linear`, activation_function) and one output bias (`moe_output_bias`); whole
+    # heads rotating; tied as published.
+    "jetmoe": Family("JetMoeForCausalLM", "JetMoeConfig", False, True, None, False,
+                     moe_intermediate_key="intermediate_size", attention_experts=True,
+                     moe_output_bias=True),
     # MiMoV2FlashAttention: q/k/v biased as attention_bias says (false as published), o_proj
     # never; queries and keys of head_dim, values of v_head_dim (o_proj's inputs heads x
     # v_head_dim), multiplied by attention_value_scale; a block `layer_types` names sliding
@@ -2336,6 +2357,14 @@ def output_gate_per_head(config) -> bool:
     return value is True or value == "per-head"
 
 
+def moa_params(config) -> int:
+    """Parameters of JetMoE's attention but its output bias (`Family.attention_experts`):
+    kv_proj (hidden -> 2 x KV heads x head_dim), the router (experts x hidden) and each of
+    num_local_experts experts' query and output projections (hidden <-> KV heads x head_dim)."""
+    d, width, experts = config.hidden_size, kv_heads(config) * head_dim(config), num_experts(config)
+    return 2 * d * width + experts * d + experts * 2 * d * width
+
+
 def indexer_params(config) -> int:
     """Parameters of one DeepSeek-V3.2 lightning indexer (DeepseekV32Indexer): wq_b
     (q_lora_rank -> index_n_heads x index_head_dim, from the attention's query latent), wk
@@ -2952,6 +2981,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                "num_key_value_heads": 4, "head_dim": 128, "max_position_embeddings": 131072,
                "moe_intermediate_size": 896, "num_local_experts": 64,
                "num_experts_per_tok": 8, "sliding_window": 1024},
+    # JetMoeConfig's: 16 KV heads of kv_channels 128 on hidden 2048 (query heads 16 x 2, as
+    # many as experts a token), 8 experts of 5632 (2 a token) in both mixtures, 12 blocks,
+    # tied; no dense MLP (every block sparse).
+    "jetmoe": {**_LLAMA_DEFAULTS, "hidden_size": 2048, "intermediate_size": 5632,
+               "num_hidden_layers": 12, "num_key_value_heads": 16, "head_dim": 128,
+               "max_position_embeddings": 4096, "tie_word_embeddings": True,
+               "num_local_experts": 8, "num_experts_per_tok": 2},
     # MiMoV2FlashConfig's (MiMo-V2-Flash's shape): 64 query heads of 192 over 4 KV heads (8
     # in the sliding blocks), values of 128, 256 experts of 2048 (8 a token) in every block
     # but the first (a dense MLP of 16384), full attention on block 0 and every sixth block,
@@ -3290,6 +3326,7 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     if "moe_topk" in values and "num_experts_per_tok" not in values:
         # Hunyuan's (HunYuanMoEV1Config's attribute_map), one value or one per block
         values = {**values, "num_experts_per_tok": values["moe_topk"]}
+    given = values  # (config.json's own keys, LLaMA's names)
     values = {**defaults, "layer_shapes": None, **without_null_shapes(values)}
     if values["num_key_value_heads"] is None or FAMILIES.get(
             values.get("model_type") or "llama", FAMILIES["llama"]).kv_per_query_head:
@@ -3376,6 +3413,13 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values = laguna_block_kinds(values)
     if values.get("model_type") == "mimo_v2_flash":
         values = mimo_v2_flash_values(values)
+    if values.get("model_type") == "jetmoe" and "num_attention_heads" not in given:
+        # JetMoeConfig's __post_init__: a token's query heads are its experts' KV heads where
+        # config.json gives none (a given value is kept, and counts nothing: JetMoeAttention
+        # builds its experts' projections of the KV heads' width; its attribute_map reads
+        # head_dim as kv_channels)
+        values["num_attention_heads"] = (values["num_key_value_heads"]
+                                         * values["num_experts_per_tok"])
     if values.get("model_type") == "dots1" and not values.get("layer_types"):
         # Dots1Config's: a window on the blocks from max_window_layers on, where it has one.
         window, start = values["sliding_window"], values["max_window_layers"]
@@ -3646,6 +3690,7 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "lfm2": {"block_ff_dim": "intermediate_size",
                              "tie_embedding": "tie_word_embeddings"},
                     "lfm2_moe": {"tie_embedding": "tie_word_embeddings"},
+                    "jetmoe": {"kv_channels": "head_dim"},  # (JetMoeConfig's attribute_map)
                     # DbrxConfig's attribute_map, and the keys of its sub-configs (a dotted
                     # name: the sub-config's key, `nested_value`) that DBRX's modules read
                     "dbrx": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
@@ -5346,6 +5391,11 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if family(config).output_gate and q:
         # AFMoE's gate_proj, Laguna's g_proj: a gate per query channel, or per query head
         attn += d * (shape["num_attention_heads"] if output_gate_per_head(config) else q)
+    if family(config).attention_experts:
+        # JetMoE's mixture of attention heads, never width-pruned: counted whole, its own way
+        # (its output bias by o_bias below)
+        q = kv = v = 0
+        attn = moa_params(config)
     if family(config).latent_attention:
         # DeepSeek-V3's latent attention is never width-pruned: counted whole, its own way.
         q = kv = 0
@@ -5380,7 +5430,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # (A.X K1's MoE output norm: Family.moe_output_norm)
         norms = norms_per_block(config) + family(config).moe_output_norm
         return (attn + router_param_count(config) + num_experts(config) * expert_param_count(
-            config) + shared_expert_params(config) + norms * norm_params(config))
+            config) + shared_expert_params(config) + norms * norm_params(config)
+                + (d if family(config).moe_output_bias else 0))  # (JetMoE's output bias)
     m, inputs = shape["intermediate_size"], mlp_input_projections(config)
     mlp = (inputs + 1) * d * m  # the input projections' rows and down_proj's columns
     mlp += activation_params(config)  # (Apertus's xIELU: its module stays at any width)

@@ -87,6 +87,14 @@ def expert_target_problem(config, targets: list[str]) -> str | None:
     LoRA job (lora.lora_target_names) and at the workflow's start (plan.checks.moe_problems)."""
     if family(config).latent_attention:
         return latent_attention_target_problem(config, targets)
+    if family(config).attention_experts and targets:
+        # JetMoE: no linear layer of LLaMA's names in its blocks (LoRA's targets name them)
+        return (f"lora.target_modules names {targets}, which {family(config).model_class} "
+                "does not hold as linear layers an adapter can wrap: its attention's query and "
+                "output projections are its attention experts' fused 3D parameters "
+                "(self_attention.experts), its keys and values one packed kv_proj, and its "
+                "MLP's experts are fused alike, so a +lora recovery has nothing to adapt: take "
+                "+lora out of its variants")
     named = [t for t in targets if t in MLP_TARGETS]
     if not (named and is_moe(config) and any(sparse_mlp_blocks(config))):
         return None
