@@ -85,7 +85,7 @@ from transformers import NemotronHConfig
 from transformers import GraniteMoeSharedConfig, HeliumConfig, VaultGemmaConfig
 from transformers import GPTNeoXConfig
 from transformers import AfmoeConfig, LagunaConfig, MellumConfig
-from transformers import MiMoV2FlashConfig
+from transformers import JetMoeConfig, MiMoV2FlashConfig
 from transformers import OPTConfig
 from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
@@ -687,6 +687,14 @@ FAMILIES = {
         layer_types=["sliding_attention", "full_attention"] * 2, sliding_window=6,
         mlp_layer_types=["dense", "sparse", "sparse", "dense"], moe_intermediate_size=32,
         num_experts=4, num_experts_per_tok=2, initializer_range=0.1),
+    # JetMoE: 2 KV heads of 16 shared by a mixture of 4 attention experts (each a query and
+    # an output projection, 2 a token: 4 query heads) and 4 MLP experts of 32 (2 a token),
+    # each mixture with its output bias; untied (tied as published). Std 0.1.
+    "jetmoe": lambda: JetMoeConfig(
+        **{k: v for k, v in SMALL.items() if k not in ("num_attention_heads",
+                                                       "intermediate_size")},
+        kv_channels=16, intermediate_size=32, num_local_experts=4, num_experts_per_tok=2,
+        tie_word_embeddings=False, initializer_range=0.1),
     # MiMo-V2-Flash: q/k/v biased here (false as published), queries and keys of 16, values
     # of 8 scaled by 0.5; full attention on blocks 0 and 3 over 2 KV heads, a window of 6 on
     # blocks 1 and 2 over 4 KV heads with sink logits; half of each head rotating by its layer
@@ -968,7 +976,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "solar_open", "cohere2_moe", "granitemoe_swa",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
        "glm_moe_dsa", "axk1", "kimi_linear",
-       "mimo_v2_flash"}
+       "mimo_v2_flash", "jetmoe"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -1055,6 +1063,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "afmoe": "AfmoeForCausalLM", "laguna": "LagunaForCausalLM",
            "mellum": "MellumForCausalLM",
            "mimo_v2_flash": "MiMoV2FlashForCausalLM",
+           "jetmoe": "JetMoeForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
@@ -1707,6 +1716,14 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             extra = {"target_modules": ["q_proj", "o_proj"]}
         if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP
             extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}
+        if name == "jetmoe":
+            # its attention's and MLP's experts fused 3D parameters, its keys and values one
+            # kv_proj: none of LoRA's targets (LLaMA's projections) to adapt
+            settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8},
+                                              **extra})
+            with pytest.raises(PrunebenchError, match="take \\+lora out of its variants"):
+                lora.attach_lora(model, settings)
+            return
         if name in ("mamba", "falcon_mamba", "mamba2"):
             # no attention, no MLP: none of LoRA's targets (LLaMA's projections) to adapt
             settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8}})
