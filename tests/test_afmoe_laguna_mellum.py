@@ -260,21 +260,28 @@ def test_a_published_per_expert_checkpoint_imports_as_transformers_loads_it(
         assert "model.layers.1.mlp.shared_expert.down_proj.weight" in state
     if name == "mellum":
         state = {**state, **mtp_layer(64)}
+    record = check_published_import(model, family_classes(name)[1], state, tmp_path,
+                                    tokenizer)
+    assert record["experts_per_block"] == {f"model.layers.{i}": 4 for i, sparse in enumerate(
+        sparse_mlp_blocks(model.config)) if sparse}
+    assert record.get("dropped_blocks") == (["mtp"] if name == "mellum" else None)
+
+
+def check_published_import(model, model_class, state, tmp_path, tokenizer) -> dict:  # noqa: F811
+    """`state` (`model`'s weights as published) in a hub-like folder: transformers' conversion
+    on loading (`model_class`), prunebench's one-time fusion on import and `model` compute the
+    same logits, the imported model counted as it holds; returns the fusion's record."""
     config = json.loads(model.config.to_json_string())
     write_published_folder(tmp_path / "hub", tokenizer, config, state)
     assert moe_fuse.needs_fusion(tmp_path / "hub")
     x = ids()
-    published = family_classes(name)[1].from_pretrained(tmp_path / "hub",
-                                                        dtype=torch.float32).eval()
+    published = model_class.from_pretrained(tmp_path / "hub", dtype=torch.float32).eval()
     assert torch.equal(logits(published, x), logits(model, x))
     out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
     ours = load_model(out)
     assert torch.equal(logits(ours, x), logits(model, x))
     assert numel(ours) == count_params(ours.config) == numel(model)
-    record = json.loads((out / moe_fuse.RECORD).read_text())
-    assert record["experts_per_block"] == {f"model.layers.{i}": 4 for i, sparse in enumerate(
-        sparse_mlp_blocks(model.config)) if sparse}
-    assert record.get("dropped_blocks") == (["mtp"] if name == "mellum" else None)
+    return json.loads((out / moe_fuse.RECORD).read_text())
 
 
 def test_qwen2_moes_own_shared_expert_name_is_not_renamed_as_lagunas():

@@ -29,13 +29,11 @@ from transformers import MiMoV2FlashConfig, MiMoV2FlashForCausalLM
 
 from prunebench import PrunebenchError
 from prunebench.benchmark.floors import kv_cache_bytes
-from prunebench.checkpoint import moe_fuse
-from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                config_from_dict, count_params, layer_shapes,
                                                sliding_windows, sparse_mlp_blocks)
 from prunebench.modeling import build_model, load_config, load_model, remove_blocks, save_model
-from test_deepseek import write_published_folder
+from test_afmoe_laguna_mellum import check_published_import
 from test_families import FAMILIES, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_glm4_moe import check_refused_as_a_mixture_of_experts
@@ -259,18 +257,7 @@ def test_a_published_per_expert_checkpoint_imports_as_transformers_loads_it(
     assert "model.layers.1.mlp.experts.3.down_proj.weight" in state
     assert "model.layers.1.self_attn.attention_sink_bias" in state
     state = {**state, **mtp_layer(64)}
-    config = json.loads(model.config.to_json_string())
-    write_published_folder(tmp_path / "hub", tokenizer, config, state)
-    assert moe_fuse.needs_fusion(tmp_path / "hub")
-    x = ids()
-    published = MiMoV2FlashForCausalLM.from_pretrained(tmp_path / "hub",
-                                                       dtype=torch.float32).eval()
-    assert torch.equal(logits(published, x), logits(model, x))
-    out = import_local(f"local:{tmp_path / 'hub'}", tmp_path / "imported")
-    ours = load_model(out)
-    assert torch.equal(logits(ours, x), logits(model, x))
-    assert numel(ours) == count_params(ours.config) == numel(model)
-    record = json.loads((out / moe_fuse.RECORD).read_text())
+    record = check_published_import(model, MiMoV2FlashForCausalLM, state, tmp_path, tokenizer)
     assert record["experts_per_block"] == {f"model.layers.{i}": 4 for i in (1, 2, 3)}
     assert record.get("dropped_blocks") == ["model.mtp"]
 
