@@ -582,6 +582,13 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         chosen, _ = lora.lora_target_names(model, ["q_proj", "o_proj"])
         assert len(chosen) == 2 * 4 and all(".self_attn." in n for n in chosen)
         return
+    if name == "jetmoe":
+        # its attention's query and output projections are its attention experts' fused 3D
+        # parameters, its MLP's experts too: no target of LLaMA's names to adapt (named)
+        with pytest.raises(PrunebenchError, match=r"\['q_proj', 'o_proj'\].*JetMoeForCausalLM "
+                                                  r"does not hold.*self_attention\.experts"):
+            lora.lora_target_names(model, ["q_proj", "o_proj"])
+        return
     if name == "dbrx":
         # q, k and v packed in one Wqkv (named all or none, as Phi-3's qkv_proj), out_proj
         # as o_proj, under each block's norm_attn_norm
@@ -614,7 +621,15 @@ def bytes_read_at_batch_one(model) -> int:
         buffers = [(n, b) for n, b in layer.named_buffers() if f"model.layers.{i}.{n}" in saved]
         for pname, tensor in [*layer.named_parameters(), *buffers]:
             nbytes = tensor.numel() * tensor.element_size()
-            if ".experts." in f".{pname}":  # each block's own top k (Hunyuan's differ here)
+            if model.config.model_type == "jetmoe":
+                # JetMoE's MLP experts and attention experts (its mixture of attention heads),
+                # each JetMoeParallelExperts' fused weight; the attention's router and output
+                # bias under `experts.` are read whole
+                routed = type(layer.get_submodule(pname.rsplit(".", 1)[0])).__name__.endswith(
+                    "ParallelExperts")
+            else:
+                routed = ".experts." in f".{pname}"
+            if routed:  # each block's own top k (Hunyuan's differ here)
                 nbytes = nbytes * active_experts(model.config)[i] // num_experts(model.config)
             total += nbytes
     for module in (final_norm(model), model.lm_head):
@@ -644,7 +659,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "granitemoeshared", "dots1", "solar_open",
                                      "cohere2_moe", "granitemoe_swa", "afmoe", "laguna",
                                      "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
-                                     "glm_moe_dsa", "axk1"))
+                                     "glm_moe_dsa", "axk1", "kimi_linear"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s

@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (active_experts, expert_param_count, family,
+from prunebench.checkpoint.param_count import (active_experts, attention_expert_params,
+                                               expert_param_count, family,
                                                indexer_key_values, is_moe,
                                                linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
@@ -52,6 +53,9 @@ def read_params(config) -> int:
         params -= sum((num_experts(config) - k) * expert_param_count(config)
                       for k, s in zip(active_experts(config), layer_shapes(config))
                       if s.get("sparse_mlp"))
+        if family(config).attention_experts:  # JetMoE's attention experts: the top k too
+            params -= sum((num_experts(config) - k) * attention_expert_params(config)
+                          for k in active_experts(config))
     return params + norm_params(config) + config.vocab_size * config.hidden_size + (
         lm_head_bias_params(config)) + per_layer_projection_params(config)
 
@@ -100,9 +104,16 @@ def _kept_and_buffer_bytes(config, dtype: torch.dtype) -> int:
 
 def _numel_read(config, name: str, tensor: torch.Tensor) -> int:
     """The elements of a model's tensor `name` that a batch-1 step reads: a sparse block's
-    fused experts (`.experts.`: [experts, ...]) its top k of them, every other tensor whole."""
+    fused experts (`.experts.`: [experts, ...]) its top k of them, every other tensor whole.
+    JetMoE (`Family.attention_experts`) holds its MLP's and its attention's experts as
+    `input_linear` / `output_linear`, its attention's router and output bias under `experts.`
+    beside them, read whole."""
     block = re.search(r"\.layers\.(\d+)\.", name)
-    if ".experts." not in f".{name}" or block is None:
+    if family(config).attention_experts:
+        routed = re.search(r"\.(input|output)_linear\.", name) is not None
+    else:
+        routed = ".experts." in f".{name}"
+    if not routed or block is None:
         return tensor.numel()
     return tensor.numel() * active_experts(config)[int(block[1])] // num_experts(config)
 

@@ -2360,9 +2360,15 @@ def output_gate_per_head(config) -> bool:
 def moa_params(config) -> int:
     """Parameters of JetMoE's attention but its output bias (`Family.attention_experts`):
     kv_proj (hidden -> 2 x KV heads x head_dim), the router (experts x hidden) and each of
-    num_local_experts experts' query and output projections (hidden <-> KV heads x head_dim)."""
+    num_local_experts experts' query and output projections (`attention_expert_params`)."""
     d, width, experts = config.hidden_size, kv_heads(config) * head_dim(config), num_experts(config)
-    return 2 * d * width + experts * d + experts * 2 * d * width
+    return 2 * d * width + experts * d + experts * attention_expert_params(config)
+
+
+def attention_expert_params(config) -> int:
+    """Parameters of one of JetMoE's attention experts: its query and output projections
+    (hidden <-> KV heads x head_dim); a token's step reads its router's top k of them alone."""
+    return 2 * config.hidden_size * kv_heads(config) * head_dim(config)
 
 
 def indexer_params(config) -> int:
