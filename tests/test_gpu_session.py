@@ -277,6 +277,26 @@ def test_family_check_keeps_the_families_it_checked_when_stopped(tmp_path, monke
     assert "| llama | depth | float32 | ok |" in (tmp_path / "family_check.md").read_text()
 
 
+def test_family_check_skips_a_family_newer_than_the_installed_transformers(tmp_path,
+                                                                         monkeypatch):
+    """A GPU machine's transformers older than a family's first release (EXAONE's 5.24 on the
+    lent machine's 5.17) cannot build it at all: its row says so, skipped, and the check of the
+    other families passes (an error row would fail the families step for that reason alone)."""
+    from prunebench.checkpoint import param_count
+
+    families = load_script("family_check")
+    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.17.0")
+    assert families.main(["--families", "exaone,llama", "--device", "cpu", "--dtype",
+                          "float32", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "family_check.json").read_text())["rows"]
+    skipped = [r for r in rows if r["family"] == "exaone"]
+    assert [r["status"] for r in skipped] == ["skipped"]
+    assert "needs transformers 5.24" in skipped[0]["error"] and "5.17.0" in skipped[0]["error"]
+    assert {r["status"] for r in rows if r["family"] == "llama"} == {"ok"}
+    assert "| exaone | - | - | skipped | model_type 'exaone' needs" in (
+        tmp_path / "family_check.md").read_text()
+
+
 # --------------------------------------------------------------------------- offline_wheels
 
 def test_have_list_reads_pip_freeze_and_plain_names(tmp_path):
