@@ -10,7 +10,8 @@ hand; depth pruning equal to transformers' model of the kept blocks with the ind
 (index_topk 4 of 24 keys), indexer_types renumbered, a removed "full" block's "shared" block
 reusing the choice of the "full" block before it, and the sharing shown to change the logits;
 block 0 kept by every depth prune where a block shares (transformers' own failure shown);
-the KV cache's indexer keys in the "full" blocks alone; an in-place prune decoding with its
+the KV cache's indexer keys in the "full" blocks alone, a depth plan's KV bytes left to the
+criterion where the blocks differ in holding an indexer; an in-place prune decoding with its
 cache; a depth-pruned save reloaded by prunebench and by transformers, the hf and hf_static
 tokens transformers' generate's; the published layout (one tensor per expert, a
 multi-token-prediction layer after the blocks) imported as transformers loads it; the
@@ -32,8 +33,9 @@ from prunebench.checkpoint.param_count import (block_param_count, checked_config
                                                checkpoint_config, config_from_dict,
                                                count_params, depth_kept_blocks,
                                                indexer_blocks, indexer_params,
-                                               kv_bytes_per_token, layer_shapes, refuse_moe)
-from prunebench.methods.sizing import removable_blocks
+                                               kv_bytes_of, kv_bytes_per_token, layer_shapes,
+                                               refuse_moe)
+from prunebench.methods.sizing import plan_blocks, removable_blocks
 from prunebench.modeling import load_config, remove_blocks
 from block_helpers import kept_blocks_state
 from test_families import FAMILIES, _write_config, family_model, ids, logits, numel
@@ -217,6 +219,24 @@ def test_its_kv_cache_holds_indexer_keys_in_the_full_blocks_alone():
     indexed = [layer for layer in layers if getattr(layer, "indexer_keys", None) is not None
                and layer.indexer_keys.numel()]
     assert sum(layer.indexer_keys.numel() for layer in indexed) == 5 * 3 * 8
+
+
+@pytest.mark.parametrize("kinds", [KINDS, ["full"] * 4])
+def test_a_depth_plans_kv_bytes_are_the_pruned_models_or_left_to_the_criterion(kinds):
+    """`prunebench plan`'s KV bytes after removing one block: unknown (None) where the blocks
+    differ in holding an indexer (which one goes, a "full" or a "shared", is the criterion's
+    choice: 2 x 20 + 2 x 8 or 2 x 20 + 3 x 8 values); with every block "full", those of the
+    pruned model (each removed block's indexer key gone with it)."""
+    config = FAMILIES[NAME]()
+    config.indexer_types = kinds
+    shapes = layer_shapes(config)
+    plan = plan_blocks(config, count_params(config) - block_param_count(config, shapes[3]), 0, 0)
+    assert plan["blocks_removed"] == 1
+    if kinds == KINDS:
+        assert plan["kv_heads_kept"] is None
+        return
+    kept = kv_bytes_of(config, shapes[1:])  # (any one removed: every block alike)
+    assert kv_bytes_per_token(config, plan["kv_heads_kept"]) == kept == 3 * (20 + 8) * 2
 
 
 def test_the_published_layout_is_imported_as_transformers_loads_it(tmp_path, tokenizer):  # noqa: F811

@@ -13,7 +13,8 @@ intermediate_size shown.
 DeepSeek-V3.2: counts (its lightning indexer, against transformers' own indexer too) and by
 hand; each block's MLP kind read from config.json alone (first_k_dense_replace); depth pruning
 equal to transformers' model of the kept blocks with the indexer choosing (index_topk 4 of 24
-keys), the indexer shown to change the logits; its KV cache's indexer keys in the floor; a null
+keys), the indexer shown to change the logits; its KV cache's indexer keys in the floor and in a
+depth plan's KV bytes, each removed block's gone with it; a null
 query rank refused, transformers' own failure shown.
 
 Both: a depth-pruned save reloaded by prunebench and by transformers, the hf and hf_static
@@ -41,8 +42,9 @@ from prunebench.checkpoint.local_import import import_local
 from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
                                                checkpoint_config, config_from_dict,
                                                count_params, indexer_params,
-                                               kv_bytes_per_token, layer_shapes,
-                                               sparse_mlp_blocks)
+                                               kv_bytes_of, kv_bytes_per_token,
+                                               layer_shapes, sparse_mlp_blocks)
+from prunebench.methods.sizing import plan_blocks
 from prunebench.modeling import build_model, load_config, load_model, remove_blocks
 from block_helpers import kept_blocks_state
 from test_families import FAMILIES, _write_config, family_model, ids, logits, numel
@@ -286,6 +288,22 @@ def test_deepseek_v32s_kv_cache_holds_its_indexer_keys():
     config = FAMILIES["deepseek_v32"]()
     kv_heads = sum(s["num_key_value_heads"] for s in layer_shapes(config))
     assert kv_bytes_per_token(config, kv_heads) == 4 * (16 + 4 + 8) * 2
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_a_depth_plans_kv_bytes_are_those_of_the_kept_blocks(k):
+    """`prunebench plan`'s KV bytes a token adds after a depth prune (kv_bytes_per_token of the
+    plan's kv_heads_kept) are those of the pruned model (kv_bytes_of its blocks): each removed
+    block takes its indexer's key with it (8 values), not only its latent and rotated key."""
+    model = family_model("deepseek_v32")
+    config = copy.deepcopy(model.config)
+    shapes = layer_shapes(config)
+    target = count_params(config) - sum(block_param_count(config, s) for s in shapes[1:1 + k])
+    plan = plan_blocks(config, target, 1, 0)
+    assert plan["blocks_removed"] == k
+    remove_blocks(model, list(range(1, 1 + k)))
+    kept = kv_bytes_of(model.config, layer_shapes(model.config))
+    assert kv_bytes_per_token(config, plan["kv_heads_kept"]) == kept == (4 - k) * 28 * 2
 
 
 def test_a_deepseek_v32_config_json_without_a_query_rank_is_refused(tmp_path):

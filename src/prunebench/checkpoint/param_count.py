@@ -5367,11 +5367,15 @@ def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int 
     (`kv_heads` summed over the blocks); fp16 by default, the benchmarks' dtype on GPU. Latent
     attention (`Family.latent_attention`) caches one latent of kv_lora_rank and one rotated
     key of qk_rope_head_dim a block, whatever its heads (every block keeps all of them), and
-    DeepSeek-V3.2's and GLM-MoE-DSA's indexers a key of their own (`indexer_key_values`)."""
+    DeepSeek-V3.2's and GLM-MoE-DSA's indexers a key of their own (`indexer_key_width`): in
+    each of the `kv_heads` blocks where every block holds one (DeepSeek-V3.2's; a depth prune's
+    kept blocks), else in the blocks `indexer_blocks` names (`sizing.plan_blocks` leaves a
+    depth prune's KV bytes to the criterion there: it removes "full" or "shared" blocks)."""
     if family(config).latent_attention:
         blocks = kv_heads // config.num_key_value_heads
         width = config.kv_lora_rank + config.qk_rope_head_dim
-        return (blocks * width + indexer_key_values(config)) * bytes_per_value
+        indexed = blocks if all(indexer_blocks(config)) else sum(indexer_blocks(config))
+        return (blocks * width + indexed * indexer_key_width(config)) * bytes_per_value
     # (a key of head_dim and a value of value_head_dim: MiMo-V2-Flash's narrower values)
     return kv_heads * (head_dim(config) + value_head_dim(config)) * bytes_per_value
 

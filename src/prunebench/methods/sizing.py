@@ -116,9 +116,12 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
     # when every removable block caches as many heads (always, in an unpruned model) of one
     # width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes are not heads
-    # times one head_dim).
+    # times one head_dim), nor in a GLM-MoE-DSA model whose "shared" blocks cache no indexer
+    # key (`indexer_blocks`: the blocks removed may hold one or not; param_count's
+    # kv_bytes_per_token counts one in every kept block where every block holds one).
     removable_kv = {kv_head_count([shapes[b]]) for b in removable}
-    same = len(removable_kv) == 1 and not family(config).per_layer_blocks
+    same = (len(removable_kv) == 1 and not family(config).per_layer_blocks
+            and len({shape.get("indexer", True) for shape in shapes}) == 1)
     return {"blocks_removed": k, "blocks_after": config.num_hidden_layers - k,
             "params_after": count_params(config) - sum(block_param_count(config, shapes[b])
                                                        for b in removed),
