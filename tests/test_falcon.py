@@ -11,9 +11,11 @@ reloaded by prunebench and by transformers' class, the hf backends decoding as g
 compiled decoder against transformers on width-pruned models of each layout, its pieces shown
 to matter; FLAP in both parallel blocks; the refusals (ALiBi, the layouts transformers builds
 and cannot run); dropout read from the config off in training-mode passes; LoRA on its own
-module names; a tied model saved once and reloaded tied (tests/test_families.py runs the shared
-per-family tests on Falcon-7B's and Falcon-40B's layouts too: every method, save and reload,
-every backend, evaluation, LoRA)."""
+module names; a tied model saved once and reloaded tied; a model depth-pruned in place
+decoding from its cache, Falcon's and every family's whose attention LLaMA's name does not
+hold (BLOOM, GPT-NeoX, MPT, GPT-J, GPT-2, GPT-BigCode, GPT-Neo, DBRX, JetMoE)
+(tests/test_families.py runs the shared per-family tests on Falcon-7B's and Falcon-40B's
+layouts too: every method, save and reload, every backend, evaluation, LoRA)."""
 
 from __future__ import annotations
 
@@ -344,3 +346,22 @@ def test_a_tied_model_saves_its_embedding_once_and_reloads_tied(tmp_path):
     assert ours.lm_head.weight is ours.transformer.word_embeddings.weight
     theirs = FalconForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float32).eval()
     torch.testing.assert_close(logits(theirs, x), reloaded_logits, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["bloom", "falcon", "gpt_neox", "mpt", "gptj", "gpt2",
+                                    "gpt_bigcode", "gpt_neo", "dbrx", "jetmoe"])
+def test_a_model_depth_pruned_in_place_decodes_with_its_cache(family):
+    """A model depth-pruned in place (block 0 and another removed) steps from its cache to the
+    logits of the whole sequence without one, where its attention lies under another name than
+    LLaMA's `self_attn` (Falcon's and BLOOM's `self_attention`, answering `self_attn` through
+    projections.alias_llama_names; JetMoE's `self_attention`, not aliased; GPT-NeoX's
+    `attention`, ...): each kept attention's cache index renumbered to its new place
+    (modeling.remove_blocks), else the cache's first entry is empty or an index runs past it."""
+    model = family_model(family)
+    remove_blocks(model, [0, 2])
+    x = ids(2, 9, seed=4)
+    with torch.no_grad():
+        whole = model(input_ids=x, use_cache=False).logits[:, -1]
+        past = model(input_ids=x[:, :-1], use_cache=True).past_key_values
+        step = model(input_ids=x[:, -1:], past_key_values=past, use_cache=True).logits[:, -1]
+    torch.testing.assert_close(step, whole, rtol=1e-4, atol=1e-4)  # (DBRX's experts: 3e-5)

@@ -1329,7 +1329,8 @@ def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = 
 # Qwen3-Next's and Qwen3.5's Gated DeltaNet, Granite 4.0's Mamba-2 mixer, Nemotron-H's one
 # mixer a block (a Mamba-2 mixer, attention or an MLP), LFM2's short convolution.
 TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer", "conv",
-                # (JetMoE's, BLOOM's and Falcon's attention, its index its cache entry's)
+                # (JetMoE's attention, its index its cache entry's; BLOOM's and Falcon's
+                # `self_attention` answer `self_attn` too: projections.alias_llama_names)
                 "self_attention")
 
 
