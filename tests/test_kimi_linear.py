@@ -9,7 +9,8 @@ depth pruning that removes blocks of either kind, each kept block reloading as t
 the kept blocks; the hf and hf_static backends' tokens of a depth-pruned model equal to
 transformers' generate; the cache a step reads (latents and KDA states) equal to what
 transformers' cache holds; the refusals (width methods, the compiled backend; a prune leaving
-no latent attention block). tests/test_families.py runs the shared per-family tests on it."""
+no latent attention block, its depth plans too). tests/test_families.py runs the shared
+per-family tests on it."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from test_families import VOCAB, in_allocated_memory
 from test_granitemoehybrid import check_width_and_compiled_refused
 from test_qwen3_next import (FULL, KINDS, LINEAR,
                              check_a_depth_pruned_reload_decodes_as_transformers,
-                             check_cache_bytes)
+                             check_cache_bytes, check_depth_plans_leave_a_block_of_each_kind)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -226,6 +227,13 @@ def test_removing_every_latent_attention_block_is_refused_before_anything_change
         kept = kept_blocks_model(model, [0, 2, 3])
         with torch.no_grad():
             kept(input_ids=x, use_cache=True)
+
+
+def test_depth_plans_leave_a_latent_attention_block():
+    """Its depth plans (methods.sizing.check_kinds_left) are refused exactly where every choice
+    of the removed blocks would leave no latent attention block (its full-attention kind:
+    param_count.depth_needed_kinds), before any scoring; a plan that may keep one stands."""
+    check_depth_plans_leave_a_block_of_each_kind(random_model(small()))
 
 
 def test_removing_every_kda_block_leaves_a_model_transformers_runs(tmp_path):
