@@ -419,8 +419,8 @@ def test_the_family_counts_are_the_registrys():
     text = (REPO / "docs" / "families.md").read_text()
     moe = len(re.findall(r"^\| `[a-z0-9_]+` \| `\w+`[^|]* \|[^\n]*\*\*mixture of experts", text,
                          flags=re.M))
-    families, experts = re.search(r"evaluates ([a-z][a-z -]*?) decoder families \(([a-z-]+) of them "
-                                  r"mixtures of experts", text).groups()
+    families, experts = re.search(r"evaluates ([a-z][a-z -]*?) decoder families "
+                                  r"\(([a-z-]+) of them mixtures of experts", text).groups()
     assert (number_of(families), number_of(experts)) == (len(SUPPORTED), moe)
     paragraph = markdown_section(text, "Supported families and known shapes, in one paragraph")
     listed = re.search(r"and ([a-z-]+) mixtures\s+of\s+experts\s+for\s+depth", paragraph)

@@ -19,8 +19,9 @@ renaming; depth pruning equal to transformers' model of the kept blocks, reloade
 prunebench and transformers with the hf backends decoding as generate; head and MLP channel
 removal equal to transformers' model of those widths; the compiled decoder on width-pruned
 models, fused and not, and as generate; InternLM3's published dynamic rotary scaling run by
-the compiled decoder within its context and refused past it. tests/test_families.py runs the shared per-family tests
-on both too (every method, save and reload, every backend, evaluation, LoRA)."""
+the compiled decoder within its context and refused past it. tests/test_families.py runs the
+shared per-family tests on both too (every method, save and reload, every backend, evaluation,
+LoRA)."""
 
 from __future__ import annotations
 
@@ -277,10 +278,10 @@ def test_the_published_config_json_builds_transformers_model(name, tmp_path):
     same file, counted alike."""
     needs(name)
     values = EXAONE_3_0_7_8B if name == "exaone" else INTERNLM3_8B
+    own_class = "ExaoneForCausalLM" if name == "exaone" else "InternLM3ForCausalLM"
     mapped = {**values, "auto_map": {
         "AutoConfig": f"configuration_{name}.{param_count.FAMILIES[name].config_class}",
-        "AutoModelForCausalLM": f"modeling_{name}."
-                                f"{'ExaoneForCausalLM' if name == 'exaone' else 'InternLM3ForCausalLM'}"}}
+        "AutoModelForCausalLM": f"modeling_{name}.{own_class}"}}
     folder = write(tmp_path, mapped)
     ours = load_config(folder)
     theirs = type(ours).from_pretrained(folder)

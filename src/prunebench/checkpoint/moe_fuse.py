@@ -298,8 +298,8 @@ def dequantize_fp8(weight, scale_inv, block: tuple[int, int], dtype=None):
 
 def _fp8_block(raw: Any, folder: Path) -> tuple[int, int] | None:
     """The FP8 tile shape of a DeepSeek-V3(.2) or MiniMax-M2 config.json quantized as its
-    official weights are (`quantization_config`: `quant_method: fp8`, `weight_block_size`), None for one
-    that is not FP8; another quantization of it is refused."""
+    official weights are (`quantization_config`: `quant_method: fp8`, `weight_block_size`),
+    None for one that is not FP8; another quantization of it is refused."""
     from prunebench.checkpoint.param_count import FAMILIES, FP8_PUBLISHED
 
     quantization = raw.get("quantization_config") if isinstance(raw, dict) else None
