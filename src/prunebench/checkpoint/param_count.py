@@ -4054,19 +4054,21 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
 
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
-    refuses (OPT's, the ALiBi families', Falcon's, GPT-2's, GPT-BigCode's, GPT-J's,
-    Cohere2-MoE's, HY-V3's, DeepSeek-V3.2's, GLM-MoE-DSA's, A.X K1's, GPT-Neo's, DiffLlama's,
-    AFMoE's, XGLM's), with what to do; None where none does. One list for both places that ask:
-    a config.json read (`checked_config_json`) and a model built (`modeling.build_model`)."""
-    return (opt_unsupported(values) or alibi_unbuilt(values) or falcon_unsupported(values)
-            or gpt2_unsupported(values) or gpt_bigcode_unsupported(values)
-            or gptj_unsupported(values) or cohere2_moe_unbuilt(values)
-            or hy_v3_deepseek_v32_unbuilt(values) or glm_moe_dsa_unbuilt(values)
-            or axk1_unbuilt(values)
-            or gpt_neo_unbuilt(values)
-            or diffllama_unbuilt(values) or afmoe_unbuilt(values)
-            or xglm_unsupported(values) or internlm3_unbuilt(values)
-            or mimo_v2_flash_unbuilt(values))
+    refuses, with what to do; None where none does. One list for both places that ask: a
+    config.json read (`checked_config_json`) and a model built (`modeling.build_model`). Each
+    check answers None for other families; a new family's check goes on a line of its own."""
+    checks = (opt_unsupported, alibi_unbuilt, falcon_unsupported, gpt2_unsupported,
+              gpt_bigcode_unsupported, gptj_unsupported, cohere2_moe_unbuilt,
+              hy_v3_deepseek_v32_unbuilt,
+              glm_moe_dsa_unbuilt,
+              axk1_unbuilt,
+              gpt_neo_unbuilt,
+              diffllama_unbuilt,
+              afmoe_unbuilt,
+              xglm_unsupported,
+              internlm3_unbuilt,
+              mimo_v2_flash_unbuilt)
+    return next((problem for check in checks if (problem := check(values))), None)
 
 
 # MiMo-V2-Flash's published config.json keys for each block's kinds (0 full attention / 1
