@@ -153,6 +153,16 @@ APERTUS_ROPE = {"rope_type": "llama3", "rope_theta": 12000000.0, "factor": 8.0,
 GPT_OSS_ROPE = {"rope_type": "yarn", "rope_theta": 150000.0, "factor": 32.0,
                 "original_max_position_embeddings": 8, "beta_fast": 32.0, "beta_slow": 1.0,
                 "truncate": False}
+# DeepSeek-V3's tiny shape, shared by the families of its block (DeepSeek-V3, DeepSeek-V3.2, A.X
+# K1, GLM-MoE-DSA): latent attention (a query rank of 24, a latent of 16, 8 + 4 query / key
+# channels, values of 8) on as many KV heads as query heads, block 0 dense, then a sigmoid
+# router choosing 2 of 4 experts of 32 in 2 groups and 2 shared experts.
+DEEPSEEK_V3_TINY = dict(SMALL, num_key_value_heads=4, moe_intermediate_size=32,
+                        n_shared_experts=2, n_routed_experts=4, num_experts_per_tok=2,
+                        n_group=2, topk_group=1, q_lora_rank=24, kv_lora_rank=16,
+                        qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8,
+                        first_k_dense_replace=1)
+
 FAMILIES = {
     # Llama-3 style: rope_theta 500000 and llama3 rope scaling whose original context (32) is
     # short enough that the scaling changes the rotary tables within the tested positions.
@@ -538,13 +548,7 @@ FAMILIES = {
     # (first_k_dense_replace), then a sigmoid router choosing 2 of 4 experts in 2 groups and 2
     # shared experts fused in one MLP. (As many KV heads as query heads: transformers' latent
     # attention expands keys and values per query head, as the published models have them.)
-    "deepseek_v3": lambda: DeepseekV3Config(**{**SMALL, "num_key_value_heads": 4},
-                                            moe_intermediate_size=32,
-                                            n_shared_experts=2, n_routed_experts=4,
-                                            num_experts_per_tok=2, n_group=2, topk_group=1,
-                                            q_lora_rank=24, kv_lora_rank=16,
-                                            qk_nope_head_dim=8, qk_rope_head_dim=4,
-                                            v_head_dim=8, first_k_dense_replace=1),
+    "deepseek_v3": lambda: DeepseekV3Config(**DEEPSEEK_V3_TINY),
     # DeepSeek-V2: V3's latent attention without a query rank (one q_proj, as V2-Lite has it),
     # block 0 dense, then a softmax router choosing 2 of 4 experts greedily (no score-correction
     # buffer) and 2 shared experts fused in one MLP.
@@ -723,36 +727,19 @@ FAMILIES = {
     # query: every key of these tests' short prompts, for the generate comparisons here (its
     # ReLU'd scores tie at 0 on random weights, and a tie broken otherwise by another cache
     # layout picks other keys); tests/test_hy_v3_deepseek_v32.py keeps fewer.
-    "deepseek_v32": lambda: DeepseekV32Config(**{**SMALL, "num_key_value_heads": 4},
-                                              moe_intermediate_size=32, n_shared_experts=2,
-                                              n_routed_experts=4, num_experts_per_tok=2,
-                                              n_group=2, topk_group=1, q_lora_rank=24,
-                                              kv_lora_rank=16, qk_nope_head_dim=8,
-                                              qk_rope_head_dim=4, v_head_dim=8,
-                                              first_k_dense_replace=1, index_topk=64,
+    "deepseek_v32": lambda: DeepseekV32Config(**DEEPSEEK_V3_TINY, index_topk=64,
                                               index_n_heads=2, index_head_dim=8),
     # A.X K1: DeepSeek-V3's tiny latent attention (rotation interleaved), block 0 dense
     # (first_k_dense_replace 1: mlp_layer_types in 5.25), then a sigmoid router choosing 2 of
     # 4 experts in 2 groups, 2 shared experts, and the MoE output's RMSNorm
     # (mlp.post_mlp_layernorm). Std 0.1, as GLM-4.5's.
-    "axk1": lambda: AXK1Config(**{**SMALL, "num_key_value_heads": 4},
-                               moe_intermediate_size=32, n_shared_experts=2,
-                               n_routed_experts=4, num_experts_per_tok=2, n_group=2,
-                               topk_group=1, q_lora_rank=24, kv_lora_rank=16,
-                               qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8,
-                               first_k_dense_replace=1, initializer_range=0.1),
+    "axk1": lambda: AXK1Config(**DEEPSEEK_V3_TINY, initializer_range=0.1),
     # GLM-MoE-DSA (GLM-5): DeepSeek-V3.2's tiny latent attention and experts, its indexer's
     # rotation interleaved, an indexer in blocks 0, 1 and 3 and none in block 2, which reuses
     # block 1's choice (indexer_types "shared"), each keeping 64 keys as DeepSeek-V3.2's here
     # (tests/test_glm_moe_dsa.py keeps fewer); its block 0 kept by every depth prune.
-    "glm_moe_dsa": lambda: GlmMoeDsaConfig(**{**SMALL, "num_key_value_heads": 4},
-                                           moe_intermediate_size=32, n_shared_experts=2,
-                                           n_routed_experts=4, num_experts_per_tok=2,
-                                           n_group=2, topk_group=1, q_lora_rank=24,
-                                           kv_lora_rank=16, qk_nope_head_dim=8,
-                                           qk_rope_head_dim=4, v_head_dim=8,
-                                           first_k_dense_replace=1, index_topk=64,
-                                           index_n_heads=2, index_head_dim=8,
+    "glm_moe_dsa": lambda: GlmMoeDsaConfig(**DEEPSEEK_V3_TINY, index_topk=64, index_n_heads=2,
+                                           index_head_dim=8,
                                            indexer_types=["full", "full", "shared", "full"]),
     # DBRX: Wqkv packed as [all q; all k; all v] with q, k and v clamped to +-clip_qkv (0.5
     # here, which the random projections cross, as DBRX's 8 bounds its activations), 2 KV
