@@ -79,6 +79,7 @@ test-fast: setup
 FLOOR_VENV ?= .venv-floor
 TRANSFORMERS_FLOOR := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokenizer_options.py \
+	tests/test_depth_kinds.py \
 	tests/test_bloom_mpt.py tests/test_dbrx.py tests/test_hyperclovax_minicpm3.py \
 	tests/test_zeroshot.py tests/test_param_counting.py tests/test_benchmark.py \
 	tests/test_moe.py tests/test_olmo.py tests/test_seed_oss.py tests/test_ernie4_5.py \
@@ -90,6 +91,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_granitemoehybrid.py \
 	tests/test_nanochat_jais2.py \
 	tests/test_persimmon_gpt_neo.py \
+	tests/test_gpt_neox_japanese.py \
 	tests/test_xglm.py \
 	tests/test_diffllama_bitnet.py \
 	tests/test_mimo_v2_flash.py tests/test_jetmoe.py \

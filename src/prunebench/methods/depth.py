@@ -29,11 +29,12 @@ from torch import nn
 from prunebench import PrunebenchError
 from prunebench.methods import registry, sizing
 from prunebench.checkpoint.device_map import main_device
-from prunebench.checkpoint.param_count import depth_kept_blocks, family
+from prunebench.checkpoint.param_count import depth_kept_blocks, depth_needed_kinds, family
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
 # Sized from the config alone in the torch-free methods.sizing; named here too, where the depth
 # methods and their callers find them.
-from prunebench.methods.sizing import removable_blocks, solve_num_blocks  # noqa: F401
+from prunebench.methods.sizing import (check_kinds_left, kind_keeping_choice,  # noqa: F401
+                                       removable_blocks, solve_num_blocks)
 from prunebench.modeling import (cast_floating, config_dtype, dtype_name, float32_kept,
                                  kept_block_lists, remove_blocks, resolve_dtype)
 from prunebench.projections import decoder, set_layers
@@ -138,6 +139,7 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     removable = removable_blocks(n, p["protect_first"], p["protect_last"],
                                  depth_kept_blocks(model.config))
     k = solve_num_blocks(model.config, target_params, removable)
+    check_kinds_left(model.config, removable, k)
     log.info("%s: scoring all %d blocks (the protected ones too, for the report) to remove %d "
              "of the removable %s", criterion, n, k, removable)
     scores, extra = score_blocks()
@@ -145,7 +147,12 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         raise PrunebenchError(f"{criterion}: {len(scores)} block scores for {n} blocks")
     ranked = [ranked_score(s) for s in scores]
     ranking = sorted(removable, key=lambda b: (ranked[b], b))
-    removed = sorted(ranking[:k])
+    chosen, passed_over = kind_keeping_choice(model.config, ranking, k)
+    removed = sorted(chosen)
+    if passed_over:
+        log.info("%s: blocks %s kept though they rank among the least important: each is the "
+                 "last block of a kind the model needs (%s)", criterion, passed_over,
+                 ", ".join(name for name, _, _ in depth_needed_kinds(model.config)))
     overflowed = [b for b in removable if not math.isfinite(scores[b])]
     if any(b in overflowed for b in removed):
         raise PrunebenchError(
@@ -158,7 +165,7 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         log.warning("%s: blocks %s have no finite score (%s: the model overflowed without them); "
                     "they rank as the most important, so none is removed", criterion, overflowed,
                     [scores[b] for b in overflowed])
-    cut = cut_margin(ranking, ranked, k)
+    cut = cut_margin([b for b in ranking if b not in passed_over], ranked, k)
     if cut is not None and cut["relative_gap"] < NEAR_TIE:
         log.warning("%s: a near tie decides the last block removed: block %d (score %.6g) is "
                     "removed and block %d (score %.6g) kept, %.3g%% apart; other numerics (GPU, "
@@ -171,6 +178,7 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
     return {"criterion": criterion,
             "block_scores": [s if math.isfinite(s) else None for s in scores], "ranking": ranking,
             "removed_blocks": removed, "num_removed": k, "cut": cut,
+            "kept_for_kind": passed_over,
             "protect_first": p["protect_first"], "protect_last": p["protect_last"], **extra}
 
 

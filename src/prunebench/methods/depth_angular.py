@@ -27,11 +27,12 @@ import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
-from prunebench.checkpoint.param_count import depth_kept_blocks
+from prunebench.checkpoint.param_count import depth_kept_blocks, depth_needed_kinds
 from prunebench.methods import registry, sizing
 from prunebench.methods.depth import (NEAR_TIE, cut_margin, layer_hidden, ranked_score,
                                       require_calibration, scored_in, scoring_dtype)
-from prunebench.methods.sizing import removable_blocks, solve_num_blocks
+from prunebench.methods.sizing import (check_kinds_left, leaves_each_kind, removable_blocks,
+                                       solve_num_blocks)
 from prunebench.modeling import remove_blocks
 from prunebench.projections import decoder
 
@@ -99,6 +100,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     removable = removable_blocks(n_blocks, p["protect_first"], p["protect_last"],
                                  depth_kept_blocks(model.config))
     k = solve_num_blocks(model.config, target_params, removable)  # refused before scoring
+    check_kinds_left(model.config, removable, k)
     log.info("angular distance: %d consecutive blocks to remove, starting at one of blocks "
              "%d..%d", k, removable[0], removable[-1] - k + 1)
     # (runs of removable blocks only: a Gemma 4 model keeps blocks amid them)
@@ -109,6 +111,16 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             f"depth_angular: no run of {k} consecutive removable blocks (removable: "
             f"{removable}; the others are protected or needed by the model): lower "
             "protect_first / protect_last or remove fewer blocks (a larger size)")
+    # (a hybrid's runs that keep a block of each kind it needs: sizing.leaves_each_kind)
+    keeping = [s for s in starts if leaves_each_kind(model.config, range(s, s + k))]
+    if not keeping:
+        raise PrunebenchError(
+            f"depth_angular: every run of {k} consecutive removable blocks (starting at "
+            f"{starts}) would leave this model no block of a kind it needs "
+            f"({[(name, blocks) for name, blocks, _ in depth_needed_kinds(model.config)]}): "
+            "choose a larger size, or a criterion that removes blocks apart (depth_ppl, sleb, "
+            "shortgpt)")
+    starts = keeping
     with scored_in(model, dtype) as scoring:
         states = last_token_states(scoring, calibration, p["batch_size"])
     distances = angular_distances(states, k)  # every start, the protected ones too (the report)

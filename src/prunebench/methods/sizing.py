@@ -87,8 +87,10 @@ def check_kinds_left(config, removable: list[int], k: int) -> None:
     """Refuse removing `k` of the `removable` blocks where no choice of them leaves a block of
     each kind the family needs (param_count.depth_needed_kinds: OLMo Hybrid's Gated DeltaNet
     and attention, Qwen3-Next's attention, ...): said when the prune is planned, from the
-    config alone, not by remove_blocks after the scoring. A choice the criterion could make
-    right but does not is still refused then."""
+    config alone, not by remove_blocks after the scoring. The criteria then choose among the
+    choices that keep each kind (kind_keeping_choice, leaves_each_kind), so a plan this passes
+    is pruned whatever the scores (depth_angular's one run of consecutive blocks may still find
+    no run that keeps each kind: it says so before scoring)."""
     kept = [b for b in range(config.num_hidden_layers) if b not in removable]
     free = len(removable) - k  # the removable blocks the criterion keeps
     missing = [(name, blocks, why) for name, blocks, why in depth_needed_kinds(config)
@@ -103,6 +105,38 @@ def check_kinds_left(config, removable: list[int], k: int) -> None:
         f"{' or '.join(name for name, _, _ in missing)} block ({kinds}): "
         f"{'; '.join(why for _, _, why in missing)}. Choose a larger target, or keep a block "
         "of each kind with protect_first / protect_last")
+
+
+def leaves_each_kind(config, removed) -> bool:
+    """Whether removing the blocks `removed` leaves a block of each kind the family needs
+    (param_count.depth_needed_kinds; always, in a family of one kind of block)."""
+    return all(set(blocks) - set(removed) for _, blocks, _ in depth_needed_kinds(config)
+               if blocks)
+
+
+def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[int], list[int]]:
+    """The k blocks a one-shot criterion removes, taken from `ranking` (least important first)
+    but passing over a block whose removal would leave its kind without a block (a hybrid's
+    last attention block, say, modeling.remove_blocks refusing such a prune): (the blocks
+    removed, in ranking order; those passed over). In a family of one kind of block, the first
+    k. A kind's block is passed over only where every other block of its kind ranks lower, so
+    the kept one is its kind's most important. check_kinds_left has made sure, when the prune
+    was planned, that k blocks can go so."""
+    removed: list[int] = []
+    passed_over: list[int] = []
+    for block in ranking:
+        if len(removed) == k:
+            break
+        if leaves_each_kind(config, [*removed, block]):
+            removed.append(block)
+        else:
+            passed_over.append(block)
+    if len(removed) < k:  # (check_kinds_left refuses such a plan before any scoring)
+        raise PrunebenchError(
+            f"only {len(removed)} of the ranked blocks {list(ranking)} can go while a block of "
+            f"each kind {[name for name, _, _ in depth_needed_kinds(config)]} stays, and "
+            f"{k} must: choose a larger target")
+    return removed, passed_over
 
 
 def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:

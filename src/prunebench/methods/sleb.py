@@ -16,16 +16,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import torch
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import depth_kept_blocks
 from prunebench.methods import registry, sizing
-from prunebench.methods.depth import (nll_to_ppl, ranked_score, removable_blocks,
-                                      require_calibration, scored_losses, scoring_dtype,
-                                      solve_num_blocks)
+from prunebench.methods.depth import (check_kinds_left, nll_to_ppl, ranked_score,
+                                      removable_blocks, require_calibration, scored_losses,
+                                      scoring_dtype, solve_num_blocks)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress
+from prunebench.methods.sizing import leaves_each_kind
 from prunebench.modeling import remove_blocks
 
 log = logging.getLogger(__name__)
@@ -33,13 +35,17 @@ log = logging.getLogger(__name__)
 DEFAULT_CALIBRATION = registry.default_calibration("sleb")  # defined once, in the registry
 
 
-def eliminate(losses: LossMemo, k: int, candidates: list[int]) -> list[dict]:
-    """k greedy rounds; returns one record per round (block indices are the original ones)."""
+def eliminate(losses: LossMemo, k: int, candidates: list[int],
+              may_remove: Callable[[list[int]], bool] = lambda removed: True) -> list[dict]:
+    """k greedy rounds; returns one record per round (block indices are the original ones).
+    A round tries only the blocks whose removal `may_remove` allows (sizing.leaves_each_kind:
+    a hybrid's last block of a kind it needs stays)."""
     removed: list[int] = []
     rounds = []
     for r in range(k):
         start = time.perf_counter()
-        nll = {block: losses.nll({*removed, block}) for block in candidates if block not in removed}
+        nll = {block: losses.nll({*removed, block}) for block in candidates
+               if block not in removed and may_remove([*removed, block])}
         best = min(nll, key=lambda b: (ranked_score(nll[b]), b))
         if not math.isfinite(nll[best]):
             raise PrunebenchError(
@@ -73,9 +79,11 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"],
                                  p["protect_last"], depth_kept_blocks(model.config))
     k = solve_num_blocks(model.config, target_params, removable)
+    check_kinds_left(model.config, removable, k)
     with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
         dense_nll = losses.nll(set())
-        rounds = eliminate(losses, k, removable)
+        rounds = eliminate(losses, k, removable,
+                           lambda removed: leaves_each_kind(model.config, removed))
     order = [r["removed"] for r in rounds]
     remove_blocks(model, sorted(order))
     return {"criterion": "sleb", "removal_order": order, "removed_blocks": sorted(order),
