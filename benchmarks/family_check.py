@@ -118,6 +118,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "hyperclovax": None,
                  "jais2": None, "nanochat": None,
                  "exaone": "exaone-3.0-7.8b", "internlm3": "internlm3-8b-instruct",
+                 "iquestcoder": None,
                  "persimmon": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
@@ -229,6 +230,11 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             # biases on (published: off) so that their slicing is decoded
             "nanochat": dict(model_type="nanochat", attention_bias=True,
                              final_logit_softcapping=2.0),
+            # IQuest-Coder (no whole config.json of IQuest-Coder-V1 found): LLaMA's block as
+            # transformers builds it, SMALL's head_dim given (its class's 128 where left out),
+            # its own clamp and window off as published, untied
+            "iquestcoder": dict(model_type="iquestcoder", clip_qkv=None,
+                                use_sliding_window=False, tie_word_embeddings=False),
             # Persimmon (no config.json of Persimmon-8B confirmed): q/k/v packed head by head,
             # q/k LayerNorms with biases, half of each head rotating, ungated relu2 MLP, untied
             "persimmon": dict(model_type="persimmon", qk_layernorm=True,

@@ -37,6 +37,7 @@ from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,
                                              verify_manifest, weight_files)
 from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: F401
                                     PER_BLOCK_CONFIG_VALUES,
+                                    as_class_type,
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
                                     default_layer_shape, depth_kept_blocks,
@@ -722,6 +723,7 @@ def load_config(path: str | Path) -> LlamaConfig:
     # reads alone (5.17 refuses the others, 5.25 ignores them); MiMo-V2-Flash's window as 5.25
     # reads it, written into sliding_window so that 5.17 reads it too (mimo_v2_flash_window).
     values, kwargs = cls.get_config_dict(path)
+    values = as_class_type(values)  # (the type read, GPT-SW3's "gpt-sw3" GPT-2's: the tables')
     values = with_boolean_flags(with_partial_rotary(without_null_shapes(values)))
     values = mimo_v2_flash_window(values)  # (one window in 5.17 and 5.25)
     return cls.from_dict(with_read_ffn_keys(values), **kwargs)

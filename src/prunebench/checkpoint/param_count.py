@@ -599,7 +599,8 @@ class Family:
     built hidden_size wide whatever the heads; ffn_sub_norm), relu2.
     `min_transformers`: the first transformers release holding the family's classes (`config_class`
     and `model_class`), where it is newer than the oldest release prunebench accepts (the
-    floor, `make test-floor`'s): EXAONE's ExaoneConfig and InternLM3's InternLM3Config. Reading,
+    floor, `make test-floor`'s): EXAONE's ExaoneConfig, InternLM3's InternLM3Config and
+    IQuest-Coder's IQuestCoderConfig. Reading,
     counting and planning its configs need no transformers class (`config_from_dict`) and work
     on any release; building its model on an older one is refused before anything is loaded,
     naming the release to install (`transformers_release_problem`: the start's checks, the
@@ -775,6 +776,14 @@ FAMILIES: dict[str, Family] = {
                         shipped_code=("configuration_internlm3.InternLM3Config",
                                       "modeling_internlm3.InternLM3ForCausalLM"),
                         min_transformers="5.23.0"),
+    # IQuest-Coder V1 (IQuestCoderConfig, transformers 5.23 on): LlamaForCausalLM too (its auto
+    # mapping), LLaMA's block; head_dim 128 where left out (not hidden / heads); its own code's
+    # clip_qkv and sliding window, which the Llama class has not, refused unless off (null /
+    # false as published: `iquestcoder_unbuilt`); the code its config.json names set aside.
+    "iquestcoder": Family("LlamaForCausalLM", "IQuestCoderConfig", None, None, "mlp_bias", False,
+                          shipped_code=("configuration_iquestcoder.IQuestCoderConfig",
+                                        "modeling_iquestcoder.IQuestCoderForCausalLM"),
+                          min_transformers="5.23.0"),
     # Gemma3Attention: attention_bias for all four, per-head q_norm / k_norm (Gemma's plus-one
     # RMSNorm of head_dim); Gemma3DecoderLayer: Gemma-2's four norms; text-only checkpoints.
     "gemma3_text": Family("Gemma3ForCausalLM", "Gemma3TextConfig", None, None, None, True,
@@ -2643,6 +2652,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # 128 whatever hidden / heads)
     "exaone": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "intermediate_size": 14336,
                "num_key_value_heads": 8, "max_position_embeddings": 4096},
+    # IQuestCoderConfig's (IQuest-Coder-V1-40B's shape; head_dim 128 whatever hidden / heads)
+    "iquestcoder": {**_LLAMA_DEFAULTS, "vocab_size": 76800, "hidden_size": 5120,
+                    "intermediate_size": 27648, "num_hidden_layers": 80,
+                    "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+                    "max_position_embeddings": 131072},
     "internlm3": {**_LLAMA_DEFAULTS, "vocab_size": 128512, "intermediate_size": 10240,
                   "num_hidden_layers": 48, "num_key_value_heads": 2, "head_dim": 128,
                   "max_position_embeddings": 32768},
@@ -3314,6 +3328,7 @@ def exaone_moe_unread(values: dict[str, Any]) -> str | None:
 def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
     """Config values as an object the counts below and the methods' plans accept (no
     transformers), with its family's defaults for the keys they read."""
+    values = as_class_type(values)  # (GPT-SW3's "gpt-sw3": GPT-2's)
     defaults = CONFIG_DEFAULTS.get(values.get("model_type") or "llama", _LLAMA_DEFAULTS)
     values = with_llama_keys(values)
     if "num_experts" in values and "num_local_experts" not in values:
@@ -4067,6 +4082,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               afmoe_unbuilt,
               xglm_unsupported,
               internlm3_unbuilt,
+              iquestcoder_unbuilt,
               mimo_v2_flash_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
@@ -4116,6 +4132,27 @@ def mimo_v2_flash_unbuilt(values: dict[str, Any]) -> str | None:
                     "run another model than the checkpoint's. Re-download the model, or say "
                     "the same in the keys transformers reads; a config.json edited by hand no "
                     "longer describes its weights")
+    return None
+
+
+def iquestcoder_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an IQuest-Coder config transformers cannot build: its own code clamps q, k and
+    v where clip_qkv is set and windows the attention where use_sliding_window is, but
+    transformers builds it as LlamaForCausalLM, which does neither, and its IQuestCoderConfig
+    refuses either on (5.23, 5.25); None where both are off (null / false, as published) and
+    for other families."""
+    if values.get("model_type") != "iquestcoder":
+        return None
+    # (as IQuestCoderConfig asks: clip_qkv anything but null, use_sliding_window truthy)
+    on = {"clip_qkv": (values.get("clip_qkv") is not None, "clamps q, k and v", "null"),
+          "use_sliding_window": (bool(values.get("use_sliding_window")),
+                                 "windows the attention", "false")}
+    for key, (given, does, off) in on.items():
+        if given:
+            return (f"gives {key}={values[key]!r} for an IQuest-Coder model: its own code "
+                    f"{does}, which transformers' Llama class (IQuest-Coder's) does not, and "
+                    "IQuestCoderConfig refuses it, so it cannot build this model. Use a "
+                    f"checkpoint whose config.json gives {key} {off} (the published ones do)")
     return None
 
 
@@ -4518,6 +4555,21 @@ def as_hunyuan_v1_moe(raw: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+# Model types whose config.json transformers reads with another type's config class, whose
+# saves write the class's type: read as that type, its family's (every model-type-keyed table
+# and check then applies). AI Sweden's GPT-SW3: "gpt-sw3" is GPT2Config's (AutoConfig's own
+# alias, in 5.17 and 5.25), built as GPT2LMHeadModel.
+READ_AS_TYPE = {"gpt-sw3": "gpt2"}
+
+
+def as_class_type(values: dict[str, Any]) -> dict[str, Any]:
+    """Config values with a model type transformers reads with another type's class
+    (`READ_AS_TYPE`) given as that type; others as they are."""
+    if (model_type := values.get("model_type")) in READ_AS_TYPE:
+        return {**values, "model_type": READ_AS_TYPE[model_type]}
+    return values
+
+
 def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, Any]:
     """The config.json of the checkpoint folder `path`, refused with what to do when it is
     missing, not JSON, or of a model type (or custom code) prunebench does not build.
@@ -4545,6 +4597,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
     if not isinstance(raw, dict):
         raise PrunebenchError(f"{path / 'config.json'} holds a JSON {type(raw).__name__}, not an "
                               "object of settings: re-download or rebuild the model")
+    raw = as_class_type(raw)  # (GPT-SW3's "gpt-sw3": GPT-2's)
     quantized = raw.get("quantization_config")
     method = quantized.get("quant_method") if isinstance(quantized, dict) else None
     if quantized is not None and method == "fp8" and raw.get("model_type") in FP8_PUBLISHED:
