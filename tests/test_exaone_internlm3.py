@@ -282,7 +282,13 @@ def test_the_published_config_json_builds_transformers_model(name, tmp_path):
     mapped = {**values, "auto_map": {
         "AutoConfig": f"configuration_{name}.{param_count.FAMILIES[name].config_class}",
         "AutoModelForCausalLM": f"modeling_{name}.{own_class}"}}
-    folder = write(tmp_path, mapped)
+    read_as_its_class_reads_it(write(tmp_path, mapped), values)
+
+
+def read_as_its_class_reads_it(folder, values: dict):
+    """prunebench's config of the config.json in `folder` (its file's `values`) as the
+    family's transformers class reads the same file, counted alike; returns it (also
+    IQuest-Coder's: tests/test_iquestcoder_gpt_sw3.py)."""
     ours = load_config(folder)
     theirs = type(ours).from_pretrained(folder)
     for key in ("num_hidden_layers", "hidden_size", "num_key_value_heads", "head_dim",
@@ -290,6 +296,7 @@ def test_the_published_config_json_builds_transformers_model(name, tmp_path):
         assert getattr(ours, key) == getattr(theirs, key), key
     assert count_params(ours) == count_params(config_from_dict(values))
     assert count_params(ours) == count_params_meta(ours)
+    return ours
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -461,6 +461,11 @@ FAMILIES = {
     "exaone": lambda: newer_config("exaone", **SMALL, initializer_range=0.1),
     "internlm3": lambda: newer_config("internlm3", **SMALL, head_dim=16, qkv_bias=True,
                                       bias=True, initializer_range=0.3),
+    # IQuest-Coder (5.23 on: newer_config): LLaMA's block as LlamaForCausalLM builds it, GQA,
+    # untied, head_dim given (IQuestCoderConfig's is 128 where left out), its own code's clamp
+    # and window off as published; tests/test_iquestcoder_gpt_sw3.py proves its keys.
+    "iquestcoder": lambda: newer_config("iquestcoder", **SMALL, head_dim=16, clip_qkv=None,
+                                        use_sliding_window=False, initializer_range=0.1),
     "jais2": lambda: Jais2Config(**SMALL, head_dim=32, attention_bias=True, mlp_bias=True,
                                  initializer_range=0.3),
     # nanochat: weightless RMSNorms (the block's two, the q/k norms after a rotation the other
@@ -1022,6 +1027,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "gpt_bigcode": "GPTBigCodeForCausalLM", "gpt_bigcode_mha": "GPTBigCodeForCausalLM",
            "jais2": "Jais2ForCausalLM", "nanochat": "NanoChatForCausalLM",
            "exaone": "LlamaForCausalLM", "internlm3": "LlamaForCausalLM",
+           "iquestcoder": "LlamaForCausalLM",
            "persimmon": "PersimmonForCausalLM", "gpt_neo": "GPTNeoForCausalLM",
            "xglm": "XGLMForCausalLM",
            "mixtral": "MixtralForCausalLM",
