@@ -2,7 +2,7 @@
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
 Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1,
-MiMo-V2-Flash), and
+MiMo-V2-Flash, Flint, Kolibri-1, MiniCPM5-MoE), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -54,6 +54,14 @@ weights are converted once (checkpoint.pickle_convert):
   (`RENAMED`; the router `mlp.gate.weight` and its `mlp.gate.e_score_correction_bias` keep
   their names), and its multi-token-prediction layers (`model.mtp.*`), which its class
   ignores on loading, dropped.
+- Flint, Kolibri-1 and MiniCPM5-MoE: Qwen2-MoE's per-expert names (transformers maps
+  `flint`, `kolibri1` and `minicpm5_moe` onto `qwen2_moe`'s conversion from their first
+  releases, 5.21, 5.20 and 5.25), with the renames those conversions add (`RENAMED`): Flint's
+  sink logits `self_attn.softmax_offset` to `self_attn.sinks`; Kolibri-1's score biases
+  `moe.router.expert_bias` to its router's `mlp.gate.e_score_correction_bias` and its output
+  norms `post_attn_norm` / `post_ffn_norm` to GLM-4's `post_self_attn_layernorm` /
+  `post_mlp_layernorm`; MiniCPM5-MoE's `self_attn.q_proj` (queries and gates) to
+  `self_attn.q_gate_proj`. (transformers saves them under the published names.)
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -182,7 +190,8 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe",
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
              "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
-             "mimo_v2_flash")
+             "mimo_v2_flash",
+             "flint", "kolibri1", "minicpm5_moe")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
@@ -210,7 +219,15 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
            # conversion renames it into the MoE, in 5.17 and 5.25)
            "axk1": ((".post_mlp_layernorm.", ".mlp.post_mlp_layernorm."),),
            # (MiMo-V2-Flash's sliding blocks' sink logits)
-           "mimo_v2_flash": ((".self_attn.attention_sink_bias", ".self_attn.sinks"),)}
+           "mimo_v2_flash": ((".self_attn.attention_sink_bias", ".self_attn.sinks"),),
+           # Flint's sink logits, Kolibri-1's score biases and output norms, MiniCPM5-MoE's
+           # query-and-gate projection (transformers' flint, kolibri1 and minicpm5_moe
+           # conversions rename them so: 5.21, 5.20 and 5.25 on)
+           "flint": ((".self_attn.softmax_offset", ".self_attn.sinks"),),
+           "kolibri1": (("moe.router.expert_bias", "mlp.gate.e_score_correction_bias"),
+                        (".post_attn_norm.", ".post_self_attn_layernorm."),
+                        (".post_ffn_norm.", ".post_mlp_layernorm.")),
+           "minicpm5_moe": ((".self_attn.q_proj.", ".self_attn.q_gate_proj."),)}
 # What a family's published checkpoints hold in every block and its class holds in its sparse
 # blocks alone, dropped from a block without experts (as transformers ignores it on load), and
 # the router's score-correction buffer its published checkpoints leave out, which transformers

@@ -48,7 +48,7 @@ class SparseBlocks:
     - `every()`: every block (Mixtral, OLMoE, gpt-oss, ...);
     - `unless_listed()`: every block but those in `mlp_only_layers` and those that
       `decoder_sparse_step` skips, and none where the config has no experts (Qwen3-MoE,
-      Qwen2-MoE, Qwen3-Next);
+      Qwen2-MoE, Qwen3-Next, Flint);
     - `after_first(key)`: all but the first `key` blocks (DeepSeek's and Mistral 4's
       `first_k_dense_replace`);
     - `in_range()`: every `moe_layer_interval`-th block from `moe_layer_start_index` to
@@ -192,7 +192,8 @@ class SharedExpert:
     - `one()`: one ungated SwiGLU MLP as wide as a routed expert, no biases, unscaled (Hunyuan's
       `mlp.shared_mlp`, Llama 4's `feed_forward.shared_expert`); `one(key)`: as wide as this
       config key says (Granite 4.0's `shared_mlp` of `shared_intermediate_size`, its gate and
-      up packed in `input_linear`).
+      up packed in `input_linear`; Flint's `shared_expert` and Kolibri-1's `shared_experts` of
+      `shared_expert_intermediate_size`).
     """
 
     kind: str = "none"
@@ -600,7 +601,8 @@ class Family:
     `min_transformers`: the first transformers release holding the family's classes (`config_class`
     and `model_class`), where it is newer than the oldest release prunebench accepts (the
     floor, `make test-floor`'s): EXAONE's ExaoneConfig, InternLM3's InternLM3Config and
-    IQuest-Coder's IQuestCoderConfig. Reading,
+    IQuest-Coder's IQuestCoderConfig, and the mixtures of experts Flint's, Kolibri-1's and
+    MiniCPM5-MoE's config classes. Reading,
     counting and planning its configs need no transformers class (`config_from_dict`) and work
     on any release; building its model on an older one is refused before anything is loaded,
     naming the release to install (`transformers_release_problem`: the start's checks, the
@@ -814,6 +816,21 @@ FAMILIES: dict[str, Family] = {
                          sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                           "intermediate_size"),
                          shared_expert=SharedExpert.count("num_shared_experts")),
+    # Kolibri-1 (Kolibri1Config, transformers 5.20 on): EXAONE-4's attention (no biases,
+    # per-head q_norm / k_norm before the rotation, global blocks without rotary positions
+    # where the config has a window: every fifth by Kolibri1Config) in GLM-4's sandwich block
+    # (`post_self_attn_layernorm` after the attention, `post_attention_layernorm` before the
+    # MLP, `post_mlp_layernorm` after it: four norms), and in every block DeepSeek-V3's MoE
+    # (no dense MLP, no intermediate_size): a sigmoid router (weight experts x hidden,
+    # e_score_correction_bias a buffer) over num_experts experts of moe_intermediate_size and
+    # one ungated SwiGLU shared expert of shared_expert_intermediate_size
+    # (`mlp.shared_experts`), no biases; untied.
+    "kolibri1": Family("Kolibri1ForCausalLM", "Kolibri1Config", False, False, None, True,
+                       sandwich_norms=True, global_nope=True,
+                       moe_intermediate_key="moe_intermediate_size",
+                       sparse_blocks=SparseBlocks.every(None),
+                       shared_expert=SharedExpert.one("shared_expert_intermediate_size"),
+                       min_transformers="5.20.0"),
     # GlmAttention: q/k/v biases as attention_bias says (the published configs: true), none on
     # o_proj; GlmMLP: one gate_up_proj; apply_rotary_pos_emb rotates the first
     # partial_rotary_factor of each head in adjacent pairs. Glm4DecoderLayer adds the norms of
@@ -1179,6 +1196,24 @@ FAMILIES: dict[str, Family] = {
                         sparse_blocks=SparseBlocks.unless_listed(),
                         shared_expert=SharedExpert.gated("shared_expert_intermediate_size"),
                         attention_bias_key="qkv_bias"),
+    # Flint (FlintConfig, transformers 5.21 on): Qwen3-MoE's attention (biases on all four
+    # projections as attention_bias says, false as published; per-head q_norm / k_norm) with a
+    # learned sink logit per query head (`self_attn.sinks`, float32: eager attention, as
+    # FlintPreTrainedModel refuses SDPA) and rotary positions on the sliding blocks alone (the
+    # full-attention blocks `layer_types` names, by FlintConfig the first two, every fourth
+    # from block 1 and the last, attend without them); GPT-oss's RMSNorm (the weight on the
+    # float32 statistics); FlintModel is Qwen2-MoE's, its blocks Qwen3-MoE's: a dense Qwen3
+    # MLP of intermediate_size in the blocks of `mlp_only_layers` ([0, 1] where null) and those
+    # decoder_sparse_step skips, else a float32 sigmoid router over num_experts experts of
+    # moe_intermediate_size and one ungated SwiGLU shared expert of
+    # shared_expert_intermediate_size (`mlp.shared_expert`, no sigmoid gate: Qwen2-MoE's
+    # without it), no biases; untied.
+    "flint": Family("FlintForCausalLM", "FlintConfig", None, None, None, True,
+                    norm_weight_float32=True, global_nope=True, attention_sinks=True,
+                    moe_intermediate_key="moe_intermediate_size",
+                    sparse_blocks=SparseBlocks.unless_listed(),
+                    shared_expert=SharedExpert.one("shared_expert_intermediate_size"),
+                    min_transformers="5.21.0"),
     # GraniteMoeAttention: LLaMA's biases by attention_bias; GraniteMoeDecoderLayer: LLaMA's
     # norms before the sublayers and Granite's scalars (embedding, residual, attention and
     # logits multipliers), its MLP a GraniteMoeMoE under `block_sparse_moe` in every block: a
@@ -1329,6 +1364,23 @@ FAMILIES: dict[str, Family] = {
                             sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                              "intermediate_size"),
                             shared_expert=SharedExpert.count("n_shared_experts")),
+    # MiniCPM5-MoE (MiniCPM5MoeConfig, transformers 5.25 on): LLaMA's attention (biases on
+    # all four as attention_bias says, false as published) whose query projection also gives
+    # each head's output gate (`self_attn.q_gate_proj`, twice q_proj's rows, each head's
+    # query then its gate: Qwen3-Next's `gated_query` under another name; the published
+    # checkpoints' `self_attn.q_proj`, renamed on import), the output times sigmoid(gate)
+    # before o_proj; GLM-4.7-Flash's block (LLaMA's two norms, the MLP its entry of
+    # `mlp_layer_types` names: MiniCPM5MoeConfig derives it from first_k_dense_replace, 1
+    # where config.json gives none, a key it does not keep): a dense MLP of intermediate_size
+    # or DeepSeek-V3's MoE (a float32 grouped sigmoid router, e_score_correction_bias a
+    # buffer, n_routed_experts experts of moe_intermediate_size and n_shared_experts shared
+    # experts fused into one ungated MLP), no biases; untied.
+    "minicpm5_moe": Family("MiniCPM5MoeForCausalLM", "MiniCPM5MoeConfig", None, None, None,
+                           False, gated_query=True, moe_intermediate_key="moe_intermediate_size",
+                           sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                            "intermediate_size"),
+                           shared_expert=SharedExpert.count("n_shared_experts"),
+                           min_transformers="5.25.0"),
     # SolarOpenAttention: LLaMA's (q/k/v biases as attention_bias says, false as published; an
     # o_proj never biased; GQA, head_dim set apart, whole heads rotating), no q/k norms;
     # SolarOpenDecoderLayer: LLaMA's two norms and, in every block (no dense prefix), GLM-4.5's
@@ -2676,6 +2728,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "sliding_window_pattern": 4, "first_k_dense_replace": 1,
                    "moe_intermediate_size": 1024, "num_local_experts": 64,
                    "num_experts_per_tok": 8, "num_shared_experts": 1},
+    # Kolibri1Config's (Kolibri-1's shape): GQA 48 / 4 heads of 128 on hidden 2560, a window
+    # of 513 with every fifth block global (config_from_dict), 384 experts of 512 (6 a token)
+    # and a shared expert of 512 in each of 50 blocks, untied; no dense MLP.
+    "kolibri1": {**_LLAMA_DEFAULTS, "vocab_size": 128000, "hidden_size": 2560,
+                 "intermediate_size": None, "num_hidden_layers": 50, "num_attention_heads": 48,
+                 "num_key_value_heads": 4, "head_dim": 128, "rms_norm_eps": 1e-6,
+                 "max_position_embeddings": 262144, "sliding_window": 513,
+                 "moe_intermediate_size": 512, "num_local_experts": 384,
+                 "num_experts_per_tok": 6, "shared_expert_intermediate_size": 512},
     "glm": _GLM_DEFAULTS,
     "glm4": _GLM_DEFAULTS,
     # SeedOssConfig's: Seed-OSS-36B's shape but hidden_size 4096 (the published 5120 is not the
@@ -2834,6 +2895,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "num_hidden_layers": 24, "num_key_value_heads": 4,
                   "moe_intermediate_size": 768, "num_local_experts": 128,
                   "num_experts_per_tok": 8, "mlp_only_layers": [], "decoder_sparse_step": 1},
+    # FlintConfig's (Flint's shape): GQA 32 / 4 heads of 128 on hidden 2048, a window of 513
+    # (the full-attention blocks by config_from_dict), 256 experts of 512 (6 a token) and a
+    # shared expert of 1024 in the blocks but the two dense ones of 6144 (mlp_only_layers
+    # [0, 1] where null), 49 blocks, untied.
+    "flint": {**_QWEN_DEFAULTS, "vocab_size": 150144, "hidden_size": 2048,
+              "intermediate_size": 6144, "num_hidden_layers": 49, "num_key_value_heads": 4,
+              "head_dim": 128, "rms_norm_eps": 1e-6, "max_position_embeddings": 262144,
+              "sliding_window": 513, "moe_intermediate_size": 512, "num_local_experts": 256,
+              "num_experts_per_tok": 6, "shared_expert_intermediate_size": 1024,
+              "decoder_sparse_step": 1},
     # OlmoeConfig's: intermediate_size is an expert's width; num_experts in config.json too.
     "olmoe": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "hidden_size": 2048,
               "intermediate_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 16,
@@ -2968,6 +3039,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                       "num_local_experts": 64, "num_experts_per_tok": 4, "n_shared_experts": 1,
                       "kv_lora_rank": 512, "q_lora_rank": 768, "qk_nope_head_dim": 192,
                       "qk_rope_head_dim": 64, "v_head_dim": 256, "head_dim": 64},
+    # MiniCPM5MoeConfig's (MiniCPM5-15B-A2.5B's shape): GQA 32 / 2 heads of 128 on hidden
+    # 2048, the first block dense of 8192 (config_from_dict), then 160 experts of 512 (16 a
+    # token) and one shared expert, 28 blocks, untied.
+    "minicpm5_moe": {**_LLAMA_DEFAULTS, "vocab_size": 130560, "hidden_size": 2048,
+                     "intermediate_size": 8192, "num_hidden_layers": 28,
+                     "num_attention_heads": 32, "num_key_value_heads": 2, "head_dim": 128,
+                     "rms_norm_eps": 1e-6, "max_position_embeddings": 524288,
+                     "moe_intermediate_size": 512, "num_local_experts": 160,
+                     "num_experts_per_tok": 16, "n_shared_experts": 1},
     # SolarOpenConfig's (Solar Open 100B's shape): GQA 64 / 8 heads of 128 on hidden 4096,
     # 128 experts of 1280 (8 a token) and one shared expert in each of 48 blocks, untied; no
     # dense MLP (no intermediate_size).
@@ -3305,6 +3385,20 @@ def exaone_moe_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, **kinds}
 
 
+def flint_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
+    """A Flint config.json's values with each block's kinds as FlintConfig's __post_init__
+    derives them where it gives none: full attention on the first two blocks, every fourth
+    from block 1 and the last, sliding elsewhere; the dense blocks `mlp_only_layers` [0, 1]
+    where null (an empty list: none dense)."""
+    n, kinds = values["num_hidden_layers"], {}
+    if not values.get("layer_types"):
+        kinds["layer_types"] = ["full_attention" if i < 2 or i % 4 == 1 or i == n - 1
+                                else "sliding_attention" for i in range(n)]
+    if values.get("mlp_only_layers") is None:
+        kinds["mlp_only_layers"] = [0, 1]
+    return {**values, **kinds}
+
+
 def exaone_moe_unread(values: dict[str, Any]) -> str | None:
     """What of an EXAONE-MoE config.json ExaoneMoeConfig cannot read (it raises before any
     model is built, in 5.17 and 5.25): a null sliding_window, or no layer_types with a
@@ -3407,6 +3501,18 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["mlp_layer_types"] = dense_prefix_kinds(values["num_hidden_layers"], 1)
     if values.get("model_type") == "exaone_moe":
         values = exaone_moe_block_kinds(values)
+    if values.get("model_type") == "flint":
+        values = flint_block_kinds(values)
+    if values.get("model_type") == "kolibri1" and not values.get("layer_types"):
+        # Kolibri1Config's: every fifth block full attention, the others sliding
+        values["layer_types"] = ["sliding_attention" if (i + 1) % 5 else "full_attention"
+                                 for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") == "minicpm5_moe":
+        # MiniCPM5MoeConfig's __post_init__: the first first_k_dense_replace blocks (1 where
+        # config.json gives none; a key it does not keep) dense where it lists no MLP kinds
+        if not values.get("mlp_layer_types"):
+            values["mlp_layer_types"] = dense_prefix_kinds(
+                values["num_hidden_layers"], given.get("first_k_dense_replace", 1))
     if values.get("model_type") == "mistral4":
         # Mistral4Config sets it to a query head's whole width whatever config.json says.
         values["head_dim"] = values["qk_nope_head_dim"] + values["qk_rope_head_dim"]
@@ -4083,7 +4189,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               xglm_unsupported,
               internlm3_unbuilt,
               iquestcoder_unbuilt,
-              mimo_v2_flash_unbuilt)
+              mimo_v2_flash_unbuilt,
+              minicpm5_moe_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -4154,6 +4261,20 @@ def iquestcoder_unbuilt(values: dict[str, Any]) -> str | None:
                     "IQuestCoderConfig refuses it, so it cannot build this model. Use a "
                     f"checkpoint whose config.json gives {key} {off} (the published ones do)")
     return None
+
+
+def minicpm5_moe_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a MiniCPM5-MoE config transformers refuses: use_gated_attention false, weights
+    without the attention's output gate, which MiniCPM5MoeConfig refuses (5.25: its
+    attention always gates, `self_attn.q_gate_proj`); None where it builds (and for other
+    families)."""
+    if values.get("model_type") != "minicpm5_moe" or values.get("use_gated_attention") is not False:
+        return None
+    return ("gives use_gated_attention=false for a MiniCPM5-MoE model: transformers' "
+            "MiniCPM5MoeForCausalLM always gates the attention's output (q_gate_proj: each "
+            "head's query and gate) and MiniCPM5MoeConfig refuses the key false, so it cannot "
+            "build this model. Use a checkpoint of the published architecture (gated "
+            "attention: the key true or left out)")
 
 
 def internlm3_unbuilt(values: dict[str, Any]) -> str | None:
