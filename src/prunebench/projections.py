@@ -73,7 +73,10 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              # output c_proj (GPT2MLP's c_fc / c_proj: Starcoder2's names); GPT-BigCode's
              # GPTBigCodeAttention / GPTBigCodeMLP name theirs alike (its c_attn's rows by
              # `qkv_layout`)
-             ("self_attn", "c_attn"): "qkv_proj", ("self_attn", "c_proj"): "o_proj"}
+             ("self_attn", "c_attn"): "qkv_proj", ("self_attn", "c_proj"): "o_proj",
+             # MiniCPM5-MoE: its queries and their output gates in one projection, as
+             # Qwen3-Next's q_proj holds them (a mixture of experts: read by LoRA's targets)
+             ("self_attn", "q_gate_proj"): "q_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
 MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
