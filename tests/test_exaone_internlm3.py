@@ -109,6 +109,14 @@ def test_an_older_transformers_is_refused_before_the_model_loads_naming_the_upgr
     really; else faked by the installed version prunebench reads): every way to build the
     model is refused with the family, both releases and the upgrade, and nothing else of the
     file is read as another family's. The boundary is the first release itself."""
+    check_refused_below_its_release(name, NEEDED[name], tiny_json(name), tmp_path, monkeypatch)
+
+
+def check_refused_below_its_release(name: str, needed: str, raw: dict, tmp_path,
+                                    monkeypatch) -> None:
+    """The family `name` (first release `needed`; `raw` a tiny config.json of it) refused on
+    an older transformers by every way to build it, counted all the same
+    (tests/test_flint_kolibri1_minicpm5_moe.py's families too)."""
     from prunebench.commands.model_source import resolve_model
     from prunebench.modeling import build_model, config_class
     from prunebench.plan.checks import transformers_release_problems
@@ -117,10 +125,10 @@ def test_an_older_transformers_is_refused_before_the_model_loads_naming_the_upgr
     if transformers_release_problem(name) is None:  # (a release that has the class: fake)
         installed = "5.17.0"
         monkeypatch.setattr(param_count, "installed_transformers", lambda: installed)
-    words = (rf"model_type '{name}' needs transformers {re.escape(NEEDED[name])} or newer .*"
+    words = (rf"model_type '{name}' needs transformers {re.escape(needed)} or newer .*"
              rf"this environment has transformers {re.escape(installed)}: upgrade it "
-             rf"\(`pip install -U \"transformers>={re.escape(NEEDED[name])}\"`\)")
-    folder = write(tmp_path / "model", tiny_json(name))
+             rf"\(`pip install -U \"transformers>={re.escape(needed)}\"`\)")
+    folder = write(tmp_path / "model", raw)
     for builds in (lambda: config_class(name), lambda: load_config(folder),
                    lambda: load_model(folder), lambda: resolve_model(str(folder))):
         with pytest.raises(FamilyUnsupported, match=words):
@@ -132,12 +140,12 @@ def test_an_older_transformers_is_refused_before_the_model_loads_naming_the_upgr
     cls = getattr(transformers, param_count.FAMILIES[name].config_class, None)
     if cls is not None:  # (a release faked older: a config built by its class refused too)
         with pytest.raises(FamilyUnsupported, match=words):
-            build_model(cls(**{k: v for k, v in tiny_json(name).items() if k != "model_type"}))
+            build_model(cls(**{k: v for k, v in raw.items() if k != "model_type"}))
     # Reading and counting need no class: the same config.json counted as by hand below.
     assert count_params(config_from_dict(checked_config_json(folder))) > 0
     # the first release itself builds it, the one before does not
-    major, minor, _ = NEEDED[name].split(".")
-    monkeypatch.setattr(param_count, "installed_transformers", lambda: NEEDED[name])
+    major, minor, _ = needed.split(".")
+    monkeypatch.setattr(param_count, "installed_transformers", lambda: needed)
     assert transformers_release_problem(name) is None
     monkeypatch.setattr(param_count, "installed_transformers",
                         lambda: f"{major}.{int(minor) - 1}.9")

@@ -636,6 +636,33 @@ FAMILIES = {
         layer_types=["sliding_attention", "full_attention"] * 2, first_k_dense_replace=1,
         moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2, num_shared_experts=1,
         n_group=2, topk_group=1, routed_scaling_factor=2.5, initializer_range=0.1),
+    # Flint (transformers 5.21 on: newer_config): Qwen3-MoE's attention with a sink logit per
+    # query head, a 6-token window on blocks 1 and 2 (rotating), blocks 0 and 3 global without
+    # rotary positions; block 0 dense (mlp_only_layers), then a float32 sigmoid router choosing
+    # 2 of 4 experts of 32 and an ungated shared expert of 48. Std 0.1.
+    "flint": lambda: newer_config(
+        "flint", **SMALL, head_dim=16, sliding_window=6,
+        layer_types=["full_attention", "sliding_attention", "sliding_attention",
+                     "full_attention"], mlp_only_layers=[0], moe_intermediate_size=32,
+        shared_expert_intermediate_size=48, num_experts=4, num_experts_per_tok=2,
+        initializer_range=0.1),
+    # Kolibri-1 (5.20 on): EXAONE-4's attention (a 6-token window on blocks 0 and 2, blocks 1
+    # and 3 global without rotary positions) in GLM-4's sandwich block, every block sparse:
+    # DeepSeek-V3's sigmoid router with score biases choosing 2 of 4 experts of 32, and a
+    # shared expert of 48. Std 0.1.
+    "kolibri1": lambda: newer_config(
+        "kolibri1", **{k: v for k, v in SMALL.items() if k != "intermediate_size"},
+        head_dim=16, sliding_window=6, layer_types=["sliding_attention", "full_attention"] * 2,
+        moe_intermediate_size=32, shared_expert_intermediate_size=48, num_experts=4,
+        num_experts_per_tok=2, initializer_range=0.1),
+    # MiniCPM5-MoE (5.25 on): LLaMA's attention with each head's output gate beside its query
+    # (q_gate_proj), block 0 dense (first_k_dense_replace 1, as its class derives), then
+    # DeepSeek-V3's grouped sigmoid router choosing 2 of 4 experts of 32 in 2 groups, scaled by
+    # 2.5, and 2 shared experts. Std 0.1.
+    "minicpm5_moe": lambda: newer_config(
+        "minicpm5_moe", **SMALL, head_dim=16, moe_intermediate_size=32, n_routed_experts=4,
+        n_shared_experts=2, num_experts_per_tok=2, n_group=2, topk_group=1,
+        routed_scaling_factor=2.5, initializer_range=0.1),
     # Solar Open: LLaMA's attention (q/k/v biases here, false as published; o_proj never
     # biased), GLM-4.5's experts in every block: DeepSeek-V3's float32 sigmoid router choosing
     # 2 of 4 experts in 2 groups (one group a token), renormalised and scaled by 2.5, and 2
@@ -968,7 +995,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "solar_open", "cohere2_moe", "granitemoe_swa",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
        "glm_moe_dsa", "axk1", "kimi_linear",
-       "mimo_v2_flash", "jetmoe"}
+       "mimo_v2_flash", "jetmoe",
+       "flint", "kolibri1", "minicpm5_moe"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -1057,6 +1085,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "mellum": "MellumForCausalLM",
            "mimo_v2_flash": "MiMoV2FlashForCausalLM",
            "jetmoe": "JetMoeForCausalLM",
+           "flint": "FlintForCausalLM", "kolibri1": "Kolibri1ForCausalLM",
+           "minicpm5_moe": "MiniCPM5MoeForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
