@@ -547,6 +547,45 @@ def linear_projections(model: nn.Module) -> nn.Module:
     return model
 
 
+# Tensors two transformers versions' classes of a family hold under different names, the same
+# values in the same layout: (the published name, which every supported version loads, the
+# other's). Aria's experts: `mlp.experts.fc1.weight` [experts, hidden, 2 x width] (rows of
+# each expert's [gate, up] in its columns) and `fc2.weight` [experts, width, hidden], as
+# transformers 5.17's AriaGroupedExpertsGemm holds them and Rhymes publishes them; 5.25's
+# AriaExperts holds them as `gate_up_proj` / `down_proj` (is_transposed) and renames them as it
+# loads (its conversion mapping's aria_text). prunebench saves the published names, so that a
+# checkpoint saved under one version loads under the other and in transformers, and loads
+# either under the installed class's (`held_names`).
+EQUAL_NAMES = {"aria_text": ((".mlp.experts.fc1.weight", ".mlp.experts.gate_up_proj"),
+                             (".mlp.experts.fc2.weight", ".mlp.experts.down_proj"))}
+
+
+def held_names(model_type: str, state: dict, held: set[str]) -> dict:
+    """`state` with each tensor named as the installed class holds it (`held`), where its name
+    is one of `EQUAL_NAMES`' pairs; the rest as they are."""
+    pairs = EQUAL_NAMES.get(model_type, ())
+    renamed = {}
+    for name, tensor in state.items():
+        for one, other in (*pairs, *((b, a) for a, b in pairs)):
+            if name.endswith(one) and name not in held and name[: -len(one)] + other in held:
+                name = name[: -len(one)] + other
+                break
+        renamed[name] = tensor
+    return renamed
+
+
+def published_names(model_type: str, state: dict) -> dict:
+    """`state` with each tensor of `EQUAL_NAMES` under its published name, to save."""
+    published = {}
+    for name, tensor in state.items():
+        for one, other in EQUAL_NAMES.get(model_type, ()):
+            if name.endswith(other):
+                name = name[: -len(other)] + one
+                break
+        published[name] = tensor
+    return published
+
+
 def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The model's state dict as its family's transformers class holds it, to save: GPT-2's
     projections' weights in Conv1D's orientation ([in, out]: `CONV1D_WEIGHTS`)."""
@@ -749,6 +788,7 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
         if getattr(model, "generation_config", None) is not None:
             model.generation_config.save_pretrained(tmp)
         state = published_state(model)  # (GPT-2's Conv1D weights as transformers holds them)
+        state = published_names(model.config.model_type, state)  # (Aria's experts' names)
         if model.config.tie_word_embeddings:
             # One tensor under two names: keep the embedding's, as transformers saves it (the
             # deduplicating saver would otherwise keep whichever name it meets first).
@@ -972,6 +1012,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         if embedding not in state and head is not None:
             state[embedding] = head  # tied, saved under the head's name
     expected = model.state_dict()
+    if config.model_type in EQUAL_NAMES:  # (Aria's experts: 5.17's names or 5.25's)
+        state = held_names(config.model_type, state, set(expected))
     missing = sorted(set(expected) - set(state) - ({"lm_head.weight"} if config.tie_word_embeddings else set()))
     unexpected = sorted(set(state) - set(expected))
     if is_moe(config) and unexpected:

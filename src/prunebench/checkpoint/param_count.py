@@ -13,7 +13,7 @@ Qwen3_5TextConfig, Qwen3_5MoeTextConfig, ApertusConfig, MinistralConfig, HeliumC
 VaultGemmaConfig, GraniteMoeSharedConfig, OPTConfig, Dots1Config, FlexOlmoConfig,
 DbrxConfig, SolarOpenConfig, Cohere2MoeConfig, GraniteMoeSWAConfig, CwmConfig,
 GraniteSWAConfig, AfmoeConfig, LagunaConfig, MellumConfig, ExaoneMoeConfig, Glm4MoeLiteConfig,
-YoutuConfig) or
+YoutuConfig, AriaTextConfig) or
 anything with the same attributes (`config_from_dict`, which `prunebench plan` sizes with);
 prunebench.modeling checks these counts against meta-device models.
 
@@ -1392,6 +1392,18 @@ FAMILIES: dict[str, Family] = {
                          moe_intermediate_key="moe_intermediate_size",
                          sparse_blocks=SparseBlocks.every(None),
                          shared_expert=SharedExpert.count("n_shared_experts")),
+    # AriaTextAttention: LLaMA's (all four projections biased as attention_bias says; GQA,
+    # head_dim set apart); AriaTextDecoderLayer: LLaMA's two norms and, in every block, an
+    # AriaTextMoELayer (`mlp`): a router (weight experts x hidden, no bias: 5.17's nn.Linear,
+    # 5.25's AriaTextTopKRouter) choosing moe_topk of moe_num_experts experts of
+    # intermediate_size (no biases; 5.17's experts.fc1 / fc2, 5.25's gate_up_proj / down_proj,
+    # the same [in, out] tensors: modeling.EQUAL_NAMES), and moe_num_shared_experts shared
+    # experts fused in one MLP that many times as wide (biased as mlp_bias says), summed
+    # unscaled; no dense MLP; untied.
+    "aria_text": Family("AriaTextForCausalLM", "AriaTextConfig", None, None, "mlp_bias", False,
+                        moe_intermediate_key="intermediate_size",
+                        sparse_blocks=SparseBlocks.every(None),
+                        shared_expert=SharedExpert.count("moe_num_shared_experts")),
     # Dots1Attention: Qwen3's (biases on all four projections as attention_bias says, false
     # in the published config; per-head q_norm / k_norm, RMSNorms of head_dim shared by the
     # heads; each block's window or full attention as layer_types says); Dots1DecoderLayer:
@@ -1808,7 +1820,11 @@ def num_experts(config) -> int:
     classes too, which map it onto the `num_experts` of their published config.json files), or
     `num_experts` (Qwen2MoeConfig, which has no other name for it)."""
     value = config_value(config, "num_local_experts")  # (DBRX's ffn_config.moe_num_experts)
-    return getattr(config, "num_experts", None) if value is None else value
+    if value is None:
+        value = getattr(config, "num_experts", None)
+    if value is None:  # (AriaTextConfig's moe_num_experts: no attribute_map gives it so)
+        value = getattr(config, "moe_num_experts", None)
+    return value
 
 
 def sparse_mlp_blocks(config) -> list[bool]:
@@ -2335,8 +2351,9 @@ def active_experts(config) -> list[int]:
     block: Hunyuan's moe_topk may be a list of one per block (HunYuanMoEV1Gate reads its
     block's entry)."""
     k = config_value(config, "num_experts_per_tok")  # (DBRX's ffn_config.moe_top_k)
-    if k is None:  # Gemma4TextConfig's name for it (no attribute_map maps it)
-        k = config.top_k_experts
+    if k is None:  # Gemma4TextConfig's and AriaTextConfig's names (no attribute_map maps them)
+        k = getattr(config, "moe_topk", None)
+        k = config.top_k_experts if k is None else k
     return [int(v) for v in k] if isinstance(k, (list, tuple)) else (
         [int(k)] * config.num_hidden_layers)
 
@@ -3048,6 +3065,10 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "rms_norm_eps": 1e-6, "max_position_embeddings": 524288,
                      "moe_intermediate_size": 512, "num_local_experts": 160,
                      "num_experts_per_tok": 16, "n_shared_experts": 1},
+    # AriaTextConfig's: MHA (KV heads None: one a query head) of 32 heads on hidden 4096,
+    # 8 experts of 4096 (2 a token) and 2 shared experts in each of 32 blocks, untied.
+    "aria_text": {**_LLAMA_DEFAULTS, "intermediate_size": 4096, "num_local_experts": 8,
+                  "num_experts_per_tok": 2, "moe_num_shared_experts": 2},
     # SolarOpenConfig's (Solar Open 100B's shape): GQA 64 / 8 heads of 128 on hidden 4096,
     # 128 experts of 1280 (8 a token) and one shared expert in each of 48 blocks, untied; no
     # dense MLP (no intermediate_size).
