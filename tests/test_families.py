@@ -103,6 +103,7 @@ from transformers import ExaoneMoeConfig, Glm4MoeLiteConfig, YoutuConfig
 from transformers import GPTNeoConfig, PersimmonConfig
 from transformers import BitNetConfig, DiffLlamaConfig
 from transformers import XGLMConfig
+from transformers import AriaTextConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -672,6 +673,14 @@ FAMILIES = {
         attention_bias=True, moe_intermediate_size=32, n_routed_experts=4, n_shared_experts=2,
         num_experts_per_tok=2, n_group=2, topk_group=1, routed_scaling_factor=2.5,
         initializer_range=0.1),
+    # Aria's language model: LLaMA's attention (biased here, false as published) and in every
+    # block a router choosing 2 of 4 experts of 32 (softmax over the top two's logits) beside 2
+    # shared experts fused in one MLP of 64 (biased by mlp_bias here), gelu where the routed
+    # experts' activation stays SiLU; no dense MLP. Std 0.1, as Solar Open's.
+    "aria_text": lambda: AriaTextConfig(
+        **{**SMALL, "intermediate_size": 32}, head_dim=16, attention_bias=True, mlp_bias=True,
+        moe_num_experts=4, moe_topk=2, moe_num_shared_experts=2, hidden_act="gelu",
+        initializer_range=0.1),
     # Cohere2-MoE: Cohere2's parallel block (Cohere's LayerNorm), block 0 dense
     # (first_k_dense_replace 1) of its own width (48), full attention yet rotating (as
     # prefix_dense_sliding_window_pattern 1 makes it), then sparse blocks: a softmax router
@@ -993,6 +1002,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "dots1", "flex_olmo",
        "lfm2_moe", "dbrx",
        "solar_open", "cohere2_moe", "granitemoe_swa",
+       "aria_text",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
        "glm_moe_dsa", "axk1", "kimi_linear",
        "mimo_v2_flash", "jetmoe",
@@ -1080,6 +1090,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",
            "solar_open": "SolarOpenForCausalLM", "cohere2_moe": "Cohere2MoeForCausalLM",
+           "aria_text": "AriaTextForCausalLM",
            "granitemoe_swa": "GraniteMoeSWAForCausalLM",
            "afmoe": "AfmoeForCausalLM", "laguna": "LagunaForCausalLM",
            "mellum": "MellumForCausalLM",

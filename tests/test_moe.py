@@ -664,7 +664,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "cohere2_moe", "granitemoe_swa", "afmoe", "laguna",
                                      "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
                                      "glm_moe_dsa", "axk1", "kimi_linear",
-                                     "flint", "kolibri1", "minicpm5_moe"))
+                                     "flint", "kolibri1", "minicpm5_moe", "aria_text"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
