@@ -1011,6 +1011,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         head = state.pop("lm_head.weight", None)
         if embedding not in state and head is not None:
             state[embedding] = head  # tied, saved under the head's name
+    if config.model_type == "minimax":
+        state = _with_lightning_buffers(model, state, path)
     expected = model.state_dict()
     if config.model_type in EQUAL_NAMES:  # (Aria's experts: 5.17's names or 5.25's)
         state = held_names(config.model_type, state, set(expected))
@@ -1097,6 +1099,44 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     # (prunebench.zeroshot_progress): answers of another model are never taken for this one's.
     model.prunebench_content = integrity.content_digest(path)
     return model
+
+
+# MiniMaxLightningAttention's persistent buffers, each computed from the block's index over
+# num_hidden_layers - 1 when built: its decay slopes and the decay factors made from them.
+LIGHTNING_BUFFERS = ("slope_rate", "query_decay", "key_decay", "diagonal_decay")
+
+
+def _with_lightning_buffers(model, state: dict[str, torch.Tensor],
+                            path: Path) -> dict[str, torch.Tensor]:
+    """`state` with each MiniMax lightning attention block's decay buffers (LIGHTNING_BUFFERS),
+    which a depth prune saves with the weights, as the blocks had them before it (a kept block
+    rebuilt under its new index and depth would decay otherwise). A checkpoint without them
+    (one saved without its buffers) gets them as transformers computes them, from each
+    block's index, where that index is the block's own: never in a depth-pruned one, which is
+    refused."""
+    state = dict(state)
+    for i, layer in enumerate(decoder(model).layers):
+        prefix = f"model.layers.{i}.self_attn."
+        if not hasattr(layer.self_attn, "slope_rate"):
+            continue  # (a softmax attention block)
+        held = [name for name in LIGHTNING_BUFFERS if prefix + name in state]
+        if len(held) == len(LIGHTNING_BUFFERS):
+            continue
+        if held or getattr(model.config, "blocks_before_pruning", None):
+            raise PrunebenchError(
+                f"checkpoint {path}: block {i}'s lightning attention decay buffers "
+                f"({prefix}slope_rate, ...) are {'partly ' if held else ''}missing, and "
+                "they are computed again from a block's index only for a checkpoint that "
+                "holds none and was not depth-pruned (a kept block decays as the dense "
+                "model's block did): make it again (a prune: from the dense model, with this "
+                "prunebench, which saves them)")
+        weight = state[prefix + "qkv_proj.weight"]
+        mixer = layer.self_attn
+        with torch.device("cpu"):  # (built on meta; computed as transformers does, on the CPU)
+            slope = mixer.get_slope_rate()
+            for name, value in zip(LIGHTNING_BUFFERS, (slope, *mixer.decay_factors(slope))):
+                state[prefix + name] = value.to(weight.device, weight.dtype)
+    return state
 
 
 def _materialise_sincos_tables(model: nn.Module, device) -> None:

@@ -20,7 +20,8 @@ from prunebench.checkpoint.param_count import (active_experts, attention_expert_
                                                linear_attention_state,
                                                lm_head_bias_params, norm_params, num_experts,
                                                per_layer_projection_params, sliding_windows,
-                                               state_blocks, value_head_dim)
+                                               state_blocks, state_in_model_dtype,
+                                               value_head_dim)
 from prunebench.modeling import (block_param_count, build_model, float32_kept, head_dim,
                                  layer_shapes, resolve_dtype)
 
@@ -152,11 +153,14 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     step scores (GLM-MoE-DSA's in the blocks that hold an indexer; transformers 5.17 caches
     the expanded keys and values instead of the latent: more bytes, so this stays a floor
     there too). Kimi Linear's latent attention blocks cache so, its Kimi Delta Attention
-    blocks a state as a Gated DeltaNet's (a recurrent state in float32)."""
+    blocks a state as a Gated DeltaNet's (a recurrent state in float32); MiniMax's lightning
+    attention blocks a key x value matrix a head in the model's dtype, no conv state."""
     state = 0
     if any(linear := state_blocks(config)):  # (every Falcon-H1 block beside its keys, values)
         conv, recurrent = linear_attention_state(config)
-        state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * 4)
+        # (MiniMax's lightning attention keeps its state in the model's dtype)
+        recurrent_size = _element_size(dtype) if state_in_model_dtype(config) else 4
+        state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * recurrent_size)
     if family(config).latent_attention:  # (Kimi Linear's KDA blocks: their state beside)
         blocks = sum(shape["num_attention_heads"] > 0 for shape in layer_shapes(config))
         width = blocks * (config.kv_lora_rank + config.qk_rope_head_dim)

@@ -14,7 +14,8 @@ import torch
 from prunebench import PrunebenchError
 from prunebench.benchmark.measure import StepClock
 from prunebench.benchmark.sampling import Sampling
-from prunebench.checkpoint.param_count import banded_static_cache_problem, family
+from prunebench.checkpoint.param_count import (banded_static_cache_problem, family,
+                                               own_cache_static_problem)
 from prunebench.oom import free_memory, is_out_of_memory
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def chunked_static_cache_problem(model) -> str | None:
 def static_cache_problem(model) -> str | None:
     """Why this transformers cannot run `model`'s generate with a static cache, or None: Llama
     4's chunked attention (`chunked_static_cache_problem`), GPT-Neo's local blocks
-    (`banded_static_cache_problem`), or a Falcon-H1 model on a
+    (`banded_static_cache_problem`), MiniMax's own cache (`own_cache_static_problem`), or a
+    Falcon-H1 model on a
     transformers whose FalconH1Mixer still takes its cache as `cache_params` (5.17's), whose
     own generate with a static cache stops at the second step (an IndexError in the static
     cache: the hybrid block's attention is handed more positions than it decodes); the mixer
@@ -57,7 +59,8 @@ def static_cache_problem(model) -> str | None:
     mixer's signature, not from a version number."""
     if problem := chunked_static_cache_problem(model):
         return problem
-    if problem := banded_static_cache_problem(model.config):
+    if problem := banded_static_cache_problem(model.config) or own_cache_static_problem(
+            model.config):
         return problem
     if not family(model.config).mamba_beside_attention:
         return None

@@ -191,7 +191,7 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
              "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
              "mimo_v2_flash",
-             "flint", "kolibri1", "minicpm5_moe")
+             "flint", "kolibri1", "minicpm5_moe", "minimax")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",

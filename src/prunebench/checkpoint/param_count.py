@@ -1644,6 +1644,15 @@ FAMILIES: dict[str, Family] = {
                           sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                            "intermediate_size"),
                           shared_expert=SharedExpert.count("n_shared_experts")),
+    # MiniMaxDecoderLayer (MiniMax-Text-01 / MiniMax-M1): LLaMA's two norms around the token
+    # mixer `layer_types` names under `self_attn`, Mixtral's attention (no biases) or a
+    # lightning attention (MiniMaxLightningAttention: qkv_proj, output_gate, an RMSNorm over
+    # its heads' outputs, out_proj; no biases: `lightning_params`; its decay slopes buffers
+    # computed from the block's index, which a depth prune keeps: modeling.remove_blocks'
+    # checkpoint holds them); Mixtral's experts in every block. Each sublayer's residual is
+    # the normed input, weighed with the output by the config's alpha / beta scalars.
+    "minimax": Family("MiniMaxForCausalLM", "MiniMaxConfig", False, False, None, False,
+                      moe_intermediate_key="intermediate_size", linear_attention=True),
     # GraniteMoeHybridDecoderLayer: LLaMA's two norms and Granite's four scalars; the token
     # mixer `layer_types` names (published as "attention" / "mamba", which transformers'
     # config reads as "full_attention" / "linear_attention"): a GraniteMoeHybridAttention
@@ -1884,7 +1893,7 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
     where other blocks mix tokens otherwise (Qwen3-Next's, Qwen3.5's and OLMo Hybrid's Gated
     DeltaNet, Granite 4.0's and Bamba's Mamba-2, LFM2's short convolutions, Nemotron-H's
     Mamba-2 and MLP blocks); and OLMo Hybrid's Gated DeltaNet blocks too. None in other
-    families."""
+    families (MiniMax's lightning attention blocks run alone)."""
     n = config.num_hidden_layers
     attention = ("transformers sizes its masks by a full-attention block's cache, so neither "
                  "generate nor any cached forward runs without one")
@@ -1892,7 +1901,8 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
         return [("full-attention", [i for i in range(n)
                                     if config.layer_types[i] == "full_attention"], attention)]
     linear = linear_attention_blocks(config)
-    if not any(linear):
+    if not any(linear) or config.model_type == "minimax":
+        # (MiniMax's masks and cache run without a softmax block, 5.17 and 5.25)
         return []
     kinds = [("full-attention", [i for i in range(n) if not linear[i]], attention)]
     if config.model_type == "olmo_hybrid":
@@ -1918,6 +1928,8 @@ def linear_attention_params(config) -> int:
         return short_conv_params(config)
     if getattr(config, "model_type", None) == "kimi_linear":
         return kda_params(config)
+    if getattr(config, "model_type", None) == "minimax":
+        return lightning_params(config)
     keys = config.linear_num_key_heads * config.linear_key_head_dim
     values = config.linear_num_value_heads * config.linear_value_head_dim
     heads = config.linear_num_value_heads
@@ -1942,6 +1954,10 @@ def linear_attention_state(config) -> tuple[int, int]:
         return mamba_state(config)
     if family(config).short_conv:
         return config.hidden_size * config.conv_L_cache, 0
+    if getattr(config, "model_type", None) == "minimax":
+        # lightning attention: no conv; K^T V, a head_dim x head_dim matrix a head (in the
+        # model's dtype: MiniMaxCache.linear_cache, `state_in_model_dtype`)
+        return 0, config.num_attention_heads * head_dim(config) ** 2
     if getattr(config, "model_type", None) == "kimi_linear":
         # KDA: its conv1d over queries, keys and values; a key x value matrix per head
         width = config.linear_num_heads * config.linear_head_dim
@@ -1965,6 +1981,22 @@ def kda_params(config) -> int:
     w = heads * head
     return (3 * d * w + 3 * w * config.linear_conv_kernel_dim + 2 * (d * head + head * w)
             + w + heads + d * heads + head + w * d)
+
+
+def lightning_params(config) -> int:
+    """Parameters of one MiniMax lightning attention (MiniMaxLightningAttention), heads x
+    head_dim (w) wide: qkv_proj (hidden -> 3 w), output_gate (hidden -> w), the RMSNorm over
+    the heads' outputs (w) and out_proj (w -> hidden); no biases. Its decay slopes and
+    factors are buffers, not parameters."""
+    w = config.num_attention_heads * head_dim(config)
+    return 4 * config.hidden_size * w + w + w * config.hidden_size
+
+
+def state_in_model_dtype(config) -> bool:
+    """Whether the linear-attention blocks keep their recurrent state in the model's dtype
+    (MiniMax's lightning attention: MiniMaxCache.linear_cache, made in the values' dtype)
+    rather than float32 (a Gated DeltaNet's, a KDA's, a Mamba-2 mixer's)."""
+    return getattr(config, "model_type", None) == "minimax"
 
 
 def short_conv_params(config) -> int:
@@ -2906,6 +2938,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
+    # MiniMaxConfig's (5.17, 5.25): Mixtral's; without layer_types, full attention in the
+    # even blocks and lightning attention in the odd ones (config_from_dict).
+    "minimax": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
+                "max_position_embeddings": 131072, "num_local_experts": 8,
+                "num_experts_per_tok": 2},
     # Qwen3MoeConfig's num_local_experts, which its published config.json files write as
     # num_experts (config_from_dict maps one onto the other, as the class does).
     "qwen3_moe": {**_QWEN_DEFAULTS, "hidden_size": 2048, "intermediate_size": 6144,
@@ -3589,6 +3626,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                            or 2 * values["linear_key_head_dim"])
     if values.get("model_type") == "kimi_linear":
         values = kimi_linear_values(values)
+    if values.get("model_type") == "minimax" and not values.get("layer_types"):
+        # MiniMaxConfig's __post_init__ (5.17, 5.25)
+        values["layer_types"] = ["linear_attention" if i % 2 else "full_attention"
+                                 for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "granitemoehybrid":
         values["layer_types"] = granite_hybrid_layer_types(values)
     if values.get("model_type") == "bamba":
@@ -4142,6 +4183,20 @@ def banded_static_cache_problem(config) -> str | None:
             "the hf or the compiled backend (both attend as its dynamic cache does)")
 
 
+def own_cache_static_problem(config) -> str | None:
+    """Why transformers' generate with a static cache does not run `config`'s model on one, or
+    None: MiniMax's (MiniMaxForCausalLM keeps its lightning attention's state in a cache of
+    its own, MiniMaxCache, and generate ignores cache_implementation "static" for it, in 5.17
+    and 5.25, with a warning: an hf_static row would time the dynamic cache under the static
+    backend's name)."""
+    if getattr(config, "model_type", None) != "minimax":
+        return None
+    return ("the hf_static backend cannot run a MiniMax model: MiniMaxForCausalLM keeps its "
+            "lightning attention's state in a cache of its own (MiniMaxCache), and transformers' "
+            "generate ignores the static cache for it, so an hf_static row would time its "
+            "dynamic cache. Benchmark it with the hf backend")
+
+
 def gpt_bigcode_unsupported(values: dict[str, Any]) -> str | None:
     """What of a GPT-BigCode config (its config.json's values, or a config object's dict)
     prunebench does not handle, with what to do; None where it handles it: add_cross_attention
@@ -4211,8 +4266,57 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               internlm3_unbuilt,
               iquestcoder_unbuilt,
               mimo_v2_flash_unbuilt,
-              minicpm5_moe_unbuilt)
+              minicpm5_moe_unbuilt,
+              minimax_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
+
+
+# MiniMax's own code's config.json keys (MiniMax-Text-01's, MiniMax-M1's), which MiniMaxConfig
+# does not read (5.17, 5.25), by the key it reads instead.
+MINIMAX_OWN_FACTORS = {"layernorm_full_attention_alpha": "full_attn_alpha_factor",
+                       "layernorm_full_attention_beta": "full_attn_beta_factor",
+                       "layernorm_linear_attention_alpha": "linear_attn_alpha_factor",
+                       "layernorm_linear_attention_beta": "linear_attn_beta_factor",
+                       "layernorm_mlp_alpha": "mlp_alpha_factor",
+                       "layernorm_mlp_beta": "mlp_beta_factor"}
+
+
+def minimax_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a MiniMax config.json transformers builds or runs otherwise than it says (5.17
+    and 5.25), with what to do; None where nothing (and for other families): a block kind
+    other than "full_attention" / "linear_attention" (MiniMaxModel masks by those two only),
+    and keys of MiniMax's own code that MiniMaxConfig does not read and that say otherwise
+    than what it builds (attn_type_list, 0 a lightning block; the layernorm_* residual
+    scalars; postnorm false, a pre-norm residual, where MiniMaxDecoderLayer always takes the
+    normed input). (rotary_dim, which transformers' MiniMax does not read either, rotating the
+    whole head, is not refused: prunebench measures the model transformers builds, and a
+    transformers conversion's config.json may carry it.)"""
+    if values.get("model_type") != "minimax":
+        return None
+    read = config_from_dict({**values})
+    kinds = list(read.layer_types)
+    if len(kinds) != read.num_hidden_layers or any(
+            kind not in ("full_attention", "linear_attention") for kind in kinds):
+        return (f"gives block kinds {kinds} for {read.num_hidden_layers} blocks: "
+                "MiniMaxDecoderLayer builds lightning attention for 'linear_attention' and "
+                "softmax attention for 'full_attention' only, one a block; re-download the model")
+    listed = values.get("attn_type_list")
+    if listed is not None and [0 if kind == "linear_attention" else 1 for kind in kinds] \
+            != list(listed):
+        return (f"gives attn_type_list {list(listed)} (MiniMax's own code: 0 lightning "
+                f"attention), which MiniMaxConfig does not read: it builds the blocks "
+                f"layer_types says ({kinds}). Use the model's transformers conversion "
+                "(MiniMaxAI/MiniMax-Text-01-hf) or write layer_types to match")
+    for own, key in MINIMAX_OWN_FACTORS.items():
+        if own in values and values[own] != values.get(key, 1):
+            return (f"gives {own}={values[own]} (MiniMax's own code), which MiniMaxConfig "
+                    f"does not read: it weighs by {key}={values.get(key, 1)}. Use the model's "
+                    f"transformers conversion or set {key} to {values[own]}")
+    if values.get("postnorm") is False:
+        return ("gives postnorm false (MiniMax's own code: residuals of each sublayer's input), "
+                "but MiniMaxDecoderLayer always adds the normed input: transformers builds "
+                "another model. Use a checkpoint made for transformers' MiniMax")
+    return None
 
 
 # MiMo-V2-Flash's published config.json keys for each block's kinds (0 full attention / 1

@@ -699,8 +699,10 @@ def static_cache_problems(config: dict[str, Any], resources: str | Path = "resou
                           schema_file: str | Path = SCHEMA) -> list[str]:
     """The hf_static backend for a model whose config is known here and whose generate with a
     static cache computes another model (GPT-Neo's local blocks:
-    param_count.banded_static_cache_problem), said at the start rather than by each job."""
-    from prunebench.checkpoint.param_count import banded_static_cache_problem
+    param_count.banded_static_cache_problem) or does not run (MiniMax's own cache:
+    param_count.own_cache_static_problem), said at the start rather than by each job."""
+    from prunebench.checkpoint.param_count import (banded_static_cache_problem,
+                                                   own_cache_static_problem)
 
     bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
     backends = bench.get("backends") if isinstance(bench.get("backends"), list) else []
@@ -709,7 +711,8 @@ def static_cache_problems(config: dict[str, Any], resources: str | Path = "resou
     problems = []
     for model, spec in _models(config):
         known = _known_config(model, spec, resources) or _named_shape(spec)
-        if known is not None and (problem := banded_static_cache_problem(known)):
+        if known is not None and (problem := banded_static_cache_problem(known)
+                                  or own_cache_static_problem(known)):
             problems.append(f"models.{model}: {problem}; take 'hf_static' out of "
                             "benchmark.backends")
     return problems
