@@ -79,3 +79,15 @@ def prune_every_block_uniformly(model, gone: list[int], head_dim: int) -> tuple:
     q_rows = list(range(2 * head_dim, 4 * head_dim))
     kv_rows = list(range(head_dim, 2 * head_dim))
     return original, q_rows, kv_rows, [c for c in range(width) if c not in gone]
+
+
+def kept_kinds_model(model, keep: list[int]):
+    """transformers' own model (`model`'s class) of `model`'s blocks `keep` (renumbered): a
+    config of that depth whose layer_types are the kept blocks' own, given those tensors (the
+    buffers its checkpoint saves too)."""
+    config = copy.deepcopy(model.config)
+    config.num_hidden_layers = len(keep)
+    config.layer_types = [config.layer_types[i] for i in keep]
+    kept = type(model)(config).eval()
+    kept.load_state_dict(kept_blocks_state(model, keep), strict=True)
+    return kept

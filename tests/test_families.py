@@ -74,6 +74,7 @@ from transformers import Llama4TextConfig
 from transformers import Lfm2Config, Lfm2MoeConfig
 from transformers import OlmoHybridConfig
 from transformers import KimiLinearConfig
+from transformers import MiniMaxConfig
 from transformers import Qwen3NextConfig
 from transformers import Mistral4Config
 from transformers import PhiConfig, Starcoder2Config
@@ -988,6 +989,14 @@ FAMILIES = {
         topk_group=1, kv_lora_rank=16, q_lora_rank=None, qk_nope_head_dim=8,
         qk_rope_head_dim=4, v_head_dim=8, linear_head_dim=8, linear_num_heads=4,
         linear_conv_kernel_dim=3, initializer_range=0.1),
+    # MiniMax: lightning attention blocks (4 heads of 16, chunks of 8 positions) 1:1 with
+    # softmax attention blocks, the residual scalars off 1, Mixtral's experts (2 of 4 a
+    # token); untied, std 0.1.
+    "minimax": lambda: MiniMaxConfig(
+        **SMALL, layer_types=["full_attention", "linear_attention"] * 2, block_size=8,
+        num_local_experts=4, num_experts_per_tok=2, full_attn_alpha_factor=1.5,
+        linear_attn_alpha_factor=0.75, mlp_alpha_factor=1.25, mlp_beta_factor=0.8,
+        initializer_range=0.1),
 }
 # Mixture-of-experts families: depth pruning and the hf / hf_static backends only; the width
 # methods, BlockPruner, width surgery, the compiled backend and MLP adapters refuse them.
@@ -1004,7 +1013,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "solar_open", "cohere2_moe", "granitemoe_swa",
        "aria_text",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
-       "glm_moe_dsa", "axk1", "kimi_linear",
+       "glm_moe_dsa", "axk1", "kimi_linear", "minimax",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
@@ -1102,6 +1111,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
            "kimi_linear": "KimiLinearForCausalLM",
+           "minimax": "MiniMaxForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM",
            "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",
            "youtu": "YoutuForCausalLM",

@@ -61,6 +61,9 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # e_score_correction_bias`, and FP8 weights: tests/test_minimax_m2.py)
              "minimax_m2": ("block_sparse_moe.gate.weight", "block_sparse_moe.experts", "w1",
                             "w3", "w2"),
+             # (Mixtral's; its lightning attention's decay buffers beside: tests/test_minimax.py)
+             "minimax": ("block_sparse_moe.gate.weight", "block_sparse_moe.experts", "w1", "w3",
+                         "w2"),
              # (its router `mlp.gate.wg.weight` and shared expert `mlp.shared_mlp.*` under the
              # same names; Tencent's config.json of its own code: tests/test_hunyuan_moe.py)
              "hunyuan_v1_moe": ("mlp.gate.wg.weight", "mlp.experts", "gate_proj", "up_proj",
@@ -592,6 +595,19 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
         with pytest.raises(PrunebenchError, match=r"\['q_proj', 'o_proj'\].*JetMoeForCausalLM "
                                                   r"does not hold.*self_attention\.experts"):
             lora.lora_target_names(model, ["q_proj", "o_proj"])
+        return
+    if name == "minimax":
+        # its lightning blocks pack q, k and v in one qkv_proj (named all or none, as Phi-3's)
+        # and hold out_proj as o_proj: softmax blocks' four and lightning blocks' two adapted
+        with pytest.raises(PrunebenchError, match=r"names \['q_proj'\] but not \['k_proj', "
+                                                  r"'v_proj'\].*one qkv_proj"):
+            lora.lora_target_names(model, ["q_proj", "o_proj"])
+        with pytest.raises(PrunebenchError, match=r"\['gate_proj'\].*fused 3D"):
+            lora.lora_target_names(model, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj"])
+        chosen, _ = lora.lora_target_names(model, ["q_proj", "k_proj", "v_proj", "o_proj"])
+        assert chosen == [f"model.layers.{b}.self_attn.{name}" for b in range(4)
+                          for name in (("q_proj", "k_proj", "v_proj", "o_proj") if b % 2 == 0
+                                       else ("qkv_proj", "out_proj"))]
         return
     if name == "dbrx":
         # q, k and v packed in one Wqkv (named all or none, as Phi-3's qkv_proj), out_proj

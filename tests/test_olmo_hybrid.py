@@ -13,7 +13,6 @@ does not build). tests/test_families.py runs the shared per-family tests on it t
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 
@@ -25,7 +24,7 @@ from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import config_from_dict, count_params
 from prunebench.methods.sizing import check_prunable
 from prunebench.modeling import build_model, remove_blocks
-from block_helpers import kept_blocks_state
+from block_helpers import kept_kinds_model
 from test_deepseek import ids, logits, numel, random_model
 from test_families import VOCAB
 from test_granitemoehybrid import check_width_and_compiled_refused
@@ -120,12 +119,7 @@ def test_a_config_json_without_layer_types_or_linear_widths_reads_as_the_class_d
 def kept_blocks_model(model, keep: list[int]) -> OlmoHybridForCausalLM:
     """transformers' own model of `model`'s blocks `keep` (renumbered): a config of that depth
     whose layer_types are the kept blocks' own, given those weights."""
-    config = copy.deepcopy(model.config)
-    config.num_hidden_layers = len(keep)
-    config.layer_types = [config.layer_types[i] for i in keep]
-    kept = OlmoHybridForCausalLM(config).eval()
-    kept.load_state_dict(kept_blocks_state(model, keep), strict=True)
-    return kept
+    return kept_kinds_model(model, keep)
 
 
 @pytest.mark.parametrize("drop", [[0], [1], [0, 4], [0, 2], [1, 2, 3]])
