@@ -1436,13 +1436,16 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     if not _attention_kept(model.config, keep):
         # (refused before anything changes: the model stays whole; Granite 4.0's, Bamba's and
         # Nemotron-H's caches stop as Qwen3-Next's does, in 5.17 and 5.25)
-        linear = [kind != "full_attention" for kind in model.config.layer_types]
+        # (the blocks of the kind needed: LFM3's windowed attention blocks are of it too)
+        attention = next(kept for name, kept, _ in depth_needed_kinds(model.config)
+                         if name == "full-attention")
         name, mixer, last = (
             ("Nemotron-H", "Mamba-2 and MLP", "where the model's last block is one")
             if family(model.config).one_mixer_blocks else
             ("Bamba", "Mamba-2", "where the model's last block is one")
             if model.config.model_type == "bamba" else
-            ("LFM2", "short convolution", "set to reach its last full-attention block")
+            ("LFM3" if model.config.model_type == "lfm3" else "LFM2", "short convolution",
+             "set to reach its last full-attention block")
             if family(model.config).short_conv else
             ("Granite 4.0", "Mamba-2", "where the model's last block is one")
             if family(model.config).mamba_mixer else
@@ -1452,9 +1455,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
              "(the last block of the published Qwen3-Next and Qwen3.5 models is one)"))
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would leave this {name} model {mixer} "
-            f"blocks only (its full-attention blocks are {[i for i in range(n) if not linear[i]]}"
-            "): transformers sizes its masks by a full-attention block's cache, so neither "
-            "generate nor any cached forward runs without one. Remove fewer blocks (a larger "
+            f"blocks only (its full-attention blocks are {attention}): "
+            f"{depth_needed_kinds(model.config)[0][2]}. Remove fewer blocks (a larger "
             "size), or keep a full-attention block with the depth method's protect_last "
             f"{last}")
     linear = linear_attention_blocks(model.config)

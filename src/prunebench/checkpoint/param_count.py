@@ -534,6 +534,13 @@ class Family:
     Lfm2MLP derives from it (`dense_width`: two thirds, times block_ffn_dim_multiplier, rounded
     up to block_multiple_of, where block_auto_adjust_ff_dim is set; LFM2-MoE's dense blocks
     take intermediate_size as it is).
+    LFM3 (`lfm3`, transformers 5.23 on) is LFM2's hybrid with a third kind of block, attention
+    over a window ("sliding_attention", sliding_window), Qwen3's attention (q/k/v/o_proj biased
+    by attention_bias, per-head q_norm / k_norm) with a sigmoid gate a query head (`g_proj`,
+    hidden -> heads, no bias: `output_gate` where `output_gate_key` use_attention_gate is
+    true), Gemma-2's sandwich norms where use_sandwich_norm is (`sandwich_norms_key`:
+    post_operator_norm / post_ffn_norm) and an MLP of intermediate_size as it is (Lfm2MoeMLP:
+    no auto-adjusted width). Depth only as LFM2 (`short_conv`).
     HyperCLOVA X's (`hyperclovax`) are fields of others: Granite's scalars (`multipliers`:
     embedding_multiplier, residual_multiplier, attention_multiplier) but its logits_scaling
     multiplies the logits (`logit_scale_key`, Cohere's way, where Granite's divides), and
@@ -566,7 +573,8 @@ class Family:
     where `output_gate_per_head_key` (`gating`) is true or "per-head", else one per channel),
     never biased: hidden x (heads x head_dim) or hidden x heads parameters, which Qwen3-Next's
     `gated_query` holds inside q_proj instead. Depth only, as the families holding it are
-    mixtures of experts (`refuse_moe`).
+    mixtures of experts (`refuse_moe`). `output_gate_key`: the config key that builds the gate
+    where true, none where false (LFM3's use_attention_gate); every such model where None.
     Persimmon's (`persimmon`) are fields of others: GPT-NeoX's query_key_value packed head by
     head (`packed`, `kv_per_query_head`) and MLP names, Phi's q/k LayerNorms over head_dim
     with biases, shared by the heads (`qk_norm_key` `qk_layernorm`) and output `dense`,
@@ -698,6 +706,7 @@ class Family:
     rotary_reversed: bool = False
     output_gate: bool = False
     output_gate_per_head_key: str | None = None
+    output_gate_key: str | None = None
     float32_unscaled_scores: bool = False
     depth_only: str | None = None
     sinusoidal_positions: bool = False
@@ -1736,6 +1745,16 @@ FAMILIES: dict[str, Family] = {
                        linear_attention=True, short_conv=True,
                        moe_intermediate_key="moe_intermediate_size",
                        sparse_blocks=SparseBlocks.after_first("num_dense_layers")),
+    # Lfm3DecoderLayer: LFM2's block (operator_norm, the token mixer `layer_types` names, ffn_norm,
+    # `feed_forward` w1 / w3 / w2 of intermediate_size: Lfm2MoeMLP) with post_operator_norm /
+    # post_ffn_norm on the two outputs where use_sandwich_norm is set; Lfm3Attention (Qwen3's:
+    # q/k/v/o_proj biased by attention_bias, per-head q_norm / k_norm) on "full_attention" and
+    # "sliding_attention" blocks, its output gated a head by sigmoid(g_proj(input)) where
+    # use_attention_gate is set; Lfm2ShortConv on "conv" blocks; the final `embedding_norm`.
+    "lfm3": Family("Lfm3ForCausalLM", "Lfm3Config", None, None, None, True,
+                   linear_attention=True, short_conv=True, sandwich_norms_key="use_sandwich_norm",
+                   output_gate=True, output_gate_key="use_attention_gate",
+                   output_gate_per_head_key="use_attention_gate", min_transformers="5.23.0"),
 }
 
 # The families whose published checkpoints hold block-quantized FP8 weights (an e4m3 `X.weight`
@@ -1897,6 +1916,11 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
     n = config.num_hidden_layers
     attention = ("transformers sizes its masks by a full-attention block's cache, so neither "
                  "generate nor any cached forward runs without one")
+    if getattr(config, "model_type", None) == "lfm3":
+        # (LFM3's "full-attention" kind is either attention block: a windowed one sizes them too)
+        attention = ("transformers 5.23 and 5.24 read the cache's length from an attention "
+                     "block (full or windowed), so neither generate nor any cached forward runs "
+                     "without one")
     if family(config).one_mixer_blocks:
         return [("full-attention", [i for i in range(n)
                                     if config.layer_types[i] == "full_attention"], attention)]
@@ -2455,11 +2479,20 @@ def mla_params(config) -> int:
     return q + kv + o
 
 
+def output_gate(config) -> bool:
+    """Whether each attention gates its output by a projection of its own (`Family.output_gate`:
+    AFMoE's, Laguna's; LFM3's where its `output_gate_key` use_attention_gate is true)."""
+    f = family(config)
+    return f.output_gate and (f.output_gate_key is None
+                              or bool(getattr(config, f.output_gate_key, False)))
+
+
 def output_gate_per_head(config) -> bool:
     """Whether a family with an attention output gate (`Family.output_gate`) gates each query
     head as a whole (Laguna's `gating` true, its default, or "per-head": LagunaAttention's
-    g_proj of one output a head) rather than each query channel (AFMoE's gate_proj, Laguna's
-    "per-element" or false)."""
+    g_proj of one output a head; LFM3's, whose g_proj is one a head wherever use_attention_gate
+    builds it) rather than each query channel (AFMoE's gate_proj, Laguna's "per-element" or
+    false)."""
     key = family(config).output_gate_per_head_key
     if key is None:
         return False
@@ -3351,6 +3384,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 128000, "tie_word_embeddings": True,
                  "conv_bias": False, "conv_L_cache": 3, "num_dense_layers": 2,
                  "num_experts": 32, "num_local_experts": 32, "num_experts_per_tok": 4},
+    # Lfm3Config's (LFM3-1.7B's shape keys, as its docstring names them: 128000 tokens, 2048
+    # wide, 24 blocks of 16 heads of 128 on 4 KV heads, an MLP of 7680; a 256-token window),
+    # tied; the sandwich norms and the attention gate on; layer_types derived where none are
+    # given (`lfm3_layer_types`)
+    "lfm3": {**_LLAMA_DEFAULTS, "vocab_size": 128000, "hidden_size": 2048,
+             "intermediate_size": 7680, "num_hidden_layers": 24, "num_attention_heads": 16,
+             "num_key_value_heads": 4, "head_dim": 128, "max_position_embeddings": 128000,
+             "tie_word_embeddings": True, "conv_bias": False, "conv_L_cache": 7,
+             "sliding_window": 256, "use_sandwich_norm": True, "use_attention_gate": True,
+             "attention_bias": False},
     # MambaConfig's and FalconMambaConfig's defaults (no attention, no position limit: LLaMA's head
     # keys unread)
     "mamba": {**_LLAMA_DEFAULTS, "vocab_size": 50280, "hidden_size": 768, "state_size": 16,
@@ -3641,6 +3684,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         listed = range(values["num_hidden_layers"]) if listed is None else listed
         values["layer_types"] = ["full_attention" if i in listed else "conv"
                                  for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") == "lfm3" and not values.get("layer_types"):
+        values["layer_types"] = lfm3_layer_types(values["num_hidden_layers"])
     if values.get("model_type") == "nemotron_h":
         # NemotronHConfig's older names of its Mamba-2 keys, which it reads as the new ones
         values = {**values, **{new: values[old] for old, new in NEMOTRON_H_OLD_KEYS.items()
@@ -5056,7 +5101,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "bamba" and (problem := _bamba_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
-    if model_type in ("lfm2", "lfm2_moe") and (problem := _lfm2_unbuilt(raw)):
+    if model_type in ("lfm2", "lfm2_moe", "lfm3") and (problem := _lfm2_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     # One entry per block (each block's attention kind, whether it rotates): a short list
     # would stop the model's build on an IndexError, or give blocks their neighbours' entries.
@@ -5320,6 +5365,13 @@ def _bamba_unbuilt(raw: dict[str, Any]) -> str | None:
     return None
 
 
+def lfm3_layer_types(blocks: int) -> list[str]:
+    """Lfm3Config's block kinds where a config gives none: of every four blocks, the third full
+    attention, the first windowed attention (but block 0), the others short convolutions."""
+    return ["full_attention" if i % 4 == 2 else "sliding_attention" if i % 4 == 0 and i > 0
+            else "conv" for i in range(blocks)]
+
+
 def _lfm2_unbuilt(raw: dict[str, Any]) -> str | None:
     """What of an LFM2 or LFM2-MoE config.json transformers does not build or run, said with
     what to do; None when nothing: an LFM2-MoE one without layer_types (Lfm2MoeConfig derives
@@ -5339,6 +5391,8 @@ def _lfm2_unbuilt(raw: dict[str, Any]) -> str | None:
     if kinds is None and isinstance(raw.get("full_attn_idxs"), list) and isinstance(blocks, int):
         kinds = ["full_attention" if i in raw["full_attn_idxs"] else "conv"
                  for i in range(blocks)]  # (as Lfm2Config derives them)
+    if raw.get("model_type") == "lfm3":
+        return _lfm3_unbuilt(raw, kinds, redo)
     if not isinstance(kinds, list):
         return None  # (LFM2 without either: every block attention, as Lfm2Config makes it)
     if other := sorted({str(kind) for kind in kinds} - {"conv", "full_attention"}):
@@ -5349,6 +5403,37 @@ def _lfm2_unbuilt(raw: dict[str, Any]) -> str | None:
         return ("gives no attention block (every layer_types entry \"conv\"): transformers "
                 "sizes an LFM2 model's masks by an attention block's cache, so neither "
                 f"generate nor any cached forward runs without one: {redo}")
+    return None
+
+
+def _lfm3_unbuilt(raw: dict[str, Any], kinds, redo: str) -> str | None:
+    """`_lfm2_unbuilt` of an LFM3 config.json: a block kind other than Lfm3Model's three
+    (its masks are made for "conv", "full_attention" and "sliding_attention" alone: a KeyError
+    on the first forward), no attention block of either kind (transformers 5.23 and 5.24 read
+    the cache's length from one: generate stops), or rope_parameters without the entry of an
+    attention kind its blocks hold (Lfm3RotaryEmbedding reads one a kind: a KeyError building
+    the model)."""
+    blocks = raw.get("num_hidden_layers")
+    if kinds is None and isinstance(blocks, int):
+        kinds = lfm3_layer_types(blocks)  # (as Lfm3Config derives them)
+    if not isinstance(kinds, list):
+        return None
+    attention = {"full_attention", "sliding_attention"}
+    if other := sorted({str(kind) for kind in kinds} - attention - {"conv"}):
+        return (f"gives layer_types {other}, which LFM3's blocks are not (\"conv\", "
+                "\"full_attention\" or \"sliding_attention\"): transformers would build them "
+                f"as attention blocks without a mask of their kind: {redo}")
+    if not attention & set(kinds):
+        return ("gives no attention block (every layer_types entry \"conv\"): transformers "
+                "5.23 and 5.24 read an LFM3 model's cache length from an attention block, so "
+                f"neither generate nor any cached forward runs without one: {redo}")
+    rope = raw.get("rope_parameters")
+    if isinstance(rope, dict) and (missing := sorted(
+            kind for kind in attention & set(kinds) if not isinstance(rope.get(kind), dict))):
+        return (f"gives rope_parameters without an entry for {missing}, which its blocks are: "
+                "Lfm3Config keeps one rotary setting per attention kind (\"full_attention\", "
+                "\"sliding_attention\") and transformers cannot build the model without each: "
+                f"{redo}")
     return None
 
 
@@ -5699,8 +5784,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if family(config).gated_query:
         # Qwen3-Next: q_proj also gives each head's output gate (its bias too)
         attn += d * q + (q if qkv_bias(config) else 0)
-    if family(config).output_gate and q:
-        # AFMoE's gate_proj, Laguna's g_proj: a gate per query channel, or per query head
+    if output_gate(config) and q:
+        # AFMoE's gate_proj, Laguna's and LFM3's g_proj: a gate per query channel, or per head
         attn += d * (shape["num_attention_heads"] if output_gate_per_head(config) else q)
     if family(config).attention_experts:
         # JetMoE's mixture of attention heads, never width-pruned: counted whole, its own way

@@ -768,7 +768,8 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
         if not moe:
             if "compiled" in backends and known is not None and family(known).short_conv:
                 problems.append(
-                    f"models.{model} ({known.model_type}) is an LFM2 model, whose blocks hold "
+                    f"models.{model} ({known.model_type}) is an "
+                    f"{'LFM3' if known.model_type == 'lfm3' else 'LFM2'} model, whose blocks hold "
                     "gated short convolutions or attention under its own module names, which "
                     "the compiled backend does not run (its fused blocks read LLaMA's): take "
                     "'compiled' out of benchmark.backends (hf and hf_static run it)")
