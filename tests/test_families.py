@@ -970,6 +970,13 @@ FAMILIES = {
         **SMALL, layer_types=["conv", "full_attention"] * 2, conv_bias=True,
         num_dense_layers=1, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2,
         tie_word_embeddings=False, initializer_range=0.1),
+    # LFM3 (transformers 5.23 on: newer_config): a short convolution (3 taps), full attention,
+    # a convolution and windowed attention (a 6-token window), Qwen3's attention with a gate a
+    # head and biases on (off as published), the sandwich norms, untied (tied as published).
+    "lfm3": lambda: newer_config(
+        "lfm3", **SMALL, layer_types=["conv", "full_attention", "conv", "sliding_attention"],
+        head_dim=16, conv_L_cache=3, sliding_window=6, attention_bias=True, conv_bias=True,
+        tie_word_embeddings=False, initializer_range=0.1),
     # OLMo Hybrid: Gated DeltaNet blocks (2 key heads of 12 on 4 value heads of 16, 3 taps,
     # beta up to 2) 1:1 with OLMo-3's post-norm attention blocks (whole-projection q/k norms),
     # the attention's biases on (off as published), std 0.1.
@@ -1036,6 +1043,7 @@ OWN_BLOCKS = {"diffllama", "bitnet"}
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
 HYBRID = {"bamba", "falcon_h1",
           "lfm2",  # (LFM2's short convolutions and attention, a kind in each block)
+          "lfm3",  # (LFM3's likewise, windowed attention too)
           "olmo_hybrid"}  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
 DEPTH_ONLY = MOE | ONE_MIXER | HYBRID | LATENT | OWN_BLOCKS
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
@@ -1109,6 +1117,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "minicpm5_moe": "MiniCPM5MoeForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
+           "lfm3": "Lfm3ForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
            "kimi_linear": "KimiLinearForCausalLM",
            "minimax": "MiniMaxForCausalLM",

@@ -83,6 +83,19 @@ def kinds_of(model) -> list[str]:
 
 # --------------------------------------------------------------------------- counts
 
+def check_counted_as_built(config, folder):
+    """count_params(config) equals transformers' meta model of it, and so do the layer_types
+    and the count of the config.json it writes to `folder` read alone (LFM3's too). Returns the
+    meta model."""
+    meta = build_model(config, device="meta")
+    assert count_params(config) == numel(meta)
+    config.save_pretrained(folder)
+    counted = config_from_dict(checked_config_json(folder))
+    assert counted.layer_types == config.layer_types
+    assert count_params(counted) == numel(meta)
+    return meta
+
+
 @pytest.mark.parametrize("make, over", [
     (small, {}), (small, {"conv_bias": True, "conv_L_cache": 4}),
     (small, {"block_auto_adjust_ff_dim": False}),
@@ -96,12 +109,7 @@ def test_counts_equal_transformers_parameters(make, over, tmp_path):
     tying: the closed form equals transformers' meta model, and so does the count of the
     config.json it writes read alone."""
     config = make(**over)
-    meta = build_model(config, device="meta")
-    assert count_params(config) == numel(meta)
-    config.save_pretrained(tmp_path)
-    counted = config_from_dict(checked_config_json(tmp_path))
-    assert counted.layer_types == config.layer_types
-    assert count_params(counted) == numel(meta)
+    meta = check_counted_as_built(config, tmp_path)
     dense = [layer.feed_forward for layer in meta.model.layers if hasattr(layer.feed_forward, "w1")]
     assert {mlp.w1.out_features for mlp in dense} <= {dense_width(config)}
 
