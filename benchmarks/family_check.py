@@ -39,6 +39,7 @@ packed head by head, biases everywhere and LayerNorm of the embeddings, MPT's AL
 (float32, from the last position) with its bias-free LayerNorms and q/k/v clamp,
 HyperCLOVA X's Granite scalars (its logits multiplied) and norms on the sublayers' outputs,
 Persimmon's q/k/v packed head by head with q/k LayerNorms and half of each head rotating,
+GPT-NeoX-Japanese's q/k/v packed head by head, last block's attention bias and unbiased MLP,
 gpt-neo-125m's learned positions, unscaled float32 scores and local blocks,
 xglm-564M's sinusoidal positions (offset 2), embeddings scaled by sqrt(d_model) and OPT's
 pre-LN block; sliding
@@ -119,7 +120,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "jais2": None, "nanochat": None,
                  "exaone": "exaone-3.0-7.8b", "internlm3": "internlm3-8b-instruct",
                  "iquestcoder": None,
-                 "persimmon": None,
+                 "persimmon": None, "gpt_neox_japanese": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
@@ -238,7 +239,13 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             # Persimmon (no config.json of Persimmon-8B confirmed): q/k/v packed head by head,
             # q/k LayerNorms with biases, half of each head rotating, ungated relu2 MLP, untied
             "persimmon": dict(model_type="persimmon", qk_layernorm=True,
-                              partial_rotary_factor=0.5, tie_word_embeddings=False)}
+                              partial_rotary_factor=0.5, tie_word_embeddings=False),
+            # GPT-NeoX-Japanese (no config.json of gpt-neox-japanese-2.7b found): q/k/v packed
+            # head by head, the last block's dense_bias, an ungated gelu MLP without biases,
+            # whole heads rotating (as transformers 5.17 runs it), untied (published: tied by
+            # default, and a random tied model repeats its tokens)
+            "gpt_neox_japanese": dict(model_type="gpt_neox_japanese", rotary_pct=1.0,
+                                      tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -299,6 +306,11 @@ def small_config(family: str):
         values.update(sliding_window=WINDOW, tie_word_embeddings=False,
                       layer_types=["sliding_attention", "full_attention"] * 2,
                       layer_rope_theta=[10000.0, 0, 10000.0, 500.0])
+    if model_type == "gpt_neox_japanese":  # a KV head per query head, hidden / heads, its
+        # MLP's width as the multiple of hidden_size GPTNeoXJapaneseConfig reads
+        for key in ("num_key_value_heads", "head_dim"):
+            values.pop(key)
+        values["intermediate_multiple_size"] = values.pop("intermediate_size") // 64
     if model_type == "persimmon":  # a KV head per query head (no key), hidden / heads
         for key in ("num_key_value_heads", "head_dim"):
             values.pop(key)

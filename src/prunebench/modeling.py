@@ -318,7 +318,15 @@ class ZeroHeadAttention(nn.Module):
             dummy = hidden_states.new_zeros(b, 1, s, 1)
             cache.update(dummy, dummy, self.layer_idx)
         out = getattr(self, self.output_name)(hidden_states.new_zeros(*hidden_states.shape[:-1], 0))
-        return out, None
+        return attention_outputs(self.config, out)
+
+
+def attention_outputs(config: LlamaConfig, out: torch.Tensor) -> tuple:
+    """What a block's attention returns for `out`, from a module standing in for it (no heads
+    left, or a sublayer skipped): (out, no attention weights), and for GPT-NeoX-Japanese a
+    third value, the bias GPTNeoXJapaneseLayer adds after the output projection: None, any
+    such bias being the output's own (fold_dense_bias)."""
+    return (out, None, None) if family(config).last_block_dense_bias else (out, None)
 
 
 def _linear(n_in: int, n_out: int, bias: bool, like: nn.Linear) -> nn.Linear:
@@ -588,10 +596,49 @@ def published_names(model_type: str, state: dict) -> dict:
 
 def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The model's state dict as its family's transformers class holds it, to save: GPT-2's
-    projections' weights in Conv1D's orientation ([in, out]: `CONV1D_WEIGHTS`)."""
+    projections' weights in Conv1D's orientation ([in, out]: `CONV1D_WEIGHTS`), GPT-NeoX-
+    Japanese's output bias under its own name (`dense_bias`: fold_dense_bias, LOADED_NAMES)."""
     transposed = CONV1D_WEIGHTS.get(model.config.model_type, ())
-    return {k: (v.detach().t() if transposed and k.endswith(transposed) else v.detach())
-            .contiguous() for k, v in model.state_dict().items()}
+    state = {k: (v.detach().t() if transposed and k.endswith(transposed) else v.detach())
+             .contiguous() for k, v in model.state_dict().items()}
+    if model.config.model_type == "gpt_neox_japanese":
+        ((published, held),) = LOADED_NAMES["gpt_neox_japanese"]
+        state = {k[: -len(held)] + published if k.endswith(held) else k: v
+                 for k, v in state.items()}
+    return state
+
+
+# The LM head's weight by its name in the state dict where the family's class names it
+# otherwise than `lm_head` (GPTNeoXJapaneseForCausalLM's `embed_out`): what a tied
+# checkpoint leaves out.
+HEAD_NAMES = {"gpt_neox_japanese": "embed_out.weight"}
+
+
+def head_name(model_type: str) -> str:
+    """The LM head's weight by its name in the state dict (`HEAD_NAMES`, else lm_head's)."""
+    return HEAD_NAMES.get(model_type, "lm_head.weight")
+
+
+def fold_dense_bias(model: nn.Module) -> None:
+    """GPT-NeoX-Japanese's attention bias held as its output projection's own: the attention
+    that holds a `dense_bias` (the last block's, `Family.last_block_dense_bias`) returns it
+    for GPTNeoXJapaneseLayer to add to `dense`'s output; here `dense` carries it as its bias
+    and the attention returns None, the same sum, so that the surgery, FLAP's compensation,
+    the counts (`layer_shapes`: that block's o_proj bias) and the compiled decoder read it as
+    every family's o_proj bias. Saved back under transformers' name (`published_state`)."""
+    for layer in decoder(model).layers:
+        attn = layer.self_attn
+        bias = attn._parameters.get("dense_bias")
+        if bias is None:
+            continue
+        dense = attn.dense
+        folded = nn.Linear(dense.in_features, dense.out_features, bias=True,
+                           device=dense.weight.device, dtype=dense.weight.dtype)
+        folded.weight = dense.weight
+        folded.bias = bias
+        del attn.dense_bias
+        attn.dense_bias = None
+        attn.dense = folded
 
 
 # A value a block's module computes from the block's index when built, which a depth prune
@@ -634,6 +681,8 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
         # (GPT-NeoX's modules answer LLaMA's names too: alias_llama_names)
         # (GPT-2's Conv1D projections held as nn.Linear: linear_projections)
         model = alias_llama_names(linear_projections(cls(config)))
+        if family(config).last_block_dense_bias:
+            fold_dense_bias(model)
         if dtype is not None:
             # what transformers makes float32 whatever the default, in `dtype` too, but for
             # what it keeps in float32 at that dtype when loading (DeepSeek's routers)
@@ -792,7 +841,7 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
         if model.config.tie_word_embeddings:
             # One tensor under two names: keep the embedding's, as transformers saves it (the
             # deduplicating saver would otherwise keep whichever name it meets first).
-            state.pop("lm_head.weight", None)
+            state.pop(head_name(model.config.model_type), None)
         save_torch_state_dict(state, tmp, max_shard_size="5GB", safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
@@ -933,6 +982,9 @@ LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_M
                 "granitemoehybrid": _GRANITE_MOE_NAMES,
                 "phimoe": ((".mlp.gate.weight", ".mlp.router.weight"),),
                 "gpt_neox": (("embed_out.weight", "lm_head.weight"),),
+                # GPT-NeoX-Japanese's last block's attention bias, held as its output
+                # projection's (fold_dense_bias; saved back by published_state)
+                "gpt_neox_japanese": ((".attention.dense_bias", ".attention.dense.bias"),),
                 # EXAONE's published block names (its own code's), inside transformer.h.N
                 # (LOADED_PREFIXES), as LlamaForCausalLM holds them
                 "exaone": tuple((f".{own}.{kind}", f".{llama}.{kind}")
@@ -1008,7 +1060,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         state = {k: v.t().contiguous() if k.endswith(transposed) else v for k, v in state.items()}
     embedding = embedding_name(model)  # (GPT-NeoX's gpt_neox.embed_in, OPT's model.decoder.*)
     if config.tie_word_embeddings:
-        head = state.pop("lm_head.weight", None)
+        head = state.pop(head_name(config.model_type), None)
         if embedding not in state and head is not None:
             state[embedding] = head  # tied, saved under the head's name
     if config.model_type == "minimax":
@@ -1016,7 +1068,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     expected = model.state_dict()
     if config.model_type in EQUAL_NAMES:  # (Aria's experts: 5.17's names or 5.25's)
         state = held_names(config.model_type, state, set(expected))
-    missing = sorted(set(expected) - set(state) - ({"lm_head.weight"} if config.tie_word_embeddings else set()))
+    missing = sorted(set(expected) - set(state) - ({head_name(config.model_type)}
+                                                   if config.tie_word_embeddings else set()))
     unexpected = sorted(set(state) - set(expected))
     if is_moe(config) and unexpected:
         from prunebench.checkpoint.moe_fuse import mxfp4_names, per_expert_names
@@ -1497,6 +1550,14 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
     before = list(decoder(model).layers)
     set_layers(model, nn.ModuleList(before[i] for i in keep))
+    last_attn = decoder(model).layers[-1].self_attn if keep else None
+    if family(model.config).last_block_dense_bias and o_proj(last_attn).bias is None:
+        # GPT-NeoX-Japanese builds a dense_bias in its last block whatever the depth, zeros
+        # where untrained: the model of the kept blocks transformers builds has one there
+        # (held as the output projection's bias: fold_dense_bias)
+        dense = o_proj(last_attn)
+        dense.bias = nn.Parameter(dense.weight.new_zeros(dense.out_features),
+                                  requires_grad=dense.weight.requires_grad)
     for new_idx, layer in enumerate(decoder(model).layers):
         # the block's cache entry: its attention's, Qwen3-Next's or Qwen3.5's Gated DeltaNet's
         # or Granite 4.0's Mamba-2 mixer's (a Granite block holds the one it has, the other

@@ -94,6 +94,10 @@ PER_HEAD_PACKED = ("query_key_value",)
 # and the final norm are found by what holds them, whatever their names:
 # `get_input_embeddings`, `modeling.final_norm`.)
 MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
+                  # GPTNeoXJapaneseForCausalLM's `gpt_neox_japanese` and LM head `embed_out`
+                  # (GPTNeoXForCausalLM's is `lm_head`), GPTNeoXJapaneseLayer's `attention`
+                  "gpt_neox_japanese": {"model": "gpt_neox_japanese", "self_attn": "attention",
+                                        "lm_head": "embed_out"},
                   # BloomForCausalLM's `transformer`, BloomModel's blocks `h`, BloomBlock's
                   # `self_attention`; MptForCausalLM's `transformer`, MptModel's `blocks`,
                   # MptBlock's `attn` and `ffn` (the blocks replaced through `set_layers`)

@@ -629,6 +629,15 @@ class Family:
     bias of hidden (`o_bias`): a token's query heads are its experts' (num_attention_heads is
     KV heads x num_experts_per_tok), counted by `moa_params`; `moe_output_bias`, a bias of
     hidden added to the sparse MLP's output (JetMoeMoE's). Depth only (`refuse_moe`).
+    GPT-NeoX-Japanese's own (`gpt_neox_japanese`): `mlp_width_multiple_key`, the key whose
+    value times hidden_size is the MLP width (`intermediate_multiple_size`: int() of the
+    product, GPTNeoXJapaneseMLP's; no width key of its own); `last_block_dense_bias`, its last
+    block alone adds a bias of hidden_size after the attention's output projection (the
+    attention's `dense_bias`, which GPTNeoXJapaneseLayer adds to `dense`'s output): counted as
+    that block's o_proj bias (`layer_shapes`), held by prunebench as the bias of `dense`
+    (`modeling.fold_dense_bias`, the same sum) and saved back under transformers' name; a
+    depth prune that removes the last block gives the new last block the zero bias that
+    transformers' class of that depth builds (`modeling.remove_blocks`).
     """
 
     model_class: str
@@ -722,6 +731,8 @@ class Family:
     window_kv_and_sinks: bool = False
     attention_experts: bool = False
     moe_output_bias: bool = False
+    mlp_width_multiple_key: str | None = None
+    last_block_dense_bias: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -1020,6 +1031,21 @@ FAMILIES: dict[str, Family] = {
     "persimmon": Family("PersimmonForCausalLM", "PersimmonConfig", True, True, None, False,
                         packed=("qkv_proj",), norm_bias=True, mlp_bias=True, ungated_mlp=True,
                         qk_norm_key="qk_layernorm", kv_per_query_head=True),
+    # GPTNeoXJapaneseAttention: GPT-NeoX's query_key_value packed head by head ([heads, 3 x
+    # head_dim]: projections.qkv_layout "heads") and output `dense`, neither biased, every head
+    # its own keys and values, the first rotary_pct of each head rotating (rotate_half; the
+    # rotary base rotary_emb_base), the last block's `dense_bias` added after `dense`
+    # (`last_block_dense_bias`); GPTNeoXJapaneseMLP: no gate, no biases, dense_h_to_4h -> gelu
+    # -> dense_4h_to_h, int(hidden_size x intermediate_multiple_size) wide
+    # (`mlp_width_multiple_key`); GPTNeoXJapaneseLayer: LLaMA's sequential block under
+    # nn.LayerNorms (weight and bias); the final `final_layer_norm` a LayerNorm too; the LM head
+    # `embed_out`, tied by default, no bias.
+    "gpt_neox_japanese": Family("GPTNeoXJapaneseForCausalLM", "GPTNeoXJapaneseConfig", False,
+                                False, None, False, packed=("qkv_proj",), norm_bias=True,
+                                mlp_bias=False, ungated_mlp=True, kv_per_query_head=True,
+                                sparse_blocks=SparseBlocks.every(None),
+                                mlp_width_multiple_key="intermediate_multiple_size",
+                                last_block_dense_bias=True),
     # FalconAttention: one query_key_value Linear (packed "qkv_proj") whose rows go one of three
     # ways by config (projections.qkv_layout: grouped per KV head in the new decoder
     # architecture, [all q; k; v] of one KV head where multi_query, else head by head as
@@ -2889,6 +2915,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                   "num_key_value_heads": None, "head_dim": None,
                   "max_position_embeddings": 16384, "tie_word_embeddings": False,
                   "qk_layernorm": True},
+    # GPTNeoXJapaneseConfig's (gpt-neox-japanese-2.7b's shape): one KV head per query head (no
+    # key), the MLP 4 x hidden_size wide (intermediate_multiple_size; no width key), tied.
+    "gpt_neox_japanese": {"vocab_size": 32000, "hidden_size": 2560, "num_hidden_layers": 32,
+                          "num_attention_heads": 32, "num_key_value_heads": None,
+                          "head_dim": None, "intermediate_multiple_size": 4,
+                          "max_position_embeddings": 2048, "tie_word_embeddings": True},
     # FalconConfig's (Falcon-7B's shape, 71 heads): multi-query, the parallel block of one
     # norm, no biases, tied; ffn_hidden_size and num_kv_heads null (4 x hidden; the heads:
     # config_from_dict derives them as the class does).
@@ -4312,7 +4344,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               iquestcoder_unbuilt,
               mimo_v2_flash_unbuilt,
               minicpm5_moe_unbuilt,
-              minimax_unbuilt)
+              minimax_unbuilt,
+              gpt_neox_japanese_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -4474,6 +4507,35 @@ def installed_transformers() -> str | None:
         return version("transformers")
     except PackageNotFoundError:
         return None
+
+
+# The first transformers release whose GPTNeoXJapaneseRotaryEmbedding builds the frequencies
+# of the rotated part alone (rotary_pct of head_dim): 5.17's builds head_dim's, whose table
+# does not fit a partly rotated head (its forward stops on the shapes).
+GPT_NEOX_JAPANESE_PARTIAL_ROTARY = "5.18"
+
+
+def gpt_neox_japanese_unbuilt(values: dict[str, Any]) -> str | None:
+    """A GPT-NeoX-Japanese config.json (or built config) rotating part of each head
+    (rotary_pct, or partial_rotary_factor in rope_parameters, below 1) where the installed
+    transformers is older than 5.18 (`GPT_NEOX_JAPANESE_PARTIAL_ROTARY`), with what to do;
+    None otherwise (and for other families)."""
+    from packaging.version import Version
+
+    if values.get("model_type") != "gpt_neox_japanese":
+        return None
+    rope = values.get("rope_parameters") or values.get("rope_scaling") or {}
+    factor = values.get("rotary_pct", (rope if isinstance(rope, dict) else {}).get(
+        "partial_rotary_factor", 1.0))
+    installed = installed_transformers()
+    if factor is None or factor >= 1 or installed is None or Version(installed) >= Version(
+            GPT_NEOX_JAPANESE_PARTIAL_ROTARY):
+        return None
+    return (f"rotates {factor} of each head (rotary_pct) in a GPT-NeoX-Japanese model, which "
+            f"transformers {installed} cannot run: its GPTNeoXJapaneseRotaryEmbedding builds "
+            "the frequencies of the whole head, which do not fit the rotated part (fixed in "
+            f"{GPT_NEOX_JAPANESE_PARTIAL_ROTARY}): upgrade transformers (`pip install -U "
+            f"\"transformers>={GPT_NEOX_JAPANESE_PARTIAL_ROTARY}\"`)")
 
 
 def transformers_release_problem(model_type: str | None) -> str | None:
@@ -5602,6 +5664,8 @@ def dense_width(config) -> int | None:
     if width is None and layout.sparse_blocks.rule == "named":
         # Cohere2MoeMLP: intermediate_size where prefix_dense_intermediate_size is null
         width = config.intermediate_size
+    if layout.mlp_width_multiple_key is not None:  # GPT-NeoX-Japanese's int(hidden x multiple)
+        return int(config.hidden_size * config_value(config, layout.mlp_width_multiple_key))
     if width is None and layout.mlp_width_default is not None:
         return layout.mlp_width_default * config.hidden_size
     if layout.auto_adjust_ff_dim and width is not None:
@@ -5685,7 +5749,10 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
                         sparse_mlp_blocks(config), linear_attention_blocks(config),
                         query_heads_per_block(config), window_block_shapes(config),
                         indexer_blocks(config))]
-        return [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
+        shapes = [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
+        if family(config).last_block_dense_bias and shapes:  # GPT-NeoX-Japanese's dense_bias
+            shapes[-1]["o_proj_bias"] = True
+        return shapes
     if len(shapes) != config.num_hidden_layers:
         raise PrunebenchError(
             f"config lists {len(shapes)} layer_shapes for {config.num_hidden_layers} blocks: "

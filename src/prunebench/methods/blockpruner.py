@@ -34,7 +34,7 @@ from prunebench.methods import depth, registry, sizing, surgery
 from prunebench.methods.depth import (nll_to_ppl, ranked_score, require_calibration, scored_in,
                                       scoring_dtype)
 from prunebench.methods.loss_memo import LossMemo, ScoringProgress, open_memo
-from prunebench.modeling import dtype_name, remove_blocks
+from prunebench.modeling import attention_outputs, dtype_name, remove_blocks
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,13 @@ def unit_of(uid: int) -> tuple[str, int]:
     return KINDS[uid % 2], uid // 2
 
 
-def _skipped_attention(*args, **kwargs):
-    """An attention that adds nothing: zeros of its input's shape, no attention weights."""
-    hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
-    return torch.zeros_like(hidden), None
+def _skipped_attention(config):
+    """An attention that adds nothing: zeros of its input's shape, no attention weights (and
+    what else the family's block unpacks: `attention_outputs`)."""
+    def forward(*args, **kwargs):
+        hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+        return attention_outputs(config, torch.zeros_like(hidden))
+    return forward
 
 
 def _skipped_mlp(x, *args, **kwargs):
@@ -79,7 +82,7 @@ def without_sublayers(model, units: set[int]):
             layer = projections.decoder(model).layers[block]
             module = layer.self_attn if kind == "attention" else projections.block_mlp(layer)
             replaced.append((module, module.__dict__.get("forward")))
-            module.forward = (_skipped_attention if kind == "attention" else
+            module.forward = (_skipped_attention(model.config) if kind == "attention" else
                               _skipped_mlp_of_residual if "residual" in
                               inspect.signature(module.forward).parameters else _skipped_mlp)
         yield model
