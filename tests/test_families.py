@@ -102,6 +102,7 @@ from transformers import CwmConfig, GraniteSWAConfig
 from transformers import AXK1Config, DeepseekV32Config, GlmMoeDsaConfig, HYV3Config
 from transformers import ExaoneMoeConfig, Glm4MoeLiteConfig, YoutuConfig
 from transformers import GPTNeoConfig, PersimmonConfig
+from transformers import GPTNeoXJapaneseConfig
 from transformers import BitNetConfig, DiffLlamaConfig
 from transformers import XGLMConfig
 from transformers import AriaTextConfig
@@ -487,6 +488,17 @@ FAMILIES = {
                                             if k != "num_key_value_heads"},
                                          qk_layernorm=True, partial_rotary_factor=0.5,
                                          initializer_range=0.2),
+    # GPT-NeoX-Japanese (gpt-neox-japanese-2.7b's layout): GPT-NeoX's query_key_value packed
+    # head by head and output `dense`, neither biased, every head its own keys and values,
+    # whole heads rotating (rotary_pct 1, as transformers 5.17 runs it: test_gpt_neox_japanese
+    # rotates part of each head), the last block's dense_bias, an ungated gelu MLP without
+    # biases int(hidden x intermediate_multiple_size) wide, biased LayerNorms; untied here
+    # (GPTNeoXJapaneseConfig ties by default: test_gpt_neox_japanese's tied model is).
+    "gpt_neox_japanese": lambda: GPTNeoXJapaneseConfig(
+        vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
+        intermediate_multiple_size=2, rotary_pct=1.0, rotary_emb_base=10000,
+        max_position_embeddings=256, tie_word_embeddings=False, initializer_range=0.2,
+        bos_token_id=1, eos_token_id=2, pad_token_id=0),
     # GPT-Neo (gpt-neo-125m's layout): learned positions (wpe, 256 rows), separate q/k/v
     # without biases and a biased out_proj, scores neither scaled nor taken in the model's
     # dtype (float32), global and local blocks in turn (attention_types) whose window of 5
@@ -1084,6 +1096,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "exaone": "LlamaForCausalLM", "internlm3": "LlamaForCausalLM",
            "iquestcoder": "LlamaForCausalLM",
            "persimmon": "PersimmonForCausalLM", "gpt_neo": "GPTNeoForCausalLM",
+           "gpt_neox_japanese": "GPTNeoXJapaneseForCausalLM",
            "xglm": "XGLMForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",

@@ -173,12 +173,21 @@ def test_head_removal_computes_the_dense_model_with_those_heads_silenced(name):
     mine = logits(model, x)
     torch.testing.assert_close(mine, logits(silenced, x), rtol=0, atol=1e-5)
     if packed is not None:
-        runs = copy.deepcopy(model)
-        rows = [r for part in range(3) for h in (1, 3)
-                for r in range(part * HEADS * HD + h * HD, part * HEADS * HD + (h + 1) * HD)]
-        with torch.no_grad():
-            runs.model.layers[1].self_attn.query_key_value.weight.copy_(before[rows])
-        assert (logits(runs, x) - mine).abs().max() > 1e-3
+        rows_as_runs_compute_another(model, "model.layers.1.self_attn.query_key_value", before,
+                                     x, mine)
+
+
+def rows_as_runs_compute_another(model, packed: str, before, x, mine) -> None:
+    """`model` (heads 0 and 2 of a block removed) given its packed q/k/v module's (`packed`,
+    its name) rows of the kept heads 1 and 3 from `before` (the dense module's weight) taken
+    as [all q; all k; all v] rather than head by head computes another model than `mine` (its
+    logits of `x`) (also GPT-NeoX-Japanese's: tests/test_gpt_neox_japanese.py)."""
+    runs = copy.deepcopy(model)
+    rows = [r for part in range(3) for h in (1, 3)
+            for r in range(part * HEADS * HD + h * HD, part * HEADS * HD + (h + 1) * HD)]
+    with torch.no_grad():
+        runs.get_submodule(packed).weight.copy_(before[rows])
+    assert (logits(runs, x) - mine).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("name", ["persimmon", "gpt_neo"])
