@@ -42,7 +42,8 @@ Persimmon's q/k/v packed head by head with q/k LayerNorms and half of each head 
 GPT-NeoX-Japanese's q/k/v packed head by head, last block's attention bias and unbiased MLP,
 gpt-neo-125m's learned positions, unscaled float32 scores and local blocks,
 xglm-564M's sinusoidal positions (offset 2), embeddings scaled by sqrt(d_model) and OPT's
-pre-LN block; sliding
+pre-LN block, BioGPT-Large's learned positions (offset 2), embeddings scaled by
+sqrt(hidden_size), OPT's pre-LN block and its head output_projection; sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
@@ -121,7 +122,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "exaone": "exaone-3.0-7.8b", "internlm3": "internlm3-8b-instruct",
                  "iquestcoder": None,
                  "persimmon": None, "gpt_neox_japanese": None,
-                 "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m"}
+                 "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m",
+                 "biogpt": "biogpt-large"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -334,6 +336,12 @@ def small_config(family: str):
         # qkv_bias and bias), so sliced; dynamic NTK scaling as published (the cells lie
         # within its context: the tables unscaled)
         values.update(attention_bias=True, mlp_bias=True)
+    if model_type == "biogpt":  # heads of hidden / heads (16), a KV head each (no key of
+        # either in BioGptConfig); untied (BioGPT-Large is tied: a random tied model repeats
+        # its tokens)
+        for key in ("num_key_value_heads", "head_dim"):
+            values.pop(key)
+        values["tie_word_embeddings"] = False
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)

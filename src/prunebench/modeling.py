@@ -53,7 +53,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
-                                    embedding_name, get_part, mlp_gated, mlp_inputs,
+                                    embedding_name, get_part, head_name, mlp_gated, mlp_inputs,
                                     module_name, o_proj, set_attention, set_block_heads,
                                     set_layers, set_part)
 
@@ -608,17 +608,6 @@ def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
-# The LM head's weight by its name in the state dict where the family's class names it
-# otherwise than `lm_head` (GPTNeoXJapaneseForCausalLM's `embed_out`): what a tied
-# checkpoint leaves out.
-HEAD_NAMES = {"gpt_neox_japanese": "embed_out.weight"}
-
-
-def head_name(model_type: str) -> str:
-    """The LM head's weight by its name in the state dict (`HEAD_NAMES`, else lm_head's)."""
-    return HEAD_NAMES.get(model_type, "lm_head.weight")
-
-
 def fold_dense_bias(model: nn.Module) -> None:
     """GPT-NeoX-Japanese's attention bias held as its output projection's own: the attention
     that holds a `dense_bias` (the last block's, `Family.last_block_dense_bias`) returns it
@@ -841,7 +830,7 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
         if model.config.tie_word_embeddings:
             # One tensor under two names: keep the embedding's, as transformers saves it (the
             # deduplicating saver would otherwise keep whichever name it meets first).
-            state.pop(head_name(model.config.model_type), None)
+            state.pop(head_name(model), None)
         save_torch_state_dict(state, tmp, max_shard_size="5GB", safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
@@ -1059,8 +1048,9 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     if transposed := CONV1D_WEIGHTS.get(config.model_type):  # GPT-2's, read as nn.Linear's
         state = {k: v.t().contiguous() if k.endswith(transposed) else v for k, v in state.items()}
     embedding = embedding_name(model)  # (GPT-NeoX's gpt_neox.embed_in, OPT's model.decoder.*)
+    head_weight = head_name(model)  # (BioGPT's output_projection.weight)
     if config.tie_word_embeddings:
-        head = state.pop(head_name(config.model_type), None)
+        head = state.pop(head_weight, None)
         if embedding not in state and head is not None:
             state[embedding] = head  # tied, saved under the head's name
     if config.model_type == "minimax":
@@ -1068,8 +1058,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     expected = model.state_dict()
     if config.model_type in EQUAL_NAMES:  # (Aria's experts: 5.17's names or 5.25's)
         state = held_names(config.model_type, state, set(expected))
-    missing = sorted(set(expected) - set(state) - ({head_name(config.model_type)}
-                                                   if config.tie_word_embeddings else set()))
+    missing = sorted(set(expected) - set(state)
+                     - ({head_weight} if config.tie_word_embeddings else set()))
     unexpected = sorted(set(state) - set(expected))
     if is_moe(config) and unexpected:
         from prunebench.checkpoint.moe_fuse import mxfp4_names, per_expert_names

@@ -133,7 +133,10 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # embeddings `embeddings` (their blocks `layers`, their final norm `norm_f`)
                   "mamba": {"model": "backbone", "embed_tokens": "embeddings"},
                   "falcon_mamba": {"model": "backbone", "embed_tokens": "embeddings"},
-                  "mamba2": {"model": "backbone", "embed_tokens": "embeddings"}}
+                  "mamba2": {"model": "backbone", "embed_tokens": "embeddings"},
+                  # BioGptForCausalLM's `biogpt` (its blocks `layers`) and its LM head
+                  # `output_projection`
+                  "biogpt": {"model": "biogpt", "lm_head": "output_projection"}}
 
 # The owner of each part (and packed module), which a lookup of OWN_NAMES is keyed by.
 PART_OWNER = {**dict.fromkeys((*ATTENTION_PARTS, "qkv_proj", "o_proj"), "self_attn"),
@@ -224,6 +227,14 @@ def embedding_name(model: nn.Module) -> str:
     the loader ties and a device map places."""
     weight = model.get_input_embeddings().weight
     return next(name for name, p in model.named_parameters() if p is weight)
+
+
+def head_name(model: nn.Module) -> str:
+    """The LM head's weight by its name in the state dict (`lm_head.weight`, BioGPT's
+    `output_projection.weight`), which a tied checkpoint leaves out."""
+    head = model.get_output_embeddings()
+    return next((f"{name}.weight" for name, module in model.named_modules() if module is head),
+                "lm_head.weight")
 
 
 def decoder(model: nn.Module) -> nn.Module:

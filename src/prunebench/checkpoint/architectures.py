@@ -701,6 +701,20 @@ ARCHITECTURES["xglm-4.5b"] = dict(_XGLM, d_model=2048, num_layers=48, attention_
                                   ffn_dim=16384, activation_function="relu")
 ARCHITECTURES["xglm-7.5b"] = dict(_XGLM, d_model=4096, num_layers=32, attention_heads=32,
                                   ffn_dim=16384)
+# microsoft/BioGPT-Large (BioGptForCausalLM: OPT's learned positions of offset 2, embeddings
+# times sqrt(hidden_size), biases everywhere, LayerNorms, an ungated gelu MLP, the head
+# output_projection tied; the hub could not be read here): its config.json as a public
+# script's notes print transformers' BioGptConfig of it whole (_name_or_path
+# microsoft/BioGPT-Large, transformers_version 4.34.1): hidden 1600, 48 layers, 25 heads,
+# intermediate 6400, 2048 positions, vocabulary 57717, scale_embedding true, no
+# tie_word_embeddings key (tied, the class's default). 1,571,188,800 parameters (count_params,
+# transformers' model; the name's 1.5B). microsoft/biogpt (347M) is left out: no copy of its
+# config.json was found, only BioGptConfig's defaults, which its docstring calls that shape.
+ARCHITECTURES["biogpt-large"] = dict(
+    model_type="biogpt", vocab_size=57717, hidden_size=1600, num_hidden_layers=48,
+    num_attention_heads=25, intermediate_size=6400, max_position_embeddings=2048,
+    hidden_act="gelu", layer_norm_eps=1e-12, scale_embedding=True, tie_word_embeddings=True,
+    bos_token_id=0, pad_token_id=1, eos_token_id=2)
 # bigcode/gpt_bigcode-santacoder (GPTBigCodeForCausalLM, SantaCoder's transformers port:
 # learned positions, c_attn packing the 16 query heads of 128 and one KV head (multi_query),
 # biases everywhere, LayerNorms, an ungated gelu_pytorch_tanh MLP, tied; the hub could not be

@@ -1155,6 +1155,18 @@ FAMILIES: dict[str, Family] = {
                    norm_bias=True, ungated_mlp=True, mlp_bias=True, kv_per_query_head=True,
                    sparse_blocks=SparseBlocks.every("ffn_dim"), sinusoidal_positions=True,
                    embed_scale_key="scale_embedding"),
+    # BioGptAttention: Bart's (q/k/v/out_proj always biased, every head its own keys and
+    # values, the queries scaled by 1/sqrt(head_dim)); BioGptDecoderLayer: OPT's pre-LN block
+    # (nn.LayerNorms self_attn_layer_norm / final_layer_norm of the default eps, not the
+    # config's layer_norm_eps, which no module reads; the block's own fc1 -> hidden_act (gelu)
+    # -> fc2, always biased, intermediate_size wide); BioGptModel (`biogpt`): embeddings times
+    # sqrt(hidden_size) where scale_embedding (`embed_scale_key`), OPT's learned positions of
+    # offset 2 added, the final LayerNorm `layer_norm`; BioGptForCausalLM: its LM head
+    # `output_projection` (projections.MODULE_ALIASES' lm_head), tied, no bias.
+    "biogpt": Family("BioGptForCausalLM", "BioGptConfig", True, True, None, False,
+                     norm_bias=True, ungated_mlp=True, mlp_bias=True, kv_per_query_head=True,
+                     sparse_blocks=SparseBlocks.every("intermediate_size"),
+                     position_table_offset=2, embed_scale_key="scale_embedding"),
     # Jais2Attention: LLaMA's (biases on all four projections as attention_bias says, true by
     # default and as published; GQA where num_key_value_heads says; head_dim set apart);
     # Jais2MLP: NemotronMLP's (no gate, up_proj -> relu2 -> down_proj, biased by mlp_bias);
@@ -2979,6 +2991,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
              "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": None,
              "head_dim": None, "max_position_embeddings": 2048, "tie_word_embeddings": True,
              "scale_embedding": True},
+    # BioGptConfig's (microsoft/biogpt's shape): LLaMA's names, no KV-head or head_dim key,
+    # 1024 positions, scaled embeddings, tied.
+    "biogpt": {"vocab_size": 42384, "hidden_size": 1024, "intermediate_size": 4096,
+               "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": None,
+               "head_dim": None, "max_position_embeddings": 1024, "tie_word_embeddings": True,
+               "scale_embedding": True},
     # PhiConfig's: no q/k norms, untied.
     "phi": {**_LLAMA_DEFAULTS, "vocab_size": 51200, "hidden_size": 2048,
             "intermediate_size": 8192, "num_hidden_layers": 24, "qk_layernorm": False},
