@@ -106,6 +106,7 @@ from transformers import GPTNeoXJapaneseConfig
 from transformers import BitNetConfig, DiffLlamaConfig
 from transformers import XGLMConfig
 from transformers import AriaTextConfig
+from transformers import BioGptConfig
 
 from prunebench import PrunebenchError, lora, projections, tiny
 from prunebench.methods import surgery
@@ -520,6 +521,17 @@ FAMILIES = {
                                attention_heads=4, max_position_embeddings=256, init_std=0.2,
                                tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
                                pad_token_id=0),
+    # BioGPT (microsoft/biogpt's and BioGPT-Large's layout): OPT's learned positions of offset
+    # 2, embeddings times sqrt(hidden_size) (scale_embedding), OPT's pre-LN block
+    # (self_attn_layer_norm / final_layer_norm, the block's own fc1 -> gelu -> fc2), biases
+    # everywhere, the final LayerNorm `layer_norm`, the LM head `output_projection`, dropout
+    # 0.1 as published (off in eval and in training-mode passes). Untied here (the published
+    # models are tied: tests/test_biogpt.py's are). Weights of std 0.2.
+    "biogpt": lambda: BioGptConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128,
+                                   num_hidden_layers=4, num_attention_heads=4,
+                                   max_position_embeddings=256, initializer_range=0.2,
+                                   tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+                                   pad_token_id=0),
     # DiffLlama: differential attention (two KV heads, as its value halves need an even count)
     # with biases on; lambdas of std 0.3, so that their products weigh.
     "diffllama": lambda: DiffLlamaConfig(**SMALL, attention_bias=True, lambda_std_dev=0.3,
@@ -1097,7 +1109,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "iquestcoder": "LlamaForCausalLM",
            "persimmon": "PersimmonForCausalLM", "gpt_neo": "GPTNeoForCausalLM",
            "gpt_neox_japanese": "GPTNeoXJapaneseForCausalLM",
-           "xglm": "XGLMForCausalLM",
+           "xglm": "XGLMForCausalLM", "biogpt": "BioGptForCausalLM",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -2530,6 +2542,7 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              "xglm-564m": 564_463_616, "xglm-1.7b": 1_732_907_008,
              "xglm-2.9b": 2_941_505_536, "xglm-4.5b": 4_552_511_488,
              "xglm-7.5b": 7_492_771_840,
+             "biogpt-large": 1_571_188_800,  # its config.json counted (the name's 1.5B)
              "llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,

@@ -131,19 +131,26 @@ def test_a_uniformly_mlp_pruned_model_is_transformers_model_of_its_width():
                                        lambda width: XGLMForCausalLM(small(ffn_dim=width)))
 
 
-@pytest.mark.parametrize("fuse", [True, False])
-def test_the_compiled_decoder_gives_transformers_logits_for_a_width_pruned_model(fuse):
-    decoder = decoder_gives_transformers_logits(width_pruned(tied()), fuse)
+def check_the_decoder_of_width_pruned_scaled_models(tied_model, untied_model, fuse) -> None:
+    """The compiled decoder computes transformers' logits of the tied model width-pruned (no
+    rotation, its embeddings scaled by sqrt(64)) and decodes the untied one width-pruned as
+    generate does (also BioGPT's: tests/test_biogpt.py)."""
+    decoder = decoder_gives_transformers_logits(width_pruned(tied_model), fuse)
     assert not decoder.rotated and decoder.embedding_multiplier == math.sqrt(64)
+    if fuse:
+        decodes_as_generate_does(width_pruned(untied_model))
 
 
-def test_the_compiled_decoder_decodes_a_width_pruned_model_as_generate_does():
-    decodes_as_generate_does(width_pruned(family_model("xglm")))
+@pytest.mark.parametrize("fuse", [True, False])
+def test_the_compiled_decoder_on_width_pruned_models(fuse):
+    check_the_decoder_of_width_pruned_scaled_models(tied(), family_model("xglm"), fuse)
 
 
-def _unscaled(model):
+def unscaled(model):
+    """scale_embedding off, in the config and in the scaled embedding module (XGLM's and
+    BioGPT's)."""
     model.config.scale_embedding = False
-    model.model.embed_tokens.embed_scale = 1.0
+    model.get_input_embeddings().embed_scale = 1.0
 
 
 def _pad_row_in_use(model):
@@ -155,7 +162,7 @@ def _pad_row_in_use(model):
     positions.make_weights(positions.weights.shape[0], positions.embedding_dim, 4)
 
 
-@pytest.mark.parametrize("change", [_unscaled, _pad_row_in_use, without_norm_biases])
+@pytest.mark.parametrize("change", [unscaled, _pad_row_in_use, without_norm_biases])
 def test_the_decoder_follows_each_of_xglms_pieces(change):
     """The embeddings' sqrt(d_model) scale, the zeroed row of pad_token_id and every
     LayerNorm's bias each change its logits, and the decoder built from the changed copy
