@@ -202,7 +202,7 @@ def base_dropout_off(model: nn.Module):
 def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
-    XGLMModel's `layer_norm`,
+    XGLMModel's `layer_norm`, RecurrentGemmaModel's `final_norm`,
     Nemotron-H's, MPT's and DBRX's `norm_f`, BLOOM's, FalconModel's, GPTJModel's, GPT2Model's
     and GPTBigCodeModel's `ln_f`, LFM2's `embedding_norm` (Lfm2Model applies it after the last
     block), every other family's `norm`."""
@@ -213,7 +213,8 @@ def final_norm(model: nn.Module) -> nn.Module:
         return inner.norm_f
     if hasattr(inner, "ln_f"):  # BLOOM's, Falcon's, GPT-J's, GPT-2's and GPT-BigCode's
         return inner.ln_f
-    for name in ("final_layernorm", "final_layer_norm", "layer_norm"):  # (XGLMModel's last)
+    for name in ("final_layernorm", "final_layer_norm", "layer_norm",  # (XGLMModel's)
+                 "final_norm"):  # (RecurrentGemmaModel's)
         if hasattr(inner, name):
             return getattr(inner, name) or nn.Identity()
     return inner.norm
@@ -1111,6 +1112,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         _materialise_mup_vectors(model, config, device)
     if config.model_type == "falcon_mamba":
         _materialise_weightless_norms(model, device)
+    if family(config).griffin_blocks:
+        _materialise_griffin_buffers(model, config, device)
     if getattr(model.model, "embed_tokens_per_layer", None) is not None:
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
     left = [name for name, b in model.named_buffers() if b.is_meta]
@@ -1245,6 +1248,20 @@ def _materialise_weightless_norms(model, device) -> None:
             norm = getattr(layer.mixer, name)
             norm.register_buffer("weight", torch.ones(norm.weight.shape, device=device),
                                  persistent=False)
+
+
+def _materialise_griffin_buffers(model, config, device) -> None:
+    """RecurrentGemma's non-persistent buffers, left on meta by the load: the model's
+    `normalizer`, sqrt(hidden_size) rounded to bfloat16 as RecurrentGemmaModel builds it (the
+    embeddings are scaled by that rounded value, not the exact root), and each attention
+    block's own rotary module (its inv_freq), built on the CPU as transformers computes it."""
+    inner = decoder(model)
+    inner.normalizer = torch.tensor(config.hidden_size ** 0.5, dtype=torch.bfloat16,
+                                    device=device)
+    for layer in inner.layers:
+        rotary = getattr(layer.temporal_block, "rotary_emb", None)
+        if rotary is not None:
+            layer.temporal_block.rotary_emb = type(rotary)(config=config).to(device)
 
 
 def _materialise_embedding_scale(embedding: nn.Module, device) -> None:
@@ -1458,7 +1475,9 @@ def require_tokenizer(path: str | Path, purpose: str, trust_remote_code: bool = 
 TOKEN_MIXERS = ("self_attn", "linear_attn", "mamba", "mixer", "conv",
                 # (JetMoE's attention, its index its cache entry's; BLOOM's and Falcon's
                 # `self_attention` answer `self_attn` too: projections.alias_llama_names)
-                "self_attention")
+                "self_attention",
+                # (RecurrentGemma's attention or recurrent block, its index its cache entry's)
+                "temporal_block")
 
 
 def _attention_kept(config, keep: list[int]) -> bool:
@@ -1502,6 +1521,16 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             f"{depth_needed_kinds(model.config)[0][2]}. Remove fewer blocks (a larger "
             "size), or keep a full-attention block with the depth method's protect_last "
             f"{last}")
+    linear = linear_attention_blocks(model.config)
+    if family(model.config).griffin_blocks and all(linear[i] for i in keep):
+        # (refused before anything changes: RecurrentGemmaModel's masks, 5.17 and 5.25)
+        raise PrunebenchError(
+            f"removing blocks {sorted(drop)} would leave this RecurrentGemma model recurrent "
+            f"blocks only (its attention blocks are {[i for i in range(n) if not linear[i]]}): "
+            "RecurrentGemmaModel sizes its masks by its first attention block's cache, so "
+            "neither generate nor any cached forward runs without one. Remove fewer blocks (a "
+            "larger size), or keep an attention block with the depth method's protect_first / "
+            "protect_last")
     linear = linear_attention_blocks(model.config)
     if model.config.model_type == "olmo_hybrid" and not any(linear[i] for i in keep):
         # (refused before anything changes: OlmoHybridConfig's check, 5.17 and 5.25)

@@ -452,6 +452,14 @@ class Family:
     Mamba-2's own (`mamba2`): `mamba2_blocks`, Mamba's layout (a norm and a `mixer` a block
     under `backbone`) with a Mamba-2 mixer (Mamba2Mixer: `mamba_params` under Mamba2Config's
     keys, `mamba_shape`), its state `mamba_state`; `mamba_stack` is either layout.
+    RecurrentGemma's own (`recurrent_gemma`, Griffin): `griffin_blocks`, each block a
+    `temporal_block` of the kind block_types names, cycled over the blocks (`griffin_kinds`:
+    an RG-LRU recurrent block, `linear_attention`, or local sliding-window attention), behind
+    `temporal_pre_norm`, then `channel_pre_norm` and `mlp_block` (a biased GeGLU MLP of half
+    intermediate_size); `layer_shapes` gives a recurrent block no heads, `block_param_count`
+    counts either kind (`griffin_block_params`), `linear_attention_state` the recurrent
+    block's state; a depth prune writes the kept blocks' kinds back as block_types
+    (`kept_block_lists`); depth only (`refuse_moe`).
     GPT-NeoX's own (`gpt_neox`: Pythia, GPT-NeoX-20B): its one packed q/k/v
     module (`query_key_value`, `packed` "qkv_proj") holds its rows head by head, [q_0; k_0;
     v_0; q_1; ...] (GPTNeoXAttention views it as [heads, 3 x head_dim] before the chunk), where
@@ -707,6 +715,7 @@ class Family:
     mamba_beside_attention: bool = False
     mamba1_blocks: bool = False
     mamba2_blocks: bool = False
+    griffin_blocks: bool = False
     short_conv: bool = False
     auto_adjust_ff_dim: bool = False
     sandwich_norms_key: str | None = None
@@ -1777,6 +1786,19 @@ FAMILIES: dict[str, Family] = {
     # RMSNorm over the inner width), the residual sum; backbone's embeddings and norm_f.
     "mamba2": Family("Mamba2ForCausalLM", "Mamba2Config", False, False, None, False,
                      mamba2_blocks=True),
+    # RecurrentGemmaDecoderLayer: `temporal_pre_norm` (Gemma's RMSNorm, 1 + weight) then
+    # `temporal_block`, of the kind block_types names (cycled: `griffin_kinds`): a
+    # RecurrentGemmaRecurrentBlock (linear_x / linear_y hidden -> lru_width, a depthwise
+    # conv_1d of conv1d_width taps, the RG-LRU `rg_lru`: recurrent_param and block-diagonal
+    # input and recurrent gates of num_attention_heads blocks, linear_out; all biased) or a
+    # RecurrentGemmaAttention (q/k/v_proj biased by attention_bias, o_proj always biased,
+    # half of each head rotated, a sliding window of attention_window_size); the residual,
+    # `channel_pre_norm` and `mlp_block` (gelu-gated gate_proj / up_proj of intermediate_size
+    # / 2, down_proj, all biased); embeddings times sqrt(hidden_size) rounded to bfloat16 (the
+    # model's `normalizer` buffer), `final_norm`, logits soft-capped by logits_soft_cap; tied.
+    "recurrent_gemma": Family("RecurrentGemmaForCausalLM", "RecurrentGemmaConfig", None, True,
+                              None, False, norm_plus_one=True, scaled_embedding=True,
+                              linear_attention=True, griffin_blocks=True),
     "lfm2": Family("Lfm2ForCausalLM", "Lfm2Config", False, False, None, True,
                    linear_attention=True, short_conv=True, auto_adjust_ff_dim=True),
     "lfm2_moe": Family("Lfm2MoeForCausalLM", "Lfm2MoeConfig", False, False, None, True,
@@ -1941,6 +1963,8 @@ def linear_attention_blocks(config) -> list[bool]:
     "conv"); False for every block of the other families."""
     if not family(config).linear_attention:
         return [False] * config.num_hidden_layers
+    if family(config).griffin_blocks:  # (RecurrentGemma's RG-LRU blocks)
+        return [kind == "recurrent" for kind in griffin_kinds(config)]
     return [kind in ("linear_attention", "conv") for kind in config.layer_types]
 
 
@@ -1952,6 +1976,11 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
     Mamba-2 and MLP blocks); and OLMo Hybrid's Gated DeltaNet blocks too. None in other
     families (MiniMax's lightning attention blocks run alone)."""
     n = config.num_hidden_layers
+    if family(config).griffin_blocks:  # (no recurrent block needed: attention alone runs)
+        return [("attention", [i for i, kind in enumerate(griffin_kinds(config))
+                               if kind == "attention"],
+                 "RecurrentGemmaModel sizes its masks by its first attention block's cache, so "
+                 "neither generate nor any cached forward runs without one")]
     attention = ("transformers sizes its masks by a full-attention block's cache, so neither "
                  "generate nor any cached forward runs without one")
     if getattr(config, "model_type", None) == "lfm3":
@@ -2008,9 +2037,11 @@ def linear_attention_state(config) -> tuple[int, int]:
     transformers keeps in float32); a Mamba-2 mixer's (`mamba_state`); an LFM2 short
     convolution's conv state alone (the last conv_L_cache inputs of its hidden_size channels,
     LinearAttentionLayer's conv_states; no recurrent state); a Mamba-1 mixer's
-    (`mamba1_state`)."""
+    (`mamba1_state`); a RecurrentGemma recurrent block's (`griffin_state`)."""
     if family(config).mamba1_blocks:
         return mamba1_state(config)
+    if family(config).griffin_blocks:
+        return griffin_state(config)
     if (family(config).mamba_mixer or family(config).mamba_beside_attention
             or family(config).mamba2_blocks):
         return mamba_state(config)
@@ -2192,6 +2223,64 @@ def mamba1_state(config) -> tuple[int, int]:
     an inner channel)."""
     inner = mamba1_inner(config)
     return inner * config.conv_kernel, inner * config.state_size
+
+
+def griffin_kinds(config) -> list[str]:
+    """Each RecurrentGemma block's kind, "recurrent" or "attention": block_types cycled over
+    the blocks, as RecurrentGemmaConfig's layers_block_type reads it (5.25 names the kinds
+    linear_attention / sliding_attention there; 5.17 by block_types' own words)."""
+    kinds = list(config.block_types)
+    return [kinds[i % len(kinds)] for i in range(config.num_hidden_layers)]
+
+
+def griffin_lru_width(config) -> int:
+    """The RG-LRU's width: lru_width, hidden_size where null (RecurrentGemmaConfig's)."""
+    return getattr(config, "lru_width", None) or config.hidden_size
+
+
+def griffin_recurrent_params(config) -> int:
+    """Parameters of one RecurrentGemmaRecurrentBlock: linear_x and linear_y (hidden -> lru
+    width w, biased), the depthwise conv_1d (conv1d_width taps a channel, biased), the RG-LRU
+    (recurrent_param, w; its input and recurrent gates, each num_attention_heads diagonal
+    blocks of (w / heads)^2 and a bias of w) and linear_out (w -> hidden, biased)."""
+    d, w, heads = config.hidden_size, griffin_lru_width(config), config.num_attention_heads
+    gate = heads * (w // heads) ** 2 + w
+    return 2 * (d * w + w) + w * config.conv1d_width + w + w + 2 * gate + w * d + d
+
+
+def griffin_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one RecurrentGemma block of `shape`: its two norms, its temporal block
+    (attention where the shape has heads: q/k/v_proj biased by attention_bias, o_proj always;
+    else `griffin_recurrent_params`) and its MLP (gate_proj, up_proj and down_proj of the
+    shape's width, all biased)."""
+    d, hd, width = config.hidden_size, head_dim(config), shape["intermediate_size"]
+    q, kv = shape["num_attention_heads"] * hd, shape["num_key_value_heads"] * hd
+    if shape["num_attention_heads"]:
+        bias = q + 2 * kv if config.attention_bias else 0
+        temporal = d * q + 2 * d * kv + q * d + bias + d
+    else:
+        temporal = griffin_recurrent_params(config)
+    return 2 * norm_params(config) + temporal + 3 * d * width + 2 * width + d
+
+
+def griffin_shapes(config) -> list[dict[str, Any]]:
+    """Each RecurrentGemma block's shape: an attention block's heads, none in a recurrent one
+    (no KV cache: `LINEAR_ATTENTION_SHAPE`); the MLP's width, half intermediate_size
+    (RecurrentGemmaMlp's); o_proj and down_proj biased."""
+    mlp = {"intermediate_size": config.intermediate_size // 2, "o_proj_bias": True,
+           "down_proj_bias": True}
+    return [{**mlp, "num_attention_heads": config.num_attention_heads,
+             "num_key_value_heads": kv_heads(config)} if kind == "attention"
+            else {**mlp, **LINEAR_ATTENTION_SHAPE} for kind in griffin_kinds(config)]
+
+
+def griffin_state(config) -> tuple[int, int]:
+    """The values one sequence's state holds in a RecurrentGemma recurrent block, whatever
+    its length (in the block's modules, not in transformers' cache): (the conv state, the last
+    conv1d_width - 1 inputs of each of the lru width's channels; the RG-LRU's state, one value
+    a channel, in float32)."""
+    w = griffin_lru_width(config)
+    return w * (config.conv1d_width - 1), w
 
 
 def state_blocks(config) -> list[bool]:
@@ -2650,6 +2739,15 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "and compiled decoder do not handle. Prune it with a depth method that removes "
             "whole blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) "
             "and benchmark it with the hf or hf_static backend")
+    if family(config).griffin_blocks:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its blocks hold RG-LRU recurrent blocks or local "
+            "attention (block_types) under their own module names (temporal_block, mlp_block), "
+            "which prunebench's width surgery, sublayer removal and compiled decoder do not "
+            "handle. Prune it with a depth method that removes whole blocks (depth_ppl, "
+            "depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the "
+            "hf or hf_static backend")
     if family(config).short_conv and not is_moe(config):  # (LFM2-MoE's: as experts, below)
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -3456,6 +3554,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "tie_word_embeddings": True, "intermediate_size": None,
                      "max_position_embeddings": None},
     # Mamba2Config's defaults (no attention, no position limit)
+    # RecurrentGemmaConfig's (no position limit: local attention, rotary positions)
+    "recurrent_gemma": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 2560,
+                        "intermediate_size": 3 * 2560, "num_hidden_layers": 26,
+                        "num_attention_heads": 10, "lru_width": None, "sliding_window": 2048,
+                        "conv1d_width": 4, "block_types": ["recurrent", "recurrent",
+                                                           "attention"],
+                        "tie_word_embeddings": True, "max_position_embeddings": None},
     "mamba2": {**_LLAMA_DEFAULTS, "vocab_size": 32768, "hidden_size": 4096, "num_heads": 128,
                "head_dim": 64, "state_size": 128, "num_hidden_layers": 64, "expand": 2,
                "conv_kernel": 4, "n_groups": 8, "use_bias": False, "use_conv_bias": True,
@@ -3910,6 +4015,15 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
                                      if kind == "linear_attention"],
             "full_attn_layers": [new + 1 for new, kind in enumerate(kinds)
                                  if kind == "full_attention"]}
+    if family(config).griffin_blocks:
+        # RecurrentGemmaConfig cycles block_types over the blocks: the kept blocks' kinds, one
+        # a block, say each again (and the published config.json's copy, `_block_types`,
+        # which other engines read, the same; read by index, not by num_hidden_layers, which
+        # remove_blocks has already set to the kept depth)
+        kinds = [config.block_types[i % len(config.block_types)] for i in keep]
+        lists["block_types"] = kinds
+        if getattr(config, "_block_types", None) is not None:
+            lists["_block_types"] = kinds
     if getattr(config, "model_type", None) == "mimo_v2_flash":
         # (its published lists of the same kinds, read by other engines: MIMO_V2_FLASH_LISTS)
         lists.update({key: [getattr(config, key)[i] for i in keep]
@@ -3975,6 +4089,8 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                              "tie_embedding": "tie_word_embeddings"},
                     "lfm2_moe": {"tie_embedding": "tie_word_embeddings"},
                     "jetmoe": {"kv_channels": "head_dim"},  # (JetMoeConfig's attribute_map)
+                    # (RecurrentGemmaConfig's attribute_map)
+                    "recurrent_gemma": {"attention_window_size": "sliding_window"},
                     # DbrxConfig's attribute_map, and the keys of its sub-configs (a dotted
                     # name: the sub-config's key, `nested_value`) that DBRX's modules read
                     "dbrx": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
@@ -4363,7 +4479,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               mimo_v2_flash_unbuilt,
               minicpm5_moe_unbuilt,
               minimax_unbuilt,
-              gpt_neox_japanese_unbuilt)
+              gpt_neox_japanese_unbuilt,
+              recurrent_gemma_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -4412,6 +4529,49 @@ def minimax_unbuilt(values: dict[str, Any]) -> str | None:
         return ("gives postnorm false (MiniMax's own code: residuals of each sublayer's input), "
                 "but MiniMaxDecoderLayer always adds the normed input: transformers builds "
                 "another model. Use a checkpoint made for transformers' MiniMax")
+    return None
+
+
+def recurrent_gemma_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a RecurrentGemma config.json transformers builds otherwise or not at all (5.17
+    and 5.25), with what to do; None where it builds what it says (and for other families):
+    block kinds other than "recurrent" / "attention" (RecurrentGemmaDecoderLayer finds no
+    class), none (nothing to cycle), no attention block among the blocks (no forward runs:
+    RecurrentGemmaModel sizes its masks by one), a published `_block_types` other than
+    block_types (RecurrentGemmaConfig reads block_types alone: the blocks would be of its
+    kinds), an lru_width not in whole RG-LRU gate blocks of num_attention_heads, or
+    embeddings_scale_by_sqrt_dim false (RecurrentGemmaModel always scales)."""
+    if values.get("model_type") != "recurrent_gemma":
+        return None
+    read = {**CONFIG_DEFAULTS["recurrent_gemma"], **without_null_shapes(values)}
+    kinds = read["block_types"]
+    if not isinstance(kinds, (list, tuple)) or not kinds or any(
+            kind not in ("recurrent", "attention") for kind in kinds):
+        return (f"gives block_types={kinds!r} for a RecurrentGemma model, whose blocks "
+                "RecurrentGemmaConfig cycles over a non-empty list of \"recurrent\" and "
+                "\"attention\": give such a list (the published models': [\"recurrent\", "
+                "\"recurrent\", \"attention\"])")
+    published = values.get("_block_types")
+    if published is not None and list(published) != list(kinds):
+        return (f"gives _block_types={published!r} and block_types={list(kinds)!r} for a "
+                "RecurrentGemma model: transformers' RecurrentGemmaConfig reads block_types "
+                "alone (its default where left out), so it would build other blocks than "
+                "_block_types says. Give block_types the same list")
+    n = read["num_hidden_layers"]
+    if "attention" not in [kinds[i % len(kinds)] for i in range(n)]:
+        return (f"gives block_types={list(kinds)!r} for a RecurrentGemma model of {n} blocks, "
+                "which leaves it no attention block: RecurrentGemmaModel sizes its masks by "
+                "its first attention block's cache, so no forward runs. Give block_types an "
+                "\"attention\" entry within the first num_hidden_layers blocks")
+    width, heads = read["lru_width"] or read["hidden_size"], read["num_attention_heads"]
+    if width % heads:
+        return (f"gives lru_width={width} for a RecurrentGemma model of {heads} attention "
+                "heads: its RG-LRU gates are num_attention_heads blocks of lru_width / "
+                "num_attention_heads, so the width must be a multiple of the heads")
+    if values.get("embeddings_scale_by_sqrt_dim") is False:
+        return ("gives embeddings_scale_by_sqrt_dim=false for a RecurrentGemma model: "
+                "transformers' RecurrentGemmaModel scales the embeddings by sqrt(hidden_size) "
+                "whatever it says, so it would run another model. Leave it out or set it true")
     return None
 
 
@@ -5747,6 +5907,8 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         return per_layer_block_shapes(config)  # Gemma 4 (never width-pruned)
     if shapes is None and family(config).one_mixer_blocks:
         return one_mixer_block_shapes(config)  # Nemotron-H (never width-pruned)
+    if shapes is None and family(config).griffin_blocks:
+        return griffin_shapes(config)  # RecurrentGemma (never width-pruned)
     if shapes is None and family(config).mamba_stack:
         # Mamba's and Mamba-2's blocks: no heads (no KV cache), no MLP (never width-pruned)
         return [{**MAMBA1_SHAPE} for _ in range(config.num_hidden_layers)]
@@ -5859,6 +6021,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return one_mixer_block_params(config, shape)
     if family(config).mamba1_blocks:
         return norm_params(config) + mamba1_params(config)  # MambaBlock: norm, mixer
+    if family(config).griffin_blocks:
+        return griffin_block_params(config, shape)
     if family(config).mamba2_blocks:
         return norm_params(config) + mamba_params(config)  # Mamba2Block: norm, mixer
     d, hd = config.hidden_size, head_dim(config)
