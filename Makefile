@@ -117,6 +117,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_glm_moe_dsa.py tests/test_axk1.py \
 	tests/test_mamba.py \
 	tests/test_mamba2.py \
+	tests/test_recurrent_gemma.py \
 	tests/test_exaone_internlm3.py \
 	tests/test_iquestcoder_gpt_sw3.py
 

@@ -73,6 +73,7 @@ from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
 from transformers import Lfm2Config, Lfm2MoeConfig
 from transformers import OlmoHybridConfig
+from transformers import RecurrentGemmaConfig
 from transformers import KimiLinearConfig
 from transformers import MiniMaxConfig
 from transformers import Qwen3NextConfig
@@ -1010,6 +1011,14 @@ FAMILIES = {
         linear_value_head_dim=16, linear_conv_kernel_dim=3,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
         initializer_range=0.1),
+    # RecurrentGemma: RG-LRU recurrent blocks (lru_width 96, wider than hidden: 4 gate blocks
+    # of 24; 3 taps) 1:1 with local attention ones (a window of 8: shorter than the tests'
+    # sequences), the attention's q/k/v biases on (off as published), untied (tied as
+    # published), the MLP half of intermediate_size (64).
+    "recurrent_gemma": lambda: RecurrentGemmaConfig(
+        **{k: v for k, v in SMALL.items() if k != "max_position_embeddings"},
+        block_types=["recurrent", "attention"], lru_width=96, conv1d_width=3,
+        attention_window_size=8, attention_bias=True, tie_word_embeddings=False),
     # Kimi Linear: Kimi Delta Attention blocks (4 heads of 8, 3 taps) 1:1 with latent
     # attention blocks (DeepSeek's MLA without a query rank, unrotated), block 0's MLP dense,
     # then a sigmoid router choosing 2 of 4 experts and a shared expert; untied, std 0.1.
@@ -1067,8 +1076,8 @@ OWN_BLOCKS = {"diffllama", "bitnet"}
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
 HYBRID = {"bamba", "falcon_h1",
           "lfm2",  # (LFM2's short convolutions and attention, a kind in each block)
-          "lfm3",  # (LFM3's likewise, windowed attention too)
-          "olmo_hybrid"}  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
+          "olmo_hybrid",  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
+          "recurrent_gemma"}  # (RecurrentGemma's RG-LRU and local attention, likewise)
 DEPTH_ONLY = MOE | ONE_MIXER | HYBRID | LATENT | OWN_BLOCKS
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
@@ -1144,6 +1153,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
            "lfm3": "Lfm3ForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
+           "recurrent_gemma": "RecurrentGemmaForCausalLM",
            "kimi_linear": "KimiLinearForCausalLM",
            "minimax": "MiniMaxForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM",
@@ -1576,7 +1586,7 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
 
 # The final norm's names that modeling.final_norm reads, each family's model holding one.
 FINAL_NORM_NAMES = ("norm", "norm_f", "ln_f", "final_layernorm", "final_layer_norm", "layer_norm",
-                    "embedding_norm")
+                    "embedding_norm", "final_norm")
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
