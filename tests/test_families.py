@@ -1076,6 +1076,7 @@ OWN_BLOCKS = {"diffllama", "bitnet"}
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
 HYBRID = {"bamba", "falcon_h1",
           "lfm2",  # (LFM2's short convolutions and attention, a kind in each block)
+          "lfm3",  # (LFM3's likewise, windowed attention too)
           "olmo_hybrid",  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
           "recurrent_gemma"}  # (RecurrentGemma's RG-LRU and local attention, likewise)
 DEPTH_ONLY = MOE | ONE_MIXER | HYBRID | LATENT | OWN_BLOCKS
