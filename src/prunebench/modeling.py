@@ -1569,12 +1569,13 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
     before = list(decoder(model).layers)
     set_layers(model, nn.ModuleList(before[i] for i in keep))
-    last_attn = decoder(model).layers[-1].self_attn if keep else None
-    if family(model.config).last_block_dense_bias and o_proj(last_attn).bias is None:
+    if (family(model.config).last_block_dense_bias and keep
+            and o_proj(decoder(model).layers[-1].self_attn).bias is None):
         # GPT-NeoX-Japanese builds a dense_bias in its last block whatever the depth, zeros
         # where untrained: the model of the kept blocks transformers builds has one there
-        # (held as the output projection's bias: fold_dense_bias)
-        dense = o_proj(last_attn)
+        # (held as the output projection's bias: fold_dense_bias; other families' last block
+        # may hold no self_attn at all: LFM2's convolutions)
+        dense = o_proj(decoder(model).layers[-1].self_attn)
         dense.bias = nn.Parameter(dense.weight.new_zeros(dense.out_features),
                                   requires_grad=dense.weight.requires_grad)
     for new_idx, layer in enumerate(decoder(model).layers):
