@@ -4,7 +4,8 @@ block (methods.sizing.kind_keeping_choice), SLEB's rounds do not try it
 (sizing.leaves_each_kind), depth_angular takes the best run that keeps one; so a plan
 check_kinds_left lets through is pruned whatever the scores, where remove_blocks used to
 refuse a criterion's unlucky choice after the scoring. Qwen3-Next (attention needed) and OLMo
-Hybrid (attention and Gated DeltaNet needed) as the hybrids."""
+Hybrid (attention and Gated DeltaNet needed) as the hybrids; RecurrentGemma (an attention block
+needed, its kinds cycled by block_types) and LFM3 (an attention block, full or windowed) too."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ import pytest
 import torch
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import block_param_count, count_params, layer_shapes
+from prunebench.checkpoint.param_count import (block_param_count, count_params, griffin_kinds,
+                                               layer_shapes)
 from prunebench.methods import depth, depth_angular, sleb
 from prunebench.methods.sizing import (check_kinds_left, kind_keeping_choice,
                                        leaves_each_kind)
 from test_deepseek import ids, random_model
+from test_lfm3 import KINDS as LFM3_KINDS, WINDOW, small as small_lfm3
 from test_olmo_hybrid import small as small_olmo_hybrid
 from test_qwen3_next import FULL, LINEAR, small
+from test_recurrent_gemma import small as small_recurrent_gemma
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,13 +40,15 @@ def target_removing(model, k: int) -> int:
     return count_params(model.config) - sum(sizes[:k])
 
 
-@pytest.mark.parametrize("config", [small(), small_olmo_hybrid(),
-                                    small(layer_types=[LINEAR, LINEAR, FULL, LINEAR, LINEAR])],
-                         ids=["qwen3_next", "olmo_hybrid", "one_attention_block"])
-def test_the_kind_keeping_choice_removes_the_least_score_any_kind_keeping_removal_can(config):
-    """For every ranking of the five blocks by scores and every k a plan allows: the choice
-    leaves a block of each kind, removes k blocks, and its scores sum to the least of every
-    removal of k blocks that leaves one of each kind (all of them tried)."""
+@pytest.mark.parametrize("make", [
+    small, small_olmo_hybrid, lambda: small(layer_types=[LINEAR, LINEAR, FULL, LINEAR, LINEAR]),
+    small_recurrent_gemma, small_lfm3],  # (LFM3's skipped where transformers predates it)
+    ids=["qwen3_next", "olmo_hybrid", "one_attention_block", "recurrent_gemma", "lfm3"])
+def test_the_kind_keeping_choice_removes_the_least_score_any_kind_keeping_removal_can(make):
+    """For every ranking of the blocks by scores and every k a plan allows: the choice leaves a
+    block of each kind, removes k blocks, and its scores sum to the least of every removal of k
+    blocks that leaves one of each kind (all of them tried)."""
+    config = make()
     rng = random.Random(0)
     n = config.num_hidden_layers
     for _ in range(40):
@@ -88,6 +94,43 @@ def test_a_one_shot_criterion_keeps_the_last_attention_block_it_ranks_lowest():
     assert report["ranking"][:3] == [1, 4, 0]
     assert report["cut"]["last_removed"] == 2 and report["cut"]["first_kept"] == 3
     assert model.config.layer_types == [LINEAR, FULL]
+    with torch.no_grad():
+        model(input_ids=ids(), use_cache=True)
+
+
+def test_a_one_shot_criterion_keeps_recurrent_gemmas_last_attention_block_and_its_kinds():
+    """RecurrentGemma's attention blocks (2 and 5 of the cycled pattern) ranked least important,
+    two blocks to go: block 2 goes, block 5 (its kind's last) is passed over for block 0; the
+    kept blocks' kinds are written back as block_types (the published pattern cycled over four
+    blocks would build an attention block at 2) and the pruned model runs a cached forward
+    (RecurrentGemmaModel's masks need an attention block)."""
+    model = random_model(small_recurrent_gemma())
+    kinds = list(griffin_kinds(model.config))
+    assert kinds.count("attention") == 2
+    report = depth.prune_one_shot(
+        model, target_removing(model, 2), dict(NO_PROTECTION), "test",
+        lambda: ([float(i) + (0.0 if kind == "attention" else 10.0)
+                  for i, kind in enumerate(kinds)], {}))
+    assert report["removed_blocks"] == [0, 2] and report["kept_for_kind"] == [5]
+    assert griffin_kinds(model.config) == ["recurrent"] * 3 + ["attention"]
+    with torch.no_grad():
+        model(input_ids=ids(), use_cache=True)
+
+
+def test_a_one_shot_criterion_removes_lfm3s_full_attention_where_a_windowed_block_stays():
+    """LFM3's attention kind is either attention block (transformers reads the cache's length
+    from a windowed one too): its attention blocks (full 1, windowed 3 and 4) ranked least
+    important, three blocks to go: the only full-attention block goes and windowed block 3,
+    block 4 (the kind's last) is passed over for block 0; the pruned model runs a cached
+    forward on its windowed block alone."""
+    model = random_model(small_lfm3())
+    assert model.config.layer_types == LFM3_KINDS
+    report = depth.prune_one_shot(
+        model, target_removing(model, 3), dict(NO_PROTECTION), "test",
+        lambda: ([float(i) + (10.0 if kind == "conv" else 0.0)
+                  for i, kind in enumerate(LFM3_KINDS)], {}))
+    assert report["removed_blocks"] == [0, 1, 3] and report["kept_for_kind"] == [4]
+    assert model.config.layer_types == ["conv", WINDOW]
     with torch.no_grad():
         model(input_ids=ids(), use_cache=True)
 
