@@ -1531,7 +1531,6 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             "neither generate nor any cached forward runs without one. Remove fewer blocks (a "
             "larger size), or keep an attention block with the depth method's protect_first / "
             "protect_last")
-    linear = linear_attention_blocks(model.config)
     if model.config.model_type == "olmo_hybrid" and not any(linear[i] for i in keep):
         # (refused before anything changes: OlmoHybridConfig's check, 5.17 and 5.25)
         raise PrunebenchError(
