@@ -27,8 +27,8 @@ from prunebench.methods.registry import method_function
 from prunebench.methods.sizing import check_prunable
 from prunebench.modeling import (cast_floating, count_params, final_norm, load_config, load_model,
                                  remove_blocks, save_model, sparse_block, write_manifest)
-from test_families import (FAMILIES, MOE, SMALL, TIED, family_model, greedy_tokens_agree, ids,
-                           in_allocated_memory, logits, numel)
+from test_families import (FAMILIES, MOE, SAME_PATH_AS_ANOTHER, SMALL, TIED, family_model,
+                           greedy_tokens_agree, ids, in_allocated_memory, logits, numel)
 from test_families import tokenizer  # noqa: F401 - a fixture (getfixturevalue)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -363,9 +363,12 @@ def test_a_hub_config_naming_num_experts_counts_them(name):
 # --------------------------------------------------------------------------- depth pruning
 
 @pytest.mark.parametrize("method, params", [
-    ("depth_ppl", {}), ("depth_taylor", {"protect_first": 1, "protect_last": 1}),
-    ("depth_mag", {"protect_first": 1, "protect_last": 1}), ("depth_angular", {}),
-    ("sleb", {}), ("shortgpt", {})])
+    pytest.param(method, params, marks=[pytest.mark.same_path_on_the_floor]
+                 if method in SAME_PATH_AS_ANOTHER else [])
+    for method, params in [
+        ("depth_ppl", {}), ("depth_taylor", {"protect_first": 1, "protect_last": 1}),
+        ("depth_mag", {"protect_first": 1, "protect_last": 1}), ("depth_angular", {}),
+        ("sleb", {}), ("shortgpt", {})]])
 @pytest.mark.parametrize("name", sorted(MOE))
 def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params, tmp_path):
     """The pruned model computes what the dense model does with those blocks dropped, and so
