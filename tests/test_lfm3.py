@@ -180,7 +180,7 @@ def test_removing_every_attention_block_is_refused_before_anything_changes():
     x = ids()
     before = logits(model, x)
     with pytest.raises(PrunebenchError, match=r"would leave this LFM3 model short convolution "
-                       r"blocks only \(its full-attention blocks are \[1, 3, 4\]\): "
+                       r"blocks only \(its full or windowed attention blocks are \[1, 3, 4\]\): "
                        r"transformers 5.23 and 5.24"):
         remove_blocks(model, [1, 3, 4])
     assert model.config.layer_types == KINDS and torch.equal(logits(model, x), before)
@@ -193,7 +193,7 @@ def test_a_plan_without_an_attention_block_is_refused_from_the_config():
 
     config = small()
     check_kinds_left(config, [0, 2, 3, 4], 3)  # (a windowed block can stay)
-    with pytest.raises(PrunebenchError, match=r"no full-attention block .*\[1, 3, 4\]\): "
+    with pytest.raises(PrunebenchError, match=r"no full or windowed attention block .*\[1, 3, 4\]\): "
                        r"transformers 5.23 and 5.24"):
         check_kinds_left(config, [1, 2, 3, 4], 4)
 

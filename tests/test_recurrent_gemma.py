@@ -222,14 +222,18 @@ def test_width_methods_and_the_compiled_backend_refuse_it():
         small(), r"this 'recurrent_gemma' model .*RG-LRU recurrent blocks or local attention")
 
 
-def test_the_start_refuses_the_compiled_backend(tmp_path):
+@pytest.mark.parametrize("block_types", [None, ["attention"]])
+def test_the_start_refuses_the_compiled_backend(tmp_path, block_types):
+    """Refused by the family's own module names, so an attention-only model (no RG-LRU) too."""
     from prunebench.plan.checks import moe_problems
 
-    small().save_pretrained(tmp_path / "m")
+    config = small() if block_types is None else small(block_types=block_types)
+    config.save_pretrained(tmp_path / "m")
     runs = {"models": {"m": {"source": f"local:{tmp_path / 'm'}", "variants": ["dense"]}},
             "benchmark": {"backends": ["hf", "compiled"]}}
     problem, = moe_problems(runs, tmp_path / "nowhere")
-    assert problem.startswith("models.m (recurrent_gemma) ") and "(RG-LRU)" in problem
+    assert problem.startswith("models.m (recurrent_gemma) is a RecurrentGemma model")
+    assert "own module names (temporal_block, mlp_block)" in problem
     runs["benchmark"]["backends"] = ["hf", "hf_static"]
     assert moe_problems(runs, tmp_path / "nowhere") == []
 

@@ -45,7 +45,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
                                     kept_depth_scale,
                                     kv_sources,
-                                    linear_attention_blocks,
+                                    linear_attention_blocks, MASK_SIZING_KINDS,
                                     layer_shapes, mimo_v2_flash_window, mlp_bias,
                                     non_block_param_count, o_bias, qkv_bias, dbrx_unbuilt,
                                     unreproduced_layout,
@@ -1485,7 +1485,7 @@ def _attention_kept(config, keep: list[int]) -> bool:
     (Qwen3-Next's, Qwen3.5's, Granite 4.0's, Bamba's and Nemotron-H's caches size the masks
     by one)."""
     return all(set(blocks) & set(keep) for name, blocks, _ in depth_needed_kinds(config)
-               if name == "full-attention")
+               if name in MASK_SIZING_KINDS)
 
 
 def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalLM:
@@ -1499,15 +1499,15 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         # (refused before anything changes: the model stays whole; Granite 4.0's, Bamba's and
         # Nemotron-H's caches stop as Qwen3-Next's does, in 5.17 and 5.25)
         # (the blocks of the kind needed: LFM3's windowed attention blocks are of it too)
-        attention = next(kept for name, kept, _ in depth_needed_kinds(model.config)
-                         if name == "full-attention")
+        kind, attention, why = next(needed for needed in depth_needed_kinds(model.config)
+                                    if needed[0] in MASK_SIZING_KINDS)
         name, mixer, last = (
             ("Nemotron-H", "Mamba-2 and MLP", "where the model's last block is one")
             if family(model.config).one_mixer_blocks else
             ("Bamba", "Mamba-2", "where the model's last block is one")
             if model.config.model_type == "bamba" else
             ("LFM3" if model.config.model_type == "lfm3" else "LFM2", "short convolution",
-             "set to reach its last full-attention block")
+             "set to reach its last attention block")
             if family(model.config).short_conv else
             ("Granite 4.0", "Mamba-2", "where the model's last block is one")
             if family(model.config).mamba_mixer else
@@ -1517,9 +1517,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
              "(the last block of the published Qwen3-Next and Qwen3.5 models is one)"))
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would leave this {name} model {mixer} "
-            f"blocks only (its full-attention blocks are {attention}): "
-            f"{depth_needed_kinds(model.config)[0][2]}. Remove fewer blocks (a larger "
-            "size), or keep a full-attention block with the depth method's protect_last "
+            f"blocks only (its {kind} blocks are {attention}): {why}. Remove fewer blocks "
+            f"(a larger size), or keep a {kind} block with the depth method's protect_last "
             f"{last}")
     linear = linear_attention_blocks(model.config)
     if family(model.config).griffin_blocks and all(linear[i] for i in keep):

@@ -1968,6 +1968,12 @@ def linear_attention_blocks(config) -> list[bool]:
     return [kind in ("linear_attention", "conv") for kind in config.layer_types]
 
 
+# The kinds of attention block by whose cache transformers sizes a hybrid's masks
+# (depth_needed_kinds; modeling.remove_blocks names them in its refusal): LFM3's windowed
+# blocks count as well.
+MASK_SIZING_KINDS = ("full-attention", "full or windowed attention")
+
+
 def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
     """The kinds of block of which a depth prune must keep one (modeling.remove_blocks refuses
     a prune that leaves none): each kind's name, its blocks and why. A full-attention block
@@ -1981,21 +1987,22 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
                                if kind == "attention"],
                  "RecurrentGemmaModel sizes its masks by its first attention block's cache, so "
                  "neither generate nor any cached forward runs without one")]
-    attention = ("transformers sizes its masks by a full-attention block's cache, so neither "
-                 "generate nor any cached forward runs without one")
+    kind, attention = MASK_SIZING_KINDS[0], (
+        "transformers sizes its masks by a full-attention block's cache, so neither generate "
+        "nor any cached forward runs without one")
     if getattr(config, "model_type", None) == "lfm3":
-        # (LFM3's "full-attention" kind is either attention block: a windowed one sizes them too)
-        attention = ("transformers 5.23 and 5.24 read the cache's length from an attention "
-                     "block (full or windowed), so neither generate nor any cached forward runs "
-                     "without one")
+        # (LFM3's kind is either attention block: a windowed one sizes them too)
+        kind, attention = MASK_SIZING_KINDS[1], (
+            "transformers 5.23 and 5.24 read the cache's length from an attention block (full "
+            "or windowed), so neither generate nor any cached forward runs without one")
     if family(config).one_mixer_blocks:
-        return [("full-attention", [i for i in range(n)
-                                    if config.layer_types[i] == "full_attention"], attention)]
+        return [(kind, [i for i in range(n) if config.layer_types[i] == "full_attention"],
+                 attention)]
     linear = linear_attention_blocks(config)
     if not any(linear) or config.model_type == "minimax":
         # (MiniMax's masks and cache run without a softmax block, 5.17 and 5.25)
         return []
-    kinds = [("full-attention", [i for i in range(n) if not linear[i]], attention)]
+    kinds = [(kind, [i for i in range(n) if not linear[i]], attention)]
     if config.model_type == "olmo_hybrid":
         kinds.append(("Gated DeltaNet", [i for i in range(n) if linear[i]],
                       "OlmoHybridConfig refuses a model without one, so neither prunebench "

@@ -773,10 +773,16 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "gated short convolutions or attention under its own module names, which "
                     "the compiled backend does not run (its fused blocks read LLaMA's): take "
                     "'compiled' out of benchmark.backends (hf and hf_static run it)")
-            elif "compiled" in backends and known is not None and (
-                    any(state_blocks(known)) or family(known).griffin_blocks):
-                mixer = ("Mamba-1" if family(known).mamba1_blocks else "RG-LRU"
-                         if family(known).griffin_blocks else "Mamba-2"
+            elif "compiled" in backends and known is not None and family(known).griffin_blocks:
+                # (whatever its block_types: an attention-only model's blocks are its own too)
+                problems.append(
+                    f"models.{model} ({known.model_type}) is a RecurrentGemma model, whose "
+                    "blocks hold RG-LRU recurrent blocks or local attention under its own module "
+                    "names (temporal_block, mlp_block), which the compiled backend does not run "
+                    "(its fused blocks read LLaMA's): take 'compiled' out of "
+                    "benchmark.backends (hf and hf_static run it)")
+            elif "compiled" in backends and known is not None and any(state_blocks(known)):
+                mixer = ("Mamba-1" if family(known).mamba1_blocks else "Mamba-2"
                          if family(known).mamba_mixer or family(known).mamba_beside_attention
                          or family(known).mamba2_blocks else "Gated DeltaNet")
                 problems.append(
