@@ -111,7 +111,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "hunyuan_v1_dense": "hunyuan-7b", "stablelm": "stablelm-2-1.6b",
                  "arcee": None, "nemotron": None, "starcoder2": "starcoder2-3b",
                  "phi": "phi-2", "granitemoehybrid": None,
-                 "apertus": None, "ministral": None,
+                 "apertus": None, "apertus1p5_text": None, "ministral": None,
                  "cwm": None, "granite_swa": "granite-swash-2b",
                  "helium": "helium-1-preview-2b", "vaultgemma": None,
                  "gpt_neox": "pythia-6.9b", "opt": None,
@@ -205,6 +205,13 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
                 "rope_type": "llama3", "rope_theta": 12000000.0, "factor": 8.0,
                 "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                 "original_max_position_embeddings": 8}),
+            # Apertus 1.5's language model: Apertus's, its LM head narrower than the input
+            # vocabulary (small_config)
+            "apertus1p5_text": dict(model_type="apertus1p5_text", attention_bias=True,
+                                    rope_parameters={
+                "rope_type": "llama3", "rope_theta": 12000000.0, "factor": 8.0,
+                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8}),
             "ministral": dict(model_type="ministral", sliding_window=WINDOW,
                               layer_types=["full_attention"] + ["sliding_attention"] * 3),
             "cwm": dict(model_type="cwm", sliding_window=WINDOW, rope_parameters={
@@ -261,6 +268,9 @@ def small_config(family: str):
     model_type = values.pop("model_type")
     if model_type in ("mistral", "gemma2", "phi3", "gemma3_text", "olmo3", "cohere2"):  # as Mistral-7B-v0.1's
         values["sliding_window"] = WINDOW
+    if model_type == "apertus1p5_text":  # the head's rows SMALL's vocabulary, 32 ids past it
+        # read and never generated (output_vocab_size)
+        values.update(vocab_size=SMALL["vocab_size"] + 32, output_vocab_size=SMALL["vocab_size"])
     if model_type == "ernie4_5":  # every projection biased (published: none), so sliced
         values["use_bias"] = True
     if model_type == "stablelm":  # StableLM-2-12B's parallel block and per-head q/k norms

@@ -318,6 +318,12 @@ FAMILIES = {
     # apart, its norms under its own names, untied. Weights of std 0.1, as Arcee's.
     "apertus": lambda: ApertusConfig(**SMALL, head_dim=32, attention_bias=True,
                                      rope_parameters=APERTUS_ROPE, initializer_range=0.1),
+    # Apertus 1.5's language model (transformers 5.24 on: newer_config): Apertus's block, its
+    # input vocabulary 32 ids wider than the LM head's rows (output_vocab_size: the tokenizer's
+    # VOCAB ids, all scored; the extra rows stand for the media codes, read, never scored).
+    "apertus1p5_text": lambda: newer_config(
+        "apertus1p5_text", **{**SMALL, "vocab_size": VOCAB + 32}, output_vocab_size=VOCAB,
+        head_dim=32, attention_bias=True, rope_parameters=APERTUS_ROPE, initializer_range=0.1),
     # Ministral (Ministral-8B-Instruct-2410): Mistral's block without biases, one full-attention
     # block then three with a sliding window (6 tokens here, inside the tested positions) as
     # `layer_types` says (the published pattern), so removing the first block moves a kind.
@@ -1106,7 +1112,8 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "hunyuan_v1_dense": "HunYuanDenseV1ForCausalLM", "stablelm": "StableLmForCausalLM",
            "arcee": "ArceeForCausalLM", "nemotron": "NemotronForCausalLM",
            "starcoder2": "Starcoder2ForCausalLM", "phi": "PhiForCausalLM",
-           "apertus": "ApertusForCausalLM", "ministral": "MinistralForCausalLM",
+           "apertus": "ApertusForCausalLM",
+           "apertus1p5_text": "Apertus1p5TextForCausalLM", "ministral": "MinistralForCausalLM",
            "cwm": "CwmForCausalLM", "granite_swa": "GraniteSWAForCausalLM",
            "gpt_neox": "GPTNeoXForCausalLM",
            "opt": "OPTForCausalLM",

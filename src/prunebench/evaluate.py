@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from prunebench import PrunebenchError
 from prunebench.checkpoint.device_map import main_device
 from prunebench.checkpoint.param_count import context_length
+from prunebench.data import scored_id_problem
 from prunebench.logs import Progress
 from prunebench.oom import first_line, is_out_of_memory, out_of_memory_error
 
@@ -73,6 +74,8 @@ def perplexity(model, stream: torch.Tensor, window: int, stride: int | None = No
         raise PrunebenchError(f"perplexity window {window}{with_bos} exceeds the model's context "
                               f"of {context_limit} tokens: set evaluation.perplexity.window "
                               f"(`prunebench eval --window`) <= {context_limit - prefix}")
+    if problem := scored_id_problem(stream, model.config):  # (Apertus 1.5's narrower head)
+        raise PrunebenchError(f"the perplexity text {problem}")
     step = stride or window
     spans = windows_of(stream, window, step, max_windows)
     device = main_device(model)  # where inputs go, also for a dispatched model

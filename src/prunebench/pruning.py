@@ -15,7 +15,7 @@ from prunebench.atomic import delete_at_successful_exit, require_free_space
 from prunebench.checkpoint.device_map import offloaded_modules
 from prunebench.checkpoint.integrity import base_record
 from prunebench.checkpoint.param_count import context_length
-from prunebench.data import token_id_problem
+from prunebench.data import scored_id_problem, token_id_problem
 from prunebench.modeling import (cast_floating, check_param_count, config_dtype, count_params,
                                  dtype_name, load_config, load_model, load_tokenizer,
                                  placement_record, resolve_device, resolve_dtype, save_model,
@@ -67,7 +67,8 @@ def prune_checkpoint(model_dir: str | Path, method: str, size: str, out_dir: str
         raise PrunebenchError(
             f"calibration windows of {calibration.shape[-1]} tokens exceed the model's context of "
             f"{context}: set methods.{method}.calibration.length <= {context}")
-    problem = None if calibration is None else token_id_problem(calibration, config.vocab_size)
+    problem = None if calibration is None else (token_id_problem(calibration, config.vocab_size)
+                                                or scored_id_problem(calibration, config))
     if problem is not None:  # the embedding lookup would fail deep inside with an IndexError
         raise PrunebenchError(
             f"the calibration tensor for {model_dir} {problem}: delete the calibration file "

@@ -18,7 +18,8 @@ from prunebench.checkpoint.param_count import (active_experts, attention_expert_
                                                expert_param_count, family,
                                                indexer_key_values, is_moe,
                                                linear_attention_state,
-                                               lm_head_bias_params, norm_params, num_experts,
+                                               lm_head_bias_params, lm_head_rows,
+                                               norm_params, num_experts,
                                                per_layer_projection_params, sliding_windows,
                                                state_blocks, state_in_model_dtype,
                                                value_head_dim)
@@ -57,7 +58,7 @@ def read_params(config) -> int:
         if family(config).attention_experts:  # JetMoE's attention experts: the top k too
             params -= sum((num_experts(config) - k) * attention_expert_params(config)
                           for k in active_experts(config))
-    return params + norm_params(config) + config.vocab_size * config.hidden_size + (
+    return params + norm_params(config) + lm_head_rows(config) * config.hidden_size + (
         lm_head_bias_params(config)) + per_layer_projection_params(config)
 
 

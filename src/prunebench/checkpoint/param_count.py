@@ -646,6 +646,11 @@ class Family:
     (`modeling.fold_dense_bias`, the same sum) and saved back under transformers' name; a
     depth prune that removes the last block gives the new last block the zero bias that
     transformers' class of that depth builds (`modeling.remove_blocks`).
+    Apertus 1.5's (`apertus1p5_text`): `head_vocab_key`, the config key of an untied LM head's
+    rows where they are fewer than the input vocabulary's (`output_vocab_size`: the first ids,
+    the text tokens; the visual and audio codes are read, never scored): `lm_head_rows`, the
+    logits' width, which the parameter count, the decode floor's read and the checks of the
+    token ids a model scores (perplexity, calibration) read.
     """
 
     model_class: str
@@ -742,6 +747,7 @@ class Family:
     moe_output_bias: bool = False
     mlp_width_multiple_key: str | None = None
     last_block_dense_bias: bool = False
+    head_vocab_key: str | None = None
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -983,6 +989,14 @@ FAMILIES: dict[str, Family] = {
     # feedforward_layernorm: projections.block_norm); untied.
     "apertus": Family("ApertusForCausalLM", "ApertusConfig", None, None, None, True,
                       ungated_mlp=True),
+    # Apertus 1.5's language model (Apertus1p5TextConfig, transformers 5.24 on): Apertus's
+    # block as ApertusModel builds it (Apertus1p5TextForCausalLM subclasses ApertusForCausalLM),
+    # its input vocabulary widened for visual and audio codes and its untied LM head
+    # `output_vocab_size` rows where the config gives that key (the released checkpoints keep
+    # the text tokens' rows alone; None: vocab_size), `head_vocab_key`: `lm_head_rows`.
+    "apertus1p5_text": Family("Apertus1p5TextForCausalLM", "Apertus1p5TextConfig", None, None,
+                              None, True, ungated_mlp=True, head_vocab_key="output_vocab_size",
+                              min_transformers="5.24.0"),
     # MinistralAttention (Qwen2Attention without biases) / MinistralMLP: Mistral's block, no
     # biases anywhere, each block's sliding window or full attention as `layer_types` says
     # (MinistralConfig makes every block sliding where the config gives a window and no list).
@@ -3463,6 +3477,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # head per query head where config.json gives none, no head_dim of its own.
     "apertus": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 14336,
                 "max_position_embeddings": 65536, "hidden_act": "xielu"},
+    # Apertus1p5TextConfig's: Apertus's, its vocabulary 266752 (text, visual and audio
+    # codes), a whole LM head where output_vocab_size is left out.
+    "apertus1p5_text": {**_LLAMA_DEFAULTS, "vocab_size": 266752, "intermediate_size": 14336,
+                        "max_position_embeddings": 65536, "hidden_act": "xielu",
+                        "output_vocab_size": None},
     # HeliumConfig's (Helium-1 Preview's shape): head_dim 128 set apart, MHA, untied.
     "helium": {**_LLAMA_DEFAULTS, "vocab_size": 48000, "hidden_size": 2560,
                "intermediate_size": 7040, "num_hidden_layers": 24, "num_attention_heads": 20,
@@ -6121,13 +6140,24 @@ def activation_params(config) -> int:
     return ACTIVATION_PARAMS.get(getattr(config, "hidden_act", None), 0)
 
 
+def lm_head_rows(config) -> int:
+    """Rows of the LM head, the width of the logits: vocab_size but where the family's
+    `head_vocab_key` (Apertus 1.5's `output_vocab_size`) gives a narrower untied head, whose
+    rows are the first token ids'; a tied head is the embedding, whatever the key says
+    (Apertus1p5TextForCausalLM's tying replaces its narrower head with the whole table)."""
+    key = family(config).head_vocab_key
+    rows = getattr(config, key, None) if key and not config.tie_word_embeddings else None
+    return rows or config.vocab_size
+
+
 def non_block_param_count(config: LlamaConfig) -> int:
     """Embeddings, final norm and LM head (PhiMoE's with its bias; Gemma 4's per-layer
     inputs; OPT's learned position table, and its final norm only where the config keeps it;
     BLOOM's norm of the embeddings)."""
     f = family(config)
     emb = config.vocab_size * config.hidden_size
-    head = 0 if config.tie_word_embeddings else emb  # tied: the head is the embedding
+    # tied: the head is the embedding
+    head = 0 if config.tie_word_embeddings else lm_head_rows(config) * config.hidden_size
     final = 0 if f.final_norm_removed_key and getattr(config, f.final_norm_removed_key, False) \
         else norm_params(config)
     positions = 0 if f.position_table_offset is None else (
