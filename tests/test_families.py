@@ -92,6 +92,7 @@ from transformers import OPTConfig
 from transformers import Dots1Config, FlexOlmoConfig
 from transformers import FalconConfig
 from transformers import GPTJConfig
+from transformers import CodeGenConfig
 from transformers import GPT2Config
 from transformers import GPTBigCodeConfig
 from transformers import Jais2Config, NanoChatConfig
@@ -435,6 +436,13 @@ FAMILIES = {
     "gptj": lambda: GPTJConfig(vocab_size=VOCAB, n_embd=64, n_inner=128, n_layer=4, n_head=4,
                                rotary_dim=4, n_positions=256, initializer_range=0.2,
                                bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    # CodeGen: GPT-J's block with q, k and v fused in qkv_proj, 4 shards of [q; v; k] (two of
+    # its eight heads a shard, so that the shards' layout differs from each head's), rotary_dim
+    # 4 of 8; std 0.2 as GPT-J's.
+    "codegen": lambda: CodeGenConfig(vocab_size=VOCAB, n_embd=64, n_inner=128, n_layer=4,
+                                     n_head=8, rotary_dim=4, n_positions=256,
+                                     initializer_range=0.2, bos_token_id=1, eos_token_id=2,
+                                     pad_token_id=0),
     # GPT-2 (gpt2's layout): c_attn packing [all q; all k; all v], c_proj, c_fc -> gelu_new ->
     # c_proj, all biased, every head its own keys and values, LayerNorms ln_1 / ln_2 / ln_f,
     # learned positions wpe, a tied LM head, its own keys (n_embd, n_inner, n_layer, n_head,
@@ -1074,9 +1082,9 @@ ALIBI = {"bloom", "mpt"}
 # hf_static backends only, as DeepSeek's, refused as models of their own kind.
 LATENT = {"minicpm3", "youtu"}
 # Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
-# differential attention, BitNet's sub-norms): depth pruning and the hf / hf_static backends
-# only, refused as models of their own kind.
-OWN_BLOCKS = {"diffllama", "bitnet"}
+# differential attention, BitNet's sub-norms, CodeGen's sharded qkv_proj): depth pruning and
+# the hf / hf_static backends only, refused as models of their own kind.
+OWN_BLOCKS = {"diffllama", "bitnet", "codegen"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -1168,6 +1176,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",
            "youtu": "YoutuForCausalLM",
            "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM",
+           "codegen": "CodeGenForCausalLM",
            "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM",
            "mamba2": "Mamba2ForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded

@@ -342,14 +342,3 @@ def test_the_known_shape_counts_by_hand_and_builds_its_family():
 def test_the_hub_ids_name_their_known_shape_and_no_other(repo, shape):
     assert known_shape_of(repo) == shape
 
-
-def test_codegen_shares_the_block_but_is_refused_as_no_family(tmp_path):
-    """CodeGen's block is GPT-J's, but its q, k and v are one qkv_proj in a model-parallel
-    layout no packed-projection mapping describes: its config.json is refused by the counts'
-    reader (`prunebench plan`, the load), naming the families that are handled."""
-    (tmp_path / "config.json").write_text(json.dumps({
-        "model_type": "codegen", "vocab_size": 97, "n_embd": 48, "n_layer": 2, "n_head": 6,
-        "n_positions": 64, "rotary_dim": 4}))
-    with pytest.raises(PrunebenchError, match=r"describes model_type 'codegen': prunebench "
-                       r"handles the model types .*'gptj'"):
-        checked_config_json(tmp_path)

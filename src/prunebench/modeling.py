@@ -1006,8 +1006,10 @@ LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),),
 
 # Buffers that checkpoints saved by older transformers carry and the family's class no longer
 # holds, which its from_pretrained ignores (`_keys_to_ignore_on_load_unexpected`): GPT-J's
-# causal-mask buffers of each attention, GPT-2's too (GPT2PreTrainedModel's attn.bias).
+# causal-mask buffers of each attention, GPT-2's too (GPT2PreTrainedModel's attn.bias), and
+# CodeGen's (attn.causal_mask, which Salesforce's conversion wrote with attn.masked_bias).
 UNREAD_BUFFERS = {"gptj": (".attn.bias", ".attn.masked_bias"),
+                  "codegen": (".attn.causal_mask", ".attn.masked_bias"),
                   "gpt2": (".attn.bias", ".attn.masked_bias")}
 
 
@@ -1188,7 +1190,9 @@ def _with_lightning_buffers(model, state: dict[str, torch.Tensor],
 def _materialise_sincos_tables(model: nn.Module, device) -> None:
     """GPT-J's sin / cos table in every attention (GPTJAttention's `embed_positions` in
     transformers 5.17; 5.25 holds it in the rotary module rebuilt above), left on meta by a
-    load that assigns the weights: made as its class makes it, on the CPU, then moved."""
+    load that assigns the weights: made as its class makes it, on the CPU, then moved.
+    CodeGen's alike (CodeGenAttention's in 5.17, CodeGenRotaryEmbedding's in 5.25), made by
+    the same function: CodeGen's create_sinusoidal_positions is GPT-J's."""
     from transformers.models.gptj.modeling_gptj import create_sinusoidal_positions
 
     for module in model.modules():

@@ -111,6 +111,8 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # GPTJForCausalLM's `transformer`, GPTJModel's blocks `h` (replaced
                   # through `set_layers`) and GPTJBlock's `attn`
                   "gptj": {"model": "transformer", "layers": "h", "self_attn": "attn"},
+                  # CodeGenForCausalLM's: GPT-J's names
+                  "codegen": {"model": "transformer", "layers": "h", "self_attn": "attn"},
                   # DbrxForCausalLM's `transformer`, DbrxModel's blocks `blocks` (replaced
                   # through `set_layers`); a DbrxBlock's attention and norms lie in its
                   # norm_attn_norm, its experts in its `ffn` (depth only, no width surgery

@@ -613,7 +613,10 @@ class Family:
     by a lambda_init its block's index gives (a depth prune keeps each kept block's value in
     `layer_lambda_init`: modeling.BLOCK_CONSTANTS). BitNet's (`bitnet`): RMSNorms over the
     attention output and the MLP's hidden channels before o_proj and down_proj (attn_sub_norm,
-    built hidden_size wide whatever the heads; ffn_sub_norm), relu2.
+    built hidden_size wide whatever the heads; ffn_sub_norm), relu2. CodeGen's (`codegen`):
+    GPT-J's block (its fields) with q, k and v fused in one qkv_proj in the four-shard layout
+    of its TPU training (CodeGenAttention's mp_num: each shard a quarter of the heads' q, v and
+    k, in that order), which head removal would have to keep a multiple of four heads.
     `min_transformers`: the first transformers release holding the family's classes (`config_class`
     and `model_class`), where it is newer than the oldest release prunebench accepts (the
     floor, `make test-floor`'s): EXAONE's ExaoneConfig, InternLM3's InternLM3Config and
@@ -1128,6 +1131,20 @@ FAMILIES: dict[str, Family] = {
                    lm_head_bias=True, pairwise_rotary=True, paired_tables=True,
                    kv_per_query_head=True, sincos_table=True, parallel_outputs_first=True,
                    sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
+    # CodeGenAttention: GPT-J's attention with q, k and v in one qkv_proj without bias, viewed
+    # as 4 shards (mp_num, its TPU training's model parallelism) of [q; v; k] for a quarter of
+    # the heads each; CodeGenMLP, CodeGenBlock, CodeGenModel and CodeGenForCausalLM: GPT-J's
+    # (parallel block of one LayerNorm, biased gelu_new MLP n_inner wide, the fixed sin / cos
+    # table rotating rotary_dim of each head in adjacent pairs, an untied biased lm_head).
+    # Depth only (`depth_only`): no width surgery or fused block reads that shard layout.
+    "codegen": Family("CodeGenForCausalLM", "CodeGenConfig", False, False, None, False,
+                      packed=("qkv_proj",), norm_bias=True, parallel_block=True,
+                      ungated_mlp=True, mlp_bias=True, lm_head_bias=True, pairwise_rotary=True,
+                      paired_tables=True, kv_per_query_head=True, sincos_table=True,
+                      parallel_outputs_first=True, sparse_blocks=SparseBlocks.every("n_inner"),
+                      mlp_width_default=4,
+                      depth_only="q, k and v fused in one qkv_proj in the four-shard layout of "
+                                 "its TPU training (a quarter of the heads' q, v and k a shard)"),
     # GPT2Attention: one c_attn packing [all q; all k; all v] (Phi-3's runs) and the output
     # c_proj, both always biased, every head its own keys and values, head_dim n_embd / n_head,
     # no rotary positions; GPT2MLP: no gate, c_fc -> gelu_new -> c_proj, always biased, n_inner
@@ -3083,6 +3100,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "gptj": {"vocab_size": 50400, "hidden_size": 4096, "n_inner": None, "num_hidden_layers": 28,
              "num_attention_heads": 16, "num_key_value_heads": None, "head_dim": None,
              "max_position_embeddings": 2048, "tie_word_embeddings": False},
+    # CodeGenConfig's (GPT-J-6B's shape, as its class gives it) under LLaMA's names
+    # (CONFIG_KEY_NAMES): n_inner None, an MLP of 4 x n_embd; untied.
+    "codegen": {"vocab_size": 50400, "hidden_size": 4096, "n_inner": None,
+                "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": None,
+                "head_dim": None, "max_position_embeddings": 2048, "tie_word_embeddings": False},
     # GPT2Config's (gpt2's shape, 124M) under LLaMA's names (config_from_dict reads GPT-2's own:
     # CONFIG_KEY_NAMES): n_inner None, an MLP of 4 x n_embd; every head its own keys and values;
     # tied.
@@ -4149,7 +4171,11 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     # GPTBigCodeConfig's attribute_map: GPT-J's names
                     "gpt_bigcode": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                                     "n_head": "num_attention_heads",
-                                    "n_positions": "max_position_embeddings"}}
+                                    "n_positions": "max_position_embeddings"},
+                    # CodeGenConfig's attribute_map: GPT-J's names
+                    "codegen": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
+                                "n_head": "num_attention_heads",
+                                "n_positions": "max_position_embeddings"}}
 
 
 def context_length(config) -> int | None:
@@ -4463,27 +4489,29 @@ def xglm_unsupported(values: dict[str, Any]) -> str | None:
 
 
 def gptj_unsupported(values: dict[str, Any]) -> str | None:
-    """What of a GPT-J config (its config.json's values, or a config object's dict)
+    """What of a GPT-J or CodeGen config (its config.json's values, or a config object's dict)
     transformers cannot build or run, with what to do; None where it can: rotary_dim null,
-    which GPTJConfig's strict check refuses (5.17 and 5.25), and which GPTJAttention would read
-    as rotating the whole of each head while GPTJRotaryEmbedding (5.17: GPTJAttention) builds
-    its sin / cos table n_embd wide, a table that fits a head only in a model of one head."""
-    if values.get("model_type") != "gptj" or "rotary_dim" not in values or values[
+    which GPTJConfig's and CodeGenConfig's strict checks refuse (5.17 and 5.25), and which
+    their attention would read as rotating the whole of each head while its sin / cos table
+    is built n_embd wide, a table that fits a head only in a model of one head."""
+    model_type = values.get("model_type")
+    if model_type not in ("gptj", "codegen") or "rotary_dim" not in values or values[
             "rotary_dim"] is not None:
         return None
     values = with_llama_keys(values)
-    defaults = CONFIG_DEFAULTS["gptj"]
+    defaults = CONFIG_DEFAULTS[model_type]
     hidden = values.get("hidden_size", defaults["hidden_size"])
     heads = values.get("num_attention_heads", defaults["num_attention_heads"])
     whole = (f"n_embd / n_head = {hidden // heads}"
              if _positive_whole(hidden) and _positive_whole(heads) and hidden % heads == 0
              else "n_embd / n_head")
-    return ("gives rotary_dim null for a GPT-J model: transformers' GPTJConfig refuses it "
-            "(5.17 and 5.25), and its attention, which reads null as rotating the whole of "
-            "each head, would build its sin / cos table n_embd wide, which fits a head only "
-            "in a model of one head. Give rotary_dim the dimensions of each head its weights "
-            f"were trained to rotate: {whole} for the whole head, as null meant (gpt-j-6b "
-            "gives 64, a quarter of its heads)")
+    name = {"gptj": "GPT-J", "codegen": "CodeGen"}[model_type]
+    return (f"gives rotary_dim null for a {name} model: transformers' {name.replace('-', '')}"
+            "Config refuses it (5.17 and 5.25), and its attention, which reads null as "
+            "rotating the whole of each head, would build its sin / cos table n_embd wide, "
+            "which fits a head only in a model of one head. Give rotary_dim the dimensions of "
+            f"each head its weights were trained to rotate: {whole} for the whole head, as "
+            "null meant (gpt-j-6b gives 64, a quarter of its heads)")
 
 
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
