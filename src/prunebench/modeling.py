@@ -45,7 +45,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
                                     kept_depth_scale,
                                     kv_sources,
-                                    linear_attention_blocks, MASK_SIZING_KINDS,
+                                    jamba_kept_layout, linear_attention_blocks,
+                                    MASK_SIZING_KINDS,
                                     layer_shapes, mimo_v2_flash_window, mlp_bias,
                                     non_block_param_count, o_bias, qkv_bias, dbrx_unbuilt,
                                     unreproduced_layout,
@@ -1517,6 +1518,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             if family(model.config).mamba_mixer else
             ("Kimi Linear", "Kimi Delta Attention", "where the model's last block is one")
             if model.config.model_type == "kimi_linear" else
+            ("Jamba", "Mamba", "set to reach its last attention block")
+            if model.config.model_type == "jamba" else
             (GATED_DELTANET_TYPES[model.config.model_type], "Gated DeltaNet",
              "(the last block of the published Qwen3-Next and Qwen3.5 models is one)"))
         raise PrunebenchError(
@@ -1569,6 +1572,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
     # or refused where the keys cannot say them, before anything changes).
     sparse = sparse_mlp_blocks(model.config)  # each block's MLP kind, by its index before removal
     kind_values = family(model.config).sparse_blocks.kept([sparse[i] for i in keep])
+    # (Jamba's attention blocks likewise: every attn_layer_period-th from attn_layer_offset)
+    kind_values.update(jamba_kept_layout(model.config, keep))
     before = list(decoder(model).layers)
     set_layers(model, nn.ModuleList(before[i] for i in keep))
     if (family(model.config).last_block_dense_bias and keep

@@ -63,7 +63,11 @@ class SparseBlocks:
       (Cohere2MoeMLP's `prefix_dense_intermediate_size`);
     - `named_or_first(key, first_key)`: `named(key)` where the config holds the list, else
       all but the first `first_key` blocks (A.X K1: AXK1Config holds mlp_layer_types in
-      transformers 5.25, first_k_dense_replace in 5.17); a depth prune writes both.
+      transformers 5.25, first_k_dense_replace in 5.17); a depth prune writes both;
+    - `periodic()`: the blocks whose index is `expert_layer_offset` modulo
+      `expert_layer_period`, where the config has more than one expert (Jamba's
+      layers_num_experts); a depth prune writes the two integers that say the kept kinds, or
+      is refused where none do (`period_of`).
 
     `dense_width_key`: the config key of the dense blocks' MLP width (Llama 4's
     `intermediate_size_mlp`, where `intermediate_size` is its experts'; Granite 4.0's
@@ -106,10 +110,18 @@ class SparseBlocks:
     def named_or_first(cls, key: str, first_key: str) -> SparseBlocks:
         return cls("named_or_first", key, "intermediate_size", first_key)
 
+    @classmethod
+    def periodic(cls) -> SparseBlocks:
+        return cls("periodic")
+
     def of(self, config) -> list[bool]:
         """Per block, whether the config makes it sparse (`sparse_mlp_blocks`, which answers
         for a family without experts)."""
         n = config.num_hidden_layers
+        if self.rule == "periodic":
+            # JambaConfig's layers_num_experts: num_experts there, 1 (a JambaMLP) elsewhere
+            return [num_experts(config) > 1 and i % config.expert_layer_period
+                    == config.expert_layer_offset for i in range(n)]
         if self.rule == "named_or_first":
             listed = getattr(config, self.key, None)
             return ([kind == "sparse" for kind in listed] if listed
@@ -152,6 +164,10 @@ class SparseBlocks:
         if self.rule == "in_range":
             return dict(zip(("moe_layer_start_index", "moe_layer_end_index",
                              "moe_layer_interval"), moe_layer_range_of(kinds)))
+        if self.rule == "periodic":
+            return dict(zip(("expert_layer_period", "expert_layer_offset"),
+                            period_of(kinds, "expert_layer_period / expert_layer_offset",
+                                      "sparse MLP")))
         if self.rule == "named":
             # the list itself loses the removed blocks' entries (PER_BLOCK_CONFIG_LISTS)
             return {}
@@ -1775,6 +1791,18 @@ FAMILIES: dict[str, Family] = {
     "nemotron_h": Family("NemotronHForCausalLM", "NemotronHConfig", False, False, "mlp_bias",
                          False, ungated_mlp=True, linear_attention=True, mamba_mixer=True,
                          one_mixer_blocks=True),
+    # JambaAttentionDecoderLayer / JambaMambaDecoderLayer: LLaMA's two RMSNorms
+    # (input_layernorm, pre_ff_layernorm) around the token mixer layers_block_type names, a
+    # JambaAttention (`self_attn`: no biases, no rotary) in every attn_layer_period-th block
+    # from attn_layer_offset, a Mamba-1 mixer (`mamba`, JambaMambaMixer: `jamba_mamba_params`)
+    # in the others; `feed_forward` a JambaSparseMoeBlock (a router and num_experts fused
+    # experts of intermediate_size) in every expert_layer_period-th block from
+    # expert_layer_offset (`SparseBlocks.periodic`), a JambaMLP (LLaMA's SwiGLU of the same
+    # width) elsewhere; final_layernorm; untied as published. A config.json names no block's
+    # kind but by the four integers: a depth prune removes whole periods (`jamba_period`).
+    "jamba": Family("JambaForCausalLM", "JambaConfig", False, False, None, False,
+                    moe_intermediate_key="intermediate_size",
+                    sparse_blocks=SparseBlocks.periodic(), linear_attention=True),
     # BambaDecoderLayer: LLaMA's two RMSNorms (input_layernorm, pre_ff_layernorm) around the
     # token mixer `layers_block_type` names, a BambaAttention (`self_attn`: LLaMA's, biases on
     # all four by attention_bias, half of each head rotating: BambaConfig hard-codes
@@ -1965,6 +1993,46 @@ def moe_layer_range(config) -> tuple[int, int, int]:
     return start, end, step
 
 
+def period_of(kinds: list[bool], keys: str, what: str) -> tuple[int, int]:
+    """The (period, offset) under which block i is of a kind exactly where i % period ==
+    offset, offset < period (JambaConfig's attn_layer_period / attn_layer_offset and
+    expert_layer_period / expert_layer_offset, the only way its config.json says where its
+    attention blocks and experts are): the first two such blocks' distance and the first's
+    index; one block alone, or none, past the others. PrunebenchError naming `keys` and the
+    blocks (`what` the kind) where no two integers say them."""
+    n, where = len(kinds), [i for i, kind in enumerate(kinds) if kind]
+    period, offset = ((n + 1, n) if not where else (n, where[0]) if len(where) == 1
+                      else (where[1] - where[0], where[0]))
+    if offset < period and [i % period == offset for i in range(n)] == kinds:
+        return period, offset
+    raise PrunebenchError(
+        f"the kept blocks' kinds ({''.join('X' if kind else '.' for kind in kinds)}: X a "
+        f"{what} block) fit no {keys}, which is how a Jamba config.json says where they are "
+        "(block i is one where i % period == offset): remove whole periods of blocks (the "
+        "depth methods do: docs/families.md, Jamba), or other blocks")
+
+
+def jamba_kept_layout(config, keep: list[int]) -> dict[str, int]:
+    """The attn_layer_period / attn_layer_offset under which the blocks a depth prune keeps
+    (`keep`, renumbered from 0) are attention blocks or Mamba ones as they were, for
+    modeling.remove_blocks to set beside the experts' (`SparseBlocks.periodic`); PrunebenchError
+    where no two integers say them. Nothing for another family."""
+    if getattr(config, "model_type", None) != "jamba":
+        return {}
+    linear = linear_attention_blocks(config)
+    return dict(zip(("attn_layer_period", "attn_layer_offset"),
+                    period_of([not linear[i] for i in keep],
+                              "attn_layer_period / attn_layer_offset", "attention")))
+
+
+def jamba_period(config) -> int:
+    """Jamba's whole period: the blocks after which its layout repeats (the least common
+    multiple of attn_layer_period and expert_layer_period; 8 in the published models). Any
+    run of so many consecutive blocks holds each kind of block as often as any other such run,
+    and removing it leaves the blocks after it of the kinds the two offsets give them again."""
+    return math.lcm(config.attn_layer_period, config.expert_layer_period)
+
+
 def moe_layer_range_of(sparse: list[bool]) -> tuple[int, int, int]:
     """ERNIE 4.5's (moe_layer_start_index, moe_layer_end_index, moe_layer_interval) that give
     exactly these blocks' kinds (True: sparse), the first sparse block its start, the last its
@@ -2055,6 +2123,8 @@ def linear_attention_params(config) -> int:
         return mamba_params(config)
     if family(config).short_conv:
         return short_conv_params(config)
+    if getattr(config, "model_type", None) == "jamba":
+        return jamba_mamba_params(config)
     if getattr(config, "model_type", None) == "kimi_linear":
         return kda_params(config)
     if getattr(config, "model_type", None) == "minimax":
@@ -2089,6 +2159,10 @@ def linear_attention_state(config) -> tuple[int, int]:
         # lightning attention: no conv; K^T V, a head_dim x head_dim matrix a head (in the
         # model's dtype: MiniMaxCache.linear_cache, `state_in_model_dtype`)
         return 0, config.num_attention_heads * head_dim(config) ** 2
+    if getattr(config, "model_type", None) == "jamba":
+        # Mamba-1's: the conv's last mamba_d_conv inputs and mamba_d_state values a channel
+        inner = config.mamba_expand * config.hidden_size
+        return inner * config.mamba_d_conv, inner * config.mamba_d_state
     if getattr(config, "model_type", None) == "kimi_linear":
         # KDA: its conv1d over queries, keys and values; a key x value matrix per head
         width = config.linear_num_heads * config.linear_head_dim
@@ -2253,6 +2327,22 @@ def mamba1_params(config) -> int:
             + inner * config.conv_kernel + (inner if config.use_conv_bias else 0)
             + inner * (rank + 2 * state) + rank * inner + inner
             + inner * state + inner + inner * d + (d if bias else 0))
+
+
+def jamba_mamba_params(config) -> int:
+    """Parameters of one JambaMambaMixer: a Mamba-1 mixer (`mamba1_params`) of mamba_expand x
+    hidden channels, mamba_d_state, mamba_d_conv taps (the conv biased by mamba_conv_bias,
+    in_proj and out_proj by mamba_proj_bias) and a dt_proj of mamba_dt_rank ("auto": ceil(hidden
+    / 16)), and RMSNorms of dt, B and C with a weight each (dt_layernorm, b_layernorm,
+    c_layernorm)."""
+    rank = config.mamba_dt_rank
+    rank = math.ceil(config.hidden_size / 16) if rank in (None, "auto") else int(rank)
+    as_mamba = SimpleNamespace(hidden_size=config.hidden_size,
+                               intermediate_size=config.mamba_expand * config.hidden_size,
+                               state_size=config.mamba_d_state, time_step_rank=rank,
+                               use_bias=config.mamba_proj_bias, conv_kernel=config.mamba_d_conv,
+                               use_conv_bias=config.mamba_conv_bias)
+    return mamba1_params(as_mamba) + rank + 2 * config.mamba_d_state
 
 
 def mamba1_state(config) -> tuple[int, int]:
@@ -3549,6 +3639,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # BambaConfig's (Bamba-9B's shape but its vocabulary and depth): 8 KV heads, a 262144
     # context, Mamba-2 mixers of 128 heads with a state of 256 in one group, untied; without
     # attn_layer_indices a Mamba-2 mixer in every block (config_from_dict), refused when read.
+    # JambaConfig's
+    "jamba": {**_LLAMA_DEFAULTS, "vocab_size": 65536, "intermediate_size": 14336,
+              "num_key_value_heads": 8, "max_position_embeddings": 262144,
+              "num_local_experts": 16, "num_experts_per_tok": 2, "expert_layer_period": 2,
+              "expert_layer_offset": 1, "attn_layer_period": 8, "attn_layer_offset": 4,
+              "mamba_d_state": 16, "mamba_d_conv": 4, "mamba_expand": 2, "mamba_dt_rank": "auto",
+              "mamba_conv_bias": True, "mamba_proj_bias": False, "rms_norm_eps": 1e-6},
     "bamba": {**_LLAMA_DEFAULTS, "vocab_size": 128000, "intermediate_size": 14336,
               "num_key_value_heads": 8, "max_position_embeddings": 262144,
               "mamba_n_heads": 128, "mamba_n_groups": 1, "mamba_d_state": 256,
@@ -3880,6 +3977,12 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = granite_hybrid_layer_types(values)
     if values.get("model_type") == "bamba":
         values["layer_types"] = bamba_layer_types(values)
+    if values.get("model_type") == "jamba":
+        # JambaConfig's layers_block_type, read as its layer_types
+        period, offset = values["attn_layer_period"], values["attn_layer_offset"]
+        values["layer_types"] = ["full_attention" if i % period == offset
+                                 else "linear_attention"
+                                 for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "lfm2" and not values.get("layer_types"):
         # Lfm2Config's: attention in the blocks full_attn_idxs lists (every block where it
         # lists none), a short convolution in the others

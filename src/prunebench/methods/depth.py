@@ -147,7 +147,10 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         raise PrunebenchError(f"{criterion}: {len(scores)} block scores for {n} blocks")
     ranked = [ranked_score(s) for s in scores]
     ranking = sorted(removable, key=lambda b: (ranked[b], b))
-    chosen, passed_over = kind_keeping_choice(model.config, ranking, k)
+    if model.config.model_type == "jamba":  # (whole periods: sizing.solve_whole_periods)
+        chosen, passed_over = sizing.whole_period_choice(model.config, removable, ranked, k), []
+    else:
+        chosen, passed_over = kind_keeping_choice(model.config, ranking, k)
     removed = sorted(chosen)
     if passed_over:
         log.info("%s: blocks %s kept though they rank among the least important: each is the "
@@ -165,7 +168,9 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         log.warning("%s: blocks %s have no finite score (%s: the model overflowed without them); "
                     "they rank as the most important, so none is removed", criterion, overflowed,
                     [scores[b] for b in overflowed])
-    cut = cut_margin([b for b in ranking if b not in passed_over], ranked, k)
+    # (a Jamba prune's runs of blocks have no one last block removed and first kept: none)
+    cut = (None if model.config.model_type == "jamba"
+           else cut_margin([b for b in ranking if b not in passed_over], ranked, k))
     if cut is not None and cut["relative_gap"] < NEAR_TIE:
         log.warning("%s: a near tie decides the last block removed: block %d (score %.6g) is "
                     "removed and block %d (score %.6g) kept, %.3g%% apart; other numerics (GPU, "

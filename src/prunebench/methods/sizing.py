@@ -21,7 +21,7 @@ from typing import Any
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params,
                                                depth_kept_blocks, depth_needed_kinds,
-                                               family, head_dim,
+                                               family, head_dim, jamba_period,
                                                heads_removable, kv_heads, kv_head_count,
                                                layer_shapes, mlp_bias, o_bias, refuse_moe)
 from prunebench.methods import registry
@@ -55,7 +55,10 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
     """How many blocks to remove so the size is closest to the target (ties: fewer removed).
 
     Removes the largest removable blocks first when sizing, which is exact for homogeneous models.
+    Jamba's are sized in whole periods (`solve_whole_periods`).
     """
+    if getattr(config, "model_type", None) == "jamba":
+        return solve_whole_periods(config, target_params, removable)
     shapes = layer_shapes(config)
     sizes = sorted((block_param_count(config, shapes[i]) for i in removable), reverse=True)
     total = count_params(config)
@@ -81,6 +84,87 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
             f"target {target_params:,} params would remove every block, leaving no model: "
             "choose a larger target")
     return best_k
+
+
+def period_runs(removable: Sequence[int], period: int) -> int:
+    """How many disjoint runs of `period` consecutive blocks the removable blocks hold."""
+    runs, length, last = 0, 0, None
+    for block in sorted(removable):
+        length = length + 1 if last is not None and block == last + 1 else 1
+        last = block
+        if length == period:
+            runs, length = runs + 1, 0
+    return runs
+
+
+def period_params(config) -> int:
+    """Parameters of one whole period of a Jamba model (`param_count.jamba_period`): any run of
+    so many consecutive blocks holds as many."""
+    shapes = layer_shapes(config)  # (a model shallower than a period: its blocks, none to go)
+    return sum(block_param_count(config, shape) for shape in shapes[:jamba_period(config)])
+
+
+def solve_whole_periods(config, target_params: int, removable: list[int]) -> int:
+    """How many blocks a depth prune of a Jamba model removes: whole periods (runs of
+    `jamba_period` consecutive removable blocks, whose removal leaves a layout its
+    config.json's four integers say: docs/families.md, Jamba), as many as bring the size
+    closest to the target (ties: fewer), as other families' plans take the closest number of
+    blocks. A target nearer the dense model than any removal of periods, or below the size
+    with every run removed by more than half a period, is refused naming the sizes that work
+    nearest to it."""
+    period, n = jamba_period(config), config.num_hidden_layers
+    total, per_period = count_params(config), period_params(config)
+    most = min(period_runs(removable, period), (n - 1) // period)  # (a block stays)
+    sizes = [total - m * per_period for m in range(most + 1)]
+    m = min(range(most + 1), key=lambda m: (abs(sizes[m] - target_params), m))
+    if m > 0 and target_params >= sizes[-1] - per_period / 2:
+        return m * period
+    near = [f"{format_params(size)} ({sizes.index(size)} period"
+            f"{'' if sizes.index(size) == 1 else 's'} removed)" for size in sizes[1:3]
+            if m == 0] + ([f"{format_params(sizes[-1])} ({most} periods removed)"]
+                          if m and most else [])
+    raise PrunebenchError(
+        f"target {target_params:,} params: a depth prune of this Jamba model removes whole "
+        f"periods of {period} consecutive blocks ({format_params(per_period)} params each: "
+        "its config.json says where its attention blocks and experts are by "
+        "attn_layer_period / attn_layer_offset and expert_layer_period / expert_layer_offset "
+        f"alone, which other removals break), and no number of them (up to {most}, the runs "
+        f"of {period} removable blocks) comes closer to it than "
+        f"{'the dense model' if m == 0 else 'half a period'}. The sizes that work nearest to "
+        f"it: {', '.join(near) if near else 'none'}"
+        + ("" if near else f" (its {n} blocks are not more than one period: no prune of "
+                           "whole periods keeps a block)" if n <= period else
+           f" (no run of {period} removable blocks: protect fewer blocks, protect_first / "
+           "protect_last)"))
+
+
+def whole_period_choice(config, removable: Sequence[int], scores: Sequence[float],
+                        k: int) -> list[int]:
+    """The k blocks a one-shot criterion removes from a Jamba model: runs of whole periods
+    (each `jamba_period` consecutive removable blocks; runs may meet) whose scores (lower:
+    less important) sum to the least of any such choice, found exactly by dynamic programming
+    over the blocks. Removing such runs leaves every later block of the kinds the config's
+    offsets give it (param_count.period_of)."""
+    period, n = jamba_period(config), config.num_hidden_layers
+    runs, free = k // period, set(removable)
+    # best[i][j]: the least sum and the blocks removed, j runs taken among blocks < i
+    best = [[(0.0, ())] + [(math.inf, ())] * runs]
+    for i in range(1, n + 1):
+        row = list(best[i - 1])
+        start = i - period
+        if start >= 0 and all(b in free for b in range(start, i)):
+            cost = sum(scores[start:i])
+            for j in range(1, runs + 1):
+                total, taken = best[start][j - 1]
+                if total + cost < row[j][0]:
+                    row[j] = (total + cost, (*taken, *range(start, i)))
+        best.append(row)
+    total, taken = best[n][runs]
+    if not math.isfinite(total) or len(taken) != k:  # (solve_whole_periods sized k so)
+        raise PrunebenchError(
+            f"no {runs} runs of {period} consecutive removable blocks among {list(removable)} "
+            "with finite scores: choose a larger target")
+    return sorted(taken)
 
 
 def check_kinds_left(config, removable: list[int], k: int) -> None:
@@ -139,6 +223,19 @@ def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[in
     return removed, passed_over
 
 
+def refuse_block_by_block(config, method: str) -> None:
+    """Stop a depth method that removes one block a round (SLEB) on a Jamba model, whose depth
+    prunes remove whole periods (`solve_whole_periods`): a round's one block would leave a
+    layout its config.json cannot say."""
+    if getattr(config, "model_type", None) == "jamba":
+        raise FamilyUnsupported(
+            f"{method} removes one block a round, and a Jamba model's depth prune removes whole "
+            f"periods of {jamba_period(config)} blocks (its config.json says where its attention "
+            "blocks and experts are by attn_layer_period / offset and expert_layer_period / "
+            "offset alone, which removing single blocks breaks): prune it with depth_ppl, "
+            "depth_taylor, depth_mag, shortgpt or depth_angular, which choose whole periods")
+
+
 def plan_blocks(config, target_params: int, protect_first: int, protect_last: int) -> dict:
     """What removing whole blocks does to a model of this config, from the config alone."""
     removable = removable_blocks(config.num_hidden_layers, protect_first, protect_last,
@@ -147,6 +244,8 @@ def plan_blocks(config, target_params: int, protect_first: int, protect_last: in
     check_kinds_left(config, removable, k)
     shapes = layer_shapes(config)
     removed = sorted(removable, key=lambda b: -block_param_count(config, shapes[b]))[:k]
+    if getattr(config, "model_type", None) == "jamba":  # (whole periods: any run holds as many)
+        removed = list(range(k))
     # The criterion picks which blocks go, so the KV cache kept is known from the config only
     # when every removable block caches as many heads (always, in an unpruned model) of one
     # width (not in Gemma 4, whose global blocks' heads are wider: its KV bytes are not heads
@@ -193,6 +292,7 @@ def plan_depth_mag(config, target_params: int, **params) -> dict:
 def plan_sleb(config, target_params: int, **params) -> dict:
     """As plan_depth_ppl; its cost: the dense model's pass, then in each of the k rounds one
     pass per candidate left (Vicuna-13B at 9.5B: 1 + 38 + 37 + ... + 28 = 364)."""
+    refuse_block_by_block(config, "sleb")
     plan = plan_whole_blocks("sleb", config, target_params, **params)
     p = registry.checked_params("sleb", params)
     candidates = config.num_hidden_layers - p["protect_first"] - p["protect_last"]

@@ -78,6 +78,7 @@ def prune(model, calibration: torch.Tensor, target_params: int,
     calibration = require_calibration("sleb", calibration)
     removable = removable_blocks(model.config.num_hidden_layers, p["protect_first"],
                                  p["protect_last"], depth_kept_blocks(model.config))
+    sizing.refuse_block_by_block(model.config, "sleb")
     k = solve_num_blocks(model.config, target_params, removable)
     check_kinds_left(model.config, removable, k)
     with scored_losses(model, dtype, calibration, p["batch_size"], progress) as losses:
