@@ -50,7 +50,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     layer_shapes, mimo_v2_flash_window, mlp_bias,
                                     non_block_param_count, o_bias, qkv_bias, dbrx_unbuilt,
                                     unreproduced_layout,
-                                    sparse_mlp_blocks,
+                                    sparse_mlp_blocks, tied_embeddings,
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
@@ -829,7 +829,7 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
             model.generation_config.save_pretrained(tmp)
         state = published_state(model)  # (GPT-2's Conv1D weights as transformers holds them)
         state = published_names(model.config.model_type, state)  # (Aria's experts' names)
-        if model.config.tie_word_embeddings:
+        if tied_embeddings(model.config):
             # One tensor under two names: keep the embedding's, as transformers saves it (the
             # deduplicating saver would otherwise keep whichever name it meets first).
             state.pop(head_name(model), None)
@@ -988,7 +988,42 @@ LOADED_NAMES = {"granitemoe": _GRANITE_MOE_NAMES, "granitemoeshared": _GRANITE_M
                                     ("ln_2", "post_attention_layernorm"),
                                     ("mlp.c_fc_0", "mlp.gate_proj"),
                                     ("mlp.c_fc_1", "mlp.up_proj"), ("mlp.c_proj", "mlp.down_proj"))
-                                for kind in ("weight", "bias"))}
+                                for kind in ("weight", "bias")),
+                # Ergo's published names (its training framework's, which transformers'
+                # conversion of `ergo` renames as it loads and writes back as it saves), inside
+                # layers.N (LOADED_PREFIXES); its router's and shared expert's weights stored
+                # [in, out] are turned as read (STORED_TRANSPOSED)
+                "ergo": tuple((f".{own}", f".{held}") for own, held in (
+                    ("attention.wqkv.weight", "self_attn.qkv_proj.weight"),
+                    ("attention.wo.weight", "self_attn.o_proj.weight"),
+                    ("attention.q_norm.weight", "self_attn.q_norm.weight"),
+                    ("attention.k_norm.weight", "self_attn.k_norm.weight"),
+                    ("attention_norm.weight", "input_layernorm.weight"),
+                    ("post_attention_norm.weight", "post_attention_layernorm.weight"),
+                    ("ffn_norm.weight", "pre_feedforward_layernorm.weight"),
+                    ("post_ffn_norm.weight", "post_feedforward_layernorm.weight"),
+                    ("post_attention_residual.scale", "attention_residual_gate.weight"),
+                    ("post_ffn_residual.scale", "feedforward_residual_gate.weight"),
+                    ("feed_forward.up.weight", "mlp.up_proj.weight"),
+                    ("feed_forward.down.weight", "mlp.down_proj.weight"),
+                    ("feed_forward.gate_kernel", "mlp.gate.linear.weight"),
+                    ("feed_forward.router_bias", "mlp.gate.e_score_correction_bias"),
+                    ("feed_forward.up_proj", "mlp.experts.up_proj"),
+                    ("feed_forward.down_proj", "mlp.experts.down_proj"),
+                    ("feed_forward.expert_output_norm.scale",
+                     "mlp.experts.post_expert_norm.weight"),
+                    ("feed_forward.shared_up_proj", "mlp.shared_experts.up_proj.weight"),
+                    ("feed_forward.shared_down_proj", "mlp.shared_experts.down_proj.weight"),
+                    ("feed_forward.shared_expert_output_norm.scale",
+                     "mlp.shared_experts.norm.weight")))}
+# Tensors a family's published checkpoints store transposed ([in, out]) under their published
+# names, turned as read, before the names are (`_load_model`): Ergo's router and shared
+# expert, which transformers' conversion of `ergo` transposes as it loads them (and back as it
+# saves). The name decides, as in transformers: a tensor under the class's own name (what
+# prunebench and a state dict saved as held write) is read as it is, whatever its shape (a
+# router of as many experts as hidden channels is square).
+STORED_TRANSPOSED = {"ergo": (".feed_forward.gate_kernel", ".feed_forward.shared_up_proj",
+                              ".feed_forward.shared_down_proj")}
 
 
 # Name prefixes of checkpoints saved from a family's base model rather than its causal LM, which
@@ -1002,7 +1037,10 @@ LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),),
                    # its own code's transformer.wte / h / ln_f (LOADED_NAMES: inside a block)
                    "exaone": (("transformer.wte.", "model.embed_tokens."),
                               ("transformer.h.", "model.layers."),
-                              ("transformer.ln_f.", "model.norm."))}
+                              ("transformer.ln_f.", "model.norm.")),
+                   # Ergo's published (training framework's) top-level names
+                   "ergo": (("tok_embeddings.", "model.embed_tokens."), ("norm.", "model.norm."),
+                            ("output.", "lm_head."), ("layers.", "model.layers."))}
 
 
 # Buffers that checkpoints saved by older transformers carry and the family's class no longer
@@ -1041,19 +1079,22 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         device = "cpu"  # weights pass through host memory; dispatch() moves each to its device
         claim_placement_gpus(device_map, max_memory)
     model = build_model(config, device="meta")
+    kept = float32_kept(model, dtype)  # (matched on the names the class holds: Ergo's differ)
     state = load_state_dict(path, device=device, dtype=dtype,
-                            kept_float32=float32_kept(model, dtype))
+                            kept_float32=lambda name: kept(loaded_name(config.model_type, name)))
     # Checkpoints saved by transformers <= 4.30 (LLaMA-1, Vicuna v1.3) still carry the rotary
     # tables as weights; they are recomputed from the config, so drop them.
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")
              and not k.endswith(UNREAD_BUFFERS.get(config.model_type, ()))}
+    if turned := STORED_TRANSPOSED.get(config.model_type):  # (Ergo's, by published name)
+        state = {k: v.t().contiguous() if k.endswith(turned) else v for k, v in state.items()}
     if config.model_type in LOADED_NAMES or config.model_type in LOADED_PREFIXES:
         state = {loaded_name(config.model_type, k): v for k, v in state.items()}
     if transposed := CONV1D_WEIGHTS.get(config.model_type):  # GPT-2's, read as nn.Linear's
         state = {k: v.t().contiguous() if k.endswith(transposed) else v for k, v in state.items()}
     embedding = embedding_name(model)  # (GPT-NeoX's gpt_neox.embed_in, OPT's model.decoder.*)
     head_weight = head_name(model)  # (BioGPT's output_projection.weight)
-    if config.tie_word_embeddings:
+    if tied_embeddings(config):
         head = state.pop(head_weight, None)
         if embedding not in state and head is not None:
             state[embedding] = head  # tied, saved under the head's name
@@ -1063,7 +1104,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     if config.model_type in EQUAL_NAMES:  # (Aria's experts: 5.17's names or 5.25's)
         state = held_names(config.model_type, state, set(expected))
     missing = sorted(set(expected) - set(state)
-                     - ({head_weight} if config.tie_word_embeddings else set()))
+                     - ({head_weight} if tied_embeddings(config) else set()))
     unexpected = sorted(set(state) - set(expected))
     if is_moe(config) and unexpected:
         from prunebench.checkpoint.moe_fuse import mxfp4_names, per_expert_names
@@ -1091,7 +1132,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
                                   f"config.json implies {tuple(expected[key].shape)}")
     model.load_state_dict(state, strict=False, assign=True)
     inner = decoder(model)
-    if config.tie_word_embeddings:
+    if tied_embeddings(config):
         model.lm_head.weight = model.get_input_embeddings().weight
     # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real, on
     # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
@@ -1119,6 +1160,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
         _materialise_griffin_buffers(model, config, device)
     if getattr(model.model, "embed_tokens_per_layer", None) is not None:
         _materialise_embedding_scale(model.model.embed_tokens_per_layer, device)  # Gemma 4's
+    if config.model_type == "ergo":
+        _materialise_query_key_scales(model, config, device)
     left = [name for name, b in model.named_buffers() if b.is_meta]
     if left and torch.device(device).type != "meta":  # a family's buffer this loader does not know: it would fail at the first forward
         raise PrunebenchError(f"checkpoint {path}: the model's buffers {left[:5]} are not "
@@ -1276,6 +1319,19 @@ def _materialise_embedding_scale(embedding: nn.Module, device) -> None:
     scale = getattr(embedding, "embed_scale", None)
     if isinstance(scale, torch.Tensor) and scale.is_meta:
         embedding.embed_scale = torch.tensor(float(embedding.scalar_embed_scale), device=device)
+
+
+def _materialise_query_key_scales(model: nn.Module, config, device) -> None:
+    """Ergo's global blocks' scale of queries and keys, sqrt(global_attention_scale) where
+    config.json sets it (a buffer saved with no checkpoint, `qk_scale`, left on meta by a load
+    that assigns the weights): set as ErgoAttention makes it, in the dtype the model is built
+    in (its attention's weights'), as transformers' from_pretrained makes it."""
+    for layer in decoder(model).layers:
+        scale = getattr(layer.self_attn, "qk_scale", None)
+        if isinstance(scale, torch.Tensor) and scale.is_meta:
+            layer.self_attn.qk_scale = torch.tensor(
+                config.global_attention_scale ** 0.5, device=device,
+                dtype=layer.self_attn.o_proj.weight.dtype)
 
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False):

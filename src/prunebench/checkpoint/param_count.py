@@ -209,7 +209,8 @@ class SharedExpert:
       `mlp.shared_mlp`, Llama 4's `feed_forward.shared_expert`); `one(key)`: as wide as this
       config key says (Granite 4.0's `shared_mlp` of `shared_intermediate_size`, its gate and
       up packed in `input_linear`; Flint's `shared_expert` and Kolibri-1's `shared_experts` of
-      `shared_expert_intermediate_size`).
+      `shared_expert_intermediate_size`). In a family of ungated experts (`ungated_mlp`:
+      Ergo's `mlp.shared_experts` of `shared_intermediate_size`) an ungated MLP, up and down.
     """
 
     kind: str = "none"
@@ -633,6 +634,10 @@ class Family:
     GPT-J's block (its fields) with q, k and v fused in one qkv_proj in the four-shard layout
     of its TPU training (CodeGenAttention's mp_num: each shard a quarter of the heads' q, v and
     k, in that order), which head removal would have to keep a multiple of four heads.
+    `expert_norms` (Ergo): each routed expert ends in an RMSNorm over hidden_size of its own
+    (`mlp.experts.post_expert_norm.weight`, experts x hidden), and so does the shared expert
+    (`mlp.shared_experts.norm`); a sparse block counts them (`expert_param_count`,
+    `shared_expert_params`).
     `min_transformers`: the first transformers release holding the family's classes (`config_class`
     and `model_class`), where it is newer than the oldest release prunebench accepts (the
     floor, `make test-floor`'s): EXAONE's ExaoneConfig, InternLM3's InternLM3Config and
@@ -767,6 +772,7 @@ class Family:
     mlp_width_multiple_key: str | None = None
     last_block_dense_bias: bool = False
     head_vocab_key: str | None = None
+    expert_norms: bool = False
 
 
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
@@ -1484,6 +1490,26 @@ FAMILIES: dict[str, Family] = {
                                                             "intermediate_size"),
                            shared_expert=SharedExpert.count("n_shared_experts"),
                            min_transformers="5.25.0"),
+    # Ergo (ErgoConfig, transformers 5.25 on): one packed qkv_proj (every query head, then the
+    # KV heads' keys, then their values, head_dim hidden / heads whatever config.json says),
+    # o_proj, no biases, per-head q_norm / k_norm; rotary positions on the sliding blocks alone
+    # (every global_attention_every_n_layers-th block global, without them); Gemma-2's four
+    # norms a block (the sublayers' outputs normed too) and two residual gates of hidden_size
+    # (`attention_residual_gate`, `feedforward_residual_gate`: own_block_params); the MLP its
+    # entry of `mlp_layer_types` names (the first num_dense_blocks dense where config.json lists
+    # none): an ungated relu2 MLP (up_proj, down_proj) of first_dense_intermediate_size, or a
+    # float32 sigmoid router (`mlp.gate.linear`, e_score_correction_bias a buffer) over
+    # num_experts ungated relu2 experts of moe_intermediate_size, each ending in an RMSNorm of
+    # its own, beside one ungated shared expert of shared_intermediate_size ending in its norm
+    # (expert_norms); an LM head of float32 outputs, never tied (ErgoConfig holds no
+    # tie_word_embeddings: `tied_embeddings`).
+    "ergo": Family("ErgoForCausalLM", "ErgoConfig", False, False, None, True,
+                   sandwich_norms=True, packed=("qkv_proj",), global_nope=True,
+                   ungated_mlp=True, moe_intermediate_key="moe_intermediate_size",
+                   sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                    "first_dense_intermediate_size"),
+                   shared_expert=SharedExpert.one("shared_intermediate_size"),
+                   expert_norms=True, min_transformers="5.25.0"),
     # SolarOpenAttention: LLaMA's (q/k/v biases as attention_bias says, false as published; an
     # o_proj never biased; GQA, head_dim set apart, whole heads rotating), no q/k norms;
     # SolarOpenDecoderLayer: LLaMA's two norms and, in every block (no dense prefix), GLM-4.5's
@@ -2678,7 +2704,10 @@ def shared_expert_params(config) -> int:
     if shared.kind == "one":
         # Hunyuan, Llama 4: one ungated SwiGLU MLP as wide as an expert (HunYuanMoEV1Moe.
         # shared_mlp, Llama4TextMoe.shared_expert); Granite 4.0's of its own width
-        return 3 * d * getattr(config, shared.key or family(config).moe_intermediate_key)
+        # (Ergo's ungated, ending in a norm of its own: expert_norms)
+        width = getattr(config, shared.key or family(config).moe_intermediate_key)
+        return ((mlp_input_projections(config) + 1) * d * width
+                + (d if family(config).expert_norms else 0))
     if shared.kind == "count":
         # DeepSeek-V3: n_shared_experts experts of moe_intermediate_size held as one SwiGLU MLP
         # that many times as wide, ungated (DeepseekV3MoE.shared_experts).
@@ -2701,7 +2730,10 @@ def expert_param_count(config) -> int:
     down)."""
     # (DBRX's width: its ffn_config's ffn_hidden_size)
     d, width = config.hidden_size, config_value(config, family(config).moe_intermediate_key)
-    return 3 * d * width + ((2 * width + d) if family(config).moe_biases else 0)
+    # (Ergo's ungated experts: up and down alone, and each expert's norm: expert_norms)
+    return ((mlp_input_projections(config) + 1) * d * width
+            + ((2 * width + d) if family(config).moe_biases else 0)
+            + (d if family(config).expert_norms else 0))
 
 
 def router_param_count(config) -> int:
@@ -3416,6 +3448,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "rms_norm_eps": 1e-6, "max_position_embeddings": 524288,
                      "moe_intermediate_size": 512, "num_local_experts": 160,
                      "num_experts_per_tok": 16, "n_shared_experts": 1},
+    # ErgoConfig's: GQA 64 / 8 heads of 128 (hidden / heads) on hidden 8192, a window of 512
+    # with every fourth block global (config_from_dict), block 0 dense of 32768, then 256
+    # experts of 4096 (8 a token) and a shared expert of 8192, 64 blocks, never tied.
+    "ergo": {**_LLAMA_DEFAULTS, "vocab_size": 262144, "hidden_size": 8192,
+             "intermediate_size": None, "num_hidden_layers": 64, "num_attention_heads": 64,
+             "num_key_value_heads": 8, "rms_norm_eps": 1e-12, "max_position_embeddings": 524288,
+             "sliding_window": 512, "global_attention_every_n_layers": 4, "num_dense_blocks": 1,
+             "first_dense_intermediate_size": 32768, "moe_intermediate_size": 4096,
+             "num_local_experts": 256, "num_experts_per_tok": 8,
+             "shared_intermediate_size": 8192},
     # AriaTextConfig's: MHA (KV heads None: one a query head) of 32 heads on hidden 4096,
     # 8 experts of 4096 (2 a token) and 2 shared experts in each of 32 blocks, untied.
     "aria_text": {**_LLAMA_DEFAULTS, "intermediate_size": 4096, "num_local_experts": 8,
@@ -3800,6 +3842,23 @@ def flint_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, **kinds}
 
 
+def ergo_values(values: dict[str, Any]) -> dict[str, Any]:
+    """An Ergo config.json's values as ErgoConfig and ErgoForCausalLM read them (its window
+    key `local_attention_window`: CONFIG_KEY_NAMES): each block's kinds derived where it lists
+    none (every global_attention_every_n_layers-th block full attention, the first
+    num_dense_blocks dense); head_dim hidden / heads and the head untied whatever config.json
+    says (ErgoAttention and ErgoForCausalLM read neither key)."""
+    values = {**values, "head_dim": values["hidden_size"] // values["num_attention_heads"],
+              "tie_word_embeddings": False}
+    n, every = values["num_hidden_layers"], values["global_attention_every_n_layers"]
+    if not values.get("layer_types"):
+        values["layer_types"] = ["sliding_attention" if (i + 1) % every else "full_attention"
+                                 for i in range(n)]
+    if not values.get("mlp_layer_types"):
+        values["mlp_layer_types"] = dense_prefix_kinds(n, values["num_dense_blocks"])
+    return values
+
+
 def exaone_moe_unread(values: dict[str, Any]) -> str | None:
     """What of an EXAONE-MoE config.json ExaoneMoeConfig cannot read (it raises before any
     model is built, in 5.17 and 5.25): a null sliding_window, or no layer_types with a
@@ -3914,6 +3973,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         if not values.get("mlp_layer_types"):
             values["mlp_layer_types"] = dense_prefix_kinds(
                 values["num_hidden_layers"], given.get("first_k_dense_replace", 1))
+    if values.get("model_type") == "ergo":
+        values = ergo_values(values)
     if values.get("model_type") == "mistral4":
         # Mistral4Config sets it to a query head's whole width whatever config.json says.
         values["head_dim"] = values["qk_nope_head_dim"] + values["qk_rope_head_dim"]
@@ -4242,6 +4303,8 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "jetmoe": {"kv_channels": "head_dim"},  # (JetMoeConfig's attribute_map)
                     # (RecurrentGemmaConfig's attribute_map)
                     "recurrent_gemma": {"attention_window_size": "sliding_window"},
+                    # (ErgoConfig's attribute_map: its published configs' window key)
+                    "ergo": {"local_attention_window": "sliding_window"},
                     # DbrxConfig's attribute_map, and the keys of its sub-configs (a dotted
                     # name: the sub-config's key, `nested_value`) that DBRX's modules read
                     "dbrx": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
@@ -6125,6 +6188,9 @@ def sliding_windows(config: LlamaConfig) -> list[int | None]:
 
 
 def head_dim(config: LlamaConfig) -> int:
+    if getattr(config, "model_type", None) == "ergo":
+        # ErgoAttention's, whatever head_dim an ErgoConfig was given (config_from_dict's too)
+        return config.hidden_size // config.num_attention_heads
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
@@ -6248,13 +6314,16 @@ def own_block_params(config) -> int:
     """Parameters of one block of a `Family.depth_only` family beyond LLaMA's block (which
     such a block keeps whole: these families are never width-pruned); 0 for other families.
     DiffLlama: its four lambda vectors, head_dim each (its group norm has no weight). BitNet:
-    attn_sub_norm (hidden_size) and ffn_sub_norm (intermediate_size)."""
+    attn_sub_norm (hidden_size) and ffn_sub_norm (intermediate_size). Ergo: its two residual
+    gates, hidden_size each."""
     d, hd = config.hidden_size, head_dim(config)
     model_type = getattr(config, "model_type", None)  # (none: LLaMA's, as `family` reads it)
     if model_type == "diffllama":
         return 4 * hd
     if model_type == "bitnet":
         return d + config.intermediate_size
+    if model_type == "ergo":
+        return 2 * d  # its attention's and its MLP's residual gates
     return 0
 
 
@@ -6277,7 +6346,7 @@ def lm_head_rows(config) -> int:
     rows are the first token ids'; a tied head is the embedding, whatever the key says
     (Apertus1p5TextForCausalLM's tying replaces its narrower head with the whole table)."""
     key = family(config).head_vocab_key
-    rows = getattr(config, key, None) if key and not config.tie_word_embeddings else None
+    rows = getattr(config, key, None) if key and not tied_embeddings(config) else None
     return rows or config.vocab_size
 
 
@@ -6288,7 +6357,7 @@ def non_block_param_count(config: LlamaConfig) -> int:
     f = family(config)
     emb = config.vocab_size * config.hidden_size
     # tied: the head is the embedding
-    head = 0 if config.tie_word_embeddings else lm_head_rows(config) * config.hidden_size
+    head = 0 if tied_embeddings(config) else lm_head_rows(config) * config.hidden_size
     final = 0 if f.final_norm_removed_key and getattr(config, f.final_norm_removed_key, False) \
         else norm_params(config)
     positions = 0 if f.position_table_offset is None else (
@@ -6296,6 +6365,13 @@ def non_block_param_count(config: LlamaConfig) -> int:
     final += norm_params(config) if f.embedding_norm else 0  # BLOOM's, of the embeddings
     return (emb + head + final + positions + lm_head_bias_params(config)
             + per_layer_input_params(config))
+
+
+def tied_embeddings(config) -> bool:
+    """Whether the LM head is the input embedding: the config's tie_word_embeddings, and never
+    for Ergo, whose ErgoConfig holds no such key and whose ErgoForCausalLM builds a head of its
+    own (float32 outputs) whatever config.json says."""
+    return getattr(config, "model_type", None) != "ergo" and bool(config.tie_word_embeddings)
 
 
 def count_params(config: LlamaConfig) -> int:
