@@ -705,6 +705,17 @@ FAMILIES = {
         "minicpm5_moe", **SMALL, head_dim=16, moe_intermediate_size=32, n_routed_experts=4,
         n_shared_experts=2, num_experts_per_tok=2, n_group=2, topk_group=1,
         routed_scaling_factor=2.5, initializer_range=0.1),
+    # Ergo (5.25 on): a packed qkv_proj with per-head q/k norms, a 6-token window on blocks 0
+    # and 2 (rotating), blocks 1 and 3 global without rotary positions, their queries and
+    # keys scaled by global_attention_scale; four norms and two residual gates a block; block
+    # 0 a dense relu2 MLP of 128, then a float32 sigmoid router choosing 2 of 4 ungated relu2
+    # experts of 32, each with its own output norm, and a shared expert of 48 with its norm;
+    # its head never tied. Std 0.1.
+    "ergo": lambda: newer_config(
+        "ergo", **{k: v for k, v in SMALL.items() if k != "intermediate_size"},
+        first_dense_intermediate_size=128, sliding_window=6, global_attention_every_n_layers=2,
+        global_attention_scale=1.5, moe_intermediate_size=32, shared_intermediate_size=48,
+        num_experts=4, num_experts_per_tok=2, initializer_range=0.1),
     # Solar Open: LLaMA's attention (q/k/v biases here, false as published; o_proj never
     # biased), GLM-4.5's experts in every block: DeepSeek-V3's float32 sigmoid router choosing
     # 2 of 4 experts in 2 groups (one group a token), renormalised and scaled by 2.5, and 2
@@ -1081,7 +1092,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe",
-       "jamba"}
+       "jamba", "ergo"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -1177,6 +1188,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "jetmoe": "JetMoeForCausalLM",
            "flint": "FlintForCausalLM", "kolibri1": "Kolibri1ForCausalLM",
            "minicpm5_moe": "MiniCPM5MoeForCausalLM",
+           "ergo": "ErgoForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "jamba": "JambaForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
