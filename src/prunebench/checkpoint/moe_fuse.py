@@ -2,7 +2,7 @@
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
 Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1,
-MiMo-V2-Flash, Flint, Kolibri-1, MiniCPM5-MoE), and
+MiMo-V2-Flash, Flint, Kolibri-1, MiniCPM5-MoE, Sarvam-MoE, Param2-MoE), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -62,6 +62,14 @@ weights are converted once (checkpoint.pickle_convert):
   norms `post_attn_norm` / `post_ffn_norm` to GLM-4's `post_self_attn_layernorm` /
   `post_mlp_layernorm`; MiniCPM5-MoE's `self_attn.q_proj` (queries and gates) to
   `self_attn.q_gate_proj`. (transformers saves them under the published names.)
+- Sarvam-MoE (sarvam-30b) and Param2-MoE (Param2-17B-A2.4B): Qwen2-MoE's per-expert names
+  (transformers maps `sarvam_moe` onto `qwen2_moe`'s conversion and `param2moe` onto that,
+  5.24 / 5.25 on) under their own code's names, renamed as that conversion renames them
+  (`RENAMED`: `model.word_embeddings` to `model.embed_tokens`, `attention.dense` to
+  `self_attn.o_proj`, `attention.query_layernorm` / `key_layernorm` to `q_norm` / `k_norm`,
+  the router's `mlp.gate.expert_bias` to `mlp.gate.e_score_correction_bias`, written as zeros
+  where a router has none: `SPARSE_ONLY`), and each block's fused `attention.query_key_value`
+  [q; k; v] split into q_proj / k_proj / v_proj by the heads' sizes (`QKV_SPLIT`).
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -191,7 +199,8 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
              "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
              "mimo_v2_flash",
-             "flint", "kolibri1", "minicpm5_moe", "minimax")
+             "flint", "kolibri1", "minicpm5_moe", "minimax",
+             "sarvam_moe", "param2moe")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
@@ -208,6 +217,12 @@ MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCaus
 # Tencent's Hy3 router, score-correction buffer and shared MLP (transformers' hy_v3
 # conversion renames them alike, in 5.17 and 5.25; AFMoE's router and Hunyuan-A13B's
 # shared_mlp are their classes' own names).
+_SARVAM_NAMES = (("model.word_embeddings.", "model.embed_tokens."),
+                 (".attention.", ".self_attn."),
+                 (".self_attn.dense.", ".self_attn.o_proj."),
+                 (".self_attn.query_layernorm.", ".self_attn.q_norm."),
+                 (".self_attn.key_layernorm.", ".self_attn.k_norm."),
+                 (".mlp.gate.expert_bias", ".mlp.gate.e_score_correction_bias"))
 RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
                        ".mlp.gate.e_score_correction_bias"),
                       (".mlp.shared_expert.", ".mlp.shared_experts.")),
@@ -227,13 +242,28 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
            "kolibri1": (("moe.router.expert_bias", "mlp.gate.e_score_correction_bias"),
                         (".post_attn_norm.", ".post_self_attn_layernorm."),
                         (".post_ffn_norm.", ".post_mlp_layernorm.")),
-           "minicpm5_moe": ((".self_attn.q_proj.", ".self_attn.q_gate_proj."),)}
+           "minicpm5_moe": ((".self_attn.q_proj.", ".self_attn.q_gate_proj."),),
+           # Sarvam-MoE's and Param2-MoE's own code's names (transformers' sarvam_moe
+           # conversion, which param2moe's copies, renames them so: 5.24 / 5.25 on); their
+           # fused query_key_value is split apart (QKV_SPLIT)
+           "sarvam_moe": _SARVAM_NAMES, "param2moe": _SARVAM_NAMES}
 # What a family's published checkpoints hold in every block and its class holds in its sparse
 # blocks alone, dropped from a block without experts (as transformers ignores it on load), and
 # the router's score-correction buffer its published checkpoints leave out, which transformers
 # leaves at zeros (`_keys_to_ignore_on_load_missing`), written so in a block with experts: A.X
 # K1's, by model_type: (held name of the dropped part, the buffer's name under `mlp.`).
-SPARSE_ONLY = {"axk1": (".mlp.post_mlp_layernorm.", "gate.e_score_correction_bias")}
+SPARSE_ONLY = {"axk1": (".mlp.post_mlp_layernorm.", "gate.e_score_correction_bias"),
+               # a router of no score bias (moe_router_enable_expert_bias false), as zeros
+               # (Glm4MoeForCausalLM's buffer; zeros choose as no bias does)
+               "sarvam_moe": (None, "gate.e_score_correction_bias"),
+               "param2moe": (None, "gate.e_score_correction_bias")}
+# The families whose published checkpoints hold each block's queries, keys and values in one
+# projection (`attention.query_key_value`, `self_attn.query_key_value` once renamed), its
+# rows [q; k; v]: split into q_proj / k_proj / v_proj by their sizes (heads x head_dim, then
+# KV heads x head_dim twice), as transformers' conversion of the model type splits them
+# (Split(dim=0), 5.24 / 5.25 on), its bias alike where it has one.
+QKV_SPLIT = {"sarvam_moe": ".self_attn.query_key_value.",
+             "param2moe": ".self_attn.query_key_value."}
 # ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
@@ -405,8 +435,11 @@ def needs_fusion(folder: str | Path) -> bool:
     if not originals:
         return False
     names = _tensor_names(originals)
+    fused_qkv = QKV_SPLIT.get(raw["model_type"])
     return bool(hunyuan or per_expert_names(names) or mxfp4_names(names)
-                or _mtp_blocks(raw, names) or any(n.endswith(_FP8_SCALE) for n in names))
+                or _mtp_blocks(raw, names) or any(n.endswith(_FP8_SCALE) for n in names)
+                or (fused_qkv and any(fused_qkv in fused_name(n, raw["model_type"])
+                                      for n in names)))
 
 
 def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
@@ -461,7 +494,7 @@ def fuse_experts(folder: str | Path, hash_sources: bool = False) -> bool:
         shard = FUSED_SHARD.format(i, len(blocks))
         written, size, count = _write_shard(block, names, where, folder / shard, fp8,
                                             raw.get("model_type") if isinstance(raw, dict)
-                                            else None)
+                                            else None, qkv_rows(raw))
         weight_map.update(dict.fromkeys(written, shard))
         total += size
         if count:
@@ -555,6 +588,18 @@ def write_dbrx_config(folder: str | Path) -> str | None:
     return replaced
 
 
+def qkv_rows(raw: Any) -> tuple[int, int, int] | None:
+    """The rows of q, k and v in a `QKV_SPLIT` family's fused projection, by its config.json
+    as transformers' config class reads it (param_count.config_from_dict); None for others."""
+    from prunebench.checkpoint.param_count import config_from_dict, head_dim, kv_heads
+
+    if not (isinstance(raw, dict) and raw.get("model_type") in QKV_SPLIT):
+        return None
+    config = config_from_dict(raw)
+    kv_rows = kv_heads(config) * head_dim(config)
+    return config.num_attention_heads * head_dim(config), kv_rows, kv_rows
+
+
 def _grouped(where: dict[str, Path], folder: Path) -> dict[str, list[str]]:
     """The tensor names by block (`model.layers.N`), in block order, the others last ('')."""
     groups: dict[str, list[str]] = {}
@@ -570,11 +615,13 @@ def _grouped(where: dict[str, Path], folder: Path) -> dict[str, list[str]]:
 
 def _write_shard(block: str, names: list[str], where: dict[str, Path],
                  target: Path, fp8: tuple[int, int] | None = None,
-                 model_type: str | None = None) -> tuple[list[str], int, int]:
+                 model_type: str | None = None,
+                 qkv: tuple[int, int, int] | None = None) -> tuple[list[str], int, int]:
     """Write one block's tensors, its experts fused, to `target` (kept if an earlier run wrote
     it whole); returns the names written, their bytes and the block's experts. `fp8`: the
     tile shape of DeepSeek-V3's (MiniMax-M2's) FP8 weights, each dequantized with its
-    `weight_scale_inv`; `model_type`: the checkpoint's, whose `RENAMED` parts are renamed."""
+    `weight_scale_inv`; `model_type`: the checkpoint's, whose `RENAMED` parts are renamed;
+    `qkv`: the rows of q, k and v its fused projection is split into (`QKV_SPLIT`)."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -617,7 +664,15 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
     dropped, buffer = SPARSE_ONLY.get(model_type, (None, None))
     if dropped and not (experts or quantized):  # (A.X K1's dense blocks' unread norm)
         plain = [n for n in plain if dropped not in fused_name(n, model_type)]
-    out_names = [fused_name(n, model_type) for n in plain]
+    fused_qkv = QKV_SPLIT.get(model_type) if qkv else None
+
+    def held(name: str) -> list[str]:  # (a fused projection's: q_proj, k_proj, v_proj)
+        name = fused_name(name, model_type)
+        if fused_qkv and fused_qkv in name:
+            return [name.replace(fused_qkv, f".self_attn.{p}_proj.") for p in "qkv"]
+        return [name]
+
+    out_names = [n for name in plain for n in held(name)]
     zeros = (f"{block}.{owner}.{buffer}" if buffer and experts
              and f"{block}.{owner}.{buffer}" not in out_names else None)
     if zeros:
@@ -650,7 +705,17 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         if sorted(written) == sorted(out_names):
             return written, size, count
         target.unlink()
-    tensors = {fused_name(n, model_type): get(n) for n in plain}
+    tensors = {}
+    for name in plain:
+        parts = held(name)
+        tensor = get(name)
+        if len(parts) > 1 and tensor.shape[0] != sum(qkv):
+            raise PrunebenchError(
+                f"{name} has {tensor.shape[0]} rows where the config.json's heads give "
+                f"{' + '.join(map(str, qkv))} (q, k, v): the weights do not match the "
+                "config.json: re-download the checkpoint (nothing was changed)")
+        tensors.update(zip(parts, torch.split(tensor, qkv, dim=0) if len(parts) > 1
+                           else (tensor,)))
     if zeros:
         tensors[zeros] = torch.zeros(len(experts), dtype=torch.float32)
     for proj, parts in quantized.items():

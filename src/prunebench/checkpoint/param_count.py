@@ -775,6 +775,14 @@ class Family:
     expert_norms: bool = False
 
 
+# GLM-4.5's block of experts and q/k norms, as Glm4MoeForCausalLM builds it for the families
+# transformers maps onto that class (Sarvam-MoE, Param2-MoE).
+_GLM4_MOE_BLOCKS = dict(moe_intermediate_key="moe_intermediate_size",
+                        sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
+                        shared_expert=SharedExpert.count("n_shared_experts"),
+                        qk_norm_key="use_qk_norm")
+
+
 # Read from transformers' own modeling files (5.x): LlamaAttention/LlamaMLP use
 # attention_bias/mlp_bias; MistralAttention has no biases; Qwen2Attention has q/k/v biases and
 # none on o_proj; Qwen3Attention uses attention_bias for all four and adds q_norm/k_norm.
@@ -1460,6 +1468,25 @@ FAMILIES: dict[str, Family] = {
                        sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
                        shared_expert=SharedExpert.count("n_shared_experts"),
                        qk_norm_key="use_qk_norm"),
+    # Sarvam-MoE (sarvam-30b; SarvamMoEConfig, transformers 5.24 on) and Param2-MoE
+    # (BharatGen's Param2-17B-A2.4B; Param2MoeConfig, 5.25 on): built by transformers as
+    # Glm4MoeForCausalLM (their auto mapping), GLM-4.5's block with q/k norms (use_qk_norm,
+    # true as published) and whole heads rotating (partial_rotary_factor 1.0 where left out);
+    # their config.json's num_experts / num_shared_experts / use_qkv_bias read as n_routed_
+    # experts / n_shared_experts / attention_bias (CONFIG_KEY_NAMES), their own code's keys
+    # the Glm4Moe class does not build refused unless as published (`sarvam_moe_unbuilt`);
+    # their checkpoints' own names and fused query_key_value taken apart on import
+    # (moe_fuse.RENAMED, QKV_SPLIT); the code their config.json names set aside.
+    "sarvam_moe": Family("Glm4MoeForCausalLM", "SarvamMoEConfig", None, False, None, False,
+                         **_GLM4_MOE_BLOCKS,
+                         shipped_code=("configuration_sarvam_moe.SarvamMoEConfig",
+                                       "modeling_sarvam_moe.SarvamMoEForCausalLM"),
+                         min_transformers="5.24.0"),
+    "param2moe": Family("Glm4MoeForCausalLM", "Param2MoeConfig", None, False, None, False,
+                        **_GLM4_MOE_BLOCKS,
+                        shipped_code=("configuration_param2moe.Param2MoEConfig",
+                                      "modeling_param2moe.Param2MoEForCausalLM"),
+                        min_transformers="5.25.0"),
     # Glm4MoeLiteAttention: DeepseekV3Attention's latent attention (not GLM-4.5's GQA);
     # Glm4MoeLiteDecoderLayer: LLaMA's two norms and the MLP its entry of `mlp_layer_types`
     # names (Glm4MoeLiteConfig's: block 0 dense, the others sparse, where config.json gives
@@ -3429,6 +3456,24 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 131072, "moe_intermediate_size": 1408,
                  "num_local_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1,
                  "first_k_dense_replace": 1, "use_qk_norm": False},
+    # SarvamMoEConfig's (sarvam-30b's shape, as its class says): GQA 64 / 4 heads of 64 on
+    # hidden 4096 with q/k norms, block 0 dense (8192), then 128 experts of 1024 (6 a token)
+    # and one shared expert in each of 18 blocks, untied.
+    "sarvam_moe": {**_LLAMA_DEFAULTS, "vocab_size": 262144, "intermediate_size": 8192,
+                   "num_hidden_layers": 19, "num_attention_heads": 64, "num_key_value_heads": 4,
+                   "head_dim": 64, "max_position_embeddings": 131072,
+                   "moe_intermediate_size": 1024, "num_local_experts": 128,
+                   "num_experts_per_tok": 6, "n_shared_experts": 1, "first_k_dense_replace": 1,
+                   "use_qk_norm": True},
+    # Param2MoeConfig's (Param2-17B-A2.4B's shape, as its class says): GQA 32 / 8 heads of 64
+    # on hidden 2048 with q/k norms, block 0 dense (9216), then 64 experts of 2048 (6 a token)
+    # and 2 shared experts in each of 20 blocks, tied.
+    "param2moe": {**_LLAMA_DEFAULTS, "vocab_size": 128000, "hidden_size": 2048,
+                  "intermediate_size": 9216, "num_hidden_layers": 21, "num_attention_heads": 32,
+                  "num_key_value_heads": 8, "head_dim": 64, "tie_word_embeddings": True,
+                  "max_position_embeddings": 32768, "moe_intermediate_size": 2048,
+                  "num_local_experts": 64, "num_experts_per_tok": 6, "n_shared_experts": 2,
+                  "first_k_dense_replace": 1, "use_qk_norm": True},
     # Glm4MoeLiteConfig's (GLM-4.7-Flash's shape, as its class says): DeepSeek-V3's latent
     # attention keys (head_dim the class's qk_rope_head_dim), block 0 dense (10240), then 64
     # experts of 1536, 4 a token, and one shared expert in each of 46 blocks; untied.
@@ -4324,6 +4369,12 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                                "activation_function": "hidden_act"},
                     # InternLM3Config's attribute_map (its published config.json keys)
                     "internlm3": {"qkv_bias": "attention_bias", "bias": "mlp_bias"},
+                    # SarvamMoEConfig's and Param2MoeConfig's attribute_map (their own code's
+                    # config.json keys; num_experts: every config's name)
+                    "sarvam_moe": {"num_shared_experts": "n_shared_experts",
+                                   "use_qkv_bias": "attention_bias"},
+                    "param2moe": {"num_shared_experts": "n_shared_experts",
+                                  "use_qkv_bias": "attention_bias"},
                     # KimiLinearConfig's attribute_map (num_experts: every config's name)
                     "kimi_linear": {"num_experts_per_token": "num_experts_per_tok",
                                     "num_shared_experts": "n_shared_experts",
@@ -4698,6 +4749,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               iquestcoder_unbuilt,
               mimo_v2_flash_unbuilt,
               minicpm5_moe_unbuilt,
+              sarvam_moe_unbuilt,
               minimax_unbuilt,
               gpt_neox_japanese_unbuilt,
               recurrent_gemma_unbuilt)
@@ -4876,6 +4928,33 @@ def minicpm5_moe_unbuilt(values: dict[str, Any]) -> str | None:
             "head's query and gate) and MiniCPM5MoeConfig refuses the key false, so it cannot "
             "build this model. Use a checkpoint of the published architecture (gated "
             "attention: the key true or left out)")
+
+
+# Sarvam-MoE's and Param2-MoE's own code's config.json keys that transformers' Glm4Moe class
+# (theirs) does not read, each with the value it builds (as published) and what another
+# value would compute. (moe_router_enable_expert_bias false, a router without score biases,
+# is built: its import writes them as zeros, moe_fuse.SPARSE_ONLY.)
+SARVAM_MOE_OWN_KEYS = {"use_bias": (False, "biases the attention's output and the MLPs"),
+                       "use_rmsnorm": (True, "normalizes by LayerNorm"),
+                       "score_function": ("sigmoid", "scores the experts otherwise")}
+
+
+def sarvam_moe_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Sarvam-MoE or Param2-MoE config transformers builds otherwise than the
+    model's own code computes it: a key of `SARVAM_MOE_OWN_KEYS` given another value than the
+    published one (transformers 5.24 / 5.25 build Glm4MoeForCausalLM whatever they say: no
+    biases but q/k/v's, RMSNorm, a sigmoid router with a score-correction buffer); None where
+    they are left out or as published (and for other families)."""
+    if values.get("model_type") not in ("sarvam_moe", "param2moe"):
+        return None
+    for key, (built, otherwise) in SARVAM_MOE_OWN_KEYS.items():
+        if key in values and values[key] != built:
+            return (f"gives {key}={values[key]!r} for a {values['model_type']} model: its own "
+                    f"code then {otherwise}, which transformers' Glm4Moe class (the family's) "
+                    f"does not, so it would compute another model. Use a checkpoint whose "
+                    f"config.json gives {key} {json.dumps(built)} or leaves it out (the "
+                    "published ones do)")
+    return None
 
 
 def internlm3_unbuilt(values: dict[str, Any]) -> str | None:
