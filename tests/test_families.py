@@ -869,6 +869,18 @@ FAMILIES = {
                                       topk_group=1, norm_topk_prob=True,
                                       routed_scaling_factor=2.5, first_k_dense_replace=1,
                                       initializer_range=0.1),
+    # Sarvam-MoE (5.24 on) and Param2-MoE (5.25 on), built as GLM-4.5: GQA with q/k norms and
+    # whole heads rotating, block 0 dense, then a sigmoid router choosing 2 of 4 experts (2
+    # groups, one a token here; one group as published), scaled by 2.5, and shared experts
+    # (one, two); q/k/v biased here (false as published), Param2-MoE tied as published.
+    "sarvam_moe": lambda: newer_config(
+        "sarvam_moe", **SMALL, head_dim=16, attention_bias=True, moe_intermediate_size=32,
+        n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, n_group=2,
+        topk_group=1, initializer_range=0.1),
+    "param2moe": lambda: newer_config(
+        "param2moe", **SMALL, head_dim=16, attention_bias=True, moe_intermediate_size=32,
+        n_routed_experts=4, n_shared_experts=2, num_experts_per_tok=2, n_group=2,
+        topk_group=1, initializer_range=0.1),
     # ERNIE 4.5's mixture of experts: the dense ERNIE 4.5's attention (every projection biased
     # here, use_bias: false in the published configs; whole heads rotating in adjacent pairs),
     # block 0 dense (moe_layer_start_index 1, as ERNIE-4.5-21B-A3B's), then a float32 router
@@ -1092,7 +1104,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe",
-       "jamba", "ergo"}
+       "jamba", "ergo", "sarvam_moe", "param2moe"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -1189,6 +1201,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "flint": "FlintForCausalLM", "kolibri1": "Kolibri1ForCausalLM",
            "minicpm5_moe": "MiniCPM5MoeForCausalLM",
            "ergo": "ErgoForCausalLM",
+           "sarvam_moe": "Glm4MoeForCausalLM", "param2moe": "Glm4MoeForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "jamba": "JambaForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
