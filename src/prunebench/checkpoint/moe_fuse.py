@@ -2,7 +2,8 @@
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
 Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1,
-MiMo-V2-Flash, Flint, Kolibri-1, MiniCPM5-MoE, Sarvam-MoE, Param2-MoE), and
+MiMo-V2-Flash, Flint, Kolibri-1, MiniCPM5-MoE, Sarvam-MoE, Param2-MoE,
+Sarvam-MLA), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
 
 transformers 5 holds a sparse block's experts as two 3D parameters, `mlp.experts.gate_up_proj`
@@ -70,6 +71,8 @@ weights are converted once (checkpoint.pickle_convert):
   the router's `mlp.gate.expert_bias` to `mlp.gate.e_score_correction_bias`, written as zeros
   where a router has none: `SPARSE_ONLY`), and each block's fused `attention.query_key_value`
   [q; k; v] split into q_proj / k_proj / v_proj by the heads' sizes (`QKV_SPLIT`).
+- Sarvam-MLA (sarvam-105b): DeepSeek-V3's per-expert names (transformers maps `sarvam_mla`
+  onto `qwen2_moe`'s conversion alone, 5.24 on), nothing renamed.
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -200,7 +203,7 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
              "mimo_v2_flash",
              "flint", "kolibri1", "minicpm5_moe", "minimax",
-             "sarvam_moe", "param2moe")
+             "sarvam_moe", "param2moe", "sarvam_mla")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",

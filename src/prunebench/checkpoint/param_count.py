@@ -1381,6 +1381,18 @@ FAMILIES: dict[str, Family] = {
                           shipped_code=("configuration_deepseek.DeepseekV3Config",
                                         "modeling_deepseek.DeepseekV3Model",
                                         "modeling_deepseek.DeepseekV3ForCausalLM")),
+    # Sarvam-MLA (sarvam-105b; SarvamMLAConfig, transformers 5.24 on): built by transformers as
+    # DeepseekV3ForCausalLM (its auto mapping), DeepSeek-V3's latent attention (queries
+    # without a rank as published: one q_proj), dense prefix, router and fused shared experts;
+    # its config.json's num_shared_experts read as n_shared_experts (CONFIG_KEY_NAMES), its
+    # legacy head_dim (kv_lora_rank + qk_rope_head_dim, vLLM's) as qk_rope_head_dim and its
+    # `deepseek_yarn` rope type as yarn, as SarvamMLAConfig reads them; published under
+    # DeepSeek-V3's names (transformers maps sarvam_mla onto qwen2_moe's conversion alone).
+    "sarvam_mla": Family("DeepseekV3ForCausalLM", "SarvamMLAConfig", False, False, None, False,
+                         moe_intermediate_key="moe_intermediate_size", latent_attention=True,
+                         sparse_blocks=SparseBlocks.after_first("first_k_dense_replace"),
+                         shared_expert=SharedExpert.count("n_shared_experts"),
+                         min_transformers="5.24.0"),
     # DeepseekV32Attention: DeepSeek-V3's latent attention (queries always through q_lora_rank:
     # a null rank builds no indexer, refused) and a lightning indexer (`self_attn.indexer`,
     # `attention_indexer`: wq_b from the query latent, wk, a LayerNorm k_norm with a bias and
@@ -3378,6 +3390,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "v_head_dim": 128, "qk_nope_head_dim": 128, "num_experts_per_tok": 8,
                     "first_k_dense_replace": 3, "max_position_embeddings": 4096,
                     "head_dim": 64},
+    # SarvamMLAConfig's (its class's defaults): DeepSeek-V3's latent attention of 64 heads
+    # (KV heads None: one a query head) without a query rank on hidden 4096, block 0 dense (16384), then 128 experts of 2048 (8
+    # a token) and one shared expert in each of 31 blocks, untied.
+    "sarvam_mla": {**_LLAMA_DEFAULTS, "vocab_size": 262144, "intermediate_size": 16384,
+                   "moe_intermediate_size": 2048, "num_attention_heads": 64,
+                   "num_key_value_heads": None, "n_shared_experts": 1, "num_local_experts": 128,
+                   "kv_lora_rank": 512, "q_lora_rank": None, "qk_rope_head_dim": 64,
+                   "v_head_dim": 128, "qk_nope_head_dim": 128, "num_experts_per_tok": 8,
+                   "first_k_dense_replace": 1, "max_position_embeddings": 4096,
+                   "head_dim": 64},
     # DeepseekV32Config's (DeepSeek-V3.2-Exp's shape): DeepSeek-V3's, its dense prefix read
     # as mlp_layer_types (config_from_dict derives them from first_k_dense_replace), and an
     # indexer of 64 heads of 128 keeping 2048 keys a query.
@@ -3968,9 +3990,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # GPTBigCodeConfig's __post_init__: one KV head where multi_query, one a query head
         # else, whatever num_key_value_heads says (Falcon's rule without its new architecture)
         values["num_key_value_heads"] = falcon_kv_heads(SimpleNamespace(**values))
-    if values.get("model_type") in ("deepseek_v2", "deepseek_v3"):
+    if values.get("model_type") in ("deepseek_v2", "deepseek_v3", "sarvam_mla"):
         # DeepseekV2Config and DeepseekV3Config set head_dim to qk_rope_head_dim whatever
-        # config.json says.
+        # config.json says (SarvamMLAConfig too: its legacy head_dim, kv_lora_rank +
+        # qk_rope_head_dim, dropped).
         values["head_dim"] = values["qk_rope_head_dim"]
     if values.get("model_type") in ("deepseek_v32", "glm_moe_dsa"):
         # DeepseekV32Config's and GlmMoeDsaConfig's __post_init__: head_dim is
@@ -4375,6 +4398,8 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                                    "use_qkv_bias": "attention_bias"},
                     "param2moe": {"num_shared_experts": "n_shared_experts",
                                   "use_qkv_bias": "attention_bias"},
+                    # SarvamMLAConfig's attribute_map (its own code's config.json key)
+                    "sarvam_mla": {"num_shared_experts": "n_shared_experts"},
                     # KimiLinearConfig's attribute_map (num_experts: every config's name)
                     "kimi_linear": {"num_experts_per_token": "num_experts_per_tok",
                                     "num_shared_experts": "n_shared_experts",
