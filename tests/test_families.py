@@ -877,6 +877,11 @@ FAMILIES = {
         "sarvam_moe", **SMALL, head_dim=16, attention_bias=True, moe_intermediate_size=32,
         n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, n_group=2,
         topk_group=1, initializer_range=0.1),
+    # Sarvam-MLA (5.24 on), built as DeepSeek-V3: its latent attention without a query rank
+    # (as published), block 0 dense, then a sigmoid router over 2 of 4 experts in 2 groups and
+    # one shared expert.
+    "sarvam_mla": lambda: newer_config(
+        "sarvam_mla", **{**DEEPSEEK_V3_TINY, "q_lora_rank": None, "n_shared_experts": 1}),
     "param2moe": lambda: newer_config(
         "param2moe", **SMALL, head_dim=16, attention_bias=True, moe_intermediate_size=32,
         n_routed_experts=4, n_shared_experts=2, num_experts_per_tok=2, n_group=2,
@@ -1104,7 +1109,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe",
-       "jamba", "ergo", "sarvam_moe", "param2moe"}
+       "jamba", "ergo", "sarvam_moe", "param2moe", "sarvam_mla"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
@@ -1202,6 +1207,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "minicpm5_moe": "MiniCPM5MoeForCausalLM",
            "ergo": "ErgoForCausalLM",
            "sarvam_moe": "Glm4MoeForCausalLM", "param2moe": "Glm4MoeForCausalLM",
+           "sarvam_mla": "DeepseekV3ForCausalLM",
            "bamba": "BambaForCausalLM", "falcon_h1": "FalconH1ForCausalLM",
            "jamba": "JambaForCausalLM",
            "lfm2": "Lfm2ForCausalLM", "lfm2_moe": "Lfm2MoeForCausalLM",
@@ -1869,7 +1875,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         if name in ("deepseek_v3", "mistral4", "deepseek_v32",
                     "glm4_moe_lite", "glm_moe_dsa", "axk1"):  # latent attention: o_proj only
             extra = {"target_modules": ["o_proj"]}
-        if name in ("deepseek_v2", "kimi_linear"):  # without a query rank: q_proj and o_proj
+        if name in ("deepseek_v2", "kimi_linear",
+                    "sarvam_mla"):  # without a query rank: q_proj and o_proj
             extra = {"target_modules": ["q_proj", "o_proj"]}
         if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP
             extra = {"target_modules": ["o_proj", "gate_proj", "up_proj", "down_proj"]}

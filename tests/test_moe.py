@@ -126,7 +126,7 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
                               "down_proj")),
              # (Qwen2-MoE's; their own code's other names and fused query_key_value:
              # tests/test_sarvam_moe_param2moe.py)
-             **dict.fromkeys(("sarvam_moe", "param2moe"),
+             **dict.fromkeys(("sarvam_moe", "param2moe", "sarvam_mla"),
                              ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                               "down_proj"))}
 # The families published one tensor per expert (gpt-oss's are fused, in MXFP4: tests below).
@@ -689,7 +689,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
                                      "glm_moe_dsa", "axk1", "kimi_linear",
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
-                                     "sarvam_moe", "param2moe"))
+                                     "sarvam_moe", "param2moe", "sarvam_mla"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
