@@ -50,7 +50,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     layer_shapes, mimo_v2_flash_window, mlp_bias,
                                     non_block_param_count, o_bias, qkv_bias, dbrx_unbuilt,
                                     unreproduced_layout,
-                                    sparse_mlp_blocks, tied_embeddings,
+                                    sdpa_not_causal, sparse_mlp_blocks, tied_embeddings,
                                     with_boolean_flags, with_partial_rotary,
                                     with_read_ffn_keys, without_null_shapes)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
@@ -665,6 +665,9 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
         # builds it with eager attention, but 5.17 (and older) picks SDPA, whose attention
         # drops the cap without a word, and every prune, evaluation and LoRA would score
         # another model. (The benchmarks set their attention themselves.)
+        config._attn_implementation = "eager"
+    if sdpa_not_causal(config):
+        # Doge on transformers 5.17: its SDPA attention drops the causal mask (eager keeps it)
         config._attn_implementation = "eager"
     with torch.device(device), default_dtype(dtype):
         # Made in `dtype` rather than cast to it: a model built in float32 first needs twice

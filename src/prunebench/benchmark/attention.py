@@ -37,7 +37,7 @@ def resolve_attention(attention: str, device: torch.device, model=None) -> str:
     matmul + softmax (`eager`)."""
     if attention == "auto":
         if model is not None and (softcapped_attention(model) or sink_attention(model)
-                                  or float32_attention(model)):
+                                  or float32_attention(model) or uncausal_sdpa(model)):
             return "eager"
         return "flash-efficient" if device.type == "cuda" else "sdpa"
     if attention not in ATTENTION:
@@ -75,6 +75,14 @@ def float32_attention(model) -> bool:
         return False
 
 
+def uncausal_sdpa(model) -> bool:
+    """Whether transformers' SDPA attention would run the model without its causal mask
+    (Doge on transformers 5.17: param_count.sdpa_not_causal)."""
+    from prunebench.checkpoint.param_count import sdpa_not_causal
+
+    return sdpa_not_causal(model.config)
+
+
 def check_softcap_attention(model, attention: str) -> None:
     """Refuse SDPA for a model that soft-caps its attention scores, or normalises them with
     sink logits (gpt-oss): no SDPA kernel applies the cap or the sinks, so its scores (and
@@ -91,6 +99,13 @@ def check_softcap_attention(model, attention: str) -> None:
             f"unscaled (GPT-Neo's), which attention {attention!r} cannot do (transformers' "
             "GPT-Neo has no SDPA attention: its matmul + softmax runs whatever the setting): "
             "set the benchmark's attention to eager (or auto, which picks it for such a model)")
+    if attention != "eager" and uncausal_sdpa(model):
+        raise PrunebenchError(
+            f"the model ({model.config.model_type}) runs without its causal mask under "
+            f"attention {attention!r} on this transformers (5.17's DogeModel lets SDPA skip "
+            "the mask its dynamic mask is added to, so every token attends to later ones): "
+            "set the benchmark's attention to eager (or auto, which picks it for such a "
+            "model), or upgrade transformers to 5.18 or newer")
     if attention not in ("eager", "flex") and softcapped_attention(model):
         raise PrunebenchError(
             f"the model soft-caps its attention scores (attn_logit_softcapping "

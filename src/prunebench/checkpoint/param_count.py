@@ -1273,6 +1273,16 @@ FAMILIES: dict[str, Family] = {
                                 "channels (attn_sub_norm, built hidden_size wide whatever the "
                                 "heads; ffn_sub_norm), whose statistics a removed head or "
                                 "channel changes"),
+    # DogeAttention: Qwen3's (q_norm / k_norm over head_dim before the rotation, attention_bias
+    # on q/k/v/o) with a dynamic mask: A (one per KV head) and dt_proj (the values' KV heads ->
+    # one score a KV head, attention_bias) add exp(A softplus(dt)) to each key's scores and keep
+    # the keep_window_size best keys a query; each block scales its two residuals by a learned
+    # vector (input_residual, post_attention_residual). DogeMLP: LLaMA's (mlp_bias). Its MoE
+    # (is_moe, CDMoE) refused: doge_unbuilt.
+    "doge": Family("DogeForCausalLM", "DogeConfig", None, None, "mlp_bias", True,
+                   depth_only="a dynamic attention mask (A and dt_proj score each key from the "
+                              "values of its KV head, kept by keep_window_size) and residuals "
+                              "scaled by a learned vector each"),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -3320,6 +3330,9 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "bitnet": {**_LLAMA_DEFAULTS, "vocab_size": 128256, "hidden_size": 2560,
                "intermediate_size": 6912, "num_hidden_layers": 30, "num_attention_heads": 20,
                "num_key_value_heads": 5},
+    # DogeConfig's (Doge-320M's shape): no head_dim key (hidden / heads), KV heads = heads.
+    "doge": {**_LLAMA_DEFAULTS, "vocab_size": 32768, "hidden_size": 1024,
+             "intermediate_size": 2048, "num_hidden_layers": 32, "num_attention_heads": 8},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
@@ -4777,7 +4790,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               sarvam_moe_unbuilt,
               minimax_unbuilt,
               gpt_neox_japanese_unbuilt,
-              recurrent_gemma_unbuilt)
+              recurrent_gemma_unbuilt,
+              doge_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -5040,6 +5054,23 @@ def gpt_neox_japanese_unbuilt(values: dict[str, Any]) -> str | None:
             f"\"transformers>={GPT_NEOX_JAPANESE_PARTIAL_ROTARY}\"`)")
 
 
+# The first transformers release whose DogeModel always builds its causal mask: 5.17's lets
+# SDPA skip it (allow_is_causal_skip), and DogeAttention then passes SDPA its dynamic mask
+# alone, so every token attends to later tokens; 5.17's eager attention builds the mask.
+DOGE_SDPA_CAUSAL = "5.18"
+
+
+def sdpa_not_causal(config) -> bool:
+    """Whether transformers' SDPA attention runs this model without its causal mask: Doge
+    where the installed transformers is older than `DOGE_SDPA_CAUSAL` (eager runs it as
+    trained)."""
+    from packaging.version import Version
+
+    installed = installed_transformers()
+    return (getattr(config, "model_type", None) == "doge" and installed is not None
+            and Version(installed) < Version(DOGE_SDPA_CAUSAL))
+
+
 def transformers_release_problem(model_type: str | None) -> str | None:
     """Why this environment's transformers cannot build the family `model_type`: it is older
     than the family's first release (`Family.min_transformers`), with the upgrade to make;
@@ -5123,6 +5154,23 @@ def diffllama_unbuilt(values: dict[str, Any]) -> str | None:
                 "which DiffLlamaAttention refuses (its two softmax maps share no dropout): set "
                 "it to 0.0")
     return None
+
+
+def doge_unbuilt(values: dict[str, Any]) -> str | None:
+    """A Doge config of Cross Domain MoE blocks (is_moe), which neither release runs as its
+    config says, with what to do; None for dense Doge (and other families). 5.17's decoder
+    layer passes DogeCDMoE's (output, router logits) tuple on as the hidden state and stops;
+    5.25's DogeCDMoE splits the router's output over the batch's tokens (`view(2, tokens,
+    -1)`), so each token's experts are chosen from other tokens' logits: a token's output
+    depends on later tokens and on the other rows of its batch."""
+    if values.get("model_type") != "doge" or not values.get("is_moe"):
+        return None
+    return ("sets is_moe=true for a Doge model (Cross Domain MoE blocks), which transformers "
+            "does not compute as the model was trained: 5.17 stops on DogeCDMoE's output "
+            "tuple, and 5.25's router splits its logits over the batch's tokens, so a token's "
+            "experts depend on later tokens and on the other rows of its batch (not causal), "
+            "and no prune's scores or benchmark's tokens would be the model's. prunebench runs "
+            "dense Doge (is_moe false) only: use a dense Doge checkpoint")
 
 
 # Cohere2-MoE's routing choices, as Cohere2MoeTopKRouter and Cohere2MoeSparseMoeBlock take them
@@ -6428,6 +6476,9 @@ def own_block_params(config) -> int:
         return d + config.intermediate_size
     if model_type == "ergo":
         return 2 * d  # its attention's and its MLP's residual gates
+    if model_type == "doge":  # A and dt_proj (KV heads of values -> one score a KV head),
+        kv = kv_heads(config)  # the two residual vectors
+        return kv + kv * hd * kv + (kv if config.attention_bias else 0) + 2 * d
     return 0
 
 

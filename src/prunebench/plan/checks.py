@@ -661,8 +661,9 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
     attention_sinks; also named by its hub id), where its config is known here: no SDPA kernel
     applies the cap or the sinks, so every benchmark job of that model would stop on it (`auto`
     picks matmul + softmax for it); and for GPT-Neo, whose scores are float32 and unscaled
-    (Family.float32_unscaled_scores)."""
-    from prunebench.checkpoint.param_count import FAMILIES
+    (Family.float32_unscaled_scores); and for Doge on transformers 5.17, whose SDPA attention
+    drops the causal mask (param_count.sdpa_not_causal)."""
+    from prunebench.checkpoint.param_count import FAMILIES, sdpa_not_causal
     bench = {**schema_defaults("benchmark", schema_file), **config_section(config, "benchmark")}
     attention = bench.get("attention")
     if attention in ("auto", "eager") or not isinstance(attention, str):
@@ -677,6 +678,13 @@ def softcap_attention_problems(config: dict[str, Any], resources: str | Path = "
                             "and unscaled, which no SDPA kernel does (transformers' GPT-Neo "
                             "has no SDPA attention): set attention to auto (matmul and softmax "
                             "for such a model, the SDPA kernels for the others) or eager")
+            continue
+        if known is not None and sdpa_not_causal(known):
+            problems.append(f"benchmark.attention: {attention!r} is PyTorch's SDPA, and model "
+                            f"{model} ({model_type}) runs without its causal mask under "
+                            "transformers' SDPA attention on this transformers (fixed in "
+                            "5.18): set attention to auto (eager for such a model) or eager, "
+                            "or upgrade transformers")
             continue
         if model_type in FAMILIES and FAMILIES[model_type].attention_sinks:
             problems.append(f"benchmark.attention: {attention!r} is PyTorch's SDPA, and model "
