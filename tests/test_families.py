@@ -107,6 +107,7 @@ from transformers import ExaoneMoeConfig, Glm4MoeLiteConfig, YoutuConfig
 from transformers import GPTNeoConfig, PersimmonConfig
 from transformers import GPTNeoXJapaneseConfig
 from transformers import BitNetConfig, DiffLlamaConfig
+from transformers import DogeConfig
 from transformers import XGLMConfig
 from transformers import AriaTextConfig
 from transformers import BioGptConfig
@@ -123,7 +124,8 @@ from prunebench.modeling import (build_model, count_params, count_params_meta, f
                                  save_model)
 from prunebench.modeling import BLOCK_CONSTANTS
 from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
-                                             is_moe, kv_heads, sparse_mlp_blocks,
+                                             is_moe, kv_heads, sdpa_not_causal,
+                                             sparse_mlp_blocks,
                                              state_blocks)
 from prunebench.methods.registry import method_function
 from prunebench.benchmark.compiled import StaticDecoder
@@ -555,6 +557,13 @@ FAMILIES = {
     # BitNet (its -bf16 master weights' layout): LLaMA's attention with attn_sub_norm, relu2
     # MLP with ffn_sub_norm, untied as published.
     "bitnet": lambda: BitNetConfig(**SMALL),
+    # Doge (SmallDoge's dense layout): Qwen3's q/k norms, a dynamic mask keeping the 16 best
+    # keys a query (keep_window_size 16: its top-k runs in the methods' 24-token windows, not
+    # in the decoding checks' 16 tokens, where hf_static's longer cache would break exact ties,
+    # repeated tokens', otherwise: docs/families.md "Doge"), residuals scaled by a vector each,
+    # biases on; weights of std 0.2 (of 0.02 its greedy tokens repeat two values).
+    "doge": lambda: DogeConfig(**SMALL, attention_bias=True, mlp_bias=True, keep_window_size=16,
+                               initializer_range=0.2),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -1122,9 +1131,9 @@ ALIBI = {"bloom", "mpt"}
 # hf_static backends only, as DeepSeek's, refused as models of their own kind.
 LATENT = {"minicpm3", "youtu"}
 # Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
-# differential attention, BitNet's sub-norms, CodeGen's sharded qkv_proj): depth pruning and
-# the hf / hf_static backends only, refused as models of their own kind.
-OWN_BLOCKS = {"diffllama", "bitnet", "codegen"}
+# differential attention, BitNet's sub-norms, CodeGen's sharded qkv_proj, Doge's dynamic mask):
+# depth pruning and the hf / hf_static backends only, refused as models of their own kind.
+OWN_BLOCKS = {"diffllama", "bitnet", "codegen", "doge"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -1221,6 +1230,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "youtu": "YoutuForCausalLM",
            "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM",
            "codegen": "CodeGenForCausalLM",
+           "doge": "DogeForCausalLM",
            "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM",
            "mamba2": "Mamba2ForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
@@ -1274,7 +1284,8 @@ def family_model(name: str, seed: int = 0, **changes):
             if p.dim() == 1 or pname.endswith("_bias") or norm:
                 # (LayerNorms' biases around 0 too: PhiMoE's, StableLM's; Falcon's norms are
                 # ln_attn, ln_mlp and ln_f, GPT-J's ln_1 and ln_f)
-                weight = norm and not pname.endswith(".bias")
+                # (Doge's residual scales, input_residual / post_attention_residual, too)
+                weight = norm and not pname.endswith(".bias") or pname.endswith("_residual")
                 p.copy_(torch.randn_like(p) * 0.2 + (1.0 if weight else 0.0))
     return model.eval()
 
@@ -1983,8 +1994,10 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
                                  protect_first=1, protect_last=1)
     save_model(model, None, tmp_path / "depth")
     # Gemma-2's (and VaultGemma's) soft-capped attention needs eager attention, which
-    # transformers before 5.2x does not pick by itself (docs/families.md says to ask for it).
-    eager = {"attn_implementation": "eager"} if name in ("gemma2", "vaultgemma") else {}
+    # transformers before 5.2x does not pick by itself (docs/families.md says to ask for it);
+    # Doge's on 5.17, whose SDPA attention drops its causal mask (likewise).
+    eager = ({"attn_implementation": "eager"} if name in ("gemma2", "vaultgemma")
+             or sdpa_not_causal(model.config) else {})
     loader = getattr(transformers, CLASSES[name]) if name in NO_AUTO_CLASS else (
         AutoModelForCausalLM)
     theirs = in_allocated_memory(loader.from_pretrained(

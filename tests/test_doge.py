@@ -1,0 +1,241 @@
+"""Doge (doge, DogeForCausalLM; SmallDoge's dense models): the pieces of its own. A depth-only
+dense family (Family.depth_only).
+
+DogeAttention is Qwen3's (q_norm / k_norm before the rotation) with a dynamic mask: A (one
+value a KV head) and dt_proj score each key from its values, exp(A softplus(dt_proj(v))),
+added to every query's scores of that key, and where a query sees more than keep_window_size
+keys only the best-scored ones are kept. Each block scales its two residuals by a learned
+vector (input_residual, post_attention_residual). These hold no head or channel a width rule
+could remove on its own: dt_proj reads every value channel of a KV head at once, and the
+residual vectors weigh every hidden channel.
+
+Its Cross Domain MoE (is_moe) is refused: transformers 5.17 stops on its output tuple, and
+5.25's router mixes the batch's tokens (not causal). transformers 5.17's SDPA attention drops
+Doge's causal mask (fixed in 5.18): prunebench builds it with eager attention there and the
+benchmarks refuse SDPA for it.
+
+Checked here: counts against transformers' meta models and by hand; a checkpoint transformers
+saved, imported and loaded with transformers' logits; depth pruning equal to transformers'
+model of the kept blocks, reloaded, the hf backends decoding as generate; the dynamic mask's
+window and A shown to matter; the refusals (MoE Doge when read and built, with transformers'
+reasons shown; SDPA on 5.17; width methods before scoring, width surgery, the compiled decoder
+and the start's check). tests/test_families.py runs the shared per-family tests on the tiny
+config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import transformers
+from packaging.version import Version
+from transformers import DogeConfig, DogeForCausalLM
+
+from prunebench import FamilyUnsupported, PrunebenchError
+from prunebench.benchmark.attention import resolve_attention, set_hf_attention
+from prunebench.checkpoint import param_count
+from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
+                                               count_params, layer_shapes, own_block_params)
+from prunebench.methods.registry import method_function
+from prunebench.modeling import build_model
+from test_dbrx import check_a_transformers_checkpoint_imports
+from test_families import FAMILIES, SMALL, family_model, ids, logits, numel
+from test_families import tokenizer  # noqa: F401 - a fixture
+from test_helium_vaultgemma_granitemoeshared import check_counts
+from test_hyperclovax_minicpm3 import check_surgery_and_the_compiled_decoder_refuse
+from test_opt import check_depth_prune_is_transformers_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+OLD_SDPA = Version(transformers.__version__) < Version(param_count.DOGE_SDPA_CAUSAL)
+OWN = "a dynamic attention mask"
+
+
+def config(**changes) -> DogeConfig:
+    return DogeConfig(**{**FAMILIES["doge"]().to_dict(), **changes})
+
+
+@pytest.fixture
+def transformers_doge(monkeypatch):
+    """transformers' DogeForCausalLM, eager where its SDPA attention is not causal
+    (transformers 5.17: told it has no SDPA path, as prunebench builds it there)."""
+    if OLD_SDPA:
+        monkeypatch.setattr(DogeForCausalLM, "_supports_sdpa", False)
+    return DogeForCausalLM
+
+
+def with_scored_keys(model):
+    """`model` with A and dt_proj's weights of std 1, so that the dynamic mask's scores
+    differ by key and head."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.A.normal_()
+            layer.self_attn.dt_proj.weight.normal_()
+    return model
+
+
+# --------------------------------------------------------------------------- counts
+
+@pytest.mark.parametrize("values", [{}, {"attention_bias": True, "mlp_bias": True},
+                                    {"tie_word_embeddings": True}])
+def test_counts_equal_transformers_parameters(values):
+    check_counts("doge", values)
+
+
+def test_its_own_pieces_counted_by_hand():
+    """The tiny config's pieces beyond LLaMA's block (hidden 64, heads of 16, 2 KV heads, MLP
+    of 128, biases on): A (2), dt_proj (32 -> 2, biased) and the two residual vectors."""
+    assert own_block_params(config()) == 2 + (32 * 2 + 2) + 2 * 64
+    assert own_block_params(config(attention_bias=False)) == 2 + 32 * 2 + 2 * 64
+    llama_block = (64 * 64 + 64) * 2 + (64 * 32 + 32) * 2 + 3 * 64 * 128 + 2 * 128 + 64
+    doge = config()
+    # (+ q_norm and k_norm, head_dim each, and the block's two norms)
+    assert block_param_count(doge, layer_shapes(doge)[0]) == (
+        llama_block + 2 * 16 + 2 * 64 + own_block_params(doge))
+
+
+# --------------------------------------------------------------------------- import, depth
+
+def test_a_checkpoint_transformers_saved_imports_and_computes_transformers_logits(
+        tmp_path, tokenizer, transformers_doge):  # noqa: F811
+    check_a_transformers_checkpoint_imports(transformers_doge, config(), tokenizer, tmp_path)
+
+
+@pytest.mark.parametrize("drop", [[0], [1, 2]])
+def test_depth_pruning_is_transformers_model_of_the_kept_blocks(drop, tmp_path,
+                                                               transformers_doge):
+    """Doge's blocks hold nothing their index decides (A, dt_proj and the residual vectors go
+    with their block): a depth-pruned model is transformers' model of the kept blocks,
+    reloaded by prunebench and by transformers, the hf backends decoding as generate."""
+    check_depth_prune_is_transformers_model(
+        with_scored_keys(family_model("doge")), drop, "model.layers.", transformers_doge,
+        lambda n: config(num_hidden_layers=n), tmp_path)
+
+
+def test_the_dynamic_masks_scores_and_window_matter():
+    """The tiny model's logits depend on A (exp(A softplus(dt)) added to each key's scores;
+    with A zero every key gets the same 1) and on keep_window_size (8 keys a query kept of
+    the 16 here, or all 16): a model computing LLaMA's attention with q/k norms would differ."""
+    model = with_scored_keys(family_model("doge"))
+    x = ids(1, 16)
+    whole_window = logits(model, x)
+    for layer in model.model.layers:
+        layer.self_attn.keep_window_size = 8
+    scored = logits(model, x)
+    assert (scored - whole_window).abs().max() > 1e-3
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.A.zero_()
+            layer.self_attn.keep_window_size = 16
+    assert (logits(model, x) - whole_window).abs().max() > 1e-3
+
+
+# --------------------------------------------------------------------------- MoE Doge
+
+def test_moe_doge_is_refused_when_read_and_built(tmp_path):
+    moe = config(is_moe=True, num_experts=16, num_experts_per_tok=4)
+    moe.save_pretrained(tmp_path)
+    with pytest.raises(PrunebenchError, match="is_moe=true for a Doge model.*not causal"):
+        checked_config_json(tmp_path)
+    with pytest.raises(FamilyUnsupported, match="is_moe=true.*dense Doge"):
+        build_model(moe)
+    assert param_count.unreproduced_layout({**moe.to_dict(), "is_moe": False}) is None
+
+
+def test_transformers_moe_doge_is_not_what_its_config_says():
+    """Why MoE Doge is refused: transformers 5.17's decoder layer stops on DogeCDMoE's output
+    tuple; later releases route each token by logits split over the batch's tokens, so the
+    first row's logits change when only the second row's tokens do."""
+    torch.manual_seed(0)
+    model = DogeForCausalLM(config(is_moe=True, num_experts=16, num_experts_per_tok=4)).eval()
+    x = ids(2, 8)
+    if OLD_SDPA:
+        with pytest.raises(TypeError, match="tuple"):
+            logits(model, x)
+        return
+    other = x.clone()
+    other[1] = (other[1] + 1) % SMALL["vocab_size"]
+    assert (logits(model, x)[0] - logits(model, other)[0]).abs().max() > 1e-4
+
+
+# --------------------------------------------------------------------------- SDPA on 5.17
+
+def test_transformers_5_17s_sdpa_attention_is_not_causal_so_eager_runs_it():
+    """On transformers 5.17, DogeForCausalLM with SDPA attention lets the last token change
+    the earlier tokens' logits (its causal mask skipped); prunebench builds it with eager
+    attention there, which is causal, and 'auto' picks eager for its benchmarks while 'sdpa'
+    is refused. On later releases SDPA is causal, kept, and computes eager's logits."""
+    x = ids(1, 12)
+    changed = x.clone()
+    changed[0, -1] = (changed[0, -1] + 1) % SMALL["vocab_size"]
+    torch.manual_seed(0)
+    sdpa = with_scored_keys(DogeForCausalLM(config(_attn_implementation="sdpa")).eval())
+    leaks = (logits(sdpa, x)[0, :-1] - logits(sdpa, changed)[0, :-1]).abs().max() > 1e-5
+    assert bool(leaks) == OLD_SDPA
+    model = with_scored_keys(family_model("doge"))
+    built = logits(model, x)
+    assert torch.equal(built[0, :-1], logits(model, changed)[0, :-1])
+    assert model.config._attn_implementation == ("eager" if OLD_SDPA else "sdpa")
+    assert resolve_attention("auto", torch.device("cpu"), model) == (
+        "eager" if OLD_SDPA else "sdpa")
+    if OLD_SDPA:
+        with pytest.raises(PrunebenchError, match="without its causal mask.*eager"):
+            set_hf_attention(model, "sdpa")
+    else:
+        assert set_hf_attention(model, "sdpa") == "sdpa"
+        torch.testing.assert_close(logits(model, x), built, rtol=0, atol=1e-5)
+
+
+def test_an_older_transformers_is_told_to_use_eager(monkeypatch):
+    """The release check itself (faked older on later releases)."""
+    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.17.0")
+    model = family_model("doge")
+    assert model.config._attn_implementation == "eager"
+    assert resolve_attention("auto", torch.device("cpu"), model) == "eager"
+    with pytest.raises(PrunebenchError, match="5.17's DogeModel.*upgrade transformers to 5.18"):
+        set_hf_attention(model, "sdpa")
+    assert not param_count.sdpa_not_causal(FAMILIES["bitnet"]())
+
+
+def test_the_start_refuses_sdpa_for_it_on_an_older_transformers(tmp_path, monkeypatch):
+    from prunebench.plan.checks import softcap_attention_problems
+
+    config().save_pretrained(tmp_path / "doge")
+    runs = {"models": {"doge": {"source": f"local:{tmp_path / 'doge'}", "variants": ["dense"]}},
+            "benchmark": {"attention": "sdpa"}}
+    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.18.0")
+    assert softcap_attention_problems(runs, tmp_path / "nowhere") == []
+    monkeypatch.setattr(param_count, "installed_transformers", lambda: "5.17.0")
+    problems = softcap_attention_problems(runs, tmp_path / "nowhere")
+    assert len(problems) == 1
+    assert "model doge (doge) runs without its causal mask" in problems[0]
+    assert softcap_attention_problems({**runs, "benchmark": {"attention": "auto"}},
+                                      tmp_path / "nowhere") == []
+
+
+# --------------------------------------------------------------------------- refusals
+
+@pytest.mark.parametrize("method", ["flap", "llm_pruner", "wanda_sp", "blockpruner"])
+def test_the_width_methods_refuse_it_before_scoring(method):
+    model = family_model("doge")
+    with pytest.raises(FamilyUnsupported, match=f"{method}.*{OWN}.*depth method.*hf_static"):
+        method_function(method)(model, ids(8, 24, seed=3), int(0.8 * numel(model)))
+    assert numel(model) == count_params(model.config)  # nothing cut
+
+
+def test_width_surgery_and_the_compiled_decoder_refuse_it():
+    check_surgery_and_the_compiled_decoder_refuse(family_model("doge"), OWN)
+
+
+def test_the_start_refuses_the_compiled_backend_for_it(tmp_path):
+    from prunebench.plan.checks import moe_problems
+
+    config().save_pretrained(tmp_path / "doge")
+    runs = {"models": {"doge": {"source": f"local:{tmp_path / 'doge'}", "variants": ["dense"]}},
+            "benchmark": {"backends": ["hf", "compiled"]}}
+    problems = moe_problems(runs, tmp_path / "nowhere")
+    assert len(problems) == 1
+    assert problems[0].startswith(f"models.doge (doge) holds {OWN}")
+    assert json.loads((tmp_path / "doge" / "config.json").read_text())["is_moe"] is False
