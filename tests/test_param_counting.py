@@ -7,7 +7,8 @@ from transformers import LlamaConfig
 
 from prunebench import PrunebenchError
 from prunebench.checkpoint.architectures import architecture_config
-from prunebench.checkpoint.param_count import FAMILIES, config_from_dict, head_dim, qkv_bias
+from prunebench.checkpoint.param_count import (FAMILIES, config_from_dict, head_dim, qkv_bias,
+                                               tied_embeddings)
 from prunebench.methods.depth import solve_num_blocks
 from prunebench.modeling import (block_param_count, build_model, count_params, count_params_meta,
                                  layer_shapes, remove_blocks)
@@ -71,7 +72,7 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
     def counted(config):  # what the counts, the plans (layer_shapes: heads, MLP, biases) and
         # the start's context check read (Gemma 4's head_dim is each block's: layer_shapes)
         return (config.vocab_size, config.hidden_size, config.num_hidden_layers,
-                config.tie_word_embeddings,
+                tied_embeddings(config),  # (ErgoConfig has no tie_word_embeddings)
                 None if FAMILIES[model_type].per_layer_blocks
                 or FAMILIES[model_type].mamba_stack else head_dim(config),  # (Mamba: no heads)
                 qkv_bias(config),
