@@ -208,6 +208,8 @@ def final_norm(model: nn.Module) -> nn.Module:
     and GPTBigCodeModel's `ln_f`, LFM2's `embedding_norm` (Lfm2Model applies it after the last
     block), every other family's `norm`."""
     inner = decoder(model)
+    if family(model.config).post_ln_blocks:  # OpenAI GPT's: none (each block ends in its norm)
+        return nn.Identity()
     if hasattr(inner, "embedding_norm") and not hasattr(inner, "norm"):  # LFM2's, so named
         return inner.embedding_norm
     if hasattr(inner, "norm_f"):  # Nemotron-H's, MPT's, DBRX's
@@ -327,7 +329,10 @@ def attention_outputs(config: LlamaConfig, out: torch.Tensor) -> tuple:
     """What a block's attention returns for `out`, from a module standing in for it (no heads
     left, or a sublayer skipped): (out, no attention weights), and for GPT-NeoX-Japanese a
     third value, the bias GPTNeoXJapaneseLayer adds after the output projection: None, any
-    such bias being the output's own (fold_dense_bias)."""
+    such bias being the output's own (fold_dense_bias); OpenAI GPT's Block concatenates a list
+    to what its Attention returns, a list: [out], as that Attention's own without weights."""
+    if family(config).post_ln_blocks:
+        return [out]
     return (out, None, None) if family(config).last_block_dense_bias else (out, None)
 
 
@@ -537,6 +542,7 @@ def cast_floating(model: nn.Module, dtype: torch.dtype) -> nn.Module:
 # so that every checkpoint keeps the names and shapes transformers' class loads.
 CONV1D_WEIGHTS = {"gpt2": (".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight",
                            ".mlp.c_proj.weight")}
+CONV1D_WEIGHTS["openai-gpt"] = CONV1D_WEIGHTS["gpt2"]  # (GPT-1's Attention and MLP: the same)
 
 
 def linear_projections(model: nn.Module) -> nn.Module:
@@ -1255,14 +1261,20 @@ def _materialise_causal_masks(model: nn.Module, device) -> None:
     still builds; GPTNeoSelfAttention's [1, 1, positions, positions], which its forward
     reads), left on meta by a load that assigns the weights: made again as its class makes it,
     the lower triangle of ones, banded to the window_size last positions in GPT-Neo's local
-    blocks."""
+    blocks; OpenAI GPT's Attention holds its lower triangle as floats, [1, 1, n_positions,
+    n_positions], which its forward reads, and OpenAIGPTModel its `position_ids`, the
+    arange(n_positions) its forward takes the positions from."""
     for module in model.modules():
         mask = module._buffers.get("bias")
-        if isinstance(mask, torch.Tensor) and mask.is_meta and mask.dtype == torch.bool:
+        own = type(module).__module__.endswith("modeling_openai")  # (OpenAI GPT's float mask)
+        if isinstance(mask, torch.Tensor) and mask.is_meta and (mask.dtype == torch.bool or own):
             causal = torch.tril(torch.ones(mask.shape, dtype=torch.bool, device=device))
             if getattr(module, "attention_type", None) == "local":
                 causal ^= torch.tril(causal, -module.config.window_size)
-            module.bias = causal
+            module.bias = causal.to(mask.dtype)
+        ids = module._buffers.get("position_ids")
+        if own and isinstance(ids, torch.Tensor) and ids.is_meta:
+            module.position_ids = torch.arange(ids.shape[0], device=device)
 
 
 def _materialise_mup_vectors(model, config, device) -> None:

@@ -124,6 +124,11 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   # by the compiled decoder), GPT2Block's `attn`; GPTBigCodeForCausalLM's alike
                   "gpt2": {"model": "transformer", "layers": "h", "embed_positions": "wpe",
                            "self_attn": "attn"},
+                  # OpenAIGPTLMHeadModel's `transformer`, its blocks `h`, embeddings
+                  # `tokens_embed`, learned positions `positions_embed`, Block's `attn`
+                  "openai-gpt": {"model": "transformer", "layers": "h",
+                                 "embed_tokens": "tokens_embed",
+                                 "embed_positions": "positions_embed", "self_attn": "attn"},
                   "gpt_bigcode": {"model": "transformer", "layers": "h",
                                   "embed_positions": "wpe", "self_attn": "attn"},
                   # GPTNeoForCausalLM's GPT-2's names, but its block's `attn` (GPTNeoAttention)
@@ -486,6 +491,10 @@ class BlockConfig:
 
 def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
     """Tell a block's attention module its own head counts (after building or surgery)."""
+    if hasattr(attn, "n_head") and not hasattr(attn, "head_dim"):
+        # OpenAI GPT's Attention: its split_size wide, heads split by n_head, no head_dim
+        attn.head_dim = attn.split_size // attn.n_head
+        attn.n_head = n_q
     attn.num_key_value_groups = n_q // n_kv
     if hasattr(attn, "num_heads"):  # StableLM's attention views its q/k/v by these counts
         attn.num_heads, attn.num_key_value_heads = n_q, n_kv

@@ -418,15 +418,18 @@ class StaticDecoder(nn.Module):
                              if layout.scaled_embedding else None, persistent=False)
         self.norm_style = norm_style(layout)
         final = final_norm(model)  # (Phi's final_layernorm, OPT's final_layer_norm)
-        if isinstance(final, nn.Identity):
+        # OpenAI GPT's post-LN blocks each end in a norm: none after the last (norm_w None)
+        post_ln = layout.post_ln_blocks
+        if isinstance(final, nn.Identity) and not post_ln:
             raise PrunebenchError(
                 "the compiled backend does not support this OPT model without a final norm "
                 "(_remove_final_layer_norm: checkpoints fine-tuned before transformers 4.20.1): "
                 "benchmark it with the hf or hf_static backend")
-        self.register_buffer("norm_w", norm_weight(final, device), persistent=False)
+        self.register_buffer("norm_w", None if post_ln else norm_weight(final, device),
+                             persistent=False)
         self.register_buffer("norm_b", detach_or_none(getattr(final, "bias", None)),
                              persistent=False)  # (StableLM's LayerNorm)
-        self.norm_eps = norm_eps(final)
+        self.norm_eps = None if post_ln else norm_eps(final)
         self.final_softcap = getattr(config, "final_logit_softcapping", None)
         # Granite's scalars: embeddings times embedding_multiplier (a Python float times the
         # weights' dtype, as HF multiplies), logits divided by logits_scaling; each block
@@ -532,7 +535,8 @@ class StaticDecoder(nn.Module):
                                           qk_norm_after_rotary=layout.qk_norm_after_rotary,
                                           outputs_first=layout.parallel_outputs_first,
                                           float32_unscaled_scores=(
-                                              layout.float32_unscaled_scores))
+                                              layout.float32_unscaled_scores),
+                                          post_ln=post_ln)
                                     for layer, kind, base in zip(projections.decoder(model).layers,
                                                                  kinds, bases))
         self.n_heads = [block.n_q for block in self.blocks]
@@ -610,7 +614,9 @@ class StaticDecoder(nn.Module):
         query_scale = None if self.query_scale is None else self.query_scale.index_select(0, pos)
         for block, window, kind in zip(self.blocks, self.windows, self.rotary_kinds):
             x = block(x, *tables[kind], pos, masks[window], attention, query_scale)
-        x = rms_norm(x[:, -1], self.norm_w, self.norm_eps, self.norm_style, self.norm_b)
+        x = x[:, -1]
+        if self.norm_w is not None:  # (none in OpenAI GPT's post-LN model)
+            x = rms_norm(x, self.norm_w, self.norm_eps, self.norm_style, self.norm_b)
         logits = F.linear(x, self.head_w, self.head_b)
         if self.logits_scaling is not None:  # Granite
             logits = logits / self.logits_scaling

@@ -242,7 +242,7 @@ class Block(nn.Module):
                  residual_multiplier: float | None = None, qk_norm_whole: bool = False,
                  rotate: bool = True, pairwise_rotary: bool = False, parallel: bool = False,
                  qk_norm_after_rotary: bool = False, outputs_first: bool = False,
-                 float32_unscaled_scores: bool = False):
+                 float32_unscaled_scores: bool = False, post_ln: bool = False):
         super().__init__()
         attn, mlp = layer.self_attn, projections.block_mlp(layer)
         self.head_dim, self.fuse, self.norm_style = head_dim, fuse, norm_style
@@ -254,6 +254,10 @@ class Block(nn.Module):
         # GPT-J's and Phi's parallel blocks add attention + MLP, then the input (Cohere's:
         # input + attention, then + MLP), which rounds otherwise
         self.outputs_first = outputs_first
+        # OpenAI GPT's post-LN block: its ln1 (ln_1) norms input + attention, the MLP reads
+        # that sum, and its ln2 (ln_2) norms that + MLP, the block's output; neither sublayer
+        # reads a norm of its own input
+        self.post_ln = post_ln
         # The norms before attention and before the MLP (LLaMA's post_attention_layernorm is
         # the one before the MLP), and those of the two outputs: Gemma-2's sandwich layout has
         # all four (its post_attention_layernorm is the attention output's), GLM-4's too
@@ -475,6 +479,8 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pos: torch.Tensor,
                 mask: torch.Tensor, attention: str,
                 query_scale: torch.Tensor | None = None) -> torch.Tensor:
+        if self.post_ln:
+            return self._post_ln_forward(x, cos, sin, pos, mask, attention, query_scale)
         normed = self._norm(x, "ln1") if self.n_q or self.parallel else None
         attn = None
         if self.n_q:
@@ -496,6 +502,17 @@ class Block(nn.Module):
         # (x + attention) + MLP, in transformers' order of Cohere's parallel block's sum too
         mlp = self._mlp(x, (normed if self.parallel else self._norm(x, "ln2")) if self.m else None)
         return x if mlp is None else x + mlp
+
+    def _post_ln_forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                         pos: torch.Tensor, mask: torch.Tensor, attention: str,
+                         query_scale: torch.Tensor | None) -> torch.Tensor:
+        """OpenAI GPT's block: ln_1(x + attention(x)), then ln_2(h + MLP(h)) of that h (an
+        empty sublayer's output its bias, or nothing: the norm still applies)."""
+        attn = (self.attention(x, cos, sin, pos, mask, attention, query_scale) if self.n_q
+                else None if self.o_b is None else self.o_b.expand_as(x))
+        h = self._norm(x if attn is None else x + attn, "ln1")
+        mlp = self._mlp(h, h if self.m else None)
+        return self._norm(h if mlp is None else h + mlp, "ln2")
 
     def _mlp(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor | None:
         """The MLP's output (normed where the layout norms it) for its normed input `h`; a

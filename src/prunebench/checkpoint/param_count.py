@@ -675,6 +675,9 @@ class Family:
     the text tokens; the visual and audio codes are read, never scored): `lm_head_rows`, the
     logits' width, which the parameter count, the decode floor's read and the checks of the
     token ids a model scores (perplexity, calibration) read.
+    OpenAI GPT's own (`openai-gpt`): `post_ln_blocks`, each block's LayerNorms after its
+    residual sums (ln_1 over input + attention, ln_2 over that + MLP) and no final norm
+    (none counted; `modeling.final_norm` an identity; the fused block's `post_ln` order).
     """
 
     model_class: str
@@ -773,6 +776,7 @@ class Family:
     last_block_dense_bias: bool = False
     head_vocab_key: str | None = None
     expert_norms: bool = False
+    post_ln_blocks: bool = False
 
 
 # GLM-4.5's block of experts and q/k norms, as Glm4MoeForCausalLM builds it for the families
@@ -1187,6 +1191,18 @@ FAMILIES: dict[str, Family] = {
                    packed=("qkv_proj",), norm_bias=True, ungated_mlp=True, mlp_bias=True,
                    kv_per_query_head=True, position_table_offset=0,
                    sparse_blocks=SparseBlocks.every("n_inner"), mlp_width_default=4),
+    # OpenAI GPT (GPT-1, "openai-gpt"): GPT-2's Attention and MLP modules (Conv1D c_attn
+    # packing [all q; all k; all v] and c_proj, c_fc -> gelu_new -> c_proj, all biased, every
+    # head its own keys and values, scores scaled by 1 / sqrt(head_dim)), the MLP always 4 x
+    # n_embd wide (no width key); its Block post-LN (`post_ln_blocks`): ln_1 over input +
+    # attention, ln_2 over that + MLP, the block's output the second norm's; OpenAIGPTModel:
+    # tokens_embed, learned positions positions_embed (offset 0), no final norm;
+    # OpenAIGPTLMHeadModel: the LM head tied, no bias.
+    "openai-gpt": Family("OpenAIGPTLMHeadModel", "OpenAIGPTConfig", True, True, None, False,
+                         packed=("qkv_proj",), norm_bias=True, ungated_mlp=True,
+                         mlp_bias=True, kv_per_query_head=True, position_table_offset=0,
+                         sparse_blocks=SparseBlocks.every(None), mlp_width_default=4,
+                         post_ln_blocks=True),
     # GPTBigCodeAttention: one c_attn Linear packing q, k and v (packed "qkv_proj"), [all q; k;
     # v] of one KV head where multi_query (every StarCoder), else head by head ([heads, 3 x
     # head_dim]: projections.qkv_layout), and the output c_proj, both always biased, head_dim
@@ -3282,6 +3298,12 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     "gpt2": {"vocab_size": 50257, "hidden_size": 768, "n_inner": None, "num_hidden_layers": 12,
              "num_attention_heads": 12, "num_key_value_heads": None, "head_dim": None,
              "max_position_embeddings": 1024, "tie_word_embeddings": True},
+    # OpenAIGPTConfig's (openai-gpt's shape) under LLaMA's names (config_from_dict reads its
+    # own: CONFIG_KEY_NAMES): an MLP of 4 x n_embd, no key; every head its own keys and
+    # values; tied.
+    "openai-gpt": {"vocab_size": 40478, "hidden_size": 768, "num_hidden_layers": 12,
+                   "num_attention_heads": 12, "num_key_value_heads": None, "head_dim": None,
+                   "max_position_embeddings": 512, "tie_word_embeddings": True},
     # GPTBigCodeConfig's (GPT-2's sizes, its own keys read as LLaMA's: CONFIG_KEY_NAMES):
     # n_inner None, an MLP of 4 x n_embd; multi_query, one KV head (config_from_dict derives
     # it); tied.
@@ -4399,6 +4421,10 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "gpt2": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                              "n_head": "num_attention_heads",
                              "n_positions": "max_position_embeddings"},
+                    # OpenAIGPTConfig's attribute_map (GPT-2's keys)
+                    "openai-gpt": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
+                                   "n_head": "num_attention_heads",
+                                   "n_positions": "max_position_embeddings"},
                     # ExaoneConfig's attribute_map (EXAONE's published config.json keys)
                     "exaone": {"num_layers": "num_hidden_layers",
                                "layer_norm_epsilon": "rms_norm_eps",
@@ -4706,7 +4732,14 @@ def own_cache_static_problem(config) -> str | None:
     None: MiniMax's (MiniMaxForCausalLM keeps its lightning attention's state in a cache of
     its own, MiniMaxCache, and generate ignores cache_implementation "static" for it, in 5.17
     and 5.25, with a warning: an hf_static row would time the dynamic cache under the static
-    backend's name)."""
+    backend's name); OpenAI GPT's (OpenAIGPTLMHeadModel reads no cache at all: generate runs
+    the whole sequence again at every step, whatever cache it makes, in 5.17 and 5.25)."""
+    if getattr(config, "model_type", None) == "openai-gpt":
+        return ("the hf_static backend cannot run an OpenAI GPT model: OpenAIGPTLMHeadModel "
+                "reads no KV cache, so transformers' generate runs the whole sequence again "
+                "at every step whatever cache it is given, and an hf_static row would time "
+                "that under the static backend's name. Benchmark it with the hf backend (the "
+                "same recomputation, named as it is) or the compiled one (its own KV cache)")
     if getattr(config, "model_type", None) != "minimax":
         return None
     return ("the hf_static backend cannot run a MiniMax model: MiniMaxForCausalLM keeps its "
@@ -6513,8 +6546,8 @@ def non_block_param_count(config: LlamaConfig) -> int:
     emb = config.vocab_size * config.hidden_size
     # tied: the head is the embedding
     head = 0 if tied_embeddings(config) else lm_head_rows(config) * config.hidden_size
-    final = 0 if f.final_norm_removed_key and getattr(config, f.final_norm_removed_key, False) \
-        else norm_params(config)
+    final = 0 if f.post_ln_blocks or (f.final_norm_removed_key and getattr(
+        config, f.final_norm_removed_key, False)) else norm_params(config)
     positions = 0 if f.position_table_offset is None else (
         (config.max_position_embeddings + f.position_table_offset) * config.hidden_size)
     final += norm_params(config) if f.embedding_norm else 0  # BLOOM's, of the embeddings
