@@ -109,6 +109,7 @@ from transformers import GPTNeoXJapaneseConfig
 from transformers import BitNetConfig, DiffLlamaConfig
 from transformers import DogeConfig
 from transformers import XGLMConfig
+from transformers import OpenAIGPTConfig
 from transformers import AriaTextConfig
 from transformers import BioGptConfig
 
@@ -454,6 +455,14 @@ FAMILIES = {
     "gpt2": lambda: GPT2Config(vocab_size=VOCAB, n_embd=64, n_inner=128, n_layer=4, n_head=4,
                                n_positions=256, initializer_range=0.2, bos_token_id=1,
                                eos_token_id=2, pad_token_id=0),
+    # OpenAI GPT (openai-gpt's layout): GPT-2's c_attn / c_proj / c_fc modules (Conv1D, all
+    # biased), post-LN blocks (ln_1 over input + attention, ln_2 over that + MLP), no final
+    # norm, an MLP of 4 x n_embd, learned positions positions_embed, a tied LM head, its own
+    # keys (n_embd, n_layer, n_head, n_positions). Weights of std 0.5: at 0.2 the greedy
+    # tokens of this random model (its logits read off ln_2's output) repeat.
+    "openai-gpt": lambda: OpenAIGPTConfig(vocab_size=VOCAB, n_embd=64, n_layer=4, n_head=4,
+                                          n_positions=256, initializer_range=0.5,
+                                          bos_token_id=1, eos_token_id=2, pad_token_id=0),
     # GPT-BigCode (StarCoder's layout): learned positions (wpe, 256 rows), one c_attn module
     # packing q, k and v, multi-query ([all q; k; v], one KV head) or, in the second, head by
     # head (multi_query false, every head its own keys and values), c_attn / c_proj biased,
@@ -1177,6 +1186,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "bloom": "BloomForCausalLM", "mpt": "MptForCausalLM",
            "falcon": "FalconForCausalLM", "falcon_40b": "FalconForCausalLM",
            "gptj": "GPTJForCausalLM", "gpt2": "GPT2LMHeadModel",
+           "openai-gpt": "OpenAIGPTLMHeadModel",
            "gpt_bigcode": "GPTBigCodeForCausalLM", "gpt_bigcode_mha": "GPTBigCodeForCausalLM",
            "jais2": "Jais2ForCausalLM", "nanochat": "NanoChatForCausalLM",
            "exaone": "LlamaForCausalLM", "internlm3": "LlamaForCausalLM",
@@ -1683,7 +1693,10 @@ def test_each_of_llamas_names_answers_one_module_of_every_family(name):
     model = build_model(FAMILIES[name]())  # (on the meta device)
     inner = projections.decoder(model)
     finals = [n for n in FINAL_NORM_NAMES if n in inner._modules]
-    assert len(finals) == 1 and final_norm(model) is getattr(inner, finals[0]), finals
+    if family(model.config).post_ln_blocks:  # (OpenAI GPT's: none, each block ends in a norm)
+        assert not finals and isinstance(final_norm(model), torch.nn.Identity), finals
+    else:
+        assert len(finals) == 1 and final_norm(model) is getattr(inner, finals[0]), finals
     sandwich = family(model.config).sandwich_norms
     qualified = {m: n for n, m in model.named_modules()}
     for i, layer in enumerate(inner.layers):

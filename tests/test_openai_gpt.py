@@ -1,0 +1,142 @@
+"""OpenAI GPT (openai-gpt, OpenAIGPTLMHeadModel; GPT-1): counts against transformers' models
+(meta and built), by hand and from config.json alone; prunebench's model computing
+transformers' logits and reloading; depth pruning equal to transformers' model of the kept
+blocks; head and MLP channel removal computing the dense model with those heads or channels
+silenced (its class builds no narrower heads and reads no MLP width key); the compiled decoder
+on a width-pruned model, fused and not, and as generate; its post-LN blocks (a norm after each
+residual add, none after the last block) shown to matter to the decoder; hf_static refused
+(its class reads no KV cache), by the runner and at the start. tests/test_families.py runs the
+shared per-family tests on it too (every method, save and reload, every backend, evaluation,
+LoRA)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from transformers import OpenAIGPTLMHeadModel
+
+from prunebench import PrunebenchError
+from prunebench import benchmark as bench
+from prunebench.benchmark.compiled import StaticDecoder
+from prunebench.checkpoint.param_count import config_from_dict
+from prunebench.methods import surgery
+from prunebench.modeling import (count_params, count_params_meta, final_norm, load_model,
+                                 remove_blocks, save_model)
+from prunebench.plan.checks import static_cache_problems
+from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
+from test_families import FAMILIES, family_model, ids, logits, numel
+from test_gpt_neox import width_pruned
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+D, V, HEADS, HD = 64, 128, 4, 16  # the family tests' tiny model: 4 heads of 16, MLP 4 x 64
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_counts_equal_transformers_parameters(tied):
+    """c_attn, c_proj, c_fc and c_proj all biased, an MLP of 4 x n_embd, two LayerNorms with
+    biases per block and none after the last, learned positions: transformers' model, the
+    meta count, the closed form and config.json's own keys alone agree, as does the hand
+    count."""
+    config = FAMILIES["openai-gpt"]()
+    config.tie_word_embeddings = tied
+    model = OpenAIGPTLMHeadModel(config)
+    assert count_params(config) == count_params_meta(config) == numel(model)
+    assert count_params(config_from_dict(json.loads(config.to_json_string()))) == numel(model)
+    block = 3 * D * D + 3 * D + D * D + D + 2 * 4 * D * D + 4 * D + D + 2 * 2 * D
+    assert numel(model) == V * D * (1 if tied else 2) + 256 * D + 4 * block
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """The tiny model, saved by prunebench, and its depth-pruned copy (blocks 1 and 2 out)."""
+    root = tmp_path_factory.mktemp("openai_gpt")
+    model = family_model("openai-gpt")
+    save_model(model, None, root / "dense")
+    save_model(remove_blocks(copy.deepcopy(model), [1, 2]), None, root / "depth")
+    return model, root
+
+
+def test_transformers_computes_prunebenchs_model_and_its_depth_prune(saved):
+    """transformers' class loads prunebench's checkpoint (Conv1D weights transposed back) and
+    computes its logits; prunebench reloads it bit for bit; the depth-pruned checkpoint is
+    transformers' model of the kept blocks (blocks 0 and 3 of the dense model, nothing
+    after the last)."""
+    model, root = saved
+    x = ids(2, 9, seed=1)
+    theirs = OpenAIGPTLMHeadModel.from_pretrained(root / "dense").eval()
+    torch.testing.assert_close(logits(theirs, x), logits(model, x), rtol=0, atol=1e-5)
+    assert torch.equal(logits(load_model(root / "dense"), x), logits(model, x))
+    kept = OpenAIGPTLMHeadModel.from_pretrained(root / "depth").eval()
+    by_hand = copy.deepcopy(model)
+    by_hand.transformer.h = torch.nn.ModuleList([by_hand.transformer.h[0],
+                                                 by_hand.transformer.h[3]])
+    torch.testing.assert_close(logits(kept, x), logits(by_hand, x), rtol=0, atol=1e-5)
+    torch.testing.assert_close(logits(load_model(root / "depth"), x), logits(kept, x),
+                               rtol=0, atol=1e-5)
+
+
+def test_head_and_channel_removal_compute_the_silenced_model():
+    """Removing a block's head computes the dense model with that head's c_proj columns zeroed,
+    and removing MLP channels the dense model with their c_fc rows and c_proj columns zeroed
+    (OpenAIGPTConfig sizes heads by n_embd and the MLP by 4 x n_embd: no transformers model
+    of that width to compare with)."""
+    model = family_model("openai-gpt")
+    silenced = copy.deepcopy(model)
+    channels = list(range(0, 4 * D, 3))
+    with torch.no_grad():
+        silenced.transformer.h[1].attn.c_proj.weight[:, HD:2 * HD] = 0
+        silenced.transformer.h[2].mlp.c_fc.weight[channels] = 0
+        silenced.transformer.h[2].mlp.c_fc.bias[channels] = 0
+        silenced.transformer.h[2].mlp.c_proj.weight[:, channels] = 0
+    surgery.remove_heads(model, 1, [1])
+    surgery.remove_channels(model, 2, channels)
+    assert numel(model) == count_params(model.config)
+    x = ids(2, 9, seed=3)
+    torch.testing.assert_close(logits(model, x), logits(silenced, x), rtol=0, atol=1e-5)
+    assert (logits(model, x) - logits(family_model("openai-gpt"), x)).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_the_compiled_decoder_computes_a_width_pruned_model(fuse):
+    """A block with one head out, one with every head out (the attention's output bias alone
+    left, which ln_1 still norms with the input) and a third of a block's MLP channels out:
+    the decoder's prefill logits are transformers', and its greedy tokens generate's."""
+    model = width_pruned(family_model("openai-gpt"))
+    decoder_gives_transformers_logits(model, fuse=fuse)
+    if fuse:
+        decodes_as_generate_does(model)
+
+
+def test_the_post_ln_blocks_matter_to_the_decoder():
+    """No final norm (final_norm an identity), and a decoder reading the blocks as pre-LN (a
+    norm before each sublayer, none after the residual add) computes another model: the
+    agreement above is a real check of the post-LN block."""
+    model = family_model("openai-gpt")
+    assert isinstance(final_norm(model), torch.nn.Identity)
+    prompt = ids(2, 9, seed=6)
+    theirs = logits(model, prompt)[:, -1]
+    decoder = StaticDecoder(model, 2, 12, mode="eager")
+    torch.testing.assert_close(decoder.prefill_logits(prompt), theirs, rtol=0, atol=1e-5)
+    for block in decoder.blocks:
+        block.post_ln = False
+    assert (decoder.prefill_logits(prompt) - theirs).abs().max() > 1e-3
+
+
+def test_hf_static_is_refused_by_the_runner_and_at_the_start(tmp_path):
+    """OpenAIGPTLMHeadModel reads no KV cache: hf_static is refused by its runner and at the
+    start (naming the model and what to set); the hf runner decodes as generate."""
+    model = family_model("openai-gpt")
+    with pytest.raises(PrunebenchError, match="hf_static backend cannot run an OpenAI GPT"):
+        bench.HFStaticRunner(model, 4)
+    folder = tmp_path / "gpt1"
+    folder.mkdir()
+    (folder / "config.json").write_text(FAMILIES["openai-gpt"]().to_json_string())
+    config = {"models": {"gpt1": {"source": f"local:{folder}"}},
+              "benchmark": {"backends": ["hf", "hf_static"]}}
+    [problem] = static_cache_problems(config, tmp_path)
+    assert "models.gpt1" in problem and "reads no KV cache" in problem
+    assert static_cache_problems({**config, "benchmark": {"backends": ["hf"]}}, tmp_path) == []
