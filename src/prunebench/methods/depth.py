@@ -203,8 +203,8 @@ def ranked_score(score: float) -> float:
 
 def layer_hidden(output):
     """A decoder layer's output hidden states: the tensor it returns (transformers 5) or the
-    first item of the tuple it returns (4.x)."""
-    return output[0] if isinstance(output, tuple) else output
+    first item of the tuple it returns (4.x), or of the list OpenAI GPT's Block returns."""
+    return output[0] if isinstance(output, (tuple, list)) else output
 
 
 def cut_margin(ranking: list[int], scores: list[float], k: int) -> dict[str, Any] | None:

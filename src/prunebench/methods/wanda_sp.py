@@ -26,6 +26,7 @@ from prunebench import PrunebenchError, projections
 from prunebench.checkpoint.param_count import refuse_moe
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
+from prunebench.methods.depth import layer_hidden
 from prunebench.modeling import ZeroHeadAttention, count_params, layer_shapes
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def run_block(layer, kind: str, batches):
     outs = []
     for hidden, kwargs in batches:
         out = layer(hidden, **kwargs[kind])
-        outs.append((out[0] if isinstance(out, tuple) else out, kwargs))
+        outs.append((layer_hidden(out), kwargs))
     return outs
 
 
