@@ -378,13 +378,13 @@ def test_the_families_paragraph_names_every_family_of_the_table_and_no_other():
 
     text = (REPO / "docs" / "families.md").read_text()
     intro = text[:text.index("\n## ")]
-    rows = re.findall(r"^\| `([a-z0-9_]+)` \| `\w+`[^|]* \|(.*)\|$", intro, flags=re.M)
+    rows = re.findall(r"^\| `([a-z0-9_-]+)` \| `\w+`[^|]* \|(.*)\|$", intro, flags=re.M)
     table = {model_type for model_type, _ in rows}
     moe = {model_type for model_type, row in rows if "**mixture of experts" in row}
     paragraph = markdown_section(text, "Supported families and known shapes, in one paragraph")
     dense_part, moe_part = re.split(r"mixtures\s+of\s+experts\s+for\s+depth\s+pruning\s+only:",
                                     paragraph)
-    named = re.compile(r"\(`([a-z0-9_]+)`")
+    named = re.compile(r"\(`([a-z0-9_-]+)`")
     # the table read whole: the code's families (test_families checks each has its row)
     assert table == set(SUPPORTED) and moe, (table ^ set(SUPPORTED), moe)
     assert set(named.findall(dense_part)) == table - moe
