@@ -123,7 +123,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "iquestcoder": None,
                  "persimmon": None, "gpt_neox_japanese": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m",
-                 "biogpt": "biogpt-large"}
+                 "biogpt": "biogpt-large", "openai-gpt": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -254,7 +254,12 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             # whole heads rotating (as transformers 5.17 runs it), untied (published: tied by
             # default, and a random tied model repeats its tokens)
             "gpt_neox_japanese": dict(model_type="gpt_neox_japanese", rotary_pct=1.0,
-                                      tie_word_embeddings=False)}
+                                      tie_word_embeddings=False),
+            # OpenAI GPT (no config.json of openai-gpt found): post-LN blocks (no final norm,
+            # the logits read off the last block's ln_2), GPT-2's Conv1D projections, untied
+            # (published: tied; a random tied model repeats its tokens, 1.0 to 3.0 distinct a
+            # row at seeds 0 and 1)
+            "openai-gpt": dict(model_type="openai-gpt", tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -346,6 +351,10 @@ def small_config(family: str):
         # qkv_bias and bias), so sliced; dynamic NTK scaling as published (the cells lie
         # within its context: the tables unscaled)
         values.update(attention_bias=True, mlp_bias=True)
+    if model_type == "openai-gpt":  # heads of hidden / heads (16), a KV head each, the
+        # MLP 4 x n_embd (256: no key of its width in OpenAIGPTConfig)
+        for key in ("num_key_value_heads", "head_dim", "intermediate_size"):
+            values.pop(key)
     if model_type == "biogpt":  # heads of hidden / heads (16), a KV head each (no key of
         # either in BioGptConfig); untied (BioGPT-Large is tied: a random tied model repeats
         # its tokens)
@@ -381,6 +390,11 @@ def variants(config, device, seed: int) -> dict:
         for name, p in dense.named_parameters():
             if p.dim() == 2 and "norm" not in name:  # (Cohere's q/k norms: a row per head)
                 p.normal_(0, p.shape[1] ** -0.5)
+                if family_layout(config).post_ln_blocks and "embed" in name:
+                    # (OpenAI GPT: the first block's norm follows the input plus attention,
+                    # so embeddings of 1 / fan-in left the tokens' identity to the attention's
+                    # average, and the greedy rows repeated one token)
+                    p.normal_(0, 1.0)
             else:  # norm weights around 1, biases around 0 (StableLM's LayerNorms' too: a
                 # final norm's bias around 1 would leave this model's logits to it; Falcon's
                 # norms are ln_attn, ln_mlp and ln_f, GPT-J's ln_1 and ln_f)
