@@ -11,8 +11,9 @@ narrower head counted, the tied head the whole embedding whatever the key says);
 model computing transformers' logits of the head's width, media ids read; depth pruning equal
 to transformers' model of the kept blocks, reloaded by both; a uniform head and channel prune
 equal to transformers' model of those widths; the compiled decoder on a width-pruned model,
-fused and not, and as generate; perplexity and calibration refusing an id past the head before
-the loss fails on it, and the decode floor reading the head's rows alone."""
+fused and not, and as generate; perplexity, calibration and zero-shot requests refusing an id
+past the head before the loss (or lm-eval's gather) fails on it, and the decode floor reading
+the head's rows alone."""
 
 from __future__ import annotations
 
@@ -170,3 +171,35 @@ def test_an_id_past_the_head_is_refused_before_the_loss_is_taken():
     assert scored_id_problem(stream[None], small(output_vocab_size=None)) is None
     with pytest.raises(IndexError, match="out of bounds"):  # what the check spares
         torch.nn.functional.cross_entropy(logits(model, stream[None])[0], stream)
+
+
+def test_a_zero_shot_request_scoring_an_id_past_the_head_is_refused(small_tokenizer):
+    """lm-eval takes an answer's log-probabilities from the logits at its ids: one past the
+    head's rows (a media code) is refused naming the head's width, in an answer and in a
+    rolling log-likelihood's text alike, where lm-eval's own gather fails; text ids score as
+    the model's log-probabilities, and a context may hold a media id (read, not scored)."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from prunebench import zeroshot
+
+    model = family_model(NAME)
+    lm = zeroshot.language_model(model, small_tokenizer, 1, add_bos_token=False,
+                                 encode=lambda text: [int(word) for word in text.split()])
+    context, answer = [5, VOCAB + MEDIA - 1, 42], [61, 7]
+    (scored, _), = lm.loglikelihood([Instance("loglikelihood", {}, ("5 159 42", " 61 7"), 0)],
+                                    disable_tqdm=True)
+    with torch.no_grad():
+        out = model(torch.tensor([context + answer[:-1]])).logits[0, -len(answer):]
+    expected = torch.log_softmax(out, -1, dtype=torch.float32)[range(len(answer)), answer]
+    assert scored == pytest.approx(float(expected.sum()), rel=1e-5, abs=1e-5)
+    past = f"token id {VOCAB + 3}, which the model reads but does not score: its LM head"
+    with pytest.raises(PrunebenchError, match=rf"answer ' 61 {VOCAB + 3}'\) holds {past}"):
+        lm.loglikelihood([Instance("loglikelihood", {}, ("5 17", f" 61 {VOCAB + 3}"), 0)],
+                         disable_tqdm=True)
+    with pytest.raises(PrunebenchError, match=f"scored tokens holds {past}"):
+        lm.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (f"5 {VOCAB + 3} 9",),
+                                           0)], disable_tqdm=True)
+    with pytest.raises(RuntimeError, match="out of bounds"):  # what the refusal spares
+        HFLM._loglikelihood_tokens(lm, [(("", ""), [5, 17], [61, VOCAB + 3])],
+                                   disable_tqdm=True)
