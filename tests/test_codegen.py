@@ -14,8 +14,8 @@ and by hand; a checkpoint transformers saved, imported and loaded with transform
 attention reads it and not as Phi-3's runs would; depth pruning equal to transformers' model
 of the kept blocks, reloaded, the hf backends decoding as generate; the old checkpoints'
 causal-mask buffers set aside; the refusals (width methods before scoring, width surgery, the
-compiled decoder and the start's check, rotary_dim null). tests/test_families.py runs the
-shared per-family tests on its tiny config."""
+compiled decoder and the start's check, rotary_dim null, n_head no multiple of 4).
+tests/test_families.py runs the shared per-family tests on its tiny config."""
 
 from __future__ import annotations
 
@@ -203,3 +203,18 @@ def test_a_config_json_with_a_null_rotary_dim_is_refused_naming_the_whole_head(t
                            r"model: transformers' CodeGenConfig refuses it .*n_embd / n_head "
                            r"= 12 for the whole head"):
             read(tmp_path)
+
+
+def test_a_config_json_with_heads_no_multiple_of_four_is_refused_when_read(tmp_path):
+    """Six heads cannot be split into CodeGen's four shards: transformers 5.17's attention
+    stops on a reshape at the first forward and 5.25's reads heads across two shards; every
+    reader of the config.json refuses it, naming the shards, before any weight loads."""
+    values = {"model_type": "codegen", "vocab_size": VOCAB, "n_embd": 48, "n_layer": 2,
+              "n_head": 6, "n_positions": 64, "n_ctx": 64, "rotary_dim": 4}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    for read in (checked_config_json, load_config):
+        with pytest.raises(FamilyUnsupported, match=r"gives n_head=6 for a CodeGen model: its "
+                           r"qkv_proj holds q, v and k in four shards .*multiple of 4"):
+            read(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({**values, "n_head": 4}))
+    assert checked_config_json(tmp_path)["model_type"] == "codegen"  # four heads read

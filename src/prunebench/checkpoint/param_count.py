@@ -4802,6 +4802,26 @@ def gptj_unsupported(values: dict[str, Any]) -> str | None:
             "null meant (gpt-j-6b gives 64, a quarter of its heads)")
 
 
+def codegen_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a CodeGen config.json transformers runs otherwise than its weights were laid out,
+    with what to do; None where nothing (and for other families): n_head no multiple of 4, the
+    shards qkv_proj holds (CodeGenAttention's mp_num, a quarter of the heads' q, v and k each,
+    as Salesforce's code split it), which transformers 5.17 cannot split (its first forward
+    stops on a reshape) and 5.25 reads with heads across two shards."""
+    if values.get("model_type") != "codegen":
+        return None
+    heads = with_llama_keys(values).get("num_attention_heads",
+                                        CONFIG_DEFAULTS["codegen"]["num_attention_heads"])
+    if not _positive_whole(heads) or heads % 4 == 0:
+        return None
+    return (f"gives n_head={heads} for a CodeGen model: its qkv_proj holds q, v and k in four "
+            "shards of a quarter of the heads each (CodeGenAttention's mp_num), which "
+            "transformers 5.17 cannot split for a head count that is no multiple of 4 (a "
+            "reshape error at the first forward) and 5.25 reads with heads across two shards, "
+            "a layout no CodeGen was trained in. Re-download the model: every published "
+            "CodeGen has a multiple of 4 heads")
+
+
 def unreproduced_layout(values: dict[str, Any]) -> str | None:
     """What of a config (config.json's values, or a built config's dict) a family's own check
     refuses, with what to do; None where none does. One list for both places that ask: a
@@ -4824,7 +4844,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               minimax_unbuilt,
               gpt_neox_japanese_unbuilt,
               recurrent_gemma_unbuilt,
-              doge_unbuilt)
+              doge_unbuilt, codegen_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
