@@ -648,7 +648,8 @@ def test_a_slurm_run_on_a_login_node_without_gpu_gets_no_gpu_warning(tmp_path):
     assert "would stop at their start if they run here" in plain.stdout + plain.stderr
     real = run_snakemake(workdir, "--workflow-profile", "profiles/slurm",
                          "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
-                         "--seconds-between-status-checks", "1", "--latency-wait", "1", configfile="slurm.yaml", check=False, env=env)
+                         "--seconds-between-status-checks", "1", "--latency-wait", "1",
+                         configfile="slurm.yaml", check=False, env=env)
     assert submissions(bin_dir / "sbatch.log"), real.stderr[-3000:]  # it did submit jobs
     assert "shows no GPU" not in real.stdout + real.stderr
 
@@ -793,7 +794,8 @@ def test_a_gpu_type_or_gres_set_in_the_profile_as_the_readme_says_reaches_sbatch
                "results/bench/m7/dense/hf/12x128.json"]
     proc = run_snakemake(workdir, "--workflow-profile", "profiles/slurm",
                          "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
-                         "--seconds-between-status-checks", "1", "--latency-wait", "1", "--keep-going", *targets,
+                         "--seconds-between-status-checks", "1", "--latency-wait", "1",
+                         "--keep-going", *targets,
                          configfile="slurm.yaml", check=False,
                          env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
     assert proc.returncode != 0  # the fake sacct reports every job as failed
