@@ -217,6 +217,28 @@ def test_the_plan_sizes_whole_periods_and_refuses_what_none_reaches():
         sizing.plan_blocks(config, total - per_period, 2, 3)
 
 
+def test_the_plan_keeps_an_attention_block_whichever_periods_go():
+    """Nine blocks (attention at 1, 3, 5, 7): any two runs of a whole period (4) leave one
+    block of block 0's place in the period, a Mamba block, which remove_blocks refuses (the
+    masks need an attention block); the plan and a one-shot prune refuse that target before
+    any scoring, naming one period removed, the most that keeps one. Five blocks: no period
+    can go."""
+    config = small(num_hidden_layers=9)
+    total, per_period = count_params(config), sizing.period_params(config)
+    keeps = r"up to 1, the runs of 4 removable blocks that leave an attention block"
+    with pytest.raises(PrunebenchError, match=keeps + r".*\(1 periods removed\)"):
+        sizing.plan_blocks(config, total - 2 * per_period, 0, 0)
+    assert sizing.plan_blocks(config, total - per_period, 0, 0)["blocks_removed"] == 4
+    pruned = random_model(config)
+    with pytest.raises(PrunebenchError, match=keeps):
+        depth.prune_one_shot(pruned, total - 2 * per_period, dict(NO_PROTECTION), "test",
+                             lambda: pytest.fail("scored"))
+    assert pruned.config.num_hidden_layers == 9
+    five = small(num_hidden_layers=5)
+    with pytest.raises(PrunebenchError, match="removing one period would leave no attention"):
+        sizing.plan_blocks(five, count_params(five) - sizing.period_params(five), 0, 0)
+
+
 def test_sleb_is_refused_before_scoring():
     """SLEB removes one block a round: refused by its plan and its prune, the model whole."""
     config = small()

@@ -115,6 +115,10 @@ def solve_whole_periods(config, target_params: int, removable: list[int]) -> int
     period, n = jamba_period(config), config.num_hidden_layers
     total, per_period = count_params(config), period_params(config)
     most = min(period_runs(removable, period), (n - 1) // period)  # (a block stays)
+    # (and an attention block: whichever runs of whole periods go, the blocks left are of the
+    # kinds of the first n - removed blocks, so the first runs say it for any of them)
+    while most and not leaves_each_kind(config, range(most * period)):
+        most -= 1
     sizes = [total - m * per_period for m in range(most + 1)]
     m = min(range(most + 1), key=lambda m: (abs(sizes[m] - target_params), m))
     if m > 0 and target_params >= sizes[-1] - per_period / 2:
@@ -129,13 +133,15 @@ def solve_whole_periods(config, target_params: int, removable: list[int]) -> int
         "its config.json says where its attention blocks and experts are by "
         "attn_layer_period / attn_layer_offset and expert_layer_period / expert_layer_offset "
         f"alone, which other removals break), and no number of them (up to {most}, the runs "
-        f"of {period} removable blocks) comes closer to it than "
+        f"of {period} removable blocks that leave an attention block) comes closer to it than "
         f"{'the dense model' if m == 0 else 'half a period'}. The sizes that work nearest to "
         f"it: {', '.join(near) if near else 'none'}"
         + ("" if near else f" (its {n} blocks are not more than one period: no prune of "
                            "whole periods keeps a block)" if n <= period else
            f" (no run of {period} removable blocks: protect fewer blocks, protect_first / "
-           "protect_last)"))
+           "protect_last)" if not period_runs(removable, period) else
+           f" (removing one period would leave no attention block: "
+           f"{depth_needed_kinds(config)[0][2]})"))
 
 
 def whole_period_choice(config, removable: Sequence[int], scores: Sequence[float],
