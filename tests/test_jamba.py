@@ -22,7 +22,7 @@ from transformers import AutoModelForCausalLM, JambaConfig, JambaForCausalLM
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (config_from_dict, count_params,
                                                jamba_mamba_params, jamba_period, period_of,
-                                               sparse_mlp_blocks)
+                                               refuse_moe, sparse_mlp_blocks)
 from prunebench.methods import depth, sizing, sleb
 from prunebench.modeling import load_model, remove_blocks, save_model
 from block_helpers import kept_blocks_state
@@ -237,6 +237,14 @@ def test_the_plan_keeps_an_attention_block_whichever_periods_go():
     five = small(num_hidden_layers=5)
     with pytest.raises(PrunebenchError, match="removing one period would leave no attention"):
         sizing.plan_blocks(five, count_params(five) - sizing.period_params(five), 0, 0)
+
+
+def test_the_width_methods_refusal_names_the_depth_methods_that_run():
+    """A width method's refusal (a mixture of experts) names the depth methods that prune a
+    Jamba model, not SLEB, which its prunes refuse."""
+    with pytest.raises(FamilyUnsupported, match="depth_angular, shortgpt") as refused:
+        refuse_moe(small(), "llm_pruner")
+    assert "sleb" not in str(refused.value)
 
 
 def test_sleb_is_refused_before_scoring():

@@ -3037,12 +3037,14 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "depth_mag, depth_angular, sleb, shortgpt), both keeping every head; the hf, "
             "hf_static and compiled backends benchmark it")
     if is_moe(config):
+        # (not SLEB for Jamba, whose prunes remove whole periods: methods.sizing)
+        sleb = "" if config.model_type == "jamba" else "sleb, "
         raise FamilyUnsupported(
             f"{what} does not support the mixture-of-experts family {config.model_type!r} "
             f"({family(config).model_class}): its experts are fused 3D parameters, whose "
             "channels prunebench's width surgery, sublayer removal, compiled decoder and "
             "adapters do not handle. Prune it with a depth method that removes whole blocks "
-            "(depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) and benchmark "
+            f"(depth_ppl, depth_taylor, depth_mag, depth_angular, {sleb}shortgpt) and benchmark "
             "it with the hf or hf_static backend")
 
 
