@@ -115,7 +115,7 @@ def theirs(name: str, values: dict, state: dict) -> torch.nn.Module:
     if scale is not None:
         model.model.embed_tokens.embed_scale = torch.tensor(scale)
     for layer in model.model.layers:  # (Ergo's global blocks' sqrt(global_attention_scale))
-        if getattr(layer.self_attn, "qk_scale", None) is not None:
+        if getattr(getattr(layer, "self_attn", None), "qk_scale", None) is not None:
             layer.self_attn.qk_scale = torch.tensor(model.config.global_attention_scale ** 0.5)
     if getattr(model.config, "tie_word_embeddings", False):  # (ErgoConfig has no such key)
         model.tie_weights()

@@ -383,6 +383,11 @@ def test_depth_methods_remove_exactly_the_blocks_they_name(name, method, params,
     save_model(family_model(name), None, tmp_path / "dense")
     model = load_model(tmp_path / "dense")
     dense_params = numel(model)
+    if name == "jamba" and method == "sleb":  # (whole periods only: tests/test_jamba.py)
+        with pytest.raises(PrunebenchError, match="sleb removes one block a round"):
+            method_function(method)(model, ids(8, 24, seed=3), int(0.8 * dense_params), **params)
+        assert numel(model) == dense_params
+        return
     report = method_function(method)(model, ids(8, 24, seed=3), int(0.8 * dense_params),
                                       **params)
     removed = report["removed_blocks"]
@@ -617,6 +622,16 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
                           for name in (("q_proj", "k_proj", "v_proj", "o_proj") if b % 2 == 0
                                        else ("qkv_proj", "out_proj"))]
         return
+    if name == "ergo":
+        # q, k and v packed in one qkv_proj (named all or none, as Phi-3's); its ungated
+        # experts hold no gate_proj to refuse
+        with pytest.raises(PrunebenchError, match=r"names \['q_proj'\] but not \['k_proj', "
+                                                  r"'v_proj'\].*one qkv_proj"):
+            lora.lora_target_names(model, ["q_proj", "o_proj"])
+        chosen, _ = lora.lora_target_names(model, ["q_proj", "k_proj", "v_proj", "o_proj"])
+        assert chosen == [f"model.layers.{b}.self_attn.{name}" for b in range(4)
+                          for name in ("qkv_proj", "o_proj")]
+        return
     if name == "dbrx":
         # q, k and v packed in one Wqkv (named all or none, as Phi-3's qkv_proj), out_proj
         # as o_proj, under each block's norm_attn_norm
@@ -634,7 +649,7 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
     # short-convolution blocks no self_attn)
     attention = sum(getattr(layer, "self_attn", None) is not None for layer in model.model.layers)
     assert attention == (2 if name in ("qwen3_next", "granitemoehybrid",
-                                       "qwen3_5_moe_text", "lfm2_moe") else 4)
+                                       "qwen3_5_moe_text", "lfm2_moe", "jamba") else 4)
     assert len(chosen) == 2 * attention and all(".self_attn." in n for n in chosen)
 
 
@@ -689,7 +704,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
                                      "glm_moe_dsa", "axk1", "kimi_linear",
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
-                                     "sarvam_moe", "param2moe", "sarvam_mla"))
+                                     "sarvam_moe", "param2moe", "sarvam_mla", "ergo"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
