@@ -19,7 +19,6 @@ per-family tests on it."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
@@ -31,7 +30,7 @@ from prunebench.checkpoint.param_count import (FamilyUnsupported, block_param_co
                                                transformers_release_problem)
 from prunebench.modeling import build_model, load_config
 from test_afmoe_laguna_mellum import check_published_import
-from test_exaone_internlm3 import check_refused_below_its_release
+from test_exaone_internlm3 import check_refused_below_its_release, write
 from test_families import family_model, ids, logits
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning
@@ -61,12 +60,6 @@ def tiny_json(**changes) -> dict:
 def legacy_json(**changes) -> dict:
     return tiny_json(head_dim=20, q_head_dim=12, rope_scaling=LEGACY_ROPE, rope_theta=10000.0,
                      **changes)
-
-
-def write(folder, values):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(values))
-    return folder
 
 
 def test_an_older_transformers_is_refused_before_the_model_loads_naming_the_upgrade(

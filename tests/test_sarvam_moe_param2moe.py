@@ -22,7 +22,6 @@ them (the depth methods, save and reload, the hf backends, evaluation)."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
@@ -34,7 +33,7 @@ from prunebench.checkpoint.param_count import (block_param_count, checked_config
                                                config_from_dict, count_params, layer_shapes,
                                                transformers_release_problem)
 from test_afmoe_laguna_mellum import check_published_import
-from test_exaone_internlm3 import check_refused_below_its_release
+from test_exaone_internlm3 import check_refused_below_its_release, write
 from test_families import FAMILIES, family_model, ids, logits
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_glm4_moe import check_refused_as_a_mixture_of_experts
@@ -62,12 +61,6 @@ def tiny_json(name: str, **changes) -> dict:
     """A tiny config.json of the family under its own code's key names, read without any
     transformers class."""
     return {**SHAPE, "model_type": name, **OWN_KEYS, **changes}
-
-
-def write(folder, values):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(values))
-    return folder
 
 
 # ------------------------------------------------------------------ the release they need
