@@ -32,7 +32,7 @@ from prunebench.modeling import count_params, count_params_meta
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does, width_pruned
 from block_helpers import prune_every_block_uniformly, sliced_state
 from test_exaone_internlm3 import check_refused_below_its_release
-from test_families import FAMILIES, VOCAB, family_model, ids, logits, numel
+from test_families import VOCAB, family_config, family_model, ids, logits, numel
 from test_gpt_neox import without_blocks_1_and_2_is
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -49,7 +49,7 @@ def needs() -> None:
 def small(**kw):
     """The family tests' tiny config, with `kw` changed."""
     needs()
-    return type(FAMILIES[NAME]())(**{**FAMILIES[NAME]().to_dict(), **kw})
+    return family_config(NAME, **kw)
 
 
 def tiny_json(**kw) -> dict:

@@ -25,7 +25,7 @@ from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.checkpoint.param_count import config_from_dict
 from prunebench.methods import surgery
 from prunebench.modeling import count_params, count_params_meta, load_model, save_model
-from test_families import FAMILIES, family_model, ids, logits, numel
+from test_families import family_config, family_model, ids, logits, numel
 from test_gpt_neox import check_a_uniformly_mlp_pruned_model, without_blocks_1_and_2_is
 from test_stablelm import decoder_follows_the_change, dropout_turned_off, without_norm_biases
 from test_xglm import check_the_decoder_of_width_pruned_scaled_models, unscaled
@@ -37,7 +37,7 @@ HD = 16  # the family tests' tiny model: 4 heads of 16
 
 def small(**kw) -> BioGptConfig:
     """The family tests' tiny BioGPT config with `kw` changed."""
-    return BioGptConfig(**{**FAMILIES["biogpt"]().to_dict(), **kw})
+    return family_config("biogpt", **kw)
 
 
 def tied(**kw):

@@ -34,7 +34,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
 from prunebench.methods.registry import method_function
 from prunebench.modeling import count_params_meta, load_config, load_model, save_model
 from test_dbrx import check_a_transformers_checkpoint_imports
-from test_families import FAMILIES, VOCAB, family_model, ids, logits, numel
+from test_families import VOCAB, family_config, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_hyperclovax_minicpm3 import check_surgery_and_the_compiled_decoder_refuse
 from test_opt import check_depth_prune_is_transformers_model
@@ -47,7 +47,7 @@ OWN = "q, k and v fused in one qkv_proj in the four-shard layout"
 
 
 def small(**kw) -> CodeGenConfig:
-    return CodeGenConfig(**{**FAMILIES["codegen"]().to_dict(), **kw})
+    return family_config("codegen", **kw)
 
 
 # --------------------------------------------------------------------------- counts

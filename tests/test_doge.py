@@ -40,7 +40,7 @@ from prunebench.checkpoint.param_count import (block_param_count, checked_config
 from prunebench.methods.registry import method_function
 from prunebench.modeling import build_model
 from test_dbrx import check_a_transformers_checkpoint_imports
-from test_families import FAMILIES, SMALL, family_model, ids, logits, numel
+from test_families import FAMILIES, SMALL, family_config, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_helium_vaultgemma_granitemoeshared import check_counts
 from test_hyperclovax_minicpm3 import check_surgery_and_the_compiled_decoder_refuse
@@ -53,7 +53,7 @@ OWN = "a dynamic attention mask"
 
 
 def config(**changes) -> DogeConfig:
-    return DogeConfig(**{**FAMILIES["doge"]().to_dict(), **changes})
+    return family_config("doge", **changes)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from prunebench.checkpoint.param_count import (checked_config_json, config_from_
 from prunebench.modeling import count_params, count_params_meta, load_config, load_model
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does, width_pruned
 from block_helpers import prune_every_block_uniformly, sliced_state
-from test_families import FAMILIES, family_model, ids, logits, numel
+from test_families import family_config, family_model, ids, logits, numel
 from test_gpt_neox import without_blocks_1_and_2_is
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -80,7 +80,7 @@ def needs(name: str) -> None:
 def small(name: str, **kw):
     """The family tests' tiny config of `name`, with `kw` changed."""
     needs(name)
-    return type(FAMILIES[name]())(**{**FAMILIES[name]().to_dict(), **kw})
+    return family_config(name, **kw)
 
 
 def write(folder, values):

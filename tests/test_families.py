@@ -1278,6 +1278,13 @@ NEAR_TIE = 1e-4  # far above float32 differences between correct implementations
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
+def family_config(name: str, **changes):
+    """The family's tiny config built again by its own class with `changes` passed in (so that
+    values its __init__ derives from them, GPT-J's n_inner say, follow)."""
+    config = {**FAMILIES, **TIED}[name]()
+    return type(config)(**{**config.to_dict(), **changes})
+
+
 def family_model(name: str, seed: int = 0, **changes):
     """The family's tiny model with random biases and norms; `changes`: config values set
     before it is built (StableLM's use_parallel_residual off, say)."""

@@ -39,7 +39,7 @@ from prunebench.modeling import (build_model, count_params, count_params_meta, l
                                  published_state, save_model)
 from prunebench.plan.lora_settings import TARGETS
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
-from test_families import (FAMILIES, METHODS, PUBLISHED, TARGET, family_model, ids,
+from test_families import (METHODS, PUBLISHED, TARGET, family_config, family_model, ids,
                            in_allocated_memory, logits, numel)
 from test_gpt_neox import width_pruned
 from test_opt import check_depth_prune_is_transformers_model
@@ -53,7 +53,7 @@ PROJECTIONS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 
 
 def small(**kw) -> GPT2Config:
-    return GPT2Config(**{**FAMILIES["gpt2"]().to_dict(), **kw})
+    return family_config("gpt2", **kw)
 
 
 def transformers_copy(model) -> GPT2LMHeadModel:

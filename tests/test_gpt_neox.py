@@ -37,7 +37,7 @@ from prunebench.modeling import (ZeroHeadAttention, build_model,
 from prunebench.plan.lora_settings import TARGETS
 from test_cohere import (decoder_gives_transformers_logits, decodes_as_generate_does,
                          flap_keeps_each_blocks_mean_output, reloads_with_its_logits)
-from test_families import (FAMILIES, PUBLISHED, family_model, ids, in_allocated_memory,
+from test_families import (PUBLISHED, family_config, family_model, ids, in_allocated_memory,
                            logits, numel)
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
@@ -49,7 +49,7 @@ HEADS, HD, WIDTH = 4, 16, 128  # the family tests' tiny GPT-NeoX: 4 heads of 16,
 
 
 def small(**kw) -> GPTNeoXConfig:
-    return GPTNeoXConfig(**{**FAMILIES["gpt_neox"]().to_dict(), **kw})
+    return family_config("gpt_neox", **kw)
 
 
 @pytest.mark.parametrize("bias,parallel,tied", list(itertools.product([False, True], repeat=3)))

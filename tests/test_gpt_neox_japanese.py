@@ -32,7 +32,8 @@ from prunebench.methods import surgery
 from prunebench.modeling import (build_model, count_params, count_params_meta, load_model,
                                  published_state, remove_blocks, save_model)
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
-from test_families import FAMILIES, family_model, ids, in_allocated_memory, logits, numel
+from test_families import (FAMILIES, family_config, family_model, ids, in_allocated_memory,
+                           logits, numel)
 from test_gpt_neox import width_pruned
 from test_persimmon_gpt_neo import rows_as_runs_compute_another
 from test_qwen3_next import check_hf_backends_decode_as_transformers
@@ -48,7 +49,7 @@ PARTIAL = Version(transformers.__version__) >= Version(GPT_NEOX_JAPANESE_PARTIAL
 
 def small(**kw):
     """The family tests' tiny config with `kw` changed."""
-    return type(FAMILIES[NAME]())(**{**FAMILIES[NAME]().to_dict(), **kw})
+    return family_config(NAME, **kw)
 
 
 def theirs_of(model, **kw) -> GPTNeoXJapaneseForCausalLM:

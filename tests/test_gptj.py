@@ -39,7 +39,8 @@ from prunebench.modeling import (ZeroHeadAttention, build_model,
 from prunebench.plan.lora_settings import TARGETS
 from test_cohere import (decoder_gives_transformers_logits, decodes_as_generate_does,
                          flap_keeps_each_blocks_mean_output, reloads_with_its_logits)
-from test_families import FAMILIES, PUBLISHED, VOCAB, family_model, ids, logits, numel
+from test_families import (PUBLISHED, VOCAB, family_config, family_model, ids, logits,
+                           numel)
 from test_gpt_neox import (check_a_uniformly_mlp_pruned_model,
                            check_a_width_pruned_config_json_counts_without_torch, width_pruned,
                            without_blocks_1_and_2_is)
@@ -52,7 +53,7 @@ HEADS, HD, ROTARY = 4, 16, 4
 
 
 def small(**kw) -> GPTJConfig:
-    return GPTJConfig(**{**FAMILIES["gptj"]().to_dict(), **kw})
+    return family_config("gptj", **kw)
 
 
 @pytest.mark.parametrize("inner,tied", list(itertools.product([None, 96], [False, True])))

@@ -26,7 +26,7 @@ from prunebench.checkpoint.param_count import config_from_dict, family, norm_par
 from prunebench.methods import surgery
 from prunebench.modeling import count_params, count_params_meta, norm_eps
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does, width_pruned
-from test_families import FAMILIES, family_model, ids, logits, numel
+from test_families import family_config, family_model, ids, logits, numel
 from test_gpt_neox import check_a_uniformly_mlp_pruned_model, without_blocks_1_and_2_is
 from test_stablelm import decoder_follows_the_change, without_norm_biases
 
@@ -38,7 +38,7 @@ MLP_NAMES = {"nanochat": ("fc1", "fc2"), "jais2": ("up_proj", "down_proj")}
 
 def small(name: str, **kw):
     """The family tests' tiny config of `name`, with `kw` changed."""
-    return type(FAMILIES[name]())(**{**FAMILIES[name]().to_dict(), **kw})
+    return family_config(name, **kw)
 
 
 @pytest.mark.parametrize("bias,tied", list(itertools.product([False, True], repeat=2)))

@@ -29,7 +29,7 @@ from prunebench.methods import surgery
 from prunebench.modeling import (build_model, count_params, count_params_meta, load_model,
                                  save_model)
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
-from test_families import FAMILIES, family_model, ids, logits, numel
+from test_families import family_config, family_model, ids, logits, numel
 from test_gpt_neox import check_a_uniformly_mlp_pruned_model, width_pruned
 from test_gpt_neox import without_blocks_1_and_2_is
 from test_stablelm import decoder_follows_the_change, dropout_turned_off, without_norm_biases
@@ -41,7 +41,7 @@ HEADS, HD = 4, 16  # the family tests' tiny model: 4 heads of 16
 
 def small(**kw) -> XGLMConfig:
     """The family tests' tiny XGLM config with `kw` changed."""
-    return XGLMConfig(**{**FAMILIES["xglm"]().to_dict(), **kw})
+    return family_config("xglm", **kw)
 
 
 def tied(**kw):
