@@ -656,6 +656,7 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
     The class is the family's own transformers class (`model_class`); other model types raise.
     """
     cls = model_class(config)
+    config = model_wide_readable(config)
     values = ({"model_type": config.model_type, **config.to_dict()}
               if hasattr(config, "to_dict") else vars(config))
     if problem := unreproduced_layout(values) or dbrx_unbuilt(values):
@@ -814,7 +815,19 @@ def load_config(path: str | Path) -> LlamaConfig:
     values = as_class_type(values)  # (the type read, GPT-SW3's "gpt-sw3" GPT-2's: the tables')
     values = with_boolean_flags(with_partial_rotary(without_null_shapes(values)))
     values = mimo_v2_flash_window(values)  # (one window in 5.17 and 5.25)
-    return cls.from_dict(with_read_ffn_keys(values), **kwargs)
+    return model_wide_readable(cls.from_dict(with_read_ffn_keys(values), **kwargs))
+
+
+def model_wide_readable(config):
+    """`config`, a Dots 3 Note one (whose blocks differ: per_layer_config) with its model-wide
+    values readable: transformers refuses to read a value that per_layer_config may override
+    from the whole config (AmbiguousGlobalPerLayerAttributeError) unless this flag is set, and
+    prunebench reads the model-wide ones (the indexed blocks') where a value is the model's,
+    each block's own through per_layer_config where it is the block's
+    (param_count.latent_block_shapes). Any other config as it is."""
+    if getattr(config, "model_type", None) == "dots3_note_text":
+        config.allow_global_per_layer_attribute_access = True
+    return config
 
 
 def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
@@ -833,7 +846,11 @@ def save_model(model: LlamaForCausalLM, tokenizer, path: str | Path,
     if floating is not None:
         model.config.dtype = floating
     with atomic_dir(path) as tmp:
+        # (Dots 3 Note's flag: prunebench's reading, not the model's: model_wide_readable)
+        readable = model.config.__dict__.pop("allow_global_per_layer_attribute_access", None)
         model.config.save_pretrained(tmp)
+        if readable is not None:
+            model.config.allow_global_per_layer_attribute_access = readable
         if getattr(model, "generation_config", None) is not None:
             model.generation_config.save_pretrained(tmp)
         state = published_state(model)  # (GPT-2's Conv1D weights as transformers holds them)
@@ -1709,6 +1726,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             setattr(config, key, [getattr(config, key)[i] for i in keep])
     if family(config).per_layer_blocks:
         _keep_per_layer_blocks(model, keep, n)
+    elif config.to_dict().get("per_layer_config"):  # (Dots 3 Note's sliding blocks' latents)
+        _keep_per_layer_config(config, keep)
     return model
 
 
@@ -1727,9 +1746,7 @@ def _keep_per_layer_blocks(model, keep: list[int], n: int) -> None:
     remove_blocks keeps), and the kept blocks' slices of the packed per-layer embedding and
     projection (one hidden_size_per_layer_input slice a block, in block order)."""
     config, text = model.config, model.model
-    overrides = {int(i): o for i, o in (config.to_dict().get("per_layer_config") or {}).items()}
-    config.per_layer_config = {new: overrides[old] for new, old in enumerate(keep)
-                               if old in overrides}
+    _keep_per_layer_config(config, keep)
     first_shared = n - (config.num_kv_shared_layers or 0)
     config.num_kv_shared_layers = sum(i >= first_shared for i in keep)
     if hasattr(text, "first_kv_shared_layer_idx"):  # (transformers 5.25's, set when built)
@@ -1748,6 +1765,15 @@ def _keep_per_layer_blocks(model, keep: list[int], n: int) -> None:
                 projection.weight[rows.to(projection.weight.device)].clone(),
                 requires_grad=projection.weight.requires_grad)
             projection.out_features = projection.weight.shape[0]
+
+
+def _keep_per_layer_config(config, keep: list[int]) -> None:
+    """Each kept block's per_layer_config overrides (of the blocks `keep`) under its new index,
+    as transformers' config gives a block its own values by index (Gemma 4's head_dim and KV
+    heads, Dots 3 Note's sliding blocks' latent attention)."""
+    overrides = {int(i): o for i, o in (config.to_dict().get("per_layer_config") or {}).items()}
+    config.per_layer_config = {new: overrides[old] for new, old in enumerate(keep)
+                               if old in overrides}
 
 
 def save_random_model(architecture: str, out_dir: str | Path, tokenizer=None,

@@ -17,7 +17,7 @@ from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (active_experts, attention_expert_params,
                                                expert_param_count, family,
                                                indexer_key_values, is_moe,
-                                               linear_attention_state,
+                                               latent_cache_widths, linear_attention_state,
                                                lm_head_bias_params, lm_head_rows,
                                                norm_params, num_experts,
                                                per_layer_projection_params, sliding_windows,
@@ -153,9 +153,11 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     indexer (`Family.attention_indexer`) caches a key of index_head_dim beside them, which each
     step scores (GLM-MoE-DSA's in the blocks that hold an indexer; transformers 5.17 caches
     the expanded keys and values instead of the latent: more bytes, so this stays a floor
-    there too). Kimi Linear's latent attention blocks cache so, its Kimi Delta Attention
-    blocks a state as a Gated DeltaNet's (a recurrent state in float32); MiniMax's lightning
-    attention blocks a key x value matrix a head in the model's dtype, no conv state."""
+    there too; Dots 3 Note's blocks cache latents of their own widths, its sliding blocks over
+    their window alone, and its indexed blocks alone an indexer key). Kimi Linear's latent
+    attention blocks cache so, its Kimi Delta Attention blocks a state as a Gated DeltaNet's
+    (a recurrent state in float32); MiniMax's lightning attention blocks a key x value matrix
+    a head in the model's dtype, no conv state."""
     state = 0
     if any(linear := state_blocks(config)):  # (every Falcon-H1 block beside its keys, values)
         conv, recurrent = linear_attention_state(config)
@@ -163,9 +165,14 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
         recurrent_size = _element_size(dtype) if state_in_model_dtype(config) else 4
         state = sum(linear) * batch * (conv * _element_size(dtype) + recurrent * recurrent_size)
     if family(config).latent_attention:  # (Kimi Linear's KDA blocks: their state beside)
-        blocks = sum(shape["num_attention_heads"] > 0 for shape in layer_shapes(config))
-        width = blocks * (config.kv_lora_rank + config.qk_rope_head_dim)
-        return batch * seq_len * (width + indexer_key_values(config)) * _element_size(dtype) \
+        shapes = layer_shapes(config)
+        # (Dots 3 Note's blocks: each its own latent's width, its sliding ones over their window)
+        windows = (sliding_windows(config) if any("latent" in shape for shape in shapes)
+                   else [None] * len(shapes))
+        latent = sum(width * min(seq_len, window or seq_len) for shape, width, window
+                     in zip(shapes, latent_cache_widths(config), windows)
+                     if shape["num_attention_heads"] > 0)
+        return batch * (latent + seq_len * indexer_key_values(config)) * _element_size(dtype) \
             + state
     chunk = getattr(config, "attention_chunk_size", None)
     windows = [chunk if kind == "chunked_attention" else window for kind, window in

@@ -202,7 +202,9 @@ class SharedExpert:
       as one ungated SwiGLU MLP that many times as wide (`mlp.shared_experts`), biased as the
       family's MLP biases are, unscaled: DeepSeek's, Mistral 4's, GLM-4.5's and Solar Open's
       `n_shared_experts`, ERNIE 4.5's `moe_num_shared_experts`, Cohere2-MoE's
-      `num_shared_experts` (its output summed with the routed experts' or averaged); `absent_at_zero`: a count of 0 builds no MLP (ERNIE 4.5's
+      `num_shared_experts` (its output summed with the routed experts' or averaged); `width_key`:
+      each shared expert as wide as this key says (Dots 3 Note's
+      `shared_experts_intermediate_size`); `absent_at_zero`: a count of 0 builds no MLP (ERNIE 4.5's
       Ernie4_5_MoeSparseMoeBlock; DeepSeek's classes build one of width 0 whatever, its
       down_proj bias counted where it has biases);
     - `one()`: one ungated SwiGLU MLP as wide as a routed expert, no biases, unscaled (Hunyuan's
@@ -216,6 +218,7 @@ class SharedExpert:
     kind: str = "none"
     key: str | None = None
     absent_at_zero: bool = False
+    width_key: str | None = None  # (`count`'s: a shared expert's own width, not the routed's)
 
     @classmethod
     def none(cls) -> SharedExpert:
@@ -226,8 +229,9 @@ class SharedExpert:
         return cls("gated", key)
 
     @classmethod
-    def count(cls, key: str, absent_at_zero: bool = False) -> SharedExpert:
-        return cls("count", key, absent_at_zero)
+    def count(cls, key: str, absent_at_zero: bool = False,
+              width_key: str | None = None) -> SharedExpert:
+        return cls("count", key, absent_at_zero, width_key)
 
     @classmethod
     def one(cls, key: str | None = None) -> SharedExpert:
@@ -1454,6 +1458,23 @@ FAMILIES: dict[str, Family] = {
                           sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                            "intermediate_size"),
                           shared_expert=SharedExpert.count("n_shared_experts")),
+    # Dots3NoteTextAttention (Dots Studio's Dots 3 Note, its language model): DeepSeek-
+    # V3's latent attention (queries always through q_lora_rank) of each block's own heads and
+    # ranks (per_layer_config: the sliding blocks' differ, `latent_block_shapes`), its latents
+    # rescaled, its shared rotated key normed (k_rope_only_layernorm), its output gated per
+    # head (g_proj); the lightning indexer of GLM-MoE-DSA in the blocks layer_types names
+    # "indexed_attention", none in the "sliding_attention" ones (windowed); the decoder layer
+    # DeepSeek-V3.2's (mlp_layer_types, a grouped sigmoid router of float32 weights from 5.24,
+    # fused experts, n_shared_experts shared ones of shared_experts_intermediate_size).
+    "dots3_note_text": Family("Dots3NoteForCausalLM", "Dots3NoteTextConfig", False, False,
+                              None, False, moe_intermediate_key="moe_intermediate_size",
+                              latent_attention=True, attention_indexer=True,
+                              sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                               "intermediate_size"),
+                              shared_expert=SharedExpert.count(
+                                  "n_shared_experts",
+                                  width_key="shared_experts_intermediate_size"),
+                              min_transformers="5.24.0"),
     # DeepseekV2Attention / DeepseekV2DecoderLayer: DeepSeek-V3's (latent attention, dense
     # prefix, shared experts fused in one MLP), its router a softmax over n_routed_experts
     # (greedy or group-limited top k) without V3's score-correction buffer, and its MLPs (the
@@ -1976,9 +1997,32 @@ FP8_PUBLISHED = {"deepseek_v3": "deepseek-ai/DeepSeek-V3", "minimax_m2": "MiniMa
                  "deepseek_v32": "deepseek-ai/DeepSeek-V3.2"}
 
 
+# Multimodal model types whose language model is a family prunebench supports but which it does
+# not take apart (checkpoint.text_part), by model_type: why, and what to use instead.
+UNTAKEN_WRAPPERS = {
+    "dots3_note": (
+        "Dots Studio's Dots 3 Note (Dots3NoteForConditionalGeneration): a Dots 3 Note language "
+        "model (dots3_note_text) beside vision and audio encoders, its config.json holding the "
+        "language model's values at its top level (no text_config) and its published tensors "
+        "in a layout prunebench has not seen (its experts, a multi-token-prediction layer "
+        "after the blocks), so prunebench does not take the language model out as it does "
+        "other multimodal checkpoints'. Load the language model with transformers "
+        "(AutoModelForCausalLM builds Dots3NoteForCausalLM for it) and save it with "
+        "save_pretrained: prunebench reads the folder it writes (model_type dots3_note_text)")}
+
+
+def untaken_wrapper(model_type: str | None) -> str | None:
+    """Why prunebench refuses a multimodal model type of `UNTAKEN_WRAPPERS`, with what to do;
+    None for any other type."""
+    why = UNTAKEN_WRAPPERS.get(model_type or "")
+    return f"model_type {model_type!r} is not supported: it is {why}" if why else None
+
+
 def family(config) -> Family:
     """The config's family (by `model_type`; a config.json without one is LLaMA, as old ones)."""
     model_type = getattr(config, "model_type", None) or "llama"
+    if problem := untaken_wrapper(model_type):
+        raise PrunebenchError(problem)
     try:
         return FAMILIES[model_type]
     except KeyError:
@@ -2670,7 +2714,7 @@ def depth_kept_blocks(config) -> list[int]:
     GlmMoeDsaAttention raises)."""
     if family(config).one_mixer_blocks:
         return [0]
-    if family(config).attention_indexer and not all(indexer_blocks(config)):
+    if "shared" in (getattr(config, "indexer_types", None) or ()):
         return [0]
     if not family(config).per_layer_blocks:
         return []
@@ -2779,8 +2823,9 @@ def shared_expert_params(config) -> int:
         count = getattr(config, shared.key) or 0
         if not count and shared.absent_at_zero:
             return 0  # ERNIE-4.5-300B-A47B: no shared-expert MLP built
-        # (Cohere2-MoE's experts' width is intermediate_size: the family's key)
-        width = getattr(config, family(config).moe_intermediate_key) * count
+        # (Cohere2-MoE's experts' width is intermediate_size: the family's key; Dots 3 Note's
+        # shared experts have a width of their own)
+        width = getattr(config, shared.width_key or family(config).moe_intermediate_key) * count
         # DeepSeek-V2's MLP carries biases where the config's mlp_bias says (V3's never)
         return 3 * d * width + ((2 * width + d) if mlp_bias(config) else 0)
     if shared.kind == "gated":
@@ -2809,17 +2854,24 @@ def router_param_count(config) -> int:
     return experts * config.hidden_size + (experts if f.moe_biases or f.router_score_bias else 0)
 
 
-def mla_params(config) -> int:
+def mla_params(config, own: dict[str, Any] | None = None) -> int:
     """Parameters of one multi-head latent attention (DeepseekV3Attention): queries through
     q_a_proj (hidden -> q_lora_rank), q_a_layernorm and q_b_proj (-> heads x (qk_nope_head_dim +
     qk_rope_head_dim)), or one q_proj where q_lora_rank is None; kv_a_proj_with_mqa (hidden ->
     kv_lora_rank + qk_rope_head_dim), kv_a_layernorm (kv_lora_rank), kv_b_proj (-> heads x
     (qk_nope_head_dim + v_head_dim)) and o_proj (heads x v_head_dim -> hidden).
-    `attention_bias` puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj only."""
+    `attention_bias` puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj only. `own`: the
+    block's own heads, ranks and head widths where its blocks differ (`latent_block_shapes`:
+    Dots 3 Note's, whose attention also holds g_proj, hidden -> one gate a head, and
+    k_rope_only_layernorm, an RMSNorm of qk_rope_head_dim)."""
+    if own:
+        config = SimpleNamespace(hidden_size=config.hidden_size, **own,
+                                 attention_bias=getattr(config, "attention_bias", False))
     d, heads = config.hidden_size, config.num_attention_heads
     qk = config.qk_nope_head_dim + config.qk_rope_head_dim
     rank, kv_rank = getattr(config, "q_lora_rank", None), config.kv_lora_rank
     bias = bool(getattr(config, "attention_bias", False))
+    dots3 = d * heads + config.qk_rope_head_dim if own else 0  # (g_proj, k_rope_only_layernorm)
     if rank is None:
         q = d * heads * qk
     else:
@@ -2828,7 +2880,7 @@ def mla_params(config) -> int:
           if bias else 0) + kv_rank + kv_rank * heads * (config.qk_nope_head_dim
                                                          + config.v_head_dim))
     o = heads * config.v_head_dim * d + (d if bias else 0)
-    return q + kv + o
+    return q + kv + o + dots3
 
 
 def output_gate(config) -> bool:
@@ -2866,21 +2918,27 @@ def attention_expert_params(config) -> int:
     return 2 * config.hidden_size * kv_heads(config) * head_dim(config)
 
 
-def indexer_params(config) -> int:
+def indexer_params(config, q_lora_rank: int | None = None) -> int:
     """Parameters of one DeepSeek-V3.2 lightning indexer (DeepseekV32Indexer): wq_b
     (q_lora_rank -> index_n_heads x index_head_dim, from the attention's query latent), wk
     (hidden -> index_head_dim), k_norm (a LayerNorm of index_head_dim: weight and bias) and
-    weights_proj (hidden -> index_n_heads), no biases on the three projections."""
+    weights_proj (hidden -> index_n_heads), no biases on the three projections; wq_b reads
+    the block's own query rank where given (Dots 3 Note's `latent_block_shapes`)."""
     d, heads, width = config.hidden_size, config.index_n_heads, config.index_head_dim
-    return config.q_lora_rank * heads * width + d * width + 2 * width + d * heads
+    rank = q_lora_rank or config.q_lora_rank
+    return rank * heads * width + d * width + 2 * width + d * heads
 
 
 def indexer_blocks(config) -> list[bool]:
     """Per block, whether its attention holds a lightning indexer (`Family.attention_indexer`):
     every block of DeepSeek-V3.2; a GLM-MoE-DSA block where `indexer_types` says "full" (a
-    "shared" block reuses the top keys of the last "full" block before it); none elsewhere."""
+    "shared" block reuses the top keys of the last "full" block before it); a Dots 3 Note block
+    that `layer_types` names "indexed_attention" (its sliding blocks hold none and choose
+    nothing); none elsewhere."""
     if not family(config).attention_indexer:
         return [False] * config.num_hidden_layers
+    if getattr(config, "model_type", None) == "dots3_note_text":  # (its indexed blocks alone)
+        return [kind == "indexed_attention" for kind in config.layer_types]
     kinds = getattr(config, "indexer_types", None) or ["full"] * config.num_hidden_layers
     return [kind == "full" for kind in kinds]
 
@@ -3472,6 +3530,21 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_experts_per_tok": 8, "first_k_dense_replace": 3,
                     "max_position_embeddings": 202752, "head_dim": 64, "index_topk": 2048,
                     "index_head_dim": 128, "index_n_heads": 32, "rms_norm_eps": 1e-5},
+    # Dots3NoteTextConfig's (Dots 3 Note's shape): 46 blocks of hidden 5120, 128 heads of latent
+    # attention (query rank 1024, KV rank 512, 128 + 64 query/key channels, values of 128) in
+    # the indexed blocks, the sliding blocks' own from the swa_* keys (dots3_values), block 0
+    # dense of 13824, then 256 experts of 1536 (8 a token) and one shared of 1536, an indexer
+    # of 64 heads of 128 keeping 2048 keys, a 512-token window, a 524288-token context.
+    "dots3_note_text": {**_LLAMA_DEFAULTS, "vocab_size": 152064, "hidden_size": 5120,
+                        "intermediate_size": 13824, "moe_intermediate_size": 1536,
+                        "num_hidden_layers": 46, "num_attention_heads": 128,
+                        "num_key_value_heads": 128, "n_shared_experts": 1,
+                        "num_local_experts": 256, "kv_lora_rank": 512, "q_lora_rank": 1024,
+                        "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+                        "num_experts_per_tok": 8, "max_position_embeddings": 524288,
+                        "head_dim": 256, "index_topk": 2048, "index_head_dim": 128,
+                        "index_n_heads": 64, "rms_norm_eps": 1e-5,
+                        "shared_experts_intermediate_size": 1536, "sliding_window": None},
     # DeepseekV2Config's: n_routed_experts 64 of 1407, 2 shared, no dense prefix, q_lora_rank
     # 1536; its num_experts_per_tok has no default (None: a config.json gives it).
     "deepseek_v2": {**_LLAMA_DEFAULTS, "vocab_size": 102400, "max_position_embeddings": 2048,
@@ -4042,6 +4115,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                 values["num_hidden_layers"], values.get("first_k_dense_replace") or 0)
         if values["model_type"] == "glm_moe_dsa":
             values["indexer_types"] = glm_moe_dsa_indexer_types(values)
+    if values.get("model_type") == "dots3_note_text":
+        values = dots3_values(values)
     if values.get("model_type") == "axk1":
         # AXK1Config's __post_init__: head_dim is qk_rope_head_dim; 5.25 derives the MLP
         # kinds from first_k_dense_replace and moe_layer_freq where config.json lists none
@@ -4245,6 +4320,57 @@ def kimi_linear_values(values: dict[str, Any]) -> dict[str, Any]:
     if not values.get("mlp_layer_types"):
         dense = values.get("first_k_dense_replace")
         values["mlp_layer_types"] = dense_prefix_kinds(n, 1 if dense is None else dense)
+    return values
+
+
+# A Dots 3 Note sliding block's latent attention as Dots3NoteTextConfig reads it from config.json
+# where it gives no per_layer_config: each value from its swa_* key, these by default.
+DOTS3_SLIDING = {"num_attention_heads": 64, "num_key_value_heads": 64, "q_lora_rank": 1024,
+                 "kv_lora_rank": 1024, "head_dim": 256, "qk_nope_head_dim": 192,
+                 "v_head_dim": 128}
+
+
+def dots3_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A Dots 3 Note config.json's values as Dots3NoteTextConfig's __post_init__ reads them (5.24,
+    5.25), for the counts: the MLP kinds (mlp_layer_types, else dense before
+    first_k_dense_replace, 1 by default, and where moe_layer_freq says), the shared experts'
+    width (moe_shared_expert_intermediate_size, its published name), the window
+    (sliding_window_size, 512 by default), each block's attention kind (layer_types, else
+    blocks 0, 1 and every 4th from 1 "indexed_attention", the others "sliding_attention", all
+    full where use_sliding_window is false; use_dsa false names the indexed ones
+    "full_attention", which hold no indexer) and each block's latent overrides by index
+    (per_layer_config, else every sliding block's from the swa_* keys: DOTS3_SLIDING)."""
+    values = dict(values)
+    n = values["num_hidden_layers"]
+    first, freq = values.get("first_k_dense_replace", 1), values.get("moe_layer_freq", 1)
+    if not values.get("mlp_layer_types"):
+        values["mlp_layer_types"] = [
+            "sparse" if i >= first and (bool(freq[i]) if isinstance(freq, list)
+                                        else i % freq == 0) else "dense" for i in range(n)]
+    values["shared_experts_intermediate_size"] = values.get(
+        "moe_shared_expert_intermediate_size", values["shared_experts_intermediate_size"])
+    if values.get("sliding_window") is None:
+        values["sliding_window"] = values.get("sliding_window_size", 512)
+    use_dsa = values.get("use_dsa", None if "per_layer_config" in values else True)
+    if not values.get("layer_types"):
+        full = "full_attention" if use_dsa is False else "indexed_attention"
+        windowed = values.get("use_sliding_window", True)
+        values["layer_types"] = [full if not windowed or i < 2 or i % 4 == 1
+                                 else "sliding_attention" for i in range(n)]
+    if use_dsa is not None:  # (the legacy name of an indexed block, or the other way)
+        old, new = (("indexed_attention", "full_attention") if use_dsa is False
+                    else ("full_attention", "indexed_attention"))
+        values["layer_types"] = [new if kind == old else kind for kind in values["layer_types"]]
+    overrides = values.get("per_layer_config")
+    if isinstance(overrides, dict):
+        layers = {int(index): dict(o) for index, o in overrides.items()}
+    else:
+        sliding = {key: values.get(f"swa_{key}", value) for key, value in DOTS3_SLIDING.items()}
+        sliding["qk_rope_head_dim"] = values.get(
+            "swa_qk_rope_head_dim", sliding["head_dim"] - sliding["qk_nope_head_dim"])
+        layers = {i: dict(sliding) for i, kind in enumerate(values["layer_types"])
+                  if kind == "sliding_attention"}
+    values["per_layer_config"] = layers
     return values
 
 
@@ -4846,6 +4972,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               minimax_unbuilt,
               gpt_neox_japanese_unbuilt,
               recurrent_gemma_unbuilt,
+              dots3_unbuilt,
               doge_unbuilt, codegen_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
@@ -5126,6 +5253,13 @@ def sdpa_not_causal(config) -> bool:
             and Version(installed) < Version(DOGE_SDPA_CAUSAL))
 
 
+# Why a family's `min_transformers` is a later release than its config class's first, by
+# model_type (the message's words where they are not "its <class> came with that release").
+RELEASE_REASONS = {"dots3_note_text": "5.23's Dots3NoteForCausalLM holds its routers' "
+                   "weights in the model's dtype, which 5.24 keeps in float32: a bfloat16 "
+                   "model's experts' choices can differ"}
+
+
 def transformers_release_problem(model_type: str | None) -> str | None:
     """Why this environment's transformers cannot build the family `model_type`: it is older
     than the family's first release (`Family.min_transformers`), with the upgrade to make;
@@ -5139,8 +5273,9 @@ def transformers_release_problem(model_type: str | None) -> str | None:
     installed = installed_transformers()
     if installed is not None and Version(installed) >= Version(f.min_transformers):
         return None
-    return (f"model_type {model_type!r} needs transformers {f.min_transformers} or newer (its "
-            f"{f.config_class} came with that release; transformers builds it as "
+    came = RELEASE_REASONS.get(model_type, f"its {f.config_class} came with that release")
+    return (f"model_type {model_type!r} needs transformers {f.min_transformers} or newer ({came}"
+            "; transformers builds it as "
             f"{f.model_class}), and this environment has transformers "
             f"{installed or '(none installed)'}: upgrade it (`pip install -U "
             f"\"transformers>={f.min_transformers}\"`), or use a checkpoint of another family. "
@@ -5282,6 +5417,47 @@ def hy_v3_deepseek_v32_unbuilt(values: dict[str, Any]) -> str | None:
                 "DeepseekV32Attention always builds, and DeepseekV32Config refuses a null "
                 "rank. Give the query rank the checkpoint holds (the published "
                 "DeepSeek-V3.2's: 1536), or re-download the model")
+    return None
+
+
+def dots3_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Dots 3 Note config (`dots3_note_text`) the counts would not reproduce, with
+    what to do; None where none (and for other families): a block whose query rank is null
+    (Dots3NoteTextConfig refuses it, 5.24 and 5.25: its attention always builds the query
+    latent, which the counts without transformers would read as one q_proj), or a block's
+    per_layer_config overriding a value other than its latent attention's (LATENT_KEYS,
+    num_key_value_heads, head_dim): the counts read those alone block by block."""
+    if values.get("model_type") != "dots3_note_text":
+        return None
+    # (a null shape read as left out, as the loader reads it: the class's default)
+    values = dots3_values({**CONFIG_DEFAULTS["dots3_note_text"], **without_null_shapes(values)})
+    own = {*LATENT_KEYS, "num_key_value_heads", "head_dim"}
+    for i, override in sorted(values["per_layer_config"].items()):
+        if other := sorted(set(override) - own):
+            return (f"overrides {other} for block {i} of a Dots 3 Note model (per_layer_config): "
+                    "prunebench counts each block's latent attention values of its own "
+                    f"({', '.join(sorted(own))}) and the model's others, so its counts and "
+                    "plans would not be this model's. Use the config.json transformers wrote "
+                    "for the checkpoint, or re-download the model")
+    blocks = [{key: values["per_layer_config"].get(i, {}).get(key, values.get(key))
+               for key in ("q_lora_rank", "num_attention_heads", "num_key_value_heads")}
+              for i in range(values["num_hidden_layers"])]
+    odd = next((i for i, b in enumerate(blocks)
+                if b["num_key_value_heads"] != b["num_attention_heads"]), None)
+    if odd is not None:
+        return (f"gives block {odd} of a Dots 3 Note model {blocks[odd]['num_attention_heads']} "
+                f"heads and num_key_value_heads={blocks[odd]['num_key_value_heads']} (null "
+                "or left out: Dots3NoteTextConfig's 128): its latent attention expands one "
+                "key and value a head, and Dots3NoteTextConfig refuses KV heads other than "
+                "its heads. Give num_key_value_heads equal to num_attention_heads, or "
+                "re-download the model")
+    ranks = [b["q_lora_rank"] for b in blocks]
+    if None in ranks:
+        return (f"gives a null q_lora_rank for block {ranks.index(None)} of a Dots 3 Note model: "
+                "its attention always builds the query latent (q_a_proj, q_lora_rank wide), "
+                "which its indexer reads too, and Dots3NoteTextConfig refuses a null rank. "
+                "Give the query rank the checkpoint holds (the published model's: 1024), or "
+                "re-download the model")
     return None
 
 
@@ -5630,6 +5806,8 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         # read as it is, `dbrx_unbuilt` below refuses it, naming what to write.
         raw = as_dbrx_read(raw)
     model_type = raw.get("model_type") or "llama"
+    if problem := untaken_wrapper(model_type):
+        raise PrunebenchError(f"{path / 'config.json'}: {problem}")
     if model_type not in FAMILIES or not _shipped_code_is_the_familys(raw, model_type):
         # prunebench builds transformers' own classes; it never runs a checkpoint's code.
         raise PrunebenchError(
@@ -6347,15 +6525,16 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             # Qwen3-Next's Gated DeltaNet blocks: no query or KV heads (no KV cache), their
             # own parameters (block_param_count).
             # GLM-MoE-DSA's "shared" blocks: no indexer (indexer_blocks).
+            # Dots 3 Note's blocks: each its own latent attention's values (its sliding ones').
             return [dict(default_layer_shape(config), sparse_mlp=sparse,
                          **({"num_attention_heads": heads} if heads else {}),
                          **(LINEAR_ATTENTION_SHAPE if linear else {}), **window,
                          **({} if indexed or not family(config).attention_indexer
-                            else {"indexer": False}))
-                    for sparse, linear, heads, window, indexed in zip(
+                            else {"indexer": False}), **latent)
+                    for sparse, linear, heads, window, indexed, latent in zip(
                         sparse_mlp_blocks(config), linear_attention_blocks(config),
                         query_heads_per_block(config), window_block_shapes(config),
-                        indexer_blocks(config))]
+                        indexer_blocks(config), latent_block_shapes(config))]
         shapes = [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
         if family(config).last_block_dense_bias and shapes:  # GPT-NeoX-Japanese's dense_bias
             shapes[-1]["o_proj_bias"] = True
@@ -6365,6 +6544,32 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             f"config lists {len(shapes)} layer_shapes for {config.num_hidden_layers} blocks: "
             "the checkpoint's config.json is inconsistent; re-run its prune step")
     return [dict(default_layer_shape(config), **s) for s in shapes]
+
+
+# A latent attention's values that a Dots 3 Note block may hold of its own (per_layer_config).
+LATENT_KEYS = ("num_attention_heads", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
+               "qk_rope_head_dim", "v_head_dim")
+
+
+def latent_block_shapes(config) -> list[dict[str, Any]]:
+    """Each Dots 3 Note block's latent attention values (`latent`: LATENT_KEYS, read through
+    per_layer_config, where its sliding blocks' heads, ranks and widths differ from the
+    indexed ones': mla_params, the KV cache's widths); an empty entry for each block of
+    another family."""
+    n = config.num_hidden_layers
+    if getattr(config, "model_type", None) != "dots3_note_text":
+        return [{} for _ in range(n)]
+    return [{"latent": {key: per_layer_value(config, i, key) for key in LATENT_KEYS}}
+            for i in range(n)]
+
+
+def latent_cache_widths(config) -> list[int]:
+    """Values each block's latent attention caches a position: its latent (kv_lora_rank) and
+    its rotated key (qk_rope_head_dim), its own where its blocks differ (Dots 3 Note's
+    `latent_block_shapes`), the config's else."""
+    owns = [shape.get("latent") or {} for shape in layer_shapes(config)]
+    return [own.get("kv_lora_rank", config.kv_lora_rank)
+            + own.get("qk_rope_head_dim", config.qk_rope_head_dim) for own in owns]
 
 
 def window_block_shapes(config) -> list[dict[str, Any]]:
@@ -6418,7 +6623,13 @@ def kv_head_count(shapes: list[dict[str, Any]]) -> int:
 def kv_bytes_of(config, shapes: list[dict[str, Any]], bytes_per_value: int = 2) -> int:
     """Bytes of KV cache one token adds in blocks of these shapes: `kv_bytes_per_token` of
     their KV heads, or, for a Gemma 4 model, whose blocks' heads differ in width, each block's
-    keys and values of its own head_dim (none in a block that reuses another's)."""
+    keys and values of its own head_dim (none in a block that reuses another's); for a
+    Dots 3 Note model, each block's own latent and rotated key (`latent_block_shapes`) and an
+    indexer key in each indexed block."""
+    if any("latent" in s for s in shapes):  # (Dots 3 Note's: each block's own latent, below)
+        return sum(s["latent"]["kv_lora_rank"] + s["latent"]["qk_rope_head_dim"]
+                   + (indexer_key_width(config) if s.get("indexer", True) else 0)
+                   for s in shapes if s["num_attention_heads"] > 0) * bytes_per_value
     if not family(config).per_layer_blocks:
         return kv_bytes_per_token(config, kv_head_count(shapes), bytes_per_value)
     return sum(2 * s["num_key_value_heads"] * s["head_dim"] * bytes_per_value for s in shapes
@@ -6474,9 +6685,11 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if family(config).latent_attention:
         # DeepSeek-V3's latent attention is never width-pruned: counted whole, its own way.
         q = kv = 0
-        attn = mla_params(config)
+        own = shape.get("latent")  # (Dots 3 Note's blocks: each its own heads and ranks)
+        attn = mla_params(config, own)
         if family(config).attention_indexer and shape.get("indexer", True):
-            attn += indexer_params(config)  # DeepSeek-V3.2's every block, GLM-MoE-DSA's "full"
+            # DeepSeek-V3.2's every block, GLM-MoE-DSA's "full", Dots 3 Note's indexed ones
+            attn += indexer_params(config, (own or {}).get("q_lora_rank"))
     if qkv_bias(config):
         attn += q + kv + v  # a removed head takes its bias slice with it
     if o_bias(config) or shape["o_proj_bias"]:
