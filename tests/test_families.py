@@ -123,7 +123,7 @@ from prunebench.instructions import embedded_records, split_records
 from prunebench.modeling import (build_model, count_params, count_params_meta, final_norm,
                                  head_dim, layer_shapes, load_config, load_model, remove_blocks,
                                  save_model)
-from prunebench.modeling import BLOCK_CONSTANTS
+from prunebench.modeling import BLOCK_CONSTANTS, model_wide_readable
 from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
                                              is_moe, kv_heads, sdpa_not_causal,
                                              sparse_mlp_blocks,
@@ -852,6 +852,19 @@ FAMILIES = {
     "glm_moe_dsa": lambda: GlmMoeDsaConfig(**DEEPSEEK_V3_TINY, index_topk=64, index_n_heads=2,
                                            index_head_dim=8,
                                            indexer_types=["full", "full", "shared", "full"]),
+    # Dots 3 Note (dots3_note_text): DeepSeek-V3.2's tiny latent attention and experts in its
+    # indexed blocks 0 and 3 (an indexer of 2 heads of 8 keeping 64 keys, as DeepSeek-V3.2's
+    # here), blocks 1 and 2 sliding over 16 tokens with latents of their own (2 heads, ranks 20
+    # and 12, 12 + 4 query/key channels, values of 6: per_layer_config from the swa_* keys),
+    # every block's output gated per head and its rotated key normed; block 0 dense, 2 shared
+    # experts of 24 (shared_experts_intermediate_size). Std 0.1, as A.X K1's.
+    "dots3_note_text": lambda: model_wide_readable(newer_config(
+        "dots3_note_text", **DEEPSEEK_V3_TINY, head_dim=12, shared_experts_intermediate_size=24,
+        index_topk=64, index_n_heads=2, index_head_dim=8, initializer_range=0.1,
+        layer_types=["indexed_attention", "sliding_attention", "sliding_attention",
+                     "indexed_attention"], sliding_window_size=16, swa_num_attention_heads=2,
+        swa_num_key_value_heads=2, swa_q_lora_rank=20, swa_kv_lora_rank=12, swa_head_dim=16,
+        swa_qk_nope_head_dim=12, swa_v_head_dim=6)),
     # DBRX: Wqkv packed as [all q; all k; all v] with q, k and v clamped to +-clip_qkv (0.5
     # here, which the random projections cross, as DBRX's 8 bounds its activations), 2 KV
     # heads, LayerNorms without biases, a softmax router choosing 2 of 4 experts (w1 / v1 / w2
@@ -1125,6 +1138,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "aria_text",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax",
+       "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe",
        "jamba", "ergo", "sarvam_moe", "param2moe", "sarvam_mla"}
@@ -1213,6 +1227,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
            "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
            "glm_moe_dsa": "GlmMoeDsaForCausalLM", "axk1": "AXK1ForCausalLM",
+           "dots3_note_text": "Dots3NoteForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",
            "solar_open": "SolarOpenForCausalLM", "cohere2_moe": "Cohere2MoeForCausalLM",
@@ -1904,7 +1919,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
                                      protect_first=1, protect_last=1)
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
         if name in ("deepseek_v3", "mistral4", "deepseek_v32",
-                    "glm4_moe_lite", "glm_moe_dsa", "axk1"):  # latent attention: o_proj only
+                    "glm4_moe_lite", "glm_moe_dsa", "axk1",
+                    "dots3_note_text"):  # latent attention: o_proj only
             extra = {"target_modules": ["o_proj"]}
         if name in ("deepseek_v2", "kimi_linear",
                     "sarvam_mla"):  # without a query rank: q_proj and o_proj
@@ -2182,6 +2198,12 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
         # width, 128) would make another model, which Mamba2Config refuses: refused when read
         for folder in (null, left_out):
             with pytest.raises(PrunebenchError, match="head_dim=64 .*heads fill its inner"):
+                load_config(folder)
+        return
+    if name == "dots3_note_text" and key == "num_key_value_heads":
+        # Dots3NoteTextConfig's 128 KV heads for the tiny model's 4 heads, which it refuses
+        for folder in (null, left_out):
+            with pytest.raises(PrunebenchError, match="heads and num_key_value_heads=128 "):
                 load_config(folder)
         return
     if name in ("mamba", "falcon_mamba", "mamba2"):

@@ -584,7 +584,7 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
 
     model = family_model(name)
     if name in ("deepseek_v3", "mistral4", "deepseek_v32", "glm4_moe_lite", "glm_moe_dsa",
-                "axk1"):
+                "axk1", "dots3_note_text"):
         # its latent attention has no q_proj (q_lora_rank set), k_proj or v_proj: named
         with pytest.raises(PrunebenchError, match=r"\['q_proj', 'gate_proj'\].*fused 3D.*"
                                                   r"q_a_proj, q_b_proj, kv_a_proj_with_mqa, "
@@ -703,6 +703,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "cohere2_moe", "granitemoe_swa", "afmoe", "laguna",
                                      "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
                                      "glm_moe_dsa", "axk1", "kimi_linear",
+                                     "dots3_note_text",
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
                                      "sarvam_moe", "param2moe", "sarvam_mla", "ergo"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
