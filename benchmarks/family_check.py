@@ -43,7 +43,9 @@ GPT-NeoX-Japanese's q/k/v packed head by head, last block's attention bias and u
 gpt-neo-125m's learned positions, unscaled float32 scores and local blocks,
 xglm-564M's sinusoidal positions (offset 2), embeddings scaled by sqrt(d_model) and OPT's
 pre-LN block, BioGPT-Large's learned positions (offset 2), embeddings scaled by
-sqrt(hidden_size), OPT's pre-LN block and its head output_projection; sliding
+sqrt(hidden_size), OPT's pre-LN block and its head output_projection, CTRL's fixed
+sinusoidal rows, embeddings scaled by sqrt(n_embd), Wq / Wk / Wv / dense, its ffn
+Sequential's ReLU MLP and biased LM head; sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
@@ -123,7 +125,7 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "iquestcoder": None,
                  "persimmon": None, "gpt_neox_japanese": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m",
-                 "biogpt": "biogpt-large", "openai-gpt": None}
+                 "biogpt": "biogpt-large", "openai-gpt": None, "ctrl": "ctrl"}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -361,6 +363,14 @@ def small_config(family: str):
         for key in ("num_key_value_heads", "head_dim"):
             values.pop(key)
         values["tie_word_embeddings"] = False
+    if model_type == "ctrl":  # CTRLConfig's own keys for SMALL's sizes (its attribute_map
+        # reads LLaMA's names as them; SMALL's 256 positions, not 50000), heads of hidden /
+        # heads (16), a KV head each, the MLP's width as dff; untied (Salesforce/ctrl is tied:
+        # a random tied model repeats its tokens)
+        for own in ("n_embd", "n_layer", "n_head", "n_positions", "num_key_value_heads",
+                    "head_dim"):
+            values.pop(own, None)
+        values.update(dff=values.pop("intermediate_size"), tie_word_embeddings=False)
     if model_type == "phi":  # q/k LayerNorms with biases (published: off), so decoded
         values["qk_layernorm"] = True
     if model_type == "nemotron":  # head_dim set apart, as published (4 x 32 against 64)

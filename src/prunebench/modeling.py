@@ -217,7 +217,8 @@ def final_norm(model: nn.Module) -> nn.Module:
     if hasattr(inner, "ln_f"):  # BLOOM's, Falcon's, GPT-J's, GPT-2's and GPT-BigCode's
         return inner.ln_f
     for name in ("final_layernorm", "final_layer_norm", "layer_norm",  # (XGLMModel's)
-                 "final_norm"):  # (RecurrentGemmaModel's)
+                 "final_norm",  # (RecurrentGemmaModel's)
+                 "layernorm"):  # (CTRLModel's)
         if hasattr(inner, name):
             return getattr(inner, name) or nn.Identity()
     return inner.norm
@@ -397,9 +398,9 @@ def apply_layer_shape(layer: nn.Module, config: LlamaConfig, layer_idx: int,
             set_part(attn, "qkv_proj", _linear(d, (n_q + 2 * n_kv) * hd, in_bias,
                                                get_part(attn, "qkv_proj")))
         else:
-            attn.q_proj = _linear(d, n_q * hd, in_bias, attn.q_proj)
-            attn.k_proj = _linear(d, n_kv * hd, in_bias, attn.k_proj)
-            attn.v_proj = _linear(d, n_kv * hd, in_bias, attn.v_proj)
+            for part, heads in (("q_proj", n_q), ("k_proj", n_kv), ("v_proj", n_kv)):
+                # (by the family's names: CTRL's Wq / Wk / Wv)
+                set_part(attn, part, _linear(d, heads * hd, in_bias, get_part(attn, part)))
         set_part(attn, "o_proj", _linear(n_q * hd, d, out_bias, o_proj(attn)))
         # Qwen3's q_norm / k_norm (size head_dim, shared by the heads) keep their shape;
         # OLMo-2's norm the whole projections, one weight per channel.
@@ -1177,6 +1178,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
     _materialise_causal_masks(model, device)
     if family(config).sinusoidal_positions:
         _materialise_sinusoidal_positions(inner.embed_positions, device)
+    if family(config).position_buffer:
+        _materialise_position_buffer(inner, config, device)
     _materialise_embedding_scale(model.get_input_embeddings(), device)
     if family(config).mamba_beside_attention:
         _materialise_mup_vectors(model, config, device)
@@ -1317,6 +1320,20 @@ def _materialise_sinusoidal_positions(positions: nn.Module, device) -> None:
         positions.weights = positions.get_embedding(
             positions.num_positions + positions.offset, positions.embedding_dim,
             positions.padding_idx).to(device=device, dtype=table.dtype)
+
+
+def _materialise_position_buffer(inner: nn.Module, config, device) -> None:
+    """CTRL's fixed sinusoidal rows (CTRLModel's non-persistent `pos_encoding`), left on meta
+    by a load that assigns the weights: made by modeling_ctrl's own positional_encoding, as
+    CTRLModel makes them (float32, n_positions rows), in the dtype the meta buffer was given."""
+    from transformers.models.ctrl.modeling_ctrl import positional_encoding
+
+    name = family(config).position_buffer
+    table = getattr(inner, name)
+    if table.is_meta:
+        rows, width = table.shape
+        setattr(inner, name, positional_encoding(rows, width, torch.float32)
+                .to(device=device, dtype=table.dtype))
 
 
 def _materialise_weightless_norms(model, device) -> None:

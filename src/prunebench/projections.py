@@ -76,7 +76,11 @@ OWN_NAMES = {("self_attn", "dense"): "o_proj", ("self_attn", "out_proj"): "o_pro
              ("self_attn", "c_attn"): "qkv_proj", ("self_attn", "c_proj"): "o_proj",
              # MiniCPM5-MoE: its queries and their output gates in one projection, as
              # Qwen3-Next's q_proj holds them (a mixture of experts: read by LoRA's targets)
-             ("self_attn", "q_gate_proj"): "q_proj"}
+             ("self_attn", "q_gate_proj"): "q_proj",
+             # CTRL: MultiHeadAttention's Wq / Wk / Wv (its output `dense`: Phi's name), and
+             # its `ffn`, an nn.Sequential whose modules 0 and 2 are the MLP's two Linears
+             ("self_attn", "Wq"): "q_proj", ("self_attn", "Wk"): "k_proj",
+             ("self_attn", "Wv"): "v_proj", ("mlp", "0"): "up_proj", ("mlp", "2"): "down_proj"}
 # Block attributes that hold its dense MLP under another name than `mlp`, looked up in
 # OWN_NAMES as `mlp` (Granite 4.0's `shared_mlp`, MPT's `ffn`).
 MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
@@ -84,7 +88,8 @@ MLP_OWNERS = {"shared_mlp": "mlp", "ffn": "mlp"}
 # `attention`, BLOOM's and Falcon's `self_attention`, MPT's, GPT-J's, GPT-2's and GPT-BigCode's
 # `attn`; DBRX's norm_attn_norm's `attn`, read by LoRA's targets), looked up in OWN_NAMES as
 # `self_attn`.
-ATTENTION_OWNERS = {"attention": "self_attn", "self_attention": "self_attn", "attn": "self_attn"}
+ATTENTION_OWNERS = {"attention": "self_attn", "self_attention": "self_attn", "attn": "self_attn",
+                    "multi_head_attention": "self_attn"}  # (CTRL's EncoderLayer's)
 # Packed q/k/v modules whose rows go head by head, [q_0; k_0; v_0; q_1; ...], one KV head per
 # query head (GPTNeoXAttention views query_key_value's output as [heads, 3 x head_dim]), or,
 # by the attention's layout flags, another way (Falcon's: `qkv_layout`).
@@ -141,6 +146,10 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   "mamba": {"model": "backbone", "embed_tokens": "embeddings"},
                   "falcon_mamba": {"model": "backbone", "embed_tokens": "embeddings"},
                   "mamba2": {"model": "backbone", "embed_tokens": "embeddings"},
+                  # CTRLLMHeadModel's `transformer`, CTRLModel's blocks `h` and embeddings
+                  # `w`, EncoderLayer's `multi_head_attention` and `ffn`
+                  "ctrl": {"model": "transformer", "layers": "h", "embed_tokens": "w",
+                           "self_attn": "multi_head_attention", "mlp": "ffn"},
                   # BioGptForCausalLM's `biogpt` (its blocks `layers`) and its LM head
                   # `output_projection`
                   "biogpt": {"model": "biogpt", "lm_head": "output_projection"}}
@@ -257,12 +266,12 @@ def decoder(model: nn.Module) -> nn.Module:
 # Gemma-2's norms of the sublayers' outputs; OPTDecoderLayer: self_attn_layer_norm,
 # final_layer_norm; MptBlock: norm_1, norm_2; FalconDecoderLayer's parallel block of two
 # norms: ln_attn, ln_mlp; GPTJBlock's one norm of its parallel block, ln_1; GPT2Block's and
-# GPTBigCodeBlock's ln_1, ln_2).
+# GPTBigCodeBlock's ln_1, ln_2; CTRL's EncoderLayer's layernorm1, layernorm2).
 OWN_NORM_NAMES = {"input_layernorm": ("attention_layernorm", "self_attn_layer_norm", "norm_1",
-                                      "ln_attn", "ln_1"),
+                                      "ln_attn", "ln_1", "layernorm1"),
                   "post_attention_layernorm": ("feedforward_layernorm",
                                                "pre_feedforward_layernorm", "final_layer_norm",
-                                               "norm_2", "ln_mlp", "ln_2")}
+                                               "norm_2", "ln_mlp", "ln_2", "layernorm2")}
 
 
 def block_norm(layer: nn.Module, name: str) -> nn.Module | None:
@@ -305,7 +314,7 @@ def attention_heads(attn: nn.Module, head_dim: int) -> tuple[int, int]:
         return 0, 0
     if packed_attention(attn):
         return n_q, (get_part(attn, "qkv_proj").out_features - n_q * head_dim) // (2 * head_dim)
-    return n_q, attn.k_proj.out_features // head_dim
+    return n_q, get_part(attn, "k_proj").out_features // head_dim  # (CTRL's Wk)
 
 
 def mlp_width(mlp: nn.Module) -> int:

@@ -195,7 +195,11 @@ def position_table(model: nn.Module, rows: int, dtype: torch.dtype) -> torch.Ten
     """The rows of absolute positions added to the embeddings, position 0 first: OPT's learned
     table past its offset (GPT-2's wpe, of none); XGLM's sinusoidal table made for `rows`
     positions past its offset by the module's own get_embedding (float32, its pad_token_id row
-    zeroed) and cast to the model's dtype, as the module makes its longer tables."""
+    zeroed) and cast to the model's dtype, as the module makes its longer tables; CTRL's first
+    `rows` rows of its fixed buffer (`check_static_rope` refuses a cell past them)."""
+    buffer = family(model.config).position_buffer
+    if buffer:  # CTRL's fixed rows, cast to the embeddings' dtype as CTRLModel casts them
+        return getattr(projections.decoder(model), buffer)[:rows].to(dtype=dtype)
     positions = projections.decoder(model).embed_positions
     if not family(model.config).sinusoidal_positions:
         return positions.weight.detach()[family(model.config).position_table_offset:]
@@ -231,6 +235,14 @@ def check_static_rope(model: nn.Module, max_seq_len: int) -> None:
     """Refuse a model whose rotary tables would change within `max_seq_len` tokens (none: a
     model of learned positions, OPT's, holds no rotary module; nor does an ALiBi model)."""
     layout = family(model.config)
+    if layout.position_buffer:  # CTRL: one fixed table, of n_positions rows
+        rows = getattr(projections.decoder(model), layout.position_buffer).shape[0]
+        if max_seq_len > rows:
+            raise PrunebenchError(
+                f"this CTRL model's position table holds {rows} positions (n_positions) and "
+                f"this benchmark cell runs to {max_seq_len} tokens, past which transformers' "
+                "model has no position either: use shorter token configs")
+        return
     if layout.position_table_offset is not None or layout.sinusoidal_positions or layout.alibi:
         return
     if family(model.config).sincos_table:  # GPT-J: one fixed table, of n_positions rows
@@ -437,7 +449,9 @@ class StaticDecoder(nn.Module):
         self.embedding_multiplier = config.embedding_multiplier if layout.multipliers else None
         # XGLM's scale_embedding: sqrt(hidden_size) as a Python float, as
         # XGLMScaledWordEmbedding multiplies (not rounded to the dtype first: Gemma's above)
-        if layout.embed_scale_key and getattr(config, layout.embed_scale_key, False):
+        # (CTRL's always: `embed_scale_always`, CTRLModel's multiplication by np.sqrt)
+        if layout.embed_scale_always or (layout.embed_scale_key
+                                         and getattr(config, layout.embed_scale_key, False)):
             self.embedding_multiplier = math.sqrt(config.hidden_size)
         # (HyperCLOVA X's logits_scaling multiplies them instead: its logit_scale_key, below)
         self.logits_scaling = (config.logits_scaling if layout.multipliers
@@ -462,7 +476,8 @@ class StaticDecoder(nn.Module):
         padding = (0, 0, 0, cache_len - max_seq_len)
         # OPT's learned positions: its table's row position + offset is added to each token's
         # embedding (OPTLearnedPositionalEmbedding), and no block rotates (no rotary tables)
-        learned = layout.position_table_offset is not None or layout.sinusoidal_positions
+        learned = (layout.position_table_offset is not None or layout.sinusoidal_positions
+                   or layout.position_buffer is not None)
         self.register_buffer("position_table", position_table(model, cache_len, dtype)
                              if learned else None, persistent=False)
         # BLOOM's and MPT's ALiBi: a bias on each head's scores instead of any rotation, each

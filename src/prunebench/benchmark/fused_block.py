@@ -376,9 +376,9 @@ class Block(nn.Module):
                              persistent=False)
         self.register_buffer("down_b", detach_or_none(projections.down_proj(mlp).bias), persistent=False)
         # (Phi-3's and Phi's name activation_fn, Starcoder2's act, Granite 4.0's activation,
-        # BLOOM's gelu_impl)
+        # BLOOM's gelu_impl, CTRL's nn.Sequential ffn its module 1, the ReLU)
         self.act = next(getattr(mlp, name) for name in ("act_fn", "activation_fn", "act",
-                                                        "activation", "gelu_impl")
+                                                        "activation", "gelu_impl", "1")
                         if hasattr(mlp, name))
 
     def _project(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,

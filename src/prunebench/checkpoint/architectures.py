@@ -715,6 +715,15 @@ ARCHITECTURES["biogpt-large"] = dict(
     num_attention_heads=25, intermediate_size=6400, max_position_embeddings=2048,
     hidden_act="gelu", layer_norm_eps=1e-12, scale_embedding=True, tie_word_embeddings=True,
     bos_token_id=0, pad_token_id=1, eos_token_id=2)
+# Salesforce/ctrl (CTRLLMHeadModel: fixed sinusoidal positions of n_positions rows, embeddings
+# times sqrt(n_embd), pre-LN blocks of biased Wq / Wk / Wv / dense and a ReLU MLP of dff, a
+# tied LM head with a bias; the hub could not be read here): its config.json as PaddleNLP's
+# port of CTRL quotes it field by field in its pretrained_init_configuration["ctrl"] (n_embd
+# 1280, 48 layers, 16 heads, dff 8192, n_positions 50000, vocabulary 246534, eps 1e-6, tied).
+# 1,637,964,550 parameters (count_params, transformers' model; the card's 1.63 billion).
+ARCHITECTURES["ctrl"] = dict(model_type="ctrl", vocab_size=246534, n_embd=1280, dff=8192,
+                             n_layer=48, n_head=16, n_positions=50000,
+                             layer_norm_epsilon=1e-6, tie_word_embeddings=True)
 # bigcode/gpt_bigcode-santacoder (GPTBigCodeForCausalLM, SantaCoder's transformers port:
 # learned positions, c_attn packing the 16 query heads of 128 and one KV head (multi_query),
 # biases everywhere, LayerNorms, an ungated gelu_pytorch_tanh MLP, tied; the hub could not be

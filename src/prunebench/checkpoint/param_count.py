@@ -626,6 +626,13 @@ class Family:
     (`scale_embedding`), the config key that multiplies the embeddings by sqrt(hidden_size) as
     a Python float (XGLMScaledWordEmbedding; Gemma's `scaled_embedding` rounds the factor to
     the weights' dtype first). Otherwise OPT's pre-LN block and names.
+    CTRL's own (`ctrl`): `position_buffer` (`pos_encoding`), the decoder's non-persistent
+    buffer of fixed sinusoidal rows, positions 0 .. n_positions - 1 (modeling_ctrl's
+    positional_encoding: the sines of hidden_size / 2 frequencies then their cosines, made in
+    float32 and cast to the embeddings' dtype by the forward), added to each token's embedding
+    and never made longer (a position past its rows is an IndexError in transformers); and
+    `embed_scale_always`, the embeddings times sqrt(hidden_size) as a Python float with no
+    config key (CTRLModel always scales).
     `depth_only`: a dense family whose blocks hold what prunebench's width surgery, sublayer
     removal and compiled decoder do not handle, said as `refuse_moe`'s refusal names it: depth
     methods and the hf / hf_static backends only. Its parameters beyond LLaMA's block are
@@ -765,6 +772,8 @@ class Family:
     depth_only: str | None = None
     sinusoidal_positions: bool = False
     embed_scale_key: str | None = None
+    position_buffer: str | None = None
+    embed_scale_always: bool = False
 
     @property
     def mamba_stack(self) -> bool:
@@ -1245,6 +1254,18 @@ FAMILIES: dict[str, Family] = {
                    norm_bias=True, ungated_mlp=True, mlp_bias=True, kv_per_query_head=True,
                    sparse_blocks=SparseBlocks.every("ffn_dim"), sinusoidal_positions=True,
                    embed_scale_key="scale_embedding"),
+    # CTRL's MultiHeadAttention (`multi_head_attention`): Wq / Wk / Wv / dense, always
+    # biased, every head its own keys and values, scores scaled by 1 / sqrt(head_dim);
+    # EncoderLayer: pre-LN (nn.LayerNorms layernorm1 / layernorm2 of eps 1e-6 whatever the
+    # config says: its layer_norm_epsilon is the final norm's alone), `ffn` an nn.Sequential of
+    # Linear (0) -> ReLU -> Linear (2), biased, dff wide; CTRLModel (`transformer`): `w`
+    # times sqrt(n_embd) always (`embed_scale_always`), its fixed sinusoidal rows
+    # `pos_encoding` added (`position_buffer`), blocks `h`, the final LayerNorm `layernorm`;
+    # CTRLLMHeadModel: the LM head tied (tie_word_embeddings, true by default), with a bias.
+    "ctrl": Family("CTRLLMHeadModel", "CTRLConfig", True, True, None, False,
+                   norm_bias=True, ungated_mlp=True, mlp_bias=True, kv_per_query_head=True,
+                   sparse_blocks=SparseBlocks.every("dff"), lm_head_bias=True,
+                   position_buffer="pos_encoding", embed_scale_always=True),
     # BioGptAttention: Bart's (q/k/v/out_proj always biased, every head its own keys and
     # values, the queries scaled by 1/sqrt(head_dim)); BioGptDecoderLayer: OPT's pre-LN block
     # (nn.LayerNorms self_attn_layer_norm / final_layer_norm of the default eps, not the
@@ -3385,6 +3406,11 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
              "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": None,
              "head_dim": None, "max_position_embeddings": 2048, "tie_word_embeddings": True,
              "scale_embedding": True},
+    # CTRLConfig's (Salesforce/ctrl's shape) under LLaMA's names (config_from_dict reads its
+    # own: CONFIG_KEY_NAMES): every head its own keys and values, the MLP's width as dff, tied.
+    "ctrl": {"vocab_size": 246534, "hidden_size": 1280, "dff": 8192, "num_hidden_layers": 48,
+             "num_attention_heads": 16, "num_key_value_heads": None, "head_dim": None,
+             "max_position_embeddings": 256, "tie_word_embeddings": True},
     # BioGptConfig's (microsoft/biogpt's shape): LLaMA's names, no KV-head or head_dim key,
     # 1024 positions, scaled embeddings, tied.
     "biogpt": {"vocab_size": 42384, "hidden_size": 1024, "intermediate_size": 4096,
@@ -4553,6 +4579,10 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "openai-gpt": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
                                    "n_head": "num_attention_heads",
                                    "n_positions": "max_position_embeddings"},
+                    # CTRLConfig's attribute_map (GPT-2's keys)
+                    "ctrl": {"n_embd": "hidden_size", "n_layer": "num_hidden_layers",
+                             "n_head": "num_attention_heads",
+                             "n_positions": "max_position_embeddings"},
                     # ExaoneConfig's attribute_map (EXAONE's published config.json keys)
                     "exaone": {"num_layers": "num_hidden_layers",
                                "layer_norm_epsilon": "rms_norm_eps",
