@@ -93,6 +93,7 @@ FLOOR_TESTS ?= tests/test_families.py tests/test_text_part.py tests/test_tokeniz
 	tests/test_persimmon_gpt_neo.py \
 	tests/test_gpt_neox_japanese.py \
 	tests/test_xglm.py \
+	tests/test_ctrl.py \
 	tests/test_biogpt.py \
 	tests/test_openai_gpt.py \
 	tests/test_diffllama_bitnet.py \

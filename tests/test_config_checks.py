@@ -1272,14 +1272,14 @@ def test_the_tiny_models_own_settings_pass():
 
 
 def test_a_local_folder_of_another_family_is_named_and_the_other_problems_still_said(tmp_path):
-    folder = tmp_path / "ctrl"
+    folder = tmp_path / "reformer"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"model_type": "ctrl", "n_layer": 2}))
+    (folder / "config.json").write_text(json.dumps({"model_type": "reformer", "n_layer": 2}))
     config = default_config(mine={"source": f"local:{folder}", "variants": ["dense", "flap-0.5"]})
     config["benchmark"] = {**config["benchmark"], "warmup": "x"}
     message = problems(config)
     assert "benchmark.warmup: 'x'" in message
-    assert f"models.mine.source local:{folder}" in message and "model_type 'ctrl'" in message
+    assert f"models.mine.source local:{folder}" in message and "model_type 'reformer'" in message
 
 
 def test_dense_with_params_or_calibration_is_refused():

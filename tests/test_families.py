@@ -67,6 +67,7 @@ from transformers import Cohere2Config, CohereConfig
 from transformers import HunYuanDenseV1Config
 from transformers import FalconMambaConfig, Mamba2Config, MambaConfig
 from transformers import StableLmConfig
+from transformers import CTRLConfig
 from transformers import MiniMaxM2Config
 from transformers import HunYuanMoEV1Config
 from transformers import ArceeConfig, NemotronConfig
@@ -546,6 +547,16 @@ FAMILIES = {
     # token a row. Weights of std 0.2.
     "xglm": lambda: XGLMConfig(vocab_size=VOCAB, d_model=64, ffn_dim=128, num_layers=4,
                                attention_heads=4, max_position_embeddings=256, init_std=0.2,
+                               tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+                               pad_token_id=0),
+    # CTRL (Salesforce/ctrl's layout): fixed sinusoidal rows pos_encoding added to the
+    # embeddings times sqrt(n_embd), pre-LN blocks (layernorm1 / layernorm2 of eps 1e-6),
+    # MultiHeadAttention's Wq / Wk / Wv / dense and the ffn Sequential's Linear -> ReLU ->
+    # Linear, all biased, the final LayerNorm `layernorm`, the LM head biased; its own keys
+    # (n_embd, dff, n_layer, n_head, n_positions). Untied here (published: tied, as
+    # tests/test_ctrl.py's are): this random tied model repeats one token a row. Std 0.2.
+    "ctrl": lambda: CTRLConfig(vocab_size=VOCAB, n_embd=64, dff=128, n_layer=4, n_head=4,
+                               n_positions=256, initializer_range=0.2,
                                tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
                                pad_token_id=0),
     # BioGPT (microsoft/biogpt's and BioGPT-Large's layout): OPT's learned positions of offset
@@ -1208,6 +1219,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "persimmon": "PersimmonForCausalLM", "gpt_neo": "GPTNeoForCausalLM",
            "gpt_neox_japanese": "GPTNeoXJapaneseForCausalLM",
            "xglm": "XGLMForCausalLM", "biogpt": "BioGptForCausalLM",
+           "ctrl": "CTRLLMHeadModel",
            "mixtral": "MixtralForCausalLM",
            "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
            "qwen2_moe": "Qwen2MoeForCausalLM", "gpt_oss": "GptOssForCausalLM",
@@ -1699,7 +1711,7 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
 
 # The final norm's names that modeling.final_norm reads, each family's model holding one.
 FINAL_NORM_NAMES = ("norm", "norm_f", "ln_f", "final_layernorm", "final_layer_norm", "layer_norm",
-                    "embedding_norm", "final_norm")
+                    "embedding_norm", "final_norm", "layernorm")
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -2684,6 +2696,7 @@ PUBLISHED = {"gpt-j-6b": 6_050_882_784,  # its config.json counted (the card: 6,
              "xglm-2.9b": 2_941_505_536, "xglm-4.5b": 4_552_511_488,
              "xglm-7.5b": 7_492_771_840,
              "biogpt-large": 1_571_188_800,  # its config.json counted (the name's 1.5B)
+             "ctrl": 1_637_964_550,  # its config.json counted (the card: 1.63 billion)
              "llama-3.1-8b": 8_030_261_248, "llama-3-8b": 8_030_261_248, "mistral-7b-v0.3": 7_248_023_552,
              "qwen2.5-7b": 7_615_616_512, "qwen3-8b": 8_190_735_360,
              "llama-7b": 6_738_415_616, "llama-13b": 13_015_864_320,

@@ -311,8 +311,8 @@ def test_an_import_whose_folder_changed_meanwhile_starts_over(user_folder, tmp_p
     (lambda f: None, "no such folder"),
     (lambda f: f.write_text("x"), "is a file"),
     (lambda f: f.mkdir(), "has no config.json: give the folder that save_pretrained wrote"),
-    (lambda f: (f.mkdir(), (f / "config.json").write_text('{"model_type": "ctrl"}')),
-     "model_type 'ctrl'"),
+    (lambda f: (f.mkdir(), (f / "config.json").write_text('{"model_type": "reformer"}')),
+     "model_type 'reformer'"),
     (lambda f: (f.mkdir(), (f / "config.json").write_text(
         '{"model_type": "llama", "auto_map": {"AutoModelForCausalLM": "m.M"}}')),
      "custom code (auto_map)"),
