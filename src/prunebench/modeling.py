@@ -1623,6 +1623,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             if family(model.config).mamba_mixer else
             ("Kimi Linear", "Kimi Delta Attention", "where the model's last block is one")
             if model.config.model_type == "kimi_linear" else
+            ("Ling hybrid", "Kimi Delta Attention", "where the model's last block is one")
+            if model.config.model_type == "bailing_hybrid" else
             ("Jamba", "Mamba", "set to reach its last attention block")
             if model.config.model_type == "jamba" else
             (GATED_DELTANET_TYPES[model.config.model_type], "Gated DeltaNet",

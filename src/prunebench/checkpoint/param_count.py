@@ -1880,6 +1880,25 @@ FAMILIES: dict[str, Family] = {
                           sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                            "intermediate_size"),
                           shared_expert=SharedExpert.count("n_shared_experts")),
+    # BailingHybridDecoderLayer (Ant's Ling / Ring 3.0 hybrids, transformers 5.25 on): Kimi
+    # Linear's block, its two mixers under `self_attn` as `layer_types` says (the last block of
+    # every layer_group_size a latent attention, the others KDA, where config.json gives no
+    # list): a latent attention (DeepSeek-V3's, rotating, with g_proj, a sigmoid gate of one
+    # value a head: mla_params plus hidden x heads) or a Kimi Delta Attention with full-rank
+    # gates (f_proj and g_proj hidden -> width; A_log a head and dt_bias a channel under its
+    # forget_gate; no biases: `bailing_kda_params`); Kimi Linear's MLPs, a dense prefix by
+    # first_k_dense_replace, the experts' and shared experts' SwiGLU clipped per block
+    # (expert_swiglu_limit_list / share_expert_swiglu_limit_list: PER_BLOCK_CONFIG_LISTS).
+    # 5.20 to 5.24 build the class but not as 5.25 and the published checkpoints do: none
+    # clips the SwiGLU (the lists are ignored), 5.20 to 5.23 refuse a query rank
+    # (RELEASE_REASONS).
+    "bailing_hybrid": Family("BailingHybridForCausalLM", "BailingHybridConfig", False, False,
+                             None, False, moe_intermediate_key="moe_intermediate_size",
+                             latent_attention=True, linear_attention=True,
+                             sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                              "intermediate_size"),
+                             shared_expert=SharedExpert.count("n_shared_experts"),
+                             min_transformers="5.25.0"),
     # MiniMaxDecoderLayer (MiniMax-Text-01 / MiniMax-M1): LLaMA's two norms around the token
     # mixer `layer_types` names under `self_attn`, Mixtral's attention (no biases) or a
     # lightning attention (MiniMaxLightningAttention: qkv_proj, output_gate, an RMSNorm over
@@ -2283,6 +2302,8 @@ def linear_attention_params(config) -> int:
         return jamba_mamba_params(config)
     if getattr(config, "model_type", None) == "kimi_linear":
         return kda_params(config)
+    if getattr(config, "model_type", None) == "bailing_hybrid":
+        return bailing_kda_params(config)
     if getattr(config, "model_type", None) == "minimax":
         return lightning_params(config)
     keys = config.linear_num_key_heads * config.linear_key_head_dim
@@ -2319,7 +2340,7 @@ def linear_attention_state(config) -> tuple[int, int]:
         # Mamba-1's: the conv's last mamba_d_conv inputs and mamba_d_state values a channel
         inner = config.mamba_expand * config.hidden_size
         return inner * config.mamba_d_conv, inner * config.mamba_d_state
-    if getattr(config, "model_type", None) == "kimi_linear":
+    if getattr(config, "model_type", None) in ("kimi_linear", "bailing_hybrid"):
         # KDA: its conv1d over queries, keys and values; a key x value matrix per head
         width = config.linear_num_heads * config.linear_head_dim
         return 3 * width * config.linear_conv_kernel_dim, width * config.linear_head_dim
@@ -2342,6 +2363,19 @@ def kda_params(config) -> int:
     w = heads * head
     return (3 * d * w + 3 * w * config.linear_conv_kernel_dim + 2 * (d * head + head * w)
             + w + heads + d * heads + head + w * d)
+
+
+def bailing_kda_params(config) -> int:
+    """Parameters of one of Ling's Kimi Delta Attentions (BailingHybridDeltaAttention),
+    linear_num_heads heads of linear_head_dim (w wide in all): q_proj, k_proj and v_proj
+    (hidden -> w each), the depthwise conv1d over the three (linear_conv_kernel_dim taps a
+    channel, no bias), the forget gate's full-rank f_proj (hidden -> w), dt_bias (w) and A_log
+    (one a head), b_proj (hidden -> one beta a head), the output gate's full-rank g_proj
+    (hidden -> w), the gated RMSNorm (head_dim) and o_proj (w -> hidden); no biases."""
+    d, head, heads = config.hidden_size, config.linear_head_dim, config.linear_num_heads
+    w = heads * head
+    return (3 * d * w + 3 * w * config.linear_conv_kernel_dim + d * w + w + heads
+            + d * heads + d * w + head + w * d)
 
 
 def lightning_params(config) -> int:
@@ -3822,6 +3856,20 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
                     "max_position_embeddings": 1048576, "linear_head_dim": 128,
                     "linear_num_heads": 32, "linear_conv_kernel_dim": 4},
+    # BailingHybridConfig's (5.25): Ling-3.0-Flash's shape, latent attention of 32 heads
+    # without a query rank, the KDA of its 32 heads of head_dim 128, 4 taps, 512 experts of
+    # 768 and one shared, the first two blocks dense; head_dim, the KDA's width, the block
+    # kinds and MLP kinds derived as the class does (config_from_dict: bailing_hybrid_values).
+    "bailing_hybrid": {**_LLAMA_DEFAULTS, "vocab_size": 157184, "hidden_size": 2560,
+                       "intermediate_size": 6144, "moe_intermediate_size": 768,
+                       "num_hidden_layers": 42, "num_attention_heads": 32,
+                       "num_key_value_heads": 32, "n_shared_experts": 1,
+                       "num_local_experts": 512, "num_experts_per_tok": 8, "kv_lora_rank": 512,
+                       "q_lora_rank": None, "qk_rope_head_dim": 64, "v_head_dim": 128,
+                       "qk_nope_head_dim": 128, "max_position_embeddings": 262144,
+                       "rms_norm_eps": 1e-6, "head_dim": 128, "short_conv_kernel_size": 4,
+                       "layer_group_size": 6, "first_k_dense_replace": 2,
+                       "pad_token_id": 156892, "bos_token_id": None, "eos_token_id": 156895},
     # GraniteMoeHybridConfig's: LLaMA's defaults with 8 experts, 2 a token, a shared MLP of
     # 1024, no rotary (position_embedding_type None) and, without layer_types, a Mamba-2
     # mixer in every block (config_from_dict), of 128 heads with a state of 256.
@@ -4236,6 +4284,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                            or 2 * values["linear_key_head_dim"])
     if values.get("model_type") == "kimi_linear":
         values = kimi_linear_values(values)
+    if values.get("model_type") == "bailing_hybrid":
+        values = bailing_hybrid_values(values)
     if values.get("model_type") == "minimax" and not values.get("layer_types"):
         # MiniMaxConfig's __post_init__ (5.17, 5.25)
         values["layer_types"] = ["linear_attention" if i % 2 else "full_attention"
@@ -4400,6 +4450,29 @@ def dots3_values(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def bailing_hybrid_values(values: dict[str, Any]) -> dict[str, Any]:
+    """BailingHybridConfig's __post_init__ (5.25): the KDA's heads the attention's, its head
+    width head_dim and its taps short_conv_kernel_size (where config.json gives no
+    linear_num_heads / linear_head_dim / linear_conv_kernel_dim, as the published one gives
+    none and a saved one gives all), then head_dim qk_rope_head_dim; each block's kind from
+    layer_types, else latent attention in the last block of every layer_group_size; the MLP
+    kinds from mlp_layer_types, else the first first_k_dense_replace blocks dense."""
+    n = values["num_hidden_layers"]
+    values = {**values, "head_dim": values["qk_rope_head_dim"],
+              "linear_head_dim": values.get("linear_head_dim") or values["head_dim"],
+              "linear_num_heads": (values.get("linear_num_heads")
+                                   or values["num_attention_heads"]),
+              "linear_conv_kernel_dim": (values.get("linear_conv_kernel_dim")
+                                         or values["short_conv_kernel_size"])}
+    if not values.get("layer_types"):
+        group = values["layer_group_size"]
+        values["layer_types"] = ["full_attention" if (i + 1) % group == 0
+                                 else "linear_attention" for i in range(n)]
+    if not values.get("mlp_layer_types"):
+        values["mlp_layer_types"] = dense_prefix_kinds(n, values["first_k_dense_replace"])
+    return values
+
+
 def gemma4_layer_types(values: dict[str, Any]) -> list[str]:
     """A Gemma 4 config.json's block kinds as Gemma4TextConfig makes them: its layer_types, or
     every sixth block global where it gives none; the last block global whatever they say
@@ -4449,7 +4522,10 @@ PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn
                           "num_attention_heads_per_layer",
                           "attention_layers", "layer_lambda_init",
                           # GLM-MoE-DSA's each block's indexer kind
-                          "indexer_types")
+                          "indexer_types",
+                          # Ling's each block's SwiGLU clipping (BailingHybridConfig checks
+                          # there is one a block)
+                          "expert_swiglu_limit_list", "share_expert_swiglu_limit_list")
 
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
@@ -4601,6 +4677,13 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "kimi_linear": {"num_experts_per_token": "num_experts_per_tok",
                                     "num_shared_experts": "n_shared_experts",
                                     "model_max_length": "max_position_embeddings"},
+                    # BailingHybridConfig's attribute_map (its config.json's names)
+                    "bailing_hybrid": {"num_experts_per_token": "num_experts_per_tok",
+                                       "num_shared_experts": "n_shared_experts",
+                                       "model_max_length": "max_position_embeddings",
+                                       "moe_renormalize": "norm_topk_prob",
+                                       "num_expert_group": "n_group",
+                                       "num_nextn_predict_layers": "num_mtp_layers"},
                     # GPTNeoConfig's attribute_map
                     "gpt_neo": {"num_layers": "num_hidden_layers",
                                 "num_heads": "num_attention_heads"},
@@ -5287,7 +5370,10 @@ def sdpa_not_causal(config) -> bool:
 # model_type (the message's words where they are not "its <class> came with that release").
 RELEASE_REASONS = {"dots3_note_text": "5.23's Dots3NoteForCausalLM holds its routers' "
                    "weights in the model's dtype, which 5.24 keeps in float32: a bfloat16 "
-                   "model's experts' choices can differ"}
+                   "model's experts' choices can differ",
+                   "bailing_hybrid": "5.20 to 5.24 have BailingHybridConfig but ignore its "
+                   "SwiGLU limits, which the published checkpoints set, and 5.20 to 5.23 "
+                   "build no query rank"}
 
 
 def transformers_release_problem(model_type: str | None) -> str | None:
@@ -5968,7 +6054,7 @@ def checked_config_json(path: str | Path, text_part: bool = False) -> dict[str, 
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "nemotron_h" and (problem := nemotron_h_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
-    if model_type == "kimi_linear" and (problem := _kimi_linear_unbuilt(raw)):
+    if model_type in ("kimi_linear", "bailing_hybrid") and (problem := _kda_hybrid_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
     if model_type == "dots1" and (problem := _dots1_unbuilt(raw)):
         raise PrunebenchError(f"{path / 'config.json'} {problem}")
@@ -6312,37 +6398,71 @@ def _lfm3_unbuilt(raw: dict[str, Any], kinds, redo: str) -> str | None:
     return None
 
 
-def _kimi_linear_unbuilt(raw: dict[str, Any]) -> str | None:
-    """What of a Kimi Linear config.json transformers does not build or run, said with what to
-    do; None when nothing: tied embeddings (KimiLinearForCausalLM ties nothing: its LM head is
-    its own, whatever tie_word_embeddings says), a block of another kind than the two
-    KimiLinearDecoderLayer builds (linear_attn_config's lists leaving a block out or naming
-    one past the last), or no latent attention block (transformers sizes the masks by an
-    attention block's cache, 5.17 and 5.25)."""
+def _kda_hybrid_unbuilt(raw: dict[str, Any]) -> str | None:
+    """What of a Kimi Linear or Ling hybrid (bailing_hybrid) config.json transformers does not
+    build or run, said with what to do; None when nothing: tied embeddings (neither
+    KimiLinearForCausalLM nor BailingHybridForCausalLM ties anything: its LM head is its own,
+    whatever tie_word_embeddings says), a block of another kind than the two its decoder layer
+    builds (Kimi Linear's linear_attn_config lists leaving a block out or naming one past the
+    last), or no latent attention block (transformers sizes the masks by an attention block's
+    cache, 5.17 and 5.25); Ling's own published layout (`_bailing_own_layout`) and its SwiGLU
+    limits not one a block (BailingHybridConfig refuses them)."""
+    model_type = raw["model_type"]
+    f = FAMILIES[model_type]
+    layer = f.model_class.replace("ForCausalLM", "DecoderLayer")
     if raw.get("tie_word_embeddings"):
-        return ("sets tie_word_embeddings, but KimiLinearForCausalLM ties nothing: its LM head "
+        return (f"sets tie_word_embeddings, but {f.model_class} ties nothing: its LM head "
                 "is a weight of its own, which prunebench and transformers would read apart "
                 "from the embeddings. Re-download the model or set tie_word_embeddings to "
                 "false")
-    defaults = CONFIG_DEFAULTS["kimi_linear"]
+    defaults = CONFIG_DEFAULTS[model_type]
     blocks = raw.get("num_hidden_layers", defaults["num_hidden_layers"])
+    if model_type == "bailing_hybrid" and (problem := _bailing_own_layout(raw, blocks)):
+        return problem
     lists = raw.get("linear_attn_config") or {}
     listed = [b for key in ("kda_layers", "full_attn_layers") for b in lists.get(key) or []]
     if not raw.get("layer_types") and any(not 1 <= b <= blocks for b in listed):
         return (f"lists blocks {sorted(b for b in listed if not 1 <= b <= blocks)} in "
                 f"linear_attn_config's kda_layers / full_attn_layers (1-based), past its "
                 f"{blocks} blocks: re-download the model")
-    kinds = kimi_linear_values({**defaults, **raw})["layer_types"]
+    values = kimi_linear_values if model_type == "kimi_linear" else bailing_hybrid_values
+    kinds = values({**defaults, **raw})["layer_types"]
     if len(kinds) != blocks or any(k not in ("linear_attention", "full_attention")
                                    for k in kinds):
-        return (f"gives block kinds {kinds} (layer_types, or linear_attn_config's kda_layers "
-                "and full_attn_layers): KimiLinearDecoderLayer builds a Kimi Delta Attention "
-                "for 'linear_attention' and latent attention for 'full_attention' only, one a "
-                "block; re-download the model")
+        return (f"gives block kinds {kinds} (layer_types"
+                + (", or linear_attn_config's kda_layers and full_attn_layers"
+                   if model_type == "kimi_linear" else "")
+                + f"): {layer} builds a Kimi Delta Attention for 'linear_attention' and latent "
+                "attention for 'full_attention' only, one a block; re-download the model")
     if "full_attention" not in kinds:
         return ("gives no 'full_attention' (latent attention) block: transformers sizes the "
                 "attention masks by such a block's cache, so neither generate nor any cached "
                 "forward runs; re-download the model")
+    return None
+
+
+# The class Ant's own code for the Ling / Ring 3.0 hybrids names in their published
+# config.json (its tensors under its own names, each expert apart, the KDA's q/k/v
+# convolutions three, multi-token-prediction layers after the blocks), where transformers'
+# conversion writes BailingHybridForCausalLM.
+BAILING_OWN_ARCHITECTURE = "BailingMoeV3ForCausalLM"
+
+
+def _bailing_own_layout(raw: dict[str, Any], blocks: int) -> str | None:
+    """A Ling hybrid config.json in Ant's own layout (`BAILING_OWN_ARCHITECTURE`, whose
+    tensors prunebench does not import), or with a SwiGLU limit list not one a block."""
+    if BAILING_OWN_ARCHITECTURE in (raw.get("architectures") or []):
+        return (f"names {BAILING_OWN_ARCHITECTURE}, Ant's own layout of the Ling / Ring hybrid "
+                "checkpoints (its own tensor names, each expert apart, three q/k/v "
+                "convolutions, multi-token-prediction layers), which prunebench does not "
+                "import: load it once with transformers' BailingHybridForCausalLM."
+                "from_pretrained (which converts it) and save_pretrained it, then use that "
+                "folder")
+    for key in ("expert_swiglu_limit_list", "share_expert_swiglu_limit_list"):
+        limits = raw.get(key)
+        if limits is not None and len(limits) != blocks:
+            return (f"gives {key} of {len(limits)} limits for its {blocks} blocks: "
+                    "BailingHybridConfig needs one a block; re-download the model")
     return None
 
 
@@ -6717,6 +6837,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         q = kv = 0
         own = shape.get("latent")  # (Dots 3 Note's blocks: each its own heads and ranks)
         attn = mla_params(config, own)
+        if getattr(config, "model_type", None) == "bailing_hybrid":
+            attn += d * config.num_attention_heads  # its g_proj: a sigmoid gate a head
         if family(config).attention_indexer and shape.get("indexer", True):
             # DeepSeek-V3.2's every block, GLM-MoE-DSA's "full", Dots 3 Note's indexed ones
             attn += indexer_params(config, (own or {}).get("q_lora_rank"))
