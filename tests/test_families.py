@@ -1124,6 +1124,17 @@ FAMILIES = {
         topk_group=1, kv_lora_rank=16, q_lora_rank=None, qk_nope_head_dim=8,
         qk_rope_head_dim=4, v_head_dim=8, linear_head_dim=8, linear_num_heads=4,
         linear_conv_kernel_dim=3, initializer_range=0.1),
+    # Ling's hybrid (5.25 on): KDA blocks (4 heads of 8, 3 taps, full-rank gates) 1:1 with
+    # latent attention blocks (rotating, gated a head, without a query rank as Ling-3.0-Flash),
+    # block 0's MLP dense, then a grouped sigmoid router choosing 2 of 4 experts and a shared
+    # expert, the last blocks' SwiGLU clipped (limits that bind at std 0.1); untied.
+    "bailing_hybrid": lambda: newer_config(
+        "bailing_hybrid", **{**SMALL, "num_key_value_heads": 4}, layer_group_size=2,
+        first_k_dense_replace=1, moe_intermediate_size=32, num_local_experts=4,
+        num_experts_per_tok=2, n_group=2, topk_group=1, kv_lora_rank=16, q_lora_rank=None,
+        qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8, head_dim=8,
+        short_conv_kernel_size=3, expert_swiglu_limit_list=[0, 0, 0.05, 0.05],
+        share_expert_swiglu_limit_list=[0, 0.05, 0, 0.05], initializer_range=0.1),
     # MiniMax: lightning attention blocks (4 heads of 16, chunks of 8 positions) 1:1 with
     # softmax attention blocks, the residual scalars off 1, Mixtral's experts (2 of 4 a
     # token); untied, std 0.1.
@@ -1148,7 +1159,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "solar_open", "cohere2_moe", "granitemoe_swa",
        "aria_text",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
-       "glm_moe_dsa", "axk1", "kimi_linear", "minimax",
+       "glm_moe_dsa", "axk1", "kimi_linear", "minimax", "bailing_hybrid",
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe",
@@ -1261,6 +1272,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
            "recurrent_gemma": "RecurrentGemmaForCausalLM",
            "kimi_linear": "KimiLinearForCausalLM",
+           "bailing_hybrid": "BailingHybridForCausalLM",
            "minimax": "MiniMaxForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM",
            "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",
@@ -1934,7 +1946,7 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
                     "glm4_moe_lite", "glm_moe_dsa", "axk1",
                     "dots3_note_text"):  # latent attention: o_proj only
             extra = {"target_modules": ["o_proj"]}
-        if name in ("deepseek_v2", "kimi_linear",
+        if name in ("deepseek_v2", "kimi_linear", "bailing_hybrid",
                     "sarvam_mla"):  # without a query rank: q_proj and o_proj
             extra = {"target_modules": ["q_proj", "o_proj"]}
         if name in ("minicpm3", "youtu"):  # latent attention's o_proj, and its dense MLP

@@ -161,7 +161,16 @@ def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(drop, tmp_pat
     save reloaded by prunebench and by transformers, compute the logits of transformers' model
     of the kept blocks, each of the kind it was (layer_types and mlp_layer_types rewritten, as
     the config.json says)."""
-    model = random_model(small())
+    check_depth_pruning_and_reloads(random_model(small()), drop, kept_blocks_model,
+                                    KimiLinearForCausalLM, tmp_path / "pruned")
+
+
+def check_depth_pruning_and_reloads(model, drop, kept_blocks_model, model_class,
+                                    folder) -> dict:
+    """`model` (KINDS' blocks, block 0 dense) with blocks `drop` removed, and its save in
+    `folder` reloaded by prunebench and by transformers' `model_class`: each block the kind it
+    was, the logits of transformers' model of the kept blocks (`kept_blocks_model`); the
+    config.json written, which the caller checks further."""
     keep = [i for i in range(5) if i not in drop]
     kinds, x = [KINDS[i] for i in keep], ids()
     expected = logits(kept_blocks_model(model, keep), x)
@@ -170,17 +179,18 @@ def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(drop, tmp_pat
     assert sparse_mlp_blocks(model.config) == [i != 0 for i in keep]
     assert numel(model) == count_params(model.config)
     assert torch.equal(logits(model, x), expected)
-    save_model(model, None, tmp_path / "pruned")
-    written = json.loads((tmp_path / "pruned" / "config.json").read_text())
+    save_model(model, None, folder)
+    written = json.loads((folder / "config.json").read_text())
     assert written["layer_types"] == kinds
     assert written["mlp_layer_types"] == ["dense" if i == 0 else "sparse" for i in keep]
-    again = load_model(tmp_path / "pruned")
+    again = load_model(folder)
     assert kinds_of(again) == kinds
     assert torch.equal(logits(again, x), expected)
-    theirs = in_allocated_memory(KimiLinearForCausalLM.from_pretrained(
-        tmp_path / "pruned", dtype=torch.float32)).eval()
+    theirs = in_allocated_memory(model_class.from_pretrained(folder,
+                                                             dtype=torch.float32)).eval()
     assert kinds_of(theirs) == kinds
     assert torch.equal(logits(theirs, x), expected)
+    return written
 
 
 @pytest.mark.parametrize("drop", [[0], [1, 2], [4]])
@@ -214,11 +224,19 @@ def test_removing_every_latent_attention_block_is_refused_before_anything_change
     """Without a latent attention block transformers' cache cannot size the masks (5.17: its
     sequence length; 5.25: its mask sizes): a cached forward stops. The removal is refused,
     naming those blocks and what to do; the model is left whole."""
-    model = random_model(small())
+    check_removing_every_latent_attention_block_refused(random_model(small()), "Kimi Linear",
+                                                        kept_blocks_model)
+
+
+def check_removing_every_latent_attention_block_refused(model, name: str,
+                                                        kept_blocks_model) -> None:
+    """`model` (KINDS' blocks) refuses the removal of its latent attention blocks 1 and 4,
+    naming them as a `name` model's, and is left whole; transformers' model of the blocks left
+    (`kept_blocks_model`) stops at a cached forward."""
     x = ids()
     before = logits(model, x)
-    with pytest.raises(PrunebenchError, match=r"removing blocks \[1, 4\] would leave this "
-                                              r"Kimi Linear model Kimi Delta Attention blocks "
+    with pytest.raises(PrunebenchError, match=rf"removing blocks \[1, 4\] would leave this "
+                                              rf"{name} model Kimi Delta Attention blocks "
                                               r"only \(its full-attention blocks are \[1, 4\]\)"):
         remove_blocks(model, [4, 1])
     assert model.config.num_hidden_layers == 5 and model.config.layer_types == KINDS

@@ -702,7 +702,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "granitemoeshared", "dots1", "solar_open",
                                      "cohere2_moe", "granitemoe_swa", "afmoe", "laguna",
                                      "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
-                                     "glm_moe_dsa", "axk1", "kimi_linear",
+                                     "glm_moe_dsa", "axk1", "kimi_linear", "bailing_hybrid",
                                      "dots3_note_text",
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
                                      "sarvam_moe", "param2moe", "sarvam_mla", "ergo"))
