@@ -1159,8 +1159,8 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
                                   f"config.json implies {tuple(expected[key].shape)}")
     model.load_state_dict(state, strict=False, assign=True)
     inner = decoder(model)
-    if tied_embeddings(config):
-        model.lm_head.weight = model.get_input_embeddings().weight
+    if tied_embeddings(config):  # (ModernBERT-decoder's `decoder`; its lm_head is no head)
+        model.get_output_embeddings().weight = model.get_input_embeddings().weight
     # Non-persistent buffers (rotary inv_freq) were created on meta: rebuild them for real, on
     # the CPU as transformers computes them (a GPU's pow may differ in the last bit), then moved.
     # (Granite 4.0 without position_embedding_type "rope" holds no rotary module, Nemotron-H
@@ -1668,6 +1668,13 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 "\"shared\" reuse the top keys of the last \"full\" block before them, and one "
                 "left first would have none (GlmMoeDsaAttention raises). Remove other blocks: "
                 "the depth methods never choose it (methods.sizing.removable_blocks)")
+        if family(model.config).first_attention_unnormed:
+            raise PrunebenchError(
+                f"removing blocks {sorted(drop)} would remove block 0 of this "
+                "ModernBERT-decoder model, which a depth prune keeps: its class builds the "
+                "first block without a norm before the attention, so the block left first "
+                "would lose its trained attn_norm and compute another model. Remove other "
+                "blocks: the depth methods never choose it (methods.sizing.removable_blocks)")
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 4 model "
             "needs: its last block (Gemma4TextConfig makes the last block global, so a "

@@ -689,6 +689,12 @@ class Family:
     OpenAI GPT's own (`openai-gpt`): `post_ln_blocks`, each block's LayerNorms after its
     residual sums (ln_1 over input + attention, ln_2 over that + MLP) and no final norm
     (none counted; `modeling.final_norm` an identity; the fused block's `post_ln` order).
+    ModernBERT-decoder's: `prediction_head`, a dense hidden x hidden layer (its bias by
+    `classifier_bias`), an activation and a norm between the final norm and the LM head
+    (`prediction_head_params`); `first_attention_unnormed`, block 0 has no norm before its
+    attention (its class builds an Identity by the block's index: `layer_shapes` marks it, and
+    `depth_kept_blocks` keeps it, as a block left first would lose its trained norm);
+    `norm_bias_key`, the config key that gives every LayerNorm a bias (`norm_bias`).
     """
 
     model_class: str
@@ -790,6 +796,9 @@ class Family:
     head_vocab_key: str | None = None
     expert_norms: bool = False
     post_ln_blocks: bool = False
+    norm_bias_key: str | None = None
+    prediction_head: bool = False
+    first_attention_unnormed: bool = False
 
 
 # GLM-4.5's block of experts and q/k norms, as Glm4MoeForCausalLM builds it for the families
@@ -1324,6 +1333,21 @@ FAMILIES: dict[str, Family] = {
                    depth_only="a dynamic attention mask (A and dt_proj score each key from the "
                               "values of its KV head, kept by keep_window_size) and residuals "
                               "scaled by a learned vector each"),
+    # ModernBertDecoderLayer: attn_norm (none in block 0: an Identity by its index) ->
+    # ModernBertDecoderAttention (q/k/v_proj and Wo, attention_bias; a window of
+    # local_attention // 2 on layer_types' sliding blocks, a rotary base each kind) and
+    # mlp_norm -> ModernBertDecoderMLP (one Wi of rows [input; gate], act(input) x gate, then
+    # Wo; mlp_bias); LayerNorms biased by norm_bias, one on the embeddings too; after the
+    # final norm a prediction head (`lm_head`: dense, classifier_bias, act, norm) before the
+    # LM head `decoder` (decoder_bias), tied by default.
+    "modernbert-decoder": Family("ModernBertDecoderForCausalLM", "ModernBertDecoderConfig",
+                                 None, None, "mlp_bias", False, embedding_norm=True,
+                                 kv_per_query_head=True,
+                                 norm_bias_key="norm_bias", lm_head_bias_key="decoder_bias",
+                                 prediction_head=True, first_attention_unnormed=True,
+                                 depth_only="a prediction head (dense, activation and LayerNorm) "
+                                            "between the final norm and the LM head, and a "
+                                            "first block without a norm before its attention"),
     # MixtralAttention: Mistral's (no biases); MixtralSparseMoeBlock (`mlp`): a router and
     # num_local_experts experts of intermediate_size each, in every block.
     "mixtral": Family("MixtralForCausalLM", "MixtralConfig", False, False, None, False,
@@ -2766,8 +2790,9 @@ def depth_kept_blocks(config) -> list[int]:
     could not decode; its published models' first block is a Mamba-2 one); a GLM-MoE-DSA
     model's first block where a block shares another's indexer choice (`indexer_blocks`: a
     "shared" block reuses the last "full" block's before it, and one left first has none:
-    GlmMoeDsaAttention raises)."""
-    if family(config).one_mixer_blocks:
+    GlmMoeDsaAttention raises); ModernBERT-decoder's first block (its class builds block 0
+    without an attention norm, by index: a block left first would lose its trained norm)."""
+    if family(config).one_mixer_blocks or family(config).first_attention_unnormed:
         return [0]
     if "shared" in (getattr(config, "indexer_types", None) or ()):
         return [0]
@@ -3198,7 +3223,8 @@ def norm_params(config) -> int:
     if f.norm_weightless or f.rms_norm_weightless or (
             f.norm_affine_key and not getattr(config, f.norm_affine_key, True)):
         return 0  # (OPT's LayerNorms without layer_norm_elementwise_affine hold none)
-    return config.hidden_size * (2 if family(config).norm_bias else 1)
+    biased = f.norm_bias or bool(f.norm_bias_key and getattr(config, f.norm_bias_key, False))
+    return config.hidden_size * (2 if biased else 1)
 
 
 def lm_head_bias_params(config) -> int:
@@ -3475,6 +3501,14 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
     # DogeConfig's (Doge-320M's shape): no head_dim key (hidden / heads), KV heads = heads.
     "doge": {**_LLAMA_DEFAULTS, "vocab_size": 32768, "hidden_size": 1024,
              "intermediate_size": 2048, "num_hidden_layers": 32, "num_attention_heads": 8},
+    # ModernBertDecoderConfig's (ModernBERT-base's shape): KV heads = heads, tied; its LM
+    # head's bias on (decoder_bias), no other bias.
+    "modernbert-decoder": {**_LLAMA_DEFAULTS, "vocab_size": 50368, "hidden_size": 768,
+                           "intermediate_size": 1152, "num_hidden_layers": 22,
+                           "num_attention_heads": 12, "max_position_embeddings": 8192,
+                           "tie_word_embeddings": True, "norm_bias": False,
+                           "decoder_bias": True, "classifier_bias": False,
+                           "global_attn_every_n_layers": 3, "local_attention": 128},
     "mixtral": {**_LLAMA_DEFAULTS, "intermediate_size": 14336, "num_key_value_heads": 8,
                 "max_position_embeddings": 131072, "num_local_experts": 8,
                 "num_experts_per_tok": 2},
@@ -4241,6 +4275,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                      for i in range(values["num_hidden_layers"])]
     if values.get("model_type") == "cohere2_moe":
         values = cohere2_moe_block_kinds(values)
+    if values.get("model_type") == "modernbert-decoder":
+        values = modernbert_decoder_values(values)
     if (values.get("model_type") in ("cwm", "granite_swa", "granitemoe_swa")
             and not values.get("layer_types")):
         # CwmConfig's, GraniteSWAConfig's and GraniteMoeSWAConfig's: every fourth block full,
@@ -4331,6 +4367,22 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = ["chunked_attention" if r and chunked else "full_attention"
                                  for r in rope]
     return SimpleNamespace(**values)
+
+
+def modernbert_decoder_values(values: dict[str, Any]) -> dict[str, Any]:
+    """ModernBertDecoderConfig's __post_init__ (5.17, 5.25): without layer_types every
+    global_attn_every_n_layers-th block full attention from the first, the others sliding;
+    the window half of local_attention (None where it is null or 0: no window), but where
+    config.json gives sliding_window itself (as a saved config does), which the class sets
+    last."""
+    if not values.get("layer_types"):
+        every = values["global_attn_every_n_layers"]
+        values["layer_types"] = ["sliding_attention" if i % every else "full_attention"
+                                 for i in range(values["num_hidden_layers"])]
+    if "sliding_window" not in values:
+        values["sliding_window"] = (values["local_attention"] // 2 if values["local_attention"]
+                                    else None)
+    return values
 
 
 def mimo_v2_flash_window(values: dict[str, Any]) -> dict[str, Any]:
@@ -6688,6 +6740,8 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         shapes = [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
         if family(config).last_block_dense_bias and shapes:  # GPT-NeoX-Japanese's dense_bias
             shapes[-1]["o_proj_bias"] = True
+        if family(config).first_attention_unnormed and shapes:  # ModernBERT-decoder's block 0
+            shapes[0]["attention_norm"] = False
         return shapes
     if len(shapes) != config.num_hidden_layers:
         raise PrunebenchError(
@@ -6750,8 +6804,9 @@ def sliding_windows(config: LlamaConfig) -> list[int | None]:
 
 
 def head_dim(config: LlamaConfig) -> int:
-    if getattr(config, "model_type", None) == "ergo":
-        # ErgoAttention's, whatever head_dim an ErgoConfig was given (config_from_dict's too)
+    if getattr(config, "model_type", None) in ("ergo", "modernbert-decoder"):
+        # ErgoAttention's and ModernBertDecoderAttention's, whatever head_dim the config was
+        # given (config_from_dict's too)
         return config.hidden_size // config.num_attention_heads
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
@@ -6879,7 +6934,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         mlp += inputs * m
     if mlp_bias(config) or shape["down_proj_bias"]:
         mlp += d
-    return attn + mlp + norms_per_block(config) * norm_params(config)
+    norms = norms_per_block(config) - (shape.get("attention_norm") is False)
+    return attn + mlp + norms * norm_params(config)
 
 
 def own_block_params(config) -> int:
@@ -6938,8 +6994,19 @@ def non_block_param_count(config: LlamaConfig) -> int:
     positions = 0 if f.position_table_offset is None else (
         (config.max_position_embeddings + f.position_table_offset) * config.hidden_size)
     final += norm_params(config) if f.embedding_norm else 0  # BLOOM's, of the embeddings
+    final += prediction_head_params(config)
     return (emb + head + final + positions + lm_head_bias_params(config)
             + per_layer_input_params(config))
+
+
+def prediction_head_params(config) -> int:
+    """ModernBERT-decoder's prediction head between the final norm and the LM head
+    (`Family.prediction_head`): a dense hidden x hidden (its bias by classifier_bias) and a
+    norm; none in other families."""
+    if not family(config).prediction_head:
+        return 0
+    d = config.hidden_size
+    return d * d + (d if config.classifier_bias else 0) + norm_params(config)
 
 
 def tied_embeddings(config) -> bool:
