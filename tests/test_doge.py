@@ -229,13 +229,20 @@ def test_width_surgery_and_the_compiled_decoder_refuse_it():
     check_surgery_and_the_compiled_decoder_refuse(family_model("doge"), OWN)
 
 
-def test_the_start_refuses_the_compiled_backend_for_it(tmp_path):
+def check_the_start_refuses_the_compiled_backend(config, own: str, folder) -> None:
+    """A depth-only model of `config` whose config.json the start reads (a local `folder`)
+    is told of the compiled backend there, naming `own` (what its blocks hold), not by its
+    benchmark job (also ModernBERT-decoder's: tests/test_modernbert_decoder.py)."""
     from prunebench.plan.checks import moe_problems
 
-    config().save_pretrained(tmp_path / "doge")
-    runs = {"models": {"doge": {"source": f"local:{tmp_path / 'doge'}", "variants": ["dense"]}},
+    config.save_pretrained(folder)
+    runs = {"models": {"m": {"source": f"local:{folder}", "variants": ["dense"]}},
             "benchmark": {"backends": ["hf", "compiled"]}}
-    problems = moe_problems(runs, tmp_path / "nowhere")
+    problems = moe_problems(runs, folder / "nowhere")
     assert len(problems) == 1
-    assert problems[0].startswith(f"models.doge (doge) holds {OWN}")
+    assert problems[0].startswith(f"models.m ({config.model_type}) holds {own}")
+
+
+def test_the_start_refuses_the_compiled_backend_for_it(tmp_path):
+    check_the_start_refuses_the_compiled_backend(config(), OWN, tmp_path / "doge")
     assert json.loads((tmp_path / "doge" / "config.json").read_text())["is_moe"] is False

@@ -109,6 +109,7 @@ from transformers import GPTNeoConfig, PersimmonConfig
 from transformers import GPTNeoXJapaneseConfig
 from transformers import BitNetConfig, DiffLlamaConfig
 from transformers import DogeConfig
+from transformers import ModernBertDecoderConfig
 from transformers import XGLMConfig
 from transformers import OpenAIGPTConfig
 from transformers import AriaTextConfig
@@ -584,6 +585,15 @@ FAMILIES = {
     # biases on; weights of std 0.2 (of 0.02 its greedy tokens repeat two values).
     "doge": lambda: DogeConfig(**SMALL, attention_bias=True, mlp_bias=True, keep_window_size=16,
                                initializer_range=0.2),
+    # ModernBERT-decoder: block 0 without an attention norm, blocks 0 and 3 global (every
+    # third), 1 and 2 in a window of 4 (local_attention 8), a rotary base each kind; the
+    # prediction head before an untied LM head; biases everywhere (no KV-head key: every
+    # head its own); weights of std 0.2 (of 0.02 its greedy tokens repeat one value).
+    "modernbert-decoder": lambda: ModernBertDecoderConfig(
+        **{k: v for k, v in SMALL.items() if k != "num_key_value_heads"}, cls_token_id=1,
+        sep_token_id=2, global_attn_every_n_layers=3, local_attention=8, attention_bias=True,
+        mlp_bias=True, norm_bias=True, classifier_bias=True, decoder_bias=True,
+        tie_word_embeddings=False, initializer_range=0.2),
     # Mixtral: Mistral's attention and, in every block, a router choosing 2 of 4 experts per
     # token (experts fused into 3D parameters, transformers 5's layout).
     "mixtral": lambda: MixtralConfig(**SMALL, head_dim=16, num_local_experts=4,
@@ -1178,7 +1188,7 @@ LATENT = {"minicpm3", "youtu"}
 # Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
 # differential attention, BitNet's sub-norms, CodeGen's sharded qkv_proj, Doge's dynamic mask):
 # depth pruning and the hf / hf_static backends only, refused as models of their own kind.
-OWN_BLOCKS = {"diffllama", "bitnet", "codegen", "doge"}
+OWN_BLOCKS = {"diffllama", "bitnet", "codegen", "doge", "modernbert-decoder"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -1280,6 +1290,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "diffllama": "DiffLlamaForCausalLM", "bitnet": "BitNetForCausalLM",
            "codegen": "CodeGenForCausalLM",
            "doge": "DogeForCausalLM",
+           "modernbert-decoder": "ModernBertDecoderForCausalLM",
            "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM",
            "mamba2": "Mamba2ForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
