@@ -81,13 +81,10 @@ def test_the_count_is_the_sum_of_each_part_by_hand():
     assert count_params(config) == total
 
 
-def write_published(model, folder, with_tokenizer):
-    """The folder as zai-org publishes GLM-4.5: each expert's gate / up / down weights apart,
-    bfloat16 (the routers' score biases float32), two shards, and one multi-token-prediction
-    layer after the last block (a decoder layer of its own, with its eh_proj, enorm, hnorm and
-    shared_head norm), which Glm4MoeForCausalLM does not build."""
-    state = per_expert_state(model, "glm4_moe")  # GLM-4.5's names are Qwen2-MoE's
-    n, d = model.config.num_hidden_layers, model.config.hidden_size
+def with_mtp_layer(state: dict, n: int, d: int) -> dict:
+    """`state` and a multi-token-prediction layer after its `n` blocks, as DeepSeek-V3 and
+    GLM-4.5 publish one: `model.layers.{n}`, block 1's tensors (random values) under that
+    index, with an eh_proj, enorm, hnorm and shared_head norm of its own."""
     g = torch.Generator().manual_seed(7)
     for key in [k for k in state if k.startswith("model.layers.1.")]:
         state[key.replace("model.layers.1.", f"model.layers.{n}.")] = torch.randn(
@@ -95,6 +92,16 @@ def write_published(model, folder, with_tokenizer):
     for key, shape in (("eh_proj.weight", (d, 2 * d)), ("enorm.weight", (d,)),
                        ("hnorm.weight", (d,)), ("shared_head.norm.weight", (d,))):
         state[f"model.layers.{n}.{key}"] = torch.randn(shape, generator=g)
+    return state
+
+
+def write_published(model, folder, with_tokenizer):
+    """The folder as zai-org publishes GLM-4.5: each expert's gate / up / down weights apart,
+    bfloat16 (the routers' score biases float32), two shards, and one multi-token-prediction
+    layer after the last block (a decoder layer of its own, with its eh_proj, enorm, hnorm and
+    shared_head norm), which Glm4MoeForCausalLM does not build."""
+    state = with_mtp_layer(per_expert_state(model, "glm4_moe"),  # (Qwen2-MoE's names)
+                           model.config.num_hidden_layers, model.config.hidden_size)
     return write_published_folder(
         folder, with_tokenizer,
         {**json.loads(model.config.to_json_string()), "num_nextn_predict_layers": 1},

@@ -13,9 +13,9 @@ Where the class exists (skipped below with the refusal's reason): counts against
 transformers' meta models and by hand; depth pruning equal to transformers' model of the
 kept blocks; a depth-pruned save reloaded by prunebench and by transformers, the hf and
 hf_static tokens transformers' generate's; a published per-expert checkpoint imported as
-transformers loads it; the legacy config.json's rope built as yarn and shown to matter; the
-width methods' and the compiled decoder's refusals. tests/test_families.py runs the shared
-per-family tests on it."""
+transformers loads it (a multi-token-prediction layer after the blocks dropped); the legacy
+config.json's rope built as yarn and shown to matter; the width methods' and the compiled
+decoder's refusals. tests/test_families.py runs the shared per-family tests on it."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from prunebench.modeling import build_model, load_config
 from test_afmoe_laguna_mellum import check_published_import
 from test_exaone_internlm3 import check_refused_below_its_release, write
 from test_families import family_model, ids, logits
+from test_glm4_moe import with_mtp_layer
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning
 from test_moe import per_expert_state
@@ -138,14 +139,19 @@ def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
 
 def test_a_published_per_expert_checkpoint_imports_as_transformers_loads_it(
         tmp_path, tokenizer):  # noqa: F811 - the fixture
-    """DeepSeek-V3's names, one tensor per expert, the score biases made to matter."""
+    """DeepSeek-V3's names, one tensor per expert, the score biases made to matter; a
+    multi-token-prediction layer after the blocks dropped and recorded."""
     needs()
     model = family_model("sarvam_mla")
     with torch.no_grad():
         for layer in model.model.layers[1:]:
             layer.mlp.gate.e_score_correction_bias.normal_(0, 1)
-    check_published_import(model, transformers.DeepseekV3ForCausalLM,
-                           per_expert_state(model, "sarvam_mla"), tmp_path, tokenizer)
+    n = model.config.num_hidden_layers
+    state = with_mtp_layer(per_expert_state(model, "sarvam_mla"), n, model.config.hidden_size)
+    record = check_published_import(model, transformers.DeepseekV3ForCausalLM, state, tmp_path,
+                                    tokenizer)
+    assert record["dropped_blocks"] == [f"model.layers.{n}"]
+    assert "DeepseekV3ForCausalLM does not build" in record["dropped_note"]
 
 
 @pytest.mark.parametrize("method", ["llm_pruner", "flap", "wanda_sp", "blockpruner",

@@ -15,7 +15,8 @@ use_qkv_bias) and by hand; depth pruning equal to transformers' model of the kep
 depth-pruned save reloaded by prunebench and by transformers, the hf and hf_static tokens
 transformers' generate's; a checkpoint in the published layout (per-expert tensors, the own
 code's names, each block's fused query_key_value) imported to the logits transformers'
-conversion loads it to, a router without score biases imported as zeros, a fused projection
+conversion loads it to (a multi-token-prediction layer after the blocks dropped), a router
+without score biases imported as zeros, a fused projection
 of the wrong rows refused; the whole heads' rotation shown to matter; the width methods' and
 the compiled decoder's refusals. tests/test_families.py runs the shared per-family tests on
 them (the depth methods, save and reload, the hf backends, evaluation)."""
@@ -36,7 +37,7 @@ from test_afmoe_laguna_mellum import check_published_import
 from test_exaone_internlm3 import check_refused_below_its_release, write
 from test_families import FAMILIES, family_model, ids, logits
 from test_families import tokenizer  # noqa: F401 - a fixture
-from test_glm4_moe import check_refused_as_a_mixture_of_experts
+from test_glm4_moe import check_refused_as_a_mixture_of_experts, with_mtp_layer
 from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning
 from test_moe import per_expert_state
 from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
@@ -183,10 +184,11 @@ def published_state(model, name: str) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("name", NAMES)
 def test_a_published_checkpoint_imports_as_transformers_conversion_loads_it(
         name, tmp_path, tokenizer):  # noqa: F811 - the fixture
-    """Per-expert tensors under the own code's names, q / k / v (biased) fused: transformers'
-    conversion on loading (its Split by the targets' sizes), prunebench's one-time fusion on
-    import and the model the weights came from compute the same logits; the score biases made
-    to matter (transformers initialises them to 0)."""
+    """Per-expert tensors under the own code's names, q / k / v (biased) fused, and a
+    multi-token-prediction layer after the blocks: transformers' conversion on loading (its
+    Split by the targets' sizes; the layer left out), prunebench's one-time fusion on import
+    (the layer dropped and recorded) and the model the weights came from compute the same
+    logits; the score biases made to matter (transformers initialises them to 0)."""
     needs(name)
     model = family_model(name)
     with torch.no_grad():
@@ -195,7 +197,12 @@ def test_a_published_checkpoint_imports_as_transformers_conversion_loads_it(
     state = published_state(model, name)
     assert sum(".attention.query_key_value.bias" in k for k in state) == 4
     assert not any(".self_attn." in k or "embed_tokens" in k for k in state)
-    check_published_import(model, transformers.Glm4MoeForCausalLM, state, tmp_path, tokenizer)
+    n = model.config.num_hidden_layers
+    state = with_mtp_layer(state, n, model.config.hidden_size)
+    record = check_published_import(model, transformers.Glm4MoeForCausalLM, state, tmp_path,
+                                    tokenizer)
+    assert record["dropped_blocks"] == [f"model.layers.{n}"]
+    assert "Glm4MoeForCausalLM does not build" in record["dropped_note"]
     # the renames are the family's alone: another model type keeps the published names
     assert moe_fuse.fused_name("model.word_embeddings.weight", "glm4_moe") == \
         "model.word_embeddings.weight"

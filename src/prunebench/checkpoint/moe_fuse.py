@@ -73,6 +73,10 @@ weights are converted once (checkpoint.pickle_convert):
   [q; k; v] split into q_proj / k_proj / v_proj by the heads' sizes (`QKV_SPLIT`).
 - Sarvam-MLA (sarvam-105b): DeepSeek-V3's per-expert names (transformers maps `sarvam_mla`
   onto `qwen2_moe`'s conversion alone, 5.24 on), nothing renamed.
+- The three: multi-token-prediction layers after the blocks (`model.layers.{num_hidden_layers}`
+  on: their config classes read num_nextn_predict_layers, as Param2's own configuration
+  does; the released checkpoints hold none, their classes say), which Glm4MoeForCausalLM and
+  DeepseekV3ForCausalLM do not build, dropped.
 - LFM2-MoE: Mixtral's w1 / w3 / w2 under the block's `feed_forward`
   (`model.layers.N.feed_forward.experts.E.w1.weight`), fused there as transformers'
   conversion of `lfm2_moe` fuses them (`feed_forward.experts.gate_up_proj` / `down_proj`;
@@ -212,7 +216,11 @@ MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCaus
              "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
              "glm4_moe_lite": "Glm4MoeLiteForCausalLM", "exaone_moe": "ExaoneMoeForCausalLM",
              "glm_moe_dsa": "GlmMoeDsaForCausalLM",
-             "mimo_v2_flash": "MiMoV2FlashForCausalLM"}
+             "mimo_v2_flash": "MiMoV2FlashForCausalLM",
+             # (their config classes read num_nextn_predict_layers, as Param2's own code's
+             # does: such layers follow the blocks, model.layers.{num_hidden_layers}...)
+             "sarvam_moe": "Glm4MoeForCausalLM", "param2moe": "Glm4MoeForCausalLM",
+             "sarvam_mla": "DeepseekV3ForCausalLM"}
 # The names a family's published per-expert checkpoints give tensors its class holds under
 # others, as transformers' conversion of its model type renames them, by model_type:
 # (published part, held part). Laguna's routers' score biases and shared experts; EXAONE-MoE's
