@@ -5,7 +5,9 @@ blocks; head and MLP channel removal computing the dense model with those heads 
 silenced (its class builds no narrower heads and reads no MLP width key); the compiled decoder
 on a width-pruned model, fused and not, and as generate; its post-LN blocks (a norm after each
 residual add, none after the last block) shown to matter to the decoder; hf_static refused
-(its class reads no KV cache), by the runner and at the start. tests/test_families.py runs the
+(its class reads no KV cache), by the runner and at the start; its hf rows marked as running
+the whole sequence again at every step (`floor_note`, the timed tables' caption).
+tests/test_families.py runs the
 shared per-family tests on it too (every method, save and reload, every backend, evaluation,
 LoRA)."""
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 
+import pandas as pd
 import pytest
 import torch
 from transformers import OpenAIGPTLMHeadModel
@@ -140,3 +143,40 @@ def test_hf_static_is_refused_by_the_runner_and_at_the_start(tmp_path):
     [problem] = static_cache_problems(config, tmp_path)
     assert "models.gpt1" in problem and "reads no KV cache" in problem
     assert static_cache_problems({**config, "benchmark": {"backends": ["hf"]}}, tmp_path) == []
+
+
+def test_hf_rows_say_each_step_runs_the_whole_sequence_again():
+    """OpenAIGPTLMHeadModel reads no KV cache: under the hf runner's generate its model runs
+    the whole sequence so far at every step (GPT-2's the new token alone), so its hf rows
+    carry that note (`floor_note`) and no bandwidth floor of a cached step, its compiled rows
+    a floor, and the timed tables' caption names the models whose hf rows ran so."""
+    from prunebench.benchmark.floors import add_floor
+    from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
+    from prunebench.report.tables import timing_caption
+
+    def lengths_read(name: str) -> list[int]:
+        model, read = family_model(name), []
+        hook = model.transformer.register_forward_pre_hook(
+            lambda _, args, kwargs: read.append((args or [kwargs["input_ids"]])[0].shape[1]),
+            with_kwargs=True)
+        bench.HFRunner(model, 4).generate(ids(1, 5), torch.ones(1, 5, dtype=torch.long))
+        hook.remove()
+        return read
+
+    assert lengths_read("openai-gpt") == [5, 6, 7, 8] and lengths_read("gpt2") == [5, 1, 1, 1]
+    config = FAMILIES["openai-gpt"]()
+    rows = {backend: {"batch_size": 1, "decode_step_s": 0.01} for backend in ("hf", "compiled")}
+    for backend, row in rows.items():
+        add_floor(row, config, input_tokens=5, output_tokens=4, dtype=torch.float32,
+                  bandwidth=1e9, backend=backend)
+    assert rows["hf"]["floor_s"] is None and rows["hf"]["floor_note"] == UNCACHED_DECODE_NOTE
+    assert rows["compiled"]["floor_s"] > 0 and "floor_note" not in rows["compiled"]
+    gpt2_row = {"batch_size": 1, "decode_step_s": 0.01}
+    add_floor(gpt2_row, FAMILIES["gpt2"](), input_tokens=5, output_tokens=4,
+              dtype=torch.float32, bandwidth=1e9, backend="hf")
+    assert gpt2_row["floor_s"] > 0 and "floor_note" not in gpt2_row
+    speed = pd.DataFrame({"model": ["gpt1", "gpt1", "gpt2"], "backend": ["hf", "compiled", "hf"],
+                          "floor_note": [UNCACHED_DECODE_NOTE, None, None]})
+    assert "The hf rows of gpt1 ran without a KV cache" in timing_caption(speed)
+    assert "KV cache" not in timing_caption(speed.drop(columns="floor_note"))
+

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError
+from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
 from prunebench.checkpoint.param_count import (active_experts, attention_expert_params,
                                                expert_param_count, family,
                                                indexer_key_values, is_moe,
@@ -131,6 +132,17 @@ def moe_floor_note(config, batch: int) -> str | None:
     return (f"mixture of experts: at batch {batch} a decode step reads the experts its "
             "tokens' routers choose, a number known only as it runs; the floor is given at "
             "batch 1 only")
+
+
+def uncached_note(config, backend: str | None) -> str | None:
+    """Why a row of transformers' generate (the hf backend) on a model whose class reads no KV
+    cache has no bandwidth floor, or None: OpenAI GPT's (OpenAIGPTLMHeadModel: every step runs
+    the whole sequence so far again, so a step's time grows with the length decoded, quadratic
+    over the output, and no floor of one cached step bounds it; its hf_static rows are refused,
+    param_count.own_cache_static_problem, and the compiled decoder keeps a cache of its own)."""
+    if backend != "hf" or getattr(config, "model_type", None) != "openai-gpt":
+        return None
+    return UNCACHED_DECODE_NOTE
 
 
 def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -> int:
@@ -251,8 +263,11 @@ def measure_bandwidth(device: str | torch.device, nbytes: int | None = None,
 
 
 def add_floor(row: dict[str, Any], config, *, input_tokens: int, output_tokens: int,
-               dtype: torch.dtype, bandwidth: float | None) -> None:
+               dtype: torch.dtype, bandwidth: float | None, backend: str | None = None) -> None:
     row.update(floor_s=None, pct_of_floor=None, floor_flag=None)
+    if note := uncached_note(config, backend):
+        row["floor_note"] = note  # on every such row (measured floor or not): read it so
+        return
     if bandwidth is None or row["decode_step_s"] is None:
         return
     note = moe_floor_note(config, row["batch_size"])

@@ -281,7 +281,8 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
                     # Against this run's floor: the bandwidth is measured anew in each
                     # process, and the file names one (the killed run's stayed otherwise).
                     add_floor(done[batch_size], config, input_tokens=s.input_tokens,
-                              output_tokens=s.output_tokens, dtype=dtype, bandwidth=bandwidth)
+                              output_tokens=s.output_tokens, dtype=dtype, bandwidth=bandwidth,
+                              backend=s.backend)
                 result["rows"].append(done[batch_size])
                 if done[batch_size].get("decode_mode"):  # a sweep resumed whole says it too
                     result["decode_mode"] = done[batch_size]["decode_mode"]
@@ -295,7 +296,7 @@ def sweep(model, tokenizer, settings: SweepSettings) -> dict[str, Any]:
                 save_partial_rows(s.partial_path, fingerprint, result["rows"])
                 break
             add_floor(row, config, input_tokens=s.input_tokens, output_tokens=s.output_tokens,
-                      dtype=dtype, bandwidth=bandwidth)
+                      dtype=dtype, bandwidth=bandwidth, backend=s.backend)
             result["rows"].append(row)
             if s.backend != "hf":  # how the decode steps ran: compiled, captured or eagerly
                 row["decode_mode"] = result["decode_mode"] = runner.mode

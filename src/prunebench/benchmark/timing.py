@@ -40,6 +40,14 @@ _COMPILED_WHILE_TIMED_INSTEAD = {
 }
 
 
+# The `floor_note` of a row of transformers' generate on a model whose class reads no KV cache
+# (benchmark.floors.uncached_note: OpenAI GPT's hf rows), which the timed tables' caption names.
+UNCACHED_DECODE_NOTE = (
+    "no KV cache: OpenAIGPTLMHeadModel reads none, so transformers' generate runs the whole "
+    "sequence so far again at every step, its time per token growing with the length decoded "
+    "(quadratic in all); the compiled backend caches keys and values")
+
+
 def compiled_while_timed_fix(backend: str) -> str:
     """What to do about a `backend` row (or paired row) whose timed runs compiled a graph."""
     return ("rerun the cell; if it compiles again, the step recompiles from call to call: set "

@@ -13,7 +13,8 @@ import pandas as pd
 from prunebench import PrunebenchError
 from prunebench.atomic import atomic_path
 from prunebench.plan import layout
-from prunebench.benchmark.timing import compiled_while_timed_fix, ratio_ci95
+from prunebench.benchmark.timing import (UNCACHED_DECODE_NOTE, compiled_while_timed_fix,
+                                         ratio_ci95)
 from prunebench.plan.sizes import format_params
 from prunebench.report.load import (CELL, DENSE, OK, OOM, UNLIKE_NAMES, appearance,
                                     compiled_while_timed, contended, drifted, fell_back, noisy,
@@ -560,7 +561,14 @@ def timing_caption(speed: pd.DataFrame) -> str:
     devices, software = named("device_name"), named("software")
     made_on = f"Timed on {devices or 'a device its files do not name'}" + \
         (f" ({software})" if software else "")
-    return (f"{made_on}. A speed-up's 95% interval holds the spread of its two timings' runs "
+    uncached = appearance(speed.loc[speed["floor_note"] == UNCACHED_DECODE_NOTE, "model"]) \
+        if "floor_note" in speed else []
+    recomputed = (f" The hf rows of {', '.join(map(str, uncached))} ran without a KV cache "
+                  "(OpenAI GPT's class reads none: each step runs the whole sequence so far "
+                  "again, so a row's time per token grows with the length decoded, quadratic "
+                  "in all; `floor_note`): compare them with rows of the same token counts "
+                  "only." if uncached else "")
+    return (f"{made_on}.{recomputed} A speed-up's 95% interval holds the spread of its two timings' runs "
             "within their jobs, not what changes between jobs (other work on the machine, a "
             "cell rerun later), which `benchmark.paired` measures (docs/benchmarks.md, \"How "
             "far to trust a timing\"). *Flagged*: a timing not to trust as it stands "
