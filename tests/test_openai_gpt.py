@@ -6,7 +6,8 @@ silenced (its class builds no narrower heads and reads no MLP width key); the co
 on a width-pruned model, fused and not, and as generate; its post-LN blocks (a norm after each
 residual add, none after the last block) shown to matter to the decoder; hf_static refused
 (its class reads no KV cache), by the runner and at the start; its hf rows marked as running
-the whole sequence again at every step (`floor_note`, the timed tables' caption).
+the whole sequence again at every step (`floor_note`, the timed tables' caption); the hub's
+base-model names and transformers 4's buffers loaded as transformers loads them.
 tests/test_families.py runs the
 shared per-family tests on it too (every method, save and reload, every backend, evaluation,
 LoRA)."""
@@ -180,3 +181,27 @@ def test_hf_rows_say_each_step_runs_the_whole_sequence_again():
     assert "The hf rows of gpt1 ran without a KV cache" in timing_caption(speed)
     assert "KV cache" not in timing_caption(speed.drop(columns="floor_note"))
 
+
+def test_the_hubs_base_model_names_and_old_buffers_load_as_transformers_loads_them(tmp_path):
+    """openai-community/openai-gpt's checkpoint holds OpenAIGPTModel's names (tokens_embed,
+    positions_embed, h.*; no LM head: tied), and checkpoints saved by transformers 4 hold the
+    buffers it kept persistent then (each attention's causal mask attn.bias, position_ids),
+    which OpenAIGPTLMHeadModel loads under `transformer.` and leaves: prunebench's loader
+    does the same."""
+    from safetensors.torch import load_file, save_file
+
+    model = family_model("openai-gpt")
+    save_model(model, None, tmp_path)
+    weights = tmp_path / "model.safetensors"
+    state = {k.removeprefix("transformer."): v for k, v in load_file(weights).items()}
+    state.pop("lm_head.weight", None)
+    for b in range(4):
+        state[f"h.{b}.attn.bias"] = torch.tril(torch.ones(1, 1, 256, 256))
+    state["position_ids"] = torch.arange(256)
+    save_file(state, weights, metadata={"format": "pt"})
+    assert {"tokens_embed.weight", "positions_embed.weight", "h.0.attn.c_attn.weight"} <= \
+        state.keys() and not any(k.startswith(("transformer.", "lm_head")) for k in state)
+    x = ids()
+    assert torch.equal(logits(load_model(tmp_path, verify=False), x), logits(model, x))
+    theirs = OpenAIGPTLMHeadModel.from_pretrained(tmp_path, dtype=torch.float32).eval()
+    torch.testing.assert_close(logits(theirs, x), logits(model, x), rtol=0, atol=1e-5)

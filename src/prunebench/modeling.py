@@ -1060,6 +1060,9 @@ LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),),
                    # GPT-2's hub checkpoints (gpt2 ... gpt2-xl) hold GPT2Model's names
                    "gpt2": tuple((own, f"transformer.{own}") for own in ("h.", "wte.", "wpe.",
                                                                            "ln_f.")),
+                   # openai-community/openai-gpt's holds OpenAIGPTModel's (tied: no head)
+                   "openai-gpt": tuple((own, f"transformer.{own}")
+                                       for own in ("h.", "tokens_embed.", "positions_embed.")),
                    # EXAONE's published checkpoints (and transformers' saves of them) hold
                    # its own code's transformer.wte / h / ln_f (LOADED_NAMES: inside a block)
                    "exaone": (("transformer.wte.", "model.embed_tokens."),
@@ -1076,7 +1079,11 @@ LOADED_PREFIXES = {"opt": (("decoder.", "model.decoder."),),
 # CodeGen's (attn.causal_mask, which Salesforce's conversion wrote with attn.masked_bias).
 UNREAD_BUFFERS = {"gptj": (".attn.bias", ".attn.masked_bias"),
                   "codegen": (".attn.causal_mask", ".attn.masked_bias"),
-                  "gpt2": (".attn.bias", ".attn.masked_bias")}
+                  "gpt2": (".attn.bias", ".attn.masked_bias"),
+                  # OpenAI GPT's causal masks and position ids, persistent buffers up to
+                  # transformers 4.x (its 4.20 saves them; 5's are not: the loader makes
+                  # them again, _materialise_causal_masks)
+                  "openai-gpt": (".attn.bias", "position_ids")}
 
 
 def loaded_name(model_type: str, name: str) -> str:
