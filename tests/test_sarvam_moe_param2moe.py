@@ -105,6 +105,20 @@ def test_own_code_keys_the_glm4_moe_class_does_not_build_are_refused_when_read(
                                                                     published)))) > 0
 
 
+def test_param2s_own_code_named_in_auto_map_is_set_aside_and_other_code_refused(tmp_path):
+    """The classes BharatGen's own code defines (Param2MoEConfig, Param2MoEForCausalLM and its
+    base model Param2MoEModel, with a capital E; transformers' own are Param2Moe*), named in
+    auto_map, are set aside and the file read; code of another name is refused."""
+    own = {"AutoConfig": "configuration_param2moe.Param2MoEConfig",
+           "AutoModel": "modeling_param2moe.Param2MoEModel",
+           "AutoModelForCausalLM": "modeling_param2moe.Param2MoEForCausalLM"}
+    assert checked_config_json(write(tmp_path / "own", tiny_json("param2moe", auto_map=own)))
+    for other in ("modeling_param2moe.Param2MoeForCausalLM", "modeling_other.Param2MoEModel"):
+        with pytest.raises(PrunebenchError, match="custom code"):
+            checked_config_json(write(tmp_path / other, tiny_json(
+                "param2moe", auto_map={**own, "AutoModelForCausalLM": other})))
+
+
 # --------------------------------------------------------------------------- counts
 
 @pytest.mark.parametrize("values", [

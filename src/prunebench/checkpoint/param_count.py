@@ -1588,8 +1588,11 @@ FAMILIES: dict[str, Family] = {
                          min_transformers="5.24.0"),
     "param2moe": Family("Glm4MoeForCausalLM", "Param2MoeConfig", None, False, None, False,
                         **_GLM4_MOE_BLOCKS,
+                        # (its own code's names, as public code loads them from its hub
+                        # repository; its base model too, as an auto_map may name it)
                         shipped_code=("configuration_param2moe.Param2MoEConfig",
-                                      "modeling_param2moe.Param2MoEForCausalLM"),
+                                      "modeling_param2moe.Param2MoEForCausalLM",
+                                      "modeling_param2moe.Param2MoEModel"),
                         min_transformers="5.25.0"),
     # Glm4MoeLiteAttention: DeepseekV3Attention's latent attention (not GLM-4.5's GQA);
     # Glm4MoeLiteDecoderLayer: LLaMA's two norms and the MLP its entry of `mlp_layer_types`
