@@ -45,11 +45,12 @@ xglm-564M's sinusoidal positions (offset 2), embeddings scaled by sqrt(d_model) 
 pre-LN block, BioGPT-Large's learned positions (offset 2), embeddings scaled by
 sqrt(hidden_size), OPT's pre-LN block and its head output_projection, CTRL's fixed
 sinusoidal rows, embeddings scaled by sqrt(n_embd), Wq / Wk / Wv / dense, its ffn
-Sequential's ReLU MLP and biased LM head; sliding
+Sequential's ReLU MLP and biased LM head, CodeGen's GPT-J block with q, k and v in qkv_proj's
+four shards of [q; v; k]; sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
-group out of one block, every head out of another, half the channels of a third; BLOOM's and
+group out of one block (CodeGen's: a head of each shard), every head out of another, half the channels of a third; BLOOM's and
 MPT's MLP channels alone, their heads' ALiBi slopes following the head count: every channel
 of the first block, half of the fourth's) and
 depth-pruned (one block out). Each decodes greedily with the compiled backend and with HF
@@ -89,7 +90,7 @@ from prunebench.benchmark.compiled import MODES, StaticDecoder, resolve_mode  # 
 from prunebench.commands.arguments import non_negative_int, positive_int  # noqa: E402
 from prunebench.checkpoint.architectures import architecture_values  # noqa: E402
 from prunebench.checkpoint.param_count import family as family_layout  # noqa: E402
-from prunebench.checkpoint.param_count import kv_heads  # noqa: E402
+from prunebench.checkpoint.param_count import head_shards, kv_heads  # noqa: E402
 from prunebench.checkpoint.param_count import transformers_release_problem  # noqa: E402
 from prunebench import projections  # noqa: E402
 from prunebench.methods import surgery  # noqa: E402
@@ -125,7 +126,8 @@ FAMILY_SHAPES = {"llama": "llama-3.1-8b", "mistral": "mistral-7b-v0.3", "qwen2":
                  "iquestcoder": None,
                  "persimmon": None, "gpt_neox_japanese": None,
                  "gpt_neo": "gpt-neo-125m", "xglm": "xglm-564m",
-                 "biogpt": "biogpt-large", "openai-gpt": None, "ctrl": "ctrl"}
+                 "biogpt": "biogpt-large", "openai-gpt": None, "ctrl": "ctrl",
+                 "codegen": None}
 # The families without a known shape: Granite's scalars, Granite-3-like, far from 1 and no
 # powers of two (which every dtype holds exactly, so a scalar applied in another dtype would go
 # unseen); SmolLM3 with blocks attending without rotary positions (NoPE) after rotating ones
@@ -261,7 +263,11 @@ UNSHAPED = {"granite": dict(model_type="granite", embedding_multiplier=12.0,
             # the logits read off the last block's ln_2), GPT-2's Conv1D projections, untied
             # (published: tied; a random tied model repeats its tokens, 1.0 to 3.0 distinct a
             # row at seeds 0 and 1)
-            "openai-gpt": dict(model_type="openai-gpt", tie_word_embeddings=False)}
+            "openai-gpt": dict(model_type="openai-gpt", tie_word_embeddings=False),
+            # CodeGen (no config.json of a Salesforce CodeGen found): GPT-J's block with
+            # q, k and v in qkv_proj's four shards of [q; v; k], a quarter of each head
+            # rotating, untied as published
+            "codegen": dict(model_type="codegen", rotary_dim=4, tie_word_embeddings=False)}
 SMALL = dict(hidden_size=64, intermediate_size=SMALL_WIDTH, num_hidden_layers=4,
              num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=256,
              max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=0)
@@ -296,6 +302,12 @@ def small_config(family: str):
                     "head_dim"):
             values.pop(own)
         values.update(n_inner=values.pop("intermediate_size"), rotary_dim=4)
+    if model_type == "codegen":  # eight heads of 8, two in each of qkv_proj's four shards
+        # (so that the width variant keeps some: a head of each shard out), a KV head each,
+        # the MLP's width under CodeGenConfig's own key
+        for key in ("num_key_value_heads", "head_dim"):
+            values.pop(key)
+        values.update(num_attention_heads=8, n_inner=values.pop("intermediate_size"))
     if model_type == "gpt2":  # heads of hidden / heads (16), a KV head each, the MLP's
         # width under GPT2Config's own key
         for key in ("num_key_value_heads", "head_dim"):
@@ -422,7 +434,9 @@ def variants(config, device, seed: int) -> dict:
         surgery.remove_channels(width, 0, range(mlp_width))
         surgery.remove_channels(width, 3, range(0, mlp_width, 2))
         return {"dense": dense, "width": width, "depth": depth}
-    surgery.remove_kv_groups(width, 1, [0])
+    # a KV group out (CodeGen's: a head of each of qkv_proj's shards, which keep as many)
+    shards = head_shards(config)
+    surgery.remove_kv_groups(width, 1, [s * kv_heads(config) // shards for s in range(shards)])
     # no heads left: its output bias alone (GPT-NeoX's four KV heads too)
     surgery.remove_kv_groups(width, 2, range(kv_heads(config)))
     surgery.remove_channels(width, 3, range(0, SMALL_WIDTH, 2))

@@ -1,21 +1,24 @@
 """CodeGen (codegen, CodeGenForCausalLM; Salesforce's CodeGen models): GPT-J's block with q, k
-and v fused in one qkv_proj in the four-shard layout of its TPU training, a depth-only family
-(Family.depth_only).
+and v fused in one qkv_proj in the four-shard layout of its TPU training, a full family.
 
 CodeGenAttention views qkv_proj's output as 4 shards (its mp_num), each [q; v; k] of a quarter
 of the heads: head h's q, v and k rows lie at (h // r) x 3 x local + part x local + (h % r) x
-head_dim (r = heads / 4, local = r x head_dim, part 0 q, 1 v, 2 k). No width surgery, fused
-block or method of prunebench reads that layout (a head removal would have to keep a multiple
-of four heads and repack the shards): depth methods and the hf / hf_static backends only.
+head_dim (r = heads / 4, local = r x head_dim, part 0 q, 1 v, 2 k), and transformers splits
+the heads of a pruned block into 4 equal shards again (5.17 by num_attention_heads // 4, 5.25
+by embed_dim // 4). Width pruning therefore keeps as many heads in each shard, the kept rows in
+that layout (`projections.qkv_layout` "shards", `Family.qkv_shards`).
 
 Checked here: counts against transformers' models, from a config.json of CodeGen's own keys
 and by hand; a checkpoint transformers saved, imported and loaded with transformers' logits
 (its sin / cos table made again after a load on meta); the shards' layout, as transformers'
-attention reads it and not as Phi-3's runs would; depth pruning equal to transformers' model
-of the kept blocks, reloaded, the hf backends decoding as generate; the old checkpoints'
-causal-mask buffers set aside; the refusals (width methods before scoring, width surgery, the
-compiled decoder and the start's check, rotary_dim null, n_head no multiple of 4).
-tests/test_families.py runs the shared per-family tests on its tiny config."""
+attention reads it and not as Phi-3's runs would; head removal equal to transformers' dense
+model with the removed heads silenced, and other models where heads are kept unevenly across
+the shards or their rows taken as Phi-3's runs; uneven removals refused before anything is
+cut; the width methods keeping the best heads of each shard, as many in each; a width-pruned
+model reloaded with its logits, the compiled decoder giving its logits and decoding as
+generate; depth pruning equal to transformers' model of the kept blocks, reloaded; the old
+checkpoints' causal-mask buffers set aside; the refusals (rotary_dim null, n_head no multiple
+of 4). tests/test_families.py runs the shared per-family tests on its tiny config."""
 
 from __future__ import annotations
 
@@ -27,23 +30,24 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import CodeGenConfig, CodeGenForCausalLM
 
-from prunebench import FamilyUnsupported
+from prunebench import FamilyUnsupported, PrunebenchError, projections
+from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
-                                               count_params, kv_heads, norms_per_block,
-                                               parallel_block)
+                                               config_from_json, count_params, kv_heads,
+                                               layer_shapes, norms_per_block, parallel_block)
+from prunebench.methods import flap, surgery
 from prunebench.methods.registry import method_function
 from prunebench.modeling import count_params_meta, load_config, load_model, save_model
+from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
 from test_dbrx import check_a_transformers_checkpoint_imports
 from test_families import VOCAB, family_config, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
-from test_hyperclovax_minicpm3 import check_surgery_and_the_compiled_decoder_refuse
 from test_opt import check_depth_prune_is_transformers_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # the family tests' tiny CodeGen: 8 heads of 8 dimensions, 2 a shard
 HEADS, HD, SHARDS = 8, 8, 4
-OWN = "q, k and v fused in one qkv_proj in the four-shard layout"
 
 
 def small(**kw) -> CodeGenConfig:
@@ -163,32 +167,175 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(drop, tmp_path):
         lambda n: small(n_layer=n), tmp_path)
 
 
-# --------------------------------------------------------------------------- refusals
+# --------------------------------------------------------------------------- head removal
 
-@pytest.mark.parametrize("method", ["flap", "llm_pruner", "wanda_sp", "blockpruner"])
-def test_the_width_methods_refuse_it_before_scoring(method):
+def head_rows(heads: list[int]) -> list[int]:
+    """The q, v and k rows of `heads` in the dense qkv_proj, shard by shard (each shard's
+    [q; v; k] of its kept heads): the kept heads' layout as an attention of fewer heads
+    splits it, where each shard keeps as many."""
+    return sorted(r for h in heads for part in range(3) for r in value_rows(h, part))
+
+
+def silenced_dense(model, block: int, removed: list[int]) -> CodeGenForCausalLM:
+    """Transformers' dense CodeGenForCausalLM of `model`'s weights with the `removed` heads of
+    `block` silenced (their out_proj columns zero): what removing them must compute."""
+    dense = CodeGenForCausalLM(model.config).eval()
+    dense.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        dense.transformer.h[block].attn.out_proj.weight[
+            :, [h * HD + c for h in removed for c in range(HD)]] = 0
+    return dense
+
+
+@pytest.mark.parametrize("removed", [[1, 2, 5, 6], [0, 3, 4, 7]])
+def test_removing_a_head_of_each_shard_is_transformers_model_with_them_silenced(removed):
+    """One head out of each shard: qkv_proj keeps the kept heads' q, v and k rows in the
+    shards' layout, out_proj their columns, and transformers' own CodeGenAttention, told its
+    four heads, computes transformers' dense model with the removed heads silenced."""
     model = family_model("codegen")
-    with pytest.raises(FamilyUnsupported, match=f"{method}.*{OWN}.*depth method.*hf_static"):
-        method_function(method)(model, ids(8, 24, seed=3), int(0.8 * numel(model)))
+    kept = [h for h in range(HEADS) if h not in removed]
+    attn = model.transformer.h[1].attn
+    qkv, out = attn.qkv_proj.weight.detach().clone(), attn.out_proj.weight.detach().clone()
+    silenced = silenced_dense(model, 1, removed)
+    surgery.remove_kv_groups(model, 1, removed)
+    assert torch.equal(attn.qkv_proj.weight, qkv[head_rows(kept)])
+    assert torch.equal(attn.out_proj.weight, out[:, [h * HD + c for h in kept for c in range(HD)]])
+    assert projections.attention_heads(attn, HD) == (4, 4)
+    assert attn.num_attention_heads == 4 and attn.embed_dim == 4 * HD  # (5.17's, 5.25's split)
+    assert numel(model) == count_params(model.config)
+    x = ids()
+    torch.testing.assert_close(logits(model, x), logits(silenced, x), rtol=0, atol=1e-5)
+
+
+def test_heads_kept_unevenly_across_the_shards_are_refused_before_anything_is_cut():
+    model = family_model("codegen")
+    for remove in (lambda: surgery.remove_kv_groups(model, 1, [0, 1]),
+                   lambda: surgery.remove_heads(model, 1, [0, 2, 4])):
+        with pytest.raises(PrunebenchError, match=r"block 1: keeping heads \[.*\] leaves "
+                           r"\[\d, \d, \d, \d\] heads in the 4 shards of its qkv_proj .*keep "
+                           r"as many heads in each shard \(a multiple of 4 in all\), or none"):
+            remove()
     assert numel(model) == count_params(model.config)  # nothing cut
 
 
-def test_width_surgery_and_the_compiled_decoder_refuse_it():
-    check_surgery_and_the_compiled_decoder_refuse(family_model("codegen"), OWN)
+def test_the_shards_must_keep_as_many_heads_in_their_own_layout(monkeypatch):
+    """What the check and the layout guard against: heads 0..3 out (shards 0 and 1 emptied,
+    the check bypassed), or one head of each shard out with qkv_proj's rows taken as Phi-3's
+    runs [all q; all k; all v] (the attention then told its heads as it should be): either
+    way transformers' attention gives kept heads other heads' rows, another model than the
+    dense one with the removed heads silenced."""
+    x = ids()
+    uneven = family_model("codegen")
+    reference = logits(silenced_dense(uneven, 1, [0, 1, 2, 3]), x)
+    with monkeypatch.context() as patch:
+        patch.setattr(surgery, "check_shards_kept", lambda *args: None)
+        surgery.remove_kv_groups(uneven, 1, [0, 1, 2, 3])
+    assert (logits(uneven, x) - reference).abs().max() > 1e-2
+    runs = family_model("codegen")
+    reference = logits(silenced_dense(runs, 1, [1, 2, 5, 6]), x)
+    with monkeypatch.context() as patch:
+        patch.setattr(projections, "qkv_layout", lambda attn: "runs")
+        surgery.remove_kv_groups(runs, 1, [1, 2, 5, 6])
+    projections.set_block_heads(runs.transformer.h[1].attn, 4, 4)
+    assert (logits(runs, x) - reference).abs().max() > 1e-2
 
 
-def test_the_start_refuses_the_compiled_backend_for_it(tmp_path):
+def test_the_selectors_remove_the_worst_heads_of_each_shard():
+    """The four worst heads lie in shards 0 and 1: LLM-Pruner's, FLAP's UL-UM and Wanda-sp's
+    removal (surgery.worst_groups) takes the worst of each shard instead; FLAP's AL-AM pools
+    the j-th best head of every shard as one unit, scored by their mean."""
+    config = small()
+    scores = torch.tensor([0.1, 0.2, 0.3, 0.4, 5.0, 6.0, 8.0, 7.0])
+    assert surgery.worst_groups(config, scores, 4) == [0, 2, 4, 7]
+    assert surgery.worst_groups(config, scores, 0) == []
+    units = flap._head_units(config, scores)
+    assert [heads for _, heads in units] == [(1, 3, 5, 6), (0, 2, 4, 7)]
+    assert units[0][0] == pytest.approx((0.2 + 0.4 + 6.0 + 8.0) / 4)
+    costs = flap._unit_costs(config, layer_shapes(config)[0])
+    assert costs[0] == costs[1] == 4 * 4 * 64 * HD  # four heads' q, k, v rows, out_proj cols
+
+
+def shard_counts(model) -> list[list[int]]:
+    """Each block's kept heads in each of its four shards (the kept heads are the first ones
+    of each shard's quarter of the dense heads, as the surgery repacks them)."""
+    return [[projections.attention_heads(layer.self_attn, HD)[0] // SHARDS] * SHARDS
+            for layer in model.model.layers]
+
+
+@pytest.mark.parametrize("method,params", [("llm_pruner", {}), ("wanda_sp", {}),
+                                           ("flap", {"structure": "UL-UM"}),
+                                           ("flap", {"structure": "AL-AM"})])
+def test_the_width_methods_keep_as_many_heads_in_each_shard(method, params, tmp_path):
+    """At half the size every method removes heads, a multiple of four from a block, the
+    worst of each shard by its scores (LLM-Pruner's report gives them); the pruned model
+    counts as its config says, reloads with its logits and keeps each block's heads."""
+    model = family_model("codegen")
+    report = method_function(method)(model, ids(8, 24, seed=3), int(0.5 * numel(model)),
+                                     **params)
+    heads = [projections.attention_heads(layer.self_attn, HD)[0]
+             for layer in model.model.layers]
+    assert min(heads) < HEADS and all(n % SHARDS == 0 for n in heads)
+    assert numel(model) == count_params(model.config)
+    if method == "llm_pruner":
+        for block in report["blocks"]:
+            if block["removed_heads"]:
+                per = HEADS // SHARDS
+                for s in range(SHARDS):
+                    shard = block["group_scores"][s * per:(s + 1) * per]
+                    gone = [h - s * per for h in block["removed_heads"] if h // per == s]
+                    assert gone == [int(torch.tensor(shard).argmin())]
+    save_model(model, None, tmp_path / "m")
+    assert count_params(config_from_json(tmp_path / "m" / "config.json")) == numel(model)
+    reloaded = load_model(tmp_path / "m")
+    x = ids()
+    assert torch.equal(logits(reloaded, x), logits(model, x))
+    assert [projections.attention_heads(layer.self_attn, HD)[0]
+            for layer in reloaded.model.layers] == heads
+
+
+# --------------------------------------------------------------------------- compiled decoder
+
+def width_pruned(model):
+    """The family tests' CodeGen with a head of each shard out of block 1, every head out of
+    block 2 and a third of block 3's MLP channels out."""
+    surgery.remove_kv_groups(model, 1, [1, 2, 5, 6])
+    surgery.remove_kv_groups(model, 2, range(HEADS))
+    surgery.remove_channels(model, 3, range(0, 128, 3))
+    assert numel(model) == count_params(model.config)
+    return model
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_the_compiled_decoder_gives_transformers_logits_for_a_width_pruned_model(fuse):
+    """The decoder reads qkv_proj's shards as each head's q, k and v, and GPT-J's block else
+    (one LayerNorm feeding both sublayers, their outputs summed first): transformers'
+    logits; reading the shards as Phi-3's runs [all q; all k; all v], other ones."""
+    model = width_pruned(family_model("codegen"))
+    decoder = decoder_gives_transformers_logits(model, fuse)
+    assert all(block.parallel and block.ln2 is None and block.outputs_first
+               for block in decoder.blocks)
+    prompt = ids(3, 9, seed=5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(projections, "qkv_layout", lambda attn: "runs")
+        runs = StaticDecoder(model, 3, 16, mode="eager", fuse=fuse)
+    assert (runs.prefill_logits(prompt) - logits(model, prompt)[:, -1]).abs().max() > 1e-2
+
+
+def test_the_compiled_decoder_decodes_a_width_pruned_model_as_generate_does():
+    decodes_as_generate_does(width_pruned(family_model("codegen")))
+
+
+def test_the_start_takes_the_compiled_backend_for_it(tmp_path):
     from prunebench.plan.checks import moe_problems
 
     small().save_pretrained(tmp_path / "codegen")
     runs = {"models": {"codegen": {"source": f"local:{tmp_path / 'codegen'}",
                                    "variants": ["dense"]}},
             "benchmark": {"backends": ["hf", "compiled"]}}
-    assert moe_problems(runs, tmp_path / "nowhere") == [
-        f"models.codegen (codegen) holds {OWN} of its TPU training (a quarter of the heads' q, "
-        "v and k a shard), which the compiled backend does not run (its fused blocks compute "
-        "LLaMA's block): take 'compiled' out of benchmark.backends (hf and hf_static run it)"]
+    assert moe_problems(runs, tmp_path / "nowhere") == []
 
+
+# --------------------------------------------------------------------------- refusals
 
 def test_a_config_json_with_a_null_rotary_dim_is_refused_naming_the_whole_head(tmp_path):
     """rotary_dim null, which CodeGenConfig's strict check refuses (5.17 and 5.25), is refused

@@ -127,7 +127,7 @@ from prunebench.modeling import (build_model, count_params, count_params_meta, f
                                  save_model)
 from prunebench.modeling import BLOCK_CONSTANTS, model_wide_readable
 from prunebench.checkpoint.param_count import (config_from_dict, config_from_json, family,
-                                             is_moe, kv_heads, sdpa_not_causal,
+                                             head_shards, is_moe, kv_heads, sdpa_not_causal,
                                              sparse_mlp_blocks,
                                              state_blocks)
 from prunebench.methods.registry import method_function
@@ -1186,9 +1186,10 @@ ALIBI = {"bloom", "mpt"}
 # hf_static backends only, as DeepSeek's, refused as models of their own kind.
 LATENT = {"minicpm3", "youtu"}
 # Dense families whose blocks hold pieces of their own (Family.depth_only: DiffLlama's
-# differential attention, BitNet's sub-norms, CodeGen's sharded qkv_proj, Doge's dynamic mask):
-# depth pruning and the hf / hf_static backends only, refused as models of their own kind.
-OWN_BLOCKS = {"diffllama", "bitnet", "codegen", "doge", "modernbert-decoder"}
+# differential attention, BitNet's sub-norms, Doge's dynamic mask, ModernBERT-decoder's
+# prediction head): depth pruning and the hf / hf_static backends only, refused as models of
+# their own kind.
+OWN_BLOCKS = {"diffllama", "bitnet", "doge", "modernbert-decoder"}
 
 # Hybrids of Mamba-2 mixers and attention without experts (Bamba's blocks of either kind,
 # Falcon-H1's of both side by side): depth-only alike, refused as models of their own kind.
@@ -1333,6 +1334,13 @@ def family_config(name: str, **changes):
     values its __init__ derives from them, GPT-J's n_inner say, follow)."""
     config = {**FAMILIES, **TIED}[name]()
     return type(config)(**{**config.to_dict(), **changes})
+
+
+def first_group_of_each_shard(config) -> list[int]:
+    """KV group 0, or the first head of each shard of a sharded qkv_proj (CodeGen's four,
+    whose heads the surgery removes as many from each shard): the fewest a removal takes."""
+    shards = head_shards(config)
+    return [s * kv_heads(config) // shards for s in range(shards)]
 
 
 def family_model(name: str, seed: int = 0, **changes):
@@ -1660,17 +1668,20 @@ def test_removing_a_silent_kv_group_keeps_the_logits(name):
         return
     hd = head_dim(model.config)
     rep = model.config.num_attention_heads // kv_heads(model.config)  # (GPT-NeoX, OPT: no key)
-    with torch.no_grad():  # group 0 of block 1: its query heads 0..rep-1
-        projections.o_proj(projections.decoder(model).layers[1].self_attn).weight[:, :rep * hd] = 0
+    groups = first_group_of_each_shard(model.config)
+    with torch.no_grad():  # group 0 of block 1: its query heads 0..rep-1 (CodeGen's: a shard's)
+        for g in groups:
+            projections.o_proj(projections.decoder(model).layers[1].self_attn).weight[
+                :, g * rep * hd:(g + 1) * rep * hd] = 0
     x = ids()
     before = logits(model, x)
     norm = getattr(projections.decoder(model).layers[1].self_attn, "q_norm", None)
     norm = None if getattr(norm, "weight", None) is None else norm  # (nanochat's: no weight)
     norm_before = None if norm is None else norm.weight.detach().clone()
     k_norm_before = None if norm is None else model.model.layers[1].self_attn.k_norm.weight.detach().clone()
-    surgery.remove_kv_groups(model, 1, [0])
+    surgery.remove_kv_groups(model, 1, groups)
     attn = projections.decoder(model).layers[1].self_attn  # (OPT's under model.decoder)
-    kv = kv_heads(model.config) - 1  # (2 KV groups but GPT-NeoX's and OPT's, one a query head)
+    kv = kv_heads(model.config) - len(groups)  # (2 KV groups but GPT-NeoX's, OPT's, CodeGen's)
     assert projections.attention_heads(attn, hd) == (rep * kv, kv)
     assert numel(model) == count_params(model.config)
     if name in ("olmo2", "olmo3"):
@@ -2091,7 +2102,7 @@ def test_transformers_loads_depth_pruned_and_refuses_width_pruned(name, base_dir
     if name in ALIBI:  # its heads stay: an MLP channel goes
         surgery.remove_channels(width, 1, [0])
     else:
-        surgery.remove_kv_groups(width, 1, [0])
+        surgery.remove_kv_groups(width, 1, first_group_of_each_shard(width.config))
     save_model(width, None, tmp_path / "width")
     with pytest.raises(RuntimeError, match="mismatch"):
         AutoModelForCausalLM.from_pretrained(tmp_path / "width")

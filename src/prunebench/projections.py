@@ -94,6 +94,10 @@ ATTENTION_OWNERS = {"attention": "self_attn", "self_attention": "self_attn", "at
 # query head (GPTNeoXAttention views query_key_value's output as [heads, 3 x head_dim]), or,
 # by the attention's layout flags, another way (Falcon's: `qkv_layout`).
 PER_HEAD_PACKED = ("query_key_value",)
+# Packed q/k/v modules in model-parallel shards, by their attention's class: CodeGen's
+# qkv_proj, viewed as 4 shards (CodeGenAttention's mp_num; 5.17's forward holds it as a
+# constant, not an attribute) of [q; v; k], each of a quarter of the heads (`qkv_layout`).
+SHARDED_ATTENTION = {"CodeGenAttention": 4}
 # Modules named otherwise than LLaMA's above a block's parts, by model_type: LLaMA's name ->
 # the family's (GPTNeoXForCausalLM's `gpt_neox`, GPTNeoXLayer's `attention`). (The embedding
 # and the final norm are found by what holds them, whatever their names:
@@ -343,7 +347,10 @@ def qkv_layout(attn: nn.Module) -> str:
     ...] (Falcon's new_decoder_architecture: FalconAttention views the rows as [KV heads,
     queries a group + 2, head_dim]). The flags are the attention module's own, as its
     forward reads them. A `c_attn` is GPT-2's runs, GPT-BigCode's as its `multi_query` says
-    (GPT2Attention holds no such flag)."""
+    (GPT2Attention holds no such flag). "shards": CodeGen's qkv_proj, shards of [q; v; k]
+    of as many heads each (`SHARDED_ATTENTION`, `attention_part_rows`)."""
+    if qkv_shards(attn) > 1:
+        return "shards"
     if module_name(attn, "qkv_proj") == "c_attn":
         return "heads" if getattr(attn, "multi_query", True) is False else "runs"
     if module_name(attn, "qkv_proj") not in PER_HEAD_PACKED:
@@ -351,6 +358,12 @@ def qkv_layout(attn: nn.Module) -> str:
     if getattr(attn, "new_decoder_architecture", False):
         return "groups"
     return "runs" if getattr(attn, "multi_query", False) else "heads"
+
+
+def qkv_shards(attn: nn.Module) -> int:
+    """The model-parallel shards a block's packed q/k/v rows are laid out in (CodeGen's 4:
+    `SHARDED_ATTENTION`), each holding as many heads; 1 for every other attention."""
+    return SHARDED_ATTENTION.get(type(attn).__name__, 1)
 
 
 def mlp_inputs(mlp: nn.Module) -> tuple[str, ...]:
@@ -385,9 +398,16 @@ def attention_part_rows(attn: nn.Module, head_dim: int) -> dict[str, list[int]]:
     heads' order (`qkv_layout`): Phi-3's three runs [q; k; v]; head by head (GPT-NeoX's, one KV
     head per query head), head h's q, k and v at rows h x 3 x head_dim + (0, 1, 2) x head_dim
     onwards; or by KV group (Falcon's new decoder architecture, r query heads a group), query
-    head g x r + j at group g's slot j of r + 2, its key and value at slots r and r + 1."""
+    head g x r + j at group g's slot j of r + 2, its key and value at slots r and r + 1; or in
+    shards (CodeGen's, r = heads / shards a shard, local = r x head_dim), head h's q, v and k
+    at rows (h // r) x 3 x local + (0, 1, 2) x local + (h % r) x head_dim onwards."""
     n_q, n_kv = attention_heads(attn, head_dim)
     layout = qkv_layout(attn)
+    if layout == "shards":
+        per = n_q // qkv_shards(attn)
+        return {part: [(h // per * 3 + place) * per * head_dim + h % per * head_dim + c
+                       for h in range(n_q) for c in range(head_dim)]
+                for part, place in (("q_proj", 0), ("k_proj", 2), ("v_proj", 1))}
     if layout == "runs":
         starts = dict(zip(ATTENTION_PARTS, (0, n_q * head_dim, (n_q + n_kv) * head_dim)))
         return {part: list(range(starts[part], starts[part] + size)) for part, size
@@ -449,13 +469,16 @@ def kept_attention_rows(attn: nn.Module, head_dim: int, q_rows: list[int],
         return {"qkv_proj": sorted([*(parts["q_proj"][r] for r in q_rows),
                                     *(parts[part][r] for part in ("k_proj", "v_proj")
                                       for r in kv_rows)])}
-    if qkv_layout(attn) == "heads":
+    if qkv_layout(attn) in ("heads", "shards"):
         # GPT-NeoX: every kept head's q, k and v rows, in the module's order (one KV head per
-        # query head, so the kept q and K/V rows name the same heads)
+        # query head, so the kept q and K/V rows name the same heads). CodeGen's alike: its
+        # shards, each [q; v; k] of its heads, keep that layout in the module's order where
+        # each shard keeps as many heads (the surgery's check: `surgery.check_shards_kept`),
+        # as its attention of fewer heads splits them
         if q_rows != kv_rows:
-            raise PrunebenchError("a head-by-head packed q/k/v module (GPT-NeoX's "
-                                  "query_key_value) keeps the same heads' q, k and v rows: "
-                                  "report it, this is a bug")
+            raise PrunebenchError("a head-by-head or sharded packed q/k/v module (GPT-NeoX's "
+                                  "query_key_value, CodeGen's qkv_proj) keeps the same heads' "
+                                  "q, k and v rows: report it, this is a bug")
         parts = attention_part_rows(attn, head_dim)
         return {"qkv_proj": sorted(parts[part][r] for part in ATTENTION_PARTS for r in q_rows)}
     n_q_rows, n_kv_rows, _ = attention_row_split(attn, head_dim)
@@ -520,7 +543,10 @@ def set_block_heads(attn: nn.Module, n_q: int, n_kv: int) -> None:
     # XGLM's (Bart's attention, is_decoder) reshapes its heads' output to embed_dim, its width
     if hasattr(attn, "is_decoder") and hasattr(attn, "embed_dim"):
         attn.embed_dim = n_q * attn.head_dim
-    if hasattr(attn, "qkv_proj"):
+    if qkv_layout(attn) == "shards":  # CodeGen's (5.25) splits qkv_proj's shards by it
+        attn.embed_dim = n_q * attn.head_dim
+    # Phi-3's splits qkv_proj by its config's counts (5.17's CodeGenAttention holds no config)
+    if hasattr(attn, "qkv_proj") and hasattr(attn, "config"):
         attn.num_key_value_heads = n_kv
         shared = attn.config._shared if isinstance(attn.config, BlockConfig) else attn.config
         attn.config = shared if n_q == shared.num_attention_heads else BlockConfig(

@@ -641,10 +641,13 @@ class Family:
     by a lambda_init its block's index gives (a depth prune keeps each kept block's value in
     `layer_lambda_init`: modeling.BLOCK_CONSTANTS). BitNet's (`bitnet`): RMSNorms over the
     attention output and the MLP's hidden channels before o_proj and down_proj (attn_sub_norm,
-    built hidden_size wide whatever the heads; ffn_sub_norm), relu2. CodeGen's (`codegen`):
-    GPT-J's block (its fields) with q, k and v fused in one qkv_proj in the four-shard layout
-    of its TPU training (CodeGenAttention's mp_num: each shard a quarter of the heads' q, v and
-    k, in that order), which head removal would have to keep a multiple of four heads.
+    built hidden_size wide whatever the heads; ffn_sub_norm), relu2.
+    `qkv_shards` (CodeGen's 4): q, k and v fused in one qkv_proj in the model-parallel layout
+    of its TPU training (CodeGenAttention's mp_num: shard s holds [q; v; k] of the s-th
+    quarter of the heads, `projections.qkv_layout` "shards"), which transformers splits into
+    that many equal shards: width pruning keeps as many heads in each shard (the uniform rules
+    remove a multiple of it, the selectors the worst heads of each shard:
+    `methods.sizing.shard_balanced`), and the surgery repacks the kept heads in that layout.
     `expert_norms` (Ergo): each routed expert ends in an RMSNorm over hidden_size of its own
     (`mlp.experts.post_expert_norm.weight`, experts x hidden), and so does the shared expert
     (`mlp.shared_experts.norm`); a sparse block counts them (`expert_param_count`,
@@ -776,6 +779,7 @@ class Family:
     output_gate_key: str | None = None
     float32_unscaled_scores: bool = False
     depth_only: str | None = None
+    qkv_shards: int = 1
     sinusoidal_positions: bool = False
     embed_scale_key: str | None = None
     position_buffer: str | None = None
@@ -1192,15 +1196,13 @@ FAMILIES: dict[str, Family] = {
     # the heads each; CodeGenMLP, CodeGenBlock, CodeGenModel and CodeGenForCausalLM: GPT-J's
     # (parallel block of one LayerNorm, biased gelu_new MLP n_inner wide, the fixed sin / cos
     # table rotating rotary_dim of each head in adjacent pairs, an untied biased lm_head).
-    # Depth only (`depth_only`): no width surgery or fused block reads that shard layout.
+    # Width pruning keeps as many heads in each shard and repacks them (`qkv_shards`).
     "codegen": Family("CodeGenForCausalLM", "CodeGenConfig", False, False, None, False,
                       packed=("qkv_proj",), norm_bias=True, parallel_block=True,
                       ungated_mlp=True, mlp_bias=True, lm_head_bias=True, pairwise_rotary=True,
                       paired_tables=True, kv_per_query_head=True, sincos_table=True,
                       parallel_outputs_first=True, sparse_blocks=SparseBlocks.every("n_inner"),
-                      mlp_width_default=4,
-                      depth_only="q, k and v fused in one qkv_proj in the four-shard layout of "
-                                 "its TPU training (a quarter of the heads' q, v and k a shard)"),
+                      mlp_width_default=4, qkv_shards=4),
     # GPT2Attention: one c_attn packing [all q; all k; all v] (Phi-3's runs) and the output
     # c_proj, both always biased, every head its own keys and values, head_dim n_embd / n_head,
     # no rotary positions; GPT2MLP: no gate, c_fc -> gelu_new -> c_proj, always biased, n_inner
@@ -3196,6 +3198,12 @@ def heads_removable(config) -> bool:
     group of it (`methods.sizing.shape_after_removal`), as they remove none of a multi-query
     model's one group below a ratio of 1 (Gemma 2B's), and FLAP's AL-AM pools no head of it."""
     return not family(config).alibi
+
+
+def head_shards(config) -> int:
+    """The shards whose heads width pruning keeps in equal numbers (`Family.qkv_shards`:
+    CodeGen's 4, its qkv_proj's model-parallel shards); 1 for every other family."""
+    return family(config).qkv_shards
 
 
 # A packed module's parts, in the order of its rows (Phi-3), by the LLaMA layout's names.

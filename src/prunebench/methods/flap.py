@@ -43,7 +43,7 @@ from typing import Any
 import torch
 
 from prunebench import PrunebenchError, projections
-from prunebench.checkpoint.param_count import heads_removable, refuse_moe
+from prunebench.checkpoint.param_count import head_shards, heads_removable, refuse_moe
 from prunebench.methods import registry, sizing
 from prunebench.methods import surgery
 from prunebench.logs import Progress
@@ -189,10 +189,12 @@ def _scores(model, stats, metric: str) -> list[dict[str, torch.Tensor | None]]:
 
 
 def _unit_costs(config, shape: dict[str, Any]) -> tuple[int, int, int]:
-    """Exact parameter cost of a block's first KV group, of each further group, and of one MLP
-    channel. The first group also brings what a block with any attention has once, whatever
-    its heads: Qwen3's q/k norms (one head_dim vector each, shared by the heads)."""
-    rep = surgery.heads_per_group(config)
+    """Exact parameter cost of a block's first unit of heads, of each further unit, and of one
+    MLP channel. A unit is a KV group, or one head of each shard of a sharded qkv_proj
+    (CodeGen's four: `_head_units`). The first unit also brings what a block with any
+    attention has once, whatever its heads: Qwen3's q/k norms (one head_dim vector each,
+    shared by the heads)."""
+    rep, size = surgery.heads_per_group(config), head_shards(config)
 
     def attention(groups):
         return block_param_count(config, dict(shape, num_key_value_heads=groups,
@@ -200,7 +202,22 @@ def _unit_costs(config, shape: dict[str, Any]) -> tuple[int, int, int]:
 
     channel = (block_param_count(config, dict(shape, intermediate_size=1))
                - block_param_count(config, dict(shape, intermediate_size=0)))
-    return attention(1) - attention(0), attention(2) - attention(1), channel
+    return (attention(size) - attention(0), attention(2 * size) - attention(size), channel)
+
+
+def _head_units(config, scores: torch.Tensor) -> list[tuple[float, tuple[int, ...]]]:
+    """A block's units of heads FLAP's AL-AM pools, (score, its KV groups): each group alone;
+    of a sharded qkv_proj (CodeGen's four shards: `head_shards`), whose shards keep as many
+    heads each, the j-th best head of every shard together, scored by their mean (so a block
+    keeps its units best first: each shard's j-th best scores no lower than its j+1-th)."""
+    shards = head_shards(config)
+    if shards == 1:
+        return [(float(s), (g,)) for g, s in enumerate(scores)]
+    per = len(scores) // shards
+    ranked = [s * per + torch.argsort(scores[s * per:(s + 1) * per], descending=True,
+                                      stable=True) for s in range(shards)]
+    return [(float(scores[[int(r[j]) for r in ranked]].mean()),
+             tuple(int(r[j]) for r in ranked)) for j in range(per)]
 
 
 def plan_al_am(config, scores, target: int, biases: bool) -> dict[str, Any]:
@@ -212,11 +229,11 @@ def plan_al_am(config, scores, target: int, biases: bool) -> dict[str, Any]:
     kept = []  # an ALiBi model's KV groups, all kept outside the pool (its floor holds them)
     for b, sc in enumerate(scores):
         if sc["attn"] is not None and not heads_removable(config):
-            kept += [(0.0, b, "group", g) for g in range(shapes[b]["num_key_value_heads"])]
+            kept += [(0.0, b, "group", (g,)) for g in range(shapes[b]["num_key_value_heads"])]
         elif sc["attn"] is not None:
             n_kv = shapes[b]["num_key_value_heads"]
             head_scores = standardise(sc["attn"]).view(n_kv, -1).mean(1)
-            units += [(float(s), b, "group", g) for g, s in enumerate(head_scores)]
+            units += [(s, b, "group", groups) for s, groups in _head_units(config, head_scores)]
         if sc["mlp"] is not None:
             units += [(float(s), b, "channel", c) for c, s in enumerate(standardise(sc["mlp"]))]
     order = sorted(range(len(units)), key=lambda k: -units[k][0])  # stable: ties keep order
@@ -241,7 +258,10 @@ def _masks_from_keep(config, shapes, keep) -> dict[str, Any]:
     kept_groups = [set() for _ in shapes]
     kept_channels = [set() for _ in shapes]
     for _score, b, kind, idx in keep:
-        (kept_groups if kind == "group" else kept_channels)[b].add(idx)
+        if kind == "group":  # (a unit of groups: `_head_units`)
+            kept_groups[b].update(idx)
+        else:
+            kept_channels[b].add(idx)
     return {"kept_groups": [sorted(k) for k in kept_groups],
             "kept_channels": [sorted(k) for k in kept_channels]}
 
@@ -256,8 +276,14 @@ def plan_ul_um(config, scores, target: int, biases: bool) -> dict[str, Any]:
         if sc["attn"] is not None:
             n_kv = layer_shapes(config)[b]["num_key_value_heads"]
             head_scores = sc["attn"].view(n_kv, -1).sum(1)
-            best = torch.argsort(head_scores, descending=True, stable=True)
-            keep += [(0.0, b, "group", int(g)) for g in best[:shape["num_key_value_heads"]]]
+            if head_shards(config) == 1:
+                best = torch.argsort(head_scores, descending=True, stable=True)
+                kept = best[:shape["num_key_value_heads"]].tolist()
+            else:  # CodeGen's: the best of each shard, as many in each
+                drop = surgery.worst_groups(config, head_scores,
+                                            n_kv - shape["num_key_value_heads"])
+                kept = sorted(set(range(n_kv)) - set(drop))
+            keep += [(0.0, b, "group", (int(g),)) for g in kept]
         if sc["mlp"] is not None:
             best = torch.argsort(sc["mlp"], descending=True, stable=True)
             keep += [(0.0, b, "channel", int(c)) for c in best[:shape["intermediate_size"]]]

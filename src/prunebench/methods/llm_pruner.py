@@ -215,7 +215,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
             s = scores[i]
             n_groups_drop = len(s["groups"]) - want["num_key_value_heads"]
             n_ch_drop = len(s["channels"]) - want["intermediate_size"]
-            drop_g = torch.argsort(s["groups"], stable=True)[:n_groups_drop].tolist()
+            drop_g = surgery.worst_groups(config, s["groups"], n_groups_drop)
             drop_c = torch.argsort(s["channels"], stable=True)[:n_ch_drop].tolist()
             surgery.remove_kv_groups(model, i, drop_g)
             surgery.remove_channels(model, i, drop_c)

@@ -22,7 +22,8 @@ from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params,
                                                depth_kept_blocks, depth_needed_kinds,
                                                family, head_dim, jamba_period,
-                                               heads_removable, kv_heads, kv_head_count,
+                                               head_shards, heads_removable, kv_heads,
+                                               kv_head_count,
                                                layer_shapes, mlp_bias, o_bias, refuse_moe)
 from prunebench.methods import registry
 from prunebench.plan.sizes import format_params, parse_size
@@ -492,9 +493,12 @@ def shape_after_removal(config, shape: dict[str, Any], groups_removed: int,
                         channels_removed: int) -> dict[str, Any]:
     """A block's shape with `groups_removed` KV groups and `channels_removed` MLP channels
     gone; an ALiBi model's groups all kept whatever the rule gives (`heads_removable`: the
-    ratio then sizes its MLPs alone, as it does a multi-query model's below a ratio of 1)."""
+    ratio then sizes its MLPs alone, as it does a multi-query model's below a ratio of 1); a
+    sharded qkv_proj's (CodeGen's four shards: `head_shards`) rounded down to a multiple of
+    its shards, so that each keeps as many heads."""
     if not heads_removable(config):
         groups_removed = 0
+    groups_removed -= groups_removed % head_shards(config)
     n_kv = shape["num_key_value_heads"] - groups_removed
     return dict(shape, num_key_value_heads=n_kv,
                 num_attention_heads=n_kv * heads_per_group(config),

@@ -26,7 +26,7 @@ from torch import nn
 from transformers import LlamaConfig
 
 from prunebench import PrunebenchError, projections
-from prunebench.checkpoint.param_count import attention_sinks, refuse_moe
+from prunebench.checkpoint.param_count import attention_sinks, head_shards, refuse_moe
 from prunebench.methods.sizing import (block_range, config_with_shapes,  # noqa: F401
                                        heads_per_group, solve_uniform, uniform_shapes)
 from prunebench.modeling import ZeroHeadAttention, count_params, family, head_dim, norm_like
@@ -126,6 +126,7 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
     if not drop:
         return
     keep = [g for g in range(n_kv) if g not in set(drop)]
+    check_shards_kept(attn, layer_idx, n_kv, keep)
     if not keep:
         # Nothing of the attention remains but its output bias (if any).
         with warnings.catch_warnings():  # its placeholder 0-input Linear warns on init
@@ -159,6 +160,40 @@ def remove_kv_groups(model: nn.Module, layer_idx: int, groups: Iterable[int]) ->
                                       requires_grad=attn.sinks.requires_grad)
         projections.set_block_heads(attn, len(q_rows) // hd, len(kv_rows) // hd)
     sync_layer_shapes(model)
+
+
+def check_shards_kept(attn: nn.Module, layer_idx: int, n_heads: int, keep: list[int]) -> None:
+    """Refuse, before anything is cut, heads kept in unequal numbers across the shards of a
+    sharded qkv_proj (CodeGen's four: `projections.qkv_shards`): its attention splits the
+    kept heads into that many equal shards, so another count would give heads other heads'
+    rows."""
+    shards = projections.qkv_shards(attn)
+    if shards == 1 or not keep:
+        return
+    per = n_heads // shards
+    counts = [sum(1 for h in keep if h // per == s) for s in range(shards)]
+    if len(set(counts)) > 1:
+        raise PrunebenchError(
+            f"block {layer_idx}: keeping heads {keep} leaves {counts} heads in the {shards} "
+            f"shards of its qkv_proj (heads 0..{per - 1}, {per}..{2 * per - 1}, ...), which "
+            f"its attention splits into {shards} equal shards: keep as many heads in each "
+            f"shard (a multiple of {shards} in all), or none")
+
+
+def worst_groups(config, scores: torch.Tensor, n_drop: int) -> list[int]:
+    """The `n_drop` lowest-scored of a block's KV groups (ties: the first), what the width
+    methods remove; of a sharded qkv_proj's heads (CodeGen's four shards: `head_shards`),
+    the n_drop / shards lowest of each shard, so that each keeps as many (the sizing removes
+    a multiple of the shards: `sizing.shape_after_removal`)."""
+    shards = head_shards(config)
+    if shards == 1:
+        return torch.argsort(scores, stable=True)[:n_drop].tolist()
+    if n_drop % shards or len(scores) % shards:
+        raise PrunebenchError(f"{n_drop} of {len(scores)} heads to remove from {shards} "
+                              "shards: report it, this is a bug")
+    per = len(scores) // shards
+    return sorted(s * per + int(h) for s in range(shards) for h in torch.argsort(
+        scores[s * per:(s + 1) * per], stable=True)[:n_drop // shards])
 
 
 def remove_heads(model: nn.Module, layer_idx: int, heads: Iterable[int]) -> None:

@@ -146,7 +146,8 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
                 n_kv = layer_shapes(config)[b]["num_key_value_heads"]
                 heads = channel_scores(projections.o_proj(layer.self_attn).weight, sums["o_proj"].total)
                 group_scores = heads.view(n_kv, -1).sum(1)
-                drop_g = torch.argsort(group_scores, stable=True)[:n_kv - want["num_key_value_heads"]].tolist()
+                drop_g = surgery.worst_groups(config, group_scores,
+                                              n_kv - want["num_key_value_heads"])
                 surgery.remove_kv_groups(model, b, drop_g)
             mlp = projections.block_mlp(layer)
             width = projections.mlp_width(mlp)
