@@ -255,13 +255,6 @@ def test_the_selectors_remove_the_worst_heads_of_each_shard():
     assert costs[0] == costs[1] == 4 * 4 * 64 * HD  # four heads' q, k, v rows, out_proj cols
 
 
-def shard_counts(model) -> list[list[int]]:
-    """Each block's kept heads in each of its four shards (the kept heads are the first ones
-    of each shard's quarter of the dense heads, as the surgery repacks them)."""
-    return [[projections.attention_heads(layer.self_attn, HD)[0] // SHARDS] * SHARDS
-            for layer in model.model.layers]
-
-
 @pytest.mark.parametrize("method,params", [("llm_pruner", {}), ("wanda_sp", {}),
                                            ("flap", {"structure": "UL-UM"}),
                                            ("flap", {"structure": "AL-AM"})])

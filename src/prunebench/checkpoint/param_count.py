@@ -646,8 +646,8 @@ class Family:
     of its TPU training (CodeGenAttention's mp_num: shard s holds [q; v; k] of the s-th
     quarter of the heads, `projections.qkv_layout` "shards"), which transformers splits into
     that many equal shards: width pruning keeps as many heads in each shard (the uniform rules
-    remove a multiple of it, the selectors the worst heads of each shard:
-    `methods.sizing.shard_balanced`), and the surgery repacks the kept heads in that layout.
+    remove a multiple of it, `methods.sizing.shape_after_removal`; the selectors the worst
+    heads of each shard, `methods.surgery.worst_groups`), the kept rows in that layout.
     `expert_norms` (Ergo): each routed expert ends in an RMSNorm over hidden_size of its own
     (`mlp.experts.post_expert_norm.weight`, experts x hidden), and so does the shared expert
     (`mlp.shared_experts.norm`); a sparse block counts them (`expert_param_count`,
