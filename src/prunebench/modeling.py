@@ -52,7 +52,8 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     unreproduced_layout,
                                     sdpa_not_causal, sparse_mlp_blocks, tied_embeddings,
                                     with_boolean_flags, with_partial_rotary,
-                                    with_read_ffn_keys, without_null_shapes)
+                                    with_read_ffn_keys, without_null_shapes,
+                                    zamba_needed_kinds)
 from prunebench.projections import (alias_llama_names, block_mlp, decoder, down_proj,
                                     embedding_name, get_part, head_name, mlp_gated, mlp_inputs,
                                     module_name, o_proj, set_attention, set_block_heads,
@@ -614,7 +615,43 @@ def published_state(model: nn.Module) -> dict[str, torch.Tensor]:
         ((published, held),) = LOADED_NAMES["gpt_neox_japanese"]
         state = {k[: -len(held)] + published if k.endswith(held) else k: v
                  for k, v in state.items()}
+    if others := tuple(zamba_shared_prefixes(model)[1:]):
+        # Zamba's shared block under its first hybrid block's names alone, as transformers
+        # saves it (and ties the other hybrid blocks to those when it loads)
+        state = {k: v for k, v in state.items() if not k.startswith(others)}
     return state
+
+
+def zamba_shared_prefixes(model: nn.Module) -> list[str]:
+    """The state-dict prefixes of the shared transformer block in a Zamba model's hybrid
+    blocks, in block order ("model.layers.3.shared_transf."); none in other families."""
+    if model.config.model_type != "zamba":
+        return []
+    return [f"model.layers.{i}.shared_transf." for i, layer in enumerate(decoder(model).layers)
+            if hasattr(layer, "shared_transf")]
+
+
+def share_zamba_block(model: nn.Module) -> None:
+    """Hold Zamba's shared transformer block as one module, the first hybrid block's, in every
+    hybrid block: transformers ties the copies ZambaModel builds, one a hybrid block, parameter
+    by parameter (5.17 and 5.25, with tied embeddings: zamba_unbuilt refuses others), which a
+    load's assigned weights would untie; one module keeps them one (counted once, read once)."""
+    hybrid = [layer for layer in decoder(model).layers if hasattr(layer, "shared_transf")]
+    for layer in hybrid[1:]:
+        layer.shared_transf = hybrid[0].shared_transf
+
+
+def _zamba_shared_state(model: nn.Module, state: dict[str, torch.Tensor]) -> dict:
+    """A Zamba checkpoint's shared block under every hybrid block's names: saved under the
+    first hybrid block's alone (transformers' save and prunebench's), whose weights transformers
+    ties the other hybrid blocks to when it loads (a copy saved under another's is replaced
+    so too)."""
+    first, *others = zamba_shared_prefixes(model) or [None]
+    if not others:
+        return state
+    shared = {k[len(first):]: v for k, v in state.items() if k.startswith(first)}
+    state = {k: v for k, v in state.items() if not k.startswith(tuple(others))}
+    return {**state, **{prefix + name: v for prefix in others for name, v in shared.items()}}
 
 
 def fold_dense_bias(model: nn.Module) -> None:
@@ -693,6 +730,7 @@ def build_model(config: LlamaConfig, device: str | torch.device = "meta",
             for idx, (layer, shape) in enumerate(zip(decoder(model).layers, layer_shapes(config))):
                 if shape != default_layer_shape(config):
                     apply_layer_shape(layer, config, idx, shape)
+        share_zamba_block(model)
     if (constant := BLOCK_CONSTANTS.get(config.model_type)) and getattr(config, constant[0], None):
         key, owner, name = constant
         for layer, value in zip(decoder(model).layers, getattr(config, key), strict=True):
@@ -1134,6 +1172,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
             state[embedding] = head  # tied, saved under the head's name
     if config.model_type == "minimax":
         state = _with_lightning_buffers(model, state, path)
+    state = _zamba_shared_state(model, state)
     expected = model.state_dict()
     if config.model_type in EQUAL_NAMES:  # (Aria's experts: 5.17's names or 5.25's)
         state = held_names(config.model_type, state, set(expected))
@@ -1165,6 +1204,7 @@ def _load_model(path: Path, device, dtype, verify, device_map, max_memory,
             raise PrunebenchError(f"checkpoint {path}: {key} has shape {tuple(tensor.shape)} but "
                                   f"config.json implies {tuple(expected[key].shape)}")
     model.load_state_dict(state, strict=False, assign=True)
+    share_zamba_block(model)  # (the weights assigned under each hybrid block's names: one)
     inner = decoder(model)
     if tied_embeddings(config):  # (ModernBERT-decoder's `decoder`; its lm_head is no head)
         model.get_output_embeddings().weight = model.get_input_embeddings().weight
@@ -1651,6 +1691,12 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             "neither generate nor any cached forward runs without one. Remove fewer blocks (a "
             "larger size), or keep an attention block with the depth method's protect_first / "
             "protect_last")
+    for kind, kind_blocks, why in zamba_needed_kinds(model.config):
+        if not set(kind_blocks) & set(keep):  # (refused before anything changes)
+            raise PrunebenchError(
+                f"removing blocks {sorted(drop)} would leave this Zamba model none of its "
+                f"{kind} blocks {kind_blocks}: {why}. Remove fewer blocks (a larger size), or "
+                "keep such blocks with the depth method's protect_first / protect_last")
     if model.config.model_type == "olmo_hybrid" and not any(linear[i] for i in keep):
         # (refused before anything changes: OlmoHybridConfig's check, 5.17 and 5.25)
         raise PrunebenchError(
@@ -1725,6 +1771,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 indexer.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
+        # (a Zamba hybrid block's own Mamba block, whose mixer's index is its cache entry's; its
+        # shared attention takes the index ZambaModel passes it)
+        if (mamba_block := getattr(layer, "mamba_decoder", None)) is not None:
+            mamba_block.layer_idx = mamba_block.mamba.layer_idx = new_idx
         # (DbrxBlock's attention, whose index is its cache entry's, lies in its
         # norm_attn_norm, which holds the index too)
         holder = getattr(layer, "norm_attn_norm", None)

@@ -1984,6 +1984,16 @@ FAMILIES: dict[str, Family] = {
     "jamba": Family("JambaForCausalLM", "JambaConfig", False, False, None, False,
                     moe_intermediate_key="intermediate_size",
                     sparse_blocks=SparseBlocks.periodic(), linear_attention=True),
+    # ZambaModel: blocks of the kinds layers_block_type names (5.17 and 5.25 read "mamba" as
+    # "linear_attention"): a ZambaMambaDecoderLayer (input_layernorm, then `mamba`, a
+    # ZambaMambaMixer: Mamba-1 over mamba_expand x hidden channels in n_mamba_heads heads,
+    # `zamba_mamba_params`) or a ZambaHybridLayer, which runs the one shared transformer block
+    # (`shared_transf`: attention and a gated MLP over the hidden state concatenated with the
+    # embeddings, no residual of its own, no rotary; `zamba_shared_params`, counted once with
+    # the embeddings), its own `linear` (hidden -> hidden) and a Mamba block of its own
+    # (`mamba_decoder`), which adds the linear's output to its input; final_layernorm; tied.
+    "zamba": Family("ZambaForCausalLM", "ZambaConfig", False, False, None, False,
+                    linear_attention=True),
     # BambaDecoderLayer: LLaMA's two RMSNorms (input_layernorm, pre_ff_layernorm) around the
     # token mixer `layers_block_type` names, a BambaAttention (`self_attn`: LLaMA's, biases on
     # all four by attention_bias, half of each head rotating: BambaConfig hard-codes
@@ -2285,6 +2295,8 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
     Mamba-2 and MLP blocks); and OLMo Hybrid's Gated DeltaNet blocks too. None in other
     families (MiniMax's lightning attention blocks run alone)."""
     n = config.num_hidden_layers
+    if getattr(config, "model_type", None) == "zamba":
+        return zamba_needed_kinds(config)
     if family(config).griffin_blocks:  # (no recurrent block needed: attention alone runs)
         return [("attention", [i for i, kind in enumerate(griffin_kinds(config))
                                if kind == "attention"],
@@ -2329,6 +2341,8 @@ def linear_attention_params(config) -> int:
         return short_conv_params(config)
     if getattr(config, "model_type", None) == "jamba":
         return jamba_mamba_params(config)
+    if getattr(config, "model_type", None) == "zamba":
+        return zamba_mamba_params(config)
     if getattr(config, "model_type", None) == "kimi_linear":
         return kda_params(config)
     if getattr(config, "model_type", None) == "bailing_hybrid":
@@ -2365,8 +2379,9 @@ def linear_attention_state(config) -> tuple[int, int]:
         # lightning attention: no conv; K^T V, a head_dim x head_dim matrix a head (in the
         # model's dtype: MiniMaxCache.linear_cache, `state_in_model_dtype`)
         return 0, config.num_attention_heads * head_dim(config) ** 2
-    if getattr(config, "model_type", None) == "jamba":
+    if getattr(config, "model_type", None) in ("jamba", "zamba"):
         # Mamba-1's: the conv's last mamba_d_conv inputs and mamba_d_state values a channel
+        # (Zamba's heads split the channels: the same values)
         inner = config.mamba_expand * config.hidden_size
         return inner * config.mamba_d_conv, inner * config.mamba_d_state
     if getattr(config, "model_type", None) in ("kimi_linear", "bailing_hybrid"):
@@ -2554,14 +2569,85 @@ def jamba_mamba_params(config) -> int:
     in_proj and out_proj by mamba_proj_bias) and a dt_proj of mamba_dt_rank ("auto": ceil(hidden
     / 16)), and RMSNorms of dt, B and C with a weight each (dt_layernorm, b_layernorm,
     c_layernorm)."""
-    rank = config.mamba_dt_rank
-    rank = math.ceil(config.hidden_size / 16) if rank in (None, "auto") else int(rank)
-    as_mamba = SimpleNamespace(hidden_size=config.hidden_size,
-                               intermediate_size=config.mamba_expand * config.hidden_size,
-                               state_size=config.mamba_d_state, time_step_rank=rank,
-                               use_bias=config.mamba_proj_bias, conv_kernel=config.mamba_d_conv,
-                               use_conv_bias=config.mamba_conv_bias)
-    return mamba1_params(as_mamba) + rank + 2 * config.mamba_d_state
+    return (mamba1_params(mamba1_of_mamba_keys(config)) + mamba1_dt_rank(
+        mamba1_of_mamba_keys(config)) + 2 * config.mamba_d_state)
+
+
+def mamba1_of_mamba_keys(config) -> SimpleNamespace:
+    """A Mamba-1 mixer's keys (MambaConfig's) of a hybrid that names them mamba_* (Jamba's and
+    Zamba's: mamba_expand x hidden channels, mamba_d_state, mamba_d_conv taps, the conv biased
+    by mamba_conv_bias, in_proj and out_proj by mamba_proj_bias, a dt_proj of mamba_dt_rank,
+    "auto": ceil(hidden / 16))."""
+    return SimpleNamespace(hidden_size=config.hidden_size,
+                           intermediate_size=config.mamba_expand * config.hidden_size,
+                           state_size=config.mamba_d_state, time_step_rank=config.mamba_dt_rank,
+                           use_bias=config.mamba_proj_bias, conv_kernel=config.mamba_d_conv,
+                           use_conv_bias=config.mamba_conv_bias)
+
+
+def zamba_mamba_params(config) -> int:
+    """Parameters of one ZambaMambaMixer: a Mamba-1 mixer of Jamba's keys
+    (`mamba1_of_mamba_keys`) whose channels n_mamba_heads heads split, each head with x_proj
+    and dt_proj of its own (x_proj_weight, dt_proj_weight, dt_proj_bias: together as many
+    values as one mixer's over all the channels), no norms of dt, B and C."""
+    return mamba1_params(mamba1_of_mamba_keys(config))
+
+
+def zamba_attention_width(config) -> int:
+    """The width Zamba's shared attention reads: attention_hidden_size, the hidden state and
+    the embeddings concatenated (ZambaConfig's default where null: 2 x hidden_size)."""
+    return getattr(config, "attention_hidden_size", None) or 2 * config.hidden_size
+
+
+def zamba_shared_params(config) -> int:
+    """Parameters of Zamba's one shared transformer block (ZambaAttentionDecoderLayer), which
+    every hybrid block runs: counted once, with the embeddings (`non_block_param_count`), while
+    hybrid blocks are left (a depth prune keeps two: `zamba_needed_kinds`). input_layernorm
+    over attention_hidden_size, q/k/v_proj from it (heads and KV heads of head_dim,
+    attention_head_dim), o_proj (-> hidden), pre_ff_layernorm and a gated MLP of
+    intermediate_size; no biases."""
+    a, d, hd = zamba_attention_width(config), config.hidden_size, head_dim(config)
+    q, kv = config.num_attention_heads * hd, kv_heads(config) * hd
+    return a + a * (q + 2 * kv) + q * d + d + 3 * d * config.intermediate_size
+
+
+def zamba_hybrid_blocks(config) -> list[bool]:
+    """Per block, whether a Zamba block is a hybrid one (layers_block_type "hybrid")."""
+    return [kind == "hybrid" for kind in config.layer_types]
+
+
+def zamba_needed_kinds(config) -> list[tuple[str, list[int], str]]:
+    """The hybrid blocks a Zamba depth prune keeps (none named in other families): one in
+    each half of them, the earlier and the later (two at least: transformers' ZambaModel,
+    5.17 and 5.25, cannot build a model of tied embeddings and one hybrid block, whose tying
+    of the shared block finds no other block to tie: a ValueError; and none would drop the
+    shared block, the model's only attention and MLP, which runs in hybrid blocks alone)."""
+    if getattr(config, "model_type", None) != "zamba":
+        return []
+    hybrid = [i for i, is_hybrid in enumerate(zamba_hybrid_blocks(config)) if is_hybrid]
+    why = ("transformers' ZambaModel cannot build a model of one hybrid block (it ties the "
+           "shared transformer block's copies and finds none to tie), and none would drop that "
+           "block, the model's only attention and MLP, so a prune keeps two, one of each half")
+    half = len(hybrid) // 2
+    return [("earlier hybrid", hybrid[:half], why),
+            ("later hybrid", hybrid[half:], why)] if half else []
+
+
+def zamba_shapes(config) -> list[dict[str, Any]]:
+    """Each Zamba block's shape: a hybrid block the shared attention's heads (its KV cache,
+    head_dim each), a Mamba block none; no MLP of a block's own (the shared block's is
+    counted apart: `zamba_shared_params`)."""
+    return [{**MAMBA1_SHAPE, "num_attention_heads": config.num_attention_heads,
+             "num_key_value_heads": kv_heads(config)} if is_hybrid else {**MAMBA1_SHAPE}
+            for is_hybrid in zamba_hybrid_blocks(config)]
+
+
+def zamba_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one Zamba block of `shape`: a Mamba block's norm and mixer, and in a
+    hybrid block (one with heads) its own linear (hidden -> hidden, no bias) beside them."""
+    d = config.hidden_size
+    return (norm_params(config) + zamba_mamba_params(config)
+            + (d * d if shape["num_attention_heads"] else 0))
 
 
 def mamba1_state(config) -> tuple[int, int]:
@@ -2635,7 +2721,8 @@ def state_blocks(config) -> list[bool]:
     or a Mamba-2 mixer's, `linear_attention_state`): the linear-attention blocks, and every
     Falcon-H1 block (its Mamba-2 mixer beside its attention, `Family.mamba_beside_attention`)
     and every Mamba-1 or Mamba-2 block of a pure Mamba stack (`Family.mamba_stack`)."""
-    if family(config).mamba_beside_attention or family(config).mamba_stack:
+    if (family(config).mamba_beside_attention or family(config).mamba_stack
+            or getattr(config, "model_type", None) == "zamba"):  # (a hybrid's Mamba too)
         return [True] * config.num_hidden_layers
     return linear_attention_blocks(config)
 
@@ -3074,8 +3161,9 @@ EXPERT_WEIGHTS = ("experts.gate_up_proj", "experts.down_proj", "experts.mlp.w1",
 def is_scored_weight(name: str) -> bool:
     """Whether a block's parameter `name` is a weight that the Mag+ and Taylor+ criteria score:
     every parameter named `weight`, as the study's script scores them (biases not), and the
-    experts' fused weights, which are weights under other names."""
-    return "weight" in name or name.endswith(EXPERT_WEIGHTS)
+    experts' fused weights, which are weights under other names; not Zamba's shared transformer
+    block (`shared_transf`), which no block's removal removes."""
+    return ("weight" in name or name.endswith(EXPERT_WEIGHTS)) and "shared_transf." not in name
 
 
 def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
@@ -3107,6 +3195,15 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "and compiled decoder do not handle. Prune it with a depth method that removes "
             "whole blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) "
             "and benchmark it with the hf or hf_static backend")
+    if getattr(config, "model_type", None) == "zamba":
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): its blocks hold multi-head Mamba mixers, and its "
+            "hybrid blocks all run one shared transformer block (shared_transf) over the hidden "
+            "state and the embeddings concatenated, which prunebench's width surgery, sublayer "
+            "removal and compiled decoder do not handle. Prune it with a depth method that "
+            "removes whole blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, "
+            "shortgpt) and benchmark it with the hf or hf_static backend")
     if family(config).griffin_blocks:
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -4036,6 +4133,15 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                      "use_conv_bias": True, "time_step_rank": "auto",
                      "tie_word_embeddings": True, "intermediate_size": None,
                      "max_position_embeddings": None},
+    # ZambaConfig's (Zamba-7B-v1's shape; layer_types None: derived by config_from_dict)
+    "zamba": {**_LLAMA_DEFAULTS, "vocab_size": 32000, "hidden_size": 3712,
+              "intermediate_size": 14848, "num_hidden_layers": 76, "num_attention_heads": 16,
+              "num_key_value_heads": 16, "head_dim": None, "attention_hidden_size": None,
+              "n_mamba_heads": 2, "hidden_act": "gelu", "rms_norm_eps": 1e-5,
+              "max_position_embeddings": 4096, "attn_layer_period": 6, "attn_layer_offset": 4,
+              "mamba_d_state": 16, "mamba_d_conv": 4, "mamba_expand": 2, "mamba_dt_rank": "auto",
+              "mamba_conv_bias": True, "mamba_proj_bias": False, "layer_types": None,
+              "tie_word_embeddings": True},
     # Mamba2Config's defaults (no attention, no position limit)
     # RecurrentGemmaConfig's (no position limit: local attention, rotary positions)
     "recurrent_gemma": {**_LLAMA_DEFAULTS, "vocab_size": 256000, "hidden_size": 2560,
@@ -4341,6 +4447,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["layer_types"] = granite_hybrid_layer_types(values)
     if values.get("model_type") == "bamba":
         values["layer_types"] = bamba_layer_types(values)
+    if values.get("model_type") == "zamba":
+        values = zamba_values(values)
     if values.get("model_type") == "jamba":
         # JambaConfig's layers_block_type, read as its layer_types
         period, offset = values["attn_layer_period"], values["attn_layer_offset"]
@@ -4697,6 +4805,9 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                              "tie_embedding": "tie_word_embeddings"},
                     "lfm2_moe": {"tie_embedding": "tie_word_embeddings"},
                     "jetmoe": {"kv_channels": "head_dim"},  # (JetMoeConfig's attribute_map)
+                    # (ZambaConfig's attribute_map)
+                    "zamba": {"layers_block_type": "layer_types",
+                              "attention_head_dim": "head_dim"},
                     # (RecurrentGemmaConfig's attribute_map)
                     "recurrent_gemma": {"attention_window_size": "sliding_window"},
                     # (ErgoConfig's attribute_map: its published configs' window key)
@@ -5149,6 +5260,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               gpt_neox_japanese_unbuilt,
               recurrent_gemma_unbuilt,
               dots3_unbuilt,
+              zamba_unbuilt,
               doge_unbuilt, codegen_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
@@ -5198,6 +5310,68 @@ def minimax_unbuilt(values: dict[str, Any]) -> str | None:
         return ("gives postnorm false (MiniMax's own code: residuals of each sublayer's input), "
                 "but MiniMaxDecoderLayer always adds the normed input: transformers builds "
                 "another model. Use a checkpoint made for transformers' MiniMax")
+    return None
+
+
+def zamba_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A Zamba config.json's values as ZambaConfig's __post_init__ reads them (5.17 and 5.25):
+    attention_hidden_size 2 x hidden and head_dim (attention_head_dim) 2 x hidden / heads
+    where null; the blocks' kinds layers_block_type's, "mamba" read as "linear_attention",
+    or, where it gives none, two Mamba blocks, a hybrid one, then a hybrid one wherever the
+    index past those three is attn_layer_offset modulo attn_layer_period."""
+    values = dict(values)
+    d, heads = values["hidden_size"], values["num_attention_heads"]
+    values["attention_hidden_size"] = values.get("attention_hidden_size") or 2 * d
+    values["head_dim"] = values.get("head_dim") or 2 * d // heads
+    kinds = values.get("layer_types")
+    if kinds is None:
+        period, offset = values["attn_layer_period"], values["attn_layer_offset"]
+        kinds = ["mamba", "mamba", "hybrid"] + [
+            "hybrid" if i % period == offset else "mamba"
+            for i in range(values["num_hidden_layers"] - 3)]
+    values["layer_types"] = ["linear_attention" if kind == "mamba" else kind for kind in kinds]
+    return values
+
+
+def zamba_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Zamba config.json transformers builds otherwise or not at all (5.17 and 5.25),
+    with what to do; None where it builds what it says (and for other families): a block kind
+    other than "mamba" ("linear_attention") / "hybrid" (ZambaModel builds a Mamba block for
+    any kind but "hybrid"), layers_block_type of another length than num_hidden_layers
+    (ZambaModel builds one block an entry), untied embeddings (ZambaModel then ties no hybrid
+    block's copy of the shared block to another's), one hybrid block (ZambaModel's tying stops
+    with a ValueError), or mamba_expand x hidden_size in no whole n_mamba_heads heads
+    (ZambaConfig refuses it)."""
+    if values.get("model_type") != "zamba":
+        return None
+    read = {**CONFIG_DEFAULTS["zamba"], **without_null_shapes(with_llama_keys(values))}
+    kinds, n = read["layer_types"], read["num_hidden_layers"]
+    if kinds is not None and (not isinstance(kinds, (list, tuple)) or any(
+            kind not in ("mamba", "linear_attention", "hybrid") for kind in kinds)):
+        return (f"gives layers_block_type={kinds!r} for a Zamba model, whose ZambaModel builds "
+                "a hybrid block for \"hybrid\" and a Mamba block for any other entry: give "
+                "each block \"mamba\" or \"hybrid\"")
+    if kinds is not None and len(kinds) != n:
+        return (f"gives layers_block_type of {len(kinds)} entries for a Zamba model of "
+                f"num_hidden_layers={n}: ZambaModel builds one block an entry, so the model "
+                "would not be of the depth the config says. Give one entry a block")
+    if not read["tie_word_embeddings"]:
+        return ("gives tie_word_embeddings false for a Zamba model: transformers' ZambaModel "
+                "(5.17 and 5.25) then ties neither the head nor its hybrid blocks' copies of "
+                "the shared transformer block, so each hybrid block runs a block of its own "
+                "weights, no longer the one shared block prunebench counts and prunes. Set "
+                "it true (ZambaConfig's default, Zamba-7B-v1's) or leave it out")
+    if kinds is not None and list(kinds).count("hybrid") == 1:
+        return ("gives one \"hybrid\" block in layers_block_type for a Zamba model: "
+                "transformers' ZambaModel (5.17 and 5.25) ties each further hybrid block's "
+                "copy of the shared transformer block to the first's, and with none to tie "
+                "stops with a ValueError, so the model is never built. Give it two hybrid "
+                "blocks or more")
+    inner, heads = read["mamba_expand"] * read["hidden_size"], read["n_mamba_heads"]
+    if _positive_whole(heads) and inner % heads:
+        return (f"gives mamba_expand x hidden_size = {inner} channels for a Zamba model of "
+                f"n_mamba_heads={heads}: its Mamba heads split the channels evenly (ZambaConfig "
+                "refuses it). Give a head count that divides them")
     return None
 
 
@@ -6727,6 +6901,8 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
         return one_mixer_block_shapes(config)  # Nemotron-H (never width-pruned)
     if shapes is None and family(config).griffin_blocks:
         return griffin_shapes(config)  # RecurrentGemma (never width-pruned)
+    if shapes is None and getattr(config, "model_type", None) == "zamba":
+        return zamba_shapes(config)  # (never width-pruned)
     if shapes is None and family(config).mamba_stack:
         # Mamba's and Mamba-2's blocks: no heads (no KV cache), no MLP (never width-pruned)
         return [{**MAMBA1_SHAPE} for _ in range(config.num_hidden_layers)]
@@ -6880,6 +7056,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return norm_params(config) + mamba1_params(config)  # MambaBlock: norm, mixer
     if family(config).griffin_blocks:
         return griffin_block_params(config, shape)
+    if getattr(config, "model_type", None) == "zamba":
+        return zamba_block_params(config, shape)
     if family(config).mamba2_blocks:
         return norm_params(config) + mamba_params(config)  # Mamba2Block: norm, mixer
     d, hd = config.hidden_size, head_dim(config)
@@ -6995,7 +7173,7 @@ def lm_head_rows(config) -> int:
 def non_block_param_count(config: LlamaConfig) -> int:
     """Embeddings, final norm and LM head (PhiMoE's with its bias; Gemma 4's per-layer
     inputs; OPT's learned position table, and its final norm only where the config keeps it;
-    BLOOM's norm of the embeddings)."""
+    BLOOM's norm of the embeddings; Zamba's shared transformer block)."""
     f = family(config)
     emb = config.vocab_size * config.hidden_size
     # tied: the head is the embedding
@@ -7006,8 +7184,11 @@ def non_block_param_count(config: LlamaConfig) -> int:
         (config.max_position_embeddings + f.position_table_offset) * config.hidden_size)
     final += norm_params(config) if f.embedding_norm else 0  # BLOOM's, of the embeddings
     final += prediction_head_params(config)
+    # (Zamba's shared transformer block, once, while a hybrid block runs it)
+    shared = (zamba_shared_params(config) if getattr(config, "model_type", None) == "zamba"
+              and any(zamba_hybrid_blocks(config)) else 0)
     return (emb + head + final + positions + lm_head_bias_params(config)
-            + per_layer_input_params(config))
+            + per_layer_input_params(config) + shared)
 
 
 def prediction_head_params(config) -> int:

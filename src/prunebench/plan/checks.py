@@ -790,7 +790,8 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "(its fused blocks read LLaMA's): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
             elif "compiled" in backends and known is not None and any(state_blocks(known)):
-                mixer = ("Mamba-1" if family(known).mamba1_blocks else "Mamba-2"
+                mixer = ("Mamba-1" if family(known).mamba1_blocks
+                         or known.model_type == "zamba" else "Mamba-2"
                          if family(known).mamba_mixer or family(known).mamba_beside_attention
                          or family(known).mamba2_blocks else "Gated DeltaNet")
                 problems.append(
