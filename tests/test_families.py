@@ -75,6 +75,7 @@ from transformers import Llama4TextConfig
 from transformers import Lfm2Config, Lfm2MoeConfig
 from transformers import OlmoHybridConfig
 from transformers import RecurrentGemmaConfig
+from transformers import ZambaConfig
 from transformers import KimiLinearConfig
 from transformers import MiniMaxConfig
 from transformers import Qwen3NextConfig
@@ -1124,6 +1125,13 @@ FAMILIES = {
         **{k: v for k, v in SMALL.items() if k != "max_position_embeddings"},
         block_types=["recurrent", "attention"], lru_width=96, conv1d_width=3,
         attention_window_size=8, attention_bias=True, tie_word_embeddings=False),
+    # Zamba: Mamba blocks (2 Mamba heads of 64 channels, 8 states, 3 taps) 1:1 with hybrid
+    # ones, which run the one shared transformer block (4 heads of 32 over the hidden state and
+    # the embeddings, 128 wide; 2 KV heads); the Mamba projections' biases on (off as
+    # published), tied (as published: transformers ties the shared block only so), std 0.2.
+    "zamba": lambda: ZambaConfig(
+        **SMALL, layers_block_type=["mamba", "hybrid"] * 2, n_mamba_heads=2, mamba_d_state=8,
+        mamba_d_conv=3, mamba_proj_bias=True, tie_word_embeddings=True, initializer_range=0.2),
     # Kimi Linear: Kimi Delta Attention blocks (4 heads of 8, 3 taps) 1:1 with latent
     # attention blocks (DeepSeek's MLA without a query rank, unrotated), block 0's MLP dense,
     # then a sigmoid router choosing 2 of 4 experts and a shared expert; untied, std 0.1.
@@ -1197,7 +1205,8 @@ HYBRID = {"bamba", "falcon_h1",
           "lfm2",  # (LFM2's short convolutions and attention, a kind in each block)
           "lfm3",  # (LFM3's likewise, windowed attention too)
           "olmo_hybrid",  # (OLMo Hybrid's Gated DeltaNet and attention, likewise)
-          "recurrent_gemma"}  # (RecurrentGemma's RG-LRU and local attention, likewise)
+          "recurrent_gemma",  # (RecurrentGemma's RG-LRU and local attention, likewise)
+          "zamba"}  # (Zamba's Mamba blocks and hybrid ones of one shared transformer block)
 DEPTH_ONLY = MOE | ONE_MIXER | HYBRID | LATENT | OWN_BLOCKS
 WIDTH_METHODS = {"llm_pruner", "flap", "wanda_sp", "blockpruner"}
 
@@ -1282,6 +1291,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "lfm3": "Lfm3ForCausalLM",
            "olmo_hybrid": "OlmoHybridForCausalLM",
            "recurrent_gemma": "RecurrentGemmaForCausalLM",
+           "zamba": "ZambaForCausalLM",
            "kimi_linear": "KimiLinearForCausalLM",
            "bailing_hybrid": "BailingHybridForCausalLM",
            "minimax": "MiniMaxForCausalLM",
