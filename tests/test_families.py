@@ -737,6 +737,18 @@ FAMILIES = {
         head_dim=16, sliding_window=6, layer_types=["sliding_attention", "full_attention"] * 2,
         moe_intermediate_size=32, shared_expert_intermediate_size=48, num_experts=4,
         num_experts_per_tok=2, initializer_range=0.1),
+    # Kolibri-1.1 (5.25 on): Kolibri-1's, blocks 0 and 2 sliding (6 tokens), 1 and 3 indexed:
+    # block 1 an indexer choosing a pool of 4 keys (blocks of 2) then 2 keys besides a sink and
+    # 2 local tokens (longer prompts than 5 tokens select), block 3 rescoring block 1's pool
+    # with block 1's keys and values (no k/v projections); block 0 a dense MLP of 128. Std 0.1.
+    "kolibri1_1": lambda: newer_config(
+        "kolibri1_1", **{k: v for k, v in SMALL.items() if k != "intermediate_size"},
+        head_dim=16, sliding_window=6, layer_types=["sliding_attention", "indexed_attention"] * 2,
+        index_layers=[1], kv_source_layers=[0, 1, 2, 1], index_topk=2, index_pool_size=4,
+        index_compression=2, index_num_heads=1, index_num_local_tokens=2,
+        index_num_sink_tokens=1, mlp_only_layers=[0], mlp_only_intermediate_size=128,
+        moe_intermediate_size=32, shared_expert_intermediate_size=48, num_experts=4,
+        num_experts_per_tok=2, initializer_range=0.1),
     # MiniCPM5-MoE (5.25 on): LLaMA's attention with each head's output gate beside its query
     # (q_gate_proj), block 0 dense (first_k_dense_replace 1, as its class derives), then
     # DeepSeek-V3's grouped sigmoid router choosing 2 of 4 experts of 32 in 2 groups, scaled by
@@ -1180,7 +1192,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax", "bailing_hybrid",
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
-       "flint", "kolibri1", "minicpm5_moe",
+       "flint", "kolibri1", "minicpm5_moe", "kolibri1_1",
        "jamba", "ergo", "sarvam_moe", "param2moe", "sarvam_mla"}
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
@@ -1281,7 +1293,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "mimo_v2_flash": "MiMoV2FlashForCausalLM",
            "jetmoe": "JetMoeForCausalLM",
            "flint": "FlintForCausalLM", "kolibri1": "Kolibri1ForCausalLM",
-           "minicpm5_moe": "MiniCPM5MoeForCausalLM",
+           "minicpm5_moe": "MiniCPM5MoeForCausalLM", "kolibri1_1": "Kolibri1_1ForCausalLM",
            "ergo": "ErgoForCausalLM",
            "sarvam_moe": "Glm4MoeForCausalLM", "param2moe": "Glm4MoeForCausalLM",
            "sarvam_mla": "DeepseekV3ForCausalLM",

@@ -120,8 +120,9 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # tests/test_mimo_v2_flash.py)
              "mimo_v2_flash": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                                "down_proj"),
-             # (Qwen2-MoE's; their published renames: tests/test_flint_kolibri1_minicpm5_moe.py)
-             **dict.fromkeys(("flint", "kolibri1", "minicpm5_moe"),
+             # (Qwen2-MoE's; their published renames: tests/test_flint_kolibri1_minicpm5_moe.py,
+             # Kolibri-1.1's: tests/test_kolibri1_1.py)
+             **dict.fromkeys(("flint", "kolibri1", "minicpm5_moe", "kolibri1_1"),
                              ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
                               "down_proj")),
              # (Qwen2-MoE's; their own code's other names and fused query_key_value:
@@ -705,7 +706,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "glm_moe_dsa", "axk1", "kimi_linear", "bailing_hybrid",
                                      "dots3_note_text",
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
-                                     "sarvam_moe", "param2moe", "sarvam_mla", "ergo"))
+                                     "sarvam_moe", "param2moe", "sarvam_mla", "ergo",
+                                     "kolibri1_1"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s

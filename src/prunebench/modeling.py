@@ -44,7 +44,7 @@ from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: 
                                     depth_needed_kinds, family,
                                     GATED_DELTANET_TYPES, head_dim, is_moe, kept_block_lists,
                                     kept_depth_scale,
-                                    kv_sources,
+                                    kolibri1_1_sources, kv_sources,
                                     jamba_kept_layout, linear_attention_blocks,
                                     MASK_SIZING_KINDS,
                                     layer_shapes, mimo_v2_flash_window, mlp_bias,
@@ -1728,6 +1728,14 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 "first block without a norm before the attention, so the block left first "
                 "would lose its trained attn_norm and compute another model. Remove other "
                 "blocks: the depth methods never choose it (methods.sizing.removable_blocks)")
+        if reads := kolibri1_1_sources(model.config):
+            raise PrunebenchError(
+                f"removing blocks {sorted(drop)} would remove block(s) {needed} of this "
+                "Kolibri-1.1 model, whose keys and values or candidate pool other blocks read ("
+                + "; ".join(f"{reader} reads {source}'s {what}" for reader, source, what in reads
+                            if source in needed)
+                + "): the blocks left would read a missing block's or another's. Remove other "
+                "blocks: the depth methods never choose these (methods.sizing.removable_blocks)")
         raise PrunebenchError(
             f"removing blocks {sorted(drop)} would remove block(s) {needed} this Gemma 4 model "
             "needs: its last block (Gemma4TextConfig makes the last block global, so a "
@@ -1769,6 +1777,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             indexer = getattr(mixer, "indexer", None)
             if indexer is not None and hasattr(indexer, "layer_idx"):
                 indexer.layer_idx = new_idx
+            # (a Kolibri-1.1 block reads its keys' source's entry of the forward's shared keys
+            # and values, stored under that block's layer_idx: its new number, kept)
+            if mixer is not None and hasattr(mixer, "kv_source_layer"):
+                mixer.kv_source_layer = keep.index(mixer.kv_source_layer)
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
         # (a Zamba hybrid block's own Mamba block, whose mixer's index is its cache entry's; its

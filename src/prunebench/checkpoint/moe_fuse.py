@@ -62,7 +62,8 @@ weights are converted once (checkpoint.pickle_convert):
   `moe.router.expert_bias` to its router's `mlp.gate.e_score_correction_bias` and its output
   norms `post_attn_norm` / `post_ffn_norm` to GLM-4's `post_self_attn_layernorm` /
   `post_mlp_layernorm`; MiniCPM5-MoE's `self_attn.q_proj` (queries and gates) to
-  `self_attn.q_gate_proj`. (transformers saves them under the published names.)
+  `self_attn.q_gate_proj`. (transformers saves them under the published names.) Kolibri-1.1
+  (`kolibri1_1`, 5.25 on) as Kolibri-1: transformers' conversion of it is kolibri1's.
 - Sarvam-MoE (sarvam-30b) and Param2-MoE (Param2-17B-A2.4B): Qwen2-MoE's per-expert names
   (transformers maps `sarvam_moe` onto `qwen2_moe`'s conversion and `param2moe` onto that,
   5.24 / 5.25 on) under their own code's names, renamed as that conversion renames them
@@ -206,7 +207,7 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
              "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
              "mimo_v2_flash",
-             "flint", "kolibri1", "minicpm5_moe", "minimax",
+             "flint", "kolibri1", "minicpm5_moe", "minimax", "kolibri1_1",
              "sarvam_moe", "param2moe", "sarvam_mla")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
@@ -253,6 +254,10 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
            "kolibri1": (("moe.router.expert_bias", "mlp.gate.e_score_correction_bias"),
                         (".post_attn_norm.", ".post_self_attn_layernorm."),
                         (".post_ffn_norm.", ".post_mlp_layernorm.")),
+           # (Kolibri-1.1's the same: transformers' kolibri1_1 conversion is kolibri1's, 5.25)
+           "kolibri1_1": (("moe.router.expert_bias", "mlp.gate.e_score_correction_bias"),
+                          (".post_attn_norm.", ".post_self_attn_layernorm."),
+                          (".post_ffn_norm.", ".post_mlp_layernorm.")),
            "minicpm5_moe": ((".self_attn.q_proj.", ".self_attn.q_gate_proj."),),
            # Sarvam-MoE's and Param2-MoE's own code's names (transformers' sarvam_moe
            # conversion, which param2moe's copies, renames them so: 5.24 / 5.25 on); their

@@ -48,7 +48,8 @@ class SparseBlocks:
     - `every()`: every block (Mixtral, OLMoE, gpt-oss, ...);
     - `unless_listed()`: every block but those in `mlp_only_layers` and those that
       `decoder_sparse_step` skips, and none where the config has no experts (Qwen3-MoE,
-      Qwen2-MoE, Qwen3-Next, Flint);
+      Qwen2-MoE, Qwen3-Next, Flint); `unless_listed(width_key, None)`: no step, the dense
+      blocks this key wide (Kolibri-1.1's mlp_only_intermediate_size);
     - `after_first(key)`: all but the first `key` blocks (DeepSeek's and Mistral 4's
       `first_k_dense_replace`);
     - `in_range()`: every `moe_layer_interval`-th block from `moe_layer_start_index` to
@@ -87,8 +88,11 @@ class SparseBlocks:
         return cls("every", None, dense_width_key)
 
     @classmethod
-    def unless_listed(cls) -> SparseBlocks:
-        return cls("unless_listed")
+    def unless_listed(cls, dense_width_key: str = "intermediate_size",
+                      step_key: str | None = "decoder_sparse_step") -> SparseBlocks:
+        # (`key`: the config's step, none in Kolibri-1.1's, whose dense blocks are
+        # mlp_only_intermediate_size wide)
+        return cls("unless_listed", step_key, dense_width_key)
 
     @classmethod
     def after_first(cls, key: str) -> SparseBlocks:
@@ -148,7 +152,7 @@ class SparseBlocks:
         if self.rule == "unless_listed":
             # Qwen3MoeDecoderLayer, Qwen2MoeDecoderLayer
             dense = set(getattr(config, "mlp_only_layers", None) or [])
-            step = getattr(config, "decoder_sparse_step", None) or 1
+            step = (getattr(config, self.key, None) if self.key else None) or 1
             return [i not in dense and num_experts(config) > 0 and (i + 1) % step == 0
                     for i in range(n)]
         return [True] * n
@@ -184,7 +188,7 @@ class SparseBlocks:
             # decoder_sparse_step and the other way round: name them by their new indices
             # (none where every kept block is sparse), every other block sparse.
             return {"mlp_only_layers": [new for new, sparse in enumerate(kinds) if not sparse],
-                    "decoder_sparse_step": 1}
+                    **({self.key: 1} if self.key else {})}
         return {}
 
 
@@ -929,6 +933,21 @@ FAMILIES: dict[str, Family] = {
                        sparse_blocks=SparseBlocks.every(None),
                        shared_expert=SharedExpert.one("shared_expert_intermediate_size"),
                        min_transformers="5.20.0"),
+    # Kolibri-1.1 (Kolibri1_1Config, transformers 5.25 on): Kolibri-1's block and MoE, its
+    # global blocks "indexed_attention" (no rotary positions, keys chosen by a weightless
+    # indexer, NVFP4-rounded keys and values: no parameter); its `mlp_only_layers` (blocks 0
+    # and 1 where null) a dense SwiGLU MLP of mlp_only_intermediate_size instead of the
+    # experts; the blocks whose kv_source_layers entry names an earlier block read that
+    # block's keys and values (no k_proj, v_proj or k_norm: `kv_reusing_blocks`), and the
+    # indexed blocks index_layers leaves out rescore the candidate pool of the closest
+    # indexer before them (`kolibri1_1_sources`: a depth prune keeps both kinds of source).
+    "kolibri1_1": Family("Kolibri1_1ForCausalLM", "Kolibri1_1Config", False, False, None,
+                         True, sandwich_norms=True, global_nope=True,
+                         moe_intermediate_key="moe_intermediate_size",
+                         sparse_blocks=SparseBlocks.unless_listed("mlp_only_intermediate_size",
+                                                                  None),
+                         shared_expert=SharedExpert.one("shared_expert_intermediate_size"),
+                         min_transformers="5.25.0"),
     # GlmAttention: q/k/v biases as attention_bias says (the published configs: true), none on
     # o_proj; GlmMLP: one gate_up_proj; apply_rotary_pos_emb rotates the first
     # partial_rotary_factor of each head in adjacent pairs. Glm4DecoderLayer adds the norms of
@@ -2872,6 +2891,36 @@ def kv_sources(config) -> list[int | None]:
     return sources
 
 
+def kv_reusing_blocks(config) -> list[bool]:
+    """Per block, whether it reads an earlier block's keys and values instead of computing its
+    own (Kolibri-1.1's kv_source_layers: no k_proj, v_proj or k_norm, no cache entry); all
+    False in other families (Gemma 4's: `kv_sources`)."""
+    sources = getattr(config, "kv_source_layers", None)
+    if getattr(config, "model_type", None) != "kolibri1_1" or sources is None:
+        return [False] * config.num_hidden_layers
+    return [source != i for i, source in enumerate(sources)]
+
+
+def kolibri1_1_sources(config) -> list[tuple[int, int, str]]:
+    """What each block of a Kolibri-1.1 model reads of another: (reader, source, what), for
+    the keys and values kv_source_layers names and for the candidate pool an indexed block
+    that index_layers leaves out (a reindexer) rescores, that of the closest indexer before
+    it (Kolibri1_1Model hands each block the pool of the last indexer run). Empty in other
+    families."""
+    if getattr(config, "model_type", None) != "kolibri1_1":
+        return []
+    reads = [(i, source, "keys and values")
+             for i, source in enumerate(config.kv_source_layers) if source != i]
+    indexers = set(config.index_layers)
+    last = None
+    for i, kind in enumerate(config.layer_types):
+        if i in indexers:
+            last = i
+        elif kind == "indexed_attention" and last is not None:
+            reads.append((i, last, "candidate pool"))
+    return reads
+
+
 def depth_kept_blocks(config) -> list[int]:
     """The blocks a depth prune must keep whatever it scores: a Gemma 4 model's last block
     (Gemma4TextConfig makes the last block global whatever layer_types says: a sliding block
@@ -2883,11 +2932,18 @@ def depth_kept_blocks(config) -> list[int]:
     model's first block where a block shares another's indexer choice (`indexer_blocks`: a
     "shared" block reuses the last "full" block's before it, and one left first has none:
     GlmMoeDsaAttention raises); ModernBERT-decoder's first block (its class builds block 0
-    without an attention norm, by index: a block left first would lose its trained norm)."""
+    without an attention norm, by index: a block left first would lose its trained norm); a
+    Kolibri-1.1 model's blocks whose keys and values or candidate pool another block reads
+    (`kolibri1_1_sources`: removed, those blocks would read a missing entry or another
+    block's)."""
     if family(config).one_mixer_blocks or family(config).first_attention_unnormed:
         return [0]
     if "shared" in (getattr(config, "indexer_types", None) or ()):
         return [0]
+    if reads := kolibri1_1_sources(config):
+        # (Kolibri-1.1: each block another reads the keys and values or the candidate pool of;
+        # kept even where the prune removes its readers, so that the kept set is the config's)
+        return sorted({source for _, source, _ in reads})
     if not family(config).per_layer_blocks:
         return []
     sources = {source for source in kv_sources(config) if source is not None}
@@ -3429,6 +3485,16 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                  "max_position_embeddings": 262144, "sliding_window": 513,
                  "moe_intermediate_size": 512, "num_local_experts": 384,
                  "num_experts_per_tok": 6, "shared_expert_intermediate_size": 512},
+    # Kolibri1_1Config's (Kolibri-1.1's shape): Kolibri-1's, its global blocks indexed, blocks
+    # 0 and 1 a dense MLP of 3584 (config_from_dict derives the blocks' kinds, indexers and
+    # keys' sources as the class does: kolibri1_1_layout).
+    "kolibri1_1": {**_LLAMA_DEFAULTS, "vocab_size": 128000, "hidden_size": 2560,
+                   "intermediate_size": None, "num_hidden_layers": 50,
+                   "num_attention_heads": 48, "num_key_value_heads": 4, "head_dim": 128,
+                   "rms_norm_eps": 1e-6, "max_position_embeddings": 262144,
+                   "sliding_window": 513, "moe_intermediate_size": 512,
+                   "num_local_experts": 384, "num_experts_per_tok": 6,
+                   "shared_expert_intermediate_size": 512, "mlp_only_intermediate_size": 3584},
     "glm": _GLM_DEFAULTS,
     "glm4": _GLM_DEFAULTS,
     # SeedOssConfig's: Seed-OSS-36B's shape but hidden_size 4096 (the published 5120 is not the
@@ -4244,6 +4310,39 @@ def flint_block_kinds(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, **kinds}
 
 
+# Kolibri1_1Config's default keys' sources, by indexed block: the indexed block (by its rank
+# among them) whose keys and values each reads, for up to ten indexed blocks.
+KOLIBRI1_1_KV_SOURCES = (0, 0, 0, 3, 4, 5, 5, 5, 5, 0)
+
+
+def kolibri1_1_layout(values: dict[str, Any]) -> dict[str, Any]:
+    """A Kolibri-1.1 config.json's values with what Kolibri1_1Config.__post_init__ derives
+    where it gives none: every fifth block indexed (the others sliding), blocks 0 and 1 dense,
+    the 1st, 3rd, 4th and 6th indexed blocks indexers, and each indexed block's keys' source
+    by KOLIBRI1_1_KV_SOURCES (refused past ten indexed blocks, as the class refuses)."""
+    n = values["num_hidden_layers"]
+    kinds = values.get("layer_types") or [
+        "indexed_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(n)]
+    indexed = [i for i, kind in enumerate(kinds) if kind == "indexed_attention"]
+    values = {**values, "layer_types": kinds}
+    if values.get("mlp_only_layers") is None:
+        values["mlp_only_layers"] = [i for i in (0, 1) if i < n]
+    if values.get("index_layers") is None:
+        values["index_layers"] = [indexed[i] for i in (0, 2, 3, 5) if i < len(indexed)]
+    if values.get("kv_source_layers") is None:
+        if len(indexed) > len(KOLIBRI1_1_KV_SOURCES):
+            raise PrunebenchError(
+                f"this Kolibri-1.1 config.json has {len(indexed)} indexed-attention blocks "
+                "and no kv_source_layers: Kolibri1_1Config's default covers "
+                f"{len(KOLIBRI1_1_KV_SOURCES)} and refuses more. Give kv_source_layers (each "
+                "block's keys' source) in config.json")
+        sources = list(range(n))
+        for block, rank in zip(indexed, KOLIBRI1_1_KV_SOURCES):
+            sources[block] = indexed[rank]
+        values["kv_source_layers"] = sources
+    return values
+
+
 def ergo_values(values: dict[str, Any]) -> dict[str, Any]:
     """An Ergo config.json's values as ErgoConfig and ErgoForCausalLM read them (its window
     key `local_attention_window`: CONFIG_KEY_NAMES): each block's kinds derived where it lists
@@ -4372,6 +4471,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # Kolibri1Config's: every fifth block full attention, the others sliding
         values["layer_types"] = ["sliding_attention" if (i + 1) % 5 else "full_attention"
                                  for i in range(values["num_hidden_layers"])]
+    if values.get("model_type") == "kolibri1_1":
+        values = kolibri1_1_layout(values)
     if values.get("model_type") == "minicpm5_moe":
         # MiniCPM5MoeConfig's __post_init__: the first first_k_dense_replace blocks (1 where
         # config.json gives none; a key it does not keep) dense where it lists no MLP kinds
@@ -4745,6 +4846,12 @@ def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
         lists.update({key: [getattr(config, key)[i] for i in keep]
                       for key in MIMO_V2_FLASH_LISTS
                       if isinstance(getattr(config, key, None), list)})
+    if getattr(config, "model_type", None) == "kolibri1_1":
+        # Kolibri1_1Config names blocks by index: the kept indexers and each kept block's keys'
+        # source by their new numbers (depth_kept_blocks keeps every source a block reads)
+        new = {old: i for i, old in enumerate(keep)}
+        lists["index_layers"] = [new[b] for b in config.index_layers if b in new]
+        lists["kv_source_layers"] = [new[config.kv_source_layers[b]] for b in keep]
     if "attention_layers" in lists and getattr(config, "model_type", None) == "gpt_neo":
         # GPTNeoConfig expands attention_types into attention_layers whenever it is built (a
         # reload from config.json): the kept blocks' kinds, in order, as one pattern said once
@@ -6919,11 +7026,13 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
                          **({"num_attention_heads": heads} if heads else {}),
                          **(LINEAR_ATTENTION_SHAPE if linear else {}), **window,
                          **({} if indexed or not family(config).attention_indexer
-                            else {"indexer": False}), **latent)
-                    for sparse, linear, heads, window, indexed, latent in zip(
+                            else {"indexer": False}), **latent,
+                        **({"kv_shared": True} if reusing else {}))
+                    for sparse, linear, heads, window, indexed, latent, reusing in zip(
                         sparse_mlp_blocks(config), linear_attention_blocks(config),
                         query_heads_per_block(config), window_block_shapes(config),
-                        indexer_blocks(config), latent_block_shapes(config))]
+                        indexer_blocks(config), latent_block_shapes(config),
+                        kv_reusing_blocks(config))]
         shapes = [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
         if family(config).last_block_dense_bias and shapes:  # GPT-NeoX-Japanese's dense_bias
             shapes[-1]["o_proj_bias"] = True
@@ -7097,6 +7206,9 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         # Phi's are LayerNorms with a bias too (norm_bias: its q/k norms are as its others).
         attn += ((q + kv) if family(config).qk_norm_each_head
                  else 2 * hd * (2 if family(config).norm_bias else 1))
+    if shape.get("kv_shared"):
+        # Kolibri-1.1's blocks that read another's keys and values: no k_proj, v_proj, k_norm
+        attn -= d * kv + d * v + (hd if qk_norm(config) else 0)
     if family(config).qk_norm_whole:
         attn += q + kv  # OLMo-2: one weight per query and per key channel, leaving with its head
     if attention_sinks(config) and q and shape.get("sinks", True):

@@ -48,7 +48,8 @@ def removable_blocks(n_blocks: int, protect_first: int, protect_last: int,
             f"protect_first={protect_first} and protect_last={protect_last} leave no removable "
             f"block out of {n_blocks} beside the blocks the model needs kept ({sorted(kept)}: "
             "Gemma 4's last block and the blocks whose keys and values later blocks reuse, "
-            "Nemotron-H's first): lower them (0 and 0 switch the protection off)")
+            "Nemotron-H's first, Kolibri-1.1's blocks whose keys and values or candidate pool "
+            "others read): lower them (0 and 0 switch the protection off)")
     return blocks
 
 
@@ -79,7 +80,9 @@ def solve_num_blocks(config, target_params: int, removable: list[int]) -> int:
             f"target {target_params:,} params is below {smallest:,}, the size with every removable "
             f"block gone (embeddings{' and protected blocks' if protected else ''} stay): choose "
             "a larger target" + (" or protect fewer blocks (protect_first / protect_last)"
-                                 if protected else ""))
+                                 if protected else "")
+            + (f"; blocks {needed} stay whatever the protection: the model needs them "
+               "(depth_kept_blocks)" if (needed := depth_kept_blocks(config)) else ""))
     if best_k >= config.num_hidden_layers:
         raise PrunebenchError(
             f"target {target_params:,} params would remove every block, leaving no model: "

@@ -1,0 +1,266 @@
+"""Kolibri-1.1 (kolibri1_1: Kolibri1_1ForCausalLM), a mixture of experts whose config class
+came with transformers 5.25 (Family.min_transformers): depth pruning and the hf / hf_static
+backends, as every mixture of experts.
+
+Kolibri-1's block, its global blocks "indexed_attention" (a weightless indexer choosing the
+keys each query attends to, NVFP4-rounded keys and values), blocks 0 and 1 a dense MLP of
+mlp_only_intermediate_size, and blocks named by absolute index: the indexers (index_layers;
+every other indexed block rescores the candidate pool of the closest indexer before it) and
+each block's keys' source (kv_source_layers; a block reading another's has no k/v
+projections). A depth prune keeps every block another reads (depth_kept_blocks), refused
+when asked to remove one, and writes both lists renumbered.
+
+On a transformers older than 5.25 (make test-floor's 5.17; on 5.25 the release is faked):
+the config.json is read, counted and planned without a transformers class, its layout
+derived as Kolibri1_1Config derives it, and everything that builds the model is refused
+naming the release to install. Where the class exists (skipped below with the refusal's
+words): counts against transformers' meta models (the published shape too) and by hand;
+depth pruning equal to transformers' model of the kept blocks with the lists renumbered, the
+old numbers refused by transformers and the attention's own source index needed; a
+depth-pruned save reloaded and decoded by hf / hf_static as transformers' generate; the
+indexer's choice shown to matter; the width methods' refusals. tests/test_families.py runs
+the shared per-family tests on it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import transformers
+
+from prunebench import PrunebenchError
+from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
+                                               count_params, depth_kept_blocks, layer_shapes,
+                                               transformers_release_problem)
+from prunebench.methods.sizing import plan_blocks
+from prunebench.modeling import remove_blocks
+from test_afmoe_laguna_mellum import check_published_import
+from test_exaone_internlm3 import check_refused_below_its_release
+from test_families import FAMILIES, family_model, ids, logits
+from test_families import tokenizer  # noqa: F401 - a fixture
+from test_glm4_moe import check_refused_as_a_mixture_of_experts
+from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning
+from test_moe import per_expert_state
+from test_qwen3_next import check_a_depth_pruned_reload_decodes_as_transformers
+
+SL, IX = "sliding_attention", "indexed_attention"
+# Three blocks: 0 sliding, 1 an indexer with its own keys, 2 rescoring 1's pool with 1's keys.
+SHARING = dict(head_dim=16, index_num_heads=1, layer_types=[SL, IX, IX], index_layers=[1],
+               kv_source_layers=[0, 1, 1], moe_intermediate_size=24,
+               shared_expert_intermediate_size=40, mlp_only_intermediate_size=56,
+               num_experts=4, num_experts_per_tok=2, sliding_window=6)
+
+
+def needs() -> None:
+    """Skip where this transformers predates the family (the refusal's words as the reason)."""
+    if problem := transformers_release_problem("kolibri1_1"):
+        pytest.skip(problem)
+
+
+def tiny_json(**changes) -> dict:
+    """A tiny config.json (SHAPE's, no intermediate_size), read without a transformers class."""
+    shape = {k: v for k, v in SHAPE.items() if k != "intermediate_size"}
+    return {**shape, "model_type": "kolibri1_1", **SHARING, **changes}
+
+
+# ------------------------------------------------------------------ the release it needs
+
+def test_an_older_transformers_is_refused_before_the_model_loads_naming_the_upgrade(
+        tmp_path, monkeypatch):
+    check_refused_below_its_release("kolibri1_1", "5.25.0", tiny_json(), tmp_path, monkeypatch)
+
+
+def test_the_first_release_is_the_one_whose_classes_the_installed_transformers_has():
+    from prunebench.checkpoint.param_count import FAMILIES as REGISTRY
+
+    has = all(hasattr(transformers, name) for name in ("Kolibri1_1Config",
+                                                       "Kolibri1_1ForCausalLM"))
+    assert has == (transformers_release_problem("kolibri1_1") is None)
+    assert REGISTRY["kolibri1_1"].min_transformers == "5.25.0"
+
+
+# ------------------------------------------------------- config.json read without a class
+
+# Twenty blocks, no lists: every fifth indexed (4, 9, 14, 19), the 1st, 3rd and 4th indexers,
+# the 2nd and 3rd reading the 1st's keys, the 4th its own; blocks 0 and 1 dense.
+DERIVED = {"layer_types": [IX if (b + 1) % 5 == 0 else SL for b in range(20)],
+           "index_layers": [4, 14, 19], "mlp_only_layers": [0, 1],
+           "kv_source_layers": [4 if b in (9, 14) else b for b in range(20)]}
+
+
+def test_the_layout_is_read_from_config_json_as_the_class_derives_it():
+    """Without a class (any release): the indexed blocks, indexers, keys' sources and dense
+    blocks Kolibri1_1Config derives where config.json lists none, and so the blocks kept
+    (the 1st indexed: block 9 reads its keys and pool, 14 its keys); the class's own where
+    installed. More than ten indexed blocks without kv_source_layers refused, as the class
+    refuses them."""
+    raw = tiny_json(num_hidden_layers=20, layer_types=None, index_layers=None,
+                    kv_source_layers=None)
+    config = config_from_dict(raw)
+    assert {key: getattr(config, key) for key in DERIVED} == DERIVED
+    assert depth_kept_blocks(config) == [4]
+    with pytest.raises(PrunebenchError, match="11 indexed-attention blocks and no "
+                                              "kv_source_layers.*Give kv_source_layers"):
+        config_from_dict({**raw, "num_hidden_layers": 55})
+    if transformers_release_problem("kolibri1_1") is None:
+        theirs = transformers.Kolibri1_1Config(**{k: v for k, v in raw.items()
+                                                  if k != "model_type"})
+        assert {key: getattr(theirs, key) for key in DERIVED} == DERIVED
+
+
+@pytest.mark.parametrize("values", [
+    SHARING,
+    {**SHARING, "tie_word_embeddings": True, "mlp_only_layers": [2],
+     "kv_source_layers": [0, 1, 2]}])
+def test_counts_equal_transformers_parameters(values):
+    needs()
+    check_counts("kolibri1_1", {"intermediate_size": None, **values})
+
+
+def test_the_published_shape_counts_what_transformers_builds():
+    """Kolibri1_1Config's defaults (Kolibri-1.1's shape: 50 blocks, 384 experts, 6 of the 10
+    indexed blocks reading another's keys), from an empty config.json and on the meta
+    device; its blocks 4, 19 and 29 kept by a depth prune."""
+    needs()
+    with torch.device("meta"):
+        model = transformers.Kolibri1_1ForCausalLM(transformers.Kolibri1_1Config())
+    published = config_from_dict({"model_type": "kolibri1_1"})
+    assert count_params(published) == sum(p.numel() for p in model.parameters())
+    assert depth_kept_blocks(published) == [4, 19, 29]
+
+
+def test_the_blocks_counted_by_hand():
+    """From config.json alone (hidden 48, 6 query and 2 KV heads of 16, 4 experts of 24):
+    blocks 0 and 1 dense (MLP of 56), block 2 sparse with a shared expert of 40; block 2
+    reads block 1's keys and values, so holds no k_proj, v_proj or k_norm; four norms each."""
+    config = config_from_dict(tiny_json(mlp_only_layers=[0, 1]))
+    d, q, kv, hd = 48, 6 * 16, 2 * 16, 16
+    own = 2 * d * q + 2 * d * kv + 2 * hd
+    dense, experts = 3 * d * 56, 4 * d + 4 * 3 * d * 24 + 3 * d * 40
+    blocks = [own + dense, own + dense, own - 2 * d * kv - hd + experts]
+    assert [block_param_count(config, s) - 4 * d for s in layer_shapes(config)] == blocks
+    assert count_params(config) == 2 * 97 * d + d + sum(blocks) + 3 * 4 * d
+
+
+# --------------------------------------------------------------------------- depth pruning
+
+# tests/test_families.py's tiny model: blocks 0 and 2 sliding, 1 an indexer, 3 rescoring
+# its pool with its keys and values (kv_source_layers [0, 1, 2, 1]), block 0 dense.
+@pytest.mark.parametrize("drop, kept", [
+    ([0], dict(layer_types=[IX, SL, IX], index_layers=[0], kv_source_layers=[0, 1, 0],
+               mlp_only_layers=[])),
+    ([2, 3], dict(layer_types=[SL, IX], index_layers=[1], kv_source_layers=[0, 1],
+                  mlp_only_layers=[0])),
+    ([0, 2], dict(layer_types=[IX, IX], index_layers=[0], kv_source_layers=[0, 0],
+                  mlp_only_layers=[]))])
+def test_depth_pruning_computes_as_transformers_model_of_the_kept_blocks(drop, kept):
+    """The kept blocks' indexers, keys' sources and dense blocks by their new numbers: the
+    pruned config says them so and computes as transformers' model of those values."""
+    needs()
+    model = family_model("kolibri1_1")
+    remove_blocks(model, drop)
+    assert {key: getattr(model.config, key) for key in kept} == kept
+    check_depth_pruning("kolibri1_1", drop, **kept)
+
+
+def test_the_renumbering_matters():
+    """With blocks 0 and 2 gone, the kept blocks 1 and 3 under their old numbers (index_layers
+    [1], block 3 reading block 1) are no model transformers builds; and the kept attention
+    reads its source's keys under the source's new number: under the old one the forward
+    finds none."""
+    needs()
+    config = FAMILIES["kolibri1_1"]().to_dict()
+    with pytest.raises(Exception, match="first indexed-attention layer must be an indexer"):
+        transformers.Kolibri1_1Config.from_dict({**config, "num_hidden_layers": 2,
+                                                 "layer_types": [IX, IX], "index_layers": [1],
+                                                 "kv_source_layers": [0, 1]})
+    model = family_model("kolibri1_1")
+    remove_blocks(model, [0, 2])
+    reader = model.model.layers[1].self_attn
+    assert reader.kv_source_layer == 0
+    logits(model, ids(2, 12))
+    reader.kv_source_layer = 1
+    with pytest.raises(KeyError):
+        logits(model, ids(2, 12))
+
+
+def test_a_block_another_reads_is_kept_and_its_removal_refused():
+    """Block 1 (block 3's keys, values and pool) is never a depth method's to choose, refused
+    by remove_blocks naming what reads it, and a size reachable only without it refused when
+    the prune is planned, naming it."""
+    needs()
+    config = FAMILIES["kolibri1_1"]()
+    assert depth_kept_blocks(config) == [1]
+    model = family_model("kolibri1_1")
+    with pytest.raises(PrunebenchError, match=r"block\(s\) \[1\] of this Kolibri-1.1 model.*"
+                                              r"3 reads 1's keys and values; 3 reads 1's "
+                                              r"candidate pool"):
+        remove_blocks(model, [1, 2])
+    assert len(model.model.layers) == 4  # (refused before anything changed)
+    shapes = layer_shapes(config)
+    needed = count_params(config) - sum(block_param_count(config, shapes[b]) for b in (0, 2, 3))
+    assert plan_blocks(config, needed, 0, 0)["blocks_after"] == 1
+    with pytest.raises(PrunebenchError, match=r"blocks \[1\] stay whatever the protection"):
+        plan_blocks(config, needed - block_param_count(config, shapes[1]), 0, 0)
+
+
+def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
+    """Saved with blocks 0 and 2 removed (the kept indexer and its reader renumbered 0 and 1),
+    loaded by prunebench and by transformers: hf and hf_static decode as generate."""
+    needs()
+    check_a_depth_pruned_reload_decodes_as_transformers(
+        family_model("kolibri1_1"), [0, 2], transformers.Kolibri1_1ForCausalLM,
+        tmp_path / "pruned")
+
+
+# --------------------------------------------------------------- what its pieces do
+
+def test_the_indexers_choice_of_keys_changes_its_logits():
+    """The indexed blocks attend to the keys their indexer chooses (2 besides a sink and 2
+    local tokens, here): letting every key through (a budget past the prompt) changes the
+    logits of a 24-token prompt by far more than float32's rounding."""
+    needs()
+    model = family_model("kolibri1_1")
+    other = copy.deepcopy(model)
+    for layer in other.model.layers:
+        if layer.self_attn.indexer is not None:
+            layer.self_attn.indexer.topk = 100
+    x = ids(2, 24)
+    ours, changed = logits(model, x), logits(other, x)
+    assert (ours - changed).abs().max() > 1e-3 * ours.abs().max()
+
+
+@pytest.mark.parametrize("method", ["llm_pruner", "the compiled backend"])
+def test_width_methods_and_the_compiled_decoder_are_refused(method):
+    needs()
+    check_refused_as_a_mixture_of_experts(FAMILIES["kolibri1_1"](), method,
+                                          "Kolibri1_1ForCausalLM")
+
+
+# --------------------------------------------------------------- published checkpoints
+
+# Kolibri-1's published names, which transformers' kolibri1_1 conversion (kolibri1's) renames.
+PUBLISHED_NAMES = ((".mlp.gate.e_score_correction_bias", ".moe.router.expert_bias"),
+                   (".post_self_attn_layernorm.", ".post_attn_norm."),
+                   (".post_mlp_layernorm.", ".post_ffn_norm."))
+
+
+def test_a_published_per_expert_checkpoint_imports_as_transformers_loads_it(
+        tmp_path, tokenizer):  # noqa: F811 - the fixture
+    """One tensor per expert under the published names: transformers' conversion on loading,
+    prunebench's fusion on import and the model the weights came from compute the same
+    logits (the score biases made to matter)."""
+    needs()
+    model = family_model("kolibri1_1")
+    with torch.no_grad():
+        for layer in model.model.layers[1:]:  # (block 0 is dense)
+            layer.mlp.gate.e_score_correction_bias.normal_(0, 1)
+    state = {}
+    for key, tensor in per_expert_state(model, "kolibri1_1").items():
+        for held, published in PUBLISHED_NAMES:
+            key = key.replace(held, published)
+        state[key] = tensor
+    assert sum(any(p in k for _, p in PUBLISHED_NAMES) for k in state) >= 4
+    check_published_import(model, transformers.Kolibri1_1ForCausalLM, state, tmp_path,
+                           tokenizer)
