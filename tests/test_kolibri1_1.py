@@ -39,6 +39,7 @@ from test_afmoe_laguna_mellum import check_published_import
 from test_exaone_internlm3 import check_refused_below_its_release
 from test_families import FAMILIES, family_model, ids, logits
 from test_families import tokenizer  # noqa: F401 - a fixture
+from test_flint_kolibri1_minicpm5_moe import PUBLISHED_NAMES as KOLIBRI1_NAMES
 from test_glm4_moe import check_refused_as_a_mixture_of_experts
 from test_helium_vaultgemma_granitemoeshared import SHAPE, check_counts, check_depth_pruning
 from test_moe import per_expert_state
@@ -241,9 +242,7 @@ def test_width_methods_and_the_compiled_decoder_are_refused(method):
 # --------------------------------------------------------------- published checkpoints
 
 # Kolibri-1's published names, which transformers' kolibri1_1 conversion (kolibri1's) renames.
-PUBLISHED_NAMES = ((".mlp.gate.e_score_correction_bias", ".moe.router.expert_bias"),
-                   (".post_self_attn_layernorm.", ".post_attn_norm."),
-                   (".post_mlp_layernorm.", ".post_ffn_norm."))
+PUBLISHED_NAMES = KOLIBRI1_NAMES["kolibri1"]
 
 
 def test_a_published_per_expert_checkpoint_imports_as_transformers_loads_it(
