@@ -63,7 +63,7 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
     the file leaves out must take the value its family's transformers config class gives it, or
     the plan would size another model than the one the prune builds."""
     from prunebench.checkpoint.param_count import CONFIG_DEFAULTS, transformers_release_problem
-    from prunebench.modeling import config_class
+    from prunebench.modeling import config_class, model_wide_readable
 
     assert model_type in CONFIG_DEFAULTS  # else it would count with LLaMA's defaults
     if problem := transformers_release_problem(model_type):  # (EXAONE's, InternLM3's class:
@@ -112,8 +112,12 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
         if model_type == "kolibri1_1" and "num_attention_heads" in values:  # Kolibri1_1Config
             # refuses more indexer heads (12) than a KV head's queries (so is config.json)
             values = {"index_num_heads": 1, **values}
+        if model_type == "dots3_note_text" and "num_attention_heads" in values:
+            # Dots3NoteTextConfig refuses KV heads other than the heads (so is config.json)
+            values = {**values, "num_key_value_heads": values["num_attention_heads"]}
         ours = config_from_dict({"model_type": model_type, **values})
-        theirs = config_class(model_type)(**values)
+        # (Dots 3 Note's model-wide values read as prunebench's configs read them)
+        theirs = model_wide_readable(config_class(model_type)(**values))
         assert counted(ours) == counted(theirs), values
         assert count_params(ours) == count_params(theirs), values
 
