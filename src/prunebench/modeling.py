@@ -1821,7 +1821,8 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             setattr(config, key, [getattr(config, key)[i] for i in keep])
     if family(config).per_layer_blocks:
         _keep_per_layer_blocks(model, keep, n)
-    elif config.to_dict().get("per_layer_config"):  # (Dots 3 Note's sliding blocks' latents)
+    elif getattr(config, "is_heterogeneous", False):
+        # (Dots 3 Note's sliding blocks' latents; read only here: to_dict copies the config)
         _keep_per_layer_config(config, keep)
     return model
 
