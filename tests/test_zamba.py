@@ -8,15 +8,19 @@ model, config.json's values alone and by hand); depth pruning equal to transform
 the kept blocks with layers_block_type rewritten, saved under the new first hybrid block's
 names and reloaded by prunebench and by transformers; the depth criteria not scoring the
 shared block as any block's; the hf and hf_static backends' tokens equal transformers'
-generate; the refusals (a prune leaving a half of the hybrid blocks empty, before anything
-changes and when planned; config.json's untied embeddings, one hybrid block and kinds
+generate; the depth criteria keeping the two most important hybrid blocks, wherever they are;
+the refusals (a prune leaving fewer than two hybrid blocks, before anything changes and when
+planned; config.json's untied embeddings, one hybrid block and kinds
 transformers would build otherwise; width methods, surgery, the compiled decoder).
 tests/test_families.py runs the shared per-family tests on it too."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import itertools
 import json
+import random
 import re
 
 import pytest
@@ -27,9 +31,12 @@ from transformers import ZambaConfig, ZambaForCausalLM
 from prunebench import PrunebenchError
 from prunebench.checkpoint.param_count import (config_from_dict, count_params,
                                                is_scored_weight, unreproduced_layout)
+from prunebench.methods import depth, depth_angular, sleb
 from prunebench.methods.depth_mag import magnitude_scores
+from prunebench.methods.sizing import check_kinds_left, kind_keeping_choice
 from prunebench.modeling import load_model, remove_blocks, save_model
 from test_deepseek import ids, logits, numel, random_model
+from test_depth_kinds import NO_PROTECTION, AdditiveLosses, target_removing
 from test_families import VOCAB, in_allocated_memory
 from test_granitemoehybrid import check_width_and_compiled_refused
 from test_qwen3_next import (check_a_depth_pruned_reload_decodes_as_transformers,
@@ -112,7 +119,7 @@ def kept_blocks_model(model, keep: list[int]) -> ZambaForCausalLM:
     return kept
 
 
-@pytest.mark.parametrize("drop", [[1], [0, 2, 5], [1, 3, 4]])
+@pytest.mark.parametrize("drop", [[1, 2], [0, 2, 5], [1, 3, 4]])
 def test_depth_pruning_gives_transformers_model_of_the_kept_blocks(model, drop, tmp_path):
     """The pruned model, and its save reloaded by prunebench and by transformers, compute the
     logits of transformers' model of the kept blocks: layers_block_type says the kept blocks'
@@ -162,19 +169,69 @@ def test_the_depth_criteria_score_no_block_by_the_shared_block(model):
     assert magnitude_scores(model) == own
 
 
-def test_a_prune_leaving_a_half_of_the_hybrid_blocks_empty_is_refused(model):
-    """Blocks 1 and 2, the earlier half of the hybrid blocks, refused before anything changes
-    (one hybrid block would be left at most ever after: transformers' ZambaModel cannot build
-    a tied model of one, below); and the plans that cannot keep both halves, when planned."""
+def test_a_prune_leaving_fewer_than_two_hybrid_blocks_is_refused(model):
+    """Blocks 1, 2 and 4 (three of the four hybrid blocks) refused before anything changes (one
+    hybrid block left: transformers' ZambaModel cannot build a tied model of one, below); and
+    exactly the plans that cannot keep two, when planned (two of one half kept stand)."""
     pruned = copy.deepcopy(model)
-    with pytest.raises(PrunebenchError, match=r"removing blocks \[1, 2\] would leave this Zamba "
-                                              r"model none of its earlier hybrid blocks \[1, 2\]"):
-        remove_blocks(pruned, [1, 2])
+    with pytest.raises(PrunebenchError, match=r"removing blocks \[1, 2, 4\] would leave this "
+                                              r"Zamba model 1 of its hybrid blocks \[1, 2, 4, 5\]"):
+        remove_blocks(pruned, [1, 2, 4])
     assert pruned.config.num_hidden_layers == 6
     assert torch.equal(logits(pruned, ids()), logits(model, ids()))
     with pytest.raises(ValueError, match="tie"):
         ZambaForCausalLM(small(num_hidden_layers=2, layers_block_type=["mamba", "hybrid"]))
     check_depth_plans_leave_a_block_of_each_kind(model)
+
+
+def test_the_kind_keeping_choice_keeps_the_two_most_important_hybrid_blocks():
+    """For every ranking tried and every k a plan allows (at most 4 of the 6 blocks: two hybrid
+    blocks stay, wherever they are): the one-shot criteria's choice keeps two hybrid blocks and
+    its scores sum to the least of every removal of k blocks that keeps two (all tried)."""
+    config, rng = small(), random.Random(0)
+    hybrid = {i for i, kind in enumerate(KINDS) if kind == "hybrid"}
+    for _ in range(20):
+        scores = [rng.random() for _ in range(6)]
+        ranking = sorted(range(6), key=lambda b: scores[b])
+        for k in range(1, 6):
+            if k > 4:
+                with pytest.raises(PrunebenchError, match="fewer than 2 hybrid blocks"):
+                    check_kinds_left(config, list(range(6)), k)
+                continue
+            check_kinds_left(config, list(range(6)), k)
+            removed, _ = kind_keeping_choice(config, ranking, k)
+            assert len(set(removed)) == k and len(hybrid - set(removed)) >= 2
+            best = min(sum(scores[b] for b in drop)
+                       for drop in itertools.combinations(range(6), k)
+                       if len(hybrid - set(drop)) >= 2)
+            assert sum(scores[b] for b in removed) == pytest.approx(best, rel=1e-12)
+
+
+def test_the_depth_criteria_remove_hybrid_blocks_of_one_half_where_two_stay(model, monkeypatch):
+    """The hybrid blocks ranked least important, three blocks to go: a one-shot criterion
+    removes blocks 1 and 2 (the earlier hybrid ones) and block 0, passing over 4 and 5, the
+    pruned model transformers' model of the kept blocks; SLEB's rounds remove 1, 2, then 0, not
+    trying 4 or 5; depth_angular takes its best run, blocks 0..2."""
+    def hybrid_lowest():
+        return [float(i) + (0.0 if kind == "hybrid" else 10.0) for i, kind in enumerate(KINDS)]
+
+    pruned = copy.deepcopy(model)
+    report = depth.prune_one_shot(pruned, target_removing(model, 3), dict(NO_PROTECTION), "test",
+                                  lambda: (hybrid_lowest(), {}))
+    assert report["removed_blocks"] == [0, 1, 2] and report["kept_for_kind"] == [4, 5]
+    assert torch.equal(logits(pruned, ids()), logits(kept_blocks_model(model, [3, 4, 5]), ids()))
+    losses = AdditiveLosses([0.5, 0.0, 0.1, 0.6, 0.2, 0.3])
+    monkeypatch.setattr(sleb, "scored_losses", lambda *a, **k: contextlib.nullcontext(losses))
+    report = sleb.prune(copy.deepcopy(model), ids(), target_removing(model, 3), **NO_PROTECTION)
+    assert report["removal_order"] == [1, 2, 0]
+    assert report["rounds"][2]["candidate_nll"].keys() == {"0", "3"}
+    monkeypatch.setattr(depth_angular, "last_token_states",
+                        lambda *a, **k: torch.zeros(7, 1, 4, dtype=torch.float64))
+    monkeypatch.setattr(depth_angular, "angular_distances",
+                        lambda states, k: [0.1, 0.2, 0.3, 0.4][:len(states) - k])
+    report = depth_angular.prune(copy.deepcopy(model), ids(), target_removing(model, 3),
+                                 **NO_PROTECTION)
+    assert report["removed_blocks"] == [0, 1, 2]
 
 
 # --------------------------------------------------------------------------- backends

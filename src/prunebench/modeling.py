@@ -1692,11 +1692,12 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             "larger size), or keep an attention block with the depth method's protect_first / "
             "protect_last")
     for kind, kind_blocks, why in zamba_needed_kinds(model.config):
-        if not set(kind_blocks) & set(keep):  # (refused before anything changes)
+        if len(left := set(kind_blocks) & set(keep)) < 2:  # (refused before anything changes)
             raise PrunebenchError(
-                f"removing blocks {sorted(drop)} would leave this Zamba model none of its "
-                f"{kind} blocks {kind_blocks}: {why}. Remove fewer blocks (a larger size), or "
-                "keep such blocks with the depth method's protect_first / protect_last")
+                f"removing blocks {sorted(drop)} would leave this Zamba model "
+                f"{len(left) or 'none'} of its {kind} blocks {kind_blocks}: {why}. Remove fewer "
+                "blocks (a larger size), or keep two with the depth method's protect_first / "
+                "protect_last")
     if model.config.model_type == "olmo_hybrid" and not any(linear[i] for i in keep):
         # (refused before anything changes: OlmoHybridConfig's check, 5.17 and 5.25)
         raise PrunebenchError(

@@ -2307,12 +2307,13 @@ MASK_SIZING_KINDS = ("full-attention", "full or windowed attention")
 
 
 def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
-    """The kinds of block of which a depth prune must keep one (modeling.remove_blocks refuses
-    a prune that leaves none): each kind's name, its blocks and why. A full-attention block
-    where other blocks mix tokens otherwise (Qwen3-Next's, Qwen3.5's and OLMo Hybrid's Gated
-    DeltaNet, Granite 4.0's and Bamba's Mamba-2, LFM2's short convolutions, Nemotron-H's
-    Mamba-2 and MLP blocks); and OLMo Hybrid's Gated DeltaNet blocks too. None in other
-    families (MiniMax's lightning attention blocks run alone)."""
+    """The kinds of block of which a depth prune must keep one (two of Zamba's hybrid blocks:
+    `depth_needed_least`; modeling.remove_blocks refuses a prune that leaves fewer): each
+    kind's name, its blocks and why. A full-attention block where other blocks mix tokens
+    otherwise (Qwen3-Next's, Qwen3.5's and OLMo Hybrid's Gated DeltaNet, Granite 4.0's and
+    Bamba's Mamba-2, LFM2's short convolutions, Nemotron-H's Mamba-2 and MLP blocks); and OLMo
+    Hybrid's Gated DeltaNet blocks too. None in other families (MiniMax's lightning attention
+    blocks run alone)."""
     n = config.num_hidden_layers
     if getattr(config, "model_type", None) == "zamba":
         return zamba_needed_kinds(config)
@@ -2636,20 +2637,25 @@ def zamba_hybrid_blocks(config) -> list[bool]:
 
 
 def zamba_needed_kinds(config) -> list[tuple[str, list[int], str]]:
-    """The hybrid blocks a Zamba depth prune keeps (none named in other families): one in
-    each half of them, the earlier and the later (two at least: transformers' ZambaModel,
-    5.17 and 5.25, cannot build a model of tied embeddings and one hybrid block, whose tying
-    of the shared block finds no other block to tie: a ValueError; and none would drop the
-    shared block, the model's only attention and MLP, which runs in hybrid blocks alone)."""
+    """The hybrid blocks of which a Zamba depth prune keeps two (`depth_needed_least`; none
+    named in other families, nor in a Zamba model of Mamba blocks alone): transformers'
+    ZambaModel, 5.17 and 5.25, cannot build a model of tied embeddings and one hybrid block,
+    whose tying of the shared block finds no other block to tie (a ValueError); and none would
+    drop the shared block, the model's only attention and MLP, which runs in hybrid blocks
+    alone."""
     if getattr(config, "model_type", None) != "zamba":
         return []
     hybrid = [i for i, is_hybrid in enumerate(zamba_hybrid_blocks(config)) if is_hybrid]
     why = ("transformers' ZambaModel cannot build a model of one hybrid block (it ties the "
            "shared transformer block's copies and finds none to tie), and none would drop that "
-           "block, the model's only attention and MLP, so a prune keeps two, one of each half")
-    half = len(hybrid) // 2
-    return [("earlier hybrid", hybrid[:half], why),
-            ("later hybrid", hybrid[half:], why)] if half else []
+           "block, the model's only attention and MLP, so a prune keeps two")
+    return [("hybrid", hybrid, why)] if hybrid else []
+
+
+def depth_needed_least(config) -> int:
+    """How many blocks of each kind `depth_needed_kinds` names a depth prune keeps: two of a
+    Zamba model's hybrid blocks (`zamba_needed_kinds`), one of every other family's kinds."""
+    return 2 if getattr(config, "model_type", None) == "zamba" else 1
 
 
 def zamba_shapes(config) -> list[dict[str, Any]]:

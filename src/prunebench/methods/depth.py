@@ -153,8 +153,8 @@ def prune_one_shot(model, target_params: int, p: dict[str, Any], criterion: str,
         chosen, passed_over = kind_keeping_choice(model.config, ranking, k)
     removed = sorted(chosen)
     if passed_over:
-        log.info("%s: blocks %s kept though they rank among the least important: each is the "
-                 "last block of a kind the model needs (%s)", criterion, passed_over,
+        log.info("%s: blocks %s kept though they rank among the least important: each is "
+                 "among the last blocks of a kind the model needs (%s)", criterion, passed_over,
                  ", ".join(name for name, _, _ in depth_needed_kinds(model.config)))
     overflowed = [b for b in removable if not math.isfinite(scores[b])]
     if any(b in overflowed for b in removed):

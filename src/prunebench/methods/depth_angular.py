@@ -116,7 +116,7 @@ def prune(model, calibration: torch.Tensor, target_params: int, **params) -> dic
     if not keeping:
         raise PrunebenchError(
             f"depth_angular: every run of {k} consecutive removable blocks (starting at "
-            f"{starts}) would leave this model no block of a kind it needs "
+            f"{starts}) would leave this model too few blocks of a kind it needs "
             f"({[(name, blocks) for name, blocks, _ in depth_needed_kinds(model.config)]}): "
             "choose a larger size, or a criterion that removes blocks apart (depth_ppl, sleb, "
             "shortgpt)")

@@ -21,6 +21,7 @@ from typing import Any
 from prunebench import FamilyUnsupported, PrunebenchError
 from prunebench.checkpoint.param_count import (block_param_count, count_params,
                                                depth_kept_blocks, depth_needed_kinds,
+                                               depth_needed_least,
                                                family, head_dim, jamba_period,
                                                head_shards, heads_removable, kv_heads,
                                                kv_head_count,
@@ -180,41 +181,50 @@ def whole_period_choice(config, removable: Sequence[int], scores: Sequence[float
 def check_kinds_left(config, removable: list[int], k: int) -> None:
     """Refuse removing `k` of the `removable` blocks where no choice of them leaves a block of
     each kind the family needs (param_count.depth_needed_kinds: OLMo Hybrid's Gated DeltaNet
-    and attention, Qwen3-Next's attention, ...): said when the prune is planned, from the
-    config alone, not by remove_blocks after the scoring. The criteria then choose among the
-    choices that keep each kind (kind_keeping_choice, leaves_each_kind), so a plan this passes
-    is pruned whatever the scores (depth_angular's one run of consecutive blocks may still find
-    no run that keeps each kind: it says so before scoring)."""
+    and attention, Qwen3-Next's attention, ...; two of Zamba's hybrid blocks,
+    depth_needed_least): said when the prune is planned, from the config alone, not by
+    remove_blocks after the scoring. The criteria then choose among the choices that keep each
+    kind (kind_keeping_choice, leaves_each_kind), so a plan this passes is pruned whatever the
+    scores (depth_angular's one run of consecutive blocks may still find no run that keeps
+    each kind: it says so before scoring)."""
     kept = [b for b in range(config.num_hidden_layers) if b not in removable]
     free = len(removable) - k  # the removable blocks the criterion keeps
-    missing = [(name, blocks, why) for name, blocks, why in depth_needed_kinds(config)
-               if blocks and not set(blocks) & set(kept)]
-    if len(missing) <= free:  # (each missing kind's blocks are removable)
+    least = depth_needed_least(config)
+    # (each kind's blocks the criterion must keep too; its blocks not kept are removable)
+    missing = [(name, blocks, why, least - len(set(blocks) & set(kept)))
+               for name, blocks, why in depth_needed_kinds(config)
+               if blocks and len(set(blocks) & set(kept)) < least]
+    if sum(short for *_, short in missing) <= free:
         return
-    kinds = " and ".join(f"its {name} blocks are {blocks}" for name, blocks, _ in missing)
+    kinds = " and ".join(f"its {name} blocks are {blocks}" for name, blocks, _, _ in missing)
     raise PrunebenchError(
         f"removing {k} of the removable blocks {removable} (keeping "
         f"{kept if kept else 'none'} whatever the criterion scores) would leave this "
-        f"{family(config).model_class} model no "
-        f"{' or '.join(name for name, _, _ in missing)} block ({kinds}): "
-        f"{'; '.join(why for _, _, why in missing)}. Choose a larger target, or keep a block "
-        "of each kind with protect_first / protect_last")
+        f"{family(config).model_class} model "
+        f"{'no' if least == 1 else f'fewer than {least}'} "
+        f"{' or '.join(name for name, *_ in missing)} block{'' if least == 1 else 's'} "
+        f"({kinds}): {'; '.join(why for _, _, why, _ in missing)}. Choose a larger target, or "
+        f"keep {'a block' if least == 1 else f'{least} blocks'} of each kind with "
+        "protect_first / protect_last")
 
 
 def leaves_each_kind(config, removed) -> bool:
     """Whether removing the blocks `removed` leaves a block of each kind the family needs
-    (param_count.depth_needed_kinds; always, in a family of one kind of block)."""
-    return all(set(blocks) - set(removed) for _, blocks, _ in depth_needed_kinds(config)
-               if blocks)
+    (param_count.depth_needed_kinds; two of Zamba's hybrid blocks, depth_needed_least;
+    always, in a family of one kind of block)."""
+    least = depth_needed_least(config)
+    return all(len(set(blocks) - set(removed)) >= least
+               for _, blocks, _ in depth_needed_kinds(config) if blocks)
 
 
 def kind_keeping_choice(config, ranking: Sequence[int], k: int) -> tuple[list[int], list[int]]:
     """The k blocks a one-shot criterion removes, taken from `ranking` (least important first)
     but passing over a block whose removal would leave its kind without a block (a hybrid's
-    last attention block, say, modeling.remove_blocks refusing such a prune): (the blocks
-    removed, in ranking order; those passed over). In a family of one kind of block, the first
-    k. A kind's block is passed over only where every other block of its kind ranks lower, so
-    the kept one is its kind's most important. check_kinds_left has made sure, when the prune
+    last attention block, say, modeling.remove_blocks refusing such a prune; or with one of
+    Zamba's hybrid blocks, of which two stay): (the blocks removed, in ranking order; those
+    passed over). In a family of one kind of block, the first k. A kind's block is passed over
+    only where every other block of its kind but those kept ranks lower, so the kept ones are
+    its kind's most important. check_kinds_left has made sure, when the prune
     was planned, that k blocks can go so."""
     removed: list[int] = []
     passed_over: list[int] = []
