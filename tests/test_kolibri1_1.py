@@ -206,6 +206,29 @@ def test_a_block_another_reads_is_kept_and_its_removal_refused():
         plan_blocks(config, needed - block_param_count(config, shapes[1]), 0, 0)
 
 
+@pytest.mark.parametrize("left_out", [[0], [2], [3], [0, 2], [2, 3], [0, 2, 3]])
+def test_the_depth_criteria_score_a_removal_as_the_model_without_those_blocks(left_out):
+    """depth_ppl's and SLEB's losses leave blocks out (depth.without_blocks) with the per-block
+    lists renumbered but each kept module's layer_idx and kv_source_layer their old ones (the
+    keys shared in a forward filed and read under the same old numbers): the logits equal those
+    of the model with the blocks removed (renumbered throughout, modeling.remove_blocks), the
+    removed sliding block 2 between block 1's pool and its reader 3 too, over a prompt the
+    indexer selects in; depth_angular, ShortGPT, Mag+ and Taylor+ score the whole model."""
+    needs()
+    from prunebench.methods.depth import without_blocks
+
+    model, x = family_model("kolibri1_1"), ids(2, 24)
+    lists = {key: getattr(model.config, key) for key in ("layer_types", "index_layers",
+                                                         "kv_source_layers", "mlp_only_layers")}
+    pruned = copy.deepcopy(model)
+    remove_blocks(pruned, left_out)
+    with without_blocks(model, set(left_out)):
+        scored = logits(model, x)
+    assert torch.equal(scored, logits(pruned, x))
+    assert {key: getattr(model.config, key) for key in lists} == lists
+    assert len(model.model.layers) == 4
+
+
 def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
     """Saved with blocks 0 and 2 removed (the kept indexer and its reader renumbered 0 and 1),
     loaded by prunebench and by transformers: hf and hf_static decode as generate."""
