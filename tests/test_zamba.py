@@ -253,7 +253,12 @@ def test_the_hf_backends_decode_a_depth_pruned_model_as_transformers_generate(mo
     ({"layers_block_type": ["mamba", "attention", "hybrid"], "num_hidden_layers": 3},
      "layers_block_type=.*attention"),
     ({"layers_block_type": ["mamba", "hybrid", "hybrid"], "num_hidden_layers": 4},
-     "3 entries for a Zamba model of num_hidden_layers=4"),
+     "3 block kinds for a Zamba model of num_hidden_layers=4"),
+    # (no layers_block_type: the kinds ZambaConfig derives, [mamba, mamba, hybrid, ...])
+    ({"layers_block_type": None, "num_hidden_layers": 4},
+     "no layers_block_type .*: one \"hybrid\" block"),
+    ({"layers_block_type": None, "num_hidden_layers": 2},
+     "no layers_block_type .*: 3 block kinds for a Zamba model of num_hidden_layers=2"),
     ({"n_mamba_heads": 3}, "n_mamba_heads=3"),
 ])
 def test_config_json_values_transformers_builds_otherwise_are_refused(values, refused):
@@ -265,6 +270,11 @@ def test_config_json_values_transformers_builds_otherwise_are_refused(values, re
     legacy = {**json.loads(small().to_json_string()), "layers_block_type": KINDS}
     assert unreproduced_layout(legacy) is None
     assert count_params(config_from_dict(legacy)) == count_params(small())
+    # derived with two hybrid blocks (2 and 7, attn_layer_offset 4 of period 6 past the third)
+    derived = {**json.loads(small().to_json_string()), "layers_block_type": None,
+               "num_hidden_layers": 9}
+    assert unreproduced_layout(derived) is None
+    assert config_from_dict(derived).layer_types.count("hybrid") == 2
 
 
 def test_width_methods_surgery_and_the_compiled_decoder_are_refused():

@@ -5436,14 +5436,21 @@ def zamba_values(values: dict[str, Any]) -> dict[str, Any]:
     d, heads = values["hidden_size"], values["num_attention_heads"]
     values["attention_hidden_size"] = values.get("attention_hidden_size") or 2 * d
     values["head_dim"] = values.get("head_dim") or 2 * d // heads
-    kinds = values.get("layer_types")
-    if kinds is None:
-        period, offset = values["attn_layer_period"], values["attn_layer_offset"]
-        kinds = ["mamba", "mamba", "hybrid"] + [
-            "hybrid" if i % period == offset else "mamba"
-            for i in range(values["num_hidden_layers"] - 3)]
-    values["layer_types"] = ["linear_attention" if kind == "mamba" else kind for kind in kinds]
+    values["layer_types"] = ["linear_attention" if kind == "mamba" else kind
+                             for kind in zamba_block_kinds(values)]
     return values
+
+
+def zamba_block_kinds(values: dict[str, Any]) -> list[str]:
+    """A Zamba config.json's block kinds as ZambaConfig reads them: layers_block_type's (read
+    as layer_types), or, where it gives none, two Mamba blocks, a hybrid one, then a hybrid one
+    wherever the index past those three is attn_layer_offset modulo attn_layer_period (three
+    kinds however few the blocks, as ZambaConfig derives them)."""
+    if (kinds := values.get("layer_types")) is not None:
+        return list(kinds)
+    period, offset = values["attn_layer_period"], values["attn_layer_offset"]
+    return ["mamba", "mamba", "hybrid"] + ["hybrid" if i % period == offset else "mamba"
+                                           for i in range(values["num_hidden_layers"] - 3)]
 
 
 def zamba_unbuilt(values: dict[str, Any]) -> str | None:
@@ -5464,10 +5471,17 @@ def zamba_unbuilt(values: dict[str, Any]) -> str | None:
         return (f"gives layers_block_type={kinds!r} for a Zamba model, whose ZambaModel builds "
                 "a hybrid block for \"hybrid\" and a Mamba block for any other entry: give "
                 "each block \"mamba\" or \"hybrid\"")
+    # (where layers_block_type is left out, the kinds ZambaConfig derives: they too can be
+    # of another length, or one hybrid block)
+    said = ("layers_block_type" if kinds is not None else "no layers_block_type (ZambaConfig "
+            "derives the kinds from attn_layer_period / attn_layer_offset)")
+    if kinds is None and _positive_whole(n):
+        kinds = zamba_block_kinds(read)
     if kinds is not None and len(kinds) != n:
-        return (f"gives layers_block_type of {len(kinds)} entries for a Zamba model of "
-                f"num_hidden_layers={n}: ZambaModel builds one block an entry, so the model "
-                "would not be of the depth the config says. Give one entry a block")
+        return (f"gives {said}: {len(kinds)} block kinds for a Zamba model of "
+                f"num_hidden_layers={n}: ZambaModel builds one block a kind, so the model "
+                "would not be of the depth the config says. Give layers_block_type one entry a "
+                "block")
     if not read["tie_word_embeddings"]:
         return ("gives tie_word_embeddings false for a Zamba model: transformers' ZambaModel "
                 "(5.17 and 5.25) then ties neither the head nor its hybrid blocks' copies of "
@@ -5475,11 +5489,11 @@ def zamba_unbuilt(values: dict[str, Any]) -> str | None:
                 "weights, no longer the one shared block prunebench counts and prunes. Set "
                 "it true (ZambaConfig's default, Zamba-7B-v1's) or leave it out")
     if kinds is not None and list(kinds).count("hybrid") == 1:
-        return ("gives one \"hybrid\" block in layers_block_type for a Zamba model: "
+        return (f"gives {said}: one \"hybrid\" block for a Zamba model: "
                 "transformers' ZambaModel (5.17 and 5.25) ties each further hybrid block's "
                 "copy of the shared transformer block to the first's, and with none to tie "
                 "stops with a ValueError, so the model is never built. Give it two hybrid "
-                "blocks or more")
+                "blocks or more in layers_block_type")
     inner, heads = read["mamba_expand"] * read["hidden_size"], read["n_mamba_heads"]
     if _positive_whole(heads) and inner % heads:
         return (f"gives mamba_expand x hidden_size = {inner} channels for a Zamba model of "
