@@ -50,9 +50,9 @@ four shards of [q; v; k]; sliding
 windows of 8 tokens, as Mistral-7B-v0.1,
 Gemma-2, Gemma-3, OLMo-3, Command R7B and Phi-3-4k have them in longer form, so that a
 24-token cell passes them), dense, width-pruned (a KV
-group out of one block (CodeGen's: a head of each shard), every head out of another, half the channels of a third; BLOOM's and
-MPT's MLP channels alone, their heads' ALiBi slopes following the head count: every channel
-of the first block, half of the fourth's) and
+group out of one block (CodeGen's: a head of each shard), every head out of another, half the
+channels of a third; BLOOM's and MPT's MLP channels alone, their heads' ALiBi slopes
+following the head count: every channel of the first block, half of the fourth's) and
 depth-pruned (one block out). Each decodes greedily with the compiled backend and with HF
 generate, in float32: the tokens must agree up to a row's first near tie. In the benchmarks'
 dtype (bfloat16 by default) it reports how many tokens agree, for information (rounding

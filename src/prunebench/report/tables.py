@@ -568,8 +568,8 @@ def timing_caption(speed: pd.DataFrame) -> str:
                   "again, so a row's time per token grows with the length decoded, quadratic "
                   "in all; `floor_note`): compare them with rows of the same token counts "
                   "only." if uncached else "")
-    return (f"{made_on}.{recomputed} A speed-up's 95% interval holds the spread of its two timings' runs "
-            "within their jobs, not what changes between jobs (other work on the machine, a "
+    return (f"{made_on}.{recomputed} A speed-up's 95% interval holds the spread of its two "
+            "timings' runs within their jobs, not what changes between jobs (other work on the machine, a "
             "cell rerun later), which `benchmark.paired` measures (docs/benchmarks.md, \"How "
             "far to trust a timing\"). *Flagged*: a timing not to trust as it stands "
             "(unstable, drifting, contended, run eagerly, or timed unlike its dense model), or "
