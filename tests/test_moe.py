@@ -709,13 +709,15 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "sarvam_moe", "param2moe", "sarvam_mla", "ergo",
                                      "kolibri1_1"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
-    add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
+    add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9,
+              backend="hf")
     # the routed experts' bytes and the KV cache of the mean context (4 + 4 // 2), at 1 GB/s
     assert row["floor_s"] == pytest.approx(
         (read + kv_cache_bytes(config, 1, 6, torch.float32)) / 1e9, rel=1e-12)
     assert "floor_note" not in row
     row = {"batch_size": 2, "decode_step_s": 1.0}
-    add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9)
+    add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9,
+              backend="hf")
     assert row["floor_s"] is None and row["pct_of_floor"] is None
     assert "mixture of experts" in row["floor_note"]
 

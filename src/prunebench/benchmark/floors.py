@@ -134,7 +134,7 @@ def moe_floor_note(config, batch: int) -> str | None:
             "batch 1 only")
 
 
-def uncached_note(config, backend: str | None) -> str | None:
+def uncached_note(config, backend: str) -> str | None:
     """Why a row of transformers' generate (the hf backend) on a model whose class reads no KV
     cache has no bandwidth floor, or None: OpenAI GPT's (OpenAIGPTLMHeadModel: every step runs
     the whole sequence so far again, so a step's time grows with the length decoded, quadratic
@@ -263,7 +263,7 @@ def measure_bandwidth(device: str | torch.device, nbytes: int | None = None,
 
 
 def add_floor(row: dict[str, Any], config, *, input_tokens: int, output_tokens: int,
-               dtype: torch.dtype, bandwidth: float | None, backend: str | None = None) -> None:
+               dtype: torch.dtype, bandwidth: float | None, backend: str) -> None:
     row.update(floor_s=None, pct_of_floor=None, floor_flag=None)
     if note := uncached_note(config, backend):
         row["floor_note"] = note  # on every such row (measured floor or not): read it so
