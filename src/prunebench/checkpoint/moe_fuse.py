@@ -208,7 +208,7 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
              "mimo_v2_flash",
              "flint", "kolibri1", "minicpm5_moe", "minimax", "kolibri1_1",
-             "sarvam_moe", "param2moe", "sarvam_mla")
+             "sarvam_moe", "param2moe", "sarvam_mla", "lara_mini")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
@@ -262,7 +262,10 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
            # Sarvam-MoE's and Param2-MoE's own code's names (transformers' sarvam_moe
            # conversion, which param2moe's copies, renames them so: 5.24 / 5.25 on); their
            # fused query_key_value is split apart (QKV_SPLIT)
-           "sarvam_moe": _SARVAM_NAMES, "param2moe": _SARVAM_NAMES}
+           "sarvam_moe": _SARVAM_NAMES, "param2moe": _SARVAM_NAMES,
+           # Lara Mini's Gated DeltaNet's gated norm (transformers' lara_mini conversion
+           # renames it so, 5.24 on); its fused in_proj is split apart (QKV_SPLIT)
+           "lara_mini": ((".linear_attn.out_norm.", ".linear_attn.norm."),)}
 # What a family's published checkpoints hold in every block and its class holds in its sparse
 # blocks alone, dropped from a block without experts (as transformers ignores it on load), and
 # the router's score-correction buffer its published checkpoints leave out, which transformers
@@ -273,13 +276,19 @@ SPARSE_ONLY = {"axk1": (".mlp.post_mlp_layernorm.", "gate.e_score_correction_bia
                # (Glm4MoeForCausalLM's buffer; zeros choose as no bias does)
                "sarvam_moe": (None, "gate.e_score_correction_bias"),
                "param2moe": (None, "gate.e_score_correction_bias")}
-# The families whose published checkpoints hold each block's queries, keys and values in one
-# projection (`attention.query_key_value`, `self_attn.query_key_value` once renamed), its
-# rows [q; k; v]: split into q_proj / k_proj / v_proj by their sizes (heads x head_dim, then
-# KV heads x head_dim twice), as transformers' conversion of the model type splits them
-# (Split(dim=0), 5.24 / 5.25 on), its bias alike where it has one.
-QKV_SPLIT = {"sarvam_moe": ".self_attn.query_key_value.",
-             "param2moe": ".self_attn.query_key_value."}
+# The families whose published checkpoints hold a block's projections fused in one, by
+# model_type: (the fused one's name part, those of the parts its rows are split into, in row
+# order, by their sizes: `qkv_rows`), as transformers' conversion of the model type splits
+# them (Split(dim=0)), its bias alike where it has one. Sarvam-MoE's and Param2-MoE's
+# queries, keys and values (`attention.query_key_value`, `self_attn.query_key_value` once
+# renamed, rows [q; k; v]: heads x head_dim, then KV heads x head_dim twice; 5.24 / 5.25 on);
+# Lara Mini's Gated DeltaNet's input projections (`linear_attn.in_proj`, rows [q, k, v | z |
+# b | a], as Qwen3.5's in_proj_qkv / in_proj_z / in_proj_b / in_proj_a hold them; 5.24 on).
+_QKV_PARTS = (".self_attn.q_proj.", ".self_attn.k_proj.", ".self_attn.v_proj.")
+QKV_SPLIT = {"sarvam_moe": (".self_attn.query_key_value.", _QKV_PARTS),
+             "param2moe": (".self_attn.query_key_value.", _QKV_PARTS),
+             "lara_mini": (".linear_attn.in_proj.",
+                           tuple(f".linear_attn.in_proj_{p}." for p in ("qkv", "z", "b", "a")))}
 # ERNIE 4.5's layer, stored apart from the blocks: every tensor named with `mtp`, as
 # Ernie4_5_MoePreTrainedModel's `_keys_to_ignore_on_load_unexpected` matches them; the layer's
 # part, `model.mtp_block.0`, `model.mtp_emb_norm.0`, ...
@@ -451,7 +460,7 @@ def needs_fusion(folder: str | Path) -> bool:
     if not originals:
         return False
     names = _tensor_names(originals)
-    fused_qkv = QKV_SPLIT.get(raw["model_type"])
+    fused_qkv = QKV_SPLIT.get(raw["model_type"], (None,))[0]
     return bool(hunyuan or per_expert_names(names) or mxfp4_names(names)
                 or _mtp_blocks(raw, names) or any(n.endswith(_FP8_SCALE) for n in names)
                 or (fused_qkv and any(fused_qkv in fused_name(n, raw["model_type"])
@@ -604,14 +613,20 @@ def write_dbrx_config(folder: str | Path) -> str | None:
     return replaced
 
 
-def qkv_rows(raw: Any) -> tuple[int, int, int] | None:
-    """The rows of q, k and v in a `QKV_SPLIT` family's fused projection, by its config.json
-    as transformers' config class reads it (param_count.config_from_dict); None for others."""
+def qkv_rows(raw: Any) -> tuple[int, ...] | None:
+    """The rows of each part of a `QKV_SPLIT` family's fused projection (q, k and v; Lara
+    Mini's qkv, z, b and a), by its config.json as transformers' config class reads it
+    (param_count.config_from_dict); None for others."""
     from prunebench.checkpoint.param_count import config_from_dict, head_dim, kv_heads
 
     if not (isinstance(raw, dict) and raw.get("model_type") in QKV_SPLIT):
         return None
     config = config_from_dict(raw)
+    if raw["model_type"] == "lara_mini":
+        keys = config.linear_num_key_heads * config.linear_key_head_dim
+        values = config.linear_num_value_heads * config.linear_value_head_dim
+        heads = config.linear_num_value_heads
+        return 2 * keys + values, values, heads, heads
     kv_rows = kv_heads(config) * head_dim(config)
     return config.num_attention_heads * head_dim(config), kv_rows, kv_rows
 
@@ -632,12 +647,12 @@ def _grouped(where: dict[str, Path], folder: Path) -> dict[str, list[str]]:
 def _write_shard(block: str, names: list[str], where: dict[str, Path],
                  target: Path, fp8: tuple[int, int] | None = None,
                  model_type: str | None = None,
-                 qkv: tuple[int, int, int] | None = None) -> tuple[list[str], int, int]:
+                 qkv: tuple[int, ...] | None = None) -> tuple[list[str], int, int]:
     """Write one block's tensors, its experts fused, to `target` (kept if an earlier run wrote
     it whole); returns the names written, their bytes and the block's experts. `fp8`: the
     tile shape of DeepSeek-V3's (MiniMax-M2's) FP8 weights, each dequantized with its
     `weight_scale_inv`; `model_type`: the checkpoint's, whose `RENAMED` parts are renamed;
-    `qkv`: the rows of q, k and v its fused projection is split into (`QKV_SPLIT`)."""
+    `qkv`: the rows of the parts its fused projection is split into (`QKV_SPLIT`)."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -680,12 +695,12 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
     dropped, buffer = SPARSE_ONLY.get(model_type, (None, None))
     if dropped and not (experts or quantized):  # (A.X K1's dense blocks' unread norm)
         plain = [n for n in plain if dropped not in fused_name(n, model_type)]
-    fused_qkv = QKV_SPLIT.get(model_type) if qkv else None
+    fused_qkv, split_parts = QKV_SPLIT.get(model_type) if qkv else (None, ())
 
-    def held(name: str) -> list[str]:  # (a fused projection's: q_proj, k_proj, v_proj)
+    def held(name: str) -> list[str]:  # (a fused projection's: q_proj, k_proj, v_proj ...)
         name = fused_name(name, model_type)
         if fused_qkv and fused_qkv in name:
-            return [name.replace(fused_qkv, f".self_attn.{p}_proj.") for p in "qkv"]
+            return [name.replace(fused_qkv, part) for part in split_parts]
         return [name]
 
     out_names = [n for name in plain for n in held(name)]
@@ -728,7 +743,9 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
         if len(parts) > 1 and tensor.shape[0] != sum(qkv):
             raise PrunebenchError(
                 f"{name} has {tensor.shape[0]} rows where the config.json's heads give "
-                f"{' + '.join(map(str, qkv))} (q, k, v): the weights do not match the "
+                f"{' + '.join(map(str, qkv))} ("
+                + ", ".join(part.strip(".").rsplit(".", 1)[1] for part in split_parts)
+                + "): the weights do not match the "
                 "config.json: re-download the checkpoint (nothing was changed)")
         tensors.update(zip(parts, torch.split(tensor, qkv, dim=0) if len(parts) > 1
                            else (tensor,)))

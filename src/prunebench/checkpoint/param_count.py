@@ -1903,6 +1903,19 @@ FAMILIES: dict[str, Family] = {
                                shared_expert=SharedExpert.gated(
                                    "shared_expert_intermediate_size"),
                                linear_attention=True, gated_query=True),
+    # LaraMiniDecoderLayer (Translated's Lara 4 Mini, transformers 5.24 on): Qwen3.5's block
+    # (two norms around the token mixer `layer_types` names) with three kinds: a Gated DeltaNet
+    # (`linear_attn`, Qwen3.5's: Qwen3-Next's parameters) or Qwen3's attention (q_norm /
+    # k_norm, no output gate), windowed and rotating in "sliding_attention" blocks, unwindowed
+    # and unrotated in "full_attention" ones (`global_nope`); Helium's RMSNorm (its weight
+    # applied in float32); Flint's MoE in every block: a float32 softmax router over
+    # num_experts experts of moe_intermediate_size, its top k renormalised, and one ungated
+    # shared expert of shared_expert_intermediate_size; no biases; tied.
+    "lara_mini": Family("LaraMiniForCausalLM", "LaraMiniConfig", None, None, None, True,
+                        norm_weight_float32=True, global_nope=True,
+                        moe_intermediate_key="moe_intermediate_size",
+                        shared_expert=SharedExpert.one("shared_expert_intermediate_size"),
+                        linear_attention=True, min_transformers="5.24.0"),
     # OlmoHybridModel (AI2's OLMo Hybrid): the token mixer `layer_types` names, each in a
     # block class of its own: OLMo-3's post-norm block (OlmoHybridAttentionDecoderLayer:
     # attention biased by attention_bias, RMSNorms over the whole q and k projections, norms
@@ -2334,8 +2347,10 @@ def depth_needed_kinds(config) -> list[tuple[str, list[int], str]]:
         return [(kind, [i for i in range(n) if config.layer_types[i] == "full_attention"],
                  attention)]
     linear = linear_attention_blocks(config)
-    if not any(linear) or config.model_type == "minimax":
-        # (MiniMax's masks and cache run without a softmax block, 5.17 and 5.25)
+    if not any(linear) or config.model_type in ("minimax", "lara_mini"):
+        # (MiniMax's masks and cache run without a softmax block, 5.17 and 5.25; Lara Mini's
+        # without a full-attention or windowed one, 5.24 and 5.25: LaraMiniModel masks by the
+        # kinds it has, its cache's length read from any)
         return []
     kinds = [(kind, [i for i in range(n) if not linear[i]], attention)]
     if config.model_type == "olmo_hybrid":
@@ -4051,6 +4066,18 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                          "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
                          "num_local_experts": 256, "num_experts_per_tok": 8,
                          **_GATED_DELTANET_DEFAULTS},
+    # LaraMiniConfig's (5.24, 5.25: the published Lara-4-Mini-Base's shape, their docstring
+    # says): GQA 16 / 4 heads of 128 on hidden 1024, a window of 512, 128 experts of 512 (4 a
+    # token) and a shared expert of 512 in every block, a Gated DeltaNet of 8 key heads and 16
+    # value heads of 128, 34 blocks of the period-5 kinds (config_from_dict), tied.
+    "lara_mini": {**_QWEN_DEFAULTS, "hidden_size": 1024, "intermediate_size": None,
+                  "num_hidden_layers": 34, "num_attention_heads": 16, "num_key_value_heads": 4,
+                  "head_dim": 128, "rms_norm_eps": 1e-6, "max_position_embeddings": 131072,
+                  "tie_word_embeddings": True, "sliding_window": 512,
+                  "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+                  "num_local_experts": 128, "num_experts_per_tok": 4,
+                  "eos_token_id": 151643, **_GATED_DELTANET_DEFAULTS,
+                  "linear_num_key_heads": 8, "linear_num_value_heads": 16},
     # OlmoHybridConfig's: its Gated DeltaNet's heads and widths derived from the attention's
     # where left out (config_from_dict), layer_types from the block count.
     "olmo_hybrid": {**_LLAMA_DEFAULTS, "vocab_size": 100352, "hidden_size": 3840,
@@ -4531,6 +4558,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                                  for i in range(values["num_hidden_layers"])]
     if values.get("model_type") in GATED_DELTANET_TYPES:
         values["layer_types"] = qwen3_next_layer_types(values)
+    if values.get("model_type") == "lara_mini" and not values.get("layer_types"):
+        values["layer_types"] = lara_mini_layer_types(values["num_hidden_layers"])
     if values.get("model_type") == "olmo_hybrid":
         # OlmoHybridConfig's __post_init__: the Gated DeltaNet's key and value heads the
         # attention's, a key head three quarters of hidden_size over them, a value head twice it
@@ -5374,7 +5403,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               recurrent_gemma_unbuilt,
               dots3_unbuilt,
               zamba_unbuilt,
-              doge_unbuilt, codegen_unbuilt)
+              doge_unbuilt, codegen_unbuilt,
+              lara_mini_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -6477,6 +6507,39 @@ def qwen3_next_layer_types(values: dict[str, Any]) -> Any:
     if values.get("model_type") == "olmo_hybrid" and kinds and "full_attention" not in kinds:
         kinds[-1] = "full_attention"
     return kinds
+
+
+# LaraMiniConfig's block kinds where a config.json gives none (5.24, 5.25): the released
+# period of five, cycled.
+LARA_MINI_PERIOD = ("linear_attention", "sliding_attention", "linear_attention",
+                    "full_attention", "sliding_attention")
+
+
+def lara_mini_layer_types(blocks: int) -> list[str]:
+    """A Lara Mini config.json's block kinds as LaraMiniConfig derives them where it gives no
+    layer_types: LARA_MINI_PERIOD over the blocks."""
+    return [LARA_MINI_PERIOD[i % len(LARA_MINI_PERIOD)] for i in range(blocks)]
+
+
+def lara_mini_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of a Lara Mini config.json transformers does not build as it says, with what to
+    do; None where nothing (and for other families): block kinds other than the three
+    LaraMiniDecoderLayer and LaraMiniModel's masks know, or not one a block, and Gated DeltaNet
+    value heads no multiple of its key heads (LaraMiniConfig refuses them, 5.24 and 5.25)."""
+    if values.get("model_type") != "lara_mini":
+        return None
+    read = config_from_dict({**values})
+    kinds = list(read.layer_types)
+    if len(kinds) != read.num_hidden_layers or any(k not in LARA_MINI_PERIOD for k in kinds):
+        return (f"gives block kinds {kinds} for {read.num_hidden_layers} blocks: "
+                "LaraMiniDecoderLayer builds a Gated DeltaNet for 'linear_attention' and "
+                "attention for 'sliding_attention' (windowed, rotating) or 'full_attention' "
+                "only, one a block; re-download the model")
+    if read.linear_num_value_heads % read.linear_num_key_heads:
+        return (f"gives linear_num_value_heads={read.linear_num_value_heads}, no multiple of "
+                f"linear_num_key_heads={read.linear_num_key_heads}: LaraMiniConfig refuses it "
+                "(each key head serves whole value heads); re-download the model")
+    return None
 
 
 # The block kinds Granite 4.0's published config.json files name by their older names
