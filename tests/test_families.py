@@ -1165,6 +1165,19 @@ FAMILIES = {
         qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8, head_dim=8,
         short_conv_kernel_size=3, expert_swiglu_limit_list=[0, 0, 0.05, 0.05],
         share_expert_swiglu_limit_list=[0, 0.05, 0, 0.05], initializer_range=0.1),
+    # Lara Mini (5.24 on): its three kinds, a Gated DeltaNet (2 key heads of 8 on 4 value
+    # heads of 12), attention windowed at 6 tokens and rotating, a Gated DeltaNet again and
+    # global attention without rotary positions; a float32 softmax router choosing 2 of 4
+    # experts of 32 and an ungated shared expert of 48 in every block; tied, std 0.1.
+    "lara_mini": lambda: newer_config(
+        "lara_mini", **{k: v for k, v in SMALL.items() if k != "intermediate_size"},
+        head_dim=16, sliding_window=6,
+        layer_types=["linear_attention", "sliding_attention", "linear_attention",
+                     "full_attention"],
+        linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=8,
+        linear_value_head_dim=12, linear_conv_kernel_dim=4, moe_intermediate_size=32,
+        shared_expert_intermediate_size=48, num_experts=4, num_experts_per_tok=2,
+        initializer_range=0.1),
     # MiniMax: lightning attention blocks (4 heads of 16, chunks of 8 positions) 1:1 with
     # softmax attention blocks, the residual scalars off 1, Mixtral's experts (2 of 4 a
     # token); untied, std 0.1.
@@ -1190,6 +1203,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "aria_text",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax", "bailing_hybrid",
+       "lara_mini",
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe", "kolibri1_1",
@@ -1306,6 +1320,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "zamba": "ZambaForCausalLM",
            "kimi_linear": "KimiLinearForCausalLM",
            "bailing_hybrid": "BailingHybridForCausalLM",
+           "lara_mini": "LaraMiniForCausalLM",
            "minimax": "MiniMaxForCausalLM",
            "hyperclovax": "HyperCLOVAXForCausalLM", "minicpm3": "MiniCPM3ForCausalLM",
            "exaone_moe": "ExaoneMoeForCausalLM", "glm4_moe_lite": "Glm4MoeLiteForCausalLM",

@@ -650,7 +650,8 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
     # short-convolution blocks no self_attn)
     attention = sum(getattr(layer, "self_attn", None) is not None for layer in model.model.layers)
     assert attention == (2 if name in ("qwen3_next", "granitemoehybrid",
-                                       "qwen3_5_moe_text", "lfm2_moe", "jamba") else 4)
+                                       "qwen3_5_moe_text", "lfm2_moe", "jamba",
+                                       "lara_mini") else 4)
     assert len(chosen) == 2 * attention and all(".self_attn." in n for n in chosen)
 
 
@@ -707,7 +708,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "dots3_note_text",
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
                                      "sarvam_moe", "param2moe", "sarvam_mla", "ergo",
-                                     "kolibri1_1"))
+                                     "kolibri1_1", "lara_mini"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9,
               backend="hf")
