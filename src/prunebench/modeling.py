@@ -37,6 +37,7 @@ from prunebench.checkpoint.integrity import (SAFETENSORS_INDEX, TOKENIZER_FILES,
                                              verify_manifest, weight_files)
 from prunebench.checkpoint.param_count import (PER_BLOCK_CONFIG_LISTS,  # noqa: F401
                                     PER_BLOCK_CONFIG_VALUES,
+                                    SHARED_INDEXER_TYPES,
                                     as_class_type,
                                     attention_sinks, block_param_count, checked_config_json,
                                     count_params,
@@ -1715,13 +1716,14 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
                 "from the first block's entry, which an MLP block (the next one here may be "
                 "one) has not, so generate would stop. Remove other blocks: the depth methods "
                 "never choose it (methods.sizing.removable_blocks)")
-        if family(model.config).attention_indexer:
+        if family(model.config).attention_indexer:  # (GLM-MoE-DSA's, HY-V4's)
+            name = SHARED_INDEXER_TYPES[model.config.model_type][0]
             raise PrunebenchError(
-                f"removing blocks {sorted(drop)} would remove block 0 of this GLM-MoE-DSA "
+                f"removing blocks {sorted(drop)} would remove block 0 of this {name} "
                 "model, which a depth prune keeps: its blocks that indexer_types names "
                 "\"shared\" reuse the top keys of the last \"full\" block before them, and one "
-                "left first would have none (GlmMoeDsaAttention raises). Remove other blocks: "
-                "the depth methods never choose it (methods.sizing.removable_blocks)")
+                "left first would have none (transformers' attention raises). Remove other "
+                "blocks: the depth methods never choose it (methods.sizing.removable_blocks)")
         if family(model.config).first_attention_unnormed:
             raise PrunebenchError(
                 f"removing blocks {sorted(drop)} would remove block 0 of this "

@@ -17,7 +17,7 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.timing import UNCACHED_DECODE_NOTE
 from prunebench.checkpoint.param_count import (active_experts, attention_expert_params,
                                                expert_param_count, family,
-                                               indexer_key_values, is_moe,
+                                               hyper_head_params, indexer_key_values, is_moe,
                                                latent_cache_widths, linear_attention_state,
                                                lm_head_bias_params, lm_head_rows,
                                                norm_params, num_experts,
@@ -38,7 +38,8 @@ def _element_size(dtype: str | torch.dtype) -> int:
 
 
 def read_params(config) -> int:
-    """Parameters one decode step must read: every block, the final norm, the LM head.
+    """Parameters one decode step must read: every block, the final norm, the LM head (and
+    HY-V4's hc_head before the final norm).
 
     Per-block shapes (width pruning, zero-head blocks) come from `layer_shapes`. The embedding
     table is not read in full (only batch rows), so it is left out (Gemma 4's per-layer
@@ -60,7 +61,8 @@ def read_params(config) -> int:
             params -= sum((num_experts(config) - k) * attention_expert_params(config)
                           for k in active_experts(config))
     return params + norm_params(config) + lm_head_rows(config) * config.hidden_size + (
-        lm_head_bias_params(config)) + per_layer_projection_params(config)
+        lm_head_bias_params(config)) + per_layer_projection_params(config) + (
+        hyper_head_params(config))  # (HY-V4's hc_head, collapsing its streams every step)
 
 
 def weight_bytes(config, dtype: str | torch.dtype) -> int:

@@ -1524,6 +1524,22 @@ FAMILIES: dict[str, Family] = {
                           sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                            "intermediate_size"),
                           shared_expert=SharedExpert.count("n_shared_experts")),
+    # HYV4Attention (Tencent's Hy4): GLM-MoE-DSA's latent attention and lightning indexer
+    # (indexer_types "full" / "shared": indexer_blocks), its output gated a value channel
+    # (gate_proj, hidden -> heads x v_head_dim) and a float32 sink logit a head;
+    # HYV4DecoderLayer: hc_mult residual streams, mixed into each sublayer's input and the
+    # sublayer's output spread back over them by a float32 hyper-connection (attn_hc, ffn_hc:
+    # own_block_params), the streams collapsed by a float32 hc_head before the final norm
+    # (non_block_param_count); the MLP `mlp_layer_types` names (block 0 dense by default),
+    # GLM-4.7-Flash's float32 sigmoid router with its score-correction buffer, experts and
+    # fused shared experts. 5.17 to 5.24 rotate the rope slice in halves, 5.25 in interleaved
+    # pairs (RELEASE_REASONS).
+    "hy_v4": Family("HYV4ForCausalLM", "HYV4Config", False, False, None, False,
+                    moe_intermediate_key="moe_intermediate_size", latent_attention=True,
+                    attention_indexer=True,
+                    sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size"),
+                    shared_expert=SharedExpert.count("n_shared_experts"),
+                    min_transformers="5.25.0"),
     # Dots3NoteTextAttention (Dots Studio's Dots 3 Note, its language model): DeepSeek-
     # V3's latent attention (queries always through q_lora_rank) of each block's own heads and
     # ranks (per_layer_config: the sliding blocks' differ, `latent_block_shapes`), its latents
@@ -3209,6 +3225,16 @@ def glm_moe_dsa_indexer_types(values: dict[str, Any]) -> list[str]:
             for i in range(values["num_hidden_layers"])]
 
 
+def hy_v4_indexer_types(values: dict[str, Any]) -> list[str]:
+    """Each block's indexer kind as HYV4Config derives it where config.json gives no
+    indexer_types (5.17 and 5.25): block 0 and every fourth from block 1 "full", the others
+    "shared"."""
+    if values.get("indexer_types"):
+        return list(values["indexer_types"])
+    return ["full" if i == 0 or (i - 1) % 4 == 0 else "shared"
+            for i in range(values["num_hidden_layers"])]
+
+
 def indexer_key_width(config) -> int:
     """Values a DeepSeek-V3.2 block caches for its indexer a position (one key of
     index_head_dim, DynamicIndexedLayer's); 0 for a family without an indexer."""
@@ -3819,6 +3845,19 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_experts_per_tok": 8, "first_k_dense_replace": 3,
                     "max_position_embeddings": 202752, "head_dim": 64, "index_topk": 2048,
                     "index_head_dim": 128, "index_n_heads": 32, "rms_norm_eps": 1e-5},
+    # HYV4Config's (its class's defaults): 34 blocks of hidden 2816, 32 heads of latent
+    # attention (query rank 1536, KV rank 512, 192 + 64 query/key channels, values of 256),
+    # block 0 dense of 6912, then 256 experts of 768 (8 a token) and one shared, an indexer of
+    # 16 heads of 128 keeping 2048 keys, 4 residual streams (indexer_types, mlp_layer_types,
+    # head_dim and the KV heads derived by config_from_dict).
+    "hy_v4": {**_LLAMA_DEFAULTS, "vocab_size": 120832, "hidden_size": 2816,
+              "intermediate_size": 6912, "moe_intermediate_size": 768,
+              "num_hidden_layers": 34, "num_attention_heads": 32, "num_key_value_heads": 32,
+              "num_local_experts": 256, "n_shared_experts": 1, "num_experts_per_tok": 8,
+              "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64,
+              "qk_nope_head_dim": 192, "v_head_dim": 256, "head_dim": 64,
+              "max_position_embeddings": 262144, "rms_norm_eps": 1e-5, "index_topk": 2048,
+              "index_head_dim": 128, "index_n_heads": 16, "hc_mult": 4},
     # Dots3NoteTextConfig's (Dots 3 Note's shape): 46 blocks of hidden 5120, 128 heads of latent
     # attention (query rank 1024, KV rank 512, 128 + 64 query/key channels, values of 128) in
     # the indexed blocks, the sliding blocks' own from the swa_* keys (dots3_values), block 0
@@ -4472,6 +4511,15 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                 values["num_hidden_layers"], values.get("first_k_dense_replace") or 0)
         if values["model_type"] == "glm_moe_dsa":
             values["indexer_types"] = glm_moe_dsa_indexer_types(values)
+    if values.get("model_type") == "hy_v4":
+        # HYV4Config's __post_init__ (5.17, 5.25): head_dim is qk_rope_head_dim, one key and
+        # value a query head, block 0 dense and an indexer in blocks 0, 1, 5, 9... where
+        # config.json lists no kinds
+        values["head_dim"] = values["qk_rope_head_dim"]
+        values["num_key_value_heads"] = values["num_attention_heads"]
+        if not values.get("mlp_layer_types"):
+            values["mlp_layer_types"] = dense_prefix_kinds(values["num_hidden_layers"], 1)
+        values["indexer_types"] = hy_v4_indexer_types(values)
     if values.get("model_type") == "dots3_note_text":
         values = dots3_values(values)
     if values.get("model_type") == "axk1":
@@ -5765,6 +5813,9 @@ def sdpa_not_causal(config) -> bool:
 RELEASE_REASONS = {"dots3_note_text": "5.23's Dots3NoteForCausalLM holds its routers' "
                    "weights in the model's dtype, which 5.24 keeps in float32: a bfloat16 "
                    "model's experts' choices can differ",
+                   "hy_v4": "5.17 to 5.24 have HYV4Config but rotate each query's and key's "
+                   "rotary slice in halves where 5.25 rotates interleaved pairs (DeepSeek's "
+                   "layout): the same weights give other logits on the two",
                    "bailing_hybrid": "5.20 to 5.24 have BailingHybridConfig but ignore its "
                    "SwiGLU limits, which the published checkpoints set, and 5.20 to 5.23 "
                    "build no query rank"}
@@ -6016,34 +6067,46 @@ def axk1_unbuilt(values: dict[str, Any]) -> str | None:
     return None
 
 
+# Latent-attention families whose blocks share an indexer's choice by `indexer_types`: their
+# name, what of transformers fails on a null query rank, the published (or default) rank, how
+# the kinds derive where config.json lists none and the keys that derive them.
+SHARED_INDEXER_TYPES = {
+    "glm_moe_dsa": ("GLM-MoE-DSA", "GlmMoeDsaConfig refuses a null rank", "GLM-5's: 2048",
+                    glm_moe_dsa_indexer_types,
+                    " (indexer_types, or as index_topk_pattern / index_topk_freq / "
+                    "index_skip_topk_offset derive them)"),
+    "hy_v4": ("HY-V4", "HYV4Attention cannot build its q_a_proj without one",
+              "HYV4Config's default: 1536", hy_v4_indexer_types,
+              " (indexer_types, or as HYV4Config derives them)")}
+
+
 def glm_moe_dsa_unbuilt(values: dict[str, Any]) -> str | None:
-    """What of a GLM-MoE-DSA config transformers cannot build or run, with what to do; None
-    where it can: a null q_lora_rank (its indexer reads the query latent; GlmMoeDsaConfig
-    refuses it, 5.17 and 5.25, as DeepSeek-V3.2's), and indexer kinds (indexer_types, or as
-    derived) other than "full" / "shared", not one a block, or whose first is "shared"
-    (GlmMoeDsaAttention raises on its first forward: no "full" block before it); None for
-    other families."""
-    if values.get("model_type") != "glm_moe_dsa":
+    """What of a GLM-MoE-DSA or HY-V4 config (`SHARED_INDEXER_TYPES`) transformers cannot
+    build or run, with what to do; None where it can: a null q_lora_rank (its indexer reads the
+    query latent; GlmMoeDsaConfig refuses it, 5.17 and 5.25, as DeepSeek-V3.2's; HYV4Attention
+    builds q_a_proj of it in 5.25), and indexer kinds (indexer_types, or as derived) other than
+    "full" / "shared", not one a block, or whose first is "shared" (the attention raises on
+    its first forward: no "full" block before it); None for other families."""
+    if values.get("model_type") not in SHARED_INDEXER_TYPES:
         return None
+    name, fails, rank, derive, keys = SHARED_INDEXER_TYPES[values["model_type"]]
     if "q_lora_rank" in values and values["q_lora_rank"] is None:
-        return ("gives q_lora_rank=null for a GLM-MoE-DSA model: its lightning indexer reads "
-                "the attention's query latent (q_lora_rank wide), and GlmMoeDsaConfig refuses "
-                "a null rank. Give the query rank the checkpoint holds (the published GLM-5's: "
-                "2048), or re-download the model")
+        return (f"gives q_lora_rank=null for a {name} model: its lightning indexer reads "
+                f"the attention's query latent (q_lora_rank wide), and {fails}. Give the "
+                f"query rank the checkpoint holds ({rank}), or re-download the model")
     if "num_hidden_layers" not in values:
         return None
     try:
-        kinds = glm_moe_dsa_indexer_types(values)
+        kinds = derive(values)
     except (KeyError, TypeError):
         kinds = None
     if (not isinstance(kinds, list) or len(kinds) != values["num_hidden_layers"]
             or any(kind not in ("full", "shared") for kind in kinds) or kinds[:1] == ["shared"]):
-        return (f"gives indexer kinds {kinds!r} for a GLM-MoE-DSA model of "
-                f"{values['num_hidden_layers']} blocks (indexer_types, or as "
-                "index_topk_pattern / index_topk_freq / index_skip_topk_offset derive them): "
-                "transformers' GlmMoeDsaAttention needs one of \"full\" or \"shared\" a block, "
-                "the first \"full\" (a \"shared\" block reuses the top keys of a \"full\" "
-                "block before it). Re-download the model's config.json")
+        return (f"gives indexer kinds {kinds!r} for a {name} model of "
+                f"{values['num_hidden_layers']} blocks{keys}: transformers' attention needs "
+                "one of \"full\" or \"shared\" a block, the first \"full\" (a \"shared\" "
+                "block reuses the top keys of a \"full\" block before it). Re-download the "
+                "model's config.json")
     return None
 
 
@@ -7327,7 +7390,9 @@ def own_block_params(config) -> int:
     such a block keeps whole: these families are never width-pruned); 0 for other families.
     DiffLlama: its four lambda vectors, head_dim each (its group norm has no weight). BitNet:
     attn_sub_norm (hidden_size) and ffn_sub_norm (intermediate_size). Ergo: its two residual
-    gates, hidden_size each."""
+    gates, hidden_size each. HY-V4: its attention's output gate (gate_proj, hidden -> heads x
+    v_head_dim, no bias) and sink logits (one a head), and its attn_hc and ffn_hc
+    (`hyper_connection_params`)."""
     d, hd = config.hidden_size, head_dim(config)
     model_type = getattr(config, "model_type", None)  # (none: LLaMA's, as `family` reads it)
     if model_type == "diffllama":
@@ -7336,6 +7401,10 @@ def own_block_params(config) -> int:
         return d + config.intermediate_size
     if model_type == "ergo":
         return 2 * d  # its attention's and its MLP's residual gates
+    if model_type == "hy_v4":
+        # its attention's gate_proj and sinks, and its two hyper-connections
+        heads = config.num_attention_heads
+        return d * heads * config.v_head_dim + heads + 2 * hyper_connection_params(config)
     if model_type == "doge":  # A and dt_proj (KV heads of values -> one score a KV head),
         kv = kv_heads(config)  # the two residual vectors
         return kv + kv * hd * kv + (kv if config.attention_bias else 0) + 2 * d
@@ -7355,6 +7424,23 @@ def activation_params(config) -> int:
     return ACTIVATION_PARAMS.get(getattr(config, "hidden_act", None), 0)
 
 
+def hyper_connection_params(config) -> int:
+    """Parameters of one HY-V4 hyper-connection (HYV4HyperConnection, float32): fn, 2 x hc_mult
+    mixing weights over the hc_mult streams' concatenated hidden states (pre- and post-
+    weights), base (2 x hc_mult) and scale (2)."""
+    mix = 2 * config.hc_mult
+    return mix * config.hc_mult * config.hidden_size + mix + 2
+
+
+def hyper_head_params(config) -> int:
+    """Parameters of HY-V4's HYV4HyperHead (`model.hc_head`, float32), which collapses the
+    hc_mult streams before the final norm: hc_fn (hc_mult x hc_mult x hidden), hc_base
+    (hc_mult) and hc_scale (1); 0 for other families."""
+    if getattr(config, "model_type", None) != "hy_v4":
+        return 0
+    return config.hc_mult * config.hc_mult * config.hidden_size + config.hc_mult + 1
+
+
 def lm_head_rows(config) -> int:
     """Rows of the LM head, the width of the logits: vocab_size but where the family's
     `head_vocab_key` (Apertus 1.5's `output_vocab_size`) gives a narrower untied head, whose
@@ -7368,7 +7454,7 @@ def lm_head_rows(config) -> int:
 def non_block_param_count(config: LlamaConfig) -> int:
     """Embeddings, final norm and LM head (PhiMoE's with its bias; Gemma 4's per-layer
     inputs; OPT's learned position table, and its final norm only where the config keeps it;
-    BLOOM's norm of the embeddings; Zamba's shared transformer block)."""
+    BLOOM's norm of the embeddings; Zamba's shared transformer block; HY-V4's hc_head)."""
     f = family(config)
     emb = config.vocab_size * config.hidden_size
     # tied: the head is the embedding
@@ -7383,7 +7469,7 @@ def non_block_param_count(config: LlamaConfig) -> int:
     shared = (zamba_shared_params(config) if getattr(config, "model_type", None) == "zamba"
               and any(zamba_hybrid_blocks(config)) else 0)
     return (emb + head + final + positions + lm_head_bias_params(config)
-            + per_layer_input_params(config) + shared)
+            + per_layer_input_params(config) + shared + hyper_head_params(config))
 
 
 def prediction_head_params(config) -> int:

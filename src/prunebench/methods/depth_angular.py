@@ -45,7 +45,8 @@ DEFAULT_CALIBRATION = registry.default_calibration("depth_angular")  # defined o
 def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
     """The residual stream at each window's last token, entering every block and leaving the
     last one: float64 `[L + 1, n_windows, hidden]` on the CPU (row l: block l's input; row L:
-    the last block's output, before the final norm)."""
+    the last block's output, before the final norm; HY-V4's hc_mult streams concatenated, of
+    hc_mult x hidden)."""
     layers = decoder(model).layers
     last = len(layers) - 1
     device = main_device(model)  # where inputs go, also for a dispatched model
@@ -53,7 +54,9 @@ def last_token_states(model, calibration: torch.Tensor, batch_size: int = 8) -> 
     current: list[torch.Tensor | None] = []
 
     def keep(position, hidden):
-        current[position] = hidden[:, -1, :].detach().to("cpu", torch.float64)
+        # (HY-V4's hc_mult residual streams, [batch, tokens, streams, hidden]: concatenated,
+        # the residual state a block reads whole)
+        current[position] = hidden[:, -1].flatten(1).detach().to("cpu", torch.float64)
 
     def before(i):
         def hook(module, args, kwargs):
