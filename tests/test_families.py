@@ -886,6 +886,16 @@ FAMILIES = {
     "glm_moe_dsa": lambda: GlmMoeDsaConfig(**DEEPSEEK_V3_TINY, index_topk=64, index_n_heads=2,
                                            index_head_dim=8,
                                            indexer_types=["full", "full", "shared", "full"]),
+    # HY-V4 (5.25 on): DeepSeek-V3.2's tiny latent attention (its rotation interleaved), each
+    # value channel gated and a sink logit a head, an indexer of 2 heads of 8 keeping 64 keys
+    # in blocks 0 and 1, blocks 2 and 3 reusing block 1's choice (indexer_types as HYV4Config
+    # derives them); block 0 dense, then a sigmoid router choosing 2 of 4 experts and 2 shared
+    # experts; 2 residual streams mixed by each block's hyper-connections. Std 0.1.
+    "hy_v4": lambda: newer_config(
+        "hy_v4", **{**{k: v for k, v in DEEPSEEK_V3_TINY.items()
+                       if k not in ("first_k_dense_replace", "num_key_value_heads")},
+                    "n_group": 1, "topk_group": 1},
+        index_topk=64, index_n_heads=2, index_head_dim=8, hc_mult=2, initializer_range=0.1),
     # Dots 3 Note (dots3_note_text): DeepSeek-V3.2's tiny latent attention and experts in its
     # indexed blocks 0 and 3 (an indexer of 2 heads of 8 keeping 64 keys, as DeepSeek-V3.2's
     # here), blocks 1 and 2 sliding over 16 tokens with latents of their own (2 heads, ranks 20
@@ -1204,6 +1214,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax", "bailing_hybrid",
        "lara_mini",
+       "hy_v4",
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe", "kolibri1_1",
@@ -1296,6 +1307,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
            "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
            "glm_moe_dsa": "GlmMoeDsaForCausalLM", "axk1": "AXK1ForCausalLM",
+           "hy_v4": "HYV4ForCausalLM",
            "dots3_note_text": "Dots3NoteForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",
@@ -2003,7 +2015,7 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
         if name in ("deepseek_v3", "mistral4", "deepseek_v32",
                     "glm4_moe_lite", "glm_moe_dsa", "axk1",
-                    "dots3_note_text"):  # latent attention: o_proj only
+                    "dots3_note_text", "hy_v4"):  # latent attention: o_proj only
             extra = {"target_modules": ["o_proj"]}
         if name in ("deepseek_v2", "kimi_linear", "bailing_hybrid",
                     "sarvam_mla"):  # without a query rank: q_proj and o_proj

@@ -585,7 +585,7 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
 
     model = family_model(name)
     if name in ("deepseek_v3", "mistral4", "deepseek_v32", "glm4_moe_lite", "glm_moe_dsa",
-                "axk1", "dots3_note_text"):
+                "axk1", "dots3_note_text", "hy_v4"):
         # its latent attention has no q_proj (q_lora_rank set), k_proj or v_proj: named
         with pytest.raises(PrunebenchError, match=r"\['q_proj', 'gate_proj'\].*fused 3D.*"
                                                   r"q_a_proj, q_b_proj, kv_a_proj_with_mqa, "
@@ -659,7 +659,8 @@ def bytes_read_at_batch_one(model) -> int:
     """What a batch-1 decode step of `model` reads, tensor by tensor as the model holds them
     (numel x element size): each block's parameters and the buffers its checkpoint saves (the
     routers' score-correction biases), of a sparse block's fused experts (`.experts.`) the
-    router's top k, then the final norm and the LM head (with tied embeddings the table)."""
+    router's top k, then HY-V4's hc_head, the final norm and the LM head (with tied embeddings
+    the table)."""
     saved = set(model.state_dict())
     total = 0
     for i, layer in enumerate(model.model.layers):
@@ -677,7 +678,9 @@ def bytes_read_at_batch_one(model) -> int:
             if routed:  # each block's own top k (Hunyuan's differ here)
                 nbytes = nbytes * active_experts(model.config)[i] // num_experts(model.config)
             total += nbytes
-    for module in (final_norm(model), model.lm_head):
+    # (HY-V4's hc_head, collapsing its residual streams before the final norm)
+    head = [model.model.hc_head] if hasattr(model.model, "hc_head") else []
+    for module in (*head, final_norm(model), model.lm_head):
         total += sum(p.numel() * p.element_size() for p in module.parameters())
     return total
 
@@ -708,7 +711,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "dots3_note_text",
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
                                      "sarvam_moe", "param2moe", "sarvam_mla", "ergo",
-                                     "kolibri1_1", "lara_mini"))
+                                     "kolibri1_1", "lara_mini", "hy_v4"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9,
               backend="hf")
