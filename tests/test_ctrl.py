@@ -27,12 +27,14 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.checkpoint.param_count import config_from_dict
 from prunebench.methods import surgery
-from prunebench.modeling import count_params, count_params_meta, load_model, save_model
+from prunebench.modeling import count_params, count_params_meta
 from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_does
 from test_families import family_config, family_model, ids, logits, numel
 from test_gpt_neox import check_a_uniformly_mlp_pruned_model, width_pruned
 from test_gpt_neox import without_blocks_1_and_2_is
 from test_stablelm import decoder_follows_the_change, dropout_turned_off, without_norm_biases
+from test_xglm import (check_prunebenchs_model_is_transformers_model,
+                       check_the_loader_makes_the_table_again)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -69,13 +71,7 @@ def test_counts_equal_transformers_parameters(width, tie):
 
 @pytest.mark.parametrize("tie", [False, True])
 def test_prunebenchs_model_is_transformers_model(tie):
-    """The family tests' model (built by prunebench, random biases and norms) computes what
-    transformers' class computes with its weights."""
-    model = family_model("ctrl", tie_word_embeddings=tie)
-    theirs = CTRLLMHeadModel(model.config).eval()
-    theirs.load_state_dict(model.state_dict())
-    x = ids()
-    torch.testing.assert_close(logits(model, x), logits(theirs, x), rtol=0, atol=1e-5)
+    check_prunebenchs_model_is_transformers_model("ctrl", CTRLLMHeadModel, tie)
 
 
 def test_depth_pruning_is_transformers_model_of_the_kept_blocks(tmp_path):
@@ -86,15 +82,9 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(tmp_path):
 def test_the_loader_makes_the_position_buffer_again(tmp_path):
     """The rows are a non-persistent buffer, saved with no checkpoint: loaded by prunebench
     (weights assigned to a model built on meta), they are the rows transformers' class makes."""
-    model = tied()
-    save_model(model, None, tmp_path / "m")
-    loaded = load_model(tmp_path / "m")
-    table = loaded.transformer.pos_encoding
-    assert not table.is_meta and table.shape == (256, 64)
-    torch.testing.assert_close(table, CTRLLMHeadModel(model.config).transformer.pos_encoding,
-                               rtol=0, atol=0)
-    x = ids()
-    torch.testing.assert_close(logits(loaded, x), logits(model, x), rtol=0, atol=0)
+    check_the_loader_makes_the_table_again(tied(), CTRLLMHeadModel,
+                                           lambda m: m.transformer.pos_encoding, (256, 64),
+                                           tmp_path / "m")
 
 
 def test_head_removal_computes_the_dense_model_with_those_heads_silenced():

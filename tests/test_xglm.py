@@ -66,15 +66,19 @@ def test_counts_equal_transformers_parameters(width, tie):
     assert "model.embed_positions.weights" not in model.state_dict()  # not saved either
 
 
-@pytest.mark.parametrize("tie", [False, True])
-def test_prunebenchs_model_is_transformers_model(tie):
-    """The family tests' model (built by prunebench, random biases and norms) computes what
-    transformers' class computes with its weights."""
-    model = family_model("xglm", tie_word_embeddings=tie)
-    theirs = XGLMForCausalLM(model.config).eval()
+def check_prunebenchs_model_is_transformers_model(name: str, cls, tie: bool) -> None:
+    """The family tests' model of `name` (built by prunebench, random biases and norms, tied
+    or not) computes what transformers' class `cls` computes with its weights (XGLM's, CTRL's)."""
+    model = family_model(name, tie_word_embeddings=tie)
+    theirs = cls(model.config).eval()
     theirs.load_state_dict(model.state_dict())
     x = ids()
     torch.testing.assert_close(logits(model, x), logits(theirs, x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_prunebenchs_model_is_transformers_model(tie):
+    check_prunebenchs_model_is_transformers_model("xglm", XGLMForCausalLM, tie)
 
 
 def test_depth_pruning_is_transformers_model_of_the_kept_blocks(tmp_path):
@@ -82,18 +86,26 @@ def test_depth_pruning_is_transformers_model_of_the_kept_blocks(tmp_path):
                               XGLMForCausalLM(small(num_layers=2)), tmp_path)
 
 
+def check_the_loader_makes_the_table_again(model, cls, table_of, shape, path) -> None:
+    """`model` saved to `path` and loaded by prunebench (weights assigned to a model built on
+    meta): its fixed positions, a non-persistent buffer saved with no checkpoint (`table_of`
+    reads it from a model), are made again as transformers' class `cls` makes them, of `shape`,
+    and the loaded model computes `model`'s logits (XGLM's table, CTRL's)."""
+    save_model(model, None, path)
+    loaded = load_model(path)
+    table = table_of(loaded)
+    assert not table.is_meta and tuple(table.shape) == shape
+    torch.testing.assert_close(table, table_of(cls(model.config)), rtol=0, atol=0)
+    x = ids()
+    torch.testing.assert_close(logits(loaded, x), logits(model, x), rtol=0, atol=0)
+
+
 def test_the_loader_makes_the_sinusoidal_table_again(tmp_path):
     """The table is a non-persistent buffer, saved with no checkpoint: loaded by prunebench
     (weights assigned to a model built on meta), it is the table transformers' class makes."""
-    model = tied()
-    save_model(model, None, tmp_path / "m")
-    loaded = load_model(tmp_path / "m")
-    table = loaded.model.embed_positions.weights
-    assert not table.is_meta and table.shape == (256 + 2, 64)
-    torch.testing.assert_close(table, XGLMForCausalLM(model.config).model.embed_positions
-                               .weights, rtol=0, atol=0)
-    x = ids()
-    torch.testing.assert_close(logits(loaded, x), logits(model, x), rtol=0, atol=0)
+    check_the_loader_makes_the_table_again(tied(), XGLMForCausalLM,
+                                           lambda m: m.model.embed_positions.weights,
+                                           (256 + 2, 64), tmp_path / "m")
 
 
 def _silenced(model, removed_heads: list[int]):
