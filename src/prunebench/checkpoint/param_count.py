@@ -3127,8 +3127,10 @@ def mla_params(config, own: dict[str, Any] | None = None) -> int:
     (qk_nope_head_dim + v_head_dim)) and o_proj (heads x v_head_dim -> hidden).
     `attention_bias` puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj only. `own`: the
     block's own heads, ranks and head widths where its blocks differ (`latent_block_shapes`:
-    Dots 3 Note's, whose attention also holds g_proj, hidden -> one gate a head, and
-    k_rope_only_layernorm, an RMSNorm of qk_rope_head_dim)."""
+    Dots 3 Note's). Dots 3 Note's and Ling's hybrids' attention also hold g_proj (hidden -> one
+    sigmoid gate a head: `LATENT_HEAD_GATES`), Dots 3 Note's k_rope_only_layernorm too (an
+    RMSNorm of qk_rope_head_dim)."""
+    model_type = getattr(config, "model_type", None)
     if own:
         config = SimpleNamespace(hidden_size=config.hidden_size, **own,
                                  attention_bias=getattr(config, "attention_bias", False))
@@ -3136,7 +3138,8 @@ def mla_params(config, own: dict[str, Any] | None = None) -> int:
     qk = config.qk_nope_head_dim + config.qk_rope_head_dim
     rank, kv_rank = getattr(config, "q_lora_rank", None), config.kv_lora_rank
     bias = bool(getattr(config, "attention_bias", False))
-    dots3 = d * heads + config.qk_rope_head_dim if own else 0  # (g_proj, k_rope_only_layernorm)
+    gate = d * heads if model_type in LATENT_HEAD_GATES else 0
+    key_norm = config.qk_rope_head_dim if model_type == "dots3_note_text" else 0
     if rank is None:
         q = d * heads * qk
     else:
@@ -3145,7 +3148,12 @@ def mla_params(config, own: dict[str, Any] | None = None) -> int:
           if bias else 0) + kv_rank + kv_rank * heads * (config.qk_nope_head_dim
                                                          + config.v_head_dim))
     o = heads * config.v_head_dim * d + (d if bias else 0)
-    return q + kv + o + dots3
+    return q + kv + o + gate + key_norm
+
+
+# The latent attentions that gate each head's output by g_proj (hidden -> heads), by model_type:
+# Dots3NoteTextAttention's, BailingHybridAttention's.
+LATENT_HEAD_GATES = ("dots3_note_text", "bailing_hybrid")
 
 
 def output_gate(config) -> bool:
@@ -7336,8 +7344,6 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         q = kv = 0
         own = shape.get("latent")  # (Dots 3 Note's blocks: each its own heads and ranks)
         attn = mla_params(config, own)
-        if getattr(config, "model_type", None) == "bailing_hybrid":
-            attn += d * config.num_attention_heads  # its g_proj: a sigmoid gate a head
         if family(config).attention_indexer and shape.get("indexer", True):
             # DeepSeek-V3.2's every block, GLM-MoE-DSA's "full", Dots 3 Note's indexed ones
             attn += indexer_params(config, (own or {}).get("q_lora_rank"))
