@@ -28,15 +28,15 @@ import torch
 from transformers import ModernBertDecoderConfig, ModernBertDecoderForCausalLM
 
 from prunebench import PrunebenchError
-from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
-                                               count_params, depth_kept_blocks, layer_shapes,
+from prunebench.checkpoint.param_count import (block_param_count, checked_config_json,
+                                               config_from_dict, count_params, depth_kept_blocks, layer_shapes,
                                                non_block_param_count, sliding_windows)
 from prunebench.methods.sizing import removable_blocks
-from prunebench.modeling import count_params_meta, remove_blocks
+from prunebench.modeling import build_model, count_params_meta, remove_blocks
 from block_helpers import kept_blocks_state
 from test_dbrx import check_a_transformers_checkpoint_imports
 from test_doge import check_the_start_refuses_the_compiled_backend
-from test_families import family_config, family_model, ids, logits
+from test_families import _write_config, family_config, family_model, ids, logits
 from test_families import tokenizer  # noqa: F401 - a fixture
 from test_hyperclovax_minicpm3 import check_surgery_and_the_compiled_decoder_refuse
 from test_opt import check_depth_prune_is_transformers_model
@@ -156,10 +156,33 @@ def test_a_published_style_config_json_reads_the_class_windows():
     windows = [None, 64, 64, None, 64, 64, None]
     assert sliding_windows(config_from_dict(raw)) == windows
     assert sliding_windows(ModernBertDecoderConfig(**raw)) == windows
-    assert sliding_windows(config_from_dict({**raw, "local_attention": None})) == [None] * 7
     # (a saved config.json's sliding_window, which the class sets after its own derivation)
     for read in (config_from_dict, lambda values: ModernBertDecoderConfig(**values)):
         assert sliding_windows(read({**raw, "sliding_window": 32}))[1] == 32
+
+
+@pytest.mark.parametrize("change", [{"local_attention": None}, {"local_attention": 0},
+                                    {"sliding_window": -1}])
+def test_sliding_blocks_without_a_window_are_refused_when_read_and_built(change, tmp_path):
+    """local_attention null or 0 (or a saved window of -1): ModernBertDecoderConfig makes the
+    window -1, with which transformers' model fails on every sliding block (its mask's size is
+    not the scores'); refused when config.json is read and when a model is built, naming the
+    fix. Every block global (global_attn_every_n_layers 1), no block needs a window."""
+    raw = {"model_type": NAME, "hidden_size": 64, "intermediate_size": 96,
+           "num_hidden_layers": 3, "num_attention_heads": 4, "vocab_size": 128,
+           "global_attn_every_n_layers": 3, "local_attention": 8, "pad_token_id": 0,
+           "bos_token_id": 1, "eos_token_id": 2, "cls_token_id": 1, "sep_token_id": 2, **change}
+    theirs = ModernBertDecoderConfig(**raw)
+    with pytest.raises(RuntimeError):
+        ModernBertDecoderForCausalLM(theirs).eval()(ids(1, 12))
+    refusal = r"sliding_attention blocks \[1, 2\] no window.*Give local_attention"
+    with pytest.raises(PrunebenchError, match=refusal):
+        checked_config_json(_write_config(tmp_path / "json", raw))
+    with pytest.raises(PrunebenchError, match=refusal):
+        build_model(theirs)
+    if "local_attention" in change:
+        checked_config_json(_write_config(tmp_path / "global",
+                                          {**raw, "global_attn_every_n_layers": 1}))
 
 
 def test_the_window_matters():

@@ -4683,9 +4683,10 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
 def modernbert_decoder_values(values: dict[str, Any]) -> dict[str, Any]:
     """ModernBertDecoderConfig's __post_init__ (5.17, 5.25): without layer_types every
     global_attn_every_n_layers-th block full attention from the first, the others sliding;
-    the window half of local_attention (None where it is null or 0: no window), but where
-    config.json gives sliding_window itself (as a saved config does), which the class sets
-    last."""
+    the window half of local_attention (where it is null or 0 the class makes it -1, which
+    transformers' model cannot run: `modernbert_decoder_unbuilt` refuses that, read here as
+    None), but where config.json gives sliding_window itself (as a saved config does), which
+    the class sets last."""
     if not values.get("layer_types"):
         every = values["global_attn_every_n_layers"]
         values["layer_types"] = ["sliding_attention" if i % every else "full_attention"
@@ -5460,7 +5461,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               dots3_unbuilt,
               zamba_unbuilt,
               doge_unbuilt, codegen_unbuilt,
-              lara_mini_unbuilt)
+              lara_mini_unbuilt, modernbert_decoder_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -5987,6 +5988,25 @@ def hy_v3_deepseek_v32_unbuilt(values: dict[str, Any]) -> str | None:
                 "rank. Give the query rank the checkpoint holds (the published "
                 "DeepSeek-V3.2's: 1536), or re-download the model")
     return None
+
+
+def modernbert_decoder_unbuilt(values: dict[str, Any]) -> str | None:
+    """A ModernBERT-decoder config whose sliding blocks get no window, with what to do; None
+    where each has one (and for other families): where local_attention is null or 0,
+    ModernBertDecoderConfig makes the window -1 (5.17, 5.25), and transformers' attention then
+    fails on every sliding block (its mask is not the scores' size)."""
+    if values.get("model_type") != "modernbert-decoder":
+        return None
+    read = modernbert_decoder_values({**CONFIG_DEFAULTS["modernbert-decoder"], **values})
+    sliding = [i for i, kind in enumerate(read["layer_types"]) if kind == "sliding_attention"]
+    window = read["sliding_window"]
+    if not sliding or (window is not None and window >= 1):
+        return None
+    return (f"gives its sliding_attention blocks {sliding} no window (local_attention "
+            f"{read['local_attention']!r}, sliding_window {window!r}): ModernBertDecoderConfig "
+            "makes it -1, with which transformers' model fails on those blocks. Give "
+            "local_attention, twice the window (the Ettin decoders' 128), or make every block "
+            "full_attention (global_attn_every_n_layers 1, or layer_types)")
 
 
 def dots3_unbuilt(values: dict[str, Any]) -> str | None:
