@@ -1647,13 +1647,15 @@ def test_family_specific_pieces_are_real():
 
 
 def test_other_model_types_are_refused(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "ctrl", "n_layer": 2}))
-    with pytest.raises(PrunebenchError, match="model_type 'ctrl'.*llama.*mistral.*qwen2.*qwen3"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "reformer"}))
+    with pytest.raises(PrunebenchError,
+                       match="model_type 'reformer'.*llama.*mistral.*qwen2.*qwen3"):
         load_config(tmp_path)
-    with pytest.raises(PrunebenchError, match="model_type 'ctrl' is not supported"):
-        build_model(transformers.CTRLConfig(n_layer=1, n_embd=8, n_head=2, vocab_size=16))
-    with pytest.raises(PrunebenchError, match="model_type 'ctrl' is not supported"):
-        count_params(config_from_dict({"model_type": "ctrl"}))
+    with pytest.raises(PrunebenchError, match="model_type 'reformer' is not supported"):
+        build_model(transformers.ReformerConfig(vocab_size=16, hidden_size=8,
+                                                num_attention_heads=2))
+    with pytest.raises(PrunebenchError, match="model_type 'reformer' is not supported"):
+        count_params(config_from_dict({"model_type": "reformer"}))
 
 
 def test_a_family_newer_than_the_installed_transformers_is_refused_with_the_upgrade(
