@@ -33,7 +33,7 @@ from transformers import CodeGenConfig, CodeGenForCausalLM
 from prunebench import FamilyUnsupported, PrunebenchError, projections
 from prunebench.benchmark.compiled import StaticDecoder
 from prunebench.checkpoint.param_count import (checked_config_json, config_from_dict,
-                                               config_from_json, count_params, kv_heads,
+                                               count_params, kv_heads,
                                                layer_shapes, norms_per_block, parallel_block)
 from prunebench.methods import flap, surgery
 from prunebench.methods.registry import method_function
@@ -42,6 +42,7 @@ from test_cohere import decoder_gives_transformers_logits, decodes_as_generate_d
 from test_dbrx import check_a_transformers_checkpoint_imports
 from test_families import VOCAB, family_config, family_model, ids, logits, numel
 from test_families import tokenizer  # noqa: F401 - a fixture
+from test_gpt_neox import check_saved_counts_and_reloads
 from test_opt import check_depth_prune_is_transformers_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -277,13 +278,7 @@ def test_the_width_methods_keep_as_many_heads_in_each_shard(method, params, tmp_
                     shard = block["group_scores"][s * per:(s + 1) * per]
                     gone = [h - s * per for h in block["removed_heads"] if h // per == s]
                     assert gone == [int(torch.tensor(shard).argmin())]
-    save_model(model, None, tmp_path / "m")
-    assert count_params(config_from_json(tmp_path / "m" / "config.json")) == numel(model)
-    reloaded = load_model(tmp_path / "m")
-    x = ids()
-    assert torch.equal(logits(reloaded, x), logits(model, x))
-    assert [projections.attention_heads(layer.self_attn, HD)[0]
-            for layer in reloaded.model.layers] == heads
+    check_saved_counts_and_reloads(model, tmp_path, heads, HD)
 
 
 # --------------------------------------------------------------------------- compiled decoder

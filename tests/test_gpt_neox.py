@@ -348,14 +348,20 @@ def check_a_width_pruned_config_json_counts_without_torch(name, tmp_path):
     """The family `name`'s tiny model, `width_pruned`, saved: its config.json counts it
     without torch, and it reloads with its logits and each block's heads (also GPT-J's:
     tests/test_gptj.py)."""
-    model = width_pruned(family_model(name))
+    check_saved_counts_and_reloads(width_pruned(family_model(name)), tmp_path, [4, 3, 0, 4])
+
+
+def check_saved_counts_and_reloads(model, tmp_path, heads, head_dim=HD):
+    """`model` saved: its config.json counts it without torch, and it reloads with its logits
+    and `heads`, each block's query heads of `head_dim` (also CodeGen's width methods:
+    tests/test_codegen)."""
     save_model(model, None, tmp_path / "m")
     assert count_params(config_from_json(tmp_path / "m" / "config.json")) == numel(model)
     reloaded = load_model(tmp_path / "m")
     x = ids()
     assert torch.equal(logits(reloaded, x), logits(model, x))
-    assert [projections.attention_heads(layer.self_attn, HD)[0]
-            for layer in reloaded.model.layers] == [4, 3, 0, 4]
+    assert [projections.attention_heads(layer.self_attn, head_dim)[0]
+            for layer in reloaded.model.layers] == heads
 
 
 def test_the_known_shapes_count_by_hand_and_build_their_family():
