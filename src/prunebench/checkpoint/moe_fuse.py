@@ -1,7 +1,7 @@
 """One-time fusion of a mixture-of-experts checkpoint's per-expert weights (Mixtral, Qwen3-MoE,
 OLMoE, Qwen2-MoE, DeepSeek-V3 / V2, GLM-4.5, ERNIE 4.5, MiniMax-M2, Hunyuan-A13B,
 Qwen3-Next, Qwen3.5-MoE, dots.llm1, FlexOlmo, Solar Open, Cohere2-MoE, AFMoE, Laguna,
-Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1,
+Mellum, HY-V3, DeepSeek-V3.2, GLM-4.7-Flash, EXAONE-MoE, GLM-MoE-DSA, A.X K1, A.X K2,
 MiMo-V2-Flash, Flint, Kolibri-1, MiniCPM5-MoE, Sarvam-MoE, Param2-MoE,
 Sarvam-MLA), and
 dequantization of gpt-oss's MXFP4 experts and of DeepSeek-V3's and MiniMax-M2's FP8 weights.
@@ -49,6 +49,12 @@ weights are converted once (checkpoint.pickle_convert):
   dropped from the dense blocks, whose MLP has none (AXK1PreTrainedModel ignores it); a
   router's score-correction buffer the checkpoint leaves out written as zeros, as
   transformers' load leaves it (`SPARSE_ONLY`).
+- A.X K2 (`axk2`): DeepSeek-V3's per-expert names (transformers' axk2 conversion fuses them,
+  5.17 to 5.25), with that conversion's renames (`RENAMED`): each gated norm's gate MLP,
+  stored as `W_down` / `W_up`, under AXK2GatedRMSNorm's `mlp.fc1` / `mlp.fc2`, and the fused
+  query-and-gate projection `self_attn.q_b_proj` as `self_attn.q_gate_proj`; its
+  multi-token-prediction layers (`model.layers.{num_hidden_layers}` on, which
+  AXK2ForCausalLM does not build) dropped. Its FP8 releases are not dequantized here.
 - MiMo-V2-Flash: Qwen2-MoE's per-expert names (transformers maps `mimo_v2_flash` onto
   `qwen2_moe`'s conversion, in 5.17 and 5.25), its sliding blocks' sink logits
   `self_attn.attention_sink_bias` renamed to MiMoV2FlashForCausalLM's `self_attn.sinks`
@@ -206,6 +212,7 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "qwen3_5_moe_text", "dots1", "flex_olmo", "lfm2_moe",
              "solar_open", "cohere2_moe", "afmoe", "laguna", "mellum", "hy_v3",
              "deepseek_v32", "glm4_moe_lite", "exaone_moe", "glm_moe_dsa", "axk1",
+             "axk2",
              "mimo_v2_flash",
              "flint", "kolibri1", "minicpm5_moe", "minimax", "kolibri1_1",
              "sarvam_moe", "param2moe", "sarvam_mla", "lara_mini")
@@ -217,6 +224,7 @@ MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCaus
              "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
              "glm4_moe_lite": "Glm4MoeLiteForCausalLM", "exaone_moe": "ExaoneMoeForCausalLM",
              "glm_moe_dsa": "GlmMoeDsaForCausalLM",
+             "axk2": "AXK2ForCausalLM",
              "mimo_v2_flash": "MiMoV2FlashForCausalLM",
              # (their config classes read num_nextn_predict_layers, as Param2's own code's
              # does: such layers follow the blocks, model.layers.{num_hidden_layers}...)
@@ -245,6 +253,10 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
            # A.X K1's MoE output norm, stored at the block's level (transformers' axk1
            # conversion renames it into the MoE, in 5.17 and 5.25)
            "axk1": ((".post_mlp_layernorm.", ".mlp.post_mlp_layernorm."),),
+           # A.X K2's norm gates and query-and-gate projection (transformers' axk2
+           # conversion renames them so, 5.17 to 5.25)
+           "axk2": ((".W_down.", ".mlp.fc1."), (".W_up.", ".mlp.fc2."),
+                    (".self_attn.q_b_proj.", ".self_attn.q_gate_proj.")),
            # (MiMo-V2-Flash's sliding blocks' sink logits)
            "mimo_v2_flash": ((".self_attn.attention_sink_bias", ".self_attn.sinks"),),
            # Flint's sink logits, Kolibri-1's score biases and output norms, MiniCPM5-MoE's

@@ -1512,6 +1512,21 @@ FAMILIES: dict[str, Family] = {
                    sparse_blocks=SparseBlocks.named_or_first("mlp_layer_types",
                                                              "first_k_dense_replace"),
                    shared_expert=SharedExpert.count("n_shared_experts")),
+    # AXK2Attention (SK Telecom's A.X K2 / K2-Light): DeepSeek-V3.2's latent attention and
+    # lightning indexer in every block, its queries and an output gate a value channel from
+    # one q_gate_proj over the query latent normed and not (2 x q_lora_rank -> heads x
+    # (qk_head_dim + v_head_dim): mla_params); AXK2DecoderLayer: every input_layernorm and a
+    # sparse block's post_attention_layernorm an RMSNorm times a sigmoid of a low-rank SiLU
+    # MLP of it (hidden -> gated_norm_rank -> hidden: gated_norm_params); DeepSeek-V3's dense
+    # prefix (mlp_layer_types), a float32 sigmoid router from 5.24, grouped where n_group is
+    # set, experts and fused shared experts. 5.17 to 5.23 hold the router in the model's dtype
+    # (RELEASE_REASONS).
+    "axk2": Family("AXK2ForCausalLM", "AXK2Config", False, False, None, False,
+                   moe_intermediate_key="moe_intermediate_size", latent_attention=True,
+                   attention_indexer=True,
+                   sparse_blocks=SparseBlocks.named("mlp_layer_types", "intermediate_size"),
+                   shared_expert=SharedExpert.count("n_shared_experts"),
+                   min_transformers="5.24.0"),
     # GlmMoeDsaAttention (GLM-5): DeepSeek-V3.2's latent attention and lightning indexer
     # (its rotation interleaved), the indexer only in the blocks `indexer_types` names "full";
     # a "shared" block builds none and attends to the top keys the last "full" block before it
@@ -3129,7 +3144,9 @@ def mla_params(config, own: dict[str, Any] | None = None) -> int:
     block's own heads, ranks and head widths where its blocks differ (`latent_block_shapes`:
     Dots 3 Note's). Dots 3 Note's and Ling's hybrids' attention also hold g_proj (hidden -> one
     sigmoid gate a head: `LATENT_HEAD_GATES`), Dots 3 Note's k_rope_only_layernorm too (an
-    RMSNorm of qk_rope_head_dim)."""
+    RMSNorm of qk_rope_head_dim). A.X K2's q_gate_proj reads the query latent normed and not
+    (2 x q_lora_rank) and gives each head's query and its output gate (v_head_dim) where
+    q_b_proj gives the query alone."""
     model_type = getattr(config, "model_type", None)
     if own:
         config = SimpleNamespace(hidden_size=config.hidden_size, **own,
@@ -3144,6 +3161,8 @@ def mla_params(config, own: dict[str, Any] | None = None) -> int:
         q = d * heads * qk
     else:
         q = d * rank + (rank if bias else 0) + rank + rank * heads * qk
+        if model_type == "axk2":  # (q_gate_proj, no bias)
+            q += 2 * rank * heads * (qk + config.v_head_dim) - rank * heads * qk
     kv = (d * (kv_rank + config.qk_rope_head_dim) + ((kv_rank + config.qk_rope_head_dim)
           if bias else 0) + kv_rank + kv_rank * heads * (config.qk_nope_head_dim
                                                          + config.v_head_dim))
@@ -3840,6 +3859,19 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
              "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128,
              "qk_nope_head_dim": 128, "num_experts_per_tok": 8, "first_k_dense_replace": 1,
              "max_position_embeddings": 32768, "head_dim": 64},
+    # AXK2Config's (its class's defaults, A.X K2-Light's scale): 48 blocks of hidden 2048, 32
+    # heads of latent attention (query rank 384, KV rank 128, 64 + 32 query/key channels,
+    # values of 64), block 0 dense of 5120 (mlp_layer_types derived by config_from_dict), then
+    # 128 experts of 512 (8 a token) and one shared, an indexer of 16 heads of 128 keeping
+    # 2048 keys in every block, norm gates of rank 16.
+    "axk2": {**_LLAMA_DEFAULTS, "vocab_size": 163840, "hidden_size": 2048,
+             "intermediate_size": 5120, "moe_intermediate_size": 512,
+             "num_hidden_layers": 48, "num_attention_heads": 32, "num_key_value_heads": 32,
+             "n_shared_experts": 1, "num_local_experts": 128, "kv_lora_rank": 128,
+             "q_lora_rank": 384, "qk_rope_head_dim": 32, "v_head_dim": 64,
+             "qk_nope_head_dim": 64, "num_experts_per_tok": 8,
+             "max_position_embeddings": 131072, "head_dim": 32, "index_topk": 2048,
+             "index_head_dim": 128, "index_n_heads": 16, "gated_norm_rank": 16},
     # GlmMoeDsaConfig's (GLM-5's shape): 78 blocks of hidden 6144, 64 heads of latent
     # attention (query rank 2048, 192 + 64 query/key channels, values of 256), 3 dense blocks
     # of 12288 then 256 experts of 2048 (8 a token) and one shared, an indexer of 32 heads of
@@ -4534,6 +4566,11 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # AXK1Config's __post_init__: head_dim is qk_rope_head_dim; 5.25 derives the MLP
         # kinds from first_k_dense_replace and moe_layer_freq where config.json lists none
         # (5.17 reads first_k_dense_replace alone: a config where they differ is refused)
+        values["head_dim"] = values["qk_rope_head_dim"]
+        values["mlp_layer_types"] = axk1_mlp_kinds(values)
+    if values.get("model_type") == "axk2":
+        # AXK2Config's __post_init__ (5.24, 5.25): head_dim is qk_rope_head_dim, the MLP kinds
+        # from first_k_dense_replace and moe_layer_freq (1 and 1) where config.json lists none
         values["head_dim"] = values["qk_rope_head_dim"]
         values["mlp_layer_types"] = axk1_mlp_kinds(values)
     if values.get("model_type") == "hy_v3" and not values.get("mlp_layer_types"):
@@ -5446,6 +5483,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               hy_v3_deepseek_v32_unbuilt,
               glm_moe_dsa_unbuilt,
               axk1_unbuilt,
+              axk2_unbuilt,
               gpt_neo_unbuilt,
               diffllama_unbuilt,
               afmoe_unbuilt,
@@ -5825,6 +5863,11 @@ RELEASE_REASONS = {"dots3_note_text": "5.23's Dots3NoteForCausalLM holds its rou
                    "hy_v4": "5.17 to 5.24 have HYV4Config but rotate each query's and key's "
                    "rotary slice in halves where 5.25 rotates interleaved pairs (DeepSeek's "
                    "layout): the same weights give other logits on the two",
+                   "axk2": "5.17 to 5.23 have AXK2Config but hold its routers' weights in "
+                   "the model's dtype, which 5.24 keeps in float32: a bfloat16 model's "
+                   "experts' choices can differ; 5.17 also refuses the config.json a later "
+                   "release writes, whose layer_types name the blocks indexed_attention where "
+                   "5.17 knows deepseek_sparse_attention",
                    "bailing_hybrid": "5.20 to 5.24 have BailingHybridConfig but ignore its "
                    "SwiGLU limits, which the published checkpoints set, and 5.20 to 5.23 "
                    "build no query rank"}
@@ -6051,7 +6094,8 @@ def dots3_unbuilt(values: dict[str, Any]) -> str | None:
 
 
 def axk1_mlp_kinds(values: dict[str, Any]) -> list[str]:
-    """An A.X K1 config's MLP kinds as AXK1Config derives them in transformers 5.25: its
+    """An A.X K1 config's MLP kinds as AXK1Config derives them in transformers 5.25 (A.X
+    K2's as AXK2Config does, in 5.24 and 5.25): its
     mlp_layer_types, else block i sparse where i >= first_k_dense_replace (1 by default) and
     i is a multiple of moe_layer_freq (1 by default)."""
     if values.get("mlp_layer_types"):
@@ -6092,6 +6136,34 @@ def axk1_unbuilt(values: dict[str, Any]) -> str | None:
                 "sparse, two models where they differ. Give kinds of dense blocks first and "
                 "their count as first_k_dense_replace (the published A.X K1's: 1), or "
                 "re-download the model's config.json")
+    return None
+
+
+def axk2_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an A.X K2 config transformers cannot build, with what to do; None where it can
+    (and for other families): a query rank null or below 1 (AXK2Config refuses it: its
+    indexer and output gate read the query latent, which the counts without transformers
+    would read as one q_proj), and n_group / topk_group not given together or not grouping
+    the experts (AXK2Config refuses them when the model is built)."""
+    if values.get("model_type") != "axk2":
+        return None
+    rank = values.get("q_lora_rank", 1)
+    if not isinstance(rank, int) or rank < 1:
+        return (f"gives q_lora_rank={rank!r} for an A.X K2 model: its attention's indexer and "
+                "output gate read the query latent, and AXK2Config refuses a rank that is not "
+                "positive. Give the query rank the checkpoint holds (AXK2Config's default: "
+                "384), or re-download the model")
+    groups, top = values.get("n_group"), values.get("topk_group")
+    experts = values.get("n_routed_experts", CONFIG_DEFAULTS["axk2"]["num_local_experts"])
+    if (groups is None) != (top is None) or (groups is not None and (
+            not isinstance(groups, int) or not isinstance(top, int) or groups < 1
+            or experts % groups or not 1 <= top <= groups)):
+        return (f"gives n_group={groups!r} and topk_group={top!r} for an A.X K2 model of "
+                f"{experts} experts: AXK2Config routes over groups only with both given, "
+                "n_group dividing the experts and topk_group at most n_group, and refuses "
+                "other values when the model is built. Give both (the larger A.X K2 "
+                "releases') or neither (A.X K2-Light's: no groups), or re-download the "
+                "model's config.json")
     return None
 
 
@@ -7391,6 +7463,7 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
     if family(config).mamba_beside_attention:
         attn += mamba_params(config)  # Falcon-H1's Mamba-2 mixer beside the attention
     attn += own_block_params(config)  # (a depth-only family's pieces beyond LLaMA's block)
+    attn += gated_norm_params(config, shape.get("sparse_mlp", False))  # (A.X K2's)
     if shape.get("sparse_mlp"):
         # A router (experts x hidden; gpt-oss's with a bias) and each expert's fused gate/up
         # and down projections (3 x hidden x width; gpt-oss's with biases), Qwen2-MoE's shared
@@ -7435,6 +7508,17 @@ def own_block_params(config) -> int:
         kv = kv_heads(config)  # the two residual vectors
         return kv + kv * hd * kv + (kv if config.attention_bias else 0) + 2 * d
     return 0
+
+
+def gated_norm_params(config, sparse: bool) -> int:
+    """Parameters of A.X K2's norm gates in one block beyond its RMSNorms' weights
+    (AXK2GatedRMSNorm: the norm's output times a sigmoid of a SiLU MLP of it, fc1 hidden ->
+    gated_norm_rank and fc2 back, no biases): its input_layernorm's, and its
+    post_attention_layernorm's where the block is sparse (a dense block's is a plain RMSNorm);
+    0 for other families."""
+    if getattr(config, "model_type", None) != "axk2":
+        return 0
+    return (2 if sparse else 1) * 2 * config.hidden_size * config.gated_norm_rank
 
 
 # Activations that hold learned parameters, by `hidden_act`, and how many each MLP's holds:

@@ -122,11 +122,14 @@ def latent_attention_target_problem(config, targets: list[str]) -> str | None:
     absent = [t for t in targets if t not in present]
     if not absent:
         return None
+    # (A.X K2's queries and output gate come from one q_gate_proj where others' q_b_proj is)
+    axk2 = getattr(config, "model_type", None) == "axk2"
+    linears = [("q_gate_proj" if name == "q_b_proj" and axk2 else name) for name in MLA_LINEARS]
     return (f"lora.target_modules names {absent}, which {family(config).model_class} does not "
             "hold as linear layers an adapter can wrap: "
             f"{'its experts are fused 3D parameters, and ' if moe else ''}"
             "its multi-head latent attention's linear layers are "
-            f"{', '.join(MLA_LINEARS)} (q_proj instead of q_a_proj / q_b_proj where "
+            f"{', '.join(linears)} (q_proj instead of q_a_proj / {linears[1]} where "
             "q_lora_rank is null), no k_proj or v_proj; set lora.target_modules to "
             f"{[t for t in TARGETS if t in present]}")
 
