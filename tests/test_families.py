@@ -879,6 +879,13 @@ FAMILIES = {
     # 4 experts in 2 groups, 2 shared experts, and the MoE output's RMSNorm
     # (mlp.post_mlp_layernorm). Std 0.1, as GLM-4.5's.
     "axk1": lambda: AXK1Config(**DEEPSEEK_V3_TINY, initializer_range=0.1),
+    # A.X K2 (5.24 on): DeepSeek-V3.2's tiny latent attention (rotation interleaved) and an
+    # indexer of 2 heads of 8 keeping 64 keys in every block, the query latent's
+    # q_gate_proj giving each value channel's output gate; every input norm and the sparse
+    # blocks' post-attention norms gated by a rank-4 MLP; block 0 dense, then a sigmoid router
+    # choosing 2 of 4 experts in 2 groups and 2 shared experts. Std 0.1, as A.X K1's.
+    "axk2": lambda: newer_config("axk2", **DEEPSEEK_V3_TINY, index_topk=64, index_n_heads=2,
+                                 index_head_dim=8, gated_norm_rank=4, initializer_range=0.1),
     # GLM-MoE-DSA (GLM-5): DeepSeek-V3.2's tiny latent attention and experts, its indexer's
     # rotation interleaved, an indexer in blocks 0, 1 and 3 and none in block 2, which reuses
     # block 1's choice (indexer_types "shared"), each keeping 64 keys as DeepSeek-V3.2's here
@@ -1213,6 +1220,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "aria_text",
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax", "bailing_hybrid",
+       "axk2",
        "lara_mini",
        "hy_v4",
        "dots3_note_text",
@@ -1307,6 +1315,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granitemoeshared": "GraniteMoeSharedForCausalLM",
            "hy_v3": "HYV3ForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM",
            "glm_moe_dsa": "GlmMoeDsaForCausalLM", "axk1": "AXK1ForCausalLM",
+           "axk2": "AXK2ForCausalLM",
            "hy_v4": "HYV4ForCausalLM",
            "dots3_note_text": "Dots3NoteForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
@@ -2017,7 +2026,7 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
         extra = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
         if name in ("deepseek_v3", "mistral4", "deepseek_v32",
                     "glm4_moe_lite", "glm_moe_dsa", "axk1",
-                    "dots3_note_text", "hy_v4"):  # latent attention: o_proj only
+                    "dots3_note_text", "hy_v4", "axk2"):  # latent attention: o_proj only
             extra = {"target_modules": ["o_proj"]}
         if name in ("deepseek_v2", "kimi_linear", "bailing_hybrid",
                     "sarvam_mla"):  # without a query rank: q_proj and o_proj

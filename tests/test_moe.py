@@ -99,6 +99,8 @@ HUB_NAMES = {"mixtral": ("block_sparse_moe.gate.weight", "block_sparse_moe.exper
              # (DeepSeek-V3's names; its MoE output norm `post_mlp_layernorm`, stored at the
              # block's level: tests/test_axk1.py)
              "axk1": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
+             # (DeepSeek-V3's names; its gate MLPs' and q_b_proj's renames: tests/test_axk2.py)
+             "axk2": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj", "down_proj"),
              # (GLM-4.5's names; its multi-token-prediction layer:
              # tests/test_exaone_moe_glm4_moe_lite_youtu.py)
              "glm4_moe_lite": ("mlp.gate.weight", "mlp.experts", "gate_proj", "up_proj",
@@ -585,10 +587,12 @@ def test_lora_refuses_expert_targets_and_adapts_the_attention(name):
 
     model = family_model(name)
     if name in ("deepseek_v3", "mistral4", "deepseek_v32", "glm4_moe_lite", "glm_moe_dsa",
-                "axk1", "dots3_note_text", "hy_v4"):
-        # its latent attention has no q_proj (q_lora_rank set), k_proj or v_proj: named
+                "axk1", "dots3_note_text", "hy_v4", "axk2"):
+        # its latent attention has no q_proj (q_lora_rank set), k_proj or v_proj: named (A.X
+        # K2's q_gate_proj where the others' q_b_proj is)
+        query = "q_gate_proj" if name == "axk2" else "q_b_proj"
         with pytest.raises(PrunebenchError, match=r"\['q_proj', 'gate_proj'\].*fused 3D.*"
-                                                  r"q_a_proj, q_b_proj, kv_a_proj_with_mqa, "
+                                                  rf"q_a_proj, {query}, kv_a_proj_with_mqa, "
                                                   r"kv_b_proj, o_proj.*\['o_proj'\]"):
             lora.lora_target_names(model, ["q_proj", "o_proj", "gate_proj"])
         chosen, _ = lora.lora_target_names(model, ["o_proj"])
@@ -711,7 +715,8 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "dots3_note_text",
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
                                      "sarvam_moe", "param2moe", "sarvam_mla", "ergo",
-                                     "kolibri1_1", "lara_mini", "hy_v4"))
+                                     "kolibri1_1", "lara_mini", "hy_v4",
+                                     "axk2"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9,
               backend="hf")
