@@ -205,7 +205,7 @@ def base_dropout_off(model: nn.Module):
 def final_norm(model: nn.Module) -> nn.Module:
     """The norm after the last block: PhiModel's `final_layernorm`, OPTDecoder's and
     GPTNeoXModel's `final_layer_norm` (OPT's an identity where its config removes it),
-    XGLMModel's `layer_norm`, RecurrentGemmaModel's `final_norm`,
+    XGLMModel's `layer_norm`, RecurrentGemmaModel's `final_norm`, xLSTMModel's `out_norm`,
     Nemotron-H's, MPT's and DBRX's `norm_f`, BLOOM's, FalconModel's, GPTJModel's, GPT2Model's
     and GPTBigCodeModel's `ln_f`, LFM2's `embedding_norm` (Lfm2Model applies it after the last
     block), every other family's `norm`."""
@@ -220,6 +220,7 @@ def final_norm(model: nn.Module) -> nn.Module:
         return inner.ln_f
     for name in ("final_layernorm", "final_layer_norm", "layer_norm",  # (XGLMModel's)
                  "final_norm",  # (RecurrentGemmaModel's)
+                 "out_norm",  # (xLSTMModel's)
                  "layernorm"):  # (CTRLModel's)
         if hasattr(inner, name):
             return getattr(inner, name) or nn.Identity()
@@ -1810,6 +1811,10 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
         for layer in decoder(model).layers:  # MiniCPM3DecoderLayer's, computed when built
             layer.residual_scale = value / math.sqrt(len(keep))
     config.num_hidden_layers = len(keep)
+    if config.model_type == "xlstm":
+        # (xLSTMModel builds num_blocks blocks, its cache num_hidden_layers states: the reload
+        # builds the kept ones)
+        config.num_blocks = len(keep)
     for key, value in kind_values.items():
         setattr(config, key, value)
     if constant := BLOCK_CONSTANTS.get(config.model_type):

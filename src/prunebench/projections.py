@@ -150,6 +150,10 @@ MODULE_ALIASES = {"gpt_neox": {"model": "gpt_neox", "self_attn": "attention"},
                   "mamba": {"model": "backbone", "embed_tokens": "embeddings"},
                   "falcon_mamba": {"model": "backbone", "embed_tokens": "embeddings"},
                   "mamba2": {"model": "backbone", "embed_tokens": "embeddings"},
+                  # xLSTMForCausalLM's `backbone`, its embeddings `embeddings`, blocks `blocks`
+                  # (its final norm `out_norm`: modeling.final_norm)
+                  "xlstm": {"model": "backbone", "embed_tokens": "embeddings",
+                            "layers": "blocks"},
                   # CTRLLMHeadModel's `transformer`, CTRLModel's blocks `h` and embeddings
                   # `w`, EncoderLayer's `multi_head_attention` and `ffn`
                   "ctrl": {"model": "transformer", "layers": "h", "embed_tokens": "w",

@@ -477,6 +477,12 @@ class Family:
     Mamba-2's own (`mamba2`): `mamba2_blocks`, Mamba's layout (a norm and a `mixer` a block
     under `backbone`) with a Mamba-2 mixer (Mamba2Mixer: `mamba_params` under Mamba2Config's
     keys, `mamba_shape`), its state `mamba_state`; `mamba_stack` is either layout.
+    xLSTM's own (`xlstm`): `mlstm_blocks`, every block under `backbone.blocks` an RMSNorm, an
+    mLSTM layer (`mlstm_layer`: q, k, v, ogate_preact, the igate / fgate preactivations, a
+    multi-head norm, out_proj), an RMSNorm and a gated FFN (`ffn`), around the residual
+    (`mlstm_params`); a state of one size a block in the model's dtype (`mlstm_state`, in its
+    own xLSTMCache) and no KV cache; an LM head of its own whatever tie_word_embeddings says;
+    depth only (`refuse_moe`), its config.json's sizes and kernels checked (`xlstm_unbuilt`).
     RecurrentGemma's own (`recurrent_gemma`, Griffin): `griffin_blocks`, each block a
     `temporal_block` of the kind block_types names, cycled over the blocks (`griffin_kinds`:
     an RG-LRU recurrent block, `linear_attention`, or local sliding-window attention), behind
@@ -771,6 +777,7 @@ class Family:
     mamba_beside_attention: bool = False
     mamba1_blocks: bool = False
     mamba2_blocks: bool = False
+    mlstm_blocks: bool = False
     griffin_blocks: bool = False
     short_conv: bool = False
     auto_adjust_ff_dim: bool = False
@@ -2099,6 +2106,14 @@ FAMILIES: dict[str, Family] = {
     # RMSNorm over the inner width), the residual sum; backbone's embeddings and norm_f.
     "mamba2": Family("Mamba2ForCausalLM", "Mamba2Config", False, False, None, False,
                      mamba2_blocks=True),
+    # xLSTMBlock: `norm_mlstm` (an RMSNorm, biased by use_bias) then `mlstm_layer` (xLSTMLayer:
+    # q and k hidden -> qk_dim, v and ogate_preact hidden -> v_dim, biased by use_bias; igate /
+    # fgate_preact hidden -> num_heads, always biased; a multi-head LayerNorm over v_dim; out_proj
+    # v_dim -> hidden), the residual sum, `norm_ffn` then `ffn` (xLSTMFeedForward: proj_up_gate,
+    # proj_up, proj_down, SiLU-gated), the residual sum; backbone's embeddings and out_norm (a
+    # weight alone); lm_head its own (xLSTMForCausalLM ties nothing), its logits soft-capped.
+    "xlstm": Family("xLSTMForCausalLM", "xLSTMConfig", False, False, None, False,
+                    mlstm_blocks=True),
     # RecurrentGemmaDecoderLayer: `temporal_pre_norm` (Gemma's RMSNorm, 1 + weight) then
     # `temporal_block`, of the kind block_types names (cycled: `griffin_kinds`): a
     # RecurrentGemmaRecurrentBlock (linear_x / linear_y hidden -> lru_width, a depthwise
@@ -2431,9 +2446,12 @@ def linear_attention_state(config) -> tuple[int, int]:
     transformers keeps in float32); a Mamba-2 mixer's (`mamba_state`); an LFM2 short
     convolution's conv state alone (the last conv_L_cache inputs of its hidden_size channels,
     LinearAttentionLayer's conv_states; no recurrent state); a Mamba-1 mixer's
-    (`mamba1_state`); a RecurrentGemma recurrent block's (`griffin_state`)."""
+    (`mamba1_state`); a RecurrentGemma recurrent block's (`griffin_state`); an xLSTM block's
+    (`mlstm_state`)."""
     if family(config).mamba1_blocks:
         return mamba1_state(config)
+    if family(config).mlstm_blocks:
+        return mlstm_state(config)
     if family(config).griffin_blocks:
         return griffin_state(config)
     if (family(config).mamba_mixer or family(config).mamba_beside_attention
@@ -2500,8 +2518,9 @@ def lightning_params(config) -> int:
 def state_in_model_dtype(config) -> bool:
     """Whether the linear-attention blocks keep their recurrent state in the model's dtype
     (MiniMax's lightning attention: MiniMaxCache.linear_cache, made in the values' dtype)
-    rather than float32 (a Gated DeltaNet's, a KDA's, a Mamba-2 mixer's)."""
-    return getattr(config, "model_type", None) == "minimax"
+    rather than float32 (a Gated DeltaNet's, a KDA's, a Mamba-2 mixer's); xLSTM's (xLSTMCache,
+    made in the embeddings' dtype, into which each step copies its float32 states)."""
+    return getattr(config, "model_type", None) in ("minimax", "xlstm")
 
 
 def short_conv_params(config) -> int:
@@ -2729,6 +2748,50 @@ def mamba1_state(config) -> tuple[int, int]:
     return inner * config.conv_kernel, inner * config.state_size
 
 
+def round_up(value: float, multiple: int) -> int:
+    """`value` rounded up to a multiple of `multiple`, as xLSTM's round_up_to_next_multiple_of
+    computes it (a floor division of value + multiple - 1: for a value that is no integer
+    this may differ from math.ceil by one multiple)."""
+    return int((value + multiple - 1) // multiple * multiple)
+
+
+def mlstm_widths(config) -> tuple[int, int, int]:
+    """An xLSTM block's widths as xLSTMLayer and xLSTMFeedForward build them: the query / key
+    width (hidden x qk_dim_factor, truncated), the value width (hidden x v_dim_factor,
+    truncated) and the FFN's (hidden x ffn_proj_factor, rounded up to a multiple of
+    ffn_round_up_to_multiple_of)."""
+    d = config.hidden_size
+    return (int(d * config.qk_dim_factor), int(d * config.v_dim_factor),
+            round_up(d * config.ffn_proj_factor, config.ffn_round_up_to_multiple_of))
+
+
+def mlstm_params(config) -> int:
+    """Parameters of one xLSTM block (xLSTMBlock): two RMSNorms (a bias each by use_bias), the
+    mLSTM layer (q, k: hidden -> qk; v, ogate_preact: hidden -> v; out_proj: v -> hidden; these
+    biased by use_bias; the input and forget gates' preactivations hidden -> num_heads, always
+    biased; the multi-head norm's weight over v, its bias by use_bias) and the FFN (proj_up_gate
+    and proj_up hidden -> up, proj_down up -> hidden, biased by use_bias)."""
+    d, heads, (qk, v, up) = config.hidden_size, config.num_heads, mlstm_widths(config)
+    bias = bool(config.use_bias)
+    norms = 2 * d * (2 if bias else 1)
+    layer = (d * (2 * qk + 2 * v) + (2 * qk + 2 * v if bias else 0) + 2 * (d * heads + heads)
+             + v * (2 if bias else 1) + v * d + (d if bias else 0))
+    ffn = 3 * d * up + (2 * up + d if bias else 0)
+    return norms + layer + ffn
+
+
+def mlstm_state(config) -> tuple[int, int]:
+    """The values one sequence's state holds in an xLSTM block, whatever its length, as
+    xLSTMCache keeps it (in the model's dtype: `state_in_model_dtype`): no conv state; each
+    head's cell state (qk_head_dim x v_head_dim), normaliser (qk_head_dim) and max state (one
+    value). xLSTMCache sizes them by xLSTMConfig's qk_head_dim / v_head_dim, which
+    `xlstm_unbuilt` checks equal the layer's widths."""
+    qk, v, _ = mlstm_widths(config)
+    heads = config.num_heads
+    qk_head, v_head = qk // heads, v // heads
+    return 0, heads * (qk_head * v_head + qk_head + 1)
+
+
 def griffin_kinds(config) -> list[str]:
     """Each RecurrentGemma block's kind, "recurrent" or "attention": block_types cycled over
     the blocks, as RecurrentGemmaConfig's layers_block_type reads it (5.25 names the kinds
@@ -2793,6 +2856,7 @@ def state_blocks(config) -> list[bool]:
     Falcon-H1 block (its Mamba-2 mixer beside its attention, `Family.mamba_beside_attention`)
     and every Mamba-1 or Mamba-2 block of a pure Mamba stack (`Family.mamba_stack`)."""
     if (family(config).mamba_beside_attention or family(config).mamba_stack
+            or family(config).mlstm_blocks  # (xLSTM's: an mLSTM state in every block)
             or getattr(config, "model_type", None) == "zamba"):  # (a hybrid's Mamba too)
         return [True] * config.num_hidden_layers
     return linear_attention_blocks(config)
@@ -3325,6 +3389,14 @@ def refuse_moe(config, what: str, keeps_heads: bool = False) -> None:
             "and compiled decoder do not handle. Prune it with a depth method that removes "
             "whole blocks (depth_ppl, depth_taylor, depth_mag, depth_angular, sleb, shortgpt) "
             "and benchmark it with the hf or hf_static backend")
+    if family(config).mlstm_blocks:
+        raise FamilyUnsupported(
+            f"{what} does not support this {config.model_type!r} model "
+            f"({family(config).model_class}): each of its blocks is an mLSTM layer (a matrix "
+            "memory, no attention heads) and a gated FFN under xLSTM's own module names, which "
+            "prunebench's width surgery, sublayer removal and compiled decoder do not handle. "
+            "Prune it with a depth method that removes whole blocks (depth_ppl, depth_taylor, "
+            "depth_mag, depth_angular, sleb, shortgpt) and benchmark it with the hf backend")
     if getattr(config, "model_type", None) == "zamba":
         raise FamilyUnsupported(
             f"{what} does not support this {config.model_type!r} model "
@@ -4333,6 +4405,13 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                "conv_kernel": 4, "n_groups": 8, "use_bias": False, "use_conv_bias": True,
                "chunk_size": 256, "time_step_rank": "auto", "tie_word_embeddings": False,
                "max_position_embeddings": None},
+    # xLSTMConfig's defaults (no attention, no position limit; embedding_dim and num_blocks
+    # follow hidden_size and num_hidden_layers where null: `xlstm_sizes`)
+    "xlstm": {**_LLAMA_DEFAULTS, "vocab_size": 50304, "hidden_size": 4096,
+              "num_hidden_layers": 32, "num_heads": 8, "use_bias": False,
+              "qk_dim_factor": 0.5, "v_dim_factor": 1.0, "ffn_proj_factor": 2.667,
+              "ffn_round_up_to_multiple_of": 64, "weight_mode": "single", "mode": "inference",
+              "tie_word_embeddings": False, "max_position_embeddings": None},
     "nemotron_h": {**_LLAMA_DEFAULTS, "vocab_size": 131072, "intermediate_size": 21504,
                    "num_key_value_heads": 8, "head_dim": 128, "mlp_hidden_act": "relu2",
                    "mlp_bias": False, "mamba_num_heads": 128, "mamba_head_dim": 64,
@@ -4562,6 +4641,11 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         values["indexer_types"] = hy_v4_indexer_types(values)
     if values.get("model_type") == "dots3_note_text":
         values = dots3_values(values)
+    if values.get("model_type") == "xlstm":
+        # xLSTMConfig's __post_init__: hidden_size and num_hidden_layers read, embedding_dim
+        # and num_blocks only where those are null (`xlstm_sizes`)
+        values.update(zip(("hidden_size", "embedding_dim", "num_hidden_layers", "num_blocks"),
+                          xlstm_sizes(given)))
     if values.get("model_type") == "axk1":
         # AXK1Config's __post_init__: head_dim is qk_rope_head_dim; 5.25 derives the MLP
         # kinds from first_k_dense_replace and moe_layer_freq where config.json lists none
@@ -5384,13 +5468,20 @@ def own_cache_static_problem(config) -> str | None:
     its own, MiniMaxCache, and generate ignores cache_implementation "static" for it, in 5.17
     and 5.25, with a warning: an hf_static row would time the dynamic cache under the static
     backend's name); OpenAI GPT's (OpenAIGPTLMHeadModel reads no cache at all: generate runs
-    the whole sequence again at every step, whatever cache it makes, in 5.17 and 5.25)."""
+    the whole sequence again at every step, whatever cache it makes, in 5.17 and 5.25);
+    xLSTM's (xLSTMCache, ignored alike)."""
     if getattr(config, "model_type", None) == "openai-gpt":
         return ("the hf_static backend cannot run an OpenAI GPT model: OpenAIGPTLMHeadModel "
                 "reads no KV cache, so transformers' generate runs the whole sequence again "
                 "at every step whatever cache it is given, and an hf_static row would time "
                 "that under the static backend's name. Benchmark it with the hf backend (the "
                 "same recomputation, named as it is) or the compiled one (its own KV cache)")
+    if getattr(config, "model_type", None) == "xlstm":
+        return ("the hf_static backend cannot run an xLSTM model: xLSTMForCausalLM keeps its "
+                "mLSTM states in a cache of its own (xLSTMCache), and transformers' generate "
+                "ignores the static cache for it (\"This model does not support `Cache` "
+                "instances\"), so an hf_static row would time its own cache under the static "
+                "backend's name. Benchmark it with the hf backend")
     if getattr(config, "model_type", None) != "minimax":
         return None
     return ("the hf_static backend cannot run a MiniMax model: MiniMaxForCausalLM keeps its "
@@ -5499,7 +5590,8 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               dots3_unbuilt,
               zamba_unbuilt,
               doge_unbuilt, codegen_unbuilt,
-              lara_mini_unbuilt, modernbert_decoder_unbuilt)
+              lara_mini_unbuilt, modernbert_decoder_unbuilt,
+              xlstm_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -5974,6 +6066,87 @@ def doge_unbuilt(values: dict[str, Any]) -> str | None:
             "experts depend on later tokens and on the other rows of its batch (not causal), "
             "and no prune's scores or benchmark's tokens would be the model's. prunebench runs "
             "dense Doge (is_moe false) only: use a dense Doge checkpoint")
+
+
+def xlstm_sizes(values: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(hidden_size, embedding_dim, num_hidden_layers, num_blocks) as xLSTMConfig resolves an
+    xLSTM config's values (5.17, 5.25): hidden_size and num_hidden_layers as given, their
+    defaults (4096, 32) where left out and embedding_dim's / num_blocks' where null; those two
+    theirs where null. xLSTMModel builds its embeddings embedding_dim wide and num_blocks
+    blocks, everything else and xLSTMCache reads hidden_size and num_hidden_layers."""
+    def pair(own: str, alias: str, default: int) -> tuple[int, int]:
+        value = values[own] if own in values else default
+        value = values.get(alias) if value is None else value
+        return value, values.get(alias) if values.get(alias) is not None else value
+
+    return (*pair("hidden_size", "embedding_dim", 4096),
+            *pair("num_hidden_layers", "num_blocks", 32))
+
+
+# The xLSTM kernels transformers' own code runs (xLSTMConfig's choices without the xlstm
+# package; mode "inference" is the one whose forward takes any length and returns states).
+XLSTM_OWN_KERNELS = {"chunkwise_kernel": ("chunkwise--native_autograd",
+                                          "parallel--native_autograd"),
+                     "sequence_kernel": ("native_sequence__native",),
+                     "step_kernel": ("native",), "mode": ("inference",)}
+
+
+def xlstm_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an xLSTM config (its config.json's values, or a config object's dict)
+    transformers' own xLSTM code (prunebench never needs the xlstm package) does not run as a
+    causal LM, with what to do; None where it runs it (and for other families). Its sizes
+    (`xlstm_sizes`): embedding_dim other than hidden_size builds embeddings the blocks cannot
+    read, num_blocks other than num_hidden_layers a cache of another depth than the blocks (a
+    depth prune writes both); xLSTMCache sizes each head's state by qk_dim / v_dim rounded up
+    to a multiple of 64 where the layer truncates them, so widths off that multiple (or heads
+    that do not divide them) stop generate; the Triton kernels (the xlstm package's, which
+    NX-AI's config.json may name) and a mode other than inference (whose forward stops on a
+    length that is no multiple of chunk_size, and on any cached step) are refused by
+    xLSTMConfig or stop the forward; weight_mode "fused" stops transformers' initialisation;
+    add_out_norm false is ignored by xLSTMModel, which norms the last hidden states anyway."""
+    if values.get("model_type") != "xlstm":
+        return None
+    hidden, embedding, layers, blocks = xlstm_sizes(values)
+    if embedding != hidden or blocks != layers:
+        return (f"gives hidden_size={hidden} and embedding_dim={embedding}, "
+                f"num_hidden_layers={layers} and num_blocks={blocks} (as xLSTMConfig reads "
+                "them: a key left out takes its default, 4096 and 32): xLSTMModel builds its "
+                "embeddings embedding_dim wide and num_blocks blocks, but the blocks and "
+                "xLSTMCache read hidden_size and num_hidden_layers, so the model would not run. "
+                "Give each pair one value (embedding_dim = hidden_size, num_blocks = "
+                "num_hidden_layers), as the model's weights say")
+    for key, own in XLSTM_OWN_KERNELS.items():
+        if values.get(key, own[0]) not in own:
+            return (f"sets {key}={values[key]!r}, which transformers' own xLSTM code does not "
+                    f"run as a causal LM (its choices: {', '.join(own)}; xLSTMConfig refuses "
+                    "the xlstm package's Triton kernels without it, which prunebench never "
+                    "needs, and a training mode's forward stops on a length that is no "
+                    "multiple of chunk_size and on every cached step). Set "
+                    f"{key}={own[0]!r}: the same model, computed by transformers' kernels")
+    if values.get("add_out_norm") is False:
+        return ("sets add_out_norm=false (no norm after the last block, as the xlstm package's "
+                "xLSTMLarge builds it), but xLSTMModel builds and applies its out_norm whatever "
+                "add_out_norm says (5.17, 5.25), its weight ones where the checkpoint has none: "
+                "transformers would compute another model than the checkpoint's. prunebench "
+                "runs xLSTM models with add_out_norm true (xLSTM-7b's)")
+    if values.get("weight_mode", "single") != "single":
+        return (f"sets weight_mode={values['weight_mode']!r} (q, k, v and the gates packed in "
+                "one Linear each), which transformers' own xLSTM code does not build: "
+                "xLSTMPreTrainedModel's initialisation of the packed gates' bias stops on a "
+                "shape mismatch, in from_pretrained too (5.17, 5.25). Use a checkpoint of "
+                "weight_mode 'single' (separate q, k, v, ogate_preact, igate_preact, "
+                "fgate_preact and FFN projections)")
+    d, heads = hidden, values.get("num_heads", 8)
+    for key, default in (("qk_dim_factor", 0.5), ("v_dim_factor", 1.0)):
+        width = d * values.get(key, default)
+        if int(width) != round_up(width, 64) or int(width) % heads:
+            return (f"gives hidden_size={d}, {key}={values.get(key, default)} and "
+                    f"num_heads={heads}: xLSTMLayer builds its {key.split('_dim')[0]} width as "
+                    f"{int(width)}, but xLSTMCache sizes each head's state by that width "
+                    f"rounded up to a multiple of 64 ({round_up(width, 64)}), split over the "
+                    "heads, so generate stops on the states' shapes. transformers runs widths "
+                    "that are multiples of 64 and of num_heads: use a model of such widths")
+    return None
 
 
 # Cohere2-MoE's routing choices, as Cohere2MoeTopKRouter and Cohere2MoeSparseMoeBlock take them
@@ -7259,6 +7432,10 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
     if shapes is None and family(config).mamba_stack:
         # Mamba's and Mamba-2's blocks: no heads (no KV cache), no MLP (never width-pruned)
         return [{**MAMBA1_SHAPE} for _ in range(config.num_hidden_layers)]
+    if shapes is None and family(config).mlstm_blocks:
+        # xLSTM's blocks: no heads (no KV cache), counted whole (never width-pruned)
+        return [{**MAMBA1_SHAPE, "mamba1": False, "mlstm": True}
+                for _ in range(config.num_hidden_layers)]
     if shapes is None:
         if is_moe(config) or any(linear_attention_blocks(config)):
             # Each block's MLP kind (Qwen3-MoE and Qwen2-MoE may mix dense blocks in): the
@@ -7409,6 +7586,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return one_mixer_block_params(config, shape)
     if family(config).mamba1_blocks:
         return norm_params(config) + mamba1_params(config)  # MambaBlock: norm, mixer
+    if family(config).mlstm_blocks:
+        return mlstm_params(config)  # xLSTMBlock: its norms, mLSTM layer and FFN
     if family(config).griffin_blocks:
         return griffin_block_params(config, shape)
     if getattr(config, "model_type", None) == "zamba":
@@ -7595,8 +7774,10 @@ def prediction_head_params(config) -> int:
 def tied_embeddings(config) -> bool:
     """Whether the LM head is the input embedding: the config's tie_word_embeddings, and never
     for Ergo, whose ErgoConfig holds no such key and whose ErgoForCausalLM builds a head of its
-    own (float32 outputs) whatever config.json says."""
-    return getattr(config, "model_type", None) != "ergo" and bool(config.tie_word_embeddings)
+    own (float32 outputs) whatever config.json says; nor for xLSTM, whose xLSTMForCausalLM
+    builds its lm_head apart from the embeddings whatever tie_word_embeddings says."""
+    return (getattr(config, "model_type", None) not in ("ergo", "xlstm")
+            and bool(config.tie_word_embeddings))
 
 
 def count_params(config: LlamaConfig) -> int:

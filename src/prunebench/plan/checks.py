@@ -790,7 +790,8 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     "(its fused blocks read LLaMA's): take 'compiled' out of "
                     "benchmark.backends (hf and hf_static run it)")
             elif "compiled" in backends and known is not None and any(state_blocks(known)):
-                mixer = ("Mamba-1" if family(known).mamba1_blocks
+                mixer = ("mLSTM" if family(known).mlstm_blocks else "Mamba-1"
+                         if family(known).mamba1_blocks
                          or known.model_type == "zamba" else "Mamba-2"
                          if family(known).mamba_mixer or family(known).mamba_beside_attention
                          or family(known).mamba2_blocks else "Gated DeltaNet")
@@ -798,7 +799,9 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     f"models.{model} ({known.model_type}) has blocks of another token mixer "
                     f"than softmax attention ({mixer}), which the compiled backend does not "
                     "run (its fused blocks compute softmax attention): take 'compiled' out of "
-                    "benchmark.backends (hf and hf_static run it)")
+                    "benchmark.backends ("
+                    + ("hf runs it" if family(known).mlstm_blocks else "hf and hf_static run it")
+                    + ")")
             elif "compiled" in backends and known is not None and family(known).latent_attention:
                 problems.append(
                     f"models.{model} ({known.model_type}) has multi-head latent attention "
@@ -826,6 +829,14 @@ def moe_problems(config: dict[str, Any], resources: str | Path = "resources",
                     f"models.{model} ({known.model_type}) is a Mamba model: its blocks hold "
                     "no attention or MLP projections, which LoRA's targets name, so a +lora "
                     "recovery has nothing to adapt: take +lora out of its variants")
+            if known is not None and family(known).mlstm_blocks and any(
+                    e["recovery"] for e in read_variants(
+                        model, items if isinstance(items, list) else [])[0]):
+                problems.append(
+                    f"models.{model} ({known.model_type}) is an xLSTM model: its mLSTM layers "
+                    "and FFNs name their projections otherwise than LLaMA's (q, ogate_preact, "
+                    "proj_up_gate...), which LoRA's targets name, so a +lora recovery has "
+                    "nothing to adapt: take +lora out of its variants")
             continue
         if "compiled" in backends:
             problems.append(
