@@ -66,6 +66,7 @@ from transformers import Ernie4_5Config, Ernie4_5_MoeConfig
 from transformers import Cohere2Config, CohereConfig
 from transformers import HunYuanDenseV1Config
 from transformers import FalconMambaConfig, Mamba2Config, MambaConfig
+from transformers import xLSTMConfig
 from transformers import StableLmConfig
 from transformers import CTRLConfig
 from transformers import MiniMaxM2Config
@@ -1086,6 +1087,13 @@ FAMILIES = {
         n_groups=2, state_size=8, expand=2, conv_kernel=4, chunk_size=4, use_bias=True,
         tie_word_embeddings=False, initializer_range=0.3, bos_token_id=1, eos_token_id=2,
         pad_token_id=0),
+    # xLSTM: four mLSTM blocks of 2 heads (q / k 64 wide, values 128: widths xLSTMCache needs
+    # in multiples of 64), an FFN of 96 (1.5 x 64 rounded up to 16), chunks of 4 tokens; every
+    # bias on (off as published), so counted here.
+    "xlstm": lambda: xLSTMConfig(
+        vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, num_heads=2, qk_dim_factor=1.0,
+        v_dim_factor=2.0, ffn_proj_factor=1.5, ffn_round_up_to_multiple_of=16, chunk_size=4,
+        use_bias=True, bos_token_id=1, eos_token_id=2, pad_token_id=0),
     # Jamba: Mamba-1 blocks (32 channels, a state of 4, 3 taps, dt rank 2, its in/out
     # projections' biases on: off as published) 1:1 with attention blocks (no rotary), whose
     # MLPs are a router choosing 1 of 2 experts; hidden 32, so that one whole period (2 blocks:
@@ -1230,7 +1238,8 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
 # Families whose blocks hold one mixer each (Nemotron-H): depth pruning and the hf / hf_static
 # backends only, as the mixtures of experts, refused as models of their own kind.
 ONE_MIXER = {"nemotron_h", "mamba", "falcon_mamba",  # (Mamba's: a Mamba-1 mixer in each)
-             "mamba2"}
+             "mamba2",
+             "xlstm"}  # (xLSTM's: an mLSTM layer and an FFN in each, depth-only alike)
 # ALiBi families (BLOOM, MPT): every head kept, their slopes following the config's head
 # count: width pruning removes MLP channels alone, BlockPruner MLP sublayers alone (block_type
 # mlp; its default, mix, refused); every backend, the compiled one adding their biases.
@@ -1351,7 +1360,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "doge": "DogeForCausalLM",
            "modernbert-decoder": "ModernBertDecoderForCausalLM",
            "mamba": "MambaForCausalLM", "falcon_mamba": "FalconMambaForCausalLM",
-           "mamba2": "Mamba2ForCausalLM"}
+           "mamba2": "Mamba2ForCausalLM", "xlstm": "xLSTMForCausalLM"}
 # Families whose class transformers' AutoModelForCausalLM does not map (5.17, 5.25): loaded
 # by their own class (Mistral4ForCausalLM.from_pretrained).
 NO_AUTO_CLASS = {"mistral4"}
@@ -1805,7 +1814,7 @@ def test_device_maps_keep_each_familys_blocks_whole(name):
 
 # The final norm's names that modeling.final_norm reads, each family's model holding one.
 FINAL_NORM_NAMES = ("norm", "norm_f", "ln_f", "final_layernorm", "final_layer_norm", "layer_norm",
-                    "embedding_norm", "final_norm", "layernorm")
+                    "embedding_norm", "final_norm", "layernorm", "out_norm")
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -1903,7 +1912,8 @@ def greedy_tokens_agree(model, n_new: int = 10) -> tuple[torch.Tensor, list[int]
             # no compiled decoder for experts (or Nemotron-H's blocks, Bamba's and Falcon-H1's
             # Mamba-2 mixers, MiniCPM3's latent attention, a depth_only family's own pieces):
             # hf_static's tokens only
-            with pytest.raises(PrunebenchError, match="hf or hf_static backend"):
+            # (xLSTM's names the hf backend alone: its generate ignores a static cache)
+            with pytest.raises(PrunebenchError, match="hf (or hf_static )?backend"):
                 StaticDecoder(model, 3, 6 + n_new, mode="eager")
             if static_cache_problem(model):  # transformers 5.17: Llama 4's chunks, Falcon-H1
                 with pytest.raises(PrunebenchError, match="hf_static backend cannot run"):
@@ -1969,7 +1979,9 @@ def test_every_method_prunes_reloads_benchmarks_and_evaluates(name, method, base
                                        warmup=0, repeats=1, device="cpu", dtype="float32",
                                        seed=0, backend=backend)
         if name in DEPTH_ONLY and backend == "compiled":
-            with pytest.raises(PrunebenchError, match="compiled backend.*hf or hf_static"):
+            # (xLSTM's names the hf backend alone: its generate ignores a static cache)
+            with pytest.raises(PrunebenchError,
+                               match="compiled backend.*hf (or hf_static )?backend"):
                 bench.sweep(reloaded, None, settings)
             continue
         if backend == "hf_static" and static_cache_problem(reloaded):  # Llama 4, Falcon-H1: 5.17
@@ -2041,8 +2053,8 @@ def test_lora_recovers_a_width_pruned_model(name, base_dirs, tokenizer, embedded
             with pytest.raises(PrunebenchError, match="take \\+lora out of its variants"):
                 lora.attach_lora(model, settings)
             return
-        if name in ("mamba", "falcon_mamba", "mamba2"):
-            # no attention, no MLP: none of LoRA's targets (LLaMA's projections) to adapt
+        if name in ("mamba", "falcon_mamba", "mamba2", "xlstm"):
+            # no attention, no MLP (xLSTM's of its own names): none of LoRA's targets to adapt
             settings = lora.resolve_settings({"data": {"source": "embedded", "val_size": 8}})
             with pytest.raises(PrunebenchError, match="no non-empty .* projections to adapt"):
                 lora.attach_lora(model, settings)
@@ -2312,7 +2324,7 @@ def test_a_null_optional_shape_reads_as_left_out(name, key, tmp_path):
             with pytest.raises(PrunebenchError, match="heads and num_key_value_heads=128 "):
                 load_config(folder)
         return
-    if name in ("mamba", "falcon_mamba", "mamba2"):
+    if name in ("mamba", "falcon_mamba", "mamba2", "xlstm"):
         # no attention: neither key is read, and the loaded config has no heads to compare
         assert count_params(load_config(null)) == count_params(checkpoint_config(left_out))
         return

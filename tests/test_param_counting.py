@@ -74,7 +74,8 @@ def test_a_config_read_without_transformers_takes_its_familys_defaults(model_typ
         return (config.vocab_size, config.hidden_size, config.num_hidden_layers,
                 tied_embeddings(config),  # (ErgoConfig has no tie_word_embeddings)
                 None if FAMILIES[model_type].per_layer_blocks
-                or FAMILIES[model_type].mamba_stack else head_dim(config),  # (Mamba: no heads)
+                or FAMILIES[model_type].mamba_stack  # (Mamba, xLSTM: no heads)
+                or FAMILIES[model_type].mlstm_blocks else head_dim(config),
                 qkv_bias(config),
                 # (BLOOM and MPT have none: ALiBi, MPT's max_seq_len unread by the checks)
                 layer_shapes(config), getattr(config, "max_position_embeddings", None),
