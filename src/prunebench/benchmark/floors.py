@@ -171,7 +171,8 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
     their window alone, and its indexed blocks alone an indexer key). Kimi Linear's latent
     attention blocks cache so, its Kimi Delta Attention blocks a state as a Gated DeltaNet's
     (a recurrent state in float32); MiniMax's lightning attention blocks a key x value matrix
-    a head in the model's dtype, no conv state."""
+    a head in the model's dtype, no conv state. MiniMax-M3's indexers (beside GQA) cache a key
+    of index_head_dim a position in each block that holds one."""
     state = 0
     if any(linear := state_blocks(config)):  # (every Falcon-H1 block beside its keys, values)
         conv, recurrent = linear_attention_state(config)
@@ -200,6 +201,8 @@ def kv_cache_bytes(config, batch: int, seq_len: int, dtype: str | torch.dtype) -
                     + (shape.get("head_dim") or value_head_dim(config)))
                  for shape, window in zip(layer_shapes(config), windows)
                  if shape["num_attention_heads"] > 0 and not shape.get("kv_shared"))
+    # (MiniMax-M3's indexers: a key of index_head_dim a position in each sparse block)
+    values += seq_len * indexer_key_values(config)
     return batch * values * _element_size(dtype) + state
 
 

@@ -1864,6 +1864,23 @@ FAMILIES: dict[str, Family] = {
                          # MiniMaxAI's MiniMax-M2 config.json `auto_map` (its own code).
                          shipped_code=("configuration_minimax_m2.MiniMaxM2Config",
                                        "modeling_minimax_m2.MiniMaxM2ForCausalLM")),
+    # MiniMaxM3VLAttention (the language model of MiniMaxAI's MiniMax-M3): GQA without
+    # biases, head_dim set apart, per-head q_norm / k_norm of head_dim shared by the heads
+    # (Gemma's 1 + weight, as every norm of it), partial rotation; in the blocks layer_types
+    # names "minimax_m3_sparse" a lightning indexer (`self_attn.indexer`: q_proj, k_proj and
+    # their norms, `attention_indexer`) choosing the key blocks each query attends to.
+    # MiniMaxM3VLDecoderLayer: LLaMA's two norms and the MLP `mlp_layer_types` names: a dense
+    # MLP of dense_intermediate_size ([gate; up] fused, gpt-oss's clamped SwiGLU) or a sigmoid
+    # router (its score-correction bias a buffer) over num_local_experts experts of
+    # intermediate_size, scaled by routed_scaling_factor, beside one shared expert of
+    # shared_intermediate_size (`mlp.shared_experts`); no biases, untied.
+    "minimax_m3_vl_text": Family("MiniMaxM3VLForCausalLM", "MiniMaxM3VLTextConfig", False, False,
+                                 None, True, norm_plus_one=True,
+                                 moe_intermediate_key="intermediate_size",
+                                 attention_indexer=True,
+                                 sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                                  "dense_intermediate_size"),
+                                 shared_expert=SharedExpert.one("shared_intermediate_size")),
     # HunYuanMoEV1Attention: the dense Hunyuan's (biases on all four projections as
     # attention_bias says, per-head query_layernorm / key_layernorm applied after the rotation,
     # NTK-alpha rotary frequencies, head_dim read with no fallback); HunYuanMoEV1Moe in every
@@ -3281,6 +3298,10 @@ def indexer_params(config, q_lora_rank: int | None = None) -> int:
     weights_proj (hidden -> index_n_heads), no biases on the three projections; wq_b reads
     the block's own query rank where given (Dots 3 Note's `latent_block_shapes`)."""
     d, heads, width = config.hidden_size, config.index_n_heads, config.index_head_dim
+    if getattr(config, "model_type", None) == "minimax_m3_vl_text":
+        # MiniMaxM3VLIndexer: q_proj (hidden -> heads x width) and k_proj (hidden -> width)
+        # without biases, a Gemma RMSNorm of width on each
+        return d * heads * width + d * width + 2 * width
     rank = q_lora_rank or config.q_lora_rank
     return rank * heads * width + d * width + 2 * width + d * heads
 
@@ -3295,8 +3316,46 @@ def indexer_blocks(config) -> list[bool]:
         return [False] * config.num_hidden_layers
     if getattr(config, "model_type", None) == "dots3_note_text":  # (its indexed blocks alone)
         return [kind == "indexed_attention" for kind in config.layer_types]
+    if getattr(config, "model_type", None) == "minimax_m3_vl_text":  # (its sparse blocks)
+        return [kind == MINIMAX_M3_SPARSE for kind in config.layer_types]
     kinds = getattr(config, "indexer_types", None) or ["full"] * config.num_hidden_layers
     return [kind == "full" for kind in kinds]
+
+
+# The layer_types entry of a MiniMax-M3 block whose attention holds an indexer (MiniMaxM3VL-
+# Attention builds one there, and transformers' caches a layer of its own to keep its keys).
+MINIMAX_M3_SPARSE = "minimax_m3_sparse"
+
+# MiniMax-M3's own config.json keys of its indexer (`sparse_attention_config`) and the
+# MiniMaxM3VLTextConfig keys it reads them as (5.17, 5.25).
+MINIMAX_M3_INDEXER_KEYS = {"sparse_num_index_heads": "index_n_heads",
+                           "sparse_index_dim": "index_head_dim",
+                           "sparse_block_size": "index_block_size",
+                           "sparse_topk_blocks": "index_topk_blocks",
+                           "sparse_local_block": "index_local_blocks"}
+
+
+def minimax_m3_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A MiniMax-M3 language model's config.json values as MiniMaxM3VLTextConfig reads them
+    (5.17, 5.25): the indexer's settings and each block's attention kind from its
+    `sparse_attention_config` (sparse_attention_freq: 1 a sparse block), the MLP kinds from
+    `moe_layer_freq` (1 sparse, 0 dense) where config.json lists none; every block full
+    attention and sparse MLP where neither is given."""
+    values = dict(values)
+    sparse = values.pop("sparse_attention_config", None) or {}
+    freq = values.pop("moe_layer_freq", None)
+    values.update({key: sparse[own] for own, key in MINIMAX_M3_INDEXER_KEYS.items()
+                   if own in sparse})
+    n = values["num_hidden_layers"]
+    if not values.get("layer_types"):
+        values["layer_types"] = ([MINIMAX_M3_SPARSE if f else "full_attention"
+                                  for f in sparse["sparse_attention_freq"]]
+                                 if "sparse_attention_freq" in sparse
+                                 else ["full_attention"] * n)
+    if not values.get("mlp_layer_types"):
+        values["mlp_layer_types"] = (["sparse" if f else "dense" for f in freq]
+                                     if freq is not None else ["sparse"] * n)
+    return values
 
 
 def glm_moe_dsa_indexer_types(values: dict[str, Any]) -> list[str]:
@@ -4169,6 +4228,18 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                    "intermediate_size": 1536, "num_hidden_layers": 62, "num_attention_heads": 48,
                    "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 196608,
                    "num_local_experts": 256, "num_experts_per_tok": 8},
+    # MiniMaxM3VLTextConfig's (MiniMax-M3's shape, 5.17 and 5.25): 60 blocks of hidden 6144,
+    # GQA 64 / 4 heads of 128, 128 experts of 3072 (4 a token) and a shared one of 3072, dense
+    # blocks of 12288, an indexer of 4 heads of 128 where a block is sparse; untied.
+    "minimax_m3_vl_text": {**_LLAMA_DEFAULTS, "vocab_size": 200064, "hidden_size": 6144,
+                           "intermediate_size": 3072, "num_hidden_layers": 60,
+                           "num_attention_heads": 64, "num_key_value_heads": 4,
+                           "head_dim": 128, "rms_norm_eps": 1e-6,
+                           "max_position_embeddings": 524288, "num_local_experts": 128, "num_experts_per_tok": 4,
+                           "dense_intermediate_size": 12288,
+                           "shared_intermediate_size": 3072, "index_n_heads": 4,
+                           "index_head_dim": 128, "index_block_size": 128,
+                           "index_topk_blocks": 16, "index_local_blocks": 1},
     # HunYuanMoEV1Config's: LLaMA's defaults but the vocabulary, one expert routed to alone
     # (num_experts, moe_topk: held as num_local_experts and num_experts_per_tok here, as its
     # attribute_map does); no head_dim (refused, as the dense Hunyuan's).
@@ -4646,6 +4717,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
         # and num_blocks only where those are null (`xlstm_sizes`)
         values.update(zip(("hidden_size", "embedding_dim", "num_hidden_layers", "num_blocks"),
                           xlstm_sizes(given)))
+    if values.get("model_type") == "minimax_m3_vl_text":
+        values = minimax_m3_values(values)
     if values.get("model_type") == "axk1":
         # AXK1Config's __post_init__: head_dim is qk_rope_head_dim; 5.25 derives the MLP
         # kinds from first_k_dense_replace and moe_layer_freq where config.json lists none
@@ -7618,6 +7691,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         if family(config).attention_indexer and shape.get("indexer", True):
             # DeepSeek-V3.2's every block, GLM-MoE-DSA's "full", Dots 3 Note's indexed ones
             attn += indexer_params(config, (own or {}).get("q_lora_rank"))
+    elif family(config).attention_indexer and shape.get("indexer", True):
+        attn += indexer_params(config)  # (MiniMax-M3's sparse blocks, beside GQA)
     if qkv_bias(config):
         attn += q + kv + v  # a removed head takes its bias slice with it
     if o_bias(config) or shape["o_proj_bias"]:
