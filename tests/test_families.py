@@ -70,6 +70,7 @@ from transformers import xLSTMConfig
 from transformers import StableLmConfig
 from transformers import CTRLConfig
 from transformers import MiniMaxM2Config
+from transformers import MiniMaxM3VLTextConfig
 from transformers import HunYuanMoEV1Config
 from transformers import ArceeConfig, NemotronConfig
 from transformers import Llama4TextConfig
@@ -987,6 +988,18 @@ FAMILIES = {
     # router (its score-correction bias a buffer) choosing 2 of 4 experts, no shared one.
     "minimax_m2": lambda: MiniMaxM2Config(**SMALL, head_dim=32, num_local_experts=4,
                                           num_experts_per_tok=2, partial_rotary_factor=0.5),
+    # MiniMax-M3's language model: GQA of heads of 16 (Gemma's q/k norms), half of each
+    # rotating; an indexer (2 heads of 16) in blocks 0 and 2 keeping 2 key blocks of 4 (the
+    # last one always); block 0 a dense MLP of 48, then a sigmoid router choosing 2 of 4
+    # experts of 32, scaled by 2, beside a shared one of 24. Std 0.1.
+    "minimax_m3_vl_text": lambda: MiniMaxM3VLTextConfig(
+        **{**SMALL, "intermediate_size": 32}, head_dim=16, num_local_experts=4,
+        num_experts_per_tok=2, dense_intermediate_size=48, shared_intermediate_size=24,
+        layer_types=["minimax_m3_sparse", "full_attention"] * 2,
+        mlp_layer_types=["dense", "sparse", "sparse", "sparse"], index_n_heads=2,
+        index_head_dim=16, index_block_size=4, index_topk_blocks=2,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                         "partial_rotary_factor": 0.5}, initializer_range=0.1),
     # Hunyuan's mixture of experts (Hunyuan-A13B's layout): the dense Hunyuan's attention (q/k
     # norms after the rotation, NTK-alpha frequencies; biases on all four projections here,
     # attention_bias: false as published), a float32 router choosing each block's own top k of
@@ -1229,6 +1242,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "afmoe", "laguna", "mellum", "hy_v3", "deepseek_v32", "exaone_moe", "glm4_moe_lite",
        "glm_moe_dsa", "axk1", "kimi_linear", "minimax", "bailing_hybrid",
        "axk2",
+       "minimax_m3_vl_text",
        "lara_mini",
        "hy_v4",
        "dots3_note_text",
@@ -1312,6 +1326,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "granitemoe": "GraniteMoeForCausalLM", "phimoe": "PhimoeForCausalLM",
            "olmo": "OlmoForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
            "minimax_m2": "MiniMaxM2ForCausalLM",
+           "minimax_m3_vl_text": "MiniMaxM3VLForCausalLM",
            "hunyuan_v1_moe": "HunYuanMoEV1ForCausalLM",
            "llama4_text": "Llama4ForCausalLM",
            "qwen3_next": "Qwen3NextForCausalLM",
