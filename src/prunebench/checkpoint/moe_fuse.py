@@ -215,7 +215,7 @@ MOE_TYPES = ("mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_
              "axk2",
              "mimo_v2_flash",
              "flint", "kolibri1", "minicpm5_moe", "minimax", "kolibri1_1",
-             "sarvam_moe", "param2moe", "sarvam_mla", "lara_mini")
+             "sarvam_moe", "param2moe", "sarvam_mla", "lara_mini", "minimax_m3_vl_text")
 # The families whose published checkpoints hold multi-token-prediction layers after the
 # decoder's blocks, which their transformers class does not build (by model_type: its class).
 MTP_TYPES = {"deepseek_v3": "DeepseekV3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
@@ -277,7 +277,19 @@ RENAMED = {"laguna": ((".mlp.experts.e_score_correction_bias",
            "sarvam_moe": _SARVAM_NAMES, "param2moe": _SARVAM_NAMES,
            # Lara Mini's Gated DeltaNet's gated norm (transformers' lara_mini conversion
            # renames it so, 5.24 on); its fused in_proj is split apart (QKV_SPLIT)
-           "lara_mini": ((".linear_attn.out_norm.", ".linear_attn.norm."),)}
+           "lara_mini": ((".linear_attn.out_norm.", ".linear_attn.norm."),),
+           # MiniMax-M3's indexers and score-correction buffers (transformers' minimax_m3_vl
+           # conversion renames them so, 5.17 and 5.25)
+           "minimax_m3_vl_text": tuple((f".self_attn.index_{part}.",
+                                        f".self_attn.indexer.{part}.")
+                                       for part in ("q_proj", "k_proj", "q_norm", "k_norm"))
+           + ((".mlp.e_score_correction_bias", ".mlp.gate.e_score_correction_bias"),)}
+# The families whose published checkpoints hold an MLP's gate and up projections apart where
+# their class fuses them (rows [gate; up]), by model_type: (gate's name part, up's, the fused
+# one's), as transformers' conversion concatenates them: MiniMax-M3's dense MLPs and shared
+# experts (5.17 and 5.25).
+GATE_UP = {"minimax_m3_vl_text": (".gate_proj.weight", ".up_proj.weight",
+                                  ".gate_up_proj.weight")}
 # What a family's published checkpoints hold in every block and its class holds in its sparse
 # blocks alone, dropped from a block without experts (as transformers ignores it on load), and
 # the router's score-correction buffer its published checkpoints leave out, which transformers
@@ -715,7 +727,12 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
             return [name.replace(fused_qkv, part) for part in split_parts]
         return [name]
 
-    out_names = [n for name in plain for n in held(name)]
+    # (MiniMax-M3's gate and up projections apart: GATE_UP, each pair one tensor)
+    gate, up, fused_gate_up = GATE_UP.get(model_type, (None, None, None))
+    pairs = {fused_name(n.replace(gate, fused_gate_up), model_type): (n, n.replace(gate, up))
+             for n in plain if gate and n.endswith(gate) and n.replace(gate, up) in plain}
+    plain = [n for n in plain if n not in {part for pair in pairs.values() for part in pair}]
+    out_names = [n for name in plain for n in held(name)] + list(pairs)
     zeros = (f"{block}.{owner}.{buffer}" if buffer and experts
              and f"{block}.{owner}.{buffer}" not in out_names else None)
     if zeros:
@@ -761,6 +778,8 @@ def _write_shard(block: str, names: list[str], where: dict[str, Path],
                 "config.json: re-download the checkpoint (nothing was changed)")
         tensors.update(zip(parts, torch.split(tensor, qkv, dim=0) if len(parts) > 1
                            else (tensor,)))
+    for name, (gate_name, up_name) in pairs.items():
+        tensors[name] = torch.cat([get(gate_name), get(up_name)], dim=0)
     if zeros:
         tensors[zeros] = torch.zeros(len(experts), dtype=torch.float32)
     for proj, parts in quantized.items():

@@ -249,6 +249,14 @@ WRAPPERS: dict[str, Wrapper] = {
     "gemma4": Wrapper("Gemma4ForConditionalGeneration", "Gemma 4 (E2B, E4B, 31B, 26B-A4B)",
                       ("gemma4_text",), _GEMMA4_RENAMES, _GEMMA4_LEFT_OUT,
                       tied_by_default=True, causal_on_text=("vision",)),
+    # MiniMax-M3 (MiniMaxM3SparseForConditionalGeneration): a MiniMax-M3 language model
+    # beside a ViT (`vision_tower.*`), its projector and the merge MLP of its patches
+    # (`patch_merge_mlp.*`), in LLaVA's layout as transformers saves it (and publishes it:
+    # its experts, MLPs and indexers under their published names, fused and renamed once
+    # after, as the text family's: checkpoint.moe_fuse); untied.
+    "minimax_m3_vl": Wrapper("MiniMaxM3SparseForConditionalGeneration", "MiniMax-M3",
+                             ("minimax_m3_vl_text",), _LLAVA_RENAMES,
+                             (*_LLAVA_LEFT_OUT, "patch_merge_mlp."), tied_by_default=False),
 }
 
 # What a wrapper's config holds for the whole model that its language model's config repeats;
