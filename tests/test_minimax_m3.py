@@ -192,3 +192,43 @@ def test_refuses_what_reshapes_its_experts(method):
     with pytest.raises(PrunebenchError, match="mixture-of-experts family 'minimax_m3_vl_text'"
                                               ".*depth method"):
         refuse_moe(FAMILIES[NAME](), method)
+
+
+def test_the_multimodal_checkpoints_language_model_is_kept(tmp_path):
+    """A MiniMax-M3 folder as transformers saves it (its published layout: the language model
+    under language_model.*, one tensor per expert under block_sparse_moe, dense MLPs' and
+    shared experts' gate and up projections apart, the indexers as self_attn.index_*, beside
+    the ViT, its projector and patch-merge MLP): taken out and fused once, the language model
+    is a MiniMaxM3VLForCausalLM whose parameters are the whole model's language model's and
+    whose logits on text are the whole model's; it depth-prunes as any."""
+    from transformers import MiniMaxM3SparseForConditionalGeneration, MiniMaxM3VLConfig
+
+    from prunebench.checkpoint import moe_fuse, text_part
+    from prunebench.checkpoint.param_count import checkpoint_config
+    from prunebench.modeling import load_model
+
+    config = MiniMaxM3VLConfig(
+        text_config=FAMILIES[NAME]().to_dict(), image_token_index=120, video_token_index=121,
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=2, image_size=28), projector_hidden_size=64)
+    torch.manual_seed(0)
+    whole = MiniMaxM3SparseForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for name, p in whole.named_parameters():
+            if "norm" in name:  # (Gemma's norms, zeros as initialised)
+                p.copy_(torch.randn_like(p) * 0.2)
+        for layer in whole.model.language_model.layers[1:]:
+            layer.mlp.gate.e_score_correction_bias.copy_(torch.randn(4) * 0.2)
+    folder = tmp_path / "m3"
+    whole.save_pretrained(folder)
+    assert text_part.take_text_part(folder) is True
+    assert moe_fuse.fuse_experts(folder) is True
+    kept = load_model(folder)
+    assert type(kept) is MiniMaxM3VLForCausalLM
+    language = sum(p.numel() for p in whole.model.language_model.parameters()) \
+        + whole.lm_head.weight.numel()
+    assert numel(kept) == count_params(checkpoint_config(folder)) == language
+    x = ids(2, 24) % 100  # (text tokens: below the image and video tokens' ids)
+    torch.testing.assert_close(logits(kept, x), logits(whole, x), rtol=0, atol=1e-5)
+    remove_blocks(kept, [1])
+    assert numel(kept) == count_params(kept.config)
