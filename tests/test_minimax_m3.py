@@ -28,7 +28,7 @@ from prunebench import PrunebenchError
 from prunebench.benchmark.floors import kv_cache_bytes
 from prunebench.checkpoint.param_count import (block_param_count, config_from_dict,
                                                count_params, indexer_blocks, indexer_params,
-                                               layer_shapes, refuse_moe)
+                                               kv_bytes_per_token, layer_shapes, refuse_moe)
 from prunebench.modeling import remove_blocks
 from block_helpers import kept_blocks_state
 from test_families import FAMILIES, family_model, ids, logits, numel
@@ -176,10 +176,12 @@ def test_a_depth_pruned_reload_decodes_as_transformers(tmp_path):
 
 def test_the_kv_floor_counts_the_indexer_keys(dense):
     """A position adds, in each block, 2 KV heads' keys and values of 16, and in the two sparse
-    blocks the indexer's key of 16, all of which transformers' cache holds."""
+    blocks the indexer's key of 16, all of which transformers' cache holds (the floor's and
+    the plans' per-token KV bytes alike)."""
     config = dense.config
     per_token = 4 * 2 * 2 * 16 + 2 * 16
     assert kv_cache_bytes(config, 1, 5, torch.float32) == 5 * per_token * 4
+    assert kv_bytes_per_token(config, 4 * 2) == per_token * 2  # (half precision)
     cache = dense(ids(1, 5), use_cache=True).past_key_values
     held = sum(t.numel() for layer in cache.layers
                for t in (layer.keys, layer.values, getattr(layer, "idx_keys", None))

@@ -7647,8 +7647,13 @@ def kv_bytes_per_token(config: LlamaConfig, kv_heads: int, bytes_per_value: int 
         width = config.kv_lora_rank + config.qk_rope_head_dim
         indexed = blocks if all(indexer_blocks(config)) else sum(indexer_blocks(config))
         return (blocks * width + indexed * indexer_key_width(config)) * bytes_per_value
+    indexed = 0
+    if family(config).attention_indexer:  # (MiniMax-M3's indexers beside GQA, counted alike)
+        blocks = kv_heads // config.num_key_value_heads
+        indexed = blocks if all(indexer_blocks(config)) else sum(indexer_blocks(config))
     # (a key of head_dim and a value of value_head_dim: MiMo-V2-Flash's narrower values)
-    return kv_heads * (head_dim(config) + value_head_dim(config)) * bytes_per_value
+    return (kv_heads * (head_dim(config) + value_head_dim(config))
+            + indexed * indexer_key_width(config)) * bytes_per_value
 
 
 def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
