@@ -1785,6 +1785,15 @@ def remove_blocks(model: LlamaForCausalLM, blocks: list[int]) -> LlamaForCausalL
             # and values, stored under that block's layer_idx: its new number, kept)
             if mixer is not None and hasattr(mixer, "kv_source_layer"):
                 mixer.kv_source_layer = keep.index(mixer.kv_source_layer)
+            # (Inkling's short convolutions on its keys and values keep their states in the
+            # cache under their block's index)
+            for conv in (getattr(mixer, name, None) for name in ("k_sconv", "v_sconv")):
+                if conv is not None:
+                    conv.layer_idx = new_idx
+        # (and those on an Inkling block's attention and MLP outputs)
+        for conv in (getattr(layer, name, None) for name in ("attn_sconv", "mlp_sconv")):
+            if conv is not None:
+                conv.layer_idx = new_idx
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
         # (a Zamba hybrid block's own Mamba block, whose mixer's index is its cache entry's; its

@@ -1546,6 +1546,23 @@ FAMILIES: dict[str, Family] = {
                           sparse_blocks=SparseBlocks.named("mlp_layer_types",
                                                            "intermediate_size"),
                           shared_expert=SharedExpert.count("n_shared_experts")),
+    # InklingDecoderLayer (Thinking Machines' Inkling, its language model): attention of its
+    # own heads in the blocks `layer_types` names "hybrid_sliding" (swa_* heads, KV heads and
+    # head_dim, windowed) and "hybrid", each with per-head q/k RMSNorms, a short convolution on
+    # its keys and on its values, a relative-position bias from r_proj (heads x d_rel) and a
+    # d_rel x extent table; a short convolution on the attention's and the MLP's outputs; the
+    # MLP `mlp_layer_types` names: a dense one with a scalar gain, or a float32 sigmoid router
+    # over the routed and the shared experts (its score-correction buffer, a scalar gain), the
+    # experts and n_shared_experts shared experts; a normed embedding, an untied head, logits
+    # over the unpadded vocabulary (all counted by inkling_block_params). 5.17 to 5.22 route
+    # in the model's dtype, 5.17 to 5.24's static cache fails on the windowed blocks
+    # (RELEASE_REASONS).
+    "inkling_text": Family("InklingForCausalLM", "InklingTextConfig", False, False, None, True,
+                           moe_intermediate_key="moe_intermediate_size", embedding_norm=True,
+                           sparse_blocks=SparseBlocks.named("mlp_layer_types",
+                                                            "intermediate_size"),
+                           shared_expert=SharedExpert.count("n_shared_experts"),
+                           min_transformers="5.25.0"),
     # HYV4Attention (Tencent's Hy4): GLM-MoE-DSA's latent attention and lightning indexer
     # (indexer_types "full" / "shared": indexer_blocks), its output gated a value channel
     # (gate_proj, hidden -> heads x v_head_dim) and a float32 sink logit a head;
@@ -2182,7 +2199,17 @@ UNTAKEN_WRAPPERS = {
         "after the blocks), so prunebench does not take the language model out as it does "
         "other multimodal checkpoints'. Load the language model with transformers "
         "(AutoModelForCausalLM builds Dots3NoteForCausalLM for it) and save it with "
-        "save_pretrained: prunebench reads the folder it writes (model_type dots3_note_text)")}
+        "save_pretrained: prunebench reads the folder it writes (model_type dots3_note_text)"),
+    "inkling_mm_model": (
+        "Thinking Machines' Inkling (InklingForConditionalGeneration): an Inkling language "
+        "model (inkling_text) beside vision and audio towers, its published tensors in a "
+        "layout of their own (model.llm.*, each block's projections under other names, its "
+        "experts' and MLPs' gate and up rows interleaved in one tensor), so prunebench does "
+        "not take the language model out as it does other multimodal checkpoints'. Load it "
+        "with transformers (InklingForConditionalGeneration converts the tensors), build "
+        "InklingForCausalLM of its text_config holding model.language_model's weights under "
+        "model. and its lm_head, and save that with save_pretrained: prunebench reads the "
+        "folder it writes (model_type inkling_text)")}
 
 
 def untaken_wrapper(model_type: str | None) -> str | None:
@@ -3375,6 +3402,90 @@ def glm_moe_dsa_indexer_types(values: dict[str, Any]) -> list[str]:
             for i in range(values["num_hidden_layers"])]
 
 
+def inkling_values(values: dict[str, Any]) -> dict[str, Any]:
+    """An Inkling config.json's values as InklingTextConfig's __post_init__ reads them (5.25):
+    layer_types from local_layer_ids (every block but each sixth windowed where it gives
+    none), mlp_layer_types from dense_mlp_idx (dense blocks first; none by default), and
+    where it gives dense_intermediate_size, intermediate_size as the experts' width and that
+    as the dense MLP's."""
+    values = dict(values)
+    n = values["num_hidden_layers"]
+    if not values.get("layer_types"):
+        local = values.get("local_layer_ids")
+        local = set(local) if local is not None else {i for i in range(n) if (i + 1) % 6}
+        values["layer_types"] = ["hybrid_sliding" if i in local else "hybrid"
+                                 for i in range(n)]
+    if not values.get("mlp_layer_types"):
+        dense = values.get("dense_mlp_idx") or 0
+        values["mlp_layer_types"] = ["dense" if i < dense else "sparse" for i in range(n)]
+    if values.get("dense_intermediate_size") is not None:
+        values["moe_intermediate_size"] = values["intermediate_size"]
+        values["intermediate_size"] = values["dense_intermediate_size"]
+    return values
+
+
+def inkling_attention_shapes(config) -> list[dict[str, Any]]:
+    """Each Inkling block's attention heads, KV heads and head_dim (its windowed blocks' the
+    swa_* keys', the others' the config's), and the length of its relative-position table
+    (the window in a windowed block, rel_extent else): InklingAttention's; an empty entry
+    for each block of another family."""
+    n = config.num_hidden_layers
+    if getattr(config, "model_type", None) != "inkling_text":
+        return [{} for _ in range(n)]
+    return [{"num_attention_heads": config.swa_num_attention_heads,
+             "num_key_value_heads": config.swa_num_key_value_heads,
+             "head_dim": config.swa_head_dim, "rel_extent": config.sliding_window}
+            if kind == "hybrid_sliding" else
+            {"num_attention_heads": config.num_attention_heads,
+             "num_key_value_heads": config.num_key_value_heads,
+             "head_dim": config.head_dim, "rel_extent": config.rel_extent}
+            for kind in config.layer_types]
+
+
+def inkling_block_params(config, shape: dict[str, Any]) -> int:
+    """Parameters of one InklingDecoderLayer of `shape` (inkling_attention_shapes): q / k / v /
+    o projections of its own heads, r_proj (hidden -> heads x d_rel), the relative-position
+    table (d_rel x its extent), q_norm and k_norm (head_dim each), depthwise short
+    convolutions of conv_kernel_size taps on its keys, its values, the attention's output and
+    the MLP's output, two norms; a dense MLP and its scalar gain, or a router over the routed
+    and the shared experts (its scalar gain; the score-correction buffer is no parameter),
+    the experts and the shared experts (3 x hidden x moe_intermediate_size each)."""
+    d, taps = config.hidden_size, config.conv_kernel_size
+    q = shape["num_attention_heads"] * shape["head_dim"]
+    kv = shape["num_key_value_heads"] * shape["head_dim"]
+    attn = (2 * d * q + 2 * d * kv + d * shape["num_attention_heads"] * config.d_rel
+            + config.d_rel * shape["rel_extent"] + 2 * shape["head_dim"] + 2 * kv * taps)
+    own = 2 * d * taps + 2 * norm_params(config) + 1  # (the MLP's or the router's gain)
+    if shape.get("sparse_mlp"):
+        shared = config.n_shared_experts
+        mlp = ((num_experts(config) + shared) * d + num_experts(config)
+               * expert_param_count(config) + shared_expert_params(config))
+    else:
+        mlp = 3 * d * shape["intermediate_size"]
+    return attn + own + mlp
+
+
+def inkling_unbuilt(values: dict[str, Any]) -> str | None:
+    """What of an Inkling config.json transformers does not build as it says, with what to
+    do; None where nothing (and for other families): block kinds other than "hybrid" /
+    "hybrid_sliding" (InklingAttention windows the second, attends fully in any other, and
+    InklingTextModel masks any but "hybrid" as windowed), MLP kinds other than "dense" /
+    "sparse", or not one of each a block."""
+    if values.get("model_type") != "inkling_text" or "num_hidden_layers" not in values:
+        return None
+    read = inkling_values(values)
+    n, kinds, mlps = read["num_hidden_layers"], read["layer_types"], read["mlp_layer_types"]
+    if len(kinds) != n or any(k not in ("hybrid", "hybrid_sliding") for k in kinds):
+        return (f"gives block kinds {kinds} for {n} blocks: InklingTextModel attends fully in "
+                "'hybrid' blocks and within the window in 'hybrid_sliding' ones only, one a "
+                "block; re-download the model's config.json")
+    if len(mlps) != n or any(k not in ("dense", "sparse") for k in mlps):
+        return (f"gives MLP kinds {mlps} for {n} blocks: InklingDecoderLayer builds a dense "
+                "MLP for 'dense' and experts for 'sparse' only, one a block; re-download the "
+                "model's config.json")
+    return None
+
+
 def hy_v4_indexer_types(values: dict[str, Any]) -> list[str]:
     """Each block's indexer kind as HYV4Config derives it where config.json gives no
     indexer_types (5.17 and 5.25): block 0 and every fourth from block 1 "full", the others
@@ -4016,6 +4127,21 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
                     "num_experts_per_tok": 8, "first_k_dense_replace": 3,
                     "max_position_embeddings": 202752, "head_dim": 64, "index_topk": 2048,
                     "index_head_dim": 128, "index_n_heads": 32, "rms_norm_eps": 1e-5},
+    # InklingTextConfig's (5.25): 66 blocks of hidden 6144, full-attention blocks of 64 heads
+    # on 8 KV heads of 128 (every sixth), the others windowed over 512 tokens with 64 heads on
+    # 16 KV heads of 128, relative states of 16 a head over 1024 positions, kernels of 4,
+    # 256 experts of 3072 (6 a token) and 2 shared in every block, untied (layer_types and
+    # mlp_layer_types derived by config_from_dict).
+    "inkling_text": {**_LLAMA_DEFAULTS, "vocab_size": 201024, "hidden_size": 6144,
+                     "intermediate_size": 24576, "moe_intermediate_size": 3072,
+                     "num_hidden_layers": 66, "num_attention_heads": 64,
+                     "num_key_value_heads": 8, "head_dim": 128, "swa_num_attention_heads": 64,
+                     "swa_num_key_value_heads": 16, "swa_head_dim": 128,
+                     "sliding_window": 512, "d_rel": 16, "rel_extent": 1024,
+                     "conv_kernel_size": 4, "num_local_experts": 256, "num_experts_per_tok": 6,
+                     "n_shared_experts": 2, "max_position_embeddings": 131072,
+                     "rms_norm_eps": 1e-6, "tie_word_embeddings": False,
+                     "unpadded_vocab_size": None, "bos_token_id": 1, "eos_token_id": 2},
     # HYV4Config's (its class's defaults): 34 blocks of hidden 2816, 32 heads of latent
     # attention (query rank 1536, KV rank 512, 192 + 64 query/key channels, values of 256),
     # block 0 dense of 6912, then 256 experts of 768 (8 a token) and one shared, an indexer of
@@ -4701,6 +4827,8 @@ def config_from_dict(values: dict[str, Any]) -> SimpleNamespace:
                 values["num_hidden_layers"], values.get("first_k_dense_replace") or 0)
         if values["model_type"] == "glm_moe_dsa":
             values["indexer_types"] = glm_moe_dsa_indexer_types(values)
+    if values.get("model_type") == "inkling_text":
+        values = inkling_values(values)
     if values.get("model_type") == "hy_v4":
         # HYV4Config's __post_init__ (5.17, 5.25): head_dim is qk_rope_head_dim, one key and
         # value a query head, block 0 dense and an indexer in blocks 0, 1, 5, 9... where
@@ -5088,7 +5216,9 @@ PER_BLOCK_CONFIG_LISTS = ("layer_types", "no_rope_layers", "layer_shapes", "attn
 # The blocks that hold attention by their indices (Bamba's attn_layer_indices: BambaConfig
 # derives its layer_types from them, a property that cannot be set; LFM2's full_attn_idxs,
 # from which Lfm2Config derives its layer_types where a config gives none).
-ATTENTION_INDEX_KEYS = ("attn_layer_indices", "full_attn_idxs")
+# (Inkling's local_layer_ids: its windowed blocks, from which InklingTextConfig derives
+# layer_types where a config.json gives none)
+ATTENTION_INDEX_KEYS = ("attn_layer_indices", "full_attn_idxs", "local_layer_ids")
 
 
 def kept_block_lists(config, keep: list[int]) -> dict[str, Any]:
@@ -5205,6 +5335,10 @@ CONFIG_KEY_NAMES = {"bloom": {"n_layer": "num_hidden_layers", "n_head": "num_att
                     "recurrent_gemma": {"attention_window_size": "sliding_window"},
                     # (ErgoConfig's attribute_map: its published configs' window key)
                     "ergo": {"local_attention_window": "sliding_window"},
+                    # (InklingTextConfig's attribute_map: its published configs' keys)
+                    "inkling_text": {"sliding_window_size": "sliding_window",
+                                     "sconv_kernel_size": "conv_kernel_size",
+                                     "model_max_length": "max_position_embeddings"},
                     # DbrxConfig's attribute_map, and the keys of its sub-configs (a dotted
                     # name: the sub-config's key, `nested_value`) that DBRX's modules read
                     "dbrx": {"d_model": "hidden_size", "n_layers": "num_hidden_layers",
@@ -5664,7 +5798,7 @@ def unreproduced_layout(values: dict[str, Any]) -> str | None:
               zamba_unbuilt,
               doge_unbuilt, codegen_unbuilt,
               lara_mini_unbuilt, modernbert_decoder_unbuilt,
-              xlstm_unbuilt)
+              xlstm_unbuilt, inkling_unbuilt)
     return next((problem for check in checks if (problem := check(values))), None)
 
 
@@ -6022,7 +6156,11 @@ def sdpa_not_causal(config) -> bool:
 
 # Why a family's `min_transformers` is a later release than its config class's first, by
 # model_type (the message's words where they are not "its <class> came with that release").
-RELEASE_REASONS = {"dots3_note_text": "5.23's Dots3NoteForCausalLM holds its routers' "
+RELEASE_REASONS = {"inkling_text": "5.17 to 5.22 route its experts in the model's dtype, "
+                   "which 5.23 on keep in float32 (a bfloat16 model's experts' choices can "
+                   "differ), and 5.17 to 5.24's generate with a static cache fails on its "
+                   "windowed blocks",
+                   "dots3_note_text": "5.23's Dots3NoteForCausalLM holds its routers' "
                    "weights in the model's dtype, which 5.24 keeps in float32: a bfloat16 "
                    "model's experts' choices can differ",
                    "hy_v4": "5.17 to 5.24 have HYV4Config but rotate each query's and key's "
@@ -7518,17 +7656,18 @@ def layer_shapes(config: LlamaConfig) -> list[dict[str, Any]]:
             # own parameters (block_param_count).
             # GLM-MoE-DSA's "shared" blocks: no indexer (indexer_blocks).
             # Dots 3 Note's blocks: each its own latent attention's values (its sliding ones').
+            # Inkling's blocks: each its own heads and head_dim (its windowed ones').
             return [dict(default_layer_shape(config), sparse_mlp=sparse,
                          **({"num_attention_heads": heads} if heads else {}),
                          **(LINEAR_ATTENTION_SHAPE if linear else {}), **window,
                          **({} if indexed or not family(config).attention_indexer
                             else {"indexer": False}), **latent,
-                        **({"kv_shared": True} if reusing else {}))
-                    for sparse, linear, heads, window, indexed, latent, reusing in zip(
-                        sparse_mlp_blocks(config), linear_attention_blocks(config),
-                        query_heads_per_block(config), window_block_shapes(config),
-                        indexer_blocks(config), latent_block_shapes(config),
-                        kv_reusing_blocks(config))]
+                        **({"kv_shared": True} if reusing else {}), **inkling)
+                    for sparse, linear, heads, window, indexed, latent, reusing, inkling
+                    in zip(sparse_mlp_blocks(config), linear_attention_blocks(config),
+                           query_heads_per_block(config), window_block_shapes(config),
+                           indexer_blocks(config), latent_block_shapes(config),
+                           kv_reusing_blocks(config), inkling_attention_shapes(config))]
         shapes = [default_layer_shape(config) for _ in range(config.num_hidden_layers)]
         if family(config).last_block_dense_bias and shapes:  # GPT-NeoX-Japanese's dense_bias
             shapes[-1]["o_proj_bias"] = True
@@ -7590,8 +7729,9 @@ def sliding_windows(config: LlamaConfig) -> list[int | None]:
                 for kind in config.attention_layers]
     window = getattr(config, "sliding_window", None)
     types = getattr(config, "layer_types", None)
-    if types:
-        return [window if kind == "sliding_attention" else None for kind in types]
+    if types:  # (Inkling's windowed blocks: "hybrid_sliding")
+        return [window if kind in ("sliding_attention", "hybrid_sliding") else None
+                for kind in types]
     return [window] * config.num_hidden_layers
 
 
@@ -7627,7 +7767,8 @@ def kv_bytes_of(config, shapes: list[dict[str, Any]], bytes_per_value: int = 2) 
         return sum(s["latent"]["kv_lora_rank"] + s["latent"]["qk_rope_head_dim"]
                    + (indexer_key_width(config) if s.get("indexer", True) else 0)
                    for s in shapes if s["num_attention_heads"] > 0) * bytes_per_value
-    if not family(config).per_layer_blocks:
+    # (Gemma 4's and Inkling's blocks: each its own head_dim)
+    if not (family(config).per_layer_blocks or any("head_dim" in s for s in shapes)):
         return kv_bytes_per_token(config, kv_head_count(shapes), bytes_per_value)
     return sum(2 * s["num_key_value_heads"] * s["head_dim"] * bytes_per_value for s in shapes
                if s["num_attention_heads"] > 0 and not s.get("kv_shared"))
@@ -7670,6 +7811,8 @@ def block_param_count(config: LlamaConfig, shape: dict[str, Any]) -> int:
         return griffin_block_params(config, shape)
     if getattr(config, "model_type", None) == "zamba":
         return zamba_block_params(config, shape)
+    if getattr(config, "model_type", None) == "inkling_text":
+        return inkling_block_params(config, shape)
     if family(config).mamba2_blocks:
         return norm_params(config) + mamba_params(config)  # Mamba2Block: norm, mixer
     d, hd = config.hidden_size, head_dim(config)
@@ -7855,8 +7998,9 @@ def tied_embeddings(config) -> bool:
     """Whether the LM head is the input embedding: the config's tie_word_embeddings, and never
     for Ergo, whose ErgoConfig holds no such key and whose ErgoForCausalLM builds a head of its
     own (float32 outputs) whatever config.json says; nor for xLSTM, whose xLSTMForCausalLM
-    builds its lm_head apart from the embeddings whatever tie_word_embeddings says."""
-    return (getattr(config, "model_type", None) not in ("ergo", "xlstm")
+    builds its lm_head apart from the embeddings whatever tie_word_embeddings says; nor for
+    Inkling, whose InklingTextConfig holds no such key and whose InklingForCausalLM never ties."""
+    return (getattr(config, "model_type", None) not in ("ergo", "xlstm", "inkling_text")
             and bool(config.tie_word_embeddings))
 
 
