@@ -905,6 +905,20 @@ FAMILIES = {
                        if k not in ("first_k_dense_replace", "num_key_value_heads")},
                     "n_group": 1, "topk_group": 1},
         index_topk=64, index_n_heads=2, index_head_dim=8, hc_mult=2, initializer_range=0.1),
+    # Inkling (5.25 on): blocks 0 and 3 attending fully with 4 heads on 2 KV heads of 16,
+    # blocks 1 and 2 within 8 tokens with 2 heads on 1 KV head of 32, relative states of 4 a
+    # head (tables of 16 and 8 positions), kernels of 4; block 0 dense, then a sigmoid router
+    # choosing 2 of 4 experts beside 2 shared experts. (Its logits cover every row here: the
+    # shared tests' tokenizer gives every id; tests/test_inkling.py cuts them.)
+    "inkling_text": lambda: newer_config(
+        "inkling_text", vocab_size=VOCAB, hidden_size=64,
+        intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, swa_num_attention_heads=2,
+        swa_num_key_value_heads=1, swa_head_dim=32, sliding_window_size=8, d_rel=4,
+        rel_extent=16, local_layer_ids=[1, 2], mlp_layer_types=["dense"] + ["sparse"] * 3,
+        moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
+        n_shared_experts=2, route_scale=1.0, logits_mup_width_multiplier=2.0,
+        max_position_embeddings=128, bos_token_id=1, eos_token_id=2, pad_token_id=0),
     # Dots 3 Note (dots3_note_text): DeepSeek-V3.2's tiny latent attention and experts in its
     # indexed blocks 0 and 3 (an indexer of 2 heads of 8 keeping 64 keys, as DeepSeek-V3.2's
     # here), blocks 1 and 2 sliding over 16 tokens with latents of their own (2 heads, ranks 20
@@ -1245,6 +1259,7 @@ MOE = {"mixtral", "qwen3_moe", "olmoe", "qwen2_moe", "gpt_oss", "deepseek_v3", "
        "minimax_m3_vl_text",
        "lara_mini",
        "hy_v4",
+       "inkling_text",
        "dots3_note_text",
        "mimo_v2_flash", "jetmoe",
        "flint", "kolibri1", "minicpm5_moe", "kolibri1_1",
@@ -1341,6 +1356,7 @@ CLASSES = {"llama3": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
            "glm_moe_dsa": "GlmMoeDsaForCausalLM", "axk1": "AXK1ForCausalLM",
            "axk2": "AXK2ForCausalLM",
            "hy_v4": "HYV4ForCausalLM",
+           "inkling_text": "InklingForCausalLM",
            "dots3_note_text": "Dots3NoteForCausalLM",
            "dots1": "Dots1ForCausalLM", "flex_olmo": "FlexOlmoForCausalLM",
            "dbrx": "DbrxForCausalLM",
