@@ -719,7 +719,7 @@ def test_the_bandwidth_floor_reads_the_routed_experts_at_batch_one_only(name):
                                      "flint", "kolibri1", "minicpm5_moe", "aria_text",
                                      "sarvam_moe", "param2moe", "sarvam_mla", "ergo",
                                      "kolibri1_1", "lara_mini", "hy_v4",
-                                     "axk2", "minimax_m3_vl_text"))
+                                     "axk2", "minimax_m3_vl_text", "inkling_text"))
     row = {"batch_size": 1, "decode_step_s": 1.0}
     add_floor(row, config, input_tokens=4, output_tokens=4, dtype=torch.float32, bandwidth=1e9,
               backend="hf")
